@@ -1,0 +1,33 @@
+// The `slipway` command: dispatches to one module per sub-command, loaded lazily so
+// `slipway lint` does not pay for the AWS SDK.
+
+import { EXIT, type CliIO } from './io.js';
+
+type CommandModule = { run(args: string[], io: CliIO): Promise<number> };
+
+// Each command adds one line here.
+const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  lint: { summary: 'check .drone.yml files (exit 1 when invalid)', load: () => import('./commands/lint.js') },
+  compile: { summary: 'print the ECS task definitions of a .drone.yml as JSON', load: () => import('./commands/compile.js') },
+};
+
+export function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return ['usage: slipway <command> [options]', '', 'commands:', ...lines, '', 'slipway <command> --help for its options'].join('\n');
+}
+
+export async function main(argv: string[], io: CliIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.out(usage());
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.err(`slipway: unknown command "${name}"\n${usage()}`);
+    return EXIT.usage;
+  }
+  const module = await command.load();
+  return module.run(rest, io);
+}

@@ -1,0 +1,47 @@
+// The EventBridge "ECS Task State Change" event, as ECS emits it and as the local
+// ECS stand-in reproduces it. Only the fields Slipway reads are typed.
+
+export interface TaskStateChangeContainer {
+  containerArn?: string;
+  name: string;
+  lastStatus: 'PENDING' | 'RUNNING' | 'STOPPED' | string;
+  exitCode?: number;
+  reason?: string;
+  healthStatus?: 'HEALTHY' | 'UNHEALTHY' | 'UNKNOWN';
+  taskArn?: string;
+}
+
+export interface TaskStateChangeDetail {
+  clusterArn: string;
+  taskArn: string;
+  taskDefinitionArn: string;
+  group?: string;
+  /** `startedBy` of RunTask: Slipway puts the stage id here. */
+  startedBy?: string;
+  lastStatus: 'PROVISIONING' | 'PENDING' | 'ACTIVATING' | 'RUNNING' | 'DEACTIVATING' | 'STOPPING' | 'DEPROVISIONING' | 'STOPPED' | string;
+  desiredStatus: 'RUNNING' | 'STOPPED' | string;
+  /** Increases with every change of the task; events may arrive twice or out of order. */
+  version: number;
+  createdAt?: string;
+  startedAt?: string;
+  stoppingAt?: string;
+  stoppedAt?: string;
+  stopCode?: 'TaskFailedToStart' | 'EssentialContainerExited' | 'UserInitiated' | 'ServiceSchedulerInitiated' | 'SpotInterruption' | 'TerminationNotice' | string;
+  stoppedReason?: string;
+  capacityProviderName?: string;
+  launchType?: string;
+  containers: TaskStateChangeContainer[];
+  overrides?: { containerOverrides?: { name: string; environment?: { name: string; value: string }[] }[] };
+}
+
+export interface TaskStateChangeEvent {
+  version: '0';
+  id: string;
+  'detail-type': 'ECS Task State Change';
+  source: 'aws.ecs';
+  account: string;
+  time: string;
+  region: string;
+  resources: string[];
+  detail: TaskStateChangeDetail;
+}

@@ -1,0 +1,132 @@
+// Builds, stages and steps as the control plane stores them and as the API, the CLI
+// and the dashboard show them. One definition for all of them.
+
+import type { BuildEvent, ScmKind } from '../pipeline/context.js';
+
+export type BuildStatus = 'pending' | 'running' | 'success' | 'failure' | 'killed' | 'error';
+export type StageStatus = BuildStatus | 'skipped' | 'blocked';
+export type StepStatus = 'pending' | 'running' | 'success' | 'failure' | 'skipped' | 'killed' | 'error';
+
+/** Why a stage ended the way it did (from the agent's exit code and ECS stop codes). */
+export type StageOutcomeReason =
+  | 'steps-passed'
+  | 'step-failed'
+  | 'service-not-ready'
+  | 'timed-out'
+  | 'spot-interrupted'
+  | 'cancelled'
+  | 'could-not-start'
+  | 'clone-failed'
+  | 'task-lost'
+  | 'invalid-config'
+  | 'dependency-failed';
+
+export interface Repository {
+  /** `owner/name` */
+  slug: string;
+  scm: ScmKind;
+  httpUrl: string;
+  link: string;
+  defaultBranch: string;
+  /** Where the pipeline file lives (default `.drone.yml`). */
+  configPath: string;
+  private: boolean;
+  /** The last build number handed out. */
+  counter: number;
+  active: boolean;
+}
+
+/** All times are epoch milliseconds; absent until they happen. */
+export interface Build {
+  id: string;
+  repo: string;
+  number: number;
+  status: BuildStatus;
+  event: BuildEvent;
+  action: string;
+  ref: string;
+  branch: string;
+  commit: string;
+  message: string;
+  author: string;
+  link: string;
+  /** The webhook delivery that caused it. */
+  deliveryId: string;
+  /** Set when the build could not run at all (e.g. invalid `.drone.yml`). */
+  error?: string;
+  /** Build of a pull request from a fork: runs without secrets. */
+  fork: boolean;
+  createdAt: number;
+  startedAt?: number;
+  finishedAt?: number;
+  /** Build number this one restarts, if any. */
+  parent?: number;
+}
+
+export interface Stage {
+  buildId: string;
+  repo: string;
+  buildNumber: number;
+  /** 1-based, in file order. */
+  number: number;
+  name: string;
+  status: StageStatus;
+  reason?: StageOutcomeReason;
+  /** People-readable detail of `reason`. */
+  message?: string;
+  dependsOn: string[];
+  /** Task definition family (hash of the structural content). */
+  family?: string;
+  taskArn?: string;
+  /** Capacity used: FARGATE or FARGATE_SPOT. */
+  capacity?: 'FARGATE' | 'FARGATE_SPOT';
+  /** How many times the stage was started (Spot interruption requeues once). */
+  attempts: number;
+  exitCode?: number;
+  /** Highest ECS event version applied: older or equal versions are ignored. */
+  eventVersion?: number;
+  queuedAt?: number;
+  startedAt?: number;
+  finishedAt?: number;
+}
+
+export interface StepRecord {
+  buildId: string;
+  stageNumber: number;
+  /** 1-based within the stage, in pipeline order. */
+  number: number;
+  name: string;
+  /** ECS container name (log stream `prefix/container/task-id`). */
+  container: string;
+  status: StepStatus;
+  exitCode?: number;
+  detached: boolean;
+  kind: 'step' | 'service' | 'clone';
+  startedAt?: number;
+  finishedAt?: number;
+  reason?: string;
+}
+
+/** A build with its stages and steps, as the API returns it. */
+export interface BuildDetail extends Build {
+  stages: (Stage & { steps: StepRecord[] })[];
+}
+
+/** One log line of a step. */
+export interface LogLine {
+  /** Epoch milliseconds. */
+  time: number;
+  /** Position in the step's log, for paging. */
+  offset: number;
+  text: string;
+}
+
+/** The build id is stable and sortable per repository: `<owner>/<name>#<number>`. */
+export function buildId(repo: string, number: number): string {
+  return `${repo}#${number}`;
+}
+
+/** A stage id is a valid RunTask clientToken (≤ 64 chars): see stageClientToken in the control plane. */
+export function stageKey(buildIdValue: string, stageNumber: number): string {
+  return `${buildIdValue}/${stageNumber}`;
+}

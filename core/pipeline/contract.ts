@@ -1,0 +1,115 @@
+// The contract between the compiler (which writes the task definition), the agent
+// (task-runner, which runs inside it) and the ECS stand-in (which runs it locally).
+// Names and paths here are the only ones any of them may use.
+
+import type { CloneSettings, FailurePolicy } from './types.js';
+
+/** The one essential container of every task. */
+export const AGENT_CONTAINER = 'slipway-agent';
+
+/** Default image of the agent; deployments override it with the CDK asset's URI. */
+export const DEFAULT_AGENT_IMAGE = 'slipway/task-runner:latest';
+
+/** Task volume holding the clone, mounted at the pipeline's workspace path. */
+export const WORKSPACE_VOLUME = 'workspace';
+
+/** Task volume shared by the agent and the steps for run-time state (never the clone). */
+export const STATE_VOLUME = 'slipway-state';
+export const STATE_DIR = '/slipway';
+
+/** Written by the agent once clone and service readiness are done; its health check tests it. */
+export const READY_FILE = `${STATE_DIR}/ready`;
+
+/** Written by the agent: `export NAME='value'` lines (DRONE_* of this run) that each step sources. */
+export const ENV_FILE = `${STATE_DIR}/env`;
+
+/** Each step's wrapper writes `<container>.exit` (its exit code) here when it ends. */
+export const STEP_RECORD_DIR = `${STATE_DIR}/steps`;
+
+/** Environment variables the agent reads. */
+export const AGENT_ENV = {
+  /** JSON AgentPlan: structural, lives in the task definition. */
+  plan: 'SLIPWAY_PLAN',
+  /** JSON BuildContext of this run: per run, passed as a RunTask override. */
+  build: 'SLIPWAY_BUILD',
+  /** The stage id of this run (build id + stage number), per run. */
+  stageId: 'SLIPWAY_STAGE_ID',
+} as const;
+
+/** Lines the agent prints on its log stream so the control plane can reconcile. */
+export const REPORT_PREFIX = {
+  step: 'SLIPWAY_STEP ',
+  result: 'SLIPWAY_RESULT ',
+} as const;
+
+/** Agent exit codes; the task-events handler maps them to stage outcomes. */
+export const AGENT_EXIT = {
+  success: 0,
+  stepFailed: 1,
+  serviceNotReady: 2,
+  timedOut: 3,
+  interrupted: 4,
+  cloneFailed: 5,
+  internalError: 6,
+} as const;
+export type AgentExitCode = (typeof AGENT_EXIT)[keyof typeof AGENT_EXIT];
+
+export interface AgentServicePlan {
+  name: string;
+  container: string;
+  ports: number[];
+  /** The container has an ECS health check (the service's `ready.command`). */
+  healthCommand: boolean;
+  /** Seconds before a service that is not ready fails the build. */
+  timeout: number;
+}
+
+export interface AgentStepPlan {
+  /** The container's name (the step's name made safe for ECS). */
+  container: string;
+  /** Step names run by this container, in order (more than one when packed). */
+  steps: string[];
+  detach: boolean;
+  failure: FailurePolicy;
+  /** Containers this one waits for. */
+  dependsOn: string[];
+}
+
+/** What the agent needs to know about the pipeline; the same for every run of it. */
+export interface AgentPlan {
+  version: 1;
+  pipeline: string;
+  workspace: string;
+  timeoutMinutes: number;
+  clone: CloneSettings;
+  services: AgentServicePlan[];
+  steps: AgentStepPlan[];
+}
+
+/** One line per step in the agent's report. Times are ISO-8601. */
+export interface StepReport {
+  name: string;
+  container: string;
+  status: 'success' | 'failure' | 'skipped' | 'killed';
+  exitCode: number | null;
+  startedAt?: string;
+  finishedAt?: string;
+  /** Why it did not run or was stopped, for people. */
+  reason?: string;
+}
+
+export type AgentOutcome =
+  | 'success'
+  | 'failure'
+  | 'service-not-ready'
+  | 'timed-out'
+  | 'interrupted'
+  | 'clone-failed'
+  | 'error';
+
+export interface AgentResult {
+  outcome: AgentOutcome;
+  exitCode: AgentExitCode;
+  message: string;
+  finishedAt: string;
+}
