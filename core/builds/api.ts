@@ -1,0 +1,71 @@
+// The builds API's routes and response shapes: one definition for the API Lambda,
+// the local server, the CLI and the dashboard. The OpenAPI document describes the same.
+
+import type { Build, BuildDetail, BuildStatus, LogLine, Repository } from './types.js';
+
+export const API_ROUTES = {
+  repos: '/api/repos',
+  builds: '/api/builds',
+  build: '/api/repos/{owner}/{name}/builds/{number}',
+  logs: '/api/repos/{owner}/{name}/builds/{number}/logs/{stage}/{step}',
+  cancel: '/api/repos/{owner}/{name}/builds/{number}/cancel',
+  restart: '/api/repos/{owner}/{name}/builds/{number}/restart',
+  metrics: '/api/metrics',
+  openapi: '/api/openapi.json',
+} as const;
+
+/** GET /api/repos */
+export interface RepoListResponse {
+  repos: Repository[];
+}
+
+/** GET /api/builds?repo=&branch=&status=&limit=&cursor= — newest first. */
+export interface BuildListQuery {
+  repo?: string;
+  branch?: string;
+  status?: BuildStatus;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface BuildListResponse {
+  builds: Build[];
+  /** Pass as `cursor` for the next page; absent on the last page. */
+  next?: string;
+}
+
+/** GET /api/repos/{owner}/{name}/builds/{number} */
+export type BuildDetailResponse = BuildDetail;
+
+/** GET …/logs/{stage}/{step}?offset=N — lines after offset N; poll while `complete` is false. */
+export interface LogPageResponse {
+  lines: LogLine[];
+  /** The offset to ask for next. */
+  next: number;
+  /** The step has finished and every line has been returned. */
+  complete: boolean;
+}
+
+/** POST …/cancel and …/restart */
+export interface BuildActionResponse {
+  build: Build;
+}
+
+/** GET /api/metrics?days=N */
+export interface MetricsResponse {
+  days: number;
+  perDay: { day: string; total: number; success: number; failure: number; other: number }[];
+  repos: {
+    repo: string;
+    builds: number;
+    successRate: number;
+    /** Milliseconds. */
+    queueWait: { p50: number; p95: number };
+    duration: { p50: number; p95: number };
+  }[];
+}
+
+/** Every error the API returns. */
+export interface ApiError {
+  error: string;
+}

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { escapeHtml, formatAgo, formatDuration, looksLikeError } from '../../web/src/format.js';
+import { layoutStages, renderGraph } from '../../web/src/graph.js';
+import { defaultSelection } from '../../web/src/views/build.js';
+import type { BuildDetail, StepRecord } from '../../core/builds/types.js';
+
+describe('formatDuration', () => {
+  it.each([
+    [0, 12_000, '12s'],
+    [0, 187_000, '3m 07s'],
+    [0, 3_720_000, '1h 02m'],
+  ])('%i → %i is %s', (start, end, text) => expect(formatDuration(start, end, 0)).toBe(text));
+  it('runs to now while unfinished and is empty before start', () => {
+    expect(formatDuration(1000, undefined, 6000)).toBe('5s');
+    expect(formatDuration(undefined, undefined, 6000)).toBe('');
+  });
+});
+
+describe('formatAgo', () => {
+  it.each([
+    [10_000, 'just now'],
+    [5 * 60_000, '5 min ago'],
+    [3 * 3_600_000, '3 h ago'],
+    [86_400_000, '1 day ago'],
+    [3 * 86_400_000, '3 days ago'],
+  ])('%i ms ago is %s', (delta, text) => expect(formatAgo(0, delta)).toBe(text));
+});
+
+describe('escapeHtml and error lines', () => {
+  it('escapes markup from logs and commit messages', () => {
+    expect(escapeHtml(`<script>alert("x")</script>&'`)).toBe('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;');
+  });
+  it('recognises the lines that explain a failure', () => {
+    expect(looksLikeError('npm ERR! Test failed.')).toBe(true);
+    expect(looksLikeError('Error: connect ECONNREFUSED')).toBe(true);
+    expect(looksLikeError('+ npm test')).toBe(false);
+  });
+});
+
+describe('layoutStages', () => {
+  it('places each stage after the longest chain of its dependencies', () => {
+    const layout = layoutStages([
+      { name: 'build', status: 'success', dependsOn: [] },
+      { name: 'lint', status: 'success', dependsOn: [] },
+      { name: 'test', status: 'failure', dependsOn: ['build'] },
+      { name: 'deploy', status: 'skipped', dependsOn: ['test', 'lint'] },
+    ]);
+    expect(layout.nodes.map((n) => [n.name, n.column, n.row])).toEqual([
+      ['build', 0, 0],
+      ['lint', 0, 1],
+      ['test', 1, 0],
+      ['deploy', 2, 0],
+    ]);
+    expect(layout.edges).toContainEqual({ from: 'lint', to: 'deploy' });
+    expect(layout.columns).toBe(3);
+    const svg = renderGraph(layout, escapeHtml);
+    expect(svg.match(/class="node"/g)).toHaveLength(4);
+    expect(svg.match(/class="edge"/g)).toHaveLength(3);
+  });
+  it('survives a cycle and unknown dependencies without looping', () => {
+    const layout = layoutStages([
+      { name: 'a', status: 'pending', dependsOn: ['b', 'missing'] },
+      { name: 'b', status: 'pending', dependsOn: ['a'] },
+    ]);
+    expect(layout.nodes).toHaveLength(2);
+  });
+});
+
+describe('defaultSelection', () => {
+  const step = (number: number, status: StepRecord['status'], startedAt?: number): StepRecord => ({
+    buildId: 'o/r#1', stageNumber: 1, number, name: `s${number}`, container: `s${number}`, status, detached: false, kind: 'step', startedAt,
+  });
+  const build = (steps: StepRecord[][]): BuildDetail =>
+    ({
+      stages: steps.map((s, i) => ({ number: i + 1, name: `p${i + 1}`, status: 'running', dependsOn: [], attempts: 1, steps: s })),
+    }) as unknown as BuildDetail;
+
+  it('opens the first failed step', () => {
+    expect(defaultSelection(build([[step(1, 'success', 1), step(2, 'failure', 2)], [step(1, 'failure', 3)]]))).toEqual({ stage: 1, step: 2 });
+  });
+  it('else the running step, else the last started one', () => {
+    expect(defaultSelection(build([[step(1, 'success', 1), step(2, 'running', 2), step(3, 'pending')]]))).toEqual({ stage: 1, step: 2 });
+    expect(defaultSelection(build([[step(1, 'success', 1), step(2, 'success', 2), step(3, 'skipped')]]))).toEqual({ stage: 1, step: 2 });
+  });
+});

@@ -1,0 +1,44 @@
+// The dashboard's view of the builds API (routes and shapes from core/builds/api.ts).
+import type {
+  BuildActionResponse,
+  BuildDetailResponse,
+  BuildListQuery,
+  BuildListResponse,
+  LogPageResponse,
+  MetricsResponse,
+  RepoListResponse,
+} from '../../core/builds/api.js';
+
+export class ApiRequestError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+async function request<T>(path: string, init?: RequestInit): Promise<T> {
+  const response = await fetch(path, { headers: { accept: 'application/json' }, ...init });
+  const body = (await response.json().catch(() => ({}))) as { error?: string };
+  if (!response.ok) throw new ApiRequestError(response.status, body.error ?? `${response.status} ${response.statusText}`);
+  return body as T;
+}
+
+function repoPath(repo: string, number: number): string {
+  const [owner, name] = repo.split('/');
+  return `/api/repos/${encodeURIComponent(owner ?? '')}/${encodeURIComponent(name ?? '')}/builds/${number}`;
+}
+
+export const api = {
+  repos: () => request<RepoListResponse>('/api/repos'),
+  builds(query: BuildListQuery = {}) {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) if (value !== undefined && value !== '') params.set(key, String(value));
+    const qs = params.toString();
+    return request<BuildListResponse>(`/api/builds${qs ? `?${qs}` : ''}`);
+  },
+  build: (repo: string, number: number) => request<BuildDetailResponse>(repoPath(repo, number)),
+  logs: (repo: string, number: number, stage: number, step: number, offset: number) =>
+    request<LogPageResponse>(`${repoPath(repo, number)}/logs/${stage}/${step}?offset=${offset}`),
+  cancel: (repo: string, number: number) => request<BuildActionResponse>(`${repoPath(repo, number)}/cancel`, { method: 'POST' }),
+  restart: (repo: string, number: number) => request<BuildActionResponse>(`${repoPath(repo, number)}/restart`, { method: 'POST' }),
+  metrics: (days: number) => request<MetricsResponse>(`/api/metrics?days=${days}`),
+};

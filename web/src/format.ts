@@ -1,0 +1,39 @@
+// Pure formatting helpers for the dashboard (tested without a browser).
+
+/** `1h 02m`, `3m 07s`, `12s`; an empty string when the span has not started. */
+export function formatDuration(startMs: number | undefined, endMs: number | undefined, nowMs: number): string {
+  if (startMs === undefined) return '';
+  const seconds = Math.max(0, Math.round(((endMs ?? nowMs) - startMs) / 1000));
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  if (h > 0) return `${h}h ${String(m).padStart(2, '0')}m`;
+  if (m > 0) return `${m}m ${String(s).padStart(2, '0')}s`;
+  return `${s}s`;
+}
+
+/** `just now`, `5 min ago`, `3 h ago`, `2 days ago`. */
+export function formatAgo(timeMs: number, nowMs: number): string {
+  const seconds = Math.round((nowMs - timeMs) / 1000);
+  if (seconds < 45) return 'just now';
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
+  if (seconds < 86_400) return `${Math.round(seconds / 3600)} h ago`;
+  const days = Math.round(seconds / 86_400);
+  return `${days} day${days === 1 ? '' : 's'} ago`;
+}
+
+/** `14:03:07` in local time, for log lines. */
+export function formatClock(timeMs: number): string {
+  const d = new Date(timeMs);
+  return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+}
+
+/** Escapes text for insertion into HTML. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+}
+
+/** Lines that look like the reason a step failed, to highlight and scroll to. */
+export function looksLikeError(text: string): boolean {
+  return /\b(error|failed|failure|fatal|panic|exception|exit code [1-9])\b/i.test(text);
+}

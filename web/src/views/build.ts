@@ -1,0 +1,140 @@
+// One build: header, pipeline graph, stages with their steps, the selected step's log.
+// Live while the build runs; a failed step is opened and scrolled to its error.
+import type { BuildDetail, LogLine, StepRecord } from '../../../core/builds/types.js';
+import { api } from '../api.js';
+import { escapeHtml, formatClock, formatDuration, looksLikeError } from '../format.js';
+import { layoutStages, renderGraph } from '../graph.js';
+
+const POLL_MS = 1000;
+const FINISHED = new Set(['success', 'failure', 'killed', 'error', 'skipped']);
+
+interface Selection {
+  stage: number;
+  step: number;
+}
+
+/** The step to open first: the first failed one, else the running one, else the last that ran. */
+export function defaultSelection(build: BuildDetail): Selection | undefined {
+  const all = build.stages.flatMap((stage) => stage.steps.map((step) => ({ stage: stage.number, step })));
+  const pick =
+    all.find((s) => s.step.status === 'failure' || s.step.status === 'error') ??
+    all.find((s) => s.step.status === 'running') ??
+    [...all].reverse().find((s) => s.step.startedAt !== undefined) ??
+    all[0];
+  return pick ? { stage: pick.stage, step: pick.step.number } : undefined;
+}
+
+function stepItem(stageNumber: number, step: StepRecord, selected: boolean, now: number): string {
+  const label = step.kind === 'service' ? `${step.name} (service)` : step.detached ? `${step.name} (detached)` : step.name;
+  return (
+    `<div class="step${selected ? ' selected' : ''}" data-stage="${stageNumber}" data-step="${step.number}" data-status="${step.status}">` +
+    `<span><span class="dot ${step.status}"></span>${escapeHtml(label)}</span>` +
+    `<span class="meta">${formatDuration(step.startedAt, step.finishedAt, now)}</span></div>`
+  );
+}
+
+function header(build: BuildDetail, now: number): string {
+  const running = build.status === 'running' || build.status === 'pending';
+  return (
+    `<div class="card build-head"><div>` +
+    `<h1><span class="status ${build.status}" id="build-status">${build.status}</span> ${escapeHtml(build.repo)} #${build.number}</h1>` +
+    `<div class="meta">${escapeHtml(build.event)} · ${escapeHtml(build.branch || build.ref)} · ${escapeHtml(build.commit.slice(0, 8))} · ${escapeHtml(build.author)}</div>` +
+    `<div>${escapeHtml(build.message.split('\n')[0] ?? '')}</div>` +
+    `<div class="meta">${formatDuration(build.startedAt, build.finishedAt, now) || 'not started'}</div>` +
+    `</div><div class="actions">` +
+    (running ? `<button id="cancel">Cancel</button>` : `<button id="restart">Restart</button>`) +
+    `</div></div>` +
+    (build.error ? `<div class="error-banner">${escapeHtml(build.error)}</div>` : '')
+  );
+}
+
+function logLine(line: LogLine, index: number): string {
+  const cls = looksLikeError(line.text) ? 'line error' : 'line';
+  return `<div class="${cls}"><span class="n">${index + 1}</span><span class="t">${formatClock(line.time)}</span><span>${escapeHtml(line.text)}</span></div>`;
+}
+
+export async function renderBuild(root: HTMLElement, repo: string, number: number, signal: AbortSignal): Promise<void> {
+  let build = await api.build(repo, number);
+  let selection = defaultSelection(build);
+  let logOffset = 0;
+  let logLines = 0;
+  let scrolledToError = false;
+  let logComplete = false;
+
+  const draw = () => {
+    const now = Date.now();
+    const stages = build.stages
+      .map(
+        (stage) =>
+          `<div class="stage" data-stage="${stage.number}"><h3><span><span class="status ${stage.status}">${stage.status}</span> ${escapeHtml(stage.name)}</span>` +
+          `<span class="meta">${formatDuration(stage.startedAt, stage.finishedAt, now)}</span></h3>` +
+          (stage.message ? `<div class="meta">${escapeHtml(stage.message)}</div>` : '') +
+          stage.steps.map((step) => stepItem(stage.number, step, selection?.stage === stage.number && selection.step === step.number, now)).join('') +
+          `</div>`,
+      )
+      .join('');
+    const graph = build.stages.length > 1 ? `<div class="card graph">${renderGraph(layoutStages(build.stages), escapeHtml)}</div>` : '';
+    root.innerHTML = `${header(build, now)}${graph}<div class="layout"><div class="card" id="stages">${stages}</div><div><div class="log" id="log"></div></div></div>`;
+    root.querySelector('#cancel')?.addEventListener('click', () => void api.cancel(repo, number).then(refresh));
+    root.querySelector('#restart')?.addEventListener('click', () =>
+      void api.restart(repo, number).then(({ build: next }) => (location.hash = `#/builds/${next.repo}/${next.number}`)),
+    );
+    root.querySelector('#stages')?.addEventListener('click', (event) => {
+      const item = (event.target as HTMLElement).closest('.step') as HTMLElement | null;
+      if (!item) return;
+      selection = { stage: Number(item.dataset.stage), step: Number(item.dataset.step) };
+      logOffset = 0;
+      logLines = 0;
+      scrolledToError = false;
+      logComplete = false;
+      draw();
+      void pollLog();
+    });
+  };
+
+  const selectedStep = (): StepRecord | undefined =>
+    build.stages.find((s) => s.number === selection?.stage)?.steps.find((s) => s.number === selection?.step);
+
+  const pollLog = async () => {
+    if (!selection) return;
+    const log = root.querySelector('#log') as HTMLElement | null;
+    if (!log) return;
+    const page = await api.logs(repo, number, selection.stage, selection.step, logOffset);
+    if (signal.aborted) return;
+    const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+    log.insertAdjacentHTML('beforeend', page.lines.map((line, i) => logLine(line, logLines + i)).join(''));
+    logLines += page.lines.length;
+    logOffset = page.next;
+    logComplete = page.complete;
+    if (!logLines && page.complete) log.innerHTML = '<div class="line"><span></span><span></span><span class="meta">(no output)</span></div>';
+    const step = selectedStep();
+    if (!scrolledToError && step && (step.status === 'failure' || step.status === 'error') && page.complete) {
+      const errors = log.querySelectorAll('.line.error');
+      const target = (errors[errors.length - 1] ?? log.lastElementChild) as HTMLElement | null;
+      target?.scrollIntoView({ block: 'center' });
+      scrolledToError = true;
+    } else if (atBottom) {
+      log.scrollTop = log.scrollHeight;
+    }
+  };
+
+  const refresh = async () => {
+    build = await api.build(repo, number);
+    if (signal.aborted) return;
+    selection ??= defaultSelection(build);
+    const keepLog = root.querySelector('#log')?.innerHTML ?? '';
+    draw();
+    const log = root.querySelector('#log') as HTMLElement;
+    log.innerHTML = keepLog;
+  };
+
+  draw();
+  await pollLog();
+  // Live: poll while anything is unfinished, then once more to collect the tail of the log.
+  while (!signal.aborted && !(FINISHED.has(build.status) && (logComplete || !selection))) {
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    if (signal.aborted) return;
+    await refresh();
+    await pollLog();
+  }
+}
