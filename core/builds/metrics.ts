@@ -1,0 +1,73 @@
+// CI metrics from finished builds and their stages: builds per day, success rate,
+// queue wait and duration percentiles per repository. Pure: the API feeds it records.
+
+import type { MetricsResponse } from './api.js';
+import type { Build, Stage } from './types.js';
+
+const DAY_MS = 86_400_000;
+
+/** Nearest-rank percentile of unsorted values; 0 for none. */
+export function percentile(values: number[], p: number): number {
+  if (!values.length) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] ?? 0;
+}
+
+function dayOf(timeMs: number): string {
+  return new Date(timeMs).toISOString().slice(0, 10);
+}
+
+/**
+ * `builds` are those created in the window; `stages` the stages of those builds.
+ * Queue wait of a stage is queued → started (RunTask accepted and the task running).
+ */
+export function computeMetrics(builds: Build[], stages: Stage[], days: number, nowMs: number): MetricsResponse {
+  const since = nowMs - days * DAY_MS;
+  const inWindow = builds.filter((b) => b.createdAt >= since && b.createdAt <= nowMs);
+
+  const perDayMap = new Map<string, MetricsResponse['perDay'][number]>();
+  for (let t = since + DAY_MS; t <= nowMs + DAY_MS - 1; t += DAY_MS) {
+    const day = dayOf(Math.min(t, nowMs));
+    perDayMap.set(day, { day, total: 0, success: 0, failure: 0, other: 0 });
+  }
+  for (const build of inWindow) {
+    const day = dayOf(build.createdAt);
+    const entry = perDayMap.get(day) ?? { day, total: 0, success: 0, failure: 0, other: 0 };
+    entry.total += 1;
+    if (build.status === 'success') entry.success += 1;
+    else if (build.status === 'failure' || build.status === 'error') entry.failure += 1;
+    else entry.other += 1;
+    perDayMap.set(day, entry);
+  }
+
+  const buildIds = new Set(inWindow.map((b) => b.id));
+  const stagesByRepo = new Map<string, Stage[]>();
+  for (const stage of stages) {
+    if (!buildIds.has(stage.buildId)) continue;
+    stagesByRepo.set(stage.repo, [...(stagesByRepo.get(stage.repo) ?? []), stage]);
+  }
+  const buildsByRepo = new Map<string, Build[]>();
+  for (const build of inWindow) buildsByRepo.set(build.repo, [...(buildsByRepo.get(build.repo) ?? []), build]);
+
+  const repos = [...buildsByRepo.entries()]
+    .map(([repo, list]) => {
+      const finished = list.filter((b) => ['success', 'failure', 'error', 'killed'].includes(b.status));
+      const waits = (stagesByRepo.get(repo) ?? [])
+        .filter((s) => s.queuedAt !== undefined && s.startedAt !== undefined)
+        .map((s) => (s.startedAt as number) - (s.queuedAt as number));
+      const durations = finished
+        .filter((b) => b.startedAt !== undefined && b.finishedAt !== undefined)
+        .map((b) => (b.finishedAt as number) - (b.startedAt as number));
+      return {
+        repo,
+        builds: list.length,
+        successRate: finished.length ? finished.filter((b) => b.status === 'success').length / finished.length : 0,
+        queueWait: { p50: percentile(waits, 50), p95: percentile(waits, 95) },
+        duration: { p50: percentile(durations, 50), p95: percentile(durations, 95) },
+      };
+    })
+    .sort((a, b) => a.repo.localeCompare(b.repo));
+
+  return { days, perDay: [...perDayMap.values()].sort((a, b) => a.day.localeCompare(b.day)), repos };
+}

@@ -1,0 +1,101 @@
+// The OpenAPI 3.1 document of the builds API (served at /api/openapi.json).
+// Schemas mirror core/builds/types.ts and core/builds/api.ts.
+
+const statusEnum = ['pending', 'running', 'success', 'failure', 'killed', 'error'];
+const stepStatusEnum = ['pending', 'running', 'success', 'failure', 'skipped', 'killed', 'error'];
+const repoParams = [
+  { name: 'owner', in: 'path', required: true, schema: { type: 'string' } },
+  { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
+  { name: 'number', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } },
+];
+const json = (ref: string) => ({ content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } } });
+const errors = {
+  '401': { description: 'missing or invalid token', ...json('Error') },
+  '404': { description: 'not found', ...json('Error') },
+};
+
+export const OPENAPI_DOCUMENT = {
+  openapi: '3.1.0',
+  info: { title: 'Slipway builds API', version: '1' },
+  components: {
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API token (deployed); local mode on loopback needs none' } },
+    schemas: {
+      Error: { type: 'object', required: ['error'], properties: { error: { type: 'string' } } },
+      Repository: {
+        type: 'object',
+        properties: {
+          slug: { type: 'string' }, scm: { type: 'string' }, httpUrl: { type: 'string' }, link: { type: 'string' },
+          defaultBranch: { type: 'string' }, configPath: { type: 'string' }, private: { type: 'boolean' },
+          counter: { type: 'integer' }, active: { type: 'boolean' },
+        },
+      },
+      Build: {
+        type: 'object',
+        required: ['id', 'repo', 'number', 'status', 'createdAt'],
+        properties: {
+          id: { type: 'string' }, repo: { type: 'string' }, number: { type: 'integer' },
+          status: { enum: statusEnum }, event: { type: 'string' }, action: { type: 'string' },
+          ref: { type: 'string' }, branch: { type: 'string' }, commit: { type: 'string' },
+          message: { type: 'string' }, author: { type: 'string' }, link: { type: 'string' },
+          error: { type: 'string' }, fork: { type: 'boolean' }, parent: { type: 'integer' },
+          createdAt: { type: 'integer', description: 'epoch ms' }, startedAt: { type: 'integer' }, finishedAt: { type: 'integer' },
+        },
+      },
+      Step: {
+        type: 'object',
+        properties: {
+          number: { type: 'integer' }, name: { type: 'string' }, container: { type: 'string' },
+          status: { enum: stepStatusEnum }, exitCode: { type: 'integer' }, detached: { type: 'boolean' },
+          kind: { enum: ['step', 'service', 'clone'] }, startedAt: { type: 'integer' }, finishedAt: { type: 'integer' }, reason: { type: 'string' },
+        },
+      },
+      Stage: {
+        type: 'object',
+        properties: {
+          number: { type: 'integer' }, name: { type: 'string' }, status: { enum: [...statusEnum, 'skipped', 'blocked'] },
+          reason: { type: 'string' }, message: { type: 'string' }, dependsOn: { type: 'array', items: { type: 'string' } },
+          queuedAt: { type: 'integer' }, startedAt: { type: 'integer' }, finishedAt: { type: 'integer' },
+          steps: { type: 'array', items: { $ref: '#/components/schemas/Step' } },
+        },
+      },
+      BuildDetail: { allOf: [{ $ref: '#/components/schemas/Build' }, { type: 'object', properties: { stages: { type: 'array', items: { $ref: '#/components/schemas/Stage' } } } }] },
+      BuildList: { type: 'object', properties: { builds: { type: 'array', items: { $ref: '#/components/schemas/Build' } }, next: { type: 'string' } } },
+      LogPage: {
+        type: 'object',
+        properties: {
+          lines: { type: 'array', items: { type: 'object', properties: { time: { type: 'integer' }, offset: { type: 'integer' }, text: { type: 'string' } } } },
+          next: { type: 'integer' }, complete: { type: 'boolean' },
+        },
+      },
+      Metrics: { type: 'object', properties: { days: { type: 'integer' }, perDay: { type: 'array' }, repos: { type: 'array' } } },
+    },
+  },
+  security: [{ bearer: [] }],
+  paths: {
+    '/api/repos': { get: { summary: 'Repositories', responses: { '200': { description: 'repositories', content: { 'application/json': { schema: { type: 'object', properties: { repos: { type: 'array', items: { $ref: '#/components/schemas/Repository' } } } } } } }, ...errors } } },
+    '/api/builds': {
+      get: {
+        summary: 'Builds, newest first',
+        parameters: [
+          { name: 'repo', in: 'query', schema: { type: 'string' } },
+          { name: 'branch', in: 'query', schema: { type: 'string' } },
+          { name: 'status', in: 'query', schema: { enum: statusEnum } },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100 } },
+          { name: 'cursor', in: 'query', schema: { type: 'string' } },
+        ],
+        responses: { '200': { description: 'a page of builds', ...json('BuildList') }, ...errors },
+      },
+    },
+    '/api/repos/{owner}/{name}/builds/{number}': { get: { summary: 'A build with its stages and steps', parameters: repoParams, responses: { '200': { description: 'the build', ...json('BuildDetail') }, ...errors } } },
+    '/api/repos/{owner}/{name}/builds/{number}/logs/{stage}/{step}': {
+      get: {
+        summary: "A step's log lines after an offset (poll while `complete` is false)",
+        parameters: [...repoParams, { name: 'stage', in: 'path', required: true, schema: { type: 'integer' } }, { name: 'step', in: 'path', required: true, schema: { type: 'integer' } }, { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0 } }],
+        responses: { '200': { description: 'log lines', ...json('LogPage') }, ...errors },
+      },
+    },
+    '/api/repos/{owner}/{name}/builds/{number}/cancel': { post: { summary: 'Cancel a running build', parameters: repoParams, responses: { '200': { description: 'the build', content: { 'application/json': { schema: { type: 'object', properties: { build: { $ref: '#/components/schemas/Build' } } } } } }, '409': { description: 'already finished', ...json('Error') }, ...errors } } },
+    '/api/repos/{owner}/{name}/builds/{number}/restart': { post: { summary: 'Restart a build as a new build', parameters: repoParams, responses: { '200': { description: 'the new build', content: { 'application/json': { schema: { type: 'object', properties: { build: { $ref: '#/components/schemas/Build' } } } } } }, ...errors } } },
+    '/api/metrics': { get: { summary: 'CI metrics', parameters: [{ name: 'days', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 365 } }], responses: { '200': { description: 'metrics', ...json('Metrics') }, ...errors } } },
+  },
+} as const;

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { computeMetrics, percentile } from '../../core/builds/metrics.js';
+import type { Build, Stage } from '../../core/builds/types.js';
+
+const DAY = 86_400_000;
+const NOW = Date.UTC(2026, 10, 25, 12);
+
+function build(repo: string, number: number, status: Build['status'], createdAt: number, runMs?: number): Build {
+  return {
+    id: `${repo}#${number}`, repo, number, status, event: 'push', action: '', ref: 'refs/heads/main', branch: 'main',
+    commit: 'c'.repeat(40), message: 'm', author: 'a', link: '', deliveryId: `d${number}`, fork: false, createdAt,
+    startedAt: runMs === undefined ? undefined : createdAt + 1000,
+    finishedAt: runMs === undefined ? undefined : createdAt + 1000 + runMs,
+  };
+}
+function stage(b: Build, waitMs: number): Stage {
+  return { buildId: b.id, repo: b.repo, buildNumber: b.number, number: 1, name: 'default', status: b.status, dependsOn: [], attempts: 1, queuedAt: b.createdAt, startedAt: b.createdAt + waitMs };
+}
+
+describe('percentile', () => {
+  it('uses the nearest rank', () => {
+    expect(percentile([], 50)).toBe(0);
+    expect(percentile([5], 95)).toBe(5);
+    expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 50)).toBe(5);
+    expect(percentile([10, 1, 9, 2, 8, 3, 7, 4, 6, 5], 95)).toBe(10);
+  });
+});
+
+describe('computeMetrics', () => {
+  const builds = [
+    build('acme/api', 1, 'success', NOW - 2 * DAY, 60_000),
+    build('acme/api', 2, 'failure', NOW - DAY, 120_000),
+    build('acme/api', 3, 'running', NOW - 1000),
+    build('acme/web', 1, 'success', NOW - 3 * DAY, 30_000),
+    build('acme/web', 2, 'success', NOW - 40 * DAY, 30_000),
+  ];
+  const stages = builds.map((b, i) => stage(b, 1000 * (i + 1)));
+  const metrics = computeMetrics(builds, stages, 30, NOW);
+
+  it('counts builds per day over the whole window, outside builds excluded', () => {
+    expect(metrics.perDay).toHaveLength(30);
+    expect(metrics.perDay.reduce((n, d) => n + d.total, 0)).toBe(4);
+    const today = metrics.perDay[metrics.perDay.length - 1];
+    expect(today).toEqual({ day: '2026-11-25', total: 1, success: 0, failure: 0, other: 1 });
+  });
+
+  it('computes success rate over finished builds and percentiles per repository', () => {
+    const api = metrics.repos.find((r) => r.repo === 'acme/api');
+    expect(api).toEqual({
+      repo: 'acme/api', builds: 3, successRate: 0.5,
+      queueWait: { p50: 2000, p95: 3000 },
+      duration: { p50: 60_000, p95: 120_000 },
+    });
+    expect(metrics.repos.map((r) => r.repo)).toEqual(['acme/api', 'acme/web']);
+    expect(metrics.repos[1]?.builds).toBe(1);
+  });
+});
