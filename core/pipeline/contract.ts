@@ -26,6 +26,9 @@ export const ENV_FILE = `${STATE_DIR}/env`;
 /** Each step's wrapper writes `<container>.exit` (its exit code) here when it ends. */
 export const STEP_RECORD_DIR = `${STATE_DIR}/steps`;
 
+/** Written beside `<container>.exit` when a step's status gate decided not to run it. */
+export const STEP_SKIPPED_SUFFIX = '.skipped';
+
 /** Environment variables the agent reads. */
 export const AGENT_ENV = {
   /** JSON AgentPlan: structural, lives in the task definition. */
@@ -34,7 +37,25 @@ export const AGENT_ENV = {
   build: 'SLIPWAY_BUILD',
   /** The stage id of this run (build id + stage number), per run. */
   stageId: 'SLIPWAY_STAGE_ID',
+  /** Local runs and tests: where the state volume is (default STATE_DIR); see statePaths. */
+  stateDir: 'SLIPWAY_STATE_DIR',
+  /** Local runs and tests: where the workspace is (default: the plan's workspace path). */
+  workspaceDir: 'SLIPWAY_WORKSPACE_DIR',
+  /** Tests: the pipeline timeout in seconds, replacing the plan's timeoutMinutes. */
+  timeoutSeconds: 'SLIPWAY_TIMEOUT_SECONDS',
+  /** Milliseconds between two polls of the task metadata endpoint (default 1000). */
+  pollMs: 'SLIPWAY_POLL_MS',
 } as const;
+
+/** The state files under a state directory: READY_FILE, ENV_FILE, STEP_RECORD_DIR when it is STATE_DIR. */
+export function statePaths(stateDir: string = STATE_DIR): { ready: string; env: string; steps: string } {
+  return { ready: `${stateDir}/ready`, env: `${stateDir}/env`, steps: `${stateDir}/steps` };
+}
+
+/** The file a step's wrapper writes its exit code to (a decimal number, newline optional). */
+export function stepExitFile(stepsDir: string, container: string): string {
+  return `${stepsDir}/${container}.exit`;
+}
 
 /** Lines the agent prints on its log stream so the control plane can reconcile. */
 export const REPORT_PREFIX = {
@@ -73,6 +94,11 @@ export interface AgentStepPlan {
   failure: FailurePolicy;
   /** Containers this one waits for. */
   dependsOn: string[];
+  /**
+   * The gate container of a plugin step that runs only while the build is failing: it exits
+   * 0 to let the step run and 1 to skip it (the step then never starts: report it skipped).
+   */
+  gate?: string;
 }
 
 /** What the agent needs to know about the pipeline; the same for every run of it. */

@@ -1,0 +1,120 @@
+// One run of the agent, in order: clone, build environment, service gate, READY_FILE,
+// supervision, report. Returns the exit code; main.ts owns the process (signals, exit).
+
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+import { AGENT_EXIT, type AgentExitCode, type AgentOutcome } from '../core/pipeline/contract.js';
+import { CloneError, cloneRepository } from './clone.js';
+import type { AgentConfig } from './config.js';
+import type { ContainerView } from './container-view.js';
+import { failedSteps, stepReports, type Ending, type StepStates } from './decide-steps.js';
+import { envFileContent, writeEnvFile } from './env-file.js';
+import { waitForServices } from './gate.js';
+import { fetchTaskMetadata } from './metadata.js';
+import type { Reporter } from './report.js';
+import type { StopSwitch } from './signals.js';
+import { supervise } from './supervise.js';
+
+type Phase = 'cloning' | 'writing the build environment' | 'waiting for services' | 'supervising steps';
+
+export async function runAgent(config: AgentConfig, reporter: Reporter, stop: StopSwitch): Promise<AgentExitCode> {
+  const { plan, paths } = config;
+  let phase: Phase = 'cloning';
+
+  const finish = (outcome: AgentOutcome, exitCode: AgentExitCode, message: string, states: StepStates, ending: Ending): AgentExitCode => {
+    for (const step of plan.steps) {
+      for (const report of stepReports(step, states[step.container], ending)) reporter.step(report);
+    }
+    reporter.progress(message);
+    reporter.result({ outcome, exitCode, message, finishedAt: new Date().toISOString() });
+    return exitCode;
+  };
+  const stopped = (states: StepStates): AgentExitCode | undefined => {
+    const reason = stop.reason;
+    if (reason === undefined) return undefined;
+    if (reason.kind === 'timed-out') {
+      return finish('timed-out', AGENT_EXIT.timedOut, `timed out after ${config.timeoutLabel} while ${phase}`, states, 'timed-out');
+    }
+    const message = `interrupted by ${reason.signal} while ${phase}: the task was stopped (Spot interruption, StopTask or a stop from the control plane)`;
+    return finish('interrupted', AGENT_EXIT.interrupted, message, states, 'interrupted');
+  };
+
+  reporter.progress(
+    `pipeline "${plan.pipeline}"${config.stageId ? ` (stage ${config.stageId})` : ''}: ${plan.steps.length} step containers, ` +
+      `${plan.services.length} services, timeout ${config.timeoutLabel}`,
+  );
+  await mkdir(paths.steps, { recursive: true });
+
+  if (plan.clone.disable) {
+    reporter.progress('clone: disabled by the pipeline');
+  } else {
+    try {
+      await cloneRepository({
+        ctx: config.ctx,
+        clone: plan.clone,
+        workspace: config.workspace,
+        env: config.env,
+        log: (line) => reporter.progress(line),
+        signal: stop.signal,
+      });
+    } catch (error) {
+      if (!(error instanceof CloneError)) throw error;
+      return stopped({}) ?? finish('clone-failed', AGENT_EXIT.cloneFailed, error.message, {}, 'clone-failed');
+    }
+  }
+  const afterClone = stopped({});
+  if (afterClone !== undefined) return afterClone;
+
+  phase = 'writing the build environment';
+  await writeEnvFile(paths.env, envFileContent(plan, config.ctx, config.stageId));
+  reporter.progress(`build environment written to ${paths.env}`);
+
+  phase = 'waiting for services';
+  let metadataWarned = false;
+  const containers = async (): Promise<Record<string, ContainerView> | undefined> => {
+    if (config.metadataUri === undefined) return undefined;
+    const result = await fetchTaskMetadata(config.metadataUri);
+    if (result.ok) return result.task.containers;
+    if (!metadataWarned) reporter.progress(`${result.error} (health status unknown until it answers)`);
+    metadataWarned = true;
+    return undefined;
+  };
+  const gate = await waitForServices({
+    services: plan.services,
+    containers,
+    log: (line) => reporter.progress(line),
+    signal: stop.signal,
+  });
+  if (!gate.ok) {
+    if ('aborted' in gate) return stopped({}) ?? finish('error', AGENT_EXIT.internalError, 'gate: stopped without a reason', {}, 'error');
+    return finish('service-not-ready', AGENT_EXIT.serviceNotReady, gate.message, {}, 'service-not-ready');
+  }
+  const afterGate = stopped({});
+  if (afterGate !== undefined) return afterGate;
+
+  await mkdir(dirname(paths.ready), { recursive: true });
+  await writeFile(paths.ready, `${new Date().toISOString()}\n`);
+  reporter.progress('ready: the first steps may start');
+
+  phase = 'supervising steps';
+  if (config.metadataUri === undefined) {
+    reporter.progress('ECS_CONTAINER_METADATA_URI_V4 is not set: following the steps through their exit records only');
+  }
+  const supervision = await supervise({
+    steps: plan.steps,
+    metadataUri: config.metadataUri,
+    stepsDir: paths.steps,
+    pollMs: config.pollMs,
+    signal: stop.signal,
+    reporter,
+  });
+  if (!supervision.done) {
+    return stopped(supervision.states) ?? finish('error', AGENT_EXIT.internalError, 'supervision ended early', supervision.states, 'error');
+  }
+  const failed = failedSteps(plan.steps, supervision.states);
+  if (failed.length > 0) {
+    return finish('failure', AGENT_EXIT.stepFailed, `build failed: ${failed.join('; ')}`, supervision.states, 'complete');
+  }
+  return finish('success', AGENT_EXIT.success, 'all steps passed', supervision.states, 'complete');
+}

@@ -1,0 +1,134 @@
+// Clones the build's commit into the workspace with the real git, following clonePlan.
+// Credentials come from a private netrc (credentials.ts); every line git prints is
+// scrubbed of them before it reaches the log.
+
+import { spawn } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+
+import type { BuildContext } from '../core/pipeline/context.js';
+import type { CloneSettings } from '../core/pipeline/types.js';
+import { GIT_RETRY_BACKOFF, backoffDelay, sleep } from './backoff.js';
+import { clonePlan, isLocalRemote, redactUrl } from './clone-plan.js';
+import { NETRC_ENV, createGitHome, scrub } from './credentials.js';
+
+export interface CloneOptions {
+  ctx: BuildContext;
+  clone: CloneSettings;
+  workspace: string;
+  env: NodeJS.ProcessEnv;
+  log: (line: string) => void;
+  signal: AbortSignal;
+}
+
+export class CloneError extends Error {}
+
+interface GitRun {
+  code: number | null;
+  output: string[];
+}
+
+export async function cloneRepository(options: CloneOptions): Promise<void> {
+  const { ctx, clone, workspace, log, signal } = options;
+  const url = ctx.repo.httpUrl;
+  const shownUrl = redactUrl(url);
+  const plan = clonePlan(ctx, clone);
+  const home = await createGitHome(options.env);
+  const secrets = [...home.secrets, ...credentialsInUrl(url)];
+
+  // git's children get a private HOME and no credential variables: the netrc is the only channel.
+  const gitEnv: NodeJS.ProcessEnv = { ...options.env, HOME: home.dir, GIT_TERMINAL_PROMPT: '0' };
+  for (const name of Object.values(NETRC_ENV)) delete gitEnv[name];
+  delete gitEnv['XDG_CONFIG_HOME'];
+
+  const git = (args: string[]): Promise<GitRun> => runGit(args, workspace, gitEnv, signal, secrets, log);
+  const must = async (args: string[], what: string, retries = 0): Promise<void> => {
+    for (let attempt = 0; ; attempt += 1) {
+      const run = await git(args);
+      if (run.code === 0) return;
+      if (signal.aborted) throw new CloneError(`clone: stopped during ${what}`);
+      if (attempt >= retries) {
+        const tail = run.output.slice(-3).join(' | ');
+        throw new CloneError(`clone: ${what} failed (git exit code ${run.code})${tail ? `: ${tail}` : ''}`);
+      }
+      const delay = backoffDelay(attempt, GIT_RETRY_BACKOFF);
+      log(`clone: ${what} failed, retrying in ${delay / 1000} s (${attempt + 1}/${retries})`);
+      await sleep(delay, signal);
+    }
+  };
+
+  try {
+    await mkdir(workspace, { recursive: true });
+    log(`clone: ${shownUrl} ${plan.refspec ? plan.refspec.slice(1).split(':')[0] : ''} at ${plan.sha} into ${workspace}`);
+    await must(['-c', 'init.defaultBranch=main', 'init', '-q'], 'git init');
+    await must(['remote', 'add', 'origin', url], 'git remote add');
+    const sslOptions = clone.skipVerify ? ['-c', 'http.sslVerify=false'] : [];
+    if (plan.refspec !== undefined) {
+      await must([...sslOptions, 'fetch', '-q', ...plan.fetchOptions, 'origin', plan.refspec], `fetch of ${shownUrl}`, clone.retries);
+    }
+    if (!(await hasCommit(git, plan.sha))) {
+      // The ref moved on since the event (a later push), or there was no ref: ask for the commit itself.
+      const byCommit = await git([...sslOptions, 'fetch', '-q', ...plan.fetchOptions, 'origin', plan.sha]);
+      if (byCommit.code !== 0 || !(await hasCommit(git, plan.sha))) {
+        const where = plan.refspec ? plan.refspec.slice(1).split(':')[0] : 'the remote';
+        throw new CloneError(`clone: commit ${plan.sha} not found in ${where} of ${shownUrl}`);
+      }
+    }
+    await must(['-c', 'advice.detachedHead=false', 'checkout', '-q', '-f', ...plan.checkout], `checkout of ${plan.sha}`);
+    if (plan.submodules !== undefined) {
+      const fileTransport = isLocalRemote(url) ? ['-c', 'protocol.file.allow=always'] : [];
+      await must([...sslOptions, ...fileTransport, ...plan.submodules], 'submodule update', clone.retries);
+    }
+    log(`clone: checked out ${plan.sha}`);
+  } finally {
+    await home.dispose();
+  }
+}
+
+async function hasCommit(git: (args: string[]) => Promise<GitRun>, sha: string): Promise<boolean> {
+  const run = await git(['cat-file', '-e', `${sha}^{commit}`]);
+  return run.code === 0;
+}
+
+function credentialsInUrl(url: string): string[] {
+  const match = /^[a-z][a-z0-9+.-]*:\/\/([^/@\s]*)@/i.exec(url);
+  if (!match?.[1]) return [];
+  return match[1].split(':').filter((part) => part.length >= 3);
+}
+
+function runGit(
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  signal: AbortSignal,
+  secrets: readonly string[],
+  log: (line: string) => void,
+): Promise<GitRun> {
+  return new Promise((resolve) => {
+    const output: string[] = [];
+    const child = spawn('git', args, { cwd, env, signal, stdio: ['ignore', 'pipe', 'pipe'] });
+    let pending = '';
+    const onData = (chunk: Buffer): void => {
+      pending += chunk.toString('utf8');
+      const lines = pending.split(/\r?\n|\r/);
+      pending = lines.pop() ?? '';
+      for (const line of lines) emit(line);
+    };
+    const emit = (line: string): void => {
+      if (line.trim() === '') return;
+      const clean = scrub(line, secrets);
+      output.push(clean);
+      log(`git: ${clean}`);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', (error) => {
+      // ENOENT (no git) or an abort: reported as a failed run with the reason.
+      if (error.name !== 'AbortError') emit(`could not run git: ${error.message}`);
+      resolve({ code: null, output });
+    });
+    child.on('close', (code) => {
+      if (pending !== '') emit(pending);
+      resolve({ code, output });
+    });
+  });
+}

@@ -1,0 +1,108 @@
+// Everything the agent reads from its environment, checked once at start. Errors say
+// which variable is wrong and what was expected.
+
+import { AGENT_ENV, STATE_DIR, statePaths, type AgentPlan } from '../core/pipeline/contract.js';
+import type { BuildContext } from '../core/pipeline/context.js';
+
+export const METADATA_ENV = 'ECS_CONTAINER_METADATA_URI_V4';
+
+export interface AgentConfig {
+  plan: AgentPlan;
+  ctx: BuildContext;
+  stageId: string;
+  workspace: string;
+  paths: { stateDir: string; ready: string; env: string; steps: string };
+  timeoutMs: number;
+  /** "timed out after <label>". */
+  timeoutLabel: string;
+  metadataUri: string | undefined;
+  pollMs: number;
+  env: NodeJS.ProcessEnv;
+}
+
+export class ConfigError extends Error {}
+
+function parseJson(env: NodeJS.ProcessEnv, name: string): unknown {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') throw new ConfigError(`agent: ${name} is not set (expected JSON)`);
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch (error) {
+    throw new ConfigError(`agent: ${name} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function checkPlan(value: unknown): AgentPlan {
+  const where = AGENT_ENV.plan;
+  if (!isObject(value)) throw new ConfigError(`agent: ${where}: expected an object`);
+  if (value['version'] !== 1) throw new ConfigError(`agent: ${where}.version: expected 1, got ${JSON.stringify(value['version'])}`);
+  for (const key of ['services', 'steps'] as const) {
+    if (!Array.isArray(value[key])) throw new ConfigError(`agent: ${where}.${key}: expected an array`);
+  }
+  if (typeof value['workspace'] !== 'string') throw new ConfigError(`agent: ${where}.workspace: expected a path`);
+  if (typeof value['timeoutMinutes'] !== 'number' || !(value['timeoutMinutes'] > 0)) {
+    throw new ConfigError(`agent: ${where}.timeoutMinutes: expected a positive number`);
+  }
+  if (!isObject(value['clone'])) throw new ConfigError(`agent: ${where}.clone: expected an object`);
+  for (const [i, step] of (value['steps'] as unknown[]).entries()) {
+    if (!isObject(step) || typeof step['container'] !== 'string' || !Array.isArray(step['steps']) || !Array.isArray(step['dependsOn'])) {
+      throw new ConfigError(`agent: ${where}.steps[${i}]: expected { container, steps[], dependsOn[], detach, failure }`);
+    }
+  }
+  for (const [i, service] of (value['services'] as unknown[]).entries()) {
+    if (!isObject(service) || typeof service['name'] !== 'string' || !Array.isArray(service['ports']) || typeof service['timeout'] !== 'number') {
+      throw new ConfigError(`agent: ${where}.services[${i}]: expected { name, container, ports[], healthCommand, timeout }`);
+    }
+  }
+  return value as unknown as AgentPlan;
+}
+
+function checkContext(value: unknown): BuildContext {
+  const where = AGENT_ENV.build;
+  if (!isObject(value) || !isObject(value['repo']) || !isObject(value['commit']) || !isObject(value['build'])) {
+    throw new ConfigError(`agent: ${where}: expected a BuildContext with repo, commit and build`);
+  }
+  if (typeof value['commit']['sha'] !== 'string') throw new ConfigError(`agent: ${where}.commit.sha: expected a commit id`);
+  return value as unknown as BuildContext;
+}
+
+function positiveNumber(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new ConfigError(`agent: ${name}: expected a positive number, got "${raw}"`);
+  return value;
+}
+
+function plural(n: number, unit: string): string {
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
+}
+
+export function readConfig(env: NodeJS.ProcessEnv): AgentConfig {
+  const plan = checkPlan(parseJson(env, AGENT_ENV.plan));
+  const ctx = checkContext(parseJson(env, AGENT_ENV.build));
+  const stageId = env[AGENT_ENV.stageId] ?? '';
+  const stateDir = env[AGENT_ENV.stateDir] || STATE_DIR;
+  const workspace = env[AGENT_ENV.workspaceDir] || plan.workspace;
+  const timeoutSeconds = positiveNumber(env, AGENT_ENV.timeoutSeconds);
+  const timeoutMs = timeoutSeconds !== undefined ? timeoutSeconds * 1000 : plan.timeoutMinutes * 60_000;
+  const timeoutLabel =
+    timeoutSeconds !== undefined && timeoutSeconds % 60 !== 0 ? plural(timeoutSeconds, 'second') : plural(timeoutMs / 60_000, 'minute');
+  const metadataUri = env[METADATA_ENV] || undefined;
+  return {
+    plan,
+    ctx,
+    stageId,
+    workspace,
+    paths: { stateDir, ...statePaths(stateDir) },
+    timeoutMs,
+    timeoutLabel,
+    metadataUri,
+    pollMs: positiveNumber(env, AGENT_ENV.pollMs) ?? 1000,
+    env,
+  };
+}

@@ -1,0 +1,194 @@
+// The supervisor's decisions, as pure functions: what each step container is doing,
+// which ones can never start, when the agent may stop waiting, and what to report.
+// State in, decisions out; the polling loop in supervise.ts only feeds them.
+
+import type { AgentStepPlan, StepReport } from '../core/pipeline/contract.js';
+import type { ContainerView, ExitRecord } from './container-view.js';
+
+export type StepState =
+  /** Not started yet; it still may. */
+  | { phase: 'waiting' }
+  | { phase: 'running'; startedAt?: string }
+  | { phase: 'exited'; exitCode: number | null; startedAt?: string; finishedAt?: string }
+  /** Will never run: a dependency failed or ECS stopped it before it started. */
+  | { phase: 'unreachable'; reason: string }
+  /** Not run on purpose (a `when: status: failure` step while nothing failed); not a failure. */
+  | { phase: 'skipped'; reason: string; started: boolean };
+
+export type StepStates = Record<string, StepState>;
+
+/** How the supervision ended, for the steps still open at that moment. */
+export type Ending = 'complete' | 'timed-out' | 'interrupted' | 'service-not-ready' | 'clone-failed' | 'error';
+
+/** What one container looks like from the sources alone, before dependencies are considered. */
+export const STATUS_GATE_SKIP = 'runs only when the build is failing, and no step failed';
+
+function observed(view: ContainerView | undefined, exit: ExitRecord | undefined): StepState | 'never-started' {
+  // The wrapper's gate exits 0: dependents waiting for its success do start.
+  if (exit?.skipped) return { phase: 'skipped', reason: STATUS_GATE_SKIP, started: true };
+  // The wrapper's exit file is written just before the container ends: it can be ahead
+  // of the endpoint, and it survives an endpoint that is briefly unavailable.
+  if (exit !== undefined) {
+    const state: StepState = { phase: 'exited', exitCode: exit.exitCode };
+    if (view?.startedAt !== undefined) state.startedAt = view.startedAt;
+    const finishedAt = view?.finishedAt ?? exit.at;
+    if (finishedAt !== undefined) state.finishedAt = finishedAt;
+    return state;
+  }
+  if (view === undefined || view.phase === 'pending') return { phase: 'waiting' };
+  if (view.phase === 'running') {
+    return view.startedAt === undefined ? { phase: 'running' } : { phase: 'running', startedAt: view.startedAt };
+  }
+  // Stopped without ever starting: ECS blocked it (a SUCCESS dependency failed).
+  if (view.startedAt === undefined) return 'never-started';
+  const state: StepState = { phase: 'exited', exitCode: view.exitCode, startedAt: view.startedAt };
+  if (view.finishedAt !== undefined) state.finishedAt = view.finishedAt;
+  return state;
+}
+
+/**
+ * What becomes of a container waiting on `dep`, or undefined while it still may start.
+ * The compiler's conditions: SUCCESS on an ordinary predecessor, COMPLETE on one with
+ * `failure: ignore`, START on a detached one.
+ */
+function blockedBy(dep: AgentStepPlan, state: StepState): StepState | undefined {
+  if (state.phase === 'unreachable') return { phase: 'unreachable', reason: `dependency ${dep.container} did not run` };
+  if (state.phase === 'skipped') {
+    return state.started ? undefined : { phase: 'skipped', reason: `dependency ${dep.container} was skipped`, started: false };
+  }
+  if (state.phase !== 'exited' || dep.detach || dep.failure === 'ignore') return undefined;
+  if (state.exitCode === 0) return undefined;
+  const code = state.exitCode === null ? 'without an exit code' : `with exit code ${state.exitCode}`;
+  return { phase: 'unreachable', reason: `dependency ${dep.container} failed ${code}` };
+}
+
+/** A plugin step's gate container (not a step itself) decides whether the step runs. */
+function gateVerdict(gate: ContainerView | undefined): StepState | undefined {
+  if (gate === undefined || gate.phase !== 'stopped') return undefined;
+  if (gate.startedAt === undefined) return { phase: 'unreachable', reason: 'its status gate did not run' };
+  if (gate.exitCode === 0) return undefined;
+  if (gate.exitCode === 1) return { phase: 'skipped', reason: STATUS_GATE_SKIP, started: false };
+  return { phase: 'unreachable', reason: `its status gate failed with exit code ${gate.exitCode ?? 'unknown'}` };
+}
+
+export function decideStepStates(
+  steps: readonly AgentStepPlan[],
+  containers: Readonly<Record<string, ContainerView>>,
+  exits: Readonly<Record<string, ExitRecord>>,
+): StepStates {
+  const byName = new Map(steps.map((step) => [step.container, step]));
+  const states: StepStates = {};
+  const neverStarted = new Set<string>();
+  for (const step of steps) {
+    let state = observed(containers[step.container], exits[step.container]);
+    if (step.gate !== undefined && (state === 'never-started' || state.phase === 'waiting')) {
+      state = gateVerdict(containers[step.gate]) ?? state;
+    }
+    if (state === 'never-started') {
+      neverStarted.add(step.container);
+      states[step.container] = { phase: 'waiting' };
+    } else {
+      states[step.container] = state;
+    }
+  }
+  propagate(steps, byName, states);
+  // Stopped by ECS before it started, for a reason the dependencies do not explain.
+  for (const name of neverStarted) {
+    if (states[name]?.phase === 'waiting') states[name] = { phase: 'unreachable', reason: 'stopped by ECS before it started' };
+  }
+  propagate(steps, byName, states);
+  return states;
+}
+
+/** Marks waiting steps that can never start, until nothing changes (the plan is a DAG). */
+function propagate(steps: readonly AgentStepPlan[], byName: Map<string, AgentStepPlan>, states: StepStates): void {
+  for (let pass = 0; pass <= steps.length; pass += 1) {
+    let changed = false;
+    for (const step of steps) {
+      if (states[step.container]?.phase !== 'waiting') continue;
+      for (const depName of step.dependsOn) {
+        const dep = byName.get(depName);
+        const depState = states[depName];
+        // Dependencies on the agent or on services are not steps: ECS handles them.
+        if (dep === undefined || depState === undefined) continue;
+        const next = blockedBy(dep, depState);
+        if (next !== undefined) {
+          states[step.container] = next;
+          changed = true;
+          break;
+        }
+      }
+    }
+    if (!changed) return;
+  }
+}
+
+export function isFinal(state: StepState | undefined): boolean {
+  return state?.phase === 'exited' || state?.phase === 'unreachable' || state?.phase === 'skipped';
+}
+
+/** The agent may stop once every non-detached step has exited or can never run. */
+export function supervisionDone(steps: readonly AgentStepPlan[], states: StepStates): boolean {
+  return steps.every((step) => step.detach || isFinal(states[step.container]));
+}
+
+/** Steps whose end fails the build: a non-ignored failure, or a step that never ran. */
+export function failedSteps(steps: readonly AgentStepPlan[], states: StepStates): string[] {
+  const failed: string[] = [];
+  for (const step of steps) {
+    if (step.detach) continue;
+    const state = states[step.container];
+    if (state?.phase === 'unreachable') failed.push(`${step.container} did not run (${state.reason})`);
+    if (state?.phase === 'exited' && state.exitCode !== 0 && step.failure !== 'ignore') {
+      failed.push(`${step.container} failed with exit code ${state.exitCode ?? 'unknown'}`);
+    }
+  }
+  return failed;
+}
+
+const OPEN_REASON: Record<Ending, string> = {
+  complete: 'the pipeline ended',
+  'timed-out': 'the pipeline timed out',
+  interrupted: 'the task was interrupted',
+  'service-not-ready': 'a service was not ready',
+  'clone-failed': 'the clone failed',
+  error: 'the agent failed',
+};
+
+/** The report lines of one step container (one per step it runs). */
+export function stepReports(step: AgentStepPlan, state: StepState | undefined, ending: Ending): StepReport[] {
+  const base = { container: step.container };
+  let record: Omit<StepReport, 'name'>;
+  const current = state ?? { phase: 'waiting' };
+  switch (current.phase) {
+    case 'exited': {
+      const passed = current.exitCode === 0;
+      record = { ...base, status: passed ? 'success' : 'failure', exitCode: current.exitCode };
+      if (current.startedAt !== undefined) record.startedAt = current.startedAt;
+      if (current.finishedAt !== undefined) record.finishedAt = current.finishedAt;
+      if (!passed && step.failure === 'ignore') record.reason = 'failed; ignored (failure: ignore)';
+      if (!passed && step.detach) record.reason = 'detached step failed; it does not fail the build';
+      break;
+    }
+    case 'unreachable':
+    case 'skipped':
+      record = { ...base, status: 'skipped', exitCode: null, reason: current.reason };
+      break;
+    case 'running':
+      record = {
+        ...base,
+        status: 'killed',
+        exitCode: null,
+        reason: step.detach && ending === 'complete' ? 'detached step stopped with the task' : `stopped: ${OPEN_REASON[ending]}`,
+      };
+      if (current.startedAt !== undefined) record.startedAt = current.startedAt;
+      break;
+    case 'waiting':
+      record = { ...base, status: 'skipped', exitCode: null, reason: `not started: ${OPEN_REASON[ending]}` };
+      break;
+  }
+  if (step.steps.length > 1 && record.status === 'failure') {
+    record.reason = `${record.reason ? `${record.reason}; ` : ''}packed with ${step.steps.join(', ')}: the container's exit code`;
+  }
+  return step.steps.map((name) => ({ name, ...record }));
+}

@@ -1,0 +1,75 @@
+// Watches the step containers until every non-detached step has ended or can never
+// start. Each round: the metadata endpoint (tolerating failures with back-off), the exit
+// records, then the pure decisions of decide-steps.ts.
+
+import type { AgentStepPlan } from '../core/pipeline/contract.js';
+import { METADATA_ERROR_BACKOFF, backoffDelay, sleep } from './backoff.js';
+import type { ContainerView } from './container-view.js';
+import { decideStepStates, isFinal, stepReports, supervisionDone, type StepStates } from './decide-steps.js';
+import { fetchTaskMetadata } from './metadata.js';
+import type { Reporter } from './report.js';
+import { readExitRecords } from './step-records.js';
+
+export interface SuperviseOptions {
+  steps: readonly AgentStepPlan[];
+  metadataUri: string | undefined;
+  stepsDir: string;
+  pollMs: number;
+  signal: AbortSignal;
+  reporter: Reporter;
+}
+
+export interface Supervision {
+  /** The last decided states (also when stopped by the signal). */
+  states: StepStates;
+  done: boolean;
+}
+
+export async function supervise(options: SuperviseOptions): Promise<Supervision> {
+  const { steps, reporter, signal } = options;
+  let containers: Record<string, ContainerView> = {};
+  let states: StepStates = {};
+  let errorStreak = 0;
+
+  for (;;) {
+    if (options.metadataUri !== undefined) {
+      const result = await fetchTaskMetadata(options.metadataUri);
+      if (result.ok) {
+        if (errorStreak > 0) reporter.progress(`metadata endpoint answers again after ${errorStreak} failed polls`);
+        errorStreak = 0;
+        containers = result.task.containers;
+      } else {
+        // Keep the last known view: a transient failure must not look like a change.
+        if (errorStreak === 0) reporter.progress(`${result.error} (retrying)`);
+        errorStreak += 1;
+      }
+    }
+    const exits = await readExitRecords(options.stepsDir);
+    const next = decideStepStates(steps, containers, exits);
+    announce(steps, states, next, reporter);
+    states = next;
+    for (const step of steps) {
+      if (isFinal(states[step.container])) {
+        for (const report of stepReports(step, states[step.container], 'complete')) reporter.step(report);
+      }
+    }
+    if (supervisionDone(steps, states)) return { states, done: true };
+    if (signal.aborted) return { states, done: false };
+    const delay = errorStreak > 0 ? Math.max(options.pollMs, backoffDelay(errorStreak - 1, METADATA_ERROR_BACKOFF)) : options.pollMs;
+    await sleep(delay, signal);
+    if (signal.aborted) return { states, done: false };
+  }
+}
+
+/** Progress lines for people: a step started, ended, or can no longer start. */
+function announce(steps: readonly AgentStepPlan[], before: StepStates, after: StepStates, reporter: Reporter): void {
+  for (const step of steps) {
+    const was = before[step.container]?.phase ?? 'waiting';
+    const now = after[step.container];
+    if (now === undefined || now.phase === was) continue;
+    if (now.phase === 'running') reporter.progress(`step ${step.container} started${step.detach ? ' (detached)' : ''}`);
+    if (now.phase === 'exited') reporter.progress(`step ${step.container} exited with code ${now.exitCode ?? 'unknown'}`);
+    if (now.phase === 'unreachable') reporter.progress(`step ${step.container} will not run: ${now.reason}`);
+    if (now.phase === 'skipped') reporter.progress(`step ${step.container} skipped: ${now.reason}`);
+  }
+}

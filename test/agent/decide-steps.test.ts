@@ -1,0 +1,208 @@
+import { describe, expect, it } from 'vitest';
+
+import type { AgentStepPlan } from '../../core/pipeline/contract.js';
+import type { ContainerView, ExitRecord } from '../../task-runner/container-view.js';
+import {
+  STATUS_GATE_SKIP,
+  decideStepStates,
+  failedSteps,
+  stepReports,
+  supervisionDone,
+} from '../../task-runner/decide-steps.js';
+
+function step(container: string, dependsOn: string[] = [], extra: Partial<AgentStepPlan> = {}): AgentStepPlan {
+  return { container, steps: [container], detach: false, failure: 'always', dependsOn, ...extra };
+}
+const running = (startedAt = '2024-01-01T00:00:01Z'): ContainerView => ({ phase: 'running', exitCode: null, startedAt });
+const stopped = (exitCode: number): ContainerView => ({
+  phase: 'stopped',
+  exitCode,
+  startedAt: '2024-01-01T00:00:01Z',
+  finishedAt: '2024-01-01T00:00:09Z',
+});
+/** ECS stopped it before it started (a SUCCESS dependency failed): no StartedAt, no ExitCode. */
+const neverStarted: ContainerView = { phase: 'stopped', exitCode: null };
+const pending: ContainerView = { phase: 'pending', exitCode: null };
+
+// A chain build → test → deploy, each after the agent.
+const chain = [step('build', ['slipway-agent']), step('test', ['build']), step('deploy', ['test'])];
+
+interface Row {
+  name: string;
+  steps: AgentStepPlan[];
+  containers: Record<string, ContainerView>;
+  exits?: Record<string, ExitRecord>;
+  phases: Record<string, string>;
+  done: boolean;
+  failed: number;
+}
+
+const rows: Row[] = [
+  {
+    name: 'nothing started yet',
+    steps: chain,
+    containers: { build: pending, test: pending, deploy: pending },
+    phases: { build: 'waiting', test: 'waiting', deploy: 'waiting' },
+    done: false,
+    failed: 0,
+  },
+  {
+    name: 'first running, metadata has not listed the others',
+    steps: chain,
+    containers: { build: running() },
+    phases: { build: 'running', test: 'waiting', deploy: 'waiting' },
+    done: false,
+    failed: 0,
+  },
+  {
+    name: 'all passed',
+    steps: chain,
+    containers: { build: stopped(0), test: stopped(0), deploy: stopped(0) },
+    phases: { build: 'exited', test: 'exited', deploy: 'exited' },
+    done: true,
+    failed: 0,
+  },
+  {
+    name: 'a failure makes the rest of the chain unreachable before ECS says so',
+    steps: chain,
+    containers: { build: stopped(2), test: pending, deploy: pending },
+    phases: { build: 'exited', test: 'unreachable', deploy: 'unreachable' },
+    done: true,
+    failed: 3,
+  },
+  {
+    name: 'the exit record is ahead of the endpoint',
+    steps: chain,
+    containers: { build: running(), test: pending, deploy: pending },
+    exits: { build: { exitCode: 1, at: '2024-01-01T00:00:05Z' } },
+    phases: { build: 'exited', test: 'unreachable', deploy: 'unreachable' },
+    done: true,
+    failed: 3,
+  },
+  {
+    name: 'failure: ignore lets dependents run (COMPLETE)',
+    steps: [step('lint', [], { failure: 'ignore' }), step('test', ['lint'])],
+    containers: { lint: stopped(1), test: running() },
+    phases: { lint: 'exited', test: 'running' },
+    done: false,
+    failed: 0,
+  },
+  {
+    name: 'failure: ignore then success is a passing build',
+    steps: [step('lint', [], { failure: 'ignore' }), step('test', ['lint'])],
+    containers: { lint: stopped(1), test: stopped(0) },
+    phases: { lint: 'exited', test: 'exited' },
+    done: true,
+    failed: 0,
+  },
+  {
+    name: 'a detached step still running does not hold the end',
+    steps: [step('server', [], { detach: true }), step('e2e', ['server'])],
+    containers: { server: running(), e2e: stopped(0) },
+    phases: { server: 'running', e2e: 'exited' },
+    done: true,
+    failed: 0,
+  },
+  {
+    name: 'a detached step that fails does not fail the build nor block (START)',
+    steps: [step('server', [], { detach: true }), step('e2e', ['server'])],
+    containers: { server: stopped(1), e2e: running() },
+    phases: { server: 'exited', e2e: 'running' },
+    done: false,
+    failed: 0,
+  },
+  {
+    name: 'stopped by ECS without starting and no failed dependency',
+    steps: [step('a'), step('b', ['a'])],
+    containers: { a: neverStarted, b: neverStarted },
+    phases: { a: 'unreachable', b: 'unreachable' },
+    done: true,
+    failed: 2,
+  },
+  {
+    name: 'DAG listed out of order: the blocked reason reaches every descendant',
+    steps: [step('d', ['c']), step('c', ['b']), step('b', ['a']), step('a')],
+    containers: { a: stopped(3), b: neverStarted, c: neverStarted, d: pending },
+    phases: { a: 'exited', b: 'unreachable', c: 'unreachable', d: 'unreachable' },
+    done: true,
+    failed: 4,
+  },
+  {
+    name: 'a step skipped by its wrapper status gate does not fail and its dependents run',
+    steps: [step('build'), step('notify', ['build'], { failure: 'ignore' }), step('after', ['notify'])],
+    containers: { build: stopped(0), notify: stopped(0), after: running() },
+    exits: { build: { exitCode: 0 }, notify: { exitCode: 0, skipped: true } },
+    phases: { build: 'exited', notify: 'skipped', after: 'running' },
+    done: false,
+    failed: 0,
+  },
+  {
+    name: 'a plugin step whose gate container said no is skipped, and so are its dependents',
+    steps: [step('build'), step('slack', ['build', 'slack-gate'], { gate: 'slack-gate' }), step('after', ['slack'])],
+    containers: { build: stopped(0), 'slack-gate': stopped(1), slack: neverStarted, after: pending },
+    phases: { build: 'exited', slack: 'skipped', after: 'skipped' },
+    done: true,
+    failed: 0,
+  },
+];
+
+describe('decideStepStates', () => {
+  it.each(rows)('$name', (row) => {
+    const states = decideStepStates(row.steps, row.containers, row.exits ?? {});
+    const phases = Object.fromEntries(Object.entries(states).map(([name, state]) => [name, state.phase]));
+    expect(phases).toEqual(row.phases);
+    expect(supervisionDone(row.steps, states)).toBe(row.done);
+    expect(failedSteps(row.steps, states)).toHaveLength(row.failed);
+  });
+
+  it('names the failed dependency and its exit code', () => {
+    const states = decideStepStates(chain, { build: stopped(2) }, {});
+    expect(states['test']).toEqual({ phase: 'unreachable', reason: 'dependency build failed with exit code 2' });
+    expect(states['deploy']).toEqual({ phase: 'unreachable', reason: 'dependency test did not run' });
+  });
+
+  it('takes the exit code from the record and the times from the endpoint', () => {
+    const states = decideStepStates([step('a')], { a: running('2024-01-01T00:00:02Z') }, { a: { exitCode: 0, at: '2024-01-01T00:00:07Z' } });
+    expect(states['a']).toEqual({ phase: 'exited', exitCode: 0, startedAt: '2024-01-01T00:00:02Z', finishedAt: '2024-01-01T00:00:07Z' });
+  });
+});
+
+describe('stepReports', () => {
+  it('reports a pass, a failure, an ignored failure and a skip', () => {
+    expect(stepReports(step('a'), { phase: 'exited', exitCode: 0, startedAt: 's', finishedAt: 'f' }, 'complete')).toEqual([
+      { name: 'a', container: 'a', status: 'success', exitCode: 0, startedAt: 's', finishedAt: 'f' },
+    ]);
+    expect(stepReports(step('a'), { phase: 'exited', exitCode: 3 }, 'complete')[0]).toMatchObject({ status: 'failure', exitCode: 3 });
+    expect(stepReports(step('a', [], { failure: 'ignore' }), { phase: 'exited', exitCode: 3 }, 'complete')[0]).toMatchObject({
+      status: 'failure',
+      reason: 'failed; ignored (failure: ignore)',
+    });
+    expect(stepReports(step('a'), { phase: 'skipped', reason: STATUS_GATE_SKIP, started: true }, 'complete')[0]).toMatchObject({
+      status: 'skipped',
+      reason: STATUS_GATE_SKIP,
+    });
+  });
+
+  it('tells a detached step stopped with the task from a step killed by a timeout', () => {
+    expect(stepReports(step('srv', [], { detach: true }), { phase: 'running' }, 'complete')[0]).toMatchObject({
+      status: 'killed',
+      reason: 'detached step stopped with the task',
+    });
+    expect(stepReports(step('a'), { phase: 'running', startedAt: 's' }, 'timed-out')[0]).toMatchObject({
+      status: 'killed',
+      startedAt: 's',
+      reason: 'stopped: the pipeline timed out',
+    });
+    expect(stepReports(step('a'), { phase: 'waiting' }, 'interrupted')[0]).toMatchObject({
+      status: 'skipped',
+      reason: 'not started: the task was interrupted',
+    });
+  });
+
+  it('gives each step of a packed container its own line', () => {
+    const packed = { ...step('c1'), steps: ['fmt', 'vet'] };
+    const lines = stepReports(packed, { phase: 'exited', exitCode: 1 }, 'complete');
+    expect(lines.map((l) => l.name)).toEqual(['fmt', 'vet']);
+    expect(lines[0]?.reason).toContain('packed with fmt, vet');
+  });
+});

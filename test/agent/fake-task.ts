@@ -1,0 +1,186 @@
+// A fake ECS task for the agent's tests: a real HTTP server on loopback answering the
+// task metadata endpoint v4 (`/v4/<id>/task`, `/v4/<id>`) in the documented shape, and a
+// small scheduler that plays ECS's part over time: containers start when their
+// dependsOn conditions hold (the agent's HEALTHY = its READY_FILE exists), run for a
+// scripted time, exit with a scripted code (writing the wrapper's exit record), and are
+// stopped without starting when a SUCCESS dependency failed — as Fargate does.
+
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+
+import { AGENT_CONTAINER } from '../../core/pipeline/contract.js';
+
+export type Condition = 'START' | 'COMPLETE' | 'SUCCESS' | 'HEALTHY';
+
+export interface FakeContainer {
+  name: string;
+  dependsOn?: { container: string; condition: Condition }[];
+  /** How long it runs; absent: until the task stops. */
+  runMs?: number;
+  exitCode?: number;
+  /** Step containers write `<name>.exit` as their wrapper would (default true). */
+  writesExitRecord?: boolean;
+  /** Reports Health: UNKNOWN, then HEALTHY after this many ms of running. */
+  healthyAfterMs?: number;
+}
+
+interface ContainerState {
+  spec: FakeContainer;
+  status: 'NONE' | 'PULLED' | 'RUNNING' | 'STOPPED';
+  startedAt?: number;
+  finishedAt?: number;
+  exitCode?: number;
+}
+
+const TASK_ID = 'cd189a933e5849daa93386466019ab50';
+const ARN = `arn:aws:ecs:us-west-2:111122223333:task/slipway/${TASK_ID}`;
+
+export class FakeTask {
+  readonly requests: string[] = [];
+  private readonly states = new Map<string, ContainerState>();
+  private server: Server | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  /** While true, the endpoint answers 500 (a transient failure). */
+  failing = false;
+
+  constructor(
+    containers: FakeContainer[],
+    private readonly stateDir: string,
+  ) {
+    this.states.set(AGENT_CONTAINER, { spec: { name: AGENT_CONTAINER }, status: 'RUNNING', startedAt: Date.now() });
+    for (const spec of containers) this.states.set(spec.name, { spec, status: 'PULLED' });
+  }
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => {
+      this.requests.push(req.url ?? '');
+      this.tick();
+      if (this.failing) {
+        res.writeHead(500).end('internal error');
+        return;
+      }
+      if (req.url === `/v4/${TASK_ID}/task`) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.taskBody()));
+      } else if (req.url === `/v4/${TASK_ID}`) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.containerBody(AGENT_CONTAINER)));
+      } else {
+        res.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.ticker = setInterval(() => this.tick(), 10);
+    const { port } = this.server.address() as AddressInfo;
+    return `http://127.0.0.1:${port}/v4/${TASK_ID}`;
+  }
+
+  async stop(): Promise<void> {
+    if (this.ticker) clearInterval(this.ticker);
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  status(name: string): string | undefined {
+    return this.states.get(name)?.status;
+  }
+
+  private agentHealthy(): boolean {
+    return existsSync(join(this.stateDir, 'ready'));
+  }
+
+  private healthOf(state: ContainerState): string | undefined {
+    if (state.spec.name === AGENT_CONTAINER) return this.agentHealthy() ? 'HEALTHY' : 'UNKNOWN';
+    if (state.spec.healthyAfterMs === undefined) return undefined;
+    if (state.status === 'RUNNING' && Date.now() - (state.startedAt ?? 0) >= state.spec.healthyAfterMs) return 'HEALTHY';
+    return 'UNKNOWN';
+  }
+
+  /** 'yes' when met, 'no' when it never can be, 'wait' otherwise. */
+  private conditionMet(dep: { container: string; condition: Condition }): 'yes' | 'no' | 'wait' {
+    const target = this.states.get(dep.container);
+    if (!target) return 'no';
+    const neverRan = target.status === 'STOPPED' && target.startedAt === undefined;
+    switch (dep.condition) {
+      case 'START':
+        return target.status === 'RUNNING' || (target.status === 'STOPPED' && !neverRan) ? 'yes' : neverRan ? 'no' : 'wait';
+      case 'COMPLETE':
+        return neverRan ? 'no' : target.status === 'STOPPED' ? 'yes' : 'wait';
+      case 'SUCCESS':
+        if (target.status !== 'STOPPED') return 'wait';
+        return !neverRan && target.exitCode === 0 ? 'yes' : 'no';
+      case 'HEALTHY':
+        return this.healthOf(target) === 'HEALTHY' ? 'yes' : target.status === 'STOPPED' ? 'no' : 'wait';
+    }
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    for (const state of this.states.values()) {
+      const spec = state.spec;
+      if (state.status === 'PULLED') {
+        const verdicts = (spec.dependsOn ?? []).map((dep) => this.conditionMet(dep));
+        if (verdicts.includes('no')) {
+          state.status = 'STOPPED'; // never started: no StartedAt, no ExitCode
+        } else if (verdicts.every((v) => v === 'yes')) {
+          state.status = 'RUNNING';
+          state.startedAt = now;
+        }
+      } else if (state.status === 'RUNNING' && spec.runMs !== undefined && now - (state.startedAt ?? now) >= spec.runMs) {
+        const exitCode = spec.exitCode ?? 0;
+        if (spec.writesExitRecord !== false) {
+          mkdirSync(join(this.stateDir, 'steps'), { recursive: true });
+          writeFileSync(join(this.stateDir, 'steps', `${spec.name}.exit`), `${exitCode}\n`);
+        }
+        state.status = 'STOPPED';
+        state.exitCode = exitCode;
+        state.finishedAt = now;
+      }
+    }
+  }
+
+  private containerBody(name: string): Record<string, unknown> {
+    const state = this.states.get(name)!;
+    const body: Record<string, unknown> = {
+      DockerId: `${TASK_ID}-${Buffer.from(name).toString('hex').slice(0, 10)}`,
+      Name: name,
+      DockerName: name,
+      Image: name === AGENT_CONTAINER ? 'slipway/task-runner:latest' : `${name}:latest`,
+      ImageID: 'sha256:25f3695bedfb454a50f12d127839a68ad3caf91e451c1da073db34c542c4d2cb',
+      Labels: {
+        'com.amazonaws.ecs.cluster': 'arn:aws:ecs:us-west-2:111122223333:cluster/slipway',
+        'com.amazonaws.ecs.container-name': name,
+        'com.amazonaws.ecs.task-arn': ARN,
+        'com.amazonaws.ecs.task-definition-family': 'slipway-test',
+        'com.amazonaws.ecs.task-definition-version': '1',
+      },
+      DesiredStatus: state.status === 'STOPPED' ? 'STOPPED' : 'RUNNING',
+      KnownStatus: state.status,
+      Limits: { CPU: 0 },
+      CreatedAt: new Date(0).toISOString(),
+      Type: 'NORMAL',
+      Networks: [{ NetworkMode: 'awsvpc', IPv4Addresses: ['192.0.2.3'] }],
+      LogDriver: 'awslogs',
+    };
+    if (state.startedAt !== undefined) body['StartedAt'] = new Date(state.startedAt).toISOString();
+    if (state.finishedAt !== undefined) body['FinishedAt'] = new Date(state.finishedAt).toISOString();
+    if (state.exitCode !== undefined) body['ExitCode'] = state.exitCode;
+    const health = this.healthOf(state);
+    if (health !== undefined) body['Health'] = { status: health, statusSince: new Date().toISOString() };
+    return body;
+  }
+
+  private taskBody(): Record<string, unknown> {
+    return {
+      Cluster: 'arn:aws:ecs:us-west-2:111122223333:cluster/slipway',
+      TaskARN: ARN,
+      Family: 'slipway-test',
+      Revision: '1',
+      DesiredStatus: 'RUNNING',
+      KnownStatus: 'RUNNING',
+      Limits: { CPU: 0.25, Memory: 512 },
+      AvailabilityZone: 'us-west-2a',
+      LaunchType: 'FARGATE',
+      Containers: [...this.states.keys()].map((name) => this.containerBody(name)),
+    };
+  }
+}

@@ -1,0 +1,112 @@
+// Spawns the real agent (`node --import tsx task-runner/main.ts`) with a plan, a build
+// context and test directories, and collects what it prints. A hard kill after
+// `killAfterMs` makes a hang a failed test, never a stuck one.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import type { AgentPlan, AgentResult, StepReport } from '../../core/pipeline/contract.js';
+import type { BuildContext } from '../../core/pipeline/context.js';
+import { parseReportLines } from '../../task-runner/report.js';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface AgentRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  steps: StepReport[];
+  result?: AgentResult;
+  elapsedMs: number;
+}
+
+export function tempDirs(): { stateDir: string; workspace: string; root: string } {
+  const root = mkdtempSync(join(tmpdir(), 'slipway-agent-test-'));
+  return { root, stateDir: join(root, 'state'), workspace: join(root, 'src') };
+}
+
+export function context(overrides: Partial<BuildContext> = {}): BuildContext {
+  return {
+    repo: {
+      slug: 'octo/app',
+      owner: 'octo',
+      name: 'app',
+      scm: 'github',
+      httpUrl: 'https://git.invalid/octo/app.git',
+      link: 'https://git.invalid/octo/app',
+      defaultBranch: 'main',
+      private: false,
+      visibility: 'public',
+    },
+    commit: {
+      sha: '0000000000000000000000000000000000000000',
+      ref: 'refs/heads/main',
+      branch: 'main',
+      message: 'test',
+      link: '',
+      author: { login: 'octo', name: 'Octo', email: 'octo@example.com', avatar: '' },
+    },
+    build: { number: 7, event: 'push', action: '', created: 1_700_000_000, link: '', trigger: '@hook' },
+    system: { host: 'ci.example.com', proto: 'https', version: '0.1.0' },
+    ...overrides,
+  };
+}
+
+export function plan(overrides: Partial<AgentPlan> = {}): AgentPlan {
+  return {
+    version: 1,
+    pipeline: 'default',
+    workspace: '/drone/src',
+    timeoutMinutes: 5,
+    clone: { disable: true, tags: false, skipVerify: false, submodules: false, retries: 0 },
+    services: [],
+    steps: [],
+    ...overrides,
+  };
+}
+
+export interface StartOptions {
+  plan: AgentPlan;
+  ctx?: BuildContext;
+  stateDir: string;
+  workspace: string;
+  metadataUri?: string;
+  env?: NodeJS.ProcessEnv;
+  killAfterMs?: number;
+}
+
+export function startAgent(options: StartOptions): { child: ChildProcess; done: Promise<AgentRun> } {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env['PATH'],
+    SLIPWAY_PLAN: JSON.stringify(options.plan),
+    SLIPWAY_BUILD: JSON.stringify(options.ctx ?? context()),
+    SLIPWAY_STAGE_ID: 'octo/app#7/1',
+    SLIPWAY_STATE_DIR: options.stateDir,
+    SLIPWAY_WORKSPACE_DIR: options.workspace,
+    SLIPWAY_POLL_MS: '50',
+    ...(options.metadataUri ? { ECS_CONTAINER_METADATA_URI_V4: options.metadataUri } : {}),
+    ...options.env,
+  };
+  const started = Date.now();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'task-runner/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const killer = setTimeout(() => child.kill('SIGKILL'), options.killAfterMs ?? 20_000);
+  const done = new Promise<AgentRun>((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(killer);
+      resolve({ code, signal, stdout, stderr, ...parseReportLines(stdout), elapsedMs: Date.now() - started });
+    });
+  });
+  return { child, done };
+}
+
+export function byName(steps: StepReport[]): Record<string, StepReport> {
+  return Object.fromEntries(steps.map((s) => [s.name, s]));
+}

@@ -1,0 +1,272 @@
+// The real agent process against a fake ECS task (metadata endpoint v4 + scheduler).
+
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { AGENT_CONTAINER, AGENT_EXIT, type AgentStepPlan } from '../../core/pipeline/contract.js';
+import { FakeTask, type FakeContainer } from './fake-task.js';
+import { byName, plan, startAgent, tempDirs } from './run-agent.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function step(container: string, dependsOn: string[], extra: Partial<AgentStepPlan> = {}): AgentStepPlan {
+  return { container, steps: [container], detach: false, failure: 'always', dependsOn, ...extra };
+}
+
+async function fakeTask(containers: FakeContainer[], stateDir: string): Promise<{ task: FakeTask; uri: string }> {
+  const task = new FakeTask(containers, stateDir);
+  const uri = await task.start();
+  cleanups.push(() => task.stop());
+  return { task, uri };
+}
+
+function dirs(): ReturnType<typeof tempDirs> {
+  const d = tempDirs();
+  cleanups.push(() => rmSync(d.root, { recursive: true, force: true }));
+  return d;
+}
+
+const afterAgent = { container: AGENT_CONTAINER, condition: 'HEALTHY' as const };
+
+async function listen(): Promise<{ port: number; server: Server }> {
+  const server = createServer((socket) => socket.on('error', () => undefined).end());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { port: (server.address() as AddressInfo).port, server };
+}
+
+/** A port nothing listens on: bound, then released. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('agent supervision', () => {
+  it('all steps succeed: gate on a service, env file, ready file, one record per step, exit 0', async () => {
+    const d = dirs();
+    const { port } = await listen();
+    const { task, uri } = await fakeTask(
+      [
+        { name: 'database', healthyAfterMs: 150 },
+        { name: 'build', dependsOn: [afterAgent], runMs: 150, exitCode: 0 },
+        { name: 'test', dependsOn: [{ container: 'build', condition: 'SUCCESS' }], runMs: 150, exitCode: 0 },
+      ],
+      d.stateDir,
+    );
+    const p = plan({
+      services: [{ name: 'database', container: 'database', ports: [port], healthCommand: true, timeout: 10 }],
+      steps: [step('build', [AGENT_CONTAINER]), step('test', ['build'])],
+    });
+    const run = await startAgent({ plan: p, stateDir: d.stateDir, workspace: d.workspace, metadataUri: uri }).done;
+
+    expect(run.code).toBe(AGENT_EXIT.success);
+    expect(run.result).toMatchObject({ outcome: 'success', exitCode: 0, message: 'all steps passed' });
+    const steps = byName(run.steps);
+    expect(run.steps).toHaveLength(2);
+    for (const name of ['build', 'test']) {
+      expect(steps[name]).toMatchObject({ name, container: name, status: 'success', exitCode: 0 });
+      expect(Date.parse(steps[name]!.startedAt!)).toBeLessThanOrEqual(Date.parse(steps[name]!.finishedAt!));
+    }
+    expect(Date.parse(steps['build']!.finishedAt!)).toBeLessThanOrEqual(Date.parse(steps['test']!.startedAt!));
+    expect(run.stdout).toContain('service "database" ready');
+    expect(existsSync(join(d.stateDir, 'ready'))).toBe(true);
+    const envFile = readFileSync(join(d.stateDir, 'env'), 'utf8');
+    expect(envFile).toContain("export DRONE_BUILD_NUMBER='7'\n");
+    expect(envFile).toContain("export SLIPWAY_STAGE_ID='octo/app#7/1'\n");
+    expect(task.requests.some((url) => url.endsWith('/task'))).toBe(true);
+    // The result is the last line.
+    expect(run.stdout.trimEnd().split('\n').at(-1)).toMatch(/^SLIPWAY_RESULT /);
+  });
+
+  it('a step fails: its dependents never start and are reported skipped, exit 1', async () => {
+    const d = dirs();
+    const { task, uri } = await fakeTask(
+      [
+        { name: 'build', dependsOn: [afterAgent], runMs: 100, exitCode: 2 },
+        { name: 'test', dependsOn: [{ container: 'build', condition: 'SUCCESS' }], runMs: 100 },
+        { name: 'deploy', dependsOn: [{ container: 'test', condition: 'SUCCESS' }], runMs: 100 },
+      ],
+      d.stateDir,
+    );
+    const p = plan({ steps: [step('build', [AGENT_CONTAINER]), step('test', ['build']), step('deploy', ['test'])] });
+    const run = await startAgent({ plan: p, stateDir: d.stateDir, workspace: d.workspace, metadataUri: uri }).done;
+
+    expect(run.code).toBe(AGENT_EXIT.stepFailed);
+    expect(run.result).toMatchObject({ outcome: 'failure', exitCode: 1 });
+    expect(run.result?.message).toContain('build failed with exit code 2');
+    const steps = byName(run.steps);
+    expect(steps['build']).toMatchObject({ status: 'failure', exitCode: 2 });
+    expect(steps['test']).toMatchObject({ status: 'skipped', exitCode: null, reason: 'dependency build failed with exit code 2' });
+    expect(steps['deploy']).toMatchObject({ status: 'skipped', exitCode: null, reason: 'dependency test did not run' });
+    expect(task.status('test')).toBe('STOPPED');
+    expect(run.steps).toHaveLength(3);
+  });
+
+  it('failure: ignore — the failed step is recorded, its dependent runs, the build passes', async () => {
+    const d = dirs();
+    const { uri } = await fakeTask(
+      [
+        { name: 'lint', dependsOn: [afterAgent], runMs: 100, exitCode: 1 },
+        { name: 'test', dependsOn: [{ container: 'lint', condition: 'COMPLETE' }], runMs: 100, exitCode: 0 },
+      ],
+      d.stateDir,
+    );
+    const p = plan({ steps: [step('lint', [AGENT_CONTAINER], { failure: 'ignore' }), step('test', ['lint'])] });
+    const run = await startAgent({ plan: p, stateDir: d.stateDir, workspace: d.workspace, metadataUri: uri }).done;
+
+    expect(run.code).toBe(AGENT_EXIT.success);
+    const steps = byName(run.steps);
+    expect(steps['lint']).toMatchObject({ status: 'failure', exitCode: 1, reason: 'failed; ignored (failure: ignore)' });
+    expect(steps['test']).toMatchObject({ status: 'success', exitCode: 0 });
+  });
+
+  it('a detached step still running when the last step ends: the agent does not wait for it', async () => {
+    const d = dirs();
+    const { task, uri } = await fakeTask(
+      [
+        { name: 'server', dependsOn: [afterAgent] },
+        { name: 'e2e', dependsOn: [{ container: 'server', condition: 'START' }], runMs: 200, exitCode: 0 },
+      ],
+      d.stateDir,
+    );
+    const p = plan({ steps: [step('server', [AGENT_CONTAINER], { detach: true }), step('e2e', ['server'])] });
+    const run = await startAgent({ plan: p, stateDir: d.stateDir, workspace: d.workspace, metadataUri: uri }).done;
+
+    expect(run.code).toBe(AGENT_EXIT.success);
+    const steps = byName(run.steps);
+    expect(steps['e2e']).toMatchObject({ status: 'success', exitCode: 0 });
+    expect(steps['server']).toMatchObject({ status: 'killed', exitCode: null, reason: 'detached step stopped with the task' });
+    expect(task.status('server')).toBe('RUNNING');
+  });
+
+  it('a service that never opens its port fails the build naming service and port, exit 2', async () => {
+    const d = dirs();
+    const port = await closedPort();
+    const { task, uri } = await fakeTask(
+      [{ name: 'cache' }, { name: 'build', dependsOn: [afterAgent], runMs: 50 }],
+      d.stateDir,
+    );
+    const p = plan({
+      services: [{ name: 'cache', container: 'cache', ports: [port], healthCommand: false, timeout: 1 }],
+      steps: [step('build', [AGENT_CONTAINER])],
+    });
+    const run = await startAgent({ plan: p, stateDir: d.stateDir, workspace: d.workspace, metadataUri: uri }).done;
+
+    expect(run.code).toBe(AGENT_EXIT.serviceNotReady);
+    expect(run.result).toMatchObject({ outcome: 'service-not-ready', exitCode: 2 });
+    expect(run.result?.message).toBe(
+      `service "cache" (port ${port}) not ready after 1 s: port ${port} not accepting connections on localhost`,
+    );
+    expect(byName(run.steps)['build']).toMatchObject({ status: 'skipped', reason: 'not started: a service was not ready' });
+    expect(existsSync(join(d.stateDir, 'ready'))).toBe(false);
+    expect(task.status('build')).toBe('PULLED');
+  });
+
+  it('the pipeline timeout stops a step that runs too long, exit 3', async () => {
+    const d = dirs();
+    const { uri } = await fakeTask(
+      [
+        { name: 'slow', dependsOn: [afterAgent] },
+        { name: 'after', dependsOn: [{ container: 'slow', condition: 'SUCCESS' }], runMs: 10 },
+      ],
+      d.stateDir,
+    );
+    const p = plan({ steps: [step('slow', [AGENT_CONTAINER]), step('after', ['slow'])] });
+    const run = await startAgent({
+      plan: p,
+      stateDir: d.stateDir,
+      workspace: d.workspace,
+      metadataUri: uri,
+      env: { SLIPWAY_TIMEOUT_SECONDS: '1' },
+    }).done;
+
+    expect(run.code).toBe(AGENT_EXIT.timedOut);
+    expect(run.result).toMatchObject({ outcome: 'timed-out', exitCode: 3 });
+    expect(run.result?.message).toBe('timed out after 1 second while supervising steps');
+    const steps = byName(run.steps);
+    expect(steps['slow']).toMatchObject({ status: 'killed', reason: 'stopped: the pipeline timed out' });
+    expect(steps['slow']?.startedAt).toBeDefined();
+    expect(steps['after']).toMatchObject({ status: 'skipped', reason: 'not started: the pipeline timed out' });
+  });
+
+  it('SIGTERM in the middle: recorded as interrupted, not as a failed step, and the agent exits promptly', async () => {
+    const d = dirs();
+    const { task, uri } = await fakeTask(
+      [
+        { name: 'quick', dependsOn: [afterAgent], runMs: 50, exitCode: 0 },
+        { name: 'long', dependsOn: [{ container: 'quick', condition: 'SUCCESS' }] },
+      ],
+      d.stateDir,
+    );
+    const p = plan({ steps: [step('quick', [AGENT_CONTAINER]), step('long', ['quick'])] });
+    const agent = startAgent({ plan: p, stateDir: d.stateDir, workspace: d.workspace, metadataUri: uri });
+    // Wait for the long step to run (bounded: the agent's kill timer ends a hang).
+    for (let i = 0; i < 200 && task.status('long') !== 'RUNNING'; i += 1) await new Promise((r) => setTimeout(r, 25));
+    expect(task.status('long')).toBe('RUNNING');
+    await new Promise((r) => setTimeout(r, 150)); // let the agent see it running
+    const signalled = Date.now();
+    agent.child.kill('SIGTERM');
+    const run = await agent.done;
+
+    expect(run.code).toBe(AGENT_EXIT.interrupted);
+    expect(run.result).toMatchObject({ outcome: 'interrupted', exitCode: 4 });
+    expect(run.result?.message).toContain('interrupted by SIGTERM while supervising steps');
+    const steps = byName(run.steps);
+    expect(steps['quick']).toMatchObject({ status: 'success', exitCode: 0 });
+    expect(steps['long']).toMatchObject({ status: 'killed', exitCode: null, reason: 'stopped: the task was interrupted' });
+    // Well inside ECS's 30 s stop timeout (generous for a loaded machine).
+    expect(Date.now() - signalled).toBeLessThan(10_000);
+  });
+
+  it('tolerates a metadata endpoint that fails for a while', async () => {
+    const d = dirs();
+    const { task, uri } = await fakeTask(
+      [{ name: 'build', dependsOn: [afterAgent], runMs: 300, exitCode: 0, writesExitRecord: false }],
+      d.stateDir,
+    );
+    const p = plan({ steps: [step('build', [AGENT_CONTAINER])] });
+    const agent = startAgent({ plan: p, stateDir: d.stateDir, workspace: d.workspace, metadataUri: uri });
+    for (let i = 0; i < 200 && !existsSync(join(d.stateDir, 'ready')); i += 1) await new Promise((r) => setTimeout(r, 25));
+    task.failing = true;
+    await new Promise((r) => setTimeout(r, 600));
+    task.failing = false;
+    const run = await agent.done;
+
+    expect(run.code).toBe(AGENT_EXIT.success);
+    expect(byName(run.steps)['build']).toMatchObject({ status: 'success', exitCode: 0 });
+    expect(run.stdout).toContain('answered 500 (retrying)');
+    expect(run.stdout).toMatch(/metadata endpoint answers again after \d+ failed polls/);
+  });
+
+  it('without a metadata endpoint, follows the steps by their exit records', async () => {
+    const d = dirs();
+    // The fake still plays ECS (starts containers, writes exit records) but the agent is not told its URI.
+    await fakeTask([{ name: 'build', dependsOn: [afterAgent], runMs: 100, exitCode: 5 }], d.stateDir);
+    const p = plan({ steps: [step('build', [AGENT_CONTAINER])] });
+    const run = await startAgent({ plan: p, stateDir: d.stateDir, workspace: d.workspace }).done;
+
+    expect(run.code).toBe(AGENT_EXIT.stepFailed);
+    expect(byName(run.steps)['build']).toMatchObject({ status: 'failure', exitCode: 5 });
+  });
+
+  it('rejects an invalid plan with a message naming the variable, exit 6', async () => {
+    const d = dirs();
+    const run = await startAgent({
+      plan: { ...plan(), version: 2 } as unknown as ReturnType<typeof plan>,
+      stateDir: d.stateDir,
+      workspace: d.workspace,
+    }).done;
+    expect(run.code).toBe(AGENT_EXIT.internalError);
+    expect(run.result).toMatchObject({ outcome: 'error', message: 'agent: SLIPWAY_PLAN.version: expected 1, got 2' });
+  });
+});
