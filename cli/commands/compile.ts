@@ -1,0 +1,170 @@
+// `slipway compile [FILE] [--event E] [--branch B] [--ref R] [--commit SHA] [--repo OWNER/NAME]
+// [--action A]`: prints what ECS would run for one build of a .drone.yml, as JSON:
+// {"stages":[{"name","dependsOn","taskDefinition","runTask"}],"skipped":[{"name","reason"}]}.
+// Exit 0 ok, 1 invalid pipeline (diagnostics on stderr), 2 usage.
+
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { CompileError, compileManifest, type CompileOptions } from '../../core/pipeline/compile.js';
+import type { BuildContext, BuildEvent } from '../../core/pipeline/context.js';
+import { formatDiagnostic } from '../../core/pipeline/format.js';
+import { isValid, loadManifestBytes, MANIFEST_LIMITS, oversizedManifest } from '../../core/pipeline/load.js';
+import { EXIT, type CliIO } from '../io.js';
+
+const USAGE = `usage: slipway compile [FILE] [options]
+
+Prints the ECS task definitions and RunTask input of a .drone.yml (default: .drone.yml in
+the current directory) for one build, as JSON on stdout.
+
+options:
+  --event E          push (default), pull_request, tag, promote, rollback, cron, custom
+  --branch B         branch of the build (default main; the target branch of a pull request)
+  --ref R            git ref (default refs/heads/BRANCH, refs/tags/… for tags, refs/pull/1/head)
+  --commit SHA       commit (default 0000…0000)
+  --repo OWNER/NAME  repository (default: the folder that holds FILE, owner "local")
+  --action A         event action, e.g. opened, synchronized (default empty)
+  --fork             a pull request from a fork: no secrets
+  -h, --help         show this help
+
+exit status: 0 compiled, 1 invalid pipeline, 2 usage error`;
+
+const EVENTS: readonly BuildEvent[] = ['push', 'pull_request', 'tag', 'promote', 'rollback', 'cron', 'custom'];
+const VALUE_FLAGS = ['--event', '--branch', '--ref', '--commit', '--repo', '--action'] as const;
+
+export interface ContextFlags {
+  event?: string;
+  branch?: string;
+  ref?: string;
+  commit?: string;
+  repo?: string;
+  action?: string;
+  fork?: boolean;
+}
+
+/** Options of the printed output: what a deployment would set, with neutral values. */
+export const CLI_COMPILE_OPTIONS: CompileOptions = { logGroup: '/slipway/builds', region: 'us-east-1' };
+
+export async function run(args: string[], io: CliIO): Promise<number> {
+  const flags: ContextFlags = {};
+  let file: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '-h' || arg === '--help') {
+      io.out(USAGE);
+      return EXIT.ok;
+    }
+    if (arg === '--fork') {
+      flags.fork = true;
+      continue;
+    }
+    const [name, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    if ((VALUE_FLAGS as readonly string[]).includes(name)) {
+      const value = inline ?? args[++i];
+      if (value === undefined) return usage(io, `${name} needs a value`);
+      flags[name.slice(2) as Exclude<keyof ContextFlags, 'fork'>] = value;
+      continue;
+    }
+    if (arg.startsWith('-') && arg !== '-') return usage(io, `unknown option "${arg}"`);
+    if (file !== undefined) return usage(io, `one FILE only (got "${file}" and "${arg}")`);
+    file = arg;
+  }
+  file ??= '.drone.yml';
+  if (flags.event !== undefined && !EVENTS.includes(flags.event as BuildEvent)) {
+    return usage(io, `--event must be one of ${EVENTS.join(', ')} (got "${flags.event}")`);
+  }
+  if (flags.repo !== undefined && !/^[^/\s]+\/[^/\s]+$/.test(flags.repo)) return usage(io, `--repo must be OWNER/NAME (got "${flags.repo}")`);
+
+  const path = resolve(io.cwd, file);
+  let bytes: Uint8Array;
+  try {
+    const info = await stat(path);
+    if (info.isDirectory()) return usage(io, `${file} is a directory; pass the pipeline file (e.g. ${file.replace(/\/$/, '')}/.drone.yml)`);
+    if (info.size > MANIFEST_LIMITS.maxBytes) {
+      for (const d of oversizedManifest(file, info.size).diagnostics) io.err(formatDiagnostic(d));
+      return EXIT.failed;
+    }
+    bytes = await readFile(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return usage(io, `cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message}`);
+  }
+
+  const manifest = loadManifestBytes(file, bytes);
+  for (const d of manifest.diagnostics) io.err(formatDiagnostic(d));
+  if (!isValid(manifest)) {
+    io.err(`${file}: invalid, nothing compiled`);
+    return EXIT.failed;
+  }
+  flags.repo ??= `local/${basename(dirname(path)) || 'repo'}`;
+  const ctx = cliContext(flags);
+  try {
+    const result = compileManifest(manifest, ctx, CLI_COMPILE_OPTIONS);
+    for (const stage of result.stages) for (const note of stage.notes) io.err(`${file}: note: pipeline "${stage.name}": ${note}`);
+    for (const stage of result.stages) for (const s of stage.skippedSteps) io.err(`${file}: note: pipeline "${stage.name}": step "${s.name}" skipped: ${s.reason}`);
+    const output = {
+      stages: result.stages.map((s) => ({ name: s.name, dependsOn: s.dependsOn, taskDefinition: s.taskDefinition, runTask: s.runTask })),
+      skipped: result.skipped,
+    };
+    io.out(JSON.stringify(output, null, 2));
+    return EXIT.ok;
+  } catch (error) {
+    if (!(error instanceof CompileError)) throw error;
+    for (const d of error.diagnostics) io.err(formatDiagnostic(d));
+    io.err(`${file}: cannot be compiled`);
+    return EXIT.failed;
+  }
+}
+
+function usage(io: CliIO, message: string): number {
+  io.err(`slipway compile: ${message}\n${USAGE}`);
+  return EXIT.usage;
+}
+
+/**
+ * A build context from command-line flags, with defaults that need nothing else: a push
+ * to main of commit 0000…, build 1, created at 0 (the output is the same on every run).
+ */
+export function cliContext(flags: ContextFlags): BuildContext {
+  const event = (flags.event ?? 'push') as BuildEvent;
+  const slug = flags.repo ?? 'local/repo';
+  const [owner = 'local', name = 'repo'] = slug.split('/');
+  let branch = flags.branch ?? 'main';
+  let tag: string | undefined;
+  let ref = flags.ref;
+  if (ref === undefined) {
+    if (event === 'tag') ref = 'refs/tags/v0.0.0';
+    else if (event === 'pull_request') ref = 'refs/pull/1/head';
+    else ref = `refs/heads/${branch}`;
+  }
+  if (ref.startsWith('refs/tags/')) tag = ref.slice('refs/tags/'.length);
+  else if (ref.startsWith('refs/heads/') && flags.branch === undefined) branch = ref.slice('refs/heads/'.length);
+  const sha = flags.commit ?? '0'.repeat(40);
+  const ctx: BuildContext = {
+    repo: {
+      slug,
+      owner,
+      name,
+      scm: 'local',
+      httpUrl: `file:///${slug}`,
+      link: '',
+      defaultBranch: 'main',
+      private: false,
+      visibility: 'public',
+    },
+    commit: {
+      sha,
+      ref,
+      branch: event === 'pull_request' ? 'feature' : branch,
+      message: 'slipway compile',
+      link: '',
+      author: { login: 'slipway', name: 'Slipway', email: 'slipway@localhost', avatar: '' },
+    },
+    build: { number: 1, event, action: flags.action ?? '', created: 0, link: '', trigger: '@cli' },
+    system: { host: 'localhost', proto: 'http', version: '0.1.0' },
+  };
+  if (event === 'pull_request') {
+    ctx.pullRequest = { number: 1, title: 'slipway compile', sourceBranch: 'feature', targetBranch: branch, fork: flags.fork === true };
+  }
+  if (tag !== undefined) ctx.tag = tag;
+  return ctx;
+}

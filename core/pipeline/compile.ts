@@ -1,0 +1,710 @@
+// A pipeline plus one build's context → what ECS runs: a task definition (the same for
+// every run of the pipeline, so its family is a hash of its content) and the per-run
+// part of RunTask (overrides, clientToken, tags). Pure: no I/O, no clock, no randomness.
+//
+// The task: the agent (the one essential container: clones, waits for services, then
+// reports healthy through READY_FILE), services (non-essential, start at once), steps
+// (non-essential, ordered by dependsOn, see step-order.ts) and gate containers for
+// plugin steps that run only on failure. Every container mounts the workspace and the
+// state volume.
+
+import type {
+  ContainerDefinition,
+  ContainerDependency,
+  ContainerOverride,
+  KeyValuePair,
+  MountPoint,
+  RegisterTaskDefinitionCommandInput,
+  RunTaskCommandInput,
+  Secret,
+  Tag,
+  Volume as TaskVolume,
+} from '@aws-sdk/client-ecs';
+import { conditionInput, conditionsMatch, skipReason, statusMatches, type ConditionInput } from './conditions.js';
+import { NameAllocator, ecsSafeName } from './container-names.js';
+import type { BuildContext } from './context.js';
+import {
+  AGENT_CONTAINER,
+  AGENT_ENV,
+  DEFAULT_AGENT_IMAGE,
+  READY_FILE,
+  STATE_DIR,
+  STATE_VOLUME,
+  WORKSPACE_VOLUME,
+  type AgentPlan,
+  type AgentStepPlan,
+} from './contract.js';
+import { buildEnvironment, stepEnvironment, type StageEnvInput } from './environment.js';
+import { familyName } from './family.js';
+import { fargateSize } from './fargate-size.js';
+import { HEALTH, MAX_CLIENT_TOKEN, MAX_CONTAINERS, MAX_DEFINITION_BYTES, MAX_OVERRIDE_CHARS, START_TIMEOUT, clamp, jsonChars } from './limits.js';
+import { pack, splitEnvironment, type PackUnit } from './pack.js';
+import { pluginRunEnvironment, pluginStructuralEnvironment } from './plugin-run-env.js';
+import { pluginEnvironment } from './plugin-settings.js';
+import { gateContainerScript, stepScript } from './script.js';
+import { stepDependencies, type OrderedStep, type StepKind } from './step-order.js';
+import type { Diagnostic, EnvValue, Manifest, Pipeline, Position, SecretDocument, Step } from './types.js';
+
+export interface CompileOptions {
+  /** Image of the agent (task-runner). */
+  agentImage?: string;
+  /** CloudWatch Logs group of every container. */
+  logGroup: string;
+  region: string;
+  /** Makes SSM secret references full ARNs; without it they are parameter names (same region). */
+  accountId?: string;
+  executionRoleArn?: string;
+  /** Role the build's containers get; none (no AWS credentials) unless the repository is allowed one. */
+  taskRoleArn?: string;
+  /** Task size when the pipeline asks for nothing bigger (CPU units, MiB). */
+  defaultCpu?: number;
+  defaultMemory?: number;
+  /** The stage id (build id + stage number): RunTask's clientToken. Defaults to repo/build/stage. */
+  stageId?: (pipeline: Pipeline, stageNumber: number) => string;
+  /** False for pull requests from forks: steps then get no `secrets`. Defaults to "not a fork". */
+  withSecrets?: boolean;
+  /** SSM parameter path of a repository secret; default `/slipway/OWNER/NAME/SECRET`. */
+  secretPath?: (repoSlug: string, secret: string) => string;
+  cluster?: string;
+  network?: { subnets: string[]; securityGroups: string[]; assignPublicIp?: boolean };
+  /** Run on Fargate Spot (capacity provider strategy) instead of the FARGATE launch type. */
+  spot?: boolean;
+}
+
+export interface CompiledStage {
+  name: string;
+  dependsOn: string[];
+  taskDefinition: RegisterTaskDefinitionCommandInput;
+  runTask: Partial<RunTaskCommandInput>;
+  skippedSteps: { name: string; reason: string }[];
+  plan: AgentPlan;
+  /** Things a user should know that do not stop the stage (secrets withheld, packing). */
+  notes: string[];
+}
+
+export interface CompileResult {
+  stages: CompiledStage[];
+  skipped: { name: string; reason: string }[];
+}
+
+/** Prefix of every compiler message. */
+export const COMPILE_PREFIX = 'compile: ';
+
+/** What keeps a pipeline from becoming a task; `diagnostics` point into the file. */
+export class CompileError extends Error {
+  readonly diagnostics: Diagnostic[];
+  constructor(diagnostics: Diagnostic[]) {
+    super(diagnostics.map((d) => `${d.file}:${d.line}:${d.column}: ${d.message}`).join('\n'));
+    this.name = 'CompileError';
+    this.diagnostics = diagnostics;
+  }
+}
+
+const DEFAULT_CPU = 1024;
+const DEFAULT_MEMORY = 2048;
+const SHELL = '/bin/sh';
+const LOG_STREAM_PREFIX = 'slipway';
+
+/** Every pipeline of a manifest whose trigger matches; the others with the reason. */
+export function compileManifest(manifest: Manifest, ctx: BuildContext, options: CompileOptions): CompileResult {
+  const input = conditionInput(ctx);
+  const skipped = manifest.skipped.map((s) => ({ name: s.name, reason: s.reason }));
+  const chosen: { pipeline: Pipeline; number: number }[] = [];
+  manifest.pipelines.forEach((pipeline, i) => {
+    const reason = triggerReason(pipeline, input);
+    if (reason) skipped.push({ name: pipeline.name, reason });
+    else chosen.push({ pipeline, number: i + 1 });
+  });
+  const names = new Set(chosen.map((c) => c.pipeline.name));
+  const stages: CompiledStage[] = [];
+  const errors: Diagnostic[] = [];
+  for (const { pipeline, number } of chosen) {
+    try {
+      const stage = compilePipeline(pipeline, ctx, options, { file: manifest.file, secrets: manifest.secrets, stageNumber: number });
+      // A pipeline left out by its trigger counts as done for those that depend on it, as in Drone.
+      stage.dependsOn = stage.dependsOn.filter((d) => names.has(d));
+      stages.push(stage);
+    } catch (error) {
+      if (!(error instanceof CompileError)) throw error;
+      errors.push(...error.diagnostics);
+    }
+  }
+  if (errors.length > 0) throw new CompileError(errors);
+  return { stages, skipped };
+}
+
+function triggerReason(pipeline: Pipeline, input: ConditionInput): string | undefined {
+  if (conditionsMatch(pipeline.trigger, input)) return undefined;
+  return `trigger: ${skipReason(pipeline.trigger, input) ?? 'does not match this build'}`;
+}
+
+export interface PipelineSource {
+  file?: string;
+  secrets?: SecretDocument[];
+  /** 1-based position of the pipeline in its file (DRONE_STAGE_NUMBER). */
+  stageNumber?: number;
+}
+
+interface Unit extends PackUnit {
+  container: string;
+  gate?: string;
+}
+
+/** One pipeline → one stage. The pipeline's trigger is not checked here (compileManifest does). */
+export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: CompileOptions, source: PipelineSource = {}): CompiledStage {
+  const file = source.file ?? '.drone.yml';
+  const fail = (pos: Position, message: string): never => {
+    throw new CompileError([{ file, line: pos.line, column: pos.column, severity: 'error', message: `${COMPILE_PREFIX}pipeline "${pipeline.name}": ${message}` }]);
+  };
+  const input = conditionInput(ctx);
+  const stageNumber = source.stageNumber ?? 1;
+  const withSecrets = options.withSecrets ?? !(ctx.build.event === 'pull_request' && ctx.pullRequest?.fork === true);
+  const notes: string[] = [];
+
+  for (const s of [...pipeline.services, ...pipeline.steps]) {
+    if (s.privileged) fail(s.pos, `"${s.name}" asks for privileged mode, which Fargate cannot give: build images with a daemonless tool (kaniko) instead`);
+  }
+
+  // Steps that run: `when:` except status is decided now; status partly at run time.
+  const skippedSteps: { name: string; reason: string }[] = [];
+  const active = new Map<string, OrderedStep>();
+  for (const step of pipeline.steps) {
+    const reason = skipReason(step.when, input);
+    if (!conditionsMatch(step.when, input)) {
+      skippedSteps.push({ name: step.name, reason: `when: ${reason ?? 'does not match this build'}` });
+      continue;
+    }
+    const kind = stepKind(step);
+    if (!kind) {
+      skippedSteps.push({ name: step.name, reason: 'when: its status condition matches neither success nor failure' });
+      continue;
+    }
+    active.set(step.name, { step, kind });
+  }
+  const order = stepDependencies(pipeline.steps, active);
+  const linear = !pipeline.steps.some((s) => s.dependsOn.length > 0);
+
+  // Containers: the agent, services, steps (packed when over the limit), gates.
+  let units: PackUnit[] = [...active.values()].map((o) => ({ steps: [o.step], kind: o.kind }));
+  const gatesNeeded = (list: PackUnit[]) => list.filter((u) => u.kind === 'failure-only' && isPlugin(u.steps[0]!)).length;
+  const count = (list: PackUnit[]) => 1 + pipeline.services.length + list.length + gatesNeeded(list);
+  const before = count(units);
+  if (before > MAX_CONTAINERS) {
+    const packed = pack(units, before - MAX_CONTAINERS, linear);
+    units = packed.units;
+    if (count(units) > MAX_CONTAINERS) {
+      fail(
+        pipeline.pos,
+        `needs ${before} containers (the agent, ${pipeline.services.length} services, ${active.size} steps${gatesNeeded(units) ? `, ${gatesNeeded(units)} status gates` : ''}) but ECS allows ${MAX_CONTAINERS} per task, ` +
+          `and packing steps that share an image brings it only to ${count(units)}. ` +
+          `Split the pipeline into several pipelines joined by depends_on, or give consecutive steps the same image so they can share a container` +
+          (linear ? '' : ' (steps of a pipeline that uses depends_on are never packed)'),
+      );
+    }
+    for (const u of units) {
+      if (u.steps.length > 1) notes.push(`steps ${u.steps.map((s) => JSON.stringify(s.name)).join(', ')} share one container (ECS allows ${MAX_CONTAINERS} containers per task)`);
+    }
+  }
+
+  const names = new NameAllocator([AGENT_CONTAINER, WORKSPACE_VOLUME, STATE_VOLUME]);
+  const serviceContainers = pipeline.services.map((s) => names.allocate(s.name, 'service'));
+  const compiledUnits: Unit[] = units.map((u) => ({ ...u, container: names.allocate(u.steps[0]!.name, 'step') }));
+  for (const u of compiledUnits) {
+    if (u.kind === 'failure-only' && isPlugin(u.steps[0]!)) u.gate = names.allocate(`${u.container}-gate`, 'gate');
+  }
+  const containerOf = new Map<string, string>();
+  for (const u of compiledUnits) for (const s of u.steps) containerOf.set(s.name, u.container);
+
+  // Root dependencies: the agent healthy, and services with a health command healthy.
+  const rootDeps: ContainerDependency[] = [{ containerName: AGENT_CONTAINER, condition: 'HEALTHY' }];
+  pipeline.services.forEach((s, i) => {
+    if (s.ready?.command) rootDeps.push({ containerName: serviceContainers[i]!, condition: 'HEALTHY' });
+  });
+  const unitDeps = (u: Unit): ContainerDependency[] => {
+    const deps = new Map<string, ContainerDependency['condition']>();
+    let root = false;
+    for (const s of u.steps) {
+      const d = order.get(s.name)!;
+      root ||= d.root;
+      for (const on of d.on) {
+        const c = containerOf.get(on.step)!;
+        if (c !== u.container && !deps.has(c)) deps.set(c, on.condition);
+      }
+    }
+    return [...(root ? rootDeps : []), ...[...deps].map(([containerName, condition]) => ({ containerName, condition }))];
+  };
+  // Failing = a step whose failure counts (not ignored, not a background step) exited non-zero.
+  const watched = compiledUnits.filter((u) => !u.steps[0]!.detach && u.steps.every((s) => s.failure !== 'ignore')).map((u) => u.container);
+
+  const hosts = [...pipeline.services.map((s) => s.name), ...[...active.values()].filter((o) => o.step.detach).map((o) => o.step.name)];
+  const secretRef = (secret: string) => secretArn(secret, ctx, options, source.secrets ?? [], (m) => fail(pipeline.pos, m));
+  const withheld = new Set<string>();
+  const runEnv = buildEnvironment(ctx, stageEnv(pipeline, stageNumber));
+  const anyPlugin = [...active.values()].some((o) => isPlugin(o.step));
+  const common = { pipeline, options, withSecrets, withheld, secretRef, hosts, fail, pluginEnv: anyPlugin ? pluginStructuralEnvironment(runEnv) : {} };
+
+  const containers: ContainerDefinition[] = [];
+  const plan: AgentPlan = {
+    version: 1,
+    pipeline: pipeline.name,
+    workspace: pipeline.workspace.path,
+    timeoutMinutes: pipeline.timeout,
+    clone: pipeline.clone,
+    services: [],
+    steps: [],
+  };
+  containers.push({} as ContainerDefinition); // the agent, filled in once the plan is complete
+
+  pipeline.services.forEach((service, i) => {
+    const container = serviceContainers[i]!;
+    containers.push(serviceContainer(service, container, common));
+    plan.services.push({
+      name: service.name,
+      container,
+      ports: service.ready?.ports ?? [],
+      healthCommand: Boolean(service.ready?.command),
+      timeout: service.ready?.timeout ?? 60,
+    });
+  });
+
+  const pluginOverrides: ContainerOverride[] = [];
+  const stepNumber = (step: Step) => pipeline.steps.indexOf(step) + 1 + (pipeline.clone.disable ? 0 : 1);
+  for (const u of compiledUnits) {
+    const dependsOn = unitDeps(u);
+    const first = u.steps[0]!;
+    let stepDependsOn = dependsOn;
+    if (u.gate) {
+      containers.push(gateContainer(u.gate, gateContainerScript(watched.filter((c) => c !== u.container), u.container, first.name), dependsOn, common));
+      stepDependsOn = [{ containerName: u.gate, condition: 'SUCCESS' }];
+    }
+    const def = stepContainer(u, stepDependsOn, stepNumber, watched, common);
+    containers.push(def);
+    if (isPlugin(first)) {
+      // A step without commands runs its image's own entrypoint and cannot source the env
+      // file: it gets the build's DRONE_* variables as a per-run override (plugin-run-env.ts).
+      pluginOverrides.push({ name: u.container, environment: keyValues(pluginRunEnvironment(runEnv)) });
+      if (u.kind === 'always') {
+        notes.push(`step "${first.name}" runs on success and failure but has no commands: it cannot learn the build's status (DRONE_BUILD_STATUS is unset)`);
+      }
+    }
+    const stepPlan: AgentStepPlan = {
+      container: u.container,
+      steps: u.steps.map((s) => s.name),
+      detach: first.detach,
+      failure: first.failure,
+      dependsOn: stepDependsOn.map((d) => d.containerName!),
+    };
+    if (u.gate) stepPlan.gate = u.gate;
+    plan.steps.push(stepPlan);
+  }
+  containers[0] = agentContainer(plan, options, pipeline);
+  if (pipeline.imagePullSecrets.length > 0) {
+    notes.push(
+      `image_pull_secrets (${pipeline.imagePullSecrets.join(', ')}) are not used: Fargate pulls with the task execution role, so grant it access to the registry (ECR) instead`,
+    );
+  }
+  if (withheld.size > 0) {
+    notes.push(`secrets withheld from this build (pull request from a fork): ${[...withheld].sort().join(', ')}`);
+  }
+
+  const size = taskSize(pipeline, options, fail);
+  const volumes: TaskVolume[] = [
+    { name: WORKSPACE_VOLUME },
+    { name: STATE_VOLUME },
+    ...pipeline.volumes.map((v) => ({ name: volumeName(v.name) })),
+  ];
+  const content: Omit<RegisterTaskDefinitionCommandInput, 'family'> = {
+    ...(options.taskRoleArn ? { taskRoleArn: options.taskRoleArn } : {}),
+    ...(options.executionRoleArn ? { executionRoleArn: options.executionRoleArn } : {}),
+    networkMode: 'awsvpc',
+    requiresCompatibilities: ['FARGATE'],
+    cpu: size.cpu,
+    memory: size.memory,
+    runtimePlatform: { cpuArchitecture: pipeline.platform.arch === 'arm64' ? 'ARM64' : 'X86_64', operatingSystemFamily: 'LINUX' },
+    containerDefinitions: containers,
+    volumes,
+  };
+  const contentJson = JSON.stringify(content);
+  const taskDefinition: RegisterTaskDefinitionCommandInput = { family: familyName(pipeline.name, contentJson), ...content };
+  // The request's size: the content plus `"family":"…",`.
+  const definitionBytes = Buffer.byteLength(contentJson, 'utf8') + taskDefinition.family!.length + 12;
+  if (definitionBytes > MAX_DEFINITION_BYTES) {
+    fail(
+      pipeline.pos,
+      `its task definition is ${definitionBytes} bytes but ECS accepts at most ${MAX_DEFINITION_BYTES}: ` +
+        `move long commands into a script in the repository and call it, or split the pipeline`,
+    );
+  }
+
+  const stageId = (options.stageId ?? defaultStageId(ctx))(pipeline, stageNumber);
+  if (stageId.length === 0 || stageId.length > MAX_CLIENT_TOKEN) {
+    fail(pipeline.pos, `the stage id ${JSON.stringify(stageId)} cannot be a RunTask clientToken (1 to ${MAX_CLIENT_TOKEN} characters)`);
+  }
+  const overrides = {
+    containerOverrides: [
+      {
+        name: AGENT_CONTAINER,
+        environment: [
+          { name: AGENT_ENV.build, value: JSON.stringify(agentContext(ctx)) },
+          { name: AGENT_ENV.stageId, value: stageId },
+        ],
+      },
+      ...pluginOverrides,
+    ],
+  };
+  const overrideChars = jsonChars(overrides);
+  if (overrideChars > MAX_OVERRIDE_CHARS) {
+    const parts = overrides.containerOverrides.map((o) => `${o.name} ${jsonChars(o)}`).join(', ');
+    fail(
+      pipeline.pos,
+      `its per-run overrides are ${overrideChars} characters but RunTask accepts at most ${MAX_OVERRIDE_CHARS} (${parts}): ` +
+        `each step without commands (a plugin) receives the build's DRONE_* variables this way — use fewer plugin steps in one pipeline, or shorten the commit message`,
+    );
+  }
+
+  const runTask: Partial<RunTaskCommandInput> = {
+    ...(options.cluster ? { cluster: options.cluster } : {}),
+    taskDefinition: taskDefinition.family,
+    count: 1,
+    ...(options.spot ? { capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }] } : { launchType: 'FARGATE' }),
+    ...(options.network
+      ? {
+          networkConfiguration: {
+            awsvpcConfiguration: {
+              subnets: options.network.subnets,
+              securityGroups: options.network.securityGroups,
+              assignPublicIp: options.network.assignPublicIp ? 'ENABLED' : 'DISABLED',
+            },
+          },
+        }
+      : {}),
+    overrides,
+    clientToken: stageId,
+    startedBy: 'slipway',
+    enableECSManagedTags: true,
+    tags: runTags(ctx, pipeline, stageId),
+  };
+
+  return { name: pipeline.name, dependsOn: [...pipeline.dependsOn], taskDefinition, runTask, skippedSteps, plan, notes };
+}
+
+/** Drone's status rule (statusMatches) → how the step is ordered and gated; undefined: never runs. */
+function stepKind(step: Step): StepKind | undefined {
+  const onSuccess = statusMatches(step.when.status, 'success');
+  const onFailure = statusMatches(step.when.status, 'failure');
+  if (onSuccess && onFailure) return 'always';
+  if (onFailure) return 'failure-only';
+  if (onSuccess) return 'plain';
+  return undefined;
+}
+
+/** A step without commands runs its image's entrypoint: plugins, and images with `command:`. */
+function isPlugin(step: Step): boolean {
+  return step.commands.length === 0;
+}
+
+interface Common {
+  pipeline: Pipeline;
+  options: CompileOptions;
+  withSecrets: boolean;
+  withheld: Set<string>;
+  secretRef: (secret: string) => string;
+  hosts: string[];
+  fail: (pos: Position, message: string) => never;
+  /** The structural DRONE_* variables of a plugin step (stage, workspace, system). */
+  pluginEnv: Record<string, string>;
+}
+
+function logConfiguration(options: CompileOptions): ContainerDefinition['logConfiguration'] {
+  return {
+    logDriver: 'awslogs',
+    options: {
+      'awslogs-group': options.logGroup,
+      'awslogs-region': options.region,
+      'awslogs-stream-prefix': LOG_STREAM_PREFIX,
+      mode: 'non-blocking',
+    },
+  };
+}
+
+function baseMounts(pipeline: Pipeline): MountPoint[] {
+  return [
+    { sourceVolume: WORKSPACE_VOLUME, containerPath: pipeline.workspace.path, readOnly: false },
+    { sourceVolume: STATE_VOLUME, containerPath: STATE_DIR, readOnly: false },
+  ];
+}
+
+function stepMounts(steps: Step[], c: Common): MountPoint[] {
+  const seen = new Set<string>();
+  const out: MountPoint[] = [];
+  for (const step of steps) {
+    for (const v of step.volumes) {
+      const declared = c.pipeline.volumes.find((p) => p.name === v.name);
+      if (!declared) c.fail(step.pos, `step "${step.name}" mounts volume "${v.name}", which the pipeline's volumes: does not declare`);
+      const key = `${v.name}:${v.path}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push({ sourceVolume: volumeName(v.name), containerPath: v.path, readOnly: false });
+    }
+  }
+  return out;
+}
+
+function volumeName(name: string): string {
+  const safe = ecsSafeName(name, 'volume');
+  // The two task volumes of the contract keep their names.
+  return safe === WORKSPACE_VOLUME || safe === STATE_VOLUME ? `user-${safe}` : safe;
+}
+
+function keyValues(env: Record<string, string>): KeyValuePair[] {
+  return Object.keys(env)
+    .sort()
+    .map((name) => ({ name, value: env[name]! }));
+}
+
+/** Literal variables and secret references of a step: the pipeline's, then the step's, then plugin settings. */
+function environmentOf(step: Step, c: Common): { literal: Record<string, string>; secrets: Record<string, string> } {
+  const literal: Record<string, string> = {};
+  const secrets: Record<string, string> = {};
+  const put = (name: string, value: EnvValue) => {
+    if ('value' in value) {
+      literal[name] = value.value;
+      delete secrets[name];
+    } else {
+      secrets[name] = value.fromSecret;
+      delete literal[name];
+    }
+  };
+  for (const [name, value] of Object.entries(c.pipeline.environment)) put(name, value);
+  for (const [name, value] of Object.entries(step.environment)) put(name, value);
+  if (Object.keys(step.settings).length > 0) {
+    const plugin = pluginEnvironment(step.settings);
+    for (const [name, value] of Object.entries(plugin.env)) put(name, { value });
+    for (const [name, secret] of Object.entries(plugin.secrets)) put(name, { fromSecret: secret });
+  }
+  return { literal, secrets };
+}
+
+/** `secrets` of a container: references only, the values never pass through Slipway. */
+function secretsOf(secrets: Record<string, string>, c: Common): { secrets?: Secret[] } {
+  const names = Object.keys(secrets).sort();
+  if (names.length === 0) return {};
+  if (!c.withSecrets) {
+    for (const name of names) c.withheld.add(secrets[name]!);
+    return {};
+  }
+  return { secrets: names.map((name) => ({ name, valueFrom: c.secretRef(secrets[name]!) })) };
+}
+
+function resources(step: Step): Pick<ContainerDefinition, 'cpu' | 'memoryReservation'> {
+  return {
+    ...(step.resources?.cpu ? { cpu: step.resources.cpu } : {}),
+    ...(step.resources?.memory ? { memoryReservation: step.resources.memory } : {}),
+  };
+}
+
+function agentContainer(plan: AgentPlan, options: CompileOptions, pipeline: Pipeline): ContainerDefinition {
+  return {
+    name: AGENT_CONTAINER,
+    image: options.agentImage ?? DEFAULT_AGENT_IMAGE,
+    essential: true,
+    environment: [{ name: AGENT_ENV.plan, value: JSON.stringify(plan) }],
+    // The agent writes READY_FILE after clone and service readiness. The long start period
+    // covers a slow clone; the agent enforces its own timeouts and exits when they pass.
+    healthCheck: {
+      command: ['CMD-SHELL', `test -f ${READY_FILE}`],
+      interval: HEALTH.interval.min,
+      timeout: HEALTH.timeout.min,
+      retries: HEALTH.retries.max,
+      startPeriod: HEALTH.startPeriod.max,
+    },
+    mountPoints: baseMounts(pipeline),
+    logConfiguration: logConfiguration(options),
+  };
+}
+
+function serviceContainer(service: Step, container: string, c: Common): ContainerDefinition {
+  const env = environmentOf(service, c);
+  const def: ContainerDefinition = {
+    name: container,
+    image: service.image,
+    essential: false,
+    startTimeout: clamp(service.ready?.timeout ?? 60, START_TIMEOUT),
+    ...commandOf([service], container, env, c, undefined),
+    ...(service.user ? { user: service.user } : {}),
+    ...(service.workingDir ? { workingDirectory: service.workingDir } : {}),
+    environment: keyValues(env.literal),
+    ...secretsOf(env.secrets, c),
+    mountPoints: [...baseMounts(c.pipeline), ...stepMounts([service], c)],
+    ...resources(service),
+    logConfiguration: logConfiguration(c.options),
+  };
+  if (service.ready?.command) def.healthCheck = healthCheck(service);
+  return def;
+}
+
+function healthCheck(step: Step): ContainerDefinition['healthCheck'] {
+  const ready = step.ready!;
+  return {
+    command: ['CMD-SHELL', ready.command!],
+    interval: clamp(ready.interval, HEALTH.interval),
+    timeout: clamp(Math.min(ready.interval, 5), HEALTH.timeout),
+    retries: HEALTH.retries.max,
+    startPeriod: clamp(ready.timeout, HEALTH.startPeriod),
+  };
+}
+
+/** Commands → the wrapper script; otherwise the image's entrypoint, or the step's `entrypoint`/`command`. */
+function commandOf(
+  steps: Step[],
+  container: string,
+  env: { secrets: Record<string, string> },
+  c: Common,
+  gate: { watch: string[] } | undefined,
+  exports: Record<string, string>[] = [],
+): Pick<ContainerDefinition, 'entryPoint' | 'command'> {
+  const first = steps[0]!;
+  if (first.commands.length === 0) {
+    return {
+      ...(first.entrypoint ? { entryPoint: first.entrypoint } : {}),
+      ...(first.command ? { command: first.command } : {}),
+    };
+  }
+  const script = stepScript({
+    container,
+    steps: steps.map((s, i) => ({ name: s.name, commands: s.commands, ...(exports[i] && Object.keys(exports[i]!).length ? { exports: exports[i] } : {}) })),
+    workdir: first.workingDir ?? c.pipeline.workspace.path,
+    hosts: c.hosts.filter((h) => !steps.some((s) => s.name === h)),
+    secretEnv: c.withSecrets ? Object.keys(env.secrets).sort() : [],
+    ...(gate ? { gate } : {}),
+  });
+  return { entryPoint: [first.shell ?? SHELL, '-c'], command: [script] };
+}
+
+function stepContainer(u: Unit, dependsOn: ContainerDependency[], stepNumber: (s: Step) => number, watched: string[], c: Common): ContainerDefinition {
+  const first = u.steps[0]!;
+  const envs = u.steps.map((s) => environmentOf(s, c));
+  const literals = u.steps.map((s, i) => ({
+    ...(isPlugin(s) ? { ...c.pluginEnv, ...statusEnv(u.kind) } : {}),
+    ...envs[i]!.literal,
+    ...stepEnvironment({ name: s.name, number: stepNumber(s) }),
+  }));
+  const { common, own } = u.steps.length > 1 ? splitEnvironment(literals) : { common: literals[0]!, own: [] };
+  const gate = u.kind === 'failure-only' && !isPlugin(first) ? { watch: watched.filter((w) => w !== u.container) } : undefined;
+  const def: ContainerDefinition = {
+    name: u.container,
+    image: first.image,
+    essential: false,
+    ...commandOf(u.steps, u.container, envs[0]!, c, gate, own),
+    workingDirectory: first.workingDir ?? c.pipeline.workspace.path,
+    ...(first.user ? { user: first.user } : {}),
+    environment: keyValues(common),
+    ...secretsOf(envs[0]!.secrets, c),
+    mountPoints: [...baseMounts(c.pipeline), ...stepMounts(u.steps, c)],
+    dependsOn,
+    ...resources(first),
+    logConfiguration: logConfiguration(c.options),
+  };
+  if (first.detach) {
+    def.startTimeout = clamp(first.ready?.timeout ?? 60, START_TIMEOUT);
+    if (first.ready?.command) def.healthCheck = healthCheck(first);
+  }
+  return def;
+}
+
+/** What a plugin step can know of the build's status when it starts: only its gate tells. */
+function statusEnv(kind: StepKind): Record<string, string> {
+  if (kind === 'always') return {};
+  const status = kind === 'plain' ? 'success' : 'failure';
+  return { DRONE_BUILD_STATUS: status, DRONE_STAGE_STATUS: status };
+}
+
+function gateContainer(name: string, script: string, dependsOn: ContainerDependency[], c: Common): ContainerDefinition {
+  return {
+    name,
+    image: c.options.agentImage ?? DEFAULT_AGENT_IMAGE,
+    essential: false,
+    entryPoint: [SHELL, '-c'],
+    command: [script],
+    mountPoints: [{ sourceVolume: STATE_VOLUME, containerPath: STATE_DIR, readOnly: false }],
+    dependsOn,
+    logConfiguration: logConfiguration(c.options),
+  };
+}
+
+/** The pipeline's `resources`, else the sum of what containers ask for, at least the defaults → a Fargate pair. */
+function taskSize(pipeline: Pipeline, options: CompileOptions, fail: Common['fail']): { cpu: string; memory: string } {
+  const all = [...pipeline.services, ...pipeline.steps];
+  const sum = (key: 'cpu' | 'memory') => all.reduce((total, s) => total + (s.resources?.[key] ?? 0), 0);
+  const cpu = pipeline.resources?.cpu ?? Math.max(options.defaultCpu ?? DEFAULT_CPU, sum('cpu'));
+  const memory = pipeline.resources?.memory ?? Math.max(options.defaultMemory ?? DEFAULT_MEMORY, sum('memory'));
+  const size = fargateSize(cpu, memory);
+  if ('error' in size) return fail(pipeline.pos, `resources: ${size.error}`);
+  return size;
+}
+
+/**
+ * Where a secret's value lives. A `kind: secret` document with `get: { path, name }` names
+ * a Secrets Manager secret (and a JSON key in it); any other name is a repository secret
+ * in SSM Parameter Store under `/slipway/OWNER/NAME/SECRET`.
+ */
+function secretArn(secret: string, ctx: BuildContext, options: CompileOptions, documents: SecretDocument[], fail: (m: string) => never): string {
+  const doc = documents.find((d) => d.name === secret);
+  if (doc?.get) {
+    const key = doc.get.name;
+    if (!options.accountId) {
+      if (key) fail(`secret "${secret}" reads key "${key}" of a Secrets Manager secret, which needs a full ARN: set the account id`);
+      return doc.get.path;
+    }
+    const arn = `arn:aws:secretsmanager:${options.region}:${options.accountId}:secret:${doc.get.path}`;
+    return key ? `${arn}:${key}::` : arn;
+  }
+  const path = (options.secretPath ?? defaultSecretPath)(ctx.repo.slug, secret);
+  return options.accountId ? `arn:aws:ssm:${options.region}:${options.accountId}:parameter${path}` : path;
+}
+
+export function defaultSecretPath(repoSlug: string, secret: string): string {
+  return `/slipway/${repoSlug}/${secret}`;
+}
+
+function defaultStageId(ctx: BuildContext): (pipeline: Pipeline, stageNumber: number) => string {
+  return (_pipeline, stageNumber) => `${ctx.repo.slug.replace(/[^A-Za-z0-9_-]/g, '-')}-${ctx.build.number}-${stageNumber}`.slice(-MAX_CLIENT_TOKEN);
+}
+
+function stageEnv(pipeline: Pipeline, number: number): StageEnvInput {
+  return {
+    name: pipeline.name,
+    number,
+    kind: 'pipeline',
+    type: 'docker',
+    os: pipeline.platform.os,
+    arch: pipeline.platform.arch,
+    dependsOn: pipeline.dependsOn,
+    workspace: pipeline.workspace.path,
+    skipVerify: pipeline.clone.skipVerify,
+  };
+}
+
+/**
+ * The context the agent receives. Changed files are left out: they only feed `paths`
+ * conditions, which the compiler has already evaluated, and a large push would
+ * overflow RunTask's 8 KiB of overrides.
+ */
+function agentContext(ctx: BuildContext): BuildContext {
+  const { changedFiles: _changed, ...rest } = ctx;
+  return rest;
+}
+
+/** Tag values allow letters, digits, spaces and `_ . : / = + - @`, up to 256 characters. */
+function tagValue(value: string): string {
+  return value.replace(/[^A-Za-z0-9 _.:/=+\-@]/g, '_').slice(0, 256);
+}
+
+function runTags(ctx: BuildContext, pipeline: Pipeline, stageId: string): Tag[] {
+  return [
+    { key: 'slipway:repo', value: tagValue(ctx.repo.slug) },
+    { key: 'slipway:build', value: String(ctx.build.number) },
+    { key: 'slipway:pipeline', value: tagValue(pipeline.name) },
+    { key: 'slipway:stage', value: tagValue(stageId) },
+  ];
+}

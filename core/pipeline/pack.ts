@@ -1,0 +1,76 @@
+// ECS allows 10 containers per task. A pipeline with more steps is packed: consecutive
+// steps that share an image run one after another in one container (the plan lists
+// their names). Only steps whose container would be interchangeable are packed: same
+// image, shell, user, working directory, secrets and volumes, run by a script, never
+// detached or status-gated, `failure: always`, in a linear pipeline. Merges are made
+// from the first step on, one at a time, until the task fits: steps keep their own
+// container (and log stream) wherever the limit allows.
+
+import type { StepKind } from './step-order.js';
+import type { Step } from './types.js';
+
+export interface PackUnit {
+  steps: Step[];
+  kind: StepKind;
+}
+
+function secretRefs(step: Step): string {
+  const refs = Object.entries(step.environment)
+    .filter((e): e is [string, { fromSecret: string }] => 'fromSecret' in e[1])
+    .map(([name, v]) => `${name}=${v.fromSecret}`)
+    .sort();
+  return refs.join(',');
+}
+
+function mounts(step: Step): string {
+  return step.volumes.map((v) => `${v.name}:${v.path}`).sort().join(',');
+}
+
+export function packable(step: Step, kind: StepKind): boolean {
+  return kind === 'plain' && !step.detach && step.failure === 'always' && step.commands.length > 0 && !step.ready && !step.resources;
+}
+
+function compatible(a: Step, b: Step): boolean {
+  return (
+    a.image === b.image &&
+    a.shell === b.shell &&
+    a.user === b.user &&
+    a.workingDir === b.workingDir &&
+    secretRefs(a) === secretRefs(b) &&
+    mounts(a) === mounts(b)
+  );
+}
+
+/**
+ * Merges adjacent packable units until `overflow` containers are saved or nothing more
+ * can be merged; returns the new units and how many containers were saved.
+ */
+export function pack(units: readonly PackUnit[], overflow: number, linear: boolean): { units: PackUnit[]; saved: number } {
+  const out = units.map((u) => ({ ...u, steps: [...u.steps] }));
+  let saved = 0;
+  if (!linear) return { units: out, saved };
+  for (let i = 0; i < out.length - 1 && saved < overflow; ) {
+    const a = out[i]!;
+    const b = out[i + 1]!;
+    const ok = a.steps.every((s) => packable(s, a.kind)) && b.steps.every((s) => packable(s, b.kind)) && compatible(a.steps[0]!, b.steps[0]!);
+    if (ok) {
+      a.steps.push(...b.steps);
+      out.splice(i + 1, 1);
+      saved += 1;
+    } else {
+      i += 1;
+    }
+  }
+  return { units: out, saved };
+}
+
+/** Literal environment shared by every packed step (same name and value); the rest is per step. */
+export function splitEnvironment(envs: readonly Record<string, string>[]): { common: Record<string, string>; own: Record<string, string>[] } {
+  const first = envs[0] ?? {};
+  const common: Record<string, string> = {};
+  for (const [name, value] of Object.entries(first)) {
+    if (envs.every((env) => env[name] === value)) common[name] = value;
+  }
+  const own = envs.map((env) => Object.fromEntries(Object.entries(env).filter(([name]) => !(name in common))));
+  return { common, own };
+}

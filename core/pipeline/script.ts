@@ -1,0 +1,206 @@
+// A step's commands as the POSIX sh script its container runs (like drone-runner-docker's
+// script.go, plus what Fargate needs: service names in /etc/hosts, an exit record for
+// the agent, a status gate and secret masking). Portable sh only: step images may be
+// busybox or dash with no node or python.
+//
+// The script reaches the container as `entryPoint: ["/bin/sh", "-c"], command: [script]`
+// rather than Drone's DRONE_SCRIPT variable: `sh -c` needs no file and no `eval`, and the
+// script does not end up in the environment every child process of the step inherits.
+
+import { ENV_FILE, STATE_DIR, STEP_RECORD_DIR, STEP_SKIPPED_SUFFIX } from './contract.js';
+
+/** The mask written in place of a secret value. */
+export const SECRET_MASK = '********';
+
+export interface ScriptStep {
+  name: string;
+  commands: string[];
+  /** Literal variables exported for this step only (packed containers differ per step). */
+  exports?: Record<string, string>;
+}
+
+export interface ScriptInput {
+  /** The container's name: names its exit record. */
+  container: string;
+  /** The steps this container runs in order: one, or several when packed. */
+  steps: ScriptStep[];
+  /** Where the commands run (the workspace, or the step's working directory). */
+  workdir: string;
+  /** Host names mapped to 127.0.0.1: services and detached steps. */
+  hosts: string[];
+  /** Names of environment variables holding secrets: their values are masked in the output. */
+  secretEnv: string[];
+  /**
+   * Present for steps that run only while the build is failing (`when: status: [failure]`):
+   * the containers whose non-zero exit record means the build is failing.
+   */
+  gate?: { watch: string[] };
+}
+
+/** Quotes a string for sh: single quotes, with embedded single quotes spliced in. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+// Paths are relative to the state directory so that a test (or the local stand-in) can
+// point SLIPWAY_STATE_DIR elsewhere and run the script without root.
+const relative = (path: string): string => path.slice(STATE_DIR.length);
+const STEPS = relative(STEP_RECORD_DIR);
+const ENV = relative(ENV_FILE);
+
+/** A valid /etc/hosts name: anything else is left to `localhost`. */
+const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$/;
+
+export function stepScript(input: ScriptInput): string {
+  const { container } = input;
+  const out: string[] = [];
+  out.push(`# slipway: ${input.steps.map((s) => s.name).join(', ')} (container ${container})`);
+  out.push(`slipway_state="\${SLIPWAY_STATE_DIR:-${STATE_DIR}}"`);
+  out.push(...recordOnExit(container));
+  out.push(`if [ -f "$slipway_state${ENV}" ]; then . "$slipway_state${ENV}"; fi`);
+  out.push(...hostsLines(input.hosts));
+  if (input.gate) out.push(...gateLines(input.gate.watch, container, input.steps[0]?.name ?? container));
+  out.push(`cd "\${SLIPWAY_WORKSPACE:-${input.workdir}}" || exit 1`);
+
+  const body = input.steps.flatMap((step) => stepBody(step, input.steps.length > 1));
+  // 3 and 4 carry the exit status and the masked output; the user's commands must not see them.
+  const subshell = ['( exec 3>&- 4>&-', 'set -e', ...body, ')'];
+  const secrets = input.secretEnv.filter((name) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(name));
+  if (secrets.length === 0) {
+    out.push(...subshell);
+    out.push('exit $?');
+  } else {
+    out.push(...maskFunction(secrets));
+    // The commands' output goes through the mask; the subshell's status comes back on fd 3,
+    // because a pipeline's status is that of its last command (the mask).
+    out.push('exec 4>&1');
+    out.push('slipway_status=$( { {');
+    out.push(...subshell.map((line, i) => (i === subshell.length - 1 ? `) 2>&1; echo "$?" >&3; } | slipway_mask >&4; } 3>&1 )` : line)));
+    out.push('exit "${slipway_status:-1}"');
+  }
+  return `${out.join('\n')}\n`;
+}
+
+function stepBody(step: ScriptStep, packed: boolean): string[] {
+  const lines: string[] = [];
+  if (packed) lines.push(`printf '%s\\n' ${shellQuote(`--- step ${step.name}`)}`);
+  const exports = Object.entries(step.exports ?? {});
+  const body = [
+    ...exports.map(([name, value]) => `export ${name}=${shellQuote(value)}`),
+    ...step.commands.flatMap((command) => [`printf '+ %s\\n' ${shellQuote(command)}`, command]),
+  ];
+  // Packed steps each get their own subshell so that one step's `cd` or exports do not
+  // leak into the next, as if each ran in its own container; `set -e` stops at the first failure.
+  return packed ? [...lines, '(', ...body, ')'] : body;
+}
+
+/** Writes `<container>.exit` whatever way the script ends (the agent reads it). */
+function recordOnExit(container: string): string[] {
+  const file = `"$slipway_state${STEPS}/${container}.exit"`;
+  return [
+    'slipway_record() {',
+    '  slipway_rc=$?',
+    '  trap - EXIT',
+    `  if mkdir -p "$slipway_state${STEPS}" 2>/dev/null && { echo "$slipway_rc" > ${file}; } 2>/dev/null; then :; else`,
+    `    echo ${shellQuote(`slipway: could not write the exit record of ${container}`)} >&2`,
+    '  fi',
+    '  exit "$slipway_rc"',
+    '}',
+    'trap slipway_record EXIT',
+    "trap 'exit 143' TERM",
+    "trap 'exit 130' INT",
+  ];
+}
+
+/** awsvpc forbids extraHosts: the names users expect (`redis-cli -h cache`) go into /etc/hosts. */
+function hostsLines(hosts: string[]): string[] {
+  const names = [...new Set(hosts)].filter((h) => HOST_NAME.test(h) && h !== 'localhost');
+  if (names.length === 0) return [];
+  const line = `127.0.0.1 ${names.join(' ')}`;
+  return [
+    `slipway_hosts="\${SLIPWAY_HOSTS_FILE:-/etc/hosts}"`,
+    `if ! grep -qxF ${shellQuote(line)} "$slipway_hosts" 2>/dev/null; then`,
+    `  if { printf '%s\\n' ${shellQuote(line)} >> "$slipway_hosts"; } 2>/dev/null; then :; else`,
+    `    echo "slipway: cannot write $slipway_hosts: reach ${names.join(', ')} at localhost" >&2`,
+    '  fi',
+    'fi',
+  ];
+}
+
+/**
+ * The status gate. ECS can only start a container when others succeeded, completed or
+ * are healthy, never "when something failed", so a step that runs only on failure waits
+ * with COMPLETE and decides here: the build is failing when a watched container (every
+ * step container whose failure is not ignored) has written a non-zero exit record. A step
+ * that was never started (blocked behind a failure) writes no record; the failure that
+ * blocked it did. When the build is not failing, the step is skipped: it exits 0 and
+ * leaves `<container>.skipped` so the agent reports it as skipped.
+ */
+function gateLines(watch: string[], container: string, name: string): string[] {
+  const dir = `"$slipway_state${STEPS}`;
+  return [
+    'slipway_failing=no',
+    `for slipway_c in ${watch.map(shellQuote).join(' ')}; do`,
+    `  if [ -f ${dir}/$slipway_c.exit" ]; then`,
+    `    slipway_v=; read -r slipway_v < ${dir}/$slipway_c.exit" || true`,
+    '    if [ "$slipway_v" != 0 ]; then slipway_failing=yes; fi',
+    '  fi',
+    'done',
+    'if [ "$slipway_failing" = no ]; then',
+    `  echo ${shellQuote(`slipway: skipping ${name}: it runs only when the build is failing, and no step has failed`)}`,
+    `  mkdir -p ${dir}" 2>/dev/null; : > ${dir}/${container}${STEP_SKIPPED_SUFFIX}"`,
+    '  exit 0',
+    'fi',
+  ];
+}
+
+/**
+ * The masking filter: reads the output line by line and replaces every occurrence of
+ * every secret value with the mask. A secret spanning several lines is masked line by
+ * line (output is read a line at a time); the values come from the container's own
+ * environment, so they never appear in the task definition or the script.
+ */
+function maskFunction(secretEnv: string[]): string[] {
+  return [
+    `slipway_nl='`,
+    `'`,
+    'slipway_mask() {',
+    '  set --',
+    `  for slipway_n in ${secretEnv.join(' ')}; do`,
+    '    eval "slipway_rest=\\${$slipway_n-}"',
+    '    while [ -n "$slipway_rest" ]; do',
+    '      slipway_p=${slipway_rest%%"$slipway_nl"*}',
+    '      case $slipway_rest in',
+    '        *"$slipway_nl"*) slipway_rest=${slipway_rest#*"$slipway_nl"} ;;',
+    "        *) slipway_rest= ;;",
+    '      esac',
+    '      if [ -n "$slipway_p" ]; then set -- "$@" "$slipway_p"; fi',
+    '    done',
+    '  done',
+    '  while IFS= read -r slipway_line || [ -n "$slipway_line" ]; do',
+    '    for slipway_p in "$@"; do',
+    '      slipway_out=',
+    '      while :; do',
+    '        case $slipway_line in',
+    `          *"$slipway_p"*) slipway_out=$slipway_out\${slipway_line%%"$slipway_p"*}'${SECRET_MASK}'; slipway_line=\${slipway_line#*"$slipway_p"} ;;`,
+    '          *) break ;;',
+    '        esac',
+    '      done',
+    '      slipway_line=$slipway_out$slipway_line',
+    '    done',
+    `    printf '%s\\n' "$slipway_line"`,
+    '  done',
+    '}',
+  ];
+}
+
+/**
+ * The script of a gate container: a plugin step keeps its image's entrypoint, so its
+ * status gate runs in a small container of its own (the agent image) that the plugin
+ * depends on with SUCCESS. Exit 0: run the step; exit 1: the step is skipped.
+ */
+export function gateContainerScript(watch: string[], stepContainer: string, stepName: string): string {
+  const lines = [`# slipway: status gate of ${stepName}`, `slipway_state="\${SLIPWAY_STATE_DIR:-${STATE_DIR}}"`];
+  const gate = gateLines(watch, stepContainer, stepName).map((line) => (line === '  exit 0' ? '  exit 1' : line));
+  return `${[...lines, ...gate, 'exit 0'].join('\n')}\n`;
+}

@@ -1,0 +1,104 @@
+// When each step may start, expressed in what ECS understands: `dependsOn` conditions
+// between containers (START, COMPLETE, SUCCESS, HEALTHY).
+//
+// The rules (ECS cannot say "start when something failed", so status is split between
+// dependencies and the step's own gate, see script.ts):
+//   - A step waits for its upstream: the previous step (linear pipelines) or its
+//     `depends_on` (DAG pipelines). A step left out by `when:` is seen through: its
+//     dependents wait for its own upstream instead, as Drone treats it as done.
+//   - A plain step (runs only while the build passes) waits with SUCCESS on a plain
+//     upstream step. When the upstream step cannot vouch for the build's success
+//     it waits on it for ordering and looks further up for a step that can:
+//       * `failure: ignore` → COMPLETE (it may fail, or be blocked and stop);
+//       * detached → START, or HEALTHY when it has a `ready.command`;
+//       * runs on failure only → COMPLETE (it may be skipped, or never start);
+//       * runs always → SUCCESS (it exits 0 when the build passes).
+//     So a plain step never starts after a failure: some SUCCESS dependency failed.
+//   - A step that runs on failure (or always) waits with COMPLETE: a predecessor that
+//     failed, or was blocked by a failure, still ends up stopped. Detached upstream steps
+//     never complete: START/HEALTHY, and look further up.
+//   - A step with no upstream left waits for the root: the agent HEALTHY (clone done,
+//     services' ports open) and every service with a `ready.command` HEALTHY.
+//
+// One difference from Drone remains: in a DAG, a failure in one branch does not stop
+// plain steps of an independent branch that are already unblocked.
+
+import type { Step } from './types.js';
+
+export type StepKind = 'plain' | 'always' | 'failure-only';
+export type DependencyCondition = 'START' | 'COMPLETE' | 'SUCCESS' | 'HEALTHY';
+
+export interface OrderedStep {
+  step: Step;
+  kind: StepKind;
+}
+
+export interface StepDependencies {
+  /** Step names and the condition on each, in a stable order. */
+  on: { step: string; condition: DependencyCondition }[];
+  /** Waits for the agent (and services with a health command) to be healthy. */
+  root: boolean;
+}
+
+/**
+ * `all` are the pipeline's steps in file order (including those left out by `when:`),
+ * `active` the ones that run, by name.
+ */
+export function stepDependencies(all: readonly Step[], active: ReadonlyMap<string, OrderedStep>): Map<string, StepDependencies> {
+  const byName = new Map(all.map((s) => [s.name, s] as const));
+  const dag = all.some((s) => s.dependsOn.length > 0);
+  const rawUpstream = (step: Step): string[] => {
+    if (dag) return step.dependsOn.filter((n) => byName.has(n));
+    // Linear: the previous step in file order; detached steps are in that chain too.
+    const i = all.indexOf(step);
+    return i > 0 ? [all[i - 1]!.name] : [];
+  };
+
+  // Upstream through skipped steps: their dependents inherit their upstream.
+  const resolvedCache = new Map<string, string[]>();
+  const resolved = (name: string, seen: Set<string> = new Set()): string[] => {
+    const cached = resolvedCache.get(name);
+    if (cached) return cached;
+    const out: string[] = [];
+    for (const up of rawUpstream(byName.get(name)!)) {
+      if (active.has(up)) out.push(up);
+      else if (!seen.has(up)) {
+        seen.add(up);
+        out.push(...resolved(up, seen));
+      }
+    }
+    const unique = [...new Set(out)];
+    resolvedCache.set(name, unique);
+    return unique;
+  };
+
+  const result = new Map<string, StepDependencies>();
+  for (const [name, ordered] of active) {
+    const on = new Map<string, DependencyCondition>();
+    let root = false;
+    const visited = new Set<string>();
+    const visit = (upstreamOf: string) => {
+      const ups = resolved(upstreamOf);
+      if (ups.length === 0) root = true;
+      for (const up of ups) {
+        if (visited.has(up)) continue;
+        visited.add(up);
+        const target = active.get(up)!;
+        const { condition, lookFurther } = edge(ordered.kind, target);
+        on.set(up, condition);
+        if (lookFurther) visit(up);
+      }
+    };
+    visit(name);
+    result.set(name, { on: [...on].map(([step, condition]) => ({ step, condition })), root });
+  }
+  return result;
+}
+
+function edge(kind: StepKind, up: OrderedStep): { condition: DependencyCondition; lookFurther: boolean } {
+  if (up.step.detach) return { condition: up.step.ready?.command ? 'HEALTHY' : 'START', lookFurther: true };
+  if (kind !== 'plain') return { condition: 'COMPLETE', lookFurther: false };
+  if (up.kind === 'failure-only') return { condition: 'COMPLETE', lookFurther: true };
+  if (up.step.failure === 'ignore') return { condition: 'COMPLETE', lookFurther: true };
+  return { condition: 'SUCCESS', lookFurther: up.kind === 'always' };
+}

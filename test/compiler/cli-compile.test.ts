@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run } from '../../cli/commands/compile.js';
+import type { CliIO } from '../../cli/io.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+async function compile(args: string[], cwd = root) {
+  let out = '';
+  let err = '';
+  const io: CliIO = { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`), cwd, env: {} };
+  const code = await run(args, io);
+  return { code, out, err };
+}
+
+describe('slipway compile', () => {
+  for (const example of readdirSync(join(root, 'examples'))) {
+    it(`compiles examples/${example}`, async () => {
+      const r = await compile([`examples/${example}/.drone.yml`]);
+      expect(r.code).toBe(0);
+      const json = JSON.parse(r.out) as { stages: Record<string, unknown>[]; skipped: unknown[] };
+      expect(json.stages.length).toBeGreaterThan(0);
+      for (const s of json.stages) expect(Object.keys(s)).toEqual(['name', 'dependsOn', 'taskDefinition', 'runTask']);
+    });
+  }
+
+  it('builds the context from flags', async () => {
+    const r = await compile(['examples/redis/.drone.yml', '--event', 'pull_request', '--branch', 'develop', '--commit', 'c'.repeat(40), '--repo', 'team/cache', '--action', 'opened']);
+    expect(r.code).toBe(0);
+    const stage = JSON.parse(r.out).stages[0];
+    const agent = stage.runTask.overrides.containerOverrides[0];
+    const build = JSON.parse(agent.environment.find((e: { name: string }) => e.name === 'SLIPWAY_BUILD').value);
+    expect(build).toMatchObject({ repo: { slug: 'team/cache' }, commit: { sha: 'c'.repeat(40) }, build: { event: 'pull_request', action: 'opened' }, pullRequest: { targetBranch: 'develop' } });
+  });
+
+  it('takes the repository name from the folder by default', async () => {
+    const r = await compile(['examples/postgres/.drone.yml']);
+    expect(r.out).toContain('"slipway:repo"');
+    expect(JSON.parse(r.out).stages[0].runTask.tags).toContainEqual({ key: 'slipway:repo', value: 'local/postgres' });
+  });
+
+  it('lists pipelines left out by their trigger', async () => {
+    const r = await compile(['examples/postgres/.drone.yml', '--event', 'cron']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toEqual({ stages: [], skipped: [{ name: 'test', reason: 'trigger: event "cron" is not included in [push, pull_request]' }] });
+  });
+
+  it('exits 1 with FILE:LINE:COLUMN diagnostics for an invalid pipeline', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'slipway-cli-'));
+    writeFileSync(join(dir, '.drone.yml'), 'kind: pipeline\ntype: docker\nname: x\nsteps:\n  - name: a\n    image: alpine\n    privileged: true\n    commands: [x]\n');
+    const r = await compile([], dir);
+    expect(r.code).toBe(1);
+    expect(r.out).toBe('');
+    expect(r.err).toMatch(/^\.drone\.yml:7:\d+: error: /m);
+  });
+
+  it('exits 1 when the pipeline cannot become a task', async () => {
+    const r = await compile(['test/fixtures/compile/fail/too-many-containers.yml']);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('needs 12 containers');
+  });
+
+  it.each([[['--event', 'nope']], [['--repo', 'noslash']], [['--bogus']], [['a.yml', 'b.yml']], [['missing.yml']], [['--branch']]])('exits 2 on usage errors: %j', async (args) => {
+    const r = await compile(args);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('usage: slipway compile');
+  });
+});

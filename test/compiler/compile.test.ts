@@ -1,0 +1,237 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cliContext } from '../../cli/commands/compile.js';
+import { CompileError, compileManifest, compilePipeline, type CompiledStage } from '../../core/pipeline/compile.js';
+import { ecsSafeName, NameAllocator } from '../../core/pipeline/container-names.js';
+import { AGENT_CONTAINER, AGENT_ENV, type AgentPlan } from '../../core/pipeline/contract.js';
+import { familyName } from '../../core/pipeline/family.js';
+import { fargateSize } from '../../core/pipeline/fargate-size.js';
+import { isValid, loadManifest } from '../../core/pipeline/load.js';
+import { FIXTURE_OPTIONS } from './support.js';
+import { simulate } from './simulate.js';
+
+const push = cliContext({ repo: 'acme/app', commit: 'a'.repeat(40) });
+
+function compileYaml(yaml: string, ctx = push, options = FIXTURE_OPTIONS) {
+  const manifest = loadManifest('.drone.yml', yaml);
+  if (!isValid(manifest)) throw new Error(manifest.diagnostics.map((d) => d.message).join('\n'));
+  return compileManifest(manifest, ctx, options);
+}
+
+function stage(yaml: string, ctx = push): CompiledStage {
+  return compileYaml(yaml, ctx).stages[0]!;
+}
+
+const pipeline = (steps: string, extra = '') => `kind: pipeline\ntype: docker\nname: p\n${extra}\nsteps:\n${steps}`;
+const step = (name: string, commands: string[], more = '') =>
+  `  - name: ${name}\n    image: alpine:3.20\n    commands: [${commands.map((c) => JSON.stringify(c)).join(', ')}]\n${more}`;
+
+describe('family', () => {
+  it('is the same for the same pipeline whatever the run, and changes with the content', () => {
+    const yaml = pipeline(step('test', ['make test']));
+    const a = stage(yaml);
+    const b = stage(yaml, { ...cliContext({ repo: 'acme/app', commit: 'b'.repeat(40) }), build: { ...push.build, number: 99 } });
+    expect(a.taskDefinition.family).toBe(b.taskDefinition.family);
+    expect(a.taskDefinition).toEqual(b.taskDefinition);
+    expect(a.taskDefinition.family).toMatch(/^slipway-p-[0-9a-f]{16}$/);
+    const changed = stage(pipeline(step('test', ['make test', 'make lint'])));
+    expect(changed.taskDefinition.family).not.toBe(a.taskDefinition.family);
+  });
+
+  it('keeps per-run values out of the definition and puts them in the overrides', () => {
+    const s = stage(pipeline(step('test', ['make'])));
+    expect(JSON.stringify(s.taskDefinition)).not.toContain('a'.repeat(40));
+    const agent = s.runTask.overrides!.containerOverrides!.find((o) => o.name === AGENT_CONTAINER)!;
+    const build = JSON.parse(agent.environment!.find((e) => e.name === AGENT_ENV.build)!.value!);
+    expect(build.commit.sha).toBe('a'.repeat(40));
+    expect(agent.environment!.find((e) => e.name === AGENT_ENV.stageId)!.value).toBe('build-42-1');
+    expect(s.runTask.clientToken).toBe('build-42-1');
+  });
+
+  it('is pure: compiling twice gives equal output', () => {
+    const yaml = pipeline(step('a', ['x']) + step('b', ['y'], '    when:\n      status: [failure]\n'));
+    expect(compileYaml(yaml)).toEqual(compileYaml(yaml));
+  });
+
+  it('names are safe for ECS and bounded', () => {
+    expect(familyName('my pipeline/ü', '{}')).toMatch(/^slipway-my-pipeline-[0-9a-f]{16}$/);
+    expect(familyName('x'.repeat(400), '{}').length).toBeLessThanOrEqual(255);
+  });
+});
+
+describe('containers', () => {
+  it('has one essential agent with a READY_FILE health check and the plan in its environment', () => {
+    const s = stage(pipeline(step('test', ['make'])));
+    const defs = s.taskDefinition.containerDefinitions!;
+    expect(defs.filter((d) => d.essential).map((d) => d.name)).toEqual([AGENT_CONTAINER]);
+    const agent = defs[0]!;
+    expect(agent.healthCheck!.command).toEqual(['CMD-SHELL', 'test -f /slipway/ready']);
+    const plan = JSON.parse(agent.environment!.find((e) => e.name === AGENT_ENV.plan)!.value!) as AgentPlan;
+    expect(plan).toEqual(s.plan);
+    expect(plan.steps[0]).toMatchObject({ container: 'test', steps: ['test'], dependsOn: [AGENT_CONTAINER] });
+    for (const d of defs) {
+      expect(d.mountPoints!.map((m) => m.sourceVolume)).toEqual(expect.arrayContaining(['workspace', 'slipway-state']));
+      expect(d.logConfiguration!.options!.mode).toBe('non-blocking');
+    }
+  });
+
+  it('makes user names ECS-safe and unique, and keeps the mapping in the plan', () => {
+    const s = stage(pipeline(step('"build app"', ['a']) + step('build-app', ['b']) + step('slipway-agent', ['c'])));
+    expect(s.plan.steps.map((p) => [p.container, p.steps[0]])).toEqual([
+      ['build-app', 'build app'],
+      ['build-app-2', 'build-app'],
+      ['slipway-agent-2', 'slipway-agent'],
+    ]);
+    const names = new NameAllocator();
+    expect([names.allocate('A', 'x'), names.allocate('a', 'x'), names.allocate('!!', 'step')]).toEqual(['A', 'a-2', 'step']);
+    expect(ecsSafeName('x'.repeat(300), 'y')).toHaveLength(255);
+  });
+
+  it('puts from_secret in secrets as SSM ARNs, never in environment or overrides', () => {
+    const yaml = pipeline(step('deploy', ['./deploy'], '    environment:\n      TOKEN:\n        from_secret: deploy_token\n'));
+    const s = stage(yaml);
+    const def = s.taskDefinition.containerDefinitions!.find((d) => d.name === 'deploy')!;
+    expect(def.secrets).toEqual([{ name: 'TOKEN', valueFrom: 'arn:aws:ssm:eu-west-1:123456789012:parameter/slipway/acme/app/deploy_token' }]);
+    expect(def.environment!.map((e) => e.name)).not.toContain('TOKEN');
+    expect(def.command![0]).toContain('slipway_mask');
+    const fork = stage(yaml, cliContext({ repo: 'acme/app', event: 'pull_request', fork: true }));
+    const forkDef = fork.taskDefinition.containerDefinitions!.find((d) => d.name === 'deploy')!;
+    expect(forkDef.secrets).toBeUndefined();
+    expect(fork.notes.join()).toContain('deploy_token');
+    // Without an account id the parameter is named, which ECS accepts in the same region.
+    const { accountId: _, ...noAccount } = FIXTURE_OPTIONS;
+    const named = compileYaml(yaml, push, noAccount).stages[0]!.taskDefinition.containerDefinitions!.find((d) => d.name === 'deploy')!;
+    expect(named.secrets![0]!.valueFrom).toBe('/slipway/acme/app/deploy_token');
+  });
+
+  it('maps arch to the runtime platform', () => {
+    expect(stage(pipeline(step('a', ['x']), 'platform:\n  arch: arm64\n')).taskDefinition.runtimePlatform).toEqual({ cpuArchitecture: 'ARM64', operatingSystemFamily: 'LINUX' });
+    expect(stage(pipeline(step('a', ['x']))).taskDefinition.runtimePlatform!.cpuArchitecture).toBe('X86_64');
+  });
+});
+
+describe('fargate sizes', () => {
+  it.each([
+    [256, 512, '256', '512'],
+    [256, 3000, '512', '3072'],
+    [1000, 100, '1024', '2048'],
+    [1024, 9000, '2048', '9216'],
+    [4096, 31000, '8192', '32768'],
+    [8192, 61440, '8192', '61440'],
+    [16384, 122880, '16384', '122880'],
+  ])('%i units, %i MiB → %s/%s', (cpu, memory, c, m) => {
+    expect(fargateSize(cpu, memory)).toEqual({ cpu: c, memory: m });
+  });
+  it('says when nothing fits', () => {
+    expect(fargateSize(32768, 1024)).toEqual({ error: expect.stringContaining('16384') });
+  });
+});
+
+describe('limits', () => {
+  it('packs consecutive steps that share an image and says so', () => {
+    const steps = Array.from({ length: 12 }, (_, i) => step(`s${i}`, [`echo ${i}`])).join('');
+    const s = stage(pipeline(steps));
+    expect(s.taskDefinition.containerDefinitions).toHaveLength(10);
+    const packed = s.plan.steps.filter((p) => p.steps.length > 1);
+    expect(packed).toEqual([expect.objectContaining({ container: 's0', steps: ['s0', 's1', 's2', 's3'] })]);
+    expect(s.plan.steps.flatMap((p) => p.steps)).toHaveLength(12);
+    expect(s.notes[0]).toContain('share one container');
+  });
+
+  it('refuses what cannot be packed, naming the count', () => {
+    const steps = Array.from({ length: 10 }, (_, i) => `  - name: s${i}\n    image: img${i}\n    commands: [x]\n`).join('');
+    expect(() => compileYaml(pipeline(steps))).toThrow(CompileError);
+    expect(() => compileYaml(pipeline(steps))).toThrow(/needs 11 containers .* ECS allows 10/);
+  });
+});
+
+describe('conditions', () => {
+  it('skips pipelines by trigger and steps by when, with reasons', () => {
+    const yaml = `${pipeline(step('a', ['x']) + step('b', ['y'], '    when:\n      branch: [release/*]\n'))}\n---\n${pipeline(step('c', ['z']), 'trigger:\n  event: [tag]\n').replace('name: p', 'name: q')}`;
+    const r = compileYaml(yaml);
+    expect(r.stages.map((s) => s.name)).toEqual(['p']);
+    expect(r.skipped).toEqual([{ name: 'q', reason: 'trigger: event "push" is not included in [tag]' }]);
+    expect(r.stages[0]!.skippedSteps).toEqual([{ name: 'b', reason: 'when: branch "main" is not included in [release/*]' }]);
+    expect(r.stages[0]!.plan.steps.map((p) => p.container)).toEqual(['a']);
+  });
+});
+
+// The status rule, end to end: compile, then start containers as ECS would from their
+// dependsOn, running the real generated scripts.
+describe('status on failure, run as ECS would', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'slipway-sim-'));
+    mkdirSync(join(dir, 'ws'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const env = () => ({ SLIPWAY_STATE_DIR: join(dir, 'state'), SLIPWAY_WORKSPACE: join(dir, 'ws'), SLIPWAY_HOSTS_FILE: join(dir, 'hosts') });
+
+  const notifyPipeline = (testCommand: string) =>
+    pipeline(
+      step('build', ['echo build']) +
+        step('test', [testCommand]) +
+        step('notify', ['echo NOTIFIED'], '    when:\n      status: [failure]\n') +
+        step('cleanup', ['echo CLEANED'], '    when:\n      status: [success, failure]\n') +
+        step('publish', ['echo PUBLISHED']),
+    );
+
+  it('when the build passes: the failure step skips itself, later steps run', () => {
+    const out = simulate(stage(notifyPipeline('true')), env());
+    expect(out.blocked).toEqual([]);
+    const text = out.ran.map((r) => r.stdout).join('');
+    expect(text).not.toContain('NOTIFIED\n');
+    expect(text).toContain('skipping notify');
+    expect(text).toContain('CLEANED');
+    expect(text).toContain('PUBLISHED');
+  });
+
+  it('when a step fails: the failure and always steps run, plain steps after it do not', () => {
+    const out = simulate(stage(notifyPipeline('exit 3')), env());
+    expect(out.ran.find((r) => r.name === 'test')!.exit).toBe(3);
+    const text = out.ran.map((r) => r.stdout).join('');
+    expect(text).toContain('NOTIFIED\n');
+    expect(text).toContain('CLEANED');
+    expect(text).not.toContain('PUBLISHED');
+    expect(out.blocked).toEqual(['publish']);
+  });
+
+  it('a failure blocked earlier in the chain still reaches the failure step', () => {
+    const yaml = pipeline(step('a', ['exit 1']) + step('b', ['echo B']) + step('alert', ['echo ALERT'], '    when:\n      status: [failure]\n'));
+    const out = simulate(stage(yaml), env());
+    expect(out.blocked).toEqual(['b']);
+    expect(out.ran.map((r) => r.stdout).join('')).toContain('ALERT\n');
+  });
+
+  it('failure: ignore does not make the build failing, and later steps run', () => {
+    const yaml = pipeline(
+      step('flaky', ['exit 1'], '    failure: ignore\n') + step('next', ['echo NEXT']) + step('alert', ['echo ALERT'], '    when:\n      status: [failure]\n'),
+    );
+    const out = simulate(stage(yaml), env());
+    const text = out.ran.map((r) => r.stdout).join('');
+    expect(text).toContain('NEXT');
+    expect(text).not.toContain('ALERT\n');
+  });
+
+  it('a plugin step on failure waits behind its gate container', () => {
+    const yaml = pipeline(step('test', ['exit 1']) + '  - name: slack\n    image: plugins/slack\n    settings:\n      channel: ci\n    when:\n      status: [failure]\n');
+    const failing = simulate(stage(yaml), env());
+    expect(failing.ran.map((r) => r.name)).toEqual(['test', 'slack-gate', 'slack']);
+    rmSync(join(dir, 'state'), { recursive: true, force: true });
+    const passing = simulate(stage(yaml.replace("'exit 1'", 'true').replace('"exit 1"', '"true"')), env());
+    expect(passing.ran.map((r) => [r.name, r.exit])).toEqual([['test', 0], ['slack-gate', 1]]);
+    expect(passing.blocked).toEqual(['slack']);
+  });
+});
+
+describe('compilePipeline without a manifest', () => {
+  it('compiles a Pipeline object', () => {
+    const manifest = loadManifest('.drone.yml', pipeline(step('a', ['x'])));
+    const s = compilePipeline(manifest.pipelines[0]!, push, FIXTURE_OPTIONS);
+    expect(s.name).toBe('p');
+    expect(s.runTask.launchType).toBe('FARGATE');
+    expect(s.runTask.networkConfiguration!.awsvpcConfiguration!.subnets).toEqual(['subnet-1']);
+  });
+});

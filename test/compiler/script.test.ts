@@ -1,0 +1,178 @@
+import { describe, expect, it, beforeEach, afterEach } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gateContainerScript, SECRET_MASK, shellQuote, stepScript, type ScriptInput } from '../../core/pipeline/script.js';
+
+// Every shell the generated script must run under that this machine has.
+const SHELLS: string[][] = [['/bin/sh']];
+for (const candidate of ['busybox', '/usr/bin/busybox', '/bin/busybox']) {
+  if (spawnSync(candidate, ['sh', '-c', 'exit 0']).status === 0) {
+    SHELLS.push([candidate, 'sh']);
+    break;
+  }
+}
+if (existsSync('/bin/bash')) SHELLS.push(['/bin/bash', '--posix', '--norc', '--noprofile']);
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'slipway-script-'));
+  mkdirSync(join(dir, 'ws'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function run(shell: string[], input: Partial<ScriptInput>, env: Record<string, string> = {}) {
+  const script = stepScript({ container: 'test', steps: [], workdir: '/nowhere', hosts: [], secretEnv: [], ...input });
+  const [bin, ...args] = shell;
+  const result = spawnSync(bin!, [...args, '-c', script], {
+    env: { PATH: process.env.PATH, SLIPWAY_STATE_DIR: join(dir, 'state'), SLIPWAY_WORKSPACE: join(dir, 'ws'), SLIPWAY_HOSTS_FILE: join(dir, 'hosts'), ...env },
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
+  const record = join(dir, 'state', 'steps', `${input.container ?? 'test'}.exit`);
+  return {
+    status: result.status,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    record: existsSync(record) ? readFileSync(record, 'utf8').trim() : undefined,
+    skipped: existsSync(join(dir, 'state', 'steps', `${input.container ?? 'test'}.skipped`)),
+  };
+}
+
+for (const shell of SHELLS) {
+  describe(`step script under ${shell.join(' ')}`, () => {
+    it('echoes each command before running it, in the workspace, and records exit 0', () => {
+      const r = run(shell, { steps: [{ name: 'test', commands: ['echo hello', 'pwd', 'echo "$HOME" > /dev/null'] }] });
+      expect(r.status).toBe(0);
+      expect(r.stdout).toBe(`+ echo hello\nhello\n+ pwd\n${join(dir, 'ws')}\n+ echo "$HOME" > /dev/null\n`);
+      expect(r.record).toBe('0');
+    });
+
+    it('stops at the first failing command (set -e) and records its exit code', () => {
+      const r = run(shell, { steps: [{ name: 'test', commands: ['echo one', 'exit 7', 'echo never'] }] });
+      expect(r.status).toBe(7);
+      expect(r.stdout).toBe('+ echo one\none\n+ exit 7\n');
+      expect(r.record).toBe('7');
+      const f = run(shell, { steps: [{ name: 'test', commands: ['false', 'echo never'] }] });
+      expect(f.status).toBe(1);
+      expect(f.stdout).not.toContain('never');
+    });
+
+    it('sources the per-run env file', () => {
+      mkdirSync(join(dir, 'state'));
+      writeFileSync(join(dir, 'state', 'env'), "export DRONE_COMMIT_SHA='abc123'\n");
+      const r = run(shell, { steps: [{ name: 'test', commands: ['echo "sha=$DRONE_COMMIT_SHA"'] }] });
+      expect(r.stdout).toContain('sha=abc123\n');
+    });
+
+    it('maps service names to 127.0.0.1 in the hosts file, once', () => {
+      writeFileSync(join(dir, 'hosts'), '127.0.0.1 localhost\n');
+      const input = { hosts: ['db', 'cache', 'not a host'], steps: [{ name: 'test', commands: ['true'] }] };
+      expect(run(shell, input).status).toBe(0);
+      expect(run(shell, input).status).toBe(0);
+      expect(readFileSync(join(dir, 'hosts'), 'utf8')).toBe('127.0.0.1 localhost\n127.0.0.1 db cache\n');
+    });
+
+    it('warns on stderr and goes on when the hosts file is not writable', () => {
+      const r = run(shell, { hosts: ['db'], steps: [{ name: 'test', commands: ['echo ran'] }] }, { SLIPWAY_HOSTS_FILE: join(dir, 'missing', 'hosts') });
+      expect(r.status).toBe(0);
+      expect(r.stdout).toContain('ran');
+      expect(r.stderr).toContain('reach db at localhost');
+    });
+
+    it('masks secret values, embedded in longer strings and across lines', () => {
+      const env = { TOKEN: 's3cr3t-v4lue', KEY: 'line-one\nline-two', PLAIN: 'visible' };
+      const r = run(
+        shell,
+        {
+          secretEnv: ['TOKEN', 'KEY'],
+          steps: [{ name: 'test', commands: ['echo $TOKEN', 'echo "prefix${TOKEN}suffix and $TOKEN"', 'echo "$KEY"', 'echo $PLAIN', 'printf "x-line-two-y"'] }],
+        },
+        env,
+      );
+      expect(r.status).toBe(0);
+      for (const secret of ['s3cr3t-v4lue', 'line-one', 'line-two']) {
+        expect(r.stdout).not.toContain(secret);
+        expect(r.stderr).not.toContain(secret);
+      }
+      expect(r.stdout).toContain(`${SECRET_MASK}\n`);
+      expect(r.stdout).toContain(`prefix${SECRET_MASK}suffix and ${SECRET_MASK}\n`);
+      expect(r.stdout).toContain(`${SECRET_MASK}\n${SECRET_MASK}\n`);
+      expect(r.stdout).toContain('visible\n');
+      expect(r.stdout).toContain(`x-${SECRET_MASK}-y`);
+      expect(r.record).toBe('0');
+    });
+
+    it('masks stderr too and keeps the exit code through the mask', () => {
+      const r = run(shell, { secretEnv: ['TOKEN'], steps: [{ name: 'test', commands: ['echo "$TOKEN" >&2', 'exit 3'] }] }, { TOKEN: 'hunter2' });
+      expect(r.status).toBe(3);
+      expect(r.record).toBe('3');
+      expect(r.stdout + r.stderr).not.toContain('hunter2');
+      expect(r.stdout).toContain(SECRET_MASK);
+    });
+
+    it('does not mangle values with backslashes, quotes and glob characters', () => {
+      const secret = `a\\b'c"d*e?[f]$g`;
+      const r = run(shell, { secretEnv: ['S'], steps: [{ name: 'test', commands: ['printf "%s|%s\\n" "$S" "a*"'] }] }, { S: secret });
+      expect(r.stdout).toContain(`${SECRET_MASK}|a*\n`);
+      expect(r.stdout).not.toContain('d*e');
+    });
+
+    it('an unset or empty secret masks nothing', () => {
+      const r = run(shell, { secretEnv: ['NOPE'], steps: [{ name: 'test', commands: ['echo fine'] }] });
+      expect(r.stdout).toBe('+ echo fine\nfine\n');
+    });
+
+    it('the status gate skips a failure-only step while nothing failed', () => {
+      const input = { gate: { watch: ['build', 'test2'] }, steps: [{ name: 'notify', commands: ['echo notified'] }] };
+      const ok = run(shell, input);
+      expect(ok.status).toBe(0);
+      expect(ok.stdout).not.toContain('notified');
+      expect(ok.stdout).toContain('skipping notify');
+      expect(ok.skipped).toBe(true);
+
+      mkdirSync(join(dir, 'state', 'steps'), { recursive: true });
+      writeFileSync(join(dir, 'state', 'steps', 'build.exit'), '0\n');
+      expect(run(shell, input).stdout).not.toContain('notified');
+
+      writeFileSync(join(dir, 'state', 'steps', 'test2.exit'), '2\n');
+      rmSync(join(dir, 'state', 'steps', 'test.skipped'));
+      const failing = run(shell, input);
+      expect(failing.stdout).toContain('notified');
+      expect(failing.skipped).toBe(false);
+      expect(failing.record).toBe('0');
+    });
+
+    it('the gate container exits 1 to skip, 0 to run', () => {
+      const [bin, ...args] = shell;
+      const env = { PATH: process.env.PATH, SLIPWAY_STATE_DIR: join(dir, 'state') };
+      const script = gateContainerScript(['build'], 'slack', 'slack');
+      expect(spawnSync(bin!, [...args, '-c', script], { env }).status).toBe(1);
+      expect(existsSync(join(dir, 'state', 'steps', 'slack.skipped'))).toBe(true);
+      writeFileSync(join(dir, 'state', 'steps', 'build.exit'), '1\n');
+      expect(spawnSync(bin!, [...args, '-c', script], { env }).status).toBe(0);
+    });
+
+    it('packed steps run in order, each echoed, and stop at the first failure', () => {
+      const r = run(shell, {
+        steps: [
+          { name: 'a', commands: ['cd /', 'echo "a:$X"'], exports: { X: 'one' } },
+          { name: 'b', commands: ['pwd', 'echo "b:$X"', 'false'] },
+          { name: 'c', commands: ['echo never'] },
+        ],
+      });
+      expect(r.status).toBe(1);
+      expect(r.stdout).toBe(`--- step a\n+ cd /\n+ echo "a:$X"\na:one\n--- step b\n+ pwd\n${join(dir, 'ws')}\n+ echo "b:$X"\nb:\n+ false\n`);
+      expect(r.record).toBe('1');
+    });
+  });
+}
+
+describe('shellQuote', () => {
+  it('round-trips through sh', () => {
+    for (const value of [`it's`, '$HOME', '`x`', 'a\nb', '\\']) {
+      expect(spawnSync('/bin/sh', ['-c', `printf %s ${shellQuote(value)}`], { encoding: 'utf8' }).stdout).toBe(value);
+    }
+  });
+});
