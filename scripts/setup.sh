@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Slipway's local mode and tests need:
-# git (the agent clones with it), iproute2 (a network namespace per local task),
+# git (the agent clones with it), busybox (step scripts are tested under its sh),, iproute2 (a network namespace per local task),
 # postgresql and redis-server (service images mapped to host programs), a Java
 # runtime (DynamoDB Local) and chromium (the dashboard's browser test).
 # Idempotent: installs only what is missing.
@@ -16,6 +16,7 @@ have redis-server || need+=(redis-server)
 have mysqld || have mariadbd || [ "${SLIPWAY_SKIP_MARIADB:-1}" = 1 ] || need+=(mariadb-server)
 have chromium || [ "${SLIPWAY_SKIP_BROWSER:-0}" = 1 ] || need+=(chromium)
 have nsenter || need+=(util-linux)
+have busybox || need+=(busybox)  # the step-script tests also run under busybox sh
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "setup: all system packages present"
