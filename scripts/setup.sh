@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Slipway's local mode and tests need:
-# git (the agent clones with it), busybox (step scripts are tested under its sh),, iproute2 (a network namespace per local task),
+# git (the agent clones with it), busybox (step scripts are tested under its sh), iproute2 (a network namespace per local task),
 # postgresql and redis-server (service images mapped to host programs), a Java
 # runtime (DynamoDB Local) and chromium (the dashboard's browser test).
 # Idempotent: installs only what is missing.
