@@ -19,7 +19,9 @@ export type StageOutcomeReason =
   | 'clone-failed'
   | 'task-lost'
   | 'invalid-config'
-  | 'dependency-failed';
+  | 'dependency-failed'
+  /** The agent itself failed (exit code 6, killed by OOM, …). */
+  | 'agent-error';
 
 export interface Repository {
   /** `owner/name` */
@@ -88,6 +90,13 @@ export interface Stage {
   queuedAt?: number;
   startedAt?: number;
   finishedAt?: number;
+  /** Fargate CPU units of its task: the autoscaler counts running stages against the vCPU quota. */
+  cpu?: number;
+  /** Drone's trigger `status`: run when the stages it depends on passed (default true) / failed (default false). */
+  onSuccess?: boolean;
+  onFailure?: boolean;
+  /** Epoch ms of the first step start (RunTask → first step is the second half of queue wait). */
+  firstStepAt?: number;
 }
 
 export interface StepRecord {

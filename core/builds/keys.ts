@@ -1,0 +1,129 @@
+// The single DynamoDB table: key design, access patterns and the table definition that
+// the CDK stack and local mode both create, so the two never drift apart.
+//
+// Items (PK / SK)                                   what
+// ─────────────────────────────────────────────────────────────────────────────────────
+// REPO#<owner/name>   / REPO                        repository; `counter` = last build number
+// REPO#<owner/name>   / BUILD#<number, 10 digits>   build (numbers zero-padded so the sort key
+//                                                   orders numerically: newest first = reverse)
+// BUILD#<build id>    / STAGE#<nnn>                 stage of a build
+// BUILD#<build id>    / STAGE#<nnn>#STEP#<nnn>      step of a stage (sorts right after its stage)
+// DELIVERY#<id>       / DELIVERY                    webhook delivery seen (TTL `expiresAt`, 7 days)
+// DELIVERY#<id>       / BUILD                       the build a delivery created (planner idempotency)
+//
+// GSI1 (recent builds across repositories): GSI1PK = BUILDS, GSI1SK = <createdAt, 15 digits>#<build id>
+//   One partition: builds arrive at human rate (a few per second at most), far below a
+//   partition's 1,000 writes/s, and the dashboard wants one time-ordered list.
+// GSI2 (active stages, sparse): GSI2PK = STAGES#<status> only while a stage is pending or
+//   running; GSI2SK = <queuedAt or createdAt, 15 digits>#<stage key>. Removed when the stage
+//   reaches any other status, so the index holds exactly the work in flight.
+//
+// Access patterns
+//  1. Repository by slug; next build number ........ GetItem / UpdateItem ADD counter :1 (atomic)
+//  2. Delivery seen once ............................ PutItem attribute_not_exists(PK), TTL 7 days
+//  3. Build by repository + number / by build id .... GetItem REPO#slug, BUILD#n (the id encodes both)
+//  4. Builds of a repository, newest first, paged ... Query PK=REPO#slug, SK begins_with BUILD#, reverse
+//  5. Recent builds across repositories ............. Query GSI1 PK=BUILDS, reverse
+//  6. Stages and steps of a build ................... Query PK=BUILD#id (one round trip for both)
+//  7. Steps of one stage ............................ Query PK=BUILD#id, SK begins_with STAGE#nnn#STEP#
+//  8. Pending / running stages (scaling, reconcile) . Query GSI2 PK=STAGES#pending|running
+//  9. Build of a delivery (retried planner message) . GetItem DELIVERY#id, BUILD
+//
+// Status updates are conditional (see store.ts): a status rank that never decreases, and
+// for ECS-driven updates `eventVersion` that only increases.
+
+import type { StageStatus } from './types.js';
+
+export const GSI_RECENT = 'GSI1';
+export const GSI_ACTIVE_STAGES = 'GSI2';
+export const TTL_ATTRIBUTE = 'expiresAt';
+export const RECENT_BUILDS_PARTITION = 'BUILDS';
+/** How long a webhook delivery id is remembered (Git hosts redeliver within hours). */
+export const DELIVERY_TTL_SECONDS = 7 * 24 * 3600;
+
+const pad = (n: number, width: number): string => String(n).padStart(width, '0');
+
+export const repoPk = (slug: string): string => `REPO#${slug}`;
+export const REPO_SK = 'REPO';
+export const buildSk = (number: number): string => `BUILD#${pad(number, 10)}`;
+export const BUILD_SK_PREFIX = 'BUILD#';
+export const buildPk = (id: string): string => `BUILD#${id}`;
+export const stageSk = (stageNumber: number): string => `STAGE#${pad(stageNumber, 3)}`;
+export const STAGE_SK_PREFIX = 'STAGE#';
+export const stepSk = (stageNumber: number, stepNumber: number): string =>
+  `${stageSk(stageNumber)}#STEP#${pad(stepNumber, 3)}`;
+export const stepSkPrefix = (stageNumber: number): string => `${stageSk(stageNumber)}#STEP#`;
+export const deliveryPk = (id: string): string => `DELIVERY#${id}`;
+export const DELIVERY_SK = 'DELIVERY';
+export const DELIVERY_BUILD_SK = 'BUILD';
+
+export const recentSk = (createdAt: number, id: string): string => `${pad(createdAt, 15)}#${id}`;
+export const activeStagePk = (status: StageStatus): string => `STAGES#${status}`;
+export const activeStageSk = (since: number, key: string): string => `${pad(since, 15)}#${key}`;
+/** Statuses that keep a stage in the active-stages index. */
+export const ACTIVE_STAGE_STATUSES: readonly StageStatus[] = ['pending', 'running'];
+
+/** Splits a build id (`owner/name#42`) into repository and number; null if malformed. */
+export function parseBuildId(id: string): { repo: string; number: number } | null {
+  const at = id.lastIndexOf('#');
+  if (at <= 0) return null;
+  const number = Number(id.slice(at + 1));
+  if (!Number.isInteger(number) || number < 1) return null;
+  return { repo: id.slice(0, at), number };
+}
+
+/** Splits a stage key (`owner/name#42/2`) into build id and stage number; null if malformed. */
+export function parseStageKey(key: string): { buildId: string; stageNumber: number } | null {
+  const at = key.lastIndexOf('/');
+  if (at <= 0) return null;
+  const stageNumber = Number(key.slice(at + 1));
+  const buildIdValue = key.slice(0, at);
+  if (!Number.isInteger(stageNumber) || stageNumber < 1 || !parseBuildId(buildIdValue)) return null;
+  return { buildId: buildIdValue, stageNumber };
+}
+
+/**
+ * The CreateTable input (shape of @aws-sdk/client-dynamodb's CreateTableCommandInput,
+ * kept SDK-free so core stays pure). TTL is a separate call: see `TTL_ATTRIBUTE`.
+ */
+export function tableDefinition(tableName: string) {
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST' as const,
+    AttributeDefinitions: [
+      { AttributeName: 'PK', AttributeType: 'S' as const },
+      { AttributeName: 'SK', AttributeType: 'S' as const },
+      { AttributeName: 'GSI1PK', AttributeType: 'S' as const },
+      { AttributeName: 'GSI1SK', AttributeType: 'S' as const },
+      { AttributeName: 'GSI2PK', AttributeType: 'S' as const },
+      { AttributeName: 'GSI2SK', AttributeType: 'S' as const },
+    ],
+    KeySchema: [
+      { AttributeName: 'PK', KeyType: 'HASH' as const },
+      { AttributeName: 'SK', KeyType: 'RANGE' as const },
+    ],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: GSI_RECENT,
+        KeySchema: [
+          { AttributeName: 'GSI1PK', KeyType: 'HASH' as const },
+          { AttributeName: 'GSI1SK', KeyType: 'RANGE' as const },
+        ],
+        Projection: { ProjectionType: 'ALL' as const },
+      },
+      {
+        IndexName: GSI_ACTIVE_STAGES,
+        KeySchema: [
+          { AttributeName: 'GSI2PK', KeyType: 'HASH' as const },
+          { AttributeName: 'GSI2SK', KeyType: 'RANGE' as const },
+        ],
+        Projection: { ProjectionType: 'ALL' as const },
+      },
+    ],
+  };
+}
+
+/** The UpdateTimeToLive input that enables expiry of deliveries. */
+export function timeToLiveDefinition(tableName: string) {
+  return { TableName: tableName, TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true } };
+}

@@ -1,0 +1,126 @@
+// The records of a new build, from the compiled manifest: the build, one stage per
+// pipeline of the file (pending, or skipped with the trigger's reason), the steps of each
+// compiled stage in file order, and the job of each stage for the jobs queue. Pure.
+
+import type { BuildContext } from '../pipeline/context.js';
+import type { CompileResult, CompiledStage } from '../pipeline/compile.js';
+import { AGENT_CONTAINER } from '../pipeline/contract.js';
+import { ecsSafeName } from '../pipeline/container-names.js';
+import type { Manifest } from '../pipeline/types.js';
+import type { StageJob } from '../scaling/job.js';
+import type { Build, Stage, StepRecord } from './types.js';
+import { buildId as makeBuildId, stageKey } from './types.js';
+
+export interface NewBuildInput {
+  ctx: BuildContext;
+  deliveryId: string;
+  fork: boolean;
+  /** Epoch ms: the build's creation time and the queue time of its first stages. */
+  now: number;
+  /** Epoch ms the webhook arrived. */
+  receivedAt?: number;
+}
+
+export function buildRecord(input: NewBuildInput, overrides: Partial<Build> = {}): Build {
+  const { ctx } = input;
+  return {
+    id: makeBuildId(ctx.repo.slug, ctx.build.number),
+    repo: ctx.repo.slug,
+    number: ctx.build.number,
+    status: 'pending',
+    event: ctx.build.event,
+    action: ctx.build.action,
+    ref: ctx.commit.ref,
+    branch: ctx.commit.branch,
+    commit: ctx.commit.sha,
+    message: ctx.commit.message,
+    author: ctx.commit.author.login,
+    link: ctx.commit.link,
+    deliveryId: input.deliveryId,
+    fork: input.fork,
+    createdAt: input.now,
+    ...overrides,
+  };
+}
+
+/** Stage names that may start now: all their dependencies finished well (none at creation). */
+export function readyStages(stages: readonly Stage[]): Stage[] {
+  const byName = new Map(stages.map((s) => [s.name, s]));
+  return stages.filter(
+    (s) =>
+      s.status === 'pending' &&
+      s.dependsOn.every((d) => {
+        const dep = byName.get(d);
+        // A dependency left out by its trigger counts as done, as in Drone.
+        return !dep || dep.status === 'success' || dep.status === 'skipped';
+      }),
+  );
+}
+
+function stepsOf(build: Build, number: number, compiled: CompiledStage, manifest: Manifest): StepRecord[] {
+  const base = { buildId: build.id, stageNumber: number };
+  const out: StepRecord[] = [];
+  const add = (r: Omit<StepRecord, 'buildId' | 'stageNumber' | 'number'>): void => {
+    out.push({ ...base, number: out.length + 1, ...r });
+  };
+  const plan = compiled.plan;
+  if (!plan.clone.disable) add({ name: 'clone', container: AGENT_CONTAINER, status: 'pending', detached: false, kind: 'clone' });
+  for (const s of plan.services) add({ name: s.name, container: s.container, status: 'pending', detached: false, kind: 'service' });
+  const planned = new Map<string, { container: string; detach: boolean }>();
+  for (const c of plan.steps) for (const name of c.steps) planned.set(name, { container: c.container, detach: c.detach });
+  const skipped = new Map(compiled.skippedSteps.map((s) => [s.name, s.reason]));
+  const pipeline = manifest.pipelines.find((p) => p.name === compiled.name);
+  // File order, so a skipped step shows where the user wrote it.
+  const names = pipeline ? pipeline.steps.map((s) => s.name) : [...planned.keys(), ...skipped.keys()];
+  for (const name of names) {
+    const p = planned.get(name);
+    if (p) add({ name, container: p.container, status: 'pending', detached: p.detach, kind: 'step' });
+    else if (skipped.has(name)) add({ name, container: ecsSafeName(name, 'step'), status: 'skipped', detached: false, kind: 'step', reason: skipped.get(name) });
+  }
+  return out;
+}
+
+export interface NewBuildRecords {
+  build: Build;
+  stages: Stage[];
+  steps: StepRecord[];
+  /** One per compiled stage (pending), keyed by stage number. */
+  jobs: StageJob[];
+}
+
+/** Records of a build whose manifest compiled. Stage numbers are file positions (1-based). */
+export function newBuildRecords(input: NewBuildInput, manifest: Manifest, compiled: CompileResult): NewBuildRecords {
+  const build = buildRecord(input);
+  const compiledByName = new Map(compiled.stages.map((s) => [s.name, s]));
+  const skippedByName = new Map(compiled.skipped.map((s) => [s.name, s.reason]));
+  const stages: Stage[] = [];
+  const steps: StepRecord[] = [];
+  const jobs: StageJob[] = [];
+  manifest.pipelines.forEach((pipeline, i) => {
+    const number = i + 1;
+    const common = { buildId: build.id, repo: build.repo, buildNumber: build.number, number, name: pipeline.name, attempts: 0 };
+    const c = compiledByName.get(pipeline.name);
+    if (!c) {
+      stages.push({ ...common, status: 'skipped', message: skippedByName.get(pipeline.name) ?? 'not triggered', dependsOn: pipeline.dependsOn, finishedAt: input.now });
+      return;
+    }
+    const family = c.taskDefinition.family ?? '';
+    stages.push({ ...common, status: 'pending', dependsOn: c.dependsOn, family, ...(c.dependsOn.length === 0 ? { queuedAt: input.now } : {}) });
+    steps.push(...stepsOf(build, number, c, manifest));
+    jobs.push({
+      stageKey: stageKey(build.id, number),
+      buildId: build.id,
+      stageNumber: number,
+      repo: build.repo,
+      pipeline: pipeline.name,
+      ...(pipeline.concurrency ? { concurrencyLimit: pipeline.concurrency.limit } : {}),
+      cpu: Number(c.taskDefinition.cpu),
+      memory: Number(c.taskDefinition.memory),
+      taskDefinition: { ...c.taskDefinition, family } as StageJob['taskDefinition'],
+      runTask: c.runTask as StageJob['runTask'],
+      ...(input.receivedAt !== undefined ? { receivedAt: input.receivedAt } : {}),
+      queuedAt: input.now,
+    });
+  });
+  return { build, stages, steps, jobs };
+}

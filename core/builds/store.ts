@@ -1,0 +1,647 @@
+// The DynamoDB store of repositories, deliveries, builds, stages and steps (key design in
+// keys.ts). The client is injected, so the same code runs against DynamoDB and DynamoDB
+// Local. Every write that can race is conditional: a status never goes backwards, an ECS
+// event older than the last applied one changes nothing, a delivery creates one build.
+
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  BatchWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { Build, BuildDetail, BuildStatus, Repository, Stage, StageStatus, StepRecord, StepStatus } from './types.js';
+import { buildId as makeBuildId, stageKey } from './types.js';
+import {
+  ACTIVE_STAGE_STATUSES,
+  BUILD_SK_PREFIX,
+  DELIVERY_BUILD_SK,
+  DELIVERY_SK,
+  DELIVERY_TTL_SECONDS,
+  GSI_ACTIVE_STAGES,
+  GSI_RECENT,
+  RECENT_BUILDS_PARTITION,
+  REPO_SK,
+  STAGE_SK_PREFIX,
+  TTL_ATTRIBUTE,
+  activeStagePk,
+  activeStageSk,
+  buildPk,
+  buildSk,
+  deliveryPk,
+  parseBuildId,
+  recentSk,
+  repoPk,
+  stageSk,
+  stepSk,
+  stepSkPrefix,
+} from './keys.js';
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque; pass back to get the next page. Absent on the last page. */
+  cursor?: string;
+}
+
+export interface PageOptions {
+  limit?: number;
+  cursor?: string;
+}
+
+export interface Delivery {
+  id: string;
+  /** `github`, `gitea`, `gitlab`, `local`. */
+  host: string;
+  /** The host's event name (`push`, `pull_request`, `Merge Request Hook`, …). */
+  event: string;
+  receivedAt: number;
+}
+
+export type DeliveryState = 'received' | 'enqueued' | 'failed';
+
+/** Repository fields the webhook knows; `configPath`, `active` and `counter` are kept once set. */
+export type RepositoryInfo = Omit<Repository, 'counter' | 'configPath' | 'active'> & {
+  configPath?: string;
+  active?: boolean;
+};
+
+export type BuildPatch = Partial<Omit<Build, 'id' | 'repo' | 'number' | 'deliveryId' | 'createdAt'>>;
+export type StagePatch = Partial<Omit<Stage, 'buildId' | 'repo' | 'buildNumber' | 'number' | 'eventVersion'>>;
+export type StepPatch = Partial<Omit<StepRecord, 'buildId' | 'stageNumber' | 'number'>>;
+
+export interface UpdateGuard<S extends string> {
+  /** Apply only when the current status is one of these (replaces the status-order rule; e.g. requeue). */
+  fromStatuses?: S[];
+  /** ECS `detail.version`: apply only if greater than the last applied one, then record it. */
+  eventVersion?: number;
+}
+
+export interface NewBuild {
+  build: Build;
+  stages: Stage[];
+  steps: StepRecord[];
+}
+
+export type CreateBuildResult = { created: true; build: Build } | { created: false; buildId: string };
+
+export const DEFAULT_CONFIG_PATH = '.drone.yml';
+
+/**
+ * Storage order of statuses: a write may stay at the same rank (pending ↔ blocked, running
+ * refreshed) or move up, never down; a finished status is final. Which transitions make
+ * sense is the state machine's business — this is the last line against reordering.
+ */
+const FINAL_RANK = 2;
+export function statusRank(status: StageStatus | StepStatus | BuildStatus): number {
+  if (status === 'pending' || status === 'blocked') return 0;
+  if (status === 'running') return 1;
+  return FINAL_RANK;
+}
+
+/** A TransactWriteItems call holds at most 100 items. */
+const TRANSACTION_LIMIT = 100;
+
+type Item = Record<string, unknown>;
+const KEY_ATTRIBUTES = ['PK', 'SK', 'type', 'statusRank', 'GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK', TTL_ATTRIBUTE];
+
+function strip<T>(item: Item | undefined): T | null {
+  if (!item) return null;
+  const out: Item = { ...item };
+  for (const k of KEY_ATTRIBUTES) delete out[k];
+  return out as T;
+}
+
+/** Drops undefined fields, so the store works with any document-client marshalling options. */
+function defined(item: Item): Item {
+  return Object.fromEntries(Object.entries(item).filter(([, v]) => v !== undefined));
+}
+
+function encodeCursor(key: Record<string, unknown> | undefined): string | undefined {
+  return key ? Buffer.from(JSON.stringify(key)).toString('base64url') : undefined;
+}
+
+function decodeCursor(cursor: string | undefined): Record<string, unknown> | undefined {
+  if (!cursor) return undefined;
+  try {
+    return JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new Error(`store: invalid page cursor ${JSON.stringify(cursor)}: ${(err as Error).message}`);
+  }
+}
+
+function isConditionFailure(err: unknown): boolean {
+  return (err as { name?: string })?.name === 'ConditionalCheckFailedException';
+}
+
+/** Builds `SET a = :a, …` plus the names and values maps, skipping undefined fields. */
+class Expression {
+  private sets: string[] = [];
+  private removes: string[] = [];
+  readonly conditions: string[] = ['attribute_exists(PK)'];
+  readonly names: Record<string, string> = {};
+  readonly values: Record<string, unknown> = {};
+  private n = 0;
+
+  name(attr: string): string {
+    const key = `#${attr.replace(/[^A-Za-z0-9_]/g, '_')}`;
+    this.names[key] = attr;
+    return key;
+  }
+  value(v: unknown): string {
+    const key = `:v${this.n++}`;
+    this.values[key] = v;
+    return key;
+  }
+  set(attr: string, v: unknown): void {
+    if (v === undefined) return;
+    this.sets.push(`${this.name(attr)} = ${this.value(v)}`);
+  }
+  remove(attr: string): void {
+    this.removes.push(this.name(attr));
+  }
+  setAll(patch: Item): void {
+    for (const [k, v] of Object.entries(patch)) this.set(k, v);
+  }
+  get update(): string {
+    const parts: string[] = [];
+    if (this.sets.length) parts.push(`SET ${this.sets.join(', ')}`);
+    if (this.removes.length) parts.push(`REMOVE ${this.removes.join(', ')}`);
+    return parts.join(' ');
+  }
+  get condition(): string {
+    return this.conditions.map((c) => `(${c})`).join(' AND ');
+  }
+  /** The status-order rule, or an explicit list of statuses to move from. */
+  guardStatus(next: string | undefined, fromStatuses: string[] | undefined): void {
+    if (fromStatuses) {
+      const list = fromStatuses.map((s) => this.value(s)).join(', ');
+      this.conditions.push(`${this.name('status')} IN (${list})`);
+    } else if (next !== undefined) {
+      const rank = statusRank(next as StageStatus);
+      const op = rank >= FINAL_RANK ? '<' : '<=';
+      this.conditions.push(`${this.name('statusRank')} ${op} ${this.value(rank)}`);
+    }
+    if (next !== undefined) this.set('statusRank', statusRank(next as StageStatus));
+  }
+  guardVersion(version: number | undefined): void {
+    if (version === undefined) return;
+    const name = this.name('eventVersion');
+    const v = this.value(version);
+    this.conditions.push(`attribute_not_exists(${name}) OR ${name} < ${v}`);
+    this.sets.push(`${name} = ${v}`);
+  }
+  get empty(): boolean {
+    return this.sets.length === 0 && this.removes.length === 0;
+  }
+}
+
+export class BuildStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    readonly tableName: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  // ── repositories ────────────────────────────────────────────────────────────
+
+  async getRepository(slug: string): Promise<Repository | null> {
+    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { PK: repoPk(slug), SK: REPO_SK } }));
+    return strip<Repository>(res.Item);
+  }
+
+  /**
+   * Creates the repository or refreshes what the Git host says about it, in one atomic
+   * write that keeps the counter and the settings a user chose (config path, active).
+   */
+  async ensureRepository(info: RepositoryInfo): Promise<Repository> {
+    const e = new Expression();
+    e.conditions.length = 0;
+    e.set('type', 'repo');
+    e.set('slug', info.slug);
+    e.set('scm', info.scm);
+    e.set('httpUrl', info.httpUrl);
+    e.set('link', info.link);
+    e.set('defaultBranch', info.defaultBranch);
+    e.set('private', info.private);
+    const keep = (attr: string, fallback: unknown): string =>
+      `${e.name(attr)} = if_not_exists(${e.name(attr)}, ${e.value(fallback)})`;
+    const extra = [
+      keep('configPath', info.configPath ?? DEFAULT_CONFIG_PATH),
+      keep('active', info.active ?? true),
+      keep('counter', 0),
+    ];
+    const res = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { PK: repoPk(info.slug), SK: REPO_SK },
+        UpdateExpression: `${e.update}, ${extra.join(', ')}`,
+        ExpressionAttributeNames: e.names,
+        ExpressionAttributeValues: e.values,
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return strip<Repository>(res.Attributes)!;
+  }
+
+  /** Settings a user changes (config path, active); never the counter. */
+  async updateRepositorySettings(slug: string, patch: { configPath?: string; active?: boolean }): Promise<Repository | null> {
+    const e = new Expression();
+    e.setAll(patch);
+    if (e.empty) return this.getRepository(slug);
+    try {
+      const res = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { PK: repoPk(slug), SK: REPO_SK },
+          UpdateExpression: e.update,
+          ConditionExpression: e.condition,
+          ExpressionAttributeNames: e.names,
+          ExpressionAttributeValues: e.values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return strip<Repository>(res.Attributes);
+    } catch (err) {
+      if (isConditionFailure(err)) return null;
+      throw err;
+    }
+  }
+
+  /** The next build number of a repository: an atomic increment, unique under any concurrency. */
+  async nextBuildNumber(slug: string): Promise<number> {
+    try {
+      const res = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { PK: repoPk(slug), SK: REPO_SK },
+          UpdateExpression: 'ADD #counter :one',
+          ConditionExpression: 'attribute_exists(PK)',
+          ExpressionAttributeNames: { '#counter': 'counter' },
+          ExpressionAttributeValues: { ':one': 1 },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+      return Number(res.Attributes?.counter);
+    } catch (err) {
+      if (isConditionFailure(err)) throw new Error(`store: repository ${slug} does not exist; call ensureRepository first`);
+      throw err;
+    }
+  }
+
+  // ── deliveries ──────────────────────────────────────────────────────────────
+
+  /**
+   * Records a webhook delivery; false when it was already recorded (a redelivery). A
+   * delivery whose enqueue failed, or that stayed `received` longer than `staleAfterMs`
+   * (the webhook died between recording and enqueueing), may be recorded again, so the
+   * host's retry is not lost.
+   */
+  async recordDelivery(delivery: Delivery, staleAfterMs = 60_000): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            PK: deliveryPk(delivery.id),
+            SK: DELIVERY_SK,
+            type: 'delivery',
+            ...defined({ ...delivery }),
+            state: 'received',
+            [TTL_ATTRIBUTE]: Math.floor(delivery.receivedAt / 1000) + DELIVERY_TTL_SECONDS,
+          },
+          ConditionExpression: 'attribute_not_exists(PK) OR #state = :failed OR (#state = :received AND #at < :stale)',
+          ExpressionAttributeNames: { '#state': 'state', '#at': 'receivedAt' },
+          ExpressionAttributeValues: { ':failed': 'failed', ':received': 'received', ':stale': delivery.receivedAt - staleAfterMs },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  /** `enqueued`: the delivery's event is on the queue; `failed`: it is not, a redelivery may retry. */
+  async markDelivery(id: string, state: DeliveryState): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { PK: deliveryPk(id), SK: DELIVERY_SK },
+        UpdateExpression: 'SET #state = :state',
+        ConditionExpression: 'attribute_exists(PK)',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: { ':state': state },
+      }),
+    );
+  }
+
+  async getDelivery(id: string): Promise<(Delivery & { state: DeliveryState; expiresAt: number }) | null> {
+    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { PK: deliveryPk(id), SK: DELIVERY_SK } }));
+    if (!res.Item) return null;
+    const { PK: _pk, SK: _sk, type: _type, ...rest } = res.Item;
+    return rest as Delivery & { state: DeliveryState; expiresAt: number };
+  }
+
+  /** The id of the build a delivery created, if the planner already handled it. */
+  async buildForDelivery(id: string): Promise<string | null> {
+    const res = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: { PK: deliveryPk(id), SK: DELIVERY_BUILD_SK } }),
+    );
+    return (res.Item?.buildId as string | undefined) ?? null;
+  }
+
+  // ── builds ──────────────────────────────────────────────────────────────────
+
+  private buildItem(build: Build): Item {
+    return defined({
+      PK: repoPk(build.repo),
+      SK: buildSk(build.number),
+      type: 'build',
+      statusRank: statusRank(build.status),
+      GSI1PK: RECENT_BUILDS_PARTITION,
+      GSI1SK: recentSk(build.createdAt, build.id),
+      ...build,
+    });
+  }
+
+  private stageItem(stage: Stage): Item {
+    const key = stageKey(stage.buildId, stage.number);
+    const active = ACTIVE_STAGE_STATUSES.includes(stage.status);
+    return defined({
+      PK: buildPk(stage.buildId),
+      SK: stageSk(stage.number),
+      type: 'stage',
+      statusRank: statusRank(stage.status),
+      ...(active
+        ? { GSI2PK: activeStagePk(stage.status), GSI2SK: activeStageSk(stage.queuedAt ?? this.now(), key) }
+        : {}),
+      ...stage,
+    });
+  }
+
+  private stepItem(step: StepRecord): Item {
+    return defined({
+      PK: buildPk(step.buildId),
+      SK: stepSk(step.stageNumber, step.number),
+      type: 'step',
+      statusRank: statusRank(step.status),
+      ...step,
+    });
+  }
+
+  /**
+   * Writes a build, its stages and steps, and the delivery → build claim, all or nothing.
+   * A second call for the same delivery creates nothing and returns the first build's id.
+   * Steps beyond one transaction's 100 items are written first (idempotent puts under the
+   * new build's key, invisible until the build exists).
+   */
+  async createBuild(input: NewBuild): Promise<CreateBuildResult> {
+    const { build } = input;
+    if (build.id !== makeBuildId(build.repo, build.number)) {
+      throw new Error(`store: build id ${build.id} does not match ${build.repo} #${build.number}`);
+    }
+    const claim = {
+      Put: {
+        TableName: this.tableName,
+        Item: { PK: deliveryPk(build.deliveryId), SK: DELIVERY_BUILD_SK, type: 'delivery-build', buildId: build.id },
+        ConditionExpression: 'attribute_not_exists(PK)',
+      },
+    };
+    const buildPut = {
+      Put: { TableName: this.tableName, Item: this.buildItem(build), ConditionExpression: 'attribute_not_exists(PK)' },
+    };
+    const children = [...input.stages.map((s) => this.stageItem(s)), ...input.steps.map((s) => this.stepItem(s))];
+    const room = TRANSACTION_LIMIT - 2;
+    const inTransaction = children.slice(0, room);
+    const overflow = children.slice(room);
+    for (let i = 0; i < overflow.length; i += 25) {
+      await this.batchPut(overflow.slice(i, i + 25));
+    }
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [claim, buildPut, ...inTransaction.map((Item) => ({ Put: { TableName: this.tableName, Item } }))],
+        }),
+      );
+      return { created: true, build };
+    } catch (err) {
+      const reasons = (err as { CancellationReasons?: { Code?: string }[] }).CancellationReasons;
+      if (reasons?.[0]?.Code === 'ConditionalCheckFailed') {
+        const existing = await this.buildForDelivery(build.deliveryId);
+        if (existing) return { created: false, buildId: existing };
+      }
+      if (reasons?.[1]?.Code === 'ConditionalCheckFailed') {
+        throw new Error(`store: build ${build.id} already exists (build numbers must come from nextBuildNumber)`);
+      }
+      throw err;
+    }
+  }
+
+  private async batchPut(items: Item[]): Promise<void> {
+    let pending: Item[] = items.map((Item) => ({ PutRequest: { Item } }));
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > 8) throw new Error(`store: ${pending.length} items still unprocessed after retries`);
+      const res = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }));
+      pending = (res.UnprocessedItems?.[this.tableName] ?? []) as Item[];
+      if (pending.length) await new Promise((r) => setTimeout(r, 2 ** attempt * 10));
+    }
+  }
+
+  async getBuild(id: string): Promise<Build | null> {
+    const parsed = parseBuildId(id);
+    if (!parsed) return null;
+    return this.getBuildByNumber(parsed.repo, parsed.number);
+  }
+
+  async getBuildByNumber(repo: string, number: number): Promise<Build | null> {
+    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { PK: repoPk(repo), SK: buildSk(number) } }));
+    return strip<Build>(res.Item);
+  }
+
+  /** Builds of one repository, newest first. */
+  async listBuilds(repo: string, page: PageOptions = {}): Promise<Page<Build>> {
+    const res = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+        ExpressionAttributeValues: { ':pk': repoPk(repo), ':prefix': BUILD_SK_PREFIX },
+        ScanIndexForward: false,
+        Limit: page.limit ?? 25,
+        ExclusiveStartKey: decodeCursor(page.cursor),
+      }),
+    );
+    return { items: (res.Items ?? []).map((i) => strip<Build>(i)!), cursor: encodeCursor(res.LastEvaluatedKey) };
+  }
+
+  /** Builds of every repository, newest first. */
+  async listRecentBuilds(page: PageOptions = {}): Promise<Page<Build>> {
+    const res = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: GSI_RECENT,
+        KeyConditionExpression: 'GSI1PK = :pk',
+        ExpressionAttributeValues: { ':pk': RECENT_BUILDS_PARTITION },
+        ScanIndexForward: false,
+        Limit: page.limit ?? 25,
+        ExclusiveStartKey: decodeCursor(page.cursor),
+      }),
+    );
+    return { items: (res.Items ?? []).map((i) => strip<Build>(i)!), cursor: encodeCursor(res.LastEvaluatedKey) };
+  }
+
+  /**
+   * Updates a build. With a status, the write happens only if it does not move the build
+   * backwards (or, with `fromStatuses`, only from those). Returns the new build, or null
+   * when the guard refused (a late or duplicate update) or the build does not exist.
+   */
+  async updateBuild(id: string, patch: BuildPatch, guard: UpdateGuard<BuildStatus> = {}): Promise<Build | null> {
+    const parsed = parseBuildId(id);
+    if (!parsed) return null;
+    const e = new Expression();
+    e.setAll(patch);
+    e.guardStatus(patch.status, guard.fromStatuses);
+    e.guardVersion(guard.eventVersion);
+    return this.conditionalUpdate<Build>({ PK: repoPk(parsed.repo), SK: buildSk(parsed.number) }, e);
+  }
+
+  private async conditionalUpdate<T>(key: Item, e: Expression): Promise<T | null> {
+    if (e.empty) throw new Error('store: empty update');
+    try {
+      const res = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: e.update,
+          ConditionExpression: e.condition,
+          ExpressionAttributeNames: e.names,
+          ExpressionAttributeValues: Object.keys(e.values).length ? e.values : undefined,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return strip<T>(res.Attributes);
+    } catch (err) {
+      if (isConditionFailure(err)) return null;
+      throw err;
+    }
+  }
+
+  // ── stages and steps ────────────────────────────────────────────────────────
+
+  async getStage(buildIdValue: string, stageNumber: number): Promise<Stage | null> {
+    const res = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: { PK: buildPk(buildIdValue), SK: stageSk(stageNumber) } }),
+    );
+    return strip<Stage>(res.Item);
+  }
+
+  /** Stages and steps of a build in one query (they share the partition). */
+  async listStagesAndSteps(buildIdValue: string): Promise<{ stages: Stage[]; steps: StepRecord[] }> {
+    const items = await this.queryAll({
+      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+      ExpressionAttributeValues: { ':pk': buildPk(buildIdValue), ':prefix': STAGE_SK_PREFIX },
+    });
+    const stages: Stage[] = [];
+    const steps: StepRecord[] = [];
+    for (const item of items) {
+      if (item.type === 'stage') stages.push(strip<Stage>(item)!);
+      else if (item.type === 'step') steps.push(strip<StepRecord>(item)!);
+    }
+    return { stages, steps };
+  }
+
+  async listStages(buildIdValue: string): Promise<Stage[]> {
+    return (await this.listStagesAndSteps(buildIdValue)).stages;
+  }
+
+  async listSteps(buildIdValue: string, stageNumber?: number): Promise<StepRecord[]> {
+    if (stageNumber === undefined) return (await this.listStagesAndSteps(buildIdValue)).steps;
+    const items = await this.queryAll({
+      KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
+      ExpressionAttributeValues: { ':pk': buildPk(buildIdValue), ':prefix': stepSkPrefix(stageNumber) },
+    });
+    return items.map((i) => strip<StepRecord>(i)!);
+  }
+
+  /** A build with its stages and their steps, as the API returns it. */
+  async getBuildDetail(id: string): Promise<BuildDetail | null> {
+    const [build, children] = await Promise.all([this.getBuild(id), this.listStagesAndSteps(id)]);
+    if (!build) return null;
+    return {
+      ...build,
+      stages: children.stages.map((stage) => ({
+        ...stage,
+        steps: children.steps.filter((s) => s.stageNumber === stage.number),
+      })),
+    };
+  }
+
+  /**
+   * Updates a stage under the status-order rule (or `fromStatuses`) and, for ECS-driven
+   * updates, the event-version rule. Keeps the active-stages index in step with the status.
+   * Returns the new stage, or null when a guard refused.
+   */
+  async updateStage(
+    buildIdValue: string,
+    stageNumber: number,
+    patch: StagePatch,
+    guard: UpdateGuard<StageStatus> = {},
+  ): Promise<Stage | null> {
+    const e = new Expression();
+    e.setAll(patch);
+    e.guardStatus(patch.status, guard.fromStatuses);
+    e.guardVersion(guard.eventVersion);
+    if (patch.status !== undefined) {
+      if (ACTIVE_STAGE_STATUSES.includes(patch.status)) {
+        const since = patch.status === 'running' ? patch.startedAt : patch.queuedAt;
+        e.set('GSI2PK', activeStagePk(patch.status));
+        e.set('GSI2SK', activeStageSk(since ?? this.now(), stageKey(buildIdValue, stageNumber)));
+      } else {
+        e.remove('GSI2PK');
+        e.remove('GSI2SK');
+      }
+    }
+    return this.conditionalUpdate<Stage>({ PK: buildPk(buildIdValue), SK: stageSk(stageNumber) }, e);
+  }
+
+  async updateStep(
+    buildIdValue: string,
+    stageNumber: number,
+    stepNumber: number,
+    patch: StepPatch,
+    guard: UpdateGuard<StepStatus> = {},
+  ): Promise<StepRecord | null> {
+    const e = new Expression();
+    e.setAll(patch);
+    e.guardStatus(patch.status, guard.fromStatuses);
+    e.guardVersion(guard.eventVersion);
+    return this.conditionalUpdate<StepRecord>({ PK: buildPk(buildIdValue), SK: stepSk(stageNumber, stepNumber) }, e);
+  }
+
+  /** Stages in flight, oldest first: pending ones in queue order, running ones by start. */
+  async listActiveStages(status: 'pending' | 'running', page: PageOptions = {}): Promise<Page<Stage>> {
+    const res = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: GSI_ACTIVE_STAGES,
+        KeyConditionExpression: 'GSI2PK = :pk',
+        ExpressionAttributeValues: { ':pk': activeStagePk(status) },
+        Limit: page.limit ?? 100,
+        ExclusiveStartKey: decodeCursor(page.cursor),
+      }),
+    );
+    return { items: (res.Items ?? []).map((i) => strip<Stage>(i)!), cursor: encodeCursor(res.LastEvaluatedKey) };
+  }
+
+  private async queryAll(input: { KeyConditionExpression: string; ExpressionAttributeValues: Item }): Promise<Item[]> {
+    const out: Item[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const res = await this.doc.send(new QueryCommand({ TableName: this.tableName, ...input, ExclusiveStartKey: start }));
+      out.push(...((res.Items ?? []) as Item[]));
+      start = res.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+}

@@ -1,0 +1,145 @@
+// Gitea (and Forgejo): webhook events shaped like GitHub's, an API under /api/v1.
+
+import type { ApiRequest, BuildHook, CommitStatus, HookEvent, RepoRef, ScmCredentials } from './types.js';
+import { PayloadReader, ZERO_SHA, branchOf, changedFilesOf, pullRequestAction, tagOf, type Json } from './payload.js';
+import type { RepoInfo } from '../pipeline/context.js';
+import { truncate } from './github.js';
+
+const read = new PayloadReader('gitea');
+
+function repoInfo(payload: Json): RepoInfo {
+  const r = read.object(payload, 'repository');
+  const isPrivate = read.optionalBoolean(r, 'private');
+  return {
+    slug: read.string(r, 'full_name'),
+    owner: read.optionalString(r, 'owner.login') || read.string(r, 'owner.username'),
+    name: read.string(r, 'name'),
+    scm: 'gitea',
+    httpUrl: read.string(r, 'clone_url'),
+    sshUrl: read.optionalString(r, 'ssh_url') || undefined,
+    link: read.string(r, 'html_url'),
+    defaultBranch: read.optionalString(r, 'default_branch', 'main'),
+    private: isPrivate,
+    visibility: isPrivate ? 'private' : 'public',
+  };
+}
+
+function push(payload: Json): HookEvent {
+  const ref = read.string(payload, 'ref');
+  const after = read.string(payload, 'after');
+  if (ZERO_SHA.test(after)) return { kind: 'ignored', reason: `${ref} was deleted` };
+  const isTag = ref.startsWith('refs/tags/');
+  if (!isTag && !ref.startsWith('refs/heads/')) return { kind: 'ignored', reason: `push to ${ref} is neither a branch nor a tag` };
+  const commits = read.array(payload, 'commits');
+  const head = read.optionalObject(payload, 'head_commit') ?? (commits.at(-1) as Json | undefined);
+  const sender = read.optionalString(payload, 'sender.login') || read.optionalString(payload, 'pusher.login');
+  const before = read.optionalString(payload, 'before');
+  const hook: BuildHook = {
+    kind: 'build',
+    event: isTag ? 'tag' : 'push',
+    action: isTag ? 'created' : '',
+    repo: repoInfo(payload),
+    commit: {
+      sha: after,
+      ref,
+      branch: isTag ? tagOf(ref) : branchOf(ref),
+      before: before && !ZERO_SHA.test(before) ? before : undefined,
+      message: head ? read.optionalString(head, 'message') : '',
+      link: read.optionalString(payload, 'compare_url') || (head ? read.optionalString(head, 'url') : ''),
+      author: {
+        login: (head && read.optionalString(head, 'author.username')) || sender,
+        name: head ? read.optionalString(head, 'author.name') : '',
+        email: head ? read.optionalString(head, 'author.email') : '',
+        avatar: read.optionalString(payload, 'sender.avatar_url'),
+      },
+    },
+    sender,
+  };
+  if (isTag) hook.tag = tagOf(ref);
+  else hook.changedFiles = changedFilesOf(read, commits);
+  return hook;
+}
+
+function pullRequest(payload: Json): HookEvent {
+  const rawAction = read.string(payload, 'action');
+  const action = pullRequestAction(rawAction);
+  if (!action) return { kind: 'ignored', reason: `pull request action ${rawAction} does not build` };
+  const pr = read.object(payload, 'pull_request');
+  const number = read.number(pr, 'number');
+  const targetBranch = read.string(pr, 'base.ref');
+  const user = read.optionalString(pr, 'user.login') || read.optionalString(payload, 'sender.login');
+  const headRepoId = (pr.head as Json | undefined)?.repo_id;
+  const baseRepoId = (pr.base as Json | undefined)?.repo_id;
+  const headRepo = read.optionalString(pr, 'head.repo.full_name');
+  const baseRepo = read.optionalString(pr, 'base.repo.full_name') || read.string(payload, 'repository.full_name');
+  const fork = headRepoId !== undefined && baseRepoId !== undefined ? headRepoId !== baseRepoId : headRepo !== baseRepo;
+  return {
+    kind: 'build',
+    event: 'pull_request',
+    action,
+    repo: repoInfo(payload),
+    commit: {
+      sha: read.string(pr, 'head.sha'),
+      ref: `refs/pull/${number}/head`,
+      branch: targetBranch,
+      message: read.optionalString(pr, 'title'),
+      link: read.optionalString(pr, 'html_url'),
+      author: { login: user, name: user, email: read.optionalString(pr, 'user.email'), avatar: read.optionalString(pr, 'user.avatar_url') },
+    },
+    pullRequest: { number, title: read.optionalString(pr, 'title'), sourceBranch: read.string(pr, 'head.ref'), targetBranch, fork },
+    sender: read.optionalString(payload, 'sender.login') || user,
+  };
+}
+
+/** `eventName` is the X-Gitea-Event header. */
+export function parseGiteaEvent(eventName: string, payload: unknown): HookEvent {
+  const body = read.object(payload, '');
+  switch (eventName) {
+    case 'push':
+      return push(body);
+    case 'pull_request':
+      return pullRequest(body);
+    case 'create':
+      return { kind: 'ignored', reason: 'create events are built from their push' };
+    default:
+      return { kind: 'ignored', reason: `event ${eventName || '(none)'} does not build` };
+  }
+}
+
+/** Gitea's API lives on the same origin as its web pages. */
+function base(creds: ScmCredentials, repo: RepoRef): string {
+  const origin = creds.apiUrl ?? new URL(repo.link).origin;
+  return `${origin.replace(/\/+$/, '').replace(/\/api\/v1$/, '')}/api/v1`;
+}
+
+function headers(creds: ScmCredentials): Record<string, string> {
+  const h: Record<string, string> = { 'user-agent': 'slipway' };
+  if (creds.token) h.authorization = `token ${creds.token}`;
+  return h;
+}
+
+const encodePath = (path: string): string => path.split('/').map(encodeURIComponent).join('/');
+
+export function giteaConfigRequest(creds: ScmCredentials, repo: RepoRef, path: string, sha: string): ApiRequest {
+  return {
+    method: 'GET',
+    url: `${base(creds, repo)}/repos/${repo.slug}/raw/${encodePath(path)}?ref=${encodeURIComponent(sha)}`,
+    headers: headers(creds),
+  };
+}
+
+const GITEA_STATES = { pending: 'pending', running: 'pending', success: 'success', failure: 'failure', error: 'error' } as const;
+
+export function giteaStatusRequest(creds: ScmCredentials, repo: RepoRef, sha: string, status: CommitStatus): ApiRequest {
+  return {
+    method: 'POST',
+    url: `${base(creds, repo)}/repos/${repo.slug}/statuses/${encodeURIComponent(sha)}`,
+    headers: { ...headers(creds), 'content-type': 'application/json' },
+    body: JSON.stringify({
+      state: GITEA_STATES[status.state],
+      context: status.context,
+      description: truncate(status.description, 255),
+      ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
+    }),
+  };
+}

@@ -1,0 +1,97 @@
+// What Slipway takes from a Git host's webhook, whichever host sent it: one typed event
+// that the webhook validates and enqueues and the planner turns into a BuildContext.
+
+import type { BuildEvent, CommitInfo, PullRequestInfo, RepoInfo, ScmKind } from '../pipeline/context.js';
+
+/** Hosts that send webhooks (`local` builds are started by the local control plane). */
+export type HookHost = Exclude<ScmKind, 'local'>;
+
+export const HOOK_HOSTS: readonly HookHost[] = ['github', 'gitea', 'gitlab'];
+
+/** A change that can start a build: the pieces of a BuildContext the host knows. */
+export interface BuildHook {
+  kind: 'build';
+  event: Extract<BuildEvent, 'push' | 'pull_request' | 'tag'>;
+  /** Drone's action names: `opened`, `synchronized`, `reopened` for pull requests, `created` for tags. */
+  action: string;
+  repo: RepoInfo;
+  commit: CommitInfo;
+  pullRequest?: PullRequestInfo;
+  tag?: string;
+  /** Absent when the host did not say (then `paths` conditions match, as in Drone). */
+  changedFiles?: string[];
+  /** Login of who caused the event. */
+  sender: string;
+}
+
+/** The host checks the hook works; answered 200, recorded nowhere. */
+export interface PingHook {
+  kind: 'ping';
+}
+
+/** A well-formed event that starts nothing (a branch deletion, a label change, …). */
+export interface IgnoredHook {
+  kind: 'ignored';
+  reason: string;
+}
+
+export type HookEvent = BuildHook | PingHook | IgnoredHook;
+
+/** A correctly signed body that is not the event it claims to be: answered 400. */
+export class MalformedHookError extends Error {
+  constructor(host: HookHost, detail: string) {
+    super(`webhook: malformed ${host} event: ${detail}`);
+    this.name = 'MalformedHookError';
+  }
+}
+
+/** The message the webhook puts on the events queue for the planner. */
+export interface EventMessage {
+  version: 1;
+  deliveryId: string;
+  /** `local`: a build local mode starts itself (`slipway up`'s demo, `slipway run`), planned in-process, never queued. */
+  host: HookHost | 'local';
+  /** Epoch milliseconds when the webhook accepted it (queue-wait metrics start here). */
+  receivedAt: number;
+  hook: BuildHook;
+}
+
+/** Commit status states Slipway posts; each host maps them to its own words. */
+export type CommitState = 'pending' | 'running' | 'success' | 'failure' | 'error';
+
+export interface CommitStatus {
+  state: CommitState;
+  /** `slipway/<pipeline>` for a stage, `continuous-integration/slipway` for the build. */
+  context: string;
+  description: string;
+  targetUrl?: string;
+}
+
+export const BUILD_STATUS_CONTEXT = 'continuous-integration/slipway';
+export const stageStatusContext = (pipeline: string): string => `slipway/${pipeline}`;
+
+/** Credentials and API location of one host (from SCM_CREDENTIALS). */
+export interface ScmCredentials {
+  token?: string;
+  /** API base: `https://api.github.com`, a Gitea/GitLab origin (`https://git.example.com`). */
+  apiUrl?: string;
+}
+
+/** The `fetch` of Node 20 (injected so tests and local mode choose the network). */
+export type Fetch = typeof globalThis.fetch;
+
+/** Enough of a repository to reach it through its host's API. */
+export interface RepoRef {
+  /** `owner/name` (GitLab: the full `group/subgroup/name` path). */
+  slug: string;
+  /** Web page of the repository; its origin is the API origin when none is configured. */
+  link: string;
+}
+
+/** One HTTP request to a host's API, built by the host module and sent by fetch-config / post-status. */
+export interface ApiRequest {
+  method: 'GET' | 'POST';
+  url: string;
+  headers: Record<string, string>;
+  body?: string;
+}

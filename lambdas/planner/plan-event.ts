@@ -1,0 +1,170 @@
+// The planner, for one events-queue message: pipeline file at the commit → manifest →
+// triggers → build, stages and steps in one transaction → ready stages on the jobs queue
+// → pending commit status → a nudge to the autoscaler.
+//
+// Idempotent on the delivery id: a retried message finds the build its first attempt
+// created (the delivery → build claim is part of the build's transaction) and only
+// repeats the effects after it (enqueue, status, nudge), which are safe to repeat.
+
+import type { BuildStore } from '../../core/builds/store.js';
+import type { StageStore } from '../../core/builds/stage-store.js';
+import { buildRecord, newBuildRecords, readyStages } from '../../core/builds/new-build.js';
+import { buildId as makeBuildId, stageKey, type Build, type Stage } from '../../core/builds/types.js';
+import type { BuildContext } from '../../core/pipeline/context.js';
+import { CompileError, compileManifest, type CompileOptions } from '../../core/pipeline/compile.js';
+import { conditionInput, conditionsMatch } from '../../core/pipeline/conditions.js';
+import { formatDiagnostic } from '../../core/pipeline/format.js';
+import { loadManifest } from '../../core/pipeline/load.js';
+import type { Diagnostic } from '../../core/pipeline/types.js';
+import type { StageJob } from '../../core/scaling/job.js';
+import { buildContextOf } from '../../core/scm/build-context.js';
+import { buildCommitStatus, buildLink } from '../../core/scm/commit-state.js';
+import type { EventMessage } from '../../core/scm/types.js';
+import { isRepositoryAllowed } from '../shared/config.js';
+import type { ScmAccess, ScmRepo } from '../shared/scm.js';
+
+export interface PlannerDeps {
+  store: BuildStore;
+  stages: Pick<StageStore, 'putStageJobs' | 'getStageJob'>;
+  scm: ScmAccess;
+  enqueueJob: (job: StageJob) => Promise<void>;
+  /** Asks the autoscaler for a pass now. */
+  nudge: () => Promise<void>;
+  /** Compiler settings of this deployment; the stage id and secrets are set per build. */
+  compile: Omit<CompileOptions, 'stageId' | 'withSecrets'>;
+  publicUrl?: string;
+  allowedRepositories?: readonly string[];
+  system: BuildContext['system'];
+  now: () => number;
+  log: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+export type PlanOutcome =
+  | { kind: 'created'; buildId: string; enqueued: number[] }
+  | { kind: 'invalid'; buildId: string; error: string }
+  | { kind: 'resumed'; buildId: string; enqueued: number[] }
+  | { kind: 'skipped'; reason: string };
+
+/** The build's error text: every error diagnostic as `FILE:LINE:COLUMN: message`, one per line. */
+export function diagnosticsText(diagnostics: readonly Diagnostic[]): string {
+  return diagnostics
+    .filter((d) => d.severity === 'error')
+    .map(formatDiagnostic)
+    .join('\n');
+}
+
+export async function planEvent(message: EventMessage, deps: PlannerDeps): Promise<PlanOutcome> {
+  const { hook, deliveryId } = message;
+  const fields = { deliveryId, repo: hook.repo.slug, sha: hook.commit.sha };
+
+  const existing = await deps.store.buildForDelivery(deliveryId);
+  if (existing) return resume(existing, deps);
+
+  if (!isRepositoryAllowed(deps.allowedRepositories ?? [], hook.repo.slug)) {
+    return { kind: 'skipped', reason: `repository ${hook.repo.slug} is not in ALLOWED_REPOSITORIES` };
+  }
+  const repository = await deps.store.ensureRepository(hook.repo);
+  if (!repository.active) return { kind: 'skipped', reason: `repository ${hook.repo.slug} is not active` };
+  const scmRepo: ScmRepo = repository;
+
+  const text = await deps.scm.fetchConfig(scmRepo, repository.configPath, hook.commit.sha);
+  if (text === null) {
+    deps.log('no pipeline file: nothing to build', { ...fields, path: repository.configPath });
+    return { kind: 'skipped', reason: `${repository.configPath} does not exist at ${hook.commit.sha}` };
+  }
+  const manifest = loadManifest(repository.configPath, text);
+  const fork = hook.pullRequest?.fork ?? false;
+  const contextFor = (number: number, createdAt: number): BuildContext =>
+    buildContextOf(hook, { number, createdAt, link: buildLink(deps.publicUrl, hook.repo.slug, number) ?? hook.commit.link, system: deps.system });
+
+  const invalid = diagnosticsText(manifest.diagnostics);
+  if (!invalid) {
+    // Triggers first, so that a push nothing runs for does not use up a build number.
+    const input = conditionInput(contextFor(0, deps.now()));
+    if (!manifest.pipelines.some((p) => conditionsMatch(p.trigger, input))) {
+      return { kind: 'skipped', reason: `no pipeline of ${repository.configPath} is triggered by this ${hook.event}` };
+    }
+  }
+
+  const number = await deps.store.nextBuildNumber(hook.repo.slug);
+  const now = deps.now();
+  const ctx = contextFor(number, now);
+  const base = { ctx, deliveryId, fork, now, receivedAt: message.receivedAt };
+
+  if (invalid) return createInvalid(buildRecord(base, { status: 'error', error: invalid, finishedAt: now }), scmRepo, deps);
+
+  let records;
+  try {
+    const compiled = compileManifest(manifest, ctx, {
+      ...deps.compile,
+      withSecrets: !fork,
+      stageId: (_pipeline, stageNumber) => stageKey(makeBuildId(ctx.repo.slug, number), stageNumber),
+    });
+    records = newBuildRecords(base, manifest, compiled);
+  } catch (err) {
+    if (!(err instanceof CompileError)) throw err;
+    return createInvalid(buildRecord(base, { status: 'error', error: diagnosticsText(err.diagnostics), finishedAt: now }), scmRepo, deps);
+  }
+
+  // Jobs first: they are invisible until the build exists, and a stage must never exist
+  // without the job that starts it.
+  await deps.stages.putStageJobs(records.jobs);
+  const result = await deps.store.createBuild(records);
+  if (!result.created) return resume(result.buildId, deps);
+
+  const enqueued = await enqueueReady(records.build, records.stages, deps);
+  await postStatus(scmRepo, records.build, deps);
+  await nudge(deps);
+  deps.log('build created', { ...fields, buildId: records.build.id, stages: records.stages.length, enqueued });
+  return { kind: 'created', buildId: records.build.id, enqueued };
+}
+
+async function createInvalid(build: Build, repo: ScmRepo, deps: PlannerDeps): Promise<PlanOutcome> {
+  const result = await deps.store.createBuild({ build, stages: [], steps: [] });
+  if (!result.created) return resume(result.buildId, deps);
+  await postStatus(repo, build, deps);
+  deps.log('invalid pipeline file', { buildId: build.id, error: build.error });
+  return { kind: 'invalid', buildId: build.id, error: build.error ?? '' };
+}
+
+/** Repeats what follows the build's creation; all of it is safe to do twice. */
+async function resume(buildIdValue: string, deps: PlannerDeps): Promise<PlanOutcome> {
+  const detail = await deps.store.getBuildDetail(buildIdValue);
+  if (!detail) throw new Error(`planner: delivery points at build ${buildIdValue}, which does not exist`);
+  const repository = await deps.store.getRepository(detail.repo);
+  let enqueued: number[] = [];
+  if (detail.status === 'pending' || detail.status === 'running') {
+    enqueued = await enqueueReady(detail, detail.stages, deps);
+    await nudge(deps);
+  }
+  if (repository && detail.status !== 'running') await postStatus(repository, detail, deps);
+  return { kind: 'resumed', buildId: buildIdValue, enqueued };
+}
+
+async function enqueueReady(build: Build, stages: readonly Stage[], deps: PlannerDeps): Promise<number[]> {
+  const ready = readyStages(stages);
+  for (const stage of ready) {
+    const job = await deps.stages.getStageJob(build.id, stage.number);
+    if (!job) throw new Error(`planner: stage ${stage.number} of ${build.id} has no stored job`);
+    await deps.enqueueJob(job);
+  }
+  return ready.map((s) => s.number);
+}
+
+/** Commit statuses are for people: a host that refuses one must not stop the build. */
+async function postStatus(repo: ScmRepo, build: Build, deps: PlannerDeps): Promise<void> {
+  try {
+    await deps.scm.postStatus(repo, build.commit, buildCommitStatus(build, deps.publicUrl));
+  } catch (err) {
+    deps.log('commit status not posted', { buildId: build.id, status: build.status, error: (err as Error).message });
+  }
+}
+
+async function nudge(deps: PlannerDeps): Promise<void> {
+  try {
+    await deps.nudge();
+  } catch (err) {
+    // The scheduled pass starts the stages a minute later at the latest.
+    deps.log('autoscaler nudge failed', { error: (err as Error).message });
+  }
+}

@@ -1,0 +1,24 @@
+// An events-queue batch: each message planned on its own; the ones that failed are
+// reported (reportBatchItemFailures), so only they come back, and after the queue's
+// maxReceiveCount they land in the dead-letter queue.
+
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { decodeEventMessage } from '../shared/events-queue.js';
+import { planEvent, type PlanOutcome, type PlannerDeps } from './plan-event.js';
+
+export async function processEventBatch(event: SQSEvent, deps: PlannerDeps): Promise<SQSBatchResponse> {
+  const processor = new BatchProcessor(EventType.SQS);
+  const record = async (r: SQSRecord): Promise<PlanOutcome> => {
+    try {
+      const outcome = await planEvent(decodeEventMessage(r.body), deps);
+      if (outcome.kind === 'skipped') deps.log('nothing to build', { messageId: r.messageId, reason: outcome.reason });
+      return outcome;
+    } catch (err) {
+      deps.log('message failed', { messageId: r.messageId, receiveCount: r.attributes?.ApproximateReceiveCount, error: (err as Error).message });
+      throw err;
+    }
+  };
+  // A batch where every message failed is reported like any other, not thrown.
+  return processPartialResponse(event, record, processor, { throwOnFullBatchFailure: false }) as Promise<SQSBatchResponse>;
+}

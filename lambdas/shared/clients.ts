@@ -1,0 +1,20 @@
+// SDK clients, created once per Lambda container with `new XClient({})` so that the SDK's
+// own AWS_ENDPOINT_URL_* variables point them at the local stand-ins.
+
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+function lazy<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= make());
+}
+
+export const dynamoDocument = lazy(() => DynamoDBDocumentClient.from(new DynamoDBClient({})));
+// The queue URL's host is not an endpoint to follow: local stand-ins name queues
+// `sqs.<region>.localhost`, which only the configured endpoint reaches. In AWS both agree.
+export const sqsClient = lazy(() => new SQSClient({ useQueueUrlAsEndpoint: false }));
+export const lambdaClient = lazy(() => new LambdaClient({}));
+export const secretsClient = lazy(() => new SecretsManagerClient({}));

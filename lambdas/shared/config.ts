@@ -1,0 +1,34 @@
+// Settings from the environment only (the CDK stack sets them in AWS, local mode sets them
+// locally). Each Lambda reads what it needs; a missing one is named in the error.
+
+export type Env = Record<string, string | undefined>;
+
+export function requireEnv(env: Env, name: string, why: string): string {
+  const value = env[name];
+  if (!value) throw new Error(`config: environment variable ${name} is not set (${why})`);
+  return value;
+}
+
+export function listEnv(env: Env, name: string): string[] {
+  return (env[name] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+export function numberEnv(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`config: ${name}=${JSON.stringify(raw)} is not a positive number`);
+  return n;
+}
+
+/** `owner/name` entries of ALLOWED_REPOSITORIES; empty means every repository. */
+export function allowedRepositories(env: Env): string[] {
+  return listEnv(env, 'ALLOWED_REPOSITORIES');
+}
+
+export function isRepositoryAllowed(allowed: readonly string[], slug: string): boolean {
+  return allowed.length === 0 || allowed.some((a) => a.toLowerCase() === slug.toLowerCase());
+}

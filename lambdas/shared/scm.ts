@@ -1,0 +1,57 @@
+// One door to the Git hosts for the Lambdas: fetch the pipeline file at a commit, post a
+// commit status. Dispatches on the repository's host; `local` reads a local repository.
+
+import type { RepoInfo, ScmKind } from '../../core/pipeline/context.js';
+import type { Build, Repository } from '../../core/builds/types.js';
+import { fetchConfig } from '../../core/scm/fetch-config.js';
+import { postStatus } from '../../core/scm/post-status.js';
+import { buildCommitStatus } from '../../core/scm/commit-state.js';
+import type { CommitStatus, Fetch } from '../../core/scm/types.js';
+import type { CredentialsByHost } from './secrets.js';
+import { localRepoPath, readFileAtCommit } from './local-git.js';
+
+export type ScmRepo = Pick<RepoInfo, 'slug' | 'link' | 'httpUrl'> & { scm: ScmKind };
+
+export interface ScmAccess {
+  /** The file's text at the commit, or null when the commit has none. */
+  fetchConfig(repo: ScmRepo, path: string, sha: string): Promise<string | null>;
+  postStatus(repo: ScmRepo, sha: string, status: CommitStatus): Promise<void>;
+}
+
+export interface ScmAccessOptions {
+  credentials: () => Promise<CredentialsByHost>;
+  fetch?: Fetch;
+  /** Where statuses of `local` repositories go (local mode shows them; default: nowhere). */
+  onLocalStatus?: (repo: ScmRepo, sha: string, status: CommitStatus) => void;
+}
+
+export function createScmAccess(options: ScmAccessOptions): ScmAccess {
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  return {
+    async fetchConfig(repo, path, sha) {
+      if (repo.scm === 'local') return readFileAtCommit(localRepoPath(repo.httpUrl), sha, path);
+      const creds = (await options.credentials())[repo.scm] ?? {};
+      return fetchConfig(repo.scm, creds, repo, path, sha, fetchImpl);
+    },
+    async postStatus(repo, sha, status) {
+      if (repo.scm === 'local') {
+        options.onLocalStatus?.(repo, sha, status);
+        return;
+      }
+      const creds = (await options.credentials())[repo.scm] ?? {};
+      await postStatus(repo.scm, creds, repo, sha, status, fetchImpl);
+    },
+  };
+}
+
+/** Posts a build's status (`continuous-integration/slipway`) to the host of its repository. */
+export async function postBuildStatus(
+  scm: ScmAccess,
+  getRepository: (slug: string) => Promise<Repository | null>,
+  build: Build,
+  publicUrl?: string,
+): Promise<void> {
+  const repo = await getRepository(build.repo);
+  if (!repo) throw new Error(`scm: repository ${build.repo} of build ${build.id} is not in the table`);
+  await scm.postStatus(repo, build.commit, buildCommitStatus(build, publicUrl));
+}

@@ -1,0 +1,52 @@
+// The webhook secret and the Git host credentials: plain environment values locally,
+// Secrets Manager ARNs when deployed (read once per container, refreshed every 5 minutes
+// so a rotated secret takes effect without a deploy).
+
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { ScmKind } from '../../core/pipeline/context.js';
+import type { ScmCredentials } from '../../core/scm/types.js';
+import type { Env } from './config.js';
+
+const TTL_MS = 5 * 60_000;
+const cache = new Map<string, { value: string; at: number }>();
+
+async function secretString(client: SecretsManagerClient, arn: string): Promise<string> {
+  const hit = cache.get(arn);
+  if (hit && Date.now() - hit.at < TTL_MS) return hit.value;
+  const res = await client.send(new GetSecretValueCommand({ SecretId: arn }));
+  if (res.SecretString === undefined) throw new Error(`secrets: ${arn} has no string value`);
+  cache.set(arn, { value: res.SecretString, at: Date.now() });
+  return res.SecretString;
+}
+
+/** WEBHOOK_SECRET (or SLIPWAY_WEBHOOK_SECRET) locally, WEBHOOK_SECRET_ARN deployed. */
+export async function webhookSecret(env: Env, client: () => SecretsManagerClient): Promise<string> {
+  const plain = env.WEBHOOK_SECRET ?? env.SLIPWAY_WEBHOOK_SECRET;
+  if (plain) return plain;
+  if (env.WEBHOOK_SECRET_ARN) return secretString(client(), env.WEBHOOK_SECRET_ARN);
+  throw new Error('config: set WEBHOOK_SECRET (local) or WEBHOOK_SECRET_ARN (deployed): without a secret no webhook can be verified');
+}
+
+export type CredentialsByHost = Partial<Record<ScmKind, ScmCredentials>>;
+
+export function parseCredentials(json: string, source: string): CredentialsByHost {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (err) {
+    throw new Error(`config: ${source} is not JSON: ${(err as Error).message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new Error(`config: ${source} must be an object like {"github":{"token":"…","apiUrl":"…"}}`);
+  }
+  return value as CredentialsByHost;
+}
+
+/** SCM_CREDENTIALS (local JSON) or SCM_CREDENTIALS_SECRET_ARN (deployed); none: anonymous. */
+export async function scmCredentials(env: Env, client: () => SecretsManagerClient): Promise<CredentialsByHost> {
+  if (env.SCM_CREDENTIALS) return parseCredentials(env.SCM_CREDENTIALS, 'SCM_CREDENTIALS');
+  if (env.SCM_CREDENTIALS_SECRET_ARN) {
+    return parseCredentials(await secretString(client(), env.SCM_CREDENTIALS_SECRET_ARN), 'the SCM credentials secret');
+  }
+  return {};
+}

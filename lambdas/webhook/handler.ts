@@ -1,0 +1,43 @@
+// The webhook Lambda behind a Function URL or an API Gateway HTTP API (payload v2):
+// `POST …/github`, `…/gitea`, `…/gitlab` (the last path segment names the host).
+
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { BuildStore } from '../../core/builds/store.js';
+import { allowedRepositories, requireEnv } from '../shared/config.js';
+import { dynamoDocument, secretsClient, sqsClient } from '../shared/clients.js';
+import { sendEventMessage } from '../shared/events-queue.js';
+import { webhookSecret } from '../shared/secrets.js';
+import { handleWebhook, type WebhookDeps } from './handle-webhook.js';
+
+let deps: WebhookDeps | undefined;
+
+function depsFromEnv(env = process.env): WebhookDeps {
+  const tableName = requireEnv(env, 'TABLE_NAME', 'the build table');
+  const queueUrl = requireEnv(env, 'EVENTS_QUEUE_URL', 'the planner queue');
+  return {
+    secret: () => webhookSecret(env, secretsClient),
+    deliveries: new BuildStore(dynamoDocument(), tableName),
+    enqueue: (message) => sendEventMessage(sqsClient(), queueUrl, message),
+    allowedRepositories: allowedRepositories(env),
+    log: (message, fields = {}) => console.log(JSON.stringify({ source: 'webhook', message, ...fields })),
+  };
+}
+
+/** The raw bytes the host signed: API Gateway base64-encodes bodies it deems binary. */
+export function rawBodyOf(event: Pick<APIGatewayProxyEventV2, 'body' | 'isBase64Encoded'>): Buffer {
+  if (event.body === undefined || event.body === null) return Buffer.alloc(0);
+  return event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
+}
+
+export function hostOf(rawPath: string | undefined): string {
+  return (rawPath ?? '').split('/').filter(Boolean).at(-1) ?? '';
+}
+
+export async function handler(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+  const method = event.requestContext?.http?.method ?? 'POST';
+  if (method !== 'POST') {
+    return { statusCode: 405, headers: { allow: 'POST', 'content-type': 'application/json' }, body: JSON.stringify({ error: `webhook: ${method} is not allowed; Git hosts POST` }) };
+  }
+  deps ??= depsFromEnv();
+  return handleWebhook(hostOf(event.rawPath), event.headers ?? {}, rawBodyOf(event), deps);
+}

@@ -1,0 +1,306 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  ChangeMessageVisibilityCommand,
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  PurgeQueueCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+  type Message,
+} from '@aws-sdk/client-sqs';
+import type { SQSEvent } from 'aws-lambda';
+import { BuildStore } from '../../core/builds/store.js';
+import { StageStore } from '../../core/builds/stage-store.js';
+import { decodeJob, encodeJob } from '../../core/scaling/job.js';
+import type { BuildHook, EventMessage } from '../../core/scm/types.js';
+import { planEvent, type PlannerDeps } from '../../lambdas/planner/plan-event.js';
+import { processEventBatch } from '../../lambdas/planner/process-batch.js';
+import { createScmAccess } from '../../lambdas/shared/scm.js';
+import { startSqs, type LocalSqs } from '../../local/sqs.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
+import { startFakeGitHost, type FakeGitHost } from '../support/fake-git-host.js';
+
+const PIPELINES = `kind: pipeline
+type: docker
+name: build
+steps:
+- name: test
+  image: golang:1.22
+  environment:
+    TOKEN:
+      from_secret: api_token
+  commands:
+  - go test ./...
+services:
+- name: db
+  image: postgres:15
+---
+kind: pipeline
+type: docker
+name: deploy
+depends_on: [build]
+steps:
+- name: ship
+  image: alpine
+  commands: [echo ship]
+---
+kind: pipeline
+type: docker
+name: release
+trigger:
+  event: [tag]
+steps:
+- name: publish
+  image: alpine
+  commands: [echo publish]
+`;
+
+let db: LocalDynamo;
+let sqsServer: LocalSqs;
+let sqs: SQSClient;
+let git: FakeGitHost;
+let jobsUrl: string;
+let store: BuildStore;
+let stageStore: StageStore;
+let nudges = 0;
+let logs: { message: string; fields?: Record<string, unknown> }[] = [];
+let deps: PlannerDeps;
+let shaCounter = 0;
+
+beforeAll(async () => {
+  [db, sqsServer, git] = await Promise.all([startDynamoLocal(), startSqs(), startFakeGitHost()]);
+  sqs = new SQSClient({ endpoint: sqsServer.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  jobsUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'jobs' }))).QueueUrl!;
+  store = new BuildStore(db.doc, db.tableName);
+  stageStore = new StageStore(db.doc, db.tableName);
+  deps = {
+    store,
+    stages: stageStore,
+    scm: createScmAccess({ credentials: async () => ({ github: { apiUrl: git.apiUrl, token: 'gh-token' }, gitlab: { apiUrl: git.apiUrl, token: 'gl-token' } }) }),
+    enqueueJob: async (job) => {
+      await sqs.send(new SendMessageCommand({ QueueUrl: jobsUrl, MessageBody: encodeJob(job) }));
+    },
+    nudge: async () => {
+      nudges++;
+    },
+    compile: { logGroup: '/slipway/builds', region: LOCAL_REGION },
+    publicUrl: 'https://ci.example.com',
+    system: { host: 'ci.example.com', proto: 'https', version: 'test' },
+    now: Date.now,
+    log: (message, fields) => logs.push({ message, fields }),
+  };
+}, 60_000);
+
+afterAll(async () => {
+  sqs?.destroy();
+  await Promise.all([db?.stop(), sqsServer?.stop(), git?.stop()]);
+});
+
+beforeEach(async () => {
+  nudges = 0;
+  logs = [];
+  await sqs.send(new PurgeQueueCommand({ QueueUrl: jobsUrl }));
+});
+
+async function drainJobs(): Promise<Message[]> {
+  const out: Message[] = [];
+  for (;;) {
+    const res = await sqs.send(new ReceiveMessageCommand({ QueueUrl: jobsUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 300 }));
+    if (!res.Messages?.length) return out;
+    out.push(...res.Messages);
+  }
+}
+
+function pushMessage(slug: string, config: string | null, overrides: Partial<BuildHook> = {}, deliveryId = `d-${slug}-${++shaCounter}`): EventMessage {
+  const sha = (shaCounter++).toString(16).padStart(40, 'a');
+  if (config !== null) git.setFile(slug, sha, '.drone.yml', config);
+  const [owner, name] = slug.split('/') as [string, string];
+  return {
+    version: 1,
+    deliveryId,
+    host: 'github',
+    receivedAt: Date.now() - 5,
+    hook: {
+      kind: 'build',
+      event: 'push',
+      action: '',
+      repo: { slug, owner, name, scm: 'github', httpUrl: `https://github.com/${slug}.git`, link: `https://github.com/${slug}`, defaultBranch: 'main', private: false, visibility: 'public' },
+      commit: { sha, ref: 'refs/heads/main', branch: 'main', message: 'change', link: `https://github.com/${slug}/commit/${sha}`, author: { login: 'octocat', name: 'Octo Cat', email: 'o@example.com', avatar: '' } },
+      sender: 'octocat',
+      ...overrides,
+    },
+  };
+}
+
+describe('planEvent', () => {
+  it('creates the build, its stages and steps, enqueues the first stage, posts pending and nudges', async () => {
+    const message = pushMessage('acme/app', PIPELINES);
+    const outcome = await planEvent(message, deps);
+    expect(outcome).toEqual({ kind: 'created', buildId: 'acme/app#1', enqueued: [1] });
+
+    const detail = (await store.getBuildDetail('acme/app#1'))!;
+    expect(detail).toMatchObject({ status: 'pending', event: 'push', commit: message.hook.commit.sha, deliveryId: message.deliveryId, fork: false });
+    expect(detail.stages.map((s) => [s.name, s.status, s.dependsOn])).toEqual([
+      ['build', 'pending', []],
+      ['deploy', 'pending', ['build']],
+      ['release', 'skipped', []],
+    ]);
+    expect(detail.stages[2]!.message).toMatch(/^trigger: event "push" is not included in \[tag\]/);
+    expect(detail.stages[0]!.queuedAt).toBeTypeOf('number');
+    expect(detail.stages[1]!.queuedAt).toBeUndefined();
+    expect(detail.stages[0]!.steps.map((s) => [s.name, s.kind, s.status])).toEqual([
+      ['clone', 'clone', 'pending'],
+      ['db', 'service', 'pending'],
+      ['test', 'step', 'pending'],
+    ]);
+
+    const jobs = (await drainJobs()).map((m) => decodeJob(m.Body!));
+    expect(jobs.map((j) => [j.stageKey, j.pipeline])).toEqual([['acme/app#1/1', 'build']]);
+    expect(jobs[0]!.taskDefinition.family).toBe(detail.stages[0]!.family);
+    expect(jobs[0]!.receivedAt).toBe(message.receivedAt);
+    // The dependent stage's job is stored for the task-events handler to enqueue later.
+    expect((await stageStore.getStageJob('acme/app#1', 2))?.pipeline).toBe('deploy');
+
+    const statuses = git.statuses.filter((s) => s.sha === message.hook.commit.sha);
+    expect(statuses).toMatchObject([{ state: 'pending', context: 'continuous-integration/slipway', targetUrl: 'https://ci.example.com/#/builds/acme/app/1', token: 'gh-token' }]);
+    expect(nudges).toBe(1);
+  });
+
+  it('does not create a second build when the message is retried, even concurrently', async () => {
+    const message = pushMessage('acme/retry', PIPELINES);
+    const [a, b] = await Promise.all([planEvent(message, deps), planEvent(message, deps)]);
+    expect([a.kind, b.kind].sort()).toEqual(['created', 'resumed']);
+    const created = (a.kind === 'created' ? a : b) as { buildId: string };
+    const again = await planEvent(message, deps);
+    expect(again).toMatchObject({ kind: 'resumed', buildId: created.buildId, enqueued: [1] });
+    // Racing attempts may each draw a number; only one build exists.
+    expect((await store.listBuilds('acme/retry')).items.map((b) => b.id)).toEqual([created.buildId]);
+    // Re-enqueued stage jobs are duplicates of the same stage, which the autoscaler starts once.
+    expect(new Set((await drainJobs()).map((m) => decodeJob(m.Body!).stageKey))).toEqual(new Set([`${created.buildId}/1`]));
+  });
+
+  it('turns an invalid file into an error build with FILE:LINE:COLUMN and a failed commit status', async () => {
+    const message = pushMessage('acme/broken', 'kind: pipeline\nname: x\nsteps:\n  - name: a\n    image: [\n');
+    const outcome = await planEvent(message, deps);
+    expect(outcome.kind).toBe('invalid');
+    const build = (await store.getBuild('acme/broken#1'))!;
+    expect(build.status).toBe('error');
+    expect(build.error).toMatch(/^\.drone\.yml:6:1: error: yaml: /);
+    expect(await store.listStages(build.id)).toEqual([]);
+    expect(await drainJobs()).toHaveLength(0);
+    const status = git.statuses.find((s) => s.sha === message.hook.commit.sha)!;
+    expect(status.state).toBe('error');
+    expect(status.description).toContain('.drone.yml:6:1');
+  });
+
+  it('reports a pipeline the compiler rejects the same way', async () => {
+    let config = 'kind: pipeline\ntype: docker\nname: wide\nsteps:\n';
+    for (let i = 0; i < 12; i++) config += `- name: s${i}\n  image: img${i}:1\n  commands: [echo]\n`;
+    const message = pushMessage('acme/rejected', config);
+    const outcome = await planEvent(message, deps);
+    expect(outcome.kind).toBe('invalid');
+    const build = (await store.getBuild('acme/rejected#1'))!;
+    expect(build.status).toBe('error');
+    expect(build.error).toMatch(/^\.drone\.yml:1:1: error: compile: pipeline "wide": needs 13 containers/);
+    expect(git.statuses.find((s) => s.sha === message.hook.commit.sha)?.state).toBe('error');
+  });
+
+  it('builds pull requests from forks without secrets', async () => {
+    const message = pushMessage('acme/forked', PIPELINES, {
+      event: 'pull_request',
+      action: 'opened',
+      pullRequest: { number: 4, title: 'Improve', sourceBranch: 'feature', targetBranch: 'main', fork: true },
+    });
+    await planEvent(message, deps);
+    expect((await store.getBuild('acme/forked#1'))?.fork).toBe(true);
+    const job = decodeJob((await drainJobs())[0]!.Body!);
+    const containers = (job.taskDefinition as unknown as { containerDefinitions: { name: string; secrets?: unknown[] }[] }).containerDefinitions;
+    expect(containers.some((c) => (c.secrets ?? []).length > 0)).toBe(false);
+
+    const own = pushMessage('acme/forked', PIPELINES, { event: 'pull_request', action: 'opened', pullRequest: { number: 5, title: 'x', sourceBranch: 'b', targetBranch: 'main', fork: false } });
+    await planEvent(own, deps);
+    const ownJob = decodeJob((await drainJobs())[0]!.Body!);
+    const ownContainers = (ownJob.taskDefinition as unknown as { containerDefinitions: { secrets?: { name: string }[] }[] }).containerDefinitions;
+    expect(ownContainers.flatMap((c) => c.secrets ?? []).map((s) => s.name)).toContain('TOKEN');
+  });
+
+  it('creates nothing (and uses no build number) without a file or a triggered pipeline', async () => {
+    expect(await planEvent(pushMessage('acme/nofile', null), deps)).toMatchObject({ kind: 'skipped', reason: expect.stringContaining('.drone.yml does not exist') });
+    const tagOnly = 'kind: pipeline\ntype: docker\nname: rel\ntrigger:\n  event: [tag]\nsteps:\n- name: a\n  image: alpine\n  commands: [echo]\n';
+    expect((await planEvent(pushMessage('acme/nofile', tagOnly), deps)).kind).toBe('skipped');
+    expect((await store.getRepository('acme/nofile'))?.counter).toBe(0);
+    expect((await planEvent(pushMessage('acme/nofile', PIPELINES), deps))).toMatchObject({ buildId: 'acme/nofile#1' });
+  });
+
+  it('reads the file from the configured path', async () => {
+    const message = pushMessage('acme/custom', null);
+    await store.ensureRepository(message.hook.repo);
+    await store.updateRepositorySettings('acme/custom', { configPath: 'ci/pipeline.yml' });
+    git.setFile('acme/custom', message.hook.commit.sha, 'ci/pipeline.yml', PIPELINES);
+    expect((await planEvent(message, deps)).kind).toBe('created');
+  });
+
+  it('still creates the build when the Git host refuses the status', async () => {
+    git.failNext(1, 502, '/statuses/');
+    expect((await planEvent(pushMessage('acme/statusdown', PIPELINES), deps)).kind).toBe('created');
+    expect(logs.some((l) => l.message === 'commit status not posted')).toBe(true);
+  });
+});
+
+describe('processEventBatch', () => {
+  const record = (id: string, body: string) => ({ messageId: id, body, attributes: { ApproximateReceiveCount: '1' } });
+
+  it('reports only the failed messages', async () => {
+    const good1 = pushMessage('batch/one', PIPELINES);
+    const good2 = pushMessage('batch/two', PIPELINES);
+    const event = { Records: [record('m1', JSON.stringify(good1)), record('poison', '{"version":1'), record('m2', JSON.stringify(good2))] } as unknown as SQSEvent;
+    const res = await processEventBatch(event, deps);
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'poison' }]);
+    expect(await store.getBuild('batch/one#1')).not.toBeNull();
+    expect(await store.getBuild('batch/two#1')).not.toBeNull();
+  });
+
+  it('retries a message whose config could not be fetched, and the retry succeeds', async () => {
+    const message = pushMessage('batch/flaky', PIPELINES);
+    git.failNext(1, 503, '/contents/');
+    const first = await processEventBatch({ Records: [record('f1', JSON.stringify(message))] } as unknown as SQSEvent, deps);
+    expect(first.batchItemFailures).toEqual([{ itemIdentifier: 'f1' }]);
+    const second = await processEventBatch({ Records: [record('f1', JSON.stringify(message))] } as unknown as SQSEvent, deps);
+    expect(second.batchItemFailures).toEqual([]);
+    expect((await store.listBuilds('batch/flaky')).items).toHaveLength(1);
+  });
+
+  it('lets SQS move a poison message to the dead-letter queue after its retries', async () => {
+    const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'events-dlq' }))).QueueUrl!;
+    const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+    const eventsUrl = (
+      await sqs.send(
+        new CreateQueueCommand({ QueueName: 'events-redrive', Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 2 }) } }),
+      )
+    ).QueueUrl!;
+    const good = pushMessage('batch/redrive', PIPELINES);
+    await sqs.send(new SendMessageCommand({ QueueUrl: eventsUrl, MessageBody: JSON.stringify(good) }));
+    await sqs.send(new SendMessageCommand({ QueueUrl: eventsUrl, MessageBody: '{"version":1,"deliveryId":"x","host":"svn"}' }));
+
+    // What the Lambda event source mapping does: receive, invoke, delete the successes,
+    // leave the failures to reappear.
+    for (let pass = 0; pass < 4; pass++) {
+      const res = await sqs.send(new ReceiveMessageCommand({ QueueUrl: eventsUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, AttributeNames: ['All'] }));
+      const messages = res.Messages ?? [];
+      if (messages.length === 0) break;
+      const event = { Records: messages.map((m) => ({ messageId: m.MessageId!, body: m.Body!, attributes: m.Attributes ?? {} })) } as unknown as SQSEvent;
+      const { batchItemFailures } = await processEventBatch(event, deps);
+      const failed = new Set(batchItemFailures.map((f) => f.itemIdentifier));
+      for (const m of messages) {
+        if (failed.has(m.MessageId!)) await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: eventsUrl, ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 }));
+        else await sqs.send(new DeleteMessageCommand({ QueueUrl: eventsUrl, ReceiptHandle: m.ReceiptHandle! }));
+      }
+    }
+    const dead = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    expect(dead.Messages?.map((m) => m.Body)).toEqual(['{"version":1,"deliveryId":"x","host":"svn"}']);
+    expect((await store.listBuilds('batch/redrive')).items).toHaveLength(1);
+    expect(logs.filter((l) => l.message === 'message failed').length).toBe(2);
+  });
+});
