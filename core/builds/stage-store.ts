@@ -1,0 +1,289 @@
+// Stage writes of the execution half (autoscaler, task-events) whose conditions the
+// generic BuildStore.updateStage cannot express: they also depend on which task the
+// stage runs and on its attempt count. Plus the stored StageJob of every stage (item
+// BUILD#<id> / STAGE#<nnn>#JOB, type `job`), from which dependent stages and Spot
+// retries are enqueued. Keys from keys.ts; the client is injected.
+
+import { type DynamoDBDocumentClient, BatchWriteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { StageJob } from '../scaling/job.js';
+import { activeStagePk, activeStageSk, buildPk, stageSk } from './keys.js';
+import { statusRank } from './store.js';
+import type { Stage, StageOutcomeReason, StageStatus } from './types.js';
+import { stageKey } from './types.js';
+
+const jobSk = (stageNumber: number): string => `${stageSk(stageNumber)}#JOB`;
+const KEY_ATTRIBUTES = ['PK', 'SK', 'type', 'statusRank', 'GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK'];
+
+function strip<T>(item: Record<string, unknown> | undefined): T | null {
+  if (!item) return null;
+  const out = { ...item };
+  for (const k of KEY_ATTRIBUTES) delete out[k];
+  return out as T;
+}
+
+function isConditionFailure(err: unknown): boolean {
+  return (err as { name?: string })?.name === 'ConditionalCheckFailedException';
+}
+
+export interface RunningMark {
+  /** Stage.attempts before this start (the attempt the RunTask tokens were made for). */
+  attempt: number;
+  taskArn: string;
+  capacity: 'FARGATE' | 'FARGATE_SPOT';
+  startedAt: number;
+  cpu: number;
+}
+
+export interface EventApply {
+  taskArn: string;
+  version: number;
+  /** Stage.attempts the caller expected (a pending stage is claimed by the event's task). */
+  attempt: number;
+  status?: StageStatus;
+  reason?: StageOutcomeReason;
+  message?: string;
+  exitCode?: number;
+  startedAt?: number;
+  finishedAt?: number;
+  firstStepAt?: number;
+}
+
+export class StageStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    readonly tableName: string,
+  ) {}
+
+  /** Stores the job of every stage of a build (the planner, beside createBuild). */
+  async putStageJobs(jobs: StageJob[]): Promise<void> {
+    for (let i = 0; i < jobs.length; i += 25) {
+      let pending: unknown[] = jobs.slice(i, i + 25).map((job) => ({
+        PutRequest: { Item: { PK: buildPk(job.buildId), SK: jobSk(job.stageNumber), type: 'job', ...stripUndefined(job) } },
+      }));
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 8) throw new Error(`stage-store: ${pending.length} jobs unprocessed after retries`);
+        const res = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending as never } }));
+        pending = res.UnprocessedItems?.[this.tableName] ?? [];
+        if (pending.length) await new Promise((r) => setTimeout(r, 2 ** attempt * 10));
+      }
+    }
+  }
+
+  async getStageJob(buildId: string, stageNumber: number): Promise<StageJob | null> {
+    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { PK: buildPk(buildId), SK: jobSk(stageNumber) } }));
+    return strip<StageJob>(res.Item);
+  }
+
+  /**
+   * RunTask succeeded: the stage runs `taskArn`. Applies if the stage is still pending at
+   * that attempt, or if a task event already claimed it for the same task; never moves a
+   * finished stage. Returns the stage, or null when refused.
+   */
+  async markRunning(buildId: string, stageNumber: number, mark: RunningMark): Promise<Stage | null> {
+    return this.update(buildId, stageNumber, {
+      update:
+        'SET #status = :running, statusRank = :rank1, taskArn = :arn, capacity = :cap, attempts = :next, cpu = :cpu, ' +
+        'startedAt = if_not_exists(startedAt, :startedAt), GSI2PK = :gsi2pk, GSI2SK = :gsi2sk',
+      condition: 'attribute_exists(PK) AND ((#status = :pending AND attempts = :attempt) OR (taskArn = :arn AND statusRank <= :rank1))',
+      values: {
+        ':running': 'running',
+        ':pending': 'pending',
+        ':rank1': 1,
+        ':arn': mark.taskArn,
+        ':cap': mark.capacity,
+        ':attempt': mark.attempt,
+        ':next': mark.attempt + 1,
+        ':cpu': mark.cpu,
+        ':startedAt': mark.startedAt,
+        ':gsi2pk': activeStagePk('running'),
+        ':gsi2sk': activeStageSk(mark.startedAt, stageKey(buildId, stageNumber)),
+      },
+    });
+  }
+
+  /**
+   * An ECS event of the stage's task: applies only if its version is newer than the last
+   * applied one, the stage is not finished, and the task is the stage's (or the stage is
+   * pending at `attempt` and this is its first event: then the task is claimed).
+   */
+  async applyEvent(buildId: string, stageNumber: number, apply: EventApply): Promise<Stage | null> {
+    const sets = ['eventVersion = :version', 'taskArn = :arn'];
+    const values: Record<string, unknown> = {
+      ':version': apply.version,
+      ':arn': apply.taskArn,
+      ':pending': 'pending',
+      ':attempt': apply.attempt,
+      ':final': 2,
+    };
+    const names: Record<string, string> = { '#status': 'status' };
+    let removeIndex = false;
+    if (apply.status !== undefined) {
+      const rank = statusRank(apply.status);
+      sets.push('#status = :status', 'statusRank = :rank');
+      values[':status'] = apply.status;
+      values[':rank'] = rank;
+      if (apply.status === 'running') {
+        sets.push('GSI2PK = :gsi2pk', 'GSI2SK = if_not_exists(GSI2SK, :gsi2sk)');
+        values[':gsi2pk'] = activeStagePk('running');
+        values[':gsi2sk'] = activeStageSk(apply.startedAt ?? Date.now(), stageKey(buildId, stageNumber));
+      } else if (rank >= 2) {
+        removeIndex = true;
+      }
+    }
+    // Claiming a pending stage counts the start, as markRunning does.
+    sets.push('attempts = if_not_exists(attempts, :zero) + :claimed');
+    values[':zero'] = 0;
+    const optional: [string, unknown][] = [
+      ['reason', apply.reason],
+      ['message', apply.message],
+      ['exitCode', apply.exitCode],
+      ['finishedAt', apply.finishedAt],
+    ];
+    for (const [attr, value] of optional) {
+      if (value === undefined) continue;
+      sets.push(`#${attr} = :${attr}`);
+      names[`#${attr}`] = attr;
+      values[`:${attr}`] = value;
+    }
+    if (apply.startedAt !== undefined) {
+      sets.push('startedAt = if_not_exists(startedAt, :startedAt)');
+      values[':startedAt'] = apply.startedAt;
+    }
+    if (apply.firstStepAt !== undefined) {
+      sets.push('firstStepAt = if_not_exists(firstStepAt, :firstStepAt)');
+      values[':firstStepAt'] = apply.firstStepAt;
+    }
+    const condition =
+      'attribute_exists(PK) AND statusRank < :final AND (attribute_not_exists(eventVersion) OR eventVersion < :version) AND ' +
+      '(taskArn = :arn AND #status <> :pending OR (#status = :pending AND attempts = :attempt))';
+    // Two writes would race; instead the claim increment is computed from the current state:
+    // a pending stage (claimed now) gets +1, a running one +0. DynamoDB cannot branch in one
+    // expression, so try the running form first, then the claim form.
+    const attempt = async (claimed: number, extraCondition: string) =>
+      this.update(buildId, stageNumber, {
+        update: `SET ${sets.join(', ')}${removeIndex ? ' REMOVE GSI2PK, GSI2SK' : ''}`,
+        condition: `${condition} AND ${extraCondition}`,
+        values: { ...values, ':claimed': claimed },
+        names,
+      });
+    return (await attempt(0, '#status <> :pending')) ?? (await attempt(1, '#status = :pending'));
+  }
+
+  /**
+   * Spot interruption of the first attempt: the stage goes back to the queue, on-demand.
+   * Applies once: only while the stage runs the interrupted task.
+   */
+  async requeue(buildId: string, stageNumber: number, input: { taskArn: string; version: number; queuedAt: number; message: string }): Promise<Stage | null> {
+    return this.update(buildId, stageNumber, {
+      update:
+        'SET #status = :pending, statusRank = :rank0, queuedAt = :queuedAt, capacity = :fargate, reason = :reason, message = :message, ' +
+        'GSI2PK = :gsi2pk, GSI2SK = :gsi2sk REMOVE eventVersion, startedAt, firstStepAt',
+      condition: 'attribute_exists(PK) AND #status = :running AND taskArn = :arn AND (attribute_not_exists(eventVersion) OR eventVersion < :version)',
+      values: {
+        ':pending': 'pending',
+        ':running': 'running',
+        ':rank0': 0,
+        ':queuedAt': input.queuedAt,
+        ':fargate': 'FARGATE',
+        ':reason': 'spot-interrupted',
+        ':message': input.message,
+        ':arn': input.taskArn,
+        ':version': input.version,
+        ':gsi2pk': activeStagePk('pending'),
+        ':gsi2sk': activeStageSk(input.queuedAt, stageKey(buildId, stageNumber)),
+      },
+    });
+  }
+
+  /** Ends a stage that is not finished (rejected, task lost, skipped): with the reason people see. */
+  async finish(
+    buildId: string,
+    stageNumber: number,
+    input: { status: StageStatus; reason?: StageOutcomeReason; message: string; finishedAt: number; onlyIfTaskArn?: string },
+  ): Promise<Stage | null> {
+    const values: Record<string, unknown> = {
+      ':status': input.status,
+      ':rank': statusRank(input.status),
+      ':message': input.message,
+      ':finishedAt': input.finishedAt,
+      ':final': 2,
+    };
+    let update = 'SET #status = :status, statusRank = :rank, message = :message, finishedAt = :finishedAt';
+    if (input.reason) {
+      update += ', reason = :reason';
+      values[':reason'] = input.reason;
+    }
+    let condition = 'attribute_exists(PK) AND statusRank < :final';
+    if (input.onlyIfTaskArn !== undefined) {
+      condition += ' AND taskArn = :arn';
+      values[':arn'] = input.onlyIfTaskArn;
+    }
+    return this.update(buildId, stageNumber, { update: `${update} REMOVE GSI2PK, GSI2SK`, condition, values });
+  }
+
+  /** A stage waiting for its dependencies goes on the queue now. Once only. */
+  async markQueued(buildId: string, stageNumber: number, queuedAt: number): Promise<Stage | null> {
+    return this.update(buildId, stageNumber, {
+      update: 'SET queuedAt = :queuedAt, GSI2PK = :gsi2pk, GSI2SK = :gsi2sk',
+      condition: 'attribute_exists(PK) AND #status = :pending AND attribute_not_exists(queuedAt)',
+      values: {
+        ':queuedAt': queuedAt,
+        ':pending': 'pending',
+        ':gsi2pk': activeStagePk('pending'),
+        ':gsi2sk': activeStageSk(queuedAt, stageKey(buildId, stageNumber)),
+      },
+    });
+  }
+
+  /** The people-readable "why it waits" of a queued stage (only written when it changes). */
+  async noteWaiting(buildId: string, stageNumber: number, message: string): Promise<void> {
+    await this.update(buildId, stageNumber, {
+      update: 'SET message = :message',
+      condition: 'attribute_exists(PK) AND #status = :pending AND (attribute_not_exists(message) OR message <> :message)',
+      values: { ':message': message, ':pending': 'pending' },
+    });
+  }
+
+  private async update(
+    buildId: string,
+    stageNumber: number,
+    input: { update: string; condition: string; values: Record<string, unknown>; names?: Record<string, string> },
+  ): Promise<Stage | null> {
+    // Every attribute goes through a name placeholder: several are DynamoDB reserved words.
+    const names: Record<string, string> = {};
+    const alias = (expression: string) =>
+      expression.replace(ATTRIBUTE_WORDS, (word) => {
+        names[`#${word}`] = word;
+        return `#${word}`;
+      }).replace(/#(\w+)/g, (whole, word: string) => {
+        names[`#${word}`] = word;
+        return whole;
+      });
+    const update = alias(input.update);
+    const condition = alias(input.condition);
+    try {
+      const res = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { PK: buildPk(buildId), SK: stageSk(stageNumber) },
+          UpdateExpression: update,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: Object.keys(names).length ? names : undefined,
+          ExpressionAttributeValues: input.values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return strip<Stage>(res.Attributes);
+    } catch (err) {
+      if (isConditionFailure(err)) return null;
+      throw err;
+    }
+  }
+}
+
+const ATTRIBUTE_WORDS =
+  /(?<![:#\w])(status|statusRank|message|reason|capacity|attempts|cpu|queuedAt|taskArn|startedAt|finishedAt|firstStepAt|eventVersion|exitCode)(?!\w)/g;
+
+function stripUndefined<T extends object>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}

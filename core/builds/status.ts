@@ -1,0 +1,270 @@
+// The status state machine: ECS task state changes → step, stage and build statuses.
+// Pure: the task-events Lambda (and the reconciler, for a stop event that was lost)
+// feed it events and stored records, and write what it returns.
+//
+// - Steps: container states and exit codes.
+// - Stages: the agent's exit code (contract AGENT_EXIT) and the task's stopCode.
+// - Builds: the stages' statuses.
+// - Order: an event is applied only if it belongs to the stage's current task and its
+//   detail.version is newer than the last applied one; a status never goes backwards.
+// - Dependencies: Drone's pipeline `depends_on` with trigger `status` (onSuccess/onFailure).
+
+import { AGENT_CONTAINER, AGENT_EXIT } from '../pipeline/contract.js';
+import type { TaskStateChangeContainer, TaskStateChangeDetail } from './task-event.js';
+import type { BuildStatus, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from './types.js';
+
+const FINAL_STAGE: readonly StageStatus[] = ['success', 'failure', 'killed', 'error', 'skipped'];
+const FINAL_STEP: readonly StepStatus[] = ['success', 'failure', 'skipped', 'killed', 'error'];
+
+export function isStageDone(status: StageStatus): boolean {
+  return FINAL_STAGE.includes(status);
+}
+
+export function isStepDone(status: StepStatus): boolean {
+  return FINAL_STEP.includes(status);
+}
+
+function rank(status: string): number {
+  if (status === 'pending' || status === 'blocked') return 0;
+  if (status === 'running') return 1;
+  return 2;
+}
+
+/** Whether moving from `from` to `to` goes forward (finished is final; running may repeat). */
+export function movesForward(from: string, to: string): boolean {
+  const a = rank(from);
+  const b = rank(to);
+  return a < 2 && b >= a;
+}
+
+/** Where the task is, in the three phases that matter to a stage. */
+export function taskPhase(lastStatus: string): 'pending' | 'running' | 'stopped' {
+  if (lastStatus === 'STOPPED') return 'stopped';
+  if (lastStatus === 'RUNNING' || lastStatus === 'DEACTIVATING' || lastStatus === 'STOPPING' || lastStatus === 'DEPROVISIONING') return 'running';
+  return 'pending';
+}
+
+export type EventDecision = { apply: true } | { apply: false; reason: string };
+
+/**
+ * Whether an event concerns the stage's current run and is new. `startedBy` is the token
+ * RunTask was given for the stage's current attempt (runTaskTokens(stageKey, attempts)):
+ * it lets a pending stage accept the first events of a task the autoscaler has not
+ * recorded yet, and refuses those of an earlier attempt's task.
+ */
+export function acceptTaskEvent(stage: Stage, detail: TaskStateChangeDetail, expectedStartedBy: string): EventDecision {
+  if (isStageDone(stage.status)) return { apply: false, reason: `stage already ${stage.status}` };
+  if (stage.status === 'running') {
+    if (stage.taskArn !== undefined && stage.taskArn !== detail.taskArn) {
+      return { apply: false, reason: `event of task ${detail.taskArn}, the stage runs ${stage.taskArn}` };
+    }
+  } else if (detail.startedBy !== expectedStartedBy) {
+    return { apply: false, reason: `event of an earlier attempt (startedBy ${detail.startedBy ?? 'none'})` };
+  }
+  if (stage.eventVersion !== undefined && detail.version <= stage.eventVersion) {
+    return { apply: false, reason: `version ${detail.version} ≤ applied ${stage.eventVersion}` };
+  }
+  return { apply: true };
+}
+
+export interface StageOutcome {
+  status: StageStatus;
+  reason: StageOutcomeReason;
+  message: string;
+  /** The agent's exit code, when it has one. */
+  exitCode?: number;
+  /** Spot interruption of the first attempt: put the stage back in the queue, on-demand. */
+  requeueOnDemand?: boolean;
+}
+
+const SIGNAL_EXITS = new Set([130, 137, 143]);
+
+function agentOf(detail: TaskStateChangeDetail): TaskStateChangeContainer | undefined {
+  return detail.containers.find((c) => c.name === AGENT_CONTAINER);
+}
+
+/** The stage's outcome once its task has STOPPED. */
+export function stageOutcome(detail: TaskStateChangeDetail, stage: Pick<Stage, 'attempts' | 'capacity'>): StageOutcome {
+  const agent = agentOf(detail);
+  const code = agent?.exitCode;
+  const why = detail.stoppedReason ? `: ${detail.stoppedReason}` : '';
+  const exit = code === undefined ? {} : { exitCode: code };
+  switch (detail.stopCode) {
+    case 'TaskFailedToStart':
+      return { status: 'error', reason: 'could-not-start', message: `the task could not start${why || (agent?.reason ? `: ${agent.reason}` : '')}`, ...exit };
+    case 'SpotInterruption':
+    case 'TerminationNotice': {
+      const onSpot = stage.capacity !== 'FARGATE';
+      // attempts counts starts, this interrupted one included.
+      if (onSpot && stage.attempts <= 1) {
+        return { status: 'pending', reason: 'spot-interrupted', message: 'Fargate Spot reclaimed the task; the stage runs again on on-demand capacity', requeueOnDemand: true, ...exit };
+      }
+      return { status: 'error', reason: 'spot-interrupted', message: `the task was interrupted by AWS (${detail.stopCode}) after ${stage.attempts} attempts`, ...exit };
+    }
+    case 'UserInitiated':
+    case 'ServiceSchedulerInitiated':
+      if (code === AGENT_EXIT.timedOut) return { status: 'failure', reason: 'timed-out', message: 'the pipeline ran past its timeout', ...exit };
+      return { status: 'killed', reason: 'cancelled', message: `the task was stopped${why}`, ...exit };
+  }
+  switch (code) {
+    case AGENT_EXIT.success:
+      return { status: 'success', reason: 'steps-passed', message: 'every step passed', exitCode: code };
+    case AGENT_EXIT.stepFailed:
+      return { status: 'failure', reason: 'step-failed', message: 'a step failed', exitCode: code };
+    case AGENT_EXIT.serviceNotReady:
+      return { status: 'failure', reason: 'service-not-ready', message: 'a service did not become ready in time', exitCode: code };
+    case AGENT_EXIT.timedOut:
+      return { status: 'failure', reason: 'timed-out', message: 'the pipeline ran past its timeout', exitCode: code };
+    case AGENT_EXIT.interrupted:
+      return { status: 'killed', reason: 'cancelled', message: `the agent was stopped before the steps finished${why}`, exitCode: code };
+    case AGENT_EXIT.cloneFailed:
+      return { status: 'failure', reason: 'clone-failed', message: 'the clone failed', exitCode: code };
+    case AGENT_EXIT.internalError:
+      return { status: 'error', reason: 'agent-error', message: `the agent failed${why}`, exitCode: code };
+    case undefined:
+      return { status: 'error', reason: 'task-lost', message: `the task stopped without an agent exit code${why || (agent?.reason ? `: ${agent.reason}` : '')}` };
+    default:
+      return {
+        status: 'error',
+        reason: 'agent-error',
+        message: `the agent exited with ${code}${SIGNAL_EXITS.has(code) ? ' (killed by a signal; out of memory?)' : ''}${agent?.reason ? `: ${agent.reason}` : why}`,
+        exitCode: code,
+      };
+  }
+}
+
+export interface StepChange {
+  number: number;
+  status: StepStatus;
+  exitCode?: number;
+  reason?: string;
+}
+
+/** The steps whose status this event moves forward. */
+export function stepChanges(detail: TaskStateChangeDetail, steps: StepRecord[], outcome?: StageOutcome): StepChange[] {
+  const byName = new Map(detail.containers.map((c) => [c.name, c]));
+  const stopped = taskPhase(detail.lastStatus) === 'stopped';
+  const changes: StepChange[] = [];
+  for (const step of steps) {
+    if (isStepDone(step.status)) continue;
+    const container = byName.get(step.container);
+    const next = container ? containerStepStatus(container, step, detail, outcome) : stopped ? notRun(step, outcome) : undefined;
+    if (!next || next.status === step.status) continue;
+    if (!movesForward(step.status, next.status)) continue;
+    changes.push({ number: step.number, ...next });
+  }
+  return changes;
+}
+
+function notRun(step: StepRecord, outcome?: StageOutcome): Omit<StepChange, 'number'> {
+  if (outcome?.status === 'killed') return { status: 'skipped', reason: 'the stage was stopped first' };
+  return { status: 'skipped', reason: 'the task ended before it ran' };
+}
+
+function containerStepStatus(
+  container: TaskStateChangeContainer,
+  step: StepRecord,
+  detail: TaskStateChangeDetail,
+  outcome?: StageOutcome,
+): Omit<StepChange, 'number'> | undefined {
+  if (step.kind === 'clone') {
+    // The agent clones, then turns HEALTHY; a clone failure is its exit code 5.
+    if (container.healthStatus === 'HEALTHY' && container.lastStatus !== 'STOPPED') return { status: 'success' };
+    if (container.lastStatus === 'RUNNING') return { status: 'running' };
+    if (container.lastStatus !== 'STOPPED') return undefined;
+    if (outcome?.reason === 'could-not-start') return { status: 'error', reason: outcome.message };
+    if (container.exitCode === AGENT_EXIT.cloneFailed) return { status: 'failure', exitCode: container.exitCode, reason: 'the clone failed' };
+    if (outcome?.reason === 'task-lost' || outcome?.reason === 'agent-error') return { status: 'error', reason: outcome.message };
+    return { status: 'success' };
+  }
+  if (container.lastStatus === 'PENDING') return undefined;
+  if (container.lastStatus === 'RUNNING') return { status: 'running' };
+  if (container.lastStatus !== 'STOPPED') return undefined;
+  const code = container.exitCode;
+  const reason = container.reason;
+  if (outcome?.reason === 'could-not-start') return { status: 'error', reason: outcome.message };
+  if (code === undefined || /CannotStartContainer|dependency/i.test(reason ?? '')) {
+    // Never ran: a SUCCESS dependency failed, or the task ended first.
+    return notRun(step, outcome);
+  }
+  if (step.kind === 'service' || step.detached) {
+    // Services and detached steps are stopped when the steps are done: a signal exit then is the normal end.
+    if (code === 0 || SIGNAL_EXITS.has(code)) return { status: 'success', exitCode: code };
+    return { status: 'failure', exitCode: code, ...(reason ? { reason } : {}) };
+  }
+  if (code === 0) return { status: 'success', exitCode: code };
+  if (SIGNAL_EXITS.has(code) && outcome && (outcome.status === 'killed' || outcome.reason === 'timed-out' || outcome.reason === 'spot-interrupted')) {
+    return { status: 'killed', exitCode: code, reason: outcome.message };
+  }
+  return { status: 'failure', exitCode: code, ...(reason ? { reason } : {}) };
+}
+
+/** The build's status from its stages: finished only when every stage is. */
+export function buildStatusOf(stages: Pick<Stage, 'status'>[]): BuildStatus {
+  if (stages.length === 0) return 'success';
+  if (!stages.every((s) => isStageDone(s.status))) {
+    return stages.some((s) => s.status !== 'pending' && s.status !== 'blocked') ? 'running' : 'pending';
+  }
+  if (stages.some((s) => s.status === 'killed')) return 'killed';
+  if (stages.some((s) => s.status === 'failure')) return 'failure';
+  if (stages.some((s) => s.status === 'error')) return 'error';
+  return 'success';
+}
+
+/** Git host commit-status state for a build status. */
+export function commitState(status: BuildStatus): 'pending' | 'success' | 'failure' | 'error' {
+  if (status === 'pending' || status === 'running') return 'pending';
+  if (status === 'success') return 'success';
+  if (status === 'failure') return 'failure';
+  return 'error';
+}
+
+export interface DependencyDecision {
+  /** Stages whose dependencies are all done and that should run: enqueue them. */
+  enqueue: Stage[];
+  /** Stages that will not run, with why (cascades: a skipped stage's dependents are decided too). */
+  skip: { stage: Stage; message: string; reason?: StageOutcomeReason }[];
+}
+
+/**
+ * Drone's rules for pipelines with `depends_on`: a stage waits until every stage it
+ * depends on is done; then it runs if they all passed (skipped counts as passed) and
+ * its trigger status allows success (onSuccess, default true), or if one failed and
+ * it allows failure (onFailure, default false); otherwise it is skipped. A cancelled
+ * build runs nothing more. A stage waiting on its dependencies is pending with no queuedAt.
+ */
+export function resolveDependents(stages: Stage[], buildKilled = false): DependencyDecision {
+  const status = new Map(stages.map((s) => [s.name, s.status]));
+  const enqueue: Stage[] = [];
+  const skip: DependencyDecision['skip'] = [];
+  let changed = true;
+  const decided = new Set<string>();
+  // Skipped because something before it failed: counts as failed for its own dependents.
+  const failedUpstream = new Set<string>(stages.filter((s) => s.status === 'skipped' && s.reason === 'dependency-failed').map((s) => s.name));
+  while (changed) {
+    changed = false;
+    for (const stage of stages) {
+      if (decided.has(stage.name) || stage.status !== 'pending' || stage.queuedAt !== undefined || stage.dependsOn.length === 0) continue;
+      const deps = stage.dependsOn.map((name) => ({ name, status: status.get(name) }));
+      const missing = deps.filter((d) => d.status === undefined);
+      if (missing.length === 0 && !deps.every((d) => isStageDone(d.status!))) continue;
+      const failed = deps.filter((d) => d.status !== undefined && ((d.status !== 'success' && d.status !== 'skipped') || failedUpstream.has(d.name)));
+      let message: string | undefined;
+      if (missing.length > 0) message = `depends on ${missing.map((d) => d.name).join(', ')}, which this build does not have`;
+      else if (buildKilled || failed.some((d) => d.status === 'killed')) message = 'the build was cancelled';
+      else if (failed.length > 0 && !(stage.onFailure ?? false)) message = `depends on ${failed.map((d) => `${d.name} (${failedUpstream.has(d.name) ? 'skipped after a failure' : d.status})`).join(', ')}, which did not pass`;
+      else if (failed.length === 0 && !(stage.onSuccess ?? true)) message = 'runs only when a dependency fails (trigger status: failure), and all passed';
+      decided.add(stage.name);
+      changed = true;
+      if (message === undefined) {
+        enqueue.push(stage);
+      } else {
+        const upstreamFailed = missing.length > 0 || failed.length > 0 || buildKilled;
+        skip.push({ stage, message, ...(upstreamFailed ? { reason: 'dependency-failed' as const } : {}) });
+        status.set(stage.name, 'skipped');
+        if (upstreamFailed) failedUpstream.add(stage.name);
+      }
+    }
+  }
+  return { enqueue, skip };
+}

@@ -1,0 +1,289 @@
+// The scaling decision: given the queued stages and the running tasks, which stages
+// to start now and in which order. Pure: the autoscaler Lambda samples the world,
+// calls this, and does what it says; the simulation bench replays a day through it.
+//
+// Rules, in the order they apply:
+// - A stage that needs more vCPU than the whole quota can never run: rejected.
+// - During a capacity back-off (RunTask answered "capacity unavailable" or the
+//   account's vCPU limit) nothing starts.
+// - Global maximum concurrency, per-pipeline `concurrency: limit` (Drone: it counts the
+//   running stages of the same pipeline of the same repository), the Fargate vCPU quota,
+//   and the ECS API rates (token buckets: RunTask, Fargate launches).
+// - Fair across repositories: each pick goes to the repository with the fewest running
+//   and just-started stages (ties: the oldest waiting stage). FIFO within a repository:
+//   a stage that does not fit in the vCPU left holds back the younger stages of its
+//   repository, but not other repositories.
+// - No starvation: a stage that has waited `reserveAfterMs` is aged; aged stages go
+//   first, oldest first, and an aged stage that does not fit reserves the capacity:
+//   nothing younger starts until it has run. Running tasks always end (the agent
+//   enforces the timeout), so a reserved stage runs within one task lifetime.
+
+export interface QueuedStage {
+  /** Stage id (build id + stage number). */
+  id: string;
+  repo: string;
+  /** The pipeline's name: the group `concurrency: limit` counts in. */
+  pipeline: string;
+  concurrencyLimit?: number;
+  /** Epoch ms at which it was queued. */
+  queuedAt: number;
+  /** Fargate CPU units of its task (1024 = 1 vCPU). */
+  cpu: number;
+  /** Per-stage back-off after a failed RunTask: not before this time. */
+  notBefore?: number;
+}
+
+export interface RunningTask {
+  stageId: string;
+  repo: string;
+  pipeline: string;
+  cpu: number;
+}
+
+export interface RateLimit {
+  burst: number;
+  perSecond: number;
+}
+
+export interface ScaleLimits {
+  /** Most tasks running at once (MAX_CONCURRENT_BUILDS). */
+  maxConcurrent: number;
+  /** Fargate vCPU quota of the account (VCPU_QUOTA). */
+  vcpuQuota: number;
+  /** ECS RunTask: burst 100, 40 per second sustained. One stage = one RunTask call. */
+  runTask: RateLimit;
+  /** Fargate task launches: 20 per second sustained. */
+  launches: RateLimit;
+  /** After this long in the queue a stage is aged (see above). */
+  reserveAfterMs: number;
+}
+
+export const DEFAULT_LIMITS: ScaleLimits = {
+  maxConcurrent: 10,
+  vcpuQuota: 6,
+  runTask: { burst: 100, perSecond: 40 },
+  // The reference gives only the sustained Fargate rate: its burst is taken as one
+  // second's worth, the conservative reading.
+  launches: { burst: 20, perSecond: 20 },
+  reserveAfterMs: 5 * 60_000,
+};
+
+export interface TokenBucket {
+  tokens: number;
+  /** Epoch ms of the last refill. */
+  at: number;
+}
+
+/** What the autoscaler carries from one pass to the next. */
+export interface ScaleState {
+  runTask: TokenBucket;
+  launches: TokenBucket;
+  /** Epoch ms until which nothing starts (capacity back-off). */
+  backoffUntil?: number;
+}
+
+export function initialScaleState(limits: ScaleLimits, now: number): ScaleState {
+  return { runTask: { tokens: limits.runTask.burst, at: now }, launches: { tokens: limits.launches.burst, at: now } };
+}
+
+export type DeferReason =
+  | 'capacity-backoff'
+  | 'retry-backoff'
+  | 'max-concurrency'
+  | 'concurrency-limit'
+  | 'vcpu-quota'
+  | 'behind-in-repository'
+  | 'reserved-for-older'
+  | 'rate-limit';
+
+export interface Deferred {
+  stage: QueuedStage;
+  reason: DeferReason;
+  /** People-readable: shown as the stage's "why it waits". */
+  detail: string;
+}
+
+export interface ScaleDecision {
+  /** Stages to RunTask now, in this order. */
+  start: QueuedStage[];
+  deferred: Deferred[];
+  /** Stages that can never start, with the message to fail them with. */
+  rejected: { stage: QueuedStage; message: string }[];
+  /** Token buckets after the starts (pass to the next decision). */
+  state: ScaleState;
+}
+
+export interface ScaleInput {
+  now: number;
+  queued: QueuedStage[];
+  running: RunningTask[];
+  limits: ScaleLimits;
+  state: ScaleState;
+}
+
+const VCPU = 1024;
+
+function refill(bucket: TokenBucket, rate: RateLimit, now: number): TokenBucket {
+  const elapsed = Math.max(0, now - bucket.at) / 1000;
+  return { tokens: Math.min(rate.burst, bucket.tokens + elapsed * rate.perSecond), at: Math.max(now, bucket.at) };
+}
+
+function byAge(a: QueuedStage, b: QueuedStage): number {
+  return a.queuedAt - b.queuedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+function groupKey(repo: string, pipeline: string): string {
+  return `${repo}\u0000${pipeline}`;
+}
+
+function vcpu(units: number): string {
+  return `${+(units / VCPU).toFixed(2)} vCPU`;
+}
+
+export function decideScale(input: ScaleInput): ScaleDecision {
+  const { now, limits } = input;
+  const quotaUnits = limits.vcpuQuota * VCPU;
+  let runTask = refill(input.state.runTask, limits.runTask, now);
+  let launches = refill(input.state.launches, limits.launches, now);
+  const backoffUntil = input.state.backoffUntil !== undefined && input.state.backoffUntil > now ? input.state.backoffUntil : undefined;
+
+  const start: QueuedStage[] = [];
+  const deferred = new Map<string, Deferred>();
+  const rejected: ScaleDecision['rejected'] = [];
+  const done = () => ({
+    start,
+    deferred: [...deferred.values()],
+    rejected,
+    state: { runTask, launches, ...(backoffUntil !== undefined ? { backoffUntil } : {}) },
+  });
+  const defer = (stage: QueuedStage, reason: DeferReason, detail: string) => {
+    if (!deferred.has(stage.id)) deferred.set(stage.id, { stage, reason, detail });
+  };
+
+  const candidates: QueuedStage[] = [];
+  for (const stage of [...input.queued].sort(byAge)) {
+    if (stage.cpu > quotaUnits) {
+      rejected.push({ stage, message: `needs ${vcpu(stage.cpu)} but the Fargate vCPU quota is ${limits.vcpuQuota} vCPU: lower the pipeline's cpu or raise VCPU_QUOTA (and the account's quota)` });
+    } else if (backoffUntil !== undefined) {
+      defer(stage, 'capacity-backoff', `Fargate capacity back-off until ${new Date(backoffUntil).toISOString()}`);
+    } else if (stage.notBefore !== undefined && stage.notBefore > now) {
+      defer(stage, 'retry-backoff', `RunTask failed; retrying after ${new Date(stage.notBefore).toISOString()}`);
+    } else {
+      candidates.push(stage);
+    }
+  }
+  if (backoffUntil !== undefined) return done();
+
+  let usedUnits = 0;
+  let runningCount = 0;
+  const perRepo = new Map<string, number>();
+  const perGroup = new Map<string, number>();
+  const count = (repo: string, pipeline: string, cpu: number) => {
+    usedUnits += cpu;
+    runningCount += 1;
+    perRepo.set(repo, (perRepo.get(repo) ?? 0) + 1);
+    const key = groupKey(repo, pipeline);
+    perGroup.set(key, (perGroup.get(key) ?? 0) + 1);
+  };
+  for (const task of input.running) count(task.repo, task.pipeline, task.cpu);
+
+  const atGroupLimit = (stage: QueuedStage) =>
+    stage.concurrencyLimit !== undefined && (perGroup.get(groupKey(stage.repo, stage.pipeline)) ?? 0) >= stage.concurrencyLimit;
+
+  const pending = new Set(candidates);
+  // Why the whole pass stopped, if it did: every stage still pending waits for that.
+  let stopped: { reason: DeferReason; detail: string } | undefined;
+
+  // Tries to start one stage; reports whether it fits the vCPU left (false: it did not start).
+  const tryStart = (stage: QueuedStage): 'started' | 'no-vcpu' | 'stop' => {
+    if (runningCount >= limits.maxConcurrent) {
+      stopped = { reason: 'max-concurrency', detail: `${runningCount} of at most ${limits.maxConcurrent} stages running (MAX_CONCURRENT_BUILDS)` };
+      return 'stop';
+    }
+    if (usedUnits + stage.cpu > quotaUnits) return 'no-vcpu';
+    if (runTask.tokens < 1 || launches.tokens < 1) {
+      stopped = { reason: 'rate-limit', detail: 'ECS RunTask / Fargate launch rate reached; next pass continues' };
+      return 'stop';
+    }
+    runTask = { ...runTask, tokens: runTask.tokens - 1 };
+    launches = { ...launches, tokens: launches.tokens - 1 };
+    count(stage.repo, stage.pipeline, stage.cpu);
+    pending.delete(stage);
+    start.push(stage);
+    return 'started';
+  };
+  const noVcpuDetail = (stage: QueuedStage) =>
+    `needs ${vcpu(stage.cpu)}; ${vcpu(quotaUnits - usedUnits)} of the ${limits.vcpuQuota} vCPU quota free`;
+
+  // Aged stages first, oldest first; one that does not fit reserves the capacity.
+  for (const stage of candidates) {
+    if (now - stage.queuedAt < limits.reserveAfterMs || stopped) break;
+    if (atGroupLimit(stage)) continue;
+    const result = tryStart(stage);
+    if (result === 'no-vcpu') {
+      defer(stage, 'vcpu-quota', noVcpuDetail(stage));
+      stopped = { reason: 'reserved-for-older', detail: `capacity reserved for ${stage.id}, waiting since ${new Date(stage.queuedAt).toISOString()}` };
+    }
+  }
+
+  // Fair rounds across repositories, FIFO within each.
+  const queues = new Map<string, QueuedStage[]>();
+  for (const stage of candidates) {
+    if (!pending.has(stage)) continue;
+    const list = queues.get(stage.repo) ?? [];
+    list.push(stage);
+    queues.set(stage.repo, list);
+  }
+  while (!stopped && queues.size > 0) {
+    let pick: string | undefined;
+    for (const [repo, list] of queues) {
+      if (pick === undefined) { pick = repo; continue; }
+      const served = perRepo.get(repo) ?? 0;
+      const best = perRepo.get(pick) ?? 0;
+      const head = list[0]!;
+      const bestHead = queues.get(pick)![0]!;
+      if (served < best || (served === best && byAge(head, bestHead) < 0)) pick = repo;
+    }
+    const repo = pick!;
+    const list = queues.get(repo)!;
+    // The repository's first stage that its pipeline's limit lets through.
+    const index = list.findIndex((stage) => !atGroupLimit(stage));
+    if (index < 0) {
+      queues.delete(repo);
+      continue;
+    }
+    const stage = list[index]!;
+    const result = tryStart(stage);
+    if (result === 'started') {
+      list.splice(index, 1);
+      if (list.length === 0) queues.delete(repo);
+    } else if (result === 'no-vcpu') {
+      defer(stage, 'vcpu-quota', noVcpuDetail(stage));
+      for (const behind of list.slice(index + 1)) defer(behind, 'behind-in-repository', `waits behind ${stage.id} (first in, first out within ${repo})`);
+      queues.delete(repo);
+    }
+  }
+
+  for (const stage of candidates) {
+    if (!pending.has(stage)) continue;
+    if (atGroupLimit(stage)) {
+      defer(stage, 'concurrency-limit', `pipeline "${stage.pipeline}" of ${stage.repo} is at its concurrency limit of ${stage.concurrencyLimit}`);
+    } else if (stopped) {
+      defer(stage, stopped.reason, stopped.detail);
+    } else {
+      defer(stage, 'vcpu-quota', noVcpuDetail(stage));
+    }
+  }
+  return done();
+}
+
+/** After RunTask answered with a capacity or quota failure: nothing starts for a while. */
+export function withCapacityBackoff(state: ScaleState, now: number, consecutiveFailures: number): ScaleState {
+  const delay = Math.min(5 * 60_000, 10_000 * 2 ** Math.max(0, consecutiveFailures - 1));
+  return { ...state, backoffUntil: now + delay };
+}
+
+/** Per-stage back-off (seconds) for the job message after a failed RunTask. */
+export function retryDelaySeconds(failures: number): number {
+  return Math.min(900, 15 * 2 ** Math.max(0, failures - 1));
+}

@@ -1,0 +1,66 @@
+// A stage ready to run: the jobs-queue message body, and the record the planner stores
+// for every stage so that a dependent stage (enqueued later by the task-events Lambda)
+// and a Spot retry can be started from it too. Written by the planner, read by the
+// autoscaler, which turns it into RegisterTaskDefinition (only when the family is new)
+// and RunTask.
+
+import { createHash } from 'node:crypto';
+
+export interface StageJob {
+  /** `owner/name#42/2` (see stageKey in core/builds/types.ts). */
+  stageKey: string;
+  buildId: string;
+  stageNumber: number;
+  repo: string;
+  /** Pipeline name: the `concurrency: limit` group. */
+  pipeline: string;
+  concurrencyLimit?: number;
+  /** Fargate CPU units and MiB of the task (as in the task definition). */
+  cpu: number;
+  memory: number;
+  /** The compiler's RegisterTaskDefinition input; `family` is the hash of its content. */
+  taskDefinition: { family: string; [field: string]: unknown };
+  /** The compiler's per-run RunTask fields (overrides, tags…); the autoscaler adds the rest. */
+  runTask: { overrides?: unknown; [field: string]: unknown };
+  /** Epoch ms the webhook arrived (for webhook → RunTask). */
+  receivedAt?: number;
+  /** Epoch ms it was put on the jobs queue. */
+  queuedAt: number;
+  /** Start on on-demand capacity even when Spot is in use (the retry after an interruption). */
+  onDemand?: boolean;
+}
+
+/** A jobs-queue message body. */
+export function encodeJob(job: StageJob): string {
+  return JSON.stringify(job);
+}
+
+/** Parses a jobs-queue message body; throws an error naming what is wrong. */
+export function decodeJob(body: string): StageJob {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch (err) {
+    throw new Error(`job: message body is not JSON: ${(err as Error).message}`);
+  }
+  const job = value as Partial<StageJob>;
+  const missing = (['stageKey', 'buildId', 'stageNumber', 'repo', 'pipeline', 'cpu', 'memory', 'taskDefinition', 'runTask', 'queuedAt'] as const).filter(
+    (k) => job[k] === undefined,
+  );
+  if (missing.length > 0) throw new Error(`job: message lacks ${missing.join(', ')}`);
+  if (typeof job.taskDefinition?.family !== 'string') throw new Error('job: taskDefinition has no family');
+  return job as StageJob;
+}
+
+/**
+ * RunTask's idempotency tokens for one start of a stage. `attempt` is the number of
+ * earlier starts (Stage.attempts before this one), so the Spot retry gets a new task
+ * while a retried RunTask of the same attempt returns the same one.
+ * clientToken: ≤ 64 ASCII characters. startedBy: ≤ 36 of [A-Za-z0-9_/-].
+ */
+export function runTaskTokens(stageKey: string, attempt: number, capacity?: 'FARGATE' | 'FARGATE_SPOT'): { clientToken: string; startedBy: string } {
+  const digest = createHash('sha256').update(`${stageKey}\n${attempt}`).digest('hex');
+  // The on-demand fallback after a Spot refusal is another request: another token, same startedBy.
+  const token = capacity === 'FARGATE' ? createHash('sha256').update(`${stageKey}\n${attempt}\n${capacity}`).digest('hex') : digest;
+  return { clientToken: token.slice(0, 64), startedBy: `slipway-${digest.slice(0, 28)}` };
+}

@@ -1,0 +1,100 @@
+// One ECS task state change → step, stage and build records, through the state machine
+// (core/builds/status.ts). Used by the task-events Lambda and by the autoscaler's
+// reconciliation (a stop event that was lost is rebuilt from DescribeTasks).
+
+import { parseStageKey } from '../../core/builds/keys.js';
+import { acceptTaskEvent, isStageDone, stageOutcome, stepChanges, taskPhase } from '../../core/builds/status.js';
+import type { TaskStateChangeDetail } from '../../core/builds/task-event.js';
+import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
+import { runTaskTokens } from '../../core/scaling/job.js';
+import { enqueueJob, type ExecutionDeps } from './deps.js';
+import { afterStageEnd } from './stage-end.js';
+
+export type ApplyResult =
+  | { applied: true; stageKey: string; status: string }
+  | { applied: false; stageKey?: string; reason: string };
+
+/** The stage id the autoscaler gave the task (the agent's SLIPWAY_STAGE_ID override). */
+export function stageKeyOf(detail: TaskStateChangeDetail): string | undefined {
+  const overrides = detail.overrides?.containerOverrides ?? [];
+  const agent = overrides.find((o) => o.name === AGENT_CONTAINER) ?? overrides.find((o) => o.environment?.some((e) => e.name === AGENT_ENV.stageId));
+  return agent?.environment?.find((e) => e.name === AGENT_ENV.stageId)?.value;
+}
+
+export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChangeDetail): Promise<ApplyResult> {
+  const key = stageKeyOf(detail);
+  const parsed = key ? parseStageKey(key) : null;
+  if (!key || !parsed) return { applied: false, reason: `task ${detail.taskArn} carries no Slipway stage id` };
+  const { buildId, stageNumber } = parsed;
+  const stage = await deps.store.getStage(buildId, stageNumber);
+  if (!stage) return { applied: false, stageKey: key, reason: `stage ${key} does not exist` };
+
+  const decision = acceptTaskEvent(stage, detail, runTaskTokens(key, stage.attempts).startedBy);
+  if (!decision.apply) {
+    // A retried delivery may find the stage done but the build not: finishing is idempotent.
+    if (isStageDone(stage.status)) await afterStageEnd(deps, buildId);
+    return { applied: false, stageKey: key, reason: decision.reason };
+  }
+
+  const now = deps.now();
+  const phase = taskPhase(detail.lastStatus);
+  const claiming = stage.status === 'pending';
+  const outcome =
+    phase === 'stopped'
+      ? stageOutcome(detail, {
+          attempts: claiming ? stage.attempts + 1 : stage.attempts,
+          capacity: stage.capacity ?? (detail.capacityProviderName === 'FARGATE' ? 'FARGATE' : detail.capacityProviderName === 'FARGATE_SPOT' ? 'FARGATE_SPOT' : undefined),
+        })
+      : undefined;
+
+  if (outcome?.requeueOnDemand) {
+    const requeued = await deps.stages.requeue(buildId, stageNumber, { taskArn: detail.taskArn, version: detail.version, queuedAt: now, message: outcome.message });
+    if (!requeued) return { applied: false, stageKey: key, reason: 'requeue refused (already requeued or not running this task)' };
+    const steps = await deps.store.listSteps(buildId, stageNumber);
+    for (const step of steps) {
+      await deps.store.updateStep(buildId, stageNumber, step.number, { status: 'pending' }, { fromStatuses: ['pending', 'running', 'success', 'failure', 'skipped', 'killed', 'error'] });
+    }
+    const job = await deps.stages.getStageJob(buildId, stageNumber);
+    if (!job) throw new Error(`task-events: no stored job for ${key}: cannot requeue after the Spot interruption`);
+    await enqueueJob(deps, { ...job, queuedAt: now, onDemand: true });
+    await deps.nudge();
+    deps.log('stage requeued on on-demand after a Spot interruption', { stageKey: key, taskArn: detail.taskArn });
+    return { applied: true, stageKey: key, status: 'pending' };
+  }
+
+  // Steps first: their writes only move forward, so a retry after a crash repeats them harmlessly.
+  const steps = await deps.store.listSteps(buildId, stageNumber);
+  const changes = stepChanges(detail, steps, outcome);
+  for (const change of changes) {
+    const step = steps.find((s) => s.number === change.number)!;
+    const times = change.status === 'running' ? { startedAt: now } : { ...(step.startedAt === undefined && change.status !== 'skipped' ? { startedAt: now } : {}), finishedAt: now };
+    await deps.store.updateStep(buildId, stageNumber, change.number, {
+      status: change.status,
+      ...(change.exitCode !== undefined ? { exitCode: change.exitCode } : {}),
+      ...(change.reason !== undefined ? { reason: change.reason } : {}),
+      ...times,
+    });
+  }
+  const stepStarted = changes.some((c) => steps.find((s) => s.number === c.number)?.kind === 'step' && c.status !== 'skipped');
+
+  const applied = await deps.stages.applyEvent(buildId, stageNumber, {
+    taskArn: detail.taskArn,
+    version: detail.version,
+    attempt: stage.attempts,
+    ...(phase === 'running' ? { status: 'running' as const, startedAt: now } : {}),
+    ...(outcome
+      ? { status: outcome.status, reason: outcome.reason, message: outcome.message, finishedAt: now, ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}) }
+      : {}),
+    ...(stepStarted ? { firstStepAt: now } : {}),
+  });
+  if (!applied) return { applied: false, stageKey: key, reason: 'a newer event was applied meanwhile' };
+
+  if (phase === 'running' || phase === 'stopped') {
+    await deps.store.updateBuild(buildId, { status: 'running', startedAt: applied.startedAt ?? now }, { fromStatuses: ['pending'] });
+  }
+  if (outcome) {
+    deps.log('stage finished', { stageKey: key, status: outcome.status, reason: outcome.reason, exitCode: outcome.exitCode });
+    await afterStageEnd(deps, buildId);
+  }
+  return { applied: true, stageKey: key, status: applied.status };
+}

@@ -1,0 +1,31 @@
+// What the execution Lambdas (autoscaler, task-events) need from the world, injected so
+// that tests and the local runtime run the same code against the local stand-ins.
+
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { BuildStore } from '../../core/builds/store.js';
+import type { StageStore } from '../../core/builds/stage-store.js';
+import type { Build } from '../../core/builds/types.js';
+import { encodeJob, type StageJob } from '../../core/scaling/job.js';
+
+export interface ExecutionDeps {
+  store: BuildStore;
+  stages: StageStore;
+  sqs: SQSClient;
+  jobsQueueUrl: string;
+  /** Posts the build's final commit status to its Git host. */
+  postBuildStatus: (build: Build) => Promise<void>;
+  /** Asks the autoscaler for a pass now (capacity was freed or work was queued). */
+  nudge: () => Promise<void>;
+  now: () => number;
+  log: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+/** Structured log line (one JSON object per line, as CloudWatch Logs Insights likes it). */
+export function jsonLog(source: string): ExecutionDeps['log'] {
+  return (message, fields = {}) => console.log(JSON.stringify({ source, message, ...fields }));
+}
+
+/** Puts a stage on the jobs queue. Duplicates are harmless: the autoscaler starts a stage once. */
+export async function enqueueJob(deps: Pick<ExecutionDeps, 'sqs' | 'jobsQueueUrl'>, job: StageJob): Promise<void> {
+  await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.jobsQueueUrl, MessageBody: encodeJob(job) }));
+}

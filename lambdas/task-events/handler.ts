@@ -1,0 +1,16 @@
+// EventBridge "ECS Task State Change" → step, stage and build status (see apply-event.ts).
+// A thrown error makes EventBridge retry the event; duplicates are harmless.
+
+import type { TaskStateChangeEvent } from '../../core/builds/task-event.js';
+import { applyTaskEvent, type ApplyResult } from './apply-event.js';
+import { executionDepsFromEnv } from './wiring.js';
+import type { ExecutionDeps } from './deps.js';
+
+let deps: ExecutionDeps | undefined;
+
+export async function handler(event: TaskStateChangeEvent): Promise<ApplyResult> {
+  deps ??= executionDepsFromEnv('task-events');
+  const result = await applyTaskEvent(deps, event.detail);
+  deps.log(result.applied ? 'event applied' : 'event ignored', { taskArn: event.detail.taskArn, version: event.detail.version, lastStatus: event.detail.lastStatus, ...result });
+  return result;
+}

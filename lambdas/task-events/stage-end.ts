@@ -1,0 +1,47 @@
+// What happens after a stage ends (task event, autoscaler rejection, reconciliation):
+// dependent stages are queued or skipped (Drone's depends_on + trigger status), the build
+// finishes when every stage has, and its final commit status is posted. Idempotent: a
+// duplicate or retried call finds the work done and does nothing twice.
+
+import { buildStatusOf, isStageDone, resolveDependents } from '../../core/builds/status.js';
+import type { Build } from '../../core/builds/types.js';
+import { enqueueJob, type ExecutionDeps } from './deps.js';
+
+export async function afterStageEnd(deps: ExecutionDeps, buildId: string): Promise<Build | null> {
+  const build = await deps.store.getBuild(buildId);
+  if (!build) {
+    deps.log('build not found after stage end', { buildId });
+    return null;
+  }
+  let { stages, steps } = await deps.store.listStagesAndSteps(buildId);
+  const decision = resolveDependents(stages, build.status === 'killed');
+  const now = deps.now();
+  for (const { stage, message, reason } of decision.skip) {
+    await deps.stages.finish(buildId, stage.number, { status: 'skipped', ...(reason ? { reason } : {}), message, finishedAt: now });
+    for (const step of steps.filter((s) => s.stageNumber === stage.number)) {
+      await deps.store.updateStep(buildId, stage.number, step.number, { status: 'skipped', reason: message });
+    }
+  }
+  let queued = 0;
+  for (const stage of decision.enqueue) {
+    const job = await deps.stages.getStageJob(buildId, stage.number);
+    if (!job) {
+      await deps.stages.finish(buildId, stage.number, { status: 'error', message: `no job was stored for stage ${stage.name}: it cannot start`, finishedAt: now });
+      continue;
+    }
+    // Marked first: the reconciler re-sends the message if this call dies in between.
+    await deps.stages.markQueued(buildId, stage.number, now);
+    await enqueueJob(deps, { ...job, queuedAt: now });
+    queued++;
+  }
+  if (queued > 0) await deps.nudge();
+  if (decision.skip.length > 0 || decision.enqueue.length > 0) ({ stages, steps } = await deps.store.listStagesAndSteps(buildId));
+
+  const status = buildStatusOf(stages);
+  if (!stages.every((s) => isStageDone(s.status))) return build;
+  const finished = await deps.store.updateBuild(buildId, { status, finishedAt: now }, { fromStatuses: ['pending', 'running'] });
+  if (!finished) return build;
+  deps.log('build finished', { buildId, status });
+  await deps.postBuildStatus(finished);
+  return finished;
+}

@@ -1,0 +1,208 @@
+// The autoscaler and the task-events handler against the local stand-ins (DynamoDB Local,
+// fauxqs, the ECS stand-in) with the real SDK clients. The tasks here are hand-written
+// definitions whose essential container is a shell command, so the test depends on
+// neither the compiler nor the agent (the end-to-end test uses both).
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { startLocalAws, type LocalAws } from '../../local/aws.js';
+import { ensureTable } from '../../lambdas/shared/table.js';
+import { BuildStore } from '../../core/builds/store.js';
+import { StageStore } from '../../core/builds/stage-store.js';
+import type { Build, Stage, StepRecord } from '../../core/builds/types.js';
+import { AGENT_CONTAINER } from '../../core/pipeline/contract.js';
+import type { StageJob } from '../../core/scaling/job.js';
+import { DEFAULT_LIMITS } from '../../core/scaling/decide-scale.js';
+import { runPass, resetAutoscalerState, type AutoscalerDeps, type PassReport } from '../../lambdas/autoscaler/autoscaler.js';
+import { reconcile } from '../../lambdas/autoscaler/reconcile.js';
+import { applyTaskEvent } from '../../lambdas/task-events/apply-event.js';
+import { enqueueJob } from '../../lambdas/task-events/deps.js';
+
+let aws: LocalAws;
+let unsubscribe = () => {};
+let deps: AutoscalerDeps;
+let posted: Build[] = [];
+const applied: { stageKey?: string; applied: boolean; reason?: string }[] = [];
+let serial: Promise<unknown> = Promise.resolve();
+// One pass at a time, as the Lambda's reserved concurrency of 1 gives in AWS.
+const pass = (reconcileToo = false): Promise<PassReport> => {
+  const next = serial.then(() => runPass(deps, { reconcile: reconcileToo }));
+  serial = next.catch(() => {});
+  return next;
+};
+
+beforeAll(async () => {
+  aws = await startLocalAws({ ecs: { namespaces: false, eventDelivery: { duplicateProbability: 0.5, reorderProbability: 0.3, seed: 7 } } });
+  const ddb = new DynamoDBClient(aws.clientConfig('dynamodb'));
+  await ensureTable(ddb, 'builds');
+  const doc = DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
+  const sqs = new SQSClient(aws.clientConfig('sqs'));
+  const queue = await sqs.send(new CreateQueueCommand({ QueueName: 'jobs' }));
+  deps = {
+    store: new BuildStore(doc, 'builds'),
+    stages: new StageStore(doc, 'builds'),
+    sqs,
+    ecs: new ECSClient(aws.clientConfig('ecs')),
+    jobsQueueUrl: queue.QueueUrl!,
+    postBuildStatus: async (build) => void posted.push(build),
+    nudge: async () => void pass(),
+    now: Date.now,
+    log: () => {},
+    config: {
+      tableName: 'builds', jobsQueueUrl: queue.QueueUrl!, cluster: 'slipway', subnets: ['subnet-local'], securityGroups: [],
+      assignPublicIp: 'DISABLED', useSpot: false, defaultCpu: 256, limits: { ...DEFAULT_LIMITS },
+    },
+  };
+  unsubscribe = aws.ecs.onTaskStateChange(async (event) => {
+    const result = await applyTaskEvent(deps, event.detail);
+    applied.push(result);
+    if (event.detail.lastStatus === 'STOPPED') void pass();
+  });
+}, 60_000);
+
+afterAll(async () => {
+  unsubscribe();
+  await serial;
+  await aws?.stop();
+});
+
+let buildCounter = 0;
+async function seedBuild(stages: { name: string; dependsOn?: string[]; script: string; cpu?: number; onFailure?: boolean }[]): Promise<{ build: Build; jobs: StageJob[] }> {
+  const number = ++buildCounter;
+  const repo = 'acme/app';
+  const id = `${repo}#${number}`;
+  const now = Date.now();
+  await deps.store.ensureRepository({ slug: repo, scm: 'github', httpUrl: 'http://x/acme/app.git', link: 'http://x/acme/app', defaultBranch: 'main', private: false });
+  const build: Build = {
+    id, repo, number, status: 'pending', event: 'push', action: '', ref: 'refs/heads/main', branch: 'main', commit: `c0ffee${number}`,
+    message: 'm', author: 'a', link: 'l', deliveryId: `d-${number}-${now}`, fork: false, createdAt: now,
+  };
+  const stageRecords: Stage[] = stages.map((s, i) => ({
+    buildId: id, repo, buildNumber: number, number: i + 1, name: s.name, status: 'pending', dependsOn: s.dependsOn ?? [], attempts: 0,
+    ...(s.dependsOn?.length ? {} : { queuedAt: now }),
+    ...(s.onFailure ? { onFailure: true, onSuccess: true } : {}),
+  }));
+  const steps: StepRecord[] = stages.flatMap((_, i) => [
+    { buildId: id, stageNumber: i + 1, number: 1, name: 'clone', container: AGENT_CONTAINER, status: 'pending', detached: false, kind: 'clone' },
+  ]);
+  await deps.store.createBuild({ build, stages: stageRecords, steps });
+  const jobs: StageJob[] = stages.map((s, i) => ({
+    stageKey: `${id}/${i + 1}`, buildId: id, stageNumber: i + 1, repo, pipeline: s.name, cpu: s.cpu ?? 256, memory: 512, queuedAt: now, receivedAt: now,
+    taskDefinition: {
+      family: `test-${s.script.replace(/\W/g, '')}`,
+      requiresCompatibilities: ['FARGATE'], networkMode: 'awsvpc', cpu: String(s.cpu ?? 256), memory: '512',
+      containerDefinitions: [{ name: AGENT_CONTAINER, image: 'alpine', essential: true, entryPoint: ['/bin/sh', '-c'], command: [s.script] }],
+    },
+    runTask: {},
+  }));
+  await deps.stages.putStageJobs(jobs);
+  for (const job of jobs.filter((_, i) => !stages[i]!.dependsOn?.length)) await enqueueJob(deps, job);
+  return { build, jobs };
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const finished = (id: string) => waitFor(`build ${id} to finish`, async () => {
+  const b = await deps.store.getBuild(id);
+  return b && ['success', 'failure', 'error', 'killed'].includes(b.status) ? b : undefined;
+});
+
+describe('autoscaler + task-events on the local stand-ins', () => {
+  it('runs two dependent stages once each, despite duplicated and reordered events', async () => {
+    resetAutoscalerState();
+    const { build } = await seedBuild([{ name: 'first', script: 'exit 0' }, { name: 'second', dependsOn: ['first'], script: 'sleep 0.1; exit 0' }]);
+    const report = await pass();
+    expect(report.started.map((s) => s.stageKey)).toEqual([`${build.id}/1`]);
+    const done = await finished(build.id);
+    expect(done.status).toBe('success');
+    const detail = (await deps.store.getBuildDetail(build.id))!;
+    expect(detail.stages.map((s) => [s.name, s.status, s.attempts, s.reason])).toEqual([
+      ['first', 'success', 1, 'steps-passed'],
+      ['second', 'success', 1, 'steps-passed'],
+    ]);
+    expect(detail.stages.every((s) => s.startedAt! >= s.queuedAt! && s.firstStepAt === undefined && s.cpu === 256)).toBe(true);
+    expect(detail.stages.flatMap((s) => s.steps.map((x) => x.status))).toEqual(['success', 'success']);
+    // One RunTask per stage: the ECS stand-in saw one task per stage.
+    const tasks = aws.ecs.tasks().filter((t) => detail.stages.some((s) => s.taskArn === t.taskArn));
+    expect(tasks).toHaveLength(2);
+    expect(posted.filter((b) => b.id === build.id).map((b) => b.status)).toEqual(['success']);
+    expect(applied.some((a) => !a.applied && /version/.test(a.reason ?? ''))).toBe(true);
+  }, 30_000);
+
+  it('a failing stage fails the build and skips its dependent; trigger status failure runs', async () => {
+    const { build } = await seedBuild([
+      { name: 'test', script: 'exit 1' },
+      { name: 'deploy', dependsOn: ['test'], script: 'exit 0' },
+      { name: 'notify', dependsOn: ['test'], script: 'exit 0', onFailure: true },
+    ]);
+    await pass();
+    const done = await finished(build.id);
+    expect(done.status).toBe('failure');
+    const stages = await deps.store.listStages(build.id);
+    expect(stages.map((s) => [s.name, s.status, s.reason])).toEqual([
+      ['test', 'failure', 'step-failed'],
+      ['deploy', 'skipped', 'dependency-failed'],
+      ['notify', 'success', 'steps-passed'],
+    ]);
+    expect(posted.filter((b) => b.id === build.id).map((b) => b.status)).toEqual(['failure']);
+  }, 30_000);
+
+  it('rejects a stage bigger than the vCPU quota with a stated reason', async () => {
+    const { build } = await seedBuild([{ name: 'huge', script: 'exit 0', cpu: 8192 }]);
+    const report = await pass();
+    expect(report.failed.map((f) => f.stageKey)).toEqual([`${build.id}/1`]);
+    const stage = (await deps.store.getStage(build.id, 1))!;
+    expect(stage.status).toBe('error');
+    expect(stage.message).toMatch(/8 vCPU.*quota is 6/);
+    expect((await deps.store.getBuild(build.id))!.status).toBe('error');
+  }, 30_000);
+
+  it('reconciles: a running stage whose task is gone, a queued stage without a message', async () => {
+    const { build } = await seedBuild([{ name: 'ghost', script: 'exit 0' }, { name: 'orphan', script: 'exit 0' }]);
+    // Take both messages off the queue without starting them, as a lost message would.
+    const { ReceiveMessageCommand, DeleteMessageCommand } = await import('@aws-sdk/client-sqs');
+    for (;;) {
+      const res = await deps.sqs.send(new ReceiveMessageCommand({ QueueUrl: deps.jobsQueueUrl, MaxNumberOfMessages: 10 }));
+      if (!res.Messages?.length) break;
+      for (const m of res.Messages) await deps.sqs.send(new DeleteMessageCommand({ QueueUrl: deps.jobsQueueUrl, ReceiptHandle: m.ReceiptHandle }));
+    }
+    await deps.stages.markRunning(build.id, 1, { attempt: 0, taskArn: 'arn:aws:ecs:us-east-1:000000000000:task/slipway/0000000000000000', capacity: 'FARGATE', startedAt: Date.now(), cpu: 256 });
+    const old = Date.now() - 5 * 60_000;
+    await deps.store.updateStage(build.id, 2, { status: 'pending', queuedAt: old });
+    const report = await reconcile(deps, { sampledStageKeys: new Set(), queueDrained: true });
+    expect(report.lost).toContain(`${build.id}/1`);
+    expect(report.reenqueued).toEqual([`${build.id}/2`]);
+    expect((await deps.store.getStage(build.id, 1))!.message).toMatch(/no longer knows task/);
+    const attrs = await deps.sqs.send(new GetQueueAttributesCommand({ QueueUrl: deps.jobsQueueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+    expect(Number(attrs.Attributes?.ApproximateNumberOfMessages)).toBe(1);
+    await pass();
+    const done = await finished(build.id);
+    expect(done.status).toBe('error');
+    expect((await deps.store.getStage(build.id, 2))!.status).toBe('success');
+  }, 30_000);
+
+  it('a duplicate job message starts the stage once', async () => {
+    const { build, jobs } = await seedBuild([{ name: 'dup', script: 'exit 0' }]);
+    await enqueueJob(deps, jobs[0]!);
+    await enqueueJob(deps, jobs[0]!);
+    // Passes nudged by earlier tasks may run it too: count what ECS saw, not one pass.
+    await pass();
+    await finished(build.id);
+    const again = await pass();
+    expect(again.started).toEqual([]);
+    const stage = (await deps.store.getStage(build.id, 1))!;
+    expect(aws.ecs.tasks().filter((t) => t.taskArn === stage.taskArn)).toHaveLength(1);
+    expect(stage.attempts).toBe(1);
+  }, 30_000);
+});

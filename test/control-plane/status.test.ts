@@ -1,0 +1,215 @@
+import { describe, expect, it } from 'vitest';
+import {
+  acceptTaskEvent,
+  buildStatusOf,
+  commitState,
+  movesForward,
+  resolveDependents,
+  stageOutcome,
+  stepChanges,
+  taskPhase,
+} from '../../core/builds/status.js';
+import { AGENT_CONTAINER } from '../../core/pipeline/contract.js';
+import type { TaskStateChangeContainer, TaskStateChangeDetail } from '../../core/builds/task-event.js';
+import type { Stage, StageStatus, StepRecord } from '../../core/builds/types.js';
+
+function detail(extra: Partial<TaskStateChangeDetail> = {}): TaskStateChangeDetail {
+  return {
+    clusterArn: 'arn:aws:ecs:us-east-1:1:cluster/c',
+    taskArn: 'arn:task/1',
+    taskDefinitionArn: 'arn:td/f:1',
+    startedBy: 'tok-0',
+    lastStatus: 'STOPPED',
+    desiredStatus: 'STOPPED',
+    version: 5,
+    containers: [],
+    ...extra,
+  };
+}
+const agent = (exitCode?: number, extra: Partial<TaskStateChangeContainer> = {}): TaskStateChangeContainer => ({
+  name: AGENT_CONTAINER,
+  lastStatus: 'STOPPED',
+  ...(exitCode === undefined ? {} : { exitCode }),
+  ...extra,
+});
+function stage(extra: Partial<Stage> = {}): Stage {
+  return { buildId: 'o/r#1', repo: 'o/r', buildNumber: 1, number: 1, name: 'test', status: 'running', dependsOn: [], attempts: 1, taskArn: 'arn:task/1', ...extra };
+}
+
+describe('stageOutcome (table)', () => {
+  const rows: [string, Partial<TaskStateChangeDetail>, Partial<Stage>, string, string, boolean?][] = [
+    ['agent 0', { stopCode: 'EssentialContainerExited', containers: [agent(0)] }, {}, 'success', 'steps-passed'],
+    ['agent 1', { stopCode: 'EssentialContainerExited', containers: [agent(1)] }, {}, 'failure', 'step-failed'],
+    ['agent 2', { stopCode: 'EssentialContainerExited', containers: [agent(2)] }, {}, 'failure', 'service-not-ready'],
+    ['agent 3', { stopCode: 'EssentialContainerExited', containers: [agent(3)] }, {}, 'failure', 'timed-out'],
+    ['agent 4', { stopCode: 'EssentialContainerExited', containers: [agent(4)] }, {}, 'killed', 'cancelled'],
+    ['agent 5', { stopCode: 'EssentialContainerExited', containers: [agent(5)] }, {}, 'failure', 'clone-failed'],
+    ['agent 6', { stopCode: 'EssentialContainerExited', containers: [agent(6)] }, {}, 'error', 'agent-error'],
+    ['agent OOM 137', { stopCode: 'EssentialContainerExited', containers: [agent(137, { reason: 'OutOfMemoryError' })] }, {}, 'error', 'agent-error'],
+    ['no agent exit code', { stopCode: 'EssentialContainerExited', containers: [agent()] }, {}, 'error', 'task-lost'],
+    ['failed to start', { stopCode: 'TaskFailedToStart', stoppedReason: 'CannotPullContainerError: no such image', containers: [agent()] }, {}, 'error', 'could-not-start'],
+    ['user stop', { stopCode: 'UserInitiated', stoppedReason: 'cancelled by alice', containers: [agent(4)] }, {}, 'killed', 'cancelled'],
+    ['user stop after timeout', { stopCode: 'UserInitiated', containers: [agent(3)] }, {}, 'failure', 'timed-out'],
+    ['spot, first attempt: requeue', { stopCode: 'SpotInterruption', containers: [agent(4)] }, { capacity: 'FARGATE_SPOT', attempts: 1 }, 'pending', 'spot-interrupted', true],
+    ['termination notice, first attempt: requeue', { stopCode: 'TerminationNotice', containers: [agent(4)] }, { capacity: 'FARGATE_SPOT', attempts: 1 }, 'pending', 'spot-interrupted', true],
+    ['spot, second attempt: error', { stopCode: 'SpotInterruption', containers: [agent(4)] }, { capacity: 'FARGATE_SPOT', attempts: 2 }, 'error', 'spot-interrupted'],
+    ['interruption on on-demand: error', { stopCode: 'TerminationNotice', containers: [agent(4)] }, { capacity: 'FARGATE', attempts: 1 }, 'error', 'spot-interrupted'],
+  ];
+  for (const [name, d, s, status, reason, requeue] of rows) {
+    it(name, () => {
+      const outcome = stageOutcome(detail(d), stage(s));
+      expect(outcome.status).toBe(status);
+      expect(outcome.reason).toBe(reason);
+      expect(outcome.requeueOnDemand ?? false).toBe(requeue ?? false);
+      expect(outcome.message.length).toBeGreaterThan(5);
+    });
+  }
+  it('carries the stop reason into the message', () => {
+    expect(stageOutcome(detail({ stopCode: 'TaskFailedToStart', stoppedReason: 'CannotPullContainerError: x' }), stage()).message).toContain('CannotPullContainerError');
+  });
+});
+
+describe('stepChanges (table)', () => {
+  const step = (number: number, container: string, extra: Partial<StepRecord> = {}): StepRecord => ({
+    buildId: 'o/r#1', stageNumber: 1, number, name: container, container, status: 'pending', detached: false, kind: 'step', ...extra,
+  });
+  const steps = [
+    step(1, AGENT_CONTAINER, { kind: 'clone', name: 'clone' }),
+    step(2, 'db', { kind: 'service' }),
+    step(3, 'build'),
+    step(4, 'test'),
+    step(5, 'notify'),
+  ];
+  const c = (name: string, lastStatus: string, exitCode?: number, reason?: string): TaskStateChangeContainer => ({
+    name, lastStatus, ...(exitCode === undefined ? {} : { exitCode }), ...(reason ? { reason } : {}),
+  });
+
+  it('running task: agent healthy = clone done; running containers run', () => {
+    const d = detail({ lastStatus: 'RUNNING', containers: [c(AGENT_CONTAINER, 'RUNNING'), c('db', 'RUNNING'), c('build', 'RUNNING'), c('test', 'PENDING')] });
+    d.containers[0]!.healthStatus = 'HEALTHY';
+    expect(stepChanges(d, steps)).toEqual([
+      { number: 1, status: 'success' },
+      { number: 2, status: 'running' },
+      { number: 3, status: 'running' },
+    ]);
+  });
+
+  it('stopped after a failing step: dependents never started are skipped, service stopped by the end is success', () => {
+    const d = detail({
+      stopCode: 'EssentialContainerExited',
+      containers: [c(AGENT_CONTAINER, 'STOPPED', 1), c('db', 'STOPPED', 143), c('build', 'STOPPED', 0), c('test', 'STOPPED', 2), c('notify', 'STOPPED', undefined, 'CannotStartContainerError: dependency')],
+    });
+    const changes = stepChanges(d, steps, stageOutcome(d, stage()));
+    expect(changes).toEqual([
+      { number: 1, status: 'success' },
+      { number: 2, status: 'success', exitCode: 143 },
+      { number: 3, status: 'success', exitCode: 0 },
+      { number: 4, status: 'failure', exitCode: 2 },
+      { number: 5, status: 'skipped', reason: 'the task ended before it ran' },
+    ]);
+  });
+
+  it('dependency-blocked container reported with 143 is skipped, not failed', () => {
+    const d = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', 1), c('notify', 'STOPPED', 143, 'CannotStartContainerError: dependency test did not succeed')] });
+    expect(stepChanges(d, [steps[4]!], stageOutcome(d, stage()))[0]?.status).toBe('skipped');
+  });
+
+  it('a cancelled task: running steps are killed, unstarted ones skipped', () => {
+    const d = detail({ stopCode: 'UserInitiated', containers: [c(AGENT_CONTAINER, 'STOPPED', 4), c('build', 'STOPPED', 143), c('test', 'STOPPED')] });
+    const changes = stepChanges(d, steps.slice(2, 4), stageOutcome(d, stage()));
+    expect(changes.map((x) => x.status)).toEqual(['killed', 'skipped']);
+  });
+
+  it('clone failure and could-not-start', () => {
+    const failed = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', 5)] });
+    expect(stepChanges(failed, [steps[0]!], stageOutcome(failed, stage()))[0]?.status).toBe('failure');
+    const noStart = detail({ stopCode: 'TaskFailedToStart', stoppedReason: 'CannotPullContainerError', containers: [c(AGENT_CONTAINER, 'STOPPED'), c('build', 'STOPPED')] });
+    expect(stepChanges(noStart, steps.slice(0, 3), stageOutcome(noStart, stage())).map((x) => x.status)).toEqual(['error', 'skipped', 'error']);
+  });
+
+  it('never moves a finished step', () => {
+    const d = detail({ lastStatus: 'RUNNING', containers: [c('build', 'RUNNING')] });
+    expect(stepChanges(d, [step(3, 'build', { status: 'success' })])).toEqual([]);
+  });
+});
+
+describe('acceptTaskEvent: order and duplicates', () => {
+  it('accepts a newer version of the current task', () => {
+    expect(acceptTaskEvent(stage({ eventVersion: 3 }), detail({ version: 4 }), 'tok-0')).toEqual({ apply: true });
+  });
+  it('ignores an equal (duplicate) or older version', () => {
+    expect(acceptTaskEvent(stage({ eventVersion: 4 }), detail({ version: 4 }), 'tok-0').apply).toBe(false);
+    expect(acceptTaskEvent(stage({ eventVersion: 4 }), detail({ version: 2 }), 'tok-0').apply).toBe(false);
+  });
+  it('ignores events of another task and of finished stages', () => {
+    expect(acceptTaskEvent(stage({ taskArn: 'arn:task/2' }), detail(), 'tok-0').apply).toBe(false);
+    expect(acceptTaskEvent(stage({ status: 'success' }), detail({ version: 99 }), 'tok-0').apply).toBe(false);
+  });
+  it('a pending stage accepts its current attempt before the autoscaler recorded the task, not an earlier one', () => {
+    const pending = stage({ status: 'pending', taskArn: undefined, attempts: 0 });
+    expect(acceptTaskEvent(pending, detail({ startedBy: 'tok-0' }), 'tok-0').apply).toBe(true);
+    const requeued = stage({ status: 'pending', taskArn: 'arn:task/1', attempts: 1, eventVersion: 7 });
+    expect(acceptTaskEvent(requeued, detail({ startedBy: 'tok-0', version: 9 }), 'tok-1').apply).toBe(false);
+  });
+});
+
+describe('status order and builds', () => {
+  it('never backwards', () => {
+    const table: [string, string, boolean][] = [
+      ['pending', 'running', true], ['running', 'running', true], ['running', 'pending', false], ['running', 'success', true],
+      ['success', 'failure', false], ['failure', 'running', false], ['pending', 'skipped', true], ['blocked', 'pending', true],
+    ];
+    for (const [from, to, ok] of table) expect([from, to, movesForward(from, to)]).toEqual([from, to, ok]);
+  });
+  it('task phases', () => {
+    expect(['PROVISIONING', 'PENDING', 'ACTIVATING', 'RUNNING', 'DEACTIVATING', 'STOPPED'].map(taskPhase)).toEqual(['pending', 'pending', 'pending', 'running', 'running', 'stopped']);
+  });
+  it('build status from stages', () => {
+    const b = (...statuses: StageStatus[]) => buildStatusOf(statuses.map((status) => ({ status })));
+    expect(b('pending', 'pending')).toBe('pending');
+    expect(b('success', 'pending')).toBe('running');
+    expect(b('running', 'pending')).toBe('running');
+    expect(b('success', 'success')).toBe('success');
+    expect(b('success', 'skipped')).toBe('success');
+    expect(b('failure', 'skipped')).toBe('failure');
+    expect(b('error', 'success')).toBe('error');
+    expect(b('failure', 'error')).toBe('failure');
+    expect(b('killed', 'failure')).toBe('killed');
+    expect(commitState('running')).toBe('pending');
+    expect(commitState('killed')).toBe('error');
+  });
+});
+
+describe('resolveDependents (Drone depends_on + trigger status)', () => {
+  const s = (name: string, status: StageStatus, dependsOn: string[] = [], extra: Partial<Stage> = {}): Stage =>
+    stage({ name, status, dependsOn, taskArn: undefined, ...(status === 'pending' && dependsOn.length ? {} : { queuedAt: 1 }), ...extra });
+  const names = (d: ReturnType<typeof resolveDependents>) => ({ enqueue: d.enqueue.map((x) => x.name), skip: d.skip.map((x) => x.stage.name) });
+
+  it('waits until every dependency is done', () => {
+    expect(names(resolveDependents([s('a', 'success'), s('b', 'running'), s('c', 'pending', ['a', 'b'])]))).toEqual({ enqueue: [], skip: [] });
+  });
+  it('runs when all passed (skipped counts as passed)', () => {
+    expect(names(resolveDependents([s('a', 'success'), s('b', 'skipped'), s('c', 'pending', ['a', 'b'])]))).toEqual({ enqueue: ['c'], skip: [] });
+  });
+  it('skips on a failed dependency and cascades', () => {
+    const d = resolveDependents([s('a', 'failure'), s('b', 'pending', ['a']), s('c', 'pending', ['b']), s('d', 'pending', ['c'], { onFailure: true, onSuccess: true })]);
+    expect(names(d)).toEqual({ enqueue: ['d'], skip: ['b', 'c'] });
+    expect(d.skip[0]?.message).toContain('a (failure)');
+    expect(d.skip[0]?.reason).toBe('dependency-failed');
+  });
+  it('trigger status failure: runs only after a failure', () => {
+    expect(names(resolveDependents([s('a', 'failure'), s('n', 'pending', ['a'], { onFailure: true, onSuccess: false })]))).toEqual({ enqueue: ['n'], skip: [] });
+    expect(names(resolveDependents([s('a', 'success'), s('n', 'pending', ['a'], { onFailure: true, onSuccess: false })]))).toEqual({ enqueue: [], skip: ['n'] });
+  });
+  it('a stored cascade skip still counts as failed later', () => {
+    const d = resolveDependents([s('a', 'failure'), s('b', 'skipped', ['a'], { reason: 'dependency-failed' }), s('x', 'success'), s('c', 'pending', ['b', 'x'])]);
+    expect(names(d)).toEqual({ enqueue: [], skip: ['c'] });
+  });
+  it('a cancelled build runs nothing more; unknown dependency is skipped with a reason', () => {
+    expect(names(resolveDependents([s('a', 'success'), s('b', 'pending', ['a'])], true))).toEqual({ enqueue: [], skip: ['b'] });
+    expect(resolveDependents([s('b', 'pending', ['nope'])]).skip[0]?.message).toContain('nope');
+  });
+  it('ignores stages already queued or without dependencies', () => {
+    expect(names(resolveDependents([s('a', 'success'), s('b', 'pending', ['a'], { queuedAt: 5 }), s('c', 'pending')]))).toEqual({ enqueue: [], skip: [] });
+  });
+});
