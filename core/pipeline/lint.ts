@@ -1,0 +1,440 @@
+// Meaning checks over parsed pipelines: names, references, cycles, and what a Fargate task
+// cannot do. Each rule's message starts with a constant phrase (LINT.*) after the path of
+// the offending key, so tools and tests can recognise a rule without parsing prose.
+
+import { STATE_DIR, STATE_VOLUME, WORKSPACE_VOLUME } from './contract.js';
+import { closest } from './format.js';
+import { imageRepository } from './known-images.js';
+import { UNSUPPORTED_STEP_KEYS, entry, type ParsedFile, type ParsedPipeline } from './parse.js';
+import type { SourceMap, SourceNode } from './yaml-source.js';
+import type { Conditions, Diagnostic, Position, Step } from './types.js';
+
+export const LINT = {
+  duplicatePipeline: 'duplicate pipeline name',
+  duplicateStep: 'duplicate step name',
+  duplicateVolume: 'duplicate volume name',
+  duplicateSecret: 'duplicate secret name',
+  reservedStepName: 'step name reserved',
+  unsafeName: 'name cannot become a container name',
+  unknownStep: 'unknown step',
+  unknownPipeline: 'unknown pipeline',
+  skippedDependency: 'depends on a pipeline Slipway does not run',
+  stepCycle: 'step dependency cycle',
+  pipelineCycle: 'pipeline dependency cycle',
+  privileged: 'Fargate cannot run privileged containers',
+  dockerDaemon: 'Fargate has no Docker daemon',
+  hostVolume: 'Fargate has no host volumes',
+  dockerSocket: 'Fargate has no Docker engine',
+  unsupportedOption: 'not supported on Fargate',
+  ignoredOption: 'ignored on Fargate',
+  unknownVolume: 'unknown volume',
+  reservedVolume: 'volume name reserved',
+  reservedPath: 'path reserved',
+  portConflict: 'port already taken',
+  detachedService: 'detach has no effect on a service',
+  serviceDependsOn: 'depends_on has no effect on a service',
+  readyOnStep: 'applies only to services and detached steps',
+  encryptedSecret: 'encrypted secrets (data:) are not supported',
+  tooLarge: 'larger than Fargate allows',
+  noSteps: 'pipeline has no steps',
+  noReadiness: 'no readiness check',
+  unknownValue: 'unknown value',
+} as const;
+
+/** Fargate's largest task: 16 vCPU, 120 GiB. */
+export const FARGATE_MAX = { cpu: 16_384, memory: 122_880 } as const;
+
+/** Images that Drone runs privileged by default: they need a Docker daemon. */
+const DOCKER_DAEMON_PLUGINS = new Set(['plugins/docker', 'plugins/ecr', 'plugins/gcr', 'plugins/acr', 'plugins/heroku']);
+const RESERVED_VOLUMES = new Set(['workspace', '_workspace', '_docker_socket', WORKSPACE_VOLUME, STATE_VOLUME]);
+const RESERVED_PATHS = [STATE_DIR, '/run/drone'];
+const EVENTS = ['push', 'pull_request', 'tag', 'promote', 'rollback', 'cron', 'custom'];
+const STATUSES = ['success', 'failure'];
+const MAX_NAME_LENGTH = 100;
+
+export function lintParsed(parsed: ParsedFile, file: string): Diagnostic[] {
+  const out = new Findings(file);
+  for (const p of parsed.pipelines) lintPipeline(p, out);
+  lintPipelineGraph(parsed, out);
+  lintSecrets(parsed, out);
+  return out.diagnostics;
+}
+
+class Findings {
+  readonly diagnostics: Diagnostic[] = [];
+  constructor(readonly file: string) {}
+  error(pos: Position, path: string, message: string) {
+    this.diagnostics.push({ file: this.file, line: pos.line, column: pos.column, severity: 'error', message: prefix(path, message) });
+  }
+  warn(pos: Position, path: string, message: string) {
+    this.diagnostics.push({ file: this.file, line: pos.line, column: pos.column, severity: 'warning', message: prefix(path, message) });
+  }
+}
+
+function prefix(path: string, message: string): string {
+  return path ? `${path}: ${message}` : message;
+}
+
+/** A step or service with where it sits in the YAML. */
+interface Located {
+  step: Step;
+  source: SourceMap;
+  path: string;
+  service: boolean;
+}
+
+function located(p: ParsedPipeline): Located[] {
+  const indexIn = (key: string, source: SourceMap) => {
+    const seq = entry(p.source, key)?.value;
+    return seq?.kind === 'seq' ? seq.items.indexOf(source) : -1;
+  };
+  return [
+    ...p.pipeline.services.map((step, i) => ({ step, source: p.serviceSources[i]!, path: `services[${indexIn('services', p.serviceSources[i]!)}]`, service: true })),
+    ...p.pipeline.steps.map((step, i) => ({ step, source: p.stepSources[i]!, path: `steps[${indexIn('steps', p.stepSources[i]!)}]`, service: false })),
+  ];
+}
+
+/** Position of a key's value inside a map, or of the map itself when the key is absent. */
+function valuePos(map: SourceMap, key: string): Position {
+  return entry(map, key)?.value.pos ?? map.pos;
+}
+
+function keyPos(map: SourceMap, key: string): Position {
+  return entry(map, key)?.keyPos ?? map.pos;
+}
+
+function lintPipeline(p: ParsedPipeline, out: Findings): void {
+  const { pipeline } = p;
+  const all = located(p);
+  const stepsNode = entry(p.source, 'steps')?.value;
+  const noStepsWritten = !stepsNode || (stepsNode.kind === 'scalar' && stepsNode.value === null) || (stepsNode.kind === 'seq' && stepsNode.items.length === 0);
+  if (pipeline.steps.length === 0 && noStepsWritten) {
+    out.warn(pipeline.pos, '', `${LINT.noSteps}: pipeline "${pipeline.name}" runs nothing`);
+  }
+  lintNames(p, all, out);
+  lintDependencies(p, all, out);
+  lintVolumes(p, all, out);
+  lintPorts(all, out);
+  lintConditions(entry(p.source, 'trigger')?.value, pipeline.trigger, 'trigger', out);
+  lintResources(p.source, '', out);
+  if (RESERVED_PATHS.some((r) => isUnder(pipeline.workspace.path, r))) {
+    out.error(valuePos(p.source, 'workspace'), 'workspace', `${LINT.reservedPath}: ${pipeline.workspace.path} is reserved for the runner; choose another path`);
+  }
+  for (const s of all) lintStep(s, out);
+}
+
+function lintNames(p: ParsedPipeline, all: Located[], out: Findings): void {
+  const seen = new Map<string, Located>();
+  for (const s of all) {
+    const { name } = s.step;
+    if (name === '') continue; // reported by the parser
+    const namePos = valuePos(s.source, 'name');
+    const path = `${s.path}.name`;
+    if (!/[A-Za-z0-9]/.test(name) || /[\u0000-\u001f\u007f]/.test(name) || name.length > MAX_NAME_LENGTH) {
+      out.error(namePos, path, `${LINT.unsafeName}: "${truncate(name)}" (use up to ${MAX_NAME_LENGTH} characters with at least one letter or digit, no control characters)`);
+    }
+    if (name === 'clone' && !p.pipeline.clone.disable) {
+      out.error(namePos, path, `${LINT.reservedStepName}: "clone" is the clone step's name; rename this step or set clone: { disable: true }`);
+    }
+    const first = seen.get(name);
+    if (first) {
+      out.error(namePos, path, `${LINT.duplicateStep} "${name}" (first at line ${first.source.pos.line}); steps and services share one set of names`);
+    } else {
+      seen.set(name, s);
+    }
+  }
+}
+
+function lintDependencies(p: ParsedPipeline, all: Located[], out: Findings): void {
+  const stepNames = new Set(p.pipeline.steps.map((s) => s.name));
+  // Drone lets a step wait for a service or for the clone; both are done before steps start.
+  const targets = new Set([...stepNames, ...p.pipeline.services.map((s) => s.name)]);
+  if (!p.pipeline.clone.disable) targets.add('clone');
+  for (const s of all) {
+    const deps = entry(s.source, 'depends_on')?.value;
+    if (s.service) {
+      if (s.step.dependsOn.length > 0) out.warn(keyPos(s.source, 'depends_on'), `${s.path}.depends_on`, `${LINT.serviceDependsOn}: services start with the task, before any step`);
+      continue;
+    }
+    s.step.dependsOn.forEach((dep, i) => {
+      if (targets.has(dep)) return;
+      const pos = deps?.kind === 'seq' ? (deps.items[i]?.pos ?? deps.pos) : s.source.pos;
+      const suggestion = closest(dep, targets);
+      out.error(pos, `${s.path}.depends_on[${i}]`, `${LINT.unknownStep} "${dep}"${suggestion ? ` — did you mean "${suggestion}"?` : ''}`);
+    });
+  }
+  const steps = all.filter((s) => !s.service);
+  const byName = new Map(steps.map((s) => [s.step.name, s]));
+  for (const cycle of findCycles(steps.map((s) => s.step.name), (name) => byName.get(name)?.step.dependsOn ?? [])) {
+    const first = byName.get(cycle[0]!)!;
+    out.error(keyPos(first.source, 'depends_on'), `${first.path}.depends_on`, `${LINT.stepCycle}: ${cycle.join(' → ')}`);
+  }
+}
+
+function lintVolumes(p: ParsedPipeline, all: Located[], out: Findings): void {
+  const volumesNode = entry(p.source, 'volumes')?.value;
+  const volumeSources = volumesNode?.kind === 'seq' ? volumesNode.items : [];
+  const names = new Set<string>();
+  volumeSources.forEach((node, i) => {
+    if (node.kind !== 'map') return;
+    const path = `volumes[${i}]`;
+    const name = scalar(entry(node, 'name')?.value);
+    if (name !== undefined) {
+      if (names.has(name)) out.error(valuePos(node, 'name'), `${path}.name`, `${LINT.duplicateVolume} "${name}"`);
+      names.add(name);
+      if (RESERVED_VOLUMES.has(name)) out.error(valuePos(node, 'name'), `${path}.name`, `${LINT.reservedVolume}: "${name}" is used by Slipway; choose another name`);
+    }
+    const host = entry(node, 'host');
+    if (host) {
+      const hostPath = host.value.kind === 'map' ? scalar(entry(host.value, 'path')?.value) : undefined;
+      if (hostPath !== undefined && /docker\.sock$/.test(hostPath)) {
+        out.error(host.keyPos, `${path}.host`, `${LINT.dockerSocket} (no ${hostPath}); build images with kaniko-style tools (e.g. plugins/kaniko) or a CodeBuild path`);
+      } else {
+        out.error(host.keyPos, `${path}.host`, `${LINT.hostVolume}; use "temp: {}" for a volume the steps share`);
+      }
+    }
+    const temp = entry(node, 'temp')?.value;
+    if (temp?.kind === 'map' && scalar(entry(temp, 'medium')?.value) === 'memory') {
+      out.warn(valuePos(temp, 'medium'), `${path}.temp.medium`, `${LINT.ignoredOption}: Fargate has no in-memory volumes; this volume is disk-backed`);
+    }
+  });
+  for (const s of all) {
+    const mounts = entry(s.source, 'volumes')?.value;
+    s.step.volumes.forEach((mount, i) => {
+      const node = mounts?.kind === 'seq' ? mounts.items.filter((m) => m.kind === 'map')[i] : undefined;
+      const pos = node?.kind === 'map' ? valuePos(node, 'name') : s.source.pos;
+      const path = `${s.path}.volumes[${i}]`;
+      if (/docker\.sock$/.test(mount.path)) {
+        out.error(pos, path, `${LINT.dockerSocket} to mount at ${mount.path}; build images with kaniko-style tools (e.g. plugins/kaniko) or a CodeBuild path`);
+      } else if (RESERVED_VOLUMES.has(mount.name)) {
+        out.error(pos, path, `${LINT.reservedVolume}: "${mount.name}" is used by Slipway; the workspace is mounted in every step already`);
+      } else if (!names.has(mount.name)) {
+        const suggestion = closest(mount.name, names);
+        out.error(pos, path, `${LINT.unknownVolume} "${mount.name}"${suggestion ? ` — did you mean "${suggestion}"?` : ''} (declare it under the pipeline's volumes: with temp: {})`);
+      }
+      if (RESERVED_PATHS.some((r) => isUnder(mount.path, r))) {
+        out.error(pos, path, `${LINT.reservedPath}: ${mount.path} is reserved for the runner; mount elsewhere`);
+      }
+    });
+  }
+}
+
+function lintPorts(all: Located[], out: Findings): void {
+  const owners = new Map<number, Located>();
+  for (const s of all) {
+    if (!s.step.ready) continue;
+    const ready = entry(s.source, 'ready')?.value;
+    const readyPorts = ready?.kind === 'map' ? entry(ready, 'ports')?.value : undefined;
+    const portsNode = readyPorts ?? entry(s.source, 'ports')?.value;
+    const declared = portsNode !== undefined;
+    const declaredPath = readyPorts ? '.ready.ports' : '.ports';
+    for (const port of new Set(s.step.ready.ports)) {
+      const first = owners.get(port);
+      if (!first) {
+        owners.set(port, s);
+        continue;
+      }
+      const portNode = portsNode?.kind === 'seq' ? portsNode.items.find((n) => portOf(n) === port) : undefined;
+      const pos = declared ? (portNode ?? portsNode).pos : valuePos(s.source, 'image');
+      const how = declared ? '' : ` (the default port of ${s.step.image})`;
+      out.error(
+        pos,
+        `${s.path}${declared ? declaredPath : ''}`,
+        `${LINT.portConflict}: "${s.step.name}" and "${first.step.name}" cannot both listen on localhost:${port}${how}; ` +
+          'the containers of one task share one network — run one on another port and declare it in ready: { ports: [...] }',
+      );
+    }
+  }
+}
+
+function portOf(node: SourceNode): unknown {
+  if (node.kind === 'scalar') return node.value;
+  if (node.kind === 'map') {
+    const port = entry(node, 'port')?.value;
+    return port?.kind === 'scalar' ? port.value : undefined;
+  }
+  return undefined;
+}
+
+function lintStep(s: Located, out: Findings): void {
+  const { step, source, path } = s;
+  if (step.privileged) {
+    out.error(valuePos(source, 'privileged'), `${path}.privileged`, `${LINT.privileged}; build images with kaniko-style tools (e.g. plugins/kaniko) or a CodeBuild path`);
+  }
+  const repository = step.image ? imageRepository(step.image) : '';
+  if (DOCKER_DAEMON_PLUGINS.has(repository) || (repository === 'docker' && /dind/.test(step.image))) {
+    out.error(valuePos(source, 'image'), `${path}.image`, `${LINT.dockerDaemon} for ${step.image} (it runs privileged); use a kaniko-based plugin (e.g. plugins/kaniko, plugins/kaniko-ecr) or a CodeBuild path`);
+  }
+  for (const key of UNSUPPORTED_STEP_KEYS) {
+    const e = entry(source, key);
+    if (!e) continue;
+    const advice = UNSUPPORTED_ADVICE[key];
+    if (advice.severity === 'error') out.error(e.keyPos, `${path}.${key}`, `${LINT.unsupportedOption}: ${advice.why}`);
+    else out.warn(e.keyPos, `${path}.${key}`, `${LINT.ignoredOption}: ${advice.why}`);
+  }
+  if (s.service && step.ready && step.ready.ports.length === 0 && step.ready.command === undefined && step.image !== '') {
+    out.warn(
+      valuePos(source, 'image'),
+      path,
+      `${LINT.noReadiness}: Slipway does not know the port of ${step.image}, so steps may start before "${step.name}" is ready; declare ready: { ports: [...] } or ready: { command: ... }`,
+    );
+  }
+  if (s.service && step.detach) {
+    out.warn(keyPos(source, 'detach'), `${path}.detach`, `${LINT.detachedService}; services always run in the background`);
+  }
+  for (const key of ['ready', 'ports']) {
+    if (!s.service && !step.detach && entry(source, key)) {
+      out.warn(keyPos(source, key), `${path}.${key}`, `${LINT.readyOnStep}; add detach: true to run "${step.name}" in the background`);
+    }
+  }
+  const ports = entry(source, 'ports')?.value;
+  if (ports?.kind === 'seq') {
+    ports.items.forEach((item, i) => {
+      const host = item.kind === 'map' ? entry(item, 'host') : undefined;
+      if (host) out.warn(host.keyPos, `${path}.ports[${i}].host`, `${LINT.ignoredOption}: the containers of one task share localhost; there is no host port to map`);
+    });
+  }
+  lintConditions(entry(source, 'when')?.value, step.when, `${path}.when`, out);
+  lintResources(source, path, out);
+}
+
+const UNSUPPORTED_ADVICE: Record<(typeof UNSUPPORTED_STEP_KEYS)[number], { severity: 'error' | 'warning'; why: string }> = {
+  devices: { severity: 'error', why: 'Fargate cannot map host devices into a container' },
+  dns: { severity: 'error', why: 'Fargate tasks use the VPC resolver; custom DNS servers cannot be set per container' },
+  dns_search: { severity: 'error', why: 'Fargate tasks use the VPC resolver; DNS search domains cannot be set per container' },
+  extra_hosts: { severity: 'error', why: 'ECS does not allow extra hosts with awsvpc; services and detached steps are reachable by name already' },
+  network_mode: { severity: 'error', why: 'all containers of a Fargate task share one awsvpc network' },
+  shm_size: { severity: 'warning', why: 'Fargate does not set the shared memory size; /dev/shm keeps its default' },
+  mem_limit: { severity: 'warning', why: 'use resources: { memory: MiB } instead' },
+  memswap_limit: { severity: 'warning', why: 'Fargate has no swap' },
+};
+
+function lintConditions(node: SourceNode | undefined, conditions: Conditions, path: string, out: Findings): void {
+  if (node?.kind !== 'map') return;
+  const check = (field: 'event' | 'status', allowed: string[]) => {
+    const e = entry(node, field);
+    if (!e) return;
+    for (const value of [...conditions[field].include, ...conditions[field].exclude]) {
+      if (allowed.includes(value) || /[*?[{]/.test(value)) continue;
+      const suggestion = closest(value, allowed);
+      out.warn(e.value.pos, `${path}.${field}`, `${LINT.unknownValue} "${value}" (expected ${allowed.join(', ')})${suggestion ? ` — did you mean "${suggestion}"?` : ''}`);
+    }
+  };
+  check('event', EVENTS);
+  check('status', STATUSES);
+}
+
+function lintResources(source: SourceMap, path: string, out: Findings): void {
+  const resources = entry(source, 'resources')?.value;
+  if (resources?.kind !== 'map') return;
+  for (const key of ['cpu', 'memory'] as const) {
+    const e = entry(resources, key);
+    const value = e?.value.kind === 'scalar' ? e.value.value : undefined;
+    if (typeof value === 'number' && value > FARGATE_MAX[key]) {
+      const unit = key === 'cpu' ? `${FARGATE_MAX.cpu} CPU units (16 vCPU)` : `${FARGATE_MAX.memory} MiB (120 GiB)`;
+      out.error(e!.value.pos, `${path ? `${path}.` : ''}resources.${key}`, `${LINT.tooLarge}: at most ${unit} per task`);
+    }
+  }
+}
+
+function lintPipelineGraph(parsed: ParsedFile, out: Findings): void {
+  const seen = new Map<string, ParsedPipeline>();
+  for (const p of parsed.pipelines) {
+    const first = seen.get(p.pipeline.name);
+    if (first) {
+      out.error(valuePos(p.source, 'name'), 'name', `${LINT.duplicatePipeline} "${p.pipeline.name}" (first at line ${first.pipeline.pos.line})`);
+    } else {
+      seen.set(p.pipeline.name, p);
+    }
+  }
+  const skipped = new Map(parsed.skipped.map((s) => [s.skipped.name, s.skipped]));
+  for (const s of parsed.skipped) {
+    const docker = seen.get(s.skipped.name);
+    if (!docker) continue;
+    const [first, later] = docker.pipeline.pos.line < s.pos.line ? [docker.pipeline.pos, s.pos] : [s.pos, valuePos(docker.source, 'name')];
+    out.error(later, 'name', `${LINT.duplicatePipeline} "${s.skipped.name}" (first at line ${first.line})`);
+  }
+  for (const p of parsed.pipelines) {
+    const deps = entry(p.source, 'depends_on')?.value;
+    p.pipeline.dependsOn.forEach((dep, i) => {
+      const pos = deps?.kind === 'seq' ? (deps.items[i]?.pos ?? deps.pos) : p.source.pos;
+      const path = `depends_on[${i}]`;
+      if (seen.has(dep)) return;
+      const other = skipped.get(dep);
+      if (other) {
+        out.error(pos, path, `${LINT.skippedDependency}: "${dep}" is skipped (${other.reason}), so "${p.pipeline.name}" would never start`);
+        return;
+      }
+      const suggestion = closest(dep, seen.keys());
+      out.error(pos, path, `${LINT.unknownPipeline} "${dep}"${suggestion ? ` — did you mean "${suggestion}"?` : ''}`);
+    });
+  }
+  for (const cycle of findCycles([...seen.keys()], (name) => seen.get(name)?.pipeline.dependsOn ?? [])) {
+    const first = seen.get(cycle[0]!)!;
+    out.error(keyPos(first.source, 'depends_on'), 'depends_on', `${LINT.pipelineCycle}: ${cycle.join(' → ')}`);
+  }
+}
+
+function lintSecrets(parsed: ParsedFile, out: Findings): void {
+  const seen = new Set<string>();
+  for (const { secret, source } of parsed.secrets) {
+    if (seen.has(secret.name)) out.error(valuePos(source, 'name'), 'name', `${LINT.duplicateSecret} "${secret.name}"`);
+    seen.add(secret.name);
+    if (secret.data !== undefined) {
+      out.error(
+        keyPos(source, 'data'),
+        'data',
+        `${LINT.encryptedSecret}; store "${secret.name}" in Slipway's secret store (SSM Parameter Store) and use from_secret: ${secret.name} in the step`,
+      );
+    }
+  }
+}
+
+/**
+ * Each dependency cycle once, as names from a node back to itself (`a → b → a`).
+ * Iterative, so a long chain cannot overflow the stack.
+ */
+export function findCycles(nodes: readonly string[], edges: (node: string) => readonly string[]): string[][] {
+  const known = new Set(nodes);
+  const state = new Map<string, 'active' | 'done'>();
+  const cycles: string[][] = [];
+  for (const start of nodes) {
+    if (state.has(start)) continue;
+    const stack: { node: string; next: number }[] = [{ node: start, next: 0 }];
+    state.set(start, 'active');
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      const targets = edges(top.node);
+      if (top.next >= targets.length) {
+        state.set(top.node, 'done');
+        stack.pop();
+        continue;
+      }
+      const target = targets[top.next++]!;
+      if (!known.has(target)) continue;
+      const s = state.get(target);
+      if (s === 'active') {
+        const from = stack.findIndex((f) => f.node === target);
+        cycles.push([...stack.slice(from).map((f) => f.node), target]);
+      } else if (s === undefined) {
+        state.set(target, 'active');
+        stack.push({ node: target, next: 0 });
+      }
+    }
+  }
+  return cycles;
+}
+
+function scalar(node: SourceNode | undefined): string | undefined {
+  return node?.kind === 'scalar' && node.value !== null ? node.text : undefined;
+}
+
+function isUnder(path: string, root: string): boolean {
+  const clean = path.replace(/\/+$/, '');
+  return clean === root || clean.startsWith(`${root}/`);
+}
+
+function truncate(text: string): string {
+  const printable = text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return printable.length > 40 ? `${printable.slice(0, 40)}…` : printable;
+}

@@ -1,0 +1,236 @@
+// YAML text → a small tree of maps, lists and scalars that keeps the line and column of
+// every node. Aliases and merge keys (`<<: *defaults`) are expanded here, under a budget,
+// so nothing downstream has to know about them and an alias bomb cannot exhaust memory.
+
+import { LineCounter, parseAllDocuments, isAlias, isMap, isPair, isScalar, isSeq, type Document, type Node as YamlNode } from 'yaml';
+import type { Diagnostic, Position } from './types.js';
+
+export type ScalarValue = string | number | boolean | null;
+
+export interface SourceScalar {
+  kind: 'scalar';
+  pos: Position;
+  value: ScalarValue;
+  /** The text as written (`1.10`, `yes`), which Drone uses when a string is expected. */
+  text: string;
+}
+
+export interface SourceEntry {
+  key: string;
+  keyPos: Position;
+  value: SourceNode;
+}
+
+export interface SourceMap {
+  kind: 'map';
+  pos: Position;
+  entries: SourceEntry[];
+}
+
+export interface SourceSeq {
+  kind: 'seq';
+  pos: Position;
+  items: SourceNode[];
+}
+
+export type SourceNode = SourceScalar | SourceMap | SourceSeq;
+
+/** One non-empty YAML document of a file. */
+export interface SourceDocument {
+  /** Null when the document could not be read (its errors are in the diagnostics). */
+  root: SourceNode | null;
+  pos: Position;
+}
+
+export interface SourceFile {
+  documents: SourceDocument[];
+  diagnostics: Diagnostic[];
+}
+
+/** Limits that keep hostile input cheap. A real pipeline uses a few hundred nodes. */
+export const YAML_LIMITS = {
+  /** Nodes after alias expansion, over the whole file. */
+  maxNodes: 100_000,
+  /** Alias uses expanded, over the whole file. */
+  maxAliases: 10_000,
+  /** Nesting of maps and lists. */
+  maxDepth: 64,
+} as const;
+
+class LimitExceeded extends Error {}
+
+export function readYaml(file: string, text: string): SourceFile {
+  const lineCounter = new LineCounter();
+  const diagnostics: Diagnostic[] = [];
+  const at = (offset: number | undefined): Position => {
+    if (offset === undefined || offset < 0) return { line: 1, column: 1 };
+    const { line, col } = lineCounter.linePos(offset);
+    return { line: Math.max(1, line), column: Math.max(1, col) };
+  };
+  const report = (pos: Position, severity: Diagnostic['severity'], message: string) =>
+    diagnostics.push({ file, line: pos.line, column: pos.column, severity, message });
+
+  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: false });
+  const documents: SourceDocument[] = [];
+  const budget: Budget = { nodes: 0, aliases: 0, resolved: new Map() };
+
+  for (const doc of docs as Document.Parsed[]) {
+    const docPos = at(doc.range?.[0]);
+    let failed = false;
+    for (const e of doc.errors) {
+      failed = true;
+      report(at(e.pos?.[0]), 'error', `yaml: ${yamlErrorText(e.message)}`);
+    }
+    for (const w of doc.warnings) report(at(w.pos?.[0]), 'warning', `yaml: ${yamlErrorText(w.message)}`);
+    if (failed) {
+      documents.push({ root: null, pos: docPos });
+      continue;
+    }
+    if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null && !doc.contents.source)) {
+      continue; // an empty document (a stray `---`) carries nothing, as in Drone
+    }
+    try {
+      const root = convert(doc, doc.contents, 0, new Set(), budget, at, report);
+      documents.push({ root, pos: root?.pos ?? docPos });
+    } catch (error) {
+      if (!(error instanceof LimitExceeded)) throw error;
+      report(docPos, 'error', error.message);
+      return { documents: [], diagnostics };
+    }
+  }
+  return { documents, diagnostics };
+}
+
+function yamlErrorText(message: string): string {
+  // The parser's own stack overflow on absurd nesting, said in the user's terms.
+  if (/call stack/i.test(message)) return `nesting is too deep to read (the limit is ${YAML_LIMITS.maxDepth} levels)`;
+  return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+}
+
+interface Budget {
+  nodes: number;
+  aliases: number;
+  resolved: Map<unknown, YamlNode | undefined>;
+}
+
+type Report = (pos: Position, severity: Diagnostic['severity'], message: string) => void;
+
+function convert(
+  doc: Document.Parsed,
+  node: YamlNode | null | undefined | unknown,
+  depth: number,
+  active: Set<unknown>,
+  budget: Budget,
+  at: (offset: number | undefined) => Position,
+  report: Report,
+): SourceNode | null {
+  if (++budget.nodes > YAML_LIMITS.maxNodes) {
+    throw new LimitExceeded(`yaml: the file expands to more than ${YAML_LIMITS.maxNodes} nodes (aliases are limited to guard against alias bombs)`);
+  }
+  if (depth > YAML_LIMITS.maxDepth) {
+    throw new LimitExceeded(`yaml: nesting deeper than ${YAML_LIMITS.maxDepth} levels`);
+  }
+  if (node === null || node === undefined) return null;
+
+  if (isAlias(node)) {
+    if (++budget.aliases > YAML_LIMITS.maxAliases) {
+      throw new LimitExceeded(`yaml: more than ${YAML_LIMITS.maxAliases} aliases expanded (a guard against alias bombs)`);
+    }
+    // resolve() searches the whole document; an alias used many times is looked up once.
+    let target = budget.resolved.get(node);
+    if (target === undefined && !budget.resolved.has(node)) {
+      target = node.resolve(doc);
+      budget.resolved.set(node, target);
+    }
+    const pos = at(node.range?.[0]);
+    if (target === undefined) {
+      report(pos, 'error', `yaml: unknown alias *${node.source}`);
+      return null;
+    }
+    if (active.has(target)) {
+      report(pos, 'error', `yaml: alias *${node.source} refers to the node that contains it`);
+      return null;
+    }
+    return convert(doc, target, depth, active, budget, at, report);
+  }
+
+  if (isScalar(node)) {
+    const pos = at(node.range?.[0]);
+    const raw = node.value;
+    let value: ScalarValue;
+    if (raw === null || raw === undefined) value = null;
+    else if (typeof raw === 'string' || typeof raw === 'boolean') value = raw;
+    else if (typeof raw === 'number') value = raw;
+    else if (typeof raw === 'bigint') value = Number(raw);
+    else value = node.source ?? String(raw); // custom tags (!!binary …): keep the text
+    const text = typeof value === 'string' ? value : (node.source ?? (value === null ? '' : String(value)));
+    return { kind: 'scalar', pos, value, text };
+  }
+
+  if (isSeq(node)) {
+    active.add(node);
+    const items: SourceNode[] = [];
+    for (const item of node.items) {
+      const converted = convert(doc, item, depth + 1, active, budget, at, report);
+      items.push(converted ?? nullAt(at((item as YamlNode | null)?.range?.[0] ?? node.range?.[0])));
+    }
+    active.delete(node);
+    return { kind: 'seq', pos: at(node.range?.[0]), items };
+  }
+
+  if (isMap(node)) {
+    active.add(node);
+    const entries: SourceEntry[] = [];
+    const merged: SourceEntry[] = [];
+    for (const pair of node.items) {
+      if (!isPair(pair)) continue;
+      const keyNode = pair.key as YamlNode | null;
+      const keyPos = at(keyNode?.range?.[0] ?? node.range?.[0]);
+      if (keyNode !== null && !isScalar(keyNode)) {
+        report(keyPos, 'error', 'yaml: a map key must be a plain value, not a list or map');
+        continue;
+      }
+      const key = keyNode === null ? '' : keyNode.value === null ? '' : String(keyNode.source ?? keyNode.value);
+      if (key === '<<' && keyNode !== null && keyNode.type === 'PLAIN') {
+        mergeInto(merged, pair.value);
+        continue;
+      }
+      const value = convert(doc, pair.value, depth + 1, active, budget, at, report) ?? nullAt(valueOrKeyPos(pair.value, keyPos, at));
+      entries.push({ key, keyPos, value });
+    }
+    // Explicit keys win over merged ones; among merged maps the first wins (YAML merge rules).
+    const own = new Set(entries.map((e) => e.key));
+    for (const e of merged) {
+      if (own.has(e.key)) continue;
+      own.add(e.key);
+      entries.push(e);
+    }
+    active.delete(node);
+    return { kind: 'map', pos: at(node.range?.[0]), entries };
+  }
+
+  report(at(undefined), 'error', 'yaml: unexpected node');
+  return null;
+
+  function mergeInto(out: SourceEntry[], value: unknown) {
+    const sources = isSeq(value) ? value.items : [value];
+    for (const source of sources) {
+      const converted = convert(doc, source, depth + 1, active, budget, at, report);
+      if (converted === null) continue;
+      if (converted.kind !== 'map') {
+        report(converted.pos, 'error', 'yaml: a merge key (<<) takes a map or a list of maps');
+        continue;
+      }
+      out.push(...converted.entries);
+    }
+  }
+}
+
+function valueOrKeyPos(value: unknown, keyPos: Position, at: (offset: number | undefined) => Position): Position {
+  const range = (value as YamlNode | null)?.range;
+  return range ? at(range[0]) : keyPos;
+}
+
+function nullAt(pos: Position): SourceScalar {
+  return { kind: 'scalar', pos, value: null, text: '' };
+}

@@ -1,0 +1,127 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CliIO } from '../../cli/io.js';
+import { main } from '../../cli/main.js';
+
+const VALID = `kind: pipeline
+name: test
+services:
+- name: db
+  image: postgres:15
+steps:
+- name: build
+  image: golang
+  commands: [go build]
+- name: test
+  image: golang
+  commands: [go test]
+---
+kind: pipeline
+name: deploy
+depends_on: [test]
+steps:
+- name: deploy
+  image: alpine
+  commands: [echo ok]
+`;
+const WARNING = 'kind: pipeline\nsteps:\n- name: a\n  image: b\n  comands: [x]\n';
+const INVALID = 'kind: pipeline\nsteps:\n- name: a\n  image: [b]\n  privileged: true\n';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'slipway-lint-'));
+  writeFileSync(join(dir, '.drone.yml'), VALID);
+  writeFileSync(join(dir, 'warn.yml'), WARNING);
+  writeFileSync(join(dir, 'bad.yml'), INVALID);
+  writeFileSync(join(dir, 'binary.yml'), Buffer.from([0x6b, 0x3a, 0xff, 0xfe, 0x0a]));
+  writeFileSync(join(dir, 'huge.yml'), Buffer.alloc(2 * 1024 * 1024, 0x20));
+  mkdirSync(join(dir, 'sub'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function lint(...args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIO = { out: (t) => out.push(t), err: (t) => err.push(t), cwd: dir, env: {} };
+  const code = await main(['lint', ...args], io);
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+describe('slipway lint (in process)', () => {
+  it('checks .drone.yml by default and prints a summary', async () => {
+    expect(await lint()).toEqual({ code: 0, out: '.drone.yml: 2 pipelines, 3 steps, 1 service: ok', err: '' });
+  });
+
+  it('passes with warnings, printed on stderr', async () => {
+    expect(await lint('warn.yml')).toEqual({
+      code: 0,
+      out: 'warn.yml: 1 pipeline, 1 step, 0 services, 1 warning: ok',
+      err: 'warn.yml:5:3: warning: steps[0]: unknown key "comands" in step "a" — did you mean "commands"?',
+    });
+  });
+
+  it('fails an invalid file with every diagnostic', async () => {
+    expect(await lint('bad.yml')).toEqual({
+      code: 1,
+      out: '',
+      err: [
+        'bad.yml:4:10: error: steps[0].image: expected a string, got a list',
+        'bad.yml:5:15: error: steps[0].privileged: Fargate cannot run privileged containers; build images with kaniko-style tools (e.g. plugins/kaniko) or a CodeBuild path',
+        'bad.yml: invalid (2 errors)',
+      ].join('\n'),
+    });
+  });
+
+  it('lints several files and fails if one is invalid', async () => {
+    const r = await lint('.drone.yml', 'bad.yml', 'warn.yml');
+    expect(r.code).toBe(1);
+    expect(r.out.split('\n')).toEqual(['.drone.yml: 2 pipelines, 3 steps, 1 service: ok', 'warn.yml: 1 pipeline, 1 step, 0 services, 1 warning: ok']);
+  });
+
+  it('says which byte is not UTF-8', async () => {
+    expect(await lint('binary.yml')).toMatchObject({ code: 1, err: expect.stringContaining('binary.yml:1:3: error: file is not UTF-8 text: invalid byte 0xFF') });
+  });
+
+  it('refuses a file over the size limit without reading it', async () => {
+    expect(await lint('huge.yml')).toMatchObject({ code: 1, err: expect.stringContaining('huge.yml:1:1: error: file is 2097152 bytes; the limit is 1048576 bytes (1 MiB)') });
+  });
+
+  it('--quiet prints nothing for a valid file', async () => {
+    expect(await lint('--quiet')).toEqual({ code: 0, out: '', err: '' });
+  });
+
+  it.each([
+    [['missing.yml'], 'slipway lint: cannot read missing.yml: no such file'],
+    [['sub'], 'slipway lint: sub is a directory; pass the pipeline file (e.g. sub/.drone.yml)'],
+    [['--format=json'], 'slipway lint: unknown option "--format=json"'],
+  ])('exits 2 on a usage error: %j', async (args, message) => {
+    const r = await lint(...args);
+    expect(r.code).toBe(2);
+    expect(r.err.split('\n')[0]).toBe(message);
+  });
+
+  it('--help prints the usage and exits 0', async () => {
+    const r = await lint('--help');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^usage: slipway lint/);
+  });
+});
+
+describe('slipway lint (the real command)', () => {
+  const bin = resolve(__dirname, '../../bin/slipway.js');
+  const run = (...args: string[]) => spawnSync(process.execPath, [bin, 'lint', ...args], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+
+  it.each([
+    [[], 0],
+    [['bad.yml'], 1],
+    [['missing.yml'], 2],
+  ])('lint %j exits %i with no stack trace', (args, code) => {
+    const r = run(...args);
+    expect(r.status).toBe(code);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    if (code === 1) expect(r.stderr).toContain('bad.yml:4:10: error: steps[0].image: expected a string, got a list');
+  });
+});
