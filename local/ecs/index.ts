@@ -1,0 +1,226 @@
+// The local ECS stand-in: an HTTP server speaking the ECS API (AWS JSON 1.1) that the real
+// @aws-sdk/client-ecs talks to, running each task's containers as host processes.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { TaskStateChangeEvent } from '../../core/builds/task-event.js';
+import type { CatalogueOptions } from '../images.js';
+import { EcsApi, type Capacity } from './api.js';
+import { EcsApiError } from './errors.js';
+import { TaskEventBus, type EventDeliveryOptions, type TaskEventListener } from './events.js';
+import { LogStore, type LogEvent, type LogListener } from './logs.js';
+import { MetadataService } from './metadata.js';
+import { namespaceSupport } from './netns.js';
+import { TaskDefinitionRegistry } from './registry.js';
+import { taskJson, taskStateChangeEvent } from './shapes.js';
+import { LocalTask, type TaskHost } from './task.js';
+
+export interface LocalEcsOptions {
+  /** Port of the API; a free one when omitted. */
+  port?: number;
+  region?: string;
+  accountId?: string;
+  /** Capacity: at most this many tasks at once (default 50). */
+  maxTasks?: number;
+  /** vCPUs of all provisioning/running tasks together (default 6, a new account's Fargate quota). */
+  vcpuQuota?: number;
+  /** 'auto' (default): namespaces when the host allows; false: always share the host network. */
+  namespaces?: 'auto' | boolean;
+  /** Where logs are kept (default: inside the stand-in's temp dir, removed by stop()). */
+  logsDir?: string;
+  /** Duplicate / reorder task state change events, to test their consumers. */
+  eventDelivery?: EventDeliveryOptions;
+  /** Images that run the agent (besides contract.DEFAULT_AGENT_IMAGE), project root. */
+  catalogue?: CatalogueOptions;
+  /** Resolves a container's `secrets[].valueFrom` (SSM / Secrets Manager ARNs). */
+  resolveSecret?: (valueFrom: string) => Promise<string>;
+  /** Grace for containers when stop() shuts everything down (default 2000 ms). */
+  shutdownGraceMs?: number;
+}
+
+export interface LocalEcs {
+  endpoint: string;
+  port: number;
+  region: string;
+  /** 'namespace': a network + mount namespace per task; 'host': shared host network. */
+  isolation: 'namespace' | 'host';
+  /** Why namespaces are not used, when they are not. */
+  isolationNote?: string;
+  logsDir: string;
+  /** Subscribes to "ECS Task State Change" events; returns the unsubscribe function. */
+  onTaskStateChange(listener: TaskEventListener): () => void;
+  /** Events produced so far (in production order), optionally for one task. */
+  events(taskArn?: string): TaskStateChangeEvent[];
+  /** Resolves when every event so far has been delivered to every subscriber. */
+  eventsDelivered(): Promise<void>;
+  /** A container's log lines (its awslogs stream), oldest first. */
+  logs(taskArn: string, container: string): LogEvent[];
+  /** Where a container's stream is: CloudWatch-like group and stream names and the file. */
+  logStream(taskArn: string, container: string): { group: string; stream: string; file: string } | undefined;
+  /** Every new log line of every task, as it is written. */
+  onLog(listener: LogListener): () => void;
+  /** DescribeTasks-shaped snapshots of all tasks, stopped ones included. */
+  tasks(): Record<string, unknown>[];
+  /** Resolves with the task's final DescribeTasks shape once it is STOPPED. */
+  waitForStopped(taskArn: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** How a task is isolated: its namespace and addresses (for diagnostics and leak checks). */
+  sandboxOf(taskArn: string): { isolation: 'namespace' | 'host'; network?: string; hostInterface?: string; hostAddress: string; taskAddress: string } | undefined;
+  setCapacity(capacity: Partial<Capacity>): void;
+  /** Stops every task (bounded grace), tears down namespaces and temp dirs, closes servers. */
+  stop(): Promise<void>;
+}
+
+export async function startLocalEcs(options: LocalEcsOptions = {}): Promise<LocalEcs> {
+  const region = options.region ?? 'us-east-1';
+  const accountId = options.accountId ?? '000000000000';
+  const arnPrefix = `arn:aws:ecs:${region}:${accountId}`;
+  const wanted = options.namespaces ?? 'auto';
+  const whyNot = wanted === false ? 'disabled by the namespaces option' : await namespaceSupport();
+  if (wanted === true && whyNot) throw new Error(`local-ecs: network namespaces were required but are not available: ${whyNot}`);
+  const namespaces = whyNot === undefined;
+
+  const workDir = mkdtempSync(join(tmpdir(), 'slipway-ecs-'));
+  const logs = new LogStore(options.logsDir ?? join(workDir, 'logs'));
+  const bus = new TaskEventBus(options.eventDelivery);
+  const metadata = new MetadataService();
+  const tasks = new Map<string, LocalTask>();
+  const capacity: Capacity = { maxTasks: options.maxTasks ?? 50, vcpuQuota: options.vcpuQuota ?? 6 };
+  let shuttingDown = false;
+
+  const host: TaskHost = {
+    region,
+    namespaces,
+    workDir,
+    logs,
+    catalogue: options.catalogue ?? {},
+    resolveSecret: options.resolveSecret,
+    attachMetadata: (task) => metadata.attach(task),
+    onChange: (task) => bus.publish(taskStateChangeEvent(task, accountId)),
+    maxStopTimeoutMs: () => (shuttingDown ? (options.shutdownGraceMs ?? 2000) : undefined),
+  };
+  const api = new EcsApi({
+    registry: new TaskDefinitionRegistry(arnPrefix),
+    tasks,
+    capacity,
+    clusterArn: (name) => (name?.startsWith('arn:') ? name : `${arnPrefix}:cluster/${name ?? 'default'}`),
+    createTask: (params) => {
+      if (shuttingDown) throw new EcsApiError('ServerException', 'The local ECS stand-in is shutting down');
+      const task = new LocalTask(host, params);
+      tasks.set(task.arn, task);
+      void task.start();
+      return task;
+    },
+  });
+
+  const server = createServer((req, res) => void serve(api, req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  const findTask = (taskArn: string): LocalTask | undefined => tasks.get(taskArn) ?? [...tasks.values()].find((t) => t.id === taskArn);
+
+  const logStream = (taskArn: string, container: string) => {
+    const task = findTask(taskArn);
+    const c = task?.containers.find((x) => x.def.name === container);
+    if (!task || !c) return undefined;
+    const { group, stream } = task.logStream(c);
+    return { group, stream, file: logs.file(group, stream) };
+  };
+
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    port,
+    region,
+    isolation: namespaces ? 'namespace' : 'host',
+    isolationNote: whyNot,
+    logsDir: logs.dir,
+    onTaskStateChange: (listener) => bus.subscribe(listener),
+    events: (taskArn) => bus.history(taskArn),
+    eventsDelivered: () => bus.idle(),
+    logs(taskArn, container) {
+      const where = logStream(taskArn, container);
+      return where ? logs.read(where.group, where.stream) : [];
+    },
+    logStream,
+    onLog: (listener) => logs.onLine(listener),
+    tasks: () => [...tasks.values()].map(taskJson),
+    async waitForStopped(taskArn, timeoutMs = 60_000) {
+      const task = findTask(taskArn);
+      if (!task) throw new Error(`local-ecs: no task ${taskArn}`);
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`local-ecs: task ${taskArn} not STOPPED after ${timeoutMs} ms (is ${task.lastStatus})`)), timeoutMs);
+      });
+      try {
+        await Promise.race([task.done, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+      return taskJson(task);
+    },
+    sandboxOf(taskArn) {
+      const sandbox = findTask(taskArn)?.sandbox;
+      if (!sandbox) return undefined;
+      return { isolation: sandbox.mode, network: sandbox.networkName, hostInterface: sandbox.hostInterface, hostAddress: sandbox.hostAddress, taskAddress: sandbox.taskAddress };
+    },
+    setCapacity(update) {
+      Object.assign(capacity, update);
+    },
+    async stop() {
+      shuttingDown = true;
+      for (const task of tasks.values()) {
+        task.beginStop('UserInitiated', 'The local ECS stand-in was stopped');
+        // A stop already under way may wait for a long stopTimeout: shorten it.
+        for (const c of task.containers) task.terminate(c);
+      }
+      await Promise.all([...tasks.values()].map((t) => t.done));
+      await bus.idle();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await metadata.close();
+      rmSync(workDir, { recursive: true, force: true });
+    },
+  };
+}
+
+const TARGET_PREFIX = 'AmazonEC2ContainerServiceV20141113.';
+
+async function serve(api: EcsApi, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const requestId = randomUUID();
+  const reply = (status: number, body: unknown, errorType?: string): void => {
+    res.writeHead(status, {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amzn-requestid': requestId,
+      ...(errorType ? { 'x-amzn-errortype': errorType } : {}),
+    });
+    res.end(JSON.stringify(body));
+  };
+  try {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const target = String(req.headers['x-amz-target'] ?? '');
+    if (req.method !== 'POST' || !target.startsWith(TARGET_PREFIX)) {
+      throw new EcsApiError('UnknownOperationException', `expected POST with X-Amz-Target: ${TARGET_PREFIX}<Operation>, got ${req.method} '${target}'`);
+    }
+    const text = Buffer.concat(chunks).toString('utf8');
+    let input: Record<string, unknown>;
+    try {
+      input = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
+    } catch (error) {
+      throw new EcsApiError('ClientException', `request body is not JSON: ${(error as Error).message}`);
+    }
+    reply(200, api.handle(target.slice(TARGET_PREFIX.length), input));
+  } catch (error) {
+    if (error instanceof EcsApiError) {
+      reply(error.status, { __type: error.type, message: error.message }, error.type);
+    } else {
+      console.error('local-ecs: internal error:', error);
+      reply(500, { __type: 'ServerException', message: (error as Error).message }, 'ServerException');
+    }
+  }
+}

@@ -1,0 +1,142 @@
+// The ECS API's JSON for tasks, task definitions and task state change events, built from
+// the stand-in's state. Timestamps are epoch seconds on the wire (AWS JSON 1.1).
+import type { TaskStateChangeEvent } from '../../core/builds/task-event.js';
+import type { TaskDefinitionRecord } from './registry.js';
+import type { LocalTask } from './task.js';
+import { randomUUID } from 'node:crypto';
+
+const epoch = (d: Date | undefined): number | undefined => (d ? d.getTime() / 1000 : undefined);
+
+function compact<T extends Record<string, unknown>>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+export function taskDefinitionJson(record: TaskDefinitionRecord): Record<string, unknown> {
+  const input = record.input;
+  return compact({
+    ...input,
+    taskDefinitionArn: record.arn,
+    family: record.family,
+    revision: record.revision,
+    containerDefinitions: (input.containerDefinitions ?? []).map((c) => ({ essential: true, ...c })),
+    volumes: input.volumes ?? [],
+    status: 'ACTIVE',
+    compatibilities: ['EC2', 'FARGATE'],
+    requiresAttributes: [],
+    registeredAt: epoch(record.registeredAt),
+    registeredBy: 'arn:aws:iam::000000000000:root',
+    tags: undefined,
+  });
+}
+
+function taskHealth(task: LocalTask): string {
+  const checked = task.containers.filter((c) => c.essential && c.def.healthCheck);
+  if (checked.length === 0) return 'UNKNOWN';
+  if (checked.some((c) => c.health === 'UNHEALTHY')) return 'UNHEALTHY';
+  return checked.every((c) => c.health === 'HEALTHY') ? 'HEALTHY' : 'UNKNOWN';
+}
+
+export function taskJson(task: LocalTask): Record<string, unknown> {
+  const address = task.sandbox?.taskAddress;
+  return compact({
+    taskArn: task.arn,
+    clusterArn: task.clusterArn,
+    taskDefinitionArn: task.definition.arn,
+    containers: task.containers.map((c) =>
+      compact({
+        containerArn: c.containerArn,
+        taskArn: task.arn,
+        name: c.def.name,
+        image: c.def.image,
+        runtimeId: c.runtimeId,
+        lastStatus: c.lastStatus,
+        exitCode: c.exitCode,
+        reason: c.reason,
+        healthStatus: c.def.healthCheck ? c.health : 'UNKNOWN',
+        cpu: String(c.def.cpu ?? 0),
+        memory: c.def.memory === undefined ? undefined : String(c.def.memory),
+        networkInterfaces: address ? [{ attachmentId: task.id, privateIpv4Address: address }] : [],
+      }),
+    ),
+    lastStatus: task.lastStatus,
+    desiredStatus: task.desiredStatus,
+    healthStatus: taskHealth(task),
+    cpu: task.params.cpu,
+    memory: task.params.memory,
+    createdAt: epoch(task.createdAt),
+    pullStartedAt: epoch(task.createdAt),
+    pullStoppedAt: epoch(task.createdAt),
+    startedAt: epoch(task.startedAt),
+    stoppingAt: epoch(task.stoppingAt),
+    stoppedAt: epoch(task.stoppedAt),
+    executionStoppedAt: epoch(task.stoppedAt),
+    stopCode: task.stopCode,
+    stoppedReason: task.stoppedReason,
+    startedBy: task.params.startedBy,
+    group: task.params.group ?? `family:${task.definition.family}`,
+    launchType: 'FARGATE',
+    platformVersion: '1.4.0',
+    platformFamily: 'Linux',
+    availabilityZone: `${task.host.region}a`,
+    connectivity: 'CONNECTED',
+    version: task.version,
+    overrides: { containerOverrides: [], inferenceAcceleratorOverrides: [], ...(task.params.overrides ?? {}) },
+    attachments: address
+      ? [{ id: task.id, type: 'ElasticNetworkInterface', status: task.lastStatus === 'STOPPED' ? 'DELETED' : 'ATTACHED', details: [{ name: 'privateIPv4Address', value: address }] }]
+      : [],
+    tags: [],
+    enableExecuteCommand: false,
+    ephemeralStorage: { sizeInGiB: 20 },
+  });
+}
+
+const isoDate = (d: Date | undefined): string | undefined => d?.toISOString();
+
+export function taskStateChangeEvent(task: LocalTask, accountId: string): TaskStateChangeEvent {
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'ECS Task State Change',
+    source: 'aws.ecs',
+    account: accountId,
+    time: new Date().toISOString(),
+    region: task.host.region,
+    resources: [task.arn],
+    detail: compact({
+      clusterArn: task.clusterArn,
+      taskArn: task.arn,
+      taskDefinitionArn: task.definition.arn,
+      group: task.params.group ?? `family:${task.definition.family}`,
+      startedBy: task.params.startedBy,
+      lastStatus: task.lastStatus,
+      desiredStatus: task.desiredStatus,
+      version: task.version,
+      createdAt: isoDate(task.createdAt),
+      startedAt: isoDate(task.startedAt),
+      stoppingAt: isoDate(task.stoppingAt),
+      stoppedAt: isoDate(task.stoppedAt),
+      stopCode: task.stopCode,
+      stoppedReason: task.stoppedReason,
+      launchType: 'FARGATE',
+      containers: task.containers.map((c) =>
+        compact({
+          containerArn: c.containerArn,
+          name: c.def.name,
+          lastStatus: c.lastStatus,
+          exitCode: c.exitCode,
+          reason: c.reason,
+          healthStatus: c.def.healthCheck ? c.health : 'UNKNOWN',
+          taskArn: task.arn,
+        }),
+      ),
+      overrides: task.params.overrides?.containerOverrides
+        ? {
+            containerOverrides: task.params.overrides.containerOverrides.map((o) => ({
+              name: o.name ?? '',
+              ...(o.environment ? { environment: o.environment.map((e) => ({ name: e.name ?? '', value: e.value ?? '' })) } : {}),
+            })),
+          }
+        : undefined,
+    }),
+  };
+}

@@ -1,0 +1,451 @@
+// One local task: starts its containers as host processes in its sandbox, honouring the
+// task definition's semantics (essential, dependsOn, healthCheck, startTimeout,
+// stopTimeout), and reports every change (version + 1) to its host.
+import type { ContainerDefinition, ContainerOverride, KeyValuePair, TaskOverride } from '@aws-sdk/client-ecs';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { randomUUID, randomInt } from 'node:crypto';
+import { resolveImage, postgresBinDir, type CatalogueOptions } from '../images.js';
+import { findBinary } from '../require-binary.js';
+import { isListening } from '../ports.js';
+import type { TaskDefinitionRecord } from './registry.js';
+import type { LogStore } from './logs.js';
+import { createSandbox, type SandboxMount, type TaskSandbox } from './sandbox.js';
+import { CANNOT_START, type ContainerState } from './container.js';
+import { healthSettings, killGroup, runProbe, signalNumber } from './health.js';
+
+export type TaskStatus = 'PROVISIONING' | 'PENDING' | 'RUNNING' | 'STOPPING' | 'DEPROVISIONING' | 'STOPPED';
+
+export interface MetadataAttachment {
+  /** `http://<host>/v4`: a container's URI is this plus `/<runtimeId>`. */
+  baseUrl: string;
+  close(): Promise<void>;
+}
+
+export interface TaskHost {
+  region: string;
+  namespaces: boolean;
+  /** Parent of every task's private directory. */
+  workDir: string;
+  logs: LogStore;
+  catalogue: CatalogueOptions;
+  resolveSecret?: (valueFrom: string) => Promise<string>;
+  attachMetadata(task: LocalTask): Promise<MetadataAttachment>;
+  onChange(task: LocalTask): void;
+  /** Upper bound on stop timeouts (used when the whole stand-in shuts down). */
+  maxStopTimeoutMs?: () => number | undefined;
+}
+
+export interface RunTaskParams {
+  definition: TaskDefinitionRecord;
+  clusterArn: string;
+  startedBy?: string;
+  group?: string;
+  overrides?: TaskOverride;
+  cpu: string;
+  memory: string;
+}
+
+// What ECS gives every container besides its definition's environment.
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export class LocalTask {
+  readonly id: string;
+  readonly arn: string;
+  readonly containers: ContainerState[];
+  lastStatus: TaskStatus = 'PROVISIONING';
+  desiredStatus: 'RUNNING' | 'STOPPED' = 'RUNNING';
+  version = 0;
+  readonly createdAt = new Date();
+  startedAt?: Date;
+  stoppingAt?: Date;
+  stoppedAt?: Date;
+  stopCode?: string;
+  stoppedReason?: string;
+  sandbox?: TaskSandbox;
+  metadataBaseUrl?: string;
+  readonly done: Promise<void>;
+  private resolveDone!: () => void;
+  private readonly taskDir: string;
+  private volumeDirs = new Map<string, string>();
+  private metadata?: MetadataAttachment;
+  private scheduleTimer?: NodeJS.Timeout;
+  private finishing = false;
+  private provisioning?: Promise<void>;
+
+  constructor(
+    readonly host: TaskHost,
+    readonly params: RunTaskParams,
+  ) {
+    this.id = randomUUID().replace(/-/g, '');
+    this.arn = `${params.clusterArn.replace(':cluster/', ':task/')}/${this.id}`;
+    this.taskDir = join(host.workDir, 'tasks', this.id);
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    const overrides = new Map((params.overrides?.containerOverrides ?? []).map((o) => [o.name, o]));
+    this.containers = (params.definition.input.containerDefinitions ?? []).map((def, index) =>
+      this.initialState(def as ContainerState['def'], overrides.get(def.name), index),
+    );
+  }
+
+  get clusterArn(): string {
+    return this.params.clusterArn;
+  }
+
+  get stopRequested(): boolean {
+    return this.desiredStatus === 'STOPPED';
+  }
+
+  get definition(): TaskDefinitionRecord {
+    return this.params.definition;
+  }
+
+  private initialState(def: ContainerState['def'], override: ContainerOverride | undefined, index: number): ContainerState {
+    // Overrides: command replaces, environment merges by name (ECS semantics).
+    const environment: Record<string, string> = {};
+    for (const kv of [...(def.environment ?? []), ...(override?.environment ?? [])] as KeyValuePair[]) {
+      if (kv.name !== undefined) environment[kv.name] = kv.value ?? '';
+    }
+    const effective = { ...def, command: override?.command ?? def.command };
+    return {
+      def: effective,
+      essential: def.essential !== false,
+      containerArn: `${this.params.clusterArn.replace(':cluster/', ':container/')}/${this.id}/${randomUUID()}`,
+      runtimeId: `${this.id}-${String(randomInt(1e9)).padStart(9, '0')}${index}`,
+      lastStatus: 'PENDING',
+      launching: false,
+      everStarted: false,
+      health: 'UNKNOWN',
+      createdAt: new Date(),
+      dataDir: join(this.taskDir, 'containers', def.name),
+      environment,
+    };
+  }
+
+  /** Provisions the sandbox, then lets the scheduler start containers. Never throws. */
+  async start(): Promise<void> {
+    this.changed();
+    this.provisioning = this.provision();
+    try {
+      await this.provisioning;
+    } catch (error) {
+      this.beginStop('TaskFailedToStart', `ResourceInitializationError: ${(error as Error).message}`);
+      return;
+    }
+    if (this.desiredStatus === 'STOPPED') {
+      this.maybeFinish();
+      return;
+    }
+    this.lastStatus = 'PENDING';
+    this.changed();
+    this.schedule();
+  }
+
+  private async provision(): Promise<void> {
+    mkdirSync(this.taskDir, { recursive: true });
+    // Database servers run as their own users: they must be able to reach their data dirs.
+    for (let dir = this.taskDir; dir.startsWith(this.host.workDir) && dir !== dirname(this.host.workDir); dir = dirname(dir)) chmodSync(dir, 0o755);
+    for (const volume of this.definition.input.volumes ?? []) {
+      // ECS bind-mount task volumes: an empty directory, mode 0755, owned by root.
+      const dir = join(this.taskDir, 'volumes', volume.name!);
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      this.volumeDirs.set(volume.name!, dir);
+    }
+    for (const c of this.containers) mkdirSync(c.dataDir, { recursive: true, mode: 0o755 });
+    const targets = [...new Set(this.containers.flatMap((c) => this.mountsOf(c).map((m) => m.target)))];
+    this.sandbox = await createSandbox({ namespaces: this.host.namespaces, taskDir: this.taskDir, mountTargets: targets });
+    this.metadata = await this.host.attachMetadata(this);
+    this.metadataBaseUrl = this.metadata.baseUrl;
+  }
+
+  private mountsOf(c: ContainerState): SandboxMount[] {
+    const byName = new Map(this.containers.map((x) => [x.def.name, x]));
+    const points = [
+      ...(c.def.mountPoints ?? []),
+      ...(c.def.volumesFrom ?? []).flatMap((v) => byName.get(v.sourceContainer ?? '')?.def.mountPoints ?? []),
+    ];
+    return points.map((m) => ({ source: this.volumeDirs.get(m.sourceVolume!) ?? join(this.taskDir, 'volumes', m.sourceVolume!), target: m.containerPath! }));
+  }
+
+  /** Re-evaluates which pending containers can start, cannot ever start, or must wait. */
+  schedule(): void {
+    clearTimeout(this.scheduleTimer);
+    if (this.desiredStatus === 'STOPPED' || !this.sandbox) return;
+    let nextDeadline = Infinity;
+    for (const c of this.containers) {
+      if (c.launching || c.lastStatus !== 'PENDING') continue;
+      const verdict = this.dependencyVerdict(c);
+      if (verdict.kind === 'ready') void this.launch(c);
+      else if (verdict.kind === 'blocked') this.failToStart(c, verdict.reason);
+      else nextDeadline = Math.min(nextDeadline, verdict.deadline);
+      if (this.stopRequested) return; // an essential container could not start
+    }
+    if (nextDeadline !== Infinity) {
+      this.scheduleTimer = setTimeout(() => this.schedule(), Math.max(0, nextDeadline - Date.now()) + 5);
+    }
+  }
+
+  private dependencyVerdict(c: ContainerState): { kind: 'ready' } | { kind: 'blocked'; reason: string } | { kind: 'wait'; deadline: number } {
+    let deadline = Infinity;
+    for (const dep of c.def.dependsOn ?? []) {
+      const target = this.containers.find((x) => x.def.name === dep.containerName)!;
+      const condition = dep.condition!;
+      const blocked = (why: string) => ({ kind: 'blocked' as const, reason: `${CANNOT_START}: dependency '${target.def.name}' cannot reach ${condition}: ${why}` });
+      const neverStarted = target.lastStatus === 'STOPPED' && !target.everStarted;
+      if (neverStarted) return blocked(`it never started (${target.reason ?? 'stopped'})`);
+      let met = false;
+      if (condition === 'START') met = target.everStarted;
+      else if (condition === 'COMPLETE') met = target.lastStatus === 'STOPPED';
+      else if (condition === 'SUCCESS') {
+        if (target.lastStatus === 'STOPPED' && target.exitCode !== 0) return blocked(`it exited with code ${target.exitCode ?? 'unknown'}`);
+        met = target.lastStatus === 'STOPPED';
+      } else if (condition === 'HEALTHY') {
+        if (target.health === 'UNHEALTHY') return blocked('it is UNHEALTHY');
+        if (target.lastStatus === 'STOPPED') return blocked(`it exited with code ${target.exitCode ?? 'unknown'} before becoming healthy`);
+        met = target.health === 'HEALTHY';
+      }
+      if (met) continue;
+      // startTimeout belongs to the container depended on, counted from its start.
+      if (target.def.startTimeout !== undefined && target.startedAt) {
+        const limit = target.startedAt.getTime() + target.def.startTimeout * 1000;
+        if (Date.now() >= limit) return blocked(`it did not within its startTimeout of ${target.def.startTimeout} s`);
+        deadline = Math.min(deadline, limit);
+      }
+      return { kind: 'wait', deadline };
+    }
+    return { kind: 'ready' };
+  }
+
+  private failToStart(c: ContainerState, reason: string): void {
+    if (c.lastStatus !== 'PENDING') return; // the task's stop got there first
+    c.launching = true;
+    c.lastStatus = 'STOPPED';
+    c.reason = reason;
+    c.finishedAt = new Date();
+    this.logLine(c, 'stderr', `local-ecs: container did not start: ${reason}`);
+    this.changed();
+    if (c.essential) this.beginStop('TaskFailedToStart', `Essential container '${c.def.name}' could not start: ${reason}`);
+    else this.schedule();
+    this.maybeFinish();
+  }
+
+  private async launch(c: ContainerState): Promise<void> {
+    c.launching = true;
+    let environment: Record<string, string>;
+    try {
+      environment = await this.containerEnvironment(c);
+    } catch (error) {
+      this.failToStart(c, `ResourceInitializationError: ${(error as Error).message}`);
+      return;
+    }
+    c.runEnvironment = environment;
+    const image = resolveImage(
+      { image: c.def.image, entryPoint: c.def.entryPoint, command: c.def.command, environment, dataDir: c.dataDir },
+      this.host.catalogue,
+    );
+    if (!image.ok) return this.failToStart(c, `${CANNOT_START}: ${image.reason}`);
+    const program = image.launch.argv[0];
+    if (program === undefined) return this.failToStart(c, `${CANNOT_START}: empty command`);
+    if (!program.includes('/') && !findBinary(program, [], environment.PATH)) {
+      return this.failToStart(c, `${CANNOT_START}: image ${c.def.image} cannot run locally: '${program}' is not installed on this machine (executable file not found in $PATH)`);
+    }
+    if (this.sandbox!.mode === 'host') {
+      // Tasks share the host network here: a second listener on a port would fail obscurely.
+      const ports = [...image.launch.ports, ...(c.def.portMappings ?? []).map((p) => p.containerPort!).filter((p) => p !== undefined)];
+      for (const port of ports) {
+        if (await isListening(port)) {
+          if (c.lastStatus !== 'PENDING') return;
+          return this.failToStart(c, `${CANNOT_START}: port ${port} is already in use on this host; without network namespaces (run as root) local tasks share the host network`);
+        }
+      }
+    }
+    if (c.lastStatus !== 'PENDING') return; // stopped while secrets or ports were checked
+    const child = this.sandbox!.spawn({ argv: image.launch.argv, env: environment, cwd: c.def.workingDirectory, user: c.def.user, mounts: this.mountsOf(c) });
+    c.process = child;
+    const log = this.logWriter(c);
+    child.stdout?.on('data', (chunk: Buffer) => log.write('stdout', chunk));
+    child.stderr?.on('data', (chunk: Buffer) => log.write('stderr', chunk));
+    child.once('close', () => log.end());
+    child.once('spawn', () => {
+      c.lastStatus = 'RUNNING';
+      c.everStarted = true;
+      c.startedAt = new Date();
+      if (this.lastStatus === 'PENDING') {
+        this.lastStatus = 'RUNNING';
+        this.startedAt = c.startedAt;
+      }
+      this.changed();
+      this.startHealthChecks(c);
+      this.schedule();
+    });
+    child.once('error', (error) => {
+      if (c.everStarted) return;
+      this.failToStart(c, `${CANNOT_START}: ${error.message}`);
+    });
+    child.once('exit', (code, signal) => this.exited(c, code ?? 128 + signalNumber(signal)));
+  }
+
+  private exited(c: ContainerState, exitCode: number): void {
+    clearTimeout(c.stopTimer);
+    clearTimeout(c.healthTimer);
+    if (c.process) killGroup(c.process, 'SIGKILL'); // what the program left behind goes with it
+    c.lastStatus = 'STOPPED';
+    c.exitCode = exitCode;
+    c.finishedAt = new Date();
+    this.changed();
+    if (c.essential) this.beginStop('EssentialContainerExited', 'Essential container in task exited');
+    this.schedule();
+    this.maybeFinish();
+  }
+
+  private async containerEnvironment(c: ContainerState): Promise<Record<string, string>> {
+    const pgBin = postgresBinDir();
+    const env: Record<string, string> = {
+      PATH: [DEFAULT_PATH, dirname(process.execPath), pgBin].filter(Boolean).join(':'),
+      HOME: '/root',
+      HOSTNAME: `ip-${this.sandbox!.taskAddress.replace(/\./g, '-')}`,
+      AWS_REGION: this.host.region,
+      AWS_DEFAULT_REGION: this.host.region,
+      AWS_EXECUTION_ENV: 'AWS_ECS_FARGATE',
+      ECS_CONTAINER_METADATA_URI_V4: `${this.metadataBaseUrl}/${c.runtimeId}`,
+      ECS_CONTAINER_METADATA_URI: `${this.metadataBaseUrl}/${c.runtimeId}`,
+      ...c.environment,
+    };
+    for (const secret of c.def.secrets ?? []) {
+      if (!this.host.resolveSecret) {
+        throw new Error(`secret ${secret.name} (${secret.valueFrom}) cannot be retrieved: the local ECS stand-in was started without resolveSecret`);
+      }
+      env[secret.name!] = await this.host.resolveSecret(secret.valueFrom!);
+    }
+    return env;
+  }
+
+  private startHealthChecks(c: ContainerState): void {
+    if (!c.def.healthCheck) return;
+    const settings = healthSettings(c.def.healthCheck);
+    let failures = 0;
+    const tick = async (): Promise<void> => {
+      if (c.lastStatus !== 'RUNNING' || !this.sandbox) return;
+      const probe = this.sandbox.spawn({ argv: settings.argv, env: c.runEnvironment ?? c.environment, mounts: this.mountsOf(c), cwd: c.def.workingDirectory });
+      const result = await runProbe(probe, settings.timeoutMs);
+      if (c.lastStatus !== 'RUNNING') return;
+      c.healthOutput = result.output;
+      c.healthExitCode = result.exitCode;
+      const inStartPeriod = Date.now() - c.startedAt!.getTime() < settings.startPeriodMs;
+      let status = c.health;
+      if (result.exitCode === 0) {
+        failures = 0;
+        status = 'HEALTHY';
+      } else if (!inStartPeriod) {
+        failures += 1;
+        if (failures >= settings.retries) status = 'UNHEALTHY';
+      }
+      if (status !== c.health) {
+        c.health = status;
+        c.healthSince = new Date();
+        this.changed();
+        this.schedule();
+      }
+      c.healthTimer = setTimeout(() => void tick(), settings.intervalMs);
+    };
+    c.healthTimer = setTimeout(() => void tick(), settings.intervalMs);
+  }
+
+  /** Desired status STOPPED: SIGTERM to running containers, SIGKILL after their stopTimeout. */
+  beginStop(stopCode: string, reason: string): void {
+    if (this.desiredStatus === 'STOPPED') return;
+    clearTimeout(this.scheduleTimer);
+    this.desiredStatus = 'STOPPED';
+    this.stopCode = stopCode;
+    this.stoppedReason = reason;
+    this.stoppingAt = new Date();
+    if (this.lastStatus === 'RUNNING' || this.lastStatus === 'PENDING') this.lastStatus = 'STOPPING';
+    for (const c of this.containers) {
+      if (c.lastStatus === 'PENDING' && !c.process) {
+        c.launching = true;
+        c.lastStatus = 'STOPPED';
+        c.reason = 'Task stopped before the container started';
+        c.finishedAt = new Date();
+      }
+    }
+    this.changed();
+    for (const c of this.containers) this.terminate(c);
+    this.maybeFinish();
+  }
+
+  /** SIGTERM then SIGKILL after stopTimeout (default 30 s), like `docker stop`. */
+  terminate(c: ContainerState): void {
+    if (c.lastStatus !== 'RUNNING' || !c.process?.pid) return;
+    clearTimeout(c.stopTimer);
+    const cap = this.host.maxStopTimeoutMs?.();
+    const graceMs = Math.min((c.def.stopTimeout ?? 30) * 1000, cap ?? Infinity);
+    try {
+      process.kill(c.process.pid, 'SIGTERM');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+    }
+    c.stopTimer = setTimeout(() => killGroup(c.process!, 'SIGKILL'), graceMs);
+  }
+
+  private maybeFinish(): void {
+    if (this.finishing || this.desiredStatus !== 'STOPPED') return;
+    if (this.containers.some((c) => c.lastStatus !== 'STOPPED')) return;
+    this.finishing = true;
+    void this.finish();
+  }
+
+  private async finish(): Promise<void> {
+    if (this.lastStatus !== 'PROVISIONING') {
+      this.lastStatus = 'DEPROVISIONING';
+      this.changed();
+    }
+    // A stop during provisioning: wait until the sandbox exists, then tear it down.
+    // Provisioning's own failure is reported by start(); here only its end matters.
+    await this.provisioning?.then(
+      () => undefined,
+      () => undefined,
+    );
+    const problems: string[] = [];
+    await this.metadata?.close().catch((error: Error) => problems.push(error.message));
+    await this.sandbox?.destroy().catch((error: Error) => problems.push(error.message));
+    rmSync(this.taskDir, { recursive: true, force: true });
+    if (problems.length > 0) console.error(`local-ecs: cleaning up task ${this.id}: ${problems.join('; ')}`);
+    this.lastStatus = 'STOPPED';
+    this.stoppedAt = new Date();
+    this.changed();
+    this.resolveDone();
+  }
+
+  private changed(): void {
+    this.version += 1;
+    this.host.onChange(this);
+  }
+
+  /** The awslogs stream of a container: group and `prefix/container/task-id`. */
+  logStream(c: ContainerState): { group: string; stream: string } {
+    const options = c.def.logConfiguration?.options ?? {};
+    const group = options['awslogs-group'] ?? `/ecs/${this.definition.family}`;
+    const prefix = options['awslogs-stream-prefix'] ?? 'ecs';
+    return { group, stream: `${prefix}/${c.def.name}/${this.id}` };
+  }
+
+  private writers = new Map<string, ReturnType<LogStore['writer']>>();
+  private logWriter(c: ContainerState): ReturnType<LogStore['writer']> {
+    let writer = this.writers.get(c.def.name);
+    if (!writer) {
+      writer = this.host.logs.writer({ ...this.logStream(c), taskArn: this.arn, container: c.def.name });
+      this.writers.set(c.def.name, writer);
+    }
+    return writer;
+  }
+
+  private logLine(c: ContainerState, source: 'stdout' | 'stderr', message: string): void {
+    this.logWriter(c).line(source, message);
+  }
+
+  /** The task's vCPUs, for the quota. */
+  get vcpus(): number {
+    return Number(this.params.cpu) / 1024;
+  }
+}
+
+export type { ContainerDefinition };

@@ -1,0 +1,209 @@
+// The image catalogue: local mode cannot pull images, so each container image is mapped
+// to a program on this machine. Documented in local/README.md; keep both in step.
+//
+//   agent image (contract.DEFAULT_AGENT_IMAGE or a configured one) → node --import tsx task-runner/main.ts
+//   postgres:*            → Debian's PostgreSQL server (initdb with POSTGRES_* env, run as `postgres`)
+//   redis:*               → redis-server on 127.0.0.1:6379, no persistence
+//   mysql:* / mariadb:*   → mariadbd if installed, else a clear error naming the package
+//   anything else         → entryPoint + command run with the host's programs
+//
+// ECS semantics: a container's `entryPoint` replaces the image's; `command` replaces the
+// image's default arguments. With an explicit entryPoint every image runs it as is.
+import { createRequire } from 'node:module';
+import { existsSync, readdirSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { DEFAULT_AGENT_IMAGE } from '../core/pipeline/contract.js';
+import { findBinary } from './require-binary.js';
+
+export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export interface ImageLaunch {
+  /** Program and arguments, started in the container's sandbox. */
+  argv: string[];
+  /** Which catalogue entry produced it, for logs and the metadata endpoint. */
+  kind: 'agent' | 'postgres' | 'redis' | 'mariadb' | 'command';
+  /** Ports the program listens on by default (a clash is reported when tasks share the host network). */
+  ports: number[];
+  /** Directories that must hold the postgres/mysql user's data (owned by that user). */
+  dataOwner?: string;
+}
+
+export type ImageResolution = { ok: true; launch: ImageLaunch } | { ok: false; reason: string };
+
+export interface ContainerImageSpec {
+  image: string;
+  entryPoint?: string[];
+  command?: string[];
+  environment: Record<string, string>;
+  /** A private, writable directory of this container (data of databases). */
+  dataDir: string;
+}
+
+export interface CatalogueOptions {
+  /** Images that run the agent, besides contract.DEFAULT_AGENT_IMAGE. */
+  agentImages?: string[];
+  projectRoot?: string;
+}
+
+/** `docker.io/library/postgres:15-alpine@sha256:…` → `postgres`. */
+export function imageRepositoryName(image: string): string {
+  const withoutDigest = image.split('@')[0] ?? image;
+  const lastSegment = withoutDigest.split('/').pop() ?? withoutDigest;
+  return (lastSegment.split(':')[0] ?? lastSegment).toLowerCase();
+}
+
+export function isAgentImage(image: string, options: CatalogueOptions = {}): boolean {
+  return image === DEFAULT_AGENT_IMAGE || (options.agentImages ?? []).includes(image);
+}
+
+export function resolveImage(spec: ContainerImageSpec, options: CatalogueOptions = {}): ImageResolution {
+  const command = spec.command ?? [];
+  if (spec.entryPoint && spec.entryPoint.length > 0) {
+    return { ok: true, launch: { argv: [...spec.entryPoint, ...command], kind: 'command', ports: [] } };
+  }
+  if (isAgentImage(spec.image, options)) return { ok: true, launch: agentLaunch(command, options) };
+  const name = imageRepositoryName(spec.image);
+  if (name === 'postgres' || name === 'postgresql') return postgresLaunch(spec, command);
+  if (name === 'redis') return redisLaunch(spec, command);
+  if (name === 'mysql' || name === 'mariadb') return mariadbLaunch(spec, command);
+  if (command.length === 0) {
+    return {
+      ok: false,
+      reason: `image ${spec.image} cannot run locally: it has no entryPoint or command and the local image catalogue has no default for it (see local/README.md)`,
+    };
+  }
+  return { ok: true, launch: { argv: command, kind: 'command', ports: [] } };
+}
+
+/** The agent's command line: the task-runner under node, from the project's sources. */
+export function agentLaunch(command: string[], options: CatalogueOptions = {}): ImageLaunch {
+  const root = options.projectRoot ?? PROJECT_ROOT;
+  // Absolute loader URL: the agent's working directory is the workspace, not the project.
+  const tsxLoader = pathToFileURL(createRequire(join(root, 'package.json')).resolve('tsx')).href;
+  return { argv: [process.execPath, '--import', tsxLoader, join(root, 'task-runner', 'main.ts'), ...command], kind: 'agent', ports: [] };
+}
+
+/** Newest installed PostgreSQL server's bin directory (Debian layout). */
+export function postgresBinDir(): string | undefined {
+  const base = '/usr/lib/postgresql';
+  if (!existsSync(base)) return undefined;
+  const versions = readdirSync(base)
+    .filter((v) => existsSync(join(base, v, 'bin', 'postgres')))
+    .sort((a, b) => Number(b) - Number(a));
+  return versions[0] === undefined ? undefined : join(base, versions[0], 'bin');
+}
+
+// Mirrors the official image's docker-entrypoint.sh: initdb with POSTGRES_USER and
+// POSTGRES_PASSWORD, loopback connections trusted, others by POSTGRES_HOST_AUTH_METHOD,
+// POSTGRES_DB created; refuses to start without a password unless the method is trust.
+// $1 = bin dir, $2 = data dir, the rest = extra server arguments.
+const POSTGRES_SCRIPT = `set -e
+BIN="$1"; DATA="$2"; shift 2
+if [ "$(id -u)" = 0 ]; then AS="setpriv --reuid=postgres --regid=postgres --init-groups"; else AS=""; fi
+PGUSER_NAME="\${POSTGRES_USER:-postgres}"
+PGDB_NAME="\${POSTGRES_DB:-$PGUSER_NAME}"
+AUTH="\${POSTGRES_HOST_AUTH_METHOD:-}"
+if [ -z "\${POSTGRES_PASSWORD:-}" ] && [ "$AUTH" != trust ]; then
+  echo "Error: Database is uninitialized and superuser password is not specified." >&2
+  echo "       Set POSTGRES_PASSWORD, or POSTGRES_HOST_AUTH_METHOD=trust to allow all connections without a password." >&2
+  exit 1
+fi
+[ -n "$AUTH" ] || AUTH=scram-sha-256
+mkdir -p "$DATA/db"
+printf '%s\\n' "\${POSTGRES_PASSWORD:-}" > "$DATA/pwfile"
+if [ -n "$AS" ]; then chown -R postgres:postgres "$DATA"; fi
+chmod 700 "$DATA/db"
+$AS "$BIN/initdb" -D "$DATA/db" --username="$PGUSER_NAME" --pwfile="$DATA/pwfile" --auth=trust --encoding=UTF8 --locale=C.UTF-8 --no-sync $POSTGRES_INITDB_ARGS >"$DATA/initdb.log" 2>&1 || { cat "$DATA/initdb.log" >&2; exit 1; }
+rm -f "$DATA/pwfile"
+printf 'host all all all %s\\n' "$AUTH" >> "$DATA/db/pg_hba.conf"
+if [ "$PGDB_NAME" != postgres ]; then
+  Q=$(printf '%s' "$PGDB_NAME" | sed 's/"/""/g')
+  echo "CREATE DATABASE \\"$Q\\"" | $AS "$BIN/postgres" --single -D "$DATA/db" -j postgres >/dev/null
+fi
+echo "postgres: initialized (user $PGUSER_NAME, database $PGDB_NAME, remote auth $AUTH)"
+exec $AS "$BIN/postgres" -D "$DATA/db" -c listen_addresses=localhost -p "\${PGPORT:-5432}" "$@"
+`;
+
+function postgresLaunch(spec: ContainerImageSpec, command: string[]): ImageResolution {
+  const bin = postgresBinDir();
+  if (!bin) {
+    return { ok: false, reason: `image ${spec.image} cannot run locally: the PostgreSQL server is not installed (apt-get install postgresql, or npm run setup)` };
+  }
+  const port = Number(spec.environment.PGPORT ?? 5432);
+  if (command.length === 0 || command[0] === 'postgres' || command[0]!.startsWith('-')) {
+    const serverArgs = command[0] === 'postgres' ? command.slice(1) : command;
+    return {
+      ok: true,
+      launch: { argv: ['/bin/sh', '-c', POSTGRES_SCRIPT, 'postgres', bin, spec.dataDir, ...serverArgs], kind: 'postgres', ports: [port], dataOwner: 'postgres' },
+    };
+  }
+  // Like the image's entrypoint: any other command runs as given (psql, pg_isready, …).
+  return { ok: true, launch: { argv: command, kind: 'command', ports: [] } };
+}
+
+function redisLaunch(spec: ContainerImageSpec, command: string[]): ImageResolution {
+  const server = findBinary('redis-server');
+  if (!server) {
+    return { ok: false, reason: `image ${spec.image} cannot run locally: redis-server is not installed (apt-get install redis-server, or npm run setup)` };
+  }
+  const defaults = ['--bind', '127.0.0.1', '-::1', '--port', '6379', '--save', '', '--appendonly', 'no', '--dir', spec.dataDir];
+  if (command.length === 0 || command[0] === 'redis-server' || command[0]!.startsWith('-')) {
+    // Later arguments win in redis, so the user's own options override these defaults.
+    const userArgs = command[0] === 'redis-server' ? command.slice(1) : command;
+    const portIndex = userArgs.indexOf('--port');
+    const port = portIndex >= 0 ? Number(userArgs[portIndex + 1]) : 6379;
+    return { ok: true, launch: { argv: [server, ...defaults, ...userArgs], kind: 'redis', ports: [port] } };
+  }
+  return { ok: true, launch: { argv: command, kind: 'command', ports: [] } };
+}
+
+// The official mysql/mariadb images' essentials: a fresh data dir, a root password
+// (MYSQL_ROOT_PASSWORD / MARIADB_ROOT_PASSWORD or *_ALLOW_EMPTY_*), MYSQL_DATABASE,
+// MYSQL_USER / MYSQL_PASSWORD; the server runs as the `mysql` user.
+// $1 = server binary, $2 = install-db binary, $3 = data dir, the rest = server arguments.
+const MARIADB_SCRIPT = `set -e
+SERVER="$1"; INSTALL="$2"; DATA="$3"; shift 3
+ROOTPW="\${MARIADB_ROOT_PASSWORD:-\${MYSQL_ROOT_PASSWORD:-}}"
+ALLOW_EMPTY="\${MARIADB_ALLOW_EMPTY_ROOT_PASSWORD:-\${MYSQL_ALLOW_EMPTY_PASSWORD:-}}"
+DB="\${MARIADB_DATABASE:-\${MYSQL_DATABASE:-}}"
+DBUSER="\${MARIADB_USER:-\${MYSQL_USER:-}}"
+DBPW="\${MARIADB_PASSWORD:-\${MYSQL_PASSWORD:-}}"
+if [ -z "$ROOTPW" ] && [ -z "$ALLOW_EMPTY" ]; then
+  echo "Error: database is uninitialized and password option is not specified: set MYSQL_ROOT_PASSWORD or MYSQL_ALLOW_EMPTY_PASSWORD" >&2
+  exit 1
+fi
+mkdir -p "$DATA/db"
+if [ "$(id -u)" = 0 ]; then chown -R mysql:mysql "$DATA"; U="--user=mysql"; else U=""; fi
+"$INSTALL" $U --datadir="$DATA/db" --auth-root-authentication-method=normal --skip-test-db >"$DATA/install.log" 2>&1 || { cat "$DATA/install.log" >&2; exit 1; }
+sq() { printf '%s' "$1" | sed "s/'/''/g"; }
+{
+  echo "FLUSH PRIVILEGES;"
+  [ -z "$ROOTPW" ] || echo "ALTER USER 'root'@'localhost' IDENTIFIED BY '$(sq "$ROOTPW")'; CREATE USER 'root'@'%' IDENTIFIED BY '$(sq "$ROOTPW")'; GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;"
+  [ -z "$DB" ] || echo "CREATE DATABASE IF NOT EXISTS \\\`$DB\\\`;"
+  if [ -n "$DBUSER" ]; then
+    echo "CREATE USER '$(sq "$DBUSER")'@'%' IDENTIFIED BY '$(sq "$DBPW")';"
+    [ -z "$DB" ] || echo "GRANT ALL ON \\\`$DB\\\`.* TO '$(sq "$DBUSER")'@'%';"
+  fi
+} | "$SERVER" $U --datadir="$DATA/db" --bootstrap >/dev/null
+exec "$SERVER" $U --datadir="$DATA/db" --socket="$DATA/mysqld.sock" --bind-address=127.0.0.1 --port="\${MYSQL_TCP_PORT:-3306}" "$@"
+`;
+
+function mariadbLaunch(spec: ContainerImageSpec, command: string[]): ImageResolution {
+  const server = findBinary('mariadbd', ['/usr/sbin']) ?? findBinary('mysqld', ['/usr/sbin']);
+  const install = findBinary('mariadb-install-db', ['/usr/bin']) ?? findBinary('mysql_install_db', ['/usr/bin']);
+  if (!server || !install) {
+    return {
+      ok: false,
+      reason: `image ${spec.image} cannot run locally: mariadbd is not installed (apt-get install mariadb-server, or SLIPWAY_SKIP_MARIADB=0 npm run setup)`,
+    };
+  }
+  if (command.length === 0 || command[0] === 'mysqld' || command[0] === 'mariadbd' || command[0]!.startsWith('-')) {
+    const serverArgs = command[0] === 'mysqld' || command[0] === 'mariadbd' ? command.slice(1) : command;
+    return {
+      ok: true,
+      launch: { argv: ['/bin/sh', '-c', MARIADB_SCRIPT, 'mariadb', server, install, spec.dataDir, ...serverArgs], kind: 'mariadb', ports: [3306], dataOwner: 'mysql' },
+    };
+  }
+  return { ok: true, launch: { argv: command, kind: 'command', ports: [] } };
+}

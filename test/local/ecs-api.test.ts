@@ -1,0 +1,163 @@
+// Every ECS operation of the stand-in, through the real @aws-sdk/client-ecs.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ClientException,
+  DescribeTaskDefinitionCommand,
+  DescribeTasksCommand,
+  InvalidParameterException,
+  ListTasksCommand,
+  RegisterTaskDefinitionCommand,
+  RunTaskCommand,
+  StopTaskCommand,
+  type ECSClient,
+} from '@aws-sdk/client-ecs';
+import { startLocalEcs, type LocalEcs } from '../../local/ecs/index.js';
+import { CAPACITY_UNAVAILABLE, VCPU_LIMIT } from '../../local/ecs/api.js';
+import { describe1, ecsClient, family, sh, waitFor } from './helpers.js';
+
+let ecs: LocalEcs;
+let client: ECSClient;
+
+beforeAll(async () => {
+  ecs = await startLocalEcs({ vcpuQuota: 6 });
+  client = ecsClient(ecs.endpoint);
+});
+
+afterAll(async () => {
+  client?.destroy();
+  await ecs?.stop();
+});
+
+const sleeper = (seconds: number) => [sh('main', `sleep ${seconds}`, { essential: true, stopTimeout: 2 })];
+
+describe('RegisterTaskDefinition / DescribeTaskDefinition', () => {
+  it('numbers revisions per family and describes by family, family:revision and ARN', async () => {
+    const name = family('rev');
+    const first = await client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: sleeper(1) }));
+    const second = await client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: sleeper(2) }));
+    expect(first.taskDefinition?.revision).toBe(1);
+    expect(second.taskDefinition?.revision).toBe(2);
+    expect(second.taskDefinition?.taskDefinitionArn).toBe(`arn:aws:ecs:us-east-1:000000000000:task-definition/${name}:2`);
+    expect(second.taskDefinition?.registeredAt).toBeInstanceOf(Date);
+    const latest = await client.send(new DescribeTaskDefinitionCommand({ taskDefinition: name }));
+    expect(latest.taskDefinition?.revision).toBe(2);
+    const byRevision = await client.send(new DescribeTaskDefinitionCommand({ taskDefinition: `${name}:1` }));
+    expect(byRevision.taskDefinition?.containerDefinitions?.[0]?.command).toEqual(['sleep 1']);
+    const byArn = await client.send(new DescribeTaskDefinitionCommand({ taskDefinition: first.taskDefinition!.taskDefinitionArn }));
+    expect(byArn.taskDefinition?.revision).toBe(1);
+    await expect(client.send(new DescribeTaskDefinitionCommand({ taskDefinition: `${name}:9` }))).rejects.toBeInstanceOf(ClientException);
+  });
+
+  it.each([
+    ['no essential container', { containerDefinitions: [sh('a', 'true')] }, /essential/],
+    ['an unknown dependency', { containerDefinitions: [sh('a', 'true', { essential: true, dependsOn: [{ containerName: 'b', condition: 'START' }] })] }, /'b'/],
+    ['SUCCESS on an essential container', { containerDefinitions: [sh('a', 'true', { essential: true }), sh('b', 'true', { dependsOn: [{ containerName: 'a', condition: 'SUCCESS' }] })] }, /essential/],
+    ['HEALTHY without a health check', { containerDefinitions: [sh('a', 'true', { essential: true }), sh('b', 'true', { dependsOn: [{ containerName: 'a', condition: 'HEALTHY' }] })] }, /healthCheck/],
+    ['a health check interval below 5 s', { containerDefinitions: [sh('a', 'true', { essential: true, healthCheck: { command: ['CMD', 'true'], interval: 1 } })] }, /interval/],
+    ['a stopTimeout above 120 s', { containerDefinitions: [sh('a', 'true', { essential: true, stopTimeout: 121 })] }, /stopTimeout/],
+    ['more than 10 containers', { containerDefinitions: Array.from({ length: 11 }, (_, i) => sh(`c${i}`, 'true', { essential: true })) }, /10/],
+    ['a mount of an undeclared volume', { containerDefinitions: [sh('a', 'true', { essential: true, mountPoints: [{ sourceVolume: 'ws', containerPath: '/w' }] })] }, /ws/],
+    ['a Fargate size that does not exist', { requiresCompatibilities: ['FARGATE' as const], networkMode: 'awsvpc' as const, cpu: '256', memory: '4096', containerDefinitions: sleeper(1) }, /Fargate/],
+  ])('refuses %s with a ClientException', async (_, definition, message) => {
+    const error = await client.send(new RegisterTaskDefinitionCommand({ family: family('bad'), ...definition })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ClientException);
+    expect((error as Error).message).toMatch(message);
+    expect((error as ClientException).$metadata.httpStatusCode).toBe(400);
+  });
+});
+
+describe('RunTask / DescribeTasks / ListTasks / StopTask', () => {
+  it('runs count tasks with startedBy, overrides merged, and describes them', async () => {
+    const name = family('run');
+    await client.send(
+      new RegisterTaskDefinitionCommand({
+        family: name,
+        containerDefinitions: [sh('main', 'echo "$A $B"; sleep 30', { essential: true, stopTimeout: 2, environment: [{ name: 'A', value: 'def' }, { name: 'B', value: 'def' }] })],
+      }),
+    );
+    const out = await client.send(
+      new RunTaskCommand({
+        taskDefinition: name,
+        count: 2,
+        startedBy: 'stage-42',
+        overrides: { containerOverrides: [{ name: 'main', environment: [{ name: 'B', value: 'override' }] }] },
+      }),
+    );
+    expect(out.failures).toEqual([]);
+    expect(out.tasks).toHaveLength(2);
+    const arn = out.tasks![0]!.taskArn!;
+    expect(out.tasks![0]!.startedBy).toBe('stage-42');
+    await waitFor('the override in the log', () => ecs.logs(arn, 'main').find((l) => l.message === 'def override'));
+    const running = await describe1(client, arn);
+    expect(running.lastStatus).toBe('RUNNING');
+    expect(running.containers?.[0]?.lastStatus).toBe('RUNNING');
+    expect(running.createdAt).toBeInstanceOf(Date);
+
+    const listed = await client.send(new ListTasksCommand({ startedBy: 'stage-42' }));
+    expect(listed.taskArns?.sort()).toEqual(out.tasks!.map((t) => t.taskArn).sort());
+    const byFamily = await client.send(new ListTasksCommand({ family: name }));
+    expect(byFamily.taskArns).toHaveLength(2);
+    expect((await client.send(new ListTasksCommand({ family: name, cluster: 'other' }))).taskArns).toEqual([]);
+
+    const stopped = await client.send(new StopTaskCommand({ task: arn, reason: 'build cancelled' }));
+    expect(stopped.task?.desiredStatus).toBe('STOPPED');
+    const final = await ecs.waitForStopped(arn, 10_000);
+    expect(final.stopCode).toBe('UserInitiated');
+    expect(final.stoppedReason).toBe('build cancelled');
+    expect((await client.send(new ListTasksCommand({ family: name, desiredStatus: 'STOPPED' }))).taskArns).toEqual([arn]);
+    await client.send(new StopTaskCommand({ task: out.tasks![1]!.taskArn }));
+    await ecs.waitForStopped(out.tasks![1]!.taskArn!, 10_000);
+  });
+
+  it('replaces the command with an override', async () => {
+    const name = family('cmd');
+    await client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: [sh('main', 'echo from-definition', { essential: true })] }));
+    const out = await client.send(new RunTaskCommand({ taskDefinition: name, overrides: { containerOverrides: [{ name: 'main', command: ['echo from-override'] }] } }));
+    const arn = out.tasks![0]!.taskArn!;
+    await ecs.waitForStopped(arn, 10_000);
+    expect(ecs.logs(arn, 'main').map((l) => l.message)).toEqual(['from-override']);
+  });
+
+  it('returns the same task for the same clientToken', async () => {
+    const name = family('token');
+    await client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: sleeper(30) }));
+    const first = await client.send(new RunTaskCommand({ taskDefinition: name, clientToken: 'stage-7' }));
+    const again = await client.send(new RunTaskCommand({ taskDefinition: name, clientToken: 'stage-7' }));
+    expect(again.tasks?.map((t) => t.taskArn)).toEqual(first.tasks?.map((t) => t.taskArn));
+    expect((await client.send(new ListTasksCommand({ family: name }))).taskArns).toHaveLength(1);
+    await client.send(new StopTaskCommand({ task: first.tasks![0]!.taskArn }));
+    await ecs.waitForStopped(first.tasks![0]!.taskArn!, 10_000);
+  });
+
+  it('reports capacity in failures[]: the vCPU quota and the task limit', async () => {
+    const name = family('quota');
+    await client.send(new RegisterTaskDefinitionCommand({ family: name, cpu: '2048', memory: '4096', containerDefinitions: sleeper(30) }));
+    const out = await client.send(new RunTaskCommand({ taskDefinition: name, count: 4 }));
+    expect(out.tasks).toHaveLength(3); // 3 × 2 vCPU = the quota of 6
+    expect(out.failures).toEqual([{ arn: expect.stringContaining(name), reason: VCPU_LIMIT }]);
+    ecs.setCapacity({ maxTasks: 3 });
+    const small = family('small');
+    await client.send(new RegisterTaskDefinitionCommand({ family: small, cpu: '256', memory: '512', containerDefinitions: sleeper(30) }));
+    const full = await client.send(new RunTaskCommand({ taskDefinition: small }));
+    expect(full.failures?.[0]?.reason).toBe(CAPACITY_UNAVAILABLE);
+    ecs.setCapacity({ maxTasks: 50 });
+    await Promise.all(out.tasks!.map((t) => client.send(new StopTaskCommand({ task: t.taskArn }))));
+    await Promise.all(out.tasks!.map((t) => ecs.waitForStopped(t.taskArn!, 10_000)));
+    const later = await client.send(new RunTaskCommand({ taskDefinition: small }));
+    expect(later.failures).toEqual([]);
+    await client.send(new StopTaskCommand({ task: later.tasks![0]!.taskArn }));
+    await ecs.waitForStopped(later.tasks![0]!.taskArn!, 10_000);
+  });
+
+  it('reports unknown tasks as MISSING and refuses bad parameters', async () => {
+    const out = await client.send(new DescribeTasksCommand({ tasks: ['arn:aws:ecs:us-east-1:000000000000:task/default/nope'] }));
+    expect(out.failures).toEqual([{ arn: 'arn:aws:ecs:us-east-1:000000000000:task/default/nope', reason: 'MISSING' }]);
+    await expect(client.send(new StopTaskCommand({ task: 'nope' }))).rejects.toBeInstanceOf(InvalidParameterException);
+    const name = family('params');
+    await client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: sleeper(1) }));
+    await expect(client.send(new RunTaskCommand({ taskDefinition: name, count: 11 }))).rejects.toBeInstanceOf(InvalidParameterException);
+    await expect(client.send(new RunTaskCommand({ taskDefinition: 'never-registered' }))).rejects.toBeInstanceOf(ClientException);
+    const big = { containerOverrides: [{ name: 'main', environment: [{ name: 'X', value: 'x'.repeat(9000) }] }] };
+    await expect(client.send(new RunTaskCommand({ taskDefinition: name, overrides: big }))).rejects.toThrow(/8192/);
+  });
+});

@@ -1,0 +1,203 @@
+// Task definition semantics the stand-in must honour: dependsOn, essential, health checks,
+// startTimeout, stopTimeout, events, logs and the metadata endpoint.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ECSClient } from '@aws-sdk/client-ecs';
+import { startLocalEcs, type LocalEcs } from '../../local/ecs/index.js';
+import type { TaskStateChangeEvent } from '../../core/builds/task-event.js';
+import { describe1, ecsClient, runOne, sh, waitFor } from './helpers.js';
+
+let ecs: LocalEcs;
+let client: ECSClient;
+const delivered: TaskStateChangeEvent[] = [];
+
+beforeAll(async () => {
+  ecs = await startLocalEcs();
+  client = ecsClient(ecs.endpoint);
+  ecs.onTaskStateChange((event) => void delivered.push(event));
+});
+
+afterAll(async () => {
+  client?.destroy();
+  await ecs?.stop();
+});
+
+const byName = (task: Record<string, unknown>) =>
+  Object.fromEntries((task.containers as { name: string; lastStatus: string; exitCode?: number; reason?: string; healthStatus?: string }[]).map((c) => [c.name, c]));
+
+describe.concurrent('dependsOn and essential', () => {
+  it('START, COMPLETE and SUCCESS order the containers; the essential exit stops the task', async () => {
+    const arn = await runOne(
+      client,
+      [
+        sh('first', 'echo first >> /w/order; sleep 1; echo first-done >> /w/order', { mountPoints: [{ sourceVolume: 'w', containerPath: '/w' }] }),
+        sh('started', 'echo started >> /w/order', { dependsOn: [{ containerName: 'first', condition: 'START' }], mountPoints: [{ sourceVolume: 'w', containerPath: '/w' }] }),
+        sh('after-complete', 'echo after-complete >> /w/order; exit 3', { dependsOn: [{ containerName: 'first', condition: 'COMPLETE' }], mountPoints: [{ sourceVolume: 'w', containerPath: '/w' }] }),
+        sh('main', 'cat /w/order', {
+          essential: true,
+          dependsOn: [{ containerName: 'after-complete', condition: 'COMPLETE' }, { containerName: 'started', condition: 'SUCCESS' }],
+          mountPoints: [{ sourceVolume: 'w', containerPath: '/w' }],
+        }),
+      ],
+      { volumes: [{ name: 'w' }] },
+    );
+    const final = await ecs.waitForStopped(arn, 15_000);
+    const order = ecs.logs(arn, 'main').map((l) => l.message);
+    // START: ran while 'first' was still running; COMPLETE: only after it ended.
+    expect(order.indexOf('started')).toBeGreaterThanOrEqual(0);
+    expect(order.indexOf('started')).toBeLessThan(order.indexOf('first-done'));
+    expect(order.indexOf('first-done')).toBeLessThan(order.indexOf('after-complete'));
+    expect(final.stopCode).toBe('EssentialContainerExited');
+    expect(byName(final)['after-complete']).toMatchObject({ lastStatus: 'STOPPED', exitCode: 3 });
+    expect(byName(final).main).toMatchObject({ exitCode: 0 });
+  });
+
+  it('a failed SUCCESS dependency never starts its dependents, down the chain', async () => {
+    const arn = await runOne(client, [
+      sh('build', 'exit 2'),
+      sh('test', 'echo must-not-run', { dependsOn: [{ containerName: 'build', condition: 'SUCCESS' }] }),
+      sh('deploy', 'echo must-not-run', { dependsOn: [{ containerName: 'test', condition: 'SUCCESS' }] }),
+      sh('agent', 'sleep 30', { essential: true, stopTimeout: 2 }),
+    ]);
+    const blocked = await waitFor('deploy reported stopped', async () => {
+      const task = await describe1(client, arn);
+      const deploy = task.containers?.find((c) => c.name === 'deploy');
+      return deploy?.lastStatus === 'STOPPED' ? task : undefined;
+    });
+    const containers = Object.fromEntries(blocked.containers!.map((c) => [c.name, c]));
+    expect(containers.build).toMatchObject({ lastStatus: 'STOPPED', exitCode: 2 });
+    expect(containers.test?.reason).toMatch(/^CannotStartContainerError: dependency 'build' cannot reach SUCCESS: it exited with code 2/);
+    expect(containers.deploy?.reason).toMatch(/^CannotStartContainerError: dependency 'test'/);
+    expect(containers.test?.exitCode).toBeUndefined();
+    expect(blocked.lastStatus).toBe('RUNNING'); // non-essential containers do not stop the task
+    expect(ecs.logs(arn, 'test').map((l) => l.message).join('\n')).not.toContain('must-not-run');
+    const { StopTaskCommand } = await import('@aws-sdk/client-ecs');
+    await client.send(new StopTaskCommand({ task: arn }));
+    expect((await ecs.waitForStopped(arn, 10_000)).stopCode).toBe('UserInitiated');
+  });
+
+  it('an essential container that exits stops the others: SIGTERM, then SIGKILL after stopTimeout', async () => {
+    const arn = await runOne(client, [
+      sh('stubborn', "trap 'echo got TERM' TERM; while true; do sleep 0.1; done", { stopTimeout: 2 }),
+      sh('polite', "trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done", { stopTimeout: 2 }),
+      sh('agent', 'sleep 0.5; exit 4', { essential: true, dependsOn: [{ containerName: 'stubborn', condition: 'START' }, { containerName: 'polite', condition: 'START' }] }),
+    ]);
+    const final = await ecs.waitForStopped(arn, 15_000);
+    expect(final.stopCode).toBe('EssentialContainerExited');
+    const c = byName(final);
+    expect(c.agent?.exitCode).toBe(4);
+    expect(c.polite?.exitCode).toBe(0);
+    expect(c.stubborn?.exitCode).toBe(137);
+    expect(ecs.logs(arn, 'stubborn').map((l) => l.message)).toContain('got TERM');
+    const stoppingAt = Date.parse(ecs.events(arn).find((e) => e.detail.desiredStatus === 'STOPPED')!.detail.stoppingAt!);
+    const killedAt = ecs.events(arn).find((e) => e.detail.containers.find((x) => x.name === 'stubborn')?.exitCode === 137)!;
+    expect(Date.parse(killedAt.time) - stoppingAt).toBeGreaterThanOrEqual(1900);
+  });
+
+  it('an essential container that cannot start fails the task (image catalogue error)', async () => {
+    const arn = await runOne(client, [{ name: 'agent', image: 'example/unknown:1', essential: true }]);
+    const final = await ecs.waitForStopped(arn, 10_000);
+    expect(final.stopCode).toBe('TaskFailedToStart');
+    expect(byName(final).agent?.reason).toMatch(/image example\/unknown:1 cannot run locally/);
+  });
+});
+
+describe.concurrent('health checks', () => {
+  it('HEALTHY gates a dependent; the probe runs inside the task (sees its files and localhost)', async () => {
+    const arn = await runOne(
+      client,
+      [
+        sh('svc', 'sleep 0.5; touch /s/ready; sleep 30', {
+          stopTimeout: 2,
+          mountPoints: [{ sourceVolume: 's', containerPath: '/s' }],
+          healthCheck: { command: ['CMD-SHELL', 'test -f /s/ready'], interval: 5, timeout: 2, retries: 1 },
+        }),
+        sh('step', 'echo ok', { essential: true, dependsOn: [{ containerName: 'svc', condition: 'HEALTHY' }] }),
+      ],
+      { volumes: [{ name: 's' }] },
+    );
+    const final = await ecs.waitForStopped(arn, 20_000);
+    expect(byName(final).step).toMatchObject({ exitCode: 0 });
+    const events = ecs.events(arn);
+    const healthyAt = events.find((e) => e.detail.containers.find((x) => x.name === 'svc')?.healthStatus === 'HEALTHY');
+    const stepRunning = events.find((e) => e.detail.containers.find((x) => x.name === 'step')?.lastStatus === 'RUNNING');
+    expect(healthyAt).toBeDefined();
+    expect(stepRunning!.detail.version).toBeGreaterThan(healthyAt!.detail.version);
+  });
+
+  it('retries consecutive failures make a container UNHEALTHY and block HEALTHY dependents', async () => {
+    const arn = await runOne(client, [
+      sh('svc', 'sleep 30', { stopTimeout: 2, healthCheck: { command: ['CMD', 'false'], interval: 5, timeout: 2, retries: 1 } }),
+      sh('step', 'echo never', { dependsOn: [{ containerName: 'svc', condition: 'HEALTHY' }] }),
+      sh('agent', 'sleep 30', { essential: true, stopTimeout: 2 }),
+    ]);
+    const task = await waitFor('step blocked', async () => {
+      const t = await describe1(client, arn);
+      return t.containers?.find((c) => c.name === 'step')?.lastStatus === 'STOPPED' ? t : undefined;
+    });
+    const c = Object.fromEntries(task.containers!.map((x) => [x.name, x]));
+    expect(c.svc?.healthStatus).toBe('UNHEALTHY');
+    expect(c.step?.reason).toMatch(/dependency 'svc' cannot reach HEALTHY: it is UNHEALTHY/);
+    const { StopTaskCommand } = await import('@aws-sdk/client-ecs');
+    await client.send(new StopTaskCommand({ task: arn }));
+    await ecs.waitForStopped(arn, 10_000);
+  });
+
+  it('startTimeout: a dependent gives up on a service that never becomes healthy', async () => {
+    const arn = await runOne(client, [
+      sh('svc', 'sleep 30', { stopTimeout: 2, startTimeout: 2, healthCheck: { command: ['CMD', 'false'], interval: 5, timeout: 2, retries: 3, startPeriod: 60 } }),
+      sh('agent', 'echo never', { essential: true, dependsOn: [{ containerName: 'svc', condition: 'HEALTHY' }] }),
+    ]);
+    const final = await ecs.waitForStopped(arn, 15_000);
+    expect(final.stopCode).toBe('TaskFailedToStart');
+    expect(byName(final).agent?.reason).toMatch(/startTimeout of 2 s/);
+  });
+});
+
+describe('events, logs and metadata', () => {
+  it('emits task state changes with increasing versions, ending STOPPED, to subscribers', async () => {
+    const arn = await runOne(client, [sh('main', 'echo line one; echo line two >&2; exit 1', { essential: true })]);
+    await ecs.waitForStopped(arn, 10_000);
+    await ecs.eventsDelivered();
+    const mine = delivered.filter((e) => e.detail.taskArn === arn);
+    expect(mine.map((e) => e.detail.version)).toEqual(mine.map((_, i) => i + 1));
+    expect(mine.map((e) => e.detail.lastStatus)).toEqual(['PROVISIONING', 'PENDING', 'RUNNING', 'RUNNING', 'STOPPING', 'DEPROVISIONING', 'STOPPED']);
+    const last = mine[mine.length - 1]!;
+    expect(last['detail-type']).toBe('ECS Task State Change');
+    expect(last.source).toBe('aws.ecs');
+    expect(last.detail).toMatchObject({ stopCode: 'EssentialContainerExited', desiredStatus: 'STOPPED', containers: [{ name: 'main', lastStatus: 'STOPPED', exitCode: 1 }] });
+    const logs = ecs.logs(arn, 'main');
+    expect(logs.map((l) => [l.source, l.message])).toEqual([['stdout', 'line one'], ['stderr', 'line two']]);
+    expect(logs[0]!.timestamp).toBeGreaterThan(Date.now() - 60_000);
+    expect(ecs.logStream(arn, 'main')?.stream).toMatch(/^ecs\/main\/[0-9a-f]{32}$/);
+  });
+
+  it('serves the task metadata endpoint v4 to the containers', async () => {
+    const script = 'node -e "Promise.all([fetch(process.env.ECS_CONTAINER_METADATA_URI_V4), fetch(process.env.ECS_CONTAINER_METADATA_URI_V4 + \'/task\')].map(p => p.then(r => r.json()))).then(([c, t]) => console.log(JSON.stringify({ c, t })))"';
+    const arn = await runOne(client, [sh('svc', 'sleep 30', { stopTimeout: 2, healthCheck: { command: ['CMD', 'true'], interval: 5 } }), sh('main', script, { essential: true, image: 'node:20' })]);
+    await ecs.waitForStopped(arn, 15_000);
+    const { c, t } = JSON.parse(ecs.logs(arn, 'main').map((l) => l.message).join('')) as { c: Record<string, unknown>; t: Record<string, unknown> };
+    expect(c).toMatchObject({ Name: 'main', Image: 'node:20', KnownStatus: 'RUNNING', DesiredStatus: 'RUNNING', Type: 'NORMAL', LogDriver: 'awslogs' });
+    expect(t).toMatchObject({ TaskARN: arn, KnownStatus: 'RUNNING', DesiredStatus: 'RUNNING', LaunchType: 'FARGATE', Revision: '1', Limits: { CPU: 0.25, Memory: 512 } });
+    const containers = t.Containers as Record<string, unknown>[];
+    expect(containers.map((x) => x.Name)).toEqual(['svc', 'main']);
+    expect(containers[0]).toMatchObject({ KnownStatus: 'RUNNING', Health: { status: 'UNKNOWN' } });
+    expect((containers[0]!.Networks as { IPv4Addresses: string[] }[])[0]!.IPv4Addresses[0]).toMatch(/^(169\.254|127\.0)\./);
+  });
+
+  it('can deliver duplicates and out of order, for consumers to prove they cope', async () => {
+    const chaotic = await startLocalEcs({ eventDelivery: { duplicateProbability: 0.5, reorderProbability: 0.5, seed: 7 } });
+    const got: number[] = [];
+    chaotic.onTaskStateChange((e) => void got.push(e.detail.version));
+    try {
+      const arn = await runOne(ecsClient(chaotic.endpoint), [sh('main', 'exit 0', { essential: true })]);
+      await chaotic.waitForStopped(arn, 10_000);
+      await chaotic.eventsDelivered();
+      const versions = chaotic.events(arn).map((e) => e.detail.version);
+      expect(new Set(got)).toEqual(new Set(versions));
+      expect(got.length).toBeGreaterThan(versions.length);
+      expect(got).not.toEqual([...got].sort((a, b) => a - b));
+    } finally {
+      await chaotic.stop();
+    }
+  });
+});

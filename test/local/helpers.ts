@@ -1,0 +1,42 @@
+// Shared by the local stand-in tests: SDK clients pointed at the stand-ins, small task definitions.
+import { ECSClient, RegisterTaskDefinitionCommand, RunTaskCommand, DescribeTasksCommand, type ContainerDefinition, type Task } from '@aws-sdk/client-ecs';
+
+export const credentials = { accessKeyId: 'x', secretAccessKey: 'x' };
+
+export function ecsClient(endpoint: string): ECSClient {
+  return new ECSClient({ endpoint, region: 'us-east-1', credentials });
+}
+
+let familyCounter = 0;
+export function family(name: string): string {
+  familyCounter += 1;
+  return `${name}-${process.pid}-${familyCounter}`;
+}
+
+/** A shell container: `sh -c script`. */
+export function sh(name: string, script: string, extra: Partial<ContainerDefinition> = {}): ContainerDefinition {
+  return { name, image: 'alpine:3', essential: false, entryPoint: ['/bin/sh', '-c'], command: [script], ...extra };
+}
+
+export async function runOne(ecs: ECSClient, containers: ContainerDefinition[], extra: { volumes?: { name: string }[]; cpu?: string; memory?: string } = {}): Promise<string> {
+  const registered = await ecs.send(new RegisterTaskDefinitionCommand({ family: family('t'), containerDefinitions: containers, ...extra }));
+  const run = await ecs.send(new RunTaskCommand({ taskDefinition: registered.taskDefinition!.taskDefinitionArn }));
+  if (run.failures?.length) throw new Error(`RunTask failed: ${JSON.stringify(run.failures)}`);
+  return run.tasks![0]!.taskArn!;
+}
+
+export async function describe1(ecs: ECSClient, taskArn: string): Promise<Task> {
+  const out = await ecs.send(new DescribeTasksCommand({ tasks: [taskArn] }));
+  return out.tasks![0]!;
+}
+
+/** Polls until the predicate holds (tests' only wait primitive; bounded). */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

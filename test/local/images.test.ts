@@ -1,0 +1,56 @@
+// The image catalogue: which host program each image becomes.
+import { describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { DEFAULT_AGENT_IMAGE } from '../../core/pipeline/contract.js';
+import { imageRepositoryName, PROJECT_ROOT, resolveImage, type ContainerImageSpec } from '../../local/images.js';
+import { findBinary } from '../../local/require-binary.js';
+
+const spec = (image: string, extra: Partial<ContainerImageSpec> = {}): ContainerImageSpec => ({ image, environment: {}, dataDir: '/tmp/data', ...extra });
+
+describe('image catalogue', () => {
+  it('runs the agent image as the task-runner under node with tsx, from the project', () => {
+    for (const image of [DEFAULT_AGENT_IMAGE, '123456789012.dkr.ecr.us-east-1.amazonaws.com/agent:abc']) {
+      const out = resolveImage(spec(image, { command: ['--verbose'] }), { agentImages: ['123456789012.dkr.ecr.us-east-1.amazonaws.com/agent:abc'] });
+      if (!out.ok) throw new Error(out.reason);
+      const [node, flag, loader, main, ...rest] = out.launch.argv;
+      expect(node).toBe(process.execPath);
+      expect(flag).toBe('--import');
+      expect(loader).toMatch(/^file:\/\/.*\/node_modules\/tsx\/.*loader\.mjs$/);
+      expect(existsSync(new URL(loader!))).toBe(true);
+      expect(main).toBe(`${PROJECT_ROOT}task-runner/main.ts`);
+      expect(rest).toEqual(['--verbose']);
+    }
+  });
+
+  it('maps postgres and redis to the installed servers, and their other commands as given', () => {
+    const pg = resolveImage(spec('docker.io/library/postgres:15-alpine'));
+    expect(pg.ok && pg.launch.kind).toBe('postgres');
+    expect(pg.ok && pg.launch.ports).toEqual([5432]);
+    const psql = resolveImage(spec('postgres:15', { command: ['psql', '--version'] }));
+    expect(psql.ok && psql.launch.argv).toEqual(['psql', '--version']);
+    const redis = resolveImage(spec('redis:7', { command: ['redis-server', '--port', '6380'] }));
+    if (!redis.ok) throw new Error(redis.reason);
+    expect(redis.launch.argv[0]).toMatch(/redis-server$/);
+    expect(redis.launch.argv.slice(-2)).toEqual(['--port', '6380']);
+    expect(redis.launch.ports).toEqual([6380]);
+  });
+
+  it('names the missing package for mysql/mariadb when the server is not installed', () => {
+    const out = resolveImage(spec('mysql:8'));
+    if (findBinary('mariadbd', ['/usr/sbin']) || findBinary('mysqld', ['/usr/sbin'])) expect(out.ok).toBe(true);
+    else expect(out).toEqual({ ok: false, reason: expect.stringMatching(/^image mysql:8 cannot run locally: mariadbd is not installed \(apt-get install mariadb-server/) });
+  });
+
+  it('runs any other image entryPoint + command with host programs; with neither it cannot run', () => {
+    expect(resolveImage(spec('alpine:3', { entryPoint: ['/bin/sh', '-c'], command: ['echo hi'] }))).toMatchObject({ ok: true, launch: { argv: ['/bin/sh', '-c', 'echo hi'] } });
+    expect(resolveImage(spec('golang:1.22', { command: ['go', 'test'] }))).toMatchObject({ ok: true, launch: { argv: ['go', 'test'] } });
+    // An explicit entryPoint replaces even a catalogue image's own.
+    expect(resolveImage(spec('postgres:15', { entryPoint: ['/bin/sh', '-c'], command: ['pg_isready'] }))).toMatchObject({ ok: true, launch: { kind: 'command' } });
+    expect(resolveImage(spec('plugins/docker'))).toEqual({ ok: false, reason: expect.stringMatching(/^image plugins\/docker cannot run locally: it has no entryPoint or command/) });
+  });
+
+  it('reads the repository name out of registry, tag and digest', () => {
+    expect(imageRepositoryName('public.ecr.aws/docker/library/redis:7@sha256:abc')).toBe('redis');
+    expect(imageRepositoryName('Postgres')).toBe('postgres');
+  });
+});

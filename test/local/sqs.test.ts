@@ -1,0 +1,76 @@
+// fauxqs behaviours the control plane relies on, through the real SDK client.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { startSqs, type LocalSqs } from '../../local/sqs.js';
+import { credentials } from './helpers.js';
+
+let sqs: LocalSqs;
+let client: SQSClient;
+
+beforeAll(async () => {
+  sqs = await startSqs();
+  client = new SQSClient({ endpoint: sqs.endpoint, region: 'us-east-1', credentials });
+});
+
+afterAll(async () => {
+  client?.destroy();
+  await sqs?.stop();
+});
+
+const queue = async (name: string, attributes: Record<string, string> = {}) =>
+  (await client.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }))).QueueUrl!;
+
+describe('fauxqs (SQS)', () => {
+  it('long polling waits for a message that arrives during the wait', async () => {
+    const url = await queue('long-poll');
+    const started = Date.now();
+    const receiving = client.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 5 }));
+    setTimeout(() => void client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'late' })), 300);
+    const out = await receiving;
+    expect(out.Messages?.[0]?.Body).toBe('late');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+  });
+
+  it('hides a received message for the visibility timeout, then shows it again', async () => {
+    const url = await queue('visibility', { VisibilityTimeout: '1' });
+    await client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'job' }));
+    const first = await client.send(new ReceiveMessageCommand({ QueueUrl: url }));
+    expect(first.Messages).toHaveLength(1);
+    const hidden = await client.send(new ReceiveMessageCommand({ QueueUrl: url }));
+    expect(hidden.Messages ?? []).toHaveLength(0);
+    const again = await client.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 3, MessageSystemAttributeNames: ['ApproximateReceiveCount'] }));
+    expect(again.Messages?.[0]?.Body).toBe('job');
+    expect(again.Messages?.[0]?.Attributes?.ApproximateReceiveCount).toBe('2');
+  });
+
+  it('moves a message to the dead-letter queue after maxReceiveCount receives', async () => {
+    const dlq = await queue('jobs-dlq');
+    const dlqArn = (await client.send(new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+    const url = await queue('jobs', { VisibilityTimeout: '1', RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 1 }) });
+    await client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'poison' }));
+    expect((await client.send(new ReceiveMessageCommand({ QueueUrl: url }))).Messages).toHaveLength(1);
+    // As in SQS, the move happens on the receive that would exceed maxReceiveCount.
+    await new Promise((r) => setTimeout(r, 1100));
+    const gone = await client.send(new ReceiveMessageCommand({ QueueUrl: url }));
+    expect(gone.Messages ?? []).toHaveLength(0);
+    const dead = await client.send(new ReceiveMessageCommand({ QueueUrl: dlq, WaitTimeSeconds: 2 }));
+    expect(dead.Messages?.[0]?.Body).toBe('poison');
+  });
+
+  it('FIFO: deduplicates by id and keeps a group in order', async () => {
+    const url = await queue('events.fifo', { FifoQueue: 'true' });
+    for (const [id, body] of [['a', 'one'], ['a', 'one-again'], ['b', 'two'], ['c', 'three']]) {
+      await client.send(new SendMessageCommand({ QueueUrl: url, MessageBody: body, MessageGroupId: 'g', MessageDeduplicationId: id }));
+    }
+    const bodies: string[] = [];
+    for (let i = 0; i < 4 && bodies.length < 3; i += 1) {
+      const out = await client.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10 }));
+      for (const m of out.Messages ?? []) {
+        bodies.push(m.Body!);
+        const { DeleteMessageCommand } = await import('@aws-sdk/client-sqs');
+        await client.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle }));
+      }
+    }
+    expect(bodies).toEqual(['one', 'two', 'three']);
+  });
+});
