@@ -9,6 +9,14 @@ type CommandModule = { run(args: string[], io: CliIO): Promise<number> };
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   lint: { summary: 'check .drone.yml files (exit 1 when invalid)', load: () => import('./commands/lint.js') },
   compile: { summary: 'print the ECS task definitions of a .drone.yml as JSON', load: () => import('./commands/compile.js') },
+  up: { summary: 'run Slipway locally: dashboard, API, webhooks and a demo build (npm start)', load: () => import('./commands/up.js') },
+  run: { summary: "build a directory's .drone.yml locally through the control plane (like drone exec)", load: () => import('./commands/run.js') },
+  builds: { summary: 'list builds, newest first (--repo, --status, --json)', load: () => import('./commands/builds.js') },
+  build: { summary: "show a build's stages and steps with timings", load: () => import('./commands/build.js') },
+  logs: { summary: "print a step's log (--follow while it runs)", load: () => import('./commands/logs.js') },
+  cancel: { summary: 'cancel a running build', load: () => import('./commands/cancel.js') },
+  restart: { summary: 'start a new build of the same commit', load: () => import('./commands/restart.js') },
+  secrets: { summary: 'add, list or remove repository secrets (SSM when deployed)', load: () => import('./commands/secrets.js') },
 };
 
 export function usage(): string {

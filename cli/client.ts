@@ -1,0 +1,107 @@
+// The CLI's side of the builds API: SLIPWAY_SERVER (default http://localhost:8080) and
+// SLIPWAY_TOKEN (a bearer token; a deployed API requires one). Routes and shapes come from
+// core/builds/api.ts, like the dashboard's.
+
+import type {
+  BuildActionResponse,
+  BuildDetailResponse,
+  BuildListQuery,
+  BuildListResponse,
+  LogPageResponse,
+  RepoListResponse,
+} from '../core/builds/api.js';
+
+export const DEFAULT_SERVER = 'http://localhost:8080';
+
+/** The API answered with an error (`status` 0: it could not be reached). */
+export class ApiClientError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiClientError';
+  }
+}
+
+export class ApiClient {
+  readonly server: string;
+  private readonly token?: string;
+
+  constructor(env: NodeJS.ProcessEnv, private readonly fetchImpl: typeof fetch = fetch) {
+    this.server = (env.SLIPWAY_SERVER || DEFAULT_SERVER).replace(/\/+$/, '');
+    this.token = env.SLIPWAY_TOKEN || undefined;
+  }
+
+  private async request<T>(method: 'GET' | 'POST', path: string): Promise<T> {
+    let response: Response;
+    try {
+      response = await this.fetchImpl(`${this.server}${path}`, {
+        method,
+        headers: { accept: 'application/json', ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) },
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      throw new ApiClientError(0, `cannot reach the Slipway API at ${this.server} (${cause}); is \`slipway up\` running, or is SLIPWAY_SERVER right?`);
+    }
+    const text = await response.text();
+    let body: unknown;
+    try {
+      body = text ? JSON.parse(text) : {};
+    } catch (err) {
+      throw new ApiClientError(response.status, `${method} ${path}: the server at ${this.server} did not answer JSON (${(err as Error).message}); is SLIPWAY_SERVER a Slipway server?`);
+    }
+    if (!response.ok) {
+      const message = (body as { error?: string }).error ?? `${response.status} ${response.statusText}`;
+      const hint = response.status === 401 ? (this.token ? ' (SLIPWAY_TOKEN was refused)' : ' (set SLIPWAY_TOKEN)') : '';
+      throw new ApiClientError(response.status, `${message}${hint}`);
+    }
+    return body as T;
+  }
+
+  repos() {
+    return this.request<RepoListResponse>('GET', '/api/repos');
+  }
+  builds(query: BuildListQuery) {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
+    const qs = params.toString();
+    return this.request<BuildListResponse>('GET', `/api/builds${qs ? `?${qs}` : ''}`);
+  }
+  build(repo: string, number: number) {
+    return this.request<BuildDetailResponse>('GET', buildPath(repo, number));
+  }
+  logs(repo: string, number: number, stage: number, step: number, offset: number) {
+    return this.request<LogPageResponse>('GET', `${buildPath(repo, number)}/logs/${stage}/${step}?offset=${offset}`);
+  }
+  cancel(repo: string, number: number) {
+    return this.request<BuildActionResponse>('POST', `${buildPath(repo, number)}/cancel`);
+  }
+  restart(repo: string, number: number) {
+    return this.request<BuildActionResponse>('POST', `${buildPath(repo, number)}/restart`);
+  }
+
+  /**
+   * The repository a command is about: --repo, else SLIPWAY_REPO, else the only one the
+   * server knows. Throws a usage-style message when that is ambiguous.
+   */
+  async resolveRepo(flag: string | undefined, env: NodeJS.ProcessEnv): Promise<string> {
+    const given = flag ?? env.SLIPWAY_REPO;
+    if (given) {
+      if (!/^[^/\s]+\/[^\s]+$/.test(given)) throw new UsageError(`--repo ${JSON.stringify(given)} must be OWNER/NAME`);
+      return given;
+    }
+    const { repos } = await this.repos();
+    if (repos.length === 1) return repos[0]!.slug;
+    if (repos.length === 0) throw new ApiClientError(404, `the server at ${this.server} has no repositories yet`);
+    throw new UsageError(`several repositories: pass --repo OWNER/NAME (one of ${repos.map((r) => r.slug).join(', ')})`);
+  }
+}
+
+export class UsageError extends Error {}
+
+function buildPath(repo: string, number: number): string {
+  const [owner, ...name] = repo.split('/');
+  return `/api/repos/${encodeURIComponent(owner ?? '')}/${encodeURIComponent(name.join('/'))}/builds/${number}`;
+}

@@ -1,0 +1,51 @@
+// `slipway build N [--repo R] [--json]`: one build's stages and steps with statuses and
+// timings. Exit 0 shown, 1 not found or the API failed, 2 usage.
+
+import type { BuildDetail } from '../../core/builds/types.js';
+import { parse, positiveInt, withApi } from '../command-kit.js';
+import { duration, table, timestamp } from '../format.js';
+import { EXIT, type CliIO } from '../io.js';
+
+const USAGE = `usage: slipway build N [--repo OWNER/NAME] [--json]
+
+Shows build N: its stages and their steps, with status and duration.
+--repo defaults to SLIPWAY_REPO, else the server's only repository.
+
+options:
+  --repo OWNER/NAME   the repository
+  --json              the API's JSON for scripts
+  -h, --help          show this help
+
+exit status: 0 ok, 1 not found or the API failed, 2 usage error`;
+
+/** The build as text: a header line, then one table row per step under its stage. */
+export function formatBuild(build: BuildDetail, now: number): string {
+  const head = `${build.repo} #${build.number}  ${build.status}  ${build.event} ${build.branch} ${build.commit.slice(0, 8)}  ${duration(build.startedAt, build.finishedAt, now)}  (created ${timestamp(build.createdAt)})`;
+  const rows: string[][] = [];
+  for (const stage of build.stages) {
+    rows.push([`${stage.number}`, stage.name, stage.status, duration(stage.startedAt, stage.finishedAt, now), stage.message ?? '']);
+    for (const step of stage.steps) {
+      const label = step.kind === 'service' ? `${step.name} (service)` : step.detached ? `${step.name} (detached)` : step.name;
+      const note = step.reason ?? (step.exitCode !== undefined && step.exitCode !== 0 ? `exit code ${step.exitCode}` : '');
+      rows.push([`${stage.number}.${step.number}`, `  ${label}`, step.status, duration(step.startedAt, step.finishedAt, now), note]);
+    }
+  }
+  const parts = [head];
+  if (build.error) parts.push(`error: ${build.error}`);
+  parts.push(table(['#', 'STAGE / STEP', 'STATUS', 'DURATION', 'NOTE'], rows));
+  return parts.join('\n');
+}
+
+export async function run(args: string[], io: CliIO): Promise<number> {
+  const p = parse('build', args, { repo: { type: 'string' }, json: { type: 'boolean' } }, USAGE, io);
+  if (!p) return EXIT.usage;
+  if (p.values.help) return io.out(USAGE), EXIT.ok;
+  const number = positiveInt(p.positionals[0]);
+  if (number === undefined || p.positionals.length !== 1) return io.err(`slipway build: expected one build number\n${USAGE}`), EXIT.usage;
+  return withApi('build', io, async (api) => {
+    const repo = await api.resolveRepo(p.values.repo as string | undefined, io.env);
+    const build = await api.build(repo, number);
+    io.out(p.values.json ? JSON.stringify(build, null, 2) : formatBuild(build, Date.now()));
+    return EXIT.ok;
+  });
+}

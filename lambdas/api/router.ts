@@ -1,0 +1,194 @@
+// The builds API as a function of (request, dependencies) → response: the same code answers
+// behind the Lambda function URL (handler.ts) and in the local server (local/server.ts).
+// Routes and shapes: core/builds/api.ts; the OpenAPI document: core/builds/openapi.ts.
+
+import type {
+  BuildActionResponse,
+  BuildDetailResponse,
+  BuildListResponse,
+  LogPageResponse,
+  MetricsResponse,
+  RepoListResponse,
+} from '../../core/builds/api.js';
+import { computeMetrics } from '../../core/builds/metrics.js';
+import { OPENAPI_DOCUMENT } from '../../core/builds/openapi.js';
+import { isStageDone, isStepDone } from '../../core/builds/status.js';
+import type { BuildStore } from '../../core/builds/store.js';
+import type { Build, BuildStatus, Repository, Stage } from '../../core/builds/types.js';
+import { buildId as makeBuildId } from '../../core/builds/types.js';
+import { cancelBuild, type CancelDeps } from './cancel.js';
+import { ApiFailure, apiError, json, type ApiRequest, type ApiResponse } from './http.js';
+import { logStreamName, type LogReader } from './log-stream.js';
+import { matchRoute, ROUTE_METHODS } from './routes.js';
+
+export interface ApiDeps {
+  store: Pick<
+    BuildStore,
+    'getBuild' | 'getBuildDetail' | 'listBuilds' | 'listRecentBuilds' | 'listStages' | 'listStagesAndSteps' | 'updateStage' | 'updateStep' | 'getStage' | 'updateBuild'
+  >;
+  listRepositories(): Promise<Repository[]>;
+  logs: LogReader;
+  /** How long after a step ends its last lines may still arrive (CloudWatch ingestion). */
+  logGraceMs: number;
+  stopTask: CancelDeps['stopTask'];
+  /** Starts a new build of the same commit whose `parent` is the given build's number. */
+  restart(build: Build): Promise<Build>;
+  /** Checks the Authorization header; absent means open (local mode, loopback only). */
+  authorize?: (authorization: string | undefined) => Promise<boolean>;
+  now(): number;
+  log(message: string, fields?: Record<string, unknown>): void;
+}
+
+const STATUSES: readonly BuildStatus[] = ['pending', 'running', 'success', 'failure', 'killed', 'error'];
+const DEFAULT_LIMIT = 25;
+const MAX_LIMIT = 100;
+const LOG_PAGE_LINES = 1000;
+/** Builds looked at per list request when filtering by branch or status. */
+const FILTER_SCAN_BUDGET = 1000;
+const MAX_METRICS_DAYS = 365;
+const METRICS_DEFAULT_DAYS = 30;
+const DAY_MS = 86_400_000;
+
+class BadRequest extends Error {}
+
+function intParam(query: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
+  const raw = query.get(name);
+  if (raw === null || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new BadRequest(`query parameter ${name}=${JSON.stringify(raw)} must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+function buildNumberParam(raw: string | undefined, name = 'number'): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new BadRequest(`${name} ${JSON.stringify(raw)} in the path must be a positive integer`);
+  return n;
+}
+
+export async function handleApiRequest(request: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
+  const route = matchRoute(request.path);
+  if (!route) return apiError(404, `no route ${request.method} ${request.path}; see /api/openapi.json`);
+  const method = ROUTE_METHODS[route.name];
+  if (request.method !== method) return apiError(405, `${request.path} answers ${method}, not ${request.method}`, { allow: method });
+
+  // The OpenAPI document is public: it describes, it reveals no build.
+  if (route.name !== 'openapi' && deps.authorize && !(await deps.authorize(request.headers.authorization))) {
+    return apiError(401, 'missing or invalid token: send `Authorization: Bearer <token>` (see docs/api.md)', { 'www-authenticate': 'Bearer realm="slipway"' });
+  }
+
+  try {
+    const p = route.params;
+    switch (route.name) {
+      case 'openapi':
+        return json(200, OPENAPI_DOCUMENT);
+      case 'repos':
+        return json(200, { repos: await deps.listRepositories() } satisfies RepoListResponse);
+      case 'builds':
+        return json(200, await listBuilds(deps, request.query));
+      case 'metrics':
+        return json(200, await metrics(deps, intParam(request.query, 'days', METRICS_DEFAULT_DAYS, 1, MAX_METRICS_DAYS)));
+    }
+    const repo = `${p.owner}/${p.name}`;
+    const number = buildNumberParam(p.number);
+    const id = makeBuildId(repo, number);
+    switch (route.name) {
+      case 'build': {
+        const detail = await deps.store.getBuildDetail(id);
+        if (!detail) return apiError(404, `build ${repo} #${number} does not exist`);
+        return json(200, detail satisfies BuildDetailResponse);
+      }
+      case 'logs':
+        return await stepLog(deps, id, buildNumberParam(p.stage, 'stage'), buildNumberParam(p.step, 'step'), intParam(request.query, 'offset', 0, 0, Number.MAX_SAFE_INTEGER));
+      case 'cancel': {
+        const build = await deps.store.getBuild(id);
+        if (!build) return apiError(404, `build ${repo} #${number} does not exist`);
+        if (isStageDone(build.status)) return apiError(409, `build ${repo} #${number} already finished (${build.status}); nothing to cancel`);
+        const result = await cancelBuild(deps, build, 'an API user');
+        return json(200, { build: result.build } satisfies BuildActionResponse);
+      }
+      case 'restart': {
+        const build = await deps.store.getBuild(id);
+        if (!build) return apiError(404, `build ${repo} #${number} does not exist`);
+        if (!isStageDone(build.status)) return apiError(409, `build ${repo} #${number} is still ${build.status}; cancel it first or wait for it to finish`);
+        const next = await deps.restart(build);
+        deps.log('build restarted', { buildId: build.id, newBuildId: next.id });
+        return json(200, { build: next } satisfies BuildActionResponse);
+      }
+    }
+  } catch (err) {
+    if (err instanceof BadRequest) return apiError(400, err.message);
+    if (err instanceof ApiFailure) return apiError(err.statusCode, err.message);
+    if (/invalid page cursor/.test((err as Error).message)) return apiError(400, 'the cursor is not one this API returned; start again without it');
+    throw err;
+  }
+  return apiError(404, `no route ${request.method} ${request.path}`);
+}
+
+async function listBuilds(deps: ApiDeps, query: URLSearchParams): Promise<BuildListResponse> {
+  const limit = intParam(query, 'limit', DEFAULT_LIMIT, 1, MAX_LIMIT);
+  const repo = query.get('repo') || undefined;
+  const branch = query.get('branch') || undefined;
+  const status = (query.get('status') || undefined) as BuildStatus | undefined;
+  if (status !== undefined && !STATUSES.includes(status)) throw new BadRequest(`status=${JSON.stringify(status)} is not one of ${STATUSES.join(', ')}`);
+  if (repo !== undefined && !/^[^/]+\/.+$/.test(repo)) throw new BadRequest(`repo=${JSON.stringify(repo)} must be owner/name`);
+  const page = (cursor: string | undefined, size: number) =>
+    repo ? deps.store.listBuilds(repo, { limit: size, cursor }) : deps.store.listRecentBuilds({ limit: size, cursor });
+  const keep = (b: Build) => (branch === undefined || b.branch === branch) && (status === undefined || b.status === status);
+
+  // Each page asks for exactly what is still missing, so a page never holds more matches
+  // than the limit and the store's cursor stays exact; a bounded scan keeps one request cheap.
+  const builds: Build[] = [];
+  let cursor = query.get('cursor') || undefined;
+  let scanned = 0;
+  do {
+    const res = await page(cursor, limit - builds.length);
+    scanned += res.items.length;
+    builds.push(...res.items.filter(keep));
+    cursor = res.cursor;
+  } while (cursor && builds.length < limit && scanned < FILTER_SCAN_BUDGET);
+  return cursor ? { builds, next: cursor } : { builds };
+}
+
+async function stepLog(deps: ApiDeps, id: string, stageNumber: number, stepNumber: number, offset: number): Promise<ApiResponse> {
+  const [stage, steps] = await Promise.all([
+    deps.store.getStage(id, stageNumber),
+    deps.store.listStagesAndSteps(id).then((r) => r.steps.filter((s) => s.stageNumber === stageNumber)),
+  ]);
+  const step = steps.find((s) => s.number === stepNumber);
+  if (!stage || !step) return apiError(404, `build ${id} has no step ${stageNumber}/${stepNumber}`);
+  const finished = isStepDone(step.status);
+  if (!stage.taskArn || (step.startedAt === undefined && finished)) {
+    // Never ran: nothing was or will be written.
+    return json(200, { lines: [], next: offset, complete: finished } satisfies LogPageResponse);
+  }
+  const events = await deps.logs.read(logStreamName(step.container, stage.taskArn), offset, LOG_PAGE_LINES);
+  const settled = finished && deps.now() - (step.finishedAt ?? stage.finishedAt ?? 0) >= deps.logGraceMs;
+  const body: LogPageResponse = {
+    lines: events.map((e, i) => ({ time: e.timestamp, offset: offset + i, text: e.message })),
+    next: offset + events.length,
+    complete: settled && events.length < LOG_PAGE_LINES,
+  };
+  return json(200, body);
+}
+
+async function metrics(deps: ApiDeps, days: number): Promise<MetricsResponse> {
+  const now = deps.now();
+  const since = now - days * DAY_MS;
+  const builds: Build[] = [];
+  let cursor: string | undefined;
+  outer: do {
+    const res = await deps.store.listRecentBuilds({ limit: 100, cursor });
+    for (const b of res.items) {
+      if (b.createdAt < since) break outer;
+      builds.push(b);
+    }
+    cursor = res.cursor;
+  } while (cursor);
+  const stages: Stage[] = [];
+  // A few queries at a time: enough to hide latency, few enough not to throttle.
+  for (let i = 0; i < builds.length; i += 16) {
+    const batch = await Promise.all(builds.slice(i, i + 16).map((b) => deps.store.listStages(b.id)));
+    stages.push(...batch.flat());
+  }
+  return computeMetrics(builds, stages, days, now);
+}

@@ -1,0 +1,73 @@
+// The API's dependencies from the environment: TABLE_NAME, CLUSTER, BUILD_LOG_GROUP and
+// API_TOKEN_SECRET_ARN deployed; local mode passes its own log reader and no authorizer.
+
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ECSClient, StopTaskCommand } from '@aws-sdk/client-ecs';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BuildStore } from '../../core/builds/store.js';
+import { requireEnv, type Env } from '../shared/config.js';
+import { tokenAuthorizer } from './auth.js';
+import type { LogReader } from './log-stream.js';
+import { cloudWatchLogReader } from './logs-cloudwatch.js';
+import { listRepositories } from './repositories.js';
+import { restartBuild, type SubmitResult } from './restart.js';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { sendEventMessage } from '../shared/events-queue.js';
+import type { EventMessage } from '../../core/scm/types.js';
+import type { ApiDeps } from './router.js';
+
+/** CloudWatch Logs makes a line readable within seconds of its write. */
+export const CLOUDWATCH_GRACE_MS = 10_000;
+
+export interface ApiWiringOptions {
+  /** Local mode: the ECS stand-in's captured output instead of CloudWatch Logs. */
+  logs?: LogReader;
+  logGraceMs?: number;
+  /** Local mode on loopback: no token. Deployed: always a token. */
+  open?: boolean;
+  /** Local mode: plans a restart in-process. Deployed: the events queue (EVENTS_QUEUE_URL). */
+  submit?: (message: EventMessage) => Promise<SubmitResult>;
+}
+
+export function apiDepsFromEnv(env: Env = process.env, options: ApiWiringOptions = {}): ApiDeps {
+  const tableName = requireEnv(env, 'TABLE_NAME', 'the build table');
+  const cluster = requireEnv(env, 'CLUSTER', 'StopTask of cancelled builds');
+  const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+  const store = new BuildStore(doc, tableName);
+  const ecs = new ECSClient({});
+  const log = (message: string, fields: Record<string, unknown> = {}) => console.log(JSON.stringify({ source: 'api', message, ...fields }));
+  let submit = options.submit;
+  if (!submit) {
+    const queueUrl = requireEnv(env, 'EVENTS_QUEUE_URL', 'restarts go to the planner through it');
+    const sqs = new SQSClient({});
+    submit = async (message) => {
+      await sendEventMessage(sqs, queueUrl, message);
+      return 'queued';
+    };
+  }
+  let authorize: ApiDeps['authorize'];
+  if (!options.open) {
+    const arn = requireEnv(env, 'API_TOKEN_SECRET_ARN', 'the hashed API tokens: without them the API would be open');
+    const secrets = new SecretsManagerClient({});
+    authorize = tokenAuthorizer(async () => {
+      const res = await secrets.send(new GetSecretValueCommand({ SecretId: arn }));
+      if (res.SecretString === undefined) throw new Error(`api: secret ${arn} has no string value`);
+      return res.SecretString;
+    });
+  }
+  return {
+    store,
+    listRepositories: () => listRepositories(doc, tableName),
+    logs: options.logs ?? cloudWatchLogReader(new CloudWatchLogsClient({}), requireEnv(env, 'BUILD_LOG_GROUP', 'where step logs are')),
+    logGraceMs: options.logGraceMs ?? CLOUDWATCH_GRACE_MS,
+    stopTask: async (taskArn, reason) => {
+      await ecs.send(new StopTaskCommand({ cluster, task: taskArn, reason }));
+    },
+    restart: (build) => restartBuild({ store, submit, now: Date.now }, build),
+    ...(authorize ? { authorize } : {}),
+    now: Date.now,
+    log,
+  };
+}

@@ -1,0 +1,200 @@
+// Local mode in one call: the stand-ins (DynamoDB Local, fauxqs, the ECS stand-in), the
+// table and queues, the local Lambda runtime (planner, autoscaler, task-events) and the
+// local server (dashboard, /api, /hooks) — the same handler code as in AWS. `slipway up`
+// and `slipway run` are thin commands over this; tests use it too.
+
+import { randomUUID } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { interceptLocalhostDns } from 'fauxqs';
+import { BuildStore } from '../core/builds/store.js';
+import type { BuildDetail } from '../core/builds/types.js';
+import type { BuildHook, EventMessage } from '../core/scm/types.js';
+import { apiDepsFromEnv } from '../lambdas/api/wiring.js';
+import { localLogReader } from '../lambdas/api/logs-local.js';
+import type { SubmitResult } from '../lambdas/api/restart.js';
+import { plannerDepsFromEnv } from '../lambdas/planner/deps.js';
+import { planEvent } from '../lambdas/planner/plan-event.js';
+import { sendEventMessage } from '../lambdas/shared/events-queue.js';
+import { secretsClient } from '../lambdas/shared/clients.js';
+import { webhookSecret } from '../lambdas/shared/secrets.js';
+import { ensureTable } from '../lambdas/shared/table.js';
+import { buildDashboard } from '../web/build.js';
+import { startLocalAws, type LocalAws } from './aws.js';
+import { startControlPlane, type ControlPlane } from './control-plane.js';
+import { LocalSecretStore, slipwayHome } from './secrets.js';
+import { startLocalServer, type LocalServer } from './server.js';
+import type { Snapshot } from './snapshot.js';
+
+export const LOCAL_TABLE = 'slipway';
+export const LOCAL_CLUSTER = 'slipway';
+export const LOCAL_LOG_GROUP = '/slipway/builds';
+
+export interface LocalSlipwayOptions {
+  /** Port of the dashboard/API/hooks server (default PORT or 8080; 0: any free port). */
+  port?: number;
+  env?: NodeJS.ProcessEnv;
+  /** Milliseconds between scheduled autoscaler passes (default 2000). */
+  scheduleMs?: number;
+  /** Network namespace per task when the host allows (default 'auto'). */
+  namespaces?: 'auto' | boolean;
+  /** Diagnostics of the handlers (errors they hit; they are retried as in AWS). */
+  onError?: (where: string, err: unknown) => void;
+  /** What the local server did (webhooks received). */
+  log?: (line: string) => void;
+}
+
+export interface LocalSlipway {
+  /** `http://localhost:PORT` */
+  url: string;
+  aws: LocalAws;
+  plane: ControlPlane;
+  server: LocalServer;
+  store: BuildStore;
+  /** How tasks are isolated, and why not, for the banner. */
+  isolation: string;
+  /** Plans a build of a snapshot repository in-process (the planner's code, no webhook). */
+  buildSnapshot(snapshot: Snapshot, repo: { slug: string }): Promise<SubmitResult>;
+  /** Polls the build until it finishes; `onChange` sees every new state. */
+  waitForBuild(id: string, onChange?: (build: BuildDetail) => void, timeoutMs?: number): Promise<BuildDetail>;
+  stop(): Promise<void>;
+}
+
+const FINISHED = new Set(['success', 'failure', 'killed', 'error']);
+
+export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Promise<LocalSlipway> {
+  const env = options.env ?? process.env;
+  const port = options.port ?? Number(env.PORT || 8080);
+  const webDir = buildDashboard();
+  const secrets = new LocalSecretStore(slipwayHome(env));
+  const aws = await startLocalAws({ ecs: { resolveSecret: (valueFrom) => secrets.resolve(valueFrom), namespaces: options.namespaces ?? 'auto' } });
+  const cleanups: (() => Promise<void> | void)[] = [() => aws.stop()];
+  const stopAll = async () => {
+    const errors: unknown[] = [];
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    cleanups.length = 0;
+    if (errors.length) throw new AggregateError(errors, `local: ${errors.length} part(s) failed to stop`);
+  };
+  try {
+    // fauxqs names queues `sqs.<region>.localhost`; resolve those to loopback in this process.
+    const restoreDns = interceptLocalhostDns();
+    cleanups.push(restoreDns);
+    const ddb = new DynamoDBClient(aws.clientConfig('dynamodb'));
+    cleanups.push(() => ddb.destroy());
+    await ensureTable(ddb, LOCAL_TABLE);
+    const sqs = new SQSClient(aws.clientConfig('sqs'));
+    cleanups.push(() => sqs.destroy());
+    const queue = async (name: string, attributes: Record<string, string> = {}) =>
+      (await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }))).QueueUrl!;
+    await queue('slipway-events-dlq');
+    const eventsUrl = await queue('slipway-events', {
+      VisibilityTimeout: '30',
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: `arn:aws:sqs:${aws.region}:000000000000:slipway-events-dlq`, maxReceiveCount: 5 }),
+    });
+    const jobsUrl = await queue('slipway-jobs');
+    const publicUrl = `http://localhost:${port === 0 ? 8080 : port}`;
+    const handlerEnv: Record<string, string> = {
+      ...aws.env(),
+      TABLE_NAME: LOCAL_TABLE,
+      EVENTS_QUEUE_URL: eventsUrl,
+      JOBS_QUEUE_URL: jobsUrl,
+      CLUSTER: LOCAL_CLUSTER,
+      SUBNET_IDS: 'subnet-local',
+      SECURITY_GROUP_IDS: 'sg-local',
+      ASSIGN_PUBLIC_IP: 'DISABLED',
+      BUILD_LOG_GROUP: LOCAL_LOG_GROUP,
+      USE_SPOT: 'false',
+      VCPU_QUOTA: env.VCPU_QUOTA || '6',
+      MAX_CONCURRENT_BUILDS: env.MAX_CONCURRENT_BUILDS || '10',
+      PUBLIC_URL: publicUrl,
+      ...(env.SLIPWAY_WEBHOOK_SECRET ? { WEBHOOK_SECRET: env.SLIPWAY_WEBHOOK_SECRET } : {}),
+      ...(env.SCM_CREDENTIALS ? { SCM_CREDENTIALS: env.SCM_CREDENTIALS } : {}),
+    };
+    const plane = await startControlPlane({ env: handlerEnv, ecs: aws.ecs, scheduleMs: options.scheduleMs ?? 2000, ...(options.onError ? { onError: options.onError } : {}) });
+    cleanups.push(() => plane.stop());
+
+    const planner = plannerDepsFromEnv(process.env);
+    const submit = async (message: EventMessage): Promise<SubmitResult> => {
+      const outcome = await planEvent(message, planner);
+      plane.nudge();
+      return outcome.kind === 'skipped' ? { skipped: outcome.reason } : { buildId: outcome.buildId };
+    };
+    const doc = DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
+    const store = new BuildStore(doc, LOCAL_TABLE);
+    const api = apiDepsFromEnv(process.env, {
+      open: true,
+      logs: localLogReader(aws.ecs.logsDir, LOCAL_LOG_GROUP),
+      logGraceMs: 300,
+      submit,
+    });
+    const server = await startLocalServer({
+      port,
+      webDir,
+      api,
+      webhook: {
+        secret: () => webhookSecret(process.env, secretsClient),
+        deliveries: store,
+        enqueue: (message) => sendEventMessage(sqs, eventsUrl, message),
+      },
+      ...(options.log ? { log: options.log } : {}),
+    });
+    cleanups.push(() => server.stop());
+
+    return {
+      url: server.url,
+      aws,
+      plane,
+      server,
+      store,
+      isolation: aws.ecs.isolation === 'namespace' ? 'a network namespace per task' : `shared host network (${aws.ecs.isolationNote ?? 'namespaces unavailable'})`,
+      buildSnapshot(snapshot, repo) {
+        const [owner = 'local', ...rest] = repo.slug.split('/');
+        const url = pathToFileURL(snapshot.dir).href;
+        const hook: BuildHook = {
+          kind: 'build',
+          event: 'push',
+          action: '',
+          repo: { slug: repo.slug, owner, name: rest.join('/'), scm: 'local', httpUrl: url, link: url, defaultBranch: snapshot.branch, private: false, visibility: 'public' },
+          commit: {
+            sha: snapshot.sha,
+            ref: `refs/heads/${snapshot.branch}`,
+            branch: snapshot.branch,
+            message: snapshot.message,
+            link: url,
+            author: { login: snapshot.author, name: snapshot.author, email: `${snapshot.author}@localhost`, avatar: '' },
+          },
+          sender: snapshot.author,
+        };
+        return submit({ version: 1, deliveryId: `local-${randomUUID()}`, host: 'local', receivedAt: Date.now(), hook });
+      },
+      async waitForBuild(id, onChange, timeoutMs = 10 * 60_000) {
+        const deadline = Date.now() + timeoutMs;
+        let last = '';
+        for (;;) {
+          const detail = await store.getBuildDetail(id);
+          if (!detail) throw new Error(`local: build ${id} does not exist`);
+          const fingerprint = JSON.stringify([detail.status, detail.stages.map((s) => [s.status, s.steps.map((t) => t.status)])]);
+          if (fingerprint !== last) {
+            last = fingerprint;
+            onChange?.(detail);
+          }
+          if (FINISHED.has(detail.status)) return detail;
+          if (Date.now() > deadline) throw new Error(`local: build ${id} did not finish within ${Math.round(timeoutMs / 1000)} s (status ${detail.status})`);
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      },
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll().catch((stopErr: unknown) => console.error(`local: cleanup after a failed start: ${(stopErr as Error).message}`));
+    throw err;
+  }
+}

@@ -1,0 +1,235 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BuildDetailResponse, BuildListResponse, LogPageResponse, MetricsResponse, RepoListResponse } from '../../core/builds/api.js';
+import { BuildStore } from '../../core/builds/store.js';
+import type { Build } from '../../core/builds/types.js';
+import { LogStore } from '../../local/ecs/logs.js';
+import { tokenAuthorizer } from '../../lambdas/api/auth.js';
+import { logStreamName } from '../../lambdas/api/log-stream.js';
+import { localLogReader } from '../../lambdas/api/logs-local.js';
+import { listRepositories } from '../../lambdas/api/repositories.js';
+import { handleApiRequest, type ApiDeps } from '../../lambdas/api/router.js';
+import { startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
+import { seedBuild } from './seed.js';
+
+const GROUP = '/slipway/builds';
+const NOW = Date.UTC(2030, 0, 15, 12);
+let db: LocalDynamo;
+let store: BuildStore;
+let logsDir: string;
+let deps: ApiDeps;
+let now = NOW;
+const stopped: { taskArn: string; reason: string }[] = [];
+const restarted: Build[] = [];
+
+beforeAll(async () => {
+  db = await startDynamoLocal('slipway-api-test');
+  store = new BuildStore(db.doc, db.tableName);
+  logsDir = mkdtempSync(join(tmpdir(), 'slipway-api-logs-'));
+  for (const slug of ['acme/api', 'acme/web']) {
+    await store.ensureRepository({ slug, scm: 'github', httpUrl: `https://git.example/${slug}.git`, link: `https://git.example/${slug}`, defaultBranch: 'main', private: false });
+  }
+  // 30 builds of acme/api (every other one on `dev`, every fifth a failure), 5 of acme/web.
+  for (let n = 1; n <= 30; n++) {
+    await seedBuild(store, { repo: 'acme/api', number: n, createdAt: NOW - (40 - n) * 3_600_000, branch: n % 2 ? 'main' : 'dev', status: n % 5 === 0 ? 'failure' : 'success' });
+  }
+  for (let n = 1; n <= 5; n++) await seedBuild(store, { repo: 'acme/web', number: n, createdAt: NOW - (40 - n) * 3_600_000 - 1800_000 });
+  deps = {
+    store,
+    listRepositories: () => listRepositories(db.doc, db.tableName),
+    logs: localLogReader(logsDir, GROUP),
+    logGraceMs: 0,
+    stopTask: async (taskArn, reason) => void stopped.push({ taskArn, reason }),
+    restart: async (build) => {
+      restarted.push(build);
+      return { ...build, id: `${build.repo}#99`, number: 99, parent: build.number, status: 'pending' };
+    },
+    now: () => now,
+    log: () => {},
+  };
+}, 90_000);
+
+afterAll(async () => {
+  await db?.stop();
+  if (logsDir) rmSync(logsDir, { recursive: true, force: true });
+});
+
+async function call(method: string, url: string, extra: Partial<ApiDeps> = {}, headers: Record<string, string> = {}) {
+  const u = new URL(url, 'http://api.test');
+  const res = await handleApiRequest({ method, path: u.pathname, query: u.searchParams, headers }, { ...deps, ...extra });
+  return { status: res.statusCode, body: JSON.parse(res.body), headers: res.headers };
+}
+
+describe('builds list', () => {
+  it('lists builds of every repository newest first, paged with a cursor', async () => {
+    const first = await call('GET', '/api/builds?limit=10');
+    expect(first.status).toBe(200);
+    const page1 = first.body as BuildListResponse;
+    expect(page1.builds).toHaveLength(10);
+    const created = page1.builds.map((b) => b.createdAt);
+    expect(created).toEqual([...created].sort((a, b) => b - a));
+    expect(page1.builds[0]).toMatchObject({ repo: 'acme/api', number: 30, status: 'failure' });
+    expect(page1.next).toBeTypeOf('string');
+
+    const seen = new Set(page1.builds.map((b) => b.id));
+    let cursor = page1.next;
+    while (cursor) {
+      const page = (await call('GET', `/api/builds?limit=10&cursor=${encodeURIComponent(cursor)}`)).body as BuildListResponse;
+      for (const b of page.builds) seen.add(b.id);
+      cursor = page.next;
+    }
+    expect(seen.size).toBe(35);
+  });
+
+  it('filters by repository, branch and status without overfilling a page', async () => {
+    const web = (await call('GET', '/api/builds?repo=acme/web')).body as BuildListResponse;
+    expect(web.builds.map((b) => b.number)).toEqual([5, 4, 3, 2, 1]);
+    expect(web.next).toBeUndefined();
+
+    const dev = (await call('GET', '/api/builds?repo=acme/api&branch=dev&limit=4')).body as BuildListResponse;
+    expect(dev.builds.map((b) => b.number)).toEqual([30, 28, 26, 24]);
+    const devRest = (await call('GET', `/api/builds?repo=acme/api&branch=dev&limit=100&cursor=${encodeURIComponent(dev.next!)}`)).body as BuildListResponse;
+    expect(devRest.builds.map((b) => b.number)).toEqual([22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2]);
+
+    const failed = (await call('GET', '/api/builds?status=failure')).body as BuildListResponse;
+    expect(failed.builds.map((b) => b.number)).toEqual([30, 25, 20, 15, 10, 5]);
+    expect(failed.builds.every((b) => b.repo === 'acme/api')).toBe(true);
+  });
+
+  it('rejects bad query parameters with a 400 that says what was expected', async () => {
+    const status = await call('GET', '/api/builds?status=green');
+    expect(status.status).toBe(400);
+    expect(status.body.error).toMatch(/^api: status="green" is not one of pending, running/);
+    expect((await call('GET', '/api/builds?limit=0')).body.error).toMatch(/limit="0" must be an integer from 1 to 100/);
+    expect((await call('GET', '/api/builds?cursor=nonsense')).status).toBe(400);
+  });
+});
+
+describe('repositories, builds, metrics', () => {
+  it('lists repositories', async () => {
+    const res = (await call('GET', '/api/repos')).body as RepoListResponse;
+    expect(res.repos.map((r) => r.slug)).toEqual(['acme/api', 'acme/web']);
+    expect(res.repos[0]).toMatchObject({ scm: 'github', defaultBranch: 'main', configPath: '.drone.yml' });
+    expect(res.repos[0]).not.toHaveProperty('PK');
+  });
+
+  it('returns a build with its stages, steps and timings', async () => {
+    const res = await call('GET', '/api/repos/acme/api/builds/7');
+    expect(res.status).toBe(200);
+    const build = res.body as BuildDetailResponse;
+    expect(build).toMatchObject({ repo: 'acme/api', number: 7, status: 'success' });
+    expect(build.stages).toHaveLength(1);
+    expect(build.stages[0]!.steps.map((s) => [s.name, s.status])).toEqual([['clone', 'success'], ['build', 'success'], ['test', 'success']]);
+    expect(build.stages[0]!.steps[1]!.finishedAt! - build.stages[0]!.steps[1]!.startedAt!).toBe(9000);
+    expect((await call('GET', '/api/repos/acme/api/builds/700')).status).toBe(404);
+    expect((await call('GET', '/api/repos/acme/api/builds/x')).status).toBe(400);
+  });
+
+  it('computes metrics over the requested window', async () => {
+    const res = (await call('GET', '/api/metrics?days=7')).body as MetricsResponse;
+    expect(res.days).toBe(7);
+    const api = res.repos.find((r) => r.repo === 'acme/api')!;
+    expect(api.builds).toBe(30);
+    expect(api.successRate).toBeCloseTo(24 / 30);
+    expect(res.perDay.reduce((n, d) => n + d.total, 0)).toBe(35);
+    expect((await call('GET', '/api/metrics?days=9999')).status).toBe(400);
+  });
+
+  it('serves the OpenAPI document and answers unknown routes and methods clearly', async () => {
+    expect((await call('GET', '/api/openapi.json')).body.openapi).toBe('3.1.0');
+    const missing = await call('GET', '/api/nothing');
+    expect(missing.status).toBe(404);
+    const wrong = await call('DELETE', '/api/builds');
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.allow).toBe('GET');
+  });
+});
+
+describe('step logs', () => {
+  it('pages a running step by offset and completes once it has finished', async () => {
+    const taskArn = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/abc123';
+    await seedBuild(store, {
+      repo: 'acme/logs', number: 1, status: 'running', createdAt: NOW,
+      stages: [{ name: 'test', taskArn, steps: [{ name: 'compile', status: 'running' }, { name: 'later', status: 'pending' }] }],
+    });
+    const writer = new LogStore(logsDir).writer({ group: GROUP, stream: logStreamName('compile', taskArn), taskArn, container: 'compile' });
+    writer.write('stdout', 'one\ntwo\n');
+    const first = (await call('GET', '/api/repos/acme/logs/builds/1/logs/1/1')).body as LogPageResponse;
+    expect(first.lines.map((l) => [l.offset, l.text])).toEqual([[0, 'one'], [1, 'two']]);
+    expect(first).toMatchObject({ next: 2, complete: false });
+    expect(first.lines[0]!.time).toBeGreaterThan(0);
+
+    writer.write('stdout', 'three\n');
+    const second = (await call('GET', `/api/repos/acme/logs/builds/1/logs/1/1?offset=${first.next}`)).body as LogPageResponse;
+    expect(second.lines.map((l) => l.text)).toEqual(['three']);
+    expect(second.complete).toBe(false);
+
+    await store.updateStep('acme/logs#1', 1, 1, { status: 'success', finishedAt: now, exitCode: 0 });
+    const last = (await call('GET', '/api/repos/acme/logs/builds/1/logs/1/1?offset=3')).body as LogPageResponse;
+    expect(last).toEqual({ lines: [], next: 3, complete: true });
+    // With an ingestion grace (CloudWatch), a just-finished step is not complete yet.
+    expect(((await call('GET', '/api/repos/acme/logs/builds/1/logs/1/1?offset=3', { logGraceMs: 5000 })).body as LogPageResponse).complete).toBe(false);
+
+    const pending = (await call('GET', '/api/repos/acme/logs/builds/1/logs/1/2')).body as LogPageResponse;
+    expect(pending).toEqual({ lines: [], next: 0, complete: false });
+    expect((await call('GET', '/api/repos/acme/logs/builds/1/logs/1/9')).status).toBe(404);
+  });
+});
+
+describe('cancel and restart', () => {
+  it('stops the running stage, kills the stages that have not started', async () => {
+    const taskArn = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/run1';
+    await seedBuild(store, {
+      repo: 'acme/cancel', number: 1, status: 'running', createdAt: NOW,
+      stages: [
+        { name: 'test', taskArn, steps: [{ name: 'unit', status: 'running' }] },
+        { name: 'deploy', status: 'pending', dependsOn: ['test'], steps: [{ name: 'ship', status: 'pending' }] },
+      ],
+    });
+    const res = await call('POST', '/api/repos/acme/cancel/builds/1/cancel');
+    expect(res.status).toBe(200);
+    expect(stopped).toEqual([{ taskArn, reason: 'Cancelled by an API user through the Slipway API' }]);
+    const detail = (await call('GET', '/api/repos/acme/cancel/builds/1')).body as BuildDetailResponse;
+    expect(detail.stages.map((s) => s.status)).toEqual(['running', 'killed']);
+    expect(detail.stages[1]).toMatchObject({ reason: 'cancelled' });
+    expect(detail.stages[1]!.steps[0]!.status).toBe('skipped');
+    // The build settles when ECS reports the stopped task (task-events flow).
+    expect(detail.status).toBe('running');
+  });
+
+  it('finishes a build killed before anything ran, and refuses to cancel a finished one', async () => {
+    await seedBuild(store, { repo: 'acme/cancel', number: 2, status: 'pending', createdAt: NOW, stages: [{ name: 'test', status: 'pending', steps: [{ name: 'unit', status: 'pending' }] }] });
+    const res = await call('POST', '/api/repos/acme/cancel/builds/2/cancel');
+    expect(res.status).toBe(200);
+    expect(res.body.build).toMatchObject({ number: 2, status: 'killed', finishedAt: now });
+    const again = await call('POST', '/api/repos/acme/cancel/builds/2/cancel');
+    expect(again.status).toBe(409);
+    expect(again.body.error).toMatch(/already finished \(killed\)/);
+    expect((await call('GET', '/api/repos/acme/cancel/builds/2/cancel')).status).toBe(405);
+  });
+
+  it('restarts a finished build and refuses a running one', async () => {
+    const res = await call('POST', '/api/repos/acme/api/builds/5/restart');
+    expect(res.status).toBe(200);
+    expect(res.body.build).toMatchObject({ number: 99, parent: 5 });
+    expect(restarted.at(-1)).toMatchObject({ repo: 'acme/api', number: 5 });
+    expect((await call('POST', '/api/repos/acme/cancel/builds/1/restart')).status).toBe(409);
+    expect((await call('POST', '/api/repos/acme/api/builds/404/restart')).status).toBe(404);
+  });
+});
+
+describe('authentication', () => {
+  it('refuses requests without the right bearer token and accepts the right one', async () => {
+    const authorize = tokenAuthorizer(async () => '# rotated tokens\nsha256:' + (await import('node:crypto')).createHash('sha256').update('s3cret-token').digest('hex') + '\n');
+    const anonymous = await call('GET', '/api/builds', { authorize });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers['www-authenticate']).toMatch(/^Bearer/);
+    expect((await call('GET', '/api/builds', { authorize }, { authorization: 'Bearer wrong' })).status).toBe(401);
+    expect((await call('POST', '/api/repos/acme/api/builds/5/restart', { authorize }, { authorization: 'Bearer s3cret-tokeN' })).status).toBe(401);
+    expect((await call('GET', '/api/builds?limit=1', { authorize }, { authorization: 'Bearer s3cret-token' })).status).toBe(200);
+    // The document that describes the API is public.
+    expect((await call('GET', '/api/openapi.json', { authorize })).status).toBe(200);
+  });
+});

@@ -1,0 +1,79 @@
+// Builds with stages and steps, written through the real store, for API tests and the
+// dashboard benchmark.
+
+import type { BuildStore } from '../../core/builds/store.js';
+import { buildId, type Build, type BuildStatus, type Stage, type StepRecord } from '../../core/builds/types.js';
+
+export interface SeedBuild {
+  repo: string;
+  number: number;
+  status?: BuildStatus;
+  branch?: string;
+  createdAt: number;
+  /** Stage names in order; each gets the steps listed. */
+  stages?: { name: string; status?: Stage['status']; taskArn?: string; dependsOn?: string[]; steps: { name: string; status?: StepRecord['status']; kind?: StepRecord['kind'] }[] }[];
+}
+
+export async function seedBuild(store: BuildStore, seed: SeedBuild): Promise<Build> {
+  const id = buildId(seed.repo, seed.number);
+  const status = seed.status ?? 'success';
+  const finished = !['pending', 'running'].includes(status);
+  const build: Build = {
+    id,
+    repo: seed.repo,
+    number: seed.number,
+    status,
+    event: 'push',
+    action: '',
+    ref: `refs/heads/${seed.branch ?? 'main'}`,
+    branch: seed.branch ?? 'main',
+    commit: 'c0ffee'.padEnd(40, '0'),
+    message: `change ${seed.number}`,
+    author: 'octocat',
+    link: `https://git.example/${seed.repo}`,
+    deliveryId: `seed-${id}`,
+    fork: false,
+    createdAt: seed.createdAt,
+    ...(status !== 'pending' ? { startedAt: seed.createdAt + 1000 } : {}),
+    ...(finished ? { finishedAt: seed.createdAt + 61_000 } : {}),
+  };
+  const stages: Stage[] = [];
+  const steps: StepRecord[] = [];
+  for (const [i, s] of (seed.stages ?? [{ name: 'test', steps: [{ name: 'clone', kind: 'clone' as const }, { name: 'build' }, { name: 'test' }] }]).entries()) {
+    const stageStatus = s.status ?? (status === 'running' ? 'running' : status);
+    const stageFinished = !['pending', 'running', 'blocked'].includes(stageStatus);
+    stages.push({
+      buildId: id,
+      repo: seed.repo,
+      buildNumber: seed.number,
+      number: i + 1,
+      name: s.name,
+      status: stageStatus,
+      dependsOn: s.dependsOn ?? [],
+      attempts: stageStatus === 'pending' ? 0 : 1,
+      queuedAt: seed.createdAt + 100,
+      ...(stageStatus !== 'pending' ? { startedAt: seed.createdAt + 2000, taskArn: s.taskArn ?? `arn:aws:ecs:us-east-1:000000000000:task/slipway/${seed.number}${i}` } : {}),
+      ...(stageFinished ? { finishedAt: seed.createdAt + 60_000 } : {}),
+    });
+    for (const [j, st] of s.steps.entries()) {
+      const stepStatus = st.status ?? (stageStatus === 'running' ? 'success' : (stageStatus as StepRecord['status']));
+      const stepFinished = !['pending', 'running'].includes(stepStatus);
+      steps.push({
+        buildId: id,
+        stageNumber: i + 1,
+        number: j + 1,
+        name: st.name,
+        container: st.kind === 'clone' ? 'slipway-agent' : st.name,
+        status: stepStatus,
+        detached: false,
+        kind: st.kind ?? 'step',
+        ...(stepStatus !== 'pending' ? { startedAt: seed.createdAt + 3000 + j * 10_000 } : {}),
+        ...(stepFinished ? { finishedAt: seed.createdAt + 12_000 + j * 10_000 } : {}),
+        ...(stepFinished && stepStatus !== 'skipped' ? { exitCode: stepStatus === 'success' ? 0 : 1 } : {}),
+      });
+    }
+  }
+  const res = await store.createBuild({ build, stages, steps });
+  if (!res.created) throw new Error(`seed: build ${id} was not created`);
+  return build;
+}

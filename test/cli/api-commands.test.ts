@@ -1,0 +1,155 @@
+// The API commands of the CLI against a real local server (local/server.ts: the same
+// router as the API Lambda) over DynamoDB Local, seeded through the store.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BuildStore } from '../../core/builds/store.js';
+import type { CliIO } from '../../cli/io.js';
+import { main } from '../../cli/main.js';
+import { LogStore } from '../../local/ecs/logs.js';
+import { startLocalServer, type LocalServer } from '../../local/server.js';
+import { logStreamName } from '../../lambdas/api/log-stream.js';
+import { localLogReader } from '../../lambdas/api/logs-local.js';
+import { listRepositories } from '../../lambdas/api/repositories.js';
+import { buildDashboard } from '../../web/build.js';
+import { startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
+import { seedBuild } from '../api/seed.js';
+
+const GROUP = '/slipway/builds';
+const TASK = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/feed01';
+let db: LocalDynamo;
+let store: BuildStore;
+let server: LocalServer;
+let dir: string;
+const stopped: string[] = [];
+
+beforeAll(async () => {
+  db = await startDynamoLocal('slipway-cli-test');
+  store = new BuildStore(db.doc, db.tableName);
+  dir = mkdtempSync(join(tmpdir(), 'slipway-cli-'));
+  await store.ensureRepository({ slug: 'acme/app', scm: 'github', httpUrl: 'https://git.example/acme/app.git', link: 'https://git.example/acme/app', defaultBranch: 'main', private: false });
+  const t0 = Date.now() - 3_600_000;
+  await seedBuild(store, { repo: 'acme/app', number: 1, createdAt: t0, status: 'success' });
+  await seedBuild(store, { repo: 'acme/app', number: 2, createdAt: t0 + 1000, status: 'failure', stages: [{ name: 'test', taskArn: TASK, steps: [{ name: 'clone', kind: 'clone' }, { name: 'unit', status: 'failure' }] }] });
+  await seedBuild(store, { repo: 'acme/app', number: 3, createdAt: t0 + 2000, status: 'running', stages: [{ name: 'test', steps: [{ name: 'unit', status: 'running' }] }] });
+  const writer = new LogStore(join(dir, 'logs')).writer({ group: GROUP, stream: logStreamName('unit', TASK), taskArn: TASK, container: 'unit' });
+  writer.write('stdout', '+ go test ./...\nFAIL: TestThing\n');
+  server = await startLocalServer({
+    port: 0,
+    webDir: buildDashboard(join(dir, 'web')),
+    api: {
+      store,
+      listRepositories: () => listRepositories(db.doc, db.tableName),
+      logs: localLogReader(join(dir, 'logs'), GROUP),
+      logGraceMs: 0,
+      stopTask: async (arn) => void stopped.push(arn),
+      restart: async () => {
+        throw new Error('not used');
+      },
+      now: Date.now,
+      log: () => {},
+    },
+    webhook: { secret: async () => 'hook-secret', deliveries: store, enqueue: async () => {} },
+  });
+}, 90_000);
+
+afterAll(async () => {
+  await server?.stop();
+  await db?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function cli(...args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIO = { out: (t) => out.push(t), err: (t) => err.push(t), cwd: dir, env: { SLIPWAY_SERVER: server.url, SLIPWAY_HOME: join(dir, 'home') } };
+  const code = await main(args, io);
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+describe('slipway builds / build / logs / cancel', () => {
+  it('lists builds as a table and as JSON', async () => {
+    const table = await cli('builds');
+    expect(table.code).toBe(0);
+    const lines = table.out.split('\n');
+    expect(lines[0]).toMatch(/^REPO\s+BUILD\s+STATUS\s+EVENT\s+BRANCH/);
+    expect(lines.slice(1).map((l) => l.split(/\s+/).slice(0, 3).join(' '))).toEqual(['acme/app #3 running', 'acme/app #2 failure', 'acme/app #1 success']);
+    const json = await cli('builds', '--json', '--status', 'failure');
+    expect(JSON.parse(json.out).builds.map((b: { number: number }) => b.number)).toEqual([2]);
+    expect((await cli('builds', '--status', 'green')).code).toBe(2);
+  });
+
+  it('shows a build with its steps (the only repository is the default)', async () => {
+    const res = await cli('build', '2');
+    expect(res.code).toBe(0);
+    expect(res.out).toMatch(/^acme\/app #2 {2}failure/);
+    expect(res.out).toMatch(/1\.2\s+unit\s+failure\s+9\.0s\s+exit code 1/);
+    expect(JSON.parse((await cli('build', '2', '--json')).out).stages[0].steps).toHaveLength(2);
+    const missing = await cli('build', '9');
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/build acme\/app #9 does not exist/);
+    expect((await cli('build')).code).toBe(2);
+  });
+
+  it('prints and follows a step log; a followed failed step exits 1', async () => {
+    const res = await cli('logs', '2', 'unit');
+    expect(res).toMatchObject({ code: 0, out: '+ go test ./...\nFAIL: TestThing' });
+    const followed = await cli('logs', '2', '1.2', '--follow', '--timestamps');
+    expect(followed.code).toBe(1);
+    expect(followed.out).toMatch(/^\d\d:\d\d:\d\d\.\d{3} {2}\+ go test/);
+    expect(followed.err).toMatch(/\[unit: failure, 9\.0s\]/);
+    const unknown = await cli('logs', '2', 'lint');
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toMatch(/has no step "lint" \(steps: clone, unit\)/);
+  });
+
+  it('cancels a running build and refuses a finished one', async () => {
+    const res = await cli('cancel', '3', '--repo', 'acme/app');
+    expect(res.code).toBe(0);
+    expect(stopped).toHaveLength(1);
+    const again = await cli('cancel', '1');
+    expect(again.code).toBe(1);
+    expect(again.err).toMatch(/already finished \(success\)/);
+  });
+
+  it('says clearly when the server cannot be reached', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(['builds'], { out: (t) => out.push(t), err: (t) => err.push(t), cwd: dir, env: { SLIPWAY_SERVER: 'http://127.0.0.1:9' } });
+    expect(code).toBe(1);
+    expect(err.join('\n')).toMatch(/cannot reach the Slipway API at http:\/\/127\.0\.0\.1:9 .*is `slipway up` running/);
+  });
+});
+
+describe('slipway secrets (local store)', () => {
+  it('adds, lists and removes without ever printing a value', async () => {
+    expect((await cli('secrets', 'add', '--repo', 'acme/app', 'DB_PASSWORD', '--value', 'hunter2')).code).toBe(0);
+    expect((await cli('secrets', 'add', '--repo', 'acme/app', 'TOKEN', '--value', 't0k')).code).toBe(0);
+    const list = await cli('secrets', 'list', '--repo', 'acme/app');
+    expect(list.out).toBe('NAME         UPDATED\nDB_PASSWORD  -\nTOKEN        -');
+    expect(list.out).not.toContain('hunter2');
+    const { LocalSecretStore } = await import('../../local/secrets.js');
+    const local = new LocalSecretStore(join(dir, 'home'));
+    expect(await local.resolve('arn:aws:ssm:us-east-1:000000000000:parameter/slipway/acme/app/DB_PASSWORD')).toBe('hunter2');
+    expect((await cli('secrets', 'rm', '--repo', 'acme/app', 'TOKEN')).code).toBe(0);
+    expect((await cli('secrets', 'rm', '--repo', 'acme/app', 'TOKEN')).code).toBe(1);
+    await expect(local.resolve('/slipway/acme/app/TOKEN')).rejects.toThrow(/slipway secrets add --repo acme\/app TOKEN/);
+    expect((await cli('secrets', 'add', '--repo', 'acme/app', '9BAD', '--value', 'x')).code).toBe(2);
+    expect((await cli('secrets', 'add', 'X', '--value', 'x')).code).toBe(2);
+  });
+});
+
+describe('local server', () => {
+  it('serves the dashboard, refuses path escapes, and routes webhooks to the webhook handler', async () => {
+    const index = await fetch(`${server.url}/`);
+    expect(index.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await index.text()).toContain('<main id="app"');
+    expect((await fetch(`${server.url}/app.js`)).status).toBe(200);
+    expect((await fetch(`${server.url}/..%2f..%2fpackage.json`)).status).toBe(404);
+    const unsigned = await fetch(`${server.url}/hooks/github`, { method: 'POST', headers: { 'x-github-event': 'push' }, body: '{}' });
+    expect(unsigned.status).toBe(401);
+    expect((await fetch(`${server.url}/hooks/github`)).status).toBe(405);
+  });
+});

@@ -1,0 +1,120 @@
+// End to end in a real browser: local mode (stand-ins, control plane, local server) runs
+// the demo build of examples/postgres; headless Chromium opens the dashboard, goes to the
+// build and checks the steps, their statuses and a log line. UPDATE_SCREENSHOT=1 also
+// saves docs/build-page.png.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { BuildDetail } from '../../core/builds/types.js';
+import { snapshotDirectory, type Snapshot } from '../../local/snapshot.js';
+import { startLocalSlipway, type LocalSlipway } from '../../local/up.js';
+import { chromiumMissing, launchChromium } from './browser.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const missing = chromiumMissing();
+if (missing) console.warn(`dashboard browser test skipped: ${missing}`);
+
+describe.skipIf(missing !== undefined)('dashboard in headless Chromium', () => {
+  let local: LocalSlipway;
+  let snapshot: Snapshot;
+  let build: BuildDetail;
+  const errors: string[] = [];
+
+  beforeAll(async () => {
+    // The handlers' JSON log lines (CloudWatch's format) would drown the test report.
+    vi.spyOn(console, 'log').mockImplementation(() => {});
+    local = await startLocalSlipway({ port: 0, scheduleMs: 500, onError: (where, err) => errors.push(`${where}: ${(err as Error).message}`) });
+    snapshot = snapshotDirectory(join(ROOT, 'examples/postgres'), { message: 'Demo: a test suite against PostgreSQL', author: 'demo' });
+    const submitted = await local.buildSnapshot(snapshot, { slug: 'demo/postgres' });
+    if (typeof submitted !== 'object' || !('buildId' in submitted)) throw new Error(`the demo built nothing: ${JSON.stringify(submitted)}`);
+    build = await local.waitForBuild(submitted.buildId, undefined, 120_000);
+  }, 180_000);
+
+  afterAll(async () => {
+    await local?.stop();
+    snapshot?.remove();
+  }, 60_000);
+
+  it('the demo build succeeds through the control plane', () => {
+    expect(errors).toEqual([]);
+    expect(build.status).toBe('success');
+    expect(build.stages[0]!.steps.map((s) => [s.name, s.status])).toEqual([
+      ['clone', 'success'],
+      ['db', 'success'],
+      ['migrate', 'success'],
+      ['query', 'success'],
+    ]);
+  });
+
+  it('shows the build list, then the build with its steps, statuses and log', async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.context.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (err) => pageErrors.push(err.message));
+
+      await page.goto(`${local.url}/`);
+      const row = page.locator('a[href="#/builds/demo/postgres/1"]').first();
+      await row.waitFor({ timeout: 10_000 });
+      await row.click();
+
+      await page.waitForSelector('.step[data-status="success"]', { timeout: 10_000 });
+      expect(await page.textContent('#build-status')).toBe('success');
+      const steps = await page.$$eval('.step', (els) =>
+        els.map((e) => ({ name: e.querySelector('span')?.textContent?.trim(), status: (e as HTMLElement).dataset.status, duration: e.querySelector('.meta')?.textContent ?? '' })),
+      );
+      expect(steps.map((s) => [s.name, s.status])).toEqual([
+        ['clone', 'success'],
+        ['db (service)', 'success'],
+        ['migrate', 'success'],
+        ['query', 'success'],
+      ]);
+      // Each step shows its duration (e.g. "0s", "1s", "1m 02s").
+      for (const step of steps) expect(step.duration).toMatch(/^\d+(h|m|s)/);
+
+      // The last step that ran is open: its log has the command echoed and its output.
+      await page.waitForSelector('#log .line', { timeout: 10_000 });
+      await page.locator('#log').getByText('SELECT name FROM items ORDER BY id').first().waitFor({ timeout: 10_000 });
+      const log = await page.textContent('#log');
+      expect(log).toContain('second');
+
+      // Opening another step shows its log.
+      await page.click('.step[data-step="3"]');
+      await page.locator('#log').getByText('INSERT INTO items').first().waitFor({ timeout: 10_000 });
+      await page.click('.step[data-step="4"]');
+      await page.locator('#log').getByText('SELECT name FROM items ORDER BY id').first().waitFor({ timeout: 10_000 });
+
+      expect(pageErrors).toEqual([]);
+      if (process.env.UPDATE_SCREENSHOT === '1') {
+        mkdirSync(join(ROOT, 'docs'), { recursive: true });
+        await page.screenshot({ path: join(ROOT, 'docs/build-page.png'), fullPage: true });
+      }
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
+
+  it('restarts the build from its page (a new build, parent 1) and cancels the restart while it runs', async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(`${local.url}/#/builds/demo/postgres/1`);
+      await page.click('#restart');
+      await page.waitForURL(/#\/builds\/demo\/postgres\/2$/, { timeout: 15_000 });
+      const restarted = await local.store.getBuild('demo/postgres#2');
+      expect(restarted).toMatchObject({ parent: 1, commit: build.commit, branch: 'main' });
+
+      // Cancel once a task runs, so the stop goes through StopTask and the task events.
+      for (let i = 0; i < 200 && (await local.store.getStage('demo/postgres#2', 1))?.status !== 'running'; i++) await new Promise((r) => setTimeout(r, 100));
+      await page.click('#cancel', { timeout: 10_000 });
+      const cancelled = await local.waitForBuild('demo/postgres#2', undefined, 60_000);
+      expect(cancelled.status).toBe('killed');
+      expect(cancelled.stages[0]).toMatchObject({ status: 'killed', reason: 'cancelled' });
+      await page.waitForSelector('#build-status:text("killed")', { timeout: 10_000 });
+    } finally {
+      await browser.close();
+    }
+  }, 90_000);
+});
