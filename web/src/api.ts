@@ -15,8 +15,16 @@ export class ApiRequestError extends Error {
   }
 }
 
+/** Where the dashboard keeps the API token of a deployed Slipway (local mode needs none). */
+export const TOKEN_KEY = 'slipway-token';
+
+function authHeaders(): Record<string, string> {
+  const token = globalThis.localStorage?.getItem(TOKEN_KEY);
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
 async function request<T>(path: string, init?: RequestInit): Promise<T> {
-  const response = await fetch(path, { headers: { accept: 'application/json' }, ...init });
+  const response = await fetch(path, { ...init, headers: { accept: 'application/json', ...authHeaders() } });
   const body = (await response.json().catch(() => ({}))) as { error?: string };
   if (!response.ok) throw new ApiRequestError(response.status, body.error ?? `${response.status} ${response.statusText}`);
   return body as T;
