@@ -13,17 +13,8 @@ import {
   type ScaleLimits,
 } from '../core/scaling/decide-scale.js';
 import { percentile } from '../core/builds/metrics.js';
+import { seededRandom } from '../core/util/seeded-random.js';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Job extends QueuedStage {
   durationMs: number;
@@ -34,7 +25,7 @@ const DAY = 86_400_000;
 const CPU_MIX: [number, number][] = [[256, 0.3], [512, 0.3], [1024, 0.25], [2048, 0.12], [4096, 0.03]];
 
 function generateDay(seed: number, load: { busyPerHour: number; bursts: number; megaBurst: number }): Job[] {
-  const rand = mulberry32(seed);
+  const rand = seededRandom(seed);
   const pick = <T>(weighted: [T, number][]): T => {
     let x = rand();
     for (const [v, w] of weighted) if ((x -= w) < 0) return v;

@@ -1,5 +1,7 @@
 // Plain-text output of the CLI: aligned tables for people, durations and times.
 
+import { formatSeconds } from '../core/util/duration.js';
+
 /** Columns padded to the widest cell; the last column is not padded. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -15,14 +17,7 @@ export function table(header: string[], rows: string[][]): string {
 export function duration(startMs: number | undefined, endMs: number | undefined, nowMs: number): string {
   if (startMs === undefined) return '-';
   const seconds = Math.max(0, ((endMs ?? nowMs) - startMs) / 1000);
-  if (seconds < 10) return `${seconds.toFixed(1)}s`;
-  const whole = Math.round(seconds);
-  const h = Math.floor(whole / 3600);
-  const m = Math.floor((whole % 3600) / 60);
-  const s = whole % 60;
-  if (h > 0) return `${h}h ${String(m).padStart(2, '0')}m`;
-  if (m > 0) return `${m}m ${String(s).padStart(2, '0')}s`;
-  return `${s}s`;
+  return seconds < 10 ? `${seconds.toFixed(1)}s` : formatSeconds(seconds);
 }
 
 /** `2030-01-15 12:00:05` in local time. */

@@ -2,6 +2,7 @@
 // EventBridge delivers at least once and in no guaranteed order; consumers are tested
 // against that by asking for duplicates and reordering here.
 import type { TaskStateChangeEvent } from '../../core/builds/task-event.js';
+import { seededRandom } from '../../core/util/seeded-random.js';
 
 export type TaskEventListener = (event: TaskStateChangeEvent) => void | Promise<void>;
 
@@ -25,7 +26,7 @@ export class TaskEventBus {
   readonly listenerErrors: unknown[] = [];
 
   constructor(private readonly options: EventDeliveryOptions = {}) {
-    this.random = mulberry32(options.seed ?? 1);
+    this.random = seededRandom(options.seed ?? 1);
   }
 
   subscribe(listener: TaskEventListener): () => void {
@@ -89,13 +90,3 @@ export class TaskEventBus {
   }
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

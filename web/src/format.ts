@@ -1,15 +1,11 @@
 // Pure formatting helpers for the dashboard (tested without a browser).
 
+import { formatSeconds } from '../../core/util/duration.js';
+
 /** `1h 02m`, `3m 07s`, `12s`; an empty string when the span has not started. */
 export function formatDuration(startMs: number | undefined, endMs: number | undefined, nowMs: number): string {
   if (startMs === undefined) return '';
-  const seconds = Math.max(0, Math.round(((endMs ?? nowMs) - startMs) / 1000));
-  const h = Math.floor(seconds / 3600);
-  const m = Math.floor((seconds % 3600) / 60);
-  const s = seconds % 60;
-  if (h > 0) return `${h}h ${String(m).padStart(2, '0')}m`;
-  if (m > 0) return `${m}m ${String(s).padStart(2, '0')}s`;
-  return `${s}s`;
+  return formatSeconds(((endMs ?? nowMs) - startMs) / 1000);
 }
 
 /** `just now`, `5 min ago`, `3 h ago`, `2 days ago`. */
