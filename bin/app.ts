@@ -1,0 +1,30 @@
+// The CDK app: one Slipway stack, configured through CDK context (cdk.json or `-c key=value`;
+// see docs/deploy.md). Environment-agnostic: `cdk synth` needs no credentials, and
+// `cdk deploy` targets the account and region of the current AWS profile.
+import { App } from 'aws-cdk-lib';
+import { join } from 'node:path';
+import { ConfigError, appSettingsFromContext, settingsFromContext } from '../lib/config.js';
+import { PROJECT_ROOT, SlipwayStack } from '../lib/slipway.js';
+
+const app = new App();
+try {
+  const get = (key: string): unknown => app.node.tryGetContext(key);
+  const settings = settingsFromContext(get);
+  const appSettings = appSettingsFromContext(get);
+  new SlipwayStack(app, appSettings.stackName, {
+    slipway: {
+      ...settings,
+      dashboardDir: join(PROJECT_ROOT, appSettings.dashboardDir),
+      dashboardWhenMissing: appSettings.dashboardWhenMissing,
+      ...(appSettings.agentImageUri ? { agentImage: { uri: appSettings.agentImageUri } } : {}),
+    },
+  });
+  app.synth();
+} catch (error) {
+  // Configuration and missing-file errors are the user's to fix: one line, no stack trace.
+  if (error instanceof ConfigError || (error instanceof Error && error.message.startsWith('SLIPWAY-'))) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+  throw error;
+}

@@ -1,0 +1,146 @@
+// Slipway's deployment settings: their defaults, and how they are read from CDK context
+// (`cdk.json` "context" or `cdk deploy -c key=value`). Context values given on the command
+// line are strings, values in cdk.json keep their JSON type: both are accepted.
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { MissingDashboard } from './dashboard-hosting.js';
+
+export interface SlipwaySettings {
+  /** Builds (ECS tasks) running at once, across repositories. */
+  readonly maxConcurrentBuilds: number;
+  /** The account's Fargate vCPU quota the autoscaler must stay under (AWS default: 6). */
+  readonly vcpuQuota: number;
+  /** Run builds on Fargate Spot (about 70 % cheaper; an interrupted stage is retried on demand). */
+  readonly useSpot: boolean;
+  /** Task CPU units and memory (MiB) of a pipeline that asks for nothing. */
+  readonly defaultCpu: number;
+  readonly defaultMemory: number;
+  /** Retention of every log group (builds, Lambdas, flow logs). */
+  readonly logRetentionDays: RetentionDays;
+  /** `owner/name` repositories allowed to build; empty: every repository that sends a signed webhook. */
+  readonly allowedRepositories: readonly string[];
+  /** Private isolated subnets with VPC endpoints (costs money while idle) instead of public subnets. */
+  readonly privateSubnets: boolean;
+  /** DynamoDB deletion protection; also keeps the table and log groups when the stack is deleted. */
+  readonly deletionProtection: boolean;
+  /** SSM prefix of repository secrets: `<prefix>/<owner>/<repo>/<NAME>`. */
+  readonly secretsPrefix: string;
+  /** 1 by default (two passes never race); `false` for accounts whose Lambda concurrency quota is 10. */
+  readonly autoscalerReservedConcurrency: number | false;
+}
+
+export const DEFAULT_SETTINGS: SlipwaySettings = {
+  maxConcurrentBuilds: 10,
+  vcpuQuota: 6,
+  useSpot: false,
+  defaultCpu: 1024,
+  defaultMemory: 2048,
+  logRetentionDays: RetentionDays.ONE_MONTH,
+  allowedRepositories: [],
+  privateSubnets: false,
+  deletionProtection: true,
+  secretsPrefix: '/slipway',
+  autoscalerReservedConcurrency: 1,
+};
+
+/** Settings of the app itself (where things are), beside the construct's settings. */
+export interface AppSettings {
+  readonly stackName: string;
+  readonly dashboardDir: string;
+  readonly dashboardWhenMissing: MissingDashboard;
+  /** A prebuilt agent image; unset: built from task-runner/Dockerfile at deploy. */
+  readonly agentImageUri: string | undefined;
+}
+
+const FARGATE_CPU = [256, 512, 1024, 2048, 4096, 8192, 16384];
+const RETENTION_DAYS = new Set<number>(Object.values(RetentionDays).filter((v): v is number => typeof v === 'number'));
+const REPO = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/;
+
+export class ConfigError extends Error {}
+
+/** Reads one context value; undefined when not set. */
+export type ContextReader = (key: string) => unknown;
+
+export function settingsFromContext(get: ContextReader): SlipwaySettings {
+  const d = DEFAULT_SETTINGS;
+  const retention = integer(get, 'logRetentionDays', d.logRetentionDays, 1);
+  if (!RETENTION_DAYS.has(retention)) {
+    throw new ConfigError(
+      `SLIPWAY-CONFIG: context logRetentionDays: ${retention} is not a CloudWatch Logs retention; expected one of ${[...RETENTION_DAYS].sort((a, b) => a - b).join(', ')}`,
+    );
+  }
+  const cpu = integer(get, 'defaultCpu', d.defaultCpu, 256);
+  if (!FARGATE_CPU.includes(cpu)) {
+    throw new ConfigError(`SLIPWAY-CONFIG: context defaultCpu: ${cpu} is not a Fargate CPU size; expected one of ${FARGATE_CPU.join(', ')}`);
+  }
+  const allowed = list(get, 'allowedRepositories');
+  for (const repo of allowed) {
+    if (!REPO.test(repo)) throw new ConfigError(`SLIPWAY-CONFIG: context allowedRepositories: "${repo}" is not owner/name`);
+  }
+  const reserved = get('autoscalerReservedConcurrency');
+  const secretsPrefix = string(get, 'secretsPrefix', d.secretsPrefix);
+  if (!/^\/[A-Za-z0-9_.\-/]+$/.test(secretsPrefix)) {
+    throw new ConfigError(`SLIPWAY-CONFIG: context secretsPrefix: "${secretsPrefix}" must be an SSM path such as /slipway`);
+  }
+  return {
+    maxConcurrentBuilds: integer(get, 'maxConcurrentBuilds', d.maxConcurrentBuilds, 1),
+    vcpuQuota: integer(get, 'vcpuQuota', d.vcpuQuota, 1),
+    useSpot: boolean(get, 'useSpot', d.useSpot),
+    defaultCpu: cpu,
+    defaultMemory: integer(get, 'defaultMemory', d.defaultMemory, 512),
+    logRetentionDays: retention as RetentionDays,
+    allowedRepositories: allowed,
+    privateSubnets: boolean(get, 'privateSubnets', d.privateSubnets),
+    deletionProtection: boolean(get, 'deletionProtection', d.deletionProtection),
+    secretsPrefix: secretsPrefix.replace(/\/+$/, ''),
+    autoscalerReservedConcurrency:
+      reserved === false || reserved === 'false' ? false : integer(get, 'autoscalerReservedConcurrency', 1, 1),
+  };
+}
+
+export function appSettingsFromContext(get: ContextReader): AppSettings {
+  const whenMissing = string(get, 'dashboardWhenMissing', 'fail');
+  if (whenMissing !== 'fail' && whenMissing !== 'placeholder') {
+    throw new ConfigError(`SLIPWAY-CONFIG: context dashboardWhenMissing: "${whenMissing}"; expected fail or placeholder`);
+  }
+  const uri = get('agentImageUri');
+  return {
+    stackName: string(get, 'stackName', 'Slipway'),
+    dashboardDir: string(get, 'dashboardDir', 'web/dist'),
+    dashboardWhenMissing: whenMissing,
+    agentImageUri: uri === undefined || uri === '' ? undefined : string(get, 'agentImageUri', ''),
+  };
+}
+
+function integer(get: ContextReader, key: string, fallback: number, min: number): number {
+  const raw = get(key);
+  if (raw === undefined) return fallback;
+  const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new ConfigError(`SLIPWAY-CONFIG: context ${key}: ${JSON.stringify(raw)} is not an integer ≥ ${min}`);
+  }
+  return value;
+}
+
+function boolean(get: ContextReader, key: string, fallback: boolean): boolean {
+  const raw = get(key);
+  if (raw === undefined) return fallback;
+  if (raw === true || raw === 'true') return true;
+  if (raw === false || raw === 'false') return false;
+  throw new ConfigError(`SLIPWAY-CONFIG: context ${key}: ${JSON.stringify(raw)}; expected true or false`);
+}
+
+function string(get: ContextReader, key: string, fallback: string): string {
+  const raw = get(key);
+  if (raw === undefined) return fallback;
+  if (typeof raw !== 'string' || raw === '') throw new ConfigError(`SLIPWAY-CONFIG: context ${key}: ${JSON.stringify(raw)}; expected a non-empty string`);
+  return raw;
+}
+
+/** A JSON array of strings (cdk.json) or a comma-separated string (-c key=a,b). */
+function list(get: ContextReader, key: string): string[] {
+  const raw = get(key);
+  if (raw === undefined || raw === '') return [];
+  if (typeof raw === 'string') return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (Array.isArray(raw) && raw.every((s) => typeof s === 'string')) return raw as string[];
+  throw new ConfigError(`SLIPWAY-CONFIG: context ${key}: ${JSON.stringify(raw)}; expected a list of strings or "a,b"`);
+}

@@ -1,0 +1,389 @@
+// The five Lambdas of the control plane, what triggers each, what each may do (least
+// privilege, one role per function) and the environment each reads (names as the
+// handlers' config expects them, lambdas/shared).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Duration, RemovalPolicy, SecretValue, Stack, Validations } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { type BuildCluster, TASK_FAMILY_PREFIX } from './build-cluster.js';
+import { LAMBDA_ARCHITECTURE, LAMBDA_HANDLER, LAMBDA_RUNTIME, bundledCode } from './bundling.js';
+import { acknowledgeWildcardResource, nagRef } from './nag.js';
+import type { Network } from './network.js';
+import type { Queues } from './queues.js';
+import type { BuildTable } from './table.js';
+
+export const LAMBDA_NAMES = ['webhook', 'planner', 'autoscaler', 'task-events', 'api'] as const;
+export type LambdaName = (typeof LAMBDA_NAMES)[number];
+
+/** lambdas/<name>/handler.ts under the project root, each exporting `handler`. */
+export function defaultEntries(projectRoot: string): Record<LambdaName, string> {
+  return Object.fromEntries(LAMBDA_NAMES.map((name) => [name, join(projectRoot, 'lambdas', name, 'handler.ts')])) as Record<
+    LambdaName,
+    string
+  >;
+}
+
+/** What the autoscaler and the planner need to know about capacity (see lambdas/shared config). */
+export interface BuildSettings {
+  readonly maxConcurrentBuilds: number;
+  readonly vcpuQuota: number;
+  readonly useSpot: boolean;
+  readonly defaultCpu: number;
+  readonly defaultMemory: number;
+  readonly secretsPrefix: string;
+  readonly allowedRepositories: readonly string[];
+}
+
+export interface ControlPlaneFunctionsProps {
+  readonly entries: Record<LambdaName, string>;
+  readonly table: BuildTable;
+  readonly queues: Queues;
+  readonly network: Network;
+  readonly buildCluster: BuildCluster;
+  readonly settings: BuildSettings;
+  readonly logRetention: logs.RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+  /**
+   * Reserved concurrency of the autoscaler: 1 so that two passes never race over the same
+   * queue and quota. `false` leaves it unreserved, for accounts whose total Lambda
+   * concurrency quota is 10 (AWS refuses any reservation there).
+   */
+  readonly autoscalerReservedConcurrency: number | false;
+}
+
+/** The events queue's visibility timeout derives from it. */
+export const PLANNER_TIMEOUT = Duration.seconds(60);
+
+interface FunctionSpec {
+  readonly timeout: Duration;
+  readonly memorySize: number;
+  readonly description: string;
+}
+
+const SPECS: Record<LambdaName, FunctionSpec> = {
+  // More memory means more CPU: the webhook answers the Git host, so it is tuned for latency.
+  webhook: { timeout: Duration.seconds(10), memorySize: 512, description: 'Slipway: verifies and records Git host webhooks' },
+  planner: { timeout: PLANNER_TIMEOUT, memorySize: 512, description: 'Slipway: turns a push into a build and its stages' },
+  autoscaler: { timeout: Duration.seconds(60), memorySize: 256, description: 'Slipway: starts queued stages as ECS tasks, reconciles' },
+  'task-events': { timeout: Duration.seconds(30), memorySize: 256, description: 'Slipway: records ECS task state changes' },
+  api: { timeout: Duration.seconds(15), memorySize: 512, description: 'Slipway: builds API for the CLI and the dashboard' },
+};
+
+const DDB_READ = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'];
+// Transactions are authorized through these per-item actions.
+const DDB_WRITE = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
+
+export class ControlPlaneFunctions extends Construct {
+  readonly functions: Record<LambdaName, lambda.Function>;
+  readonly webhookUrl: lambda.FunctionUrl;
+  readonly apiUrl: lambda.FunctionUrl;
+  /** Generated at deploy; paste its value into the Git host's webhook settings. */
+  readonly webhookSecret: secretsmanager.Secret;
+  /** Generated at deploy; the bearer token of the builds API. */
+  readonly apiTokenSecret: secretsmanager.Secret;
+  /** Git host tokens, JSON `{"github":{"token","apiUrl"},…}`, written by the operator. */
+  readonly scmCredentialsSecret: secretsmanager.Secret;
+
+  constructor(scope: Construct, id: string, private readonly props: ControlPlaneFunctionsProps) {
+    super(scope, id);
+    for (const name of LAMBDA_NAMES) {
+      if (!existsSync(props.entries[name])) {
+        throw new Error(
+          `SLIPWAY-CDK: the ${name} Lambda's entry ${props.entries[name]} does not exist; expected a module exporting \`handler\``,
+        );
+      }
+    }
+
+    this.webhookSecret = new secretsmanager.Secret(this, 'WebhookSecret', {
+      description: 'Slipway: HMAC secret shared with the Git host webhooks',
+      // Letters and digits only: it is pasted by hand into a Git host's form.
+      generateSecretString: { passwordLength: 40, excludePunctuation: true },
+    });
+    this.apiTokenSecret = new secretsmanager.Secret(this, 'ApiToken', {
+      description: 'Slipway: bearer token of the builds API (Authorization: Bearer <token>)',
+      generateSecretString: { passwordLength: 48, excludePunctuation: true },
+    });
+    this.scmCredentialsSecret = new secretsmanager.Secret(this, 'ScmCredentials', {
+      description: 'Slipway: Git host API tokens, JSON {"github":{"token","apiUrl"},"gitea":{…},"gitlab":{…}}',
+      // Starts as an empty object: it holds nothing secret until the operator writes the tokens.
+      secretStringValue: SecretValue.unsafePlainText('{}'),
+    });
+    for (const secret of [this.webhookSecret, this.apiTokenSecret, this.scmCredentialsSecret]) {
+      Validations.of(secret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason: 'Each value is shared with a party outside AWS (Git host, CLI users); rotation is a documented manual step (docs/deploy.md).',
+      });
+    }
+
+    this.functions = Object.fromEntries(LAMBDA_NAMES.map((name) => [name, this.createFunction(name)])) as Record<
+      LambdaName,
+      lambda.Function
+    >;
+
+    this.setEnvironment();
+    this.grantPermissions();
+    this.wireTriggers();
+
+    // Function URLs cost nothing while idle and add no hop; the webhook's authentication is
+    // the Git host's HMAC signature (checked in constant time before anything is read), the
+    // API's is the bearer token. An HTTP API would add per-request cost and the same 6 MB
+    // Lambda payload limit (GitHub caps payloads at 25 MB; larger pushes are not delivered
+    // to any endpoint), so it brings nothing here.
+    this.webhookUrl = this.functions.webhook.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
+    this.apiUrl = this.functions.api.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
+  }
+
+  /** The dashboard's address, for links in commit statuses (posted by these three). */
+  setPublicUrl(url: string): void {
+    for (const name of ['planner', 'autoscaler', 'task-events'] as const) this.functions[name].addEnvironment('PUBLIC_URL', url);
+  }
+
+  private createFunction(name: LambdaName): lambda.Function {
+    const spec = SPECS[name];
+    const id = pascal(name);
+    const logGroup = new logs.LogGroup(this, `${id}Logs`, {
+      retention: this.props.logRetention,
+      removalPolicy: this.props.removalPolicy,
+    });
+    // Own role per function instead of AWSLambdaBasicExecutionRole: it may write only its own logs.
+    const role = new iam.Role(this, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Slipway ${name} Lambda`,
+    });
+    logGroup.grantWrite(role);
+    const fn = new lambda.Function(this, id, {
+      code: bundledCode(name, this.props.entries[name]),
+      handler: LAMBDA_HANDLER,
+      runtime: LAMBDA_RUNTIME,
+      architecture: LAMBDA_ARCHITECTURE,
+      memorySize: spec.memorySize,
+      timeout: spec.timeout,
+      description: spec.description,
+      role,
+      logGroup,
+      reservedConcurrentExecutions:
+        name === 'autoscaler' && this.props.autoscalerReservedConcurrency !== false ? this.props.autoscalerReservedConcurrency : undefined,
+      // EventBridge invokes task-events asynchronously: an event that still fails after
+      // Lambda's two retries is parked in an alarmed queue instead of being dropped.
+      ...(name === 'task-events' ? { deadLetterQueue: this.props.queues.taskEventsFailed.queue } : {}),
+    });
+    return fn;
+  }
+
+  private setEnvironment(): void {
+    const { table, queues, network, buildCluster, settings } = this.props;
+    const f = this.functions;
+    const env = (name: LambdaName, vars: Record<string, string>) => {
+      for (const [key, value] of Object.entries(vars)) f[name].addEnvironment(key, value);
+    };
+    const tableName = { TABLE_NAME: table.table.tableName };
+    const ecsPlacement = {
+      CLUSTER: buildCluster.cluster.clusterArn,
+      SUBNET_IDS: network.subnets.map((s) => s.subnetId).join(','),
+      SECURITY_GROUP_IDS: network.buildSecurityGroup.securityGroupId,
+      ASSIGN_PUBLIC_IP: network.assignPublicIp,
+    };
+    const compile = {
+      TASK_EXECUTION_ROLE_ARN: buildCluster.executionRole.roleArn,
+      TASK_ROLE_ARN: buildCluster.taskRole.roleArn,
+      BUILD_LOG_GROUP: buildCluster.logGroup.logGroupName,
+      AGENT_IMAGE: buildCluster.agentImageUri,
+      SECRETS_PREFIX: settings.secretsPrefix,
+      DEFAULT_CPU: String(settings.defaultCpu),
+      DEFAULT_MEMORY: String(settings.defaultMemory),
+    };
+    const allowed: Record<string, string> =
+      settings.allowedRepositories.length > 0 ? { ALLOWED_REPOSITORIES: settings.allowedRepositories.join(',') } : {};
+
+    env('webhook', { ...tableName, EVENTS_QUEUE_URL: queues.events.queue.queueUrl, WEBHOOK_SECRET_ARN: this.webhookSecret.secretArn, ...allowed });
+    env('planner', {
+      ...tableName,
+      JOBS_QUEUE_URL: queues.jobs.queue.queueUrl,
+      SCM_CREDENTIALS_SECRET_ARN: this.scmCredentialsSecret.secretArn,
+      AUTOSCALER_FUNCTION_NAME: f.autoscaler.functionName,
+      ...compile,
+      ...allowed,
+    });
+    env('autoscaler', {
+      ...tableName,
+      JOBS_QUEUE_URL: queues.jobs.queue.queueUrl,
+      ...ecsPlacement,
+      ...compile,
+      // Its reconciling pass fails lost stages, which posts a commit status.
+      SCM_CREDENTIALS_SECRET_ARN: this.scmCredentialsSecret.secretArn,
+      MAX_CONCURRENT_BUILDS: String(settings.maxConcurrentBuilds),
+      VCPU_QUOTA: String(settings.vcpuQuota),
+      USE_SPOT: String(settings.useSpot),
+    });
+    env('task-events', {
+      ...tableName,
+      JOBS_QUEUE_URL: queues.jobs.queue.queueUrl,
+      SCM_CREDENTIALS_SECRET_ARN: this.scmCredentialsSecret.secretArn,
+      // Nudged when a stage's end makes dependent stages ready.
+      AUTOSCALER_FUNCTION_NAME: f.autoscaler.functionName,
+    });
+    env('api', {
+      ...tableName,
+      // Restarting a build goes through the planner, like a webhook.
+      EVENTS_QUEUE_URL: queues.events.queue.queueUrl,
+      CLUSTER: buildCluster.cluster.clusterArn,
+      BUILD_LOG_GROUP: buildCluster.logGroup.logGroupName,
+      API_TOKEN_SECRET_ARN: this.apiTokenSecret.secretArn,
+    });
+  }
+
+  private grantPermissions(): void {
+    const { table, queues, buildCluster } = this.props;
+    const f = this.functions;
+    const stack = Stack.of(this);
+    const t = table.table;
+
+    t.grant(f.webhook, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem');
+    for (const name of ['planner', 'autoscaler', 'task-events', 'api'] as const) t.grant(f[name], ...DDB_READ, ...DDB_WRITE);
+    // Repositories are listed by a filtered Scan (no access pattern of the flow needs an index).
+    t.grant(f.api, 'dynamodb:Scan');
+
+    queues.events.queue.grantSendMessages(f.webhook);
+    queues.jobs.queue.grantSendMessages(f.planner);
+    queues.jobs.queue.grantSendMessages(f['task-events']);
+    queues.events.queue.grantSendMessages(f.api);
+    // The autoscaler samples the jobs queue itself (no event source mapping): it decides
+    // how many to take, and extends visibility as back-off when capacity is short.
+    queues.jobs.queue.grantConsumeMessages(f.autoscaler);
+    // …and puts a job back (with a delay) when it cannot start it yet.
+    queues.jobs.queue.grantSendMessages(f.autoscaler);
+
+    this.webhookSecret.grantRead(f.webhook);
+    this.scmCredentialsSecret.grantRead(f.planner);
+    this.scmCredentialsSecret.grantRead(f['task-events']);
+    this.scmCredentialsSecret.grantRead(f.autoscaler);
+    this.apiTokenSecret.grantRead(f.api);
+
+    // The nudge: an asynchronous invoke of the unqualified function (grantInvoke would also
+    // allow every version and alias, `<arn>:*`).
+    for (const name of ['planner', 'task-events'] as const) {
+      f[name].role!.addToPrincipalPolicy(
+        new iam.PolicyStatement({ sid: 'NudgeAutoscaler', actions: ['lambda:InvokeFunction'], resources: [f.autoscaler.functionArn] }),
+      );
+    }
+
+    const cluster = buildCluster.cluster;
+    const taskArns = stack.formatArn({ service: 'ecs', resource: 'task', resourceName: `${cluster.clusterName}/*` });
+    const familyArns = stack.formatArn({ service: 'ecs', resource: 'task-definition', resourceName: `${TASK_FAMILY_PREFIX}*` });
+    const inCluster = { ArnEquals: { 'ecs:cluster': cluster.clusterArn } };
+    const autoscaler = f.autoscaler.role!;
+    autoscaler.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'RunSlipwayTasks', actions: ['ecs:RunTask'], resources: [familyArns], conditions: inCluster }),
+    );
+    autoscaler.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'WatchSlipwayTasks',
+        actions: ['ecs:DescribeTasks', 'ecs:StopTask'],
+        resources: [taskArns],
+        conditions: inCluster,
+      }),
+    );
+    autoscaler.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'ListSlipwayTasks', actions: ['ecs:ListTasks'], resources: ['*'], conditions: inCluster }),
+    );
+    // RegisterTaskDefinition and DescribeTaskDefinition support no resource-level permission.
+    autoscaler.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'RegisterSlipwayTaskDefinitions',
+        actions: ['ecs:RegisterTaskDefinition', 'ecs:DescribeTaskDefinition'],
+        resources: ['*'],
+      }),
+    );
+    // Tags on RunTask / RegisterTaskDefinition need TagResource at creation time only.
+    autoscaler.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'TagOnCreate',
+        actions: ['ecs:TagResource'],
+        resources: [taskArns, familyArns],
+        conditions: { StringEquals: { 'ecs:CreateAction': ['RunTask', 'RegisterTaskDefinition'] } },
+      }),
+    );
+    autoscaler.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'PassBuildRoles',
+        actions: ['iam:PassRole'],
+        resources: [buildCluster.executionRole.roleArn, buildCluster.taskRole.roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+      }),
+    );
+    // Cancel stops the build's task; step logs are read from the build log group.
+    f.api.role!.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'CancelSlipwayTasks', actions: ['ecs:StopTask'], resources: [taskArns], conditions: inCluster }),
+    );
+    buildCluster.logGroup.grant(f.api, 'logs:GetLogEvents', 'logs:FilterLogEvents', 'logs:DescribeLogStreams');
+
+    this.acknowledgeWildcards();
+  }
+
+  private wireTriggers(): void {
+    const { queues, buildCluster } = this.props;
+    const f = this.functions;
+    f.planner.addEventSource(
+      new SqsEventSource(queues.events.queue, {
+        batchSize: 10,
+        maxBatchingWindow: Duration.seconds(0),
+        reportBatchItemFailures: true,
+        // Bounds the planner's concurrency (and its load on the Git host API) without
+        // reserving account concurrency.
+        maxConcurrency: 5,
+      }),
+    );
+    new events.Rule(this, 'AutoscalerSchedule', {
+      description: 'Slipway: the autoscaler pass (start queued stages, reconcile)',
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      // A missed pass is replaced by the next one a minute later: no retries pile up.
+      targets: [new targets.LambdaFunction(f.autoscaler, { retryAttempts: 0, maxEventAge: Duration.minutes(1) })],
+    });
+    new events.Rule(this, 'TaskStateChanges', {
+      description: 'Slipway: ECS task state changes of the build cluster',
+      eventPattern: {
+        source: ['aws.ecs'],
+        detailType: ['ECS Task State Change'],
+        // Only this cluster's tasks: other workloads in the account never reach Slipway.
+        detail: { clusterArn: [buildCluster.cluster.clusterArn] },
+      },
+      targets: [new targets.LambdaFunction(f['task-events'], { retryAttempts: 8, maxEventAge: Duration.hours(2) })],
+    });
+  }
+
+  private acknowledgeWildcards(): void {
+    const f = this.functions;
+    const cluster = this.props.buildCluster.cluster;
+    const tableRef = nagRef(this.props.table.table, 'Arn');
+    const taskPattern = `arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/${nagRef(cluster)}/*`;
+    const familyPattern = `arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task-definition/${TASK_FAMILY_PREFIX}*`;
+    for (const name of LAMBDA_NAMES) {
+      const policy = f[name].role!.node.tryFindChild('DefaultPolicy');
+      if (!policy) throw new Error(`SLIPWAY-CDK: the ${name} role has no default policy`);
+      acknowledgeWildcardResource(
+        policy,
+        `${tableRef}/index/*`,
+        'The table has two GSIs (recent builds, active stages) queried by design; the grant covers only this table.',
+      );
+      if (name === 'autoscaler') {
+        acknowledgeWildcardResource(policy, familyPattern, 'Task definition families are content hashes named slipway-<pipeline>-<hash>, created at run time; RunTask is also limited to this cluster.');
+        acknowledgeWildcardResource(policy, taskPattern, 'Task ids exist only at run time; the ARN is limited to the build cluster.');
+        acknowledgeWildcardResource(policy, '*', 'ecs:RegisterTaskDefinition and ecs:DescribeTaskDefinition have no resource-level permissions; ecs:ListTasks is limited by the ecs:cluster condition.');
+      }
+      if (name === 'api') {
+        acknowledgeWildcardResource(policy, taskPattern, 'Task ids exist only at run time; the ARN is limited to the build cluster.');
+      }
+    }
+  }
+}
+
+function pascal(name: string): string {
+  return name.replace(/(^|-)([a-z])/g, (_m, _dash: string, c: string) => c.toUpperCase());
+}

@@ -1,0 +1,97 @@
+// Where build tasks run: a VPC that costs nothing while idle (no NAT gateway) and a
+// security group that lets nothing in.
+import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+
+export interface NetworkProps {
+  /**
+   * false (default): public subnets, each task gets a public IP to pull images and clone.
+   * true: private isolated subnets reaching AWS through VPC endpoints only. Interface
+   * endpoints are billed per hour, so this mode costs money while idle, and build
+   * containers cannot reach the internet (Docker Hub, public Git hosts) at all.
+   */
+  readonly privateSubnets: boolean;
+  readonly logRetention: logs.RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+export class Network extends Construct {
+  readonly vpc: ec2.Vpc;
+  readonly buildSecurityGroup: ec2.SecurityGroup;
+  readonly subnets: ec2.ISubnet[];
+  /** RunTask's awsvpcConfiguration.assignPublicIp for build tasks. */
+  readonly assignPublicIp: 'ENABLED' | 'DISABLED';
+
+  constructor(scope: Construct, id: string, props: NetworkProps) {
+    super(scope, id);
+    const subnetType = props.privateSubnets ? ec2.SubnetType.PRIVATE_ISOLATED : ec2.SubnetType.PUBLIC;
+    this.vpc = new ec2.Vpc(this, 'Vpc', {
+      // A NAT gateway bills by the hour whether or not a build runs: never create one.
+      natGateways: 0,
+      maxAzs: 2,
+      subnetConfiguration: [{ name: props.privateSubnets ? 'Isolated' : 'Public', subnetType, cidrMask: 20 }],
+      // The restriction is a custom-resource Lambda; nothing is placed in the default group.
+      restrictDefaultSecurityGroup: false,
+    });
+    this.subnets = this.vpc.selectSubnets({ subnetType }).subnets;
+    this.assignPublicIp = props.privateSubnets ? 'DISABLED' : 'ENABLED';
+
+    // Flow logs of rejected traffic only: enough to debug a blocked build, and a quiet
+    // network writes (and costs) almost nothing.
+    const flowLogGroup = new logs.LogGroup(this, 'FlowLogs', {
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+    this.vpc.addFlowLog('RejectedTraffic', {
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogGroup),
+      trafficType: ec2.FlowLogTrafficType.REJECT,
+    });
+
+    this.buildSecurityGroup = new ec2.SecurityGroup(this, 'BuildSecurityGroup', {
+      vpc: this.vpc,
+      description: 'Slipway build tasks: no inbound traffic; outbound to clone, pull images and reach AWS',
+      allowAllOutbound: true,
+    });
+
+    if (props.privateSubnets) this.addEndpoints(subnetType);
+  }
+
+  /** What a build task needs from AWS when it has no route to the internet. */
+  private addEndpoints(subnetType: ec2.SubnetType): void {
+    this.vpc.addGatewayEndpoint('S3', {
+      // ECR serves image layers from S3.
+      service: ec2.GatewayVpcEndpointAwsService.S3,
+      subnets: [{ subnetType }],
+    });
+    const endpointGroup = new ec2.SecurityGroup(this, 'EndpointSecurityGroup', {
+      vpc: this.vpc,
+      description: 'Slipway VPC endpoints: HTTPS from build tasks only',
+      allowAllOutbound: false,
+    });
+    endpointGroup.addIngressRule(this.buildSecurityGroup, ec2.Port.tcp(443), 'HTTPS from build tasks');
+    const services: Record<string, ec2.InterfaceVpcEndpointAwsService> = {
+      EcrApi: ec2.InterfaceVpcEndpointAwsService.ECR,
+      EcrDocker: ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
+      Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
+      Ssm: ec2.InterfaceVpcEndpointAwsService.SSM,
+      SecretsManager: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+      // Pipelines that assume a role (a task role an administrator allowed) need STS.
+      Sts: ec2.InterfaceVpcEndpointAwsService.STS,
+    };
+    for (const [id, service] of Object.entries(services)) {
+      this.vpc.addInterfaceEndpoint(id, {
+        service,
+        subnets: { subnetType },
+        securityGroups: [endpointGroup],
+        privateDnsEnabled: true,
+        open: false,
+      });
+    }
+    Validations.of(endpointGroup).acknowledge({
+      id: 'AwsSolutions-EC23',
+      reason: 'The endpoint group allows 443 only from the build security group, never from an IP range.',
+    });
+  }
+}

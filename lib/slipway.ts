@@ -1,0 +1,152 @@
+// Slipway as a reusable construct (embed it in any CDK app) and as a ready stack with its
+// outputs (what bin/app.ts deploys). It wires one construct per concern.
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { type AgentImageSource, BuildCluster } from './build-cluster.js';
+import { DEFAULT_SETTINGS, type SlipwaySettings } from './config.js';
+import { DashboardHosting, type MissingDashboard, checkDashboardBuild } from './dashboard-hosting.js';
+import { ControlPlaneFunctions, type LambdaName, PLANNER_TIMEOUT, defaultEntries } from './functions.js';
+import { Network } from './network.js';
+import { Queues } from './queues.js';
+import { BuildTable } from './table.js';
+
+/** The repository this file lives in: where the Lambdas, the agent and the dashboard are. */
+export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * The agent image's build context is the project root; Docker reads the context filter from
+ * `task-runner/Dockerfile.dockerignore`, and the asset's fingerprint must use the same
+ * filter (else unrelated edits would rebuild the image, and hashing node_modules is slow).
+ */
+export function agentContextExclude(root: string): string[] {
+  const ignoreFile = join(root, 'task-runner', 'Dockerfile.dockerignore');
+  if (!existsSync(ignoreFile)) return AGENT_CONTEXT_EXCLUDE;
+  return readFileSync(ignoreFile, 'utf8')
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+}
+
+/** Fallback filter when the Dockerfile has no ignore file: heavy, or not the agent's business. */
+export const AGENT_CONTEXT_EXCLUDE = [
+  '.git',
+  'node_modules',
+  '**/node_modules',
+  'cdk.out',
+  'dist',
+  'web',
+  'test',
+  'bench',
+  'docs',
+  'coverage',
+  '.slipway',
+  '*.log',
+];
+
+export interface SlipwayProps extends Partial<SlipwaySettings> {
+  /** The npm project holding the Lambda entries (default: this repository). */
+  readonly projectRoot?: string;
+  /** Lambda entry files, default `lambdas/<name>/handler.ts` under the project root. */
+  readonly entries?: Partial<Record<LambdaName, string>>;
+  /** Default: built from `task-runner/Dockerfile` (context: the project root) at deploy. */
+  readonly agentImage?: AgentImageSource;
+  /** The dashboard's build output, default `web/dist` under the project root. */
+  readonly dashboardDir?: string;
+  /** Default `fail`: see MissingDashboard. */
+  readonly dashboardWhenMissing?: MissingDashboard;
+}
+
+export class Slipway extends Construct {
+  readonly settings: SlipwaySettings;
+  readonly network: Network;
+  readonly queues: Queues;
+  readonly table: BuildTable;
+  readonly buildCluster: BuildCluster;
+  readonly functions: ControlPlaneFunctions;
+  readonly dashboard: DashboardHosting;
+
+  constructor(scope: Construct, id: string, props: SlipwayProps = {}) {
+    super(scope, id);
+    const root = props.projectRoot ?? PROJECT_ROOT;
+    const settings: SlipwaySettings = {
+      ...DEFAULT_SETTINGS,
+      ...definedOnly(pick(props, Object.keys(DEFAULT_SETTINGS) as (keyof SlipwaySettings)[])),
+    };
+    this.settings = settings;
+    // Logs and data follow the table's protection: protected deployments keep them.
+    const dashboardDir = props.dashboardDir ?? join(root, 'web', 'dist');
+    const dashboardWhenMissing = props.dashboardWhenMissing ?? 'fail';
+    // Before anything slow (bundling): a missing dashboard build fails at once.
+    checkDashboardBuild(dashboardDir, dashboardWhenMissing);
+    const removalPolicy = settings.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const logRetention = settings.logRetentionDays;
+
+    this.network = new Network(this, 'Network', { privateSubnets: settings.privateSubnets, logRetention, removalPolicy });
+    this.table = new BuildTable(this, 'Table', { deletionProtection: settings.deletionProtection });
+    this.buildCluster = new BuildCluster(this, 'BuildCluster', {
+      vpc: this.network.vpc,
+      agentImage: props.agentImage ?? { directory: root, file: 'task-runner/Dockerfile', exclude: agentContextExclude(root) },
+      logRetention,
+      removalPolicy,
+      secretsPrefix: settings.secretsPrefix,
+      allowedRepositories: settings.allowedRepositories,
+    });
+    this.queues = new Queues(this, 'Queues', { plannerTimeout: PLANNER_TIMEOUT });
+    this.functions = new ControlPlaneFunctions(this, 'Functions', {
+      entries: { ...defaultEntries(root), ...definedOnly(props.entries ?? {}) },
+      table: this.table,
+      queues: this.queues,
+      network: this.network,
+      buildCluster: this.buildCluster,
+      settings,
+      logRetention,
+      removalPolicy,
+      autoscalerReservedConcurrency: settings.autoscalerReservedConcurrency,
+    });
+    this.dashboard = new DashboardHosting(this, 'Dashboard', {
+      assetDir: dashboardDir,
+      whenMissing: dashboardWhenMissing,
+      apiUrl: this.functions.apiUrl,
+    });
+    this.functions.setPublicUrl(this.dashboard.url);
+  }
+}
+
+export interface SlipwayStackProps extends StackProps {
+  readonly slipway?: SlipwayProps;
+}
+
+/** The deployable stack: Slipway plus the outputs an operator needs after `cdk deploy`. */
+export class SlipwayStack extends Stack {
+  readonly slipway: Slipway;
+
+  constructor(scope: Construct, id: string, props: SlipwayStackProps = {}) {
+    super(scope, id, { description: 'Slipway: serverless CI (.drone.yml pipelines on ECS Fargate)', ...props });
+    const s = (this.slipway = new Slipway(this, 'Slipway', props.slipway));
+    const f = s.functions;
+    const out = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
+    // One function URL serves every Git host; the path names the host.
+    out('WebhookUrlGitHub', `${f.webhookUrl.url}hooks/github`, 'Payload URL for GitHub webhooks (content type application/json)');
+    out('WebhookUrlGitea', `${f.webhookUrl.url}hooks/gitea`, 'Target URL for Gitea webhooks');
+    out('WebhookUrlGitLab', `${f.webhookUrl.url}hooks/gitlab`, 'URL for GitLab webhooks');
+    out('WebhookSecretArn', f.webhookSecret.secretArn, 'Secrets Manager secret holding the webhook secret to paste into the Git host');
+    out('ScmCredentialsSecretArn', f.scmCredentialsSecret.secretArn, 'Secrets Manager secret to fill with Git host API tokens (JSON)');
+    out('DashboardUrl', s.dashboard.url, 'The web dashboard');
+    out('ApiUrl', `${s.dashboard.url}api/`, 'The builds API (Authorization: Bearer <token>)');
+    out('ApiTokenSecretArn', f.apiTokenSecret.secretArn, 'Secrets Manager secret holding the API bearer token');
+    out('ClusterName', s.buildCluster.cluster.clusterName, 'ECS cluster running the builds');
+    out('BuildLogGroup', s.buildCluster.logGroup.logGroupName, 'CloudWatch Logs group of the builds');
+  }
+}
+
+function pick<T extends object, K extends keyof T>(value: T, keys: K[]): Partial<Pick<T, K>> {
+  return Object.fromEntries(keys.filter((k) => k in value).map((k) => [k, value[k]])) as Partial<Pick<T, K>>;
+}
+
+/** Drops keys whose value is undefined, so they do not override defaults in a spread. */
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,162 @@
+// Settings and their effect on the stack: context parsing, private subnets, repository
+// allow-lists, teardown-friendly settings, and the clear errors for missing inputs.
+// Synthesized without bundling (placeholder Lambda assets) to stay fast.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULT_SETTINGS, appSettingsFromContext, settingsFromContext } from '../../lib/config.js';
+import { FIXTURES, type Synthesized, asList, fixtureProps, iamStatements, logicalIds, synthSlipway } from './synth.js';
+
+const fast = { bundle: false, validate: false } as const;
+const fromMap = (values: Record<string, unknown>) => (key: string) => values[key];
+
+describe('settings from CDK context', () => {
+  it('uses the defaults when nothing is set', () => {
+    expect(settingsFromContext(fromMap({}))).toEqual(DEFAULT_SETTINGS);
+    expect(appSettingsFromContext(fromMap({}))).toEqual({
+      stackName: 'Slipway',
+      dashboardDir: 'web/dist',
+      dashboardWhenMissing: 'fail',
+      agentImageUri: undefined,
+    });
+  });
+
+  it('accepts command-line strings and cdk.json values alike', () => {
+    const fromCli = settingsFromContext(
+      fromMap({ maxConcurrentBuilds: '20', useSpot: 'true', allowedRepositories: 'acme/api, acme/web', logRetentionDays: '7', autoscalerReservedConcurrency: 'false' }),
+    );
+    const fromJson = settingsFromContext(
+      fromMap({ maxConcurrentBuilds: 20, useSpot: true, allowedRepositories: ['acme/api', 'acme/web'], logRetentionDays: 7, autoscalerReservedConcurrency: false }),
+    );
+    expect(fromCli).toEqual(fromJson);
+    expect(fromCli).toMatchObject({ maxConcurrentBuilds: 20, useSpot: true, allowedRepositories: ['acme/api', 'acme/web'], logRetentionDays: 7, autoscalerReservedConcurrency: false });
+  });
+
+  it.each([
+    [{ maxConcurrentBuilds: 'ten' }, /maxConcurrentBuilds: "ten" is not an integer/],
+    [{ maxConcurrentBuilds: 0 }, /maxConcurrentBuilds: 0 is not an integer ≥ 1/],
+    [{ useSpot: 'yes' }, /useSpot: "yes"; expected true or false/],
+    [{ logRetentionDays: 10 }, /logRetentionDays: 10 is not a CloudWatch Logs retention/],
+    [{ defaultCpu: 1000 }, /defaultCpu: 1000 is not a Fargate CPU size/],
+    [{ allowedRepositories: 'acme' }, /allowedRepositories: "acme" is not owner\/name/],
+    [{ secretsPrefix: 'slipway' }, /secretsPrefix: "slipway" must be an SSM path/],
+  ])('rejects %j with a message naming the key', (context, message) => {
+    expect(() => settingsFromContext(fromMap(context))).toThrow(ConfigError);
+    expect(() => settingsFromContext(fromMap(context))).toThrow(message);
+  });
+
+  it('rejects an unknown dashboard policy', () => {
+    expect(() => appSettingsFromContext(fromMap({ dashboardWhenMissing: 'skip' }))).toThrow(/expected fail or placeholder/);
+  });
+});
+
+describe('private subnets, an allow-list and teardown-friendly settings', () => {
+  let s: Synthesized;
+  beforeAll(() => {
+    s = synthSlipway(
+      fixtureProps({
+        privateSubnets: true,
+        allowedRepositories: ['acme/api', 'acme/web'],
+        deletionProtection: false,
+        autoscalerReservedConcurrency: false,
+        useSpot: true,
+        maxConcurrentBuilds: 3,
+        agentImage: { uri: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/agent:1' },
+      }),
+      fast,
+    );
+  });
+  afterAll(() => s?.cleanup());
+
+  const env = (prefix: string) => {
+    const id = logicalIds(s.json, 'AWS::Lambda::Function', prefix)[0]!;
+    return (s.json.Resources[id]!.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
+  };
+
+  it('passes cdk-nag', () => {
+    expect(s.error?.message).toBeUndefined();
+    expect(s.findings.filter((f) => f.severity === 'error')).toEqual([]);
+  });
+
+  it('uses isolated subnets, no internet gateway, and VPC endpoints instead', () => {
+    s.template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    s.template.resourceCountIs('AWS::EC2::InternetGateway', 0);
+    s.template.allResourcesProperties('AWS::EC2::Subnet', { MapPublicIpOnLaunch: false });
+    const endpoints = Object.values(s.json.Resources).filter((r) => r.Type === 'AWS::EC2::VPCEndpoint');
+    const services = endpoints.map((e) => JSON.stringify(e.Properties?.ServiceName));
+    for (const service of ['ecr.api', 'ecr.dkr', '.logs', '.ssm', '.secretsmanager', '.sts', '.s3']) {
+      expect(services.some((x) => x.includes(service)), service).toBe(true);
+    }
+    expect(env('SlipwayFunctionsAutoscaler').ASSIGN_PUBLIC_IP).toBe('DISABLED');
+  });
+
+  it('scopes secret reads to the allowed repositories and tells the webhook and planner', () => {
+    const ssm = iamStatements(s.json).filter(({ statement }) => asList(statement.Action).includes('ssm:GetParameters'));
+    expect(ssm).toHaveLength(1);
+    const resources = JSON.stringify(ssm[0]!.statement.Resource);
+    expect(resources).toContain(':parameter/slipway/acme/api/*');
+    expect(resources).toContain(':parameter/slipway/acme/web/*');
+    expect(resources).not.toContain(':parameter/slipway/*"');
+    expect(env('SlipwayFunctionsWebhook').ALLOWED_REPOSITORIES).toBe('acme/api,acme/web');
+    expect(env('SlipwayFunctionsPlanner').ALLOWED_REPOSITORIES).toBe('acme/api,acme/web');
+  });
+
+  it('passes capacity settings and a prebuilt agent image through to the Lambdas', () => {
+    expect(env('SlipwayFunctionsAutoscaler')).toMatchObject({
+      USE_SPOT: 'true',
+      MAX_CONCURRENT_BUILDS: '3',
+      VCPU_QUOTA: '6',
+      DEFAULT_CPU: '1024',
+      DEFAULT_MEMORY: '2048',
+      AGENT_IMAGE: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/agent:1',
+    });
+    const assets = JSON.parse(readFileSync(join(s.outdir, `${s.stack.artifactId}.assets.json`), 'utf8'));
+    expect(assets.dockerImages ?? {}).toEqual({});
+  });
+
+  it('lets the table and logs go with the stack, and leaves the autoscaler unreserved', () => {
+    s.template.hasResourceProperties('AWS::DynamoDB::Table', { DeletionProtectionEnabled: false });
+    s.template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
+    s.template.allResources('AWS::Logs::LogGroup', { DeletionPolicy: 'Delete' });
+    const autoscaler = logicalIds(s.json, 'AWS::Lambda::Function', 'SlipwayFunctionsAutoscaler')[0]!;
+    expect(s.json.Resources[autoscaler]!.Properties?.ReservedConcurrentExecutions).toBeUndefined();
+  });
+});
+
+describe('missing inputs', () => {
+  it('fails with a clear message when the dashboard build is missing, unless a placeholder is asked for', () => {
+    const missing = join(FIXTURES, 'no-such-dashboard');
+    expect(() => synthSlipway(fixtureProps({ dashboardDir: missing }), fast)).toThrow(
+      /SLIPWAY-CDK: dashboard: .*no-such-dashboard\/index.html does not exist; build the dashboard first/,
+    );
+    const s = synthSlipway(fixtureProps({ dashboardDir: missing, dashboardWhenMissing: 'placeholder' }), { ...fast, nag: false });
+    try {
+      expect(s.error).toBeUndefined();
+      expect(s.stack.slipway.dashboard.deployed).toBe(false);
+      // The one deployed file is the placeholder page saying what to do.
+      const deployment = Object.values(s.json.Resources).find((r) => r.Type === 'Custom::CDKBucketDeployment')!;
+      const [key] = deployment.Properties?.SourceObjectKeys as string[];
+      const page = readFileSync(join(s.outdir, `asset.${key!.replace(/\.zip$/, '')}`, 'index.html'), 'utf8');
+      expect(page).toContain('The dashboard was not built');
+      const warnings = s.app.node.findAll().flatMap((c) => c.node.metadata.filter((m) => m.type === 'aws:cdk:warning'));
+      expect(JSON.stringify(warnings)).toContain('a placeholder page is deployed instead');
+    } finally {
+      s.cleanup();
+    }
+  });
+
+  it('names a missing Lambda entry and a missing agent Dockerfile', () => {
+    const entries = { ...fixtureProps().entries, planner: join(FIXTURES, 'nope', 'handler.ts') };
+    expect(() => synthSlipway(fixtureProps({ entries }), fast)).toThrow(/SLIPWAY-CDK: the planner Lambda's entry .*nope\/handler.ts does not exist/);
+    expect(() => synthSlipway(fixtureProps({ agentImage: { directory: join(FIXTURES, 'nope') } }), fast)).toThrow(
+      /SLIPWAY-CDK: agent image: .*nope\/Dockerfile does not exist/,
+    );
+  });
+
+  it('names the Lambda, the file and the position when a handler does not bundle', () => {
+    const entries = { ...fixtureProps().entries, webhook: join(FIXTURES, 'broken', 'handler.ts') };
+    expect(() => synthSlipway(fixtureProps({ entries }), { validate: false, nag: false })).toThrow(
+      /SLIPWAY-CDK: bundling the webhook Lambda \(.*broken\/handler.ts\) failed: .*broken\/handler.ts:3:\d+: Could not resolve "\.\/missing-module\.js"/,
+    );
+  });
+});

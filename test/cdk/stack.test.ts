@@ -1,0 +1,355 @@
+// The deployable stack's security-relevant properties, proven on the synthesized template
+// (with cdk-nag's AwsSolutions checks). Synthesized once per variant: with the fixture
+// handlers, and with the project's real Lambdas when they exist.
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Match } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tableDefinition } from '../../core/builds/keys.js';
+import { LAMBDA_NAMES, type LambdaName } from '../../lib/functions.js';
+import { PROJECT_ROOT, type SlipwayProps } from '../../lib/slipway.js';
+import { type Synthesized, asList, fixtureProps, iamStatements, logicalIds, realEntriesPresent, synthSlipway } from './synth.js';
+
+const FUNCTION_IDS: Record<LambdaName, string> = {
+  webhook: 'SlipwayFunctionsWebhook',
+  planner: 'SlipwayFunctionsPlanner',
+  autoscaler: 'SlipwayFunctionsAutoscaler',
+  'task-events': 'SlipwayFunctionsTaskEvents',
+  api: 'SlipwayFunctionsApi',
+};
+
+/** Exactly the variables each Lambda gets (docs/deploy.md and the control-plane conventions). */
+const EXPECTED_ENV: Record<LambdaName, string[]> = {
+  webhook: ['TABLE_NAME', 'EVENTS_QUEUE_URL', 'WEBHOOK_SECRET_ARN'],
+  planner: [
+    'TABLE_NAME', 'JOBS_QUEUE_URL', 'SCM_CREDENTIALS_SECRET_ARN', 'AUTOSCALER_FUNCTION_NAME', 'TASK_EXECUTION_ROLE_ARN', 'TASK_ROLE_ARN',
+    'BUILD_LOG_GROUP', 'AGENT_IMAGE', 'SECRETS_PREFIX', 'DEFAULT_CPU', 'DEFAULT_MEMORY', 'PUBLIC_URL',
+  ],
+  autoscaler: [
+    'TABLE_NAME', 'JOBS_QUEUE_URL', 'CLUSTER', 'SUBNET_IDS', 'SECURITY_GROUP_IDS', 'ASSIGN_PUBLIC_IP', 'TASK_EXECUTION_ROLE_ARN',
+    'TASK_ROLE_ARN', 'BUILD_LOG_GROUP', 'AGENT_IMAGE', 'SECRETS_PREFIX', 'DEFAULT_CPU', 'DEFAULT_MEMORY', 'MAX_CONCURRENT_BUILDS',
+    'VCPU_QUOTA', 'USE_SPOT', 'PUBLIC_URL', 'SCM_CREDENTIALS_SECRET_ARN',
+  ],
+  'task-events': ['TABLE_NAME', 'JOBS_QUEUE_URL', 'SCM_CREDENTIALS_SECRET_ARN', 'PUBLIC_URL', 'AUTOSCALER_FUNCTION_NAME'],
+  api: ['TABLE_NAME', 'EVENTS_QUEUE_URL', 'CLUSTER', 'BUILD_LOG_GROUP', 'API_TOKEN_SECRET_ARN'],
+};
+
+const variants: { name: string; props: () => SlipwayProps; enabled: boolean; validate: boolean }[] = [
+  // CDK's own CloudFormation schema validation is slow (seconds): run it on one variant.
+  { name: 'fixture handlers', props: () => fixtureProps(), enabled: true, validate: true },
+  {
+    name: 'the real Lambdas',
+    // The project's own entries, agent Dockerfile and (placeholder if unbuilt) dashboard.
+    props: () => ({ dashboardWhenMissing: 'placeholder' }),
+    enabled: realEntriesPresent() && existsSync(join(PROJECT_ROOT, 'task-runner', 'Dockerfile')),
+    validate: false,
+  },
+];
+
+for (const variant of variants) {
+  describe.skipIf(!variant.enabled)(`Slipway stack (${variant.name})`, () => {
+    let s: Synthesized;
+    let dockerLog: string;
+
+    beforeAll(() => {
+      // A `docker` that records any call: synth must build no image and bundle without Docker.
+      const shimDir = mkdtempSync(join(tmpdir(), 'slipway-docker-shim-'));
+      dockerLog = join(shimDir, 'calls.log');
+      writeFileSync(join(shimDir, 'docker'), `#!/bin/sh\necho "$@" >> ${dockerLog}\nexit 1\n`);
+      chmodSync(join(shimDir, 'docker'), 0o755);
+      const path = process.env.PATH;
+      process.env.PATH = `${shimDir}:${path}`;
+      try {
+        s = synthSlipway(variant.props(), { validate: variant.validate });
+      } finally {
+        process.env.PATH = path;
+      }
+    });
+    afterAll(() => s?.cleanup());
+
+    const resources = (type: string) => Object.entries(s.json.Resources).filter(([, r]) => r.Type === type);
+    const fn = (name: LambdaName) => {
+      const id = logicalIds(s.json, 'AWS::Lambda::Function', FUNCTION_IDS[name]).find((i) => !i.includes('Role'));
+      if (!id) throw new Error(`no function for ${name}`);
+      return { id, props: s.json.Resources[id]!.Properties as Record<string, any> };
+    };
+    const policyOf = (name: LambdaName) => {
+      const roleId = (fn(name).props.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
+      return iamStatements(s.json)
+        .filter(({ owner }) => {
+          const roles = (s.json.Resources[owner]?.Properties?.Roles as { Ref: string }[] | undefined) ?? [];
+          return roles.some((r) => r.Ref === roleId);
+        })
+        .map(({ statement }) => statement);
+    };
+
+    it('synthesizes with no cdk-nag AwsSolutions error left unacknowledged', () => {
+      expect(s.error?.message).toBeUndefined();
+      expect(s.findings.filter((f) => f.severity === 'error')).toEqual([]);
+    });
+
+    it('never calls Docker while synthesizing (images build at deploy, Lambdas bundle with local esbuild)', () => {
+      expect(existsSync(dockerLog) ? readFileSync(dockerLog, 'utf8') : '').toBe('');
+      const assets = JSON.parse(readFileSync(join(s.outdir, `${s.stack.artifactId}.assets.json`), 'utf8'));
+      expect(Object.keys(assets.dockerImages ?? {})).toHaveLength(1);
+    });
+
+    it('creates no NAT gateway and lets nothing into build tasks', () => {
+      s.template.resourceCountIs('AWS::EC2::NatGateway', 0);
+      s.template.resourceCountIs('AWS::EC2::EIP', 0);
+      const groups = resources('AWS::EC2::SecurityGroup').filter(([, r]) => String(r.Properties?.GroupDescription).startsWith('Slipway build tasks'));
+      expect(groups).toHaveLength(1);
+      const [buildGroupId, buildGroup] = groups[0]!;
+      expect(buildGroup.Properties?.SecurityGroupIngress).toBeUndefined();
+      const ingress = resources('AWS::EC2::SecurityGroupIngress').filter(([, r]) => JSON.stringify(r.Properties?.GroupId).includes(buildGroupId));
+      expect(ingress).toEqual([]);
+    });
+
+    it('has no wildcard action in any IAM policy, and `*` resources only where AWS requires them', () => {
+      const cdkManaged = (owner: string) => owner.startsWith('CustomCDKBucketDeployment');
+      for (const { owner, statement } of iamStatements(s.json)) {
+        for (const action of asList(statement.Action)) {
+          if (cdkManaged(owner)) continue; // aws-cdk-lib's own s3-deployment handler (acknowledged beside it)
+          expect(action, `${owner}: ${action}`).not.toMatch(/\*/);
+        }
+        if (asList(statement.Resource as unknown).includes('*')) {
+          const actions = asList(statement.Action).sort();
+          const allowed = [
+            ['ecs:DescribeTaskDefinition', 'ecs:RegisterTaskDefinition'],
+            ['ecs:ListTasks'],
+            ['ecr:GetAuthorizationToken'],
+            ['cloudfront:CreateInvalidation', 'cloudfront:GetInvalidation'],
+          ];
+          expect(allowed.map((a) => a.join())).toContain(actions.join());
+          if (actions.includes('ecs:ListTasks')) expect(statement.Condition).toHaveProperty(['ArnEquals', 'ecs:cluster']);
+        }
+      }
+    });
+
+    it('lets the autoscaler RunTask only Slipway families in its cluster, and PassRole only the two task roles', () => {
+      const statements = policyOf('autoscaler');
+      const runTask = statements.filter((st) => asList(st.Action).includes('ecs:RunTask'));
+      expect(runTask).toHaveLength(1);
+      expect(JSON.stringify(runTask[0]!.Resource)).toMatch(/:task-definition\/slipway-\*"/);
+      expect(asList(runTask[0]!.Resource as unknown)).toHaveLength(1);
+      expect(runTask[0]!.Condition).toEqual({ ArnEquals: { 'ecs:cluster': { 'Fn::GetAtt': [expect.stringMatching(/^SlipwayBuildCluster/), 'Arn'] } } });
+
+      const passRole = statements.filter((st) => asList(st.Action).includes('iam:PassRole'));
+      expect(passRole).toHaveLength(1);
+      const roles = asList(passRole[0]!.Resource as { 'Fn::GetAtt': string[] }[]).map((r) => r['Fn::GetAtt'][0]);
+      expect(roles.sort()).toEqual([expect.stringMatching(/BuildTaskRole/), expect.stringMatching(/TaskExecutionRole/)]);
+      expect(passRole[0]!.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
+      // Nobody else may start tasks or pass roles.
+      for (const name of LAMBDA_NAMES.filter((n) => n !== 'autoscaler')) {
+        const actions = policyOf(name).flatMap((st) => asList(st.Action));
+        expect(actions).not.toContain('ecs:RunTask');
+        expect(actions).not.toContain('iam:PassRole');
+      }
+    });
+
+    it('gives the webhook only what it needs: send to the events queue, its table items, its secret', () => {
+      const actions = policyOf('webhook').flatMap((st) => asList(st.Action)).sort();
+      expect(actions).toEqual(
+        [
+          'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem',
+          'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue',
+          'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage',
+          'logs:CreateLogStream', 'logs:PutLogEvents',
+        ].sort(),
+      );
+    });
+
+    it('lets the planner and task-events nudge the autoscaler (invoke of that one function only), nobody else', () => {
+      for (const name of ['planner', 'task-events'] as const) {
+        const invoke = policyOf(name).filter((st) => asList(st.Action).includes('lambda:InvokeFunction'));
+        expect(invoke).toHaveLength(1);
+        expect(invoke[0]!.Resource).toEqual({ 'Fn::GetAtt': [fn('autoscaler').id, 'Arn'] });
+      }
+      for (const name of ['webhook', 'autoscaler', 'api'] as const) {
+        expect(policyOf(name).flatMap((st) => asList(st.Action))).not.toContain('lambda:InvokeFunction');
+      }
+    });
+
+    it('lets build tasks read only the /slipway/… SSM parameters (and decrypt them through SSM)', () => {
+      const exec = iamStatements(s.json).filter(({ owner }) => owner.includes('TaskExecutionRole')).map((x) => x.statement);
+      const ssm = exec.filter((st) => asList(st.Action).some((a) => a.startsWith('ssm:')));
+      expect(ssm).toHaveLength(1);
+      expect(asList(ssm[0]!.Action)).toEqual(['ssm:GetParameters']);
+      expect(JSON.stringify(ssm[0]!.Resource)).toMatch(/:parameter\/slipway\/\*"\]\]\}$/);
+      const kms = exec.find((st) => asList(st.Action).includes('kms:Decrypt'));
+      expect(kms?.Condition).toEqual({ StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['ssm.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } });
+      // The build task role has no permission at all.
+      const taskRole = logicalIds(s.json, 'AWS::IAM::Role', 'SlipwayBuildClusterBuildTaskRole');
+      expect(taskRole).toHaveLength(1);
+      expect(s.json.Resources[taskRole[0]!]!.Properties?.Policies).toBeUndefined();
+      expect(iamStatements(s.json).filter(({ owner }) => owner.startsWith('SlipwayBuildClusterBuildTaskRole'))).toEqual([]);
+    });
+
+    it('encrypts every queue, enforces TLS, gives each work queue a DLQ and alarms on every DLQ', () => {
+      const queues = resources('AWS::SQS::Queue');
+      expect(queues).toHaveLength(5);
+      for (const [, q] of queues) expect(q.Properties?.SqsManagedSseEnabled).toBe(true);
+      const dlqTargets = queues
+        .map(([, q]) => (q.Properties?.RedrivePolicy as { deadLetterTargetArn: { 'Fn::GetAtt': string[] } } | undefined)?.deadLetterTargetArn['Fn::GetAtt'][0])
+        .filter(Boolean);
+      const events = queues.find(([id]) => /^SlipwayQueuesEvents[0-9A-F]{8}$/.test(id));
+      const jobs = queues.find(([id]) => /^SlipwayQueuesJobs[0-9A-F]{8}$/.test(id));
+      expect(events?.[1].Properties?.RedrivePolicy).toMatchObject({ maxReceiveCount: 5 });
+      expect(jobs?.[1].Properties?.RedrivePolicy).toBeDefined();
+      const taskEventsDlq = (fn('task-events').props.DeadLetterConfig as { TargetArn: { 'Fn::GetAtt': string[] } }).TargetArn['Fn::GetAtt'][0];
+      const deadLetters = [...dlqTargets, taskEventsDlq];
+      expect(deadLetters).toHaveLength(3);
+      for (const dlq of deadLetters) {
+        s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          MetricName: 'ApproximateNumberOfMessagesVisible',
+          Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlq, 'QueueName'] } }],
+          Threshold: 1,
+        });
+      }
+      for (const [id] of queues) {
+        s.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+          Queues: [{ Ref: id }],
+          PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+        });
+      }
+    });
+
+    it('routes ECS task state changes of this cluster only to task-events', () => {
+      const rules = resources('AWS::Events::Rule').filter(([, r]) => r.Properties?.EventPattern);
+      expect(rules).toHaveLength(1);
+      const rule = rules[0]![1].Properties!;
+      expect(rule.EventPattern).toEqual({
+        source: ['aws.ecs'],
+        'detail-type': ['ECS Task State Change'],
+        detail: { clusterArn: [{ 'Fn::GetAtt': [expect.stringMatching(/^SlipwayBuildCluster/), 'Arn'] }] },
+      });
+      expect(rule.Targets).toEqual([expect.objectContaining({ Arn: { 'Fn::GetAtt': [fn('task-events').id, 'Arn'] } })]);
+    });
+
+    it('runs the autoscaler every minute, alone (reserved concurrency 1)', () => {
+      s.template.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: 'rate(1 minute)',
+        Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fn('autoscaler').id, 'Arn'] } })],
+      });
+      expect(fn('autoscaler').props.ReservedConcurrentExecutions).toBe(1);
+      s.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        FunctionName: { Ref: fn('planner').id },
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+      });
+    });
+
+    it('keeps the webhook secret out of the template: generated by Secrets Manager at deploy', () => {
+      const webhookEnv = fn('webhook').props.Environment.Variables as Record<string, unknown>;
+      expect(webhookEnv).not.toHaveProperty('WEBHOOK_SECRET');
+      const secretId = (webhookEnv.WEBHOOK_SECRET_ARN as { Ref: string }).Ref;
+      const secret = s.json.Resources[secretId]!;
+      expect(secret.Type).toBe('AWS::SecretsManager::Secret');
+      expect(secret.Properties?.SecretString).toBeUndefined();
+      expect(secret.Properties?.GenerateSecretString).toMatchObject({ PasswordLength: 40 });
+      const apiSecretId = (fn('api').props.Environment.Variables as Record<string, { Ref: string }>).API_TOKEN_SECRET_ARN!.Ref;
+      expect(s.json.Resources[apiSecretId]!.Properties?.GenerateSecretString).toBeDefined();
+    });
+
+    it('gives each Lambda exactly its environment, on arm64 Node 24 with an ESM bundle and its own log group', () => {
+      for (const name of LAMBDA_NAMES) {
+        const props = fn(name).props;
+        expect(Object.keys(props.Environment.Variables).sort(), name).toEqual([...EXPECTED_ENV[name]].sort());
+        expect(props.Runtime).toBe('nodejs24.x');
+        expect(props.Architectures).toEqual(['arm64']);
+        expect(props.Handler).toBe('index.handler');
+        const logGroupId = (props.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+        expect(s.json.Resources[logGroupId]!.Properties?.RetentionInDays).toBe(30);
+      }
+      for (const [, group] of resources('AWS::Logs::LogGroup')) expect(group.Properties?.RetentionInDays).toBeGreaterThan(0);
+    });
+
+    it('bundles each handler into a small runnable ES module', async () => {
+      const sizes: Record<string, number> = {};
+      for (const name of LAMBDA_NAMES) {
+        const asset = (fn(name).props.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '');
+        const dir = join(s.outdir, `asset.${asset}`);
+        expect(readdirSync(dir)).toEqual(['index.mjs']);
+        sizes[name] = statSync(join(dir, 'index.mjs')).size;
+        expect(sizes[name]).toBeLessThan(1024 * 1024);
+      }
+      if (variant.name === 'fixture handlers') {
+        // The webhook fixture loads (ESM + createRequire banner) and refuses an unsigned request.
+        const dir = join(s.outdir, `asset.${(fn('webhook').props.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`);
+        const mod = (await import(pathToFileURL(join(dir, 'index.mjs')).href)) as { handler: (e: unknown) => Promise<{ statusCode: number }> };
+        await expect(mod.handler({ body: '{}', headers: {} })).resolves.toEqual({ statusCode: 401 });
+      }
+    });
+
+    it('sets every deployed-mode variable that each bundled handler reads', () => {
+      // Names of the control-plane conventions; the local-only ones (plain secrets) are not set in AWS.
+      const conventions = [...new Set(Object.values(EXPECTED_ENV).flat()), 'ALLOWED_REPOSITORIES', 'WEBHOOK_SECRET', 'SCM_CREDENTIALS'];
+      const localOnly = ['WEBHOOK_SECRET', 'SCM_CREDENTIALS', 'ALLOWED_REPOSITORIES'];
+      for (const name of LAMBDA_NAMES) {
+        const props = fn(name).props;
+        const code = readFileSync(join(s.outdir, `asset.${(props.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`, 'index.mjs'), 'utf8');
+        const read = conventions.filter((v) => new RegExp(`[.\\["']${v}\\b(?!_)`).test(code));
+        const missing = read.filter((v) => !localOnly.includes(v) && !(v in props.Environment.Variables));
+        expect(missing, `${name} reads ${missing.join(', ')} but the stack does not set it`).toEqual([]);
+      }
+    });
+
+    it('declares the table from core/builds/keys.ts: on demand, PITR, TTL, deletion protection', () => {
+      const definition = tableDefinition('x');
+      s.template.hasResourceProperties('AWS::DynamoDB::Table', {
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: definition.KeySchema,
+        AttributeDefinitions: Match.arrayWith(definition.AttributeDefinitions),
+        GlobalSecondaryIndexes: definition.GlobalSecondaryIndexes.map((g) => Match.objectLike({ IndexName: g.IndexName, KeySchema: g.KeySchema, Projection: g.Projection })),
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        DeletionProtectionEnabled: true,
+      });
+      s.template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain' });
+    });
+
+    it('offers Fargate and Fargate Spot capacity in the build cluster', () => {
+      s.template.hasResourceProperties('AWS::ECS::ClusterCapacityProviderAssociations', {
+        CapacityProviders: Match.arrayWith(['FARGATE', 'FARGATE_SPOT']),
+      });
+    });
+
+    it('serves the dashboard from a private bucket through CloudFront, with /api/* going to the API', () => {
+      s.template.hasResourceProperties('AWS::S3::Bucket', {
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      });
+      s.template.hasResourceProperties('AWS::CloudFront::Distribution', {
+        DistributionConfig: Match.objectLike({
+          DefaultRootObject: 'index.html',
+          CacheBehaviors: [Match.objectLike({ PathPattern: '/api/*', ViewerProtocolPolicy: 'https-only' })],
+        }),
+      });
+      s.template.resourceCountIs('Custom::CDKBucketDeployment', 1);
+      s.template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'NONE', TargetFunctionArn: { 'Fn::GetAtt': [fn('api').id, 'Arn'] } });
+    });
+
+    it('exposes only the webhook and the API publicly, through function URLs', () => {
+      const urls = Object.values(s.json.Resources).filter((r) => r.Type === 'AWS::Lambda::Url');
+      expect(urls.map((u) => (u.Properties?.TargetFunctionArn as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]).sort()).toEqual(
+        [fn('api').id, fn('webhook').id].sort(),
+      );
+      for (const name of ['webhook', 'api'] as const) {
+        s.template.hasResourceProperties('AWS::Lambda::Permission', {
+          Action: 'lambda:InvokeFunction',
+          Principal: '*',
+          InvokedViaFunctionUrl: true,
+          FunctionName: { 'Fn::GetAtt': [fn(name).id, 'Arn'] },
+        });
+      }
+    });
+
+    it('outputs what an operator needs after deploy', () => {
+      for (const output of ['WebhookUrlGitHub', 'WebhookUrlGitea', 'WebhookUrlGitLab', 'WebhookSecretArn', 'ApiUrl', 'ApiTokenSecretArn', 'DashboardUrl', 'ClusterName']) {
+        s.template.hasOutput(output, {});
+      }
+      expect(JSON.stringify(s.json.Outputs?.WebhookUrlGitHub)).toContain('hooks/github');
+      expect(JSON.stringify(s.json.Outputs?.ApiUrl)).toContain('/api/');
+    });
+  });
+}
