@@ -5,16 +5,20 @@ import { App } from 'aws-cdk-lib';
 import { join } from 'node:path';
 import { ConfigError, appSettingsFromContext, settingsFromContext } from '../lib/config.js';
 import { PROJECT_ROOT, SlipwayStack } from '../lib/slipway.js';
+import { WEB_DIST, buildDashboard } from '../web/build.js';
 
 const app = new App();
 try {
   const get = (key: string): unknown => app.node.tryGetContext(key);
   const settings = settingsFromContext(get);
   const appSettings = appSettingsFromContext(get);
+  const dashboardDir = join(PROJECT_ROOT, appSettings.dashboardDir);
+  // The dashboard is static files built from web/: build them here so a fresh clone deploys the real one.
+  if (dashboardDir === WEB_DIST) buildDashboard();
   new SlipwayStack(app, appSettings.stackName, {
     slipway: {
       ...settings,
-      dashboardDir: join(PROJECT_ROOT, appSettings.dashboardDir),
+      dashboardDir,
       dashboardWhenMissing: appSettings.dashboardWhenMissing,
       ...(appSettings.agentImageUri ? { agentImage: { uri: appSettings.agentImageUri } } : {}),
     },

@@ -12,9 +12,9 @@ function lazy<T>(make: () => T): () => T {
   return () => (value ??= make());
 }
 
-export const dynamoDocument = lazy(() => DynamoDBDocumentClient.from(new DynamoDBClient({})));
+export const dynamoDocument = /* @__PURE__ */ lazy(() => DynamoDBDocumentClient.from(new DynamoDBClient({})));
 // The queue URL's host is not an endpoint to follow: local stand-ins name queues
 // `sqs.<region>.localhost`, which only the configured endpoint reaches. In AWS both agree.
-export const sqsClient = lazy(() => new SQSClient({ useQueueUrlAsEndpoint: false }));
-export const lambdaClient = lazy(() => new LambdaClient({}));
-export const secretsClient = lazy(() => new SecretsManagerClient({}));
+export const sqsClient = /* @__PURE__ */ lazy(() => new SQSClient({ useQueueUrlAsEndpoint: false }));
+export const lambdaClient = /* @__PURE__ */ lazy(() => new LambdaClient({}));
+export const secretsClient = /* @__PURE__ */ lazy(() => new SecretsManagerClient({}));
