@@ -1,5 +1,5 @@
 // The CDK app: one Slipway stack, configured through CDK context (cdk.json or `-c key=value`;
-// see docs/deploy.md). Environment-agnostic: `cdk synth` needs no credentials, and
+// see the README, "Deploy to AWS"). Environment-agnostic: `cdk synth` needs no credentials, and
 // `cdk deploy` targets the account and region of the current AWS profile.
 import { App } from 'aws-cdk-lib';
 import { join } from 'node:path';

@@ -118,7 +118,7 @@ export class ControlPlaneFunctions extends Construct {
     for (const secret of [this.webhookSecret, this.apiTokenSecret, this.scmCredentialsSecret]) {
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',
-        reason: 'Each value is shared with a party outside AWS (Git host, CLI users); rotation is a documented manual step (docs/deploy.md).',
+        reason: 'Each value is shared with a party outside AWS (Git host, CLI users); rotation is a documented manual step (the README, "Deploy to AWS").',
       });
     }
 

@@ -20,7 +20,7 @@ const FUNCTION_IDS: Record<LambdaName, string> = {
   api: 'SlipwayFunctionsApi',
 };
 
-/** Exactly the variables each Lambda gets (docs/deploy.md and the control-plane conventions). */
+/** Exactly the variables each Lambda gets (the README, "Deploy to AWS" and the control-plane conventions). */
 const EXPECTED_ENV: Record<LambdaName, string[]> = {
   webhook: ['TABLE_NAME', 'EVENTS_QUEUE_URL', 'WEBHOOK_SECRET_ARN'],
   planner: [
