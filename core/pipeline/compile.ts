@@ -268,6 +268,8 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
   });
 
   const pluginOverrides: ContainerOverride[] = [];
+  // The same for every plugin step of the stage: computed once, copied per override.
+  let pluginRunEnv: KeyValuePair[] | undefined;
   const stepNumber = (step: Step) => pipeline.steps.indexOf(step) + 1 + (pipeline.clone.disable ? 0 : 1);
   for (const u of compiledUnits) {
     const dependsOn = unitDeps(u);
@@ -282,7 +284,8 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
     if (isPlugin(first)) {
       // A step without commands runs its image's own entrypoint and cannot source the env
       // file: it gets the build's DRONE_* variables as a per-run override (plugin-run-env.ts).
-      pluginOverrides.push({ name: u.container, environment: keyValues(pluginRunEnvironment(runEnv)) });
+      pluginRunEnv ??= keyValues(pluginRunEnvironment(runEnv));
+      pluginOverrides.push({ name: u.container, environment: pluginRunEnv.map((kv) => ({ ...kv })) });
       if (u.kind === 'always') {
         notes.push(`step "${first.name}" runs on success and failure but has no commands: it cannot learn the build's status (DRONE_BUILD_STATUS is unset)`);
       }

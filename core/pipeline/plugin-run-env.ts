@@ -5,7 +5,7 @@
 // carry (stage, workspace and system values are the same on every run and go there).
 
 /** Per-run variables a plugin receives, by name or by prefix (`DRONE_SEMVER*`). */
-const PER_RUN = [
+const PER_RUN = new Set([
   'DRONE_REPO', 'DRONE_REPO_OWNER', 'DRONE_REPO_NAMESPACE', 'DRONE_REPO_NAME', 'DRONE_REPO_LINK', 'DRONE_REPO_BRANCH',
   'DRONE_REPO_PRIVATE', 'DRONE_REPO_VISIBILITY', 'DRONE_REMOTE_URL', 'DRONE_GIT_HTTP_URL', 'DRONE_GIT_SSH_URL',
   'DRONE_BUILD_NUMBER', 'DRONE_BUILD_EVENT', 'DRONE_BUILD_ACTION', 'DRONE_BUILD_LINK', 'DRONE_BUILD_CREATED',
@@ -14,20 +14,20 @@ const PER_RUN = [
   'DRONE_COMMIT_LINK', 'DRONE_COMMIT_MESSAGE', 'DRONE_COMMIT_AUTHOR', 'DRONE_COMMIT_AUTHOR_NAME', 'DRONE_COMMIT_AUTHOR_EMAIL',
   'DRONE_COMMIT_AUTHOR_AVATAR', 'DRONE_BRANCH', 'DRONE_SOURCE_BRANCH', 'DRONE_TARGET_BRANCH', 'DRONE_TAG',
   'DRONE_PULL_REQUEST', 'DRONE_PULL_REQUEST_TITLE', 'DRONE_DEPLOY_TO', 'DRONE_CRON',
-];
+]);
 const PER_RUN_PREFIXES = ['DRONE_SEMVER', 'DRONE_CALVER'];
 
 /** Same on every run of the pipeline: these go into the task definition. */
 const STRUCTURAL_PREFIXES = ['DRONE_STAGE_', 'DRONE_WORKSPACE', 'DRONE_SYSTEM_'];
-const STRUCTURAL = ['CI', 'DRONE', 'DRONE_CARD_PATH', 'GIT_TERMINAL_PROMPT'];
+const STRUCTURAL = new Set(['CI', 'DRONE', 'DRONE_CARD_PATH', 'GIT_TERMINAL_PROMPT']);
 /** Run-time values no override can know (the agent recomputes them for script steps). */
-const DYNAMIC = ['DRONE_STAGE_STARTED', 'DRONE_STAGE_FINISHED', 'DRONE_STAGE_STATUS', 'DRONE_STAGE_MACHINE'];
+const DYNAMIC = new Set(['DRONE_STAGE_STARTED', 'DRONE_STAGE_FINISHED', 'DRONE_STAGE_STATUS', 'DRONE_STAGE_MACHINE']);
 
 export function pluginRunEnvironment(env: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
     if (value === '') continue;
-    if (PER_RUN.includes(name) || PER_RUN_PREFIXES.some((p) => name.startsWith(p))) out[name] = value;
+    if (PER_RUN.has(name) || PER_RUN_PREFIXES.some((p) => name.startsWith(p))) out[name] = value;
   }
   return out;
 }
@@ -35,8 +35,8 @@ export function pluginRunEnvironment(env: Record<string, string>): Record<string
 export function pluginStructuralEnvironment(env: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
-    if (DYNAMIC.includes(name)) continue;
-    if (STRUCTURAL.includes(name) || STRUCTURAL_PREFIXES.some((p) => name.startsWith(p))) out[name] = value;
+    if (DYNAMIC.has(name)) continue;
+    if (STRUCTURAL.has(name) || STRUCTURAL_PREFIXES.some((p) => name.startsWith(p))) out[name] = value;
   }
   return out;
 }

@@ -199,11 +199,13 @@ function convert(
       entries.push({ key, keyPos, value });
     }
     // Explicit keys win over merged ones; among merged maps the first wins (YAML merge rules).
-    const own = new Set(entries.map((e) => e.key));
-    for (const e of merged) {
-      if (own.has(e.key)) continue;
-      own.add(e.key);
-      entries.push(e);
+    if (merged.length > 0) {
+      const own = new Set(entries.map((e) => e.key));
+      for (const e of merged) {
+        if (own.has(e.key)) continue;
+        own.add(e.key);
+        entries.push(e);
+      }
     }
     active.delete(node);
     return { kind: 'map', pos: at(node.range?.[0]), entries };
