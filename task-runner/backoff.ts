@@ -17,11 +17,11 @@ export function backoffDelay(attempt: number, policy: Backoff): number {
   return Math.min(policy.maxMs, delay);
 }
 
-/** Sleeps, waking early (without an error) when the signal aborts. */
+/** Sleeps (at most setTimeout's 2^31 - 1 ms: callers loop), waking early (without an error) when the signal aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
+    const timer = setTimeout(done, Math.min(ms, 2 ** 31 - 1));
     function done(): void {
       clearTimeout(timer);
       signal?.removeEventListener('abort', done);

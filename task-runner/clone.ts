@@ -8,6 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import type { BuildContext } from '../core/pipeline/context.js';
 import type { CloneSettings } from '../core/pipeline/types.js';
 import { GIT_RETRY_BACKOFF, backoffDelay, sleep } from './backoff.js';
+import { CloneError } from './clone-error.js';
 import { clonePlan, isLocalRemote, redactUrl } from './clone-plan.js';
 import { NETRC_ENV, createGitHome, scrub } from './credentials.js';
 
@@ -20,7 +21,7 @@ export interface CloneOptions {
   signal: AbortSignal;
 }
 
-export class CloneError extends Error {}
+export { CloneError };
 
 interface GitRun {
   code: number | null;

@@ -1,7 +1,7 @@
 // Everything the agent reads from its environment, checked once at start. Errors say
 // which variable is wrong and what was expected.
 
-import { AGENT_ENV, STATE_DIR, statePaths, type AgentPlan } from '../core/pipeline/contract.js';
+import { AGENT_ENV, STATE_DIR, statePaths, type AgentPlan, type ContainerDependencyCondition } from '../core/pipeline/contract.js';
 import type { BuildContext } from '../core/pipeline/context.js';
 
 export const METADATA_ENV = 'ECS_CONTAINER_METADATA_URI_V4';
@@ -36,6 +36,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+const CONDITIONS: ReadonlySet<string> = new Set(['START', 'COMPLETE', 'SUCCESS', 'HEALTHY'] satisfies ContainerDependencyCondition[]);
+
 function checkPlan(value: unknown): AgentPlan {
   const where = AGENT_ENV.plan;
   if (!isObject(value)) throw new ConfigError(`agent: ${where}: expected an object`);
@@ -52,6 +54,22 @@ function checkPlan(value: unknown): AgentPlan {
     if (!isObject(step) || typeof step['container'] !== 'string' || !Array.isArray(step['steps']) || !Array.isArray(step['dependsOn'])) {
       throw new ConfigError(`agent: ${where}.steps[${i}]: expected { container, steps[], dependsOn[], detach, failure }`);
     }
+    const conditions = step['dependsOnConditions'];
+    if (conditions !== undefined) {
+      const bad = isObject(conditions) ? Object.entries(conditions).find(([, c]) => !CONDITIONS.has(c as string)) : undefined;
+      if (!isObject(conditions) || bad !== undefined) {
+        const got = bad === undefined ? '' : `, got ${JSON.stringify(bad[1])} for "${bad[0]}"`;
+        throw new ConfigError(`agent: ${where}.steps[${i}].dependsOnConditions: expected { container: ${[...CONDITIONS].join(' | ')} }${got}`);
+      }
+    }
+  }
+  const stage = value['stage'];
+  if (
+    stage !== undefined &&
+    (!isObject(stage) || !Number.isInteger(stage['number']) || !((stage['number'] as number) > 0) ||
+      !Array.isArray(stage['dependsOn']) || !stage['dependsOn'].every((d) => typeof d === 'string'))
+  ) {
+    throw new ConfigError(`agent: ${where}.stage: expected { number: a positive integer, dependsOn: pipeline names[] }`);
   }
   for (const [i, service] of (value['services'] as unknown[]).entries()) {
     if (!isObject(service) || typeof service['name'] !== 'string' || !Array.isArray(service['ports']) || typeof service['timeout'] !== 'number') {

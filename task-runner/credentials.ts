@@ -6,6 +6,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { CloneError } from './clone-error.js';
+
 export const NETRC_ENV = {
   machine: 'DRONE_NETRC_MACHINE',
   username: 'DRONE_NETRC_USERNAME',
@@ -21,9 +23,19 @@ export interface GitHome {
   dispose(): Promise<void>;
 }
 
-/** netrc tokens are whitespace-separated: a value with whitespace or quotes cannot be written safely. */
+/**
+ * netrc tokens are whitespace-separated: a value with whitespace or quotes cannot be
+ * written safely. A clone failure (not an internal error) naming the variable, never its value.
+ */
 function netrcToken(value: string, what: string): string {
-  if (/[\s"]/.test(value)) throw new Error(`clone: ${what} contains whitespace or a quote, which netrc cannot hold`);
+  const bad = /[\s"]/.exec(value);
+  if (bad !== null) {
+    const kind = bad[0] === '"' ? 'a double quote' : /[\r\n]/.test(bad[0]) ? 'a line break' : 'whitespace';
+    throw new CloneError(
+      `clone: ${what} contains ${kind}, which a netrc file cannot hold: ` +
+        'check the secret for a stray space or newline (a token pasted with its line end), or use a token without them',
+    );
+  }
   return value;
 }
 

@@ -2,7 +2,7 @@
 // which ones can never start, when the agent may stop waiting, and what to report.
 // State in, decisions out; the polling loop in supervise.ts only feeds them.
 
-import type { AgentStepPlan, StepReport } from '../core/pipeline/contract.js';
+import type { AgentStepPlan, ContainerDependencyCondition, StepReport } from '../core/pipeline/contract.js';
 import type { ContainerView, ExitRecord } from './container-view.js';
 
 export type StepState =
@@ -47,19 +47,60 @@ function observed(view: ContainerView | undefined, exit: ExitRecord | undefined)
 }
 
 /**
- * What becomes of a container waiting on `dep`, or undefined while it still may start.
- * The compiler's conditions: SUCCESS on an ordinary predecessor, COMPLETE on one with
- * `failure: ignore`, START on a detached one.
+ * The condition a step waits on `dep` with. The plan's own (`dependsOnConditions`, the task
+ * definition's) when given; otherwise what the compiler gives in the cases an older plan
+ * still shows: START (or HEALTHY) on a detached step, COMPLETE on a `failure: ignore` one.
+ * Anything else is SUCCESS for a step that runs while the build passes but COMPLETE for one
+ * that runs on failure, and such a plan does not say which: 'unknown'.
  */
-function blockedBy(dep: AgentStepPlan, state: StepState): StepState | undefined {
+type EdgeCondition = ContainerDependencyCondition | 'unknown';
+
+function conditionOf(step: AgentStepPlan, dep: AgentStepPlan): EdgeCondition {
+  const given = step.dependsOnConditions?.[dep.container];
+  if (given !== undefined) return given;
+  if (dep.detach) return 'START';
+  if (dep.failure === 'ignore') return 'COMPLETE';
+  return 'unknown';
+}
+
+function failedReason(dep: AgentStepPlan, exitCode: number | null): string {
+  const code = exitCode === null ? 'without an exit code' : `with exit code ${exitCode}`;
+  return `dependency ${dep.container} failed ${code}`;
+}
+
+/**
+ * What becomes of a container waiting on `dep` with `condition`, or undefined while it
+ * still may start. Only what ECS itself does: a dependency that never starts blocks every
+ * condition (COMPLETE needs a known exit code, START a running container), and ECS may leave
+ * such a dependent pending rather than stop it, so the agent must see it itself; a SUCCESS
+ * dependency that exited non-zero blocks (ECS stops the dependent). A COMPLETE dependency that exited lets the step start. An 'unknown' condition on
+ * a failed dependency is left to ECS: the step is waited for until ECS starts it or stops it
+ * (seen as never started), never declared unreachable on a guess — ECS may still start it.
+ */
+function blockedBy(dep: AgentStepPlan, condition: EdgeCondition, state: StepState): StepState | undefined {
   if (state.phase === 'unreachable') return { phase: 'unreachable', reason: `dependency ${dep.container} did not run` };
   if (state.phase === 'skipped') {
     return state.started ? undefined : { phase: 'skipped', reason: `dependency ${dep.container} was skipped`, started: false };
   }
-  if (state.phase !== 'exited' || dep.detach || dep.failure === 'ignore') return undefined;
-  if (state.exitCode === 0) return undefined;
-  const code = state.exitCode === null ? 'without an exit code' : `with exit code ${state.exitCode}`;
-  return { phase: 'unreachable', reason: `dependency ${dep.container} failed ${code}` };
+  if (state.phase !== 'exited' || condition !== 'SUCCESS' || state.exitCode === 0) return undefined;
+  return { phase: 'unreachable', reason: failedReason(dep, state.exitCode) };
+}
+
+/** Why ECS stopped a step before it started, from its dependencies when they explain it. */
+function neverStartedReason(
+  step: AgentStepPlan,
+  byName: Map<string, AgentStepPlan>,
+  states: StepStates,
+  neverStarted: ReadonlySet<string>,
+): string {
+  for (const depName of step.dependsOn) {
+    const dep = byName.get(depName);
+    const state = states[depName];
+    if (dep === undefined || state === undefined) continue;
+    if (state.phase === 'unreachable' || neverStarted.has(depName)) return `dependency ${depName} did not run`;
+    if (state.phase === 'exited' && state.exitCode !== 0 && conditionOf(step, dep) !== 'COMPLETE') return failedReason(dep, state.exitCode);
+  }
+  return 'stopped by ECS before it started';
 }
 
 /** A plugin step's gate container (not a step itself) decides whether the step runs. */
@@ -75,6 +116,8 @@ export function decideStepStates(
   steps: readonly AgentStepPlan[],
   containers: Readonly<Record<string, ContainerView>>,
   exits: Readonly<Record<string, ExitRecord>>,
+  /** `<container>.skipped` markers without an exit record (see step-records.ts). */
+  skipMarks: ReadonlySet<string> = new Set(),
 ): StepStates {
   const byName = new Map(steps.map((step) => [step.container, step]));
   const states: StepStates = {};
@@ -82,7 +125,9 @@ export function decideStepStates(
   for (const step of steps) {
     let state = observed(containers[step.container], exits[step.container]);
     if (step.gate !== undefined && (state === 'never-started' || state.phase === 'waiting')) {
-      state = gateVerdict(containers[step.gate]) ?? state;
+      // The gate container's marker: the only sign of its verdict without the endpoint.
+      const marked: StepState | undefined = skipMarks.has(step.container) ? { phase: 'skipped', reason: STATUS_GATE_SKIP, started: false } : undefined;
+      state = gateVerdict(containers[step.gate]) ?? marked ?? state;
     }
     if (state === 'never-started') {
       neverStarted.add(step.container);
@@ -92,10 +137,12 @@ export function decideStepStates(
     }
   }
   propagate(steps, byName, states);
-  // Stopped by ECS before it started, for a reason the dependencies do not explain.
+  // Stopped by ECS before it started, for a reason the inferred conditions did not settle.
+  const reasons = new Map<string, string>();
   for (const name of neverStarted) {
-    if (states[name]?.phase === 'waiting') states[name] = { phase: 'unreachable', reason: 'stopped by ECS before it started' };
+    if (states[name]?.phase === 'waiting') reasons.set(name, neverStartedReason(byName.get(name)!, byName, states, neverStarted));
   }
+  for (const [name, reason] of reasons) states[name] = { phase: 'unreachable', reason };
   propagate(steps, byName, states);
   return states;
 }
@@ -111,7 +158,7 @@ function propagate(steps: readonly AgentStepPlan[], byName: Map<string, AgentSte
         const depState = states[depName];
         // Dependencies on the agent or on services are not steps: ECS handles them.
         if (dep === undefined || depState === undefined) continue;
-        const next = blockedBy(dep, depState);
+        const next = blockedBy(dep, conditionOf(step, dep), depState);
         if (next !== undefined) {
           states[step.container] = next;
           changed = true;

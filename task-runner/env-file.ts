@@ -9,7 +9,10 @@ import type { AgentPlan } from '../core/pipeline/contract.js';
 import type { BuildContext } from '../core/pipeline/context.js';
 import { buildEnvironment, shellExports, type StageEnvInput } from '../core/pipeline/environment.js';
 
-/** The stage number is the last part of a stage id (`owner/name#12/2` → 2). */
+/**
+ * Without the plan's `stage`: the stage number is the last part of a stage id
+ * (`owner/name#12/2` → 2), else 1.
+ */
 export function stageNumber(stageId: string): number {
   const match = /\/(\d+)$/.exec(stageId);
   return match ? Number(match[1]) : 1;
@@ -23,12 +26,12 @@ function fargateArch(arch: string): string {
 export function stageEnvInput(plan: AgentPlan, stageId: string, arch = process.arch): StageEnvInput {
   return {
     name: plan.pipeline,
-    number: stageNumber(stageId),
+    number: plan.stage?.number ?? stageNumber(stageId),
     kind: 'pipeline',
     type: 'docker',
     os: 'linux',
     arch: fargateArch(arch),
-    dependsOn: [],
+    dependsOn: [...(plan.stage?.dependsOn ?? [])],
     workspace: plan.workspace,
     skipVerify: plan.clone.skipVerify,
   };

@@ -8,7 +8,7 @@ import type { ContainerView } from './container-view.js';
 import { decideStepStates, isFinal, stepReports, supervisionDone, type StepStates } from './decide-steps.js';
 import { fetchTaskMetadata } from './metadata.js';
 import type { Reporter } from './report.js';
-import { readExitRecords } from './step-records.js';
+import { readStepRecords } from './step-records.js';
 
 export interface SuperviseOptions {
   steps: readonly AgentStepPlan[];
@@ -44,8 +44,8 @@ export async function supervise(options: SuperviseOptions): Promise<Supervision>
         errorStreak += 1;
       }
     }
-    const exits = await readExitRecords(options.stepsDir);
-    const next = decideStepStates(steps, containers, exits);
+    const records = await readStepRecords(options.stepsDir);
+    const next = decideStepStates(steps, containers, records.exits, records.skipMarks);
     announce(steps, states, next, reporter);
     states = next;
     for (const step of steps) {

@@ -85,6 +85,9 @@ export interface AgentServicePlan {
   timeout: number;
 }
 
+/** A condition of an ECS container dependency (`dependsOn[].condition`). */
+export type ContainerDependencyCondition = 'START' | 'COMPLETE' | 'SUCCESS' | 'HEALTHY';
+
 export interface AgentStepPlan {
   /** The container's name (the step's name made safe for ECS). */
   container: string;
@@ -94,6 +97,17 @@ export interface AgentStepPlan {
   failure: FailurePolicy;
   /** Containers this one waits for. */
   dependsOn: string[];
+  /**
+   * The condition of each entry of `dependsOn`, by container name: exactly the condition
+   * of the task definition's `dependsOn` for this container (START, COMPLETE, SUCCESS,
+   * HEALTHY). The agent declares a step unreachable only through what ECS would do: a
+   * SUCCESS dependency that exited non-zero, or any dependency that never starts (which
+   * blocks COMPLETE, START and HEALTHY too). A COMPLETE dependency that exited (any code)
+   * lets the step start, so the agent waits for it — e.g. a `when: status: [failure]`
+   * step after a failed one. Optional: an older plan without it makes the agent infer
+   * the conditions, and where it cannot tell it waits for ECS's own verdict.
+   */
+  dependsOnConditions?: Record<string, ContainerDependencyCondition>;
   /**
    * The gate container of a plugin step that runs only while the build is failing: it exits
    * 0 to let the step run and 1 to skip it (the step then never starts: report it skipped).
@@ -110,6 +124,13 @@ export interface AgentPlan {
   clone: CloneSettings;
   services: AgentServicePlan[];
   steps: AgentStepPlan[];
+  /**
+   * This pipeline as a stage of its build: `number` is its 1-based position in the
+   * configuration file (DRONE_STAGE_NUMBER), `dependsOn` the names of the pipelines it
+   * waits for (its `depends_on`, DRONE_STAGE_DEPENDS_ON). Optional: without it the agent
+   * takes the number from the end of the stage id (`…/2` → 2) and leaves depends_on empty.
+   */
+  stage?: { number: number; dependsOn: string[] };
 }
 
 /** One line per step in the agent's report. Times are ISO-8601. */

@@ -162,6 +162,41 @@ describe('clone credentials', () => {
     expect(existsSync(home.dir)).toBe(false);
   });
 
+  it('with whitespace or a quote: a clone failure naming the variable, never the value, and no netrc left behind', async () => {
+    const tmp = mkdtempSync(join(root, 'home-'));
+    const previous = process.env['TMPDIR'];
+    process.env['TMPDIR'] = tmp;
+    try {
+      for (const [password, kind] of [['tok en-s3cret', 'whitespace'], ['tok-s3cret\n', 'a line break'], ['tok"s3cret', 'a double quote']] as const) {
+        const attempt = createGitHome({ DRONE_NETRC_MACHINE: 'git.example.com', DRONE_NETRC_USERNAME: 'bot', DRONE_NETRC_PASSWORD: password });
+        await expect(attempt).rejects.toBeInstanceOf(CloneError);
+        const message = await attempt.catch((error: Error) => error.message);
+        expect(message).toContain(`clone: DRONE_NETRC_PASSWORD contains ${kind}, which a netrc file cannot hold`);
+        expect(message).not.toContain('s3cret');
+      }
+    } finally {
+      if (previous === undefined) delete process.env['TMPDIR'];
+      else process.env['TMPDIR'] = previous;
+    }
+    expect(readdirSync(tmp)).toEqual([]);
+  });
+
+  it('a password with a space ends the agent as a clone failure (exit 5), not an internal error', async () => {
+    const secret = 'hunter2 trailing';
+    const run = await startAgent({
+      plan: plan({ clone: settings() }),
+      ctx: ctxFor(origin.commits.third, 'refs/heads/main', {}),
+      stateDir: join(root, 'state-bad-netrc'),
+      workspace: join(root, 'ws-bad-netrc'),
+      env: { DRONE_NETRC_MACHINE: '127.0.0.1', DRONE_NETRC_USERNAME: 'ci-bot', DRONE_NETRC_PASSWORD: secret },
+    }).done;
+    expect(run.code, run.stdout + run.stderr).toBe(AGENT_EXIT.cloneFailed);
+    expect(run.result).toMatchObject({ outcome: 'clone-failed', exitCode: 5 });
+    expect(run.result?.message).toMatch(/^clone: DRONE_NETRC_PASSWORD contains whitespace, which a netrc file cannot hold/);
+    expect(run.stdout + run.stderr).not.toContain('hunter2');
+    expect(run.stdout).not.toContain('unexpected error');
+  });
+
   it('over HTTP: the clone authenticates, and the password is in no log line, no git argument and no git environment', async () => {
     const password = 'hunter2-very-secret';
     const server = await startGitHttpServer(root, 'ci-bot', password);

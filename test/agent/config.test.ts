@@ -40,6 +40,11 @@ describe('readConfig', () => {
     [{ SLIPWAY_PLAN: JSON.stringify({ ...plan(), steps: [{ container: 'a' }] }) }, 'agent: SLIPWAY_PLAN.steps[0]: expected'],
     [{ SLIPWAY_BUILD: '{}' }, 'agent: SLIPWAY_BUILD: expected a BuildContext'],
     [{ SLIPWAY_TIMEOUT_SECONDS: 'soon' }, 'agent: SLIPWAY_TIMEOUT_SECONDS: expected a positive number, got "soon"'],
+    [
+      { SLIPWAY_PLAN: JSON.stringify({ ...plan(), steps: [{ container: 'a', steps: ['a'], dependsOn: ['b'], dependsOnConditions: { b: 'DONE' } }] }) },
+      'agent: SLIPWAY_PLAN.steps[0].dependsOnConditions: expected { container: START | COMPLETE | SUCCESS | HEALTHY }, got "DONE" for "b"',
+    ],
+    [{ SLIPWAY_PLAN: JSON.stringify({ ...plan(), stage: { number: 0, dependsOn: [] } }) }, 'agent: SLIPWAY_PLAN.stage: expected { number: a positive integer'],
   ])('rejects %j', (overrides, message) => {
     expect(() => readConfig({ ...base, ...overrides })).toThrow(message);
   });
@@ -50,6 +55,19 @@ describe('env file', () => {
     expect(stageNumber('octo/app#7/2')).toBe(2);
     expect(stageNumber('')).toBe(1);
     expect(stageEnvInput(plan({ pipeline: 'backend' }), 'octo/app#7/3', 'x64')).toMatchObject({ name: 'backend', number: 3, arch: 'amd64' });
+  });
+
+  it("takes the stage's number and depends_on from the plan when it has them", () => {
+    const withStage = plan({ pipeline: 'deploy', stage: { number: 3, dependsOn: ['backend', 'frontend'] } });
+    // A stage id that does not end in the number: the plan decides.
+    const content = envFileContent(withStage, context(), 'octo-app-7-deploy-stage');
+    expect(content).toContain("export DRONE_STAGE_NUMBER='3'\n");
+    expect(content).toContain("export DRONE_STAGE_DEPENDS_ON='backend,frontend'\n");
+    expect(readConfig({ ...base, SLIPWAY_PLAN: JSON.stringify(withStage) }).plan.stage).toEqual({ number: 3, dependsOn: ['backend', 'frontend'] });
+    // Without it: the end of the stage id, and no depends_on.
+    const legacy = envFileContent(plan({ pipeline: 'deploy' }), context(), 'octo/app#7/2');
+    expect(legacy).toContain("export DRONE_STAGE_NUMBER='2'\n");
+    expect(legacy).toContain("export DRONE_STAGE_DEPENDS_ON=''\n");
   });
 
   it('holds the DRONE_* variables of the run as shell exports', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import type { AgentStepPlan } from '../../core/pipeline/contract.js';
+import type { AgentStepPlan, ContainerDependencyCondition } from '../../core/pipeline/contract.js';
 import type { ContainerView, ExitRecord } from '../../task-runner/container-view.js';
 import {
   STATUS_GATE_SKIP,
@@ -24,8 +24,21 @@ const stopped = (exitCode: number): ContainerView => ({
 const neverStarted: ContainerView = { phase: 'stopped', exitCode: null };
 const pending: ContainerView = { phase: 'pending', exitCode: null };
 
+/** A step with the task definition's conditions on its dependencies (what the compiler writes). */
+function after(container: string, conditions: Record<string, ContainerDependencyCondition>, extra: Partial<AgentStepPlan> = {}): AgentStepPlan {
+  return step(container, Object.keys(conditions), { dependsOnConditions: conditions, ...extra });
+}
+
 // A chain build → test → deploy, each after the agent.
-const chain = [step('build', ['slipway-agent']), step('test', ['build']), step('deploy', ['test'])];
+const chain = [
+  after('build', { 'slipway-agent': 'HEALTHY' }),
+  after('test', { build: 'SUCCESS' }),
+  after('deploy', { test: 'SUCCESS' }),
+];
+// The same chain from a plan that does not give the conditions.
+const legacyChain = [step('build', ['slipway-agent']), step('test', ['build']), step('deploy', ['test'])];
+// build → notify (`when: status: [failure]`, COMPLETE), as the compiler orders it.
+const notifyOnFailure = [after('build', { 'slipway-agent': 'HEALTHY' }), after('notify', { build: 'COMPLETE' })];
 
 interface Row {
   name: string;
@@ -78,6 +91,78 @@ const rows: Row[] = [
     phases: { build: 'exited', test: 'unreachable', deploy: 'unreachable' },
     done: true,
     failed: 3,
+  },
+  {
+    name: 'without conditions in the plan, a failure is left to ECS: the dependents are waited for',
+    steps: legacyChain,
+    containers: { build: stopped(2), test: pending, deploy: pending },
+    phases: { build: 'exited', test: 'waiting', deploy: 'waiting' },
+    done: false,
+    failed: 1,
+  },
+  {
+    name: 'without conditions in the plan, a dependent ECS starts after a failure runs (a step that runs on failure)',
+    steps: legacyChain,
+    containers: { build: stopped(2), test: running(), deploy: pending },
+    phases: { build: 'exited', test: 'running', deploy: 'waiting' },
+    done: false,
+    failed: 1,
+  },
+  {
+    name: 'without conditions in the plan, ECS stopping the dependents settles them',
+    steps: legacyChain,
+    containers: { build: stopped(2), test: neverStarted, deploy: neverStarted },
+    phases: { build: 'exited', test: 'unreachable', deploy: 'unreachable' },
+    done: true,
+    failed: 3,
+  },
+  {
+    name: 'a step that runs on failure (COMPLETE) is waited for after its dependency failed',
+    steps: notifyOnFailure,
+    containers: { build: stopped(2), notify: pending },
+    phases: { build: 'exited', notify: 'waiting' },
+    done: false,
+    failed: 1,
+  },
+  {
+    name: 'a step that runs on failure, running',
+    steps: notifyOnFailure,
+    containers: { build: stopped(2), notify: running() },
+    phases: { build: 'exited', notify: 'running' },
+    done: false,
+    failed: 1,
+  },
+  {
+    name: 'a step that runs on failure, ended',
+    steps: notifyOnFailure,
+    containers: { build: stopped(2), notify: stopped(0) },
+    phases: { build: 'exited', notify: 'exited' },
+    done: true,
+    failed: 1,
+  },
+  {
+    name: 'a step that runs on success and failure is waited for too (COMPLETE)',
+    steps: [after('build', {}), after('test', { build: 'SUCCESS' }), after('report', { build: 'COMPLETE' })],
+    containers: { build: stopped(1), test: pending, report: pending },
+    phases: { build: 'exited', test: 'unreachable', report: 'waiting' },
+    done: false,
+    failed: 2,
+  },
+  {
+    name: 'a COMPLETE dependency that never starts blocks, as in ECS',
+    steps: [after('build', {}), after('test', { build: 'SUCCESS' }), after('notify', { test: 'COMPLETE' })],
+    containers: { build: stopped(1), test: pending, notify: pending },
+    phases: { build: 'exited', test: 'unreachable', notify: 'unreachable' },
+    done: true,
+    failed: 3,
+  },
+  {
+    name: 'a HEALTHY dependency that exited is left to ECS',
+    steps: [after('server', {}, { detach: true }), after('e2e', { server: 'HEALTHY' })],
+    containers: { server: stopped(1), e2e: pending },
+    phases: { server: 'exited', e2e: 'waiting' },
+    done: false,
+    failed: 0,
   },
   {
     name: 'failure: ignore lets dependents run (COMPLETE)',
@@ -159,6 +244,22 @@ describe('decideStepStates', () => {
     const states = decideStepStates(chain, { build: stopped(2) }, {});
     expect(states['test']).toEqual({ phase: 'unreachable', reason: 'dependency build failed with exit code 2' });
     expect(states['deploy']).toEqual({ phase: 'unreachable', reason: 'dependency test did not run' });
+  });
+
+  it('without conditions, still names the failed dependency once ECS stopped the step', () => {
+    const states = decideStepStates(legacyChain, { build: stopped(2), test: neverStarted, deploy: pending }, {});
+    expect(states['test']).toEqual({ phase: 'unreachable', reason: 'dependency build failed with exit code 2' });
+    expect(states['deploy']).toEqual({ phase: 'unreachable', reason: 'dependency test did not run' });
+  });
+
+  it("a plugin step's gate marker settles it when the endpoint cannot (no metadata)", () => {
+    const steps = [step('build'), step('slack', ['slack-gate'], { gate: 'slack-gate' }), step('after', ['slack'])];
+    const states = decideStepStates(steps, {}, { build: { exitCode: 0 } }, new Set(['slack']));
+    expect(states['slack']).toEqual({ phase: 'skipped', reason: STATUS_GATE_SKIP, started: false });
+    expect(states['after']?.phase).toBe('skipped');
+    expect(supervisionDone(steps, states)).toBe(true);
+    // A marker of a step without a gate is its own wrapper's, whose exit record follows: wait for it.
+    expect(decideStepStates([step('notify')], {}, {}, new Set(['notify']))['notify']).toEqual({ phase: 'waiting' });
   });
 
   it('takes the exit code from the record and the times from the endpoint', () => {

@@ -4,8 +4,13 @@
 // dependsOn conditions hold (the agent's HEALTHY = its READY_FILE exists), run for a
 // scripted time, exit with a scripted code (writing the wrapper's exit record), and are
 // stopped without starting when a SUCCESS dependency failed — as Fargate does.
+// A dependency that never started satisfies no condition. What becomes of its dependents
+// is `blockedDependents`: stopped at once (the cascade the ECS reference describes), or
+// left pending until the task stops (the ECS agent fails fast only on a SUCCESS dependency
+// with a known non-zero exit code; COMPLETE needs a known exit code, which a container that
+// never started lacks).
 
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -24,6 +29,15 @@ export interface FakeContainer {
   writesExitRecord?: boolean;
   /** Reports Health: UNKNOWN, then HEALTHY after this many ms of running. */
   healthyAfterMs?: number;
+  /**
+   * A status gate, decided when the container starts, as script.ts writes it: the build is
+   * failing when a watched container wrote a non-zero exit record. Not failing: a step's own
+   * wrapper writes `<name>.skipped` and exits 0; a plugin's gate container (`gateOf`) writes
+   * `<gateOf>.skipped` and exits 1. Failing: the step runs as scripted, a gate exits 0.
+   */
+  statusGate?: { watch: string[]; gateOf?: string };
+  /** ECS's latency: starts this many ms after its conditions hold (default 0). */
+  startDelayMs?: number;
 }
 
 interface ContainerState {
@@ -32,6 +46,10 @@ interface ContainerState {
   startedAt?: number;
   finishedAt?: number;
   exitCode?: number;
+  /** The exit code decided at start (the status gate), else the spec's. */
+  plannedExit?: number;
+  /** When its dependency conditions first all held. */
+  readySince?: number;
 }
 
 const TASK_ID = 'cd189a933e5849daa93386466019ab50';
@@ -44,6 +62,8 @@ export class FakeTask {
   private ticker: NodeJS.Timeout | undefined;
   /** While true, the endpoint answers 500 (a transient failure). */
   failing = false;
+  /** Dependents of a container that never started: stopped unstarted, or left pending. */
+  blockedDependents: 'stopped' | 'pending' = 'stopped';
 
   constructor(
     containers: FakeContainer[],
@@ -100,6 +120,7 @@ export class FakeTask {
     const target = this.states.get(dep.container);
     if (!target) return 'no';
     const neverRan = target.status === 'STOPPED' && target.startedAt === undefined;
+    if (neverRan) return this.blockedDependents === 'stopped' ? 'no' : 'wait';
     switch (dep.condition) {
       case 'START':
         return target.status === 'RUNNING' || (target.status === 'STOPPED' && !neverRan) ? 'yes' : neverRan ? 'no' : 'wait';
@@ -122,11 +143,14 @@ export class FakeTask {
         if (verdicts.includes('no')) {
           state.status = 'STOPPED'; // never started: no StartedAt, no ExitCode
         } else if (verdicts.every((v) => v === 'yes')) {
+          state.readySince ??= now;
+          if (now - state.readySince < (spec.startDelayMs ?? 0)) continue;
           state.status = 'RUNNING';
           state.startedAt = now;
+          if (spec.statusGate) state.plannedExit = this.passGate(spec.name, spec.statusGate);
         }
       } else if (state.status === 'RUNNING' && spec.runMs !== undefined && now - (state.startedAt ?? now) >= spec.runMs) {
-        const exitCode = spec.exitCode ?? 0;
+        const exitCode = state.plannedExit ?? spec.exitCode ?? 0;
         if (spec.writesExitRecord !== false) {
           mkdirSync(join(this.stateDir, 'steps'), { recursive: true });
           writeFileSync(join(this.stateDir, 'steps', `${spec.name}.exit`), `${exitCode}\n`);
@@ -136,6 +160,23 @@ export class FakeTask {
         state.finishedAt = now;
       }
     }
+  }
+
+  /** When the container ended (ms since the epoch), if it did. */
+  finishedAt(name: string): number | undefined {
+    return this.states.get(name)?.finishedAt;
+  }
+
+  private passGate(name: string, gate: { watch: string[]; gateOf?: string }): number | undefined {
+    const steps = join(this.stateDir, 'steps');
+    const failing = gate.watch.some((w) => {
+      const file = join(steps, `${w}.exit`);
+      return existsSync(file) && readFileSync(file, 'utf8').trim() !== '0';
+    });
+    if (failing) return gate.gateOf !== undefined ? 0 : undefined;
+    mkdirSync(steps, { recursive: true });
+    writeFileSync(join(steps, `${gate.gateOf ?? name}.skipped`), '');
+    return gate.gateOf !== undefined ? 1 : 0;
   }
 
   private containerBody(name: string): Record<string, unknown> {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { AGENT_CONTAINER, AGENT_EXIT, type AgentStepPlan } from '../../core/pipeline/contract.js';
+import { STATUS_GATE_SKIP } from '../../task-runner/decide-steps.js';
 import { FakeTask, type FakeContainer } from './fake-task.js';
 import { byName, plan, startAgent, tempDirs } from './run-agent.js';
 
@@ -147,6 +148,155 @@ describe('agent supervision', () => {
     expect(steps['e2e']).toMatchObject({ status: 'success', exitCode: 0 });
     expect(steps['server']).toMatchObject({ status: 'killed', exitCode: null, reason: 'detached step stopped with the task' });
     expect(task.status('server')).toBe('RUNNING');
+  });
+
+  it('a step that runs on failure (COMPLETE) runs after a failed step, is reported, and the agent waits for it', async () => {
+    const d = dirs();
+    const { task, uri } = await fakeTask(
+      [
+        { name: 'build', dependsOn: [afterAgent], runMs: 100, exitCode: 2 },
+        { name: 'test', dependsOn: [{ container: 'build', condition: 'SUCCESS' }], runMs: 100 },
+        {
+          name: 'notify',
+          dependsOn: [{ container: 'build', condition: 'COMPLETE' }],
+          runMs: 300,
+          exitCode: 0,
+          statusGate: { watch: ['build'] },
+          startDelayMs: 300, // ECS takes a moment: the agent sees build failed while notify is still pending
+        },
+      ],
+      d.stateDir,
+    );
+    const p = plan({
+      steps: [
+        step('build', [AGENT_CONTAINER], { dependsOnConditions: { [AGENT_CONTAINER]: 'HEALTHY' } }),
+        step('test', ['build'], { dependsOnConditions: { build: 'SUCCESS' } }),
+        step('notify', ['build'], { dependsOnConditions: { build: 'COMPLETE' } }),
+      ],
+    });
+    const run = await startAgent({ plan: p, stateDir: d.stateDir, workspace: d.workspace, metadataUri: uri }).done;
+
+    expect(run.code, run.stdout).toBe(AGENT_EXIT.stepFailed);
+    expect(run.result?.message).toContain('build failed with exit code 2');
+    const steps = byName(run.steps);
+    expect(steps['build']).toMatchObject({ status: 'failure', exitCode: 2 });
+    expect(steps['test']).toMatchObject({ status: 'skipped', reason: 'dependency build failed with exit code 2' });
+    expect(steps['notify']).toMatchObject({ status: 'success', exitCode: 0 });
+    // The agent ended (which stops the task) only after notify had ended.
+    expect(task.finishedAt('notify')).toBeDefined();
+    expect(task.finishedAt('notify')!).toBeLessThanOrEqual(Date.parse(run.result!.finishedAt));
+    expect(Date.parse(steps['notify']!.finishedAt!)).toBeLessThanOrEqual(Date.parse(run.result!.finishedAt));
+  });
+
+  it('a COMPLETE dependency that never starts: the step is known blocked even while ECS leaves it pending', async () => {
+    const d = dirs();
+    const { task, uri } = await fakeTask(
+      [
+        { name: 'build', dependsOn: [afterAgent], runMs: 100, exitCode: 2 },
+        { name: 'test', dependsOn: [{ container: 'build', condition: 'SUCCESS' }], runMs: 100 },
+        { name: 'notify', dependsOn: [{ container: 'test', condition: 'COMPLETE' }], runMs: 100, statusGate: { watch: ['build', 'test'] } },
+      ],
+      d.stateDir,
+    );
+    task.blockedDependents = 'pending';
+    const p = plan({
+      steps: [
+        step('build', [AGENT_CONTAINER], { dependsOnConditions: { [AGENT_CONTAINER]: 'HEALTHY' } }),
+        step('test', ['build'], { dependsOnConditions: { build: 'SUCCESS' } }),
+        step('notify', ['test'], { dependsOnConditions: { test: 'COMPLETE' } }),
+      ],
+    });
+    const run = await startAgent({ plan: p, stateDir: d.stateDir, workspace: d.workspace, metadataUri: uri, env: { SLIPWAY_TIMEOUT_SECONDS: '15' } }).done;
+
+    expect(run.code, run.stdout).toBe(AGENT_EXIT.stepFailed);
+    expect(byName(run.steps)['notify']).toMatchObject({ status: 'skipped', reason: 'dependency test did not run' });
+    expect(task.status('notify')).toBe('PULLED');
+  });
+
+  it('a step that runs on failure, when nothing failed: its wrapper skips it and it is reported skipped', async () => {
+    const d = dirs();
+    const { task, uri } = await fakeTask(
+      [
+        { name: 'build', dependsOn: [afterAgent], runMs: 100, exitCode: 0 },
+        { name: 'notify', dependsOn: [{ container: 'build', condition: 'COMPLETE' }], runMs: 100, statusGate: { watch: ['build'] } },
+      ],
+      d.stateDir,
+    );
+    const p = plan({
+      steps: [
+        step('build', [AGENT_CONTAINER], { dependsOnConditions: { [AGENT_CONTAINER]: 'HEALTHY' } }),
+        step('notify', ['build'], { dependsOnConditions: { build: 'COMPLETE' } }),
+      ],
+    });
+    const run = await startAgent({ plan: p, stateDir: d.stateDir, workspace: d.workspace, metadataUri: uri }).done;
+
+    expect(run.code, run.stdout).toBe(AGENT_EXIT.success);
+    expect(existsSync(join(d.stateDir, 'steps', 'notify.skipped'))).toBe(true);
+    const steps = byName(run.steps);
+    expect(steps['build']).toMatchObject({ status: 'success', exitCode: 0 });
+    expect(steps['notify']).toMatchObject({ status: 'skipped', exitCode: null, reason: STATUS_GATE_SKIP });
+    expect(task.finishedAt('notify')!).toBeLessThanOrEqual(Date.parse(run.result!.finishedAt));
+  });
+
+  it('a plan without conditions: a step ECS starts after a failure is waited for, not declared unreachable', async () => {
+    const d = dirs();
+    const { task, uri } = await fakeTask(
+      [
+        { name: 'build', dependsOn: [afterAgent], runMs: 100, exitCode: 2 },
+        {
+          name: 'notify',
+          dependsOn: [{ container: 'build', condition: 'COMPLETE' }],
+          runMs: 300,
+          exitCode: 0,
+          statusGate: { watch: ['build'] },
+          startDelayMs: 300, // ECS takes a moment: the agent sees build failed while notify is still pending
+        },
+      ],
+      d.stateDir,
+    );
+    const p = plan({ steps: [step('build', [AGENT_CONTAINER]), step('notify', ['build'])] });
+    const run = await startAgent({ plan: p, stateDir: d.stateDir, workspace: d.workspace, metadataUri: uri }).done;
+
+    expect(run.code, run.stdout).toBe(AGENT_EXIT.stepFailed);
+    expect(byName(run.steps)['notify']).toMatchObject({ status: 'success', exitCode: 0 });
+    expect(task.finishedAt('notify')!).toBeLessThanOrEqual(Date.parse(run.result!.finishedAt));
+  });
+
+  it("a plugin step's gate container says no: skipped, also when only the state files tell", async () => {
+    const d = dirs();
+    await fakeTask(
+      [
+        { name: 'build', dependsOn: [afterAgent], runMs: 50, exitCode: 0 },
+        {
+          name: 'slack-gate',
+          dependsOn: [{ container: 'build', condition: 'COMPLETE' }],
+          runMs: 50,
+          writesExitRecord: false,
+          statusGate: { watch: ['build'], gateOf: 'slack' },
+        },
+        { name: 'slack', dependsOn: [{ container: 'slack-gate', condition: 'SUCCESS' }], runMs: 50 },
+      ],
+      d.stateDir,
+    );
+    const p = plan({
+      steps: [step('build', [AGENT_CONTAINER]), step('slack', ['slack-gate'], { gate: 'slack-gate', dependsOnConditions: { 'slack-gate': 'SUCCESS' } })],
+    });
+    // No metadata endpoint: the gate's `slack.skipped` marker is the only sign of its verdict.
+    const run = await startAgent({ plan: p, stateDir: d.stateDir, workspace: d.workspace, env: { SLIPWAY_TIMEOUT_SECONDS: '15' } }).done;
+
+    expect(run.code, run.stdout).toBe(AGENT_EXIT.success);
+    expect(byName(run.steps)['slack']).toMatchObject({ status: 'skipped', reason: STATUS_GATE_SKIP });
+  });
+
+  it('a pipeline timeout beyond setTimeout\'s limit (> 35791 minutes) neither warns nor fires at once', async () => {
+    const d = dirs();
+    const { uri } = await fakeTask([{ name: 'build', dependsOn: [afterAgent], runMs: 300, exitCode: 0 }], d.stateDir);
+    const p = plan({ timeoutMinutes: 40_000, steps: [step('build', [AGENT_CONTAINER])] });
+    const run = await startAgent({ plan: p, stateDir: d.stateDir, workspace: d.workspace, metadataUri: uri }).done;
+
+    expect(run.code, run.stdout).toBe(AGENT_EXIT.success);
+    expect(run.stdout).toContain('timeout 40000 minutes');
+    expect(run.stderr).not.toContain('TimeoutOverflowWarning');
   });
 
   it('a service that never opens its port fails the build naming service and port, exit 2', async () => {
