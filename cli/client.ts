@@ -38,7 +38,8 @@ export class ApiClient {
     try {
       response = await this.fetchImpl(`${this.server}${path}`, {
         method,
-        headers: { accept: 'application/json', ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) },
+        // x-slipway-request: the open local API refuses changes without it (other web pages cannot send it).
+        headers: { accept: 'application/json', 'x-slipway-request': '1', ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) },
         signal: AbortSignal.timeout(30_000),
       });
     } catch (err) {

@@ -100,7 +100,7 @@ export function postgresBinDir(): string | undefined {
 // $1 = bin dir, $2 = data dir, the rest = extra server arguments.
 const POSTGRES_SCRIPT = `set -e
 BIN="$1"; DATA="$2"; shift 2
-if [ "$(id -u)" = 0 ]; then AS="setpriv --reuid=postgres --regid=postgres --init-groups"; else AS=""; fi
+if [ "$(id -u)" = 0 ]; then AS="setpriv --reuid=postgres --regid=postgres --init-groups --pdeathsig KILL"; else AS=""; fi
 PGUSER_NAME="\${POSTGRES_USER:-postgres}"
 PGDB_NAME="\${POSTGRES_DB:-$PGUSER_NAME}"
 AUTH="\${POSTGRES_HOST_AUTH_METHOD:-}"

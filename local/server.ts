@@ -1,7 +1,8 @@
 // The one local HTTP server of `slipway up` (PORT, default 8080, loopback only): the
 // dashboard from web/dist, the builds API at /api/* through the same router as the API
 // Lambda, and the Git hosts' webhooks at POST /hooks/github|gitea|gitlab through the same
-// handler as the webhook Lambda.
+// handler as the webhook Lambda. While the API is open (no token), request-guard.ts keeps
+// other web pages out of it; webhooks are signed and need no such guard.
 
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -10,6 +11,7 @@ import { extname, join, normalize, sep } from 'node:path';
 import { apiError, lowerCaseHeaders, type ApiResponse } from '../lambdas/api/http.js';
 import { handleApiRequest, type ApiDeps } from '../lambdas/api/router.js';
 import { handleWebhook, MAX_BODY_BYTES, type WebhookDeps } from '../lambdas/webhook/handle-webhook.js';
+import { openApiRefusal } from './request-guard.js';
 
 export interface LocalServerOptions {
   /** Default 8080; 0 picks a free port. */
@@ -80,11 +82,22 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     throw new Error(`local-server: the dashboard is not built: ${join(options.webDir, 'index.html')} is missing (run: npx tsx web/build.ts)`);
   }
 
+  // Without a token check, only requests that this machine's own tools sent may pass.
+  const open = options.api.authorize === undefined;
+  let port = 0;
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = req.method ?? 'GET';
     if (url.pathname === '/api' || url.pathname.startsWith('/api/')) {
-      send(res, await handleApiRequest({ method, path: url.pathname, query: url.searchParams, headers: lowerCaseHeaders(req.headers) }, options.api));
+      const headers = lowerCaseHeaders(req.headers);
+      const refusal = open ? openApiRefusal(method, headers, port) : undefined;
+      if (refusal) {
+        log(`local-server: refused ${method} ${url.pathname}: ${refusal}`);
+        send(res, apiError(403, refusal));
+        return;
+      }
+      send(res, await handleApiRequest({ method, path: url.pathname, query: url.searchParams, headers }, options.api));
       return;
     }
     const hook = /^\/hooks\/([a-z]+)\/?$/.exec(url.pathname);
@@ -125,7 +138,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     );
     server.listen(options.port ?? 8080, host, () => resolve());
   });
-  const port = (server.address() as AddressInfo).port;
+  port = (server.address() as AddressInfo).port;
   return {
     url: `http://localhost:${port}`,
     port,

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { interceptLocalhostDns } from 'fauxqs';
 import { BuildStore } from '../core/builds/store.js';
 import type { BuildDetail } from '../core/builds/types.js';
@@ -26,6 +26,7 @@ import { startLocalAws, type LocalAws } from './aws.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
 import { LocalSecretStore, slipwayHome } from './secrets.js';
 import { startLocalServer, type LocalServer } from './server.js';
+import { createLocalQueues } from './queues.js';
 import type { Snapshot } from './snapshot.js';
 
 export const LOCAL_TABLE = 'slipway';
@@ -92,14 +93,7 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
     await ensureTable(ddb, LOCAL_TABLE);
     const sqs = new SQSClient(aws.clientConfig('sqs'));
     cleanups.push(() => sqs.destroy());
-    const queue = async (name: string, attributes: Record<string, string> = {}) =>
-      (await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }))).QueueUrl!;
-    await queue('slipway-events-dlq');
-    const eventsUrl = await queue('slipway-events', {
-      VisibilityTimeout: '30',
-      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: `arn:aws:sqs:${aws.region}:000000000000:slipway-events-dlq`, maxReceiveCount: 5 }),
-    });
-    const jobsUrl = await queue('slipway-jobs');
+    const { eventsUrl, jobsUrl } = await createLocalQueues(sqs);
     const publicUrl = `http://localhost:${port === 0 ? 8080 : port}`;
     const handlerEnv: Record<string, string> = {
       ...aws.env(),

@@ -31,6 +31,10 @@ export interface EcsState {
 export const CAPACITY_UNAVAILABLE = 'Capacity is unavailable at this time. Please try again later or in a different availability zone';
 export const VCPU_LIMIT = "You've reached the limit on the number of vCPUs you can run concurrently";
 
+/** RunTask parameter errors (InvalidParameterException), as ECS words them. */
+export const BOTH_LAUNCH_TYPE_AND_STRATEGY = 'Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.';
+export const AWSVPC_NEEDS_NETWORK = "Network Configuration must be provided when networkMode 'awsvpc' is specified.";
+
 type Json = Record<string, unknown>;
 
 export class EcsApi {
@@ -66,12 +70,16 @@ export class EcsApi {
       const earlier = this.tokens.get(input.clientToken)!;
       return { ...earlier, tasks: (earlier.taskArns as string[]).map((arn) => taskJson(this.state.tasks.get(arn)!)), taskArns: undefined };
     }
+    if (input.launchType !== undefined && (input.capacityProviderStrategy?.length ?? 0) > 0) {
+      throw invalidParameter(BOTH_LAUNCH_TYPE_AND_STRATEGY);
+    }
     const count = input.count ?? 1;
     if (!Number.isInteger(count) || count < 1 || count > 10) throw invalidParameter(`count must be between 1 and 10, not ${count}`);
     if (input.overrides && JSON.stringify(input.overrides).length > 8192) {
       throw invalidParameter(`Container Overrides length must be at most 8192 (is ${JSON.stringify(input.overrides).length})`);
     }
     const definition = this.state.registry.resolve(input.taskDefinition);
+    if (definition.input.networkMode === 'awsvpc' && !input.networkConfiguration) throw invalidParameter(AWSVPC_NEEDS_NETWORK);
     const names = new Set((definition.input.containerDefinitions ?? []).map((c) => c.name));
     for (const o of input.overrides?.containerOverrides ?? []) {
       if (!names.has(o.name)) throw invalidParameter(`Override for container named ${o.name ?? ''} is not a container in the TaskDefinition.`);

@@ -13,10 +13,11 @@ import { EcsApiError } from './errors.js';
 import { TaskEventBus, type EventDeliveryOptions, type TaskEventListener } from './events.js';
 import { LogStore, type LogEvent, type LogListener } from './logs.js';
 import { MetadataService } from './metadata.js';
-import { namespaceSupport } from './netns.js';
+import { namespaceSupport, sweepOrphanedNetworks } from './netns.js';
 import { TaskDefinitionRegistry } from './registry.js';
 import { taskJson, taskStateChangeEvent } from './shapes.js';
 import { LocalTask, type TaskHost } from './task.js';
+import { startReaper } from './reaper.js';
 
 export interface LocalEcsOptions {
   /** Port of the API; a free one when omitted. */
@@ -81,6 +82,9 @@ export async function startLocalEcs(options: LocalEcsOptions = {}): Promise<Loca
   const whyNot = wanted === false ? 'disabled by the namespaces option' : await namespaceSupport();
   if (wanted === true && whyNot) throw new Error(`local-ecs: network namespaces were required but are not available: ${whyNot}`);
   const namespaces = whyNot === undefined;
+  // A stand-in killed before its stop() leaves namespaces behind: remove them (never another live one's).
+  const swept = namespaces ? await sweepOrphanedNetworks() : [];
+  if (swept.length > 0) console.error(`local-ecs: removed ${swept.length} network namespace(s) left by a stand-in that is gone: ${swept.join(', ')}`);
 
   const workDir = mkdtempSync(join(tmpdir(), 'slipway-ecs-'));
   const logs = new LogStore(options.logsDir ?? join(workDir, 'logs'));
@@ -121,6 +125,7 @@ export async function startLocalEcs(options: LocalEcsOptions = {}): Promise<Loca
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  const reaper = namespaces ? startReaper() : undefined;
 
   const findTask = (taskArn: string): LocalTask | undefined => tasks.get(taskArn) ?? [...tasks.values()].find((t) => t.id === taskArn);
 
@@ -183,6 +188,7 @@ export async function startLocalEcs(options: LocalEcsOptions = {}): Promise<Loca
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await metadata.close();
+      await reaper?.release();
       rmSync(workDir, { recursive: true, force: true });
     },
   };

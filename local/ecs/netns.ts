@@ -6,6 +6,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { randomInt } from 'node:crypto';
+import { linkSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { findBinary } from '../require-binary.js';
 
 const run = promisify(execFile);
@@ -22,6 +24,67 @@ export interface TaskNetwork {
 
 /** Every namespace this module creates starts with this, so leftovers are easy to spot. */
 export const NETNS_PREFIX = 'slw-';
+const HOST_INTERFACE_PREFIX = 'slwh';
+
+/**
+ * One file per namespace, named like it, holding "<pid> <start time>" of the stand-in that
+ * owns it. It is created (exclusively) before the namespace and removed after it, so a live
+ * namespace always has a live owner on record, and a sweep can tell orphans from namespaces
+ * of another stand-in that is still running. The start time guards against a reused pid.
+ */
+export const OWNER_DIR = '/run/slipway/netns';
+
+/** "<pid> <start time>" of a process, or undefined when it is gone (or a zombie). */
+export function processStamp(pid: number): string | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  // Fields after "(comm) ": state is the 3rd field of stat, starttime the 22nd.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
+  return `${pid} ${fields[19]}`;
+}
+
+function ownerFile(name: string): string {
+  return join(OWNER_DIR, name);
+}
+
+/**
+ * Records us as the owner of `name`, or returns false when someone else is on record.
+ * Written aside and hard-linked into place, so a reader never sees a half-written record.
+ */
+function claim(name: string, owner: string): boolean {
+  const draft = ownerFile(`.${name}.${process.pid}`);
+  writeFileSync(draft, `${owner}\n`);
+  try {
+    linkSync(draft, ownerFile(name));
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    rmSync(draft, { force: true });
+  }
+}
+
+/** True when the namespace's recorded owner still runs. */
+function ownerAlive(name: string): boolean {
+  const probe = /^slw-probe-(\d+)-/.exec(name);
+  if (probe) return processStamp(Number(probe[1])) !== undefined;
+  let recorded: string;
+  try {
+    recorded = readFileSync(ownerFile(name), 'utf8').trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false; // made before owners were recorded
+    throw error;
+  }
+  const pid = Number(recorded.split(' ')[0]);
+  return pid > 0 && processStamp(pid) === recorded;
+}
 
 let ipBinary: string | undefined;
 function ip(): string {
@@ -79,17 +142,21 @@ const BLOCKS = 252 * 64;
  * fails when the name exists, so concurrent stand-ins (other processes too) never share a /30.
  */
 export async function createTaskNetwork(): Promise<TaskNetwork> {
+  mkdirSync(OWNER_DIR, { recursive: true });
+  const owner = processStamp(process.pid)!;
   for (let attempt = 0; attempt < 20; attempt += 1) {
     const index = randomInt(BLOCKS);
     const name = `${NETNS_PREFIX}${index}`;
+    if (!claim(name, owner)) continue;
     try {
       await ipRun(['netns', 'add', name]);
     } catch (error) {
-      if (/File exists/i.test((error as Error).message)) continue;
+      rmSync(ownerFile(name), { force: true });
+      if (/File exists/i.test((error as Error).message)) continue; // an orphan with no record: the next sweep's
       throw error;
     }
     const { host, task } = blockAddresses(index);
-    const hostInterface = `slwh${index}`;
+    const hostInterface = `${HOST_INTERFACE_PREFIX}${index}`;
     try {
       await ipRun(['-n', name, 'link', 'set', 'lo', 'up']);
       await ipRun(['link', 'add', hostInterface, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', name]);
@@ -130,6 +197,44 @@ export async function destroyTaskNetwork(network: TaskNetwork): Promise<void> {
   await ipRun(['netns', 'del', network.name]).catch((error: Error) => {
     if (!/No such file/i.test(error.message)) throw error;
   });
+  rmSync(ownerFile(network.name), { force: true });
+}
+
+/**
+ * Removes what stand-ins that died without stopping left behind: namespaces (and whatever
+ * still runs in them), host-side veths and owner records whose owner is gone. Namespaces of
+ * a stand-in that still runs are kept. Returns the names of the namespaces removed.
+ */
+export async function sweepOrphanedNetworks(): Promise<string[]> {
+  const swept: string[] = [];
+  for (const name of await listTaskNetworks()) {
+    if (ownerAlive(name)) continue;
+    const index = /^slw-(\d+)$/.exec(name)?.[1];
+    await destroyTaskNetwork({ name, hostInterface: `${HOST_INTERFACE_PREFIX}${index ?? 'none'}`, hostAddress: '', taskAddress: '' });
+    swept.push(name);
+  }
+  // A veth whose namespace was deleted while a process still held it open outlives the name.
+  const links = (await ipRun(['-o', 'link', 'show'])).split('\n');
+  for (const link of links) {
+    const index = new RegExp(`^\\d+: ${HOST_INTERFACE_PREFIX}(\\d+)[@:]`).exec(link)?.[1];
+    if (index === undefined || ownerAlive(`${NETNS_PREFIX}${index}`)) continue;
+    await ipRun(['link', 'del', `${HOST_INTERFACE_PREFIX}${index}`]).catch((error: Error) => {
+      if (!/Cannot find device|does not exist/i.test(error.message)) throw error;
+    });
+  }
+  let records: string[] = [];
+  try {
+    records = readdirSync(OWNER_DIR);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  // Records of owners that died between writing them and creating the namespace.
+  for (const name of records) {
+    const draftOwner = name.startsWith('.') ? Number(name.split('.').pop()) : undefined;
+    const stale = draftOwner === undefined ? !ownerAlive(name) : processStamp(draftOwner) === undefined;
+    if (stale) rmSync(ownerFile(name), { force: true });
+  }
+  return swept;
 }
 
 /** Names of the namespaces this module's naming scheme owns (for leak checks). */

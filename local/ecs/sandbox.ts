@@ -80,12 +80,21 @@ function chownToPostgres(dir: string): void {
   if (uid && gid) chownSync(dir, Number(uid), Number(gid));
 }
 
-function userPrefix(user: string | undefined): string[] {
-  if (!user || process.getuid?.() !== 0) return [];
+/**
+ * `setpriv … --pdeathsig KILL` right before the program: the kernel kills the container when
+ * the stand-in's process dies, however it dies. `ip netns exec`, `unshare` and the mount
+ * script all exec, so the program keeps the pid our process spawned and we stay its parent.
+ * A uid change clears the death signal, so it is set by the setpriv that changes the uid.
+ * What the program itself started is left to the next start's sweep of its namespace.
+ */
+function programPrefix(user: string | undefined): string[] {
+  const found = findBinary('setpriv', ['/usr/bin']);
+  const deathSignal = ['--pdeathsig', 'KILL'];
+  if (!user || process.getuid?.() !== 0) return found ? [found, ...deathSignal] : [];
+  const setpriv = found ?? 'setpriv'; // missing: the container fails to start, and says why
   const [u, g] = user.split(':');
-  const setpriv = findBinary('setpriv', ['/usr/bin']) ?? 'setpriv';
-  if (g !== undefined) return [setpriv, `--reuid=${u}`, `--regid=${g}`, '--clear-groups'];
-  return [setpriv, `--reuid=${u}`, `--regid=${u}`, '--init-groups'];
+  if (g !== undefined) return [setpriv, `--reuid=${u}`, `--regid=${g}`, '--clear-groups', ...deathSignal];
+  return [setpriv, `--reuid=${u}`, `--regid=${u}`, '--init-groups', ...deathSignal];
 }
 
 function namespaceSandbox(network: TaskNetwork, extraMounts: SandboxMount[]): TaskSandbox {
@@ -103,7 +112,7 @@ function namespaceSandbox(network: TaskNetwork, extraMounts: SandboxMount[]): Ta
         'unshare', '--mount', '--propagation', 'private',
         '/bin/sh', '-c', MOUNT_AND_EXEC, 'slipway-container',
         ...mounts, '--', spec.cwd ?? '/',
-        ...userPrefix(spec.user), ...spec.argv,
+        ...programPrefix(spec.user), ...spec.argv,
       ];
       // detached: the container leads its own process group, so a stop reaches its children.
       return spawn(ip, argv, { env: spec.env, cwd: '/', detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -122,7 +131,7 @@ function hostSandbox(): TaskSandbox {
       // rewritten to the volume's directory, and the mapping is given in SLIPWAY_VOLUMES.
       const volumes = Object.fromEntries(spec.mounts.map((m) => [m.target, m.source]));
       const cwd = rewritePath(spec.cwd ?? '/', spec.mounts);
-      const argv = [...userPrefix(spec.user), ...spec.argv];
+      const argv = [...programPrefix(spec.user), ...spec.argv];
       const env = { ...spec.env, SLIPWAY_VOLUMES: JSON.stringify(volumes) };
       return spawn(argv[0]!, argv.slice(1), { env, cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     },

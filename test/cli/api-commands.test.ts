@@ -2,6 +2,7 @@
 // router as the API Lambda) over DynamoDB Local, seeded through the store.
 
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -151,5 +152,54 @@ describe('local server', () => {
     const unsigned = await fetch(`${server.url}/hooks/github`, { method: 'POST', headers: { 'x-github-event': 'push' }, body: '{}' });
     expect(unsigned.status).toBe(401);
     expect((await fetch(`${server.url}/hooks/github`)).status).toBe(405);
+  });
+});
+
+/** A request with headers fetch would not let us set (Host). */
+function raw(method: string, path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: server.port, method, path, headers }, (res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('the open local API keeps other web pages out', () => {
+  const builds = '/api/repos/acme/app/builds';
+
+  it('answers only to a loopback Host (no DNS rebinding)', async () => {
+    for (const host of [`localhost:${server.port}`, `127.0.0.1:${server.port}`, `[::1]:${server.port}`]) {
+      expect((await raw('GET', '/api/builds', { host })).status).toBe(200);
+    }
+    for (const host of [`attacker.example:${server.port}`, 'localhost', `localhost:${server.port + 1}`, `127.0.0.1.attacker.example:${server.port}`]) {
+      const refused = await raw('GET', '/api/builds', { host });
+      expect(refused.status).toBe(403);
+      expect(JSON.parse(refused.body).error).toMatch(/Host header .* only answers to localhost/);
+    }
+    // Webhooks are signed: a tunnel's Host reaches the handler, which checks the signature.
+    const hook = await raw('POST', '/hooks/github', { host: 'hooks.tunnel.example', 'x-github-event': 'push' });
+    expect(hook.status).toBe(401);
+  });
+
+  it('refuses a cross-site POST (no CSRF) and takes the CLI, dashboard and same-origin ones', async () => {
+    const host = `localhost:${server.port}`;
+    const before = stopped.length;
+    for (const headers of [{ host }, { host, origin: 'https://attacker.example' }, { host, 'x-slipway-request': 'yes' }] as Record<string, string>[]) {
+      const refused = await raw('POST', `${builds}/2/restart`, headers);
+      expect(refused.status).toBe(403);
+      expect(JSON.parse(refused.body).error).toMatch(/needs the header 'x-slipway-request: 1'/);
+    }
+    expect((await raw('POST', `${builds}/3/cancel`, { host })).status).toBe(403);
+    expect(stopped).toHaveLength(before);
+    // Past the guard, the router answers: build 1 finished long ago, so it cannot be cancelled.
+    for (const headers of [{ host, 'x-slipway-request': '1' }, { host, origin: `http://${host}` }] as Record<string, string>[]) {
+      const passed = await raw('POST', `${builds}/1/cancel`, headers);
+      expect(passed.status).toBe(409);
+      expect(passed.body).toMatch(/already finished/);
+    }
   });
 });

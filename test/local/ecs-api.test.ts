@@ -12,7 +12,7 @@ import {
   type ECSClient,
 } from '@aws-sdk/client-ecs';
 import { startLocalEcs, type LocalEcs } from '../../local/ecs/index.js';
-import { CAPACITY_UNAVAILABLE, VCPU_LIMIT } from '../../local/ecs/api.js';
+import { AWSVPC_NEEDS_NETWORK, BOTH_LAUNCH_TYPE_AND_STRATEGY, CAPACITY_UNAVAILABLE, VCPU_LIMIT } from '../../local/ecs/api.js';
 import { describe1, ecsClient, family, sh, waitFor } from './helpers.js';
 
 let ecs: LocalEcs;
@@ -159,5 +159,36 @@ describe('RunTask / DescribeTasks / ListTasks / StopTask', () => {
     await expect(client.send(new RunTaskCommand({ taskDefinition: 'never-registered' }))).rejects.toBeInstanceOf(ClientException);
     const big = { containerOverrides: [{ name: 'main', environment: [{ name: 'X', value: 'x'.repeat(9000) }] }] };
     await expect(client.send(new RunTaskCommand({ taskDefinition: name, overrides: big }))).rejects.toThrow(/8192/);
+  });
+
+  it('refuses a launch type together with a capacity provider strategy, as ECS does', async () => {
+    const name = family('both');
+    await client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: sleeper(1) }));
+    const error = await client
+      .send(new RunTaskCommand({ taskDefinition: name, launchType: 'FARGATE', capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }] }))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidParameterException);
+    expect((error as Error).message).toBe(BOTH_LAUNCH_TYPE_AND_STRATEGY);
+    expect((error as InvalidParameterException).$metadata.httpStatusCode).toBe(400);
+    expect((await client.send(new ListTasksCommand({ family: name }))).taskArns).toEqual([]);
+    // Either one alone is fine.
+    for (const choice of [{ launchType: 'FARGATE' as const }, { capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }] }]) {
+      const out = await client.send(new RunTaskCommand({ taskDefinition: name, ...choice }));
+      expect(out.failures).toEqual([]);
+      await ecs.waitForStopped(out.tasks![0]!.taskArn!, 10_000);
+    }
+  });
+
+  it("requires a network configuration for an awsvpc task definition", async () => {
+    const name = family('awsvpc');
+    const definition = { family: name, networkMode: 'awsvpc' as const, requiresCompatibilities: ['FARGATE' as const], cpu: '256', memory: '512', containerDefinitions: sleeper(1) };
+    await client.send(new RegisterTaskDefinitionCommand(definition));
+    const error = await client.send(new RunTaskCommand({ taskDefinition: name, launchType: 'FARGATE' })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidParameterException);
+    expect((error as Error).message).toBe(AWSVPC_NEEDS_NETWORK);
+    const networkConfiguration = { awsvpcConfiguration: { subnets: ['subnet-1'], assignPublicIp: 'DISABLED' as const } };
+    const out = await client.send(new RunTaskCommand({ taskDefinition: name, launchType: 'FARGATE', networkConfiguration }));
+    expect(out.failures).toEqual([]);
+    await ecs.waitForStopped(out.tasks![0]!.taskArn!, 10_000);
   });
 });

@@ -106,24 +106,35 @@ describe('sharing the host network (no namespaces)', () => {
 describe.skipIf(noNamespaces)('cleanup', () => {
   it('leaves no namespace, veth, process or temp dir behind once the stand-in stops', async () => {
     const leftover = await startLocalEcs();
-    const arn = await runOne(ecsClient(leftover.endpoint), [
-      { name: 'cache', image: 'redis:7', essential: false },
-      sh('main', 'sleep 60 & sleep 60', { essential: true }),
-    ]);
-    const sandbox = await waitFor('both containers running', () => {
-      const task = leftover.tasks().find((t) => t.taskArn === arn)!;
-      const running = (task.containers as { lastStatus: string }[]).every((c) => c.lastStatus === 'RUNNING');
-      return running ? leftover.sandboxOf(arn) : undefined;
-    });
-    const network = sandbox.network!;
-    const pids = execFileSync('ip', ['netns', 'pids', network]).toString().trim().split('\n').map(Number);
-    expect(pids.length).toBeGreaterThanOrEqual(3); // redis-server and two sleeps
-    expect(await listTaskNetworks()).toContain(network);
-    await leftover.stop();
-    expect(await listTaskNetworks()).not.toContain(network);
-    expect(execFileSync('ip', ['-o', 'link']).toString()).not.toContain(`${sandbox.hostInterface}:`);
-    expect(pids.filter(isRunning)).toEqual([]);
-    expect(existsSync(leftover.logsDir)).toBe(false);
+    let stopped = false;
+    try {
+      const client = ecsClient(leftover.endpoint);
+      const arn = await runOne(client, [
+        { name: 'cache', image: 'redis:7', essential: false },
+        sh('main', 'sleep 60 & sleep 60', { essential: true }),
+      ]);
+      client.destroy();
+      const sandbox = await waitFor('both containers running', () => {
+        const task = leftover.tasks().find((t) => t.taskArn === arn)!;
+        const running = (task.containers as { lastStatus: string }[]).every((c) => c.lastStatus === 'RUNNING');
+        return running ? leftover.sandboxOf(arn) : undefined;
+      });
+      const network = sandbox.network!;
+      // RUNNING means spawned: the shell may not have forked its sleeps yet.
+      const pids = await waitFor('redis-server, the shell and its two sleeps', () => {
+        const found = execFileSync('ip', ['netns', 'pids', network]).toString().trim().split('\n').filter(Boolean).map(Number);
+        return found.length >= 4 ? found : undefined;
+      }, 5_000);
+      expect(await listTaskNetworks()).toContain(network);
+      stopped = true;
+      await leftover.stop();
+      expect(await listTaskNetworks()).not.toContain(network);
+      expect(execFileSync('ip', ['-o', 'link']).toString()).not.toContain(`${sandbox.hostInterface}:`);
+      expect(pids.filter(isRunning)).toEqual([]);
+      expect(existsSync(leftover.logsDir)).toBe(false);
+    } finally {
+      if (!stopped) await leftover.stop();
+    }
   });
 });
 

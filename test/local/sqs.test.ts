@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { startSqs, type LocalSqs } from '../../local/sqs.js';
+import { createLocalQueues, LOCAL_QUEUES } from '../../local/queues.js';
 import { credentials } from './helpers.js';
 
 let sqs: LocalSqs;
@@ -72,5 +73,29 @@ describe('fauxqs (SQS)', () => {
       }
     }
     expect(bodies).toEqual(['one', 'two', 'three']);
+  });
+});
+
+describe('local mode queues', () => {
+  it('gives the events and jobs queues dead-letter queues; a poison event lands in its DLQ', async () => {
+    const queues = await createLocalQueues(client);
+    const policy = async (url: string) => {
+      const out = await client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['RedrivePolicy'] }));
+      return JSON.parse(out.Attributes!.RedrivePolicy!) as { deadLetterTargetArn: string; maxReceiveCount: number };
+    };
+    const arn = async (url: string) => (await client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn;
+    expect(await policy(queues.jobsUrl)).toEqual({ deadLetterTargetArn: await arn(queues.jobsDeadLetterUrl), maxReceiveCount: LOCAL_QUEUES.jobsMaxReceives });
+    expect(await policy(queues.eventsUrl)).toEqual({ deadLetterTargetArn: await arn(queues.eventsDeadLetterUrl), maxReceiveCount: LOCAL_QUEUES.eventsMaxReceives });
+
+    await client.send(new SendMessageCommand({ QueueUrl: queues.eventsUrl, MessageBody: 'poison' }));
+    // Received and never deleted (the handler failed) as often as the policy allows...
+    for (let i = 0; i < LOCAL_QUEUES.eventsMaxReceives; i += 1) {
+      const out = await client.send(new ReceiveMessageCommand({ QueueUrl: queues.eventsUrl, VisibilityTimeout: 0 }));
+      expect(out.Messages?.[0]?.Body).toBe('poison');
+    }
+    // ...then it is parked in the dead-letter queue.
+    expect((await client.send(new ReceiveMessageCommand({ QueueUrl: queues.eventsUrl }))).Messages ?? []).toEqual([]);
+    const parked = await client.send(new ReceiveMessageCommand({ QueueUrl: queues.eventsDeadLetterUrl }));
+    expect(parked.Messages?.[0]?.Body).toBe('poison');
   });
 });

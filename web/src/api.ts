@@ -23,8 +23,11 @@ function authHeaders(): Record<string, string> {
   return token ? { authorization: `Bearer ${token}` } : {};
 }
 
+// The open local API refuses changes without it: other web pages cannot send it (see local/request-guard.ts).
+const REQUEST_HEADER = { 'x-slipway-request': '1' };
+
 async function request<T>(path: string, init?: RequestInit): Promise<T> {
-  const response = await fetch(path, { ...init, headers: { accept: 'application/json', ...authHeaders() } });
+  const response = await fetch(path, { ...init, headers: { accept: 'application/json', ...REQUEST_HEADER, ...authHeaders() } });
   const body = (await response.json().catch(() => ({}))) as { error?: string };
   if (!response.ok) throw new ApiRequestError(response.status, body.error ?? `${response.status} ${response.statusText}`);
   return body as T;
