@@ -20,7 +20,7 @@ import type {
   Tag,
   Volume as TaskVolume,
 } from '@aws-sdk/client-ecs';
-import { conditionInput, conditionsMatch, skipReason, statusMatches, type ConditionInput } from './conditions.js';
+import { conditionInput, conditionsMatch, skipReason, type ConditionInput } from './conditions.js';
 import { NameAllocator, ecsSafeName } from './container-names.js';
 import type { BuildContext } from './context.js';
 import {
@@ -33,16 +33,19 @@ import {
   WORKSPACE_VOLUME,
   type AgentPlan,
   type AgentStepPlan,
+  type ContainerDependencyCondition,
 } from './contract.js';
 import { buildEnvironment, stepEnvironment, type StageEnvInput } from './environment.js';
 import { familyName } from './family.js';
 import { fargateSize } from './fargate-size.js';
 import { HEALTH, MAX_CLIENT_TOKEN, MAX_CONTAINERS, MAX_DEFINITION_BYTES, MAX_OVERRIDE_CHARS, START_TIMEOUT, clamp, jsonChars } from './limits.js';
-import { pack, splitEnvironment, type PackUnit } from './pack.js';
+import { fitContainers, isPlugin, splitEnvironment, tooManyContainersMessage, type PackUnit } from './pack.js';
 import { pluginRunEnvironment, pluginStructuralEnvironment } from './plugin-run-env.js';
+import { fitFreeText } from './override-budget.js';
 import { pluginEnvironment } from './plugin-settings.js';
 import { gateContainerScript, stepScript } from './script.js';
-import { stepDependencies, type OrderedStep, type StepKind } from './step-order.js';
+import { SECRET_NAME } from './secret-names.js';
+import { stepDependencies, stepKind, type OrderedStep, type StepKind } from './step-order.js';
 import type { Diagnostic, EnvValue, Manifest, Pipeline, Position, SecretDocument, Step } from './types.js';
 
 export interface CompileOptions {
@@ -63,7 +66,13 @@ export interface CompileOptions {
   stageId?: (pipeline: Pipeline, stageNumber: number) => string;
   /** False for pull requests from forks: steps then get no `secrets`. Defaults to "not a fork". */
   withSecrets?: boolean;
-  /** SSM parameter path of a repository secret; default `/slipway/OWNER/NAME/SECRET`. */
+  /** Where repository secrets live: `PREFIX/OWNER/NAME/SECRET`; default `/slipway`. */
+  secretsPrefix?: string;
+  /**
+   * SSM parameter path of a repository secret; default `SECRETS_PREFIX/OWNER/NAME/SECRET`.
+   * `secretPath(slug, '')` is the repository's own prefix: a `kind: secret` document may
+   * only name a secret under it.
+   */
   secretPath?: (repoSlug: string, secret: string) => string;
   cluster?: string;
   network?: { subnets: string[]; securityGroups: string[]; assignPublicIp?: boolean };
@@ -116,13 +125,15 @@ export function compileManifest(manifest: Manifest, ctx: BuildContext, options: 
     else chosen.push({ pipeline, number: i + 1 });
   });
   const names = new Set(chosen.map((c) => c.pipeline.name));
+  const stageDependencies = runningDependencies(manifest.pipelines, names);
   const stages: CompiledStage[] = [];
   const errors: Diagnostic[] = [];
   for (const { pipeline, number } of chosen) {
     try {
       const stage = compilePipeline(pipeline, ctx, options, { file: manifest.file, secrets: manifest.secrets, stageNumber: number });
-      // A pipeline left out by its trigger counts as done for those that depend on it, as in Drone.
-      stage.dependsOn = stage.dependsOn.filter((d) => names.has(d));
+      // A pipeline left out by its trigger is seen through: its dependents wait for what it
+      // waited for, as Drone does.
+      stage.dependsOn = stageDependencies(pipeline.name);
       stages.push(stage);
     } catch (error) {
       if (!(error instanceof CompileError)) throw error;
@@ -131,6 +142,29 @@ export function compileManifest(manifest: Manifest, ctx: BuildContext, options: 
   }
   if (errors.length > 0) throw new CompileError(errors);
   return { stages, skipped };
+}
+
+/**
+ * The pipelines a running pipeline waits for, through those that do not run: a pipeline
+ * left out by its trigger hands its own `depends_on` to its dependents (as a step left out
+ * by `when:` does, see step-order.ts). Names of no docker pipeline (reported by lint) drop out.
+ */
+function runningDependencies(pipelines: readonly Pipeline[], running: ReadonlySet<string>): (name: string) => string[] {
+  const byName = new Map(pipelines.map((p) => [p.name, p] as const));
+  return (name) => {
+    const out: string[] = [];
+    const seen = new Set<string>([name]);
+    const visit = (of: string) => {
+      for (const dep of byName.get(of)?.dependsOn ?? []) {
+        if (seen.has(dep)) continue;
+        seen.add(dep);
+        if (running.has(dep)) out.push(dep);
+        else visit(dep);
+      }
+    };
+    visit(name);
+    return out;
+  };
 }
 
 function triggerReason(pipeline: Pipeline, input: ConditionInput): string | undefined {
@@ -185,22 +219,10 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
   const linear = !pipeline.steps.some((s) => s.dependsOn.length > 0);
 
   // Containers: the agent, services, steps (packed when over the limit), gates.
-  let units: PackUnit[] = [...active.values()].map((o) => ({ steps: [o.step], kind: o.kind }));
-  const gatesNeeded = (list: PackUnit[]) => list.filter((u) => u.kind === 'failure-only' && isPlugin(u.steps[0]!)).length;
-  const count = (list: PackUnit[]) => 1 + pipeline.services.length + list.length + gatesNeeded(list);
-  const before = count(units);
-  if (before > MAX_CONTAINERS) {
-    const packed = pack(units, before - MAX_CONTAINERS, linear);
-    units = packed.units;
-    if (count(units) > MAX_CONTAINERS) {
-      fail(
-        pipeline.pos,
-        `needs ${before} containers (the agent, ${pipeline.services.length} services, ${active.size} steps${gatesNeeded(units) ? `, ${gatesNeeded(units)} status gates` : ''}) but ECS allows ${MAX_CONTAINERS} per task, ` +
-          `and packing steps that share an image brings it only to ${count(units)}. ` +
-          `Split the pipeline into several pipelines joined by depends_on, or give consecutive steps the same image so they can share a container` +
-          (linear ? '' : ' (steps of a pipeline that uses depends_on are never packed)'),
-      );
-    }
+  const fit = fitContainers(pipeline.services.length, [...active.values()].map((o) => ({ steps: [o.step], kind: o.kind })), linear);
+  const units = fit.units;
+  if (fit.after > MAX_CONTAINERS) fail(pipeline.pos, tooManyContainersMessage(fit, pipeline.services.length, active.size, linear));
+  if (fit.before > MAX_CONTAINERS) {
     for (const u of units) {
       if (u.steps.length > 1) notes.push(`steps ${u.steps.map((s) => JSON.stringify(s.name)).join(', ')} share one container (ECS allows ${MAX_CONTAINERS} containers per task)`);
     }
@@ -237,7 +259,7 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
   const watched = compiledUnits.filter((u) => !u.steps[0]!.detach && u.steps.every((s) => s.failure !== 'ignore')).map((u) => u.container);
 
   const hosts = [...pipeline.services.map((s) => s.name), ...[...active.values()].filter((o) => o.step.detach).map((o) => o.step.name)];
-  const secretRef = (secret: string) => secretArn(secret, ctx, options, source.secrets ?? [], (m) => fail(pipeline.pos, m));
+  const secretRef = (secret: string) => secretArn(secret, ctx, options, source.secrets ?? [], (m, pos) => fail(pos ?? pipeline.pos, m));
   const withheld = new Set<string>();
   const runEnv = buildEnvironment(ctx, stageEnv(pipeline, stageNumber));
   const anyPlugin = [...active.values()].some((o) => isPlugin(o.step));
@@ -252,6 +274,7 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
     clone: pipeline.clone,
     services: [],
     steps: [],
+    stage: { number: stageNumber, dependsOn: [...pipeline.dependsOn] },
   };
   containers.push({} as ContainerDefinition); // the agent, filled in once the plan is complete
 
@@ -267,9 +290,9 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
     });
   });
 
-  const pluginOverrides: ContainerOverride[] = [];
-  // The same for every plugin step of the stage: computed once, copied per override.
-  let pluginRunEnv: KeyValuePair[] | undefined;
+  // Containers that run their image's entrypoint and cannot source the env file: they get
+  // the build's DRONE_* variables as a per-run override (plugin-run-env.ts).
+  const pluginContainers: string[] = [];
   const stepNumber = (step: Step) => pipeline.steps.indexOf(step) + 1 + (pipeline.clone.disable ? 0 : 1);
   for (const u of compiledUnits) {
     const dependsOn = unitDeps(u);
@@ -282,10 +305,7 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
     const def = stepContainer(u, stepDependsOn, stepNumber, watched, common);
     containers.push(def);
     if (isPlugin(first)) {
-      // A step without commands runs its image's own entrypoint and cannot source the env
-      // file: it gets the build's DRONE_* variables as a per-run override (plugin-run-env.ts).
-      pluginRunEnv ??= keyValues(pluginRunEnvironment(runEnv));
-      pluginOverrides.push({ name: u.container, environment: pluginRunEnv.map((kv) => ({ ...kv })) });
+      pluginContainers.push(u.container);
       if (u.kind === 'always') {
         notes.push(`step "${first.name}" runs on success and failure but has no commands: it cannot learn the build's status (DRONE_BUILD_STATUS is unset)`);
       }
@@ -296,6 +316,7 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
       detach: first.detach,
       failure: first.failure,
       dependsOn: stepDependsOn.map((d) => d.containerName!),
+      dependsOnConditions: Object.fromEntries(stepDependsOn.map((d) => [d.containerName!, d.condition as ContainerDependencyCondition])),
     };
     if (u.gate) stepPlan.gate = u.gate;
     plan.steps.push(stepPlan);
@@ -310,7 +331,7 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
     notes.push(`secrets withheld from this build (pull request from a fork): ${[...withheld].sort().join(', ')}`);
   }
 
-  const size = taskSize(pipeline, options, fail);
+  const size = taskSize(pipeline, containers, options, fail, notes);
   const volumes: TaskVolume[] = [
     { name: WORKSPACE_VOLUME },
     { name: STATE_VOLUME },
@@ -343,25 +364,39 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
   if (stageId.length === 0 || stageId.length > MAX_CLIENT_TOKEN) {
     fail(pipeline.pos, `the stage id ${JSON.stringify(stageId)} cannot be a RunTask clientToken (1 to ${MAX_CLIENT_TOKEN} characters)`);
   }
-  const overrides = {
-    containerOverrides: [
-      {
-        name: AGENT_CONTAINER,
-        environment: [
-          { name: AGENT_ENV.build, value: JSON.stringify(agentContext(ctx)) },
-          { name: AGENT_ENV.stageId, value: stageId },
-        ],
-      },
-      ...pluginOverrides,
-    ],
+  const overridesFor = (runCtx: BuildContext): { containerOverrides: ContainerOverride[] } => {
+    // The same for every plugin step of the stage: computed once, copied per override.
+    const pluginRunEnv = pluginContainers.length > 0 ? keyValues(pluginRunEnvironment(buildEnvironment(runCtx, stageEnv(pipeline, stageNumber)))) : [];
+    return {
+      containerOverrides: [
+        {
+          name: AGENT_CONTAINER,
+          environment: [
+            { name: AGENT_ENV.build, value: JSON.stringify(agentContext(runCtx)) },
+            { name: AGENT_ENV.stageId, value: stageId },
+          ],
+        },
+        ...pluginContainers.map((name) => ({ name, environment: pluginRunEnv.map((kv) => ({ ...kv })) })),
+      ],
+    };
   };
+  // Long free text (commit message, PR title, author) is cut to fit, the same for the
+  // agent and the plugins (override-budget.ts).
+  const fitted = fitFreeText(ctx, (c) => jsonChars(overridesFor(c)), MAX_OVERRIDE_CHARS);
+  const overrides = overridesFor(fitted.ctx);
+  if (fitted.truncated.length > 0) {
+    notes.push(
+      `${fitted.truncated.map((t) => `the ${t.field} (${t.from} characters)`).join(', ')} ${fitted.truncated.length > 1 ? 'were' : 'was'} cut to ` +
+        `${Math.max(...fitted.truncated.map((t) => t.to))} characters in what the steps receive: RunTask overrides hold at most ${MAX_OVERRIDE_CHARS} characters`,
+    );
+  }
   const overrideChars = jsonChars(overrides);
   if (overrideChars > MAX_OVERRIDE_CHARS) {
     const parts = overrides.containerOverrides.map((o) => `${o.name} ${jsonChars(o)}`).join(', ');
     fail(
       pipeline.pos,
-      `its per-run overrides are ${overrideChars} characters but RunTask accepts at most ${MAX_OVERRIDE_CHARS} (${parts}): ` +
-        `each step without commands (a plugin) receives the build's DRONE_* variables this way — use fewer plugin steps in one pipeline, or shorten the commit message`,
+      `its per-run overrides are ${overrideChars} characters but RunTask accepts at most ${MAX_OVERRIDE_CHARS} (${parts}), and cutting the commit message short cannot make them fit: ` +
+        `each step without commands (a plugin) receives the build's DRONE_* variables this way — use fewer plugin steps in one pipeline`,
     );
   }
 
@@ -369,7 +404,9 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
     ...(options.cluster ? { cluster: options.cluster } : {}),
     taskDefinition: taskDefinition.family,
     count: 1,
-    ...(options.spot ? { capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }] } : { launchType: 'FARGATE' }),
+    // No launchType: the autoscaler chooses capacity (a capacityProviderStrategy), and ECS
+    // rejects a request that has both.
+    ...(options.spot ? { capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }] } : {}),
     ...(options.network
       ? {
           networkConfiguration: {
@@ -389,21 +426,6 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
   };
 
   return { name: pipeline.name, dependsOn: [...pipeline.dependsOn], taskDefinition, runTask, skippedSteps, plan, notes };
-}
-
-/** Drone's status rule (statusMatches) → how the step is ordered and gated; undefined: never runs. */
-function stepKind(step: Step): StepKind | undefined {
-  const onSuccess = statusMatches(step.when.status, 'success');
-  const onFailure = statusMatches(step.when.status, 'failure');
-  if (onSuccess && onFailure) return 'always';
-  if (onFailure) return 'failure-only';
-  if (onSuccess) return 'plain';
-  return undefined;
-}
-
-/** A step without commands runs its image's entrypoint: plugins, and images with `command:`. */
-function isPlugin(step: Step): boolean {
-  return step.commands.length === 0;
 }
 
 interface Common {
@@ -533,7 +555,7 @@ function serviceContainer(service: Step, container: string, c: Common): Containe
     image: service.image,
     essential: false,
     startTimeout: clamp(service.ready?.timeout ?? 60, START_TIMEOUT),
-    ...commandOf([service], container, env, c, undefined),
+    ...commandOf([service], container, env, c, undefined, [], Object.keys(env.literal)),
     ...(service.user ? { user: service.user } : {}),
     ...(service.workingDir ? { workingDirectory: service.workingDir } : {}),
     environment: keyValues(env.literal),
@@ -565,6 +587,7 @@ function commandOf(
   c: Common,
   gate: { watch: string[] } | undefined,
   exports: Record<string, string>[] = [],
+  ownEnv: string[] = [],
 ): Pick<ContainerDefinition, 'entryPoint' | 'command'> {
   const first = steps[0]!;
   if (first.commands.length === 0) {
@@ -579,6 +602,7 @@ function commandOf(
     workdir: first.workingDir ?? c.pipeline.workspace.path,
     hosts: c.hosts.filter((h) => !steps.some((s) => s.name === h)),
     secretEnv: c.withSecrets ? Object.keys(env.secrets).sort() : [],
+    ownEnv: [...new Set([...ownEnv, ...(c.withSecrets ? Object.keys(env.secrets) : [])])].sort(),
     ...(gate ? { gate } : {}),
   });
   return { entryPoint: [first.shell ?? SHELL, '-c'], command: [script] };
@@ -598,7 +622,7 @@ function stepContainer(u: Unit, dependsOn: ContainerDependency[], stepNumber: (s
     name: u.container,
     image: first.image,
     essential: false,
-    ...commandOf(u.steps, u.container, envs[0]!, c, gate, own),
+    ...commandOf(u.steps, u.container, envs[0]!, c, gate, own, Object.keys(common).filter((name) => envs.some((e) => name in e.literal))),
     workingDirectory: first.workingDir ?? c.pipeline.workspace.path,
     ...(first.user ? { user: first.user } : {}),
     environment: keyValues(common),
@@ -635,39 +659,72 @@ function gateContainer(name: string, script: string, dependsOn: ContainerDepende
   };
 }
 
-/** The pipeline's `resources`, else the sum of what containers ask for, at least the defaults → a Fargate pair. */
-function taskSize(pipeline: Pipeline, options: CompileOptions, fail: Common['fail']): { cpu: string; memory: string } {
-  const all = [...pipeline.services, ...pipeline.steps];
-  const sum = (key: 'cpu' | 'memory') => all.reduce((total, s) => total + (s.resources?.[key] ?? 0), 0);
-  const cpu = pipeline.resources?.cpu ?? Math.max(options.defaultCpu ?? DEFAULT_CPU, sum('cpu'));
-  const memory = pipeline.resources?.memory ?? Math.max(options.defaultMemory ?? DEFAULT_MEMORY, sum('memory'));
+/**
+ * The task's size: what the pipeline's `resources` ask for (else the defaults), raised to
+ * hold what its containers reserve — ECS rejects a task whose containers' cpu (or memory
+ * reservations) add up to more than the task's — then to the nearest valid Fargate pair.
+ */
+function taskSize(pipeline: Pipeline, containers: ContainerDefinition[], options: CompileOptions, fail: Common['fail'], notes: string[]): { cpu: string; memory: string } {
+  const sumCpu = containers.reduce((total, c) => total + (c.cpu ?? 0), 0);
+  const sumMemory = containers.reduce((total, c) => total + Math.max(c.memoryReservation ?? 0, c.memory ?? 0), 0);
+  const askedCpu = pipeline.resources?.cpu ?? options.defaultCpu ?? DEFAULT_CPU;
+  const askedMemory = pipeline.resources?.memory ?? options.defaultMemory ?? DEFAULT_MEMORY;
+  const cpu = Math.max(askedCpu, sumCpu);
+  const memory = Math.max(askedMemory, sumMemory);
   const size = fargateSize(cpu, memory);
-  if ('error' in size) return fail(pipeline.pos, `resources: ${size.error}`);
+  if ('error' in size) {
+    return fail(pipeline.pos, `resources: ${size.error}${cpu > askedCpu || memory > askedMemory ? ` (the steps and services together ask for ${sumCpu} CPU units and ${sumMemory} MiB)` : ''}`);
+  }
+  const raised = [
+    ...(pipeline.resources?.cpu !== undefined && sumCpu > pipeline.resources.cpu ? [`cpu ${pipeline.resources.cpu} → ${size.cpu} (its containers ask for ${sumCpu} units)`] : []),
+    ...(pipeline.resources?.memory !== undefined && sumMemory > pipeline.resources.memory ? [`memory ${pipeline.resources.memory} → ${size.memory} MiB (its containers reserve ${sumMemory} MiB)`] : []),
+  ];
+  if (raised.length > 0) notes.push(`resources: the task was raised to hold its containers: ${raised.join(', ')}`);
   return size;
 }
 
 /**
  * Where a secret's value lives. A `kind: secret` document with `get: { path, name }` names
  * a Secrets Manager secret (and a JSON key in it); any other name is a repository secret
- * in SSM Parameter Store under `/slipway/OWNER/NAME/SECRET`.
+ * in SSM Parameter Store under `/slipway/OWNER/NAME/SECRET`. Either way the secret must be
+ * the repository's own: the task execution role can read every repository's secrets, so
+ * without this check one repository's pipeline could name another's (`/slipway/victim/…`).
  */
-function secretArn(secret: string, ctx: BuildContext, options: CompileOptions, documents: SecretDocument[], fail: (m: string) => never): string {
+function secretArn(
+  secret: string,
+  ctx: BuildContext,
+  options: CompileOptions,
+  documents: SecretDocument[],
+  fail: (m: string, pos?: Position) => never,
+): string {
+  const pathOf = options.secretPath ?? ((slug: string, name: string) => defaultSecretPath(slug, name, options.secretsPrefix));
+  const own = pathOf(ctx.repo.slug, '');
   const doc = documents.find((d) => d.name === secret);
   if (doc?.get) {
-    const key = doc.get.name;
-    if (!options.accountId) {
-      if (key) fail(`secret "${secret}" reads key "${key}" of a Secrets Manager secret, which needs a full ARN: set the account id`);
-      return doc.get.path;
+    const { path, name: key } = doc.get;
+    if (!path.startsWith(own) || path.length === own.length || /(^|\/)\.\.?(\/|$)/.test(path.slice(own.length))) {
+      fail(
+        `secret "${secret}" reads ${JSON.stringify(path)}, which is not one of this repository's secrets: ` +
+          `a secret document may only name a secret under ${own} (the repository's own prefix)`,
+        doc.pos,
+      );
     }
-    const arn = `arn:aws:secretsmanager:${options.region}:${options.accountId}:secret:${doc.get.path}`;
+    if (!options.accountId) {
+      if (key) fail(`secret "${secret}" reads key "${key}" of a Secrets Manager secret, which needs a full ARN: set the account id`, doc.pos);
+      return path;
+    }
+    const arn = `arn:aws:secretsmanager:${options.region}:${options.accountId}:secret:${path}`;
     return key ? `${arn}:${key}::` : arn;
   }
-  const path = (options.secretPath ?? defaultSecretPath)(ctx.repo.slug, secret);
+  if (!SECRET_NAME.test(secret)) {
+    fail(`from_secret "${secret}" is not a valid secret name: use letters, digits, "_", "." and "-" (it is one segment of the parameter path ${own}NAME)`);
+  }
+  const path = pathOf(ctx.repo.slug, secret);
   return options.accountId ? `arn:aws:ssm:${options.region}:${options.accountId}:parameter${path}` : path;
 }
 
-export function defaultSecretPath(repoSlug: string, secret: string): string {
-  return `/slipway/${repoSlug}/${secret}`;
+export function defaultSecretPath(repoSlug: string, secret: string, prefix = '/slipway'): string {
+  return `${prefix.replace(/\/+$/, '')}/${repoSlug}/${secret}`;
 }
 
 function defaultStageId(ctx: BuildContext): (pipeline: Pipeline, stageNumber: number) => string {

@@ -4,6 +4,10 @@
 
 import { STATE_DIR, STATE_VOLUME, WORKSPACE_VOLUME } from './contract.js';
 import { closest } from './format.js';
+import { HEALTH, MAX_CONTAINERS, START_TIMEOUT } from './limits.js';
+import { SECRET_NAME, SHELL_NAME } from './secret-names.js';
+import { fitContainers, tooManyContainersMessage, type PackUnit } from './pack.js';
+import { stepKind } from './step-order.js';
 import { imageRepository } from './known-images.js';
 import { UNSUPPORTED_STEP_KEYS, entry, type ParsedFile, type ParsedPipeline } from './parse.js';
 import type { SourceMap, SourceNode } from './yaml-source.js';
@@ -39,7 +43,22 @@ export const LINT = {
   noSteps: 'pipeline has no steps',
   noReadiness: 'no readiness check',
   unknownValue: 'unknown value',
+  tooManyContainers: 'too many containers',
+  timeoutTooLong: 'timeout too long',
+  secretEnvName: 'secret in a variable the shell cannot name',
+  secretName: 'invalid secret name',
+  serviceNamesUnresolved: 'service names do not resolve here',
 } as const;
+
+/** The longest pipeline `timeout`: a hung build must not hold a Fargate task (and its bill) for days. */
+export const MAX_TIMEOUT_MINUTES = 1440;
+/**
+ * The longest `ready.timeout`. A readiness command becomes an ECS health check that steps
+ * wait for (HEALTHY), and ECS waits at most `startTimeout` (120 s) for it. Ports are
+ * checked by the agent, whose own health check (what steps wait for) allows at most a
+ * 300 s start period (then 10 failed checks 5 s apart), clone included.
+ */
+export const MAX_READY_TIMEOUT = { command: START_TIMEOUT.max, ports: HEALTH.startPeriod.max } as const;
 
 /** Fargate's largest task: 16 vCPU, 120 GiB. */
 export const FARGATE_MAX = { cpu: 16_384, memory: 122_880 } as const;
@@ -54,7 +73,8 @@ const MAX_NAME_LENGTH = 100;
 
 export function lintParsed(parsed: ParsedFile, file: string): Diagnostic[] {
   const out = new Findings(file);
-  for (const p of parsed.pipelines) lintPipeline(p, out);
+  const secretDocs = new Set(parsed.secrets.map((s) => s.secret.name));
+  for (const p of parsed.pipelines) lintPipeline(p, out, secretDocs);
   lintPipelineGraph(parsed, out);
   lintSecrets(parsed, out);
   return out.diagnostics;
@@ -103,7 +123,7 @@ function keyPos(map: SourceMap, key: string): Position {
   return entry(map, key)?.keyPos ?? map.pos;
 }
 
-function lintPipeline(p: ParsedPipeline, out: Findings): void {
+function lintPipeline(p: ParsedPipeline, out: Findings, secretDocs: ReadonlySet<string>): void {
   const { pipeline } = p;
   const all = located(p);
   const stepsNode = entry(p.source, 'steps')?.value;
@@ -121,6 +141,91 @@ function lintPipeline(p: ParsedPipeline, out: Findings): void {
     out.error(valuePos(p.source, 'workspace'), 'workspace', `${LINT.reservedPath}: ${pipeline.workspace.path} is reserved for the runner; choose another path`);
   }
   for (const s of all) lintStep(s, out);
+  lintContainerCount(p, out);
+  if (pipeline.timeout > MAX_TIMEOUT_MINUTES) {
+    out.error(
+      valuePos(p.source, 'timeout'),
+      'timeout',
+      `${LINT.timeoutTooLong}: ${pipeline.timeout} minutes; Slipway runs a pipeline for at most ${MAX_TIMEOUT_MINUTES} minutes (24 hours) so that a hung build cannot hold its Fargate task indefinitely`,
+    );
+  }
+  lintSecretNames(p.pipeline.environment, entry(p.source, 'environment')?.value, 'environment', secretDocs, out);
+  for (const s of all) lintSecretNames(s.step.environment, entry(s.source, 'environment')?.value, `${s.path}.environment`, secretDocs, out);
+  lintUnresolvedNames(p, all, out);
+}
+
+/**
+ * A secret's variable must be a shell name, or the step script cannot read it to mask it
+ * in the log; its `from_secret` must be one SSM path segment (or a `kind: secret` document).
+ */
+function lintSecretNames(env: Step['environment'], node: SourceNode | undefined, path: string, docs: ReadonlySet<string>, out: Findings): void {
+  for (const [name, value] of Object.entries(env)) {
+    if (!('fromSecret' in value)) continue;
+    const e = node?.kind === 'map' ? entry(node, name) : undefined;
+    const keyAt = e?.keyPos ?? node?.pos ?? { line: 1, column: 1 };
+    if (!SHELL_NAME.test(name)) {
+      out.error(keyAt, `${path}.${name}`, `${LINT.secretEnvName}: "${name}" holds secret ${value.fromSecret}, but the step's log can mask only variables named with letters, digits and "_" (not starting with a digit); rename it, e.g. ${name.replace(/[^A-Za-z0-9_]/g, '_').replace(/^([0-9])/, '_$1')}`);
+    }
+    if (!docs.has(value.fromSecret) && !SECRET_NAME.test(value.fromSecret)) {
+      const at = e?.value.kind === 'map' ? valuePos(e.value, 'from_secret') : keyAt;
+      out.error(at, `${path}.${name}.from_secret`, `${LINT.secretName}: "${value.fromSecret}" (a repository secret's name is one segment of its parameter path: letters, digits, "_", "." and "-")`);
+    }
+  }
+}
+
+/**
+ * Service names reach a step through /etc/hosts, which only a step's script (commands,
+ * run as root) writes: a plugin step, or a step run as another user, that names a service
+ * (in its settings, environment or commands) must use localhost instead.
+ */
+function lintUnresolvedNames(p: ParsedPipeline, all: Located[], out: Findings): void {
+  const names = [...p.pipeline.services.map((s) => s.name), ...p.pipeline.steps.filter((s) => s.detach).map((s) => s.name)];
+  if (names.length === 0) return;
+  for (const s of all) {
+    if (s.service) continue;
+    const plugin = s.step.commands.length === 0;
+    const otherUser = !plugin && s.step.user !== undefined && !/^(root|0)(:|$)/.test(s.step.user);
+    if (!plugin && !otherUser) continue;
+    const text = [
+      ...Object.values(s.step.settings).map((v) => ('value' in v ? JSON.stringify(v.value) : '')),
+      ...Object.values(s.step.environment).map((v) => ('value' in v ? v.value : '')),
+      ...s.step.commands,
+    ].join('\n');
+    const used = names.filter((n) => n !== s.step.name && new RegExp(`(^|[^A-Za-z0-9._-])${escapeRegExp(n)}($|[^A-Za-z0-9_-])`).test(text));
+    if (used.length === 0) continue;
+    const list = used.map((n) => `"${n}"`).join(', ');
+    if (plugin) {
+      out.warn(valuePos(s.source, 'image'), s.path, `${LINT.serviceNamesUnresolved}: "${s.step.name}" names ${list} but runs its image's own entrypoint, so nothing adds ${used.length > 1 ? 'them' : 'it'} to its /etc/hosts; use localhost (the containers of one task share it)`);
+    } else {
+      out.warn(keyPos(s.source, 'user'), `${s.path}.user`, `${LINT.serviceNamesUnresolved}: "${s.step.name}" names ${list} but runs as ${s.step.user}, who cannot write /etc/hosts; use localhost (the containers of one task share it)`);
+    }
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * The compiler's own count (pack.ts). Lint does not know the build, so it counts every
+ * step that can run: an error when that is what every build runs, a warning when `when:`
+ * conditions may leave steps out.
+ */
+function lintContainerCount(p: ParsedPipeline, out: Findings): void {
+  const { pipeline } = p;
+  const units: PackUnit[] = [];
+  for (const step of pipeline.steps) {
+    const kind = stepKind(step);
+    if (kind) units.push({ steps: [step], kind });
+  }
+  const linear = !pipeline.steps.some((s) => s.dependsOn.length > 0);
+  const fit = fitContainers(pipeline.services.length, units, linear);
+  if (fit.after <= MAX_CONTAINERS) return;
+  const message = `${LINT.tooManyContainers}: pipeline "${pipeline.name}" ${tooManyContainersMessage(fit, pipeline.services.length, units.length, linear)}`;
+  const conditional = pipeline.steps.some((s) => (Object.keys(s.when) as (keyof Conditions)[]).some((k) => k !== 'status' && (s.when[k].include.length > 0 || s.when[k].exclude.length > 0)));
+  const pos = keyPos(p.source, 'steps');
+  if (conditional) out.warn(pos, 'steps', `${message} (when all of its steps run; \`when:\` conditions may leave some out)`);
+  else out.error(pos, 'steps', message);
 }
 
 function lintNames(p: ParsedPipeline, all: Located[], out: Findings): void {
@@ -296,6 +401,19 @@ function lintStep(s: Located, out: Findings): void {
   }
   lintConditions(entry(source, 'when')?.value, step.when, `${path}.when`, out);
   lintResources(source, path, out);
+  lintReadyTimeout(s, out);
+}
+
+function lintReadyTimeout(s: Located, out: Findings): void {
+  const ready = s.step.ready;
+  const node = entry(s.source, 'ready')?.value;
+  if (!ready || node?.kind !== 'map' || !entry(node, 'timeout')) return;
+  const at = valuePos(node, 'timeout');
+  if (ready.command !== undefined && ready.timeout > MAX_READY_TIMEOUT.command) {
+    out.error(at, `${s.path}.ready.timeout`, `${LINT.tooLarge}: ${ready.timeout} s; steps wait for a readiness command through ECS, which gives up after ${MAX_READY_TIMEOUT.command} s (startTimeout)`);
+  } else if (s.service && ready.command === undefined && ready.timeout > MAX_READY_TIMEOUT.ports) {
+    out.error(at, `${s.path}.ready.timeout`, `${LINT.tooLarge}: ${ready.timeout} s; the agent checks the ports, and ECS waits at most ${MAX_READY_TIMEOUT.ports} s (its health check's start period, clone included) before the steps give up on it`);
+  }
 }
 
 const UNSUPPORTED_ADVICE: Record<(typeof UNSUPPORTED_STEP_KEYS)[number], { severity: 'error' | 'warning'; why: string }> = {

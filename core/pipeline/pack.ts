@@ -6,6 +6,7 @@
 // from the first step on, one at a time, until the task fits: steps keep their own
 // container (and log stream) wherever the limit allows.
 
+import { MAX_CONTAINERS } from './limits.js';
 import type { StepKind } from './step-order.js';
 import type { Step } from './types.js';
 
@@ -73,4 +74,42 @@ export function splitEnvironment(envs: readonly Record<string, string>[]): { com
   }
   const own = envs.map((env) => Object.fromEntries(Object.entries(env).filter(([name]) => !(name in common))));
   return { common, own };
+}
+
+/** A step without commands runs its image's entrypoint: plugins, and images with `command:`. */
+export function isPlugin(step: Step): boolean {
+  return step.commands.length === 0;
+}
+
+export interface ContainerFit {
+  /** Containers before packing: the agent, services, steps and status gates. */
+  before: number;
+  /** After packing as far as allowed; over MAX_CONTAINERS when the task cannot be built. */
+  after: number;
+  units: PackUnit[];
+  /** Status gates still needed after packing (plugin steps that run only on failure). */
+  gates: number;
+}
+
+/**
+ * How many containers a pipeline's task needs, packing steps when it needs more than ECS
+ * allows: the one count both the compiler (which refuses) and lint (which warns early) use.
+ */
+export function fitContainers(services: number, units: readonly PackUnit[], linear: boolean): ContainerFit {
+  const gatesOf = (list: readonly PackUnit[]) => list.filter((u) => u.kind === 'failure-only' && isPlugin(u.steps[0]!)).length;
+  const count = (list: readonly PackUnit[]) => 1 + services + list.length + gatesOf(list);
+  const before = count(units);
+  let out = units.map((u) => ({ ...u, steps: [...u.steps] }));
+  if (before > MAX_CONTAINERS) out = pack(out, before - MAX_CONTAINERS, linear).units;
+  return { before, after: count(out), units: out, gates: gatesOf(out) };
+}
+
+/** The message for a task that needs more containers than ECS allows. */
+export function tooManyContainersMessage(fit: ContainerFit, services: number, steps: number, linear: boolean): string {
+  return (
+    `needs ${fit.before} containers (the agent, ${services} services, ${steps} steps${fit.gates ? `, ${fit.gates} status gates` : ''}) but ECS allows ${MAX_CONTAINERS} per task, ` +
+    `and packing steps that share an image brings it only to ${fit.after}. ` +
+    `Split the pipeline into several pipelines joined by depends_on, or give consecutive steps the same image so they can share a container` +
+    (linear ? '' : ' (steps of a pipeline that uses depends_on are never packed)')
+  );
 }

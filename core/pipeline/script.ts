@@ -8,9 +8,13 @@
 // script does not end up in the environment every child process of the step inherits.
 
 import { ENV_FILE, STATE_DIR, STEP_RECORD_DIR, STEP_SKIPPED_SUFFIX } from './contract.js';
+import { SHELL_NAME } from './secret-names.js';
 
 /** The mask written in place of a secret value. */
 export const SECRET_MASK = '********';
+
+/** Shorter parts of a secret are not masked (see maskFunction). */
+export const MIN_MASKED = 3;
 
 export interface ScriptStep {
   name: string;
@@ -30,6 +34,12 @@ export interface ScriptInput {
   hosts: string[];
   /** Names of environment variables holding secrets: their values are masked in the output. */
   secretEnv: string[];
+  /**
+   * Names the step sets itself (the pipeline's and the step's `environment:`, secrets
+   * included): they win over the per-run env file, which is sourced after the container
+   * starts, as Drone applies a step's environment last.
+   */
+  ownEnv?: string[];
   /**
    * Present for steps that run only while the build is failing (`when: status: [failure]`):
    * the containers whose non-zero exit record means the build is failing.
@@ -57,7 +67,8 @@ export function stepScript(input: ScriptInput): string {
   out.push(`# slipway: ${input.steps.map((s) => s.name).join(', ')} (container ${container})`);
   out.push(`slipway_state="\${SLIPWAY_STATE_DIR:-${STATE_DIR}}"`);
   out.push(...recordOnExit(container));
-  out.push(`if [ -f "$slipway_state${ENV}" ]; then . "$slipway_state${ENV}"; fi`);
+  const own = [...new Set(input.ownEnv ?? [])].filter((name) => SHELL_NAME.test(name));
+  out.push(...sourceEnvFile(own));
   out.push(...hostsLines(input.hosts));
   if (input.gate) out.push(...gateLines(input.gate.watch, container, input.steps[0]?.name ?? container));
   out.push(`cd "\${SLIPWAY_WORKSPACE:-${input.workdir}}" || exit 1`);
@@ -65,17 +76,24 @@ export function stepScript(input: ScriptInput): string {
   const body = input.steps.flatMap((step) => stepBody(step, input.steps.length > 1));
   // 3 and 4 carry the exit status and the masked output; the user's commands must not see them.
   const subshell = ['( exec 3>&- 4>&-', 'set -e', ...body, ')'];
-  const secrets = input.secretEnv.filter((name) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(name));
+  const secrets = input.secretEnv.filter((name) => SHELL_NAME.test(name));
   if (secrets.length === 0) {
     out.push(...subshell);
     out.push('exit $?');
   } else {
     out.push(...maskFunction(secrets));
     // The commands' output goes through the mask; the subshell's status comes back on fd 3,
-    // because a pipeline's status is that of its last command (the mask).
+    // because a pipeline's status is that of its last command (the mask). When the commands
+    // end, an end line follows their output: the mask stops there instead of waiting for
+    // the end of the pipe, which a background process of the step (`./server &`) would
+    // hold open for as long as it lives. So the step ends when its commands end, as in
+    // Drone, where the container's main process exiting ends it.
     out.push('exec 4>&1');
+    out.push(`slipway_end="::slipway-end-of-output-$$::"`);
     out.push('slipway_status=$( { {');
-    out.push(...subshell.map((line, i) => (i === subshell.length - 1 ? `) 2>&1; echo "$?" >&3; } | slipway_mask >&4; } 3>&1 )` : line)));
+    out.push(
+      ...subshell.map((line, i) => (i === subshell.length - 1 ? `) 2>&1; echo "$?" >&3; printf '%s\\n' "$slipway_end"; } | slipway_mask >&4; } 3>&1 )` : line)),
+    );
     out.push('exit "${slipway_status:-1}"');
   }
   return `${out.join('\n')}\n`;
@@ -92,6 +110,21 @@ function stepBody(step: ScriptStep, packed: boolean): string[] {
   // Packed steps each get their own subshell so that one step's `cd` or exports do not
   // leak into the next, as if each ran in its own container; `set -e` stops at the first failure.
   return packed ? [...lines, '(', ...body, ')'] : body;
+}
+
+/**
+ * Sources the agent's per-run env file (`export NAME='value'` lines) without letting it
+ * replace what the step set itself: those values are saved before and exported again after.
+ */
+function sourceEnvFile(own: string[]): string[] {
+  const source = `if [ -f "$slipway_state${ENV}" ]; then . "$slipway_state${ENV}"; fi`;
+  if (own.length === 0) return [source];
+  const names = own.join(' ');
+  return [
+    String.raw`for slipway_n in ${names}; do eval "[ -z \"\${$slipway_n+set}\" ] || slipway_own_$slipway_n=\"\$$slipway_n\""; done`,
+    source,
+    String.raw`for slipway_n in ${names}; do eval "[ -z \"\${slipway_own_$slipway_n+set}\" ] || { export $slipway_n=\"\$slipway_own_$slipway_n\"; unset slipway_own_$slipway_n; }"; done`,
+  ];
 }
 
 /** Writes `<container>.exit` whatever way the script ends (the agent reads it). */
@@ -159,25 +192,52 @@ function gateLines(watch: string[], container: string, name: string): string[] {
  * every secret value with the mask. A secret spanning several lines is masked line by
  * line (output is read a line at a time); the values come from the container's own
  * environment, so they never appear in the task definition or the script.
+ *
+ * Values are applied longest first, so a secret that contains another (A=abc, B=abcdef)
+ * is masked whole rather than leaving its tail (`********def`). Parts too short to be
+ * secret on their own (fewer than MIN_MASKED characters), and lines of a multi-line secret
+ * with no letter or digit (the `{` and `}` of a JSON key file), are not masked: they would
+ * mask every such character in the log while hiding nothing.
+ *
+ * Reading stops at the end line ($slipway_end) written after the commands end.
  */
 function maskFunction(secretEnv: string[]): string[] {
   return [
     `slipway_nl='`,
     `'`,
     'slipway_mask() {',
-    '  set --',
+    // Collect the parts into $slipway_sorted, one per line, longest first (insertion).
+    '  slipway_sorted=',
     `  for slipway_n in ${secretEnv.join(' ')}; do`,
     '    eval "slipway_rest=\\${$slipway_n-}"',
+    '    case $slipway_rest in *"$slipway_nl"*) slipway_multi=yes ;; *) slipway_multi=no ;; esac',
     '    while [ -n "$slipway_rest" ]; do',
     '      slipway_p=${slipway_rest%%"$slipway_nl"*}',
     '      case $slipway_rest in',
     '        *"$slipway_nl"*) slipway_rest=${slipway_rest#*"$slipway_nl"} ;;',
     "        *) slipway_rest= ;;",
     '      esac',
-    '      if [ -n "$slipway_p" ]; then set -- "$@" "$slipway_p"; fi',
+    `      if [ "\${#slipway_p}" -lt ${MIN_MASKED} ]; then continue; fi`,
+    '      if [ "$slipway_multi" = yes ]; then case $slipway_p in *[A-Za-z0-9]*) ;; *) continue ;; esac; fi',
+    '      slipway_left=$slipway_sorted; slipway_new=; slipway_put=no',
+    '      while [ -n "$slipway_left" ]; do',
+    '        slipway_q=${slipway_left%%"$slipway_nl"*}; slipway_left=${slipway_left#*"$slipway_nl"}',
+    '        if [ "$slipway_q" = "$slipway_p" ]; then slipway_put=yes; fi',
+    '        if [ "$slipway_put" = no ] && [ "${#slipway_q}" -lt "${#slipway_p}" ]; then slipway_new=$slipway_new$slipway_p$slipway_nl; slipway_put=yes; fi',
+    '        slipway_new=$slipway_new$slipway_q$slipway_nl',
+    '      done',
+    '      if [ "$slipway_put" = no ]; then slipway_new=$slipway_new$slipway_p$slipway_nl; fi',
+    '      slipway_sorted=$slipway_new',
     '    done',
     '  done',
+    '  set --',
+    '  while [ -n "$slipway_sorted" ]; do',
+    '    set -- "$@" "${slipway_sorted%%"$slipway_nl"*}"; slipway_sorted=${slipway_sorted#*"$slipway_nl"}',
+    '  done',
     '  while IFS= read -r slipway_line || [ -n "$slipway_line" ]; do',
+    '    slipway_last=no',
+    '    case $slipway_line in *"$slipway_end") slipway_line=${slipway_line%"$slipway_end"}; slipway_last=yes ;; esac',
+    '    if [ "$slipway_last" = yes ] && [ -z "$slipway_line" ]; then break; fi',
     '    for slipway_p in "$@"; do',
     '      slipway_out=',
     '      while :; do',
@@ -189,6 +249,7 @@ function maskFunction(secretEnv: string[]): string[] {
     '      slipway_line=$slipway_out$slipway_line',
     '    done',
     `    printf '%s\\n' "$slipway_line"`,
+    '    if [ "$slipway_last" = yes ]; then break; fi',
     '  done',
     '}',
   ];

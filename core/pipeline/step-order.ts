@@ -23,6 +23,7 @@
 // One difference from Drone remains: in a DAG, a failure in one branch does not stop
 // plain steps of an independent branch that are already unblocked.
 
+import { statusMatches } from './conditions.js';
 import type { Step } from './types.js';
 
 export type StepKind = 'plain' | 'always' | 'failure-only';
@@ -101,4 +102,14 @@ function edge(kind: StepKind, up: OrderedStep): { condition: DependencyCondition
   if (up.kind === 'failure-only') return { condition: 'COMPLETE', lookFurther: true };
   if (up.step.failure === 'ignore') return { condition: 'COMPLETE', lookFurther: true };
   return { condition: 'SUCCESS', lookFurther: up.kind === 'always' };
+}
+
+/** Drone's status rule (statusMatches) → how the step is ordered and gated; undefined: never runs. */
+export function stepKind(step: Step): StepKind | undefined {
+  const onSuccess = statusMatches(step.when.status, 'success');
+  const onFailure = statusMatches(step.when.status, 'failure');
+  if (onSuccess && onFailure) return 'always';
+  if (onFailure) return 'failure-only';
+  if (onSuccess) return 'plain';
+  return undefined;
 }

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliContext } from '../../cli/commands/compile.js';
@@ -9,6 +10,8 @@ import { AGENT_CONTAINER, AGENT_ENV, type AgentPlan } from '../../core/pipeline/
 import { familyName } from '../../core/pipeline/family.js';
 import { fargateSize } from '../../core/pipeline/fargate-size.js';
 import { isValid, loadManifest } from '../../core/pipeline/load.js';
+import { TRUNCATION_MARKER } from '../../core/pipeline/override-budget.js';
+import { MAX_OVERRIDE_CHARS } from '../../core/pipeline/limits.js';
 import { FIXTURE_OPTIONS } from './support.js';
 import { simulate } from './simulate.js';
 
@@ -142,8 +145,12 @@ describe('limits', () => {
 
   it('refuses what cannot be packed, naming the count', () => {
     const steps = Array.from({ length: 10 }, (_, i) => `  - name: s${i}\n    image: img${i}\n    commands: [x]\n`).join('');
-    expect(() => compileYaml(pipeline(steps))).toThrow(CompileError);
-    expect(() => compileYaml(pipeline(steps))).toThrow(/needs 11 containers .* ECS allows 10/);
+    // Lint counts the same way and says so before any build…
+    const manifest = loadManifest('.drone.yml', pipeline(steps));
+    expect(manifest.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message)).toEqual([expect.stringMatching(/^steps: too many containers: pipeline "p" needs 11 containers .* ECS allows 10/)]);
+    // …and the compiler refuses it too.
+    expect(() => compilePipeline(manifest.pipelines[0]!, push, FIXTURE_OPTIONS)).toThrow(CompileError);
+    expect(() => compilePipeline(manifest.pipelines[0]!, push, FIXTURE_OPTIONS)).toThrow(/needs 11 containers .* ECS allows 10/);
   });
 });
 
@@ -231,7 +238,171 @@ describe('compilePipeline without a manifest', () => {
     const manifest = loadManifest('.drone.yml', pipeline(step('a', ['x'])));
     const s = compilePipeline(manifest.pipelines[0]!, push, FIXTURE_OPTIONS);
     expect(s.name).toBe('p');
-    expect(s.runTask.launchType).toBe('FARGATE');
+    // The autoscaler picks capacity (a capacityProviderStrategy); ECS rejects both together.
+    expect(s.runTask.launchType).toBeUndefined();
+    expect(s.runTask.capacityProviderStrategy).toBeUndefined();
     expect(s.runTask.networkConfiguration!.awsvpcConfiguration!.subnets).toEqual(['subnet-1']);
+  });
+});
+
+describe('the plan tells the agent what ECS was told', () => {
+  it('gives each step the condition of each of its task-definition dependencies', () => {
+    const s = stage(pipeline(step('build', ['x']) + step('test', ['y'], '    failure: ignore\n') + step('alert', ['z'], '    when:\n      status: [failure]\n') + step('publish', ['p'])));
+    const defs = s.taskDefinition.containerDefinitions!;
+    for (const p of s.plan.steps) {
+      const def = defs.find((d) => d.name === p.container)!;
+      expect(p.dependsOnConditions).toEqual(Object.fromEntries(def.dependsOn!.map((d) => [d.containerName, d.condition])));
+      expect(Object.keys(p.dependsOnConditions!)).toEqual(p.dependsOn);
+    }
+    expect(s.plan.steps.find((p) => p.container === 'alert')!.dependsOnConditions).toEqual({ test: 'COMPLETE' });
+    expect(s.plan.steps.find((p) => p.container === 'build')!.dependsOnConditions).toEqual({ [AGENT_CONTAINER]: 'HEALTHY' });
+  });
+
+  it('a plugin step behind a gate waits for the gate with SUCCESS', () => {
+    const s = stage(pipeline(step('test', ['x']) + '  - name: slack\n    image: plugins/slack\n    when:\n      status: [failure]\n'));
+    expect(s.plan.steps.find((p) => p.container === 'slack')!.dependsOnConditions).toEqual({ 'slack-gate': 'SUCCESS' });
+  });
+
+  it('gives the stage its position in the file and its depends_on as written', () => {
+    const yaml = `${pipeline(step('a', ['x']))}\n---\n${pipeline(step('b', ['y']), 'depends_on: [p]\n').replace('name: p', 'name: q')}`;
+    const r = compileYaml(yaml);
+    expect(r.stages.map((s) => s.plan.stage)).toEqual([{ number: 1, dependsOn: [] }, { number: 2, dependsOn: ['p'] }]);
+  });
+});
+
+describe('pipeline depends_on through pipelines left out by their trigger', () => {
+  const named = (name: string, extra: string) => pipeline(step(`${name}-step`, ['x']), extra).replace('name: p', `name: ${name}`);
+  it('inherits the skipped pipeline\'s own dependencies, transitively', () => {
+    const yaml = [
+      named('build', ''),
+      named('docs', 'depends_on: [build]\ntrigger:\n  event: [tag]\n'),
+      named('lint', 'depends_on: [docs]\ntrigger:\n  event: [tag]\n'),
+      named('deploy', 'depends_on: [lint, build]\n'),
+    ].join('\n---\n');
+    const r = compileYaml(yaml);
+    expect(r.skipped.map((s) => s.name)).toEqual(['docs', 'lint']);
+    expect(r.stages.map((s) => [s.name, s.dependsOn])).toEqual([
+      ['build', []],
+      ['deploy', ['build']],
+    ]);
+  });
+});
+
+describe('per-run overrides fit RunTask whatever the commit message', () => {
+  const plugins = ['a', 'b', 'c'].map((n) => `  - name: ${n}\n    image: plugins/slack\n    settings:\n      channel: ci\n`).join('');
+  const withMessage = (message: string, title?: string) => {
+    const ctx = cliContext({ repo: 'acme/app', commit: 'a'.repeat(40), ...(title ? { event: 'pull_request' } : {}) });
+    return { ...ctx, commit: { ...ctx.commit, message }, ...(title ? { pullRequest: { ...ctx.pullRequest!, title } } : {}) };
+  };
+
+  it.each([1_000, 100 * 1024])('three plugins and a %i-character message compile, cut with a marker', (length) => {
+    const message = `Fix the thing\n\n${'long "quoted" line\n'.repeat(length / 19 + 1)}`.slice(0, length);
+    const s = stage(pipeline(step('build', ['x']) + plugins), withMessage(message));
+    const overrides = s.runTask.overrides!;
+    expect(JSON.stringify(overrides).length).toBeLessThanOrEqual(MAX_OVERRIDE_CHARS);
+    const agent = overrides.containerOverrides!.find((o) => o.name === AGENT_CONTAINER)!;
+    const sent = (JSON.parse(agent.environment!.find((e) => e.name === AGENT_ENV.build)!.value!) as typeof push).commit.message;
+    expect(sent.endsWith(TRUNCATION_MARKER)).toBe(true);
+    expect(message.startsWith(sent.slice(0, -TRUNCATION_MARKER.length))).toBe(true);
+    // The agent (and so script steps) and every plugin see the same text.
+    for (const name of ['a', 'b', 'c']) {
+      const env = overrides.containerOverrides!.find((o) => o.name === name)!.environment!;
+      expect(env.find((e) => e.name === 'DRONE_COMMIT_MESSAGE')!.value).toBe(sent);
+    }
+    expect(s.notes.join('\n')).toMatch(/commit message \(\d+ characters\) was cut to \d+ characters/);
+  });
+
+  it('leaves a message that fits untouched, and cuts a long PR title too', () => {
+    const s = stage(pipeline(step('build', ['x']) + plugins), withMessage('short message'));
+    expect(s.notes.join()).not.toContain('cut to');
+    const a = s.runTask.overrides!.containerOverrides!.find((o) => o.name === 'a')!;
+    expect(a.environment!.find((e) => e.name === 'DRONE_COMMIT_MESSAGE')!.value).toBe('short message');
+    const pr = stage(pipeline(step('build', ['x']) + plugins), withMessage('m', 't'.repeat(20_000)));
+    expect(JSON.stringify(pr.runTask.overrides).length).toBeLessThanOrEqual(MAX_OVERRIDE_CHARS);
+    const title = pr.runTask.overrides!.containerOverrides!.find((o) => o.name === 'a')!.environment!.find((e) => e.name === 'DRONE_PULL_REQUEST_TITLE')!.value!;
+    expect(title.endsWith(TRUNCATION_MARKER)).toBe(true);
+  });
+});
+
+describe("a step's environment wins over the per-run env file", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'slipway-env-'));
+    mkdirSync(join(dir, 'state'));
+    mkdirSync(join(dir, 'ws'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('runs the compiled script with the container environment and an env file setting CI=true', () => {
+    const s = stage(pipeline(step('test', ['echo "CI=$CI GLOBAL=$GLOBAL BRANCH=$DRONE_BRANCH"'], '    environment:\n      CI: "false"\n'), 'environment:\n  GLOBAL: mine\n'));
+    const def = s.taskDefinition.containerDefinitions!.find((d) => d.name === 'test')!;
+    writeFileSync(join(dir, 'state', 'env'), "export CI='true'\nexport GLOBAL='theirs'\nexport DRONE_BRANCH='main'\n");
+    const env = Object.fromEntries(def.environment!.map((e) => [e.name!, e.value!]));
+    const result = spawnSync(def.entryPoint![0]!, [def.entryPoint![1]!, def.command![0]!], {
+      env: { PATH: process.env.PATH, ...env, SLIPWAY_STATE_DIR: join(dir, 'state'), SLIPWAY_WORKSPACE: join(dir, 'ws') },
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('CI=false GLOBAL=mine BRANCH=main\n');
+  });
+});
+
+describe('secrets are scoped to the repository', () => {
+  const withDoc = (path: string) =>
+    `${pipeline(step('deploy', ['./deploy'], '    environment:\n      KEY:\n        from_secret: deploy_key\n'))}\n---\nkind: secret\nname: deploy_key\nget:\n  path: ${path}\n`;
+
+  it('accepts a secret document under the repository\'s own prefix', () => {
+    const def = stage(withDoc('/slipway/acme/app/deploy')).taskDefinition.containerDefinitions!.find((d) => d.name === 'deploy')!;
+    expect(def.secrets).toEqual([{ name: 'KEY', valueFrom: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:/slipway/acme/app/deploy' }]);
+  });
+
+  it.each(['/slipway/victim/repo/DEPLOY_KEY', '/slipway/acme/app', '/slipway/acme/app/', '/slipway/acme/application/x', 'slipway/acme/app/x', '/slipway/acme/app/../../victim/repo/x', 'arn:aws:secretsmanager:eu-west-1:1:secret:/slipway/acme/app/x'])(
+    'rejects %s at the secret document',
+    (path) => {
+      const yaml = withDoc(path);
+      expect(() => compileYaml(yaml)).toThrow(CompileError);
+      try {
+        compileYaml(yaml);
+      } catch (error) {
+        const d = (error as CompileError).diagnostics[0]!;
+        expect(d.message).toContain('not one of this repository\'s secrets');
+        expect(d.message).toContain('/slipway/acme/app/');
+        expect(d.line).toBe(yaml.split('\n').indexOf('kind: secret') + 1);
+      }
+    },
+  );
+
+  it('uses the configured prefix, and rejects from_secret names that are not one path segment', () => {
+    const options = { ...FIXTURE_OPTIONS, secretsPrefix: '/ci' };
+    const ok = compileYaml(withDoc('/ci/acme/app/deploy'), push, options);
+    expect(ok.stages).toHaveLength(1);
+    expect(() => compileYaml(withDoc('/slipway/acme/app/deploy'), push, options)).toThrow(/under \/ci\/acme\/app\//);
+    const plain = compileYaml(pipeline(step('deploy', ['x'], '    environment:\n      KEY:\n        from_secret: tok\n')), push, options);
+    expect(plain.stages[0]!.taskDefinition.containerDefinitions!.find((d) => d.name === 'deploy')!.secrets![0]!.valueFrom).toContain('parameter/ci/acme/app/tok');
+    const bad = loadManifest('.drone.yml', pipeline(step('deploy', ['x'], '    environment:\n      KEY:\n        from_secret: ../../victim/repo/KEY\n')));
+    expect(bad.diagnostics.map((d) => d.message)).toContain('steps[0].environment.KEY.from_secret: invalid secret name: "../../victim/repo/KEY" (a repository secret\'s name is one segment of its parameter path: letters, digits, "_", "." and "-")');
+    expect(() => compilePipeline(bad.pipelines[0]!, push, FIXTURE_OPTIONS)).toThrow(/not a valid secret name/);
+  });
+});
+
+describe('task size holds its containers', () => {
+  it('raises the pipeline resources to the sum of what containers ask for, and says so', () => {
+    const s = stage(pipeline(step('big', ['x'], '    resources:\n      cpu: 2048\n      memory: 3000\n') + step('small', ['y'], '    resources:\n      cpu: 256\n'), 'resources:\n  cpu: 512\n  memory: 1024\n'));
+    const defs = s.taskDefinition.containerDefinitions!;
+    const cpu = Number(s.taskDefinition.cpu);
+    const memory = Number(s.taskDefinition.memory);
+    expect(cpu).toBeGreaterThanOrEqual(defs.reduce((t, d) => t + (d.cpu ?? 0), 0));
+    expect(memory).toBeGreaterThanOrEqual(defs.reduce((t, d) => t + (d.memoryReservation ?? 0), 0));
+    expect({ cpu: s.taskDefinition.cpu, memory: s.taskDefinition.memory }).toEqual(fargateSize(2304, 3000));
+    expect(s.notes.join('\n')).toMatch(/cpu 512 → 4096 .*2304 units.*memory 1024 → 8192 MiB/);
+  });
+
+  it('keeps a pipeline size that already holds its containers, and reports one no Fargate task can hold', () => {
+    const s = stage(pipeline(step('a', ['x'], '    resources:\n      cpu: 1024\n'), 'resources:\n  cpu: 2048\n  memory: 4096\n'));
+    expect([s.taskDefinition.cpu, s.taskDefinition.memory]).toEqual(['2048', '4096']);
+    expect(s.notes.join()).not.toContain('raised');
+    const huge = pipeline(step('a', ['x'], '    resources:\n      cpu: 16384\n') + step('b', ['y'], '    resources:\n      cpu: 1024\n'));
+    expect(() => compileYaml(huge)).toThrow(/resources: no Fargate size has 17408 CPU units.*together ask for 17408/);
   });
 });

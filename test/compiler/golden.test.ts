@@ -26,7 +26,9 @@ describe('golden compile output', () => {
       const text = readFileSync(join(dir, name), 'utf8');
       const actual = `${JSON.stringify(compileFixture(name, text), null, 2)}\n`;
       const expectedFile = join(dir, name.replace(/\.yml$/, '.json'));
-      if (update || !existsSync(expectedFile)) writeFileSync(expectedFile, actual);
+      if (update) writeFileSync(expectedFile, actual);
+      // A missing expected file is a failure, not a pass against itself.
+      expect(existsSync(expectedFile), `${expectedFile} is missing: run with UPDATE_GOLDEN=1 and review it`).toBe(true);
       expect(actual).toBe(readFileSync(expectedFile, 'utf8'));
     });
   }
@@ -51,7 +53,8 @@ describe('fixtures that must fail', () => {
         }
       }
       const expectedFile = join(dir, 'fail', name.replace(/\.yml$/, '.error'));
-      if (update || !existsSync(expectedFile)) writeFileSync(expectedFile, `${actual}\n`);
+      if (update) writeFileSync(expectedFile, `${actual}\n`);
+      expect(existsSync(expectedFile), `${expectedFile} is missing: run with UPDATE_GOLDEN=1 and review it`).toBe(true);
       expect(`${actual}\n`).toBe(readFileSync(expectedFile, 'utf8'));
     });
   }

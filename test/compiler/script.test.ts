@@ -1,6 +1,6 @@
 import { describe, expect, it, beforeEach, afterEach } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gateContainerScript, SECRET_MASK, shellQuote, stepScript, type ScriptInput } from '../../core/pipeline/script.js';
@@ -66,6 +66,23 @@ for (const shell of SHELLS) {
       expect(r.stdout).toContain('sha=abc123\n');
     });
 
+    it("the step's own environment wins over the per-run env file; other names come from the file", () => {
+      mkdirSync(join(dir, 'state'));
+      writeFileSync(join(dir, 'state', 'env'), "export CI='true'\nexport DRONE_BRANCH='main'\nexport TOKEN='from-file'\nexport EMPTY='filled'\n");
+      const r = run(
+        shell,
+        { ownEnv: ['CI', 'TOKEN', 'EMPTY', 'MY-NAME'], secretEnv: ['TOKEN'], steps: [{ name: 'test', commands: ['echo "CI=$CI branch=$DRONE_BRANCH empty=[$EMPTY]"', 'sh -c \'echo "child CI=$CI"\''] }] },
+        { CI: 'false', TOKEN: 'tok-value', EMPTY: '' },
+      );
+      expect(r.status).toBe(0);
+      expect(r.stdout).toContain('CI=false branch=main empty=[]\n');
+      expect(r.stdout).toContain('child CI=false\n');
+      // A multi-line value with quotes survives the save and restore.
+      const tricky = `it's "a"\n$x \\ end`;
+      const t = run(shell, { ownEnv: ['V'], steps: [{ name: 'test', commands: ['printf "%s|" "$V"'] }] }, { V: tricky });
+      expect(t.stdout).toContain(`${tricky}|`);
+    });
+
     it('maps service names to 127.0.0.1 in the hosts file, once', () => {
       writeFileSync(join(dir, 'hosts'), '127.0.0.1 localhost\n');
       const input = { hosts: ['db', 'cache', 'not a host'], steps: [{ name: 'test', commands: ['true'] }] };
@@ -117,6 +134,64 @@ for (const shell of SHELLS) {
       const r = run(shell, { secretEnv: ['S'], steps: [{ name: 'test', commands: ['printf "%s|%s\\n" "$S" "a*"'] }] }, { S: secret });
       expect(r.stdout).toContain(`${SECRET_MASK}|a*\n`);
       expect(r.stdout).not.toContain('d*e');
+    });
+
+    it('masks a secret that contains another whole, longest first', () => {
+      const r = run(shell, { secretEnv: ['A', 'B'], steps: [{ name: 'test', commands: ['echo "[$B] [$A]"'] }] }, { A: 'abc', B: 'abcdef' });
+      expect(r.stdout).toContain(`[${SECRET_MASK}] [${SECRET_MASK}]\n`);
+      expect(r.stdout).not.toContain('def');
+      const z = run(shell, { secretEnv: ['Z', 'Y', 'X'], steps: [{ name: 'test', commands: ['echo "$X $Y $Z"'] }] }, { Z: 'one', Y: 'one-two', X: 'one-two-three' });
+      expect(z.stdout).toContain(`${SECRET_MASK} ${SECRET_MASK} ${SECRET_MASK}\n`);
+    });
+
+    it('does not mask trivial parts: short values and punctuation-only lines of multi-line secrets', () => {
+      const json = '{\n  "private_key": "k3y-material"\n}';
+      const r = run(shell, { secretEnv: ['JSON', 'TINY'], steps: [{ name: 'test', commands: ['echo "{ a } [ab] $JSON"'] }] }, { JSON: json, TINY: 'ab' });
+      expect(r.stdout).toContain(`{ a } [ab] {\n${SECRET_MASK}\n}\n`);
+      expect(r.stdout).not.toContain('k3y-material');
+    });
+
+    it('a background process does not keep the step alive, with or without secrets', () => {
+      for (const secretEnv of [['TOKEN'], []]) {
+        const pidFile = join(dir, `bg-${secretEnv.length}.pid`);
+        const outFile = join(dir, `bg-${secretEnv.length}.out`);
+        const script = stepScript({
+          container: 'test',
+          workdir: '/nowhere',
+          hosts: [],
+          secretEnv,
+          steps: [{ name: 'test', commands: ['echo "before $TOKEN"', `sleep 30 & echo $! > ${pidFile}`, 'echo after'] }],
+        });
+        const [bin, ...args] = shell;
+        // Output to a file, so that what is waited for is the shell's own exit (a pipe would
+        // also wait for the background process, which inherits it).
+        const out = openSync(outFile, 'w');
+        const result = spawnSync(bin!, [...args, '-c', script], {
+          env: { PATH: process.env.PATH, SLIPWAY_STATE_DIR: join(dir, 'state'), SLIPWAY_WORKSPACE: join(dir, 'ws'), TOKEN: 'hunter22' },
+          timeout: 10_000,
+          stdio: ['ignore', out, out],
+        });
+        closeSync(out);
+        const pid = Number(readFileSync(pidFile, 'utf8'));
+        // The background process outlived the step: the step did not wait for it.
+        const alive = (() => {
+          try {
+            process.kill(pid, 0);
+            return true;
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+            throw error;
+          }
+        })();
+        if (alive) process.kill(pid, 'SIGKILL');
+        expect(result.error).toBeUndefined();
+        expect(result.status).toBe(0);
+        expect(alive).toBe(true);
+        const text = readFileSync(outFile, 'utf8');
+        expect(text).toContain(secretEnv.length ? `before ${SECRET_MASK}\n` : 'before hunter22\n');
+        expect(text).toContain('after\n');
+        expect(readFileSync(join(dir, 'state', 'steps', 'test.exit'), 'utf8').trim()).toBe('0');
+      }
     });
 
     it('an unset or empty secret masks nothing', () => {

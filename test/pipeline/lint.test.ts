@@ -284,3 +284,52 @@ describe('findCycles', () => {
     expect(findCycles(names, (n) => (n === 's0' ? ['s99999'] : [`s${Number(n.slice(1)) - 1}`]))).toHaveLength(1);
   });
 });
+
+describe('lint: what the compiler would refuse, said early', () => {
+  const errors = (text: string) => load(text).diagnostics.filter((d) => d.severity === 'error').map((d) => d.message);
+  const warnings = (text: string) => load(text).diagnostics.filter((d) => d.severity === 'warning').map((d) => d.message);
+
+  it('counts containers as the compiler does: 12 DAG steps of different images are too many', () => {
+    const steps = Array.from({ length: 12 }, (_, i) => `- name: s${i}\n  image: img${i}\n  commands: [x]\n${i > 0 ? '  depends_on: [s0]\n' : ''}`).join('');
+    expect(errors(`kind: pipeline\nname: p\nsteps:\n${steps}`)).toEqual([expect.stringMatching(/^steps: too many containers: pipeline "p" needs 13 containers .*never packed\)$/)]);
+    // Linear steps sharing an image pack into a container: fine.
+    const same = Array.from({ length: 12 }, (_, i) => `- name: s${i}\n  image: alpine\n  commands: [x]\n`).join('');
+    expect(errors(`kind: pipeline\nname: p\nsteps:\n${same}`)).toEqual([]);
+    // With `when:` conditions some builds run fewer steps: a warning.
+    const conditional = steps.replace('- name: s11\n', '- name: s11\n  when: {branch: [main]}\n');
+    expect(errors(`kind: pipeline\nname: p\nsteps:\n${conditional}`)).toEqual([]);
+    expect(warnings(`kind: pipeline\nname: p\nsteps:\n${conditional}`)).toEqual([expect.stringMatching(/too many containers.*when all of its steps run/)]);
+  });
+
+  it('caps the pipeline timeout and ready.timeout, saying why', () => {
+    expect(errors('kind: pipeline\ntimeout: 1441\nsteps: [{name: a, image: b}]\n')).toEqual([expect.stringMatching(/^timeout: timeout too long: 1441 minutes; .* at most 1440 minutes/)]);
+    expect(errors('kind: pipeline\ntimeout: 1440\nsteps: [{name: a, image: b}]\n')).toEqual([]);
+    const service = (ready: string) => `kind: pipeline\nservices:\n- name: db\n  image: postgres\n  ready: ${ready}\nsteps: [{name: a, image: b, commands: [x]}]\n`;
+    expect(errors(service('{command: pg_isready, timeout: 121}'))).toEqual([expect.stringMatching(/^services\[0\]\.ready\.timeout: .*121 s; .*120 s \(startTimeout\)/)]);
+    expect(errors(service('{command: pg_isready, timeout: 120}'))).toEqual([]);
+    expect(errors(service('{ports: [5432], timeout: 301}'))).toEqual([expect.stringMatching(/^services\[0\]\.ready\.timeout: .*301 s; .*300 s/)]);
+    expect(errors(service('{ports: [5432], timeout: 300}'))).toEqual([]);
+  });
+
+  it('refuses secrets in variables the shell cannot name, and secret names that are not a path segment', () => {
+    const text = 'kind: pipeline\nsteps:\n- name: a\n  image: b\n  commands: [x]\n  environment:\n    MY-TOK:\n      from_secret: tok\n    OK:\n      from_secret: my token!\n    PLAIN-NAME: fine\n';
+    expect(lines(text)).toEqual([
+      '.drone.yml:7:5: error: steps[0].environment.MY-TOK: secret in a variable the shell cannot name: "MY-TOK" holds secret tok, but the step\'s log can mask only variables named with letters, digits and "_" (not starting with a digit); rename it, e.g. MY_TOK',
+      '.drone.yml:10:20: error: steps[0].environment.OK.from_secret: invalid secret name: "my token!" (a repository secret\'s name is one segment of its parameter path: letters, digits, "_", "." and "-")',
+    ]);
+    // A name given by a `kind: secret` document is not a parameter path segment.
+    const doc = 'kind: pipeline\nsteps:\n- name: a\n  image: b\n  environment:\n    K:\n      from_secret: my token!\n---\nkind: secret\nname: my token!\nget:\n  path: /slipway/acme/app/k\n';
+    expect(errors(doc)).toEqual([]);
+  });
+
+  it('warns when a plugin step, or a step run as another user, names a service', () => {
+    const text = (step: string) => `kind: pipeline\nservices:\n- name: database\n  image: postgres\nsteps:\n${step}`;
+    expect(warnings(text('- name: migrate\n  image: plugins/migrate\n  settings:\n    url: postgres://database:5432/app\n'))).toEqual([
+      'steps[0]: service names do not resolve here: "migrate" names "database" but runs its image\'s own entrypoint, so nothing adds it to its /etc/hosts; use localhost (the containers of one task share it)',
+    ]);
+    expect(warnings(text('- name: t\n  image: node\n  user: node\n  commands: [psql -h database]\n'))).toEqual([expect.stringMatching(/^steps\[0\]\.user: service names do not resolve here: "t" names "database" but runs as node/)]);
+    // Not named, or run by a root script: nothing to say.
+    expect(warnings(text('- name: slack\n  image: plugins/slack\n  settings:\n    channel: databases\n'))).toEqual([]);
+    expect(warnings(text('- name: t\n  image: node\n  commands: [psql -h database]\n'))).toEqual([]);
+  });
+});

@@ -1,0 +1,84 @@
+// RunTask's overrides hold at most 8192 characters for the whole task, and they carry the
+// build's per-run context twice over: the agent receives the BuildContext as JSON, and
+// each plugin step (no commands, so it cannot source the agent's env file) receives the
+// DRONE_* variables. Most of it is short and bounded (shas, refs, URLs); the free text a
+// person writes is not: a commit message can be 100 KB.
+//
+// So when the overrides would not fit, the free-text fields are cut to the longest length
+// that fits (the same cap for all of them), ending in TRUNCATION_MARKER. They are cut in
+// the context itself, before anything is derived from it, so every consumer sees the same
+// text: the agent's env file (DRONE_COMMIT_MESSAGE of script steps) is written from what
+// the agent receives, and plugin steps get the same value. Drone passes the message
+// through the environment too, so steps never had more than one env variable's worth.
+// The full text stays in the build record, which does not travel through RunTask.
+
+import type { BuildContext } from './context.js';
+
+/** Ends a value that was cut to fit RunTask's overrides. */
+export const TRUNCATION_MARKER = ' [… truncated by Slipway to fit RunTask overrides]';
+
+/** Free-text fields of a BuildContext, by the name a person would recognise. */
+type FreeText = 'commit message' | 'pull request title' | 'author name' | 'author email' | 'author login' | 'author avatar';
+
+function freeText(ctx: BuildContext): Record<FreeText, string | undefined> {
+  return {
+    'commit message': ctx.commit.message,
+    'pull request title': ctx.pullRequest?.title,
+    'author name': ctx.commit.author.name,
+    'author email': ctx.commit.author.email,
+    'author login': ctx.commit.author.login,
+    'author avatar': ctx.commit.author.avatar,
+  };
+}
+
+/** `text` in at most `max` characters (UTF-16 units, as JSON counts them), marked when cut. */
+export function truncateText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let keep = Math.max(0, max - TRUNCATION_MARKER.length);
+  // Never split a surrogate pair: half a character would become U+FFFD downstream.
+  if (keep > 0 && /[\uD800-\uDBFF]/.test(text[keep - 1]!)) keep -= 1;
+  return `${text.slice(0, keep)}${TRUNCATION_MARKER}`;
+}
+
+/** The context with every free-text field cut to `max` characters. */
+export function capFreeText(ctx: BuildContext, max: number): BuildContext {
+  const cut = (s: string) => truncateText(s, max);
+  const author = ctx.commit.author;
+  return {
+    ...ctx,
+    commit: { ...ctx.commit, message: cut(ctx.commit.message), author: { login: cut(author.login), name: cut(author.name), email: cut(author.email), avatar: cut(author.avatar) } },
+    ...(ctx.pullRequest ? { pullRequest: { ...ctx.pullRequest, title: cut(ctx.pullRequest.title) } } : {}),
+  };
+}
+
+export interface Fitted {
+  ctx: BuildContext;
+  /** The fields that were cut, with their original length; empty when all fit. */
+  truncated: { field: FreeText; from: number; to: number }[];
+}
+
+/**
+ * The context whose overrides (`size` measures them) fit in `limit`: unchanged when they
+ * fit, else with free text cut to the largest cap that fits. `size` must grow with the
+ * text (it does: a longer prefix never serialises shorter). When even the shortest cap
+ * does not fit, the shortest cap is returned and the caller reports what else is too big.
+ */
+export function fitFreeText(ctx: BuildContext, size: (ctx: BuildContext) => number, limit: number): Fitted {
+  if (size(ctx) <= limit) return { ctx, truncated: [] };
+  const lengths = Object.values(freeText(ctx)).map((v) => v?.length ?? 0);
+  let low = TRUNCATION_MARKER.length; // the shortest cap: the marker alone
+  let high = Math.max(low, ...lengths);
+  // Largest cap in [low, high] whose size fits; `low` when none does.
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (size(capFreeText(ctx, mid)) <= limit) low = mid;
+    else high = mid - 1;
+  }
+  const fitted = capFreeText(ctx, low);
+  const before = freeText(ctx);
+  const after = freeText(fitted);
+  const truncated = (Object.keys(before) as FreeText[])
+    .filter((field) => before[field] !== after[field])
+    .map((field) => ({ field, from: before[field]!.length, to: after[field]!.length }));
+  return { ctx: fitted, truncated };
+}
