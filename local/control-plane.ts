@@ -48,7 +48,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const planner = options.handlers?.planner ?? ((await import('../lambdas/planner/handler.js' as string)) as { handler: SqsBatchHandler }).handler;
   const autoscaler = options.handlers?.autoscaler ?? (await import('../lambdas/autoscaler/handler.js')).handler;
   const taskEvents = options.handlers?.taskEvents ?? (await import('../lambdas/task-events/handler.js')).handler;
-  const sqs = new SQSClient({});
+  // As lambdas/shared/clients.ts: fauxqs's queue URLs name hosts only the endpoint reaches.
+  const sqs = new SQSClient({ useQueueUrlAsEndpoint: false });
   const stats = { plannerBatches: 0, plannerFailures: 0, autoscalerPasses: 0, taskEvents: 0 };
   let stopped = false;
   const inFlight = new Set<Promise<unknown>>();

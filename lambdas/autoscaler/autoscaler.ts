@@ -141,16 +141,20 @@ export async function runPass(deps: AutoscalerDeps, options: { reconcile: boolea
     capacityFailures = 0;
   }
   const unstarted = toStart.filter((c) => !report.started.some((s) => s.stageKey === c.job.stageKey) && !report.runTaskFailures.some((f) => f.stageKey === c.job.stageKey) && !report.failed.some((f) => f.stageKey === c.job.stageKey));
-  for (const c of unstarted) await release(deps, c.message, 0);
+  await inBatches(unstarted, (c) => release(deps, c.message, 0));
 
-  for (const d of decision.deferred) {
+  // A burst leaves hundreds deferred per pass: their writes go in parallel, and a stage
+  // whose stated reason is already the same is not written again.
+  const backoffUntil = scaleState.backoffUntil;
+  await inBatches(decision.deferred, async (d) => {
     const c = candidates.get(d.stage.id)!;
     report.deferred.push({ stageKey: d.stage.id, reason: d.reason });
-    await deps.stages.noteWaiting(c.job.buildId, c.job.stageNumber, `waiting: ${d.detail}`);
+    const text = `waiting: ${d.detail}`;
+    if (c.stage.message !== text) await deps.stages.noteWaiting(c.job.buildId, c.job.stageNumber, text);
     // Visible again at once, so the next nudge (capacity freed) sees it; rate and back-off waits are known.
-    const delay = d.reason === 'capacity-backoff' && scaleState.backoffUntil ? Math.ceil((scaleState.backoffUntil - deps.now()) / 1000) : d.reason === 'rate-limit' ? 1 : 0;
+    const delay = d.reason === 'capacity-backoff' && backoffUntil ? Math.ceil((backoffUntil - deps.now()) / 1000) : d.reason === 'rate-limit' ? 1 : 0;
     await release(deps, c.message, delay);
-  }
+  });
 
   if (options.reconcile) report.reconcile = await reconcile(deps, { sampledStageKeys: new Set(candidates.keys()), queueDrained: drained });
   return report;
@@ -267,23 +271,37 @@ function metric(values: Record<string, number>): Record<string, unknown> {
   };
 }
 
+/** Receives in parallel (SQS gives at most 10 per call): a deep queue is sampled in a few round trips. */
+const PARALLEL_RECEIVES = 5;
+
 async function sample(sqs: SQSClient, queueUrl: string): Promise<{ messages: Message[]; drained: boolean }> {
   const messages: Message[] = [];
   while (messages.length < MAX_SAMPLE) {
-    const res = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: 10,
-        VisibilityTimeout: SAMPLE_VISIBILITY_SECONDS,
-        WaitTimeSeconds: 0,
-        MessageSystemAttributeNames: ['ApproximateReceiveCount'],
-      }),
+    // One call first: a shallow queue (the usual nudge) costs one round trip, a deep one a few.
+    const calls = messages.length === 0 ? 1 : Math.min(PARALLEL_RECEIVES, Math.ceil((MAX_SAMPLE - messages.length) / 10));
+    const batches = await Promise.all(
+      Array.from({ length: calls }, () =>
+        sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: queueUrl,
+            MaxNumberOfMessages: 10,
+            VisibilityTimeout: SAMPLE_VISIBILITY_SECONDS,
+            WaitTimeSeconds: 0,
+            MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+          }),
+        ),
+      ),
     );
-    const batch = res.Messages ?? [];
-    if (batch.length === 0) return { messages, drained: true };
-    messages.push(...batch);
+    for (const res of batches) messages.push(...(res.Messages ?? []));
+    // A short answer means the queue has no more visible messages right now.
+    if (batches.some((res) => (res.Messages ?? []).length < 10)) return { messages, drained: true };
   }
   return { messages, drained: false };
+}
+
+/** Runs `fn` over `items`, a bounded number at a time (the table and the queue take them in parallel). */
+async function inBatches<T>(items: readonly T[], fn: (item: T) => Promise<void>, size = 20): Promise<void> {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
 }
 
 async function deleteMessage(deps: AutoscalerDeps, message: Message): Promise<void> {

@@ -1,6 +1,12 @@
 // The autoscaler: an EventBridge schedule (every minute: a pass with reconciliation) and
-// nudges from the planner (an async invoke `{ "nudge": true }`: a pass without it).
+// nudges from the planner and the task-events handler (an async invoke `{ "nudge": true }`:
+// a pass without it).
+//
+// Stages held back only by ECS's API rates (RunTask, Fargate launches) can start about a
+// second later: the invocation keeps passing while it has time, instead of leaving them
+// to the next schedule or nudge (a burst of 1,000 pushes needs ~50 s at 20 launches/s).
 
+import type { Context } from 'aws-lambda';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { executionDepsFromEnv } from '../task-events/wiring.js';
 import { runPass, type AutoscalerDeps, type PassReport } from './autoscaler.js';
@@ -14,10 +20,28 @@ export interface AutoscalerEvent {
   'detail-type'?: string;
 }
 
-export async function handler(event: AutoscalerEvent = {}): Promise<PassReport> {
+/** Time a follow-up pass may start with: a pass under load takes a few seconds. */
+const FOLLOW_UP_MARGIN_MS = 15_000;
+/** Without a Lambda context (the local runtime), follow-up passes stop after this. */
+const LOCAL_BUDGET_MS = 30_000;
+const RATE_WAIT_MS = 1_000;
+
+export async function handler(event: AutoscalerEvent = {}, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<PassReport> {
   deps ??= { ...executionDepsFromEnv('autoscaler'), ecs: new ECSClient({}), config: executionConfig() };
   const scheduled = event.nudge !== true && (event.source === 'aws.events' || event['detail-type'] === 'Scheduled Event');
+  const invoked = Date.now();
+  const remaining = () => context?.getRemainingTimeInMillis?.() ?? LOCAL_BUDGET_MS - (Date.now() - invoked);
+  let report = await pass(deps, scheduled);
+  while (report.deferred.some((d) => d.reason === 'rate-limit') && remaining() > FOLLOW_UP_MARGIN_MS) {
+    await new Promise((r) => setTimeout(r, RATE_WAIT_MS));
+    report = await pass(deps, false);
+  }
+  return report;
+}
+
+async function pass(deps: AutoscalerDeps, scheduled: boolean): Promise<PassReport> {
+  const started = Date.now();
   const report = await runPass(deps, { reconcile: scheduled });
-  deps.log('pass', { scheduled, sampled: report.sampled, started: report.started.length, deferred: report.deferred.length, failed: report.failed.length, runTaskFailures: report.runTaskFailures.length });
+  deps.log('pass', { scheduled, durationMs: Date.now() - started, sampled: report.sampled, started: report.started.length, deferred: report.deferred.length, failed: report.failed.length, runTaskFailures: report.runTaskFailures.length });
   return report;
 }

@@ -1,12 +1,12 @@
 // The planner's dependencies from the environment (AWS or local mode).
 
-import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { BuildStore } from '../../core/builds/store.js';
 import { StageStore } from '../../core/builds/stage-store.js';
 import { encodeJob } from '../../core/scaling/job.js';
 import { allowedRepositories, numberEnv, requireEnv, type Env } from '../shared/config.js';
-import { dynamoDocument, lambdaClient, secretsClient, sqsClient } from '../shared/clients.js';
+import { dynamoDocument, secretsClient, sqsClient } from '../shared/clients.js';
+import { autoscalerNudge } from '../shared/nudge.js';
 import { createScmAccess } from '../shared/scm.js';
 import { scmCredentials } from '../shared/secrets.js';
 import type { PlannerDeps } from './plan-event.js';
@@ -19,19 +19,17 @@ export function plannerDepsFromEnv(env: Env = process.env): PlannerDeps {
   const doc = dynamoDocument();
   const prefix = (env.SECRETS_PREFIX ?? '/slipway').replace(/\/+$/, '');
   const publicUrl = env.PUBLIC_URL;
-  const autoscaler = env.AUTOSCALER_FUNCTION_NAME;
-  let credentials: ReturnType<typeof scmCredentials> | undefined;
+  const log: PlannerDeps['log'] = (message, fields = {}) => console.log(JSON.stringify({ source: 'planner', message, ...fields }));
   return {
     store: new BuildStore(doc, tableName),
     stages: new StageStore(doc, tableName),
-    scm: createScmAccess({ credentials: () => (credentials ??= scmCredentials(env, secretsClient)) }),
+    // Not memoized here: the secret has its own cache with a refresh, and a failed read must be retried.
+    scm: createScmAccess({ credentials: () => scmCredentials(env, secretsClient) }),
     enqueueJob: async (job) => {
       await sqsClient().send(new SendMessageCommand({ QueueUrl: jobsQueueUrl, MessageBody: encodeJob(job) }));
     },
-    nudge: async () => {
-      // Fire and forget: the planner does not wait for the autoscaler's pass.
-      if (autoscaler) await lambdaClient().send(new InvokeCommand({ FunctionName: autoscaler, InvocationType: 'Event', Payload: '{"source":"planner"}' }));
-    },
+    // Fire and forget (async invoke): the planner does not wait for the autoscaler's pass.
+    nudge: autoscalerNudge(env, 'planner', log),
     compile: {
       logGroup: env.BUILD_LOG_GROUP ?? '/slipway/builds',
       region: env.AWS_REGION ?? 'us-east-1',
@@ -46,7 +44,7 @@ export function plannerDepsFromEnv(env: Env = process.env): PlannerDeps {
     allowedRepositories: allowedRepositories(env),
     system: systemOf(publicUrl),
     now: Date.now,
-    log: (message, fields = {}) => console.log(JSON.stringify({ source: 'planner', message, ...fields })),
+    log,
   };
 }
 

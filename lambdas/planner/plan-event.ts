@@ -1,6 +1,6 @@
 // The planner, for one events-queue message: pipeline file at the commit → manifest →
-// triggers → build, stages and steps in one transaction → ready stages on the jobs queue
-// → pending commit status → a nudge to the autoscaler.
+// triggers → build, stages and steps in one transaction → pending commit status → ready
+// stages on the jobs queue → a nudge to the autoscaler.
 //
 // Idempotent on the delivery id: a retried message finds the build its first attempt
 // created (the delivery → build claim is part of the build's transaction) and only
@@ -112,8 +112,11 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps): Promi
   const result = await deps.store.createBuild(records);
   if (!result.created) return resume(result.buildId, deps);
 
-  const enqueued = await enqueueReady(records.build, records.stages, deps);
+  // Pending before the stages are queued: a stage that fails at once (a task that cannot
+  // start) must not have its final status overtaken by this one, which would leave the
+  // commit pending on the Git host for good.
   await postStatus(scmRepo, records.build, deps);
+  const enqueued = await enqueueReady(records.build, records.stages, deps, records.jobs);
   await nudge(deps);
   deps.log('build created', { ...fields, buildId: records.build.id, stages: records.stages.length, enqueued });
   return { kind: 'created', buildId: records.build.id, enqueued };
@@ -132,19 +135,21 @@ async function resume(buildIdValue: string, deps: PlannerDeps): Promise<PlanOutc
   const detail = await deps.store.getBuildDetail(buildIdValue);
   if (!detail) throw new Error(`planner: delivery points at build ${buildIdValue}, which does not exist`);
   const repository = await deps.store.getRepository(detail.repo);
+  // The status first, for the reason given in planEvent.
+  if (repository && detail.status !== 'running') await postStatus(repository, detail, deps);
   let enqueued: number[] = [];
   if (detail.status === 'pending' || detail.status === 'running') {
     enqueued = await enqueueReady(detail, detail.stages, deps);
     await nudge(deps);
   }
-  if (repository && detail.status !== 'running') await postStatus(repository, detail, deps);
   return { kind: 'resumed', buildId: buildIdValue, enqueued };
 }
 
-async function enqueueReady(build: Build, stages: readonly Stage[], deps: PlannerDeps): Promise<number[]> {
+/** `known`: the jobs just written (a fresh build), so they are not read back. */
+async function enqueueReady(build: Build, stages: readonly Stage[], deps: PlannerDeps, known: readonly StageJob[] = []): Promise<number[]> {
   const ready = readyStages(stages);
   for (const stage of ready) {
-    const job = await deps.stages.getStageJob(build.id, stage.number);
+    const job = known.find((j) => j.stageNumber === stage.number) ?? (await deps.stages.getStageJob(build.id, stage.number));
     if (!job) throw new Error(`planner: stage ${stage.number} of ${build.id} has no stored job`);
     await deps.enqueueJob(job);
   }

@@ -94,7 +94,7 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   }
   if (outcome) {
     deps.log('stage finished', { stageKey: key, status: outcome.status, reason: outcome.reason, exitCode: outcome.exitCode });
-    await afterStageEnd(deps, buildId);
+    await afterStageEnd(deps, buildId, { freedCapacity: true });
   }
   return { applied: true, stageKey: key, status: applied.status };
 }

@@ -1,58 +1,43 @@
-// The build's final commit status, posted to its Git host (core/scm/post-status.ts).
-// Credentials from SCM_CREDENTIALS (JSON per host: {"github":{"token","apiUrl"},…}).
+// The build's final commit status, posted to its Git host through the same door as the
+// planner's pending one (lambdas/shared/scm.ts), with the credentials of SCM_CREDENTIALS
+// (local JSON) or SCM_CREDENTIALS_SECRET_ARN (deployed).
+//
+// The build's end is recorded before the status is posted, so a redelivered event does
+// not post again: a host that fails now is retried here a few times, then logged.
 
-import { commitState } from '../../core/builds/status.js';
 import type { BuildStore } from '../../core/builds/store.js';
 import type { Build } from '../../core/builds/types.js';
-import { postStatus } from '../../core/scm/post-status.js';
-import { BUILD_STATUS_CONTEXT, HOOK_HOSTS, type Fetch, type HookHost, type ScmCredentials } from '../../core/scm/types.js';
+import type { Fetch } from '../../core/scm/types.js';
+import { secretsClient } from '../shared/clients.js';
+import type { Env } from '../shared/config.js';
+import { createScmAccess, postBuildStatus } from '../shared/scm.js';
+import { scmCredentials } from '../shared/secrets.js';
 
-const WORDS: Record<string, string> = {
-  success: 'passed',
-  failure: 'failed',
-  error: 'errored',
-  killed: 'was cancelled',
-  running: 'is running',
-  pending: 'is pending',
-};
+const RETRY_DELAYS_MS = [200, 1000];
 
 export function buildStatusPoster(
-  store: BuildStore,
-  env: NodeJS.ProcessEnv = process.env,
+  store: Pick<BuildStore, 'getRepository'>,
+  env: Env = process.env,
   fetchImpl: Fetch = globalThis.fetch,
   log: (message: string, fields?: Record<string, unknown>) => void = () => {},
 ): (build: Build) => Promise<void> {
-  let credentials: Record<string, ScmCredentials> | undefined;
-  const credsFor = (host: HookHost): ScmCredentials => {
-    if (credentials === undefined) {
+  const scm = createScmAccess({ credentials: () => scmCredentials(env, secretsClient), fetch: fetchImpl });
+  const getRepository = (slug: string) => store.getRepository(slug);
+  return async (build) => {
+    for (let attempt = 0; ; attempt++) {
       try {
-        credentials = env.SCM_CREDENTIALS ? (JSON.parse(env.SCM_CREDENTIALS) as Record<string, ScmCredentials>) : {};
+        await postBuildStatus(scm, getRepository, build, env.PUBLIC_URL);
+        return;
       } catch (err) {
-        throw new Error(`task-events: SCM_CREDENTIALS is not valid JSON: ${(err as Error).message}`);
+        const status = (err as { status?: number }).status;
+        // 4xx other than 429 (bad token, unknown repository) will not get better by retrying.
+        const retryable = status === undefined || status === 429 || status >= 500;
+        if (!retryable || attempt >= RETRY_DELAYS_MS.length) {
+          log('commit status not posted', { buildId: build.id, status: build.status, error: (err as Error).message });
+          return;
+        }
+        await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[attempt]));
       }
     }
-    return credentials[host] ?? {};
-  };
-  return async (build) => {
-    const repo = await store.getRepository(build.repo);
-    const host = repo?.scm;
-    if (!repo || !host || !(HOOK_HOSTS as readonly string[]).includes(host)) {
-      log('no Git host to post the status to', { buildId: build.id, scm: host });
-      return;
-    }
-    const targetUrl = env.PUBLIC_URL ? `${env.PUBLIC_URL.replace(/\/$/, '')}/repos/${build.repo}/builds/${build.number}` : undefined;
-    await postStatus(
-      host as HookHost,
-      credsFor(host as HookHost),
-      { slug: repo.slug, link: repo.link },
-      build.commit,
-      {
-        state: commitState(build.status),
-        context: BUILD_STATUS_CONTEXT,
-        description: `Build #${build.number} ${WORDS[build.status] ?? build.status}${build.error ? `: ${build.error}` : ''}`.slice(0, 140),
-        ...(targetUrl ? { targetUrl } : {}),
-      },
-      fetchImpl,
-    );
   };
 }

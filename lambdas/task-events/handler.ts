@@ -3,13 +3,15 @@
 
 import type { TaskStateChangeEvent } from '../../core/builds/task-event.js';
 import { applyTaskEvent, type ApplyResult } from './apply-event.js';
+import { autoscalerNudge } from '../shared/nudge.js';
 import { executionDepsFromEnv } from './wiring.js';
 import type { ExecutionDeps } from './deps.js';
 
 let deps: ExecutionDeps | undefined;
 
 export async function handler(event: TaskStateChangeEvent): Promise<ApplyResult> {
-  deps ??= executionDepsFromEnv('task-events');
+  // A stage that ended freed capacity or queued dependents: the autoscaler looks now.
+  deps ??= executionDepsFromEnv('task-events', process.env, (log) => autoscalerNudge(process.env, 'task-events', log));
   const result = await applyTaskEvent(deps, event.detail);
   deps.log(result.applied ? 'event applied' : 'event ignored', { taskArn: event.detail.taskArn, version: event.detail.version, lastStatus: event.detail.lastStatus, ...result });
   return result;

@@ -7,7 +7,8 @@ import { buildStatusOf, isStageDone, resolveDependents } from '../../core/builds
 import type { Build } from '../../core/builds/types.js';
 import { enqueueJob, type ExecutionDeps } from './deps.js';
 
-export async function afterStageEnd(deps: ExecutionDeps, buildId: string): Promise<Build | null> {
+/** `freedCapacity`: a task stopped, so the autoscaler is nudged even when nothing was queued. */
+export async function afterStageEnd(deps: ExecutionDeps, buildId: string, options: { freedCapacity?: boolean } = {}): Promise<Build | null> {
   const build = await deps.store.getBuild(buildId);
   if (!build) {
     deps.log('build not found after stage end', { buildId });
@@ -34,7 +35,7 @@ export async function afterStageEnd(deps: ExecutionDeps, buildId: string): Promi
     await enqueueJob(deps, { ...job, queuedAt: now });
     queued++;
   }
-  if (queued > 0) await deps.nudge();
+  if (queued > 0 || options.freedCapacity) await deps.nudge();
   if (decision.skip.length > 0 || decision.enqueue.length > 0) ({ stages, steps } = await deps.store.listStagesAndSteps(buildId));
 
   const status = buildStatusOf(stages);

@@ -3,9 +3,9 @@
 
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { BuildStore } from '../../core/builds/store.js';
 import { StageStore } from '../../core/builds/stage-store.js';
+import { sqsClient } from '../shared/clients.js';
 import { buildStatusPoster } from './commit-status.js';
 import { jsonLog, type ExecutionDeps } from './deps.js';
 
@@ -15,7 +15,15 @@ function required(name: string, env: NodeJS.ProcessEnv): string {
   return value;
 }
 
-export function executionDepsFromEnv(source: string, env: NodeJS.ProcessEnv = process.env, nudge: () => Promise<void> = async () => {}): ExecutionDeps {
+/**
+ * `nudge` asks the autoscaler for a pass: the task-events Lambda passes an async invoke
+ * (lambdas/shared/nudge.ts); the autoscaler itself passes nothing (it is the pass).
+ */
+export function executionDepsFromEnv(
+  source: string,
+  env: NodeJS.ProcessEnv = process.env,
+  nudge: (log: ExecutionDeps['log']) => () => Promise<void> = () => async () => {},
+): ExecutionDeps {
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
   const tableName = required('TABLE_NAME', env);
   const store = new BuildStore(doc, tableName);
@@ -23,12 +31,11 @@ export function executionDepsFromEnv(source: string, env: NodeJS.ProcessEnv = pr
   return {
     store,
     stages: new StageStore(doc, tableName),
-    sqs: new SQSClient({}),
+    // Queue URLs are not endpoints (see clients.ts): local stand-ins name unresolvable hosts.
+    sqs: sqsClient(),
     jobsQueueUrl: required('JOBS_QUEUE_URL', env),
     postBuildStatus: buildStatusPoster(store, env, globalThis.fetch, log),
-    // Deployed, the autoscaler's one-minute schedule picks freed capacity up; locally the
-    // local runtime passes a nudge that calls the autoscaler directly.
-    nudge,
+    nudge: nudge(log),
     now: Date.now,
     log,
   };

@@ -1,0 +1,23 @@
+// The autoscaler's nudge: an async Lambda invoke (AUTOSCALER_FUNCTION_NAME), so work that
+// became startable (a queued stage, a freed slot) does not wait for the one-minute
+// schedule. Without the variable it does nothing (local mode nudges in-process).
+
+import { InvokeCommand } from '@aws-sdk/client-lambda';
+import { lambdaClient } from './clients.js';
+import type { Env } from './config.js';
+
+export type Log = (message: string, fields?: Record<string, unknown>) => void;
+
+/** Never throws: the scheduled pass is the fallback, so a failed nudge is only logged. */
+export function autoscalerNudge(env: Env, source: string, log: Log): () => Promise<void> {
+  const functionName = env.AUTOSCALER_FUNCTION_NAME;
+  if (!functionName) return async () => {};
+  const payload = JSON.stringify({ nudge: true, source });
+  return async () => {
+    try {
+      await lambdaClient().send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: payload }));
+    } catch (err) {
+      log('autoscaler nudge failed; the scheduled pass will pick the work up', { error: (err as Error).message });
+    }
+  };
+}
