@@ -170,6 +170,29 @@ function propagate(steps: readonly AgentStepPlan[], byName: Map<string, AgentSte
   }
 }
 
+/**
+ * The final records the agent owes: a step container it knows is over but that has no
+ * record on disk. Steps that run on a status wait for every step before them to have one
+ * (script.ts), so without these a plugin (no wrapper to write `.exit`) or a step that can
+ * never start would make them wait until the pipeline times out. `recorded`: containers
+ * that already have a record (readStepRecords).
+ */
+export function recordsToWrite(
+  steps: readonly AgentStepPlan[],
+  states: StepStates,
+  recorded: ReadonlySet<string>,
+): { container: string; kind: 'exit' | 'unreachable'; text: string }[] {
+  const out: { container: string; kind: 'exit' | 'unreachable'; text: string }[] = [];
+  for (const step of steps) {
+    if (recorded.has(step.container)) continue;
+    const state = states[step.container];
+    if (state?.phase === 'exited') out.push({ container: step.container, kind: 'exit', text: state.exitCode === null ? 'unknown' : String(state.exitCode) });
+    // A step skipped with a record has one already; without (behind a skipped dependency) it never starts.
+    if (state?.phase === 'unreachable' || state?.phase === 'skipped') out.push({ container: step.container, kind: 'unreachable', text: state.reason });
+  }
+  return out;
+}
+
 export function isFinal(state: StepState | undefined): boolean {
   return state?.phase === 'exited' || state?.phase === 'unreachable' || state?.phase === 'skipped';
 }

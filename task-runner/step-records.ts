@@ -1,11 +1,14 @@
 // The exit records step wrappers write into the state volume: `<container>.exit` holds
 // the exit code, `<container>.skipped` marks a step its status gate did not run. A second
-// source beside the metadata endpoint, and the first to know.
+// source beside the metadata endpoint, and the first to know. The agent completes them
+// (`writeFinalRecord`): an exit record for a container without a wrapper, and
+// `<container>.unreachable` for one that can never start, which steps that run on a
+// status wait for (script.ts).
 
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { link, readFile, readdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { STEP_SKIPPED_SUFFIX } from '../core/pipeline/contract.js';
+import { STEP_SKIPPED_SUFFIX, STEP_UNREACHABLE_SUFFIX } from '../core/pipeline/contract.js';
 import type { ExitRecord } from './container-view.js';
 
 const EXIT_SUFFIX = '.exit';
@@ -19,6 +22,8 @@ export interface StepRecords {
    * marker for the step, which then never starts and never writes one.
    */
   skipMarks: Set<string>;
+  /** Containers with any final record file (`.exit`, even one not yet readable, `.skipped`, `.unreachable`). */
+  recorded: Set<string>;
 }
 
 export async function readStepRecords(stepsDir: string): Promise<StepRecords> {
@@ -26,7 +31,7 @@ export async function readStepRecords(stepsDir: string): Promise<StepRecords> {
   try {
     names = await readdir(stepsDir);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { exits: {}, skipMarks: new Set() };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { exits: {}, skipMarks: new Set(), recorded: new Set() };
     throw error;
   }
   const skipped = new Set(names.filter((n) => n.endsWith(STEP_SKIPPED_SUFFIX)).map((n) => n.slice(0, -STEP_SKIPPED_SUFFIX.length)));
@@ -43,7 +48,37 @@ export async function readStepRecords(stepsDir: string): Promise<StepRecords> {
     exits[container] = record;
   }
   const skipMarks = new Set([...skipped].filter((container) => exits[container] === undefined));
-  return { exits, skipMarks };
+  const recorded = new Set<string>();
+  for (const name of names) {
+    for (const suffix of [EXIT_SUFFIX, STEP_SKIPPED_SUFFIX, STEP_UNREACHABLE_SUFFIX]) {
+      if (name.endsWith(suffix) && !name.startsWith('.')) recorded.add(name.slice(0, -suffix.length));
+    }
+  }
+  return { exits, skipMarks, recorded };
+}
+
+export type FinalRecordKind = 'exit' | 'unreachable';
+
+/**
+ * Writes `<container>.exit` or `<container>.unreachable` atomically and at most once: the
+ * text goes to a hidden temporary file that is then hard-linked into place, which fails
+ * rather than replace a record already there (a wrapper's own exit record always wins).
+ * Returns false when a record was already there.
+ */
+export async function writeFinalRecord(stepsDir: string, container: string, kind: FinalRecordKind, text: string): Promise<boolean> {
+  const suffix = kind === 'exit' ? EXIT_SUFFIX : STEP_UNREACHABLE_SUFFIX;
+  const final = join(stepsDir, `${container}${suffix}`);
+  const temporary = join(stepsDir, `.${container}${suffix}.${process.pid}.tmp`);
+  await writeFile(temporary, `${text}\n`);
+  try {
+    await link(temporary, final);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    await unlink(temporary);
+  }
 }
 
 /** The exit records alone. */

@@ -1,14 +1,15 @@
 // Watches the step containers until every non-detached step has ended or can never
 // start. Each round: the metadata endpoint (tolerating failures with back-off), the exit
-// records, then the pure decisions of decide-steps.ts.
+// records, the pure decisions of decide-steps.ts, then the final records it owes (steps
+// that run on a status wait for them), before it may decide it is done.
 
 import type { AgentStepPlan } from '../core/pipeline/contract.js';
 import { METADATA_ERROR_BACKOFF, backoffDelay, sleep } from './backoff.js';
 import type { ContainerView } from './container-view.js';
-import { decideStepStates, isFinal, stepReports, supervisionDone, type StepStates } from './decide-steps.js';
+import { decideStepStates, isFinal, recordsToWrite, stepReports, supervisionDone, type StepStates } from './decide-steps.js';
 import { fetchTaskMetadata } from './metadata.js';
 import type { Reporter } from './report.js';
-import { readStepRecords } from './step-records.js';
+import { readStepRecords, writeFinalRecord } from './step-records.js';
 
 export interface SuperviseOptions {
   steps: readonly AgentStepPlan[];
@@ -48,6 +49,9 @@ export async function supervise(options: SuperviseOptions): Promise<Supervision>
     const next = decideStepStates(steps, containers, records.exits, records.skipMarks);
     announce(steps, states, next, reporter);
     states = next;
+    for (const record of recordsToWrite(steps, states, records.recorded)) {
+      await writeFinalRecord(options.stepsDir, record.container, record.kind, record.text);
+    }
     for (const step of steps) {
       if (isFinal(states[step.container])) {
         for (const report of stepReports(step, states[step.container], 'complete')) reporter.step(report);

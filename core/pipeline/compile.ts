@@ -5,7 +5,7 @@
 // The task: the agent (the one essential container: clones, waits for services, then
 // reports healthy through READY_FILE), services (non-essential, start at once), steps
 // (non-essential, ordered by dependsOn, see step-order.ts) and gate containers for
-// plugin steps that run only on failure. Every container mounts the workspace and the
+// plugin steps with a status condition (they wait for their upstream and decide there). Every container mounts the workspace and the
 // state volume.
 
 import type {
@@ -182,6 +182,8 @@ export interface PipelineSource {
 interface Unit extends PackUnit {
   container: string;
   gate?: string;
+  /** Status-conditional units: the containers whose end the wrapper (or gate) waits for. */
+  waitFor?: string[];
 }
 
 /** One pipeline → one stage. The pipeline's trigger is not checked here (compileManifest does). */
@@ -232,10 +234,19 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
   const serviceContainers = pipeline.services.map((s) => names.allocate(s.name, 'service'));
   const compiledUnits: Unit[] = units.map((u) => ({ ...u, container: names.allocate(u.steps[0]!.name, 'step') }));
   for (const u of compiledUnits) {
-    if (u.kind === 'failure-only' && isPlugin(u.steps[0]!)) u.gate = names.allocate(`${u.container}-gate`, 'gate');
+    if (u.kind !== 'plain' && isPlugin(u.steps[0]!)) u.gate = names.allocate(`${u.container}-gate`, 'gate');
   }
   const containerOf = new Map<string, string>();
   for (const u of compiledUnits) for (const s of u.steps) containerOf.set(s.name, u.container);
+  for (const u of compiledUnits) {
+    if (u.kind === 'plain') continue;
+    const after = u.steps.flatMap((s) => order.get(s.name)!.after.map((n) => containerOf.get(n)!));
+    u.waitFor = [...new Set(after)].filter((c) => c !== u.container);
+  }
+  // A plugin that runs only on failure never starts when its gate skips it, so it would
+  // never satisfy COMPLETE: a plain step after it waits for the gate instead (which always
+  // ends; when it lets the plugin run, the build is failing and a SUCCESS further up blocks).
+  const gateOf = new Map(compiledUnits.filter((u) => u.gate && u.kind === 'failure-only').map((u) => [u.container, u.gate!] as const));
 
   // Root dependencies: the agent healthy, and services with a health command healthy.
   const rootDeps: ContainerDependency[] = [{ containerName: AGENT_CONTAINER, condition: 'HEALTHY' }];
@@ -249,8 +260,9 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
       const d = order.get(s.name)!;
       root ||= d.root;
       for (const on of d.on) {
-        const c = containerOf.get(on.step)!;
-        if (c !== u.container && !deps.has(c)) deps.set(c, on.condition);
+        const target = containerOf.get(on.step)!;
+        const c = on.condition === 'COMPLETE' ? (gateOf.get(target) ?? target) : target;
+        if (target !== u.container && !deps.has(c)) deps.set(c, on.condition);
       }
     }
     return [...(root ? rootDeps : []), ...[...deps].map(([containerName, condition]) => ({ containerName, condition }))];
@@ -299,7 +311,8 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
     const first = u.steps[0]!;
     let stepDependsOn = dependsOn;
     if (u.gate) {
-      containers.push(gateContainer(u.gate, gateContainerScript(watched.filter((c) => c !== u.container), u.container, first.name), dependsOn, common));
+      const watch = u.kind === 'failure-only' ? watched.filter((c) => c !== u.container) : undefined;
+      containers.push(gateContainer(u.gate, gateContainerScript(watch, u.container, first.name, u.waitFor ?? []), dependsOn, common));
       stepDependsOn = [{ containerName: u.gate, condition: 'SUCCESS' }];
     }
     const def = stepContainer(u, stepDependsOn, stepNumber, watched, common);
@@ -555,7 +568,7 @@ function serviceContainer(service: Step, container: string, c: Common): Containe
     image: service.image,
     essential: false,
     startTimeout: clamp(service.ready?.timeout ?? 60, START_TIMEOUT),
-    ...commandOf([service], container, env, c, undefined, [], Object.keys(env.literal)),
+    ...commandOf([service], container, env, c, undefined, undefined, [], Object.keys(env.literal)),
     ...(service.user ? { user: service.user } : {}),
     ...(service.workingDir ? { workingDirectory: service.workingDir } : {}),
     environment: keyValues(env.literal),
@@ -586,6 +599,7 @@ function commandOf(
   env: { secrets: Record<string, string> },
   c: Common,
   gate: { watch: string[] } | undefined,
+  waitFor: string[] | undefined,
   exports: Record<string, string>[] = [],
   ownEnv: string[] = [],
 ): Pick<ContainerDefinition, 'entryPoint' | 'command'> {
@@ -604,6 +618,7 @@ function commandOf(
     secretEnv: c.withSecrets ? Object.keys(env.secrets).sort() : [],
     ownEnv: [...new Set([...ownEnv, ...(c.withSecrets ? Object.keys(env.secrets) : [])])].sort(),
     ...(gate ? { gate } : {}),
+    ...(waitFor && waitFor.length > 0 ? { waitFor } : {}),
   });
   return { entryPoint: [first.shell ?? SHELL, '-c'], command: [script] };
 }
@@ -622,7 +637,7 @@ function stepContainer(u: Unit, dependsOn: ContainerDependency[], stepNumber: (s
     name: u.container,
     image: first.image,
     essential: false,
-    ...commandOf(u.steps, u.container, envs[0]!, c, gate, own, Object.keys(common).filter((name) => envs.some((e) => name in e.literal))),
+    ...commandOf(u.steps, u.container, envs[0]!, c, gate, u.waitFor, own, Object.keys(common).filter((name) => envs.some((e) => name in e.literal))),
     workingDirectory: first.workingDir ?? c.pipeline.workspace.path,
     ...(first.user ? { user: first.user } : {}),
     environment: keyValues(common),

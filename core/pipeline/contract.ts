@@ -23,11 +23,24 @@ export const READY_FILE = `${STATE_DIR}/ready`;
 /** Written by the agent: `export NAME='value'` lines (DRONE_* of this run) that each step sources. */
 export const ENV_FILE = `${STATE_DIR}/env`;
 
-/** Each step's wrapper writes `<container>.exit` (its exit code) here when it ends. */
+/**
+ * Final records of the step containers. Each step's wrapper writes `<container>.exit` (its
+ * exit code) here when it ends; the agent writes it for a container that ended without
+ * one (a plugin, which has no wrapper, or a wrapper killed outright), from the exit code
+ * ECS reports (`unknown` when ECS gives none). Steps that run on a status wait for these
+ * records (script.ts), so every step container that is over has one.
+ */
 export const STEP_RECORD_DIR = `${STATE_DIR}/steps`;
 
 /** Written beside `<container>.exit` when a step's status gate decided not to run it. */
 export const STEP_SKIPPED_SUFFIX = '.skipped';
+
+/**
+ * `<container>.unreachable`: written by the agent, once and atomically, when it knows a
+ * step container can never start (a dependency failed or never started). Its content is
+ * the reason, for people. Not a failure by itself: the failure that blocked it counts.
+ */
+export const STEP_UNREACHABLE_SUFFIX = '.unreachable';
 
 /** Environment variables the agent reads. */
 export const AGENT_ENV = {

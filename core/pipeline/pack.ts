@@ -87,7 +87,7 @@ export interface ContainerFit {
   /** After packing as far as allowed; over MAX_CONTAINERS when the task cannot be built. */
   after: number;
   units: PackUnit[];
-  /** Status gates still needed after packing (plugin steps that run only on failure). */
+  /** Status gates still needed after packing (plugin steps with a status condition). */
   gates: number;
 }
 
@@ -96,7 +96,7 @@ export interface ContainerFit {
  * allows: the one count both the compiler (which refuses) and lint (which warns early) use.
  */
 export function fitContainers(services: number, units: readonly PackUnit[], linear: boolean): ContainerFit {
-  const gatesOf = (list: readonly PackUnit[]) => list.filter((u) => u.kind === 'failure-only' && isPlugin(u.steps[0]!)).length;
+  const gatesOf = (list: readonly PackUnit[]) => list.filter((u) => u.kind !== 'plain' && isPlugin(u.steps[0]!)).length;
   const count = (list: readonly PackUnit[]) => 1 + services + list.length + gatesOf(list);
   const before = count(units);
   let out = units.map((u) => ({ ...u, steps: [...u.steps] }));

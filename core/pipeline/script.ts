@@ -7,7 +7,7 @@
 // rather than Drone's DRONE_SCRIPT variable: `sh -c` needs no file and no `eval`, and the
 // script does not end up in the environment every child process of the step inherits.
 
-import { ENV_FILE, STATE_DIR, STEP_RECORD_DIR, STEP_SKIPPED_SUFFIX } from './contract.js';
+import { ENV_FILE, STATE_DIR, STEP_RECORD_DIR, STEP_SKIPPED_SUFFIX, STEP_UNREACHABLE_SUFFIX } from './contract.js';
 import { SHELL_NAME } from './secret-names.js';
 
 /** The mask written in place of a secret value. */
@@ -45,6 +45,12 @@ export interface ScriptInput {
    * the containers whose non-zero exit record means the build is failing.
    */
   gate?: { watch: string[] };
+  /**
+   * Present for steps with a status condition (on failure, or always): the containers
+   * that must have ended (or be known never to start) before the step decides and runs.
+   * ECS cannot express that wait (see step-order.ts), so the wrapper does it.
+   */
+  waitFor?: string[];
 }
 
 /** Quotes a string for sh: single quotes, with embedded single quotes spliced in. */
@@ -70,6 +76,7 @@ export function stepScript(input: ScriptInput): string {
   const own = [...new Set(input.ownEnv ?? [])].filter((name) => SHELL_NAME.test(name));
   out.push(...sourceEnvFile(own));
   out.push(...hostsLines(input.hosts));
+  if (input.waitFor && input.waitFor.length > 0) out.push(...waitLines(input.waitFor, input.steps[0]?.name ?? container));
   if (input.gate) out.push(...gateLines(input.gate.watch, container, input.steps[0]?.name ?? container));
   out.push(`cd "\${SLIPWAY_WORKSPACE:-${input.workdir}}" || exit 1`);
 
@@ -161,13 +168,34 @@ function hostsLines(hosts: string[]): string[] {
 }
 
 /**
- * The status gate. ECS can only start a container when others succeeded, completed or
- * are healthy, never "when something failed", so a step that runs only on failure waits
- * with COMPLETE and decides here: the build is failing when a watched container (every
- * step container whose failure is not ignored) has written a non-zero exit record. A step
- * that was never started (blocked behind a failure) writes no record; the failure that
- * blocked it did. When the build is not failing, the step is skipped: it exits 0 and
- * leaves `<container>.skipped` so the agent reports it as skipped.
+ * The wait of a status-conditional step: until every container it comes after has a final
+ * record. `<container>.exit` (non-empty: the wrapper may be caught mid-write) when it ran,
+ * written by its wrapper or, for a container without one (a plugin), by the agent;
+ * `.skipped` when its status gate skipped it; `.unreachable` when the agent knows it can
+ * never start. Polls every SLIPWAY_WAIT_SECONDS (default 1, the agent's own pace).
+ */
+function waitLines(waitFor: string[], name: string): string[] {
+  const dir = `"$slipway_state${STEPS}`;
+  const list = [...new Set(waitFor)];
+  return [
+    `slipway_said=no`,
+    `for slipway_c in ${list.map(shellQuote).join(' ')}; do`,
+    `  until [ -s ${dir}/$slipway_c.exit" ] || [ -f ${dir}/$slipway_c${STEP_SKIPPED_SUFFIX}" ] || [ -f ${dir}/$slipway_c${STEP_UNREACHABLE_SUFFIX}" ]; do`,
+    `    if [ "$slipway_said" = no ]; then echo ${shellQuote(`slipway: ${name} waits for ${list.join(', ')} to end`)}; slipway_said=yes; fi`,
+    `    sleep "\${SLIPWAY_WAIT_SECONDS:-1}"`,
+    '  done',
+    'done',
+  ];
+}
+
+/**
+ * The status gate, once the wait above is over. ECS can only start a container when others
+ * succeeded, completed or are healthy, never "when something failed", so a step that runs
+ * only on failure decides here: the build is failing when a watched container (every step
+ * container whose failure is not ignored) has a non-zero exit record. A step that never
+ * started writes no exit record; the failure that blocked it did. When the build is not
+ * failing, the step is skipped: it exits 0 and leaves `<container>.skipped` so the agent
+ * reports it as skipped.
  */
 function gateLines(watch: string[], container: string, name: string): string[] {
   const dir = `"$slipway_state${STEPS}`;
@@ -256,12 +284,14 @@ function maskFunction(secretEnv: string[]): string[] {
 }
 
 /**
- * The script of a gate container: a plugin step keeps its image's entrypoint, so its
- * status gate runs in a small container of its own (the agent image) that the plugin
- * depends on with SUCCESS. Exit 0: run the step; exit 1: the step is skipped.
+ * The script of a gate container: a plugin step keeps its image's entrypoint, so the wait
+ * for its upstream and its status gate run in a small container of its own (the agent
+ * image) that the plugin depends on with SUCCESS. Exit 0: run the step; exit 1: the step
+ * is skipped. Without `watch` (a step that runs always) it only waits, and exits 0.
  */
-export function gateContainerScript(watch: string[], stepContainer: string, stepName: string): string {
+export function gateContainerScript(watch: string[] | undefined, stepContainer: string, stepName: string, waitFor: string[] = []): string {
   const lines = [`# slipway: status gate of ${stepName}`, `slipway_state="\${SLIPWAY_STATE_DIR:-${STATE_DIR}}"`];
-  const gate = gateLines(watch, stepContainer, stepName).map((line) => (line === '  exit 0' ? '  exit 1' : line));
+  if (waitFor.length > 0) lines.push(...waitLines(waitFor, stepName));
+  const gate = watch ? gateLines(watch, stepContainer, stepName).map((line) => (line === '  exit 0' ? '  exit 1' : line)) : [];
   return `${[...lines, ...gate, 'exit 0'].join('\n')}\n`;
 }

@@ -1,8 +1,10 @@
 // When each step may start, expressed in what ECS understands: `dependsOn` conditions
-// between containers (START, COMPLETE, SUCCESS, HEALTHY).
+// between containers (START, COMPLETE, SUCCESS, HEALTHY), plus, for steps whose `when:`
+// has a status, a wait in the step's own wrapper (script.ts).
 //
-// The rules (ECS cannot say "start when something failed", so status is split between
-// dependencies and the step's own gate, see script.ts):
+// What ECS does with a dependency that never started (because its own SUCCESS dependency
+// failed): it satisfies no condition. COMPLETE needs a known exit code and START a running
+// container, so a dependent of a never-started container never starts either. Hence:
 //   - A step waits for its upstream: the previous step (linear pipelines) or its
 //     `depends_on` (DAG pipelines). A step left out by `when:` is seen through: its
 //     dependents wait for its own upstream instead, as Drone treats it as done.
@@ -11,12 +13,18 @@
 //     it waits on it for ordering and looks further up for a step that can:
 //       * `failure: ignore` → COMPLETE (it may fail, or be blocked and stop);
 //       * detached → START, or HEALTHY when it has a `ready.command`;
-//       * runs on failure only → COMPLETE (it may be skipped, or never start);
+//       * runs on failure only → COMPLETE (it always starts, see below, and ends);
 //       * runs always → SUCCESS (it exits 0 when the build passes).
 //     So a plain step never starts after a failure: some SUCCESS dependency failed.
-//   - A step that runs on failure (or always) waits with COMPLETE: a predecessor that
-//     failed, or was blocked by a failure, still ends up stopped. Detached upstream steps
-//     never complete: START/HEALTHY, and look further up.
+//   - A step that runs on failure (or always) must run after its upstream has ended,
+//     whether it ran, failed or could never start; no ECS condition says "ended or never
+//     started". So such a step depends in ECS only on the root (certain to be reached, or
+//     the agent ends the task), and its wrapper waits until each step it comes after has
+//     a final record: `<container>.exit`, `.skipped`, or `.unreachable` (written by the
+//     agent once it knows a step can never start). It waits for every step upstream of it,
+//     transitively, as Drone waits for all of a step's dependencies before deciding to
+//     skip one: a step declared unreachable early must not let it run while a sibling
+//     branch is still running. Detached steps are seen through, never waited for.
 //   - A step with no upstream left waits for the root: the agent HEALTHY (clone done,
 //     services' ports open) and every service with a `ready.command` HEALTHY.
 //
@@ -39,6 +47,11 @@ export interface StepDependencies {
   on: { step: string; condition: DependencyCondition }[];
   /** Waits for the agent (and services with a health command) to be healthy. */
   root: boolean;
+  /**
+   * Steps whose end a status-conditional step waits for in its wrapper (every non-detached
+   * step upstream of it, transitively), in file order; empty for plain steps.
+   */
+  after: string[];
 }
 
 /**
@@ -73,8 +86,13 @@ export function stepDependencies(all: readonly Step[], active: ReadonlyMap<strin
     return unique;
   };
 
+  const order = new Map(all.map((s, i) => [s.name, i] as const));
   const result = new Map<string, StepDependencies>();
   for (const [name, ordered] of active) {
+    if (ordered.kind !== 'plain') {
+      result.set(name, { on: [], root: true, after: ancestors(name, resolved, active).sort((a, b) => order.get(a)! - order.get(b)!) });
+      continue;
+    }
     const on = new Map<string, DependencyCondition>();
     let root = false;
     const visited = new Set<string>();
@@ -85,20 +103,36 @@ export function stepDependencies(all: readonly Step[], active: ReadonlyMap<strin
         if (visited.has(up)) continue;
         visited.add(up);
         const target = active.get(up)!;
-        const { condition, lookFurther } = edge(ordered.kind, target);
+        const { condition, lookFurther } = edge(target);
         on.set(up, condition);
         if (lookFurther) visit(up);
       }
     };
     visit(name);
-    result.set(name, { on: [...on].map(([step, condition]) => ({ step, condition })), root });
+    result.set(name, { on: [...on].map(([step, condition]) => ({ step, condition })), root, after: [] });
   }
   return result;
 }
 
-function edge(kind: StepKind, up: OrderedStep): { condition: DependencyCondition; lookFurther: boolean } {
+/** Every running, non-detached step upstream of `name`, through detached ones. */
+function ancestors(name: string, resolved: (name: string) => string[], active: ReadonlyMap<string, OrderedStep>): string[] {
+  const out = new Set<string>();
+  const seen = new Set<string>();
+  const visit = (of: string) => {
+    for (const up of resolved(of)) {
+      if (seen.has(up)) continue;
+      seen.add(up);
+      if (!active.get(up)!.step.detach) out.add(up);
+      visit(up);
+    }
+  };
+  visit(name);
+  return [...out];
+}
+
+/** How a plain step waits on one upstream step. */
+function edge(up: OrderedStep): { condition: DependencyCondition; lookFurther: boolean } {
   if (up.step.detach) return { condition: up.step.ready?.command ? 'HEALTHY' : 'START', lookFurther: true };
-  if (kind !== 'plain') return { condition: 'COMPLETE', lookFurther: false };
   if (up.kind === 'failure-only') return { condition: 'COMPLETE', lookFurther: true };
   if (up.step.failure === 'ignore') return { condition: 'COMPLETE', lookFurther: true };
   return { condition: 'SUCCESS', lookFurther: up.kind === 'always' };

@@ -6,6 +6,7 @@ import {
   STATUS_GATE_SKIP,
   decideStepStates,
   failedSteps,
+  recordsToWrite,
   stepReports,
   supervisionDone,
 } from '../../task-runner/decide-steps.js';
@@ -305,5 +306,39 @@ describe('stepReports', () => {
     const lines = stepReports(packed, { phase: 'exited', exitCode: 1 }, 'complete');
     expect(lines.map((l) => l.name)).toEqual(['fmt', 'vet']);
     expect(lines[0]?.reason).toContain('packed with fmt, vet');
+  });
+});
+
+describe('the final records the agent owes', () => {
+  // build → test → notify (runs on failure: after the agent only, its wrapper waits), plus a plugin.
+  const plan = [
+    after('build', { 'slipway-agent': 'HEALTHY' }),
+    after('test', { build: 'SUCCESS' }),
+    after('publish', { build: 'SUCCESS' }),
+    after('notify', { 'slipway-agent': 'HEALTHY' }),
+  ];
+
+  it('an unreachable step gets `.unreachable` with its reason; a plugin that ended gets `.exit`; nothing twice', () => {
+    const states = decideStepStates(plan, { build: stopped(2), test: pending, publish: pending, notify: running() }, { build: { exitCode: 2 } });
+    expect(recordsToWrite(plan, states, new Set(['build']))).toEqual([
+      { container: 'test', kind: 'unreachable', text: 'dependency build failed with exit code 2' },
+      { container: 'publish', kind: 'unreachable', text: 'dependency build failed with exit code 2' },
+    ]);
+    expect(recordsToWrite(plan, states, new Set(['build', 'test', 'publish']))).toEqual([]);
+    // The waiting step itself is not over: it owes nothing.
+    expect(states['notify']).toMatchObject({ phase: 'running' });
+  });
+
+  it('a container that ended without writing its record (a plugin) gets one from the exit code ECS reports', () => {
+    const states = decideStepStates(plan, { build: stopped(0), publish: stopped(1), test: running(), notify: running() }, { build: { exitCode: 0 } });
+    expect(recordsToWrite(plan, states, new Set(['build']))).toEqual([{ container: 'publish', kind: 'exit', text: '1' }]);
+    const unknown = decideStepStates(plan, { build: stopped(0), publish: { phase: 'stopped', exitCode: null, startedAt: '2024-01-01T00:00:01Z' } }, { build: { exitCode: 0 } });
+    expect(recordsToWrite(plan, unknown, new Set(['build']))).toEqual([{ container: 'publish', kind: 'exit', text: 'unknown' }]);
+  });
+
+  it('a step behind a skipped plugin never starts: it is owed `.unreachable` too', () => {
+    const gated = [after('build', { 'slipway-agent': 'HEALTHY' }), after('slack', { 'slack-gate': 'SUCCESS' }, { gate: 'slack-gate' }), after('after', { slack: 'SUCCESS' })];
+    const states = decideStepStates(gated, { build: stopped(0), 'slack-gate': stopped(1), slack: neverStarted, after: pending }, { build: { exitCode: 0 } }, new Set(['slack']));
+    expect(recordsToWrite(gated, states, new Set(['build', 'slack']))).toEqual([{ container: 'after', kind: 'unreachable', text: 'dependency slack was skipped' }]);
   });
 });

@@ -5,10 +5,13 @@
 // scripted time, exit with a scripted code (writing the wrapper's exit record), and are
 // stopped without starting when a SUCCESS dependency failed — as Fargate does.
 // A dependency that never started satisfies no condition. What becomes of its dependents
-// is `blockedDependents`: stopped at once (the cascade the ECS reference describes), or
-// left pending until the task stops (the ECS agent fails fast only on a SUCCESS dependency
-// with a known non-zero exit code; COMPLETE needs a known exit code, which a container that
-// never started lacks).
+// is `blockedDependents`: left pending until the task stops (the default: the ECS agent
+// fails fast only on a SUCCESS dependency with a known non-zero exit code; COMPLETE needs a
+// known exit code and START a running container, which a container that never started
+// lacks), or stopped at once (the cascade the ECS reference describes).
+// A container with `waitFor` plays the wrapper of a step that runs on a status: once
+// started it waits until each listed container has a final record (`.exit`, `.skipped`,
+// `.unreachable`), then decides its status gate and only then runs for `runMs`.
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -38,6 +41,8 @@ export interface FakeContainer {
   statusGate?: { watch: string[]; gateOf?: string };
   /** ECS's latency: starts this many ms after its conditions hold (default 0). */
   startDelayMs?: number;
+  /** The wrapper's wait (script.ts): containers that must have a final record first. */
+  waitFor?: string[];
 }
 
 interface ContainerState {
@@ -50,6 +55,8 @@ interface ContainerState {
   plannedExit?: number;
   /** When its dependency conditions first all held. */
   readySince?: number;
+  /** When its wait was over and its commands began. */
+  beganAt?: number;
 }
 
 const TASK_ID = 'cd189a933e5849daa93386466019ab50';
@@ -63,7 +70,7 @@ export class FakeTask {
   /** While true, the endpoint answers 500 (a transient failure). */
   failing = false;
   /** Dependents of a container that never started: stopped unstarted, or left pending. */
-  blockedDependents: 'stopped' | 'pending' = 'stopped';
+  blockedDependents: 'stopped' | 'pending' = 'pending';
 
   constructor(
     containers: FakeContainer[],
@@ -147,9 +154,14 @@ export class FakeTask {
           if (now - state.readySince < (spec.startDelayMs ?? 0)) continue;
           state.status = 'RUNNING';
           state.startedAt = now;
-          if (spec.statusGate) state.plannedExit = this.passGate(spec.name, spec.statusGate);
         }
-      } else if (state.status === 'RUNNING' && spec.runMs !== undefined && now - (state.startedAt ?? now) >= spec.runMs) {
+      }
+      if (state.status === 'RUNNING' && state.beganAt === undefined && spec.name !== AGENT_CONTAINER) {
+        if (!(spec.waitFor ?? []).every((c) => this.hasFinalRecord(c))) continue;
+        state.beganAt = now;
+        if (spec.statusGate) state.plannedExit = this.passGate(spec.name, spec.statusGate);
+      }
+      if (state.status === 'RUNNING' && spec.runMs !== undefined && state.beganAt !== undefined && now - state.beganAt >= spec.runMs) {
         const exitCode = state.plannedExit ?? spec.exitCode ?? 0;
         if (spec.writesExitRecord !== false) {
           mkdirSync(join(this.stateDir, 'steps'), { recursive: true });
@@ -162,9 +174,21 @@ export class FakeTask {
     }
   }
 
+  private hasFinalRecord(container: string): boolean {
+    const steps = join(this.stateDir, 'steps');
+    const exit = join(steps, `${container}.exit`);
+    if (existsSync(exit) && readFileSync(exit, 'utf8').length > 0) return true;
+    return existsSync(join(steps, `${container}.skipped`)) || existsSync(join(steps, `${container}.unreachable`));
+  }
+
   /** When the container ended (ms since the epoch), if it did. */
   finishedAt(name: string): number | undefined {
     return this.states.get(name)?.finishedAt;
+  }
+
+  /** When the container's commands began, after its wait (ms since the epoch), if they did. */
+  beganAt(name: string): number | undefined {
+    return this.states.get(name)?.beganAt;
   }
 
   private passGate(name: string, gate: { watch: string[]; gateOf?: string }): number | undefined {

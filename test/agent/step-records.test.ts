@@ -1,10 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { readStepRecords } from '../../task-runner/step-records.js';
+import { readStepRecords, writeFinalRecord } from '../../task-runner/step-records.js';
 
 const roots: string[] = [];
 afterEach(() => {
@@ -32,6 +32,23 @@ describe('step records', () => {
     expect(records.exits['build']).toMatchObject({ exitCode: 0 });
     expect(records.exits['notify']).toMatchObject({ exitCode: 0, skipped: true });
     expect([...records.skipMarks]).toEqual(['slack']);
+    expect([...records.recorded].sort()).toEqual(['build', 'half', 'notify', 'slack']);
+  });
+
+  it('the agent writes a final record once, atomically, and never over a wrapper\'s own', async () => {
+    const dir = stepsDir();
+    writeFileSync(join(dir, 'build.exit'), '2\n');
+    expect(await writeFinalRecord(dir, 'test', 'unreachable', 'dependency build failed with exit code 2')).toBe(true);
+    expect(await writeFinalRecord(dir, 'test', 'unreachable', 'something else')).toBe(false);
+    expect(readFileSync(join(dir, 'test.unreachable'), 'utf8')).toBe('dependency build failed with exit code 2\n');
+    expect(await writeFinalRecord(dir, 'publish', 'exit', '1')).toBe(true);
+    expect(await writeFinalRecord(dir, 'build', 'exit', '0')).toBe(false);
+    expect(readFileSync(join(dir, 'build.exit'), 'utf8')).toBe('2\n');
+    // No temporary file is left behind, and the records read back.
+    expect(readdirSync(dir).sort()).toEqual(['build.exit', 'publish.exit', 'test.unreachable']);
+    const records = await readStepRecords(dir);
+    expect(records.exits['publish']).toMatchObject({ exitCode: 1 });
+    expect([...records.recorded].sort()).toEqual(['build', 'publish', 'test']);
   });
 
   it('a record that vanishes between the listing and the read is not an error', async () => {
@@ -43,6 +60,6 @@ describe('step records', () => {
   });
 
   it('no directory yet: nothing recorded', async () => {
-    expect(await readStepRecords(join(stepsDir(), 'missing'))).toEqual({ exits: {}, skipMarks: new Set() });
+    expect(await readStepRecords(join(stepsDir(), 'missing'))).toEqual({ exits: {}, skipMarks: new Set(), recorded: new Set() });
   });
 });

@@ -420,3 +420,164 @@ describe('agent supervision', () => {
     expect(run.result).toMatchObject({ outcome: 'error', message: 'agent: SLIPWAY_PLAN.version: expected 1, got 2' });
   });
 });
+
+// As the compiler orders them: a step that runs on a status depends on the agent only, and
+// its wrapper waits for a final record of every step before it (`waitFor` plays that wait).
+// The fake ECS leaves a dependent of a never-started container pending, as ECS does.
+describe('steps that run on a status, end to end', () => {
+  const agentOnly = { dependsOnConditions: { [AGENT_CONTAINER]: 'HEALTHY' as const } };
+  const afterSteps = (conditions: Record<string, 'SUCCESS' | 'COMPLETE'>) => ({ dependsOnConditions: conditions });
+
+  async function notifyAfterChain(buildExit: number, blockedDependents: 'pending' | 'stopped' = 'pending') {
+    const d = dirs();
+    const { task, uri } = await fakeTask(
+      [
+        { name: 'build', dependsOn: [afterAgent], runMs: 100, exitCode: buildExit },
+        { name: 'test', dependsOn: [{ container: 'build', condition: 'SUCCESS' }], runMs: 100 },
+        { name: 'notify', dependsOn: [afterAgent], runMs: 150, waitFor: ['build', 'test'], statusGate: { watch: ['build', 'test', 'publish'] } },
+        {
+          name: 'publish',
+          dependsOn: [
+            { container: 'notify', condition: 'COMPLETE' },
+            { container: 'test', condition: 'SUCCESS' },
+          ],
+          runMs: 50,
+        },
+      ],
+      d.stateDir,
+    );
+    task.blockedDependents = blockedDependents;
+    const p = plan({
+      steps: [
+        step('build', [AGENT_CONTAINER], agentOnly),
+        step('test', ['build'], afterSteps({ build: 'SUCCESS' })),
+        step('notify', [AGENT_CONTAINER], agentOnly),
+        step('publish', ['notify', 'test'], afterSteps({ notify: 'COMPLETE', test: 'SUCCESS' })),
+      ],
+    });
+    const run = await startAgent({ plan: p, stateDir: d.stateDir, workspace: d.workspace, metadataUri: uri, env: { SLIPWAY_TIMEOUT_SECONDS: '15' } }).done;
+    return { d, task, run };
+  }
+
+  for (const mode of ['pending', 'stopped'] as const) {
+    it(`build fails → test never starts (ECS leaves its dependents ${mode}) → notify runs, sees the failure, and is waited for`, async () => {
+      const { d, task, run } = await notifyAfterChain(2, mode);
+
+      expect(run.code, run.stdout).toBe(AGENT_EXIT.stepFailed);
+      const steps = byName(run.steps);
+      expect(steps['build']).toMatchObject({ status: 'failure', exitCode: 2 });
+      expect(steps['test']).toMatchObject({ status: 'skipped', reason: 'dependency build failed with exit code 2' });
+      expect(steps['notify']).toMatchObject({ status: 'success', exitCode: 0 });
+      expect(existsSync(join(d.stateDir, 'steps', 'notify.skipped'))).toBe(false);
+      expect(readFileSync(join(d.stateDir, 'steps', 'test.unreachable'), 'utf8')).toBe('dependency build failed with exit code 2\n');
+      expect(steps['publish']).toMatchObject({ status: 'skipped', reason: 'dependency test did not run' });
+      expect(task.status('test')).toBe('STOPPED');
+      expect(task.status('publish')).toBe(mode === 'pending' ? 'PULLED' : 'STOPPED');
+      // notify's commands began only after build had ended, and the agent ended after notify.
+      expect(task.beganAt('notify')!).toBeGreaterThanOrEqual(task.finishedAt('build')!);
+      expect(task.finishedAt('notify')!).toBeLessThanOrEqual(Date.parse(run.result!.finishedAt));
+    });
+  }
+
+  it('build passes → notify waits for test, then skips itself; the build passes', async () => {
+    const { d, task, run } = await notifyAfterChain(0);
+
+    expect(run.code, run.stdout).toBe(AGENT_EXIT.success);
+    const steps = byName(run.steps);
+    expect(steps['test']).toMatchObject({ status: 'success', exitCode: 0 });
+    expect(steps['notify']).toMatchObject({ status: 'skipped', reason: STATUS_GATE_SKIP });
+    expect(steps['publish']).toMatchObject({ status: 'success', exitCode: 0 });
+    expect(existsSync(join(d.stateDir, 'steps', 'notify.skipped'))).toBe(true);
+    expect(task.beganAt('notify')!).toBeGreaterThanOrEqual(task.finishedAt('test')!);
+  });
+
+  it('DAG: the failure step waits for a sibling branch still running when its dependency became unreachable', async () => {
+    const d = dirs();
+    const { task, uri } = await fakeTask(
+      [
+        { name: 'fast', dependsOn: [afterAgent], runMs: 50, exitCode: 1 },
+        { name: 'slow', dependsOn: [afterAgent], runMs: 600, exitCode: 0 },
+        { name: 'join', dependsOn: [{ container: 'fast', condition: 'SUCCESS' }, { container: 'slow', condition: 'SUCCESS' }], runMs: 50 },
+        { name: 'alert', dependsOn: [afterAgent], runMs: 50, waitFor: ['fast', 'slow', 'join'], statusGate: { watch: ['fast', 'slow', 'join'] } },
+      ],
+      d.stateDir,
+    );
+    const p = plan({
+      steps: [
+        step('fast', [AGENT_CONTAINER], agentOnly),
+        step('slow', [AGENT_CONTAINER], agentOnly),
+        step('join', ['fast', 'slow'], afterSteps({ fast: 'SUCCESS', slow: 'SUCCESS' })),
+        step('alert', [AGENT_CONTAINER], agentOnly),
+      ],
+    });
+    const run = await startAgent({ plan: p, stateDir: d.stateDir, workspace: d.workspace, metadataUri: uri, env: { SLIPWAY_TIMEOUT_SECONDS: '15' } }).done;
+
+    expect(run.code, run.stdout).toBe(AGENT_EXIT.stepFailed);
+    const steps = byName(run.steps);
+    expect(steps['join']).toMatchObject({ status: 'skipped', reason: 'dependency fast failed with exit code 1' });
+    expect(steps['alert']).toMatchObject({ status: 'success' });
+    expect(task.beganAt('alert')!).toBeGreaterThanOrEqual(task.finishedAt('slow')!);
+  });
+
+  it('[success, failure]: runs after a failure and a step that never started, with no gate', async () => {
+    const d = dirs();
+    const { uri } = await fakeTask(
+      [
+        { name: 'build', dependsOn: [afterAgent], runMs: 50, exitCode: 3 },
+        { name: 'test', dependsOn: [{ container: 'build', condition: 'SUCCESS' }], runMs: 50 },
+        { name: 'report', dependsOn: [afterAgent], runMs: 50, exitCode: 0, waitFor: ['build', 'test'] },
+      ],
+      d.stateDir,
+    );
+    const p = plan({
+      steps: [step('build', [AGENT_CONTAINER], agentOnly), step('test', ['build'], afterSteps({ build: 'SUCCESS' })), step('report', [AGENT_CONTAINER], agentOnly)],
+    });
+    const run = await startAgent({ plan: p, stateDir: d.stateDir, workspace: d.workspace, metadataUri: uri, env: { SLIPWAY_TIMEOUT_SECONDS: '15' } }).done;
+
+    expect(run.code, run.stdout).toBe(AGENT_EXIT.stepFailed);
+    expect(byName(run.steps)['report']).toMatchObject({ status: 'success', exitCode: 0 });
+  });
+
+  it('a plugin step that fails writes no record: the agent writes it, and the failure step sees the failure', async () => {
+    const d = dirs();
+    const { uri } = await fakeTask(
+      [
+        { name: 'publish', dependsOn: [afterAgent], runMs: 50, exitCode: 1, writesExitRecord: false },
+        { name: 'notify', dependsOn: [afterAgent], runMs: 50, waitFor: ['publish'], statusGate: { watch: ['publish'] } },
+      ],
+      d.stateDir,
+    );
+    const p = plan({ steps: [step('publish', [AGENT_CONTAINER], agentOnly), step('notify', [AGENT_CONTAINER], agentOnly)] });
+    const run = await startAgent({ plan: p, stateDir: d.stateDir, workspace: d.workspace, metadataUri: uri, env: { SLIPWAY_TIMEOUT_SECONDS: '15' } }).done;
+
+    expect(run.code, run.stdout).toBe(AGENT_EXIT.stepFailed);
+    expect(readFileSync(join(d.stateDir, 'steps', 'publish.exit'), 'utf8')).toBe('1\n');
+    expect(byName(run.steps)['notify']).toMatchObject({ status: 'success', exitCode: 0 });
+  });
+
+  it('a plugin step on failure behind its gate container: runs after a failure whose dependent never started', async () => {
+    const d = dirs();
+    const { task, uri } = await fakeTask(
+      [
+        { name: 'build', dependsOn: [afterAgent], runMs: 50, exitCode: 1 },
+        { name: 'test', dependsOn: [{ container: 'build', condition: 'SUCCESS' }], runMs: 50 },
+        { name: 'slack-gate', dependsOn: [afterAgent], runMs: 20, writesExitRecord: false, waitFor: ['build', 'test'], statusGate: { watch: ['build', 'test'], gateOf: 'slack' } },
+        { name: 'slack', dependsOn: [{ container: 'slack-gate', condition: 'SUCCESS' }], runMs: 50, writesExitRecord: false },
+      ],
+      d.stateDir,
+    );
+    const p = plan({
+      steps: [
+        step('build', [AGENT_CONTAINER], agentOnly),
+        step('test', ['build'], afterSteps({ build: 'SUCCESS' })),
+        step('slack', ['slack-gate'], { gate: 'slack-gate', dependsOnConditions: { 'slack-gate': 'SUCCESS' } }),
+      ],
+    });
+    const run = await startAgent({ plan: p, stateDir: d.stateDir, workspace: d.workspace, metadataUri: uri, env: { SLIPWAY_TIMEOUT_SECONDS: '15' } }).done;
+
+    expect(run.code, run.stdout).toBe(AGENT_EXIT.stepFailed);
+    expect(byName(run.steps)['slack']).toMatchObject({ status: 'success', exitCode: 0 });
+    expect(task.finishedAt('slack')!).toBeLessThanOrEqual(Date.parse(run.result!.finishedAt));
+  });
+});
+

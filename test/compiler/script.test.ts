@@ -1,5 +1,5 @@
 import { describe, expect, it, beforeEach, afterEach } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -227,6 +227,54 @@ for (const shell of SHELLS) {
       expect(existsSync(join(dir, 'state', 'steps', 'slack.skipped'))).toBe(true);
       writeFileSync(join(dir, 'state', 'steps', 'build.exit'), '1\n');
       expect(spawnSync(bin!, [...args, '-c', script], { env }).status).toBe(0);
+    });
+
+    it('a status step waits until each container before it has a final record, then applies its gate', async () => {
+      const steps = join(dir, 'state', 'steps');
+      mkdirSync(steps, { recursive: true });
+      const script = stepScript({
+        container: 'notify',
+        steps: [{ name: 'notify', commands: ['echo notified'] }],
+        workdir: '/nowhere',
+        hosts: [],
+        secretEnv: [],
+        gate: { watch: ['build', 'test', 'lint'] },
+        waitFor: ['build', 'test', 'lint'],
+      });
+      const [bin, ...args] = shell;
+      const child = spawn(bin!, [...args, '-c', script], {
+        env: { PATH: process.env.PATH, SLIPWAY_STATE_DIR: join(dir, 'state'), SLIPWAY_WORKSPACE: join(dir, 'ws'), SLIPWAY_WAIT_SECONDS: '0.02' },
+      });
+      let stdout = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      const ended = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      const pause = () => new Promise((r) => setTimeout(r, 150));
+      try {
+        writeFileSync(join(steps, 'build.exit'), '2\n');
+        writeFileSync(join(steps, 'lint.skipped'), '');
+        writeFileSync(join(steps, 'test.exit'), ''); // caught mid-write: not final yet
+        await pause();
+        expect(stdout).toBe('slipway: notify waits for build, test, lint to end\n');
+        expect(existsSync(join(steps, 'notify.exit'))).toBe(false);
+        rmSync(join(steps, 'test.exit'));
+        writeFileSync(join(steps, 'test.unreachable'), 'dependency build failed with exit code 2\n');
+        expect(await ended).toBe(0);
+      } finally {
+        child.kill('SIGKILL');
+      }
+      expect(stdout).toContain('+ echo notified\nnotified\n');
+      expect(readFileSync(join(steps, 'notify.exit'), 'utf8').trim()).toBe('0');
+    });
+
+    it('a gate container that only waits (a plugin that runs always) exits 0 once the records are there', () => {
+      const [bin, ...args] = shell;
+      const env = { PATH: process.env.PATH, SLIPWAY_STATE_DIR: join(dir, 'state'), SLIPWAY_WAIT_SECONDS: '0.02' };
+      mkdirSync(join(dir, 'state', 'steps'), { recursive: true });
+      writeFileSync(join(dir, 'state', 'steps', 'build.exit'), '1\n');
+      writeFileSync(join(dir, 'state', 'steps', 'test.unreachable'), 'x\n');
+      const script = gateContainerScript(undefined, 'slack', 'slack', ['build', 'test']);
+      expect(spawnSync(bin!, [...args, '-c', script], { env, timeout: 5000 }).status).toBe(0);
+      expect(existsSync(join(dir, 'state', 'steps', 'slack.skipped'))).toBe(false);
     });
 
     it('packed steps run in order, each echoed, and stop at the first failure', () => {

@@ -1,70 +1,160 @@
-// A small model of how ECS starts the containers of one task from their `dependsOn`
-// (START, COMPLETE, SUCCESS, HEALTHY), running each step's real generated script under
-// /bin/sh, so tests can check what runs after a failure. Services and plugin steps do
-// not run here: they count as started, healthy and exiting 0.
-import { spawnSync } from 'node:child_process';
+// A small model of one task at run time, so tests can check what runs after a failure:
+// ECS starting containers from their `dependsOn` (START, COMPLETE, SUCCESS, HEALTHY), each
+// step's real generated script running under a real shell, and the real agent's decisions
+// (task-runner/decide-steps.ts) reading the state files, writing the final records it owes
+// and ending the task once every step is over.
+//
+// ECS as its agent behaves: a container that never started (a SUCCESS dependency failed)
+// satisfies no condition — COMPLETE needs a known exit code, START a running container — so
+// its dependents stay pending until the task stops. A SUCCESS dependency that exited non-zero
+// stops its dependent unstarted. Services run until the task stops; plugin steps (no
+// script) run at once and exit with `pluginExit` (default 0), writing no record.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ContainerDefinition } from '@aws-sdk/client-ecs';
 import type { CompiledStage } from '../../core/pipeline/compile.js';
+import type { StepReport } from '../../core/pipeline/contract.js';
+import type { ContainerView } from '../../task-runner/container-view.js';
+import { decideStepStates, failedSteps, recordsToWrite, stepReports, supervisionDone } from '../../task-runner/decide-steps.js';
+import { readStepRecords, writeFinalRecord } from '../../task-runner/step-records.js';
+
+export interface SimulateOptions {
+  /** Environment of every script; must set SLIPWAY_STATE_DIR. */
+  env: Record<string, string>;
+  /** The shell that runs the scripts (default /bin/sh). */
+  shell?: string[];
+  /** Exit codes of plugin steps, by container. */
+  pluginExit?: Record<string, number>;
+  /** Gives up (and fails) after this long; default 20 s. */
+  timeoutMs?: number;
+}
 
 export interface Outcome {
-  /** Containers that ran, in order, with their exit code. */
+  /** Containers that ran, in the order they ended, with their exit code. */
   ran: { name: string; exit: number; stdout: string }[];
-  /** Containers that never started because a dependency could not be met. */
+  /** Containers that never started (stopped unstarted, or still pending when the task stopped). */
   blocked: string[];
+  /** What the agent reports for each step, and the failures that fail the build. */
+  reports: Record<string, StepReport>;
+  failed: string[];
 }
 
-export function simulate(stage: CompiledStage, env: Record<string, string>): Outcome {
+interface Box {
+  phase: 'pending' | 'running' | 'stopped';
+  started: boolean;
+  exit?: number;
+  startedAt?: string;
+  finishedAt?: string;
+  process?: ChildProcess;
+}
+
+const TICK_MS = 15;
+
+export async function simulate(stage: CompiledStage, options: SimulateOptions): Promise<Outcome> {
   const defs = stage.taskDefinition.containerDefinitions!;
-  const state = new Map<string, { exit?: number; blocked?: boolean }>();
-  const ran: Outcome['ran'] = [];
-  const blocked: string[] = [];
+  const stateDir = options.env['SLIPWAY_STATE_DIR']!;
+  const stepsDir = join(stateDir, 'steps');
+  mkdirSync(stepsDir, { recursive: true });
+  writeFileSync(join(stateDir, 'ready'), 'now\n'); // the agent cloned and is healthy
+  const shell = options.shell ?? ['/bin/sh'];
+  const services = new Set(stage.plan.services.map((s) => s.container));
+  const boxes = new Map<string, Box>(defs.map((d) => [d.name!, { phase: 'pending', started: false }]));
   const essential = defs.find((d) => d.essential)!.name!;
-  state.set(essential, {}); // the agent: running and healthy throughout
-  for (let progress = true; progress; ) {
-    progress = false;
+  Object.assign(boxes.get(essential)!, { phase: 'running', started: true });
+  const ran: Outcome['ran'] = [];
+  const deadline = Date.now() + (options.timeoutMs ?? 20_000);
+
+  const start = (def: ContainerDefinition, box: Box) => {
+    Object.assign(box, { phase: 'running', started: true, startedAt: new Date().toISOString() });
+    const name = def.name!;
+    if (services.has(name)) return;
+    const end = (exit: number, stdout: string) => {
+      Object.assign(box, { phase: 'stopped', exit, finishedAt: new Date().toISOString() });
+      ran.push({ name, exit, stdout });
+    };
+    if (!def.command || def.entryPoint?.[1] !== '-c') return end(options.pluginExit?.[name] ?? 0, '');
+    const [bin, ...args] = shell;
+    const child = spawn(bin!, [...args, '-c', def.command[0]!], {
+      env: { PATH: process.env.PATH, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group: stopping the container stops every process in it, as ECS does.
+      detached: true,
+    });
+    box.process = child;
+    let stdout = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr!.resume();
+    child.on('close', (code, signal) => end(code ?? (signal ? 143 : -1), stdout));
+  };
+
+  let states = decideStepStates(stage.plan.steps, {}, {});
+  for (;;) {
+    // ECS: start what may start, stop unstarted what never can.
     for (const def of defs) {
-      const name = def.name!;
-      if (state.has(name)) continue;
-      const verdict = resolve(def, state);
-      if (verdict === 'wait') continue;
-      progress = true;
-      if (verdict === 'blocked') {
-        state.set(name, { blocked: true });
-        blocked.push(name);
-        continue;
-      }
-      const exit = run(def, env);
-      state.set(name, { exit: exit.status });
-      ran.push({ name, exit: exit.status, stdout: exit.stdout });
+      const box = boxes.get(def.name!)!;
+      if (box.phase !== 'pending') continue;
+      const verdict = resolve(def, boxes, essential);
+      if (verdict === 'blocked') box.phase = 'stopped';
+      if (verdict === 'go') start(def, box);
     }
+    // The agent: decide, write the records it owes, end the task when every step is over.
+    const records = await readStepRecords(stepsDir);
+    const views: Record<string, ContainerView> = {};
+    for (const [name, box] of boxes) {
+      const view: ContainerView = { phase: box.phase, exitCode: box.exit ?? null };
+      if (box.startedAt) view.startedAt = box.startedAt;
+      if (box.finishedAt) view.finishedAt = box.finishedAt;
+      views[name] = view;
+    }
+    states = decideStepStates(stage.plan.steps, views, records.exits, records.skipMarks);
+    for (const r of recordsToWrite(stage.plan.steps, states, records.recorded)) await writeFinalRecord(stepsDir, r.container, r.kind, r.text);
+    if (supervisionDone(stage.plan.steps, states)) break;
+    if (Date.now() > deadline) {
+      for (const box of boxes.values()) if (box.phase === 'running' && box.process?.pid) process.kill(-box.process.pid, 'SIGKILL');
+      throw new Error(`simulate: the task did not end; steps: ${JSON.stringify(states)}`);
+    }
+    await new Promise((r) => setTimeout(r, TICK_MS));
   }
-  return { ran, blocked };
+  // The agent exits: ECS stops the task, and with it whatever still runs (detached steps, services).
+  await Promise.all(
+    [...boxes.values()].filter((b) => b.process && b.phase === 'running').map((b) => new Promise<void>((resolveKill) => {
+      b.process!.on('close', () => resolveKill());
+      process.kill(-b.process!.pid!, 'SIGTERM');
+    })),
+  );
+  const blocked = defs.map((d) => d.name!).filter((n) => n !== essential && !services.has(n) && !boxes.get(n)!.started);
+  const reports: Record<string, StepReport> = {};
+  for (const step of stage.plan.steps) for (const report of stepReports(step, states[step.container], 'complete')) reports[report.name] = report;
+  return { ran, blocked, reports, failed: failedSteps(stage.plan.steps, states) };
 }
 
-function resolve(def: ContainerDefinition, state: Map<string, { exit?: number; blocked?: boolean }>): 'go' | 'wait' | 'blocked' {
+function resolve(def: ContainerDefinition, boxes: Map<string, Box>, essential: string): 'go' | 'wait' | 'blocked' {
+  let verdict: 'go' | 'wait' = 'go';
   for (const dep of def.dependsOn ?? []) {
-    const target = state.get(dep.containerName!);
-    if (!target) return 'wait';
-    const stopped = target.blocked || target.exit !== undefined;
+    const name = dep.containerName!;
+    if (name === essential) {
+      if (dep.condition !== 'HEALTHY' && dep.condition !== 'START') throw new Error(`simulate: ${def.name} depends on the essential agent with ${dep.condition}, which ECS refuses`);
+      continue;
+    }
+    const target = boxes.get(name)!;
+    // Never started: satisfies nothing, decides nothing; the dependent stays pending.
+    if (!target.started) {
+      verdict = 'wait';
+      continue;
+    }
     switch (dep.condition) {
       case 'START':
       case 'HEALTHY':
-        if (target.blocked) return 'blocked';
         break;
       case 'COMPLETE':
-        if (!stopped) return 'wait';
+        if (target.phase !== 'stopped') verdict = 'wait';
         break;
       case 'SUCCESS':
-        if (!stopped) return 'wait';
-        if (target.blocked || target.exit !== 0) return 'blocked';
+        if (target.phase !== 'stopped') verdict = 'wait';
+        else if (target.exit !== 0) return 'blocked';
         break;
     }
   }
-  return 'go';
-}
-
-function run(def: ContainerDefinition, env: Record<string, string>): { status: number; stdout: string } {
-  if (!def.command || def.entryPoint?.[1] !== '-c') return { status: 0, stdout: '' };
-  const result = spawnSync('/bin/sh', ['-c', def.command[0]!], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8', timeout: 10_000 });
-  return { status: result.status ?? -1, stdout: result.stdout };
+  return verdict;
 }

@@ -1,0 +1,210 @@
+// The status rule, end to end: compile, then run the task as ECS and the agent would
+// (simulate.ts: a container that never started satisfies no dependency), with the real
+// generated scripts under every shell a step image may have.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cliContext } from '../../cli/commands/compile.js';
+import { compileManifest, type CompiledStage } from '../../core/pipeline/compile.js';
+import { isValid, loadManifest } from '../../core/pipeline/load.js';
+import { STATUS_GATE_SKIP } from '../../task-runner/decide-steps.js';
+import { FIXTURE_OPTIONS } from './support.js';
+import { simulate, type Outcome, type SimulateOptions } from './simulate.js';
+
+const push = cliContext({ repo: 'acme/app', commit: 'a'.repeat(40) });
+
+function stage(yaml: string): CompiledStage {
+  const manifest = loadManifest('.drone.yml', yaml);
+  if (!isValid(manifest)) throw new Error(manifest.diagnostics.map((d) => d.message).join('\n'));
+  return compileManifest(manifest, push, FIXTURE_OPTIONS).stages[0]!;
+}
+
+const pipeline = (steps: string) => `kind: pipeline\ntype: docker\nname: p\n\nsteps:\n${steps}`;
+const step = (name: string, commands: string[], more = '') =>
+  `  - name: ${name}\n    image: alpine:3.20\n    commands: [${commands.map((c) => JSON.stringify(c)).join(', ')}]\n${more}`;
+const onFailure = '    when:\n      status: [failure]\n';
+const always = '    when:\n      status: [success, failure]\n';
+const needs = (...names: string[]) => `    depends_on: [${names.join(', ')}]\n`;
+const plugin = (name: string, more = '') => `  - name: ${name}\n    image: plugins/slack\n    settings:\n      channel: ci\n${more}`;
+
+// dash (Debian's /bin/sh), busybox sh (Alpine's) and bash in POSIX mode, where present.
+const SHELLS: string[][] = [];
+if (existsSync('/bin/dash')) SHELLS.push(['/bin/dash']);
+for (const candidate of ['busybox', '/usr/bin/busybox', '/bin/busybox']) {
+  if (spawnSync(candidate, ['sh', '-c', 'exit 0']).status === 0) {
+    SHELLS.push([candidate, 'sh']);
+    break;
+  }
+}
+if (existsSync('/bin/bash')) SHELLS.push(['/bin/bash', '--posix', '--norc', '--noprofile']);
+if (SHELLS.length === 0) SHELLS.push(['/bin/sh']);
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'slipway-status-'));
+  mkdirSync(join(dir, 'ws'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function run(yaml: string, extra: Partial<SimulateOptions> = {}): Promise<Outcome> {
+  const env = {
+    SLIPWAY_STATE_DIR: join(dir, 'state'),
+    SLIPWAY_WORKSPACE: join(dir, 'ws'),
+    SLIPWAY_HOSTS_FILE: join(dir, 'hosts'),
+    SLIPWAY_WAIT_SECONDS: '0.05',
+  };
+  return simulate(stage(yaml), { env, ...extra });
+}
+
+const output = (out: Outcome) => out.ran.map((r) => r.stdout).join('');
+const endOrder = (out: Outcome) => out.ran.map((r) => r.name);
+/** Steps append their name to `order` in the workspace when their commands run: the order they really ran in. */
+const mark = (name: string) => `echo ${name} >> order`;
+const ranOrder = () => {
+  const file = join(dir, 'ws', 'order');
+  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n') : [];
+};
+
+for (const shell of SHELLS) {
+  describe(`status steps under ${shell.join(' ')}`, () => {
+    const chain = (buildCommand: string) =>
+      pipeline(
+        step('build', [mark('build'), buildCommand]) +
+          step('test', [mark('test'), 'echo TESTED']) +
+          step('notify', [mark('notify'), 'echo NOTIFIED'], onFailure) +
+          step('cleanup', [mark('cleanup'), 'echo CLEANED'], always) +
+          step('publish', [mark('publish'), 'echo PUBLISHED']),
+      );
+
+    it('build fails → test never starts → notify still runs, after everything before it ended', async () => {
+      const out = await run(chain('exit 3'), { shell });
+      expect(out.ran.find((r) => r.name === 'build')!.exit).toBe(3);
+      expect(out.blocked).toEqual(['test', 'publish']);
+      expect(output(out)).toContain('NOTIFIED');
+      expect(output(out)).toContain('CLEANED');
+      expect(output(out)).not.toContain('TESTED');
+      expect(output(out)).not.toContain('PUBLISHED');
+      expect(ranOrder()).toEqual(['build', 'notify', 'cleanup']);
+      // The agent told the waiting steps that test can never start.
+      expect(readFileSync(join(dir, 'state', 'steps', 'test.unreachable'), 'utf8')).toBe('dependency build failed with exit code 3\n');
+      expect(out.reports['test']).toMatchObject({ status: 'skipped', reason: 'dependency build failed with exit code 3' });
+      expect(out.reports['notify']).toMatchObject({ status: 'success', exitCode: 0 });
+      expect(out.reports['publish']).toMatchObject({ status: 'skipped', reason: 'dependency test did not run' });
+      expect(out.failed).toEqual([
+        'build failed with exit code 3',
+        'test did not run (dependency build failed with exit code 3)',
+        'publish did not run (dependency test did not run)',
+      ]);
+    });
+
+    it('build passes → notify skips itself, the always step and later plain steps run', async () => {
+      const out = await run(chain('echo BUILT'), { shell });
+      expect(out.blocked).toEqual([]);
+      expect(output(out)).not.toContain('NOTIFIED');
+      expect(output(out)).toContain('skipping notify');
+      expect(output(out)).toContain('CLEANED');
+      expect(output(out)).toContain('PUBLISHED');
+      // notify runs no command; cleanup waits for its record, publish for cleanup's exit.
+      expect(ranOrder()).toEqual(['build', 'test', 'cleanup', 'publish']);
+      expect(existsSync(join(dir, 'state', 'steps', 'notify.skipped'))).toBe(true);
+      expect(out.reports['notify']).toMatchObject({ status: 'skipped', reason: STATUS_GATE_SKIP });
+      expect(out.failed).toEqual([]);
+    });
+
+    it('DAG: a failure far up reaches the failure step through a step that never starts', async () => {
+      const yaml = pipeline(
+        step('unit', [mark('unit'), 'exit 1']) +
+          step('lint', ['sleep 0.2', mark('lint')]) +
+          step('e2e', ['echo E2E'], needs('unit', 'lint')) +
+          step('alert', [mark('alert'), 'echo ALERT'], needs('e2e') + onFailure),
+      );
+      const out = await run(yaml, { shell });
+      expect(out.blocked).toEqual(['e2e']);
+      expect(output(out)).toContain('ALERT');
+      expect(out.reports['alert']).toMatchObject({ status: 'success' });
+      expect(ranOrder()).toEqual(['unit', 'lint', 'alert']);
+    });
+  });
+}
+
+describe('status steps: more shapes (under /bin/sh)', () => {
+  it('DAG: the failure step waits for a sibling branch still running after its dependency was declared unreachable', async () => {
+    const yaml = pipeline(
+      step('fast', [mark('fast'), 'exit 1']) +
+        step('slow', ['sleep 0.4', mark('slow')]) +
+        step('join', ['echo JOINED'], needs('fast', 'slow')) +
+        step('alert', [mark('alert')], needs('join') + onFailure),
+    );
+    const out = await run(yaml);
+    expect(out.blocked).toEqual(['join']);
+    expect(ranOrder()).toEqual(['fast', 'slow', 'alert']);
+  });
+
+  it('DAG with a detached step: it is not waited for, and the failure step still runs', async () => {
+    const yaml = pipeline(
+      step('api', ['sleep 30'], '    detach: true\n') +
+        step('unit', ['exit 2']) +
+        step('e2e', ['echo E2E'], needs('api', 'unit')) +
+        step('alert', ['echo ALERT'], needs('e2e') + onFailure),
+    );
+    const out = await run(yaml);
+    expect(out.blocked).toEqual(['e2e']);
+    expect(output(out)).toContain('ALERT');
+    expect(out.reports['api']).toMatchObject({ status: 'killed', reason: 'detached step stopped with the task' });
+  });
+
+  it('[success, failure] runs whatever happened, and last', async () => {
+    for (const first of ['true', 'exit 4']) {
+      rmSync(join(dir, 'state'), { recursive: true, force: true });
+      rmSync(join(dir, 'ws', 'order'), { force: true });
+      const out = await run(pipeline(step('a', [mark('a'), first]) + step('b', [mark('b')]) + step('report', [mark('report'), 'echo REPORTED'], always)));
+      expect(output(out)).toContain('REPORTED');
+      expect(ranOrder()).toEqual(first === 'true' ? ['a', 'b', 'report'] : ['a', 'report']);
+      expect(out.reports['report']).toMatchObject({ status: 'success' });
+    }
+  });
+
+  it('failure-only steps in a row both run after a failure, in order', async () => {
+    const out = await run(pipeline(step('build', [mark('build'), 'exit 1']) + step('first', ['sleep 0.1', mark('first')], onFailure) + step('second', [mark('second')], onFailure)));
+    expect(ranOrder()).toEqual(['build', 'first', 'second']);
+    expect(out.reports['second']).toMatchObject({ status: 'success' });
+  });
+
+  it('failure: ignore does not make the build failing, and later steps run', async () => {
+    const out = await run(pipeline(step('flaky', ['exit 1'], '    failure: ignore\n') + step('next', ['echo NEXT']) + step('alert', ['echo ALERT'], onFailure)));
+    expect(output(out)).toContain('NEXT');
+    expect(output(out)).not.toContain('ALERT\n');
+    expect(out.failed).toEqual([]);
+  });
+
+  it('a plugin step on failure waits behind its gate container; a plain step after it runs when the build passes', async () => {
+    const yaml = (first: string) => pipeline(step('test', [first]) + plugin('slack', onFailure) + step('deploy', ['echo DEPLOYED']));
+    const failing = await run(yaml('exit 1'));
+    // The plugin starts only once its gate ended (SUCCESS), and the gate only once test had.
+    expect([...endOrder(failing)].sort()).toEqual(['slack', 'slack-gate', 'test']);
+    expect(endOrder(failing).at(-1)).toBe('slack');
+    expect(failing.blocked).toEqual(['deploy']);
+    rmSync(join(dir, 'state'), { recursive: true, force: true });
+    const passing = await run(yaml('true'));
+    expect(passing.ran.map((r) => [r.name, r.exit]).sort()).toEqual([['deploy', 0], ['slack-gate', 1], ['test', 0]]);
+    expect(endOrder(passing).at(-1)).toBe('deploy');
+    expect(passing.blocked).toEqual(['slack']);
+    expect(passing.reports['slack']).toMatchObject({ status: 'skipped', reason: STATUS_GATE_SKIP });
+    expect(passing.failed).toEqual([]);
+  });
+
+  it('a plugin step that fails (no wrapper, no record of its own) is seen as failing by the failure step', async () => {
+    const out = await run(pipeline(step('build', ['true']) + plugin('publish') + step('notify', ['echo NOTIFIED'], onFailure)), { pluginExit: { publish: 1 } });
+    expect(readFileSync(join(dir, 'state', 'steps', 'publish.exit'), 'utf8')).toBe('1\n');
+    expect(output(out)).toContain('NOTIFIED');
+  });
+
+  it('a plugin step that runs always waits for the steps before it, through its gate', async () => {
+    const out = await run(pipeline(step('build', ['exit 1']) + step('test', ['true']) + plugin('slack', always)));
+    expect(out.blocked).toEqual(['test']);
+    expect(endOrder(out).at(-1)).toBe('slack');
+    expect(out.reports['slack']).toMatchObject({ status: 'success' });
+  });
+});
