@@ -214,6 +214,8 @@ export class ControlPlaneFunctions extends Construct {
     env('autoscaler', {
       ...tableName,
       JOBS_QUEUE_URL: queues.jobs.queue.queueUrl,
+      // An undecodable job is parked here at once (the jobs queue's maxReceiveCount is high).
+      JOBS_DLQ_URL: queues.jobs.deadLetterQueue.queueUrl,
       ...ecsPlacement,
       ...compile,
       // Its reconciling pass fails lost stages, which posts a commit status.
@@ -259,6 +261,7 @@ export class ControlPlaneFunctions extends Construct {
     queues.jobs.queue.grantConsumeMessages(f.autoscaler);
     // …and puts a job back (with a delay) when it cannot start it yet.
     queues.jobs.queue.grantSendMessages(f.autoscaler);
+    queues.jobs.deadLetterQueue.grantSendMessages(f.autoscaler);
 
     this.webhookSecret.grantRead(f.webhook);
     this.scmCredentialsSecret.grantRead(f.planner);

@@ -4,8 +4,12 @@
 //   (and go to the dead-letter queue after the queue's maxReceiveCount, as in AWS);
 //   the others are deleted. After each batch the autoscaler is nudged, as the planner's
 //   async invoke does in AWS.
-// - autoscaler handler: on a short schedule (with reconciliation) and on nudges; one pass
-//   at a time (reserved concurrency 1 in AWS), nudges during a pass coalesce into one more.
+// - autoscaler handler: on a short schedule and on nudges; one pass at a time (reserved
+//   concurrency 1 in AWS), nudges during a pass coalesce into one more. Only every
+//   `reconcileMs` is a scheduled pass a reconciling one (DescribeTasks of every running
+//   stage, a read of every active stage): the quick ticks start queued work, which is
+//   what local mode needs often; repairs can wait half a minute, as they wait a minute in
+//   AWS (where every scheduled pass reconciles).
 //   The autoscaler samples the jobs queue itself, so the jobs queue is not polled here.
 // - ECS stand-in's task events → task-events handler; a STOPPED task nudges the autoscaler
 //   (capacity freed, dependent stages queued).
@@ -25,6 +29,8 @@ export interface ControlPlaneOptions {
   ecs: { onTaskStateChange(listener: (event: TaskStateChangeEvent) => void | Promise<void>): () => void };
   /** Milliseconds between scheduled autoscaler passes (default 10 s; AWS: 1 min). */
   scheduleMs?: number;
+  /** Milliseconds between reconciling passes (default 30 s, at least scheduleMs; AWS: every scheduled pass). */
+  reconcileMs?: number;
   /** Handlers; default: the modules in lambdas/. */
   handlers?: { planner?: SqsBatchHandler; autoscaler?: AutoscalerHandler; taskEvents?: TaskEventsHandler };
   /** Errors of handlers (they are retried as in AWS; this only reports them). Default: stderr. */
@@ -36,7 +42,7 @@ export interface ControlPlane {
   nudge(): void;
   /** Resolves once no planner batch, task event or autoscaler pass is in progress or asked for. */
   idle(): Promise<void>;
-  stats: { plannerBatches: number; plannerFailures: number; autoscalerPasses: number; taskEvents: number };
+  stats: { plannerBatches: number; plannerFailures: number; autoscalerPasses: number; reconcilingPasses: number; taskEvents: number };
   stop(): Promise<void>;
 }
 
@@ -50,7 +56,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const taskEvents = options.handlers?.taskEvents ?? (await import('../lambdas/task-events/handler.js')).handler;
   // As lambdas/shared/clients.ts: fauxqs's queue URLs name hosts only the endpoint reaches.
   const sqs = new SQSClient({ useQueueUrlAsEndpoint: false });
-  const stats = { plannerBatches: 0, plannerFailures: 0, autoscalerPasses: 0, taskEvents: 0 };
+  const stats = { plannerBatches: 0, plannerFailures: 0, autoscalerPasses: 0, reconcilingPasses: 0, taskEvents: 0 };
   let stopped = false;
   const inFlight = new Set<Promise<unknown>>();
   const track = <T>(p: Promise<T>): Promise<T> => {
@@ -74,6 +80,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         while (next && !stopped) {
           again = undefined;
           stats.autoscalerPasses++;
+          if (next === 'schedule') stats.reconcilingPasses++;
           try {
             await autoscaler(next === 'schedule' ? { source: 'aws.events' } : { nudge: true });
           } catch (err) {
@@ -85,7 +92,19 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       })(),
     );
   };
-  const timer = setInterval(() => runAutoscaler('schedule'), options.scheduleMs ?? 10_000);
+  const scheduleMs = options.scheduleMs ?? 10_000;
+  const reconcileMs = Math.max(scheduleMs, options.reconcileMs ?? 30_000);
+  // The first tick reconciles: a restart may find stages a previous run left behind.
+  let lastReconcile = -Infinity;
+  const timer = setInterval(() => {
+    const now = Date.now();
+    if (now - lastReconcile >= reconcileMs) {
+      lastReconcile = now;
+      runAutoscaler('schedule');
+    } else {
+      runAutoscaler('nudge');
+    }
+  }, scheduleMs);
 
   const unsubscribe = options.ecs.onTaskStateChange(async (event) => {
     if (stopped) return;

@@ -8,7 +8,6 @@ import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { interceptLocalhostDns } from 'fauxqs';
 import { BuildStore } from '../core/builds/store.js';
 import type { BuildDetail } from '../core/builds/types.js';
 import type { BuildHook, EventMessage } from '../core/scm/types.js';
@@ -37,8 +36,10 @@ export interface LocalSlipwayOptions {
   /** Port of the dashboard/API/hooks server (default PORT or 8080; 0: any free port). */
   port?: number;
   env?: NodeJS.ProcessEnv;
-  /** Milliseconds between scheduled autoscaler passes (default 2000). */
+  /** Milliseconds between scheduled autoscaler passes that start queued work (default 2000). */
   scheduleMs?: number;
+  /** Milliseconds between reconciling passes (default 30000). */
+  reconcileMs?: number;
   /** Network namespace per task when the host allows (default 'auto'). */
   namespaces?: 'auto' | boolean;
   /** Diagnostics of the handlers (errors they hit; they are retried as in AWS). */
@@ -85,21 +86,21 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
     if (errors.length) throw new AggregateError(errors, `local: ${errors.length} part(s) failed to stop`);
   };
   try {
-    // fauxqs names queues `sqs.<region>.localhost`; resolve those to loopback in this process.
-    const restoreDns = interceptLocalhostDns();
-    cleanups.push(restoreDns);
     const ddb = new DynamoDBClient(aws.clientConfig('dynamodb'));
     cleanups.push(() => ddb.destroy());
     await ensureTable(ddb, LOCAL_TABLE);
-    const sqs = new SQSClient(aws.clientConfig('sqs'));
+    // fauxqs names queues `sqs.<region>.localhost`: every SQS client here sends to the
+    // configured endpoint, never to the queue URL's host (as lambdas/shared/clients.ts).
+    const sqs = new SQSClient({ ...aws.clientConfig('sqs'), useQueueUrlAsEndpoint: false });
     cleanups.push(() => sqs.destroy());
-    const { eventsUrl, jobsUrl } = await createLocalQueues(sqs);
+    const { eventsUrl, jobsUrl, jobsDeadLetterUrl } = await createLocalQueues(sqs);
     const publicUrl = `http://localhost:${port === 0 ? 8080 : port}`;
     const handlerEnv: Record<string, string> = {
       ...aws.env(),
       TABLE_NAME: LOCAL_TABLE,
       EVENTS_QUEUE_URL: eventsUrl,
       JOBS_QUEUE_URL: jobsUrl,
+      JOBS_DLQ_URL: jobsDeadLetterUrl,
       CLUSTER: LOCAL_CLUSTER,
       SUBNET_IDS: 'subnet-local',
       SECURITY_GROUP_IDS: 'sg-local',
@@ -112,7 +113,7 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
       ...(env.SLIPWAY_WEBHOOK_SECRET ? { WEBHOOK_SECRET: env.SLIPWAY_WEBHOOK_SECRET } : {}),
       ...(env.SCM_CREDENTIALS ? { SCM_CREDENTIALS: env.SCM_CREDENTIALS } : {}),
     };
-    const plane = await startControlPlane({ env: handlerEnv, ecs: aws.ecs, scheduleMs: options.scheduleMs ?? 2000, ...(options.onError ? { onError: options.onError } : {}) });
+    const plane = await startControlPlane({ env: handlerEnv, ecs: aws.ecs, scheduleMs: options.scheduleMs ?? 2000, reconcileMs: options.reconcileMs ?? 30_000, ...(options.onError ? { onError: options.onError } : {}) });
     cleanups.push(() => plane.stop());
 
     const planner = plannerDepsFromEnv(process.env);

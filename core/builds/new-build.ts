@@ -39,6 +39,15 @@ export function buildRecord(input: NewBuildInput, overrides: Partial<Build> = {}
     deliveryId: input.deliveryId,
     fork: input.fork,
     createdAt: input.now,
+    ...(ctx.build.parent !== undefined ? { parent: ctx.build.parent } : {}),
+    ...(ctx.pullRequest
+      ? {
+          sourceBranch: ctx.pullRequest.sourceBranch,
+          targetBranch: ctx.pullRequest.targetBranch,
+          pullRequestNumber: ctx.pullRequest.number,
+          pullRequestTitle: ctx.pullRequest.title,
+        }
+      : {}),
     ...overrides,
   };
 }

@@ -38,6 +38,8 @@ export const OPENAPI_DOCUMENT = {
           ref: { type: 'string' }, branch: { type: 'string' }, commit: { type: 'string' },
           message: { type: 'string' }, author: { type: 'string' }, link: { type: 'string' },
           error: { type: 'string' }, fork: { type: 'boolean' }, parent: { type: 'integer' },
+          sourceBranch: { type: 'string', description: 'pull requests' }, targetBranch: { type: 'string', description: 'pull requests' },
+          pullRequestNumber: { type: 'integer' }, pullRequestTitle: { type: 'string' },
           createdAt: { type: 'integer', description: 'epoch ms' }, startedAt: { type: 'integer' }, finishedAt: { type: 'integer' },
         },
       },

@@ -84,7 +84,9 @@ export class StageStore {
       update:
         'SET #status = :running, statusRank = :rank1, taskArn = :arn, capacity = :cap, attempts = :next, cpu = :cpu, ' +
         'startedAt = if_not_exists(startedAt, :startedAt), GSI2PK = :gsi2pk, GSI2SK = :gsi2sk',
-      condition: 'attribute_exists(PK) AND ((#status = :pending AND attempts = :attempt) OR (taskArn = :arn AND statusRank <= :rank1))',
+      // Claimed first by the task's own event: attempts is already :next (the claim counted it).
+      condition:
+        'attribute_exists(PK) AND ((#status = :pending AND attempts = :attempt AND attribute_not_exists(taskArn)) OR (taskArn = :arn AND statusRank <= :rank1))',
       values: {
         ':running': 'running',
         ':pending': 'pending',
@@ -103,16 +105,16 @@ export class StageStore {
 
   /**
    * An ECS event of the stage's task: applies only if its version is newer than the last
-   * applied one, the stage is not finished, and the task is the stage's (or the stage is
-   * pending at `attempt` and this is its first event: then the task is claimed).
+   * applied one, the stage is not finished, and the task is the stage's — or the stage
+   * has no task yet and is pending at `attempt`: then this first event claims the task
+   * and counts the attempt, once. Later events of the claimed task match by taskArn and
+   * count nothing, whether the stage is still pending or already running.
    */
   async applyEvent(buildId: string, stageNumber: number, apply: EventApply): Promise<Stage | null> {
     const sets = ['eventVersion = :version', 'taskArn = :arn'];
     const values: Record<string, unknown> = {
       ':version': apply.version,
       ':arn': apply.taskArn,
-      ':pending': 'pending',
-      ':attempt': apply.attempt,
       ':final': 2,
     };
     const names: Record<string, string> = { '#status': 'status' };
@@ -130,9 +132,6 @@ export class StageStore {
         removeIndex = true;
       }
     }
-    // Claiming a pending stage counts the start, as markRunning does.
-    sets.push('attempts = if_not_exists(attempts, :zero) + :claimed');
-    values[':zero'] = 0;
     const optional: [string, unknown][] = [
       ['reason', apply.reason],
       ['message', apply.message],
@@ -153,42 +152,56 @@ export class StageStore {
       sets.push('firstStepAt = if_not_exists(firstStepAt, :firstStepAt)');
       values[':firstStepAt'] = apply.firstStepAt;
     }
-    const condition =
-      'attribute_exists(PK) AND statusRank < :final AND (attribute_not_exists(eventVersion) OR eventVersion < :version) AND ' +
-      '(taskArn = :arn AND #status <> :pending OR (#status = :pending AND attempts = :attempt))';
-    // Two writes would race; instead the claim increment is computed from the current state:
-    // a pending stage (claimed now) gets +1, a running one +0. DynamoDB cannot branch in one
-    // expression, so try the running form first, then the claim form.
-    const attempt = async (claimed: number, extraCondition: string) =>
-      this.update(buildId, stageNumber, {
-        update: `SET ${sets.join(', ')}${removeIndex ? ' REMOVE GSI2PK, GSI2SK' : ''}`,
-        condition: `${condition} AND ${extraCondition}`,
-        values: { ...values, ':claimed': claimed },
-        names,
-      });
-    return (await attempt(0, '#status <> :pending')) ?? (await attempt(1, '#status = :pending'));
+    const base = 'attribute_exists(PK) AND statusRank < :final AND (attribute_not_exists(eventVersion) OR eventVersion < :version)';
+    const remove = removeIndex ? ' REMOVE GSI2PK, GSI2SK' : '';
+    // DynamoDB cannot branch in one expression: the stage's own task first (counts nothing),
+    // then the claim (counts the attempt: attempts becomes :next, as markRunning sets it).
+    const own = await this.update(buildId, stageNumber, {
+      update: `SET ${sets.join(', ')}${remove}`,
+      condition: `${base} AND taskArn = :arn`,
+      values,
+      names,
+    });
+    if (own) return own;
+    return this.update(buildId, stageNumber, {
+      update: `SET ${[...sets, 'attempts = :next'].join(', ')}${remove}`,
+      condition: `${base} AND attribute_not_exists(taskArn) AND #status = :pending AND attempts = :attempt`,
+      values: { ...values, ':pending': 'pending', ':attempt': apply.attempt, ':next': apply.attempt + 1 },
+      names,
+    });
   }
 
   /**
    * Spot interruption of the first attempt: the stage goes back to the queue, on-demand.
-   * Applies once: only while the stage runs the interrupted task.
+   * Applies once: only while the stage runs (or has claimed) the interrupted task, or has
+   * no task yet at `attempt` (the stop was its task's first event). The interrupted
+   * task is forgotten, so its late events (earlier startedBy) are refused, and the
+   * attempt it used is counted, so the next RunTask gets new tokens.
    */
-  async requeue(buildId: string, stageNumber: number, input: { taskArn: string; version: number; queuedAt: number; message: string }): Promise<Stage | null> {
+  async requeue(
+    buildId: string,
+    stageNumber: number,
+    input: { taskArn: string; version: number; queuedAt: number; message: string; attempt: number },
+  ): Promise<Stage | null> {
     return this.update(buildId, stageNumber, {
       update:
         'SET #status = :pending, statusRank = :rank0, queuedAt = :queuedAt, capacity = :fargate, reason = :reason, message = :message, ' +
-        'GSI2PK = :gsi2pk, GSI2SK = :gsi2sk REMOVE eventVersion, startedAt, firstStepAt',
-      condition: 'attribute_exists(PK) AND #status = :running AND taskArn = :arn AND (attribute_not_exists(eventVersion) OR eventVersion < :version)',
+        'attempts = :next, GSI2PK = :gsi2pk, GSI2SK = :gsi2sk REMOVE eventVersion, startedAt, firstStepAt, taskArn',
+      condition:
+        'attribute_exists(PK) AND statusRank < :final AND (attribute_not_exists(eventVersion) OR eventVersion < :version) AND ' +
+        '(taskArn = :arn OR (attribute_not_exists(taskArn) AND #status = :pending AND attempts = :attempt))',
       values: {
         ':pending': 'pending',
-        ':running': 'running',
         ':rank0': 0,
+        ':final': 2,
         ':queuedAt': input.queuedAt,
         ':fargate': 'FARGATE',
         ':reason': 'spot-interrupted',
         ':message': input.message,
         ':arn': input.taskArn,
         ':version': input.version,
+        ':attempt': input.attempt,
+        ':next': input.attempt + 1,
         ':gsi2pk': activeStagePk('pending'),
         ':gsi2sk': activeStageSk(input.queuedAt, stageKey(buildId, stageNumber)),
       },

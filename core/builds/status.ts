@@ -47,24 +47,34 @@ export function taskPhase(lastStatus: string): 'pending' | 'running' | 'stopped'
 export type EventDecision = { apply: true } | { apply: false; reason: string };
 
 /**
- * Whether an event concerns the stage's current run and is new. `startedBy` is the token
- * RunTask was given for the stage's current attempt (runTaskTokens(stageKey, attempts)):
- * it lets a pending stage accept the first events of a task the autoscaler has not
- * recorded yet, and refuses those of an earlier attempt's task.
+ * Whether an event concerns the stage's current run and is new. A stage that knows its
+ * task (recorded by RunTask's answer or by that task's first event) takes that task's
+ * events only. A stage that does not know it yet takes the task RunTask started for its
+ * current attempt, recognised by `startedBy` (runTaskTokens(stageKey, attempts)): that
+ * first event claims it. Events of an earlier attempt's task are refused.
  */
 export function acceptTaskEvent(stage: Stage, detail: TaskStateChangeDetail, expectedStartedBy: string): EventDecision {
   if (isStageDone(stage.status)) return { apply: false, reason: `stage already ${stage.status}` };
-  if (stage.status === 'running') {
-    if (stage.taskArn !== undefined && stage.taskArn !== detail.taskArn) {
-      return { apply: false, reason: `event of task ${detail.taskArn}, the stage runs ${stage.taskArn}` };
-    }
-  } else if (detail.startedBy !== expectedStartedBy) {
+  if (stage.taskArn !== undefined) {
+    if (stage.taskArn !== detail.taskArn) return { apply: false, reason: `event of task ${detail.taskArn}, the stage runs ${stage.taskArn}` };
+  } else if (stage.status === 'pending' && detail.startedBy !== expectedStartedBy) {
     return { apply: false, reason: `event of an earlier attempt (startedBy ${detail.startedBy ?? 'none'})` };
   }
   if (stage.eventVersion !== undefined && detail.version <= stage.eventVersion) {
     return { apply: false, reason: `version ${detail.version} ≤ applied ${stage.eventVersion}` };
   }
   return { apply: true };
+}
+
+/**
+ * The attempt a RunTask for this stage belongs to, or null when the stage already has
+ * its task (a pending stage claimed by its task's first event: that RunTask went
+ * through). Derived only from what is stored, so every RunTask of one attempt gets the
+ * same clientToken whatever order events and markRunning land in.
+ */
+export function startAttempt(stage: Pick<Stage, 'status' | 'taskArn' | 'attempts'>): number | null {
+  if (stage.status !== 'pending' || stage.taskArn !== undefined) return null;
+  return stage.attempts;
 }
 
 export interface StageOutcome {

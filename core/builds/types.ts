@@ -63,6 +63,11 @@ export interface Build {
   finishedAt?: number;
   /** Build number this one restarts, if any. */
   parent?: number;
+  /** Pull requests: what the webhook said, kept so that a restart builds the same context. */
+  sourceBranch?: string;
+  targetBranch?: string;
+  pullRequestNumber?: number;
+  pullRequestTitle?: string;
 }
 
 export interface Stage {

@@ -10,6 +10,8 @@ export interface BuildFacts {
   createdAt: number;
   link: string;
   system: BuildContext['system'];
+  /** The build number a restart restarts (DRONE_BUILD_PARENT). */
+  parent?: number;
 }
 
 export function buildContextOf(hook: BuildHook, facts: BuildFacts): BuildContext {
@@ -23,6 +25,7 @@ export function buildContextOf(hook: BuildHook, facts: BuildFacts): BuildContext
       created: Math.floor(facts.createdAt / 1000),
       link: facts.link,
       trigger: hook.sender ? hook.sender : '@hook',
+      ...(facts.parent !== undefined ? { parent: facts.parent } : {}),
     },
     system: facts.system,
   };

@@ -54,7 +54,24 @@ export interface EventMessage {
   /** Epoch milliseconds when the webhook accepted it (queue-wait metrics start here). */
   receivedAt: number;
   hook: BuildHook;
+  /** A restart: the number of the build it restarts (the new build's `parent`). */
+  parent?: number;
 }
+
+/**
+ * Also on the events queue: a build the API finished itself (cancelled before any task
+ * ran). The planner, which holds the Git host credentials, posts its final commit status.
+ */
+export interface BuildFinishedMessage {
+  version: 1;
+  kind: 'build-finished';
+  buildId: string;
+  /** Epoch milliseconds. */
+  sentAt: number;
+}
+
+/** Anything the planner reads from the events queue. */
+export type EventsQueueMessage = EventMessage | BuildFinishedMessage;
 
 /** Commit status states Slipway posts; each host maps them to its own words. */
 export type CommitState = 'pending' | 'running' | 'success' | 'failure' | 'error';

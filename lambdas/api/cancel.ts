@@ -2,8 +2,10 @@
 // the task-events flow then records them `killed` (stop code UserInitiated), skips what
 // depends on them and finishes the build, exactly as for any other stopped task. Stages
 // that have no task yet are marked `killed` here, guarded on `pending` so a stage the
-// autoscaler starts at this very moment is stopped instead. When nothing was running,
-// nothing will send an event: the build is finished here.
+// autoscaler starts at this very moment is stopped instead (and a task whose RunTask
+// answer comes after the kill is stopped by the autoscaler). When nothing was running,
+// nothing will send an event: the build is finished here, and its final commit status
+// is handed to the code that holds the Git host credentials (`buildFinished`).
 
 import { buildStatusOf, isStageDone, isStepDone } from '../../core/builds/status.js';
 import type { BuildStore } from '../../core/builds/store.js';
@@ -13,6 +15,8 @@ export interface CancelDeps {
   store: Pick<BuildStore, 'listStagesAndSteps' | 'updateStage' | 'updateStep' | 'getStage' | 'updateBuild' | 'getBuild'>;
   /** ECS StopTask of the build cluster. */
   stopTask(taskArn: string, reason: string): Promise<void>;
+  /** A build finished here: post its final commit status (deployed: a message to the planner). */
+  buildFinished?(build: Build): Promise<void>;
   now(): number;
   log(message: string, fields?: Record<string, unknown>): void;
 }
@@ -40,7 +44,8 @@ export async function cancelBuild(deps: CancelDeps, build: Build, who: string): 
 
   for (const stage of stages) {
     if (isStageDone(stage.status)) continue;
-    if (stage.status === 'running') {
+    // A pending stage with a task was claimed by that task's first event: it is starting.
+    if (stage.status === 'running' || stage.taskArn !== undefined) {
       await stop(stage);
       continue;
     }
@@ -58,7 +63,7 @@ export async function cancelBuild(deps: CancelDeps, build: Build, who: string): 
     }
     // The autoscaler started it meanwhile: stop its task like the others.
     const current = await deps.store.getStage(build.id, stage.number);
-    if (current && current.status === 'running') await stop(current);
+    if (current && !isStageDone(current.status)) await stop(current);
   }
 
   if (stopped.length === 0) {
@@ -68,6 +73,13 @@ export async function cancelBuild(deps: CancelDeps, build: Build, who: string): 
       const finished = await deps.store.updateBuild(build.id, { status, finishedAt: now }, { fromStatuses: ['pending', 'running'] });
       if (finished) {
         deps.log('build cancelled before any task ran', { buildId: build.id, by: who });
+        try {
+          if (deps.buildFinished) await deps.buildFinished(finished);
+          else deps.log('final commit status not requested: no path to the Git host is wired', { buildId: build.id });
+        } catch (err) {
+          // The cancellation stands; only the Git host's status is missing: say so loudly.
+          deps.log('final commit status not requested', { buildId: build.id, error: (err as Error).message });
+        }
         return { build: finished, stopped };
       }
     }

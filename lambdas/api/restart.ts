@@ -58,8 +58,15 @@ export function hookOf(build: Build, repo: Repository): BuildHook {
   };
   if (event === 'tag') hook.tag = build.ref.replace(/^refs\/tags\//, '');
   if (event === 'pull_request') {
-    const number = Number(/\/(\d+)\/(head|merge)$/.exec(build.ref)?.[1] ?? 0);
-    hook.pullRequest = { number, title: build.message.split('\n')[0] ?? '', sourceBranch: '', targetBranch: build.branch, fork: build.fork };
+    // What the planner stored from the webhook; builds recorded before it was stored fall back to the ref and message.
+    const number = build.pullRequestNumber ?? Number(/\/(\d+)\/(head|merge)$/.exec(build.ref)?.[1] ?? 0);
+    hook.pullRequest = {
+      number,
+      title: build.pullRequestTitle ?? build.message.split('\n')[0] ?? '',
+      sourceBranch: build.sourceBranch ?? '',
+      targetBranch: build.targetBranch ?? build.branch,
+      fork: build.fork,
+    };
   }
   return hook;
 }
@@ -70,7 +77,8 @@ export async function restartBuild(deps: RestartDeps, build: Build): Promise<Bui
   const hook = hookOf(build, repo);
   const deliveryId = `restart-${build.id}-${randomUUID()}`;
   const host = repo.scm;
-  const submitted = await deps.submit({ version: 1, deliveryId, host, receivedAt: deps.now(), hook });
+  // `parent` reaches the build context (DRONE_BUILD_PARENT) as well as the record.
+  const submitted = await deps.submit({ version: 1, deliveryId, host, receivedAt: deps.now(), hook, parent: build.number });
   if (typeof submitted === 'object' && 'skipped' in submitted) {
     throw new ApiFailure(409, `nothing to build for ${build.repo} at ${build.commit.slice(0, 12)}: ${submitted.skipped}`);
   }

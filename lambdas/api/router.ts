@@ -31,6 +31,8 @@ export interface ApiDeps {
   /** How long after a step ends its last lines may still arrive (CloudWatch ingestion). */
   logGraceMs: number;
   stopTask: CancelDeps['stopTask'];
+  /** Final commit status of a build cancelled before anything ran (the wiring always sets it). */
+  buildFinished?: CancelDeps['buildFinished'];
   /** Starts a new build of the same commit whose `parent` is the given build's number. */
   restart(build: Build): Promise<Build>;
   /** Checks the Authorization header; absent means open (local mode, loopback only). */

@@ -1,5 +1,7 @@
-// The API's dependencies from the environment: TABLE_NAME, CLUSTER, BUILD_LOG_GROUP and
-// API_TOKEN_SECRET_ARN deployed; local mode passes its own log reader and no authorizer.
+// The API's dependencies from the environment: TABLE_NAME, CLUSTER, BUILD_LOG_GROUP,
+// EVENTS_QUEUE_URL and API_TOKEN_SECRET_ARN deployed; local mode passes its own log reader
+// and no authorizer. The API holds no Git host credentials: restarts and the final status
+// of a build cancelled before anything ran go to the planner through the events queue.
 
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -13,8 +15,8 @@ import type { LogReader } from './log-stream.js';
 import { cloudWatchLogReader } from './logs-cloudwatch.js';
 import { listRepositories } from './repositories.js';
 import { restartBuild, type SubmitResult } from './restart.js';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { sendEventMessage } from '../shared/events-queue.js';
+import { sqsClient } from '../shared/clients.js';
+import { sendBuildFinished, sendEventMessage } from '../shared/events-queue.js';
 import type { EventMessage } from '../../core/scm/types.js';
 import type { ApiDeps } from './router.js';
 
@@ -38,15 +40,18 @@ export function apiDepsFromEnv(env: Env = process.env, options: ApiWiringOptions
   const store = new BuildStore(doc, tableName);
   const ecs = new ECSClient({});
   const log = (message: string, fields: Record<string, unknown> = {}) => console.log(JSON.stringify({ source: 'api', message, ...fields }));
-  let submit = options.submit;
-  if (!submit) {
-    const queueUrl = requireEnv(env, 'EVENTS_QUEUE_URL', 'restarts go to the planner through it');
-    const sqs = new SQSClient({});
-    submit = async (message) => {
-      await sendEventMessage(sqs, queueUrl, message);
+  // Deployed it is always set; a caller that plans restarts itself may leave it out, and
+  // then cancelled builds' final statuses cannot be handed on (cancel logs that).
+  const eventsQueue = (): string => requireEnv(env, 'EVENTS_QUEUE_URL', 'restarts and the final status of cancelled builds go to the planner through it');
+  if (!options.submit) eventsQueue();
+  // The shared client: queue URLs are not endpoints (local stand-ins name unresolvable hosts).
+  const sqs = sqsClient();
+  const submit =
+    options.submit ??
+    (async (message: EventMessage): Promise<SubmitResult> => {
+      await sendEventMessage(sqs, eventsQueue(), message);
       return 'queued';
-    };
-  }
+    });
   let authorize: ApiDeps['authorize'];
   if (!options.open) {
     const arn = requireEnv(env, 'API_TOKEN_SECRET_ARN', 'the hashed API tokens: without them the API would be open');
@@ -64,6 +69,9 @@ export function apiDepsFromEnv(env: Env = process.env, options: ApiWiringOptions
     logGraceMs: options.logGraceMs ?? CLOUDWATCH_GRACE_MS,
     stopTask: async (taskArn, reason) => {
       await ecs.send(new StopTaskCommand({ cluster, task: taskArn, reason }));
+    },
+    buildFinished: async (build) => {
+      await sendBuildFinished(sqs, eventsQueue(), build.id, Date.now());
     },
     restart: (build) => restartBuild({ store, submit, now: Date.now }, build),
     ...(authorize ? { authorize } : {}),

@@ -7,9 +7,11 @@ import {
   DeleteMessageCommand,
   type Message,
   ReceiveMessageCommand,
+  SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { type ECSClient, RunTaskCommand, type RunTaskCommandInput } from '@aws-sdk/client-ecs';
+import { type ECSClient, RunTaskCommand, type RunTaskCommandInput, StopTaskCommand } from '@aws-sdk/client-ecs';
+import { isStageDone, startAttempt } from '../../core/builds/status.js';
 import type { Stage } from '../../core/builds/types.js';
 import {
   decideScale,
@@ -62,6 +64,8 @@ interface Sampled {
   message: Message;
   job: StageJob;
   stage: Stage;
+  /** The attempt its RunTask belongs to (startAttempt): its tokens are derived from it. */
+  attempt: number;
 }
 
 export async function runPass(deps: AutoscalerDeps, options: { reconcile: boolean }): Promise<PassReport> {
@@ -77,16 +81,19 @@ export async function runPass(deps: AutoscalerDeps, options: { reconcile: boolea
       try {
         job = decodeJob(message.Body ?? '');
       } catch (err) {
-        // Left invisible: after maxReceiveCount it moves to the dead-letter queue, visibly.
-        deps.log('poison job message', { messageId: message.MessageId, error: (err as Error).message });
+        await deadLetter(deps, message, (err as Error).message);
         return;
       }
       const stage = await deps.store.getStage(job.buildId, job.stageNumber);
-      if (!stage || stage.status !== 'pending' || candidates.has(job.stageKey)) {
+      // A pending stage that already has its task (claimed by the task's first event) was
+      // started: a duplicate message must not RunTask again (a new attempt's token would
+      // start a second task). Its events move it on; the reconciler watches the task.
+      const attempt = stage ? startAttempt(stage) : null;
+      if (!stage || attempt === null || candidates.has(job.stageKey)) {
         await deleteMessage(deps, message);
         return;
       }
-      candidates.set(job.stageKey, { message, job, stage });
+      candidates.set(job.stageKey, { message, job, stage, attempt });
     }),
   );
 
@@ -166,7 +173,7 @@ type StartResult =
   | { kind: 'failed'; message: string };
 
 async function startStage(deps: AutoscalerDeps, c: Sampled): Promise<StartResult> {
-  const { job, stage, message } = c;
+  const { job, stage, message, attempt } = c;
   const { config } = deps;
   let taskDefinitionArn: string;
   try {
@@ -181,7 +188,7 @@ async function startStage(deps: AutoscalerDeps, c: Sampled): Promise<StartResult
   const capacities: ('FARGATE_SPOT' | 'FARGATE')[] = spot ? ['FARGATE_SPOT', 'FARGATE'] : ['FARGATE'];
   let lastReason = '';
   for (const capacity of capacities) {
-    const tokens = runTaskTokens(job.stageKey, stage.attempts, spot ? capacity : undefined);
+    const tokens = runTaskTokens(job.stageKey, attempt, spot ? capacity : undefined);
     const input = runTaskInput(config, job, taskDefinitionArn, capacity, tokens);
     let res;
     try {
@@ -192,9 +199,9 @@ async function startStage(deps: AutoscalerDeps, c: Sampled): Promise<StartResult
     const task = res.tasks?.[0];
     if (task?.taskArn) {
       const startedAt = deps.now();
-      const marked = await deps.stages.markRunning(job.buildId, job.stageNumber, { attempt: stage.attempts, taskArn: task.taskArn, capacity, startedAt, cpu: job.cpu });
+      const marked = await deps.stages.markRunning(job.buildId, job.stageNumber, { attempt, taskArn: task.taskArn, capacity, startedAt, cpu: job.cpu });
+      if (!marked) await stopOrphanedTask(deps, job, task.taskArn);
       await deleteMessage(deps, message);
-      if (!marked) deps.log('RunTask succeeded but the stage had moved on', { stageKey: job.stageKey, taskArn: task.taskArn });
       const queueWaitMs = startedAt - (stage.queuedAt ?? job.queuedAt);
       const webhookToRunTaskMs = job.receivedAt !== undefined ? startedAt - job.receivedAt : undefined;
       deps.log('stage started', { stageKey: job.stageKey, taskArn: task.taskArn, capacity, queueWaitMs, webhookToRunTaskMs, ...metric({ QueueWait: queueWaitMs, ...(webhookToRunTaskMs !== undefined ? { WebhookToRunTask: webhookToRunTaskMs } : {}) }) });
@@ -208,6 +215,23 @@ async function startStage(deps: AutoscalerDeps, c: Sampled): Promise<StartResult
   await release(deps, message, retryDelaySeconds(receives));
   await deps.stages.noteWaiting(job.buildId, job.stageNumber, `waiting: RunTask failed (${lastReason}); retrying with back-off`);
   return { kind: 'retry', reason: lastReason, capacity: /capacity|vcpu|limit/i.test(lastReason) };
+}
+
+/**
+ * RunTask went through but markRunning was refused. If the stage finished meanwhile
+ * (cancelled while pending, or failed by a reconcile) and not by this task's own events,
+ * nothing would ever stop this task: stop it. A refusal for any other reason (another
+ * pass already recorded the task) leaves it alone.
+ */
+async function stopOrphanedTask(deps: AutoscalerDeps, job: StageJob, taskArn: string): Promise<void> {
+  const current = await deps.store.getStage(job.buildId, job.stageNumber);
+  if (!current || !isStageDone(current.status) || current.taskArn === taskArn) {
+    deps.log('RunTask succeeded but the stage had moved on', { stageKey: job.stageKey, taskArn, status: current?.status });
+    return;
+  }
+  const reason = current.reason === 'cancelled' ? 'build cancelled' : `stage already ${current.status}`;
+  await deps.ecs.send(new StopTaskCommand({ cluster: deps.config.cluster, task: taskArn, reason }));
+  deps.log('stopped a task started for a finished stage', { stageKey: job.stageKey, taskArn, status: current.status, reason });
 }
 
 /** Throttling and network errors retry; ECS refusing the definition or the parameters fails the stage. */
@@ -302,6 +326,31 @@ async function sample(sqs: SQSClient, queueUrl: string): Promise<{ messages: Mes
 /** Runs `fn` over `items`, a bounded number at a time (the table and the queue take them in parallel). */
 async function inBatches<T>(items: readonly T[], fn: (item: T) => Promise<void>, size = 20): Promise<void> {
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
+}
+
+/**
+ * A job message that cannot be decoded will never decode: waiting for maxReceiveCount
+ * (kept high because deferred jobs are received on every pass) would hide it for hours.
+ * It goes to the jobs dead-letter queue at once, with why, and leaves the jobs queue.
+ */
+async function deadLetter(deps: AutoscalerDeps, message: Message, error: string): Promise<void> {
+  const dlq = deps.config.jobsDeadLetterQueueUrl;
+  if (!dlq) {
+    deps.log('poison job message left on the queue: set JOBS_DLQ_URL to park it at once', { messageId: message.MessageId, error });
+    return;
+  }
+  await deps.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: dlq,
+      MessageBody: message.Body || '(empty body)',
+      MessageAttributes: {
+        error: { DataType: 'String', StringValue: error.slice(0, 1000) },
+        sourceMessageId: { DataType: 'String', StringValue: message.MessageId ?? 'unknown' },
+      },
+    }),
+  );
+  await deleteMessage(deps, message);
+  deps.log('poison job message moved to the dead-letter queue', { messageId: message.MessageId, error, deadLetterQueue: dlq });
 }
 
 async function deleteMessage(deps: AutoscalerDeps, message: Message): Promise<void> {

@@ -6,6 +6,8 @@ import { DEFAULT_LIMITS, type ScaleLimits } from '../../core/scaling/decide-scal
 export interface ExecutionConfig {
   tableName: string;
   jobsQueueUrl: string;
+  /** JOBS_DLQ_URL: where an undecodable job message is parked at once. */
+  jobsDeadLetterQueueUrl?: string;
   cluster: string;
   subnets: string[];
   securityGroups: string[];
@@ -42,6 +44,7 @@ export function executionConfig(env: NodeJS.ProcessEnv = process.env): Execution
   return {
     tableName: required(env, 'TABLE_NAME'),
     jobsQueueUrl: required(env, 'JOBS_QUEUE_URL'),
+    ...(env.JOBS_DLQ_URL ? { jobsDeadLetterQueueUrl: env.JOBS_DLQ_URL } : {}),
     cluster: env.CLUSTER ?? 'default',
     subnets: list(env.SUBNET_IDS),
     securityGroups: list(env.SECURITY_GROUP_IDS),

@@ -1,6 +1,7 @@
 // The scheduled pass's repair of what events and messages can lose, so that nothing
 // stays "waiting for a runner" without a visible reason:
-// - a stage marked running whose task ECS no longer knows → error, task-lost;
+// - a stage marked running (or claimed by its task's first event) whose task ECS no
+//   longer knows → error, task-lost;
 // - a stage marked running whose task STOPPED but whose stop event never came → the
 //   task as DescribeTasks shows it is applied as that event;
 // - a queued stage that no message carries → its job is sent again (a duplicate is harmless);
@@ -32,7 +33,9 @@ export async function reconcile(deps: AutoscalerDeps, sampled: { sampledStageKey
   const now = deps.now();
 
   const running = await listAll(deps, 'running');
-  const withTask = running.filter((s) => s.taskArn !== undefined);
+  const pending = await listAll(deps, 'pending');
+  // A pending stage claimed by its task's first event is watched like a running one.
+  const withTask = [...running, ...pending].filter((s) => s.taskArn !== undefined);
   for (const stage of running.filter((s) => s.taskArn === undefined)) {
     await deps.stages.finish(stage.buildId, stage.number, { status: 'error', reason: 'task-lost', message: 'marked running without a task (reconciled)', finishedAt: now });
     report.lost.push(keyOf(stage));
@@ -65,10 +68,10 @@ export async function reconcile(deps: AutoscalerDeps, sampled: { sampledStageKey
     }
   }
 
-  const pending = await listAll(deps, 'pending');
   const buildsToResolve = new Set<string>();
   const orphans: Stage[] = [];
   for (const stage of pending) {
+    if (stage.taskArn !== undefined) continue;
     if (stage.queuedAt === undefined) {
       if (stage.dependsOn.length > 0) buildsToResolve.add(stage.buildId);
       continue;
@@ -91,7 +94,7 @@ export async function reconcile(deps: AutoscalerDeps, sampled: { sampledStageKey
     );
     const a = attrs.Attributes ?? {};
     const inQueue = Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(a.ApproximateNumberOfMessagesDelayed ?? 0);
-    const queuedStages = pending.filter((s) => s.queuedAt !== undefined).length;
+    const queuedStages = pending.filter((s) => s.queuedAt !== undefined && s.taskArn === undefined).length;
     if (inQueue < queuedStages) {
       for (const stage of orphans) {
         const job = await deps.stages.getStageJob(stage.buildId, stage.number);

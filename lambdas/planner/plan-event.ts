@@ -75,7 +75,13 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps): Promi
   const manifest = loadManifest(repository.configPath, text);
   const fork = hook.pullRequest?.fork ?? false;
   const contextFor = (number: number, createdAt: number): BuildContext =>
-    buildContextOf(hook, { number, createdAt, link: buildLink(deps.publicUrl, hook.repo.slug, number) ?? hook.commit.link, system: deps.system });
+    buildContextOf(hook, {
+      number,
+      createdAt,
+      link: buildLink(deps.publicUrl, hook.repo.slug, number) ?? hook.commit.link,
+      system: deps.system,
+      ...(message.parent !== undefined ? { parent: message.parent } : {}),
+    });
 
   const invalid = diagnosticsText(manifest.diagnostics);
   if (!invalid) {

@@ -4,14 +4,16 @@
 
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { decodeEventMessage } from '../shared/events-queue.js';
+import { decodeQueueMessage } from '../shared/events-queue.js';
+import { postFinishedStatus, type FinishedOutcome } from './build-finished.js';
 import { planEvent, type PlanOutcome, type PlannerDeps } from './plan-event.js';
 
 export async function processEventBatch(event: SQSEvent, deps: PlannerDeps): Promise<SQSBatchResponse> {
   const processor = new BatchProcessor(EventType.SQS);
-  const record = async (r: SQSRecord): Promise<PlanOutcome> => {
+  const record = async (r: SQSRecord): Promise<PlanOutcome | FinishedOutcome> => {
     try {
-      const outcome = await planEvent(decodeEventMessage(r.body), deps);
+      const message = decodeQueueMessage(r.body);
+      const outcome = 'kind' in message ? await postFinishedStatus(message, deps) : await planEvent(message, deps);
       if (outcome.kind === 'skipped') deps.log('nothing to build', { messageId: r.messageId, reason: outcome.reason });
       return outcome;
     } catch (err) {

@@ -4,7 +4,7 @@
 
 import { createHash } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { BuildHook, EventMessage, HookHost } from '../../core/scm/types.js';
+import type { BuildFinishedMessage, BuildHook, EventMessage, EventsQueueMessage, HookHost } from '../../core/scm/types.js';
 import { HOOK_HOSTS } from '../../core/scm/types.js';
 
 export async function sendEventMessage(sqs: SQSClient, queueUrl: string, message: EventMessage): Promise<void> {
@@ -23,6 +23,41 @@ export async function sendEventMessage(sqs: SQSClient, queueUrl: string, message
         : {}),
     }),
   );
+}
+
+/** Asks the planner to post the final commit status of a build that ended without a task event. */
+export async function sendBuildFinished(sqs: SQSClient, queueUrl: string, buildId: string, sentAt: number): Promise<void> {
+  const message: BuildFinishedMessage = { version: 1, kind: 'build-finished', buildId, sentAt };
+  const fifo = queueUrl.endsWith('.fifo');
+  await sqs.send(
+    new SendMessageCommand({
+      QueueUrl: queueUrl,
+      MessageBody: JSON.stringify(message),
+      ...(fifo
+        ? {
+            MessageDeduplicationId: createHash('sha256').update(`build-finished\n${buildId}`).digest('hex'),
+            MessageGroupId: buildId.replace(/#\d+$/, ''),
+          }
+        : {}),
+    }),
+  );
+}
+
+/** Parses any events-queue message body (a webhook event or a finished build). */
+export function decodeQueueMessage(body: string): EventsQueueMessage {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch (err) {
+    throw new Error(`planner: message body is not JSON: ${(err as Error).message}`);
+  }
+  const m = value as Partial<BuildFinishedMessage> | null;
+  if (m && typeof m === 'object' && m.kind === 'build-finished') {
+    if (m.version !== 1) throw new Error(`planner: unknown build-finished message version ${JSON.stringify(m.version)} (expected 1)`);
+    if (typeof m.buildId !== 'string' || !m.buildId) throw new Error('planner: build-finished message has no buildId');
+    return m as BuildFinishedMessage;
+  }
+  return decodeEventMessage(body);
 }
 
 /** Parses an events-queue message body; throws an error naming what is wrong. */

@@ -19,12 +19,20 @@ async function secretString(client: SecretsManagerClient, arn: string): Promise<
   return res.SecretString;
 }
 
+/** No webhook secret is configured: an operator's mistake, not the Git host's. */
+export class WebhookSecretMissingError extends Error {
+  constructor() {
+    super('webhook: no secret is configured; set WEBHOOK_SECRET (local mode: SLIPWAY_WEBHOOK_SECRET) or WEBHOOK_SECRET_ARN (deployed), then redeliver');
+    this.name = 'WebhookSecretMissingError';
+  }
+}
+
 /** WEBHOOK_SECRET (or SLIPWAY_WEBHOOK_SECRET) locally, WEBHOOK_SECRET_ARN deployed. */
 export async function webhookSecret(env: Env, client: () => SecretsManagerClient): Promise<string> {
   const plain = env.WEBHOOK_SECRET ?? env.SLIPWAY_WEBHOOK_SECRET;
   if (plain) return plain;
   if (env.WEBHOOK_SECRET_ARN) return secretString(client(), env.WEBHOOK_SECRET_ARN);
-  throw new Error('config: set WEBHOOK_SECRET (local) or WEBHOOK_SECRET_ARN (deployed): without a secret no webhook can be verified');
+  throw new WebhookSecretMissingError();
 }
 
 export type CredentialsByHost = Partial<Record<ScmKind, ScmCredentials>>;

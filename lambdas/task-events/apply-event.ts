@@ -38,17 +38,21 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
 
   const now = deps.now();
   const phase = taskPhase(detail.lastStatus);
-  const claiming = stage.status === 'pending';
+  // The first event of the task RunTask started for this attempt claims the stage (see
+  // StageStore.applyEvent); later ones find the task recorded. Either way `attempt` is
+  // the number of starts before this task.
+  const claiming = stage.taskArn === undefined;
+  const attempt = claiming ? stage.attempts : Math.max(0, stage.attempts - 1);
   const outcome =
     phase === 'stopped'
       ? stageOutcome(detail, {
-          attempts: claiming ? stage.attempts + 1 : stage.attempts,
+          attempts: attempt + 1,
           capacity: stage.capacity ?? (detail.capacityProviderName === 'FARGATE' ? 'FARGATE' : detail.capacityProviderName === 'FARGATE_SPOT' ? 'FARGATE_SPOT' : undefined),
         })
       : undefined;
 
   if (outcome?.requeueOnDemand) {
-    const requeued = await deps.stages.requeue(buildId, stageNumber, { taskArn: detail.taskArn, version: detail.version, queuedAt: now, message: outcome.message });
+    const requeued = await deps.stages.requeue(buildId, stageNumber, { taskArn: detail.taskArn, version: detail.version, queuedAt: now, message: outcome.message, attempt });
     if (!requeued) return { applied: false, stageKey: key, reason: 'requeue refused (already requeued or not running this task)' };
     const steps = await deps.store.listSteps(buildId, stageNumber);
     for (const step of steps) {
@@ -80,7 +84,7 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   const applied = await deps.stages.applyEvent(buildId, stageNumber, {
     taskArn: detail.taskArn,
     version: detail.version,
-    attempt: stage.attempts,
+    attempt,
     ...(phase === 'running' ? { status: 'running' as const, startedAt: now } : {}),
     ...(outcome
       ? { status: outcome.status, reason: outcome.reason, message: outcome.message, finishedAt: now, ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}) }

@@ -4,6 +4,7 @@
 //
 //   413  body over 1 MiB (by Content-Length or by the bytes received)
 //   401  signature or token missing or wrong          — nothing recorded
+//   503  no webhook secret configured (says which variable to set) — nothing recorded
 //   400  signed, but not the event it claims to be     — nothing recorded
 //   403  repository not in ALLOWED_REPOSITORIES        — nothing recorded
 //   200  ping, an event that builds nothing, or a redelivery ({"duplicate":true})
@@ -15,6 +16,7 @@ import { deliveryId, eventName, normalizeHeaders, parseEvent } from '../../core/
 import { HOOK_HOSTS, MalformedHookError, type EventMessage, type HookHost } from '../../core/scm/types.js';
 import { verifySignature } from '../../core/scm/verify-signature.js';
 import { isRepositoryAllowed } from '../shared/config.js';
+import { WebhookSecretMissingError } from '../shared/secrets.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -59,8 +61,17 @@ export async function handleWebhook(
     return reply(413, { error: `webhook: body of ${Math.max(declared, received)} bytes is over the limit of ${MAX_BODY_BYTES} bytes` });
   }
 
-  // Authentication before the body is read in any other way.
-  if (!verifySignature(host, headers, rawBody, await deps.secret())) {
+  // Authentication before the body is read in any other way. Without a secret nothing can be
+  // verified: that is this deployment's fault (503, with the fix), not a bad signature (401).
+  let secret: string;
+  try {
+    secret = await deps.secret();
+  } catch (err) {
+    if (!(err instanceof WebhookSecretMissingError)) throw err;
+    log('rejected: no webhook secret configured', { host });
+    return reply(503, { error: err.message });
+  }
+  if (!verifySignature(host, headers, rawBody, secret)) {
     log('rejected: bad signature', { host, event: eventName(host, headers) });
     return reply(401, { error: `webhook: missing or invalid ${host} signature` });
   }

@@ -23,6 +23,7 @@ let deps: ApiDeps;
 let now = NOW;
 const stopped: { taskArn: string; reason: string }[] = [];
 const restarted: Build[] = [];
+const finishedHandOffs: Build[] = [];
 
 beforeAll(async () => {
   db = await startDynamoLocal('slipway-api-test');
@@ -42,6 +43,7 @@ beforeAll(async () => {
     logs: localLogReader(logsDir, GROUP),
     logGraceMs: 0,
     stopTask: async (taskArn, reason) => void stopped.push({ taskArn, reason }),
+    buildFinished: async (build) => void finishedHandOffs.push(build),
     restart: async (build) => {
       restarted.push(build);
       return { ...build, id: `${build.repo}#99`, number: 99, parent: build.number, status: 'pending' };
@@ -199,11 +201,25 @@ describe('cancel and restart', () => {
     expect(detail.status).toBe('running');
   });
 
+  it('stops the task of a pending stage its task already claimed (first event seen, RunTask not yet recorded)', async () => {
+    const taskArn = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/claimed1';
+    await seedBuild(store, { repo: 'acme/claimed', number: 1, status: 'pending', createdAt: NOW, stages: [{ name: 'test', status: 'pending', taskArn, steps: [{ name: 'unit', status: 'pending' }] }] });
+    stopped.length = 0;
+    const res = await call('POST', '/api/repos/acme/claimed/builds/1/cancel');
+    expect(res.status).toBe(200);
+    expect(stopped.map((s) => s.taskArn)).toEqual([taskArn]);
+    // Its stop event (UserInitiated) ends the stage and the build, as for a running one.
+    expect(res.body.build.status).toBe('pending');
+    expect(finishedHandOffs.map((b) => b.id)).not.toContain('acme/claimed#1');
+  });
+
   it('finishes a build killed before anything ran, and refuses to cancel a finished one', async () => {
     await seedBuild(store, { repo: 'acme/cancel', number: 2, status: 'pending', createdAt: NOW, stages: [{ name: 'test', status: 'pending', steps: [{ name: 'unit', status: 'pending' }] }] });
     const res = await call('POST', '/api/repos/acme/cancel/builds/2/cancel');
     expect(res.status).toBe(200);
     expect(res.body.build).toMatchObject({ number: 2, status: 'killed', finishedAt: now });
+    // No task will ever report: the final commit status is handed to the planner, once.
+    expect(finishedHandOffs.map((b) => [b.id, b.status])).toEqual([['acme/cancel#2', 'killed']]);
     const again = await call('POST', '/api/repos/acme/cancel/builds/2/cancel');
     expect(again.status).toBe(409);
     expect(again.body.error).toMatch(/already finished \(killed\)/);

@@ -50,9 +50,11 @@ export async function seedBuild(store: BuildStore, seed: SeedBuild): Promise<Bui
       name: s.name,
       status: stageStatus,
       dependsOn: s.dependsOn ?? [],
-      attempts: stageStatus === 'pending' ? 0 : 1,
+      // A pending stage with a taskArn was claimed by its task's first event: that start counted.
+      attempts: stageStatus === 'pending' && s.taskArn === undefined ? 0 : 1,
       queuedAt: seed.createdAt + 100,
       ...(stageStatus !== 'pending' ? { startedAt: seed.createdAt + 2000, taskArn: s.taskArn ?? `arn:aws:ecs:us-east-1:000000000000:task/slipway/${seed.number}${i}` } : {}),
+      ...(stageStatus === 'pending' && s.taskArn !== undefined ? { taskArn: s.taskArn } : {}),
       ...(stageFinished ? { finishedAt: seed.createdAt + 60_000 } : {}),
     });
     for (const [j, st] of s.steps.entries()) {

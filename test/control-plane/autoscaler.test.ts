@@ -6,19 +6,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { ECSClient } from '@aws-sdk/client-ecs';
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { startLocalAws, type LocalAws } from '../../local/aws.js';
 import { ensureTable } from '../../lambdas/shared/table.js';
 import { BuildStore } from '../../core/builds/store.js';
 import { StageStore } from '../../core/builds/stage-store.js';
 import type { Build, Stage, StepRecord } from '../../core/builds/types.js';
-import { AGENT_CONTAINER } from '../../core/pipeline/contract.js';
-import type { StageJob } from '../../core/scaling/job.js';
+import type { TaskStateChangeDetail } from '../../core/builds/task-event.js';
+import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
+import { runTaskTokens, type StageJob } from '../../core/scaling/job.js';
 import { DEFAULT_LIMITS } from '../../core/scaling/decide-scale.js';
-import { runPass, resetAutoscalerState, type AutoscalerDeps, type PassReport } from '../../lambdas/autoscaler/autoscaler.js';
+import { runPass, runTaskInput, resetAutoscalerState, type AutoscalerDeps, type PassReport } from '../../lambdas/autoscaler/autoscaler.js';
 import { reconcile } from '../../lambdas/autoscaler/reconcile.js';
-import { applyTaskEvent } from '../../lambdas/task-events/apply-event.js';
+import { ensureTaskDefinition } from '../../lambdas/autoscaler/register.js';
+import { cancelBuild } from '../../lambdas/api/cancel.js';
+import { applyTaskEvent, stageKeyOf } from '../../lambdas/task-events/apply-event.js';
 import { enqueueJob } from '../../lambdas/task-events/deps.js';
 
 let aws: LocalAws;
@@ -26,6 +29,13 @@ let unsubscribe = () => {};
 let deps: AutoscalerDeps;
 let posted: Build[] = [];
 const applied: { stageKey?: string; applied: boolean; reason?: string }[] = [];
+// Builds whose task events are collected instead of applied, so a test can order them.
+const held = new Map<string, TaskStateChangeDetail[]>();
+const heldBuildOf = (detail: TaskStateChangeDetail): string | undefined => {
+  const key = stageKeyOf(detail);
+  return key === undefined ? undefined : [...held.keys()].find((id) => key.startsWith(`${id}/`));
+};
+let dlqUrl = '';
 let serial: Promise<unknown> = Promise.resolve();
 // One pass at a time, as the Lambda's reserved concurrency of 1 gives in AWS.
 const pass = (reconcileToo = false): Promise<PassReport> => {
@@ -41,6 +51,7 @@ beforeAll(async () => {
   const doc = DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
   const sqs = new SQSClient(aws.clientConfig('sqs'));
   const queue = await sqs.send(new CreateQueueCommand({ QueueName: 'jobs' }));
+  dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'jobs-dlq' }))).QueueUrl!;
   deps = {
     store: new BuildStore(doc, 'builds'),
     stages: new StageStore(doc, 'builds'),
@@ -53,10 +64,15 @@ beforeAll(async () => {
     log: () => {},
     config: {
       tableName: 'builds', jobsQueueUrl: queue.QueueUrl!, cluster: 'slipway', subnets: ['subnet-local'], securityGroups: [],
-      assignPublicIp: 'DISABLED', useSpot: false, defaultCpu: 256, limits: { ...DEFAULT_LIMITS },
+      assignPublicIp: 'DISABLED', useSpot: false, defaultCpu: 256, limits: { ...DEFAULT_LIMITS }, jobsDeadLetterQueueUrl: dlqUrl,
     },
   };
   unsubscribe = aws.ecs.onTaskStateChange(async (event) => {
+    const holder = heldBuildOf(event.detail);
+    if (holder !== undefined) {
+      held.get(holder)!.push(event.detail);
+      return;
+    }
     const result = await applyTaskEvent(deps, event.detail);
     applied.push(result);
     if (event.detail.lastStatus === 'STOPPED') void pass();
@@ -70,7 +86,10 @@ afterAll(async () => {
 });
 
 let buildCounter = 0;
-async function seedBuild(stages: { name: string; dependsOn?: string[]; script: string; cpu?: number; onFailure?: boolean }[]): Promise<{ build: Build; jobs: StageJob[] }> {
+async function seedBuild(
+  stages: { name: string; dependsOn?: string[]; script: string; cpu?: number; onFailure?: boolean }[],
+  options: { enqueue?: boolean } = {},
+): Promise<{ build: Build; jobs: StageJob[] }> {
   const number = ++buildCounter;
   const repo = 'acme/app';
   const id = `${repo}#${number}`;
@@ -99,7 +118,7 @@ async function seedBuild(stages: { name: string; dependsOn?: string[]; script: s
     runTask: {},
   }));
   await deps.stages.putStageJobs(jobs);
-  for (const job of jobs.filter((_, i) => !stages[i]!.dependsOn?.length)) await enqueueJob(deps, job);
+  if (options.enqueue !== false) for (const job of jobs.filter((_, i) => !stages[i]!.dependsOn?.length)) await enqueueJob(deps, job);
   return { build, jobs };
 }
 
@@ -208,5 +227,124 @@ describe('autoscaler + task-events on the local stand-ins', () => {
     const stage = (await deps.store.getStage(build.id, 1))!;
     expect(aws.ecs.tasks().filter((t) => t.taskArn === stage.taskArn)).toHaveLength(1);
     expect(stage.attempts).toBe(1);
+  }, 30_000);
+
+  it('a pending stage claimed by its task\'s PENDING event (v1) still takes the same task\'s STOPPED (v2)', async () => {
+    const { build } = await seedBuild([{ name: 'claimed', script: 'exit 0' }], { enqueue: false });
+    const key = `${build.id}/1`;
+    const taskArn = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/claimed000000001';
+    const event = (version: number, lastStatus: string, agent: Record<string, unknown>): TaskStateChangeDetail => ({
+      clusterArn: 'arn:aws:ecs:us-east-1:000000000000:cluster/slipway', taskArn, taskDefinitionArn: 'arn:td/x:1',
+      startedBy: runTaskTokens(key, 0).startedBy, lastStatus, desiredStatus: lastStatus === 'STOPPED' ? 'STOPPED' : 'RUNNING', version,
+      ...(lastStatus === 'STOPPED' ? { stopCode: 'EssentialContainerExited' } : {}),
+      containers: [{ name: AGENT_CONTAINER, ...agent } as TaskStateChangeDetail['containers'][number]],
+      overrides: { containerOverrides: [{ name: AGENT_CONTAINER, environment: [{ name: AGENT_ENV.stageId, value: key }] }] },
+    });
+    const first = await applyTaskEvent(deps, event(1, 'PROVISIONING', { lastStatus: 'PENDING' }));
+    expect(first).toMatchObject({ applied: true, status: 'pending' });
+    expect(await deps.store.getStage(build.id, 1)).toMatchObject({ status: 'pending', taskArn, attempts: 1, eventVersion: 1 });
+    const stop = await applyTaskEvent(deps, event(2, 'STOPPED', { lastStatus: 'STOPPED', exitCode: 0 }));
+    expect(stop).toMatchObject({ applied: true, status: 'success' });
+    const stage = (await deps.store.getStage(build.id, 1))!;
+    expect([stage.status, stage.attempts, stage.eventVersion, stage.reason]).toEqual(['success', 1, 2, 'steps-passed']);
+    expect((await deps.store.getBuild(build.id))!.status).toBe('success');
+  }, 30_000);
+
+  it('a duplicate job after the claim starts no second task; markRunning after the claim counts the attempt once', async () => {
+    const { build, jobs } = await seedBuild([{ name: 'race', script: 'sleep 0.3; exit 0' }], { enqueue: false });
+    const job = jobs[0]!;
+    held.set(build.id, []);
+    // The autoscaler's RunTask went through; its markRunning has not landed yet.
+    const definition = await ensureTaskDefinition(deps.ecs, job.taskDefinition, {});
+    const res = await deps.ecs.send(new RunTaskCommand(runTaskInput(deps.config, job, definition, 'FARGATE', runTaskTokens(job.stageKey, 0))));
+    const taskArn = res.tasks![0]!.taskArn!;
+    // The stand-in duplicates and reorders deliveries: the claim is made by an event of the task before it runs.
+    const firstEvent = await waitFor('the task\'s first event', async () =>
+      held.get(build.id)!.filter((d) => d.lastStatus === 'PROVISIONING' || d.lastStatus === 'PENDING').sort((a, b) => a.version - b.version)[0]);
+    expect((await applyTaskEvent(deps, firstEvent)).applied).toBe(true);
+    expect(await deps.store.getStage(build.id, 1)).toMatchObject({ status: 'pending', taskArn, attempts: 1 });
+    // The job message comes again (a duplicate, or the visibility timeout of the crashed pass).
+    await enqueueJob(deps, job);
+    const report = await pass();
+    expect(report.started.map((s) => s.stageKey)).not.toContain(job.stageKey);
+    const tasksOfStage = () => aws.ecs.tasks().filter((t) => JSON.stringify(t.overrides).includes(`"${job.stageKey}"`));
+    expect(tasksOfStage()).toHaveLength(1);
+    const marked = await deps.stages.markRunning(build.id, 1, { attempt: 0, taskArn, capacity: 'FARGATE', startedAt: Date.now(), cpu: 256 });
+    expect([marked?.status, marked?.attempts]).toEqual(['running', 1]);
+    const events = held.get(build.id)!;
+    held.delete(build.id);
+    for (const detail of events.sort((a, b) => a.version - b.version)) await applyTaskEvent(deps, detail);
+    const done = await finished(build.id);
+    expect(done.status).toBe('success');
+    const stage = (await deps.store.getStage(build.id, 1))!;
+    expect([stage.status, stage.attempts, stage.taskArn]).toEqual(['success', 1, taskArn]);
+    expect(tasksOfStage()).toHaveLength(1);
+  }, 30_000);
+
+  it('a build cancelled between RunTask and markRunning gets its task stopped', async () => {
+    const { build, jobs } = await seedBuild([{ name: 'cancelled', script: 'sleep 30' }], { enqueue: false });
+    held.set(build.id, []);
+    let cancelled = false;
+    const realEcs = deps.ecs;
+    // ECS answers RunTask; before the autoscaler records it, someone cancels the build.
+    const ecs = {
+      send: async (command: Parameters<ECSClient['send']>[0]) => {
+        const out = await realEcs.send(command as never);
+        if (command instanceof RunTaskCommand && !cancelled) {
+          cancelled = true;
+          await cancelBuild({ store: deps.store, stopTask: async () => {}, buildFinished: async () => {}, now: Date.now, log: () => {} }, build, 'tester');
+        }
+        return out;
+      },
+    } as unknown as ECSClient;
+    // Queued and passed inside the serial chain: no nudged pass may start it with the plain client.
+    const next = serial.then(async () => {
+      await enqueueJob(deps, jobs[0]!);
+      return runPass({ ...deps, ecs }, { reconcile: false });
+    });
+    serial = next.catch(() => {});
+    const report = await next;
+    expect(report.started.map((s) => s.stageKey)).toContain(`${build.id}/1`);
+    expect((await deps.store.getStage(build.id, 1))!.status).toBe('killed');
+    const taskArn = report.started.find((s) => s.stageKey === `${build.id}/1`)!.taskArn;
+    const task = aws.ecs.tasks().find((t) => t.taskArn === taskArn)!;
+    expect([task.desiredStatus, task.stoppedReason]).toEqual(['STOPPED', 'build cancelled']);
+    held.delete(build.id);
+    expect((await deps.store.getBuild(build.id))!.status).toBe('killed');
+  }, 30_000);
+
+  it('an undecodable job message goes to the jobs dead-letter queue at once, with why', async () => {
+    await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.jobsQueueUrl, MessageBody: '{"not":"a job"' }));
+    await pass();
+    const dead = await waitFor('the poison job in the DLQ', async () => {
+      const res = await deps.sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }));
+      return res.Messages?.length ? res.Messages : undefined;
+    }, 5_000);
+    expect(dead.map((m) => m.Body)).toEqual(['{"not":"a job"']);
+    expect(dead[0]!.MessageAttributes?.error?.StringValue).toMatch(/not JSON/);
+    const attrs = await deps.sqs.send(new GetQueueAttributesCommand({ QueueUrl: deps.jobsQueueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+    expect(Number(attrs.Attributes?.ApproximateNumberOfMessages) + Number(attrs.Attributes?.ApproximateNumberOfMessagesNotVisible)).toBe(0);
+  }, 30_000);
+
+  it('a Spot interruption requeues once on on-demand; the old task\'s late events are refused; the retry counts a second attempt', async () => {
+    const { build } = await seedBuild([{ name: 'spot', script: 'exit 0' }], { enqueue: false });
+    const key = `${build.id}/1`;
+    const spotTask = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/spot0000000000001';
+    await deps.stages.markRunning(build.id, 1, { attempt: 0, taskArn: spotTask, capacity: 'FARGATE_SPOT', startedAt: Date.now(), cpu: 256 });
+    const spotEvent = (version: number): TaskStateChangeDetail => ({
+      clusterArn: 'arn:aws:ecs:us-east-1:000000000000:cluster/slipway', taskArn: spotTask, taskDefinitionArn: 'arn:td/x:1',
+      startedBy: runTaskTokens(key, 0).startedBy, lastStatus: 'STOPPED', desiredStatus: 'STOPPED', version, stopCode: 'SpotInterruption',
+      capacityProviderName: 'FARGATE_SPOT', containers: [{ name: AGENT_CONTAINER, lastStatus: 'STOPPED', exitCode: 143 }],
+      overrides: { containerOverrides: [{ name: AGENT_CONTAINER, environment: [{ name: AGENT_ENV.stageId, value: key }] }] },
+    });
+    expect(await applyTaskEvent(deps, spotEvent(3))).toMatchObject({ applied: true, status: 'pending' });
+    // A late duplicate of the interrupted task, whether or not the retry has started yet.
+    expect((await applyTaskEvent(deps, spotEvent(4))).applied).toBe(false);
+    const done = await finished(build.id);
+    expect(done.status).toBe('success');
+    const stage = (await deps.store.getStage(build.id, 1))!;
+    expect([stage.status, stage.attempts, stage.capacity]).toEqual(['success', 2, 'FARGATE']);
+    expect(stage.taskArn).not.toBe(spotTask);
+    expect((await applyTaskEvent(deps, spotEvent(9))).applied).toBe(false);
   }, 30_000);
 });

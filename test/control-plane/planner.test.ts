@@ -17,6 +17,11 @@ import { decodeJob, encodeJob } from '../../core/scaling/job.js';
 import type { BuildHook, EventMessage } from '../../core/scm/types.js';
 import { planEvent, type PlannerDeps } from '../../lambdas/planner/plan-event.js';
 import { processEventBatch } from '../../lambdas/planner/process-batch.js';
+import { cancelBuild } from '../../lambdas/api/cancel.js';
+import type { BuildContext } from '../../core/pipeline/context.js';
+import { buildEnvironment } from '../../core/pipeline/environment.js';
+import { restartBuild } from '../../lambdas/api/restart.js';
+import { sendBuildFinished } from '../../lambdas/shared/events-queue.js';
 import { createScmAccess } from '../../lambdas/shared/scm.js';
 import { startSqs, type LocalSqs } from '../../local/sqs.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
@@ -203,7 +208,8 @@ describe('planEvent', () => {
     expect(outcome.kind).toBe('invalid');
     const build = (await store.getBuild('acme/rejected#1'))!;
     expect(build.status).toBe('error');
-    expect(build.error).toMatch(/^\.drone\.yml:1:1: error: compile: pipeline "wide": needs 13 containers/);
+    // Caught by the linter or the compiler, with the position and the count either way.
+    expect(build.error).toMatch(/^\.drone\.yml:\d+:1: error: .*pipeline "wide" needs 13 containers|^\.drone\.yml:\d+:1: error: compile: pipeline "wide": needs 13 containers/);
     expect(git.statuses.find((s) => s.sha === message.hook.commit.sha)?.state).toBe('error');
   });
 
@@ -302,5 +308,80 @@ describe('processEventBatch', () => {
     expect(dead.Messages?.map((m) => m.Body)).toEqual(['{"version":1,"deliveryId":"x","host":"svn"}']);
     expect((await store.listBuilds('batch/redrive')).items).toHaveLength(1);
     expect(logs.filter((l) => l.message === 'message failed').length).toBe(2);
+  });
+});
+
+describe('restart of a pull request build', () => {
+  it('keeps the source branch, number and title, and sets DRONE_BUILD_PARENT', async () => {
+    const message = pushMessage('acme/pr', PIPELINES, {
+      event: 'pull_request',
+      action: 'opened',
+      commit: { sha: 'f'.repeat(40), ref: 'refs/pull/7/head', branch: 'main', message: 'Add the thing\n\nlong text', link: 'l', author: { login: 'octocat', name: 'O', email: '', avatar: '' } },
+      pullRequest: { number: 7, title: 'Add the thing (PR title)', sourceBranch: 'feature/thing', targetBranch: 'main', fork: false },
+    });
+    git.setFile('acme/pr', 'f'.repeat(40), '.drone.yml', PIPELINES);
+    await planEvent(message, deps);
+    const original = (await store.getBuild('acme/pr#1'))!;
+    expect(original).toMatchObject({ sourceBranch: 'feature/thing', targetBranch: 'main', pullRequestNumber: 7, pullRequestTitle: 'Add the thing (PR title)' });
+    await drainJobs();
+
+    const restarted = await restartBuild(
+      {
+        store,
+        now: Date.now,
+        submit: async (m) => {
+          const outcome = await planEvent(m, deps);
+          return outcome.kind === 'skipped' ? { skipped: outcome.reason } : { buildId: outcome.buildId };
+        },
+      },
+      original,
+    );
+    expect(restarted).toMatchObject({ number: 2, parent: 1, sourceBranch: 'feature/thing', targetBranch: 'main', pullRequestNumber: 7, pullRequestTitle: 'Add the thing (PR title)' });
+    // The agent computes the steps' DRONE_* environment from the build context it is given.
+    const job = decodeJob((await drainJobs())[0]!.Body!);
+    const overrides = (job.runTask.overrides as { containerOverrides: { name: string; environment?: { name: string; value: string }[] }[] }).containerOverrides;
+    const ctx = JSON.parse(overrides.flatMap((o) => o.environment ?? []).find((e) => e.name === 'SLIPWAY_BUILD')!.value) as BuildContext;
+    const env = buildEnvironment(ctx, { name: 'build', number: 1, kind: 'pipeline', type: 'docker', os: 'linux', arch: 'amd64', dependsOn: [], workspace: '' });
+    expect([env.DRONE_SOURCE_BRANCH, env.DRONE_TARGET_BRANCH, env.DRONE_BUILD_PARENT, env.DRONE_PULL_REQUEST, env.DRONE_PULL_REQUEST_TITLE]).toEqual([
+      'feature/thing', 'main', '1', '7', 'Add the thing (PR title)',
+    ]);
+  });
+});
+
+describe('build-finished messages (a build the API cancelled before anything ran)', () => {
+  it('travel through the events queue and post the final commit status with the planner\'s credentials', async () => {
+    const message = pushMessage('acme/cancelled', PIPELINES);
+    await planEvent(message, deps);
+    await drainJobs();
+    const build = (await store.getBuild('acme/cancelled#1'))!;
+    const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'events-finished' }))).QueueUrl!;
+    const result = await cancelBuild(
+      { store, stopTask: async () => {}, buildFinished: (b) => sendBuildFinished(sqs, queueUrl, b.id, Date.now()), now: Date.now, log: () => {} },
+      build,
+      'tester',
+    );
+    expect(result.build.status).toBe('killed');
+    const res = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    const event = { Records: (res.Messages ?? []).map((m) => ({ messageId: m.MessageId!, body: m.Body!, attributes: { ApproximateReceiveCount: '1' } })) } as unknown as SQSEvent;
+    expect(event.Records).toHaveLength(1);
+    const batch = await processEventBatch(event, deps);
+    expect(batch.batchItemFailures).toEqual([]);
+    const statuses = git.statuses.filter((s) => s.sha === message.hook.commit.sha).map((s) => s.state);
+    expect(statuses).toEqual(['pending', 'error']);
+  });
+
+  it('a host that is down makes the message fail (retried, then dead-lettered); an unfinished build posts nothing', async () => {
+    const message = pushMessage('acme/cancelled2', PIPELINES);
+    await planEvent(message, deps);
+    await drainJobs();
+    const body = (id: string) => JSON.stringify({ version: 1, kind: 'build-finished', buildId: id, sentAt: Date.now() });
+    const batchOf = (id: string) => ({ Records: [{ messageId: 'bf', body: body(id), attributes: { ApproximateReceiveCount: '1' } }] }) as unknown as SQSEvent;
+    expect((await processEventBatch(batchOf('acme/cancelled2#1'), deps)).batchItemFailures).toEqual([]);
+    expect(git.statuses.filter((s) => s.sha === message.hook.commit.sha).map((s) => s.state)).toEqual(['pending']);
+    await store.updateBuild('acme/cancelled2#1', { status: 'killed', finishedAt: Date.now() });
+    git.failNext(1, 502, '/statuses/');
+    expect((await processEventBatch(batchOf('acme/cancelled2#1'), deps)).batchItemFailures).toEqual([{ itemIdentifier: 'bf' }]);
+    expect((await processEventBatch(batchOf('acme/cancelled2#1'), deps)).batchItemFailures).toEqual([]);
+    expect(git.statuses.filter((s) => s.sha === message.hook.commit.sha).map((s) => s.state)).toEqual(['pending', 'error']);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   acceptTaskEvent,
+  startAttempt,
   buildStatusOf,
   commitState,
   movesForward,
@@ -148,8 +149,20 @@ describe('acceptTaskEvent: order and duplicates', () => {
   it('a pending stage accepts its current attempt before the autoscaler recorded the task, not an earlier one', () => {
     const pending = stage({ status: 'pending', taskArn: undefined, attempts: 0 });
     expect(acceptTaskEvent(pending, detail({ startedBy: 'tok-0' }), 'tok-0').apply).toBe(true);
-    const requeued = stage({ status: 'pending', taskArn: 'arn:task/1', attempts: 1, eventVersion: 7 });
+    // A Spot requeue forgets the interrupted task: its late events carry the old startedBy.
+    const requeued = stage({ status: 'pending', taskArn: undefined, attempts: 1 });
     expect(acceptTaskEvent(requeued, detail({ startedBy: 'tok-0', version: 9 }), 'tok-1').apply).toBe(false);
+  });
+  it('a pending stage claimed by its task\'s first event takes that task\'s later events (the claim counted the attempt)', () => {
+    const claimed = stage({ status: 'pending', taskArn: 'arn:task/1', attempts: 1, eventVersion: 1 });
+    expect(acceptTaskEvent(claimed, detail({ startedBy: 'tok-0', version: 2 }), 'tok-1')).toEqual({ apply: true });
+    expect(acceptTaskEvent(claimed, detail({ taskArn: 'arn:task/2', startedBy: 'tok-1', version: 2 }), 'tok-1').apply).toBe(false);
+  });
+  it('startAttempt: one attempt number per RunTask, none once the task is known', () => {
+    expect(startAttempt(stage({ status: 'pending', taskArn: undefined, attempts: 0 }))).toBe(0);
+    expect(startAttempt(stage({ status: 'pending', taskArn: 'arn:task/1', attempts: 1 }))).toBeNull();
+    expect(startAttempt(stage({ status: 'pending', taskArn: undefined, attempts: 1 }))).toBe(1);
+    expect(startAttempt(stage({ status: 'running' }))).toBeNull();
   });
 });
 

@@ -9,7 +9,6 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
-import { interceptLocalhostDns } from 'fauxqs';
 import { startLocalAws, type LocalAws } from '../../local/aws.js';
 import { startControlPlane, type ControlPlane } from '../../local/control-plane.js';
 import { ensureTable } from '../../lambdas/shared/table.js';
@@ -20,7 +19,6 @@ import type { StageJob } from '../../core/scaling/job.js';
 import { enqueueJob } from '../../lambdas/task-events/deps.js';
 
 let aws: LocalAws;
-let restoreDns = () => {};
 let plane: ControlPlane;
 let store: BuildStore;
 let stages: StageStore;
@@ -40,10 +38,8 @@ beforeAll(async () => {
   const doc = DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
   store = new BuildStore(doc, 'cp-builds');
   stages = new StageStore(doc, 'cp-builds');
-  sqs = new SQSClient(aws.clientConfig('sqs'));
-  // fauxqs answers `sqs.<region>.localhost` queue URLs, which the SDK uses as its endpoint
-  // when it is configured by AWS_ENDPOINT_URL_SQS: resolve *.localhost to loopback.
-  restoreDns = interceptLocalhostDns();
+  // fauxqs names queues `sqs.<region>.localhost`: send to the endpoint, not the URL's host.
+  sqs = new SQSClient({ ...aws.clientConfig('sqs'), useQueueUrlAsEndpoint: false });
   const loopback = (url: string) => url;
   dlqUrl = loopback((await sqs.send(new CreateQueueCommand({ QueueName: 'cp-events-dlq' }))).QueueUrl!);
   eventsUrl = loopback((await sqs.send(new CreateQueueCommand({
@@ -73,7 +69,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await plane?.stop();
   await aws?.stop();
-  restoreDns();
 });
 
 async function seedAndQueue(): Promise<void> {

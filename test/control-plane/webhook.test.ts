@@ -8,6 +8,7 @@ import { hmacSha256Hex } from '../../core/scm/verify-signature.js';
 import type { EventMessage } from '../../core/scm/types.js';
 import { handleWebhook, MAX_BODY_BYTES, type WebhookDeps } from '../../lambdas/webhook/handle-webhook.js';
 import { sendEventMessage, decodeEventMessage } from '../../lambdas/shared/events-queue.js';
+import { webhookSecret } from '../../lambdas/shared/secrets.js';
 import { startSqs, type LocalSqs } from '../../local/sqs.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
 
@@ -110,6 +111,16 @@ describe('webhook', () => {
     const body = Buffer.from(tampered.body.toString().replace('Initial commit', 'Evil commit'));
     expect((await handleWebhook('github', tampered.headers, body, deps)).statusCode).toBe(401);
     for (const id of ['gh-wrong', 'gh-unsigned', 'gh-tampered']) expect(await store.getDelivery(`github:${id}`)).toBeNull();
+    expect(await drain()).toHaveLength(0);
+  });
+
+  it('answers 503 naming the variable to set when no secret is configured, and records nothing', async () => {
+    await drain();
+    const req = githubRequest('push', branchPush(), 'gh-nosecret');
+    const res = await handleWebhook('github', req.headers, req.body, { ...deps, secret: () => webhookSecret({}, () => { throw new Error('no Secrets Manager without an ARN'); }) });
+    expect(res.statusCode).toBe(503);
+    expect(JSON.parse(res.body).error).toMatch(/set WEBHOOK_SECRET .*WEBHOOK_SECRET_ARN/);
+    expect(await store.getDelivery('github:gh-nosecret')).toBeNull();
     expect(await drain()).toHaveLength(0);
   });
 
