@@ -45,3 +45,26 @@ export async function withApi(command: string, io: CliIO, body: (api: ApiClient)
     throw err;
   }
 }
+
+/**
+ * The shape shared by `build N`, `cancel N` and `restart N`: one build number, `--repo`,
+ * `--json`; `act` does the request and returns what to print.
+ */
+export async function runOnBuild(
+  command: string,
+  args: string[],
+  io: CliIO,
+  usage: string,
+  act: (api: ApiClient, repo: string, number: number, json: boolean) => Promise<string>,
+): Promise<number> {
+  const p = parse(command, args, { repo: { type: 'string' }, json: { type: 'boolean' } }, usage, io);
+  if (!p) return EXIT.usage;
+  if (p.values.help) return io.out(usage), EXIT.ok;
+  const number = positiveInt(p.positionals[0]);
+  if (number === undefined || p.positionals.length !== 1) return io.err(`slipway ${command}: expected one build number\n${usage}`), EXIT.usage;
+  return withApi(command, io, async (api) => {
+    const repo = await api.resolveRepo(p.values.repo as string | undefined, io.env);
+    io.out(await act(api, repo, number, Boolean(p.values.json)));
+    return EXIT.ok;
+  });
+}

@@ -2,9 +2,9 @@
 // timings. Exit 0 shown, 1 not found or the API failed, 2 usage.
 
 import type { BuildDetail } from '../../core/builds/types.js';
-import { parse, positiveInt, withApi } from '../command-kit.js';
+import { runOnBuild } from '../command-kit.js';
 import { duration, table, timestamp } from '../format.js';
-import { EXIT, type CliIO } from '../io.js';
+import type { CliIO } from '../io.js';
 
 const USAGE = `usage: slipway build N [--repo OWNER/NAME] [--json]
 
@@ -37,15 +37,8 @@ export function formatBuild(build: BuildDetail, now: number): string {
 }
 
 export async function run(args: string[], io: CliIO): Promise<number> {
-  const p = parse('build', args, { repo: { type: 'string' }, json: { type: 'boolean' } }, USAGE, io);
-  if (!p) return EXIT.usage;
-  if (p.values.help) return io.out(USAGE), EXIT.ok;
-  const number = positiveInt(p.positionals[0]);
-  if (number === undefined || p.positionals.length !== 1) return io.err(`slipway build: expected one build number\n${USAGE}`), EXIT.usage;
-  return withApi('build', io, async (api) => {
-    const repo = await api.resolveRepo(p.values.repo as string | undefined, io.env);
+  return runOnBuild('build', args, io, USAGE, async (api, repo, number, json) => {
     const build = await api.build(repo, number);
-    io.out(p.values.json ? JSON.stringify(build, null, 2) : formatBuild(build, Date.now()));
-    return EXIT.ok;
+    return json ? JSON.stringify(build, null, 2) : formatBuild(build, Date.now());
   });
 }
