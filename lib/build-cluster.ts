@@ -8,6 +8,7 @@ import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { acknowledgeWildcardResource } from './nag.js';
 
@@ -32,7 +33,7 @@ export interface BuildClusterProps {
 
 export class BuildCluster extends Construct {
   readonly cluster: ecs.Cluster;
-  /** Pulls images, writes logs, resolves the task definition's `secrets` (SSM under the prefix). */
+  /** Pulls images, writes logs, resolves the task definition's `secrets` (SSM under the prefix, the clone tokens). */
   readonly executionRole: iam.Role;
   /** The build containers' own identity: no permission at all unless an administrator adds some. */
   readonly taskRole: iam.Role;
@@ -72,6 +73,31 @@ export class BuildCluster extends Construct {
     this.logGroup.grantWrite(this.executionRole);
     this.grantSecretsRead(props);
     this.agentImageUri = this.agentImage(props.agentImage);
+  }
+
+  /**
+   * Lets ECS resolve the agent's clone token: a top-level key of this secret
+   * (`<arn>:githubCloneToken::`, lambdas/shared/clone-credentials.ts). IAM cannot narrow a
+   * grant to one JSON key, so it is this one secret, read only (no DescribeSecret, no
+   * versions listing); ECS injects only the key a task definition names, and only the
+   * compiler writes task definitions, each naming its repository's own secrets.
+   */
+  grantCloneTokenRead(secret: secretsmanager.ISecret): void {
+    this.executionRole.addToPolicy(
+      new iam.PolicyStatement({ sid: 'CloneTokens', actions: ['secretsmanager:GetSecretValue'], resources: [secret.secretArn] }),
+    );
+    // A customer managed key: decrypt it only on behalf of Secrets Manager (the AWS managed
+    // key needs no grant).
+    if (secret.encryptionKey) {
+      this.executionRole.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'DecryptCloneTokens',
+          actions: ['kms:Decrypt'],
+          resources: [secret.encryptionKey.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
+        }),
+      );
+    }
   }
 
   private grantSecretsRead(props: BuildClusterProps): void {

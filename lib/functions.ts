@@ -88,7 +88,7 @@ export class ControlPlaneFunctions extends Construct {
   readonly webhookSecret: secretsmanager.Secret;
   /** Generated at deploy; the bearer token of the builds API. */
   readonly apiTokenSecret: secretsmanager.Secret;
-  /** Git host tokens, JSON `{"github":{"token","apiUrl"},…}`, written by the operator. */
+  /** Git host tokens, JSON `{"github":{"token","apiUrl"},…,"githubCloneToken":"…"}`, written by the operator. */
   readonly scmCredentialsSecret: secretsmanager.Secret;
 
   constructor(scope: Construct, id: string, private readonly props: ControlPlaneFunctionsProps) {
@@ -111,7 +111,7 @@ export class ControlPlaneFunctions extends Construct {
       generateSecretString: { passwordLength: 48, excludePunctuation: true },
     });
     this.scmCredentialsSecret = new secretsmanager.Secret(this, 'ScmCredentials', {
-      description: 'Slipway: Git host API tokens, JSON {"github":{"token","apiUrl"},"gitea":{…},"gitlab":{…}}',
+      description: 'Slipway: Git host tokens, JSON {"github":{"token","apiUrl"},"gitea":{…},"gitlab":{…},"githubCloneToken":"…"}',
       // Starts as an empty object: it holds nothing secret until the operator writes the tokens.
       secretStringValue: SecretValue.unsafePlainText('{}'),
     });
@@ -268,6 +268,9 @@ export class ControlPlaneFunctions extends Construct {
     this.scmCredentialsSecret.grantRead(f['task-events']);
     this.scmCredentialsSecret.grantRead(f.autoscaler);
     this.apiTokenSecret.grantRead(f.api);
+    // Build agents of private repositories clone with a top-level key of it (the planner
+    // writes the reference into their task definitions).
+    buildCluster.grantCloneTokenRead(this.scmCredentialsSecret);
 
     // The nudge: an asynchronous invoke of the unqualified function (grantInvoke would also
     // allow every version and alias, `<arn>:*`).

@@ -27,6 +27,7 @@ import {
   AGENT_CONTAINER,
   AGENT_ENV,
   DEFAULT_AGENT_IMAGE,
+  NETRC_ENV,
   READY_FILE,
   STATE_DIR,
   STATE_VOLUME,
@@ -78,6 +79,21 @@ export interface CompileOptions {
   network?: { subnets: string[]; securityGroups: string[]; assignPublicIp?: boolean };
   /** Run on Fargate Spot (capacity provider strategy) instead of the FARGATE launch type. */
   spot?: boolean;
+  /**
+   * How the agent authenticates its clone (private repositories). The same for every run of
+   * the repository, so it is part of the task definition: the machine and username as plain
+   * environment, the password only as a `secrets` reference that ECS resolves at task start.
+   * The agent alone gets it, forks included (it is the system's token, not a repository
+   * secret); steps never do.
+   */
+  cloneCredentials?: CloneCredentials;
+}
+
+/** Drone's DRONE_NETRC_* for the agent; `passwordFrom` is an ECS `valueFrom` (SSM parameter or Secrets Manager ARN[:key::]). */
+export interface CloneCredentials {
+  machine: string;
+  username: string;
+  passwordFrom: string;
 }
 
 export interface CompiledStage {
@@ -197,6 +213,7 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
   const withSecrets = options.withSecrets ?? !(ctx.build.event === 'pull_request' && ctx.pullRequest?.fork === true);
   const notes: string[] = [];
 
+  if (options.cloneCredentials) checkCloneCredentials(options.cloneCredentials);
   for (const s of [...pipeline.services, ...pipeline.steps]) {
     if (s.privileged) fail(s.pos, `"${s.name}" asks for privileged mode, which Fargate cannot give: build images with a daemonless tool (kaniko) instead`);
   }
@@ -542,11 +559,22 @@ function resources(step: Step): Pick<ContainerDefinition, 'cpu' | 'memoryReserva
 }
 
 function agentContainer(plan: AgentPlan, options: CompileOptions, pipeline: Pipeline): ContainerDefinition {
+  // A pipeline that does not clone needs no credentials: the secret is then not even referenced.
+  const clone = pipeline.clone.disable ? undefined : options.cloneCredentials;
   return {
     name: AGENT_CONTAINER,
     image: options.agentImage ?? DEFAULT_AGENT_IMAGE,
     essential: true,
-    environment: [{ name: AGENT_ENV.plan, value: JSON.stringify(plan) }],
+    environment: [
+      ...(clone
+        ? [
+            { name: NETRC_ENV.machine, value: clone.machine },
+            { name: NETRC_ENV.username, value: clone.username },
+          ]
+        : []),
+      { name: AGENT_ENV.plan, value: JSON.stringify(plan) },
+    ],
+    ...(clone ? { secrets: [{ name: NETRC_ENV.password, valueFrom: clone.passwordFrom }] } : {}),
     // The agent writes READY_FILE after clone and service readiness. The long start period
     // covers a slow clone; the agent enforces its own timeouts and exits when they pass.
     healthCheck: {
@@ -559,6 +587,18 @@ function agentContainer(plan: AgentPlan, options: CompileOptions, pipeline: Pipe
     mountPoints: baseMounts(pipeline),
     logConfiguration: logConfiguration(options),
   };
+}
+
+/**
+ * The agent writes the machine and username into a netrc, whose tokens cannot hold
+ * whitespace or quotes. A deployment's setting, not the pipeline's: a plain Error.
+ */
+function checkCloneCredentials(clone: CloneCredentials): void {
+  for (const [field, value] of [['machine', clone.machine], ['username', clone.username], ['passwordFrom', clone.passwordFrom]] as const) {
+    if (value === '' || /[\s"']/.test(value)) {
+      throw new Error(`${COMPILE_PREFIX}cloneCredentials.${field} ${JSON.stringify(value)} must be non-empty, without whitespace or quotes`);
+    }
+  }
 }
 
 function serviceContainer(service: Step, container: string, c: Common): ContainerDefinition {

@@ -42,6 +42,17 @@ export const STEP_SKIPPED_SUFFIX = '.skipped';
  */
 export const STEP_UNREACHABLE_SUFFIX = '.unreachable';
 
+/**
+ * The agent's clone credentials (Drone's names; task-runner/credentials.ts reads them): the
+ * machine and username are plain environment of the task definition, the password only a
+ * `secrets` reference that ECS resolves at task start. The agent container alone gets them.
+ */
+export const NETRC_ENV = {
+  machine: 'DRONE_NETRC_MACHINE',
+  username: 'DRONE_NETRC_USERNAME',
+  password: 'DRONE_NETRC_PASSWORD',
+} as const;
+
 /** Environment variables the agent reads. */
 export const AGENT_ENV = {
   /** JSON AgentPlan: structural, lives in the task definition. */

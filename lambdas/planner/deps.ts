@@ -9,6 +9,7 @@ import { dynamoDocument, secretsClient, sqsClient } from '../shared/clients.js';
 import { autoscalerNudge } from '../shared/nudge.js';
 import { createScmAccess } from '../shared/scm.js';
 import { scmCredentials } from '../shared/secrets.js';
+import { cloneCredentialsSource } from '../shared/clone-credentials.js';
 import type { PlannerDeps } from './plan-event.js';
 
 export const SLIPWAY_VERSION = '0.1.0';
@@ -25,6 +26,7 @@ export function plannerDepsFromEnv(env: Env = process.env): PlannerDeps {
     stages: new StageStore(doc, tableName),
     // Not memoized here: the secret has its own cache with a refresh, and a failed read must be retried.
     scm: createScmAccess({ credentials: () => scmCredentials(env, secretsClient) }),
+    cloneCredentials: cloneCredentialsSource(env, () => scmCredentials(env, secretsClient)),
     enqueueJob: async (job) => {
       await sqsClient().send(new SendMessageCommand({ QueueUrl: jobsQueueUrl, MessageBody: encodeJob(job) }));
     },

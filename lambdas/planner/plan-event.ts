@@ -21,6 +21,7 @@ import { buildContextOf } from '../../core/scm/build-context.js';
 import { buildCommitStatus, buildLink } from '../../core/scm/commit-state.js';
 import type { EventMessage } from '../../core/scm/types.js';
 import { isRepositoryAllowed } from '../shared/config.js';
+import type { CloneDecision } from '../shared/clone-credentials.js';
 import type { ScmAccess, ScmRepo } from '../shared/scm.js';
 
 export interface PlannerDeps {
@@ -30,8 +31,10 @@ export interface PlannerDeps {
   enqueueJob: (job: StageJob) => Promise<void>;
   /** Asks the autoscaler for a pass now. */
   nudge: () => Promise<void>;
-  /** Compiler settings of this deployment; the stage id and secrets are set per build. */
-  compile: Omit<CompileOptions, 'stageId' | 'withSecrets'>;
+  /** Compiler settings of this deployment; the stage id, secrets and clone credentials are set per build. */
+  compile: Omit<CompileOptions, 'stageId' | 'withSecrets' | 'cloneCredentials'>;
+  /** The agent's clone credentials for a repository (private ones); none: anonymous clones. */
+  cloneCredentials?: (repo: BuildContext['repo']) => Promise<CloneDecision>;
   publicUrl?: string;
   allowedRepositories?: readonly string[];
   system: BuildContext['system'];
@@ -99,11 +102,16 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps): Promi
 
   if (invalid) return createInvalid(buildRecord(base, { status: 'error', error: invalid, finishedAt: now }), scmRepo, deps);
 
+  // A reference to the clone token, for forks too: only the agent gets it, never a step.
+  const clone = deps.cloneCredentials ? await deps.cloneCredentials(hook.repo) : {};
+  if (clone.warning) deps.log('no clone credentials', { ...fields, reason: clone.warning });
+
   let records;
   try {
     const compiled = compileManifest(manifest, ctx, {
       ...deps.compile,
       withSecrets: !fork,
+      ...(clone.credentials ? { cloneCredentials: clone.credentials } : {}),
       stageId: (_pipeline, stageNumber) => stageKey(makeBuildId(ctx.repo.slug, number), stageNumber),
     });
     records = newBuildRecords(base, manifest, compiled);

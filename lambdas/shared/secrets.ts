@@ -35,7 +35,16 @@ export async function webhookSecret(env: Env, client: () => SecretsManagerClient
   throw new WebhookSecretMissingError();
 }
 
-export type CredentialsByHost = Partial<Record<ScmKind, ScmCredentials>>;
+/** A host's entry: the API token and URL, and the login the agent clones with (not secret). */
+export type HostCredentials = ScmCredentials & { cloneUsername?: string };
+
+/**
+ * The SCM credentials JSON: `{"github":{"token","apiUrl"},…}` for the Git host APIs, plus
+ * optional top-level clone tokens (`"githubCloneToken": "…"`, see clone-credentials.ts)
+ * that ECS injects into build agents. Top-level because ECS selects only top-level keys.
+ */
+export type CredentialsByHost = Partial<Record<ScmKind, HostCredentials>> &
+  Partial<Record<'githubCloneToken' | 'giteaCloneToken' | 'gitlabCloneToken', string>>;
 
 export function parseCredentials(json: string, source: string): CredentialsByHost {
   let value: unknown;

@@ -3,7 +3,14 @@
 // Synthesized without bundling (placeholder Lambda assets) to stay fast.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BuildCluster } from '../../lib/build-cluster.js';
 import { ConfigError, DEFAULT_SETTINGS, appSettingsFromContext, settingsFromContext } from '../../lib/config.js';
 import { FIXTURES, type Synthesized, asList, fixtureProps, iamStatements, logicalIds, synthSlipway } from './synth.js';
 
@@ -158,5 +165,32 @@ describe('missing inputs', () => {
     expect(() => synthSlipway(fixtureProps({ entries }), { validate: false, nag: false })).toThrow(
       /SLIPWAY-CDK: bundling the webhook Lambda \(.*broken\/handler.ts\) failed: .*broken\/handler.ts:3:\d+: Could not resolve "\.\/missing-module\.js"/,
     );
+  });
+});
+
+describe('BuildCluster.grantCloneTokenRead', () => {
+  it('adds kms:Decrypt through Secrets Manager, on that key only, when the secret has a customer managed key', () => {
+    const stack = new Stack(new App(), 'T', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const cluster = new BuildCluster(stack, 'Builds', {
+      vpc: new ec2.Vpc(stack, 'Vpc', { natGateways: 0 }),
+      agentImage: { uri: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/agent:1' },
+      logRetention: logs.RetentionDays.ONE_WEEK,
+      removalPolicy: RemovalPolicy.DESTROY,
+      secretsPrefix: '/slipway',
+      allowedRepositories: [],
+    });
+    const key = new kms.Key(stack, 'Key');
+    cluster.grantCloneTokenRead(new secretsmanager.Secret(stack, 'Scm', { encryptionKey: key }));
+    const statements = iamStatements(Template.fromStack(stack).toJSON() as Synthesized['json'])
+      .filter(({ owner }) => owner.includes('TaskExecutionRole'))
+      .map((x) => x.statement)
+      .filter((st) => st.Sid === 'CloneTokens' || st.Sid === 'DecryptCloneTokens');
+    expect(statements).toHaveLength(2);
+    expect(statements[0]).toMatchObject({ Action: 'secretsmanager:GetSecretValue', Resource: { Ref: expect.stringMatching(/^Scm/) } });
+    expect(statements[1]).toMatchObject({
+      Action: 'kms:Decrypt',
+      Resource: { 'Fn::GetAtt': [expect.stringMatching(/^Key/), 'Arn'] },
+      Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' } },
+    });
   });
 });

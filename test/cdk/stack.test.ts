@@ -187,6 +187,19 @@ for (const variant of variants) {
       expect(iamStatements(s.json).filter(({ owner }) => owner.startsWith('SlipwayBuildClusterBuildTaskRole'))).toEqual([]);
     });
 
+    it('lets build tasks read the clone tokens: GetSecretValue on the SCM credentials secret only, which the planner references', () => {
+      const exec = iamStatements(s.json).filter(({ owner }) => owner.includes('TaskExecutionRole')).map((x) => x.statement);
+      const secrets = exec.filter((st) => asList(st.Action).some((a) => a.startsWith('secretsmanager:')));
+      const plannerArn = fn('planner').props.Environment.Variables.SCM_CREDENTIALS_SECRET_ARN as { Ref: string };
+      expect(s.json.Resources[plannerArn.Ref]!.Type).toBe('AWS::SecretsManager::Secret');
+      // The agent's `secrets` name `<that ARN>:githubCloneToken::` (lambdas/shared/clone-credentials.ts).
+      expect(secrets).toEqual([{ Sid: 'CloneTokens', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: plannerArn }]);
+      // Secrets Manager's AWS managed key needs no grant: the only kms:Decrypt is the SSM one.
+      const kms = exec.filter((st) => asList(st.Action).includes('kms:Decrypt'));
+      expect(kms.map((st) => JSON.stringify(st.Condition))).toEqual([expect.stringContaining('"ssm.')]);
+      expect(s.json.Resources[plannerArn.Ref]!.Properties?.KmsKeyId).toBeUndefined();
+    });
+
     it('encrypts every queue, enforces TLS, gives each work queue a DLQ and alarms on every DLQ', () => {
       const queues = resources('AWS::SQS::Queue');
       expect(queues).toHaveLength(5);

@@ -13,6 +13,8 @@ import { isValid, loadManifest } from '../../core/pipeline/load.js';
 import { TRUNCATION_MARKER } from '../../core/pipeline/override-budget.js';
 import { MAX_OVERRIDE_CHARS } from '../../core/pipeline/limits.js';
 import { FIXTURE_OPTIONS } from './support.js';
+import { NETRC_ENV as AGENT_NETRC_ENV } from '../../task-runner/credentials.js';
+import { NETRC_ENV } from '../../core/pipeline/contract.js';
 
 const push = cliContext({ repo: 'acme/app', commit: 'a'.repeat(40) });
 
@@ -337,5 +339,78 @@ describe('task size holds its containers', () => {
     expect(s.notes.join()).not.toContain('raised');
     const huge = pipeline(step('a', ['x'], '    resources:\n      cpu: 16384\n') + step('b', ['y'], '    resources:\n      cpu: 1024\n'));
     expect(() => compileYaml(huge)).toThrow(/resources: no Fargate size has 17408 CPU units.*together ask for 17408/);
+  });
+});
+
+describe('clone credentials (private repositories)', () => {
+  const clone = {
+    machine: 'git.example.com',
+    username: 'oauth2',
+    passwordFrom: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:slipway-scm-AbCdEf:giteaCloneToken::',
+  };
+  const withClone = { ...FIXTURE_OPTIONS, cloneCredentials: clone };
+  const yaml = pipeline(
+    step('test', ['make'], '    environment:\n      KEY:\n        from_secret: key\n') + '  - name: publish\n    image: plugins/kaniko\n    settings:\n      repo: acme/app\n    when:\n      status: [failure]\n',
+    'services:\n  - name: db\n    image: postgres:15\n    ports: [5432]\n',
+  );
+  const netrcNames = ['DRONE_NETRC_MACHINE', 'DRONE_NETRC_USERNAME', 'DRONE_NETRC_PASSWORD'];
+
+  it('uses the variable names the agent reads', () => {
+    expect(NETRC_ENV).toEqual(AGENT_NETRC_ENV);
+  });
+
+  it('gives the agent the machine and username as environment and the password only as a secrets reference', () => {
+    const s = compileYaml(yaml, push, withClone).stages[0]!;
+    const agent = s.taskDefinition.containerDefinitions!.find((d) => d.name === AGENT_CONTAINER)!;
+    expect(agent.environment!.filter((e) => e.name!.startsWith('DRONE_NETRC_'))).toEqual([
+      { name: 'DRONE_NETRC_MACHINE', value: 'git.example.com' },
+      { name: 'DRONE_NETRC_USERNAME', value: 'oauth2' },
+    ]);
+    expect(agent.secrets).toEqual([{ name: 'DRONE_NETRC_PASSWORD', valueFrom: clone.passwordFrom }]);
+  });
+
+  it('never reaches a step, a service, a gate or the per-run overrides', () => {
+    const s = compileYaml(yaml, push, withClone).stages[0]!;
+    expect(s.taskDefinition.containerDefinitions!.map((d) => d.name)).toEqual([AGENT_CONTAINER, 'db', 'test', 'publish-gate', 'publish']);
+    for (const def of s.taskDefinition.containerDefinitions!.filter((d) => d.name !== AGENT_CONTAINER)) {
+      const names = [...(def.environment ?? []), ...(def.secrets ?? [])].map((e) => e.name);
+      expect(names.filter((n) => netrcNames.includes(n!)), def.name).toEqual([]);
+      expect(JSON.stringify(def), def.name).not.toContain(clone.passwordFrom);
+      expect(JSON.stringify(def), def.name).not.toContain('DRONE_NETRC');
+    }
+    expect(JSON.stringify(s.runTask)).not.toContain('NETRC');
+    expect(JSON.stringify(s.runTask)).not.toContain('CloneToken');
+  });
+
+  it('is part of the definition: a new family, the same for every run of the repository', () => {
+    const without = compileYaml(yaml).stages[0]!;
+    const a = compileYaml(yaml, push, withClone).stages[0]!;
+    const b = compileYaml(yaml, { ...cliContext({ repo: 'acme/app', commit: 'b'.repeat(40) }), build: { ...push.build, number: 7 } }, withClone).stages[0]!;
+    expect(a.taskDefinition.family).not.toBe(without.taskDefinition.family);
+    expect(b.taskDefinition).toEqual(a.taskDefinition);
+    const otherUser = compileYaml(yaml, push, { ...withClone, cloneCredentials: { ...clone, username: 'ci-bot' } }).stages[0]!;
+    expect(otherUser.taskDefinition.family).not.toBe(a.taskDefinition.family);
+  });
+
+  it('stays with the agent for a pull request from a fork, whose steps lose their secrets', () => {
+    const fork = cliContext({ repo: 'acme/app', commit: 'a'.repeat(40), event: 'pull_request', action: 'opened', fork: true });
+    const s = compileYaml(yaml, fork, withClone).stages[0]!;
+    const defs = s.taskDefinition.containerDefinitions!;
+    expect(defs.find((d) => d.name === AGENT_CONTAINER)!.secrets).toEqual([{ name: 'DRONE_NETRC_PASSWORD', valueFrom: clone.passwordFrom }]);
+    expect(defs.filter((d) => d.name !== AGENT_CONTAINER).flatMap((d) => d.secrets ?? [])).toEqual([]);
+    expect(s.notes).toContain('secrets withheld from this build (pull request from a fork): key');
+  });
+
+  it('is left out when the pipeline does not clone', () => {
+    const s = compileYaml(pipeline(step('test', ['make']), 'clone:\n  disable: true\n'), push, withClone).stages[0]!;
+    expect(JSON.stringify(s.taskDefinition)).not.toContain('NETRC');
+    expect(s.taskDefinition).toEqual(compileYaml(pipeline(step('test', ['make']), 'clone:\n  disable: true\n')).stages[0]!.taskDefinition);
+  });
+
+  it('refuses a value a netrc cannot hold, naming the field', () => {
+    expect(() => compileYaml(yaml, push, { ...withClone, cloneCredentials: { ...clone, username: 'ci bot' } })).toThrow(
+      /^compile: cloneCredentials\.username "ci bot" must be non-empty, without whitespace or quotes$/,
+    );
+    expect(() => compileYaml(yaml, push, { ...withClone, cloneCredentials: { ...clone, machine: '' } })).toThrow(/cloneCredentials\.machine/);
   });
 });

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { CompileError, compileManifest } from '../../core/pipeline/compile.js';
 import { formatDiagnostic } from '../../core/pipeline/format.js';
 import { isValid, loadManifest } from '../../core/pipeline/load.js';
-import { compileFixture, fixtureContext as compileFixtureContext, FIXTURE_OPTIONS } from './support.js';
+import { compileFixture, fixtureContext as compileFixtureContext, fixtureOptions } from './support.js';
 
 const dir = fileURLToPath(new URL('../fixtures/compile/', import.meta.url));
 const update = process.env.UPDATE_GOLDEN === '1';
@@ -45,7 +45,7 @@ describe('fixtures that must fail', () => {
       } else {
         const { context } = compileFixtureContext(text);
         try {
-          compileManifest(manifest, context, FIXTURE_OPTIONS);
+          compileManifest(manifest, context, fixtureOptions(text));
           throw new Error(`${name} compiled but must fail`);
         } catch (error) {
           if (!(error instanceof CompileError)) throw error;

@@ -1,6 +1,7 @@
 // The fixed context and options golden fixtures compile with. A fixture may change the
 // context with a first-line header: `# context: {"event": "pull_request", "fork": true}`
-// (the flags of `slipway compile`).
+// (the flags of `slipway compile`). A header line `# options: {"cloneCredentials": {…}}`
+// among the leading comment lines adds compile options to the fixed ones.
 import { cliContext, type ContextFlags } from '../../cli/commands/compile.js';
 import { compileManifest, type CompileOptions, type CompileResult } from '../../core/pipeline/compile.js';
 import type { BuildContext } from '../../core/pipeline/context.js';
@@ -26,8 +27,18 @@ export function fixtureContext(text: string): { context: BuildContext; flags: Co
   return { context, flags };
 }
 
+/** FIXTURE_OPTIONS plus the fixture's `# options:` header, if any (JSON-expressible options only). */
+export function fixtureOptions(text: string): CompileOptions {
+  const header = text
+    .split('\n')
+    .filter((line, i, lines) => lines.slice(0, i + 1).every((l) => l.startsWith('#')))
+    .map((line) => /^# options: (.*)$/.exec(line))
+    .find((m) => m !== null);
+  return header ? { ...FIXTURE_OPTIONS, ...(JSON.parse(header[1]!) as Partial<CompileOptions>) } : FIXTURE_OPTIONS;
+}
+
 export function compileFixture(file: string, text: string): CompileResult {
   const manifest = loadManifest(file, text);
   if (!isValid(manifest)) throw new Error(`fixture ${file} is invalid:\n${manifest.diagnostics.map(formatDiagnostic).join('\n')}`);
-  return compileManifest(manifest, fixtureContext(text).context, FIXTURE_OPTIONS);
+  return compileManifest(manifest, fixtureContext(text).context, fixtureOptions(text));
 }

@@ -23,6 +23,9 @@ import { buildEnvironment } from '../../core/pipeline/environment.js';
 import { restartBuild } from '../../lambdas/api/restart.js';
 import { sendBuildFinished } from '../../lambdas/shared/events-queue.js';
 import { createScmAccess } from '../../lambdas/shared/scm.js';
+import { cloneCredentialsFor, cloneCredentialsSource } from '../../lambdas/shared/clone-credentials.js';
+import type { CredentialsByHost } from '../../lambdas/shared/secrets.js';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { startSqs, type LocalSqs } from '../../local/sqs.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
 import { startFakeGitHost, type FakeGitHost } from '../support/fake-git-host.js';
@@ -383,5 +386,131 @@ describe('build-finished messages (a build the API cancelled before anything ran
     expect((await processEventBatch(batchOf('acme/cancelled2#1'), deps)).batchItemFailures).toEqual([{ itemIdentifier: 'bf' }]);
     expect((await processEventBatch(batchOf('acme/cancelled2#1'), deps)).batchItemFailures).toEqual([]);
     expect(git.statuses.filter((s) => s.sha === message.hook.commit.sha).map((s) => s.state)).toEqual(['pending', 'error']);
+  });
+});
+
+describe('clone credentials of private repositories', () => {
+  const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:slipway-scm-AbCdEf';
+  const TOKEN = 'ghs_cloneTokenValue0123456789';
+  const CONFIG: CredentialsByHost = { github: { apiUrl: 'https://api.github.com', token: 'gh-token' }, githubCloneToken: TOKEN };
+  let reads = 0;
+  const withClone = (config: CredentialsByHost = CONFIG): PlannerDeps => ({
+    ...deps,
+    cloneCredentials: cloneCredentialsSource({ SCM_CREDENTIALS_SECRET_ARN: ARN }, async () => {
+      reads++;
+      return config;
+    }),
+  });
+  const privateMessage = (slug: string, overrides: Partial<BuildHook> = {}) => {
+    const message = pushMessage(slug, PIPELINES, overrides);
+    message.hook.repo = { ...message.hook.repo, private: true, visibility: 'private' };
+    return message;
+  };
+  type Def = { name: string; environment?: { name: string; value: string }[]; secrets?: { name: string; valueFrom: string }[] };
+  const containersOf = (job: ReturnType<typeof decodeJob>) => (job.taskDefinition as unknown as { containerDefinitions: Def[] }).containerDefinitions;
+
+  beforeEach(() => {
+    reads = 0;
+  });
+
+  it('puts a secret reference (never the token) in the agent container, and the token nowhere in the table or the jobs', async () => {
+    const message = privateMessage('acme/secret-app');
+    expect(await planEvent(message, withClone())).toMatchObject({ kind: 'created', buildId: 'acme/secret-app#1' });
+    const messages = await drainJobs();
+    const job = decodeJob(messages[0]!.Body!);
+    const [agent, ...others] = containersOf(job);
+    expect(agent!.name).toBe('slipway-agent');
+    expect(agent!.secrets).toEqual([{ name: 'DRONE_NETRC_PASSWORD', valueFrom: `${ARN}:githubCloneToken::` }]);
+    expect(agent!.environment!.filter((e) => e.name.startsWith('DRONE_NETRC_'))).toEqual([
+      { name: 'DRONE_NETRC_MACHINE', value: 'github.com' },
+      { name: 'DRONE_NETRC_USERNAME', value: 'x-access-token' },
+    ]);
+    // Steps and services: their own secrets only, no clone credentials.
+    for (const def of others) expect(JSON.stringify(def), def.name).not.toMatch(/NETRC|CloneToken/);
+    expect(JSON.stringify(job.runTask.overrides)).not.toMatch(/NETRC|CloneToken/);
+
+    // The value itself: not in the queued job, the stored jobs of every stage, nor any item of the table.
+    expect(messages.map((m) => m.Body!).join('\n')).not.toContain(TOKEN);
+    const stored = await Promise.all([1, 2].map((n) => stageStore.getStageJob('acme/secret-app#1', n)));
+    expect(stored.every((j) => j !== null)).toBe(true);
+    expect(JSON.stringify(stored)).toContain(`${ARN}:githubCloneToken::`);
+    expect(JSON.stringify(stored)).not.toContain(TOKEN);
+    const items = await db.doc.send(new ScanCommand({ TableName: db.tableName }));
+    expect(items.Items!.length).toBeGreaterThan(0);
+    expect(JSON.stringify(items.Items)).not.toContain(TOKEN);
+  });
+
+  it('keeps the clone credentials for a pull request from a fork, whose steps get no secret at all', async () => {
+    const message = privateMessage('acme/secret-fork', {
+      event: 'pull_request',
+      action: 'opened',
+      pullRequest: { number: 3, title: 'From a fork', sourceBranch: 'feature', targetBranch: 'main', fork: true },
+    });
+    await planEvent(message, withClone());
+    const [agent, ...others] = containersOf(decodeJob((await drainJobs())[0]!.Body!));
+    expect(agent!.secrets).toEqual([{ name: 'DRONE_NETRC_PASSWORD', valueFrom: `${ARN}:githubCloneToken::` }]);
+    expect(others.flatMap((d) => d.secrets ?? [])).toEqual([]);
+  });
+
+  it('gives public repositories none, without reading the secret', async () => {
+    await planEvent(pushMessage('acme/open-app', PIPELINES), withClone());
+    const job = decodeJob((await drainJobs())[0]!.Body!);
+    expect(JSON.stringify(job.taskDefinition)).not.toMatch(/NETRC|CloneToken/);
+    expect(reads).toBe(0);
+  });
+
+  it('builds a private repository without a configured clone token anonymously, and says why in the log', async () => {
+    const { githubCloneToken: _, ...noClone } = CONFIG;
+    expect((await planEvent(privateMessage('acme/no-token'), withClone(noClone))).kind).toBe('created');
+    expect(JSON.stringify(decodeJob((await drainJobs())[0]!.Body!).taskDefinition)).not.toContain('NETRC');
+    const warning = logs.find((l) => l.message === 'no clone credentials');
+    expect(warning?.fields?.reason).toBe(
+      'clone: acme/no-token is private, but its build gets no clone credentials: the SCM credentials secret has no top-level "githubCloneToken" string (the github token the agent clones with); its clone will fail',
+    );
+  });
+});
+
+describe('cloneCredentialsFor', () => {
+  const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:slipway-scm-AbCdEf';
+  const repo = (scm: 'github' | 'gitea' | 'gitlab' | 'local', httpUrl: string, visibility: 'public' | 'private' | 'internal' = 'private') => ({
+    slug: 'acme/app', scm, httpUrl, private: visibility !== 'public', visibility,
+  });
+  const all: CredentialsByHost = { githubCloneToken: 'a1', giteaCloneToken: 'b2', gitlabCloneToken: 'c3' };
+
+  it('uses each host\'s default login, the clone URL\'s host and a top-level key of the secret', () => {
+    expect(cloneCredentialsFor(repo('github', 'https://github.com/acme/app.git'), all, ARN).credentials).toEqual({
+      machine: 'github.com', username: 'x-access-token', passwordFrom: `${ARN}:githubCloneToken::`,
+    });
+    expect(cloneCredentialsFor(repo('gitea', 'https://git.example.com:3443/acme/app.git'), all, ARN).credentials).toEqual({
+      machine: 'git.example.com', username: 'oauth2', passwordFrom: `${ARN}:giteaCloneToken::`,
+    });
+    expect(cloneCredentialsFor(repo('gitlab', 'https://gitlab.example.com/acme/app.git', 'internal'), all, ARN).credentials).toEqual({
+      machine: 'gitlab.example.com', username: 'oauth2', passwordFrom: `${ARN}:gitlabCloneToken::`,
+    });
+  });
+
+  it('takes the login from "<host>".cloneUsername', () => {
+    const config: CredentialsByHost = { ...all, gitea: { token: 't', apiUrl: 'https://git.example.com', cloneUsername: 'ci-bot' } };
+    expect(cloneCredentialsFor(repo('gitea', 'https://git.example.com/acme/app.git'), config, ARN).credentials?.username).toBe('ci-bot');
+    const bad = cloneCredentialsFor(repo('gitea', 'https://git.example.com/acme/app.git'), { ...config, gitea: { cloneUsername: 'ci bot' } }, ARN);
+    expect(bad).toEqual({ warning: expect.stringContaining('"gitea".cloneUsername "ci bot" is empty or holds whitespace or quotes') });
+  });
+
+  it('gives none to public and local repositories, and says why when it cannot give one', () => {
+    expect(cloneCredentialsFor(repo('github', 'https://github.com/acme/app.git', 'public'), all, ARN)).toEqual({});
+    expect(cloneCredentialsFor(repo('local', '/srv/repos/app', 'private'), all, ARN)).toEqual({});
+    expect(cloneCredentialsFor(repo('github', 'https://github.com/acme/app.git'), all, undefined).warning).toMatch(/SCM_CREDENTIALS_SECRET_ARN is not the full ARN/);
+    expect(cloneCredentialsFor(repo('github', 'https://github.com/acme/app.git'), all, 'slipway-scm').warning).toMatch(/not the full ARN/);
+    expect(cloneCredentialsFor(repo('github', 'git@github.com:acme/app.git'), all, ARN).warning).toMatch(/is not an HTTP\(S\) URL/);
+    // A nested token is the API's, which ECS cannot select: the clone token must be top-level.
+    expect(cloneCredentialsFor(repo('github', 'https://github.com/acme/app.git'), { github: { token: 'x' } }, ARN).warning).toMatch(/no top-level "githubCloneToken"/);
+  });
+
+  it('uses the ARN only when the configuration came from that secret', async () => {
+    const config = async () => all;
+    const local = cloneCredentialsSource({ SCM_CREDENTIALS: '{}', SCM_CREDENTIALS_SECRET_ARN: ARN }, config);
+    expect((await local(repo('github', 'https://github.com/acme/app.git') as never)).warning).toMatch(/not the full ARN/);
+    const deployed = cloneCredentialsSource({ SCM_CREDENTIALS_SECRET_ARN: ARN }, config);
+    expect((await deployed(repo('github', 'https://github.com/acme/app.git') as never)).credentials?.passwordFrom).toBe(`${ARN}:githubCloneToken::`);
   });
 });
