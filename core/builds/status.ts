@@ -206,7 +206,28 @@ function containerStepStatus(
   if (SIGNAL_EXITS.has(code) && outcome && (outcome.status === 'killed' || outcome.reason === 'timed-out' || outcome.reason === 'spot-interrupted')) {
     return { status: 'killed', exitCode: code, reason: outcome.message };
   }
+  // A step's container usually stops before its task does: the events of a task still
+  // STOPPING carry no outcome yet, and the step's final status is written from them.
+  const stop = outcome ? undefined : stopInProgress(detail);
+  if (SIGNAL_EXITS.has(code) && stop !== undefined) return { status: 'killed', exitCode: code, reason: stop };
   return { status: 'failure', exitCode: code, ...(reason ? { reason } : {}) };
+}
+
+/**
+ * Why a task that is not yet STOPPED is being stopped from outside (AWS taking it back,
+ * StopTask), when it is: a step that exits by a signal meanwhile was killed by that stop.
+ */
+function stopInProgress(detail: TaskStateChangeDetail): string | undefined {
+  if (detail.desiredStatus !== 'STOPPED') return undefined;
+  switch (detail.stopCode) {
+    case 'SpotInterruption':
+    case 'TerminationNotice':
+    case 'UserInitiated':
+    case 'ServiceSchedulerInitiated':
+      return `the task was stopped (${detail.stopCode}${detail.stoppedReason ? `: ${detail.stoppedReason}` : ''})`;
+    default:
+      return undefined;
+  }
 }
 
 /** The build's status from its stages: finished only when every stage is. */

@@ -95,7 +95,17 @@ export class EcsApi {
         failures.push({ arn: definition.arn, reason });
         continue;
       }
-      const task = this.state.createTask({ definition, clusterArn, startedBy: input.startedBy, group: input.group, overrides: input.overrides, cpu, memory });
+      const capacityProviderName = chosenProvider(input.capacityProviderStrategy);
+      const task = this.state.createTask({
+        definition,
+        clusterArn,
+        startedBy: input.startedBy,
+        group: input.group,
+        overrides: input.overrides,
+        cpu,
+        memory,
+        ...(capacityProviderName ? { capacityProviderName } : {}),
+      });
       tasks.push(taskJson(task));
     }
     // A token is remembered only when it started something, so a retry after a
@@ -156,4 +166,16 @@ export class EcsApi {
     task.beginStop('UserInitiated', input.reason ?? 'Task stopped by user');
     return { task: taskJson(task) };
   }
+}
+
+/**
+ * The capacity provider a task of this strategy lands on: ECS places the first `base`
+ * tasks on the provider that has one, the rest by weight. One task at a time here: the
+ * provider with a base, else the heaviest one.
+ */
+function chosenProvider(strategy: RunTaskRequest['capacityProviderStrategy']): string | undefined {
+  if (!strategy || strategy.length === 0) return undefined;
+  const withBase = strategy.find((s) => (s.base ?? 0) > 0);
+  if (withBase) return withBase.capacityProvider;
+  return [...strategy].sort((a, b) => (b.weight ?? 0) - (a.weight ?? 0))[0]!.capacityProvider;
 }

@@ -70,9 +70,24 @@ export interface LocalEcs {
   /** How a task is isolated: its namespace and addresses (for diagnostics and leak checks). */
   sandboxOf(taskArn: string): { isolation: 'namespace' | 'host'; network?: string; hostInterface?: string; hostAddress: string; taskAddress: string } | undefined;
   setCapacity(capacity: Partial<Capacity>): void;
+  /**
+   * AWS takes a running task back, as Fargate Spot does (stopCode SpotInterruption,
+   * stoppedReason "Your Spot Task was interrupted.") or as a termination notice does to
+   * an on-demand task (stopCode TerminationNotice): SIGTERM to its containers, SIGKILL
+   * after their stopTimeout. The default stop code follows the task's capacity provider;
+   * a SpotInterruption of a task not on FARGATE_SPOT is refused, as AWS never does it.
+   */
+  interrupt(taskArn: string, options?: { stopCode?: InterruptionCode; reason?: string }): Record<string, unknown>;
   /** Stops every task (bounded grace), tears down namespaces and temp dirs, closes servers. */
   stop(): Promise<void>;
 }
+
+export type InterruptionCode = 'SpotInterruption' | 'TerminationNotice';
+
+/** ECS's stoppedReason for a Spot interruption. */
+export const SPOT_INTERRUPTION_REASON = 'Your Spot Task was interrupted.';
+/** The stand-in's own words for a termination notice (a retired Fargate host). */
+export const TERMINATION_NOTICE_REASON = 'Task stopped due to a termination notice: the Fargate host is being retired';
 
 export async function startLocalEcs(options: LocalEcsOptions = {}): Promise<LocalEcs> {
   const region = options.region ?? 'us-east-1';
@@ -172,6 +187,20 @@ export async function startLocalEcs(options: LocalEcsOptions = {}): Promise<Loca
       const sandbox = findTask(taskArn)?.sandbox;
       if (!sandbox) return undefined;
       return { isolation: sandbox.mode, network: sandbox.networkName, hostInterface: sandbox.hostInterface, hostAddress: sandbox.hostAddress, taskAddress: sandbox.taskAddress };
+    },
+    interrupt(taskArn, options = {}) {
+      const task = findTask(taskArn);
+      if (!task) throw new Error(`local-ecs: no task ${taskArn}`);
+      if (task.stopRequested) throw new Error(`local-ecs: task ${taskArn} is already stopping (${task.stopCode}: ${task.stoppedReason})`);
+      const onSpot = task.params.capacityProviderName === 'FARGATE_SPOT';
+      const stopCode = options.stopCode ?? (onSpot ? 'SpotInterruption' : 'TerminationNotice');
+      if (stopCode === 'SpotInterruption' && !onSpot) {
+        throw new Error(
+          `local-ecs: task ${taskArn} runs on ${task.params.capacityProviderName ?? 'the FARGATE launch type'}, not FARGATE_SPOT: AWS interrupts only Spot tasks (a TerminationNotice can stop any task)`,
+        );
+      }
+      task.interrupt(stopCode, options.reason ?? (stopCode === 'SpotInterruption' ? SPOT_INTERRUPTION_REASON : TERMINATION_NOTICE_REASON));
+      return taskJson(task);
     },
     setCapacity(update) {
       Object.assign(capacity, update);

@@ -75,6 +75,7 @@ export function taskJson(task: LocalTask): Record<string, unknown> {
     startedBy: task.params.startedBy,
     group: task.params.group ?? `family:${task.definition.family}`,
     launchType: 'FARGATE',
+    capacityProviderName: task.params.capacityProviderName,
     platformVersion: '1.4.0',
     platformFamily: 'Linux',
     availabilityZone: `${task.host.region}a`,
@@ -118,6 +119,7 @@ export function taskStateChangeEvent(task: LocalTask, accountId: string): TaskSt
       stopCode: task.stopCode,
       stoppedReason: task.stoppedReason,
       launchType: 'FARGATE',
+      capacityProviderName: task.params.capacityProviderName,
       containers: task.containers.map((c) =>
         compact({
           containerArn: c.containerArn,

@@ -44,6 +44,8 @@ export interface RunTaskParams {
   overrides?: TaskOverride;
   cpu: string;
   memory: string;
+  /** FARGATE or FARGATE_SPOT when RunTask named a capacity provider strategy. */
+  capacityProviderName?: string;
 }
 
 // What ECS gives every container besides its definition's environment.
@@ -370,6 +372,15 @@ export class LocalTask {
     this.changed();
     for (const c of this.containers) this.terminate(c);
     this.maybeFinish();
+  }
+
+  /**
+   * What AWS does to a task it takes back (Fargate Spot reclaiming capacity, or a
+   * termination notice): the same stop as StopTask — SIGTERM to every running container,
+   * SIGKILL after its stopTimeout (at most 120 s, the Spot warning) — under AWS's stop code.
+   */
+  interrupt(stopCode: 'SpotInterruption' | 'TerminationNotice', reason: string): void {
+    this.beginStop(stopCode, reason);
   }
 
   /** SIGTERM then SIGKILL after stopTimeout (default 30 s), like `docker stop`. */

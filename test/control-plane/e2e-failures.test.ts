@@ -1,0 +1,224 @@
+// The failures DESIGN.md promises end in a clear, correct status, end to end on the local
+// stand-ins (real handlers, DynamoDB Local, fauxqs, the ECS stand-in running the real agent
+// as host processes): a service that never opens its port, and a Fargate Spot interruption
+// (requeued once on on-demand; a second interruption ends the stage).
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stepChanges } from '../../core/builds/status.js';
+import type { BuildDetail, Stage, StepRecord } from '../../core/builds/types.js';
+import { AGENT_CONTAINER, AGENT_EXIT } from '../../core/pipeline/contract.js';
+import { SPOT_INTERRUPTION_REASON } from '../../local/ecs/index.js';
+import { startE2e, stepTable, type E2e } from '../support/control-plane-e2e.js';
+
+// The service runs but never listens on its declared port: the agent gives up after 2 s.
+// Containers here run their own entrypoint rather than `commands:`: the commands wrapper
+// acts on SIGTERM only once the running command ends, so every stop would wait for the
+// 30 s stopTimeout (as on ECS) — these processes end at the signal, as a server does.
+const SERVICE_DOWN = `kind: pipeline
+type: docker
+name: test
+services:
+- name: cache
+  image: alpine:3
+  entrypoint: [sleep]
+  command: ['60']
+  ready:
+    ports: [6391]
+    timeout: 2
+    interval: 1
+steps:
+- name: use-cache
+  image: alpine:3
+  commands:
+  - echo "must not run"
+`;
+
+/** A step that holds until `gate` exists: it is running when the test interrupts its task. */
+const gated = (gate: string) => `kind: pipeline
+type: docker
+name: test
+steps:
+- name: work
+  image: alpine:3
+  entrypoint: [/bin/sh, -c]
+  command:
+  - echo working; while [ ! -f ${gate} ]; do sleep 0.2; done; echo work done
+`;
+
+let e2e: E2e;
+let gateDir: string;
+
+beforeAll(async () => {
+  gateDir = mkdtempSync(join(tmpdir(), 'slipway-e2e-gate-'));
+  // Spot first, as a deployment with USE_SPOT=true runs every stage.
+  e2e = await startE2e({ name: 'e2e-failures', env: { USE_SPOT: 'true' } });
+}, 60_000);
+
+afterAll(async () => {
+  await e2e?.stop();
+  if (gateDir) rmSync(gateDir, { recursive: true, force: true });
+});
+
+type TaskJson = { taskArn: string; lastStatus: string; desiredStatus: string; stopCode?: string; stoppedReason?: string; capacityProviderName?: string; containers: { name: string; exitCode?: number }[] };
+const task = (arn: string | undefined): TaskJson => e2e.aws.ecs.tasks().find((t) => t.taskArn === arn) as unknown as TaskJson;
+const agentLog = (arn: string): string => e2e.aws.ecs.logs(arn, AGENT_CONTAINER).map((l) => l.message).join('\n');
+
+async function push(pipeline: string, delivery: string): Promise<{ sha: string; buildId: string }> {
+  const sha = e2e.commit(pipeline, delivery);
+  expect((await e2e.deliver(e2e.pushPayload(sha, delivery), delivery)).statusCode).toBe(202);
+  const buildId = await e2e.waitFor(`a build for ${delivery}`, () => e2e.store.buildForDelivery(`github:${delivery}`));
+  return { sha, buildId };
+}
+
+/** The stage once its task's step container is running (the moment to interrupt it). */
+async function stepRunning(buildId: string, previousTask?: string): Promise<Stage & { taskArn: string }> {
+  return e2e.waitFor(
+    `the step of build ${buildId} running${previousTask ? ' again' : ''}`,
+    async () => {
+      const stage = (await e2e.store.getBuildDetail(buildId))?.stages[0];
+      if (!stage?.taskArn || stage.taskArn === previousTask || stage.status !== 'running') return undefined;
+      const ecsTask = task(stage.taskArn);
+      const work = ecsTask?.containers.find((c) => c.name === stage.steps.find((s) => s.name === 'work')?.container);
+      return work && e2e.aws.ecs.logs(stage.taskArn, work.name).some((l) => l.message === 'working') ? (stage as Stage & { taskArn: string }) : undefined;
+    },
+    30_000,
+    () => e2e.describeBuild(buildId),
+  );
+}
+
+describe('failures end in a clear, correct status', () => {
+  it('a service that never opens its port fails the stage (service-not-ready); the step never runs; the task is gone', async () => {
+    const { sha } = await push(SERVICE_DOWN, 'e2e-service-down-1');
+    const detail = await e2e.finishedBuild('e2e-service-down-1');
+    expect(detail.status).toBe('failure');
+    const [stage] = detail.stages;
+    expect({ status: stage!.status, reason: stage!.reason, exitCode: stage!.exitCode, attempts: stage!.attempts }).toEqual({
+      status: 'failure',
+      reason: 'service-not-ready',
+      exitCode: AGENT_EXIT.serviceNotReady,
+      attempts: 1,
+    });
+    expect(stage!.message).toMatch(/service did not become ready/);
+    const steps = Object.fromEntries(stage!.steps.map((s) => [`${s.kind}:${s.name}`, s.status]));
+    expect(steps['clone:clone']).toBe('success');
+    expect(steps['step:use-cache']).toBe('skipped');
+    // The agent says which service and which port, on its log stream.
+    expect(agentLog(stage!.taskArn!)).toMatch(/service "cache".*not ready after 2 s: port 6391 not accepting connections on localhost/);
+    const useCache = stage!.steps.find((s) => s.name === 'use-cache')!;
+    expect(e2e.aws.ecs.logs(stage!.taskArn!, useCache.container).map((l) => l.message)).not.toContain('must not run');
+
+    // The task is gone: stopped by its essential agent, the service with it.
+    const ecsTask = task(stage!.taskArn);
+    expect({ lastStatus: ecsTask.lastStatus, stopCode: ecsTask.stopCode }).toEqual({ lastStatus: 'STOPPED', stopCode: 'EssentialContainerExited' });
+    expect(ecsTask.containers.find((c) => c.name === AGENT_CONTAINER)!.exitCode).toBe(AGENT_EXIT.serviceNotReady);
+
+    await e2e.waitForFinalStatus(sha);
+    expect(e2e.statusesOf(sha).map((s) => s.state)).toEqual(['pending', 'failure']);
+  }, 40_000);
+
+  it('a Spot interruption requeues the stage once on on-demand FARGATE; the retry passes', async () => {
+    const tasksBefore = e2e.aws.ecs.tasks().length;
+    const gate = join(gateDir, 'spot-once');
+    const { sha, buildId } = await push(gated(gate), 'e2e-spot-once-1');
+
+    const first = await stepRunning(buildId);
+    expect(first.capacity).toBe('FARGATE_SPOT');
+    expect(task(first.taskArn).capacityProviderName).toBe('FARGATE_SPOT');
+    e2e.aws.ecs.interrupt(first.taskArn);
+
+    // Requeued: a new task on on-demand capacity; the step runs again and now finds its gate.
+    const second = await stepRunning(buildId, first.taskArn);
+    expect(second.capacity).toBe('FARGATE');
+    writeFileSync(gate, 'go\n');
+
+    const detail = await e2e.finishedBuild('e2e-spot-once-1');
+    expect(detail.status).toBe('success');
+    expect(stepTable(detail)).toEqual([{ stage: 'test', status: 'success', steps: ['clone:clone=success', 'step:work=success'] }]);
+    const [stage] = detail.stages;
+    expect({ reason: stage!.reason, attempts: stage!.attempts, capacity: stage!.capacity, taskArn: stage!.taskArn }).toEqual({
+      reason: 'steps-passed',
+      attempts: 2,
+      capacity: 'FARGATE',
+      taskArn: second.taskArn,
+    });
+
+    // Exactly two tasks: the interrupted Spot one (its agent recorded the SIGTERM) and the on-demand retry.
+    const started = e2e.aws.ecs.tasks().slice(tasksBefore) as unknown as TaskJson[];
+    expect(started.map((t) => [t.taskArn, t.capacityProviderName, t.stopCode])).toEqual([
+      [first.taskArn, 'FARGATE_SPOT', 'SpotInterruption'],
+      [second.taskArn, 'FARGATE', 'EssentialContainerExited'],
+    ]);
+    expect(started[0]!.stoppedReason).toBe(SPOT_INTERRUPTION_REASON);
+    expect(started[0]!.containers.find((c) => c.name === AGENT_CONTAINER)!.exitCode).toBe(AGENT_EXIT.interrupted);
+    expect(agentLog(first.taskArn)).toMatch(/interrupted by SIGTERM while supervising steps/);
+    expect(e2e.logLines.filter((l) => l.message === 'stage requeued on on-demand after a Spot interruption' && l.taskArn === first.taskArn)).toHaveLength(1);
+
+    await e2e.waitForFinalStatus(sha);
+    expect(e2e.statusesOf(sha).map((s) => s.state).filter((s) => s !== 'pending')).toEqual(['success']);
+  }, 60_000);
+
+  it('an interruption of the on-demand retry ends the stage (spot-interrupted) and the build in error', async () => {
+    const { sha, buildId } = await push(gated(join(gateDir, 'never')), 'e2e-spot-twice-1');
+    const first = await stepRunning(buildId);
+    e2e.aws.ecs.interrupt(first.taskArn);
+    const second = await stepRunning(buildId, first.taskArn);
+    expect(second.capacity).toBe('FARGATE');
+    // AWS never Spot-interrupts on-demand capacity; a termination notice can stop it.
+    expect(() => e2e.aws.ecs.interrupt(second.taskArn, { stopCode: 'SpotInterruption' })).toThrow(/not FARGATE_SPOT/);
+    e2e.aws.ecs.interrupt(second.taskArn);
+
+    const detail: BuildDetail = await e2e.finishedBuild('e2e-spot-twice-1');
+    expect(detail.status).toBe('error');
+    const [stage] = detail.stages;
+    expect({ status: stage!.status, reason: stage!.reason, attempts: stage!.attempts, taskArn: stage!.taskArn }).toEqual({
+      status: 'error',
+      reason: 'spot-interrupted',
+      attempts: 2,
+      taskArn: second.taskArn,
+    });
+    expect(stage!.message).toMatch(/interrupted by AWS \(TerminationNotice\) after 2 attempts/);
+    expect(stepTable(detail)[0]!.steps).toEqual(['clone:clone=success', 'step:work=killed']);
+    expect(task(second.taskArn)).toMatchObject({ lastStatus: 'STOPPED', stopCode: 'TerminationNotice', capacityProviderName: 'FARGATE' });
+    // Requeued once only, however many events the two stops produced.
+    expect(e2e.logLines.filter((l) => l.message === 'stage requeued on on-demand after a Spot interruption' && l.taskArn === second.taskArn)).toEqual([]);
+
+    await e2e.waitForFinalStatus(sha);
+    expect(e2e.statusesOf(sha).map((s) => s.state).filter((s) => s !== 'pending')).toEqual(['error']);
+    await e2e.plane.idle();
+    expect(e2e.errors).toEqual([]);
+    // Nothing still runs.
+    expect(e2e.aws.ecs.tasks().filter((t) => t.lastStatus !== 'STOPPED')).toEqual([]);
+  }, 60_000);
+});
+
+describe('a step container that ends while its task is being stopped', () => {
+  // The event where the step's container is STOPPED but the task is still STOPPING: no
+  // stage outcome yet, and the step's status written now is final.
+  const step: StepRecord = { buildId: 'o/r#1', stageNumber: 1, number: 2, name: 'work', container: 'work', status: 'running', detached: false, kind: 'step' };
+  const stopping = (stopCode: string, exitCode: number) => ({
+    clusterArn: 'arn:aws:ecs:us-east-1:1:cluster/c',
+    taskArn: 'arn:task/1',
+    taskDefinitionArn: 'arn:td/f:1',
+    lastStatus: 'STOPPING',
+    desiredStatus: 'STOPPED',
+    version: 7,
+    stopCode,
+    stoppedReason: stopCode === 'SpotInterruption' ? SPOT_INTERRUPTION_REASON : 'stopped',
+    containers: [{ name: AGENT_CONTAINER, lastStatus: 'RUNNING' }, { name: 'work', lastStatus: 'STOPPED', exitCode }],
+  });
+
+  it('was killed by an interruption or a stop, not failed, when the signal ended it', () => {
+    expect(stepChanges(stopping('SpotInterruption', 143), [step])).toEqual([
+      { number: 2, status: 'killed', exitCode: 143, reason: 'the task was stopped (SpotInterruption: Your Spot Task was interrupted.)' },
+    ]);
+    expect(stepChanges(stopping('UserInitiated', 137), [step])[0]).toMatchObject({ status: 'killed', exitCode: 137 });
+  });
+
+  it('failed when it failed by itself, or when the agent (not AWS) ended the task', () => {
+    expect(stepChanges(stopping('SpotInterruption', 2), [step])[0]).toMatchObject({ status: 'failure', exitCode: 2 });
+    expect(stepChanges(stopping('EssentialContainerExited', 143), [step])[0]).toMatchObject({ status: 'failure', exitCode: 143 });
+  });
+});

@@ -1,0 +1,224 @@
+// The whole control plane on the local stand-ins, for end-to-end tests: DynamoDB Local,
+// fauxqs queues, the ECS stand-in (running the real agent and steps as host processes),
+// the local Lambda runtime with the real handlers, a fake Git host on loopback and a real
+// local repository whose commits the agent clones. Pushes go through the webhook Lambda's
+// handler exactly as its Function URL would invoke it.
+
+import { vi } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import examples from '@octokit/webhooks-examples/api.github.com/index.json' with { type: 'json' };
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { startLocalAws, type LocalAws } from '../../local/aws.js';
+import type { EventDeliveryOptions } from '../../local/ecs/events.js';
+import { startControlPlane, type ControlPlane } from '../../local/control-plane.js';
+import { ensureTable } from '../../lambdas/shared/table.js';
+import { BuildStore } from '../../core/builds/store.js';
+import type { BuildDetail } from '../../core/builds/types.js';
+import { hmacSha256Hex } from '../../core/scm/verify-signature.js';
+import { handler as webhookHandler } from '../../lambdas/webhook/handler.js';
+import { startFakeGitHost, type FakeGitHost, type RecordedStatus } from './fake-git-host.js';
+
+export const E2E_REPO = 'Codertocat/Hello-World';
+const STATUS_CONTEXT = 'continuous-integration/slipway';
+const FINAL = ['success', 'failure', 'error', 'killed'];
+
+export interface E2eOptions {
+  /** Table and queue names (distinct per test file: files may run side by side). */
+  name: string;
+  /** How the ECS stand-in delivers task events (duplicates, reordering). */
+  eventDelivery?: EventDeliveryOptions;
+  /** More handler environment (USE_SPOT, …). */
+  env?: Record<string, string>;
+}
+
+export interface E2e {
+  aws: LocalAws;
+  git: FakeGitHost;
+  plane: ControlPlane;
+  store: BuildStore;
+  repoDir: string;
+  /** Errors the local runtime reported from the handlers. */
+  errors: string[];
+  /** The handlers' JSON log lines (one object per line, as in CloudWatch). */
+  logLines: Record<string, unknown>[];
+  /** Commits the pipeline file on main in the local repository and serves it from the fake host; returns the sha. */
+  commit(pipeline: string, message: string): string;
+  /** GitHub's own push payload (a branch push), pointed at the local repository and commit. */
+  pushPayload(sha: string, message: string): Record<string, unknown>;
+  /** The webhook Lambda behind its Function URL, as AWS invokes it. */
+  deliver(payload: unknown, delivery: string): Promise<{ statusCode: number; body: Record<string, unknown> }>;
+  /** Polls `probe` until it gives a value; the timeout's message says what the control plane was doing. */
+  waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs?: number, explain?: () => Promise<string>): Promise<T>;
+  /** The build of a delivery, once it has a final status. */
+  finishedBuild(delivery: string, timeoutMs?: number): Promise<BuildDetail>;
+  /** One line of a build's state (stages, messages, ECS tasks), for failure messages. */
+  describeBuild(id: string): Promise<string>;
+  /** Slipway's commit statuses posted for `sha`, in order. */
+  statusesOf(sha: string): RecordedStatus[];
+  /** Resolves once a final (not pending) status was posted for `sha`. */
+  waitForFinalStatus(sha: string): Promise<RecordedStatus[]>;
+  stop(): Promise<void>;
+}
+
+type Example = { name: string; examples: Record<string, unknown>[] };
+
+export const stepTable = (detail: BuildDetail) =>
+  detail.stages.map((s) => ({ stage: s.name, status: s.status, steps: s.steps.map((x) => `${x.kind}:${x.name}=${x.status}`) }));
+
+/** Starts everything; call stop() in afterAll. Captures console.log (the handlers' log lines). */
+export async function startE2e(options: E2eOptions): Promise<E2e> {
+  const secret = `${options.name}-webhook-secret`;
+  const errors: string[] = [];
+  const logLines: Record<string, unknown>[] = [];
+  vi.spyOn(console, 'log').mockImplementation((line: unknown) => {
+    try {
+      logLines.push(JSON.parse(String(line)) as Record<string, unknown>);
+    } catch {
+      logLines.push({ text: String(line) });
+    }
+  });
+  const [aws, git] = await Promise.all([
+    startLocalAws(options.eventDelivery ? { ecs: { eventDelivery: options.eventDelivery } } : {}),
+    startFakeGitHost(),
+  ]);
+  const ddb = new DynamoDBClient(aws.clientConfig('dynamodb'));
+  const table = `${options.name}-builds`;
+  await ensureTable(ddb, table);
+  const store = new BuildStore(DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } }), table);
+  const sqs = new SQSClient(aws.clientConfig('sqs'));
+  const queue = async (QueueName: string) => (await sqs.send(new CreateQueueCommand({ QueueName, Attributes: { VisibilityTimeout: '5' } }))).QueueUrl!;
+  // The queue URLs as fauxqs names them (sqs.<region>.localhost): the handlers must reach
+  // them through AWS_ENDPOINT_URL_SQS alone.
+  const [eventsUrl, jobsUrl] = [await queue(`${options.name}-events`), await queue(`${options.name}-jobs`)];
+
+  const repoDir = mkdtempSync(join(tmpdir(), 'slipway-e2e-repo-'));
+  const gitIn = (...args: string[]): string =>
+    execFileSync('git', args, {
+      cwd: repoDir,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, HOME: repoDir, GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 'Dev', GIT_AUTHOR_EMAIL: 'dev@example.com', GIT_COMMITTER_NAME: 'Dev', GIT_COMMITTER_EMAIL: 'dev@example.com' },
+    }).trim();
+  gitIn('init', '-q', '-b', 'main');
+
+  const plane = await startControlPlane({
+    env: {
+      ...aws.env(),
+      TABLE_NAME: table,
+      EVENTS_QUEUE_URL: eventsUrl,
+      JOBS_QUEUE_URL: jobsUrl,
+      CLUSTER: 'slipway',
+      SUBNET_IDS: 'subnet-local',
+      WEBHOOK_SECRET: secret,
+      SCM_CREDENTIALS: JSON.stringify({ github: { apiUrl: git.apiUrl, token: 'gh-e2e-token' } }),
+      DEFAULT_CPU: '512',
+      DEFAULT_MEMORY: '1024',
+      ...options.env,
+    },
+    ecs: aws.ecs,
+    scheduleMs: 2_000,
+    onError: (where, err) => errors.push(`${where}: ${(err as Error).message}`),
+  });
+
+  const waitFor: E2e['waitFor'] = async (what, probe, timeoutMs = 30_000, explain = async () => '') => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await probe();
+      if (value) return value;
+      if (Date.now() > deadline) {
+        const recent = logLines.slice(-15).map((l) => JSON.stringify(l)).join('\n') + `\n(${logLines.length} lines)`;
+        throw new Error(`timed out waiting for ${what}; ${await explain()}; control plane ${JSON.stringify(plane.stats)}; errors: ${errors.join(' | ') || 'none'}; last log lines:\n${recent}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+
+  const describeBuild = async (id: string): Promise<string> => {
+    const detail = await store.getBuildDetail(id);
+    const stages = detail?.stages.map((s) => `${s.name}=${s.status}${s.message ? ` (${s.message})` : ''}`).join(', ');
+    return `build ${detail?.status}; stages ${stages}; ECS tasks ${aws.ecs.tasks().map((t) => `${t.lastStatus}/${t.stopCode ?? ''}`).join(' ')}`;
+  };
+
+  const statusesOf = (sha: string): RecordedStatus[] => git.statuses.filter((s) => s.sha === sha && s.context === STATUS_CONTEXT);
+
+  return {
+    aws,
+    git,
+    plane,
+    store,
+    repoDir,
+    errors,
+    logLines,
+    commit(pipeline, message) {
+      writeFileSync(join(repoDir, '.drone.yml'), pipeline);
+      writeFileSync(join(repoDir, 'README.md'), `hello from the repository (${message})\n`);
+      gitIn('add', '.');
+      gitIn('commit', '-q', '-m', message);
+      const sha = gitIn('rev-parse', 'HEAD');
+      git.setFile(E2E_REPO, sha, '.drone.yml', pipeline);
+      return sha;
+    },
+    pushPayload(sha, message) {
+      const push = (examples as unknown as Example[]).find((e) => e.name === 'push')!.examples.find((e) => (e.ref as string).startsWith('refs/heads/'))!;
+      const payload = structuredClone(push) as Record<string, any>;
+      payload.ref = 'refs/heads/main';
+      payload.after = sha;
+      payload.repository.clone_url = repoDir;
+      payload.repository.default_branch = 'main';
+      payload.head_commit = { ...payload.head_commit, id: sha, message };
+      payload.commits = [{ ...payload.commits[0], id: sha, message, added: [], removed: [], modified: ['.drone.yml', 'README.md'] }];
+      return payload;
+    },
+    async deliver(payload, delivery) {
+      const body = JSON.stringify(payload);
+      const event = {
+        version: '2.0',
+        routeKey: '$default',
+        rawPath: '/github',
+        rawQueryString: '',
+        headers: {
+          'content-type': 'application/json',
+          'content-length': String(Buffer.byteLength(body)),
+          'x-github-event': 'push',
+          'x-github-delivery': delivery,
+          'x-hub-signature-256': `sha256=${hmacSha256Hex(secret, body)}`,
+          'user-agent': 'GitHub-Hookshot/e2e',
+        },
+        requestContext: { http: { method: 'POST', path: '/github', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'GitHub-Hookshot/e2e' } },
+        body,
+        isBase64Encoded: false,
+      } as unknown as APIGatewayProxyEventV2;
+      const res = await webhookHandler(event);
+      return { statusCode: res.statusCode ?? 0, body: JSON.parse(String(res.body)) as Record<string, unknown> };
+    },
+    waitFor,
+    async finishedBuild(delivery, timeoutMs = 30_000) {
+      const id = await waitFor(`a build for delivery ${delivery}`, () => store.buildForDelivery(`github:${delivery}`));
+      return waitFor(
+        `build ${id} to finish`,
+        async () => {
+          const detail = await store.getBuildDetail(id);
+          return detail && FINAL.includes(detail.status) ? detail : undefined;
+        },
+        timeoutMs,
+        () => describeBuild(id),
+      );
+    },
+    describeBuild,
+    statusesOf,
+    waitForFinalStatus: (sha) => git.waitForStatuses(() => statusesOf(sha).some((s) => s.state !== 'pending'), 15_000),
+    async stop() {
+      await plane.stop();
+      vi.restoreAllMocks();
+      await Promise.all([aws.stop(), git.stop()]);
+      sqs.destroy();
+      ddb.destroy();
+      rmSync(repoDir, { recursive: true, force: true });
+    },
+  };
+}
