@@ -3,13 +3,13 @@
 // {"stages":[{"name","dependsOn","taskDefinition","runTask"}],"skipped":[{"name","reason"}]}.
 // Exit 0 ok, 1 invalid pipeline (diagnostics on stderr), 2 usage.
 
-import { readFile, stat } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { CompileError, compileManifest, type CompileOptions } from '../../core/pipeline/compile.js';
 import type { BuildContext, BuildEvent } from '../../core/pipeline/context.js';
 import { formatDiagnostic } from '../../core/pipeline/format.js';
-import { isValid, loadManifestBytes, MANIFEST_LIMITS, oversizedManifest } from '../../core/pipeline/load.js';
+import { isValid, loadManifestBytes } from '../../core/pipeline/load.js';
 import { EXIT, type CliIO } from '../io.js';
+import { readPipelineFile } from '../pipeline-file.js';
 
 const USAGE = `usage: slipway compile [FILE] [options]
 
@@ -74,22 +74,15 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   }
   if (flags.repo !== undefined && !/^[^/\s]+\/[^/\s]+$/.test(flags.repo)) return usage(io, `--repo must be OWNER/NAME (got "${flags.repo}")`);
 
-  const path = resolve(io.cwd, file);
-  let bytes: Uint8Array;
-  try {
-    const info = await stat(path);
-    if (info.isDirectory()) return usage(io, `${file} is a directory; pass the pipeline file (e.g. ${file.replace(/\/$/, '')}/.drone.yml)`);
-    if (info.size > MANIFEST_LIMITS.maxBytes) {
-      for (const d of oversizedManifest(file, info.size).diagnostics) io.err(formatDiagnostic(d));
-      return EXIT.failed;
-    }
-    bytes = await readFile(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return usage(io, `cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message}`);
+  const read = await readPipelineFile(io.cwd, file);
+  if (read.kind === 'directory' || read.kind === 'unreadable') return usage(io, read.message);
+  if (read.kind === 'too-large') {
+    for (const d of read.manifest.diagnostics) io.err(formatDiagnostic(d));
+    return EXIT.failed;
   }
+  const { path } = read;
 
-  const manifest = loadManifestBytes(file, bytes);
+  const manifest = loadManifestBytes(file, read.bytes);
   for (const d of manifest.diagnostics) io.err(formatDiagnostic(d));
   if (!isValid(manifest)) {
     io.err(`${file}: invalid, nothing compiled`);

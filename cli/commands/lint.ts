@@ -1,12 +1,11 @@
 // `slipway lint [FILE…]`: check .drone.yml files. Diagnostics go to stderr as
 // FILE:LINE:COLUMN: severity: message; exit 0 valid, 1 invalid, 2 usage.
 
-import { readFile, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { formatDiagnostic } from '../../core/pipeline/format.js';
-import { isValid, loadManifestBytes, MANIFEST_LIMITS, oversizedManifest } from '../../core/pipeline/load.js';
+import { isValid, loadManifestBytes } from '../../core/pipeline/load.js';
 import type { Manifest } from '../../core/pipeline/types.js';
 import { EXIT, type CliIO } from '../io.js';
+import { readPipelineFile } from '../pipeline-file.js';
 
 const USAGE = `usage: slipway lint [--quiet] [FILE…]
 
@@ -58,21 +57,20 @@ export async function run(args: string[], io: CliIO): Promise<number> {
 
 /** The checked manifest, or undefined (after saying why) when the file cannot be read. */
 async function lintFile(file: string, io: CliIO): Promise<Manifest | undefined> {
-  const path = resolve(io.cwd, file);
-  try {
-    const info = await stat(path);
-    if (info.isDirectory()) {
-      io.err(`slipway lint: ${file} is a directory; pass the pipeline file (e.g. ${file.replace(/\/$/, '')}/.drone.yml)`);
+  const read = await readPipelineFile(io.cwd, file);
+  switch (read.kind) {
+    case 'read':
+      return loadManifestBytes(file, read.bytes);
+    case 'too-large':
+      return read.manifest;
+    case 'directory':
+      io.err(`slipway lint: ${read.message}`);
+      return undefined;
+    case 'unreadable': {
+      const hint = file === '.drone.yml' ? ' (run slipway lint in a repository with a .drone.yml, or pass FILE)' : '';
+      io.err(`slipway lint: ${read.message}${hint}`);
       return undefined;
     }
-    if (info.size > MANIFEST_LIMITS.maxBytes) return oversizedManifest(file, info.size);
-    return loadManifestBytes(file, await readFile(path));
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
-    const hint = file === '.drone.yml' ? ' (run slipway lint in a repository with a .drone.yml, or pass FILE)' : '';
-    io.err(`slipway lint: cannot read ${file}: ${reason}${hint}`);
-    return undefined;
   }
 }
 

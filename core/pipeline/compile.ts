@@ -47,7 +47,7 @@ import { pluginEnvironment } from './plugin-settings.js';
 import { gateContainerScript, stepScript } from './script.js';
 import { SECRET_NAME } from './secret-names.js';
 import { stepDependencies, stepKind, type OrderedStep, type StepKind } from './step-order.js';
-import type { Diagnostic, EnvValue, Manifest, Pipeline, Position, SecretDocument, Step } from './types.js';
+import type { Conditions, Diagnostic, EnvValue, Manifest, Pipeline, Position, SecretDocument, Step } from './types.js';
 
 export interface CompileOptions {
   /** Image of the agent (task-runner). */
@@ -136,8 +136,8 @@ export function compileManifest(manifest: Manifest, ctx: BuildContext, options: 
   const skipped = manifest.skipped.map((s) => ({ name: s.name, reason: s.reason }));
   const chosen: { pipeline: Pipeline; number: number }[] = [];
   manifest.pipelines.forEach((pipeline, i) => {
-    const reason = triggerReason(pipeline, input);
-    if (reason) skipped.push({ name: pipeline.name, reason });
+    const reason = mismatchReason(pipeline.trigger, input);
+    if (reason !== undefined) skipped.push({ name: pipeline.name, reason: `trigger: ${reason}` });
     else chosen.push({ pipeline, number: i + 1 });
   });
   const names = new Set(chosen.map((c) => c.pipeline.name));
@@ -183,9 +183,10 @@ function runningDependencies(pipelines: readonly Pipeline[], running: ReadonlySe
   };
 }
 
-function triggerReason(pipeline: Pipeline, input: ConditionInput): string | undefined {
-  if (conditionsMatch(pipeline.trigger, input)) return undefined;
-  return `trigger: ${skipReason(pipeline.trigger, input) ?? 'does not match this build'}`;
+/** Why a trigger or a `when:` leaves its pipeline or step out of this build; undefined when it runs. */
+function mismatchReason(conditions: Conditions, input: ConditionInput): string | undefined {
+  if (conditionsMatch(conditions, input)) return undefined;
+  return skipReason(conditions, input) ?? 'does not match this build';
 }
 
 export interface PipelineSource {
@@ -222,9 +223,9 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
   const skippedSteps: { name: string; reason: string }[] = [];
   const active = new Map<string, OrderedStep>();
   for (const step of pipeline.steps) {
-    const reason = skipReason(step.when, input);
-    if (!conditionsMatch(step.when, input)) {
-      skippedSteps.push({ name: step.name, reason: `when: ${reason ?? 'does not match this build'}` });
+    const reason = mismatchReason(step.when, input);
+    if (reason !== undefined) {
+      skippedSteps.push({ name: step.name, reason: `when: ${reason}` });
       continue;
     }
     const kind = stepKind(step);

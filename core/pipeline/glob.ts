@@ -29,7 +29,7 @@ export function globMatch(pattern: string, name: string): boolean {
     // Only separators can make two different literals match ("a/" matches "a").
     if (!pattern.includes(SEPARATOR) && !name.includes(SEPARATOR)) return false;
   }
-  return doMatching(splitOnSeparator(pattern), splitOnSeparator(name)) === true;
+  return doMatching(splitUnescaped(pattern, SEPARATOR), splitUnescaped(name, SEPARATOR)) === true;
 }
 
 function hasMeta(pattern: string): boolean {
@@ -45,19 +45,22 @@ function hasMeta(pattern: string): boolean {
 const BAD = 'bad' as const;
 type Result = boolean | typeof BAD;
 
-/** Splits on `/` unless the `/` is escaped by a preceding backslash. */
-function splitOnSeparator(s: string): string[] {
-  if (!s.includes(SEPARATOR)) return [s];
+/**
+ * Splits on `ch` unless it is escaped by a preceding backslash: `/` between path
+ * components, `,` between `{…}` alternatives (`a,b\,c` → ["a", "b\,c"]). Like doublestar
+ * v1.1.1, drops the empty piece after a trailing `ch` ("a/" → ["a"]) but keeps a leading
+ * one ("/a" → ["", "a"]).
+ */
+function splitUnescaped(s: string, ch: string): string[] {
+  if (!s.includes(ch)) return [s];
   const out: string[] = [];
   let start = 0;
   while (start < s.length) {
-    let end = indexWithEscaping(s, SEPARATOR, start);
+    let end = indexWithEscaping(s, ch, start);
     if (end === -1) end = s.length;
     out.push(s.slice(start, end));
     start = end + 1;
   }
-  // doublestar v1.1.1 drops the empty component after a trailing separator
-  // ("a/" → ["a"]) but keeps a leading one ("/a" → ["", "a"]).
   return out;
 }
 
@@ -199,7 +202,7 @@ function matchComponent(pattern: string, name: string, failures: Failures | unde
       p++;
       const end = indexWithEscaping(pattern, '}', p);
       if (end === -1) return BAD;
-      const options = splitAlternatives(pattern.slice(p, end));
+      const options = splitUnescaped(pattern.slice(p, end), ',');
       const rest = pattern.slice(end + 1);
       const tail = name.slice(n);
       for (const option of options) {
@@ -218,18 +221,4 @@ function matchComponent(pattern: string, name: string, failures: Failures | unde
   const rest = pattern.slice(p);
   // The loop only ends early when the name is used up; a trailing star matches nothing.
   return rest === '*' || rest === '**';
-}
-
-/** `a,b\,c` → ["a", "b\,c"]: commas split unless escaped (doublestar splits `{…}` this way). */
-function splitAlternatives(s: string): string[] {
-  if (!s.includes(',')) return [s];
-  const out: string[] = [];
-  let start = 0;
-  while (start < s.length) {
-    let end = indexWithEscaping(s, ',', start);
-    if (end === -1) end = s.length;
-    out.push(s.slice(start, end));
-    start = end + 1;
-  }
-  return out;
 }

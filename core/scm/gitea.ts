@@ -3,7 +3,7 @@
 import type { ApiRequest, BuildHook, CommitStatus, HookEvent, RepoRef, ScmCredentials } from './types.js';
 import { PayloadReader, ZERO_SHA, branchOf, changedFilesOf, pullRequestAction, tagOf, type Json } from './payload.js';
 import type { RepoInfo } from '../pipeline/context.js';
-import { truncate } from './github.js';
+import { encodePath, selfHostedApiBase, truncate } from './api-request.js';
 
 const read = new PayloadReader('gitea');
 
@@ -106,19 +106,13 @@ export function parseGiteaEvent(eventName: string, payload: unknown): HookEvent 
   }
 }
 
-/** Gitea's API lives on the same origin as its web pages. */
-function base(creds: ScmCredentials, repo: RepoRef): string {
-  const origin = creds.apiUrl ?? new URL(repo.link).origin;
-  return `${origin.replace(/\/+$/, '').replace(/\/api\/v1$/, '')}/api/v1`;
-}
+const base = (creds: ScmCredentials, repo: RepoRef): string => selfHostedApiBase(creds, repo, '/api/v1');
 
 function headers(creds: ScmCredentials): Record<string, string> {
   const h: Record<string, string> = { 'user-agent': 'slipway' };
   if (creds.token) h.authorization = `token ${creds.token}`;
   return h;
 }
-
-const encodePath = (path: string): string => path.split('/').map(encodeURIComponent).join('/');
 
 export function giteaConfigRequest(creds: ScmCredentials, repo: RepoRef, path: string, sha: string): ApiRequest {
   return {

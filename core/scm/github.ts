@@ -4,6 +4,7 @@
 import type { BuildHook, HookEvent, ScmCredentials, RepoRef, ApiRequest, CommitStatus } from './types.js';
 import { PayloadReader, ZERO_SHA, branchOf, changedFilesOf, pullRequestAction, tagOf, type Json } from './payload.js';
 import type { RepoInfo } from '../pipeline/context.js';
+import { encodePath, truncate } from './api-request.js';
 
 const read = new PayloadReader('github');
 export const GITHUB_API = 'https://api.github.com';
@@ -123,7 +124,6 @@ function headers(creds: ScmCredentials, accept: string): Record<string, string> 
 }
 
 const base = (creds: ScmCredentials): string => (creds.apiUrl ?? GITHUB_API).replace(/\/+$/, '');
-const encodePath = (path: string): string => path.split('/').map(encodeURIComponent).join('/');
 
 export function githubConfigRequest(creds: ScmCredentials, repo: RepoRef, path: string, sha: string): ApiRequest {
   return {
@@ -148,8 +148,4 @@ export function githubStatusRequest(creds: ScmCredentials, repo: RepoRef, sha: s
       ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
     }),
   };
-}
-
-export function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

@@ -4,7 +4,7 @@
 import type { ApiRequest, BuildHook, CommitStatus, HookEvent, RepoRef, ScmCredentials } from './types.js';
 import { PayloadReader, ZERO_SHA, branchOf, changedFilesOf, tagOf, type Json } from './payload.js';
 import type { RepoInfo } from '../pipeline/context.js';
-import { truncate } from './github.js';
+import { selfHostedApiBase, truncate } from './api-request.js';
 
 const read = new PayloadReader('gitlab');
 
@@ -120,10 +120,7 @@ export function parseGitlabEvent(eventName: string, payload: unknown): HookEvent
   }
 }
 
-function base(creds: ScmCredentials, repo: RepoRef): string {
-  const origin = creds.apiUrl ?? new URL(repo.link).origin;
-  return `${origin.replace(/\/+$/, '').replace(/\/api\/v4$/, '')}/api/v4`;
-}
+const base = (creds: ScmCredentials, repo: RepoRef): string => selfHostedApiBase(creds, repo, '/api/v4');
 
 function headers(creds: ScmCredentials): Record<string, string> {
   const h: Record<string, string> = { 'user-agent': 'slipway' };

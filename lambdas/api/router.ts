@@ -152,11 +152,10 @@ async function listBuilds(deps: ApiDeps, query: URLSearchParams): Promise<BuildL
 }
 
 async function stepLog(deps: ApiDeps, id: string, stageNumber: number, stepNumber: number, offset: number): Promise<ApiResponse> {
-  const [stage, steps] = await Promise.all([
-    deps.store.getStage(id, stageNumber),
-    deps.store.listStagesAndSteps(id).then((r) => r.steps.filter((s) => s.stageNumber === stageNumber)),
-  ]);
-  const step = steps.find((s) => s.number === stepNumber);
+  // One query: the stage and its steps share the build's partition.
+  const { stages, steps } = await deps.store.listStagesAndSteps(id);
+  const stage = stages.find((s) => s.number === stageNumber);
+  const step = steps.find((s) => s.stageNumber === stageNumber && s.number === stepNumber);
   if (!stage || !step) return apiError(404, `build ${id} has no step ${stageNumber}/${stepNumber}`);
   const finished = isStepDone(step.status);
   if (!stage.taskArn || (step.startedAt === undefined && finished)) {

@@ -8,19 +8,12 @@ import type { BuildFinishedMessage, BuildHook, EventMessage, EventsQueueMessage,
 import { HOOK_HOSTS } from '../../core/scm/types.js';
 
 export async function sendEventMessage(sqs: SQSClient, queueUrl: string, message: EventMessage): Promise<void> {
-  const fifo = queueUrl.endsWith('.fifo');
   await sqs.send(
     new SendMessageCommand({
       QueueUrl: queueUrl,
       MessageBody: JSON.stringify(message),
       MessageAttributes: { deliveryId: { DataType: 'String', StringValue: message.deliveryId } },
-      ...(fifo
-        ? {
-            // Ids may exceed FIFO's 128 characters: the hash keeps them unique and short.
-            MessageDeduplicationId: createHash('sha256').update(message.deliveryId).digest('hex'),
-            MessageGroupId: message.hook.repo.slug,
-          }
-        : {}),
+      ...fifoFields(queueUrl, message.deliveryId, message.hook.repo.slug),
     }),
   );
 }
@@ -28,46 +21,48 @@ export async function sendEventMessage(sqs: SQSClient, queueUrl: string, message
 /** Asks the planner to post the final commit status of a build that ended without a task event. */
 export async function sendBuildFinished(sqs: SQSClient, queueUrl: string, buildId: string, sentAt: number): Promise<void> {
   const message: BuildFinishedMessage = { version: 1, kind: 'build-finished', buildId, sentAt };
-  const fifo = queueUrl.endsWith('.fifo');
   await sqs.send(
     new SendMessageCommand({
       QueueUrl: queueUrl,
       MessageBody: JSON.stringify(message),
-      ...(fifo
-        ? {
-            MessageDeduplicationId: createHash('sha256').update(`build-finished\n${buildId}`).digest('hex'),
-            MessageGroupId: buildId.replace(/#\d+$/, ''),
-          }
-        : {}),
+      ...fifoFields(queueUrl, `build-finished\n${buildId}`, buildId.replace(/#\d+$/, '')),
     }),
   );
 }
 
+/** On a FIFO queue: the deduplication id and the group (one repository's messages in order). */
+function fifoFields(queueUrl: string, dedupeKey: string, groupId: string): { MessageDeduplicationId?: string; MessageGroupId?: string } {
+  if (!queueUrl.endsWith('.fifo')) return {};
+  // Keys may exceed FIFO's 128 characters: the hash keeps them unique and short.
+  return { MessageDeduplicationId: createHash('sha256').update(dedupeKey).digest('hex'), MessageGroupId: groupId };
+}
+
 /** Parses any events-queue message body (a webhook event or a finished build). */
 export function decodeQueueMessage(body: string): EventsQueueMessage {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch (err) {
-    throw new Error(`planner: message body is not JSON: ${(err as Error).message}`);
-  }
+  const value = parseBody(body);
   const m = value as Partial<BuildFinishedMessage> | null;
   if (m && typeof m === 'object' && m.kind === 'build-finished') {
     if (m.version !== 1) throw new Error(`planner: unknown build-finished message version ${JSON.stringify(m.version)} (expected 1)`);
     if (typeof m.buildId !== 'string' || !m.buildId) throw new Error('planner: build-finished message has no buildId');
     return m as BuildFinishedMessage;
   }
-  return decodeEventMessage(body);
+  return checkEventMessage(value);
 }
 
 /** Parses an events-queue message body; throws an error naming what is wrong. */
 export function decodeEventMessage(body: string): EventMessage {
-  let value: unknown;
+  return checkEventMessage(parseBody(body));
+}
+
+function parseBody(body: string): unknown {
   try {
-    value = JSON.parse(body);
+    return JSON.parse(body);
   } catch (err) {
     throw new Error(`planner: message body is not JSON: ${(err as Error).message}`);
   }
+}
+
+function checkEventMessage(value: unknown): EventMessage {
   const m = value as Partial<EventMessage> | null;
   if (!m || typeof m !== 'object') throw new Error('planner: message body is not an object');
   if (m.version !== 1) throw new Error(`planner: unknown message version ${JSON.stringify(m.version)} (expected 1)`);
