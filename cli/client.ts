@@ -10,6 +10,7 @@ import type {
   LogPageResponse,
   RepoListResponse,
 } from '../core/builds/api.js';
+import { buildApiPath } from '../core/builds/api.js';
 
 export const DEFAULT_SERVER = 'http://localhost:8080';
 
@@ -71,16 +72,16 @@ export class ApiClient {
     return this.request<BuildListResponse>('GET', `/api/builds${qs ? `?${qs}` : ''}`);
   }
   build(repo: string, number: number) {
-    return this.request<BuildDetailResponse>('GET', buildPath(repo, number));
+    return this.request<BuildDetailResponse>('GET', buildApiPath(repo, number));
   }
   logs(repo: string, number: number, stage: number, step: number, offset: number) {
-    return this.request<LogPageResponse>('GET', `${buildPath(repo, number)}/logs/${stage}/${step}?offset=${offset}`);
+    return this.request<LogPageResponse>('GET', `${buildApiPath(repo, number)}/logs/${stage}/${step}?offset=${offset}`);
   }
   cancel(repo: string, number: number) {
-    return this.request<BuildActionResponse>('POST', `${buildPath(repo, number)}/cancel`);
+    return this.request<BuildActionResponse>('POST', `${buildApiPath(repo, number)}/cancel`);
   }
   restart(repo: string, number: number) {
-    return this.request<BuildActionResponse>('POST', `${buildPath(repo, number)}/restart`);
+    return this.request<BuildActionResponse>('POST', `${buildApiPath(repo, number)}/restart`);
   }
 
   /**
@@ -102,7 +103,3 @@ export class ApiClient {
 
 export class UsageError extends Error {}
 
-function buildPath(repo: string, number: number): string {
-  const [owner, ...name] = repo.split('/');
-  return `/api/repos/${encodeURIComponent(owner ?? '')}/${encodeURIComponent(name.join('/'))}/builds/${number}`;
-}

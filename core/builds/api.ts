@@ -69,3 +69,12 @@ export interface MetricsResponse {
 export interface ApiError {
   error: string;
 }
+
+/**
+ * The API path of one build. The owner is the first segment; the name keeps the rest
+ * (GitLab's nested groups: `group/sub/project`), encoded as one segment.
+ */
+export function buildApiPath(repo: string, number: number): string {
+  const [owner, ...name] = repo.split('/');
+  return `/api/repos/${encodeURIComponent(owner ?? '')}/${encodeURIComponent(name.join('/'))}/builds/${number}`;
+}

@@ -83,3 +83,11 @@ describe('defaultSelection', () => {
     expect(defaultSelection(build([[step(1, 'success', 1), step(2, 'success', 2), step(3, 'skipped')]]))).toEqual({ stage: 1, step: 2 });
   });
 });
+
+describe('buildApiPath', () => {
+  it('keeps nested group paths in the repository name', async () => {
+    const { buildApiPath } = await import('../../core/builds/api.js');
+    expect(buildApiPath('acme/api', 7)).toBe('/api/repos/acme/api/builds/7');
+    expect(buildApiPath('group/sub/project', 3)).toBe('/api/repos/group/sub%2Fproject/builds/3');
+  });
+});

@@ -8,6 +8,7 @@ import type {
   MetricsResponse,
   RepoListResponse,
 } from '../../core/builds/api.js';
+import { buildApiPath } from '../../core/builds/api.js';
 
 export class ApiRequestError extends Error {
   constructor(readonly status: number, message: string) {
@@ -33,10 +34,6 @@ async function request<T>(path: string, init?: RequestInit): Promise<T> {
   return body as T;
 }
 
-function repoPath(repo: string, number: number): string {
-  const [owner, name] = repo.split('/');
-  return `/api/repos/${encodeURIComponent(owner ?? '')}/${encodeURIComponent(name ?? '')}/builds/${number}`;
-}
 
 export const api = {
   repos: () => request<RepoListResponse>('/api/repos'),
@@ -46,10 +43,10 @@ export const api = {
     const qs = params.toString();
     return request<BuildListResponse>(`/api/builds${qs ? `?${qs}` : ''}`);
   },
-  build: (repo: string, number: number) => request<BuildDetailResponse>(repoPath(repo, number)),
+  build: (repo: string, number: number) => request<BuildDetailResponse>(buildApiPath(repo, number)),
   logs: (repo: string, number: number, stage: number, step: number, offset: number) =>
-    request<LogPageResponse>(`${repoPath(repo, number)}/logs/${stage}/${step}?offset=${offset}`),
-  cancel: (repo: string, number: number) => request<BuildActionResponse>(`${repoPath(repo, number)}/cancel`, { method: 'POST' }),
-  restart: (repo: string, number: number) => request<BuildActionResponse>(`${repoPath(repo, number)}/restart`, { method: 'POST' }),
+    request<LogPageResponse>(`${buildApiPath(repo, number)}/logs/${stage}/${step}?offset=${offset}`),
+  cancel: (repo: string, number: number) => request<BuildActionResponse>(`${buildApiPath(repo, number)}/cancel`, { method: 'POST' }),
+  restart: (repo: string, number: number) => request<BuildActionResponse>(`${buildApiPath(repo, number)}/restart`, { method: 'POST' }),
   metrics: (days: number) => request<MetricsResponse>(`/api/metrics?days=${days}`),
 };

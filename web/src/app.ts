@@ -14,9 +14,9 @@ async function route(): Promise<void> {
   current = controller;
   const [path = '/', query = ''] = location.hash.replace(/^#/, '').split('?');
   const params = new URLSearchParams(query);
-  const build = /^\/builds\/([^/]+)\/([^/]+)\/(\d+)$/.exec(path);
+  const build = /^\/builds\/(.+)\/(\d+)$/.exec(path);
   try {
-    if (build) await renderBuild(root, `${decodeURIComponent(build[1] ?? '')}/${decodeURIComponent(build[2] ?? '')}`, Number(build[3]), controller.signal);
+    if (build) await renderBuild(root, decodeURIComponent(build[1] ?? ''), Number(build[2]), controller.signal);
     else if (path === '/metrics') await renderMetrics(root, params, controller.signal);
     else await renderBuilds(root, params, controller.signal);
   } catch (error) {
