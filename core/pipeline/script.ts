@@ -84,9 +84,11 @@ export function stepScript(input: ScriptInput): string {
   // 3 and 4 carry the exit status and the masked output; the user's commands must not see them.
   const subshell = ['( exec 3>&- 4>&-', 'set -e', ...body, ')'];
   const secrets = input.secretEnv.filter((name) => SHELL_NAME.test(name));
+  // The commands run as a background job the wrapper waits for (see stopOnSignal): its
+  // status is the job's, which `wait` returns. A background job of a non-interactive sh
+  // reads stdin from /dev/null; on ECS a container has no stdin, so nothing is lost.
   if (secrets.length === 0) {
-    out.push(...subshell);
-    out.push('exit $?');
+    out.push(...subshell.map((line, i) => (i === subshell.length - 1 ? ') &' : line)));
   } else {
     out.push(...maskFunction(secrets));
     // The commands' output goes through the mask; the subshell's status comes back on fd 3,
@@ -97,12 +99,13 @@ export function stepScript(input: ScriptInput): string {
     // Drone, where the container's main process exiting ends it.
     out.push('exec 4>&1');
     out.push(`slipway_end="::slipway-end-of-output-$$::"`);
-    out.push('slipway_status=$( { {');
+    out.push('( slipway_status=$( { {');
     out.push(
       ...subshell.map((line, i) => (i === subshell.length - 1 ? `) 2>&1; echo "$?" >&3; printf '%s\\n' "$slipway_end"; } | slipway_mask >&4; } 3>&1 )` : line)),
     );
-    out.push('exit "${slipway_status:-1}"');
+    out.push('exit "${slipway_status:-1}" ) &');
   }
+  out.push('slipway_job=$!', 'wait "$slipway_job"', 'exit $?');
   return `${out.join('\n')}\n`;
 }
 
@@ -147,8 +150,32 @@ function recordOnExit(container: string): string[] {
     '  exit "$slipway_rc"',
     '}',
     'trap slipway_record EXIT',
-    "trap 'exit 143' TERM",
-    "trap 'exit 130' INT",
+    ...stopOnSignal(),
+  ];
+}
+
+/**
+ * SIGTERM (StopTask, a Spot interruption, a cancelled build) or SIGINT ends the step within
+ * a moment, as Drone's runner stops a step. The wrapper is the container's PID 1, which
+ * ignores a signal it has no handler for, and sh runs a trap only once the foreground
+ * command has ended (`sleep 600` would run on until ECS's SIGKILL at stopTimeout). So the
+ * commands run as a background job and the wrapper waits for it: a trapped signal
+ * interrupts `wait`. The trap sends TERM to that job and exits 143 (130 for INT); the
+ * EXIT trap then writes the exit record. The job's own children are not reached (sh has
+ * no portable way to give the job a process group of its own: `set -m` needs a terminal),
+ * but when PID 1 exits the kernel kills every process of the container's PID namespace.
+ * TERM, not INT, goes to the job: background jobs of a non-interactive sh ignore SIGINT.
+ * Before the job starts (the status wait) the wrapper exits once the current poll's sleep ends.
+ */
+function stopOnSignal(): string[] {
+  return [
+    'slipway_job=',
+    'slipway_stop() {',
+    '  if [ -n "$slipway_job" ]; then kill -TERM "$slipway_job" 2>/dev/null || :; fi',
+    '  exit "$1"',
+    '}',
+    "trap 'slipway_stop 143' TERM",
+    "trap 'slipway_stop 130' INT",
   ];
 }
 

@@ -194,6 +194,48 @@ for (const shell of SHELLS) {
       }
     });
 
+    it('SIGTERM or SIGINT stops a running step at once and records 143 or 130, with or without secrets', async () => {
+      const cases: Array<{ secretEnv: string[]; signal: NodeJS.Signals; code: number }> = [
+        { secretEnv: [], signal: 'SIGTERM', code: 143 },
+        { secretEnv: ['TOKEN'], signal: 'SIGTERM', code: 143 },
+        { secretEnv: ['TOKEN'], signal: 'SIGINT', code: 130 },
+      ];
+      for (const { secretEnv, signal, code } of cases) {
+        const state = join(dir, `state-${signal}-${secretEnv.length}`);
+        const script = stepScript({ container: 'test', workdir: '/nowhere', hosts: [], secretEnv, steps: [{ name: 'test', commands: ['echo "started $TOKEN"', 'sleep 30', 'echo never'] }] });
+        const [bin, ...args] = shell;
+        // detached: the step's own children (the sleep) lead no group of their own, so the
+        // test ends them through the wrapper's process group, as a container's end would.
+        const child = spawn(bin!, [...args, '-c', script], {
+          env: { PATH: process.env.PATH, SLIPWAY_STATE_DIR: state, SLIPWAY_WORKSPACE: join(dir, 'ws'), TOKEN: 'hunter22' },
+          detached: true,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+        // 'exit', not 'close': the orphaned sleep still holds the pipes.
+        const ended = new Promise<number | null>((resolve) => child.on('exit', (status) => resolve(status)));
+        try {
+          const started = Date.now();
+          while (!stdout.includes('+ sleep 30\n') && Date.now() - started < 5000) await new Promise((r) => setTimeout(r, 20));
+          expect(stdout).toContain(secretEnv.length ? `started ${SECRET_MASK}\n` : 'started hunter22\n');
+          child.kill(signal);
+          // Without the fix the wrapper would run on until the sleep ends (30 s); 5 s is the
+          // margin of a busy machine, the wrapper itself reacts at once.
+          const status = await Promise.race([ended, new Promise<string>((r) => setTimeout(() => r('still running after 5 s'), 5000))]);
+          expect(status).toBe(code);
+          expect(readFileSync(join(state, 'steps', 'test.exit'), 'utf8').trim()).toBe(String(code));
+          expect(stdout).not.toContain('never');
+        } finally {
+          try {
+            process.kill(-child.pid!, 'SIGKILL');
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+          }
+        }
+      }
+    });
+
     it('an unset or empty secret masks nothing', () => {
       const r = run(shell, { secretEnv: ['NOPE'], steps: [{ name: 'test', commands: ['echo fine'] }] });
       expect(r.stdout).toBe('+ echo fine\nfine\n');
