@@ -337,6 +337,10 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
     containers.push(def);
     if (isPlugin(first)) {
       pluginContainers.push(u.container);
+      // A plugin keeps its image's entrypoint: no wrapper of ours stands between its output and the log.
+      if (def.secrets && def.secrets.length > 0) {
+        notes.push(`step "${first.name}" has no commands (a plugin): its output is not masked, so a plugin that prints its settings shows the secrets ${def.secrets.map((s) => s.name).join(', ')}`);
+      }
       if (u.kind === 'always') {
         notes.push(`step "${first.name}" runs on success and failure but has no commands: it cannot learn the build's status (DRONE_BUILD_STATUS is unset)`);
       }
