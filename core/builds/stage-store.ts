@@ -7,23 +7,11 @@
 import { type DynamoDBDocumentClient, BatchWriteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { StageJob } from '../scaling/job.js';
 import { activeStagePk, activeStageSk, buildPk, stageSk } from './keys.js';
-import { statusRank } from './store.js';
+import { isConditionFailure, statusRank, strip } from './store.js';
 import type { Stage, StageOutcomeReason, StageStatus } from './types.js';
 import { stageKey } from './types.js';
 
 const jobSk = (stageNumber: number): string => `${stageSk(stageNumber)}#JOB`;
-const KEY_ATTRIBUTES = ['PK', 'SK', 'type', 'statusRank', 'GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK'];
-
-function strip<T>(item: Record<string, unknown> | undefined): T | null {
-  if (!item) return null;
-  const out = { ...item };
-  for (const k of KEY_ATTRIBUTES) delete out[k];
-  return out as T;
-}
-
-function isConditionFailure(err: unknown): boolean {
-  return (err as { name?: string })?.name === 'ConditionalCheckFailedException';
-}
 
 export interface RunningMark {
   /** Stage.attempts before this start (the attempt the RunTask tokens were made for). */

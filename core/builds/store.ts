@@ -106,7 +106,8 @@ const TRANSACTION_LIMIT = 100;
 type Item = Record<string, unknown>;
 const KEY_ATTRIBUTES = ['PK', 'SK', 'type', 'statusRank', 'GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK', TTL_ATTRIBUTE];
 
-function strip<T>(item: Item | undefined): T | null {
+/** An item without its key attributes: the record the rest of the code sees. */
+export function strip<T>(item: Item | undefined): T | null {
   if (!item) return null;
   const out: Item = { ...item };
   for (const k of KEY_ATTRIBUTES) delete out[k];
@@ -131,7 +132,7 @@ function decodeCursor(cursor: string | undefined): Record<string, unknown> | und
   }
 }
 
-function isConditionFailure(err: unknown): boolean {
+export function isConditionFailure(err: unknown): boolean {
   return (err as { name?: string })?.name === 'ConditionalCheckFailedException';
 }
 

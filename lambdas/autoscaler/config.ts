@@ -2,6 +2,7 @@
 // (the CDK stack sets them in AWS; local mode sets them for the local runtime).
 
 import { DEFAULT_LIMITS, type ScaleLimits } from '../../core/scaling/decide-scale.js';
+import { requireEnv } from '../shared/config.js';
 
 export interface ExecutionConfig {
   tableName: string;
@@ -32,18 +33,12 @@ function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): numbe
   return n;
 }
 
-function required(env: NodeJS.ProcessEnv, name: string): string {
-  const value = env[name];
-  if (!value) throw new Error(`config: environment variable ${name} is not set`);
-  return value;
-}
-
 export function executionConfig(env: NodeJS.ProcessEnv = process.env): ExecutionConfig {
   const assign = env.ASSIGN_PUBLIC_IP ?? 'DISABLED';
   if (assign !== 'ENABLED' && assign !== 'DISABLED') throw new Error(`config: ASSIGN_PUBLIC_IP must be ENABLED or DISABLED, not ${JSON.stringify(assign)}`);
   return {
-    tableName: required(env, 'TABLE_NAME'),
-    jobsQueueUrl: required(env, 'JOBS_QUEUE_URL'),
+    tableName: requireEnv(env, 'TABLE_NAME', 'the build table'),
+    jobsQueueUrl: requireEnv(env, 'JOBS_QUEUE_URL', 'the queue of stages to start'),
     ...(env.JOBS_DLQ_URL ? { jobsDeadLetterQueueUrl: env.JOBS_DLQ_URL } : {}),
     cluster: env.CLUSTER ?? 'default',
     subnets: list(env.SUBNET_IDS),

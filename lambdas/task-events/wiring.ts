@@ -6,14 +6,9 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { BuildStore } from '../../core/builds/store.js';
 import { StageStore } from '../../core/builds/stage-store.js';
 import { sqsClient } from '../shared/clients.js';
+import { requireEnv } from '../shared/config.js';
 import { buildStatusPoster } from './commit-status.js';
 import { jsonLog, type ExecutionDeps } from './deps.js';
-
-function required(name: string, env: NodeJS.ProcessEnv): string {
-  const value = env[name];
-  if (!value) throw new Error(`config: environment variable ${name} is not set`);
-  return value;
-}
 
 /**
  * `nudge` asks the autoscaler for a pass: the task-events Lambda passes an async invoke
@@ -25,7 +20,7 @@ export function executionDepsFromEnv(
   nudge: (log: ExecutionDeps['log']) => () => Promise<void> = () => async () => {},
 ): ExecutionDeps {
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
-  const tableName = required('TABLE_NAME', env);
+  const tableName = requireEnv(env, 'TABLE_NAME', 'the build table');
   const store = new BuildStore(doc, tableName);
   const log = jsonLog(source);
   return {
@@ -33,7 +28,7 @@ export function executionDepsFromEnv(
     stages: new StageStore(doc, tableName),
     // Queue URLs are not endpoints (see clients.ts): local stand-ins name unresolvable hosts.
     sqs: sqsClient(),
-    jobsQueueUrl: required('JOBS_QUEUE_URL', env),
+    jobsQueueUrl: requireEnv(env, 'JOBS_QUEUE_URL', 'where ready stages go'),
     postBuildStatus: buildStatusPoster(store, env, globalThis.fetch, log),
     nudge: nudge(log),
     now: Date.now,
