@@ -11,6 +11,7 @@ import type { ContainerView } from './container-view.js';
 import { failedSteps, stepReports, type Ending, type StepStates } from './decide-steps.js';
 import { envFileContent, writeEnvFile } from './env-file.js';
 import { waitForServices } from './gate.js';
+import { installPluginShell } from './plugin-shell.js';
 import { fetchTaskMetadata } from './metadata.js';
 import type { Reporter } from './report.js';
 import type { StopSwitch } from './signals.js';
@@ -69,6 +70,11 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
   phase = 'writing the build environment';
   await writeEnvFile(paths.env, envFileContent(plan, config.ctx, config.stageId));
   reporter.progress(`build environment written to ${paths.env}`);
+  if (plan.pluginShell) {
+    const shell = await installPluginShell(paths.stateDir, config.env);
+    if (!shell.ok) return finish('error', AGENT_EXIT.internalError, shell.message, {}, 'error');
+    reporter.progress(`plugin shell: ${shell.source} installed at ${shell.target} (masked plugin steps run under it)`);
+  }
 
   phase = 'waiting for services';
   let metadataWarned = false;

@@ -28,6 +28,7 @@ import {
   AGENT_ENV,
   DEFAULT_AGENT_IMAGE,
   NETRC_ENV,
+  PLUGIN_SHELL,
   READY_FILE,
   STATE_DIR,
   STATE_VOLUME,
@@ -44,7 +45,8 @@ import { fitContainers, isPlugin, splitEnvironment, tooManyContainersMessage, ty
 import { pluginRunEnvironment, pluginStructuralEnvironment } from './plugin-run-env.js';
 import { fitFreeText } from './override-budget.js';
 import { pluginEnvironment } from './plugin-settings.js';
-import { gateContainerScript, stepScript } from './script.js';
+import { pluginArgv, type ImageCommands } from './plugin-command.js';
+import { gateContainerScript, pluginScript, stepScript } from './script.js';
 import { SECRET_NAME } from './secret-names.js';
 import { stepDependencies, stepKind, type OrderedStep, type StepKind } from './step-order.js';
 import type { Conditions, Diagnostic, EnvValue, Manifest, Pipeline, Position, SecretDocument, Step } from './types.js';
@@ -87,6 +89,13 @@ export interface CompileOptions {
    * secret); steps never do.
    */
   cloneCredentials?: CloneCredentials;
+  /**
+   * What plugin images run (their ENTRYPOINT and CMD), read from their registries by the
+   * planner (plugin-command.ts, imageCommandQueries). A plugin step that receives secrets
+   * runs under a masking wrapper that needs it; without an answer for its image (no lookup,
+   * as in `slipway compile`) the step runs unmasked and the stage says so in its notes.
+   */
+  imageCommands?: ImageCommands;
 }
 
 /** Drone's DRONE_NETRC_* for the agent; `passwordFrom` is an ECS `valueFrom` (SSM parameter or Secrets Manager ARN[:key::]). */
@@ -337,9 +346,14 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
     containers.push(def);
     if (isPlugin(first)) {
       pluginContainers.push(u.container);
-      // A plugin keeps its image's entrypoint: no wrapper of ours stands between its output and the log.
-      if (def.secrets && def.secrets.length > 0) {
-        notes.push(`step "${first.name}" has no commands (a plugin): its output is not masked, so a plugin that prints its settings shows the secrets ${def.secrets.map((s) => s.name).join(', ')}`);
+      if (def.entryPoint?.[0] === PLUGIN_SHELL) {
+        plan.pluginShell = true;
+      } else if (def.secrets && def.secrets.length > 0) {
+        // Only without a registry lookup (see CompileOptions.imageCommands): the planner always does one.
+        notes.push(
+          `step "${first.name}" has no commands (a plugin) and its image's command line is unknown here: its output would not be masked, ` +
+            `so a plugin that prints its settings would show the secrets ${def.secrets.map((s) => s.name).join(', ')} (builds read the image from its registry, or set entrypoint: in the step)`,
+        );
       }
       if (u.kind === 'always') {
         notes.push(`step "${first.name}" runs on success and failure but has no commands: it cannot learn the build's status (DRONE_BUILD_STATUS is unset)`);
@@ -650,6 +664,19 @@ function commandOf(
 ): Pick<ContainerDefinition, 'entryPoint' | 'command'> {
   const first = steps[0]!;
   if (first.commands.length === 0) {
+    const secretEnv = c.withSecrets ? Object.keys(env.secrets).sort() : [];
+    const argv = secretEnv.length > 0 ? pluginArgv(first, c.pipeline.platform.arch, c.options.imageCommands) : { kind: 'unknown' as const };
+    if (argv.kind === 'error') {
+      return c.fail(
+        first.pos,
+        `step "${first.name}" receives secrets (${secretEnv.join(', ')}), so its output is masked, which needs the command line its image runs: ${argv.message}. ` +
+          `Set the step's entrypoint to the program its image runs (entrypoint: [/path/to/program], plus command: for its arguments) and the registry is not asked`,
+      );
+    }
+    if (argv.kind === 'known') {
+      const script = pluginScript({ container, name: first.name, hosts: c.hosts.filter((h) => h !== first.name), secretEnv });
+      return { entryPoint: [PLUGIN_SHELL, 'sh', '-c'], command: [script, `slipway-${container}`, ...argv.argv] };
+    }
     return {
       ...(first.entrypoint ? { entryPoint: first.entrypoint } : {}),
       ...(first.command ? { command: first.command } : {}),

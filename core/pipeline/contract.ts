@@ -32,6 +32,14 @@ export const ENV_FILE = `${STATE_DIR}/env`;
  */
 export const STEP_RECORD_DIR = `${STATE_DIR}/steps`;
 
+/**
+ * A shell the agent installs (a static busybox, copied from its own image before the first
+ * step starts) for plugin steps whose output must be masked: their images may have no
+ * shell at all (Drone's plugins are often built FROM scratch), so their wrapper runs under
+ * this one and then execs the image's own entrypoint (script.ts, pluginScript).
+ */
+export const PLUGIN_SHELL = `${STATE_DIR}/bin/busybox`;
+
 /** Written beside `<container>.exit` when a step's status gate decided not to run it. */
 export const STEP_SKIPPED_SUFFIX = '.skipped';
 
@@ -69,6 +77,8 @@ export const AGENT_ENV = {
   timeoutSeconds: 'SLIPWAY_TIMEOUT_SECONDS',
   /** Milliseconds between two polls of the task metadata endpoint (default 1000). */
   pollMs: 'SLIPWAY_POLL_MS',
+  /** The static busybox the agent installs at PLUGIN_SHELL (default: the image's, see task-runner/plugin-shell.ts). */
+  busybox: 'SLIPWAY_BUSYBOX',
 } as const;
 
 /** The state files under a state directory: READY_FILE, ENV_FILE, STEP_RECORD_DIR when it is STATE_DIR. */
@@ -155,6 +165,11 @@ export interface AgentPlan {
    * takes the number from the end of the stage id (`…/2` → 2) and leaves depends_on empty.
    */
   stage?: { number: number; dependsOn: string[] };
+  /**
+   * Some step runs under PLUGIN_SHELL (a plugin step whose output is masked): the agent
+   * installs it before it reports ready, and fails the stage when it cannot.
+   */
+  pluginShell?: boolean;
 }
 
 /** One line per step in the agent's report. Times are ISO-8601. */

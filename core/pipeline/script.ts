@@ -82,30 +82,65 @@ export function stepScript(input: ScriptInput): string {
 
   const body = input.steps.flatMap((step) => stepBody(step, input.steps.length > 1));
   // 3 and 4 carry the exit status and the masked output; the user's commands must not see them.
-  const subshell = ['( exec 3>&- 4>&-', 'set -e', ...body, ')'];
-  const secrets = input.secretEnv.filter((name) => SHELL_NAME.test(name));
-  // The commands run as a background job the wrapper waits for (see stopOnSignal): its
-  // status is the job's, which `wait` returns. A background job of a non-interactive sh
-  // reads stdin from /dev/null; on ECS a container has no stdin, so nothing is lost.
+  out.push(...waitedJob(['( exec 3>&- 4>&-', 'set -e', ...body, ')'], input.secretEnv));
+  return `${out.join('\n')}\n`;
+}
+
+/**
+ * Runs `subshell` (lines from `(` to `)`) as a background job the wrapper waits for (see
+ * stopOnSignal), its output through the mask when there are secrets; the script then
+ * exits with the job's status. A background job of a non-interactive sh reads stdin from
+ * /dev/null; on ECS a container has no stdin, so nothing is lost.
+ */
+function waitedJob(subshell: string[], secretEnv: string[]): string[] {
+  const out: string[] = [];
+  const secrets = secretEnv.filter((name) => SHELL_NAME.test(name));
   if (secrets.length === 0) {
-    out.push(...subshell.map((line, i) => (i === subshell.length - 1 ? ') &' : line)));
+    out.push(...subshell.map((line, i) => (i === subshell.length - 1 ? `${line} &` : line)));
   } else {
     out.push(...maskFunction(secrets));
-    // The commands' output goes through the mask; the subshell's status comes back on fd 3,
-    // because a pipeline's status is that of its last command (the mask). When the commands
-    // end, an end line follows their output: the mask stops there instead of waiting for
-    // the end of the pipe, which a background process of the step (`./server &`) would
-    // hold open for as long as it lives. So the step ends when its commands end, as in
-    // Drone, where the container's main process exiting ends it.
+    // The job's output goes through the mask; its status comes back on fd 3, because a
+    // pipeline's status is that of its last command (the mask). When the job ends, an end
+    // line follows its output: the mask stops there instead of waiting for the end of the
+    // pipe, which a background process of the step (`./server &`) would hold open for as
+    // long as it lives. So the step ends when its commands end, as in Drone, where the
+    // container's main process exiting ends it.
     out.push('exec 4>&1');
     out.push(`slipway_end="::slipway-end-of-output-$$::"`);
     out.push('( slipway_status=$( { {');
     out.push(
-      ...subshell.map((line, i) => (i === subshell.length - 1 ? `) 2>&1; echo "$?" >&3; printf '%s\\n' "$slipway_end"; } | slipway_mask >&4; } 3>&1 )` : line)),
+      ...subshell.map((line, i) => (i === subshell.length - 1 ? `${line} 2>&1; echo "$?" >&3; printf '%s\\n' "$slipway_end"; } | slipway_mask >&4; } 3>&1 )` : line)),
     );
     out.push('exit "${slipway_status:-1}" ) &');
   }
   out.push('slipway_job=$!', 'wait "$slipway_job"', 'exit $?');
+  return out;
+}
+
+export interface PluginScriptInput {
+  /** The container's name, for people reading the task definition. */
+  container: string;
+  /** The step's name. */
+  name: string;
+  /** Host names mapped to 127.0.0.1: services and detached steps. */
+  hosts: string[];
+  /** Names of environment variables holding secrets: their values are masked in the output. */
+  secretEnv: string[];
+}
+
+/**
+ * The wrapper of a plugin step whose output is masked. It runs under the shell the agent
+ * installs (contract.PLUGIN_SHELL, a static busybox), since the image may have none, and
+ * gets the image's own command line as its arguments: `sh -c SCRIPT NAME ARGV...`. So it
+ * uses shell builtins only — the image's programs (grep, mkdir, …) may not exist. It execs
+ * the command line with its output through the mask and ends with its exit status; the
+ * agent writes the exit record, as for any container without a step wrapper.
+ */
+export function pluginScript(input: PluginScriptInput): string {
+  const out: string[] = [`# slipway: plugin step ${input.name} (container ${input.container}): its output is masked; the image's command line follows as "$@"`];
+  out.push(...stopOnSignal());
+  out.push(...hostsLines(input.hosts));
+  out.push(...waitedJob(['( exec 3>&- 4>&-', 'exec "$@"', ')'], input.secretEnv));
   return `${out.join('\n')}\n`;
 }
 
@@ -179,15 +214,26 @@ function stopOnSignal(): string[] {
   ];
 }
 
-/** awsvpc forbids extraHosts: the names users expect (`redis-cli -h cache`) go into /etc/hosts. */
+/**
+ * awsvpc forbids extraHosts: the names users expect (`redis-cli -h cache`) go into
+ * /etc/hosts, unless the line is there already. Shell builtins only: a plugin's image may
+ * have no grep (pluginScript).
+ */
 function hostsLines(hosts: string[]): string[] {
   const names = [...new Set(hosts)].filter((h) => HOST_NAME.test(h) && h !== 'localhost');
   if (names.length === 0) return [];
   const line = `127.0.0.1 ${names.join(' ')}`;
   return [
     `slipway_hosts="\${SLIPWAY_HOSTS_FILE:-/etc/hosts}"`,
-    `if ! grep -qxF ${shellQuote(line)} "$slipway_hosts" 2>/dev/null; then`,
-    `  if { printf '%s\\n' ${shellQuote(line)} >> "$slipway_hosts"; } 2>/dev/null; then :; else`,
+    `slipway_hostline=${shellQuote(line)}`,
+    'slipway_has=no',
+    'if [ -r "$slipway_hosts" ]; then',
+    '  while IFS= read -r slipway_h || [ -n "$slipway_h" ]; do',
+    '    if [ "$slipway_h" = "$slipway_hostline" ]; then slipway_has=yes; fi',
+    '  done < "$slipway_hosts"',
+    'fi',
+    'if [ "$slipway_has" = no ]; then',
+    `  if { printf '%s\\n' "$slipway_hostline" >> "$slipway_hosts"; } 2>/dev/null; then :; else`,
     `    echo "slipway: cannot write $slipway_hosts: reach ${names.join(', ')} at localhost" >&2`,
     '  fi',
     'fi',

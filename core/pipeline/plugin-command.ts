@@ -1,0 +1,73 @@
+// A plugin step (no `commands:`) runs its image's own entrypoint. When it receives secrets
+// its output must be masked, so the compiler runs it under a wrapper (script.ts,
+// pluginScript) that execs that entrypoint with its output piped through the mask — and
+// must therefore know the command line the image would run. It comes from the step
+// (`entrypoint:`, Drone's override) or from the image's configuration in its registry,
+// which the planner reads before it compiles (the compiler does no I/O).
+//
+// Docker's rules, which ECS follows: a container's entrypoint replaces the image's
+// ENTRYPOINT and clears its CMD; a container's command replaces only the CMD.
+
+import { pluginEnvironment } from './plugin-settings.js';
+import { isPlugin } from './pack.js';
+import type { Arch, Manifest, Pipeline, Step } from './types.js';
+
+/** What an image's configuration says it runs (`config.Entrypoint`, `config.Cmd`). */
+export interface ImageCommand {
+  entrypoint: string[] | null;
+  cmd: string[] | null;
+}
+
+/** A registry's answer for one image, or why there is none. */
+export type ImageCommandEntry = ({ ok: true } & ImageCommand) | { ok: false; error: string };
+
+/** The answers the planner gathered; undefined: the image was not looked up. */
+export type ImageCommands = (image: string, arch: Arch) => ImageCommandEntry | undefined;
+
+/** One image to look up before compiling. */
+export interface ImageCommandQuery {
+  image: string;
+  arch: Arch;
+}
+
+/** The command line of a masked plugin step; `unknown` when nobody looked its image up. */
+export type PluginArgv = { kind: 'known'; argv: string[] } | { kind: 'unknown' } | { kind: 'error'; message: string };
+
+/**
+ * Whether the step may receive a secret: a `from_secret` in its settings, its environment
+ * or the pipeline's. A superset of what the compiler finally gives it (a later literal can
+ * replace an earlier secret), which is what a list of images to look up needs.
+ */
+function mayReceiveSecrets(step: Step, pipeline: Pipeline): boolean {
+  const fromSecret = (env: Pipeline['environment']) => Object.values(env).some((v) => 'fromSecret' in v);
+  return fromSecret(pipeline.environment) || fromSecret(step.environment) || Object.keys(pluginEnvironment(step.settings).secrets).length > 0;
+}
+
+/**
+ * The images whose command lines the compiler will need: plugin steps that may receive
+ * secrets (none when secrets are withheld, as for a fork's pull request) and do not give
+ * their own `entrypoint:`. Each image and architecture once.
+ */
+export function imageCommandQueries(manifest: Manifest, withSecrets: boolean): ImageCommandQuery[] {
+  if (!withSecrets) return [];
+  const seen = new Map<string, ImageCommandQuery>();
+  for (const pipeline of manifest.pipelines) {
+    for (const step of pipeline.steps) {
+      if (!isPlugin(step) || step.entrypoint || !mayReceiveSecrets(step, pipeline)) continue;
+      const query = { image: step.image, arch: pipeline.platform.arch };
+      seen.set(`${query.arch} ${query.image}`, query);
+    }
+  }
+  return [...seen.values()];
+}
+
+/** The command line a plugin step's container runs, as Docker would assemble it. */
+export function pluginArgv(step: Step, arch: Arch, commands: ImageCommands | undefined): PluginArgv {
+  if (step.entrypoint) return { kind: 'known', argv: [...step.entrypoint, ...(step.command ?? [])] };
+  const entry = commands?.(step.image, arch);
+  if (entry === undefined) return { kind: 'unknown' };
+  if (!entry.ok) return { kind: 'error', message: entry.error };
+  const argv = [...(entry.entrypoint ?? []), ...(step.command ?? entry.cmd ?? [])];
+  if (argv.length === 0) return { kind: 'error', message: `image ${step.image} (linux/${arch}) has neither an ENTRYPOINT nor a CMD: there is nothing to run` };
+  return { kind: 'known', argv };
+}

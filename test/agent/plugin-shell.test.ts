@@ -1,0 +1,59 @@
+// The shell masked plugin steps run under: the agent copies a busybox into the state
+// volume before it reports ready, and a plan that needs it fails when it cannot.
+
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { AGENT_EXIT } from '../../core/pipeline/contract.js';
+import { installPluginShell } from '../../task-runner/plugin-shell.js';
+import { plan, startAgent, tempDirs } from './run-agent.js';
+
+const BUSYBOX = ['/usr/bin/busybox', '/bin/busybox'].find((path) => existsSync(path));
+const roots: string[] = [];
+afterEach(() => {
+  for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true });
+});
+function dirs(): ReturnType<typeof tempDirs> {
+  const d = tempDirs();
+  roots.push(d.root);
+  return d;
+}
+
+describe.skipIf(!BUSYBOX)('plugin shell', () => {
+  it('installs busybox at <state>/bin/busybox, executable by every user, and it runs sh', async () => {
+    const d = dirs();
+    const result = await installPluginShell(d.stateDir, { SLIPWAY_BUSYBOX: BUSYBOX });
+    expect(result).toEqual({ ok: true, source: BUSYBOX, target: join(d.stateDir, 'bin', 'busybox') });
+    const target = join(d.stateDir, 'bin', 'busybox');
+    expect(statSync(target).mode & 0o777).toBe(0o755);
+    expect(spawnSync(target, ['sh', '-c', 'echo "$((6 * 7))"'], { encoding: 'utf8' }).stdout).toBe('42\n');
+  });
+
+  it('names the missing file when there is no busybox to install', async () => {
+    const d = dirs();
+    const result = await installPluginShell(d.stateDir, { SLIPWAY_BUSYBOX: join(d.root, 'nope') });
+    expect(result).toEqual({ ok: false, message: `agent: cannot install the shell masked plugin steps run under: SLIPWAY_BUSYBOX=${join(d.root, 'nope')} is not an executable file` });
+  });
+
+  it('the agent installs it before it reports ready when the plan asks, and only then', async () => {
+    const d = dirs();
+    const run = await startAgent({ plan: plan({ pluginShell: true }), stateDir: d.stateDir, workspace: d.workspace, env: { SLIPWAY_BUSYBOX: BUSYBOX } }).done;
+    expect(run.code).toBe(AGENT_EXIT.success);
+    expect(existsSync(join(d.stateDir, 'bin', 'busybox'))).toBe(true);
+    expect(readFileSync(join(d.stateDir, 'ready'), 'utf8')).not.toBe('');
+    const plain = dirs();
+    expect((await startAgent({ plan: plan(), stateDir: plain.stateDir, workspace: plain.workspace }).done).code).toBe(AGENT_EXIT.success);
+    expect(existsSync(join(plain.stateDir, 'bin'))).toBe(false);
+  });
+
+  it('a plan that needs it and cannot have it ends the stage with an error, before any step is released', async () => {
+    const d = dirs();
+    const run = await startAgent({ plan: plan({ pluginShell: true }), stateDir: d.stateDir, workspace: d.workspace, env: { SLIPWAY_BUSYBOX: join(d.root, 'nope') } }).done;
+    expect(run.code).toBe(AGENT_EXIT.internalError);
+    expect(run.result).toMatchObject({ outcome: 'error', message: expect.stringContaining('cannot install the shell masked plugin steps run under') });
+    expect(existsSync(join(d.stateDir, 'ready'))).toBe(false);
+  });
+});

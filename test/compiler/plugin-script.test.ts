@@ -1,0 +1,135 @@
+// The wrapper of a masked plugin step, run as ECS would run the compiled container: the
+// shell the agent installs (busybox here, as in the agent image) with `sh -c SCRIPT NAME`
+// followed by the image's command line. PATH names an empty directory: like an image built
+// FROM scratch, the container has no programs of its own beside the plugin.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compileManifest } from '../../core/pipeline/compile.js';
+import { PLUGIN_SHELL } from '../../core/pipeline/contract.js';
+import { loadManifest } from '../../core/pipeline/load.js';
+import { pluginScript, SECRET_MASK } from '../../core/pipeline/script.js';
+import { fixtureContext, FIXTURE_OPTIONS } from './support.js';
+
+const BUSYBOX = ['/usr/bin/busybox', '/bin/busybox'].find((path) => spawnSync(path, ['sh', '-c', 'exit 0']).status === 0);
+
+let dir: string;
+let emptyPath: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'slipway-plugin-'));
+  emptyPath = join(dir, 'no-programs');
+  mkdirSync(emptyPath);
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A plugin program: a script run by the host's sh (its interpreter line), printing what it gets. */
+function plugin(name: string, body: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, `#!/bin/sh\n${body}\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+function runWrapped(argv: string[], env: Record<string, string>, hosts: string[] = [], secretEnv: string[] = Object.keys(env)) {
+  const script = pluginScript({ container: 'upload', name: 'upload', hosts, secretEnv });
+  const result = spawnSync(BUSYBOX!, ['sh', '-c', script, 'slipway-upload', ...argv], {
+    env: { PATH: emptyPath, SLIPWAY_HOSTS_FILE: join(dir, 'hosts'), ...env },
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
+  return { status: result.status, out: result.stdout + result.stderr, stdout: result.stdout };
+}
+
+describe.skipIf(!BUSYBOX)('masked plugin wrapper (busybox sh, no programs on PATH)', () => {
+  it('masks secrets in stdout and stderr, whole, embedded and across lines, and keeps the exit code', () => {
+    const program = plugin('drone-upload', ['echo "token=$PLUGIN_TOKEN"', 'echo "url=https://x:${PLUGIN_TOKEN}@host" >&2', 'printf "%s\\n" "$PLUGIN_KEY"', 'echo done', 'exit 3'].join('\n'));
+    const r = runWrapped([program], { PLUGIN_TOKEN: 'tok-3x4mple', PLUGIN_KEY: '-----BEGIN KEY-----\nc2VjcmV0LWtleQ\n-----END KEY-----' });
+    expect(r.status).toBe(3);
+    for (const secret of ['tok-3x4mple', 'c2VjcmV0LWtleQ', 'BEGIN KEY', 'END KEY']) expect(r.out).not.toContain(secret);
+    expect(r.stdout).toContain(`token=${SECRET_MASK}\n`);
+    expect(r.stdout).toContain(`url=https://x:${SECRET_MASK}@host\n`);
+    expect(r.stdout).toContain(`${SECRET_MASK}\n${SECRET_MASK}\n${SECRET_MASK}\n`);
+    expect(r.stdout).toContain('done\n');
+  });
+
+  it('passes the image command line through exactly: spaces, quotes, globs and empty arguments', () => {
+    const program = plugin('args', 'for a in "$@"; do printf "[%s]\\n" "$a"; done');
+    const r = runWrapped([program, 'two words', `it's "quoted"`, '*', '', '$HOME'], { PLUGIN_TOKEN: 'unused-secret' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(`[two words]\n[it's "quoted"]\n[*]\n[]\n[$HOME]\n`);
+  });
+
+  it('adds service names to the hosts file with builtins only, once', () => {
+    writeFileSync(join(dir, 'hosts'), '127.0.0.1 localhost\n');
+    const program = plugin('noop', 'exit 0');
+    expect(runWrapped([program], { PLUGIN_TOKEN: 'some-secret' }, ['cache', 'db']).status).toBe(0);
+    expect(runWrapped([program], { PLUGIN_TOKEN: 'some-secret' }, ['cache', 'db']).status).toBe(0);
+    expect(readFileSync(join(dir, 'hosts'), 'utf8')).toBe('127.0.0.1 localhost\n127.0.0.1 cache db\n');
+  });
+
+  it('a command line that does not exist fails with 127 and says so', () => {
+    const r = runWrapped([join(dir, 'missing-plugin')], { PLUGIN_TOKEN: 'some-secret' });
+    expect(r.status).toBe(127);
+    expect(r.out).toMatch(/missing-plugin: not found/);
+  });
+
+  it('SIGTERM stops the plugin at once with 143', async () => {
+    const program = plugin('slow', 'echo "started $PLUGIN_TOKEN"\nexec sleep 30');
+    const script = pluginScript({ container: 'upload', name: 'upload', hosts: [], secretEnv: ['PLUGIN_TOKEN'] });
+    const child = spawn(BUSYBOX!, ['sh', '-c', script, 'slipway-upload', program], {
+      env: { PATH: `${emptyPath}:/usr/bin:/bin`, PLUGIN_TOKEN: 'hunter22' },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    const ended = new Promise<number | null>((resolve) => child.on('exit', (status) => resolve(status)));
+    try {
+      const started = Date.now();
+      while (!stdout.includes('started') && Date.now() - started < 5000) await new Promise((r) => setTimeout(r, 20));
+      expect(stdout).toBe(`started ${SECRET_MASK}\n`);
+      child.kill('SIGTERM');
+      const status = await Promise.race([ended, new Promise<string>((r) => setTimeout(() => r('still running after 5 s'), 5000))]);
+      expect(status).toBe(143);
+    } finally {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+      }
+    }
+  });
+
+  it('the compiled container runs masked: `echo $SECRET` in a plugin logs no value', () => {
+    const program = plugin('drone-notify', 'echo "notify with $NOTIFY_TOKEN and $PLUGIN_CHANNEL"');
+    const text = [
+      'kind: pipeline',
+      'type: docker',
+      'name: notify',
+      'steps:',
+      '  - name: notify',
+      '    image: example/notify',
+      '    settings:',
+      '      channel: ci',
+      '    environment:',
+      '      NOTIFY_TOKEN:',
+      '        from_secret: notify_token',
+    ].join('\n');
+    const manifest = loadManifest('.drone.yml', text);
+    const compiled = compileManifest(manifest, fixtureContext('').context, {
+      ...FIXTURE_OPTIONS,
+      imageCommands: (image) => (image === 'example/notify' ? { ok: true, entrypoint: [program], cmd: null } : undefined),
+    });
+    const container = compiled.stages[0]!.taskDefinition.containerDefinitions!.find((c) => c.name === 'notify')!;
+    const argv = [...container.entryPoint!, ...container.command!];
+    expect(argv[0]).toBe(PLUGIN_SHELL);
+    // ECS gives the container its environment and the resolved secret; the agent put busybox at PLUGIN_SHELL.
+    const env = Object.fromEntries([...(container.environment ?? []).map((kv) => [kv.name!, kv.value!]), ['NOTIFY_TOKEN', 'n0tify-t0ken'], ['PATH', emptyPath]]);
+    const result = spawnSync(BUSYBOX!, argv.slice(1), { env, encoding: 'utf8', timeout: 10_000 });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe(`notify with ${SECRET_MASK} and ci\n`);
+    expect(container.secrets).toEqual([{ name: 'NOTIFY_TOKEN', valueFrom: expect.stringContaining('notify_token') }]);
+  });
+});
