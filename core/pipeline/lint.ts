@@ -8,6 +8,7 @@ import { HEALTH, MAX_CONTAINERS, START_TIMEOUT } from './limits.js';
 import { SECRET_NAME, SHELL_NAME } from './secret-names.js';
 import { fitContainers, tooManyContainersMessage, type PackUnit } from './pack.js';
 import { stepKind } from './step-order.js';
+import { mayReceiveSecrets } from './plugin-command.js';
 import { imageRepository } from './known-images.js';
 import { UNSUPPORTED_STEP_KEYS, entry, type ParsedFile, type ParsedPipeline } from './parse.js';
 import type { SourceMap, SourceNode } from './yaml-source.js';
@@ -174,16 +175,18 @@ function lintSecretNames(env: Step['environment'], node: SourceNode | undefined,
 }
 
 /**
- * Service names reach a step through /etc/hosts, which only a step's script (commands,
- * run as root) writes: a plugin step, or a step run as another user, that names a service
- * (in its settings, environment or commands) must use localhost instead.
+ * Service names reach a step through /etc/hosts, which only a step's wrapper writes (a
+ * step with commands, or a plugin step that receives secrets and so runs masked), as
+ * root: any other plugin step, or a step run as another user, that names a service (in
+ * its settings, environment or commands) must use localhost instead.
  */
 function lintUnresolvedNames(p: ParsedPipeline, all: Located[], out: Findings): void {
   const names = [...p.pipeline.services.map((s) => s.name), ...p.pipeline.steps.filter((s) => s.detach).map((s) => s.name)];
   if (names.length === 0) return;
   for (const s of all) {
     if (s.service) continue;
-    const plugin = s.step.commands.length === 0;
+    const plugin = s.step.commands.length === 0 && !mayReceiveSecrets(s.step, p.pipeline);
+    if (s.step.commands.length === 0 && !plugin) continue;
     const otherUser = !plugin && s.step.user !== undefined && !/^(root|0)(:|$)/.test(s.step.user);
     if (!plugin && !otherUser) continue;
     const text = [

@@ -8,17 +8,12 @@
 // Docker's rules, which ECS follows: a container's entrypoint replaces the image's
 // ENTRYPOINT and clears its CMD; a container's command replaces only the CMD.
 
+import type { ImageCommand } from '../images/types.js';
 import { pluginEnvironment } from './plugin-settings.js';
 import { isPlugin } from './pack.js';
 import type { Arch, Manifest, Pipeline, Step } from './types.js';
 
-/** What an image's configuration says it runs (`config.Entrypoint`, `config.Cmd`). */
-export interface ImageCommand {
-  entrypoint: string[] | null;
-  cmd: string[] | null;
-}
-
-/** A registry's answer for one image, or why there is none. */
+/** A registry's answer for one image (core/images, ImageCommandResult, seen by the compiler), or why there is none. */
 export type ImageCommandEntry = ({ ok: true } & ImageCommand) | { ok: false; error: string };
 
 /** The answers the planner gathered; undefined: the image was not looked up. */
@@ -38,7 +33,7 @@ export type PluginArgv = { kind: 'known'; argv: string[] } | { kind: 'unknown' }
  * or the pipeline's. A superset of what the compiler finally gives it (a later literal can
  * replace an earlier secret), which is what a list of images to look up needs.
  */
-function mayReceiveSecrets(step: Step, pipeline: Pipeline): boolean {
+export function mayReceiveSecrets(step: Step, pipeline: Pipeline): boolean {
   const fromSecret = (env: Pipeline['environment']) => Object.values(env).some((v) => 'fromSecret' in v);
   return fromSecret(pipeline.environment) || fromSecret(step.environment) || Object.keys(pluginEnvironment(step.settings).secrets).length > 0;
 }

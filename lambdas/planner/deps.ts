@@ -11,6 +11,7 @@ import { createScmAccess } from '../shared/scm.js';
 import { scmCredentials } from '../shared/secrets.js';
 import { cloneCredentialsSource } from '../shared/clone-credentials.js';
 import type { PlannerDeps } from './plan-event.js';
+import { createImageCommandLookup } from '../../core/images/registry-client.js';
 
 export const SLIPWAY_VERSION = '0.1.0';
 
@@ -27,6 +28,8 @@ export function plannerDepsFromEnv(env: Env = process.env): PlannerDeps {
     // Not memoized here: the secret has its own cache with a refresh, and a failed read must be retried.
     scm: createScmAccess({ credentials: () => scmCredentials(env, secretsClient) }),
     cloneCredentials: cloneCredentialsSource(env, () => scmCredentials(env, secretsClient)),
+    // Anonymous pulls of public images; a private image's plugin step names its entrypoint instead.
+    imageLookup: createImageCommandLookup(),
     enqueueJob: async (job) => {
       await sqsClient().send(new SendMessageCommand({ QueueUrl: jobsQueueUrl, MessageBody: encodeJob(job) }));
     },

@@ -15,6 +15,7 @@ import { CompileError, compileManifest, type CompileOptions } from '../../core/p
 import { conditionInput, conditionsMatch } from '../../core/pipeline/conditions.js';
 import { formatDiagnostic } from '../../core/pipeline/format.js';
 import { loadManifest } from '../../core/pipeline/load.js';
+import { imageCommandQueries, type ImageCommands } from '../../core/pipeline/plugin-command.js';
 import type { Diagnostic } from '../../core/pipeline/types.js';
 import type { StageJob } from '../../core/scaling/job.js';
 import { buildContextOf } from '../../core/scm/build-context.js';
@@ -23,6 +24,8 @@ import type { EventMessage } from '../../core/scm/types.js';
 import { isRepositoryAllowed } from '../shared/config.js';
 import type { CloneDecision } from '../shared/clone-credentials.js';
 import type { ScmAccess, ScmRepo } from '../shared/scm.js';
+import type { ImageCommandLookup } from '../../core/images/types.js';
+import { resolveImageCommands } from './image-commands.js';
 
 export interface PlannerDeps {
   store: BuildStore;
@@ -35,6 +38,11 @@ export interface PlannerDeps {
   compile: Omit<CompileOptions, 'stageId' | 'withSecrets' | 'cloneCredentials'>;
   /** The agent's clone credentials for a repository (private ones); none: anonymous clones. */
   cloneCredentials?: (repo: BuildContext['repo']) => Promise<CloneDecision>;
+  /**
+   * What a plugin image runs, from its registry: plugin steps that receive secrets are
+   * compiled to run masked, which needs it. Without it they run unmasked (the stage notes say so).
+   */
+  imageLookup?: ImageCommandLookup;
   publicUrl?: string;
   allowedRepositories?: readonly string[];
   system: BuildContext['system'];
@@ -95,6 +103,18 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps): Promi
     }
   }
 
+  // Before the build number: a lookup that throws (a bug, not a registry's answer) retries the
+  // message without using a number up.
+  let imageCommands: ImageCommands | undefined;
+  if (!invalid && deps.imageLookup) {
+    const queries = imageCommandQueries(manifest, !fork);
+    if (queries.length > 0) {
+      const resolved = await resolveImageCommands(queries, deps.imageLookup);
+      imageCommands = resolved.commands;
+      deps.log('plugin images looked up', { ...fields, images: queries.length, failures: resolved.failures });
+    }
+  }
+
   const number = await deps.store.nextBuildNumber(hook.repo.slug);
   const now = deps.now();
   const ctx = contextFor(number, now);
@@ -111,6 +131,7 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps): Promi
     const compiled = compileManifest(manifest, ctx, {
       ...deps.compile,
       withSecrets: !fork,
+      ...(imageCommands ? { imageCommands } : {}),
       ...(clone.credentials ? { cloneCredentials: clone.credentials } : {}),
       stageId: (_pipeline, stageNumber) => stageKey(makeBuildId(ctx.repo.slug, number), stageNumber),
     });

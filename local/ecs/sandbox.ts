@@ -131,7 +131,9 @@ function hostSandbox(): TaskSandbox {
       // rewritten to the volume's directory, and the mapping is given in SLIPWAY_VOLUMES.
       const volumes = Object.fromEntries(spec.mounts.map((m) => [m.target, m.source]));
       const cwd = rewritePath(spec.cwd ?? '/', spec.mounts);
-      const argv = [...programPrefix(spec.user), ...spec.argv];
+      // The program itself may live on a volume (a masked plugin step runs the agent's busybox from the state volume).
+      const [program, ...args] = spec.argv;
+      const argv = [...programPrefix(spec.user), ...(program === undefined ? [] : [rewritePath(program, spec.mounts)]), ...args];
       const env = { ...spec.env, SLIPWAY_VOLUMES: JSON.stringify(volumes) };
       return spawn(argv[0]!, argv.slice(1), { env, cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     },

@@ -331,5 +331,7 @@ describe('lint: what the compiler would refuse, said early', () => {
     // Not named, or run by a root script: nothing to say.
     expect(warnings(text('- name: slack\n  image: plugins/slack\n  settings:\n    channel: databases\n'))).toEqual([]);
     expect(warnings(text('- name: t\n  image: node\n  commands: [psql -h database]\n'))).toEqual([]);
+    // A plugin that receives secrets runs masked, under a wrapper that adds the names.
+    expect(warnings(text('- name: migrate\n  image: plugins/migrate\n  settings:\n    url: postgres://database:5432/app\n    password:\n      from_secret: db_password\n'))).toEqual([]);
   });
 });

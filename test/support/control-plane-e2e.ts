@@ -16,6 +16,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { startLocalAws, type LocalAws } from '../../local/aws.js';
 import type { EventDeliveryOptions } from '../../local/ecs/events.js';
+import { parameterName } from '../../local/secrets.js';
 import { startControlPlane, type ControlPlane } from '../../local/control-plane.js';
 import { ensureTable } from '../../lambdas/shared/table.js';
 import { BuildStore } from '../../core/builds/store.js';
@@ -35,6 +36,8 @@ export interface E2eOptions {
   eventDelivery?: EventDeliveryOptions;
   /** More handler environment (USE_SPOT, …). */
   env?: Record<string, string>;
+  /** Repository secrets by parameter name (`/slipway/OWNER/NAME/SECRET`), as SSM would hold them. */
+  secrets?: Record<string, string>;
 }
 
 export interface E2e {
@@ -84,7 +87,16 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
     }
   });
   const [aws, git] = await Promise.all([
-    startLocalAws(options.eventDelivery ? { ecs: { eventDelivery: options.eventDelivery } } : {}),
+    startLocalAws({
+      ecs: {
+        ...(options.eventDelivery ? { eventDelivery: options.eventDelivery } : {}),
+        resolveSecret: async (valueFrom) => {
+          const value = options.secrets?.[parameterName(valueFrom)];
+          if (value === undefined) throw new Error(`e2e: secret ${valueFrom} is not among the test's secrets`);
+          return value;
+        },
+      },
+    }),
     startFakeGitHost(),
   ]);
   const ddb = new DynamoDBClient(aws.clientConfig('dynamodb'));

@@ -1,0 +1,321 @@
+// Asks an image's registry (OCI Distribution API) for the ENTRYPOINT and CMD the image runs
+// on linux/<arch>: tag → index → platform manifest → config blob. HTTP goes through an
+// injected `fetch` so tests drive it against a real local registry.
+
+import { createHash } from 'node:crypto';
+import { parseChallenge } from './challenge.js';
+import { ImageCommandCache, type ImageCommandCacheOptions } from './command-cache.js';
+import { MANIFEST_ACCEPT, parseImageConfig, parseManifest, platformName, selectPlatform } from './manifest.js';
+import { isDigest, parseImageReference } from './reference.js';
+import type { Fetch, Arch, ImageCommandLookup, ImageCommandResult, ImageRef, RegistryCredentials } from './types.js';
+
+export interface ImageLookupOptions {
+  fetch?: Fetch;
+  /** Keyed by registry as written in image names (`docker.io`, `ghcr.io`, `localhost:5000`). */
+  credentials?: Readonly<Record<string, RegistryCredentials>>;
+  /** Per request, default 5 s. */
+  timeoutMs?: number;
+  /** Extra attempts after a transient failure (network, timeout, 429, 5xx); default 2. */
+  retries?: number;
+  /** First back-off, doubled on each retry; default 250 ms. */
+  backoffMs?: number;
+  /** Largest response body read, default 4 MiB: a hostile registry must not exhaust memory. */
+  maxResponseBytes?: number;
+  /** Successful lookups are kept here; none when absent. */
+  cache?: ImageCommandCache;
+}
+
+const DEFAULTS = { timeoutMs: 5_000, retries: 2, backoffMs: 250, maxResponseBytes: 4 * 1024 * 1024 };
+/** An index may point at another index; deeper nesting is refused rather than followed. */
+const MAX_MANIFEST_HOPS = 3;
+
+/** A lookup that cannot finish; becomes the `{ ok: false }` result. */
+class LookupFailure extends Error {
+  constructor(
+    message: string,
+    readonly transient: boolean,
+  ) {
+    super(message);
+    this.name = 'LookupFailure';
+  }
+}
+
+interface Fetched {
+  status: number;
+  headers: Headers;
+  body: Buffer;
+}
+
+/** One lookup's connection state: the Authorization earned once is reused for every later request. */
+interface Session {
+  ref: ImageRef;
+  base: string;
+  credentials?: RegistryCredentials;
+  authorization?: string;
+  authenticated: boolean;
+  opts: Required<Omit<ImageLookupOptions, 'credentials' | 'cache'>>;
+}
+
+/**
+ * The planner's dependency: one function bound to a fetch, credentials and a cache.
+ * Concurrent lookups of the same image and architecture share one registry conversation.
+ */
+export function createImageCommandLookup(options: ImageLookupOptions & { cacheOptions?: ImageCommandCacheOptions } = {}): ImageCommandLookup {
+  const { cacheOptions, ...lookupOptions } = options;
+  const cache = lookupOptions.cache ?? new ImageCommandCache(cacheOptions);
+  const inFlight = new Map<string, Promise<ImageCommandResult>>();
+  return (image, arch) => {
+    const parsed = parseImageReference(image);
+    if (!parsed.ok) return Promise.resolve({ ok: false, error: parsed.error, transient: false });
+    const key = cacheKey(parsed.ref, arch);
+    const pending = inFlight.get(key);
+    if (pending) return pending;
+    const promise = lookupImageCommand(image, arch, { ...lookupOptions, cache }).finally(() => inFlight.delete(key));
+    inFlight.set(key, promise);
+    return promise;
+  };
+}
+
+export async function lookupImageCommand(image: string, arch: Arch, options: ImageLookupOptions = {}): Promise<ImageCommandResult> {
+  const parsed = parseImageReference(image);
+  if (!parsed.ok) return { ok: false, error: parsed.error, transient: false };
+  const ref = parsed.ref;
+  const key = cacheKey(ref, arch);
+  const cached = options.cache?.get(key);
+  if (cached) return cached;
+
+  const credentials = options.credentials?.[ref.domain] ?? options.credentials?.[ref.host];
+  const session: Session = {
+    ref,
+    base: `${ref.scheme}://${ref.host}/v2/${ref.repository}`,
+    ...(credentials ? { credentials } : {}),
+    authenticated: false,
+    opts: {
+      fetch: options.fetch ?? globalThis.fetch,
+      timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
+      retries: options.retries ?? DEFAULTS.retries,
+      backoffMs: options.backoffMs ?? DEFAULTS.backoffMs,
+      maxResponseBytes: options.maxResponseBytes ?? DEFAULTS.maxResponseBytes,
+    },
+  };
+  try {
+    const result = await resolveCommand(session, arch);
+    options.cache?.set(key, result);
+    return result;
+  } catch (err) {
+    if (err instanceof LookupFailure) return { ok: false, error: err.message, transient: err.transient };
+    throw err;
+  }
+}
+
+function cacheKey(ref: ImageRef, arch: Arch): string {
+  return `${ref.canonical}|${arch}`;
+}
+
+async function resolveCommand(session: Session, arch: Arch): Promise<Extract<ImageCommandResult, { ok: true }>> {
+  const { ref } = session;
+  const fail = (detail: string): LookupFailure => new LookupFailure(`image "${ref.original}": ${detail}`, false);
+
+  let reference = ref.reference;
+  let expectedDigest = ref.digest;
+  let viaIndex = false;
+  for (let hop = 0; hop < MAX_MANIFEST_HOPS; hop++) {
+    const res = await get(session, `${session.base}/manifests/${reference}`, MANIFEST_ACCEPT, `manifest ${reference}`);
+    const digest = expectedDigest ? verifyDigest(res.body, expectedDigest, `manifest ${expectedDigest}`, fail) : sha256(res.body);
+    const manifest = parseManifest(res.headers.get('content-type'), res.body.toString('utf8'));
+    if (!manifest.ok) throw fail(manifest.error);
+    if (manifest.kind === 'index') {
+      const entry = selectPlatform(manifest.entries, arch);
+      if (!entry.ok) throw fail(entry.error);
+      if (!isDigest(entry.value.digest)) throw fail(`the index lists ${platformName(entry.value)} with an unusable digest "${entry.value.digest.slice(0, 80)}"`);
+      reference = expectedDigest = entry.value.digest;
+      viaIndex = true;
+      continue;
+    }
+    if (!isDigest(manifest.configDigest)) throw fail(`the manifest names an unusable config digest "${manifest.configDigest.slice(0, 80)}"`);
+    const blob = await get(session, `${session.base}/blobs/${manifest.configDigest}`, '*/*', `config blob ${manifest.configDigest}`);
+    verifyDigest(blob.body, manifest.configDigest, `config blob ${manifest.configDigest}`, fail);
+    const config = parseImageConfig(blob.body.toString('utf8'));
+    if (!config.ok) throw fail(config.error);
+    // Without an index nothing said which platform this is; the config does.
+    const built = config.value;
+    if (!viaIndex && built.architecture !== undefined && (built.architecture !== arch || (built.os ?? 'linux') !== 'linux')) {
+      const has = platformName({ os: built.os ?? 'unknown', architecture: built.architecture, ...(built.variant ? { variant: built.variant } : {}) });
+      throw fail(`no manifest for linux/${arch} (the image has ${has} only)`);
+    }
+    return { ok: true, entrypoint: built.entrypoint, cmd: built.cmd, digest };
+  }
+  throw fail(`more than ${MAX_MANIFEST_HOPS - 1} nested image indexes; expected an index of image manifests`);
+}
+
+/** A GET that earns its authorization on the first 401 and turns every non-2xx into a LookupFailure. */
+async function get(session: Session, url: string, accept: string, what: string): Promise<Fetched> {
+  let res = await send(session, url, accept);
+  if (res.status === 401 && !session.authenticated) {
+    await authenticate(session, res.headers.get('www-authenticate'));
+    res = await send(session, url, accept);
+  }
+  if (res.status >= 200 && res.status < 300) return res;
+  throw refusal(session, res, what);
+}
+
+function refusal(session: Session, res: Fetched, what: string): LookupFailure {
+  const { ref } = session;
+  const prefix = `image "${ref.original}": `;
+  const host = ref.host;
+  const codes = registryErrors(res.body);
+  if (res.status === 404) return new LookupFailure(`${prefix}not found in registry ${host} (${codes || `${what} unknown`}); check the name and tag`, false);
+  if (res.status === 401 && !session.credentials) {
+    return new LookupFailure(`${prefix}registry ${host} requires credentials (or the repository does not exist); add credentials for ${ref.domain}`, false);
+  }
+  if (res.status === 401 || res.status === 403) {
+    const given = session.credentials ? 'the credentials given for it' : 'anonymous access';
+    return new LookupFailure(`${prefix}registry ${host} refused ${given} (${res.status}${codes ? ` ${codes}` : ''}); check that they may pull ${ref.repository}`, false);
+  }
+  return new LookupFailure(`${prefix}registry ${host} answered ${res.status} for ${what}${codes ? ` (${codes})` : ''}`, false);
+}
+
+/** `CODE: message` of the registry's `{"errors":[…]}` body, or '' when it has none. */
+function registryErrors(body: Buffer): string {
+  try {
+    const doc = JSON.parse(body.toString('utf8')) as { errors?: Array<{ code?: unknown; message?: unknown }> };
+    if (!Array.isArray(doc.errors)) return '';
+    return doc.errors
+      .map((e) => [e.code, e.message].filter((x) => typeof x === 'string').join(': '))
+      .filter(Boolean)
+      .join('; ')
+      .slice(0, 300);
+  } catch (err) {
+    if (err instanceof SyntaxError) return ''; // Not the registry's JSON error shape (an HTML page from a proxy).
+    throw err;
+  }
+}
+
+async function authenticate(session: Session, header: string | null): Promise<void> {
+  session.authenticated = true;
+  const { ref, credentials } = session;
+  const prefix = `image "${ref.original}": registry ${ref.host}`;
+  const challenge = parseChallenge(header);
+  const basic = credentials ? `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}` : undefined;
+
+  if (challenge?.scheme === 'basic') {
+    if (!basic) throw new LookupFailure(`${prefix} requires credentials; add credentials for ${ref.domain}`, false);
+    session.authorization = basic;
+    return;
+  }
+  if (challenge?.scheme !== 'bearer') {
+    throw new LookupFailure(`${prefix} answered 401 with ${challenge ? `an unsupported "${challenge.name}"` : 'no usable'} challenge; expected Bearer or Basic`, false);
+  }
+  let tokenUrl: URL;
+  try {
+    tokenUrl = new URL(challenge.realm);
+  } catch (err) {
+    throw new LookupFailure(`${prefix} named an invalid token realm "${challenge.realm.slice(0, 200)}" (${(err as Error).message})`, false);
+  }
+  if (tokenUrl.protocol !== 'https:' && tokenUrl.protocol !== 'http:') {
+    throw new LookupFailure(`${prefix} named a token realm that is not http(s): ${tokenUrl.protocol}`, false);
+  }
+  if (challenge.service !== undefined) tokenUrl.searchParams.set('service', challenge.service);
+  tokenUrl.searchParams.set('scope', challenge.scope ?? `repository:${ref.repository}:pull`);
+
+  const res = await send(session, tokenUrl.toString(), 'application/json', basic);
+  if (res.status === 401 || res.status === 403) {
+    throw new LookupFailure(
+      basic
+        ? `${prefix}: its token service refused the credentials given for ${ref.domain} (${res.status})`
+        : `${prefix} requires credentials to pull ${ref.repository}; add credentials for ${ref.domain}`,
+      false,
+    );
+  }
+  if (res.status < 200 || res.status >= 300) throw new LookupFailure(`${prefix}: its token service answered ${res.status}`, false);
+  let token: unknown;
+  try {
+    const doc = JSON.parse(res.body.toString('utf8')) as { token?: unknown; access_token?: unknown };
+    token = doc.token ?? doc.access_token;
+  } catch (err) {
+    throw new LookupFailure(`${prefix}: its token service answered with malformed JSON (${(err as Error).message})`, false);
+  }
+  if (typeof token !== 'string' || token.length === 0) throw new LookupFailure(`${prefix}: its token service answered without a token`, false);
+  session.authorization = `Bearer ${token}`;
+}
+
+/**
+ * One request with the transient failures retried: network errors, timeouts, 429 and 5xx.
+ * `authorization` overrides the session's (the token request carries Basic or nothing).
+ */
+async function send(session: Session, url: string, accept: string, authorization = session.authorization): Promise<Fetched> {
+  const { opts, ref } = session;
+  const headers: Record<string, string> = { accept };
+  if (authorization) headers.authorization = authorization;
+  let problem = '';
+  for (let attempt = 0; attempt <= opts.retries; attempt++) {
+    if (attempt > 0) await sleep(opts.backoffMs * 2 ** (attempt - 1));
+    let res: Response;
+    try {
+      res = await opts.fetch(url, { headers, redirect: 'follow', signal: AbortSignal.timeout(opts.timeoutMs) });
+    } catch (err) {
+      problem = describeNetworkError(err, opts.timeoutMs);
+      continue;
+    }
+    if (res.status === 429 || res.status >= 500) {
+      problem = `answered ${res.status}`;
+      await res.body?.cancel();
+      continue;
+    }
+    try {
+      return { status: res.status, headers: res.headers, body: await readLimited(res, opts.maxResponseBytes, ref, url) };
+    } catch (err) {
+      if (err instanceof LookupFailure) throw err;
+      problem = describeNetworkError(err, opts.timeoutMs);
+    }
+  }
+  const attempts = opts.retries + 1;
+  throw new LookupFailure(`image "${ref.original}": registry ${new URL(url).host} ${problem} (${attempts} attempt${attempts > 1 ? 's' : ''}); try again later`, true);
+}
+
+/** The body, refused as soon as it passes `max` bytes, whatever Content-Length claims. */
+async function readLimited(res: Response, max: number, ref: ImageRef, url: string): Promise<Buffer> {
+  const tooLarge = (): LookupFailure =>
+    new LookupFailure(`image "${ref.original}": registry ${ref.host} sent more than ${max} bytes for ${new URL(url).pathname}; refused`, false);
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > max) {
+    await res.body?.cancel();
+    throw tooLarge();
+  }
+  if (!res.body) return Buffer.alloc(0);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
+}
+
+function describeNetworkError(err: unknown, timeoutMs: number): string {
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return `did not answer within ${timeoutMs} ms`;
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : '';
+  return `could not be reached (${err instanceof Error ? err.message : String(err)}${cause ? `: ${cause}` : ''})`;
+}
+
+function verifyDigest(body: Buffer, digest: string, what: string, fail: (detail: string) => LookupFailure): string {
+  const [algorithm = '', expected] = digest.split(':');
+  const actual = createHash(algorithm).update(body).digest('hex');
+  if (actual !== expected) throw fail(`${what} does not match its digest (content is ${algorithm}:${actual}); the registry or a proxy altered it`);
+  return digest;
+}
+
+function sha256(body: Buffer): string {
+  return `sha256:${createHash('sha256').update(body).digest('hex')}`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,129 @@
+// Secrets never reach a build's log, plugin steps included, end to end on the local
+// stand-ins: a push plans the build, the agent installs the plugin shell, and a plugin step
+// (no commands: its image's own command line) prints its secret — the log shows the mask.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SECRET_MASK } from '../../core/pipeline/script.js';
+import { E2E_REPO, startE2e, stepTable, type E2e } from '../support/control-plane-e2e.js';
+import { startRegistryStandIn, type RegistryStandIn } from '../support/registry-stand-in.js';
+
+const TOKEN = 'pl4gin-t0ken-value';
+const KEY = 'multi-line-key-part-one\nmulti-line-key-part-two';
+
+// The plugin's "image" gives its command line as `entrypoint:` (the registry is not asked);
+// it prints its settings as a careless plugin would, on stdout and stderr, and reaches the
+// service by name through the hosts line its wrapper adds.
+const PIPELINE = `kind: pipeline
+type: docker
+name: release
+services:
+- name: cache
+  image: redis:7
+steps:
+- name: build
+  image: alpine:3
+  environment:
+    TOKEN:
+      from_secret: api_token
+  commands:
+  - echo "commands see $TOKEN"
+- name: notify
+  image: example/notify:1
+  entrypoint: [/bin/sh, -c]
+  command:
+  - 'echo "plugin token=$PLUGIN_TOKEN channel=$PLUGIN_CHANNEL"; echo "url=https://bot:$PLUGIN_TOKEN@chat.example.com" >&2; printf "%s\\n" "$PLUGIN_KEY"; grep -q "127.0.0.1 cache" /etc/hosts && echo "cache is in /etc/hosts"'
+  settings:
+    channel: ci
+    token:
+      from_secret: api_token
+    key:
+      from_secret: deploy_key
+`;
+
+// A plugin whose command line only its image knows: the planner reads it from the registry.
+const REGISTRY_PLUGIN_SCRIPT = 'echo "registry plugin got $PLUGIN_TOKEN as $0"; exit "${PLUGIN_EXIT:-0}"';
+const registryPipeline = (registry: string) => `kind: pipeline
+type: docker
+name: publish
+steps:
+- name: announce
+  image: ${registry}/acme/announce:1
+  settings:
+    token:
+      from_secret: api_token
+`;
+
+let e2e: E2e;
+let registry: RegistryStandIn;
+beforeAll(async () => {
+  registry = await startRegistryStandIn({ auth: 'bearer' });
+  registry.publish({ name: 'acme/announce', tag: '1', platforms: { amd64: { entrypoint: ['/bin/sh', '-c', REGISTRY_PLUGIN_SCRIPT, 'announce-plugin'] }, arm64: { entrypoint: ['/bin/false'] } } });
+  e2e = await startE2e({
+    name: 'e2e-plugin-secrets',
+    secrets: { [`/slipway/${E2E_REPO}/api_token`]: TOKEN, [`/slipway/${E2E_REPO}/deploy_key`]: KEY },
+  });
+}, 60_000);
+afterAll(async () => {
+  await e2e?.stop();
+  await registry?.stop();
+});
+
+describe('secrets in the logs of plugin steps, end to end', () => {
+  it('a plugin step that prints its secrets logs the mask, on stdout and stderr, across lines; the build succeeds', async () => {
+    const sha = e2e.commit(PIPELINE, 'notify with a token');
+    expect((await e2e.deliver(e2e.pushPayload(sha, 'notify with a token'), 'plugin-secrets-1')).statusCode).toBe(202);
+    const detail = await e2e.finishedBuild('plugin-secrets-1', 60_000);
+    expect({ status: detail.status, steps: stepTable(detail) }).toEqual({
+      status: 'success',
+      steps: [{ stage: 'release', status: 'success', steps: ['clone:clone=success', 'service:cache=success', 'step:build=success', 'step:notify=success'] }],
+    });
+    const stage = detail.stages[0]!;
+    const logOf = (name: string) =>
+      e2e.aws.ecs
+        .logs(stage.taskArn!, stage.steps.find((s) => s.name === name)!.container)
+        .map((l) => l.message)
+        .join('\n');
+    const notify = logOf('notify');
+    expect(notify).toContain(`plugin token=${SECRET_MASK} channel=ci`);
+    expect(notify).toContain(`url=https://bot:${SECRET_MASK}@chat.example.com`);
+    expect(notify).toContain(`${SECRET_MASK}\n${SECRET_MASK}`);
+    expect(notify).toContain('cache is in /etc/hosts');
+    expect(logOf('build')).toContain(`commands see ${SECRET_MASK}`);
+    // No container of the task logged a value: not the plugin, not the agent, not the service.
+    const task = e2e.aws.ecs.tasks().find((t) => t.taskArn === stage.taskArn) as { containers: { name: string }[] };
+    const everything = task.containers.map((c) => e2e.aws.ecs.logs(stage.taskArn!, c.name).map((l) => l.message).join('\n')).join('\n');
+    expect(task.containers.length).toBe(4);
+    for (const value of [TOKEN, ...KEY.split('\n')]) expect(everything).not.toContain(value);
+    // The agent installed the shell the plugin ran under.
+    expect(e2e.aws.ecs.logs(stage.taskArn!, 'slipway-agent').map((l) => l.message).join('\n')).toContain('plugin shell:');
+  }, 90_000);
+
+  it("a plugin known only by its image: the planner reads the image's entrypoint from its registry and the step runs masked", async () => {
+    const host = new URL(registry.url).host;
+    const sha = e2e.commit(registryPipeline(host), 'announce');
+    expect((await e2e.deliver(e2e.pushPayload(sha, 'announce'), 'plugin-secrets-registry')).statusCode).toBe(202);
+    const detail = await e2e.finishedBuild('plugin-secrets-registry', 60_000);
+    expect({ status: detail.status, error: detail.error }).toEqual({ status: 'success', error: undefined });
+    const stage = detail.stages[0]!;
+    const log = e2e.aws.ecs.logs(stage.taskArn!, stage.steps.find((s) => s.name === 'announce')!.container).map((l) => l.message);
+    // The amd64 entrypoint ran (the pipeline's platform), its own arguments intact, its output masked.
+    expect(log).toContain(`registry plugin got ${SECRET_MASK} as announce-plugin`);
+    expect(log.join('\n')).not.toContain(TOKEN);
+    expect(registry.requests.some((r) => r.path.startsWith('/v2/acme/announce/manifests/1'))).toBe(true);
+  }, 90_000);
+
+  it('an image whose registry does not know it makes an error build that says what to do, and runs no task', async () => {
+    const tasksBefore = e2e.aws.ecs.tasks().length;
+    const host = new URL(registry.url).host;
+    const sha = e2e.commit(registryPipeline(host).replace('acme/announce:1', 'acme/missing:1'), 'announce with a typo');
+    expect((await e2e.deliver(e2e.pushPayload(sha, 'announce with a typo'), 'plugin-secrets-missing')).statusCode).toBe(202);
+    const detail = await e2e.finishedBuild('plugin-secrets-missing', 30_000);
+    expect(detail.status).toBe('error');
+    expect(detail.error).toMatch(/^\.drone\.yml:\d+:3: error: compile: pipeline "publish": step "announce" receives secrets \(PLUGIN_TOKEN\), so its output is masked/);
+    expect(detail.error).toContain(`image "${host}/acme/missing:1"`);
+    expect(detail.error).toContain("Set the step's entrypoint");
+    expect(detail.stages).toEqual([]);
+    await e2e.plane.idle();
+    expect(e2e.aws.ecs.tasks().length).toBe(tasksBefore);
+  }, 60_000);
+});

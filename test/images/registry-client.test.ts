@@ -1,0 +1,292 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createImageCommandLookup, lookupImageCommand, type ImageLookupOptions } from '../../core/images/registry-client.js';
+import { startRegistryStandIn, type RegistryStandIn, type RegistryStandInOptions, type StandInImage } from '../support/registry-stand-in.js';
+
+// Short timings: nothing here waits longer than a few hundred milliseconds.
+const FAST: ImageLookupOptions = { timeoutMs: 1_000, backoffMs: 10 };
+
+const S3: StandInImage = {
+  name: 'plugins/s3',
+  tag: '1',
+  attestations: true,
+  platforms: {
+    amd64: { entrypoint: ['/bin/drone-s3'], cmd: null },
+    'arm64/v8': { entrypoint: ['/bin/drone-s3-arm64'], cmd: ['--verbose'] },
+    'arm/v7': { entrypoint: ['/bin/drone-s3-arm'] },
+  },
+};
+
+let registries: RegistryStandIn[] = [];
+async function registry(options?: RegistryStandInOptions): Promise<RegistryStandIn> {
+  const r = await startRegistryStandIn(options);
+  registries.push(r);
+  return r;
+}
+afterEach(async () => {
+  await Promise.all(registries.map((r) => r.stop()));
+  registries = [];
+});
+
+const paths = (r: RegistryStandIn): string[] => r.requests.map((q) => q.path);
+
+describe('lookupImageCommand against a registry', () => {
+  it('follows index → platform manifest → config for each architecture, skipping attestations', async () => {
+    const reg = await registry();
+    const published = reg.publish(S3);
+    const image = `${reg.host}/plugins/s3:1`;
+
+    expect(await lookupImageCommand(image, 'amd64', FAST)).toEqual({ ok: true, entrypoint: ['/bin/drone-s3'], cmd: null, digest: published.manifests.amd64 });
+    expect(await lookupImageCommand(image, 'arm64', FAST)).toEqual({ ok: true, entrypoint: ['/bin/drone-s3-arm64'], cmd: ['--verbose'], digest: published.manifests['arm64/v8'] });
+    expect(paths(reg).slice(0, 3)).toEqual([
+      '/v2/plugins/s3/manifests/1',
+      `/v2/plugins/s3/manifests/${published.manifests.amd64}`,
+      `/v2/plugins/s3/blobs/${published.configs.amd64}`,
+    ]);
+    expect(reg.requests[0]!.authorization).toBeUndefined();
+  });
+
+  it('reads a Docker manifest list and a single-platform manifest', async () => {
+    const reg = await registry();
+    reg.publish({ name: 'tools/list', tag: 'v2', format: 'docker', platforms: { amd64: { cmd: ['/bin/sh'] }, arm64: { entrypoint: ['/init'], cmd: ['run'] } } });
+    const single = reg.publish({ name: 'tools/single', tag: 'latest', format: 'single', platforms: { amd64: { entrypoint: ['/entry.sh'] } } });
+
+    expect(await lookupImageCommand(`${reg.host}/tools/list:v2`, 'arm64', FAST)).toMatchObject({ ok: true, entrypoint: ['/init'], cmd: ['run'] });
+    expect(await lookupImageCommand(`${reg.host}/tools/list:v2`, 'amd64', FAST)).toMatchObject({ ok: true, entrypoint: null, cmd: ['/bin/sh'] });
+    expect(await lookupImageCommand(`${reg.host}/tools/single`, 'amd64', FAST)).toEqual({ ok: true, entrypoint: ['/entry.sh'], cmd: null, digest: single.tagDigest });
+    // A single manifest carries no platform list: the config blob says what it was built for.
+    expect(await lookupImageCommand(`${reg.host}/tools/single`, 'arm64', FAST)).toEqual({
+      ok: false,
+      error: `image "${reg.host}/tools/single": no manifest for linux/arm64 (the image has linux/amd64 only)`,
+      transient: false,
+    });
+  });
+
+  it('names the platforms that exist when the architecture is missing', async () => {
+    const reg = await registry();
+    reg.publish({ name: 'old/tool', tag: '1', attestations: true, platforms: { amd64: { cmd: ['x'] }, 'arm/v7': { cmd: ['x'] } } });
+    expect(await lookupImageCommand(`${reg.host}/old/tool:1`, 'arm64', FAST)).toEqual({
+      ok: false,
+      error: `image "${reg.host}/old/tool:1": no manifest for linux/arm64 (the image has linux/amd64, linux/arm/v7)`,
+      transient: false,
+    });
+  });
+
+  it('pulls by digest when the reference pins one', async () => {
+    const reg = await registry();
+    const published = reg.publish(S3);
+    const result = await lookupImageCommand(`${reg.host}/plugins/s3:ignored@${published.tagDigest}`, 'amd64', FAST);
+    expect(result).toMatchObject({ ok: true, entrypoint: ['/bin/drone-s3'] });
+    expect(paths(reg)[0]).toBe(`/v2/plugins/s3/manifests/${published.tagDigest}`);
+  });
+
+  it('follows a blob redirect to storage', async () => {
+    const reg = await registry({ redirectBlobs: true });
+    reg.publish(S3);
+    expect(await lookupImageCommand(`${reg.host}/plugins/s3:1`, 'amd64', FAST)).toMatchObject({ ok: true, entrypoint: ['/bin/drone-s3'] });
+    expect(paths(reg).some((p) => p.startsWith('/storage/'))).toBe(true);
+  });
+
+  it('refuses a reference it cannot parse without asking anyone', async () => {
+    const reg = await registry();
+    expect(await lookupImageCommand(`${reg.host}/Plugins/S3`, 'amd64', FAST)).toEqual({
+      ok: false,
+      error: `image "${reg.host}/Plugins/S3": invalid reference: repository "Plugins/S3" must be lower case`,
+      transient: false,
+    });
+    expect(reg.requests).toEqual([]);
+  });
+});
+
+describe('authentication', () => {
+  it('earns an anonymous bearer token once and reuses it', async () => {
+    const reg = await registry({ auth: 'bearer' });
+    reg.publish(S3);
+    expect(await lookupImageCommand(`${reg.host}/plugins/s3:1`, 'arm64', FAST)).toMatchObject({ ok: true, entrypoint: ['/bin/drone-s3-arm64'] });
+    const log = reg.requests;
+    expect(log[0]).toEqual({ method: 'GET', path: '/v2/plugins/s3/manifests/1' });
+    expect(log[1]!.path).toBe(`/token?service=registry.stand-in&scope=${encodeURIComponent('repository:plugins/s3:pull')}`);
+    expect(log[1]!.authorization).toBeUndefined();
+    expect(log.slice(2).map((q) => q.authorization?.startsWith('Bearer '))).toEqual([true, true, true]);
+    expect(log.filter((q) => q.path.startsWith('/token'))).toHaveLength(1);
+  });
+
+  it('sends Basic credentials to the token service when the registry needs them', async () => {
+    const creds = { username: 'ci', password: 's3cret' };
+    const reg = await registry({ auth: 'bearer', credentials: creds });
+    reg.publish(S3);
+    const image = `${reg.host}/plugins/s3:1`;
+
+    expect(await lookupImageCommand(image, 'amd64', FAST)).toEqual({
+      ok: false,
+      error: `image "${image}": registry ${reg.host} requires credentials to pull plugins/s3; add credentials for ${reg.host}`,
+      transient: false,
+    });
+    expect(await lookupImageCommand(image, 'amd64', { ...FAST, credentials: { [reg.host]: { ...creds, password: 'wrong' } } })).toMatchObject({
+      ok: false,
+      error: expect.stringContaining('token service refused the credentials given'),
+      transient: false,
+    });
+    reg.requests.length = 0;
+    expect(await lookupImageCommand(image, 'amd64', { ...FAST, credentials: { [reg.host]: creds } })).toMatchObject({ ok: true, entrypoint: ['/bin/drone-s3'] });
+    const tokenRequest = reg.requests.find((q) => q.path.startsWith('/token'));
+    expect(tokenRequest?.authorization).toBe(`Basic ${Buffer.from('ci:s3cret').toString('base64')}`);
+  });
+
+  it('answers a Basic challenge with the registry credentials', async () => {
+    const creds = { username: 'ci', password: 'pw' };
+    const reg = await registry({ auth: 'basic', credentials: creds });
+    reg.publish(S3);
+    const image = `${reg.host}/plugins/s3:1`;
+    expect(await lookupImageCommand(image, 'amd64', FAST)).toEqual({
+      ok: false,
+      error: `image "${image}": registry ${reg.host} requires credentials; add credentials for ${reg.host}`,
+      transient: false,
+    });
+    expect(await lookupImageCommand(image, 'amd64', { ...FAST, credentials: { [reg.host]: { ...creds, password: 'no' } } })).toEqual({
+      ok: false,
+      error: `image "${image}": registry ${reg.host} refused the credentials given for it (401 UNAUTHORIZED: authentication required); check that they may pull plugins/s3`,
+      transient: false,
+    });
+    expect(await lookupImageCommand(image, 'amd64', { ...FAST, credentials: { [reg.host]: creds } })).toMatchObject({ ok: true, entrypoint: ['/bin/drone-s3'] });
+  });
+});
+
+describe('failures', () => {
+  it('retries 503 twice and then succeeds', async () => {
+    const reg = await registry();
+    reg.publish(S3);
+    reg.failNext(2, 503);
+    expect(await lookupImageCommand(`${reg.host}/plugins/s3:1`, 'amd64', FAST)).toMatchObject({ ok: true, entrypoint: ['/bin/drone-s3'] });
+    expect(paths(reg).slice(0, 3)).toEqual(['/v2/plugins/s3/manifests/1', '/v2/plugins/s3/manifests/1', '/v2/plugins/s3/manifests/1']);
+    expect(reg.requests).toHaveLength(5);
+  });
+
+  it('gives up after three attempts on 503 or 429 and says it is transient', async () => {
+    const reg = await registry();
+    reg.publish(S3);
+    reg.failNext(100, 503);
+    expect(await lookupImageCommand(`${reg.host}/plugins/s3:1`, 'amd64', FAST)).toEqual({
+      ok: false,
+      error: `image "${reg.host}/plugins/s3:1": registry ${reg.host} answered 503 (3 attempts); try again later`,
+      transient: true,
+    });
+    expect(reg.requests).toHaveLength(3);
+
+    const limited = await registry();
+    limited.publish(S3);
+    limited.failNext(100, 429, '/blobs/');
+    expect(await lookupImageCommand(`${limited.host}/plugins/s3:1`, 'amd64', { ...FAST, retries: 1 })).toMatchObject({ ok: false, transient: true, error: expect.stringContaining('answered 429 (2 attempts)') });
+  });
+
+  it('retries a request that times out', async () => {
+    const reg = await registry();
+    reg.publish(S3);
+    reg.stallNext(1);
+    expect(await lookupImageCommand(`${reg.host}/plugins/s3:1`, 'amd64', { ...FAST, timeoutMs: 150 })).toMatchObject({ ok: true });
+    reg.stallNext(3);
+    expect(await lookupImageCommand(`${reg.host}/plugins/s3:1`, 'amd64', { ...FAST, timeoutMs: 150 })).toEqual({
+      ok: false,
+      error: `image "${reg.host}/plugins/s3:1": registry ${reg.host} did not answer within 150 ms (3 attempts); try again later`,
+      transient: true,
+    });
+  });
+
+  it('reports an unreachable registry as transient', async () => {
+    const reg = await registry();
+    const host = reg.host;
+    await reg.stop();
+    registries = [];
+    const result = await lookupImageCommand(`${host}/plugins/s3:1`, 'amd64', { ...FAST, retries: 1 });
+    expect(result).toMatchObject({ ok: false, transient: true, error: expect.stringMatching(/could not be reached .*\(2 attempts\); try again later$/) });
+  });
+
+  it('reports an unknown tag as not found, not transient', async () => {
+    const reg = await registry();
+    reg.publish(S3);
+    expect(await lookupImageCommand(`${reg.host}/plugins/s3:9`, 'amd64', FAST)).toEqual({
+      ok: false,
+      error: `image "${reg.host}/plugins/s3:9": not found in registry ${reg.host} (MANIFEST_UNKNOWN: manifest unknown); check the name and tag`,
+      transient: false,
+    });
+    expect(reg.requests).toHaveLength(1);
+  });
+
+  it('refuses a config blob whose content does not match its digest', async () => {
+    const reg = await registry();
+    const published = reg.publish(S3);
+    const digest = published.configs.amd64!;
+    reg.tamperBlob(digest, JSON.stringify({ config: { Entrypoint: ['/bin/evil'] } }));
+    const result = await lookupImageCommand(`${reg.host}/plugins/s3:1`, 'amd64', FAST);
+    expect(result).toMatchObject({ ok: false, transient: false });
+    expect(!result.ok && result.error).toMatch(new RegExp(`^image "${reg.host}/plugins/s3:1": config blob ${digest} does not match its digest \\(content is sha256:[0-9a-f]{64}\\)`));
+  });
+
+  it('stops reading an oversized response, streamed or declared', async () => {
+    const reg = await registry();
+    reg.publish(S3);
+    // 5 MiB with no Content-Length: the limit is enforced while streaming.
+    reg.serveRaw('/manifests/huge', { status: 200, contentType: 'application/vnd.oci.image.index.v1+json', body: Buffer.alloc(5 * 1024 * 1024, 0x20) });
+    expect(await lookupImageCommand(`${reg.host}/plugins/s3:huge`, 'amd64', FAST)).toEqual({
+      ok: false,
+      error: `image "${reg.host}/plugins/s3:huge": registry ${reg.host} sent more than ${4 * 1024 * 1024} bytes for /v2/plugins/s3/manifests/huge; refused`,
+      transient: false,
+    });
+    // A normal response (with Content-Length) over a small limit is refused before reading.
+    expect(await lookupImageCommand(`${reg.host}/plugins/s3:1`, 'amd64', { ...FAST, maxResponseBytes: 100 })).toMatchObject({
+      ok: false,
+      error: expect.stringContaining('sent more than 100 bytes for /v2/plugins/s3/manifests/1'),
+    });
+  });
+
+  it('explains a schema 1 manifest', async () => {
+    const reg = await registry();
+    reg.serveRaw('/manifests/ancient', {
+      status: 200,
+      contentType: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
+      body: JSON.stringify({ schemaVersion: 1, name: 'plugins/s3', tag: 'ancient', fsLayers: [] }),
+    });
+    expect(await lookupImageCommand(`${reg.host}/plugins/s3:ancient`, 'amd64', FAST)).toMatchObject({ ok: false, transient: false, error: expect.stringContaining('schema 1 manifest, which is not supported') });
+  });
+});
+
+describe('createImageCommandLookup', () => {
+  it('answers again from its cache until the entry expires', async () => {
+    const reg = await registry({ auth: 'bearer' });
+    reg.publish(S3);
+    let now = 1_000_000;
+    const lookup = createImageCommandLookup({ ...FAST, cacheOptions: { ttlMs: 60_000, now: () => now } });
+
+    const first = await lookup(`${reg.host}/plugins/s3:1`, 'amd64');
+    expect(first).toMatchObject({ ok: true });
+    const asked = reg.requests.length;
+    now += 59_000;
+    // Same image, same architecture: no request at all.
+    expect(await lookup(`${reg.host}/plugins/s3:1`, 'amd64')).toEqual(first);
+    expect(reg.requests).toHaveLength(asked);
+    // Another architecture is another entry.
+    expect(await lookup(`${reg.host}/plugins/s3:1`, 'arm64')).toMatchObject({ ok: true, entrypoint: ['/bin/drone-s3-arm64'] });
+    expect(reg.requests.length).toBeGreaterThan(asked);
+
+    const beforeExpiry = reg.requests.length;
+    now += 2_000;
+    expect(await lookup(`${reg.host}/plugins/s3:1`, 'amd64')).toEqual(first);
+    expect(reg.requests.length).toBeGreaterThan(beforeExpiry);
+  });
+
+  it('does not cache failures', async () => {
+    const reg = await registry();
+    const lookup = createImageCommandLookup(FAST);
+    expect(await lookup(`${reg.host}/plugins/s3:1`, 'amd64')).toMatchObject({ ok: false, transient: false });
+    reg.publish(S3);
+    expect(await lookup(`${reg.host}/plugins/s3:1`, 'amd64')).toMatchObject({ ok: true, entrypoint: ['/bin/drone-s3'] });
+  });
+
+  it('shares one registry conversation between concurrent lookups of the same image', async () => {
+    const reg = await registry();
+    reg.publish(S3);
+    const lookup = createImageCommandLookup(FAST);
+    const results = await Promise.all([lookup(`${reg.host}/plugins/s3:1`, 'amd64'), lookup(`${reg.host}/plugins/s3:1`, 'amd64')]);
+    expect(results[0]).toEqual(results[1]);
+    expect(reg.requests).toHaveLength(3);
+  });
+});
