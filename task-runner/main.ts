@@ -26,6 +26,7 @@ Environment:
   SLIPWAY_STATE_DIR             state directory instead of /slipway (local runs, tests)
   SLIPWAY_TIMEOUT_SECONDS       pipeline timeout instead of the plan's minutes (tests)
   SLIPWAY_POLL_MS               metadata poll interval, default 1000
+  SLIPWAY_BUSYBOX               static busybox installed for masked plugin steps
 
 Exit codes: 0 success, 1 step failed, 2 service not ready, 3 timed out,
             4 interrupted, 5 clone failed, 6 internal error.
