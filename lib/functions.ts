@@ -230,6 +230,8 @@ export class ControlPlaneFunctions extends Construct {
       SCM_CREDENTIALS_SECRET_ARN: this.scmCredentialsSecret.secretArn,
       // Nudged when a stage's end makes dependent stages ready.
       AUTOSCALER_FUNCTION_NAME: f.autoscaler.functionName,
+      // A stage the agent ended gets the agent's own message from its result line.
+      BUILD_LOG_GROUP: buildCluster.logGroup.logGroupName,
     });
     env('api', {
       ...tableName,
@@ -329,6 +331,8 @@ export class ControlPlaneFunctions extends Construct {
       new iam.PolicyStatement({ sid: 'CancelSlipwayTasks', actions: ['ecs:StopTask'], resources: [taskArns], conditions: inCluster }),
     );
     buildCluster.logGroup.grant(f.api, 'logs:GetLogEvents', 'logs:FilterLogEvents', 'logs:DescribeLogStreams');
+    // task-events reads the agent's result line (the end of its stream) from the same group.
+    buildCluster.logGroup.grant(f['task-events'], 'logs:GetLogEvents', 'logs:FilterLogEvents');
 
     this.acknowledgeWildcards();
   }

@@ -12,7 +12,8 @@
 //   AWS (where every scheduled pass reconciles).
 //   The autoscaler samples the jobs queue itself, so the jobs queue is not polled here.
 // - ECS stand-in's task events → task-events handler; a STOPPED task nudges the autoscaler
-//   (capacity freed, dependent stages queued).
+//   (capacity freed, dependent stages queued). The handler reads the agent's result line
+//   from the stand-in's log store, as it reads CloudWatch Logs in AWS.
 
 import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
@@ -25,8 +26,11 @@ export type TaskEventsHandler = (event: TaskStateChangeEvent) => Promise<unknown
 export interface ControlPlaneOptions {
   /** Environment of the handlers (TABLE_NAME, EVENTS_QUEUE_URL, JOBS_QUEUE_URL, …): put in process.env. */
   env: Record<string, string>;
-  /** The ECS stand-in's event subscription. */
-  ecs: { onTaskStateChange(listener: (event: TaskStateChangeEvent) => void | Promise<void>): () => void };
+  /**
+   * The ECS stand-in's event subscription, and where it keeps container logs: the
+   * task-events handler reads the agent's result line there (CloudWatch Logs in AWS).
+   */
+  ecs: { onTaskStateChange(listener: (event: TaskStateChangeEvent) => void | Promise<void>): () => void; logsDir?: string };
   /** Milliseconds between scheduled autoscaler passes (default 10 s; AWS: 1 min). */
   scheduleMs?: number;
   /** Milliseconds between reconciling passes (default 30 s, at least scheduleMs; AWS: every scheduled pass). */
@@ -46,6 +50,19 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
+/** The planner compiles with this log group when BUILD_LOG_GROUP is unset (lambdas/planner/deps.ts). */
+const DEFAULT_BUILD_LOG_GROUP = '/slipway/builds';
+
+/** The real task-events handler, reading agent results from the stand-in's log store. */
+async function localTaskEventsHandler(options: ControlPlaneOptions): Promise<TaskEventsHandler> {
+  const { taskEventsHandler } = await import('../lambdas/task-events/handler.js');
+  const logsDir = options.ecs.logsDir;
+  // Never CloudWatch from here: without a log store, stages keep the generic message.
+  if (logsDir === undefined) return taskEventsHandler(() => undefined);
+  const { localLogReader } = await import('../lambdas/api/logs-local.js');
+  return taskEventsHandler(() => localLogReader(logsDir, process.env.BUILD_LOG_GROUP || DEFAULT_BUILD_LOG_GROUP));
+}
+
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
   Object.assign(process.env, options.env);
   const eventsQueueUrl = options.env.EVENTS_QUEUE_URL ?? process.env.EVENTS_QUEUE_URL;
@@ -53,7 +70,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const onError = options.onError ?? ((where, err) => console.error(`control-plane: ${where}: ${(err as Error)?.stack ?? err}`));
   const planner = options.handlers?.planner ?? ((await import('../lambdas/planner/handler.js' as string)) as { handler: SqsBatchHandler }).handler;
   const autoscaler = options.handlers?.autoscaler ?? (await import('../lambdas/autoscaler/handler.js')).handler;
-  const taskEvents = options.handlers?.taskEvents ?? (await import('../lambdas/task-events/handler.js')).handler;
+  const taskEvents = options.handlers?.taskEvents ?? (await localTaskEventsHandler(options));
   // As lambdas/shared/clients.ts: fauxqs's queue URLs name hosts only the endpoint reaches.
   const sqs = new SQSClient({ useQueueUrlAsEndpoint: false });
   const stats = { plannerBatches: 0, plannerFailures: 0, autoscalerPasses: 0, reconcilingPasses: 0, taskEvents: 0 };

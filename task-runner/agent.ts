@@ -4,14 +4,14 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
-import { AGENT_EXIT, type AgentExitCode, type AgentOutcome } from '../core/pipeline/contract.js';
+import { AGENT_EXIT, type AgentExitCode, type AgentOutcome, type AgentResult } from '../core/pipeline/contract.js';
 import { CloneError, cloneRepository } from './clone.js';
 import type { AgentConfig } from './config.js';
 import type { ContainerView } from './container-view.js';
 import { failedSteps, stepReports, type Ending, type StepStates } from './decide-steps.js';
 import { envFileContent, writeEnvFile } from './env-file.js';
 import { waitForServices } from './gate.js';
-import { installPluginShell } from './plugin-shell.js';
+import { installBusybox } from './busybox.js';
 import { fetchTaskMetadata } from './metadata.js';
 import type { Reporter } from './report.js';
 import type { StopSwitch } from './signals.js';
@@ -23,12 +23,13 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
   const { plan, paths } = config;
   let phase: Phase = 'cloning';
 
-  const finish = (outcome: AgentOutcome, exitCode: AgentExitCode, message: string, states: StepStates, ending: Ending): AgentExitCode => {
+  // `detail`: structured fields of the result beside the message (the failed service).
+  const finish = (outcome: AgentOutcome, exitCode: AgentExitCode, message: string, states: StepStates, ending: Ending, detail: Pick<AgentResult, 'service'> = {}): AgentExitCode => {
     for (const step of plan.steps) {
       for (const report of stepReports(step, states[step.container], ending)) reporter.step(report);
     }
     reporter.progress(message);
-    reporter.result({ outcome, exitCode, message, finishedAt: new Date().toISOString() });
+    reporter.result({ outcome, exitCode, message, finishedAt: new Date().toISOString(), ...detail });
     return exitCode;
   };
   const stopped = (states: StepStates): AgentExitCode | undefined => {
@@ -70,10 +71,10 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
   phase = 'writing the build environment';
   await writeEnvFile(paths.env, envFileContent(plan, config.ctx, config.stageId));
   reporter.progress(`build environment written to ${paths.env}`);
-  if (plan.pluginShell) {
-    const shell = await installPluginShell(paths.stateDir, config.env);
-    if (!shell.ok) return finish('error', AGENT_EXIT.internalError, shell.message, {}, 'error');
-    reporter.progress(`plugin shell: ${shell.source} installed at ${shell.target} (masked plugin steps run under it)`);
+  if (plan.installBusybox) {
+    const busybox = await installBusybox(paths.stateDir, config.env);
+    if (!busybox.ok) return finish('error', AGENT_EXIT.internalError, busybox.message, {}, 'error');
+    reporter.progress(`busybox: ${busybox.source} installed at ${busybox.target} (secret masks and masked plugin steps use it)`);
   }
 
   phase = 'waiting for services';
@@ -94,7 +95,7 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
   });
   if (!gate.ok) {
     if ('aborted' in gate) return stopped({}) ?? finish('error', AGENT_EXIT.internalError, 'gate: stopped without a reason', {}, 'error');
-    return finish('service-not-ready', AGENT_EXIT.serviceNotReady, gate.message, {}, 'service-not-ready');
+    return finish('service-not-ready', AGENT_EXIT.serviceNotReady, gate.message, {}, 'service-not-ready', { service: gate.service });
   }
   const afterGate = stopped({});
   if (afterGate !== undefined) return afterGate;

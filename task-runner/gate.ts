@@ -7,9 +7,9 @@ import { connect } from 'node:net';
 import type { AgentServicePlan } from '../core/pipeline/contract.js';
 import { PROBE_BACKOFF, backoffDelay, sleep } from './backoff.js';
 import type { ContainerView } from './container-view.js';
-import { judgeService } from './readiness.js';
+import { judgeService, type ServiceFailure } from './readiness.js';
 
-export type GateResult = { ok: true } | { ok: false; message: string } | { ok: false; aborted: true };
+export type GateResult = { ok: true } | { ok: false; message: string; service: ServiceFailure } | { ok: false; aborted: true };
 
 export interface GateOptions {
   services: readonly AgentServicePlan[];
@@ -64,7 +64,7 @@ export async function waitForServices(options: GateOptions): Promise<GateResult>
       for (const port of service.ports) portsOpen[port] = await portOpen(port, hosts);
       const container = containers?.[service.container];
       const verdict = judgeService(service, container ? { portsOpen, container, elapsedMs } : { portsOpen, elapsedMs });
-      if (verdict.kind === 'failed') return { ok: false, message: verdict.message };
+      if (verdict.kind === 'failed') return { ok: false, message: verdict.message, service: verdict.service };
       if (verdict.kind === 'ready') {
         if (verdict.note) log(`gate: ${verdict.note}`);
         log(`gate: service "${service.name}" ready after ${(elapsedMs / 1000).toFixed(1)} s`);

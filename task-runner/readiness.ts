@@ -1,7 +1,7 @@
 // Whether a service is ready, as a pure verdict over what the probes saw. The gate loop
 // in gate.ts gathers the observations; every message names the service and its port.
 
-import type { AgentServicePlan } from '../core/pipeline/contract.js';
+import type { AgentResult, AgentServicePlan } from '../core/pipeline/contract.js';
 import type { ContainerView } from './container-view.js';
 
 export interface ServiceObservation {
@@ -13,10 +13,13 @@ export interface ServiceObservation {
   elapsedMs: number;
 }
 
+/** Which service failed and which check, as the agent's result carries it. */
+export type ServiceFailure = NonNullable<AgentResult['service']>;
+
 export type ServiceVerdict =
   | { kind: 'ready'; note?: string }
   | { kind: 'waiting'; waitingFor: string }
-  | { kind: 'failed'; message: string };
+  | { kind: 'failed'; message: string; service: ServiceFailure };
 
 function describePorts(ports: readonly number[]): string {
   return ports.length === 1 ? `port ${ports[0]}` : `ports ${ports.join(', ')}`;
@@ -27,9 +30,16 @@ export function judgeService(service: AgentServicePlan, seen: ServiceObservation
   const where = service.ports.length > 0 ? ` (${describePorts(service.ports)})` : '';
   const container = seen.container;
 
+  const failure = (check: ServiceFailure['check']): ServiceFailure => ({
+    name: service.name,
+    container: service.container,
+    ports: check === 'port' ? closed : [...service.ports],
+    check,
+  });
+
   if (container?.phase === 'stopped') {
     const code = container.exitCode === null ? '' : ` with exit code ${container.exitCode}`;
-    return { kind: 'failed', message: `service "${service.name}"${where} exited${code} before it was ready` };
+    return { kind: 'failed', message: `service "${service.name}"${where} exited${code} before it was ready`, service: failure('exited') };
   }
 
   let waitingFor: string | undefined;
@@ -51,6 +61,7 @@ export function judgeService(service: AgentServicePlan, seen: ServiceObservation
     return {
       kind: 'failed',
       message: `service "${service.name}"${where} not ready after ${service.timeout} s: ${waitingFor}`,
+      service: failure(closed.length > 0 ? 'port' : 'health'),
     };
   }
   return { kind: 'waiting', waitingFor };

@@ -10,6 +10,10 @@
 // BUILD#<build id>    / STAGE#<nnn>#STEP#<nnn>      step of a stage (sorts right after its stage)
 // DELIVERY#<id>       / DELIVERY                    webhook delivery seen (TTL `expiresAt`, 7 days)
 // DELIVERY#<id>       / BUILD                       the build a delivery created (planner idempotency)
+// IMAGE#<registry/repository>@<digest> / ARCH#<arch> what that image digest runs on linux/<arch>
+//                                                   (ENTRYPOINT, CMD, platform manifest digest; TTL
+//                                                   `expiresAt`, 30 days: a digest's command never
+//                                                   changes, the TTL only sheds images no longer used)
 //
 // GSI1 (recent builds across repositories): GSI1PK = BUILDS, GSI1SK = <createdAt, 15 digits>#<build id>
 //   One partition: builds arrive at human rate (a few per second at most), far below a
@@ -28,6 +32,8 @@
 //  7. Steps of one stage ............................ Query PK=BUILD#id, SK begins_with STAGE#nnn#STEP#
 //  8. Pending / running stages (scaling, reconcile) . Query GSI2 PK=STAGES#pending|running
 //  9. Build of a delivery (retried planner message) . GetItem DELIVERY#id, BUILD
+// 10. Image command by digest (planner, cold) ....... GetItem IMAGE#repo@digest, ARCH#arch; PutItem
+//                                                     after a registry lookup (same digest, same value)
 //
 // Status updates are conditional (see store.ts): a status rank that never decreases, and
 // for ECS-driven updates `eventVersion` that only increases.
@@ -40,6 +46,8 @@ export const TTL_ATTRIBUTE = 'expiresAt';
 export const RECENT_BUILDS_PARTITION = 'BUILDS';
 /** How long a webhook delivery id is remembered (Git hosts redeliver within hours). */
 export const DELIVERY_TTL_SECONDS = 7 * 24 * 3600;
+/** How long an image digest's command stays unread before it is shed (re-learned on next use). */
+export const IMAGE_COMMAND_TTL_SECONDS = 30 * 24 * 3600;
 
 const pad = (n: number, width: number): string => String(n).padStart(width, '0');
 
@@ -56,6 +64,9 @@ export const stepSkPrefix = (stageNumber: number): string => `${stageSk(stageNum
 export const deliveryPk = (id: string): string => `DELIVERY#${id}`;
 export const DELIVERY_SK = 'DELIVERY';
 export const DELIVERY_BUILD_SK = 'BUILD';
+/** `repository` is registry and path (`docker.io/library/alpine`); the digest names one index or manifest. */
+export const imageCommandPk = (repository: string, digest: string): string => `IMAGE#${repository}@${digest}`;
+export const imageCommandSk = (arch: string): string => `ARCH#${arch}`;
 
 export const recentSk = (createdAt: number, id: string): string => `${pad(createdAt, 15)}#${id}`;
 export const activeStagePk = (status: StageStatus): string => `STAGES#${status}`;

@@ -9,7 +9,8 @@
 //   detail.version is newer than the last applied one; a status never goes backwards.
 // - Dependencies: Drone's pipeline `depends_on` with trigger `status` (onSuccess/onFailure).
 
-import { AGENT_CONTAINER, AGENT_EXIT } from '../pipeline/contract.js';
+import { AGENT_CONTAINER, AGENT_EXIT, type AgentResult } from '../pipeline/contract.js';
+import { agentMessageForRecord } from './agent-result.js';
 import type { TaskStateChangeContainer, TaskStateChangeDetail } from './task-event.js';
 import type { BuildStatus, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from './types.js';
 
@@ -85,6 +86,8 @@ export interface StageOutcome {
   exitCode?: number;
   /** Spot interruption of the first attempt: put the stage back in the queue, on-demand. */
   requeueOnDemand?: boolean;
+  /** service-not-ready with the agent's result: the container of the service that failed the gate. */
+  failedService?: string;
 }
 
 const SIGNAL_EXITS = new Set([130, 137, 143]);
@@ -93,8 +96,36 @@ function agentOf(detail: TaskStateChangeDetail): TaskStateChangeContainer | unde
   return detail.containers.find((c) => c.name === AGENT_CONTAINER);
 }
 
-/** The stage's outcome once its task has STOPPED. */
-export function stageOutcome(detail: TaskStateChangeDetail, stage: Pick<Stage, 'attempts' | 'capacity'>): StageOutcome {
+/** Endings whose agent wrote a message worth more than the generic text (see agentResultWanted). */
+const AGENT_WORDED: ReadonlySet<StageOutcomeReason> = new Set(['step-failed', 'service-not-ready', 'timed-out', 'clone-failed', 'agent-error']);
+/** …and the exit codes the agent itself chose (not a signal or an out-of-memory kill). */
+const AGENT_WORDED_EXITS: ReadonlySet<number> = new Set([AGENT_EXIT.stepFailed, AGENT_EXIT.serviceNotReady, AGENT_EXIT.timedOut, AGENT_EXIT.cloneFailed, AGENT_EXIT.internalError]);
+
+/**
+ * Whether the agent's own result line (its log stream) would say more than this outcome
+ * does: the agent ended the stage itself, with an exit code it reports on. The task-events
+ * handler reads that line only then, and passes it to stageOutcome.
+ */
+export function agentResultWanted(outcome: Pick<StageOutcome, 'reason' | 'exitCode'>): boolean {
+  return outcome.exitCode !== undefined && AGENT_WORDED_EXITS.has(outcome.exitCode) && AGENT_WORDED.has(outcome.reason);
+}
+
+/**
+ * The stage's outcome once its task has STOPPED. `agentResult`, the agent's SLIPWAY_RESULT
+ * line when it could be read, gives the message in the agent's words (which service and
+ * port, git's reason, what timed out) — only when its exit code is the one ECS reports, so
+ * a line that does not belong to this ending never replaces the generic text.
+ */
+export function stageOutcome(detail: TaskStateChangeDetail, stage: Pick<Stage, 'attempts' | 'capacity'>, agentResult?: AgentResult): StageOutcome {
+  const outcome = outcomeFromExit(detail, stage);
+  if (!agentResult || !agentResultWanted(outcome) || agentResult.exitCode !== outcome.exitCode) return outcome;
+  const message = agentMessageForRecord(agentResult.message);
+  if (message === '') return outcome;
+  const failedService = outcome.reason === 'service-not-ready' ? agentResult.service?.container : undefined;
+  return { ...outcome, message, ...(failedService ? { failedService } : {}) };
+}
+
+function outcomeFromExit(detail: TaskStateChangeDetail, stage: Pick<Stage, 'attempts' | 'capacity'>): StageOutcome {
   const agent = agentOf(detail);
   const code = agent?.exitCode;
   const why = detail.stoppedReason ? `: ${detail.stoppedReason}` : '';
@@ -183,7 +214,9 @@ function containerStepStatus(
     if (container.lastStatus === 'RUNNING') return { status: 'running' };
     if (container.lastStatus !== 'STOPPED') return undefined;
     if (outcome?.reason === 'could-not-start') return { status: 'error', reason: outcome.message };
-    if (container.exitCode === AGENT_EXIT.cloneFailed) return { status: 'failure', exitCode: container.exitCode, reason: 'the clone failed' };
+    if (container.exitCode === AGENT_EXIT.cloneFailed) {
+      return { status: 'failure', exitCode: container.exitCode, reason: outcome?.reason === 'clone-failed' ? outcome.message : 'the clone failed' };
+    }
     if (outcome?.reason === 'task-lost' || outcome?.reason === 'agent-error') return { status: 'error', reason: outcome.message };
     return { status: 'success' };
   }
@@ -193,12 +226,20 @@ function containerStepStatus(
   const code = container.exitCode;
   const reason = container.reason;
   if (outcome?.reason === 'could-not-start') return { status: 'error', reason: outcome.message };
+  // The service that failed the gate failed, whichever way its container ended (the task's
+  // stop usually ends it by a signal, which for a service is otherwise the normal end).
+  if (step.kind === 'service' && outcome?.failedService === step.container) {
+    return { status: 'failure', ...(code !== undefined ? { exitCode: code } : {}), reason: outcome.message };
+  }
   if (code === undefined || /CannotStartContainer|dependency/i.test(reason ?? '')) {
     // Never ran: a SUCCESS dependency failed, or the task ended first.
     return notRun(step, outcome);
   }
   if (step.kind === 'service' || step.detached) {
     // Services and detached steps are stopped when the steps are done: a signal exit then is the normal end.
+    // Not when the agent ended the task because a service was not ready: which service
+    // failed is known only with the outcome (the STOPPED event), so its record waits for it.
+    if (step.kind === 'service' && !outcome && agentStoppedOnService(detail) && (code === 0 || SIGNAL_EXITS.has(code))) return undefined;
     if (code === 0 || SIGNAL_EXITS.has(code)) return { status: 'success', exitCode: code };
     return { status: 'failure', exitCode: code, ...(reason ? { reason } : {}) };
   }
@@ -211,6 +252,11 @@ function containerStepStatus(
   const stop = outcome ? undefined : stopInProgress(detail);
   if (SIGNAL_EXITS.has(code) && stop !== undefined) return { status: 'killed', exitCode: code, reason: stop };
   return { status: 'failure', exitCode: code, ...(reason ? { reason } : {}) };
+}
+
+function agentStoppedOnService(detail: TaskStateChangeDetail): boolean {
+  const agent = agentOf(detail);
+  return agent?.lastStatus === 'STOPPED' && agent.exitCode === AGENT_EXIT.serviceNotReady;
 }
 
 /**
@@ -240,6 +286,18 @@ export function buildStatusOf(stages: Pick<Stage, 'status'>[]): BuildStatus {
   if (stages.some((s) => s.status === 'failure')) return 'failure';
   if (stages.some((s) => s.status === 'error')) return 'error';
   return 'success';
+}
+
+/**
+ * Why a finished build did not pass, in one line for its commit status: the message of
+ * the first stage that ended the way the build did (`test: service "cache" (port 6379)
+ * not ready after 30 s: …`; the stage's name only when the build has several).
+ */
+export function buildFailureSummary(status: BuildStatus, stages: Pick<Stage, 'name' | 'status' | 'message'>[]): string | undefined {
+  if (status === 'success' || status === 'pending' || status === 'running') return undefined;
+  const stage = stages.find((s) => s.status === status && s.message);
+  if (!stage) return undefined;
+  return stages.length > 1 ? `${stage.name}: ${stage.message}` : stage.message;
 }
 
 /** Git host commit-status state for a build status. */

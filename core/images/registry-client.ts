@@ -1,18 +1,39 @@
 // Asks an image's registry (OCI Distribution API) for the ENTRYPOINT and CMD the image runs
 // on linux/<arch>: tag → index → platform manifest → config blob. HTTP goes through an
 // injected `fetch` so tests drive it against a real local registry.
+//
+// Docker Hub counts every manifest GET as a pull (anonymous limits are low, and Lambda
+// egress addresses are shared) but not a HEAD. So a tag is first resolved to its digest by a
+// HEAD, and everything after is keyed by that digest: an answer already in the persistent
+// store costs that one HEAD; a digest-pinned reference costs nothing once stored.
 
 import { createHash } from 'node:crypto';
 import { parseChallenge } from './challenge.js';
 import { ImageCommandCache, type ImageCommandCacheOptions } from './command-cache.js';
 import { MANIFEST_ACCEPT, parseImageConfig, parseManifest, platformName, selectPlatform } from './manifest.js';
 import { isDigest, parseImageReference } from './reference.js';
-import type { Fetch, Arch, ImageCommandLookup, ImageCommandResult, ImageRef, RegistryCredentials } from './types.js';
+import type { ImageCommandKey, ImageCommandStore } from './command-store.js';
+import type {
+  Fetch,
+  Arch,
+  ImageCommandLookup,
+  ImageCommandResult,
+  ImageRef,
+  LookupLog,
+  RegistryCredentials,
+  RegistryCredentialsByRegistry,
+} from './types.js';
+
+type Success = Extract<ImageCommandResult, { ok: true }>;
 
 export interface ImageLookupOptions {
   fetch?: Fetch;
-  /** Keyed by registry as written in image names (`docker.io`, `ghcr.io`, `localhost:5000`). */
-  credentials?: Readonly<Record<string, RegistryCredentials>>;
+  /**
+   * Keyed by registry as written in image names (`docker.io`, `ghcr.io`, `localhost:5000`).
+   * A function is called only when a registry asks for authentication (a secret that may
+   * rotate is read then, through its own cache); if it throws, the lookup fails as transient.
+   */
+  credentials?: RegistryCredentialsByRegistry | (() => Promise<RegistryCredentialsByRegistry>);
   /** Per request, default 5 s. */
   timeoutMs?: number;
   /** Extra attempts after a transient failure (network, timeout, 429, 5xx); default 2. */
@@ -23,6 +44,10 @@ export interface ImageLookupOptions {
   maxResponseBytes?: number;
   /** Successful lookups are kept here; none when absent. */
   cache?: ImageCommandCache;
+  /** Answers by digest that outlive the process; a store that fails is logged and bypassed. */
+  store?: ImageCommandStore;
+  /** Where a failing store is reported; default: a JSON line on stderr. */
+  log?: LookupLog;
 }
 
 const DEFAULTS = { timeoutMs: 5_000, retries: 2, backoffMs: 250, maxResponseBytes: 4 * 1024 * 1024 };
@@ -50,11 +75,17 @@ interface Fetched {
 interface Session {
   ref: ImageRef;
   base: string;
+  credentialSource?: ImageLookupOptions['credentials'];
+  /** Set by `authenticate` from `credentialSource`, for this image's registry. */
   credentials?: RegistryCredentials;
   authorization?: string;
   authenticated: boolean;
-  opts: Required<Omit<ImageLookupOptions, 'credentials' | 'cache'>>;
+  opts: Required<Omit<ImageLookupOptions, 'credentials' | 'cache' | 'store' | 'log'>>;
 }
+
+type Method = 'GET' | 'HEAD';
+
+const defaultLog: LookupLog = (message, fields = {}) => console.error(JSON.stringify({ source: 'images', message, ...fields }));
 
 /**
  * The planner's dependency: one function bound to a fetch, credentials and a cache.
@@ -84,11 +115,10 @@ export async function lookupImageCommand(image: string, arch: Arch, options: Ima
   const cached = options.cache?.get(key);
   if (cached) return cached;
 
-  const credentials = options.credentials?.[ref.domain] ?? options.credentials?.[ref.host];
   const session: Session = {
     ref,
     base: `${ref.scheme}://${ref.host}/v2/${ref.repository}`,
-    ...(credentials ? { credentials } : {}),
+    ...(options.credentials ? { credentialSource: options.credentials } : {}),
     authenticated: false,
     opts: {
       fetch: options.fetch ?? globalThis.fetch,
@@ -99,7 +129,7 @@ export async function lookupImageCommand(image: string, arch: Arch, options: Ima
     },
   };
   try {
-    const result = await resolveCommand(session, arch);
+    const result = await resolveByDigest(session, arch, options);
     options.cache?.set(key, result);
     return result;
   } catch (err) {
@@ -108,20 +138,99 @@ export async function lookupImageCommand(image: string, arch: Arch, options: Ima
   }
 }
 
+/** A digest-pinned reference's key equals `digestKey` of its digest: one entry for both. */
 function cacheKey(ref: ImageRef, arch: Arch): string {
   return `${ref.canonical}|${arch}`;
 }
 
-async function resolveCommand(session: Session, arch: Arch): Promise<Extract<ImageCommandResult, { ok: true }>> {
+function digestKey(key: ImageCommandKey): string {
+  return `${key.repository}@${key.digest}|${key.arch}`;
+}
+
+/**
+ * Tag → digest (HEAD, or nothing when pinned), then the answer for that digest from memory,
+ * from the store, or from the registry (then kept in both).
+ */
+async function resolveByDigest(session: Session, arch: Arch, options: ImageLookupOptions): Promise<Success> {
+  const { ref } = session;
+  let digest = ref.digest ?? (await headDigest(session));
+  // The registry did not name the digest: GET the tag as before, and key by its content.
+  let tagManifest: Fetched | undefined;
+  if (digest === undefined) {
+    tagManifest = await get(session, `${session.base}/manifests/${ref.reference}`, MANIFEST_ACCEPT, `manifest ${ref.reference}`);
+    digest = sha256(tagManifest.body);
+  }
+  const key: ImageCommandKey = { repository: `${ref.domain}/${ref.repository}`, digest, arch };
+  const remembered = options.cache?.get(digestKey(key)) ?? (await readStore(options, key, ref));
+  if (remembered) {
+    options.cache?.set(digestKey(key), remembered);
+    return remembered;
+  }
+  const result = await resolveCommand(session, arch, digest, tagManifest);
+  options.cache?.set(digestKey(key), result);
+  await writeStore(options, key, result, ref);
+  return result;
+}
+
+async function readStore(options: ImageLookupOptions, key: ImageCommandKey, ref: ImageRef): Promise<Success | undefined> {
+  if (!options.store) return undefined;
+  try {
+    const stored = await options.store.get(key);
+    return stored ? { ok: true, entrypoint: stored.entrypoint, cmd: stored.cmd, digest: stored.digest } : undefined;
+  } catch (err) {
+    (options.log ?? defaultLog)('image command store read failed; asking the registry', { image: ref.original, ...key, error: errorText(err) });
+    return undefined;
+  }
+}
+
+async function writeStore(options: ImageLookupOptions, key: ImageCommandKey, result: Success, ref: ImageRef): Promise<void> {
+  if (!options.store) return;
+  try {
+    await options.store.put(key, { entrypoint: result.entrypoint, cmd: result.cmd, digest: result.digest });
+  } catch (err) {
+    (options.log ?? defaultLog)('image command store write failed; a cold lookup of this digest will ask the registry again', {
+      image: ref.original,
+      ...key,
+      error: errorText(err),
+    });
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+/**
+ * The tag's digest from `Docker-Content-Digest` of a HEAD. Undefined when the registry does
+ * not say, or refuses the HEAD in a way its GET explains better (the GET's error body).
+ */
+async function headDigest(session: Session): Promise<string | undefined> {
+  const { ref } = session;
+  const what = `manifest ${ref.reference}`;
+  const res = await request(session, 'HEAD', `${session.base}/manifests/${ref.reference}`, MANIFEST_ACCEPT);
+  // An unknown tag is unknown to a GET too, and a GET may count as a pull.
+  if (res.status === 404) throw refusal(session, res, what);
+  if (res.status < 200 || res.status >= 300) return undefined;
+  const digest = res.headers.get('docker-content-digest')?.trim();
+  return digest !== undefined && isDigest(digest) ? digest : undefined;
+}
+
+/**
+ * Digest → index → platform manifest → config. `tagManifest`: the document at `digest`
+ * when it was already fetched (by tag) to learn the digest.
+ */
+async function resolveCommand(session: Session, arch: Arch, digest: string, tagManifest?: Fetched): Promise<Success> {
   const { ref } = session;
   const fail = (detail: string): LookupFailure => new LookupFailure(`image "${ref.original}": ${detail}`, false);
 
-  let reference = ref.reference;
-  let expectedDigest = ref.digest;
+  let reference = digest;
+  let expectedDigest = digest;
+  let prefetched = tagManifest;
   let viaIndex = false;
   for (let hop = 0; hop < MAX_MANIFEST_HOPS; hop++) {
-    const res = await get(session, `${session.base}/manifests/${reference}`, MANIFEST_ACCEPT, `manifest ${reference}`);
-    const digest = expectedDigest ? verifyDigest(res.body, expectedDigest, `manifest ${expectedDigest}`, fail) : sha256(res.body);
+    const res = prefetched ?? (await get(session, `${session.base}/manifests/${reference}`, MANIFEST_ACCEPT, `manifest ${reference}`));
+    prefetched = undefined;
+    const digest = verifyDigest(res.body, expectedDigest, `manifest ${expectedDigest}`, fail);
     const manifest = parseManifest(res.headers.get('content-type'), res.body.toString('utf8'));
     if (!manifest.ok) throw fail(manifest.error);
     if (manifest.kind === 'index') {
@@ -150,13 +259,19 @@ async function resolveCommand(session: Session, arch: Arch): Promise<Extract<Ima
 
 /** A GET that earns its authorization on the first 401 and turns every non-2xx into a LookupFailure. */
 async function get(session: Session, url: string, accept: string, what: string): Promise<Fetched> {
-  let res = await send(session, url, accept);
-  if (res.status === 401 && !session.authenticated) {
-    await authenticate(session, res.headers.get('www-authenticate'));
-    res = await send(session, url, accept);
-  }
+  const res = await request(session, 'GET', url, accept);
   if (res.status >= 200 && res.status < 300) return res;
   throw refusal(session, res, what);
+}
+
+/** A request that earns its authorization on the session's first 401; the answer as it came. */
+async function request(session: Session, method: Method, url: string, accept: string): Promise<Fetched> {
+  let res = await send(session, url, accept, { method });
+  if (res.status === 401 && !session.authenticated) {
+    await authenticate(session, res.headers.get('www-authenticate'));
+    res = await send(session, url, accept, { method });
+  }
+  return res;
 }
 
 function refusal(session: Session, res: Fetched, what: string): LookupFailure {
@@ -191,8 +306,23 @@ function registryErrors(body: Buffer): string {
   }
 }
 
+/** The credentials for this image's registry, read from the source only now that they are needed. */
+async function loadCredentials(session: Session): Promise<RegistryCredentials | undefined> {
+  const { ref, credentialSource: source } = session;
+  if (source === undefined) return undefined;
+  let all: RegistryCredentialsByRegistry;
+  try {
+    all = typeof source === 'function' ? await source() : source;
+  } catch (err) {
+    throw new LookupFailure(`image "${ref.original}": could not read the registry credentials for ${ref.domain} (${errorText(err)}); try again later`, true);
+  }
+  return all[ref.domain] ?? all[ref.host];
+}
+
 async function authenticate(session: Session, header: string | null): Promise<void> {
   session.authenticated = true;
+  const loaded = await loadCredentials(session);
+  if (loaded) session.credentials = loaded;
   const { ref, credentials } = session;
   const prefix = `image "${ref.original}": registry ${ref.host}`;
   const challenge = parseChallenge(header);
@@ -218,7 +348,7 @@ async function authenticate(session: Session, header: string | null): Promise<vo
   if (challenge.service !== undefined) tokenUrl.searchParams.set('service', challenge.service);
   tokenUrl.searchParams.set('scope', challenge.scope ?? `repository:${ref.repository}:pull`);
 
-  const res = await send(session, tokenUrl.toString(), 'application/json', basic);
+  const res = await send(session, tokenUrl.toString(), 'application/json', { authorization: basic ?? null });
   if (res.status === 401 || res.status === 403) {
     throw new LookupFailure(
       basic
@@ -241,18 +371,25 @@ async function authenticate(session: Session, header: string | null): Promise<vo
 
 /**
  * One request with the transient failures retried: network errors, timeouts, 429 and 5xx.
- * `authorization` overrides the session's (the token request carries Basic or nothing).
+ * `authorization` overrides the session's (the token request carries Basic, or null: nothing).
+ * A HEAD's answer has an empty body.
  */
-async function send(session: Session, url: string, accept: string, authorization = session.authorization): Promise<Fetched> {
+async function send(
+  session: Session,
+  url: string,
+  accept: string,
+  { method = 'GET', authorization }: { method?: Method; authorization?: string | null } = {},
+): Promise<Fetched> {
   const { opts, ref } = session;
   const headers: Record<string, string> = { accept };
-  if (authorization) headers.authorization = authorization;
+  const sent = authorization === undefined ? session.authorization : authorization;
+  if (sent) headers.authorization = sent;
   let problem = '';
   for (let attempt = 0; attempt <= opts.retries; attempt++) {
     if (attempt > 0) await sleep(opts.backoffMs * 2 ** (attempt - 1));
     let res: Response;
     try {
-      res = await opts.fetch(url, { headers, redirect: 'follow', signal: AbortSignal.timeout(opts.timeoutMs) });
+      res = await opts.fetch(url, { method, headers, redirect: 'follow', signal: AbortSignal.timeout(opts.timeoutMs) });
     } catch (err) {
       problem = describeNetworkError(err, opts.timeoutMs);
       continue;
@@ -261,6 +398,10 @@ async function send(session: Session, url: string, accept: string, authorization
       problem = `answered ${res.status}`;
       await res.body?.cancel();
       continue;
+    }
+    if (method === 'HEAD') {
+      await res.body?.cancel();
+      return { status: res.status, headers: res.headers, body: Buffer.alloc(0) };
     }
     try {
       return { status: res.status, headers: res.headers, body: await readLimited(res, opts.maxResponseBytes, ref, url) };

@@ -51,7 +51,7 @@ export type ImageCommandResult =
       transient: boolean;
     };
 
-/** What the planner depends on: bound to a fetch, credentials and a cache by `createImageCommandLookup`. */
+/** What the planner depends on: bound to a fetch, credentials, a memory cache and a persistent store by `createImageCommandLookup`. */
 export type ImageCommandLookup = (image: string, arch: Arch) => Promise<ImageCommandResult>;
 
 /** Username and password (or token) for one registry. */
@@ -59,3 +59,9 @@ export interface RegistryCredentials {
   username: string;
   password: string;
 }
+
+/** Registry credentials keyed by registry as written in image names (`docker.io`, `ghcr.io`). */
+export type RegistryCredentialsByRegistry = Readonly<Record<string, RegistryCredentials>>;
+
+/** Where a lookup's structured log lines go (the planner's `log`). */
+export type LookupLog = (message: string, fields?: Record<string, unknown>) => void;

@@ -28,7 +28,7 @@ import {
   AGENT_ENV,
   DEFAULT_AGENT_IMAGE,
   NETRC_ENV,
-  PLUGIN_SHELL,
+  STATE_BUSYBOX,
   READY_FILE,
   STATE_DIR,
   STATE_VOLUME,
@@ -344,11 +344,11 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
     }
     const def = stepContainer(u, stepDependsOn, stepNumber, watched, common);
     containers.push(def);
+    // Secrets mean a mask (a wrapper's, or a masked plugin's), which runs under the agent's busybox.
+    if (def.secrets && def.secrets.length > 0) plan.installBusybox = true;
     if (isPlugin(first)) {
       pluginContainers.push(u.container);
-      if (def.entryPoint?.[0] === PLUGIN_SHELL) {
-        plan.pluginShell = true;
-      } else if (def.secrets && def.secrets.length > 0) {
+      if (def.entryPoint?.[0] !== STATE_BUSYBOX && def.secrets && def.secrets.length > 0) {
         // Only without a registry lookup (see CompileOptions.imageCommands): the planner always does one.
         notes.push(
           `step "${first.name}" has no commands (a plugin) and its image's command line is unknown here: its output would not be masked, ` +
@@ -675,7 +675,7 @@ function commandOf(
     }
     if (argv.kind === 'known') {
       const script = pluginScript({ container, name: first.name, hosts: c.hosts.filter((h) => h !== first.name), secretEnv });
-      return { entryPoint: [PLUGIN_SHELL, 'sh', '-c'], command: [script, `slipway-${container}`, ...argv.argv] };
+      return { entryPoint: [STATE_BUSYBOX, 'sh', '-c'], command: [script, `slipway-${container}`, ...argv.argv] };
     }
     return {
       ...(first.entrypoint ? { entryPoint: first.entrypoint } : {}),

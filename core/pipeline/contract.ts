@@ -33,12 +33,13 @@ export const ENV_FILE = `${STATE_DIR}/env`;
 export const STEP_RECORD_DIR = `${STATE_DIR}/steps`;
 
 /**
- * A shell the agent installs (a static busybox, copied from its own image before the first
- * step starts) for plugin steps whose output must be masked: their images may have no
- * shell at all (Drone's plugins are often built FROM scratch), so their wrapper runs under
- * this one and then execs the image's own entrypoint (script.ts, pluginScript).
+ * A static busybox the agent installs (copied from its own image before the first step
+ * starts) wherever a step's output is masked. A plugin step's images may have no shell at
+ * all (Drone's plugins are often built FROM scratch), so its wrapper runs under this one
+ * and then execs the image's own entrypoint (script.ts, pluginScript); and every mask runs
+ * as awk under it, far faster than its portable shell fallback (script.ts, maskFunction).
  */
-export const PLUGIN_SHELL = `${STATE_DIR}/bin/busybox`;
+export const STATE_BUSYBOX = `${STATE_DIR}/bin/busybox`;
 
 /** Written beside `<container>.exit` when a step's status gate decided not to run it. */
 export const STEP_SKIPPED_SUFFIX = '.skipped';
@@ -77,7 +78,7 @@ export const AGENT_ENV = {
   timeoutSeconds: 'SLIPWAY_TIMEOUT_SECONDS',
   /** Milliseconds between two polls of the task metadata endpoint (default 1000). */
   pollMs: 'SLIPWAY_POLL_MS',
-  /** The static busybox the agent installs at PLUGIN_SHELL (default: the image's, see task-runner/plugin-shell.ts). */
+  /** The static busybox the agent installs at STATE_BUSYBOX (default: the image's, see task-runner/busybox.ts). */
   busybox: 'SLIPWAY_BUSYBOX',
 } as const;
 
@@ -166,10 +167,11 @@ export interface AgentPlan {
    */
   stage?: { number: number; dependsOn: string[] };
   /**
-   * Some step runs under PLUGIN_SHELL (a plugin step whose output is masked): the agent
-   * installs it before it reports ready, and fails the stage when it cannot.
+   * Some step's output is masked (it receives secrets), so the agent installs STATE_BUSYBOX
+   * before it reports ready, and fails the stage when it cannot: a masked plugin step runs
+   * under it.
    */
-  pluginShell?: boolean;
+  installBusybox?: boolean;
 }
 
 /** One line per step in the agent's report. Times are ISO-8601. */
@@ -198,4 +200,12 @@ export interface AgentResult {
   exitCode: AgentExitCode;
   message: string;
   finishedAt: string;
+  /**
+   * `service-not-ready` only: the service that failed the gate, as data, so the control
+   * plane can mark that service's own record failed without parsing `message`. `ports`
+   * are the ones that were not accepting connections (all of its ports when `check` is
+   * not `port`); `check` is what failed: a port stayed closed, the health command did not
+   * report HEALTHY, or the container exited before it was ready.
+   */
+  service?: { name: string; container: string; ports: number[]; check: 'port' | 'health' | 'exited' };
 }

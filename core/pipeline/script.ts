@@ -130,7 +130,7 @@ export interface PluginScriptInput {
 
 /**
  * The wrapper of a plugin step whose output is masked. It runs under the shell the agent
- * installs (contract.PLUGIN_SHELL, a static busybox), since the image may have none, and
+ * installs (contract.STATE_BUSYBOX, a static busybox), since the image may have none, and
  * gets the image's own command line as its arguments: `sh -c SCRIPT NAME ARGV...`. So it
  * uses shell builtins only — the image's programs (grep, mkdir, …) may not exist. It execs
  * the command line with its output through the mask and ends with its exit status; the
@@ -289,6 +289,56 @@ function gateLines(watch: string[], container: string, name: string): string[] {
 }
 
 /**
+ * maskFunction's filter in POSIX awk (busybox awk runs it): the same parts, the same order
+ * (longest first), the same end line. Values come from ENVIRON, so they pass through no
+ * command line; `index` finds them literally (no regular expression); each line is
+ * flushed as it is written, so the log stays live.
+ */
+const AWK_MASK = `BEGIN {
+  n = 0
+  count = split(slipway_names, names, " ")
+  for (i = 1; i <= count; i++) {
+    value = ENVIRON[names[i]]
+    multi = index(value, "\\n") > 0
+    pieces = split(value, piece, "\\n")
+    for (j = 1; j <= pieces; j++) {
+      p = piece[j]
+      if (length(p) < slipway_min) continue
+      if (multi && p !~ /[A-Za-z0-9]/) continue
+      seen = 0
+      for (k = 1; k <= n; k++) if (part[k] == p) seen = 1
+      if (seen) continue
+      k = n
+      while (k >= 1 && length(part[k]) < length(p)) { part[k + 1] = part[k]; k-- }
+      part[k + 1] = p
+      n++
+    }
+  }
+  endlen = length(slipway_end)
+}
+{
+  line = $0
+  last = 0
+  if (length(line) >= endlen && substr(line, length(line) - endlen + 1) == slipway_end) {
+    line = substr(line, 1, length(line) - endlen)
+    last = 1
+    if (line == "") exit
+  }
+  for (i = 1; i <= n; i++) {
+    p = part[i]
+    out = ""
+    while ((k = index(line, p)) > 0) {
+      out = out substr(line, 1, k - 1) slipway_mask
+      line = substr(line, k + length(p))
+    }
+    line = out line
+  }
+  print line
+  fflush()
+  if (last) exit
+}`;
+
+/**
  * The masking filter: reads the output line by line and replaces every occurrence of
  * every secret value with the mask. A secret spanning several lines is masked line by
  * line (output is read a line at a time); the values come from the container's own
@@ -307,6 +357,13 @@ function maskFunction(secretEnv: string[]): string[] {
     `slipway_nl='`,
     `'`,
     'slipway_mask() {',
+    // The fast path: the same mask in awk, run by the busybox the agent installs (STATE_BUSYBOX),
+    // some fifty times faster than the loop below. The loop is the fallback for a run without it.
+    `  slipway_bb="\${SLIPWAY_STATE_DIR:-${STATE_DIR}}/bin/busybox"`,
+    '  if [ -x "$slipway_bb" ]; then',
+    `    "$slipway_bb" awk -v slipway_end="$slipway_end" -v slipway_names=${shellQuote(secretEnv.join(' '))} -v slipway_min=${MIN_MASKED} -v slipway_mask=${shellQuote(SECRET_MASK)} ${shellQuote(AWK_MASK)}`,
+    '    return',
+    '  fi',
     // Collect the parts into $slipway_sorted, one per line, longest first (insertion).
     '  slipway_sorted=',
     `  for slipway_n in ${secretEnv.join(' ')}; do`,

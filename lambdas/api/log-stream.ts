@@ -23,3 +23,8 @@ export interface LogEventRecord {
 export interface LogReader {
   read(stream: string, offset: number, limit: number): Promise<LogEventRecord[]>;
 }
+
+/** Reads the last `limit` events of a stream of the build log group, oldest first. */
+export interface LogTailReader {
+  tail(stream: string, limit: number): Promise<LogEventRecord[]>;
+}

@@ -2,14 +2,26 @@
 // BUILD_LOG_GROUP). Offsets count events from the start of the stream; GetLogEvents pages
 // by opaque tokens, so the reader walks forward from the head, skipping `offset` events.
 // One call returns up to 10,000 events, which covers most step logs in a single round trip.
+// `tail` reads the last events of a stream (the task-events handler's agent result line).
 
 import { type CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import type { LogEventRecord, LogReader } from './log-stream.js';
+import type { LogEventRecord, LogReader, LogTailReader } from './log-stream.js';
 
 const PAGE = 10_000;
 
-export function cloudWatchLogReader(client: CloudWatchLogsClient, logGroupName: string): LogReader {
+export function cloudWatchLogReader(client: CloudWatchLogsClient, logGroupName: string): LogReader & LogTailReader {
   return {
+    // The last events in one call: GetLogEvents without startFromHead starts from the end.
+    async tail(stream, limit) {
+      let res;
+      try {
+        res = await client.send(new GetLogEventsCommand({ logGroupName, logStreamName: stream, startFromHead: false, limit }));
+      } catch (err) {
+        if ((err as { name?: string }).name === 'ResourceNotFoundException') return [];
+        throw err;
+      }
+      return (res.events ?? []).map((event) => ({ timestamp: event.timestamp ?? 0, message: (event.message ?? '').replace(/\n$/, '') }));
+    },
     async read(stream, offset, limit) {
       const out: LogEventRecord[] = [];
       let skipped = 0;

@@ -3,11 +3,17 @@
 // so the same stream name finds the same lines here as in CloudWatch deployed.
 
 import { LogStore } from '../../local/ecs/logs.js';
-import type { LogReader } from './log-stream.js';
+import type { LogReader, LogTailReader } from './log-stream.js';
 
-export function localLogReader(logsDir: string, logGroupName: string): LogReader {
+export function localLogReader(logsDir: string, logGroupName: string): LogReader & LogTailReader {
   const store = new LogStore(logsDir);
   return {
+    async tail(stream, limit) {
+      return store
+        .read(logGroupName, stream)
+        .slice(-limit)
+        .map((e) => ({ timestamp: e.timestamp, message: e.message }));
+    },
     async read(stream, offset, limit) {
       return store
         .read(logGroupName, stream)

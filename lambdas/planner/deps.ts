@@ -12,6 +12,8 @@ import { scmCredentials } from '../shared/secrets.js';
 import { cloneCredentialsSource } from '../shared/clone-credentials.js';
 import type { PlannerDeps } from './plan-event.js';
 import { createImageCommandLookup } from '../../core/images/registry-client.js';
+import { DynamoImageCommandStore } from '../../core/builds/image-command-store.js';
+import { registryCredentials } from '../shared/registry-credentials.js';
 
 export const SLIPWAY_VERSION = '0.1.0';
 
@@ -28,8 +30,14 @@ export function plannerDepsFromEnv(env: Env = process.env): PlannerDeps {
     // Not memoized here: the secret has its own cache with a refresh, and a failed read must be retried.
     scm: createScmAccess({ credentials: () => scmCredentials(env, secretsClient) }),
     cloneCredentials: cloneCredentialsSource(env, () => scmCredentials(env, secretsClient)),
-    // Anonymous pulls of public images; a private image's plugin step names its entrypoint instead.
-    imageLookup: createImageCommandLookup(),
+    // Tag → digest by HEAD (not a Docker Hub pull), then the answer by digest from memory, the
+    // table (outlives this container) or the registry. Logins from the secret's `registries`,
+    // read only when a registry asks; without one, anonymous pulls.
+    imageLookup: createImageCommandLookup({
+      store: new DynamoImageCommandStore(doc, tableName),
+      credentials: async () => registryCredentials(await scmCredentials(env, secretsClient)),
+      log,
+    }),
     enqueueJob: async (job) => {
       await sqsClient().send(new SendMessageCommand({ QueueUrl: jobsQueueUrl, MessageBody: encodeJob(job) }));
     },

@@ -2,16 +2,30 @@
 // secrets run (core/pipeline/plugin-command.ts): the compiler wraps those steps with the
 // secret mask, which then execs the image's own command line.
 
-import type { ImageCommandLookup } from '../../core/images/types.js';
+import type { ImageCommandLookup, ImageCommandResult } from '../../core/images/types.js';
 import type { ImageCommandEntry, ImageCommandQuery, ImageCommands } from '../../core/pipeline/plugin-command.js';
 import type { Arch } from '../../core/pipeline/types.js';
 
 const keyOf = (image: string, arch: Arch) => `${arch} ${image}`;
 
-/** Looks every query up at once; the answers, as the compiler reads them. */
-export async function resolveImageCommands(queries: readonly ImageCommandQuery[], lookup: ImageCommandLookup): Promise<{ commands: ImageCommands; failures: string[] }> {
-  const answers = new Map<string, ImageCommandEntry>();
+export interface ResolvedImageCommands {
+  /** The answers, as the compiler reads them. */
+  commands: ImageCommands;
+  /** Every failed lookup, `ARCH IMAGE: message`. */
+  failures: string[];
+  /** The failures that asking again later may cure (timeout, 429, 5xx, network). */
+  transient: string[];
+}
+
+/** Looks every query up at once. */
+export async function resolveImageCommands(queries: readonly ImageCommandQuery[], lookup: ImageCommandLookup): Promise<ResolvedImageCommands> {
+  const answers = new Map<string, ImageCommandResult>();
   await Promise.all(queries.map(async (q) => answers.set(keyOf(q.image, q.arch), await lookup(q.image, q.arch))));
-  const failures = [...answers].flatMap(([key, entry]) => (entry.ok ? [] : [`${key}: ${entry.error}`]));
-  return { commands: (image, arch) => answers.get(keyOf(image, arch)), failures };
+  const failed = [...answers].flatMap(([key, entry]) => (entry.ok ? [] : [{ text: `${key}: ${entry.error}`, transient: entry.transient }]));
+  const entries = new Map<string, ImageCommandEntry>(answers);
+  return {
+    commands: (image, arch) => entries.get(keyOf(image, arch)),
+    failures: failed.map((f) => f.text),
+    transient: failed.filter((f) => f.transient).map((f) => f.text),
+  };
 }

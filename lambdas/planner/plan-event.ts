@@ -43,6 +43,8 @@ export interface PlannerDeps {
    * compiled to run masked, which needs it. Without it they run unmasked (the stage notes say so).
    */
   imageLookup?: ImageCommandLookup;
+  /** How often the events queue delivers a message before its dead-letter queue (EVENTS_MAX_RECEIVES). */
+  maxReceives?: number;
   publicUrl?: string;
   allowedRepositories?: readonly string[];
   system: BuildContext['system'];
@@ -64,7 +66,15 @@ export function diagnosticsText(diagnostics: readonly Diagnostic[]): string {
     .join('\n');
 }
 
-export async function planEvent(message: EventMessage, deps: PlannerDeps): Promise<PlanOutcome> {
+/** A registry that did not answer: the message is retried (SQS redelivers it) before anything is recorded. */
+export class RegistryUnavailableError extends Error {}
+
+/**
+ * `finalAttempt`: this delivery of the message is its last before the dead-letter queue
+ * (or there is no queue, as for a restart planned in-process). A registry that does not
+ * answer then makes an error build saying so, instead of another retry.
+ */
+export async function planEvent(message: EventMessage, deps: PlannerDeps, attempt: { finalAttempt: boolean } = { finalAttempt: true }): Promise<PlanOutcome> {
   const { hook, deliveryId } = message;
   const fields = { deliveryId, repo: hook.repo.slug, sha: hook.commit.sha };
 
@@ -112,6 +122,9 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps): Promi
       const resolved = await resolveImageCommands(queries, deps.imageLookup);
       imageCommands = resolved.commands;
       deps.log('plugin images looked up', { ...fields, images: queries.length, failures: resolved.failures });
+      if (resolved.transient.length > 0 && !attempt.finalAttempt) {
+        throw new RegistryUnavailableError(`planner: a registry did not answer, the message is retried: ${resolved.transient.join('; ')}`);
+      }
     }
   }
 

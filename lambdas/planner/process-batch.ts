@@ -4,7 +4,7 @@
 
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { decodeQueueMessage } from '../shared/events-queue.js';
+import { EVENTS_MAX_RECEIVES, decodeQueueMessage } from '../shared/events-queue.js';
 import { postFinishedStatus, type FinishedOutcome } from './build-finished.js';
 import { planEvent, type PlanOutcome, type PlannerDeps } from './plan-event.js';
 
@@ -13,7 +13,9 @@ export async function processEventBatch(event: SQSEvent, deps: PlannerDeps): Pro
   const record = async (r: SQSRecord): Promise<PlanOutcome | FinishedOutcome> => {
     try {
       const message = decodeQueueMessage(r.body);
-      const outcome = 'kind' in message ? await postFinishedStatus(message, deps) : await planEvent(message, deps);
+      const receives = Number(r.attributes?.ApproximateReceiveCount ?? 1);
+      const finalAttempt = receives >= (deps.maxReceives ?? EVENTS_MAX_RECEIVES);
+      const outcome = 'kind' in message ? await postFinishedStatus(message, deps) : await planEvent(message, deps, { finalAttempt });
       if (outcome.kind === 'skipped') deps.log('nothing to build', { messageId: r.messageId, reason: outcome.reason });
       return outcome;
     } catch (err) {

@@ -42,9 +42,11 @@ export type HostCredentials = ScmCredentials & { cloneUsername?: string };
  * The SCM credentials JSON: `{"github":{"token","apiUrl"},…}` for the Git host APIs, plus
  * optional top-level clone tokens (`"githubCloneToken": "…"`, see clone-credentials.ts)
  * that ECS injects into build agents. Top-level because ECS selects only top-level keys.
+ * `registries` (optional): `{"docker.io":{"username","password"},…}`, the logins the planner
+ * reads plugin images' commands with (see registry-credentials.ts); unchecked here.
  */
 export type CredentialsByHost = Partial<Record<ScmKind, HostCredentials>> &
-  Partial<Record<'githubCloneToken' | 'giteaCloneToken' | 'gitlabCloneToken', string>>;
+  Partial<Record<'githubCloneToken' | 'giteaCloneToken' | 'gitlabCloneToken', string>> & { registries?: unknown };
 
 export function parseCredentials(json: string, source: string): CredentialsByHost {
   let value: unknown;

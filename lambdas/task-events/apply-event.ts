@@ -3,7 +3,7 @@
 // reconciliation (a stop event that was lost is rebuilt from DescribeTasks).
 
 import { parseStageKey } from '../../core/builds/keys.js';
-import { acceptTaskEvent, isStageDone, stageOutcome, stepChanges, taskPhase } from '../../core/builds/status.js';
+import { acceptTaskEvent, agentResultWanted, isStageDone, stageOutcome, stepChanges, taskPhase, type StageOutcome } from '../../core/builds/status.js';
 import type { TaskStateChangeDetail } from '../../core/builds/task-event.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
 import { runTaskTokens } from '../../core/scaling/job.js';
@@ -43,13 +43,18 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   // the number of starts before this task.
   const claiming = stage.taskArn === undefined;
   const attempt = claiming ? stage.attempts : Math.max(0, stage.attempts - 1);
-  const outcome =
-    phase === 'stopped'
-      ? stageOutcome(detail, {
-          attempts: attempt + 1,
-          capacity: stage.capacity ?? (detail.capacityProviderName === 'FARGATE' ? 'FARGATE' : detail.capacityProviderName === 'FARGATE_SPOT' ? 'FARGATE_SPOT' : undefined),
-        })
-      : undefined;
+  const run = {
+    attempts: attempt + 1,
+    capacity: stage.capacity ?? (detail.capacityProviderName === 'FARGATE' ? 'FARGATE' : detail.capacityProviderName === 'FARGATE_SPOT' ? 'FARGATE_SPOT' : undefined),
+  } as const;
+  let outcome: StageOutcome | undefined = phase === 'stopped' ? stageOutcome(detail, run) : undefined;
+  if (outcome && agentResultWanted(outcome) && deps.agentResults) {
+    // The agent's own words (which service and port, git's reason): read once the task is
+    // over; without them the generic text stands, and the event is applied all the same.
+    const read = await deps.agentResults(detail.taskArn);
+    if ('result' in read) outcome = stageOutcome(detail, run, read.result);
+    else deps.log('agent result not read: the stage keeps the generic message', { stageKey: key, taskArn: detail.taskArn, why: read.missing });
+  }
 
   if (outcome?.requeueOnDemand) {
     const requeued = await deps.stages.requeue(buildId, stageNumber, { taskArn: detail.taskArn, version: detail.version, queuedAt: now, message: outcome.message, attempt });

@@ -6,6 +6,7 @@ import type { BuildStore } from '../../core/builds/store.js';
 import type { StageStore } from '../../core/builds/stage-store.js';
 import type { Build } from '../../core/builds/types.js';
 import { encodeJob, type StageJob } from '../../core/scaling/job.js';
+import type { AgentResultSource } from './agent-result.js';
 
 export interface ExecutionDeps {
   store: BuildStore;
@@ -18,6 +19,11 @@ export interface ExecutionDeps {
   nudge: () => Promise<void>;
   now: () => number;
   log: (message: string, fields?: Record<string, unknown>) => void;
+  /**
+   * Reads the agent's result line of a stopped task, for a stage message in its words.
+   * Absent (the autoscaler's reconciliation, which may not read logs): the generic text.
+   */
+  agentResults?: AgentResultSource;
 }
 
 /** Structured log line (one JSON object per line, as CloudWatch Logs Insights likes it). */

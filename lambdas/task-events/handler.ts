@@ -1,18 +1,39 @@
 // EventBridge "ECS Task State Change" → step, stage and build status (see apply-event.ts).
 // A thrown error makes EventBridge retry the event; duplicates are harmless.
+// A stage the agent ended (service not ready, clone failed, …) gets the agent's own
+// message from its log stream (agent-result.ts).
 
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { TaskStateChangeEvent } from '../../core/builds/task-event.js';
+import type { LogTailReader } from '../api/log-stream.js';
+import { cloudWatchLogReader } from '../api/logs-cloudwatch.js';
 import { applyTaskEvent, type ApplyResult } from './apply-event.js';
+import { agentResultSource } from './agent-result.js';
 import { autoscalerNudge } from '../shared/nudge.js';
 import { executionDepsFromEnv } from './wiring.js';
 import type { ExecutionDeps } from './deps.js';
 
-let deps: ExecutionDeps | undefined;
-
-export async function handler(event: TaskStateChangeEvent): Promise<ApplyResult> {
-  // A stage that ended freed capacity or queued dependents: the autoscaler looks now.
-  deps ??= executionDepsFromEnv('task-events', process.env, (log) => autoscalerNudge(process.env, 'task-events', log));
-  const result = await applyTaskEvent(deps, event.detail);
-  deps.log(result.applied ? 'event applied' : 'event ignored', { taskArn: event.detail.taskArn, version: event.detail.version, lastStatus: event.detail.lastStatus, ...result });
-  return result;
+/**
+ * The handler over a given reader of the build log group (the agent's result lines):
+ * local mode passes the ECS stand-in's log store; AWS, CloudWatch Logs (`handler`).
+ */
+export function taskEventsHandler(logs: () => LogTailReader | undefined): (event: TaskStateChangeEvent) => Promise<ApplyResult> {
+  let deps: ExecutionDeps | undefined;
+  return async (event) => {
+    if (!deps) {
+      // A stage that ended freed capacity or queued dependents: the autoscaler looks now.
+      const base = executionDepsFromEnv('task-events', process.env, (log) => autoscalerNudge(process.env, 'task-events', log));
+      const reader = logs();
+      if (!reader) base.log('BUILD_LOG_GROUP is not set: stages the agent ended keep the generic message');
+      deps = reader ? { ...base, agentResults: agentResultSource(reader) } : base;
+    }
+    const result = await applyTaskEvent(deps, event.detail);
+    deps.log(result.applied ? 'event applied' : 'event ignored', { taskArn: event.detail.taskArn, version: event.detail.version, lastStatus: event.detail.lastStatus, ...result });
+    return result;
+  };
 }
+
+export const handler = taskEventsHandler(() => {
+  const group = process.env.BUILD_LOG_GROUP;
+  return group ? cloudWatchLogReader(new CloudWatchLogsClient({}), group) : undefined;
+});

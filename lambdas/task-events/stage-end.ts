@@ -3,7 +3,7 @@
 // finishes when every stage has, and its final commit status is posted. Idempotent: a
 // duplicate or retried call finds the work done and does nothing twice.
 
-import { buildStatusOf, isStageDone, resolveDependents } from '../../core/builds/status.js';
+import { buildFailureSummary, buildStatusOf, isStageDone, resolveDependents } from '../../core/builds/status.js';
 import type { Build } from '../../core/builds/types.js';
 import { enqueueJob, type ExecutionDeps } from './deps.js';
 
@@ -43,6 +43,9 @@ export async function afterStageEnd(deps: ExecutionDeps, buildId: string, option
   const finished = await deps.store.updateBuild(buildId, { status, finishedAt: now }, { fromStatuses: ['pending', 'running'] });
   if (!finished) return build;
   deps.log('build finished', { buildId, status });
-  await deps.postBuildStatus(finished);
+  // The commit status shows `error` after the status word (core/scm/commit-state.ts): a
+  // failed build says why there, from its stages. Not stored: the stages hold it.
+  const summary = finished.error === undefined ? buildFailureSummary(status, stages) : undefined;
+  await deps.postBuildStatus(summary === undefined ? finished : { ...finished, error: summary });
   return finished;
 }

@@ -65,6 +65,19 @@ describe('judgeService', () => {
     if (text !== undefined) expect(JSON.stringify(result)).toContain(text.replace(/"/g, '\\"'));
   });
 
+  it('a failure says which service, which ports and which check, as data', () => {
+    const port = judgeService(cache, { portsOpen: { 6379: true }, elapsedMs: 10_000 });
+    expect(port).toMatchObject({ kind: 'failed', service: { name: 'cache', container: 'cache', ports: [6380], check: 'port' } });
+    const health = judgeService(db, {
+      portsOpen: { 5432: true },
+      container: { phase: 'running', exitCode: null, health: 'UNHEALTHY' },
+      elapsedMs: 30_000,
+    });
+    expect(health).toMatchObject({ kind: 'failed', service: { name: 'database', container: 'database', ports: [5432], check: 'health' } });
+    const exited = judgeService(db, { portsOpen: {}, container: { phase: 'stopped', exitCode: 1 }, elapsedMs: 5 });
+    expect(exited).toMatchObject({ kind: 'failed', service: { name: 'database', ports: [5432], check: 'exited' } });
+  });
+
   it('a service with no ports and no command is ready at once', () => {
     expect(judgeService({ ...cache, ports: [] }, { portsOpen: {}, elapsedMs: 0 })).toEqual({ kind: 'ready' });
   });

@@ -317,6 +317,8 @@ describe('agent supervision', () => {
     expect(run.result?.message).toBe(
       `service "cache" (port ${port}) not ready after 1 s: port ${port} not accepting connections on localhost`,
     );
+    // The same, as data for the control plane (it fails that service's record).
+    expect(run.result?.service).toEqual({ name: 'cache', container: 'cache', ports: [port], check: 'port' });
     expect(byName(run.steps)['build']).toMatchObject({ status: 'skipped', reason: 'not started: a service was not ready' });
     expect(existsSync(join(d.stateDir, 'ready'))).toBe(false);
     expect(task.status('build')).toBe('PULLED');

@@ -32,7 +32,7 @@ const EXPECTED_ENV: Record<LambdaName, string[]> = {
     'TASK_ROLE_ARN', 'BUILD_LOG_GROUP', 'AGENT_IMAGE', 'SECRETS_PREFIX', 'DEFAULT_CPU', 'DEFAULT_MEMORY', 'MAX_CONCURRENT_BUILDS',
     'VCPU_QUOTA', 'USE_SPOT', 'PUBLIC_URL', 'SCM_CREDENTIALS_SECRET_ARN', 'JOBS_DLQ_URL',
   ],
-  'task-events': ['TABLE_NAME', 'JOBS_QUEUE_URL', 'SCM_CREDENTIALS_SECRET_ARN', 'PUBLIC_URL', 'AUTOSCALER_FUNCTION_NAME'],
+  'task-events': ['TABLE_NAME', 'JOBS_QUEUE_URL', 'SCM_CREDENTIALS_SECRET_ARN', 'PUBLIC_URL', 'AUTOSCALER_FUNCTION_NAME', 'BUILD_LOG_GROUP'],
   api: ['TABLE_NAME', 'EVENTS_QUEUE_URL', 'CLUSTER', 'BUILD_LOG_GROUP', 'API_TOKEN_SECRET_ARN'],
 };
 
@@ -170,6 +170,25 @@ for (const variant of variants) {
       for (const name of ['webhook', 'autoscaler', 'api'] as const) {
         expect(policyOf(name).flatMap((st) => asList(st.Action))).not.toContain('lambda:InvokeFunction');
       }
+    });
+
+    it('lets task-events read the build log group (the agent result line) and nothing else of CloudWatch Logs', () => {
+      const reads = (name: LambdaName) => policyOf(name).filter((st) => asList(st.Action).some((a) => a.startsWith('logs:') && a !== 'logs:CreateLogStream' && a !== 'logs:PutLogEvents'));
+      const statements = reads('task-events');
+      expect(statements).toHaveLength(1);
+      expect(asList(statements[0]!.Action).sort()).toEqual(['logs:FilterLogEvents', 'logs:GetLogEvents']);
+      // The build log group only (CDK's LogGroup.grant: its ARN with and without `:*`), the group BUILD_LOG_GROUP names.
+      const group = fn('task-events').props.Environment.Variables.BUILD_LOG_GROUP as { Ref: string };
+      expect(s.json.Resources[group.Ref]!.Type).toBe('AWS::Logs::LogGroup');
+      const resources = asList(statements[0]!.Resource as unknown);
+      expect(resources).toContainEqual({ 'Fn::GetAtt': [group.Ref, 'Arn'] });
+      for (const resource of resources) {
+        expect(JSON.stringify(resource)).toContain(`"${group.Ref}"`);
+        expect(JSON.stringify(resource)).not.toMatch(/log-group:\*|"\*"/);
+      }
+      expect(fn('api').props.Environment.Variables.BUILD_LOG_GROUP).toEqual(group);
+      // Only the API (step logs) and task-events read build logs.
+      for (const name of ['webhook', 'planner', 'autoscaler'] as const) expect(reads(name)).toEqual([]);
     });
 
     it('lets build tasks read only the /slipway/… SSM parameters (and decrypt them through SSM)', () => {

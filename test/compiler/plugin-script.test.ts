@@ -4,11 +4,11 @@
 // FROM scratch, the container has no programs of its own beside the plugin.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileManifest } from '../../core/pipeline/compile.js';
-import { PLUGIN_SHELL } from '../../core/pipeline/contract.js';
+import { STATE_BUSYBOX } from '../../core/pipeline/contract.js';
 import { loadManifest } from '../../core/pipeline/load.js';
 import { pluginScript, SECRET_MASK } from '../../core/pipeline/script.js';
 import { fixtureContext, FIXTURE_OPTIONS } from './support.js';
@@ -35,14 +35,20 @@ function plugin(name: string, body: string): string {
 function runWrapped(argv: string[], env: Record<string, string>, hosts: string[] = [], secretEnv: string[] = Object.keys(env)) {
   const script = pluginScript({ container: 'upload', name: 'upload', hosts, secretEnv });
   const result = spawnSync(BUSYBOX!, ['sh', '-c', script, 'slipway-upload', ...argv], {
-    env: { PATH: emptyPath, SLIPWAY_HOSTS_FILE: join(dir, 'hosts'), ...env },
+    env: { PATH: emptyPath, SLIPWAY_HOSTS_FILE: join(dir, 'hosts'), SLIPWAY_STATE_DIR: join(dir, 'state'), ...env },
     encoding: 'utf8',
     timeout: 10_000,
   });
   return { status: result.status, out: result.stdout + result.stderr, stdout: result.stdout };
 }
 
-describe.skipIf(!BUSYBOX)('masked plugin wrapper (busybox sh, no programs on PATH)', () => {
+// With the agent's busybox in the state volume the mask runs as awk; without, as a shell loop.
+for (const mask of ['busybox awk', 'shell loop'] as const) describe.skipIf(!BUSYBOX)(`masked plugin wrapper (busybox sh, no programs on PATH), mask: ${mask}`, () => {
+  beforeEach(() => {
+    mkdirSync(join(dir, 'state', 'bin'), { recursive: true });
+    if (mask === 'busybox awk') symlinkSync(BUSYBOX!, join(dir, 'state', 'bin', 'busybox'));
+  });
+
   it('masks secrets in stdout and stderr, whole, embedded and across lines, and keeps the exit code', () => {
     const program = plugin('drone-upload', ['echo "token=$PLUGIN_TOKEN"', 'echo "url=https://x:${PLUGIN_TOKEN}@host" >&2', 'printf "%s\\n" "$PLUGIN_KEY"', 'echo done', 'exit 3'].join('\n'));
     const r = runWrapped([program], { PLUGIN_TOKEN: 'tok-3x4mple', PLUGIN_KEY: '-----BEGIN KEY-----\nc2VjcmV0LWtleQ\n-----END KEY-----' });
@@ -79,7 +85,7 @@ describe.skipIf(!BUSYBOX)('masked plugin wrapper (busybox sh, no programs on PAT
     const program = plugin('slow', 'echo "started $PLUGIN_TOKEN"\nexec sleep 30');
     const script = pluginScript({ container: 'upload', name: 'upload', hosts: [], secretEnv: ['PLUGIN_TOKEN'] });
     const child = spawn(BUSYBOX!, ['sh', '-c', script, 'slipway-upload', program], {
-      env: { PATH: `${emptyPath}:/usr/bin:/bin`, PLUGIN_TOKEN: 'hunter22' },
+      env: { PATH: `${emptyPath}:/usr/bin:/bin`, PLUGIN_TOKEN: 'hunter22', SLIPWAY_STATE_DIR: join(dir, 'state') },
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -124,9 +130,14 @@ describe.skipIf(!BUSYBOX)('masked plugin wrapper (busybox sh, no programs on PAT
     });
     const container = compiled.stages[0]!.taskDefinition.containerDefinitions!.find((c) => c.name === 'notify')!;
     const argv = [...container.entryPoint!, ...container.command!];
-    expect(argv[0]).toBe(PLUGIN_SHELL);
-    // ECS gives the container its environment and the resolved secret; the agent put busybox at PLUGIN_SHELL.
-    const env = Object.fromEntries([...(container.environment ?? []).map((kv) => [kv.name!, kv.value!]), ['NOTIFY_TOKEN', 'n0tify-t0ken'], ['PATH', emptyPath]]);
+    expect(argv[0]).toBe(STATE_BUSYBOX);
+    // ECS gives the container its environment and the resolved secret; the agent put busybox at STATE_BUSYBOX.
+    const env = Object.fromEntries([
+      ...(container.environment ?? []).map((kv) => [kv.name!, kv.value!]),
+      ['NOTIFY_TOKEN', 'n0tify-t0ken'],
+      ['PATH', emptyPath],
+      ['SLIPWAY_STATE_DIR', join(dir, 'state')],
+    ]);
     const result = spawnSync(BUSYBOX!, argv.slice(1), { env, encoding: 'utf8', timeout: 10_000 });
     expect(result.status).toBe(0);
     expect(result.stdout).toBe(`notify with ${SECRET_MASK} and ci\n`);

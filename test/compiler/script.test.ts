@@ -1,6 +1,6 @@
 import { describe, expect, it, beforeEach, afterEach } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gateContainerScript, SECRET_MASK, shellQuote, stepScript, type ScriptInput } from '../../core/pipeline/script.js';
@@ -40,8 +40,19 @@ function run(shell: string[], input: Partial<ScriptInput>, env: Record<string, s
   };
 }
 
-for (const shell of SHELLS) {
-  describe(`step script under ${shell.join(' ')}`, () => {
+// The mask has two paths: awk under the busybox the agent installs in the state volume
+// (on ECS), and the shell loop when there is none. Every test runs on both.
+const BUSYBOX = ['/usr/bin/busybox', '/bin/busybox'].find((path) => existsSync(path));
+const MASKS = BUSYBOX ? (['shell loop', 'busybox awk'] as const) : (['shell loop'] as const);
+
+for (const shell of SHELLS) for (const mask of MASKS) {
+  describe(`step script under ${shell.join(' ')}, mask: ${mask}`, () => {
+    beforeEach(() => {
+      if (mask !== 'busybox awk') return;
+      mkdirSync(join(dir, 'state', 'bin'), { recursive: true });
+      symlinkSync(BUSYBOX!, join(dir, 'state', 'bin', 'busybox'));
+    });
+
     it('echoes each command before running it, in the workspace, and records exit 0', () => {
       const r = run(shell, { steps: [{ name: 'test', commands: ['echo hello', 'pwd', 'echo "$HOME" > /dev/null'] }] });
       expect(r.status).toBe(0);
@@ -60,14 +71,14 @@ for (const shell of SHELLS) {
     });
 
     it('sources the per-run env file', () => {
-      mkdirSync(join(dir, 'state'));
+      mkdirSync(join(dir, 'state'), { recursive: true });
       writeFileSync(join(dir, 'state', 'env'), "export DRONE_COMMIT_SHA='abc123'\n");
       const r = run(shell, { steps: [{ name: 'test', commands: ['echo "sha=$DRONE_COMMIT_SHA"'] }] });
       expect(r.stdout).toContain('sha=abc123\n');
     });
 
     it("the step's own environment wins over the per-run env file; other names come from the file", () => {
-      mkdirSync(join(dir, 'state'));
+      mkdirSync(join(dir, 'state'), { recursive: true });
       writeFileSync(join(dir, 'state', 'env'), "export CI='true'\nexport DRONE_BRANCH='main'\nexport TOKEN='from-file'\nexport EMPTY='filled'\n");
       const r = run(
         shell,

@@ -101,12 +101,20 @@ describe('failures end in a clear, correct status', () => {
       exitCode: AGENT_EXIT.serviceNotReady,
       attempts: 1,
     });
-    expect(stage!.message).toMatch(/service did not become ready/);
+    // What users see names the service, the port and the check that failed: the agent's
+    // own message, read from its log stream by the task-events handler.
+    const notReady = 'service "cache" (port 6391) not ready after 2 s: port 6391 not accepting connections on localhost';
+    expect(stage!.message).toBe(notReady);
     const steps = Object.fromEntries(stage!.steps.map((s) => [`${s.kind}:${s.name}`, s.status]));
     expect(steps['clone:clone']).toBe('success');
     expect(steps['step:use-cache']).toBe('skipped');
-    // The agent says which service and which port, on its log stream.
-    expect(agentLog(stage!.taskArn!)).toMatch(/service "cache".*not ready after 2 s: port 6391 not accepting connections on localhost/);
+    // The service that never became ready is itself failed, for that reason (its container
+    // ended by the task's stop signal, which is otherwise a service's normal end).
+    expect(stage!.steps.find((s) => s.kind === 'service' && s.name === 'cache')).toMatchObject({ status: 'failure', reason: notReady });
+    // The agent's result line carries it as data too.
+    expect(agentLog(stage!.taskArn!)).toContain(
+      `"service":${JSON.stringify({ name: 'cache', container: stage!.steps.find((s) => s.name === 'cache')!.container, ports: [6391], check: 'port' })}`,
+    );
     const useCache = stage!.steps.find((s) => s.name === 'use-cache')!;
     expect(e2e.aws.ecs.logs(stage!.taskArn!, useCache.container).map((l) => l.message)).not.toContain('must not run');
 
@@ -117,6 +125,9 @@ describe('failures end in a clear, correct status', () => {
 
     await e2e.waitForFinalStatus(sha);
     expect(e2e.statusesOf(sha).map((s) => s.state)).toEqual(['pending', 'failure']);
+    // GitHub keeps 140 characters of a description: the service and its port fit.
+    expect(e2e.statusesOf(sha)[1]!.description).toBe(`Build #${detail.number} failed: ${notReady}`);
+    expect(e2e.statusesOf(sha)[1]!.description.length).toBeLessThanOrEqual(140);
   }, 40_000);
 
   it('a Spot interruption requeues the stage once on on-demand FARGATE; the retry passes', async () => {

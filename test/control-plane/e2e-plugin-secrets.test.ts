@@ -1,5 +1,5 @@
 // Secrets never reach a build's log, plugin steps included, end to end on the local
-// stand-ins: a push plans the build, the agent installs the plugin shell, and a plugin step
+// stand-ins: a push plans the build, the agent installs busybox, and a plugin step
 // (no commands: its image's own command line) prints its secret — the log shows the mask.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -94,8 +94,8 @@ describe('secrets in the logs of plugin steps, end to end', () => {
     const everything = task.containers.map((c) => e2e.aws.ecs.logs(stage.taskArn!, c.name).map((l) => l.message).join('\n')).join('\n');
     expect(task.containers.length).toBe(4);
     for (const value of [TOKEN, ...KEY.split('\n')]) expect(everything).not.toContain(value);
-    // The agent installed the shell the plugin ran under.
-    expect(e2e.aws.ecs.logs(stage.taskArn!, 'slipway-agent').map((l) => l.message).join('\n')).toContain('plugin shell:');
+    // The agent installed the busybox the plugin ran under and the masks used.
+    expect(e2e.aws.ecs.logs(stage.taskArn!, 'slipway-agent').map((l) => l.message).join('\n')).toContain('busybox:');
   }, 90_000);
 
   it("a plugin known only by its image: the planner reads the image's entrypoint from its registry and the step runs masked", async () => {

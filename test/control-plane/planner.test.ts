@@ -15,7 +15,10 @@ import { BuildStore } from '../../core/builds/store.js';
 import { StageStore } from '../../core/builds/stage-store.js';
 import { decodeJob, encodeJob } from '../../core/scaling/job.js';
 import type { BuildHook, EventMessage } from '../../core/scm/types.js';
-import { planEvent, type PlannerDeps } from '../../lambdas/planner/plan-event.js';
+import { planEvent, RegistryUnavailableError, type PlannerDeps } from '../../lambdas/planner/plan-event.js';
+import { createImageCommandLookup } from '../../core/images/registry-client.js';
+import { STATE_BUSYBOX } from '../../core/pipeline/contract.js';
+import { startRegistryStandIn, type RegistryStandIn } from '../support/registry-stand-in.js';
 import { processEventBatch } from '../../lambdas/planner/process-batch.js';
 import { cancelBuild } from '../../lambdas/api/cancel.js';
 import type { BuildContext } from '../../core/pipeline/context.js';
@@ -512,5 +515,63 @@ describe('cloneCredentialsFor', () => {
     expect((await local(repo('github', 'https://github.com/acme/app.git') as never)).warning).toMatch(/not the full ARN/);
     const deployed = cloneCredentialsSource({ SCM_CREDENTIALS_SECRET_ARN: ARN }, config);
     expect((await deployed(repo('github', 'https://github.com/acme/app.git') as never)).credentials?.passwordFrom).toBe(`${ARN}:githubCloneToken::`);
+  });
+});
+
+describe('plugin images read from their registries', () => {
+  let registry: RegistryStandIn;
+  const pluginPipeline = (image: string) =>
+    `kind: pipeline\ntype: docker\nname: notify\nsteps:\n- name: notify\n  image: ${image}\n  settings:\n    webhook:\n      from_secret: hook_url\n`;
+  beforeAll(async () => {
+    registry = await startRegistryStandIn({ auth: 'bearer' });
+    registry.publish({ name: 'acme/notify', tag: '2', platforms: { amd64: { entrypoint: ['/bin/drone-notify'], cmd: ['--verbose'] } } });
+  });
+  afterAll(async () => {
+    await registry?.stop();
+  });
+  const withLookup = (): PlannerDeps => ({ ...deps, imageLookup: createImageCommandLookup({ retries: 0, backoffMs: 1, timeoutMs: 2000 }) });
+
+  it("compiles a plugin that receives secrets to run its image's command line under the mask", async () => {
+    const image = `${new URL(registry.url).host}/acme/notify:2`;
+    expect(await planEvent(pushMessage('acme/plugin', pluginPipeline(image)), withLookup())).toMatchObject({ kind: 'created', buildId: 'acme/plugin#1' });
+    const job = decodeJob((await drainJobs())[0]!.Body!);
+    const containers = (job.taskDefinition as unknown as { containerDefinitions: { name: string; entryPoint?: string[]; command?: string[] }[] }).containerDefinitions;
+    const notify = containers.find((c) => c.name === 'notify')!;
+    expect(notify.entryPoint).toEqual([STATE_BUSYBOX, 'sh', '-c']);
+    expect(notify.command!.slice(1)).toEqual(['slipway-notify', '/bin/drone-notify', '--verbose']);
+    expect(logs.find((l) => l.message === 'plugin images looked up')?.fields).toMatchObject({ images: 1, failures: [] });
+  });
+
+  it('retries the message while a registry does not answer, using no build number; the last attempt makes an error build', async () => {
+    const image = `${new URL(registry.url).host}/acme/notify:2`;
+    const message = pushMessage('acme/flaky', pluginPipeline(image));
+    registry.failNext(100, 503);
+    try {
+      await expect(planEvent(message, withLookup(), { finalAttempt: false })).rejects.toThrow(RegistryUnavailableError);
+      expect(await store.listBuilds('acme/flaky')).toMatchObject({ items: [] });
+      const outcome = await planEvent(message, withLookup(), { finalAttempt: true });
+      expect(outcome).toMatchObject({ kind: 'invalid', buildId: 'acme/flaky#1' });
+      const build = (await store.getBuild('acme/flaky#1'))!;
+      expect(build.status).toBe('error');
+      expect(build.error).toMatch(/step "notify" receives secrets \(PLUGIN_WEBHOOK\), so its output is masked, which needs the command line its image runs: image ".*acme\/notify:2": .*503/);
+    } finally {
+      registry.recover();
+    }
+  });
+
+  it('through the batch: a registry outage fails the message until its last receive', async () => {
+    const image = `${new URL(registry.url).host}/acme/notify:2`;
+    const message = pushMessage('acme/batch-flaky', pluginPipeline(image));
+    const record = (receives: number): SQSEvent => ({
+      Records: [{ messageId: `m${receives}`, body: JSON.stringify(message), attributes: { ApproximateReceiveCount: String(receives) } } as unknown as SQSEvent['Records'][number]],
+    });
+    registry.failNext(100, 503);
+    try {
+      expect((await processEventBatch(record(1), { ...withLookup(), maxReceives: 3 })).batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
+      expect((await processEventBatch(record(3), { ...withLookup(), maxReceives: 3 })).batchItemFailures).toEqual([]);
+      expect((await store.getBuild('acme/batch-flaky#1'))?.status).toBe('error');
+    } finally {
+      registry.recover();
+    }
   });
 });

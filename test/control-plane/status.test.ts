@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   acceptTaskEvent,
+  agentResultWanted,
+  buildFailureSummary,
   startAttempt,
   buildStatusOf,
   commitState,
@@ -10,7 +12,8 @@ import {
   stepChanges,
   taskPhase,
 } from '../../core/builds/status.js';
-import { AGENT_CONTAINER } from '../../core/pipeline/contract.js';
+import { AGENT_CONTAINER, AGENT_EXIT, REPORT_PREFIX, type AgentResult } from '../../core/pipeline/contract.js';
+import { agentMessageForRecord, lastAgentResult, parseAgentResultLine } from '../../core/builds/agent-result.js';
 import type { TaskStateChangeContainer, TaskStateChangeDetail } from '../../core/builds/task-event.js';
 import type { Stage, StageStatus, StepRecord } from '../../core/builds/types.js';
 
@@ -224,5 +227,112 @@ describe('resolveDependents (Drone depends_on + trigger status)', () => {
   });
   it('ignores stages already queued or without dependencies', () => {
     expect(names(resolveDependents([s('a', 'success'), s('b', 'pending', ['a'], { queuedAt: 5 }), s('c', 'pending')]))).toEqual({ enqueue: [], skip: [] });
+  });
+});
+
+describe('stageOutcome with the agent\'s result line', () => {
+  const result = (exitCode: AgentResult['exitCode'], message: string, extra: Partial<AgentResult> = {}): AgentResult =>
+    ({ outcome: 'failure', exitCode, message, finishedAt: '2024-01-01T00:00:00Z', ...extra });
+  const ended = (code: number, d: Partial<TaskStateChangeDetail> = {}) => detail({ stopCode: 'EssentialContainerExited', containers: [agent(code)], ...d });
+  const service = { name: 'cache', container: 'cache-svc', ports: [6379], check: 'port' as const };
+
+  const rows: [string, TaskStateChangeDetail, AgentResult, string, string | undefined][] = [
+    ['service not ready: the agent\'s message and the failed service', ended(2), result(2, 'service "cache" (port 6379) not ready after 30 s: port 6379 not accepting connections on localhost', { service }), 'service "cache" (port 6379) not ready after 30 s: port 6379 not accepting connections on localhost', 'cache-svc'],
+    ['health check', ended(2), result(2, 'service "db" (port 5432) not ready after 30 s: health check is UNHEALTHY: no response', { service: { ...service, check: 'health' } }), 'service "db" (port 5432) not ready after 30 s: health check is UNHEALTHY: no response', 'cache-svc'],
+    ['clone failed: git\'s reason', ended(5), result(5, 'clone: fetch failed (git exit code 128): fatal: not found'), 'clone: fetch failed (git exit code 128): fatal: not found', undefined],
+    ['timed out: what it was doing', ended(3), result(3, 'timed out after 5 minutes while supervising steps'), 'timed out after 5 minutes while supervising steps', undefined],
+    ['timed out, stopped by the control plane', ended(3, { stopCode: 'UserInitiated' }), result(3, 'timed out after 5 minutes while waiting for services'), 'timed out after 5 minutes while waiting for services', undefined],
+    ['step failed: which step', ended(1), result(1, 'build failed: test failed with exit code 2'), 'build failed: test failed with exit code 2', undefined],
+    ['agent error: first line only', ended(6), result(6, 'agent: unexpected error: boom\n    at x (a.ts:1:1)'), 'agent: unexpected error: boom', undefined],
+    ['exit code mismatch: generic text', ended(2), result(1, 'build failed: x'), 'a service did not become ready in time', undefined],
+    ['OOM-killed agent (137): generic text', ended(137), result(6, 'agent: unexpected error'), 'the agent exited with 137 (killed by a signal; out of memory?)', undefined],
+    ['empty message: generic text', ended(5), result(5, '  '), 'the clone failed', undefined],
+    ['success: never replaced', ended(0), result(0, 'all steps passed'), 'every step passed', undefined],
+    ['cancelled: the control plane\'s words', ended(4, { stopCode: 'UserInitiated', stoppedReason: 'cancelled' }), result(4, 'interrupted by SIGTERM while supervising steps'), 'the task was stopped: cancelled', undefined],
+  ];
+  it.each(rows)('%s', (_name, d, r, message, failedService) => {
+    const outcome = stageOutcome(d, stage(), r);
+    expect(outcome.message).toBe(message);
+    expect(outcome.failedService).toBe(failedService);
+    // The status and reason come from the exit code alone.
+    const generic = stageOutcome(d, stage());
+    expect([outcome.status, outcome.reason, outcome.exitCode]).toEqual([generic.status, generic.reason, generic.exitCode]);
+  });
+
+  it('asks for the line only for endings the agent words', () => {
+    const wanted = (code: number, d: Partial<TaskStateChangeDetail> = {}) => agentResultWanted(stageOutcome(ended(code, d), stage()));
+    expect([0, 1, 2, 3, 4, 5, 6, 137].map((c) => wanted(c))).toEqual([false, true, true, true, false, true, true, false]);
+    expect(wanted(4, { stopCode: 'SpotInterruption' })).toBe(false);
+    expect(agentResultWanted(stageOutcome(detail({ stopCode: 'TaskFailedToStart', containers: [agent()] }), stage()))).toBe(false);
+  });
+
+  it('fails the service that failed the gate with the same reason, however its container ended', () => {
+    const svc = (name: string): StepRecord => ({ buildId: 'o/r#1', stageNumber: 1, number: 2, name, container: name, status: 'running', detached: false, kind: 'service' });
+    const d = ended(2, { containers: [agent(2), { name: 'cache-svc', lastStatus: 'STOPPED', exitCode: 143 }, { name: 'other', lastStatus: 'STOPPED', exitCode: 0 }] });
+    const outcome = stageOutcome(d, stage(), result(2, 'service "cache" (port 6379) not ready after 30 s: port 6379 not accepting connections on localhost', { service }));
+    expect(stepChanges(d, [svc('cache-svc'), svc('other')], outcome)).toEqual([
+      { number: 2, status: 'failure', exitCode: 143, reason: outcome.message },
+      { number: 2, status: 'success', exitCode: 0 },
+    ]);
+    // Without the agent's word the service that was stopped ended normally.
+    expect(stepChanges(d, [svc('cache-svc')], stageOutcome(d, stage()))).toEqual([{ number: 2, status: 'success', exitCode: 143 }]);
+    // While the task is still stopping after the agent gave up on a service, services wait for the outcome.
+    const stopping = { ...d, lastStatus: 'STOPPING' };
+    expect(stepChanges(stopping, [svc('cache-svc')])).toEqual([]);
+    // …but not when the agent is still running (a service that ends then has ended).
+    expect(stepChanges({ ...stopping, containers: [{ name: AGENT_CONTAINER, lastStatus: 'RUNNING' }, { name: 'cache-svc', lastStatus: 'STOPPED', exitCode: 0 }] }, [svc('cache-svc')])).toEqual([
+      { number: 2, status: 'success', exitCode: 0 },
+    ]);
+  });
+
+  it('gives the clone record git\'s reason', () => {
+    const d = ended(5);
+    const clone: StepRecord = { buildId: 'o/r#1', stageNumber: 1, number: 1, name: 'clone', container: AGENT_CONTAINER, status: 'running', detached: false, kind: 'clone' };
+    const outcome = stageOutcome(d, stage(), result(5, 'clone: commit abc not found in the fetch of http://git/x'));
+    expect(stepChanges(d, [clone], outcome)).toEqual([{ number: 1, status: 'failure', exitCode: 5, reason: 'clone: commit abc not found in the fetch of http://git/x' }]);
+    expect(stepChanges(d, [clone], stageOutcome(d, stage()))[0]!.reason).toBe('the clone failed');
+  });
+});
+
+describe('the agent\'s result line', () => {
+  const good = { outcome: 'service-not-ready', exitCode: AGENT_EXIT.serviceNotReady, message: 'm', finishedAt: 't', service: { name: 'cache', container: 'c', ports: [1], check: 'port' } };
+  it('parses what the agent writes', () => {
+    expect(parseAgentResultLine(`${REPORT_PREFIX.result}${JSON.stringify(good)}`)).toEqual(good);
+    expect(parseAgentResultLine(`${REPORT_PREFIX.result}${JSON.stringify({ ...good, service: undefined })}\n`)).toEqual({ ...good, service: undefined });
+  });
+  it('refuses what does not have its shape (a build can print anything)', () => {
+    for (const line of [
+      'SLIPWAY_RESULT {not json',
+      'SLIPWAY_RESULT null',
+      'SLIPWAY_RESULT "text"',
+      `SLIPWAY_RESULT ${JSON.stringify({ ...good, exitCode: 42 })}`,
+      `SLIPWAY_RESULT ${JSON.stringify({ ...good, message: 7 })}`,
+      `  ${REPORT_PREFIX.result}${JSON.stringify(good)}`,
+      'echo SLIPWAY_RESULT',
+    ]) {
+      expect(parseAgentResultLine(line), line).toBeUndefined();
+    }
+    // A malformed `service` is dropped, the rest kept.
+    expect(parseAgentResultLine(`${REPORT_PREFIX.result}${JSON.stringify({ ...good, service: { name: 'x', check: 'smell' } })}`)?.service).toBeUndefined();
+  });
+  it('takes the last result among lines', () => {
+    const line = (message: string) => `${REPORT_PREFIX.result}${JSON.stringify({ ...good, message })}`;
+    expect(lastAgentResult(['x', line('first'), 'y', line('second'), 'SLIPWAY_RESULT {bad'])?.message).toBe('second');
+    expect(lastAgentResult(['x'])).toBeUndefined();
+  });
+  it('keeps one line of at most 400 characters for a record', () => {
+    expect(agentMessageForRecord('a\nb')).toBe('a');
+    expect(agentMessageForRecord('x'.repeat(1000))).toHaveLength(400);
+  });
+});
+
+describe('buildFailureSummary (the commit status line)', () => {
+  it('names the first stage that ended as the build did; its name when there are several', () => {
+    const one = [{ name: 'test', status: 'failure' as const, message: 'service "cache" (port 6379) not ready' }];
+    expect(buildFailureSummary('failure', one)).toBe('service "cache" (port 6379) not ready');
+    const several = [{ name: 'lint', status: 'success' as const, message: 'every step passed' }, { name: 'test', status: 'failure' as const, message: 'a step failed' }, { name: 'deploy', status: 'skipped' as const, message: 'depends on test' }];
+    expect(buildFailureSummary('failure', several)).toBe('test: a step failed');
+    expect(buildFailureSummary('success', several)).toBeUndefined();
+    expect(buildFailureSummary('error', several)).toBeUndefined();
   });
 });

@@ -28,19 +28,21 @@ afterEach(async () => {
 });
 
 const paths = (r: RegistryStandIn): string[] => r.requests.map((q) => q.path);
+const calls = (r: RegistryStandIn): string[] => r.requests.map((q) => `${q.method} ${q.path}`);
 
 describe('lookupImageCommand against a registry', () => {
-  it('follows index → platform manifest → config for each architecture, skipping attestations', async () => {
+  it('HEADs the tag for its digest, then follows index → platform manifest → config by digest, skipping attestations', async () => {
     const reg = await registry();
     const published = reg.publish(S3);
     const image = `${reg.host}/plugins/s3:1`;
 
     expect(await lookupImageCommand(image, 'amd64', FAST)).toEqual({ ok: true, entrypoint: ['/bin/drone-s3'], cmd: null, digest: published.manifests.amd64 });
     expect(await lookupImageCommand(image, 'arm64', FAST)).toEqual({ ok: true, entrypoint: ['/bin/drone-s3-arm64'], cmd: ['--verbose'], digest: published.manifests['arm64/v8'] });
-    expect(paths(reg).slice(0, 3)).toEqual([
-      '/v2/plugins/s3/manifests/1',
-      `/v2/plugins/s3/manifests/${published.manifests.amd64}`,
-      `/v2/plugins/s3/blobs/${published.configs.amd64}`,
+    expect(calls(reg).slice(0, 4)).toEqual([
+      'HEAD /v2/plugins/s3/manifests/1',
+      `GET /v2/plugins/s3/manifests/${published.tagDigest}`,
+      `GET /v2/plugins/s3/manifests/${published.manifests.amd64}`,
+      `GET /v2/plugins/s3/blobs/${published.configs.amd64}`,
     ]);
     expect(reg.requests[0]!.authorization).toBeUndefined();
   });
@@ -76,7 +78,9 @@ describe('lookupImageCommand against a registry', () => {
     const published = reg.publish(S3);
     const result = await lookupImageCommand(`${reg.host}/plugins/s3:ignored@${published.tagDigest}`, 'amd64', FAST);
     expect(result).toMatchObject({ ok: true, entrypoint: ['/bin/drone-s3'] });
-    expect(paths(reg)[0]).toBe(`/v2/plugins/s3/manifests/${published.tagDigest}`);
+    // No HEAD: the reference already names the digest.
+    expect(calls(reg)[0]).toBe(`GET /v2/plugins/s3/manifests/${published.tagDigest}`);
+    expect(reg.requests.filter((q) => q.method === 'HEAD')).toEqual([]);
   });
 
   it('follows a blob redirect to storage', async () => {
@@ -103,10 +107,12 @@ describe('authentication', () => {
     reg.publish(S3);
     expect(await lookupImageCommand(`${reg.host}/plugins/s3:1`, 'arm64', FAST)).toMatchObject({ ok: true, entrypoint: ['/bin/drone-s3-arm64'] });
     const log = reg.requests;
-    expect(log[0]).toEqual({ method: 'GET', path: '/v2/plugins/s3/manifests/1' });
+    expect(log[0]).toEqual({ method: 'HEAD', path: '/v2/plugins/s3/manifests/1' });
     expect(log[1]!.path).toBe(`/token?service=registry.stand-in&scope=${encodeURIComponent('repository:plugins/s3:pull')}`);
     expect(log[1]!.authorization).toBeUndefined();
-    expect(log.slice(2).map((q) => q.authorization?.startsWith('Bearer '))).toEqual([true, true, true]);
+    // HEAD again, then index, platform manifest and config: all with the one token.
+    expect(log.slice(2).map((q) => q.authorization?.startsWith('Bearer '))).toEqual([true, true, true, true]);
+    expect(log[2]!.method).toBe('HEAD');
     expect(log.filter((q) => q.path.startsWith('/token'))).toHaveLength(1);
   });
 
@@ -157,8 +163,8 @@ describe('failures', () => {
     reg.publish(S3);
     reg.failNext(2, 503);
     expect(await lookupImageCommand(`${reg.host}/plugins/s3:1`, 'amd64', FAST)).toMatchObject({ ok: true, entrypoint: ['/bin/drone-s3'] });
-    expect(paths(reg).slice(0, 3)).toEqual(['/v2/plugins/s3/manifests/1', '/v2/plugins/s3/manifests/1', '/v2/plugins/s3/manifests/1']);
-    expect(reg.requests).toHaveLength(5);
+    expect(calls(reg).slice(0, 3)).toEqual(['HEAD /v2/plugins/s3/manifests/1', 'HEAD /v2/plugins/s3/manifests/1', 'HEAD /v2/plugins/s3/manifests/1']);
+    expect(reg.requests).toHaveLength(6);
   });
 
   it('gives up after three attempts on 503 or 429 and says it is transient', async () => {
@@ -205,10 +211,11 @@ describe('failures', () => {
     reg.publish(S3);
     expect(await lookupImageCommand(`${reg.host}/plugins/s3:9`, 'amd64', FAST)).toEqual({
       ok: false,
-      error: `image "${reg.host}/plugins/s3:9": not found in registry ${reg.host} (MANIFEST_UNKNOWN: manifest unknown); check the name and tag`,
+      error: `image "${reg.host}/plugins/s3:9": not found in registry ${reg.host} (manifest 9 unknown); check the name and tag`,
       transient: false,
     });
-    expect(reg.requests).toHaveLength(1);
+    // The HEAD's 404 is the answer: no GET, which Docker Hub might count as a pull.
+    expect(calls(reg)).toEqual(['HEAD /v2/plugins/s3/manifests/9']);
   });
 
   it('refuses a config blob whose content does not match its digest', async () => {
@@ -234,7 +241,7 @@ describe('failures', () => {
     // A normal response (with Content-Length) over a small limit is refused before reading.
     expect(await lookupImageCommand(`${reg.host}/plugins/s3:1`, 'amd64', { ...FAST, maxResponseBytes: 100 })).toMatchObject({
       ok: false,
-      error: expect.stringContaining('sent more than 100 bytes for /v2/plugins/s3/manifests/1'),
+      error: expect.stringMatching(/sent more than 100 bytes for \/v2\/plugins\/s3\/manifests\/sha256:[0-9a-f]{64}; refused$/),
     });
   });
 
@@ -287,6 +294,6 @@ describe('createImageCommandLookup', () => {
     const lookup = createImageCommandLookup(FAST);
     const results = await Promise.all([lookup(`${reg.host}/plugins/s3:1`, 'amd64'), lookup(`${reg.host}/plugins/s3:1`, 'amd64')]);
     expect(results[0]).toEqual(results[1]);
-    expect(reg.requests).toHaveLength(3);
+    expect(reg.requests).toHaveLength(4);
   });
 });

@@ -4,6 +4,7 @@
 //   GET /v2/                               ping (401 + challenge when auth is on)
 //   GET /token?service=&scope=             Bearer tokens (anonymous, or Basic-authenticated)
 //   GET /v2/<name>/manifests/<tag|digest>  index / manifest list, per-platform manifests
+//   HEAD /v2/<name>/manifests/<tag|digest> the same headers (Docker-Content-Digest) and no body
 //   GET /v2/<name>/blobs/<digest>          config blobs (optionally via a redirect)
 //
 // Images are declared by platform (`amd64`, `arm64/v8`, `arm/v7`) with their ENTRYPOINT and
@@ -46,6 +47,8 @@ export interface RegistryStandInOptions {
   credentials?: { username: string; password: string };
   /** Blobs answer 307 to `/storage/<digest>`, as registries backed by object storage do. */
   redirectBlobs?: boolean;
+  /** Manifests are served without `Docker-Content-Digest`, as some registries do (also settable later). */
+  omitDigestHeader?: boolean;
 }
 
 export interface RecordedRegistryRequest {
@@ -63,12 +66,16 @@ export interface RegistryStandIn {
   publish(image: StandInImage): PublishedImage;
   /** The next `count` requests (whose path includes `pathIncludes`, if given) answer `status`. */
   failNext(count: number, status?: number, pathIncludes?: string): void;
+  /** Forgets every failure still pending from failNext: the registry answers again. */
+  recover(): void;
   /** The next `count` requests get no answer until the stand-in stops. */
   stallNext(count: number): void;
   /** Serves `body` for this blob digest instead of its real content. */
   tamperBlob(digest: string, body: string): void;
   /** Requests whose path includes `pathIncludes` get this answer, streamed without Content-Length. */
   serveRaw(pathIncludes: string, answer: { status: number; contentType: string; body: string | Buffer }): void;
+  /** Turns `Docker-Content-Digest` on manifest answers off (true) or back on. */
+  omitDigestHeader(omit: boolean): void;
   requests: RecordedRegistryRequest[];
   stop(): Promise<void>;
 }
@@ -95,6 +102,7 @@ export async function startRegistryStandIn(options: RegistryStandInOptions = {})
   const raw: Array<{ pathIncludes: string; status: number; contentType: string; body: Buffer }> = [];
   const failures: Array<{ remaining: number; status: number; pathIncludes?: string }> = [];
   let stalls = 0;
+  let omitDigest = options.omitDigestHeader ?? false;
   const requests: RecordedRegistryRequest[] = [];
 
   const basicOk = (req: IncomingMessage): boolean => {
@@ -137,14 +145,15 @@ export async function startRegistryStandIn(options: RegistryStandInOptions = {})
       return send(res, 200, 'application/json', Buffer.from('{}'));
     }
     const m = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(url.pathname);
-    if (!m || req.method !== 'GET') return sendErrors(res, 404, 'NAME_UNKNOWN', 'repository name not known to registry');
+    // Node's server sends a HEAD's headers (Content-Length included) and drops its body.
+    if (!m || (req.method !== 'GET' && req.method !== 'HEAD')) return sendErrors(res, 404, 'NAME_UNKNOWN', 'repository name not known to registry');
     const [, repo = '', kind, ref = ''] = m;
     if (!authorized(req, repo)) return challenge(res, repo);
     if (kind === 'manifests') {
       const digest = ref.startsWith('sha256:') ? ref : tags.get(`${repo}:${ref}`);
       const manifest = digest ? manifests.get(`${repo}@${digest}`) : undefined;
       if (!manifest || !digest) return sendErrors(res, 404, 'MANIFEST_UNKNOWN', 'manifest unknown');
-      return send(res, 200, manifest.mediaType, manifest.body, { 'docker-content-digest': digest });
+      return send(res, 200, manifest.mediaType, manifest.body, omitDigest ? {} : { 'docker-content-digest': digest });
     }
     const body = tampered.get(ref) ?? blobs.get(`${repo}@${ref}`);
     if (!body) return sendErrors(res, 404, 'BLOB_UNKNOWN', 'blob unknown to registry');
@@ -262,6 +271,9 @@ export async function startRegistryStandIn(options: RegistryStandInOptions = {})
     failNext(count, status = 503, pathIncludes) {
       failures.push({ remaining: count, status, ...(pathIncludes !== undefined ? { pathIncludes } : {}) });
     },
+    recover() {
+      failures.length = 0;
+    },
     stallNext(count) {
       stalls += count;
     },
@@ -270,6 +282,9 @@ export async function startRegistryStandIn(options: RegistryStandInOptions = {})
     },
     serveRaw(pathIncludes, answer) {
       raw.push({ pathIncludes, status: answer.status, contentType: answer.contentType, body: Buffer.from(answer.body) });
+    },
+    omitDigestHeader(omit) {
+      omitDigest = omit;
     },
     requests,
     stop: () =>

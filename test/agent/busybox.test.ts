@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { AGENT_EXIT } from '../../core/pipeline/contract.js';
-import { installPluginShell } from '../../task-runner/plugin-shell.js';
+import { installBusybox } from '../../task-runner/busybox.js';
 import { plan, startAgent, tempDirs } from './run-agent.js';
 
 const BUSYBOX = ['/usr/bin/busybox', '/bin/busybox'].find((path) => existsSync(path));
@@ -22,10 +22,10 @@ function dirs(): ReturnType<typeof tempDirs> {
   return d;
 }
 
-describe.skipIf(!BUSYBOX)('plugin shell', () => {
+describe.skipIf(!BUSYBOX)('busybox for the secret masks', () => {
   it('installs busybox at <state>/bin/busybox, executable by every user, and it runs sh', async () => {
     const d = dirs();
-    const result = await installPluginShell(d.stateDir, { SLIPWAY_BUSYBOX: BUSYBOX });
+    const result = await installBusybox(d.stateDir, { SLIPWAY_BUSYBOX: BUSYBOX });
     expect(result).toEqual({ ok: true, source: BUSYBOX, target: join(d.stateDir, 'bin', 'busybox') });
     const target = join(d.stateDir, 'bin', 'busybox');
     expect(statSync(target).mode & 0o777).toBe(0o755);
@@ -34,13 +34,13 @@ describe.skipIf(!BUSYBOX)('plugin shell', () => {
 
   it('names the missing file when there is no busybox to install', async () => {
     const d = dirs();
-    const result = await installPluginShell(d.stateDir, { SLIPWAY_BUSYBOX: join(d.root, 'nope') });
-    expect(result).toEqual({ ok: false, message: `agent: cannot install the shell masked plugin steps run under: SLIPWAY_BUSYBOX=${join(d.root, 'nope')} is not an executable file` });
+    const result = await installBusybox(d.stateDir, { SLIPWAY_BUSYBOX: join(d.root, 'nope') });
+    expect(result).toEqual({ ok: false, message: `agent: cannot install busybox for the secret masks: SLIPWAY_BUSYBOX=${join(d.root, 'nope')} is not an executable file` });
   });
 
   it('the agent installs it before it reports ready when the plan asks, and only then', async () => {
     const d = dirs();
-    const run = await startAgent({ plan: plan({ pluginShell: true }), stateDir: d.stateDir, workspace: d.workspace, env: { SLIPWAY_BUSYBOX: BUSYBOX } }).done;
+    const run = await startAgent({ plan: plan({ installBusybox: true }), stateDir: d.stateDir, workspace: d.workspace, env: { SLIPWAY_BUSYBOX: BUSYBOX } }).done;
     expect(run.code).toBe(AGENT_EXIT.success);
     expect(existsSync(join(d.stateDir, 'bin', 'busybox'))).toBe(true);
     expect(readFileSync(join(d.stateDir, 'ready'), 'utf8')).not.toBe('');
@@ -51,9 +51,9 @@ describe.skipIf(!BUSYBOX)('plugin shell', () => {
 
   it('a plan that needs it and cannot have it ends the stage with an error, before any step is released', async () => {
     const d = dirs();
-    const run = await startAgent({ plan: plan({ pluginShell: true }), stateDir: d.stateDir, workspace: d.workspace, env: { SLIPWAY_BUSYBOX: join(d.root, 'nope') } }).done;
+    const run = await startAgent({ plan: plan({ installBusybox: true }), stateDir: d.stateDir, workspace: d.workspace, env: { SLIPWAY_BUSYBOX: join(d.root, 'nope') } }).done;
     expect(run.code).toBe(AGENT_EXIT.internalError);
-    expect(run.result).toMatchObject({ outcome: 'error', message: expect.stringContaining('cannot install the shell masked plugin steps run under') });
+    expect(run.result).toMatchObject({ outcome: 'error', message: expect.stringContaining('cannot install busybox for the secret masks') });
     expect(existsSync(join(d.stateDir, 'ready'))).toBe(false);
   });
 });

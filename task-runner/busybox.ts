@@ -1,7 +1,8 @@
-// Installs the shell that masked plugin steps run under (contract.PLUGIN_SHELL): a static
-// busybox from the agent's own image, copied into the state volume that every container
-// mounts. Copied rather than shared by volumesFrom so a plugin image keeps its own root
-// file system; static so it runs in any image, even one built FROM scratch.
+// Installs contract.STATE_BUSYBOX, which masked plugin steps run under and every secret
+// mask runs its awk with: a static busybox from the agent's own image, copied into the
+// state volume that every container mounts. Copied rather than shared by volumesFrom so a
+// plugin image keeps its own root file system; static so it runs in any image, even one
+// built FROM scratch.
 
 import { access, chmod, copyFile, mkdir, rename } from 'node:fs/promises';
 import { constants } from 'node:fs';
@@ -15,13 +16,13 @@ export const BUSYBOX_CANDIDATES = ['/bin/busybox.static', '/bin/busybox', '/usr/
 export type InstallResult = { ok: true; source: string; target: string } | { ok: false; message: string };
 
 /** Copies busybox to `<stateDir>/bin/busybox`, executable by every user (a plugin may run as any). */
-export async function installPluginShell(stateDir: string, env: NodeJS.ProcessEnv): Promise<InstallResult> {
+export async function installBusybox(stateDir: string, env: NodeJS.ProcessEnv): Promise<InstallResult> {
   const configured = env[AGENT_ENV.busybox];
   const candidates = configured ? [configured] : BUSYBOX_CANDIDATES;
   const source = await firstExecutable(candidates);
   if (source === undefined) {
     const where = configured ? `${AGENT_ENV.busybox}=${configured} is not an executable file` : `none of ${candidates.join(', ')} exists`;
-    return { ok: false, message: `agent: cannot install the shell masked plugin steps run under: ${where}` };
+    return { ok: false, message: `agent: cannot install busybox for the secret masks: ${where}` };
   }
   const target = join(stateDir, 'bin', 'busybox');
   // A temporary name, then rename: a step never sees a half-written binary.

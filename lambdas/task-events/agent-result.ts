@@ -1,0 +1,58 @@
+// The agent's SLIPWAY_RESULT line, read from the end of its log stream when its task has
+// stopped, so the stage says what the agent said (core/builds/status.ts, stageOutcome).
+// Deployed: CloudWatch Logs; local: the ECS stand-in's log store — the same readers the
+// API uses (lambdas/api/logs-*.ts). Bounded: a few short tries, then the generic text;
+// a read that fails never fails the event.
+
+import { lastAgentResult } from '../../core/builds/agent-result.js';
+import { AGENT_CONTAINER, type AgentResult } from '../../core/pipeline/contract.js';
+import { logStreamName, type LogTailReader } from '../api/log-stream.js';
+
+export type AgentResultRead = { result: AgentResult } | { missing: string };
+
+/** Reads the agent's result of a stopped task. Never throws: `missing` says why not. */
+export type AgentResultSource = (taskArn: string) => Promise<AgentResultRead>;
+
+export interface AgentResultOptions {
+  /** Events read from the end of the agent's stream; the result is the last line it writes. */
+  tailEvents?: number;
+  /**
+   * Delays before a further try when the line is not there yet: CloudWatch Logs may show
+   * the last lines of a container a moment after ECS reports it stopped.
+   */
+  retryDelaysMs?: readonly number[];
+  /** Time allowed for one read; past it, that try counts as failed. */
+  readTimeoutMs?: number;
+}
+
+const DEFAULTS = { tailEvents: 50, retryDelaysMs: [300, 1000], readTimeoutMs: 2000 } as const;
+
+export function agentResultSource(logs: LogTailReader, options: AgentResultOptions = {}): AgentResultSource {
+  const tailEvents = options.tailEvents ?? DEFAULTS.tailEvents;
+  const delays = options.retryDelaysMs ?? DEFAULTS.retryDelaysMs;
+  const readTimeoutMs = options.readTimeoutMs ?? DEFAULTS.readTimeoutMs;
+  return async (taskArn) => {
+    const stream = logStreamName(AGENT_CONTAINER, taskArn);
+    let why = '';
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const events = await withTimeout(logs.tail(stream, tailEvents), readTimeoutMs, `reading ${stream} took over ${readTimeoutMs} ms`);
+        const result = lastAgentResult(events.map((e) => e.message));
+        if (result) return { result };
+        why = events.length === 0 ? `the agent's log stream ${stream} is empty or absent` : `no SLIPWAY_RESULT line in the last ${events.length} lines of ${stream}`;
+      } catch (err) {
+        why = `reading ${stream} failed: ${(err as Error).message}`;
+      }
+      if (attempt >= delays.length) return { missing: why };
+      await new Promise((resolve) => setTimeout(resolve, delays[attempt]));
+    }
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
