@@ -111,7 +111,7 @@ export class ControlPlaneFunctions extends Construct {
       generateSecretString: { passwordLength: 48, excludePunctuation: true },
     });
     this.scmCredentialsSecret = new secretsmanager.Secret(this, 'ScmCredentials', {
-      description: 'Slipway: Git host tokens, JSON {"github":{"token","apiUrl"},"gitea":{…},"gitlab":{…},"githubCloneToken":"…"}',
+      description: 'Slipway: Git host tokens, JSON {"github":{"token","apiUrl"},"gitea":{…},"gitlab":{…},"githubCloneToken":"…","registries":{"docker.io":{"username","password"}}}',
       // Starts as an empty object: it holds nothing secret until the operator writes the tokens.
       secretStringValue: SecretValue.unsafePlainText('{}'),
     });

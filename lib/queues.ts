@@ -5,6 +5,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { EVENTS_MAX_RECEIVES } from '../core/scm/types.js';
 
 export interface QueuesProps {
   /** The planner's timeout: the events queue hides a message six times as long (AWS guidance). */
@@ -33,8 +34,9 @@ export class Queues extends Construct {
     super(scope, id);
     this.events = this.queueWithDlq('Events', {
       visibilityTimeout: Duration.seconds(props.plannerTimeout.toSeconds() * 6),
-      // A webhook that failed five times will fail a sixth: park it for a human.
-      maxReceiveCount: 5,
+      // A webhook that failed five times will fail a sixth: park it for a human. The planner
+      // knows the count: its last attempt makes an error build rather than fail again.
+      maxReceiveCount: EVENTS_MAX_RECEIVES,
     });
     this.jobs = this.queueWithDlq('Jobs', {
       visibilityTimeout: Duration.minutes(2),

@@ -2,6 +2,7 @@
 // (`SLIPWAY_STEP {json}`) and a final `SLIPWAY_RESULT {json}`. Each step is reported
 // once, as soon as its record is final, so an agent killed later has still told what it knew.
 
+import { parseAgentResultLine } from '../core/builds/agent-result.js';
 import { REPORT_PREFIX, type AgentResult, type StepReport } from '../core/pipeline/contract.js';
 
 export function stepLine(report: StepReport): string {
@@ -12,13 +13,13 @@ export function resultLine(result: AgentResult): string {
   return `${REPORT_PREFIX.result}${JSON.stringify(result)}`;
 }
 
-/** Reads the report lines back from a log (the control plane and tests use it). */
+/** Reads the report lines back from a log (tests use it; the control plane reads the result line alone). */
 export function parseReportLines(log: string): { steps: StepReport[]; result?: AgentResult } {
   const steps: StepReport[] = [];
   let result: AgentResult | undefined;
   for (const line of log.split('\n')) {
     if (line.startsWith(REPORT_PREFIX.step)) steps.push(JSON.parse(line.slice(REPORT_PREFIX.step.length)) as StepReport);
-    if (line.startsWith(REPORT_PREFIX.result)) result = JSON.parse(line.slice(REPORT_PREFIX.result.length)) as AgentResult;
+    if (line.startsWith(REPORT_PREFIX.result)) result = parseAgentResultLine(line) ?? result;
   }
   return result === undefined ? { steps } : { steps, result };
 }

@@ -112,3 +112,10 @@ export interface ApiRequest {
   headers: Record<string, string>;
   body?: string;
 }
+
+/**
+ * How often the events queue delivers a message before it moves it to its dead-letter
+ * queue (the queue's maxReceiveCount, lib/queues.ts): the planner's last attempt turns a
+ * passing failure (a registry that does not answer) into an error build instead.
+ */
+export const EVENTS_MAX_RECEIVES = 5;

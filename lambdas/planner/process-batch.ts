@@ -4,7 +4,8 @@
 
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { EVENTS_MAX_RECEIVES, decodeQueueMessage } from '../shared/events-queue.js';
+import { EVENTS_MAX_RECEIVES } from '../../core/scm/types.js';
+import { decodeQueueMessage } from '../shared/events-queue.js';
 import { postFinishedStatus, type FinishedOutcome } from './build-finished.js';
 import { planEvent, type PlanOutcome, type PlannerDeps } from './plan-event.js';
 

@@ -7,13 +7,6 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { BuildFinishedMessage, BuildHook, EventMessage, EventsQueueMessage, HookHost } from '../../core/scm/types.js';
 import { HOOK_HOSTS } from '../../core/scm/types.js';
 
-/**
- * How often the events queue delivers a message before it moves it to its dead-letter
- * queue (the queue's maxReceiveCount, lib/queues.ts): the planner's last attempt turns a
- * passing failure (a registry that does not answer) into an error build instead.
- */
-export const EVENTS_MAX_RECEIVES = 5;
-
 export async function sendEventMessage(sqs: SQSClient, queueUrl: string, message: EventMessage): Promise<void> {
   await sqs.send(
     new SendMessageCommand({
