@@ -319,7 +319,14 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
 
   pipeline.services.forEach((service, i) => {
     const container = serviceContainers[i]!;
-    containers.push(serviceContainer(service, container, common));
+    const def = serviceContainer(service, container, common);
+    containers.push(def);
+    if (service.commands.length === 0 && def.secrets && def.secrets.length > 0) {
+      notes.push(
+        `service "${service.name}" receives the secrets ${def.secrets.map((s) => s.name).join(', ')} but keeps its image's entrypoint: ` +
+          `services start before the agent, so their output is not masked (give it commands: to have it masked)`,
+      );
+    }
     plan.services.push({
       name: service.name,
       container,
@@ -627,7 +634,7 @@ function serviceContainer(service: Step, container: string, c: Common): Containe
     image: service.image,
     essential: false,
     startTimeout: clamp(service.ready?.timeout ?? 60, START_TIMEOUT),
-    ...commandOf([service], container, env, c, undefined, undefined, [], Object.keys(env.literal)),
+    ...commandOf([service], container, env, c, undefined, undefined, [], Object.keys(env.literal), false),
     ...(service.user ? { user: service.user } : {}),
     ...(service.workingDir ? { workingDirectory: service.workingDir } : {}),
     environment: keyValues(env.literal),
@@ -661,10 +668,13 @@ function commandOf(
   waitFor: string[] | undefined,
   exports: Record<string, string>[] = [],
   ownEnv: string[] = [],
-): Pick<ContainerDefinition, 'entryPoint' | 'command'> {
+  maskPlugin = true,
+): Pick<ContainerDefinition, 'entryPoint' | 'command' | 'image'> {
   const first = steps[0]!;
   if (first.commands.length === 0) {
-    const secretEnv = c.withSecrets ? Object.keys(env.secrets).sort() : [];
+    // Services are never wrapped: they start with the task, before the agent has installed
+    // the busybox a wrapper runs under (the stage notes say their output is not masked).
+    const secretEnv = c.withSecrets && maskPlugin ? Object.keys(env.secrets).sort() : [];
     const argv = secretEnv.length > 0 ? pluginArgv(first, c.pipeline.platform.arch, c.options.imageCommands) : { kind: 'unknown' as const };
     if (argv.kind === 'error') {
       return c.fail(
@@ -675,10 +685,10 @@ function commandOf(
     }
     if (argv.kind === 'known') {
       const script = pluginScript({ container, name: first.name, hosts: c.hosts.filter((h) => h !== first.name), secretEnv });
-      return { entryPoint: [STATE_BUSYBOX, 'sh', '-c'], command: [script, `slipway-${container}`, ...argv.argv] };
+      return { entryPoint: [STATE_BUSYBOX, 'sh', '-c'], command: [script, `slipway-${container}`, ...argv.argv], ...(argv.image ? { image: argv.image } : {}) };
     }
     return {
-      ...(first.entrypoint ? { entryPoint: first.entrypoint } : {}),
+      ...(first.entrypoint && first.entrypoint.length > 0 ? { entryPoint: first.entrypoint } : {}),
       ...(first.command ? { command: first.command } : {}),
     };
   }

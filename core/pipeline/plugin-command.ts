@@ -13,8 +13,12 @@ import { pluginEnvironment } from './plugin-settings.js';
 import { isPlugin } from './pack.js';
 import type { Arch, Manifest, Pipeline, Step } from './types.js';
 
-/** A registry's answer for one image (core/images, ImageCommandResult, seen by the compiler), or why there is none. */
-export type ImageCommandEntry = ({ ok: true } & ImageCommand) | { ok: false; error: string };
+/**
+ * A registry's answer for one image (core/images, ImageCommandResult, seen by the compiler),
+ * or why there is none. `digest`: the image manifest the answer was read from, which the
+ * container is then pinned to, so that the command line and the image ECS pulls agree.
+ */
+export type ImageCommandEntry = ({ ok: true; digest?: string } & ImageCommand) | { ok: false; error: string };
 
 /** The answers the planner gathered; undefined: the image was not looked up. */
 export type ImageCommands = (image: string, arch: Arch) => ImageCommandEntry | undefined;
@@ -25,8 +29,17 @@ export interface ImageCommandQuery {
   arch: Arch;
 }
 
-/** The command line of a masked plugin step; `unknown` when nobody looked its image up. */
-export type PluginArgv = { kind: 'known'; argv: string[] } | { kind: 'unknown' } | { kind: 'error'; message: string };
+/** The command line of a masked plugin step (and the image to pin); `unknown` when nobody looked its image up. */
+export type PluginArgv = { kind: 'known'; argv: string[]; image?: string } | { kind: 'unknown' } | { kind: 'error'; message: string };
+
+/** `repo:tag` → `repo@sha256:…` (an image already pinned by digest is left as it is). */
+export function pinnedImage(image: string, digest: string): string {
+  if (image.includes('@')) return image;
+  return `${image.replace(/:[^/:]+$/, '')}@${digest}`;
+}
+
+/** Drone ignores an empty `entrypoint: []`, and so do we: the image's own applies. */
+const hasEntrypoint = (step: Step): step is Step & { entrypoint: string[] } => (step.entrypoint?.length ?? 0) > 0;
 
 /**
  * Whether the step may receive a secret: a `from_secret` in its settings, its environment
@@ -48,7 +61,7 @@ export function imageCommandQueries(manifest: Manifest, withSecrets: boolean): I
   const seen = new Map<string, ImageCommandQuery>();
   for (const pipeline of manifest.pipelines) {
     for (const step of pipeline.steps) {
-      if (!isPlugin(step) || step.entrypoint || !mayReceiveSecrets(step, pipeline)) continue;
+      if (!isPlugin(step) || hasEntrypoint(step) || !mayReceiveSecrets(step, pipeline)) continue;
       const query = { image: step.image, arch: pipeline.platform.arch };
       seen.set(`${query.arch} ${query.image}`, query);
     }
@@ -58,11 +71,11 @@ export function imageCommandQueries(manifest: Manifest, withSecrets: boolean): I
 
 /** The command line a plugin step's container runs, as Docker would assemble it. */
 export function pluginArgv(step: Step, arch: Arch, commands: ImageCommands | undefined): PluginArgv {
-  if (step.entrypoint) return { kind: 'known', argv: [...step.entrypoint, ...(step.command ?? [])] };
+  if (hasEntrypoint(step)) return { kind: 'known', argv: [...step.entrypoint, ...(step.command ?? [])] };
   const entry = commands?.(step.image, arch);
   if (entry === undefined) return { kind: 'unknown' };
   if (!entry.ok) return { kind: 'error', message: entry.error };
   const argv = [...(entry.entrypoint ?? []), ...(step.command ?? entry.cmd ?? [])];
   if (argv.length === 0) return { kind: 'error', message: `image ${step.image} (linux/${arch}) has neither an ENTRYPOINT nor a CMD: there is nothing to run` };
-  return { kind: 'known', argv };
+  return { kind: 'known', argv, ...(entry.digest ? { image: pinnedImage(step.image, entry.digest) } : {}) };
 }

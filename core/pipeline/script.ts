@@ -106,8 +106,14 @@ function waitedJob(subshell: string[], secretEnv: string[]): string[] {
     // long as it lives. So the step ends when its commands end, as in Drone, where the
     // container's main process exiting ends it.
     out.push('exec 4>&1');
-    out.push(`slipway_end="::slipway-end-of-output-$$::"`);
-    out.push('( slipway_status=$( { {');
+    // Unguessable, so that no line of the output can end the mask early (the pid is always 1).
+    out.push('slipway_nonce=$$');
+    out.push('if [ -r /proc/sys/kernel/random/uuid ]; then read -r slipway_nonce < /proc/sys/kernel/random/uuid || slipway_nonce=$$; fi');
+    out.push(`slipway_end="::slipway-end-of-output-$slipway_nonce::"`);
+    // Each of the wrapper's subshells outlives a stop signal (`trap :`, see stopOnSignal) so
+    // that the job's status and its last output still come through; the job itself does not
+    // (a subshell starts with the default action for every handled signal).
+    out.push('( trap : TERM INT; slipway_status=$( trap : TERM INT; { { trap : TERM INT');
     out.push(
       ...subshell.map((line, i) => (i === subshell.length - 1 ? `${line} 2>&1; echo "$?" >&3; printf '%s\\n' "$slipway_end"; } | slipway_mask >&4; } 3>&1 )` : line)),
     );
@@ -140,8 +146,31 @@ export function pluginScript(input: PluginScriptInput): string {
   const out: string[] = [`# slipway: plugin step ${input.name} (container ${input.container}): its output is masked; the image's command line follows as "$@"`];
   out.push(...stopOnSignal());
   out.push(...hostsLines(input.hosts));
+  out.push(...resolveProgram());
   out.push(...waitedJob(['( exec 3>&- 4>&-', 'exec "$@"', ')'], input.secretEnv));
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * A program named without a slash (`["sh", "/entrypoint.sh"]`, `["drone-s3"]`) is looked up
+ * in the image's PATH here and run by its path: busybox's sh may prefer its own applet of
+ * that name to the image's program (FEATURE_SH_STANDALONE), which the image never meant.
+ * Not found: left as it is, and exec says so (127).
+ */
+function resolveProgram(): string[] {
+  return [
+    'case $1 in',
+    '  */*) ;;',
+    '  *)',
+    '    set -f; slipway_ifs=$IFS; IFS=:',
+    '    for slipway_d in $PATH; do',
+    '      if [ -f "${slipway_d:-.}/$1" ] && [ -x "${slipway_d:-.}/$1" ]; then',
+    '        slipway_p=${slipway_d:-.}/$1; shift; set -- "$slipway_p" "$@"; break',
+    '      fi',
+    '    done',
+    '    IFS=$slipway_ifs; set +f ;;',
+    'esac',
+  ];
 }
 
 function stepBody(step: ScriptStep, packed: boolean): string[] {
@@ -195,18 +224,25 @@ function recordOnExit(container: string): string[] {
  * ignores a signal it has no handler for, and sh runs a trap only once the foreground
  * command has ended (`sleep 600` would run on until ECS's SIGKILL at stopTimeout). So the
  * commands run as a background job and the wrapper waits for it: a trapped signal
- * interrupts `wait`. The trap sends TERM to that job and exits 143 (130 for INT); the
- * EXIT trap then writes the exit record. The job's own children are not reached (sh has
- * no portable way to give the job a process group of its own: `set -m` needs a terminal),
- * but when PID 1 exits the kernel kills every process of the container's PID namespace.
- * TERM, not INT, goes to the job: background jobs of a non-interactive sh ignore SIGINT.
- * Before the job starts (the status wait) the wrapper exits once the current poll's sleep ends.
+ * interrupts `wait`. The trap passes TERM on to every process of the container's process
+ * group, which PID 1 leads (`kill 0`): the commands and their children, or the plugin,
+ * which may clean up (a plugin that is PID 1 itself would get the signal too). The
+ * wrapper's own subshells only note it (`trap :`) and the mask ignores it, so the output
+ * of that clean-up is still masked and logged; the wrapper waits for the job to end, then
+ * exits 143 (130 for INT) and the EXIT trap writes the exit record. A job that ignores
+ * TERM runs on until ECS's SIGKILL at stopTimeout, as it would without a wrapper. TERM,
+ * not INT, is passed on: background jobs of a non-interactive sh ignore SIGINT. Before the
+ * job starts (the status wait) the wrapper exits once the current poll's sleep ends.
  */
 function stopOnSignal(): string[] {
   return [
     'slipway_job=',
     'slipway_stop() {',
-    '  if [ -n "$slipway_job" ]; then kill -TERM "$slipway_job" 2>/dev/null || :; fi',
+    '  trap : TERM INT',
+    '  if [ -n "$slipway_job" ]; then',
+    '    kill -TERM 0 2>/dev/null || :',
+    '    while kill -0 "$slipway_job" 2>/dev/null; do wait "$slipway_job"; done',
+    '  fi',
     '  exit "$1"',
     '}',
     "trap 'slipway_stop 143' TERM",
@@ -303,6 +339,7 @@ const AWK_MASK = `BEGIN {
     pieces = split(value, piece, "\\n")
     for (j = 1; j <= pieces; j++) {
       p = piece[j]
+      gsub(/^[ \\t\\r]+|[ \\t\\r]+$/, "", p)
       if (length(p) < slipway_min) continue
       if (multi && p !~ /[A-Za-z0-9]/) continue
       seen = 0
@@ -357,14 +394,18 @@ function maskFunction(secretEnv: string[]): string[] {
     `slipway_nl='`,
     `'`,
     'slipway_mask() {',
+    // A stop signal must not end the mask before the output of the job's clean-up (stopOnSignal).
+    "  trap '' TERM INT",
     // The fast path: the same mask in awk, run by the busybox the agent installs (STATE_BUSYBOX),
-    // some fifty times faster than the loop below. The loop is the fallback for a run without it.
+    // several times faster than the loop below (bench/mask.bench.ts), and linear on long lines.
+    // The loop is the fallback for a run without it.
     `  slipway_bb="\${SLIPWAY_STATE_DIR:-${STATE_DIR}}/bin/busybox"`,
     '  if [ -x "$slipway_bb" ]; then',
     `    "$slipway_bb" awk -v slipway_end="$slipway_end" -v slipway_names=${shellQuote(secretEnv.join(' '))} -v slipway_min=${MIN_MASKED} -v slipway_mask=${shellQuote(SECRET_MASK)} ${shellQuote(AWK_MASK)}`,
     '    return',
     '  fi',
     // Collect the parts into $slipway_sorted, one per line, longest first (insertion).
+    "  slipway_blank=$(printf ' \\t\\r')",
     '  slipway_sorted=',
     `  for slipway_n in ${secretEnv.join(' ')}; do`,
     '    eval "slipway_rest=\\${$slipway_n-}"',
@@ -375,6 +416,8 @@ function maskFunction(secretEnv: string[]): string[] {
     '        *"$slipway_nl"*) slipway_rest=${slipway_rest#*"$slipway_nl"} ;;',
     "        *) slipway_rest= ;;",
     '      esac',
+    // Without the blanks around it (a value saved with a CRLF or a trailing space), as Drone trims.
+    '      slipway_p=${slipway_p#"${slipway_p%%[!"$slipway_blank"]*}"}; slipway_p=${slipway_p%"${slipway_p##*[!"$slipway_blank"]}"}',
     `      if [ "\${#slipway_p}" -lt ${MIN_MASKED} ]; then continue; fi`,
     '      if [ "$slipway_multi" = yes ]; then case $slipway_p in *[A-Za-z0-9]*) ;; *) continue ;; esac; fi',
     '      slipway_left=$slipway_sorted; slipway_new=; slipway_put=no',

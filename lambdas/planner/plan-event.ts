@@ -70,9 +70,9 @@ export function diagnosticsText(diagnostics: readonly Diagnostic[]): string {
 export class RegistryUnavailableError extends Error {}
 
 /**
- * `finalAttempt`: this delivery of the message is its last before the dead-letter queue
- * (or there is no queue, as for a restart planned in-process). A registry that does not
- * answer then makes an error build saying so, instead of another retry.
+ * `finalAttempt`: no further delivery of this message is worth waiting for (process-batch.ts
+ * allows a registry one retry; a restart planned in-process has none). A registry that does
+ * not answer then makes an error build saying so, instead of another retry.
  */
 export async function planEvent(message: EventMessage, deps: PlannerDeps, attempt: { finalAttempt: boolean } = { finalAttempt: true }): Promise<PlanOutcome> {
   const { hook, deliveryId } = message;

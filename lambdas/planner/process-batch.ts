@@ -14,8 +14,10 @@ export async function processEventBatch(event: SQSEvent, deps: PlannerDeps): Pro
   const record = async (r: SQSRecord): Promise<PlanOutcome | FinishedOutcome> => {
     try {
       const message = decodeQueueMessage(r.body);
+      // A registry that does not answer gets one more delivery (a visibility timeout later), not
+      // all of them: the commit shows no status until the build exists.
       const receives = Number(r.attributes?.ApproximateReceiveCount ?? 1);
-      const finalAttempt = receives >= (deps.maxReceives ?? EVENTS_MAX_RECEIVES);
+      const finalAttempt = receives >= Math.min(2, deps.maxReceives ?? EVENTS_MAX_RECEIVES);
       const outcome = 'kind' in message ? await postFinishedStatus(message, deps) : await planEvent(message, deps, { finalAttempt });
       if (outcome.kind === 'skipped') deps.log('nothing to build', { messageId: r.messageId, reason: outcome.reason });
       return outcome;

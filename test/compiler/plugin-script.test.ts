@@ -108,6 +108,53 @@ for (const mask of ['busybox awk', 'shell loop'] as const) describe.skipIf(!BUSY
     }
   });
 
+  it('SIGTERM reaches the plugin, which may clean up (its output still masked) before the wrapper exits 143', async () => {
+    const program = plugin('careful', ['trap \'echo "releasing the lock of $PLUGIN_TOKEN"; exit 7\' TERM', 'echo ready', 'sleep 30 &', 'wait $!'].join('\n'));
+    const script = pluginScript({ container: 'upload', name: 'upload', hosts: [], secretEnv: ['PLUGIN_TOKEN'] });
+    const child = spawn(BUSYBOX!, ['sh', '-c', script, 'slipway-upload', program], {
+      env: { PATH: `${emptyPath}:/usr/bin:/bin`, PLUGIN_TOKEN: 'hunter22', SLIPWAY_STATE_DIR: join(dir, 'state') },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    const ended = new Promise<number | null>((resolve) => child.on('exit', (status) => resolve(status)));
+    try {
+      const started = Date.now();
+      while (!stdout.includes('ready') && Date.now() - started < 5000) await new Promise((r) => setTimeout(r, 20));
+      child.kill('SIGTERM');
+      const status = await Promise.race([ended, new Promise<string>((r) => setTimeout(() => r('still running after 5 s'), 5000))]);
+      expect(status).toBe(143);
+      // 'exit' can come before the last chunk of the pipe: wait for the line itself.
+      const until = Date.now() + 2000;
+      while (!stdout.includes('releasing') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      // (The plugin's own sh may also say its `sleep` was Terminated.)
+      expect(stdout).toMatch(/^ready\n/);
+      expect(stdout).toContain(`releasing the lock of ${SECRET_MASK}\n`);
+      expect(stdout).not.toContain('hunter22');
+    } finally {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+      }
+    }
+  });
+
+  it('a program named without a path runs from the image PATH, not as a busybox applet', () => {
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'env'), '#!/bin/sh\necho "the image\'s own env, $PLUGIN_TOKEN"\n');
+    chmodSync(join(bin, 'env'), 0o755);
+    const script = pluginScript({ container: 'upload', name: 'upload', hosts: [], secretEnv: ['PLUGIN_TOKEN'] });
+    const result = spawnSync(BUSYBOX!, ['sh', '-c', script, 'slipway-upload', 'env'], {
+      env: { PATH: `${emptyPath}:${bin}`, PLUGIN_TOKEN: 'hunter22', SLIPWAY_STATE_DIR: join(dir, 'state') },
+      encoding: 'utf8',
+    });
+    expect(result.stdout).toBe(`the image's own env, ${SECRET_MASK}\n`);
+    expect(result.status).toBe(0);
+  });
+
   it('the compiled container runs masked: `echo $SECRET` in a plugin logs no value', () => {
     const program = plugin('drone-notify', 'echo "notify with $NOTIFY_TOKEN and $PLUGIN_CHANNEL"');
     const text = [

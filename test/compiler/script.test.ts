@@ -158,8 +158,22 @@ for (const shell of SHELLS) for (const mask of MASKS) {
     it('does not mask trivial parts: short values and punctuation-only lines of multi-line secrets', () => {
       const json = '{\n  "private_key": "k3y-material"\n}';
       const r = run(shell, { secretEnv: ['JSON', 'TINY'], steps: [{ name: 'test', commands: ['echo "{ a } [ab] $JSON"'] }] }, { JSON: json, TINY: 'ab' });
-      expect(r.stdout).toContain(`{ a } [ab] {\n${SECRET_MASK}\n}\n`);
+      // Each line of a multi-line secret is masked without its indentation, as Drone trims it.
+      expect(r.stdout).toContain(`{ a } [ab] {\n  ${SECRET_MASK}\n}\n`);
       expect(r.stdout).not.toContain('k3y-material');
+    });
+
+    it('masks a value saved with blanks around it (CRLF, trailing space) wherever the bare value appears', () => {
+      const r = run(
+        shell,
+        { secretEnv: ['CRLF', 'PADDED', 'BLANK'], steps: [{ name: 'test', commands: ['echo "token=crlf-s3cret and padded-s3cret; indent:    kept"', 'printf "%s|\\n" "$CRLF"'] }] },
+        { CRLF: 'crlf-s3cret\r\n', PADDED: '  padded-s3cret \t', BLANK: '      ' },
+      );
+      expect(r.status).toBe(0);
+      expect(r.stdout).not.toContain('crlf-s3cret');
+      expect(r.stdout).not.toContain('padded-s3cret');
+      expect(r.stdout).toContain(`token=${SECRET_MASK} and ${SECRET_MASK}; indent:    kept\n`);
+      expect(r.stdout).toContain(`${SECRET_MASK}\r\n|\n`);
     });
 
     it('a background process does not keep the step alive, with or without secrets', () => {
@@ -243,6 +257,39 @@ for (const shell of SHELLS) for (const mask of MASKS) {
           } catch (error) {
             if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
           }
+        }
+      }
+    });
+
+    it("SIGTERM reaches the step's commands, whose own clean-up still runs and is masked", async () => {
+      const state = join(dir, 'state-cleanup');
+      const commands = ['trap \'echo "cleaning up $TOKEN"; exit 7\' TERM', 'echo ready', 'sleep 30 &', 'wait $!'];
+      const script = stepScript({ container: 'test', workdir: '/nowhere', hosts: [], secretEnv: ['TOKEN'], steps: [{ name: 'test', commands }] });
+      const [bin, ...args] = shell;
+      const child = spawn(bin!, [...args, '-c', script], {
+        env: { PATH: process.env.PATH, SLIPWAY_STATE_DIR: state, SLIPWAY_WORKSPACE: join(dir, 'ws'), TOKEN: 'hunter22' },
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      const ended = new Promise<number | null>((resolve) => child.on('exit', (status) => resolve(status)));
+      try {
+        const started = Date.now();
+        while (!stdout.includes('\nready\n') && Date.now() - started < 5000) await new Promise((r) => setTimeout(r, 20));
+        child.kill('SIGTERM');
+        const status = await Promise.race([ended, new Promise<string>((r) => setTimeout(() => r('still running after 5 s'), 5000))]);
+        expect(status).toBe(143);
+        const until = Date.now() + 2000;
+        while (!stdout.includes('cleaning up') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+        expect(stdout).toContain(`cleaning up ${SECRET_MASK}\n`);
+        expect(stdout).not.toContain('hunter22');
+        expect(readFileSync(join(state, 'steps', 'test.exit'), 'utf8').trim()).toBe('143');
+      } finally {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
         }
       }
     });

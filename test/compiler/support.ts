@@ -41,13 +41,16 @@ export function fixtureOptions(text: string): CompileOptions {
   };
 }
 
-type FixtureImage = { entrypoint?: string[]; cmd?: string[] } | { error: string };
+type FixtureImage = { entrypoint?: string[]; cmd?: string[]; digest?: string } | { error: string };
 
 function imageTable(images: Record<string, FixtureImage>): ImageCommands {
   return (image) => {
     const entry = images[image];
     if (entry === undefined) return undefined;
-    const answer: ImageCommandEntry = 'error' in entry ? { ok: false, error: entry.error } : { ok: true, entrypoint: entry.entrypoint ?? null, cmd: entry.cmd ?? null };
+    const answer: ImageCommandEntry =
+      'error' in entry
+        ? { ok: false, error: entry.error }
+        : { ok: true, entrypoint: entry.entrypoint ?? null, cmd: entry.cmd ?? null, ...(entry.digest ? { digest: entry.digest } : {}) };
     return answer;
   };
 }

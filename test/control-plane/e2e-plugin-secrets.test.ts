@@ -110,6 +110,9 @@ describe('secrets in the logs of plugin steps, end to end', () => {
     expect(log).toContain(`registry plugin got ${SECRET_MASK} as announce-plugin`);
     expect(log.join('\n')).not.toContain(TOKEN);
     expect(registry.requests.some((r) => r.path.startsWith('/v2/acme/announce/manifests/1'))).toBe(true);
+    // Pinned to the manifest the command line was read from, so a moved tag cannot split them.
+    const task = e2e.aws.ecs.tasks().find((t) => t.taskArn === stage.taskArn) as { containers: { name: string; image: string }[] };
+    expect(task.containers.find((c) => c.name === 'announce')!.image).toMatch(new RegExp(`^${host.replace('.', '\\.')}/acme/announce@sha256:[0-9a-f]{64}$`));
   }, 90_000);
 
   it('an image whose registry does not know it makes an error build that says what to do, and runs no task', async () => {
