@@ -12,6 +12,7 @@ import { STATE_BUSYBOX } from '../../core/pipeline/contract.js';
 import { loadManifest } from '../../core/pipeline/load.js';
 import { pluginScript, SECRET_MASK } from '../../core/pipeline/script.js';
 import { fixtureContext, FIXTURE_OPTIONS } from './support.js';
+import { startWrapper } from './wrapper-process.js';
 
 const BUSYBOX = ['/usr/bin/busybox', '/bin/busybox'].find((path) => spawnSync(path, ['sh', '-c', 'exit 0']).status === 0);
 
@@ -84,60 +85,40 @@ for (const mask of ['busybox awk', 'shell loop'] as const) describe.skipIf(!BUSY
   it('SIGTERM stops the plugin at once with 143', async () => {
     const program = plugin('slow', 'echo "started $PLUGIN_TOKEN"\nexec sleep 30');
     const script = pluginScript({ container: 'upload', name: 'upload', hosts: [], secretEnv: ['PLUGIN_TOKEN'] });
-    const child = spawn(BUSYBOX!, ['sh', '-c', script, 'slipway-upload', program], {
-      env: { PATH: `${emptyPath}:/usr/bin:/bin`, PLUGIN_TOKEN: 'hunter22', SLIPWAY_STATE_DIR: join(dir, 'state') },
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const wrapper = startWrapper([BUSYBOX!, 'sh', '-c', script, 'slipway-upload', program], {
+      PATH: `${emptyPath}:/usr/bin:/bin`,
+      PLUGIN_TOKEN: 'hunter22',
+      SLIPWAY_STATE_DIR: join(dir, 'state'),
     });
-    let stdout = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    const ended = new Promise<number | null>((resolve) => child.on('exit', (status) => resolve(status)));
     try {
-      const started = Date.now();
-      while (!stdout.includes('started') && Date.now() - started < 5000) await new Promise((r) => setTimeout(r, 20));
-      expect(stdout).toBe(`started ${SECRET_MASK}\n`);
-      child.kill('SIGTERM');
-      const status = await Promise.race([ended, new Promise<string>((r) => setTimeout(() => r('still running after 5 s'), 5000))]);
-      expect(status).toBe(143);
+      await wrapper.waitForOutput('started');
+      expect(wrapper.stdout()).toBe(`started ${SECRET_MASK}\n`);
+      wrapper.signal('SIGTERM');
+      expect(await wrapper.exited()).toBe(143);
     } finally {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-      }
+      wrapper.cleanup();
     }
   });
 
   it('SIGTERM reaches the plugin, which may clean up (its output still masked) before the wrapper exits 143', async () => {
     const program = plugin('careful', ['trap \'echo "releasing the lock of $PLUGIN_TOKEN"; exit 7\' TERM', 'echo ready', 'sleep 30 &', 'wait $!'].join('\n'));
     const script = pluginScript({ container: 'upload', name: 'upload', hosts: [], secretEnv: ['PLUGIN_TOKEN'] });
-    const child = spawn(BUSYBOX!, ['sh', '-c', script, 'slipway-upload', program], {
-      env: { PATH: `${emptyPath}:/usr/bin:/bin`, PLUGIN_TOKEN: 'hunter22', SLIPWAY_STATE_DIR: join(dir, 'state') },
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const wrapper = startWrapper([BUSYBOX!, 'sh', '-c', script, 'slipway-upload', program], {
+      PATH: `${emptyPath}:/usr/bin:/bin`,
+      PLUGIN_TOKEN: 'hunter22',
+      SLIPWAY_STATE_DIR: join(dir, 'state'),
     });
-    let stdout = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    const ended = new Promise<number | null>((resolve) => child.on('exit', (status) => resolve(status)));
     try {
-      const started = Date.now();
-      while (!stdout.includes('ready') && Date.now() - started < 5000) await new Promise((r) => setTimeout(r, 20));
-      child.kill('SIGTERM');
-      const status = await Promise.race([ended, new Promise<string>((r) => setTimeout(() => r('still running after 5 s'), 5000))]);
-      expect(status).toBe(143);
-      // 'exit' can come before the last chunk of the pipe: wait for the line itself.
-      const until = Date.now() + 2000;
-      while (!stdout.includes('releasing') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      await wrapper.waitForOutput('ready');
+      wrapper.signal('SIGTERM');
+      expect(await wrapper.exited()).toBe(143);
+      await wrapper.waitForOutput('releasing', 2000);
       // (The plugin's own sh may also say its `sleep` was Terminated.)
-      expect(stdout).toMatch(/^ready\n/);
-      expect(stdout).toContain(`releasing the lock of ${SECRET_MASK}\n`);
-      expect(stdout).not.toContain('hunter22');
+      expect(wrapper.stdout()).toMatch(/^ready\n/);
+      expect(wrapper.stdout()).toContain(`releasing the lock of ${SECRET_MASK}\n`);
+      expect(wrapper.stdout()).not.toContain('hunter22');
     } finally {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-      }
+      wrapper.cleanup();
     }
   });
 

@@ -4,6 +4,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, sym
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gateContainerScript, SECRET_MASK, shellQuote, stepScript, type ScriptInput } from '../../core/pipeline/script.js';
+import { startWrapper } from './wrapper-process.js';
 
 // Every shell the generated script must run under that this machine has.
 const SHELLS: string[][] = [['/bin/sh']];
@@ -228,35 +229,17 @@ for (const shell of SHELLS) for (const mask of MASKS) {
       for (const { secretEnv, signal, code } of cases) {
         const state = join(dir, `state-${signal}-${secretEnv.length}`);
         const script = stepScript({ container: 'test', workdir: '/nowhere', hosts: [], secretEnv, steps: [{ name: 'test', commands: ['echo "started $TOKEN"', 'sleep 30', 'echo never'] }] });
-        const [bin, ...args] = shell;
-        // detached: the step's own children (the sleep) lead no group of their own, so the
-        // test ends them through the wrapper's process group, as a container's end would.
-        const child = spawn(bin!, [...args, '-c', script], {
-          env: { PATH: process.env.PATH, SLIPWAY_STATE_DIR: state, SLIPWAY_WORKSPACE: join(dir, 'ws'), TOKEN: 'hunter22' },
-          detached: true,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let stdout = '';
-        child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-        // 'exit', not 'close': the orphaned sleep still holds the pipes.
-        const ended = new Promise<number | null>((resolve) => child.on('exit', (status) => resolve(status)));
+        const wrapper = startWrapper([...shell, '-c', script], { PATH: process.env.PATH, SLIPWAY_STATE_DIR: state, SLIPWAY_WORKSPACE: join(dir, 'ws'), TOKEN: 'hunter22' });
         try {
-          const started = Date.now();
-          while (!stdout.includes('+ sleep 30\n') && Date.now() - started < 5000) await new Promise((r) => setTimeout(r, 20));
-          expect(stdout).toContain(secretEnv.length ? `started ${SECRET_MASK}\n` : 'started hunter22\n');
-          child.kill(signal);
-          // Without the fix the wrapper would run on until the sleep ends (30 s); 5 s is the
-          // margin of a busy machine, the wrapper itself reacts at once.
-          const status = await Promise.race([ended, new Promise<string>((r) => setTimeout(() => r('still running after 5 s'), 5000))]);
-          expect(status).toBe(code);
+          await wrapper.waitForOutput('+ sleep 30\n');
+          expect(wrapper.stdout()).toContain(secretEnv.length ? `started ${SECRET_MASK}\n` : 'started hunter22\n');
+          wrapper.signal(signal);
+          // Without the fix the wrapper would run on until the sleep ends (30 s).
+          expect(await wrapper.exited()).toBe(code);
           expect(readFileSync(join(state, 'steps', 'test.exit'), 'utf8').trim()).toBe(String(code));
-          expect(stdout).not.toContain('never');
+          expect(wrapper.stdout()).not.toContain('never');
         } finally {
-          try {
-            process.kill(-child.pid!, 'SIGKILL');
-          } catch (error) {
-            if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-          }
+          wrapper.cleanup();
         }
       }
     });
@@ -265,32 +248,17 @@ for (const shell of SHELLS) for (const mask of MASKS) {
       const state = join(dir, 'state-cleanup');
       const commands = ['trap \'echo "cleaning up $TOKEN"; exit 7\' TERM', 'echo ready', 'sleep 30 &', 'wait $!'];
       const script = stepScript({ container: 'test', workdir: '/nowhere', hosts: [], secretEnv: ['TOKEN'], steps: [{ name: 'test', commands }] });
-      const [bin, ...args] = shell;
-      const child = spawn(bin!, [...args, '-c', script], {
-        env: { PATH: process.env.PATH, SLIPWAY_STATE_DIR: state, SLIPWAY_WORKSPACE: join(dir, 'ws'), TOKEN: 'hunter22' },
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-      const ended = new Promise<number | null>((resolve) => child.on('exit', (status) => resolve(status)));
+      const wrapper = startWrapper([...shell, '-c', script], { PATH: process.env.PATH, SLIPWAY_STATE_DIR: state, SLIPWAY_WORKSPACE: join(dir, 'ws'), TOKEN: 'hunter22' });
       try {
-        const started = Date.now();
-        while (!stdout.includes('\nready\n') && Date.now() - started < 5000) await new Promise((r) => setTimeout(r, 20));
-        child.kill('SIGTERM');
-        const status = await Promise.race([ended, new Promise<string>((r) => setTimeout(() => r('still running after 5 s'), 5000))]);
-        expect(status).toBe(143);
-        const until = Date.now() + 2000;
-        while (!stdout.includes('cleaning up') && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-        expect(stdout).toContain(`cleaning up ${SECRET_MASK}\n`);
-        expect(stdout).not.toContain('hunter22');
+        await wrapper.waitForOutput('\nready\n');
+        wrapper.signal('SIGTERM');
+        expect(await wrapper.exited()).toBe(143);
+        await wrapper.waitForOutput('cleaning up', 2000);
+        expect(wrapper.stdout()).toContain(`cleaning up ${SECRET_MASK}\n`);
+        expect(wrapper.stdout()).not.toContain('hunter22');
         expect(readFileSync(join(state, 'steps', 'test.exit'), 'utf8').trim()).toBe('143');
       } finally {
-        try {
-          process.kill(-child.pid!, 'SIGKILL');
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-        }
+        wrapper.cleanup();
       }
     });
 

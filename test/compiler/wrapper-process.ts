@@ -1,0 +1,41 @@
+// A step wrapper run as a container's main process, for the tests that signal it: its own
+// process group (detached), as PID 1 of a container leads one, so that what it passes on
+// with `kill 0` stays inside, and whatever is left is killed with the group at the end.
+import { spawn } from 'node:child_process';
+
+export interface WrapperProcess {
+  /** Everything written to stdout so far. */
+  stdout(): string;
+  /** Resolves once stdout holds `text`, or after `timeoutMs` (the assertions that follow say what was missing). */
+  waitForOutput(text: string, timeoutMs?: number): Promise<void>;
+  /** The exit status, or a message when it is still running after `timeoutMs`. */
+  exited(timeoutMs?: number): Promise<number | null | string>;
+  signal(signal: NodeJS.Signals): void;
+  /** Kills the whole group (children the wrapper left behind included). */
+  cleanup(): void;
+}
+
+export function startWrapper(argv: string[], env: Record<string, string | undefined>): WrapperProcess {
+  const child = spawn(argv[0]!, argv.slice(1), { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  // 'exit', not 'close': an orphaned child may still hold the pipes.
+  const ended = new Promise<number | null>((resolve) => child.on('exit', (status) => resolve(status)));
+  return {
+    stdout: () => out,
+    async waitForOutput(text, timeoutMs = 5000) {
+      const until = Date.now() + timeoutMs;
+      while (!out.includes(text) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    },
+    // 5 s is the margin of a busy machine; a wrapper that works reacts at once.
+    exited: (timeoutMs = 5000) => Promise.race([ended, new Promise<string>((r) => setTimeout(() => r(`still running after ${timeoutMs} ms`), timeoutMs))]),
+    signal: (signal) => child.kill(signal),
+    cleanup() {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+      }
+    },
+  };
+}
