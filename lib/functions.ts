@@ -282,6 +282,19 @@ export class ControlPlaneFunctions extends Construct {
       );
     }
 
+    // The planner reads plugin images' ENTRYPOINT/CMD, private ECR ones with a token from ECR.
+    // Any account's repository may grant this role by its repository policy, so the
+    // repositories are not limited to this account or region.
+    const planner = f.planner.role!;
+    planner.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'EcrLogin', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
+    planner.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'EcrReadImageConfigs',
+        actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
+        resources: [`arn:${stack.partition}:ecr:*:*:repository/*`],
+      }),
+    );
+
     const cluster = buildCluster.cluster;
     const taskArns = stack.formatArn({ service: 'ecs', resource: 'task', resourceName: `${cluster.clusterName}/*` });
     const familyArns = stack.formatArn({ service: 'ecs', resource: 'task-definition', resourceName: `${TASK_FAMILY_PREFIX}*` });
@@ -386,6 +399,14 @@ export class ControlPlaneFunctions extends Construct {
         acknowledgeWildcardResource(policy, familyPattern, 'Task definition families are content hashes named slipway-<pipeline>-<hash>, created at run time; RunTask is also limited to this cluster.');
         acknowledgeWildcardResource(policy, taskPattern, 'Task ids exist only at run time; the ARN is limited to the build cluster.');
         acknowledgeWildcardResource(policy, '*', 'ecs:RegisterTaskDefinition and ecs:DescribeTaskDefinition have no resource-level permissions; ecs:ListTasks is limited by the ecs:cluster condition.');
+      }
+      if (name === 'planner') {
+        acknowledgeWildcardResource(policy, '*', 'ecr:GetAuthorizationToken has no resource-level permission; it only mints a login, what it may read is decided per repository.');
+        acknowledgeWildcardResource(
+          policy,
+          'arn:<AWS::Partition>:ecr:*:*:repository/*',
+          'Plugin images may be in any ECR repository a pipeline names, in any account or region whose repository policy grants this role; reads of image manifests and config blobs only.',
+        );
       }
       if (name === 'api') {
         acknowledgeWildcardResource(policy, taskPattern, 'Task ids exist only at run time; the ARN is limited to the build cluster.');

@@ -31,11 +31,18 @@ export interface ImageLookupOptions {
   /**
    * Keyed by registry as written in image names (`docker.io`, `ghcr.io`, `localhost:5000`).
    * A function is called only when a registry asks for authentication (a secret that may
-   * rotate is read then, through its own cache); if it throws, the lookup fails as transient.
+   * rotate is read then, through its own cache), with the registry asking, so a source such
+   * as ECR can mint credentials for it; if it throws, the lookup fails as transient.
    */
-  credentials?: RegistryCredentialsByRegistry | (() => Promise<RegistryCredentialsByRegistry>);
+  credentials?: RegistryCredentialsByRegistry | ((registry: string) => Promise<RegistryCredentialsByRegistry>);
   /** Per request, default 5 s. */
   timeoutMs?: number;
+  /**
+   * For the whole lookup (every request, retry and back-off, credentials and store
+   * included), default 15 s: a flaky registry must not hold the planner's batch past its
+   * own timeout. Past it the lookup fails as transient.
+   */
+  deadlineMs?: number;
   /** Extra attempts after a transient failure (network, timeout, 429, 5xx); default 2. */
   retries?: number;
   /** First back-off, doubled on each retry; default 250 ms. */
@@ -50,7 +57,7 @@ export interface ImageLookupOptions {
   log?: LookupLog;
 }
 
-const DEFAULTS = { timeoutMs: 5_000, retries: 2, backoffMs: 250, maxResponseBytes: 4 * 1024 * 1024 };
+const DEFAULTS = { timeoutMs: 5_000, deadlineMs: 15_000, retries: 2, backoffMs: 250, maxResponseBytes: 4 * 1024 * 1024 };
 /** An index may point at another index; deeper nesting is refused rather than followed. */
 const MAX_MANIFEST_HOPS = 3;
 
@@ -80,7 +87,9 @@ interface Session {
   credentials?: RegistryCredentials;
   authorization?: string;
   authenticated: boolean;
-  opts: Required<Omit<ImageLookupOptions, 'credentials' | 'cache' | 'store' | 'log'>>;
+  /** Aborts when the lookup's deadline passes: every request and back-off of it stops. */
+  deadline: AbortSignal;
+  opts: Required<Omit<ImageLookupOptions, 'credentials' | 'cache' | 'store' | 'log' | 'deadlineMs'>>;
 }
 
 type Method = 'GET' | 'HEAD';
@@ -115,11 +124,14 @@ export async function lookupImageCommand(image: string, arch: Arch, options: Ima
   const cached = options.cache?.get(key);
   if (cached) return cached;
 
+  const deadlineMs = options.deadlineMs ?? DEFAULTS.deadlineMs;
+  const controller = new AbortController();
   const session: Session = {
     ref,
     base: `${ref.scheme}://${ref.host}/v2/${ref.repository}`,
     ...(options.credentials ? { credentialSource: options.credentials } : {}),
     authenticated: false,
+    deadline: controller.signal,
     opts: {
       fetch: options.fetch ?? globalThis.fetch,
       timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
@@ -128,14 +140,36 @@ export async function lookupImageCommand(image: string, arch: Arch, options: Ima
       maxResponseBytes: options.maxResponseBytes ?? DEFAULTS.maxResponseBytes,
     },
   };
+  // The requests stop through the signal; the race also bounds what the signal cannot
+  // reach (a credentials source or a store that hangs), which then finishes unobserved.
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      const failure = deadlineFailure(ref, deadlineMs);
+      controller.abort(failure);
+      reject(failure);
+    }, deadlineMs);
+  });
   try {
-    const result = await resolveByDigest(session, arch, options);
+    const result = await Promise.race([resolveByDigest(session, arch, options), expired]);
     options.cache?.set(key, result);
     return result;
   } catch (err) {
     if (err instanceof LookupFailure) return { ok: false, error: err.message, transient: err.transient };
     throw err;
+  } finally {
+    clearTimeout(timer);
   }
+}
+
+function deadlineFailure(ref: ImageRef, deadlineMs: number): LookupFailure {
+  const within = deadlineMs % 1000 === 0 ? `${deadlineMs / 1000} s` : `${deadlineMs} ms`;
+  return new LookupFailure(`image "${ref.original}": the registry did not answer within ${within} (${ref.host}, all requests and retries of one lookup); try again later`, true);
+}
+
+/** The deadline's failure once it has passed: whatever a request was doing, this is the answer. */
+function checkDeadline(session: Session): void {
+  if (session.deadline.aborted) throw session.deadline.reason as LookupFailure;
 }
 
 /** A digest-pinned reference's key equals `digestKey` of its digest: one entry for both. */
@@ -312,7 +346,7 @@ async function loadCredentials(session: Session): Promise<RegistryCredentials | 
   if (source === undefined) return undefined;
   let all: RegistryCredentialsByRegistry;
   try {
-    all = typeof source === 'function' ? await source() : source;
+    all = typeof source === 'function' ? await source(ref.domain) : source;
   } catch (err) {
     throw new LookupFailure(`image "${ref.original}": could not read the registry credentials for ${ref.domain} (${errorText(err)}); try again later`, true);
   }
@@ -330,6 +364,9 @@ async function authenticate(session: Session, header: string | null): Promise<vo
 
   if (challenge?.scheme === 'basic') {
     if (!basic) throw new LookupFailure(`${prefix} requires credentials; add credentials for ${ref.domain}`, false);
+    if (!mayCarryCredentials(new URL(session.base))) {
+      throw new LookupFailure(`${prefix} asks for Basic credentials over plain http; they are sent only over https (or http to this machine)`, false);
+    }
     session.authorization = basic;
     return;
   }
@@ -348,12 +385,16 @@ async function authenticate(session: Session, header: string | null): Promise<vo
   if (challenge.service !== undefined) tokenUrl.searchParams.set('service', challenge.service);
   tokenUrl.searchParams.set('scope', challenge.scope ?? `repository:${ref.repository}:pull`);
 
-  const res = await send(session, tokenUrl.toString(), 'application/json', { authorization: basic ?? null });
+  // A realm is whatever the registry names: credentials must not cross the network in clear.
+  const withheld = basic !== undefined && !mayCarryCredentials(tokenUrl);
+  const res = await send(session, tokenUrl.toString(), 'application/json', { authorization: withheld ? null : (basic ?? null) });
   if (res.status === 401 || res.status === 403) {
     throw new LookupFailure(
-      basic
-        ? `${prefix}: its token service refused the credentials given for ${ref.domain} (${res.status})`
-        : `${prefix} requires credentials to pull ${ref.repository}; add credentials for ${ref.domain}`,
+      withheld
+        ? `${prefix}: its token service ${tokenUrl.origin} is plain http, so the credentials for ${ref.domain} were not sent and it refused an anonymous token (${res.status}); the token service must use https`
+        : basic
+          ? `${prefix}: its token service refused the credentials given for ${ref.domain} (${res.status})`
+          : `${prefix} requires credentials to pull ${ref.repository}; add credentials for ${ref.domain}`,
       false,
     );
   }
@@ -386,11 +427,14 @@ async function send(
   if (sent) headers.authorization = sent;
   let problem = '';
   for (let attempt = 0; attempt <= opts.retries; attempt++) {
-    if (attempt > 0) await sleep(opts.backoffMs * 2 ** (attempt - 1));
+    if (attempt > 0) await sleep(opts.backoffMs * 2 ** (attempt - 1), session.deadline);
+    checkDeadline(session);
+    const signal = AbortSignal.any([AbortSignal.timeout(opts.timeoutMs), session.deadline]);
     let res: Response;
     try {
-      res = await opts.fetch(url, { method, headers, redirect: 'follow', signal: AbortSignal.timeout(opts.timeoutMs) });
+      res = await opts.fetch(url, { method, headers, redirect: 'follow', signal });
     } catch (err) {
+      checkDeadline(session);
       problem = describeNetworkError(err, opts.timeoutMs);
       continue;
     }
@@ -407,6 +451,7 @@ async function send(
       return { status: res.status, headers: res.headers, body: await readLimited(res, opts.maxResponseBytes, ref, url) };
     } catch (err) {
       if (err instanceof LookupFailure) throw err;
+      checkDeadline(session);
       problem = describeNetworkError(err, opts.timeoutMs);
     }
   }
@@ -457,6 +502,27 @@ function sha256(body: Buffer): string {
   return `sha256:${createHash('sha256').update(body).digest('hex')}`;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves after `ms`, or as soon as `signal` aborts (the caller then checks why). */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * Credentials go only over https, or over http to this machine (a loopback registry, as
+ * Docker allows): a token realm on another host over plain http would expose them.
+ */
+function mayCarryCredentials(url: URL): boolean {
+  if (url.protocol === 'https:') return true;
+  if (url.protocol !== 'http:') return false;
+  const host = url.hostname;
+  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }

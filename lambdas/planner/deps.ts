@@ -14,6 +14,7 @@ import type { PlannerDeps } from './plan-event.js';
 import { createImageCommandLookup } from '../../core/images/registry-client.js';
 import { DynamoImageCommandStore } from '../../core/builds/image-command-store.js';
 import { registryCredentials } from '../shared/registry-credentials.js';
+import { ecrCredentialsSource, withMintedCredentials } from '../shared/ecr-credentials.js';
 
 export const SLIPWAY_VERSION = '0.1.0';
 
@@ -32,10 +33,11 @@ export function plannerDepsFromEnv(env: Env = process.env): PlannerDeps {
     cloneCredentials: cloneCredentialsSource(env, () => scmCredentials(env, secretsClient)),
     // Tag → digest by HEAD (not a Docker Hub pull), then the answer by digest from memory, the
     // table (outlives this container) or the registry. Logins from the secret's `registries`,
-    // read only when a registry asks; without one, anonymous pulls.
+    // read only when a registry asks; private ECR images with a token from ECR (the planner's
+    // role); otherwise anonymous pulls. Each lookup ends within its deadline (default 15 s).
     imageLookup: createImageCommandLookup({
       store: new DynamoImageCommandStore(doc, tableName),
-      credentials: async () => registryCredentials(await scmCredentials(env, secretsClient)),
+      credentials: withMintedCredentials(async () => registryCredentials(await scmCredentials(env, secretsClient)), ecrCredentialsSource()),
       log,
     }),
     enqueueJob: async (job) => {

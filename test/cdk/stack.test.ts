@@ -161,6 +161,23 @@ for (const variant of variants) {
       );
     });
 
+    it('lets the planner log into ECR and read image manifests and configs of any ECR repository, nobody else', () => {
+      const ecr = policyOf('planner').filter((st) => asList(st.Action).some((a) => a.startsWith('ecr:')));
+      expect(ecr).toEqual([
+        { Sid: 'EcrLogin', Effect: 'Allow', Action: 'ecr:GetAuthorizationToken', Resource: '*' },
+        {
+          Sid: 'EcrReadImageConfigs',
+          Effect: 'Allow',
+          Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
+          Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ecr:*:*:repository/*']] },
+        },
+      ]);
+      // Reads only: nothing that pushes, deletes or changes a repository.
+      for (const name of LAMBDA_NAMES.filter((n) => n !== 'planner')) {
+        expect(policyOf(name).flatMap((st) => asList(st.Action)).filter((a) => a.startsWith('ecr:'))).toEqual([]);
+      }
+    });
+
     it('lets the planner and task-events nudge the autoscaler (invoke of that one function only), nobody else', () => {
       for (const name of ['planner', 'task-events'] as const) {
         const invoke = policyOf(name).filter((st) => asList(st.Action).includes('lambda:InvokeFunction'));

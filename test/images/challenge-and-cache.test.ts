@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseChallenge } from '../../core/images/challenge.js';
+import { parseChallenge, parseChallenges } from '../../core/images/challenge.js';
 import { ImageCommandCache } from '../../core/images/command-cache.js';
 
 describe('parseChallenge', () => {
@@ -22,6 +22,37 @@ describe('parseChallenge', () => {
     expect(parseChallenge('Negotiate')).toEqual({ scheme: 'other', name: 'Negotiate' });
     expect(parseChallenge(null)).toBeNull();
     expect(parseChallenge('  ')).toBeNull();
+  });
+});
+
+describe('several challenges in one header', () => {
+  it('keeps each challenge\'s parameters apart and prefers Bearer, whichever comes first', () => {
+    const bearerFirst = 'Bearer realm="https://auth.example/token",service="reg", Basic realm="Registry Realm"';
+    expect(parseChallenges(bearerFirst)).toEqual([
+      { scheme: 'Bearer', params: { realm: 'https://auth.example/token', service: 'reg' } },
+      { scheme: 'Basic', params: { realm: 'Registry Realm' } },
+    ]);
+    expect(parseChallenge(bearerFirst)).toEqual({ scheme: 'bearer', realm: 'https://auth.example/token', service: 'reg' });
+    expect(parseChallenge('Basic realm="Registry Realm", Bearer realm="https://auth.example/token",scope="repository:a/b:pull"')).toEqual({
+      scheme: 'bearer',
+      realm: 'https://auth.example/token',
+      scope: 'repository:a/b:pull',
+    });
+  });
+
+  it('falls back to Basic when no Bearer challenge is usable, and never borrows its realm', () => {
+    expect(parseChallenge('Bearer service="reg", Basic realm="https://not-a-token-realm"')).toEqual({ scheme: 'basic' });
+    expect(parseChallenge('Negotiate abc==, Basic realm="r"')).toEqual({ scheme: 'basic' });
+    expect(parseChallenges('Negotiate abc=, NTLM, Basic realm="a, b", charset="UTF-8"')).toEqual([
+      { scheme: 'Negotiate', params: {} },
+      { scheme: 'NTLM', params: {} },
+      { scheme: 'Basic', params: { realm: 'a, b', charset: 'UTF-8' } },
+    ]);
+  });
+
+  it('names the first scheme when none is usable', () => {
+    expect(parseChallenge('Negotiate, Digest realm="r", nonce="n"')).toEqual({ scheme: 'other', name: 'Negotiate' });
+    expect(parseChallenges('Digest realm="r", nonce="n", qop="auth"')).toEqual([{ scheme: 'Digest', params: { realm: 'r', nonce: 'n', qop: 'auth' } }]);
   });
 });
 

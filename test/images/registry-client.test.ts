@@ -157,6 +157,91 @@ describe('authentication', () => {
   });
 });
 
+describe('challenges and where credentials may go', () => {
+  it('answers the Bearer challenge of a header that also offers Basic', async () => {
+    const reg = await registry({ auth: 'bearer', extraChallenge: 'Basic realm="Registry Realm"' });
+    reg.publish(S3);
+    expect(await lookupImageCommand(`${reg.host}/plugins/s3:1`, 'amd64', FAST)).toMatchObject({ ok: true, entrypoint: ['/bin/drone-s3'] });
+    expect(reg.requests.filter((q) => q.path.startsWith('/token?service=registry.stand-in&'))).toHaveLength(1);
+  });
+
+  /** A fetch that reaches `http://auth.registry.test` (a non-loopback token realm) on the stand-in, as if it were another host. */
+  const viaOtherHost = (reg: RegistryStandIn): NonNullable<ImageLookupOptions['fetch']> => (input, init) =>
+    globalThis.fetch(String(input).replace('http://auth.registry.test/', `${reg.url}/`), init);
+
+  it('sends no credentials to a token realm on another host over plain http', async () => {
+    const creds = { username: 'ci', password: 's3cret' };
+    const locked = await registry({ auth: 'bearer', credentials: creds, tokenRealm: 'http://auth.registry.test/token' });
+    locked.publish(S3);
+    const image = `${locked.host}/plugins/s3:1`;
+    expect(await lookupImageCommand(image, 'amd64', { ...FAST, fetch: viaOtherHost(locked), credentials: { [locked.host]: creds } })).toEqual({
+      ok: false,
+      error: `image "${image}": registry ${locked.host}: its token service http://auth.registry.test is plain http, so the credentials for ${locked.host} were not sent and it refused an anonymous token (401); the token service must use https`,
+      transient: false,
+    });
+    const tokenRequests = locked.requests.filter((q) => q.path.startsWith('/token'));
+    expect(tokenRequests).toHaveLength(1);
+    expect(tokenRequests[0]!.authorization).toBeUndefined();
+
+    // A token service that hands out anonymous tokens still works, without the credentials.
+    const open = await registry({ auth: 'bearer', tokenRealm: 'http://auth.registry.test/token' });
+    open.publish(S3);
+    expect(await lookupImageCommand(`${open.host}/plugins/s3:1`, 'amd64', { ...FAST, fetch: viaOtherHost(open), credentials: { [open.host]: creds } })).toMatchObject({ ok: true });
+    expect(open.requests.filter((q) => q.authorization?.startsWith('Basic '))).toEqual([]);
+  });
+});
+
+describe('the deadline of one lookup', () => {
+  const SLOW: ImageLookupOptions = { timeoutMs: 2_000, backoffMs: 10, deadlineMs: 200 };
+
+  it('cuts a stalled request short, before its own timeout, and says it is transient', async () => {
+    const reg = await registry();
+    reg.publish(S3);
+    reg.stallNext(10);
+    expect(await lookupImageCommand(`${reg.host}/plugins/s3:1`, 'amd64', SLOW)).toEqual({
+      ok: false,
+      error: `image "${reg.host}/plugins/s3:1": the registry did not answer within 200 ms (${reg.host}, all requests and retries of one lookup); try again later`,
+      transient: true,
+    });
+    // The per-request timeout (2 s) never fired: no retry was sent.
+    expect(reg.requests).toHaveLength(1);
+  });
+
+  it('cuts a back-off short: retries never outlast it', async () => {
+    const reg = await registry();
+    reg.publish(S3);
+    reg.failNext(100, 503);
+    // Without the deadline the second attempt would wait 30 s (beyond this test's timeout).
+    expect(await lookupImageCommand(`${reg.host}/plugins/s3:1`, 'amd64', { ...SLOW, backoffMs: 30_000 })).toMatchObject({
+      ok: false,
+      transient: true,
+      error: expect.stringContaining('the registry did not answer within 200 ms'),
+    });
+    expect(reg.requests).toHaveLength(1);
+  });
+
+  it('bounds a credentials source that never answers', async () => {
+    const reg = await registry({ auth: 'basic', credentials: { username: 'u', password: 'p' } });
+    reg.publish(S3);
+    const hanging = (): Promise<never> => new Promise(() => {});
+    expect(await lookupImageCommand(`${reg.host}/plugins/s3:1`, 'amd64', { ...SLOW, credentials: hanging })).toMatchObject({
+      ok: false,
+      transient: true,
+      error: expect.stringContaining('did not answer within 200 ms'),
+    });
+  });
+
+  it('states whole seconds in seconds', async () => {
+    const reg = await registry();
+    reg.publish(S3);
+    reg.stallNext(1);
+    expect(await lookupImageCommand(`${reg.host}/plugins/s3:1`, 'amd64', { ...SLOW, deadlineMs: 1_000 })).toMatchObject({
+      ok: false,
+      error: expect.stringContaining('the registry did not answer within 1 s ('),
+    });
+  });
+});
+
 describe('failures', () => {
   it('retries 503 twice and then succeeds', async () => {
     const reg = await registry();

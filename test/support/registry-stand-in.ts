@@ -49,6 +49,10 @@ export interface RegistryStandInOptions {
   redirectBlobs?: boolean;
   /** Manifests are served without `Docker-Content-Digest`, as some registries do (also settable later). */
   omitDigestHeader?: boolean;
+  /** With `bearer`, the token realm the challenge names (default `<url>/token`), e.g. one on another host. */
+  tokenRealm?: string;
+  /** Another challenge offered after the registry's own in the same header, e.g. `Basic realm="Registry Realm"`. */
+  extraChallenge?: string;
 }
 
 export interface RecordedRegistryRequest {
@@ -177,8 +181,9 @@ export async function startRegistryStandIn(options: RegistryStandInOptions = {})
     const header =
       auth === 'basic'
         ? 'Basic realm="stand-in"'
-        : `Bearer realm="${base}/token",service="${SERVICE}"${repo ? `,scope="repository:${repo}:pull"` : ''}`;
-    sendErrors(res, 401, 'UNAUTHORIZED', 'authentication required', { 'www-authenticate': header });
+        : `Bearer realm="${options.tokenRealm ?? `${base}/token`}",service="${SERVICE}"${repo ? `,scope="repository:${repo}:pull"` : ''}`;
+    const offered = options.extraChallenge ? `${header}, ${options.extraChallenge}` : header;
+    sendErrors(res, 401, 'UNAUTHORIZED', 'authentication required', { 'www-authenticate': offered });
   }
 
   function token(req: IncomingMessage, res: ServerResponse, url: URL): void {
