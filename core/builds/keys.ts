@@ -46,7 +46,7 @@ export const TTL_ATTRIBUTE = 'expiresAt';
 export const RECENT_BUILDS_PARTITION = 'BUILDS';
 /** How long a webhook delivery id is remembered (Git hosts redeliver within hours). */
 export const DELIVERY_TTL_SECONDS = 7 * 24 * 3600;
-/** How long an image digest's command stays unread before it is shed (re-learned on next use). */
+/** How long an image digest's command is kept from when it was stored (then re-learned on next use). */
 export const IMAGE_COMMAND_TTL_SECONDS = 30 * 24 * 3600;
 
 const pad = (n: number, width: number): string => String(n).padStart(width, '0');
