@@ -45,7 +45,7 @@ import { fitContainers, isPlugin, splitEnvironment, tooManyContainersMessage, ty
 import { pluginRunEnvironment, pluginStructuralEnvironment } from './plugin-run-env.js';
 import { fitFreeText } from './override-budget.js';
 import { pluginEnvironment } from './plugin-settings.js';
-import { pluginArgv, type ImageCommands } from './plugin-command.js';
+import { hasEntrypoint, pluginArgv, type ImageCommands } from './plugin-command.js';
 import { gateContainerScript, pluginScript, stepScript } from './script.js';
 import { SECRET_NAME } from './secret-names.js';
 import { stepDependencies, stepKind, type OrderedStep, type StepKind } from './step-order.js';
@@ -688,7 +688,7 @@ function commandOf(
       return { entryPoint: [STATE_BUSYBOX, 'sh', '-c'], command: [script, `slipway-${container}`, ...argv.argv], ...(argv.image ? { image: argv.image } : {}) };
     }
     return {
-      ...(first.entrypoint && first.entrypoint.length > 0 ? { entryPoint: first.entrypoint } : {}),
+      ...(hasEntrypoint(first) ? { entryPoint: first.entrypoint } : {}),
       ...(first.command ? { command: first.command } : {}),
     };
   }

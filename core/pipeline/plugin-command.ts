@@ -39,7 +39,7 @@ export function pinnedImage(image: string, digest: string): string {
 }
 
 /** Drone ignores an empty `entrypoint: []`, and so do we: the image's own applies. */
-const hasEntrypoint = (step: Step): step is Step & { entrypoint: string[] } => (step.entrypoint?.length ?? 0) > 0;
+export const hasEntrypoint = (step: Step): step is Step & { entrypoint: string[] } => (step.entrypoint?.length ?? 0) > 0;
 
 /**
  * Whether the step may receive a secret: a `from_secret` in its settings, its environment

@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { loadManifest } from '../../core/pipeline/load.js';
+import { imageCommandQueries, pinnedImage, pluginArgv } from '../../core/pipeline/plugin-command.js';
+
+const manifest = loadManifest(
+  '.drone.yml',
+  `kind: pipeline
+type: docker
+name: amd
+steps:
+- name: s3
+  image: plugins/s3:1
+  settings:
+    secret_key:
+      from_secret: key
+- name: s3-again
+  image: plugins/s3:1
+  environment:
+    TOKEN:
+      from_secret: token
+- name: own-entrypoint
+  image: example/tool
+  entrypoint: [/tool]
+  settings:
+    token:
+      from_secret: token
+- name: no-secrets
+  image: plugins/slack
+  settings:
+    channel: ci
+- name: commands
+  image: alpine
+  environment:
+    TOKEN:
+      from_secret: token
+  commands: [echo]
+---
+kind: pipeline
+type: docker
+name: arm
+platform: { os: linux, arch: arm64 }
+environment:
+  SHARED:
+    from_secret: shared
+steps:
+- name: s3
+  image: plugins/s3:1
+`,
+);
+
+describe('imageCommandQueries', () => {
+  it('asks for each plugin image that may receive a secret once per architecture, and for none of a fork', () => {
+    expect(manifest.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    // The pipeline's environment counts: its secret reaches every step.
+    expect(imageCommandQueries(manifest, true)).toEqual([
+      { image: 'plugins/s3:1', arch: 'amd64' },
+      { image: 'plugins/s3:1', arch: 'arm64' },
+    ]);
+    expect(imageCommandQueries(manifest, false)).toEqual([]);
+  });
+});
+
+describe('pluginArgv', () => {
+  const step = (name: string) => manifest.pipelines[0]!.steps.find((s) => s.name === name)!;
+  it("assembles the command line as Docker does: the step's entrypoint clears the image's CMD; its command replaces only the CMD", () => {
+    expect(pluginArgv(step('own-entrypoint'), 'amd64', () => ({ ok: true, entrypoint: ['/ignored'], cmd: ['--ignored'] }))).toEqual({ kind: 'known', argv: ['/tool'] });
+    expect(pluginArgv(step('s3'), 'amd64', () => ({ ok: true, entrypoint: ['/bin/drone-s3'], cmd: ['--debug'], digest: 'sha256:' + 'a'.repeat(64) }))).toEqual({
+      kind: 'known',
+      argv: ['/bin/drone-s3', '--debug'],
+      image: `plugins/s3@sha256:${'a'.repeat(64)}`,
+    });
+    expect(pluginArgv({ ...step('s3'), command: ['--quiet'] }, 'amd64', () => ({ ok: true, entrypoint: null, cmd: ['/run'] }))).toEqual({ kind: 'known', argv: ['--quiet'] });
+  });
+
+  it('says unknown without an answer, and passes a registry error on', () => {
+    expect(pluginArgv(step('s3'), 'amd64', undefined)).toEqual({ kind: 'unknown' });
+    expect(pluginArgv(step('s3'), 'amd64', () => ({ ok: false, error: 'image "plugins/s3:1": not found' }))).toEqual({ kind: 'error', message: 'image "plugins/s3:1": not found' });
+    expect(pluginArgv(step('s3'), 'arm64', () => ({ ok: true, entrypoint: null, cmd: null }))).toMatchObject({ kind: 'error', message: expect.stringContaining('(linux/arm64) has neither an ENTRYPOINT nor a CMD') });
+  });
+
+  it('treats `entrypoint: []` as no entrypoint, as Drone does', () => {
+    expect(pluginArgv({ ...step('s3'), entrypoint: [] }, 'amd64', () => ({ ok: true, entrypoint: ['/bin/drone-s3'], cmd: null }))).toEqual({ kind: 'known', argv: ['/bin/drone-s3'] });
+  });
+});
+
+describe('pinnedImage', () => {
+  const digest = `sha256:${'b'.repeat(64)}`;
+  it('replaces the tag by the digest, keeps a registry port, and leaves a pinned image alone', () => {
+    expect(pinnedImage('plugins/s3:1', digest)).toBe(`plugins/s3@${digest}`);
+    expect(pinnedImage('plugins/s3', digest)).toBe(`plugins/s3@${digest}`);
+    expect(pinnedImage('localhost:5000/tools/up', digest)).toBe(`localhost:5000/tools/up@${digest}`);
+    expect(pinnedImage('localhost:5000/tools/up:2', digest)).toBe(`localhost:5000/tools/up@${digest}`);
+    expect(pinnedImage(`ghcr.io/o/r@sha256:${'c'.repeat(64)}`, digest)).toBe(`ghcr.io/o/r@sha256:${'c'.repeat(64)}`);
+  });
+});
