@@ -8,7 +8,8 @@ import type { CliIO } from '../io.js';
 
 const USAGE = `usage: slipway build N [--repo OWNER/NAME] [--json]
 
-Shows build N: its stages and their steps, with status and duration.
+Shows build N: its stages and their steps, with status and duration, and under
+each stage what the compiler noted about it (e.g. secrets withheld from a fork).
 --repo defaults to SLIPWAY_REPO, else the server's only repository.
 
 options:
@@ -18,21 +19,32 @@ options:
 
 exit status: 0 ok, 1 not found or the API failed, 2 usage error`;
 
-/** The build as text: a header line, then one table row per step under its stage. */
+/** A table cell on one line: a cell with a line break would shift the rows under it. */
+const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, ' ');
+
+/**
+ * The build as text: a header line, then one table row per stage and per step under it;
+ * the stage's notes (what the compiler said that did not stop it) follow its row, outside
+ * the columns so that a long note does not widen the table.
+ */
 export function formatBuild(build: BuildDetail, now: number): string {
   const head = `${build.repo} #${build.number}  ${build.status}  ${build.event} ${build.branch} ${build.commit.slice(0, 8)}  ${duration(build.startedAt, build.finishedAt, now)}  (created ${timestamp(build.createdAt)})`;
   const rows: string[][] = [];
+  /** Lines to print after the table row of the same index. */
+  const after = new Map<number, string[]>();
   for (const stage of build.stages) {
-    rows.push([`${stage.number}`, stage.name, stage.status, duration(stage.startedAt, stage.finishedAt, now), stage.message ?? '']);
+    rows.push([`${stage.number}`, stage.name, stage.status, duration(stage.startedAt, stage.finishedAt, now), oneLine(stage.message ?? '')]);
+    if (stage.notes?.length) after.set(rows.length - 1, stage.notes.map((n) => `    note: ${oneLine(n)}`));
     for (const step of stage.steps) {
       const label = step.kind === 'service' ? `${step.name} (service)` : step.detached ? `${step.name} (detached)` : step.name;
       const note = step.reason ?? (step.exitCode !== undefined && step.exitCode !== 0 ? `exit code ${step.exitCode}` : '');
-      rows.push([`${stage.number}.${step.number}`, `  ${label}`, step.status, duration(step.startedAt, step.finishedAt, now), note]);
+      rows.push([`${stage.number}.${step.number}`, `  ${label}`, step.status, duration(step.startedAt, step.finishedAt, now), oneLine(note)]);
     }
   }
+  const [header, ...lines] = table(['#', 'STAGE / STEP', 'STATUS', 'DURATION', 'NOTE'], rows).split('\n');
   const parts = [head];
   if (build.error) parts.push(`error: ${build.error}`);
-  parts.push(table(['#', 'STAGE / STEP', 'STATUS', 'DURATION', 'NOTE'], rows));
+  parts.push(header!, ...lines.flatMap((line, i) => [line, ...(after.get(i) ?? [])]));
   return parts.join('\n');
 }
 

@@ -66,6 +66,25 @@ export function readyStages(stages: readonly Stage[]): Stage[] {
   );
 }
 
+/**
+ * Stage notes are stored on the stage item: a bound keeps it far below DynamoDB's 400 KB
+ * per item (at most 20 × 500 characters, ≤ 30 KB in UTF-8) however many steps a
+ * pipeline has. What is cut says so, so nobody mistakes it for all there was.
+ */
+export const STAGE_NOTE_LIMITS = { count: 20, chars: 500 } as const;
+
+export function boundedNotes(notes: readonly string[], limits: { count: number; chars: number } = STAGE_NOTE_LIMITS): string[] {
+  const cut = (note: string): string => {
+    // Code points, so that a cut never splits a surrogate pair.
+    const chars = [...note];
+    return chars.length <= limits.chars ? note : `${chars.slice(0, limits.chars - 1).join('')}…`;
+  };
+  if (notes.length <= limits.count) return notes.map(cut);
+  const kept = notes.slice(0, limits.count - 1).map(cut);
+  const more = notes.length - kept.length;
+  return [...kept, `… and ${more} more notes (\`slipway compile\` prints them all)`];
+}
+
 function stepsOf(build: Build, number: number, compiled: CompiledStage, manifest: Manifest): StepRecord[] {
   const base = { buildId: build.id, stageNumber: number };
   const out: StepRecord[] = [];
@@ -114,7 +133,15 @@ export function newBuildRecords(input: NewBuildInput, manifest: Manifest, compil
       return;
     }
     const family = c.taskDefinition.family ?? '';
-    stages.push({ ...common, status: 'pending', dependsOn: c.dependsOn, family, ...(c.dependsOn.length === 0 ? { queuedAt: input.now } : {}) });
+    const notes = boundedNotes(c.notes);
+    stages.push({
+      ...common,
+      status: 'pending',
+      dependsOn: c.dependsOn,
+      family,
+      ...(c.dependsOn.length === 0 ? { queuedAt: input.now } : {}),
+      ...(notes.length > 0 ? { notes } : {}),
+    });
     steps.push(...stepsOf(build, number, c, manifest));
     jobs.push({
       stageKey: stageKey(build.id, number),

@@ -1,6 +1,8 @@
 // The OpenAPI 3.1 document of the builds API (served at /api/openapi.json).
 // Schemas mirror core/builds/types.ts and core/builds/api.ts.
 
+import { STAGE_NOTE_LIMITS } from './new-build.js';
+
 const statusEnum = ['pending', 'running', 'success', 'failure', 'killed', 'error'];
 const stepStatusEnum = ['pending', 'running', 'success', 'failure', 'skipped', 'killed', 'error'];
 const repoParams = [
@@ -57,6 +59,10 @@ export const OPENAPI_DOCUMENT = {
           number: { type: 'integer' }, name: { type: 'string' }, status: { enum: [...statusEnum, 'skipped', 'blocked'] },
           reason: { type: 'string' }, message: { type: 'string' }, dependsOn: { type: 'array', items: { type: 'string' } },
           queuedAt: { type: 'integer' }, startedAt: { type: 'integer' }, finishedAt: { type: 'integer' },
+          notes: {
+            type: 'array', maxItems: STAGE_NOTE_LIMITS.count, items: { type: 'string', maxLength: STAGE_NOTE_LIMITS.chars },
+            description: 'what the compiler said about the stage that does not stop it (secrets withheld from a fork, steps sharing a container, …); absent when none',
+          },
           steps: { type: 'array', items: { $ref: '#/components/schemas/Step' } },
         },
       },

@@ -102,6 +102,12 @@ export interface Stage {
   onFailure?: boolean;
   /** Epoch ms of the first step start (RunTask → first step is the second half of queue wait). */
   firstStepAt?: number;
+  /**
+   * What the compiler said about the stage that does not stop it (secrets withheld from a
+   * fork, steps packed into one container, a task size raised, output not masked …).
+   * Absent when there is nothing to say; bounded by new-build.ts (STAGE_NOTE_LIMITS).
+   */
+  notes?: string[];
 }
 
 export interface StepRecord {

@@ -149,6 +149,30 @@ describe('repositories, builds, metrics', () => {
   });
 });
 
+describe('stage notes', () => {
+  it("returns each stage's compiler notes, as the OpenAPI document describes them", async () => {
+    const notes = ['secrets withheld from this build (pull request from a fork): deploy_token', 'steps "a", "b" share one container (ECS allows 10 containers per task)'];
+    await seedBuild(store, {
+      repo: 'acme/notes', number: 1, createdAt: NOW,
+      stages: [{ name: 'test', notes, steps: [{ name: 'unit' }] }, { name: 'lint', steps: [{ name: 'eslint' }] }],
+    });
+    // A later stage update (as task events make) leaves the notes in place.
+    await store.updateStage('acme/notes#1', 1, { message: 'all steps passed' }, { fromStatuses: ['success'] });
+    const build = (await call('GET', '/api/repos/acme/notes/builds/1')).body as BuildDetailResponse;
+    expect(build.stages[0]).toMatchObject({ name: 'test', message: 'all steps passed', notes });
+    expect(build.stages[1]).not.toHaveProperty('notes');
+
+    const doc = (await call('GET', '/api/openapi.json')).body;
+    const schema = doc.components.schemas.Stage.properties.notes;
+    expect(schema).toMatchObject({ type: 'array', items: { type: 'string' } });
+    for (const stage of build.stages) {
+      if (stage.notes === undefined) continue;
+      expect(stage.notes.length).toBeLessThanOrEqual(schema.maxItems);
+      for (const note of stage.notes) expect([...note].length).toBeLessThanOrEqual(schema.items.maxLength);
+    }
+  });
+});
+
 describe('step logs', () => {
   it('pages a running step by offset and completes once it has finished', async () => {
     const taskArn = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/abc123';

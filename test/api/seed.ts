@@ -11,7 +11,7 @@ export interface SeedBuild {
   branch?: string;
   createdAt: number;
   /** Stage names in order; each gets the steps listed. */
-  stages?: { name: string; status?: Stage['status']; taskArn?: string; dependsOn?: string[]; steps: { name: string; status?: StepRecord['status']; kind?: StepRecord['kind'] }[] }[];
+  stages?: { name: string; status?: Stage['status']; taskArn?: string; dependsOn?: string[]; notes?: string[]; steps: { name: string; status?: StepRecord['status']; kind?: StepRecord['kind'] }[] }[];
 }
 
 export async function seedBuild(store: BuildStore, seed: SeedBuild): Promise<Build> {
@@ -56,6 +56,7 @@ export async function seedBuild(store: BuildStore, seed: SeedBuild): Promise<Bui
       ...(stageStatus !== 'pending' ? { startedAt: seed.createdAt + 2000, taskArn: s.taskArn ?? `arn:aws:ecs:us-east-1:000000000000:task/slipway/${seed.number}${i}` } : {}),
       ...(stageStatus === 'pending' && s.taskArn !== undefined ? { taskArn: s.taskArn } : {}),
       ...(stageFinished ? { finishedAt: seed.createdAt + 60_000 } : {}),
+      ...(s.notes ? { notes: s.notes } : {}),
     });
     for (const [j, st] of s.steps.entries()) {
       const stepStatus = st.status ?? (stageStatus === 'running' ? 'success' : (stageStatus as StepRecord['status']));

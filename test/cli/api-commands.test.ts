@@ -25,6 +25,7 @@ let store: BuildStore;
 let server: LocalServer;
 let dir: string;
 const stopped: string[] = [];
+const NOTES = ['secrets withheld from this build (pull request from a fork): deploy_token', 'resources: the task was raised to hold its containers: cpu 256 → 512'];
 
 beforeAll(async () => {
   db = await startDynamoLocal('slipway-cli-test');
@@ -33,7 +34,7 @@ beforeAll(async () => {
   await store.ensureRepository({ slug: 'acme/app', scm: 'github', httpUrl: 'https://git.example/acme/app.git', link: 'https://git.example/acme/app', defaultBranch: 'main', private: false });
   const t0 = Date.now() - 3_600_000;
   await seedBuild(store, { repo: 'acme/app', number: 1, createdAt: t0, status: 'success' });
-  await seedBuild(store, { repo: 'acme/app', number: 2, createdAt: t0 + 1000, status: 'failure', stages: [{ name: 'test', taskArn: TASK, steps: [{ name: 'clone', kind: 'clone' }, { name: 'unit', status: 'failure' }] }] });
+  await seedBuild(store, { repo: 'acme/app', number: 2, createdAt: t0 + 1000, status: 'failure', stages: [{ name: 'test', taskArn: TASK, notes: NOTES, steps: [{ name: 'clone', kind: 'clone' }, { name: 'unit', status: 'failure' }] }] });
   await seedBuild(store, { repo: 'acme/app', number: 3, createdAt: t0 + 2000, status: 'running', stages: [{ name: 'test', steps: [{ name: 'unit', status: 'running' }] }] });
   const writer = new LogStore(join(dir, 'logs')).writer({ group: GROUP, stream: logStreamName('unit', TASK), taskArn: TASK, container: 'unit' });
   writer.write('stdout', '+ go test ./...\nFAIL: TestThing\n');
@@ -87,7 +88,19 @@ describe('slipway builds / build / logs / cancel', () => {
     expect(res.code).toBe(0);
     expect(res.out).toMatch(/^acme\/app #2 {2}failure/);
     expect(res.out).toMatch(/1\.2\s+unit\s+failure\s+9\.0s\s+exit code 1/);
-    expect(JSON.parse((await cli('build', '2', '--json')).out).stages[0].steps).toHaveLength(2);
+    // The stage's notes follow its row, before its steps, outside the table's columns.
+    const lines = res.out.split('\n');
+    const stageRow = lines.findIndex((l) => /^1\s+test\s+failure/.test(l));
+    expect(lines.slice(stageRow + 1, stageRow + 4)).toEqual([
+      `    note: ${NOTES[0]}`,
+      `    note: ${NOTES[1]}`,
+      expect.stringMatching(/^1\.1\s+clone\s+failure/),
+    ]);
+    const json = JSON.parse((await cli('build', '2', '--json')).out);
+    expect(json.stages[0].steps).toHaveLength(2);
+    expect(json.stages[0].notes).toEqual(NOTES);
+    // A build whose stages noted nothing prints no note lines.
+    expect((await cli('build', '1')).out).not.toMatch(/note:/);
     const missing = await cli('build', '9');
     expect(missing.code).toBe(1);
     expect(missing.err).toMatch(/build acme\/app #9 does not exist/);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { escapeHtml, formatAgo, formatDuration, looksLikeError } from '../../web/src/format.js';
 import { layoutStages, renderGraph } from '../../web/src/graph.js';
-import { defaultSelection } from '../../web/src/views/build.js';
-import type { BuildDetail, StepRecord } from '../../core/builds/types.js';
+import { defaultSelection, stageBlock, stageNotes } from '../../web/src/views/build.js';
+import type { BuildDetail, Stage, StepRecord } from '../../core/builds/types.js';
 
 describe('formatDuration', () => {
   it.each([
@@ -89,5 +89,31 @@ describe('buildApiPath', () => {
     const { buildApiPath } = await import('../../core/builds/api.js');
     expect(buildApiPath('acme/api', 7)).toBe('/api/repos/acme/api/builds/7');
     expect(buildApiPath('group/sub/project', 3)).toBe('/api/repos/group/sub%2Fproject/builds/3');
+  });
+});
+
+describe('stage notes', () => {
+  const stage = (extra: Partial<Stage>): BuildDetail['stages'][number] => ({
+    buildId: 'o/r#1', repo: 'o/r', buildNumber: 1, number: 1, name: 'test', status: 'success', dependsOn: [], attempts: 1, startedAt: 0, finishedAt: 12_000,
+    steps: [{ buildId: 'o/r#1', stageNumber: 1, number: 1, name: 'unit', container: 'unit', status: 'success', detached: false, kind: 'step' }],
+    ...extra,
+  });
+
+  it('renders each note on its own muted line, escaped', () => {
+    const html = stageNotes(['secrets withheld from this build (pull request from a fork): deploy_token', 'steps "a", <b> share one container']);
+    expect(html).toBe(
+      '<ul class="notes"><li class="meta">secrets withheld from this build (pull request from a fork): deploy_token</li>' +
+        '<li class="meta">steps &quot;a&quot;, &lt;b&gt; share one container</li></ul>',
+    );
+    expect(stageNotes(undefined)).toBe('');
+    expect(stageNotes([])).toBe('');
+  });
+
+  it('places the notes beneath the stage line and its message, before the steps', () => {
+    const html = stageBlock(stage({ message: 'all steps passed', notes: ['resources: the task was raised'] }), { stage: 1, step: 1 }, 20_000);
+    const order = ['<h3>', 'all steps passed', 'class="notes"', 'resources: the task was raised', 'class="step selected"'].map((part) => html.indexOf(part));
+    expect(order.every((at) => at >= 0)).toBe(true);
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+    expect(stageBlock(stage({}), undefined, 20_000)).not.toContain('notes');
   });
 });

@@ -8,7 +8,7 @@ import { layoutStages, renderGraph } from '../graph.js';
 const POLL_MS = 1000;
 const FINISHED = new Set(['success', 'failure', 'killed', 'error', 'skipped']);
 
-interface Selection {
+export interface Selection {
   stage: number;
   step: number;
 }
@@ -30,6 +30,24 @@ function stepItem(stageNumber: number, step: StepRecord, selected: boolean, now:
     `<div class="step${selected ? ' selected' : ''}" data-stage="${stageNumber}" data-step="${step.number}" data-status="${step.status}">` +
     `<span><span class="dot ${step.status}"></span>${escapeHtml(label)}</span>` +
     `<span class="meta">${formatDuration(step.startedAt, step.finishedAt, now)}</span></div>`
+  );
+}
+
+/** What the compiler noted about a stage (secrets withheld, steps packed …): muted, one per line. */
+export function stageNotes(notes: readonly string[] | undefined): string {
+  if (!notes?.length) return '';
+  return `<ul class="notes">${notes.map((note) => `<li class="meta">${escapeHtml(note)}</li>`).join('')}</ul>`;
+}
+
+/** One stage: its status line, its message and notes beneath, then its steps. */
+export function stageBlock(stage: BuildDetail['stages'][number], selection: Selection | undefined, now: number): string {
+  return (
+    `<div class="stage" data-stage="${stage.number}"><h3><span><span class="status ${stage.status}">${stage.status}</span> ${escapeHtml(stage.name)}</span>` +
+    `<span class="meta">${formatDuration(stage.startedAt, stage.finishedAt, now)}</span></h3>` +
+    (stage.message ? `<div class="meta">${escapeHtml(stage.message)}</div>` : '') +
+    stageNotes(stage.notes) +
+    stage.steps.map((step) => stepItem(stage.number, step, selection?.stage === stage.number && selection.step === step.number, now)).join('') +
+    `</div>`
   );
 }
 
@@ -63,16 +81,7 @@ export async function renderBuild(root: HTMLElement, repo: string, number: numbe
 
   const draw = () => {
     const now = Date.now();
-    const stages = build.stages
-      .map(
-        (stage) =>
-          `<div class="stage" data-stage="${stage.number}"><h3><span><span class="status ${stage.status}">${stage.status}</span> ${escapeHtml(stage.name)}</span>` +
-          `<span class="meta">${formatDuration(stage.startedAt, stage.finishedAt, now)}</span></h3>` +
-          (stage.message ? `<div class="meta">${escapeHtml(stage.message)}</div>` : '') +
-          stage.steps.map((step) => stepItem(stage.number, step, selection?.stage === stage.number && selection.step === step.number, now)).join('') +
-          `</div>`,
-      )
-      .join('');
+    const stages = build.stages.map((stage) => stageBlock(stage, selection, now)).join('');
     const graph = build.stages.length > 1 ? `<div class="card graph">${renderGraph(layoutStages(build.stages), escapeHtml)}</div>` : '';
     root.innerHTML = `${header(build, now)}${graph}<div class="layout"><div class="card" id="stages">${stages}</div><div><div class="log" id="log"></div></div></div>`;
     root.querySelector('#cancel')?.addEventListener('click', () => void api.cancel(repo, number).then(refresh));

@@ -1,0 +1,85 @@
+// The compiler's notes reach the stage records of a new build, bounded for DynamoDB.
+import { describe, expect, it } from 'vitest';
+import { cliContext } from '../../cli/commands/compile.js';
+import { boundedNotes, newBuildRecords, STAGE_NOTE_LIMITS } from '../../core/builds/new-build.js';
+import { compileManifest } from '../../core/pipeline/compile.js';
+import type { BuildContext } from '../../core/pipeline/context.js';
+import { isValid, loadManifest } from '../../core/pipeline/load.js';
+import { FIXTURE_OPTIONS } from '../compiler/support.js';
+
+const NOW = Date.UTC(2030, 0, 15, 12);
+const push = cliContext({ repo: 'acme/app', commit: 'a'.repeat(40) });
+const fork = cliContext({ repo: 'acme/app', commit: 'a'.repeat(40), event: 'pull_request', action: 'opened', fork: true });
+
+function records(yaml: string, ctx: BuildContext, isFork = false) {
+  const manifest = loadManifest('.drone.yml', yaml);
+  if (!isValid(manifest)) throw new Error(manifest.diagnostics.map((d) => d.message).join('\n'));
+  // As the planner compiles: a fork's build runs without secrets.
+  const compiled = compileManifest(manifest, ctx, { ...FIXTURE_OPTIONS, withSecrets: !isFork });
+  return newBuildRecords({ ctx, deliveryId: 'delivery-1', fork: isFork, now: NOW }, manifest, compiled);
+}
+
+const step = (name: string, commands: string[], extra = '') =>
+  `  - name: ${name}\n    image: alpine:3.20\n    commands:\n${commands.map((c) => `      - ${c}\n`).join('')}${extra}`;
+
+const deploy = `kind: pipeline
+type: docker
+name: default
+steps:
+${step('test', ['npm test'])}${step('deploy', ['./deploy'], '    environment:\n      TOKEN:\n        from_secret: deploy_token\n')}---
+kind: pipeline
+type: docker
+name: docs
+trigger:
+  event: [tag]
+steps:
+${step('site', ['make site'])}`;
+
+describe('stage notes of a new build', () => {
+  it("carries the compiler's 'secrets withheld' note on a fork's stage, and none on a push", () => {
+    const forked = records(deploy, fork, true);
+    expect(forked.stages[0]!.notes).toEqual(['secrets withheld from this build (pull request from a fork): deploy_token']);
+    // A stage its trigger left out was not compiled: nothing to note.
+    expect(forked.stages[1]).toMatchObject({ name: 'docs', status: 'skipped' });
+    expect(forked.stages[1]).not.toHaveProperty('notes');
+
+    const pushed = records(deploy, push);
+    // Omitted, not an empty list, when the compiler had nothing to say.
+    expect(pushed.stages[0]).not.toHaveProperty('notes');
+  });
+
+  it('carries the packing note of a pipeline with more steps than ECS allows containers', () => {
+    const yaml = `kind: pipeline\ntype: docker\nname: many\nsteps:\n${Array.from({ length: 12 }, (_, i) => step(`s${i}`, [`echo ${i}`])).join('')}`;
+    const { stages, steps } = records(yaml, push);
+    expect(stages[0]!.notes).toEqual([expect.stringMatching(/^steps "s0", "s1", "s2", "s3" share one container \(ECS allows 10 containers per task\)$/)]);
+    // Every step keeps its own record, packed or not.
+    expect(steps.filter((s) => s.kind === 'step').map((s) => s.name)).toEqual(Array.from({ length: 12 }, (_, i) => `s${i}`));
+  });
+});
+
+describe('boundedNotes', () => {
+  it('keeps short lists as they are', () => {
+    expect(boundedNotes(['one', 'two'])).toEqual(['one', 'two']);
+    expect(boundedNotes([])).toEqual([]);
+  });
+
+  it('cuts a long note visibly at the character limit, without splitting a character', () => {
+    const long = '€'.repeat(STAGE_NOTE_LIMITS.chars - 2) + '😀😀😀';
+    const [cut] = boundedNotes([long]);
+    expect([...cut!]).toHaveLength(STAGE_NOTE_LIMITS.chars);
+    expect(cut!.endsWith('😀…')).toBe(true);
+    const exact = 'x'.repeat(STAGE_NOTE_LIMITS.chars);
+    expect(boundedNotes([exact])).toEqual([exact]);
+  });
+
+  it('keeps at most the note limit, the last one saying how many were left out', () => {
+    const many = Array.from({ length: 45 }, (_, i) => `note ${i}`);
+    const bounded = boundedNotes(many);
+    expect(bounded).toHaveLength(STAGE_NOTE_LIMITS.count);
+    expect(bounded.slice(0, -1)).toEqual(many.slice(0, STAGE_NOTE_LIMITS.count - 1));
+    expect(bounded.at(-1)).toBe('… and 26 more notes (`slipway compile` prints them all)');
+    // The stored item stays small whatever the compiler said.
+    const worst = boundedNotes(Array.from({ length: 100 }, () => '€'.repeat(10_000)));
+    expect(Buffer.byteLength(JSON.stringify(worst))).toBeLessThan(32 * 1024);
+  });
+});
