@@ -2,10 +2,11 @@
 // as a pull), and a store that outlives the process answers for that digest. "A new lookup
 // sharing the store" is what a cold planner Lambda is.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createImageCommandLookup, type ImageLookupOptions } from '../../core/images/registry-client.js';
 import { MemoryImageCommandStore, type ImageCommandKey, type ImageCommandStore, type StoredImageCommand } from '../../core/images/command-store.js';
-import { startRegistryStandIn, type RegistryStandIn, type RegistryStandInOptions, type StandInImage } from '../support/registry-stand-in.js';
+import type { RegistryStandIn, StandInImage } from '../support/registry-stand-in.js';
+import { registryStandIns } from './registry-pool.js';
 
 const FAST: ImageLookupOptions = { timeoutMs: 1_000, backoffMs: 10 };
 
@@ -16,16 +17,7 @@ const NOTIFY: StandInImage = {
   platforms: { amd64: { entrypoint: ['/bin/notify'], cmd: ['--quiet'] }, 'arm64/v8': { entrypoint: ['/bin/notify-arm64'] } },
 };
 
-let registries: RegistryStandIn[] = [];
-async function registry(options?: RegistryStandInOptions): Promise<RegistryStandIn> {
-  const r = await startRegistryStandIn(options);
-  registries.push(r);
-  return r;
-}
-afterEach(async () => {
-  await Promise.all(registries.map((r) => r.stop()));
-  registries = [];
-});
+const registry = registryStandIns();
 
 const calls = (r: RegistryStandIn, from = 0): string[] => r.requests.slice(from).map((q) => `${q.method} ${q.path}`);
 const manifestGets = (r: RegistryStandIn, from = 0): string[] => calls(r, from).filter((c) => c.startsWith('GET /v2/') && c.includes('/manifests/'));

@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createImageCommandLookup, lookupImageCommand, type ImageLookupOptions } from '../../core/images/registry-client.js';
-import { startRegistryStandIn, type RegistryStandIn, type RegistryStandInOptions, type StandInImage } from '../support/registry-stand-in.js';
+import { startRegistryStandIn, type RegistryStandIn, type StandInImage } from '../support/registry-stand-in.js';
+import { registryStandIns } from './registry-pool.js';
 
 // Short timings: nothing here waits longer than a few hundred milliseconds.
 const FAST: ImageLookupOptions = { timeoutMs: 1_000, backoffMs: 10 };
@@ -16,16 +17,7 @@ const S3: StandInImage = {
   },
 };
 
-let registries: RegistryStandIn[] = [];
-async function registry(options?: RegistryStandInOptions): Promise<RegistryStandIn> {
-  const r = await startRegistryStandIn(options);
-  registries.push(r);
-  return r;
-}
-afterEach(async () => {
-  await Promise.all(registries.map((r) => r.stop()));
-  registries = [];
-});
+const registry = registryStandIns();
 
 const paths = (r: RegistryStandIn): string[] => r.requests.map((q) => q.path);
 const calls = (r: RegistryStandIn): string[] => r.requests.map((q) => `${q.method} ${q.path}`);
@@ -283,10 +275,10 @@ describe('failures', () => {
   });
 
   it('reports an unreachable registry as transient', async () => {
-    const reg = await registry();
+    // Not from the pool: stopped here, before the lookup.
+    const reg = await startRegistryStandIn();
     const host = reg.host;
     await reg.stop();
-    registries = [];
     const result = await lookupImageCommand(`${host}/plugins/s3:1`, 'amd64', { ...FAST, retries: 1 });
     expect(result).toMatchObject({ ok: false, transient: true, error: expect.stringMatching(/could not be reached .*\(2 attempts\); try again later$/) });
   });
