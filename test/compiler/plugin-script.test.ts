@@ -43,6 +43,16 @@ function runWrapped(argv: string[], env: Record<string, string>, hosts: string[]
   return { status: result.status, out: result.stdout + result.stderr, stdout: result.stdout };
 }
 
+/** The wrapper of a plugin whose PLUGIN_TOKEN is hunter22, as a container's main process (for the signal tests). */
+function startMasked(program: string) {
+  const script = pluginScript({ container: 'upload', name: 'upload', hosts: [], secretEnv: ['PLUGIN_TOKEN'] });
+  return startWrapper([BUSYBOX!, 'sh', '-c', script, 'slipway-upload', program], {
+    PATH: `${emptyPath}:/usr/bin:/bin`,
+    PLUGIN_TOKEN: 'hunter22',
+    SLIPWAY_STATE_DIR: join(dir, 'state'),
+  });
+}
+
 // With the agent's busybox in the state volume the mask runs as awk; without, as a shell loop.
 for (const mask of ['busybox awk', 'shell loop'] as const) describe.skipIf(!BUSYBOX)(`masked plugin wrapper (busybox sh, no programs on PATH), mask: ${mask}`, () => {
   beforeEach(() => {
@@ -84,12 +94,7 @@ for (const mask of ['busybox awk', 'shell loop'] as const) describe.skipIf(!BUSY
 
   it('SIGTERM stops the plugin at once with 143', async () => {
     const program = plugin('slow', 'echo "started $PLUGIN_TOKEN"\nexec sleep 30');
-    const script = pluginScript({ container: 'upload', name: 'upload', hosts: [], secretEnv: ['PLUGIN_TOKEN'] });
-    const wrapper = startWrapper([BUSYBOX!, 'sh', '-c', script, 'slipway-upload', program], {
-      PATH: `${emptyPath}:/usr/bin:/bin`,
-      PLUGIN_TOKEN: 'hunter22',
-      SLIPWAY_STATE_DIR: join(dir, 'state'),
-    });
+    const wrapper = startMasked(program);
     try {
       await wrapper.waitForOutput('started');
       expect(wrapper.stdout()).toBe(`started ${SECRET_MASK}\n`);
@@ -102,12 +107,7 @@ for (const mask of ['busybox awk', 'shell loop'] as const) describe.skipIf(!BUSY
 
   it('SIGTERM reaches the plugin, which may clean up (its output still masked) before the wrapper exits 143', async () => {
     const program = plugin('careful', ['trap \'echo "releasing the lock of $PLUGIN_TOKEN"; exit 7\' TERM', 'echo ready', 'sleep 30 &', 'wait $!'].join('\n'));
-    const script = pluginScript({ container: 'upload', name: 'upload', hosts: [], secretEnv: ['PLUGIN_TOKEN'] });
-    const wrapper = startWrapper([BUSYBOX!, 'sh', '-c', script, 'slipway-upload', program], {
-      PATH: `${emptyPath}:/usr/bin:/bin`,
-      PLUGIN_TOKEN: 'hunter22',
-      SLIPWAY_STATE_DIR: join(dir, 'state'),
-    });
+    const wrapper = startMasked(program);
     try {
       await wrapper.waitForOutput('ready');
       wrapper.signal('SIGTERM');
