@@ -186,35 +186,50 @@ export class LocalTask {
     }
   }
 
+  /**
+   * ECS's own order of checks (aws/amazon-ecs-agent agent/engine/dependencygraph/graph.go,
+   * verifyContainerOrderingStatusResolvable), for every dependency before any verdict:
+   * 1. startTimeout: while the dependent has not been created and the dependency has not
+   *    stopped, a SUCCESS, COMPLETE or HEALTHY dependency times out once its startTimeout
+   *    has passed since the dependency's own start — whether or not it has reached the
+   *    condition (hasDependencyTimedOut). So a service that became healthy at once still
+   *    stops a step that waits longer than that for another dependency (the agent).
+   *    START dependencies never time out.
+   * 2. SUCCESS on a dependency that exited non-zero: terminal.
+   * 3. A dependency that never started and never will: terminal for every condition.
+   * 4. Otherwise the dependent waits. An UNHEALTHY dependency is not terminal: HEALTHY is
+   *    simply not resolved yet (graph_test.go, TestContainerOrderingHealthyConditionIsResolved),
+   *    and a later passing check resolves it.
+   * A terminal verdict stops the dependent unstarted (task_manager.go,
+   * handleTerminalDependencyError).
+   */
   private dependencyVerdict(c: ContainerState): { kind: 'ready' } | { kind: 'blocked'; reason: string } | { kind: 'wait'; deadline: number } {
     let deadline = Infinity;
+    let waiting = false;
     for (const dep of c.def.dependsOn ?? []) {
       const target = this.containers.find((x) => x.def.name === dep.containerName)!;
       const condition = dep.condition!;
       const blocked = (why: string) => ({ kind: 'blocked' as const, reason: `${CANNOT_START}: dependency '${target.def.name}' cannot reach ${condition}: ${why}` });
-      const neverStarted = target.lastStatus === 'STOPPED' && !target.everStarted;
-      if (neverStarted) return blocked(`it never started (${target.reason ?? 'stopped'})`);
+      if (condition !== 'START' && target.def.startTimeout !== undefined && target.def.startTimeout > 0 && target.startedAt && target.lastStatus !== 'STOPPED') {
+        const limit = target.startedAt.getTime() + target.def.startTimeout * 1000;
+        if (Date.now() > limit) {
+          const state = condition === 'HEALTHY' ? `it is ${target.health}` : 'it is still running';
+          return blocked(`its startTimeout of ${target.def.startTimeout} s (counted from its own start) passed while '${c.def.name}' was still waiting to start (${state})`);
+        }
+        deadline = Math.min(deadline, limit);
+      }
+      if (condition === 'SUCCESS' && target.lastStatus === 'STOPPED' && target.exitCode !== 0) return blocked(`it exited with code ${target.exitCode ?? 'unknown'}`);
+      if (target.lastStatus === 'STOPPED' && !target.everStarted) return blocked(`it never started (${target.reason ?? 'stopped'})`);
       let met = false;
       if (condition === 'START') met = target.everStarted;
-      else if (condition === 'COMPLETE') met = target.lastStatus === 'STOPPED';
-      else if (condition === 'SUCCESS') {
-        if (target.lastStatus === 'STOPPED' && target.exitCode !== 0) return blocked(`it exited with code ${target.exitCode ?? 'unknown'}`);
-        met = target.lastStatus === 'STOPPED';
-      } else if (condition === 'HEALTHY') {
-        if (target.health === 'UNHEALTHY') return blocked('it is UNHEALTHY');
+      else if (condition === 'COMPLETE' || condition === 'SUCCESS') met = target.lastStatus === 'STOPPED';
+      else if (condition === 'HEALTHY') {
         if (target.lastStatus === 'STOPPED') return blocked(`it exited with code ${target.exitCode ?? 'unknown'} before becoming healthy`);
         met = target.health === 'HEALTHY';
       }
-      if (met) continue;
-      // startTimeout belongs to the container depended on, counted from its start.
-      if (target.def.startTimeout !== undefined && target.startedAt) {
-        const limit = target.startedAt.getTime() + target.def.startTimeout * 1000;
-        if (Date.now() >= limit) return blocked(`it did not within its startTimeout of ${target.def.startTimeout} s`);
-        deadline = Math.min(deadline, limit);
-      }
-      return { kind: 'wait', deadline };
+      if (!met) waiting = true;
     }
-    return { kind: 'ready' };
+    return waiting ? { kind: 'wait', deadline } : { kind: 'ready' };
   }
 
   private failToStart(c: ContainerState, reason: string): void {

@@ -124,19 +124,23 @@ describe.concurrent('health checks', () => {
     expect(stepRunning!.detail.version).toBeGreaterThan(healthyAt!.detail.version);
   });
 
-  it('retries consecutive failures make a container UNHEALTHY and block HEALTHY dependents', async () => {
+  // ECS does not give up on an UNHEALTHY dependency: HEALTHY is merely not resolved yet
+  // (aws/amazon-ecs-agent agent/engine/dependencygraph/graph_test.go,
+  // TestContainerOrderingHealthyConditionIsResolved), so the dependent waits.
+  it('retries consecutive failures make a container UNHEALTHY; a HEALTHY dependent keeps waiting (not stopped), as on ECS', async () => {
     const arn = await runOne(client, [
       sh('svc', 'sleep 30', { stopTimeout: 2, healthCheck: { command: ['CMD', 'false'], interval: 5, timeout: 2, retries: 1 } }),
       sh('step', 'echo never', { dependsOn: [{ containerName: 'svc', condition: 'HEALTHY' }] }),
       sh('agent', 'sleep 30', { essential: true, stopTimeout: 2 }),
     ]);
-    const task = await waitFor('step blocked', async () => {
+    const task = await waitFor('svc unhealthy', async () => {
       const t = await describe1(client, arn);
-      return t.containers?.find((c) => c.name === 'step')?.lastStatus === 'STOPPED' ? t : undefined;
+      return t.containers?.find((c) => c.name === 'svc')?.healthStatus === 'UNHEALTHY' ? t : undefined;
     });
-    const c = Object.fromEntries(task.containers!.map((x) => [x.name, x]));
-    expect(c.svc?.healthStatus).toBe('UNHEALTHY');
-    expect(c.step?.reason).toMatch(/dependency 'svc' cannot reach HEALTHY: it is UNHEALTHY/);
+    await new Promise((r) => setTimeout(r, 300));
+    const c = Object.fromEntries((await describe1(client, arn)).containers!.map((x) => [x.name, x]));
+    expect(task.containers?.find((x) => x.name === 'svc')?.healthStatus).toBe('UNHEALTHY');
+    expect(c.step?.lastStatus).toBe('PENDING');
     const { StopTaskCommand } = await import('@aws-sdk/client-ecs');
     await client.send(new StopTaskCommand({ task: arn }));
     await ecs.waitForStopped(arn, 10_000);
@@ -150,6 +154,59 @@ describe.concurrent('health checks', () => {
     const final = await ecs.waitForStopped(arn, 15_000);
     expect(final.stopCode).toBe('TaskFailedToStart');
     expect(byName(final).agent?.reason).toMatch(/startTimeout of 2 s/);
+  });
+
+  // aws/amazon-ecs-agent agent/engine/dependencygraph/graph.go: verifyContainerOrderingStatusResolvable
+  // checks hasDependencyTimedOut for every dependency of a container not yet created, before
+  // it asks whether that dependency is resolved; the clock starts at the dependency's start.
+  it('startTimeout is counted from the dependency\'s start even after it was met: a healthy service stops a step still waiting for the agent', async () => {
+    const arn = await runOne(client, [
+      // Healthy at its first check (5 s); its startTimeout passes at 7 s.
+      sh('svc', 'sleep 30', { stopTimeout: 2, startTimeout: 7, healthCheck: { command: ['CMD', 'true'], interval: 5, timeout: 2, retries: 1 } }),
+      sh('slow', 'sleep 30', { stopTimeout: 2, healthCheck: { command: ['CMD-SHELL', 'test -f /nonexistent'], interval: 5, timeout: 2, retries: 10, startPeriod: 300 } }),
+      sh('step', 'echo must-not-run', {
+        dependsOn: [
+          { containerName: 'svc', condition: 'HEALTHY' },
+          { containerName: 'slow', condition: 'HEALTHY' },
+        ],
+      }),
+      sh('agent', 'sleep 30', { essential: true, stopTimeout: 2 }),
+    ]);
+    const task = await waitFor('step stopped', async () => {
+      const t = await describe1(client, arn);
+      return t.containers?.find((c) => c.name === 'step')?.lastStatus === 'STOPPED' ? t : undefined;
+    });
+    const c = Object.fromEntries(task.containers!.map((x) => [x.name, x]));
+    expect(c.svc?.healthStatus).toBe('HEALTHY');
+    expect(c.step?.reason).toMatch(/dependency 'svc' cannot reach HEALTHY: its startTimeout of 7 s \(counted from its own start\) passed while 'step' was still waiting to start \(it is HEALTHY\)/);
+    expect(ecs.logs(arn, 'step').map((l) => l.message).join('\n')).not.toContain('must-not-run');
+    const { StopTaskCommand } = await import('@aws-sdk/client-ecs');
+    await client.send(new StopTaskCommand({ task: arn }));
+    await ecs.waitForStopped(arn, 10_000);
+  });
+
+  it('startTimeout does not apply to START dependencies, nor to a dependency that has stopped', async () => {
+    const arn = await runOne(
+      client,
+      [
+        sh('bg', 'sleep 30', { stopTimeout: 2, startTimeout: 2 }),
+        sh('quick', 'exit 0', { startTimeout: 2 }),
+        sh('late', 'sleep 3.5; touch /s/go; sleep 30', { stopTimeout: 2, mountPoints: [{ sourceVolume: 's', containerPath: '/s' }] }),
+        sh('step', 'echo ran', {
+          essential: true,
+          dependsOn: [
+            { containerName: 'bg', condition: 'START' },
+            { containerName: 'quick', condition: 'SUCCESS' },
+            { containerName: 'gate', condition: 'SUCCESS' },
+          ],
+        }),
+        sh('gate', 'while [ ! -f /s/go ]; do sleep 0.1; done', { mountPoints: [{ sourceVolume: 's', containerPath: '/s' }] }),
+      ],
+      { volumes: [{ name: 's' }] },
+    );
+    const final = await ecs.waitForStopped(arn, 20_000);
+    expect(byName(final).step).toMatchObject({ exitCode: 0 });
+    expect(ecs.logs(arn, 'step').map((l) => l.message)).toEqual(['ran']);
   });
 });
 
