@@ -118,6 +118,8 @@ export function decideStepStates(
   exits: Readonly<Record<string, ExitRecord>>,
   /** `<container>.skipped` markers without an exit record (see step-records.ts). */
   skipMarks: ReadonlySet<string> = new Set(),
+  /** The time of this decision (ms since the epoch): detached steps' readiness deadlines. */
+  now: number = Date.now(),
 ): StepStates {
   const byName = new Map(steps.map((step) => [step.container, step]));
   const states: StepStates = {};
@@ -136,6 +138,11 @@ export function decideStepStates(
       states[step.container] = state;
     }
   }
+  for (const step of steps) {
+    if (states[step.container]?.phase !== 'waiting') continue;
+    const late = notReadyInTime(step, byName, containers, now);
+    if (late !== undefined) states[step.container] = { phase: 'unreachable', reason: late };
+  }
   propagate(steps, byName, states);
   // Stopped by ECS before it started, for a reason the inferred conditions did not settle.
   const reasons = new Map<string, string>();
@@ -145,6 +152,32 @@ export function decideStepStates(
   for (const [name, reason] of reasons) states[name] = { phase: 'unreachable', reason };
   propagate(steps, byName, states);
   return states;
+}
+
+/**
+ * A step waiting (HEALTHY) for a detached step that has not become healthy within its
+ * `ready.timeout` of its start. ECS would let it wait for ever — no startTimeout is set
+ * (compile.ts) and an UNHEALTHY dependency is not final — so the agent ends the wait.
+ * Without a health status from the endpoint nothing is judged here.
+ */
+function notReadyInTime(
+  step: AgentStepPlan,
+  byName: Map<string, AgentStepPlan>,
+  containers: Readonly<Record<string, ContainerView>>,
+  now: number,
+): string | undefined {
+  for (const depName of step.dependsOn) {
+    const dep = byName.get(depName);
+    if (dep?.readyTimeout === undefined || conditionOf(step, dep) !== 'HEALTHY') continue;
+    const view = containers[depName];
+    if (view?.startedAt === undefined || view.health === undefined || view.health === 'HEALTHY') continue;
+    const started = Date.parse(view.startedAt);
+    if (Number.isNaN(started) || now - started <= dep.readyTimeout * 1000) continue;
+    const output = view.healthOutput ? `: ${view.healthOutput.trim()}` : '';
+    const how = view.phase === 'stopped' ? `it exited${view.exitCode === null ? '' : ` with code ${view.exitCode}`}` : `its health check is ${view.health}${output}`;
+    return `detached step ${depName} was not healthy ${dep.readyTimeout} s after it started (its ready.timeout): ${how}`;
+  }
+  return undefined;
 }
 
 /** Marks waiting steps that can never start, until nothing changes (the plan is a DAG). */

@@ -46,7 +46,7 @@ export async function supervise(options: SuperviseOptions): Promise<Supervision>
       }
     }
     const records = await readStepRecords(options.stepsDir);
-    const next = decideStepStates(steps, containers, records.exits, records.skipMarks);
+    const next = decideStepStates(steps, containers, records.exits, records.skipMarks, Date.now());
     announce(steps, states, next, reporter);
     states = next;
     for (const record of recordsToWrite(steps, states, records.recorded)) {

@@ -40,7 +40,7 @@ import {
 import { buildEnvironment, stepEnvironment, type StageEnvInput } from './environment.js';
 import { familyName } from './family.js';
 import { fargateSize } from './fargate-size.js';
-import { HEALTH, MAX_CLIENT_TOKEN, MAX_CONTAINERS, MAX_DEFINITION_BYTES, MAX_OVERRIDE_CHARS, START_TIMEOUT, clamp, jsonChars } from './limits.js';
+import { HEALTH, MAX_CLIENT_TOKEN, MAX_CONTAINERS, MAX_DEFINITION_BYTES, MAX_OVERRIDE_CHARS, clamp, jsonChars } from './limits.js';
 import { fitContainers, isPlugin, splitEnvironment, tooManyContainersMessage, type PackUnit } from './pack.js';
 import { pluginRunEnvironment, pluginStructuralEnvironment } from './plugin-run-env.js';
 import { fitFreeText } from './override-budget.js';
@@ -375,6 +375,7 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
       dependsOnConditions: Object.fromEntries(stepDependsOn.map((d) => [d.containerName!, d.condition as ContainerDependencyCondition])),
     };
     if (u.gate) stepPlan.gate = u.gate;
+    if (first.detach && first.ready?.command) stepPlan.readyTimeout = first.ready.timeout;
     plan.steps.push(stepPlan);
   }
   containers[0] = agentContainer(plan, options, pipeline);
@@ -633,7 +634,11 @@ function serviceContainer(service: Step, container: string, c: Common): Containe
     name: container,
     image: service.image,
     essential: false,
-    startTimeout: clamp(service.ready?.timeout ?? 60, START_TIMEOUT),
+    // No startTimeout: ECS times it from this container's own start, for every dependent
+    // not yet started, even once it is healthy (aws/amazon-ecs-agent
+    // agent/engine/dependencygraph/graph.go, hasDependencyTimedOut), so a clone plus
+    // readiness longer than it would stop the first steps (exit 143). The agent enforces
+    // `ready.timeout` itself and says which service was not ready.
     ...commandOf([service], container, env, c, undefined, undefined, [], Object.keys(env.literal), false),
     ...(service.user ? { user: service.user } : {}),
     ...(service.workingDir ? { workingDirectory: service.workingDir } : {}),
@@ -729,10 +734,9 @@ function stepContainer(u: Unit, dependsOn: ContainerDependency[], stepNumber: (s
     ...resources(first),
     logConfiguration: logConfiguration(c.options),
   };
-  if (first.detach) {
-    def.startTimeout = clamp(first.ready?.timeout ?? 60, START_TIMEOUT);
-    if (first.ready?.command) def.healthCheck = healthCheck(first);
-  }
+  // No startTimeout here either (see serviceContainer): a step after a detached one may wait
+  // for other steps far longer. The agent enforces the detached step's `ready.timeout`.
+  if (first.detach && first.ready?.command) def.healthCheck = healthCheck(first);
   return def;
 }
 

@@ -148,6 +148,13 @@ export interface AgentStepPlan {
    * 0 to let the step run and 1 to skip it (the step then never starts: report it skipped).
    */
   gate?: string;
+  /**
+   * A detached step with a readiness command (an ECS health check that later steps wait for
+   * with HEALTHY): seconds after its start by which it must be healthy. ECS itself would let
+   * those steps wait for ever (an UNHEALTHY dependency is not final, and the compiler sets
+   * no startTimeout), so the agent declares them unreachable once this has passed.
+   */
+  readyTimeout?: number;
 }
 
 /** What the agent needs to know about the pipeline; the same for every run of it. */

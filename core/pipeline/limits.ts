@@ -8,8 +8,6 @@ export const MAX_DEFINITION_BYTES = 64 * 1024;
 export const MAX_OVERRIDE_CHARS = 8192;
 /** `clientToken` of RunTask. */
 export const MAX_CLIENT_TOKEN = 64;
-/** Container `startTimeout`, seconds. */
-export const START_TIMEOUT = { min: 2, max: 120 } as const;
 /** Health check bounds, seconds. */
 export const HEALTH = {
   interval: { min: 5, max: 300 },

@@ -4,7 +4,7 @@
 
 import { STATE_DIR, STATE_VOLUME, WORKSPACE_VOLUME } from './contract.js';
 import { closest } from './format.js';
-import { HEALTH, MAX_CONTAINERS, START_TIMEOUT } from './limits.js';
+import { HEALTH, MAX_CONTAINERS } from './limits.js';
 import { SECRET_NAME, SHELL_NAME } from './secret-names.js';
 import { fitContainers, tooManyContainersMessage, type PackUnit } from './pack.js';
 import { stepKind } from './step-order.js';
@@ -54,12 +54,14 @@ export const LINT = {
 /** The longest pipeline `timeout`: a hung build must not hold a Fargate task (and its bill) for days. */
 export const MAX_TIMEOUT_MINUTES = 1440;
 /**
- * The longest `ready.timeout`. A readiness command becomes an ECS health check that steps
- * wait for (HEALTHY), and ECS waits at most `startTimeout` (120 s) for it. Ports are
- * checked by the agent, whose own health check (what steps wait for) allows at most a
- * 300 s start period (then 10 failed checks 5 s apart), clone included.
+ * The longest `ready.timeout`. The agent enforces it (for services in its gate, for detached
+ * steps while supervising), not ECS: no container has a startTimeout. A readiness command
+ * becomes an ECS health check whose start period (at most 300 s) covers the wait; ports are
+ * checked by the agent, whose own health check (what the first steps wait for) allows at
+ * most a 300 s start period, clone included. Past it the container shows UNHEALTHY while it
+ * is still starting.
  */
-export const MAX_READY_TIMEOUT = { command: START_TIMEOUT.max, ports: HEALTH.startPeriod.max } as const;
+export const MAX_READY_TIMEOUT = { command: HEALTH.startPeriod.max, ports: HEALTH.startPeriod.max } as const;
 
 /** Fargate's largest task: 16 vCPU, 120 GiB. */
 export const FARGATE_MAX = { cpu: 16_384, memory: 122_880 } as const;
@@ -413,7 +415,11 @@ function lintReadyTimeout(s: Located, out: Findings): void {
   if (!ready || node?.kind !== 'map' || !entry(node, 'timeout')) return;
   const at = valuePos(node, 'timeout');
   if (ready.command !== undefined && ready.timeout > MAX_READY_TIMEOUT.command) {
-    out.error(at, `${s.path}.ready.timeout`, `${LINT.tooLarge}: ${ready.timeout} s; steps wait for a readiness command through ECS, which gives up after ${MAX_READY_TIMEOUT.command} s (startTimeout)`);
+    out.error(
+      at,
+      `${s.path}.ready.timeout`,
+      `${LINT.tooLarge}: ${ready.timeout} s; a readiness command becomes an ECS health check whose start period is at most ${MAX_READY_TIMEOUT.command} s (set a timeout of ${MAX_READY_TIMEOUT.command} or less)`,
+    );
   } else if (s.service && ready.command === undefined && ready.timeout > MAX_READY_TIMEOUT.ports) {
     out.error(at, `${s.path}.ready.timeout`, `${LINT.tooLarge}: ${ready.timeout} s; the agent checks the ports, and ECS waits at most ${MAX_READY_TIMEOUT.ports} s (its health check's start period, clone included) before the steps give up on it`);
   }

@@ -263,6 +263,27 @@ describe('decideStepStates', () => {
     expect(decideStepStates([step('notify')], {}, {}, new Set(['notify']))['notify']).toEqual({ phase: 'waiting' });
   });
 
+  // The compiler sets no startTimeout (ECS would time it from the detached step's start even
+  // for a step that waits on others too: aws/amazon-ecs-agent dependencygraph/graph.go), and
+  // ECS waits for ever on an UNHEALTHY dependency: the agent enforces ready.timeout.
+  it('a step waiting for a detached step that is not healthy within its ready.timeout is unreachable, with the reason', () => {
+    const server = step('server', ['slipway-agent'], { detach: true, readyTimeout: 10, dependsOnConditions: { 'slipway-agent': 'HEALTHY' } });
+    const steps = [server, after('test', { server: 'HEALTHY' }), after('deploy', { test: 'SUCCESS' })];
+    const start = Date.parse('2024-01-01T00:00:01Z');
+    const starting: ContainerView = { ...running(), health: 'UNHEALTHY', healthOutput: 'curl: (7) connection refused\n' };
+    expect(decideStepStates(steps, { server: starting, test: pending }, {}, new Set(), start + 10_000)['test']).toEqual({ phase: 'waiting' });
+    const late = decideStepStates(steps, { server: starting, test: pending }, {}, new Set(), start + 10_001);
+    expect(late['test']).toEqual({
+      phase: 'unreachable',
+      reason: 'detached step server was not healthy 10 s after it started (its ready.timeout): its health check is UNHEALTHY: curl: (7) connection refused',
+    });
+    expect(late['deploy']).toEqual({ phase: 'unreachable', reason: 'dependency test did not run' });
+    expect(supervisionDone(steps, late)).toBe(true);
+    // Healthy in time, or no health status from the endpoint: nothing to judge.
+    expect(decideStepStates(steps, { server: { ...starting, health: 'HEALTHY' }, test: pending }, {}, new Set(), start + 60_000)['test']).toEqual({ phase: 'waiting' });
+    expect(decideStepStates(steps, { server: running(), test: pending }, {}, new Set(), start + 60_000)['test']).toEqual({ phase: 'waiting' });
+  });
+
   it('takes the exit code from the record and the times from the endpoint', () => {
     const states = decideStepStates([step('a')], { a: running('2024-01-01T00:00:02Z') }, { a: { exitCode: 0, at: '2024-01-01T00:00:07Z' } });
     expect(states['a']).toEqual({ phase: 'exited', exitCode: 0, startedAt: '2024-01-01T00:00:02Z', finishedAt: '2024-01-01T00:00:07Z' });

@@ -36,6 +36,40 @@ steps:
   - echo "must not run"
 `;
 
+// One service healthy at its first check (5 s), another that opens its port only after 9 s:
+// the agent reports healthy at about 10 s, when the first step may start. ECS times a
+// dependency's startTimeout from that dependency's own start even once it is healthy
+// (aws/amazon-ecs-agent agent/engine/dependencygraph/graph.go, hasDependencyTimedOut), so
+// a startTimeout of 7 s on "quick" (its old value, from ready.timeout) would stop the step
+// with exit 143 at 7 s. The ECS stand-in applies that rule.
+const SLOW_READINESS = `kind: pipeline
+type: docker
+name: test
+services:
+- name: quick
+  image: alpine:3
+  entrypoint: [sleep]
+  command: ['60']
+  ready:
+    command: 'true'
+    timeout: 7
+    interval: 1
+- name: slow
+  image: alpine:3
+  entrypoint: [/bin/sh, -c]
+  command:
+  - sleep 9; exec node -e "require('net').createServer().listen(6397)"
+  ready:
+    ports: [6397]
+    timeout: 30
+steps:
+- name: first
+  image: alpine:3
+  entrypoint: [/bin/sh, -c]
+  command:
+  - echo first ran
+`;
+
 /** A step that holds until `gate` exists: it is running when the test interrupts its task. */
 const gated = (gate: string) => `kind: pipeline
 type: docker
@@ -129,6 +163,19 @@ describe('failures end in a clear, correct status', () => {
     expect(e2e.statusesOf(sha)[1]!.description).toBe(`Build #${detail.number} failed: ${notReady}`);
     expect(e2e.statusesOf(sha)[1]!.description.length).toBeLessThanOrEqual(140);
   }, 40_000);
+
+  it('a service healthy at once does not stop the first step while the readiness of another takes longer than its ready.timeout (no startTimeout)', async () => {
+    const { buildId } = await push(SLOW_READINESS, 'e2e-slow-readiness-1');
+    const detail = await e2e.finishedBuild('e2e-slow-readiness-1', 45_000);
+    const [stage] = detail.stages;
+    const first = stage!.steps.find((s) => s.name === 'first')!;
+    expect(
+      stepTable(detail),
+      `${await e2e.describeBuild(buildId)}\nstep container: ${JSON.stringify(task(stage!.taskArn).containers.find((c) => c.name === first.container))}`,
+    ).toEqual([{ stage: 'test', status: 'success', steps: ['clone:clone=success', 'service:quick=success', 'service:slow=success', 'step:first=success'] }]);
+    expect(e2e.aws.ecs.logs(stage!.taskArn!, first.container).map((l) => l.message)).toContain('first ran');
+    expect(agentLog(stage!.taskArn!)).toMatch(/gate: service "slow" ready after ([6-9]|1\d)\.\d s/);
+  }, 60_000);
 
   it('a Spot interruption requeues the stage once on on-demand FARGATE; the retry passes', async () => {
     const tasksBefore = e2e.aws.ecs.tasks().length;

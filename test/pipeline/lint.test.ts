@@ -305,8 +305,9 @@ describe('lint: what the compiler would refuse, said early', () => {
     expect(errors('kind: pipeline\ntimeout: 1441\nsteps: [{name: a, image: b}]\n')).toEqual([expect.stringMatching(/^timeout: timeout too long: 1441 minutes; .* at most 1440 minutes/)]);
     expect(errors('kind: pipeline\ntimeout: 1440\nsteps: [{name: a, image: b}]\n')).toEqual([]);
     const service = (ready: string) => `kind: pipeline\nservices:\n- name: db\n  image: postgres\n  ready: ${ready}\nsteps: [{name: a, image: b, commands: [x]}]\n`;
-    expect(errors(service('{command: pg_isready, timeout: 121}'))).toEqual([expect.stringMatching(/^services\[0\]\.ready\.timeout: .*121 s; .*120 s \(startTimeout\)/)]);
-    expect(errors(service('{command: pg_isready, timeout: 120}'))).toEqual([]);
+    // No startTimeout bounds a readiness command any more: the health check's start period does.
+    expect(errors(service('{command: pg_isready, timeout: 301}'))).toEqual([expect.stringMatching(/^services\[0\]\.ready\.timeout: .*301 s; .*start period is at most 300 s/)]);
+    expect(errors(service('{command: pg_isready, timeout: 300}'))).toEqual([]);
     expect(errors(service('{ports: [5432], timeout: 301}'))).toEqual([expect.stringMatching(/^services\[0\]\.ready\.timeout: .*301 s; .*300 s/)]);
     expect(errors(service('{ports: [5432], timeout: 300}'))).toEqual([]);
   });
