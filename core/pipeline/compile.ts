@@ -40,7 +40,7 @@ import {
 import { buildEnvironment, stepEnvironment, type StageEnvInput } from './environment.js';
 import { familyName } from './family.js';
 import { fargateSize } from './fargate-size.js';
-import { HEALTH, MAX_CLIENT_TOKEN, MAX_CONTAINERS, MAX_DEFINITION_BYTES, MAX_OVERRIDE_CHARS, clamp, jsonChars } from './limits.js';
+import { HEALTH, MAX_CLIENT_TOKEN, MAX_CONTAINERS, MAX_DEFINITION_BYTES, MAX_OVERRIDE_CHARS, EPHEMERAL_STORAGE, clamp, jsonChars } from './limits.js';
 import { fitContainers, isPlugin, splitEnvironment, tooManyContainersMessage, type PackUnit } from './pack.js';
 import { pluginRunEnvironment, pluginStructuralEnvironment } from './plugin-run-env.js';
 import { fitFreeText } from './override-budget.js';
@@ -402,6 +402,8 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
     cpu: size.cpu,
     memory: size.memory,
     runtimePlatform: { cpuArchitecture: pipeline.platform.arch === 'arm64' ? 'ARM64' : 'X86_64', operatingSystemFamily: 'LINUX' },
+    // Every image and the workspace share the task's storage (20 GiB without this).
+    ...(pipeline.resources?.storage !== undefined ? { ephemeralStorage: { sizeInGiB: ephemeralStorage(pipeline, fail) } } : {}),
     containerDefinitions: containers,
     volumes,
   };
@@ -782,6 +784,14 @@ function taskSize(pipeline: Pipeline, containers: ContainerDefinition[], options
   ];
   if (raised.length > 0) notes.push(`resources: the task was raised to hold its containers: ${raised.join(', ')}`);
   return size;
+}
+
+/** The pipeline's `resources.storage` within what ECS accepts (lint says the same, with the position). */
+function ephemeralStorage(pipeline: Pipeline, fail: Common['fail']): number {
+  const gib = pipeline.resources!.storage!;
+  const { min, max } = EPHEMERAL_STORAGE;
+  if (gib < min || gib > max) return fail(pipeline.pos, `resources.storage is ${gib} GiB but ECS accepts ${min} to ${max} GiB of ephemeral storage per task`);
+  return gib;
 }
 
 /**

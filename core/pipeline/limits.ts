@@ -8,6 +8,11 @@ export const MAX_DEFINITION_BYTES = 64 * 1024;
 export const MAX_OVERRIDE_CHARS = 8192;
 /** `clientToken` of RunTask. */
 export const MAX_CLIENT_TOKEN = 64;
+/**
+ * A task's ephemeral storage, GiB: Fargate gives 20 without `ephemeralStorage`; ECS accepts
+ * 21 to 200 (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_EphemeralStorage.html).
+ */
+export const EPHEMERAL_STORAGE = { default: 20, min: 21, max: 200 } as const;
 /** Health check bounds, seconds. */
 export const HEALTH = {
   interval: { min: 5, max: 300 },

@@ -4,7 +4,7 @@
 
 import { STATE_DIR, STATE_VOLUME, WORKSPACE_VOLUME } from './contract.js';
 import { closest } from './format.js';
-import { HEALTH, MAX_CONTAINERS } from './limits.js';
+import { EPHEMERAL_STORAGE, HEALTH, MAX_CONTAINERS } from './limits.js';
 import { SECRET_NAME, SHELL_NAME } from './secret-names.js';
 import { fitContainers, tooManyContainersMessage, type PackUnit } from './pack.js';
 import { stepKind } from './step-order.js';
@@ -41,6 +41,7 @@ export const LINT = {
   readyOnStep: 'applies only to services and detached steps',
   encryptedSecret: 'encrypted secrets (data:) are not supported',
   tooLarge: 'larger than Fargate allows',
+  tooSmall: 'smaller than Fargate allows',
   noSteps: 'pipeline has no steps',
   noReadiness: 'no readiness check',
   unknownValue: 'unknown value',
@@ -462,6 +463,28 @@ function lintResources(source: SourceMap, path: string, out: Findings): void {
       out.error(e!.value.pos, `${path ? `${path}.` : ''}resources.${key}`, `${LINT.tooLarge}: at most ${unit} per task`);
     }
   }
+  const storage = entry(resources, 'storage');
+  const gib = storage ? storageGiB(storage.value) : undefined;
+  if (path === '' && gib !== undefined) {
+    const { min, max } = EPHEMERAL_STORAGE;
+    if (gib > max) {
+      out.error(storage!.value.pos, 'resources.storage', `${LINT.tooLarge}: ${gib} GiB; a task's ephemeral storage is at most ${max} GiB (for more, keep caches in S3 or EFS)`);
+    } else if (gib < min) {
+      out.error(
+        storage!.value.pos,
+        'resources.storage',
+        `${LINT.tooSmall}: ${gib} GiB; ECS accepts ${min} to ${max} GiB (without resources.storage every task has ${EPHEMERAL_STORAGE.default} GiB)`,
+      );
+    }
+  }
+}
+
+/** The GiB of a `resources.storage` the parser accepted (`50`, `50Gi`), else undefined. */
+function storageGiB(node: SourceNode): number | undefined {
+  if (node.kind !== 'scalar') return undefined;
+  if (typeof node.value === 'number' && Number.isInteger(node.value)) return node.value;
+  const m = typeof node.value === 'string' ? /^\s*(\d+)\s*(Gi|GiB)\s*$/.exec(node.value) : null;
+  return m ? Number(m[1]) : undefined;
 }
 
 function lintPipelineGraph(parsed: ParsedFile, out: Findings): void {

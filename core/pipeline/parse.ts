@@ -183,7 +183,7 @@ function parsePipeline(r: Reader, root: SourceMap): ParsedPipeline {
   };
   const concurrency = r.optional(root, 'concurrency', '', (n, p) => r.concurrency(n, p));
   if (concurrency) pipeline.concurrency = concurrency;
-  const resources = r.optional(root, 'resources', '', (n, p) => r.resources(n, p));
+  const resources = r.optional(root, 'resources', '', (n, p) => r.resources(n, p, 'pipeline'));
   if (resources && Object.keys(resources).length > 0) pipeline.resources = resources;
   return { pipeline, source: root, stepSources, serviceSources };
 }
@@ -520,17 +520,42 @@ class Reader {
     return limit ? { limit } : undefined;
   }
 
-  /** Fargate units: cpu in 1/1024 vCPU, memory in MiB. */
-  resources(node: SourceNode, path: string): { cpu?: number; memory?: number } | undefined {
+  /**
+   * Fargate units: cpu in 1/1024 vCPU, memory in MiB; on the pipeline also `storage`, the
+   * task's ephemeral storage in GiB (`50`, or Kubernetes' `50Gi`), which every image and the
+   * workspace share. Its range is checked by lint (lintResources).
+   */
+  resources(node: SourceNode, path: string, level: 'pipeline' | 'step'): { cpu?: number; memory?: number; storage?: number } | undefined {
     const map = this.mapOrEmpty(node, path);
     if (!map) return undefined;
-    this.checkKeys(map, ['cpu', 'memory'], path, 'resources', { limits: 'write resources: { cpu: 1024, memory: 2048 } (CPU units, MiB)' });
-    const out: { cpu?: number; memory?: number } = {};
+    this.checkKeys(map, ['cpu', 'memory', 'storage'], path, 'resources', { limits: 'write resources: { cpu: 1024, memory: 2048 } (CPU units, MiB)' });
+    const out: { cpu?: number; memory?: number; storage?: number } = {};
     const cpu = this.optional(map, 'cpu', path, (n, p) => this.integer(n, p, 1));
     const memory = this.optional(map, 'memory', path, (n, p) => this.integer(n, p, 1));
     if (cpu !== undefined) out.cpu = cpu;
     if (memory !== undefined) out.memory = memory;
+    const storage = entry(map, 'storage');
+    if (storage && level === 'step') {
+      this.error(
+        storage.keyPos,
+        `${join(path, 'storage')}: storage belongs to the whole task (every image and the workspace share it), not to one step: set resources: { storage: GiB } on the pipeline`,
+      );
+    } else if (storage) {
+      const gib = this.gibibytes(storage.value, join(path, 'storage'));
+      if (gib !== undefined) out.storage = gib;
+    }
     return out;
+  }
+
+  /** A whole number of GiB: `50`, `50Gi` or `50GiB`. */
+  gibibytes(node: SourceNode, path: string): number | undefined {
+    if (node.kind === 'scalar' && typeof node.value === 'string') {
+      const m = /^\s*(\d+)\s*(Gi|GiB)\s*$/.exec(node.value);
+      if (m) return Number(m[1]);
+      return this.expected(node, path, 'a whole number of GiB (50, or 50Gi)');
+    }
+    if (node.kind === 'scalar' && typeof node.value === 'number' && Number.isInteger(node.value)) return node.value;
+    return this.expected(node, path, 'a whole number of GiB (50, or 50Gi)');
   }
 
   volumes(node: SourceNode, path: string): Volume[] | undefined {
@@ -624,7 +649,7 @@ class Reader {
     if (workingDir !== undefined) step.workingDir = workingDir;
     const shell = this.optional(map, 'shell', path, (n, p) => this.nonEmptyString(n, p));
     if (shell !== undefined) step.shell = shell;
-    const resources = this.optional(map, 'resources', path, (n, p) => this.resources(n, p));
+    const resources = this.optional(map, 'resources', path, (n, p) => this.resources(n, p, 'step'));
     if (resources && Object.keys(resources).length > 0) step.resources = resources;
     const ready = this.optional(map, 'ready', path, (n, p) => this.ready(n, p));
     const ports = this.optional(map, 'ports', path, (n, p) => this.ports(n, p));

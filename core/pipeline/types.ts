@@ -131,8 +131,11 @@ export interface Pipeline {
   node: Record<string, string>;
   imagePullSecrets: string[];
   environment: Record<string, EnvValue>;
-  /** Task-level Fargate size requested by the pipeline (CPU units, MiB). */
-  resources?: { cpu?: number; memory?: number };
+  /**
+   * Task-level Fargate size requested by the pipeline (CPU units, MiB) and its ephemeral
+   * storage (GiB; Fargate's default of 20 GiB without it).
+   */
+  resources?: { cpu?: number; memory?: number; storage?: number };
   /** Minutes before the agent stops the task. */
   timeout: number;
 }

@@ -38,6 +38,11 @@ export function validateTaskDefinition(input: RegisterTaskDefinitionRequest): vo
   const volumes = new Set((input.volumes ?? []).map((v) => v.name));
   for (const c of containers) validateContainer(c, byName, volumes);
   validateFargateSize(input);
+  // https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_EphemeralStorage.html: 21 to 200 GiB.
+  const storage = input.ephemeralStorage?.sizeInGiB;
+  if (input.ephemeralStorage && (storage === undefined || !Number.isInteger(storage) || storage < 21 || storage > 200)) {
+    throw clientError(`ephemeralStorage.sizeInGiB ${storage ?? '(missing)'} is invalid: the ephemeral storage of a task must be from 21 to 200 GiB`);
+  }
 }
 
 function validateContainer(c: ContainerDefinition, byName: Map<string, ContainerDefinition>, volumes: Set<string | undefined>): void {

@@ -340,6 +340,15 @@ describe('task size holds its containers', () => {
     const huge = pipeline(step('a', ['x'], '    resources:\n      cpu: 16384\n') + step('b', ['y'], '    resources:\n      cpu: 1024\n'));
     expect(() => compileYaml(huge)).toThrow(/resources: no Fargate size has 17408 CPU units.*together ask for 17408/);
   });
+
+  it('resources.storage becomes ephemeralStorage; none leaves Fargate\'s 20 GiB; outside 21–200 GiB is refused even without lint', () => {
+    expect(stage(pipeline(step('a', ['x']), 'resources:\n  storage: 60\n')).taskDefinition.ephemeralStorage).toEqual({ sizeInGiB: 60 });
+    expect(stage(pipeline(step('a', ['x']))).taskDefinition).not.toHaveProperty('ephemeralStorage');
+    // The compiler is also called on pipelines lint did not see (a caller's own Pipeline value).
+    const manifest = loadManifest('.drone.yml', pipeline(step('a', ['x']), 'resources:\n  storage: 60\n'));
+    const p = { ...manifest.pipelines[0]!, resources: { storage: 500 } };
+    expect(() => compilePipeline(p, push, FIXTURE_OPTIONS)).toThrow(/resources\.storage is 500 GiB but ECS accepts 21 to 200 GiB/);
+  });
 });
 
 describe('clone credentials (private repositories)', () => {

@@ -57,6 +57,8 @@ describe('RegisterTaskDefinition / DescribeTaskDefinition', () => {
     ['a stopTimeout above 120 s', { containerDefinitions: [sh('a', 'true', { essential: true, stopTimeout: 121 })] }, /stopTimeout/],
     ['more than 10 containers', { containerDefinitions: Array.from({ length: 11 }, (_, i) => sh(`c${i}`, 'true', { essential: true })) }, /10/],
     ['a mount of an undeclared volume', { containerDefinitions: [sh('a', 'true', { essential: true, mountPoints: [{ sourceVolume: 'ws', containerPath: '/w' }] })] }, /ws/],
+    ['ephemeral storage of 20 GiB (ECS accepts 21 to 200)', { containerDefinitions: sleeper(1), ephemeralStorage: { sizeInGiB: 20 } }, /ephemeralStorage\.sizeInGiB 20 .*21 to 200 GiB/],
+    ['ephemeral storage of 201 GiB', { containerDefinitions: sleeper(1), ephemeralStorage: { sizeInGiB: 201 } }, /ephemeralStorage\.sizeInGiB 201/],
     ['a Fargate size that does not exist', { requiresCompatibilities: ['FARGATE' as const], networkMode: 'awsvpc' as const, cpu: '256', memory: '4096', containerDefinitions: sleeper(1) }, /Fargate/],
   ])('refuses %s with a ClientException', async (_, definition, message) => {
     const error = await client.send(new RegisterTaskDefinitionCommand({ family: family('bad'), ...definition })).catch((e: unknown) => e);

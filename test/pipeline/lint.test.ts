@@ -213,6 +213,26 @@ describe('lint: each rule, where it points and what it says', () => {
       ],
     ],
     [
+      'task storage beyond what ECS accepts (ephemeralStorage 21 to 200 GiB)',
+      'kind: pipeline\nresources: { storage: 201 }\nsteps: [{name: a, image: b}]\n',
+      ['.drone.yml:2:23: error: resources.storage: larger than Fargate allows: 201 GiB; a task\'s ephemeral storage is at most 200 GiB (for more, keep caches in S3 or EFS)'],
+    ],
+    [
+      'task storage below what ECS accepts (20 GiB is the default without it)',
+      'kind: pipeline\nresources:\n  storage: 20Gi\nsteps: [{name: a, image: b}]\n',
+      ['.drone.yml:3:12: error: resources.storage: smaller than Fargate allows: 20 GiB; ECS accepts 21 to 200 GiB (without resources.storage every task has 20 GiB)'],
+    ],
+    [
+      'storage on a step: it is the whole task\'s',
+      'kind: pipeline\nsteps:\n- name: a\n  image: b\n  resources: { storage: 50 }\n',
+      ['.drone.yml:5:16: error: steps[0].resources.storage: storage belongs to the whole task (every image and the workspace share it), not to one step: set resources: { storage: GiB } on the pipeline'],
+    ],
+    [
+      'storage that is not a number of GiB',
+      'kind: pipeline\nresources: { storage: 50GB }\nsteps: [{name: a, image: b}]\n',
+      ['.drone.yml:2:23: error: resources.storage: expected a whole number of GiB (50, or 50Gi), got a string ("50GB")'],
+    ],
+    [
       'a misspelt event',
       'kind: pipeline\ntrigger:\n  event: [push, pull-request]\nsteps: [{name: a, image: b}]\n',
       ['.drone.yml:3:10: warning: trigger.event: unknown value "pull-request" (expected push, pull_request, tag, promote, rollback, cron, custom) — did you mean "pull_request"?'],
