@@ -77,7 +77,20 @@ describe('containers', () => {
     expect(plan.steps[0]).toMatchObject({ container: 'test', steps: ['test'], dependsOn: [AGENT_CONTAINER] });
     for (const d of defs) {
       expect(d.mountPoints!.map((m) => m.sourceVolume)).toEqual(expect.arrayContaining(['workspace', 'slipway-state']));
-      expect(d.logConfiguration!.options!.mode).toBe('non-blocking');
+    }
+  });
+
+  // Non-blocking awslogs drops lines once its ring buffer is full (shim-loggers-for-containerd
+  // README: max-buffer-size, 1m by default): the agent's SLIPWAY_RESULT line must never be one.
+  it('logs the agent in blocking mode (its result line is never dropped); others non-blocking with a 25 MiB buffer', () => {
+    const s = stage(pipeline(step('test', ['make']) + step('notify', ['x'], '    when:\n      status: [failure]\n'), 'services:\n- name: db\n  image: redis\n'));
+    const byName = Object.fromEntries(s.taskDefinition.containerDefinitions!.map((d) => [d.name!, d.logConfiguration!]));
+    expect(byName[AGENT_CONTAINER]).toEqual({
+      logDriver: 'awslogs',
+      options: { 'awslogs-group': FIXTURE_OPTIONS.logGroup, 'awslogs-region': FIXTURE_OPTIONS.region, 'awslogs-stream-prefix': 'slipway', mode: 'blocking' },
+    });
+    for (const name of ['db', 'test', 'notify']) {
+      expect(byName[name]?.options).toMatchObject({ mode: 'non-blocking', 'max-buffer-size': '25m' });
     }
   });
 
