@@ -5,7 +5,7 @@
 // `<container>.unreachable` for one that can never start, which steps that run on a
 // status wait for (script.ts).
 
-import { link, readFile, readdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { STEP_SKIPPED_SUFFIX, STEP_UNREACHABLE_SUFFIX } from '../core/pipeline/contract.js';
@@ -24,6 +24,13 @@ export interface StepRecords {
   skipMarks: Set<string>;
   /** Containers with any final record file (`.exit`, even one not yet readable, `.skipped`, `.unreachable`). */
   recorded: Set<string>;
+  /**
+   * Containers whose `<container>.exit` is empty: no record yet, not a failure. Its wrapper
+   * is between creating the file and writing the code (`echo "$rc" > file`), or was stopped
+   * there; once ECS reports the container stopped, the agent records ECS's exit code in its
+   * place (replaceEmptyExitRecord).
+   */
+  emptyExits: Set<string>;
 }
 
 export async function readStepRecords(stepsDir: string): Promise<StepRecords> {
@@ -31,17 +38,19 @@ export async function readStepRecords(stepsDir: string): Promise<StepRecords> {
   try {
     names = await readdir(stepsDir);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { exits: {}, skipMarks: new Set(), recorded: new Set() };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { exits: {}, skipMarks: new Set(), recorded: new Set(), emptyExits: new Set() };
     throw error;
   }
   const skipped = new Set(names.filter((n) => n.endsWith(STEP_SKIPPED_SUFFIX)).map((n) => n.slice(0, -STEP_SKIPPED_SUFFIX.length)));
   const exits: Record<string, ExitRecord> = {};
+  const emptyExits = new Set<string>();
   for (const name of names) {
-    if (!name.endsWith(EXIT_SUFFIX)) continue;
+    if (!name.endsWith(EXIT_SUFFIX) || name.startsWith('.')) continue;
     const container = name.slice(0, -EXIT_SUFFIX.length);
     const path = join(stepsDir, name);
     const read = await readRecord(path);
     // A wrapper may be caught between creating and writing the file: read it next time.
+    if (read?.text === '') emptyExits.add(container);
     if (read === undefined || !/^\d+$/.test(read.text)) continue;
     const record: ExitRecord = { exitCode: Number(read.text), at: read.at };
     if (skipped.has(container)) record.skipped = true;
@@ -54,7 +63,7 @@ export async function readStepRecords(stepsDir: string): Promise<StepRecords> {
       if (name.endsWith(suffix) && !name.startsWith('.')) recorded.add(name.slice(0, -suffix.length));
     }
   }
-  return { exits, skipMarks, recorded };
+  return { exits, skipMarks, recorded, emptyExits };
 }
 
 export type FinalRecordKind = 'exit' | 'unreachable';
@@ -79,6 +88,27 @@ export async function writeFinalRecord(stepsDir: string, container: string, kind
   } finally {
     await unlink(temporary);
   }
+}
+
+/**
+ * Replaces an empty `<container>.exit` with `text`, atomically (a hidden temporary file
+ * renamed over it), and only while it is still empty. For a container ECS reports stopped:
+ * its wrapper can no longer write, so the file would stay empty and steps that wait for a
+ * final record (script.ts) would wait until the pipeline times out. Returns whether it did.
+ */
+export async function replaceEmptyExitRecord(stepsDir: string, container: string, text: string): Promise<boolean> {
+  const final = join(stepsDir, `${container}${EXIT_SUFFIX}`);
+  const current = await readRecord(final);
+  if (current === undefined || current.text !== '') return false;
+  const temporary = join(stepsDir, `.${container}${EXIT_SUFFIX}.${process.pid}.tmp`);
+  await writeFile(temporary, `${text}\n`);
+  try {
+    await rename(temporary, final);
+  } catch (error) {
+    await unlink(temporary);
+    throw error;
+  }
+  return true;
 }
 
 /** The exit records alone. */

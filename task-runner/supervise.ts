@@ -9,7 +9,7 @@ import type { ContainerView } from './container-view.js';
 import { decideStepStates, isFinal, recordsToWrite, stepReports, supervisionDone, type StepStates } from './decide-steps.js';
 import { fetchTaskMetadata } from './metadata.js';
 import type { Reporter } from './report.js';
-import { readStepRecords, writeFinalRecord } from './step-records.js';
+import { readStepRecords, replaceEmptyExitRecord, writeFinalRecord } from './step-records.js';
 
 export interface SuperviseOptions {
   steps: readonly AgentStepPlan[];
@@ -51,6 +51,16 @@ export async function supervise(options: SuperviseOptions): Promise<Supervision>
     states = next;
     for (const record of recordsToWrite(steps, states, records.recorded)) {
       await writeFinalRecord(options.stepsDir, record.container, record.kind, record.text);
+    }
+    // An empty exit record is no record yet; once ECS reports its container stopped, the
+    // wrapper was stopped while writing it, and it would stay empty: ECS's exit code goes there.
+    for (const container of records.emptyExits) {
+      const state = states[container];
+      if (state?.phase !== 'exited') continue;
+      const code = state.exitCode === null ? 'unknown' : String(state.exitCode);
+      if (await replaceEmptyExitRecord(options.stepsDir, container, code)) {
+        reporter.progress(`step ${container}: its exit record was empty (the step was stopped while writing it): recorded the exit code ECS reports, ${code}`);
+      }
     }
     for (const step of steps) {
       if (isFinal(states[step.container])) {

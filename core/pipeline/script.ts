@@ -313,7 +313,12 @@ function gateLines(watch: string[], container: string, name: string): string[] {
     `for slipway_c in ${watch.map(shellQuote).join(' ')}; do`,
     `  if [ -f ${dir}/$slipway_c.exit" ]; then`,
     `    slipway_v=; read -r slipway_v < ${dir}/$slipway_c.exit" || true`,
-    '    if [ "$slipway_v" != 0 ]; then slipway_failing=yes; fi',
+    // Empty: its wrapper is between creating the file and writing the code, or was killed
+    // there. No record yet, as if the file were not there; the agent replaces a record left
+    // empty by a stopped container with the exit code ECS reports (supervise.ts).
+    '    if [ -z "$slipway_v" ]; then',
+    `      echo "slipway: the exit record of $slipway_c is empty (still being written, or its step was stopped while writing it): not counted as a failure"`,
+    '    elif [ "$slipway_v" != 0 ]; then slipway_failing=yes; fi',
     '  fi',
     'done',
     'if [ "$slipway_failing" = no ]; then',

@@ -30,6 +30,8 @@ export interface FakeContainer {
   exitCode?: number;
   /** Step containers write `<name>.exit` as their wrapper would (default true). */
   writesExitRecord?: boolean;
+  /** The wrapper is killed between creating `<name>.exit` and writing the code: the file stays empty. */
+  emptyExitRecord?: boolean;
   /** Reports Health: UNKNOWN, then HEALTHY after this many ms of running. */
   healthyAfterMs?: number;
   /**
@@ -165,7 +167,7 @@ export class FakeTask {
         const exitCode = state.plannedExit ?? spec.exitCode ?? 0;
         if (spec.writesExitRecord !== false) {
           mkdirSync(join(this.stateDir, 'steps'), { recursive: true });
-          writeFileSync(join(this.stateDir, 'steps', `${spec.name}.exit`), `${exitCode}\n`);
+          writeFileSync(join(this.stateDir, 'steps', `${spec.name}.exit`), spec.emptyExitRecord ? '' : `${exitCode}\n`);
         }
         state.status = 'STOPPED';
         state.exitCode = exitCode;
@@ -195,7 +197,9 @@ export class FakeTask {
     const steps = join(this.stateDir, 'steps');
     const failing = gate.watch.some((w) => {
       const file = join(steps, `${w}.exit`);
-      return existsSync(file) && readFileSync(file, 'utf8').trim() !== '0';
+      // An empty record is no record yet (script.ts gateLines).
+      const code = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+      return code !== '' && code !== '0';
     });
     if (failing) return gate.gateOf !== undefined ? 0 : undefined;
     mkdirSync(steps, { recursive: true });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { readStepRecords, writeFinalRecord } from '../../task-runner/step-records.js';
+import { readStepRecords, replaceEmptyExitRecord, writeFinalRecord } from '../../task-runner/step-records.js';
 
 const roots: string[] = [];
 afterEach(() => {
@@ -33,6 +33,21 @@ describe('step records', () => {
     expect(records.exits['notify']).toMatchObject({ exitCode: 0, skipped: true });
     expect([...records.skipMarks]).toEqual(['slack']);
     expect([...records.recorded].sort()).toEqual(['build', 'half', 'notify', 'slack']);
+    expect([...records.emptyExits]).toEqual(['half']);
+  });
+
+  it('an empty exit record is replaced (once ECS says its container stopped), never a written one', async () => {
+    const dir = stepsDir();
+    writeFileSync(join(dir, 'half.exit'), '');
+    writeFileSync(join(dir, 'build.exit'), '2\n');
+    expect(await replaceEmptyExitRecord(dir, 'build', '0')).toBe(false);
+    expect(await replaceEmptyExitRecord(dir, 'missing', '0')).toBe(false);
+    expect(await replaceEmptyExitRecord(dir, 'half', '143')).toBe(true);
+    expect(await replaceEmptyExitRecord(dir, 'half', '0')).toBe(false);
+    expect(readFileSync(join(dir, 'half.exit'), 'utf8')).toBe('143\n');
+    expect(readFileSync(join(dir, 'build.exit'), 'utf8')).toBe('2\n');
+    expect(readdirSync(dir).sort()).toEqual(['build.exit', 'half.exit']);
+    expect((await readStepRecords(dir)).emptyExits.size).toBe(0);
   });
 
   it('the agent writes a final record once, atomically, and never over a wrapper\'s own', async () => {
@@ -60,6 +75,6 @@ describe('step records', () => {
   });
 
   it('no directory yet: nothing recorded', async () => {
-    expect(await readStepRecords(join(stepsDir(), 'missing'))).toEqual({ exits: {}, skipMarks: new Set(), recorded: new Set() });
+    expect(await readStepRecords(join(stepsDir(), 'missing'))).toEqual({ exits: {}, skipMarks: new Set(), recorded: new Set(), emptyExits: new Set() });
   });
 });

@@ -557,6 +557,25 @@ describe('steps that run on a status, end to end', () => {
     expect(byName(run.steps)['notify']).toMatchObject({ status: 'success', exitCode: 0 });
   });
 
+  it('an exit record left empty by a stopped step is replaced with the exit code ECS reports, with the reason; the failure step runs', async () => {
+    const d = dirs();
+    const { uri } = await fakeTask(
+      [
+        { name: 'build', dependsOn: [afterAgent], runMs: 50, exitCode: 137, emptyExitRecord: true },
+        { name: 'notify', dependsOn: [afterAgent], runMs: 50, waitFor: ['build'], statusGate: { watch: ['build'] } },
+      ],
+      d.stateDir,
+    );
+    const p = plan({ steps: [step('build', [AGENT_CONTAINER], agentOnly), step('notify', [AGENT_CONTAINER], agentOnly)] });
+    const run = await startAgent({ plan: p, stateDir: d.stateDir, workspace: d.workspace, metadataUri: uri, env: { SLIPWAY_TIMEOUT_SECONDS: '10' } }).done;
+
+    expect(run.code, run.stdout).toBe(AGENT_EXIT.stepFailed);
+    expect(readFileSync(join(d.stateDir, 'steps', 'build.exit'), 'utf8')).toBe('137\n');
+    expect(run.stdout).toContain('step build: its exit record was empty (the step was stopped while writing it): recorded the exit code ECS reports, 137');
+    expect(byName(run.steps)['build']).toMatchObject({ status: 'failure', exitCode: 137 });
+    expect(byName(run.steps)['notify']).toMatchObject({ status: 'success', exitCode: 0 });
+  });
+
   it('a plugin step on failure behind its gate container: runs after a failure whose dependent never started', async () => {
     const d = dirs();
     const { task, uri } = await fakeTask(

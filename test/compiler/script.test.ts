@@ -287,6 +287,30 @@ for (const shell of SHELLS) for (const mask of MASKS) {
       expect(failing.record).toBe('0');
     });
 
+    // A wrapper writes its record with `echo "$rc" > file`: the file exists, empty, until the
+    // write lands, and stays empty if the container is killed in between.
+    it('the status gate reads an empty exit record as no record yet, not as a failure, and says so', () => {
+      const input = { gate: { watch: ['build', 'test2'] }, steps: [{ name: 'notify', commands: ['echo notified'] }] };
+      mkdirSync(join(dir, 'state', 'steps'), { recursive: true });
+      writeFileSync(join(dir, 'state', 'steps', 'build.exit'), '0\n');
+      writeFileSync(join(dir, 'state', 'steps', 'test2.exit'), '');
+      const r = run(shell, input);
+      expect(r.stdout).not.toContain('notified');
+      expect(r.stdout).toContain('slipway: the exit record of test2 is empty (still being written, or its step was stopped while writing it): not counted as a failure\n');
+      expect(r.stdout).toContain('skipping notify');
+      expect(r.skipped).toBe(true);
+    });
+
+    it('the gate container reads an empty exit record as no record yet', () => {
+      const [bin, ...args] = shell;
+      const env = { PATH: process.env.PATH, SLIPWAY_STATE_DIR: join(dir, 'state') };
+      mkdirSync(join(dir, 'state', 'steps'), { recursive: true });
+      writeFileSync(join(dir, 'state', 'steps', 'build.exit'), '');
+      const r = spawnSync(bin!, [...args, '-c', gateContainerScript(['build'], 'slack', 'slack')], { env, encoding: 'utf8' });
+      expect(r.status).toBe(1);
+      expect(r.stdout).toContain('the exit record of build is empty');
+    });
+
     it('the gate container exits 1 to skip, 0 to run', () => {
       const [bin, ...args] = shell;
       const env = { PATH: process.env.PATH, SLIPWAY_STATE_DIR: join(dir, 'state') };
