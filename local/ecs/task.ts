@@ -48,6 +48,9 @@ export interface RunTaskParams {
   capacityProviderName?: string;
 }
 
+/** Exit code ECS reports for a container stopped unstarted by a dependency (what SIGTERM gives). */
+const DEPENDENCY_EXIT_CODE = 143;
+
 // What ECS gives every container besides its definition's environment.
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -177,7 +180,9 @@ export class LocalTask {
       if (c.launching || c.lastStatus !== 'PENDING') continue;
       const verdict = this.dependencyVerdict(c);
       if (verdict.kind === 'ready') void this.launch(c);
-      else if (verdict.kind === 'blocked') this.failToStart(c, verdict.reason);
+      // The ECS agent marks such a container stopped with exit code 143 although it never
+      // ran (task_manager.go, handleTerminalDependencyError).
+      else if (verdict.kind === 'blocked') this.failToStart(c, verdict.reason, DEPENDENCY_EXIT_CODE);
       else nextDeadline = Math.min(nextDeadline, verdict.deadline);
       if (this.stopRequested) return; // an essential container could not start
     }
@@ -232,11 +237,12 @@ export class LocalTask {
     return waiting ? { kind: 'wait', deadline } : { kind: 'ready' };
   }
 
-  private failToStart(c: ContainerState, reason: string): void {
+  private failToStart(c: ContainerState, reason: string, exitCode?: number): void {
     if (c.lastStatus !== 'PENDING') return; // the task's stop got there first
     c.launching = true;
     c.lastStatus = 'STOPPED';
     c.reason = reason;
+    if (exitCode !== undefined) c.exitCode = exitCode;
     c.finishedAt = new Date();
     this.logLine(c, 'stderr', `local-ecs: container did not start: ${reason}`);
     this.changed();

@@ -67,7 +67,8 @@ describe.concurrent('dependsOn and essential', () => {
     expect(containers.build).toMatchObject({ lastStatus: 'STOPPED', exitCode: 2 });
     expect(containers.test?.reason).toMatch(/^CannotStartContainerError: dependency 'build' cannot reach SUCCESS: it exited with code 2/);
     expect(containers.deploy?.reason).toMatch(/^CannotStartContainerError: dependency 'test'/);
-    expect(containers.test?.exitCode).toBeUndefined();
+    // Never ran, yet reported with 143, as the ECS agent does (task_manager.go, handleTerminalDependencyError).
+    expect(containers.test?.exitCode).toBe(143);
     expect(blocked.lastStatus).toBe('RUNNING'); // non-essential containers do not stop the task
     expect(ecs.logs(arn, 'test').map((l) => l.message).join('\n')).not.toContain('must-not-run');
     const { StopTaskCommand } = await import('@aws-sdk/client-ecs');
@@ -178,6 +179,7 @@ describe.concurrent('health checks', () => {
     });
     const c = Object.fromEntries(task.containers!.map((x) => [x.name, x]));
     expect(c.svc?.healthStatus).toBe('HEALTHY');
+    expect(c.step?.exitCode).toBe(143);
     expect(c.step?.reason).toMatch(/dependency 'svc' cannot reach HEALTHY: its startTimeout of 7 s \(counted from its own start\) passed while 'step' was still waiting to start \(it is HEALTHY\)/);
     expect(ecs.logs(arn, 'step').map((l) => l.message).join('\n')).not.toContain('must-not-run');
     const { StopTaskCommand } = await import('@aws-sdk/client-ecs');
