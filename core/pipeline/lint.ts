@@ -422,7 +422,7 @@ function lintReadyTimeout(s: Located, out: Findings): void {
       `${LINT.tooLarge}: ${ready.timeout} s; a readiness command becomes an ECS health check whose start period is at most ${MAX_READY_TIMEOUT.command} s (set a timeout of ${MAX_READY_TIMEOUT.command} or less)`,
     );
   } else if (s.service && ready.command === undefined && ready.timeout > MAX_READY_TIMEOUT.ports) {
-    out.error(at, `${s.path}.ready.timeout`, `${LINT.tooLarge}: ${ready.timeout} s; the agent checks the ports, and ECS waits at most ${MAX_READY_TIMEOUT.ports} s (its health check's start period, clone included) before the steps give up on it`);
+    out.error(at, `${s.path}.ready.timeout`, `${LINT.tooLarge}: ${ready.timeout} s; the agent checks the ports within its own health check's start period, at most ${MAX_READY_TIMEOUT.ports} s with the clone (set a timeout of ${MAX_READY_TIMEOUT.ports} or less)`);
   }
 }
 
