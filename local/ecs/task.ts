@@ -204,7 +204,7 @@ export class LocalTask {
    * 3. A dependency that never started and never will: terminal for every condition.
    * 4. Otherwise the dependent waits. An UNHEALTHY dependency is not terminal: HEALTHY is
    *    simply not resolved yet (graph_test.go, TestContainerOrderingHealthyConditionIsResolved),
-   *    and a later passing check resolves it.
+   *    and a later passing check resolves it; nor is one that exited before it was healthy.
    * A terminal verdict stops the dependent unstarted (task_manager.go,
    * handleTerminalDependencyError).
    */
@@ -228,10 +228,9 @@ export class LocalTask {
       let met = false;
       if (condition === 'START') met = target.everStarted;
       else if (condition === 'COMPLETE' || condition === 'SUCCESS') met = target.lastStatus === 'STOPPED';
-      else if (condition === 'HEALTHY') {
-        if (target.lastStatus === 'STOPPED') return blocked(`it exited with code ${target.exitCode ?? 'unknown'} before becoming healthy`);
-        met = target.health === 'HEALTHY';
-      }
+      // HEALTHY on a container that has stopped is never resolved, and nothing makes it
+      // terminal (a stopped dependency no longer times out): the dependent stays pending.
+      else if (condition === 'HEALTHY') met = target.health === 'HEALTHY' && target.lastStatus !== 'STOPPED';
       if (!met) waiting = true;
     }
     return waiting ? { kind: 'wait', deadline } : { kind: 'ready' };

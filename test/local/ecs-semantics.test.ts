@@ -147,6 +147,24 @@ describe.concurrent('health checks', () => {
     await ecs.waitForStopped(arn, 10_000);
   });
 
+  // graph.go: with the dependency stopped there is no timeout, and only a SUCCESS dependency
+  // that failed or one that never started is terminal.
+  it('a HEALTHY dependent of a container that exited before it was healthy keeps waiting, as on ECS', async () => {
+    const arn = await runOne(client, [
+      sh('svc', 'exit 3', { healthCheck: { command: ['CMD', 'true'], interval: 5, timeout: 2, retries: 1 } }),
+      sh('step', 'echo never', { dependsOn: [{ containerName: 'svc', condition: 'HEALTHY' }] }),
+      sh('agent', 'sleep 30', { essential: true, stopTimeout: 2 }),
+    ]);
+    await waitFor('svc stopped', async () => ((await describe1(client, arn)).containers?.find((c) => c.name === 'svc')?.lastStatus === 'STOPPED' ? true : undefined));
+    await new Promise((r) => setTimeout(r, 300));
+    const c = Object.fromEntries((await describe1(client, arn)).containers!.map((x) => [x.name, x]));
+    expect(c.svc).toMatchObject({ lastStatus: 'STOPPED', exitCode: 3 });
+    expect(c.step?.lastStatus).toBe('PENDING');
+    const { StopTaskCommand } = await import('@aws-sdk/client-ecs');
+    await client.send(new StopTaskCommand({ task: arn }));
+    await ecs.waitForStopped(arn, 10_000);
+  });
+
   it('startTimeout: a dependent gives up on a service that never becomes healthy', async () => {
     const arn = await runOne(client, [
       sh('svc', 'sleep 30', { stopTimeout: 2, startTimeout: 2, healthCheck: { command: ['CMD', 'false'], interval: 5, timeout: 2, retries: 3, startPeriod: 60 } }),
