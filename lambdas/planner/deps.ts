@@ -4,7 +4,8 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { BuildStore } from '../../core/builds/store.js';
 import { StageStore } from '../../core/builds/stage-store.js';
 import { encodeJob } from '../../core/scaling/job.js';
-import { allowedRepositories, numberEnv, requireEnv, type Env } from '../shared/config.js';
+import { allowedRepositories, requireEnv, type Env } from '../shared/config.js';
+import { compileOptionsFromEnv } from './compile-options.js';
 import { dynamoDocument, secretsClient, sqsClient } from '../shared/clients.js';
 import { autoscalerNudge } from '../shared/nudge.js';
 import { createScmAccess } from '../shared/scm.js';
@@ -22,7 +23,6 @@ export function plannerDepsFromEnv(env: Env = process.env): PlannerDeps {
   const tableName = requireEnv(env, 'TABLE_NAME', 'the build table');
   const jobsQueueUrl = requireEnv(env, 'JOBS_QUEUE_URL', 'where ready stages go');
   const doc = dynamoDocument();
-  const prefix = (env.SECRETS_PREFIX ?? '/slipway').replace(/\/+$/, '');
   const publicUrl = env.PUBLIC_URL;
   const log: PlannerDeps['log'] = (message, fields = {}) => console.log(JSON.stringify({ source: 'planner', message, ...fields }));
   return {
@@ -45,16 +45,7 @@ export function plannerDepsFromEnv(env: Env = process.env): PlannerDeps {
     },
     // Fire and forget (async invoke): the planner does not wait for the autoscaler's pass.
     nudge: autoscalerNudge(env, 'planner', log),
-    compile: {
-      logGroup: env.BUILD_LOG_GROUP ?? '/slipway/builds',
-      region: env.AWS_REGION ?? 'us-east-1',
-      ...(env.AGENT_IMAGE ? { agentImage: env.AGENT_IMAGE } : {}),
-      ...(env.TASK_EXECUTION_ROLE_ARN ? { executionRoleArn: env.TASK_EXECUTION_ROLE_ARN } : {}),
-      ...(env.TASK_ROLE_ARN ? { taskRoleArn: env.TASK_ROLE_ARN } : {}),
-      defaultCpu: numberEnv(env, 'DEFAULT_CPU', 1024),
-      defaultMemory: numberEnv(env, 'DEFAULT_MEMORY', 2048),
-      secretPath: (slug, secret) => `${prefix}/${slug}/${secret}`,
-    },
+    compile: compileOptionsFromEnv(env),
     publicUrl,
     allowedRepositories: allowedRepositories(env),
     system: systemOf(publicUrl),

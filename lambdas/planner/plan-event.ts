@@ -9,9 +9,10 @@
 import type { BuildStore } from '../../core/builds/store.js';
 import type { StageStore } from '../../core/builds/stage-store.js';
 import { buildRecord, newBuildRecords, readyStages } from '../../core/builds/new-build.js';
-import { buildId as makeBuildId, stageKey, type Build, type Stage } from '../../core/builds/types.js';
+import type { Build, Stage } from '../../core/builds/types.js';
 import type { BuildContext } from '../../core/pipeline/context.js';
-import { CompileError, compileManifest, type CompileOptions } from '../../core/pipeline/compile.js';
+import { CompileError, compileManifest } from '../../core/pipeline/compile.js';
+import { buildCompileOptions, type DeploymentCompileOptions } from './compile-options.js';
 import { conditionInput, conditionsMatch } from '../../core/pipeline/conditions.js';
 import { formatDiagnostic } from '../../core/pipeline/format.js';
 import { loadManifest } from '../../core/pipeline/load.js';
@@ -34,8 +35,8 @@ export interface PlannerDeps {
   enqueueJob: (job: StageJob) => Promise<void>;
   /** Asks the autoscaler for a pass now. */
   nudge: () => Promise<void>;
-  /** Compiler settings of this deployment; the stage id, secrets and clone credentials are set per build. */
-  compile: Omit<CompileOptions, 'stageId' | 'withSecrets' | 'cloneCredentials'>;
+  /** Compiler settings of this deployment (compile-options.ts); the stage id, secrets and clone credentials are set per build. */
+  compile: DeploymentCompileOptions;
   /** The agent's clone credentials for a repository (private ones); none: anonymous clones. */
   cloneCredentials?: (repo: BuildContext['repo']) => Promise<CloneDecision>;
   /**
@@ -141,13 +142,17 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
 
   let records;
   try {
-    const compiled = compileManifest(manifest, ctx, {
-      ...deps.compile,
-      withSecrets: !fork,
-      ...(imageCommands ? { imageCommands } : {}),
-      ...(clone.credentials ? { cloneCredentials: clone.credentials } : {}),
-      stageId: (_pipeline, stageNumber) => stageKey(makeBuildId(ctx.repo.slug, number), stageNumber),
-    });
+    const compiled = compileManifest(
+      manifest,
+      ctx,
+      buildCompileOptions(deps.compile, {
+        repoSlug: ctx.repo.slug,
+        buildNumber: number,
+        fork,
+        ...(imageCommands ? { imageCommands } : {}),
+        ...(clone.credentials ? { cloneCredentials: clone.credentials } : {}),
+      }),
+    );
     records = newBuildRecords(base, manifest, compiled);
   } catch (err) {
     if (!(err instanceof CompileError)) throw err;
