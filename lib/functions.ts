@@ -216,6 +216,8 @@ export class ControlPlaneFunctions extends Construct {
       JOBS_QUEUE_URL: queues.jobs.queue.queueUrl,
       SCM_CREDENTIALS_SECRET_ARN: this.scmCredentialsSecret.secretArn,
       AUTOSCALER_FUNCTION_NAME: f.autoscaler.functionName,
+      // Secrets that do not exist are left out of task definitions (lambdas/planner/secret-check.ts).
+      SECRETS_CHECK: 'aws',
       ...compile,
       ...allowed,
     });

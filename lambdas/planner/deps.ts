@@ -6,7 +6,9 @@ import { StageStore } from '../../core/builds/stage-store.js';
 import { encodeJob } from '../../core/scaling/job.js';
 import { allowedRepositories, requireEnv, type Env } from '../shared/config.js';
 import { compileOptionsFromEnv } from './compile-options.js';
-import { dynamoDocument, secretsClient, sqsClient } from '../shared/clients.js';
+import { dynamoDocument, secretsClient, sqsClient, ssmClient } from '../shared/clients.js';
+import { LocalSecretStore, slipwayHome } from '../../local/secrets.js';
+import { awsSecretCheck, storeSecretCheck } from './secret-check.js';
 import { autoscalerNudge } from '../shared/nudge.js';
 import { createScmAccess } from '../shared/scm.js';
 import { scmCredentials } from '../shared/secrets.js';
@@ -46,12 +48,25 @@ export function plannerDepsFromEnv(env: Env = process.env): PlannerDeps {
     // Fire and forget (async invoke): the planner does not wait for the autoscaler's pass.
     nudge: autoscalerNudge(env, 'planner', log),
     compile: compileOptionsFromEnv(env),
+    ...secretCheckOf(env),
     publicUrl,
     allowedRepositories: allowedRepositories(env),
     system: systemOf(publicUrl),
     now: Date.now,
     log,
   };
+}
+
+/** SECRETS_CHECK: `aws` (the stack sets it), `local` (local mode's secret store) or unset / `off`. */
+function secretCheckOf(env: Env): Pick<PlannerDeps, 'secretCheck'> {
+  const mode = env.SECRETS_CHECK ?? 'off';
+  if (mode === 'aws') return { secretCheck: awsSecretCheck(ssmClient, secretsClient) };
+  if (mode === 'local') {
+    const store = new LocalSecretStore(slipwayHome(env as NodeJS.ProcessEnv));
+    return { secretCheck: storeSecretCheck((ref) => store.has(ref)) };
+  }
+  if (mode === 'off') return {};
+  throw new Error(`config: SECRETS_CHECK=${JSON.stringify(mode)}; expected aws, local or off`);
 }
 
 function systemOf(publicUrl: string | undefined): PlannerDeps['system'] {
