@@ -48,6 +48,7 @@ import { pluginEnvironment } from './plugin-settings.js';
 import { hasEntrypoint, pluginArgv, type ImageCommands } from './plugin-command.js';
 import { gateContainerScript, pluginScript, stepScript } from './script.js';
 import { SECRET_NAME } from './secret-names.js';
+import { planPullCredentials, registryHost } from './pull-credentials.js';
 import { stepDependencies, stepKind, type OrderedStep, type StepKind } from './step-order.js';
 import type { Arch, Conditions, Diagnostic, EnvValue, Manifest, Pipeline, Position, SecretDocument, Step } from './types.js';
 
@@ -407,9 +408,8 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
   }
   containers[0] = agentContainer(plan, options, pipeline, agentImage!);
   if (pipeline.imagePullSecrets.length > 0) {
-    notes.push(
-      `image_pull_secrets (${pipeline.imagePullSecrets.join(', ')}) are not used: Fargate pulls with the task execution role, so grant it access to the registry (ECR) instead`,
-    );
+    const own = new Set([...serviceContainers, ...compiledUnits.map((u) => u.container)]);
+    applyPullCredentials(containers.filter((c) => own.has(c.name!)), source.secrets ?? [], common, notes, ctx);
   }
   if (withheld.size > 0) {
     notes.push(`secrets withheld from this build (pull request from a fork): ${[...withheld].sort().join(', ')}`);
@@ -784,6 +784,33 @@ function stepContainer(u: Unit, dependsOn: ContainerDependency[], stepNumber: (s
     if (first.ready?.command) def.healthCheck = healthCheck(first);
   }
   return def;
+}
+
+/**
+ * `image_pull_secrets` as ECS `repositoryCredentials` on the containers of each secret's
+ * registry (pull-credentials.ts). Withheld from forks like every secret; left out, with a
+ * note, when the planner found the secret missing.
+ */
+function applyPullCredentials(containers: ContainerDefinition[], documents: SecretDocument[], c: Common, notes: string[], ctx: BuildContext): void {
+  const pathOf = c.options.secretPath ?? ((slug: string, name: string) => defaultSecretPath(slug, name, c.options.secretsPrefix));
+  const plan = planPullCredentials(c.pipeline.imagePullSecrets, documents, containers.map((d) => d.image!), pathOf(ctx.repo.slug, ''));
+  if (!plan.ok) return c.fail(plan.document?.pos ?? c.pipeline.pos, plan.message);
+  if (plan.unused.length > 0) {
+    notes.push(`image_pull_secrets ${plan.unused.map((u) => `"${u}"`).join(', ')} match no image of this pipeline outside ECR (ECR images are pulled with the task execution role)`);
+  }
+  for (const [host, { secret }] of plan.byHost) {
+    const users = containers.filter((d) => registryHost(d.image!) === host);
+    if (!c.withSecrets) {
+      c.withheld.add(secret);
+      continue;
+    }
+    const arn = c.secretRef(secret);
+    if (c.options.absentSecrets?.has(arn)) {
+      notes.push(`image_pull_secrets "${secret}" does not exist: ${users.map((d) => d.name).join(', ')} pull ${host} anonymously`);
+      continue;
+    }
+    for (const d of users) d.repositoryCredentials = { credentialsParameter: arn };
+  }
 }
 
 /** What a plugin step can know of the build's status when it starts: only its gate tells. */
