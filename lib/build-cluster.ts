@@ -15,10 +15,29 @@ import { acknowledgeWildcardResource } from './nag.js';
 /** Every task definition Slipway registers has a family starting with this (core/pipeline/family.ts). */
 export const TASK_FAMILY_PREFIX = 'slipway-';
 
-/** The agent image: built from a Dockerfile at deploy time, or an image that already exists. */
+/** A Fargate CPU architecture, as pipelines name it (`platform: { arch }`). */
+export type AgentArch = 'amd64' | 'arm64';
+export const AGENT_ARCHES: readonly AgentArch[] = ['amd64', 'arm64'];
+
+/**
+ * The agent image. Fargate runs a task on its runtimePlatform's architecture and pulls only
+ * an image (or a manifest-list entry) of that platform, so an arm64 pipeline needs an arm64
+ * agent: built here from the Dockerfile for each of `platforms` (default both; building
+ * arm64 on an x86 machine needs Docker buildx with QEMU emulation), or given as one
+ * multi-arch image (`uri`, a manifest list holding both) or one image per architecture (`uris`).
+ */
 export type AgentImageSource =
-  | { readonly directory: string; readonly file?: string; readonly exclude?: string[]; readonly platform?: 'linux/amd64' | 'linux/arm64' }
-  | { readonly uri: string };
+  | { readonly directory: string; readonly file?: string; readonly exclude?: string[]; readonly platforms?: readonly AgentArch[] }
+  | { readonly uri: string }
+  | { readonly uris: Partial<Record<AgentArch, string>> };
+
+/** Where the agent images are, as the planner reads them (lambdas/planner/compile-options.ts). */
+export interface AgentImages {
+  /** One image per architecture. */
+  readonly byArch: Partial<Record<AgentArch, string>>;
+  /** One multi-arch image for every architecture. */
+  readonly anyArch?: string;
+}
 
 export interface BuildClusterProps {
   readonly vpc: ec2.IVpc;
@@ -29,6 +48,18 @@ export interface BuildClusterProps {
   readonly secretsPrefix: string;
   /** `owner/name` of the repositories whose secrets tasks may read; empty: every repository. */
   readonly allowedRepositories: readonly string[];
+  /**
+   * ECR repositories build tasks may pull from (repository ARNs, wildcards allowed); default
+   * every repository of this account and region. Images from other registries are pulled
+   * anonymously, or with `image_pull_secrets` (repositoryCredentials).
+   */
+  readonly pullRepositories?: readonly string[];
+  /**
+   * Repository prefixes of ECR pull-through cache rules (e.g. `docker-hub`, `ghcr`): tasks may
+   * create the cached repository on a first pull and import the upstream image
+   * (ecr:CreateRepository, ecr:BatchImportUpstreamImage). Empty: no pull-through cache.
+   */
+  readonly pullThroughCachePrefixes?: readonly string[];
 }
 
 export class BuildCluster extends Construct {
@@ -38,8 +69,8 @@ export class BuildCluster extends Construct {
   /** The build containers' own identity: no permission at all unless an administrator adds some. */
   readonly taskRole: iam.Role;
   readonly logGroup: logs.LogGroup;
-  /** URI of the agent image, as the compiler must write it into task definitions. */
-  readonly agentImageUri: string;
+  /** The agent images, as the compiler must write them into task definitions (one per architecture, or one for all). */
+  readonly agentImages: AgentImages;
 
   constructor(scope: Construct, id: string, props: BuildClusterProps) {
     super(scope, id);
@@ -72,7 +103,8 @@ export class BuildCluster extends Construct {
 
     this.logGroup.grantWrite(this.executionRole);
     this.grantSecretsRead(props);
-    this.agentImageUri = this.agentImage(props.agentImage);
+    this.agentImages = this.agentImage(props.agentImage);
+    this.grantImagePulls(props);
   }
 
   /**
@@ -110,14 +142,24 @@ export class BuildCluster extends Construct {
     this.executionRole.addToPolicy(
       new iam.PolicyStatement({ sid: 'RepositorySecrets', actions: ['ssm:GetParameters'], resources: parameterArns }),
     );
-    // SecureString parameters are encrypted with a KMS key whose id is not known here
-    // (aws/ssm or the user's own): allow decrypting only on behalf of SSM in this region.
+    // `kind: secret` documents and image_pull_secrets name Secrets Manager secrets under the
+    // same prefix (`/slipway/OWNER/NAME/…`, a name that keeps its leading slash in the ARN);
+    // the trailing `*` covers the `-XXXXXX` suffix Secrets Manager adds to every secret ARN.
+    const secretArns = paths.map((path) =>
+      stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `/${path}`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+    );
+    this.executionRole.addToPolicy(
+      new iam.PolicyStatement({ sid: 'RepositorySecretsManagerSecrets', actions: ['secretsmanager:GetSecretValue'], resources: secretArns }),
+    );
+    // SecureString parameters and secrets are encrypted with a KMS key whose id is not known
+    // here (aws/ssm, aws/secretsmanager or the user's own): allow decrypting only on behalf of
+    // SSM and Secrets Manager in this region.
     this.executionRole.addToPolicy(
       new iam.PolicyStatement({
         sid: 'DecryptSecretsViaSsm',
         actions: ['kms:Decrypt'],
         resources: [stack.formatArn({ service: 'kms', resource: 'key', resourceName: '*' })],
-        conditions: { StringEquals: { 'kms:ViaService': `ssm.${stack.region}.amazonaws.com` } },
+        conditions: { StringEquals: { 'kms:ViaService': [`ssm.${stack.region}.amazonaws.com`, `secretsmanager.${stack.region}.amazonaws.com`] } },
       }),
     );
     const policy = this.executionRole.node.tryFindChild('DefaultPolicy');
@@ -128,16 +170,25 @@ export class BuildCluster extends Construct {
         `arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/${path}`,
         'Build secrets are one SSM parameter per repository and name under this prefix; the set is open by design.',
       );
+      acknowledgeWildcardResource(
+        policy,
+        `arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:/${path}`,
+        'Secrets Manager secrets of kind: secret documents and image_pull_secrets, under the repository prefix; the compiler lets a pipeline name only its own repository\'s.',
+      );
     }
     acknowledgeWildcardResource(
       policy,
       'arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*',
-      'The SecureString key is chosen by whoever writes the parameter; kms:ViaService restricts use to SSM reads.',
+      'The SecureString or secret key is chosen by whoever writes it; kms:ViaService restricts use to SSM and Secrets Manager reads.',
     );
   }
 
-  private agentImage(source: AgentImageSource): string {
-    if ('uri' in source) return source.uri;
+  private agentImage(source: AgentImageSource): AgentImages {
+    if ('uri' in source) return { byArch: {}, anyArch: source.uri };
+    if ('uris' in source) {
+      if (Object.keys(source.uris).length === 0) throw new Error('SLIPWAY-CDK: agentImage.uris is empty; give the image of amd64, arm64 or both');
+      return { byArch: { ...source.uris } };
+    }
     const file = source.file ?? 'Dockerfile';
     if (!existsSync(join(source.directory, file))) {
       throw new Error(
@@ -145,19 +196,67 @@ export class BuildCluster extends Construct {
           'expected the task-runner Dockerfile there, or give agentImage: { uri } for an image built elsewhere',
       );
     }
-    // Synth only fingerprints the directory; Docker builds and pushes the image at deploy.
-    const asset = new ecrAssets.DockerImageAsset(this, 'AgentImage', {
-      directory: source.directory,
-      file,
-      exclude: source.exclude,
-      platform: source.platform === 'linux/arm64' ? ecrAssets.Platform.LINUX_ARM64 : ecrAssets.Platform.LINUX_AMD64,
+    const platforms = source.platforms ?? AGENT_ARCHES;
+    if (platforms.length === 0) throw new Error('SLIPWAY-CDK: agentImage.platforms is empty; expected amd64, arm64 or both');
+    const byArch: Partial<Record<AgentArch, string>> = {};
+    for (const arch of new Set(platforms)) {
+      // Synth only fingerprints the directory; Docker builds and pushes the image at deploy
+      // (`docker build --platform linux/<arch>`).
+      const asset = new ecrAssets.DockerImageAsset(this, arch === 'amd64' ? 'AgentImage' : `AgentImage${arch.toUpperCase()}`, {
+        directory: source.directory,
+        file,
+        exclude: source.exclude,
+        platform: arch === 'arm64' ? ecrAssets.Platform.LINUX_ARM64 : ecrAssets.Platform.LINUX_AMD64,
+      });
+      // Always pullable, whatever pullRepositories says.
+      asset.repository.grantPull(this.executionRole);
+      byArch[arch] = asset.imageUri;
+    }
+    return { byArch };
+  }
+
+  /**
+   * Image pulls with the execution role: ECR's token (no resource-level permission), then
+   * the layers of the allowed repositories (default: every repository of this account and
+   * region, the agent's asset repository among them), and, with a pull-through cache, the
+   * creation of the cached repository and the import of the upstream image
+   * (https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-iam.html).
+   * Images outside ECR need no IAM: a public one is pulled anonymously, a private one with
+   * repositoryCredentials (image_pull_secrets, see grantPullCredentialsRead).
+   */
+  private grantImagePulls(props: BuildClusterProps): void {
+    const stack = Stack.of(this);
+    // The ARN and how cdk-nag prints it.
+    const repository = (name: string) => ({
+      arn: stack.formatArn({ service: 'ecr', resource: 'repository', resourceName: name }),
+      pattern: `arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/${name}`,
     });
-    asset.repository.grantPull(this.executionRole);
-    acknowledgeWildcardResource(
-      this.executionRole.node.tryFindChild('DefaultPolicy')!,
-      '*',
-      'ecr:GetAuthorizationToken has no resource-level permission; image pulls are limited to the agent image repository.',
+    const configured = (props.pullRepositories ?? []).map((arn) => ({ arn, pattern: arn }));
+    const pullFrom = configured.length > 0 ? configured : [repository('*')];
+    this.executionRole.addToPolicy(new iam.PolicyStatement({ sid: 'EcrLogin', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
+    this.executionRole.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'PullImages',
+        actions: ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage'],
+        resources: pullFrom.map((r) => r.arn),
+      }),
     );
-    return asset.imageUri;
+    const prefixes = (props.pullThroughCachePrefixes ?? []).map((p) => p.replace(/^\/+|\/+$/g, ''));
+    const cached = prefixes.map((p) => repository(`${p}/*`));
+    if (cached.length > 0) {
+      this.executionRole.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'PullThroughCache',
+          actions: ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage', 'ecr:CreateRepository', 'ecr:BatchImportUpstreamImage'],
+          resources: cached.map((r) => r.arn),
+        }),
+      );
+    }
+    const policy = this.executionRole.node.tryFindChild('DefaultPolicy')!;
+    acknowledgeWildcardResource(policy, '*', 'ecr:GetAuthorizationToken has no resource-level permission; what may be pulled is limited per repository.');
+    for (const r of [...pullFrom, ...cached]) {
+      if (!r.pattern.includes('*')) continue;
+      acknowledgeWildcardResource(policy, r.pattern, 'Build images are chosen by each pipeline; pulls are limited to the configured ECR repositories (default: this account and region) and pull-through cache prefixes.');
+    }
   }
 }

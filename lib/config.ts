@@ -2,6 +2,7 @@
 // (`cdk.json` "context" or `cdk deploy -c key=value`). Context values given on the command
 // line are strings, values in cdk.json keep their JSON type: both are accepted.
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { AgentArch } from './build-cluster.js';
 import type { MissingDashboard } from './dashboard-hosting.js';
 
 export interface SlipwaySettings {
@@ -26,6 +27,12 @@ export interface SlipwaySettings {
   readonly secretsPrefix: string;
   /** 1 by default (two passes never race); `false` for accounts whose Lambda concurrency quota is 10. */
   readonly autoscalerReservedConcurrency: number | false;
+  /** Architectures the agent image is built for at deploy (pipelines of another `platform.arch` are refused). */
+  readonly agentPlatforms: readonly AgentArch[];
+  /** ECR repository ARNs build tasks may pull from (wildcards allowed); empty: every repository of the account and region. */
+  readonly pullRepositories: readonly string[];
+  /** Repository prefixes of the account's ECR pull-through cache rules (e.g. `docker-hub`); empty: none. */
+  readonly pullThroughCachePrefixes: readonly string[];
 }
 
 export const DEFAULT_SETTINGS: SlipwaySettings = {
@@ -40,6 +47,9 @@ export const DEFAULT_SETTINGS: SlipwaySettings = {
   deletionProtection: true,
   secretsPrefix: '/slipway',
   autoscalerReservedConcurrency: 1,
+  agentPlatforms: ['amd64', 'arm64'],
+  pullRepositories: [],
+  pullThroughCachePrefixes: [],
 };
 
 /** Settings of the app itself (where things are), beside the construct's settings. */
@@ -81,7 +91,24 @@ export function settingsFromContext(get: ContextReader): SlipwaySettings {
   if (!/^\/[A-Za-z0-9_.\-/]+$/.test(secretsPrefix)) {
     throw new ConfigError(`SLIPWAY-CONFIG: context secretsPrefix: "${secretsPrefix}" must be an SSM path such as /slipway`);
   }
+  const platforms = list(get, 'agentPlatforms');
+  for (const arch of platforms) {
+    if (arch !== 'amd64' && arch !== 'arm64') throw new ConfigError(`SLIPWAY-CONFIG: context agentPlatforms: "${arch}" is not amd64 or arm64`);
+  }
+  const pullRepositories = list(get, 'pullRepositories');
+  for (const arn of pullRepositories) {
+    if (!/^arn:aws[a-z-]*:ecr:[a-z0-9-*]*:(\d{12}|\*):repository\/.+$/.test(arn)) {
+      throw new ConfigError(`SLIPWAY-CONFIG: context pullRepositories: "${arn}" is not an ECR repository ARN such as arn:aws:ecr:eu-west-1:123456789012:repository/team/*`);
+    }
+  }
+  const cachePrefixes = list(get, 'pullThroughCachePrefixes');
+  for (const prefix of cachePrefixes) {
+    if (!/^[a-z0-9][a-z0-9._/-]*$/.test(prefix)) throw new ConfigError(`SLIPWAY-CONFIG: context pullThroughCachePrefixes: "${prefix}" is not an ECR repository prefix such as docker-hub`);
+  }
   return {
+    agentPlatforms: platforms.length > 0 ? (platforms as AgentArch[]) : d.agentPlatforms,
+    pullRepositories,
+    pullThroughCachePrefixes: cachePrefixes,
     maxConcurrentBuilds: integer(get, 'maxConcurrentBuilds', d.maxConcurrentBuilds, 1),
     vcpuQuota: integer(get, 'vcpuQuota', d.vcpuQuota, 1),
     useSpot: boolean(get, 'useSpot', d.useSpot),

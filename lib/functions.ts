@@ -3,7 +3,7 @@
 // handlers' config expects them, lambdas/shared).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Duration, RemovalPolicy, SecretValue, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, SecretValue, Stack, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -81,6 +81,7 @@ const DDB_READ = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query',
 const DDB_WRITE = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
 
 export class ControlPlaneFunctions extends Construct {
+  private plannerSecretPaths: string[] = [];
   readonly functions: Record<LambdaName, lambda.Function>;
   readonly webhookUrl: lambda.FunctionUrl;
   readonly apiUrl: lambda.FunctionUrl;
@@ -179,6 +180,7 @@ export class ControlPlaneFunctions extends Construct {
 
   private setEnvironment(): void {
     const { table, queues, network, buildCluster, settings } = this.props;
+    const stack = Stack.of(this);
     const f = this.functions;
     const env = (name: LambdaName, vars: Record<string, string>) => {
       for (const [key, value] of Object.entries(vars)) f[name].addEnvironment(key, value);
@@ -194,7 +196,13 @@ export class ControlPlaneFunctions extends Construct {
       TASK_EXECUTION_ROLE_ARN: buildCluster.executionRole.roleArn,
       TASK_ROLE_ARN: buildCluster.taskRole.roleArn,
       BUILD_LOG_GROUP: buildCluster.logGroup.logGroupName,
-      AGENT_IMAGE: buildCluster.agentImageUri,
+      // lambdas/planner/compile-options.ts: one image per architecture, or one multi-arch image.
+      ...(buildCluster.agentImages.byArch.amd64 ? { AGENT_IMAGE_AMD64: buildCluster.agentImages.byArch.amd64 } : {}),
+      ...(buildCluster.agentImages.byArch.arm64 ? { AGENT_IMAGE_ARM64: buildCluster.agentImages.byArch.arm64 } : {}),
+      ...(buildCluster.agentImages.anyArch ? { AGENT_IMAGE: buildCluster.agentImages.anyArch } : {}),
+      // Secret references are full ARNs of this account and partition (never assumed `aws`).
+      ACCOUNT_ID: stack.account,
+      PARTITION: stack.partition,
       SECRETS_PREFIX: settings.secretsPrefix,
       DEFAULT_CPU: String(settings.defaultCpu),
       DEFAULT_MEMORY: String(settings.defaultMemory),
@@ -208,6 +216,8 @@ export class ControlPlaneFunctions extends Construct {
       JOBS_QUEUE_URL: queues.jobs.queue.queueUrl,
       SCM_CREDENTIALS_SECRET_ARN: this.scmCredentialsSecret.secretArn,
       AUTOSCALER_FUNCTION_NAME: f.autoscaler.functionName,
+      // Secrets that do not exist are left out of task definitions (lambdas/planner/secret-check.ts).
+      SECRETS_CHECK: 'aws',
       ...compile,
       ...allowed,
     });
@@ -294,6 +304,22 @@ export class ControlPlaneFunctions extends Construct {
         resources: [`arn:${stack.partition}:ecr:*:*:repository/*`],
       }),
     );
+
+    // Before a build, the planner checks that the secrets its task definitions name exist
+    // (ECS stops the whole task on one missing secret), reading metadata, never a value:
+    // ssm:DescribeParameters has no resource-level permission; DescribeSecret is limited to
+    // the repository secrets' prefix.
+    const secretsPrefix = this.props.settings.secretsPrefix.replace(/^\/+|\/+$/g, '');
+    const secretPaths = this.props.settings.allowedRepositories.length > 0 ? this.props.settings.allowedRepositories.map((r) => `${secretsPrefix}/${r}/*`) : [`${secretsPrefix}/*`];
+    planner.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'SecretsExist', actions: ['ssm:DescribeParameters'], resources: ['*'] }));
+    planner.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'SecretsManagerSecretsExist',
+        actions: ['secretsmanager:DescribeSecret'],
+        resources: secretPaths.map((path) => stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `/${path}`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })),
+      }),
+    );
+    this.plannerSecretPaths = secretPaths;
 
     const cluster = buildCluster.cluster;
     const taskArns = stack.formatArn({ service: 'ecs', resource: 'task', resourceName: `${cluster.clusterName}/*` });
@@ -401,7 +427,18 @@ export class ControlPlaneFunctions extends Construct {
         acknowledgeWildcardResource(policy, '*', 'ecs:RegisterTaskDefinition and ecs:DescribeTaskDefinition have no resource-level permissions; ecs:ListTasks is limited by the ecs:cluster condition.');
       }
       if (name === 'planner') {
-        acknowledgeWildcardResource(policy, '*', 'ecr:GetAuthorizationToken has no resource-level permission; it only mints a login, what it may read is decided per repository.');
+        acknowledgeWildcardResource(
+          policy,
+          '*',
+          'ecr:GetAuthorizationToken and ssm:DescribeParameters have no resource-level permission; the first only mints a login, the second reads parameter names and metadata, never values.',
+        );
+        for (const path of this.plannerSecretPaths) {
+          acknowledgeWildcardResource(
+            policy,
+            `arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:/${path}`,
+            'DescribeSecret on the repository secrets\' prefix: the planner checks that a secret exists (metadata only, never its value).',
+          );
+        }
         acknowledgeWildcardResource(
           policy,
           'arn:<AWS::Partition>:ecr:*:*:repository/*',

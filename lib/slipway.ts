@@ -88,11 +88,13 @@ export class Slipway extends Construct {
     this.table = new BuildTable(this, 'Table', { deletionProtection: settings.deletionProtection });
     this.buildCluster = new BuildCluster(this, 'BuildCluster', {
       vpc: this.network.vpc,
-      agentImage: props.agentImage ?? { directory: root, file: 'task-runner/Dockerfile', exclude: agentContextExclude(root) },
+      agentImage: props.agentImage ?? { directory: root, file: 'task-runner/Dockerfile', exclude: agentContextExclude(root), platforms: settings.agentPlatforms },
       logRetention,
       removalPolicy,
       secretsPrefix: settings.secretsPrefix,
       allowedRepositories: settings.allowedRepositories,
+      pullRepositories: settings.pullRepositories,
+      pullThroughCachePrefixes: settings.pullThroughCachePrefixes,
     });
     this.queues = new Queues(this, 'Queues', { plannerTimeout: PLANNER_TIMEOUT });
     this.functions = new ControlPlaneFunctions(this, 'Functions', {

@@ -1,11 +1,14 @@
 // Repository secrets of local mode: what SSM Parameter Store holds when deployed
 // (`/slipway/<owner>/<repo>/<NAME>`), kept in one JSON file readable only by its owner
 // (SLIPWAY_HOME, default ~/.slipway). The ECS stand-in resolves a container's
-// `secrets[].valueFrom` (a parameter name or ARN) through it.
+// `secrets[].valueFrom` (a parameter name or ARN) through it. A Secrets Manager secret of a
+// `kind: secret` document (`/slipway/<owner>/<repo>/<path>`) is kept under its name too; its
+// value is JSON when a document reads one of its keys.
 
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { SecretNotFoundError } from './ecs/errors.js';
 
 export function slipwayHome(env: NodeJS.ProcessEnv): string {
   return env.SLIPWAY_HOME || join(homedir(), '.slipway');
@@ -13,6 +16,20 @@ export function slipwayHome(env: NodeJS.ProcessEnv): string {
 
 export function secretPath(prefix: string, repo: string, name: string): string {
   return `${prefix.replace(/\/+$/, '')}/${repo}/${name}`;
+}
+
+/** What a `valueFrom` names: a Secrets Manager secret (with a JSON key, maybe) or an SSM parameter. */
+export type SecretReference = { source: 'asm'; name: string; key?: string } | { source: 'ssm'; name: string };
+
+/**
+ * `arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME[:KEY:STAGE:VERSION]` (ECS's form,
+ * https://docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-secrets-manager.html);
+ * anything else is an SSM parameter, by ARN or by name.
+ */
+export function secretReference(valueFrom: string): SecretReference {
+  const m = /^arn:aws[\w-]*:secretsmanager:[^:]*:[^:]*:secret:([^:]+)(?::([^:]*):([^:]*):([^:]*))?$/.exec(valueFrom);
+  if (m) return { source: 'asm', name: m[1]!, ...(m[2] ? { key: m[2] } : {}) };
+  return { source: 'ssm', name: parameterName(valueFrom) };
 }
 
 /** `arn:aws:ssm:REGION:ACCOUNT:parameter/slipway/o/r/N` or `/slipway/o/r/N` → `/slipway/o/r/N`. */
@@ -67,15 +84,33 @@ export class LocalSecretStore {
     return true;
   }
 
-  /** A container secret's value; throws a message that says how to add it. */
+  /**
+   * A container secret's value. One that is not set throws SecretNotFoundError, which the ECS
+   * stand-in reports as ECS does (the task stops before any container starts), with a hint
+   * saying how to add it.
+   */
   async resolve(valueFrom: string): Promise<string> {
-    const name = parameterName(valueFrom);
-    const value = this.load()[name];
+    const ref = secretReference(valueFrom);
+    const value = this.load()[ref.name];
     if (value === undefined) {
-      const parts = name.split('/').filter(Boolean);
-      const hint = parts.length >= 4 ? `slipway secrets add --repo ${parts.slice(1, -1).join('/')} ${parts.at(-1)}` : 'slipway secrets add';
-      throw new Error(`local-secrets: secret ${name} is not set (add it with: ${hint})`);
+      const parts = ref.name.split('/').filter(Boolean);
+      const hint = parts.length >= 4 ? `add it with: slipway secrets add --repo ${parts.slice(1, 3).join('/')} ${parts.slice(3).join('/')}` : 'add it with: slipway secrets add';
+      throw new SecretNotFoundError(ref.source, ref.source === 'ssm' ? ref.name : valueFrom.replace(/(:secret:[^:]+):.*$/, '$1'), hint);
     }
-    return value;
+    if (ref.source === 'ssm' || ref.key === undefined) return value;
+    let json: unknown;
+    try {
+      json = JSON.parse(value);
+    } catch (err) {
+      throw new Error(`local-secrets: secret ${ref.name} is read by key "${ref.key}" but is not JSON (${(err as Error).message}); store it as {"${ref.key}": "…"}`);
+    }
+    const field = (json as Record<string, unknown> | null)?.[ref.key];
+    if (typeof field !== 'string') throw new Error(`local-secrets: secret ${ref.name} has no string key "${ref.key}"; store it as {"${ref.key}": "…"}`);
+    return field;
+  }
+
+  /** Whether a reference names a secret that is set (no value is returned). */
+  has(valueFrom: string): boolean {
+    return secretReference(valueFrom).name in this.load();
   }
 }

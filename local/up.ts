@@ -65,6 +65,8 @@ export interface LocalSlipway {
 }
 
 const FINISHED = new Set(['success', 'failure', 'killed', 'error']);
+/** The ECS stand-in's account (local/ecs/index.ts). */
+const LOCAL_ACCOUNT_ID = '000000000000';
 
 export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Promise<LocalSlipway> {
   const env = options.env ?? process.env;
@@ -106,6 +108,11 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
       SECURITY_GROUP_IDS: 'sg-local',
       ASSIGN_PUBLIC_IP: 'DISABLED',
       BUILD_LOG_GROUP: LOCAL_LOG_GROUP,
+      // As deployed: full ARNs of the stand-ins' account, and the planner leaves out secrets
+      // the local store does not hold (ECS would stop the task on one).
+      ACCOUNT_ID: LOCAL_ACCOUNT_ID,
+      PARTITION: 'aws',
+      SECRETS_CHECK: 'local',
       USE_SPOT: 'false',
       VCPU_QUOTA: env.VCPU_QUOTA || '6',
       MAX_CONCURRENT_BUILDS: env.MAX_CONCURRENT_BUILDS || '10',

@@ -41,8 +41,12 @@ export interface ContextFlags {
   fork?: boolean;
 }
 
-/** Options of the printed output: what a deployment would set, with neutral values. */
-export const CLI_COMPILE_OPTIONS: CompileOptions = { logGroup: '/slipway/builds', region: 'us-east-1' };
+/**
+ * Options of the printed output: what a deployment would set, with neutral values. Full ARNs
+ * need an account: a placeholder one, in the `aws` partition (a `kind: secret` document cannot
+ * be compiled without them).
+ */
+export const CLI_COMPILE_OPTIONS: CompileOptions = { logGroup: '/slipway/builds', region: 'us-east-1', accountId: '000000000000', partition: 'aws' };
 
 export async function run(args: string[], io: CliIO): Promise<number> {
   const flags: ContextFlags = {};

@@ -48,17 +48,36 @@ import { pluginEnvironment } from './plugin-settings.js';
 import { hasEntrypoint, pluginArgv, type ImageCommands } from './plugin-command.js';
 import { gateContainerScript, pluginScript, stepScript } from './script.js';
 import { SECRET_NAME } from './secret-names.js';
+import { planPullCredentials, registryHost } from './pull-credentials.js';
 import { stepDependencies, stepKind, type OrderedStep, type StepKind } from './step-order.js';
-import type { Conditions, Diagnostic, EnvValue, Manifest, Pipeline, Position, SecretDocument, Step } from './types.js';
+import type { Arch, Conditions, Diagnostic, EnvValue, Manifest, Pipeline, Position, SecretDocument, Step } from './types.js';
 
 export interface CompileOptions {
-  /** Image of the agent (task-runner). */
+  /** Image of the agent (task-runner) for every architecture: a multi-arch image (manifest list). */
   agentImage?: string;
+  /**
+   * The agent image of each architecture (single-platform images, one per Fargate
+   * runtimePlatform). When given it wins over `agentImage`, and a pipeline whose `platform.arch`
+   * has none here is refused: ECS would stop its task with CannotPullContainerError.
+   */
+  agentImages?: Partial<Record<Arch, string>>;
   /** CloudWatch Logs group of every container. */
   logGroup: string;
   region: string;
-  /** Makes SSM secret references full ARNs; without it they are parameter names (same region). */
+  /**
+   * Makes SSM secret references full ARNs (without it they are parameter names, same region);
+   * Secrets Manager references (`kind: secret` documents) always need it.
+   */
   accountId?: string;
+  /** The account's partition (`aws`, `aws-cn`, `aws-us-gov`): every ARN the compiler writes is in it. Needed with `accountId`. */
+  partition?: string;
+  /**
+   * Secret references (`valueFrom`, as the compiler writes them) that the planner found do not
+   * exist. ECS fetches every secret of the task before any container starts, so one missing
+   * reference would stop the whole task (ResourceInitializationError); these are left out
+   * instead, the variable stays unset (Drone gives an empty value), and the stage notes say so.
+   */
+  absentSecrets?: ReadonlySet<string>;
   executionRoleArn?: string;
   /** Role the build's containers get; none (no AWS credentials) unless the repository is allowed one. */
   taskRoleArn?: string;
@@ -300,9 +319,19 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
   const hosts = [...pipeline.services.map((s) => s.name), ...[...active.values()].filter((o) => o.step.detach).map((o) => o.step.name)];
   const secretRef = (secret: string) => secretArn(secret, ctx, options, source.secrets ?? [], (m, pos) => fail(pos ?? pipeline.pos, m));
   const withheld = new Set<string>();
+  const absent = new Set<string>();
+  const agentImage = agentImageFor(options, pipeline.platform.arch);
+  if (agentImage === undefined) {
+    const have = Object.keys(options.agentImages ?? {}).sort();
+    fail(
+      pipeline.pos,
+      `platform: arch ${pipeline.platform.arch}: this deployment has no ${pipeline.platform.arch} agent image (it has ${have.join(', ') || 'none'}), ` +
+        `so ECS could not start the task (CannotPullContainerError): ask an administrator to deploy the ${pipeline.platform.arch} agent image (see README, "Agent images"), or use arch ${have[0] ?? 'amd64'}`,
+    );
+  }
   const runEnv = buildEnvironment(ctx, stageEnv(pipeline, stageNumber));
   const anyPlugin = [...active.values()].some((o) => isPlugin(o.step));
-  const common = { pipeline, options, withSecrets, withheld, secretRef, hosts, fail, pluginEnv: anyPlugin ? pluginStructuralEnvironment(runEnv) : {} };
+  const common = { pipeline, options, withSecrets, withheld, absent, agentImage: agentImage!, secretRef, hosts, fail, pluginEnv: anyPlugin ? pluginStructuralEnvironment(runEnv) : {} };
 
   const containers: ContainerDefinition[] = [];
   const plan: AgentPlan = {
@@ -378,14 +407,19 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
     if (first.detach && first.ready?.command) stepPlan.readyTimeout = first.ready.timeout;
     plan.steps.push(stepPlan);
   }
-  containers[0] = agentContainer(plan, options, pipeline);
+  containers[0] = agentContainer(plan, options, pipeline, agentImage!);
   if (pipeline.imagePullSecrets.length > 0) {
-    notes.push(
-      `image_pull_secrets (${pipeline.imagePullSecrets.join(', ')}) are not used: Fargate pulls with the task execution role, so grant it access to the registry (ECR) instead`,
-    );
+    const own = new Set([...serviceContainers, ...compiledUnits.map((u) => u.container)]);
+    applyPullCredentials(containers.filter((c) => own.has(c.name!)), source.secrets ?? [], common, notes, ctx);
   }
   if (withheld.size > 0) {
     notes.push(`secrets withheld from this build (pull request from a fork): ${[...withheld].sort().join(', ')}`);
+  }
+  if (absent.size > 0) {
+    notes.push(
+      `secrets not found, left out (their variables are unset, as Drone leaves them empty): ${[...absent].sort().join(', ')}; ` +
+        `ECS would otherwise stop the whole task before any step ran (ResourceInitializationError)`,
+    );
   }
 
   const size = taskSize(pipeline, containers, options, fail, notes);
@@ -492,6 +526,10 @@ interface Common {
   options: CompileOptions;
   withSecrets: boolean;
   withheld: Set<string>;
+  /** Secrets left out because the planner found they do not exist (`from_secret` names). */
+  absent: Set<string>;
+  /** The agent image for the pipeline's architecture (the agent and the gates run it). */
+  agentImage: string;
   secretRef: (secret: string) => string;
   hosts: string[];
   fail: (pos: Position, message: string) => never;
@@ -599,7 +637,13 @@ function secretsOf(secrets: Record<string, string>, c: Common): { secrets?: Secr
     for (const name of names) c.withheld.add(secrets[name]!);
     return {};
   }
-  return { secrets: names.map((name) => ({ name, valueFrom: c.secretRef(secrets[name]!) })) };
+  const out: Secret[] = [];
+  for (const name of names) {
+    const valueFrom = c.secretRef(secrets[name]!);
+    if (c.options.absentSecrets?.has(valueFrom)) c.absent.add(secrets[name]!);
+    else out.push({ name, valueFrom });
+  }
+  return out.length > 0 ? { secrets: out } : {};
 }
 
 function resources(step: Step): Pick<ContainerDefinition, 'cpu' | 'memoryReservation'> {
@@ -609,12 +653,18 @@ function resources(step: Step): Pick<ContainerDefinition, 'cpu' | 'memoryReserva
   };
 }
 
-function agentContainer(plan: AgentPlan, options: CompileOptions, pipeline: Pipeline): ContainerDefinition {
+/** The agent image for `arch`; undefined when the deployment has none for it. */
+export function agentImageFor(options: Pick<CompileOptions, 'agentImage' | 'agentImages'>, arch: Arch): string | undefined {
+  if (options.agentImages) return options.agentImages[arch];
+  return options.agentImage ?? DEFAULT_AGENT_IMAGE;
+}
+
+function agentContainer(plan: AgentPlan, options: CompileOptions, pipeline: Pipeline, image: string): ContainerDefinition {
   // A pipeline that does not clone needs no credentials: the secret is then not even referenced.
   const clone = pipeline.clone.disable ? undefined : options.cloneCredentials;
   return {
     name: AGENT_CONTAINER,
-    image: options.agentImage ?? DEFAULT_AGENT_IMAGE,
+    image,
     essential: true,
     environment: [
       ...(clone
@@ -764,6 +814,33 @@ function stepContainer(u: Unit, dependsOn: ContainerDependency[], stepNumber: (s
   return def;
 }
 
+/**
+ * `image_pull_secrets` as ECS `repositoryCredentials` on the containers of each secret's
+ * registry (pull-credentials.ts). Withheld from forks like every secret; left out, with a
+ * note, when the planner found the secret missing.
+ */
+function applyPullCredentials(containers: ContainerDefinition[], documents: SecretDocument[], c: Common, notes: string[], ctx: BuildContext): void {
+  const pathOf = c.options.secretPath ?? ((slug: string, name: string) => defaultSecretPath(slug, name, c.options.secretsPrefix));
+  const plan = planPullCredentials(c.pipeline.imagePullSecrets, documents, containers.map((d) => d.image!), pathOf(ctx.repo.slug, ''));
+  if (!plan.ok) return c.fail(plan.document?.pos ?? c.pipeline.pos, plan.message);
+  if (plan.unused.length > 0) {
+    notes.push(`image_pull_secrets ${plan.unused.map((u) => `"${u}"`).join(', ')} match no image of this pipeline outside ECR (ECR images are pulled with the task execution role)`);
+  }
+  for (const [host, { secret }] of plan.byHost) {
+    const users = containers.filter((d) => registryHost(d.image!) === host);
+    if (!c.withSecrets) {
+      c.withheld.add(secret);
+      continue;
+    }
+    const arn = c.secretRef(secret);
+    if (c.options.absentSecrets?.has(arn)) {
+      notes.push(`image_pull_secrets "${secret}" does not exist: ${users.map((d) => d.name).join(', ')} pull ${host} anonymously`);
+      continue;
+    }
+    for (const d of users) d.repositoryCredentials = { credentialsParameter: arn };
+  }
+}
+
 /** What a plugin step can know of the build's status when it starts: only its gate tells. */
 function statusEnv(kind: StepKind): Record<string, string> {
   if (kind === 'always') return {};
@@ -774,7 +851,7 @@ function statusEnv(kind: StepKind): Record<string, string> {
 function gateContainer(name: string, script: string, dependsOn: ContainerDependency[], c: Common): ContainerDefinition {
   return {
     name,
-    image: c.options.agentImage ?? DEFAULT_AGENT_IMAGE,
+    image: c.agentImage,
     essential: false,
     entryPoint: [SHELL, '-c'],
     command: [script],
@@ -842,18 +919,37 @@ function secretArn(
         doc.pos,
       );
     }
-    if (!options.accountId) {
-      if (key) fail(`secret "${secret}" reads key "${key}" of a Secrets Manager secret, which needs a full ARN: set the account id`, doc.pos);
-      return path;
-    }
-    const arn = `arn:aws:secretsmanager:${options.region}:${options.accountId}:secret:${path}`;
-    return key ? `${arn}:${key}::` : arn;
+    return secretsManagerRef(path, key, options);
   }
   if (!SECRET_NAME.test(secret)) {
     fail(`from_secret "${secret}" is not a valid secret name: use letters, digits, "_", "." and "-" (it is one segment of the parameter path ${own}NAME)`);
   }
   const path = pathOf(ctx.repo.slug, secret);
-  return options.accountId ? `arn:aws:ssm:${options.region}:${options.accountId}:parameter${path}` : path;
+  return options.accountId ? `arn:${partitionOf(options)}:ssm:${options.region}:${options.accountId}:parameter${path}` : path;
+}
+
+/**
+ * A Secrets Manager secret as ECS reads it. It must be an ARN: ECS takes a bare name in
+ * `valueFrom` for an SSM parameter ("If the SSM Parameter Store parameter exists in the same
+ * Region … you can use either the full ARN or name of the parameter", AWS::ECS::TaskDefinition
+ * Secret, https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-ecs-taskdefinition-secret.html).
+ * The ARN is partial (no `-XXXXXX` suffix Secrets Manager adds), which Secrets Manager
+ * resolves as long as the name does not itself end in a hyphen and six characters
+ * (DescribeSecret / GetSecretValue SecretId). A JSON key is `ARN:KEY::` (version stage and id
+ * left empty: the current version), https://docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-secrets-manager.html.
+ * A deployment setting that is missing is a plain Error (not the pipeline's fault).
+ */
+export function secretsManagerRef(path: string, key: string | undefined, options: Pick<CompileOptions, 'accountId' | 'partition' | 'region'>): string {
+  if (!options.accountId) {
+    throw new Error(`${COMPILE_PREFIX}the Secrets Manager secret ${path} needs the account id to make its ARN (ECS would read a bare name as an SSM parameter): set CompileOptions.accountId (the planner's ACCOUNT_ID)`);
+  }
+  const arn = `arn:${partitionOf(options)}:secretsmanager:${options.region}:${options.accountId}:secret:${path}`;
+  return key ? `${arn}:${key}::` : arn;
+}
+
+function partitionOf(options: Pick<CompileOptions, 'partition'>): string {
+  if (!options.partition) throw new Error(`${COMPILE_PREFIX}CompileOptions.partition is not set (the planner's PARTITION: aws, aws-cn or aws-us-gov); it is needed with accountId`);
+  return options.partition;
 }
 
 export function defaultSecretPath(repoSlug: string, secret: string, prefix = '/slipway'): string {

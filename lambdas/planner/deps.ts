@@ -4,8 +4,11 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { BuildStore } from '../../core/builds/store.js';
 import { StageStore } from '../../core/builds/stage-store.js';
 import { encodeJob } from '../../core/scaling/job.js';
-import { allowedRepositories, numberEnv, requireEnv, type Env } from '../shared/config.js';
-import { dynamoDocument, secretsClient, sqsClient } from '../shared/clients.js';
+import { allowedRepositories, requireEnv, type Env } from '../shared/config.js';
+import { compileOptionsFromEnv } from './compile-options.js';
+import { dynamoDocument, secretsClient, sqsClient, ssmClient } from '../shared/clients.js';
+import { LocalSecretStore, slipwayHome } from '../../local/secrets.js';
+import { awsSecretCheck, storeSecretCheck } from './secret-check.js';
 import { autoscalerNudge } from '../shared/nudge.js';
 import { createScmAccess } from '../shared/scm.js';
 import { scmCredentials } from '../shared/secrets.js';
@@ -22,7 +25,6 @@ export function plannerDepsFromEnv(env: Env = process.env): PlannerDeps {
   const tableName = requireEnv(env, 'TABLE_NAME', 'the build table');
   const jobsQueueUrl = requireEnv(env, 'JOBS_QUEUE_URL', 'where ready stages go');
   const doc = dynamoDocument();
-  const prefix = (env.SECRETS_PREFIX ?? '/slipway').replace(/\/+$/, '');
   const publicUrl = env.PUBLIC_URL;
   const log: PlannerDeps['log'] = (message, fields = {}) => console.log(JSON.stringify({ source: 'planner', message, ...fields }));
   return {
@@ -45,22 +47,26 @@ export function plannerDepsFromEnv(env: Env = process.env): PlannerDeps {
     },
     // Fire and forget (async invoke): the planner does not wait for the autoscaler's pass.
     nudge: autoscalerNudge(env, 'planner', log),
-    compile: {
-      logGroup: env.BUILD_LOG_GROUP ?? '/slipway/builds',
-      region: env.AWS_REGION ?? 'us-east-1',
-      ...(env.AGENT_IMAGE ? { agentImage: env.AGENT_IMAGE } : {}),
-      ...(env.TASK_EXECUTION_ROLE_ARN ? { executionRoleArn: env.TASK_EXECUTION_ROLE_ARN } : {}),
-      ...(env.TASK_ROLE_ARN ? { taskRoleArn: env.TASK_ROLE_ARN } : {}),
-      defaultCpu: numberEnv(env, 'DEFAULT_CPU', 1024),
-      defaultMemory: numberEnv(env, 'DEFAULT_MEMORY', 2048),
-      secretPath: (slug, secret) => `${prefix}/${slug}/${secret}`,
-    },
+    compile: compileOptionsFromEnv(env),
+    ...secretCheckOf(env),
     publicUrl,
     allowedRepositories: allowedRepositories(env),
     system: systemOf(publicUrl),
     now: Date.now,
     log,
   };
+}
+
+/** SECRETS_CHECK: `aws` (the stack sets it), `local` (local mode's secret store) or unset / `off`. */
+function secretCheckOf(env: Env): Pick<PlannerDeps, 'secretCheck'> {
+  const mode = env.SECRETS_CHECK ?? 'off';
+  if (mode === 'aws') return { secretCheck: awsSecretCheck(ssmClient, secretsClient) };
+  if (mode === 'local') {
+    const store = new LocalSecretStore(slipwayHome(env as NodeJS.ProcessEnv));
+    return { secretCheck: storeSecretCheck((ref) => store.has(ref)) };
+  }
+  if (mode === 'off') return {};
+  throw new Error(`config: SECRETS_CHECK=${JSON.stringify(mode)}; expected aws, local or off`);
 }
 
 function systemOf(publicUrl: string | undefined): PlannerDeps['system'] {

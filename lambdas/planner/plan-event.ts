@@ -9,9 +9,11 @@
 import type { BuildStore } from '../../core/builds/store.js';
 import type { StageStore } from '../../core/builds/stage-store.js';
 import { buildRecord, newBuildRecords, readyStages } from '../../core/builds/new-build.js';
-import { buildId as makeBuildId, stageKey, type Build, type Stage } from '../../core/builds/types.js';
+import type { Build, Stage } from '../../core/builds/types.js';
 import type { BuildContext } from '../../core/pipeline/context.js';
-import { CompileError, compileManifest, type CompileOptions } from '../../core/pipeline/compile.js';
+import { CompileError, compileManifest, type CompileResult } from '../../core/pipeline/compile.js';
+import { SecretCheckError, secretReferencesOf, type SecretCheck } from './secret-check.js';
+import { buildCompileOptions, type DeploymentCompileOptions } from './compile-options.js';
 import { conditionInput, conditionsMatch } from '../../core/pipeline/conditions.js';
 import { formatDiagnostic } from '../../core/pipeline/format.js';
 import { loadManifest } from '../../core/pipeline/load.js';
@@ -34,8 +36,8 @@ export interface PlannerDeps {
   enqueueJob: (job: StageJob) => Promise<void>;
   /** Asks the autoscaler for a pass now. */
   nudge: () => Promise<void>;
-  /** Compiler settings of this deployment; the stage id, secrets and clone credentials are set per build. */
-  compile: Omit<CompileOptions, 'stageId' | 'withSecrets' | 'cloneCredentials'>;
+  /** Compiler settings of this deployment (compile-options.ts); the stage id, secrets and clone credentials are set per build. */
+  compile: DeploymentCompileOptions;
   /** The agent's clone credentials for a repository (private ones); none: anonymous clones. */
   cloneCredentials?: (repo: BuildContext['repo']) => Promise<CloneDecision>;
   /**
@@ -43,6 +45,11 @@ export interface PlannerDeps {
    * compiled to run masked, which needs it. Without it they run unmasked (the stage notes say so).
    */
   imageLookup?: ImageCommandLookup;
+  /**
+   * Which secret references do not exist (secret-check.ts). Without it the task definitions
+   * name every secret, and one missing stops the task before any step runs.
+   */
+  secretCheck?: SecretCheck;
   /** How often the events queue delivers a message before its dead-letter queue (EVENTS_MAX_RECEIVES). */
   maxReceives?: number;
   publicUrl?: string;
@@ -141,13 +148,21 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
 
   let records;
   try {
-    const compiled = compileManifest(manifest, ctx, {
-      ...deps.compile,
-      withSecrets: !fork,
-      ...(imageCommands ? { imageCommands } : {}),
-      ...(clone.credentials ? { cloneCredentials: clone.credentials } : {}),
-      stageId: (_pipeline, stageNumber) => stageKey(makeBuildId(ctx.repo.slug, number), stageNumber),
-    });
+    const compile = (absentSecrets?: ReadonlySet<string>) =>
+      compileManifest(
+        manifest,
+        ctx,
+        buildCompileOptions(deps.compile, {
+          repoSlug: ctx.repo.slug,
+          buildNumber: number,
+          fork,
+          ...(imageCommands ? { imageCommands } : {}),
+          ...(clone.credentials ? { cloneCredentials: clone.credentials } : {}),
+          ...(absentSecrets ? { absentSecrets } : {}),
+        }),
+      );
+    let compiled = compile();
+    compiled = await withoutMissingSecrets(compiled, compile, clone.credentials?.passwordFrom, deps, fields);
     records = newBuildRecords(base, manifest, compiled);
   } catch (err) {
     if (!(err instanceof CompileError)) throw err;
@@ -168,6 +183,38 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
   await nudge(deps);
   deps.log('build created', { ...fields, buildId: records.build.id, stages: records.stages.length, enqueued });
   return { kind: 'created', buildId: records.build.id, enqueued };
+}
+
+/**
+ * Drone gives a secret that does not exist an empty value; ECS would stop the whole task. So
+ * the missing ones are left out (their variables unset) and the stage notes name them. The
+ * clone token is Slipway's own and not checked. A check that cannot answer leaves the build
+ * as compiled, with a note: the task then fails at start only if a secret really is missing.
+ */
+async function withoutMissingSecrets(
+  compiled: CompileResult,
+  compile: (absent: ReadonlySet<string>) => CompileResult,
+  cloneToken: string | undefined,
+  deps: PlannerDeps,
+  fields: Record<string, unknown>,
+): Promise<CompileResult> {
+  if (!deps.secretCheck) return compiled;
+  const references = secretReferencesOf(compiled, [cloneToken]);
+  if (references.length === 0) return compiled;
+  let missing: ReadonlySet<string>;
+  try {
+    missing = await deps.secretCheck(references);
+  } catch (err) {
+    if (!(err instanceof SecretCheckError)) throw err;
+    deps.log('secrets not checked', { ...fields, error: err.message });
+    for (const stage of compiled.stages) {
+      stage.notes.push(`the secrets were not checked (${err.message}): one that does not exist stops the task before any step runs`);
+    }
+    return compiled;
+  }
+  if (missing.size === 0) return compiled;
+  deps.log('secrets not found, left out', { ...fields, missing: [...missing] });
+  return compile(missing);
 }
 
 async function createInvalid(build: Build, repo: ScmRepo, deps: PlannerDeps): Promise<PlanOutcome> {

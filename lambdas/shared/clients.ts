@@ -5,6 +5,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 function lazy<T>(make: () => T): () => T {
@@ -18,3 +19,4 @@ export const dynamoDocument = /* @__PURE__ */ lazy(() => DynamoDBDocumentClient.
 export const sqsClient = /* @__PURE__ */ lazy(() => new SQSClient({ useQueueUrlAsEndpoint: false }));
 export const lambdaClient = /* @__PURE__ */ lazy(() => new LambdaClient({}));
 export const secretsClient = /* @__PURE__ */ lazy(() => new SecretsManagerClient({}));
+export const ssmClient = /* @__PURE__ */ lazy(() => new SSMClient({}));

@@ -31,6 +31,8 @@ export interface ContainerState {
   dataDir: string;
   /** The definition's environment merged with the overrides'. */
   environment: Record<string, string>;
+  /** The container's secrets by variable name, fetched at task start. */
+  secretValues?: Record<string, string>;
   /** Everything the process got (ECS's variables, secrets): health probes get it too. */
   runEnvironment?: Record<string, string>;
   stopTimer?: NodeJS.Timeout;

@@ -19,3 +19,21 @@ export class EcsApiError extends Error {
 
 export const clientError = (message: string): EcsApiError => new EcsApiError('ClientException', message);
 export const invalidParameter = (message: string): EcsApiError => new EcsApiError('InvalidParameterException', message);
+
+/**
+ * A secret (`secrets[].valueFrom` or `repositoryCredentials.credentialsParameter`) that does
+ * not exist. Thrown by a stand-in's `resolveSecret`; the task then stops as ECS stops it.
+ */
+export class SecretNotFoundError extends Error {
+  constructor(
+    /** `ssm` (Parameter Store) or `asm` (Secrets Manager), as the ECS agent names them. */
+    readonly source: 'ssm' | 'asm',
+    /** The parameter name or the secret ARN, as ECS reports it. */
+    readonly reference: string,
+    /** What to do about it locally (how to add the secret). */
+    readonly hint?: string,
+  ) {
+    super(`${source === 'ssm' ? 'parameter' : 'secret'} ${reference} does not exist${hint ? ` (${hint})` : ''}`);
+    this.name = 'SecretNotFoundError';
+  }
+}

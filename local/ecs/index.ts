@@ -36,8 +36,13 @@ export interface LocalEcsOptions {
   eventDelivery?: EventDeliveryOptions;
   /** Images that run the agent (besides contract.DEFAULT_AGENT_IMAGE), project root. */
   catalogue?: CatalogueOptions;
-  /** Resolves a container's `secrets[].valueFrom` (SSM / Secrets Manager ARNs). */
+  /**
+   * Resolves a container's `secrets[].valueFrom` and `repositoryCredentials` (SSM names and
+   * ARNs, Secrets Manager ARNs); throws SecretNotFoundError for one that does not exist.
+   */
   resolveSecret?: (valueFrom: string) => Promise<string>;
+  /** Architecture of single-platform images (e.g. the agent image of each arch): a task of the other arch cannot pull them. */
+  imagePlatforms?: Readonly<Record<string, 'amd64' | 'arm64'>>;
   /** Grace for containers when stop() shuts everything down (default 2000 ms). */
   shutdownGraceMs?: number;
 }
@@ -116,6 +121,7 @@ export async function startLocalEcs(options: LocalEcsOptions = {}): Promise<Loca
     logs,
     catalogue: options.catalogue ?? {},
     resolveSecret: options.resolveSecret,
+    ...(options.imagePlatforms ? { imagePlatforms: options.imagePlatforms } : {}),
     attachMetadata: (task) => metadata.attach(task),
     onChange: (task) => bus.publish(taskStateChangeEvent(task, accountId)),
     maxStopTimeoutMs: () => (shuttingDown ? (options.shutdownGraceMs ?? 2000) : undefined),

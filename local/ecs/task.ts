@@ -12,6 +12,7 @@ import type { TaskDefinitionRecord } from './registry.js';
 import type { LogStore } from './logs.js';
 import { createSandbox, type SandboxMount, type TaskSandbox } from './sandbox.js';
 import { CANNOT_START, type ContainerState } from './container.js';
+import { SecretNotFoundError } from './errors.js';
 import { healthSettings, killGroup, runProbe, signalNumber } from './health.js';
 
 export type TaskStatus = 'PROVISIONING' | 'PENDING' | 'RUNNING' | 'STOPPING' | 'DEPROVISIONING' | 'STOPPED';
@@ -30,6 +31,11 @@ export interface TaskHost {
   logs: LogStore;
   catalogue: CatalogueOptions;
   resolveSecret?: (valueFrom: string) => Promise<string>;
+  /**
+   * The architecture of the single-platform images the stand-in knows (e.g. the agent images
+   * it is told about): a task whose runtimePlatform differs cannot pull them.
+   */
+  imagePlatforms?: Readonly<Record<string, 'amd64' | 'arm64'>>;
   attachMetadata(task: LocalTask): Promise<MetadataAttachment>;
   onChange(task: LocalTask): void;
   /** Upper bound on stop timeouts (used when the whole stand-in shuts down). */
@@ -133,7 +139,7 @@ export class LocalTask {
     try {
       await this.provisioning;
     } catch (error) {
-      this.beginStop('TaskFailedToStart', `ResourceInitializationError: ${(error as Error).message}`);
+      this.beginStop('TaskFailedToStart', error instanceof TaskStartError ? error.reason : `ResourceInitializationError: ${(error as Error).message}`);
       return;
     }
     if (this.desiredStatus === 'STOPPED') {
@@ -146,6 +152,10 @@ export class LocalTask {
   }
 
   private async provision(): Promise<void> {
+    // As Fargate: images are pulled and every secret of every container is fetched with the
+    // execution role before any container starts; one failure stops the whole task.
+    this.checkImagePlatforms();
+    await this.fetchSecrets();
     mkdirSync(this.taskDir, { recursive: true });
     // Database servers run as their own users: they must be able to reach their data dirs.
     for (let dir = this.taskDir; dir.startsWith(this.host.workDir) && dir !== dirname(this.host.workDir); dir = dirname(dir)) chmodSync(dir, 0o755);
@@ -160,6 +170,73 @@ export class LocalTask {
     this.sandbox = await createSandbox({ namespaces: this.host.namespaces, taskDir: this.taskDir, mountTargets: targets });
     this.metadata = await this.host.attachMetadata(this);
     this.metadataBaseUrl = this.metadata.baseUrl;
+  }
+
+  /**
+   * An image of another architecture than the task's runtimePlatform cannot be pulled: an
+   * essential container's stops the task, another's stops that container (and, through
+   * dependsOn, what waits for it). Fargate's words, as an ECS service event recorded them:
+   * "CannotPullContainerError: pull image manifest has been retried 7 time(s): image Manifest
+   * does not contain descriptor matching platform 'linux/amd64'"
+   * (https://github.com/aviswerdlow/relay/issues/71; also aws/containers-roadmap#1120).
+   * Only images the stand-in was told the platform of are checked.
+   */
+  private checkImagePlatforms(): void {
+    const wanted = this.definition.input.runtimePlatform?.cpuArchitecture === 'ARM64' ? 'arm64' : 'amd64';
+    for (const c of this.containers) {
+      const has = this.host.imagePlatforms?.[c.def.image];
+      if (has === undefined || has === wanted) continue;
+      const reason = `${CANNOT_PULL}: pull image manifest has been retried 5 time(s): image Manifest does not contain descriptor matching platform 'linux/${wanted}' (image ${c.def.image} is linux/${has})`;
+      c.reason = reason;
+      if (c.essential) throw new TaskStartError(reason);
+      c.launching = true;
+      c.lastStatus = 'STOPPED';
+      c.finishedAt = new Date();
+    }
+  }
+
+  /**
+   * Every `secrets[].valueFrom` and `repositoryCredentials` of the task, fetched at once as
+   * the ECS agent does before any container starts. A missing one stops the task with ECS's
+   * stop code and reason: SSM's "invalid parameters: NAME,…" (aws/amazon-ecs-agent
+   * agent/ssm/ssm.go, extractSSMValues), Secrets Manager's ResourceNotFoundException, behind
+   * "ResourceInitializationError: unable to pull secrets or registry auth: execution resource
+   * retrieval failed" (stopped reasons quoted in aws/copilot-cli#2095, Releem/releem-agent#195).
+   */
+  private async fetchSecrets(): Promise<void> {
+    const wanted = this.containers.flatMap((c) => [
+      ...(c.def.secrets ?? []).map((s) => ({ c, env: s.name!, valueFrom: s.valueFrom! })),
+      ...(c.def.repositoryCredentials?.credentialsParameter ? [{ c, env: undefined, valueFrom: c.def.repositoryCredentials.credentialsParameter }] : []),
+    ]);
+    if (wanted.length === 0) return;
+    const resolve = this.host.resolveSecret;
+    if (!resolve) {
+      throw new TaskStartError(`${RESOURCE_INIT}: the local ECS stand-in was started without resolveSecret, so it cannot fetch ${wanted.map((w) => w.valueFrom).join(', ')}`);
+    }
+    const results = await Promise.all(wanted.map(async (w) => ({ w, result: await resolve(w.valueFrom).then((value) => ({ value }), (error: unknown) => ({ error })) })));
+    const missing = results.flatMap(({ result }) => ('error' in result && result.error instanceof SecretNotFoundError ? [result.error] : []));
+    const ssm = [...new Set(missing.filter((e) => e.source === 'ssm').map((e) => e.reference))];
+    const hints = [...new Set(missing.map((e) => e.hint).filter(Boolean))];
+    const local = hints.length > 0 ? ` [local: ${hints.join('; ')}]` : '';
+    if (ssm.length > 0) {
+      throw new TaskStartError(`${RESOURCE_INIT}: ${RETRIEVAL_FAILED}: unable to retrieve secrets from ssm: service call has been retried 1 time(s): invalid parameters: ${ssm.join(',')}${local}`);
+    }
+    const asm = missing.find((e) => e.source === 'asm');
+    if (asm) {
+      throw new TaskStartError(
+        `${RESOURCE_INIT}: ${RETRIEVAL_FAILED}: unable to retrieve secret from asm: service call has been retried 1 time(s): failed to fetch secret ${asm.reference} from secrets manager: ResourceNotFoundException: Secrets Manager can't find the specified secret.${local}`,
+      );
+    }
+    const other = results.find(({ result }) => 'error' in result);
+    if (other && 'error' in other.result) throw new TaskStartError(`${RESOURCE_INIT}: ${RETRIEVAL_FAILED}: ${(other.result.error as Error).message}`);
+    for (const { w, result } of results) {
+      if (!('value' in result)) continue;
+      if (w.env === undefined) {
+        checkRegistryCredentials(w.valueFrom, result.value);
+        continue;
+      }
+      (w.c.secretValues ??= {})[w.env] = result.value;
+    }
   }
 
   private mountsOf(c: ContainerState): SandboxMount[] {
@@ -332,12 +409,8 @@ export class LocalTask {
       ECS_CONTAINER_METADATA_URI: `${this.metadataBaseUrl}/${c.runtimeId}`,
       ...c.environment,
     };
-    for (const secret of c.def.secrets ?? []) {
-      if (!this.host.resolveSecret) {
-        throw new Error(`secret ${secret.name} (${secret.valueFrom}) cannot be retrieved: the local ECS stand-in was started without resolveSecret`);
-      }
-      env[secret.name!] = await this.host.resolveSecret(secret.valueFrom!);
-    }
+    // Fetched at task start (fetchSecrets).
+    Object.assign(env, c.secretValues ?? {});
     return env;
   }
 
@@ -385,7 +458,7 @@ export class LocalTask {
       if (c.lastStatus === 'PENDING' && !c.process) {
         c.launching = true;
         c.lastStatus = 'STOPPED';
-        c.reason = 'Task stopped before the container started';
+        c.reason ??= 'Task stopped before the container started';
         c.finishedAt = new Date();
       }
     }
@@ -480,3 +553,33 @@ export class LocalTask {
 }
 
 export type { ContainerDefinition };
+
+const RESOURCE_INIT = 'ResourceInitializationError: unable to pull secrets or registry auth';
+const RETRIEVAL_FAILED = 'execution resource retrieval failed';
+const CANNOT_PULL = 'CannotPullContainerError';
+
+/** Why a task could not start, worded as ECS's stoppedReason. */
+export class TaskStartError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'TaskStartError';
+  }
+}
+
+/**
+ * A private registry's credentials secret must be JSON `{"username": …, "password": …}`
+ * (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/private-auth.html); ECS fails
+ * the task when it is not.
+ */
+function checkRegistryCredentials(arn: string, value: string): void {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch (error) {
+    throw new TaskStartError(`${RESOURCE_INIT}: ${RETRIEVAL_FAILED}: unable to retrieve secret from asm: the registry credentials ${arn} are not JSON: ${(error as Error).message}`);
+  }
+  const creds = parsed as { username?: unknown; password?: unknown } | null;
+  if (typeof creds?.username !== 'string' || typeof creds.password !== 'string') {
+    throw new TaskStartError(`${RESOURCE_INIT}: ${RETRIEVAL_FAILED}: the registry credentials ${arn} must hold {"username": "…", "password": "…"}`);
+  }
+}

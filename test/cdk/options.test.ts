@@ -47,6 +47,9 @@ describe('settings from CDK context', () => {
     [{ defaultCpu: 1000 }, /defaultCpu: 1000 is not a Fargate CPU size/],
     [{ allowedRepositories: 'acme' }, /allowedRepositories: "acme" is not owner\/name/],
     [{ secretsPrefix: 'slipway' }, /secretsPrefix: "slipway" must be an SSM path/],
+    [{ agentPlatforms: 'amd64,x86' }, /agentPlatforms: "x86" is not amd64 or arm64/],
+    [{ pullRepositories: 'team/*' }, /pullRepositories: "team\/\*" is not an ECR repository ARN/],
+    [{ pullThroughCachePrefixes: 'Docker Hub' }, /pullThroughCachePrefixes: "Docker Hub" is not an ECR repository prefix/],
   ])('rejects %j with a message naming the key', (context, message) => {
     expect(() => settingsFromContext(fromMap(context))).toThrow(ConfigError);
     expect(() => settingsFromContext(fromMap(context))).toThrow(message);
@@ -69,6 +72,8 @@ describe('private subnets, an allow-list and teardown-friendly settings', () => 
         useSpot: true,
         maxConcurrentBuilds: 3,
         agentImage: { uri: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/agent:1' },
+        pullRepositories: ['arn:aws:ecr:eu-west-1:123456789012:repository/team/*'],
+        pullThroughCachePrefixes: ['docker-hub'],
       }),
       fast,
     );
@@ -95,6 +100,16 @@ describe('private subnets, an allow-list and teardown-friendly settings', () => 
       expect(services.some((x) => x.includes(service)), service).toBe(true);
     }
     expect(env('SlipwayFunctionsAutoscaler').ASSIGN_PUBLIC_IP).toBe('DISABLED');
+  });
+
+  it('lets build tasks pull from the configured repositories and through the pull-through cache (create the cached repository, import upstream)', () => {
+    const exec = iamStatements(s.json).filter(({ owner }) => owner.includes('TaskExecutionRole')).map((x) => x.statement);
+    expect(exec.find((st) => st.Sid === 'PullImages')!.Resource).toBe('arn:aws:ecr:eu-west-1:123456789012:repository/team/*');
+    const cache = exec.find((st) => st.Sid === 'PullThroughCache')!;
+    expect(asList(cache.Action)).toEqual(expect.arrayContaining(['ecr:BatchImportUpstreamImage', 'ecr:CreateRepository', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer']));
+    expect(cache.Resource).toEqual({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ecr:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':repository/docker-hub/*']],
+    });
   });
 
   it('scopes secret reads to the allowed repositories and tells the webhook and planner', () => {

@@ -25,11 +25,12 @@ const EXPECTED_ENV: Record<LambdaName, string[]> = {
   webhook: ['TABLE_NAME', 'EVENTS_QUEUE_URL', 'WEBHOOK_SECRET_ARN'],
   planner: [
     'TABLE_NAME', 'JOBS_QUEUE_URL', 'SCM_CREDENTIALS_SECRET_ARN', 'AUTOSCALER_FUNCTION_NAME', 'TASK_EXECUTION_ROLE_ARN', 'TASK_ROLE_ARN',
-    'BUILD_LOG_GROUP', 'AGENT_IMAGE', 'SECRETS_PREFIX', 'DEFAULT_CPU', 'DEFAULT_MEMORY', 'PUBLIC_URL',
+    'BUILD_LOG_GROUP', 'AGENT_IMAGE_AMD64', 'AGENT_IMAGE_ARM64', 'ACCOUNT_ID', 'PARTITION', 'SECRETS_PREFIX', 'DEFAULT_CPU', 'DEFAULT_MEMORY', 'PUBLIC_URL',
+    'SECRETS_CHECK',
   ],
   autoscaler: [
     'TABLE_NAME', 'JOBS_QUEUE_URL', 'CLUSTER', 'SUBNET_IDS', 'SECURITY_GROUP_IDS', 'ASSIGN_PUBLIC_IP', 'TASK_EXECUTION_ROLE_ARN',
-    'TASK_ROLE_ARN', 'BUILD_LOG_GROUP', 'AGENT_IMAGE', 'SECRETS_PREFIX', 'DEFAULT_CPU', 'DEFAULT_MEMORY', 'MAX_CONCURRENT_BUILDS',
+    'TASK_ROLE_ARN', 'BUILD_LOG_GROUP', 'AGENT_IMAGE_AMD64', 'AGENT_IMAGE_ARM64', 'ACCOUNT_ID', 'PARTITION', 'SECRETS_PREFIX', 'DEFAULT_CPU', 'DEFAULT_MEMORY', 'MAX_CONCURRENT_BUILDS',
     'VCPU_QUOTA', 'USE_SPOT', 'PUBLIC_URL', 'SCM_CREDENTIALS_SECRET_ARN', 'JOBS_DLQ_URL',
   ],
   'task-events': ['TABLE_NAME', 'JOBS_QUEUE_URL', 'SCM_CREDENTIALS_SECRET_ARN', 'PUBLIC_URL', 'AUTOSCALER_FUNCTION_NAME', 'BUILD_LOG_GROUP'],
@@ -93,7 +94,51 @@ for (const variant of variants) {
     it('never calls Docker while synthesizing (images build at deploy, Lambdas bundle with local esbuild)', () => {
       expect(existsSync(dockerLog) ? readFileSync(dockerLog, 'utf8') : '').toBe('');
       const assets = JSON.parse(readFileSync(join(s.outdir, `${s.stack.artifactId}.assets.json`), 'utf8'));
-      expect(Object.keys(assets.dockerImages ?? {})).toHaveLength(1);
+      // The agent, once per Fargate architecture.
+      expect(Object.values(assets.dockerImages ?? {}).map((a: any) => a.source.platform).sort()).toEqual(['linux/amd64', 'linux/arm64']);
+    });
+
+    it('gives the planner an agent image per architecture (an arm64 pipeline runs the arm64 build), and the account and partition', () => {
+      const assets = JSON.parse(readFileSync(join(s.outdir, `${s.stack.artifactId}.assets.json`), 'utf8'));
+      const tagOf = (platform: string) => Object.entries(assets.dockerImages as Record<string, any>).find(([, a]) => a.source.platform === platform)![0];
+      const env = fn('planner').props.Environment.Variables as Record<string, unknown>;
+      expect(JSON.stringify(env.AGENT_IMAGE_ARM64)).toContain(tagOf('linux/arm64'));
+      expect(JSON.stringify(env.AGENT_IMAGE_AMD64)).toContain(tagOf('linux/amd64'));
+      expect(env.ACCOUNT_ID).toEqual({ Ref: 'AWS::AccountId' });
+      expect(env.PARTITION).toEqual({ Ref: 'AWS::Partition' });
+    });
+
+    it('lets build tasks read the repository secrets in Secrets Manager (kind: secret, image_pull_secrets) under the prefix only', () => {
+      const exec = iamStatements(s.json).filter(({ owner }) => owner.includes('TaskExecutionRole')).map((x) => x.statement);
+      const repo = exec.filter((st) => st.Sid === 'RepositorySecretsManagerSecrets');
+      expect(repo).toHaveLength(1);
+      expect(repo[0]!.Action).toBe('secretsmanager:GetSecretValue');
+      expect(repo[0]!.Resource).toEqual({
+        'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':secret:/slipway/*']],
+      });
+    });
+
+    it('lets build tasks pull images from the account\'s ECR repositories (not only the agent\'s)', () => {
+      const exec = iamStatements(s.json).filter(({ owner }) => owner.includes('TaskExecutionRole')).map((x) => x.statement);
+      const pulls = exec.filter((st) => st.Sid === 'PullImages');
+      expect(pulls).toHaveLength(1);
+      expect(asList(pulls[0]!.Action).sort()).toEqual(['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer']);
+      expect(pulls[0]!.Resource).toEqual({
+        'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ecr:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':repository/*']],
+      });
+      // No pull-through cache configured: no import of upstream images.
+      expect(exec.flatMap((st) => asList(st.Action))).not.toContain('ecr:BatchImportUpstreamImage');
+    });
+
+    it('lets the planner check that secrets exist without reading them: ssm:DescribeParameters and secretsmanager:DescribeSecret under the prefix', () => {
+      const planner = policyOf('planner');
+      expect(planner.find((st) => st.Sid === 'SecretsExist')).toEqual({ Sid: 'SecretsExist', Effect: 'Allow', Action: 'ssm:DescribeParameters', Resource: '*' });
+      const describe = planner.find((st) => st.Sid === 'SecretsManagerSecretsExist')!;
+      expect(describe.Action).toBe('secretsmanager:DescribeSecret');
+      expect(JSON.stringify(describe.Resource)).toMatch(/:secret:\/slipway\/\*"\]\]\}$/);
+      // Never a value: no GetParameter(s) and no GetSecretValue beyond its own SCM credentials secret.
+      const actions = planner.flatMap((st) => asList(st.Action));
+      expect(actions.filter((a) => a.startsWith('ssm:'))).toEqual(['ssm:DescribeParameters']);
     });
 
     it('creates no NAT gateway and lets nothing into build tasks', () => {
@@ -120,6 +165,7 @@ for (const variant of variants) {
             ['ecs:DescribeTaskDefinition', 'ecs:RegisterTaskDefinition'],
             ['ecs:ListTasks'],
             ['ecr:GetAuthorizationToken'],
+            ['ssm:DescribeParameters'],
             ['cloudfront:CreateInvalidation', 'cloudfront:GetInvalidation'],
           ];
           expect(allowed.map((a) => a.join())).toContain(actions.join());
@@ -215,7 +261,14 @@ for (const variant of variants) {
       expect(asList(ssm[0]!.Action)).toEqual(['ssm:GetParameters']);
       expect(JSON.stringify(ssm[0]!.Resource)).toMatch(/:parameter\/slipway\/\*"\]\]\}$/);
       const kms = exec.find((st) => asList(st.Action).includes('kms:Decrypt'));
-      expect(kms?.Condition).toEqual({ StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['ssm.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } });
+      expect(kms?.Condition).toEqual({
+        StringEquals: {
+          'kms:ViaService': [
+            { 'Fn::Join': ['', ['ssm.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },
+            { 'Fn::Join': ['', ['secretsmanager.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },
+          ],
+        },
+      });
       // The build task role has no permission at all.
       const taskRole = logicalIds(s.json, 'AWS::IAM::Role', 'SlipwayBuildClusterBuildTaskRole');
       expect(taskRole).toHaveLength(1);
@@ -229,10 +282,12 @@ for (const variant of variants) {
       const plannerArn = fn('planner').props.Environment.Variables.SCM_CREDENTIALS_SECRET_ARN as { Ref: string };
       expect(s.json.Resources[plannerArn.Ref]!.Type).toBe('AWS::SecretsManager::Secret');
       // The agent's `secrets` name `<that ARN>:githubCloneToken::` (lambdas/shared/clone-credentials.ts).
-      expect(secrets).toEqual([{ Sid: 'CloneTokens', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: plannerArn }]);
-      // Secrets Manager's AWS managed key needs no grant: the only kms:Decrypt is the SSM one.
+      expect(secrets.filter((st) => st.Sid !== 'RepositorySecretsManagerSecrets')).toEqual([
+        { Sid: 'CloneTokens', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: plannerArn },
+      ]);
+      // Secrets Manager's AWS managed key needs no grant: the only kms:Decrypt is the one through SSM and Secrets Manager.
       const kms = exec.filter((st) => asList(st.Action).includes('kms:Decrypt'));
-      expect(kms.map((st) => JSON.stringify(st.Condition))).toEqual([expect.stringContaining('"ssm.')]);
+      expect(kms).toHaveLength(1);
       expect(s.json.Resources[plannerArn.Ref]!.Properties?.KmsKeyId).toBeUndefined();
     });
 

@@ -4,19 +4,34 @@
 // among the leading comment lines adds compile options to the fixed ones; a header line
 // `# images: {"plugins/s3": {"entrypoint": ["/bin/drone-s3"]}}` is what the registry says
 // those images run (`{"error": "…"}` when it could not be read), as the planner passes it.
+// Goldens compile with the planner's own options (lambdas/planner/compile-options.ts) for the
+// deployment FIXTURE_ENV describes: what they show is what production registers.
 import { cliContext, type ContextFlags } from '../../cli/commands/compile.js';
 import { compileManifest, type CompileOptions, type CompileResult } from '../../core/pipeline/compile.js';
 import type { BuildContext } from '../../core/pipeline/context.js';
 import type { ImageCommandEntry, ImageCommands } from '../../core/pipeline/plugin-command.js';
 import { formatDiagnostic } from '../../core/pipeline/format.js';
 import { isValid, loadManifest } from '../../core/pipeline/load.js';
+import { buildCompileOptions, compileOptionsFromEnv } from '../../lambdas/planner/compile-options.js';
 
+/** The planner's environment in a deployment to eu-west-1 (what lib/functions.ts sets). */
+export const FIXTURE_ENV: Record<string, string> = {
+  AWS_REGION: 'eu-west-1',
+  ACCOUNT_ID: '123456789012',
+  PARTITION: 'aws',
+  AGENT_IMAGE_AMD64: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/slipway-agent:1-amd64',
+  AGENT_IMAGE_ARM64: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/slipway-agent:1-arm64',
+  BUILD_LOG_GROUP: '/slipway/builds',
+  TASK_EXECUTION_ROLE_ARN: 'arn:aws:iam::123456789012:role/slipway-execution',
+  TASK_ROLE_ARN: 'arn:aws:iam::123456789012:role/slipway-build',
+  SECRETS_PREFIX: '/slipway',
+  DEFAULT_CPU: '1024',
+  DEFAULT_MEMORY: '2048',
+};
+
+/** The deployment's options plus placement and a short stage id, for unit tests that look at those. */
 export const FIXTURE_OPTIONS: CompileOptions = {
-  agentImage: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/slipway-agent:1',
-  logGroup: '/slipway/builds',
-  region: 'eu-west-1',
-  accountId: '123456789012',
-  executionRoleArn: 'arn:aws:iam::123456789012:role/slipway-execution',
+  ...compileOptionsFromEnv(FIXTURE_ENV),
   cluster: 'slipway',
   network: { subnets: ['subnet-1'], securityGroups: ['sg-1'] },
   stageId: (_pipeline, n) => `build-42-${n}`,
@@ -30,14 +45,27 @@ export function fixtureContext(text: string): { context: BuildContext; flags: Co
   return { context, flags };
 }
 
-/** FIXTURE_OPTIONS plus the fixture's `# options:` and `# images:` headers, if any (JSON-expressible options only). */
+/**
+ * The planner's options for the fixture's build (buildCompileOptions over FIXTURE_ENV), plus
+ * the fixture's `# options:` and `# images:` headers, if any (JSON-expressible options only;
+ * `absentSecrets` as a list).
+ */
 export function fixtureOptions(text: string): CompileOptions {
   const options = header(text, 'options');
   const images = header(text, 'images');
+  const { context } = fixtureContext(text);
+  const extra = options ? (JSON.parse(options) as Partial<CompileOptions> & { absentSecrets?: string[] }) : {};
+  const { absentSecrets, cloneCredentials, ...rest } = extra;
   return {
-    ...FIXTURE_OPTIONS,
-    ...(options ? (JSON.parse(options) as Partial<CompileOptions>) : {}),
-    ...(images ? { imageCommands: imageTable(JSON.parse(images) as Record<string, FixtureImage>) } : {}),
+    ...buildCompileOptions(compileOptionsFromEnv(FIXTURE_ENV), {
+      repoSlug: context.repo.slug,
+      buildNumber: context.build.number,
+      fork: context.build.event === 'pull_request' && context.pullRequest?.fork === true,
+      ...(cloneCredentials ? { cloneCredentials } : {}),
+      ...(images ? { imageCommands: imageTable(JSON.parse(images) as Record<string, FixtureImage>) } : {}),
+      ...(absentSecrets ? { absentSecrets: new Set(absentSecrets) } : {}),
+    }),
+    ...rest,
   };
 }
 

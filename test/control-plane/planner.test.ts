@@ -16,6 +16,7 @@ import { StageStore } from '../../core/builds/stage-store.js';
 import { decodeJob, encodeJob } from '../../core/scaling/job.js';
 import type { BuildHook, EventMessage } from '../../core/scm/types.js';
 import { planEvent, RegistryUnavailableError, type PlannerDeps } from '../../lambdas/planner/plan-event.js';
+import { SecretCheckError, storeSecretCheck } from '../../lambdas/planner/secret-check.js';
 import { createImageCommandLookup } from '../../core/images/registry-client.js';
 import { STATE_BUSYBOX } from '../../core/pipeline/contract.js';
 import { startRegistryStandIn, type RegistryStandIn } from '../support/registry-stand-in.js';
@@ -574,5 +575,63 @@ describe('plugin images read from their registries', () => {
     } finally {
       registry.recover();
     }
+  });
+});
+
+describe('secrets that do not exist (ECS would stop the whole task on one)', () => {
+  const NOTIFY = `kind: pipeline
+type: docker
+name: build
+steps:
+- name: test
+  image: alpine
+  environment:
+    TOKEN:
+      from_secret: token
+  commands: [make test]
+- name: chat
+  image: alpine
+  environment:
+    HOOK:
+      from_secret: chat_webhook
+  commands: ['curl -d failed "$HOOK"']
+  when:
+    status: [failure]
+`;
+  const containersOf = (job: ReturnType<typeof decodeJob>) =>
+    (job.taskDefinition as unknown as { containerDefinitions: { name: string; secrets?: { name: string; valueFrom: string }[] }[] }).containerDefinitions;
+
+  it('are left out of the task definition with a stage note, as Drone leaves them empty; the others stay', async () => {
+    const asked: string[][] = [];
+    const withCheck: PlannerDeps = {
+      ...deps,
+      secretCheck: storeSecretCheck((ref) => {
+        asked.push([ref]);
+        return !ref.endsWith('/chat_webhook');
+      }),
+    };
+    const outcome = await planEvent(pushMessage('acme/missing-secret', NOTIFY), withCheck);
+    expect(outcome).toMatchObject({ kind: 'created' });
+    const containers = containersOf(decodeJob((await drainJobs())[0]!.Body!));
+    expect(containers.find((c) => c.name === 'test')!.secrets).toEqual([{ name: 'TOKEN', valueFrom: '/slipway/acme/missing-secret/token' }]);
+    expect(containers.find((c) => c.name === 'chat')!.secrets).toBeUndefined();
+    expect(asked.flat().sort()).toEqual(['/slipway/acme/missing-secret/chat_webhook', '/slipway/acme/missing-secret/token']);
+    const stage = (await store.getBuildDetail((outcome as { buildId: string }).buildId))!.stages[0]!;
+    expect(stage.notes?.join('\n')).toMatch(/secrets not found, left out .*: chat_webhook;/);
+    expect(logs.find((l) => l.message === 'secrets not found, left out')?.fields).toMatchObject({ missing: ['/slipway/acme/missing-secret/chat_webhook'] });
+  });
+
+  it('a check that cannot answer leaves every reference in place and says so in the notes', async () => {
+    const failing: PlannerDeps = {
+      ...deps,
+      secretCheck: async () => {
+        throw new SecretCheckError('planner: could not check that the build\'s secrets exist: ThrottlingException: Rate exceeded');
+      },
+    };
+    const outcome = await planEvent(pushMessage('acme/unchecked', NOTIFY), failing);
+    const containers = containersOf(decodeJob((await drainJobs())[0]!.Body!));
+    expect(containers.find((c) => c.name === 'chat')!.secrets).toHaveLength(1);
+    const stage = (await store.getBuildDetail((outcome as { buildId: string }).buildId))!.stages[0]!;
+    expect(stage.notes?.join('\n')).toMatch(/the secrets were not checked .*ThrottlingException/);
   });
 });

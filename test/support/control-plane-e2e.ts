@@ -16,7 +16,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { startLocalAws, type LocalAws } from '../../local/aws.js';
 import type { EventDeliveryOptions } from '../../local/ecs/events.js';
-import { parameterName } from '../../local/secrets.js';
+import { secretReference } from '../../local/secrets.js';
+import { SecretNotFoundError } from '../../local/ecs/errors.js';
 import { startControlPlane, type ControlPlane } from '../../local/control-plane.js';
 import { ensureTable } from '../../lambdas/shared/table.js';
 import { BuildStore } from '../../core/builds/store.js';
@@ -91,8 +92,10 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
       ecs: {
         ...(options.eventDelivery ? { eventDelivery: options.eventDelivery } : {}),
         resolveSecret: async (valueFrom) => {
-          const value = options.secrets?.[parameterName(valueFrom)];
-          if (value === undefined) throw new Error(`e2e: secret ${valueFrom} is not among the test's secrets`);
+          const ref = secretReference(valueFrom);
+          const value = options.secrets?.[ref.name];
+          // As AWS answers for a secret that does not exist: the stand-in stops the task as ECS does.
+          if (value === undefined) throw new SecretNotFoundError(ref.source, ref.source === 'ssm' ? ref.name : valueFrom, 'not among the test\'s secrets');
           return value;
         },
       },

@@ -1,0 +1,71 @@
+// image_pull_secrets → ECS repositoryCredentials (core/pipeline/pull-credentials.ts), with the
+// planner's own options.
+import { describe, expect, it } from 'vitest';
+import { cliContext } from '../../cli/commands/compile.js';
+import { compileManifest } from '../../core/pipeline/compile.js';
+import { isValid, loadManifest } from '../../core/pipeline/load.js';
+import { FIXTURE_OPTIONS } from './support.js';
+
+const push = cliContext({ repo: 'acme/app', commit: 'a'.repeat(40) });
+const fork = cliContext({ repo: 'acme/app', event: 'pull_request', fork: true });
+
+const yaml = (paths: string[], images: string[]) => `kind: pipeline
+type: docker
+name: p
+image_pull_secrets: [${paths.map((_, i) => `pull${i}`).join(', ')}]
+steps:
+${images.map((image, i) => `  - name: s${i}\n    image: ${image}\n    commands: [x]\n`).join('')}
+${paths.map((path, i) => `---\nkind: secret\nname: pull${i}\nget:\n  path: ${path}\n`).join('')}`;
+
+function credentials(text: string, ctx = push, options = FIXTURE_OPTIONS) {
+  const manifest = loadManifest('.drone.yml', text);
+  if (!isValid(manifest)) throw new Error(manifest.diagnostics.map((d) => d.message).join('\n'));
+  const stage = compileManifest(manifest, ctx, options).stages[0]!;
+  return {
+    byContainer: Object.fromEntries(stage.taskDefinition.containerDefinitions!.filter((c) => c.repositoryCredentials).map((c) => [c.name, c.repositoryCredentials!.credentialsParameter])),
+    notes: stage.notes,
+  };
+}
+
+const ARN = (path: string) => `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${path}`;
+
+describe('image_pull_secrets as repositoryCredentials', () => {
+  it('a secret named after its registry host serves that registry\'s images only, whatever else the pipeline pulls', () => {
+    const out = credentials(
+      yaml(['/slipway/acme/app/registry.example.com', '/slipway/acme/app/ghcr.io'], ['registry.example.com/team/a:1', 'ghcr.io/acme/b:2', 'alpine:3.20', '123456789012.dkr.ecr.eu-west-1.amazonaws.com/c:1']),
+    );
+    expect(out.byContainer).toEqual({ s0: ARN('/slipway/acme/app/registry.example.com'), s1: ARN('/slipway/acme/app/ghcr.io') });
+  });
+
+  it('one secret of another name serves the one private registry; Docker Hub and ECR images get none', () => {
+    expect(credentials(yaml(['/slipway/acme/app/pull'], ['registry.example.com/team/a:1', 'postgres:16'])).byContainer).toEqual({ s0: ARN('/slipway/acme/app/pull') });
+  });
+
+  it('serves Docker Hub when that is the only registry outside ECR (a private Docker Hub repository)', () => {
+    expect(credentials(yaml(['/slipway/acme/app/hub'], ['acme/private:1', '123456789012.dkr.ecr.eu-west-1.amazonaws.com/c:1'])).byContainer).toEqual({ s0: ARN('/slipway/acme/app/hub') });
+  });
+
+  it('says so when no image needs it (all in ECR)', () => {
+    const out = credentials(yaml(['/slipway/acme/app/pull'], ['123456789012.dkr.ecr.eu-west-1.amazonaws.com/c:1']));
+    expect(out.byContainer).toEqual({});
+    expect(out.notes.join('\n')).toMatch(/image_pull_secrets "pull0" match no image of this pipeline outside ECR/);
+  });
+
+  it('withholds them from a pull request from a fork, like every secret', () => {
+    const out = credentials(yaml(['/slipway/acme/app/pull'], ['registry.example.com/team/a:1']), fork);
+    expect(out.byContainer).toEqual({});
+    expect(out.notes.join('\n')).toMatch(/secrets withheld .*pull0/);
+  });
+
+  it('leaves out a secret the planner found missing, and says the image is pulled anonymously', () => {
+    const out = credentials(yaml(['/slipway/acme/app/pull'], ['registry.example.com/team/a:1']), push, { ...FIXTURE_OPTIONS, absentSecrets: new Set([ARN('/slipway/acme/app/pull')]) });
+    expect(out.byContainer).toEqual({});
+    expect(out.notes.join('\n')).toMatch(/"pull0" does not exist: s0 pull registry.example.com anonymously/);
+  });
+
+  it('refuses a JSON key (ECS takes the whole {"username","password"} secret) and another repository\'s secret', () => {
+    const withKey = yaml(['/slipway/acme/app/pull'], ['registry.example.com/team/a:1']).replace('path: /slipway/acme/app/pull', 'path: /slipway/acme/app/pull\n  name: password');
+    expect(() => credentials(withKey)).toThrow(/reads the key "password", but ECS takes a whole Secrets Manager secret .*remove "name:"/);
+    expect(() => credentials(yaml(['/slipway/victim/repo/pull'], ['registry.example.com/team/a:1']))).toThrow(/not one of this repository's secrets/);
+  });
+});

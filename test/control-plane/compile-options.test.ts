@@ -1,0 +1,121 @@
+// The compile options the planner builds from its environment (lambdas/planner/compile-options.ts):
+// secret references are full ARNs in the deployment's own partition, and each architecture
+// gets its own agent image.
+import { describe, expect, it } from 'vitest';
+import { cliContext } from '../../cli/commands/compile.js';
+import { CompileError, compileManifest } from '../../core/pipeline/compile.js';
+import { isValid, loadManifest } from '../../core/pipeline/load.js';
+import { buildCompileOptions, compileOptionsFromEnv } from '../../lambdas/planner/compile-options.js';
+import { plannerDepsFromEnv } from '../../lambdas/planner/deps.js';
+
+const push = cliContext({ repo: 'acme/app', commit: 'a'.repeat(40) });
+
+const CN_ENV = {
+  AWS_REGION: 'cn-north-1',
+  ACCOUNT_ID: '210987654321',
+  PARTITION: 'aws-cn',
+  AGENT_IMAGE_AMD64: '210987654321.dkr.ecr.cn-north-1.amazonaws.com.cn/agent:amd64',
+  AGENT_IMAGE_ARM64: '210987654321.dkr.ecr.cn-north-1.amazonaws.com.cn/agent:arm64',
+};
+
+function compile(yaml: string, env: Record<string, string>) {
+  const manifest = loadManifest('.drone.yml', yaml);
+  if (!isValid(manifest)) throw new Error(manifest.diagnostics.map((d) => d.message).join('\n'));
+  return compileManifest(manifest, push, buildCompileOptions(compileOptionsFromEnv(env), { repoSlug: 'acme/app', buildNumber: 7, fork: false }));
+}
+
+const secretPipeline = (get: string) => `kind: pipeline
+type: docker
+name: deploy
+steps:
+  - name: push
+    image: alpine:3.20
+    environment:
+      PASSWORD:
+        from_secret: registry_password
+    commands: [./push.sh]
+---
+kind: secret
+name: registry_password
+get:
+${get}
+`;
+
+const containerSecrets = (yaml: string, env: Record<string, string>) =>
+  compile(yaml, env).stages[0]!.taskDefinition.containerDefinitions!.find((c) => c.name === 'push')!.secrets;
+
+describe('secret references with the planner\'s own options', () => {
+  it('a kind: secret with get.name compiles to a Secrets Manager ARN with the JSON key, in the deployment\'s partition (aws-cn)', () => {
+    expect(containerSecrets(secretPipeline('  path: /slipway/acme/app/registry\n  name: password'), CN_ENV)).toEqual([
+      { name: 'PASSWORD', valueFrom: 'arn:aws-cn:secretsmanager:cn-north-1:210987654321:secret:/slipway/acme/app/registry:password::' },
+    ]);
+  });
+
+  it('a kind: secret without get.name is a Secrets Manager ARN too, never a bare path (ECS reads a bare name as an SSM parameter)', () => {
+    expect(containerSecrets(secretPipeline('  path: /slipway/acme/app/registry'), CN_ENV)).toEqual([
+      { name: 'PASSWORD', valueFrom: 'arn:aws-cn:secretsmanager:cn-north-1:210987654321:secret:/slipway/acme/app/registry' },
+    ]);
+  });
+
+  it('repository secrets in SSM are ARNs of the deployment\'s partition', () => {
+    const yaml = 'kind: pipeline\ntype: docker\nname: p\nsteps:\n  - name: push\n    image: alpine\n    environment:\n      T:\n        from_secret: token\n    commands: [x]\n';
+    expect(containerSecrets(yaml, CN_ENV)![0]!.valueFrom).toBe('arn:aws-cn:ssm:cn-north-1:210987654321:parameter/slipway/acme/app/token');
+  });
+
+  it('the planner Lambda\'s dependencies carry the account and the partition from its environment', () => {
+    const deps = plannerDepsFromEnv({ TABLE_NAME: 't', JOBS_QUEUE_URL: 'https://sqs.example/q', ...CN_ENV });
+    expect(deps.compile).toMatchObject({ accountId: '210987654321', partition: 'aws-cn', region: 'cn-north-1' });
+  });
+
+  it('without ACCOUNT_ID a Secrets Manager reference is a deployment error that names the setting, not a silent SSM read', () => {
+    expect(() => containerSecrets(secretPipeline('  path: /slipway/acme/app/registry'), { AWS_REGION: 'eu-west-1' })).toThrow(/needs the account id .*ACCOUNT_ID/);
+  });
+
+  it('refuses half a setting and malformed values', () => {
+    expect(() => compileOptionsFromEnv({ ACCOUNT_ID: '123456789012' })).toThrow(/set both ACCOUNT_ID and PARTITION/);
+    expect(() => compileOptionsFromEnv({ ACCOUNT_ID: '1234', PARTITION: 'aws' })).toThrow(/12-digit/);
+    expect(() => compileOptionsFromEnv({ ACCOUNT_ID: '123456789012', PARTITION: 'arn:aws' })).toThrow(/not an AWS partition/);
+  });
+});
+
+describe('agent image per architecture', () => {
+  const gated = (arch: string) => `kind: pipeline
+type: docker
+name: p
+platform:
+  arch: ${arch}
+steps:
+  - name: test
+    image: alpine
+    commands: [make test]
+  - name: notify
+    image: plugins/slack
+    settings:
+      channel: ci
+    when:
+      status: [failure]
+`;
+
+  it('an arm64 pipeline runs the arm64 agent image, in the agent and in the status gates', () => {
+    const stage = compile(gated('arm64'), CN_ENV).stages[0]!;
+    const agentImages = stage.taskDefinition.containerDefinitions!.filter((c) => c.image!.includes('/agent:')).map((c) => `${c.name} ${c.image}`);
+    expect(stage.taskDefinition.runtimePlatform!.cpuArchitecture).toBe('ARM64');
+    expect(agentImages).toEqual([`slipway-agent ${CN_ENV.AGENT_IMAGE_ARM64}`, `notify-gate ${CN_ENV.AGENT_IMAGE_ARM64}`]);
+  });
+
+  it('an amd64 pipeline runs the amd64 agent image', () => {
+    const stage = compile(gated('amd64'), CN_ENV).stages[0]!;
+    expect(stage.taskDefinition.containerDefinitions![0]!.image).toBe(CN_ENV.AGENT_IMAGE_AMD64);
+  });
+
+  it('one multi-arch image (AGENT_IMAGE) serves both', () => {
+    const env = { AWS_REGION: 'eu-west-1', AGENT_IMAGE: 'registry.example.com/agent:multi' };
+    expect(compile(gated('arm64'), env).stages[0]!.taskDefinition.containerDefinitions![0]!.image).toBe('registry.example.com/agent:multi');
+  });
+
+  it('a deployment without an arm64 agent image refuses an arm64 pipeline, saying what to do', () => {
+    const env = { AWS_REGION: 'eu-west-1', AGENT_IMAGE_AMD64: 'x.dkr.ecr.eu-west-1.amazonaws.com/agent:amd64' };
+    expect(() => compile(gated('arm64'), env)).toThrow(CompileError);
+    expect(() => compile(gated('arm64'), env)).toThrow(/platform: arch arm64: this deployment has no arm64 agent image \(it has amd64\)/);
+  });
+});
