@@ -300,8 +300,9 @@ export class LocalTask {
         }
         deadline = Math.min(deadline, limit);
       }
-      if (condition === 'SUCCESS' && target.lastStatus === 'STOPPED' && target.exitCode !== 0) return blocked(`it exited with code ${target.exitCode ?? 'unknown'}`);
+      // A container that never started (say its image could not be pulled) has no exit code to name.
       if (target.lastStatus === 'STOPPED' && !target.everStarted) return blocked(`it never started (${target.reason ?? 'stopped'})`);
+      if (condition === 'SUCCESS' && target.lastStatus === 'STOPPED' && target.exitCode !== 0) return blocked(`it exited with code ${target.exitCode ?? 'unknown'}`);
       let met = false;
       if (condition === 'START') met = target.everStarted;
       else if (condition === 'COMPLETE' || condition === 'SUCCESS') met = target.lastStatus === 'STOPPED';
