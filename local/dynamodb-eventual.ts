@@ -67,6 +67,8 @@ function onCopy(op: string, input: Json): Json {
   if ((op === 'BatchGetItem' || op === 'BatchWriteItem') && out.RequestItems && typeof out.RequestItems === 'object') {
     out.RequestItems = Object.fromEntries(Object.entries(out.RequestItems as Json).map(([t, v]) => [stale(t), v]));
   }
+  // The SDK gives every transaction an idempotency token: the copy's replay is another request.
+  delete out.ClientRequestToken;
   if (op === 'TransactWriteItems' && Array.isArray(out.TransactItems)) {
     for (const item of out.TransactItems as Json[]) {
       for (const action of Object.values(item) as Json[]) {

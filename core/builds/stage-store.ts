@@ -58,7 +58,7 @@ export class StageStore {
   }
 
   async getStageJob(buildId: string, stageNumber: number): Promise<StageJob | null> {
-    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { PK: buildPk(buildId), SK: jobSk(stageNumber) } }));
+    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { PK: buildPk(buildId), SK: jobSk(stageNumber) }, ConsistentRead: true }));
     return strip<StageJob>(res.Item);
   }
 

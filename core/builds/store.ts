@@ -2,6 +2,14 @@
 // keys.ts). The client is injected, so the same code runs against DynamoDB and DynamoDB
 // Local. Every write that can race is conditional: a status never goes backwards, an ECS
 // event older than the last applied one changes nothing, a delivery creates one build.
+//
+// Reads the flow decides from (a stage's state, a build's stages when one ends, the build a
+// delivery made) are strongly consistent (ConsistentRead): DynamoDB's default read may
+// miss a write that just completed, so two stages ending together could each see the other
+// still running and leave the build unfinished. A global secondary index cannot be read
+// consistently (DynamoDB refuses it): its results (recent builds, active stages) are hints
+// to re-read by key before deciding.
+// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.ReadConsistency.html
 
 import {
   type DynamoDBDocumentClient,
@@ -208,7 +216,7 @@ export class BuildStore {
   // ── repositories ────────────────────────────────────────────────────────────
 
   async getRepository(slug: string): Promise<Repository | null> {
-    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { PK: repoPk(slug), SK: REPO_SK } }));
+    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { PK: repoPk(slug), SK: REPO_SK }, ConsistentRead: true }));
     return strip<Repository>(res.Item);
   }
 
@@ -339,7 +347,7 @@ export class BuildStore {
   }
 
   async getDelivery(id: string): Promise<(Delivery & { state: DeliveryState; expiresAt: number }) | null> {
-    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { PK: deliveryPk(id), SK: DELIVERY_SK } }));
+    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { PK: deliveryPk(id), SK: DELIVERY_SK }, ConsistentRead: true }));
     if (!res.Item) return null;
     const { PK: _pk, SK: _sk, type: _type, ...rest } = res.Item;
     return rest as Delivery & { state: DeliveryState; expiresAt: number };
@@ -348,7 +356,7 @@ export class BuildStore {
   /** The id of the build a delivery created, if the planner already handled it. */
   async buildForDelivery(id: string): Promise<string | null> {
     const res = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: { PK: deliveryPk(id), SK: DELIVERY_BUILD_SK } }),
+      new GetCommand({ TableName: this.tableName, Key: { PK: deliveryPk(id), SK: DELIVERY_BUILD_SK }, ConsistentRead: true }),
     );
     return (res.Item?.buildId as string | undefined) ?? null;
   }
@@ -457,7 +465,7 @@ export class BuildStore {
   }
 
   async getBuildByNumber(repo: string, number: number): Promise<Build | null> {
-    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { PK: repoPk(repo), SK: buildSk(number) } }));
+    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { PK: repoPk(repo), SK: buildSk(number) }, ConsistentRead: true }));
     return strip<Build>(res.Item);
   }
 
@@ -532,7 +540,7 @@ export class BuildStore {
 
   async getStage(buildIdValue: string, stageNumber: number): Promise<Stage | null> {
     const res = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: { PK: buildPk(buildIdValue), SK: stageSk(stageNumber) } }),
+      new GetCommand({ TableName: this.tableName, Key: { PK: buildPk(buildIdValue), SK: stageSk(stageNumber) }, ConsistentRead: true }),
     );
     return strip<Stage>(res.Item);
   }
@@ -620,7 +628,11 @@ export class BuildStore {
     return this.conditionalUpdate<StepRecord>({ PK: buildPk(buildIdValue), SK: stepSk(stageNumber, stepNumber) }, e);
   }
 
-  /** Stages in flight, oldest first: pending ones in queue order, running ones by start. */
+  /**
+   * Stages in flight, oldest first: pending ones in queue order, running ones by start.
+   * From an index, so eventually consistent (it may still list a stage that just ended,
+   * or miss one that just started): re-read a stage with getStage before acting on it.
+   */
   async listActiveStages(status: 'pending' | 'running', page: PageOptions = {}): Promise<Page<Stage>> {
     const res = await this.doc.send(
       new QueryCommand({
@@ -639,7 +651,7 @@ export class BuildStore {
     const out: Item[] = [];
     let start: Record<string, unknown> | undefined;
     do {
-      const res = await this.doc.send(new QueryCommand({ TableName: this.tableName, ...input, ExclusiveStartKey: start }));
+      const res = await this.doc.send(new QueryCommand({ TableName: this.tableName, ...input, ConsistentRead: true, ExclusiveStartKey: start }));
       out.push(...((res.Items ?? []) as Item[]));
       start = res.LastEvaluatedKey;
     } while (start);
