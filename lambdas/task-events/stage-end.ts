@@ -4,7 +4,7 @@
 // duplicate or retried call finds the work done and does nothing twice.
 
 import { buildFailureSummary, buildStatusOf, isStageDone, resolveDependents } from '../../core/builds/status.js';
-import type { Build } from '../../core/builds/types.js';
+import type { Build, Stage } from '../../core/builds/types.js';
 import { enqueueJob, type ExecutionDeps } from './deps.js';
 
 /** `freedCapacity`: a task stopped, so the autoscaler is nudged even when nothing was queued. */
@@ -41,11 +41,22 @@ export async function afterStageEnd(deps: ExecutionDeps, buildId: string, option
   const status = buildStatusOf(stages);
   if (!stages.every((s) => isStageDone(s.status))) return build;
   const finished = await deps.store.updateBuild(buildId, { status, finishedAt: now }, { fromStatuses: ['pending', 'running'] });
-  if (!finished) return build;
-  deps.log('build finished', { buildId, status });
+  if (finished) {
+    deps.log('build finished', { buildId, status });
+    return handOffStatus(deps, finished, stages);
+  }
+  // Finished by an earlier call: if that call died before handing the status off (the queue
+  // refused it), this retry owes it. Two racing calls may both send it: posting a status
+  // twice is harmless, losing it is not.
+  const current = await deps.store.getBuild(buildId);
+  if (current && isStageDone(current.status) && current.statusHandedOffAt === undefined) return handOffStatus(deps, current, stages);
+  return current ?? build;
+}
+
+async function handOffStatus(deps: ExecutionDeps, build: Build, stages: Pick<Stage, 'name' | 'status' | 'message'>[]): Promise<Build> {
   // The commit status shows `error` after the status word (core/scm/commit-state.ts): a
   // failed build says why there, from its stages. Not stored: the stages hold it.
-  const summary = finished.error === undefined ? buildFailureSummary(status, stages) : undefined;
-  await deps.postBuildStatus(summary === undefined ? finished : { ...finished, error: summary });
-  return finished;
+  const summary = build.error === undefined ? buildFailureSummary(build.status, stages) : undefined;
+  await deps.postBuildStatus(summary === undefined ? build : { ...build, error: summary });
+  return (await deps.store.updateBuild(build.id, { statusHandedOffAt: deps.now() })) ?? build;
 }
