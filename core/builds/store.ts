@@ -629,6 +629,18 @@ export class BuildStore {
   }
 
   /**
+   * A step back to `pending` for a new attempt of its stage (a Spot requeue): whatever the
+   * interrupted attempt recorded — exit code, times, reason — goes with it.
+   */
+  async resetStep(buildIdValue: string, stageNumber: number, stepNumber: number): Promise<StepRecord | null> {
+    const e = new Expression();
+    e.set('status', 'pending');
+    e.set('statusRank', statusRank('pending'));
+    for (const attr of ['exitCode', 'startedAt', 'finishedAt', 'reason']) e.remove(attr);
+    return this.conditionalUpdate<StepRecord>({ PK: buildPk(buildIdValue), SK: stepSk(stageNumber, stepNumber) }, e);
+  }
+
+  /**
    * Stages in flight, oldest first: pending ones in queue order, running ones by start.
    * From an index, so eventually consistent (it may still list a stage that just ended,
    * or miss one that just started): re-read a stage with getStage before acting on it.

@@ -40,7 +40,9 @@ export async function afterStageEnd(deps: ExecutionDeps, buildId: string, option
 
   const status = buildStatusOf(stages);
   if (!stages.every((s) => isStageDone(s.status))) return build;
-  const finished = await deps.store.updateBuild(buildId, { status, finishedAt: now }, { fromStatuses: ['pending', 'running'] });
+  // The build ended when its last stage did (ECS's stop time, see apply-event.ts).
+  const finishedAt = Math.max(0, ...stages.map((s) => s.finishedAt ?? 0)) || now;
+  const finished = await deps.store.updateBuild(buildId, { status, finishedAt }, { fromStatuses: ['pending', 'running'] });
   if (finished) {
     deps.log('build finished', { buildId, status });
     return handOffStatus(deps, finished, stages);
