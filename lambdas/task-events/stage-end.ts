@@ -42,18 +42,23 @@ export async function afterStageEnd(deps: ExecutionDeps, buildId: string, option
   if (!stages.every((s) => isStageDone(s.status))) return build;
   // The build ended when its last stage did (ECS's stop time, see apply-event.ts).
   const finishedAt = Math.max(0, ...stages.map((s) => s.finishedAt ?? 0)) || now;
-  const finished = await deps.store.updateBuild(buildId, { status, finishedAt }, { fromStatuses: ['pending', 'running'] });
+  const finished = await deps.store.updateBuild(buildId, { status, finishedAt, statusHandOffStartedAt: now }, { fromStatuses: ['pending', 'running'] });
   if (finished) {
     deps.log('build finished', { buildId, status });
     return handOffStatus(deps, finished, stages);
   }
-  // Finished by an earlier call: if that call died before handing the status off (the queue
-  // refused it), this retry owes it. Two racing calls may both send it: posting a status
-  // twice is harmless, losing it is not.
+  // Finished by another call. If that call died before handing the status off (the queue
+  // refused it; the event is retried a minute later), this one owes it; while the other
+  // may still be sending, it does not. Posting a status twice would be harmless, losing it not.
   const current = await deps.store.getBuild(buildId);
-  if (current && isStageDone(current.status) && current.statusHandedOffAt === undefined) return handOffStatus(deps, current, stages);
+  const started = current?.statusHandOffStartedAt;
+  const owed = current && isStageDone(current.status) && current.statusHandedOffAt === undefined && (started === undefined || now - started > HAND_OFF_LEASE_MS);
+  if (owed) return handOffStatus(deps, current, stages);
   return current ?? build;
 }
+
+/** How long the call that finished a build has to hand its status off before a retry takes it over. */
+export const HAND_OFF_LEASE_MS = 30_000;
 
 async function handOffStatus(deps: ExecutionDeps, build: Build, stages: Pick<Stage, 'name' | 'status' | 'message'>[]): Promise<Build> {
   // The commit status shows `error` after the status word (core/scm/commit-state.ts): a

@@ -218,8 +218,12 @@ describe('deployed wiring: Secrets Manager credentials and the Lambda nudge', ()
     await expect(applyTaskEvent(refusing, stopped)).rejects.toThrow(/queue/i);
     const build = await good.store.getBuild(id);
     expect([build?.status, build?.statusHandedOffAt]).toEqual(['failure', undefined]);
-    // The retry finds the stage done and the hand-off owed, and makes it.
+    // A duplicate delivered meanwhile leaves it to the call that finished the build…
     expect((await applyTaskEvent(good, stopped)).applied).toBe(false);
+    expect((await good.store.getBuild(id))?.statusHandedOffAt).toBeUndefined();
+    // …and the retry, a minute later (Lambda's first retry of an async invoke), finds the
+    // hand-off owed and makes it.
+    expect((await applyTaskEvent({ ...good, now: () => Date.now() + 60_000 }, stopped)).applied).toBe(false);
     expect((await good.store.getBuild(id))?.statusHandedOffAt).toBeGreaterThan(0);
     await plannerPass();
     expect(git.statuses.filter((s) => s.sha === 'd'.repeat(40)).map((s) => [s.state, s.description])).toEqual([['failure', expect.stringContaining('a step failed')]]);
