@@ -89,6 +89,8 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
   });
   const [aws, git] = await Promise.all([
     startLocalAws({
+      // Reads without ConsistentRead lag as they may on AWS (local/dynamodb-eventual.ts).
+      dynamodb: { eventualConsistency: { lagMs: 500 } },
       ecs: {
         ...(options.eventDelivery ? { eventDelivery: options.eventDelivery } : {}),
         resolveSecret: async (valueFrom) => {
