@@ -31,7 +31,7 @@ beforeAll(async () => {
   const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   store = new BuildStore(doc, table);
   stages = new StageStore(doc, table);
-}, 60_000);
+});
 
 afterAll(async () => {
   client?.destroy();

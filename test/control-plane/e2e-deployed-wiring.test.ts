@@ -193,7 +193,7 @@ describe('deployed wiring: Secrets Manager credentials and the Lambda nudge', ()
     expect(await plannerPass()).toEqual({ received: 0, failed: 0 });
     expect(git.statuses.filter((s) => s.sha === 'c'.repeat(40))).toHaveLength(1);
     expect(fake.recorded.invokes.length).toBe(invokesBefore + 1);
-  }, 30_000);
+  });
 
   it('a hand-off the events queue refused is made by the retried event', async () => {
     const good = executionDepsFromEnv('task-events', env, () => async () => {});
@@ -227,7 +227,7 @@ describe('deployed wiring: Secrets Manager credentials and the Lambda nudge', ()
     expect((await good.store.getBuild(id))?.statusHandedOffAt).toBeGreaterThan(0);
     await plannerPass();
     expect(git.statuses.filter((s) => s.sha === 'd'.repeat(40)).map((s) => [s.state, s.description])).toEqual([['failure', expect.stringContaining('a step failed')]]);
-  }, 30_000);
+  });
 
   it('a nudge Lambda refuses is logged, not thrown (the schedule is the fallback); without the variable nothing is invoked', async () => {
     const lines: { message: string; fields?: Record<string, unknown> }[] = [];

@@ -48,7 +48,7 @@ beforeAll(async () => {
     now: () => PROCESSED_AT,
     log: () => {},
   };
-}, 60_000);
+});
 
 afterAll(async () => {
   client?.destroy();

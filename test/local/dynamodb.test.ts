@@ -146,7 +146,7 @@ describe('DynamoDB Local with eventually consistent reads (HowItWorks.ReadConsis
         ],
       }),
     );
-  }, 60_000);
+  });
 
   afterAll(async () => {
     c?.destroy();
