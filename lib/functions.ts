@@ -141,7 +141,7 @@ export class ControlPlaneFunctions extends Construct {
     this.apiUrl = this.functions.api.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
   }
 
-  /** The dashboard's address, for links in commit statuses (posted by these three). */
+  /** The dashboard's address, for links in commit statuses (the planner posts them; the others name the build). */
   setPublicUrl(url: string): void {
     for (const name of ['planner', 'autoscaler', 'task-events'] as const) this.functions[name].addEnvironment('PUBLIC_URL', url);
   }
@@ -228,8 +228,9 @@ export class ControlPlaneFunctions extends Construct {
       JOBS_DLQ_URL: queues.jobs.deadLetterQueue.queueUrl,
       ...ecsPlacement,
       ...compile,
-      // Its reconciling pass fails lost stages, which posts a commit status.
-      SCM_CREDENTIALS_SECRET_ARN: this.scmCredentialsSecret.secretArn,
+      // Its reconciling pass fails lost stages: their build's final commit status goes to the
+      // planner through the events queue (retried, then dead-lettered).
+      EVENTS_QUEUE_URL: queues.events.queue.queueUrl,
       MAX_CONCURRENT_BUILDS: String(settings.maxConcurrentBuilds),
       VCPU_QUOTA: String(settings.vcpuQuota),
       USE_SPOT: String(settings.useSpot),
@@ -237,7 +238,8 @@ export class ControlPlaneFunctions extends Construct {
     env('task-events', {
       ...tableName,
       JOBS_QUEUE_URL: queues.jobs.queue.queueUrl,
-      SCM_CREDENTIALS_SECRET_ARN: this.scmCredentialsSecret.secretArn,
+      // A finished build's commit status goes to the planner, which posts it (retried, then dead-lettered).
+      EVENTS_QUEUE_URL: queues.events.queue.queueUrl,
       // Nudged when a stage's end makes dependent stages ready.
       AUTOSCALER_FUNCTION_NAME: f.autoscaler.functionName,
       // A stage the agent ended gets the agent's own message from its result line.
@@ -268,6 +270,8 @@ export class ControlPlaneFunctions extends Construct {
     queues.jobs.queue.grantSendMessages(f.planner);
     queues.jobs.queue.grantSendMessages(f['task-events']);
     queues.events.queue.grantSendMessages(f.api);
+    queues.events.queue.grantSendMessages(f['task-events']);
+    queues.events.queue.grantSendMessages(f.autoscaler);
     // The autoscaler samples the jobs queue itself (no event source mapping): it decides
     // how many to take, and extends visibility as back-off when capacity is short.
     queues.jobs.queue.grantConsumeMessages(f.autoscaler);
@@ -277,8 +281,6 @@ export class ControlPlaneFunctions extends Construct {
 
     this.webhookSecret.grantRead(f.webhook);
     this.scmCredentialsSecret.grantRead(f.planner);
-    this.scmCredentialsSecret.grantRead(f['task-events']);
-    this.scmCredentialsSecret.grantRead(f.autoscaler);
     this.apiTokenSecret.grantRead(f.api);
     // Build agents of private repositories clone with a top-level key of it (the planner
     // writes the reference into their task definitions).

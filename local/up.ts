@@ -42,6 +42,11 @@ export interface LocalSlipwayOptions {
   reconcileMs?: number;
   /** Network namespace per task when the host allows (default 'auto'). */
   namespaces?: 'auto' | boolean;
+  /**
+   * How far (ms) DynamoDB reads without ConsistentRead lag behind writes, as they may on AWS
+   * (default SLIPWAY_DYNAMODB_LAG_MS or 500; 0: always the latest, as DynamoDB Local alone).
+   */
+  dynamoDbLagMs?: number;
   /** Diagnostics of the handlers (errors they hit; they are retried as in AWS). */
   onError?: (where: string, err: unknown) => void;
   /** What the local server did (webhooks received). */
@@ -73,7 +78,12 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
   const port = options.port ?? Number(env.PORT || 8080);
   const webDir = buildDashboard();
   const secrets = new LocalSecretStore(slipwayHome(env));
-  const aws = await startLocalAws({ ecs: { resolveSecret: (valueFrom) => secrets.resolve(valueFrom), namespaces: options.namespaces ?? 'auto' } });
+  const lagMs = options.dynamoDbLagMs ?? Number(env.SLIPWAY_DYNAMODB_LAG_MS || 500);
+  if (!Number.isFinite(lagMs) || lagMs < 0) throw new Error(`local: SLIPWAY_DYNAMODB_LAG_MS must be a number of milliseconds ≥ 0, got ${JSON.stringify(env.SLIPWAY_DYNAMODB_LAG_MS)}`);
+  const aws = await startLocalAws({
+    dynamodb: lagMs > 0 ? { eventualConsistency: { lagMs } } : {},
+    ecs: { resolveSecret: (valueFrom) => secrets.resolve(valueFrom), namespaces: options.namespaces ?? 'auto' },
+  });
   const cleanups: (() => Promise<void> | void)[] = [() => aws.stop()];
   const stopAll = async () => {
     const errors: unknown[] = [];

@@ -58,7 +58,7 @@ export class StageStore {
   }
 
   async getStageJob(buildId: string, stageNumber: number): Promise<StageJob | null> {
-    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { PK: buildPk(buildId), SK: jobSk(stageNumber) } }));
+    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { PK: buildPk(buildId), SK: jobSk(stageNumber) }, ConsistentRead: true }));
     return strip<StageJob>(res.Item);
   }
 
@@ -250,18 +250,7 @@ export class StageStore {
     stageNumber: number,
     input: { update: string; condition: string; values: Record<string, unknown>; names?: Record<string, string> },
   ): Promise<Stage | null> {
-    // Every attribute goes through a name placeholder: several are DynamoDB reserved words.
-    const names: Record<string, string> = {};
-    const alias = (expression: string) =>
-      expression.replace(ATTRIBUTE_WORDS, (word) => {
-        names[`#${word}`] = word;
-        return `#${word}`;
-      }).replace(/#(\w+)/g, (whole, word: string) => {
-        names[`#${word}`] = word;
-        return whole;
-      });
-    const update = alias(input.update);
-    const condition = alias(input.condition);
+    const { expressions: [update, condition], names } = aliasAttributes([input.update, input.condition], input.names);
     try {
       const res = await this.doc.send(
         new UpdateCommand({
@@ -284,6 +273,39 @@ export class StageStore {
 
 const ATTRIBUTE_WORDS =
   /(?<![:#\w])(status|statusRank|message|reason|capacity|attempts|cpu|queuedAt|taskArn|startedAt|finishedAt|firstStepAt|eventVersion|exitCode)(?!\w)/g;
+
+/**
+ * The name placeholders of update and condition expressions. Every attribute goes through
+ * one (several are DynamoDB reserved words): the names a caller gives are used as given
+ * (`#st` → `status`); a bare attribute word becomes `#word`; any other `#word` names the
+ * attribute `word`. A placeholder given for another attribute than the word it would
+ * alias is refused, rather than silently pointing an expression at the wrong attribute;
+ * one the expressions do not use is left out.
+ */
+export function aliasAttributes(expressions: string[], given: Record<string, string> = {}): { expressions: string[]; names: Record<string, string> } {
+  const names: Record<string, string> = { ...given };
+  const claim = (placeholder: string, attr: string): void => {
+    const current = names[placeholder];
+    if (current !== undefined && current !== attr) {
+      throw new Error(`stage-store: placeholder ${placeholder} is given for attribute ${current}, but the expression uses it for ${attr}`);
+    }
+    names[placeholder] = attr;
+  };
+  const out = expressions.map((expression) =>
+    expression
+      .replace(ATTRIBUTE_WORDS, (word) => {
+        claim(`#${word}`, word);
+        return `#${word}`;
+      })
+      .replace(/#(\w+)/g, (whole, word: string) => {
+        if (names[whole] === undefined) names[whole] = word;
+        return whole;
+      }),
+  );
+  // DynamoDB refuses a name the expressions do not use.
+  const used = new Set(out.flatMap((e) => e.match(/#\w+/g) ?? []));
+  return { expressions: out, names: Object.fromEntries(Object.entries(names).filter(([placeholder]) => used.has(placeholder))) };
+}
 
 function stripUndefined<T extends object>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;

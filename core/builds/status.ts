@@ -45,6 +45,40 @@ export function taskPhase(lastStatus: string): 'pending' | 'running' | 'stopped'
   return 'pending';
 }
 
+/** A container that ran: it is running, or it stopped with an exit code (one that never started has none). */
+export function containerRan(container: TaskStateChangeContainer | undefined): boolean {
+  if (!container) return false;
+  if (container.lastStatus === 'RUNNING') return true;
+  return container.lastStatus === 'STOPPED' && container.exitCode !== undefined && !/CannotStartContainer|dependency/i.test(container.reason ?? '');
+}
+
+/**
+ * Where the stage is. A task's lastStatus is the minimum of its containers' (aws/amazon-ecs-agent
+ * agent/api/task/task.go, updateTaskKnownStatus), so it stays PENDING until its last
+ * container has started — a pipeline of steps waiting on each other keeps its task PENDING
+ * while they run. The stage runs as soon as any of its containers does.
+ */
+export function stagePhase(detail: Pick<TaskStateChangeDetail, 'lastStatus' | 'containers'>): 'pending' | 'running' | 'stopped' {
+  const phase = taskPhase(detail.lastStatus);
+  if (phase !== 'pending') return phase;
+  return detail.containers.some((c) => containerRan(c)) ? 'running' : 'pending';
+}
+
+/**
+ * When ECS says the change happened (epoch ms): the event's `updatedAt`, else the one given
+ * (the time the event was received or the task described).
+ */
+export function changedAt(detail: Pick<TaskStateChangeDetail, 'updatedAt'>, fallback: number): number {
+  return isoMillis(detail.updatedAt) ?? fallback;
+}
+
+/** An ECS ISO time (events) as epoch ms; undefined when absent or unreadable. */
+export function isoMillis(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
 export type EventDecision = { apply: true } | { apply: false; reason: string };
 
 /**
@@ -185,11 +219,15 @@ export interface StepChange {
 export function stepChanges(detail: TaskStateChangeDetail, steps: StepRecord[], outcome?: StageOutcome): StepChange[] {
   const byName = new Map(detail.containers.map((c) => [c.name, c]));
   const stopped = taskPhase(detail.lastStatus) === 'stopped';
+  // Every step waits, directly or through its predecessors, for the agent to turn HEALTHY,
+  // which it does once the clone is done (core/pipeline/step-order.ts): a step that ran
+  // proves the clone passed. Events carry no health, so this is how they tell it.
+  const stepsRan = steps.some((s) => s.kind === 'step' && containerRan(byName.get(s.container)));
   const changes: StepChange[] = [];
   for (const step of steps) {
     if (isStepDone(step.status)) continue;
     const container = byName.get(step.container);
-    const next = container ? containerStepStatus(container, step, detail, outcome) : stopped ? notRun(step, outcome) : undefined;
+    const next = container ? containerStepStatus(container, step, detail, outcome, stepsRan) : stopped ? notRun(step, outcome) : undefined;
     if (!next || next.status === step.status) continue;
     if (!movesForward(step.status, next.status)) continue;
     changes.push({ number: step.number, ...next });
@@ -206,11 +244,14 @@ function containerStepStatus(
   container: TaskStateChangeContainer,
   step: StepRecord,
   detail: TaskStateChangeDetail,
-  outcome?: StageOutcome,
+  outcome: StageOutcome | undefined,
+  stepsRan: boolean,
 ): Omit<StepChange, 'number'> | undefined {
   if (step.kind === 'clone') {
-    // The agent clones, then turns HEALTHY; a clone failure is its exit code 5.
-    if (container.healthStatus === 'HEALTHY' && container.lastStatus !== 'STOPPED') return { status: 'success' };
+    // The agent clones, then turns HEALTHY, which lets the first steps start; a clone
+    // failure is its exit code 5. Health itself is only in DescribeTasks (the reconciler's
+    // detail), never in an event.
+    if (container.lastStatus !== 'STOPPED' && (stepsRan || container.healthStatus === 'HEALTHY')) return { status: 'success' };
     if (container.lastStatus === 'RUNNING') return { status: 'running' };
     if (container.lastStatus !== 'STOPPED') return undefined;
     if (outcome?.reason === 'could-not-start') return { status: 'error', reason: outcome.message };

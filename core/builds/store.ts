@@ -2,6 +2,14 @@
 // keys.ts). The client is injected, so the same code runs against DynamoDB and DynamoDB
 // Local. Every write that can race is conditional: a status never goes backwards, an ECS
 // event older than the last applied one changes nothing, a delivery creates one build.
+//
+// Reads the flow decides from (a stage's state, a build's stages when one ends, the build a
+// delivery made) are strongly consistent (ConsistentRead): DynamoDB's default read may
+// miss a write that just completed, so two stages ending together could each see the other
+// still running and leave the build unfinished. A global secondary index cannot be read
+// consistently (DynamoDB refuses it): its results (recent builds, active stages) are hints
+// to re-read by key before deciding.
+// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.ReadConsistency.html
 
 import {
   type DynamoDBDocumentClient,
@@ -100,8 +108,20 @@ export function statusRank(status: StageStatus | StepStatus | BuildStatus): numb
   return FINAL_RANK;
 }
 
-/** A TransactWriteItems call holds at most 100 items. */
+/** A TransactWriteItems call holds at most 100 items (API_TransactWriteItems: "groups up to 100 action requests"). */
 const TRANSACTION_LIMIT = 100;
+
+/** A build whose stages do not fit in the one transaction that creates it with its claim. */
+export class TooManyStagesError extends Error {
+  constructor(
+    readonly buildId: string,
+    readonly stages: number,
+    readonly limit: number,
+  ) {
+    super(`store: build ${buildId} has ${stages} pipelines; a build holds at most ${limit} (split the pipeline file, or use fewer pipelines with more steps)`);
+    this.name = 'TooManyStagesError';
+  }
+}
 
 type Item = Record<string, unknown>;
 const KEY_ATTRIBUTES = ['PK', 'SK', 'type', 'statusRank', 'GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK', TTL_ATTRIBUTE];
@@ -208,7 +228,7 @@ export class BuildStore {
   // ── repositories ────────────────────────────────────────────────────────────
 
   async getRepository(slug: string): Promise<Repository | null> {
-    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { PK: repoPk(slug), SK: REPO_SK } }));
+    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { PK: repoPk(slug), SK: REPO_SK }, ConsistentRead: true }));
     return strip<Repository>(res.Item);
   }
 
@@ -339,7 +359,7 @@ export class BuildStore {
   }
 
   async getDelivery(id: string): Promise<(Delivery & { state: DeliveryState; expiresAt: number }) | null> {
-    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { PK: deliveryPk(id), SK: DELIVERY_SK } }));
+    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { PK: deliveryPk(id), SK: DELIVERY_SK }, ConsistentRead: true }));
     if (!res.Item) return null;
     const { PK: _pk, SK: _sk, type: _type, ...rest } = res.Item;
     return rest as Delivery & { state: DeliveryState; expiresAt: number };
@@ -348,7 +368,7 @@ export class BuildStore {
   /** The id of the build a delivery created, if the planner already handled it. */
   async buildForDelivery(id: string): Promise<string | null> {
     const res = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: { PK: deliveryPk(id), SK: DELIVERY_BUILD_SK } }),
+      new GetCommand({ TableName: this.tableName, Key: { PK: deliveryPk(id), SK: DELIVERY_BUILD_SK }, ConsistentRead: true }),
     );
     return (res.Item?.buildId as string | undefined) ?? null;
   }
@@ -395,13 +415,23 @@ export class BuildStore {
   /**
    * Writes a build, its stages and steps, and the delivery → build claim, all or nothing.
    * A second call for the same delivery creates nothing and returns the first build's id.
-   * Steps beyond one transaction's 100 items are written first (idempotent puts under the
-   * new build's key, invisible until the build exists).
+   *
+   * One TransactWriteItems call holds at most 100 items (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html):
+   * the claim, the build and every stage go in it (a stage is in the active-stages index,
+   * so it must never exist without its build), with as many steps as fit. Steps beyond
+   * are written first: steps are in no index and are read only through their build, so
+   * until the transaction commits nothing shows them, and when it does not commit (the
+   * delivery was claimed meanwhile, or it failed) they are deleted again. A crash between
+   * the two leaves only such unreachable steps under a build number never used.
    */
   async createBuild(input: NewBuild): Promise<CreateBuildResult> {
     const { build } = input;
     if (build.id !== makeBuildId(build.repo, build.number)) {
       throw new Error(`store: build id ${build.id} does not match ${build.repo} #${build.number}`);
+    }
+    const room = TRANSACTION_LIMIT - 2;
+    if (input.stages.length > room) {
+      throw new TooManyStagesError(build.id, input.stages.length, room);
     }
     const claim = {
       Put: {
@@ -413,10 +443,15 @@ export class BuildStore {
     const buildPut = {
       Put: { TableName: this.tableName, Item: this.buildItem(build), ConditionExpression: 'attribute_not_exists(PK)' },
     };
-    const children = [...input.stages.map((s) => this.stageItem(s)), ...input.steps.map((s) => this.stepItem(s))];
-    const room = TRANSACTION_LIMIT - 2;
-    const inTransaction = children.slice(0, room);
-    const overflow = children.slice(room);
+    const steps = input.steps.map((s) => this.stepItem(s));
+    const stepRoom = room - input.stages.length;
+    const inTransaction = [...input.stages.map((s) => this.stageItem(s)), ...steps.slice(0, stepRoom)];
+    const overflow = steps.slice(stepRoom);
+    // Steps written ahead carry no condition (BatchWriteItem has none): they must not land
+    // on another build's. Numbers come from nextBuildNumber, so this only catches misuse.
+    if (overflow.length > 0 && (await this.getBuildByNumber(build.repo, build.number))) {
+      throw new Error(`store: build ${build.id} already exists (build numbers must come from nextBuildNumber)`);
+    }
     for (let i = 0; i < overflow.length; i += 25) {
       await this.batchPut(overflow.slice(i, i + 25));
     }
@@ -429,6 +464,9 @@ export class BuildStore {
       return { created: true, build };
     } catch (err) {
       const reasons = (err as { CancellationReasons?: { Code?: string }[] }).CancellationReasons;
+      // Unless the build number was taken meanwhile (then the steps may be that build's), the
+      // steps written ahead belong to nobody: they go.
+      if (reasons?.[1]?.Code !== 'ConditionalCheckFailed') await this.removeUnclaimed(build.id, overflow, err);
       if (reasons?.[0]?.Code === 'ConditionalCheckFailed') {
         const existing = await this.buildForDelivery(build.deliveryId);
         if (existing) return { created: false, buildId: existing };
@@ -437,6 +475,28 @@ export class BuildStore {
         throw new Error(`store: build ${build.id} already exists (build numbers must come from nextBuildNumber)`);
       }
       throw err;
+    }
+  }
+
+  /** Deletes the steps written ahead of a transaction that did not commit. */
+  private async removeUnclaimed(id: string, items: Item[], cause: unknown): Promise<void> {
+    try {
+      for (let i = 0; i < items.length; i += 25) await this.batchDelete(items.slice(i, i + 25).map((it) => ({ PK: it.PK, SK: it.SK })));
+    } catch (err) {
+      throw new Error(
+        `store: build ${id} was not created (${(cause as Error).message}), and ${items.length} steps written ahead of it could not be deleted: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+  }
+
+  private async batchDelete(keys: Item[]): Promise<void> {
+    let pending: Item[] = keys.map((Key) => ({ DeleteRequest: { Key } }));
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > 8) throw new Error(`store: ${pending.length} deletes still unprocessed after retries`);
+      const res = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }));
+      pending = (res.UnprocessedItems?.[this.tableName] ?? []) as Item[];
+      if (pending.length) await new Promise((r) => setTimeout(r, 2 ** attempt * 10));
     }
   }
 
@@ -457,7 +517,7 @@ export class BuildStore {
   }
 
   async getBuildByNumber(repo: string, number: number): Promise<Build | null> {
-    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { PK: repoPk(repo), SK: buildSk(number) } }));
+    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { PK: repoPk(repo), SK: buildSk(number) }, ConsistentRead: true }));
     return strip<Build>(res.Item);
   }
 
@@ -532,7 +592,7 @@ export class BuildStore {
 
   async getStage(buildIdValue: string, stageNumber: number): Promise<Stage | null> {
     const res = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: { PK: buildPk(buildIdValue), SK: stageSk(stageNumber) } }),
+      new GetCommand({ TableName: this.tableName, Key: { PK: buildPk(buildIdValue), SK: stageSk(stageNumber) }, ConsistentRead: true }),
     );
     return strip<Stage>(res.Item);
   }
@@ -620,7 +680,23 @@ export class BuildStore {
     return this.conditionalUpdate<StepRecord>({ PK: buildPk(buildIdValue), SK: stepSk(stageNumber, stepNumber) }, e);
   }
 
-  /** Stages in flight, oldest first: pending ones in queue order, running ones by start. */
+  /**
+   * A step back to `pending` for a new attempt of its stage (a Spot requeue): whatever the
+   * interrupted attempt recorded — exit code, times, reason — goes with it.
+   */
+  async resetStep(buildIdValue: string, stageNumber: number, stepNumber: number): Promise<StepRecord | null> {
+    const e = new Expression();
+    e.set('status', 'pending');
+    e.set('statusRank', statusRank('pending'));
+    for (const attr of ['exitCode', 'startedAt', 'finishedAt', 'reason']) e.remove(attr);
+    return this.conditionalUpdate<StepRecord>({ PK: buildPk(buildIdValue), SK: stepSk(stageNumber, stepNumber) }, e);
+  }
+
+  /**
+   * Stages in flight, oldest first: pending ones in queue order, running ones by start.
+   * From an index, so eventually consistent (it may still list a stage that just ended,
+   * or miss one that just started): re-read a stage with getStage before acting on it.
+   */
   async listActiveStages(status: 'pending' | 'running', page: PageOptions = {}): Promise<Page<Stage>> {
     const res = await this.doc.send(
       new QueryCommand({
@@ -639,7 +715,7 @@ export class BuildStore {
     const out: Item[] = [];
     let start: Record<string, unknown> | undefined;
     do {
-      const res = await this.doc.send(new QueryCommand({ TableName: this.tableName, ...input, ExclusiveStartKey: start }));
+      const res = await this.doc.send(new QueryCommand({ TableName: this.tableName, ...input, ConsistentRead: true, ExclusiveStartKey: start }));
       out.push(...((res.Items ?? []) as Item[]));
       start = res.LastEvaluatedKey;
     } while (start);

@@ -1,5 +1,8 @@
 // The EventBridge "ECS Task State Change" event, as ECS emits it and as the local
-// ECS stand-in reproduces it. Only the fields Slipway reads are typed.
+// ECS stand-in reproduces it (an example from AWS: test/fixtures/aws/ecs-TaskStateChange-event.json).
+// Only the fields Slipway reads are typed. A task's lastStatus is the minimum of its
+// containers': it stays PENDING until its last container has started, so a container's
+// own lastStatus is what tells that a stage runs.
 
 export interface TaskStateChangeContainer {
   containerArn?: string;
@@ -7,6 +10,10 @@ export interface TaskStateChangeContainer {
   lastStatus: 'PENDING' | 'RUNNING' | 'STOPPED' | string;
   exitCode?: number;
   reason?: string;
+  /**
+   * Never in an EventBridge event ("Events don't provide task health", ecs_task_events.html):
+   * only a detail rebuilt from DescribeTasks (the reconciler) has it.
+   */
   healthStatus?: 'HEALTHY' | 'UNHEALTHY' | 'UNKNOWN';
   taskArn?: string;
 }
@@ -26,6 +33,8 @@ export interface TaskStateChangeDetail {
   startedAt?: string;
   stoppingAt?: string;
   stoppedAt?: string;
+  /** ISO time of the change this event reports (the example in ecs_task_events.html has it). */
+  updatedAt?: string;
   stopCode?: 'TaskFailedToStart' | 'EssentialContainerExited' | 'UserInitiated' | 'ServiceSchedulerInitiated' | 'SpotInterruption' | 'TerminationNotice' | string;
   stoppedReason?: string;
   capacityProviderName?: string;

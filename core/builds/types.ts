@@ -61,6 +61,13 @@ export interface Build {
   createdAt: number;
   startedAt?: number;
   finishedAt?: number;
+  /**
+   * When the final commit status was handed to the path that posts it (the events queue);
+   * absent on a finished build: the hand-off is still owed (its sender died first).
+   */
+  statusHandedOffAt?: number;
+  /** When the call that finished the build began that hand-off (processing time: a lease). */
+  statusHandOffStartedAt?: number;
   /** Build number this one restarts, if any. */
   parent?: number;
   /** Pull requests: what the webhook said, kept so that a restart builds the same context. */

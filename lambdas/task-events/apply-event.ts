@@ -3,7 +3,7 @@
 // reconciliation (a stop event that was lost is rebuilt from DescribeTasks).
 
 import { parseStageKey } from '../../core/builds/keys.js';
-import { acceptTaskEvent, agentResultWanted, isStageDone, stageOutcome, stepChanges, taskPhase, type StageOutcome } from '../../core/builds/status.js';
+import { acceptTaskEvent, agentResultWanted, changedAt, isoMillis, isStageDone, stageOutcome, stagePhase, stepChanges, type StageOutcome } from '../../core/builds/status.js';
 import type { TaskStateChangeDetail } from '../../core/builds/task-event.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
 import { runTaskTokens } from '../../core/scaling/job.js';
@@ -37,7 +37,10 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   }
 
   const now = deps.now();
-  const phase = taskPhase(detail.lastStatus);
+  // Times are ECS's: when the change happened (updatedAt), when the task stopped
+  // (stoppedAt), not when this event was processed (it may be retried much later).
+  const at = changedAt(detail, now);
+  const phase = stagePhase(detail);
   // The first event of the task RunTask started for this attempt claims the stage (see
   // StageStore.applyEvent); later ones find the task recorded. Either way `attempt` is
   // the number of starts before this task.
@@ -59,12 +62,15 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   if (outcome?.requeueOnDemand) {
     const requeued = await deps.stages.requeue(buildId, stageNumber, { taskArn: detail.taskArn, version: detail.version, queuedAt: now, message: outcome.message, attempt });
     if (!requeued) return { applied: false, stageKey: key, reason: 'requeue refused (already requeued or not running this task)' };
-    const steps = await deps.store.listSteps(buildId, stageNumber);
-    for (const step of steps) {
-      await deps.store.updateStep(buildId, stageNumber, step.number, { status: 'pending' }, { fromStatuses: ['pending', 'running', 'success', 'failure', 'skipped', 'killed', 'error'] });
-    }
     const job = await deps.stages.getStageJob(buildId, stageNumber);
     if (!job) throw new Error(`task-events: no stored job for ${key}: cannot requeue after the Spot interruption`);
+    // The steps run again: what the interrupted attempt recorded (exit codes, times, reasons)
+    // goes. Steps the compiler left out (`when:`) have no container and stay skipped.
+    const definitions = job.taskDefinition.containerDefinitions;
+    const containers = new Set(Array.isArray(definitions) ? definitions.map((c: { name?: unknown }) => String(c.name)) : []);
+    for (const step of await deps.store.listSteps(buildId, stageNumber)) {
+      if (containers.has(step.container)) await deps.store.resetStep(buildId, stageNumber, step.number);
+    }
     await enqueueJob(deps, { ...job, queuedAt: now, onDemand: true });
     await deps.nudge();
     deps.log('stage requeued on on-demand after a Spot interruption', { stageKey: key, taskArn: detail.taskArn });
@@ -76,7 +82,7 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   const changes = stepChanges(detail, steps, outcome);
   for (const change of changes) {
     const step = steps.find((s) => s.number === change.number)!;
-    const times = change.status === 'running' ? { startedAt: now } : { ...(step.startedAt === undefined && change.status !== 'skipped' ? { startedAt: now } : {}), finishedAt: now };
+    const times = change.status === 'running' ? { startedAt: at } : { ...(step.startedAt === undefined && change.status !== 'skipped' ? { startedAt: at } : {}), finishedAt: at };
     await deps.store.updateStep(buildId, stageNumber, change.number, {
       status: change.status,
       ...(change.exitCode !== undefined ? { exitCode: change.exitCode } : {}),
@@ -90,16 +96,22 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
     taskArn: detail.taskArn,
     version: detail.version,
     attempt,
-    ...(phase === 'running' ? { status: 'running' as const, startedAt: now } : {}),
+    ...(phase === 'running' ? { status: 'running' as const, startedAt: at } : {}),
     ...(outcome
-      ? { status: outcome.status, reason: outcome.reason, message: outcome.message, finishedAt: now, ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}) }
+      ? {
+          status: outcome.status,
+          reason: outcome.reason,
+          message: outcome.message,
+          finishedAt: isoMillis(detail.stoppedAt) ?? at,
+          ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}),
+        }
       : {}),
-    ...(stepStarted ? { firstStepAt: now } : {}),
+    ...(stepStarted ? { firstStepAt: at } : {}),
   });
   if (!applied) return { applied: false, stageKey: key, reason: 'a newer event was applied meanwhile' };
 
   if (phase === 'running' || phase === 'stopped') {
-    await deps.store.updateBuild(buildId, { status: 'running', startedAt: applied.startedAt ?? now }, { fromStatuses: ['pending'] });
+    await deps.store.updateBuild(buildId, { status: 'running', startedAt: applied.startedAt ?? at }, { fromStatuses: ['pending'] });
   }
   if (outcome) {
     deps.log('stage finished', { stageKey: key, status: outcome.status, reason: outcome.reason, exitCode: outcome.exitCode });

@@ -13,7 +13,11 @@ export interface ExecutionDeps {
   stages: StageStore;
   sqs: SQSClient;
   jobsQueueUrl: string;
-  /** Posts the build's final commit status to its Git host. */
+  /**
+   * Hands the build's final commit status to the retried, dead-lettered path to its Git
+   * host (deployed: a build-finished message on the events queue, see commit-status.ts).
+   * Throws when the hand-off failed: the caller's retry repeats it.
+   */
   postBuildStatus: (build: Build) => Promise<void>;
   /** Asks the autoscaler for a pass now (capacity was freed or work was queued). */
   nudge: () => Promise<void>;

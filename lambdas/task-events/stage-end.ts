@@ -4,7 +4,7 @@
 // duplicate or retried call finds the work done and does nothing twice.
 
 import { buildFailureSummary, buildStatusOf, isStageDone, resolveDependents } from '../../core/builds/status.js';
-import type { Build } from '../../core/builds/types.js';
+import type { Build, Stage } from '../../core/builds/types.js';
 import { enqueueJob, type ExecutionDeps } from './deps.js';
 
 /** `freedCapacity`: a task stopped, so the autoscaler is nudged even when nothing was queued. */
@@ -40,12 +40,30 @@ export async function afterStageEnd(deps: ExecutionDeps, buildId: string, option
 
   const status = buildStatusOf(stages);
   if (!stages.every((s) => isStageDone(s.status))) return build;
-  const finished = await deps.store.updateBuild(buildId, { status, finishedAt: now }, { fromStatuses: ['pending', 'running'] });
-  if (!finished) return build;
-  deps.log('build finished', { buildId, status });
+  // The build ended when its last stage did (ECS's stop time, see apply-event.ts).
+  const finishedAt = Math.max(0, ...stages.map((s) => s.finishedAt ?? 0)) || now;
+  const finished = await deps.store.updateBuild(buildId, { status, finishedAt, statusHandOffStartedAt: now }, { fromStatuses: ['pending', 'running'] });
+  if (finished) {
+    deps.log('build finished', { buildId, status });
+    return handOffStatus(deps, finished, stages);
+  }
+  // Finished by another call. If that call died before handing the status off (the queue
+  // refused it; the event is retried a minute later), this one owes it; while the other
+  // may still be sending, it does not. Posting a status twice would be harmless, losing it not.
+  const current = await deps.store.getBuild(buildId);
+  const started = current?.statusHandOffStartedAt;
+  const owed = current && isStageDone(current.status) && current.statusHandedOffAt === undefined && (started === undefined || now - started > HAND_OFF_LEASE_MS);
+  if (owed) return handOffStatus(deps, current, stages);
+  return current ?? build;
+}
+
+/** How long the call that finished a build has to hand its status off before a retry takes it over. */
+export const HAND_OFF_LEASE_MS = 30_000;
+
+async function handOffStatus(deps: ExecutionDeps, build: Build, stages: Pick<Stage, 'name' | 'status' | 'message'>[]): Promise<Build> {
   // The commit status shows `error` after the status word (core/scm/commit-state.ts): a
   // failed build says why there, from its stages. Not stored: the stages hold it.
-  const summary = finished.error === undefined ? buildFailureSummary(status, stages) : undefined;
-  await deps.postBuildStatus(summary === undefined ? finished : { ...finished, error: summary });
-  return finished;
+  const summary = build.error === undefined ? buildFailureSummary(build.status, stages) : undefined;
+  await deps.postBuildStatus(summary === undefined ? build : { ...build, error: summary });
+  return (await deps.store.updateBuild(build.id, { statusHandedOffAt: deps.now() })) ?? build;
 }

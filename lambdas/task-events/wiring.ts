@@ -7,7 +7,7 @@ import { BuildStore } from '../../core/builds/store.js';
 import { StageStore } from '../../core/builds/stage-store.js';
 import { sqsClient } from '../shared/clients.js';
 import { requireEnv } from '../shared/config.js';
-import { buildStatusPoster } from './commit-status.js';
+import { buildFinishedSender } from './commit-status.js';
 import { jsonLog, type ExecutionDeps } from './deps.js';
 
 /**
@@ -23,13 +23,15 @@ export function executionDepsFromEnv(
   const tableName = requireEnv(env, 'TABLE_NAME', 'the build table');
   const store = new BuildStore(doc, tableName);
   const log = jsonLog(source);
+  // Queue URLs are not endpoints (see clients.ts): local stand-ins name unresolvable hosts.
+  const sqs = sqsClient();
+  const eventsQueueUrl = requireEnv(env, 'EVENTS_QUEUE_URL', "a finished build's commit status goes to the planner through it");
   return {
     store,
     stages: new StageStore(doc, tableName),
-    // Queue URLs are not endpoints (see clients.ts): local stand-ins name unresolvable hosts.
-    sqs: sqsClient(),
+    sqs,
     jobsQueueUrl: requireEnv(env, 'JOBS_QUEUE_URL', 'where ready stages go'),
-    postBuildStatus: buildStatusPoster(store, env, globalThis.fetch, log),
+    postBuildStatus: buildFinishedSender(sqs, eventsQueueUrl),
     nudge: nudge(log),
     now: Date.now,
     log,

@@ -93,7 +93,14 @@ export function taskJson(task: LocalTask): Record<string, unknown> {
 
 const isoDate = (d: Date | undefined): string | undefined => d?.toISOString();
 
+/**
+ * The EventBridge event, shaped as ECS sends it (test/fixtures/aws/ecs-TaskStateChange-event.json,
+ * from https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html):
+ * ISO times, `updatedAt` of the change, and containers without health — ECS's events carry
+ * none (DescribeTasks does), so consumers cannot lean on a HEALTHY the stand-in would invent.
+ */
 export function taskStateChangeEvent(task: LocalTask, accountId: string): TaskStateChangeEvent {
+  const address = task.sandbox?.taskAddress;
   return {
     version: '0',
     id: randomUUID(),
@@ -116,29 +123,36 @@ export function taskStateChangeEvent(task: LocalTask, accountId: string): TaskSt
       startedAt: isoDate(task.startedAt),
       stoppingAt: isoDate(task.stoppingAt),
       stoppedAt: isoDate(task.stoppedAt),
+      executionStoppedAt: isoDate(task.stoppedAt),
+      updatedAt: isoDate(task.updatedAt),
       stopCode: task.stopCode,
       stoppedReason: task.stoppedReason,
       launchType: 'FARGATE',
       capacityProviderName: task.params.capacityProviderName,
+      cpu: task.params.cpu,
+      memory: task.params.memory,
+      availabilityZone: `${task.host.region}a`,
+      platformVersion: '1.4.0',
       containers: task.containers.map((c) =>
         compact({
           containerArn: c.containerArn,
           name: c.def.name,
+          image: c.def.image,
+          runtimeId: c.runtimeId,
           lastStatus: c.lastStatus,
           exitCode: c.exitCode,
           reason: c.reason,
-          healthStatus: c.def.healthCheck ? c.health : 'UNKNOWN',
           taskArn: task.arn,
+          networkInterfaces: address ? [{ attachmentId: task.id, privateIpv4Address: address }] : [],
+          cpu: String(c.def.cpu ?? 0),
         }),
       ),
-      overrides: task.params.overrides?.containerOverrides
-        ? {
-            containerOverrides: task.params.overrides.containerOverrides.map((o) => ({
-              name: o.name ?? '',
-              ...(o.environment ? { environment: o.environment.map((e) => ({ name: e.name ?? '', value: e.value ?? '' })) } : {}),
-            })),
-          }
-        : undefined,
+      overrides: {
+        containerOverrides: (task.params.overrides?.containerOverrides ?? []).map((o) => ({
+          name: o.name ?? '',
+          ...(o.environment ? { environment: o.environment.map((e) => ({ name: e.name ?? '', value: e.value ?? '' })) } : {}),
+        })),
+      },
     }),
   };
 }

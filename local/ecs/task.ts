@@ -322,6 +322,7 @@ export class LocalTask {
     if (exitCode !== undefined) c.exitCode = exitCode;
     c.finishedAt = new Date();
     this.logLine(c, 'stderr', `local-ecs: container did not start: ${reason}`);
+    this.updateKnownStatus();
     this.changed();
     if (c.essential) this.beginStop('TaskFailedToStart', `Essential container '${c.def.name}' could not start: ${reason}`);
     else this.schedule();
@@ -369,10 +370,7 @@ export class LocalTask {
       c.lastStatus = 'RUNNING';
       c.everStarted = true;
       c.startedAt = new Date();
-      if (this.lastStatus === 'PENDING') {
-        this.lastStatus = 'RUNNING';
-        this.startedAt = c.startedAt;
-      }
+      this.updateKnownStatus();
       this.changed();
       this.startHealthChecks(c);
       this.schedule();
@@ -391,6 +389,7 @@ export class LocalTask {
     c.lastStatus = 'STOPPED';
     c.exitCode = exitCode;
     c.finishedAt = new Date();
+    this.updateKnownStatus();
     this.changed();
     if (c.essential) this.beginStop('EssentialContainerExited', 'Essential container in task exited');
     this.schedule();
@@ -438,7 +437,8 @@ export class LocalTask {
       if (status !== c.health) {
         c.health = status;
         c.healthSince = new Date();
-        this.changed();
+        // No task state change event: ECS's events carry no health, and a health change is
+        // not a state change (ecs_task_events.html). DescribeTasks and the metadata show it.
         this.schedule();
       }
       c.healthTimer = setTimeout(() => void tick(), settings.intervalMs);
@@ -520,7 +520,26 @@ export class LocalTask {
     this.resolveDone();
   }
 
+  /**
+   * The task's lastStatus is the minimum of its containers' (aws/amazon-ecs-agent
+   * agent/api/task/task.go, updateTaskKnownStatus: "Invariant: task known status is the
+   * minimum of container known status"): PENDING while any container has not started —
+   * a step waiting on its dependencies keeps the task PENDING — and RUNNING once every
+   * container has started or stopped. startedAt is that moment (DescribeTasks: "the time
+   * when the task transitioned from the PENDING state to the RUNNING state").
+   */
+  private updateKnownStatus(): void {
+    if (this.lastStatus !== 'PENDING' || this.desiredStatus === 'STOPPED') return;
+    if (this.containers.some((x) => x.lastStatus === 'PENDING')) return;
+    this.lastStatus = 'RUNNING';
+    this.startedAt = new Date();
+  }
+
+  /** When the last change happened (events carry it as `updatedAt`). */
+  updatedAt = new Date();
+
   private changed(): void {
+    this.updatedAt = new Date();
     this.version += 1;
     this.host.onChange(this);
   }

@@ -7,11 +7,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSEvent } from 'aws-lambda';
 import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
 import { runTaskTokens } from '../../core/scaling/job.js';
 import type { TaskStateChangeDetail } from '../../core/builds/task-event.js';
 import { plannerDepsFromEnv } from '../../lambdas/planner/deps.js';
+import { processEventBatch } from '../../lambdas/planner/process-batch.js';
 import { executionDepsFromEnv } from '../../lambdas/task-events/wiring.js';
 import { autoscalerNudge } from '../../lambdas/shared/nudge.js';
 import { applyTaskEvent } from '../../lambdas/task-events/apply-event.js';
@@ -69,14 +71,33 @@ let sqsServer: LocalSqs;
 let git: FakeGitHost;
 let fake: Awaited<ReturnType<typeof startFakeAws>>;
 let env: Record<string, string>;
+let sqs: SQSClient;
+let eventsUrl: string;
+
+/** One planner invocation over what the events queue holds now; handled messages are deleted, as Lambda's event source does. */
+async function plannerPass(): Promise<{ received: number; failed: number }> {
+  const res = await sqs.send(new ReceiveMessageCommand({ QueueUrl: eventsUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['All'] }));
+  const messages = res.Messages ?? [];
+  if (messages.length === 0) return { received: 0, failed: 0 };
+  const event = {
+    Records: messages.map((m) => ({
+      messageId: m.MessageId!, receiptHandle: m.ReceiptHandle!, body: m.Body ?? '', attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1' },
+      messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:wiring-events', awsRegion: LOCAL_REGION,
+    })),
+  } as unknown as SQSEvent;
+  const response = await processEventBatch(event, plannerDepsFromEnv(env));
+  const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+  for (const m of messages.filter((x) => !failed.has(x.MessageId!))) await sqs.send(new DeleteMessageCommand({ QueueUrl: eventsUrl, ReceiptHandle: m.ReceiptHandle! }));
+  return { received: messages.length, failed: failed.size };
+}
 
 beforeAll(async () => {
   [db, sqsServer, git] = await Promise.all([startDynamoLocal('wiring-builds'), startSqs(), startFakeGitHost()]);
   fake = await startFakeAws(() => JSON.stringify({ github: { token: TOKEN, apiUrl: git.apiUrl } }));
   git.requireToken(TOKEN);
-  const sqs = new SQSClient({ endpoint: sqsServer.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  sqs = new SQSClient({ endpoint: sqsServer.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, useQueueUrlAsEndpoint: false });
   const jobsUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'wiring-jobs' }))).QueueUrl!;
-  sqs.destroy();
+  eventsUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'wiring-events', Attributes: { VisibilityTimeout: '1' } }))).QueueUrl!;
   env = {
     AWS_REGION: LOCAL_REGION,
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
@@ -87,6 +108,7 @@ beforeAll(async () => {
     AWS_ENDPOINT_URL_LAMBDA: fake.url,
     TABLE_NAME: db.tableName,
     JOBS_QUEUE_URL: jobsUrl,
+    EVENTS_QUEUE_URL: eventsUrl,
     SCM_CREDENTIALS_SECRET_ARN: SECRET_ARN,
     AUTOSCALER_FUNCTION_NAME: FUNCTION,
   };
@@ -100,6 +122,7 @@ afterAll(async () => {
     fake?.server.closeAllConnections();
     fake?.server.close(() => resolve());
   });
+  sqs?.destroy();
   await Promise.all([db?.stop(), sqsServer?.stop(), git?.stop()]);
 });
 
@@ -145,18 +168,65 @@ describe('deployed wiring: Secrets Manager credentials and the Lambda nudge', ()
       containers: [{ name: AGENT_CONTAINER, lastStatus: 'STOPPED', exitCode: 0 }],
       overrides: { containerOverrides: [{ name: AGENT_CONTAINER, environment: [{ name: AGENT_ENV.stageId, value: `${id}/1` }] }] },
     };
+    // The Git host is down for longer than a Lambda should wait: its status requests fail.
+    git.failNext(3, 503, '/statuses/');
     const result = await applyTaskEvent(deps, stopped);
     expect(result).toMatchObject({ applied: true, status: 'success' });
     expect((await deps.store.getBuild(id))?.status).toBe('success');
-
-    const statuses = await git.waitForStatuses((all) => all.some((s) => s.sha === 'c'.repeat(40)));
-    expect(statuses.filter((s) => s.sha === 'c'.repeat(40)).map((s) => [s.state, s.token])).toEqual([['success', TOKEN]]);
+    expect((await deps.store.getBuild(id))?.statusHandedOffAt).toBeGreaterThan(0);
     expect(fake.recorded.invokes.slice(invokesBefore)).toEqual([{ functionName: FUNCTION, invocationType: 'Event', payload: { nudge: true, source: 'task-events' } }]);
 
-    // A duplicate of the same event: nothing is posted or invoked again.
+    // The status travels as a build-finished message: each failed post returns it to the
+    // queue (a visibility timeout later), and the planner posts it once the host is back.
+    const passes: { received: number; failed: number }[] = [];
+    for (let i = 0; i < 10 && !git.statuses.some((s) => s.sha === 'c'.repeat(40)); i++) passes.push(await plannerPass());
+    expect(passes.filter((p) => p.received > 0)).toEqual([
+      { received: 1, failed: 1 },
+      { received: 1, failed: 1 },
+      { received: 1, failed: 1 },
+      { received: 1, failed: 0 },
+    ]);
+    expect(git.statuses.filter((s) => s.sha === 'c'.repeat(40)).map((s) => [s.state, s.token])).toEqual([['success', TOKEN]]);
+
+    // A duplicate of the same event: nothing is handed off, posted or invoked again.
     expect((await applyTaskEvent(deps, stopped)).applied).toBe(false);
+    expect(await plannerPass()).toEqual({ received: 0, failed: 0 });
     expect(git.statuses.filter((s) => s.sha === 'c'.repeat(40))).toHaveLength(1);
     expect(fake.recorded.invokes.length).toBe(invokesBefore + 1);
+  });
+
+  it('a hand-off the events queue refused is made by the retried event', async () => {
+    const good = executionDepsFromEnv('task-events', env, () => async () => {});
+    const refusing = executionDepsFromEnv('task-events', { ...env, EVENTS_QUEUE_URL: `${eventsUrl}-missing` }, () => async () => {});
+    const repo = 'acme/retry';
+    const id = `${repo}#1`;
+    const now = Date.now();
+    await good.store.ensureRepository({ slug: repo, scm: 'github', httpUrl: 'https://github.com/acme/retry.git', link: 'https://github.com/acme/retry', defaultBranch: 'main', private: false });
+    const taskArn = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/fedcba9876543210';
+    await good.store.createBuild({
+      build: { id, repo, number: 1, status: 'running', event: 'push', action: '', ref: 'refs/heads/main', branch: 'main', commit: 'd'.repeat(40), message: '', author: '', link: '', deliveryId: 'wiring-2', fork: false, createdAt: now },
+      stages: [{ buildId: id, repo, buildNumber: 1, number: 1, name: 'only', status: 'running', taskArn, dependsOn: [], attempts: 1, queuedAt: now }],
+      steps: [],
+    });
+    const stopped: TaskStateChangeDetail = {
+      clusterArn: 'arn:aws:ecs:us-east-1:000000000000:cluster/slipway', taskArn, taskDefinitionArn: 'arn:aws:ecs:us-east-1:000000000000:task-definition/x:1',
+      lastStatus: 'STOPPED', desiredStatus: 'STOPPED', version: 5, stopCode: 'EssentialContainerExited',
+      containers: [{ name: AGENT_CONTAINER, lastStatus: 'STOPPED', exitCode: 1 }],
+      overrides: { containerOverrides: [{ name: AGENT_CONTAINER, environment: [{ name: AGENT_ENV.stageId, value: `${id}/1` }] }] },
+    };
+    // SQS refuses the message: the event fails (EventBridge retries it), the build stays finished.
+    await expect(applyTaskEvent(refusing, stopped)).rejects.toThrow(/queue/i);
+    const build = await good.store.getBuild(id);
+    expect([build?.status, build?.statusHandedOffAt]).toEqual(['failure', undefined]);
+    // A duplicate delivered meanwhile leaves it to the call that finished the build…
+    expect((await applyTaskEvent(good, stopped)).applied).toBe(false);
+    expect((await good.store.getBuild(id))?.statusHandedOffAt).toBeUndefined();
+    // …and the retry, a minute later (Lambda's first retry of an async invoke), finds the
+    // hand-off owed and makes it.
+    expect((await applyTaskEvent({ ...good, now: () => Date.now() + 60_000 }, stopped)).applied).toBe(false);
+    expect((await good.store.getBuild(id))?.statusHandedOffAt).toBeGreaterThan(0);
+    await plannerPass();
+    expect(git.statuses.filter((s) => s.sha === 'd'.repeat(40)).map((s) => [s.state, s.description])).toEqual([['failure', expect.stringContaining('a step failed')]]);
   });
 
   it('a nudge Lambda refuses is logged, not thrown (the schedule is the fallback); without the variable nothing is invoked', async () => {

@@ -9,6 +9,7 @@ import {
   movesForward,
   resolveDependents,
   stageOutcome,
+  stagePhase,
   stepChanges,
   taskPhase,
 } from '../../core/builds/status.js';
@@ -73,6 +74,24 @@ describe('stageOutcome (table)', () => {
   });
 });
 
+// ECS keeps a task PENDING until its last container has started (aws/amazon-ecs-agent
+// agent/api/task/task.go, updateTaskKnownStatus); events carry no health (ecs_task_events.html).
+describe('stagePhase (table): a container that ran makes the stage run, whatever the task says', () => {
+  const rows: [string, string, TaskStateChangeContainer[], string][] = [
+    ['provisioning', 'PROVISIONING', [], 'pending'],
+    ['pending, nothing started', 'PENDING', [agent(undefined, { lastStatus: 'PENDING' })], 'pending'],
+    ['pending, the agent runs', 'PENDING', [agent(undefined, { lastStatus: 'RUNNING' })], 'running'],
+    ['pending, a step ran and exited', 'PENDING', [agent(undefined, { lastStatus: 'RUNNING' }), { name: 's', lastStatus: 'STOPPED', exitCode: 0 }], 'running'],
+    ['pending, a container that never started', 'PENDING', [{ name: 's', lastStatus: 'STOPPED', reason: 'CannotStartContainerError: dependency' }], 'pending'],
+    ['running', 'RUNNING', [], 'running'],
+    ['stopping', 'STOPPING', [], 'running'],
+    ['stopped', 'STOPPED', [agent(0)], 'stopped'],
+  ];
+  for (const [name, lastStatus, containers, phase] of rows) {
+    it(name, () => expect(stagePhase({ lastStatus, containers })).toBe(phase));
+  }
+});
+
 describe('stepChanges (table)', () => {
   const step = (number: number, container: string, extra: Partial<StepRecord> = {}): StepRecord => ({
     buildId: 'o/r#1', stageNumber: 1, number, name: container, container, status: 'pending', detached: false, kind: 'step', ...extra,
@@ -86,6 +105,13 @@ describe('stepChanges (table)', () => {
   ];
   const c = (name: string, lastStatus: string, exitCode?: number, reason?: string): TaskStateChangeContainer => ({
     name, lastStatus, ...(exitCode === undefined ? {} : { exitCode }), ...(reason ? { reason } : {}),
+  });
+
+  it('events carry no health: the clone passed once a step ran (every step waits for the agent HEALTHY)', () => {
+    const cloning = detail({ lastStatus: 'PENDING', desiredStatus: 'RUNNING', containers: [c(AGENT_CONTAINER, 'RUNNING'), c('db', 'RUNNING'), c('build', 'PENDING')] });
+    expect(stepChanges(cloning, steps)).toEqual([{ number: 1, status: 'running' }, { number: 2, status: 'running' }]);
+    const stepping = detail({ lastStatus: 'PENDING', desiredStatus: 'RUNNING', containers: [c(AGENT_CONTAINER, 'RUNNING'), c('db', 'RUNNING'), c('build', 'RUNNING'), c('test', 'PENDING')] });
+    expect(stepChanges(stepping, steps)).toEqual([{ number: 1, status: 'success' }, { number: 2, status: 'running' }, { number: 3, status: 'running' }]);
   });
 
   it('running task: agent healthy = clone done; running containers run', () => {

@@ -183,6 +183,38 @@ describe('builds', () => {
     expect(steps).toHaveLength(120);
   });
 
+  // TransactWriteItems holds at most 100 items: https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
+  it('a duplicate delivery of a build larger than one transaction leaves none of its steps behind', async () => {
+    await store.ensureRepository(repoInfo('acme/big-dup'));
+    const first = newBuild('acme/big-dup', await store.nextBuildNumber('acme/big-dup'), 'deliv-big-dup', Date.now(), 4, 40);
+    expect((await store.createBuild(first)).created).toBe(true);
+    const again = await store.nextBuildNumber('acme/big-dup');
+    expect(await store.createBuild(newBuild('acme/big-dup', again, 'deliv-big-dup', Date.now(), 4, 40))).toEqual({ created: false, buildId: first.build.id });
+    expect(await store.listStagesAndSteps(buildId('acme/big-dup', again))).toEqual({ stages: [], steps: [] });
+    expect((await store.listStagesAndSteps(first.build.id)).steps).toHaveLength(160);
+  });
+
+  it('a larger-than-a-transaction build under a number already taken writes nothing over that build', async () => {
+    await store.ensureRepository(repoInfo('acme/big-taken'));
+    await store.createBuild(newBuild('acme/big-taken', 1, 'big-taken-a', Date.now(), 2, 60));
+    const intruder = newBuild('acme/big-taken', 1, 'big-taken-b', Date.now(), 2, 60);
+    intruder.steps = intruder.steps.map((s) => ({ ...s, name: `intruder-${s.number}` }));
+    await expect(store.createBuild(intruder)).rejects.toThrow(/already exists/);
+    const steps = await store.listSteps(buildId('acme/big-taken', 1));
+    expect(steps).toHaveLength(120);
+    expect(steps.filter((s) => s.name.startsWith('intruder'))).toEqual([]);
+    expect(await store.buildForDelivery('big-taken-b')).toBeNull();
+  });
+
+  it('refuses a build with more pipelines than one transaction holds, writing nothing (a stage never exists without its build)', async () => {
+    await store.ensureRepository(repoInfo('acme/wide'));
+    const wide = newBuild('acme/wide', 1, 'deliv-wide', Date.now(), 99, 1);
+    await expect(store.createBuild(wide)).rejects.toThrow(/has 99 pipelines; a build holds at most 98/);
+    expect(await store.listStagesAndSteps(wide.build.id)).toEqual({ stages: [], steps: [] });
+    expect((await store.listActiveStages('pending', { limit: 1000 })).items.filter((s) => s.buildId === wide.build.id)).toEqual([]);
+    expect(await store.buildForDelivery('deliv-wide')).toBeNull();
+  });
+
   it('lists builds of a repository newest first, in pages, with numbers beyond 9 in order', async () => {
     await store.ensureRepository(repoInfo('acme/list'));
     for (let i = 0; i < 12; i++) {

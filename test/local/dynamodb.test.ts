@@ -1,11 +1,13 @@
 // DynamoDB Local behaviours the control plane relies on, through the real SDK client.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  BatchGetItemCommand,
   ConditionalCheckFailedException,
   CreateTableCommand,
   DescribeTimeToLiveCommand,
   DynamoDBClient,
   GetItemCommand,
+  ListTablesCommand,
   PutItemCommand,
   QueryCommand,
   TransactionCanceledException,
@@ -111,5 +113,80 @@ describe('DynamoDB Local', () => {
     const ttl = await client.send(new DescribeTimeToLiveCommand({ TableName: table }));
     expect(ttl.TimeToLiveDescription?.AttributeName).toBe('expiresAt');
     expect(ttl.TimeToLiveDescription?.TimeToLiveStatus).toBe('ENABLED');
+  });
+});
+
+// DynamoDB's reads are eventually consistent unless ConsistentRead is set, and always so on
+// a global secondary index: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.ReadConsistency.html
+// DynamoDB Local is always up to date; the eventual-consistency proxy makes it as loose as AWS.
+describe('DynamoDB Local with eventually consistent reads (HowItWorks.ReadConsistency)', () => {
+  let eventual: LocalDynamoDb;
+  let c: DynamoDBClient;
+  const t = 'eventual-test';
+  const key = (pk: string) => ({ pk: { S: pk }, sk: { S: 'x' } });
+
+  beforeAll(async () => {
+    eventual = await startDynamoDb({ eventualConsistency: { lagMs: 60_000 } });
+    c = new DynamoDBClient({ endpoint: eventual.endpoint, region: 'us-east-1', credentials });
+    await c.send(
+      new CreateTableCommand({
+        TableName: t,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+          { AttributeName: 'status', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        GlobalSecondaryIndexes: [
+          { IndexName: 'byStatus', KeySchema: [{ AttributeName: 'status', KeyType: 'HASH' }, { AttributeName: 'pk', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } },
+        ],
+      }),
+    );
+  });
+
+  afterAll(async () => {
+    c?.destroy();
+    await eventual?.stop();
+  });
+
+  it('an eventually consistent GetItem may miss a write that ConsistentRead sees', async () => {
+    await c.send(new PutItemCommand({ TableName: t, Item: { ...key('a'), status: { S: 'running' } } }));
+    const loose = await c.send(new GetItemCommand({ TableName: t, Key: key('a') }));
+    const strict = await c.send(new GetItemCommand({ TableName: t, Key: key('a'), ConsistentRead: true }));
+    expect(loose.Item).toBeUndefined();
+    expect(strict.Item?.status?.S).toBe('running');
+    await eventual.catchUp();
+    expect((await c.send(new GetItemCommand({ TableName: t, Key: key('a') }))).Item?.status?.S).toBe('running');
+  });
+
+  it('an eventually consistent Query and BatchGetItem return the earlier state of an updated item', async () => {
+    await c.send(new UpdateItemCommand({ TableName: t, Key: key('a'), UpdateExpression: 'SET #s = :s', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':s': { S: 'success' } } }));
+    const query = (consistent: boolean) =>
+      c.send(new QueryCommand({ TableName: t, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: 'a' } }, ConsistentRead: consistent }));
+    expect((await query(false)).Items?.[0]?.status?.S).toBe('running');
+    expect((await query(true)).Items?.[0]?.status?.S).toBe('success');
+    const batch = (consistent: boolean) => c.send(new BatchGetItemCommand({ RequestItems: { [t]: { Keys: [key('a')], ConsistentRead: consistent } } }));
+    expect((await batch(false)).Responses?.[t]?.[0]?.status?.S).toBe('running');
+    expect((await batch(true)).Responses?.[t]?.[0]?.status?.S).toBe('success');
+    await eventual.catchUp();
+    expect((await query(false)).Items?.[0]?.status?.S).toBe('success');
+  });
+
+  it('a global secondary index is always eventually consistent, and refuses ConsistentRead', async () => {
+    await c.send(new PutItemCommand({ TableName: t, Item: { ...key('b'), status: { S: 'queued' } } }));
+    const byStatus = { TableName: t, IndexName: 'byStatus', KeyConditionExpression: '#s = :q', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':q': { S: 'queued' } } };
+    expect((await c.send(new QueryCommand(byStatus))).Items).toEqual([]);
+    await expect(c.send(new QueryCommand({ ...byStatus, ConsistentRead: true }))).rejects.toThrow(/[Cc]onsistent read/);
+    await eventual.catchUp();
+    expect((await c.send(new QueryCommand(byStatus))).Items?.map((i) => i.pk?.S)).toEqual(['b']);
+  });
+
+  it('keeps its lagging copy out of ListTables and replays every write without error', async () => {
+    expect((await c.send(new ListTablesCommand({}))).TableNames).toEqual([t]);
+    expect(eventual.replayErrors()).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 // Task definition semantics the stand-in must honour: dependsOn, essential, health checks,
 // startTimeout, stopTimeout, events, logs and the metadata endpoint.
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ECSClient } from '@aws-sdk/client-ecs';
 import { startLocalEcs, type LocalEcs } from '../../local/ecs/index.js';
@@ -118,11 +119,17 @@ describe.concurrent('health checks', () => {
     );
     const final = await ecs.waitForStopped(arn, 20_000);
     expect(byName(final).step).toMatchObject({ exitCode: 0 });
+    expect(byName(final).svc).toMatchObject({ healthStatus: 'HEALTHY' });
+    // Health is in DescribeTasks, never in the events ("Events don't provide task health",
+    // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html).
     const events = ecs.events(arn);
-    const healthyAt = events.find((e) => e.detail.containers.find((x) => x.name === 'svc')?.healthStatus === 'HEALTHY');
-    const stepRunning = events.find((e) => e.detail.containers.find((x) => x.name === 'step')?.lastStatus === 'RUNNING');
-    expect(healthyAt).toBeDefined();
-    expect(stepRunning!.detail.version).toBeGreaterThan(healthyAt!.detail.version);
+    expect(events.flatMap((e) => e.detail.containers.filter((x) => 'healthStatus' in x))).toEqual([]);
+    // …and the task is PENDING until its last container started (the step, gated on svc).
+    const stepRunning = events.find((e) => e.detail.containers.find((x) => x.name === 'step')?.lastStatus === 'RUNNING')!;
+    const before = events.filter((e) => e.detail.version < stepRunning.detail.version && e.detail.lastStatus !== 'PROVISIONING');
+    expect(before.map((e) => e.detail.lastStatus)).toEqual(before.map(() => 'PENDING'));
+    expect(before.some((e) => e.detail.containers.find((x) => x.name === 'svc')?.lastStatus === 'RUNNING')).toBe(true);
+    expect(stepRunning.detail.lastStatus).toBe('RUNNING');
   });
 
   // ECS does not give up on an UNHEALTHY dependency: HEALTHY is merely not resolved yet
@@ -239,6 +246,15 @@ describe('events, logs and metadata', () => {
     expect(mine.map((e) => e.detail.version)).toEqual(mine.map((_, i) => i + 1));
     expect(mine.map((e) => e.detail.lastStatus)).toEqual(['PROVISIONING', 'PENDING', 'RUNNING', 'RUNNING', 'STOPPING', 'DEPROVISIONING', 'STOPPED']);
     const last = mine[mine.length - 1]!;
+    // Every field of AWS's own example event that applies to this task is there, with the same type.
+    const example = JSON.parse(readFileSync(new URL('../fixtures/aws/ecs-TaskStateChange-event.json', import.meta.url), 'utf8')) as TaskStateChangeEvent;
+    const kinds = (o: object) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Array.isArray(v) ? 'array' : typeof v]));
+    const absentHere = ['attachments', 'connectivity', 'connectivityAt', 'pullStartedAt', 'pullStoppedAt', 'startedAt'];
+    const expectedKinds = Object.fromEntries(Object.entries(kinds(example.detail)).filter(([k]) => !absentHere.includes(k)));
+    expect(kinds(last.detail)).toMatchObject(expectedKinds);
+    const { imageDigest: _digest, ...exampleContainer } = example.detail.containers[0]! as unknown as Record<string, unknown>;
+    expect(Object.keys(last.detail.containers[0]!).sort()).toEqual([...Object.keys(exampleContainer), 'exitCode'].sort());
+    expect(Object.keys(kinds(example)).sort()).toEqual(Object.keys(kinds(last)).sort());
     expect(last['detail-type']).toBe('ECS Task State Change');
     expect(last.source).toBe('aws.ecs');
     expect(last.detail).toMatchObject({ stopCode: 'EssentialContainerExited', desiredStatus: 'STOPPED', containers: [{ name: 'main', lastStatus: 'STOPPED', exitCode: 1 }] });

@@ -89,6 +89,8 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
   });
   const [aws, git] = await Promise.all([
     startLocalAws({
+      // Reads without ConsistentRead lag as they may on AWS (local/dynamodb-eventual.ts).
+      dynamodb: { eventualConsistency: { lagMs: 500 } },
       ecs: {
         ...(options.eventDelivery ? { eventDelivery: options.eventDelivery } : {}),
         resolveSecret: async (valueFrom) => {
@@ -140,7 +142,9 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
     onError: (where, err) => errors.push(`${where}: ${(err as Error).message}`),
   });
 
-  const waitFor: E2e['waitFor'] = async (what, probe, timeoutMs = 30_000, explain = async () => '') => {
+  // A hang guard, not a speed goal (as vitest.config.ts): on a loaded 2-core machine one
+  // stage's webhook-to-RunTask alone was measured at 32 s.
+  const waitFor: E2e['waitFor'] = async (what, probe, timeoutMs = 150_000, explain = async () => '') => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const value = await probe();
@@ -212,7 +216,7 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
       return { statusCode: res.statusCode ?? 0, body: JSON.parse(String(res.body)) as Record<string, unknown> };
     },
     waitFor,
-    async finishedBuild(delivery, timeoutMs = 30_000) {
+    async finishedBuild(delivery, timeoutMs = 150_000) {
       const id = await waitFor(`a build for delivery ${delivery}`, () => store.buildForDelivery(`github:${delivery}`));
       return waitFor(
         `build ${id} to finish`,

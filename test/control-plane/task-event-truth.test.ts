@@ -1,0 +1,167 @@
+// Step, stage and build records from the task state change events ECS really sends
+// (test/fixtures/aws/ecs-TaskStateChange-event.json, https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html):
+// the task stays PENDING until its last container has started (aws/amazon-ecs-agent
+// agent/api/task/task.go, updateTaskKnownStatus: the minimum of its containers), the
+// containers carry no health, and the times are ECS's (updatedAt, stoppedAt).
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { startDynamoDb, type LocalDynamoDb } from '../../local/dynamodb.js';
+import { startSqs, type LocalSqs } from '../../local/sqs.js';
+import { ensureTable } from '../../lambdas/shared/table.js';
+import { BuildStore } from '../../core/builds/store.js';
+import { StageStore } from '../../core/builds/stage-store.js';
+import { buildId, type Build, type StepRecord } from '../../core/builds/types.js';
+import type { TaskStateChangeContainer, TaskStateChangeDetail } from '../../core/builds/task-event.js';
+import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
+import type { StageJob } from '../../core/scaling/job.js';
+import { applyTaskEvent } from '../../lambdas/task-events/apply-event.js';
+import type { ExecutionDeps } from '../../lambdas/task-events/deps.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../support/dynamodb-local.js';
+
+let db: LocalDynamoDb;
+let sqsServer: LocalSqs;
+let client: DynamoDBClient;
+let sqs: SQSClient;
+let deps: ExecutionDeps;
+let jobsUrl: string;
+const table = 'truth-builds';
+/** When the events are processed: far from any time ECS reports, so a stored processing time shows. */
+const PROCESSED_AT = Date.parse('2031-01-01T00:00:00.000Z');
+
+beforeAll(async () => {
+  [db, sqsServer] = await Promise.all([startDynamoDb({ eventualConsistency: { lagMs: 60_000 } }), startSqs()]);
+  client = new DynamoDBClient({ endpoint: db.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  await ensureTable(client, table);
+  const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  sqs = new SQSClient({ endpoint: sqsServer.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, useQueueUrlAsEndpoint: false });
+  jobsUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'truth-jobs' }))).QueueUrl!;
+  deps = {
+    store: new BuildStore(doc, table),
+    stages: new StageStore(doc, table),
+    sqs,
+    jobsQueueUrl: jobsUrl,
+    postBuildStatus: async () => {},
+    nudge: async () => {},
+    now: () => PROCESSED_AT,
+    log: () => {},
+  };
+});
+
+afterAll(async () => {
+  client?.destroy();
+  sqs?.destroy();
+  await Promise.all([db?.stop(), sqsServer?.stop()]);
+});
+
+const TASK = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/truth';
+const c = (name: string, lastStatus: string, extra: Partial<TaskStateChangeContainer> = {}): TaskStateChangeContainer => ({ name, lastStatus, ...extra });
+const iso = (second: number) => `2030-06-01T10:00:${String(second).padStart(2, '0')}.000Z`;
+
+function event(id: string, version: number, extra: Partial<TaskStateChangeDetail>): TaskStateChangeDetail {
+  return {
+    clusterArn: 'arn:aws:ecs:us-east-1:000000000000:cluster/slipway',
+    taskArn: `${TASK}-${id.replace(/\W/g, '')}`,
+    taskDefinitionArn: 'arn:aws:ecs:us-east-1:000000000000:task-definition/slipway-x:1',
+    lastStatus: 'PENDING',
+    desiredStatus: 'RUNNING',
+    version,
+    createdAt: iso(0),
+    containers: [],
+    overrides: { containerOverrides: [{ name: AGENT_CONTAINER, environment: [{ name: AGENT_ENV.stageId, value: `${id}/1` }] }] },
+    ...extra,
+  };
+}
+
+/** A build whose one stage runs (RunTask answered) on `capacity`: clone, two steps, one step left out by `when:`. */
+async function runningStage(repo: string, capacity: 'FARGATE' | 'FARGATE_SPOT' = 'FARGATE'): Promise<string> {
+  const id = buildId(repo, 1);
+  const createdAt = Date.parse(iso(0));
+  const build: Build = {
+    id, repo, number: 1, status: 'pending', event: 'push', action: '', ref: 'refs/heads/main', branch: 'main', commit: 'e'.repeat(40),
+    message: '', author: '', link: '', deliveryId: `d-${repo}`, fork: false, createdAt,
+  };
+  const step = (number: number, name: string, container: string, kind: StepRecord['kind'], status: StepRecord['status'] = 'pending'): StepRecord => ({
+    buildId: id, stageNumber: 1, number, name, container, status, detached: false, kind, ...(status === 'skipped' ? { reason: 'when: branch' } : {}),
+  });
+  await deps.store.createBuild({
+    build,
+    stages: [{ buildId: id, repo, buildNumber: 1, number: 1, name: 'test', status: 'pending', dependsOn: [], attempts: 0, queuedAt: createdAt }],
+    steps: [step(1, 'clone', AGENT_CONTAINER, 'clone'), step(2, 'build', 'step-build', 'step'), step(3, 'test', 'step-test', 'step'), step(4, 'deploy', 'step-deploy', 'step', 'skipped')],
+  });
+  const job: StageJob = {
+    stageKey: `${id}/1`, buildId: id, stageNumber: 1, repo, pipeline: 'test', cpu: 256, memory: 512, queuedAt: createdAt, runTask: {},
+    taskDefinition: { family: 'slipway-x', containerDefinitions: [{ name: AGENT_CONTAINER }, { name: 'step-build' }, { name: 'step-test' }] },
+  };
+  await deps.stages.putStageJobs([job]);
+  const taskArn = event(id, 0, {}).taskArn;
+  expect(await deps.stages.markRunning(id, 1, { attempt: 0, taskArn, capacity, startedAt: createdAt + 500, cpu: 256 })).not.toBeNull();
+  return id;
+}
+
+const stepsOf = async (id: string) => Object.fromEntries((await deps.store.listSteps(id, 1)).map((s) => [s.name, s]));
+
+describe('records from the events ECS sends', () => {
+  it('a task still PENDING whose agent and first step run: the build runs and the clone passed', async () => {
+    const id = await runningStage('acme/pending-task');
+    // What ECS sends while the agent clones: the task PENDING (its steps wait), no health.
+    await applyTaskEvent(deps, event(id, 2, { updatedAt: iso(5), containers: [c(AGENT_CONTAINER, 'RUNNING'), c('step-build', 'PENDING'), c('step-test', 'PENDING')] }));
+    expect((await deps.store.getBuild(id))?.status).toBe('running');
+    expect((await stepsOf(id)).clone).toMatchObject({ status: 'running', startedAt: Date.parse(iso(5)) });
+    // The agent turned HEALTHY (not in the event): the first step starts. The task is still
+    // PENDING, as `test` waits for `build`.
+    await applyTaskEvent(deps, event(id, 3, { updatedAt: iso(9), containers: [c(AGENT_CONTAINER, 'RUNNING'), c('step-build', 'RUNNING'), c('step-test', 'PENDING')] }));
+    const steps = await stepsOf(id);
+    expect(steps.clone).toMatchObject({ status: 'success', finishedAt: Date.parse(iso(9)) });
+    expect(steps.build).toMatchObject({ status: 'running', startedAt: Date.parse(iso(9)) });
+    expect(steps.test?.status).toBe('pending');
+    const stage = await deps.store.getStage(id, 1);
+    expect([stage?.status, stage?.firstStepAt]).toEqual(['running', Date.parse(iso(9))]);
+    expect((await deps.store.getBuild(id))?.status).toBe('running');
+  });
+
+  it('stores ECS times: a step ends when ECS says, the stage and build when the task stopped', async () => {
+    const id = await runningStage('acme/times');
+    await applyTaskEvent(deps, event(id, 2, { updatedAt: iso(9), containers: [c(AGENT_CONTAINER, 'RUNNING'), c('step-build', 'RUNNING'), c('step-test', 'PENDING')] }));
+    await applyTaskEvent(deps, event(id, 3, { updatedAt: iso(20), containers: [c(AGENT_CONTAINER, 'RUNNING'), c('step-build', 'STOPPED', { exitCode: 0 }), c('step-test', 'RUNNING')], lastStatus: 'RUNNING', startedAt: iso(20) }));
+    await applyTaskEvent(
+      deps,
+      event(id, 6, {
+        lastStatus: 'STOPPED', desiredStatus: 'STOPPED', stopCode: 'EssentialContainerExited', updatedAt: iso(41), stoppingAt: iso(35), stoppedAt: iso(40),
+        containers: [c(AGENT_CONTAINER, 'STOPPED', { exitCode: 0 }), c('step-build', 'STOPPED', { exitCode: 0 }), c('step-test', 'STOPPED', { exitCode: 0 })],
+      }),
+    );
+    const steps = await stepsOf(id);
+    expect([steps.build?.startedAt, steps.build?.finishedAt, steps.test?.startedAt, steps.test?.finishedAt]).toEqual([iso(9), iso(20), iso(20), iso(41)].map(Date.parse));
+    const stage = await deps.store.getStage(id, 1);
+    expect([stage?.status, stage?.finishedAt]).toEqual(['success', Date.parse(iso(40))]);
+    const build = await deps.store.getBuild(id);
+    expect([build?.status, build?.startedAt, build?.finishedAt]).toEqual(['success', Date.parse(iso(0)) + 500, Date.parse(iso(40))]);
+  });
+
+  it('a Spot requeue clears what the interrupted attempt recorded on its steps', async () => {
+    const id = await runningStage('acme/spot', 'FARGATE_SPOT');
+    await applyTaskEvent(deps, event(id, 2, { updatedAt: iso(9), capacityProviderName: 'FARGATE_SPOT', containers: [c(AGENT_CONTAINER, 'RUNNING'), c('step-build', 'RUNNING'), c('step-test', 'PENDING')] }));
+    await applyTaskEvent(deps, event(id, 3, { updatedAt: iso(15), capacityProviderName: 'FARGATE_SPOT', containers: [c(AGENT_CONTAINER, 'RUNNING'), c('step-build', 'STOPPED', { exitCode: 2 }), c('step-test', 'PENDING')] }));
+    expect((await stepsOf(id)).build).toMatchObject({ status: 'failure', exitCode: 2 });
+    const result = await applyTaskEvent(
+      deps,
+      event(id, 5, {
+        lastStatus: 'STOPPED', desiredStatus: 'STOPPED', stopCode: 'SpotInterruption', stoppedReason: 'Your Spot Task was interrupted.', stoppedAt: iso(30), capacityProviderName: 'FARGATE_SPOT',
+        containers: [c(AGENT_CONTAINER, 'STOPPED', { exitCode: 143 }), c('step-build', 'STOPPED', { exitCode: 2 }), c('step-test', 'STOPPED', { reason: 'CannotStartContainerError: dependency' })],
+      }),
+    );
+    expect(result).toMatchObject({ applied: true, status: 'pending' });
+    const steps = await stepsOf(id);
+    for (const name of ['clone', 'build', 'test']) {
+      expect(steps[name], name).toEqual(expect.objectContaining({ status: 'pending' }));
+      expect(Object.keys(steps[name]!).filter((k) => ['exitCode', 'startedAt', 'finishedAt', 'reason'].includes(k)), name).toEqual([]);
+    }
+    // Left out by `when:` at planning: no container, so it stays as it was.
+    expect(steps.deploy).toMatchObject({ status: 'skipped', reason: 'when: branch' });
+    const requeued = await sqs.send(new ReceiveMessageCommand({ QueueUrl: jobsUrl, MaxNumberOfMessages: 10 }));
+    expect(requeued.Messages?.map((m) => JSON.parse(m.Body!).stageKey)).toContain(`${id}/1`);
+  });
+});
