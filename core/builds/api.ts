@@ -37,11 +37,18 @@ export interface BuildListResponse {
 /** GET /api/repos/{owner}/{name}/builds/{number} */
 export type BuildDetailResponse = BuildDetail;
 
-/** GET …/logs/{stage}/{step}?offset=N — lines after offset N; poll while `complete` is false. */
+/**
+ * GET …/logs/{stage}/{step}?cursor=C (or ?offset=N: lines after line N, read from the head
+ * of the log) — poll with the returned `cursor` while `complete` is false.
+ */
 export interface LogPageResponse {
   lines: LogLine[];
-  /** The offset to ask for next. */
+  /** The offset of the next line (its line number from 0). */
   next: number;
+  /** Where the next request resumes: pass it as `cursor` (cheaper than `offset` for long logs). */
+  cursor: string;
+  /** More lines may be readable at once: ask again without waiting. */
+  more: boolean;
   /** The step has finished and every line has been returned. */
   complete: boolean;
 }

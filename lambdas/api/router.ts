@@ -18,7 +18,8 @@ import type { Build, BuildStatus, Repository, Stage } from '../../core/builds/ty
 import { buildId as makeBuildId } from '../../core/builds/types.js';
 import { cancelBuild, type CancelDeps } from './cancel.js';
 import { ApiFailure, apiError, json, type ApiRequest, type ApiResponse } from './http.js';
-import { logStreamName, type LogReader } from './log-stream.js';
+import { decodeLogCursor, encodeLogCursor, InvalidLogCursor } from './log-cursor.js';
+import { headPosition, logStreamName, LogsThrottledError, type LogPosition, type LogReader } from './log-stream.js';
 import { matchRoute, ROUTE_METHODS } from './routes.js';
 
 export interface ApiDeps {
@@ -100,7 +101,7 @@ export async function handleApiRequest(request: ApiRequest, deps: ApiDeps): Prom
         return json(200, detail satisfies BuildDetailResponse);
       }
       case 'logs':
-        return await stepLog(deps, id, buildNumberParam(p.stage, 'stage'), buildNumberParam(p.step, 'step'), intParam(request.query, 'offset', 0, 0, Number.MAX_SAFE_INTEGER));
+        return await stepLog(deps, id, buildNumberParam(p.stage, 'stage'), buildNumberParam(p.step, 'step'), request.query);
       case 'cancel': {
         const build = await deps.store.getBuild(id);
         if (!build) return apiError(404, `build ${repo} #${number} does not exist`);
@@ -151,23 +152,41 @@ async function listBuilds(deps: ApiDeps, query: URLSearchParams): Promise<BuildL
   return cursor ? { builds, next: cursor } : { builds };
 }
 
-async function stepLog(deps: ApiDeps, id: string, stageNumber: number, stepNumber: number, offset: number): Promise<ApiResponse> {
+async function stepLog(deps: ApiDeps, id: string, stageNumber: number, stepNumber: number, query: URLSearchParams): Promise<ApiResponse> {
   // One query: the stage and its steps share the build's partition.
   const { stages, steps } = await deps.store.listStagesAndSteps(id);
   const stage = stages.find((s) => s.number === stageNumber);
   const step = steps.find((s) => s.stageNumber === stageNumber && s.number === stepNumber);
   if (!stage || !step) return apiError(404, `build ${id} has no step ${stageNumber}/${stepNumber}`);
+  const stream = stage.taskArn ? logStreamName(step.container, stage.taskArn) : `${id}/${stageNumber}/${stepNumber}`;
+  const cursor = query.get('cursor');
+  let from: LogPosition;
+  try {
+    from = cursor ? decodeLogCursor(stream, cursor) : headPosition(intParam(query, 'offset', 0, 0, Number.MAX_SAFE_INTEGER));
+  } catch (err) {
+    if (err instanceof InvalidLogCursor) throw new BadRequest(err.message);
+    throw err;
+  }
   const finished = isStepDone(step.status);
   if (!stage.taskArn || (step.startedAt === undefined && finished)) {
     // Never ran: nothing was or will be written.
-    return json(200, { lines: [], next: offset, complete: finished } satisfies LogPageResponse);
+    return json(200, { lines: [], next: from.offset, cursor: encodeLogCursor(stream, from), more: false, complete: finished } satisfies LogPageResponse);
   }
-  const events = await deps.logs.read(logStreamName(step.container, stage.taskArn), offset, LOG_PAGE_LINES);
+  // Read the settled state first: lines written before it are then surely in the read.
   const settled = finished && deps.now() - (step.finishedAt ?? stage.finishedAt ?? 0) >= deps.logGraceMs;
+  let page;
+  try {
+    page = await deps.logs.read(stream, from, LOG_PAGE_LINES);
+  } catch (err) {
+    if (err instanceof LogsThrottledError) return apiError(503, err.message, { 'retry-after': String(err.retryAfterSeconds) });
+    throw err;
+  }
   const body: LogPageResponse = {
-    lines: events.map((e, i) => ({ time: e.timestamp, offset: offset + i, text: e.message })),
-    next: offset + events.length,
-    complete: settled && events.length < LOG_PAGE_LINES,
+    lines: page.events.map((e, i) => ({ time: e.timestamp, offset: from.offset + i, text: e.message })),
+    next: page.next.offset,
+    cursor: encodeLogCursor(stream, page.next),
+    more: !page.atEnd,
+    complete: settled && page.atEnd,
   };
   return json(200, body);
 }

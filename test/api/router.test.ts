@@ -6,6 +6,9 @@ import type { BuildDetailResponse, BuildListResponse, LogPageResponse, MetricsRe
 import { BuildStore } from '../../core/builds/store.js';
 import type { Build } from '../../core/builds/types.js';
 import { LogStore } from '../../local/ecs/logs.js';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { startLocalCloudWatchLogs, type LocalCloudWatchLogs } from '../../local/cloudwatch-logs/index.js';
+import { cloudWatchLogReader } from '../../lambdas/api/logs-cloudwatch.js';
 import { tokenAuthorizer } from '../../lambdas/api/auth.js';
 import { logStreamName } from '../../lambdas/api/log-stream.js';
 import { localLogReader } from '../../lambdas/api/logs-local.js';
@@ -194,13 +197,81 @@ describe('step logs', () => {
 
     await store.updateStep('acme/logs#1', 1, 1, { status: 'success', finishedAt: now, exitCode: 0 });
     const last = (await call('GET', '/api/repos/acme/logs/builds/1/logs/1/1?offset=3')).body as LogPageResponse;
-    expect(last).toEqual({ lines: [], next: 3, complete: true });
+    expect(last).toMatchObject({ lines: [], next: 3, more: false, complete: true });
     // With an ingestion grace (CloudWatch), a just-finished step is not complete yet.
     expect(((await call('GET', '/api/repos/acme/logs/builds/1/logs/1/1?offset=3', { logGraceMs: 5000 })).body as LogPageResponse).complete).toBe(false);
 
     const pending = (await call('GET', '/api/repos/acme/logs/builds/1/logs/1/2')).body as LogPageResponse;
-    expect(pending).toEqual({ lines: [], next: 0, complete: false });
+    expect(pending).toMatchObject({ lines: [], next: 0, more: false, complete: false });
     expect((await call('GET', '/api/repos/acme/logs/builds/1/logs/1/9')).status).toBe(404);
+  });
+});
+
+describe('step logs from CloudWatch Logs (the stand-in, through the real SDK client)', () => {
+  let cw: LocalCloudWatchLogs;
+  let client: CloudWatchLogsClient;
+  let cwDeps: Partial<ApiDeps>;
+  const taskArn = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/cw1';
+  const stream = logStreamName('compile', taskArn);
+  const url = '/api/repos/acme/cwlogs/builds/1/logs/1/1';
+
+  beforeAll(async () => {
+    cw = await startLocalCloudWatchLogs({ scanWindowMs: 60_000, requestsPerSecond: 0 });
+    cw.createGroup(GROUP);
+    client = new CloudWatchLogsClient({ endpoint: cw.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 });
+    cwDeps = { logs: cloudWatchLogReader(client, GROUP) };
+    await seedBuild(store, {
+      repo: 'acme/cwlogs', number: 1, status: 'running', createdAt: NOW,
+      stages: [{ name: 'test', taskArn, steps: [{ name: 'compile', status: 'running' }, { name: 'other', status: 'running' }] }],
+    });
+  });
+  afterAll(async () => {
+    client?.destroy();
+    await cw?.stop();
+  });
+
+  it('follows a running step with the cursor: each poll resumes from the last token, past pauses, until complete', async () => {
+    cw.put(GROUP, stream, Array.from({ length: 2500 }, (_, i) => ({ timestamp: NOW + i, message: `line ${i}` })));
+    const seen: string[] = [];
+    let page = (await call('GET', url, cwDeps)).body as LogPageResponse;
+    seen.push(...page.lines.map((l) => l.text));
+    while (page.more) {
+      page = (await call('GET', `${url}?cursor=${page.cursor}`, cwDeps)).body as LogPageResponse;
+      seen.push(...page.lines.map((l) => l.text));
+    }
+    expect(seen).toHaveLength(2500);
+    expect(page).toMatchObject({ next: 2500, more: false, complete: false });
+
+    // A pause longer than a GetLogEvents page's scan, then the last lines: polls go on past the empty pages.
+    cw.put(GROUP, stream, [{ timestamp: NOW + 5 * 60_000, message: 'after a pause' }]);
+    const before = cw.requests.length;
+    const polls: LogPageResponse[] = [];
+    do {
+      polls.push((await call('GET', `${url}?cursor=${(polls.at(-1) ?? page).cursor}`, cwDeps)).body as LogPageResponse);
+    } while (polls.at(-1)!.more || polls.flatMap((p) => p.lines).length === 0);
+    expect(polls.flatMap((p) => p.lines)).toEqual([{ time: NOW + 5 * 60_000, offset: 2500, text: 'after a pause' }]);
+    expect(cw.requests.slice(before).every((r) => typeof r.input.nextToken === 'string')).toBe(true);
+
+    await store.updateStep('acme/cwlogs#1', 1, 1, { status: 'success', finishedAt: now, exitCode: 0 });
+    const last = (await call('GET', `${url}?cursor=${polls.at(-1)!.cursor}`, cwDeps)).body as LogPageResponse;
+    expect(last).toMatchObject({ lines: [], next: 2501, more: false, complete: true });
+  });
+
+  it("refuses a cursor from another step's log, or one it did not make", async () => {
+    const page = (await call('GET', url, cwDeps)).body as LogPageResponse;
+    const other = await call('GET', `/api/repos/acme/cwlogs/builds/1/logs/1/2?cursor=${page.cursor}`, cwDeps);
+    expect(other.status).toBe(400);
+    expect(other.body.error).toMatch(/another step's log.*offset=N/);
+    expect((await call('GET', `${url}?cursor=bm90LWEtY3Vyc29y`, cwDeps)).status).toBe(400);
+  });
+
+  it('answers 503 with Retry-After when CloudWatch Logs throttles the read', async () => {
+    cw.throttleNext(5);
+    const res = await call('GET', url, cwDeps);
+    cw.throttleNext(0);
+    expect(res.status).toBe(503);
+    expect(res.headers['retry-after']).toBe('2');
+    expect(res.body.error).toMatch(/CloudWatch Logs is throttling reads of slipway\/compile\/cw1/);
   });
 });
 
