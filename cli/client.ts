@@ -19,11 +19,16 @@ export class ApiClientError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** Seconds the server asked to wait before trying again (Retry-After), when it did. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'ApiClientError';
   }
 }
+
+/** Where a log read resumes: the API's cursor, or a line offset (read from the head). */
+export type LogFrom = { cursor: string } | { offset: number };
 
 export class ApiClient {
   readonly server: string;
@@ -57,7 +62,8 @@ export class ApiClient {
     if (!response.ok) {
       const message = (body as { error?: string }).error ?? `${response.status} ${response.statusText}`;
       const hint = response.status === 401 ? (this.token ? ' (SLIPWAY_TOKEN was refused)' : ' (set SLIPWAY_TOKEN)') : '';
-      throw new ApiClientError(response.status, `${message}${hint}`);
+      const retryAfter = Number(response.headers.get('retry-after') ?? NaN);
+      throw new ApiClientError(response.status, `${message}${hint}`, Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined);
     }
     return body as T;
   }
@@ -74,8 +80,9 @@ export class ApiClient {
   build(repo: string, number: number) {
     return this.request<BuildDetailResponse>('GET', buildApiPath(repo, number));
   }
-  logs(repo: string, number: number, stage: number, step: number, offset: number) {
-    return this.request<LogPageResponse>('GET', `${buildApiPath(repo, number)}/logs/${stage}/${step}?offset=${offset}`);
+  logs(repo: string, number: number, stage: number, step: number, from: LogFrom) {
+    const query = 'cursor' in from ? `cursor=${encodeURIComponent(from.cursor)}` : `offset=${from.offset}`;
+    return this.request<LogPageResponse>('GET', `${buildApiPath(repo, number)}/logs/${stage}/${step}?${query}`);
   }
   cancel(repo: string, number: number) {
     return this.request<BuildActionResponse>('POST', `${buildApiPath(repo, number)}/cancel`);
