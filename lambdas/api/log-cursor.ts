@@ -15,8 +15,13 @@ export class InvalidLogCursor extends Error {
 
 const streamDigest = (stream: string): string => createHash('sha256').update(stream).digest('base64url').slice(0, 12);
 
-export function encodeLogCursor(stream: string, position: LogPosition): string {
-  const body = { v: 1, s: streamDigest(stream), o: position.offset, k: position.skip, ...(position.token ? { t: position.token } : {}) };
+/**
+ * `stream` undefined: the step has no stream yet (its task has not started); the cursor then
+ * holds a plain offset, good for whichever stream the step gets.
+ */
+export function encodeLogCursor(stream: string | undefined, position: LogPosition): string {
+  if (stream === undefined && position.token !== undefined) throw new Error('log cursor: a token position needs its stream');
+  const body = { v: 1, ...(stream !== undefined ? { s: streamDigest(stream) } : {}), o: position.offset, k: position.skip, ...(position.token ? { t: position.token } : {}) };
   return Buffer.from(JSON.stringify(body)).toString('base64url');
 }
 
@@ -30,13 +35,14 @@ export function decodeLogCursor(stream: string, cursor: string): LogPosition {
   }
   const b = body as { v?: unknown; s?: unknown; o?: unknown; k?: unknown; t?: unknown };
   if (typeof body !== 'object' || body === null || b.v !== 1) throw new InvalidLogCursor('not a cursor this API returned');
-  if (b.s !== streamDigest(stream)) throw new InvalidLogCursor("it belongs to another step's log");
+  if (b.s !== undefined && b.s !== streamDigest(stream)) throw new InvalidLogCursor("it belongs to another step's log (or an earlier run of this one)");
   const offset = b.o;
   const skip = b.k;
   if (!Number.isSafeInteger(offset) || (offset as number) < 0 || !Number.isSafeInteger(skip) || (skip as number) < 0 || (skip as number) > (offset as number)) {
     throw new InvalidLogCursor('its position is malformed');
   }
   if (b.t !== undefined && (typeof b.t !== 'string' || b.t.length === 0)) throw new InvalidLogCursor('its token is malformed');
-  if (b.t === undefined && skip !== offset) throw new InvalidLogCursor('its position is malformed');
+  if ((b.t === undefined || b.s === undefined) && skip !== offset) throw new InvalidLogCursor('its position is malformed');
+  if (b.s === undefined && b.t !== undefined) throw new InvalidLogCursor('its token has no stream');
   return { offset: offset as number, skip: skip as number, ...(b.t !== undefined ? { token: b.t as string } : {}) };
 }

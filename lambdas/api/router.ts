@@ -158,17 +158,18 @@ async function stepLog(deps: ApiDeps, id: string, stageNumber: number, stepNumbe
   const stage = stages.find((s) => s.number === stageNumber);
   const step = steps.find((s) => s.stageNumber === stageNumber && s.number === stepNumber);
   if (!stage || !step) return apiError(404, `build ${id} has no step ${stageNumber}/${stepNumber}`);
-  const stream = stage.taskArn ? logStreamName(step.container, stage.taskArn) : `${id}/${stageNumber}/${stepNumber}`;
+  // No task yet, no stream yet: cursors until then hold a plain offset.
+  const stream = stage.taskArn ? logStreamName(step.container, stage.taskArn) : undefined;
   const cursor = query.get('cursor');
   let from: LogPosition;
   try {
-    from = cursor ? decodeLogCursor(stream, cursor) : headPosition(intParam(query, 'offset', 0, 0, Number.MAX_SAFE_INTEGER));
+    from = cursor ? decodeLogCursor(stream ?? '', cursor) : headPosition(intParam(query, 'offset', 0, 0, Number.MAX_SAFE_INTEGER));
   } catch (err) {
     if (err instanceof InvalidLogCursor) throw new BadRequest(err.message);
     throw err;
   }
   const finished = isStepDone(step.status);
-  if (!stage.taskArn || (step.startedAt === undefined && finished)) {
+  if (stream === undefined || (step.startedAt === undefined && finished)) {
     // Never ran: nothing was or will be written.
     return json(200, { lines: [], next: from.offset, cursor: encodeLogCursor(stream, from), more: false, complete: finished } satisfies LogPageResponse);
   }

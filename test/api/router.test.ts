@@ -257,6 +257,19 @@ describe('step logs from CloudWatch Logs (the stand-in, through the real SDK cli
     expect(last).toMatchObject({ lines: [], next: 2501, more: false, complete: true });
   });
 
+  it('a cursor given before the task started still reads the log once it runs', async () => {
+    const arn = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/cw2';
+    await seedBuild(store, { repo: 'acme/cwlogs', number: 2, status: 'pending', createdAt: NOW, stages: [{ name: 'test', status: 'pending', steps: [{ name: 'compile', status: 'pending' }] }] });
+    const before = (await call('GET', '/api/repos/acme/cwlogs/builds/2/logs/1/1', cwDeps)).body as LogPageResponse;
+    expect(before).toMatchObject({ lines: [], more: false, complete: false });
+    await store.updateStage('acme/cwlogs#2', 1, { status: 'running', taskArn: arn, startedAt: NOW });
+    await store.updateStep('acme/cwlogs#2', 1, 1, { status: 'running', startedAt: NOW });
+    cw.put(GROUP, logStreamName('compile', arn), [{ timestamp: NOW, message: 'first line' }]);
+    const after = await call('GET', `/api/repos/acme/cwlogs/builds/2/logs/1/1?cursor=${before.cursor}`, cwDeps);
+    expect(after.status).toBe(200);
+    expect((after.body as LogPageResponse).lines.map((l) => l.text)).toEqual(['first line']);
+  });
+
   it("refuses a cursor from another step's log, or one it did not make", async () => {
     const page = (await call('GET', url, cwDeps)).body as LogPageResponse;
     const other = await call('GET', `/api/repos/acme/cwlogs/builds/1/logs/1/2?cursor=${page.cursor}`, cwDeps);
