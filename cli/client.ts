@@ -68,8 +68,8 @@ export class ApiClient {
     return body as T;
   }
 
-  repos() {
-    return this.request<RepoListResponse>('GET', '/api/repos');
+  repos(limit = 25) {
+    return this.request<RepoListResponse>('GET', `/api/repos?limit=${limit}`);
   }
   builds(query: BuildListQuery) {
     const params = new URLSearchParams();
@@ -101,10 +101,10 @@ export class ApiClient {
       if (!/^[^/\s]+\/[^\s]+$/.test(given)) throw new UsageError(`--repo ${JSON.stringify(given)} must be OWNER/NAME`);
       return given;
     }
-    const { repos } = await this.repos();
-    if (repos.length === 1) return repos[0]!.slug;
+    const { repos, next } = await this.repos();
+    if (repos.length === 1 && !next) return repos[0]!.slug;
     if (repos.length === 0) throw new ApiClientError(404, `the server at ${this.server} has no repositories yet`);
-    throw new UsageError(`several repositories: pass --repo OWNER/NAME (one of ${repos.map((r) => r.slug).join(', ')})`);
+    throw new UsageError(`several repositories: pass --repo OWNER/NAME (one of ${repos.map((r) => r.slug).join(', ')}${next ? ', …' : ''})`);
   }
 }
 

@@ -14,9 +14,11 @@ export const API_ROUTES = {
   openapi: '/api/openapi.json',
 } as const;
 
-/** GET /api/repos */
+/** GET /api/repos?limit=&cursor= — by name. */
 export interface RepoListResponse {
   repos: Repository[];
+  /** Pass as `cursor` for the next page; absent on the last page. */
+  next?: string;
 }
 
 /** GET /api/builds?repo=&branch=&status=&limit=&cursor= — newest first. */
@@ -61,6 +63,14 @@ export interface BuildActionResponse {
 /** GET /api/metrics?days=N */
 export interface MetricsResponse {
   days: number;
+  /** The window: `days` whole UTC days up to now (epoch milliseconds). */
+  from: number;
+  to: number;
+  /**
+   * Set when the window held more builds than one request reads: only builds created at
+   * or after this time (epoch milliseconds) were counted. Ask for fewer days.
+   */
+  countedFrom?: number;
   perDay: { day: string; total: number; success: number; failure: number; other: number }[];
   repos: {
     repo: string;

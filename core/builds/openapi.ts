@@ -75,12 +75,12 @@ export const OPENAPI_DOCUMENT = {
           next: { type: 'integer' }, cursor: { type: 'string' }, more: { type: 'boolean' }, complete: { type: 'boolean' },
         },
       },
-      Metrics: { type: 'object', properties: { days: { type: 'integer' }, perDay: { type: 'array' }, repos: { type: 'array' } } },
+      Metrics: { type: 'object', properties: { days: { type: 'integer' }, from: { type: 'integer', description: 'window start: `days` whole UTC days up to now (epoch ms)' }, to: { type: 'integer' }, countedFrom: { type: 'integer', description: 'set when the window held more builds than one request reads: only builds created from then were counted' }, perDay: { type: 'array' }, repos: { type: 'array' } } },
     },
   },
   security: [{ bearer: [] }],
   paths: {
-    '/api/repos': { get: { summary: 'Repositories', responses: { '200': { description: 'repositories', content: { 'application/json': { schema: { type: 'object', properties: { repos: { type: 'array', items: { $ref: '#/components/schemas/Repository' } } } } } } }, ...errors } } },
+    '/api/repos': { get: { summary: 'Repositories by name, a page at a time', parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } }, { name: 'cursor', in: 'query', schema: { type: 'string' } }], responses: { '200': { description: 'repositories', content: { 'application/json': { schema: { type: 'object', properties: { repos: { type: 'array', items: { $ref: '#/components/schemas/Repository' } }, next: { type: 'string', description: 'pass as cursor for the next page; absent on the last' } } } } } }, ...errors } } },
     '/api/builds': {
       get: {
         summary: 'Builds, newest first',

@@ -34,6 +34,8 @@ import {
   parseBuildId,
   recentSk,
   repoPk,
+  repositoryIndexKeys,
+  stageIndexKeys,
   stageSk,
   stepSk,
   stepSkPrefix,
@@ -226,6 +228,7 @@ export class BuildStore {
     e.set('link', info.link);
     e.set('defaultBranch', info.defaultBranch);
     e.set('private', info.private);
+    e.setAll(repositoryIndexKeys(info.slug));
     const keep = (attr: string, fallback: unknown): string =>
       `${e.name(attr)} = if_not_exists(${e.name(attr)}, ${e.value(fallback)})`;
     const extra = [
@@ -367,7 +370,7 @@ export class BuildStore {
     });
   }
 
-  private stageItem(stage: Stage): Item {
+  private stageItem(stage: Stage, buildCreatedAt: number): Item {
     const key = stageKey(stage.buildId, stage.number);
     const active = ACTIVE_STAGE_STATUSES.includes(stage.status);
     return defined({
@@ -375,6 +378,7 @@ export class BuildStore {
       SK: stageSk(stage.number),
       type: 'stage',
       statusRank: statusRank(stage.status),
+      ...stageIndexKeys(buildCreatedAt, key),
       ...(active
         ? { GSI2PK: activeStagePk(stage.status), GSI2SK: activeStageSk(stage.queuedAt ?? this.now(), key) }
         : {}),
@@ -413,7 +417,7 @@ export class BuildStore {
     const buildPut = {
       Put: { TableName: this.tableName, Item: this.buildItem(build), ConditionExpression: 'attribute_not_exists(PK)' },
     };
-    const children = [...input.stages.map((s) => this.stageItem(s)), ...input.steps.map((s) => this.stepItem(s))];
+    const children = [...input.stages.map((s) => this.stageItem(s, build.createdAt)), ...input.steps.map((s) => this.stepItem(s))];
     const room = TRANSACTION_LIMIT - 2;
     const inTransaction = children.slice(0, room);
     const overflow = children.slice(room);

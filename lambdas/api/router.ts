@@ -10,13 +10,15 @@ import type {
   MetricsResponse,
   RepoListResponse,
 } from '../../core/builds/api.js';
-import { computeMetrics } from '../../core/builds/metrics.js';
+import { computeMetrics, metricsWindow } from '../../core/builds/metrics.js';
 import { OPENAPI_DOCUMENT } from '../../core/builds/openapi.js';
 import { isStageDone, isStepDone } from '../../core/builds/status.js';
-import type { BuildStore } from '../../core/builds/store.js';
+import type { BuildStore, Page, PageOptions } from '../../core/builds/store.js';
 import type { Build, BuildStatus, Repository, Stage } from '../../core/builds/types.js';
 import { buildId as makeBuildId } from '../../core/builds/types.js';
 import { cancelBuild, type CancelDeps } from './cancel.js';
+import { InvalidPageCursor } from './page-cursor.js';
+import type { RecentRecordsReader } from './recent-records.js';
 import { ApiFailure, apiError, json, type ApiRequest, type ApiResponse } from './http.js';
 import { decodeLogCursor, encodeLogCursor, InvalidLogCursor } from './log-cursor.js';
 import { headPosition, logStreamName, LogsThrottledError, type LogPosition, type LogReader } from './log-stream.js';
@@ -25,9 +27,11 @@ import { matchRoute, ROUTE_METHODS } from './routes.js';
 export interface ApiDeps {
   store: Pick<
     BuildStore,
-    'getBuild' | 'getBuildDetail' | 'listBuilds' | 'listRecentBuilds' | 'listStages' | 'listStagesAndSteps' | 'updateStage' | 'updateStep' | 'getStage' | 'updateBuild'
+    'getBuild' | 'getBuildDetail' | 'listBuilds' | 'listRecentBuilds' | 'listStagesAndSteps' | 'updateStage' | 'updateStep' | 'getStage' | 'updateBuild'
   >;
-  listRepositories(): Promise<Repository[]>;
+  listRepositories(page: PageOptions): Promise<Page<Repository>>;
+  /** Builds and their stages created since a time, for the metrics (bounded). */
+  recentRecords: RecentRecordsReader;
   logs: LogReader;
   /** How long after a step ends its last lines may still arrive (CloudWatch ingestion). */
   logGraceMs: number;
@@ -50,7 +54,8 @@ const LOG_PAGE_LINES = 1000;
 const FILTER_SCAN_BUDGET = 1000;
 const MAX_METRICS_DAYS = 365;
 const METRICS_DEFAULT_DAYS = 30;
-const DAY_MS = 86_400_000;
+const REPOS_DEFAULT_LIMIT = 100;
+const REPOS_MAX_LIMIT = 1000;
 
 class BadRequest extends Error {}
 
@@ -84,8 +89,10 @@ export async function handleApiRequest(request: ApiRequest, deps: ApiDeps): Prom
     switch (route.name) {
       case 'openapi':
         return json(200, OPENAPI_DOCUMENT);
-      case 'repos':
-        return json(200, { repos: await deps.listRepositories() } satisfies RepoListResponse);
+      case 'repos': {
+        const page = await deps.listRepositories({ limit: intParam(request.query, 'limit', REPOS_DEFAULT_LIMIT, 1, REPOS_MAX_LIMIT), cursor: request.query.get('cursor') || undefined });
+        return json(200, (page.cursor ? { repos: page.items, next: page.cursor } : { repos: page.items }) satisfies RepoListResponse);
+      }
       case 'builds':
         return json(200, await listBuilds(deps, request.query));
       case 'metrics':
@@ -121,6 +128,7 @@ export async function handleApiRequest(request: ApiRequest, deps: ApiDeps): Prom
   } catch (err) {
     if (err instanceof BadRequest) return apiError(400, err.message);
     if (err instanceof ApiFailure) return apiError(err.statusCode, err.message);
+    if (err instanceof InvalidPageCursor) return apiError(400, err.message);
     if (/invalid page cursor/.test((err as Error).message)) return apiError(400, 'the cursor is not one this API returned; start again without it');
     throw err;
   }
@@ -194,22 +202,8 @@ async function stepLog(deps: ApiDeps, id: string, stageNumber: number, stepNumbe
 
 async function metrics(deps: ApiDeps, days: number): Promise<MetricsResponse> {
   const now = deps.now();
-  const since = now - days * DAY_MS;
-  const builds: Build[] = [];
-  let cursor: string | undefined;
-  outer: do {
-    const res = await deps.store.listRecentBuilds({ limit: 100, cursor });
-    for (const b of res.items) {
-      if (b.createdAt < since) break outer;
-      builds.push(b);
-    }
-    cursor = res.cursor;
-  } while (cursor);
-  const stages: Stage[] = [];
-  // A few queries at a time: enough to hide latency, few enough not to throttle.
-  for (let i = 0; i < builds.length; i += 16) {
-    const batch = await Promise.all(builds.slice(i, i + 16).map((b) => deps.store.listStages(b.id)));
-    stages.push(...batch.flat());
-  }
-  return computeMetrics(builds, stages, days, now);
+  // Two bounded queries (builds, then their stages), whatever the number of builds.
+  const records = await deps.recentRecords(metricsWindow(days, now).from);
+  const result = computeMetrics(records.builds, records.stages, days, now);
+  return records.countedFrom !== undefined ? { ...result, countedFrom: records.countedFrom } : result;
 }

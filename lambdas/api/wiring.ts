@@ -13,6 +13,7 @@ import { tokenAuthorizer } from './auth.js';
 import type { LogReader } from './log-stream.js';
 import { cloudWatchLogReader } from './logs-cloudwatch.js';
 import { listRepositories } from './repositories.js';
+import { recentRecordsReader } from './recent-records.js';
 import { restartBuild, type SubmitResult } from './restart.js';
 import { logsClient, sqsClient } from '../shared/clients.js';
 import { sendBuildFinished, sendEventMessage } from '../shared/events-queue.js';
@@ -63,7 +64,8 @@ export function apiDepsFromEnv(env: Env = process.env, options: ApiWiringOptions
   }
   return {
     store,
-    listRepositories: () => listRepositories(doc, tableName),
+    listRepositories: (page) => listRepositories(doc, tableName, page),
+    recentRecords: recentRecordsReader(doc, tableName),
     logs: options.logs ?? cloudWatchLogReader(logsClient(), requireEnv(env, 'BUILD_LOG_GROUP', 'where step logs are')),
     logGraceMs: options.logGraceMs ?? CLOUDWATCH_GRACE_MS,
     stopTask: async (taskArn, reason) => {

@@ -13,6 +13,7 @@ import { tokenAuthorizer } from '../../lambdas/api/auth.js';
 import { logStreamName } from '../../lambdas/api/log-stream.js';
 import { localLogReader } from '../../lambdas/api/logs-local.js';
 import { listRepositories } from '../../lambdas/api/repositories.js';
+import { recentRecordsReader } from '../../lambdas/api/recent-records.js';
 import { handleApiRequest, type ApiDeps } from '../../lambdas/api/router.js';
 import { startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
 import { seedBuild } from './seed.js';
@@ -42,7 +43,8 @@ beforeAll(async () => {
   for (let n = 1; n <= 5; n++) await seedBuild(store, { repo: 'acme/web', number: n, createdAt: NOW - (40 - n) * 3_600_000 - 1800_000 });
   deps = {
     store,
-    listRepositories: () => listRepositories(db.doc, db.tableName),
+    listRepositories: (page) => listRepositories(db.doc, db.tableName, page),
+    recentRecords: recentRecordsReader(db.doc, db.tableName),
     logs: localLogReader(logsDir, GROUP),
     logGraceMs: 0,
     stopTask: async (taskArn, reason) => void stopped.push({ taskArn, reason }),
@@ -60,6 +62,22 @@ afterAll(async () => {
   await db?.stop();
   if (logsDir) rmSync(logsDir, { recursive: true, force: true });
 });
+
+/** The DynamoDB commands the store and the API's queries send until `stop()`. */
+function commandsDuring(): { stop(): string[] } {
+  const names: string[] = [];
+  const name = `count-${Math.random()}`;
+  db.doc.middlewareStack.add((next, context) => async (args) => {
+    names.push(context.commandName ?? '?');
+    return next(args);
+  }, { step: 'initialize', name });
+  return {
+    stop() {
+      db.doc.middlewareStack.remove(name);
+      return names;
+    },
+  };
+}
 
 async function call(method: string, url: string, extra: Partial<ApiDeps> = {}, headers: Record<string, string> = {}) {
   const u = new URL(url, 'http://api.test');
@@ -130,6 +148,41 @@ describe('repositories, builds, metrics', () => {
     expect(build.stages[0]!.steps[1]!.finishedAt! - build.stages[0]!.steps[1]!.startedAt!).toBe(9000);
     expect((await call('GET', '/api/repos/acme/api/builds/700')).status).toBe(404);
     expect((await call('GET', '/api/repos/acme/api/builds/x')).status).toBe(400);
+  });
+
+  it('lists repositories by name a page at a time, from the index: no Scan', async () => {
+    const sent = commandsDuring();
+    const first = (await call('GET', '/api/repos?limit=1')).body as RepoListResponse;
+    expect(first.repos.map((r) => r.slug)).toEqual(['acme/api']);
+    expect(first.next).toBeTypeOf('string');
+    const second = (await call('GET', `/api/repos?limit=1&cursor=${first.next}`)).body as RepoListResponse;
+    expect(second.repos.map((r) => r.slug)).toEqual(['acme/web']);
+    const rest = (await call('GET', `/api/repos?limit=1&cursor=${second.next}`)).body as RepoListResponse;
+    expect(rest).toEqual({ repos: [] });
+    expect(sent.stop()).toEqual(['QueryCommand', 'QueryCommand', 'QueryCommand']);
+    expect((await call('GET', '/api/repos?limit=5000')).status).toBe(400);
+    expect((await call('GET', '/api/repos?cursor=WzFd')).status).toBe(400);
+  });
+
+  it('computes metrics over whole UTC days with two queries, not one per build', async () => {
+    const sent = commandsDuring();
+    const res = (await call('GET', '/api/metrics?days=1')).body as MetricsResponse;
+    // acme/api #28..#30 were created today (00:00, 01:00, 02:00 UTC); #27 at 23:00 yesterday.
+    expect(res.perDay).toEqual([{ day: '2030-01-15', total: 3, success: 2, failure: 1, other: 0 }]);
+    expect(res.repos.map((r) => [r.repo, r.builds])).toEqual([['acme/api', 3]]);
+    // Queue wait from the stages' index: each seeded stage waited 1.9 s (queued +100 ms, started +2 s).
+    expect(res.repos[0]!.queueWait).toEqual({ p50: 1900, p95: 1900 });
+    expect(res).toMatchObject({ from: Date.UTC(2030, 0, 15), to: NOW });
+    expect(res).not.toHaveProperty('countedFrom');
+    expect(sent.stop()).toEqual(['QueryCommand', 'QueryCommand']);
+  });
+
+  it('counts metrics from where its budget ran out, and says so', async () => {
+    const reader = recentRecordsReader(db.doc, db.tableName);
+    const res = (await call('GET', '/api/metrics?days=7', { recentRecords: (since) => reader(since, { builds: 10 }) })).body as MetricsResponse;
+    expect(res.perDay.reduce((n, d) => n + d.total, 0)).toBe(10);
+    // The ten newest: acme/api #21..#30, the oldest created 19 hours before NOW.
+    expect(res.countedFrom).toBe(NOW - 19 * 3_600_000);
   });
 
   it('computes metrics over the requested window', async () => {

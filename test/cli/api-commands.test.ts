@@ -17,6 +17,7 @@ import { cloudWatchLogReader } from '../../lambdas/api/logs-cloudwatch.js';
 import { startLocalCloudWatchLogs, type LocalCloudWatchLogs } from '../../local/cloudwatch-logs/index.js';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { listRepositories } from '../../lambdas/api/repositories.js';
+import { recentRecordsReader } from '../../lambdas/api/recent-records.js';
 import { buildDashboard } from '../../web/build.js';
 import { startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
 import { seedBuild } from '../api/seed.js';
@@ -46,7 +47,8 @@ beforeAll(async () => {
     webDir: buildDashboard(join(dir, 'web')),
     api: {
       store,
-      listRepositories: () => listRepositories(db.doc, db.tableName),
+      listRepositories: (page) => listRepositories(db.doc, db.tableName, page),
+      recentRecords: recentRecordsReader(db.doc, db.tableName),
       logs: localLogReader(join(dir, 'logs'), GROUP),
       logGraceMs: 0,
       stopTask: async (arn) => void stopped.push(arn),
@@ -162,7 +164,8 @@ describe('slipway logs over CloudWatch Logs (the stand-in, through the real SDK 
       webDir: buildDashboard(join(dir, 'web-cw')),
       api: {
         store,
-        listRepositories: () => listRepositories(db.doc, db.tableName),
+        listRepositories: (page) => listRepositories(db.doc, db.tableName, page),
+        recentRecords: recentRecordsReader(db.doc, db.tableName),
         logs: cloudWatchLogReader(client, GROUP, { retryAfterSeconds: 1 }),
         logGraceMs: 0,
         stopTask: async () => {},
