@@ -122,7 +122,7 @@ export async function renderBuild(root: HTMLElement, repo: string, number: numbe
 
   const pollPages = async (generation: number): Promise<void> => {
     // While the API says more is readable now, read on (a few pages per tick).
-    for (let page = 0; page < 5; page++) {
+    for (let page = 0; page < 3; page++) {
       if (!(await pollPage(generation))) return;
     }
   };
