@@ -23,6 +23,12 @@ export interface CloudWatchReaderOptions {
   maxCalls?: number;
   /** Seconds a caller is told to wait when reads are throttled (default 2). */
   retryAfterSeconds?: number;
+  /**
+   * A read stops making calls once its lines hold this many bytes (default 1 MB, one
+   * GetLogEvents page; a read then holds at most two pages), so an API answer stays far
+   * below Lambda's 6 MB response limit.
+   */
+  maxBytes?: number;
 }
 
 const errorName = (err: unknown): string | undefined => (err as { name?: string })?.name;
@@ -34,6 +40,7 @@ function record(event: { timestamp?: number; message?: string }): LogEventRecord
 export function cloudWatchLogReader(client: CloudWatchLogsClient, logGroupName: string, options: CloudWatchReaderOptions = {}): LogReader & LogTailReader {
   const maxCalls = options.maxCalls ?? 4;
   const retryAfter = options.retryAfterSeconds ?? 2;
+  const maxBytes = options.maxBytes ?? 1_048_576;
 
   return {
     async tail(stream, limit) {
@@ -63,7 +70,8 @@ export function cloudWatchLogReader(client: CloudWatchLogsClient, logGroupName: 
       const events: LogEventRecord[] = [];
       let position: LogPosition = { ...from };
       let atEnd = false;
-      for (let call = 0; call < maxCalls && events.length < limit; call++) {
+      let bytes = 0;
+      for (let call = 0; call < maxCalls && events.length < limit && bytes < maxBytes; call++) {
         const want = Math.min(PAGE_MAX, position.skip + (limit - events.length));
         let res: GetLogEventsCommandOutput;
         try {
@@ -98,6 +106,7 @@ export function cloudWatchLogReader(client: CloudWatchLogsClient, logGroupName: 
         const dropped = Math.min(position.skip, page.length);
         const kept = page.slice(dropped).map(record);
         events.push(...kept);
+        for (const e of kept) bytes += Buffer.byteLength(e.message, 'utf8');
         const sent = position.token;
         position = { offset: position.offset + kept.length, skip: position.skip - dropped, ...(res.nextForwardToken ? { token: res.nextForwardToken } : sent ? { token: sent } : {}) };
         // The end of what the stream holds now: the token sent comes back.

@@ -177,6 +177,20 @@ describe('reading a step log from CloudWatch Logs', () => {
     expect(second.events).toHaveLength(1000);
   });
 
+  it('stops calling once a read holds a page of bytes, so an API answer stays small', async () => {
+    const name = `slipway/step/wide${++streamNo}`;
+    const wide = 'y'.repeat(200_000);
+    logs.put(GROUP, name, Array.from({ length: 12 }, (_, i) => ({ timestamp: T0 + i, message: `${i} ${wide}` })));
+    const reader = cloudWatchLogReader(client(), GROUP);
+    const first = await reader.read(name, headPosition(0), 1000);
+    // Pages of at most 1 MB (five of these lines); the call that passes 1 MB is the last.
+    expect(first.events).toHaveLength(10);
+    expect(first.atEnd).toBe(false);
+    expect(calls(name)).toHaveLength(2);
+    const second = await reader.read(name, first.next, 1000);
+    expect(second.events.map((e) => e.message.slice(0, 3))).toEqual(['10 ', '11 ']);
+  });
+
   it('falls back to the offset when CloudWatch refuses the token (tokens expire after 24 hours)', async () => {
     const name = stream(10);
     const page = await cloudWatchLogReader(client(), GROUP).read(name, { offset: 7, skip: 0, token: 'f/expired' }, 1000);
