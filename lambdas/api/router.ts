@@ -14,7 +14,7 @@ import { computeMetrics, metricsWindow } from '../../core/builds/metrics.js';
 import { OPENAPI_DOCUMENT } from '../../core/builds/openapi.js';
 import { isStageDone, isStepDone } from '../../core/builds/status.js';
 import type { BuildStore, Page, PageOptions } from '../../core/builds/store.js';
-import type { Build, BuildStatus, Repository, Stage } from '../../core/builds/types.js';
+import type { Build, BuildStatus, Repository } from '../../core/builds/types.js';
 import { buildId as makeBuildId } from '../../core/builds/types.js';
 import { cancelBuild, type CancelDeps } from './cancel.js';
 import { InvalidPageCursor } from './page-cursor.js';
