@@ -3,12 +3,15 @@
 // which pages as the API reference says AWS does:
 // https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_GetLogEvents.html
 
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { headPosition, LogsThrottledError, type LogPosition } from '../../lambdas/api/log-stream.js';
 import { cloudWatchLogReader } from '../../lambdas/api/logs-cloudwatch.js';
-import { startLocalCloudWatchLogs, type LocalCloudWatchLogs } from '../../local/cloudwatch-logs/index.js';
+import { logStoreSource, startLocalCloudWatchLogs, type LocalCloudWatchLogs } from '../../local/cloudwatch-logs/index.js';
+import { LogStore } from '../../local/ecs/logs.js';
 
 const GROUP = '/slipway/builds';
 const T0 = Date.UTC(2030, 0, 15, 12);
@@ -114,6 +117,28 @@ describe('the CloudWatch Logs stand-in', () => {
     logs.put(GROUP, name, Array.from({ length: 12 }, (_, i) => ({ timestamp: T0 + i, message: big })));
     const res = await client().send(new GetLogEventsCommand({ logGroupName: GROUP, logStreamName: name, startFromHead: true }));
     expect(res.events).toHaveLength(5);
+  });
+});
+
+describe('the CloudWatch Logs stand-in over the ECS stand-in\'s captured output', () => {
+  it('serves a container\'s lines as its awslogs stream', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'slipway-cwl-'));
+    const store = new LogStore(dir);
+    const served = await startLocalCloudWatchLogs({ source: logStoreSource(store), requestsPerSecond: 0 });
+    const c = new CloudWatchLogsClient({ endpoint: served.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 });
+    try {
+      const writer = store.writer({ group: GROUP, stream: 'slipway/unit/t1', taskArn: 'arn:aws:ecs:us-east-1:0:task/slipway/t1', container: 'unit' });
+      writer.write('stdout', 'one\ntwo\n');
+      const page = await cloudWatchLogReader(c, GROUP).read('slipway/unit/t1', headPosition(0), 1000);
+      expect(page.events.map((e) => e.message)).toEqual(['one', 'two']);
+      expect(page.atEnd).toBe(true);
+      await expect(c.send(new GetLogEventsCommand({ logGroupName: GROUP, logStreamName: 'slipway/unit/none' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+      await expect(c.send(new GetLogEventsCommand({ logGroupName: '/other', logStreamName: 'slipway/unit/t1' }))).rejects.toThrow('The specified log group does not exist.');
+    } finally {
+      c.destroy();
+      await served.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
