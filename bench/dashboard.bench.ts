@@ -13,6 +13,7 @@ import { startLocalServer } from '../local/server.js';
 import { logStreamName } from '../lambdas/api/log-stream.js';
 import { localLogReader } from '../lambdas/api/logs-local.js';
 import { listRepositories } from '../lambdas/api/repositories.js';
+import { recentRecordsReader } from '../lambdas/api/recent-records.js';
 import { buildDashboard } from '../web/build.js';
 import { startDynamoLocal } from '../test/support/dynamodb-local.js';
 import { seedBuild } from '../test/api/seed.js';
@@ -66,7 +67,8 @@ const server = await startLocalServer({
   webDir: buildDashboard(join(dir, 'web')),
   api: {
     store,
-    listRepositories: () => listRepositories(db.doc, db.tableName),
+    listRepositories: (page) => listRepositories(db.doc, db.tableName, page),
+    recentRecords: recentRecordsReader(db.doc, db.tableName),
     logs: localLogReader(join(dir, 'logs'), GROUP),
     logGraceMs: 0,
     stopTask: async () => {},

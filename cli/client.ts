@@ -19,11 +19,16 @@ export class ApiClientError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** Seconds the server asked to wait before trying again (Retry-After), when it did. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'ApiClientError';
   }
 }
+
+/** Where a log read resumes: the API's cursor, or a line offset (read from the head). */
+export type LogFrom = { cursor: string } | { offset: number };
 
 export class ApiClient {
   readonly server: string;
@@ -57,13 +62,14 @@ export class ApiClient {
     if (!response.ok) {
       const message = (body as { error?: string }).error ?? `${response.status} ${response.statusText}`;
       const hint = response.status === 401 ? (this.token ? ' (SLIPWAY_TOKEN was refused)' : ' (set SLIPWAY_TOKEN)') : '';
-      throw new ApiClientError(response.status, `${message}${hint}`);
+      const retryAfter = Number(response.headers.get('retry-after') ?? NaN);
+      throw new ApiClientError(response.status, `${message}${hint}`, Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined);
     }
     return body as T;
   }
 
-  repos() {
-    return this.request<RepoListResponse>('GET', '/api/repos');
+  repos(limit = 25) {
+    return this.request<RepoListResponse>('GET', `/api/repos?limit=${limit}`);
   }
   builds(query: BuildListQuery) {
     const params = new URLSearchParams();
@@ -74,8 +80,9 @@ export class ApiClient {
   build(repo: string, number: number) {
     return this.request<BuildDetailResponse>('GET', buildApiPath(repo, number));
   }
-  logs(repo: string, number: number, stage: number, step: number, offset: number) {
-    return this.request<LogPageResponse>('GET', `${buildApiPath(repo, number)}/logs/${stage}/${step}?offset=${offset}`);
+  logs(repo: string, number: number, stage: number, step: number, from: LogFrom) {
+    const query = 'cursor' in from ? `cursor=${encodeURIComponent(from.cursor)}` : `offset=${from.offset}`;
+    return this.request<LogPageResponse>('GET', `${buildApiPath(repo, number)}/logs/${stage}/${step}?${query}`);
   }
   cancel(repo: string, number: number) {
     return this.request<BuildActionResponse>('POST', `${buildApiPath(repo, number)}/cancel`);
@@ -94,10 +101,10 @@ export class ApiClient {
       if (!/^[^/\s]+\/[^\s]+$/.test(given)) throw new UsageError(`--repo ${JSON.stringify(given)} must be OWNER/NAME`);
       return given;
     }
-    const { repos } = await this.repos();
-    if (repos.length === 1) return repos[0]!.slug;
+    const { repos, next } = await this.repos();
+    if (repos.length === 1 && !next) return repos[0]!.slug;
     if (repos.length === 0) throw new ApiClientError(404, `the server at ${this.server} has no repositories yet`);
-    throw new UsageError(`several repositories: pass --repo OWNER/NAME (one of ${repos.map((r) => r.slug).join(', ')})`);
+    throw new UsageError(`several repositories: pass --repo OWNER/NAME (one of ${repos.map((r) => r.slug).join(', ')}${next ? ', …' : ''})`);
   }
 }
 

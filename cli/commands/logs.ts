@@ -4,8 +4,9 @@
 // they come until the step ends, then exits by its result.
 // Exit 0 printed (followed: the step passed), 1 not found / the step failed / API failed, 2 usage.
 
+import type { LogPageResponse } from '../../core/builds/api.js';
 import type { BuildDetail, StepRecord } from '../../core/builds/types.js';
-import type { ApiClient } from '../client.js';
+import { ApiClientError, type ApiClient, type LogFrom } from '../client.js';
 import { parse, positiveInt, withApi } from '../command-kit.js';
 import { clock, duration } from '../format.js';
 import { EXIT, type CliIO } from '../io.js';
@@ -25,6 +26,9 @@ options:
 exit status: 0 ok, 1 not found, the followed step failed, or the API failed, 2 usage error`;
 
 const POLL_MS = 1000;
+/** Tries of one log page the server refused for now (503 throttled, 429), and the longest wait between. */
+const RETRIES = 5;
+const MAX_BACKOFF_MS = 10_000;
 const FINISHED = new Set(['success', 'failure', 'skipped', 'killed', 'error']);
 
 type Found = { stage: number; step: StepRecord } | { error: string };
@@ -67,20 +71,39 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     const print = (line: { time: number; offset: number; text: string }) =>
       io.out(p.values.json ? JSON.stringify(line) : p.values.timestamps ? `${clock(line.time)}  ${line.text}` : line.text);
     if (!p.values.follow) {
-      await printAll(api, repo, number, found.stage, found.step.number, print);
+      await printAll(api, io, repo, number, found.stage, found.step.number, print);
       return EXIT.ok;
     }
     return follow(api, io, repo, build, found.stage, found.step.number, print, async () => (build = await api.build(repo, number)));
   });
 }
 
-async function printAll(api: ApiClient, repo: string, number: number, stage: number, step: number, print: (l: { time: number; offset: number; text: string }) => void): Promise<void> {
-  let offset = 0;
+/**
+ * One page of the log after `from`. A throttled read (503, CloudWatch Logs' request quota)
+ * or a server that asks to slow down (429) is retried after the wait it names, doubling
+ * from 1 s when it names none, a few times before the error is the command's.
+ */
+async function logPage(api: ApiClient, repo: string, number: number, stage: number, step: number, from: LogFrom, io: CliIO): Promise<LogPageResponse> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await api.logs(repo, number, stage, step, from);
+    } catch (err) {
+      if (!(err instanceof ApiClientError) || (err.status !== 503 && err.status !== 429) || attempt >= RETRIES) throw err;
+      const wait = Math.min(MAX_BACKOFF_MS, err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : 1000 * 2 ** attempt);
+      io.err(`[${err.message}; trying again in ${Math.ceil(wait / 1000)} s]`);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+async function printAll(api: ApiClient, io: CliIO, repo: string, number: number, stage: number, step: number, print: (l: { time: number; offset: number; text: string }) => void): Promise<void> {
+  let from: LogFrom = { offset: 0 };
   for (;;) {
-    const page = await api.logs(repo, number, stage, step, offset);
+    const page = await logPage(api, repo, number, stage, step, from, io);
     page.lines.forEach(print);
-    offset = page.next;
-    if (page.lines.length === 0 || page.complete) return;
+    from = { cursor: page.cursor };
+    // An empty page is not the end: `more` says whether the log has more to give now.
+    if (!page.more || page.complete) return;
   }
 }
 
@@ -95,7 +118,7 @@ async function follow(
   reload: () => Promise<BuildDetail>,
 ): Promise<number> {
   let build = initial;
-  let offset = 0;
+  let from: LogFrom = { offset: 0 };
   let lastStatus = '';
   const stepOf = (b: BuildDetail) => b.stages.find((s) => s.number === stageNumber)?.steps.find((s) => s.number === stepNumber);
   for (;;) {
@@ -106,13 +129,14 @@ async function follow(
       io.err(`[${step.name}: ${step.status}${FINISHED.has(step.status) ? `, ${duration(step.startedAt, step.finishedAt, Date.now())}` : ''}]`);
       lastStatus = step.status;
     }
-    const page = await api.logs(repo, build.number, stageNumber, stepNumber, offset);
+    const page = await logPage(api, repo, build.number, stageNumber, stepNumber, from, io);
     page.lines.forEach(print);
-    offset = page.next;
+    // The next poll resumes from the cursor: its cost does not grow with the log.
+    from = { cursor: page.cursor };
     if (page.complete) return step.status === 'success' || step.status === 'skipped' ? EXIT.ok : EXIT.failed;
     // A build that ended without the step ever running leaves nothing to wait for.
     if (FINISHED.has(build.status) && step.startedAt === undefined && page.lines.length === 0 && FINISHED.has(step.status)) return EXIT.failed;
-    if (page.lines.length < 1000) await new Promise((r) => setTimeout(r, POLL_MS));
+    if (!page.more) await new Promise((r) => setTimeout(r, POLL_MS));
     build = await reload();
   }
 }

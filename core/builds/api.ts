@@ -14,9 +14,11 @@ export const API_ROUTES = {
   openapi: '/api/openapi.json',
 } as const;
 
-/** GET /api/repos */
+/** GET /api/repos?limit=&cursor= — by name. */
 export interface RepoListResponse {
   repos: Repository[];
+  /** Pass as `cursor` for the next page; absent on the last page. */
+  next?: string;
 }
 
 /** GET /api/builds?repo=&branch=&status=&limit=&cursor= — newest first. */
@@ -37,11 +39,18 @@ export interface BuildListResponse {
 /** GET /api/repos/{owner}/{name}/builds/{number} */
 export type BuildDetailResponse = BuildDetail;
 
-/** GET …/logs/{stage}/{step}?offset=N — lines after offset N; poll while `complete` is false. */
+/**
+ * GET …/logs/{stage}/{step}?cursor=C (or ?offset=N: lines after line N, read from the head
+ * of the log) — poll with the returned `cursor` while `complete` is false.
+ */
 export interface LogPageResponse {
   lines: LogLine[];
-  /** The offset to ask for next. */
+  /** The offset of the next line (its line number from 0). */
   next: number;
+  /** Where the next request resumes: pass it as `cursor` (cheaper than `offset` for long logs). */
+  cursor: string;
+  /** More lines may be readable at once: ask again without waiting. */
+  more: boolean;
   /** The step has finished and every line has been returned. */
   complete: boolean;
 }
@@ -54,6 +63,14 @@ export interface BuildActionResponse {
 /** GET /api/metrics?days=N */
 export interface MetricsResponse {
   days: number;
+  /** The window: `days` whole UTC days up to now (epoch milliseconds). */
+  from: number;
+  to: number;
+  /**
+   * Set when the window held more builds than one request reads: only builds created at
+   * or after this time (epoch milliseconds) were counted. Ask for fewer days.
+   */
+  countedFrom?: number;
   perDay: { day: string; total: number; success: number; failure: number; other: number }[];
   repos: {
     repo: string;

@@ -15,9 +15,12 @@
 //                                                   `expiresAt`, 30 days: a digest's command never
 //                                                   changes, the TTL only sheds images no longer used)
 //
-// GSI1 (recent builds across repositories): GSI1PK = BUILDS, GSI1SK = <createdAt, 15 digits>#<build id>
-//   One partition: builds arrive at human rate (a few per second at most), far below a
-//   partition's 1,000 writes/s, and the dashboard wants one time-ordered list.
+// GSI1 (overloaded: three lists, each one partition of the index):
+//   recent builds      GSI1PK = BUILDS, GSI1SK = <createdAt, 15 digits>#<build id>
+//   recent stages      GSI1PK = STAGES, GSI1SK = <its build's createdAt, 15 digits>#<stage key>
+//   repositories       GSI1PK = REPOS,  GSI1SK = <owner/name>
+//   One partition each: builds and stages arrive at human rate (a few per second at most),
+//   far below a partition's 1,000 writes/s, and each list is read in one order.
 // GSI2 (active stages, sparse): GSI2PK = STAGES#<status> only while a stage is pending or
 //   running; GSI2SK = <queuedAt or createdAt, 15 digits>#<stage key>. Removed when the stage
 //   reaches any other status, so the index holds exactly the work in flight.
@@ -34,6 +37,8 @@
 //  9. Build of a delivery (retried planner message) . GetItem DELIVERY#id, BUILD
 // 10. Image command by digest (planner, cold) ....... GetItem IMAGE#repo@digest, ARCH#arch; PutItem
 //                                                     after a registry lookup (same digest, same value)
+// 11. Repositories by name, paged (API) ............. Query GSI1 PK=REPOS
+// 12. Builds and stages created since T (metrics) ... Query GSI1 PK=BUILDS / PK=STAGES, SK >= <T, 15 digits>
 //
 // Status updates are conditional (see store.ts): a status rank that never decreases, and
 // for ECS-driven updates `eventVersion` that only increases.
@@ -44,6 +49,8 @@ export const GSI_RECENT = 'GSI1';
 export const GSI_ACTIVE_STAGES = 'GSI2';
 export const TTL_ATTRIBUTE = 'expiresAt';
 export const RECENT_BUILDS_PARTITION = 'BUILDS';
+export const RECENT_STAGES_PARTITION = 'STAGES';
+export const REPOSITORIES_PARTITION = 'REPOS';
 /** How long a webhook delivery id is remembered (Git hosts redeliver within hours). */
 export const DELIVERY_TTL_SECONDS = 7 * 24 * 3600;
 /** How long an image digest's command is kept from when it was stored (then re-learned on next use). */
@@ -69,6 +76,12 @@ export const imageCommandPk = (repository: string, digest: string): string => `I
 export const imageCommandSk = (arch: string): string => `ARCH#${arch}`;
 
 export const recentSk = (createdAt: number, id: string): string => `${pad(createdAt, 15)}#${id}`;
+/** The least recent-list sort key of anything created at or after `time`. */
+export const recentSkFrom = (time: number): string => pad(Math.max(0, time), 15);
+/** GSI1 keys of a repository item: the repository list. */
+export const repositoryIndexKeys = (slug: string) => ({ GSI1PK: REPOSITORIES_PARTITION, GSI1SK: slug });
+/** GSI1 keys of a stage item: the recent-stages list, ordered by its build's creation. */
+export const stageIndexKeys = (buildCreatedAt: number, key: string) => ({ GSI1PK: RECENT_STAGES_PARTITION, GSI1SK: recentSk(buildCreatedAt, key) });
 export const activeStagePk = (status: StageStatus): string => `STAGES#${status}`;
 export const activeStageSk = (since: number, key: string): string => `${pad(since, 15)}#${key}`;
 /** Statuses that keep a stage in the active-stages index. */

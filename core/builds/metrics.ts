@@ -19,26 +19,34 @@ function dayOf(timeMs: number): string {
 }
 
 /**
- * `builds` are those created in the window; `stages` the stages of those builds.
- * Queue wait of a stage is queued → started (RunTask accepted and the task running).
+ * The window of `days` days ending now: that many whole UTC days, today the last (up to
+ * now). Its builds are exactly those the per-day chart counts: no partial first day, no
+ * day outside the chart.
+ */
+export function metricsWindow(days: number, nowMs: number): { from: number; to: number } {
+  const today = Math.floor(nowMs / DAY_MS) * DAY_MS;
+  return { from: today - (days - 1) * DAY_MS, to: nowMs };
+}
+
+/**
+ * `builds` are those created in the window (others are ignored); `stages` the stages of
+ * those builds. Queue wait of a stage is queued → started (RunTask accepted and the task running).
  */
 export function computeMetrics(builds: Build[], stages: Stage[], days: number, nowMs: number): MetricsResponse {
-  const since = nowMs - days * DAY_MS;
-  const inWindow = builds.filter((b) => b.createdAt >= since && b.createdAt <= nowMs);
+  const { from, to } = metricsWindow(days, nowMs);
+  const inWindow = builds.filter((b) => b.createdAt >= from && b.createdAt <= to);
 
   const perDayMap = new Map<string, MetricsResponse['perDay'][number]>();
-  for (let t = since + DAY_MS; t <= nowMs + DAY_MS - 1; t += DAY_MS) {
-    const day = dayOf(Math.min(t, nowMs));
+  for (let i = 0; i < days; i++) {
+    const day = dayOf(from + i * DAY_MS);
     perDayMap.set(day, { day, total: 0, success: 0, failure: 0, other: 0 });
   }
   for (const build of inWindow) {
-    const day = dayOf(build.createdAt);
-    const entry = perDayMap.get(day) ?? { day, total: 0, success: 0, failure: 0, other: 0 };
+    const entry = perDayMap.get(dayOf(build.createdAt))!;
     entry.total += 1;
     if (build.status === 'success') entry.success += 1;
     else if (build.status === 'failure' || build.status === 'error') entry.failure += 1;
     else entry.other += 1;
-    perDayMap.set(day, entry);
   }
 
   const buildIds = new Set(inWindow.map((b) => b.id));
@@ -69,5 +77,5 @@ export function computeMetrics(builds: Build[], stages: Stage[], days: number, n
     })
     .sort((a, b) => a.repo.localeCompare(b.repo));
 
-  return { days, perDay: [...perDayMap.values()].sort((a, b) => a.day.localeCompare(b.day)), repos };
+  return { days, from, to, perDay: [...perDayMap.values()], repos };
 }

@@ -72,15 +72,15 @@ export const OPENAPI_DOCUMENT = {
         type: 'object',
         properties: {
           lines: { type: 'array', items: { type: 'object', properties: { time: { type: 'integer' }, offset: { type: 'integer' }, text: { type: 'string' } } } },
-          next: { type: 'integer' }, complete: { type: 'boolean' },
+          next: { type: 'integer' }, cursor: { type: 'string' }, more: { type: 'boolean' }, complete: { type: 'boolean' },
         },
       },
-      Metrics: { type: 'object', properties: { days: { type: 'integer' }, perDay: { type: 'array' }, repos: { type: 'array' } } },
+      Metrics: { type: 'object', properties: { days: { type: 'integer' }, from: { type: 'integer', description: 'window start: `days` whole UTC days up to now (epoch ms)' }, to: { type: 'integer' }, countedFrom: { type: 'integer', description: 'set when the window held more builds than one request reads: only builds created from then were counted' }, perDay: { type: 'array' }, repos: { type: 'array' } } },
     },
   },
   security: [{ bearer: [] }],
   paths: {
-    '/api/repos': { get: { summary: 'Repositories', responses: { '200': { description: 'repositories', content: { 'application/json': { schema: { type: 'object', properties: { repos: { type: 'array', items: { $ref: '#/components/schemas/Repository' } } } } } } }, ...errors } } },
+    '/api/repos': { get: { summary: 'Repositories by name, a page at a time', parameters: [{ name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } }, { name: 'cursor', in: 'query', schema: { type: 'string' } }], responses: { '200': { description: 'repositories', content: { 'application/json': { schema: { type: 'object', properties: { repos: { type: 'array', items: { $ref: '#/components/schemas/Repository' } }, next: { type: 'string', description: 'pass as cursor for the next page; absent on the last' } } } } } }, ...errors } } },
     '/api/builds': {
       get: {
         summary: 'Builds, newest first',
@@ -97,9 +97,9 @@ export const OPENAPI_DOCUMENT = {
     '/api/repos/{owner}/{name}/builds/{number}': { get: { summary: 'A build with its stages and steps', parameters: repoParams, responses: { '200': { description: 'the build', ...json('BuildDetail') }, ...errors } } },
     '/api/repos/{owner}/{name}/builds/{number}/logs/{stage}/{step}': {
       get: {
-        summary: "A step's log lines after an offset (poll while `complete` is false)",
-        parameters: [...repoParams, { name: 'stage', in: 'path', required: true, schema: { type: 'integer' } }, { name: 'step', in: 'path', required: true, schema: { type: 'integer' } }, { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0 } }],
-        responses: { '200': { description: 'log lines', ...json('LogPage') }, ...errors },
+        summary: "A step's log lines from a cursor or an offset (poll with the returned cursor while `complete` is false; ask again at once while `more` is true)",
+        parameters: [...repoParams, { name: 'stage', in: 'path', required: true, schema: { type: 'integer' } }, { name: 'step', in: 'path', required: true, schema: { type: 'integer' } }, { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0 } }, { name: 'cursor', in: 'query', schema: { type: 'string' } }],
+        responses: { '200': { description: 'log lines', ...json('LogPage') }, '400': { description: 'a malformed offset or a cursor not returned for this step', ...json('Error') }, '503': { description: 'CloudWatch Logs throttled the read; retry after the Retry-After header', ...json('Error') }, ...errors },
       },
     },
     '/api/repos/{owner}/{name}/builds/{number}/cancel': { post: { summary: 'Cancel a running build', parameters: repoParams, responses: { '200': { description: 'the build', content: { 'application/json': { schema: { type: 'object', properties: { build: { $ref: '#/components/schemas/Build' } } } } } }, '409': { description: 'already finished', ...json('Error') }, ...errors } } },

@@ -42,6 +42,8 @@ import {
   parseBuildId,
   recentSk,
   repoPk,
+  repositoryIndexKeys,
+  stageIndexKeys,
   stageSk,
   stepSk,
   stepSkPrefix,
@@ -246,6 +248,7 @@ export class BuildStore {
     e.set('link', info.link);
     e.set('defaultBranch', info.defaultBranch);
     e.set('private', info.private);
+    e.setAll(repositoryIndexKeys(info.slug));
     const keep = (attr: string, fallback: unknown): string =>
       `${e.name(attr)} = if_not_exists(${e.name(attr)}, ${e.value(fallback)})`;
     const extra = [
@@ -387,7 +390,7 @@ export class BuildStore {
     });
   }
 
-  private stageItem(stage: Stage): Item {
+  private stageItem(stage: Stage, buildCreatedAt: number): Item {
     const key = stageKey(stage.buildId, stage.number);
     const active = ACTIVE_STAGE_STATUSES.includes(stage.status);
     return defined({
@@ -395,6 +398,7 @@ export class BuildStore {
       SK: stageSk(stage.number),
       type: 'stage',
       statusRank: statusRank(stage.status),
+      ...stageIndexKeys(buildCreatedAt, key),
       ...(active
         ? { GSI2PK: activeStagePk(stage.status), GSI2SK: activeStageSk(stage.queuedAt ?? this.now(), key) }
         : {}),
@@ -445,7 +449,7 @@ export class BuildStore {
     };
     const steps = input.steps.map((s) => this.stepItem(s));
     const stepRoom = room - input.stages.length;
-    const inTransaction = [...input.stages.map((s) => this.stageItem(s)), ...steps.slice(0, stepRoom)];
+    const inTransaction = [...input.stages.map((s) => this.stageItem(s, build.createdAt)), ...steps.slice(0, stepRoom)];
     const overflow = steps.slice(stepRoom);
     // Steps written ahead carry no condition (BatchWriteItem has none): they must not land
     // on another build's. Numbers come from nextBuildNumber, so this only catches misuse.

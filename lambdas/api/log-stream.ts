@@ -19,12 +19,45 @@ export interface LogEventRecord {
   message: string;
 }
 
-/** Reads a stream of the build log group: up to `limit` events after the first `offset`. */
+/**
+ * Where a read of a stream resumes. `offset` counts the events already returned from the
+ * head of the stream; `token` (CloudWatch's nextForwardToken) stands `skip` events before
+ * that point, so a read resumes from the token instead of walking the stream from its
+ * head. Without a token, `skip` equals `offset`: the read starts at the head.
+ */
+export interface LogPosition {
+  offset: number;
+  token?: string;
+  skip: number;
+}
+
+/** The position of line `offset` when nothing else is known: from the head. */
+export const headPosition = (offset: number): LogPosition => ({ offset, skip: offset });
+
+export interface LogPage {
+  events: LogEventRecord[];
+  next: LogPosition;
+  /** The read reached the end of what the stream holds now; false: more may be there at once. */
+  atEnd: boolean;
+}
+
+/** Reads a stream of the build log group: up to `limit` events from a position. */
 export interface LogReader {
-  read(stream: string, offset: number, limit: number): Promise<LogEventRecord[]>;
+  read(stream: string, from: LogPosition, limit: number): Promise<LogPage>;
 }
 
 /** Reads the last `limit` events of a stream of the build log group, oldest first. */
 export interface LogTailReader {
   tail(stream: string, limit: number): Promise<LogEventRecord[]>;
+}
+
+/** The log service refused reads for now (CloudWatch Logs' ThrottlingException) and nothing was read. */
+export class LogsThrottledError extends Error {
+  constructor(
+    readonly stream: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(`CloudWatch Logs is throttling reads of ${stream} (GetLogEvents request quota); retry in ${retryAfterSeconds} s`);
+    this.name = 'LogsThrottledError';
+  }
 }

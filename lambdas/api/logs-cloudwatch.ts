@@ -1,54 +1,122 @@
 // Deployed: a step's log from CloudWatch Logs (GetLogEvents on the container's stream of
-// BUILD_LOG_GROUP). Offsets count events from the start of the stream; GetLogEvents pages
-// by opaque tokens, so the reader walks forward from the head, skipping `offset` events.
-// One call returns up to 10,000 events, which covers most step logs in a single round trip.
-// `tail` reads the last events of a stream (the task-events handler's agent result line).
+// BUILD_LOG_GROUP), paged the way the API reference says it must be
+// (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_GetLogEvents.html):
+// - a page may be partly full or empty before the end: only the token tells. The end is
+//   reached when the token that comes back is the one that was sent;
+// - a read resumes from the forward token it stopped at (which needs startFromHead: true),
+//   so a poll of a long log costs one call, not a walk from the head;
+// - tokens expire after 24 hours: a refused token falls back to the offset, from the head;
+// - every read makes a bounded number of calls; the caller polls again for the rest;
+// - ThrottlingException: the SDK's retries back off first (adaptive mode, wiring.ts);
+//   past them a read returns what it has, or throws LogsThrottledError when it has nothing.
+// `tail` reads the last events of a stream backwards, page after page, for the same reasons
+// (the task-events handler's agent result line).
 
-import { type CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import type { LogEventRecord, LogReader, LogTailReader } from './log-stream.js';
+import { type CloudWatchLogsClient, GetLogEventsCommand, type GetLogEventsCommandOutput } from '@aws-sdk/client-cloudwatch-logs';
+import { type LogEventRecord, type LogPage, type LogPosition, type LogReader, type LogTailReader, LogsThrottledError } from './log-stream.js';
 
-const PAGE = 10_000;
+/** GetLogEvents' largest `limit`. */
+const PAGE_MAX = 10_000;
 
-export function cloudWatchLogReader(client: CloudWatchLogsClient, logGroupName: string): LogReader & LogTailReader {
+export interface CloudWatchReaderOptions {
+  /** GetLogEvents calls one read or tail may make (default 4). */
+  maxCalls?: number;
+  /** Seconds a caller is told to wait when reads are throttled (default 2). */
+  retryAfterSeconds?: number;
+  /**
+   * A read stops making calls once its lines hold this many bytes (default 1 MB, one
+   * GetLogEvents page; a read then holds at most two pages), so an API answer stays far
+   * below Lambda's 6 MB response limit.
+   */
+  maxBytes?: number;
+}
+
+const errorName = (err: unknown): string | undefined => (err as { name?: string })?.name;
+
+function record(event: { timestamp?: number; message?: string }): LogEventRecord {
+  return { timestamp: event.timestamp ?? 0, message: (event.message ?? '').replace(/\n$/, '') };
+}
+
+export function cloudWatchLogReader(client: CloudWatchLogsClient, logGroupName: string, options: CloudWatchReaderOptions = {}): LogReader & LogTailReader {
+  const maxCalls = options.maxCalls ?? 4;
+  const retryAfter = options.retryAfterSeconds ?? 2;
+  const maxBytes = options.maxBytes ?? 1_048_576;
+
   return {
-    // The last events in one call: GetLogEvents without startFromHead starts from the end.
     async tail(stream, limit) {
-      let res;
-      try {
-        res = await client.send(new GetLogEventsCommand({ logGroupName, logStreamName: stream, startFromHead: false, limit }));
-      } catch (err) {
-        if ((err as { name?: string }).name === 'ResourceNotFoundException') return [];
-        throw err;
-      }
-      return (res.events ?? []).map((event) => ({ timestamp: event.timestamp ?? 0, message: (event.message ?? '').replace(/\n$/, '') }));
-    },
-    async read(stream, offset, limit) {
+      // Backwards from the end; the start of the stream is where the same token comes back.
       const out: LogEventRecord[] = [];
-      let skipped = 0;
       let token: string | undefined;
-      for (;;) {
-        let res;
+      for (let call = 0; call < maxCalls && out.length < limit; call++) {
+        let res: GetLogEventsCommandOutput;
         try {
           res = await client.send(
-            new GetLogEventsCommand({ logGroupName, logStreamName: stream, startFromHead: true, limit: PAGE, ...(token ? { nextToken: token } : {}) }),
+            new GetLogEventsCommand({ logGroupName, logStreamName: stream, startFromHead: false, limit: limit - out.length, ...(token ? { nextToken: token } : {}) }),
           );
         } catch (err) {
-          // The stream appears with the container's first line: until then the log is empty.
-          if ((err as { name?: string }).name === 'ResourceNotFoundException') return [];
+          if (errorName(err) === 'ResourceNotFoundException') return out;
+          if (errorName(err) === 'ThrottlingException' && out.length > 0) return out;
+          if (errorName(err) === 'ThrottlingException') throw new LogsThrottledError(stream, retryAfter);
           throw err;
         }
-        for (const event of res.events ?? []) {
-          if (skipped < offset) {
-            skipped++;
+        out.unshift(...(res.events ?? []).map(record));
+        if (!res.nextBackwardToken || res.nextBackwardToken === token) break;
+        token = res.nextBackwardToken;
+      }
+      return out.slice(-limit);
+    },
+
+    async read(stream, from, limit): Promise<LogPage> {
+      const events: LogEventRecord[] = [];
+      let position: LogPosition = { ...from };
+      let atEnd = false;
+      let bytes = 0;
+      for (let call = 0; call < maxCalls && events.length < limit && bytes < maxBytes; call++) {
+        const want = Math.min(PAGE_MAX, position.skip + (limit - events.length));
+        let res: GetLogEventsCommandOutput;
+        try {
+          res = await client.send(
+            new GetLogEventsCommand({
+              logGroupName,
+              logStreamName: stream,
+              startFromHead: true,
+              limit: want,
+              ...(position.token ? { nextToken: position.token } : {}),
+            }),
+          );
+        } catch (err) {
+          const name = errorName(err);
+          // The stream appears with the container's first line: until then the log is empty.
+          if (name === 'ResourceNotFoundException') {
+            atEnd = true;
+            break;
+          }
+          if (name === 'ThrottlingException') {
+            if (events.length > 0 || call > 0) break;
+            throw new LogsThrottledError(stream, retryAfter);
+          }
+          // An expired (24 h) or foreign token: start again from the head at the same offset.
+          if (name === 'InvalidParameterException' && position.token !== undefined && position.token === from.token) {
+            position = { offset: position.offset, skip: position.offset };
             continue;
           }
-          out.push({ timestamp: event.timestamp ?? 0, message: (event.message ?? '').replace(/\n$/, '') });
-          if (out.length >= limit) return out;
+          throw err;
         }
-        // The end of the stream: the same forward token comes back.
-        if (!res.nextForwardToken || res.nextForwardToken === token || (res.events ?? []).length === 0) return out;
-        token = res.nextForwardToken;
+        const page = res.events ?? [];
+        const dropped = Math.min(position.skip, page.length);
+        const kept = page.slice(dropped).map(record);
+        events.push(...kept);
+        for (const e of kept) bytes += Buffer.byteLength(e.message, 'utf8');
+        const sent = position.token;
+        position = { offset: position.offset + kept.length, skip: position.skip - dropped, ...(res.nextForwardToken ? { token: res.nextForwardToken } : sent ? { token: sent } : {}) };
+        // The end of what the stream holds now: the token sent comes back.
+        if (sent !== undefined && res.nextForwardToken === sent) {
+          atEnd = true;
+          break;
+        }
+        if (!res.nextForwardToken) throw new Error(`logs: GetLogEvents on ${logGroupName} ${stream} returned no nextForwardToken (the API reference says it never is null)`);
       }
+      return { events, next: position, atEnd };
     },
   };
 }

@@ -10,23 +10,28 @@ import type {
   MetricsResponse,
   RepoListResponse,
 } from '../../core/builds/api.js';
-import { computeMetrics } from '../../core/builds/metrics.js';
+import { computeMetrics, metricsWindow } from '../../core/builds/metrics.js';
 import { OPENAPI_DOCUMENT } from '../../core/builds/openapi.js';
 import { isStageDone, isStepDone } from '../../core/builds/status.js';
-import type { BuildStore } from '../../core/builds/store.js';
-import type { Build, BuildStatus, Repository, Stage } from '../../core/builds/types.js';
+import type { BuildStore, Page, PageOptions } from '../../core/builds/store.js';
+import type { Build, BuildStatus, Repository } from '../../core/builds/types.js';
 import { buildId as makeBuildId } from '../../core/builds/types.js';
 import { cancelBuild, type CancelDeps } from './cancel.js';
+import { InvalidPageCursor } from './page-cursor.js';
+import type { RecentRecordsReader } from './recent-records.js';
 import { ApiFailure, apiError, json, type ApiRequest, type ApiResponse } from './http.js';
-import { logStreamName, type LogReader } from './log-stream.js';
+import { decodeLogCursor, encodeLogCursor, InvalidLogCursor } from './log-cursor.js';
+import { headPosition, logStreamName, LogsThrottledError, type LogPosition, type LogReader } from './log-stream.js';
 import { matchRoute, ROUTE_METHODS } from './routes.js';
 
 export interface ApiDeps {
   store: Pick<
     BuildStore,
-    'getBuild' | 'getBuildDetail' | 'listBuilds' | 'listRecentBuilds' | 'listStages' | 'listStagesAndSteps' | 'updateStage' | 'updateStep' | 'getStage' | 'updateBuild'
+    'getBuild' | 'getBuildDetail' | 'listBuilds' | 'listRecentBuilds' | 'listStagesAndSteps' | 'updateStage' | 'updateStep' | 'getStage' | 'updateBuild'
   >;
-  listRepositories(): Promise<Repository[]>;
+  listRepositories(page: PageOptions): Promise<Page<Repository>>;
+  /** Builds and their stages created since a time, for the metrics (bounded). */
+  recentRecords: RecentRecordsReader;
   logs: LogReader;
   /** How long after a step ends its last lines may still arrive (CloudWatch ingestion). */
   logGraceMs: number;
@@ -49,7 +54,8 @@ const LOG_PAGE_LINES = 1000;
 const FILTER_SCAN_BUDGET = 1000;
 const MAX_METRICS_DAYS = 365;
 const METRICS_DEFAULT_DAYS = 30;
-const DAY_MS = 86_400_000;
+const REPOS_DEFAULT_LIMIT = 100;
+const REPOS_MAX_LIMIT = 1000;
 
 class BadRequest extends Error {}
 
@@ -83,8 +89,10 @@ export async function handleApiRequest(request: ApiRequest, deps: ApiDeps): Prom
     switch (route.name) {
       case 'openapi':
         return json(200, OPENAPI_DOCUMENT);
-      case 'repos':
-        return json(200, { repos: await deps.listRepositories() } satisfies RepoListResponse);
+      case 'repos': {
+        const page = await deps.listRepositories({ limit: intParam(request.query, 'limit', REPOS_DEFAULT_LIMIT, 1, REPOS_MAX_LIMIT), cursor: request.query.get('cursor') || undefined });
+        return json(200, (page.cursor ? { repos: page.items, next: page.cursor } : { repos: page.items }) satisfies RepoListResponse);
+      }
       case 'builds':
         return json(200, await listBuilds(deps, request.query));
       case 'metrics':
@@ -100,7 +108,7 @@ export async function handleApiRequest(request: ApiRequest, deps: ApiDeps): Prom
         return json(200, detail satisfies BuildDetailResponse);
       }
       case 'logs':
-        return await stepLog(deps, id, buildNumberParam(p.stage, 'stage'), buildNumberParam(p.step, 'step'), intParam(request.query, 'offset', 0, 0, Number.MAX_SAFE_INTEGER));
+        return await stepLog(deps, id, buildNumberParam(p.stage, 'stage'), buildNumberParam(p.step, 'step'), request.query);
       case 'cancel': {
         const build = await deps.store.getBuild(id);
         if (!build) return apiError(404, `build ${repo} #${number} does not exist`);
@@ -120,6 +128,7 @@ export async function handleApiRequest(request: ApiRequest, deps: ApiDeps): Prom
   } catch (err) {
     if (err instanceof BadRequest) return apiError(400, err.message);
     if (err instanceof ApiFailure) return apiError(err.statusCode, err.message);
+    if (err instanceof InvalidPageCursor) return apiError(400, err.message);
     if (/invalid page cursor/.test((err as Error).message)) return apiError(400, 'the cursor is not one this API returned; start again without it');
     throw err;
   }
@@ -151,45 +160,50 @@ async function listBuilds(deps: ApiDeps, query: URLSearchParams): Promise<BuildL
   return cursor ? { builds, next: cursor } : { builds };
 }
 
-async function stepLog(deps: ApiDeps, id: string, stageNumber: number, stepNumber: number, offset: number): Promise<ApiResponse> {
+async function stepLog(deps: ApiDeps, id: string, stageNumber: number, stepNumber: number, query: URLSearchParams): Promise<ApiResponse> {
   // One query: the stage and its steps share the build's partition.
   const { stages, steps } = await deps.store.listStagesAndSteps(id);
   const stage = stages.find((s) => s.number === stageNumber);
   const step = steps.find((s) => s.stageNumber === stageNumber && s.number === stepNumber);
   if (!stage || !step) return apiError(404, `build ${id} has no step ${stageNumber}/${stepNumber}`);
-  const finished = isStepDone(step.status);
-  if (!stage.taskArn || (step.startedAt === undefined && finished)) {
-    // Never ran: nothing was or will be written.
-    return json(200, { lines: [], next: offset, complete: finished } satisfies LogPageResponse);
+  // No task yet, no stream yet: cursors until then hold a plain offset.
+  const stream = stage.taskArn ? logStreamName(step.container, stage.taskArn) : undefined;
+  const cursor = query.get('cursor');
+  let from: LogPosition;
+  try {
+    from = cursor ? decodeLogCursor(stream ?? '', cursor) : headPosition(intParam(query, 'offset', 0, 0, Number.MAX_SAFE_INTEGER));
+  } catch (err) {
+    if (err instanceof InvalidLogCursor) throw new BadRequest(err.message);
+    throw err;
   }
-  const events = await deps.logs.read(logStreamName(step.container, stage.taskArn), offset, LOG_PAGE_LINES);
+  const finished = isStepDone(step.status);
+  if (stream === undefined || (step.startedAt === undefined && finished)) {
+    // Never ran: nothing was or will be written.
+    return json(200, { lines: [], next: from.offset, cursor: encodeLogCursor(stream, from), more: false, complete: finished } satisfies LogPageResponse);
+  }
+  // Read the settled state first: lines written before it are then surely in the read.
   const settled = finished && deps.now() - (step.finishedAt ?? stage.finishedAt ?? 0) >= deps.logGraceMs;
+  let page;
+  try {
+    page = await deps.logs.read(stream, from, LOG_PAGE_LINES);
+  } catch (err) {
+    if (err instanceof LogsThrottledError) return apiError(503, err.message, { 'retry-after': String(err.retryAfterSeconds) });
+    throw err;
+  }
   const body: LogPageResponse = {
-    lines: events.map((e, i) => ({ time: e.timestamp, offset: offset + i, text: e.message })),
-    next: offset + events.length,
-    complete: settled && events.length < LOG_PAGE_LINES,
+    lines: page.events.map((e, i) => ({ time: e.timestamp, offset: from.offset + i, text: e.message })),
+    next: page.next.offset,
+    cursor: encodeLogCursor(stream, page.next),
+    more: !page.atEnd,
+    complete: settled && page.atEnd,
   };
   return json(200, body);
 }
 
 async function metrics(deps: ApiDeps, days: number): Promise<MetricsResponse> {
   const now = deps.now();
-  const since = now - days * DAY_MS;
-  const builds: Build[] = [];
-  let cursor: string | undefined;
-  outer: do {
-    const res = await deps.store.listRecentBuilds({ limit: 100, cursor });
-    for (const b of res.items) {
-      if (b.createdAt < since) break outer;
-      builds.push(b);
-    }
-    cursor = res.cursor;
-  } while (cursor);
-  const stages: Stage[] = [];
-  // A few queries at a time: enough to hide latency, few enough not to throttle.
-  for (let i = 0; i < builds.length; i += 16) {
-    const batch = await Promise.all(builds.slice(i, i + 16).map((b) => deps.store.listStages(b.id)));
-    stages.push(...batch.flat());
-  }
-  return computeMetrics(builds, stages, days, now);
+  // Two bounded queries (builds, then their stages), whatever the number of builds.
+  const records = await deps.recentRecords(metricsWindow(days, now).from);
+  const result = computeMetrics(records.builds, records.stages, days, now);
+  return records.countedFrom !== undefined ? { ...result, countedFrom: records.countedFrom } : result;
 }

@@ -3,7 +3,6 @@
 // and no authorizer. The API holds no Git host credentials: restarts and the final status
 // of a build cancelled before anything ran go to the planner through the events queue.
 
-import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ECSClient, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -14,8 +13,9 @@ import { tokenAuthorizer } from './auth.js';
 import type { LogReader } from './log-stream.js';
 import { cloudWatchLogReader } from './logs-cloudwatch.js';
 import { listRepositories } from './repositories.js';
+import { recentRecordsReader } from './recent-records.js';
 import { restartBuild, type SubmitResult } from './restart.js';
-import { sqsClient } from '../shared/clients.js';
+import { logsClient, sqsClient } from '../shared/clients.js';
 import { sendBuildFinished, sendEventMessage } from '../shared/events-queue.js';
 import type { EventMessage } from '../../core/scm/types.js';
 import type { ApiDeps } from './router.js';
@@ -64,8 +64,9 @@ export function apiDepsFromEnv(env: Env = process.env, options: ApiWiringOptions
   }
   return {
     store,
-    listRepositories: () => listRepositories(doc, tableName),
-    logs: options.logs ?? cloudWatchLogReader(new CloudWatchLogsClient({}), requireEnv(env, 'BUILD_LOG_GROUP', 'where step logs are')),
+    listRepositories: (page) => listRepositories(doc, tableName, page),
+    recentRecords: recentRecordsReader(doc, tableName),
+    logs: options.logs ?? cloudWatchLogReader(logsClient(), requireEnv(env, 'BUILD_LOG_GROUP', 'where step logs are')),
     logGraceMs: options.logGraceMs ?? CLOUDWATCH_GRACE_MS,
     stopTask: async (taskArn, reason) => {
       await ecs.send(new StopTaskCommand({ cluster, task: taskArn, reason }));

@@ -1,6 +1,7 @@
 // SDK clients, created once per Lambda container with `new XClient({})` so that the SDK's
 // own AWS_ENDPOINT_URL_* variables point them at the local stand-ins.
 
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -20,3 +21,7 @@ export const sqsClient = /* @__PURE__ */ lazy(() => new SQSClient({ useQueueUrlA
 export const lambdaClient = /* @__PURE__ */ lazy(() => new LambdaClient({}));
 export const secretsClient = /* @__PURE__ */ lazy(() => new SecretsManagerClient({}));
 export const ssmClient = /* @__PURE__ */ lazy(() => new SSMClient({}));
+// GetLogEvents has a low request quota shared by the whole account (25/s, not adjustable):
+// the adaptive retry mode backs off on ThrottlingException and slows the client's own sends
+// while throttled (https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html).
+export const logsClient = /* @__PURE__ */ lazy(() => new CloudWatchLogsClient({ retryMode: 'adaptive' }));

@@ -3,10 +3,10 @@
 // A stage the agent ended (service not ready, clone failed, …) gets the agent's own
 // message from its log stream (agent-result.ts).
 
-import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { TaskStateChangeEvent } from '../../core/builds/task-event.js';
 import type { LogTailReader } from '../api/log-stream.js';
 import { cloudWatchLogReader } from '../api/logs-cloudwatch.js';
+import { logsClient } from '../shared/clients.js';
 import { applyTaskEvent, type ApplyResult } from './apply-event.js';
 import { agentResultSource } from './agent-result.js';
 import { autoscalerNudge } from '../shared/nudge.js';
@@ -35,5 +35,5 @@ export function taskEventsHandler(logs: () => LogTailReader | undefined): (event
 
 export const handler = taskEventsHandler(() => {
   const group = process.env.BUILD_LOG_GROUP;
-  return group ? cloudWatchLogReader(new CloudWatchLogsClient({}), group) : undefined;
+  return group ? cloudWatchLogReader(logsClient(), group) : undefined;
 });

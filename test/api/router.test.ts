@@ -6,10 +6,14 @@ import type { BuildDetailResponse, BuildListResponse, LogPageResponse, MetricsRe
 import { BuildStore } from '../../core/builds/store.js';
 import type { Build } from '../../core/builds/types.js';
 import { LogStore } from '../../local/ecs/logs.js';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { startLocalCloudWatchLogs, type LocalCloudWatchLogs } from '../../local/cloudwatch-logs/index.js';
+import { cloudWatchLogReader } from '../../lambdas/api/logs-cloudwatch.js';
 import { tokenAuthorizer } from '../../lambdas/api/auth.js';
 import { logStreamName } from '../../lambdas/api/log-stream.js';
 import { localLogReader } from '../../lambdas/api/logs-local.js';
 import { listRepositories } from '../../lambdas/api/repositories.js';
+import { recentRecordsReader } from '../../lambdas/api/recent-records.js';
 import { handleApiRequest, type ApiDeps } from '../../lambdas/api/router.js';
 import { startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
 import { seedBuild } from './seed.js';
@@ -39,7 +43,8 @@ beforeAll(async () => {
   for (let n = 1; n <= 5; n++) await seedBuild(store, { repo: 'acme/web', number: n, createdAt: NOW - (40 - n) * 3_600_000 - 1800_000 });
   deps = {
     store,
-    listRepositories: () => listRepositories(db.doc, db.tableName),
+    listRepositories: (page) => listRepositories(db.doc, db.tableName, page),
+    recentRecords: recentRecordsReader(db.doc, db.tableName),
     logs: localLogReader(logsDir, GROUP),
     logGraceMs: 0,
     stopTask: async (taskArn, reason) => void stopped.push({ taskArn, reason }),
@@ -57,6 +62,22 @@ afterAll(async () => {
   await db?.stop();
   if (logsDir) rmSync(logsDir, { recursive: true, force: true });
 });
+
+/** The DynamoDB commands the store and the API's queries send until `stop()`. */
+function commandsDuring(): { stop(): string[] } {
+  const names: string[] = [];
+  const name = `count-${Math.random()}`;
+  db.doc.middlewareStack.add((next, context) => async (args) => {
+    names.push(context.commandName ?? '?');
+    return next(args);
+  }, { step: 'initialize', name });
+  return {
+    stop() {
+      db.doc.middlewareStack.remove(name);
+      return names;
+    },
+  };
+}
 
 async function call(method: string, url: string, extra: Partial<ApiDeps> = {}, headers: Record<string, string> = {}) {
   const u = new URL(url, 'http://api.test');
@@ -129,6 +150,41 @@ describe('repositories, builds, metrics', () => {
     expect((await call('GET', '/api/repos/acme/api/builds/x')).status).toBe(400);
   });
 
+  it('lists repositories by name a page at a time, from the index: no Scan', async () => {
+    const sent = commandsDuring();
+    const first = (await call('GET', '/api/repos?limit=1')).body as RepoListResponse;
+    expect(first.repos.map((r) => r.slug)).toEqual(['acme/api']);
+    expect(first.next).toBeTypeOf('string');
+    const second = (await call('GET', `/api/repos?limit=1&cursor=${first.next}`)).body as RepoListResponse;
+    expect(second.repos.map((r) => r.slug)).toEqual(['acme/web']);
+    const rest = (await call('GET', `/api/repos?limit=1&cursor=${second.next}`)).body as RepoListResponse;
+    expect(rest).toEqual({ repos: [] });
+    expect(sent.stop()).toEqual(['QueryCommand', 'QueryCommand', 'QueryCommand']);
+    expect((await call('GET', '/api/repos?limit=5000')).status).toBe(400);
+    expect((await call('GET', '/api/repos?cursor=WzFd')).status).toBe(400);
+  });
+
+  it('computes metrics over whole UTC days with two queries, not one per build', async () => {
+    const sent = commandsDuring();
+    const res = (await call('GET', '/api/metrics?days=1')).body as MetricsResponse;
+    // acme/api #28..#30 were created today (00:00, 01:00, 02:00 UTC); #27 at 23:00 yesterday.
+    expect(res.perDay).toEqual([{ day: '2030-01-15', total: 3, success: 2, failure: 1, other: 0 }]);
+    expect(res.repos.map((r) => [r.repo, r.builds])).toEqual([['acme/api', 3]]);
+    // Queue wait from the stages' index: each seeded stage waited 1.9 s (queued +100 ms, started +2 s).
+    expect(res.repos[0]!.queueWait).toEqual({ p50: 1900, p95: 1900 });
+    expect(res).toMatchObject({ from: Date.UTC(2030, 0, 15), to: NOW });
+    expect(res).not.toHaveProperty('countedFrom');
+    expect(sent.stop()).toEqual(['QueryCommand', 'QueryCommand']);
+  });
+
+  it('counts metrics from where its budget ran out, and says so', async () => {
+    const reader = recentRecordsReader(db.doc, db.tableName);
+    const res = (await call('GET', '/api/metrics?days=7', { recentRecords: (since) => reader(since, { builds: 10 }) })).body as MetricsResponse;
+    expect(res.perDay.reduce((n, d) => n + d.total, 0)).toBe(10);
+    // The ten newest: acme/api #21..#30, the oldest created 19 hours before NOW.
+    expect(res.countedFrom).toBe(NOW - 19 * 3_600_000);
+  });
+
   it('computes metrics over the requested window', async () => {
     const res = (await call('GET', '/api/metrics?days=7')).body as MetricsResponse;
     expect(res.days).toBe(7);
@@ -194,13 +250,94 @@ describe('step logs', () => {
 
     await store.updateStep('acme/logs#1', 1, 1, { status: 'success', finishedAt: now, exitCode: 0 });
     const last = (await call('GET', '/api/repos/acme/logs/builds/1/logs/1/1?offset=3')).body as LogPageResponse;
-    expect(last).toEqual({ lines: [], next: 3, complete: true });
+    expect(last).toMatchObject({ lines: [], next: 3, more: false, complete: true });
     // With an ingestion grace (CloudWatch), a just-finished step is not complete yet.
     expect(((await call('GET', '/api/repos/acme/logs/builds/1/logs/1/1?offset=3', { logGraceMs: 5000 })).body as LogPageResponse).complete).toBe(false);
 
     const pending = (await call('GET', '/api/repos/acme/logs/builds/1/logs/1/2')).body as LogPageResponse;
-    expect(pending).toEqual({ lines: [], next: 0, complete: false });
+    expect(pending).toMatchObject({ lines: [], next: 0, more: false, complete: false });
     expect((await call('GET', '/api/repos/acme/logs/builds/1/logs/1/9')).status).toBe(404);
+  });
+});
+
+describe('step logs from CloudWatch Logs (the stand-in, through the real SDK client)', () => {
+  let cw: LocalCloudWatchLogs;
+  let client: CloudWatchLogsClient;
+  let cwDeps: Partial<ApiDeps>;
+  const taskArn = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/cw1';
+  const stream = logStreamName('compile', taskArn);
+  const url = '/api/repos/acme/cwlogs/builds/1/logs/1/1';
+
+  beforeAll(async () => {
+    cw = await startLocalCloudWatchLogs({ scanWindowMs: 60_000, requestsPerSecond: 0 });
+    cw.createGroup(GROUP);
+    client = new CloudWatchLogsClient({ endpoint: cw.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 });
+    cwDeps = { logs: cloudWatchLogReader(client, GROUP) };
+    await seedBuild(store, {
+      repo: 'acme/cwlogs', number: 1, status: 'running', createdAt: NOW,
+      stages: [{ name: 'test', taskArn, steps: [{ name: 'compile', status: 'running' }, { name: 'other', status: 'running' }] }],
+    });
+  });
+  afterAll(async () => {
+    client?.destroy();
+    await cw?.stop();
+  });
+
+  it('follows a running step with the cursor: each poll resumes from the last token, past pauses, until complete', async () => {
+    cw.put(GROUP, stream, Array.from({ length: 2500 }, (_, i) => ({ timestamp: NOW + i, message: `line ${i}` })));
+    const seen: string[] = [];
+    let page = (await call('GET', url, cwDeps)).body as LogPageResponse;
+    seen.push(...page.lines.map((l) => l.text));
+    while (page.more) {
+      page = (await call('GET', `${url}?cursor=${page.cursor}`, cwDeps)).body as LogPageResponse;
+      seen.push(...page.lines.map((l) => l.text));
+    }
+    expect(seen).toHaveLength(2500);
+    expect(page).toMatchObject({ next: 2500, more: false, complete: false });
+
+    // A pause longer than a GetLogEvents page's scan, then the last lines: polls go on past the empty pages.
+    cw.put(GROUP, stream, [{ timestamp: NOW + 5 * 60_000, message: 'after a pause' }]);
+    const before = cw.requests.length;
+    const polls: LogPageResponse[] = [];
+    do {
+      polls.push((await call('GET', `${url}?cursor=${(polls.at(-1) ?? page).cursor}`, cwDeps)).body as LogPageResponse);
+    } while (polls.at(-1)!.more || polls.flatMap((p) => p.lines).length === 0);
+    expect(polls.flatMap((p) => p.lines)).toEqual([{ time: NOW + 5 * 60_000, offset: 2500, text: 'after a pause' }]);
+    expect(cw.requests.slice(before).every((r) => typeof r.input.nextToken === 'string')).toBe(true);
+
+    await store.updateStep('acme/cwlogs#1', 1, 1, { status: 'success', finishedAt: now, exitCode: 0 });
+    const last = (await call('GET', `${url}?cursor=${polls.at(-1)!.cursor}`, cwDeps)).body as LogPageResponse;
+    expect(last).toMatchObject({ lines: [], next: 2501, more: false, complete: true });
+  });
+
+  it('a cursor given before the task started still reads the log once it runs', async () => {
+    const arn = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/cw2';
+    await seedBuild(store, { repo: 'acme/cwlogs', number: 2, status: 'pending', createdAt: NOW, stages: [{ name: 'test', status: 'pending', steps: [{ name: 'compile', status: 'pending' }] }] });
+    const before = (await call('GET', '/api/repos/acme/cwlogs/builds/2/logs/1/1', cwDeps)).body as LogPageResponse;
+    expect(before).toMatchObject({ lines: [], more: false, complete: false });
+    await store.updateStage('acme/cwlogs#2', 1, { status: 'running', taskArn: arn, startedAt: NOW });
+    await store.updateStep('acme/cwlogs#2', 1, 1, { status: 'running', startedAt: NOW });
+    cw.put(GROUP, logStreamName('compile', arn), [{ timestamp: NOW, message: 'first line' }]);
+    const after = await call('GET', `/api/repos/acme/cwlogs/builds/2/logs/1/1?cursor=${before.cursor}`, cwDeps);
+    expect(after.status).toBe(200);
+    expect((after.body as LogPageResponse).lines.map((l) => l.text)).toEqual(['first line']);
+  });
+
+  it("refuses a cursor from another step's log, or one it did not make", async () => {
+    const page = (await call('GET', url, cwDeps)).body as LogPageResponse;
+    const other = await call('GET', `/api/repos/acme/cwlogs/builds/1/logs/1/2?cursor=${page.cursor}`, cwDeps);
+    expect(other.status).toBe(400);
+    expect(other.body.error).toMatch(/another step's log.*offset=N/);
+    expect((await call('GET', `${url}?cursor=bm90LWEtY3Vyc29y`, cwDeps)).status).toBe(400);
+  });
+
+  it('answers 503 with Retry-After when CloudWatch Logs throttles the read', async () => {
+    cw.throttleNext(5);
+    const res = await call('GET', url, cwDeps);
+    cw.throttleNext(0);
+    expect(res.status).toBe(503);
+    expect(res.headers['retry-after']).toBe('2');
+    expect(res.body.error).toMatch(/CloudWatch Logs is throttling reads of slipway\/compile\/cw1/);
   });
 });
 

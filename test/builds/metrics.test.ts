@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { computeMetrics, percentile } from '../../core/builds/metrics.js';
+import { computeMetrics, metricsWindow, percentile } from '../../core/builds/metrics.js';
 import type { Build, Stage } from '../../core/builds/types.js';
 
 const DAY = 86_400_000;
@@ -53,5 +53,28 @@ describe('computeMetrics', () => {
     });
     expect(metrics.repos.map((r) => r.repo)).toEqual(['acme/api', 'acme/web']);
     expect(metrics.repos[1]?.builds).toBe(1);
+  });
+});
+
+describe('the metrics window', () => {
+  it('is `days` whole UTC days ending today: a build early on the first day counts, one the evening before does not', () => {
+    const window = metricsWindow(30, NOW);
+    expect(window).toEqual({ from: Date.UTC(2026, 9, 27), to: NOW });
+    const early = build('acme/api', 1, 'success', Date.UTC(2026, 9, 27, 1), 1000);
+    const before = build('acme/api', 2, 'success', Date.UTC(2026, 9, 26, 23), 1000);
+    const m = computeMetrics([early, before], [stage(early, 10), stage(before, 20)], 30, NOW);
+    expect(m.perDay).toHaveLength(30);
+    expect(m.perDay[0]).toEqual({ day: '2026-10-27', total: 1, success: 1, failure: 0, other: 0 });
+    expect(m.perDay.at(-1)!.day).toBe('2026-11-25');
+    expect(m.perDay.reduce((n, d) => n + d.total, 0)).toBe(1);
+    expect(m.repos[0]).toMatchObject({ repo: 'acme/api', builds: 1, queueWait: { p50: 10, p95: 10 } });
+    expect(m).toMatchObject({ days: 30, from: window.from, to: NOW });
+  });
+
+  it('of one day is today only', () => {
+    const yesterday = build('acme/api', 1, 'success', NOW - 13 * 3_600_000);
+    const today = build('acme/api', 2, 'success', NOW - 11 * 3_600_000);
+    const m = computeMetrics([yesterday, today], [], 1, NOW);
+    expect(m.perDay).toEqual([{ day: '2026-11-25', total: 1, success: 1, failure: 0, other: 0 }]);
   });
 });

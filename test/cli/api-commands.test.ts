@@ -13,7 +13,11 @@ import { LogStore } from '../../local/ecs/logs.js';
 import { startLocalServer, type LocalServer } from '../../local/server.js';
 import { logStreamName } from '../../lambdas/api/log-stream.js';
 import { localLogReader } from '../../lambdas/api/logs-local.js';
+import { cloudWatchLogReader } from '../../lambdas/api/logs-cloudwatch.js';
+import { startLocalCloudWatchLogs, type LocalCloudWatchLogs } from '../../local/cloudwatch-logs/index.js';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { listRepositories } from '../../lambdas/api/repositories.js';
+import { recentRecordsReader } from '../../lambdas/api/recent-records.js';
 import { buildDashboard } from '../../web/build.js';
 import { startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
 import { seedBuild } from '../api/seed.js';
@@ -43,7 +47,8 @@ beforeAll(async () => {
     webDir: buildDashboard(join(dir, 'web')),
     api: {
       store,
-      listRepositories: () => listRepositories(db.doc, db.tableName),
+      listRepositories: (page) => listRepositories(db.doc, db.tableName, page),
+      recentRecords: recentRecordsReader(db.doc, db.tableName),
       logs: localLogReader(join(dir, 'logs'), GROUP),
       logGraceMs: 0,
       stopTask: async (arn) => void stopped.push(arn),
@@ -134,6 +139,69 @@ describe('slipway builds / build / logs / cancel', () => {
     const code = await main(['builds'], { out: (t) => out.push(t), err: (t) => err.push(t), cwd: dir, env: { SLIPWAY_SERVER: 'http://127.0.0.1:9' } });
     expect(code).toBe(1);
     expect(err.join('\n')).toMatch(/cannot reach the Slipway API at http:\/\/127\.0\.0\.1:9 .*is `slipway up` running/);
+  });
+});
+
+describe('slipway logs over CloudWatch Logs (the stand-in, through the real SDK client)', () => {
+  const CW_TASK = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/cw0001';
+  let cw: LocalCloudWatchLogs;
+  let client: CloudWatchLogsClient;
+  let cwServer: LocalServer;
+
+  beforeAll(async () => {
+    // One minute of event time per GetLogEvents page: a ten-minute pause gives empty pages.
+    cw = await startLocalCloudWatchLogs({ scanWindowMs: 60_000, requestsPerSecond: 0 });
+    cw.createGroup(GROUP);
+    client = new CloudWatchLogsClient({ endpoint: cw.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' }, maxAttempts: 1 });
+    const t0 = Date.now() - 1_800_000;
+    await seedBuild(store, { repo: 'acme/app', number: 4, createdAt: t0, status: 'success', stages: [{ name: 'test', taskArn: CW_TASK, steps: [{ name: 'e2e' }] }] });
+    cw.put(GROUP, logStreamName('e2e', CW_TASK), [
+      { timestamp: t0, message: 'starting the browser' },
+      { timestamp: t0 + 10 * 60_000, message: 'all 12 scenarios passed' },
+    ]);
+    cwServer = await startLocalServer({
+      port: 0,
+      webDir: buildDashboard(join(dir, 'web-cw')),
+      api: {
+        store,
+        listRepositories: (page) => listRepositories(db.doc, db.tableName, page),
+        recentRecords: recentRecordsReader(db.doc, db.tableName),
+        logs: cloudWatchLogReader(client, GROUP, { retryAfterSeconds: 1 }),
+        logGraceMs: 0,
+        stopTask: async () => {},
+        restart: async () => {
+          throw new Error('not used');
+        },
+        now: Date.now,
+        log: () => {},
+      },
+      webhook: { secret: async () => 'hook-secret', deliveries: store, enqueue: async () => {} },
+    });
+  });
+  afterAll(async () => {
+    await cwServer?.stop();
+    client?.destroy();
+    await cw?.stop();
+  });
+
+  async function cwCli(...args: string[]) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(args, { out: (t) => out.push(t), err: (t) => err.push(t), cwd: dir, env: { SLIPWAY_SERVER: cwServer.url, SLIPWAY_HOME: join(dir, 'home') } });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  }
+
+  it('prints the whole log: an empty page before a pause ends is not the end', async () => {
+    const res = await cwCli('logs', '4', 'e2e', '--repo', 'acme/app');
+    expect(res).toMatchObject({ code: 0, out: 'starting the browser\nall 12 scenarios passed' });
+  });
+
+  it('follows through throttled reads, waiting as the API asks', async () => {
+    cw.throttleNext(2);
+    const res = await cwCli('logs', '4', 'e2e', '--repo', 'acme/app', '--follow');
+    expect(res.code).toBe(0);
+    expect(res.out).toBe('starting the browser\nall 12 scenarios passed');
+    expect(res.err).toMatch(/CloudWatch Logs is throttling reads .*; trying again in 1 s/);
   });
 });
 

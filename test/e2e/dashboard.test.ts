@@ -96,6 +96,36 @@ describe.skipIf(missing !== undefined)('dashboard in headless Chromium', () => {
     }
   }, 60_000);
 
+  it("drops a log poll answered after another step was opened: it never writes into that step's panel", async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.context.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (err) => pageErrors.push(err.message));
+      await page.goto(`${local.url}/#/builds/demo/postgres/1`);
+      await page.locator('#log').getByText('SELECT name FROM items ORDER BY id').first().waitFor({ timeout: 10_000 });
+
+      // The log of step 3 (migrate) answers late, after step 4 (query) has been opened.
+      const delay = (ms: number) => (route: { continue(): Promise<void> }) => void new Promise((r) => setTimeout(r, ms)).then(() => route.continue());
+      await page.route((url) => url.pathname.endsWith('/logs/1/3'), delay(800));
+      await page.route((url) => url.pathname.endsWith('/logs/1/4'), delay(1600));
+      const stale = page.waitForResponse((res) => res.url().includes('/logs/1/3?'));
+      await page.click('.step[data-step="3"]');
+      await page.click('.step[data-step="4"]');
+      await page.locator('#log').getByText('SELECT name FROM items ORDER BY id').first().waitFor({ timeout: 10_000 });
+      await stale;
+      await page.waitForTimeout(300);
+
+      const log = await page.textContent('#log');
+      expect(log).not.toContain('INSERT INTO items');
+      // Numbered from 1: the late answer for step 3 did not count its lines into this panel.
+      expect(await page.locator('#log .line .n').first().textContent()).toBe('1');
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
+
   it('restarts the build from its page (a new build, parent 1) and cancels the restart while it runs', async () => {
     const browser = await launchChromium();
     try {

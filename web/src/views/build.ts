@@ -1,7 +1,7 @@
 // One build: header, pipeline graph, stages with their steps, the selected step's log.
 // Live while the build runs; a failed step is opened and scrolled to its error.
 import type { BuildDetail, LogLine, StepRecord } from '../../../core/builds/types.js';
-import { api } from '../api.js';
+import { api, ApiRequestError } from '../api.js';
 import { escapeHtml, formatClock, formatDuration, looksLikeError } from '../format.js';
 import { layoutStages, renderGraph } from '../graph.js';
 
@@ -74,10 +74,14 @@ function logLine(line: LogLine, index: number): string {
 export async function renderBuild(root: HTMLElement, repo: string, number: number, signal: AbortSignal): Promise<void> {
   let build = await api.build(repo, number);
   let selection = defaultSelection(build);
-  let logOffset = 0;
+  // The log panel shows one step; `logGeneration` names which. A poll answered after the
+  // selection changed belongs to another step and is dropped, never written to the panel.
+  let logGeneration = 0;
+  let logCursor: string | undefined;
   let logLines = 0;
   let scrolledToError = false;
   let logComplete = false;
+  let polling: { generation: number; done: Promise<void> } | undefined;
 
   const draw = () => {
     const now = Date.now();
@@ -92,7 +96,8 @@ export async function renderBuild(root: HTMLElement, repo: string, number: numbe
       const item = (event.target as HTMLElement).closest('.step') as HTMLElement | null;
       if (!item) return;
       selection = { stage: Number(item.dataset.stage), step: Number(item.dataset.step) };
-      logOffset = 0;
+      logGeneration++;
+      logCursor = undefined;
       logLines = 0;
       scrolledToError = false;
       logComplete = false;
@@ -104,16 +109,44 @@ export async function renderBuild(root: HTMLElement, repo: string, number: numbe
   const selectedStep = (): StepRecord | undefined =>
     build.stages.find((s) => s.number === selection?.stage)?.steps.find((s) => s.number === selection?.step);
 
-  const pollLog = async () => {
-    if (!selection) return;
+  // One poll at a time per step: a second caller waits for the one under way.
+  const pollLog = (): Promise<void> => {
+    if (polling && polling.generation === logGeneration) return polling.done;
+    const generation = logGeneration;
+    const done = pollPages(generation).finally(() => {
+      if (polling?.generation === generation) polling = undefined;
+    });
+    polling = { generation, done };
+    return done;
+  };
+
+  const pollPages = async (generation: number): Promise<void> => {
+    // While the API says more is readable now, read on (a few pages per tick).
+    for (let page = 0; page < 3; page++) {
+      if (!(await pollPage(generation))) return;
+    }
+  };
+
+  /** Reads one page into the panel; true when the API has more to give at once. */
+  const pollPage = async (generation: number): Promise<boolean> => {
+    const wanted = selection;
+    if (!wanted) return false;
+    let page;
+    try {
+      page = await api.logs(repo, number, wanted.stage, wanted.step, logCursor);
+    } catch (error) {
+      // Throttled log reads (CloudWatch Logs' quota): the next tick asks again.
+      if (error instanceof ApiRequestError && (error.status === 503 || error.status === 429)) return false;
+      throw error;
+    }
+    if (signal.aborted || generation !== logGeneration) return false;
+    // Looked up after the answer: a redraw may have replaced the panel meanwhile.
     const log = root.querySelector('#log') as HTMLElement | null;
-    if (!log) return;
-    const page = await api.logs(repo, number, selection.stage, selection.step, logOffset);
-    if (signal.aborted) return;
+    if (!log) return false;
     const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
     log.insertAdjacentHTML('beforeend', page.lines.map((line, i) => logLine(line, logLines + i)).join(''));
     logLines += page.lines.length;
-    logOffset = page.next;
+    logCursor = page.cursor;
     logComplete = page.complete;
     if (!logLines && page.complete) log.innerHTML = '<div class="line"><span></span><span></span><span class="meta">(no output)</span></div>';
     const step = selectedStep();
@@ -125,6 +158,7 @@ export async function renderBuild(root: HTMLElement, repo: string, number: numbe
     } else if (atBottom) {
       log.scrollTop = log.scrollHeight;
     }
+    return page.more && !page.complete;
   };
 
   const refresh = async () => {

@@ -65,6 +65,9 @@ export async function renderMetrics(root: HTMLElement, params: URLSearchParams, 
     .join('');
   root.innerHTML =
     `<h1>CI metrics, last ${metrics.days} days</h1>` +
+    (metrics.countedFrom !== undefined
+      ? `<div class="error-banner">Too many builds to count in one request: only those since ${escapeHtml(new Date(metrics.countedFrom).toISOString().slice(0, 16).replace('T', ' '))} UTC are counted. Choose fewer days.</div>`
+      : '') +
     `<div class="charts"><div class="card"><h3>Builds per day</h3>${perDayChart(metrics.perDay)}</div>` +
     `<div class="card"><h3>Queue wait p50 / p95</h3>${repoBars(metrics.repos, (r) => r.queueWait, 'queue wait')}</div>` +
     `<div class="card"><h3>Duration p50 / p95</h3>${repoBars(metrics.repos, (r) => r.duration, 'duration')}</div>` +
