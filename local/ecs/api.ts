@@ -17,6 +17,17 @@ export interface Capacity {
   maxTasks: number;
   /** Like Fargate's On-Demand vCPU quota per account and region (6 for a new account). */
   vcpuQuota: number;
+  /** Whether FARGATE_SPOT has spare capacity now (default true); false refuses every Spot task. */
+  spotAvailable?: boolean;
+  /**
+   * How a RunTask that starts nothing for want of capacity is answered. ECS uses both shapes:
+   * a `failures[]` reason in a 200 answer, or a ClientException carrying the same text
+   * (https://repost.aws/knowledge-center/ecs-fargate-runtask-capacity: "the RunTask API
+   * fails with the following error message"). 'alternate' (the default) answers one way then
+   * the other, so a caller that handles only one shape fails its tests. A call that starts
+   * some of its tasks always reports the others in failures[].
+   */
+  capacityErrors?: 'failures' | 'exception' | 'alternate';
 }
 
 export interface EcsState {
@@ -39,6 +50,8 @@ type Json = Record<string, unknown>;
 
 export class EcsApi {
   private readonly tokens = new Map<string, Json>();
+  /** 'alternate': whether the next refusal of a whole call is a ClientException. */
+  private nextRefusalThrows = false;
 
   constructor(private readonly state: EcsState) {}
 
@@ -89,13 +102,13 @@ export class EcsApi {
     const memory = input.overrides?.memory ?? definition.input.memory ?? '512';
     const tasks: Json[] = [];
     const failures: Json[] = [];
+    const capacityProviderName = chosenProvider(input.capacityProviderStrategy);
     for (let i = 0; i < count; i += 1) {
-      const reason = this.capacityProblem(Number(cpu) / 1024);
+      const reason = this.capacityProblem(Number(cpu) / 1024, capacityProviderName);
       if (reason) {
         failures.push({ arn: definition.arn, reason });
         continue;
       }
-      const capacityProviderName = chosenProvider(input.capacityProviderStrategy);
       const task = this.state.createTask({
         definition,
         clusterArn,
@@ -108,6 +121,9 @@ export class EcsApi {
       });
       tasks.push(taskJson(task));
     }
+    if (tasks.length === 0 && failures.length > 0 && this.refusalThrows()) {
+      throw clientError(String(failures[0]!.reason));
+    }
     // A token is remembered only when it started something, so a retry after a
     // capacity failure (same token: the stage id) can still succeed.
     if (input.clientToken && tasks.length > 0) {
@@ -116,7 +132,16 @@ export class EcsApi {
     return { tasks, failures };
   }
 
-  private capacityProblem(vcpus: number): string | undefined {
+  private refusalThrows(): boolean {
+    const mode = this.state.capacity.capacityErrors ?? 'alternate';
+    if (mode !== 'alternate') return mode === 'exception';
+    const throws = this.nextRefusalThrows;
+    this.nextRefusalThrows = !throws;
+    return throws;
+  }
+
+  private capacityProblem(vcpus: number, provider: string | undefined): string | undefined {
+    if (provider === 'FARGATE_SPOT' && this.state.capacity.spotAvailable === false) return CAPACITY_UNAVAILABLE;
     const active = [...this.state.tasks.values()].filter((t) => t.lastStatus !== 'STOPPED');
     if (active.length >= this.state.capacity.maxTasks) return CAPACITY_UNAVAILABLE;
     const used = active.reduce((sum, t) => sum + t.vcpus, 0);
