@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ClientException,
+  ConflictException,
   DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
   InvalidParameterException,
@@ -12,7 +13,7 @@ import {
   type ECSClient,
 } from '@aws-sdk/client-ecs';
 import { startLocalEcs, type LocalEcs } from '../../local/ecs/index.js';
-import { AWSVPC_NEEDS_NETWORK, BOTH_LAUNCH_TYPE_AND_STRATEGY, CAPACITY_UNAVAILABLE, VCPU_LIMIT } from '../../local/ecs/api.js';
+import { AWSVPC_NEEDS_NETWORK, BOTH_LAUNCH_TYPE_AND_STRATEGY, CAPACITY_UNAVAILABLE, CLIENT_TOKEN_CONFLICT, VCPU_LIMIT } from '../../local/ecs/api.js';
 import { describe1, ecsClient, family, sh, waitFor } from './helpers.js';
 
 let ecs: LocalEcs;
@@ -191,6 +192,24 @@ describe('RunTask / DescribeTasks / ListTasks / StopTask', () => {
     expect(onDemand.tasks?.[0]?.capacityProviderName).toBe('FARGATE');
     ecs.setCapacity({ spotAvailable: true, capacityErrors: 'alternate' });
     await ecs.waitForStopped(onDemand.tasks![0]!.taskArn!, 10_000);
+  });
+
+  it('refuses a clientToken reused with other parameters with ConflictException naming its tasks', async () => {
+    const name = family('conflict');
+    await client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: sleeper(1) }));
+    const first = await client.send(new RunTaskCommand({ taskDefinition: name, clientToken: 'conflict-1', startedBy: 'a' }));
+    const error = await client.send(new RunTaskCommand({ taskDefinition: name, clientToken: 'conflict-1', startedBy: 'b' })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConflictException);
+    expect((error as ConflictException).resourceIds).toEqual([first.tasks![0]!.taskArn]);
+    expect((error as Error).message).toBe(CLIENT_TOKEN_CONFLICT);
+    await ecs.waitForStopped(first.tasks![0]!.taskArn!, 10_000);
+  });
+
+  it('injects faults on the wire: the SDK sees ECS\'s own error shapes', async () => {
+    ecs.injectFault('RunTask', { type: 'InvalidParameterException', message: 'Request limit exceeded. (ErrorCode: RequestLimitExceeded)' });
+    const error = await client.send(new RunTaskCommand({ taskDefinition: 'whatever' })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidParameterException);
+    expect((error as Error).message).toMatch(/RequestLimitExceeded/);
   });
 
   it('reports unknown tasks as MISSING and refuses bad parameters', async () => {
