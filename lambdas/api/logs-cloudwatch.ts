@@ -5,6 +5,7 @@
 // `tail` reads the last events of a stream (the task-events handler's agent result line).
 
 import { type CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { isNotFound } from '../../core/util/aws-errors.js';
 import type { LogEventRecord, LogReader, LogTailReader } from './log-stream.js';
 
 const PAGE = 10_000;
@@ -17,7 +18,7 @@ export function cloudWatchLogReader(client: CloudWatchLogsClient, logGroupName: 
       try {
         res = await client.send(new GetLogEventsCommand({ logGroupName, logStreamName: stream, startFromHead: false, limit }));
       } catch (err) {
-        if ((err as { name?: string }).name === 'ResourceNotFoundException') return [];
+        if (isNotFound(err)) return [];
         throw err;
       }
       return (res.events ?? []).map((event) => ({ timestamp: event.timestamp ?? 0, message: (event.message ?? '').replace(/\n$/, '') }));
@@ -34,7 +35,7 @@ export function cloudWatchLogReader(client: CloudWatchLogsClient, logGroupName: 
           );
         } catch (err) {
           // The stream appears with the container's first line: until then the log is empty.
-          if ((err as { name?: string }).name === 'ResourceNotFoundException') return [];
+          if (isNotFound(err)) return [];
           throw err;
         }
         for (const event of res.events ?? []) {
