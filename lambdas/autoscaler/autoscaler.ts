@@ -17,6 +17,7 @@ import { stageKey, type Stage } from '../../core/builds/types.js';
 import {
   decideScale,
   initialScaleState,
+  startRetryDelayMs,
   withCapacityBackoff,
   type QueuedStage,
   type ScaleDecision,
@@ -24,7 +25,6 @@ import {
 } from '../../core/scaling/decide-scale.js';
 import { decodeJob, runTaskTokens, type StageJob } from '../../core/scaling/job.js';
 import { classifyAwsError, describeAwsError, isEcsCapacityReason, type AwsErrorInfo } from '../../core/util/aws-errors.js';
-import { backoffCeilingMs } from '../../core/util/retry.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
 import type { ExecutionDeps } from '../task-events/deps.js';
 import { afterStageEnd } from '../task-events/stage-end.js';
@@ -55,10 +55,7 @@ const MAX_SAMPLE = 200;
 /** Long enough for one pass: a message not deleted (the pass died) is read again after this. */
 const SAMPLE_VISIBILITY_SECONDS = 60;
 /** Failed starts (errors, not waits) after which a stage ends `error`. */
-export const MAX_START_FAILURES = 8;
-/** Back-off after the n-th failed start: 15 s, doubling, at most 15 min (8 failures ≈ 45 min). */
-const START_RETRY_BASE_MS = 15_000;
-const START_RETRY_MAX_MS = 15 * 60_000;
+export const MAX_START_FAILURES = 8;  // with startRetryDelayMs: about 45 min of tries
 
 // Kept between invocations of a warm Lambda (reserved concurrency 1): the token buckets,
 // the capacity back-off and the jobs already read. A cold start begins with full buckets,
@@ -233,7 +230,15 @@ async function startStage(deps: AutoscalerDeps, w: Waiting): Promise<StartResult
     return afterError(deps, stage, attempt, info, `RegisterTaskDefinition: ${describeAwsError(info)}`);
   }
 
-  // A Spot interruption requeues on on-demand (the stage says so); otherwise Spot first when in use.
+  // A Spot interruption requeues on on-demand (the stage says so); otherwise Spot first when
+  // in use, for X86_64 and ARM64 alike. The sources disagree on ARM64: the ECS Developer
+  // Guide's "Fargate capacity provider considerations" still says Fargate Spot runs X86_64
+  // only, while the API Reference (CapacityProviderStrategyItem, the newer text) says
+  // "FARGATE_SPOT supports Linux tasks with the ARM64 architecture on platform version 1.4.0
+  // or later". We follow the API Reference; where a Region refuses, the refusal (an exception
+  // or a failures[] reason) sends the stage to on-demand in the same pass, below.
+  // https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CapacityProviderStrategyItem.html
+  // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html
   const onDemand = job.onDemand === true || (stage.reason === 'spot-interrupted' && stage.capacity === 'FARGATE');
   const spot = config.useSpot && !onDemand;
   const capacities: Capacity[] = spot ? ['FARGATE_SPOT', 'FARGATE'] : ['FARGATE'];
@@ -290,7 +295,7 @@ async function afterError(deps: AutoscalerDeps, stage: Stage, attempt: number, i
   }
   const failures = (stage.startFailures ?? 0) + 1;
   if (info.retryable && failures < MAX_START_FAILURES) {
-    const delay = backoffCeilingMs(failures, START_RETRY_BASE_MS, START_RETRY_MAX_MS);
+    const delay = startRetryDelayMs(failures);
     const retryAfter = deps.now() + delay;
     const noted = await deps.stages.noteStartFailure(stage.buildId, stage.number, {
       attempt,

@@ -493,6 +493,32 @@ describe('waiting stages live in the table; start failures are counted apart fro
   }, 30_000);
 });
 
+describe('Fargate Spot and ARM64', () => {
+  // The API Reference says FARGATE_SPOT runs ARM64 on platform 1.4.0+; the Developer Guide
+  // still says X86_64 only (API_CapacityProviderStrategyItem.html vs fargate-capacity-providers.html).
+  it('an ARM64 stage tries Spot first; a Spot refusal by exception (a Region without it) starts it on on-demand', async () => {
+    resetAutoscalerState();
+    const arm = { runtimePlatform: { cpuArchitecture: 'ARM64', operatingSystemFamily: 'LINUX' } };
+    const spotDeps = { ...deps, config: { ...deps.config, useSpot: true } };
+    const { build, jobs } = await seedBuild([{ name: 'arm-spot', script: 'exit 0' }, { name: 'arm-refused', script: 'exit 0' }], { queued: false });
+    for (const job of jobs) Object.assign(job.taskDefinition, arm, { family: `${job.taskDefinition.family}-arm64` });
+    await deps.stages.putStageJobs(jobs);
+    const first = await serially(async () => {
+      await deps.stages.markQueued(build.id, 1, Date.now());
+      return runPass(spotDeps, { reconcile: false });
+    });
+    expect(first.started).toContainEqual(expect.objectContaining({ stageKey: `${build.id}/1`, capacity: 'FARGATE_SPOT' }));
+    const second = await serially(async () => {
+      await deps.stages.markQueued(build.id, 2, Date.now());
+      // Not a recorded AWS message: the stand-in's stand-in for a Region whose Spot refuses this platform.
+      aws.ecs.injectFault('RunTask', { type: 'InvalidParameterException', message: '(stand-in) FARGATE_SPOT refuses this task platform here' });
+      return runPass(spotDeps, { reconcile: false });
+    });
+    expect(second.started).toContainEqual(expect.objectContaining({ stageKey: `${build.id}/2`, capacity: 'FARGATE' }));
+    expect((await finished(build.id)).status).toBe('success');
+  }, 30_000);
+});
+
 describe('reconciliation of wedged tasks and unfinished builds', () => {
   it('stops a task running past its pipeline timeout plus the grace; the stage ends error with why', async () => {
     const agentTimeout = { overrides: { containerOverrides: [{ name: AGENT_CONTAINER, environment: [{ name: AGENT_ENV.timeoutSeconds, value: '1' }] }] } };
