@@ -435,12 +435,14 @@ describe('waiting stages live in the table; start failures are counted apart fro
 
   it(`a ServerException is retried, and after ${MAX_START_FAILURES} failed starts the stage ends error saying so`, async () => {
     resetAutoscalerState();
-    const { build } = await serially(() => seedBuild([{ name: 'unlucky', script: 'exit 0' }]));
+    const { build } = await seedBuild([{ name: 'unlucky', script: 'exit 0' }], { queued: false });
     // The SDK tries a 500 three times itself: each pass meets three faults.
     let ahead = 0;
     for (let i = 1; i <= MAX_START_FAILURES; i++) {
       const now = Date.now() + ahead;
       await serially(async () => {
+        // Queued inside the serial chain: no nudged pass starts it before the faults are set.
+        if (i === 1) await deps.stages.markQueued(build.id, 1, Date.now());
         aws.ecs.injectFault('RunTask', { type: 'ServerException', message: 'Service Unavailable. Please try again later.' }, 3);
         return runPass({ ...deps, now: () => now }, { reconcile: false });
       });
