@@ -54,6 +54,8 @@ export interface PassReport {
 const MAX_SAMPLE = 200;
 /** Long enough for one pass: a message not deleted (the pass died) is read again after this. */
 const SAMPLE_VISIBILITY_SECONDS = 60;
+/** How long a queued stage may go unannounced before a pass takes it anyway (see wasSeen). */
+export const ANNOUNCE_GRACE_MS = 60_000;
 /** Failed starts (errors, not waits) after which a stage ends `error`. */
 export const MAX_START_FAILURES = 8;  // with startRetryDelayMs: about 45 min of tries
 
@@ -96,9 +98,13 @@ export async function runPass(deps: AutoscalerDeps, options: { reconcile: boolea
     done.push(message);
   }
 
-  // 2. The waiting set: pending stages that are queued and have no task yet.
+  // 2. The waiting set: pending stages that are queued and have no task yet, once announced.
   const waitingStages = new Map<string, Stage>();
-  for (const stage of await listAll(deps, 'pending')) if (isWaiting(stage)) waitingStages.set(stageKey(stage.buildId, stage.number), stage);
+  const listedAt = deps.now();
+  for (const stage of await listAll(deps, 'pending')) {
+    const key = stageKey(stage.buildId, stage.number);
+    if (isWaiting(stage) && (announced.has(key) || jobCache.has(key) || wasSeen(stage, listedAt))) waitingStages.set(key, stage);
+  }
   // The index lags behind writes: a stage just announced is read directly.
   await inBatches([...announced.values()].filter((job) => !waitingStages.has(job.stageKey)), async (job) => {
     const stage = await deps.stages.getStageConsistent(job.buildId, job.stageNumber);
@@ -192,6 +198,17 @@ export async function runPass(deps: AutoscalerDeps, options: { reconcile: boolea
 
   if (options.reconcile) report.reconcile = await reconcile(deps);
   return report;
+}
+
+/**
+ * A queued stage no message announced (this pass or, warm, an earlier one) is taken once a
+ * pass has noted why it waits, or once it has been queued ANNOUNCE_GRACE_MS (its message was
+ * lost). Not before: the planner writes a build's stages, then posts the pending commit
+ * status, then sends their messages; a stage started (and failed) in between would have its
+ * final status overtaken by that pending one.
+ */
+function wasSeen(stage: Stage, now: number): boolean {
+  return stage.message?.startsWith('waiting: ') === true || now - stage.queuedAt! >= ANNOUNCE_GRACE_MS;
 }
 
 /** Queued (its dependencies are done) and not yet claimed by a task. */

@@ -359,6 +359,12 @@ const passAhead = (aheadMs: number, extra: Partial<AutoscalerDeps> = {}) =>
 
 const stageOf = (id: string, n = 1) => deps.stages.getStageConsistent(id, n);
 
+/** What afterStageEnd and the planner do: the stage waits in the table, then its message announces it. */
+async function queueNow(id: string, n: number): Promise<void> {
+  await deps.stages.markQueued(id, n, Date.now());
+  await enqueueJob(deps, (await deps.stages.getStageJob(id, n))!);
+}
+
 async function dlqBodies(): Promise<string[]> {
   const res = await deps.sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 0 }));
   return (res.Messages ?? []).map((m) => m.Body ?? '');
@@ -390,13 +396,24 @@ describe('waiting stages live in the table; start failures are counted apart fro
     expect((await finished(build.id)).status).toBe('success');
   }, 30_000);
 
+  it('a queued stage is not taken before its message announces it (the planner posts the pending status in between)', async () => {
+    const { build, jobs } = await seedBuild([{ name: 'unannounced', script: 'exit 0' }], { enqueue: false });
+    const quiet = await pass();
+    expect(quiet.started.map((s) => s.stageKey)).not.toContain(`${build.id}/1`);
+    expect((await stageOf(build.id))!.status).toBe('pending');
+    await enqueueJob(deps, jobs[0]!);
+    expect((await pass()).started.map((s) => s.stageKey)).toContain(`${build.id}/1`);
+    expect((await finished(build.id)).status).toBe('success');
+  }, 30_000);
+
   it('a RunTask refused for capacity with a ClientException waits (not error), then starts', async () => {
     resetAutoscalerState();
     aws.ecs.setCapacity({ maxTasks: 0, capacityErrors: 'exception' });
     let build: Build;
     try {
-      ({ build } = await serially(() => seedBuild([{ name: 'no-room', script: 'exit 0' }])));
-      const report = await pass();
+      let report: PassReport;
+      // Seeded and passed in the serial chain: a nudged pass would meet the refusal first.
+      ({ build, report } = await serially(async () => ({ ...(await seedBuild([{ name: 'no-room', script: 'exit 0' }])), report: await runPass(deps, { reconcile: false }) })));
       expect(report.runTaskFailures).toEqual([expect.objectContaining({ stageKey: `${build.id}/1`, kind: 'capacity' })]);
       const stage = (await stageOf(build.id))!;
       expect([stage.status, stage.startFailures]).toEqual(['pending', undefined]);
@@ -442,7 +459,7 @@ describe('waiting stages live in the table; start failures are counted apart fro
       const now = Date.now() + ahead;
       await serially(async () => {
         // Queued inside the serial chain: no nudged pass starts it before the faults are set.
-        if (i === 1) await deps.stages.markQueued(build.id, 1, Date.now());
+        if (i === 1) await queueNow(build.id, 1);
         aws.ecs.injectFault('RunTask', { type: 'ServerException', message: 'Service Unavailable. Please try again later.' }, 3);
         return runPass({ ...deps, now: () => now }, { reconcile: false });
       });
@@ -466,7 +483,7 @@ describe('waiting stages live in the table; start failures are counted apart fro
     const earlier = { ...runTaskInput(deps.config, job, definition, 'FARGATE', runTaskTokens(job.stageKey, 0)), tags: [{ key: 'from', value: 'an earlier pass' }] };
     const taskArn = (await deps.ecs.send(new RunTaskCommand(earlier))).tasks![0]!.taskArn!;
     const report = await serially(async () => {
-      await deps.stages.markQueued(build.id, 1, Date.now());
+      await queueNow(build.id, 1);
       return runPass(deps, { reconcile: false });
     });
     expect(report.started).toContainEqual(expect.objectContaining({ stageKey: job.stageKey, taskArn }));
@@ -484,7 +501,7 @@ describe('waiting stages live in the table; start failures are counted apart fro
     aws.ecs.setCapacity({ spotAvailable: false, capacityErrors: 'exception' });
     try {
       const report = await serially(async () => {
-        await deps.stages.markQueued(build.id, 1, Date.now());
+        await queueNow(build.id, 1);
         return runPass({ ...deps, config: { ...deps.config, useSpot: true } }, { reconcile: false });
       });
       expect(report.started).toContainEqual(expect.objectContaining({ stageKey: `${build.id}/1`, capacity: 'FARGATE' }));
@@ -506,12 +523,12 @@ describe('Fargate Spot and ARM64', () => {
     for (const job of jobs) Object.assign(job.taskDefinition, arm, { family: `${job.taskDefinition.family}-arm64` });
     await deps.stages.putStageJobs(jobs);
     const first = await serially(async () => {
-      await deps.stages.markQueued(build.id, 1, Date.now());
+      await queueNow(build.id, 1);
       return runPass(spotDeps, { reconcile: false });
     });
     expect(first.started).toContainEqual(expect.objectContaining({ stageKey: `${build.id}/1`, capacity: 'FARGATE_SPOT' }));
     const second = await serially(async () => {
-      await deps.stages.markQueued(build.id, 2, Date.now());
+      await queueNow(build.id, 2);
       // Not a recorded AWS message: the stand-in's stand-in for a Region whose Spot refuses this platform.
       aws.ecs.injectFault('RunTask', { type: 'InvalidParameterException', message: '(stand-in) FARGATE_SPOT refuses this task platform here' });
       return runPass(spotDeps, { reconcile: false });
