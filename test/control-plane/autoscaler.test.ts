@@ -388,10 +388,20 @@ describe('waiting stages live in the table; start failures are counted apart fro
       expect(stage.message).toMatch(/^waiting: .*MAX_CONCURRENT_BUILDS/);
       const attrs = await deps.sqs.send(new GetQueueAttributesCommand({ QueueUrl: deps.jobsQueueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
       expect(Number(attrs.Attributes?.ApproximateNumberOfMessages) + Number(attrs.Attributes?.ApproximateNumberOfMessagesNotVisible)).toBe(0);
+      // A throttle after all those waits backs off as a first failure (15 s), not as the n-th.
+      const throttled = await serially(async () => {
+        deps.config.limits = limits;
+        aws.ecs.injectFault('RunTask', { type: 'InvalidParameterException', message: 'Request limit exceeded. (ErrorCode: RequestLimitExceeded)' });
+        return runPass(deps, { reconcile: false });
+      });
+      expect(throttled.runTaskFailures).toContainEqual(expect.objectContaining({ stageKey: `${build.id}/1`, kind: 'retry' }));
     } finally {
       deps.config.limits = limits;
     }
-    const report = await pass();
+    const backingOff = (await stageOf(build.id))!;
+    expect(backingOff.startFailures).toBe(1);
+    expect(backingOff.retryAfter! - Date.now()).toBeLessThanOrEqual(15_000);
+    const report = await passAhead(20_000);
     expect(report.started.map((s) => s.stageKey)).toContain(`${build.id}/1`);
     expect((await finished(build.id)).status).toBe('success');
   }, 30_000);
