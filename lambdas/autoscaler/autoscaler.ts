@@ -105,7 +105,9 @@ export async function runPass(deps: AutoscalerDeps, options: { reconcile: boolea
     const key = stageKey(stage.buildId, stage.number);
     if (isWaiting(stage) && (announced.has(key) || jobCache.has(key) || wasSeen(stage, listedAt))) waitingStages.set(key, stage);
   }
-  // The index lags behind writes: a stage just announced is read directly.
+  // The index lags behind writes ("All reads from GSIs and streams are eventually consistent",
+  // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.ReadConsistency.html):
+  // a stage just announced is read directly, strongly consistent.
   await inBatches([...announced.values()].filter((job) => !waitingStages.has(job.stageKey)), async (job) => {
     const stage = await deps.stages.getStageConsistent(job.buildId, job.stageNumber);
     if (stage && isWaiting(stage)) waitingStages.set(job.stageKey, stage);
