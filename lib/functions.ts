@@ -224,7 +224,7 @@ export class ControlPlaneFunctions extends Construct {
     env('autoscaler', {
       ...tableName,
       JOBS_QUEUE_URL: queues.jobs.queue.queueUrl,
-      // An undecodable job is parked here at once (the jobs queue's maxReceiveCount is high).
+      // An undecodable job is parked here at once, not after maxReceiveCount failed passes.
       JOBS_DLQ_URL: queues.jobs.deadLetterQueue.queueUrl,
       ...ecsPlacement,
       ...compile,
@@ -272,10 +272,10 @@ export class ControlPlaneFunctions extends Construct {
     queues.events.queue.grantSendMessages(f.api);
     queues.events.queue.grantSendMessages(f['task-events']);
     queues.events.queue.grantSendMessages(f.autoscaler);
-    // The autoscaler samples the jobs queue itself (no event source mapping): it decides
-    // how many to take, and extends visibility as back-off when capacity is short.
+    // The autoscaler reads the jobs queue itself (no event source mapping) and deletes what
+    // it read: the stages wait in the table.
     queues.jobs.queue.grantConsumeMessages(f.autoscaler);
-    // …and puts a job back (with a delay) when it cannot start it yet.
+    // …and queues the dependents of a stage it ends (afterStageEnd).
     queues.jobs.queue.grantSendMessages(f.autoscaler);
     queues.jobs.deadLetterQueue.grantSendMessages(f.autoscaler);
 

@@ -5,6 +5,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { JOBS_MAX_RECEIVES } from '../core/scaling/job.js';
 import { EVENTS_MAX_RECEIVES } from '../core/scm/types.js';
 
 export interface QueuesProps {
@@ -40,10 +41,10 @@ export class Queues extends Construct {
     });
     this.jobs = this.queueWithDlq('Jobs', {
       visibilityTimeout: Duration.minutes(2),
-      // The autoscaler receives a job again on every pass while capacity or the quota
-      // holds it back (it extends the visibility as back-off), so a receive count is not
-      // a failure count here: only a job that keeps failing for many hours is parked.
-      maxReceiveCount: 1000,
+      // The autoscaler deletes a job on the pass that reads it (the stage waits in the
+      // table, where a wait costs nothing), so only a job whose passes keep dying is received
+      // again: parked after a few.
+      maxReceiveCount: JOBS_MAX_RECEIVES,
     });
     const failed = new sqs.Queue(this, 'TaskEventsFailed', COMMON);
     this.taskEventsFailed = { queue: failed, alarm: this.depthAlarm('TaskEventsFailed', failed, 'task-events failures') };

@@ -2,6 +2,7 @@
 // each with a dead-letter queue, so a message that keeps failing is parked where it can be
 // looked at instead of being retried forever.
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { JOBS_MAX_RECEIVES } from '../core/scaling/job.js';
 
 export interface LocalQueues {
   eventsUrl: string;
@@ -15,12 +16,8 @@ export const LOCAL_QUEUES = {
   jobs: 'slipway-jobs',
   /** A webhook event that failed five times will fail a sixth (as deployed). */
   eventsMaxReceives: 5,
-  /**
-   * The autoscaler receives a job again on every pass while capacity or the vCPU quota holds
-   * it back, so receives are not failures: a small count would park builds that merely wait.
-   * As deployed, only a job received this often (hours of failing) is parked.
-   */
-  jobsMaxReceives: 1000,
+  /** As deployed: the autoscaler deletes a job on the pass that reads it (stages wait in the table). */
+  jobsMaxReceives: JOBS_MAX_RECEIVES,
 } as const;
 
 export async function createLocalQueues(sqs: SQSClient): Promise<LocalQueues> {

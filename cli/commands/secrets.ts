@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DeleteParameterCommand, GetParametersByPathCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { isNotFound } from '../../core/util/aws-errors.js';
 import { LocalSecretStore, secretPath, slipwayHome } from '../../local/secrets.js';
 import { DEFAULT_SERVER } from '../client.js';
 import { parse } from '../command-kit.js';
@@ -79,7 +80,7 @@ function ssmBackend(): SecretBackend {
         await ssm.send(new DeleteParameterCommand({ Name: path }));
         return true;
       } catch (err) {
-        if ((err as { name?: string }).name === 'ParameterNotFound') return false;
+        if (isNotFound(err)) return false;
         throw err;
       }
     },

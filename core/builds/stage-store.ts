@@ -4,8 +4,9 @@
 // BUILD#<id> / STAGE#<nnn>#JOB, type `job`), from which dependent stages and Spot
 // retries are enqueued. Keys from keys.ts; the client is injected.
 
-import { type DynamoDBDocumentClient, BatchWriteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, BatchGetCommand, BatchWriteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { StageJob } from '../scaling/job.js';
+import { backoffMs } from '../util/retry.js';
 import { activeStagePk, activeStageSk, buildPk, stageSk } from './keys.js';
 import { isConditionFailure, statusRank, strip } from './store.js';
 import type { Stage, StageOutcomeReason, StageStatus } from './types.js';
@@ -60,6 +61,47 @@ export class StageStore {
   async getStageJob(buildId: string, stageNumber: number): Promise<StageJob | null> {
     const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { PK: buildPk(buildId), SK: jobSk(stageNumber) }, ConsistentRead: true }));
     return strip<StageJob>(res.Item);
+  }
+
+  /**
+   * The stored jobs of these stages, by stage key (absent: none stored). BatchGetItem, 100
+   * keys a call; unprocessed keys are asked again with back-off.
+   */
+  async getStageJobs(stages: { buildId: string; stageNumber: number }[]): Promise<Map<string, StageJob>> {
+    const out = new Map<string, StageJob>();
+    for (let i = 0; i < stages.length; i += 100) {
+      let keys: Record<string, unknown>[] = stages.slice(i, i + 100).map((s) => ({ PK: buildPk(s.buildId), SK: jobSk(s.stageNumber) }));
+      for (let attempt = 1; keys.length > 0; attempt++) {
+        if (attempt > 8) throw new Error(`stage-store: ${keys.length} stage jobs still unprocessed by BatchGetItem after ${attempt - 1} calls; the table is throttled`);
+        const res = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys } } }));
+        for (const item of res.Responses?.[this.tableName] ?? []) {
+          const job = strip<StageJob>(item);
+          if (job) out.set(job.stageKey, job);
+        }
+        keys = (res.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Record<string, unknown>[];
+        if (keys.length) await new Promise((r) => setTimeout(r, backoffMs(attempt, 50, 2_000)));
+      }
+    }
+    return out;
+  }
+
+  /** The stage as last written (a strongly consistent read: the index may lag behind). */
+  async getStageConsistent(buildId: string, stageNumber: number): Promise<Stage | null> {
+    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { PK: buildPk(buildId), SK: stageSk(stageNumber) }, ConsistentRead: true }));
+    return strip<Stage>(res.Item);
+  }
+
+  /**
+   * A start of a waiting stage failed (not a wait): counts it, says why, and sets when to try
+   * again. Only while the stage still waits at `attempt` with no task. Returns the stage.
+   */
+  async noteStartFailure(buildId: string, stageNumber: number, input: { attempt: number; message: string; retryAfter: number }): Promise<Stage | null> {
+    return this.update(buildId, stageNumber, {
+      update: 'SET message = :message, #retryAfter = :retryAfter ADD #startFailures :one',
+      condition: 'attribute_exists(PK) AND #status = :pending AND attribute_not_exists(taskArn) AND attempts = :attempt',
+      values: { ':message': input.message, ':retryAfter': input.retryAfter, ':one': 1, ':pending': 'pending', ':attempt': input.attempt },
+      names: { '#retryAfter': 'retryAfter', '#startFailures': 'startFailures' },
+    });
   }
 
   /**

@@ -22,6 +22,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { Build, BuildDetail, BuildStatus, Repository, Stage, StageStatus, StepRecord, StepStatus } from './types.js';
 import { buildId as makeBuildId, stageKey } from './types.js';
+import { isConditionalCheckFailure } from '../util/aws-errors.js';
 import {
   ACTIVE_STAGE_STATUSES,
   BUILD_SK_PREFIX,
@@ -155,7 +156,7 @@ function decodeCursor(cursor: string | undefined): Record<string, unknown> | und
 }
 
 export function isConditionFailure(err: unknown): boolean {
-  return (err as { name?: string })?.name === 'ConditionalCheckFailedException';
+  return isConditionalCheckFailure(err);
 }
 
 /** Builds `SET a = :a, …` plus the names and values maps, skipping undefined fields. */

@@ -110,6 +110,13 @@ export interface Stage {
   /** Epoch ms of the first step start (RunTask → first step is the second half of queue wait). */
   firstStepAt?: number;
   /**
+   * Failed attempts to start it (RunTask or RegisterTaskDefinition errors, counted apart from
+   * waits for capacity, quota or concurrency, which cost nothing), and the epoch ms before
+   * which the autoscaler does not try again.
+   */
+  startFailures?: number;
+  retryAfter?: number;
+  /**
    * What the compiler said about the stage that does not stop it (secrets withheld from a
    * fork, steps packed into one container, a task size raised, output not masked …).
    * Absent when there is nothing to say; bounded by new-build.ts (STAGE_NOTE_LIMITS).

@@ -18,6 +18,8 @@
 //   nothing younger starts until it has run. Running tasks always end (the agent
 //   enforces the timeout), so a reserved stage runs within one task lifetime.
 
+import { backoffCeilingMs } from '../util/retry.js';
+
 export interface QueuedStage {
   /** Stage id (build id + stage number). */
   id: string;
@@ -283,7 +285,10 @@ export function withCapacityBackoff(state: ScaleState, now: number, consecutiveF
   return { ...state, backoffUntil: now + delay };
 }
 
-/** Per-stage back-off (seconds) for the job message after a failed RunTask. */
-export function retryDelaySeconds(failures: number): number {
-  return Math.min(900, 15 * 2 ** Math.max(0, failures - 1));
+/**
+ * A stage's back-off after its n-th failed start (an error, not a wait: waits for capacity,
+ * quota or concurrency never count): 15 s, doubling, at most 15 min.
+ */
+export function startRetryDelayMs(failures: number): number {
+  return backoffCeilingMs(failures, 15_000, 15 * 60_000);
 }

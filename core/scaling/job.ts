@@ -5,6 +5,7 @@
 // and RunTask.
 
 import { createHash } from 'node:crypto';
+import { AGENT_CONTAINER, AGENT_ENV } from '../pipeline/contract.js';
 
 export interface StageJob {
   /** `owner/name#42/2` (see stageKey in core/builds/types.ts). */
@@ -29,6 +30,14 @@ export interface StageJob {
   /** Start on on-demand capacity even when Spot is in use (the retry after an interruption). */
   onDemand?: boolean;
 }
+
+/**
+ * The jobs queue's maxReceiveCount (lib/queues.ts). The autoscaler deletes a job message on
+ * the pass that reads it (the stage waits in the table), so a message is received again only
+ * when a pass died before deleting it: after this many such passes it is parked in the
+ * dead-letter queue, visible, instead of breaking every pass.
+ */
+export const JOBS_MAX_RECEIVES = 5;
 
 /** A jobs-queue message body. */
 export function encodeJob(job: StageJob): string {
@@ -63,4 +72,36 @@ export function runTaskTokens(stageKey: string, attempt: number, capacity?: 'FAR
   // The on-demand fallback after a Spot refusal is another request: another token, same startedBy.
   const token = capacity === 'FARGATE' ? createHash('sha256').update(`${stageKey}\n${attempt}\n${capacity}`).digest('hex') : digest;
   return { clientToken: token.slice(0, 64), startedBy: `slipway-${digest.slice(0, 28)}` };
+}
+
+/** Drone's default pipeline timeout, used when a job's agent carries none (hand-made jobs). */
+export const DEFAULT_TIMEOUT_MS = 60 * 60_000;
+
+/**
+ * The pipeline timeout the agent of this job enforces, as task-runner/config.ts reads it:
+ * SLIPWAY_TIMEOUT_SECONDS (an override, then the definition) before the plan's
+ * timeoutMinutes (SLIPWAY_PLAN in the agent's definition). DEFAULT_TIMEOUT_MS when neither
+ * is there or readable.
+ */
+export function jobTimeoutMs(job: Pick<StageJob, 'taskDefinition' | 'runTask'>): number {
+  const agentEnv = (containers: unknown): { name?: string; value?: string }[] => {
+    if (!Array.isArray(containers)) return [];
+    const agent = (containers as { name?: string; environment?: { name?: string; value?: string }[] }[]).find((c) => c?.name === AGENT_CONTAINER);
+    return Array.isArray(agent?.environment) ? agent.environment : [];
+  };
+  const overrides = agentEnv((job.runTask.overrides as { containerOverrides?: unknown } | undefined)?.containerOverrides);
+  const definition = agentEnv(job.taskDefinition.containerDefinitions);
+  const seconds = Number([...overrides, ...definition].find((e) => e.name === AGENT_ENV.timeoutSeconds)?.value);
+  if (Number.isFinite(seconds) && seconds > 0) return seconds * 1000;
+  const plan = definition.find((e) => e.name === AGENT_ENV.plan)?.value;
+  if (plan !== undefined) {
+    try {
+      const minutes = (JSON.parse(plan) as { timeoutMinutes?: unknown }).timeoutMinutes;
+      if (typeof minutes === 'number' && minutes > 0) return minutes * 60_000;
+    } catch (err) {
+      // A plan the agent could not read either: it exits at once, so the default is only an upper bound.
+      if (!(err instanceof SyntaxError)) throw err;
+    }
+  }
+  return DEFAULT_TIMEOUT_MS;
 }

@@ -13,6 +13,7 @@
 // (the task-events handler's agent result line).
 
 import { type CloudWatchLogsClient, GetLogEventsCommand, type GetLogEventsCommandOutput } from '@aws-sdk/client-cloudwatch-logs';
+import { classifyAwsError, isNotFound } from '../../core/util/aws-errors.js';
 import { type LogEventRecord, type LogPage, type LogPosition, type LogReader, type LogTailReader, LogsThrottledError } from './log-stream.js';
 
 /** GetLogEvents' largest `limit`. */
@@ -31,7 +32,7 @@ export interface CloudWatchReaderOptions {
   maxBytes?: number;
 }
 
-const errorName = (err: unknown): string | undefined => (err as { name?: string })?.name;
+const isThrottling = (err: unknown): boolean => classifyAwsError(err).kind === 'throttling';
 
 function record(event: { timestamp?: number; message?: string }): LogEventRecord {
   return { timestamp: event.timestamp ?? 0, message: (event.message ?? '').replace(/\n$/, '') };
@@ -54,9 +55,9 @@ export function cloudWatchLogReader(client: CloudWatchLogsClient, logGroupName: 
             new GetLogEventsCommand({ logGroupName, logStreamName: stream, startFromHead: false, limit: limit - out.length, ...(token ? { nextToken: token } : {}) }),
           );
         } catch (err) {
-          if (errorName(err) === 'ResourceNotFoundException') return out;
-          if (errorName(err) === 'ThrottlingException' && out.length > 0) return out;
-          if (errorName(err) === 'ThrottlingException') throw new LogsThrottledError(stream, retryAfter);
+          if (isNotFound(err)) return out;
+          if (isThrottling(err) && out.length > 0) return out;
+          if (isThrottling(err)) throw new LogsThrottledError(stream, retryAfter);
           throw err;
         }
         out.unshift(...(res.events ?? []).map(record));
@@ -85,18 +86,17 @@ export function cloudWatchLogReader(client: CloudWatchLogsClient, logGroupName: 
             }),
           );
         } catch (err) {
-          const name = errorName(err);
           // The stream appears with the container's first line: until then the log is empty.
-          if (name === 'ResourceNotFoundException') {
+          if (isNotFound(err)) {
             atEnd = true;
             break;
           }
-          if (name === 'ThrottlingException') {
+          if (isThrottling(err)) {
             if (events.length > 0 || call > 0) break;
             throw new LogsThrottledError(stream, retryAfter);
           }
           // An expired (24 h) or foreign token: start again from the head at the same offset.
-          if (name === 'InvalidParameterException' && position.token !== undefined && position.token === from.token) {
+          if (classifyAwsError(err).name === 'InvalidParameterException' && position.token !== undefined && position.token === from.token) {
             position = { offset: position.offset, skip: position.offset };
             continue;
           }

@@ -1,35 +1,50 @@
 // The scheduled pass's repair of what events and messages can lose, so that nothing
-// stays "waiting for a runner" without a visible reason:
+// stays "waiting for a runner" without a visible reason, and nothing runs (and bills) forever:
 // - a stage marked running (or claimed by its task's first event) whose task ECS no
 //   longer knows → error, task-lost;
 // - a stage marked running whose task STOPPED but whose stop event never came → the
 //   task as DescribeTasks shows it is applied as that event;
-// - a queued stage that no message carries → its job is sent again (a duplicate is harmless);
-// - a stage waiting on dependencies that have all ended → decided (queued or skipped).
+// - a task still running past its pipeline timeout plus a grace (its agent, which enforces
+//   the timeout, is wedged) → StopTask with the reason, the stage ends `error`, timed-out;
+// - a stage waiting on dependencies that have all ended → decided (queued or skipped);
+// - a build left unfinished although all its stages are final → finished, with its
+//   final commit status (afterStageEnd is idempotent: a build finished meanwhile is left).
+// Queued stages need no repair here: they wait in the table, which every pass reads.
 
-import { DescribeTasksCommand, type Task } from '@aws-sdk/client-ecs';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { DescribeTasksCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
+import { isStageDone } from '../../core/builds/status.js';
 import type { TaskStateChangeDetail } from '../../core/builds/task-event.js';
-import type { Stage } from '../../core/builds/types.js';
+import { stageKey, type Stage } from '../../core/builds/types.js';
+import { jobTimeoutMs } from '../../core/scaling/job.js';
 import { applyTaskEvent } from '../task-events/apply-event.js';
-import { enqueueJob } from '../task-events/deps.js';
 import { afterStageEnd } from '../task-events/stage-end.js';
 import { listAll, type AutoscalerDeps } from './autoscaler.js';
 
 export interface ReconcileReport {
   lost: string[];
   stopApplied: string[];
-  reenqueued: string[];
+  /** Stages whose task ran past its timeout plus the grace and was stopped. */
+  timedOut: string[];
   dependentsResolved: string[];
+  /** Builds finished here because all their stages were final. */
+  buildsFinished: string[];
 }
 
-/** A queued stage younger than this may simply be in flight between planner and queue. */
-const GRACE_MS = 60_000;
+/**
+ * How long past its pipeline timeout a task may run before it is stopped. The agent starts
+ * its timer when it starts, after provisioning and image pulls (minutes for large images),
+ * and stops the task itself at the timeout: only a wedged agent needs this.
+ */
+export const TIMEOUT_GRACE_MS = 15 * 60_000;
+/** A build whose last stage ended this recently may still be being finished by the task-events path. */
+export const UNFINISHED_BUILD_GRACE_MS = 2 * 60_000;
+/** How far back unfinished builds are looked for (the recent-builds index, newest first). */
+export const UNFINISHED_BUILD_LOOKBACK_MS = 24 * 3_600_000;
 
-const keyOf = (s: Stage): string => `${s.buildId}/${s.number}`;
+const keyOf = (s: Stage): string => stageKey(s.buildId, s.number);
 
-export async function reconcile(deps: AutoscalerDeps, sampled: { sampledStageKeys: Set<string>; queueDrained: boolean }): Promise<ReconcileReport> {
-  const report: ReconcileReport = { lost: [], stopApplied: [], reenqueued: [], dependentsResolved: [] };
+export async function reconcile(deps: AutoscalerDeps): Promise<ReconcileReport> {
+  const report: ReconcileReport = { lost: [], stopApplied: [], timedOut: [], dependentsResolved: [], buildsFinished: [] };
   const now = deps.now();
 
   const running = await listAll(deps, 'running');
@@ -41,6 +56,9 @@ export async function reconcile(deps: AutoscalerDeps, sampled: { sampledStageKey
     report.lost.push(keyOf(stage));
     await afterStageEnd(deps, stage.buildId);
   }
+  // Jobs (for their timeouts) only of stages that have run longer than the grace alone.
+  const old = withTask.filter((s) => s.startedAt !== undefined && now - s.startedAt > TIMEOUT_GRACE_MS);
+  const jobs = old.length > 0 ? await deps.stages.getStageJobs(old.map((s) => ({ buildId: s.buildId, stageNumber: s.number }))) : new Map();
   for (let i = 0; i < withTask.length; i += 100) {
     const batch = withTask.slice(i, i + 100);
     const res = await deps.ecs.send(new DescribeTasksCommand({ cluster: deps.config.cluster, tasks: batch.map((s) => s.taskArn!) }));
@@ -60,23 +78,23 @@ export async function reconcile(deps: AutoscalerDeps, sampled: { sampledStageKey
       }
     }
     for (const task of res.tasks ?? []) {
-      if (task.lastStatus !== 'STOPPED') continue;
       const stage = batch.find((s) => s.taskArn === task.taskArn);
       if (!stage) continue;
-      const result = await applyTaskEvent(deps, detailFromTask(task));
-      if (result.applied) report.stopApplied.push(keyOf(stage));
+      if (task.lastStatus === 'STOPPED') {
+        const result = await applyTaskEvent(deps, detailFromTask(task));
+        if (result.applied) report.stopApplied.push(keyOf(stage));
+        continue;
+      }
+      const job = jobs.get(keyOf(stage));
+      if (job && stage.startedAt !== undefined && now - stage.startedAt > jobTimeoutMs(job) + TIMEOUT_GRACE_MS) {
+        if (await stopOverdue(deps, stage, jobTimeoutMs(job), now)) report.timedOut.push(keyOf(stage));
+      }
     }
   }
 
   const buildsToResolve = new Set<string>();
-  const orphans: Stage[] = [];
   for (const stage of pending) {
-    if (stage.taskArn !== undefined) continue;
-    if (stage.queuedAt === undefined) {
-      if (stage.dependsOn.length > 0) buildsToResolve.add(stage.buildId);
-      continue;
-    }
-    if (now - stage.queuedAt >= GRACE_MS && !sampled.sampledStageKeys.has(keyOf(stage))) orphans.push(stage);
+    if (stage.taskArn === undefined && stage.queuedAt === undefined && stage.dependsOn.length > 0) buildsToResolve.add(stage.buildId);
   }
   for (const buildId of buildsToResolve) {
     const before = (await deps.store.listStages(buildId)).filter((s) => s.status === 'pending' && s.queuedAt === undefined).length;
@@ -84,34 +102,63 @@ export async function reconcile(deps: AutoscalerDeps, sampled: { sampledStageKey
     const after = (await deps.store.listStages(buildId)).filter((s) => s.status === 'pending' && s.queuedAt === undefined).length;
     if (after < before) report.dependentsResolved.push(buildId);
   }
-  if (orphans.length > 0 && sampled.queueDrained) {
-    // Messages we did not see may be invisible (back-off) rather than gone: count them.
-    const attrs = await deps.sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: deps.config.jobsQueueUrl,
-        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
-      }),
-    );
-    const a = attrs.Attributes ?? {};
-    const inQueue = Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(a.ApproximateNumberOfMessagesDelayed ?? 0);
-    const queuedStages = pending.filter((s) => s.queuedAt !== undefined && s.taskArn === undefined).length;
-    if (inQueue < queuedStages) {
-      for (const stage of orphans) {
-        const job = await deps.stages.getStageJob(stage.buildId, stage.number);
-        if (!job) {
-          await deps.stages.finish(stage.buildId, stage.number, { status: 'error', message: 'queued, but no job is stored for it and no message carries it', finishedAt: now });
-          await afterStageEnd(deps, stage.buildId);
-          report.lost.push(keyOf(stage));
-          continue;
-        }
-        await enqueueJob(deps, { ...job, queuedAt: stage.queuedAt! });
-        await deps.stages.noteWaiting(stage.buildId, stage.number, 'waiting: its queue message was lost and has been sent again');
-        report.reenqueued.push(keyOf(stage));
-      }
-    }
+
+  report.buildsFinished = await finishUnfinishedBuilds(deps, now);
+  if (report.lost.length || report.stopApplied.length || report.timedOut.length || report.dependentsResolved.length || report.buildsFinished.length) {
+    deps.log('reconciled', { ...report });
   }
-  if (report.lost.length || report.stopApplied.length || report.reenqueued.length || report.dependentsResolved.length) deps.log('reconciled', { ...report });
   return report;
+}
+
+const minutes = (ms: number): string => (ms % 60_000 === 0 ? `${ms / 60_000} min` : `${Math.round(ms / 1000)} s`);
+
+/**
+ * Stops a task that ran past its pipeline timeout plus the grace, then ends its stage
+ * (only if the stage still runs that task) with a message saying so, and its unfinished
+ * steps as killed. StopTask first: if the write fails, the next pass stops it again
+ * (StopTask of a stopping task is harmless) rather than leave it running unwatched.
+ */
+async function stopOverdue(deps: AutoscalerDeps, stage: Stage, timeoutMs: number, now: number): Promise<boolean> {
+  const ranMs = now - stage.startedAt!;
+  const reason = `Slipway: ran ${minutes(ranMs)}, past the pipeline timeout (${minutes(timeoutMs)}) plus ${minutes(TIMEOUT_GRACE_MS)} grace`;
+  await deps.ecs.send(new StopTaskCommand({ cluster: deps.config.cluster, task: stage.taskArn!, reason: reason.slice(0, 255) }));
+  const message =
+    `the task ran ${minutes(ranMs)}, past the pipeline timeout of ${minutes(timeoutMs)} plus a grace of ${minutes(TIMEOUT_GRACE_MS)}, ` +
+    'without its agent ending it; Slipway stopped it (StopTask)';
+  const finished = await deps.stages.finish(stage.buildId, stage.number, { status: 'error', reason: 'timed-out', message, finishedAt: now, onlyIfTaskArn: stage.taskArn! });
+  if (!finished) return false;
+  for (const step of await deps.store.listSteps(stage.buildId, stage.number)) {
+    if (step.status !== 'pending' && step.status !== 'running') continue;
+    await deps.store.updateStep(stage.buildId, stage.number, step.number, { status: 'killed', reason: 'the stage ran past its timeout and was stopped', finishedAt: now }, { fromStatuses: ['pending', 'running'] });
+  }
+  deps.log('stopped a task past its timeout', { stageKey: keyOf(stage), taskArn: stage.taskArn, ranMs, timeoutMs });
+  await afterStageEnd(deps, stage.buildId, { freedCapacity: true });
+  return true;
+}
+
+/**
+ * Builds of the last UNFINISHED_BUILD_LOOKBACK_MS still pending or running although every
+ * stage is final (the write that should have finished them was lost): finished now, which
+ * also posts their final commit status. Idempotent: afterStageEnd finishes a build once.
+ */
+async function finishUnfinishedBuilds(deps: AutoscalerDeps, now: number): Promise<string[]> {
+  const finished: string[] = [];
+  let cursor: string | undefined;
+  scan: do {
+    const page = await deps.store.listRecentBuilds({ limit: 100, ...(cursor ? { cursor } : {}) });
+    for (const build of page.items) {
+      if (build.createdAt < now - UNFINISHED_BUILD_LOOKBACK_MS) break scan;
+      if (build.status !== 'pending' && build.status !== 'running') continue;
+      const stages = await deps.store.listStages(build.id);
+      if (stages.length === 0 || !stages.every((s) => isStageDone(s.status))) continue;
+      const lastEnd = Math.max(...stages.map((s) => s.finishedAt ?? 0));
+      if (now - lastEnd < UNFINISHED_BUILD_GRACE_MS) continue;
+      const after = await afterStageEnd(deps, build.id);
+      if (after && after.status !== 'pending' && after.status !== 'running') finished.push(build.id);
+    }
+    cursor = page.cursor;
+  } while (cursor);
+  return finished;
 }
 
 /** A DescribeTasks task in the shape of an "ECS Task State Change" detail. */

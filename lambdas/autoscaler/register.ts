@@ -2,15 +2,16 @@
 // of the structural content (the compiler's job), so "family exists" means "this exact
 // definition exists". RegisterTaskDefinition is slow to refill (1/s) and concurrent
 // registrations of one family can fail: one registration per family at a time in this
-// process, and a retry with back-off on throttling.
+// process, and a retry with jittered back-off on throttling (core/util/retry.ts).
 
 import {
-  ClientException,
   DescribeTaskDefinitionCommand,
   type ECSClient,
   RegisterTaskDefinitionCommand,
   type RegisterTaskDefinitionCommandInput,
 } from '@aws-sdk/client-ecs';
+import { classifyAwsError } from '../../core/util/aws-errors.js';
+import { withRetry } from '../../core/util/retry.js';
 
 const known = new Map<string, string>();
 const inFlight = new Map<string, Promise<string>>();
@@ -18,7 +19,7 @@ const inFlight = new Map<string, Promise<string>>();
 export interface RegisterOptions {
   executionRoleArn?: string;
   taskRoleArn?: string;
-  /** Milliseconds before the first retry (doubles each time). */
+  /** Ceiling of the first retry's back-off in milliseconds (doubles each time, jittered). */
   retryDelayMs?: number;
 }
 
@@ -44,27 +45,27 @@ async function describeOrRegister(ecs: ECSClient, definition: { family: string; 
     ...(options.taskRoleArn ? { taskRoleArn: options.taskRoleArn } : {}),
     ...definition,
   } as RegisterTaskDefinitionCommandInput;
-  let delay = options.retryDelayMs ?? 500;
-  for (let attempt = 1; ; attempt++) {
-    try {
+  // Throttles, server faults and ECS's "Too many concurrent attempts to create a new revision"
+  // are retried (core/util/aws-errors.ts decides); between tries, another registration of
+  // the same family may have won.
+  const base = options.retryDelayMs ?? 500;
+  return withRetry(
+    async (attempt) => {
+      if (attempt > 1) {
+        const now = await describe(ecs, definition.family);
+        if (now) {
+          known.set(definition.family, now);
+          return now;
+        }
+      }
       const res = await ecs.send(new RegisterTaskDefinitionCommand(input));
       const arn = res.taskDefinition?.taskDefinitionArn;
       if (!arn) throw new Error(`autoscaler: RegisterTaskDefinition of ${definition.family} returned no ARN`);
       known.set(definition.family, arn);
       return arn;
-    } catch (err) {
-      const retryable = (err as { name?: string }).name === 'ThrottlingException' || (err instanceof ClientException && /concurrent|rate/i.test(err.message));
-      if (!retryable || attempt >= 5) throw err;
-      // Another registration of the same family may have won meanwhile.
-      const now = await describe(ecs, definition.family);
-      if (now) {
-        known.set(definition.family, now);
-        return now;
-      }
-      await new Promise((r) => setTimeout(r, delay));
-      delay *= 2;
-    }
-  }
+    },
+    { attempts: 5, baseMs: base, maxMs: base * 16 },
+  );
 }
 
 async function describe(ecs: ECSClient, family: string): Promise<string | undefined> {
@@ -72,8 +73,10 @@ async function describe(ecs: ECSClient, family: string): Promise<string | undefi
     const res = await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: family }));
     return res.taskDefinition?.status === 'ACTIVE' || res.taskDefinition?.status === undefined ? res.taskDefinition?.taskDefinitionArn : undefined;
   } catch (err) {
-    // ECS answers ClientException "Unable to describe task definition" for an unknown family.
-    if (err instanceof ClientException || (err as { name?: string }).name === 'ClientException') return undefined;
+    // ECS answers ClientException "Unable to describe task definition." for an unknown family
+    // (a not-found ECS words only in the message). Any other ClientException makes the
+    // registration that follows fail with ECS's own words.
+    if (classifyAwsError(err).name === 'ClientException') return undefined;
     throw err;
   }
 }

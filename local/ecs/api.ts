@@ -17,6 +17,17 @@ export interface Capacity {
   maxTasks: number;
   /** Like Fargate's On-Demand vCPU quota per account and region (6 for a new account). */
   vcpuQuota: number;
+  /** Whether FARGATE_SPOT has spare capacity now (default true); false refuses every Spot task. */
+  spotAvailable?: boolean;
+  /**
+   * How a RunTask that starts nothing for want of capacity is answered. ECS uses both shapes:
+   * a `failures[]` reason in a 200 answer, or a ClientException carrying the same text
+   * (https://repost.aws/knowledge-center/ecs-fargate-runtask-capacity: "the RunTask API
+   * fails with the following error message"). 'alternate' (the default) answers one way then
+   * the other, so a caller that handles only one shape fails its tests. A call that starts
+   * some of its tasks always reports the others in failures[].
+   */
+  capacityErrors?: 'failures' | 'exception' | 'alternate';
 }
 
 export interface EcsState {
@@ -31,6 +42,10 @@ export interface EcsState {
 export const CAPACITY_UNAVAILABLE = 'Capacity is unavailable at this time. Please try again later or in a different availability zone';
 export const VCPU_LIMIT = "You've reached the limit on the number of vCPUs you can run concurrently";
 
+/** RunTask's ConflictException message (API_RunTask.html, Errors). */
+export const CLIENT_TOKEN_CONFLICT =
+  'The RunTask request could not be processed due to conflicts. The provided clientToken is already in use with a different RunTask request.';
+
 /** RunTask parameter errors (InvalidParameterException), as ECS words them. */
 export const BOTH_LAUNCH_TYPE_AND_STRATEGY = 'Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.';
 export const AWSVPC_NEEDS_NETWORK = "Network Configuration must be provided when networkMode 'awsvpc' is specified.";
@@ -39,10 +54,21 @@ type Json = Record<string, unknown>;
 
 export class EcsApi {
   private readonly tokens = new Map<string, Json>();
+  /** 'alternate': whether the next refusal of a whole call is a ClientException. */
+  private nextRefusalThrows = false;
 
   constructor(private readonly state: EcsState) {}
 
+  private readonly faults: { operation: string; error: EcsApiError }[] = [];
+
+  /** The next `times` calls of `operation` throw `error` (see LocalEcs.injectFault). */
+  injectFault(operation: string, error: EcsApiError, times: number): void {
+    for (let i = 0; i < times; i++) this.faults.push({ operation, error });
+  }
+
   handle(operation: string, input: Json): Json {
+    const fault = this.faults.findIndex((f) => f.operation === operation);
+    if (fault >= 0) throw this.faults.splice(fault, 1)[0]!.error;
     switch (operation) {
       case 'RegisterTaskDefinition':
         return { taskDefinition: taskDefinitionJson(this.state.registry.register(input as unknown as RegisterTaskDefinitionRequest)), tags: [] };
@@ -66,9 +92,14 @@ export class EcsApi {
       throw invalidParameter('clientToken can be at most 64 characters long');
     }
     if (input.clientToken && this.tokens.has(input.clientToken)) {
-      // Idempotency: the same token returns the same tasks, in their current state.
+      // Idempotency: the same token with the same parameters returns the same tasks, in their
+      // current state; with other parameters ECS refuses with ConflictException, naming the
+      // tasks the token started (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html).
       const earlier = this.tokens.get(input.clientToken)!;
-      return { ...earlier, tasks: (earlier.taskArns as string[]).map((arn) => taskJson(this.state.tasks.get(arn)!)), taskArns: undefined };
+      if (earlier.request !== canonicalRequest(input)) {
+        throw new EcsApiError('ConflictException', CLIENT_TOKEN_CONFLICT, 400, { resourceIds: earlier.taskArns });
+      }
+      return { failures: earlier.failures, tasks: (earlier.taskArns as string[]).map((arn) => taskJson(this.state.tasks.get(arn)!)) };
     }
     if (input.launchType !== undefined && (input.capacityProviderStrategy?.length ?? 0) > 0) {
       throw invalidParameter(BOTH_LAUNCH_TYPE_AND_STRATEGY);
@@ -89,13 +120,13 @@ export class EcsApi {
     const memory = input.overrides?.memory ?? definition.input.memory ?? '512';
     const tasks: Json[] = [];
     const failures: Json[] = [];
+    const capacityProviderName = chosenProvider(input.capacityProviderStrategy);
     for (let i = 0; i < count; i += 1) {
-      const reason = this.capacityProblem(Number(cpu) / 1024);
+      const reason = this.capacityProblem(Number(cpu) / 1024, capacityProviderName);
       if (reason) {
         failures.push({ arn: definition.arn, reason });
         continue;
       }
-      const capacityProviderName = chosenProvider(input.capacityProviderStrategy);
       const task = this.state.createTask({
         definition,
         clusterArn,
@@ -108,15 +139,27 @@ export class EcsApi {
       });
       tasks.push(taskJson(task));
     }
+    if (tasks.length === 0 && failures.length > 0 && this.refusalThrows()) {
+      throw clientError(String(failures[0]!.reason));
+    }
     // A token is remembered only when it started something, so a retry after a
     // capacity failure (same token: the stage id) can still succeed.
     if (input.clientToken && tasks.length > 0) {
-      this.tokens.set(input.clientToken, { taskArns: tasks.map((t) => t.taskArn), failures });
+      this.tokens.set(input.clientToken, { taskArns: tasks.map((t) => t.taskArn), failures, request: canonicalRequest(input) });
     }
     return { tasks, failures };
   }
 
-  private capacityProblem(vcpus: number): string | undefined {
+  private refusalThrows(): boolean {
+    const mode = this.state.capacity.capacityErrors ?? 'alternate';
+    if (mode !== 'alternate') return mode === 'exception';
+    const throws = this.nextRefusalThrows;
+    this.nextRefusalThrows = !throws;
+    return throws;
+  }
+
+  private capacityProblem(vcpus: number, provider: string | undefined): string | undefined {
+    if (provider === 'FARGATE_SPOT' && this.state.capacity.spotAvailable === false) return CAPACITY_UNAVAILABLE;
     const active = [...this.state.tasks.values()].filter((t) => t.lastStatus !== 'STOPPED');
     if (active.length >= this.state.capacity.maxTasks) return CAPACITY_UNAVAILABLE;
     const used = active.reduce((sum, t) => sum + t.vcpus, 0);
@@ -166,6 +209,18 @@ export class EcsApi {
     task.beginStop('UserInitiated', input.reason ?? 'Task stopped by user');
     return { task: taskJson(task) };
   }
+}
+
+/** A RunTask request without its clientToken, keys sorted: two requests are "the same" when these are equal. */
+function canonicalRequest(input: RunTaskRequest): string {
+  const sort = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(sort)
+      : value !== null && typeof value === 'object'
+        ? Object.fromEntries(Object.keys(value).sort().map((k) => [k, sort((value as Record<string, unknown>)[k])]))
+        : value;
+  const { clientToken: _token, ...rest } = input;
+  return JSON.stringify(sort(rest));
 }
 
 /**

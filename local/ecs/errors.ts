@@ -4,7 +4,9 @@ export type EcsErrorType =
   | 'ClientException'
   | 'InvalidParameterException'
   | 'ClusterNotFoundException'
+  | 'ConflictException'
   | 'ServerException'
+  | 'ThrottlingException'
   | 'UnknownOperationException';
 
 export class EcsApiError extends Error {
@@ -12,6 +14,8 @@ export class EcsApiError extends Error {
     readonly type: EcsErrorType,
     message: string,
     readonly status = type === 'ServerException' ? 500 : 400,
+    /** Members of the error shape besides `message` (ConflictException: `resourceIds`). */
+    readonly fields: Record<string, unknown> = {},
   ) {
     super(message);
   }

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { TaskStateChangeEvent } from '../../core/builds/task-event.js';
 import type { CatalogueOptions } from '../images.js';
 import { EcsApi, type Capacity } from './api.js';
-import { EcsApiError } from './errors.js';
+import { EcsApiError, type EcsErrorType } from './errors.js';
 import { TaskEventBus, type EventDeliveryOptions, type TaskEventListener } from './events.js';
 import { LogStore, type LogEvent, type LogListener } from './logs.js';
 import { MetadataService } from './metadata.js';
@@ -75,6 +75,12 @@ export interface LocalEcs {
   /** How a task is isolated: its namespace and addresses (for diagnostics and leak checks). */
   sandboxOf(taskArn: string): { isolation: 'namespace' | 'host'; network?: string; hostInterface?: string; hostAddress: string; taskAddress: string } | undefined;
   setCapacity(capacity: Partial<Capacity>): void;
+  /**
+   * The next `times` calls of `operation` fail with this error before doing anything, as
+   * ECS's throttles and server faults do (tests of callers' retries). Note that the SDK
+   * itself retries throttling and server errors (3 calls in all by default).
+   */
+  injectFault(operation: string, fault: { type: EcsErrorType; message: string; status?: number; fields?: Record<string, unknown> }, times?: number): void;
   /**
    * AWS takes a running task back, as Fargate Spot does (stopCode SpotInterruption,
    * stoppedReason "Your Spot Task was interrupted.") or as a termination notice does to
@@ -211,6 +217,9 @@ export async function startLocalEcs(options: LocalEcsOptions = {}): Promise<Loca
     setCapacity(update) {
       Object.assign(capacity, update);
     },
+    injectFault(operation, fault, times = 1) {
+      api.injectFault(operation, new EcsApiError(fault.type, fault.message, fault.status, fault.fields), times);
+    },
     async stop() {
       shuttingDown = true;
       for (const task of tasks.values()) {
@@ -258,7 +267,7 @@ async function serve(api: EcsApi, req: IncomingMessage, res: ServerResponse): Pr
     reply(200, api.handle(target.slice(TARGET_PREFIX.length), input));
   } catch (error) {
     if (error instanceof EcsApiError) {
-      reply(error.status, { __type: error.type, message: error.message }, error.type);
+      reply(error.status, { __type: error.type, message: error.message, ...error.fields }, error.type);
     } else {
       console.error('local-ecs: internal error:', error);
       reply(500, { __type: 'ServerException', message: (error as Error).message }, 'ServerException');

@@ -17,8 +17,9 @@ import type { TaskStateChangeDetail } from '../../core/builds/task-event.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
 import { runTaskTokens, type StageJob } from '../../core/scaling/job.js';
 import { DEFAULT_LIMITS } from '../../core/scaling/decide-scale.js';
-import { runPass, runTaskInput, resetAutoscalerState, type AutoscalerDeps, type PassReport } from '../../lambdas/autoscaler/autoscaler.js';
-import { reconcile } from '../../lambdas/autoscaler/reconcile.js';
+import { JOBS_MAX_RECEIVES } from '../../core/scaling/job.js';
+import { MAX_START_FAILURES, runPass, runTaskInput, resetAutoscalerState, type AutoscalerDeps, type PassReport } from '../../lambdas/autoscaler/autoscaler.js';
+import { reconcile, TIMEOUT_GRACE_MS, UNFINISHED_BUILD_GRACE_MS } from '../../lambdas/autoscaler/reconcile.js';
 import { ensureTaskDefinition } from '../../lambdas/autoscaler/register.js';
 import { cancelBuild } from '../../lambdas/api/cancel.js';
 import { applyTaskEvent, stageKeyOf } from '../../lambdas/task-events/apply-event.js';
@@ -50,8 +51,12 @@ beforeAll(async () => {
   await ensureTable(ddb, 'builds');
   const doc = DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
   const sqs = new SQSClient(aws.clientConfig('sqs'));
-  const queue = await sqs.send(new CreateQueueCommand({ QueueName: 'jobs' }));
   dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'jobs-dlq' }))).QueueUrl!;
+  const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+  // As in AWS (lib/queues.ts), a message received more than maxReceiveCount times is dead-lettered.
+  const queue = await sqs.send(
+    new CreateQueueCommand({ QueueName: 'jobs', Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: JOBS_MAX_RECEIVES }) } }),
+  );
   deps = {
     store: new BuildStore(doc, 'builds'),
     stages: new StageStore(doc, 'builds'),
@@ -87,8 +92,9 @@ afterAll(async () => {
 
 let buildCounter = 0;
 async function seedBuild(
-  stages: { name: string; dependsOn?: string[]; script: string; cpu?: number; onFailure?: boolean }[],
-  options: { enqueue?: boolean } = {},
+  stages: { name: string; dependsOn?: string[]; script: string; cpu?: number; onFailure?: boolean; runTask?: StageJob['runTask'] }[],
+  /** enqueue: send the job messages; queued: root stages wait in the table at once (a pass may start them). */
+  options: { enqueue?: boolean; queued?: boolean } = {},
 ): Promise<{ build: Build; jobs: StageJob[] }> {
   const number = ++buildCounter;
   const repo = 'acme/app';
@@ -101,7 +107,7 @@ async function seedBuild(
   };
   const stageRecords: Stage[] = stages.map((s, i) => ({
     buildId: id, repo, buildNumber: number, number: i + 1, name: s.name, status: 'pending', dependsOn: s.dependsOn ?? [], attempts: 0,
-    ...(s.dependsOn?.length ? {} : { queuedAt: now }),
+    ...(s.dependsOn?.length || options.queued === false ? {} : { queuedAt: now }),
     ...(s.onFailure ? { onFailure: true, onSuccess: true } : {}),
   }));
   const steps: StepRecord[] = stages.flatMap((_, i) => [
@@ -115,10 +121,10 @@ async function seedBuild(
       requiresCompatibilities: ['FARGATE'], networkMode: 'awsvpc', cpu: String(s.cpu ?? 256), memory: '512',
       containerDefinitions: [{ name: AGENT_CONTAINER, image: 'alpine', essential: true, entryPoint: ['/bin/sh', '-c'], command: [s.script] }],
     },
-    runTask: {},
+    runTask: s.runTask ?? {},
   }));
   await deps.stages.putStageJobs(jobs);
-  if (options.enqueue !== false) for (const job of jobs.filter((_, i) => !stages[i]!.dependsOn?.length)) await enqueueJob(deps, job);
+  if (options.enqueue !== false && options.queued !== false) for (const job of jobs.filter((_, i) => !stages[i]!.dependsOn?.length)) await enqueueJob(deps, job);
   return { build, jobs };
 }
 
@@ -191,24 +197,14 @@ describe('autoscaler + task-events on the local stand-ins', () => {
     expect((await deps.store.getBuild(build.id))!.status).toBe('error');
   }, 30_000);
 
-  it('reconciles: a running stage whose task is gone, a queued stage without a message', async () => {
-    const { build } = await seedBuild([{ name: 'ghost', script: 'exit 0' }, { name: 'orphan', script: 'exit 0' }]);
-    // Take both messages off the queue without starting them, as a lost message would.
-    const { ReceiveMessageCommand, DeleteMessageCommand } = await import('@aws-sdk/client-sqs');
-    for (;;) {
-      const res = await deps.sqs.send(new ReceiveMessageCommand({ QueueUrl: deps.jobsQueueUrl, MaxNumberOfMessages: 10 }));
-      if (!res.Messages?.length) break;
-      for (const m of res.Messages) await deps.sqs.send(new DeleteMessageCommand({ QueueUrl: deps.jobsQueueUrl, ReceiptHandle: m.ReceiptHandle }));
-    }
+  it('reconciles a running stage whose task is gone; a queued stage without a message starts from the table', async () => {
+    const { build } = await seedBuild([{ name: 'ghost', script: 'exit 0' }, { name: 'orphan', script: 'exit 0' }], { queued: false });
     await deps.stages.markRunning(build.id, 1, { attempt: 0, taskArn: 'arn:aws:ecs:us-east-1:000000000000:task/slipway/0000000000000000', capacity: 'FARGATE', startedAt: Date.now(), cpu: 256 });
-    const old = Date.now() - 5 * 60_000;
-    await deps.store.updateStage(build.id, 2, { status: 'pending', queuedAt: old });
-    const report = await reconcile(deps, { sampledStageKeys: new Set(), queueDrained: true });
+    // Queued long ago, and no message carries it (lost, or never sent).
+    await deps.stages.markQueued(build.id, 2, Date.now() - 5 * 60_000);
+    const report = await reconcile(deps);
     expect(report.lost).toContain(`${build.id}/1`);
-    expect(report.reenqueued).toEqual([`${build.id}/2`]);
     expect((await deps.store.getStage(build.id, 1))!.message).toMatch(/no longer knows task/);
-    const attrs = await deps.sqs.send(new GetQueueAttributesCommand({ QueueUrl: deps.jobsQueueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
-    expect(Number(attrs.Attributes?.ApproximateNumberOfMessages)).toBe(1);
     await pass();
     const done = await finished(build.id);
     expect(done.status).toBe('error');
@@ -230,7 +226,7 @@ describe('autoscaler + task-events on the local stand-ins', () => {
   }, 30_000);
 
   it('a pending stage claimed by its task\'s PENDING event (v1) still takes the same task\'s STOPPED (v2)', async () => {
-    const { build } = await seedBuild([{ name: 'claimed', script: 'exit 0' }], { enqueue: false });
+    const { build } = await seedBuild([{ name: 'claimed', script: 'exit 0' }], { queued: false });
     const key = `${build.id}/1`;
     const taskArn = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/claimed000000001';
     const event = (version: number, lastStatus: string, agent: Record<string, unknown>): TaskStateChangeDetail => ({
@@ -251,7 +247,7 @@ describe('autoscaler + task-events on the local stand-ins', () => {
   }, 30_000);
 
   it('a duplicate job after the claim starts no second task; markRunning after the claim counts the attempt once', async () => {
-    const { build, jobs } = await seedBuild([{ name: 'race', script: 'sleep 0.3; exit 0' }], { enqueue: false });
+    const { build, jobs } = await seedBuild([{ name: 'race', script: 'sleep 0.3; exit 0' }], { queued: false });
     const job = jobs[0]!;
     held.set(build.id, []);
     // The autoscaler's RunTask went through; its markRunning has not landed yet.
@@ -282,7 +278,7 @@ describe('autoscaler + task-events on the local stand-ins', () => {
   }, 30_000);
 
   it('a build cancelled between RunTask and markRunning gets its task stopped', async () => {
-    const { build, jobs } = await seedBuild([{ name: 'cancelled', script: 'sleep 30' }], { enqueue: false });
+    const { build, jobs } = await seedBuild([{ name: 'cancelled', script: 'sleep 30' }], { queued: false });
     held.set(build.id, []);
     let cancelled = false;
     const realEcs = deps.ecs;
@@ -299,6 +295,7 @@ describe('autoscaler + task-events on the local stand-ins', () => {
     } as unknown as ECSClient;
     // Queued and passed inside the serial chain: no nudged pass may start it with the plain client.
     const next = serial.then(async () => {
+      await deps.stages.markQueued(build.id, 1, Date.now());
       await enqueueJob(deps, jobs[0]!);
       return runPass({ ...deps, ecs }, { reconcile: false });
     });
@@ -327,7 +324,7 @@ describe('autoscaler + task-events on the local stand-ins', () => {
   }, 30_000);
 
   it('a Spot interruption requeues once on on-demand; the old task\'s late events are refused; the retry counts a second attempt', async () => {
-    const { build } = await seedBuild([{ name: 'spot', script: 'exit 0' }], { enqueue: false });
+    const { build } = await seedBuild([{ name: 'spot', script: 'exit 0' }], { queued: false });
     const key = `${build.id}/1`;
     const spotTask = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/spot0000000000001';
     await deps.stages.markRunning(build.id, 1, { attempt: 0, taskArn: spotTask, capacity: 'FARGATE_SPOT', startedAt: Date.now(), cpu: 256 });
@@ -347,4 +344,258 @@ describe('autoscaler + task-events on the local stand-ins', () => {
     expect(stage.taskArn).not.toBe(spotTask);
     expect((await applyTaskEvent(deps, spotEvent(9))).applied).toBe(false);
   }, 30_000);
+});
+
+/** Runs `fn` inside the serial chain of passes (no nudged pass runs meanwhile). */
+function serially<T>(fn: () => Promise<T>): Promise<T> {
+  const next = serial.then(fn);
+  serial = next.catch(() => {});
+  return next;
+}
+
+/** A pass whose clock runs `aheadMs` ahead (back-offs and timeouts elapse without waiting). */
+const passAhead = (aheadMs: number, extra: Partial<AutoscalerDeps> = {}) =>
+  serially(() => runPass({ ...deps, ...extra, now: () => Date.now() + aheadMs }, { reconcile: false }));
+
+const stageOf = (id: string, n = 1) => deps.stages.getStageConsistent(id, n);
+
+/** What afterStageEnd and the planner do: the stage waits in the table, then its message announces it. */
+async function queueNow(id: string, n: number): Promise<void> {
+  await deps.stages.markQueued(id, n, Date.now());
+  await enqueueJob(deps, (await deps.stages.getStageJob(id, n))!);
+}
+
+async function dlqBodies(): Promise<string[]> {
+  const res = await deps.sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 0 }));
+  return (res.Messages ?? []).map((m) => m.Body ?? '');
+}
+
+describe('waiting stages live in the table; start failures are counted apart from waits', () => {
+  it('a stage held back pass after pass is never dead-lettered, and starts once it may', async () => {
+    const limits = deps.config.limits;
+    deps.config.limits = { ...limits, maxConcurrent: 0 };
+    let build: Build;
+    try {
+      ({ build } = await serially(() => seedBuild([{ name: 'patient', script: 'exit 0' }])));
+      // More passes than the queue's maxReceiveCount: each one used to receive the job again.
+      for (let i = 0; i < JOBS_MAX_RECEIVES + 2; i++) {
+        const report = await pass();
+        expect(report.deferred.map((d) => d.stageKey)).toContain(`${build.id}/1`);
+      }
+      expect((await dlqBodies()).some((b) => b.includes(`"${build.id}/1"`))).toBe(false);
+      const stage = (await stageOf(build.id))!;
+      expect([stage.status, stage.startFailures]).toEqual(['pending', undefined]);
+      expect(stage.message).toMatch(/^waiting: .*MAX_CONCURRENT_BUILDS/);
+      const attrs = await deps.sqs.send(new GetQueueAttributesCommand({ QueueUrl: deps.jobsQueueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+      expect(Number(attrs.Attributes?.ApproximateNumberOfMessages) + Number(attrs.Attributes?.ApproximateNumberOfMessagesNotVisible)).toBe(0);
+      // A throttle after all those waits backs off as a first failure (15 s), not as the n-th.
+      const throttled = await serially(async () => {
+        deps.config.limits = limits;
+        aws.ecs.injectFault('RunTask', { type: 'InvalidParameterException', message: 'Request limit exceeded. (ErrorCode: RequestLimitExceeded)' });
+        return runPass(deps, { reconcile: false });
+      });
+      expect(throttled.runTaskFailures).toContainEqual(expect.objectContaining({ stageKey: `${build.id}/1`, kind: 'retry' }));
+    } finally {
+      deps.config.limits = limits;
+    }
+    const backingOff = (await stageOf(build.id))!;
+    expect(backingOff.startFailures).toBe(1);
+    expect(backingOff.retryAfter! - Date.now()).toBeLessThanOrEqual(15_000);
+    const report = await passAhead(20_000);
+    expect(report.started.map((s) => s.stageKey)).toContain(`${build.id}/1`);
+    expect((await finished(build.id)).status).toBe('success');
+  }, 30_000);
+
+  it('a queued stage is not taken before its message announces it (the planner posts the pending status in between)', async () => {
+    const { build, jobs } = await seedBuild([{ name: 'unannounced', script: 'exit 0' }], { enqueue: false });
+    const quiet = await pass();
+    expect(quiet.started.map((s) => s.stageKey)).not.toContain(`${build.id}/1`);
+    expect((await stageOf(build.id))!.status).toBe('pending');
+    await enqueueJob(deps, jobs[0]!);
+    expect((await pass()).started.map((s) => s.stageKey)).toContain(`${build.id}/1`);
+    expect((await finished(build.id)).status).toBe('success');
+  }, 30_000);
+
+  it('a RunTask refused for capacity with a ClientException waits (not error), then starts', async () => {
+    resetAutoscalerState();
+    aws.ecs.setCapacity({ maxTasks: 0, capacityErrors: 'exception' });
+    let build: Build;
+    try {
+      let report: PassReport;
+      // Seeded and passed in the serial chain: a nudged pass would meet the refusal first.
+      ({ build, report } = await serially(async () => ({ ...(await seedBuild([{ name: 'no-room', script: 'exit 0' }])), report: await runPass(deps, { reconcile: false }) })));
+      expect(report.runTaskFailures).toEqual([expect.objectContaining({ stageKey: `${build.id}/1`, kind: 'capacity' })]);
+      const stage = (await stageOf(build.id))!;
+      expect([stage.status, stage.startFailures]).toEqual(['pending', undefined]);
+      expect(stage.message).toMatch(/^waiting: no Fargate capacity.*ClientException.*Capacity is unavailable/);
+      // The capacity back-off holds every stage, whatever the next answer would be.
+      expect((await pass()).deferred).toContainEqual({ stageKey: `${build.id}/1`, reason: 'capacity-backoff' });
+    } finally {
+      aws.ecs.setCapacity({ maxTasks: 50, capacityErrors: 'alternate' });
+    }
+    resetAutoscalerState();
+    expect((await pass()).started.map((s) => s.stageKey)).toContain(`${build.id}/1`);
+    expect((await finished(build.id)).status).toBe('success');
+  }, 30_000);
+
+  it('RequestLimitExceeded inside an InvalidParameterException is retried after a back-off from the failure count', async () => {
+    resetAutoscalerState();
+    const before = Date.now();
+    // Seeded, faulted and passed inside the serial chain: no nudged pass meets the fault first.
+    const { build, report } = await serially(async () => {
+      const seeded = await seedBuild([{ name: 'throttled', script: 'exit 0' }]);
+      aws.ecs.injectFault('RunTask', { type: 'InvalidParameterException', message: 'Error retrieving security group information for [sg-1]: Request limit exceeded. (ErrorCode: RequestLimitExceeded)' });
+      return { ...seeded, report: await runPass(deps, { reconcile: false }) };
+    });
+    expect(report.runTaskFailures).toEqual([expect.objectContaining({ stageKey: `${build.id}/1`, kind: 'retry' })]);
+    const stage = (await stageOf(build.id))!;
+    expect([stage.status, stage.startFailures]).toEqual(['pending', 1]);
+    expect(stage.message).toMatch(/start failed 1 of at most 8 times \(RunTask on FARGATE: RequestLimitExceeded/);
+    // The first failure backs off 15 s, however long the stage waited before.
+    expect(stage.retryAfter! - before).toBeGreaterThan(10_000);
+    expect(stage.retryAfter! - Date.now()).toBeLessThanOrEqual(15_000);
+    expect((await pass()).deferred).toContainEqual({ stageKey: `${build.id}/1`, reason: 'retry-backoff' });
+    const later = await passAhead(20_000);
+    expect(later.started.map((s) => s.stageKey)).toContain(`${build.id}/1`);
+    expect((await finished(build.id)).status).toBe('success');
+  }, 30_000);
+
+  it(`a ServerException is retried, and after ${MAX_START_FAILURES} failed starts the stage ends error saying so`, async () => {
+    resetAutoscalerState();
+    const { build } = await seedBuild([{ name: 'unlucky', script: 'exit 0' }], { queued: false });
+    // The SDK tries a 500 three times itself: each pass meets three faults.
+    let ahead = 0;
+    for (let i = 1; i <= MAX_START_FAILURES; i++) {
+      const now = Date.now() + ahead;
+      await serially(async () => {
+        // Queued inside the serial chain: no nudged pass starts it before the faults are set.
+        if (i === 1) await queueNow(build.id, 1);
+        aws.ecs.injectFault('RunTask', { type: 'ServerException', message: 'Service Unavailable. Please try again later.' }, 3);
+        return runPass({ ...deps, now: () => now }, { reconcile: false });
+      });
+      ahead += 16 * 60_000;
+      const stage = (await stageOf(build.id))!;
+      if (i < MAX_START_FAILURES) expect([stage.status, stage.startFailures]).toEqual(['pending', i]);
+    }
+    const stage = (await stageOf(build.id))!;
+    expect([stage.status, stage.reason]).toEqual(['error', 'could-not-start']);
+    expect(stage.message).toBe(`cannot start: ${MAX_START_FAILURES} attempts failed; the last: RunTask on FARGATE: ServerException (HTTP 500): Service Unavailable. Please try again later.`);
+    expect((await finished(build.id)).status).toBe('error');
+  }, 60_000);
+
+  it("a ConflictException (this attempt's token already started a task with other parameters) adopts that task", async () => {
+    const { build, jobs } = await seedBuild([{ name: 'adopted', script: 'sleep 0.3; exit 0' }], { queued: false });
+    const job = jobs[0]!;
+    // Its events are held: the task's first event would otherwise claim the stage before the pass.
+    held.set(build.id, []);
+    const definition = await ensureTaskDefinition(deps.ecs, job.taskDefinition, {});
+    // An earlier pass started the task with what the job said then (here: other tags).
+    const earlier = { ...runTaskInput(deps.config, job, definition, 'FARGATE', runTaskTokens(job.stageKey, 0)), tags: [{ key: 'from', value: 'an earlier pass' }] };
+    const taskArn = (await deps.ecs.send(new RunTaskCommand(earlier))).tasks![0]!.taskArn!;
+    const report = await serially(async () => {
+      await queueNow(build.id, 1);
+      return runPass(deps, { reconcile: false });
+    });
+    expect(report.started).toContainEqual(expect.objectContaining({ stageKey: job.stageKey, taskArn }));
+    const events = held.get(build.id)!;
+    held.delete(build.id);
+    for (const detail of events.sort((a, b) => a.version - b.version)) await applyTaskEvent(deps, detail);
+    expect((await finished(build.id)).status).toBe('success');
+    expect(aws.ecs.tasks().filter((t) => JSON.stringify(t.overrides).includes(`"${job.stageKey}"`))).toHaveLength(1);
+    expect((await stageOf(build.id))!.taskArn).toBe(taskArn);
+  }, 30_000);
+
+  it('Fargate Spot refusing with an exception: the same pass starts the stage on on-demand', async () => {
+    resetAutoscalerState();
+    const { build } = await seedBuild([{ name: 'spot-full', script: 'exit 0' }], { queued: false });
+    aws.ecs.setCapacity({ spotAvailable: false, capacityErrors: 'exception' });
+    try {
+      const report = await serially(async () => {
+        await queueNow(build.id, 1);
+        return runPass({ ...deps, config: { ...deps.config, useSpot: true } }, { reconcile: false });
+      });
+      expect(report.started).toContainEqual(expect.objectContaining({ stageKey: `${build.id}/1`, capacity: 'FARGATE' }));
+    } finally {
+      aws.ecs.setCapacity({ spotAvailable: true, capacityErrors: 'alternate' });
+    }
+    expect((await finished(build.id)).status).toBe('success');
+  }, 30_000);
+});
+
+describe('Fargate Spot and ARM64', () => {
+  // The API Reference says FARGATE_SPOT runs ARM64 on platform 1.4.0+; the Developer Guide
+  // still says X86_64 only (API_CapacityProviderStrategyItem.html vs fargate-capacity-providers.html).
+  it('an ARM64 stage tries Spot first; a Spot refusal by exception (a Region without it) starts it on on-demand', async () => {
+    resetAutoscalerState();
+    const arm = { runtimePlatform: { cpuArchitecture: 'ARM64', operatingSystemFamily: 'LINUX' } };
+    const spotDeps = { ...deps, config: { ...deps.config, useSpot: true } };
+    const { build, jobs } = await seedBuild([{ name: 'arm-spot', script: 'exit 0' }, { name: 'arm-refused', script: 'exit 0' }], { queued: false });
+    for (const job of jobs) Object.assign(job.taskDefinition, arm, { family: `${job.taskDefinition.family}-arm64` });
+    await deps.stages.putStageJobs(jobs);
+    const first = await serially(async () => {
+      await queueNow(build.id, 1);
+      return runPass(spotDeps, { reconcile: false });
+    });
+    expect(first.started).toContainEqual(expect.objectContaining({ stageKey: `${build.id}/1`, capacity: 'FARGATE_SPOT' }));
+    const second = await serially(async () => {
+      await queueNow(build.id, 2);
+      // Not a recorded AWS message: the stand-in's stand-in for a Region whose Spot refuses this platform.
+      aws.ecs.injectFault('RunTask', { type: 'InvalidParameterException', message: '(stand-in) FARGATE_SPOT refuses this task platform here' });
+      return runPass(spotDeps, { reconcile: false });
+    });
+    expect(second.started).toContainEqual(expect.objectContaining({ stageKey: `${build.id}/2`, capacity: 'FARGATE' }));
+    expect((await finished(build.id)).status).toBe('success');
+  }, 30_000);
+});
+
+describe('reconciliation of wedged tasks and unfinished builds', () => {
+  it('stops a task running past its pipeline timeout plus the grace; the stage ends error with why', async () => {
+    const agentTimeout = { overrides: { containerOverrides: [{ name: AGENT_CONTAINER, environment: [{ name: AGENT_ENV.timeoutSeconds, value: '1' }] }] } };
+    const { build } = await seedBuild([{ name: 'wedged', script: 'sleep 60', runTask: agentTimeout }]);
+    await pass();
+    const running = await waitFor('the stage to run', async () => {
+      const s = await stageOf(build.id);
+      return s?.status === 'running' ? s : undefined;
+    });
+    // Not before the grace is over…
+    expect((await serially(() => reconcile({ ...deps, now: () => running.startedAt! + 1000 + TIMEOUT_GRACE_MS - 5_000 }))).timedOut).toEqual([]);
+    // …then stopped.
+    const report = await serially(() => reconcile({ ...deps, now: () => running.startedAt! + 1000 + TIMEOUT_GRACE_MS + 5_000 }));
+    expect(report.timedOut).toEqual([`${build.id}/1`]);
+    const stage = (await stageOf(build.id))!;
+    expect([stage.status, stage.reason]).toEqual(['error', 'timed-out']);
+    expect(stage.message).toMatch(/past the pipeline timeout of 1 s plus a grace of 15 min, without its agent ending it; Slipway stopped it/);
+    const task = await aws.ecs.waitForStopped(running.taskArn!, 15_000);
+    expect(task).toMatchObject({ stopCode: 'UserInitiated', stoppedReason: expect.stringMatching(/^Slipway: ran .*past the pipeline timeout \(1 s\) plus 15 min grace$/) });
+    expect((await finished(build.id)).status).toBe('error');
+    expect((await deps.store.listSteps(build.id, 1)).map((s) => s.status)).toEqual(['killed']);
+  }, 30_000);
+
+  it('finishes a build whose stages are all final, once, with its commit status', async () => {
+    const { build } = await seedBuild([{ name: 'done-a', script: 'exit 0' }, { name: 'done-b', script: 'exit 0' }], { queued: false });
+    const ended = Date.now();
+    for (const n of [1, 2]) await deps.stages.finish(build.id, n, { status: 'success', reason: 'steps-passed', message: 'every step passed', finishedAt: ended });
+    await deps.store.updateBuild(build.id, { status: 'running', startedAt: ended - 1000 });
+    // The write that should have finished the build was lost. Within the grace the event path may still do it…
+    expect((await serially(() => reconcile({ ...deps, now: () => ended + UNFINISHED_BUILD_GRACE_MS - 1000 }))).buildsFinished).not.toContain(build.id);
+    expect((await deps.store.getBuild(build.id))!.status).toBe('running');
+    // …after it, the reconciler does.
+    const report = await serially(() => reconcile({ ...deps, now: () => ended + UNFINISHED_BUILD_GRACE_MS + 1000 }));
+    expect(report.buildsFinished).toContain(build.id);
+    expect((await deps.store.getBuild(build.id))!.status).toBe('success');
+    const again = await serially(() => reconcile({ ...deps, now: () => ended + UNFINISHED_BUILD_GRACE_MS + 2000 }));
+    expect(again.buildsFinished).not.toContain(build.id);
+    expect(posted.filter((b) => b.id === build.id).map((b) => b.status)).toEqual(['success']);
+  }, 30_000);
+});
+
+describe('task definition registration', () => {
+  it('retries ECS\'s "Too many concurrent attempts to create a new revision" ClientException, not a bad definition', async () => {
+    const family = `test-register-${Date.now()}`;
+    const definition = { family, containerDefinitions: [{ name: AGENT_CONTAINER, image: 'alpine', essential: true, command: ['true'] }] };
+    aws.ecs.injectFault('RegisterTaskDefinition', { type: 'ClientException', message: 'Too many concurrent attempts to create a new revision of the specified family.' }, 2);
+    expect(await ensureTaskDefinition(deps.ecs, definition, { retryDelayMs: 10 })).toMatch(new RegExp(`task-definition/${family}:1$`));
+    const bad = { ...definition, family: `${family}-bad`, requiresCompatibilities: ['FARGATE'], networkMode: 'awsvpc', cpu: '256', memory: '4096' };
+    await expect(ensureTaskDefinition(deps.ecs, bad, { retryDelayMs: 10 })).rejects.toThrow(/Fargate/);
+  });
 });

@@ -5,7 +5,7 @@ import {
   decideScale,
   initialScaleState,
   withCapacityBackoff,
-  retryDelaySeconds,
+  startRetryDelayMs,
   type QueuedStage,
   type RunningTask,
   type ScaleLimits,
@@ -176,8 +176,17 @@ describe('decideScale: rates and back-off', () => {
     expect(after.start.map((s) => s.id)).toEqual(['a1']);
     expect(withCapacityBackoff(state, NOW, 3).backoffUntil! - NOW).toBe(40_000);
     expect(withCapacityBackoff(state, NOW, 30).backoffUntil! - NOW).toBe(300_000);
-    expect(retryDelaySeconds(1)).toBe(15);
-    expect(retryDelaySeconds(20)).toBe(900);
+  });
+
+  it('a stage backing off after a failed start waits until its notBefore; others go on', () => {
+    const held = { ...q('a1', 'a', 1), notBefore: NOW + 15_000 };
+    const during = decideScale({ now: NOW + 1000, queued: [held, q('b1', 'b', 2)], running: [], limits: DEFAULT_LIMITS, state: initialScaleState(DEFAULT_LIMITS, NOW) });
+    expect(during.start.map((s) => s.id)).toEqual(['b1']);
+    expect(during.deferred).toEqual([expect.objectContaining({ stage: held, reason: 'retry-backoff' })]);
+    const after = decideScale({ now: NOW + 15_001, queued: [held], running: [], limits: DEFAULT_LIMITS, state: initialScaleState(DEFAULT_LIMITS, NOW) });
+    expect(after.start.map((s) => s.id)).toEqual(['a1']);
+    // The back-off grows with failures, not with waits: 15 s, doubling, at most 15 min.
+    expect([1, 2, 3, 7, 8, 40].map(startRetryDelayMs)).toEqual([15_000, 30_000, 60_000, 900_000, 900_000, 900_000]);
   });
 });
 

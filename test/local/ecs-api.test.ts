@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ClientException,
+  ConflictException,
   DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
   InvalidParameterException,
@@ -12,7 +13,7 @@ import {
   type ECSClient,
 } from '@aws-sdk/client-ecs';
 import { startLocalEcs, type LocalEcs } from '../../local/ecs/index.js';
-import { AWSVPC_NEEDS_NETWORK, BOTH_LAUNCH_TYPE_AND_STRATEGY, CAPACITY_UNAVAILABLE, VCPU_LIMIT } from '../../local/ecs/api.js';
+import { AWSVPC_NEEDS_NETWORK, BOTH_LAUNCH_TYPE_AND_STRATEGY, CAPACITY_UNAVAILABLE, CLIENT_TOKEN_CONFLICT, VCPU_LIMIT } from '../../local/ecs/api.js';
 import { describe1, ecsClient, family, sh, waitFor } from './helpers.js';
 
 let ecs: LocalEcs;
@@ -132,6 +133,7 @@ describe('RunTask / DescribeTasks / ListTasks / StopTask', () => {
   });
 
   it('reports capacity in failures[]: the vCPU quota and the task limit', async () => {
+    ecs.setCapacity({ capacityErrors: 'failures' });
     const name = family('quota');
     await client.send(new RegisterTaskDefinitionCommand({ family: name, cpu: '2048', memory: '4096', containerDefinitions: sleeper(30) }));
     const out = await client.send(new RunTaskCommand({ taskDefinition: name, count: 4 }));
@@ -142,13 +144,72 @@ describe('RunTask / DescribeTasks / ListTasks / StopTask', () => {
     await client.send(new RegisterTaskDefinitionCommand({ family: small, cpu: '256', memory: '512', containerDefinitions: sleeper(30) }));
     const full = await client.send(new RunTaskCommand({ taskDefinition: small }));
     expect(full.failures?.[0]?.reason).toBe(CAPACITY_UNAVAILABLE);
-    ecs.setCapacity({ maxTasks: 50 });
+    ecs.setCapacity({ maxTasks: 50, capacityErrors: 'alternate' });
     await Promise.all(out.tasks!.map((t) => client.send(new StopTaskCommand({ task: t.taskArn }))));
     await Promise.all(out.tasks!.map((t) => ecs.waitForStopped(t.taskArn!, 10_000)));
     const later = await client.send(new RunTaskCommand({ taskDefinition: small }));
     expect(later.failures).toEqual([]);
     await client.send(new StopTaskCommand({ task: later.tasks![0]!.taskArn }));
     await ecs.waitForStopped(later.tasks![0]!.taskArn!, 10_000);
+  });
+
+  // ECS answers a RunTask that starts nothing for want of capacity either way: a failures[]
+  // reason or a ClientException with the same text
+  // (https://repost.aws/knowledge-center/ecs-fargate-runtask-capacity). By default the
+  // stand-in alternates, so a caller that handles one shape only fails its tests.
+  it('refuses a RunTask that starts nothing for want of capacity as a ClientException too, alternating with failures[]', async () => {
+    ecs.setCapacity({ maxTasks: 0 });
+    const name = family('shape');
+    await client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: sleeper(1) }));
+    const answers: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const answer = await client.send(new RunTaskCommand({ taskDefinition: name, clientToken: 'same-token' })).then(
+        (out) => `failures: ${out.failures?.[0]?.reason}`,
+        (e: unknown) => `${(e as Error).name}: ${(e as Error).message}`,
+      );
+      answers.push(answer);
+    }
+    expect(new Set(answers)).toEqual(new Set([`failures: ${CAPACITY_UNAVAILABLE}`, `ClientException: ${CAPACITY_UNAVAILABLE}`]));
+    expect(answers[0]).not.toBe(answers[1]);
+    ecs.setCapacity({ capacityErrors: 'exception' });
+    const error = await client.send(new RunTaskCommand({ taskDefinition: name })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ClientException);
+    expect((error as ClientException).$metadata.httpStatusCode).toBe(400);
+    // A refused call leaves its clientToken free: the same token starts the task later.
+    ecs.setCapacity({ maxTasks: 50, capacityErrors: 'alternate' });
+    const later = await client.send(new RunTaskCommand({ taskDefinition: name, clientToken: 'same-token' }));
+    expect(later.tasks).toHaveLength(1);
+    await ecs.waitForStopped(later.tasks![0]!.taskArn!, 10_000);
+  });
+
+  it('refuses Fargate Spot alone when Spot has no spare capacity', async () => {
+    ecs.setCapacity({ spotAvailable: false, capacityErrors: 'failures' });
+    const name = family('spot');
+    await client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: sleeper(1) }));
+    const spot = await client.send(new RunTaskCommand({ taskDefinition: name, capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }] }));
+    expect(spot.failures?.map((f) => f.reason)).toEqual([CAPACITY_UNAVAILABLE]);
+    const onDemand = await client.send(new RunTaskCommand({ taskDefinition: name, capacityProviderStrategy: [{ capacityProvider: 'FARGATE', weight: 1 }] }));
+    expect(onDemand.tasks?.[0]?.capacityProviderName).toBe('FARGATE');
+    ecs.setCapacity({ spotAvailable: true, capacityErrors: 'alternate' });
+    await ecs.waitForStopped(onDemand.tasks![0]!.taskArn!, 10_000);
+  });
+
+  it('refuses a clientToken reused with other parameters with ConflictException naming its tasks', async () => {
+    const name = family('conflict');
+    await client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: sleeper(1) }));
+    const first = await client.send(new RunTaskCommand({ taskDefinition: name, clientToken: 'conflict-1', startedBy: 'a' }));
+    const error = await client.send(new RunTaskCommand({ taskDefinition: name, clientToken: 'conflict-1', startedBy: 'b' })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConflictException);
+    expect((error as ConflictException).resourceIds).toEqual([first.tasks![0]!.taskArn]);
+    expect((error as Error).message).toBe(CLIENT_TOKEN_CONFLICT);
+    await ecs.waitForStopped(first.tasks![0]!.taskArn!, 10_000);
+  });
+
+  it('injects faults on the wire: the SDK sees ECS\'s own error shapes', async () => {
+    ecs.injectFault('RunTask', { type: 'InvalidParameterException', message: 'Request limit exceeded. (ErrorCode: RequestLimitExceeded)' });
+    const error = await client.send(new RunTaskCommand({ taskDefinition: 'whatever' })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidParameterException);
+    expect((error as Error).message).toMatch(/RequestLimitExceeded/);
   });
 
   it('reports unknown tasks as MISSING and refuses bad parameters', async () => {
