@@ -114,6 +114,9 @@ export function statusRank(status: StageStatus | StepStatus | BuildStatus): numb
 /** A TransactWriteItems call holds at most 100 items (API_TransactWriteItems: "groups up to 100 action requests"). */
 const TRANSACTION_LIMIT = 100;
 
+/** Pipelines one build can hold: its stages share one transaction with the build and its delivery claim. */
+export const MAX_STAGES_PER_BUILD = TRANSACTION_LIMIT - 2;
+
 /** A build whose stages do not fit in the one transaction that creates it with its claim. */
 export class TooManyStagesError extends Error {
   constructor(
@@ -434,7 +437,7 @@ export class BuildStore {
     if (build.id !== makeBuildId(build.repo, build.number)) {
       throw new Error(`store: build id ${build.id} does not match ${build.repo} #${build.number}`);
     }
-    const room = TRANSACTION_LIMIT - 2;
+    const room = MAX_STAGES_PER_BUILD;
     if (input.stages.length > room) {
       throw new TooManyStagesError(build.id, input.stages.length, room);
     }

@@ -6,7 +6,7 @@
 // created (the delivery → build claim is part of the build's transaction) and only
 // repeats the effects after it (enqueue, status, nudge), which are safe to repeat.
 
-import type { BuildStore } from '../../core/builds/store.js';
+import { type BuildStore, MAX_STAGES_PER_BUILD } from '../../core/builds/store.js';
 import type { StageStore } from '../../core/builds/stage-store.js';
 import { buildRecord, newBuildRecords, readyStages } from '../../core/builds/new-build.js';
 import type { Build, Stage } from '../../core/builds/types.js';
@@ -167,6 +167,13 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
   } catch (err) {
     if (!(err instanceof CompileError)) throw err;
     return createInvalid(buildRecord(base, { status: 'error', error: diagnosticsText(err.diagnostics), finishedAt: now }), scmRepo, deps);
+  }
+
+  // One transaction creates the build with all its stages: more pipelines than it holds is the
+  // file's problem, an error build that says so, not a message retried into the DLQ.
+  if (records.stages.length > MAX_STAGES_PER_BUILD) {
+    const error = `${repository.configPath}: ${records.stages.length} pipelines run for this ${hook.event}; a build holds at most ${MAX_STAGES_PER_BUILD} (split the pipeline file, or use fewer pipelines with more steps)`;
+    return createInvalid(buildRecord(base, { status: 'error', error, finishedAt: now }), scmRepo, deps);
   }
 
   // Jobs first: they are invisible until the build exists, and a stage must never exist

@@ -207,6 +207,20 @@ describe('planEvent', () => {
     expect(status.description).toContain('.drone.yml:6:1');
   });
 
+  it('turns more pipelines than one build holds into an error build saying so, not a retried message (DynamoDB transactions hold 100 items)', async () => {
+    let config = '';
+    for (let i = 0; i < 99; i++) config += `---\nkind: pipeline\ntype: docker\nname: p${i}\nsteps:\n- name: s\n  image: alpine\n  commands: [echo]\n`;
+    const message = pushMessage('acme/many', config);
+    const outcome = await planEvent(message, deps);
+    expect(outcome.kind).toBe('invalid');
+    const build = (await store.getBuild('acme/many#1'))!;
+    expect(build.status).toBe('error');
+    expect(build.error).toBe('.drone.yml: 99 pipelines run for this push; a build holds at most 98 (split the pipeline file, or use fewer pipelines with more steps)');
+    expect(await store.listStages(build.id)).toEqual([]);
+    expect(await drainJobs()).toHaveLength(0);
+    expect(git.statuses.find((s) => s.sha === message.hook.commit.sha)?.state).toBe('error');
+  });
+
   it('reports a pipeline the compiler rejects the same way', async () => {
     let config = 'kind: pipeline\ntype: docker\nname: wide\nsteps:\n';
     for (let i = 0; i < 12; i++) config += `- name: s${i}\n  image: img${i}:1\n  commands: [echo]\n`;
