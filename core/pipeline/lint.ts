@@ -10,7 +10,9 @@ import { fitContainers, tooManyContainersMessage, type PackUnit } from './pack.j
 import { stepKind } from './step-order.js';
 import { mayReceiveSecrets } from './plugin-command.js';
 import { imageRepository } from './known-images.js';
-import { UNSUPPORTED_STEP_KEYS, entry, type ParsedFile, type ParsedPipeline } from './parse.js';
+import { CONDITION_FIELDS, UNSUPPORTED_STEP_KEYS, entry, type ParsedFile, type ParsedPipeline } from './parse.js';
+import { MAX_PATTERN_LENGTH } from './glob.js';
+import { spend } from './work.js';
 import type { SourceMap, SourceNode } from './yaml-source.js';
 import type { Conditions, Diagnostic, Position, Step } from './types.js';
 
@@ -50,7 +52,10 @@ export const LINT = {
   secretEnvName: 'secret in a variable the shell cannot name',
   secretName: 'invalid secret name',
   serviceNamesUnresolved: 'service names do not resolve here',
+  patternTooLong: 'pattern too long',
 } as const;
+
+const PHASE = 'check the pipelines';
 
 /** The longest pipeline `timeout`: a hung build must not hold a Fargate task (and its bill) for days. */
 export const MAX_TIMEOUT_MINUTES = 1440;
@@ -108,10 +113,15 @@ interface Located {
 }
 
 function located(p: ParsedPipeline): Located[] {
-  const indexIn = (key: string, source: SourceMap) => {
+  // Positions by identity, found once: indexOf per step would be quadratic in the steps.
+  const positions = new Map<SourceNode, number>();
+  for (const key of ['services', 'steps']) {
     const seq = entry(p.source, key)?.value;
-    return seq?.kind === 'seq' ? seq.items.indexOf(source) : -1;
-  };
+    if (seq?.kind !== 'seq') continue;
+    spend(seq.items.length, PHASE);
+    seq.items.forEach((item, i) => positions.set(item, i));
+  }
+  const indexIn = (_key: string, source: SourceMap) => positions.get(source) ?? -1;
   return [
     ...p.pipeline.services.map((step, i) => ({ step, source: p.serviceSources[i]!, path: `services[${indexIn('services', p.serviceSources[i]!)}]`, service: true })),
     ...p.pipeline.steps.map((step, i) => ({ step, source: p.stepSources[i]!, path: `steps[${indexIn('steps', p.stepSources[i]!)}]`, service: false })),
@@ -144,7 +154,10 @@ function lintPipeline(p: ParsedPipeline, out: Findings, secretDocs: ReadonlySet<
   if (RESERVED_PATHS.some((r) => isUnder(pipeline.workspace.path, r))) {
     out.error(valuePos(p.source, 'workspace'), 'workspace', `${LINT.reservedPath}: ${pipeline.workspace.path} is reserved for the runner; choose another path`);
   }
-  for (const s of all) lintStep(s, out);
+  for (const s of all) {
+    spend(50, PHASE); // every rule looks at every step
+    lintStep(s, out);
+  }
   lintContainerCount(p, out);
   if (pipeline.timeout > MAX_TIMEOUT_MINUTES) {
     out.error(
@@ -184,9 +197,12 @@ function lintSecretNames(env: Step['environment'], node: SourceNode | undefined,
  * its settings, environment or commands) must use localhost instead.
  */
 function lintUnresolvedNames(p: ParsedPipeline, all: Located[], out: Findings): void {
-  const names = [...p.pipeline.services.map((s) => s.name), ...p.pipeline.steps.filter((s) => s.detach).map((s) => s.name)];
+  const names = [...new Set([...p.pipeline.services.map((s) => s.name), ...p.pipeline.steps.filter((s) => s.detach).map((s) => s.name)])];
   if (names.length === 0) return;
+  const nameSet = new Set(names);
+  const odd = names.filter((n) => !/^[A-Za-z0-9._-]+$/.test(n)).map((n) => ({ name: n, pattern: new RegExp(`(^|[^A-Za-z0-9._-])${escapeRegExp(n)}($|[^A-Za-z0-9_-])`) }));
   for (const s of all) {
+    spend(1, PHASE);
     if (s.service) continue;
     const plugin = s.step.commands.length === 0 && !mayReceiveSecrets(s.step, p.pipeline);
     if (s.step.commands.length === 0 && !plugin) continue;
@@ -197,7 +213,8 @@ function lintUnresolvedNames(p: ParsedPipeline, all: Located[], out: Findings): 
       ...Object.values(s.step.environment).map((v) => ('value' in v ? v.value : '')),
       ...s.step.commands,
     ].join('\n');
-    const used = names.filter((n) => n !== s.step.name && new RegExp(`(^|[^A-Za-z0-9._-])${escapeRegExp(n)}($|[^A-Za-z0-9_-])`).test(text));
+    const named = namesIn(text, nameSet, odd);
+    const used = names.filter((n) => n !== s.step.name && named.has(n));
     if (used.length === 0) continue;
     const list = used.map((n) => `"${n}"`).join(', ');
     if (plugin) {
@@ -206,6 +223,28 @@ function lintUnresolvedNames(p: ParsedPipeline, all: Located[], out: Findings): 
       out.warn(keyPos(s.source, 'user'), `${s.path}.user`, `${LINT.serviceNamesUnresolved}: "${s.step.name}" names ${list} but runs as ${s.step.user}, who cannot write /etc/hosts; use localhost (the containers of one task share it)`);
     }
   }
+}
+
+/**
+ * The names that `text` mentions as a host: not preceded by a name character or a dot,
+ * not followed by a name character (`db:5432`, `db.` and `@db` name db; `mydb`, `x.db`
+ * do not). One pass over the text with set lookups, so a file with thousands of
+ * services and steps stays linear; `odd` holds names with other characters, tested
+ * one by one.
+ */
+function namesIn(text: string, names: ReadonlySet<string>, odd: readonly { name: string; pattern: RegExp }[]): Set<string> {
+  spend(1 + (text.length >> 3) + odd.length * (1 + (text.length >> 4)), PHASE);
+  const found = new Set<string>();
+  for (const match of text.matchAll(/[A-Za-z0-9._-]+/g)) {
+    const run = match[0];
+    // A name starts the run and ends at its end or before a dot.
+    for (let dot = run.indexOf('.'); dot !== -1 && dot <= MAX_NAME_LENGTH; dot = run.indexOf('.', dot + 1)) {
+      if (names.has(run.slice(0, dot))) found.add(run.slice(0, dot));
+    }
+    if (names.has(run)) found.add(run);
+  }
+  for (const { name, pattern } of odd) if (pattern.test(text)) found.add(name);
+  return found;
 }
 
 function escapeRegExp(text: string): string {
@@ -439,6 +478,15 @@ const UNSUPPORTED_ADVICE: Record<(typeof UNSUPPORTED_STEP_KEYS)[number], { sever
 
 function lintConditions(node: SourceNode | undefined, conditions: Conditions, path: string, out: Findings): void {
   if (node?.kind !== 'map') return;
+  for (const field of CONDITION_FIELDS) {
+    const e = entry(node, field);
+    if (!e) continue;
+    for (const value of [...conditions[field].include, ...conditions[field].exclude]) {
+      spend(1, PHASE);
+      if (value.length <= MAX_PATTERN_LENGTH) continue;
+      out.error(e.value.pos, `${path}.${field}`, `${LINT.patternTooLong}: ${value.length} characters, at most ${MAX_PATTERN_LENGTH} (starts ${truncate(value)})`);
+    }
+  }
   const check = (field: 'event' | 'status', allowed: string[]) => {
     const e = entry(node, field);
     if (!e) return;
@@ -563,7 +611,9 @@ export function findCycles(nodes: readonly string[], edges: (node: string) => re
       const target = targets[top.next++]!;
       if (!known.has(target)) continue;
       const s = state.get(target);
+      spend(1, PHASE);
       if (s === 'active') {
+        spend(stack.length, PHASE);
         const from = stack.findIndex((f) => f.node === target);
         cycles.push([...stack.slice(from).map((f) => f.node), target]);
       } else if (s === undefined) {
