@@ -912,17 +912,20 @@ function secretArn(
   const doc = documents.find((d) => d.name === secret);
   if (doc?.get) {
     const { path, name: key } = doc.get;
-    if (!path.startsWith(own) || path.length === own.length || /(^|\/)\.\.?(\/|$)/.test(path.slice(own.length))) {
+    // One segment under the prefix: `/slipway/org/repo/sub/x` is repository org/repo/sub's
+    // secret x (GitLab subgroups nest), never org/repo's.
+    if (!path.startsWith(own) || !SECRET_NAME.test(path.slice(own.length))) {
       fail(
         `secret "${secret}" reads ${JSON.stringify(path)}, which is not one of this repository's secrets: ` +
-          `a secret document may only name a secret under ${own} (the repository's own prefix)`,
+          `a secret document may only name a secret directly under ${own} (the repository's own prefix, one more segment: ` +
+          'letters, digits, "_", "." and "-"; a deeper path belongs to a nested repository)',
         doc.pos,
       );
     }
     return secretsManagerRef(path, key, options);
   }
   if (!SECRET_NAME.test(secret)) {
-    fail(`from_secret "${secret}" is not a valid secret name: use letters, digits, "_", "." and "-" (it is one segment of the parameter path ${own}NAME)`);
+    fail(`from_secret "${secret}" is not a valid secret name: use letters, digits, "_", "." and "-", not "." or ".." (it is one segment of the parameter path ${own}NAME)`);
   }
   const path = pathOf(ctx.repo.slug, secret);
   return options.accountId ? `arn:${partitionOf(options)}:ssm:${options.region}:${options.accountId}:parameter${path}` : path;

@@ -5,7 +5,7 @@
 import { STATE_DIR, STATE_VOLUME, WORKSPACE_VOLUME } from './contract.js';
 import { closest } from './format.js';
 import { EPHEMERAL_STORAGE, HEALTH, MAX_CONTAINERS } from './limits.js';
-import { SECRET_NAME, SHELL_NAME } from './secret-names.js';
+import { SECRET_NAME, SHELL_NAME, normalizePath } from './secret-names.js';
 import { fitContainers, tooManyContainersMessage, type PackUnit } from './pack.js';
 import { stepKind } from './step-order.js';
 import { mayReceiveSecrets } from './plugin-command.js';
@@ -185,7 +185,7 @@ function lintSecretNames(env: Step['environment'], node: SourceNode | undefined,
     }
     if (!docs.has(value.fromSecret) && !SECRET_NAME.test(value.fromSecret)) {
       const at = e?.value.kind === 'map' ? valuePos(e.value, 'from_secret') : keyAt;
-      out.error(at, `${path}.${name}.from_secret`, `${LINT.secretName}: "${value.fromSecret}" (a repository secret's name is one segment of its parameter path: letters, digits, "_", "." and "-")`);
+      out.error(at, `${path}.${name}.from_secret`, `${LINT.secretName}: "${value.fromSecret}" (a repository secret's name is one segment of its parameter path: letters, digits, "_", "." and "-", not "." or "..")`);
     }
   }
 }
@@ -629,8 +629,9 @@ function scalar(node: SourceNode | undefined): string | undefined {
   return node?.kind === 'scalar' && node.value !== null ? node.text : undefined;
 }
 
+/** Whether `path`, once `//`, `.` and `..` are resolved, is `root` or lies below it. */
 function isUnder(path: string, root: string): boolean {
-  const clean = path.replace(/\/+$/, '');
+  const clean = normalizePath(path);
   return clean === root || clean.startsWith(`${root}/`);
 }
 

@@ -305,7 +305,9 @@ describe('secrets are scoped to the repository', () => {
     expect(def.secrets).toEqual([{ name: 'KEY', valueFrom: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:/slipway/acme/app/deploy' }]);
   });
 
-  it.each(['/slipway/victim/repo/DEPLOY_KEY', '/slipway/acme/app', '/slipway/acme/app/', '/slipway/acme/application/x', 'slipway/acme/app/x', '/slipway/acme/app/../../victim/repo/x', 'arn:aws:secretsmanager:eu-west-1:1:secret:/slipway/acme/app/x'])(
+  it.each(['/slipway/victim/repo/DEPLOY_KEY', '/slipway/acme/app', '/slipway/acme/app/', '/slipway/acme/application/x', 'slipway/acme/app/x', '/slipway/acme/app/../../victim/repo/x', 'arn:aws:secretsmanager:eu-west-1:1:secret:/slipway/acme/app/x',
+    // A nested repository's secrets (GitLab subgroups: acme/app/sub is another repository), and the prefix spelt otherwise.
+    '/slipway/acme/app/sub/x', '/slipway/acme/app//x', '/slipway/acme/app/./x', '/slipway/acme/app/.', '/slipway/acme/app/..', '/slipway/acme/app/x/'])(
     'rejects %s at the secret document',
     (path) => {
       const yaml = withDoc(path);
@@ -329,8 +331,13 @@ describe('secrets are scoped to the repository', () => {
     const plain = compileYaml(pipeline(step('deploy', ['x'], '    environment:\n      KEY:\n        from_secret: tok\n')), push, options);
     expect(plain.stages[0]!.taskDefinition.containerDefinitions!.find((d) => d.name === 'deploy')!.secrets![0]!.valueFrom).toContain('parameter/ci/acme/app/tok');
     const bad = loadManifest('.drone.yml', pipeline(step('deploy', ['x'], '    environment:\n      KEY:\n        from_secret: ../../victim/repo/KEY\n')));
-    expect(bad.diagnostics.map((d) => d.message)).toContain('steps[0].environment.KEY.from_secret: invalid secret name: "../../victim/repo/KEY" (a repository secret\'s name is one segment of its parameter path: letters, digits, "_", "." and "-")');
+    expect(bad.diagnostics.map((d) => d.message)).toContain('steps[0].environment.KEY.from_secret: invalid secret name: "../../victim/repo/KEY" (a repository secret\'s name is one segment of its parameter path: letters, digits, "_", "." and "-", not "." or "..")');
     expect(() => compilePipeline(bad.pipelines[0]!, push, FIXTURE_OPTIONS)).toThrow(/not a valid secret name/);
+    for (const name of ['.', '..']) {
+      const dots = loadManifest('.drone.yml', pipeline(step('deploy', ['x'], `    environment:\n      KEY:\n        from_secret: "${name}"\n`)));
+      expect(dots.diagnostics.map((d) => d.message)).toContain(`steps[0].environment.KEY.from_secret: invalid secret name: "${name}" (a repository secret's name is one segment of its parameter path: letters, digits, "_", "." and "-", not "." or "..")`);
+      expect(() => compilePipeline(dots.pipelines[0]!, push, FIXTURE_OPTIONS)).toThrow(/not a valid secret name/);
+    }
   });
 });
 
