@@ -2,7 +2,7 @@
 // cannot do. Each rule's message starts with a constant phrase (LINT.*) after the path of
 // the offending key, so tools and tests can recognise a rule without parsing prose.
 
-import { STATE_DIR, STATE_VOLUME, WORKSPACE_VOLUME } from './contract.js';
+import { AGENT_STATE_VOLUME, STATE_DIR, STATE_VOLUME, WORKSPACE_VOLUME } from './contract.js';
 import { closest } from './format.js';
 import { EPHEMERAL_STORAGE, HEALTH, MAX_CONTAINERS } from './limits.js';
 import { SECRET_NAME, SHELL_NAME, normalizePath } from './secret-names.js';
@@ -74,7 +74,7 @@ export const FARGATE_MAX = { cpu: 16_384, memory: 122_880 } as const;
 
 /** Images that Drone runs privileged by default: they need a Docker daemon. */
 const DOCKER_DAEMON_PLUGINS = new Set(['plugins/docker', 'plugins/ecr', 'plugins/gcr', 'plugins/acr', 'plugins/heroku']);
-const RESERVED_VOLUMES = new Set(['workspace', '_workspace', '_docker_socket', WORKSPACE_VOLUME, STATE_VOLUME]);
+const RESERVED_VOLUMES = new Set(['workspace', '_workspace', '_docker_socket', WORKSPACE_VOLUME, STATE_VOLUME, AGENT_STATE_VOLUME]);
 const RESERVED_PATHS = [STATE_DIR, '/run/drone'];
 const EVENTS = ['push', 'pull_request', 'tag', 'promote', 'rollback', 'cron', 'custom'];
 const STATUSES = ['success', 'failure'];

@@ -7,7 +7,7 @@
 // rather than Drone's DRONE_SCRIPT variable: `sh -c` needs no file and no `eval`, and the
 // script does not end up in the environment every child process of the step inherits.
 
-import { ENV_FILE, STATE_DIR, STEP_RECORD_DIR, STEP_SKIPPED_SUFFIX, STEP_UNREACHABLE_SUFFIX } from './contract.js';
+import { ENV_FILE, STATE_BUSYBOX, STATE_DIR, STEP_RECORD_DIR, STEP_SKIPPED_SUFFIX, STEP_UNREACHABLE_SUFFIX } from './contract.js';
 import { SHELL_NAME } from './secret-names.js';
 
 /** The mask written in place of a secret value. */
@@ -404,7 +404,7 @@ function maskFunction(secretEnv: string[]): string[] {
     // The fast path: the same mask in awk, run by the busybox the agent installs (STATE_BUSYBOX),
     // several times faster than the loop below (bench/mask.bench.ts), and linear on long lines.
     // The loop is the fallback for a run without it.
-    `  slipway_bb="\${SLIPWAY_STATE_DIR:-${STATE_DIR}}/bin/busybox"`,
+    `  slipway_bb="\${SLIPWAY_STATE_DIR:-${STATE_DIR}}${relative(STATE_BUSYBOX)}"`,
     '  if [ -x "$slipway_bb" ]; then',
     `    "$slipway_bb" awk -v slipway_end="$slipway_end" -v slipway_names=${shellQuote(secretEnv.join(' '))} -v slipway_min=${MIN_MASKED} -v slipway_mask=${shellQuote(SECRET_MASK)} ${shellQuote(AWK_MASK)}`,
     '    return',

@@ -9,7 +9,7 @@ const base = { SLIPWAY_PLAN: JSON.stringify(plan()), SLIPWAY_BUILD: JSON.stringi
 describe('readConfig', () => {
   it('uses the contract paths and the plan by default', () => {
     const config = readConfig(base);
-    expect(config.paths).toEqual({ stateDir: '/slipway', ready: '/slipway/ready', env: '/slipway/env', steps: '/slipway/steps' });
+    expect(config.paths).toEqual({ stateDir: '/slipway', ready: '/slipway/agent/ready', env: '/slipway/agent/env', steps: '/slipway/steps', agent: '/slipway/agent' });
     expect(config.workspace).toBe('/drone/src');
     expect(config.timeoutMs).toBe(5 * 60_000);
     expect(config.timeoutLabel).toBe('5 minutes');
@@ -26,7 +26,7 @@ describe('readConfig', () => {
       SLIPWAY_POLL_MS: '20',
       ECS_CONTAINER_METADATA_URI_V4: 'http://169.254.170.2/v4/abc',
     });
-    expect(config.paths.ready).toBe('/tmp/s/ready');
+    expect(config.paths.ready).toBe('/tmp/s/agent/ready');
     expect(config.workspace).toBe('/tmp/w');
     expect(config.timeoutMs).toBe(90_000);
     expect(config.timeoutLabel).toBe('90 seconds');

@@ -56,8 +56,8 @@ function startMasked(program: string) {
 // With the agent's busybox in the state volume the mask runs as awk; without, as a shell loop.
 for (const mask of ['busybox awk', 'shell loop'] as const) describe.skipIf(!BUSYBOX)(`masked plugin wrapper (busybox sh, no programs on PATH), mask: ${mask}`, () => {
   beforeEach(() => {
-    mkdirSync(join(dir, 'state', 'bin'), { recursive: true });
-    if (mask === 'busybox awk') symlinkSync(BUSYBOX!, join(dir, 'state', 'bin', 'busybox'));
+    mkdirSync(join(dir, 'state', 'agent', 'bin'), { recursive: true });
+    if (mask === 'busybox awk') symlinkSync(BUSYBOX!, join(dir, 'state', 'agent', 'bin', 'busybox'));
   });
 
   it('masks secrets in stdout and stderr, whole, embedded and across lines, and keeps the exit code', () => {
