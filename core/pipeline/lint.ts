@@ -14,7 +14,7 @@ import { CONDITION_FIELDS, UNSUPPORTED_STEP_KEYS, entry, type ParsedFile, type P
 import { MAX_PATTERN_LENGTH } from './glob.js';
 import { spend } from './work.js';
 import type { SourceMap, SourceNode } from './yaml-source.js';
-import type { Conditions, Diagnostic, Position, Step } from './types.js';
+import type { Conditions, Diagnostic, Pipeline, Position, Step } from './types.js';
 
 export const LINT = {
   duplicatePipeline: 'duplicate pipeline name',
@@ -53,6 +53,7 @@ export const LINT = {
   secretName: 'invalid secret name',
   serviceNamesUnresolved: 'service names do not resolve here',
   patternTooLong: 'pattern too long',
+  maskedPluginEnvName: 'variable a masked plugin cannot receive',
 } as const;
 
 const PHASE = 'check the pipelines';
@@ -169,6 +170,36 @@ function lintPipeline(p: ParsedPipeline, out: Findings, secretDocs: ReadonlySet<
   lintSecretNames(p.pipeline.environment, entry(p.source, 'environment')?.value, 'environment', secretDocs, out);
   for (const s of all) lintSecretNames(s.step.environment, entry(s.source, 'environment')?.value, `${s.path}.environment`, secretDocs, out);
   lintUnresolvedNames(p, all, out);
+  for (const s of all) if (!s.service) lintMaskedPluginNames(s, p.pipeline, out);
+}
+
+/**
+ * A plugin step that receives secrets runs its image's command under a shell wrapper that
+ * masks its output (script.ts, pluginScript). A shell passes on only variables whose
+ * names it can hold (dash and busybox sh drop `PLUGIN_API-KEY` from the environment of
+ * what they run), so such a setting or variable would never reach the plugin, and could
+ * not be masked: refused here, with the rename that works. A plugin without secrets runs
+ * its image directly and receives every name, as in Drone.
+ */
+function lintMaskedPluginNames(s: Located, pipeline: Pipeline, out: Findings): void {
+  if (s.step.commands.length > 0 || !mayReceiveSecrets(s.step, pipeline)) return;
+  const settings = entry(s.source, 'settings')?.value;
+  for (const key of Object.keys(s.step.settings)) {
+    const name = `PLUGIN_${key.toUpperCase()}`;
+    if (SHELL_NAME.test(name)) continue;
+    const at = settings?.kind === 'map' ? (entry(settings, key)?.keyPos ?? settings.pos) : s.source.pos;
+    out.error(at, `${s.path}.settings.${key}`, `${LINT.maskedPluginEnvName}: "${key}" becomes ${name}; this step receives secrets, so its output is masked by a shell wrapper, which cannot pass that name on to the plugin nor mask it; use ${shellSafe(key)} if the plugin reads ${shellSafe(name)}`);
+  }
+  const environment = entry(s.source, 'environment')?.value;
+  for (const name of Object.keys(s.step.environment)) {
+    if (SHELL_NAME.test(name) || 'fromSecret' in s.step.environment[name]!) continue; // secrets: lintSecretNames
+    const at = environment?.kind === 'map' ? (entry(environment, name)?.keyPos ?? environment.pos) : s.source.pos;
+    out.error(at, `${s.path}.environment.${name}`, `${LINT.maskedPluginEnvName}: "${name}"; this step receives secrets, so its output is masked by a shell wrapper, which cannot pass that name on to the plugin; use ${shellSafe(name)}`);
+  }
+}
+
+function shellSafe(name: string): string {
+  return name.replace(/[^A-Za-z0-9_]/g, '_').replace(/^([0-9])/, '_$1');
 }
 
 /**

@@ -94,7 +94,9 @@ export function stepScript(input: ScriptInput): string {
  */
 function waitedJob(subshell: string[], secretEnv: string[]): string[] {
   const out: string[] = [];
-  const secrets = secretEnv.filter((name) => SHELL_NAME.test(name));
+  // Every secret is masked, whatever its name: a plugin setting `api-key` arrives as
+  // PLUGIN_API-KEY (Drone's encoding), which awk reads from ENVIRON (see maskFunction).
+  const secrets = [...new Set(secretEnv)];
   if (secrets.length === 0) {
     out.push(...subshell.map((line, i) => (i === subshell.length - 1 ? `${line} &` : line)));
   } else {
@@ -395,6 +397,16 @@ const AWK_MASK = `BEGIN {
  * Reading stops at the end line ($slipway_end) written after the commands end.
  */
 function maskFunction(secretEnv: string[]): string[] {
+  // The loop reads a value by expanding its name, which only a shell name allows; names
+  // are never written into the script unquoted. Without busybox, a secret under another
+  // name cannot be masked: the output is withheld rather than shown unmasked.
+  const shellNames = secretEnv.filter((name) => SHELL_NAME.test(name));
+  const otherNames = secretEnv.filter((name) => !SHELL_NAME.test(name));
+  const withhold = otherNames.length === 0 ? [] : [
+    `  printf '%s\\n' ${shellQuote(`slipway: the output is withheld: ${otherNames.join(', ')} cannot be masked without the agent's busybox (${STATE_BUSYBOX})`)}`,
+    '  while IFS= read -r slipway_line; do [ "$slipway_line" = "$slipway_end" ] && break; done',
+    '  return',
+  ];
   return [
     `slipway_nl='`,
     `'`,
@@ -409,10 +421,11 @@ function maskFunction(secretEnv: string[]): string[] {
     `    "$slipway_bb" awk -v slipway_end="$slipway_end" -v slipway_names=${shellQuote(secretEnv.join(' '))} -v slipway_min=${MIN_MASKED} -v slipway_mask=${shellQuote(SECRET_MASK)} ${shellQuote(AWK_MASK)}`,
     '    return',
     '  fi',
+    ...withhold,
     // Collect the parts into $slipway_sorted, one per line, longest first (insertion).
     "  slipway_blank=$(printf ' \\t\\r')",
     '  slipway_sorted=',
-    `  for slipway_n in ${secretEnv.join(' ')}; do`,
+    `  for slipway_n in ${shellNames.join(' ')}; do`,
     '    eval "slipway_rest=\\${$slipway_n-}"',
     '    case $slipway_rest in *"$slipway_nl"*) slipway_multi=yes ;; *) slipway_multi=no ;; esac',
     '    while [ -n "$slipway_rest" ]; do',

@@ -71,6 +71,15 @@ for (const mask of ['busybox awk', 'shell loop'] as const) describe.skipIf(!BUSY
     expect(r.stdout).toContain('done\n');
   });
 
+  it('a secret under a name the shell cannot expand is masked by awk, or the output is withheld, never shown unmasked', () => {
+    const program = plugin('drone-upload', ['echo "token=$PLUGIN_TOKEN"', 'echo done', 'exit 4'].join('\n'));
+    const r = runWrapped([program], { PLUGIN_TOKEN: 'tok-3x4mple' }, [], ['PLUGIN_TOKEN', 'PLUGIN_API-KEY']);
+    expect(r.status).toBe(4);
+    expect(r.out).not.toContain('tok-3x4mple');
+    if (mask === 'busybox awk') expect(r.stdout).toBe(`token=${SECRET_MASK}\ndone\n`);
+    else expect(r.stdout).toBe("slipway: the output is withheld: PLUGIN_API-KEY cannot be masked without the agent's busybox (/slipway/agent/bin/busybox)\n");
+  });
+
   it('passes the image command line through exactly: spaces, quotes, globs and empty arguments', () => {
     const program = plugin('args', 'for a in "$@"; do printf "[%s]\\n" "$a"; done');
     const r = runWrapped([program, 'two words', `it's "quoted"`, '*', '', '$HOME'], { PLUGIN_TOKEN: 'unused-secret' });

@@ -357,6 +357,17 @@ describe('lint: what the compiler would refuse, said early', () => {
     expect(errors(doc)).toEqual([]);
   });
 
+  it('refuses plugin settings and variables a masked plugin could not receive (api-key → PLUGIN_API-KEY), and allows them when it runs unmasked', () => {
+    const masked = 'kind: pipeline\nsteps:\n- name: up\n  image: plugins/s3\n  settings:\n    api-key:\n      from_secret: key\n    bucket-name: b\n    region: eu\n  environment:\n    X-Y: z\n';
+    expect(lines(masked)).toEqual([
+      '.drone.yml:6:5: error: steps[0].settings.api-key: variable a masked plugin cannot receive: "api-key" becomes PLUGIN_API-KEY; this step receives secrets, so its output is masked by a shell wrapper, which cannot pass that name on to the plugin nor mask it; use api_key if the plugin reads PLUGIN_API_KEY',
+      '.drone.yml:8:5: error: steps[0].settings.bucket-name: variable a masked plugin cannot receive: "bucket-name" becomes PLUGIN_BUCKET-NAME; this step receives secrets, so its output is masked by a shell wrapper, which cannot pass that name on to the plugin nor mask it; use bucket_name if the plugin reads PLUGIN_BUCKET_NAME',
+      '.drone.yml:11:5: error: steps[0].environment.X-Y: variable a masked plugin cannot receive: "X-Y"; this step receives secrets, so its output is masked by a shell wrapper, which cannot pass that name on to the plugin; use X_Y',
+    ]);
+    // Without secrets the image runs directly and receives every name, as in Drone.
+    expect(errors('kind: pipeline\nsteps:\n- name: up\n  image: plugins/s3\n  settings:\n    bucket-name: b\n')).toEqual([]);
+  });
+
   it('warns when a plugin step, or a step run as another user, names a service', () => {
     const text = (step: string) => `kind: pipeline\nservices:\n- name: database\n  image: postgres\nsteps:\n${step}`;
     expect(warnings(text('- name: migrate\n  image: plugins/migrate\n  settings:\n    url: postgres://database:5432/app\n'))).toEqual([
