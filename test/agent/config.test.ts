@@ -70,6 +70,16 @@ describe('env file', () => {
     expect(legacy).toContain("export DRONE_STAGE_DEPENDS_ON=''\n");
   });
 
+  it('turns a NUL from the push (commit message, branch, author) into U+FFFD instead of failing the stage', () => {
+    const ctx = context();
+    ctx.commit = { ...ctx.commit, message: 'fix\u0000 me', branch: 'b\u0000x', author: { ...ctx.commit.author, name: 'a\u0000b' } };
+    const content = envFileContent(plan({ pipeline: 'backend' }), ctx, 'octo/app#7/2');
+    expect(content).not.toContain('\u0000');
+    expect(content).toContain("export DRONE_COMMIT_MESSAGE='fix\uFFFD me'\n");
+    expect(content).toContain("export DRONE_COMMIT_BRANCH='b\uFFFDx'\n");
+    expect(content).toContain("export DRONE_COMMIT_AUTHOR_NAME='a\uFFFDb'\n");
+  });
+
   it('holds the DRONE_* variables of the run as shell exports', () => {
     const content = envFileContent(plan({ pipeline: 'backend' }), context(), 'octo/app#7/2');
     expect(content).toContain("export DRONE_STAGE_NAME='backend'\n");

@@ -232,6 +232,22 @@ describe('planEvent', () => {
     expect(await drainJobs()).toHaveLength(1); // the second case's build under the default budget
   });
 
+  it('plans a push whose commit message and author hold a NUL (DynamoDB, the job and the overrides keep it)', async () => {
+    const message = pushMessage('acme/nul', 'kind: pipeline\nname: x\nsteps: [{name: a, image: alpine, commands: [x]}]\n');
+    message.hook.commit = { ...message.hook.commit, message: 'fix\u0000injected', author: { ...message.hook.commit.author, name: 'o\u0000c' } };
+    const outcome = await planEvent(message, deps);
+    expect(outcome).toMatchObject({ kind: 'created', buildId: 'acme/nul#1' });
+    const build = (await store.getBuild('acme/nul#1'))!;
+    expect(build.message).toBe('fix\u0000injected');
+    const jobs = (await drainJobs()).map((m) => decodeJob(m.Body!));
+    expect(jobs).toHaveLength(1);
+    // The agent's context travels as JSON in the RunTask overrides, where a NUL is escaped.
+    const agentEnv = (jobs[0]!.runTask.overrides as { containerOverrides: { environment?: { name: string; value: string }[] }[] }).containerOverrides.flatMap((c) => c.environment ?? []);
+    const ctx = JSON.parse(agentEnv.find((e) => e.name === 'SLIPWAY_BUILD')!.value) as BuildContext;
+    expect(ctx.commit.message).toBe('fix\u0000injected');
+    expect(agentEnv.find((e) => e.name === 'SLIPWAY_BUILD')!.value).not.toContain('\u0000');
+  });
+
   it('reports a pipeline the compiler rejects the same way', async () => {
     let config = 'kind: pipeline\ntype: docker\nname: wide\nsteps:\n';
     for (let i = 0; i < 12; i++) config += `- name: s${i}\n  image: img${i}:1\n  commands: [echo]\n`;
