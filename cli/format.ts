@@ -34,3 +34,30 @@ export function clock(ms: number): string {
   const p = (n: number, w = 2) => String(n).padStart(w, '0');
   return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
 }
+
+// Terminal control sequences: ESC followed by a CSI (`ESC [ … final`), an OSC, DCS, SOS,
+// PM or APC string (ended by BEL or ESC \ — OSC 52 writes the clipboard, OSC 8 hides a
+// link, OSC 0 retitles the window), or one more character; the 8-bit forms of the same
+// (C1, U+0080–U+009F); and every other C0 control but tab and newline (a carriage
+// return or backspace overwrites what was printed; BEL rings). Bidirectional overrides
+// (U+202A–U+202E, U+2066–U+2069) reorder what a line seems to say.
+const CONTROL = new RegExp(
+  [
+    '\\u001b\\[[\\u0030-\\u003f]*[\\u0020-\\u002f]*[\\u0040-\\u007e]?',
+    '\\u001b[\\]PX^_][\\s\\S]*?(?:\\u0007|\\u001b\\\\|$)',
+    '[\\u009d\\u0090\\u0098\\u009e\\u009f][\\s\\S]*?(?:\\u0007|\\u001b\\\\|\\u009c|$)',
+    '\\u009b[\\u0030-\\u003f]*[\\u0020-\\u002f]*[\\u0040-\\u007e]?',
+    '\\u001b[\\s\\S]?',
+    '[\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]',
+  ].join('|'),
+  'g',
+);
+
+/**
+ * Text from a build (commit messages, branch and step names, log lines: all written by
+ * whoever pushed) made safe to print on a terminal: control sequences are removed, so
+ * that it can neither drive the terminal nor hide or fake what was printed before it.
+ */
+export function printable(text: string): string {
+  return text.replace(CONTROL, '');
+}

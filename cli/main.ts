@@ -2,6 +2,7 @@
 // `slipway lint` does not pay for the AWS SDK.
 
 import { EXIT, type CliIO } from './io.js';
+import { printable } from './format.js';
 
 type CommandModule = { run(args: string[], io: CliIO): Promise<number> };
 
@@ -37,5 +38,14 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     return EXIT.usage;
   }
   const module = await command.load();
-  return module.run(rest, io);
+  return module.run(rest, terminalSafe(io));
+}
+
+/**
+ * Everything a command prints passes through `printable`: a commit message, a branch or a
+ * log line is text from a push, and must not drive the terminal of whoever reads it.
+ * (JSON output has its control characters escaped already.)
+ */
+function terminalSafe(io: CliIO): CliIO {
+  return { ...io, out: (text) => io.out(printable(text)), err: (text) => io.err(printable(text)) };
 }

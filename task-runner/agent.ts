@@ -72,7 +72,7 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
   await writeEnvFile(paths.env, envFileContent(plan, config.ctx, config.stageId));
   reporter.progress(`build environment written to ${paths.env}`);
   if (plan.installBusybox) {
-    const busybox = await installBusybox(paths.stateDir, config.env);
+    const busybox = await installBusybox(paths.agent, config.env);
     if (!busybox.ok) return finish('error', AGENT_EXIT.internalError, busybox.message, {}, 'error');
     reporter.progress(`busybox: ${busybox.source} installed at ${busybox.target} (secret masks and masked plugin steps use it)`);
   }

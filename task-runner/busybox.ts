@@ -15,8 +15,8 @@ export const BUSYBOX_CANDIDATES = ['/bin/busybox.static', '/bin/busybox', '/usr/
 
 export type InstallResult = { ok: true; source: string; target: string } | { ok: false; message: string };
 
-/** Copies busybox to `<stateDir>/bin/busybox`, executable by every user (a plugin may run as any). */
-export async function installBusybox(stateDir: string, env: NodeJS.ProcessEnv): Promise<InstallResult> {
+/** Copies busybox to `<agentDir>/bin/busybox` (agentDir: statePaths().agent), executable by every user (a plugin may run as any). */
+export async function installBusybox(agentDir: string, env: NodeJS.ProcessEnv): Promise<InstallResult> {
   const configured = env[AGENT_ENV.busybox];
   const candidates = configured ? [configured] : BUSYBOX_CANDIDATES;
   const source = await firstExecutable(candidates);
@@ -24,7 +24,7 @@ export async function installBusybox(stateDir: string, env: NodeJS.ProcessEnv): 
     const where = configured ? `${AGENT_ENV.busybox}=${configured} is not an executable file` : `none of ${candidates.join(', ')} exists`;
     return { ok: false, message: `agent: cannot install busybox for the secret masks: ${where}` };
   }
-  const target = join(stateDir, 'bin', 'busybox');
+  const target = join(agentDir, 'bin', 'busybox');
   // A temporary name, then rename: a step never sees a half-written binary.
   const temporary = `${target}.${process.pid}.tmp`;
   try {

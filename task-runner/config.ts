@@ -11,7 +11,7 @@ export interface AgentConfig {
   ctx: BuildContext;
   stageId: string;
   workspace: string;
-  paths: { stateDir: string; ready: string; env: string; steps: string };
+  paths: { stateDir: string; ready: string; env: string; steps: string; agent: string };
   timeoutMs: number;
   /** "timed out after <label>". */
   timeoutLabel: string;

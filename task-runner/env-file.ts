@@ -41,6 +41,10 @@ export function stageEnvInput(plan: AgentPlan, stageId: string, arch = process.a
 export function envFileContent(plan: AgentPlan, ctx: BuildContext, stageId: string): string {
   const env = buildEnvironment(ctx, stageEnvInput(plan, stageId));
   if (stageId !== '') env['SLIPWAY_STAGE_ID'] = stageId;
+  // A commit message, branch, title or author name comes from a push and may hold a NUL,
+  // which no environment can (execve ends a variable there; shellExports refuses it). It
+  // becomes U+FFFD, visibly, instead of failing the whole stage.
+  for (const [name, value] of Object.entries(env)) if (value.includes('\0')) env[name] = value.replaceAll('\0', '\uFFFD');
   return shellExports(env);
 }
 

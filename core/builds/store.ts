@@ -149,12 +149,40 @@ function encodeCursor(key: Record<string, unknown> | undefined): string | undefi
   return key ? Buffer.from(JSON.stringify(key)).toString('base64url') : undefined;
 }
 
+/** A page cursor this store did not hand out (or not for this query): the caller's mistake, never ours. */
+export class InvalidCursorError extends Error {
+  override readonly name = 'InvalidCursorError';
+  constructor(cursor: string, why: string) {
+    super(`store: invalid page cursor ${JSON.stringify(cursor.length > 80 ? `${cursor.slice(0, 80)}…` : cursor)}: ${why}`);
+  }
+}
+
+/** A cursor is a key this store encoded: a small map of key attributes to strings or numbers. */
 function decodeCursor(cursor: string | undefined): Record<string, unknown> | undefined {
   if (!cursor) return undefined;
+  let key: unknown;
   try {
-    return JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
+    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch (err) {
-    throw new Error(`store: invalid page cursor ${JSON.stringify(cursor)}: ${(err as Error).message}`);
+    throw new InvalidCursorError(cursor, (err as Error).message);
+  }
+  const entries = key !== null && typeof key === 'object' && !Array.isArray(key) ? Object.entries(key) : [];
+  if (entries.length === 0 || entries.length > 4 || !entries.every(([, v]) => typeof v === 'string' || typeof v === 'number')) {
+    throw new InvalidCursorError(cursor, 'not a key this store returned');
+  }
+  return key as Record<string, unknown>;
+}
+
+/**
+ * DynamoDB refuses an ExclusiveStartKey that is not a key of the queried table, index or
+ * partition with a ValidationException: with a cursor given, that is the cursor's fault.
+ */
+async function withCursor<T>(cursor: string | undefined, query: () => Promise<T>): Promise<T> {
+  try {
+    return await query();
+  } catch (err) {
+    if (cursor && (err as { name?: string }).name === 'ValidationException') throw new InvalidCursorError(cursor, (err as Error).message);
+    throw err;
   }
 }
 
@@ -531,7 +559,7 @@ export class BuildStore {
 
   /** Builds of one repository, newest first. */
   async listBuilds(repo: string, page: PageOptions = {}): Promise<Page<Build>> {
-    const res = await this.doc.send(
+    const res = await withCursor(page.cursor, () => this.doc.send(
       new QueryCommand({
         TableName: this.tableName,
         KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
@@ -540,13 +568,13 @@ export class BuildStore {
         Limit: page.limit ?? 25,
         ExclusiveStartKey: decodeCursor(page.cursor),
       }),
-    );
+    ));
     return { items: (res.Items ?? []).map((i) => strip<Build>(i)!), cursor: encodeCursor(res.LastEvaluatedKey) };
   }
 
   /** Builds of every repository, newest first. */
   async listRecentBuilds(page: PageOptions = {}): Promise<Page<Build>> {
-    const res = await this.doc.send(
+    const res = await withCursor(page.cursor, () => this.doc.send(
       new QueryCommand({
         TableName: this.tableName,
         IndexName: GSI_RECENT,
@@ -556,7 +584,7 @@ export class BuildStore {
         Limit: page.limit ?? 25,
         ExclusiveStartKey: decodeCursor(page.cursor),
       }),
-    );
+    ));
     return { items: (res.Items ?? []).map((i) => strip<Build>(i)!), cursor: encodeCursor(res.LastEvaluatedKey) };
   }
 
@@ -706,7 +734,7 @@ export class BuildStore {
    * or miss one that just started): re-read a stage with getStage before acting on it.
    */
   async listActiveStages(status: 'pending' | 'running', page: PageOptions = {}): Promise<Page<Stage>> {
-    const res = await this.doc.send(
+    const res = await withCursor(page.cursor, () => this.doc.send(
       new QueryCommand({
         TableName: this.tableName,
         IndexName: GSI_ACTIVE_STAGES,
@@ -715,7 +743,7 @@ export class BuildStore {
         Limit: page.limit ?? 100,
         ExclusiveStartKey: decodeCursor(page.cursor),
       }),
-    );
+    ));
     return { items: (res.Items ?? []).map((i) => strip<Stage>(i)!), cursor: encodeCursor(res.LastEvaluatedKey) };
   }
 

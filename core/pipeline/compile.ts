@@ -32,6 +32,8 @@ import {
   READY_FILE,
   STATE_DIR,
   STATE_VOLUME,
+  AGENT_STATE_DIR,
+  AGENT_STATE_VOLUME,
   WORKSPACE_VOLUME,
   type AgentPlan,
   type AgentStepPlan,
@@ -276,7 +278,7 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
     }
   }
 
-  const names = new NameAllocator([AGENT_CONTAINER, WORKSPACE_VOLUME, STATE_VOLUME]);
+  const names = new NameAllocator([AGENT_CONTAINER, WORKSPACE_VOLUME, STATE_VOLUME, AGENT_STATE_VOLUME]);
   const serviceContainers = pipeline.services.map((s) => names.allocate(s.name, 'service'));
   const compiledUnits: Unit[] = units.map((u) => ({ ...u, container: names.allocate(u.steps[0]!.name, 'step') }));
   for (const u of compiledUnits) {
@@ -426,6 +428,7 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
   const volumes: TaskVolume[] = [
     { name: WORKSPACE_VOLUME },
     { name: STATE_VOLUME },
+    { name: AGENT_STATE_VOLUME },
     ...pipeline.volumes.map((v) => ({ name: volumeName(v.name) })),
   ];
   const content: Omit<RegisterTaskDefinitionCommandInput, 'family'> = {
@@ -571,10 +574,12 @@ function logConfiguration(options: CompileOptions, agent = false): ContainerDefi
   };
 }
 
-function baseMounts(pipeline: Pipeline): MountPoint[] {
+/** The agent alone may write AGENT_STATE_DIR (contract.ts): every other container reads it only. */
+function baseMounts(pipeline: Pipeline, agent = false): MountPoint[] {
   return [
     { sourceVolume: WORKSPACE_VOLUME, containerPath: pipeline.workspace.path, readOnly: false },
     { sourceVolume: STATE_VOLUME, containerPath: STATE_DIR, readOnly: false },
+    { sourceVolume: AGENT_STATE_VOLUME, containerPath: AGENT_STATE_DIR, readOnly: !agent },
   ];
 }
 
@@ -597,7 +602,7 @@ function stepMounts(steps: Step[], c: Common): MountPoint[] {
 function volumeName(name: string): string {
   const safe = ecsSafeName(name, 'volume');
   // The two task volumes of the contract keep their names.
-  return safe === WORKSPACE_VOLUME || safe === STATE_VOLUME ? `user-${safe}` : safe;
+  return safe === WORKSPACE_VOLUME || safe === STATE_VOLUME || safe === AGENT_STATE_VOLUME ? `user-${safe}` : safe;
 }
 
 function keyValues(env: Record<string, string>): KeyValuePair[] {
@@ -685,7 +690,7 @@ function agentContainer(plan: AgentPlan, options: CompileOptions, pipeline: Pipe
       retries: HEALTH.retries.max,
       startPeriod: HEALTH.startPeriod.max,
     },
-    mountPoints: baseMounts(pipeline),
+    mountPoints: baseMounts(pipeline, true),
     logConfiguration: logConfiguration(options, true),
   };
 }
@@ -912,17 +917,20 @@ function secretArn(
   const doc = documents.find((d) => d.name === secret);
   if (doc?.get) {
     const { path, name: key } = doc.get;
-    if (!path.startsWith(own) || path.length === own.length || /(^|\/)\.\.?(\/|$)/.test(path.slice(own.length))) {
+    // One segment under the prefix: `/slipway/org/repo/sub/x` is repository org/repo/sub's
+    // secret x (GitLab subgroups nest), never org/repo's.
+    if (!path.startsWith(own) || !SECRET_NAME.test(path.slice(own.length))) {
       fail(
         `secret "${secret}" reads ${JSON.stringify(path)}, which is not one of this repository's secrets: ` +
-          `a secret document may only name a secret under ${own} (the repository's own prefix)`,
+          `a secret document may only name a secret directly under ${own} (the repository's own prefix, one more segment: ` +
+          'letters, digits, "_", "." and "-"; a deeper path belongs to a nested repository)',
         doc.pos,
       );
     }
     return secretsManagerRef(path, key, options);
   }
   if (!SECRET_NAME.test(secret)) {
-    fail(`from_secret "${secret}" is not a valid secret name: use letters, digits, "_", "." and "-" (it is one segment of the parameter path ${own}NAME)`);
+    fail(`from_secret "${secret}" is not a valid secret name: use letters, digits, "_", "." and "-", not "." or ".." (it is one segment of the parameter path ${own}NAME)`);
   }
   const path = pathOf(ctx.repo.slug, secret);
   return options.accountId ? `arn:${partitionOf(options)}:ssm:${options.region}:${options.accountId}:parameter${path}` : path;

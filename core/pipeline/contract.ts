@@ -13,15 +13,31 @@ export const DEFAULT_AGENT_IMAGE = 'slipway/task-runner:latest';
 /** Task volume holding the clone, mounted at the pipeline's workspace path. */
 export const WORKSPACE_VOLUME = 'workspace';
 
-/** Task volume shared by the agent and the steps for run-time state (never the clone). */
+/**
+ * Task volume shared by the agent and the steps for run-time state (never the clone):
+ * the steps' exit records (STEP_RECORD_DIR), which steps write.
+ */
 export const STATE_VOLUME = 'slipway-state';
 export const STATE_DIR = '/slipway';
 
+/**
+ * Task volume of what the agent writes for the steps to run with (the env file, the
+ * busybox of the masks, the ready file), mounted inside STATE_DIR: read-write in the
+ * agent, read-only in every other container, so that no step can change what a later
+ * step runs with (ECS MountPoint `readOnly`:
+ * https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_MountPoint.html).
+ * Nested read-only inside read-write, never the reverse: a runtime creates a nested
+ * mount point in its parent, which fails under a read-only parent
+ * (https://github.com/docker/for-linux/issues/128).
+ */
+export const AGENT_STATE_VOLUME = 'slipway-agent';
+export const AGENT_STATE_DIR = `${STATE_DIR}/agent`;
+
 /** Written by the agent once clone and service readiness are done; its health check tests it. */
-export const READY_FILE = `${STATE_DIR}/ready`;
+export const READY_FILE = `${AGENT_STATE_DIR}/ready`;
 
 /** Written by the agent: `export NAME='value'` lines (DRONE_* of this run) that each step sources. */
-export const ENV_FILE = `${STATE_DIR}/env`;
+export const ENV_FILE = `${AGENT_STATE_DIR}/env`;
 
 /**
  * Final records of the step containers. Each step's wrapper writes `<container>.exit` (its
@@ -39,7 +55,7 @@ export const STEP_RECORD_DIR = `${STATE_DIR}/steps`;
  * and then execs the image's own entrypoint (script.ts, pluginScript); and every mask runs
  * as awk under it, far faster than its portable shell fallback (script.ts, maskFunction).
  */
-export const STATE_BUSYBOX = `${STATE_DIR}/bin/busybox`;
+export const STATE_BUSYBOX = `${AGENT_STATE_DIR}/bin/busybox`;
 
 /** Written beside `<container>.exit` when a step's status gate decided not to run it. */
 export const STEP_SKIPPED_SUFFIX = '.skipped';
@@ -82,9 +98,10 @@ export const AGENT_ENV = {
   busybox: 'SLIPWAY_BUSYBOX',
 } as const;
 
-/** The state files under a state directory: READY_FILE, ENV_FILE, STEP_RECORD_DIR when it is STATE_DIR. */
-export function statePaths(stateDir: string = STATE_DIR): { ready: string; env: string; steps: string } {
-  return { ready: `${stateDir}/ready`, env: `${stateDir}/env`, steps: `${stateDir}/steps` };
+/** The state files under a state directory: READY_FILE, ENV_FILE, STEP_RECORD_DIR, AGENT_STATE_DIR when it is STATE_DIR. */
+export function statePaths(stateDir: string = STATE_DIR): { ready: string; env: string; steps: string; agent: string } {
+  const agent = `${stateDir}${AGENT_STATE_DIR.slice(STATE_DIR.length)}`;
+  return { ready: `${agent}/ready`, env: `${agent}/env`, steps: `${stateDir}/steps`, agent };
 }
 
 /** The file a step's wrapper writes its exit code to (a decimal number, newline optional). */

@@ -18,11 +18,28 @@
 //
 // No regular expressions are built: patterns are short and usually literal, so a direct
 // walk is the cheapest way to evaluate them per step per build.
+//
+// Hostile patterns stay polynomial. doublestar expands `{a,b}` by matching each option
+// followed by the rest of the pattern, which alone is exponential in the number of
+// groups (`{a,a}{a,a}…{a,a}b`: 2^k tries). Here every sub-match that failed is
+// remembered by the pattern text it started from and how much of the name was left, so
+// each (pattern state, name offset) pair is tried at most once. Without an option that
+// holds a further `{`, every pattern state is a piece of one option followed by a
+// suffix of the pattern: O(P²) states × O(N) offsets, each O(P + N) to try. Lint refuses
+// patterns longer than MAX_PATTERN_LENGTH, and every step spends a unit of the planner's
+// work budget (work.ts), which bounds even the nested forms.
+
+import { spend } from './work.js';
 
 const SEPARATOR = '/';
 
+/** The longest glob pattern lint accepts in `when:` / `trigger:` (branch names and paths are far shorter). */
+export const MAX_PATTERN_LENGTH = 1024;
+const PHASE = 'match when:/trigger: patterns';
+
 /** True when `name` matches `pattern` as Drone would; a malformed pattern never matches. */
 export function globMatch(pattern: string, name: string): boolean {
+  spend(1 + ((pattern.length + name.length) >> 4), PHASE);
   // Fast path: most conditions are plain words (`main`, `push`, `production`).
   if (!hasMeta(pattern)) {
     if (pattern === name) return true;
@@ -106,6 +123,7 @@ function matchFrom(pat: string[], p: number, name: string[], n: number, failed: 
       // Only another `**` further on can revisit a sub-match: remember failures then.
       if (failed === undefined && pat.indexOf('**', p) !== -1) failed = new Set();
       for (; n < nameLen; n++) {
+        spend(1, PHASE);
         const key = p * (nameLen + 1) + n;
         if (failed?.has(key)) continue;
         if (matchFrom(pat, p, name, n, failed) === true) return true;
@@ -134,9 +152,12 @@ function matchComponent(pattern: string, name: string, failures: Failures | unde
   if (patLen === 0) return false;
   if (nameLen === 0 && pattern !== '*') return false;
 
+  // A call copies and hashes its pattern and name: charge for their length too.
+  spend(2 + ((patLen + nameLen) >> 2), PHASE);
   let p = 0;
   let n = 0;
   while (p < patLen && n < nameLen) {
+    spend(1, PHASE);
     const pc = pattern[p]!;
     const nw = width(name, n);
     if (pc === '\\') {
@@ -205,9 +226,16 @@ function matchComponent(pattern: string, name: string, failures: Failures | unde
       const options = splitUnescaped(pattern.slice(p, end), ',');
       const rest = pattern.slice(end + 1);
       const tail = name.slice(n);
+      const left = tail.length;
+      // Options often share a continuation (`{a,a}{a,a}…`): a state that failed once fails again.
+      failures ??= new Map();
       for (const option of options) {
-        const m = matchComponent(option + rest, tail, failures);
+        const state = option + rest;
+        spend(1 + (state.length >> 4), PHASE);
+        if (known(failures, state, left)) continue;
+        const m = matchComponent(state, tail, failures);
         if (m !== false) return m;
+        remember(failures, state, left);
       }
       return false;
     } else if (pc === '?' || pattern.slice(p, p + width(pattern, p)) === name.slice(n, n + nw)) {

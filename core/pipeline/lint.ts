@@ -2,17 +2,19 @@
 // cannot do. Each rule's message starts with a constant phrase (LINT.*) after the path of
 // the offending key, so tools and tests can recognise a rule without parsing prose.
 
-import { STATE_DIR, STATE_VOLUME, WORKSPACE_VOLUME } from './contract.js';
+import { AGENT_STATE_VOLUME, STATE_DIR, STATE_VOLUME, WORKSPACE_VOLUME } from './contract.js';
 import { closest } from './format.js';
 import { EPHEMERAL_STORAGE, HEALTH, MAX_CONTAINERS } from './limits.js';
-import { SECRET_NAME, SHELL_NAME } from './secret-names.js';
+import { SECRET_NAME, SHELL_NAME, normalizePath } from './secret-names.js';
 import { fitContainers, tooManyContainersMessage, type PackUnit } from './pack.js';
 import { stepKind } from './step-order.js';
 import { mayReceiveSecrets } from './plugin-command.js';
 import { imageRepository } from './known-images.js';
-import { UNSUPPORTED_STEP_KEYS, entry, type ParsedFile, type ParsedPipeline } from './parse.js';
+import { CONDITION_FIELDS, UNSUPPORTED_STEP_KEYS, entry, type ParsedFile, type ParsedPipeline } from './parse.js';
+import { MAX_PATTERN_LENGTH } from './glob.js';
+import { spend } from './work.js';
 import type { SourceMap, SourceNode } from './yaml-source.js';
-import type { Conditions, Diagnostic, Position, Step } from './types.js';
+import type { Conditions, Diagnostic, Pipeline, Position, Step } from './types.js';
 
 export const LINT = {
   duplicatePipeline: 'duplicate pipeline name',
@@ -50,7 +52,11 @@ export const LINT = {
   secretEnvName: 'secret in a variable the shell cannot name',
   secretName: 'invalid secret name',
   serviceNamesUnresolved: 'service names do not resolve here',
+  patternTooLong: 'pattern too long',
+  maskedPluginEnvName: 'variable a masked plugin cannot receive',
 } as const;
+
+const PHASE = 'check the pipelines';
 
 /** The longest pipeline `timeout`: a hung build must not hold a Fargate task (and its bill) for days. */
 export const MAX_TIMEOUT_MINUTES = 1440;
@@ -69,7 +75,7 @@ export const FARGATE_MAX = { cpu: 16_384, memory: 122_880 } as const;
 
 /** Images that Drone runs privileged by default: they need a Docker daemon. */
 const DOCKER_DAEMON_PLUGINS = new Set(['plugins/docker', 'plugins/ecr', 'plugins/gcr', 'plugins/acr', 'plugins/heroku']);
-const RESERVED_VOLUMES = new Set(['workspace', '_workspace', '_docker_socket', WORKSPACE_VOLUME, STATE_VOLUME]);
+const RESERVED_VOLUMES = new Set(['workspace', '_workspace', '_docker_socket', WORKSPACE_VOLUME, STATE_VOLUME, AGENT_STATE_VOLUME]);
 const RESERVED_PATHS = [STATE_DIR, '/run/drone'];
 const EVENTS = ['push', 'pull_request', 'tag', 'promote', 'rollback', 'cron', 'custom'];
 const STATUSES = ['success', 'failure'];
@@ -108,10 +114,15 @@ interface Located {
 }
 
 function located(p: ParsedPipeline): Located[] {
-  const indexIn = (key: string, source: SourceMap) => {
+  // Positions by identity, found once: indexOf per step would be quadratic in the steps.
+  const positions = new Map<SourceNode, number>();
+  for (const key of ['services', 'steps']) {
     const seq = entry(p.source, key)?.value;
-    return seq?.kind === 'seq' ? seq.items.indexOf(source) : -1;
-  };
+    if (seq?.kind !== 'seq') continue;
+    spend(seq.items.length, PHASE);
+    seq.items.forEach((item, i) => positions.set(item, i));
+  }
+  const indexIn = (_key: string, source: SourceMap) => positions.get(source) ?? -1;
   return [
     ...p.pipeline.services.map((step, i) => ({ step, source: p.serviceSources[i]!, path: `services[${indexIn('services', p.serviceSources[i]!)}]`, service: true })),
     ...p.pipeline.steps.map((step, i) => ({ step, source: p.stepSources[i]!, path: `steps[${indexIn('steps', p.stepSources[i]!)}]`, service: false })),
@@ -144,7 +155,10 @@ function lintPipeline(p: ParsedPipeline, out: Findings, secretDocs: ReadonlySet<
   if (RESERVED_PATHS.some((r) => isUnder(pipeline.workspace.path, r))) {
     out.error(valuePos(p.source, 'workspace'), 'workspace', `${LINT.reservedPath}: ${pipeline.workspace.path} is reserved for the runner; choose another path`);
   }
-  for (const s of all) lintStep(s, out);
+  for (const s of all) {
+    spend(50, PHASE); // every rule looks at every step
+    lintStep(s, out);
+  }
   lintContainerCount(p, out);
   if (pipeline.timeout > MAX_TIMEOUT_MINUTES) {
     out.error(
@@ -156,6 +170,36 @@ function lintPipeline(p: ParsedPipeline, out: Findings, secretDocs: ReadonlySet<
   lintSecretNames(p.pipeline.environment, entry(p.source, 'environment')?.value, 'environment', secretDocs, out);
   for (const s of all) lintSecretNames(s.step.environment, entry(s.source, 'environment')?.value, `${s.path}.environment`, secretDocs, out);
   lintUnresolvedNames(p, all, out);
+  for (const s of all) if (!s.service) lintMaskedPluginNames(s, p.pipeline, out);
+}
+
+/**
+ * A plugin step that receives secrets runs its image's command under a shell wrapper that
+ * masks its output (script.ts, pluginScript). A shell passes on only variables whose
+ * names it can hold (dash and busybox sh drop `PLUGIN_API-KEY` from the environment of
+ * what they run), so such a setting or variable would never reach the plugin, and could
+ * not be masked: refused here, with the rename that works. A plugin without secrets runs
+ * its image directly and receives every name, as in Drone.
+ */
+function lintMaskedPluginNames(s: Located, pipeline: Pipeline, out: Findings): void {
+  if (s.step.commands.length > 0 || !mayReceiveSecrets(s.step, pipeline)) return;
+  const settings = entry(s.source, 'settings')?.value;
+  for (const key of Object.keys(s.step.settings)) {
+    const name = `PLUGIN_${key.toUpperCase()}`;
+    if (SHELL_NAME.test(name)) continue;
+    const at = settings?.kind === 'map' ? (entry(settings, key)?.keyPos ?? settings.pos) : s.source.pos;
+    out.error(at, `${s.path}.settings.${key}`, `${LINT.maskedPluginEnvName}: "${key}" becomes ${name}; this step receives secrets, so its output is masked by a shell wrapper, which cannot pass that name on to the plugin nor mask it; use ${shellSafe(key)} if the plugin reads ${shellSafe(name)}`);
+  }
+  const environment = entry(s.source, 'environment')?.value;
+  for (const name of Object.keys(s.step.environment)) {
+    if (SHELL_NAME.test(name) || 'fromSecret' in s.step.environment[name]!) continue; // secrets: lintSecretNames
+    const at = environment?.kind === 'map' ? (entry(environment, name)?.keyPos ?? environment.pos) : s.source.pos;
+    out.error(at, `${s.path}.environment.${name}`, `${LINT.maskedPluginEnvName}: "${name}"; this step receives secrets, so its output is masked by a shell wrapper, which cannot pass that name on to the plugin; use ${shellSafe(name)}`);
+  }
+}
+
+function shellSafe(name: string): string {
+  return name.replace(/[^A-Za-z0-9_]/g, '_').replace(/^([0-9])/, '_$1');
 }
 
 /**
@@ -172,7 +216,7 @@ function lintSecretNames(env: Step['environment'], node: SourceNode | undefined,
     }
     if (!docs.has(value.fromSecret) && !SECRET_NAME.test(value.fromSecret)) {
       const at = e?.value.kind === 'map' ? valuePos(e.value, 'from_secret') : keyAt;
-      out.error(at, `${path}.${name}.from_secret`, `${LINT.secretName}: "${value.fromSecret}" (a repository secret's name is one segment of its parameter path: letters, digits, "_", "." and "-")`);
+      out.error(at, `${path}.${name}.from_secret`, `${LINT.secretName}: "${value.fromSecret}" (a repository secret's name is one segment of its parameter path: letters, digits, "_", "." and "-", not "." or "..")`);
     }
   }
 }
@@ -184,9 +228,12 @@ function lintSecretNames(env: Step['environment'], node: SourceNode | undefined,
  * its settings, environment or commands) must use localhost instead.
  */
 function lintUnresolvedNames(p: ParsedPipeline, all: Located[], out: Findings): void {
-  const names = [...p.pipeline.services.map((s) => s.name), ...p.pipeline.steps.filter((s) => s.detach).map((s) => s.name)];
+  const names = [...new Set([...p.pipeline.services.map((s) => s.name), ...p.pipeline.steps.filter((s) => s.detach).map((s) => s.name)])];
   if (names.length === 0) return;
+  const nameSet = new Set(names);
+  const odd = names.filter((n) => !/^[A-Za-z0-9._-]+$/.test(n)).map((n) => ({ name: n, pattern: new RegExp(`(^|[^A-Za-z0-9._-])${escapeRegExp(n)}($|[^A-Za-z0-9_-])`) }));
   for (const s of all) {
+    spend(1, PHASE);
     if (s.service) continue;
     const plugin = s.step.commands.length === 0 && !mayReceiveSecrets(s.step, p.pipeline);
     if (s.step.commands.length === 0 && !plugin) continue;
@@ -197,7 +244,8 @@ function lintUnresolvedNames(p: ParsedPipeline, all: Located[], out: Findings): 
       ...Object.values(s.step.environment).map((v) => ('value' in v ? v.value : '')),
       ...s.step.commands,
     ].join('\n');
-    const used = names.filter((n) => n !== s.step.name && new RegExp(`(^|[^A-Za-z0-9._-])${escapeRegExp(n)}($|[^A-Za-z0-9_-])`).test(text));
+    const named = namesIn(text, nameSet, odd);
+    const used = names.filter((n) => n !== s.step.name && named.has(n));
     if (used.length === 0) continue;
     const list = used.map((n) => `"${n}"`).join(', ');
     if (plugin) {
@@ -206,6 +254,28 @@ function lintUnresolvedNames(p: ParsedPipeline, all: Located[], out: Findings): 
       out.warn(keyPos(s.source, 'user'), `${s.path}.user`, `${LINT.serviceNamesUnresolved}: "${s.step.name}" names ${list} but runs as ${s.step.user}, who cannot write /etc/hosts; use localhost (the containers of one task share it)`);
     }
   }
+}
+
+/**
+ * The names that `text` mentions as a host: not preceded by a name character or a dot,
+ * not followed by a name character (`db:5432`, `db.` and `@db` name db; `mydb`, `x.db`
+ * do not). One pass over the text with set lookups, so a file with thousands of
+ * services and steps stays linear; `odd` holds names with other characters, tested
+ * one by one.
+ */
+function namesIn(text: string, names: ReadonlySet<string>, odd: readonly { name: string; pattern: RegExp }[]): Set<string> {
+  spend(1 + (text.length >> 3) + odd.length * (1 + (text.length >> 4)), PHASE);
+  const found = new Set<string>();
+  for (const match of text.matchAll(/[A-Za-z0-9._-]+/g)) {
+    const run = match[0];
+    // A name starts the run and ends at its end or before a dot.
+    for (let dot = run.indexOf('.'); dot !== -1 && dot <= MAX_NAME_LENGTH; dot = run.indexOf('.', dot + 1)) {
+      if (names.has(run.slice(0, dot))) found.add(run.slice(0, dot));
+    }
+    if (names.has(run)) found.add(run);
+  }
+  for (const { name, pattern } of odd) if (pattern.test(text)) found.add(name);
+  return found;
 }
 
 function escapeRegExp(text: string): string {
@@ -439,6 +509,15 @@ const UNSUPPORTED_ADVICE: Record<(typeof UNSUPPORTED_STEP_KEYS)[number], { sever
 
 function lintConditions(node: SourceNode | undefined, conditions: Conditions, path: string, out: Findings): void {
   if (node?.kind !== 'map') return;
+  for (const field of CONDITION_FIELDS) {
+    const e = entry(node, field);
+    if (!e) continue;
+    for (const value of [...conditions[field].include, ...conditions[field].exclude]) {
+      spend(1, PHASE);
+      if (value.length <= MAX_PATTERN_LENGTH) continue;
+      out.error(e.value.pos, `${path}.${field}`, `${LINT.patternTooLong}: ${value.length} characters, at most ${MAX_PATTERN_LENGTH} (starts ${truncate(value)})`);
+    }
+  }
   const check = (field: 'event' | 'status', allowed: string[]) => {
     const e = entry(node, field);
     if (!e) return;
@@ -563,7 +642,9 @@ export function findCycles(nodes: readonly string[], edges: (node: string) => re
       const target = targets[top.next++]!;
       if (!known.has(target)) continue;
       const s = state.get(target);
+      spend(1, PHASE);
       if (s === 'active') {
+        spend(stack.length, PHASE);
         const from = stack.findIndex((f) => f.node === target);
         cycles.push([...stack.slice(from).map((f) => f.node), target]);
       } else if (s === undefined) {
@@ -579,8 +660,9 @@ function scalar(node: SourceNode | undefined): string | undefined {
   return node?.kind === 'scalar' && node.value !== null ? node.text : undefined;
 }
 
+/** Whether `path`, once `//`, `.` and `..` are resolved, is `root` or lies below it. */
 function isUnder(path: string, root: string): boolean {
-  const clean = path.replace(/\/+$/, '');
+  const clean = normalizePath(path);
   return clean === root || clean.startsWith(`${root}/`);
 }
 

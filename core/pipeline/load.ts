@@ -7,13 +7,23 @@ import { lintParsed } from './lint.js';
 import { parseDocuments } from './parse.js';
 import type { Diagnostic, Manifest, Position } from './types.js';
 import { readYaml } from './yaml-source.js';
+import { WorkLimitExceeded, WorkMeter, activeMeter, metered } from './work.js';
 
 export const MANIFEST_LIMITS = {
   /** Bytes of YAML. Real pipelines are a few KiB; this keeps a hostile file cheap. */
   maxBytes: 1024 * 1024,
 } as const;
 
+/**
+ * Reads, parses and lints under a work budget (work.ts): the caller's active meter (the
+ * planner's, shared with trigger evaluation and compilation), or a fresh one.
+ */
 export function loadManifest(file: string, text: string): Manifest {
+  const meter = activeMeter();
+  return meter ? loadMetered(file, text) : metered(new WorkMeter(), () => loadMetered(file, text));
+}
+
+function loadMetered(file: string, text: string): Manifest {
   const manifest: Manifest = { file, pipelines: [], secrets: [], skipped: [], diagnostics: [] };
   const fail = (pos: Position, message: string): Manifest => {
     manifest.diagnostics.push({ file, line: pos.line, column: pos.column, severity: 'error', message });
@@ -55,6 +65,14 @@ export function loadManifest(file: string, text: string): Manifest {
       }
     }
   } catch (error) {
+    manifest.pipelines = [];
+    manifest.secrets = [];
+    manifest.skipped = [];
+    if (error instanceof WorkLimitExceeded) {
+      manifest.diagnostics = [];
+      fail(START, error.message);
+      return manifest;
+    }
     // A bug of ours must still reach the user as a diagnostic, not as a crash of the
     // webhook or the CLI; the message says it is ours.
     manifest.pipelines = [];

@@ -7,7 +7,7 @@
 // rather than Drone's DRONE_SCRIPT variable: `sh -c` needs no file and no `eval`, and the
 // script does not end up in the environment every child process of the step inherits.
 
-import { ENV_FILE, STATE_DIR, STEP_RECORD_DIR, STEP_SKIPPED_SUFFIX, STEP_UNREACHABLE_SUFFIX } from './contract.js';
+import { ENV_FILE, STATE_BUSYBOX, STATE_DIR, STEP_RECORD_DIR, STEP_SKIPPED_SUFFIX, STEP_UNREACHABLE_SUFFIX } from './contract.js';
 import { SHELL_NAME } from './secret-names.js';
 
 /** The mask written in place of a secret value. */
@@ -94,7 +94,9 @@ export function stepScript(input: ScriptInput): string {
  */
 function waitedJob(subshell: string[], secretEnv: string[]): string[] {
   const out: string[] = [];
-  const secrets = secretEnv.filter((name) => SHELL_NAME.test(name));
+  // Every secret is masked, whatever its name: a plugin setting `api-key` arrives as
+  // PLUGIN_API-KEY (Drone's encoding), which awk reads from ENVIRON (see maskFunction).
+  const secrets = [...new Set(secretEnv)];
   if (secrets.length === 0) {
     out.push(...subshell.map((line, i) => (i === subshell.length - 1 ? `${line} &` : line)));
   } else {
@@ -395,6 +397,16 @@ const AWK_MASK = `BEGIN {
  * Reading stops at the end line ($slipway_end) written after the commands end.
  */
 function maskFunction(secretEnv: string[]): string[] {
+  // The loop reads a value by expanding its name, which only a shell name allows; names
+  // are never written into the script unquoted. Without busybox, a secret under another
+  // name cannot be masked: the output is withheld rather than shown unmasked.
+  const shellNames = secretEnv.filter((name) => SHELL_NAME.test(name));
+  const otherNames = secretEnv.filter((name) => !SHELL_NAME.test(name));
+  const withhold = otherNames.length === 0 ? [] : [
+    `  printf '%s\\n' ${shellQuote(`slipway: the output is withheld: ${otherNames.join(', ')} cannot be masked without the agent's busybox (${STATE_BUSYBOX})`)}`,
+    '  while IFS= read -r slipway_line; do [ "$slipway_line" = "$slipway_end" ] && break; done',
+    '  return',
+  ];
   return [
     `slipway_nl='`,
     `'`,
@@ -404,15 +416,16 @@ function maskFunction(secretEnv: string[]): string[] {
     // The fast path: the same mask in awk, run by the busybox the agent installs (STATE_BUSYBOX),
     // several times faster than the loop below (bench/mask.bench.ts), and linear on long lines.
     // The loop is the fallback for a run without it.
-    `  slipway_bb="\${SLIPWAY_STATE_DIR:-${STATE_DIR}}/bin/busybox"`,
+    `  slipway_bb="\${SLIPWAY_STATE_DIR:-${STATE_DIR}}${relative(STATE_BUSYBOX)}"`,
     '  if [ -x "$slipway_bb" ]; then',
     `    "$slipway_bb" awk -v slipway_end="$slipway_end" -v slipway_names=${shellQuote(secretEnv.join(' '))} -v slipway_min=${MIN_MASKED} -v slipway_mask=${shellQuote(SECRET_MASK)} ${shellQuote(AWK_MASK)}`,
     '    return',
     '  fi',
+    ...withhold,
     // Collect the parts into $slipway_sorted, one per line, longest first (insertion).
     "  slipway_blank=$(printf ' \\t\\r')",
     '  slipway_sorted=',
-    `  for slipway_n in ${secretEnv.join(' ')}; do`,
+    `  for slipway_n in ${shellNames.join(' ')}; do`,
     '    eval "slipway_rest=\\${$slipway_n-}"',
     '    case $slipway_rest in *"$slipway_nl"*) slipway_multi=yes ;; *) slipway_multi=no ;; esac',
     '    while [ -n "$slipway_rest" ]; do',

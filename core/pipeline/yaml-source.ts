@@ -2,8 +2,9 @@
 // every node. Aliases and merge keys (`<<: *defaults`) are expanded here, under a budget,
 // so nothing downstream has to know about them and an alias bomb cannot exhaust memory.
 
-import { LineCounter, parseAllDocuments, isAlias, isMap, isPair, isScalar, isSeq, type Document, type Node as YamlNode } from 'yaml';
+import { Composer, Lexer, LineCounter, Parser, isAlias, isMap, isPair, isScalar, isSeq, type CST, type Document, type Node as YamlNode } from 'yaml';
 import type { Diagnostic, Position } from './types.js';
+import { spend } from './work.js';
 
 export type ScalarValue = string | number | boolean | null;
 
@@ -55,7 +56,20 @@ export const YAML_LIMITS = {
   maxAliases: 10_000,
   /** Nesting of maps and lists. */
   maxDepth: 64,
+  /**
+   * Keys of one map. Real maps (environment, settings) hold tens; the bound keeps a
+   * hostile file's maps small before anything compares their keys.
+   */
+  maxKeysPerMap: 1_000,
+  /**
+   * Lexical tokens (a key, a `:`, a space, a value: about six per node), counted while
+   * lexing, so that even the parser's linear pass over a hostile file stays short.
+   */
+  maxTokens: 250_000,
 } as const;
+
+/** Work units (work.ts) per lexical token: lexing and parsing one costs as much as tens of inner-loop steps. */
+const UNITS_PER_TOKEN = 40;
 
 class LimitExceeded extends Error {}
 
@@ -70,7 +84,21 @@ export function readYaml(file: string, text: string): SourceFile {
   const report = (pos: Position, severity: Diagnostic['severity'], message: string) =>
     diagnostics.push({ file, line: pos.line, column: pos.column, severity, message });
 
-  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: false });
+  // Syntax first (linear), then the size check on that tree, and only then composition.
+  // The library's own duplicate-key check compares each key with every earlier one
+  // (100k keys in one map: minutes), so it is off and convert() checks keys with a Set.
+  const read = parseTokens(text, lineCounter);
+  if ('offset' in read) {
+    report(at(read.offset), 'error', read.message);
+    return { documents: [], diagnostics };
+  }
+  const tokens = read.tokens;
+  const refused = preScan(tokens);
+  if (refused) {
+    report(at(refused.offset), 'error', refused.message);
+    return { documents: [], diagnostics };
+  }
+  const docs = Array.from(new Composer({ prettyErrors: false, uniqueKeys: false, merge: false }).compose(tokens));
   const documents: SourceDocument[] = [];
   const budget: Budget = { nodes: 0, aliases: 0, resolved: new Map() };
 
@@ -101,6 +129,59 @@ export function readYaml(file: string, text: string): SourceFile {
   return { documents, diagnostics };
 }
 
+/** The library's Parser.parse, fed one lexical token at a time so that their number is bounded. */
+function parseTokens(text: string, lineCounter: LineCounter): { tokens: CST.Token[] } | { offset: number; message: string } {
+  const parser = new Parser(lineCounter.addNewLine);
+  lineCounter.addNewLine(0);
+  const tokens: CST.Token[] = [];
+  let count = 0;
+  for (const lexeme of new Lexer().lex(text, false)) {
+    if (++count > YAML_LIMITS.maxTokens) {
+      return { offset: parser.offset, message: `yaml: the file has more than ${YAML_LIMITS.maxTokens} tokens (the limit keeps planning every repository's builds fast)` };
+    }
+    if ((count & 1023) === 0) spend(1024 * UNITS_PER_TOKEN, 'read the YAML');
+    for (const token of parser.next(lexeme)) tokens.push(token);
+  }
+  for (const token of parser.end()) tokens.push(token);
+  return { tokens };
+}
+
+/**
+ * Counts the syntax tree's nodes and each map's keys without composing anything, and
+ * says where the first limit is passed. Iterative: nesting cannot overflow the stack.
+ */
+function preScan(tokens: readonly CST.Token[]): { offset: number; message: string } | undefined {
+  let nodes = 0;
+  const stack: CST.Token[] = [...tokens];
+  while (stack.length > 0) {
+    const token = stack.pop()!;
+    if (token.type === 'document') {
+      if (token.value) stack.push(token.value);
+      continue;
+    }
+    if (token.type !== 'block-map' && token.type !== 'block-seq' && token.type !== 'flow-collection') continue;
+    const isMapToken = token.type === 'block-map' || (token.type === 'flow-collection' && token.start.source === '{');
+    let keys = 0;
+    for (const item of token.items as CST.CollectionItem[]) {
+      if (isMapToken && (item.key !== undefined || item.sep !== undefined)) {
+        if (++keys > YAML_LIMITS.maxKeysPerMap) {
+          const offset = item.key?.offset ?? token.offset;
+          return { offset, message: `yaml: a map with more than ${YAML_LIMITS.maxKeysPerMap} keys (the limit per map; split the data or keep it in a file the steps read)` };
+        }
+      }
+      if (item.value !== undefined) {
+        if (++nodes > YAML_LIMITS.maxNodes) {
+          return { offset: item.value.offset, message: `yaml: the file has more than ${YAML_LIMITS.maxNodes} nodes (the limit keeps planning every repository's builds fast)` };
+        }
+        stack.push(item.value);
+      }
+      if (item.key) stack.push(item.key);
+    }
+  }
+  spend(nodes, 'read the YAML');
+  return undefined;
+}
+
 function yamlErrorText(message: string): string {
   // The parser's own stack overflow on absurd nesting, said in the user's terms.
   if (/call stack/i.test(message)) return `nesting is too deep to read (the limit is ${YAML_LIMITS.maxDepth} levels)`;
@@ -124,6 +205,7 @@ function convert(
   at: (offset: number | undefined) => Position,
   report: Report,
 ): SourceNode | null {
+  spend(1, 'read the YAML');
   if (++budget.nodes > YAML_LIMITS.maxNodes) {
     throw new LimitExceeded(`yaml: the file expands to more than ${YAML_LIMITS.maxNodes} nodes (aliases are limited to guard against alias bombs)`);
   }
@@ -182,6 +264,7 @@ function convert(
     active.add(node);
     const entries: SourceEntry[] = [];
     const merged: SourceEntry[] = [];
+    const seen = new Set<unknown>();
     for (const pair of node.items) {
       if (!isPair(pair)) continue;
       const keyNode = pair.key as YamlNode | null;
@@ -190,6 +273,13 @@ function convert(
         report(keyPos, 'error', 'yaml: a map key must be a plain value, not a list or map');
         continue;
       }
+      // The library's rule (equal scalar values, so `1` and `"1"` differ), in linear time.
+      const identity = keyNode === null ? null : keyNode.value;
+      if (seen.has(identity)) {
+        report(keyPos, 'error', 'yaml: Map keys must be unique');
+        continue;
+      }
+      seen.add(identity);
       const key = keyNode === null ? '' : keyNode.value === null ? '' : String(keyNode.source ?? keyNode.value);
       if (key === '<<' && keyNode !== null && keyNode.type === 'PLAIN') {
         mergeInto(merged, pair.value);

@@ -13,7 +13,7 @@ import type {
 import { computeMetrics, metricsWindow } from '../../core/builds/metrics.js';
 import { OPENAPI_DOCUMENT } from '../../core/builds/openapi.js';
 import { isStageDone, isStepDone } from '../../core/builds/status.js';
-import type { BuildStore, Page, PageOptions } from '../../core/builds/store.js';
+import { InvalidCursorError, type BuildStore, type Page, type PageOptions } from '../../core/builds/store.js';
 import type { Build, BuildStatus, Repository } from '../../core/builds/types.js';
 import { buildId as makeBuildId } from '../../core/builds/types.js';
 import { cancelBuild, type CancelDeps } from './cancel.js';
@@ -129,7 +129,7 @@ export async function handleApiRequest(request: ApiRequest, deps: ApiDeps): Prom
     if (err instanceof BadRequest) return apiError(400, err.message);
     if (err instanceof ApiFailure) return apiError(err.statusCode, err.message);
     if (err instanceof InvalidPageCursor) return apiError(400, err.message);
-    if (/invalid page cursor/.test((err as Error).message)) return apiError(400, 'the cursor is not one this API returned; start again without it');
+    if (err instanceof InvalidCursorError) return apiError(400, 'the cursor is not one this API returned; start again without it');
     throw err;
   }
   return apiError(404, `no route ${request.method} ${request.path}`);

@@ -19,6 +19,7 @@ import { formatDiagnostic } from '../../core/pipeline/format.js';
 import { loadManifest } from '../../core/pipeline/load.js';
 import { imageCommandQueries, type ImageCommands } from '../../core/pipeline/plugin-command.js';
 import type { Diagnostic } from '../../core/pipeline/types.js';
+import { WorkLimitExceeded, WorkMeter, metered } from '../../core/pipeline/work.js';
 import type { StageJob } from '../../core/scaling/job.js';
 import { buildContextOf } from '../../core/scm/build-context.js';
 import { buildCommitStatus, buildLink } from '../../core/scm/commit-state.js';
@@ -50,6 +51,8 @@ export interface PlannerDeps {
    * name every secret, and one missing stops the task before any step runs.
    */
   secretCheck?: SecretCheck;
+  /** Work units (core/pipeline/work.ts) one message may spend on its pipeline file; default DEFAULT_WORK_LIMIT. */
+  workLimit?: number;
   /** How often the events queue delivers a message before its dead-letter queue (EVENTS_MAX_RECEIVES). */
   maxReceives?: number;
   publicUrl?: string;
@@ -100,7 +103,10 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
     deps.log('no pipeline file: nothing to build', { ...fields, path: repository.configPath });
     return { kind: 'skipped', reason: `${repository.configPath} does not exist at ${hook.commit.sha}` };
   }
-  const manifest = loadManifest(repository.configPath, text);
+  // One work budget for reading, triggers and compilation (core/pipeline/work.ts): a file
+  // that needs more ends as an error build, never as a retry that delays other repositories.
+  const meter = new WorkMeter(deps.workLimit);
+  const manifest = metered(meter, () => loadManifest(repository.configPath, text));
   const fork = hook.pullRequest?.fork ?? false;
   const contextFor = (number: number, createdAt: number): BuildContext =>
     buildContextOf(hook, {
@@ -111,12 +117,17 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
       ...(message.parent !== undefined ? { parent: message.parent } : {}),
     });
 
-  const invalid = diagnosticsText(manifest.diagnostics);
+  let invalid = diagnosticsText(manifest.diagnostics);
   if (!invalid) {
     // Triggers first, so that a push nothing runs for does not use up a build number.
     const input = conditionInput(contextFor(0, deps.now()));
-    if (!manifest.pipelines.some((p) => conditionsMatch(p.trigger, input))) {
-      return { kind: 'skipped', reason: `no pipeline of ${repository.configPath} is triggered by this ${hook.event}` };
+    try {
+      if (!metered(meter, () => manifest.pipelines.some((p) => conditionsMatch(p.trigger, input)))) {
+        return { kind: 'skipped', reason: `no pipeline of ${repository.configPath} is triggered by this ${hook.event}` };
+      }
+    } catch (err) {
+      if (!(err instanceof WorkLimitExceeded)) throw err;
+      invalid = `${repository.configPath}:1:1: ${err.message}`;
     }
   }
 
@@ -149,22 +160,27 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
   let records;
   try {
     const compile = (absentSecrets?: ReadonlySet<string>) =>
-      compileManifest(
-        manifest,
-        ctx,
-        buildCompileOptions(deps.compile, {
-          repoSlug: ctx.repo.slug,
-          buildNumber: number,
-          fork,
-          ...(imageCommands ? { imageCommands } : {}),
-          ...(clone.credentials ? { cloneCredentials: clone.credentials } : {}),
-          ...(absentSecrets ? { absentSecrets } : {}),
-        }),
+      metered(meter, () =>
+        compileManifest(
+          manifest,
+          ctx,
+          buildCompileOptions(deps.compile, {
+            repoSlug: ctx.repo.slug,
+            buildNumber: number,
+            fork,
+            ...(imageCommands ? { imageCommands } : {}),
+            ...(clone.credentials ? { cloneCredentials: clone.credentials } : {}),
+            ...(absentSecrets ? { absentSecrets } : {}),
+          }),
+        ),
       );
     let compiled = compile();
     compiled = await withoutMissingSecrets(compiled, compile, clone.credentials?.passwordFrom, deps, fields);
     records = newBuildRecords(base, manifest, compiled);
   } catch (err) {
+    if (err instanceof WorkLimitExceeded) {
+      return createInvalid(buildRecord(base, { status: 'error', error: `${repository.configPath}:1:1: ${err.message}`, finishedAt: now }), scmRepo, deps);
+    }
     if (!(err instanceof CompileError)) throw err;
     return createInvalid(buildRecord(base, { status: 'error', error: diagnosticsText(err.diagnostics), finishedAt: now }), scmRepo, deps);
   }

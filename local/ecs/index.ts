@@ -18,6 +18,7 @@ import { TaskDefinitionRegistry } from './registry.js';
 import { taskJson, taskStateChangeEvent } from './shapes.js';
 import { LocalTask, type TaskHost } from './task.js';
 import { startReaper } from './reaper.js';
+import { slipwayHome } from '../secrets.js';
 
 export interface LocalEcsOptions {
   /** Port of the API; a free one when omitted. */
@@ -45,6 +46,13 @@ export interface LocalEcsOptions {
   imagePlatforms?: Readonly<Record<string, 'amd64' | 'arm64'>>;
   /** Grace for containers when stop() shuts everything down (default 2000 ms). */
   shutdownGraceMs?: number;
+  /**
+   * Host paths that no container may see, besides the stand-in's own task and log
+   * directories, which are always hidden (each task sees only its own). Default: the
+   * local secret store (SLIPWAY_HOME, ~/.slipway), which holds every repository's
+   * secrets. Namespace mode only: without a mount namespace a container sees the host.
+   */
+  hiddenPaths?: string[];
 }
 
 export interface LocalEcs {
@@ -114,16 +122,20 @@ export async function startLocalEcs(options: LocalEcsOptions = {}): Promise<Loca
 
   const workDir = mkdtempSync(join(tmpdir(), 'slipway-ecs-'));
   const logs = new LogStore(options.logsDir ?? join(workDir, 'logs'));
+
   const bus = new TaskEventBus(options.eventDelivery);
   const metadata = new MetadataService();
   const tasks = new Map<string, LocalTask>();
   const capacity: Capacity = { maxTasks: options.maxTasks ?? 50, vcpuQuota: options.vcpuQuota ?? 6 };
   let shuttingDown = false;
 
+  const logsDir = options.logsDir ?? join(workDir, 'logs');
+  const hiddenPaths = [...new Set([...(options.hiddenPaths ?? [slipwayHome(process.env)]), workDir, logsDir])];
   const host: TaskHost = {
     region,
     namespaces,
     workDir,
+    hiddenPaths,
     logs,
     catalogue: options.catalogue ?? {},
     resolveSecret: options.resolveSecret,
@@ -234,6 +246,7 @@ export async function startLocalEcs(options: LocalEcsOptions = {}): Promise<Loca
       await metadata.close();
       await reaper?.release();
       rmSync(workDir, { recursive: true, force: true });
+      rmSync(`${workDir}.stash`, { recursive: true, force: true });
     },
   };
 }

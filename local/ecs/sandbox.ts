@@ -11,6 +11,8 @@ export interface SandboxMount {
   source: string;
   /** Path the container sees. */
   target: string;
+  /** ECS MountPoint `readOnly`: the container cannot write through this mount. */
+  readOnly?: boolean;
 }
 
 export interface SandboxSpawn {
@@ -38,9 +40,27 @@ export interface TaskSandbox {
 /** Name every task's /etc/hosts gives to the host (like Docker's host.docker.internal). */
 export const HOST_ALIAS = 'host.slipway.internal';
 
-// Runs inside `unshare --mount`: bind mounts, working directory, then the program itself,
-// so the process ECS watches is the container's own (exit code, signals).
-const MOUNT_AND_EXEC = `while [ "$1" != -- ]; do mount --bind "$1" "$2" || { echo "local-ecs: cannot mount $1 at $2" >&2; exit 125; }; shift 2; done; shift
+// Runs inside `unshare --mount`: bind mounts (a read-only one remounted so, as ECS's
+// `readOnly` does; a missing mount point created in its parent, as a container runtime
+// does, which fails under a read-only parent as it does there), then the host paths no
+// container may see are covered by empty tmpfs mounts (the secrets of every repository,
+// every task's files and logs) while the task's own directory is kept (moved aside and
+// back; the covers are empty and 0755, so a service's own user still reaches it), then
+// the working directory and the program itself, so the process ECS watches is the
+// container's own (exit code, signals).
+const MOUNT_AND_EXEC = `while [ "$1" != -- ]; do
+  [ -e "$2" ] || mkdir -p "$2" || { echo "local-ecs: cannot create the mount point $2" >&2; exit 125; }
+  mount --bind "$1" "$2" || { echo "local-ecs: cannot mount $1 at $2" >&2; exit 125; }
+  if [ "$3" = ro ]; then mount -o remount,bind,ro "$2" || { echo "local-ecs: cannot make $2 read-only" >&2; exit 125; }; fi
+  shift 3
+done; shift
+keep="$1"; stash="$2"; shift 2
+mount --bind "$keep" "$stash" || { echo "local-ecs: cannot set $keep aside" >&2; exit 125; }
+while [ "$1" != -- ]; do
+  if [ -e "$1" ]; then mount -t tmpfs -o size=64k,mode=0755 slipway-hidden "$1" || { echo "local-ecs: cannot hide $1" >&2; exit 125; }; fi
+  shift
+done; shift
+mkdir -p "$keep" && mount --move "$stash" "$keep" || { echo "local-ecs: cannot put $keep back" >&2; exit 125; }
 cd "$1" || { echo "local-ecs: working directory $1 does not exist" >&2; exit 125; }; shift
 exec "$@"`;
 
@@ -50,6 +70,14 @@ export interface SandboxOptions {
   taskDir: string;
   /** Mount targets every container gets: created on the host when missing. */
   mountTargets: string[];
+  /**
+   * Host paths no container may see (covered by an empty tmpfs in its mount namespace):
+   * the local secret store, the stand-in's directory of every task. `taskDir` stays
+   * visible inside them. Namespace mode only.
+   */
+  hiddenPaths?: string[];
+  /** An empty host directory outside hiddenPaths, where the task directory is set aside while they are covered. */
+  stashDir?: string;
 }
 
 export async function createSandbox(options: SandboxOptions): Promise<TaskSandbox> {
@@ -67,7 +95,9 @@ export async function createSandbox(options: SandboxOptions): Promise<TaskSandbo
       chownToPostgres(pgRun);
       extraMounts.push({ source: pgRun, target: '/var/run/postgresql' });
     }
-    return namespaceSandbox(network, extraMounts);
+    const stash = options.stashDir ?? `${options.taskDir}.stash`;
+    mkdirSync(stash, { recursive: true });
+    return namespaceSandbox(network, extraMounts, { keep: options.taskDir, stash, hidden: options.hiddenPaths ?? [] });
   } catch (error) {
     await destroyTaskNetwork(network);
     throw error;
@@ -97,7 +127,13 @@ function programPrefix(user: string | undefined): string[] {
   return [setpriv, `--reuid=${u}`, `--regid=${u}`, '--init-groups', ...deathSignal];
 }
 
-function namespaceSandbox(network: TaskNetwork, extraMounts: SandboxMount[]): TaskSandbox {
+/** Parents before children, so a nested mount point is created inside its parent's volume. */
+function mountOrder(mounts: SandboxMount[]): SandboxMount[] {
+  const depth = (m: SandboxMount) => m.target.split('/').filter(Boolean).length;
+  return [...mounts].sort((a, b) => depth(a) - depth(b));
+}
+
+function namespaceSandbox(network: TaskNetwork, extraMounts: SandboxMount[], isolation: { keep: string; stash: string; hidden: string[] }): TaskSandbox {
   const ip = findBinary('ip', ['/usr/sbin', '/sbin']) ?? 'ip';
   return {
     mode: 'namespace',
@@ -106,12 +142,12 @@ function namespaceSandbox(network: TaskNetwork, extraMounts: SandboxMount[]): Ta
     networkName: network.name,
     hostInterface: network.hostInterface,
     spawn(spec) {
-      const mounts = [...spec.mounts, ...extraMounts].flatMap((m) => [m.source, m.target]);
+      const mounts = mountOrder([...spec.mounts, ...extraMounts]).flatMap((m) => [m.source, m.target, m.readOnly ? 'ro' : 'rw']);
       const argv = [
         'netns', 'exec', network.name,
         'unshare', '--mount', '--propagation', 'private',
         '/bin/sh', '-c', MOUNT_AND_EXEC, 'slipway-container',
-        ...mounts, '--', spec.cwd ?? '/',
+        ...mounts, '--', isolation.keep, isolation.stash, ...isolation.hidden, '--', spec.cwd ?? '/',
         ...programPrefix(spec.user), ...spec.argv,
       ];
       // detached: the container leads its own process group, so a stop reaches its children.

@@ -28,6 +28,8 @@ export interface TaskHost {
   namespaces: boolean;
   /** Parent of every task's private directory. */
   workDir: string;
+  /** Host paths no container sees (namespace mode): see LocalEcsOptions.hiddenPaths. */
+  hiddenPaths: string[];
   logs: LogStore;
   catalogue: CatalogueOptions;
   resolveSecret?: (valueFrom: string) => Promise<string>;
@@ -167,7 +169,13 @@ export class LocalTask {
     }
     for (const c of this.containers) mkdirSync(c.dataDir, { recursive: true, mode: 0o755 });
     const targets = [...new Set(this.containers.flatMap((c) => this.mountsOf(c).map((m) => m.target)))];
-    this.sandbox = await createSandbox({ namespaces: this.host.namespaces, taskDir: this.taskDir, mountTargets: targets });
+    this.sandbox = await createSandbox({
+      namespaces: this.host.namespaces,
+      taskDir: this.taskDir,
+      mountTargets: targets,
+      hiddenPaths: this.host.hiddenPaths,
+      stashDir: `${this.host.workDir}.stash`,
+    });
     this.metadata = await this.host.attachMetadata(this);
     this.metadataBaseUrl = this.metadata.baseUrl;
   }
@@ -241,11 +249,12 @@ export class LocalTask {
 
   private mountsOf(c: ContainerState): SandboxMount[] {
     const byName = new Map(this.containers.map((x) => [x.def.name, x]));
-    const points = [
-      ...(c.def.mountPoints ?? []),
-      ...(c.def.volumesFrom ?? []).flatMap((v) => byName.get(v.sourceContainer ?? '')?.def.mountPoints ?? []),
-    ];
-    return points.map((m) => ({ source: this.volumeDirs.get(m.sourceVolume!) ?? join(this.taskDir, 'volumes', m.sourceVolume!), target: m.containerPath! }));
+    const fromOthers = (c.def.volumesFrom ?? []).flatMap((v) => (byName.get(v.sourceContainer ?? '')?.def.mountPoints ?? []).map((m) => ({ ...m, readOnly: m.readOnly || v.readOnly })));
+    return [...(c.def.mountPoints ?? []), ...fromOthers].map((m) => ({
+      source: this.volumeDirs.get(m.sourceVolume!) ?? join(this.taskDir, 'volumes', m.sourceVolume!),
+      target: m.containerPath!,
+      readOnly: m.readOnly === true,
+    }));
   }
 
   /** Re-evaluates which pending containers can start, cannot ever start, or must wait. */

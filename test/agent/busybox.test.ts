@@ -25,16 +25,16 @@ function dirs(): ReturnType<typeof tempDirs> {
 describe.skipIf(!BUSYBOX)('busybox for the secret masks', () => {
   it('installs busybox at <state>/bin/busybox, executable by every user, and it runs sh', async () => {
     const d = dirs();
-    const result = await installBusybox(d.stateDir, { SLIPWAY_BUSYBOX: BUSYBOX });
-    expect(result).toEqual({ ok: true, source: BUSYBOX, target: join(d.stateDir, 'bin', 'busybox') });
-    const target = join(d.stateDir, 'bin', 'busybox');
+    const result = await installBusybox(join(d.stateDir, 'agent'), { SLIPWAY_BUSYBOX: BUSYBOX });
+    expect(result).toEqual({ ok: true, source: BUSYBOX, target: join(d.stateDir, 'agent', 'bin', 'busybox') });
+    const target = join(d.stateDir, 'agent', 'bin', 'busybox');
     expect(statSync(target).mode & 0o777).toBe(0o755);
     expect(spawnSync(target, ['sh', '-c', 'echo "$((6 * 7))"'], { encoding: 'utf8' }).stdout).toBe('42\n');
   });
 
   it('names the missing file when there is no busybox to install', async () => {
     const d = dirs();
-    const result = await installBusybox(d.stateDir, { SLIPWAY_BUSYBOX: join(d.root, 'nope') });
+    const result = await installBusybox(join(d.stateDir, 'agent'), { SLIPWAY_BUSYBOX: join(d.root, 'nope') });
     expect(result).toEqual({ ok: false, message: `agent: cannot install busybox for the secret masks: SLIPWAY_BUSYBOX=${join(d.root, 'nope')} is not an executable file` });
   });
 
@@ -42,11 +42,11 @@ describe.skipIf(!BUSYBOX)('busybox for the secret masks', () => {
     const d = dirs();
     const run = await startAgent({ plan: plan({ installBusybox: true }), stateDir: d.stateDir, workspace: d.workspace, env: { SLIPWAY_BUSYBOX: BUSYBOX } }).done;
     expect(run.code).toBe(AGENT_EXIT.success);
-    expect(existsSync(join(d.stateDir, 'bin', 'busybox'))).toBe(true);
-    expect(readFileSync(join(d.stateDir, 'ready'), 'utf8')).not.toBe('');
+    expect(existsSync(join(d.stateDir, 'agent', 'bin', 'busybox'))).toBe(true);
+    expect(readFileSync(join(d.stateDir, 'agent', 'ready'), 'utf8')).not.toBe('');
     const plain = dirs();
     expect((await startAgent({ plan: plan(), stateDir: plain.stateDir, workspace: plain.workspace }).done).code).toBe(AGENT_EXIT.success);
-    expect(existsSync(join(plain.stateDir, 'bin'))).toBe(false);
+    expect(existsSync(join(plain.stateDir, 'agent', 'bin'))).toBe(false);
   });
 
   it('a plan that needs it and cannot have it ends the stage with an error, before any step is released', async () => {
@@ -54,6 +54,6 @@ describe.skipIf(!BUSYBOX)('busybox for the secret masks', () => {
     const run = await startAgent({ plan: plan({ installBusybox: true }), stateDir: d.stateDir, workspace: d.workspace, env: { SLIPWAY_BUSYBOX: join(d.root, 'nope') } }).done;
     expect(run.code).toBe(AGENT_EXIT.internalError);
     expect(run.result).toMatchObject({ outcome: 'error', message: expect.stringContaining('cannot install busybox for the secret masks') });
-    expect(existsSync(join(d.stateDir, 'ready'))).toBe(false);
+    expect(existsSync(join(d.stateDir, 'agent', 'ready'))).toBe(false);
   });
 });

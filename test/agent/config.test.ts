@@ -9,7 +9,7 @@ const base = { SLIPWAY_PLAN: JSON.stringify(plan()), SLIPWAY_BUILD: JSON.stringi
 describe('readConfig', () => {
   it('uses the contract paths and the plan by default', () => {
     const config = readConfig(base);
-    expect(config.paths).toEqual({ stateDir: '/slipway', ready: '/slipway/ready', env: '/slipway/env', steps: '/slipway/steps' });
+    expect(config.paths).toEqual({ stateDir: '/slipway', ready: '/slipway/agent/ready', env: '/slipway/agent/env', steps: '/slipway/steps', agent: '/slipway/agent' });
     expect(config.workspace).toBe('/drone/src');
     expect(config.timeoutMs).toBe(5 * 60_000);
     expect(config.timeoutLabel).toBe('5 minutes');
@@ -26,7 +26,7 @@ describe('readConfig', () => {
       SLIPWAY_POLL_MS: '20',
       ECS_CONTAINER_METADATA_URI_V4: 'http://169.254.170.2/v4/abc',
     });
-    expect(config.paths.ready).toBe('/tmp/s/ready');
+    expect(config.paths.ready).toBe('/tmp/s/agent/ready');
     expect(config.workspace).toBe('/tmp/w');
     expect(config.timeoutMs).toBe(90_000);
     expect(config.timeoutLabel).toBe('90 seconds');
@@ -68,6 +68,16 @@ describe('env file', () => {
     const legacy = envFileContent(plan({ pipeline: 'deploy' }), context(), 'octo/app#7/2');
     expect(legacy).toContain("export DRONE_STAGE_NUMBER='2'\n");
     expect(legacy).toContain("export DRONE_STAGE_DEPENDS_ON=''\n");
+  });
+
+  it('turns a NUL from the push (commit message, branch, author) into U+FFFD instead of failing the stage', () => {
+    const ctx = context();
+    ctx.commit = { ...ctx.commit, message: 'fix\u0000 me', branch: 'b\u0000x', author: { ...ctx.commit.author, name: 'a\u0000b' } };
+    const content = envFileContent(plan({ pipeline: 'backend' }), ctx, 'octo/app#7/2');
+    expect(content).not.toContain('\u0000');
+    expect(content).toContain("export DRONE_COMMIT_MESSAGE='fix\uFFFD me'\n");
+    expect(content).toContain("export DRONE_COMMIT_BRANCH='b\uFFFDx'\n");
+    expect(content).toContain("export DRONE_COMMIT_AUTHOR_NAME='a\uFFFDb'\n");
   });
 
   it('holds the DRONE_* variables of the run as shell exports', () => {

@@ -114,7 +114,7 @@ export class FakeTask {
   }
 
   private agentHealthy(): boolean {
-    return existsSync(join(this.stateDir, 'ready'));
+    return existsSync(join(this.stateDir, 'agent', 'ready'));
   }
 
   private healthOf(state: ContainerState): string | undefined {

@@ -80,8 +80,8 @@ describe('agent supervision', () => {
     }
     expect(Date.parse(steps['build']!.finishedAt!)).toBeLessThanOrEqual(Date.parse(steps['test']!.startedAt!));
     expect(run.stdout).toContain('service "database" ready');
-    expect(existsSync(join(d.stateDir, 'ready'))).toBe(true);
-    const envFile = readFileSync(join(d.stateDir, 'env'), 'utf8');
+    expect(existsSync(join(d.stateDir, 'agent', 'ready'))).toBe(true);
+    const envFile = readFileSync(join(d.stateDir, 'agent', 'env'), 'utf8');
     expect(envFile).toContain("export DRONE_BUILD_NUMBER='7'\n");
     expect(envFile).toContain("export SLIPWAY_STAGE_ID='octo/app#7/1'\n");
     expect(task.requests.some((url) => url.endsWith('/task'))).toBe(true);
@@ -320,7 +320,7 @@ describe('agent supervision', () => {
     // The same, as data for the control plane (it fails that service's record).
     expect(run.result?.service).toEqual({ name: 'cache', container: 'cache', ports: [port], check: 'port' });
     expect(byName(run.steps)['build']).toMatchObject({ status: 'skipped', reason: 'not started: a service was not ready' });
-    expect(existsSync(join(d.stateDir, 'ready'))).toBe(false);
+    expect(existsSync(join(d.stateDir, 'agent', 'ready'))).toBe(false);
     expect(task.status('build')).toBe('PULLED');
   });
 
@@ -388,7 +388,7 @@ describe('agent supervision', () => {
     );
     const p = plan({ steps: [step('build', [AGENT_CONTAINER])] });
     const agent = startAgent({ plan: p, stateDir: d.stateDir, workspace: d.workspace, metadataUri: uri });
-    for (let i = 0; i < 200 && !existsSync(join(d.stateDir, 'ready')); i += 1) await new Promise((r) => setTimeout(r, 25));
+    for (let i = 0; i < 200 && !existsSync(join(d.stateDir, 'agent', 'ready')); i += 1) await new Promise((r) => setTimeout(r, 25));
     task.failing = true;
     await new Promise((r) => setTimeout(r, 600));
     task.failing = false;

@@ -128,6 +128,29 @@ describe('builds list', () => {
     expect((await call('GET', '/api/builds?limit=0')).body.error).toMatch(/limit="0" must be an integer from 1 to 100/);
     expect((await call('GET', '/api/builds?cursor=nonsense')).status).toBe(400);
   });
+
+  it('answers 400, never 500, to a forged page cursor or a malformed escape', async () => {
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const page1 = (await call('GET', '/api/builds?repo=acme/api&limit=2')).body as BuildListResponse;
+    const otherRepoKey = JSON.parse(Buffer.from(page1.next!, 'base64url').toString('utf8')) as Record<string, string>;
+    const forged = [
+      b64(1), b64('x'), b64(null), b64([1]), b64({}), b64({ x: 1 }), b64({ pk: { S: 'a' } }), b64({ pk: 1, sk: true }),
+      b64(Object.fromEntries(Object.entries(otherRepoKey).map(([k, v]) => [k, typeof v === 'string' ? v.replace('acme/api', 'acme/web') : v]))),
+      '%E0%A4%A', '\u0000', 'x'.repeat(5000),
+    ];
+    for (const cursor of forged) {
+      for (const url of [`/api/builds?cursor=${encodeURIComponent(cursor)}`, `/api/builds?repo=acme/api&cursor=${encodeURIComponent(cursor)}`, `/api/builds?repo=acme/api&status=failure&cursor=${encodeURIComponent(cursor)}`]) {
+        const res = await call('GET', url);
+        expect(res.status, `${url}`).toBe(400);
+        expect(res.body.error).toMatch(/cursor/);
+      }
+    }
+    // A malformed %-escape in the path or the query.
+    for (const url of ['/api/builds/acme/api/%E0%A4%A', '/api/builds?repo=%E0%A4%A', '/api/builds/acme%2/api/1']) {
+      expect((await call('GET', url)).status, url).toBeGreaterThanOrEqual(400);
+      expect((await call('GET', url)).status, url).toBeLessThan(500);
+    }
+  });
 });
 
 describe('repositories, builds, metrics', () => {

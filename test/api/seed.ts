@@ -9,6 +9,8 @@ export interface SeedBuild {
   number: number;
   status?: BuildStatus;
   branch?: string;
+  /** The commit message (default `change N`). */
+  message?: string;
   createdAt: number;
   /** Stage names in order; each gets the steps listed. */
   stages?: { name: string; status?: Stage['status']; taskArn?: string; dependsOn?: string[]; notes?: string[]; steps: { name: string; status?: StepRecord['status']; kind?: StepRecord['kind'] }[] }[];
@@ -28,7 +30,7 @@ export async function seedBuild(store: BuildStore, seed: SeedBuild): Promise<Bui
     ref: `refs/heads/${seed.branch ?? 'main'}`,
     branch: seed.branch ?? 'main',
     commit: 'c0ffee'.padEnd(40, '0'),
-    message: `change ${seed.number}`,
+    message: seed.message ?? `change ${seed.number}`,
     author: 'octocat',
     link: `https://git.example/${seed.repo}`,
     deliveryId: `seed-${id}`,

@@ -284,3 +284,25 @@ describe('the open local API keeps other web pages out', () => {
     }
   });
 });
+
+// Last: it adds a second repository, after which commands need --repo.
+describe('text from a push on the terminal', () => {
+  it('prints no terminal control sequence from a commit message, a branch or a log line', async () => {
+    const task = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/e5c0de';
+    await store.ensureRepository({ slug: 'evil/app', scm: 'github', httpUrl: 'https://git.example/evil/app.git', link: 'https://git.example/evil/app', defaultBranch: 'main', private: false });
+    await seedBuild(store, {
+      repo: 'evil/app', number: 1, createdAt: Date.now(), status: 'failure',
+      message: 'fix\u001b]0;owned\u0007 \u001b[2Jcleared \u202eevil', branch: 'x\u001b[8mhidden',
+      stages: [{ name: 'test', taskArn: task, steps: [{ name: 'unit', status: 'failure' }] }],
+    });
+    const writer = new LogStore(join(dir, 'logs')).writer({ group: GROUP, stream: logStreamName('unit', task), taskArn: task, container: 'unit' });
+    writer.write('stdout', 'copy \u001b]52;c;ZXZpbA==\u0007done\rfake ok\n');
+    const outputs = [await cli('builds', '--repo', 'evil/app'), await cli('build', '1', '--repo', 'evil/app'), await cli('logs', '1', 'unit', '--repo', 'evil/app')];
+    for (const res of outputs) {
+      expect(res.code).not.toBe(2);
+      expect(`${res.out}${res.err}`).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+    }
+    expect(outputs[0]!.out).toMatch(/evil\/app\s+#1\s+failure\s+push\s+xhidden/);
+    expect(outputs[2]!.out).toBe('copy donefake ok');
+  });
+});

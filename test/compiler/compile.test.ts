@@ -66,12 +66,28 @@ describe('family', () => {
 });
 
 describe('containers', () => {
+  it('mounts the agent\'s state read-only in every container but the agent (steps cannot change what later steps run with)', () => {
+    const s = stage(`${pipeline(step('test', ['make']) + step('deploy', ['./deploy']))}services:\n- name: db\n  image: postgres:15\n`);
+    const defs = s.taskDefinition.containerDefinitions!;
+    expect(s.taskDefinition.volumes!.map((v) => v.name)).toEqual(expect.arrayContaining(['slipway-state', 'slipway-agent']));
+    for (const d of defs) {
+      const agentState = d.mountPoints!.find((m) => m.sourceVolume === 'slipway-agent');
+      if (!agentState) continue;
+      expect(agentState, d.name).toEqual({ sourceVolume: 'slipway-agent', containerPath: '/slipway/agent', readOnly: d.name !== AGENT_CONTAINER });
+    }
+    const steps = defs.filter((d) => d.name !== AGENT_CONTAINER);
+    expect(steps.length).toBeGreaterThanOrEqual(2);
+    for (const d of steps) expect(d.mountPoints!.find((m) => m.sourceVolume === 'slipway-agent')?.readOnly, d.name).toBe(true);
+    // The exit records stay writable: the state volume, with the agent's part nested read-only inside it.
+    for (const d of steps) expect(d.mountPoints!.find((m) => m.sourceVolume === 'slipway-state')).toEqual({ sourceVolume: 'slipway-state', containerPath: '/slipway', readOnly: false });
+  });
+
   it('has one essential agent with a READY_FILE health check and the plan in its environment', () => {
     const s = stage(pipeline(step('test', ['make'])));
     const defs = s.taskDefinition.containerDefinitions!;
     expect(defs.filter((d) => d.essential).map((d) => d.name)).toEqual([AGENT_CONTAINER]);
     const agent = defs[0]!;
-    expect(agent.healthCheck!.command).toEqual(['CMD-SHELL', 'test -f /slipway/ready']);
+    expect(agent.healthCheck!.command).toEqual(['CMD-SHELL', 'test -f /slipway/agent/ready']);
     const plan = JSON.parse(agent.environment!.find((e) => e.name === AGENT_ENV.plan)!.value!) as AgentPlan;
     expect(plan).toEqual(s.plan);
     expect(plan.steps[0]).toMatchObject({ container: 'test', steps: ['test'], dependsOn: [AGENT_CONTAINER] });
@@ -276,7 +292,7 @@ describe("a step's environment wins over the per-run env file", () => {
   let dir: string;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'slipway-env-'));
-    mkdirSync(join(dir, 'state'));
+    mkdirSync(join(dir, 'state', 'agent'), { recursive: true });
     mkdirSync(join(dir, 'ws'));
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -284,7 +300,7 @@ describe("a step's environment wins over the per-run env file", () => {
   it('runs the compiled script with the container environment and an env file setting CI=true', () => {
     const s = stage(pipeline(step('test', ['echo "CI=$CI GLOBAL=$GLOBAL BRANCH=$DRONE_BRANCH"'], '    environment:\n      CI: "false"\n'), 'environment:\n  GLOBAL: mine\n'));
     const def = s.taskDefinition.containerDefinitions!.find((d) => d.name === 'test')!;
-    writeFileSync(join(dir, 'state', 'env'), "export CI='true'\nexport GLOBAL='theirs'\nexport DRONE_BRANCH='main'\n");
+    writeFileSync(join(dir, 'state', 'agent', 'env'), "export CI='true'\nexport GLOBAL='theirs'\nexport DRONE_BRANCH='main'\n");
     const env = Object.fromEntries(def.environment!.map((e) => [e.name!, e.value!]));
     const result = spawnSync(def.entryPoint![0]!, [def.entryPoint![1]!, def.command![0]!], {
       env: { PATH: process.env.PATH, ...env, SLIPWAY_STATE_DIR: join(dir, 'state'), SLIPWAY_WORKSPACE: join(dir, 'ws') },
@@ -305,7 +321,9 @@ describe('secrets are scoped to the repository', () => {
     expect(def.secrets).toEqual([{ name: 'KEY', valueFrom: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:/slipway/acme/app/deploy' }]);
   });
 
-  it.each(['/slipway/victim/repo/DEPLOY_KEY', '/slipway/acme/app', '/slipway/acme/app/', '/slipway/acme/application/x', 'slipway/acme/app/x', '/slipway/acme/app/../../victim/repo/x', 'arn:aws:secretsmanager:eu-west-1:1:secret:/slipway/acme/app/x'])(
+  it.each(['/slipway/victim/repo/DEPLOY_KEY', '/slipway/acme/app', '/slipway/acme/app/', '/slipway/acme/application/x', 'slipway/acme/app/x', '/slipway/acme/app/../../victim/repo/x', 'arn:aws:secretsmanager:eu-west-1:1:secret:/slipway/acme/app/x',
+    // A nested repository's secrets (GitLab subgroups: acme/app/sub is another repository), and the prefix spelt otherwise.
+    '/slipway/acme/app/sub/x', '/slipway/acme/app//x', '/slipway/acme/app/./x', '/slipway/acme/app/.', '/slipway/acme/app/..', '/slipway/acme/app/x/'])(
     'rejects %s at the secret document',
     (path) => {
       const yaml = withDoc(path);
@@ -329,8 +347,13 @@ describe('secrets are scoped to the repository', () => {
     const plain = compileYaml(pipeline(step('deploy', ['x'], '    environment:\n      KEY:\n        from_secret: tok\n')), push, options);
     expect(plain.stages[0]!.taskDefinition.containerDefinitions!.find((d) => d.name === 'deploy')!.secrets![0]!.valueFrom).toContain('parameter/ci/acme/app/tok');
     const bad = loadManifest('.drone.yml', pipeline(step('deploy', ['x'], '    environment:\n      KEY:\n        from_secret: ../../victim/repo/KEY\n')));
-    expect(bad.diagnostics.map((d) => d.message)).toContain('steps[0].environment.KEY.from_secret: invalid secret name: "../../victim/repo/KEY" (a repository secret\'s name is one segment of its parameter path: letters, digits, "_", "." and "-")');
+    expect(bad.diagnostics.map((d) => d.message)).toContain('steps[0].environment.KEY.from_secret: invalid secret name: "../../victim/repo/KEY" (a repository secret\'s name is one segment of its parameter path: letters, digits, "_", "." and "-", not "." or "..")');
     expect(() => compilePipeline(bad.pipelines[0]!, push, FIXTURE_OPTIONS)).toThrow(/not a valid secret name/);
+    for (const name of ['.', '..']) {
+      const dots = loadManifest('.drone.yml', pipeline(step('deploy', ['x'], `    environment:\n      KEY:\n        from_secret: "${name}"\n`)));
+      expect(dots.diagnostics.map((d) => d.message)).toContain(`steps[0].environment.KEY.from_secret: invalid secret name: "${name}" (a repository secret's name is one segment of its parameter path: letters, digits, "_", "." and "-", not "." or "..")`);
+      expect(() => compilePipeline(dots.pipelines[0]!, push, FIXTURE_OPTIONS)).toThrow(/not a valid secret name/);
+    }
   });
 });
 

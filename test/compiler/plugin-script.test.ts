@@ -56,8 +56,8 @@ function startMasked(program: string) {
 // With the agent's busybox in the state volume the mask runs as awk; without, as a shell loop.
 for (const mask of ['busybox awk', 'shell loop'] as const) describe.skipIf(!BUSYBOX)(`masked plugin wrapper (busybox sh, no programs on PATH), mask: ${mask}`, () => {
   beforeEach(() => {
-    mkdirSync(join(dir, 'state', 'bin'), { recursive: true });
-    if (mask === 'busybox awk') symlinkSync(BUSYBOX!, join(dir, 'state', 'bin', 'busybox'));
+    mkdirSync(join(dir, 'state', 'agent', 'bin'), { recursive: true });
+    if (mask === 'busybox awk') symlinkSync(BUSYBOX!, join(dir, 'state', 'agent', 'bin', 'busybox'));
   });
 
   it('masks secrets in stdout and stderr, whole, embedded and across lines, and keeps the exit code', () => {
@@ -69,6 +69,15 @@ for (const mask of ['busybox awk', 'shell loop'] as const) describe.skipIf(!BUSY
     expect(r.stdout).toContain(`url=https://x:${SECRET_MASK}@host\n`);
     expect(r.stdout).toContain(`${SECRET_MASK}\n${SECRET_MASK}\n${SECRET_MASK}\n`);
     expect(r.stdout).toContain('done\n');
+  });
+
+  it('a secret under a name the shell cannot expand is masked by awk, or the output is withheld, never shown unmasked', () => {
+    const program = plugin('drone-upload', ['echo "token=$PLUGIN_TOKEN"', 'echo done', 'exit 4'].join('\n'));
+    const r = runWrapped([program], { PLUGIN_TOKEN: 'tok-3x4mple' }, [], ['PLUGIN_TOKEN', 'PLUGIN_API-KEY']);
+    expect(r.status).toBe(4);
+    expect(r.out).not.toContain('tok-3x4mple');
+    if (mask === 'busybox awk') expect(r.stdout).toBe(`token=${SECRET_MASK}\ndone\n`);
+    else expect(r.stdout).toBe("slipway: the output is withheld: PLUGIN_API-KEY cannot be masked without the agent's busybox (/slipway/agent/bin/busybox)\n");
   });
 
   it('passes the image command line through exactly: spaces, quotes, globs and empty arguments', () => {

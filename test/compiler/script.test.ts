@@ -50,8 +50,8 @@ for (const shell of SHELLS) for (const mask of MASKS) {
   describe(`step script under ${shell.join(' ')}, mask: ${mask}`, () => {
     beforeEach(() => {
       if (mask !== 'busybox awk') return;
-      mkdirSync(join(dir, 'state', 'bin'), { recursive: true });
-      symlinkSync(BUSYBOX!, join(dir, 'state', 'bin', 'busybox'));
+      mkdirSync(join(dir, 'state', 'agent', 'bin'), { recursive: true });
+      symlinkSync(BUSYBOX!, join(dir, 'state', 'agent', 'bin', 'busybox'));
     });
 
     it('echoes each command before running it, in the workspace, and records exit 0', () => {
@@ -72,15 +72,15 @@ for (const shell of SHELLS) for (const mask of MASKS) {
     });
 
     it('sources the per-run env file', () => {
-      mkdirSync(join(dir, 'state'), { recursive: true });
-      writeFileSync(join(dir, 'state', 'env'), "export DRONE_COMMIT_SHA='abc123'\n");
+      mkdirSync(join(dir, 'state', 'agent'), { recursive: true });
+      writeFileSync(join(dir, 'state', 'agent', 'env'), "export DRONE_COMMIT_SHA='abc123'\n");
       const r = run(shell, { steps: [{ name: 'test', commands: ['echo "sha=$DRONE_COMMIT_SHA"'] }] });
       expect(r.stdout).toContain('sha=abc123\n');
     });
 
     it("the step's own environment wins over the per-run env file; other names come from the file", () => {
-      mkdirSync(join(dir, 'state'), { recursive: true });
-      writeFileSync(join(dir, 'state', 'env'), "export CI='true'\nexport DRONE_BRANCH='main'\nexport TOKEN='from-file'\nexport EMPTY='filled'\n");
+      mkdirSync(join(dir, 'state', 'agent'), { recursive: true });
+      writeFileSync(join(dir, 'state', 'agent', 'env'), "export CI='true'\nexport DRONE_BRANCH='main'\nexport TOKEN='from-file'\nexport EMPTY='filled'\n");
       const r = run(
         shell,
         { ownEnv: ['CI', 'TOKEN', 'EMPTY', 'MY-NAME'], secretEnv: ['TOKEN'], steps: [{ name: 'test', commands: ['echo "CI=$CI branch=$DRONE_BRANCH empty=[$EMPTY]"', 'sh -c \'echo "child CI=$CI"\''] }] },

@@ -56,7 +56,8 @@ export async function simulate(stage: CompiledStage, options: SimulateOptions): 
   const stateDir = options.env['SLIPWAY_STATE_DIR']!;
   const stepsDir = join(stateDir, 'steps');
   mkdirSync(stepsDir, { recursive: true });
-  writeFileSync(join(stateDir, 'ready'), 'now\n'); // the agent cloned and is healthy
+  mkdirSync(join(stateDir, 'agent'), { recursive: true });
+  writeFileSync(join(stateDir, 'agent', 'ready'), 'now\n'); // the agent cloned and is healthy
   const shell = options.shell ?? ['/bin/sh'];
   const services = new Set(stage.plan.services.map((s) => s.container));
   const boxes = new Map<string, Box>(defs.map((d) => [d.name!, { phase: 'pending', started: false }]));

@@ -221,6 +221,47 @@ describe('planEvent', () => {
     expect(git.statuses.find((s) => s.sha === message.hook.commit.sha)?.state).toBe('error');
   });
 
+  it('ends a file over the work budget (hostile trigger or when: patterns) as an error build at once, not a retry', async () => {
+    const hostile = `${'*{a,*}'.repeat(20)}b`;
+    const branch = 'a'.repeat(40);
+    const commit = (slug: string) => ({ sha: '', ref: `refs/heads/${branch}`, branch, message: 'change', link: `https://github.com/${slug}`, author: { login: 'octocat', name: 'Octo Cat', email: 'o@example.com', avatar: '' } });
+    const cases = [
+      ['acme/budget-trigger', `kind: pipeline\nname: x\ntrigger:\n  branch: ["${hostile}"]\nsteps: [{name: a, image: alpine, commands: [x]}]\n`],
+      ['acme/budget-when', `kind: pipeline\nname: x\nsteps: [{name: a, image: alpine, commands: [x], when: {branch: ["${hostile}"]}}]\n`],
+    ] as const;
+    for (const [slug, config] of cases) {
+      const message = pushMessage(slug, config);
+      message.hook.commit = { ...commit(slug), sha: message.hook.commit.sha };
+      const outcome = await planEvent(message, { ...deps, workLimit: 20_000 });
+      expect(outcome, slug).toMatchObject({ kind: 'invalid', buildId: `${slug}#1` });
+      const build = (await store.getBuild(`${slug}#1`))!;
+      expect(build.status).toBe('error');
+      expect(build.error).toMatch(/^\.drone\.yml:1:1: the pipeline file needs more than 20000 units of work to match when:\/trigger: patterns .*simplify it/);
+      expect(git.statuses.find((s) => s.sha === message.hook.commit.sha)?.state).toBe('error');
+      // The default budget plans the same file.
+      const again = pushMessage(slug, config);
+      again.hook.commit = { ...commit(slug), sha: again.hook.commit.sha };
+      expect((await planEvent(again, deps)).kind).not.toBe('invalid');
+    }
+    expect(await drainJobs()).toHaveLength(1); // the second case's build under the default budget
+  });
+
+  it('plans a push whose commit message and author hold a NUL (DynamoDB, the job and the overrides keep it)', async () => {
+    const message = pushMessage('acme/nul', 'kind: pipeline\nname: x\nsteps: [{name: a, image: alpine, commands: [x]}]\n');
+    message.hook.commit = { ...message.hook.commit, message: 'fix\u0000injected', author: { ...message.hook.commit.author, name: 'o\u0000c' } };
+    const outcome = await planEvent(message, deps);
+    expect(outcome).toMatchObject({ kind: 'created', buildId: 'acme/nul#1' });
+    const build = (await store.getBuild('acme/nul#1'))!;
+    expect(build.message).toBe('fix\u0000injected');
+    const jobs = (await drainJobs()).map((m) => decodeJob(m.Body!));
+    expect(jobs).toHaveLength(1);
+    // The agent's context travels as JSON in the RunTask overrides, where a NUL is escaped.
+    const agentEnv = (jobs[0]!.runTask.overrides as { containerOverrides: { environment?: { name: string; value: string }[] }[] }).containerOverrides.flatMap((c) => c.environment ?? []);
+    const ctx = JSON.parse(agentEnv.find((e) => e.name === 'SLIPWAY_BUILD')!.value) as BuildContext;
+    expect(ctx.commit.message).toBe('fix\u0000injected');
+    expect(agentEnv.find((e) => e.name === 'SLIPWAY_BUILD')!.value).not.toContain('\u0000');
+  });
+
   it('reports a pipeline the compiler rejects the same way', async () => {
     let config = 'kind: pipeline\ntype: docker\nname: wide\nsteps:\n';
     for (let i = 0; i < 12; i++) config += `- name: s${i}\n  image: img${i}:1\n  commands: [echo]\n`;

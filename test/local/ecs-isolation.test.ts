@@ -1,7 +1,10 @@
 // Namespaces: two tasks each with postgres on localhost:5432 at once, volumes at their
 // containerPath, a private /etc/hosts; the shared-network fallback; nothing left behind.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AGENT_STATE_DIR, AGENT_STATE_VOLUME, ENV_FILE, STATE_DIR, STATE_VOLUME, STEP_RECORD_DIR } from '../../core/pipeline/contract.js';
 import { execFileSync } from 'node:child_process';
 import { StopTaskCommand, type ContainerDefinition, type ECSClient } from '@aws-sdk/client-ecs';
 import { startLocalEcs, type LocalEcs } from '../../local/ecs/index.js';
@@ -68,6 +71,64 @@ describe.skipIf(noNamespaces)('with network and mount namespaces', () => {
     expect(ecs.logs(b, 'main').map((l) => l.message)).toEqual(['b']);
     expect(execFileSync('ls', ['-A', '/drone/src']).toString()).toBe('');
   });
+});
+
+describe.skipIf(noNamespaces)('what a step may write and see (namespace mode)', () => {
+  // The compiler's layout (contract.ts): the agent's state read-write in the agent only,
+  // nested read-only in the state volume that holds the steps' exit records.
+  const volumes = [{ name: STATE_VOLUME }, { name: AGENT_STATE_VOLUME }];
+  const mounts = (agent: boolean) => [
+    { sourceVolume: STATE_VOLUME, containerPath: STATE_DIR, readOnly: false },
+    { sourceVolume: AGENT_STATE_VOLUME, containerPath: AGENT_STATE_DIR, readOnly: !agent },
+  ];
+
+  it('a step cannot overwrite the env file the agent wrote (readOnly mount), and writes its own exit record', async () => {
+    const task = await runOne(
+      client,
+      [
+        sh('agent', `echo "export SAFE=1" > ${ENV_FILE} && sleep 2`, { essential: true, mountPoints: mounts(true) }),
+        sh('step', `if echo "export EVIL=1" > ${ENV_FILE}; then echo overwritten; else echo refused; fi; cat ${ENV_FILE}; mkdir -p ${STEP_RECORD_DIR} && echo 0 > ${STEP_RECORD_DIR}/step.exit && cat ${STEP_RECORD_DIR}/step.exit`, {
+          essential: false,
+          mountPoints: mounts(false),
+          dependsOn: [{ containerName: 'agent', condition: 'START' }],
+        }),
+      ],
+      { volumes },
+    );
+    await ecs.waitForStopped(task, 15_000);
+    const lines = ecs.logs(task, 'step').map((l) => l.message);
+    expect(lines).toContain('refused');
+    expect(lines).toContain('export SAFE=1');
+    expect(lines).not.toContain('overwritten');
+    expect(lines[lines.length - 1]).toBe('0');
+  }, 30_000);
+
+  it('a container sees neither the secret store nor another task\'s files, and keeps its own', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'slipway-home-'));
+    writeFileSync(join(home, 'secrets.json'), '{"/slipway/other/repo/TOKEN":"s3cret"}');
+    const local = await startLocalEcs({ hiddenPaths: [home] });
+    const localClient = ecsClient(local.endpoint);
+    try {
+      const mount = [{ sourceVolume: 'workspace', containerPath: '/drone/src' }];
+      const other = await runOne(localClient, [sh('main', 'echo theirs > /drone/src/file; sleep 20', { essential: true, mountPoints: mount })], { volumes: [{ name: 'workspace' }] });
+      await waitFor('the other task runs', () => (local.tasks().find((t) => t.taskArn === other)?.lastStatus === 'RUNNING' ? true : undefined), 10_000);
+      const script = [
+        `cat ${home}/secrets.json 2>/dev/null || echo "no secrets"`,
+        `if grep -rqs theirs "${local.logsDir}/.." 2>/dev/null; then echo "found theirs"; else echo "nothing of theirs"; fi`,
+        'echo mine > /drone/src/file && cat /drone/src/file',
+      ].join('; ');
+      const mine = await runOne(localClient, [sh('main', script, { essential: true, mountPoints: mount })], { volumes: [{ name: 'workspace' }] });
+      await local.waitForStopped(mine, 15_000);
+      expect(local.logs(mine, 'main').map((l) => l.message)).toEqual(['no secrets', 'nothing of theirs', 'mine']);
+      // The host still has them: they were hidden, not removed.
+      expect(readFileSync(join(home, 'secrets.json'), 'utf8')).toContain('s3cret');
+      await localClient.send(new StopTaskCommand({ task: other }));
+    } finally {
+      localClient.destroy();
+      await local.stop();
+      rmSync(home, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe('sharing the host network (no namespaces)', () => {

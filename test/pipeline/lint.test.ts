@@ -243,6 +243,20 @@ describe('lint: each rule, where it points and what it says', () => {
       ['.drone.yml:5:19: warning: steps[0].when.status: unknown value "failed" (expected success, failure)'],
     ],
     [
+      'mounts at the agent\'s state directory spelt another way (//, ., ..)',
+      'kind: pipeline\nvolumes: [{name: v, temp: {}}, {name: w, temp: {}}, {name: u, temp: {}}]\nsteps:\n- name: a\n  image: b\n  volumes: [{name: v, path: //slipway/x}, {name: w, path: /tmp/../slipway}, {name: u, path: /./slipway/./x/}]\n',
+      [
+        '.drone.yml:6:20: error: steps[0].volumes[0]: path reserved: //slipway/x is reserved for the runner; mount elsewhere',
+        '.drone.yml:6:50: error: steps[0].volumes[1]: path reserved: /tmp/../slipway is reserved for the runner; mount elsewhere',
+        '.drone.yml:6:84: error: steps[0].volumes[2]: path reserved: /./slipway/./x/ is reserved for the runner; mount elsewhere',
+      ],
+    ],
+    [
+      'a workspace inside the agent\'s directory spelt with ..',
+      'kind: pipeline\nworkspace: { path: /drone/../slipway/src }\nsteps: [{name: a, image: b}]\n',
+      ['.drone.yml:2:12: error: workspace: path reserved: /slipway/src is reserved for the runner; choose another path'],
+    ],
+    [
       'a workspace inside the agent\'s directory',
       'kind: pipeline\nworkspace: { path: /slipway/src }\nsteps: [{name: a, image: b}]\n',
       ['.drone.yml:2:12: error: workspace: path reserved: /slipway/src is reserved for the runner; choose another path'],
@@ -336,11 +350,22 @@ describe('lint: what the compiler would refuse, said early', () => {
     const text = 'kind: pipeline\nsteps:\n- name: a\n  image: b\n  commands: [x]\n  environment:\n    MY-TOK:\n      from_secret: tok\n    OK:\n      from_secret: my token!\n    PLAIN-NAME: fine\n';
     expect(lines(text)).toEqual([
       '.drone.yml:7:5: error: steps[0].environment.MY-TOK: secret in a variable the shell cannot name: "MY-TOK" holds secret tok, but the step\'s log can mask only variables named with letters, digits and "_" (not starting with a digit); rename it, e.g. MY_TOK',
-      '.drone.yml:10:20: error: steps[0].environment.OK.from_secret: invalid secret name: "my token!" (a repository secret\'s name is one segment of its parameter path: letters, digits, "_", "." and "-")',
+      '.drone.yml:10:20: error: steps[0].environment.OK.from_secret: invalid secret name: "my token!" (a repository secret\'s name is one segment of its parameter path: letters, digits, "_", "." and "-", not "." or "..")',
     ]);
     // A name given by a `kind: secret` document is not a parameter path segment.
     const doc = 'kind: pipeline\nsteps:\n- name: a\n  image: b\n  environment:\n    K:\n      from_secret: my token!\n---\nkind: secret\nname: my token!\nget:\n  path: /slipway/acme/app/k\n';
     expect(errors(doc)).toEqual([]);
+  });
+
+  it('refuses plugin settings and variables a masked plugin could not receive (api-key → PLUGIN_API-KEY), and allows them when it runs unmasked', () => {
+    const masked = 'kind: pipeline\nsteps:\n- name: up\n  image: plugins/s3\n  settings:\n    api-key:\n      from_secret: key\n    bucket-name: b\n    region: eu\n  environment:\n    X-Y: z\n';
+    expect(lines(masked)).toEqual([
+      '.drone.yml:6:5: error: steps[0].settings.api-key: variable a masked plugin cannot receive: "api-key" becomes PLUGIN_API-KEY; this step receives secrets, so its output is masked by a shell wrapper, which cannot pass that name on to the plugin nor mask it; use api_key if the plugin reads PLUGIN_API_KEY',
+      '.drone.yml:8:5: error: steps[0].settings.bucket-name: variable a masked plugin cannot receive: "bucket-name" becomes PLUGIN_BUCKET-NAME; this step receives secrets, so its output is masked by a shell wrapper, which cannot pass that name on to the plugin nor mask it; use bucket_name if the plugin reads PLUGIN_BUCKET_NAME',
+      '.drone.yml:11:5: error: steps[0].environment.X-Y: variable a masked plugin cannot receive: "X-Y"; this step receives secrets, so its output is masked by a shell wrapper, which cannot pass that name on to the plugin; use X_Y',
+    ]);
+    // Without secrets the image runs directly and receives every name, as in Drone.
+    expect(errors('kind: pipeline\nsteps:\n- name: up\n  image: plugins/s3\n  settings:\n    bucket-name: b\n')).toEqual([]);
   });
 
   it('warns when a plugin step, or a step run as another user, names a service', () => {

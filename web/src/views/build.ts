@@ -51,7 +51,7 @@ export function stageBlock(stage: BuildDetail['stages'][number], selection: Sele
   );
 }
 
-function header(build: BuildDetail, now: number): string {
+export function header(build: BuildDetail, now: number): string {
   const running = build.status === 'running' || build.status === 'pending';
   return (
     `<div class="card build-head"><div>` +
@@ -66,7 +66,7 @@ function header(build: BuildDetail, now: number): string {
   );
 }
 
-function logLine(line: LogLine, index: number): string {
+export function logLine(line: LogLine, index: number): string {
   const cls = looksLikeError(line.text) ? 'line error' : 'line';
   return `<div class="${cls}"><span class="n">${index + 1}</span><span class="t">${formatClock(line.time)}</span><span>${escapeHtml(line.text)}</span></div>`;
 }
