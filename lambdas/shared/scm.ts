@@ -6,6 +6,7 @@ import type { Build, Repository } from '../../core/builds/types.js';
 import { fetchConfig } from '../../core/scm/fetch-config.js';
 import { postStatus } from '../../core/scm/post-status.js';
 import { buildCommitStatus } from '../../core/scm/commit-state.js';
+import { locateRepository } from '../../core/scm/locate.js';
 import type { CommitStatus, Fetch } from '../../core/scm/types.js';
 import type { CredentialsByHost } from './secrets.js';
 import { localRepoPath, readFileAtCommit } from './local-git.js';
@@ -13,6 +14,12 @@ import { localRepoPath, readFileAtCommit } from './local-git.js';
 export type ScmRepo = Pick<RepoInfo, 'slug' | 'link' | 'httpUrl'> & { scm: ScmKind };
 
 export interface ScmAccess {
+  /**
+   * Where a repository lives: from the host's configuration and the name (core/scm/locate.ts);
+   * a local repository is where its activation says. Throws ScmConfigError for a host whose
+   * configuration cannot locate it.
+   */
+  locate(repo: Pick<ScmRepo, 'scm' | 'slug' | 'httpUrl' | 'link'>): Promise<{ httpUrl: string; link: string }>;
   /** The file's text at the commit, or null when the commit has none. */
   fetchConfig(repo: ScmRepo, path: string, sha: string): Promise<string | null>;
   postStatus(repo: ScmRepo, sha: string, status: CommitStatus): Promise<void>;
@@ -28,6 +35,11 @@ export interface ScmAccessOptions {
 export function createScmAccess(options: ScmAccessOptions): ScmAccess {
   const fetchImpl = options.fetch ?? globalThis.fetch;
   return {
+    async locate(repo) {
+      if (repo.scm === 'local') return { httpUrl: repo.httpUrl, link: repo.link };
+      const { httpUrl, link } = locateRepository(repo.scm, repo.slug, (await options.credentials())[repo.scm] ?? {});
+      return { httpUrl, link };
+    },
     async fetchConfig(repo, path, sha) {
       if (repo.scm === 'local') return readFileAtCommit(localRepoPath(repo.httpUrl), sha, path);
       const creds = (await options.credentials())[repo.scm] ?? {};

@@ -58,7 +58,7 @@ beforeAll(async () => {
       now: Date.now,
       log: () => {},
     },
-    webhook: { secret: async () => 'hook-secret', deliveries: store, enqueue: async () => {} },
+    webhook: { repositories: store, secrets: { get: async () => 'hook-secret' }, deliveries: store, enqueue: async () => {} },
   });
 }, 90_000);
 
