@@ -90,7 +90,7 @@ beforeAll(async () => {
   deps = {
     store,
     stages: stageStore,
-    scm: createScmAccess({ credentials: async () => ({ github: { apiUrl: git.apiUrl, token: 'gh-token' }, gitlab: { apiUrl: git.apiUrl, token: 'gl-token' } }) }),
+    scm: createScmAccess({ credentials: async () => ({ github: { apiUrl: git.apiUrl, webUrl: 'https://github.com', token: 'gh-token' }, gitlab: { apiUrl: git.apiUrl, token: 'gl-token' } }) }),
     enqueueJob: async (job) => {
       await sqs.send(new SendMessageCommand({ QueueUrl: jobsUrl, MessageBody: encodeJob(job) }));
     },
@@ -125,7 +125,15 @@ async function drainJobs(): Promise<Message[]> {
   }
 }
 
-function pushMessage(slug: string, config: string | null, overrides: Partial<BuildHook> = {}, deliveryId = `d-${slug}-${++shaCounter}`): EventMessage {
+/** A GitHub push of `slug`, activated on GitHub first (with `visibility`) as `slipway repo add` does. */
+async function pushMessage(
+  slug: string,
+  config: string | null,
+  overrides: Partial<BuildHook> = {},
+  deliveryId = `d-${slug}-${++shaCounter}`,
+  visibility: 'public' | 'private' = 'public',
+): Promise<EventMessage> {
+  await store.activateRepository({ slug, scm: 'github', visibility, activatedAt: Date.now() });
   const sha = (shaCounter++).toString(16).padStart(40, 'a');
   if (config !== null) git.setFile(slug, sha, '.drone.yml', config);
   const [owner, name] = slug.split('/') as [string, string];
@@ -148,7 +156,7 @@ function pushMessage(slug: string, config: string | null, overrides: Partial<Bui
 
 describe('planEvent', () => {
   it('creates the build, its stages and steps, enqueues the first stage, posts pending and nudges', async () => {
-    const message = pushMessage('acme/app', PIPELINES);
+    const message = await pushMessage('acme/app', PIPELINES);
     const outcome = await planEvent(message, deps);
     expect(outcome).toEqual({ kind: 'created', buildId: 'acme/app#1', enqueued: [1] });
 
@@ -181,7 +189,7 @@ describe('planEvent', () => {
   });
 
   it('does not create a second build when the message is retried, even concurrently', async () => {
-    const message = pushMessage('acme/retry', PIPELINES);
+    const message = await pushMessage('acme/retry', PIPELINES);
     const [a, b] = await Promise.all([planEvent(message, deps), planEvent(message, deps)]);
     expect([a.kind, b.kind].sort()).toEqual(['created', 'resumed']);
     const created = (a.kind === 'created' ? a : b) as { buildId: string };
@@ -194,7 +202,7 @@ describe('planEvent', () => {
   });
 
   it('turns an invalid file into an error build with FILE:LINE:COLUMN and a failed commit status', async () => {
-    const message = pushMessage('acme/broken', 'kind: pipeline\nname: x\nsteps:\n  - name: a\n    image: [\n');
+    const message = await pushMessage('acme/broken', 'kind: pipeline\nname: x\nsteps:\n  - name: a\n    image: [\n');
     const outcome = await planEvent(message, deps);
     expect(outcome.kind).toBe('invalid');
     const build = (await store.getBuild('acme/broken#1'))!;
@@ -224,7 +232,7 @@ describe('planEvent', () => {
   it('reports a pipeline the compiler rejects the same way', async () => {
     let config = 'kind: pipeline\ntype: docker\nname: wide\nsteps:\n';
     for (let i = 0; i < 12; i++) config += `- name: s${i}\n  image: img${i}:1\n  commands: [echo]\n`;
-    const message = pushMessage('acme/rejected', config);
+    const message = await pushMessage('acme/rejected', config);
     const outcome = await planEvent(message, deps);
     expect(outcome.kind).toBe('invalid');
     const build = (await store.getBuild('acme/rejected#1'))!;
@@ -235,7 +243,7 @@ describe('planEvent', () => {
   });
 
   it('builds pull requests from forks without secrets', async () => {
-    const message = pushMessage('acme/forked', PIPELINES, {
+    const message = await pushMessage('acme/forked', PIPELINES, {
       event: 'pull_request',
       action: 'opened',
       pullRequest: { number: 4, title: 'Improve', sourceBranch: 'feature', targetBranch: 'main', fork: true },
@@ -246,7 +254,7 @@ describe('planEvent', () => {
     const containers = (job.taskDefinition as unknown as { containerDefinitions: { name: string; secrets?: unknown[] }[] }).containerDefinitions;
     expect(containers.some((c) => (c.secrets ?? []).length > 0)).toBe(false);
 
-    const own = pushMessage('acme/forked', PIPELINES, { event: 'pull_request', action: 'opened', pullRequest: { number: 5, title: 'x', sourceBranch: 'b', targetBranch: 'main', fork: false } });
+    const own = await pushMessage('acme/forked', PIPELINES, { event: 'pull_request', action: 'opened', pullRequest: { number: 5, title: 'x', sourceBranch: 'b', targetBranch: 'main', fork: false } });
     await planEvent(own, deps);
     const ownJob = decodeJob((await drainJobs())[0]!.Body!);
     const ownContainers = (ownJob.taskDefinition as unknown as { containerDefinitions: { secrets?: { name: string }[] }[] }).containerDefinitions;
@@ -254,16 +262,15 @@ describe('planEvent', () => {
   });
 
   it('creates nothing (and uses no build number) without a file or a triggered pipeline', async () => {
-    expect(await planEvent(pushMessage('acme/nofile', null), deps)).toMatchObject({ kind: 'skipped', reason: expect.stringContaining('.drone.yml does not exist') });
+    expect(await planEvent(await pushMessage('acme/nofile', null), deps)).toMatchObject({ kind: 'skipped', reason: expect.stringContaining('.drone.yml does not exist') });
     const tagOnly = 'kind: pipeline\ntype: docker\nname: rel\ntrigger:\n  event: [tag]\nsteps:\n- name: a\n  image: alpine\n  commands: [echo]\n';
-    expect((await planEvent(pushMessage('acme/nofile', tagOnly), deps)).kind).toBe('skipped');
+    expect((await planEvent(await pushMessage('acme/nofile', tagOnly), deps)).kind).toBe('skipped');
     expect((await store.getRepository('acme/nofile'))?.counter).toBe(0);
-    expect((await planEvent(pushMessage('acme/nofile', PIPELINES), deps))).toMatchObject({ buildId: 'acme/nofile#1' });
+    expect((await planEvent(await pushMessage('acme/nofile', PIPELINES), deps))).toMatchObject({ buildId: 'acme/nofile#1' });
   });
 
   it('reads the file from the configured path', async () => {
-    const message = pushMessage('acme/custom', null);
-    await store.ensureRepository(message.hook.repo);
+    const message = await pushMessage('acme/custom', null);
     await store.updateRepositorySettings('acme/custom', { configPath: 'ci/pipeline.yml' });
     git.setFile('acme/custom', message.hook.commit.sha, 'ci/pipeline.yml', PIPELINES);
     expect((await planEvent(message, deps)).kind).toBe('created');
@@ -271,8 +278,62 @@ describe('planEvent', () => {
 
   it('still creates the build when the Git host refuses the status', async () => {
     git.failNext(1, 502, '/statuses/');
-    expect((await planEvent(pushMessage('acme/statusdown', PIPELINES), deps)).kind).toBe('created');
+    expect((await planEvent(await pushMessage('acme/statusdown', PIPELINES), deps)).kind).toBe('created');
     expect(logs.some((l) => l.message === 'commit status not posted')).toBe(true);
+  });
+});
+
+describe('the repository comes from activation and configuration, never from the webhook body', () => {
+  const contextOf = (job: ReturnType<typeof decodeJob>): BuildContext => {
+    const overrides = (job.runTask.overrides as { containerOverrides: { environment?: { name: string; value: string }[] }[] }).containerOverrides;
+    return JSON.parse(overrides.flatMap((o) => o.environment ?? []).find((e) => e.name === 'SLIPWAY_BUILD')!.value) as BuildContext;
+  };
+
+  it('builds nothing, and records no repository, for a repository that is not activated', async () => {
+    const message = await pushMessage('acme/never-added', PIPELINES);
+    await store.deactivateRepository('acme/never-added');
+    expect(await planEvent(message, deps)).toEqual({ kind: 'skipped', reason: 'repository acme/never-added is not activated (slipway repo add acme/never-added --host github)' });
+    const unknown = { ...message, deliveryId: 'd-unknown', hook: { ...message.hook, repo: { ...message.hook.repo, slug: 'stranger/repo' } } };
+    expect((await planEvent(unknown, deps)).kind).toBe('skipped');
+    expect(await store.getRepository('stranger/repo')).toBeNull();
+    expect(await drainJobs()).toHaveLength(0);
+  });
+
+  it('builds nothing for an event from another host than the one the repository is activated on', async () => {
+    const message = await pushMessage('acme/on-github', PIPELINES);
+    const fromGitlab: EventMessage = { ...message, host: 'gitlab', hook: { ...message.hook, repo: { ...message.hook.repo, scm: 'gitlab' } } };
+    expect(await planEvent(fromGitlab, deps)).toEqual({ kind: 'skipped', reason: 'repository acme/on-github is activated on github, not on gitlab' });
+    expect(await drainJobs()).toHaveLength(0);
+  });
+
+  it("clones from the configured host with the activation's visibility, whatever clone_url, html_url and private the payload says", async () => {
+    const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:slipway-scm-AbCdEf';
+    const withClone: PlannerDeps = {
+      ...deps,
+      cloneCredentials: cloneCredentialsSource({ SCM_CREDENTIALS_SECRET_ARN: ARN }, async () => ({ githubCloneToken: 'ghs_token' })),
+    };
+    const message = await pushMessage('acme/lured', PIPELINES, {}, undefined, 'private');
+    message.hook.repo = { ...message.hook.repo, httpUrl: 'https://attacker.example/acme/lured.git', sshUrl: 'git@attacker.example:acme/lured.git', link: 'https://attacker.example/acme/lured', private: false, visibility: 'public' };
+    expect((await planEvent(message, withClone)).kind).toBe('created');
+    const job = decodeJob((await drainJobs())[0]!.Body!);
+    expect(JSON.stringify(job)).not.toContain('attacker.example');
+    const ctx = contextOf(job);
+    expect(ctx.repo).toMatchObject({ slug: 'acme/lured', scm: 'github', httpUrl: 'https://github.com/acme/lured.git', link: 'https://github.com/acme/lured', private: true, visibility: 'private' });
+    expect(ctx.repo.sshUrl).toBeUndefined();
+    // The token goes to the configured host only.
+    const agent = (job.taskDefinition as unknown as { containerDefinitions: { environment?: { name: string; value: string }[] }[] }).containerDefinitions[0]!;
+    expect(agent.environment!.find((e) => e.name === 'DRONE_NETRC_MACHINE')?.value).toBe('github.com');
+    // What activation stored is not overwritten by the event; the location is configuration's.
+    expect(await store.getRepository('acme/lured')).toMatchObject({ scm: 'github', visibility: 'private', private: true, httpUrl: 'https://github.com/acme/lured.git', link: 'https://github.com/acme/lured' });
+  });
+
+  it('builds nothing for a Gitea or GitLab repository while its host has no configured API URL, and says so', async () => {
+    await store.activateRepository({ slug: 'team/svc', scm: 'gitea', visibility: 'private', activatedAt: Date.now() });
+    const message = await pushMessage('acme/placeholder', null);
+    const gitea: EventMessage = { ...message, deliveryId: 'd-gitea-noapi', host: 'gitea', hook: { ...message.hook, repo: { ...message.hook.repo, slug: 'team/svc', scm: 'gitea', link: 'https://attacker.example/team/svc' } } };
+    const outcome = await planEvent(gitea, deps);
+    expect(outcome).toMatchObject({ kind: 'skipped', reason: expect.stringMatching(/^scm: no API URL for gitea: set "gitea": \{"apiUrl"/) });
+    expect(git.requests.some((r) => r.path.includes('team/svc'))).toBe(false);
   });
 });
 
@@ -280,8 +341,8 @@ describe('processEventBatch', () => {
   const record = (id: string, body: string) => ({ messageId: id, body, attributes: { ApproximateReceiveCount: '1' } });
 
   it('reports only the failed messages', async () => {
-    const good1 = pushMessage('batch/one', PIPELINES);
-    const good2 = pushMessage('batch/two', PIPELINES);
+    const good1 = await pushMessage('batch/one', PIPELINES);
+    const good2 = await pushMessage('batch/two', PIPELINES);
     const event = { Records: [record('m1', JSON.stringify(good1)), record('poison', '{"version":1'), record('m2', JSON.stringify(good2))] } as unknown as SQSEvent;
     const res = await processEventBatch(event, deps);
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'poison' }]);
@@ -290,7 +351,7 @@ describe('processEventBatch', () => {
   });
 
   it('retries a message whose config could not be fetched, and the retry succeeds', async () => {
-    const message = pushMessage('batch/flaky', PIPELINES);
+    const message = await pushMessage('batch/flaky', PIPELINES);
     git.failNext(1, 503, '/contents/');
     const first = await processEventBatch({ Records: [record('f1', JSON.stringify(message))] } as unknown as SQSEvent, deps);
     expect(first.batchItemFailures).toEqual([{ itemIdentifier: 'f1' }]);
@@ -307,7 +368,7 @@ describe('processEventBatch', () => {
         new CreateQueueCommand({ QueueName: 'events-redrive', Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 2 }) } }),
       )
     ).QueueUrl!;
-    const good = pushMessage('batch/redrive', PIPELINES);
+    const good = await pushMessage('batch/redrive', PIPELINES);
     await sqs.send(new SendMessageCommand({ QueueUrl: eventsUrl, MessageBody: JSON.stringify(good) }));
     await sqs.send(new SendMessageCommand({ QueueUrl: eventsUrl, MessageBody: '{"version":1,"deliveryId":"x","host":"svn"}' }));
 
@@ -334,7 +395,7 @@ describe('processEventBatch', () => {
 
 describe('restart of a pull request build', () => {
   it('keeps the source branch, number and title, and sets DRONE_BUILD_PARENT', async () => {
-    const message = pushMessage('acme/pr', PIPELINES, {
+    const message = await pushMessage('acme/pr', PIPELINES, {
       event: 'pull_request',
       action: 'opened',
       commit: { sha: 'f'.repeat(40), ref: 'refs/pull/7/head', branch: 'main', message: 'Add the thing\n\nlong text', link: 'l', author: { login: 'octocat', name: 'O', email: '', avatar: '' } },
@@ -371,7 +432,7 @@ describe('restart of a pull request build', () => {
 
 describe('build-finished messages (a build the API cancelled before anything ran)', () => {
   it('travel through the events queue and post the final commit status with the planner\'s credentials', async () => {
-    const message = pushMessage('acme/cancelled', PIPELINES);
+    const message = await pushMessage('acme/cancelled', PIPELINES);
     await planEvent(message, deps);
     await drainJobs();
     const build = (await store.getBuild('acme/cancelled#1'))!;
@@ -392,7 +453,7 @@ describe('build-finished messages (a build the API cancelled before anything ran
   });
 
   it('a host that is down makes the message fail (retried, then dead-lettered); an unfinished build posts nothing', async () => {
-    const message = pushMessage('acme/cancelled2', PIPELINES);
+    const message = await pushMessage('acme/cancelled2', PIPELINES);
     await planEvent(message, deps);
     await drainJobs();
     const body = (id: string) => JSON.stringify({ version: 1, kind: 'build-finished', buildId: id, sentAt: Date.now() });
@@ -419,11 +480,7 @@ describe('clone credentials of private repositories', () => {
       return config;
     }),
   });
-  const privateMessage = (slug: string, overrides: Partial<BuildHook> = {}) => {
-    const message = pushMessage(slug, PIPELINES, overrides);
-    message.hook.repo = { ...message.hook.repo, private: true, visibility: 'private' };
-    return message;
-  };
+  const privateMessage = (slug: string, overrides: Partial<BuildHook> = {}) => pushMessage(slug, PIPELINES, overrides, undefined, 'private');
   type Def = { name: string; environment?: { name: string; value: string }[]; secrets?: { name: string; valueFrom: string }[] };
   const containersOf = (job: ReturnType<typeof decodeJob>) => (job.taskDefinition as unknown as { containerDefinitions: Def[] }).containerDefinitions;
 
@@ -432,7 +489,7 @@ describe('clone credentials of private repositories', () => {
   });
 
   it('puts a secret reference (never the token) in the agent container, and the token nowhere in the table or the jobs', async () => {
-    const message = privateMessage('acme/secret-app');
+    const message = await privateMessage('acme/secret-app');
     expect(await planEvent(message, withClone())).toMatchObject({ kind: 'created', buildId: 'acme/secret-app#1' });
     const messages = await drainJobs();
     const job = decodeJob(messages[0]!.Body!);
@@ -459,7 +516,7 @@ describe('clone credentials of private repositories', () => {
   });
 
   it('keeps the clone credentials for a pull request from a fork, whose steps get no secret at all', async () => {
-    const message = privateMessage('acme/secret-fork', {
+    const message = await privateMessage('acme/secret-fork', {
       event: 'pull_request',
       action: 'opened',
       pullRequest: { number: 3, title: 'From a fork', sourceBranch: 'feature', targetBranch: 'main', fork: true },
@@ -471,7 +528,7 @@ describe('clone credentials of private repositories', () => {
   });
 
   it('gives public repositories none, without reading the secret', async () => {
-    await planEvent(pushMessage('acme/open-app', PIPELINES), withClone());
+    await planEvent(await pushMessage('acme/open-app', PIPELINES), withClone());
     const job = decodeJob((await drainJobs())[0]!.Body!);
     expect(JSON.stringify(job.taskDefinition)).not.toMatch(/NETRC|CloneToken/);
     expect(reads).toBe(0);
@@ -479,7 +536,7 @@ describe('clone credentials of private repositories', () => {
 
   it('builds a private repository without a configured clone token anonymously, and says why in the log', async () => {
     const { githubCloneToken: _, ...noClone } = CONFIG;
-    expect((await planEvent(privateMessage('acme/no-token'), withClone(noClone))).kind).toBe('created');
+    expect((await planEvent(await privateMessage('acme/no-token'), withClone(noClone))).kind).toBe('created');
     expect(JSON.stringify(decodeJob((await drainJobs())[0]!.Body!).taskDefinition)).not.toContain('NETRC');
     const warning = logs.find((l) => l.message === 'no clone credentials');
     expect(warning?.fields?.reason).toBe(
@@ -548,7 +605,7 @@ describe('plugin images read from their registries', () => {
 
   it("compiles a plugin that receives secrets to run its image's command line under the mask", async () => {
     const image = `${new URL(registry.url).host}/acme/notify:2`;
-    expect(await planEvent(pushMessage('acme/plugin', pluginPipeline(image)), withLookup())).toMatchObject({ kind: 'created', buildId: 'acme/plugin#1' });
+    expect(await planEvent(await pushMessage('acme/plugin', pluginPipeline(image)), withLookup())).toMatchObject({ kind: 'created', buildId: 'acme/plugin#1' });
     const job = decodeJob((await drainJobs())[0]!.Body!);
     const containers = (job.taskDefinition as unknown as { containerDefinitions: { name: string; entryPoint?: string[]; command?: string[] }[] }).containerDefinitions;
     const notify = containers.find((c) => c.name === 'notify')!;
@@ -559,7 +616,7 @@ describe('plugin images read from their registries', () => {
 
   it('retries the message while a registry does not answer, using no build number; the last attempt makes an error build', async () => {
     const image = `${new URL(registry.url).host}/acme/notify:2`;
-    const message = pushMessage('acme/flaky', pluginPipeline(image));
+    const message = await pushMessage('acme/flaky', pluginPipeline(image));
     registry.failNext(100, 503);
     try {
       await expect(planEvent(message, withLookup(), { finalAttempt: false })).rejects.toThrow(RegistryUnavailableError);
@@ -576,7 +633,7 @@ describe('plugin images read from their registries', () => {
 
   it('through the batch: a registry outage fails the first delivery; the second makes the error build', async () => {
     const image = `${new URL(registry.url).host}/acme/notify:2`;
-    const message = pushMessage('acme/batch-flaky', pluginPipeline(image));
+    const message = await pushMessage('acme/batch-flaky', pluginPipeline(image));
     const record = (receives: number): SQSEvent => ({
       Records: [{ messageId: `m${receives}`, body: JSON.stringify(message), attributes: { ApproximateReceiveCount: String(receives) } } as unknown as SQSEvent['Records'][number]],
     });
