@@ -141,6 +141,8 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
     const webhookSecrets = localWebhookSecrets(slipwayHome(env));
     const api = apiDepsFromEnv(process.env, {
       open: true,
+      webhookSecrets,
+      webhookUrl: `${publicUrl}/hooks`,
       logs: localLogReader(aws.ecs.logsDir, LOCAL_LOG_GROUP),
       logGraceMs: 300,
       submit,

@@ -315,6 +315,8 @@ export class BuildStore {
     e.set('private', activation.visibility !== 'public');
     e.set('active', true);
     e.set('activatedAt', activation.activatedAt);
+    // Listed by GSI1 (keys.ts), as every repository record.
+    e.setAll(repositoryIndexKeys(activation.slug));
     // Where it lives is derived from configuration when a build is planned (core/scm/locate.ts);
     // only local repositories (a directory) are located by their activation.
     e.set('httpUrl', activation.httpUrl ?? '');
