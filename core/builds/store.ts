@@ -265,8 +265,10 @@ export class BuildStore {
   }
 
   /**
-   * Creates the repository or refreshes what the Git host says about it, in one atomic
-   * write that keeps the counter and the settings a user chose (config path, active).
+   * Creates a repository record or overwrites its description, in one atomic write that
+   * keeps the counter and the settings a user chose (config path, active). For seeding
+   * (tests, benchmarks): the flow never writes what a webhook says about a repository; it
+   * builds only what activateRepository stored.
    */
   async ensureRepository(info: RepositoryInfo): Promise<Repository> {
     const e = new Expression();
