@@ -20,7 +20,12 @@ async function secretString(client: SecretsManagerClient, arn: string): Promise<
 }
 
 /** A host's entry: the API token and URL, and the login the agent clones with (not secret). */
-export type HostCredentials = ScmCredentials & { cloneUsername?: string };
+export type HostCredentials = ScmCredentials & {
+  cloneUsername?: string;
+  /** GitHub only: a GitHub App (its id and PEM private key) instead of a long-lived `token`. */
+  appId?: string;
+  privateKey?: string;
+};
 
 /**
  * The SCM credentials JSON: `{"github":{"token","apiUrl"},…}` for the Git host APIs, plus
