@@ -17,6 +17,12 @@ export interface WebhookSecrets {
   remove(host: HookHost, slug: string): Promise<void>;
 }
 
+/**
+ * Where a GitHub App's webhook secret is kept, beside the repositories' (`<prefix>/github/_app`):
+ * one segment, so no `owner/name` can be it. Deliveries of an App are signed with it.
+ */
+export const GITHUB_APP_SECRET_SLUG = '_app';
+
 /** The webhook-secrets prefix when none is configured: apart from the repository secrets' `/slipway`. */
 export const DEFAULT_WEBHOOK_SECRETS_PREFIX = '/slipway-webhooks';
 

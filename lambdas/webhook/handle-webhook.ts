@@ -22,6 +22,7 @@ import { deliveryId, eventName, hookRepository, hostDeliveryHeader, normalizeHea
 import { HOOK_HOSTS, MalformedHookError, type EventMessage, type HookHost } from '../../core/scm/types.js';
 import { verifySignature } from '../../core/scm/verify-signature.js';
 import { isRepositoryAllowed } from '../shared/config.js';
+import { GITHUB_APP_SECRET_SLUG } from '../shared/webhook-secrets.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -94,6 +95,12 @@ export async function handleWebhook(
     // A secret rotated since it was cached: read it once more before refusing.
     const fresh = await deps.secrets.get(host, slug, { fresh: true });
     if (fresh !== undefined && fresh !== secret) signed = verifySignature(host, headers, rawBody, (secret = fresh));
+  }
+  if (!signed && host === 'github') {
+    // A GitHub App signs every installation's deliveries with the App's own secret; the
+    // repository still has to be activated (checked above).
+    const appSecret = await deps.secrets.get('github', GITHUB_APP_SECRET_SLUG);
+    if (appSecret !== undefined) signed = verifySignature(host, headers, rawBody, appSecret);
   }
   if (!signed) {
     log('rejected: bad signature', { host, repo: slug, event: eventName(host, headers) });

@@ -9,7 +9,7 @@ import { deliveryId } from '../../core/scm/parse-event.js';
 import type { EventMessage } from '../../core/scm/types.js';
 import { handleWebhook, MAX_BODY_BYTES, type WebhookDeps } from '../../lambdas/webhook/handle-webhook.js';
 import { sendEventMessage, decodeEventMessage } from '../../lambdas/shared/events-queue.js';
-import { cachedWebhookSecrets, ssmWebhookSecrets, type WebhookSecrets } from '../../lambdas/shared/webhook-secrets.js';
+import { cachedWebhookSecrets, GITHUB_APP_SECRET_SLUG, ssmWebhookSecrets, type WebhookSecrets } from '../../lambdas/shared/webhook-secrets.js';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { startSsmStandIn, type SsmStandIn } from '../support/ssm-stand-in.js';
 import { startSqs, type LocalSqs } from '../../local/sqs.js';
@@ -245,6 +245,25 @@ describe('webhook', () => {
     const stale = githubRequest('push', { ...payload, after: '2'.repeat(40) }, 'rot-3', 'old-secret');
     expect((await handleWebhook('github', stale.headers, stale.body, cached)).statusCode).toBe(401);
     expect(await drain()).toHaveLength(2);
+  });
+
+  it("accepts a GitHub App's delivery signed with the App's secret, for activated repositories only", async () => {
+    await drain();
+    await memorySecrets.put('github', GITHUB_APP_SECRET_SLUG, 'the-app-secret');
+    try {
+      const req = githubRequest('push', { ...branchPush(), after: '6'.repeat(40), installation: { id: 4242 } }, 'app-1', 'the-app-secret');
+      expect((await handleWebhook('github', req.headers, req.body, deps)).statusCode).toBe(202);
+      const payload = structuredClone(branchPush()) as Record<string, any>;
+      payload.repository.full_name = 'stranger/app-installed';
+      const stranger = githubRequest('push', payload, 'app-2', 'the-app-secret');
+      expect(JSON.parse((await handleWebhook('github', stranger.headers, stranger.body, deps)).body).ignored).toMatch(/is not activated on github/);
+      // The App's secret is GitHub's: it signs nothing at Gitea's path.
+      const body = fixture('gitea-push.json');
+      expect((await handleWebhook('gitea', { 'X-Gitea-Event': 'push', 'X-Gitea-Signature': hmacSha256Hex('the-app-secret', body) }, body, deps)).statusCode).toBe(401);
+      expect(await drain()).toHaveLength(1);
+    } finally {
+      await memorySecrets.remove('github', GITHUB_APP_SECRET_SLUG);
+    }
   });
 
   it('rejects a malformed body with 400 and records nothing', async () => {
