@@ -184,7 +184,7 @@ describe('slipway logs over CloudWatch Logs (the stand-in, through the real SDK 
         now: Date.now,
         log: () => {},
       },
-      webhook: { secret: async () => 'hook-secret', deliveries: store, enqueue: async () => {} },
+      webhook: { repositories: store, secrets: { get: async () => 'hook-secret' }, deliveries: store, enqueue: async () => {} },
     });
   });
   afterAll(async () => {

@@ -681,7 +681,7 @@ steps:
         return !ref.endsWith('/chat_webhook');
       }),
     };
-    const outcome = await planEvent(pushMessage('acme/missing-secret', NOTIFY), withCheck);
+    const outcome = await planEvent(await pushMessage('acme/missing-secret', NOTIFY), withCheck);
     expect(outcome).toMatchObject({ kind: 'created' });
     const containers = containersOf(decodeJob((await drainJobs())[0]!.Body!));
     expect(containers.find((c) => c.name === 'test')!.secrets).toEqual([{ name: 'TOKEN', valueFrom: '/slipway/acme/missing-secret/token' }]);
@@ -699,7 +699,7 @@ steps:
         throw new SecretCheckError('planner: could not check that the build\'s secrets exist: ThrottlingException: Rate exceeded');
       },
     };
-    const outcome = await planEvent(pushMessage('acme/unchecked', NOTIFY), failing);
+    const outcome = await planEvent(await pushMessage('acme/unchecked', NOTIFY), failing);
     const containers = containersOf(decodeJob((await drainJobs())[0]!.Body!));
     expect(containers.find((c) => c.name === 'chat')!.secrets).toHaveLength(1);
     const stage = (await store.getBuildDetail((outcome as { buildId: string }).buildId))!.stages[0]!;
