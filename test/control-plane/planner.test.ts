@@ -218,7 +218,7 @@ describe('planEvent', () => {
   it('turns more pipelines than one build holds into an error build saying so, not a retried message (DynamoDB transactions hold 100 items)', async () => {
     let config = '';
     for (let i = 0; i < 99; i++) config += `---\nkind: pipeline\ntype: docker\nname: p${i}\nsteps:\n- name: s\n  image: alpine\n  commands: [echo]\n`;
-    const message = pushMessage('acme/many', config);
+    const message = await pushMessage('acme/many', config);
     const outcome = await planEvent(message, deps);
     expect(outcome.kind).toBe('invalid');
     const build = (await store.getBuild('acme/many#1'))!;
