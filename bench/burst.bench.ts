@@ -42,9 +42,9 @@ import { startLocalServer, type LocalServer } from '../local/server.js';
 import { apiDepsFromEnv } from '../lambdas/api/wiring.js';
 import { localLogReader } from '../lambdas/api/logs-local.js';
 import { ensureTable } from '../lambdas/shared/table.js';
-import { dynamoDocument, secretsClient, sqsClient } from '../lambdas/shared/clients.js';
+import { dynamoDocument, sqsClient } from '../lambdas/shared/clients.js';
 import { sendEventMessage } from '../lambdas/shared/events-queue.js';
-import { webhookSecret } from '../lambdas/shared/secrets.js';
+import { deliveryId } from '../core/scm/parse-event.js';
 import { BuildStore } from '../core/builds/store.js';
 import type { Build } from '../core/builds/types.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../core/pipeline/contract.js';
@@ -261,8 +261,7 @@ async function main(): Promise<void> {
       CLUSTER: 'slipway',
       SUBNET_IDS: 'subnet-local',
       BUILD_LOG_GROUP: LOG_GROUP,
-      WEBHOOK_SECRET: SECRET,
-      SCM_CREDENTIALS: JSON.stringify({ github: { apiUrl: git.apiUrl, token: 'bench-token' } }),
+      SCM_CREDENTIALS: JSON.stringify({ github: { apiUrl: git.apiUrl, webUrl: 'https://git.example', token: 'bench-token' } }),
       AGENT_IMAGE: 'slipway/bench-agent-not-runnable-locally:1',
       DEFAULT_CPU: '256',
       DEFAULT_MEMORY: '512',
@@ -283,12 +282,15 @@ async function main(): Promise<void> {
       webDir,
       api: apiDepsFromEnv(process.env, { open: true, logs: localLogReader(aws.ecs.logsDir, LOG_GROUP), submit: async () => ({ skipped: 'not used by the bench' }) }),
       webhook: {
-        secret: () => webhookSecret(process.env, secretsClient),
+        repositories: store,
+        // Every bench repository is activated with the same secret (below).
+        secrets: { get: async () => SECRET },
         deliveries: store,
         enqueue: (message) => sendEventMessage(sqsClient(), eventsUrl, message),
       },
     });
     cleanups.push(() => server.stop());
+    for (let i = 0; i < REPOS; i++) await store.activateRepository({ slug: `bench/repo-${i}`, scm: 'github', visibility: 'public', activatedAt: Date.now() });
     const hookUrl = `http://127.0.0.1:${server.port}/hooks/github`;
     progress = () => {
       const passes = handlerLines.filter((l) => l.source === 'autoscaler' && l.message === 'pass');
@@ -353,7 +355,7 @@ async function main(): Promise<void> {
     const builds = await allBuilds(store);
     const byDelivery = new Map(builds.map((b) => [b.deliveryId, b]));
     const stageOf = (d: Delivery): string | undefined => {
-      const b = byDelivery.get(`github:${d.id}`);
+      const b = byDelivery.get(deliveryId('github', d.repo, d.body));
       return b ? `${b.id}/1` : undefined;
     };
     const callsPerStage = new Map<string, number>();
@@ -382,7 +384,7 @@ async function main(): Promise<void> {
       const plan: number[] = [];
       const start: number[] = [];
       for (const d of set) {
-        const planned = plannedAt.get(`github:${d.id}`);
+        const planned = plannedAt.get(deliveryId('github', d.repo, d.body));
         const stage = stageOf(d);
         const run = stage ? firstCall.get(stage) : undefined;
         if (d.sentAt === undefined || d.answeredAt === undefined || planned === undefined || run === undefined) continue;

@@ -78,7 +78,7 @@ const server = await startLocalServer({
     now: Date.now,
     log: () => {},
   },
-  webhook: { secret: async () => 'bench', deliveries: store, enqueue: async () => {} },
+  webhook: { repositories: store, secrets: { get: async () => 'bench' }, deliveries: store, enqueue: async () => {} },
 });
 
 const browser = await launchChromium();

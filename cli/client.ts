@@ -8,7 +8,9 @@ import type {
   BuildListQuery,
   BuildListResponse,
   LogPageResponse,
+  RepoActivationResponse,
   RepoListResponse,
+  RepoResponse,
 } from '../core/builds/api.js';
 import { buildApiPath } from '../core/builds/api.js';
 
@@ -70,6 +72,16 @@ export class ApiClient {
 
   repos(limit = 25) {
     return this.request<RepoListResponse>('GET', `/api/repos?limit=${limit}`);
+  }
+  activateRepo(repo: string, host: string, visibility?: string) {
+    const query = new URLSearchParams({ repo, host, ...(visibility ? { visibility } : {}) });
+    return this.request<RepoActivationResponse>('POST', `/api/repos/activate?${query}`);
+  }
+  rotateRepoSecret(repo: string) {
+    return this.request<RepoActivationResponse>('POST', `/api/repos/rotate-secret?${new URLSearchParams({ repo })}`);
+  }
+  removeRepo(repo: string) {
+    return this.request<RepoResponse>('POST', `/api/repos/remove?${new URLSearchParams({ repo })}`);
   }
   builds(query: BuildListQuery) {
     const params = new URLSearchParams();

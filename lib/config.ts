@@ -25,6 +25,12 @@ export interface SlipwaySettings {
   readonly deletionProtection: boolean;
   /** SSM prefix of repository secrets: `<prefix>/<owner>/<repo>/<NAME>`. */
   readonly secretsPrefix: string;
+  /**
+   * SSM prefix of each activated repository's webhook secret: `<prefix>/<host>/<owner>/<name>`.
+   * Only the webhook Lambda reads under it (build tasks read under secretsPrefix), so the two
+   * may not contain each other.
+   */
+  readonly webhookSecretsPrefix: string;
   /** 1 by default (two passes never race); `false` for accounts whose Lambda concurrency quota is 10. */
   readonly autoscalerReservedConcurrency: number | false;
   /** Architectures the agent image is built for at deploy (pipelines of another `platform.arch` are refused). */
@@ -46,6 +52,7 @@ export const DEFAULT_SETTINGS: SlipwaySettings = {
   privateSubnets: false,
   deletionProtection: true,
   secretsPrefix: '/slipway',
+  webhookSecretsPrefix: '/slipway-webhooks',
   autoscalerReservedConcurrency: 1,
   agentPlatforms: ['amd64', 'arm64'],
   pullRepositories: [],
@@ -105,6 +112,16 @@ export function settingsFromContext(get: ContextReader): SlipwaySettings {
   for (const prefix of cachePrefixes) {
     if (!/^[a-z0-9][a-z0-9._/-]*$/.test(prefix)) throw new ConfigError(`SLIPWAY-CONFIG: context pullThroughCachePrefixes: "${prefix}" is not an ECR repository prefix such as docker-hub`);
   }
+  const webhookSecretsPrefix = string(get, 'webhookSecretsPrefix', d.webhookSecretsPrefix).replace(/\/+$/, '');
+  if (!/^\/[A-Za-z0-9_.\-/]+$/.test(webhookSecretsPrefix) || /^\/(aws|ssm)/i.test(webhookSecretsPrefix)) {
+    throw new ConfigError(`SLIPWAY-CONFIG: context webhookSecretsPrefix: "${webhookSecretsPrefix}" must be an SSM path such as /slipway-webhooks (not starting with aws or ssm)`);
+  }
+  const within = (inner: string, outer: string) => `${inner}/`.startsWith(`${outer.replace(/\/+$/, '')}/`);
+  if (within(webhookSecretsPrefix, secretsPrefix) || within(secretsPrefix, webhookSecretsPrefix)) {
+    throw new ConfigError(
+      `SLIPWAY-CONFIG: context webhookSecretsPrefix "${webhookSecretsPrefix}" and secretsPrefix "${secretsPrefix}" overlap; build tasks may read under secretsPrefix, so webhook secrets need a path of their own such as /slipway-webhooks`,
+    );
+  }
   return {
     agentPlatforms: platforms.length > 0 ? (platforms as AgentArch[]) : d.agentPlatforms,
     pullRepositories,
@@ -119,6 +136,7 @@ export function settingsFromContext(get: ContextReader): SlipwaySettings {
     privateSubnets: boolean(get, 'privateSubnets', d.privateSubnets),
     deletionProtection: boolean(get, 'deletionProtection', d.deletionProtection),
     secretsPrefix: secretsPrefix.replace(/\/+$/, ''),
+    webhookSecretsPrefix,
     autoscalerReservedConcurrency:
       reserved === false || reserved === 'false' ? false : integer(get, 'autoscalerReservedConcurrency', 1, 1),
   };

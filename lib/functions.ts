@@ -38,6 +38,7 @@ export interface BuildSettings {
   readonly defaultCpu: number;
   readonly defaultMemory: number;
   readonly secretsPrefix: string;
+  readonly webhookSecretsPrefix: string;
   readonly allowedRepositories: readonly string[];
 }
 
@@ -85,8 +86,6 @@ export class ControlPlaneFunctions extends Construct {
   readonly functions: Record<LambdaName, lambda.Function>;
   readonly webhookUrl: lambda.FunctionUrl;
   readonly apiUrl: lambda.FunctionUrl;
-  /** Generated at deploy; paste its value into the Git host's webhook settings. */
-  readonly webhookSecret: secretsmanager.Secret;
   /** Generated at deploy; the bearer token of the builds API. */
   readonly apiTokenSecret: secretsmanager.Secret;
   /** Git host tokens, JSON `{"github":{"token","apiUrl"},…,"githubCloneToken":"…"}`, written by the operator. */
@@ -102,11 +101,6 @@ export class ControlPlaneFunctions extends Construct {
       }
     }
 
-    this.webhookSecret = new secretsmanager.Secret(this, 'WebhookSecret', {
-      description: 'Slipway: HMAC secret shared with the Git host webhooks',
-      // Letters and digits only: it is pasted by hand into a Git host's form.
-      generateSecretString: { passwordLength: 40, excludePunctuation: true },
-    });
     this.apiTokenSecret = new secretsmanager.Secret(this, 'ApiToken', {
       description: 'Slipway: bearer token of the builds API (Authorization: Bearer <token>)',
       generateSecretString: { passwordLength: 48, excludePunctuation: true },
@@ -116,7 +110,7 @@ export class ControlPlaneFunctions extends Construct {
       // Starts as an empty object: it holds nothing secret until the operator writes the tokens.
       secretStringValue: SecretValue.unsafePlainText('{}'),
     });
-    for (const secret of [this.webhookSecret, this.apiTokenSecret, this.scmCredentialsSecret]) {
+    for (const secret of [this.apiTokenSecret, this.scmCredentialsSecret]) {
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',
         reason: 'Each value is shared with a party outside AWS (Git host, CLI users); rotation is a documented manual step (the README, "Deploy to AWS").',
@@ -139,6 +133,8 @@ export class ControlPlaneFunctions extends Construct {
     // to any endpoint), so it brings nothing here.
     this.webhookUrl = this.functions.webhook.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
     this.apiUrl = this.functions.api.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
+    // `slipway repo add` answers with the URL to paste (the Git host's name is appended).
+    this.functions.api.addEnvironment('WEBHOOK_URL', `${this.webhookUrl.url}hooks`);
   }
 
   /** The dashboard's address, for links in commit statuses (the planner posts them; the others name the build). */
@@ -210,7 +206,8 @@ export class ControlPlaneFunctions extends Construct {
     const allowed: Record<string, string> =
       settings.allowedRepositories.length > 0 ? { ALLOWED_REPOSITORIES: settings.allowedRepositories.join(',') } : {};
 
-    env('webhook', { ...tableName, EVENTS_QUEUE_URL: queues.events.queue.queueUrl, WEBHOOK_SECRET_ARN: this.webhookSecret.secretArn, ...allowed });
+    const webhookSecrets = { WEBHOOK_SECRETS_PREFIX: settings.webhookSecretsPrefix };
+    env('webhook', { ...tableName, EVENTS_QUEUE_URL: queues.events.queue.queueUrl, ...webhookSecrets, ...allowed });
     env('planner', {
       ...tableName,
       JOBS_QUEUE_URL: queues.jobs.queue.queueUrl,
@@ -252,6 +249,8 @@ export class ControlPlaneFunctions extends Construct {
       CLUSTER: buildCluster.cluster.clusterArn,
       BUILD_LOG_GROUP: buildCluster.logGroup.logGroupName,
       API_TOKEN_SECRET_ARN: this.apiTokenSecret.secretArn,
+      // Activation writes each repository's webhook secret there (and may not read it).
+      ...webhookSecrets,
     });
   }
 
@@ -279,7 +278,17 @@ export class ControlPlaneFunctions extends Construct {
     queues.jobs.queue.grantSendMessages(f.autoscaler);
     queues.jobs.deadLetterQueue.grantSendMessages(f.autoscaler);
 
-    this.webhookSecret.grantRead(f.webhook);
+    // Each repository's webhook secret: the webhook reads it, the API writes and deletes it
+    // (activation, rotation, removal) and can never read it back, no other role touches the
+    // prefix (build tasks read only under secretsPrefix, which may not overlap it: config.ts).
+    // SecureStrings use the account's aws/ssm key, whose policy lets principals of the account
+    // use it through SSM, so ssm:GetParameter on this prefix is the control
+    // (https://docs.aws.amazon.com/systems-manager/latest/userguide/ps-restrict-decryption.html).
+    const hookParameters = this.webhookSecretsArn();
+    f.webhook.role!.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadWebhookSecrets', actions: ['ssm:GetParameter'], resources: [hookParameters] }));
+    f.api.role!.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'WriteWebhookSecrets', actions: ['ssm:PutParameter', 'ssm:DeleteParameter'], resources: [hookParameters] }),
+    );
     this.scmCredentialsSecret.grantRead(f.planner);
     this.apiTokenSecret.grantRead(f.api);
     // Build agents of private repositories clone with a top-level key of it (the planner
@@ -378,6 +387,12 @@ export class ControlPlaneFunctions extends Construct {
     this.acknowledgeWildcards();
   }
 
+  /** `arn:…:parameter/<webhookSecretsPrefix>/*` */
+  private webhookSecretsArn(): string {
+    const path = `${this.props.settings.webhookSecretsPrefix.replace(/^\/+|\/+$/g, '')}/*`;
+    return Stack.of(this).formatArn({ service: 'ssm', resource: 'parameter', resourceName: path, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+  }
+
   private wireTriggers(): void {
     const { queues, buildCluster } = this.props;
     const f = this.functions;
@@ -415,6 +430,7 @@ export class ControlPlaneFunctions extends Construct {
     const tableRef = nagRef(this.props.table.table, 'Arn');
     const taskPattern = `arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/${nagRef(cluster)}/*`;
     const familyPattern = `arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task-definition/${TASK_FAMILY_PREFIX}*`;
+    const hookPattern = `arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/${this.props.settings.webhookSecretsPrefix.replace(/^\/+|\/+$/g, '')}/*`;
     for (const name of LAMBDA_NAMES) {
       const policy = f[name].role!.node.tryFindChild('DefaultPolicy');
       if (!policy) throw new Error(`SLIPWAY-CDK: the ${name} role has no default policy`);
@@ -449,6 +465,13 @@ export class ControlPlaneFunctions extends Construct {
       }
       if (name === 'api') {
         acknowledgeWildcardResource(policy, taskPattern, 'Task ids exist only at run time; the ARN is limited to the build cluster.');
+      }
+      if (name === 'api' || name === 'webhook') {
+        acknowledgeWildcardResource(
+          policy,
+          hookPattern,
+          'One webhook secret per activated repository under this prefix, created at run time by `slipway repo add`; the webhook only reads, the API only writes and deletes.',
+        );
       }
     }
   }

@@ -134,7 +134,7 @@ export class SlipwayStack extends Stack {
     out('WebhookUrlGitHub', `${f.webhookUrl.url}hooks/github`, 'Payload URL for GitHub webhooks (content type application/json)');
     out('WebhookUrlGitea', `${f.webhookUrl.url}hooks/gitea`, 'Target URL for Gitea webhooks');
     out('WebhookUrlGitLab', `${f.webhookUrl.url}hooks/gitlab`, 'URL for GitLab webhooks');
-    out('WebhookSecretArn', f.webhookSecret.secretArn, 'Secrets Manager secret holding the webhook secret to paste into the Git host');
+    out('WebhookSecretsPrefix', s.settings.webhookSecretsPrefix, 'SSM path of the repositories\' own webhook secrets (made by `slipway repo add`, read only by the webhook)');
     out('ScmCredentialsSecretArn', f.scmCredentialsSecret.secretArn, 'Secrets Manager secret to fill with Git host API tokens and clone tokens (JSON, see the README)');
     out('DashboardUrl', s.dashboard.url, 'The web dashboard');
     out('ApiUrl', `${s.dashboard.url}api/`, 'The builds API (Authorization: Bearer <token>)');

@@ -9,6 +9,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSy
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { SecretNotFoundError } from './ecs/errors.js';
+import { DEFAULT_WEBHOOK_SECRETS_PREFIX, webhookSecretName, type WebhookSecrets } from '../lambdas/shared/webhook-secrets.js';
 
 export function slipwayHome(env: NodeJS.ProcessEnv): string {
   return env.SLIPWAY_HOME || join(homedir(), '.slipway');
@@ -41,8 +42,9 @@ export function parameterName(valueFrom: string): string {
 export class LocalSecretStore {
   readonly file: string;
 
-  constructor(home: string) {
-    this.file = join(home, 'secrets.json');
+  /** `fileName`: another file for another kind of secret (webhook secrets: build tasks never resolve those). */
+  constructor(home: string, fileName = 'secrets.json') {
+    this.file = join(home, fileName);
   }
 
   private load(): Record<string, string> {
@@ -65,6 +67,10 @@ export class LocalSecretStore {
 
   put(path: string, value: string): void {
     this.save({ ...this.load(), [path]: value });
+  }
+
+  get(path: string): string | undefined {
+    return this.load()[path];
   }
 
   /** Names under a path prefix, sorted. */
@@ -113,4 +119,20 @@ export class LocalSecretStore {
   has(valueFrom: string): boolean {
     return secretReference(valueFrom).name in this.load();
   }
+}
+
+/**
+ * Local mode's webhook secrets (the SSM parameters of lambdas/shared/webhook-secrets.ts), in
+ * their own file: the ECS stand-in resolves build secrets from secrets.json only, as build
+ * tasks in AWS may read the repository secrets' prefix but not the webhook secrets' one.
+ */
+export function localWebhookSecrets(home: string, prefix = DEFAULT_WEBHOOK_SECRETS_PREFIX): WebhookSecrets {
+  const store = new LocalSecretStore(home, 'webhook-secrets.json');
+  return {
+    get: async (host, slug) => store.get(webhookSecretName(prefix, host, slug)),
+    put: async (host, slug, value) => store.put(webhookSecretName(prefix, host, slug), value),
+    remove: async (host, slug) => {
+      store.remove(webhookSecretName(prefix, host, slug));
+    },
+  };
 }

@@ -17,13 +17,11 @@ import type { SubmitResult } from '../lambdas/api/restart.js';
 import { plannerDepsFromEnv } from '../lambdas/planner/deps.js';
 import { planEvent } from '../lambdas/planner/plan-event.js';
 import { sendEventMessage } from '../lambdas/shared/events-queue.js';
-import { secretsClient } from '../lambdas/shared/clients.js';
-import { webhookSecret } from '../lambdas/shared/secrets.js';
 import { ensureTable } from '../lambdas/shared/table.js';
 import { buildDashboard } from '../web/build.js';
 import { startLocalAws, type LocalAws } from './aws.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
-import { LocalSecretStore, slipwayHome } from './secrets.js';
+import { LocalSecretStore, localWebhookSecrets, slipwayHome } from './secrets.js';
 import { startLocalServer, type LocalServer } from './server.js';
 import { createLocalQueues } from './queues.js';
 import type { Snapshot } from './snapshot.js';
@@ -127,7 +125,6 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
       VCPU_QUOTA: env.VCPU_QUOTA || '6',
       MAX_CONCURRENT_BUILDS: env.MAX_CONCURRENT_BUILDS || '10',
       PUBLIC_URL: publicUrl,
-      ...(env.SLIPWAY_WEBHOOK_SECRET ? { WEBHOOK_SECRET: env.SLIPWAY_WEBHOOK_SECRET } : {}),
       ...(env.SCM_CREDENTIALS ? { SCM_CREDENTIALS: env.SCM_CREDENTIALS } : {}),
     };
     const plane = await startControlPlane({ env: handlerEnv, ecs: aws.ecs, scheduleMs: options.scheduleMs ?? 2000, reconcileMs: options.reconcileMs ?? 30_000, ...(options.onError ? { onError: options.onError } : {}) });
@@ -141,8 +138,11 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
     };
     const doc = DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
     const store = new BuildStore(doc, LOCAL_TABLE);
+    const webhookSecrets = localWebhookSecrets(slipwayHome(env));
     const api = apiDepsFromEnv(process.env, {
       open: true,
+      webhookSecrets,
+      webhookUrl: `${publicUrl}/hooks`,
       logs: localLogReader(aws.ecs.logsDir, LOCAL_LOG_GROUP),
       logGraceMs: 300,
       submit,
@@ -152,7 +152,9 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
       webDir,
       api,
       webhook: {
-        secret: () => webhookSecret(process.env, secretsClient),
+        repositories: store,
+        // Read on every delivery: the file is local, and `slipway repo rotate-secret` applies at once.
+        secrets: webhookSecrets,
         deliveries: store,
         enqueue: (message) => sendEventMessage(sqs, eventsUrl, message),
       },
@@ -167,9 +169,12 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
       server,
       store,
       isolation: aws.ecs.isolation === 'namespace' ? 'a network namespace per task' : `shared host network (${aws.ecs.isolationNote ?? 'namespaces unavailable'})`,
-      buildSnapshot(snapshot, repo) {
+      async buildSnapshot(snapshot, repo) {
         const [owner = 'local', ...rest] = repo.slug.split('/');
         const url = pathToFileURL(snapshot.dir).href;
+        // A directory built on this machine is activated by building it (the demo, `slipway run`):
+        // the caller is the operator, not a webhook, and the snapshot is where it lives now.
+        await store.activateRepository({ slug: repo.slug, scm: 'local', visibility: 'public', activatedAt: Date.now(), httpUrl: url, link: url });
         const hook: BuildHook = {
           kind: 'build',
           event: 'push',

@@ -19,7 +19,7 @@ const USAGE = `usage: slipway up [--port N] [--no-demo] [--exit-after-demo]
 
 Runs Slipway on this machine: DynamoDB Local, SQS (fauxqs) and the ECS stand-in, the
 control plane, and one server on loopback with the dashboard, the API (/api/) and the
-webhooks (POST /hooks/github|gitea|gitlab, secret from SLIPWAY_WEBHOOK_SECRET).
+webhooks (POST /hooks/github|gitea|gitlab, of repositories activated with slipway repo add).
 Then runs a demo build and prints its steps. Ctrl-C stops everything.
 
 options:
@@ -68,7 +68,7 @@ async function upAndDemo(io: CliIO, port: number, noDemo: boolean, exitAfterDemo
   }
   io.out(`Dashboard: ${local.url}`);
   io.out(`API:       ${local.url}/api/builds   (open on loopback; see docs/api.md)`);
-  io.out(`Webhooks:  ${local.url}/hooks/github | /hooks/gitea | /hooks/gitlab${io.env.SLIPWAY_WEBHOOK_SECRET ? '' : '   (set SLIPWAY_WEBHOOK_SECRET to accept them)'}`);
+  io.out(`Webhooks:  ${local.url}/hooks/github | /hooks/gitea | /hooks/gitlab   (for repositories activated with: slipway repo add OWNER/NAME --host HOST)`);
   io.out(`Tasks run as host processes, ${local.isolation}. Ready in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
   if (logFile) io.out(`Control-plane log: ${logFile} (SLIPWAY_VERBOSE=1 prints it here)`);
 

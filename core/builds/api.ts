@@ -5,6 +5,9 @@ import type { Build, BuildDetail, BuildStatus, LogLine, Repository } from './typ
 
 export const API_ROUTES = {
   repos: '/api/repos',
+  repoActivate: '/api/repos/activate',
+  repoRotateSecret: '/api/repos/rotate-secret',
+  repoRemove: '/api/repos/remove',
   builds: '/api/builds',
   build: '/api/repos/{owner}/{name}/builds/{number}',
   logs: '/api/repos/{owner}/{name}/builds/{number}/logs/{stage}/{step}',
@@ -19,6 +22,26 @@ export interface RepoListResponse {
   repos: Repository[];
   /** Pass as `cursor` for the next page; absent on the last page. */
   next?: string;
+}
+
+/**
+ * POST /api/repos/activate?repo=OWNER/NAME&host=github|gitea|gitlab&visibility=private|internal|public
+ * and POST /api/repos/rotate-secret?repo=OWNER/NAME: the repository and its new webhook
+ * secret, shown this once (the API cannot read it back).
+ */
+export interface RepoActivationResponse {
+  repo: Repository;
+  webhook: {
+    host: string;
+    /** Where the host sends the webhook; absent when the server does not know its public address. */
+    url?: string;
+    secret: string;
+  };
+}
+
+/** POST /api/repos/remove?repo=OWNER/NAME */
+export interface RepoResponse {
+  repo: Repository;
 }
 
 /** GET /api/builds?repo=&branch=&status=&limit=&cursor= — newest first. */

@@ -29,6 +29,18 @@ export const OPENAPI_DOCUMENT = {
           slug: { type: 'string' }, scm: { type: 'string' }, httpUrl: { type: 'string' }, link: { type: 'string' },
           defaultBranch: { type: 'string' }, configPath: { type: 'string' }, private: { type: 'boolean' },
           counter: { type: 'integer' }, active: { type: 'boolean' },
+          visibility: { type: 'string', enum: ['private', 'internal', 'public'] }, activatedAt: { type: 'integer' },
+        },
+      },
+      RepoActivation: {
+        type: 'object',
+        properties: {
+          repo: { $ref: '#/components/schemas/Repository' },
+          webhook: {
+            type: 'object',
+            description: 'paste url and secret into the Git host; the secret is shown only in this answer',
+            properties: { host: { type: 'string' }, url: { type: 'string' }, secret: { type: 'string' } },
+          },
         },
       },
       Build: {
@@ -92,6 +104,31 @@ export const OPENAPI_DOCUMENT = {
           { name: 'cursor', in: 'query', schema: { type: 'string' } },
         ],
         responses: { '200': { description: 'a page of builds', ...json('BuildList') }, ...errors },
+      },
+    },
+    '/api/repos/activate': {
+      post: {
+        summary: 'Activate a repository on its Git host; answers its webhook URL and new secret (shown once)',
+        parameters: [
+          { name: 'repo', in: 'query', required: true, schema: { type: 'string' }, description: 'OWNER/NAME as the host spells it (GitLab: GROUP/…/NAME)' },
+          { name: 'host', in: 'query', required: true, schema: { type: 'string', enum: ['github', 'gitea', 'gitlab'] } },
+          { name: 'visibility', in: 'query', schema: { type: 'string', enum: ['private', 'internal', 'public'], default: 'private' }, description: 'private and internal repositories are cloned with the host token' },
+        ],
+        responses: { '201': { description: 'activated', ...json('RepoActivation') }, '409': { description: 'already activated, or active on another host', ...json('Error') }, ...errors },
+      },
+    },
+    '/api/repos/rotate-secret': {
+      post: {
+        summary: "Replace a repository's webhook secret (the old one stops working); answers the new one, shown once",
+        parameters: [{ name: 'repo', in: 'query', required: true, schema: { type: 'string' } }],
+        responses: { '200': { description: 'the new secret', ...json('RepoActivation') }, ...errors },
+      },
+    },
+    '/api/repos/remove': {
+      post: {
+        summary: 'Deactivate a repository: its webhooks run nothing, its secret is deleted, its builds stay',
+        parameters: [{ name: 'repo', in: 'query', required: true, schema: { type: 'string' } }],
+        responses: { '200': { description: 'the repository', content: { 'application/json': { schema: { type: 'object', properties: { repo: { $ref: '#/components/schemas/Repository' } } } } } }, ...errors },
       },
     },
     '/api/repos/{owner}/{name}/builds/{number}': { get: { summary: 'A build with its stages and steps', parameters: repoParams, responses: { '200': { description: 'the build', ...json('BuildDetail') }, ...errors } } },

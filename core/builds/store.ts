@@ -68,6 +68,8 @@ export interface Delivery {
   /** The host's event name (`push`, `pull_request`, `Merge Request Hook`, …). */
   event: string;
   receivedAt: number;
+  /** The host's own (unsigned) delivery header, for matching logs with the host's delivery list. */
+  hostDelivery?: string;
 }
 
 export type DeliveryState = 'received' | 'enqueued' | 'failed';
@@ -77,6 +79,30 @@ export type RepositoryInfo = Omit<Repository, 'counter' | 'configPath' | 'active
   configPath?: string;
   active?: boolean;
 };
+
+/** What `slipway repo add` decides about a repository; nothing of it comes from a webhook. */
+export interface RepositoryActivation {
+  slug: string;
+  scm: Repository['scm'];
+  visibility: NonNullable<Repository['visibility']>;
+  activatedAt: number;
+  configPath?: string;
+  /** Local repositories only: the directory's file:// URL. */
+  httpUrl?: string;
+  link?: string;
+}
+
+/** The repository is active on another host: one name is one repository on one host. */
+export class RepositoryHostConflictError extends Error {
+  constructor(
+    readonly slug: string,
+    readonly host: string,
+    readonly activeOn: string,
+  ) {
+    super(`repository ${slug} is active on ${activeOn}; remove it there first (slipway repo rm ${slug}) to activate it on ${host}`);
+    this.name = 'RepositoryHostConflictError';
+  }
+}
 
 export type BuildPatch = Partial<Omit<Build, 'id' | 'repo' | 'number' | 'deliveryId' | 'createdAt'>>;
 export type StagePatch = Partial<Omit<Stage, 'buildId' | 'repo' | 'buildNumber' | 'number' | 'eventVersion'>>;
@@ -267,8 +293,10 @@ export class BuildStore {
   }
 
   /**
-   * Creates the repository or refreshes what the Git host says about it, in one atomic
-   * write that keeps the counter and the settings a user chose (config path, active).
+   * Creates a repository record or overwrites its description, in one atomic write that
+   * keeps the counter and the settings a user chose (config path, active). For seeding
+   * (tests, benchmarks): the flow never writes what a webhook says about a repository; it
+   * builds only what activateRepository stored.
    */
   async ensureRepository(info: RepositoryInfo): Promise<Repository> {
     const e = new Expression();
@@ -301,8 +329,66 @@ export class BuildStore {
     return strip<Repository>(res.Attributes)!;
   }
 
+  /**
+   * Activates a repository on its host (`slipway repo add`), keeping its counter and build
+   * history when it was activated before. Refuses, with RepositoryHostConflictError, a
+   * repository still active on another host: the table knows a repository by its name, so
+   * one name is one repository on one host at a time.
+   */
+  async activateRepository(activation: RepositoryActivation): Promise<Repository> {
+    const e = new Expression();
+    e.conditions.length = 0;
+    e.set('type', 'repo');
+    e.set('slug', activation.slug);
+    e.set('scm', activation.scm);
+    e.set('visibility', activation.visibility);
+    e.set('private', activation.visibility !== 'public');
+    e.set('active', true);
+    e.set('activatedAt', activation.activatedAt);
+    // Listed by GSI1 (keys.ts), as every repository record.
+    e.setAll(repositoryIndexKeys(activation.slug));
+    // Where it lives is derived from configuration when a build is planned (core/scm/locate.ts);
+    // only local repositories (a directory) are located by their activation.
+    e.set('httpUrl', activation.httpUrl ?? '');
+    e.set('link', activation.link ?? '');
+    if (activation.configPath !== undefined) e.set('configPath', activation.configPath);
+    const keep = (attr: string, fallback: unknown): string => `${e.name(attr)} = if_not_exists(${e.name(attr)}, ${e.value(fallback)})`;
+    const extra = [keep('counter', 0), keep('defaultBranch', 'main')];
+    if (activation.configPath === undefined) extra.push(keep('configPath', DEFAULT_CONFIG_PATH));
+    const scm = e.name('scm');
+    const active = e.name('active');
+    try {
+      const res = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { PK: repoPk(activation.slug), SK: REPO_SK },
+          UpdateExpression: `${e.update}, ${extra.join(', ')}`,
+          ConditionExpression: `attribute_not_exists(PK) OR ${scm} = ${e.value(activation.scm)} OR ${active} = ${e.value(false)}`,
+          ExpressionAttributeNames: e.names,
+          ExpressionAttributeValues: e.values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return strip<Repository>(res.Attributes)!;
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+      const current = await this.getRepository(activation.slug);
+      throw new RepositoryHostConflictError(activation.slug, activation.scm, current?.scm ?? 'another host');
+    }
+  }
+
+  /** `slipway repo rm`: the repository stays (builds, counter) but its webhooks run nothing. */
+  async deactivateRepository(slug: string): Promise<Repository | null> {
+    return this.updateRepositorySettings(slug, { active: false });
+  }
+
+  /** Records where configuration says the repository lives (the dashboard links to it). */
+  async setRepositoryLocation(slug: string, location: { httpUrl: string; link: string }): Promise<void> {
+    await this.updateRepositorySettings(slug, location);
+  }
+
   /** Settings a user changes (config path, active); never the counter. */
-  async updateRepositorySettings(slug: string, patch: { configPath?: string; active?: boolean }): Promise<Repository | null> {
+  async updateRepositorySettings(slug: string, patch: { configPath?: string; active?: boolean; httpUrl?: string; link?: string }): Promise<Repository | null> {
     const e = new Expression();
     e.setAll(patch);
     if (e.empty) return this.getRepository(slug);

@@ -35,7 +35,12 @@ export interface Repository {
   private: boolean;
   /** The last build number handed out. */
   counter: number;
+  /** Activated (`slipway repo add`) and not removed: only then do its webhooks run anything. */
   active: boolean;
+  /** Chosen at activation, never taken from a webhook: private and internal ones are cloned with the host's token. */
+  visibility?: 'public' | 'private' | 'internal';
+  /** Epoch milliseconds of the last activation; absent on records from before activation existed. */
+  activatedAt?: number;
 }
 
 /** All times are epoch milliseconds; absent until they happen. */

@@ -3,7 +3,8 @@
 import type { ApiRequest, BuildHook, CommitStatus, HookEvent, RepoRef, ScmCredentials } from './types.js';
 import { PayloadReader, ZERO_SHA, branchOf, changedFilesOf, pullRequestAction, tagOf, type Json } from './payload.js';
 import type { RepoInfo } from '../pipeline/context.js';
-import { encodePath, selfHostedApiBase, truncate } from './api-request.js';
+import { encodePath, truncate } from './api-request.js';
+import { apiBaseOf } from './locate.js';
 
 const read = new PayloadReader('gitea');
 
@@ -106,7 +107,8 @@ export function parseGiteaEvent(eventName: string, payload: unknown): HookEvent 
   }
 }
 
-const base = (creds: ScmCredentials, repo: RepoRef): string => selfHostedApiBase(creds, repo, '/api/v1');
+// From configuration only: a webhook's URLs never choose where the token goes.
+const base = (creds: ScmCredentials, _repo: RepoRef): string => apiBaseOf('gitea', creds);
 
 function headers(creds: ScmCredentials): Record<string, string> {
   const h: Record<string, string> = { 'user-agent': 'slipway' };
@@ -117,7 +119,7 @@ function headers(creds: ScmCredentials): Record<string, string> {
 export function giteaConfigRequest(creds: ScmCredentials, repo: RepoRef, path: string, sha: string): ApiRequest {
   return {
     method: 'GET',
-    url: `${base(creds, repo)}/repos/${repo.slug}/raw/${encodePath(path)}?ref=${encodeURIComponent(sha)}`,
+    url: `${base(creds, repo)}/repos/${encodePath(repo.slug)}/raw/${encodePath(path)}?ref=${encodeURIComponent(sha)}`,
     headers: headers(creds),
   };
 }
@@ -127,7 +129,7 @@ const GITEA_STATES = { pending: 'pending', running: 'pending', success: 'success
 export function giteaStatusRequest(creds: ScmCredentials, repo: RepoRef, sha: string, status: CommitStatus): ApiRequest {
   return {
     method: 'POST',
-    url: `${base(creds, repo)}/repos/${repo.slug}/statuses/${encodeURIComponent(sha)}`,
+    url: `${base(creds, repo)}/repos/${encodePath(repo.slug)}/statuses/${encodeURIComponent(sha)}`,
     headers: { ...headers(creds), 'content-type': 'application/json' },
     body: JSON.stringify({
       state: GITEA_STATES[status.state],

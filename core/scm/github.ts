@@ -5,9 +5,10 @@ import type { BuildHook, HookEvent, ScmCredentials, RepoRef, ApiRequest, CommitS
 import { PayloadReader, ZERO_SHA, branchOf, changedFilesOf, pullRequestAction, tagOf, type Json } from './payload.js';
 import type { RepoInfo } from '../pipeline/context.js';
 import { encodePath, truncate } from './api-request.js';
+import { apiBaseOf } from './locate.js';
 
 const read = new PayloadReader('github');
-export const GITHUB_API = 'https://api.github.com';
+export { GITHUB_API } from './locate.js';
 
 function repoInfo(payload: Json): RepoInfo {
   const r = read.object(payload, 'repository');
@@ -123,12 +124,12 @@ function headers(creds: ScmCredentials, accept: string): Record<string, string> 
   return h;
 }
 
-const base = (creds: ScmCredentials): string => (creds.apiUrl ?? GITHUB_API).replace(/\/+$/, '');
+const base = (creds: ScmCredentials): string => apiBaseOf('github', creds);
 
 export function githubConfigRequest(creds: ScmCredentials, repo: RepoRef, path: string, sha: string): ApiRequest {
   return {
     method: 'GET',
-    url: `${base(creds)}/repos/${repo.slug}/contents/${encodePath(path)}?ref=${encodeURIComponent(sha)}`,
+    url: `${base(creds)}/repos/${encodePath(repo.slug)}/contents/${encodePath(path)}?ref=${encodeURIComponent(sha)}`,
     headers: headers(creds, 'application/vnd.github.raw+json'),
   };
 }
@@ -138,7 +139,7 @@ const GITHUB_STATES = { pending: 'pending', running: 'pending', success: 'succes
 export function githubStatusRequest(creds: ScmCredentials, repo: RepoRef, sha: string, status: CommitStatus): ApiRequest {
   return {
     method: 'POST',
-    url: `${base(creds)}/repos/${repo.slug}/statuses/${encodeURIComponent(sha)}`,
+    url: `${base(creds)}/repos/${encodePath(repo.slug)}/statuses/${encodeURIComponent(sha)}`,
     headers: { ...headers(creds, 'application/vnd.github+json'), 'content-type': 'application/json' },
     body: JSON.stringify({
       state: GITHUB_STATES[status.state],

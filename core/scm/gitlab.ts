@@ -4,7 +4,8 @@
 import type { ApiRequest, BuildHook, CommitStatus, HookEvent, RepoRef, ScmCredentials } from './types.js';
 import { PayloadReader, ZERO_SHA, branchOf, changedFilesOf, tagOf, type Json } from './payload.js';
 import type { RepoInfo } from '../pipeline/context.js';
-import { selfHostedApiBase, truncate } from './api-request.js';
+import { truncate } from './api-request.js';
+import { apiBaseOf } from './locate.js';
 
 const read = new PayloadReader('gitlab');
 
@@ -120,7 +121,8 @@ export function parseGitlabEvent(eventName: string, payload: unknown): HookEvent
   }
 }
 
-const base = (creds: ScmCredentials, repo: RepoRef): string => selfHostedApiBase(creds, repo, '/api/v4');
+// From configuration only: a webhook's URLs never choose where the token goes.
+const base = (creds: ScmCredentials, _repo: RepoRef): string => apiBaseOf('gitlab', creds);
 
 function headers(creds: ScmCredentials): Record<string, string> {
   const h: Record<string, string> = { 'user-agent': 'slipway' };

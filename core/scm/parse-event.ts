@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { parseGithubEvent } from './github.js';
 import { parseGiteaEvent } from './gitea.js';
 import { parseGitlabEvent } from './gitlab.js';
+import { PayloadReader } from './payload.js';
 import { MalformedHookError, type HookEvent, type HookHost } from './types.js';
 
 export type Headers = Record<string, string | undefined>;
@@ -27,31 +28,57 @@ export function eventName(host: HookHost, headers: Headers): string {
   }
 }
 
-/**
- * The host's id of this delivery, stable across redeliveries. GitLab sends an
- * Idempotency-Key on retries (and X-Gitlab-Event-UUID per event); when a host sends none,
- * the body's hash is the id, which still makes a byte-identical redelivery a duplicate.
- */
-export function deliveryId(host: HookHost, headers: Headers, rawBody: Uint8Array | string): string {
+/** The host's own delivery header (GitHub's X-GitHub-Delivery, …): unsigned, kept for logs only. */
+export function hostDeliveryHeader(host: HookHost, headers: Headers): string | undefined {
   const given =
     host === 'github'
       ? headers['x-github-delivery']
       : host === 'gitea'
         ? (headers['x-gitea-delivery'] ?? headers['x-gogs-delivery'])
         : (headers['idempotency-key'] ?? headers['x-gitlab-event-uuid']);
-  if (given && given.trim()) return `${host}:${given.trim()}`;
-  return `${host}:sha256:${createHash('sha256').update(rawBody).digest('hex')}`;
+  return given?.trim() || undefined;
+}
+
+/**
+ * The id a delivery is deduplicated by: a hash of what the host signed (the body) and of
+ * where it was accepted (host and repository), so a redelivery, or a replay of a captured
+ * request under a new delivery header, is the same delivery. The delivery headers are not
+ * signed (GitHub signs the payload only:
+ * https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries), so
+ * they cannot be what decides.
+ */
+export function deliveryId(host: HookHost, slug: string, rawBody: Uint8Array | string): string {
+  const hash = createHash('sha256').update(`${host}\n${slug}\n`).update(rawBody).digest('hex');
+  return `${host}:sha256:${hash}`;
+}
+
+function parseJson(host: HookHost, rawBody: Uint8Array | string): unknown {
+  const text = typeof rawBody === 'string' ? rawBody : Buffer.from(rawBody).toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new MalformedHookError(host, `body is not JSON (${(err as Error).message})`);
+  }
+}
+
+/**
+ * The repository a body names, read before the signature is checked, only to find the
+ * secret to check it with (as Drone does). Undefined when the event names none (an
+ * organisation's ping); MalformedHookError when the body is not JSON or the name not a string.
+ */
+export function hookRepository(host: HookHost, rawBody: Uint8Array | string): string | undefined {
+  const payload = parseJson(host, rawBody);
+  const read = new PayloadReader(host);
+  const body = read.object(payload, '');
+  const container = host === 'gitlab' ? 'project' : 'repository';
+  if (body[container] === undefined || body[container] === null) return undefined;
+  const repo = read.object(body, container);
+  return read.string(repo, host === 'gitlab' ? 'path_with_namespace' : 'full_name');
 }
 
 /** Parses the JSON body and reads the event; throws MalformedHookError for a bad body. */
 export function parseEvent(host: HookHost, headers: Headers, rawBody: Uint8Array | string): HookEvent {
-  const text = typeof rawBody === 'string' ? rawBody : Buffer.from(rawBody).toString('utf8');
-  let payload: unknown;
-  try {
-    payload = JSON.parse(text);
-  } catch (err) {
-    throw new MalformedHookError(host, `body is not JSON (${(err as Error).message})`);
-  }
+  const payload = parseJson(host, rawBody);
   const name = eventName(host, headers);
   switch (host) {
     case 'github':

@@ -90,8 +90,16 @@ export const stageStatusContext = (pipeline: string): string => `slipway/${pipel
 /** Credentials and API location of one host (from SCM_CREDENTIALS). */
 export interface ScmCredentials {
   token?: string;
-  /** API base: `https://api.github.com`, a Gitea/GitLab origin (`https://git.example.com`). */
+  /**
+   * API base: `https://api.github.com` (GitHub's default), a Gitea/GitLab origin
+   * (`https://git.example.com`; required for those two: never taken from a webhook).
+   */
   apiUrl?: string;
+  /**
+   * Web origin the repositories live under: clone URLs are `<webUrl>/<owner>/<name>.git`.
+   * GitHub: `https://github.com` unless set; Gitea/GitLab: the API origin unless set.
+   */
+  webUrl?: string;
 }
 
 /** The `fetch` of Node 20 (injected so tests and local mode choose the network). */

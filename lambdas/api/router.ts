@@ -8,7 +8,9 @@ import type {
   BuildListResponse,
   LogPageResponse,
   MetricsResponse,
+  RepoActivationResponse,
   RepoListResponse,
+  RepoResponse,
 } from '../../core/builds/api.js';
 import { computeMetrics, metricsWindow } from '../../core/builds/metrics.js';
 import { OPENAPI_DOCUMENT } from '../../core/builds/openapi.js';
@@ -16,6 +18,7 @@ import { isStageDone, isStepDone } from '../../core/builds/status.js';
 import { InvalidCursorError, type BuildStore, type Page, type PageOptions } from '../../core/builds/store.js';
 import type { Build, BuildStatus, Repository } from '../../core/builds/types.js';
 import { buildId as makeBuildId } from '../../core/builds/types.js';
+import { activate, remove, rotateSecret, type ActivationDeps } from './activation.js';
 import { cancelBuild, type CancelDeps } from './cancel.js';
 import { InvalidPageCursor } from './page-cursor.js';
 import type { RecentRecordsReader } from './recent-records.js';
@@ -32,6 +35,8 @@ export interface ApiDeps {
   listRepositories(page: PageOptions): Promise<Page<Repository>>;
   /** Builds and their stages created since a time, for the metrics (bounded). */
   recentRecords: RecentRecordsReader;
+  /** Activation of repositories and their webhook secrets; absent: those routes answer 501. */
+  activation?: ActivationDeps;
   logs: LogReader;
   /** How long after a step ends its last lines may still arrive (CloudWatch ingestion). */
   logGraceMs: number;
@@ -92,6 +97,15 @@ export async function handleApiRequest(request: ApiRequest, deps: ApiDeps): Prom
       case 'repos': {
         const page = await deps.listRepositories({ limit: intParam(request.query, 'limit', REPOS_DEFAULT_LIMIT, 1, REPOS_MAX_LIMIT), cursor: request.query.get('cursor') || undefined });
         return json(200, (page.cursor ? { repos: page.items, next: page.cursor } : { repos: page.items }) satisfies RepoListResponse);
+      }
+      case 'repoActivate':
+      case 'repoRotateSecret':
+      case 'repoRemove': {
+        if (!deps.activation) return apiError(501, 'this server cannot activate repositories (no webhook secrets store is configured)');
+        if (route.name === 'repoRemove') return json(200, (await remove(deps.activation, request.query)) satisfies RepoResponse);
+        const result = route.name === 'repoActivate' ? await activate(deps.activation, request.query) : await rotateSecret(deps.activation, request.query);
+        deps.log(route.name === 'repoActivate' ? 'repository activated' : 'webhook secret rotated', { repo: result.repo.slug, host: result.repo.scm });
+        return json(route.name === 'repoActivate' ? 201 : 200, result satisfies RepoActivationResponse);
       }
       case 'builds':
         return json(200, await listBuilds(deps, request.query));

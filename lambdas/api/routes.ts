@@ -44,6 +44,9 @@ export function matchRoute(path: string): RouteMatch | null {
 /** Which methods each route answers. */
 export const ROUTE_METHODS: Record<RouteName, 'GET' | 'POST'> = {
   repos: 'GET',
+  repoActivate: 'POST',
+  repoRotateSecret: 'POST',
+  repoRemove: 'POST',
   builds: 'GET',
   build: 'GET',
   logs: 'GET',

@@ -1,5 +1,5 @@
 // The API's dependencies from the environment: TABLE_NAME, CLUSTER, BUILD_LOG_GROUP,
-// EVENTS_QUEUE_URL and API_TOKEN_SECRET_ARN deployed; local mode passes its own log reader
+// EVENTS_QUEUE_URL, API_TOKEN_SECRET_ARN, WEBHOOK_SECRETS_PREFIX and WEBHOOK_URL deployed; local mode passes its own log reader
 // and no authorizer. The API holds no Git host credentials: restarts and the final status
 // of a build cancelled before anything ran go to the planner through the events queue.
 
@@ -7,6 +7,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ECSClient, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { BuildStore } from '../../core/builds/store.js';
 import { requireEnv, type Env } from '../shared/config.js';
 import { tokenAuthorizer } from './auth.js';
@@ -19,6 +20,7 @@ import { logsClient, sqsClient } from '../shared/clients.js';
 import { sendBuildFinished, sendEventMessage } from '../shared/events-queue.js';
 import type { EventMessage } from '../../core/scm/types.js';
 import type { ApiDeps } from './router.js';
+import { ssmWebhookSecrets, type WebhookSecrets } from '../shared/webhook-secrets.js';
 
 /** CloudWatch Logs makes a line readable within seconds of its write. */
 export const CLOUDWATCH_GRACE_MS = 10_000;
@@ -31,6 +33,10 @@ export interface ApiWiringOptions {
   open?: boolean;
   /** Local mode: plans a restart in-process. Deployed: the events queue (EVENTS_QUEUE_URL). */
   submit?: (message: EventMessage) => Promise<SubmitResult>;
+  /** Local mode: its webhook secrets file. Deployed: SSM under WEBHOOK_SECRETS_PREFIX. */
+  webhookSecrets?: WebhookSecrets;
+  /** Local mode: `http://localhost:PORT/hooks`. Deployed: WEBHOOK_URL. */
+  webhookUrl?: string;
 }
 
 export function apiDepsFromEnv(env: Env = process.env, options: ApiWiringOptions = {}): ApiDeps {
@@ -62,11 +68,15 @@ export function apiDepsFromEnv(env: Env = process.env, options: ApiWiringOptions
       return res.SecretString;
     });
   }
+  const webhookSecrets =
+    options.webhookSecrets ?? (env.WEBHOOK_SECRETS_PREFIX ? ssmWebhookSecrets(() => new SSMClient({}), env.WEBHOOK_SECRETS_PREFIX) : undefined);
+  const webhookUrl = options.webhookUrl ?? env.WEBHOOK_URL;
   return {
     store,
     listRepositories: (page) => listRepositories(doc, tableName, page),
     recentRecords: recentRecordsReader(doc, tableName),
     logs: options.logs ?? cloudWatchLogReader(logsClient(), requireEnv(env, 'BUILD_LOG_GROUP', 'where step logs are')),
+    ...(webhookSecrets ? { activation: { store, secrets: webhookSecrets, now: Date.now, ...(webhookUrl ? { webhookUrl } : {}) } } : {}),
     logGraceMs: options.logGraceMs ?? CLOUDWATCH_GRACE_MS,
     stopTask: async (taskArn, reason) => {
       await ecs.send(new StopTaskCommand({ cluster, task: taskArn, reason }));

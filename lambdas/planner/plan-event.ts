@@ -9,8 +9,8 @@
 import { type BuildStore, MAX_STAGES_PER_BUILD } from '../../core/builds/store.js';
 import type { StageStore } from '../../core/builds/stage-store.js';
 import { buildRecord, newBuildRecords, readyStages } from '../../core/builds/new-build.js';
-import type { Build, Stage } from '../../core/builds/types.js';
-import type { BuildContext } from '../../core/pipeline/context.js';
+import type { Build, Repository, Stage } from '../../core/builds/types.js';
+import type { BuildContext, RepoInfo } from '../../core/pipeline/context.js';
 import { CompileError, compileManifest, type CompileResult } from '../../core/pipeline/compile.js';
 import { SecretCheckError, secretReferencesOf, type SecretCheck } from './secret-check.js';
 import { buildCompileOptions, type DeploymentCompileOptions } from './compile-options.js';
@@ -23,7 +23,8 @@ import { WorkLimitExceeded, WorkMeter, metered } from '../../core/pipeline/work.
 import type { StageJob } from '../../core/scaling/job.js';
 import { buildContextOf } from '../../core/scm/build-context.js';
 import { buildCommitStatus, buildLink } from '../../core/scm/commit-state.js';
-import type { EventMessage } from '../../core/scm/types.js';
+import { RepositoryNameError, ScmConfigError } from '../../core/scm/locate.js';
+import type { BuildHook, EventMessage } from '../../core/scm/types.js';
 import { isRepositoryAllowed } from '../shared/config.js';
 import type { CloneDecision } from '../shared/clone-credentials.js';
 import type { ScmAccess, ScmRepo } from '../shared/scm.js';
@@ -85,18 +86,23 @@ export class RegistryUnavailableError extends Error {}
  * not answer then makes an error build saying so, instead of another retry.
  */
 export async function planEvent(message: EventMessage, deps: PlannerDeps, attempt: { finalAttempt: boolean } = { finalAttempt: true }): Promise<PlanOutcome> {
-  const { hook, deliveryId } = message;
-  const fields = { deliveryId, repo: hook.repo.slug, sha: hook.commit.sha };
+  const { deliveryId } = message;
+  const fields = { deliveryId, repo: message.hook.repo.slug, sha: message.hook.commit.sha };
 
   const existing = await deps.store.buildForDelivery(deliveryId);
   if (existing) return resume(existing, deps);
 
-  if (!isRepositoryAllowed(deps.allowedRepositories ?? [], hook.repo.slug)) {
-    return { kind: 'skipped', reason: `repository ${hook.repo.slug} is not in ALLOWED_REPOSITORIES` };
+  if (!isRepositoryAllowed(deps.allowedRepositories ?? [], message.hook.repo.slug)) {
+    return { kind: 'skipped', reason: `repository ${message.hook.repo.slug} is not in ALLOWED_REPOSITORIES` };
   }
-  const repository = await deps.store.ensureRepository(hook.repo);
-  if (!repository.active) return { kind: 'skipped', reason: `repository ${hook.repo.slug} is not active` };
-  const scmRepo: ScmRepo = repository;
+  // The repository is what activation stored, located by configuration: the event only names it.
+  const trusted = await trustedRepository(message, deps);
+  if ('skipped' in trusted) {
+    deps.log('not planned', { ...fields, reason: trusted.skipped });
+    return { kind: 'skipped', reason: trusted.skipped };
+  }
+  const { repository, scmRepo } = trusted;
+  const hook: BuildHook = { ...message.hook, repo: trusted.repo };
 
   const text = await deps.scm.fetchConfig(scmRepo, repository.configPath, hook.commit.sha);
   if (text === null) {
@@ -238,6 +244,47 @@ async function withoutMissingSecrets(
   if (missing.size === 0) return compiled;
   deps.log('secrets not found, left out', { ...fields, missing: [...missing] });
   return compile(missing);
+}
+
+/**
+ * The repository of a message as activation stored it and configuration locates it, or
+ * why nothing is built: not activated, activated on another host, or a host whose
+ * configuration cannot locate it. Nothing of it is taken from the webhook's body but the
+ * name (and the default branch, which is only shown to steps).
+ */
+async function trustedRepository(
+  message: EventMessage,
+  deps: PlannerDeps,
+): Promise<{ repository: Repository; repo: RepoInfo; scmRepo: ScmRepo } | { skipped: string }> {
+  const slug = message.hook.repo.slug;
+  const repository = await deps.store.getRepository(slug);
+  const add = message.host === 'local' ? '' : ` (slipway repo add ${slug} --host ${message.host})`;
+  if (!repository || !repository.active) return { skipped: `repository ${slug} is not activated${add}` };
+  if (repository.scm !== message.host) return { skipped: `repository ${slug} is activated on ${repository.scm}, not on ${message.host}` };
+  let location: { httpUrl: string; link: string };
+  try {
+    location = await deps.scm.locate(repository);
+  } catch (err) {
+    if (err instanceof ScmConfigError || err instanceof RepositoryNameError) return { skipped: err.message };
+    throw err;
+  }
+  if (repository.scm !== 'local' && (repository.httpUrl !== location.httpUrl || repository.link !== location.link)) {
+    await deps.store.setRepositoryLocation(slug, location);
+  }
+  const visibility = repository.visibility ?? (repository.private ? 'private' : 'public');
+  const cut = slug.lastIndexOf('/');
+  const repo: RepoInfo = {
+    slug,
+    owner: slug.slice(0, cut),
+    name: slug.slice(cut + 1),
+    scm: repository.scm,
+    httpUrl: location.httpUrl,
+    link: location.link,
+    defaultBranch: message.hook.repo.defaultBranch || repository.defaultBranch,
+    private: visibility !== 'public',
+    visibility,
+  };
+  return { repository, repo, scmRepo: { ...repository, ...location } };
 }
 
 async function createInvalid(build: Build, repo: ScmRepo, deps: PlannerDeps): Promise<PlanOutcome> {

@@ -6,13 +6,21 @@ import type { Build, Repository } from '../../core/builds/types.js';
 import { fetchConfig } from '../../core/scm/fetch-config.js';
 import { postStatus } from '../../core/scm/post-status.js';
 import { buildCommitStatus } from '../../core/scm/commit-state.js';
-import type { CommitStatus, Fetch } from '../../core/scm/types.js';
+import { apiBaseOf, locateRepository, ScmConfigError } from '../../core/scm/locate.js';
+import { GithubAppTokens } from './github-app-tokens.js';
+import type { CommitStatus, Fetch, HookHost, ScmCredentials } from '../../core/scm/types.js';
 import type { CredentialsByHost } from './secrets.js';
 import { localRepoPath, readFileAtCommit } from './local-git.js';
 
 export type ScmRepo = Pick<RepoInfo, 'slug' | 'link' | 'httpUrl'> & { scm: ScmKind };
 
 export interface ScmAccess {
+  /**
+   * Where a repository lives: from the host's configuration and the name (core/scm/locate.ts);
+   * a local repository is where its activation says. Throws ScmConfigError for a host whose
+   * configuration cannot locate it.
+   */
+  locate(repo: Pick<ScmRepo, 'scm' | 'slug' | 'httpUrl' | 'link'>): Promise<{ httpUrl: string; link: string }>;
   /** The file's text at the commit, or null when the commit has none. */
   fetchConfig(repo: ScmRepo, path: string, sha: string): Promise<string | null>;
   postStatus(repo: ScmRepo, sha: string, status: CommitStatus): Promise<void>;
@@ -27,19 +35,30 @@ export interface ScmAccessOptions {
 
 export function createScmAccess(options: ScmAccessOptions): ScmAccess {
   const fetchImpl = options.fetch ?? globalThis.fetch;
+  const appTokens = new GithubAppTokens(fetchImpl);
+  /** A host's credentials for one repository: GitHub App ones become a token scoped to it. */
+  const credentialsFor = async (repo: ScmRepo & { scm: HookHost }): Promise<ScmCredentials> => {
+    const creds = (await options.credentials())[repo.scm] ?? {};
+    if (repo.scm !== 'github' || !creds.appId) return creds;
+    if (!creds.privateKey) throw new ScmConfigError('scm: "github".appId is set but "github".privateKey (the App\'s PEM key) is not');
+    return { ...creds, token: await appTokens.token({ appId: creds.appId, privateKey: creds.privateKey }, apiBaseOf('github', creds), repo.slug) };
+  };
   return {
+    async locate(repo) {
+      if (repo.scm === 'local') return { httpUrl: repo.httpUrl, link: repo.link };
+      const { httpUrl, link } = locateRepository(repo.scm, repo.slug, (await options.credentials())[repo.scm] ?? {});
+      return { httpUrl, link };
+    },
     async fetchConfig(repo, path, sha) {
       if (repo.scm === 'local') return readFileAtCommit(localRepoPath(repo.httpUrl), sha, path);
-      const creds = (await options.credentials())[repo.scm] ?? {};
-      return fetchConfig(repo.scm, creds, repo, path, sha, fetchImpl);
+      return fetchConfig(repo.scm, await credentialsFor({ ...repo, scm: repo.scm }), repo, path, sha, fetchImpl);
     },
     async postStatus(repo, sha, status) {
       if (repo.scm === 'local') {
         options.onLocalStatus?.(repo, sha, status);
         return;
       }
-      const creds = (await options.credentials())[repo.scm] ?? {};
-      await postStatus(repo.scm, creds, repo, sha, status, fetchImpl);
+      await postStatus(repo.scm, await credentialsFor({ ...repo, scm: repo.scm }), repo, sha, status, fetchImpl);
     },
   };
 }

@@ -1,4 +1,4 @@
-// The webhook secret and the Git host credentials: plain environment values locally,
+// The Git host credentials: plain environment values locally,
 // Secrets Manager ARNs when deployed (read once per container, refreshed every 5 minutes
 // so a rotated secret takes effect without a deploy).
 
@@ -19,24 +19,13 @@ async function secretString(client: SecretsManagerClient, arn: string): Promise<
   return res.SecretString;
 }
 
-/** No webhook secret is configured: an operator's mistake, not the Git host's. */
-export class WebhookSecretMissingError extends Error {
-  constructor() {
-    super('webhook: no secret is configured; set WEBHOOK_SECRET (local mode: SLIPWAY_WEBHOOK_SECRET) or WEBHOOK_SECRET_ARN (deployed), then redeliver');
-    this.name = 'WebhookSecretMissingError';
-  }
-}
-
-/** WEBHOOK_SECRET (or SLIPWAY_WEBHOOK_SECRET) locally, WEBHOOK_SECRET_ARN deployed. */
-export async function webhookSecret(env: Env, client: () => SecretsManagerClient): Promise<string> {
-  const plain = env.WEBHOOK_SECRET ?? env.SLIPWAY_WEBHOOK_SECRET;
-  if (plain) return plain;
-  if (env.WEBHOOK_SECRET_ARN) return secretString(client(), env.WEBHOOK_SECRET_ARN);
-  throw new WebhookSecretMissingError();
-}
-
 /** A host's entry: the API token and URL, and the login the agent clones with (not secret). */
-export type HostCredentials = ScmCredentials & { cloneUsername?: string };
+export type HostCredentials = ScmCredentials & {
+  cloneUsername?: string;
+  /** GitHub only: a GitHub App (its id and PEM private key) instead of a long-lived `token`. */
+  appId?: string;
+  privateKey?: string;
+};
 
 /**
  * The SCM credentials JSON: `{"github":{"token","apiUrl"},…}` for the Git host APIs, plus

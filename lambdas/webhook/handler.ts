@@ -4,9 +4,9 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { BuildStore } from '../../core/builds/store.js';
 import { allowedRepositories, requireEnv } from '../shared/config.js';
-import { dynamoDocument, secretsClient, sqsClient } from '../shared/clients.js';
+import { dynamoDocument, sqsClient, ssmClient } from '../shared/clients.js';
 import { sendEventMessage } from '../shared/events-queue.js';
-import { webhookSecret } from '../shared/secrets.js';
+import { cachedWebhookSecrets, ssmWebhookSecrets } from '../shared/webhook-secrets.js';
 import { handleWebhook, type WebhookDeps } from './handle-webhook.js';
 
 let deps: WebhookDeps | undefined;
@@ -14,9 +14,12 @@ let deps: WebhookDeps | undefined;
 function depsFromEnv(env = process.env): WebhookDeps {
   const tableName = requireEnv(env, 'TABLE_NAME', 'the build table');
   const queueUrl = requireEnv(env, 'EVENTS_QUEUE_URL', 'the planner queue');
+  const prefix = requireEnv(env, 'WEBHOOK_SECRETS_PREFIX', "the SSM path of the repositories' webhook secrets");
+  const store = new BuildStore(dynamoDocument(), tableName);
   return {
-    secret: () => webhookSecret(env, secretsClient),
-    deliveries: new BuildStore(dynamoDocument(), tableName),
+    repositories: store,
+    secrets: cachedWebhookSecrets(ssmWebhookSecrets(ssmClient, prefix)),
+    deliveries: store,
     enqueue: (message) => sendEventMessage(sqsClient(), queueUrl, message),
     allowedRepositories: allowedRepositories(env),
     log: (message, fields = {}) => console.log(JSON.stringify({ source: 'webhook', message, ...fields })),

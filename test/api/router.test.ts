@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BuildDetailResponse, BuildListResponse, LogPageResponse, MetricsResponse, RepoListResponse } from '../../core/builds/api.js';
+import type { BuildDetailResponse, BuildListResponse, LogPageResponse, MetricsResponse, RepoActivationResponse, RepoListResponse } from '../../core/builds/api.js';
 import { BuildStore } from '../../core/builds/store.js';
 import type { Build } from '../../core/builds/types.js';
 import { LogStore } from '../../local/ecs/logs.js';
@@ -431,5 +431,63 @@ describe('authentication', () => {
     expect((await call('GET', '/api/builds?limit=1', { authorize }, { authorization: 'Bearer s3cret-token' })).status).toBe(200);
     // The document that describes the API is public.
     expect((await call('GET', '/api/openapi.json', { authorize })).status).toBe(200);
+  });
+});
+
+describe('repository activation', () => {
+  const written = new Map<string, string>();
+  const activation = (): Partial<ApiDeps> => ({
+    activation: {
+      store,
+      secrets: {
+        put: async (host, slug, value) => void written.set(`${host} ${slug}`, value),
+        remove: async (host, slug) => void written.delete(`${host} ${slug}`),
+      },
+      webhookUrl: 'https://hooks.example.com/',
+      now: () => now,
+    },
+  });
+
+  it('activates a repository with its own secret, shown once, and lists it without the secret', async () => {
+    const res = await call('POST', '/api/repos/activate?repo=team/svc&host=gitea', activation());
+    expect(res.status).toBe(201);
+    const body = res.body as RepoActivationResponse;
+    expect(body.webhook).toEqual({ host: 'gitea', url: 'https://hooks.example.com/gitea', secret: written.get('gitea team/svc') });
+    expect(body.webhook.secret).toMatch(/^[0-9a-f]{64}$/);
+    expect(body.repo).toMatchObject({ slug: 'team/svc', scm: 'gitea', visibility: 'private', private: true, active: true, activatedAt: now, counter: 0 });
+    const listed = (await call('GET', '/api/repos')).body as RepoListResponse;
+    expect(listed.repos.find((r) => r.slug === 'team/svc')).toMatchObject({ scm: 'gitea', active: true });
+    expect(JSON.stringify(listed)).not.toContain(body.webhook.secret);
+    // Twice is a mistake that would silently replace the pasted secret: refused.
+    const again = await call('POST', '/api/repos/activate?repo=team/svc&host=gitea', activation());
+    expect(again.status).toBe(409);
+    expect(again.body.error).toBe('api: repository team/svc is already activated on gitea; for a new webhook secret: slipway repo rotate-secret team/svc');
+  });
+
+  it('refuses a repository active on another host, an unknown host, a bad name or visibility', async () => {
+    await call('POST', '/api/repos/activate?repo=acme/twice&host=github&visibility=public', activation());
+    const other = await call('POST', '/api/repos/activate?repo=acme/twice&host=gitlab', activation());
+    expect(other.status).toBe(409);
+    expect(other.body.error).toBe('api: repository acme/twice is active on github; remove it there first (slipway repo rm acme/twice) to activate it on gitlab');
+    expect((await call('POST', '/api/repos/activate?repo=acme/x&host=bitbucket', activation())).body.error).toBe('api: host="bitbucket" must be one of github, gitea, gitlab');
+    expect((await call('POST', '/api/repos/activate?repo=acme/..&host=github', activation())).status).toBe(400);
+    expect((await call('POST', '/api/repos/activate?repo=acme/x&host=github&visibility=secret', activation())).status).toBe(400);
+    expect((await call('GET', '/api/repos/activate?repo=acme/x&host=github', activation())).status).toBe(405);
+    expect((await call('POST', '/api/repos/activate?repo=acme/x&host=github')).status).toBe(501);
+  });
+
+  it('rotates a secret (the new one replaces the old), and removes a repository (its secret deleted, its record kept inactive)', async () => {
+    const first = (await call('POST', '/api/repos/activate?repo=acme/rot&host=github', activation())).body as RepoActivationResponse;
+    const rotated = await call('POST', '/api/repos/rotate-secret?repo=acme/rot', activation());
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.webhook.secret).not.toBe(first.webhook.secret);
+    expect(written.get('github acme/rot')).toBe(rotated.body.webhook.secret);
+    const removed = await call('POST', '/api/repos/remove?repo=acme/rot', activation());
+    expect(removed.status).toBe(200);
+    expect(removed.body.repo).toMatchObject({ slug: 'acme/rot', active: false });
+    expect(written.has('github acme/rot')).toBe(false);
+    expect((await call('POST', '/api/repos/rotate-secret?repo=acme/rot', activation())).status).toBe(404);
+    // Added again later: activated with a new secret, its build numbers kept.
+    expect((await call('POST', '/api/repos/activate?repo=acme/rot&host=github', activation())).status).toBe(201);
   });
 });

@@ -50,6 +50,9 @@ describe('settings from CDK context', () => {
     [{ agentPlatforms: 'amd64,x86' }, /agentPlatforms: "x86" is not amd64 or arm64/],
     [{ pullRepositories: 'team/*' }, /pullRepositories: "team\/\*" is not an ECR repository ARN/],
     [{ pullThroughCachePrefixes: 'Docker Hub' }, /pullThroughCachePrefixes: "Docker Hub" is not an ECR repository prefix/],
+    [{ webhookSecretsPrefix: '/slipway/hooks' }, /webhookSecretsPrefix "\/slipway\/hooks" and secretsPrefix "\/slipway" overlap/],
+    [{ secretsPrefix: '/ci', webhookSecretsPrefix: '/' }, /webhookSecretsPrefix: "" must be an SSM path/],
+    [{ webhookSecretsPrefix: '/ssm-hooks' }, /must be an SSM path such as \/slipway-webhooks \(not starting with aws or ssm\)/],
   ])('rejects %j with a message naming the key', (context, message) => {
     expect(() => settingsFromContext(fromMap(context))).toThrow(ConfigError);
     expect(() => settingsFromContext(fromMap(context))).toThrow(message);

@@ -11,6 +11,10 @@ import type { CliIO } from '../../cli/io.js';
 import { main } from '../../cli/main.js';
 import { LogStore } from '../../local/ecs/logs.js';
 import { startLocalServer, type LocalServer } from '../../local/server.js';
+import { localWebhookSecrets } from '../../local/secrets.js';
+import { hmacSha256Hex } from '../../core/scm/verify-signature.js';
+import type { EventMessage } from '../../core/scm/types.js';
+import examples from '@octokit/webhooks-examples/api.github.com/index.json' with { type: 'json' };
 import { logStreamName } from '../../lambdas/api/log-stream.js';
 import { localLogReader } from '../../lambdas/api/logs-local.js';
 import { cloudWatchLogReader } from '../../lambdas/api/logs-cloudwatch.js';
@@ -29,6 +33,9 @@ let store: BuildStore;
 let server: LocalServer;
 let dir: string;
 const stopped: string[] = [];
+const enqueued: EventMessage[] = [];
+/** A body naming the activated repository acme/app (whose webhook secret is set in beforeAll). */
+const HOOK_BODY = JSON.stringify({ repository: { full_name: 'acme/app' } });
 const NOTES = ['secrets withheld from this build (pull request from a fork): deploy_token', 'resources: the task was raised to hold its containers: cpu 256 → 512'];
 
 beforeAll(async () => {
@@ -36,6 +43,7 @@ beforeAll(async () => {
   store = new BuildStore(db.doc, db.tableName);
   dir = mkdtempSync(join(tmpdir(), 'slipway-cli-'));
   await store.ensureRepository({ slug: 'acme/app', scm: 'github', httpUrl: 'https://git.example/acme/app.git', link: 'https://git.example/acme/app', defaultBranch: 'main', private: false });
+  await localWebhookSecrets(join(dir, 'home')).put('github', 'acme/app', 'hook-secret');
   const t0 = Date.now() - 3_600_000;
   await seedBuild(store, { repo: 'acme/app', number: 1, createdAt: t0, status: 'success' });
   await seedBuild(store, { repo: 'acme/app', number: 2, createdAt: t0 + 1000, status: 'failure', stages: [{ name: 'test', taskArn: TASK, notes: NOTES, steps: [{ name: 'clone', kind: 'clone' }, { name: 'unit', status: 'failure' }] }] });
@@ -55,10 +63,11 @@ beforeAll(async () => {
       restart: async () => {
         throw new Error('not used');
       },
+      activation: { store, secrets: localWebhookSecrets(join(dir, 'home')), webhookUrl: 'http://localhost:8080/hooks', now: Date.now },
       now: Date.now,
       log: () => {},
     },
-    webhook: { secret: async () => 'hook-secret', deliveries: store, enqueue: async () => {} },
+    webhook: { repositories: store, secrets: localWebhookSecrets(join(dir, 'home')), deliveries: store, enqueue: async (m) => void enqueued.push(m) },
   });
 }, 90_000);
 
@@ -175,7 +184,7 @@ describe('slipway logs over CloudWatch Logs (the stand-in, through the real SDK 
         now: Date.now,
         log: () => {},
       },
-      webhook: { secret: async () => 'hook-secret', deliveries: store, enqueue: async () => {} },
+      webhook: { repositories: store, secrets: { get: async () => 'hook-secret' }, deliveries: store, enqueue: async () => {} },
     });
   });
   afterAll(async () => {
@@ -230,14 +239,14 @@ describe('local server', () => {
     expect(await index.text()).toContain('<main id="app"');
     expect((await fetch(`${server.url}/app.js`)).status).toBe(200);
     expect((await fetch(`${server.url}/..%2f..%2fpackage.json`)).status).toBe(404);
-    const unsigned = await fetch(`${server.url}/hooks/github`, { method: 'POST', headers: { 'x-github-event': 'push' }, body: '{}' });
+    const unsigned = await fetch(`${server.url}/hooks/github`, { method: 'POST', headers: { 'x-github-event': 'push' }, body: HOOK_BODY });
     expect(unsigned.status).toBe(401);
     expect((await fetch(`${server.url}/hooks/github`)).status).toBe(405);
   });
 });
 
 /** A request with headers fetch would not let us set (Host). */
-function raw(method: string, path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+function raw(method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port: server.port, method, path, headers }, (res) => {
       let body = '';
@@ -245,7 +254,7 @@ function raw(method: string, path: string, headers: Record<string, string>): Pro
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
 }
 
@@ -262,7 +271,7 @@ describe('the open local API keeps other web pages out', () => {
       expect(JSON.parse(refused.body).error).toMatch(/Host header .* only answers to localhost/);
     }
     // Webhooks are signed: a tunnel's Host reaches the handler, which checks the signature.
-    const hook = await raw('POST', '/hooks/github', { host: 'hooks.tunnel.example', 'x-github-event': 'push' });
+    const hook = await raw('POST', '/hooks/github', { host: 'hooks.tunnel.example', 'x-github-event': 'push' }, HOOK_BODY);
     expect(hook.status).toBe(401);
   });
 
@@ -282,6 +291,62 @@ describe('the open local API keeps other web pages out', () => {
       expect(passed.status).toBe(409);
       expect(passed.body).toMatch(/already finished/);
     }
+  });
+});
+
+describe('slipway repo', () => {
+  const push = (repo: string): string => {
+    const payload = structuredClone((examples as unknown as { name: string; examples: Record<string, any>[] }[]).find((e) => e.name === 'push')!.examples.find((e) => String(e.ref).startsWith('refs/heads/'))!);
+    payload.repository.full_name = repo;
+    return JSON.stringify(payload);
+  };
+  const deliver = async (repo: string, secret: string) => {
+    const body = push(repo);
+    const res = await fetch(`${server.url}/hooks/github`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': `d-${Math.random()}`, 'x-hub-signature-256': `sha256=${hmacSha256Hex(secret, body)}` },
+      body,
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+
+  it('add prints the webhook URL and the secret, which then signs that repository’s webhooks', async () => {
+    const before = await deliver('octo/hooked', 'anything');
+    expect(before).toMatchObject({ status: 200, body: { ignored: 'repository octo/hooked is not activated on github; activate it with: slipway repo add octo/hooked --host github' } });
+    const added = await cli('repo', 'add', 'octo/hooked', '--host', 'github');
+    expect(added.code).toBe(0);
+    expect(added.out).toMatch(/^Activated github repository octo\/hooked \(private: cloned with the github clone token\)\./);
+    expect(added.out).toContain('  URL:     http://localhost:8080/hooks/github');
+    const secret = /Secret:\s+([0-9a-f]{64})/.exec(added.out)?.[1];
+    expect(secret).toBeDefined();
+    expect((await deliver('octo/hooked', 'not-the-secret')).status).toBe(401);
+    expect((await deliver('octo/hooked', secret!)).status).toBe(202);
+    expect(enqueued.at(-1)?.hook.repo.slug).toBe('octo/hooked');
+
+    const listed = await cli('repo', 'list');
+    expect(listed.out.split('\n').find((l) => l.startsWith('octo/hooked'))).toMatch(/^octo\/hooked\s+github\s+private\s+yes\s+0\s+\d{4}-/);
+    expect(listed.out).not.toContain(secret!);
+  });
+
+  it('rotate-secret replaces the secret at once; rm stops the webhooks', async () => {
+    const added = JSON.parse((await cli('repo', 'add', 'octo/rotating', '--host', 'github', '--visibility', 'public', '--json')).out);
+    expect(added.repo).toMatchObject({ visibility: 'public', private: false });
+    const rotated = JSON.parse((await cli('repo', 'rotate-secret', 'octo/rotating', '--json')).out);
+    expect((await deliver('octo/rotating', added.webhook.secret)).status).toBe(401);
+    expect((await deliver('octo/rotating', rotated.webhook.secret)).status).toBe(202);
+    const removed = await cli('repo', 'rm', 'octo/rotating');
+    expect(removed.out).toMatch(/^removed octo\/rotating: its webhooks run nothing now/);
+    expect((await deliver('octo/rotating', rotated.webhook.secret)).body.ignored).toMatch(/is not activated on github/);
+  });
+
+  it('says what is wrong with a usage or a refused request', async () => {
+    expect((await cli('repo', 'add', 'octo/x')).err).toMatch(/^slipway repo: add needs --host github, gitea or gitlab/);
+    expect((await cli('repo', 'add', 'octo', '--host', 'github')).code).toBe(2);
+    expect((await cli('repo', 'rm', 'octo/x', '--host', 'github')).code).toBe(2);
+    const refused = await cli('repo', 'add', 'octo/hooked', '--host', 'gitlab');
+    expect(refused.code).toBe(1);
+    expect(refused.err).toBe('slipway repo: api: repository octo/hooked is active on github; remove it there first (slipway repo rm octo/hooked) to activate it on gitlab');
+    expect((await cli('repo', 'rotate-secret', 'octo/unknown')).err).toBe('slipway repo: api: repository octo/unknown is not activated; activate it with: slipway repo add octo/unknown --host HOST');
   });
 });
 

@@ -98,7 +98,7 @@ describe('control plane end to end on the local stand-ins', () => {
     expect(first.statusCode).toBe(202);
     // GitHub redelivers the same delivery id: acknowledged, recorded once.
     const again = await e2e.deliver(e2e.pushPayload(sha, 'add the pipeline'), delivery);
-    expect(again).toEqual({ statusCode: 200, body: { ok: true, duplicate: true, deliveryId: `github:${delivery}` } });
+    expect(again).toEqual({ statusCode: 200, body: { ok: true, duplicate: true, deliveryId: first.body.deliveryId } });
 
     const detail = await e2e.finishedBuild(delivery);
     expect({ status: detail.status, error: detail.error }).toEqual({ status: 'success', error: undefined });

@@ -90,7 +90,7 @@ beforeAll(async () => {
   deps = {
     store,
     stages: stageStore,
-    scm: createScmAccess({ credentials: async () => ({ github: { apiUrl: git.apiUrl, token: 'gh-token' }, gitlab: { apiUrl: git.apiUrl, token: 'gl-token' } }) }),
+    scm: createScmAccess({ credentials: async () => ({ github: { apiUrl: git.apiUrl, webUrl: 'https://github.com', token: 'gh-token' }, gitlab: { apiUrl: git.apiUrl, token: 'gl-token' } }) }),
     enqueueJob: async (job) => {
       await sqs.send(new SendMessageCommand({ QueueUrl: jobsUrl, MessageBody: encodeJob(job) }));
     },
@@ -125,7 +125,15 @@ async function drainJobs(): Promise<Message[]> {
   }
 }
 
-function pushMessage(slug: string, config: string | null, overrides: Partial<BuildHook> = {}, deliveryId = `d-${slug}-${++shaCounter}`): EventMessage {
+/** A GitHub push of `slug`, activated on GitHub first (with `visibility`) as `slipway repo add` does. */
+async function pushMessage(
+  slug: string,
+  config: string | null,
+  overrides: Partial<BuildHook> = {},
+  deliveryId = `d-${slug}-${++shaCounter}`,
+  visibility: 'public' | 'private' = 'public',
+): Promise<EventMessage> {
+  await store.activateRepository({ slug, scm: 'github', visibility, activatedAt: Date.now() });
   const sha = (shaCounter++).toString(16).padStart(40, 'a');
   if (config !== null) git.setFile(slug, sha, '.drone.yml', config);
   const [owner, name] = slug.split('/') as [string, string];
@@ -148,7 +156,7 @@ function pushMessage(slug: string, config: string | null, overrides: Partial<Bui
 
 describe('planEvent', () => {
   it('creates the build, its stages and steps, enqueues the first stage, posts pending and nudges', async () => {
-    const message = pushMessage('acme/app', PIPELINES);
+    const message = await pushMessage('acme/app', PIPELINES);
     const outcome = await planEvent(message, deps);
     expect(outcome).toEqual({ kind: 'created', buildId: 'acme/app#1', enqueued: [1] });
 
@@ -181,7 +189,7 @@ describe('planEvent', () => {
   });
 
   it('does not create a second build when the message is retried, even concurrently', async () => {
-    const message = pushMessage('acme/retry', PIPELINES);
+    const message = await pushMessage('acme/retry', PIPELINES);
     const [a, b] = await Promise.all([planEvent(message, deps), planEvent(message, deps)]);
     expect([a.kind, b.kind].sort()).toEqual(['created', 'resumed']);
     const created = (a.kind === 'created' ? a : b) as { buildId: string };
@@ -194,7 +202,7 @@ describe('planEvent', () => {
   });
 
   it('turns an invalid file into an error build with FILE:LINE:COLUMN and a failed commit status', async () => {
-    const message = pushMessage('acme/broken', 'kind: pipeline\nname: x\nsteps:\n  - name: a\n    image: [\n');
+    const message = await pushMessage('acme/broken', 'kind: pipeline\nname: x\nsteps:\n  - name: a\n    image: [\n');
     const outcome = await planEvent(message, deps);
     expect(outcome.kind).toBe('invalid');
     const build = (await store.getBuild('acme/broken#1'))!;
@@ -210,7 +218,7 @@ describe('planEvent', () => {
   it('turns more pipelines than one build holds into an error build saying so, not a retried message (DynamoDB transactions hold 100 items)', async () => {
     let config = '';
     for (let i = 0; i < 99; i++) config += `---\nkind: pipeline\ntype: docker\nname: p${i}\nsteps:\n- name: s\n  image: alpine\n  commands: [echo]\n`;
-    const message = pushMessage('acme/many', config);
+    const message = await pushMessage('acme/many', config);
     const outcome = await planEvent(message, deps);
     expect(outcome.kind).toBe('invalid');
     const build = (await store.getBuild('acme/many#1'))!;
@@ -230,7 +238,7 @@ describe('planEvent', () => {
       ['acme/budget-when', `kind: pipeline\nname: x\nsteps: [{name: a, image: alpine, commands: [x], when: {branch: ["${hostile}"]}}]\n`],
     ] as const;
     for (const [slug, config] of cases) {
-      const message = pushMessage(slug, config);
+      const message = await pushMessage(slug, config);
       message.hook.commit = { ...commit(slug), sha: message.hook.commit.sha };
       const outcome = await planEvent(message, { ...deps, workLimit: 20_000 });
       expect(outcome, slug).toMatchObject({ kind: 'invalid', buildId: `${slug}#1` });
@@ -239,7 +247,7 @@ describe('planEvent', () => {
       expect(build.error).toMatch(/^\.drone\.yml:1:1: the pipeline file needs more than 20000 units of work to match when:\/trigger: patterns .*simplify it/);
       expect(git.statuses.find((s) => s.sha === message.hook.commit.sha)?.state).toBe('error');
       // The default budget plans the same file.
-      const again = pushMessage(slug, config);
+      const again = await pushMessage(slug, config);
       again.hook.commit = { ...commit(slug), sha: again.hook.commit.sha };
       expect((await planEvent(again, deps)).kind).not.toBe('invalid');
     }
@@ -247,7 +255,7 @@ describe('planEvent', () => {
   });
 
   it('plans a push whose commit message and author hold a NUL (DynamoDB, the job and the overrides keep it)', async () => {
-    const message = pushMessage('acme/nul', 'kind: pipeline\nname: x\nsteps: [{name: a, image: alpine, commands: [x]}]\n');
+    const message = await pushMessage('acme/nul', 'kind: pipeline\nname: x\nsteps: [{name: a, image: alpine, commands: [x]}]\n');
     message.hook.commit = { ...message.hook.commit, message: 'fix\u0000injected', author: { ...message.hook.commit.author, name: 'o\u0000c' } };
     const outcome = await planEvent(message, deps);
     expect(outcome).toMatchObject({ kind: 'created', buildId: 'acme/nul#1' });
@@ -265,7 +273,7 @@ describe('planEvent', () => {
   it('reports a pipeline the compiler rejects the same way', async () => {
     let config = 'kind: pipeline\ntype: docker\nname: wide\nsteps:\n';
     for (let i = 0; i < 12; i++) config += `- name: s${i}\n  image: img${i}:1\n  commands: [echo]\n`;
-    const message = pushMessage('acme/rejected', config);
+    const message = await pushMessage('acme/rejected', config);
     const outcome = await planEvent(message, deps);
     expect(outcome.kind).toBe('invalid');
     const build = (await store.getBuild('acme/rejected#1'))!;
@@ -276,7 +284,7 @@ describe('planEvent', () => {
   });
 
   it('builds pull requests from forks without secrets', async () => {
-    const message = pushMessage('acme/forked', PIPELINES, {
+    const message = await pushMessage('acme/forked', PIPELINES, {
       event: 'pull_request',
       action: 'opened',
       pullRequest: { number: 4, title: 'Improve', sourceBranch: 'feature', targetBranch: 'main', fork: true },
@@ -287,7 +295,7 @@ describe('planEvent', () => {
     const containers = (job.taskDefinition as unknown as { containerDefinitions: { name: string; secrets?: unknown[] }[] }).containerDefinitions;
     expect(containers.some((c) => (c.secrets ?? []).length > 0)).toBe(false);
 
-    const own = pushMessage('acme/forked', PIPELINES, { event: 'pull_request', action: 'opened', pullRequest: { number: 5, title: 'x', sourceBranch: 'b', targetBranch: 'main', fork: false } });
+    const own = await pushMessage('acme/forked', PIPELINES, { event: 'pull_request', action: 'opened', pullRequest: { number: 5, title: 'x', sourceBranch: 'b', targetBranch: 'main', fork: false } });
     await planEvent(own, deps);
     const ownJob = decodeJob((await drainJobs())[0]!.Body!);
     const ownContainers = (ownJob.taskDefinition as unknown as { containerDefinitions: { secrets?: { name: string }[] }[] }).containerDefinitions;
@@ -295,16 +303,15 @@ describe('planEvent', () => {
   });
 
   it('creates nothing (and uses no build number) without a file or a triggered pipeline', async () => {
-    expect(await planEvent(pushMessage('acme/nofile', null), deps)).toMatchObject({ kind: 'skipped', reason: expect.stringContaining('.drone.yml does not exist') });
+    expect(await planEvent(await pushMessage('acme/nofile', null), deps)).toMatchObject({ kind: 'skipped', reason: expect.stringContaining('.drone.yml does not exist') });
     const tagOnly = 'kind: pipeline\ntype: docker\nname: rel\ntrigger:\n  event: [tag]\nsteps:\n- name: a\n  image: alpine\n  commands: [echo]\n';
-    expect((await planEvent(pushMessage('acme/nofile', tagOnly), deps)).kind).toBe('skipped');
+    expect((await planEvent(await pushMessage('acme/nofile', tagOnly), deps)).kind).toBe('skipped');
     expect((await store.getRepository('acme/nofile'))?.counter).toBe(0);
-    expect((await planEvent(pushMessage('acme/nofile', PIPELINES), deps))).toMatchObject({ buildId: 'acme/nofile#1' });
+    expect((await planEvent(await pushMessage('acme/nofile', PIPELINES), deps))).toMatchObject({ buildId: 'acme/nofile#1' });
   });
 
   it('reads the file from the configured path', async () => {
-    const message = pushMessage('acme/custom', null);
-    await store.ensureRepository(message.hook.repo);
+    const message = await pushMessage('acme/custom', null);
     await store.updateRepositorySettings('acme/custom', { configPath: 'ci/pipeline.yml' });
     git.setFile('acme/custom', message.hook.commit.sha, 'ci/pipeline.yml', PIPELINES);
     expect((await planEvent(message, deps)).kind).toBe('created');
@@ -312,8 +319,62 @@ describe('planEvent', () => {
 
   it('still creates the build when the Git host refuses the status', async () => {
     git.failNext(1, 502, '/statuses/');
-    expect((await planEvent(pushMessage('acme/statusdown', PIPELINES), deps)).kind).toBe('created');
+    expect((await planEvent(await pushMessage('acme/statusdown', PIPELINES), deps)).kind).toBe('created');
     expect(logs.some((l) => l.message === 'commit status not posted')).toBe(true);
+  });
+});
+
+describe('the repository comes from activation and configuration, never from the webhook body', () => {
+  const contextOf = (job: ReturnType<typeof decodeJob>): BuildContext => {
+    const overrides = (job.runTask.overrides as { containerOverrides: { environment?: { name: string; value: string }[] }[] }).containerOverrides;
+    return JSON.parse(overrides.flatMap((o) => o.environment ?? []).find((e) => e.name === 'SLIPWAY_BUILD')!.value) as BuildContext;
+  };
+
+  it('builds nothing, and records no repository, for a repository that is not activated', async () => {
+    const message = await pushMessage('acme/never-added', PIPELINES);
+    await store.deactivateRepository('acme/never-added');
+    expect(await planEvent(message, deps)).toEqual({ kind: 'skipped', reason: 'repository acme/never-added is not activated (slipway repo add acme/never-added --host github)' });
+    const unknown = { ...message, deliveryId: 'd-unknown', hook: { ...message.hook, repo: { ...message.hook.repo, slug: 'stranger/repo' } } };
+    expect((await planEvent(unknown, deps)).kind).toBe('skipped');
+    expect(await store.getRepository('stranger/repo')).toBeNull();
+    expect(await drainJobs()).toHaveLength(0);
+  });
+
+  it('builds nothing for an event from another host than the one the repository is activated on', async () => {
+    const message = await pushMessage('acme/on-github', PIPELINES);
+    const fromGitlab: EventMessage = { ...message, host: 'gitlab', hook: { ...message.hook, repo: { ...message.hook.repo, scm: 'gitlab' } } };
+    expect(await planEvent(fromGitlab, deps)).toEqual({ kind: 'skipped', reason: 'repository acme/on-github is activated on github, not on gitlab' });
+    expect(await drainJobs()).toHaveLength(0);
+  });
+
+  it("clones from the configured host with the activation's visibility, whatever clone_url, html_url and private the payload says", async () => {
+    const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:slipway-scm-AbCdEf';
+    const withClone: PlannerDeps = {
+      ...deps,
+      cloneCredentials: cloneCredentialsSource({ SCM_CREDENTIALS_SECRET_ARN: ARN }, async () => ({ githubCloneToken: 'ghs_token' })),
+    };
+    const message = await pushMessage('acme/lured', PIPELINES, {}, undefined, 'private');
+    message.hook.repo = { ...message.hook.repo, httpUrl: 'https://attacker.example/acme/lured.git', sshUrl: 'git@attacker.example:acme/lured.git', link: 'https://attacker.example/acme/lured', private: false, visibility: 'public' };
+    expect((await planEvent(message, withClone)).kind).toBe('created');
+    const job = decodeJob((await drainJobs())[0]!.Body!);
+    expect(JSON.stringify(job)).not.toContain('attacker.example');
+    const ctx = contextOf(job);
+    expect(ctx.repo).toMatchObject({ slug: 'acme/lured', scm: 'github', httpUrl: 'https://github.com/acme/lured.git', link: 'https://github.com/acme/lured', private: true, visibility: 'private' });
+    expect(ctx.repo.sshUrl).toBeUndefined();
+    // The token goes to the configured host only.
+    const agent = (job.taskDefinition as unknown as { containerDefinitions: { environment?: { name: string; value: string }[] }[] }).containerDefinitions[0]!;
+    expect(agent.environment!.find((e) => e.name === 'DRONE_NETRC_MACHINE')?.value).toBe('github.com');
+    // What activation stored is not overwritten by the event; the location is configuration's.
+    expect(await store.getRepository('acme/lured')).toMatchObject({ scm: 'github', visibility: 'private', private: true, httpUrl: 'https://github.com/acme/lured.git', link: 'https://github.com/acme/lured' });
+  });
+
+  it('builds nothing for a Gitea or GitLab repository while its host has no configured API URL, and says so', async () => {
+    await store.activateRepository({ slug: 'team/svc', scm: 'gitea', visibility: 'private', activatedAt: Date.now() });
+    const message = await pushMessage('acme/placeholder', null);
+    const gitea: EventMessage = { ...message, deliveryId: 'd-gitea-noapi', host: 'gitea', hook: { ...message.hook, repo: { ...message.hook.repo, slug: 'team/svc', scm: 'gitea', link: 'https://attacker.example/team/svc' } } };
+    const outcome = await planEvent(gitea, deps);
+    expect(outcome).toMatchObject({ kind: 'skipped', reason: expect.stringMatching(/^scm: no API URL for gitea: set "gitea": \{"apiUrl"/) });
+    expect(git.requests.some((r) => r.path.includes('team/svc'))).toBe(false);
   });
 });
 
@@ -321,8 +382,8 @@ describe('processEventBatch', () => {
   const record = (id: string, body: string) => ({ messageId: id, body, attributes: { ApproximateReceiveCount: '1' } });
 
   it('reports only the failed messages', async () => {
-    const good1 = pushMessage('batch/one', PIPELINES);
-    const good2 = pushMessage('batch/two', PIPELINES);
+    const good1 = await pushMessage('batch/one', PIPELINES);
+    const good2 = await pushMessage('batch/two', PIPELINES);
     const event = { Records: [record('m1', JSON.stringify(good1)), record('poison', '{"version":1'), record('m2', JSON.stringify(good2))] } as unknown as SQSEvent;
     const res = await processEventBatch(event, deps);
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'poison' }]);
@@ -331,7 +392,7 @@ describe('processEventBatch', () => {
   });
 
   it('retries a message whose config could not be fetched, and the retry succeeds', async () => {
-    const message = pushMessage('batch/flaky', PIPELINES);
+    const message = await pushMessage('batch/flaky', PIPELINES);
     git.failNext(1, 503, '/contents/');
     const first = await processEventBatch({ Records: [record('f1', JSON.stringify(message))] } as unknown as SQSEvent, deps);
     expect(first.batchItemFailures).toEqual([{ itemIdentifier: 'f1' }]);
@@ -348,7 +409,7 @@ describe('processEventBatch', () => {
         new CreateQueueCommand({ QueueName: 'events-redrive', Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 2 }) } }),
       )
     ).QueueUrl!;
-    const good = pushMessage('batch/redrive', PIPELINES);
+    const good = await pushMessage('batch/redrive', PIPELINES);
     await sqs.send(new SendMessageCommand({ QueueUrl: eventsUrl, MessageBody: JSON.stringify(good) }));
     await sqs.send(new SendMessageCommand({ QueueUrl: eventsUrl, MessageBody: '{"version":1,"deliveryId":"x","host":"svn"}' }));
 
@@ -375,7 +436,7 @@ describe('processEventBatch', () => {
 
 describe('restart of a pull request build', () => {
   it('keeps the source branch, number and title, and sets DRONE_BUILD_PARENT', async () => {
-    const message = pushMessage('acme/pr', PIPELINES, {
+    const message = await pushMessage('acme/pr', PIPELINES, {
       event: 'pull_request',
       action: 'opened',
       commit: { sha: 'f'.repeat(40), ref: 'refs/pull/7/head', branch: 'main', message: 'Add the thing\n\nlong text', link: 'l', author: { login: 'octocat', name: 'O', email: '', avatar: '' } },
@@ -412,7 +473,7 @@ describe('restart of a pull request build', () => {
 
 describe('build-finished messages (a build the API cancelled before anything ran)', () => {
   it('travel through the events queue and post the final commit status with the planner\'s credentials', async () => {
-    const message = pushMessage('acme/cancelled', PIPELINES);
+    const message = await pushMessage('acme/cancelled', PIPELINES);
     await planEvent(message, deps);
     await drainJobs();
     const build = (await store.getBuild('acme/cancelled#1'))!;
@@ -433,7 +494,7 @@ describe('build-finished messages (a build the API cancelled before anything ran
   });
 
   it('a host that is down makes the message fail (retried, then dead-lettered); an unfinished build posts nothing', async () => {
-    const message = pushMessage('acme/cancelled2', PIPELINES);
+    const message = await pushMessage('acme/cancelled2', PIPELINES);
     await planEvent(message, deps);
     await drainJobs();
     const body = (id: string) => JSON.stringify({ version: 1, kind: 'build-finished', buildId: id, sentAt: Date.now() });
@@ -460,11 +521,7 @@ describe('clone credentials of private repositories', () => {
       return config;
     }),
   });
-  const privateMessage = (slug: string, overrides: Partial<BuildHook> = {}) => {
-    const message = pushMessage(slug, PIPELINES, overrides);
-    message.hook.repo = { ...message.hook.repo, private: true, visibility: 'private' };
-    return message;
-  };
+  const privateMessage = (slug: string, overrides: Partial<BuildHook> = {}) => pushMessage(slug, PIPELINES, overrides, undefined, 'private');
   type Def = { name: string; environment?: { name: string; value: string }[]; secrets?: { name: string; valueFrom: string }[] };
   const containersOf = (job: ReturnType<typeof decodeJob>) => (job.taskDefinition as unknown as { containerDefinitions: Def[] }).containerDefinitions;
 
@@ -473,7 +530,7 @@ describe('clone credentials of private repositories', () => {
   });
 
   it('puts a secret reference (never the token) in the agent container, and the token nowhere in the table or the jobs', async () => {
-    const message = privateMessage('acme/secret-app');
+    const message = await privateMessage('acme/secret-app');
     expect(await planEvent(message, withClone())).toMatchObject({ kind: 'created', buildId: 'acme/secret-app#1' });
     const messages = await drainJobs();
     const job = decodeJob(messages[0]!.Body!);
@@ -500,7 +557,7 @@ describe('clone credentials of private repositories', () => {
   });
 
   it('keeps the clone credentials for a pull request from a fork, whose steps get no secret at all', async () => {
-    const message = privateMessage('acme/secret-fork', {
+    const message = await privateMessage('acme/secret-fork', {
       event: 'pull_request',
       action: 'opened',
       pullRequest: { number: 3, title: 'From a fork', sourceBranch: 'feature', targetBranch: 'main', fork: true },
@@ -512,7 +569,7 @@ describe('clone credentials of private repositories', () => {
   });
 
   it('gives public repositories none, without reading the secret', async () => {
-    await planEvent(pushMessage('acme/open-app', PIPELINES), withClone());
+    await planEvent(await pushMessage('acme/open-app', PIPELINES), withClone());
     const job = decodeJob((await drainJobs())[0]!.Body!);
     expect(JSON.stringify(job.taskDefinition)).not.toMatch(/NETRC|CloneToken/);
     expect(reads).toBe(0);
@@ -520,7 +577,7 @@ describe('clone credentials of private repositories', () => {
 
   it('builds a private repository without a configured clone token anonymously, and says why in the log', async () => {
     const { githubCloneToken: _, ...noClone } = CONFIG;
-    expect((await planEvent(privateMessage('acme/no-token'), withClone(noClone))).kind).toBe('created');
+    expect((await planEvent(await privateMessage('acme/no-token'), withClone(noClone))).kind).toBe('created');
     expect(JSON.stringify(decodeJob((await drainJobs())[0]!.Body!).taskDefinition)).not.toContain('NETRC');
     const warning = logs.find((l) => l.message === 'no clone credentials');
     expect(warning?.fields?.reason).toBe(
@@ -589,7 +646,7 @@ describe('plugin images read from their registries', () => {
 
   it("compiles a plugin that receives secrets to run its image's command line under the mask", async () => {
     const image = `${new URL(registry.url).host}/acme/notify:2`;
-    expect(await planEvent(pushMessage('acme/plugin', pluginPipeline(image)), withLookup())).toMatchObject({ kind: 'created', buildId: 'acme/plugin#1' });
+    expect(await planEvent(await pushMessage('acme/plugin', pluginPipeline(image)), withLookup())).toMatchObject({ kind: 'created', buildId: 'acme/plugin#1' });
     const job = decodeJob((await drainJobs())[0]!.Body!);
     const containers = (job.taskDefinition as unknown as { containerDefinitions: { name: string; entryPoint?: string[]; command?: string[] }[] }).containerDefinitions;
     const notify = containers.find((c) => c.name === 'notify')!;
@@ -600,7 +657,7 @@ describe('plugin images read from their registries', () => {
 
   it('retries the message while a registry does not answer, using no build number; the last attempt makes an error build', async () => {
     const image = `${new URL(registry.url).host}/acme/notify:2`;
-    const message = pushMessage('acme/flaky', pluginPipeline(image));
+    const message = await pushMessage('acme/flaky', pluginPipeline(image));
     registry.failNext(100, 503);
     try {
       await expect(planEvent(message, withLookup(), { finalAttempt: false })).rejects.toThrow(RegistryUnavailableError);
@@ -617,7 +674,7 @@ describe('plugin images read from their registries', () => {
 
   it('through the batch: a registry outage fails the first delivery; the second makes the error build', async () => {
     const image = `${new URL(registry.url).host}/acme/notify:2`;
-    const message = pushMessage('acme/batch-flaky', pluginPipeline(image));
+    const message = await pushMessage('acme/batch-flaky', pluginPipeline(image));
     const record = (receives: number): SQSEvent => ({
       Records: [{ messageId: `m${receives}`, body: JSON.stringify(message), attributes: { ApproximateReceiveCount: String(receives) } } as unknown as SQSEvent['Records'][number]],
     });
@@ -665,7 +722,7 @@ steps:
         return !ref.endsWith('/chat_webhook');
       }),
     };
-    const outcome = await planEvent(pushMessage('acme/missing-secret', NOTIFY), withCheck);
+    const outcome = await planEvent(await pushMessage('acme/missing-secret', NOTIFY), withCheck);
     expect(outcome).toMatchObject({ kind: 'created' });
     const containers = containersOf(decodeJob((await drainJobs())[0]!.Body!));
     expect(containers.find((c) => c.name === 'test')!.secrets).toEqual([{ name: 'TOKEN', valueFrom: '/slipway/acme/missing-secret/token' }]);
@@ -683,7 +740,7 @@ steps:
         throw new SecretCheckError('planner: could not check that the build\'s secrets exist: ThrottlingException: Rate exceeded');
       },
     };
-    const outcome = await planEvent(pushMessage('acme/unchecked', NOTIFY), failing);
+    const outcome = await planEvent(await pushMessage('acme/unchecked', NOTIFY), failing);
     const containers = containersOf(decodeJob((await drainJobs())[0]!.Body!));
     expect(containers.find((c) => c.name === 'chat')!.secrets).toHaveLength(1);
     const stage = (await store.getBuildDetail((outcome as { buildId: string }).buildId))!.stages[0]!;

@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import examples from '@octokit/webhooks-examples/api.github.com/index.json' with { type: 'json' };
 import { constantTimeEqual, hmacSha256Hex, verifySignature } from '../../core/scm/verify-signature.js';
-import { deliveryId, parseEvent } from '../../core/scm/parse-event.js';
-import { fetchConfig, ScmApiError } from '../../core/scm/fetch-config.js';
-import { postStatus } from '../../core/scm/post-status.js';
+import { deliveryId, hookRepository, hostDeliveryHeader, parseEvent } from '../../core/scm/parse-event.js';
+import { configRequest, fetchConfig, ScmApiError } from '../../core/scm/fetch-config.js';
+import { postStatus, statusRequest } from '../../core/scm/post-status.js';
+import { locateRepository, RepositoryNameError, ScmConfigError, validateSlug } from '../../core/scm/locate.js';
 import { MalformedHookError, type BuildHook, type HookHost } from '../../core/scm/types.js';
 import { startFakeGitHost, type FakeGitHost } from '../support/fake-git-host.js';
 
@@ -204,13 +205,77 @@ describe('parseEvent: Gitea and GitLab', () => {
     expect(hook.pullRequest?.fork).toBe(true);
   });
 
-  it('derives delivery ids from the headers, else from the body', () => {
-    expect(deliveryId('github', { 'x-github-delivery': 'abc' }, '{}')).toBe('github:abc');
-    expect(deliveryId('gitea', { 'x-gitea-delivery': 'g-1' }, '{}')).toBe('gitea:g-1');
-    expect(deliveryId('gitlab', { 'idempotency-key': 'k', 'x-gitlab-event-uuid': 'u' }, '{}')).toBe('gitlab:k');
-    expect(deliveryId('gitlab', { 'x-gitlab-event-uuid': 'u' }, '{}')).toBe('gitlab:u');
-    expect(deliveryId('gitlab', {}, '{"a":1}')).toBe(deliveryId('gitlab', {}, '{"a":1}'));
-    expect(deliveryId('gitlab', {}, '{"a":1}')).not.toBe(deliveryId('gitlab', {}, '{"a":2}'));
+  it('dedupes on what the host signed: the same body is the same delivery whatever its unsigned delivery header', () => {
+    const body = '{"after":"abc"}';
+    expect(deliveryId('github', 'acme/app', body)).toBe(deliveryId('github', 'acme/app', Buffer.from(body)));
+    expect(deliveryId('github', 'acme/app', body)).toMatch(/^github:sha256:[0-9a-f]{64}$/);
+    expect(deliveryId('github', 'acme/app', body)).not.toBe(deliveryId('github', 'acme/app', '{"after":"abd"}'));
+    // Where it was accepted is part of it: one body is two deliveries at two hosts or repositories.
+    expect(deliveryId('github', 'acme/app', body)).not.toBe(deliveryId('gitea', 'acme/app', body));
+    expect(deliveryId('github', 'acme/app', body)).not.toBe(deliveryId('github', 'acme/other', body));
+    expect(hostDeliveryHeader('github', { 'x-github-delivery': ' abc ' })).toBe('abc');
+    expect(hostDeliveryHeader('gitlab', { 'idempotency-key': 'k', 'x-gitlab-event-uuid': 'u' })).toBe('k');
+    expect(hostDeliveryHeader('gitea', {})).toBeUndefined();
+  });
+
+  it('reads the repository a body names before verifying it, and nothing else', () => {
+    expect(hookRepository('github', JSON.stringify(githubExamples('push')[0]))).toBe('Codertocat/Hello-World');
+    expect(hookRepository('gitea', fixture('gitea-push.json'))).toBe(JSON.parse(fixture('gitea-push.json')).repository.full_name);
+    expect(hookRepository('gitlab', fixture('gitlab-merge-request.json'))).toBe(JSON.parse(fixture('gitlab-merge-request.json')).project.path_with_namespace);
+    expect(hookRepository('github', '{"zen":"org ping"}')).toBeUndefined();
+    expect(() => hookRepository('github', '{"repository":{"full_name":7}}')).toThrow('webhook: malformed github event: full_name: expected a non-empty string');
+    expect(() => hookRepository('github', 'nope')).toThrow(MalformedHookError);
+  });
+});
+
+describe('where a repository lives: configuration and its name, never the webhook body', () => {
+  it('github: github.com and api.github.com unless configured; each name segment URL-encoded', () => {
+    expect(locateRepository('github', 'acme/app', {})).toEqual({
+      httpUrl: 'https://github.com/acme/app.git',
+      link: 'https://github.com/acme/app',
+      apiUrl: 'https://api.github.com',
+    });
+    expect(locateRepository('github', 'acme/app', { apiUrl: 'https://ghe.example.com/api/v3/', webUrl: 'https://ghe.example.com/' })).toEqual({
+      httpUrl: 'https://ghe.example.com/acme/app.git',
+      link: 'https://ghe.example.com/acme/app',
+      apiUrl: 'https://ghe.example.com/api/v3',
+    });
+  });
+
+  it('github: an Enterprise API without a web URL is refused, so its clone token never goes to github.com', () => {
+    expect(() => locateRepository('github', 'acme/app', { apiUrl: 'https://ghe.example.com/api/v3' })).toThrow(ScmConfigError);
+  });
+
+  it('gitea and gitlab: the API base is required, and the web origin follows it', () => {
+    for (const host of ['gitea', 'gitlab'] as const) {
+      expect(() => locateRepository(host, 'team/svc', {})).toThrow(new RegExp(`^scm: no API URL for ${host}: set "${host}": \\{"apiUrl"`));
+    }
+    expect(locateRepository('gitea', 'team/svc', { apiUrl: 'https://git.example.com/gitea/api/v1' })).toEqual({
+      httpUrl: 'https://git.example.com/gitea/team/svc.git',
+      link: 'https://git.example.com/gitea/team/svc',
+      apiUrl: 'https://git.example.com/gitea/api/v1',
+    });
+    expect(locateRepository('gitlab', 'group/sub/proj', { apiUrl: 'https://gitlab.example.com' }).httpUrl).toBe('https://gitlab.example.com/group/sub/proj.git');
+  });
+
+  it('refuses names that could leave the repository path, and URLs that are not https or carry credentials', () => {
+    for (const slug of ['acme', 'acme/app/extra', 'acme/..', './app', 'acme/a b', 'acme/app?x=1', 'acme/app#x', 'acme/%2e%2e']) {
+      expect(() => validateSlug('github', slug), slug).toThrow(RepositoryNameError);
+    }
+    expect(validateSlug('gitlab', 'group/sub/proj')).toBe('group/sub/proj');
+    expect(() => locateRepository('gitea', 'team/svc', { apiUrl: 'ftp://git.example.com' })).toThrow(/must be an https:\/\/ URL/);
+    expect(() => locateRepository('gitea', 'team/svc', { apiUrl: 'https://user:pw@git.example.com' })).toThrow(/no query, fragment or credentials/);
+  });
+
+  it('gitea and gitlab API requests go to the configured API, never to the origin of the repository link a webhook gave', () => {
+    const attacker = { slug: 'team/svc', link: 'https://attacker.example/team/svc' };
+    for (const host of ['gitea', 'gitlab'] as const) {
+      expect(() => configRequest(host, { token: 't' }, attacker, '.drone.yml', 'abc')).toThrow(ScmConfigError);
+      expect(() => statusRequest(host, { token: 't' }, attacker, 'abc', { state: 'success', context: 'c', description: '' })).toThrow(ScmConfigError);
+      const req = configRequest(host, { token: 't', apiUrl: 'https://git.example.com' }, attacker, '.drone.yml', 'abc');
+      expect(new URL(req.url).origin).toBe('https://git.example.com');
+    }
+    expect(new URL(configRequest('github', { token: 't' }, { slug: 'acme/app', link: 'https://attacker.example/acme/app' }, '.drone.yml', 'abc').url).origin).toBe('https://api.github.com');
   });
 });
 

@@ -5,40 +5,65 @@ import examples from '@octokit/webhooks-examples/api.github.com/index.json' with
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { BuildStore } from '../../core/builds/store.js';
 import { hmacSha256Hex } from '../../core/scm/verify-signature.js';
+import { deliveryId } from '../../core/scm/parse-event.js';
 import type { EventMessage } from '../../core/scm/types.js';
 import { handleWebhook, MAX_BODY_BYTES, type WebhookDeps } from '../../lambdas/webhook/handle-webhook.js';
 import { sendEventMessage, decodeEventMessage } from '../../lambdas/shared/events-queue.js';
-import { webhookSecret } from '../../lambdas/shared/secrets.js';
+import { cachedWebhookSecrets, GITHUB_APP_SECRET_SLUG, ssmWebhookSecrets, type WebhookSecrets } from '../../lambdas/shared/webhook-secrets.js';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { startSsmStandIn, type SsmStandIn } from '../support/ssm-stand-in.js';
 import { startSqs, type LocalSqs } from '../../local/sqs.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
 
 const SECRET = 'webhook-test-secret';
+const GITEA_SECRET = 'gitea-repository-secret';
+const GITLAB_TOKEN = 'gitlab-repository-token';
+const GITHUB_REPO = 'Codertocat/Hello-World';
 type Example = { name: string; examples: Record<string, unknown>[] };
 const github = (name: string) => (examples as unknown as Example[]).find((e) => e.name === name)!.examples;
 const fixture = (name: string): string => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 
 let db: LocalDynamo;
+let ssm: SsmStandIn;
+const ssmClientFor = (standIn: SsmStandIn) => new SSMClient({ endpoint: standIn.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
 let sqsServer: LocalSqs;
 let sqs: SQSClient;
 let queueUrl: string;
 let store: BuildStore;
 let deps: WebhookDeps;
+const secretValues = new Map<string, string>();
+const memorySecrets: WebhookSecrets = {
+  get: async (host, slug) => secretValues.get(`${host} ${slug}`),
+  put: async (host, slug, value) => void secretValues.set(`${host} ${slug}`, value),
+  remove: async (host, slug) => void secretValues.delete(`${host} ${slug}`),
+};
+const giteaRepo = (): string => JSON.parse(fixture('gitea-push.json')).repository.full_name;
+const gitlabRepo = (): string => JSON.parse(fixture('gitlab-merge-request.json')).project.path_with_namespace;
+const idOf = (res: { body: string }): string => JSON.parse(res.body).deliveryId;
 
 beforeAll(async () => {
-  [db, sqsServer] = await Promise.all([startDynamoLocal(), startSqs()]);
+  [db, sqsServer, ssm] = await Promise.all([startDynamoLocal(), startSqs(), startSsmStandIn()]);
   sqs = new SQSClient({ endpoint: sqsServer.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'events' }))).QueueUrl!;
   store = new BuildStore(db.doc, db.tableName);
   deps = {
-    secret: async () => SECRET,
+    repositories: store,
+    secrets: memorySecrets,
     deliveries: store,
     enqueue: (m) => sendEventMessage(sqs, queueUrl, m),
   };
+  const activatedAt = Date.now();
+  await store.activateRepository({ slug: GITHUB_REPO, scm: 'github', visibility: 'public', activatedAt });
+  await memorySecrets.put('github', GITHUB_REPO, SECRET);
+  await store.activateRepository({ slug: giteaRepo(), scm: 'gitea', visibility: 'private', activatedAt });
+  await memorySecrets.put('gitea', giteaRepo(), GITEA_SECRET);
+  await store.activateRepository({ slug: gitlabRepo(), scm: 'gitlab', visibility: 'private', activatedAt });
+  await memorySecrets.put('gitlab', gitlabRepo(), GITLAB_TOKEN);
 }, 60_000);
 
 afterAll(async () => {
   sqs?.destroy();
-  await Promise.all([db?.stop(), sqsServer?.stop()]);
+  await Promise.all([db?.stop(), sqsServer?.stop(), ssm?.stop()]);
 });
 
 async function drain(): Promise<Message[]> {
@@ -67,33 +92,47 @@ function githubRequest(event: string, payload: unknown, delivery: string, secret
 const branchPush = () => github('push').find((p) => p.ref === 'refs/heads/master')!;
 
 describe('webhook', () => {
-  it('accepts a signed GitHub push: 202, one delivery recorded, one message queued', async () => {
+  it('accepts a signed GitHub push of an activated repository: 202, one delivery recorded, one message queued', async () => {
     await drain();
     const req = githubRequest('push', branchPush(), 'gh-push-1');
     const res = await handleWebhook('github', req.headers, req.body, deps);
     expect(res.statusCode).toBe(202);
-    expect(JSON.parse(res.body)).toEqual({ ok: true, accepted: true, deliveryId: 'github:gh-push-1' });
-    expect(await store.getDelivery('github:gh-push-1')).toMatchObject({ host: 'github', event: 'push', state: 'enqueued' });
+    const id = idOf(res);
+    expect(id).toMatch(/^github:sha256:[0-9a-f]{64}$/);
+    expect(await store.getDelivery(id)).toMatchObject({ host: 'github', event: 'push', state: 'enqueued', hostDelivery: 'gh-push-1' });
     const messages = await drain();
     expect(messages).toHaveLength(1);
-    expect(messages[0]!.MessageAttributes?.deliveryId?.StringValue).toBe('github:gh-push-1');
+    expect(messages[0]!.MessageAttributes?.deliveryId?.StringValue).toBe(id);
     const message = decodeEventMessage(messages[0]!.Body!);
-    expect(message).toMatchObject({ version: 1, host: 'github', deliveryId: 'github:gh-push-1', hook: { event: 'push', repo: { slug: 'Codertocat/Hello-World' }, commit: { sha: '6113728f27ae82c7b1a177c8d03f9e96e0adf246' } } });
+    expect(message).toMatchObject({ version: 1, host: 'github', deliveryId: id, hook: { event: 'push', repo: { slug: GITHUB_REPO }, commit: { sha: '6113728f27ae82c7b1a177c8d03f9e96e0adf246' } } });
   });
 
   it('acknowledges a redelivery without queueing it again', async () => {
     await drain();
-    const req = githubRequest('push', branchPush(), 'gh-push-2');
+    const payload = { ...branchPush(), after: 'a'.repeat(40) };
+    const req = githubRequest('push', payload, 'gh-push-2');
     expect((await handleWebhook('github', req.headers, req.body, deps)).statusCode).toBe(202);
     const again = await handleWebhook('github', req.headers, req.body, deps);
     expect(again.statusCode).toBe(200);
-    expect(JSON.parse(again.body)).toMatchObject({ duplicate: true, deliveryId: 'github:gh-push-2' });
+    expect(JSON.parse(again.body)).toMatchObject({ duplicate: true });
+    expect(await drain()).toHaveLength(1);
+  });
+
+  it('runs nothing for a replay: the same signed body under a new, unsigned delivery header is a duplicate', async () => {
+    await drain();
+    const payload = { ...branchPush(), after: 'b'.repeat(40) };
+    const first = githubRequest('push', payload, 'gh-original');
+    expect((await handleWebhook('github', first.headers, first.body, deps)).statusCode).toBe(202);
+    const replay = githubRequest('push', payload, 'gh-replayed-with-a-fresh-guid');
+    const res = await handleWebhook('github', replay.headers, replay.body, deps);
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body)).toMatchObject({ duplicate: true });
     expect(await drain()).toHaveLength(1);
   });
 
   it('lets exactly one of many concurrent copies of a delivery through', async () => {
     await drain();
-    const req = githubRequest('push', branchPush(), 'gh-burst');
+    const req = githubRequest('push', { ...branchPush(), after: 'c'.repeat(40) }, 'gh-burst');
     const results = await Promise.all(Array.from({ length: 15 }, () => handleWebhook('github', req.headers, req.body, deps)));
     expect(results.filter((r) => r.statusCode === 202)).toHaveLength(1);
     expect(results.filter((r) => r.statusCode === 200)).toHaveLength(14);
@@ -102,41 +141,143 @@ describe('webhook', () => {
 
   it('rejects a missing or wrong signature with 401 and records nothing', async () => {
     await drain();
-    const wrong = githubRequest('push', branchPush(), 'gh-wrong', 'not-the-secret');
+    const payload = { ...branchPush(), after: 'd'.repeat(40) };
+    const wrong = githubRequest('push', payload, 'gh-wrong', 'not-the-secret');
     expect((await handleWebhook('github', wrong.headers, wrong.body, deps)).statusCode).toBe(401);
-    const { 'X-Hub-Signature-256': _sig, ...unsigned } = githubRequest('push', branchPush(), 'gh-unsigned').headers;
-    expect((await handleWebhook('github', unsigned, Buffer.from(JSON.stringify(branchPush())), deps)).statusCode).toBe(401);
+    const { 'X-Hub-Signature-256': _sig, ...unsigned } = githubRequest('push', payload, 'gh-unsigned').headers;
+    expect((await handleWebhook('github', unsigned, Buffer.from(JSON.stringify(payload)), deps)).statusCode).toBe(401);
     // A body changed after signing.
-    const tampered = githubRequest('push', branchPush(), 'gh-tampered');
+    const tampered = githubRequest('push', payload, 'gh-tampered');
     const body = Buffer.from(tampered.body.toString().replace('Initial commit', 'Evil commit'));
     expect((await handleWebhook('github', tampered.headers, body, deps)).statusCode).toBe(401);
-    for (const id of ['gh-wrong', 'gh-unsigned', 'gh-tampered']) expect(await store.getDelivery(`github:${id}`)).toBeNull();
+    for (const b of [wrong.body, body]) expect(await store.getDelivery(deliveryId('github', GITHUB_REPO, b))).toBeNull();
     expect(await drain()).toHaveLength(0);
   });
 
-  it('answers 503 naming the variable to set when no secret is configured, and records nothing', async () => {
+  it('checks each repository against its own secret: another repository’s secret does not sign for it', async () => {
     await drain();
-    const req = githubRequest('push', branchPush(), 'gh-nosecret');
-    const res = await handleWebhook('github', req.headers, req.body, { ...deps, secret: () => webhookSecret({}, () => { throw new Error('no Secrets Manager without an ARN'); }) });
-    expect(res.statusCode).toBe(503);
-    expect(JSON.parse(res.body).error).toMatch(/set WEBHOOK_SECRET .*WEBHOOK_SECRET_ARN/);
-    expect(await store.getDelivery('github:gh-nosecret')).toBeNull();
+    const req = githubRequest('push', { ...branchPush(), after: 'e'.repeat(40) }, 'gh-other-secret', GITEA_SECRET);
+    const res = await handleWebhook('github', req.headers, req.body, deps);
+    expect(res.statusCode).toBe(401);
+    expect(JSON.parse(res.body).error).toBe(`webhook: missing or invalid github signature for ${GITHUB_REPO}`);
     expect(await drain()).toHaveLength(0);
   });
 
-  it('rejects a signed but malformed body with 400 and records nothing', async () => {
+  it('runs nothing for a repository that is not activated: 200 with the reason, nothing recorded, no secret read', async () => {
+    await drain();
+    const payload = structuredClone(branchPush()) as Record<string, any>;
+    payload.repository.full_name = 'stranger/repo';
+    const reads: string[] = [];
+    const req = githubRequest('push', payload, 'gh-stranger');
+    const res = await handleWebhook('github', req.headers, req.body, { ...deps, secrets: { get: async (host, slug) => (reads.push(`${host} ${slug}`), SECRET) } });
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body)).toEqual({ ok: true, ignored: 'repository stranger/repo is not activated on github; activate it with: slipway repo add stranger/repo --host github' });
+    expect(reads).toEqual([]);
+    expect(await store.getDelivery(deliveryId('github', 'stranger/repo', req.body))).toBeNull();
+    expect(await drain()).toHaveLength(0);
+  });
+
+  it('runs nothing for a repository removed with `repo rm`', async () => {
+    await drain();
+    await store.activateRepository({ slug: 'acme/removed', scm: 'github', visibility: 'public', activatedAt: Date.now() });
+    await memorySecrets.put('github', 'acme/removed', SECRET);
+    await store.deactivateRepository('acme/removed');
+    const payload = structuredClone(branchPush()) as Record<string, any>;
+    payload.repository.full_name = 'acme/removed';
+    const req = githubRequest('push', payload, 'gh-removed');
+    const res = await handleWebhook('github', req.headers, req.body, deps);
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body).ignored).toMatch(/^repository acme\/removed is not activated on github/);
+    expect(await drain()).toHaveLength(0);
+  });
+
+  it('refuses at the Gitea path a body signed for GitHub: the repository is activated on GitHub only', async () => {
+    await drain();
+    const body = JSON.stringify({ ...branchPush(), after: 'f'.repeat(40) });
+    const headers = { 'X-Gitea-Event': 'push', 'X-Gitea-Delivery': 'cross-host', 'X-Gitea-Signature': hmacSha256Hex(SECRET, body) };
+    const res = await handleWebhook('gitea', headers, body, deps);
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body).ignored).toBe(`repository ${GITHUB_REPO} is not activated on gitea; activate it with: slipway repo add ${GITHUB_REPO} --host gitea`);
+    expect(await drain()).toHaveLength(0);
+  });
+
+  it("takes GitLab's token as a token, never as an HMAC key: a GitHub signature made with it signs nothing", async () => {
+    await drain();
+    const body = fixture('gitlab-merge-request.json');
+    // At GitLab's path, the HMAC of the body under the token is not the token.
+    const hmac = await handleWebhook('gitlab', { 'X-Gitlab-Event': 'Merge Request Hook', 'X-Gitlab-Token': hmacSha256Hex(GITLAB_TOKEN, body) }, body, deps);
+    expect(hmac.statusCode).toBe(401);
+    // At GitHub's path, a GitHub-shaped body naming the GitLab project, signed with its token.
+    const payload = structuredClone(branchPush()) as Record<string, any>;
+    payload.repository.full_name = gitlabRepo();
+    const req = githubRequest('push', payload, 'gl-as-hmac', GITLAB_TOKEN);
+    const res = await handleWebhook('github', req.headers, req.body, deps);
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body).ignored).toMatch(/is not activated on github/);
+    expect(await drain()).toHaveLength(0);
+  });
+
+  it('answers 503 saying how to make a secret when an activated repository has none, and records nothing', async () => {
+    await drain();
+    await store.activateRepository({ slug: 'acme/no-secret', scm: 'github', visibility: 'public', activatedAt: Date.now() });
+    const payload = structuredClone(branchPush()) as Record<string, any>;
+    payload.repository.full_name = 'acme/no-secret';
+    const req = githubRequest('push', payload, 'gh-nosecret');
+    const res = await handleWebhook('github', req.headers, req.body, deps);
+    expect(res.statusCode).toBe(503);
+    expect(JSON.parse(res.body).error).toBe('webhook: github repository acme/no-secret is activated but has no webhook secret; make one with: slipway repo rotate-secret acme/no-secret, paste it into the hook, then redeliver');
+    expect(await store.getDelivery(deliveryId('github', 'acme/no-secret', req.body))).toBeNull();
+    expect(await drain()).toHaveLength(0);
+  });
+
+  it('accepts a rotated secret from its first delivery although the old one is cached', async () => {
+    await drain();
+    await store.activateRepository({ slug: 'acme/rotated', scm: 'github', visibility: 'public', activatedAt: Date.now() });
+    await memorySecrets.put('github', 'acme/rotated', 'old-secret');
+    const cached: WebhookDeps = { ...deps, secrets: cachedWebhookSecrets(memorySecrets, 3_600_000) };
+    const payload = structuredClone(branchPush()) as Record<string, any>;
+    payload.repository.full_name = 'acme/rotated';
+    const before = githubRequest('push', payload, 'rot-1', 'old-secret');
+    expect((await handleWebhook('github', before.headers, before.body, cached)).statusCode).toBe(202);
+    await memorySecrets.put('github', 'acme/rotated', 'new-secret');
+    const after = githubRequest('push', { ...payload, after: '1'.repeat(40) }, 'rot-2', 'new-secret');
+    expect((await handleWebhook('github', after.headers, after.body, cached)).statusCode).toBe(202);
+    const stale = githubRequest('push', { ...payload, after: '2'.repeat(40) }, 'rot-3', 'old-secret');
+    expect((await handleWebhook('github', stale.headers, stale.body, cached)).statusCode).toBe(401);
+    expect(await drain()).toHaveLength(2);
+  });
+
+  it("accepts a GitHub App's delivery signed with the App's secret, for activated repositories only", async () => {
+    await drain();
+    await memorySecrets.put('github', GITHUB_APP_SECRET_SLUG, 'the-app-secret');
+    try {
+      const req = githubRequest('push', { ...branchPush(), after: '6'.repeat(40), installation: { id: 4242 } }, 'app-1', 'the-app-secret');
+      expect((await handleWebhook('github', req.headers, req.body, deps)).statusCode).toBe(202);
+      const payload = structuredClone(branchPush()) as Record<string, any>;
+      payload.repository.full_name = 'stranger/app-installed';
+      const stranger = githubRequest('push', payload, 'app-2', 'the-app-secret');
+      expect(JSON.parse((await handleWebhook('github', stranger.headers, stranger.body, deps)).body).ignored).toMatch(/is not activated on github/);
+      // The App's secret is GitHub's: it signs nothing at Gitea's path.
+      const body = fixture('gitea-push.json');
+      expect((await handleWebhook('gitea', { 'X-Gitea-Event': 'push', 'X-Gitea-Signature': hmacSha256Hex('the-app-secret', body) }, body, deps)).statusCode).toBe(401);
+      expect(await drain()).toHaveLength(1);
+    } finally {
+      await memorySecrets.remove('github', GITHUB_APP_SECRET_SLUG);
+    }
+  });
+
+  it('rejects a malformed body with 400 and records nothing', async () => {
     const notJson = '{"ref": "refs/heads/main", ';
     const headers = { 'x-github-event': 'push', 'x-github-delivery': 'gh-bad-1', 'x-hub-signature-256': `sha256=${hmacSha256Hex(SECRET, notJson)}` };
     const res = await handleWebhook('github', headers, notJson, deps);
     expect(res.statusCode).toBe(400);
     expect(JSON.parse(res.body).error).toMatch(/^webhook: malformed github event: body is not JSON/);
-    const { repository: _r, ...noRepo } = branchPush();
-    const req = githubRequest('push', noRepo, 'gh-bad-2');
+    const { after: _a, ...noAfter } = branchPush();
+    const req = githubRequest('push', noAfter, 'gh-bad-2');
     const res2 = await handleWebhook('github', req.headers, req.body, deps);
     expect(res2.statusCode).toBe(400);
-    expect(JSON.parse(res2.body).error).toBe('webhook: malformed github event: repository: expected an object');
-    expect(await store.getDelivery('github:gh-bad-1')).toBeNull();
-    expect(await store.getDelivery('github:gh-bad-2')).toBeNull();
+    expect(JSON.parse(res2.body).error).toBe('webhook: malformed github event: after: expected a non-empty string');
+    expect(await store.getDelivery(deliveryId('github', GITHUB_REPO, req.body))).toBeNull();
   });
 
   it('refuses bodies over 1 MiB by Content-Length or by size, before checking anything else', async () => {
@@ -156,18 +297,18 @@ describe('webhook', () => {
     const res = await handleWebhook('github', deletion.headers, deletion.body, deps);
     expect(res.statusCode).toBe(200);
     expect(JSON.parse(res.body).ignored).toMatch(/was deleted/);
-    expect(await store.getDelivery('github:gh-ping')).toBeNull();
-    expect(await store.getDelivery('github:gh-del')).toBeNull();
+    expect(await store.getDelivery(deliveryId('github', GITHUB_REPO, ping.body))).toBeNull();
+    expect(await store.getDelivery(deliveryId('github', GITHUB_REPO, deletion.body))).toBeNull();
     expect(await drain()).toHaveLength(0);
   });
 
-  it('accepts signed Gitea and GitLab events', async () => {
+  it('accepts Gitea and GitLab events signed with their repositories’ own secrets', async () => {
     await drain();
     const giteaBody = fixture('gitea-push.json');
-    const gitea = await handleWebhook('gitea', { 'X-Gitea-Event': 'push', 'X-Gitea-Delivery': 'g-1', 'X-Gitea-Signature': hmacSha256Hex(SECRET, giteaBody) }, giteaBody, deps);
+    const gitea = await handleWebhook('gitea', { 'X-Gitea-Event': 'push', 'X-Gitea-Delivery': 'g-1', 'X-Gitea-Signature': hmacSha256Hex(GITEA_SECRET, giteaBody) }, giteaBody, deps);
     expect(gitea.statusCode).toBe(202);
     const gitlabBody = fixture('gitlab-merge-request.json');
-    const gitlab = await handleWebhook('gitlab', { 'X-Gitlab-Event': 'Merge Request Hook', 'X-Gitlab-Token': SECRET, 'X-Gitlab-Event-UUID': 'u-1' }, gitlabBody, deps);
+    const gitlab = await handleWebhook('gitlab', { 'X-Gitlab-Event': 'Merge Request Hook', 'X-Gitlab-Token': GITLAB_TOKEN, 'X-Gitlab-Event-UUID': 'u-1' }, gitlabBody, deps);
     expect(gitlab.statusCode).toBe(202);
     const badToken = await handleWebhook('gitlab', { 'X-Gitlab-Event': 'Merge Request Hook', 'X-Gitlab-Token': 'nope' }, gitlabBody, deps);
     expect(badToken.statusCode).toBe(401);
@@ -176,19 +317,19 @@ describe('webhook', () => {
   });
 
   it('refuses repositories outside ALLOWED_REPOSITORIES', async () => {
-    const req = githubRequest('push', branchPush(), 'gh-allowed');
+    const req = githubRequest('push', { ...branchPush(), after: '3'.repeat(40) }, 'gh-allowed');
     const res = await handleWebhook('github', req.headers, req.body, { ...deps, allowedRepositories: ['acme/only'] });
     expect(res.statusCode).toBe(403);
-    expect(await store.getDelivery('github:gh-allowed')).toBeNull();
+    expect(await store.getDelivery(deliveryId('github', GITHUB_REPO, req.body))).toBeNull();
     expect((await handleWebhook('github', req.headers, req.body, { ...deps, allowedRepositories: ['codertocat/hello-world'] })).statusCode).toBe(202);
   });
 
   it('keeps a delivery retryable when it could not be queued', async () => {
     await drain();
-    const req = githubRequest('push', branchPush(), 'gh-queue-down');
+    const req = githubRequest('push', { ...branchPush(), after: '4'.repeat(40) }, 'gh-queue-down');
     const failing: WebhookDeps = { ...deps, enqueue: () => Promise.reject(new Error('queue unavailable')) };
     expect((await handleWebhook('github', req.headers, req.body, failing)).statusCode).toBe(500);
-    expect((await store.getDelivery('github:gh-queue-down'))?.state).toBe('failed');
+    expect((await store.getDelivery(deliveryId('github', GITHUB_REPO, req.body)))?.state).toBe('failed');
     expect((await handleWebhook('github', req.headers, req.body, deps)).statusCode).toBe(202);
     expect(await drain()).toHaveLength(1);
   });
@@ -204,17 +345,19 @@ describe('webhook Lambda handler (Function URL / API Gateway v2 events)', () => 
     Object.assign(process.env, {
       TABLE_NAME: db.tableName,
       EVENTS_QUEUE_URL: queueUrl,
-      WEBHOOK_SECRET: SECRET,
+      WEBHOOK_SECRETS_PREFIX: '/slipway-webhooks',
       AWS_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: 'local',
       AWS_SECRET_ACCESS_KEY: 'local',
       AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
       AWS_ENDPOINT_URL_SQS: sqsServer.endpoint,
+      AWS_ENDPOINT_URL_SSM: ssm.endpoint,
     });
     try {
       await drain();
+      await ssmWebhookSecrets(() => ssmClientFor(ssm), '/slipway-webhooks').put('github', GITHUB_REPO, SECRET);
       const { handler } = await import('../../lambdas/webhook/handler.js');
-      const req = githubRequest('push', branchPush(), 'gh-lambda');
+      const req = githubRequest('push', { ...branchPush(), after: '5'.repeat(40) }, 'gh-lambda');
       const event = {
         rawPath: '/hooks/github',
         headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k.toLowerCase(), v])),
@@ -225,11 +368,26 @@ describe('webhook Lambda handler (Function URL / API Gateway v2 events)', () => 
       const res = await handler(event);
       expect(res.statusCode).toBe(202);
       expect(await drain()).toHaveLength(1);
+      expect(ssm.calls.filter((c) => c.action === 'GetParameter').map((c) => c.input)).toContainEqual({ Name: `/slipway-webhooks/github/${GITHUB_REPO}`, WithDecryption: true });
       const get = await handler({ ...event, requestContext: { http: { method: 'GET' } } } as unknown as APIGatewayProxyEventV2);
       expect(get.statusCode).toBe(405);
     } finally {
       for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
       Object.assign(process.env, saved);
     }
+  });
+});
+
+describe('webhook secrets in SSM Parameter Store (the real SDK client against the SSM stand-in)', () => {
+  it('stores a SecureString under <prefix>/<host>/<owner>/<name>, reads it decrypted, overwrites on rotation, and forgets it', async () => {
+    const secrets = ssmWebhookSecrets(() => ssmClientFor(ssm), '/slipway-webhooks/');
+    expect(await secrets.get('gitea', 'team/missing')).toBeUndefined();
+    await secrets.put('gitea', 'team/svc', 'first');
+    await secrets.put('gitea', 'team/svc', 'second');
+    expect(ssm.values.get('/slipway-webhooks/gitea/team/svc')).toEqual({ value: 'second', type: 'SecureString', version: 2 });
+    expect(await secrets.get('gitea', 'team/svc')).toBe('second');
+    await secrets.remove('gitea', 'team/svc');
+    await secrets.remove('gitea', 'team/svc');
+    expect(await secrets.get('gitea', 'team/svc')).toBeUndefined();
   });
 });

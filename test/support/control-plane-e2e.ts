@@ -6,7 +6,9 @@
 
 import { vi } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import examples from '@octokit/webhooks-examples/api.github.com/index.json' with { type: 'json' };
@@ -25,6 +27,8 @@ import type { BuildDetail } from '../../core/builds/types.js';
 import { hmacSha256Hex } from '../../core/scm/verify-signature.js';
 import { handler as webhookHandler } from '../../lambdas/webhook/handler.js';
 import { startFakeGitHost, type FakeGitHost, type RecordedStatus } from './fake-git-host.js';
+import { startSsmStandIn } from './ssm-stand-in.js';
+import { ssmWebhookSecrets } from '../../lambdas/shared/webhook-secrets.js';
 
 export const E2E_REPO = 'Codertocat/Hello-World';
 const STATUS_CONTEXT = 'continuous-integration/slipway';
@@ -87,7 +91,7 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
       logLines.push({ text: String(line) });
     }
   });
-  const [aws, git] = await Promise.all([
+  const [aws, git, ssm] = await Promise.all([
     startLocalAws({
       // Reads without ConsistentRead lag as they may on AWS (local/dynamodb-eventual.ts).
       dynamodb: { eventualConsistency: { lagMs: 500 } },
@@ -103,6 +107,7 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
       },
     }),
     startFakeGitHost(),
+    startSsmStandIn(),
   ]);
   const ddb = new DynamoDBClient(aws.clientConfig('dynamodb'));
   const table = `${options.name}-builds`;
@@ -114,7 +119,11 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
   // them through AWS_ENDPOINT_URL_SQS alone.
   const [eventsUrl, jobsUrl] = [await queue(`${options.name}-events`), await queue(`${options.name}-jobs`)];
 
-  const repoDir = mkdtempSync(join(tmpdir(), 'slipway-e2e-repo-'));
+  // Where configuration says GitHub's repositories are (github.webUrl): the agent clones
+  // <webUrl>/Codertocat/Hello-World.git, whatever clone_url the payload says.
+  const gitRoot = mkdtempSync(join(tmpdir(), 'slipway-e2e-git-'));
+  const repoDir = join(gitRoot, ...E2E_REPO.split('/')) + '.git';
+  mkdirSync(repoDir, { recursive: true });
   const gitIn = (...args: string[]): string =>
     execFileSync('git', args, {
       cwd: repoDir,
@@ -131,8 +140,9 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
       JOBS_QUEUE_URL: jobsUrl,
       CLUSTER: 'slipway',
       SUBNET_IDS: 'subnet-local',
-      WEBHOOK_SECRET: secret,
-      SCM_CREDENTIALS: JSON.stringify({ github: { apiUrl: git.apiUrl, token: 'gh-e2e-token' } }),
+      WEBHOOK_SECRETS_PREFIX: '/slipway-webhooks',
+      AWS_ENDPOINT_URL_SSM: ssm.endpoint,
+      SCM_CREDENTIALS: JSON.stringify({ github: { apiUrl: git.apiUrl, webUrl: pathToFileURL(gitRoot).href, token: 'gh-e2e-token' } }),
       DEFAULT_CPU: '512',
       DEFAULT_MEMORY: '1024',
       ...options.env,
@@ -141,6 +151,12 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
     scheduleMs: 2_000,
     onError: (where, err) => errors.push(`${where}: ${(err as Error).message}`),
   });
+
+  // `slipway repo add`: the repository is activated on GitHub with its own secret, in SSM.
+  await store.activateRepository({ slug: E2E_REPO, scm: 'github', visibility: 'public', activatedAt: Date.now() });
+  await ssmWebhookSecrets(() => new SSMClient({ endpoint: ssm.endpoint, region: aws.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }), '/slipway-webhooks').put('github', E2E_REPO, secret);
+  // The signed delivery id the webhook answered, by the delivery header the test chose.
+  const deliveryIds = new Map<string, string>();
 
   // A hang guard, not a speed goal (as vitest.config.ts): on a loaded 2-core machine one
   // stage's webhook-to-RunTask alone was measured at 32 s.
@@ -187,7 +203,8 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
       const payload = structuredClone(push) as Record<string, any>;
       payload.ref = 'refs/heads/main';
       payload.after = sha;
-      payload.repository.clone_url = repoDir;
+      // Never followed: where to clone comes from configuration (github.webUrl) and the name.
+      payload.repository.clone_url = 'https://attacker.example/lure.git';
       payload.repository.default_branch = 'main';
       payload.head_commit = { ...payload.head_commit, id: sha, message };
       payload.commits = [{ ...payload.commits[0], id: sha, message, added: [], removed: [], modified: ['.drone.yml', 'README.md'] }];
@@ -213,11 +230,16 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
         isBase64Encoded: false,
       } as unknown as APIGatewayProxyEventV2;
       const res = await webhookHandler(event);
-      return { statusCode: res.statusCode ?? 0, body: JSON.parse(String(res.body)) as Record<string, unknown> };
+      const answer = JSON.parse(String(res.body)) as Record<string, unknown>;
+      if (typeof answer.deliveryId === 'string') deliveryIds.set(delivery, answer.deliveryId);
+      return { statusCode: res.statusCode ?? 0, body: answer };
     },
     waitFor,
     async finishedBuild(delivery, timeoutMs = 150_000) {
-      const id = await waitFor(`a build for delivery ${delivery}`, () => store.buildForDelivery(`github:${delivery}`));
+      const id = await waitFor(`a build for delivery ${delivery}`, async () => {
+        const deliveryId = deliveryIds.get(delivery);
+        return deliveryId ? store.buildForDelivery(deliveryId) : undefined;
+      });
       return waitFor(
         `build ${id} to finish`,
         async () => {
@@ -234,10 +256,10 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
     async stop() {
       await plane.stop();
       vi.restoreAllMocks();
-      await Promise.all([aws.stop(), git.stop()]);
+      await Promise.all([aws.stop(), git.stop(), ssm.stop()]);
       sqs.destroy();
       ddb.destroy();
-      rmSync(repoDir, { recursive: true, force: true });
+      rmSync(gitRoot, { recursive: true, force: true });
     },
   };
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { escapeHtml, formatAgo, formatDuration, looksLikeError } from '../../web/src/format.js';
 import { layoutStages, renderGraph } from '../../web/src/graph.js';
 import { defaultSelection, stageBlock, stageNotes } from '../../web/src/views/build.js';
+import { repoRow, secretNotice } from '../../web/src/views/repos.js';
 import type { BuildDetail, Stage, StepRecord } from '../../core/builds/types.js';
 
 describe('formatDuration', () => {
@@ -115,5 +116,22 @@ describe('stage notes', () => {
     expect(order.every((at) => at >= 0)).toBe(true);
     expect(order).toEqual([...order].sort((a, b) => a - b));
     expect(stageBlock(stage({}), undefined, 20_000)).not.toContain('notes');
+  });
+});
+
+describe('repositories page', () => {
+  const repo = { slug: 'acme/<app>', scm: 'github', httpUrl: '', link: '', defaultBranch: 'main', configPath: '.drone.yml', private: true, counter: 4, active: true, visibility: 'private', activatedAt: 1 } as const;
+  it('lists a repository with its host, visibility, state and actions, escaped', () => {
+    const row = repoRow({ ...repo });
+    expect(row).toContain('acme/&lt;app&gt;');
+    expect(row).toContain('<td>github</td><td>private</td><td>active</td><td>4</td>');
+    expect(row).toContain('data-action="rotate"');
+    expect(repoRow({ ...repo, active: false })).not.toContain('data-action');
+    expect(repoRow({ ...repo, activatedAt: undefined })).toContain('active, no secret (activate again)');
+  });
+  it('shows the webhook URL and the secret to paste, GitLab calling it a secret token', () => {
+    const notice = secretNotice({ repo: { ...repo }, webhook: { host: 'gitlab', url: 'https://hooks.example/gitlab', secret: 'ab12' } });
+    expect(notice).toContain('<code>https://hooks.example/gitlab</code>');
+    expect(notice).toContain('<dt>Secret token</dt><dd><code class="secret">ab12</code></dd>');
   });
 });

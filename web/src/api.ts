@@ -6,7 +6,9 @@ import type {
   BuildListResponse,
   LogPageResponse,
   MetricsResponse,
+  RepoActivationResponse,
   RepoListResponse,
+  RepoResponse,
 } from '../../core/builds/api.js';
 import { buildApiPath } from '../../core/builds/api.js';
 
@@ -37,6 +39,10 @@ async function request<T>(path: string, init?: RequestInit): Promise<T> {
 
 export const api = {
   repos: () => request<RepoListResponse>('/api/repos'),
+  activateRepo: (repo: string, host: string, visibility: string) =>
+    request<RepoActivationResponse>(`/api/repos/activate?${new URLSearchParams({ repo, host, visibility })}`, { method: 'POST' }),
+  rotateRepoSecret: (repo: string) => request<RepoActivationResponse>(`/api/repos/rotate-secret?${new URLSearchParams({ repo })}`, { method: 'POST' }),
+  removeRepo: (repo: string) => request<RepoResponse>(`/api/repos/remove?${new URLSearchParams({ repo })}`, { method: 'POST' }),
   builds(query: BuildListQuery = {}) {
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(query)) if (value !== undefined && value !== '') params.set(key, String(value));

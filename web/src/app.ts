@@ -1,9 +1,10 @@
-// The dashboard's router: #/ (builds), #/builds/OWNER/NAME/N (one build), #/metrics.
+// The dashboard's router: #/ (builds), #/builds/OWNER/NAME/N (one build), #/metrics, #/repos.
 import { ApiRequestError, TOKEN_KEY } from './api.js';
 import { escapeHtml } from './format.js';
 import { renderBuild } from './views/build.js';
 import { renderBuilds } from './views/builds.js';
 import { renderMetrics } from './views/metrics.js';
+import { renderRepos } from './views/repos.js';
 
 const root = document.getElementById('app') as HTMLElement;
 let current: AbortController | undefined;
@@ -18,6 +19,7 @@ async function route(): Promise<void> {
   try {
     if (build) await renderBuild(root, decodeURIComponent(build[1] ?? ''), Number(build[2]), controller.signal);
     else if (path === '/metrics') await renderMetrics(root, params, controller.signal);
+    else if (path === '/repos') await renderRepos(root, controller.signal);
     else await renderBuilds(root, params, controller.signal);
   } catch (error) {
     if (controller.signal.aborted) return;

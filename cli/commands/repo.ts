@@ -1,0 +1,97 @@
+// `slipway repo add|list|rm|rotate-secret`: which repositories Slipway builds. A repository
+// is activated on one Git host with its own webhook secret, which the API generates and
+// shows once; webhooks of repositories that are not activated run nothing.
+// Exit 0 ok, 1 failed / refused, 2 usage.
+
+import type { RepoActivationResponse } from '../../core/builds/api.js';
+import type { Repository } from '../../core/builds/types.js';
+import { parse, withApi } from '../command-kit.js';
+import { table, timestamp } from '../format.js';
+import { EXIT, type CliIO } from '../io.js';
+
+const USAGE = `usage: slipway repo add OWNER/NAME --host github|gitea|gitlab [--visibility private|internal|public] [--json]
+       slipway repo list [--json]
+       slipway repo rm OWNER/NAME
+       slipway repo rotate-secret OWNER/NAME [--json]
+
+Repositories Slipway builds. \`add\` activates one on its Git host and prints the webhook
+URL and the repository's own secret to paste into the host (shown only then).
+\`rotate-secret\` replaces the secret (the old one stops working at once), \`rm\` stops
+building it (its builds stay). Where it is cloned from and which API is called come from
+the SCM credentials' configuration of the host, never from a webhook.
+
+options:
+  --host H            github, gitea or gitlab (as configured in the SCM credentials)
+  --visibility V      private (default) and internal repositories are cloned with the host's
+                      clone token; public ones anonymously
+  --json              print JSON
+  -h, --help          show this help
+
+exit status: 0 ok, 1 failed or refused, 2 usage error`;
+
+const EVENTS: Record<string, { secretField: string; contentType?: string; events: string }> = {
+  github: { secretField: 'Secret', contentType: 'application/json', events: 'Pushes and Pull requests ("Let me select individual events")' },
+  gitea: { secretField: 'Secret', contentType: 'application/json (POST)', events: 'Push, Create and Pull Request events' },
+  gitlab: { secretField: 'Secret token', events: 'Push events (all branches), Tag push events, Merge request events' },
+};
+
+function instructions(res: RepoActivationResponse, verb: string): string {
+  const { repo, webhook } = res;
+  const how = EVENTS[webhook.host] ?? { secretField: 'Secret', events: 'push and pull request events' };
+  const clone = repo.visibility === 'public' ? 'cloned anonymously' : `cloned with the ${webhook.host} clone token`;
+  return [
+    `${verb} ${webhook.host} repository ${repo.slug} (${repo.visibility ?? 'private'}: ${clone}).`,
+    `In ${repo.slug}'s webhook settings on ${webhook.host}:`,
+    `  URL:${' '.repeat(how.secretField.length - 3)}  ${webhook.url ?? `<the webhook URL of this deployment>/${webhook.host}`}`,
+    ...(how.contentType ? [`  Content type${' '.repeat(Math.max(0, how.secretField.length - 12))}  ${how.contentType}`] : []),
+    `  ${how.secretField}:  ${webhook.secret}`,
+    `  Events:${' '.repeat(Math.max(0, how.secretField.length - 6))}  ${how.events}`,
+    `The secret is shown only now; \`slipway repo rotate-secret ${repo.slug}\` makes a new one.`,
+  ].join('\n');
+}
+
+function rows(repos: Repository[]): string[][] {
+  return repos.map((r) => [r.slug, r.scm, r.visibility ?? (r.private ? 'private' : 'public'), r.active ? (r.activatedAt === undefined ? 'yes (no secret: repo add)' : 'yes') : 'no', String(r.counter), timestamp(r.activatedAt)]);
+}
+
+export async function run(args: string[], io: CliIO): Promise<number> {
+  const p = parse('repo', args, { host: { type: 'string' }, visibility: { type: 'string' }, json: { type: 'boolean' } }, USAGE, io);
+  if (!p) return EXIT.usage;
+  if (p.values.help) return io.out(USAGE), EXIT.ok;
+  const [action, repo, ...extra] = p.positionals;
+  const fail = (message: string) => (io.err(`slipway repo: ${message}\n${USAGE}`), EXIT.usage);
+  if (action !== 'add' && action !== 'list' && action !== 'rm' && action !== 'rotate-secret') {
+    return fail(action ? `unknown action "${action}"` : 'expected add, list, rm or rotate-secret');
+  }
+  if (extra.length) return fail(`unexpected argument "${extra[0]}"`);
+  if (action === 'list' ? repo !== undefined : !repo || !/^[^/\s]+(\/[^/\s]+)+$/.test(repo)) {
+    return fail(action === 'list' ? `unexpected argument "${repo}"` : 'expected OWNER/NAME');
+  }
+  const host = p.values.host as string | undefined;
+  if (action === 'add' && !host) return fail('add needs --host github, gitea or gitlab');
+  if (action !== 'add' && (host !== undefined || p.values.visibility !== undefined)) return fail('--host and --visibility belong to add');
+  const json = Boolean(p.values.json);
+
+  return withApi('repo', io, async (api) => {
+    switch (action) {
+      case 'list': {
+        const { repos } = await api.repos();
+        if (json) io.out(JSON.stringify({ repos }, null, 2));
+        else if (repos.length === 0) io.out('no repositories yet: slipway repo add OWNER/NAME --host HOST');
+        else io.out(table(['REPOSITORY', 'HOST', 'VISIBILITY', 'ACTIVE', 'BUILDS', 'ACTIVATED'], rows(repos)));
+        return EXIT.ok;
+      }
+      case 'add':
+      case 'rotate-secret': {
+        const res = action === 'add' ? await api.activateRepo(repo!, host!, p.values.visibility as string | undefined) : await api.rotateRepoSecret(repo!);
+        io.out(json ? JSON.stringify(res, null, 2) : instructions(res, action === 'add' ? 'Activated' : 'New webhook secret for'));
+        return EXIT.ok;
+      }
+      case 'rm': {
+        const res = await api.removeRepo(repo!);
+        io.out(json ? JSON.stringify(res, null, 2) : `removed ${res.repo.slug}: its webhooks run nothing now (its ${res.repo.counter} builds stay); delete the hook on ${res.repo.scm}`);
+        return EXIT.ok;
+      }
+    }
+  });
+}

@@ -1,0 +1,52 @@
+// GitHub App authentication for the API calls (reading the pipeline file, posting commit
+// statuses): a JWT signed with the App's private key (RS256) finds the installation on the
+// repository, then buys an installation token scoped to that one repository and to the two
+// permissions Slipway uses, valid an hour. GitHub's documentation:
+// https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-json-web-token-jwt-for-a-github-app
+// (iat 60 s in the past against clock drift, exp at most 10 minutes ahead, iss the App id)
+// and .../generating-an-installation-access-token-for-a-github-app
+// (GET /repos/{owner}/{repo}/installation, POST /app/installations/{id}/access_tokens with
+// `repositories` and `permissions`).
+
+import { createSign } from 'node:crypto';
+import { encodePath } from './api-request.js';
+import type { ApiRequest } from './types.js';
+
+export interface GithubAppCredentials {
+  /** The App's id (or its client id: GitHub accepts either as `iss`). */
+  appId: string;
+  /** The App's private key, PEM (`-----BEGIN RSA PRIVATE KEY-----…`). */
+  privateKey: string;
+}
+
+/** What a token is scoped to: read the pipeline file, post commit statuses. Nothing else. */
+export const INSTALLATION_PERMISSIONS = { contents: 'read', statuses: 'write' } as const;
+
+const base64url = (value: string | Buffer): string => Buffer.from(value).toString('base64url');
+
+/** The App's JWT, valid from a minute ago for nine minutes (GitHub refuses more than ten). */
+export function githubAppJwt(app: GithubAppCredentials, nowSeconds: number): string {
+  const header = base64url(JSON.stringify({ alg: 'RS256', typ: 'JWT' }));
+  const payload = base64url(JSON.stringify({ iat: nowSeconds - 60, exp: nowSeconds + 540, iss: app.appId }));
+  const signature = createSign('RSA-SHA256').update(`${header}.${payload}`).sign(app.privateKey);
+  return `${header}.${payload}.${base64url(signature)}`;
+}
+
+function headers(jwt: string): Record<string, string> {
+  return { accept: 'application/vnd.github+json', authorization: `Bearer ${jwt}`, 'x-github-api-version': '2022-11-28', 'user-agent': 'slipway' };
+}
+
+/** GET /repos/{owner}/{repo}/installation: the App's installation that covers the repository. */
+export function installationRequest(apiBase: string, jwt: string, slug: string): ApiRequest {
+  return { method: 'GET', url: `${apiBase}/repos/${encodePath(slug)}/installation`, headers: headers(jwt) };
+}
+
+/** POST /app/installations/{id}/access_tokens, scoped to the one repository (its name without owner). */
+export function accessTokenRequest(apiBase: string, jwt: string, installationId: number, slug: string): ApiRequest {
+  return {
+    method: 'POST',
+    url: `${apiBase}/app/installations/${encodeURIComponent(String(installationId))}/access_tokens`,
+    headers: { ...headers(jwt), 'content-type': 'application/json' },
+    body: JSON.stringify({ repositories: [slug.slice(slug.indexOf('/') + 1)], permissions: INSTALLATION_PERMISSIONS }),
+  };
+}

@@ -1,0 +1,98 @@
+// Activating repositories (`slipway repo add|rm|rotate-secret`, the dashboard's repository
+// page): the repository record in the table, and its own webhook secret in the webhook
+// secrets store (lambdas/shared/webhook-secrets.ts), which this API may write but never read.
+// A new secret is shown once, in the answer that created it.
+
+import type { RepoActivationResponse, RepoResponse } from '../../core/builds/api.js';
+import { RepositoryHostConflictError, type BuildStore } from '../../core/builds/store.js';
+import type { Repository } from '../../core/builds/types.js';
+import { RepositoryNameError, validateSlug } from '../../core/scm/locate.js';
+import { HOOK_HOSTS, type HookHost } from '../../core/scm/types.js';
+import { generateWebhookSecret, type WebhookSecrets } from '../shared/webhook-secrets.js';
+import { ApiFailure } from './http.js';
+
+export interface ActivationDeps {
+  store: Pick<BuildStore, 'getRepository' | 'activateRepository' | 'deactivateRepository'>;
+  /** Written, never read here: only the webhook reads a secret back. */
+  secrets: Pick<WebhookSecrets, 'put' | 'remove'>;
+  /** Where the Git hosts send webhooks (`…/github` etc. are appended); unknown: only the path is shown. */
+  webhookUrl?: string;
+  now(): number;
+}
+
+const VISIBILITIES = ['private', 'internal', 'public'] as const;
+type Visibility = (typeof VISIBILITIES)[number];
+
+export function parseHost(value: string | null): HookHost {
+  if (!value || !(HOOK_HOSTS as readonly string[]).includes(value)) {
+    throw new ApiFailure(400, `host=${JSON.stringify(value ?? '')} must be one of ${HOOK_HOSTS.join(', ')}`);
+  }
+  return value as HookHost;
+}
+
+function parseVisibility(value: string | null): Visibility {
+  if (value === null || value === '') return 'private';
+  if (!(VISIBILITIES as readonly string[]).includes(value)) throw new ApiFailure(400, `visibility=${JSON.stringify(value)} must be one of ${VISIBILITIES.join(', ')}`);
+  return value as Visibility;
+}
+
+function slugOf(host: HookHost, value: string | null): string {
+  try {
+    return validateSlug(host, value ?? '');
+  } catch (err) {
+    if (err instanceof RepositoryNameError) throw new ApiFailure(400, err.message);
+    throw err;
+  }
+}
+
+function webhookOf(deps: ActivationDeps, host: HookHost, secret: string): RepoActivationResponse['webhook'] {
+  const path = `/${host}`;
+  return { ...(deps.webhookUrl ? { url: `${deps.webhookUrl.replace(/\/+$/, '')}${path}` } : {}), host, secret };
+}
+
+async function activeRepository(deps: ActivationDeps, repo: string | null): Promise<Repository & { scm: HookHost }> {
+  if (!repo) throw new ApiFailure(400, 'repo=OWNER/NAME is required');
+  const record = await deps.store.getRepository(repo);
+  if (!record || !record.active) throw new ApiFailure(404, `repository ${repo} is not activated; activate it with: slipway repo add ${repo} --host HOST`);
+  if (record.scm === 'local') throw new ApiFailure(409, `repository ${repo} is a local directory (slipway run); it has no webhook`);
+  return record as Repository & { scm: HookHost };
+}
+
+/** POST /api/repos/activate?repo=&host=&visibility= */
+export async function activate(deps: ActivationDeps, query: URLSearchParams): Promise<RepoActivationResponse> {
+  const host = parseHost(query.get('host'));
+  const slug = slugOf(host, query.get('repo'));
+  const visibility = parseVisibility(query.get('visibility'));
+  const existing = await deps.store.getRepository(slug);
+  if (existing?.active && existing.scm === host && existing.activatedAt !== undefined) {
+    throw new ApiFailure(409, `repository ${slug} is already activated on ${host}; for a new webhook secret: slipway repo rotate-secret ${slug}`);
+  }
+  let repo: Repository;
+  try {
+    repo = await deps.store.activateRepository({ slug, scm: host, visibility, activatedAt: deps.now() });
+  } catch (err) {
+    if (err instanceof RepositoryHostConflictError) throw new ApiFailure(409, err.message);
+    throw err;
+  }
+  // After the record: a failure here leaves an activated repository whose webhook answers
+  // 503 with the fix (rotate-secret), never a secret for a repository that is not there.
+  const secret = generateWebhookSecret();
+  await deps.secrets.put(host, slug, secret);
+  return { repo, webhook: webhookOf(deps, host, secret) };
+}
+
+/** POST /api/repos/rotate-secret?repo= — the old secret stops working at once. */
+export async function rotateSecret(deps: ActivationDeps, query: URLSearchParams): Promise<RepoActivationResponse> {
+  const repo = await activeRepository(deps, query.get('repo'));
+  const secret = generateWebhookSecret();
+  await deps.secrets.put(repo.scm, repo.slug, secret);
+  return { repo, webhook: webhookOf(deps, repo.scm, secret) };
+}
+
+/** POST /api/repos/remove?repo= — its webhooks run nothing; its builds and numbers stay. */
+export async function remove(deps: ActivationDeps, query: URLSearchParams): Promise<RepoResponse> {
+  const repo = await activeRepository(deps, query.get('repo'));
+  const removed = await deps.store.deactivateRepository(repo.slug);
+  await deps.secrets.remove(repo.scm, repo.slug);
+  return { repo: removed ?? { ...repo, active: false } };
+}

@@ -1,0 +1,41 @@
+// Installation tokens of the GitHub App, minted when a request needs one and kept until five
+// minutes before they expire (GitHub: an hour). One per repository, scoped to it alone.
+
+import { accessTokenRequest, githubAppJwt, installationRequest, type GithubAppCredentials } from '../../core/scm/github-app.js';
+import { ScmApiError } from '../../core/scm/fetch-config.js';
+import type { ApiRequest, Fetch } from '../../core/scm/types.js';
+
+const MARGIN_MS = 5 * 60_000;
+
+export class GithubAppTokens {
+  private readonly cache = new Map<string, { token: string; expiresAt: number }>();
+
+  constructor(
+    private readonly fetchImpl: Fetch = globalThis.fetch,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** A token for `slug` only, with contents:read and statuses:write. */
+  async token(app: GithubAppCredentials, apiBase: string, slug: string): Promise<string> {
+    const key = `${apiBase}\n${app.appId}\n${slug}`;
+    const hit = this.cache.get(key);
+    if (hit && hit.expiresAt - MARGIN_MS > this.now()) return hit.token;
+    const jwt = githubAppJwt(app, Math.floor(this.now() / 1000));
+    const installation = (await this.send(installationRequest(apiBase, jwt, slug), slug, 'find the App installation of')) as { id?: unknown };
+    if (typeof installation.id !== 'number') throw new ScmApiError(`scm: GitHub named no installation id for ${slug}`, 502);
+    const minted = (await this.send(accessTokenRequest(apiBase, jwt, installation.id, slug), slug, 'mint an installation token for')) as { token?: unknown; expires_at?: unknown };
+    if (typeof minted.token !== 'string' || typeof minted.expires_at !== 'string') throw new ScmApiError(`scm: GitHub answered no token for ${slug}`, 502);
+    this.cache.set(key, { token: minted.token, expiresAt: Date.parse(minted.expires_at) });
+    return minted.token;
+  }
+
+  private async send(req: ApiRequest, slug: string, what: string): Promise<unknown> {
+    const res = await this.fetchImpl(req.url, { method: req.method, headers: req.headers, ...(req.body ? { body: req.body } : {}), signal: AbortSignal.timeout(10_000) });
+    const text = await res.text();
+    if (!res.ok) {
+      const hint = res.status === 404 ? ' (is the App installed on that repository?)' : res.status === 401 ? ' (check the App id and private key)' : '';
+      throw new ScmApiError(`scm: could not ${what} ${slug}: GitHub answered ${res.status}${hint}: ${text.slice(0, 200)}`, res.status);
+    }
+    return JSON.parse(text) as unknown;
+  }
+}

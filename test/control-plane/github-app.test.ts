@@ -1,0 +1,61 @@
+// The GitHub App: installation tokens minted per repository (RS256 JWT → installation →
+// access token scoped to the one repository and two permissions), against a stand-in of
+// GitHub's App endpoints in front of the fake Git host.
+
+import { generateKeyPairSync } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ScmApiError } from '../../core/scm/fetch-config.js';
+import { githubAppJwt, INSTALLATION_PERMISSIONS } from '../../core/scm/github-app.js';
+import { createScmAccess } from '../../lambdas/shared/scm.js';
+import { startFakeGitHost, type FakeGitHost } from '../support/fake-git-host.js';
+import { startGithubAppStandIn, type AppStandIn } from '../support/github-app-stand-in.js';
+
+const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+const other = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+const SHA = 'a'.repeat(40);
+let git: FakeGitHost;
+let app: AppStandIn;
+
+beforeAll(async () => {
+  git = await startFakeGitHost();
+  git.setFile('acme/app', SHA, '.drone.yml', 'kind: pipeline\nname: app\n');
+  git.setFile('acme/other', SHA, '.drone.yml', 'kind: pipeline\nname: other\n');
+  app = await startGithubAppStandIn({ appId: '123', privateKey, installedOn: ['acme/app', 'acme/other'], upstream: git.apiUrl });
+});
+afterAll(async () => {
+  await Promise.all([git?.stop(), app?.stop()]);
+});
+
+const repo = (slug: string) => ({ slug, scm: 'github' as const, link: '', httpUrl: '' });
+
+describe('GitHub App installation tokens', () => {
+  it('signs a JWT GitHub accepts: RS256, issued a minute ago, expiring within ten minutes', () => {
+    const [header, payload] = githubAppJwt({ appId: '123', privateKey }, 1_000_000).split('.').slice(0, 2).map((p) => JSON.parse(Buffer.from(p!, 'base64url').toString()));
+    expect(header).toEqual({ alg: 'RS256', typ: 'JWT' });
+    expect(payload).toEqual({ iat: 999_940, exp: 1_000_540, iss: '123' });
+  });
+
+  it('reads the pipeline file and posts statuses with a token minted for that one repository, reused until it expires', async () => {
+    const scm = createScmAccess({ credentials: async () => ({ github: { apiUrl: app.url, appId: '123', privateKey } }) });
+    expect(await scm.fetchConfig(repo('acme/app'), '.drone.yml', SHA)).toBe('kind: pipeline\nname: app\n');
+    await scm.postStatus(repo('acme/app'), SHA, { state: 'success', context: 'continuous-integration/slipway', description: 'passed' });
+    expect(app.mints).toEqual([{ installationId: 4242, body: { repositories: ['app'], permissions: INSTALLATION_PERMISSIONS } }]);
+    const token = [...app.tokens.keys()][0]!;
+    expect(git.requests.slice(-2).map((r) => r.token)).toEqual([token, token]);
+    expect(git.statuses.at(-1)).toMatchObject({ repo: 'acme/app', state: 'success', token });
+    // Another repository gets its own token: one token never covers two repositories.
+    expect(await scm.fetchConfig(repo('acme/other'), '.drone.yml', SHA)).toBe('kind: pipeline\nname: other\n');
+    expect(app.mints.map((m) => m.body.repositories)).toEqual([['app'], ['other']]);
+  });
+
+  it('says what is wrong when the App is not installed on the repository or its key is not the App’s', async () => {
+    const scm = createScmAccess({ credentials: async () => ({ github: { apiUrl: app.url, appId: '123', privateKey } }) });
+    const missing = await scm.fetchConfig(repo('acme/not-installed'), '.drone.yml', SHA).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(ScmApiError);
+    expect((missing as Error).message).toMatch(/^scm: could not find the App installation of acme\/not-installed: GitHub answered 404 \(is the App installed on that repository\?\)/);
+    const wrongKey = createScmAccess({ credentials: async () => ({ github: { apiUrl: app.url, appId: '123', privateKey: other.privateKey } }) });
+    await expect(wrongKey.fetchConfig(repo('acme/app'), '.drone.yml', SHA)).rejects.toThrow(/GitHub answered 401 \(check the App id and private key\)/);
+    const noKey = createScmAccess({ credentials: async () => ({ github: { apiUrl: app.url, appId: '123' } }) });
+    await expect(noKey.fetchConfig(repo('acme/app'), '.drone.yml', SHA)).rejects.toThrow('scm: "github".appId is set but "github".privateKey');
+  });
+});

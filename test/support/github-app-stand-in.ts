@@ -1,0 +1,111 @@
+// GitHub's App endpoints in front of the fake Git host: GET /repos/{owner}/{repo}/installation
+// and POST /app/installations/{id}/access_tokens, authenticated by the App's RS256 JWT (checked
+// as GitHub documents it: signature by the App's key, `iss` the App id, `exp` after now and at
+// most 10 minutes after `iat`), answering GitHub's shapes. Other requests are passed to the fake
+// host only with a token minted here for the repository in their path (installation tokens are
+// limited to the repositories they were minted for).
+
+import { createPublicKey, createVerify, randomBytes, type KeyObject } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface AppStandInOptions {
+  appId: string;
+  /** The App's private key, PEM: its public half checks the JWTs. */
+  privateKey: string;
+  /** `owner/name` of the repositories the App is installed on. */
+  installedOn: string[];
+  /** Where other requests go (the fake Git host's API URL). */
+  upstream: string;
+}
+
+export interface AppStandIn {
+  url: string;
+  /** Each access-token request's body, in order. */
+  mints: { installationId: number; body: { repositories?: string[]; permissions?: Record<string, string> } }[];
+  tokens: Map<string, { repositories: string[] }>;
+  stop(): Promise<void>;
+}
+
+const INSTALLATION_ID = 4242;
+
+function checkJwt(authorization: string | undefined, publicKey: KeyObject, appId: string): string | undefined {
+  const m = /^Bearer ([\w-]+)\.([\w-]+)\.([\w-]+)$/.exec(authorization ?? '');
+  if (!m) return 'A JSON web token could not be decoded';
+  const [, h, p, sig] = m as unknown as [string, string, string, string];
+  const header = JSON.parse(Buffer.from(h, 'base64url').toString()) as { alg?: string };
+  if (header.alg !== 'RS256') return "'alg' must be RS256";
+  if (!createVerify('RSA-SHA256').update(`${h}.${p}`).verify(publicKey, Buffer.from(sig, 'base64url'))) return 'A JSON web token could not be decoded';
+  const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as { iat?: number; exp?: number; iss?: string };
+  const now = Math.floor(Date.now() / 1000);
+  if (String(claims.iss) !== appId) return "'Issuer' claim ('iss') must be an Integer";
+  if (typeof claims.iat !== 'number' || claims.iat > now + 60) return "'Issued at' claim ('iat') must be an Integer representing a time in the past";
+  if (typeof claims.exp !== 'number' || claims.exp <= now || claims.exp - claims.iat > 600) return "'Expiration time' claim ('exp') is too far in the future";
+  return undefined;
+}
+
+export async function startGithubAppStandIn(options: AppStandInOptions): Promise<AppStandIn> {
+  const publicKey = createPublicKey(options.privateKey);
+  const mints: AppStandIn['mints'] = [];
+  const tokens: AppStandIn['tokens'] = new Map();
+  const installedNames = new Set(options.installedOn.map((r) => r.split('/')[1]!));
+
+  const send = (res: ServerResponse, status: number, body: unknown) => {
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+    res.end(JSON.stringify(body));
+  };
+  const readBody = (req: IncomingMessage) =>
+    new Promise<string>((resolve) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    });
+
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://stand-in');
+      const body = await readBody(req);
+      const installation = /^\/repos\/([^/]+)\/([^/]+)\/installation$/.exec(url.pathname);
+      const mint = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(url.pathname);
+      if (installation || mint) {
+        const problem = checkJwt(req.headers.authorization, publicKey, options.appId);
+        if (problem) return send(res, 401, { message: problem, documentation_url: 'https://docs.github.com/rest' });
+      }
+      if (installation && req.method === 'GET') {
+        const slug = `${decodeURIComponent(installation[1]!)}/${decodeURIComponent(installation[2]!)}`;
+        if (!options.installedOn.includes(slug)) return send(res, 404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest/apps/apps#get-a-repository-installation-for-the-authenticated-app' });
+        return send(res, 200, { id: INSTALLATION_ID, app_id: Number(options.appId), target_type: 'Organization', permissions: { contents: 'read', statuses: 'write', metadata: 'read' } });
+      }
+      if (mint && req.method === 'POST') {
+        const parsed = JSON.parse(body || '{}') as AppStandIn['mints'][number]['body'];
+        mints.push({ installationId: Number(mint[1]), body: parsed });
+        if (Number(mint[1]) !== INSTALLATION_ID) return send(res, 404, { message: 'Not Found' });
+        const names = parsed.repositories ?? [...installedNames];
+        if (names.some((n) => !installedNames.has(n))) return send(res, 422, { message: 'There is at least one repository that does not exist or is not accessible to the parent installation.' });
+        const token = `ghs_${randomBytes(18).toString('hex')}`;
+        tokens.set(token, { repositories: names });
+        return send(res, 201, { token, expires_at: new Date(Date.now() + 3_600_000).toISOString(), permissions: parsed.permissions ?? {}, repository_selection: 'selected', repositories: names.map((name) => ({ name })) });
+      }
+      // Anything else: only with an installation token minted for the repository in the path.
+      const repo = /^\/repos\/[^/]+\/([^/]+)\//.exec(url.pathname)?.[1];
+      const token = /^(?:Bearer|token) (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
+      const grant = token ? tokens.get(token) : undefined;
+      if (!grant) return send(res, 401, { message: 'Bad credentials' });
+      if (!repo || !grant.repositories.includes(decodeURIComponent(repo))) return send(res, 404, { message: 'Not Found' });
+      const upstream = await fetch(`${options.upstream}${url.pathname}${url.search}`, {
+        method: req.method ?? 'GET',
+        headers: Object.fromEntries(Object.entries(req.headers).filter(([k]) => k !== 'host' && k !== 'content-length').map(([k, v]) => [k, String(v)])),
+        ...(body ? { body } : {}),
+      });
+      res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
+      res.end(Buffer.from(await upstream.arrayBuffer()));
+    })().catch((err: unknown) => send(res, 500, { message: (err as Error).message }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    mints,
+    tokens,
+    stop: () => new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve()))),
+  };
+}
