@@ -56,7 +56,7 @@ beforeAll(async () => {
     now: () => now,
     log: () => {},
   };
-}, 90_000);
+});
 
 afterAll(async () => {
   await db?.stop();

@@ -69,7 +69,7 @@ beforeAll(async () => {
     },
     webhook: { repositories: store, secrets: localWebhookSecrets(join(dir, 'home')), deliveries: store, enqueue: async (m) => void enqueued.push(m) },
   });
-}, 90_000);
+});
 
 afterAll(async () => {
   await server?.stop();

@@ -52,7 +52,7 @@ beforeAll(async () => {
     log: (message, fields) => void logged.push({ message, ...(fields ? { fields } : {}) }),
     agentResults: agentResultSource(localLogReader(logsDir, GROUP), { retryDelaysMs: [0] }),
   };
-}, 60_000);
+});
 
 afterAll(async () => {
   deps?.sqs.destroy();

@@ -82,7 +82,7 @@ beforeAll(async () => {
     applied.push(result);
     if (event.detail.lastStatus === 'STOPPED') void pass();
   });
-}, 60_000);
+});
 
 afterAll(async () => {
   unsubscribe();
@@ -163,7 +163,7 @@ describe('autoscaler + task-events on the local stand-ins', () => {
     expect(tasks).toHaveLength(2);
     expect(posted.filter((b) => b.id === build.id).map((b) => b.status)).toEqual(['success']);
     expect(applied.some((a) => !a.applied && /version/.test(a.reason ?? ''))).toBe(true);
-  }, 30_000);
+  });
 
   it('a failing stage fails the build and skips its dependent; trigger status failure runs', async () => {
     const { build } = await seedBuild([
@@ -181,7 +181,7 @@ describe('autoscaler + task-events on the local stand-ins', () => {
       ['notify', 'success', 'steps-passed'],
     ]);
     expect(posted.filter((b) => b.id === build.id).map((b) => b.status)).toEqual(['failure']);
-  }, 30_000);
+  });
 
   it('rejects a stage bigger than the vCPU quota with a stated reason', async () => {
     const { build } = await seedBuild([{ name: 'huge', script: 'exit 0', cpu: 8192 }]);
@@ -195,7 +195,7 @@ describe('autoscaler + task-events on the local stand-ins', () => {
     expect(aws.ecs.tasks().some((t) => JSON.stringify(t.overrides).includes(`${build.id}/1`))).toBe(false);
     expect(stage.message).toMatch(/8 vCPU.*quota is 6/);
     expect((await deps.store.getBuild(build.id))!.status).toBe('error');
-  }, 30_000);
+  });
 
   it('reconciles a running stage whose task is gone; a queued stage without a message starts from the table', async () => {
     const { build } = await seedBuild([{ name: 'ghost', script: 'exit 0' }, { name: 'orphan', script: 'exit 0' }], { queued: false });
@@ -209,7 +209,7 @@ describe('autoscaler + task-events on the local stand-ins', () => {
     const done = await finished(build.id);
     expect(done.status).toBe('error');
     expect((await deps.store.getStage(build.id, 2))!.status).toBe('success');
-  }, 30_000);
+  });
 
   it('a duplicate job message starts the stage once', async () => {
     const { build, jobs } = await seedBuild([{ name: 'dup', script: 'exit 0' }]);
@@ -223,7 +223,7 @@ describe('autoscaler + task-events on the local stand-ins', () => {
     const stage = (await deps.store.getStage(build.id, 1))!;
     expect(aws.ecs.tasks().filter((t) => t.taskArn === stage.taskArn)).toHaveLength(1);
     expect(stage.attempts).toBe(1);
-  }, 30_000);
+  });
 
   it('a pending stage claimed by its task\'s PENDING event (v1) still takes the same task\'s STOPPED (v2)', async () => {
     const { build } = await seedBuild([{ name: 'claimed', script: 'exit 0' }], { queued: false });
@@ -244,7 +244,7 @@ describe('autoscaler + task-events on the local stand-ins', () => {
     const stage = (await deps.store.getStage(build.id, 1))!;
     expect([stage.status, stage.attempts, stage.eventVersion, stage.reason]).toEqual(['success', 1, 2, 'steps-passed']);
     expect((await deps.store.getBuild(build.id))!.status).toBe('success');
-  }, 30_000);
+  });
 
   it('a duplicate job after the claim starts no second task; markRunning after the claim counts the attempt once', async () => {
     const { build, jobs } = await seedBuild([{ name: 'race', script: 'sleep 0.3; exit 0' }], { queued: false });
@@ -275,7 +275,7 @@ describe('autoscaler + task-events on the local stand-ins', () => {
     const stage = (await deps.store.getStage(build.id, 1))!;
     expect([stage.status, stage.attempts, stage.taskArn]).toEqual(['success', 1, taskArn]);
     expect(tasksOfStage()).toHaveLength(1);
-  }, 30_000);
+  });
 
   it('a build cancelled between RunTask and markRunning gets its task stopped', async () => {
     const { build, jobs } = await seedBuild([{ name: 'cancelled', script: 'sleep 30' }], { queued: false });
@@ -308,7 +308,7 @@ describe('autoscaler + task-events on the local stand-ins', () => {
     expect([task.desiredStatus, task.stoppedReason]).toEqual(['STOPPED', 'build cancelled']);
     held.delete(build.id);
     expect((await deps.store.getBuild(build.id))!.status).toBe('killed');
-  }, 30_000);
+  });
 
   it('an undecodable job message goes to the jobs dead-letter queue at once, with why', async () => {
     await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.jobsQueueUrl, MessageBody: '{"not":"a job"' }));
@@ -321,7 +321,7 @@ describe('autoscaler + task-events on the local stand-ins', () => {
     expect(dead[0]!.MessageAttributes?.error?.StringValue).toMatch(/not JSON/);
     const attrs = await deps.sqs.send(new GetQueueAttributesCommand({ QueueUrl: deps.jobsQueueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
     expect(Number(attrs.Attributes?.ApproximateNumberOfMessages) + Number(attrs.Attributes?.ApproximateNumberOfMessagesNotVisible)).toBe(0);
-  }, 30_000);
+  });
 
   it('a Spot interruption requeues once on on-demand; the old task\'s late events are refused; the retry counts a second attempt', async () => {
     const { build } = await seedBuild([{ name: 'spot', script: 'exit 0' }], { queued: false });
@@ -343,7 +343,7 @@ describe('autoscaler + task-events on the local stand-ins', () => {
     expect([stage.status, stage.attempts, stage.capacity]).toEqual(['success', 2, 'FARGATE']);
     expect(stage.taskArn).not.toBe(spotTask);
     expect((await applyTaskEvent(deps, spotEvent(9))).applied).toBe(false);
-  }, 30_000);
+  });
 });
 
 /** Runs `fn` inside the serial chain of passes (no nudged pass runs meanwhile). */
@@ -404,7 +404,7 @@ describe('waiting stages live in the table; start failures are counted apart fro
     const report = await passAhead(20_000);
     expect(report.started.map((s) => s.stageKey)).toContain(`${build.id}/1`);
     expect((await finished(build.id)).status).toBe('success');
-  }, 30_000);
+  });
 
   it('a queued stage is not taken before its message announces it (the planner posts the pending status in between)', async () => {
     const { build, jobs } = await seedBuild([{ name: 'unannounced', script: 'exit 0' }], { enqueue: false });
@@ -414,7 +414,7 @@ describe('waiting stages live in the table; start failures are counted apart fro
     await enqueueJob(deps, jobs[0]!);
     expect((await pass()).started.map((s) => s.stageKey)).toContain(`${build.id}/1`);
     expect((await finished(build.id)).status).toBe('success');
-  }, 30_000);
+  });
 
   it('a RunTask refused for capacity with a ClientException waits (not error), then starts', async () => {
     resetAutoscalerState();
@@ -436,7 +436,7 @@ describe('waiting stages live in the table; start failures are counted apart fro
     resetAutoscalerState();
     expect((await pass()).started.map((s) => s.stageKey)).toContain(`${build.id}/1`);
     expect((await finished(build.id)).status).toBe('success');
-  }, 30_000);
+  });
 
   it('RequestLimitExceeded inside an InvalidParameterException is retried after a back-off from the failure count', async () => {
     resetAutoscalerState();
@@ -458,7 +458,7 @@ describe('waiting stages live in the table; start failures are counted apart fro
     const later = await passAhead(20_000);
     expect(later.started.map((s) => s.stageKey)).toContain(`${build.id}/1`);
     expect((await finished(build.id)).status).toBe('success');
-  }, 30_000);
+  });
 
   it(`a ServerException is retried, and after ${MAX_START_FAILURES} failed starts the stage ends error saying so`, async () => {
     resetAutoscalerState();
@@ -481,7 +481,7 @@ describe('waiting stages live in the table; start failures are counted apart fro
     expect([stage.status, stage.reason]).toEqual(['error', 'could-not-start']);
     expect(stage.message).toBe(`cannot start: ${MAX_START_FAILURES} attempts failed; the last: RunTask on FARGATE: ServerException (HTTP 500): Service Unavailable. Please try again later.`);
     expect((await finished(build.id)).status).toBe('error');
-  }, 60_000);
+  });
 
   it("a ConflictException (this attempt's token already started a task with other parameters) adopts that task", async () => {
     const { build, jobs } = await seedBuild([{ name: 'adopted', script: 'sleep 0.3; exit 0' }], { queued: false });
@@ -503,7 +503,7 @@ describe('waiting stages live in the table; start failures are counted apart fro
     expect((await finished(build.id)).status).toBe('success');
     expect(aws.ecs.tasks().filter((t) => JSON.stringify(t.overrides).includes(`"${job.stageKey}"`))).toHaveLength(1);
     expect((await stageOf(build.id))!.taskArn).toBe(taskArn);
-  }, 30_000);
+  });
 
   it('Fargate Spot refusing with an exception: the same pass starts the stage on on-demand', async () => {
     resetAutoscalerState();
@@ -519,7 +519,7 @@ describe('waiting stages live in the table; start failures are counted apart fro
       aws.ecs.setCapacity({ spotAvailable: true, capacityErrors: 'alternate' });
     }
     expect((await finished(build.id)).status).toBe('success');
-  }, 30_000);
+  });
 });
 
 describe('Fargate Spot and ARM64', () => {
@@ -545,7 +545,7 @@ describe('Fargate Spot and ARM64', () => {
     });
     expect(second.started).toContainEqual(expect.objectContaining({ stageKey: `${build.id}/2`, capacity: 'FARGATE' }));
     expect((await finished(build.id)).status).toBe('success');
-  }, 30_000);
+  });
 });
 
 describe('reconciliation of wedged tasks and unfinished builds', () => {
@@ -569,7 +569,7 @@ describe('reconciliation of wedged tasks and unfinished builds', () => {
     expect(task).toMatchObject({ stopCode: 'UserInitiated', stoppedReason: expect.stringMatching(/^Slipway: ran .*past the pipeline timeout \(1 s\) plus 15 min grace$/) });
     expect((await finished(build.id)).status).toBe('error');
     expect((await deps.store.listSteps(build.id, 1)).map((s) => s.status)).toEqual(['killed']);
-  }, 30_000);
+  });
 
   it('finishes a build whose stages are all final, once, with its commit status', async () => {
     const { build } = await seedBuild([{ name: 'done-a', script: 'exit 0' }, { name: 'done-b', script: 'exit 0' }], { queued: false });
@@ -586,7 +586,7 @@ describe('reconciliation of wedged tasks and unfinished builds', () => {
     const again = await serially(() => reconcile({ ...deps, now: () => ended + UNFINISHED_BUILD_GRACE_MS + 2000 }));
     expect(again.buildsFinished).not.toContain(build.id);
     expect(posted.filter((b) => b.id === build.id).map((b) => b.status)).toEqual(['success']);
-  }, 30_000);
+  });
 });
 
 describe('task definition registration', () => {

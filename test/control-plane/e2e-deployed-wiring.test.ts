@@ -115,7 +115,7 @@ beforeAll(async () => {
   // The SDK clients read their endpoints from the process environment, as in a Lambda.
   for (const name of ['SCM_CREDENTIALS', 'WEBHOOK_SECRET', 'SLIPWAY_WEBHOOK_SECRET']) delete process.env[name];
   Object.assign(process.env, env);
-}, 60_000);
+});
 
 afterAll(async () => {
   await new Promise<void>((resolve) => {

@@ -89,7 +89,7 @@ beforeAll(async () => {
   gateDir = mkdtempSync(join(tmpdir(), 'slipway-e2e-gate-'));
   // Spot first, as a deployment with USE_SPOT=true runs every stage.
   e2e = await startE2e({ name: 'e2e-failures', env: { USE_SPOT: 'true' } });
-}, 60_000);
+});
 
 afterAll(async () => {
   await e2e?.stop();
@@ -163,11 +163,11 @@ describe('failures end in a clear, correct status', () => {
     // GitHub keeps 140 characters of a description: the service and its port fit.
     expect(e2e.statusesOf(sha)[1]!.description).toBe(`Build #${detail.number} failed: ${notReady}`);
     expect(e2e.statusesOf(sha)[1]!.description.length).toBeLessThanOrEqual(140);
-  }, 40_000);
+  });
 
   it('a service healthy at once does not stop the first step while the readiness of another takes longer than its ready.timeout (no startTimeout)', async () => {
     const { buildId } = await push(SLOW_READINESS, 'e2e-slow-readiness-1');
-    const detail = await e2e.finishedBuild('e2e-slow-readiness-1', 45_000);
+    const detail = await e2e.finishedBuild('e2e-slow-readiness-1');
     const [stage] = detail.stages;
     const first = stage!.steps.find((s) => s.name === 'first')!;
     expect(
@@ -176,7 +176,7 @@ describe('failures end in a clear, correct status', () => {
     ).toEqual([{ stage: 'test', status: 'success', steps: ['clone:clone=success', 'service:quick=success', 'service:slow=success', 'step:first=success'] }]);
     expect(e2e.aws.ecs.logs(stage!.taskArn!, first.container).map((l) => l.message)).toContain('first ran');
     expect(agentLog(stage!.taskArn!)).toMatch(/gate: service "slow" ready after ([6-9]|1\d)\.\d s/);
-  }, 60_000);
+  });
 
   it('a Spot interruption requeues the stage once on on-demand FARGATE; the retry passes', async () => {
     const tasksBefore = e2e.aws.ecs.tasks().length;
@@ -217,7 +217,7 @@ describe('failures end in a clear, correct status', () => {
 
     await e2e.waitForFinalStatus(sha);
     expect(e2e.statusesOf(sha).map((s) => s.state).filter((s) => s !== 'pending')).toEqual(['success']);
-  }, 60_000);
+  });
 
   it('an interruption of the on-demand retry ends the stage (spot-interrupted) and the build in error', async () => {
     const { sha, buildId } = await push(gated(join(gateDir, 'never')), 'e2e-spot-twice-1');
@@ -250,7 +250,7 @@ describe('failures end in a clear, correct status', () => {
     expect(e2e.errors).toEqual([]);
     // Nothing still runs.
     expect(e2e.aws.ecs.tasks().filter((t) => t.lastStatus !== 'STOPPED')).toEqual([]);
-  }, 60_000);
+  });
 });
 
 describe('a step container that ends while its task is being stopped', () => {

@@ -62,7 +62,7 @@ beforeAll(async () => {
     name: 'e2e-plugin-secrets',
     secrets: { [`/slipway/${E2E_REPO}/api_token`]: TOKEN, [`/slipway/${E2E_REPO}/deploy_key`]: KEY },
   });
-}, 60_000);
+});
 afterAll(async () => {
   await e2e?.stop();
   await registry?.stop();
@@ -72,7 +72,7 @@ describe('secrets in the logs of plugin steps, end to end', () => {
   it('a plugin step that prints its secrets logs the mask, on stdout and stderr, across lines; the build succeeds', async () => {
     const sha = e2e.commit(PIPELINE, 'notify with a token');
     expect((await e2e.deliver(e2e.pushPayload(sha, 'notify with a token'), 'plugin-secrets-1')).statusCode).toBe(202);
-    const detail = await e2e.finishedBuild('plugin-secrets-1', 60_000);
+    const detail = await e2e.finishedBuild('plugin-secrets-1');
     expect({ status: detail.status, steps: stepTable(detail) }).toEqual({
       status: 'success',
       steps: [{ stage: 'release', status: 'success', steps: ['clone:clone=success', 'service:cache=success', 'step:build=success', 'step:notify=success'] }],
@@ -96,13 +96,13 @@ describe('secrets in the logs of plugin steps, end to end', () => {
     for (const value of [TOKEN, ...KEY.split('\n')]) expect(everything).not.toContain(value);
     // The agent installed the busybox the plugin ran under and the masks used.
     expect(e2e.aws.ecs.logs(stage.taskArn!, 'slipway-agent').map((l) => l.message).join('\n')).toContain('busybox:');
-  }, 90_000);
+  });
 
   it("a plugin known only by its image: the planner reads the image's entrypoint from its registry and the step runs masked", async () => {
     const host = new URL(registry.url).host;
     const sha = e2e.commit(registryPipeline(host), 'announce');
     expect((await e2e.deliver(e2e.pushPayload(sha, 'announce'), 'plugin-secrets-registry')).statusCode).toBe(202);
-    const detail = await e2e.finishedBuild('plugin-secrets-registry', 60_000);
+    const detail = await e2e.finishedBuild('plugin-secrets-registry');
     expect({ status: detail.status, error: detail.error }).toEqual({ status: 'success', error: undefined });
     const stage = detail.stages[0]!;
     const log = e2e.aws.ecs.logs(stage.taskArn!, stage.steps.find((s) => s.name === 'announce')!.container).map((l) => l.message);
@@ -113,14 +113,14 @@ describe('secrets in the logs of plugin steps, end to end', () => {
     // Pinned to the manifest the command line was read from, so a moved tag cannot split them.
     const task = e2e.aws.ecs.tasks().find((t) => t.taskArn === stage.taskArn) as { containers: { name: string; image: string }[] };
     expect(task.containers.find((c) => c.name === 'announce')!.image).toMatch(new RegExp(`^${host.replace('.', '\\.')}/acme/announce@sha256:[0-9a-f]{64}$`));
-  }, 90_000);
+  });
 
   it('an image whose registry does not know it makes an error build that says what to do, and runs no task', async () => {
     const tasksBefore = e2e.aws.ecs.tasks().length;
     const host = new URL(registry.url).host;
     const sha = e2e.commit(registryPipeline(host).replace('acme/announce:1', 'acme/missing:1'), 'announce with a typo');
     expect((await e2e.deliver(e2e.pushPayload(sha, 'announce with a typo'), 'plugin-secrets-missing')).statusCode).toBe(202);
-    const detail = await e2e.finishedBuild('plugin-secrets-missing', 30_000);
+    const detail = await e2e.finishedBuild('plugin-secrets-missing');
     expect(detail.status).toBe('error');
     expect(detail.error).toMatch(/^\.drone\.yml:\d+:3: error: compile: pipeline "publish": step "announce" receives secrets \(PLUGIN_TOKEN\), so its output is masked/);
     expect(detail.error).toContain(`image "${host}/acme/missing:1"`);
@@ -128,5 +128,5 @@ describe('secrets in the logs of plugin steps, end to end', () => {
     expect(detail.stages).toEqual([]);
     await e2e.plane.idle();
     expect(e2e.aws.ecs.tasks().length).toBe(tasksBefore);
-  }, 60_000);
+  });
 });

@@ -83,7 +83,7 @@ let e2e: E2e;
 // Task events are duplicated and reordered on purpose: the consumers must not care.
 beforeAll(async () => {
   e2e = await startE2e({ name: 'e2e', eventDelivery: { duplicateProbability: 0.3, reorderProbability: 0.2, seed: 11 } });
-}, 60_000);
+});
 afterAll(async () => {
   await e2e?.stop();
 });
@@ -126,7 +126,7 @@ describe('control plane end to end on the local stand-ins', () => {
     // One build for the two deliveries of the same id.
     expect((await e2e.store.listBuilds(REPO)).items.filter((b) => b.commit === sha)).toHaveLength(1);
     good = { sha, delivery, detail };
-  }, 60_000);
+  });
 
   it('a duplicate or stale task event changes nothing', async () => {
     const stage = good.detail.stages[0]!;
@@ -143,7 +143,7 @@ describe('control plane end to end on the local stand-ins', () => {
     const after = await e2e.store.getBuildDetail(good.detail.id);
     expect(after).toEqual(before);
     expect(e2e.git.statuses.length).toBe(posted);
-  }, 20_000);
+  });
 
   it('a failing step fails the build and skips the dependent pipeline; statuses pending then failure', async () => {
     const sha = e2e.commit(FAILING, 'break the tests');
@@ -160,7 +160,7 @@ describe('control plane end to end on the local stand-ins', () => {
     expect(detail.stages[1]!.taskArn).toBeUndefined();
     await e2e.waitForFinalStatus(sha);
     expect(e2e.statusesOf(sha).map((s) => s.state)).toEqual(['pending', 'failure']);
-  }, 40_000);
+  });
 
   it('an invalid .drone.yml makes an errored build with FILE:LINE:COLUMN, a failed status, and no task', async () => {
     const tasksBefore = e2e.aws.ecs.tasks().length;
@@ -179,5 +179,5 @@ describe('control plane end to end on the local stand-ins', () => {
     expect(e2e.errors).toEqual([]);
     expect(e2e.logLines.filter((l) => l.message === 'build created').length).toBe(2);
     expect(e2e.logLines.filter((l) => /not posted|failed/.test(String(l.message)))).toEqual([]);
-  }, 30_000);
+  });
 });

@@ -103,7 +103,7 @@ beforeAll(async () => {
     now: Date.now,
     log: (message, fields) => logs.push({ message, fields }),
   };
-}, 60_000);
+});
 
 afterAll(async () => {
   sqs?.destroy();

@@ -30,7 +30,7 @@ beforeAll(async () => {
       autoscaler: async (event) => void passes.push(event.source === 'aws.events' ? 'reconcile' : 'quick'),
     },
   });
-}, 30_000);
+});
 
 afterAll(async () => {
   await plane?.stop();
@@ -45,5 +45,5 @@ describe('local runtime schedule', () => {
     expect(passes[0]).toBe('reconcile');
     expect(passes.filter((p) => p === 'reconcile')).toHaveLength(1);
     expect(plane!.stats.reconcilingPasses).toBe(1);
-  }, 15_000);
+  });
 });

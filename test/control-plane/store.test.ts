@@ -11,7 +11,7 @@ let store: BuildStore;
 beforeAll(async () => {
   db = await startDynamoLocal();
   store = new BuildStore(db.doc, db.tableName);
-}, 60_000);
+});
 
 afterAll(async () => {
   await db?.stop();

@@ -64,7 +64,7 @@ beforeAll(async () => {
     handlers: { planner },
     onError: (where, err) => errors.push(`${where}: ${(err as Error).message}`),
   });
-}, 60_000);
+});
 
 afterAll(async () => {
   await plane?.stop();

@@ -59,7 +59,7 @@ beforeAll(async () => {
   await memorySecrets.put('gitea', giteaRepo(), GITEA_SECRET);
   await store.activateRepository({ slug: gitlabRepo(), scm: 'gitlab', visibility: 'private', activatedAt });
   await memorySecrets.put('gitlab', gitlabRepo(), GITLAB_TOKEN);
-}, 60_000);
+});
 
 afterAll(async () => {
   sqs?.destroy();

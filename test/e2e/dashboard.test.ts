@@ -35,7 +35,7 @@ describe.skipIf(missing !== undefined)('dashboard in headless Chromium', () => {
   afterAll(async () => {
     await local?.stop();
     snapshot?.remove();
-  }, 60_000);
+  });
 
   it('the demo build succeeds through the control plane', () => {
     expect(errors).toEqual([]);
@@ -94,7 +94,7 @@ describe.skipIf(missing !== undefined)('dashboard in headless Chromium', () => {
     } finally {
       await browser.close();
     }
-  }, 60_000);
+  });
 
   it("drops a log poll answered after another step was opened: it never writes into that step's panel", async () => {
     const browser = await launchChromium();
@@ -124,7 +124,7 @@ describe.skipIf(missing !== undefined)('dashboard in headless Chromium', () => {
     } finally {
       await browser.close();
     }
-  }, 60_000);
+  });
 
   it('restarts the build from its page (a new build, parent 1) and cancels the restart while it runs', async () => {
     const browser = await launchChromium();
@@ -146,5 +146,5 @@ describe.skipIf(missing !== undefined)('dashboard in headless Chromium', () => {
     } finally {
       await browser.close();
     }
-  }, 90_000);
+  });
 });

@@ -22,7 +22,7 @@ const savedEnv = { ...process.env };
 
 beforeAll(async () => {
   [db, registry] = await Promise.all([startDynamoLocal('image-commands'), startRegistryStandIn({ auth: 'bearer', credentials: { username: 'ci-bot', password: 'pull-token' } })]);
-}, 60_000);
+});
 
 afterAll(async () => {
   process.env = savedEnv;

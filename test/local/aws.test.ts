@@ -40,5 +40,5 @@ describe('startLocalAws', () => {
     for (const port of ports) expect(await isListening(port)).toBe(false);
     const pid = aws.dynamodb.pid;
     expect(execFileSync('ps', ['-eo', 'pid']).toString().split('\n').map(Number)).not.toContain(pid);
-  }, 60_000);
+  });
 });

@@ -22,12 +22,11 @@ let db: LocalDynamoDb;
 let client: DynamoDBClient;
 const table = 'slipway-test';
 
-beforeAll(async () => {
-  db = await startDynamoDb();
-  client = new DynamoDBClient({ endpoint: db.endpoint, region: 'us-east-1', credentials });
-  await client.send(
+/** The table both suites use: a key and one index on `status`. */
+function createTestTable(ddb: DynamoDBClient, name: string) {
+  return ddb.send(
     new CreateTableCommand({
-      TableName: table,
+      TableName: name,
       BillingMode: 'PAY_PER_REQUEST',
       AttributeDefinitions: [
         { AttributeName: 'pk', AttributeType: 'S' },
@@ -43,7 +42,13 @@ beforeAll(async () => {
       ],
     }),
   );
-}, 60_000);
+}
+
+beforeAll(async () => {
+  db = await startDynamoDb();
+  client = new DynamoDBClient({ endpoint: db.endpoint, region: 'us-east-1', credentials });
+  await createTestTable(client, table);
+});
 
 afterAll(async () => {
   client?.destroy();
@@ -128,24 +133,7 @@ describe('DynamoDB Local with eventually consistent reads (HowItWorks.ReadConsis
   beforeAll(async () => {
     eventual = await startDynamoDb({ eventualConsistency: { lagMs: 60_000 } });
     c = new DynamoDBClient({ endpoint: eventual.endpoint, region: 'us-east-1', credentials });
-    await c.send(
-      new CreateTableCommand({
-        TableName: t,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: 'pk', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-          { AttributeName: 'status', AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: 'pk', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
-        GlobalSecondaryIndexes: [
-          { IndexName: 'byStatus', KeySchema: [{ AttributeName: 'status', KeyType: 'HASH' }, { AttributeName: 'pk', KeyType: 'RANGE' }], Projection: { ProjectionType: 'ALL' } },
-        ],
-      }),
-    );
+    await createTestTable(c, t);
   });
 
   afterAll(async () => {

@@ -104,7 +104,7 @@ describe('RunTask / DescribeTasks / ListTasks / StopTask', () => {
 
     const stopped = await client.send(new StopTaskCommand({ task: arn, reason: 'build cancelled' }));
     expect(stopped.task?.desiredStatus).toBe('STOPPED');
-    const final = await ecs.waitForStopped(arn, 10_000);
+    const final = await ecs.waitForStopped(arn, 150_000);
     expect(final.stopCode).toBe('UserInitiated');
     expect(final.stoppedReason).toBe('build cancelled');
     expect((await client.send(new ListTasksCommand({ family: name, desiredStatus: 'STOPPED' }))).taskArns).toEqual([arn]);
@@ -117,7 +117,7 @@ describe('RunTask / DescribeTasks / ListTasks / StopTask', () => {
     await client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: [sh('main', 'echo from-definition', { essential: true })] }));
     const out = await client.send(new RunTaskCommand({ taskDefinition: name, overrides: { containerOverrides: [{ name: 'main', command: ['echo from-override'] }] } }));
     const arn = out.tasks![0]!.taskArn!;
-    await ecs.waitForStopped(arn, 10_000);
+    await ecs.waitForStopped(arn, 150_000);
     expect(ecs.logs(arn, 'main').map((l) => l.message)).toEqual(['from-override']);
   });
 

@@ -84,12 +84,12 @@ describe('a stand-in killed with SIGKILL', () => {
       host = await startHost('namespace');
       const network = host.sandbox.network!;
       // redis-server, the shell and its two sleeps
-      const inTask = await waitFor('every process of the task', () => (netnsPids(network).length >= 4 ? netnsPids(network) : undefined), 5_000);
+      const inTask = await waitFor('every process of the task', () => (netnsPids(network).length >= 4 ? netnsPids(network) : undefined), 60_000);
       const direct = childrenOf(host.child.pid!);
       expect(direct.length).toBeGreaterThanOrEqual(3); // two container programs and the reaper
 
       await killHost(host.child);
-      await waitFor('the task processes to die', () => [...inTask, ...direct].every((pid) => !isRunning(pid)), 5_000);
+      await waitFor('the task processes to die', () => [...inTask, ...direct].every((pid) => !isRunning(pid)), 60_000);
       // The namespace outlives its owner until the next start.
       expect(await listTaskNetworks()).toContain(network);
 
@@ -105,7 +105,7 @@ describe('a stand-in killed with SIGKILL', () => {
       await next?.stop();
       await live?.stop();
     }
-  }, 60_000);
+  });
 
   it('kills the container programs when tasks share the host network too', async () => {
     const host = await startHost('host');
@@ -113,11 +113,11 @@ describe('a stand-in killed with SIGKILL', () => {
       const direct = await waitFor('both container programs', () => {
         const pids = childrenOf(host.child.pid!);
         return pids.length >= 2 ? pids : undefined;
-      }, 5_000);
+      }, 60_000);
       await killHost(host.child);
-      await waitFor('the container programs to die', () => direct.every((pid) => !isRunning(pid)), 5_000);
+      await waitFor('the container programs to die', () => direct.every((pid) => !isRunning(pid)), 60_000);
     } finally {
       await killHost(host.child);
     }
-  }, 60_000);
+  });
 });

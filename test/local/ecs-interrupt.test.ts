@@ -44,7 +44,7 @@ describe('interrupt()', () => {
 
     const stopping = ecs.interrupt(arn);
     expect(stopping).toMatchObject({ desiredStatus: 'STOPPED', stopCode: 'SpotInterruption', stoppedReason: SPOT_INTERRUPTION_REASON });
-    const final = await ecs.waitForStopped(arn, 10_000);
+    const final = await ecs.waitForStopped(arn, 150_000);
     expect(final).toMatchObject({ lastStatus: 'STOPPED', stopCode: 'SpotInterruption', stoppedReason: 'Your Spot Task was interrupted.', capacityProviderName: 'FARGATE_SPOT' });
     // The programs' own SIGTERM handling ran (exit 4), not a SIGKILL (137).
     const containers = Object.fromEntries((final.containers as { name: string; exitCode?: number }[]).map((c) => [c.name, c.exitCode]));
@@ -60,7 +60,7 @@ describe('interrupt()', () => {
     expect(events.at(-1)!.detail).toMatchObject({ lastStatus: 'STOPPED', stopCode: 'SpotInterruption' });
 
     expect(() => ecs.interrupt(arn)).toThrow(/already stopping/);
-  }, 20_000);
+  });
 
   it('an on-demand task is never Spot-interrupted; a termination notice stops it', async () => {
     const arn = await runOn('FARGATE', [sh('agent', TRAPPING, { essential: true, stopTimeout: 5 })]);
@@ -69,10 +69,10 @@ describe('interrupt()', () => {
     expect((await describe1(client, arn)).lastStatus).toBe('RUNNING');
 
     ecs.interrupt(arn);
-    const final = await ecs.waitForStopped(arn, 10_000);
+    const final = await ecs.waitForStopped(arn, 150_000);
     expect(final).toMatchObject({ stopCode: 'TerminationNotice', capacityProviderName: 'FARGATE' });
     expect((final.containers as { exitCode?: number }[])[0]!.exitCode).toBe(4);
-  }, 20_000);
+  });
 
   it('an unknown task is an error that names it', () => {
     expect(() => ecs.interrupt('arn:aws:ecs:us-east-1:000000000000:task/slipway/nope')).toThrow(/no task arn:aws:ecs:.*nope/);

@@ -41,7 +41,7 @@ describe.concurrent('dependsOn and essential', () => {
       ],
       { volumes: [{ name: 'w' }] },
     );
-    const final = await ecs.waitForStopped(arn, 15_000);
+    const final = await ecs.waitForStopped(arn, 150_000);
     const order = ecs.logs(arn, 'main').map((l) => l.message);
     // START: ran while 'first' was still running; COMPLETE: only after it ended.
     expect(order.indexOf('started')).toBeGreaterThanOrEqual(0);
@@ -74,7 +74,7 @@ describe.concurrent('dependsOn and essential', () => {
     expect(ecs.logs(arn, 'test').map((l) => l.message).join('\n')).not.toContain('must-not-run');
     const { StopTaskCommand } = await import('@aws-sdk/client-ecs');
     await client.send(new StopTaskCommand({ task: arn }));
-    expect((await ecs.waitForStopped(arn, 10_000)).stopCode).toBe('UserInitiated');
+    expect((await ecs.waitForStopped(arn, 150_000)).stopCode).toBe('UserInitiated');
   });
 
   it('an essential container that exits stops the others: SIGTERM, then SIGKILL after stopTimeout', async () => {
@@ -83,7 +83,7 @@ describe.concurrent('dependsOn and essential', () => {
       sh('polite', "trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done", { stopTimeout: 2 }),
       sh('agent', 'sleep 0.5; exit 4', { essential: true, dependsOn: [{ containerName: 'stubborn', condition: 'START' }, { containerName: 'polite', condition: 'START' }] }),
     ]);
-    const final = await ecs.waitForStopped(arn, 15_000);
+    const final = await ecs.waitForStopped(arn, 150_000);
     expect(final.stopCode).toBe('EssentialContainerExited');
     const c = byName(final);
     expect(c.agent?.exitCode).toBe(4);
@@ -97,7 +97,7 @@ describe.concurrent('dependsOn and essential', () => {
 
   it('an essential container that cannot start fails the task (image catalogue error)', async () => {
     const arn = await runOne(client, [{ name: 'agent', image: 'example/unknown:1', essential: true }]);
-    const final = await ecs.waitForStopped(arn, 10_000);
+    const final = await ecs.waitForStopped(arn, 150_000);
     expect(final.stopCode).toBe('TaskFailedToStart');
     expect(byName(final).agent?.reason).toMatch(/image example\/unknown:1 cannot run locally/);
   });
@@ -117,7 +117,7 @@ describe.concurrent('health checks', () => {
       ],
       { volumes: [{ name: 's' }] },
     );
-    const final = await ecs.waitForStopped(arn, 20_000);
+    const final = await ecs.waitForStopped(arn, 150_000);
     expect(byName(final).step).toMatchObject({ exitCode: 0 });
     expect(byName(final).svc).toMatchObject({ healthStatus: 'HEALTHY' });
     // Health is in DescribeTasks, never in the events ("Events don't provide task health",
@@ -151,7 +151,7 @@ describe.concurrent('health checks', () => {
     expect(c.step?.lastStatus).toBe('PENDING');
     const { StopTaskCommand } = await import('@aws-sdk/client-ecs');
     await client.send(new StopTaskCommand({ task: arn }));
-    await ecs.waitForStopped(arn, 10_000);
+    await ecs.waitForStopped(arn, 150_000);
   });
 
   // graph.go: with the dependency stopped there is no timeout, and only a SUCCESS dependency
@@ -169,7 +169,7 @@ describe.concurrent('health checks', () => {
     expect(c.step?.lastStatus).toBe('PENDING');
     const { StopTaskCommand } = await import('@aws-sdk/client-ecs');
     await client.send(new StopTaskCommand({ task: arn }));
-    await ecs.waitForStopped(arn, 10_000);
+    await ecs.waitForStopped(arn, 150_000);
   });
 
   it('startTimeout: a dependent gives up on a service that never becomes healthy', async () => {
@@ -177,7 +177,7 @@ describe.concurrent('health checks', () => {
       sh('svc', 'sleep 30', { stopTimeout: 2, startTimeout: 2, healthCheck: { command: ['CMD', 'false'], interval: 5, timeout: 2, retries: 3, startPeriod: 60 } }),
       sh('agent', 'echo never', { essential: true, dependsOn: [{ containerName: 'svc', condition: 'HEALTHY' }] }),
     ]);
-    const final = await ecs.waitForStopped(arn, 15_000);
+    const final = await ecs.waitForStopped(arn, 150_000);
     expect(final.stopCode).toBe('TaskFailedToStart');
     expect(byName(final).agent?.reason).toMatch(/startTimeout of 2 s/);
   });
@@ -209,7 +209,7 @@ describe.concurrent('health checks', () => {
     expect(ecs.logs(arn, 'step').map((l) => l.message).join('\n')).not.toContain('must-not-run');
     const { StopTaskCommand } = await import('@aws-sdk/client-ecs');
     await client.send(new StopTaskCommand({ task: arn }));
-    await ecs.waitForStopped(arn, 10_000);
+    await ecs.waitForStopped(arn, 150_000);
   });
 
   it('startTimeout does not apply to START dependencies, nor to a dependency that has stopped', async () => {
@@ -231,7 +231,7 @@ describe.concurrent('health checks', () => {
       ],
       { volumes: [{ name: 's' }] },
     );
-    const final = await ecs.waitForStopped(arn, 20_000);
+    const final = await ecs.waitForStopped(arn, 150_000);
     expect(byName(final).step).toMatchObject({ exitCode: 0 });
     expect(ecs.logs(arn, 'step').map((l) => l.message)).toEqual(['ran']);
   });
@@ -240,7 +240,7 @@ describe.concurrent('health checks', () => {
 describe('events, logs and metadata', () => {
   it('emits task state changes with increasing versions, ending STOPPED, to subscribers', async () => {
     const arn = await runOne(client, [sh('main', 'echo line one; echo line two >&2; exit 1', { essential: true })]);
-    await ecs.waitForStopped(arn, 10_000);
+    await ecs.waitForStopped(arn, 150_000);
     await ecs.eventsDelivered();
     const mine = delivered.filter((e) => e.detail.taskArn === arn);
     expect(mine.map((e) => e.detail.version)).toEqual(mine.map((_, i) => i + 1));
@@ -267,7 +267,7 @@ describe('events, logs and metadata', () => {
   it('serves the task metadata endpoint v4 to the containers', async () => {
     const script = 'node -e "Promise.all([fetch(process.env.ECS_CONTAINER_METADATA_URI_V4), fetch(process.env.ECS_CONTAINER_METADATA_URI_V4 + \'/task\')].map(p => p.then(r => r.json()))).then(([c, t]) => console.log(JSON.stringify({ c, t })))"';
     const arn = await runOne(client, [sh('svc', 'sleep 30', { stopTimeout: 2, healthCheck: { command: ['CMD', 'true'], interval: 5 } }), sh('main', script, { essential: true, image: 'node:20' })]);
-    await ecs.waitForStopped(arn, 15_000);
+    await ecs.waitForStopped(arn, 150_000);
     const { c, t } = JSON.parse(ecs.logs(arn, 'main').map((l) => l.message).join('')) as { c: Record<string, unknown>; t: Record<string, unknown> };
     expect(c).toMatchObject({ Name: 'main', Image: 'node:20', KnownStatus: 'RUNNING', DesiredStatus: 'RUNNING', Type: 'NORMAL', LogDriver: 'awslogs' });
     expect(t).toMatchObject({ TaskARN: arn, KnownStatus: 'RUNNING', DesiredStatus: 'RUNNING', LaunchType: 'FARGATE', Revision: '1', Limits: { CPU: 0.25, Memory: 512 } });
@@ -283,7 +283,7 @@ describe('events, logs and metadata', () => {
     chaotic.onTaskStateChange((e) => void got.push(e.detail.version));
     try {
       const arn = await runOne(ecsClient(chaotic.endpoint), [sh('main', 'exit 0', { essential: true })]);
-      await chaotic.waitForStopped(arn, 10_000);
+      await chaotic.waitForStopped(arn, 150_000);
       await chaotic.eventsDelivered();
       const versions = chaotic.events(arn).map((e) => e.detail.version);
       expect(new Set(got)).toEqual(new Set(versions));

@@ -59,7 +59,7 @@ describe.concurrent('secrets are fetched for the whole task before any container
         dependsOn: [{ containerName: 'build', condition: 'COMPLETE' }],
       }),
     ]);
-    const final = await ecs.waitForStopped(arn, 15_000);
+    const final = await ecs.waitForStopped(arn, 150_000);
     expect(final.stopCode).toBe('TaskFailedToStart');
     expect(final.stoppedReason).toBe(
       'ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secrets from ssm: service call has been retried 1 time(s): invalid parameters: /slipway/acme/app/chat_webhook',
@@ -72,14 +72,14 @@ describe.concurrent('secrets are fetched for the whole task before any container
   it('a missing Secrets Manager secret: ResourceNotFoundException from asm', async () => {
     const valueFrom = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:/slipway/acme/app/gone:password::';
     const arn = await runOne(client, [sh('agent', 'true', { essential: true, secrets: [{ name: 'P', valueFrom }] })]);
-    const final = await ecs.waitForStopped(arn, 15_000);
+    const final = await ecs.waitForStopped(arn, 150_000);
     expect(final.stopCode).toBe('TaskFailedToStart');
     expect(final.stoppedReason).toMatch(/^ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm: .*ResourceNotFoundException/);
   });
 
   it('the values reach the containers when all exist', async () => {
     const arn = await runOne(client, [sh('agent', 'echo "token=$TOKEN"', { essential: true, secrets: [{ name: 'TOKEN', valueFrom: '/slipway/acme/app/token' }] })]);
-    const final = await ecs.waitForStopped(arn, 15_000);
+    const final = await ecs.waitForStopped(arn, 150_000);
     expect(final.stopCode).toBe('EssentialContainerExited');
     expect(ecs.logs(arn, 'agent').map((l) => l.message)).toContain('token=tok-1');
   });
@@ -89,22 +89,22 @@ describe.concurrent('secrets are fetched for the whole task before any container
       sh('agent', 'true', { essential: true }),
       sh('build', 'true', { repositoryCredentials: { credentialsParameter: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:/slipway/acme/app/nope' } }),
     ]);
-    expect((await ecs.waitForStopped(missing, 15_000)).stoppedReason).toMatch(/asm: .*\/slipway\/acme\/app\/nope from secrets manager: ResourceNotFoundException/);
+    expect((await ecs.waitForStopped(missing, 150_000)).stoppedReason).toMatch(/asm: .*\/slipway\/acme\/app\/nope from secrets manager: ResourceNotFoundException/);
     const wrongShape = await runOne(client, [
       sh('agent', 'true', { essential: true, repositoryCredentials: { credentialsParameter: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:/slipway/acme/app/not-json' } }),
     ]);
-    expect((await ecs.waitForStopped(wrongShape, 15_000)).stoppedReason).toMatch(/registry credentials .* are not JSON/);
+    expect((await ecs.waitForStopped(wrongShape, 150_000)).stoppedReason).toMatch(/registry credentials .* are not JSON/);
     const good = await runOne(client, [
       sh('agent', 'echo pulled', { essential: true, repositoryCredentials: { credentialsParameter: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:/slipway/acme/app/registry' } }),
     ]);
-    expect((await ecs.waitForStopped(good, 15_000)).stopCode).toBe('EssentialContainerExited');
+    expect((await ecs.waitForStopped(good, 150_000)).stopCode).toBe('EssentialContainerExited');
   });
 });
 
 describe.concurrent('images of the wrong architecture cannot be pulled', () => {
   it('an arm64 task whose agent image is amd64 stops with CannotPullContainerError naming the platform', async () => {
     const arn = await runOnPlatform('ARM64', [sh('agent', 'echo agent-ran', { essential: true, image: AGENT_AMD64 })]);
-    const final = await ecs.waitForStopped(arn, 15_000);
+    const final = await ecs.waitForStopped(arn, 150_000);
     expect(final.stopCode).toBe('TaskFailedToStart');
     expect(final.stoppedReason).toMatch(/^CannotPullContainerError: .*image Manifest does not contain descriptor matching platform 'linux\/arm64'/);
     expect(byName(final).agent!.reason).toMatch(/^CannotPullContainerError/);
@@ -117,7 +117,7 @@ describe.concurrent('images of the wrong architecture cannot be pulled', () => {
       sh('gate', 'true', { image: AGENT_AMD64 }),
       sh('notify', 'echo must-not-run', { dependsOn: [{ containerName: 'gate', condition: 'SUCCESS' }] }),
     ]);
-    const final = await ecs.waitForStopped(arn, 15_000);
+    const final = await ecs.waitForStopped(arn, 150_000);
     expect(final.stopCode).toBe('EssentialContainerExited');
     expect(byName(final).gate!.reason).toMatch(/^CannotPullContainerError: .*'linux\/arm64'/);
     expect(byName(final).notify!.reason).toMatch(/dependency 'gate' cannot reach SUCCESS: it never started/);
@@ -125,7 +125,7 @@ describe.concurrent('images of the wrong architecture cannot be pulled', () => {
 
   it('the image of the task\'s own architecture, and images it knows nothing about, start', async () => {
     const arn = await runOnPlatform('ARM64', [sh('agent', 'echo agent-ran', { essential: true, image: AGENT_ARM64 }), sh('step', 'true', { image: 'alpine:3' })]);
-    const final = await ecs.waitForStopped(arn, 15_000);
+    const final = await ecs.waitForStopped(arn, 150_000);
     expect(final.stopCode).toBe('EssentialContainerExited');
     expect(ecs.logs(arn, 'agent').map((l) => l.message)).toContain('agent-ran');
   });

@@ -252,7 +252,7 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
     },
     describeBuild,
     statusesOf,
-    waitForFinalStatus: (sha) => git.waitForStatuses(() => statusesOf(sha).some((s) => s.state !== 'pending'), 15_000),
+    waitForFinalStatus: (sha) => git.waitForStatuses(() => statusesOf(sha).some((s) => s.state !== 'pending'), 150_000),
     async stop() {
       await plane.stop();
       vi.restoreAllMocks();

@@ -157,7 +157,7 @@ export async function startFakeGitHost(): Promise<FakeGitHost> {
     requests,
     failNext: (count, status, pathIncludes) => void failures.push({ count, status, pathIncludes }),
     requireToken: (token) => void (requiredToken = token),
-    waitForStatuses(predicate, timeoutMs = 5000) {
+    waitForStatuses(predicate, timeoutMs = 60_000) {
       if (predicate(statuses)) return Promise.resolve(statuses);
       return new Promise((resolve, reject) => {
         const wake = (): void => {
