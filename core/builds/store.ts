@@ -245,6 +245,10 @@ class Expression {
   setAll(patch: Item): void {
     for (const [k, v] of Object.entries(patch)) this.set(k, v);
   }
+  /** Sets `attr` to `fallback` only where the item has no value yet (a counter, a user's setting). */
+  keep(attr: string, fallback: unknown): void {
+    this.sets.push(`${this.name(attr)} = if_not_exists(${this.name(attr)}, ${this.value(fallback)})`);
+  }
   get update(): string {
     const parts: string[] = [];
     if (this.sets.length) parts.push(`SET ${this.sets.join(', ')}`);
@@ -309,18 +313,14 @@ export class BuildStore {
     e.set('defaultBranch', info.defaultBranch);
     e.set('private', info.private);
     e.setAll(repositoryIndexKeys(info.slug));
-    const keep = (attr: string, fallback: unknown): string =>
-      `${e.name(attr)} = if_not_exists(${e.name(attr)}, ${e.value(fallback)})`;
-    const extra = [
-      keep('configPath', info.configPath ?? DEFAULT_CONFIG_PATH),
-      keep('active', info.active ?? true),
-      keep('counter', 0),
-    ];
+    e.keep('configPath', info.configPath ?? DEFAULT_CONFIG_PATH);
+    e.keep('active', info.active ?? true);
+    e.keep('counter', 0);
     const res = await this.doc.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { PK: repoPk(info.slug), SK: REPO_SK },
-        UpdateExpression: `${e.update}, ${extra.join(', ')}`,
+        UpdateExpression: e.update,
         ExpressionAttributeNames: e.names,
         ExpressionAttributeValues: e.values,
         ReturnValues: 'ALL_NEW',
@@ -352,9 +352,9 @@ export class BuildStore {
     e.set('httpUrl', activation.httpUrl ?? '');
     e.set('link', activation.link ?? '');
     if (activation.configPath !== undefined) e.set('configPath', activation.configPath);
-    const keep = (attr: string, fallback: unknown): string => `${e.name(attr)} = if_not_exists(${e.name(attr)}, ${e.value(fallback)})`;
-    const extra = [keep('counter', 0), keep('defaultBranch', 'main')];
-    if (activation.configPath === undefined) extra.push(keep('configPath', DEFAULT_CONFIG_PATH));
+    e.keep('counter', 0);
+    e.keep('defaultBranch', 'main');
+    if (activation.configPath === undefined) e.keep('configPath', DEFAULT_CONFIG_PATH);
     const scm = e.name('scm');
     const active = e.name('active');
     try {
@@ -362,7 +362,7 @@ export class BuildStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { PK: repoPk(activation.slug), SK: REPO_SK },
-          UpdateExpression: `${e.update}, ${extra.join(', ')}`,
+          UpdateExpression: e.update,
           ConditionExpression: `attribute_not_exists(PK) OR ${scm} = ${e.value(activation.scm)} OR ${active} = ${e.value(false)}`,
           ExpressionAttributeNames: e.names,
           ExpressionAttributeValues: e.values,
