@@ -22,7 +22,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { Build, BuildDetail, BuildStatus, Repository, Stage, StageStatus, StepRecord, StepStatus } from './types.js';
 import { buildId as makeBuildId, stageKey } from './types.js';
-import { isConditionalCheckFailure } from '../util/aws-errors.js';
+import { classifyAwsError, isConditionalCheckFailure } from '../util/aws-errors.js';
 import {
   ACTIVE_STAGE_STATUSES,
   BUILD_SK_PREFIX,
@@ -207,7 +207,7 @@ async function withCursor<T>(cursor: string | undefined, query: () => Promise<T>
   try {
     return await query();
   } catch (err) {
-    if (cursor && (err as { name?: string }).name === 'ValidationException') throw new InvalidCursorError(cursor, (err as Error).message);
+    if (cursor && classifyAwsError(err).name === 'ValidationException') throw new InvalidCursorError(cursor, (err as Error).message);
     throw err;
   }
 }

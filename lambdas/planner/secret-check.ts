@@ -8,7 +8,8 @@
 // DescribeSecret.
 
 import { DescribeParametersCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import { DescribeSecretCommand, ResourceNotFoundException, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { isNotFound } from '../../core/util/aws-errors.js';
 import type { CompileResult } from '../../core/pipeline/compile.js';
 
 /** The references (`valueFrom` / `credentialsParameter`, as compiled) that do not exist. */
@@ -81,7 +82,7 @@ export function awsSecretCheck(ssm: () => SSMClient, secretsManager: () => Secre
           try {
             await secretsManager().send(new DescribeSecretCommand({ SecretId: id }));
           } catch (err) {
-            if (err instanceof ResourceNotFoundException || (err as { name?: string }).name === 'ResourceNotFoundException') gone.add(id);
+            if (isNotFound(err)) gone.add(id);
             else throw err;
           }
         }),
