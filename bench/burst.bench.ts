@@ -35,7 +35,6 @@ import { join } from 'node:path';
 import examples from '@octokit/webhooks-examples/api.github.com/index.json' with { type: 'json' };
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { startLocalAws, type LocalAws } from '../local/aws.js';
 import { startControlPlane, type ControlPlane } from '../local/control-plane.js';
 import { startLocalServer, type LocalServer } from '../local/server.js';

@@ -8,7 +8,7 @@ import { slipwayHome } from '../local/secrets.js';
 
 /** Redirects console.log/info to a log file; returns its path and the function that undoes it. */
 export function redirectHandlerLogs(env: NodeJS.ProcessEnv, name: string): { file?: string; restore(): void } {
-  if (env.SLIPWAY_VERBOSE) return { restore: () => {} };
+  if (env.SLIPWAY_VERBOSE) return { restore: () => undefined };
   const dir = join(slipwayHome(env), 'logs');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${name}.log`);

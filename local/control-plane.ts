@@ -78,7 +78,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const inFlight = new Set<Promise<unknown>>();
   const track = <T>(p: Promise<T>): Promise<T> => {
     inFlight.add(p);
-    void p.finally(() => inFlight.delete(p)).catch(() => {});
+    // The caller holds p and sees its rejection; this derived promise only tracks it.
+    void p.finally(() => inFlight.delete(p)).catch(() => undefined);
     return p;
   };
 

@@ -68,7 +68,7 @@ export async function startDynamoDb(options: DynamoDbOptions = {}): Promise<Loca
       endpoint: `http://127.0.0.1:${port}`,
       port,
       pid: child.pid!,
-      catchUp: async () => {},
+      catchUp: async () => undefined,
       replayErrors: () => [],
       stop: () => killGroup(child),
     };

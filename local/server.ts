@@ -77,7 +77,7 @@ function serveStatic(webDir: string, path: string, res: ServerResponse): void {
 }
 
 export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
-  const log = options.log ?? (() => {});
+  const log = options.log ?? (() => undefined);
   if (!existsSync(join(options.webDir, 'index.html'))) {
     throw new Error(`local-server: the dashboard is not built: ${join(options.webDir, 'index.html')} is missing (run: npx tsx web/build.ts)`);
   }

@@ -5,7 +5,6 @@
 // Exit 0 after a clean stop (with --exit-after-demo: 0 iff the demo succeeded), 1 the demo
 // failed / could not start, 2 usage.
 
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLocalSlipway, type LocalSlipway } from '../../local/up.js';
 import { snapshotDirectory, type Snapshot } from '../../local/snapshot.js';

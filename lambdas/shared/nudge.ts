@@ -11,7 +11,7 @@ export type Log = (message: string, fields?: Record<string, unknown>) => void;
 /** Never throws: the scheduled pass is the fallback, so a failed nudge is only logged. */
 export function autoscalerNudge(env: Env, source: string, log: Log): () => Promise<void> {
   const functionName = env.AUTOSCALER_FUNCTION_NAME;
-  if (!functionName) return async () => {};
+  if (!functionName) return async () => undefined;
   const payload = JSON.stringify({ nudge: true, source });
   return async () => {
     try {

@@ -17,7 +17,7 @@ import { jsonLog, type ExecutionDeps } from './deps.js';
 export function executionDepsFromEnv(
   source: string,
   env: NodeJS.ProcessEnv = process.env,
-  nudge: (log: ExecutionDeps['log']) => () => Promise<void> = () => async () => {},
+  nudge: (log: ExecutionDeps['log']) => () => Promise<void> = () => async () => undefined,
 ): ExecutionDeps {
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
   const tableName = requireEnv(env, 'TABLE_NAME', 'the build table');

@@ -60,7 +60,7 @@ export async function handleWebhook(
   rawBody: Uint8Array | string,
   deps: WebhookDeps,
 ): Promise<WebhookResponse> {
-  const log = deps.log ?? (() => {});
+  const log = deps.log ?? (() => undefined);
   if (!isHookHost(host)) return reply(404, { error: `webhook: unknown Git host ${JSON.stringify(host)}; use one of ${HOOK_HOSTS.join(', ')}` });
   const headers = normalizeHeaders(rawHeaders);
 

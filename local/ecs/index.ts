@@ -1,6 +1,6 @@
 // The local ECS stand-in: an HTTP server speaking the ECS API (AWS JSON 1.1) that the real
 // @aws-sdk/client-ecs talks to, running each task's containers as host processes.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

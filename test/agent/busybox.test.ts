@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AGENT_EXIT } from '../../core/pipeline/contract.js';
 import { installBusybox } from '../../task-runner/busybox.js';
 import { plan, startAgent, tempDirs } from './run-agent.js';
+import { skipWithout } from '../support/required-tool.js';
 
 const BUSYBOX = ['/usr/bin/busybox', '/bin/busybox'].find((path) => existsSync(path));
 const roots: string[] = [];
@@ -22,7 +23,7 @@ function dirs(): ReturnType<typeof tempDirs> {
   return d;
 }
 
-describe.skipIf(!BUSYBOX)('busybox for the secret masks', () => {
+describe.skipIf(skipWithout('busybox', BUSYBOX ? undefined : 'no busybox at /usr/bin/busybox or /bin/busybox'))('busybox for the secret masks', () => {
   it('installs busybox at <state>/bin/busybox, executable by every user, and it runs sh', async () => {
     const d = dirs();
     const result = await installBusybox(join(d.stateDir, 'agent'), { SLIPWAY_BUSYBOX: BUSYBOX });

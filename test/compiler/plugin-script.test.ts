@@ -3,18 +3,20 @@
 // followed by the image's command line. PATH names an empty directory: like an image built
 // FROM scratch, the container has no programs of its own beside the plugin.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileManifest } from '../../core/pipeline/compile.js';
 import { STATE_BUSYBOX } from '../../core/pipeline/contract.js';
+import { skipWithout } from '../support/required-tool.js';
 import { loadManifest } from '../../core/pipeline/load.js';
 import { pluginScript, SECRET_MASK } from '../../core/pipeline/script.js';
 import { fixtureContext, FIXTURE_OPTIONS } from './support.js';
 import { startWrapper } from './wrapper-process.js';
 
 const BUSYBOX = ['/usr/bin/busybox', '/bin/busybox'].find((path) => spawnSync(path, ['sh', '-c', 'exit 0']).status === 0);
+const NO_BUSYBOX = skipWithout('busybox', BUSYBOX ? undefined : 'no runnable busybox at /usr/bin/busybox or /bin/busybox');
 
 let dir: string;
 let emptyPath: string;
@@ -54,7 +56,7 @@ function startMasked(program: string) {
 }
 
 // With the agent's busybox in the state volume the mask runs as awk; without, as a shell loop.
-for (const mask of ['busybox awk', 'shell loop'] as const) describe.skipIf(!BUSYBOX)(`masked plugin wrapper (busybox sh, no programs on PATH), mask: ${mask}`, () => {
+for (const mask of ['busybox awk', 'shell loop'] as const) describe.skipIf(NO_BUSYBOX)(`masked plugin wrapper (busybox sh, no programs on PATH), mask: ${mask}`, () => {
   beforeEach(() => {
     mkdirSync(join(dir, 'state', 'agent', 'bin'), { recursive: true });
     if (mask === 'busybox awk') symlinkSync(BUSYBOX!, join(dir, 'state', 'agent', 'bin', 'busybox'));

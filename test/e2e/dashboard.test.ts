@@ -11,12 +11,12 @@ import type { BuildDetail } from '../../core/builds/types.js';
 import { snapshotDirectory, type Snapshot } from '../../local/snapshot.js';
 import { startLocalSlipway, type LocalSlipway } from '../../local/up.js';
 import { chromiumMissing, launchChromium } from './browser.js';
+import { skipWithout } from '../support/required-tool.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const missing = chromiumMissing();
-if (missing) console.warn(`dashboard browser test skipped: ${missing}`);
 
-describe.skipIf(missing !== undefined)('dashboard in headless Chromium', () => {
+describe.skipIf(skipWithout('Chromium', missing))('dashboard in headless Chromium', () => {
   let local: LocalSlipway;
   let snapshot: Snapshot;
   let build: BuildDetail;

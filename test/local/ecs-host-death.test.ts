@@ -6,10 +6,11 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { startLocalEcs, type LocalEcs } from '../../local/ecs/index.js';
+import { skipWithout } from '../support/required-tool.js';
 import { listTaskNetworks, namespaceSupport, OWNER_DIR } from '../../local/ecs/netns.js';
 import { ecsClient, runOne, sh, waitFor } from './helpers.js';
 
-const noNamespaces = await namespaceSupport();
+const noNamespaces = skipWithout('network and mount namespaces', await namespaceSupport());
 const fixture = fileURLToPath(new URL('./fixtures/ecs-host.ts', import.meta.url));
 
 interface Started {

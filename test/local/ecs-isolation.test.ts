@@ -8,10 +8,11 @@ import { AGENT_STATE_DIR, AGENT_STATE_VOLUME, ENV_FILE, STATE_DIR, STATE_VOLUME,
 import { execFileSync } from 'node:child_process';
 import { StopTaskCommand, type ContainerDefinition, type ECSClient } from '@aws-sdk/client-ecs';
 import { startLocalEcs, type LocalEcs } from '../../local/ecs/index.js';
+import { skipWithout } from '../support/required-tool.js';
 import { listTaskNetworks, namespaceSupport } from '../../local/ecs/netns.js';
 import { ecsClient, runOne, sh, waitFor } from './helpers.js';
 
-const noNamespaces = await namespaceSupport();
+const noNamespaces = skipWithout('network and mount namespaces', await namespaceSupport());
 let ecs: LocalEcs;
 let client: ECSClient;
 

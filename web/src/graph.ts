@@ -51,7 +51,7 @@ const NODE_H = 34;
 const GAP_X = 60;
 const GAP_Y = 16;
 
-export function renderGraph(layout: GraphLayout, escape: (s: string) => string): string {
+export function renderGraph(layout: GraphLayout, escapeHtml: (s: string) => string): string {
   const x = (c: number) => 10 + c * (NODE_W + GAP_X);
   const y = (r: number) => 10 + r * (NODE_H + GAP_Y);
   const pos = new Map(layout.nodes.map((n) => [n.name, n]));
@@ -73,10 +73,10 @@ export function renderGraph(layout: GraphLayout, escape: (s: string) => string):
   const nodes = layout.nodes
     .map(
       (n) =>
-        `<g class="node" data-stage="${escape(n.name)}" transform="translate(${x(n.column)},${y(n.row)})">` +
+        `<g class="node" data-stage="${escapeHtml(n.name)}" transform="translate(${x(n.column)},${y(n.row)})">` +
         `<rect width="${NODE_W}" height="${NODE_H}"/>` +
-        `<circle class="dot ${escape(n.status)}" cx="16" cy="${NODE_H / 2}" r="5" fill="currentColor"/>` +
-        `<text x="30" y="${NODE_H / 2 + 4}">${escape(n.name)}</text></g>`,
+        `<circle class="dot ${escapeHtml(n.status)}" cx="16" cy="${NODE_H / 2}" r="5" fill="currentColor"/>` +
+        `<text x="30" y="${NODE_H / 2 + 4}">${escapeHtml(n.name)}</text></g>`,
     )
     .join('');
   return `<svg viewBox="0 0 ${Math.max(width, 200)} ${Math.max(height, 54)}" height="${Math.max(height, 54)}" role="img" aria-label="pipeline graph">${edges}${nodes}</svg>`;
