@@ -8,7 +8,7 @@
 // is handed to the code that holds the Git host credentials (`buildFinished`).
 
 import { buildStatusOf, isStageDone, isStepDone } from '../../core/builds/status.js';
-import type { BuildStore } from '../../core/builds/store.js';
+import type { BuildStore } from '../../adapters/dynamodb/store.js';
 import type { Build, Stage } from '../../core/builds/types.js';
 
 export interface CancelDeps {

@@ -1,7 +1,7 @@
 // Builds with stages and steps, written through the real store, for API tests and the
 // dashboard benchmark.
 
-import type { BuildStore } from '../../core/builds/store.js';
+import type { BuildStore } from '../../adapters/dynamodb/store.js';
 import { buildId, type Build, type BuildStatus, type Stage, type StepRecord } from '../../core/builds/types.js';
 
 export interface SeedBuild {

@@ -20,9 +20,9 @@ import {
   UpdateCommand,
   BatchWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { Build, BuildDetail, BuildStatus, Repository, Stage, StageStatus, StepRecord, StepStatus } from './types.js';
-import { buildId as makeBuildId, stageKey } from './types.js';
-import { classifyAwsError, isConditionalCheckFailure } from '../util/aws-errors.js';
+import type { Build, BuildDetail, BuildStatus, Repository, Stage, StageStatus, StepRecord, StepStatus } from '../../core/builds/types.js';
+import { buildId as makeBuildId, parseBuildId, stageKey } from '../../core/builds/types.js';
+import { classifyAwsError, isConditionalCheckFailure } from '../../core/util/aws-errors.js';
 import {
   ACTIVE_STAGE_STATUSES,
   BUILD_SK_PREFIX,
@@ -40,7 +40,6 @@ import {
   buildPk,
   buildSk,
   deliveryPk,
-  parseBuildId,
   recentSk,
   repoPk,
   repositoryIndexKeys,

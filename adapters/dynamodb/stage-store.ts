@@ -5,12 +5,12 @@
 // retries are enqueued. Keys from keys.ts; the client is injected.
 
 import { type DynamoDBDocumentClient, BatchGetCommand, BatchWriteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { StageJob } from '../scaling/job.js';
-import { backoffMs } from '../util/retry.js';
+import type { StageJob } from '../../core/scaling/job.js';
+import { backoffMs } from '../../core/util/retry.js';
 import { activeStagePk, activeStageSk, buildPk, stageSk } from './keys.js';
 import { isConditionFailure, statusRank, strip } from './store.js';
-import type { Stage, StageOutcomeReason, StageStatus } from './types.js';
-import { stageKey } from './types.js';
+import type { Stage, StageOutcomeReason, StageStatus } from '../../core/builds/types.js';
+import { stageKey } from '../../core/builds/types.js';
 
 const jobSk = (stageNumber: number): string => `${stageSk(stageNumber)}#JOB`;
 
