@@ -4,7 +4,7 @@
 import type { BuildEvent, ScmKind } from '../pipeline/context.js';
 
 export type BuildStatus = 'pending' | 'running' | 'success' | 'failure' | 'killed' | 'error';
-export type StageStatus = BuildStatus | 'skipped' | 'blocked';
+export type StageStatus = BuildStatus | 'skipped';
 export type StepStatus = 'pending' | 'running' | 'success' | 'failure' | 'skipped' | 'killed' | 'error';
 
 /** Why a stage ended the way it did (from the agent's exit code and ECS stop codes). */

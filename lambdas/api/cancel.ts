@@ -53,7 +53,7 @@ export async function cancelBuild(deps: CancelDeps, build: Build, who: string): 
       build.id,
       stage.number,
       { status: 'killed', reason: 'cancelled', message: `cancelled by ${who} before it started`, finishedAt: now },
-      { fromStatuses: ['pending', 'blocked'] },
+      { fromStatuses: ['pending'] },
     );
     if (killed) {
       for (const step of steps.filter((s) => s.stageNumber === stage.number && !isStepDone(s.status))) {

@@ -43,7 +43,7 @@ export async function seedBuild(store: BuildStore, seed: SeedBuild): Promise<Bui
   const steps: StepRecord[] = [];
   for (const [i, s] of (seed.stages ?? [{ name: 'test', steps: [{ name: 'clone', kind: 'clone' as const }, { name: 'build' }, { name: 'test' }] }]).entries()) {
     const stageStatus = s.status ?? (status === 'running' ? 'running' : status);
-    const stageFinished = !['pending', 'running', 'blocked'].includes(stageStatus);
+    const stageFinished = !['pending', 'running'].includes(stageStatus);
     stages.push({
       buildId: id,
       repo: seed.repo,
