@@ -44,7 +44,7 @@ import { ensureTable } from '../lambdas/shared/table.js';
 import { dynamoDocument, sqsClient } from '../lambdas/shared/clients.js';
 import { sendEventMessage } from '../lambdas/shared/events-queue.js';
 import { deliveryId } from '../core/scm/parse-event.js';
-import { BuildStore } from '../core/builds/store.js';
+import { BuildStore } from '../adapters/dynamodb/store.js';
 import type { Build } from '../core/builds/types.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../core/pipeline/contract.js';
 import { hmacSha256Hex } from '../core/scm/verify-signature.js';

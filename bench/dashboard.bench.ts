@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BuildStore } from '../core/builds/store.js';
+import { BuildStore } from '../adapters/dynamodb/store.js';
 import { percentile } from '../core/builds/metrics.js';
 import { LogStore } from '../local/ecs/logs.js';
 import { startLocalServer } from '../local/server.js';

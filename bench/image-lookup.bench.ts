@@ -4,7 +4,7 @@
 // store (a new container sharing the store: a cold Lambda), pinned digest in the store, and
 // a registry that omits Docker-Content-Digest (the GET fallback).
 
-import { createImageCommandLookup } from '../core/images/registry-client.js';
+import { createImageCommandLookup } from '../adapters/registry/registry-client.js';
 import { MemoryImageCommandStore } from '../core/images/command-store.js';
 import { startRegistryStandIn, type RegistryStandIn } from '../test/support/registry-stand-in.js';
 

@@ -1,9 +1,9 @@
 // The single DynamoDB table, declared from the same definition local mode creates
-// (core/builds/keys.ts), so the deployed keys and indexes can never drift from the code.
+// (adapters/dynamodb/keys.ts), so the deployed keys and indexes can never drift from the code.
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { TTL_ATTRIBUTE, tableDefinition } from '../core/builds/keys.js';
+import { TTL_ATTRIBUTE, tableDefinition } from '../adapters/dynamodb/keys.js';
 
 export interface BuildTableProps {
   /** DynamoDB deletion protection, and RETAIN instead of DESTROY when the stack is deleted. */

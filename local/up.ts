@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { BuildStore } from '../core/builds/store.js';
+import { BuildStore } from '../adapters/dynamodb/store.js';
 import type { BuildDetail } from '../core/builds/types.js';
 import type { BuildHook, EventMessage } from '../core/scm/types.js';
 import { apiDepsFromEnv } from '../lambdas/api/wiring.js';

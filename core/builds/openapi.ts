@@ -68,7 +68,7 @@ export const OPENAPI_DOCUMENT = {
       Stage: {
         type: 'object',
         properties: {
-          number: { type: 'integer' }, name: { type: 'string' }, status: { enum: [...statusEnum, 'skipped', 'blocked'] },
+          number: { type: 'integer' }, name: { type: 'string' }, status: { enum: [...statusEnum, 'skipped'] },
           reason: { type: 'string' }, message: { type: 'string' }, dependsOn: { type: 'array', items: { type: 'string' } },
           queuedAt: { type: 'integer' }, startedAt: { type: 'integer' }, finishedAt: { type: 'integer' },
           notes: {

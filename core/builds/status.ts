@@ -25,17 +25,25 @@ export function isStepDone(status: StepStatus): boolean {
   return FINAL_STEP.includes(status);
 }
 
-function rank(status: string): number {
-  if (status === 'pending' || status === 'blocked') return 0;
+/** The rank of finished statuses: final, nothing moves a record out of it. */
+export const FINAL_RANK = 2;
+
+/**
+ * The order of statuses, for builds, stages and steps alike: waiting (0), running (1),
+ * finished (FINAL_RANK). A status may stay at its rank or move up, never down. The stores
+ * keep it in each item (`statusRank`) so their conditional writes refuse a late update.
+ */
+export function statusRank(status: StageStatus | StepStatus | BuildStatus): number {
+  if (status === 'pending') return 0;
   if (status === 'running') return 1;
-  return 2;
+  return FINAL_RANK;
 }
 
 /** Whether moving from `from` to `to` goes forward (finished is final; running may repeat). */
-export function movesForward(from: string, to: string): boolean {
-  const a = rank(from);
-  const b = rank(to);
-  return a < 2 && b >= a;
+export function movesForward(from: StageStatus | StepStatus | BuildStatus, to: StageStatus | StepStatus | BuildStatus): boolean {
+  const a = statusRank(from);
+  const b = statusRank(to);
+  return a < FINAL_RANK && b >= a;
 }
 
 /** Where the task is, in the three phases that matter to a stage. */
@@ -321,7 +329,7 @@ function stopInProgress(detail: TaskStateChangeDetail): string | undefined {
 export function buildStatusOf(stages: Pick<Stage, 'status'>[]): BuildStatus {
   if (stages.length === 0) return 'success';
   if (!stages.every((s) => isStageDone(s.status))) {
-    return stages.some((s) => s.status !== 'pending' && s.status !== 'blocked') ? 'running' : 'pending';
+    return stages.some((s) => s.status !== 'pending') ? 'running' : 'pending';
   }
   if (stages.some((s) => s.status === 'killed')) return 'killed';
   if (stages.some((s) => s.status === 'failure')) return 'failure';

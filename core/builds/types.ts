@@ -4,7 +4,7 @@
 import type { BuildEvent, ScmKind } from '../pipeline/context.js';
 
 export type BuildStatus = 'pending' | 'running' | 'success' | 'failure' | 'killed' | 'error';
-export type StageStatus = BuildStatus | 'skipped' | 'blocked';
+export type StageStatus = BuildStatus | 'skipped';
 export type StepStatus = 'pending' | 'running' | 'success' | 'failure' | 'skipped' | 'killed' | 'error';
 
 /** Why a stage ended the way it did (from the agent's exit code and ECS stop codes). */
@@ -168,4 +168,23 @@ export function buildId(repo: string, number: number): string {
 /** A stage id is a valid RunTask clientToken (≤ 64 chars): see stageClientToken in the control plane. */
 export function stageKey(buildIdValue: string, stageNumber: number): string {
   return `${buildIdValue}/${stageNumber}`;
+}
+
+/** Splits a build id (`owner/name#42`) into repository and number; null if malformed. */
+export function parseBuildId(id: string): { repo: string; number: number } | null {
+  const at = id.lastIndexOf('#');
+  if (at <= 0) return null;
+  const number = Number(id.slice(at + 1));
+  if (!Number.isInteger(number) || number < 1) return null;
+  return { repo: id.slice(0, at), number };
+}
+
+/** Splits a stage key (`owner/name#42/2`) into build id and stage number; null if malformed. */
+export function parseStageKey(key: string): { buildId: string; stageNumber: number } | null {
+  const at = key.lastIndexOf('/');
+  if (at <= 0) return null;
+  const stageNumber = Number(key.slice(at + 1));
+  const buildIdValue = key.slice(0, at);
+  if (!Number.isInteger(stageNumber) || stageNumber < 1 || !parseBuildId(buildIdValue)) return null;
+  return { buildId: buildIdValue, stageNumber };
 }

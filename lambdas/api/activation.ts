@@ -4,7 +4,7 @@
 // A new secret is shown once, in the answer that created it.
 
 import type { RepoActivationResponse, RepoResponse } from '../../core/builds/api.js';
-import { RepositoryHostConflictError, type BuildStore } from '../../core/builds/store.js';
+import { RepositoryHostConflictError, type BuildStore } from '../../adapters/dynamodb/store.js';
 import type { Repository } from '../../core/builds/types.js';
 import { RepositoryNameError, validateSlug } from '../../core/scm/locate.js';
 import { HOOK_HOSTS, type HookHost } from '../../core/scm/types.js';

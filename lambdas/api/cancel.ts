@@ -8,7 +8,7 @@
 // is handed to the code that holds the Git host credentials (`buildFinished`).
 
 import { buildStatusOf, isStageDone, isStepDone } from '../../core/builds/status.js';
-import type { BuildStore } from '../../core/builds/store.js';
+import type { BuildStore } from '../../adapters/dynamodb/store.js';
 import type { Build, Stage } from '../../core/builds/types.js';
 
 export interface CancelDeps {
@@ -53,7 +53,7 @@ export async function cancelBuild(deps: CancelDeps, build: Build, who: string): 
       build.id,
       stage.number,
       { status: 'killed', reason: 'cancelled', message: `cancelled by ${who} before it started`, finishedAt: now },
-      { fromStatuses: ['pending', 'blocked'] },
+      { fromStatuses: ['pending'] },
     );
     if (killed) {
       for (const step of steps.filter((s) => s.stageNumber === stage.number && !isStepDone(s.status))) {

@@ -1,9 +1,9 @@
-// The repository list: one Query of the repositories' partition of GSI1 (core/builds/keys.ts,
+// The repository list: one Query of the repositories' partition of GSI1 (adapters/dynamodb/keys.ts,
 // access pattern 11), by name, a page at a time.
 
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { GSI_RECENT, REPOSITORIES_PARTITION } from '../../core/builds/keys.js';
-import { strip, type Page, type PageOptions } from '../../core/builds/store.js';
+import { GSI_RECENT, REPOSITORIES_PARTITION } from '../../adapters/dynamodb/keys.js';
+import { strip, type Page, type PageOptions } from '../../adapters/dynamodb/store.js';
 import type { Repository } from '../../core/builds/types.js';
 import { decodePageCursor, encodePageCursor } from './page-cursor.js';
 

@@ -5,7 +5,7 @@
 // queue (the API needs no Git host credentials); local mode plans it in-process.
 
 import { randomUUID } from 'node:crypto';
-import type { BuildStore } from '../../core/builds/store.js';
+import type { BuildStore } from '../../adapters/dynamodb/store.js';
 import type { Build, Repository } from '../../core/builds/types.js';
 import type { BuildHook, EventMessage } from '../../core/scm/types.js';
 import { ApiFailure } from './http.js';

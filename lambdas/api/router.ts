@@ -15,7 +15,7 @@ import type {
 import { computeMetrics, metricsWindow } from '../../core/builds/metrics.js';
 import { OPENAPI_DOCUMENT } from '../../core/builds/openapi.js';
 import { isStageDone, isStepDone } from '../../core/builds/status.js';
-import { InvalidCursorError, type BuildStore, type Page, type PageOptions } from '../../core/builds/store.js';
+import { InvalidCursorError, type BuildStore, type Page, type PageOptions } from '../../adapters/dynamodb/store.js';
 import type { Build, BuildStatus, Repository } from '../../core/builds/types.js';
 import { buildId as makeBuildId } from '../../core/builds/types.js';
 import { activate, remove, rotateSecret, type ActivationDeps } from './activation.js';

@@ -8,7 +8,7 @@ import { ECSClient, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { BuildStore } from '../../core/builds/store.js';
+import { BuildStore } from '../../adapters/dynamodb/store.js';
 import { requireEnv, type Env } from '../shared/config.js';
 import { tokenAuthorizer } from './auth.js';
 import type { LogReader } from './log-stream.js';

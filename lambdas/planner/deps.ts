@@ -1,8 +1,8 @@
 // The planner's dependencies from the environment (AWS or local mode).
 
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { BuildStore } from '../../core/builds/store.js';
-import { StageStore } from '../../core/builds/stage-store.js';
+import { BuildStore } from '../../adapters/dynamodb/store.js';
+import { StageStore } from '../../adapters/dynamodb/stage-store.js';
 import { encodeJob } from '../../core/scaling/job.js';
 import { allowedRepositories, requireEnv, type Env } from '../shared/config.js';
 import { compileOptionsFromEnv } from './compile-options.js';
@@ -14,8 +14,8 @@ import { createScmAccess } from '../shared/scm.js';
 import { scmCredentials } from '../shared/secrets.js';
 import { cloneCredentialsSource } from '../shared/clone-credentials.js';
 import type { PlannerDeps } from './plan-event.js';
-import { createImageCommandLookup } from '../../core/images/registry-client.js';
-import { DynamoImageCommandStore } from '../../core/builds/image-command-store.js';
+import { createImageCommandLookup } from '../../adapters/registry/registry-client.js';
+import { DynamoImageCommandStore } from '../../adapters/dynamodb/image-command-store.js';
 import { registryCredentials } from '../shared/registry-credentials.js';
 import { ecrCredentialsSource, withMintedCredentials } from '../shared/ecr-credentials.js';
 

@@ -6,8 +6,8 @@
 // created (the delivery → build claim is part of the build's transaction) and only
 // repeats the effects after it (enqueue, status, nudge), which are safe to repeat.
 
-import { type BuildStore, MAX_STAGES_PER_BUILD } from '../../core/builds/store.js';
-import type { StageStore } from '../../core/builds/stage-store.js';
+import { type BuildStore, MAX_STAGES_PER_BUILD } from '../../adapters/dynamodb/store.js';
+import type { StageStore } from '../../adapters/dynamodb/stage-store.js';
 import { buildRecord, newBuildRecords, readyStages } from '../../core/builds/new-build.js';
 import type { Build, Repository, Stage } from '../../core/builds/types.js';
 import type { BuildContext, RepoInfo } from '../../core/pipeline/context.js';

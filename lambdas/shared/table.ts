@@ -1,4 +1,4 @@
-// Creates the build table from the one definition in core/builds/keys.ts (local mode and
+// Creates the build table from the one definition in adapters/dynamodb/keys.ts (local mode and
 // tests; the CDK stack declares the same keys).
 
 import {
@@ -8,7 +8,7 @@ import {
   ResourceInUseException,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { tableDefinition, timeToLiveDefinition } from '../../core/builds/keys.js';
+import { tableDefinition, timeToLiveDefinition } from '../../adapters/dynamodb/keys.js';
 
 /** Creates the table (with its GSIs and TTL) unless it exists; waits until it is ACTIVE. */
 export async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {

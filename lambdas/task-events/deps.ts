@@ -2,8 +2,8 @@
 // that tests and the local runtime run the same code against the local stand-ins.
 
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { BuildStore } from '../../core/builds/store.js';
-import type { StageStore } from '../../core/builds/stage-store.js';
+import type { BuildStore } from '../../adapters/dynamodb/store.js';
+import type { StageStore } from '../../adapters/dynamodb/stage-store.js';
 import type { Build } from '../../core/builds/types.js';
 import { encodeJob, type StageJob } from '../../core/scaling/job.js';
 import type { AgentResultSource } from './agent-result.js';

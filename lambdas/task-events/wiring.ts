@@ -3,8 +3,8 @@
 
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { BuildStore } from '../../core/builds/store.js';
-import { StageStore } from '../../core/builds/stage-store.js';
+import { BuildStore } from '../../adapters/dynamodb/store.js';
+import { StageStore } from '../../adapters/dynamodb/stage-store.js';
 import { sqsClient } from '../shared/clients.js';
 import { requireEnv } from '../shared/config.js';
 import { buildFinishedSender } from './commit-status.js';

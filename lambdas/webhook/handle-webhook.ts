@@ -17,7 +17,7 @@
 // Unactivated repositories get a 2xx so that the host does not mark the hook as failing
 // (Drone answers them the same way); the body says why nothing runs.
 
-import type { BuildStore } from '../../core/builds/store.js';
+import type { BuildStore } from '../../adapters/dynamodb/store.js';
 import { deliveryId, eventName, hookRepository, hostDeliveryHeader, normalizeHeaders, parseEvent } from '../../core/scm/parse-event.js';
 import { HOOK_HOSTS, MalformedHookError, type EventMessage, type HookHost } from '../../core/scm/types.js';
 import { verifySignature } from '../../core/scm/verify-signature.js';

@@ -2,7 +2,7 @@
 // `POST …/github`, `…/gitea`, `…/gitlab` (the last path segment names the host).
 
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { BuildStore } from '../../core/builds/store.js';
+import { BuildStore } from '../../adapters/dynamodb/store.js';
 import { allowedRepositories, requireEnv } from '../shared/config.js';
 import { dynamoDocument, sqsClient, ssmClient } from '../shared/clients.js';
 import { sendEventMessage } from '../shared/events-queue.js';

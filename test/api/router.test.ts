@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BuildDetailResponse, BuildListResponse, LogPageResponse, MetricsResponse, RepoActivationResponse, RepoListResponse } from '../../core/builds/api.js';
-import { BuildStore } from '../../core/builds/store.js';
+import { BuildStore } from '../../adapters/dynamodb/store.js';
 import type { Build } from '../../core/builds/types.js';
 import { LogStore } from '../../local/ecs/logs.js';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';

@@ -1,7 +1,7 @@
 // Builds with stages and steps, written through the real store, for API tests and the
 // dashboard benchmark.
 
-import type { BuildStore } from '../../core/builds/store.js';
+import type { BuildStore } from '../../adapters/dynamodb/store.js';
 import { buildId, type Build, type BuildStatus, type Stage, type StepRecord } from '../../core/builds/types.js';
 
 export interface SeedBuild {
@@ -43,7 +43,7 @@ export async function seedBuild(store: BuildStore, seed: SeedBuild): Promise<Bui
   const steps: StepRecord[] = [];
   for (const [i, s] of (seed.stages ?? [{ name: 'test', steps: [{ name: 'clone', kind: 'clone' as const }, { name: 'build' }, { name: 'test' }] }]).entries()) {
     const stageStatus = s.status ?? (status === 'running' ? 'running' : status);
-    const stageFinished = !['pending', 'running', 'blocked'].includes(stageStatus);
+    const stageFinished = !['pending', 'running'].includes(stageStatus);
     stages.push({
       buildId: id,
       repo: seed.repo,

@@ -1,7 +1,7 @@
 // StageStore builds its expressions' attribute names itself (several attributes are
 // DynamoDB reserved words), and must keep the names a caller gives.
 import { describe, expect, it } from 'vitest';
-import { aliasAttributes } from '../../core/builds/stage-store.js';
+import { aliasAttributes } from '../../adapters/dynamodb/stage-store.js';
 
 describe('aliasAttributes', () => {
   it('keeps a placeholder the caller names for another attribute (#st → status), instead of reading it as attribute "st"', () => {

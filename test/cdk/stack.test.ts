@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tableDefinition } from '../../core/builds/keys.js';
+import { tableDefinition } from '../../adapters/dynamodb/keys.js';
 import { LAMBDA_NAMES, type LambdaName } from '../../lib/functions.js';
 import { PROJECT_ROOT, type SlipwayProps } from '../../lib/slipway.js';
 import { type Synthesized, asList, fixtureProps, iamStatements, logicalIds, realEntriesPresent, synthSlipway } from './synth.js';
@@ -414,7 +414,7 @@ for (const variant of variants) {
       }
     });
 
-    it('declares the table from core/builds/keys.ts: on demand, PITR, TTL, deletion protection', () => {
+    it('declares the table from adapters/dynamodb/keys.ts: on demand, PITR, TTL, deletion protection', () => {
       const definition = tableDefinition('x');
       s.template.hasResourceProperties('AWS::DynamoDB::Table', {
         BillingMode: 'PAY_PER_REQUEST',

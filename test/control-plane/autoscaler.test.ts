@@ -10,8 +10,8 @@ import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, S
 import { ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { startLocalAws, type LocalAws } from '../../local/aws.js';
 import { ensureTable } from '../../lambdas/shared/table.js';
-import { BuildStore } from '../../core/builds/store.js';
-import { StageStore } from '../../core/builds/stage-store.js';
+import { BuildStore } from '../../adapters/dynamodb/store.js';
+import { StageStore } from '../../adapters/dynamodb/stage-store.js';
 import type { Build, Stage, StepRecord } from '../../core/builds/types.js';
 import type { TaskStateChangeDetail } from '../../core/builds/task-event.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';

@@ -11,13 +11,13 @@ import {
   type Message,
 } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
-import { BuildStore } from '../../core/builds/store.js';
-import { StageStore } from '../../core/builds/stage-store.js';
+import { BuildStore } from '../../adapters/dynamodb/store.js';
+import { StageStore } from '../../adapters/dynamodb/stage-store.js';
 import { decodeJob, encodeJob } from '../../core/scaling/job.js';
 import type { BuildHook, EventMessage } from '../../core/scm/types.js';
 import { planEvent, RegistryUnavailableError, type PlannerDeps } from '../../lambdas/planner/plan-event.js';
 import { SecretCheckError, storeSecretCheck } from '../../lambdas/planner/secret-check.js';
-import { createImageCommandLookup } from '../../core/images/registry-client.js';
+import { createImageCommandLookup } from '../../adapters/registry/registry-client.js';
 import { STATE_BUSYBOX } from '../../core/pipeline/contract.js';
 import { startRegistryStandIn, type RegistryStandIn } from '../support/registry-stand-in.js';
 import { processEventBatch } from '../../lambdas/planner/process-batch.js';

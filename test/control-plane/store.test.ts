@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DescribeTableCommand, DescribeTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
-import { BuildStore, type NewBuild } from '../../core/builds/store.js';
+import { BuildStore, type NewBuild } from '../../adapters/dynamodb/store.js';
 import { buildId, type Build, type Stage, type StepRecord } from '../../core/builds/types.js';
-import { DELIVERY_TTL_SECONDS, GSI_ACTIVE_STAGES, GSI_RECENT, parseBuildId, parseStageKey } from '../../core/builds/keys.js';
+import { DELIVERY_TTL_SECONDS, GSI_ACTIVE_STAGES, GSI_RECENT } from '../../adapters/dynamodb/keys.js';
+import { parseBuildId, parseStageKey } from '../../core/builds/types.js';
 import { startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
 
 let db: LocalDynamo;

@@ -11,8 +11,8 @@ import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/c
 import { startDynamoDb, type LocalDynamoDb } from '../../local/dynamodb.js';
 import { startSqs, type LocalSqs } from '../../local/sqs.js';
 import { ensureTable } from '../../lambdas/shared/table.js';
-import { BuildStore } from '../../core/builds/store.js';
-import { StageStore } from '../../core/builds/stage-store.js';
+import { BuildStore } from '../../adapters/dynamodb/store.js';
+import { StageStore } from '../../adapters/dynamodb/stage-store.js';
 import { buildId, type Build, type StepRecord } from '../../core/builds/types.js';
 import type { TaskStateChangeContainer, TaskStateChangeDetail } from '../../core/builds/task-event.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';

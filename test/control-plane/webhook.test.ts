@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import examples from '@octokit/webhooks-examples/api.github.com/index.json' with { type: 'json' };
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { BuildStore } from '../../core/builds/store.js';
+import { BuildStore } from '../../adapters/dynamodb/store.js';
 import { hmacSha256Hex } from '../../core/scm/verify-signature.js';
 import { deliveryId } from '../../core/scm/parse-event.js';
 import type { EventMessage } from '../../core/scm/types.js';

@@ -3,7 +3,7 @@
 // sharing the store" is what a cold planner Lambda is.
 
 import { describe, expect, it } from 'vitest';
-import { createImageCommandLookup, type ImageLookupOptions } from '../../core/images/registry-client.js';
+import { createImageCommandLookup, type ImageLookupOptions } from '../../adapters/registry/registry-client.js';
 import { MemoryImageCommandStore, type ImageCommandKey, type ImageCommandStore, type StoredImageCommand } from '../../core/images/command-store.js';
 import type { RegistryStandIn, StandInImage } from '../support/registry-stand-in.js';
 import { registryStandIns } from './registry-pool.js';

@@ -4,10 +4,10 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { DynamoImageCommandStore } from '../../core/builds/image-command-store.js';
-import { IMAGE_COMMAND_TTL_SECONDS, imageCommandPk, imageCommandSk } from '../../core/builds/keys.js';
+import { DynamoImageCommandStore } from '../../adapters/dynamodb/image-command-store.js';
+import { IMAGE_COMMAND_TTL_SECONDS, imageCommandPk, imageCommandSk } from '../../adapters/dynamodb/keys.js';
 import type { ImageCommandKey } from '../../core/images/command-store.js';
-import { createImageCommandLookup } from '../../core/images/registry-client.js';
+import { createImageCommandLookup } from '../../adapters/registry/registry-client.js';
 import { plannerDepsFromEnv } from '../../lambdas/planner/deps.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
 import { startRegistryStandIn, type RegistryStandIn } from '../support/registry-stand-in.js';

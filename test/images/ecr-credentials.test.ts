@@ -1,6 +1,6 @@
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { afterEach, describe, expect, it } from 'vitest';
-import { lookupImageCommand, type ImageLookupOptions } from '../../core/images/registry-client.js';
+import { lookupImageCommand, type ImageLookupOptions } from '../../adapters/registry/registry-client.js';
 import { ecrCredentialsSource, ecrRegion, withMintedCredentials, type EcrCredentialsOptions } from '../../lambdas/shared/ecr-credentials.js';
 import { startEcrStandIn, type EcrStandIn, type EcrStandInOptions } from '../support/ecr-stand-in.js';
 import { startRegistryStandIn, type RegistryStandIn } from '../support/registry-stand-in.js';

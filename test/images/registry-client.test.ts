@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createImageCommandLookup, lookupImageCommand, type ImageLookupOptions } from '../../core/images/registry-client.js';
+import { createImageCommandLookup, lookupImageCommand, type ImageLookupOptions } from '../../adapters/registry/registry-client.js';
 import { startRegistryStandIn, type RegistryStandIn, type StandInImage } from '../support/registry-stand-in.js';
 import { registryStandIns } from './registry-pool.js';
 

@@ -22,7 +22,7 @@ import { secretReference } from '../../local/secrets.js';
 import { SecretNotFoundError } from '../../local/ecs/errors.js';
 import { startControlPlane, type ControlPlane } from '../../local/control-plane.js';
 import { ensureTable } from '../../lambdas/shared/table.js';
-import { BuildStore } from '../../core/builds/store.js';
+import { BuildStore } from '../../adapters/dynamodb/store.js';
 import type { BuildDetail } from '../../core/builds/types.js';
 import { hmacSha256Hex } from '../../core/scm/verify-signature.js';
 import { handler as webhookHandler } from '../../lambdas/webhook/handler.js';

@@ -43,7 +43,7 @@
 // Status updates are conditional (see store.ts): a status rank that never decreases, and
 // for ECS-driven updates `eventVersion` that only increases.
 
-import type { StageStatus } from './types.js';
+import type { StageStatus } from '../../core/builds/types.js';
 
 export const GSI_RECENT = 'GSI1';
 export const GSI_ACTIVE_STAGES = 'GSI2';
@@ -86,25 +86,6 @@ export const activeStagePk = (status: StageStatus): string => `STAGES#${status}`
 export const activeStageSk = (since: number, key: string): string => `${pad(since, 15)}#${key}`;
 /** Statuses that keep a stage in the active-stages index. */
 export const ACTIVE_STAGE_STATUSES: readonly StageStatus[] = ['pending', 'running'];
-
-/** Splits a build id (`owner/name#42`) into repository and number; null if malformed. */
-export function parseBuildId(id: string): { repo: string; number: number } | null {
-  const at = id.lastIndexOf('#');
-  if (at <= 0) return null;
-  const number = Number(id.slice(at + 1));
-  if (!Number.isInteger(number) || number < 1) return null;
-  return { repo: id.slice(0, at), number };
-}
-
-/** Splits a stage key (`owner/name#42/2`) into build id and stage number; null if malformed. */
-export function parseStageKey(key: string): { buildId: string; stageNumber: number } | null {
-  const at = key.lastIndexOf('/');
-  if (at <= 0) return null;
-  const stageNumber = Number(key.slice(at + 1));
-  const buildIdValue = key.slice(0, at);
-  if (!Number.isInteger(stageNumber) || stageNumber < 1 || !parseBuildId(buildIdValue)) return null;
-  return { buildId: buildIdValue, stageNumber };
-}
 
 /**
  * The CreateTable input (shape of @aws-sdk/client-dynamodb's CreateTableCommandInput,

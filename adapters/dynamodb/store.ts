@@ -20,9 +20,10 @@ import {
   UpdateCommand,
   BatchWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { Build, BuildDetail, BuildStatus, Repository, Stage, StageStatus, StepRecord, StepStatus } from './types.js';
-import { buildId as makeBuildId, stageKey } from './types.js';
-import { classifyAwsError, isConditionalCheckFailure } from '../util/aws-errors.js';
+import type { Build, BuildDetail, BuildStatus, Repository, Stage, StageStatus, StepRecord, StepStatus } from '../../core/builds/types.js';
+import { buildId as makeBuildId, parseBuildId, stageKey } from '../../core/builds/types.js';
+import { FINAL_RANK, statusRank } from '../../core/builds/status.js';
+import { classifyAwsError, isConditionalCheckFailure } from '../../core/util/aws-errors.js';
 import {
   ACTIVE_STAGE_STATUSES,
   BUILD_SK_PREFIX,
@@ -40,7 +41,6 @@ import {
   buildPk,
   buildSk,
   deliveryPk,
-  parseBuildId,
   recentSk,
   repoPk,
   repositoryIndexKeys,
@@ -125,17 +125,6 @@ export type CreateBuildResult = { created: true; build: Build } | { created: fal
 
 export const DEFAULT_CONFIG_PATH = '.drone.yml';
 
-/**
- * Storage order of statuses: a write may stay at the same rank (pending ↔ blocked, running
- * refreshed) or move up, never down; a finished status is final. Which transitions make
- * sense is the state machine's business — this is the last line against reordering.
- */
-const FINAL_RANK = 2;
-export function statusRank(status: StageStatus | StepStatus | BuildStatus): number {
-  if (status === 'pending' || status === 'blocked') return 0;
-  if (status === 'running') return 1;
-  return FINAL_RANK;
-}
 
 /** A TransactWriteItems call holds at most 100 items (API_TransactWriteItems: "groups up to 100 action requests"). */
 const TRANSACTION_LIMIT = 100;
@@ -258,7 +247,12 @@ class Expression {
   get condition(): string {
     return this.conditions.map((c) => `(${c})`).join(' AND ');
   }
-  /** The status-order rule, or an explicit list of statuses to move from. */
+  /**
+   * The status-order rule (core/builds/status.ts statusRank: a write may stay at its rank
+   * or move up, a finished status is final; which transitions make sense is the state
+   * machine's business, this is the last line against reordering), or an explicit list of
+   * statuses to move from.
+   */
   guardStatus(next: string | undefined, fromStatuses: string[] | undefined): void {
     if (fromStatuses) {
       const list = fromStatuses.map((s) => this.value(s)).join(', ');

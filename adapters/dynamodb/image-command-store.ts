@@ -4,7 +4,7 @@
 // so a plain PutItem is idempotent and concurrent planners writing the same item agree.
 
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { ImageCommandKey, ImageCommandStore, StoredImageCommand } from '../images/command-store.js';
+import type { ImageCommandKey, ImageCommandStore, StoredImageCommand } from '../../core/images/command-store.js';
 import { IMAGE_COMMAND_TTL_SECONDS, TTL_ATTRIBUTE, imageCommandPk, imageCommandSk } from './keys.js';
 
 const ITEM_TYPE = 'imageCommand';

@@ -8,11 +8,11 @@
 // store costs that one HEAD; a digest-pinned reference costs nothing once stored.
 
 import { createHash } from 'node:crypto';
-import { parseChallenge } from './challenge.js';
-import { ImageCommandCache, type ImageCommandCacheOptions } from './command-cache.js';
-import { MANIFEST_ACCEPT, parseImageConfig, parseManifest, platformName, selectPlatform } from './manifest.js';
-import { isDigest, parseImageReference } from './reference.js';
-import type { ImageCommandKey, ImageCommandStore } from './command-store.js';
+import { parseChallenge } from '../../core/images/challenge.js';
+import { ImageCommandCache, type ImageCommandCacheOptions } from '../../core/images/command-cache.js';
+import { MANIFEST_ACCEPT, parseImageConfig, parseManifest, platformName, selectPlatform } from '../../core/images/manifest.js';
+import { isDigest, parseImageReference } from '../../core/images/reference.js';
+import type { ImageCommandKey, ImageCommandStore } from '../../core/images/command-store.js';
 import type {
   Fetch,
   Arch,
@@ -22,7 +22,7 @@ import type {
   LookupLog,
   RegistryCredentials,
   RegistryCredentialsByRegistry,
-} from './types.js';
+} from '../../core/images/types.js';
 
 type Success = Extract<ImageCommandResult, { ok: true }>;
 

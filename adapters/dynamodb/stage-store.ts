@@ -5,12 +5,13 @@
 // retries are enqueued. Keys from keys.ts; the client is injected.
 
 import { type DynamoDBDocumentClient, BatchGetCommand, BatchWriteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { StageJob } from '../scaling/job.js';
-import { backoffMs } from '../util/retry.js';
+import type { StageJob } from '../../core/scaling/job.js';
+import { backoffMs } from '../../core/util/retry.js';
 import { activeStagePk, activeStageSk, buildPk, stageSk } from './keys.js';
-import { isConditionFailure, statusRank, strip } from './store.js';
-import type { Stage, StageOutcomeReason, StageStatus } from './types.js';
-import { stageKey } from './types.js';
+import { FINAL_RANK, statusRank } from '../../core/builds/status.js';
+import { isConditionFailure, strip } from './store.js';
+import type { Stage, StageOutcomeReason, StageStatus } from '../../core/builds/types.js';
+import { stageKey } from '../../core/builds/types.js';
 
 const jobSk = (stageNumber: number): string => `${stageSk(stageNumber)}#JOB`;
 
@@ -120,7 +121,7 @@ export class StageStore {
       values: {
         ':running': 'running',
         ':pending': 'pending',
-        ':rank1': 1,
+        ':rank1': statusRank('running'),
         ':arn': mark.taskArn,
         ':cap': mark.capacity,
         ':attempt': mark.attempt,
@@ -145,7 +146,7 @@ export class StageStore {
     const values: Record<string, unknown> = {
       ':version': apply.version,
       ':arn': apply.taskArn,
-      ':final': 2,
+      ':final': FINAL_RANK,
     };
     const names: Record<string, string> = { '#status': 'status' };
     let removeIndex = false;
@@ -158,7 +159,7 @@ export class StageStore {
         sets.push('GSI2PK = :gsi2pk', 'GSI2SK = if_not_exists(GSI2SK, :gsi2sk)');
         values[':gsi2pk'] = activeStagePk('running');
         values[':gsi2sk'] = activeStageSk(apply.startedAt ?? Date.now(), stageKey(buildId, stageNumber));
-      } else if (rank >= 2) {
+      } else if (rank >= FINAL_RANK) {
         removeIndex = true;
       }
     }
@@ -222,8 +223,8 @@ export class StageStore {
         '(taskArn = :arn OR (attribute_not_exists(taskArn) AND #status = :pending AND attempts = :attempt))',
       values: {
         ':pending': 'pending',
-        ':rank0': 0,
-        ':final': 2,
+        ':rank0': statusRank('pending'),
+        ':final': FINAL_RANK,
         ':queuedAt': input.queuedAt,
         ':fargate': 'FARGATE',
         ':reason': 'spot-interrupted',
@@ -249,7 +250,7 @@ export class StageStore {
       ':rank': statusRank(input.status),
       ':message': input.message,
       ':finishedAt': input.finishedAt,
-      ':final': 2,
+      ':final': FINAL_RANK,
     };
     let update = 'SET #status = :status, statusRank = :rank, message = :message, finishedAt = :finishedAt';
     if (input.reason) {
