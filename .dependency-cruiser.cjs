@@ -47,7 +47,16 @@ module.exports = {
         'The CDK constructs point at bundles; importing runtime code would pull it (and its SDK clients) into `cdk synth`. Pure constants from core/ are fine.',
       severity: 'error',
       from: { path: '^lib/' },
-      to: { path: '^(adapters|lambdas|local|cli|task-runner|web)/' },
+      // Except the table's key schema: plain data (no SDK, no I/O) that the CDK table and the
+      // store both read, so the deployed table and the code's keys agree by construction.
+      to: { path: '^(adapters|lambdas|local|cli|task-runner|web)/', pathNot: '^adapters/dynamodb/keys\\.ts$' },
+    },
+    {
+      name: 'table-keys-stay-plain-data',
+      comment: 'lib/ reads the table key schema (adapters/dynamodb/keys.ts), so it must pull in no package at all.',
+      severity: 'error',
+      from: { path: '^adapters/dynamodb/keys\\.ts$' },
+      to: { dependencyTypesNot: ['type-only'], path: 'node_modules' },
     },
     {
       name: 'only-the-cli-and-tests-import-local',

@@ -39,7 +39,7 @@ import { startLocalAws, type LocalAws } from '../local/aws.js';
 import { startControlPlane, type ControlPlane } from '../local/control-plane.js';
 import { startLocalServer, type LocalServer } from '../local/server.js';
 import { apiDepsFromEnv } from '../lambdas/api/wiring.js';
-import { localLogReader } from '../lambdas/api/logs-local.js';
+import { localLogReader } from '../local/log-reader.js';
 import { ensureTable } from '../lambdas/shared/table.js';
 import { dynamoDocument, sqsClient } from '../lambdas/shared/clients.js';
 import { sendEventMessage } from '../lambdas/shared/events-queue.js';

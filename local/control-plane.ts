@@ -59,7 +59,7 @@ async function localTaskEventsHandler(options: ControlPlaneOptions): Promise<Tas
   const logsDir = options.ecs.logsDir;
   // Never CloudWatch from here: without a log store, stages keep the generic message.
   if (logsDir === undefined) return taskEventsHandler(() => undefined);
-  const { localLogReader } = await import('../lambdas/api/logs-local.js');
+  const { localLogReader } = await import('./log-reader.js');
   return taskEventsHandler(() => localLogReader(logsDir, process.env.BUILD_LOG_GROUP || DEFAULT_BUILD_LOG_GROUP));
 }
 

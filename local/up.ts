@@ -12,9 +12,11 @@ import { BuildStore } from '../adapters/dynamodb/store.js';
 import type { BuildDetail } from '../core/builds/types.js';
 import type { BuildHook, EventMessage } from '../core/scm/types.js';
 import { apiDepsFromEnv } from '../lambdas/api/wiring.js';
-import { localLogReader } from '../lambdas/api/logs-local.js';
+import { localLogReader } from './log-reader.js';
 import type { SubmitResult } from '../lambdas/api/restart.js';
 import { plannerDepsFromEnv } from '../lambdas/planner/deps.js';
+import { plannerHandler } from '../lambdas/planner/handler.js';
+import { storeSecretCheck } from '../lambdas/planner/secret-check.js';
 import { planEvent } from '../lambdas/planner/plan-event.js';
 import { sendEventMessage } from '../lambdas/shared/events-queue.js';
 import { ensureTable } from '../lambdas/shared/table.js';
@@ -116,21 +118,22 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
       SECURITY_GROUP_IDS: 'sg-local',
       ASSIGN_PUBLIC_IP: 'DISABLED',
       BUILD_LOG_GROUP: LOCAL_LOG_GROUP,
-      // As deployed: full ARNs of the stand-ins' account, and the planner leaves out secrets
-      // the local store does not hold (ECS would stop the task on one).
+      // As deployed: full ARNs of the stand-ins' account.
       ACCOUNT_ID: LOCAL_ACCOUNT_ID,
       PARTITION: 'aws',
-      SECRETS_CHECK: 'local',
       USE_SPOT: 'false',
       VCPU_QUOTA: env.VCPU_QUOTA || '6',
       MAX_CONCURRENT_BUILDS: env.MAX_CONCURRENT_BUILDS || '10',
       PUBLIC_URL: publicUrl,
       ...(env.SCM_CREDENTIALS ? { SCM_CREDENTIALS: env.SCM_CREDENTIALS } : {}),
     };
-    const plane = await startControlPlane({ env: handlerEnv, ecs: aws.ecs, scheduleMs: options.scheduleMs ?? 2000, reconcileMs: options.reconcileMs ?? 30_000, ...(options.onError ? { onError: options.onError } : {}) });
+    // The planner leaves out secrets the local store does not hold (ECS would stop the task on one).
+    const plannerOptions = { secretCheck: storeSecretCheck((ref) => secrets.has(ref)) };
+    const plannerBatches = plannerHandler(() => plannerDepsFromEnv(process.env, plannerOptions));
+    const plane = await startControlPlane({ env: handlerEnv, ecs: aws.ecs, handlers: { planner: plannerBatches }, scheduleMs: options.scheduleMs ?? 2000, reconcileMs: options.reconcileMs ?? 30_000, ...(options.onError ? { onError: options.onError } : {}) });
     cleanups.push(() => plane.stop());
 
-    const planner = plannerDepsFromEnv(process.env);
+    const planner = plannerDepsFromEnv(process.env, plannerOptions);
     const submit = async (message: EventMessage): Promise<SubmitResult> => {
       const outcome = await planEvent(message, planner);
       plane.nudge();

@@ -24,7 +24,7 @@ import { InvalidPageCursor } from './page-cursor.js';
 import type { RecentRecordsReader } from './recent-records.js';
 import { ApiFailure, apiError, json, type ApiRequest, type ApiResponse } from './http.js';
 import { decodeLogCursor, encodeLogCursor, InvalidLogCursor } from './log-cursor.js';
-import { headPosition, logStreamName, LogsThrottledError, type LogPosition, type LogReader } from './log-stream.js';
+import { headPosition, logStreamName, LogsThrottledError, type LogPosition, type LogReader } from '../shared/log-stream.js';
 import { matchRoute, ROUTE_METHODS } from './routes.js';
 
 export interface ApiDeps {

@@ -26,8 +26,8 @@ import {
 import { decodeJob, runTaskTokens, type StageJob } from '../../core/scaling/job.js';
 import { classifyAwsError, describeAwsError, isEcsCapacityReason, type AwsErrorInfo } from '../../core/util/aws-errors.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
-import type { ExecutionDeps } from '../task-events/deps.js';
-import { afterStageEnd } from '../task-events/stage-end.js';
+import type { ExecutionDeps } from '../shared/execution/deps.js';
+import { afterStageEnd } from '../shared/execution/stage-end.js';
 import type { ExecutionConfig } from './config.js';
 import { ensureTaskDefinition } from './register.js';
 import { reconcile, type ReconcileReport } from './reconcile.js';

@@ -8,7 +8,7 @@
 
 import type { Context } from 'aws-lambda';
 import { ECSClient } from '@aws-sdk/client-ecs';
-import { executionDepsFromEnv } from '../task-events/wiring.js';
+import { executionDepsFromEnv } from '../shared/execution/wiring.js';
 import { runPass, type AutoscalerDeps, type PassReport } from './autoscaler.js';
 import { executionConfig } from './config.js';
 

@@ -16,8 +16,8 @@ import { isStageDone } from '../../core/builds/status.js';
 import type { TaskStateChangeDetail } from '../../core/builds/task-event.js';
 import { stageKey, type Stage } from '../../core/builds/types.js';
 import { jobTimeoutMs } from '../../core/scaling/job.js';
-import { applyTaskEvent } from '../task-events/apply-event.js';
-import { afterStageEnd } from '../task-events/stage-end.js';
+import { applyTaskEvent } from '../shared/execution/apply-event.js';
+import { afterStageEnd } from '../shared/execution/stage-end.js';
 import { listAll, type AutoscalerDeps } from './autoscaler.js';
 
 export interface ReconcileReport {

@@ -7,8 +7,7 @@ import { encodeJob } from '../../core/scaling/job.js';
 import { allowedRepositories, requireEnv, type Env } from '../shared/config.js';
 import { compileOptionsFromEnv } from './compile-options.js';
 import { dynamoDocument, secretsClient, sqsClient, ssmClient } from '../shared/clients.js';
-import { LocalSecretStore, slipwayHome } from '../../local/secrets.js';
-import { awsSecretCheck, storeSecretCheck } from './secret-check.js';
+import { awsSecretCheck, type SecretCheck } from './secret-check.js';
 import { autoscalerNudge } from '../shared/nudge.js';
 import { createScmAccess } from '../shared/scm.js';
 import { scmCredentials } from '../shared/secrets.js';
@@ -21,7 +20,12 @@ import { ecrCredentialsSource, withMintedCredentials } from '../shared/ecr-crede
 
 export const SLIPWAY_VERSION = '0.1.0';
 
-export function plannerDepsFromEnv(env: Env = process.env): PlannerDeps {
+export interface PlannerWiringOptions {
+  /** Local mode: its secret store answers (local/secrets.ts), whatever SECRETS_CHECK says. */
+  secretCheck?: SecretCheck;
+}
+
+export function plannerDepsFromEnv(env: Env = process.env, options: PlannerWiringOptions = {}): PlannerDeps {
   const tableName = requireEnv(env, 'TABLE_NAME', 'the build table');
   const jobsQueueUrl = requireEnv(env, 'JOBS_QUEUE_URL', 'where ready stages go');
   const doc = dynamoDocument();
@@ -48,7 +52,7 @@ export function plannerDepsFromEnv(env: Env = process.env): PlannerDeps {
     // Fire and forget (async invoke): the planner does not wait for the autoscaler's pass.
     nudge: autoscalerNudge(env, 'planner', log),
     compile: compileOptionsFromEnv(env),
-    ...secretCheckOf(env),
+    ...(options.secretCheck ? { secretCheck: options.secretCheck } : secretCheckOf(env)),
     publicUrl,
     allowedRepositories: allowedRepositories(env),
     system: systemOf(publicUrl),
@@ -57,16 +61,12 @@ export function plannerDepsFromEnv(env: Env = process.env): PlannerDeps {
   };
 }
 
-/** SECRETS_CHECK: `aws` (the stack sets it), `local` (local mode's secret store) or unset / `off`. */
+/** SECRETS_CHECK: `aws` (the stack sets it) or unset / `off`. Local mode passes its own check instead. */
 function secretCheckOf(env: Env): Pick<PlannerDeps, 'secretCheck'> {
   const mode = env.SECRETS_CHECK ?? 'off';
   if (mode === 'aws') return { secretCheck: awsSecretCheck(ssmClient, secretsClient) };
-  if (mode === 'local') {
-    const store = new LocalSecretStore(slipwayHome(env as NodeJS.ProcessEnv));
-    return { secretCheck: storeSecretCheck((ref) => store.has(ref)) };
-  }
   if (mode === 'off') return {};
-  throw new Error(`config: SECRETS_CHECK=${JSON.stringify(mode)}; expected aws, local or off`);
+  throw new Error(`config: SECRETS_CHECK=${JSON.stringify(mode)}; expected aws or off (local mode passes its secret store to plannerDepsFromEnv)`);
 }
 
 function systemOf(publicUrl: string | undefined): PlannerDeps['system'] {

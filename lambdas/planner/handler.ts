@@ -6,9 +6,13 @@ import { plannerDepsFromEnv } from './deps.js';
 import type { PlannerDeps } from './plan-event.js';
 import { processEventBatch } from './process-batch.js';
 
-let deps: PlannerDeps | undefined;
-
-export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
-  deps ??= plannerDepsFromEnv();
-  return processEventBatch(event, deps);
+/** The handler over dependencies built on its first batch: local mode passes its own (local/up.ts). */
+export function plannerHandler(makeDeps: () => PlannerDeps): (event: SQSEvent) => Promise<SQSBatchResponse> {
+  let deps: PlannerDeps | undefined;
+  return async (event) => {
+    deps ??= makeDeps();
+    return processEventBatch(event, deps);
+  };
 }
+
+export const handler = plannerHandler(() => plannerDepsFromEnv());

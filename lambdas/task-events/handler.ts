@@ -1,17 +1,17 @@
-// EventBridge "ECS Task State Change" → step, stage and build status (see apply-event.ts).
+// EventBridge "ECS Task State Change" → step, stage and build status (see lambdas/shared/execution/apply-event.ts).
 // A thrown error makes EventBridge retry the event; duplicates are harmless.
 // A stage the agent ended (service not ready, clone failed, …) gets the agent's own
 // message from its log stream (agent-result.ts).
 
 import type { TaskStateChangeEvent } from '../../core/builds/task-event.js';
-import type { LogTailReader } from '../api/log-stream.js';
-import { cloudWatchLogReader } from '../api/logs-cloudwatch.js';
+import type { LogTailReader } from '../shared/log-stream.js';
+import { cloudWatchLogReader } from '../shared/logs-cloudwatch.js';
 import { logsClient } from '../shared/clients.js';
-import { applyTaskEvent, type ApplyResult } from './apply-event.js';
+import { applyTaskEvent, type ApplyResult } from '../shared/execution/apply-event.js';
 import { agentResultSource } from './agent-result.js';
 import { autoscalerNudge } from '../shared/nudge.js';
-import { executionDepsFromEnv } from './wiring.js';
-import type { ExecutionDeps } from './deps.js';
+import { executionDepsFromEnv } from '../shared/execution/wiring.js';
+import type { ExecutionDeps } from '../shared/execution/deps.js';
 
 /**
  * The handler over a given reader of the build log group (the agent's result lines):

@@ -22,8 +22,8 @@ import { MAX_START_FAILURES, runPass, runTaskInput, resetAutoscalerState, type A
 import { reconcile, TIMEOUT_GRACE_MS, UNFINISHED_BUILD_GRACE_MS } from '../../lambdas/autoscaler/reconcile.js';
 import { ensureTaskDefinition } from '../../lambdas/autoscaler/register.js';
 import { cancelBuild } from '../../lambdas/api/cancel.js';
-import { applyTaskEvent, stageKeyOf } from '../../lambdas/task-events/apply-event.js';
-import { enqueueJob } from '../../lambdas/task-events/deps.js';
+import { applyTaskEvent, stageKeyOf } from '../../lambdas/shared/execution/apply-event.js';
+import { enqueueJob } from '../../lambdas/shared/execution/deps.js';
 
 let aws: LocalAws;
 let unsubscribe = () => {};

@@ -14,8 +14,8 @@ import { StageStore } from '../../adapters/dynamodb/stage-store.js';
 import { buildId, type Build, type Stage } from '../../core/builds/types.js';
 import type { TaskStateChangeDetail } from '../../core/builds/task-event.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
-import { applyTaskEvent } from '../../lambdas/task-events/apply-event.js';
-import type { ExecutionDeps } from '../../lambdas/task-events/deps.js';
+import { applyTaskEvent } from '../../lambdas/shared/execution/apply-event.js';
+import type { ExecutionDeps } from '../../lambdas/shared/execution/deps.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../support/dynamodb-local.js';
 
 let db: LocalDynamoDb;

@@ -16,7 +16,7 @@ import { BuildStore } from '../../adapters/dynamodb/store.js';
 import { StageStore } from '../../adapters/dynamodb/stage-store.js';
 import { AGENT_CONTAINER } from '../../core/pipeline/contract.js';
 import type { StageJob } from '../../core/scaling/job.js';
-import { enqueueJob } from '../../lambdas/task-events/deps.js';
+import { enqueueJob } from '../../lambdas/shared/execution/deps.js';
 
 let aws: LocalAws;
 let plane: ControlPlane;

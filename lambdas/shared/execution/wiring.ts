@@ -3,10 +3,10 @@
 
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { BuildStore } from '../../adapters/dynamodb/store.js';
-import { StageStore } from '../../adapters/dynamodb/stage-store.js';
-import { sqsClient } from '../shared/clients.js';
-import { requireEnv } from '../shared/config.js';
+import { BuildStore } from '../../../adapters/dynamodb/store.js';
+import { StageStore } from '../../../adapters/dynamodb/stage-store.js';
+import { sqsClient } from '../clients.js';
+import { requireEnv } from '../config.js';
 import { buildFinishedSender } from './commit-status.js';
 import { jsonLog, type ExecutionDeps } from './deps.js';
 

@@ -7,8 +7,8 @@
 // and redriven — never a status lost after a second of trouble.
 
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { Build } from '../../core/builds/types.js';
-import { sendBuildFinished } from '../shared/events-queue.js';
+import type { Build } from '../../../core/builds/types.js';
+import { sendBuildFinished } from '../events-queue.js';
 
 /** Hands a finished build's commit status to the planner. Throws when SQS refuses the message. */
 export function buildFinishedSender(sqs: SQSClient, eventsQueueUrl: string, now: () => number = Date.now): (build: Build) => Promise<void> {

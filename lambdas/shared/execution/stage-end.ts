@@ -3,8 +3,8 @@
 // finishes when every stage has, and its final commit status is posted. Idempotent: a
 // duplicate or retried call finds the work done and does nothing twice.
 
-import { buildFailureSummary, buildStatusOf, isStageDone, resolveDependents } from '../../core/builds/status.js';
-import type { Build, Stage } from '../../core/builds/types.js';
+import { buildFailureSummary, buildStatusOf, isStageDone, resolveDependents } from '../../../core/builds/status.js';
+import type { Build, Stage } from '../../../core/builds/types.js';
 import { enqueueJob, type ExecutionDeps } from './deps.js';
 
 /** `freedCapacity`: a task stopped, so the autoscaler is nudged even when nothing was queued. */

@@ -2,11 +2,11 @@
 // (core/builds/status.ts). Used by the task-events Lambda and by the autoscaler's
 // reconciliation (a stop event that was lost is rebuilt from DescribeTasks).
 
-import { parseStageKey } from '../../core/builds/types.js';
-import { acceptTaskEvent, agentResultWanted, changedAt, isoMillis, isStageDone, stageOutcome, stagePhase, stepChanges, type StageOutcome } from '../../core/builds/status.js';
-import type { TaskStateChangeDetail } from '../../core/builds/task-event.js';
-import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
-import { runTaskTokens } from '../../core/scaling/job.js';
+import { parseStageKey } from '../../../core/builds/types.js';
+import { acceptTaskEvent, agentResultWanted, changedAt, isoMillis, isStageDone, stageOutcome, stagePhase, stepChanges, type StageOutcome } from '../../../core/builds/status.js';
+import type { TaskStateChangeDetail } from '../../../core/builds/task-event.js';
+import { AGENT_CONTAINER, AGENT_ENV } from '../../../core/pipeline/contract.js';
+import { runTaskTokens } from '../../../core/scaling/job.js';
 import { enqueueJob, type ExecutionDeps } from './deps.js';
 import { afterStageEnd } from './stage-end.js';
 

@@ -2,11 +2,16 @@
 // that tests and the local runtime run the same code against the local stand-ins.
 
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { BuildStore } from '../../adapters/dynamodb/store.js';
-import type { StageStore } from '../../adapters/dynamodb/stage-store.js';
-import type { Build } from '../../core/builds/types.js';
-import { encodeJob, type StageJob } from '../../core/scaling/job.js';
-import type { AgentResultSource } from './agent-result.js';
+import type { BuildStore } from '../../../adapters/dynamodb/store.js';
+import type { StageStore } from '../../../adapters/dynamodb/stage-store.js';
+import type { Build } from '../../../core/builds/types.js';
+import { encodeJob, type StageJob } from '../../../core/scaling/job.js';
+import type { AgentResult } from '../../../core/pipeline/contract.js';
+
+export type AgentResultRead = { result: AgentResult } | { missing: string };
+
+/** Reads the agent's result of a stopped task. Never throws: `missing` says why not (lambdas/task-events/agent-result.ts). */
+export type AgentResultSource = (taskArn: string) => Promise<AgentResultRead>;
 
 export interface ExecutionDeps {
   store: BuildStore;

@@ -3,8 +3,8 @@
 // directory, named like awslogs streams, so the same stream name finds the same lines here
 // as in CloudWatch deployed. Positions are plain offsets: the file is read whole.
 
-import { LogStore } from '../../local/ecs/logs.js';
-import type { LogReader, LogTailReader } from './log-stream.js';
+import { LogStore } from './ecs/logs.js';
+import type { LogReader, LogTailReader } from '../lambdas/shared/log-stream.js';
 
 export function localLogReader(logsDir: string, logGroupName: string): LogReader & LogTailReader {
   const store = new LogStore(logsDir);

@@ -7,7 +7,7 @@
 //   so a poll of a long log costs one call, not a walk from the head;
 // - tokens expire after 24 hours: a refused token falls back to the offset, from the head;
 // - every read makes a bounded number of calls; the caller polls again for the rest;
-// - ThrottlingException: the SDK's retries back off first (adaptive mode, wiring.ts);
+// - ThrottlingException: the SDK's retries back off first (adaptive mode, lambdas/shared/clients.ts);
 //   past them a read returns what it has, or throws LogsThrottledError when it has nothing.
 // `tail` reads the last events of a stream backwards, page after page, for the same reasons
 // (the task-events handler's agent result line).
