@@ -10,5 +10,8 @@ export default defineConfig({
     // Local stand-ins (DynamoDB Local, network namespaces) are heavy: two cores, so
     // keep the number of test files running at once small.
     maxWorkers: 2,
+    // The AWS SDK's Node 22 notice (nine lines per worker) buries the report; bin/slipway.js
+    // silences it the same way for the CLI.
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   },
 });

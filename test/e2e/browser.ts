@@ -33,6 +33,10 @@ export async function launchChromium(): Promise<{ context: BrowserContext; close
     args: CHROMIUM_FLAGS,
     viewport: { width: 1280, height: 800 },
   });
+  // Playwright's 30 s default is a deadline a loaded 2-core machine can miss; the test
+  // runner's own limit is the hang guard.
+  context.setDefaultTimeout(150_000);
+  context.setDefaultNavigationTimeout(150_000);
   return {
     context,
     async close() {
