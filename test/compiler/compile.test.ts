@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RegisterTaskDefinitionCommand, RunTaskCommand, type RunTaskCommandInput } from '@aws-sdk/client-ecs';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -201,9 +202,20 @@ describe('compilePipeline without a manifest', () => {
     const s = compilePipeline(manifest.pipelines[0]!, push, FIXTURE_OPTIONS);
     expect(s.name).toBe('p');
     // The autoscaler picks capacity (a capacityProviderStrategy); ECS rejects both together.
-    expect(s.runTask.launchType).toBeUndefined();
+    expect(s.runTask).not.toHaveProperty('launchType');
     expect(s.runTask.capacityProviderStrategy).toBeUndefined();
     expect(s.runTask.networkConfiguration!.awsvpcConfiguration!.subnets).toEqual(['subnet-1']);
+  });
+
+  it("writes core's own task shapes, which the AWS SDK's commands take as they are (no SDK in core/)", () => {
+    const manifest = loadManifest('.drone.yml', pipeline(step('a', ['x'])));
+    const s = compilePipeline(manifest.pipelines[0]!, push, FIXTURE_OPTIONS);
+    // Type-checked: the plain shapes are assignable to the SDK's inputs.
+    const register = new RegisterTaskDefinitionCommand(s.taskDefinition);
+    const input: RunTaskCommandInput = s.runTask;
+    const run = new RunTaskCommand(input);
+    expect(register.input.family).toBe(s.taskDefinition.family);
+    expect(run.input.taskDefinition).toBe(s.taskDefinition.family);
   });
 });
 

@@ -11,7 +11,8 @@ import { compileManifest } from '../../core/pipeline/compile.js';
 import { STATE_BUSYBOX } from '../../core/pipeline/contract.js';
 import { skipWithout } from '../support/required-tool.js';
 import { loadManifest } from '../../core/pipeline/load.js';
-import { pluginScript, SECRET_MASK } from '../../core/pipeline/script.js';
+import { SECRET_MASK } from '../../core/pipeline/mask.js';
+import { pluginScript } from '../../core/pipeline/script.js';
 import { fixtureContext, FIXTURE_OPTIONS } from './support.js';
 import { startWrapper } from './wrapper-process.js';
 

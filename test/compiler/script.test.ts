@@ -3,7 +3,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gateContainerScript, SECRET_MASK, shellQuote, stepScript, type ScriptInput } from '../../core/pipeline/script.js';
+import { SECRET_MASK } from '../../core/pipeline/mask.js';
+import { gateContainerScript, stepScript, type ScriptInput } from '../../core/pipeline/script.js';
+import { shellQuote } from '../../core/pipeline/shell-quote.js';
 import { startWrapper } from './wrapper-process.js';
 
 // Every shell the generated script must run under that this machine has.

@@ -3,7 +3,7 @@
 // (no commands: its image's own command line) prints its secret — the log shows the mask.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SECRET_MASK } from '../../core/pipeline/script.js';
+import { SECRET_MASK } from '../../core/pipeline/mask.js';
 import { E2E_REPO, startE2e, stepTable, type E2e } from '../support/control-plane-e2e.js';
 import { startRegistryStandIn, type RegistryStandIn } from '../support/registry-stand-in.js';
 

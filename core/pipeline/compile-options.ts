@@ -1,0 +1,115 @@
+// What the compiler takes and gives: its options (the deployment's settings), a compiled
+// stage, and the error that keeps a pipeline from becoming a task.
+
+import type { AgentPlan } from './contract.js';
+import type { RunTaskInput, TaskDefinitionInput } from './ecs-task.js';
+import type { ImageCommands } from './plugin-command.js';
+import type { Arch, Diagnostic, Pipeline, SecretDocument } from './types.js';
+
+export interface CompileOptions {
+  /** Image of the agent (task-runner) for every architecture: a multi-arch image (manifest list). */
+  agentImage?: string;
+  /**
+   * The agent image of each architecture (single-platform images, one per Fargate
+   * runtimePlatform). When given it wins over `agentImage`, and a pipeline whose `platform.arch`
+   * has none here is refused: ECS would stop its task with CannotPullContainerError.
+   */
+  agentImages?: Partial<Record<Arch, string>>;
+  /** CloudWatch Logs group of every container. */
+  logGroup: string;
+  region: string;
+  /**
+   * Makes SSM secret references full ARNs (without it they are parameter names, same region);
+   * Secrets Manager references (`kind: secret` documents) always need it.
+   */
+  accountId?: string;
+  /** The account's partition (`aws`, `aws-cn`, `aws-us-gov`): every ARN the compiler writes is in it. Needed with `accountId`. */
+  partition?: string;
+  /**
+   * Secret references (`valueFrom`, as the compiler writes them) that the planner found do not
+   * exist. ECS fetches every secret of the task before any container starts, so one missing
+   * reference would stop the whole task (ResourceInitializationError); these are left out
+   * instead, the variable stays unset (Drone gives an empty value), and the stage notes say so.
+   */
+  absentSecrets?: ReadonlySet<string>;
+  executionRoleArn?: string;
+  /** Role the build's containers get; none (no AWS credentials) unless the repository is allowed one. */
+  taskRoleArn?: string;
+  /** Task size when the pipeline asks for nothing bigger (CPU units, MiB). */
+  defaultCpu?: number;
+  defaultMemory?: number;
+  /** The stage id (build id + stage number): RunTask's clientToken. Defaults to repo/build/stage. */
+  stageId?: (pipeline: Pipeline, stageNumber: number) => string;
+  /** False for pull requests from forks: steps then get no `secrets`. Defaults to "not a fork". */
+  withSecrets?: boolean;
+  /** Where repository secrets live: `PREFIX/OWNER/NAME/SECRET`; default `/slipway`. */
+  secretsPrefix?: string;
+  /**
+   * SSM parameter path of a repository secret; default `SECRETS_PREFIX/OWNER/NAME/SECRET`.
+   * `secretPath(slug, '')` is the repository's own prefix: a `kind: secret` document may
+   * only name a secret under it.
+   */
+  secretPath?: (repoSlug: string, secret: string) => string;
+  cluster?: string;
+  network?: { subnets: string[]; securityGroups: string[]; assignPublicIp?: boolean };
+  /** Run on Fargate Spot (capacity provider strategy) instead of the FARGATE launch type. */
+  spot?: boolean;
+  /**
+   * How the agent authenticates its clone (private repositories). The same for every run of
+   * the repository, so it is part of the task definition: the machine and username as plain
+   * environment, the password only as a `secrets` reference that ECS resolves at task start.
+   * The agent alone gets it, forks included (it is the system's token, not a repository
+   * secret); steps never do.
+   */
+  cloneCredentials?: CloneCredentials;
+  /**
+   * What plugin images run (their ENTRYPOINT and CMD), read from their registries by the
+   * planner (plugin-command.ts, imageCommandQueries). A plugin step that receives secrets
+   * runs under a masking wrapper that needs it; without an answer for its image (no lookup,
+   * as in `slipway compile`) the step runs unmasked and the stage says so in its notes.
+   */
+  imageCommands?: ImageCommands;
+}
+
+/** Drone's DRONE_NETRC_* for the agent; `passwordFrom` is an ECS `valueFrom` (SSM parameter or Secrets Manager ARN[:key::]). */
+export interface CloneCredentials {
+  machine: string;
+  username: string;
+  passwordFrom: string;
+}
+
+export interface CompiledStage {
+  name: string;
+  dependsOn: string[];
+  taskDefinition: TaskDefinitionInput;
+  runTask: RunTaskInput;
+  skippedSteps: { name: string; reason: string }[];
+  plan: AgentPlan;
+  /** Things a user should know that do not stop the stage (secrets withheld, packing). */
+  notes: string[];
+}
+
+export interface CompileResult {
+  stages: CompiledStage[];
+  skipped: { name: string; reason: string }[];
+}
+
+/** Prefix of every compiler message. */
+export const COMPILE_PREFIX = 'compile: ';
+
+/** What keeps a pipeline from becoming a task; `diagnostics` point into the file. */
+export class CompileError extends Error {
+  readonly diagnostics: Diagnostic[];
+  constructor(diagnostics: Diagnostic[]) {
+    super(diagnostics.map((d) => `${d.file}:${d.line}:${d.column}: ${d.message}`).join('\n'));
+    this.name = 'CompileError';
+    this.diagnostics = diagnostics;
+  }
+}
+
+export interface PipelineSource {
+  file?: string;
+  secrets?: SecretDocument[];
+  /** 1-based position of the pipeline in its file (DRONE_STAGE_NUMBER). */
+  stageNumber?: number;
+}

@@ -1,0 +1,32 @@
+// What the container builders of one pipeline share while it compiles: the pipeline, the
+// options, the secrets seen so far, and the units (a step, or steps packed together) that
+// become step containers.
+
+import type { CompileOptions } from './compile-options.js';
+import type { PackUnit } from './pack.js';
+import type { Pipeline, Position } from './types.js';
+
+/** One pipeline's compilation, as the container builders see it. */
+export interface CompileScope {
+  pipeline: Pipeline;
+  options: CompileOptions;
+  withSecrets: boolean;
+  withheld: Set<string>;
+  /** Secrets left out because the planner found they do not exist (`from_secret` names). */
+  absent: Set<string>;
+  /** The agent image for the pipeline's architecture (the agent and the gates run it). */
+  agentImage: string;
+  secretRef: (secret: string) => string;
+  hosts: string[];
+  fail: (pos: Position, message: string) => never;
+  /** The structural DRONE_* variables of a plugin step (stage, workspace, system). */
+  pluginEnv: Record<string, string>;
+}
+
+/** A step container to be: its steps, its name, and for a status-conditional unit its gate and its wait. */
+export interface Unit extends PackUnit {
+  container: string;
+  gate?: string;
+  /** Status-conditional units: the containers whose end the wrapper (or gate) waits for. */
+  waitFor?: string[];
+}

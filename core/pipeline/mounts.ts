@@ -1,0 +1,40 @@
+// The volumes each container mounts: the workspace and the state volumes of the contract,
+// and the pipeline's own `volumes:` where a step asks for them.
+
+import { ecsSafeName } from './container-names.js';
+import { AGENT_STATE_DIR, AGENT_STATE_VOLUME, STATE_DIR, STATE_VOLUME, WORKSPACE_VOLUME } from './contract.js';
+import type { MountPoint } from './ecs-task.js';
+import type { Pipeline, Position, Step } from './types.js';
+
+/** The agent alone may write AGENT_STATE_DIR (contract.ts): every other container reads it only. */
+export function baseMounts(pipeline: Pipeline, agent = false): MountPoint[] {
+  return [
+    { sourceVolume: WORKSPACE_VOLUME, containerPath: pipeline.workspace.path, readOnly: false },
+    { sourceVolume: STATE_VOLUME, containerPath: STATE_DIR, readOnly: false },
+    { sourceVolume: AGENT_STATE_VOLUME, containerPath: AGENT_STATE_DIR, readOnly: !agent },
+  ];
+}
+
+/** The pipeline volumes the steps mount (each mount once). */
+export function stepMounts(steps: Step[], pipeline: Pipeline, fail: (pos: Position, message: string) => never): MountPoint[] {
+  const seen = new Set<string>();
+  const out: MountPoint[] = [];
+  for (const step of steps) {
+    for (const v of step.volumes) {
+      const declared = pipeline.volumes.find((p) => p.name === v.name);
+      if (!declared) fail(step.pos, `step "${step.name}" mounts volume "${v.name}", which the pipeline's volumes: does not declare`);
+      const key = `${v.name}:${v.path}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push({ sourceVolume: volumeName(v.name), containerPath: v.path, readOnly: false });
+    }
+  }
+  return out;
+}
+
+/** A pipeline volume's name in the task definition. */
+export function volumeName(name: string): string {
+  const safe = ecsSafeName(name, 'volume');
+  // The two task volumes of the contract keep their names.
+  return safe === WORKSPACE_VOLUME || safe === STATE_VOLUME || safe === AGENT_STATE_VOLUME ? `user-${safe}` : safe;
+}
