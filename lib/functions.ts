@@ -1,6 +1,6 @@
 // The five Lambdas of the control plane, what triggers each, what each may do (least
-// privilege, one role per function) and the environment each reads (names as the
-// handlers' config expects them, lambdas/shared).
+// privilege, one role per function) and the environment each reads (names and which
+// function reads which: core/config/lambda-env.ts, shared with the handlers' wiring).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ArnFormat, Duration, RemovalPolicy, SecretValue, Stack, Validations } from 'aws-cdk-lib';
@@ -15,12 +15,12 @@ import { Construct } from 'constructs';
 import { type BuildCluster, TASK_FAMILY_PREFIX } from './build-cluster.js';
 import { LAMBDA_ARCHITECTURE, LAMBDA_HANDLER, LAMBDA_RUNTIME, bundledCode } from './bundling.js';
 import { acknowledgeWildcardResource, nagRef } from './nag.js';
+import { ENV, LAMBDA_NAMES, type EnvName, type LambdaName } from '../core/config/lambda-env.js';
 import type { Network } from './network.js';
 import type { Queues } from './queues.js';
 import type { BuildTable } from './table.js';
 
-export const LAMBDA_NAMES = ['webhook', 'planner', 'autoscaler', 'task-events', 'api'] as const;
-export type LambdaName = (typeof LAMBDA_NAMES)[number];
+export { LAMBDA_NAMES, type LambdaName };
 
 /** lambdas/<name>/handler.ts under the project root, each exporting `handler`. */
 export function defaultEntries(projectRoot: string): Record<LambdaName, string> {
@@ -134,12 +134,12 @@ export class ControlPlaneFunctions extends Construct {
     this.webhookUrl = this.functions.webhook.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
     this.apiUrl = this.functions.api.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
     // `slipway repo add` answers with the URL to paste (the Git host's name is appended).
-    this.functions.api.addEnvironment('WEBHOOK_URL', `${this.webhookUrl.url}hooks`);
+    this.functions.api.addEnvironment(ENV.webhookUrl, `${this.webhookUrl.url}hooks`);
   }
 
-  /** The dashboard's address, for links in commit statuses (the planner posts them; the others name the build). */
+  /** The dashboard's address, for links in the commit statuses the planner posts. */
   setPublicUrl(url: string): void {
-    for (const name of ['planner', 'autoscaler', 'task-events'] as const) this.functions[name].addEnvironment('PUBLIC_URL', url);
+    this.functions.planner.addEnvironment(ENV.publicUrl, url);
   }
 
   private createFunction(name: LambdaName): lambda.Function {
@@ -178,77 +178,83 @@ export class ControlPlaneFunctions extends Construct {
     const { table, queues, network, buildCluster, settings } = this.props;
     const stack = Stack.of(this);
     const f = this.functions;
-    const env = (name: LambdaName, vars: Record<string, string>) => {
+    type Vars = Partial<Record<EnvName, string>>;
+    const env = (name: LambdaName, vars: Vars) => {
       for (const [key, value] of Object.entries(vars)) f[name].addEnvironment(key, value);
     };
-    const tableName = { TABLE_NAME: table.table.tableName };
-    const ecsPlacement = {
-      CLUSTER: buildCluster.cluster.clusterArn,
-      SUBNET_IDS: network.subnets.map((s) => s.subnetId).join(','),
-      SECURITY_GROUP_IDS: network.buildSecurityGroup.securityGroupId,
-      ASSIGN_PUBLIC_IP: network.assignPublicIp,
+    const tableName: Vars = { [ENV.tableName]: table.table.tableName };
+    const ecsPlacement: Vars = {
+      [ENV.cluster]: buildCluster.cluster.clusterArn,
+      [ENV.subnetIds]: network.subnets.map((s) => s.subnetId).join(','),
+      [ENV.securityGroupIds]: network.buildSecurityGroup.securityGroupId,
+      [ENV.assignPublicIp]: network.assignPublicIp,
     };
-    const compile = {
-      TASK_EXECUTION_ROLE_ARN: buildCluster.executionRole.roleArn,
-      TASK_ROLE_ARN: buildCluster.taskRole.roleArn,
-      BUILD_LOG_GROUP: buildCluster.logGroup.logGroupName,
+    const taskRoles: Vars = {
+      [ENV.taskExecutionRoleArn]: buildCluster.executionRole.roleArn,
+      [ENV.taskRoleArn]: buildCluster.taskRole.roleArn,
+    };
+    const compile: Vars = {
+      ...taskRoles,
+      [ENV.buildLogGroup]: buildCluster.logGroup.logGroupName,
       // lambdas/planner/compile-options.ts: one image per architecture, or one multi-arch image.
-      ...(buildCluster.agentImages.byArch.amd64 ? { AGENT_IMAGE_AMD64: buildCluster.agentImages.byArch.amd64 } : {}),
-      ...(buildCluster.agentImages.byArch.arm64 ? { AGENT_IMAGE_ARM64: buildCluster.agentImages.byArch.arm64 } : {}),
-      ...(buildCluster.agentImages.anyArch ? { AGENT_IMAGE: buildCluster.agentImages.anyArch } : {}),
+      ...(buildCluster.agentImages.byArch.amd64 ? { [ENV.agentImageAmd64]: buildCluster.agentImages.byArch.amd64 } : {}),
+      ...(buildCluster.agentImages.byArch.arm64 ? { [ENV.agentImageArm64]: buildCluster.agentImages.byArch.arm64 } : {}),
+      ...(buildCluster.agentImages.anyArch ? { [ENV.agentImage]: buildCluster.agentImages.anyArch } : {}),
       // Secret references are full ARNs of this account and partition (never assumed `aws`).
-      ACCOUNT_ID: stack.account,
-      PARTITION: stack.partition,
-      SECRETS_PREFIX: settings.secretsPrefix,
-      DEFAULT_CPU: String(settings.defaultCpu),
-      DEFAULT_MEMORY: String(settings.defaultMemory),
+      [ENV.accountId]: stack.account,
+      [ENV.partition]: stack.partition,
+      [ENV.secretsPrefix]: settings.secretsPrefix,
+      [ENV.defaultCpu]: String(settings.defaultCpu),
+      [ENV.defaultMemory]: String(settings.defaultMemory),
     };
-    const allowed: Record<string, string> =
-      settings.allowedRepositories.length > 0 ? { ALLOWED_REPOSITORIES: settings.allowedRepositories.join(',') } : {};
+    const allowed: Vars = settings.allowedRepositories.length > 0 ? { [ENV.allowedRepositories]: settings.allowedRepositories.join(',') } : {};
 
-    const webhookSecrets = { WEBHOOK_SECRETS_PREFIX: settings.webhookSecretsPrefix };
-    env('webhook', { ...tableName, EVENTS_QUEUE_URL: queues.events.queue.queueUrl, ...webhookSecrets, ...allowed });
+    const webhookSecrets: Vars = { [ENV.webhookSecretsPrefix]: settings.webhookSecretsPrefix };
+    env('webhook', { ...tableName, [ENV.eventsQueueUrl]: queues.events.queue.queueUrl, ...webhookSecrets, ...allowed });
     env('planner', {
       ...tableName,
-      JOBS_QUEUE_URL: queues.jobs.queue.queueUrl,
-      SCM_CREDENTIALS_SECRET_ARN: this.scmCredentialsSecret.secretArn,
-      AUTOSCALER_FUNCTION_NAME: f.autoscaler.functionName,
+      [ENV.jobsQueueUrl]: queues.jobs.queue.queueUrl,
+      [ENV.scmCredentialsSecretArn]: this.scmCredentialsSecret.secretArn,
+      [ENV.autoscalerFunctionName]: f.autoscaler.functionName,
       // Secrets that do not exist are left out of task definitions (lambdas/planner/secret-check.ts).
-      SECRETS_CHECK: 'aws',
+      [ENV.secretsCheck]: 'aws',
       ...compile,
       ...allowed,
     });
     env('autoscaler', {
       ...tableName,
-      JOBS_QUEUE_URL: queues.jobs.queue.queueUrl,
+      [ENV.jobsQueueUrl]: queues.jobs.queue.queueUrl,
       // An undecodable job is parked here at once, not after maxReceiveCount failed passes.
-      JOBS_DLQ_URL: queues.jobs.deadLetterQueue.queueUrl,
+      [ENV.jobsDeadLetterQueueUrl]: queues.jobs.deadLetterQueue.queueUrl,
       ...ecsPlacement,
-      ...compile,
+      // Task definitions are registered with the build roles where the stored definition names none.
+      ...taskRoles,
+      // The size of a stage that names none, for the vCPU quota.
+      [ENV.defaultCpu]: String(settings.defaultCpu),
       // Its reconciling pass fails lost stages: their build's final commit status goes to the
       // planner through the events queue (retried, then dead-lettered).
-      EVENTS_QUEUE_URL: queues.events.queue.queueUrl,
-      MAX_CONCURRENT_BUILDS: String(settings.maxConcurrentBuilds),
-      VCPU_QUOTA: String(settings.vcpuQuota),
-      USE_SPOT: String(settings.useSpot),
+      [ENV.eventsQueueUrl]: queues.events.queue.queueUrl,
+      [ENV.maxConcurrentBuilds]: String(settings.maxConcurrentBuilds),
+      [ENV.vcpuQuota]: String(settings.vcpuQuota),
+      [ENV.useSpot]: String(settings.useSpot),
     });
     env('task-events', {
       ...tableName,
-      JOBS_QUEUE_URL: queues.jobs.queue.queueUrl,
+      [ENV.jobsQueueUrl]: queues.jobs.queue.queueUrl,
       // A finished build's commit status goes to the planner, which posts it (retried, then dead-lettered).
-      EVENTS_QUEUE_URL: queues.events.queue.queueUrl,
+      [ENV.eventsQueueUrl]: queues.events.queue.queueUrl,
       // Nudged when a stage's end makes dependent stages ready.
-      AUTOSCALER_FUNCTION_NAME: f.autoscaler.functionName,
+      [ENV.autoscalerFunctionName]: f.autoscaler.functionName,
       // A stage the agent ended gets the agent's own message from its result line.
-      BUILD_LOG_GROUP: buildCluster.logGroup.logGroupName,
+      [ENV.buildLogGroup]: buildCluster.logGroup.logGroupName,
     });
     env('api', {
       ...tableName,
       // Restarting a build goes through the planner, like a webhook.
-      EVENTS_QUEUE_URL: queues.events.queue.queueUrl,
-      CLUSTER: buildCluster.cluster.clusterArn,
-      BUILD_LOG_GROUP: buildCluster.logGroup.logGroupName,
-      API_TOKEN_SECRET_ARN: this.apiTokenSecret.secretArn,
+      [ENV.eventsQueueUrl]: queues.events.queue.queueUrl,
+      [ENV.cluster]: buildCluster.cluster.clusterArn,
+      [ENV.buildLogGroup]: buildCluster.logGroup.logGroupName,
+      [ENV.apiTokenSecretArn]: this.apiTokenSecret.secretArn,
       // Activation writes each repository's webhook secret there (and may not read it).
       ...webhookSecrets,
     });

@@ -10,6 +10,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { BuildStore } from '../adapters/dynamodb/store.js';
 import type { BuildDetail } from '../core/builds/types.js';
+import { ENV } from '../core/config/lambda-env.js';
 import type { BuildHook, EventMessage } from '../core/scm/types.js';
 import { apiDepsFromEnv } from '../lambdas/api/wiring.js';
 import { localLogReader } from './log-reader.js';
@@ -109,23 +110,23 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
     const publicUrl = `http://localhost:${port === 0 ? 8080 : port}`;
     const handlerEnv: Record<string, string> = {
       ...aws.env(),
-      TABLE_NAME: LOCAL_TABLE,
-      EVENTS_QUEUE_URL: eventsUrl,
-      JOBS_QUEUE_URL: jobsUrl,
-      JOBS_DLQ_URL: jobsDeadLetterUrl,
-      CLUSTER: LOCAL_CLUSTER,
-      SUBNET_IDS: 'subnet-local',
-      SECURITY_GROUP_IDS: 'sg-local',
-      ASSIGN_PUBLIC_IP: 'DISABLED',
-      BUILD_LOG_GROUP: LOCAL_LOG_GROUP,
+      [ENV.tableName]: LOCAL_TABLE,
+      [ENV.eventsQueueUrl]: eventsUrl,
+      [ENV.jobsQueueUrl]: jobsUrl,
+      [ENV.jobsDeadLetterQueueUrl]: jobsDeadLetterUrl,
+      [ENV.cluster]: LOCAL_CLUSTER,
+      [ENV.subnetIds]: 'subnet-local',
+      [ENV.securityGroupIds]: 'sg-local',
+      [ENV.assignPublicIp]: 'DISABLED',
+      [ENV.buildLogGroup]: LOCAL_LOG_GROUP,
       // As deployed: full ARNs of the stand-ins' account.
-      ACCOUNT_ID: LOCAL_ACCOUNT_ID,
-      PARTITION: 'aws',
-      USE_SPOT: 'false',
-      VCPU_QUOTA: env.VCPU_QUOTA || '6',
-      MAX_CONCURRENT_BUILDS: env.MAX_CONCURRENT_BUILDS || '10',
-      PUBLIC_URL: publicUrl,
-      ...(env.SCM_CREDENTIALS ? { SCM_CREDENTIALS: env.SCM_CREDENTIALS } : {}),
+      [ENV.accountId]: LOCAL_ACCOUNT_ID,
+      [ENV.partition]: 'aws',
+      [ENV.useSpot]: 'false',
+      [ENV.vcpuQuota]: env[ENV.vcpuQuota] || '6',
+      [ENV.maxConcurrentBuilds]: env[ENV.maxConcurrentBuilds] || '10',
+      [ENV.publicUrl]: publicUrl,
+      ...(env[ENV.scmCredentials] ? { [ENV.scmCredentials]: env[ENV.scmCredentials] } : {}),
     };
     // The planner leaves out secrets the local store does not hold (ECS would stop the task on one).
     const plannerOptions = { secretCheck: storeSecretCheck((ref) => secrets.has(ref)) };

@@ -9,6 +9,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { BuildStore } from '../../adapters/dynamodb/store.js';
+import { ENV } from '../../core/config/lambda-env.js';
 import { requireEnv, type Env } from '../shared/config.js';
 import { tokenAuthorizer } from './auth.js';
 import type { LogReader } from '../shared/log-stream.js';
@@ -40,15 +41,15 @@ export interface ApiWiringOptions {
 }
 
 export function apiDepsFromEnv(env: Env = process.env, options: ApiWiringOptions = {}): ApiDeps {
-  const tableName = requireEnv(env, 'TABLE_NAME', 'the build table');
-  const cluster = requireEnv(env, 'CLUSTER', 'StopTask of cancelled builds');
+  const tableName = requireEnv(env, ENV.tableName, 'the build table');
+  const cluster = requireEnv(env, ENV.cluster, 'StopTask of cancelled builds');
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
   const store = new BuildStore(doc, tableName);
   const ecs = new ECSClient({});
   const log = (message: string, fields: Record<string, unknown> = {}) => console.log(JSON.stringify({ source: 'api', message, ...fields }));
   // Deployed it is always set; a caller that plans restarts itself may leave it out, and
   // then cancelled builds' final statuses cannot be handed on (cancel logs that).
-  const eventsQueue = (): string => requireEnv(env, 'EVENTS_QUEUE_URL', 'restarts and the final status of cancelled builds go to the planner through it');
+  const eventsQueue = (): string => requireEnv(env, ENV.eventsQueueUrl, 'restarts and the final status of cancelled builds go to the planner through it');
   if (!options.submit) eventsQueue();
   // The shared client: queue URLs are not endpoints (local stand-ins name unresolvable hosts).
   const sqs = sqsClient();
@@ -60,7 +61,7 @@ export function apiDepsFromEnv(env: Env = process.env, options: ApiWiringOptions
     });
   let authorize: ApiDeps['authorize'];
   if (!options.open) {
-    const arn = requireEnv(env, 'API_TOKEN_SECRET_ARN', 'the hashed API tokens: without them the API would be open');
+    const arn = requireEnv(env, ENV.apiTokenSecretArn, 'the hashed API tokens: without them the API would be open');
     const secrets = new SecretsManagerClient({});
     authorize = tokenAuthorizer(async () => {
       const res = await secrets.send(new GetSecretValueCommand({ SecretId: arn }));
@@ -69,13 +70,13 @@ export function apiDepsFromEnv(env: Env = process.env, options: ApiWiringOptions
     });
   }
   const webhookSecrets =
-    options.webhookSecrets ?? (env.WEBHOOK_SECRETS_PREFIX ? ssmWebhookSecrets(() => new SSMClient({}), env.WEBHOOK_SECRETS_PREFIX) : undefined);
-  const webhookUrl = options.webhookUrl ?? env.WEBHOOK_URL;
+    options.webhookSecrets ?? (env[ENV.webhookSecretsPrefix] ? ssmWebhookSecrets(() => new SSMClient({}), env[ENV.webhookSecretsPrefix]!) : undefined);
+  const webhookUrl = options.webhookUrl ?? env[ENV.webhookUrl];
   return {
     store,
     listRepositories: (page) => listRepositories(doc, tableName, page),
     recentRecords: recentRecordsReader(doc, tableName),
-    logs: options.logs ?? cloudWatchLogReader(logsClient(), requireEnv(env, 'BUILD_LOG_GROUP', 'where step logs are')),
+    logs: options.logs ?? cloudWatchLogReader(logsClient(), requireEnv(env, ENV.buildLogGroup, 'where step logs are')),
     ...(webhookSecrets ? { activation: { store, secrets: webhookSecrets, now: Date.now, ...(webhookUrl ? { webhookUrl } : {}) } } : {}),
     logGraceMs: options.logGraceMs ?? CLOUDWATCH_GRACE_MS,
     stopTask: async (taskArn, reason) => {

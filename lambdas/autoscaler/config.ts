@@ -2,7 +2,8 @@
 // (the CDK stack sets them in AWS; local mode sets them for the local runtime).
 
 import { DEFAULT_LIMITS, type ScaleLimits } from '../../core/scaling/decide-scale.js';
-import { requireEnv } from '../shared/config.js';
+import { ENV } from '../../core/config/lambda-env.js';
+import { listEnv, numberEnv, requireEnv, type Env } from '../shared/config.js';
 
 export interface ExecutionConfig {
   tableName: string;
@@ -18,41 +19,30 @@ export interface ExecutionConfig {
   useSpot: boolean;
   defaultCpu: number;
   limits: ScaleLimits;
-  publicUrl?: string;
 }
 
-function list(value: string | undefined): string[] {
-  return (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-}
-
-function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`config: ${name}=${JSON.stringify(raw)} is not a positive number`);
-  return n;
-}
-
-export function executionConfig(env: NodeJS.ProcessEnv = process.env): ExecutionConfig {
-  const assign = env.ASSIGN_PUBLIC_IP ?? 'DISABLED';
-  if (assign !== 'ENABLED' && assign !== 'DISABLED') throw new Error(`config: ASSIGN_PUBLIC_IP must be ENABLED or DISABLED, not ${JSON.stringify(assign)}`);
+export function executionConfig(env: Env = process.env): ExecutionConfig {
+  const assign = env[ENV.assignPublicIp] ?? 'DISABLED';
+  if (assign !== 'ENABLED' && assign !== 'DISABLED') throw new Error(`config: ${ENV.assignPublicIp} must be ENABLED or DISABLED, not ${JSON.stringify(assign)}`);
+  const dlq = env[ENV.jobsDeadLetterQueueUrl];
+  const executionRoleArn = env[ENV.taskExecutionRoleArn];
+  const taskRoleArn = env[ENV.taskRoleArn];
   return {
-    tableName: requireEnv(env, 'TABLE_NAME', 'the build table'),
-    jobsQueueUrl: requireEnv(env, 'JOBS_QUEUE_URL', 'the queue of stages to start'),
-    ...(env.JOBS_DLQ_URL ? { jobsDeadLetterQueueUrl: env.JOBS_DLQ_URL } : {}),
-    cluster: env.CLUSTER ?? 'default',
-    subnets: list(env.SUBNET_IDS),
-    securityGroups: list(env.SECURITY_GROUP_IDS),
+    tableName: requireEnv(env, ENV.tableName, 'the build table'),
+    jobsQueueUrl: requireEnv(env, ENV.jobsQueueUrl, 'the queue of stages to start'),
+    ...(dlq ? { jobsDeadLetterQueueUrl: dlq } : {}),
+    cluster: env[ENV.cluster] ?? 'default',
+    subnets: listEnv(env, ENV.subnetIds),
+    securityGroups: listEnv(env, ENV.securityGroupIds),
     assignPublicIp: assign,
-    ...(env.TASK_EXECUTION_ROLE_ARN ? { executionRoleArn: env.TASK_EXECUTION_ROLE_ARN } : {}),
-    ...(env.TASK_ROLE_ARN ? { taskRoleArn: env.TASK_ROLE_ARN } : {}),
-    useSpot: env.USE_SPOT === 'true',
-    defaultCpu: positive(env, 'DEFAULT_CPU', 1024),
+    ...(executionRoleArn ? { executionRoleArn } : {}),
+    ...(taskRoleArn ? { taskRoleArn } : {}),
+    useSpot: env[ENV.useSpot] === 'true',
+    defaultCpu: numberEnv(env, ENV.defaultCpu, 1024),
     limits: {
       ...DEFAULT_LIMITS,
-      maxConcurrent: positive(env, 'MAX_CONCURRENT_BUILDS', DEFAULT_LIMITS.maxConcurrent),
-      vcpuQuota: positive(env, 'VCPU_QUOTA', DEFAULT_LIMITS.vcpuQuota),
+      maxConcurrent: numberEnv(env, ENV.maxConcurrentBuilds, DEFAULT_LIMITS.maxConcurrent),
+      vcpuQuota: numberEnv(env, ENV.vcpuQuota, DEFAULT_LIMITS.vcpuQuota),
     },
-    ...(env.PUBLIC_URL ? { publicUrl: env.PUBLIC_URL } : {}),
   };
 }

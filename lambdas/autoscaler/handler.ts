@@ -9,10 +9,15 @@
 import type { Context } from 'aws-lambda';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { executionDepsFromEnv } from '../shared/execution/wiring.js';
+import type { Env } from '../shared/config.js';
 import { runPass, type AutoscalerDeps, type PassReport } from './autoscaler.js';
 import { executionConfig } from './config.js';
 
 let deps: AutoscalerDeps | undefined;
+
+export function autoscalerDepsFromEnv(env: Env = process.env): AutoscalerDeps {
+  return { ...executionDepsFromEnv('autoscaler', env), ecs: new ECSClient({}), config: executionConfig(env) };
+}
 
 export interface AutoscalerEvent {
   nudge?: boolean;
@@ -27,7 +32,7 @@ const LOCAL_BUDGET_MS = 30_000;
 const RATE_WAIT_MS = 1_000;
 
 export async function handler(event: AutoscalerEvent = {}, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<PassReport> {
-  deps ??= { ...executionDepsFromEnv('autoscaler'), ecs: new ECSClient({}), config: executionConfig() };
+  deps ??= autoscalerDepsFromEnv();
   const scheduled = event.nudge !== true && (event.source === 'aws.events' || event['detail-type'] === 'Scheduled Event');
   const invoked = Date.now();
   const remaining = () => context?.getRemainingTimeInMillis?.() ?? LOCAL_BUDGET_MS - (Date.now() - invoked);

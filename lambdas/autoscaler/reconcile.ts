@@ -18,7 +18,7 @@ import { stageKey, type Stage } from '../../core/builds/types.js';
 import { jobTimeoutMs } from '../../core/scaling/job.js';
 import { applyTaskEvent } from '../shared/execution/apply-event.js';
 import { afterStageEnd } from '../shared/execution/stage-end.js';
-import { listAll, type AutoscalerDeps } from './autoscaler.js';
+import { listAll, type AutoscalerDeps } from './deps.js';
 
 export interface ReconcileReport {
   lost: string[];

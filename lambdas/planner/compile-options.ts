@@ -8,20 +8,14 @@ import type { CompileOptions } from '../../core/pipeline/compile.js';
 import type { ImageCommands } from '../../core/pipeline/plugin-command.js';
 import type { Arch } from '../../core/pipeline/types.js';
 import { numberEnv, type Env } from '../shared/config.js';
+import { ENV } from '../../core/config/lambda-env.js';
 import type { CloneCredentials } from '../../core/pipeline/compile.js';
 
 /** What is the same for every build of the deployment. */
 export type DeploymentCompileOptions = Omit<CompileOptions, 'stageId' | 'withSecrets' | 'cloneCredentials' | 'imageCommands' | 'absentSecrets'>;
 
-/** The environment names, defined once (lib/functions.ts sets them). */
-export const COMPILE_ENV = {
-  /** The agent image of each architecture (single-platform images). */
-  agentImage: { amd64: 'AGENT_IMAGE_AMD64', arm64: 'AGENT_IMAGE_ARM64' } satisfies Record<Arch, string>,
-  /** One multi-arch agent image (a manifest list) for every architecture, instead of the two above. */
-  agentImageAnyArch: 'AGENT_IMAGE',
-  accountId: 'ACCOUNT_ID',
-  partition: 'PARTITION',
-} as const;
+/** The agent image of each architecture (single-platform images). */
+const AGENT_IMAGE_ENV = { amd64: ENV.agentImageAmd64, arm64: ENV.agentImageArm64 } satisfies Record<Arch, string>;
 
 const PARTITIONS = /^aws(-[a-z]+)*$/;
 
@@ -31,31 +25,34 @@ const PARTITIONS = /^aws(-[a-z]+)*$/;
  * environment, so no partition is assumed.
  */
 export function compileOptionsFromEnv(env: Env): DeploymentCompileOptions {
-  const prefix = (env.SECRETS_PREFIX ?? '/slipway').replace(/\/+$/, '');
-  const accountId = env[COMPILE_ENV.accountId];
-  const partition = env[COMPILE_ENV.partition];
+  const prefix = (env[ENV.secretsPrefix] ?? '/slipway').replace(/\/+$/, '');
+  const accountId = env[ENV.accountId];
+  const partition = env[ENV.partition];
   if (accountId !== undefined && !/^\d{12}$/.test(accountId)) {
-    throw new Error(`config: ${COMPILE_ENV.accountId}=${JSON.stringify(accountId)} is not a 12-digit AWS account id`);
+    throw new Error(`config: ${ENV.accountId}=${JSON.stringify(accountId)} is not a 12-digit AWS account id`);
   }
   if (partition !== undefined && !PARTITIONS.test(partition)) {
-    throw new Error(`config: ${COMPILE_ENV.partition}=${JSON.stringify(partition)} is not an AWS partition (aws, aws-cn, aws-us-gov)`);
+    throw new Error(`config: ${ENV.partition}=${JSON.stringify(partition)} is not an AWS partition (aws, aws-cn, aws-us-gov)`);
   }
   if ((accountId === undefined) !== (partition === undefined)) {
-    throw new Error(`config: set both ${COMPILE_ENV.accountId} and ${COMPILE_ENV.partition} (the stack sets them from its own account), or neither`);
+    throw new Error(`config: set both ${ENV.accountId} and ${ENV.partition} (the stack sets them from its own account), or neither`);
   }
   const perArch = Object.fromEntries(
-    (Object.entries(COMPILE_ENV.agentImage) as [Arch, string][]).filter(([, name]) => env[name]).map(([arch, name]) => [arch, env[name]!]),
+    (Object.entries(AGENT_IMAGE_ENV) as [Arch, string][]).filter(([, name]) => env[name]).map(([arch, name]) => [arch, env[name]!]),
   ) as Partial<Record<Arch, string>>;
+  const anyArch = env[ENV.agentImage];
+  const executionRoleArn = env[ENV.taskExecutionRoleArn];
+  const taskRoleArn = env[ENV.taskRoleArn];
   return {
-    logGroup: env.BUILD_LOG_GROUP ?? '/slipway/builds',
-    region: env.AWS_REGION ?? 'us-east-1',
+    logGroup: env[ENV.buildLogGroup] ?? '/slipway/builds',
+    region: env[ENV.awsRegion] ?? 'us-east-1',
     ...(accountId ? { accountId, partition } : {}),
     ...(Object.keys(perArch).length > 0 ? { agentImages: perArch } : {}),
-    ...(env[COMPILE_ENV.agentImageAnyArch] ? { agentImage: env[COMPILE_ENV.agentImageAnyArch] } : {}),
-    ...(env.TASK_EXECUTION_ROLE_ARN ? { executionRoleArn: env.TASK_EXECUTION_ROLE_ARN } : {}),
-    ...(env.TASK_ROLE_ARN ? { taskRoleArn: env.TASK_ROLE_ARN } : {}),
-    defaultCpu: numberEnv(env, 'DEFAULT_CPU', 1024),
-    defaultMemory: numberEnv(env, 'DEFAULT_MEMORY', 2048),
+    ...(anyArch ? { agentImage: anyArch } : {}),
+    ...(executionRoleArn ? { executionRoleArn } : {}),
+    ...(taskRoleArn ? { taskRoleArn } : {}),
+    defaultCpu: numberEnv(env, ENV.defaultCpu, 1024),
+    defaultMemory: numberEnv(env, ENV.defaultMemory, 2048),
     secretsPrefix: prefix,
   };
 }

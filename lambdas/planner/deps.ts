@@ -4,6 +4,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { BuildStore } from '../../adapters/dynamodb/store.js';
 import { StageStore } from '../../adapters/dynamodb/stage-store.js';
 import { encodeJob } from '../../core/scaling/job.js';
+import { ENV } from '../../core/config/lambda-env.js';
 import { allowedRepositories, requireEnv, type Env } from '../shared/config.js';
 import { compileOptionsFromEnv } from './compile-options.js';
 import { dynamoDocument, secretsClient, sqsClient, ssmClient } from '../shared/clients.js';
@@ -26,10 +27,10 @@ export interface PlannerWiringOptions {
 }
 
 export function plannerDepsFromEnv(env: Env = process.env, options: PlannerWiringOptions = {}): PlannerDeps {
-  const tableName = requireEnv(env, 'TABLE_NAME', 'the build table');
-  const jobsQueueUrl = requireEnv(env, 'JOBS_QUEUE_URL', 'where ready stages go');
+  const tableName = requireEnv(env, ENV.tableName, 'the build table');
+  const jobsQueueUrl = requireEnv(env, ENV.jobsQueueUrl, 'where ready stages go');
   const doc = dynamoDocument();
-  const publicUrl = env.PUBLIC_URL;
+  const publicUrl = env[ENV.publicUrl];
   const log: PlannerDeps['log'] = (message, fields = {}) => console.log(JSON.stringify({ source: 'planner', message, ...fields }));
   return {
     store: new BuildStore(doc, tableName),
@@ -63,10 +64,10 @@ export function plannerDepsFromEnv(env: Env = process.env, options: PlannerWirin
 
 /** SECRETS_CHECK: `aws` (the stack sets it) or unset / `off`. Local mode passes its own check instead. */
 function secretCheckOf(env: Env): Pick<PlannerDeps, 'secretCheck'> {
-  const mode = env.SECRETS_CHECK ?? 'off';
+  const mode = env[ENV.secretsCheck] ?? 'off';
   if (mode === 'aws') return { secretCheck: awsSecretCheck(ssmClient, secretsClient) };
   if (mode === 'off') return {};
-  throw new Error(`config: SECRETS_CHECK=${JSON.stringify(mode)}; expected aws or off (local mode passes its secret store to plannerDepsFromEnv)`);
+  throw new Error(`config: ${ENV.secretsCheck}=${JSON.stringify(mode)}; expected aws or off (local mode passes its secret store to plannerDepsFromEnv)`);
 }
 
 function systemOf(publicUrl: string | undefined): PlannerDeps['system'] {

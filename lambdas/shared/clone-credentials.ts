@@ -8,6 +8,7 @@
 
 import type { CloneCredentials } from '../../core/pipeline/compile.js';
 import type { RepoInfo, ScmKind } from '../../core/pipeline/context.js';
+import { ENV } from '../../core/config/lambda-env.js';
 import type { Env } from './config.js';
 import type { CredentialsByHost } from './secrets.js';
 
@@ -89,6 +90,6 @@ export function cloneCredentialsFor(
  * SCM_CREDENTIALS (plain JSON, local mode) wins in scmCredentials() and has no ARN.
  */
 export function cloneCredentialsSource(env: Env, readConfig: () => Promise<CredentialsByHost>): (repo: RepoInfo) => Promise<CloneDecision> {
-  const secretArn = env.SCM_CREDENTIALS ? undefined : env.SCM_CREDENTIALS_SECRET_ARN;
+  const secretArn = env[ENV.scmCredentials] ? undefined : env[ENV.scmCredentialsSecretArn];
   return async (repo) => (needsCloneCredentials(repo) ? cloneCredentialsFor(repo, await readConfig(), secretArn) : {});
 }

@@ -1,22 +1,25 @@
 // Settings from the environment only (the CDK stack sets them in AWS, local mode sets them
-// locally). Each Lambda reads what it needs; a missing one is named in the error.
+// locally). Each Lambda reads what it needs; a missing one is named in the error. The names
+// are defined once, in core/config/lambda-env.ts, which the CDK construct uses too.
+
+import { ENV, type EnvName } from '../../core/config/lambda-env.js';
 
 export type Env = Record<string, string | undefined>;
 
-export function requireEnv(env: Env, name: string, why: string): string {
+export function requireEnv(env: Env, name: EnvName, why: string): string {
   const value = env[name];
   if (!value) throw new Error(`config: environment variable ${name} is not set (${why})`);
   return value;
 }
 
-export function listEnv(env: Env, name: string): string[] {
+export function listEnv(env: Env, name: EnvName): string[] {
   return (env[name] ?? '')
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
 }
 
-export function numberEnv(env: Env, name: string, fallback: number): number {
+export function numberEnv(env: Env, name: EnvName, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
@@ -26,7 +29,7 @@ export function numberEnv(env: Env, name: string, fallback: number): number {
 
 /** `owner/name` entries of ALLOWED_REPOSITORIES; empty means every repository. */
 export function allowedRepositories(env: Env): string[] {
-  return listEnv(env, 'ALLOWED_REPOSITORIES');
+  return listEnv(env, ENV.allowedRepositories);
 }
 
 export function isRepositoryAllowed(allowed: readonly string[], slug: string): boolean {

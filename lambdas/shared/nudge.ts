@@ -4,13 +4,14 @@
 
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { lambdaClient } from './clients.js';
+import { ENV } from '../../core/config/lambda-env.js';
 import type { Env } from './config.js';
 
 export type Log = (message: string, fields?: Record<string, unknown>) => void;
 
 /** Never throws: the scheduled pass is the fallback, so a failed nudge is only logged. */
 export function autoscalerNudge(env: Env, source: string, log: Log): () => Promise<void> {
-  const functionName = env.AUTOSCALER_FUNCTION_NAME;
+  const functionName = env[ENV.autoscalerFunctionName];
   if (!functionName) return async () => undefined;
   const payload = JSON.stringify({ nudge: true, source });
   return async () => {

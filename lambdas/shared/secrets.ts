@@ -5,6 +5,7 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ScmKind } from '../../core/pipeline/context.js';
 import type { ScmCredentials } from '../../core/scm/types.js';
+import { ENV } from '../../core/config/lambda-env.js';
 import type { Env } from './config.js';
 
 const TTL_MS = 5 * 60_000;
@@ -52,9 +53,11 @@ export function parseCredentials(json: string, source: string): CredentialsByHos
 
 /** SCM_CREDENTIALS (local JSON) or SCM_CREDENTIALS_SECRET_ARN (deployed); none: anonymous. */
 export async function scmCredentials(env: Env, client: () => SecretsManagerClient): Promise<CredentialsByHost> {
-  if (env.SCM_CREDENTIALS) return parseCredentials(env.SCM_CREDENTIALS, 'SCM_CREDENTIALS');
-  if (env.SCM_CREDENTIALS_SECRET_ARN) {
-    return parseCredentials(await secretString(client(), env.SCM_CREDENTIALS_SECRET_ARN), 'the SCM credentials secret');
+  const plain = env[ENV.scmCredentials];
+  if (plain) return parseCredentials(plain, ENV.scmCredentials);
+  const arn = env[ENV.scmCredentialsSecretArn];
+  if (arn) {
+    return parseCredentials(await secretString(client(), arn), 'the SCM credentials secret');
   }
   return {};
 }

@@ -6,34 +6,44 @@
 import type { TaskStateChangeEvent } from '../../core/builds/task-event.js';
 import type { LogTailReader } from '../shared/log-stream.js';
 import { cloudWatchLogReader } from '../shared/logs-cloudwatch.js';
+import { ENV } from '../../core/config/lambda-env.js';
 import { logsClient } from '../shared/clients.js';
+import type { Env } from '../shared/config.js';
 import { applyTaskEvent, type ApplyResult } from '../shared/execution/apply-event.js';
 import { agentResultSource } from './agent-result.js';
 import { autoscalerNudge } from '../shared/nudge.js';
 import { executionDepsFromEnv } from '../shared/execution/wiring.js';
 import type { ExecutionDeps } from '../shared/execution/deps.js';
 
+/** A reader of the build log group (the agent's result lines), from the environment. */
+export type LogsOf = (env: Env) => LogTailReader | undefined;
+
+/** Deployed: CloudWatch Logs' BUILD_LOG_GROUP. */
+export const cloudWatchLogsOf: LogsOf = (env) => {
+  const group = env[ENV.buildLogGroup];
+  return group ? cloudWatchLogReader(logsClient(), group) : undefined;
+};
+
+export function taskEventsDepsFromEnv(env: Env = process.env, logs: LogsOf = cloudWatchLogsOf): ExecutionDeps {
+  // A stage that ended freed capacity or queued dependents: the autoscaler looks now.
+  const base = executionDepsFromEnv('task-events', env, (log) => autoscalerNudge(env, 'task-events', log));
+  const reader = logs(env);
+  if (!reader) base.log(`${ENV.buildLogGroup} is not set: stages the agent ended keep the generic message`);
+  return reader ? { ...base, agentResults: agentResultSource(reader) } : base;
+}
+
 /**
- * The handler over a given reader of the build log group (the agent's result lines):
- * local mode passes the ECS stand-in's log store; AWS, CloudWatch Logs (`handler`).
+ * The handler over a given reader of the build log group: local mode passes the ECS
+ * stand-in's log store; AWS, CloudWatch Logs (`handler`).
  */
-export function taskEventsHandler(logs: () => LogTailReader | undefined): (event: TaskStateChangeEvent) => Promise<ApplyResult> {
+export function taskEventsHandler(logs: LogsOf = cloudWatchLogsOf): (event: TaskStateChangeEvent) => Promise<ApplyResult> {
   let deps: ExecutionDeps | undefined;
   return async (event) => {
-    if (!deps) {
-      // A stage that ended freed capacity or queued dependents: the autoscaler looks now.
-      const base = executionDepsFromEnv('task-events', process.env, (log) => autoscalerNudge(process.env, 'task-events', log));
-      const reader = logs();
-      if (!reader) base.log('BUILD_LOG_GROUP is not set: stages the agent ended keep the generic message');
-      deps = reader ? { ...base, agentResults: agentResultSource(reader) } : base;
-    }
+    deps ??= taskEventsDepsFromEnv(process.env, logs);
     const result = await applyTaskEvent(deps, event.detail);
     deps.log(result.applied ? 'event applied' : 'event ignored', { taskArn: event.detail.taskArn, version: event.detail.version, lastStatus: event.detail.lastStatus, ...result });
     return result;
   };
 }
 
-export const handler = taskEventsHandler(() => {
-  const group = process.env.BUILD_LOG_GROUP;
-  return group ? cloudWatchLogReader(logsClient(), group) : undefined;
-});
+export const handler = taskEventsHandler();

@@ -3,7 +3,8 @@
 
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { BuildStore } from '../../adapters/dynamodb/store.js';
-import { allowedRepositories, requireEnv } from '../shared/config.js';
+import { ENV } from '../../core/config/lambda-env.js';
+import { allowedRepositories, requireEnv, type Env } from '../shared/config.js';
 import { dynamoDocument, sqsClient, ssmClient } from '../shared/clients.js';
 import { sendEventMessage } from '../shared/events-queue.js';
 import { cachedWebhookSecrets, ssmWebhookSecrets } from '../shared/webhook-secrets.js';
@@ -11,10 +12,10 @@ import { handleWebhook, type WebhookDeps } from './handle-webhook.js';
 
 let deps: WebhookDeps | undefined;
 
-function depsFromEnv(env = process.env): WebhookDeps {
-  const tableName = requireEnv(env, 'TABLE_NAME', 'the build table');
-  const queueUrl = requireEnv(env, 'EVENTS_QUEUE_URL', 'the planner queue');
-  const prefix = requireEnv(env, 'WEBHOOK_SECRETS_PREFIX', "the SSM path of the repositories' webhook secrets");
+export function webhookDepsFromEnv(env: Env = process.env): WebhookDeps {
+  const tableName = requireEnv(env, ENV.tableName, 'the build table');
+  const queueUrl = requireEnv(env, ENV.eventsQueueUrl, 'the planner queue');
+  const prefix = requireEnv(env, ENV.webhookSecretsPrefix, "the SSM path of the repositories' webhook secrets");
   const store = new BuildStore(dynamoDocument(), tableName);
   return {
     repositories: store,
@@ -41,6 +42,6 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<APIGateway
   if (method !== 'POST') {
     return { statusCode: 405, headers: { allow: 'POST', 'content-type': 'application/json' }, body: JSON.stringify({ error: `webhook: ${method} is not allowed; Git hosts POST` }) };
   }
-  deps ??= depsFromEnv();
+  deps ??= webhookDepsFromEnv();
   return handleWebhook(hostOf(event.rawPath), event.headers ?? {}, rawBodyOf(event), deps);
 }

@@ -127,10 +127,9 @@ describe('private subnets, an allow-list and teardown-friendly settings', () => 
   });
 
   it('passes capacity settings and a prebuilt agent image through to the Lambdas', () => {
-    expect(env('SlipwayFunctionsAutoscaler')).toMatchObject({
-      USE_SPOT: 'true',
-      MAX_CONCURRENT_BUILDS: '3',
-      VCPU_QUOTA: '6',
+    // The autoscaler decides capacity; the planner compiles task sizes and the agent image.
+    expect(env('SlipwayFunctionsAutoscaler')).toMatchObject({ USE_SPOT: 'true', MAX_CONCURRENT_BUILDS: '3', VCPU_QUOTA: '6', DEFAULT_CPU: '1024' });
+    expect(env('SlipwayFunctionsPlanner')).toMatchObject({
       DEFAULT_CPU: '1024',
       DEFAULT_MEMORY: '2048',
       AGENT_IMAGE: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/agent:1',

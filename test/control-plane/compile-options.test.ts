@@ -67,6 +67,14 @@ describe('secret references with the planner\'s own options', () => {
     expect(deps.compile).toMatchObject({ accountId: '210987654321', partition: 'aws-cn', region: 'cn-north-1' });
   });
 
+  it('local mode passes its own secret check, and SECRETS_CHECK=local (which needed lambdas/ to import local/) is refused by name', async () => {
+    const base = { TABLE_NAME: 't', JOBS_QUEUE_URL: 'https://sqs.example/q' };
+    const deps = plannerDepsFromEnv({ ...base, SECRETS_CHECK: 'off' }, { secretCheck: async (refs) => new Set(refs.filter((r) => r.endsWith('/gone'))) });
+    expect([...(await deps.secretCheck!(['/slipway/a/b/kept', '/slipway/a/b/gone']))]).toEqual(['/slipway/a/b/gone']);
+    expect(plannerDepsFromEnv({ ...base, SECRETS_CHECK: 'off' }).secretCheck).toBeUndefined();
+    expect(() => plannerDepsFromEnv({ ...base, SECRETS_CHECK: 'local' })).toThrow(/SECRETS_CHECK="local"; expected aws or off \(local mode passes its secret store/);
+  });
+
   it('without ACCOUNT_ID a Secrets Manager reference is a deployment error that names the setting, not a silent SSM read', () => {
     expect(() => containerSecrets(secretPipeline('  path: /slipway/acme/app/registry'), { AWS_REGION: 'eu-west-1' })).toThrow(/needs the account id .*ACCOUNT_ID/);
   });

@@ -6,7 +6,8 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { BuildStore } from '../../../adapters/dynamodb/store.js';
 import { StageStore } from '../../../adapters/dynamodb/stage-store.js';
 import { sqsClient } from '../clients.js';
-import { requireEnv } from '../config.js';
+import { ENV } from '../../../core/config/lambda-env.js';
+import { requireEnv, type Env } from '../config.js';
 import { buildFinishedSender } from './commit-status.js';
 import { jsonLog, type ExecutionDeps } from './deps.js';
 
@@ -16,21 +17,21 @@ import { jsonLog, type ExecutionDeps } from './deps.js';
  */
 export function executionDepsFromEnv(
   source: string,
-  env: NodeJS.ProcessEnv = process.env,
+  env: Env = process.env,
   nudge: (log: ExecutionDeps['log']) => () => Promise<void> = () => async () => undefined,
 ): ExecutionDeps {
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
-  const tableName = requireEnv(env, 'TABLE_NAME', 'the build table');
+  const tableName = requireEnv(env, ENV.tableName, 'the build table');
   const store = new BuildStore(doc, tableName);
   const log = jsonLog(source);
   // Queue URLs are not endpoints (see clients.ts): local stand-ins name unresolvable hosts.
   const sqs = sqsClient();
-  const eventsQueueUrl = requireEnv(env, 'EVENTS_QUEUE_URL', "a finished build's commit status goes to the planner through it");
+  const eventsQueueUrl = requireEnv(env, ENV.eventsQueueUrl, "a finished build's commit status goes to the planner through it");
   return {
     store,
     stages: new StageStore(doc, tableName),
     sqs,
-    jobsQueueUrl: requireEnv(env, 'JOBS_QUEUE_URL', 'where ready stages go'),
+    jobsQueueUrl: requireEnv(env, ENV.jobsQueueUrl, 'where ready stages go'),
     postBuildStatus: buildFinishedSender(sqs, eventsQueueUrl),
     nudge: nudge(log),
     now: Date.now,

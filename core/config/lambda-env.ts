@@ -1,0 +1,136 @@
+// The control-plane Lambdas' environment variables, named once: the CDK construct sets them
+// (lib/functions/), the handlers' wiring reads them (lambdas/*), local mode sets them for
+// its runtime (local/up.ts). Pure data, so that lib/ can import it without runtime code.
+// test/cdk/lambda-env.test.ts synthesizes the stack and checks, per function, that what the
+// wiring reads is what the construct sets, and the reverse.
+
+export const LAMBDA_NAMES = ['webhook', 'planner', 'autoscaler', 'task-events', 'api'] as const;
+export type LambdaName = (typeof LAMBDA_NAMES)[number];
+
+export const ENV = {
+  /** The build table (core/builds/keys.ts). */
+  tableName: 'TABLE_NAME',
+  /** Webhook deliveries, restarts and finished builds' commit statuses, for the planner. */
+  eventsQueueUrl: 'EVENTS_QUEUE_URL',
+  /** Stages ready to start, for the autoscaler. */
+  jobsQueueUrl: 'JOBS_QUEUE_URL',
+  /** Where the autoscaler parks a job message it cannot decode. */
+  jobsDeadLetterQueueUrl: 'JOBS_DLQ_URL',
+  /** The build cluster (name or ARN). */
+  cluster: 'CLUSTER',
+  /** Comma-separated subnets of build tasks. */
+  subnetIds: 'SUBNET_IDS',
+  /** Comma-separated security groups of build tasks. */
+  securityGroupIds: 'SECURITY_GROUP_IDS',
+  /** `ENABLED` or `DISABLED` (awsvpc's assignPublicIp). */
+  assignPublicIp: 'ASSIGN_PUBLIC_IP',
+  taskExecutionRoleArn: 'TASK_EXECUTION_ROLE_ARN',
+  taskRoleArn: 'TASK_ROLE_ARN',
+  /** The log group of build containers (awslogs). */
+  buildLogGroup: 'BUILD_LOG_GROUP',
+  /** The agent image of each architecture (single-platform images). */
+  agentImageAmd64: 'AGENT_IMAGE_AMD64',
+  agentImageArm64: 'AGENT_IMAGE_ARM64',
+  /** One multi-arch agent image (a manifest list) for every architecture, instead of the two above. */
+  agentImage: 'AGENT_IMAGE',
+  /** With PARTITION: secret references are full ARNs of this account. */
+  accountId: 'ACCOUNT_ID',
+  partition: 'PARTITION',
+  /** SSM / Secrets Manager path of repository secrets. */
+  secretsPrefix: 'SECRETS_PREFIX',
+  defaultCpu: 'DEFAULT_CPU',
+  defaultMemory: 'DEFAULT_MEMORY',
+  /** Comma-separated `owner/name`; unset: every repository. */
+  allowedRepositories: 'ALLOWED_REPOSITORIES',
+  /** SSM path of each repository's webhook secret. */
+  webhookSecretsPrefix: 'WEBHOOK_SECRETS_PREFIX',
+  /** Secrets Manager secret of the Git host tokens (deployed). */
+  scmCredentialsSecretArn: 'SCM_CREDENTIALS_SECRET_ARN',
+  /** The Git host tokens as plain JSON (local mode only: deployed, the secret above holds them). */
+  scmCredentials: 'SCM_CREDENTIALS',
+  /** Nudged by an asynchronous invoke when work is queued or capacity freed. */
+  autoscalerFunctionName: 'AUTOSCALER_FUNCTION_NAME',
+  /** `aws` or `off`: whether the planner checks that a build's secrets exist. */
+  secretsCheck: 'SECRETS_CHECK',
+  maxConcurrentBuilds: 'MAX_CONCURRENT_BUILDS',
+  vcpuQuota: 'VCPU_QUOTA',
+  /** `true`: stages run on Fargate Spot unless they ask otherwise. */
+  useSpot: 'USE_SPOT',
+  /** The dashboard's address, for links in commit statuses. */
+  publicUrl: 'PUBLIC_URL',
+  /** Secrets Manager secret of the API's hashed bearer tokens. */
+  apiTokenSecretArn: 'API_TOKEN_SECRET_ARN',
+  /** The webhook's address, shown by `slipway repo add`. */
+  webhookUrl: 'WEBHOOK_URL',
+  /**
+   * Set by the Lambda runtime, never by the stack
+   * (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).
+   */
+  awsRegion: 'AWS_REGION',
+} as const;
+
+export type EnvName = (typeof ENV)[keyof typeof ENV];
+
+export interface FunctionEnv {
+  /** Set by the stack on every deployment, and read by the function's wiring. */
+  readonly always: readonly EnvName[];
+  /** Set by the stack only when the deployment's settings ask for it (e.g. an allow-list). */
+  readonly optional: readonly EnvName[];
+}
+
+/** Read by the wiring but never set by the stack: the Lambda runtime's own, and local mode's. */
+export const NOT_SET_BY_STACK: readonly EnvName[] = [ENV.awsRegion, ENV.scmCredentials];
+
+const AGENT_IMAGES: readonly EnvName[] = [ENV.agentImageAmd64, ENV.agentImageArm64, ENV.agentImage];
+
+/** What each function reads, and so what the stack sets for it. */
+export const FUNCTION_ENV: Record<LambdaName, FunctionEnv> = {
+  webhook: { always: [ENV.tableName, ENV.eventsQueueUrl, ENV.webhookSecretsPrefix], optional: [ENV.allowedRepositories] },
+  planner: {
+    always: [
+      ENV.tableName,
+      ENV.jobsQueueUrl,
+      ENV.scmCredentialsSecretArn,
+      ENV.autoscalerFunctionName,
+      ENV.secretsCheck,
+      ENV.publicUrl,
+      // The compiler's options (lambdas/planner/compile-options.ts).
+      ENV.taskExecutionRoleArn,
+      ENV.taskRoleArn,
+      ENV.buildLogGroup,
+      ENV.accountId,
+      ENV.partition,
+      ENV.secretsPrefix,
+      ENV.defaultCpu,
+      ENV.defaultMemory,
+    ],
+    optional: [...AGENT_IMAGES, ENV.allowedRepositories],
+  },
+  autoscaler: {
+    always: [
+      ENV.tableName,
+      ENV.jobsQueueUrl,
+      ENV.jobsDeadLetterQueueUrl,
+      ENV.eventsQueueUrl,
+      ENV.cluster,
+      ENV.subnetIds,
+      ENV.securityGroupIds,
+      ENV.assignPublicIp,
+      ENV.taskExecutionRoleArn,
+      ENV.taskRoleArn,
+      ENV.defaultCpu,
+      ENV.maxConcurrentBuilds,
+      ENV.vcpuQuota,
+      ENV.useSpot,
+    ],
+    optional: [],
+  },
+  'task-events': {
+    always: [ENV.tableName, ENV.jobsQueueUrl, ENV.eventsQueueUrl, ENV.autoscalerFunctionName, ENV.buildLogGroup],
+    optional: [],
+  },
+  api: {
+    always: [ENV.tableName, ENV.eventsQueueUrl, ENV.cluster, ENV.buildLogGroup, ENV.apiTokenSecretArn, ENV.webhookSecretsPrefix, ENV.webhookUrl],
+    optional: [],
+  },
+};

@@ -1,0 +1,49 @@
+// What one autoscaler pass works with and what it reports.
+
+import type { ECSClient } from '@aws-sdk/client-ecs';
+import type { Stage } from '../../core/builds/types.js';
+import type { StageJob } from '../../core/scaling/job.js';
+import type { ExecutionDeps } from '../shared/execution/deps.js';
+import type { ExecutionConfig } from './config.js';
+import type { ReconcileReport } from './reconcile.js';
+
+export interface AutoscalerDeps extends ExecutionDeps {
+  ecs: ECSClient;
+  config: ExecutionConfig;
+}
+
+export interface PassReport {
+  /** Job messages read (and deleted) this pass. */
+  sampled: number;
+  /** Stages waiting in the table this pass (what the decision saw). */
+  waiting: number;
+  started: { stageKey: string; taskArn: string; capacity: string; webhookToRunTaskMs?: number; queueWaitMs: number }[];
+  deferred: { stageKey: string; reason: string }[];
+  failed: { stageKey: string; message: string }[];
+  /** Starts that failed and will be tried again (capacity refusals, errors worth a retry). */
+  runTaskFailures: { stageKey: string; reason: string; kind: 'capacity' | 'retry' }[];
+  reconcile?: ReconcileReport;
+}
+
+/** A stage the pass may start, with its job. */
+export interface Waiting {
+  job: StageJob;
+  stage: Stage;
+}
+
+/** Queued (its dependencies are done) and not yet claimed by a task. */
+export function isWaiting(stage: Stage): boolean {
+  return stage.status === 'pending' && stage.queuedAt !== undefined && stage.taskArn === undefined;
+}
+
+/** Every active stage of a status, through the active-stages index (all pages). */
+export async function listAll(deps: AutoscalerDeps, status: 'pending' | 'running'): Promise<Stage[]> {
+  const out: Stage[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await deps.store.listActiveStages(status, { limit: 100, ...(cursor ? { cursor } : {}) });
+    out.push(...page.items);
+    cursor = page.cursor;
+  } while (cursor);
+  return out;
+}

@@ -1,0 +1,206 @@
+// Starting one stage: register its task definition, RunTask on Spot then on-demand, and
+// record the task on the stage; or count the failure and back off, or end the stage when
+// it cannot start (core/util/aws-errors.ts classifies what ECS answered).
+
+import { RunTaskCommand, type RunTaskCommandInput, type RunTaskCommandOutput, StopTaskCommand } from '@aws-sdk/client-ecs';
+import { isStageDone, startAttempt } from '../../core/builds/status.js';
+import { stageKey, type Stage } from '../../core/builds/types.js';
+import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
+import { startRetryDelayMs } from '../../core/scaling/decide-scale.js';
+import { runTaskTokens, type StageJob } from '../../core/scaling/job.js';
+import { classifyAwsError, describeAwsError, isEcsCapacityReason, type AwsErrorInfo } from '../../core/util/aws-errors.js';
+import { afterStageEnd } from '../shared/execution/stage-end.js';
+import type { ExecutionConfig } from './config.js';
+import { isWaiting, type AutoscalerDeps, type PassReport, type Waiting } from './deps.js';
+import { ensureTaskDefinition } from './register.js';
+
+/** Failed starts (errors, not waits) after which a stage ends `error`. */
+export const MAX_START_FAILURES = 8;  // with startRetryDelayMs: about 45 min of tries
+
+export type StartResult =
+  | { kind: 'started'; started: PassReport['started'][number] }
+  /** Capacity or quota refused it: it waits (the pass backs off capacity for everyone). */
+  | { kind: 'capacity'; reason: string }
+  /** An error worth another try: counted on the stage, retried after a back-off. */
+  | { kind: 'retry'; reason: string }
+  | { kind: 'failed'; message: string }
+  /** Started or finished by someone else meanwhile. */
+  | { kind: 'gone' };
+
+type Capacity = 'FARGATE' | 'FARGATE_SPOT';
+
+export async function startStage(deps: AutoscalerDeps, w: Waiting): Promise<StartResult> {
+  const { job } = w;
+  const { config } = deps;
+  // The index may lag behind: the stage as last written decides (and gives the attempt).
+  const stage = await deps.stages.getStageConsistent(job.buildId, job.stageNumber);
+  const attempt = stage && isWaiting(stage) ? startAttempt(stage) : null;
+  if (!stage || attempt === null) return { kind: 'gone' };
+
+  let taskDefinitionArn: string;
+  try {
+    taskDefinitionArn = await ensureTaskDefinition(deps.ecs, job.taskDefinition, {
+      ...(config.executionRoleArn ? { executionRoleArn: config.executionRoleArn } : {}),
+      ...(config.taskRoleArn ? { taskRoleArn: config.taskRoleArn } : {}),
+    });
+  } catch (err) {
+    const info = classifyAwsError(err);
+    return afterError(deps, stage, attempt, info, `RegisterTaskDefinition: ${describeAwsError(info)}`);
+  }
+
+  // A Spot interruption requeues on on-demand (the stage says so); otherwise Spot first when
+  // in use, for X86_64 and ARM64 alike. The sources disagree on ARM64: the ECS Developer
+  // Guide's "Fargate capacity provider considerations" still says Fargate Spot runs X86_64
+  // only, while the API Reference (CapacityProviderStrategyItem, the newer text) says
+  // "FARGATE_SPOT supports Linux tasks with the ARM64 architecture on platform version 1.4.0
+  // or later". We follow the API Reference; where a Region refuses, the refusal (an exception
+  // or a failures[] reason) sends the stage to on-demand in the same pass, below.
+  // https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CapacityProviderStrategyItem.html
+  // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html
+  const onDemand = job.onDemand === true || (stage.reason === 'spot-interrupted' && stage.capacity === 'FARGATE');
+  const spot = config.useSpot && !onDemand;
+  const capacities: Capacity[] = spot ? ['FARGATE_SPOT', 'FARGATE'] : ['FARGATE'];
+  const refusals: string[] = [];
+  let refusedForCapacity = true;
+  for (const capacity of capacities) {
+    const tokens = runTaskTokens(job.stageKey, attempt, spot ? capacity : undefined);
+    const input = runTaskInput(config, job, taskDefinitionArn, capacity, tokens);
+    let res: RunTaskCommandOutput;
+    try {
+      res = await deps.ecs.send(new RunTaskCommand(input));
+    } catch (err) {
+      const info = classifyAwsError(err);
+      const text = `RunTask on ${capacity}: ${describeAwsError(info)}`;
+      // The token already started this attempt's task with other parameters: that task is the stage's.
+      if (info.kind === 'conflict' && info.resourceIds?.[0]) return recordStarted(deps, w, stage, attempt, info.resourceIds[0], capacity);
+      // Anything but a throttle or a server fault from Spot (no capacity, a platform Spot does
+      // not offer, …): on-demand may still take it.
+      if (capacity === 'FARGATE_SPOT' && (info.kind === 'capacity' || info.kind === 'fatal')) {
+        deps.log('Fargate Spot refused; trying on-demand', { stageKey: job.stageKey, error: text });
+        refusals.push(text);
+        if (info.kind !== 'capacity') refusedForCapacity = false;
+        continue;
+      }
+      return afterError(deps, stage, attempt, info, [...refusals, text].join('; '));
+    }
+    const task = res.tasks?.[0];
+    if (task?.taskArn) return recordStarted(deps, w, stage, attempt, task.taskArn, capacity);
+    const reasons = (res.failures ?? []).map((f) => `${f.reason ?? 'unknown'}${f.detail ? ` (${f.detail})` : ''}`);
+    const text = `RunTask on ${capacity}: ${reasons.join('; ') || 'returned neither a task nor a failure'}`;
+    if (!reasons.some(isEcsCapacityReason)) refusedForCapacity = false;
+    refusals.push(text);
+    deps.log('RunTask failure', { stageKey: job.stageKey, capacity, reason: text });
+    // Spot without capacity: the same pass tries on-demand.
+  }
+  const reason = refusals.join('; ');
+  if (refusedForCapacity) {
+    await deps.stages.noteWaiting(job.buildId, job.stageNumber, `waiting: no Fargate capacity or quota (${reason}); retrying with back-off`);
+    return { kind: 'capacity', reason };
+  }
+  // failures[] reasons other than capacity: counted like errors, retried a few times.
+  return afterError(deps, stage, attempt, { kind: 'transient', retryable: true, name: 'RunTaskFailure', message: reason }, reason);
+}
+
+/**
+ * After an error starting a stage: capacity waits; a retryable error is counted on the
+ * stage and retried after a back-off, until MAX_START_FAILURES; anything else ends it.
+ */
+async function afterError(deps: AutoscalerDeps, stage: Stage, attempt: number, info: AwsErrorInfo, text: string): Promise<StartResult> {
+  const key = stageKey(stage.buildId, stage.number);
+  if (info.kind === 'capacity') {
+    await deps.stages.noteWaiting(stage.buildId, stage.number, `waiting: no Fargate capacity or quota (${text}); retrying with back-off`);
+    return { kind: 'capacity', reason: text };
+  }
+  const failures = (stage.startFailures ?? 0) + 1;
+  if (info.retryable && failures < MAX_START_FAILURES) {
+    const delay = startRetryDelayMs(failures);
+    const retryAfter = deps.now() + delay;
+    const noted = await deps.stages.noteStartFailure(stage.buildId, stage.number, {
+      attempt,
+      retryAfter,
+      message: `waiting: start failed ${failures} of at most ${MAX_START_FAILURES} times (${text}); next try after ${new Date(retryAfter).toISOString()}`,
+    });
+    deps.log('start failed; retrying with back-off', { stageKey: key, error: text, kind: info.kind, failures, retryInMs: delay });
+    return noted ? { kind: 'retry', reason: text } : { kind: 'gone' };
+  }
+  const message = info.retryable
+    ? `cannot start: ${failures} attempts failed; the last: ${text}`
+    : `cannot start: ${text}`;
+  const finished = await deps.stages.finish(stage.buildId, stage.number, { status: 'error', reason: 'could-not-start', message, finishedAt: deps.now() });
+  if (!finished) return { kind: 'gone' };
+  await afterStageEnd(deps, stage.buildId);
+  deps.log('stage could not start', { stageKey: key, error: text, kind: info.kind, failures });
+  return { kind: 'failed', message };
+}
+
+async function recordStarted(deps: AutoscalerDeps, w: Waiting, stage: Stage, attempt: number, taskArn: string, capacity: Capacity): Promise<StartResult> {
+  const { job } = w;
+  const startedAt = deps.now();
+  const marked = await deps.stages.markRunning(job.buildId, job.stageNumber, { attempt, taskArn, capacity, startedAt, cpu: job.cpu });
+  if (!marked) await stopOrphanedTask(deps, job, taskArn);
+  const queueWaitMs = startedAt - (stage.queuedAt ?? job.queuedAt);
+  const webhookToRunTaskMs = job.receivedAt !== undefined ? startedAt - job.receivedAt : undefined;
+  deps.log('stage started', { stageKey: job.stageKey, taskArn, capacity, queueWaitMs, webhookToRunTaskMs, ...metric({ QueueWait: queueWaitMs, ...(webhookToRunTaskMs !== undefined ? { WebhookToRunTask: webhookToRunTaskMs } : {}) }) });
+  return { kind: 'started', started: { stageKey: job.stageKey, taskArn, capacity, queueWaitMs, ...(webhookToRunTaskMs !== undefined ? { webhookToRunTaskMs } : {}) } };
+}
+
+/**
+ * RunTask went through but markRunning was refused. If the stage finished meanwhile
+ * (cancelled while pending, or failed by a reconcile) and not by this task's own events,
+ * nothing would ever stop this task: stop it. A refusal for any other reason (another
+ * pass already recorded the task) leaves it alone.
+ */
+async function stopOrphanedTask(deps: AutoscalerDeps, job: StageJob, taskArn: string): Promise<void> {
+  const current = await deps.stages.getStageConsistent(job.buildId, job.stageNumber);
+  if (!current || !isStageDone(current.status) || current.taskArn === taskArn) {
+    deps.log('RunTask succeeded but the stage had moved on', { stageKey: job.stageKey, taskArn, status: current?.status });
+    return;
+  }
+  const reason = current.reason === 'cancelled' ? 'build cancelled' : `stage already ${current.status}`;
+  await deps.ecs.send(new StopTaskCommand({ cluster: deps.config.cluster, task: taskArn, reason }));
+  deps.log('stopped a task started for a finished stage', { stageKey: job.stageKey, taskArn, status: current.status, reason });
+}
+
+export function runTaskInput(
+  config: ExecutionConfig,
+  job: StageJob,
+  taskDefinitionArn: string,
+  capacity: 'FARGATE' | 'FARGATE_SPOT',
+  tokens: { clientToken: string; startedBy: string },
+): RunTaskCommandInput {
+  const overrides = (job.runTask.overrides ?? {}) as NonNullable<RunTaskCommandInput['overrides']>;
+  // The agent always learns its stage id, and the task events carry it back.
+  const containerOverrides = [...(overrides.containerOverrides ?? [])];
+  const agentIndex = containerOverrides.findIndex((o) => o.name === AGENT_CONTAINER);
+  const agent = agentIndex >= 0 ? containerOverrides[agentIndex]! : { name: AGENT_CONTAINER };
+  const environment = (agent.environment ?? []).filter((e) => e.name !== AGENT_ENV.stageId);
+  environment.push({ name: AGENT_ENV.stageId, value: job.stageKey });
+  const withStage = { ...agent, environment };
+  if (agentIndex >= 0) containerOverrides[agentIndex] = withStage;
+  else containerOverrides.push(withStage);
+  return {
+    ...(job.runTask as Partial<RunTaskCommandInput>),
+    cluster: config.cluster,
+    taskDefinition: taskDefinitionArn,
+    count: 1,
+    clientToken: tokens.clientToken,
+    startedBy: tokens.startedBy,
+    capacityProviderStrategy: [{ capacityProvider: capacity, weight: 1 }],
+    networkConfiguration: {
+      awsvpcConfiguration: {
+        subnets: config.subnets,
+        ...(config.securityGroups.length ? { securityGroups: config.securityGroups } : {}),
+        assignPublicIp: config.assignPublicIp,
+      },
+    },
+    overrides: { ...overrides, containerOverrides },
+  };
+}
+
+/** CloudWatch embedded metric format: the log line becomes metrics without an API call. */
+function metric(values: Record<string, number>): Record<string, unknown> {
+  return {
+    _aws: { Timestamp: Date.now(), CloudWatchMetrics: [{ Namespace: 'Slipway', Dimensions: [[]], Metrics: Object.keys(values).map((Name) => ({ Name, Unit: 'Milliseconds' })) }] },
+    ...values,
+  };
+}

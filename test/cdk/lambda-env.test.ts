@@ -1,0 +1,105 @@
+// The Lambdas' environment, named once (core/config/lambda-env.ts): for each function the
+// variables its wiring reads are exactly the ones the synthesized stack sets for it — none
+// missing (a handler failing on its first event in AWS), none extra (settings nothing reads).
+// The reads are observed, not declared: each function's wiring runs over an environment
+// that records every name asked for.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENV, FUNCTION_ENV, LAMBDA_NAMES, NOT_SET_BY_STACK, type LambdaName } from '../../core/config/lambda-env.js';
+import { apiDepsFromEnv } from '../../lambdas/api/wiring.js';
+import { autoscalerDepsFromEnv } from '../../lambdas/autoscaler/handler.js';
+import { plannerDepsFromEnv } from '../../lambdas/planner/deps.js';
+import type { Env } from '../../lambdas/shared/config.js';
+import { taskEventsDepsFromEnv } from '../../lambdas/task-events/handler.js';
+import { webhookDepsFromEnv } from '../../lambdas/webhook/handler.js';
+import { fixtureProps, logicalIds, synthSlipway, type Synthesized } from './synth.js';
+
+const FUNCTION_IDS: Record<LambdaName, string> = {
+  webhook: 'SlipwayFunctionsWebhook',
+  planner: 'SlipwayFunctionsPlanner',
+  autoscaler: 'SlipwayFunctionsAutoscaler',
+  'task-events': 'SlipwayFunctionsTaskEvents',
+  api: 'SlipwayFunctionsApi',
+};
+
+/** Each function's wiring, as its handler runs it on the first event. */
+const WIRING: Record<LambdaName, (env: Env) => unknown> = {
+  webhook: (env) => webhookDepsFromEnv(env),
+  planner: (env) => plannerDepsFromEnv(env),
+  autoscaler: (env) => autoscalerDepsFromEnv(env),
+  // The default reader: CloudWatch Logs of BUILD_LOG_GROUP, as deployed.
+  'task-events': (env) => taskEventsDepsFromEnv(env),
+  api: (env) => apiDepsFromEnv(env),
+};
+
+/** Values for what the template holds as CloudFormation references, in the shape the wiring checks. */
+const PLACEHOLDERS: Partial<Record<string, string>> = {
+  [ENV.accountId]: '123456789012',
+  [ENV.partition]: 'aws',
+  [ENV.publicUrl]: 'https://d111111abcdef8.cloudfront.net',
+  [ENV.webhookUrl]: 'https://hooks.lambda-url.us-east-1.on.aws/hooks',
+};
+
+function deployedEnv(variables: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, typeof value === 'string' ? value : (PLACEHOLDERS[name] ?? `resolved-${name}`)]));
+}
+
+/** The names a function's wiring reads from an environment holding `values`. */
+function namesRead(name: LambdaName, values: Record<string, string>): string[] {
+  const read = new Set<string>();
+  const env = new Proxy(values, {
+    get(target, key) {
+      if (typeof key === 'string') read.add(key);
+      return Reflect.get(target, key);
+    },
+  });
+  WIRING[name](env);
+  return [...read].sort();
+}
+
+const variants = [
+  { name: 'defaults', props: fixtureProps() },
+  // The settings that add optional variables: an allow-list, one multi-arch agent image.
+  { name: 'allow-list and one agent image', props: fixtureProps({ allowedRepositories: ['acme/api'], agentImage: { uri: '123456789012.dkr.ecr.us-east-1.amazonaws.com/agent:1' } }) },
+];
+
+for (const variant of variants) {
+  describe(`Lambda environment (${variant.name})`, () => {
+    let s: Synthesized;
+    beforeAll(() => {
+      s = synthSlipway(variant.props, { nag: false, bundle: false, validate: false });
+    });
+    afterAll(() => s?.cleanup());
+
+    const variablesOf = (name: LambdaName): Record<string, unknown> => {
+      const id = logicalIds(s.json, 'AWS::Lambda::Function', FUNCTION_IDS[name]).find((i) => !i.includes('Role'));
+      if (!id) throw new Error(`no function for ${name} in the template`);
+      const props = s.json.Resources[id]!.Properties as { Environment?: { Variables?: Record<string, unknown> } };
+      return props.Environment?.Variables ?? {};
+    };
+
+    it.each(LAMBDA_NAMES)('%s: its wiring reads every variable the stack sets for it, and the stack sets every one it reads', (name) => {
+      const set = Object.keys(variablesOf(name)).sort();
+      const read = namesRead(name, deployedEnv(variablesOf(name)));
+      // Optional ones are read when present; the stack leaves them out when the settings do.
+      const maySkip: readonly string[] = [...NOT_SET_BY_STACK, ...FUNCTION_ENV[name].optional];
+      const notSet = read.filter((v) => !set.includes(v) && !maySkip.includes(v));
+      const unread = set.filter((v) => !read.includes(v));
+      expect(notSet, `${name} reads ${notSet.join(', ')}, which the stack does not set`).toEqual([]);
+      expect(unread, `the stack sets ${unread.join(', ')} on ${name}, which nothing reads`).toEqual([]);
+    });
+
+    it.each(LAMBDA_NAMES)('%s: the stack sets what core/config/lambda-env.ts says it always sets, and only names listed there', (name) => {
+      const set = Object.keys(variablesOf(name));
+      const { always, optional } = FUNCTION_ENV[name];
+      expect(always.filter((v) => !set.includes(v)), `${name}: always-set variables missing`).toEqual([]);
+      expect(set.filter((v) => !always.includes(v as never) && !optional.includes(v as never)), `${name}: variables not listed`).toEqual([]);
+    });
+  });
+}
+
+describe('Lambda environment names', () => {
+  it('names each variable once', () => {
+    const names = Object.values(ENV);
+    expect(names.filter((n, i) => names.indexOf(n) !== i)).toEqual([]);
+  });
+});
