@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { documentClient } from '../adapters/dynamodb/client.js';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { BuildStore } from '../adapters/dynamodb/store.js';
 import type { BuildDetail } from '../core/builds/types.js';
@@ -140,7 +140,7 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
       plane.nudge();
       return outcome.kind === 'skipped' ? { skipped: outcome.reason } : { buildId: outcome.buildId };
     };
-    const doc = DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
+    const doc = documentClient(ddb);
     const store = new BuildStore(doc, LOCAL_TABLE);
     const webhookSecrets = localWebhookSecrets(slipwayHome(env));
     const api = apiDepsFromEnv(process.env, {

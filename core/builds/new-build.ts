@@ -52,20 +52,6 @@ export function buildRecord(input: NewBuildInput, overrides: Partial<Build> = {}
   };
 }
 
-/** Stage names that may start now: all their dependencies finished well (none at creation). */
-export function readyStages(stages: readonly Stage[]): Stage[] {
-  const byName = new Map(stages.map((s) => [s.name, s]));
-  return stages.filter(
-    (s) =>
-      s.status === 'pending' &&
-      s.dependsOn.every((d) => {
-        const dep = byName.get(d);
-        // A dependency left out by its trigger counts as done, as in Drone.
-        return !dep || dep.status === 'success' || dep.status === 'skipped';
-      }),
-  );
-}
-
 /**
  * Stage notes are stored on the stage item: a bound keeps it far below DynamoDB's 400 KB
  * per item (at most 20 × 500 characters, ≤ 30 KB in UTF-8) however many steps a

@@ -364,12 +364,65 @@ export interface DependencyDecision {
   skip: { stage: Stage; message: string; reason?: StageOutcomeReason }[];
 }
 
+/** What a waiting stage's dependencies decide for it. */
+export type DependencyVerdict =
+  | { kind: 'wait' }
+  | { kind: 'run' }
+  /** `dependencyFailed`: skipped because something before it failed (or the build was cancelled). */
+  | { kind: 'skip'; message: string; dependencyFailed: boolean };
+
 /**
- * Drone's rules for pipelines with `depends_on`: a stage waits until every stage it
- * depends on is done; then it runs if they all passed (skipped counts as passed) and
- * its trigger status allows success (onSuccess, default true), or if one failed and
- * it allows failure (onFailure, default false); otherwise it is skipped. A cancelled
- * build runs nothing more. A stage waiting on its dependencies is pending with no queuedAt.
+ * The one "stage is ready" rule, Drone's for pipelines with `depends_on`
+ * (drone/drone operator/manager/util.go areDepsComplete, teardown.go scheduleDownstream and
+ * cancelDownstream, trigger/dag/dag.go dependencies):
+ * - a dependency that no stage of the build has is ignored: Drone's DAG drops a name it has
+ *   no vertex for, and areDepsComplete looks only at siblings that exist (lint reports such
+ *   a name; the compiler drops it too), so a stage whose dependencies are all unknown runs;
+ * - the stage waits while any dependency is not done;
+ * - then it runs if they all passed (skipped counts as passed, unless it was skipped after a
+ *   failure: `failedUpstream`) and its trigger status allows success (onSuccess, default
+ *   true), or if one failed and it allows failure (onFailure, default false); otherwise it
+ *   is skipped. A cancelled build runs nothing more.
+ */
+export function dependencyVerdict(
+  stage: Pick<Stage, 'dependsOn' | 'onSuccess' | 'onFailure'>,
+  statusOf: ReadonlyMap<string, StageStatus>,
+  failedUpstream: ReadonlySet<string>,
+  buildKilled = false,
+): DependencyVerdict {
+  const deps = stage.dependsOn.flatMap((name) => {
+    const status = statusOf.get(name);
+    return status === undefined ? [] : [{ name, status }];
+  });
+  if (!deps.every((d) => isStageDone(d.status))) return { kind: 'wait' };
+  const failed = deps.filter((d) => (d.status !== 'success' && d.status !== 'skipped') || failedUpstream.has(d.name));
+  if (buildKilled || failed.some((d) => d.status === 'killed')) return { kind: 'skip', message: 'the build was cancelled', dependencyFailed: true };
+  if (failed.length > 0 && !(stage.onFailure ?? false)) {
+    const what = failed.map((d) => `${d.name} (${failedUpstream.has(d.name) ? 'skipped after a failure' : d.status})`).join(', ');
+    return { kind: 'skip', message: `depends on ${what}, which did not pass`, dependencyFailed: true };
+  }
+  if (failed.length === 0 && !(stage.onSuccess ?? true)) {
+    return { kind: 'skip', message: 'runs only when a dependency fails (trigger status: failure), and all passed', dependencyFailed: false };
+  }
+  return { kind: 'run' };
+}
+
+/** Stages skipped because something before them failed: they count as failed for their own dependents. */
+function failedUpstreamOf(stages: readonly Stage[]): Set<string> {
+  return new Set(stages.filter((s) => s.status === 'skipped' && s.reason === 'dependency-failed').map((s) => s.name));
+}
+
+/** Pending stages that may start now by dependencyVerdict (those without dependencies at once). */
+export function readyStages(stages: readonly Stage[]): Stage[] {
+  const statusOf = new Map(stages.map((s) => [s.name, s.status]));
+  const failedUpstream = failedUpstreamOf(stages);
+  return stages.filter((s) => s.status === 'pending' && dependencyVerdict(s, statusOf, failedUpstream).kind === 'run');
+}
+
+/**
+ * The stages waiting on their dependencies (pending with no queuedAt) that the last stage
+ * end decided, by dependencyVerdict: those to enqueue, and those that will not run, with
+ * why. Skips cascade: a skipped stage's dependents are decided in the same call.
  */
 export function resolveDependents(stages: Stage[], buildKilled = false): DependencyDecision {
   const status = new Map(stages.map((s) => [s.name, s.status]));
@@ -377,30 +430,21 @@ export function resolveDependents(stages: Stage[], buildKilled = false): Depende
   const skip: DependencyDecision['skip'] = [];
   let changed = true;
   const decided = new Set<string>();
-  // Skipped because something before it failed: counts as failed for its own dependents.
-  const failedUpstream = new Set<string>(stages.filter((s) => s.status === 'skipped' && s.reason === 'dependency-failed').map((s) => s.name));
+  const failedUpstream = failedUpstreamOf(stages);
   while (changed) {
     changed = false;
     for (const stage of stages) {
       if (decided.has(stage.name) || stage.status !== 'pending' || stage.queuedAt !== undefined || stage.dependsOn.length === 0) continue;
-      const deps = stage.dependsOn.map((name) => ({ name, status: status.get(name) }));
-      const missing = deps.filter((d) => d.status === undefined);
-      if (missing.length === 0 && !deps.every((d) => isStageDone(d.status!))) continue;
-      const failed = deps.filter((d) => d.status !== undefined && ((d.status !== 'success' && d.status !== 'skipped') || failedUpstream.has(d.name)));
-      let message: string | undefined;
-      if (missing.length > 0) message = `depends on ${missing.map((d) => d.name).join(', ')}, which this build does not have`;
-      else if (buildKilled || failed.some((d) => d.status === 'killed')) message = 'the build was cancelled';
-      else if (failed.length > 0 && !(stage.onFailure ?? false)) message = `depends on ${failed.map((d) => `${d.name} (${failedUpstream.has(d.name) ? 'skipped after a failure' : d.status})`).join(', ')}, which did not pass`;
-      else if (failed.length === 0 && !(stage.onSuccess ?? true)) message = 'runs only when a dependency fails (trigger status: failure), and all passed';
+      const verdict = dependencyVerdict(stage, status, failedUpstream, buildKilled);
+      if (verdict.kind === 'wait') continue;
       decided.add(stage.name);
       changed = true;
-      if (message === undefined) {
+      if (verdict.kind === 'run') {
         enqueue.push(stage);
       } else {
-        const upstreamFailed = missing.length > 0 || failed.length > 0 || buildKilled;
-        skip.push({ stage, message, ...(upstreamFailed ? { reason: 'dependency-failed' as const } : {}) });
+        skip.push({ stage, message: verdict.message, ...(verdict.dependencyFailed ? { reason: 'dependency-failed' as const } : {}) });
         status.set(stage.name, 'skipped');
-        if (upstreamFailed) failedUpstream.add(stage.name);
+        if (verdict.dependencyFailed) failedUpstream.add(stage.name);
       }
     }
   }

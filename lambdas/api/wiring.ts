@@ -3,10 +3,9 @@
 // and no authorizer. The API holds no Git host credentials: restarts and the final status
 // of a build cancelled before anything ran go to the planner through the events queue.
 
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ECSClient, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { documentClient } from '../../adapters/dynamodb/client.js';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { BuildStore } from '../../adapters/dynamodb/store.js';
 import { ENV } from '../../core/config/lambda-env.js';
@@ -43,7 +42,7 @@ export interface ApiWiringOptions {
 export function apiDepsFromEnv(env: Env = process.env, options: ApiWiringOptions = {}): ApiDeps {
   const tableName = requireEnv(env, ENV.tableName, 'the build table');
   const cluster = requireEnv(env, ENV.cluster, 'StopTask of cancelled builds');
-  const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+  const doc = documentClient();
   const store = new BuildStore(doc, tableName);
   const ecs = new ECSClient({});
   const log = (message: string, fields: Record<string, unknown> = {}) => console.log(JSON.stringify({ source: 'api', message, ...fields }));

@@ -8,7 +8,8 @@
 
 import { type BuildStore, MAX_STAGES_PER_BUILD } from '../../adapters/dynamodb/store.js';
 import type { StageStore } from '../../adapters/dynamodb/stage-store.js';
-import { buildRecord, newBuildRecords, readyStages } from '../../core/builds/new-build.js';
+import { buildRecord, newBuildRecords } from '../../core/builds/new-build.js';
+import { readyStages } from '../../core/builds/status.js';
 import type { Build, Repository, Stage } from '../../core/builds/types.js';
 import type { BuildContext, RepoInfo } from '../../core/pipeline/context.js';
 import { CompileError, compileManifest, type CompileResult } from '../../core/pipeline/compile.js';

@@ -2,19 +2,18 @@
 // own AWS_ENDPOINT_URL_* variables point them at the local stand-ins.
 
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { documentClient } from '../../adapters/dynamodb/client.js';
 
 function lazy<T>(make: () => T): () => T {
   let value: T | undefined;
   return () => (value ??= make());
 }
 
-export const dynamoDocument = /* @__PURE__ */ lazy(() => DynamoDBDocumentClient.from(new DynamoDBClient({})));
+export const dynamoDocument = /* @__PURE__ */ lazy(() => documentClient());
 // The queue URL's host is not an endpoint to follow: local stand-ins name queues
 // `sqs.<region>.localhost`, which only the configured endpoint reaches. In AWS both agree.
 export const sqsClient = /* @__PURE__ */ lazy(() => new SQSClient({ useQueueUrlAsEndpoint: false }));

@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { documentClient } from '../../adapters/dynamodb/client.js';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { startDynamoDb, type LocalDynamoDb } from '../../local/dynamodb.js';
 import { ensureTable } from '../../lambdas/shared/table.js';
@@ -28,7 +28,7 @@ beforeAll(async () => {
   db = await startDynamoDb({ eventualConsistency: { lagMs: 60_000 } });
   client = new DynamoDBClient({ endpoint: db.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   await ensureTable(client, table);
-  const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  const doc = documentClient(client);
   store = new BuildStore(doc, table);
   stages = new StageStore(doc, table);
 });

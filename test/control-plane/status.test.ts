@@ -7,6 +7,7 @@ import {
   buildStatusOf,
   commitState,
   movesForward,
+  readyStages,
   resolveDependents,
   stageOutcome,
   stagePhase,
@@ -247,12 +248,42 @@ describe('resolveDependents (Drone depends_on + trigger status)', () => {
     const d = resolveDependents([s('a', 'failure'), s('b', 'skipped', ['a'], { reason: 'dependency-failed' }), s('x', 'success'), s('c', 'pending', ['b', 'x'])]);
     expect(names(d)).toEqual({ enqueue: [], skip: ['c'] });
   });
-  it('a cancelled build runs nothing more; unknown dependency is skipped with a reason', () => {
+  it('a cancelled build runs nothing more', () => {
     expect(names(resolveDependents([s('a', 'success'), s('b', 'pending', ['a'])], true))).toEqual({ enqueue: [], skip: ['b'] });
-    expect(resolveDependents([s('b', 'pending', ['nope'])]).skip[0]?.message).toContain('nope');
+  });
+  // drone/drone trigger/dag/dag.go dependencies() skips a name with no vertex, and
+  // operator/manager/util.go areDepsComplete() looks only at stages that exist.
+  it('a dependency no stage of the build has is ignored, as in Drone (dag.go, areDepsComplete)', () => {
+    expect(names(resolveDependents([s('b', 'pending', ['nope'])]))).toEqual({ enqueue: ['b'], skip: [] });
+    expect(names(resolveDependents([s('a', 'running'), s('b', 'pending', ['a', 'nope'])]))).toEqual({ enqueue: [], skip: [] });
+    expect(names(resolveDependents([s('a', 'failure'), s('b', 'pending', ['a', 'nope'])]))).toEqual({ enqueue: [], skip: ['b'] });
   });
   it('ignores stages already queued or without dependencies', () => {
     expect(names(resolveDependents([s('a', 'success'), s('b', 'pending', ['a'], { queuedAt: 5 }), s('c', 'pending')]))).toEqual({ enqueue: [], skip: [] });
+  });
+});
+
+describe('readyStages: the planner and the stage end decide by the one rule', () => {
+  const s = (name: string, status: StageStatus, dependsOn: string[] = [], extra: Partial<Stage> = {}): Stage =>
+    stage({ name, status, dependsOn, taskArn: undefined, ...extra });
+  const ready = (stages: Stage[]) => readyStages(stages).map((x) => x.name);
+
+  it('stages without dependencies, and those whose dependencies passed', () => {
+    expect(ready([s('a', 'pending'), s('b', 'pending', ['a'])])).toEqual(['a']);
+    expect(ready([s('a', 'success'), s('c', 'skipped'), s('b', 'pending', ['a', 'c'])])).toEqual(['b']);
+  });
+  it('a dependency no stage has is ignored; a failed one keeps the stage from running', () => {
+    expect(ready([s('b', 'pending', ['nope'])])).toEqual(['b']);
+    expect(ready([s('a', 'failure'), s('b', 'pending', ['a'])])).toEqual([]);
+    expect(ready([s('a', 'failure'), s('b', 'pending', ['a'], { onFailure: true })])).toEqual(['b']);
+  });
+  it('trigger status failure only: not ready when every dependency passed (resolveDependents skips it)', () => {
+    const stages = [s('a', 'success'), s('n', 'pending', ['a'], { onFailure: true, onSuccess: false })];
+    expect(ready(stages)).toEqual([]);
+    expect(resolveDependents(stages).skip.map((x) => x.stage.name)).toEqual(['n']);
+  });
+  it('a skip after a failure counts as failed for its dependents', () => {
+    expect(ready([s('a', 'failure'), s('b', 'skipped', ['a'], { reason: 'dependency-failed' }), s('c', 'pending', ['b'])])).toEqual([]);
   });
 });
 

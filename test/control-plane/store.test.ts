@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DescribeTableCommand, DescribeTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { MARSHALL_OPTIONS, documentClient } from '../../adapters/dynamodb/client.js';
 import { BuildStore, type NewBuild } from '../../adapters/dynamodb/store.js';
 import { buildId, type Build, type Stage, type StepRecord } from '../../core/builds/types.js';
 import { DELIVERY_TTL_SECONDS, GSI_ACTIVE_STAGES, GSI_RECENT } from '../../adapters/dynamodb/keys.js';
@@ -91,6 +93,16 @@ describe('table definition', () => {
     expect(parseBuildId('org/app#x')).toBeNull();
     expect(parseStageKey('group/sub/app#3/2')).toEqual({ buildId: 'group/sub/app#3', stageNumber: 2 });
     expect(parseStageKey('org/app#3')).toBeNull();
+  });
+});
+
+describe('document client (adapters/dynamodb/client.ts)', () => {
+  it('is the one the stores use: an undefined optional field is left out, not a refused write', async () => {
+    const doc = documentClient(db.client);
+    await doc.send(new PutCommand({ TableName: db.tableName, Item: { PK: 'TEST#marshal', SK: 'TEST', kept: 'yes', absent: undefined } }));
+    const { Item } = await doc.send(new GetCommand({ TableName: db.tableName, Key: { PK: 'TEST#marshal', SK: 'TEST' }, ConsistentRead: true }));
+    expect(Item).toEqual({ PK: 'TEST#marshal', SK: 'TEST', kept: 'yes' });
+    expect(db.doc.config.translateConfig?.marshallOptions).toEqual(MARSHALL_OPTIONS);
   });
 });
 

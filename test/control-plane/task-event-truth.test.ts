@@ -6,7 +6,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { documentClient } from '../../adapters/dynamodb/client.js';
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { startDynamoDb, type LocalDynamoDb } from '../../local/dynamodb.js';
 import { startSqs, type LocalSqs } from '../../local/sqs.js';
@@ -35,7 +35,7 @@ beforeAll(async () => {
   [db, sqsServer] = await Promise.all([startDynamoDb({ eventualConsistency: { lagMs: 60_000 } }), startSqs()]);
   client = new DynamoDBClient({ endpoint: db.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   await ensureTable(client, table);
-  const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  const doc = documentClient(client);
   sqs = new SQSClient({ endpoint: sqsServer.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, useQueueUrlAsEndpoint: false });
   jobsUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'truth-jobs' }))).QueueUrl!;
   deps = {

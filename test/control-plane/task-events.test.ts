@@ -6,7 +6,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { documentClient } from '../../adapters/dynamodb/client.js';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { startLocalAws, type LocalAws } from '../../local/aws.js';
@@ -35,7 +35,7 @@ beforeAll(async () => {
   Object.assign(process.env, env);
   const ddb = new DynamoDBClient(aws.clientConfig('dynamodb'));
   await ensureTable(ddb, 'cp-builds');
-  const doc = DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
+  const doc = documentClient(ddb);
   store = new BuildStore(doc, 'cp-builds');
   stages = new StageStore(doc, 'cp-builds');
   // fauxqs names queues `sqs.<region>.localhost`: send to the endpoint, not the URL's host.

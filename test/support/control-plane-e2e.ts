@@ -15,7 +15,7 @@ import examples from '@octokit/webhooks-examples/api.github.com/index.json' with
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { documentClient } from '../../adapters/dynamodb/client.js';
 import { startLocalAws, type LocalAws } from '../../local/aws.js';
 import type { EventDeliveryOptions } from '../../local/ecs/events.js';
 import { secretReference } from '../../local/secrets.js';
@@ -112,7 +112,7 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
   const ddb = new DynamoDBClient(aws.clientConfig('dynamodb'));
   const table = `${options.name}-builds`;
   await ensureTable(ddb, table);
-  const store = new BuildStore(DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } }), table);
+  const store = new BuildStore(documentClient(ddb), table);
   const sqs = new SQSClient(aws.clientConfig('sqs'));
   const queue = async (QueueName: string) => (await sqs.send(new CreateQueueCommand({ QueueName, Attributes: { VisibilityTimeout: '5' } }))).QueueUrl!;
   // The queue URLs as fauxqs names them (sqs.<region>.localhost): the handlers must reach

@@ -1,7 +1,8 @@
 // DynamoDB Local (through the local stand-in) with the build table created, for tests.
 
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { documentClient } from '../../adapters/dynamodb/client.js';
 import { startDynamoDb } from '../../local/dynamodb.js';
 import { ensureTable } from '../../lambdas/shared/table.js';
 
@@ -29,7 +30,7 @@ export async function startDynamoLocal(tableName = 'slipway-test'): Promise<Loca
   return {
     endpoint: server.endpoint,
     client,
-    doc: DynamoDBDocumentClient.from(client),
+    doc: documentClient(client),
     tableName,
     stop: async () => {
       client.destroy();

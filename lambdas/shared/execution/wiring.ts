@@ -1,8 +1,7 @@
 // The execution Lambdas' dependencies built from the environment (AWS and local mode alike:
 // `new XClient({})` follows AWS_ENDPOINT_URL_*).
 
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { documentClient } from '../../../adapters/dynamodb/client.js';
 import { BuildStore } from '../../../adapters/dynamodb/store.js';
 import { StageStore } from '../../../adapters/dynamodb/stage-store.js';
 import { sqsClient } from '../clients.js';
@@ -20,7 +19,7 @@ export function executionDepsFromEnv(
   env: Env = process.env,
   nudge: (log: ExecutionDeps['log']) => () => Promise<void> = () => async () => undefined,
 ): ExecutionDeps {
-  const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+  const doc = documentClient();
   const tableName = requireEnv(env, ENV.tableName, 'the build table');
   const store = new BuildStore(doc, tableName);
   const log = jsonLog(source);
