@@ -1,0 +1,165 @@
+// The corpus figure: of the docker pipelines in real public `.drone.yml` files
+// (test/fixtures/corpus, sources in its SOURCES.md), how many run on Slipway, and why the
+// others do not. Used by test/pipeline/corpus.test.ts (a floor on the figure) and by
+// `npm run bench -- corpus` (prints it).
+//
+// A pipeline "runs" when it compiles to a task with no error of its own and is not skipped.
+// Triggers are set aside: a pipeline that runs only on tags still counts once it compiles,
+// since the question is whether Slipway can run it, not whether this one push triggers it.
+// The build is a push to main of the file's repository.
+
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { cliContext, CLI_COMPILE_OPTIONS } from '../../cli/commands/compile.js';
+import { compileManifest } from '../../core/pipeline/compile.js';
+import { loadManifest } from '../../core/pipeline/load.js';
+import { emptyConditions } from '../../core/pipeline/parse.js';
+
+export interface CorpusFile {
+  /** `<owner>__<repo>.yml` */
+  name: string;
+  text: string;
+}
+
+export interface PipelineVerdict {
+  file: string;
+  pipeline: string;
+  runs: boolean;
+  /** Why it does not run, with names and numbers taken out so that reasons can be counted. */
+  reason?: string;
+  /** The message as given. */
+  detail?: string;
+}
+
+export interface CorpusFigure {
+  files: number;
+  /** Files in Drone 0.8's format (top-level `pipeline:` map), not counted in the figure. */
+  legacyFiles: number;
+  /** Docker pipelines of the Drone 1.x files. */
+  pipelines: number;
+  running: number;
+  /** running / pipelines, 0…1. */
+  share: number;
+  /** Reason → pipelines, most frequent first. */
+  reasons: [string, number][];
+  verdicts: PipelineVerdict[];
+}
+
+export const CORPUS_DIR = new URL('../../test/fixtures/corpus/', import.meta.url);
+
+export function readCorpus(dir: URL = CORPUS_DIR): CorpusFile[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yml'))
+    .sort()
+    .map((name) => ({ name, text: readFileSync(join(dir.pathname, name), 'utf8') }));
+}
+
+interface DockerDocument {
+  name: string;
+  /** Lines [from, to) of its document. */
+  from: number;
+  to: number;
+}
+
+/** The docker pipelines of a file as plain YAML sees them (independent of our parser). */
+function dockerDocuments(text: string): { legacy: boolean; pipelines: DockerDocument[] } {
+  const lineOf = (offset: number) => text.slice(0, offset).split('\n').length;
+  const docs = parseAllDocuments(text);
+  const list = Array.isArray(docs) ? docs : [docs];
+  const pipelines: DockerDocument[] = [];
+  let legacy = false;
+  list.forEach((doc, i) => {
+    const value = doc.toJS({ maxAliasCount: 10_000 }) as Record<string, unknown> | null;
+    if (!value || typeof value !== 'object') return;
+    if (value.kind === undefined && 'pipeline' in value) legacy = true;
+    if (String(value.kind).toLowerCase() !== 'pipeline') return;
+    const type = value.type === undefined ? 'docker' : String(value.type);
+    if (type !== 'docker') return;
+    const from = lineOf(doc.contents?.range[0] ?? 0);
+    const next = list.slice(i + 1).find((d) => d.contents);
+    const to = next ? lineOf(next.contents!.range[0]) : Number.MAX_SAFE_INTEGER;
+    pipelines.push({ name: value.name === undefined ? 'default' : String(value.name), from, to });
+  });
+  return { legacy, pipelines };
+}
+
+/** A message with its names, numbers and paths taken out, so that equal causes count together. */
+export function reasonOf(message: string): string {
+  return message
+    .replace(/^compile: pipeline "[^"]*": /, 'compile: ')
+    .replace(/"[^"]*"/g, '"…"')
+    .replace(/Docker daemon for \S+ \(/, 'Docker daemon for IMAGE (')
+    .replace(/\[\d+\]/g, '[]')
+    .replace(/\b\d+(\.\d+)?\b/g, 'N')
+    .replace(/\(first at line N\)/, '')
+    .slice(0, 110)
+    .trim();
+}
+
+export function measureCorpus(files: readonly CorpusFile[]): CorpusFigure {
+  const verdicts: PipelineVerdict[] = [];
+  let legacyFiles = 0;
+  for (const file of files) {
+    const { legacy, pipelines } = dockerDocuments(file.text);
+    if (legacy) {
+      legacyFiles++;
+      continue;
+    }
+    verdicts.push(...measureFile(file, pipelines));
+  }
+  const running = verdicts.filter((v) => v.runs).length;
+  const counts = new Map<string, number>();
+  for (const v of verdicts) if (!v.runs) counts.set(v.reason!, (counts.get(v.reason!) ?? 0) + 1);
+  const reasons = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  return { files: files.length, legacyFiles, pipelines: verdicts.length, running, share: verdicts.length === 0 ? 0 : running / verdicts.length, reasons, verdicts };
+}
+
+function measureFile(file: CorpusFile, docs: DockerDocument[]): PipelineVerdict[] {
+  const [owner, repo] = file.name.replace(/\.yml$/, '').split('__');
+  const ctx = cliContext({ repo: `${owner}/${repo}` });
+  const manifest = loadManifest('.drone.yml', file.text);
+  const own = (doc: DockerDocument) =>
+    manifest.diagnostics.find((d) => d.severity === 'error' && d.line >= doc.from && d.line < doc.to);
+  const fileError = manifest.diagnostics.find((d) => d.severity === 'error');
+  if (fileError) {
+    return docs.map((doc) => {
+      const error = own(doc);
+      return error
+        ? { file: file.name, pipeline: doc.name, runs: false, reason: reasonOf(error.message), detail: error.message }
+        : { file: file.name, pipeline: doc.name, runs: false, reason: 'blocked by an error elsewhere in the file', detail: fileError.message };
+    });
+  }
+  for (const p of manifest.pipelines) p.trigger = emptyConditions();
+  try {
+    const result = compileManifest(manifest, ctx, CLI_COMPILE_OPTIONS);
+    const compiled = new Set(result.stages.map((s) => s.name));
+    const skipped = new Map(result.skipped.map((s) => [s.name, s.reason]));
+    return docs.map((doc) => {
+      if (compiled.has(doc.name)) return { file: file.name, pipeline: doc.name, runs: true };
+      const why = skipped.get(doc.name) ?? 'not compiled';
+      return { file: file.name, pipeline: doc.name, runs: false, reason: reasonOf(`skipped: ${why}`), detail: why };
+    });
+  } catch (error) {
+    const diagnostics = (error as { diagnostics?: { line: number; message: string }[] }).diagnostics;
+    if (!diagnostics) throw error;
+    return docs.map((doc) => {
+      const mine = diagnostics.find((d) => d.line >= doc.from && d.line < doc.to);
+      return mine
+        ? { file: file.name, pipeline: doc.name, runs: false, reason: reasonOf(mine.message), detail: mine.message }
+        : { file: file.name, pipeline: doc.name, runs: false, reason: 'blocked by an error elsewhere in the file', detail: diagnostics[0]!.message };
+    });
+  }
+}
+
+/** The figure as printed by the bench. */
+export function formatFigure(figure: CorpusFigure, top = 15): string {
+  const pct = (figure.share * 100).toFixed(1);
+  const lines = [
+    `corpus: ${figure.files} files (${figure.legacyFiles} in Drone 0.8's format, not counted), ${figure.pipelines} docker pipelines`,
+    `run on Slipway: ${figure.running} of ${figure.pipelines} (${pct} %)`,
+    'why the others do not (pipelines, reason):',
+    ...figure.reasons.slice(0, top).map(([reason, n]) => `  ${String(n).padStart(4)}  ${reason}`),
+  ];
+  return lines.join('\n');
+}
