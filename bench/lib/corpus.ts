@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { cliContext, CLI_COMPILE_OPTIONS } from '../../cli/commands/compile.js';
 import { compileManifest } from '../../core/pipeline/compile.js';
-import { loadManifest } from '../../core/pipeline/load.js';
+import { fileErrors, loadManifest } from '../../core/pipeline/load.js';
 import { emptyConditions } from '../../core/pipeline/parse.js';
 
 export interface CorpusFile {
@@ -119,37 +119,21 @@ function measureFile(file: CorpusFile, docs: DockerDocument[]): PipelineVerdict[
   const [owner, repo] = file.name.replace(/\.yml$/, '').split('__');
   const ctx = cliContext({ repo: `${owner}/${repo}` });
   const manifest = loadManifest('.drone.yml', file.text);
-  const own = (doc: DockerDocument) =>
-    manifest.diagnostics.find((d) => d.severity === 'error' && d.line >= doc.from && d.line < doc.to);
-  const fileError = manifest.diagnostics.find((d) => d.severity === 'error');
-  if (fileError) {
-    return docs.map((doc) => {
-      const error = own(doc);
-      return error
-        ? { file: file.name, pipeline: doc.name, runs: false, reason: reasonOf(error.message), detail: error.message }
-        : { file: file.name, pipeline: doc.name, runs: false, reason: 'blocked by an error elsewhere in the file', detail: fileError.message };
-    });
-  }
+  const verdict = (doc: DockerDocument, runs: boolean, detail?: string): PipelineVerdict =>
+    runs ? { file: file.name, pipeline: doc.name, runs } : { file: file.name, pipeline: doc.name, runs, reason: reasonOf(detail!), detail: detail! };
+  const [fileError] = fileErrors(manifest);
+  if (fileError) return docs.map((doc) => verdict(doc, false, `file: ${fileError.message}`));
   for (const p of manifest.pipelines) p.trigger = emptyConditions();
-  try {
-    const result = compileManifest(manifest, ctx, CLI_COMPILE_OPTIONS);
-    const compiled = new Set(result.stages.map((s) => s.name));
-    const skipped = new Map(result.skipped.map((s) => [s.name, s.reason]));
-    return docs.map((doc) => {
-      if (compiled.has(doc.name)) return { file: file.name, pipeline: doc.name, runs: true };
-      const why = skipped.get(doc.name) ?? 'not compiled';
-      return { file: file.name, pipeline: doc.name, runs: false, reason: reasonOf(`skipped: ${why}`), detail: why };
-    });
-  } catch (error) {
-    const diagnostics = (error as { diagnostics?: { line: number; message: string }[] }).diagnostics;
-    if (!diagnostics) throw error;
-    return docs.map((doc) => {
-      const mine = diagnostics.find((d) => d.line >= doc.from && d.line < doc.to);
-      return mine
-        ? { file: file.name, pipeline: doc.name, runs: false, reason: reasonOf(mine.message), detail: mine.message }
-        : { file: file.name, pipeline: doc.name, runs: false, reason: 'blocked by an error elsewhere in the file', detail: diagnostics[0]!.message };
-    });
-  }
+  const result = compileManifest(manifest, ctx, CLI_COMPILE_OPTIONS);
+  const compiled = new Set(result.stages.map((s) => s.name));
+  const errors = new Map(result.errors.map((e) => [e.name, e.diagnostics[0]!.message]));
+  const skipped = new Map(result.skipped.map((s) => [s.name, s.reason]));
+  return docs.map((doc) => {
+    if (compiled.has(doc.name)) return verdict(doc, true);
+    const error = errors.get(doc.name);
+    if (error !== undefined) return verdict(doc, false, error);
+    return verdict(doc, false, `skipped: ${skipped.get(doc.name) ?? 'not compiled'}`);
+  });
 }
 
 /** The figure as printed by the bench. */

@@ -1,13 +1,17 @@
 // `slipway compile [FILE] [--event E] [--branch B] [--ref R] [--commit SHA] [--repo OWNER/NAME]
 // [--action A]`: prints what ECS would run for one build of a .drone.yml, as JSON:
-// {"stages":[{"name","dependsOn","taskDefinition","runTask"}],"skipped":[{"name","reason"}]}.
-// Exit 0 ok, 1 invalid pipeline (diagnostics on stderr), 2 usage.
+// {"stages":[{"name","dependsOn","taskDefinition","runTask"}],"skipped":[{"name","reason"}],
+// "errors":[{"name","line","column","message"}]}: a pipeline with errors of its own is listed
+// in errors and the others still compile. Exit 0 when the file can be read (even with errored
+// pipelines), 1 when the file itself is invalid (YAML syntax, a document that is no
+// pipeline; diagnostics on stderr), 2 usage.
 
 import { basename, dirname } from 'node:path';
 import { CompileError, compileManifest, type CompileOptions } from '../../core/pipeline/compile.js';
 import type { BuildContext, BuildEvent } from '../../core/pipeline/context.js';
 import { formatDiagnostic } from '../../core/pipeline/format.js';
-import { isValid, loadManifestBytes } from '../../core/pipeline/load.js';
+import { isReadable, loadManifestBytes } from '../../core/pipeline/load.js';
+import { LINT } from '../../core/pipeline/lint.js';
 import { EXIT, type CliIO } from '../io.js';
 import { readPipelineFile } from '../pipeline-file.js';
 
@@ -26,7 +30,11 @@ options:
   --fork             a pull request from a fork: no secrets
   -h, --help         show this help
 
-exit status: 0 compiled, 1 invalid pipeline, 2 usage error`;
+A pipeline with errors of its own is listed under "errors" (name, line, column, message)
+and the others still compile, as a build would run them.
+
+exit status: 0 the file was read (pipelines may be in "errors"), 1 the file itself is
+invalid (nothing compiled), 2 usage error`;
 
 const EVENTS: readonly BuildEvent[] = ['push', 'pull_request', 'tag', 'promote', 'rollback', 'cron', 'custom'];
 const VALUE_FLAGS = ['--event', '--branch', '--ref', '--commit', '--repo', '--action'] as const;
@@ -87,29 +95,31 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   const { path } = read;
 
   const manifest = loadManifestBytes(file, read.bytes);
-  for (const d of manifest.diagnostics) io.err(formatDiagnostic(d));
-  if (!isValid(manifest)) {
+  if (!isReadable(manifest)) {
+    for (const d of manifest.diagnostics) io.err(formatDiagnostic(d));
     io.err(`${file}: invalid, nothing compiled`);
     return EXIT.failed;
   }
   flags.repo ??= `local/${basename(dirname(path)) || 'repo'}`;
   const ctx = cliContext(flags);
-  try {
-    const result = compileManifest(manifest, ctx, CLI_COMPILE_OPTIONS);
-    for (const stage of result.stages) for (const note of stage.notes) io.err(`${file}: note: pipeline "${stage.name}": ${note}`);
-    for (const stage of result.stages) for (const s of stage.skippedSteps) io.err(`${file}: note: pipeline "${stage.name}": step "${s.name}" skipped: ${s.reason}`);
-    const output = {
-      stages: result.stages.map((s) => ({ name: s.name, dependsOn: s.dependsOn, taskDefinition: s.taskDefinition, runTask: s.runTask })),
-      skipped: result.skipped,
-    };
-    io.out(JSON.stringify(output, null, 2));
-    return EXIT.ok;
-  } catch (error) {
-    if (!(error instanceof CompileError)) throw error;
-    for (const d of error.diagnostics) io.err(formatDiagnostic(d));
-    io.err(`${file}: cannot be compiled`);
-    return EXIT.failed;
-  }
+  const result = compileManifest(manifest, ctx, CLI_COMPILE_OPTIONS);
+  // Each finding once: the compiler's own errors join lint's, and lint's warning that a
+  // pipeline may not fit (some steps are conditional) gives way to the compiler's error
+  // when, for this build, it does not.
+  const reported = new Set(manifest.diagnostics);
+  const compilerErrors = result.errors.flatMap((e) => e.diagnostics).filter((d) => !reported.has(d));
+  const overfull = new Set(compilerErrors.filter((d) => d.message.includes(LINT.tooManyContainers)).map((d) => `${d.line}:${d.column}`));
+  const lintShown = manifest.diagnostics.filter((d) => !(d.severity === 'warning' && d.message.includes(LINT.tooManyContainers) && overfull.has(`${d.line}:${d.column}`)));
+  for (const d of [...lintShown, ...compilerErrors].sort((a, b) => a.line - b.line || a.column - b.column)) io.err(formatDiagnostic(d));
+  for (const stage of result.stages) for (const note of stage.notes) io.err(`${file}: note: pipeline "${stage.name}": ${note}`);
+  for (const stage of result.stages) for (const s of stage.skippedSteps) io.err(`${file}: note: pipeline "${stage.name}": step "${s.name}" skipped: ${s.reason}`);
+  const output = {
+    stages: result.stages.map((s) => ({ name: s.name, dependsOn: s.dependsOn, taskDefinition: s.taskDefinition, runTask: s.runTask })),
+    skipped: result.skipped,
+    errors: result.errors.flatMap((e) => e.diagnostics.map((d) => ({ name: e.name, line: d.line, column: d.column, message: d.message }))),
+  };
+  io.out(JSON.stringify(output, null, 2));
+  return EXIT.ok;
 }
 
 function usage(io: CliIO, message: string): number {

@@ -6,7 +6,9 @@ import type { BuildContext } from '../pipeline/context.js';
 import type { CompileResult, CompiledStage } from '../pipeline/compile.js';
 import { AGENT_CONTAINER } from '../pipeline/contract.js';
 import { ecsSafeName } from '../pipeline/container-names.js';
-import type { Manifest } from '../pipeline/types.js';
+import { formatDiagnostic } from '../pipeline/format.js';
+import type { Diagnostic, Manifest } from '../pipeline/types.js';
+import { buildFailureSummary, buildStatusOf, isStageDone, resolveDependents } from './status.js';
 import type { StageJob } from '../scaling/job.js';
 import type { Build, Stage, StepRecord } from './types.js';
 import { buildId as makeBuildId, stageKey } from './types.js';
@@ -102,17 +104,37 @@ export interface NewBuildRecords {
   jobs: StageJob[];
 }
 
-/** Records of a build whose manifest compiled. Stage numbers are file positions (1-based). */
+/**
+ * An errored stage's message: its errors as `FILE:LINE:COLUMN: error: message`, one per line,
+ * bounded like the notes (the stage item stays small however many errors there are).
+ */
+export function pipelineErrorText(diagnostics: readonly Diagnostic[]): string {
+  return boundedNotes(diagnostics.map(formatDiagnostic)).join('\n').replace('`slipway compile` prints them all', '`slipway lint` prints them all');
+}
+
+/**
+ * Records of a build whose manifest was read. Stage numbers are file positions (1-based).
+ * A pipeline with errors of its own is a stage in status `error` that says why; its
+ * dependents are decided at once by Drone's rules (resolveDependents: skipped, unless their
+ * trigger asks for failure). A build whose every stage is decided at creation is created
+ * finished.
+ */
 export function newBuildRecords(input: NewBuildInput, manifest: Manifest, compiled: CompileResult): NewBuildRecords {
   const build = buildRecord(input);
   const compiledByName = new Map(compiled.stages.map((s) => [s.name, s]));
   const skippedByName = new Map(compiled.skipped.map((s) => [s.name, s.reason]));
+  const erroredByNumber = new Map(compiled.errors.map((e) => [e.number, e]));
   const stages: Stage[] = [];
   const steps: StepRecord[] = [];
   const jobs: StageJob[] = [];
   manifest.pipelines.forEach((pipeline, i) => {
     const number = i + 1;
     const common = { buildId: build.id, repo: build.repo, buildNumber: build.number, number, name: pipeline.name, attempts: 0 };
+    const errored = erroredByNumber.get(number);
+    if (errored) {
+      stages.push({ ...common, status: 'error', reason: 'invalid-config', message: pipelineErrorText(errored.diagnostics), dependsOn: errored.dependsOn, finishedAt: input.now });
+      return;
+    }
     const c = compiledByName.get(pipeline.name);
     if (!c) {
       stages.push({ ...common, status: 'skipped', message: skippedByName.get(pipeline.name) ?? 'not triggered', dependsOn: pipeline.dependsOn, finishedAt: input.now });
@@ -144,5 +166,31 @@ export function newBuildRecords(input: NewBuildInput, manifest: Manifest, compil
       queuedAt: input.now,
     });
   });
+  decideAtCreation(build, stages, steps, jobs, input.now);
   return { build, stages, steps, jobs };
+}
+
+/**
+ * Dependents of stages that are over before anything ran (errored ones) are decided now, as
+ * the task-events handler decides them when a stage ends (lambdas/task-events/stage-end.ts).
+ */
+function decideAtCreation(build: Build, stages: Stage[], steps: StepRecord[], jobs: StageJob[], now: number): void {
+  if (!stages.some((s) => s.status === 'error')) return;
+  for (;;) {
+    const decision = resolveDependents(stages);
+    if (decision.skip.length === 0 && decision.enqueue.length === 0) break;
+    for (const { stage, message, reason } of decision.skip) {
+      Object.assign(stage, { status: 'skipped', message, finishedAt: now, ...(reason ? { reason } : {}) });
+      for (const step of steps) if (step.stageNumber === stage.number) Object.assign(step, { status: 'skipped', reason: message });
+      const job = jobs.findIndex((j) => j.stageNumber === stage.number);
+      if (job >= 0) jobs.splice(job, 1);
+    }
+    for (const stage of decision.enqueue) stage.queuedAt = now;
+  }
+  if (stages.every((s) => isStageDone(s.status))) {
+    build.status = buildStatusOf(stages);
+    build.finishedAt = now;
+    const summary = buildFailureSummary(build.status, stages);
+    if (summary !== undefined) build.error = summary;
+  }
 }

@@ -89,9 +89,23 @@ export interface CompiledStage {
   notes: string[];
 }
 
+/**
+ * A pipeline of the build that cannot run: its own errors (from lint, or from compiling it).
+ * It becomes a stage in status `error`; the others run.
+ */
+export interface ErroredStage {
+  name: string;
+  /** Its stage number: 1-based position in the file, as for compiled stages. */
+  number: number;
+  /** The running pipelines it waits for, as for compiled stages. */
+  dependsOn: string[];
+  diagnostics: Diagnostic[];
+}
+
 export interface CompileResult {
   stages: CompiledStage[];
   skipped: { name: string; reason: string }[];
+  errors: ErroredStage[];
 }
 
 /** Prefix of every compiler message. */

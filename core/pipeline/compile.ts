@@ -32,6 +32,7 @@ import {
 import type { ContainerDefinition, ContainerDependency } from './ecs-task.js';
 import { buildEnvironment, type StageEnvInput } from './environment.js';
 import { MAX_CONTAINERS } from './limits.js';
+import { LINT } from './lint.js';
 import { fitContainers, isPlugin, tooManyContainersMessage } from './pack.js';
 import { pluginStructuralEnvironment } from './plugin-run-env.js';
 import { runTaskInput } from './run-task.js';
@@ -42,24 +43,34 @@ import { taskDefinitionInput } from './task-definition.js';
 import type { Conditions, Diagnostic, Manifest, Pipeline, Position, Step } from './types.js';
 
 export { agentImageFor } from './agent-container.js';
-export { COMPILE_PREFIX, CompileError, type CloneCredentials, type CompileOptions, type CompileResult, type CompiledStage, type PipelineSource } from './compile-options.js';
+export { COMPILE_PREFIX, CompileError, type CloneCredentials, type CompileOptions, type CompileResult, type CompiledStage, type ErroredStage, type PipelineSource } from './compile-options.js';
 export { STEP_LOG_BUFFER } from './log-configuration.js';
 export { defaultSecretPath, secretsManagerRef } from './secret-refs.js';
 
-/** Every pipeline of a manifest whose trigger matches; the others with the reason. */
+/**
+ * Every pipeline of a manifest whose trigger matches: compiled, or with its errors when it
+ * has any (lint's, or the compiler's); the others skipped with the reason. One pipeline's
+ * errors never stop the others. An errored pipeline whose trigger was read without error
+ * is left out like any other when the trigger does not match (a tag-only pipeline does
+ * not fail every push); with an error in its trigger it is part of every build.
+ */
 export function compileManifest(manifest: Manifest, ctx: BuildContext, options: CompileOptions): CompileResult {
   const input = conditionInput(ctx);
   const skipped = manifest.skipped.map((s) => ({ name: s.name, reason: s.reason }));
+  const lintErrors = new Map(manifest.errors.map((e) => [e.index, e]));
   const chosen: { pipeline: Pipeline; number: number }[] = [];
+  const errored: { pipeline: Pipeline; number: number; diagnostics: Diagnostic[] }[] = [];
   manifest.pipelines.forEach((pipeline, i) => {
-    const reason = mismatchReason(pipeline.trigger, input);
+    const lint = lintErrors.get(i);
+    const reason = lint && !lint.triggerSound ? undefined : mismatchReason(pipeline.trigger, input);
     if (reason !== undefined) skipped.push({ name: pipeline.name, reason: `trigger: ${reason}` });
+    else if (lint) errored.push({ pipeline, number: i + 1, diagnostics: lint.diagnostics });
     else chosen.push({ pipeline, number: i + 1 });
   });
-  const names = new Set(chosen.map((c) => c.pipeline.name));
+  // An errored pipeline is a stage of the build (in error): its dependents wait for it.
+  const names = new Set([...chosen, ...errored].map((c) => c.pipeline.name));
   const stageDependencies = runningDependencies(manifest.pipelines, names);
   const stages: CompiledStage[] = [];
-  const errors: Diagnostic[] = [];
   for (const { pipeline, number } of chosen) {
     try {
       const stage = compilePipeline(pipeline, ctx, options, { file: manifest.file, secrets: manifest.secrets, stageNumber: number });
@@ -69,11 +80,13 @@ export function compileManifest(manifest: Manifest, ctx: BuildContext, options: 
       stages.push(stage);
     } catch (error) {
       if (!(error instanceof CompileError)) throw error;
-      errors.push(...error.diagnostics);
+      errored.push({ pipeline, number, diagnostics: error.diagnostics });
     }
   }
-  if (errors.length > 0) throw new CompileError(errors);
-  return { stages, skipped };
+  const errors = errored
+    .sort((a, b) => a.number - b.number)
+    .map(({ pipeline, number, diagnostics }) => ({ name: pipeline.name, number, dependsOn: stageDependencies(pipeline.name), diagnostics }));
+  return { stages, skipped, errors };
 }
 
 /**
@@ -143,7 +156,9 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
   // Containers: the agent, services, steps (packed when over the limit), gates.
   const fit = fitContainers(pipeline.services.length, [...active.values()].map((o) => ({ steps: [o.step], kind: o.kind })), linear);
   const units = fit.units;
-  if (fit.after > MAX_CONTAINERS) fail(pipeline.pos, tooManyContainersMessage(fit, pipeline.services.length, active.size, linear));
+  // At the `steps:` key, where lint reports the same rule (lint.ts, lintContainers), so that
+  // the finding has one place whichever of the two makes it.
+  if (fit.after > MAX_CONTAINERS) fail(pipeline.stepsPos ?? pipeline.pos, `${LINT.tooManyContainers}: ${tooManyContainersMessage(fit, pipeline.services.length, active.size, linear)}`);
   if (fit.before > MAX_CONTAINERS) {
     for (const u of units) {
       if (u.steps.length > 1) notes.push(`steps ${u.steps.map((s) => JSON.stringify(s.name)).join(', ')} share one container (ECS allows ${MAX_CONTAINERS} containers per task)`);

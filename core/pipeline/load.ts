@@ -5,7 +5,8 @@
 import { hasErrors, sortDiagnostics } from './format.js';
 import { lintParsed } from './lint.js';
 import { parseDocuments } from './parse.js';
-import type { Diagnostic, Manifest, Position } from './types.js';
+import type { Diagnostic, Manifest, PipelineError, Position } from './types.js';
+import type { ParsedPipeline } from './parse.js';
 import { readYaml } from './yaml-source.js';
 import { WorkLimitExceeded, WorkMeter, activeMeter, metered } from './work.js';
 
@@ -24,7 +25,7 @@ export function loadManifest(file: string, text: string): Manifest {
 }
 
 function loadMetered(file: string, text: string): Manifest {
-  const manifest: Manifest = { file, pipelines: [], secrets: [], skipped: [], diagnostics: [] };
+  const manifest: Manifest = { file, pipelines: [], secrets: [], skipped: [], errors: [], diagnostics: [] };
   const fail = (pos: Position, message: string): Manifest => {
     manifest.diagnostics.push({ file, line: pos.line, column: pos.column, severity: 'error', message });
     return manifest;
@@ -48,6 +49,7 @@ function loadMetered(file: string, text: string): Manifest {
     manifest.secrets = parsed.secrets.map((s) => s.secret);
     manifest.skipped = parsed.skipped.map((s) => s.skipped);
     manifest.diagnostics = diagnostics;
+    manifest.errors = pipelineErrors(parsed.pipelines, source.documents.map((d) => d.pos.line), diagnostics);
 
     if (!hasErrors(diagnostics) && manifest.pipelines.length === 0) {
       if (manifest.skipped.length > 0) {
@@ -68,6 +70,7 @@ function loadMetered(file: string, text: string): Manifest {
     manifest.pipelines = [];
     manifest.secrets = [];
     manifest.skipped = [];
+    manifest.errors = [];
     if (error instanceof WorkLimitExceeded) {
       manifest.diagnostics = [];
       fail(START, error.message);
@@ -94,7 +97,7 @@ export function loadManifestBytes(file: string, bytes: Uint8Array): Manifest {
     const pos = bytePosition(bytes, offset);
     const byte = (bytes[offset] ?? 0).toString(16).toUpperCase().padStart(2, '0');
     return {
-      file, pipelines: [], secrets: [], skipped: [],
+      file, pipelines: [], secrets: [], skipped: [], errors: [],
       diagnostics: [{ file, ...pos, severity: 'error', message: `file is not UTF-8 text: invalid byte 0x${byte}` }],
     };
   }
@@ -104,7 +107,7 @@ export function loadManifestBytes(file: string, bytes: Uint8Array): Manifest {
 /** The manifest of a file over the size limit, decided by its size alone (no need to read it). */
 export function oversizedManifest(file: string, bytes: number): Manifest {
   return {
-    file, pipelines: [], secrets: [], skipped: [],
+    file, pipelines: [], secrets: [], skipped: [], errors: [],
     diagnostics: [{ file, ...START, severity: 'error', message: `file is ${bytes} bytes; the limit is ${MANIFEST_LIMITS.maxBytes} bytes (1 MiB)` }],
   };
 }
@@ -112,6 +115,39 @@ export function oversizedManifest(file: string, bytes: number): Manifest {
 /** Valid means: no error-severity diagnostic. Warnings do not make a manifest invalid. */
 export function isValid(manifest: Manifest): boolean {
   return !hasErrors(manifest.diagnostics);
+}
+
+/**
+ * The errors of the file as a whole: those in no docker pipeline's document (YAML syntax, a
+ * document that is not a pipeline, a secret document). Any of them fails the whole file;
+ * the errors of one pipeline fail that pipeline only (Manifest.errors).
+ */
+export function fileErrors(manifest: Manifest): Diagnostic[] {
+  const own = new Set(manifest.errors.flatMap((e) => e.diagnostics));
+  return manifest.diagnostics.filter((d) => d.severity === 'error' && !own.has(d));
+}
+
+/** Whether the file can be planned: its pipelines may have errors, the file itself has none. */
+export function isReadable(manifest: Manifest): boolean {
+  return fileErrors(manifest).length === 0;
+}
+
+/**
+ * Each docker pipeline's own errors: those that point into its YAML document (from its
+ * first line to the next document's). Lint reports a problem between pipelines (a
+ * duplicate name, an unknown or skipped dependency, a cycle) at the pipeline that has it.
+ */
+function pipelineErrors(pipelines: readonly ParsedPipeline[], documentLines: readonly number[], diagnostics: readonly Diagnostic[]): PipelineError[] {
+  const starts = [...new Set(documentLines)].sort((a, b) => a - b);
+  const out: PipelineError[] = [];
+  pipelines.forEach((p, index) => {
+    const from = p.source.pos.line;
+    const to = starts.find((line) => line > from) ?? Number.POSITIVE_INFINITY;
+    const own = diagnostics.filter((d) => d.severity === 'error' && d.line >= from && d.line < to);
+    if (own.length === 0) return;
+    out.push({ index, name: p.pipeline.name, diagnostics: sortDiagnostics(own), triggerSound: p.triggerSound });
+  });
+  return out;
 }
 
 const START: Position = { line: 1, column: 1 };

@@ -37,6 +37,8 @@ export interface ParsedPipeline {
   stepSources: SourceMap[];
   /** The YAML map of each entry of `pipeline.services`, index for index. */
   serviceSources: SourceMap[];
+  /** Its `trigger:` was read without error. */
+  triggerSound: boolean;
 }
 
 export interface ParsedSecret {
@@ -84,6 +86,13 @@ const STEP_KEY_HINTS: Record<string, string> = {
   cpu: 'use resources: { cpu: ... }',
   memory: 'use resources: { memory: ... }',
   script: 'use commands: [...]',
+};
+
+/** Condition keys written in other CI systems' words. */
+const CONDITION_HINTS: Record<string, string> = {
+  tags: 'a tag build is event: tag, with ref: refs/tags/… to choose tags',
+  only: 'use branch: / event: with include and exclude',
+  except: 'use exclude: [...] inside the condition',
 };
 
 const PULL_POLICIES: readonly PullPolicy[] = ['always', 'never', 'if-not-exists', 'default'];
@@ -153,7 +162,40 @@ function parsePipelineDocument(r: Reader, root: SourceMap, out: ParsedFile): voi
     out.skipped.push({ skipped: { name, reason }, pos: root.pos });
     return;
   }
+  const platform = unservedPlatform(root);
+  if (platform) {
+    const nameEntry = entry(root, 'name');
+    const name = (nameEntry && scalarText(nameEntry.value)) || DEFAULT_PIPELINE_NAME;
+    out.skipped.push({ skipped: { name, reason: platform }, pos: root.pos });
+    return;
+  }
   out.pipelines.push(parsePipeline(r, root));
+}
+
+/** The architectures of Fargate's runtime platforms (Linux, X86_64 and ARM64). */
+const FARGATE_ARCHES: readonly string[] = ['amd64', 'arm64'];
+
+/**
+ * Why Slipway cannot serve a docker pipeline's `platform`, if it cannot. ECS's
+ * RuntimePlatform has two CPU architectures, X86_64 and ARM64 (no 32-bit ARM), and ARM64
+ * only for Linux (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RuntimePlatform.html);
+ * Fargate does run Windows Server tasks, but Slipway's agent and step wrappers are Linux
+ * programs. Drone leaves such a pipeline to a runner of that platform; so does Slipway, as
+ * for pipelines of other types. A platform that is not even text is the parser's to report.
+ */
+function unservedPlatform(root: SourceMap): string | undefined {
+  const platform = entry(root, 'platform')?.value;
+  if (platform?.kind !== 'map') return undefined;
+  const os = entry(platform, 'os')?.value;
+  const arch = entry(platform, 'arch')?.value;
+  const osText = os && scalarText(os);
+  const archText = arch && scalarText(arch);
+  if (osText !== undefined && osText !== 'linux') return `platform os "${osText}" runs on another runner (Slipway runs Linux containers on Fargate)`;
+  if (archText !== undefined && !FARGATE_ARCHES.includes(archText)) {
+    const hint = archText === 'arm' ? ' (Fargate has no 32-bit ARM)' : '';
+    return `platform arch "${archText}" runs on another runner: Fargate runs amd64 and arm64${hint}`;
+  }
+  return undefined;
 }
 
 function parsePipeline(r: Reader, root: SourceMap): ParsedPipeline {
@@ -161,6 +203,10 @@ function parsePipeline(r: Reader, root: SourceMap): ParsedPipeline {
   const name = r.optional(root, 'name', '', (n, p) => r.nonEmptyString(n, p)) ?? DEFAULT_PIPELINE_NAME;
   const stepSources: SourceMap[] = [];
   const serviceSources: SourceMap[] = [];
+  const errorCount = () => r.diagnostics.filter((d) => d.severity === 'error').length;
+  const beforeTrigger = errorCount();
+  const trigger = r.optional(root, 'trigger', '', (n, p) => r.conditions(n, p)) ?? emptyConditions();
+  const triggerSound = errorCount() === beforeTrigger;
   const steps = r.optional(root, 'steps', '', (n, p) => r.steps(n, p, false, stepSources)) ?? [];
   const services = r.optional(root, 'services', '', (n, p) => r.steps(n, p, true, serviceSources)) ?? [];
   const pipeline: Pipeline = {
@@ -174,18 +220,20 @@ function parsePipeline(r: Reader, root: SourceMap): ParsedPipeline {
     steps,
     services,
     volumes: r.optional(root, 'volumes', '', (n, p) => r.volumes(n, p)) ?? [],
-    trigger: r.optional(root, 'trigger', '', (n, p) => r.conditions(n, p)) ?? emptyConditions(),
+    trigger,
     dependsOn: r.optional(root, 'depends_on', '', (n, p) => r.stringList(n, p)) ?? [],
     node: r.optional(root, 'node', '', (n, p) => r.stringMap(n, p)) ?? {},
     imagePullSecrets: r.optional(root, 'image_pull_secrets', '', (n, p) => r.stringList(n, p)) ?? [],
     environment: r.optional(root, 'environment', '', (n, p) => r.environment(n, p)) ?? {},
     timeout: r.optional(root, 'timeout', '', (n, p) => r.integer(n, p, 1)) ?? DEFAULT_TIMEOUT_MINUTES,
   };
+  const stepsKey = entry(root, 'steps');
+  if (stepsKey) pipeline.stepsPos = stepsKey.keyPos;
   const concurrency = r.optional(root, 'concurrency', '', (n, p) => r.concurrency(n, p));
   if (concurrency) pipeline.concurrency = concurrency;
   const resources = r.optional(root, 'resources', '', (n, p) => r.resources(n, p, 'pipeline'));
   if (resources && Object.keys(resources).length > 0) pipeline.resources = resources;
-  return { pipeline, source: root, stepSources, serviceSources };
+  return { pipeline, source: root, stepSources, serviceSources, triggerSound };
 }
 
 function parseSecret(r: Reader, root: SourceMap): SecretDocument | undefined {
@@ -263,7 +311,11 @@ class Reader {
     return undefined;
   }
 
-  checkKeys(map: SourceMap, known: readonly string[], path: string, where: string, hints: Record<string, string> = {}) {
+  /**
+   * Unknown keys are warnings, except where dropping one changes what runs (`severity`
+   * 'error': a condition of `when:` or `trigger:`).
+   */
+  checkKeys(map: SourceMap, known: readonly string[], path: string, where: string, hints: Record<string, string> = {}, severity: 'error' | 'warning' = 'warning') {
     for (const e of map.entries) {
       if (known.includes(e.key)) continue;
       // Top-level keys that only carry YAML anchors, by the x- convention of Compose files.
@@ -271,7 +323,9 @@ class Reader {
       const suggestion = closest(e.key, known);
       const extra = hints[e.key] ?? hints['*'];
       const hint = suggestion ? ` — did you mean "${suggestion}"?` : extra ? ` — ${extra}` : '';
-      this.warn(e.keyPos, `${path ? `${path}: ` : ''}unknown key "${e.key}" in ${where}${hint}`);
+      const message = `${path ? `${path}: ` : ''}unknown key "${e.key}" in ${where}${hint}`;
+      if (severity === 'error') this.error(e.keyPos, message);
+      else this.warn(e.keyPos, message);
     }
   }
 
@@ -427,7 +481,12 @@ class Reader {
   conditions(node: SourceNode, path: string): Conditions | undefined {
     const map = this.mapOrEmpty(node, path);
     if (!map) return undefined;
-    this.checkKeys(map, CONDITION_FIELDS, path, path === 'trigger' ? 'trigger' : 'when');
+    // Drone's YAML reader drops an unknown key here without a word (runner-go
+    // manifest/cond.go, Conditions: action, cron, ref, repo, instance, target, event, branch,
+    // status, paths), so `branches: [main]` or `evnet: tag` would let a deploy step run on
+    // every build. Here it is an error that names the key meant.
+    const where = path === 'trigger' ? 'trigger' : 'when';
+    this.checkKeys(map, CONDITION_FIELDS, path, where, { ...CONDITION_HINTS, '*': `${where} filters on ${CONDITION_FIELDS.join(', ')}` }, 'error');
     const out = emptyConditions();
     for (const field of CONDITION_FIELDS) {
       const condition = this.optional(map, field, path, (n, p) => this.condition(n, p));
@@ -443,7 +502,7 @@ class Reader {
       return { include: [node.text], exclude: [] };
     }
     if (node.kind === 'seq') return { include: this.stringList(node, path) ?? [], exclude: [] };
-    this.checkKeys(node, ['include', 'exclude'], path, 'a condition');
+    this.checkKeys(node, ['include', 'exclude'], path, 'a condition', { '*': 'a condition is a pattern, a list of patterns, or { include: [...], exclude: [...] }' }, 'error');
     const patterns = (n: SourceNode, p: string) =>
       n.kind === 'scalar' && n.value !== null ? [n.text] : this.stringList(n, p);
     return {

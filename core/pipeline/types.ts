@@ -119,6 +119,8 @@ export interface Pipeline {
   type: 'docker';
   name: string;
   pos: Position;
+  /** Where its `steps:` key is (its own position without one): what a finding about all of its steps points at. */
+  stepsPos?: Position;
   platform: { os: 'linux'; arch: Arch };
   workspace: { path: string };
   clone: CloneSettings;
@@ -156,12 +158,37 @@ export interface SkippedPipeline {
   reason: string;
 }
 
+/**
+ * A docker pipeline that cannot run because of an error of its own: it becomes a stage in
+ * status `error` with these diagnostics, and the other pipelines of the file still run.
+ */
+export interface PipelineError {
+  /** Its index in `Manifest.pipelines` (names may repeat: a duplicate name is one of the errors). */
+  index: number;
+  name: string;
+  /** Its error diagnostics, in file order; never empty. */
+  diagnostics: Diagnostic[];
+  /**
+   * Its `trigger:` was read without error: it still decides whether the pipeline belongs to
+   * a build (a tag-only pipeline with an error does not fail every push). When false, the
+   * pipeline is part of every build, so that its error is seen.
+   */
+  triggerSound: boolean;
+}
+
 /** Everything one `.drone.yml` yields. */
 export interface Manifest {
   file: string;
+  /** Every docker pipeline, in file order (its stage number is its position + 1), errored ones included. */
   pipelines: Pipeline[];
   secrets: SecretDocument[];
   skipped: SkippedPipeline[];
+  /** The pipelines of `pipelines` that have errors of their own. */
+  errors: PipelineError[];
+  /**
+   * Every finding, for `slipway lint`. The errors not in `errors` are the file's own (YAML
+   * syntax, a document that is no pipeline, a bad secret document): they fail the whole file.
+   */
   diagnostics: Diagnostic[];
 }
 

@@ -12,12 +12,12 @@ import { buildRecord, newBuildRecords } from '../../core/builds/new-build.js';
 import { readyStages } from '../../core/builds/status.js';
 import type { Build, Repository, Stage } from '../../core/builds/types.js';
 import type { BuildContext, RepoInfo } from '../../core/pipeline/context.js';
-import { CompileError, compileManifest, type CompileResult } from '../../core/pipeline/compile.js';
+import { compileManifest, type CompileResult } from '../../core/pipeline/compile.js';
 import { SecretCheckError, secretReferencesOf, type SecretCheck } from './secret-check.js';
 import { buildCompileOptions, type DeploymentCompileOptions } from './compile-options.js';
 import { conditionInput, conditionsMatch } from '../../core/pipeline/conditions.js';
 import { formatDiagnostic } from '../../core/pipeline/format.js';
-import { loadManifest } from '../../core/pipeline/load.js';
+import { fileErrors, loadManifest } from '../../core/pipeline/load.js';
 import { imageCommandQueries, type ImageCommands } from '../../core/pipeline/plugin-command.js';
 import type { Diagnostic } from '../../core/pipeline/types.js';
 import { WorkLimitExceeded, WorkMeter, metered } from '../../core/pipeline/work.js';
@@ -124,12 +124,15 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
       ...(message.parent !== undefined ? { parent: message.parent } : {}),
     });
 
-  let invalid = diagnosticsText(manifest.diagnostics);
+  // Only the file's own errors fail it as a whole; a pipeline's errors become its stage's.
+  let invalid = diagnosticsText(fileErrors(manifest));
   if (!invalid) {
-    // Triggers first, so that a push nothing runs for does not use up a build number.
+    // Triggers first, so that a push nothing runs for does not use up a build number. A
+    // pipeline whose trigger has an error is part of every build (compileManifest).
     const input = conditionInput(contextFor(0, deps.now()));
+    const unsoundTrigger = new Set(manifest.errors.filter((e) => !e.triggerSound).map((e) => e.index));
     try {
-      if (!metered(meter, () => manifest.pipelines.some((p) => conditionsMatch(p.trigger, input)))) {
+      if (!metered(meter, () => manifest.pipelines.some((p, i) => unsoundTrigger.has(i) || conditionsMatch(p.trigger, input)))) {
         return { kind: 'skipped', reason: `no pipeline of ${repository.configPath} is triggered by this ${hook.event}` };
       }
     } catch (err) {
@@ -142,7 +145,8 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
   // message without using a number up.
   let imageCommands: ImageCommands | undefined;
   if (!invalid && deps.imageLookup) {
-    const queries = imageCommandQueries(manifest, !fork);
+    const errored = new Set(manifest.errors.map((e) => e.index));
+    const queries = imageCommandQueries({ ...manifest, pipelines: manifest.pipelines.filter((_, i) => !errored.has(i)) }, !fork);
     if (queries.length > 0) {
       const resolved = await resolveImageCommands(queries, deps.imageLookup);
       imageCommands = resolved.commands;
@@ -188,8 +192,7 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
     if (err instanceof WorkLimitExceeded) {
       return createInvalid(buildRecord(base, { status: 'error', error: `${repository.configPath}:1:1: ${err.message}`, finishedAt: now }), scmRepo, deps);
     }
-    if (!(err instanceof CompileError)) throw err;
-    return createInvalid(buildRecord(base, { status: 'error', error: diagnosticsText(err.diagnostics), finishedAt: now }), scmRepo, deps);
+    throw err;
   }
 
   // One transaction creates the build with all its stages: more pipelines than it holds is the

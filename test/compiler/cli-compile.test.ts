@@ -45,22 +45,42 @@ describe('slipway compile', () => {
   it('lists pipelines left out by their trigger', async () => {
     const r = await compile(['examples/postgres/.drone.yml', '--event', 'cron']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.out)).toEqual({ stages: [], skipped: [{ name: 'test', reason: 'trigger: event "cron" is not included in [push, pull_request]' }] });
+    expect(JSON.parse(r.out)).toEqual({ stages: [], skipped: [{ name: 'test', reason: 'trigger: event "cron" is not included in [push, pull_request]' }], errors: [] });
   });
 
-  it('exits 1 with FILE:LINE:COLUMN diagnostics for an invalid pipeline', async () => {
+  it('exits 0 and lists a pipeline with an error of its own under errors, compiling the others (contract of issue 15)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'slipway-cli-'));
-    writeFileSync(join(dir, '.drone.yml'), 'kind: pipeline\ntype: docker\nname: x\nsteps:\n  - name: a\n    image: alpine\n    privileged: true\n    commands: [x]\n');
+    writeFileSync(
+      join(dir, '.drone.yml'),
+      'kind: pipeline\ntype: docker\nname: x\nsteps:\n  - name: a\n    image: alpine\n    privileged: true\n    commands: [x]\n---\nkind: pipeline\ntype: docker\nname: y\nsteps:\n  - name: b\n    image: alpine\n    commands: [y]\n',
+    );
     const r = await compile([], dir);
-    expect(r.code).toBe(1);
-    expect(r.out).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.out) as { stages: { name: string }[]; skipped: unknown[]; errors: { name: string; line: number; column: number; message: string }[] };
+    expect(out.stages.map((s) => s.name)).toEqual(['y']);
+    expect(out.skipped).toEqual([]);
+    expect(out.errors).toEqual([{ name: 'x', line: 7, column: 17, message: expect.stringContaining('privileged') as string }]);
     expect(r.err).toMatch(/^\.drone\.yml:7:\d+: error: /m);
   });
 
-  it('exits 1 when the pipeline cannot become a task', async () => {
-    const r = await compile(['test/fixtures/compile/fail/too-many-containers.yml']);
+  it('exits 1 with FILE:LINE:COLUMN diagnostics when the file itself cannot be read', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'slipway-cli-'));
+    writeFileSync(join(dir, '.drone.yml'), 'kind: pipeline\nsteps: [\n');
+    const r = await compile([], dir);
     expect(r.code).toBe(1);
-    expect(r.err).toContain('needs 12 containers');
+    expect(r.out).toBe('');
+    expect(r.err).toMatch(/^\.drone\.yml:\d+:\d+: error: yaml: /m);
+  });
+
+  // The conditional one is only a warning for lint (when: may leave steps out) and an
+  // error of the compiler for this build: once, at the steps: key (5:1), not at 1:1.
+  it.each(['too-many-containers.yml', 'too-many-containers-conditional.yml'])('lists %s, which cannot become a task, under errors at its steps: line, printed once', async (name) => {
+    const r = await compile([`test/fixtures/compile/fail/${name}`]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.out) as { errors: { name: string; line: number; column: number; message: string }[] };
+    expect(out.errors).toEqual([{ name: 'too-many', line: 5, column: 1, message: expect.stringContaining('needs 12 containers') as string }]);
+    expect(r.err.match(/too many containers/g)).toHaveLength(1);
+    expect(r.err).toContain(`${name}:5:1: error: `);
   });
 
   it.each([[['--event', 'nope']], [['--repo', 'noslash']], [['--bogus']], [['a.yml', 'b.yml']], [['missing.yml']], [['--branch']]])('exits 2 on usage errors: %j', async (args) => {

@@ -22,7 +22,11 @@ const push = cliContext({ repo: 'acme/app', commit: 'a'.repeat(40) });
 function compileYaml(yaml: string, ctx = push, options = FIXTURE_OPTIONS) {
   const manifest = loadManifest('.drone.yml', yaml);
   if (!isValid(manifest)) throw new Error(manifest.diagnostics.map((d) => d.message).join('\n'));
-  return compileManifest(manifest, ctx, options);
+  const result = compileManifest(manifest, ctx, options);
+  // A pipeline with errors is listed in `errors` (the others still compile); these tests
+  // compile one pipeline, so its errors are what they look at.
+  if (result.errors.length > 0) throw new CompileError(result.errors.flatMap((e) => e.diagnostics));
+  return result;
 }
 
 function stage(yaml: string, ctx = push): CompiledStage {

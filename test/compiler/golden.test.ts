@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CompileError, compileManifest } from '../../core/pipeline/compile.js';
+import { compileManifest } from '../../core/pipeline/compile.js';
 import { formatDiagnostic } from '../../core/pipeline/format.js';
 import { isValid, loadManifest } from '../../core/pipeline/load.js';
 import { compileFixture, fixtureContext as compileFixtureContext, fixtureOptions } from './support.js';
@@ -44,13 +44,9 @@ describe('fixtures that must fail', () => {
         actual = manifest.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic).join('\n');
       } else {
         const { context } = compileFixtureContext(text);
-        try {
-          compileManifest(manifest, context, fixtureOptions(text));
-          throw new Error(`${name} compiled but must fail`);
-        } catch (error) {
-          if (!(error instanceof CompileError)) throw error;
-          actual = error.diagnostics.map(formatDiagnostic).join('\n');
-        }
+        const { errors } = compileManifest(manifest, context, fixtureOptions(text));
+        if (errors.length === 0) throw new Error(`${name} compiled but must fail`);
+        actual = errors.flatMap((e) => e.diagnostics).map(formatDiagnostic).join('\n');
       }
       const expectedFile = join(dir, 'fail', name.replace(/\.yml$/, '.error'));
       if (update) writeFileSync(expectedFile, `${actual}\n`);

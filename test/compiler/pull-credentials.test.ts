@@ -2,7 +2,7 @@
 // planner's own options.
 import { describe, expect, it } from 'vitest';
 import { cliContext } from '../../cli/commands/compile.js';
-import { compileManifest } from '../../core/pipeline/compile.js';
+import { CompileError, compileManifest } from '../../core/pipeline/compile.js';
 import { isValid, loadManifest } from '../../core/pipeline/load.js';
 import { FIXTURE_OPTIONS } from './support.js';
 
@@ -20,7 +20,9 @@ ${paths.map((path, i) => `---\nkind: secret\nname: pull${i}\nget:\n  path: ${pat
 function credentials(text: string, ctx = push, options = FIXTURE_OPTIONS) {
   const manifest = loadManifest('.drone.yml', text);
   if (!isValid(manifest)) throw new Error(manifest.diagnostics.map((d) => d.message).join('\n'));
-  const stage = compileManifest(manifest, ctx, options).stages[0]!;
+  const result = compileManifest(manifest, ctx, options);
+  if (result.errors.length > 0) throw new CompileError(result.errors.flatMap((e) => e.diagnostics));
+  const stage = result.stages[0]!;
   return {
     byContainer: Object.fromEntries(stage.taskDefinition.containerDefinitions!.filter((c) => c.repositoryCredentials).map((c) => [c.name, c.repositoryCredentials!.credentialsParameter])),
     notes: stage.notes,

@@ -21,7 +21,9 @@ const CN_ENV = {
 function compile(yaml: string, env: Record<string, string>) {
   const manifest = loadManifest('.drone.yml', yaml);
   if (!isValid(manifest)) throw new Error(manifest.diagnostics.map((d) => d.message).join('\n'));
-  return compileManifest(manifest, push, buildCompileOptions(compileOptionsFromEnv(env), { repoSlug: 'acme/app', buildNumber: 7, fork: false }));
+  const result = compileManifest(manifest, push, buildCompileOptions(compileOptionsFromEnv(env), { repoSlug: 'acme/app', buildNumber: 7, fork: false }));
+  if (result.errors.length > 0) throw new CompileError(result.errors.flatMap((e) => e.diagnostics));
+  return result;
 }
 
 const secretPipeline = (get: string) => `kind: pipeline
