@@ -30,10 +30,16 @@ export interface PipelineVerdict {
   reason?: string;
   /** The message as given. */
   detail?: string;
+  /** Lines [from, to) of its YAML document, and the line of the error that stops it, if one does. */
+  from: number;
+  to: number;
+  line?: number;
 }
 
 export interface CorpusFigure {
   files: number;
+  /** The files in Drone 0.8's format. */
+  legacy: string[];
   /** Files in Drone 0.8's format (top-level `pipeline:` map), not counted in the figure. */
   legacyFiles: number;
   /** Docker pipelines of the Drone 1.x files. */
@@ -99,11 +105,11 @@ export function reasonOf(message: string): string {
 
 export function measureCorpus(files: readonly CorpusFile[]): CorpusFigure {
   const verdicts: PipelineVerdict[] = [];
-  let legacyFiles = 0;
+  const legacyNames: string[] = [];
   for (const file of files) {
     const { legacy, pipelines } = dockerDocuments(file.text);
     if (legacy) {
-      legacyFiles++;
+      legacyNames.push(file.name);
       continue;
     }
     verdicts.push(...measureFile(file, pipelines));
@@ -112,26 +118,28 @@ export function measureCorpus(files: readonly CorpusFile[]): CorpusFigure {
   const counts = new Map<string, number>();
   for (const v of verdicts) if (!v.runs) counts.set(v.reason!, (counts.get(v.reason!) ?? 0) + 1);
   const reasons = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
-  return { files: files.length, legacyFiles, pipelines: verdicts.length, running, share: verdicts.length === 0 ? 0 : running / verdicts.length, reasons, verdicts };
+  return { files: files.length, legacy: legacyNames, legacyFiles: legacyNames.length, pipelines: verdicts.length, running, share: verdicts.length === 0 ? 0 : running / verdicts.length, reasons, verdicts };
 }
 
 function measureFile(file: CorpusFile, docs: DockerDocument[]): PipelineVerdict[] {
   const [owner, repo] = file.name.replace(/\.yml$/, '').split('__');
   const ctx = cliContext({ repo: `${owner}/${repo}` });
   const manifest = loadManifest('.drone.yml', file.text);
-  const verdict = (doc: DockerDocument, runs: boolean, detail?: string): PipelineVerdict =>
-    runs ? { file: file.name, pipeline: doc.name, runs } : { file: file.name, pipeline: doc.name, runs, reason: reasonOf(detail!), detail: detail! };
+  const verdict = (doc: DockerDocument, runs: boolean, detail?: string, line?: number): PipelineVerdict => {
+    const at = { file: file.name, pipeline: doc.name, runs, from: doc.from, to: doc.to };
+    return runs ? at : { ...at, reason: reasonOf(detail!), detail: detail!, ...(line !== undefined ? { line } : {}) };
+  };
   const [fileError] = fileErrors(manifest);
-  if (fileError) return docs.map((doc) => verdict(doc, false, `file: ${fileError.message}`));
+  if (fileError) return docs.map((doc) => verdict(doc, false, `file: ${fileError.message}`, fileError.line));
   for (const p of manifest.pipelines) p.trigger = emptyConditions();
   const result = compileManifest(manifest, ctx, CLI_COMPILE_OPTIONS);
   const compiled = new Set(result.stages.map((s) => s.name));
-  const errors = new Map(result.errors.map((e) => [e.name, e.diagnostics[0]!.message]));
+  const errors = new Map(result.errors.map((e) => [e.name, e.diagnostics[0]!]));
   const skipped = new Map(result.skipped.map((s) => [s.name, s.reason]));
   return docs.map((doc) => {
     if (compiled.has(doc.name)) return verdict(doc, true);
     const error = errors.get(doc.name);
-    if (error !== undefined) return verdict(doc, false, error);
+    if (error !== undefined) return verdict(doc, false, error.message, error.line);
     return verdict(doc, false, `skipped: ${skipped.get(doc.name) ?? 'not compiled'}`);
   });
 }

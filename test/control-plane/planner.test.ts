@@ -270,17 +270,41 @@ describe('planEvent', () => {
     expect(agentEnv.find((e) => e.name === 'SLIPWAY_BUILD')!.value).not.toContain('\u0000');
   });
 
-  it('reports a pipeline the compiler rejects the same way', async () => {
+  it('makes a pipeline the compiler rejects a stage in error with FILE:LINE:COLUMN, and a build that ends in error at once', async () => {
     let config = 'kind: pipeline\ntype: docker\nname: wide\nsteps:\n';
     for (let i = 0; i < 12; i++) config += `- name: s${i}\n  image: img${i}:1\n  commands: [echo]\n`;
     const message = await pushMessage('acme/rejected', config);
     const outcome = await planEvent(message, deps);
-    expect(outcome.kind).toBe('invalid');
+    expect(outcome).toMatchObject({ kind: 'created', buildId: 'acme/rejected#1', enqueued: [] });
     const build = (await store.getBuild('acme/rejected#1'))!;
     expect(build.status).toBe('error');
-    // Caught by the linter or the compiler, with the position and the count either way.
-    expect(build.error).toMatch(/^\.drone\.yml:\d+:1: error: .*pipeline "wide" needs 13 containers|^\.drone\.yml:\d+:1: error: compile: pipeline "wide": needs 13 containers/);
+    // Caught by the linter or the compiler, at the steps: key, with the count either way.
+    expect(build.error).toMatch(/^\.drone\.yml:4:1: error: .*too many containers.*needs 13 containers/);
+    const stages = await store.listStages(build.id);
+    expect(stages.map((s) => [s.name, s.status, s.reason])).toEqual([['wide', 'error', 'invalid-config']]);
+    expect(stages[0]!.message).toMatch(/^\.drone\.yml:4:1: error: /);
+    expect(await drainJobs()).toHaveLength(0);
     expect(git.statuses.find((s) => s.sha === message.hook.commit.sha)?.state).toBe('error');
+  });
+
+  it('runs the other pipelines of a file when one has an error of its own (issue 15)', async () => {
+    const config = [
+      'kind: pipeline\ntype: docker\nname: image\nsteps:\n- name: build\n  image: plugins/docker\n  settings: { repo: acme/app }\n',
+      'kind: pipeline\ntype: docker\nname: test\nsteps:\n- name: unit\n  image: alpine\n  commands: [echo]\n',
+    ].join('---\n');
+    const message = await pushMessage('acme/partly', config);
+    const outcome = await planEvent(message, deps);
+    expect(outcome).toMatchObject({ kind: 'created', buildId: 'acme/partly#1', enqueued: [2] });
+    const build = (await store.getBuild('acme/partly#1'))!;
+    expect(build.status).toBe('pending');
+    const stages = await store.listStages(build.id);
+    expect(stages.map((s) => [s.name, s.status])).toEqual([
+      ['image', 'error'],
+      ['test', 'pending'],
+    ]);
+    expect(stages[0]!.message).toMatch(/^\.drone\.yml:6:10: error: steps\[0\]\.image: Fargate has no Docker daemon for plugins\/docker/);
+    expect((await drainJobs()).map((m) => decodeJob(m.Body!).pipeline)).toEqual(['test']);
+    expect(git.statuses.find((s) => s.sha === message.hook.commit.sha)?.state).toBe('pending');
   });
 
   it('builds pull requests from forks without secrets', async () => {
@@ -663,7 +687,8 @@ describe('plugin images read from their registries', () => {
       await expect(planEvent(message, withLookup(), { finalAttempt: false })).rejects.toThrow(RegistryUnavailableError);
       expect(await store.listBuilds('acme/flaky')).toMatchObject({ items: [] });
       const outcome = await planEvent(message, withLookup(), { finalAttempt: true });
-      expect(outcome).toMatchObject({ kind: 'invalid', buildId: 'acme/flaky#1' });
+      // The pipeline's own error: a stage in error, and the build, with nothing else to run, ends so.
+      expect(outcome).toMatchObject({ kind: 'created', buildId: 'acme/flaky#1', enqueued: [] });
       const build = (await store.getBuild('acme/flaky#1'))!;
       expect(build.status).toBe('error');
       expect(build.error).toMatch(/step "notify" receives secrets \(PLUGIN_WEBHOOK\), so its output is masked, which needs the command line its image runs: image ".*acme\/notify:2": .*503/);

@@ -1,0 +1,50 @@
+// The corpus figure (issue 15): of the docker pipelines of real public `.drone.yml` files
+// (test/fixtures/corpus, each one's source in SOURCES.md), how many run on Slipway. The
+// floor is the figure measured after pipelines started to fail alone (76 of 200; 44 before,
+// when one pipeline's error failed its whole file): a change that lowers it is a regression.
+// `npm run bench -- corpus` prints the figure and every reason.
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { formatFigure, measureCorpus, readCorpus } from '../../bench/lib/corpus.js';
+import { fileErrors, loadManifest } from '../../core/pipeline/load.js';
+
+const files = readCorpus();
+const figure = measureCorpus(files);
+
+describe('the corpus of real pipelines', () => {
+  it('has 80+ files, each with its source written down', () => {
+    expect(files.length).toBeGreaterThanOrEqual(80);
+    const sources = readFileSync(new URL('../fixtures/corpus/SOURCES.md', import.meta.url), 'utf8');
+    for (const f of files) expect(sources, f.name).toMatch(new RegExp(`^\\| ${f.name.replace(/[.]/g, '\\.')} \\| [^|]+ \\| [^|]+ \\| [0-9a-f]{40} \\|`, 'm'));
+  });
+
+  it('runs at least 76 of its 200 docker pipelines (38 %)', () => {
+    expect(figure.pipelines).toBe(200);
+    expect(figure.running, formatFigure(figure)).toBeGreaterThanOrEqual(76);
+  });
+
+  // The compiler may point at the `kind: secret` document a pipeline reads: that one is its own too.
+  it("never stops a pipeline for another pipeline's error: each lint error that stops one is in its own document, or is the file's", () => {
+    for (const v of figure.verdicts.filter((x) => !x.runs && x.line !== undefined && !/^(file|compile): /.test(x.detail!))) {
+      expect(v.line! >= v.from && v.line! < v.to, `${v.file} ${v.pipeline} (lines ${v.from}-${v.to}): ${v.detail} at line ${v.line}`).toBe(true);
+    }
+  });
+
+  it('gives these reasons for the others (top first)', () => {
+    const top = figure.reasons.slice(0, 4).map(([reason]) => reason);
+    expect(top).toEqual([
+      expect.stringContaining('Fargate has no Docker daemon for IMAGE'),
+      expect.stringContaining('too many containers'),
+      expect.stringContaining('skipped: platform arch'),
+      expect.stringContaining('Fargate cannot run privileged containers'),
+    ]);
+  });
+
+  it("counts Drone 0.8 files apart, and each fails with an error that says what it is", () => {
+    expect(figure.legacy).toHaveLength(4);
+    for (const name of figure.legacy) {
+      const manifest = loadManifest('.drone.yml', files.find((f) => f.name === name)!.text);
+      expect(fileErrors(manifest).map((d) => d.message), name).toContainEqual(expect.stringContaining('this looks like a Drone 0.8 file: convert it with `drone convert`'));
+    }
+  });
+});
