@@ -7,7 +7,7 @@
 // pipeline; diagnostics on stderr), 2 usage.
 
 import { basename, dirname } from 'node:path';
-import { CompileError, compileManifest, type CompileOptions } from '../../core/pipeline/compile.js';
+import { compileManifest, type CompileOptions } from '../../core/pipeline/compile.js';
 import type { BuildContext, BuildEvent } from '../../core/pipeline/context.js';
 import { formatDiagnostic } from '../../core/pipeline/format.js';
 import { isReadable, loadManifestBytes } from '../../core/pipeline/load.js';
