@@ -33,8 +33,11 @@ export function formatBuild(build: BuildDetail, now: number): string {
   /** Lines to print after the table row of the same index. */
   const after = new Map<number, string[]>();
   for (const stage of build.stages) {
-    rows.push([`${stage.number}`, stage.name, stage.status, duration(stage.startedAt, stage.finishedAt, now), oneLine(stage.message ?? '')]);
-    if (stage.notes?.length) after.set(rows.length - 1, stage.notes.map((n) => `    note: ${oneLine(n)}`));
+    // A pipeline with errors of its own: its FILE:LINE:COLUMN diagnostics, one per line under its row.
+    const invalid = stage.reason === 'invalid-config' && stage.message !== undefined;
+    rows.push([`${stage.number}`, stage.name, stage.status, duration(stage.startedAt, stage.finishedAt, now), invalid ? 'invalid pipeline:' : oneLine(stage.message ?? '')]);
+    const below = [...(invalid ? stage.message!.split('\n').map((line) => `    ${line}`) : []), ...(stage.notes ?? []).map((n) => `    note: ${oneLine(n)}`)];
+    if (below.length > 0) after.set(rows.length - 1, below);
     for (const step of stage.steps) {
       const label = step.kind === 'service' ? `${step.name} (service)` : step.detached ? `${step.name} (detached)` : step.name;
       const note = step.reason ?? (step.exitCode !== undefined && step.exitCode !== 0 ? `exit code ${step.exitCode}` : '');

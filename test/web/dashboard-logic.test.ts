@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { escapeHtml, formatAgo, formatDuration, looksLikeError } from '../../web/src/format.js';
 import { layoutStages, renderGraph } from '../../web/src/graph.js';
@@ -116,6 +117,13 @@ describe('stage notes', () => {
     expect(order.every((at) => at >= 0)).toBe(true);
     expect(order).toEqual([...order].sort((a, b) => a - b));
     expect(stageBlock(stage({}), undefined, 20_000)).not.toContain('notes');
+  });
+
+  it("shows a pipeline's own errors, one FILE:LINE:COLUMN per line (the message keeps its line breaks)", () => {
+    const message = '.drone.yml:7:17: error: steps[0].privileged: Fargate cannot run privileged containers\n.drone.yml:9:3: error: steps[1]: missing "image"';
+    const html = stageBlock({ ...stage({ status: 'error', reason: 'invalid-config', message }), steps: [] }, undefined, 20_000);
+    expect(html).toContain(`<div class="meta stage-message">${message.replace(/"/g, '&quot;')}</div>`);
+    expect(readFileSync(new URL('../../web/style.css', import.meta.url), 'utf8')).toMatch(/\.stage-message \{ white-space: pre-line; \}/);
   });
 });
 

@@ -44,7 +44,8 @@ export function stageBlock(stage: BuildDetail['stages'][number], selection: Sele
   return (
     `<div class="stage" data-stage="${stage.number}"><h3><span><span class="status ${stage.status}">${stage.status}</span> ${escapeHtml(stage.name)}</span>` +
     `<span class="meta">${formatDuration(stage.startedAt, stage.finishedAt, now)}</span></h3>` +
-    (stage.message ? `<div class="meta">${escapeHtml(stage.message)}</div>` : '') +
+    // An errored pipeline's message is its FILE:LINE:COLUMN diagnostics, one per line.
+    (stage.message ? `<div class="meta stage-message">${escapeHtml(stage.message)}</div>` : '') +
     stageNotes(stage.notes) +
     stage.steps.map((step) => stepItem(stage.number, step, selection?.stage === stage.number && selection.step === step.number, now)).join('') +
     `</div>`
