@@ -75,6 +75,15 @@ describe('slipway lint (in process)', () => {
     });
   });
 
+  it('still fails a file when only one of its pipelines has an error (a build would run the others)', async () => {
+    writeFileSync(join(dir, 'partly.yml'), `${VALID}---\nkind: pipeline\nname: typo\nsteps:\n- name: a\n  image: b\n  when: { branches: [main] }\n`);
+    expect(await lint('partly.yml')).toEqual({
+      code: 1,
+      out: '',
+      err: ['partly.yml:27:11: error: steps[0].when: unknown key "branches" in when — did you mean "branch"?', 'partly.yml: invalid (1 error)'].join('\n'),
+    });
+  });
+
   it('lints several files and fails if one is invalid', async () => {
     const r = await lint('.drone.yml', 'bad.yml', 'warn.yml');
     expect(r.code).toBe(1);
