@@ -18,6 +18,7 @@
 import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { TaskStateChangeEvent } from '../core/builds/task-event.js';
+import { ENV } from '../core/config/lambda-env.js';
 
 export type SqsBatchHandler = (event: SQSEvent) => Promise<SQSBatchResponse | void>;
 export type AutoscalerHandler = (event: { nudge?: boolean; source?: string }) => Promise<unknown>;
@@ -60,13 +61,13 @@ async function localTaskEventsHandler(options: ControlPlaneOptions): Promise<Tas
   // Never CloudWatch from here: without a log store, stages keep the generic message.
   if (logsDir === undefined) return taskEventsHandler(() => undefined);
   const { localLogReader } = await import('./log-reader.js');
-  return taskEventsHandler(() => localLogReader(logsDir, process.env.BUILD_LOG_GROUP || DEFAULT_BUILD_LOG_GROUP));
+  return taskEventsHandler(() => localLogReader(logsDir, process.env[ENV.buildLogGroup] || DEFAULT_BUILD_LOG_GROUP));
 }
 
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
   Object.assign(process.env, options.env);
-  const eventsQueueUrl = options.env.EVENTS_QUEUE_URL ?? process.env.EVENTS_QUEUE_URL;
-  if (!eventsQueueUrl) throw new Error('control-plane: EVENTS_QUEUE_URL is not set');
+  const eventsQueueUrl = options.env[ENV.eventsQueueUrl] ?? process.env[ENV.eventsQueueUrl];
+  if (!eventsQueueUrl) throw new Error(`control-plane: ${ENV.eventsQueueUrl} is not set`);
   const onError = options.onError ?? ((where, err) => console.error(`control-plane: ${where}: ${(err as Error)?.stack ?? err}`));
   const planner = options.handlers?.planner ?? ((await import('../lambdas/planner/handler.js' as string)) as { handler: SqsBatchHandler }).handler;
   const autoscaler = options.handlers?.autoscaler ?? (await import('../lambdas/autoscaler/handler.js')).handler;

@@ -13,6 +13,7 @@ import { DEFAULT_SERVER } from '../client.js';
 import { parse } from '../command-kit.js';
 import { table } from '../format.js';
 import { EXIT, type CliIO } from '../io.js';
+import { ENV } from '../../core/config/lambda-env.js';
 
 const USAGE = `usage: slipway secrets add --repo OWNER/NAME NAME (--value V | --from-file F)
        slipway secrets list --repo OWNER/NAME [--json]
@@ -108,7 +109,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   }
   if (p.values.ssm && p.values.local) return fail('--ssm and --local exclude each other');
   const backend = p.values.ssm ? ssmBackend() : p.values.local || isLocalServer(io.env) ? localBackend(io.env) : ssmBackend();
-  const root = (io.env.SECRETS_PREFIX || '/slipway').replace(/\/+$/, '');
+  const root = (io.env[ENV.secretsPrefix] || '/slipway').replace(/\/+$/, '');
   const prefix = `${root}/${repo}`;
   const file = p.values['from-file'] as string | undefined;
 

@@ -76,6 +76,11 @@ export interface FunctionEnv {
   readonly always: readonly EnvName[];
   /** Set by the stack only when the deployment's settings ask for it (e.g. an allow-list). */
   readonly optional: readonly EnvName[];
+  /**
+   * Set by the stack for a library in the bundle that reads process.env itself (e.g.
+   * Powertools' POWERTOOLS_SERVICE_NAME), not through the wiring's environment.
+   */
+  readonly libraries?: readonly EnvName[];
 }
 
 /** Read by the wiring but never set by the stack: the Lambda runtime's own, and local mode's. */

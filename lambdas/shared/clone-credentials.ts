@@ -67,7 +67,7 @@ export function cloneCredentialsFor(
     return without(`the SCM credentials secret has no top-level "${key}" string (the ${scm} token the agent clones with)`);
   }
   if (!secretArn || !/^arn:aws[\w-]*:secretsmanager:[^:]+:\d+:secret:[^:]+$/.test(secretArn)) {
-    return without('SCM_CREDENTIALS_SECRET_ARN is not the full ARN of a Secrets Manager secret, which ECS needs to inject one key of it');
+    return without(`${ENV.scmCredentialsSecretArn} is not the full ARN of a Secrets Manager secret, which ECS needs to inject one key of it`);
   }
   let machine: string;
   try {

@@ -83,16 +83,18 @@ for (const variant of variants) {
       // Optional ones are read when present; the stack leaves them out when the settings do.
       const maySkip: readonly string[] = [...NOT_SET_BY_STACK, ...FUNCTION_ENV[name].optional];
       const notSet = read.filter((v) => !set.includes(v) && !maySkip.includes(v));
-      const unread = set.filter((v) => !read.includes(v));
+      const libraries: readonly string[] = FUNCTION_ENV[name].libraries ?? [];
+      const unread = set.filter((v) => !read.includes(v) && !libraries.includes(v));
       expect(notSet, `${name} reads ${notSet.join(', ')}, which the stack does not set`).toEqual([]);
       expect(unread, `the stack sets ${unread.join(', ')} on ${name}, which nothing reads`).toEqual([]);
     });
 
     it.each(LAMBDA_NAMES)('%s: the stack sets what core/config/lambda-env.ts says it always sets, and only names listed there', (name) => {
       const set = Object.keys(variablesOf(name));
-      const { always, optional } = FUNCTION_ENV[name];
-      expect(always.filter((v) => !set.includes(v)), `${name}: always-set variables missing`).toEqual([]);
-      expect(set.filter((v) => !always.includes(v as never) && !optional.includes(v as never)), `${name}: variables not listed`).toEqual([]);
+      const { always, optional, libraries = [] } = FUNCTION_ENV[name];
+      const listed: readonly string[] = [...always, ...optional, ...libraries];
+      expect([...always, ...libraries].filter((v) => !set.includes(v)), `${name}: always-set variables missing`).toEqual([]);
+      expect(set.filter((v) => !listed.includes(v)), `${name}: variables not listed`).toEqual([]);
     });
   });
 }

@@ -1,0 +1,97 @@
+// The autoscaler: every minute and on nudges, starts queued stages as ECS tasks within the
+// deployment's limits, and reconciles what ECS runs with what the table says.
+import { Duration } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { ENV } from '../../core/config/lambda-env.js';
+import { TASK_FAMILY_PREFIX } from '../build-cluster.js';
+import { acknowledgeWildcardResource } from '../nag.js';
+import { DDB_READ, DDB_WRITE, type FunctionContext, acknowledgeTableIndexes, buildTasks, defaultPolicy, roleOf, setEnvironment, taskPattern } from './context.js';
+
+export function configureAutoscaler(ctx: FunctionContext): void {
+  const fn = ctx.functions.autoscaler;
+  const { table, queues, network, buildCluster, settings } = ctx;
+  setEnvironment(fn, {
+    [ENV.tableName]: table.table.tableName,
+    [ENV.jobsQueueUrl]: queues.jobs.queue.queueUrl,
+    // An undecodable job is parked here at once, not after maxReceiveCount failed passes.
+    [ENV.jobsDeadLetterQueueUrl]: queues.jobs.deadLetterQueue.queueUrl,
+    [ENV.cluster]: buildCluster.cluster.clusterArn,
+    [ENV.subnetIds]: network.subnets.map((s) => s.subnetId).join(','),
+    [ENV.securityGroupIds]: network.buildSecurityGroup.securityGroupId,
+    [ENV.assignPublicIp]: network.assignPublicIp,
+    // Task definitions are registered with the build roles where the stored definition names none.
+    [ENV.taskExecutionRoleArn]: buildCluster.executionRole.roleArn,
+    [ENV.taskRoleArn]: buildCluster.taskRole.roleArn,
+    // The size of a stage that names none, for the vCPU quota.
+    [ENV.defaultCpu]: String(settings.defaultCpu),
+    // Its reconciling pass fails lost stages: their build's final commit status goes to the
+    // planner through the events queue (retried, then dead-lettered).
+    [ENV.eventsQueueUrl]: queues.events.queue.queueUrl,
+    [ENV.maxConcurrentBuilds]: String(settings.maxConcurrentBuilds),
+    [ENV.vcpuQuota]: String(settings.vcpuQuota),
+    [ENV.useSpot]: String(settings.useSpot),
+  });
+
+  table.table.grant(fn, ...DDB_READ, ...DDB_WRITE);
+  queues.events.queue.grantSendMessages(fn);
+  // The autoscaler reads the jobs queue itself (no event source mapping) and deletes what
+  // it read: the stages wait in the table.
+  queues.jobs.queue.grantConsumeMessages(fn);
+  // …and queues the dependents of a stage it ends (afterStageEnd).
+  queues.jobs.queue.grantSendMessages(fn);
+  queues.jobs.deadLetterQueue.grantSendMessages(fn);
+
+  const { taskArns, familyArns, inCluster } = buildTasks(ctx);
+  const role = roleOf(fn);
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'RunSlipwayTasks', actions: ['ecs:RunTask'], resources: [familyArns], conditions: inCluster }));
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'WatchSlipwayTasks',
+      actions: ['ecs:DescribeTasks', 'ecs:StopTask'],
+      resources: [taskArns],
+      conditions: inCluster,
+    }),
+  );
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ListSlipwayTasks', actions: ['ecs:ListTasks'], resources: ['*'], conditions: inCluster }));
+  // RegisterTaskDefinition and DescribeTaskDefinition support no resource-level permission.
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'RegisterSlipwayTaskDefinitions',
+      actions: ['ecs:RegisterTaskDefinition', 'ecs:DescribeTaskDefinition'],
+      resources: ['*'],
+    }),
+  );
+  // Tags on RunTask / RegisterTaskDefinition need TagResource at creation time only.
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'TagOnCreate',
+      actions: ['ecs:TagResource'],
+      resources: [taskArns, familyArns],
+      conditions: { StringEquals: { 'ecs:CreateAction': ['RunTask', 'RegisterTaskDefinition'] } },
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'PassBuildRoles',
+      actions: ['iam:PassRole'],
+      resources: [buildCluster.executionRole.roleArn, buildCluster.taskRole.roleArn],
+      conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+    }),
+  );
+
+  new events.Rule(ctx.scope, 'AutoscalerSchedule', {
+    description: 'Slipway: the autoscaler pass (start queued stages, reconcile)',
+    schedule: events.Schedule.rate(Duration.minutes(1)),
+    // A missed pass is replaced by the next one a minute later: no retries pile up.
+    targets: [new targets.LambdaFunction(fn, { retryAttempts: 0, maxEventAge: Duration.minutes(1) })],
+  });
+
+  const policy = defaultPolicy('autoscaler', fn);
+  acknowledgeTableIndexes(ctx, policy);
+  const familyPattern = `arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task-definition/${TASK_FAMILY_PREFIX}*`;
+  acknowledgeWildcardResource(policy, familyPattern, 'Task definition families are content hashes named slipway-<pipeline>-<hash>, created at run time; RunTask is also limited to this cluster.');
+  acknowledgeWildcardResource(policy, taskPattern(ctx), 'Task ids exist only at run time; the ARN is limited to the build cluster.');
+  acknowledgeWildcardResource(policy, '*', 'ecs:RegisterTaskDefinition and ecs:DescribeTaskDefinition have no resource-level permissions; ecs:ListTasks is limited by the ecs:cluster condition.');
+}

@@ -1,0 +1,109 @@
+// The planner: consumes the events queue, turns a push into a build and its stages (the
+// compiler's task definitions), posts commit statuses, and nudges the autoscaler.
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { ENV } from '../../core/config/lambda-env.js';
+import { acknowledgeWildcardResource } from '../nag.js';
+import { DDB_READ, DDB_WRITE, type FunctionContext, acknowledgeTableIndexes, defaultPolicy, roleOf, setEnvironment } from './context.js';
+
+/** The events queue's visibility timeout derives from it. */
+export const PLANNER_TIMEOUT = Duration.seconds(60);
+
+export function configurePlanner(ctx: FunctionContext): void {
+  const fn = ctx.functions.planner;
+  const { table, queues, buildCluster, settings } = ctx;
+  const stack = Stack.of(ctx.scope);
+  setEnvironment(fn, {
+    [ENV.tableName]: table.table.tableName,
+    [ENV.jobsQueueUrl]: queues.jobs.queue.queueUrl,
+    [ENV.scmCredentialsSecretArn]: ctx.scmCredentialsSecret.secretArn,
+    [ENV.autoscalerFunctionName]: ctx.functions.autoscaler.functionName,
+    // Secrets that do not exist are left out of task definitions (lambdas/planner/secret-check.ts).
+    [ENV.secretsCheck]: 'aws',
+    // The compiler's options (lambdas/planner/compile-options.ts).
+    [ENV.taskExecutionRoleArn]: buildCluster.executionRole.roleArn,
+    [ENV.taskRoleArn]: buildCluster.taskRole.roleArn,
+    [ENV.buildLogGroup]: buildCluster.logGroup.logGroupName,
+    // One image per architecture, or one multi-arch image.
+    ...(buildCluster.agentImages.byArch.amd64 ? { [ENV.agentImageAmd64]: buildCluster.agentImages.byArch.amd64 } : {}),
+    ...(buildCluster.agentImages.byArch.arm64 ? { [ENV.agentImageArm64]: buildCluster.agentImages.byArch.arm64 } : {}),
+    ...(buildCluster.agentImages.anyArch ? { [ENV.agentImage]: buildCluster.agentImages.anyArch } : {}),
+    // Secret references are full ARNs of this account and partition (never assumed `aws`).
+    [ENV.accountId]: stack.account,
+    [ENV.partition]: stack.partition,
+    [ENV.secretsPrefix]: settings.secretsPrefix,
+    [ENV.defaultCpu]: String(settings.defaultCpu),
+    [ENV.defaultMemory]: String(settings.defaultMemory),
+    ...(settings.allowedRepositories.length > 0 ? { [ENV.allowedRepositories]: settings.allowedRepositories.join(',') } : {}),
+  });
+
+  table.table.grant(fn, ...DDB_READ, ...DDB_WRITE);
+  queues.jobs.queue.grantSendMessages(fn);
+  ctx.scmCredentialsSecret.grantRead(fn);
+  // Build agents of private repositories clone with a top-level key of it (the planner
+  // writes the reference into their task definitions).
+  buildCluster.grantCloneTokenRead(ctx.scmCredentialsSecret);
+  const role = roleOf(fn);
+  // The nudge: an asynchronous invoke of the unqualified function (grantInvoke would also
+  // allow every version and alias, `<arn>:*`).
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'NudgeAutoscaler', actions: ['lambda:InvokeFunction'], resources: [ctx.functions.autoscaler.functionArn] }));
+
+  // Plugin images' ENTRYPOINT/CMD, private ECR ones with a token from ECR. Any account's
+  // repository may grant this role by its repository policy, so the repositories are not
+  // limited to this account or region.
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'EcrLogin', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'EcrReadImageConfigs',
+      actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
+      resources: [`arn:${stack.partition}:ecr:*:*:repository/*`],
+    }),
+  );
+
+  // Before a build, the planner checks that the secrets its task definitions name exist
+  // (ECS stops the whole task on one missing secret), reading metadata, never a value:
+  // ssm:DescribeParameters has no resource-level permission; DescribeSecret is limited to
+  // the repository secrets' prefix.
+  const secretsPrefix = settings.secretsPrefix.replace(/^\/+|\/+$/g, '');
+  const secretPaths = settings.allowedRepositories.length > 0 ? settings.allowedRepositories.map((r) => `${secretsPrefix}/${r}/*`) : [`${secretsPrefix}/*`];
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'SecretsExist', actions: ['ssm:DescribeParameters'], resources: ['*'] }));
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'SecretsManagerSecretsExist',
+      actions: ['secretsmanager:DescribeSecret'],
+      resources: secretPaths.map((path) => stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `/${path}`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })),
+    }),
+  );
+
+  fn.addEventSource(
+    new SqsEventSource(queues.events.queue, {
+      batchSize: 10,
+      maxBatchingWindow: Duration.seconds(0),
+      reportBatchItemFailures: true,
+      // Bounds the planner's concurrency (and its load on the Git host API) without
+      // reserving account concurrency.
+      maxConcurrency: 5,
+    }),
+  );
+
+  const policy = defaultPolicy('planner', fn);
+  acknowledgeTableIndexes(ctx, policy);
+  acknowledgeWildcardResource(
+    policy,
+    '*',
+    'ecr:GetAuthorizationToken and ssm:DescribeParameters have no resource-level permission; the first only mints a login, the second reads parameter names and metadata, never values.',
+  );
+  for (const path of secretPaths) {
+    acknowledgeWildcardResource(
+      policy,
+      `arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:/${path}`,
+      "DescribeSecret on the repository secrets' prefix: the planner checks that a secret exists (metadata only, never its value).",
+    );
+  }
+  acknowledgeWildcardResource(
+    policy,
+    'arn:<AWS::Partition>:ecr:*:*:repository/*',
+    'Plugin images may be in any ECR repository a pipeline names, in any account or region whose repository policy grants this role; reads of image manifests and config blobs only.',
+  );
+}
