@@ -52,14 +52,17 @@ export async function startDynamoDb(options: DynamoDbOptions = {}): Promise<Loca
   let exited: number | string | null = null;
   child.once('exit', (code, signal) => (exited = code ?? signal));
 
-  const deadline = Date.now() + (options.startTimeoutMs ?? 30_000);
+  // A hang guard, not a speed goal: the JVM starts in ~2 s alone but took over 30 s on a
+  // loaded 2-core machine; the exit check above catches a JVM that cannot start at once.
+  const startTimeoutMs = options.startTimeoutMs ?? 150_000;
+  const deadline = Date.now() + startTimeoutMs;
   while (!(await isListening(port))) {
     if (exited !== null) {
       throw new Error(`local-dynamodb: DynamoDB Local exited (${exited}) before listening on port ${port}:\n${output}`);
     }
     if (Date.now() > deadline) {
       await killGroup(child);
-      throw new Error(`local-dynamodb: DynamoDB Local did not listen on port ${port} within ${options.startTimeoutMs ?? 30_000} ms:\n${output}`);
+      throw new Error(`local-dynamodb: DynamoDB Local did not listen on port ${port} within ${startTimeoutMs} ms:\n${output}`);
     }
     await sleep(100);
   }
