@@ -93,9 +93,13 @@ function ip(): string {
   return ipBinary;
 }
 
+// A hang guard for `ip`/`unshare`: they answer in milliseconds, but a loaded machine can
+// stall them for seconds, and a timeout here would fail a task that would have started.
+const IP_TIMEOUT_MS = 60_000;
+
 async function ipRun(args: string[]): Promise<string> {
   try {
-    const { stdout } = await run(ip(), args, { timeout: 10_000 });
+    const { stdout } = await run(ip(), args, { timeout: IP_TIMEOUT_MS });
     return stdout;
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr ?? '';
@@ -119,7 +123,7 @@ async function probeSupport(): Promise<string | undefined> {
   const probe = `${NETNS_PREFIX}probe-${process.pid}-${randomInt(1e6)}`;
   try {
     await ipRun(['netns', 'add', probe]);
-    await run(ip(), ['netns', 'exec', probe, 'unshare', '--mount', '--propagation', 'private', 'true'], { timeout: 10_000 });
+    await run(ip(), ['netns', 'exec', probe, 'unshare', '--mount', '--propagation', 'private', 'true'], { timeout: IP_TIMEOUT_MS });
   } catch (error) {
     return (error as Error).message;
   } finally {
