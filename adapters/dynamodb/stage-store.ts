@@ -10,36 +10,14 @@ import { activeStagePk, activeStageSk, buildPk, stageSk } from './keys.js';
 import { FINAL_RANK, statusRank } from '../../core/builds/status.js';
 import { batchGet, batchWrite } from './batch.js';
 import { Expression } from './expression.js';
+import type { EventApply, RunningMark, StageStore as StageStorePort } from '../../core/builds/ports.js';
 import { isConditionFailure, strip } from './store.js';
 import type { Stage, StageOutcomeReason, StageStatus } from '../../core/builds/types.js';
 import { stageKey } from '../../core/builds/types.js';
 
 const jobSk = (stageNumber: number): string => `${stageSk(stageNumber)}#JOB`;
 
-export interface RunningMark {
-  /** Stage.attempts before this start (the attempt the RunTask tokens were made for). */
-  attempt: number;
-  taskArn: string;
-  capacity: 'FARGATE' | 'FARGATE_SPOT';
-  startedAt: number;
-  cpu: number;
-}
-
-export interface EventApply {
-  taskArn: string;
-  version: number;
-  /** Stage.attempts the caller expected (a pending stage is claimed by the event's task). */
-  attempt: number;
-  status?: StageStatus;
-  reason?: StageOutcomeReason;
-  message?: string;
-  exitCode?: number;
-  startedAt?: number;
-  finishedAt?: number;
-  firstStepAt?: number;
-}
-
-export class StageStore {
+export class StageStore implements StageStorePort {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     readonly tableName: string,

@@ -24,6 +24,9 @@ import { buildId as makeBuildId, parseBuildId, stageKey } from '../../core/build
 import { statusRank } from '../../core/builds/status.js';
 import { batchWrite } from './batch.js';
 import { Expression } from './expression.js';
+import type { BuildPatch, BuildStore as BuildStorePort, Page, PageOptions, StagePatch, StepPatch, UpdateGuard } from '../../core/builds/ports.js';
+
+export type { BuildPatch, Page, PageOptions, StagePatch, StepPatch, UpdateGuard } from '../../core/builds/ports.js';
 import { classifyAwsError, isConditionalCheckFailure } from '../../core/util/aws-errors.js';
 import {
   ACTIVE_STAGE_STATUSES,
@@ -50,17 +53,6 @@ import {
   stepSk,
   stepSkPrefix,
 } from './keys.js';
-
-export interface Page<T> {
-  items: T[];
-  /** Opaque; pass back to get the next page. Absent on the last page. */
-  cursor?: string;
-}
-
-export interface PageOptions {
-  limit?: number;
-  cursor?: string;
-}
 
 export interface Delivery {
   id: string;
@@ -103,17 +95,6 @@ export class RepositoryHostConflictError extends Error {
     super(`repository ${slug} is active on ${activeOn}; remove it there first (slipway repo rm ${slug}) to activate it on ${host}`);
     this.name = 'RepositoryHostConflictError';
   }
-}
-
-export type BuildPatch = Partial<Omit<Build, 'id' | 'repo' | 'number' | 'deliveryId' | 'createdAt'>>;
-export type StagePatch = Partial<Omit<Stage, 'buildId' | 'repo' | 'buildNumber' | 'number' | 'eventVersion'>>;
-export type StepPatch = Partial<Omit<StepRecord, 'buildId' | 'stageNumber' | 'number'>>;
-
-export interface UpdateGuard<S extends string> {
-  /** Apply only when the current status is one of these (replaces the status-order rule; e.g. requeue). */
-  fromStatuses?: S[];
-  /** ECS `detail.version`: apply only if greater than the last applied one, then record it. */
-  eventVersion?: number;
 }
 
 export interface NewBuild {
@@ -206,7 +187,7 @@ export function isConditionFailure(err: unknown): boolean {
   return isConditionalCheckFailure(err);
 }
 
-export class BuildStore {
+export class BuildStore implements BuildStorePort {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     readonly tableName: string,
