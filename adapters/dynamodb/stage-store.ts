@@ -4,41 +4,20 @@
 // BUILD#<id> / STAGE#<nnn>#JOB, type `job`), from which dependent stages and Spot
 // retries are enqueued. Keys from keys.ts; the client is injected.
 
-import { type DynamoDBDocumentClient, BatchGetCommand, BatchWriteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { StageJob } from '../../core/scaling/job.js';
-import { backoffMs } from '../../core/util/retry.js';
 import { activeStagePk, activeStageSk, buildPk, stageSk } from './keys.js';
 import { FINAL_RANK, statusRank } from '../../core/builds/status.js';
+import { batchGet, batchWrite } from './batch.js';
+import { Expression } from './expression.js';
+import type { EventApply, RunningMark, StageStore as StageStorePort } from '../../core/builds/ports.js';
 import { isConditionFailure, strip } from './store.js';
 import type { Stage, StageOutcomeReason, StageStatus } from '../../core/builds/types.js';
 import { stageKey } from '../../core/builds/types.js';
 
 const jobSk = (stageNumber: number): string => `${stageSk(stageNumber)}#JOB`;
 
-export interface RunningMark {
-  /** Stage.attempts before this start (the attempt the RunTask tokens were made for). */
-  attempt: number;
-  taskArn: string;
-  capacity: 'FARGATE' | 'FARGATE_SPOT';
-  startedAt: number;
-  cpu: number;
-}
-
-export interface EventApply {
-  taskArn: string;
-  version: number;
-  /** Stage.attempts the caller expected (a pending stage is claimed by the event's task). */
-  attempt: number;
-  status?: StageStatus;
-  reason?: StageOutcomeReason;
-  message?: string;
-  exitCode?: number;
-  startedAt?: number;
-  finishedAt?: number;
-  firstStepAt?: number;
-}
-
-export class StageStore {
+export class StageStore implements StageStorePort {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     readonly tableName: string,
@@ -46,17 +25,11 @@ export class StageStore {
 
   /** Stores the job of every stage of a build (the planner, beside createBuild). */
   async putStageJobs(jobs: StageJob[]): Promise<void> {
-    for (let i = 0; i < jobs.length; i += 25) {
-      let pending: unknown[] = jobs.slice(i, i + 25).map((job) => ({
-        PutRequest: { Item: { PK: buildPk(job.buildId), SK: jobSk(job.stageNumber), type: 'job', ...stripUndefined(job) } },
-      }));
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt > 8) throw new Error(`stage-store: ${pending.length} jobs unprocessed after retries`);
-        const res = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending as never } }));
-        pending = res.UnprocessedItems?.[this.tableName] ?? [];
-        if (pending.length) await new Promise((r) => setTimeout(r, 2 ** attempt * 10));
-      }
-    }
+    await batchWrite(
+      this.doc,
+      this.tableName,
+      jobs.map((job) => ({ PutRequest: { Item: { PK: buildPk(job.buildId), SK: jobSk(job.stageNumber), type: 'job', ...stripUndefined(job) } } })),
+    );
   }
 
   async getStageJob(buildId: string, stageNumber: number): Promise<StageJob | null> {
@@ -64,24 +37,13 @@ export class StageStore {
     return strip<StageJob>(res.Item);
   }
 
-  /**
-   * The stored jobs of these stages, by stage key (absent: none stored). BatchGetItem, 100
-   * keys a call; unprocessed keys are asked again with back-off.
-   */
+  /** The stored jobs of these stages, by stage key (absent: none stored). */
   async getStageJobs(stages: { buildId: string; stageNumber: number }[]): Promise<Map<string, StageJob>> {
+    const items = await batchGet(this.doc, this.tableName, stages.map((s) => ({ PK: buildPk(s.buildId), SK: jobSk(s.stageNumber) })));
     const out = new Map<string, StageJob>();
-    for (let i = 0; i < stages.length; i += 100) {
-      let keys: Record<string, unknown>[] = stages.slice(i, i + 100).map((s) => ({ PK: buildPk(s.buildId), SK: jobSk(s.stageNumber) }));
-      for (let attempt = 1; keys.length > 0; attempt++) {
-        if (attempt > 8) throw new Error(`stage-store: ${keys.length} stage jobs still unprocessed by BatchGetItem after ${attempt - 1} calls; the table is throttled`);
-        const res = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys } } }));
-        for (const item of res.Responses?.[this.tableName] ?? []) {
-          const job = strip<StageJob>(item);
-          if (job) out.set(job.stageKey, job);
-        }
-        keys = (res.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Record<string, unknown>[];
-        if (keys.length) await new Promise((r) => setTimeout(r, backoffMs(attempt, 50, 2_000)));
-      }
+    for (const item of items) {
+      const job = strip<StageJob>(item);
+      if (job) out.set(job.stageKey, job);
     }
     return out;
   }
@@ -97,12 +59,12 @@ export class StageStore {
    * again. Only while the stage still waits at `attempt` with no task. Returns the stage.
    */
   async noteStartFailure(buildId: string, stageNumber: number, input: { attempt: number; message: string; retryAfter: number }): Promise<Stage | null> {
-    return this.update(buildId, stageNumber, {
-      update: 'SET message = :message, #retryAfter = :retryAfter ADD #startFailures :one',
-      condition: 'attribute_exists(PK) AND #status = :pending AND attribute_not_exists(taskArn) AND attempts = :attempt',
-      values: { ':message': input.message, ':retryAfter': input.retryAfter, ':one': 1, ':pending': 'pending', ':attempt': input.attempt },
-      names: { '#retryAfter': 'retryAfter', '#startFailures': 'startFailures' },
-    });
+    const e = new Expression();
+    e.set('message', input.message);
+    e.set('retryAfter', input.retryAfter);
+    e.add('startFailures', 1);
+    e.when(waitingAt(e, input.attempt));
+    return this.update(buildId, stageNumber, e);
   }
 
   /**
@@ -111,27 +73,19 @@ export class StageStore {
    * finished stage. Returns the stage, or null when refused.
    */
   async markRunning(buildId: string, stageNumber: number, mark: RunningMark): Promise<Stage | null> {
-    return this.update(buildId, stageNumber, {
-      update:
-        'SET #status = :running, statusRank = :rank1, taskArn = :arn, capacity = :cap, attempts = :next, cpu = :cpu, ' +
-        'startedAt = if_not_exists(startedAt, :startedAt), GSI2PK = :gsi2pk, GSI2SK = :gsi2sk',
-      // Claimed first by the task's own event: attempts is already :next (the claim counted it).
-      condition:
-        'attribute_exists(PK) AND ((#status = :pending AND attempts = :attempt AND attribute_not_exists(taskArn)) OR (taskArn = :arn AND statusRank <= :rank1))',
-      values: {
-        ':running': 'running',
-        ':pending': 'pending',
-        ':rank1': statusRank('running'),
-        ':arn': mark.taskArn,
-        ':cap': mark.capacity,
-        ':attempt': mark.attempt,
-        ':next': mark.attempt + 1,
-        ':cpu': mark.cpu,
-        ':startedAt': mark.startedAt,
-        ':gsi2pk': activeStagePk('running'),
-        ':gsi2sk': activeStageSk(mark.startedAt, stageKey(buildId, stageNumber)),
-      },
-    });
+    const e = new Expression();
+    e.set('status', 'running');
+    e.set('statusRank', statusRank('running'));
+    e.set('taskArn', mark.taskArn);
+    e.set('capacity', mark.capacity);
+    e.set('attempts', mark.attempt + 1);
+    e.set('cpu', mark.cpu);
+    e.keep('startedAt', mark.startedAt);
+    e.set('GSI2PK', activeStagePk('running'));
+    e.set('GSI2SK', activeStageSk(mark.startedAt, stageKey(buildId, stageNumber)));
+    // Claimed first by the task's own event: attempts is already attempt + 1 (the claim counted it).
+    e.when(`(${waitingAt(e, mark.attempt)}) OR (${e.name('taskArn')} = ${e.value(mark.taskArn)} AND ${e.name('statusRank')} <= ${e.value(statusRank('running'))})`);
+    return this.update(buildId, stageNumber, e);
   }
 
   /**
@@ -142,64 +96,40 @@ export class StageStore {
    * count nothing, whether the stage is still pending or already running.
    */
   async applyEvent(buildId: string, stageNumber: number, apply: EventApply): Promise<Stage | null> {
-    const sets = ['eventVersion = :version', 'taskArn = :arn'];
-    const values: Record<string, unknown> = {
-      ':version': apply.version,
-      ':arn': apply.taskArn,
-      ':final': FINAL_RANK,
-    };
-    const names: Record<string, string> = { '#status': 'status' };
-    let removeIndex = false;
-    if (apply.status !== undefined) {
-      const rank = statusRank(apply.status);
-      sets.push('#status = :status', 'statusRank = :rank');
-      values[':status'] = apply.status;
-      values[':rank'] = rank;
-      if (apply.status === 'running') {
-        sets.push('GSI2PK = :gsi2pk', 'GSI2SK = if_not_exists(GSI2SK, :gsi2sk)');
-        values[':gsi2pk'] = activeStagePk('running');
-        values[':gsi2sk'] = activeStageSk(apply.startedAt ?? Date.now(), stageKey(buildId, stageNumber));
-      } else if (rank >= FINAL_RANK) {
-        removeIndex = true;
+    const expression = (claim: boolean): Expression => {
+      const e = new Expression();
+      e.when(`${e.name('statusRank')} < ${e.value(FINAL_RANK)}`);
+      e.guardVersion(apply.version);
+      e.set('taskArn', apply.taskArn);
+      if (apply.status !== undefined) {
+        const rank = statusRank(apply.status);
+        e.set('status', apply.status);
+        e.set('statusRank', rank);
+        if (apply.status === 'running') {
+          e.set('GSI2PK', activeStagePk('running'));
+          e.keep('GSI2SK', activeStageSk(apply.startedAt ?? Date.now(), stageKey(buildId, stageNumber)));
+        } else if (rank >= FINAL_RANK) {
+          e.remove('GSI2PK');
+          e.remove('GSI2SK');
+        }
       }
-    }
-    const optional: [string, unknown][] = [
-      ['reason', apply.reason],
-      ['message', apply.message],
-      ['exitCode', apply.exitCode],
-      ['finishedAt', apply.finishedAt],
-    ];
-    for (const [attr, value] of optional) {
-      if (value === undefined) continue;
-      sets.push(`#${attr} = :${attr}`);
-      names[`#${attr}`] = attr;
-      values[`:${attr}`] = value;
-    }
-    if (apply.startedAt !== undefined) {
-      sets.push('startedAt = if_not_exists(startedAt, :startedAt)');
-      values[':startedAt'] = apply.startedAt;
-    }
-    if (apply.firstStepAt !== undefined) {
-      sets.push('firstStepAt = if_not_exists(firstStepAt, :firstStepAt)');
-      values[':firstStepAt'] = apply.firstStepAt;
-    }
-    const base = 'attribute_exists(PK) AND statusRank < :final AND (attribute_not_exists(eventVersion) OR eventVersion < :version)';
-    const remove = removeIndex ? ' REMOVE GSI2PK, GSI2SK' : '';
+      e.set('reason', apply.reason);
+      e.set('message', apply.message);
+      e.set('exitCode', apply.exitCode);
+      e.set('finishedAt', apply.finishedAt);
+      if (apply.startedAt !== undefined) e.keep('startedAt', apply.startedAt);
+      if (apply.firstStepAt !== undefined) e.keep('firstStepAt', apply.firstStepAt);
+      if (claim) {
+        e.set('attempts', apply.attempt + 1);
+        e.when(waitingAt(e, apply.attempt));
+      } else {
+        e.when(`${e.name('taskArn')} = ${e.value(apply.taskArn)}`);
+      }
+      return e;
+    };
     // DynamoDB cannot branch in one expression: the stage's own task first (counts nothing),
-    // then the claim (counts the attempt: attempts becomes :next, as markRunning sets it).
-    const own = await this.update(buildId, stageNumber, {
-      update: `SET ${sets.join(', ')}${remove}`,
-      condition: `${base} AND taskArn = :arn`,
-      values,
-      names,
-    });
-    if (own) return own;
-    return this.update(buildId, stageNumber, {
-      update: `SET ${[...sets, 'attempts = :next'].join(', ')}${remove}`,
-      condition: `${base} AND attribute_not_exists(taskArn) AND #status = :pending AND attempts = :attempt`,
-      values: { ...values, ':pending': 'pending', ':attempt': apply.attempt, ':next': apply.attempt + 1 },
-      names,
-    });
+    // then the claim (counts the attempt: attempts becomes attempt + 1, as markRunning sets it).
+    return (await this.update(buildId, stageNumber, expression(false))) ?? this.update(buildId, stageNumber, expression(true));
   }
 
   /**
@@ -214,29 +144,21 @@ export class StageStore {
     stageNumber: number,
     input: { taskArn: string; version: number; queuedAt: number; message: string; attempt: number },
   ): Promise<Stage | null> {
-    return this.update(buildId, stageNumber, {
-      update:
-        'SET #status = :pending, statusRank = :rank0, queuedAt = :queuedAt, capacity = :fargate, reason = :reason, message = :message, ' +
-        'attempts = :next, GSI2PK = :gsi2pk, GSI2SK = :gsi2sk REMOVE eventVersion, startedAt, firstStepAt, taskArn',
-      condition:
-        'attribute_exists(PK) AND statusRank < :final AND (attribute_not_exists(eventVersion) OR eventVersion < :version) AND ' +
-        '(taskArn = :arn OR (attribute_not_exists(taskArn) AND #status = :pending AND attempts = :attempt))',
-      values: {
-        ':pending': 'pending',
-        ':rank0': statusRank('pending'),
-        ':final': FINAL_RANK,
-        ':queuedAt': input.queuedAt,
-        ':fargate': 'FARGATE',
-        ':reason': 'spot-interrupted',
-        ':message': input.message,
-        ':arn': input.taskArn,
-        ':version': input.version,
-        ':attempt': input.attempt,
-        ':next': input.attempt + 1,
-        ':gsi2pk': activeStagePk('pending'),
-        ':gsi2sk': activeStageSk(input.queuedAt, stageKey(buildId, stageNumber)),
-      },
-    });
+    const e = new Expression();
+    e.set('status', 'pending');
+    e.set('statusRank', statusRank('pending'));
+    e.set('queuedAt', input.queuedAt);
+    e.set('capacity', 'FARGATE');
+    e.set('reason', 'spot-interrupted');
+    e.set('message', input.message);
+    e.set('attempts', input.attempt + 1);
+    e.set('GSI2PK', activeStagePk('pending'));
+    e.set('GSI2SK', activeStageSk(input.queuedAt, stageKey(buildId, stageNumber)));
+    for (const attr of ['eventVersion', 'startedAt', 'firstStepAt', 'taskArn']) e.remove(attr);
+    e.when(`${e.name('statusRank')} < ${e.value(FINAL_RANK)}`);
+    e.when(`attribute_not_exists(${e.name('eventVersion')}) OR ${e.name('eventVersion')} < ${e.value(input.version)}`);
+    e.when(`${e.name('taskArn')} = ${e.value(input.taskArn)} OR (${waitingAt(e, input.attempt)})`);
+    return this.update(buildId, stageNumber, e);
   }
 
   /** Ends a stage that is not finished (rejected, task lost, skipped): with the reason people see. */
@@ -245,64 +167,45 @@ export class StageStore {
     stageNumber: number,
     input: { status: StageStatus; reason?: StageOutcomeReason; message: string; finishedAt: number; onlyIfTaskArn?: string },
   ): Promise<Stage | null> {
-    const values: Record<string, unknown> = {
-      ':status': input.status,
-      ':rank': statusRank(input.status),
-      ':message': input.message,
-      ':finishedAt': input.finishedAt,
-      ':final': FINAL_RANK,
-    };
-    let update = 'SET #status = :status, statusRank = :rank, message = :message, finishedAt = :finishedAt';
-    if (input.reason) {
-      update += ', reason = :reason';
-      values[':reason'] = input.reason;
-    }
-    let condition = 'attribute_exists(PK) AND statusRank < :final';
-    if (input.onlyIfTaskArn !== undefined) {
-      condition += ' AND taskArn = :arn';
-      values[':arn'] = input.onlyIfTaskArn;
-    }
-    return this.update(buildId, stageNumber, { update: `${update} REMOVE GSI2PK, GSI2SK`, condition, values });
+    const e = new Expression();
+    e.set('status', input.status);
+    e.set('statusRank', statusRank(input.status));
+    e.set('message', input.message);
+    e.set('finishedAt', input.finishedAt);
+    e.set('reason', input.reason || undefined);
+    e.remove('GSI2PK');
+    e.remove('GSI2SK');
+    e.when(`${e.name('statusRank')} < ${e.value(FINAL_RANK)}`);
+    if (input.onlyIfTaskArn !== undefined) e.when(`${e.name('taskArn')} = ${e.value(input.onlyIfTaskArn)}`);
+    return this.update(buildId, stageNumber, e);
   }
 
   /** A stage waiting for its dependencies goes on the queue now. Once only. */
   async markQueued(buildId: string, stageNumber: number, queuedAt: number): Promise<Stage | null> {
-    return this.update(buildId, stageNumber, {
-      update: 'SET queuedAt = :queuedAt, GSI2PK = :gsi2pk, GSI2SK = :gsi2sk',
-      condition: 'attribute_exists(PK) AND #status = :pending AND attribute_not_exists(queuedAt)',
-      values: {
-        ':queuedAt': queuedAt,
-        ':pending': 'pending',
-        ':gsi2pk': activeStagePk('pending'),
-        ':gsi2sk': activeStageSk(queuedAt, stageKey(buildId, stageNumber)),
-      },
-    });
+    const e = new Expression();
+    e.set('queuedAt', queuedAt);
+    e.set('GSI2PK', activeStagePk('pending'));
+    e.set('GSI2SK', activeStageSk(queuedAt, stageKey(buildId, stageNumber)));
+    e.when(`${e.name('status')} = ${e.value('pending')} AND attribute_not_exists(${e.name('queuedAt')})`);
+    return this.update(buildId, stageNumber, e);
   }
 
   /** The people-readable "why it waits" of a queued stage (only written when it changes). */
   async noteWaiting(buildId: string, stageNumber: number, message: string): Promise<void> {
-    await this.update(buildId, stageNumber, {
-      update: 'SET message = :message',
-      condition: 'attribute_exists(PK) AND #status = :pending AND (attribute_not_exists(message) OR message <> :message)',
-      values: { ':message': message, ':pending': 'pending' },
-    });
+    const e = new Expression();
+    e.set('message', message);
+    const name = e.name('message');
+    e.when(`${e.name('status')} = ${e.value('pending')} AND (attribute_not_exists(${name}) OR ${name} <> ${e.value(message)})`);
+    await this.update(buildId, stageNumber, e);
   }
 
-  private async update(
-    buildId: string,
-    stageNumber: number,
-    input: { update: string; condition: string; values: Record<string, unknown>; names?: Record<string, string> },
-  ): Promise<Stage | null> {
-    const { expressions: [update, condition], names } = aliasAttributes([input.update, input.condition], input.names);
+  private async update(buildId: string, stageNumber: number, e: Expression): Promise<Stage | null> {
     try {
       const res = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { PK: buildPk(buildId), SK: stageSk(stageNumber) },
-          UpdateExpression: update,
-          ConditionExpression: condition,
-          ExpressionAttributeNames: Object.keys(names).length ? names : undefined,
-          ExpressionAttributeValues: input.values,
+          ...e.input(),
           ReturnValues: 'ALL_NEW',
         }),
       );
@@ -314,40 +217,9 @@ export class StageStore {
   }
 }
 
-const ATTRIBUTE_WORDS =
-  /(?<![:#\w])(status|statusRank|message|reason|capacity|attempts|cpu|queuedAt|taskArn|startedAt|finishedAt|firstStepAt|eventVersion|exitCode)(?!\w)/g;
-
-/**
- * The name placeholders of update and condition expressions. Every attribute goes through
- * one (several are DynamoDB reserved words): the names a caller gives are used as given
- * (`#st` → `status`); a bare attribute word becomes `#word`; any other `#word` names the
- * attribute `word`. A placeholder given for another attribute than the word it would
- * alias is refused, rather than silently pointing an expression at the wrong attribute;
- * one the expressions do not use is left out.
- */
-export function aliasAttributes(expressions: string[], given: Record<string, string> = {}): { expressions: string[]; names: Record<string, string> } {
-  const names: Record<string, string> = { ...given };
-  const claim = (placeholder: string, attr: string): void => {
-    const current = names[placeholder];
-    if (current !== undefined && current !== attr) {
-      throw new Error(`stage-store: placeholder ${placeholder} is given for attribute ${current}, but the expression uses it for ${attr}`);
-    }
-    names[placeholder] = attr;
-  };
-  const out = expressions.map((expression) =>
-    expression
-      .replace(ATTRIBUTE_WORDS, (word) => {
-        claim(`#${word}`, word);
-        return `#${word}`;
-      })
-      .replace(/#(\w+)/g, (whole, word: string) => {
-        if (names[whole] === undefined) names[whole] = word;
-        return whole;
-      }),
-  );
-  // DynamoDB refuses a name the expressions do not use.
-  const used = new Set(out.flatMap((e) => e.match(/#\w+/g) ?? []));
-  return { expressions: out, names: Object.fromEntries(Object.entries(names).filter(([placeholder]) => used.has(placeholder))) };
+/** The condition "pending at `attempt`, with no task yet": a stage a start or a first event may claim. */
+function waitingAt(e: Expression, attempt: number): string {
+  return `${e.name('status')} = ${e.value('pending')} AND attribute_not_exists(${e.name('taskArn')}) AND ${e.name('attempts')} = ${e.value(attempt)}`;
 }
 
 function stripUndefined<T extends object>(value: T): T {

@@ -18,11 +18,15 @@ import {
   QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
-  BatchWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { Build, BuildDetail, BuildStatus, Repository, Stage, StageStatus, StepRecord, StepStatus } from '../../core/builds/types.js';
 import { buildId as makeBuildId, parseBuildId, stageKey } from '../../core/builds/types.js';
-import { FINAL_RANK, statusRank } from '../../core/builds/status.js';
+import { statusRank } from '../../core/builds/status.js';
+import { batchWrite } from './batch.js';
+import { Expression } from './expression.js';
+import type { BuildPatch, BuildStore as BuildStorePort, Page, PageOptions, StagePatch, StepPatch, UpdateGuard } from '../../core/builds/ports.js';
+
+export type { BuildPatch, Page, PageOptions, StagePatch, StepPatch, UpdateGuard } from '../../core/builds/ports.js';
 import { classifyAwsError, isConditionalCheckFailure } from '../../core/util/aws-errors.js';
 import {
   ACTIVE_STAGE_STATUSES,
@@ -49,17 +53,6 @@ import {
   stepSk,
   stepSkPrefix,
 } from './keys.js';
-
-export interface Page<T> {
-  items: T[];
-  /** Opaque; pass back to get the next page. Absent on the last page. */
-  cursor?: string;
-}
-
-export interface PageOptions {
-  limit?: number;
-  cursor?: string;
-}
 
 export interface Delivery {
   id: string;
@@ -102,17 +95,6 @@ export class RepositoryHostConflictError extends Error {
     super(`repository ${slug} is active on ${activeOn}; remove it there first (slipway repo rm ${slug}) to activate it on ${host}`);
     this.name = 'RepositoryHostConflictError';
   }
-}
-
-export type BuildPatch = Partial<Omit<Build, 'id' | 'repo' | 'number' | 'deliveryId' | 'createdAt'>>;
-export type StagePatch = Partial<Omit<Stage, 'buildId' | 'repo' | 'buildNumber' | 'number' | 'eventVersion'>>;
-export type StepPatch = Partial<Omit<StepRecord, 'buildId' | 'stageNumber' | 'number'>>;
-
-export interface UpdateGuard<S extends string> {
-  /** Apply only when the current status is one of these (replaces the status-order rule; e.g. requeue). */
-  fromStatuses?: S[];
-  /** ECS `detail.version`: apply only if greater than the last applied one, then record it. */
-  eventVersion?: number;
 }
 
 export interface NewBuild {
@@ -205,78 +187,7 @@ export function isConditionFailure(err: unknown): boolean {
   return isConditionalCheckFailure(err);
 }
 
-/** Builds `SET a = :a, …` plus the names and values maps, skipping undefined fields. */
-class Expression {
-  private sets: string[] = [];
-  private removes: string[] = [];
-  readonly conditions: string[] = ['attribute_exists(PK)'];
-  readonly names: Record<string, string> = {};
-  readonly values: Record<string, unknown> = {};
-  private n = 0;
-
-  name(attr: string): string {
-    const key = `#${attr.replace(/[^A-Za-z0-9_]/g, '_')}`;
-    this.names[key] = attr;
-    return key;
-  }
-  value(v: unknown): string {
-    const key = `:v${this.n++}`;
-    this.values[key] = v;
-    return key;
-  }
-  set(attr: string, v: unknown): void {
-    if (v === undefined) return;
-    this.sets.push(`${this.name(attr)} = ${this.value(v)}`);
-  }
-  remove(attr: string): void {
-    this.removes.push(this.name(attr));
-  }
-  setAll(patch: Item): void {
-    for (const [k, v] of Object.entries(patch)) this.set(k, v);
-  }
-  /** Sets `attr` to `fallback` only where the item has no value yet (a counter, a user's setting). */
-  keep(attr: string, fallback: unknown): void {
-    this.sets.push(`${this.name(attr)} = if_not_exists(${this.name(attr)}, ${this.value(fallback)})`);
-  }
-  get update(): string {
-    const parts: string[] = [];
-    if (this.sets.length) parts.push(`SET ${this.sets.join(', ')}`);
-    if (this.removes.length) parts.push(`REMOVE ${this.removes.join(', ')}`);
-    return parts.join(' ');
-  }
-  get condition(): string {
-    return this.conditions.map((c) => `(${c})`).join(' AND ');
-  }
-  /**
-   * The status-order rule (core/builds/status.ts statusRank: a write may stay at its rank
-   * or move up, a finished status is final; which transitions make sense is the state
-   * machine's business, this is the last line against reordering), or an explicit list of
-   * statuses to move from.
-   */
-  guardStatus(next: string | undefined, fromStatuses: string[] | undefined): void {
-    if (fromStatuses) {
-      const list = fromStatuses.map((s) => this.value(s)).join(', ');
-      this.conditions.push(`${this.name('status')} IN (${list})`);
-    } else if (next !== undefined) {
-      const rank = statusRank(next as StageStatus);
-      const op = rank >= FINAL_RANK ? '<' : '<=';
-      this.conditions.push(`${this.name('statusRank')} ${op} ${this.value(rank)}`);
-    }
-    if (next !== undefined) this.set('statusRank', statusRank(next as StageStatus));
-  }
-  guardVersion(version: number | undefined): void {
-    if (version === undefined) return;
-    const name = this.name('eventVersion');
-    const v = this.value(version);
-    this.conditions.push(`attribute_not_exists(${name}) OR ${name} < ${v}`);
-    this.sets.push(`${name} = ${v}`);
-  }
-  get empty(): boolean {
-    return this.sets.length === 0 && this.removes.length === 0;
-  }
-}
-
-export class BuildStore {
+export class BuildStore implements BuildStorePort {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     readonly tableName: string,
@@ -297,8 +208,7 @@ export class BuildStore {
    * builds only what activateRepository stored.
    */
   async ensureRepository(info: RepositoryInfo): Promise<Repository> {
-    const e = new Expression();
-    e.conditions.length = 0;
+    const e = new Expression({ mustExist: false });
     e.set('type', 'repo');
     e.set('slug', info.slug);
     e.set('scm', info.scm);
@@ -314,9 +224,7 @@ export class BuildStore {
       new UpdateCommand({
         TableName: this.tableName,
         Key: { PK: repoPk(info.slug), SK: REPO_SK },
-        UpdateExpression: e.update,
-        ExpressionAttributeNames: e.names,
-        ExpressionAttributeValues: e.values,
+        ...e.input(),
         ReturnValues: 'ALL_NEW',
       }),
     );
@@ -330,8 +238,7 @@ export class BuildStore {
    * one name is one repository on one host at a time.
    */
   async activateRepository(activation: RepositoryActivation): Promise<Repository> {
-    const e = new Expression();
-    e.conditions.length = 0;
+    const e = new Expression({ mustExist: false });
     e.set('type', 'repo');
     e.set('slug', activation.slug);
     e.set('scm', activation.scm);
@@ -349,17 +256,13 @@ export class BuildStore {
     e.keep('counter', 0);
     e.keep('defaultBranch', 'main');
     if (activation.configPath === undefined) e.keep('configPath', DEFAULT_CONFIG_PATH);
-    const scm = e.name('scm');
-    const active = e.name('active');
+    e.when(`attribute_not_exists(PK) OR ${e.name('scm')} = ${e.value(activation.scm)} OR ${e.name('active')} = ${e.value(false)}`);
     try {
       const res = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { PK: repoPk(activation.slug), SK: REPO_SK },
-          UpdateExpression: e.update,
-          ConditionExpression: `attribute_not_exists(PK) OR ${scm} = ${e.value(activation.scm)} OR ${active} = ${e.value(false)}`,
-          ExpressionAttributeNames: e.names,
-          ExpressionAttributeValues: e.values,
+          ...e.input(),
           ReturnValues: 'ALL_NEW',
         }),
       );
@@ -391,10 +294,7 @@ export class BuildStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { PK: repoPk(slug), SK: REPO_SK },
-          UpdateExpression: e.update,
-          ConditionExpression: e.condition,
-          ExpressionAttributeNames: e.names,
-          ExpressionAttributeValues: e.values,
+          ...e.input(),
           ReturnValues: 'ALL_NEW',
         }),
       );
@@ -407,15 +307,14 @@ export class BuildStore {
 
   /** The next build number of a repository: an atomic increment, unique under any concurrency. */
   async nextBuildNumber(slug: string): Promise<number> {
+    const e = new Expression();
+    e.add('counter', 1);
     try {
       const res = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { PK: repoPk(slug), SK: REPO_SK },
-          UpdateExpression: 'ADD #counter :one',
-          ConditionExpression: 'attribute_exists(PK)',
-          ExpressionAttributeNames: { '#counter': 'counter' },
-          ExpressionAttributeValues: { ':one': 1 },
+          ...e.input(),
           ReturnValues: 'UPDATED_NEW',
         }),
       );
@@ -461,14 +360,13 @@ export class BuildStore {
 
   /** `enqueued`: the delivery's event is on the queue; `failed`: it is not, a redelivery may retry. */
   async markDelivery(id: string, state: DeliveryState): Promise<void> {
+    const e = new Expression();
+    e.set('state', state);
     await this.doc.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { PK: deliveryPk(id), SK: DELIVERY_SK },
-        UpdateExpression: 'SET #state = :state',
-        ConditionExpression: 'attribute_exists(PK)',
-        ExpressionAttributeNames: { '#state': 'state' },
-        ExpressionAttributeValues: { ':state': state },
+        ...e.input(),
       }),
     );
   }
@@ -568,9 +466,7 @@ export class BuildStore {
     if (overflow.length > 0 && (await this.getBuildByNumber(build.repo, build.number))) {
       throw new Error(`store: build ${build.id} already exists (build numbers must come from nextBuildNumber)`);
     }
-    for (let i = 0; i < overflow.length; i += 25) {
-      await this.batchPut(overflow.slice(i, i + 25));
-    }
+    await batchWrite(this.doc, this.tableName, overflow.map((Item) => ({ PutRequest: { Item } })));
     try {
       await this.doc.send(
         new TransactWriteCommand({
@@ -597,32 +493,12 @@ export class BuildStore {
   /** Deletes the steps written ahead of a transaction that did not commit. */
   private async removeUnclaimed(id: string, items: Item[], cause: unknown): Promise<void> {
     try {
-      for (let i = 0; i < items.length; i += 25) await this.batchDelete(items.slice(i, i + 25).map((it) => ({ PK: it.PK, SK: it.SK })));
+      await batchWrite(this.doc, this.tableName, items.map((it) => ({ DeleteRequest: { Key: { PK: it.PK, SK: it.SK } } })));
     } catch (err) {
       throw new Error(
         `store: build ${id} was not created (${(cause as Error).message}), and ${items.length} steps written ahead of it could not be deleted: ${(err as Error).message}`,
         { cause: err },
       );
-    }
-  }
-
-  private async batchDelete(keys: Item[]): Promise<void> {
-    let pending: Item[] = keys.map((Key) => ({ DeleteRequest: { Key } }));
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt > 8) throw new Error(`store: ${pending.length} deletes still unprocessed after retries`);
-      const res = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }));
-      pending = (res.UnprocessedItems?.[this.tableName] ?? []) as Item[];
-      if (pending.length) await new Promise((r) => setTimeout(r, 2 ** attempt * 10));
-    }
-  }
-
-  private async batchPut(items: Item[]): Promise<void> {
-    let pending: Item[] = items.map((Item) => ({ PutRequest: { Item } }));
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt > 8) throw new Error(`store: ${pending.length} items still unprocessed after retries`);
-      const res = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }));
-      pending = (res.UnprocessedItems?.[this.tableName] ?? []) as Item[];
-      if (pending.length) await new Promise((r) => setTimeout(r, 2 ** attempt * 10));
     }
   }
 
@@ -690,10 +566,7 @@ export class BuildStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: key,
-          UpdateExpression: e.update,
-          ConditionExpression: e.condition,
-          ExpressionAttributeNames: e.names,
-          ExpressionAttributeValues: Object.keys(e.values).length ? e.values : undefined,
+          ...e.input(),
           ReturnValues: 'ALL_NEW',
         }),
       );

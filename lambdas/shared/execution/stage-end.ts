@@ -4,11 +4,18 @@
 // duplicate or retried call finds the work done and does nothing twice.
 
 import { buildFailureSummary, buildStatusOf, isStageDone, resolveDependents } from '../../../core/builds/status.js';
+import type { BuildStore, StageStore } from '../../../core/builds/ports.js';
 import type { Build, Stage } from '../../../core/builds/types.js';
 import { enqueueJob, type ExecutionDeps } from './deps.js';
 
+/** What the stage end needs: narrow ports, so it runs as well on the in-memory stores of the tests. */
+export type StageEndDeps = Pick<ExecutionDeps, 'sqs' | 'jobsQueueUrl' | 'postBuildStatus' | 'nudge' | 'now' | 'log'> & {
+  store: Pick<BuildStore, 'getBuild' | 'listStagesAndSteps' | 'updateStep' | 'updateBuild'>;
+  stages: Pick<StageStore, 'getStageJob' | 'finish' | 'markQueued'>;
+};
+
 /** `freedCapacity`: a task stopped, so the autoscaler is nudged even when nothing was queued. */
-export async function afterStageEnd(deps: ExecutionDeps, buildId: string, options: { freedCapacity?: boolean } = {}): Promise<Build | null> {
+export async function afterStageEnd(deps: StageEndDeps, buildId: string, options: { freedCapacity?: boolean } = {}): Promise<Build | null> {
   const build = await deps.store.getBuild(buildId);
   if (!build) {
     deps.log('build not found after stage end', { buildId });
@@ -60,7 +67,7 @@ export async function afterStageEnd(deps: ExecutionDeps, buildId: string, option
 /** How long the call that finished a build has to hand its status off before a retry takes it over. */
 export const HAND_OFF_LEASE_MS = 30_000;
 
-async function handOffStatus(deps: ExecutionDeps, build: Build, stages: Pick<Stage, 'name' | 'status' | 'message'>[]): Promise<Build> {
+async function handOffStatus(deps: StageEndDeps, build: Build, stages: Pick<Stage, 'name' | 'status' | 'message'>[]): Promise<Build> {
   // The commit status shows `error` after the status word (core/scm/commit-state.ts): a
   // failed build says why there, from its stages. Not stored: the stages hold it.
   const summary = build.error === undefined ? buildFailureSummary(build.status, stages) : undefined;
