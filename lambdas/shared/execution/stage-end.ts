@@ -45,6 +45,7 @@ export async function afterStageEnd(deps: ExecutionDeps, buildId: string, option
   const finished = await deps.store.updateBuild(buildId, { status, finishedAt, statusHandOffStartedAt: now }, { fromStatuses: ['pending', 'running'] });
   if (finished) {
     deps.log('build finished', { buildId, status });
+    deps.metrics?.buildFinished(status);
     return handOffStatus(deps, finished, stages);
   }
   // Finished by another call. If that call died before handing the status off (the queue
