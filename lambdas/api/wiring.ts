@@ -21,6 +21,7 @@ import type { EventMessage } from '../../core/scm/types.js';
 import type { ApiDeps } from './router.js';
 import { ssmWebhookSecrets, type WebhookSecrets } from '../shared/webhook-secrets.js';
 import { lambdaLogger, logTo } from '../shared/observability/logger.js';
+import { lambdaMetrics, slipwayMetrics } from '../shared/observability/metrics.js';
 import { MAX_AGE_SECONDS, secretText, secretsManagerSecrets } from '../shared/parameters.js';
 
 /** CloudWatch Logs makes a line readable within seconds of its write. */
@@ -46,7 +47,7 @@ export function apiDepsFromEnv(env: Env = process.env, options: ApiWiringOptions
   const doc = documentClient();
   const store = new BuildStore(doc, tableName);
   const ecs = new ECSClient({});
-  const log = logTo(lambdaLogger('api'));
+  const log = logTo(lambdaLogger('api', env));
   // Deployed it is always set; a caller that plans restarts itself may leave it out, and
   // then cancelled builds' final statuses cannot be handed on (cancel logs that).
   const eventsQueue = (): string => requireEnv(env, ENV.eventsQueueUrl, 'restarts and the final status of cancelled builds go to the planner through it');
@@ -84,5 +85,6 @@ export function apiDepsFromEnv(env: Env = process.env, options: ApiWiringOptions
     ...(authorize ? { authorize } : {}),
     now: Date.now,
     log,
+    metrics: slipwayMetrics(lambdaMetrics(env)),
   };
 }

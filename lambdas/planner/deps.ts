@@ -33,8 +33,8 @@ export function plannerDepsFromEnv(env: Env = process.env, options: PlannerWirin
   const jobsQueueUrl = requireEnv(env, ENV.jobsQueueUrl, 'where ready stages go');
   const doc = dynamoDocument();
   const publicUrl = env[ENV.publicUrl];
-  const log = logTo(lambdaLogger('planner'));
-  const metrics = slipwayMetrics(lambdaMetrics());
+  const log = logTo(lambdaLogger('planner', env));
+  const metrics = slipwayMetrics(lambdaMetrics(env));
   return {
     store: new BuildStore(doc, tableName),
     stages: new StageStore(doc, tableName),

@@ -26,7 +26,7 @@ export function webhookDepsFromEnv(env: Env = process.env): WebhookDeps {
     deliveries: store,
     enqueue: (message) => sendEventMessage(sqsClient(), queueUrl, message),
     allowedRepositories: allowedRepositories(env),
-    log: logTo(logger),
+    log: logTo(lambdaLogger('webhook', env)),
   };
 }
 

@@ -22,6 +22,7 @@ import type { TaskStateChangeEvent } from '../../core/builds/task-event.js';
 import { BuildStore } from '../../adapters/dynamodb/store.js';
 import { StageStore } from '../../adapters/dynamodb/stage-store.js';
 import { slipwayMetrics } from '../../lambdas/shared/observability/metrics.js';
+import { lambdaLogger, logTo, setLogDestination, stageKeys, withKeys } from '../../lambdas/shared/observability/logger.js';
 import { scmCredentials } from '../../lambdas/shared/secrets.js';
 import { MAX_AGE_SECONDS, secretText } from '../../lambdas/shared/parameters.js';
 import { tokenAuthorizer } from '../../lambdas/api/auth.js';
@@ -153,6 +154,22 @@ describe('task-events handler logs and metrics (Powertools Logger and Metrics, b
         BuildsFinished: 1,
       },
     ]);
+  });
+});
+
+describe('the log destination of local commands', () => {
+  it('sends the handlers\' JSON lines where the CLI says (its log file), and to standard output again after', async () => {
+    const file: string[] = [];
+    const log = withKeys(logTo(lambdaLogger('destination-test')), stageKeys('acme/app#7/2'));
+    setLogDestination((line) => file.push(line));
+    const redirected = await stdoutLines(async () => log('stage started', { queueWaitMs: 5 }));
+    setLogDestination(undefined);
+    const restored = await stdoutLines(async () => log('stage started', { queueWaitMs: 6 }));
+    expect(redirected.lines).toEqual([]);
+    expect(file.map((line) => JSON.parse(line) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({ level: 'INFO', message: 'stage started', source: 'destination-test', buildId: 'acme/app#7', stageId: 'acme/app#7/2', queueWaitMs: 5 }),
+    ]);
+    expect(restored.lines).toEqual([expect.objectContaining({ message: 'stage started', stageId: 'acme/app#7/2', queueWaitMs: 6 })]);
   });
 });
 

@@ -24,7 +24,7 @@ export function executionDepsFromEnv(
   const doc = documentClient();
   const tableName = requireEnv(env, ENV.tableName, 'the build table');
   const store = new BuildStore(doc, tableName);
-  const log = logTo(lambdaLogger(source));
+  const log = logTo(lambdaLogger(source, env));
   // Queue URLs are not endpoints (see clients.ts): local stand-ins name unresolvable hosts.
   const sqs = sqsClient();
   const eventsQueueUrl = requireEnv(env, ENV.eventsQueueUrl, "a finished build's commit status goes to the planner through it");
@@ -37,6 +37,6 @@ export function executionDepsFromEnv(
     nudge: nudge(log),
     now: Date.now,
     log,
-    metrics: slipwayMetrics(lambdaMetrics()),
+    metrics: slipwayMetrics(lambdaMetrics(env)),
   };
 }

@@ -7,6 +7,8 @@
 import { Logger, type LogItem } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { parseStageKey } from '../../../core/builds/types.js';
+import { ENV } from '../../../core/config/lambda-env.js';
+import type { Env } from '../config.js';
 
 export type LogFields = Record<string, unknown>;
 /** The logging port the handlers' code depends on. */
@@ -40,12 +42,14 @@ class SlipwayLogger extends Logger {
 
 const loggers = new Map<string, Logger>();
 
-/** The logger of one Lambda (`source`), built once per process. */
-export function lambdaLogger(source: string): Logger {
-  let logger = loggers.get(source);
+/** The logger of one Lambda (`source`), built once per process and service (POWERTOOLS_SERVICE_NAME of `env`). */
+export function lambdaLogger(source: string, env: Env = process.env): Logger {
+  const serviceName = env[ENV.powertoolsServiceName] || SERVICE_NAME;
+  const key = `${source}\n${serviceName}`;
+  let logger = loggers.get(key);
   if (!logger) {
-    logger = new SlipwayLogger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME || SERVICE_NAME, persistentKeys: { source } });
-    loggers.set(source, logger);
+    logger = new SlipwayLogger({ serviceName, persistentKeys: { source } });
+    loggers.set(key, logger);
   }
   return logger;
 }

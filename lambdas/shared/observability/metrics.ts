@@ -7,6 +7,8 @@
 // the `SlipwayMetrics` port below; each handler flushes what an invocation stored at its end.
 
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { ENV } from '../../../core/config/lambda-env.js';
+import type { Env } from '../config.js';
 import { SERVICE_NAME } from './logger.js';
 
 export const DEFAULT_METRICS_NAMESPACE = 'Slipway';
@@ -60,15 +62,19 @@ export function slipwayMetrics(metrics: Metrics): SlipwayMetrics {
   };
 }
 
-let shared: Metrics | undefined;
+const shared = new Map<string, Metrics>();
 
-/** The process's Metrics (one per Lambda container), built on first use. */
-export function lambdaMetrics(): Metrics {
-  shared ??= new Metrics({
-    namespace: process.env.POWERTOOLS_METRICS_NAMESPACE || DEFAULT_METRICS_NAMESPACE,
-    serviceName: process.env.POWERTOOLS_SERVICE_NAME || SERVICE_NAME,
-  });
-  return shared;
+/** The process's Metrics (one per Lambda container and namespace), built on first use. */
+export function lambdaMetrics(env: Env = process.env): Metrics {
+  const namespace = env[ENV.powertoolsMetricsNamespace] || DEFAULT_METRICS_NAMESPACE;
+  const serviceName = env[ENV.powertoolsServiceName] || SERVICE_NAME;
+  const key = `${namespace}\n${serviceName}`;
+  let metrics = shared.get(key);
+  if (!metrics) {
+    metrics = new Metrics({ namespace, serviceName });
+    shared.set(key, metrics);
+  }
+  return metrics;
 }
 
 /** End of an invocation: what it stored goes out as one EMF line (nothing when it stored nothing). */
