@@ -93,12 +93,12 @@ export interface FunctionEnv {
 export const NOT_SET_BY_STACK: readonly EnvName[] = [ENV.awsRegion, ENV.scmCredentials];
 
 const AGENT_IMAGES: readonly EnvName[] = [ENV.agentImageAmd64, ENV.agentImageArm64, ENV.agentImage];
-/** Every function logs and counts through Powertools (lambdas/shared/observability). */
+/** Every function logs through Powertools (lambdas/shared/observability); all but the webhook count too. */
 const POWERTOOLS: readonly EnvName[] = [ENV.powertoolsServiceName, ENV.powertoolsMetricsNamespace];
 
 /** What each function reads, and so what the stack sets for it. */
 export const FUNCTION_ENV: Record<LambdaName, FunctionEnv> = {
-  webhook: { always: [ENV.tableName, ENV.eventsQueueUrl, ENV.webhookSecretsPrefix, ...POWERTOOLS], optional: [ENV.allowedRepositories] },
+  webhook: { always: [ENV.tableName, ENV.eventsQueueUrl, ENV.webhookSecretsPrefix, ENV.powertoolsServiceName], optional: [ENV.allowedRepositories] },
   planner: {
     always: [
       ENV.tableName,
