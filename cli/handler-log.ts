@@ -1,10 +1,12 @@
-// The handlers log one JSON object per line with console.log, as CloudWatch wants. In a
-// terminal that would bury the build's progress, so local commands send those lines to a
-// file (shown at start) unless SLIPWAY_VERBOSE is set.
+// The handlers log one JSON object per line (Powertools Logger, on standard output), as
+// CloudWatch wants. In a terminal that would bury the build's progress, so local commands
+// send those lines, and anything else logged with console.log, to a file (shown at start)
+// unless SLIPWAY_VERBOSE is set.
 
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { slipwayHome } from '../local/secrets.js';
+import { setLogDestination } from '../lambdas/shared/observability/logger.js';
 
 /** Redirects console.log/info to a log file; returns its path and the function that undoes it. */
 export function redirectHandlerLogs(env: NodeJS.ProcessEnv, name: string): { file?: string; restore(): void } {
@@ -17,11 +19,13 @@ export function redirectHandlerLogs(env: NodeJS.ProcessEnv, name: string): { fil
   const write = (...parts: unknown[]) => appendFileSync(file, `${parts.map((p) => (typeof p === 'string' ? p : JSON.stringify(p))).join(' ')}\n`);
   console.log = write;
   console.info = write;
+  setLogDestination((line) => appendFileSync(file, `${line}\n`));
   return {
     file,
     restore() {
       console.log = log;
       console.info = info;
+      setLogDestination(undefined);
     },
   };
 }

@@ -39,6 +39,8 @@ export interface SlipwaySettings {
   readonly pullRepositories: readonly string[];
   /** Repository prefixes of the account's ECR pull-through cache rules (e.g. `docker-hub`); empty: none. */
   readonly pullThroughCachePrefixes: readonly string[];
+  /** CloudWatch namespace of the Lambdas' metrics (POWERTOOLS_METRICS_NAMESPACE). */
+  readonly metricsNamespace: string;
 }
 
 export const DEFAULT_SETTINGS: SlipwaySettings = {
@@ -57,6 +59,7 @@ export const DEFAULT_SETTINGS: SlipwaySettings = {
   agentPlatforms: ['amd64', 'arm64'],
   pullRepositories: [],
   pullThroughCachePrefixes: [],
+  metricsNamespace: 'Slipway',
 };
 
 /** Settings of the app itself (where things are), beside the construct's settings. */
@@ -122,7 +125,15 @@ export function settingsFromContext(get: ContextReader): SlipwaySettings {
       `SLIPWAY-CONFIG: context webhookSecretsPrefix "${webhookSecretsPrefix}" and secretsPrefix "${secretsPrefix}" overlap; build tasks may read under secretsPrefix, so webhook secrets need a path of their own such as /slipway-webhooks`,
     );
   }
+  // https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_Metric.html: 1 to 255
+  // characters, not starting with ':'; ASCII without control characters, and "AWS/" is AWS's
+  // own (PutMetricData's Namespace parameter).
+  const metricsNamespace = string(get, 'metricsNamespace', d.metricsNamespace);
+  if (metricsNamespace.length > 255 || !/^[\x20-\x7e]+$/.test(metricsNamespace) || metricsNamespace.startsWith(':') || /^AWS\//i.test(metricsNamespace)) {
+    throw new ConfigError(`SLIPWAY-CONFIG: context metricsNamespace: "${metricsNamespace}" must be 1 to 255 printable ASCII characters, not starting with ":" or "AWS/" (e.g. Slipway)`);
+  }
   return {
+    metricsNamespace,
     agentPlatforms: platforms.length > 0 ? (platforms as AgentArch[]) : d.agentPlatforms,
     pullRepositories,
     pullThroughCachePrefixes: cachePrefixes,

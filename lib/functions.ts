@@ -43,6 +43,7 @@ export interface BuildSettings {
   readonly secretsPrefix: string;
   readonly webhookSecretsPrefix: string;
   readonly allowedRepositories: readonly string[];
+  readonly metricsNamespace: string;
 }
 
 export interface ControlPlaneFunctionsProps {
@@ -176,6 +177,13 @@ export class ControlPlaneFunctions extends Construct {
       description: spec.description,
       role,
       logGroup,
+      // Powertools for AWS Lambda (lambdas/shared/observability): one service, `slipway`, for the
+      // logs and metrics of every function (the `source` key tells them apart), and the metrics'
+      // namespace for those that count something (the webhook counts nothing).
+      environment: {
+        [ENV.powertoolsServiceName]: 'slipway',
+        ...(name === 'webhook' ? {} : { [ENV.powertoolsMetricsNamespace]: this.props.settings.metricsNamespace }),
+      },
       reservedConcurrentExecutions:
         name === 'autoscaler' && this.props.autoscalerReservedConcurrency !== false ? this.props.autoscalerReservedConcurrency : undefined,
       // EventBridge invokes task-events asynchronously: an event that still fails after

@@ -126,6 +126,9 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
       [ENV.vcpuQuota]: env[ENV.vcpuQuota] || '6',
       [ENV.maxConcurrentBuilds]: env[ENV.maxConcurrentBuilds] || '10',
       [ENV.publicUrl]: publicUrl,
+      // No CloudWatch here to read embedded-format metrics: Powertools Metrics writes nothing
+      // (the log lines carry the same figures: queueWaitMs, status, …).
+      [ENV.powertoolsMetricsDisabled]: 'true',
       ...(env[ENV.scmCredentials] ? { [ENV.scmCredentials]: env[ENV.scmCredentials] } : {}),
     };
     // The planner leaves out secrets the local store does not hold (ECS would stop the task on one).

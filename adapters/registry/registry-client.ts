@@ -20,7 +20,7 @@ import { LookupFailure, deadlineFailure, errorText, type CredentialSource, type 
 
 type Success = Extract<ImageCommandResult, { ok: true }>;
 
-export interface ImageLookupOptions {
+export interface ImageLookupBaseOptions {
   fetch?: Fetch;
   /**
    * Keyed by registry as written in image names (`docker.io`, `ghcr.io`, `localhost:5000`).
@@ -45,18 +45,21 @@ export interface ImageLookupOptions {
   maxResponseBytes?: number;
   /** Successful lookups are kept here; none when absent. */
   cache?: ImageCommandCache;
-  /** Answers by digest that outlive the process; a store that fails is logged and bypassed. */
-  store?: ImageCommandStore;
-  /** Where a failing store is reported; default: a JSON line on stderr. */
-  log?: LookupLog;
 }
+
+/**
+ * Answers by digest that outlive the process, with where a failing store is reported (the
+ * caller's logger: core does no I/O of its own); a store that fails is logged and bypassed.
+ */
+export type ImageLookupStoreOptions = { store?: undefined; log?: LookupLog } | { store: ImageCommandStore; log: LookupLog };
+
+export type ImageLookupOptions = ImageLookupBaseOptions & ImageLookupStoreOptions;
 
 const DEFAULTS = { timeoutMs: 5_000, deadlineMs: 15_000, retries: 2, backoffMs: 250, maxResponseBytes: 4 * 1024 * 1024 };
 
 /** An index may point at another index; deeper nesting is refused rather than followed. */
 const MAX_MANIFEST_HOPS = 3;
 
-const defaultLog: LookupLog = (message, fields = {}) => console.error(JSON.stringify({ source: 'images', message, ...fields }));
 
 /**
  * The planner's dependency: one function bound to a fetch, credentials and a cache.
@@ -164,7 +167,7 @@ async function readStore(options: ImageLookupOptions, key: ImageCommandKey, ref:
     const stored = await options.store.get(key);
     return stored ? { ok: true, entrypoint: stored.entrypoint, cmd: stored.cmd, digest: stored.digest } : undefined;
   } catch (err) {
-    (options.log ?? defaultLog)('image command store read failed; asking the registry', { image: ref.original, ...key, error: errorText(err) });
+    options.log('image command store read failed; asking the registry', { image: ref.original, ...key, error: errorText(err) });
     return undefined;
   }
 }
@@ -174,7 +177,7 @@ async function writeStore(options: ImageLookupOptions, key: ImageCommandKey, res
   try {
     await options.store.put(key, { entrypoint: result.entrypoint, cmd: result.cmd, digest: result.digest });
   } catch (err) {
-    (options.log ?? defaultLog)('image command store write failed; a cold lookup of this digest will ask the registry again', {
+    options.log('image command store write failed; a cold lookup of this digest will ask the registry again', {
       image: ref.original,
       ...key,
       error: errorText(err),

@@ -62,6 +62,12 @@ export const ENV = {
   apiTokenSecretArn: 'API_TOKEN_SECRET_ARN',
   /** The webhook's address, shown by `slipway repo add`. */
   webhookUrl: 'WEBHOOK_URL',
+  /** Powertools for AWS Lambda: the `service` of every log line and metric (lambdas/shared/observability). */
+  powertoolsServiceName: 'POWERTOOLS_SERVICE_NAME',
+  /** Powertools Metrics: the CloudWatch namespace (the `metricsNamespace` setting). */
+  powertoolsMetricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
+  /** Powertools Metrics reads it itself; local mode sets it (no CloudWatch to read metrics there). */
+  powertoolsMetricsDisabled: 'POWERTOOLS_METRICS_DISABLED',
   /**
    * Set by the Lambda runtime, never by the stack
    * (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).
@@ -87,10 +93,12 @@ export interface FunctionEnv {
 export const NOT_SET_BY_STACK: readonly EnvName[] = [ENV.awsRegion, ENV.scmCredentials];
 
 const AGENT_IMAGES: readonly EnvName[] = [ENV.agentImageAmd64, ENV.agentImageArm64, ENV.agentImage];
+/** Every function logs through Powertools (lambdas/shared/observability); all but the webhook count too. */
+const POWERTOOLS: readonly EnvName[] = [ENV.powertoolsServiceName, ENV.powertoolsMetricsNamespace];
 
 /** What each function reads, and so what the stack sets for it. */
 export const FUNCTION_ENV: Record<LambdaName, FunctionEnv> = {
-  webhook: { always: [ENV.tableName, ENV.eventsQueueUrl, ENV.webhookSecretsPrefix], optional: [ENV.allowedRepositories] },
+  webhook: { always: [ENV.tableName, ENV.eventsQueueUrl, ENV.webhookSecretsPrefix, ENV.powertoolsServiceName], optional: [ENV.allowedRepositories] },
   planner: {
     always: [
       ENV.tableName,
@@ -108,6 +116,7 @@ export const FUNCTION_ENV: Record<LambdaName, FunctionEnv> = {
       ENV.secretsPrefix,
       ENV.defaultCpu,
       ENV.defaultMemory,
+      ...POWERTOOLS,
     ],
     optional: [...AGENT_IMAGES, ENV.allowedRepositories],
   },
@@ -127,15 +136,16 @@ export const FUNCTION_ENV: Record<LambdaName, FunctionEnv> = {
       ENV.maxConcurrentBuilds,
       ENV.vcpuQuota,
       ENV.useSpot,
+      ...POWERTOOLS,
     ],
     optional: [],
   },
   'task-events': {
-    always: [ENV.tableName, ENV.jobsQueueUrl, ENV.eventsQueueUrl, ENV.autoscalerFunctionName, ENV.buildLogGroup],
+    always: [ENV.tableName, ENV.jobsQueueUrl, ENV.eventsQueueUrl, ENV.autoscalerFunctionName, ENV.buildLogGroup, ...POWERTOOLS],
     optional: [],
   },
   api: {
-    always: [ENV.tableName, ENV.eventsQueueUrl, ENV.cluster, ENV.buildLogGroup, ENV.apiTokenSecretArn, ENV.webhookSecretsPrefix, ENV.webhookUrl],
+    always: [ENV.tableName, ENV.eventsQueueUrl, ENV.cluster, ENV.buildLogGroup, ENV.apiTokenSecretArn, ENV.webhookSecretsPrefix, ENV.webhookUrl, ...POWERTOOLS],
     optional: [],
   },
 };

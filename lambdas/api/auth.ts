@@ -41,13 +41,18 @@ export function tokenMatches(token: string, digests: readonly Buffer[]): boolean
   return ok;
 }
 
-/** An authorizer over a secret loaded lazily and cached (a rotated secret applies within `ttlMs`). */
-export function tokenAuthorizer(loadSecret: () => Promise<string>, ttlMs = 5 * 60_000, now: () => number = Date.now) {
-  let cached: { digests: Buffer[]; at: number } | undefined;
+/**
+ * An authorizer over the secret's text. `loadSecret` keeps it for its max age (deployed:
+ * Powertools Parameters, MAX_AGE_SECONDS.apiTokens, so a rotated secret applies within
+ * that); the digests are worked out again only when the text changed.
+ */
+export function tokenAuthorizer(loadSecret: () => Promise<string>) {
+  let parsed: { text: string; digests: Buffer[] } | undefined;
   return async (authorization: string | undefined): Promise<boolean> => {
     const token = bearerToken(authorization);
     if (!token) return false;
-    if (!cached || now() - cached.at > ttlMs) cached = { digests: parseTokenSecret(await loadSecret()), at: now() };
-    return tokenMatches(token, cached.digests);
+    const text = await loadSecret();
+    if (parsed?.text !== text) parsed = { text, digests: parseTokenSecret(text) };
+    return tokenMatches(token, parsed.digests);
   };
 }

@@ -10,6 +10,7 @@
 import { buildStatusOf, isStageDone, isStepDone } from '../../core/builds/status.js';
 import type { BuildStore } from '../../adapters/dynamodb/store.js';
 import type { Build, Stage } from '../../core/builds/types.js';
+import type { SlipwayMetrics } from '../shared/observability/metrics.js';
 
 export interface CancelDeps {
   store: Pick<BuildStore, 'listStagesAndSteps' | 'updateStage' | 'updateStep' | 'getStage' | 'updateBuild' | 'getBuild'>;
@@ -19,6 +20,8 @@ export interface CancelDeps {
   buildFinished?(build: Build): Promise<void>;
   now(): number;
   log(message: string, fields?: Record<string, unknown>): void;
+  /** Counts the build finished here (BuildsFinished); absent: nothing is counted. */
+  metrics?: Pick<SlipwayMetrics, 'buildFinished'>;
 }
 
 export interface CancelResult {
@@ -73,6 +76,7 @@ export async function cancelBuild(deps: CancelDeps, build: Build, who: string): 
       const finished = await deps.store.updateBuild(build.id, { status, finishedAt: now }, { fromStatuses: ['pending', 'running'] });
       if (finished) {
         deps.log('build cancelled before any task ran', { buildId: build.id, by: who });
+        deps.metrics?.buildFinished(finished.status);
         try {
           if (deps.buildFinished) await deps.buildFinished(finished);
           else deps.log('final commit status not requested: no path to the Git host is wired', { buildId: build.id });

@@ -49,6 +49,8 @@ export interface ApiDeps {
   authorize?: (authorization: string | undefined) => Promise<boolean>;
   now(): number;
   log(message: string, fields?: Record<string, unknown>): void;
+  /** Builds finished by a cancel (BuildsFinished); absent: nothing is counted. */
+  metrics?: CancelDeps['metrics'];
 }
 
 const STATUSES: readonly BuildStatus[] = ['pending', 'running', 'success', 'failure', 'killed', 'error'];

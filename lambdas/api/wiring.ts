@@ -4,7 +4,6 @@
 // of a build cancelled before anything ran go to the planner through the events queue.
 
 import { ECSClient, StopTaskCommand } from '@aws-sdk/client-ecs';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { documentClient } from '../../adapters/dynamodb/client.js';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { BuildStore } from '../../adapters/dynamodb/store.js';
@@ -21,6 +20,9 @@ import { sendBuildFinished, sendEventMessage } from '../shared/events-queue.js';
 import type { EventMessage } from '../../core/scm/types.js';
 import type { ApiDeps } from './router.js';
 import { ssmWebhookSecrets, type WebhookSecrets } from '../shared/webhook-secrets.js';
+import { lambdaLogger, logTo } from '../shared/observability/logger.js';
+import { lambdaMetrics, slipwayMetrics } from '../shared/observability/metrics.js';
+import { MAX_AGE_SECONDS, secretText, secretsManagerSecrets } from '../shared/parameters.js';
 
 /** CloudWatch Logs makes a line readable within seconds of its write. */
 export const CLOUDWATCH_GRACE_MS = 10_000;
@@ -45,7 +47,7 @@ export function apiDepsFromEnv(env: Env = process.env, options: ApiWiringOptions
   const doc = documentClient();
   const store = new BuildStore(doc, tableName);
   const ecs = new ECSClient({});
-  const log = (message: string, fields: Record<string, unknown> = {}) => console.log(JSON.stringify({ source: 'api', message, ...fields }));
+  const log = logTo(lambdaLogger('api', env));
   // Deployed it is always set; a caller that plans restarts itself may leave it out, and
   // then cancelled builds' final statuses cannot be handed on (cancel logs that).
   const eventsQueue = (): string => requireEnv(env, ENV.eventsQueueUrl, 'restarts and the final status of cancelled builds go to the planner through it');
@@ -61,12 +63,7 @@ export function apiDepsFromEnv(env: Env = process.env, options: ApiWiringOptions
   let authorize: ApiDeps['authorize'];
   if (!options.open) {
     const arn = requireEnv(env, ENV.apiTokenSecretArn, 'the hashed API tokens: without them the API would be open');
-    const secrets = new SecretsManagerClient({});
-    authorize = tokenAuthorizer(async () => {
-      const res = await secrets.send(new GetSecretValueCommand({ SecretId: arn }));
-      if (res.SecretString === undefined) throw new Error(`api: secret ${arn} has no string value`);
-      return res.SecretString;
-    });
+    authorize = tokenAuthorizer(() => secretText(secretsManagerSecrets(), arn, MAX_AGE_SECONDS.apiTokens, 'the API token secret'));
   }
   const webhookSecrets =
     options.webhookSecrets ?? (env[ENV.webhookSecretsPrefix] ? ssmWebhookSecrets(() => new SSMClient({}), env[ENV.webhookSecretsPrefix]!) : undefined);
@@ -88,5 +85,6 @@ export function apiDepsFromEnv(env: Env = process.env, options: ApiWiringOptions
     ...(authorize ? { authorize } : {}),
     now: Date.now,
     log,
+    metrics: slipwayMetrics(lambdaMetrics(env)),
   };
 }

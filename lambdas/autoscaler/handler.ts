@@ -10,6 +10,8 @@ import type { Context } from 'aws-lambda';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { executionDepsFromEnv } from '../shared/execution/wiring.js';
 import type { Env } from '../shared/config.js';
+import { lambdaLogger, startInvocation } from '../shared/observability/logger.js';
+import { lambdaMetrics, withMetricsFlushed } from '../shared/observability/metrics.js';
 import { runPass, type AutoscalerDeps, type PassReport } from './autoscaler.js';
 import { executionConfig } from './config.js';
 
@@ -31,8 +33,16 @@ const FOLLOW_UP_MARGIN_MS = 15_000;
 const LOCAL_BUDGET_MS = 30_000;
 const RATE_WAIT_MS = 1_000;
 
-export async function handler(event: AutoscalerEvent = {}, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<PassReport> {
+const logger = lambdaLogger('autoscaler');
+
+export async function handler(event: AutoscalerEvent = {}, context?: Pick<Context, 'getRemainingTimeInMillis'> & Partial<Context>): Promise<PassReport> {
+  startInvocation(logger, context);
   deps ??= autoscalerDepsFromEnv();
+  const ready = deps;
+  return withMetricsFlushed(lambdaMetrics(), () => passes(ready, event, context));
+}
+
+async function passes(deps: AutoscalerDeps, event: AutoscalerEvent, context: Pick<Context, 'getRemainingTimeInMillis'> | undefined): Promise<PassReport> {
   const scheduled = event.nudge !== true && (event.source === 'aws.events' || event['detail-type'] === 'Scheduled Event');
   const invoked = Date.now();
   const remaining = () => context?.getRemainingTimeInMillis?.() ?? LOCAL_BUDGET_MS - (Date.now() - invoked);

@@ -18,6 +18,7 @@ import { stageKey, type Stage } from '../../core/builds/types.js';
 import { jobTimeoutMs } from '../../core/scaling/job.js';
 import { applyTaskEvent } from '../shared/execution/apply-event.js';
 import { afterStageEnd } from '../shared/execution/stage-end.js';
+import { stageKeys } from '../shared/observability/logger.js';
 import { listAll, type AutoscalerDeps } from './deps.js';
 
 export interface ReconcileReport {
@@ -131,7 +132,7 @@ async function stopOverdue(deps: AutoscalerDeps, stage: Stage, timeoutMs: number
     if (step.status !== 'pending' && step.status !== 'running') continue;
     await deps.store.updateStep(stage.buildId, stage.number, step.number, { status: 'killed', reason: 'the stage ran past its timeout and was stopped', finishedAt: now }, { fromStatuses: ['pending', 'running'] });
   }
-  deps.log('stopped a task past its timeout', { stageKey: keyOf(stage), taskArn: stage.taskArn, ranMs, timeoutMs });
+  deps.log('stopped a task past its timeout', { ...stageKeys(keyOf(stage)), taskArn: stage.taskArn, ranMs, timeoutMs });
   await afterStageEnd(deps, stage.buildId, { freedCapacity: true });
   return true;
 }

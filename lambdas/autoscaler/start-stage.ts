@@ -10,6 +10,7 @@ import { startRetryDelayMs } from '../../core/scaling/decide-scale.js';
 import { runTaskTokens, type StageJob } from '../../core/scaling/job.js';
 import { classifyAwsError, describeAwsError, isEcsCapacityReason, type AwsErrorInfo } from '../../core/util/aws-errors.js';
 import { afterStageEnd } from '../shared/execution/stage-end.js';
+import { stageKeys } from '../shared/observability/logger.js';
 import type { ExecutionConfig } from './config.js';
 import { isWaiting, type AutoscalerDeps, type PassReport, type Waiting } from './deps.js';
 import { ensureTaskDefinition } from './register.js';
@@ -71,12 +72,13 @@ export async function startStage(deps: AutoscalerDeps, w: Waiting): Promise<Star
     } catch (err) {
       const info = classifyAwsError(err);
       const text = `RunTask on ${capacity}: ${describeAwsError(info)}`;
+      if (info.kind !== 'conflict') deps.metrics?.runTaskFailure(info.name);
       // The token already started this attempt's task with other parameters: that task is the stage's.
       if (info.kind === 'conflict' && info.resourceIds?.[0]) return recordStarted(deps, w, stage, attempt, info.resourceIds[0], capacity);
       // Anything but a throttle or a server fault from Spot (no capacity, a platform Spot does
       // not offer, …): on-demand may still take it.
       if (capacity === 'FARGATE_SPOT' && (info.kind === 'capacity' || info.kind === 'fatal')) {
-        deps.log('Fargate Spot refused; trying on-demand', { stageKey: job.stageKey, error: text });
+        deps.log('Fargate Spot refused; trying on-demand', { ...stageKeys(job.stageKey), error: text });
         refusals.push(text);
         if (info.kind !== 'capacity') refusedForCapacity = false;
         continue;
@@ -86,10 +88,11 @@ export async function startStage(deps: AutoscalerDeps, w: Waiting): Promise<Star
     const task = res.tasks?.[0];
     if (task?.taskArn) return recordStarted(deps, w, stage, attempt, task.taskArn, capacity);
     const reasons = (res.failures ?? []).map((f) => `${f.reason ?? 'unknown'}${f.detail ? ` (${f.detail})` : ''}`);
+    for (const failure of res.failures?.length ? res.failures : [{ reason: 'no task and no failure' }]) deps.metrics?.runTaskFailure(failure.reason ?? 'unknown');
     const text = `RunTask on ${capacity}: ${reasons.join('; ') || 'returned neither a task nor a failure'}`;
     if (!reasons.some(isEcsCapacityReason)) refusedForCapacity = false;
     refusals.push(text);
-    deps.log('RunTask failure', { stageKey: job.stageKey, capacity, reason: text });
+    deps.log('RunTask failure', { ...stageKeys(job.stageKey), capacity, reason: text });
     // Spot without capacity: the same pass tries on-demand.
   }
   const reason = refusals.join('; ');
@@ -120,7 +123,7 @@ async function afterError(deps: AutoscalerDeps, stage: Stage, attempt: number, i
       retryAfter,
       message: `waiting: start failed ${failures} of at most ${MAX_START_FAILURES} times (${text}); next try after ${new Date(retryAfter).toISOString()}`,
     });
-    deps.log('start failed; retrying with back-off', { stageKey: key, error: text, kind: info.kind, failures, retryInMs: delay });
+    deps.log('start failed; retrying with back-off', { ...stageKeys(key), error: text, kind: info.kind, failures, retryInMs: delay });
     return noted ? { kind: 'retry', reason: text } : { kind: 'gone' };
   }
   const message = info.retryable
@@ -129,7 +132,7 @@ async function afterError(deps: AutoscalerDeps, stage: Stage, attempt: number, i
   const finished = await deps.stages.finish(stage.buildId, stage.number, { status: 'error', reason: 'could-not-start', message, finishedAt: deps.now() });
   if (!finished) return { kind: 'gone' };
   await afterStageEnd(deps, stage.buildId);
-  deps.log('stage could not start', { stageKey: key, error: text, kind: info.kind, failures });
+  deps.log('stage could not start', { ...stageKeys(key), error: text, kind: info.kind, failures });
   return { kind: 'failed', message };
 }
 
@@ -140,7 +143,8 @@ async function recordStarted(deps: AutoscalerDeps, w: Waiting, stage: Stage, att
   if (!marked) await stopOrphanedTask(deps, job, taskArn);
   const queueWaitMs = startedAt - (stage.queuedAt ?? job.queuedAt);
   const webhookToRunTaskMs = job.receivedAt !== undefined ? startedAt - job.receivedAt : undefined;
-  deps.log('stage started', { stageKey: job.stageKey, taskArn, capacity, queueWaitMs, webhookToRunTaskMs, ...metric({ QueueWait: queueWaitMs, ...(webhookToRunTaskMs !== undefined ? { WebhookToRunTask: webhookToRunTaskMs } : {}) }) });
+  deps.log('stage started', { ...stageKeys(job.stageKey), taskArn, capacity, queueWaitMs, webhookToRunTaskMs });
+  deps.metrics?.stageStarted({ queueWaitMs, ...(webhookToRunTaskMs !== undefined ? { webhookToRunTaskMs } : {}) });
   return { kind: 'started', started: { stageKey: job.stageKey, taskArn, capacity, queueWaitMs, ...(webhookToRunTaskMs !== undefined ? { webhookToRunTaskMs } : {}) } };
 }
 
@@ -153,12 +157,12 @@ async function recordStarted(deps: AutoscalerDeps, w: Waiting, stage: Stage, att
 async function stopOrphanedTask(deps: AutoscalerDeps, job: StageJob, taskArn: string): Promise<void> {
   const current = await deps.stages.getStageConsistent(job.buildId, job.stageNumber);
   if (!current || !isStageDone(current.status) || current.taskArn === taskArn) {
-    deps.log('RunTask succeeded but the stage had moved on', { stageKey: job.stageKey, taskArn, status: current?.status });
+    deps.log('RunTask succeeded but the stage had moved on', { ...stageKeys(job.stageKey), taskArn, status: current?.status });
     return;
   }
   const reason = current.reason === 'cancelled' ? 'build cancelled' : `stage already ${current.status}`;
   await deps.ecs.send(new StopTaskCommand({ cluster: deps.config.cluster, task: taskArn, reason }));
-  deps.log('stopped a task started for a finished stage', { stageKey: job.stageKey, taskArn, status: current.status, reason });
+  deps.log('stopped a task started for a finished stage', { ...stageKeys(job.stageKey), taskArn, status: current.status, reason });
 }
 
 export function runTaskInput(
@@ -194,13 +198,5 @@ export function runTaskInput(
       },
     },
     overrides: { ...overrides, containerOverrides },
-  };
-}
-
-/** CloudWatch embedded metric format: the log line becomes metrics without an API call. */
-function metric(values: Record<string, number>): Record<string, unknown> {
-  return {
-    _aws: { Timestamp: Date.now(), CloudWatchMetrics: [{ Namespace: 'Slipway', Dimensions: [[]], Metrics: Object.keys(values).map((Name) => ({ Name, Unit: 'Milliseconds' })) }] },
-    ...values,
   };
 }

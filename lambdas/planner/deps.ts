@@ -11,6 +11,8 @@ import { dynamoDocument, secretsClient, sqsClient, ssmClient } from '../shared/c
 import { awsSecretCheck, type SecretCheck } from './secret-check.js';
 import { autoscalerNudge } from '../shared/nudge.js';
 import { createScmAccess } from '../shared/scm.js';
+import { lambdaLogger, logTo } from '../shared/observability/logger.js';
+import { lambdaMetrics, slipwayMetrics } from '../shared/observability/metrics.js';
 import { scmCredentials } from '../shared/secrets.js';
 import { cloneCredentialsSource } from '../shared/clone-credentials.js';
 import type { PlannerDeps } from './plan-event.js';
@@ -31,20 +33,21 @@ export function plannerDepsFromEnv(env: Env = process.env, options: PlannerWirin
   const jobsQueueUrl = requireEnv(env, ENV.jobsQueueUrl, 'where ready stages go');
   const doc = dynamoDocument();
   const publicUrl = env[ENV.publicUrl];
-  const log: PlannerDeps['log'] = (message, fields = {}) => console.log(JSON.stringify({ source: 'planner', message, ...fields }));
+  const log = logTo(lambdaLogger('planner', env));
+  const metrics = slipwayMetrics(lambdaMetrics(env));
   return {
     store: new BuildStore(doc, tableName),
     stages: new StageStore(doc, tableName),
     // Not memoized here: the secret has its own cache with a refresh, and a failed read must be retried.
-    scm: createScmAccess({ credentials: () => scmCredentials(env, secretsClient) }),
-    cloneCredentials: cloneCredentialsSource(env, () => scmCredentials(env, secretsClient)),
+    scm: createScmAccess({ credentials: () => scmCredentials(env), metrics }),
+    cloneCredentials: cloneCredentialsSource(env, () => scmCredentials(env)),
     // Tag → digest by HEAD (not a Docker Hub pull), then the answer by digest from memory, the
     // table (outlives this container) or the registry. Logins from the secret's `registries`,
     // read only when a registry asks; private ECR images with a token from ECR (the planner's
     // role); otherwise anonymous pulls. Each lookup ends within its deadline (default 15 s).
     imageLookup: createImageCommandLookup({
       store: new DynamoImageCommandStore(doc, tableName),
-      credentials: withMintedCredentials(async () => registryCredentials(await scmCredentials(env, secretsClient)), ecrCredentialsSource()),
+      credentials: withMintedCredentials(async () => registryCredentials(await scmCredentials(env)), ecrCredentialsSource()),
       log,
     }),
     enqueueJob: async (job) => {
@@ -59,6 +62,7 @@ export function plannerDepsFromEnv(env: Env = process.env, options: PlannerWirin
     system: systemOf(publicUrl),
     now: Date.now,
     log,
+    metrics,
   };
 }
 

@@ -31,6 +31,8 @@ import type { CloneDecision } from '../shared/clone-credentials.js';
 import type { ScmAccess, ScmRepo } from '../shared/scm.js';
 import type { ImageCommandLookup } from '../../core/images/types.js';
 import { resolveImageCommands } from './image-commands.js';
+import type { Log } from '../shared/observability/logger.js';
+import type { SlipwayMetrics } from '../shared/observability/metrics.js';
 
 export interface PlannerDeps {
   store: BuildStore;
@@ -61,7 +63,9 @@ export interface PlannerDeps {
   allowedRepositories?: readonly string[];
   system: BuildContext['system'];
   now: () => number;
-  log: (message: string, fields?: Record<string, unknown>) => void;
+  log: Log;
+  /** Builds started, Git host errors (lambdas/shared/observability/metrics.ts); absent: nothing is counted. */
+  metrics?: SlipwayMetrics;
 }
 
 export type PlanOutcome =
@@ -215,6 +219,7 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
   const enqueued = await enqueueReady(records.build, records.stages, deps, records.jobs);
   await nudge(deps);
   deps.log('build created', { ...fields, buildId: records.build.id, stages: records.stages.length, enqueued });
+  deps.metrics?.buildStarted();
   return { kind: 'created', buildId: records.build.id, enqueued };
 }
 
@@ -296,6 +301,9 @@ async function createInvalid(build: Build, repo: ScmRepo, deps: PlannerDeps): Pr
   if (!result.created) return resume(result.buildId, deps);
   await postStatus(repo, build, deps);
   deps.log('invalid pipeline file', { buildId: build.id, error: build.error });
+  // Created and finished at once: counted as both, so started and finished builds add up.
+  deps.metrics?.buildStarted();
+  deps.metrics?.buildFinished(build.status);
   return { kind: 'invalid', buildId: build.id, error: build.error ?? '' };
 }
 

@@ -11,6 +11,7 @@ import { GithubAppTokens } from './github-app-tokens.js';
 import type { CommitStatus, Fetch, HookHost, ScmCredentials } from '../../core/scm/types.js';
 import type { CredentialsByHost } from './secrets.js';
 import { localRepoPath, readFileAtCommit } from './local-git.js';
+import type { GitHostOperation, SlipwayMetrics } from './observability/metrics.js';
 
 export type ScmRepo = Pick<RepoInfo, 'slug' | 'link' | 'httpUrl'> & { scm: ScmKind };
 
@@ -31,6 +32,8 @@ export interface ScmAccessOptions {
   fetch?: Fetch;
   /** Where statuses of `local` repositories go (local mode shows them; default: nowhere). */
   onLocalStatus?: (repo: ScmRepo, sha: string, status: CommitStatus) => void;
+  /** Counts the Git host calls that failed (GitHostErrors); not our configuration's errors. */
+  metrics?: Pick<SlipwayMetrics, 'gitHostError'>;
 }
 
 export function createScmAccess(options: ScmAccessOptions): ScmAccess {
@@ -43,6 +46,15 @@ export function createScmAccess(options: ScmAccessOptions): ScmAccess {
     if (!creds.privateKey) throw new ScmConfigError('scm: "github".appId is set but "github".privateKey (the App\'s PEM key) is not');
     return { ...creds, token: await appTokens.token({ appId: creds.appId, privateKey: creds.privateKey }, apiBaseOf('github', creds), repo.slug) };
   };
+  /** A call to the host that throws (an HTTP error answer, or no answer at all) is counted, then rethrown. */
+  const counted = async <T>(host: HookHost, operation: GitHostOperation, call: () => Promise<T>): Promise<T> => {
+    try {
+      return await call();
+    } catch (err) {
+      options.metrics?.gitHostError(host, operation);
+      throw err;
+    }
+  };
   return {
     async locate(repo) {
       if (repo.scm === 'local') return { httpUrl: repo.httpUrl, link: repo.link };
@@ -51,14 +63,16 @@ export function createScmAccess(options: ScmAccessOptions): ScmAccess {
     },
     async fetchConfig(repo, path, sha) {
       if (repo.scm === 'local') return readFileAtCommit(localRepoPath(repo.httpUrl), sha, path);
-      return fetchConfig(repo.scm, await credentialsFor({ ...repo, scm: repo.scm }), repo, path, sha, fetchImpl);
+      const credentials = await credentialsFor({ ...repo, scm: repo.scm });
+      return counted(repo.scm, 'fetch-config', () => fetchConfig(repo.scm as HookHost, credentials, repo, path, sha, fetchImpl));
     },
     async postStatus(repo, sha, status) {
       if (repo.scm === 'local') {
         options.onLocalStatus?.(repo, sha, status);
         return;
       }
-      await postStatus(repo.scm, await credentialsFor({ ...repo, scm: repo.scm }), repo, sha, status, fetchImpl);
+      const credentials = await credentialsFor({ ...repo, scm: repo.scm });
+      await counted(repo.scm, 'post-status', () => postStatus(repo.scm as HookHost, credentials, repo, sha, status, fetchImpl));
     },
   };
 }

@@ -1,24 +1,13 @@
-// The Git host credentials: plain environment values locally,
-// Secrets Manager ARNs when deployed (read once per container, refreshed every 5 minutes
-// so a rotated secret takes effect without a deploy).
+// The Git host credentials: plain environment values locally, a Secrets Manager ARN when
+// deployed (read through Powertools Parameters and kept MAX_AGE_SECONDS.scmCredentials, so a
+// rotated secret takes effect within 5 minutes, without a deploy).
 
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { ScmKind } from '../../core/pipeline/context.js';
 import type { ScmCredentials } from '../../core/scm/types.js';
 import { ENV } from '../../core/config/lambda-env.js';
 import type { Env } from './config.js';
-
-const TTL_MS = 5 * 60_000;
-const cache = new Map<string, { value: string; at: number }>();
-
-async function secretString(client: SecretsManagerClient, arn: string): Promise<string> {
-  const hit = cache.get(arn);
-  if (hit && Date.now() - hit.at < TTL_MS) return hit.value;
-  const res = await client.send(new GetSecretValueCommand({ SecretId: arn }));
-  if (res.SecretString === undefined) throw new Error(`secrets: ${arn} has no string value`);
-  cache.set(arn, { value: res.SecretString, at: Date.now() });
-  return res.SecretString;
-}
+import { MAX_AGE_SECONDS, secretText, secretsManagerSecrets } from './parameters.js';
 
 /** A host's entry: the API token and URL, and the login the agent clones with (not secret). */
 export type HostCredentials = ScmCredentials & {
@@ -52,12 +41,13 @@ export function parseCredentials(json: string, source: string): CredentialsByHos
 }
 
 /** SCM_CREDENTIALS (local JSON) or SCM_CREDENTIALS_SECRET_ARN (deployed); none: anonymous. */
-export async function scmCredentials(env: Env, client: () => SecretsManagerClient): Promise<CredentialsByHost> {
+export async function scmCredentials(env: Env, secrets: () => Pick<SecretsProvider, 'get'> = secretsManagerSecrets): Promise<CredentialsByHost> {
   const plain = env[ENV.scmCredentials];
   if (plain) return parseCredentials(plain, ENV.scmCredentials);
   const arn = env[ENV.scmCredentialsSecretArn];
   if (arn) {
-    return parseCredentials(await secretString(client(), arn), 'the SCM credentials secret');
+    const text = await secretText(secrets(), arn, MAX_AGE_SECONDS.scmCredentials, 'the SCM credentials secret');
+    return parseCredentials(text, 'the SCM credentials secret');
   }
   return {};
 }

@@ -8,7 +8,9 @@
 
 import { randomBytes } from 'node:crypto';
 import { DeleteParameterCommand, GetParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import type { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import type { HookHost } from '../../core/scm/types.js';
+import { MAX_AGE_SECONDS } from './parameters.js';
 
 export interface WebhookSecrets {
   /** Undefined when the repository has none. */
@@ -74,20 +76,27 @@ export function ssmWebhookSecrets(ssm: () => SSMClient, prefix: string): Webhook
   };
 }
 
+/** GetParameter's "no such name", also when Powertools Parameters wraps it (GetParameterError, its `cause`). */
+function isParameterNotFound(err: unknown): boolean {
+  return errorName(err) === 'ParameterNotFound' || errorName((err as { cause?: unknown })?.cause) === 'ParameterNotFound';
+}
+
 /**
- * The webhook's reader: a secret is kept for `ttlMs`, and read again at once when a
- * signature does not match the kept one, so a rotated secret works from its first delivery.
+ * The webhook's reader, through Powertools Parameters' SSM provider: a secret is kept
+ * `maxAgeSeconds`, and read again at once when a signature does not match the kept one
+ * (`fresh`: forceFetch), so a rotated secret works from its first delivery. A repository
+ * without a secret is not kept: one made meanwhile works at once.
  */
-export function cachedWebhookSecrets(source: Pick<WebhookSecrets, 'get'>, ttlMs = 60_000, now: () => number = Date.now) {
-  const cache = new Map<string, { value: string | undefined; at: number }>();
+export function cachedWebhookSecrets(provider: Pick<SSMProvider, 'get'>, prefix: string, maxAgeSeconds: number = MAX_AGE_SECONDS.webhookSecret) {
   return {
     async get(host: HookHost, slug: string, options: { fresh?: boolean } = {}): Promise<string | undefined> {
-      const key = `${host}\n${slug}`;
-      const hit = cache.get(key);
-      if (hit && !options.fresh && now() - hit.at < ttlMs) return hit.value;
-      const value = await source.get(host, slug);
-      cache.set(key, { value, at: now() });
-      return value;
+      try {
+        const value = await provider.get(webhookSecretName(prefix, host, slug), { decrypt: true, maxAge: maxAgeSeconds, forceFetch: options.fresh === true });
+        return value || undefined;
+      } catch (err) {
+        if (isParameterNotFound(err)) return undefined;
+        throw err;
+      }
     },
   };
 }

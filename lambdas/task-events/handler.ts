@@ -3,13 +3,16 @@
 // A stage the agent ended (service not ready, clone failed, …) gets the agent's own
 // message from its log stream (agent-result.ts).
 
+import type { Context } from 'aws-lambda';
 import type { TaskStateChangeEvent } from '../../core/builds/task-event.js';
 import type { LogTailReader } from '../shared/log-stream.js';
 import { cloudWatchLogReader } from '../shared/logs-cloudwatch.js';
 import { ENV } from '../../core/config/lambda-env.js';
 import { logsClient } from '../shared/clients.js';
 import type { Env } from '../shared/config.js';
-import { applyTaskEvent, type ApplyResult } from '../shared/execution/apply-event.js';
+import { applyTaskEvent, stageKeyOf, type ApplyResult } from '../shared/execution/apply-event.js';
+import { lambdaLogger, stageKeys, startInvocation, withKeys } from '../shared/observability/logger.js';
+import { lambdaMetrics, withMetricsFlushed } from '../shared/observability/metrics.js';
 import { agentResultSource } from './agent-result.js';
 import { autoscalerNudge } from '../shared/nudge.js';
 import { executionDepsFromEnv } from '../shared/execution/wiring.js';
@@ -36,13 +39,21 @@ export function taskEventsDepsFromEnv(env: Env = process.env, logs: LogsOf = clo
  * The handler over a given reader of the build log group: local mode passes the ECS
  * stand-in's log store; AWS, CloudWatch Logs (`handler`).
  */
-export function taskEventsHandler(logs: LogsOf = cloudWatchLogsOf): (event: TaskStateChangeEvent) => Promise<ApplyResult> {
+export function taskEventsHandler(logs: LogsOf = cloudWatchLogsOf): (event: TaskStateChangeEvent, context?: Context) => Promise<ApplyResult> {
   let deps: ExecutionDeps | undefined;
-  return async (event) => {
+  const logger = lambdaLogger('task-events');
+  return async (event, context) => {
+    startInvocation(logger, context);
     deps ??= taskEventsDepsFromEnv(process.env, logs);
-    const result = await applyTaskEvent(deps, event.detail);
-    deps.log(result.applied ? 'event applied' : 'event ignored', { taskArn: event.detail.taskArn, version: event.detail.version, lastStatus: event.detail.lastStatus, ...result });
-    return result;
+    // One task, so one stage, per event: every line about it names it (keys per event, not on
+    // the shared logger: local mode applies several events at once).
+    const stageId = stageKeyOf(event.detail);
+    const ready = { ...deps, log: withKeys(deps.log, { ...(stageId ? stageKeys(stageId) : {}), taskArn: event.detail.taskArn }) };
+    return withMetricsFlushed(lambdaMetrics(), async () => {
+      const result = await applyTaskEvent(ready, event.detail);
+      ready.log(result.applied ? 'event applied' : 'event ignored', { version: event.detail.version, lastStatus: event.detail.lastStatus, ...result });
+      return result;
+    });
   };
 }
 

@@ -1,15 +1,18 @@
 // The webhook Lambda behind a Function URL or an API Gateway HTTP API (payload v2):
 // `POST …/github`, `…/gitea`, `…/gitlab` (the last path segment names the host).
 
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { BuildStore } from '../../adapters/dynamodb/store.js';
 import { ENV } from '../../core/config/lambda-env.js';
 import { allowedRepositories, requireEnv, type Env } from '../shared/config.js';
-import { dynamoDocument, sqsClient, ssmClient } from '../shared/clients.js';
+import { dynamoDocument, sqsClient } from '../shared/clients.js';
 import { sendEventMessage } from '../shared/events-queue.js';
-import { cachedWebhookSecrets, ssmWebhookSecrets } from '../shared/webhook-secrets.js';
+import { lambdaLogger, logTo, startInvocation } from '../shared/observability/logger.js';
+import { ssmParameters } from '../shared/parameters.js';
+import { cachedWebhookSecrets } from '../shared/webhook-secrets.js';
 import { handleWebhook, type WebhookDeps } from './handle-webhook.js';
 
+const logger = lambdaLogger('webhook');
 let deps: WebhookDeps | undefined;
 
 export function webhookDepsFromEnv(env: Env = process.env): WebhookDeps {
@@ -19,11 +22,11 @@ export function webhookDepsFromEnv(env: Env = process.env): WebhookDeps {
   const store = new BuildStore(dynamoDocument(), tableName);
   return {
     repositories: store,
-    secrets: cachedWebhookSecrets(ssmWebhookSecrets(ssmClient, prefix)),
+    secrets: cachedWebhookSecrets(ssmParameters(), prefix),
     deliveries: store,
     enqueue: (message) => sendEventMessage(sqsClient(), queueUrl, message),
     allowedRepositories: allowedRepositories(env),
-    log: (message, fields = {}) => console.log(JSON.stringify({ source: 'webhook', message, ...fields })),
+    log: logTo(lambdaLogger('webhook', env)),
   };
 }
 
@@ -37,7 +40,8 @@ export function hostOf(rawPath: string | undefined): string {
   return (rawPath ?? '').split('/').filter(Boolean).at(-1) ?? '';
 }
 
-export async function handler(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+export async function handler(event: APIGatewayProxyEventV2, context?: Context): Promise<APIGatewayProxyStructuredResultV2> {
+  startInvocation(logger, context);
   const method = event.requestContext?.http?.method ?? 'POST';
   if (method !== 'POST') {
     return { statusCode: 405, headers: { allow: 'POST', 'content-type': 'application/json' }, body: JSON.stringify({ error: `webhook: ${method} is not allowed; Git hosts POST` }) };

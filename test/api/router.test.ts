@@ -28,6 +28,7 @@ let now = NOW;
 const stopped: { taskArn: string; reason: string }[] = [];
 const restarted: Build[] = [];
 const finishedHandOffs: Build[] = [];
+const finishedCounts: string[] = [];
 
 beforeAll(async () => {
   db = await startDynamoLocal('slipway-api-test');
@@ -55,6 +56,7 @@ beforeAll(async () => {
     },
     now: () => now,
     log: () => {},
+    metrics: { buildFinished: (status) => void finishedCounts.push(status) },
   };
 });
 
@@ -404,6 +406,8 @@ describe('cancel and restart', () => {
     expect(res.body.build).toMatchObject({ number: 2, status: 'killed', finishedAt: now });
     // No task will ever report: the final commit status is handed to the planner, once.
     expect(finishedHandOffs.map((b) => [b.id, b.status])).toEqual([['acme/cancel#2', 'killed']]);
+    // …and counted as a finished build (BuildsFinished, status killed), once.
+    expect(finishedCounts).toEqual(['killed']);
     const again = await call('POST', '/api/repos/acme/cancel/builds/2/cancel');
     expect(again.status).toBe(409);
     expect(again.body.error).toMatch(/already finished \(killed\)/);

@@ -53,6 +53,9 @@ describe('settings from CDK context', () => {
     [{ webhookSecretsPrefix: '/slipway/hooks' }, /webhookSecretsPrefix "\/slipway\/hooks" and secretsPrefix "\/slipway" overlap/],
     [{ secretsPrefix: '/ci', webhookSecretsPrefix: '/' }, /webhookSecretsPrefix: "" must be an SSM path/],
     [{ webhookSecretsPrefix: '/ssm-hooks' }, /must be an SSM path such as \/slipway-webhooks \(not starting with aws or ssm\)/],
+    [{ metricsNamespace: 'AWS/Lambda' }, /metricsNamespace: "AWS\/Lambda" must be 1 to 255 printable ASCII characters, not starting with ":" or "AWS\/"/],
+    [{ metricsNamespace: 'x'.repeat(256) }, /metricsNamespace: "x+" must be 1 to 255/],
+    [{ metricsNamespace: 'Slipway\u0007' }, /metricsNamespace: .* must be 1 to 255 printable ASCII/],
   ])('rejects %j with a message naming the key', (context, message) => {
     expect(() => settingsFromContext(fromMap(context))).toThrow(ConfigError);
     expect(() => settingsFromContext(fromMap(context))).toThrow(message);
@@ -77,6 +80,7 @@ describe('private subnets, an allow-list and teardown-friendly settings', () => 
         agentImage: { uri: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/agent:1' },
         pullRepositories: ['arn:aws:ecr:eu-west-1:123456789012:repository/team/*'],
         pullThroughCachePrefixes: ['docker-hub'],
+        metricsNamespace: 'Acme/CI',
       }),
       fast,
     );
@@ -136,6 +140,14 @@ describe('private subnets, an allow-list and teardown-friendly settings', () => 
     });
     const assets = JSON.parse(readFileSync(join(s.outdir, `${s.stack.artifactId}.assets.json`), 'utf8'));
     expect(assets.dockerImages ?? {}).toEqual({});
+  });
+
+  it("gives every Lambda that counts the configured metrics namespace (Powertools Metrics' POWERTOOLS_METRICS_NAMESPACE)", () => {
+    // The webhook counts nothing: it gets the service name only.
+    expect(env('SlipwayFunctionsWebhook')).toMatchObject({ POWERTOOLS_SERVICE_NAME: 'slipway' });
+    for (const fn of ['Planner', 'Autoscaler', 'TaskEvents', 'Api']) {
+      expect(env(`SlipwayFunctions${fn}`), fn).toMatchObject({ POWERTOOLS_METRICS_NAMESPACE: 'Acme/CI', POWERTOOLS_SERVICE_NAME: 'slipway' });
+    }
   });
 
   it('lets the table and logs go with the stack, and leaves the autoscaler unreserved', () => {

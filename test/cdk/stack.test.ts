@@ -361,6 +361,7 @@ for (const variant of variants) {
         // Per-architecture agent images on these defaults; which function reads what: lambda-env.test.ts.
         const expected = [...FUNCTION_ENV[name].always, ...(name === 'planner' ? ['AGENT_IMAGE_AMD64', 'AGENT_IMAGE_ARM64'] : [])];
         expect(Object.keys(props.Environment.Variables).sort(), name).toEqual(expected.sort());
+        expect(props.Environment.Variables, name).toMatchObject({ POWERTOOLS_SERVICE_NAME: 'slipway', ...(name === 'webhook' ? {} : { POWERTOOLS_METRICS_NAMESPACE: 'Slipway' }) });
         expect(props.Runtime).toBe('nodejs24.x');
         expect(props.Architectures).toEqual(['arm64']);
         expect(props.Handler).toBe('index.handler');

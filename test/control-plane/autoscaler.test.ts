@@ -38,6 +38,9 @@ const heldBuildOf = (detail: TaskStateChangeDetail): string | undefined => {
   return key === undefined ? undefined : [...held.keys()].find((id) => key.startsWith(`${id}/`));
 };
 let dlqUrl = '';
+/** What the passes counted (the metrics port) and logged, in order. */
+const counted: { metric: string; value: unknown }[] = [];
+const logged: { message: string; fields: Record<string, unknown> }[] = [];
 let serial: Promise<unknown> = Promise.resolve();
 // One pass at a time, as the Lambda's reserved concurrency of 1 gives in AWS.
 const pass = (reconcileToo = false): Promise<PassReport> => {
@@ -67,7 +70,14 @@ beforeAll(async () => {
     postBuildStatus: async (build) => void posted.push(build),
     nudge: async () => void pass(),
     now: Date.now,
-    log: () => {},
+    log: (message, fields = {}) => void logged.push({ message, fields }),
+    metrics: {
+      buildStarted: () => void counted.push({ metric: 'BuildsStarted', value: 1 }),
+      buildFinished: (status) => void counted.push({ metric: 'BuildsFinished', value: status }),
+      stageStarted: (times) => void counted.push({ metric: 'QueueWait', value: times.queueWaitMs }),
+      runTaskFailure: (reason) => void counted.push({ metric: 'RunTaskFailures', value: reason }),
+      gitHostError: (host, operation) => void counted.push({ metric: 'GitHostErrors', value: `${host} ${operation}` }),
+    },
     config: {
       tableName: 'builds', jobsQueueUrl: queue.QueueUrl!, cluster: 'slipway', subnets: ['subnet-local'], securityGroups: [],
       assignPublicIp: 'DISABLED', useSpot: false, defaultCpu: 256, limits: { ...DEFAULT_LIMITS }, jobsDeadLetterQueueUrl: dlqUrl,
@@ -159,6 +169,13 @@ describe('autoscaler + task-events on the local stand-ins', () => {
     ]);
     expect(detail.stages.every((s) => s.startedAt! >= s.queuedAt! && s.firstStepAt === undefined && s.cpu === 256)).toBe(true);
     expect(detail.stages.flatMap((s) => s.steps.map((x) => x.status))).toEqual(['success', 'success']);
+    // Each start is logged with the build's and the stage's ids, and its queue wait counted.
+    for (const stageId of [`${build.id}/1`, `${build.id}/2`]) {
+      const line = logged.find((l) => l.message === 'stage started' && l.fields.stageId === stageId);
+      expect(line?.fields).toMatchObject({ buildId: build.id, stageId, queueWaitMs: expect.any(Number) });
+      expect(counted).toContainEqual({ metric: 'QueueWait', value: line?.fields.queueWaitMs });
+    }
+    expect(counted).toContainEqual({ metric: 'BuildsFinished', value: 'success' });
     // One RunTask per stage: the ECS stand-in saw one task per stage.
     const tasks = aws.ecs.tasks().filter((t) => detail.stages.some((s) => s.taskArn === t.taskArn));
     expect(tasks).toHaveLength(2);
@@ -420,12 +437,15 @@ describe('waiting stages live in the table; start failures are counted apart fro
   it('a RunTask refused for capacity with a ClientException waits (not error), then starts', async () => {
     resetAutoscalerState();
     aws.ecs.setCapacity({ maxTasks: 0, capacityErrors: 'exception' });
+    const countedBefore = counted.length;
     let build: Build;
     try {
       let report: PassReport;
       // Seeded and passed in the serial chain: a nudged pass would meet the refusal first.
       ({ build, report } = await serially(async () => ({ ...(await seedBuild([{ name: 'no-room', script: 'exit 0' }])), report: await runPass(deps, { reconcile: false }) })));
       expect(report.runTaskFailures).toEqual([expect.objectContaining({ stageKey: `${build.id}/1`, kind: 'capacity' })]);
+      // Counted by reason: the exception's name (RunTaskFailures, dimension reason).
+      expect(counted.slice(countedBefore)).toContainEqual({ metric: 'RunTaskFailures', value: 'ClientException' });
       const stage = (await stageOf(build.id))!;
       expect([stage.status, stage.startFailures]).toEqual(['pending', undefined]);
       expect(stage.message).toMatch(/^waiting: no Fargate capacity.*ClientException.*Capacity is unavailable/);

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import examples from '@octokit/webhooks-examples/api.github.com/index.json' with { type: 'json' };
@@ -11,6 +11,8 @@ import { handleWebhook, MAX_BODY_BYTES, type WebhookDeps } from '../../lambdas/w
 import { sendEventMessage, decodeEventMessage } from '../../lambdas/shared/events-queue.js';
 import { cachedWebhookSecrets, GITHUB_APP_SECRET_SLUG, ssmWebhookSecrets, type WebhookSecrets } from '../../lambdas/shared/webhook-secrets.js';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
+import { MAX_AGE_SECONDS } from '../../lambdas/shared/parameters.js';
 import { startSsmStandIn, type SsmStandIn } from '../support/ssm-stand-in.js';
 import { startSqs, type LocalSqs } from '../../local/sqs.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
@@ -230,21 +232,46 @@ describe('webhook', () => {
     expect(await drain()).toHaveLength(0);
   });
 
-  it('accepts a rotated secret from its first delivery although the old one is cached', async () => {
+  it('keeps a secret 60 s (Powertools Parameters over the SSM stand-in), reads it again after, and at once after a mismatch: a rotated secret works from its first delivery', async () => {
     await drain();
-    await store.activateRepository({ slug: 'acme/rotated', scm: 'github', visibility: 'public', activatedAt: Date.now() });
-    await memorySecrets.put('github', 'acme/rotated', 'old-secret');
-    const cached: WebhookDeps = { ...deps, secrets: cachedWebhookSecrets(memorySecrets, 3_600_000) };
+    const prefix = '/slipway-webhooks';
+    const slug = 'acme/rotated';
+    await store.activateRepository({ slug, scm: 'github', visibility: 'public', activatedAt: Date.now() });
+    const writer = ssmWebhookSecrets(() => ssmClientFor(ssm), prefix);
+    await writer.put('github', slug, 'old-secret');
+    const reads = () => ssm.calls.filter((c) => c.action === 'GetParameter' && c.input.Name === `${prefix}/github/${slug}`).length;
+    const cached: WebhookDeps = { ...deps, secrets: cachedWebhookSecrets(new SSMProvider({ awsSdkV3Client: ssmClientFor(ssm) }), prefix) };
     const payload = structuredClone(branchPush()) as Record<string, any>;
-    payload.repository.full_name = 'acme/rotated';
-    const before = githubRequest('push', payload, 'rot-1', 'old-secret');
-    expect((await handleWebhook('github', before.headers, before.body, cached)).statusCode).toBe(202);
-    await memorySecrets.put('github', 'acme/rotated', 'new-secret');
-    const after = githubRequest('push', { ...payload, after: '1'.repeat(40) }, 'rot-2', 'new-secret');
-    expect((await handleWebhook('github', after.headers, after.body, cached)).statusCode).toBe(202);
-    const stale = githubRequest('push', { ...payload, after: '2'.repeat(40) }, 'rot-3', 'old-secret');
-    expect((await handleWebhook('github', stale.headers, stale.body, cached)).statusCode).toBe(401);
-    expect(await drain()).toHaveLength(2);
+    payload.repository.full_name = slug;
+    const deliver = async (n: number, secret: string) => {
+      const req = githubRequest('push', { ...payload, after: String(n).repeat(40) }, `rot-${n}`, secret);
+      return (await handleWebhook('github', req.headers, req.body, cached)).statusCode;
+    };
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const start = Date.now();
+      expect([await deliver(1, 'old-secret'), reads()]).toEqual([202, 1]);
+      vi.setSystemTime(start + (MAX_AGE_SECONDS.webhookSecret - 1) * 1000);
+      expect([await deliver(2, 'old-secret'), reads()]).toEqual([202, 1]);
+      vi.setSystemTime(start + (MAX_AGE_SECONDS.webhookSecret + 1) * 1000);
+      expect([await deliver(3, 'old-secret'), reads()]).toEqual([202, 2]);
+      // Rotated: the kept value does not match, so it is read again before answering.
+      await writer.put('github', slug, 'new-secret');
+      expect([await deliver(4, 'new-secret'), reads()]).toEqual([202, 3]);
+      expect([await deliver(5, 'new-secret'), reads()]).toEqual([202, 3]);
+      expect([await deliver(6, 'old-secret'), reads()]).toEqual([401, 4]);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(await drain()).toHaveLength(5);
+  });
+
+  it('reads a repository without a secret every time (a secret made meanwhile works at once)', async () => {
+    const prefix = '/slipway-webhooks';
+    const reader = cachedWebhookSecrets(new SSMProvider({ awsSdkV3Client: ssmClientFor(ssm) }), prefix);
+    expect(await reader.get('gitea', 'acme/not-yet')).toBeUndefined();
+    await ssmWebhookSecrets(() => ssmClientFor(ssm), prefix).put('gitea', 'acme/not-yet', 'made-now');
+    expect(await reader.get('gitea', 'acme/not-yet')).toBe('made-now');
   });
 
   it("accepts a GitHub App's delivery signed with the App's secret, for activated repositories only", async () => {

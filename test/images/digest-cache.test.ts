@@ -8,7 +8,11 @@ import { MemoryImageCommandStore, type ImageCommandKey, type ImageCommandStore, 
 import type { RegistryStandIn, StandInImage } from '../support/registry-stand-in.js';
 import { registryStandIns } from './registry-pool.js';
 
-const FAST: ImageLookupOptions = { timeoutMs: 1_000, backoffMs: 10 };
+/** These stores do not fail: a store failure reported here fails the lookup, and so the test. */
+const unexpectedStoreFailure = (message: string, fields: Record<string, unknown> = {}): never => {
+  throw new Error(`unexpected: ${message} ${JSON.stringify(fields)}`);
+};
+const FAST = { timeoutMs: 1_000, backoffMs: 10, log: unexpectedStoreFailure } satisfies ImageLookupOptions;
 
 const NOTIFY: StandInImage = {
   name: 'plugins/notify',

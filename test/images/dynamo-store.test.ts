@@ -12,7 +12,14 @@ import { plannerDepsFromEnv } from '../../lambdas/planner/deps.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
 import { startRegistryStandIn, type RegistryStandIn } from '../support/registry-stand-in.js';
 
-const FAST = { timeoutMs: 1_000, backoffMs: 10 };
+/** The table does not fail here: a store failure reported fails the lookup, and so the test. */
+const FAST = {
+  timeoutMs: 1_000,
+  backoffMs: 10,
+  log: (message: string, fields: Record<string, unknown> = {}): never => {
+    throw new Error(`unexpected: ${message} ${JSON.stringify(fields)}`);
+  },
+};
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
 const key = (arch: 'amd64' | 'arm64' = 'amd64'): ImageCommandKey => ({ repository: 'docker.io/plugins/s3', digest: DIGEST, arch });
 

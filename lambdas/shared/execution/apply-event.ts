@@ -9,6 +9,7 @@ import { AGENT_CONTAINER, AGENT_ENV } from '../../../core/pipeline/contract.js';
 import { runTaskTokens } from '../../../core/scaling/job.js';
 import { enqueueJob, type ExecutionDeps } from './deps.js';
 import { afterStageEnd } from './stage-end.js';
+import { stageKeys } from '../observability/logger.js';
 
 export type ApplyResult =
   | { applied: true; stageKey: string; status: string }
@@ -56,7 +57,7 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
     // over; without them the generic text stands, and the event is applied all the same.
     const read = await deps.agentResults(detail.taskArn);
     if ('result' in read) outcome = stageOutcome(detail, run, read.result);
-    else deps.log('agent result not read: the stage keeps the generic message', { stageKey: key, taskArn: detail.taskArn, why: read.missing });
+    else deps.log('agent result not read: the stage keeps the generic message', { ...stageKeys(key), taskArn: detail.taskArn, why: read.missing });
   }
 
   if (outcome?.requeueOnDemand) {
@@ -73,7 +74,7 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
     }
     await enqueueJob(deps, { ...job, queuedAt: now, onDemand: true });
     await deps.nudge();
-    deps.log('stage requeued on on-demand after a Spot interruption', { stageKey: key, taskArn: detail.taskArn });
+    deps.log('stage requeued on on-demand after a Spot interruption', { ...stageKeys(key), taskArn: detail.taskArn });
     return { applied: true, stageKey: key, status: 'pending' };
   }
 
@@ -114,7 +115,7 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
     await deps.store.updateBuild(buildId, { status: 'running', startedAt: applied.startedAt ?? at }, { fromStatuses: ['pending'] });
   }
   if (outcome) {
-    deps.log('stage finished', { stageKey: key, status: outcome.status, reason: outcome.reason, exitCode: outcome.exitCode });
+    deps.log('stage finished', { ...stageKeys(key), status: outcome.status, reason: outcome.reason, exitCode: outcome.exitCode });
     await afterStageEnd(deps, buildId, { freedCapacity: true });
   }
   return { applied: true, stageKey: key, status: applied.status };

@@ -7,6 +7,8 @@ import type { StageStore } from '../../../adapters/dynamodb/stage-store.js';
 import type { Build } from '../../../core/builds/types.js';
 import { encodeJob, type StageJob } from '../../../core/scaling/job.js';
 import type { AgentResult } from '../../../core/pipeline/contract.js';
+import type { Log } from '../observability/logger.js';
+import type { SlipwayMetrics } from '../observability/metrics.js';
 
 export type AgentResultRead = { result: AgentResult } | { missing: string };
 
@@ -27,17 +29,14 @@ export interface ExecutionDeps {
   /** Asks the autoscaler for a pass now (capacity was freed or work was queued). */
   nudge: () => Promise<void>;
   now: () => number;
-  log: (message: string, fields?: Record<string, unknown>) => void;
+  log: Log;
+  /** Builds finished, queue waits, RunTask failures (lambdas/shared/observability/metrics.ts); absent: nothing is counted. */
+  metrics?: SlipwayMetrics;
   /**
    * Reads the agent's result line of a stopped task, for a stage message in its words.
    * Absent (the autoscaler's reconciliation, which may not read logs): the generic text.
    */
   agentResults?: AgentResultSource;
-}
-
-/** Structured log line (one JSON object per line, as CloudWatch Logs Insights likes it). */
-export function jsonLog(source: string): ExecutionDeps['log'] {
-  return (message, fields = {}) => console.log(JSON.stringify({ source, message, ...fields }));
 }
 
 /** Puts a stage on the jobs queue. Duplicates are harmless: the autoscaler starts a stage once. */

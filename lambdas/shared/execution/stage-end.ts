@@ -9,7 +9,7 @@ import type { Build, Stage } from '../../../core/builds/types.js';
 import { enqueueJob, type ExecutionDeps } from './deps.js';
 
 /** What the stage end needs: narrow ports, so it runs as well on the in-memory stores of the tests. */
-export type StageEndDeps = Pick<ExecutionDeps, 'sqs' | 'jobsQueueUrl' | 'postBuildStatus' | 'nudge' | 'now' | 'log'> & {
+export type StageEndDeps = Pick<ExecutionDeps, 'sqs' | 'jobsQueueUrl' | 'postBuildStatus' | 'nudge' | 'now' | 'log' | 'metrics'> & {
   store: Pick<BuildStore, 'getBuild' | 'listStagesAndSteps' | 'updateStep' | 'updateBuild'>;
   stages: Pick<StageStore, 'getStageJob' | 'finish' | 'markQueued'>;
 };
@@ -52,6 +52,7 @@ export async function afterStageEnd(deps: StageEndDeps, buildId: string, options
   const finished = await deps.store.updateBuild(buildId, { status, finishedAt, statusHandOffStartedAt: now }, { fromStatuses: ['pending', 'running'] });
   if (finished) {
     deps.log('build finished', { buildId, status });
+    deps.metrics?.buildFinished(status);
     return handOffStatus(deps, finished, stages);
   }
   // Finished by another call. If that call died before handing the status off (the queue

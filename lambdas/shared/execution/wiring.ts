@@ -8,7 +8,9 @@ import { sqsClient } from '../clients.js';
 import { ENV } from '../../../core/config/lambda-env.js';
 import { requireEnv, type Env } from '../config.js';
 import { buildFinishedSender } from './commit-status.js';
-import { jsonLog, type ExecutionDeps } from './deps.js';
+import type { ExecutionDeps } from './deps.js';
+import { lambdaLogger, logTo } from '../observability/logger.js';
+import { lambdaMetrics, slipwayMetrics } from '../observability/metrics.js';
 
 /**
  * `nudge` asks the autoscaler for a pass: the task-events Lambda passes an async invoke
@@ -22,7 +24,7 @@ export function executionDepsFromEnv(
   const doc = documentClient();
   const tableName = requireEnv(env, ENV.tableName, 'the build table');
   const store = new BuildStore(doc, tableName);
-  const log = jsonLog(source);
+  const log = logTo(lambdaLogger(source, env));
   // Queue URLs are not endpoints (see clients.ts): local stand-ins name unresolvable hosts.
   const sqs = sqsClient();
   const eventsQueueUrl = requireEnv(env, ENV.eventsQueueUrl, "a finished build's commit status goes to the planner through it");
@@ -35,5 +37,6 @@ export function executionDepsFromEnv(
     nudge: nudge(log),
     now: Date.now,
     log,
+    metrics: slipwayMetrics(lambdaMetrics(env)),
   };
 }
