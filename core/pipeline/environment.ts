@@ -11,6 +11,7 @@
 // them before every step).
 
 import type { BuildContext } from './context.js';
+import { goQuote } from './go-quote.js';
 import { DEFAULT_WORKSPACE } from './types.js';
 
 export interface StageEnvInput {
@@ -222,21 +223,6 @@ function cleanPath(p: string): string {
 
 const INT64_MAX = 9223372036854775807n;
 const IDENTIFIER = /^[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*$/;
-
-/** Go's strconv.Quote for the error messages Drone passes through. */
-function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    if (ch === '"' || ch === '\\') out += '\\' + ch;
-    else if (ch === '\n') out += '\\n';
-    else if (ch === '\t') out += '\\t';
-    else if (ch === '\r') out += '\\r';
-    else if (c < 0x20 || c === 0x7f) out += '\\x' + c.toString(16).padStart(2, '0');
-    else out += ch;
-  }
-  return out + '"';
-}
 
 /** strconv.ParseInt(s, 10, 64) → value or Go's error text. */
 function parseInt64(s: string): bigint | string {
