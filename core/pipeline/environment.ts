@@ -170,6 +170,25 @@ export function buildEnvironment(ctx: BuildContext, stage: StageEnvInput): Recor
   return env;
 }
 
+/**
+ * The values Drone substitutes `${…}` with in the raw file (substitute.ts): the build's
+ * System, Repo, Build and Link variables, as runner-go's runner passes them to envsubst
+ * (pipeline/runtime/runner.go: environ.Combine(System, Repo, Build, Stage, Link, params)).
+ * Not the workspace, git or step variables, nor secrets: those are set per step, after
+ * substitution, so a name Drone does not know gives "" as in Drone (`$${HOME}` reaches the
+ * shell). The DRONE_STAGE_* values differ from one pipeline of the file to the next, and
+ * the file is substituted once for all of them: those expressions are left as written, so
+ * a step's shell expands the plain ones (`${DRONE_STAGE_NAME}`) with the same value.
+ */
+export function substitutionLookup(ctx: BuildContext): (name: string) => string | undefined {
+  const stage: StageEnvInput = { name: '', number: 0, kind: 'pipeline', type: 'docker', os: 'linux', arch: 'amd64', dependsOn: [], workspace: '' };
+  const env = buildEnvironment(ctx, stage);
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('DRONE_WORKSPACE') || name.startsWith('GIT_') || name === 'DRONE_CRON') delete env[name];
+  }
+  return (name) => (name.startsWith('DRONE_STAGE_') ? undefined : Object.hasOwn(env, name) ? env[name]! : '');
+}
+
 /** DRONE_STEP_NAME / DRONE_STEP_NUMBER: fixed per container, so part of the task definition. */
 export function stepEnvironment(step: { name: string; number: number }): Record<string, string> {
   return { DRONE_STEP_NAME: step.name, DRONE_STEP_NUMBER: String(step.number) };

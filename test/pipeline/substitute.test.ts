@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SUBSTITUTION_LIMITS, SubstitutionError, pathMatch, substitute } from '../../core/pipeline/substitute.js';
+import { loadManifest } from '../../core/pipeline/load.js';
 import { WorkLimitExceeded, WorkMeter, metered } from '../../core/pipeline/work.js';
 
 const run = (input: string, params: Record<string, string> = {}) => substitute(input, (name) => params[name] ?? '').text;
@@ -183,5 +184,35 @@ describe('substitute: a hostile file stays cheap', () => {
   it('counts its work on the active meter', () => {
     const meter = new WorkMeter(1_000);
     expect(() => metered(meter, () => run('${F##*a}'.repeat(10), { F: 'b'.repeat(200) }))).toThrow(WorkLimitExceeded);
+  });
+});
+
+describe('loadManifest with substitution: diagnostics point at the file as written', () => {
+  const values = (n: string) => ({ LONG: 'x'.repeat(40), MULTI: 'a\nb\nc' })[n] ?? '';
+
+  it('keeps lines and columns when values change line lengths or hold newlines', () => {
+    const text = [
+      'kind: pipeline', // 1
+      'type: docker', // 2
+      'name: ${LONG}', // 3
+      'steps:', // 4
+      '- name: a', // 5
+      '  image: alpine', // 6
+      '  commands: [echo ${MULTI}]', // 7
+      '  bogus_key: ${LONG} 1', // 8
+    ].join('\n');
+    const manifest = loadManifest('.drone.yml', text, { substitute: values });
+    const unknown = manifest.diagnostics.find((d) => d.message.includes('bogus_key'));
+    expect(unknown).toMatchObject({ line: 8, column: 3 });
+    expect(manifest.pipelines[0]?.name).toBe('x'.repeat(40));
+    expect(manifest.pipelines[0]?.steps[0]?.commands).toEqual(['echo "a\\nb\\nc"']);
+    expect(manifest.pipelines[0]?.steps[0]?.pos).toEqual({ line: 5, column: 3 });
+  });
+
+  it('reports a ${…} it cannot read at its place', () => {
+    const manifest = loadManifest('.drone.yml', 'kind: pipeline\nname: ${A:}\n', { substitute: values });
+    expect(manifest.diagnostics).toEqual([
+      expect.objectContaining({ line: 2, column: 7, severity: 'error', message: expect.stringMatching(/^substitution: unable to parse substitution within function in "\$\{A:\}"/) }),
+    ]);
   });
 });
