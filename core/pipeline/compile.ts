@@ -227,6 +227,7 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
     version: 1,
     pipeline: pipeline.name,
     workspace: pipeline.workspace.path,
+    ...(pipeline.workspace.base !== pipeline.workspace.path ? { workspaceBase: pipeline.workspace.base } : {}),
     timeoutMinutes: pipeline.timeout,
     clone: pipeline.clone,
     services: [],
@@ -326,6 +327,7 @@ function stageEnv(pipeline: Pipeline, number: number): StageEnvInput {
     arch: pipeline.platform.arch,
     dependsOn: pipeline.dependsOn,
     workspace: pipeline.workspace.path,
+    workspaceBase: pipeline.workspace.base,
     skipVerify: pipeline.clone.skipVerify,
   };
 }

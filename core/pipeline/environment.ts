@@ -24,6 +24,8 @@ export interface StageEnvInput {
   dependsOn: string[];
   /** The pipeline's workspace: an absolute path, or one relative to /drone/src. */
   workspace: string;
+  /** Where the workspace volume is mounted, when `workspace` is absolute (Drone's `workspace.base`). */
+  workspaceBase?: string;
   /** What runs the stage (DRONE_STAGE_MACHINE); empty when not known yet. */
   machine?: string;
   /** Stages of this build that already failed: the build starts as failing. */
@@ -45,7 +47,7 @@ export function buildEnvironment(ctx: BuildContext, stage: StageEnvInput): Recor
   const parent = String(build.parent ?? 0);
   const deploy = build.target ?? '';
   const failedStages = stage.failedStages ?? [];
-  const { base, path, full } = workspacePaths(stage.workspace);
+  const { base, path, full } = workspacePaths(stage.workspace, stage.workspaceBase);
   const author = commit.author;
 
   const env: Record<string, string> = {
@@ -220,8 +222,18 @@ export function statusEnvironment(state: RunState): Record<string, string> {
   return env;
 }
 
-/** Drone's workspace rule: an absolute path is the base; a relative one lives under /drone/src. */
-function workspacePaths(workspace: string): { base: string; path: string; full: string } {
+/**
+ * Drone's workspace rule (engine/compiler/workspace.go createWorkspace): `base` is where the
+ * volume is, `path` the working directory relative to it, `full` the two joined. Without a
+ * base, an absolute path is the base; a relative one lives under /drone/src.
+ */
+function workspacePaths(workspace: string, workspaceBase?: string): { base: string; path: string; full: string } {
+  if (workspaceBase !== undefined && workspace.startsWith('/')) {
+    const base = cleanPath(workspaceBase);
+    const full = cleanPath(workspace);
+    const path = full === base ? '' : full.startsWith(`${base}/`) ? full.slice(base.length + 1) : '';
+    return { base, path, full };
+  }
   if (workspace === '') return { base: DEFAULT_WORKSPACE, path: '', full: DEFAULT_WORKSPACE };
   if (workspace.startsWith('/')) return { base: workspace, path: '', full: cleanPath(workspace) };
   return { base: DEFAULT_WORKSPACE, path: workspace, full: cleanPath(`${DEFAULT_WORKSPACE}/${workspace}`) };

@@ -215,7 +215,7 @@ function parsePipeline(r: Reader, root: SourceMap): ParsedPipeline {
     name,
     pos: root.pos,
     platform: r.optional(root, 'platform', '', (n, p) => r.platform(n, p)) ?? { os: 'linux', arch: 'amd64' },
-    workspace: { path: r.optional(root, 'workspace', '', (n, p) => r.workspace(n, p)) ?? DEFAULT_WORKSPACE },
+    workspace: r.optional(root, 'workspace', '', (n, p) => r.workspace(n, p)) ?? { base: DEFAULT_WORKSPACE, path: DEFAULT_WORKSPACE },
     clone: r.optional(root, 'clone', '', (n, p) => r.clone(n, p)) ?? defaultClone(),
     steps,
     services,
@@ -536,7 +536,7 @@ class Reader {
   }
 
   /** Drone's rule: `base` + `path`, where an absolute `path` alone is the whole workspace. */
-  workspace(node: SourceNode, path: string): string | undefined {
+  workspace(node: SourceNode, path: string): { base: string; path: string } | undefined {
     const map = this.mapOrEmpty(node, path);
     if (!map) return undefined;
     this.checkKeys(map, ['path', 'base'], path, 'workspace');
@@ -547,11 +547,11 @@ class Reader {
       else base = DEFAULT_WORKSPACE;
     }
     const full = normalisePath(sub === '' ? base : `${base}/${sub}`);
-    if (!full.startsWith('/')) {
-      this.error(map.pos, `${path}: expected an absolute path, got "${full}"`);
+    if (!full.startsWith('/') || !base.startsWith('/')) {
+      this.error(map.pos, `${path}: expected an absolute path, got "${base.startsWith('/') ? full : base}"`);
       return undefined;
     }
-    return full;
+    return { base: normalisePath(base), path: full };
   }
 
   clone(node: SourceNode, path: string): CloneSettings | undefined {

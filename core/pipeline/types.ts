@@ -122,7 +122,12 @@ export interface Pipeline {
   /** Where its `steps:` key is (its own position without one): what a finding about all of its steps points at. */
   stepsPos?: Position;
   platform: { os: 'linux'; arch: Arch };
-  workspace: { path: string };
+  /**
+   * Drone's workspace (drone-runner-docker engine/compiler/workspace.go): the shared volume
+   * is mounted at `base`; `path` is the working directory, `base` joined with the relative
+   * path of the file (an absolute `path` alone is both).
+   */
+  workspace: { base: string; path: string };
   clone: CloneSettings;
   steps: Step[];
   services: Step[];

@@ -30,7 +30,7 @@ describe('loadManifest: a minimal pipeline gets Drone\'s defaults', () => {
       pos: { line: 1, column: 1 },
       stepsPos: { line: 2, column: 1 },
       platform: { os: 'linux', arch: 'amd64' },
-      workspace: { path: '/drone/src' },
+      workspace: { base: '/drone/src', path: '/drone/src' },
       clone: { disable: false, tags: false, skipVerify: false, submodules: false, retries: 0 },
       steps: [
         {
@@ -335,7 +335,7 @@ steps:
     path: /root/.cache
 `);
     expect(p.platform).toEqual({ os: 'linux', arch: 'arm64' });
-    expect(p.workspace).toEqual({ path: '/drone/src/src/github.com/o/r' });
+    expect(p.workspace).toEqual({ base: '/drone/src', path: '/drone/src/src/github.com/o/r' });
     expect(p.clone).toEqual({ disable: false, depth: 50, retries: 3, skipVerify: true, tags: true, submodules: true });
     expect(p.concurrency).toEqual({ limit: 2 });
     expect(p.node).toEqual({ instance: 'large' });
@@ -364,14 +364,14 @@ steps:
   });
 
   it.each([
-    [{ path: '/go/src/app' }, '/go/src/app'],
-    [{ path: 'app' }, '/drone/src/app'],
-    [{ base: '/go', path: 'src/app' }, '/go/src/app'],
-    [{ base: '/go' }, '/go'],
-    [{}, '/drone/src'],
-  ])('workspace %j is %s, by Drone\'s rule', (workspace, expected) => {
+    [{ path: '/go/src/app' }, '/go/src/app', '/go/src/app'],
+    [{ path: 'app' }, '/drone/src/app', '/drone/src'],
+    [{ base: '/go', path: 'src/app' }, '/go/src/app', '/go'],
+    [{ base: '/go' }, '/go', '/go'],
+    [{}, '/drone/src', '/drone/src'],
+  ])("workspace %j works in %s with the volume at %s, by Drone's rule (drone-runner-docker engine/compiler/workspace.go)", (workspace, path, base) => {
     const p = pipelineOf(`kind: pipeline\nworkspace: ${JSON.stringify(workspace)}\nsteps: [{name: a, image: b}]\n`);
-    expect(p.workspace.path).toBe(expected);
+    expect(p.workspace).toEqual({ base, path });
   });
 
   it('reads when: on steps in the three Drone forms', () => {
