@@ -74,7 +74,11 @@ export interface Readiness {
   interval: number;
 }
 
-export type FailurePolicy = 'always' | 'ignore';
+/**
+ * `fail-fast` is Drone's `failure: fast` (also `fast-fail`, `fail-fast`): a failure of the
+ * step cancels the rest of the pipeline (runner-go pipeline/runtime/execer.go).
+ */
+export type FailurePolicy = 'always' | 'ignore' | 'fail-fast';
 export type PullPolicy = 'always' | 'never' | 'if-not-exists' | 'default';
 
 /** A step or a service: Drone uses the same shape for both. */
