@@ -33,6 +33,7 @@ export function stageEnvInput(plan: AgentPlan, stageId: string, arch = process.a
     arch: fargateArch(arch),
     dependsOn: [...(plan.stage?.dependsOn ?? [])],
     workspace: plan.workspace,
+    ...(plan.workspaceBase !== undefined ? { workspaceBase: plan.workspaceBase } : {}),
     skipVerify: plan.clone.skipVerify,
   };
 }

@@ -10,6 +10,7 @@ import { basename, dirname } from 'node:path';
 import { compileManifest, type CompileOptions } from '../../core/pipeline/compile.js';
 import type { BuildContext, BuildEvent } from '../../core/pipeline/context.js';
 import { formatDiagnostic } from '../../core/pipeline/format.js';
+import { substitutionLookup } from '../../core/pipeline/environment.js';
 import { isReadable, loadManifestBytes } from '../../core/pipeline/load.js';
 import { LINT } from '../../core/pipeline/lint.js';
 import { EXIT, type CliIO } from '../io.js';
@@ -94,14 +95,15 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   }
   const { path } = read;
 
-  const manifest = loadManifestBytes(file, read.bytes);
+  flags.repo ??= `local/${basename(dirname(path)) || 'repo'}`;
+  const ctx = cliContext(flags);
+  // `${…}` substituted with this build's values, as the planner does.
+  const manifest = loadManifestBytes(file, read.bytes, { substitute: substitutionLookup(ctx) });
   if (!isReadable(manifest)) {
     for (const d of manifest.diagnostics) io.err(formatDiagnostic(d));
     io.err(`${file}: invalid, nothing compiled`);
     return EXIT.failed;
   }
-  flags.repo ??= `local/${basename(dirname(path)) || 'repo'}`;
-  const ctx = cliContext(flags);
   const result = compileManifest(manifest, ctx, CLI_COMPILE_OPTIONS);
   // Each finding once: the compiler's own errors join lint's, and lint's warning that a
   // pipeline may not fit (some steps are conditional) gives way to the compiler's error

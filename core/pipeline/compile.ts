@@ -152,6 +152,15 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
   }
   const order = stepDependencies(pipeline.steps, active);
   const linear = !pipeline.steps.some((s) => s.dependsOn.length > 0);
+  if (!linear) {
+    for (const { step } of active.values()) {
+      if (step.failure !== 'fail-fast') continue;
+      notes.push(
+        `step "${step.name}" has failure: fast: its failure fails the pipeline, but steps already running beside it run to their end ` +
+          '(Drone cancels them: runner-go pipeline/runtime/execer.go)',
+      );
+    }
+  }
 
   // Containers: the agent, services, steps (packed when over the limit), gates.
   const fit = fitContainers(pipeline.services.length, [...active.values()].map((o) => ({ steps: [o.step], kind: o.kind })), linear);
@@ -227,6 +236,7 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
     version: 1,
     pipeline: pipeline.name,
     workspace: pipeline.workspace.path,
+    ...(pipeline.workspace.base !== pipeline.workspace.path ? { workspaceBase: pipeline.workspace.base } : {}),
     timeoutMinutes: pipeline.timeout,
     clone: pipeline.clone,
     services: [],
@@ -326,6 +336,7 @@ function stageEnv(pipeline: Pipeline, number: number): StageEnvInput {
     arch: pipeline.platform.arch,
     dependsOn: pipeline.dependsOn,
     workspace: pipeline.workspace.path,
+    workspaceBase: pipeline.workspace.base,
     skipVerify: pipeline.clone.skipVerify,
   };
 }

@@ -117,7 +117,9 @@ export function stepContainer(u: Unit, dependsOn: ContainerDependency[], stepNum
     image: first.image,
     essential: false,
     ...commandOf(u.steps, u.container, envs[0]!, c, gate, u.waitFor, own, Object.keys(common).filter((name) => envs.some((e) => name in e.literal))),
-    workingDirectory: first.workingDir ?? c.pipeline.workspace.path,
+    // A detached step without commands runs like a service, in its image's own working
+    // directory (drone-runner-docker engine/compiler/workspace.go setupWorkdir).
+    ...(first.workingDir || !(first.detach && first.commands.length === 0) ? { workingDirectory: first.workingDir ?? c.pipeline.workspace.path } : {}),
     ...(first.user ? { user: first.user } : {}),
     environment: keyValues(common),
     ...secretsOf(envs[0]!.secrets, c),

@@ -178,7 +178,10 @@ export interface AgentStepPlan {
 export interface AgentPlan {
   version: 1;
   pipeline: string;
+  /** The working directory: the clone goes here. */
   workspace: string;
+  /** Where the workspace volume is mounted (DRONE_WORKSPACE_BASE); absent in older plans: `workspace`. */
+  workspaceBase?: string;
   timeoutMinutes: number;
   clone: CloneSettings;
   services: AgentServicePlan[];

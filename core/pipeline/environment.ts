@@ -11,6 +11,7 @@
 // them before every step).
 
 import type { BuildContext } from './context.js';
+import { goQuote } from './go-quote.js';
 import { DEFAULT_WORKSPACE } from './types.js';
 
 export interface StageEnvInput {
@@ -23,6 +24,8 @@ export interface StageEnvInput {
   dependsOn: string[];
   /** The pipeline's workspace: an absolute path, or one relative to /drone/src. */
   workspace: string;
+  /** Where the workspace volume is mounted, when `workspace` is absolute (Drone's `workspace.base`). */
+  workspaceBase?: string;
   /** What runs the stage (DRONE_STAGE_MACHINE); empty when not known yet. */
   machine?: string;
   /** Stages of this build that already failed: the build starts as failing. */
@@ -44,7 +47,7 @@ export function buildEnvironment(ctx: BuildContext, stage: StageEnvInput): Recor
   const parent = String(build.parent ?? 0);
   const deploy = build.target ?? '';
   const failedStages = stage.failedStages ?? [];
-  const { base, path, full } = workspacePaths(stage.workspace);
+  const { base, path, full } = workspacePaths(stage.workspace, stage.workspaceBase);
   const author = commit.author;
 
   const env: Record<string, string> = {
@@ -169,6 +172,25 @@ export function buildEnvironment(ctx: BuildContext, stage: StageEnvInput): Recor
   return env;
 }
 
+/**
+ * The values Drone substitutes `${…}` with in the raw file (substitute.ts): the build's
+ * System, Repo, Build and Link variables, as runner-go's runner passes them to envsubst
+ * (pipeline/runtime/runner.go: environ.Combine(System, Repo, Build, Stage, Link, params)).
+ * Not the workspace, git or step variables, nor secrets: those are set per step, after
+ * substitution, so a name Drone does not know gives "" as in Drone (`$${HOME}` reaches the
+ * shell). The DRONE_STAGE_* values differ from one pipeline of the file to the next, and
+ * the file is substituted once for all of them: those expressions are left as written, so
+ * a step's shell expands the plain ones (`${DRONE_STAGE_NAME}`) with the same value.
+ */
+export function substitutionLookup(ctx: BuildContext): (name: string) => string | undefined {
+  const stage: StageEnvInput = { name: '', number: 0, kind: 'pipeline', type: 'docker', os: 'linux', arch: 'amd64', dependsOn: [], workspace: '' };
+  const env = buildEnvironment(ctx, stage);
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('DRONE_WORKSPACE') || name.startsWith('GIT_') || name === 'DRONE_CRON') delete env[name];
+  }
+  return (name) => (name.startsWith('DRONE_STAGE_') ? undefined : Object.hasOwn(env, name) ? env[name]! : '');
+}
+
 /** DRONE_STEP_NAME / DRONE_STEP_NUMBER: fixed per container, so part of the task definition. */
 export function stepEnvironment(step: { name: string; number: number }): Record<string, string> {
   return { DRONE_STEP_NAME: step.name, DRONE_STEP_NUMBER: String(step.number) };
@@ -200,8 +222,18 @@ export function statusEnvironment(state: RunState): Record<string, string> {
   return env;
 }
 
-/** Drone's workspace rule: an absolute path is the base; a relative one lives under /drone/src. */
-function workspacePaths(workspace: string): { base: string; path: string; full: string } {
+/**
+ * Drone's workspace rule (engine/compiler/workspace.go createWorkspace): `base` is where the
+ * volume is, `path` the working directory relative to it, `full` the two joined. Without a
+ * base, an absolute path is the base; a relative one lives under /drone/src.
+ */
+function workspacePaths(workspace: string, workspaceBase?: string): { base: string; path: string; full: string } {
+  if (workspaceBase !== undefined && workspace.startsWith('/')) {
+    const base = cleanPath(workspaceBase);
+    const full = cleanPath(workspace);
+    const path = full === base ? '' : full.startsWith(`${base}/`) ? full.slice(base.length + 1) : '';
+    return { base, path, full };
+  }
   if (workspace === '') return { base: DEFAULT_WORKSPACE, path: '', full: DEFAULT_WORKSPACE };
   if (workspace.startsWith('/')) return { base: workspace, path: '', full: cleanPath(workspace) };
   return { base: DEFAULT_WORKSPACE, path: workspace, full: cleanPath(`${DEFAULT_WORKSPACE}/${workspace}`) };
@@ -222,21 +254,6 @@ function cleanPath(p: string): string {
 
 const INT64_MAX = 9223372036854775807n;
 const IDENTIFIER = /^[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*$/;
-
-/** Go's strconv.Quote for the error messages Drone passes through. */
-function goQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    if (ch === '"' || ch === '\\') out += '\\' + ch;
-    else if (ch === '\n') out += '\\n';
-    else if (ch === '\t') out += '\\t';
-    else if (ch === '\r') out += '\\r';
-    else if (c < 0x20 || c === 0x7f) out += '\\x' + c.toString(16).padStart(2, '0');
-    else out += ch;
-  }
-  return out + '"';
-}
 
 /** strconv.ParseInt(s, 10, 64) → value or Go's error text. */
 function parseInt64(s: string): bigint | string {

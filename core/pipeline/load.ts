@@ -7,6 +7,7 @@ import { lintParsed } from './lint.js';
 import { parseDocuments } from './parse.js';
 import type { Diagnostic, Manifest, PipelineError, Position } from './types.js';
 import type { ParsedPipeline } from './parse.js';
+import { SubstitutionError, substitute, type SubstitutionLookup } from './substitute.js';
 import { readYaml } from './yaml-source.js';
 import { WorkLimitExceeded, WorkMeter, activeMeter, metered } from './work.js';
 
@@ -15,16 +16,25 @@ export const MANIFEST_LIMITS = {
   maxBytes: 1024 * 1024,
 } as const;
 
+export interface LoadOptions {
+  /**
+   * Drone's `${…}` substitution of the file before it is read (substitute.ts), with the
+   * build's values (substitutionLookup in environment.ts). Without it the file is read as
+   * written, as Drone's server reads it to evaluate triggers.
+   */
+  substitute?: SubstitutionLookup;
+}
+
 /**
  * Reads, parses and lints under a work budget (work.ts): the caller's active meter (the
  * planner's, shared with trigger evaluation and compilation), or a fresh one.
  */
-export function loadManifest(file: string, text: string): Manifest {
+export function loadManifest(file: string, text: string, options: LoadOptions = {}): Manifest {
   const meter = activeMeter();
-  return meter ? loadMetered(file, text) : metered(new WorkMeter(), () => loadMetered(file, text));
+  return meter ? loadMetered(file, text, options) : metered(new WorkMeter(), () => loadMetered(file, text, options));
 }
 
-function loadMetered(file: string, text: string): Manifest {
+function loadMetered(file: string, text: string, options: LoadOptions): Manifest {
   const manifest: Manifest = { file, pipelines: [], secrets: [], skipped: [], errors: [], diagnostics: [] };
   const fail = (pos: Position, message: string): Manifest => {
     manifest.diagnostics.push({ file, line: pos.line, column: pos.column, severity: 'error', message });
@@ -41,7 +51,20 @@ function loadMetered(file: string, text: string): Manifest {
   }
 
   try {
-    const source = readYaml(file, text);
+    let source;
+    if (options.substitute) {
+      let substituted;
+      try {
+        substituted = substitute(text, options.substitute);
+      } catch (error) {
+        if (!(error instanceof SubstitutionError)) throw error;
+        return fail(positionOf(text, error.offset), error.message);
+      }
+      const lines = lineStarts(text);
+      source = readYaml(file, substituted.text, (offset) => positionIn(lines, substituted.origin(offset)));
+    } else {
+      source = readYaml(file, text);
+    }
     const parsed = parseDocuments(file, source.documents);
     const diagnostics: Diagnostic[] = [...source.diagnostics, ...parsed.diagnostics, ...lintParsed(parsed, file)];
 
@@ -86,7 +109,7 @@ function loadMetered(file: string, text: string): Manifest {
 }
 
 /** Bytes as fetched from a Git host or disk: anything but UTF-8 is a diagnostic. */
-export function loadManifestBytes(file: string, bytes: Uint8Array): Manifest {
+export function loadManifestBytes(file: string, bytes: Uint8Array, options: LoadOptions = {}): Manifest {
   if (bytes.length > MANIFEST_LIMITS.maxBytes) return oversizedManifest(file, bytes.length);
   let text: string;
   try {
@@ -101,7 +124,7 @@ export function loadManifestBytes(file: string, bytes: Uint8Array): Manifest {
       diagnostics: [{ file, ...pos, severity: 'error', message: `file is not UTF-8 text: invalid byte 0x${byte}` }],
     };
   }
-  return loadManifest(file, text);
+  return loadManifest(file, text, options);
 }
 
 /** The manifest of a file over the size limit, decided by its size alone (no need to read it). */
@@ -166,6 +189,24 @@ function utf8Length(text: string): number {
     } else bytes += 3;
   }
   return bytes;
+}
+
+/** The offset where each line of `text` starts. */
+function lineStarts(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return starts;
+}
+
+function positionIn(starts: number[], offset: number): Position {
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid]! <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return { line: lo + 1, column: offset - starts[lo]! + 1 };
 }
 
 function positionOf(text: string, index: number): Position {

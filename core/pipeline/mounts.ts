@@ -9,7 +9,8 @@ import type { Pipeline, Position, Step } from './types.js';
 /** The agent alone may write AGENT_STATE_DIR (contract.ts): every other container reads it only. */
 export function baseMounts(pipeline: Pipeline, agent = false): MountPoint[] {
   return [
-    { sourceVolume: WORKSPACE_VOLUME, containerPath: pipeline.workspace.path, readOnly: false },
+    // Drone mounts the workspace volume at the base; the clone and the steps work in `path` under it.
+    { sourceVolume: WORKSPACE_VOLUME, containerPath: pipeline.workspace.base, readOnly: false },
     { sourceVolume: STATE_VOLUME, containerPath: STATE_DIR, readOnly: false },
     { sourceVolume: AGENT_STATE_VOLUME, containerPath: AGENT_STATE_DIR, readOnly: !agent },
   ];

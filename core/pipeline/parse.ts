@@ -96,7 +96,18 @@ const CONDITION_HINTS: Record<string, string> = {
 };
 
 const PULL_POLICIES: readonly PullPolicy[] = ['always', 'never', 'if-not-exists', 'default'];
-const FAILURE_POLICIES: readonly FailurePolicy[] = ['always', 'ignore'];
+/**
+ * The `failure:` values Drone reads (drone-runner-docker engine/compiler/step.go; runner-go
+ * pipeline/runtime/const.go), case-insensitive as drone-yaml's compiler compares them.
+ */
+const FAILURE_VALUES: Readonly<Record<string, FailurePolicy>> = {
+  always: 'always',
+  fail: 'always',
+  ignore: 'ignore',
+  fast: 'fail-fast',
+  'fast-fail': 'fail-fast',
+  'fail-fast': 'fail-fast',
+};
 const OTHER_RUNNERS = ['kubernetes', 'exec', 'ssh', 'vm', 'digitalocean', 'macstadium', 'aws', 'windows', 'nomad'];
 
 export function emptyCondition(): Condition {
@@ -215,7 +226,7 @@ function parsePipeline(r: Reader, root: SourceMap): ParsedPipeline {
     name,
     pos: root.pos,
     platform: r.optional(root, 'platform', '', (n, p) => r.platform(n, p)) ?? { os: 'linux', arch: 'amd64' },
-    workspace: { path: r.optional(root, 'workspace', '', (n, p) => r.workspace(n, p)) ?? DEFAULT_WORKSPACE },
+    workspace: r.optional(root, 'workspace', '', (n, p) => r.workspace(n, p)) ?? { base: DEFAULT_WORKSPACE, path: DEFAULT_WORKSPACE },
     clone: r.optional(root, 'clone', '', (n, p) => r.clone(n, p)) ?? defaultClone(),
     steps,
     services,
@@ -373,6 +384,30 @@ class Reader {
     if (value === undefined) return undefined;
     if ((allowed as readonly string[]).includes(value)) return value as T;
     return this.expected(node, path, allowed.map((a) => `"${a}"`).join(', ').replace(/, ([^,]*)$/, ' or $1'));
+  }
+
+  /**
+   * `pull:` in any case (drone-runner-docker engine/compiler/util.go convertPullPolicy
+   * lower-cases it), and the legacy boolean: true is `always`, false `if-not-exists`
+   * (drone-yaml yaml/converter/legacy/internal/config.go toPullPolicy).
+   */
+  pull(node: SourceNode, path: string): PullPolicy | undefined {
+    if (node.kind === 'scalar') {
+      const text = typeof node.value === 'string' ? node.value.toLowerCase() : node.value;
+      if (text === true || (typeof text === 'string' && YAML11_TRUE.has(text))) return 'always';
+      if (text === false || (typeof text === 'string' && YAML11_FALSE.has(text))) return 'if-not-exists';
+      if (typeof text === 'string' && (PULL_POLICIES as readonly string[]).includes(text)) return text as PullPolicy;
+    }
+    return this.expected(node, path, `${PULL_POLICIES.map((a) => `"${a}"`).join(', ')}, or true / false`);
+  }
+
+  /** `failure:` as Drone reads it (FAILURE_VALUES). */
+  failure(node: SourceNode, path: string): FailurePolicy | undefined {
+    if (node.kind === 'scalar' && typeof node.value === 'string') {
+      const policy = FAILURE_VALUES[node.value.toLowerCase()];
+      if (policy !== undefined && Object.hasOwn(FAILURE_VALUES, node.value.toLowerCase())) return policy;
+    }
+    return this.expected(node, path, `${Object.keys(FAILURE_VALUES).map((a) => `"${a}"`).join(', ')} (fast, fast-fail and fail-fast are one policy)`);
   }
 
   boolean(node: SourceNode, path: string): boolean | undefined {
@@ -536,7 +571,7 @@ class Reader {
   }
 
   /** Drone's rule: `base` + `path`, where an absolute `path` alone is the whole workspace. */
-  workspace(node: SourceNode, path: string): string | undefined {
+  workspace(node: SourceNode, path: string): { base: string; path: string } | undefined {
     const map = this.mapOrEmpty(node, path);
     if (!map) return undefined;
     this.checkKeys(map, ['path', 'base'], path, 'workspace');
@@ -547,11 +582,11 @@ class Reader {
       else base = DEFAULT_WORKSPACE;
     }
     const full = normalisePath(sub === '' ? base : `${base}/${sub}`);
-    if (!full.startsWith('/')) {
-      this.error(map.pos, `${path}: expected an absolute path, got "${full}"`);
+    if (!full.startsWith('/') || !base.startsWith('/')) {
+      this.error(map.pos, `${path}: expected an absolute path, got "${base.startsWith('/') ? full : base}"`);
       return undefined;
     }
-    return full;
+    return { base: normalisePath(base), path: full };
   }
 
   clone(node: SourceNode, path: string): CloneSettings | undefined {
@@ -687,13 +722,13 @@ class Reader {
       name: name ?? '',
       pos: map.pos,
       image: image ?? '',
-      pull: this.optional(map, 'pull', path, (n, p) => this.oneOf(n, p, PULL_POLICIES)) ?? 'default',
+      pull: this.optional(map, 'pull', path, (n, p) => this.pull(n, p)) ?? 'default',
       commands: this.optional(map, 'commands', path, (n, p) => this.stringList(n, p)) ?? [],
       environment: this.optional(map, 'environment', path, (n, p) => this.environment(n, p)) ?? {},
       settings: this.optional(map, 'settings', path, (n, p) => this.settings(n, p)) ?? {},
       dependsOn: this.optional(map, 'depends_on', path, (n, p) => this.stringList(n, p)) ?? [],
       detach: this.optional(map, 'detach', path, (n, p) => this.boolean(n, p)) ?? false,
-      failure: this.optional(map, 'failure', path, (n, p) => this.oneOf(n, p, FAILURE_POLICIES)) ?? 'always',
+      failure: this.optional(map, 'failure', path, (n, p) => this.failure(n, p)) ?? 'always',
       when: this.optional(map, 'when', path, (n, p) => this.conditions(n, p)) ?? emptyConditions(),
       volumes: this.optional(map, 'volumes', path, (n, p) => this.mounts(n, p)) ?? [],
       privileged: this.optional(map, 'privileged', path, (n, p) => this.boolean(n, p)) ?? false,

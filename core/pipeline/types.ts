@@ -74,7 +74,11 @@ export interface Readiness {
   interval: number;
 }
 
-export type FailurePolicy = 'always' | 'ignore';
+/**
+ * `fail-fast` is Drone's `failure: fast` (also `fast-fail`, `fail-fast`): a failure of the
+ * step cancels the rest of the pipeline (runner-go pipeline/runtime/execer.go).
+ */
+export type FailurePolicy = 'always' | 'ignore' | 'fail-fast';
 export type PullPolicy = 'always' | 'never' | 'if-not-exists' | 'default';
 
 /** A step or a service: Drone uses the same shape for both. */
@@ -122,7 +126,12 @@ export interface Pipeline {
   /** Where its `steps:` key is (its own position without one): what a finding about all of its steps points at. */
   stepsPos?: Position;
   platform: { os: 'linux'; arch: Arch };
-  workspace: { path: string };
+  /**
+   * Drone's workspace (drone-runner-docker engine/compiler/workspace.go): the shared volume
+   * is mounted at `base`; `path` is the working directory, `base` joined with the relative
+   * path of the file (an absolute `path` alone is both).
+   */
+  workspace: { base: string; path: string };
   clone: CloneSettings;
   steps: Step[];
   services: Step[];

@@ -73,11 +73,17 @@ const UNITS_PER_TOKEN = 40;
 
 class LimitExceeded extends Error {}
 
-export function readYaml(file: string, text: string): SourceFile {
+/**
+ * `positionOf` maps an offset of `text` to the file as written, when `text` is not the file
+ * itself (the file after `${…}` substitution, substitute.ts): every node and diagnostic
+ * then points at what the user wrote.
+ */
+export function readYaml(file: string, text: string, positionOf?: (offset: number) => Position): SourceFile {
   const lineCounter = new LineCounter();
   const diagnostics: Diagnostic[] = [];
   const at = (offset: number | undefined): Position => {
     if (offset === undefined || offset < 0) return { line: 1, column: 1 };
+    if (positionOf) return positionOf(offset);
     const { line, col } = lineCounter.linePos(offset);
     return { line: Math.max(1, line), column: Math.max(1, col) };
   };

@@ -17,7 +17,8 @@ import { SecretCheckError, secretReferencesOf, type SecretCheck } from './secret
 import { buildCompileOptions, type DeploymentCompileOptions } from './compile-options.js';
 import { conditionInput, conditionsMatch } from '../../core/pipeline/conditions.js';
 import { formatDiagnostic } from '../../core/pipeline/format.js';
-import { fileErrors, loadManifest } from '../../core/pipeline/load.js';
+import { substitutionLookup } from '../../core/pipeline/environment.js';
+import { fileErrors, isReadable, loadManifest } from '../../core/pipeline/load.js';
 import { imageCommandQueries, type ImageCommands } from '../../core/pipeline/plugin-command.js';
 import type { Diagnostic } from '../../core/pipeline/types.js';
 import { WorkLimitExceeded, WorkMeter, metered } from '../../core/pipeline/work.js';
@@ -147,10 +148,16 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
 
   // Before the build number: a lookup that throws (a bug, not a registry's answer) retries the
   // message without using a number up.
+  // Drone reads triggers from the file as written (above) and runs the file with `${…}`
+  // substituted by the build's values: the images to look up are those of the substituted
+  // file, with a provisional build number (an image named after the build number is looked
+  // up under the one it gets here, and misses).
   let imageCommands: ImageCommands | undefined;
   if (!invalid && deps.imageLookup) {
-    const errored = new Set(manifest.errors.map((e) => e.index));
-    const queries = imageCommandQueries({ ...manifest, pipelines: manifest.pipelines.filter((_, i) => !errored.has(i)) }, !fork);
+    const provisional = metered(meter, () => loadManifest(repository.configPath, text, { substitute: substitutionLookup(contextFor(0, deps.now())) }));
+    const source = isReadable(provisional) ? provisional : manifest;
+    const errored = new Set(source.errors.map((e) => e.index));
+    const queries = imageCommandQueries({ ...source, pipelines: source.pipelines.filter((_, i) => !errored.has(i)) }, !fork);
     if (queries.length > 0) {
       const resolved = await resolveImageCommands(queries, deps.imageLookup);
       imageCommands = resolved.commands;
@@ -167,6 +174,10 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
   const base = { ctx, deliveryId, fork, now, receivedAt: message.receivedAt };
 
   if (invalid) return createInvalid(buildRecord(base, { status: 'error', error: invalid, finishedAt: now }), scmRepo, deps);
+  // loadManifest reports a file over the work budget as a diagnostic, never by throwing.
+  const substituted = metered(meter, () => loadManifest(repository.configPath, text, { substitute: substitutionLookup(ctx) }));
+  const substitutedInvalid = diagnosticsText(fileErrors(substituted));
+  if (substitutedInvalid) return createInvalid(buildRecord(base, { status: 'error', error: substitutedInvalid, finishedAt: now }), scmRepo, deps);
 
   // A reference to the clone token, for forks too: only the agent gets it, never a step.
   const clone = deps.cloneCredentials ? await deps.cloneCredentials(hook.repo) : {};
@@ -177,7 +188,7 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
     const compile = (absentSecrets?: ReadonlySet<string>) =>
       metered(meter, () =>
         compileManifest(
-          manifest,
+          substituted,
           ctx,
           buildCompileOptions(deps.compile, {
             repoSlug: ctx.repo.slug,
@@ -191,7 +202,7 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
       );
     let compiled = compile();
     compiled = await withoutMissingSecrets(compiled, compile, clone.credentials?.passwordFrom, deps, fields);
-    records = newBuildRecords(base, manifest, compiled);
+    records = newBuildRecords(base, substituted, compiled);
   } catch (err) {
     if (err instanceof WorkLimitExceeded) {
       return createInvalid(buildRecord(base, { status: 'error', error: `${repository.configPath}:1:1: ${err.message}`, finishedAt: now }), scmRepo, deps);

@@ -70,6 +70,13 @@ describe('env file', () => {
     expect(legacy).toContain("export DRONE_STAGE_DEPENDS_ON=''\n");
   });
 
+  it("gives the steps Drone's DRONE_WORKSPACE_BASE and _PATH from the plan's workspace base (drone-runner-docker engine/compiler/workspace.go)", () => {
+    const content = envFileContent(plan({ pipeline: 'go', workspace: '/go/src/github.com/acme/app', workspaceBase: '/go' }), context(), 'octo/app#7/1');
+    expect(content).toContain("export DRONE_WORKSPACE='/go/src/github.com/acme/app'\n");
+    expect(content).toContain("export DRONE_WORKSPACE_BASE='/go'\n");
+    expect(content).toContain("export DRONE_WORKSPACE_PATH='src/github.com/acme/app'\n");
+  });
+
   it('turns a NUL from the push (commit message, branch, author) into U+FFFD instead of failing the stage', () => {
     const ctx = context();
     ctx.commit = { ...ctx.commit, message: 'fix\u0000 me', branch: 'b\u0000x', author: { ...ctx.commit.author, name: 'a\u0000b' } };

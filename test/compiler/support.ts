@@ -9,6 +9,7 @@
 import { cliContext, type ContextFlags } from '../../cli/commands/compile.js';
 import { compileManifest, type CompileOptions, type CompileResult } from '../../core/pipeline/compile.js';
 import type { BuildContext } from '../../core/pipeline/context.js';
+import { substitutionLookup } from '../../core/pipeline/environment.js';
 import type { ImageCommandEntry, ImageCommands } from '../../core/pipeline/plugin-command.js';
 import { formatDiagnostic } from '../../core/pipeline/format.js';
 import { isReadable, loadManifest } from '../../core/pipeline/load.js';
@@ -94,7 +95,9 @@ function header(text: string, name: string): string | undefined {
 
 /** A fixture's pipelines may have errors of their own (they land in `errors`); the file itself must be readable. */
 export function compileFixture(file: string, text: string): CompileResult {
-  const manifest = loadManifest(file, text);
+  // As the planner compiles: `${…}` substituted with the build's values.
+  const { context } = fixtureContext(text);
+  const manifest = loadManifest(file, text, { substitute: substitutionLookup(context) });
   if (!isReadable(manifest)) throw new Error(`fixture ${file} is invalid:\n${manifest.diagnostics.map(formatDiagnostic).join('\n')}`);
-  return compileManifest(manifest, fixtureContext(text).context, fixtureOptions(text));
+  return compileManifest(manifest, context, fixtureOptions(text));
 }

@@ -215,6 +215,25 @@ describe('planEvent', () => {
     expect(status.description).toContain('.drone.yml:6:1');
   });
 
+  it("substitutes ${…} with the build's values before compiling, as Drone's runner does (drone/runner-go pipeline/runtime/runner.go)", async () => {
+    const config =
+      'kind: pipeline\ntype: docker\nname: build\ntrigger:\n  branch: [main]\nsteps:\n- name: show\n  image: alpine\n' +
+      '  commands: ["echo ${DRONE_COMMIT_SHA:0:8} build-${DRONE_BUILD_NUMBER} ${DRONE_REPO_NAME^^} $${HOME}"]\n';
+    const message = await pushMessage('acme/subst', config);
+    expect(await planEvent(message, deps)).toMatchObject({ kind: 'created' });
+    const [job] = (await drainJobs()).map((m) => decodeJob(m.Body!));
+    const step = (job!.taskDefinition.containerDefinitions as { name: string; command?: string[] }[]).find((c) => c.name === 'show')!;
+    expect(step.command![0]).toContain(`echo ${message.hook.commit.sha.slice(0, 8)} build-1 SUBST \${HOME}`);
+  });
+
+  it('turns a ${…} Drone cannot read into an error build pointing at it in the file as written', async () => {
+    const config = 'kind: pipeline\ntype: docker\nname: build\nsteps:\n- name: show\n  image: alpine\n  commands: ["echo ${DRONE_BRANCH-main}"]\n';
+    const message = await pushMessage('acme/badsubst', config);
+    expect((await planEvent(message, deps)).kind).toBe('invalid');
+    const build = (await store.getBuild('acme/badsubst#1'))!;
+    expect(build.error).toMatch(/^\.drone\.yml:7:20: error: substitution: missing closing brace in "\$\{DRONE_BRANCH-/);
+  });
+
   it('turns more pipelines than one build holds into an error build saying so, not a retried message (DynamoDB transactions hold 100 items)', async () => {
     let config = '';
     for (let i = 0; i < 99; i++) config += `---\nkind: pipeline\ntype: docker\nname: p${i}\nsteps:\n- name: s\n  image: alpine\n  commands: [echo]\n`;

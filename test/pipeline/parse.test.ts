@@ -30,7 +30,7 @@ describe('loadManifest: a minimal pipeline gets Drone\'s defaults', () => {
       pos: { line: 1, column: 1 },
       stepsPos: { line: 2, column: 1 },
       platform: { os: 'linux', arch: 'amd64' },
-      workspace: { path: '/drone/src' },
+      workspace: { base: '/drone/src', path: '/drone/src' },
       clone: { disable: false, tags: false, skipVerify: false, submodules: false, retries: 0 },
       steps: [
         {
@@ -335,7 +335,7 @@ steps:
     path: /root/.cache
 `);
     expect(p.platform).toEqual({ os: 'linux', arch: 'arm64' });
-    expect(p.workspace).toEqual({ path: '/drone/src/src/github.com/o/r' });
+    expect(p.workspace).toEqual({ base: '/drone/src', path: '/drone/src/src/github.com/o/r' });
     expect(p.clone).toEqual({ disable: false, depth: 50, retries: 3, skipVerify: true, tags: true, submodules: true });
     expect(p.concurrency).toEqual({ limit: 2 });
     expect(p.node).toEqual({ instance: 'large' });
@@ -364,14 +364,14 @@ steps:
   });
 
   it.each([
-    [{ path: '/go/src/app' }, '/go/src/app'],
-    [{ path: 'app' }, '/drone/src/app'],
-    [{ base: '/go', path: 'src/app' }, '/go/src/app'],
-    [{ base: '/go' }, '/go'],
-    [{}, '/drone/src'],
-  ])('workspace %j is %s, by Drone\'s rule', (workspace, expected) => {
+    [{ path: '/go/src/app' }, '/go/src/app', '/go/src/app'],
+    [{ path: 'app' }, '/drone/src/app', '/drone/src'],
+    [{ base: '/go', path: 'src/app' }, '/go/src/app', '/go'],
+    [{ base: '/go' }, '/go', '/go'],
+    [{}, '/drone/src', '/drone/src'],
+  ])("workspace %j works in %s with the volume at %s, by Drone's rule (drone-runner-docker engine/compiler/workspace.go)", (workspace, path, base) => {
     const p = pipelineOf(`kind: pipeline\nworkspace: ${JSON.stringify(workspace)}\nsteps: [{name: a, image: b}]\n`);
-    expect(p.workspace.path).toBe(expected);
+    expect(p.workspace).toEqual({ base, path });
   });
 
   it('reads when: on steps in the three Drone forms', () => {
@@ -417,8 +417,8 @@ describe('loadManifest: wrong types name the key, the place and what was expecte
     ['steps:\n- name: a\n  image: [alpine]\n', '5:10: error: steps[0].image: expected a string, got a list'],
     ['steps:\n- name: a\n  image: b\n  commands: go test\n', '6:13: error: steps[0].commands: expected a list of strings (write [go test]), got a string ("go test")'],
     ['steps:\n- name: a\n  image: b\n  commands: [{x: 1}]\n', '6:14: error: steps[0].commands[0]: expected a string, got a map'],
-    ['steps:\n- name: a\n  image: b\n  pull: sometimes\n', '6:9: error: steps[0].pull: expected "always", "never", "if-not-exists" or "default", got a string ("sometimes")'],
-    ['steps:\n- name: a\n  image: b\n  failure: fail\n', '6:12: error: steps[0].failure: expected "always" or "ignore", got a string ("fail")'],
+    ['steps:\n- name: a\n  image: b\n  pull: sometimes\n', '6:9: error: steps[0].pull: expected "always", "never", "if-not-exists", "default", or true / false, got a string ("sometimes")'],
+    ['steps:\n- name: a\n  image: b\n  failure: sometimes\n', '6:12: error: steps[0].failure: expected "always", "fail", "ignore", "fast", "fast-fail", "fail-fast" (fast, fast-fail and fail-fast are one policy), got a string ("sometimes")'],
     ['steps:\n- name: a\n  image: b\n  detach: maybe\n', '6:11: error: steps[0].detach: expected true or false, got a string ("maybe")'],
     ['steps:\n- name: a\n  image: b\n  environment: [A=1]\n', '6:16: error: steps[0].environment: expected a map, got a list'],
     ['steps:\n- name: a\n  image: b\n  environment:\n    A: { from_secret: [x] }\n', '7:23: error: steps[0].environment.A.from_secret: expected a string, got a list'],
@@ -538,5 +538,38 @@ describe('loadManifest: malformed and hostile input', () => {
   it('accepts a byte order mark', () => {
     const bytes = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode('kind: pipeline\nsteps: [{name: a, image: b}]\n')]);
     expect(isValid(loadManifestBytes(FILE, bytes))).toBe(true);
+  });
+});
+
+describe('loadManifest: legacy forms Drone still reads', () => {
+  const stepWith = (field: string) => `kind: pipeline\nsteps:\n- name: a\n  image: b\n  ${field}\n`;
+
+  it.each([
+    ['pull: true', 'always'],
+    ['pull: yes', 'always'],
+    ['pull: false', 'if-not-exists'],
+    ['pull: Always', 'always'],
+    ['pull: IF-NOT-EXISTS', 'if-not-exists'],
+  ])("%s is pull policy %s (drone-yaml's legacy converter; drone-runner-docker lower-cases the value)", (field, policy) => {
+    expect(pipelineOf(stepWith(field)).steps[0]!.pull).toBe(policy);
+  });
+
+  it.each([
+    ['failure: ignore', 'ignore'],
+    ['failure: IGNORE', 'ignore'],
+    ['failure: always', 'always'],
+    ['failure: fail', 'always'],
+    ['failure: fast', 'fail-fast'],
+    ['failure: fast-fail', 'fail-fast'],
+    ['failure: fail-fast', 'fail-fast'],
+  ])('%s is failure policy %s (drone-runner-docker engine/compiler/step.go, runner-go pipeline/runtime/const.go)', (field, policy) => {
+    expect(pipelineOf(stepWith(field)).steps[0]!.failure).toBe(policy);
+  });
+
+  it('still refuses a value Drone would not know, saying which it reads', () => {
+    const m = loadManifest('.drone.yml', stepWith('failure: sometimes'));
+    expect(m.diagnostics.map(formatDiagnostic).join('\n')).toMatch(/\.drone\.yml:5:12: error: .*failure.*"fast-fail"/);
+    const p = loadManifest('.drone.yml', stepWith('pull: maybe'));
+    expect(p.diagnostics.map(formatDiagnostic).join('\n')).toMatch(/\.drone\.yml:5:9: error: .*pull.*true \/ false/);
   });
 });
