@@ -9,7 +9,7 @@
 //   detail.version is newer than the last applied one; a status never goes backwards.
 // - Dependencies: Drone's pipeline `depends_on` with trigger `status` (onSuccess/onFailure).
 
-import { AGENT_CONTAINER, AGENT_EXIT, type AgentResult } from '../pipeline/contract.js';
+import { AGENT_CONTAINER, AGENT_EXIT, EARLY_EXIT_CODE, type AgentResult } from '../pipeline/contract.js';
 import { agentMessageForRecord } from './agent-result.js';
 import type { TaskStateChangeContainer, TaskStateChangeDetail } from './task-event.js';
 import type { BuildStatus, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from './types.js';
@@ -292,7 +292,8 @@ function containerStepStatus(
     if (code === 0 || SIGNAL_EXITS.has(code)) return { status: 'success', exitCode: code };
     return { status: 'failure', exitCode: code, ...(reason ? { reason } : {}) };
   }
-  if (code === 0) return { status: 'success', exitCode: code };
+  // Drone's early exit passes the step (runner-go pipeline/state.go, finish: 0 and 78 pass).
+  if (code === 0 || code === EARLY_EXIT_CODE) return { status: 'success', exitCode: code };
   if (SIGNAL_EXITS.has(code) && outcome && (outcome.status === 'killed' || outcome.reason === 'timed-out' || outcome.reason === 'spot-interrupted')) {
     return { status: 'killed', exitCode: code, reason: outcome.message };
   }

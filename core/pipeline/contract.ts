@@ -115,6 +115,13 @@ export const REPORT_PREFIX = {
   result: 'SLIPWAY_RESULT ',
 } as const;
 
+/**
+ * Drone's early exit: a step that exits 78 passes, and every step still pending is skipped
+ * (drone/runner-go pipeline/runtime/execer.go, "if the exit code is 78 the system will skip
+ * all subsequent pending steps"; pipeline/state.go, finish: 0 and 78 are passing).
+ */
+export const EARLY_EXIT_CODE = 78;
+
 /** Agent exit codes; the task-events handler maps them to stage outcomes. */
 export const AGENT_EXIT = {
   success: 0,

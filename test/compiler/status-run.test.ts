@@ -129,6 +129,43 @@ for (const shell of SHELLS) {
   });
 }
 
+// Drone's early exit (drone/runner-go pipeline/runtime/execer.go: "if the exit code is 78 the
+// system will skip all subsequent pending steps"; pipeline/state.go: 0 and 78 pass). A step
+// with `status: [success, failure]` still runs (its run policy passes the skip check).
+describe('exit code 78 (under /bin/sh)', () => {
+  it('passes the step and skips the rest of the pipeline; an always step still runs', async () => {
+    const yaml = pipeline(
+      step('build', [mark('build'), 'exit 78']) +
+        step('test', [mark('test')]) +
+        step('notify', [mark('notify')], onFailure) +
+        step('cleanup', [mark('cleanup')], always) +
+        step('publish', [mark('publish')]),
+    );
+    const out = await run(yaml);
+    expect(ranOrder()).toEqual(['build', 'cleanup']);
+    expect(out.failed).toEqual([]);
+    expect(out.reports['build']).toMatchObject({ status: 'success', exitCode: 78 });
+    expect(out.reports['test']).toMatchObject({ status: 'skipped', reason: 'build exited 78: the rest of the pipeline is skipped' });
+    expect(out.reports['notify']).toMatchObject({ status: 'skipped' });
+    expect(out.reports['cleanup']).toMatchObject({ status: 'success', exitCode: 0 });
+    expect(out.reports['publish']).toMatchObject({ status: 'skipped' });
+  });
+
+  it('DAG: a step already running goes on; one that starts after the early exit skips itself', async () => {
+    // quit exits once slow has started; slow ends only after quit's record is there.
+    const yaml = pipeline(
+      step('quit', ['until [ -f slow-started ]; do sleep 0.05; done', mark('quit'), 'exit 78']) +
+        step('slow', ['touch slow-started', 'until [ -s "$SLIPWAY_STATE_DIR/steps/quit.exit" ]; do sleep 0.05; done', mark('slow')]) +
+        step('later', [mark('later')], needs('slow')),
+    );
+    const out = await run(yaml);
+    expect(ranOrder()).toEqual(['quit', 'slow']);
+    expect(output(out)).toContain('skipping later: quit exited 78, so the rest of the pipeline is skipped');
+    expect(out.reports['later']).toMatchObject({ status: 'skipped' });
+    expect(out.failed).toEqual([]);
+  });
+});
+
 describe('status steps: more shapes (under /bin/sh)', () => {
   it('DAG: the failure step waits for a sibling branch still running after its dependency was declared unreachable', async () => {
     const yaml = pipeline(

@@ -115,6 +115,12 @@ describe('stepChanges (table)', () => {
     expect(stepChanges(stepping, steps)).toEqual([{ number: 1, status: 'success' }, { number: 2, status: 'running' }, { number: 3, status: 'running' }]);
   });
 
+  // drone/runner-go pipeline/state.go, finish: exit codes 0 and 78 both pass the step.
+  it('a step that exited 78 (Drone\'s early exit) passed', () => {
+    const d = detail({ lastStatus: 'RUNNING', containers: [c(AGENT_CONTAINER, 'RUNNING'), c('db', 'RUNNING'), c('build', 'STOPPED', 78)] });
+    expect(stepChanges(d, steps).find((ch) => ch.number === 3)).toEqual({ number: 3, status: 'success', exitCode: 78 });
+  });
+
   it('running task: agent healthy = clone done; running containers run', () => {
     const d = detail({ lastStatus: 'RUNNING', containers: [c(AGENT_CONTAINER, 'RUNNING'), c('db', 'RUNNING'), c('build', 'RUNNING'), c('test', 'PENDING')] });
     d.containers[0]!.healthStatus = 'HEALTHY';
