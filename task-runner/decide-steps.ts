@@ -152,6 +152,11 @@ export function decideStepStates(
       const marked: StepState | undefined = skipMarks.has(step.container) ? { phase: 'skipped', reason: STATUS_GATE_SKIP, started: false } : undefined;
       state = gateVerdict(containers[step.gate]) ?? marked ?? state;
     }
+    // The wrapper marked it skipped and exited 0, but its exit record is not readable yet
+    // (being written) while the endpoint already reports it stopped: skipped all the same.
+    if (state !== 'never-started' && state.phase === 'exited' && state.exitCode === 0 && skipMarks.has(step.container)) {
+      state = { phase: 'skipped', reason: STATUS_GATE_SKIP, started: true };
+    }
     if (state === 'never-started') {
       neverStarted.add(step.container);
       states[step.container] = { phase: 'waiting' };

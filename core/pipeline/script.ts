@@ -7,7 +7,7 @@
 // rather than Drone's DRONE_SCRIPT variable: `sh -c` needs no file and no `eval`, and the
 // script does not end up in the environment every child process of the step inherits.
 
-import { EARLY_EXIT_CODE, ENV_FILE, STATE_DIR, STEP_RECORD_DIR, STEP_SKIPPED_SUFFIX, STEP_UNREACHABLE_SUFFIX } from './contract.js';
+import { EARLY_EXIT_CODE, ENV_FILE, STATUS_ENDED_VAR, STATUS_FILE, STATE_DIR, STEP_RECORD_DIR, STEP_SKIPPED_SUFFIX, STEP_UNREACHABLE_SUFFIX } from './contract.js';
 import { maskFunction } from './mask.js';
 import { shellQuote } from './shell-quote.js';
 import { SHELL_NAME } from './secret-names.js';
@@ -62,6 +62,7 @@ export interface ScriptInput {
 const relative = (path: string): string => path.slice(STATE_DIR.length);
 const STEPS = relative(STEP_RECORD_DIR);
 const ENV = relative(ENV_FILE);
+const STATUS = relative(STATUS_FILE);
 
 /** A valid /etc/hosts name: anything else is left to `localhost`. */
 const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$/;
@@ -75,7 +76,11 @@ export function stepScript(input: ScriptInput): string {
   const own = [...new Set(input.ownEnv ?? [])].filter((name) => SHELL_NAME.test(name));
   out.push(...sourceEnvFile(own));
   out.push(...hostsLines(input.hosts));
-  if (input.waitFor && input.waitFor.length > 0) out.push(...waitLines(input.waitFor, input.steps[0]?.name ?? container));
+  if (input.waitFor && input.waitFor.length > 0) {
+    out.push(...waitLines(input.waitFor, input.steps[0]?.name ?? container));
+    out.push(...statusWaitLines(input.waitFor));
+  }
+  out.push(...finishedNowLines());
   if ((input.earlyExit ?? 'skip') === 'skip') out.push(...earlyExitLines(container, input.steps[0]?.name ?? container));
   if (input.gate) out.push(...gateLines(input.gate.watch, container, input.steps[0]?.name ?? container));
   out.push(`cd "\${SLIPWAY_WORKSPACE:-${input.workdir}}" || exit 1`);
@@ -193,7 +198,9 @@ function stepBody(step: ScriptStep, packed: boolean): string[] {
  * replace what the step set itself: those values are saved before and exported again after.
  */
 function sourceEnvFile(own: string[]): string[] {
-  const source = `if [ -f "$slipway_state${ENV}" ]; then . "$slipway_state${ENV}"; fi`;
+  // The status file (the build's and stage's status as the agent last wrote it) goes after:
+  // its values are the newer ones.
+  const source = `if [ -f "$slipway_state${ENV}" ]; then . "$slipway_state${ENV}"; fi; if [ -f "$slipway_state${STATUS}" ]; then . "$slipway_state${STATUS}"; fi`;
   if (own.length === 0) return [source];
   const names = own.join(' ');
   return [
@@ -296,6 +303,41 @@ function waitLines(waitFor: string[], name: string): string[] {
     `    sleep "\${SLIPWAY_WAIT_SECONDS:-1}"`,
     '  done',
     'done',
+  ];
+}
+
+/**
+ * After the wait of a status step: until the agent's status file accounts for every step it
+ * waited for (the agent rewrites it each round, so at most one poll later), then sourced
+ * again, so that DRONE_BUILD_STATUS, DRONE_FAILED_STEPS, … are those as the step starts. An
+ * agent that writes no status file (an older one) is not waited for.
+ */
+function statusWaitLines(waitFor: string[]): string[] {
+  const file = `"$slipway_state${STATUS}"`;
+  const list = [...new Set(waitFor)];
+  return [
+    `if [ -f ${file} ]; then`,
+    `  for slipway_c in ${list.map(shellQuote).join(' ')}; do`,
+    '    while :; do',
+    `      . ${file}`,
+    `      case \${${STATUS_ENDED_VAR}-} in *" $slipway_c "*) break ;; esac`,
+    `      sleep "\${SLIPWAY_WAIT_SECONDS:-1}"`,
+    '    done',
+    '  done',
+    'fi',
+  ];
+}
+
+/**
+ * DRONE_BUILD_FINISHED and DRONE_STAGE_FINISHED are "now" while they run, as Drone gives them
+ * (runner-go environ.go); the status file has the time it was written, used when the image
+ * has no `date`.
+ */
+function finishedNowLines(): string[] {
+  return [
+    'if slipway_now=$(date +%s 2>/dev/null) && [ -n "$slipway_now" ]; then',
+    '  export DRONE_BUILD_FINISHED="$slipway_now" DRONE_STAGE_FINISHED="$slipway_now" CI_BUILD_FINISHED="$slipway_now"',
+    'fi',
   ];
 }
 
