@@ -12,6 +12,7 @@ import { FINAL_RANK, statusRank } from '../../core/builds/status.js';
 import { isConditionFailure, strip } from './store.js';
 import type { Stage, StageOutcomeReason, StageStatus } from '../../core/builds/types.js';
 import { stageKey } from '../../core/builds/types.js';
+import type { UpstreamState } from '../../core/pipeline/contract.js';
 
 const jobSk = (stageNumber: number): string => `${stageSk(stageNumber)}#JOB`;
 
@@ -266,11 +267,13 @@ export class StageStore {
   }
 
   /** A stage waiting for its dependencies goes on the queue now. Once only. */
-  async markQueued(buildId: string, stageNumber: number, queuedAt: number): Promise<Stage | null> {
+  /** `upstream`: what the build had done when the stage was released (Stage.upstream). */
+  async markQueued(buildId: string, stageNumber: number, queuedAt: number, upstream?: UpstreamState): Promise<Stage | null> {
     return this.update(buildId, stageNumber, {
-      update: 'SET queuedAt = :queuedAt, GSI2PK = :gsi2pk, GSI2SK = :gsi2sk',
+      update: `SET queuedAt = :queuedAt, GSI2PK = :gsi2pk, GSI2SK = :gsi2sk${upstream ? ', upstream = :upstream' : ''}`,
       condition: 'attribute_exists(PK) AND #status = :pending AND attribute_not_exists(queuedAt)',
       values: {
+        ...(upstream ? { ':upstream': upstream } : {}),
         ':queuedAt': queuedAt,
         ':pending': 'pending',
         ':gsi2pk': activeStagePk('pending'),

@@ -11,7 +11,7 @@ import { AGENT_CONTAINER, AGENT_ENV, type AgentPlan } from '../../core/pipeline/
 import { familyName } from '../../core/pipeline/family.js';
 import { fargateSize } from '../../core/pipeline/fargate-size.js';
 import { isValid, loadManifest } from '../../core/pipeline/load.js';
-import { TRUNCATION_MARKER } from '../../core/pipeline/override-budget.js';
+import { TRUNCATION_MARKER, UPSTREAM_RESERVE } from '../../core/pipeline/override-budget.js';
 import { MAX_OVERRIDE_CHARS } from '../../core/pipeline/limits.js';
 import { FIXTURE_OPTIONS } from './support.js';
 import { NETRC_ENV as AGENT_NETRC_ENV } from '../../task-runner/credentials.js';
@@ -279,7 +279,7 @@ describe('per-run overrides fit RunTask whatever the commit message', () => {
     const message = `Fix the thing\n\n${'long "quoted" line\n'.repeat(length / 19 + 1)}`.slice(0, length);
     const s = stage(pipeline(step('build', ['x']) + plugins), withMessage(message));
     const overrides = s.runTask.overrides!;
-    expect(JSON.stringify(overrides).length).toBeLessThanOrEqual(MAX_OVERRIDE_CHARS);
+    expect(JSON.stringify(overrides).length).toBeLessThanOrEqual(MAX_OVERRIDE_CHARS - UPSTREAM_RESERVE);
     const agent = overrides.containerOverrides!.find((o) => o.name === AGENT_CONTAINER)!;
     const sent = (JSON.parse(agent.environment!.find((e) => e.name === AGENT_ENV.build)!.value!) as typeof push).commit.message;
     expect(sent.endsWith(TRUNCATION_MARKER)).toBe(true);
@@ -298,7 +298,7 @@ describe('per-run overrides fit RunTask whatever the commit message', () => {
     const a = s.runTask.overrides!.containerOverrides!.find((o) => o.name === 'a')!;
     expect(a.environment!.find((e) => e.name === 'DRONE_COMMIT_MESSAGE')!.value).toBe('short message');
     const pr = stage(pipeline(step('build', ['x']) + plugins), withMessage('m', 't'.repeat(20_000)));
-    expect(JSON.stringify(pr.runTask.overrides).length).toBeLessThanOrEqual(MAX_OVERRIDE_CHARS);
+    expect(JSON.stringify(pr.runTask.overrides).length).toBeLessThanOrEqual(MAX_OVERRIDE_CHARS - UPSTREAM_RESERVE);
     const title = pr.runTask.overrides!.containerOverrides!.find((o) => o.name === 'a')!.environment!.find((e) => e.name === 'DRONE_PULL_REQUEST_TITLE')!.value!;
     expect(title.endsWith(TRUNCATION_MARKER)).toBe(true);
   });
