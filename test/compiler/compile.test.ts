@@ -475,3 +475,16 @@ describe('clone credentials (private repositories)', () => {
     expect(() => compileYaml(yaml, push, { ...withClone, cloneCredentials: { ...clone, machine: '' } })).toThrow(/cloneCredentials\.machine/);
   });
 });
+
+// drone/runner-go pipeline/runtime/runner.go numbers the stage's steps as the compiler lists
+// them (drone-runner-docker engine/compiler/compiler.go: clone, services, steps), leaving out
+// steps whose `when:` does not match (RunNever).
+describe('DRONE_STEP_NUMBER counts clone and services as Drone does', () => {
+  it('clone 1, services next, then the steps that run', () => {
+    const services = 'services:\n  - name: db\n    image: postgres:15\n  - name: cache\n    image: redis:7\n';
+    const s = stage(pipeline(step('skipped', ['x'], '    when:\n      branch: [nope]\n') + step('b', ['x']) + step('c', ['x']), services));
+    const numberOf = (name: string) =>
+      s.taskDefinition.containerDefinitions!.find((d) => d.environment?.some((e) => e.name === 'DRONE_STEP_NAME' && e.value === name))!.environment!.find((e) => e.name === 'DRONE_STEP_NUMBER')!.value;
+    expect([numberOf('b'), numberOf('c')]).toEqual(['4', '5']);
+  });
+});
