@@ -107,7 +107,8 @@ export async function simulate(stage: CompiledStage, options: SimulateOptions): 
       if (verdict === 'go') start(def, box);
     }
     // The agent: decide, write the records it owes, end the task when every step is over.
-    const records = await readStepRecords(stepsDir);
+    // The view first, then the records, as the agent polls (supervise.ts): the records are
+    // never older than the view, so a container seen stopped has its records read.
     const views: Record<string, ContainerView> = {};
     for (const [name, box] of boxes) {
       const view: ContainerView = { phase: box.phase, exitCode: box.exit ?? null };
@@ -115,6 +116,7 @@ export async function simulate(stage: CompiledStage, options: SimulateOptions): 
       if (box.finishedAt) view.finishedAt = box.finishedAt;
       views[name] = view;
     }
+    const records = await readStepRecords(stepsDir);
     states = decideStepStates(stage.plan.steps, views, records.exits, records.skipMarks);
     for (const r of recordsToWrite(stage.plan.steps, states, records.recorded)) await writeFinalRecord(stepsDir, r.container, r.kind, r.text);
     await writeStatus();
