@@ -15,6 +15,7 @@ import { installBusybox } from './busybox.js';
 import { fetchTaskMetadata } from './metadata.js';
 import type { Reporter } from './report.js';
 import type { StopSwitch } from './signals.js';
+import { StatusWriter } from './status-file.js';
 import { supervise } from './supervise.js';
 
 type Phase = 'cloning' | 'writing the build environment' | 'waiting for services' | 'supervising steps';
@@ -22,6 +23,12 @@ type Phase = 'cloning' | 'writing the build environment' | 'waiting for services
 export async function runAgent(config: AgentConfig, reporter: Reporter, stop: StopSwitch): Promise<AgentExitCode> {
   const { plan, paths } = config;
   let phase: Phase = 'cloning';
+  const seconds = (): number => Math.floor(Date.now() / 1000);
+  // The stage starts with its agent (Drone: when the runner begins the stage).
+  const stageStarted = seconds();
+  const status = new StatusWriter(paths.status);
+  const writeStatus = (states: StepStates): Promise<void> =>
+    status.write({ steps: plan.steps, states, upstream: config.upstream, stageStarted, now: seconds() });
 
   // `detail`: structured fields of the result beside the message (the failed service).
   const finish = (outcome: AgentOutcome, exitCode: AgentExitCode, message: string, states: StepStates, ending: Ending, detail: Pick<AgentResult, 'service'> = {}): AgentExitCode => {
@@ -100,6 +107,7 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
   const afterGate = stopped({});
   if (afterGate !== undefined) return afterGate;
 
+  await writeStatus({});
   await mkdir(dirname(paths.ready), { recursive: true });
   await writeFile(paths.ready, `${new Date().toISOString()}\n`);
   reporter.progress('ready: the first steps may start');
@@ -115,6 +123,7 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
     pollMs: config.pollMs,
     signal: stop.signal,
     reporter,
+    onStates: writeStatus,
   });
   if (!supervision.done) {
     return stopped(supervision.states) ?? finish('error', AGENT_EXIT.internalError, 'supervision ended early', supervision.states, 'error');

@@ -1,7 +1,7 @@
 // Everything the agent reads from its environment, checked once at start. Errors say
 // which variable is wrong and what was expected.
 
-import { AGENT_ENV, STATE_DIR, statePaths, type AgentPlan, type ContainerDependencyCondition } from '../core/pipeline/contract.js';
+import { AGENT_ENV, STATE_DIR, statePaths, type AgentPlan, type ContainerDependencyCondition, type UpstreamState } from '../core/pipeline/contract.js';
 import type { BuildContext } from '../core/pipeline/context.js';
 
 export const METADATA_ENV = 'ECS_CONTAINER_METADATA_URI_V4';
@@ -11,7 +11,9 @@ export interface AgentConfig {
   ctx: BuildContext;
   stageId: string;
   workspace: string;
-  paths: { stateDir: string; ready: string; env: string; steps: string; agent: string };
+  paths: { stateDir: string; ready: string; env: string; status: string; steps: string; agent: string };
+  /** What the build had done when this stage was released; no failed stages when not given. */
+  upstream: UpstreamState;
   timeoutMs: number;
   /** "timed out after <label>". */
   timeoutLabel: string;
@@ -88,6 +90,20 @@ function checkContext(value: unknown): BuildContext {
   return value as unknown as BuildContext;
 }
 
+function checkUpstream(env: NodeJS.ProcessEnv): UpstreamState {
+  const where = AGENT_ENV.upstream;
+  if (env[where] === undefined || env[where] === '') return { failedStages: [] };
+  const value = parseJson(env, where);
+  if (!isObject(value) || !Array.isArray(value['failedStages']) || !value['failedStages'].every((s) => typeof s === 'string')) {
+    throw new ConfigError(`agent: ${where}: expected { failedStages: stage names[], buildStarted?: Unix seconds }`);
+  }
+  const started = value['buildStarted'];
+  if (started !== undefined && !(Number.isInteger(started) && (started as number) > 0)) {
+    throw new ConfigError(`agent: ${where}.buildStarted: expected Unix seconds, got ${JSON.stringify(started)}`);
+  }
+  return { failedStages: value['failedStages'] as string[], ...(started !== undefined ? { buildStarted: started as number } : {}) };
+}
+
 function positiveNumber(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
@@ -117,6 +133,7 @@ export function readConfig(env: NodeJS.ProcessEnv): AgentConfig {
     stageId,
     workspace,
     paths: { stateDir, ...statePaths(stateDir) },
+    upstream: checkUpstream(env),
     timeoutMs,
     timeoutLabel,
     metadataUri,

@@ -2,7 +2,7 @@
 // which ones can never start, when the agent may stop waiting, and what to report.
 // State in, decisions out; the polling loop in supervise.ts only feeds them.
 
-import type { AgentStepPlan, ContainerDependencyCondition, StepReport } from '../core/pipeline/contract.js';
+import { EARLY_EXIT_CODE, type AgentStepPlan, type ContainerDependencyCondition, type StepReport } from '../core/pipeline/contract.js';
 import type { ContainerView, ExitRecord } from './container-view.js';
 
 export type StepState =
@@ -22,6 +22,15 @@ export type Ending = 'complete' | 'timed-out' | 'interrupted' | 'service-not-rea
 
 /** What one container looks like from the sources alone, before dependencies are considered. */
 export const STATUS_GATE_SKIP = 'runs only when the build is failing, and no step failed';
+
+/** A step's exit that does not fail it: 0, or Drone's early exit (78). */
+export function exitPassed(exitCode: number | null): boolean {
+  return exitCode === 0 || exitCode === EARLY_EXIT_CODE;
+}
+
+function earlyExitReason(dep: string): string {
+  return `${dep} exited ${EARLY_EXIT_CODE}: the rest of the pipeline is skipped`;
+}
 
 function observed(view: ContainerView | undefined, exit: ExitRecord | undefined): StepState | 'never-started' {
   // The wrapper's gate exits 0: dependents waiting for its success do start.
@@ -83,6 +92,8 @@ function blockedBy(dep: AgentStepPlan, condition: EdgeCondition, state: StepStat
     return state.started ? undefined : { phase: 'skipped', reason: `dependency ${dep.container} was skipped`, started: false };
   }
   if (state.phase !== 'exited' || condition !== 'SUCCESS' || state.exitCode === 0) return undefined;
+  // ECS blocks a SUCCESS dependent of a step that exited 78, which Drone skips.
+  if (state.exitCode === EARLY_EXIT_CODE) return { phase: 'skipped', reason: earlyExitReason(dep.container), started: false };
   return { phase: 'unreachable', reason: failedReason(dep, state.exitCode) };
 }
 
@@ -101,6 +112,16 @@ function neverStartedReason(
     if (state.phase === 'exited' && state.exitCode !== 0 && conditionOf(step, dep) !== 'COMPLETE') return failedReason(dep, state.exitCode);
   }
   return 'stopped by ECS before it started';
+}
+
+/** A step ECS stopped unstarted behind a dependency that exited 78: skipped, as in Drone. */
+function earlyExitBehind(step: AgentStepPlan, states: StepStates): string | undefined {
+  for (const depName of step.dependsOn) {
+    const state = states[depName];
+    if (state?.phase === 'exited' && state.exitCode === EARLY_EXIT_CODE) return earlyExitReason(depName);
+    if (state?.phase === 'skipped' && state.reason.endsWith(`exited ${EARLY_EXIT_CODE}: the rest of the pipeline is skipped`)) return state.reason;
+  }
+  return undefined;
 }
 
 /** A plugin step's gate container (not a step itself) decides whether the step runs. */
@@ -131,6 +152,11 @@ export function decideStepStates(
       const marked: StepState | undefined = skipMarks.has(step.container) ? { phase: 'skipped', reason: STATUS_GATE_SKIP, started: false } : undefined;
       state = gateVerdict(containers[step.gate]) ?? marked ?? state;
     }
+    // The wrapper marked it skipped and exited 0, but its exit record is not readable yet
+    // (being written) while the endpoint already reports it stopped: skipped all the same.
+    if (state !== 'never-started' && state.phase === 'exited' && state.exitCode === 0 && skipMarks.has(step.container)) {
+      state = { phase: 'skipped', reason: STATUS_GATE_SKIP, started: true };
+    }
     if (state === 'never-started') {
       neverStarted.add(step.container);
       states[step.container] = { phase: 'waiting' };
@@ -145,11 +171,13 @@ export function decideStepStates(
   }
   propagate(steps, byName, states);
   // Stopped by ECS before it started, for a reason the inferred conditions did not settle.
-  const reasons = new Map<string, string>();
+  const reasons = new Map<string, StepState>();
   for (const name of neverStarted) {
-    if (states[name]?.phase === 'waiting') reasons.set(name, neverStartedReason(byName.get(name)!, byName, states, neverStarted));
+    if (states[name]?.phase !== 'waiting') continue;
+    const early = earlyExitBehind(byName.get(name)!, states);
+    reasons.set(name, early !== undefined ? { phase: 'skipped', reason: early, started: false } : { phase: 'unreachable', reason: neverStartedReason(byName.get(name)!, byName, states, neverStarted) });
   }
-  for (const [name, reason] of reasons) states[name] = { phase: 'unreachable', reason };
+  for (const [name, state] of reasons) states[name] = state;
   propagate(steps, byName, states);
   return states;
 }
@@ -242,7 +270,7 @@ export function failedSteps(steps: readonly AgentStepPlan[], states: StepStates)
     if (step.detach) continue;
     const state = states[step.container];
     if (state?.phase === 'unreachable') failed.push(`${step.container} did not run (${state.reason})`);
-    if (state?.phase === 'exited' && state.exitCode !== 0 && step.failure !== 'ignore') {
+    if (state?.phase === 'exited' && !exitPassed(state.exitCode) && step.failure !== 'ignore') {
       failed.push(`${step.container} failed with exit code ${state.exitCode ?? 'unknown'}`);
     }
   }
@@ -265,8 +293,9 @@ export function stepReports(step: AgentStepPlan, state: StepState | undefined, e
   const current = state ?? { phase: 'waiting' };
   switch (current.phase) {
     case 'exited': {
-      const passed = current.exitCode === 0;
+      const passed = exitPassed(current.exitCode);
       record = { ...base, status: passed ? 'success' : 'failure', exitCode: current.exitCode };
+      if (current.exitCode === EARLY_EXIT_CODE) record.reason = `exited ${EARLY_EXIT_CODE}: passed, and the steps still pending were skipped (Drone's early exit)`;
       if (current.startedAt !== undefined) record.startedAt = current.startedAt;
       if (current.finishedAt !== undefined) record.finishedAt = current.finishedAt;
       if (!passed && step.failure === 'ignore') record.reason = 'failed; ignored (failure: ignore)';

@@ -18,6 +18,8 @@ export interface SuperviseOptions {
   pollMs: number;
   signal: AbortSignal;
   reporter: Reporter;
+  /** Called each round once the states are decided and the owed records written (the status file). */
+  onStates?: (states: StepStates) => Promise<void>;
 }
 
 export interface Supervision {
@@ -52,6 +54,7 @@ export async function supervise(options: SuperviseOptions): Promise<Supervision>
     for (const record of recordsToWrite(steps, states, records.recorded)) {
       await writeFinalRecord(options.stepsDir, record.container, record.kind, record.text);
     }
+    if (options.onStates) await options.onStates(states);
     // An empty exit record is no record yet; once ECS reports its container stopped, the
     // wrapper was stopped while writing it, and it would stay empty: ECS's exit code goes there.
     for (const container of records.emptyExits) {

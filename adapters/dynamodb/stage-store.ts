@@ -14,6 +14,7 @@ import type { EventApply, RunningMark, StageStore as StageStorePort } from '../.
 import { isConditionFailure, strip } from './store.js';
 import type { Stage, StageOutcomeReason, StageStatus } from '../../core/builds/types.js';
 import { stageKey } from '../../core/builds/types.js';
+import type { UpstreamState } from '../../core/pipeline/contract.js';
 
 const jobSk = (stageNumber: number): string => `${stageSk(stageNumber)}#JOB`;
 
@@ -181,11 +182,13 @@ export class StageStore implements StageStorePort {
   }
 
   /** A stage waiting for its dependencies goes on the queue now. Once only. */
-  async markQueued(buildId: string, stageNumber: number, queuedAt: number): Promise<Stage | null> {
+  /** `upstream`: what the build had done when the stage was released (Stage.upstream). */
+  async markQueued(buildId: string, stageNumber: number, queuedAt: number, upstream?: UpstreamState): Promise<Stage | null> {
     const e = new Expression();
     e.set('queuedAt', queuedAt);
     e.set('GSI2PK', activeStagePk('pending'));
     e.set('GSI2SK', activeStageSk(queuedAt, stageKey(buildId, stageNumber)));
+    if (upstream) e.set('upstream', upstream);
     e.when(`${e.name('status')} = ${e.value('pending')} AND attribute_not_exists(${e.name('queuedAt')})`);
     return this.update(buildId, stageNumber, e);
   }

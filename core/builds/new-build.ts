@@ -2,12 +2,13 @@
 // pipeline of the file (pending, or skipped with the trigger's reason), the steps of each
 // compiled stage in file order, and the job of each stage for the jobs queue. Pure.
 
+import { conditionMatches } from '../pipeline/conditions.js';
 import type { BuildContext } from '../pipeline/context.js';
 import type { CompileResult, CompiledStage } from '../pipeline/compile.js';
 import { AGENT_CONTAINER } from '../pipeline/contract.js';
 import { ecsSafeName } from '../pipeline/container-names.js';
 import { formatDiagnostic } from '../pipeline/format.js';
-import type { Diagnostic, Manifest } from '../pipeline/types.js';
+import type { Condition, Diagnostic, Manifest } from '../pipeline/types.js';
 import { buildFailureSummary, buildStatusOf, isStageDone, resolveDependents } from './status.js';
 import type { StageJob } from '../scaling/job.js';
 import type { Build, Stage, StepRecord } from './types.js';
@@ -96,6 +97,16 @@ function stepsOf(build: Build, number: number, compiled: CompiledStage, manifest
   return out;
 }
 
+/**
+ * When a stage with `depends_on` runs, from its `trigger: status` (Drone's trigger.go: on
+ * success when the status matches `success`, on failure when it matches `failure` and is
+ * not empty; core/builds/status.ts, resolveDependents, applies them).
+ */
+export function triggerStatus(status: Condition): { onSuccess: boolean; onFailure: boolean } {
+  const empty = status.include.length === 0 && status.exclude.length === 0;
+  return { onSuccess: conditionMatches(status, 'success', 'status'), onFailure: !empty && conditionMatches(status, 'failure', 'status') };
+}
+
 export interface NewBuildRecords {
   build: Build;
   stages: Stage[];
@@ -146,6 +157,7 @@ export function newBuildRecords(input: NewBuildInput, manifest: Manifest, compil
       ...common,
       status: 'pending',
       dependsOn: c.dependsOn,
+      ...triggerStatus(pipeline.trigger.status),
       family,
       ...(c.dependsOn.length === 0 ? { queuedAt: input.now } : {}),
       ...(notes.length > 0 ? { notes } : {}),

@@ -2,6 +2,7 @@
 // defined here and implemented by adapters (adapters/dynamodb/store.ts and stage-store.ts
 // on DynamoDB; test/support/memory-stores.ts in memory). Pure types: core does no I/O.
 
+import type { UpstreamState } from '../pipeline/contract.js';
 import type { StageJob } from '../scaling/job.js';
 import type { Build, BuildStatus, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from './types.js';
 
@@ -87,6 +88,7 @@ export interface StageStore {
     input: { status: StageStatus; reason?: StageOutcomeReason; message: string; finishedAt: number; onlyIfTaskArn?: string },
   ): Promise<Stage | null>;
   /** A stage waiting for its dependencies goes on the queue: once only (null the second time). */
-  markQueued(buildId: string, stageNumber: number, queuedAt: number): Promise<Stage | null>;
+  /** `upstream`: what the build had done when the stage was released (Stage.upstream). */
+  markQueued(buildId: string, stageNumber: number, queuedAt: number, upstream?: UpstreamState): Promise<Stage | null>;
   noteWaiting(buildId: string, stageNumber: number, message: string): Promise<void>;
 }

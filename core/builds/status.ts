@@ -9,7 +9,7 @@
 //   detail.version is newer than the last applied one; a status never goes backwards.
 // - Dependencies: Drone's pipeline `depends_on` with trigger `status` (onSuccess/onFailure).
 
-import { AGENT_CONTAINER, AGENT_EXIT, type AgentResult } from '../pipeline/contract.js';
+import { AGENT_CONTAINER, AGENT_EXIT, EARLY_EXIT_CODE, type AgentResult } from '../pipeline/contract.js';
 import { agentMessageForRecord } from './agent-result.js';
 import type { TaskStateChangeContainer, TaskStateChangeDetail } from './task-event.js';
 import type { BuildStatus, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from './types.js';
@@ -292,7 +292,8 @@ function containerStepStatus(
     if (code === 0 || SIGNAL_EXITS.has(code)) return { status: 'success', exitCode: code };
     return { status: 'failure', exitCode: code, ...(reason ? { reason } : {}) };
   }
-  if (code === 0) return { status: 'success', exitCode: code };
+  // Drone's early exit passes the step (runner-go pipeline/state.go, finish: 0 and 78 pass).
+  if (code === 0 || code === EARLY_EXIT_CODE) return { status: 'success', exitCode: code };
   if (SIGNAL_EXITS.has(code) && outcome && (outcome.status === 'killed' || outcome.reason === 'timed-out' || outcome.reason === 'spot-interrupted')) {
     return { status: 'killed', exitCode: code, reason: outcome.message };
   }
@@ -364,6 +365,9 @@ export interface DependencyDecision {
   skip: { stage: Stage; message: string; reason?: StageOutcomeReason }[];
 }
 
+/** A stage that makes the build fail (Drone's Stage.IsFailed: failing, killed, error). */
+const FAILING_STAGE: ReadonlySet<StageStatus> = new Set(['failure', 'killed', 'error']);
+
 /** What a waiting stage's dependencies decide for it. */
 export type DependencyVerdict =
   | { kind: 'wait' }
@@ -379,10 +383,11 @@ export type DependencyVerdict =
  *   no vertex for, and areDepsComplete looks only at siblings that exist (lint reports such
  *   a name; the compiler drops it too), so a stage whose dependencies are all unknown runs;
  * - the stage waits while any dependency is not done;
- * - then it runs if they all passed (skipped counts as passed, unless it was skipped after a
- *   failure: `failedUpstream`) and its trigger status allows success (onSuccess, default
- *   true), or if one failed and it allows failure (onFailure, default false); otherwise it
- *   is skipped. A cancelled build runs nothing more.
+ * - then it runs when its trigger status matches the build's status so far: the build is
+ *   failing once a dependency failed (a skip after a failure counts: `failedUpstream`) or
+ *   any stage of the build failed, errored or was killed; `onSuccess` (default true) runs it
+ *   while nothing failed, `onFailure` (default false, `trigger: status: [failure]`) once
+ *   something did; otherwise it is skipped. A cancelled build runs nothing more.
  */
 export function dependencyVerdict(
   stage: Pick<Stage, 'dependsOn' | 'onSuccess' | 'onFailure'>,
@@ -401,8 +406,15 @@ export function dependencyVerdict(
     const what = failed.map((d) => `${d.name} (${failedUpstream.has(d.name) ? 'skipped after a failure' : d.status})`).join(', ');
     return { kind: 'skip', message: `depends on ${what}, which did not pass`, dependencyFailed: true };
   }
-  if (failed.length === 0 && !(stage.onSuccess ?? true)) {
-    return { kind: 'skip', message: 'runs only when a dependency fails (trigger status: failure), and all passed', dependencyFailed: false };
+  // Drone's "failed" is the whole build's so far (teardown.go cancelDownstream: any stage
+  // failing, killed or errored), not only the dependencies'.
+  const failedStages = [...statusOf].filter(([, status]) => FAILING_STAGE.has(status)).map(([name]) => name);
+  const failing = failed.length > 0 || failedStages.length > 0;
+  if (failing && !(stage.onFailure ?? false)) {
+    return { kind: 'skip', message: `the build is failing (${failedStages.join(', ')} did not pass) and it runs only while the build passes (trigger status)`, dependencyFailed: true };
+  }
+  if (!failing && !(stage.onSuccess ?? true)) {
+    return { kind: 'skip', message: 'runs only when the build is failing (trigger status: failure), and nothing failed', dependencyFailed: false };
   }
   return { kind: 'run' };
 }

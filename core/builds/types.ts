@@ -2,6 +2,7 @@
 // and the dashboard show them. One definition for all of them.
 
 import type { BuildEvent, ScmKind } from '../pipeline/context.js';
+import type { UpstreamState } from '../pipeline/contract.js';
 
 export type BuildStatus = 'pending' | 'running' | 'success' | 'failure' | 'killed' | 'error';
 export type StageStatus = BuildStatus | 'skipped';
@@ -109,6 +110,12 @@ export interface Stage {
   finishedAt?: number;
   /** Fargate CPU units of its task: the autoscaler counts running stages against the vCPU quota. */
   cpu?: number;
+  /**
+   * What the build had done when this stage was released (its dependencies ended): its
+   * failed stages and start time, for DRONE_FAILED_STAGES / DRONE_BUILD_STARTED of its
+   * steps (the autoscaler passes it to the agent, contract.ts AGENT_ENV.upstream).
+   */
+  upstream?: UpstreamState;
   /** Drone's trigger `status`: run when the stages it depends on passed (default true) / failed (default false). */
   onSuccess?: boolean;
   onFailure?: boolean;

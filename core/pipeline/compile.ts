@@ -267,7 +267,11 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
   // Containers that run their image's entrypoint and cannot source the env file: they get
   // the build's DRONE_* variables as a per-run override (plugin-run-env.ts).
   const pluginContainers: string[] = [];
-  const stepNumber = (step: Step) => pipeline.steps.indexOf(step) + 1 + (pipeline.clone.disable ? 0 : 1);
+  // Drone's DRONE_STEP_NUMBER: the position among the stage's steps as its runner lists them
+  // (drone/runner-go pipeline/runtime/runner.go: clone, then services, then steps, leaving out
+  // those whose `when:` does not match; drone-runner-docker engine/compiler/compiler.go).
+  const numbered = [...active.values()].map((o) => o.step);
+  const stepNumber = (step: Step) => (pipeline.clone.disable ? 0 : 1) + pipeline.services.length + numbered.indexOf(step) + 1;
   for (const u of compiledUnits) {
     const dependsOn = unitDeps(u);
     const first = u.steps[0]!;

@@ -65,6 +65,7 @@ function commandOf(
   exports: Record<string, string>[] = [],
   ownEnv: string[] = [],
   maskPlugin = true,
+  earlyExit: 'skip' | 'run' = 'skip',
 ): Pick<ContainerDefinition, 'entryPoint' | 'command'> & { image?: string } {
   const first = steps[0]!;
   if (first.commands.length === 0) {
@@ -97,6 +98,7 @@ function commandOf(
     ownEnv: [...new Set([...ownEnv, ...(c.withSecrets ? Object.keys(env.secrets) : [])])].sort(),
     ...(gate ? { gate } : {}),
     ...(waitFor && waitFor.length > 0 ? { waitFor } : {}),
+    ...(earlyExit === 'run' ? { earlyExit } : {}),
   });
   return { entryPoint: [first.shell ?? SHELL, '-c'], command: [script] };
 }
@@ -116,7 +118,8 @@ export function stepContainer(u: Unit, dependsOn: ContainerDependency[], stepNum
     name: u.container,
     image: first.image,
     essential: false,
-    ...commandOf(u.steps, u.container, envs[0]!, c, gate, u.waitFor, own, Object.keys(common).filter((name) => envs.some((e) => name in e.literal))),
+    // A step that runs on success and failure runs after an early exit too (script.ts).
+    ...commandOf(u.steps, u.container, envs[0]!, c, gate, u.waitFor, own, Object.keys(common).filter((name) => envs.some((e) => name in e.literal)), true, u.kind === 'always' ? 'run' : 'skip'),
     // A detached step without commands runs like a service, in its image's own working
     // directory (drone-runner-docker engine/compiler/workspace.go setupWorkdir).
     ...(first.workingDir || !(first.detach && first.commands.length === 0) ? { workingDirectory: first.workingDir ?? c.pipeline.workspace.path } : {}),

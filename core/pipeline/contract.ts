@@ -40,6 +40,18 @@ export const READY_FILE = `${AGENT_STATE_DIR}/ready`;
 export const ENV_FILE = `${AGENT_STATE_DIR}/env`;
 
 /**
+ * Written by the agent and rewritten as steps end: `export NAME='value'` lines of what
+ * changes while the stage runs (DRONE_BUILD_STATUS, DRONE_STAGE_STATUS, DRONE_FAILED_STEPS,
+ * DRONE_FAILED_STAGES, the start and finish times), plus `slipway_status_ended`: the step
+ * containers whose end it accounts for. Each step's wrapper sources it after ENV_FILE; a
+ * step that runs on a status first waits until it accounts for the steps it came after.
+ */
+export const STATUS_FILE = `${AGENT_STATE_DIR}/status`;
+
+/** The shell variable of STATUS_FILE listing the containers it accounts for (` a b `). */
+export const STATUS_ENDED_VAR = 'slipway_status_ended';
+
+/**
  * Final records of the step containers. Each step's wrapper writes `<container>.exit` (its
  * exit code) here when it ends; the agent writes it for a container that ended without
  * one (a plugin, which has no wrapper, or a wrapper killed outright), from the exit code
@@ -96,12 +108,24 @@ export const AGENT_ENV = {
   pollMs: 'SLIPWAY_POLL_MS',
   /** The static busybox the agent installs at STATE_BUSYBOX (default: the image's, see task-runner/busybox.ts). */
   busybox: 'SLIPWAY_BUSYBOX',
+  /** JSON UpstreamState: what the build knew when this stage was released (RunTask override, optional). */
+  upstream: 'SLIPWAY_UPSTREAM',
 } as const;
 
+/**
+ * What the rest of the build had done when a stage was released (its dependencies ended):
+ * the stages that had failed (DRONE_FAILED_STAGES: names only, never a secret) and when the
+ * build started (DRONE_BUILD_STARTED, Unix seconds). The autoscaler passes it to the agent.
+ */
+export interface UpstreamState {
+  failedStages: string[];
+  buildStarted?: number;
+}
+
 /** The state files under a state directory: READY_FILE, ENV_FILE, STEP_RECORD_DIR, AGENT_STATE_DIR when it is STATE_DIR. */
-export function statePaths(stateDir: string = STATE_DIR): { ready: string; env: string; steps: string; agent: string } {
+export function statePaths(stateDir: string = STATE_DIR): { ready: string; env: string; status: string; steps: string; agent: string } {
   const agent = `${stateDir}${AGENT_STATE_DIR.slice(STATE_DIR.length)}`;
-  return { ready: `${agent}/ready`, env: `${agent}/env`, steps: `${stateDir}/steps`, agent };
+  return { ready: `${agent}/ready`, env: `${agent}/env`, status: `${agent}/status`, steps: `${stateDir}/steps`, agent };
 }
 
 /** The file a step's wrapper writes its exit code to (a decimal number, newline optional). */
@@ -114,6 +138,13 @@ export const REPORT_PREFIX = {
   step: 'SLIPWAY_STEP ',
   result: 'SLIPWAY_RESULT ',
 } as const;
+
+/**
+ * Drone's early exit: a step that exits 78 passes, and every step still pending is skipped
+ * (drone/runner-go pipeline/runtime/execer.go, "if the exit code is 78 the system will skip
+ * all subsequent pending steps"; pipeline/state.go, finish: 0 and 78 are passing).
+ */
+export const EARLY_EXIT_CODE = 78;
 
 /** Agent exit codes; the task-events handler maps them to stage outcomes. */
 export const AGENT_EXIT = {

@@ -222,6 +222,35 @@ export function statusEnvironment(state: RunState): Record<string, string> {
   return env;
 }
 
+/** What a step sees of its build and stage as it starts (runner-go environ.Build and environ.Stage, recomputed before every step). */
+export interface RunTimes {
+  /** Unix seconds the build started (its first stage); Drone shows "now" while it is unknown. */
+  buildStarted: number;
+  /** Unix seconds this stage started. */
+  stageStarted: number;
+  /** Unix seconds now: Drone's DRONE_BUILD_FINISHED and DRONE_STAGE_FINISHED while they run. */
+  now: number;
+}
+
+/**
+ * statusEnvironment plus the build's and stage's times, as Drone gives them to a step that
+ * starts now: STARTED are the real start times; FINISHED are "now", since neither has
+ * finished (runner-go environ.go: `if build.Finished == 0 { ... time.Now() }`).
+ */
+export function runEnvironment(state: RunState, times: RunTimes): Record<string, string> {
+  const started = String(times.buildStarted);
+  const now = String(times.now);
+  return {
+    ...statusEnvironment(state),
+    DRONE_BUILD_STARTED: started,
+    DRONE_BUILD_FINISHED: now,
+    CI_BUILD_STARTED: started,
+    CI_BUILD_FINISHED: now,
+    DRONE_STAGE_STARTED: String(times.stageStarted),
+    DRONE_STAGE_FINISHED: now,
+  };
+}
+
 /**
  * Drone's workspace rule (engine/compiler/workspace.go createWorkspace): `base` is where the
  * volume is, `path` the working directory relative to it, `full` the two joined. Without a

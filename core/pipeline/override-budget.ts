@@ -13,6 +13,7 @@
 // The full text stays in the build record, which does not travel through RunTask.
 
 import type { BuildContext } from './context.js';
+import { AGENT_ENV, type UpstreamState } from './contract.js';
 
 /** Ends a value that was cut to fit RunTask's overrides. */
 export const TRUNCATION_MARKER = ' [… truncated by Slipway to fit RunTask overrides]';
@@ -81,4 +82,29 @@ export function fitFreeText(ctx: BuildContext, size: (ctx: BuildContext) => numb
     .filter((field) => before[field] !== after[field])
     .map((field) => ({ field, from: before[field]!.length, to: after[field]!.length }));
   return { ctx: fitted, truncated };
+}
+
+/**
+ * Characters of RunTask's overrides left free when a stage is compiled, for what the control
+ * plane adds when it starts the stage: SLIPWAY_UPSTREAM (upstreamOverride), the failed stages
+ * of the build known only then.
+ */
+export const UPSTREAM_RESERVE = 1024;
+
+/**
+ * The agent's SLIPWAY_UPSTREAM entry, at most UPSTREAM_RESERVE characters as JSON: failed
+ * stage names that do not fit are left out, and the last name says how many.
+ */
+export function upstreamOverride(state: UpstreamState): { name: string; value: string } {
+  const entry = (names: string[]) => ({
+    name: AGENT_ENV.upstream,
+    value: JSON.stringify({ failedStages: names, ...(state.buildStarted !== undefined ? { buildStarted: state.buildStarted } : {}) }),
+  });
+  const names = [...state.failedStages];
+  for (let keep = names.length; keep >= 0; keep -= 1) {
+    const shown = keep === names.length ? names : [...names.slice(0, keep), `(and ${names.length - keep} more)`];
+    const candidate = entry(shown);
+    if (JSON.stringify(candidate).length <= UPSTREAM_RESERVE) return candidate;
+  }
+  return entry([]);
 }

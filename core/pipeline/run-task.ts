@@ -7,7 +7,7 @@ import { AGENT_CONTAINER, AGENT_ENV } from './contract.js';
 import { keyValues, type ContainerOverride, type RunTaskInput, type Tag } from './ecs-task.js';
 import { buildEnvironment, type StageEnvInput } from './environment.js';
 import { MAX_CLIENT_TOKEN, MAX_OVERRIDE_CHARS, jsonChars } from './limits.js';
-import { fitFreeText } from './override-budget.js';
+import { UPSTREAM_RESERVE, fitFreeText } from './override-budget.js';
 import { pluginRunEnvironment } from './plugin-run-env.js';
 import type { Pipeline, Position } from './types.js';
 
@@ -52,7 +52,9 @@ export function runTaskInput({ pipeline, ctx, options, stageNumber, stage, famil
   };
   // Long free text (commit message, PR title, author) is cut to fit, the same for the
   // agent and the plugins (override-budget.ts).
-  const fitted = fitFreeText(ctx, (c) => jsonChars(overridesFor(c)), MAX_OVERRIDE_CHARS);
+  // What the control plane adds when it starts the stage (SLIPWAY_UPSTREAM) has its room kept.
+  const overrideBudget = MAX_OVERRIDE_CHARS - UPSTREAM_RESERVE;
+  const fitted = fitFreeText(ctx, (c) => jsonChars(overridesFor(c)), overrideBudget);
   const overrides = overridesFor(fitted.ctx);
   if (fitted.truncated.length > 0) {
     notes.push(
@@ -61,11 +63,11 @@ export function runTaskInput({ pipeline, ctx, options, stageNumber, stage, famil
     );
   }
   const overrideChars = jsonChars(overrides);
-  if (overrideChars > MAX_OVERRIDE_CHARS) {
+  if (overrideChars > overrideBudget) {
     const parts = overrides.containerOverrides.map((o) => `${o.name} ${jsonChars(o)}`).join(', ');
     fail(
       pipeline.pos,
-      `its per-run overrides are ${overrideChars} characters but RunTask accepts at most ${MAX_OVERRIDE_CHARS} (${parts}), and cutting the commit message short cannot make them fit: ` +
+      `its per-run overrides are ${overrideChars} characters but RunTask accepts at most ${MAX_OVERRIDE_CHARS}, ${UPSTREAM_RESERVE} of them kept for the build's state at start (${parts}), and cutting the commit message short cannot make them fit: ` +
         `each step without commands (a plugin) receives the build's DRONE_* variables this way — use fewer plugin steps in one pipeline`,
     );
   }

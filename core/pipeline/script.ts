@@ -7,7 +7,7 @@
 // rather than Drone's DRONE_SCRIPT variable: `sh -c` needs no file and no `eval`, and the
 // script does not end up in the environment every child process of the step inherits.
 
-import { ENV_FILE, STATE_DIR, STEP_RECORD_DIR, STEP_SKIPPED_SUFFIX, STEP_UNREACHABLE_SUFFIX } from './contract.js';
+import { EARLY_EXIT_CODE, ENV_FILE, STATUS_ENDED_VAR, STATUS_FILE, STATE_DIR, STEP_RECORD_DIR, STEP_SKIPPED_SUFFIX, STEP_UNREACHABLE_SUFFIX } from './contract.js';
 import { maskFunction } from './mask.js';
 import { shellQuote } from './shell-quote.js';
 import { SHELL_NAME } from './secret-names.js';
@@ -47,6 +47,14 @@ export interface ScriptInput {
    * ECS cannot express that wait (see step-order.ts), so the wrapper does it.
    */
   waitFor?: string[];
+  /**
+   * Drone's early exit: once a step has exited 78, the steps still pending are skipped
+   * (drone/runner-go pipeline/runtime/execer.go, SkipAll). 'skip' (the default): the step
+   * skips itself when it starts after such an exit. 'run': it runs all the same, as a step
+   * with `when: status: [success, failure]` does in Drone (its run policy "always" passes
+   * the check that skips pending steps).
+   */
+  earlyExit?: 'skip' | 'run';
 }
 
 // Paths are relative to the state directory so that a test (or the local stand-in) can
@@ -54,6 +62,7 @@ export interface ScriptInput {
 const relative = (path: string): string => path.slice(STATE_DIR.length);
 const STEPS = relative(STEP_RECORD_DIR);
 const ENV = relative(ENV_FILE);
+const STATUS = relative(STATUS_FILE);
 
 /** A valid /etc/hosts name: anything else is left to `localhost`. */
 const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$/;
@@ -67,7 +76,12 @@ export function stepScript(input: ScriptInput): string {
   const own = [...new Set(input.ownEnv ?? [])].filter((name) => SHELL_NAME.test(name));
   out.push(...sourceEnvFile(own));
   out.push(...hostsLines(input.hosts));
-  if (input.waitFor && input.waitFor.length > 0) out.push(...waitLines(input.waitFor, input.steps[0]?.name ?? container));
+  if (input.waitFor && input.waitFor.length > 0) {
+    out.push(...waitLines(input.waitFor, input.steps[0]?.name ?? container));
+    out.push(...statusWaitLines(input.waitFor));
+  }
+  out.push(...finishedNowLines());
+  if ((input.earlyExit ?? 'skip') === 'skip') out.push(...earlyExitLines(container, input.steps[0]?.name ?? container));
   if (input.gate) out.push(...gateLines(input.gate.watch, container, input.steps[0]?.name ?? container));
   out.push(`cd "\${SLIPWAY_WORKSPACE:-${input.workdir}}" || exit 1`);
 
@@ -184,7 +198,9 @@ function stepBody(step: ScriptStep, packed: boolean): string[] {
  * replace what the step set itself: those values are saved before and exported again after.
  */
 function sourceEnvFile(own: string[]): string[] {
-  const source = `if [ -f "$slipway_state${ENV}" ]; then . "$slipway_state${ENV}"; fi`;
+  // The status file (the build's and stage's status as the agent last wrote it) goes after:
+  // its values are the newer ones.
+  const source = `if [ -f "$slipway_state${ENV}" ]; then . "$slipway_state${ENV}"; fi; if [ -f "$slipway_state${STATUS}" ]; then . "$slipway_state${STATUS}"; fi`;
   if (own.length === 0) return [source];
   const names = own.join(' ');
   return [
@@ -291,6 +307,62 @@ function waitLines(waitFor: string[], name: string): string[] {
 }
 
 /**
+ * After the wait of a status step: until the agent's status file accounts for every step it
+ * waited for (the agent rewrites it each round, so at most one poll later), then sourced
+ * again, so that DRONE_BUILD_STATUS, DRONE_FAILED_STEPS, … are those as the step starts. An
+ * agent that writes no status file (an older one) is not waited for.
+ */
+function statusWaitLines(waitFor: string[]): string[] {
+  const file = `"$slipway_state${STATUS}"`;
+  const list = [...new Set(waitFor)];
+  return [
+    `if [ -f ${file} ]; then`,
+    `  for slipway_c in ${list.map(shellQuote).join(' ')}; do`,
+    '    while :; do',
+    `      . ${file}`,
+    `      case \${${STATUS_ENDED_VAR}-} in *" $slipway_c "*) break ;; esac`,
+    `      sleep "\${SLIPWAY_WAIT_SECONDS:-1}"`,
+    '    done',
+    '  done',
+    'fi',
+  ];
+}
+
+/**
+ * DRONE_BUILD_FINISHED and DRONE_STAGE_FINISHED are "now" while they run, as Drone gives them
+ * (runner-go environ.go); the status file has the time it was written, used when the image
+ * has no `date`.
+ */
+function finishedNowLines(): string[] {
+  return [
+    'if slipway_now=$(date +%s 2>/dev/null) && [ -n "$slipway_now" ]; then',
+    '  export DRONE_BUILD_FINISHED="$slipway_now" DRONE_STAGE_FINISHED="$slipway_now" CI_BUILD_FINISHED="$slipway_now"',
+    'fi',
+  ];
+}
+
+/**
+ * The early-exit check (see ScriptInput.earlyExit): a step that starts once another step has
+ * an exit record of 78 is skipped — it leaves `<container>.skipped` and exits 0, as a status
+ * gate's skip does. Shell builtins only; every record in the directory counts.
+ */
+function earlyExitLines(container: string, name: string): string[] {
+  const dir = `"$slipway_state${STEPS}`;
+  return [
+    `for slipway_f in ${dir}"/*.exit; do`,
+    '  [ -f "$slipway_f" ] || continue',
+    '  slipway_v=; read -r slipway_v < "$slipway_f" || true',
+    `  if [ "$slipway_v" = ${EARLY_EXIT_CODE} ]; then`,
+    '    slipway_c=${slipway_f##*/}',
+    `    echo ${shellQuote(`slipway: skipping ${name}: `)}"\${slipway_c%.exit}"${shellQuote(` exited ${EARLY_EXIT_CODE}, so the rest of the pipeline is skipped`)}`,
+    `    mkdir -p ${dir}" 2>/dev/null; : > ${dir}/${container}${STEP_SKIPPED_SUFFIX}"`,
+    '    exit 0',
+    '  fi',
+    'done',
+  ];
+}
+
+/**
  * The status gate, once the wait above is over. ECS can only start a container when others
  * succeeded, completed or are healthy, never "when something failed", so a step that runs
  * only on failure decides here: the build is failing when a watched container (every step
@@ -311,7 +383,7 @@ function gateLines(watch: string[], container: string, name: string): string[] {
     // empty by a stopped container with the exit code ECS reports (supervise.ts).
     '    if [ -z "$slipway_v" ]; then',
     `      echo "slipway: the exit record of $slipway_c is empty (still being written, or its step was stopped while writing it): not counted as a failure"`,
-    '    elif [ "$slipway_v" != 0 ]; then slipway_failing=yes; fi',
+    `    elif [ "$slipway_v" != 0 ] && [ "$slipway_v" != ${EARLY_EXIT_CODE} ]; then slipway_failing=yes; fi`,
     '  fi',
     'done',
     'if [ "$slipway_failing" = no ]; then',
@@ -331,6 +403,8 @@ function gateLines(watch: string[], container: string, name: string): string[] {
 export function gateContainerScript(watch: string[] | undefined, stepContainer: string, stepName: string, waitFor: string[] = []): string {
   const lines = [`# slipway: status gate of ${stepName}`, `slipway_state="\${SLIPWAY_STATE_DIR:-${STATE_DIR}}"`];
   if (waitFor.length > 0) lines.push(...waitLines(waitFor, stepName));
-  const gate = watch ? gateLines(watch, stepContainer, stepName).map((line) => (line === '  exit 0' ? '  exit 1' : line)) : [];
+  // A step that runs only on failure is skipped after an early exit; one that runs always is not.
+  const skip = (lines: string[]) => lines.map((line) => (line.trim() === 'exit 0' ? line.replace('exit 0', 'exit 1') : line));
+  const gate = watch ? [...skip(earlyExitLines(stepContainer, stepName)), ...skip(gateLines(watch, stepContainer, stepName))] : [];
   return `${[...lines, ...gate, 'exit 0'].join('\n')}\n`;
 }

@@ -5,7 +5,8 @@
 import { RunTaskCommand, type RunTaskCommandInput, type RunTaskCommandOutput, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { isStageDone, startAttempt } from '../../core/builds/status.js';
 import { stageKey, type Stage } from '../../core/builds/types.js';
-import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
+import { AGENT_CONTAINER, AGENT_ENV, type UpstreamState } from '../../core/pipeline/contract.js';
+import { upstreamOverride } from '../../core/pipeline/override-budget.js';
 import { startRetryDelayMs } from '../../core/scaling/decide-scale.js';
 import { runTaskTokens, type StageJob } from '../../core/scaling/job.js';
 import { classifyAwsError, describeAwsError, isEcsCapacityReason, type AwsErrorInfo } from '../../core/util/aws-errors.js';
@@ -65,7 +66,7 @@ export async function startStage(deps: AutoscalerDeps, w: Waiting): Promise<Star
   let refusedForCapacity = true;
   for (const capacity of capacities) {
     const tokens = runTaskTokens(job.stageKey, attempt, spot ? capacity : undefined);
-    const input = runTaskInput(config, job, taskDefinitionArn, capacity, tokens);
+    const input = runTaskInput(config, job, taskDefinitionArn, capacity, tokens, stage.upstream);
     let res: RunTaskCommandOutput;
     try {
       res = await deps.ecs.send(new RunTaskCommand(input));
@@ -171,14 +172,18 @@ export function runTaskInput(
   taskDefinitionArn: string,
   capacity: 'FARGATE' | 'FARGATE_SPOT',
   tokens: { clientToken: string; startedBy: string },
+  /** What the build had done when the stage was released (Stage.upstream): the agent's SLIPWAY_UPSTREAM. */
+  upstream?: UpstreamState,
 ): RunTaskCommandInput {
   const overrides = (job.runTask.overrides ?? {}) as NonNullable<RunTaskCommandInput['overrides']>;
   // The agent always learns its stage id, and the task events carry it back.
   const containerOverrides = [...(overrides.containerOverrides ?? [])];
   const agentIndex = containerOverrides.findIndex((o) => o.name === AGENT_CONTAINER);
   const agent = agentIndex >= 0 ? containerOverrides[agentIndex]! : { name: AGENT_CONTAINER };
-  const environment = (agent.environment ?? []).filter((e) => e.name !== AGENT_ENV.stageId);
+  const environment = (agent.environment ?? []).filter((e) => e.name !== AGENT_ENV.stageId && e.name !== AGENT_ENV.upstream);
   environment.push({ name: AGENT_ENV.stageId, value: job.stageKey });
+  // Within the room the compiler kept for it (override-budget.ts, UPSTREAM_RESERVE).
+  if (upstream) environment.push(upstreamOverride(upstream));
   const withStage = { ...agent, environment };
   if (agentIndex >= 0) containerOverrides[agentIndex] = withStage;
   else containerOverrides.push(withStage);

@@ -284,6 +284,19 @@ describe('decideStepStates', () => {
     expect(decideStepStates(steps, { server: running(), test: pending }, {}, new Set(), start + 60_000)['test']).toEqual({ phase: 'waiting' });
   });
 
+  // drone/runner-go pipeline/state.go (finish: 0 and 78 pass) and pipeline/runtime/execer.go
+  // (78 skips every pending step): ECS blocks the SUCCESS dependents; they are skipped, not failed.
+  it('exit code 78 passes the step and its blocked dependents are skipped, not failed', () => {
+    const states = decideStepStates(chain, { build: stopped(78), test: neverStarted, deploy: pending }, {});
+    expect(states['test']).toEqual({ phase: 'skipped', reason: 'build exited 78: the rest of the pipeline is skipped', started: false });
+    expect(states['deploy']).toEqual({ phase: 'skipped', reason: 'dependency test was skipped', started: false });
+    expect(supervisionDone(chain, states)).toBe(true);
+    expect(failedSteps(chain, states)).toEqual([]);
+    expect(stepReports(chain[0]!, states['build'], 'complete')[0]).toMatchObject({ status: 'success', exitCode: 78 });
+    // Before ECS says so, from the exit record alone.
+    expect(decideStepStates(chain, { build: running(), test: pending }, { build: { exitCode: 78 } })['test']?.phase).toBe('skipped');
+  });
+
   it('takes the exit code from the record and the times from the endpoint', () => {
     const states = decideStepStates([step('a')], { a: running('2024-01-01T00:00:02Z') }, { a: { exitCode: 0, at: '2024-01-01T00:00:07Z' } });
     expect(states['a']).toEqual({ phase: 'exited', exitCode: 0, startedAt: '2024-01-01T00:00:02Z', finishedAt: '2024-01-01T00:00:07Z' });

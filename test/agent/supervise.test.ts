@@ -89,6 +89,36 @@ describe('agent supervision', () => {
     expect(run.stdout.trimEnd().split('\n').at(-1)).toMatch(/^SLIPWAY_RESULT /);
   });
 
+  // The agent writes the status file before the first step and again as steps end, with the
+  // failed stages the control plane passed (SLIPWAY_UPSTREAM): runner-go environ.go.
+  it('writes the status file: failed stages from SLIPWAY_UPSTREAM, then the failed step once it ended', async () => {
+    const d = dirs();
+    const { uri } = await fakeTask(
+      [
+        { name: 'build', dependsOn: [afterAgent], runMs: 100, exitCode: 2 },
+        { name: 'test', dependsOn: [{ container: 'build', condition: 'SUCCESS' }], runMs: 50 },
+      ],
+      d.stateDir,
+    );
+    const p = plan({ steps: [step('build', [AGENT_CONTAINER]), step('test', ['build'], { dependsOnConditions: { build: 'SUCCESS' } })] });
+    const upstream = JSON.stringify({ failedStages: ['lint'], buildStarted: 1_700_000_000 });
+    const run = await startAgent({ plan: p, stateDir: d.stateDir, workspace: d.workspace, metadataUri: uri, env: { SLIPWAY_UPSTREAM: upstream } }).done;
+    expect(run.code, run.stdout).toBe(AGENT_EXIT.stepFailed);
+    const status = readFileSync(join(d.stateDir, 'agent', 'status'), 'utf8');
+    expect(status).toContain("export DRONE_BUILD_STATUS='failure'\n");
+    expect(status).toContain("export DRONE_FAILED_STEPS='build'\n");
+    expect(status).toContain("export DRONE_FAILED_STAGES='lint'\n");
+    expect(status).toContain("export DRONE_BUILD_STARTED='1700000000'\n");
+    expect(status).toContain("slipway_status_ended=' build test '\n");
+  });
+
+  it('rejects a malformed SLIPWAY_UPSTREAM naming the variable, exit 6', async () => {
+    const d = dirs();
+    const run = await startAgent({ plan: plan(), stateDir: d.stateDir, workspace: d.workspace, env: { SLIPWAY_UPSTREAM: '{"failedStages":"lint"}' } }).done;
+    expect(run.code).toBe(AGENT_EXIT.internalError);
+    expect(run.result?.message).toBe('agent: SLIPWAY_UPSTREAM: expected { failedStages: stage names[], buildStarted?: Unix seconds }');
+  });
+
   it('a step fails: its dependents never start and are reported skipped, exit 1', async () => {
     const d = dirs();
     const { task, uri } = await fakeTask(

@@ -83,3 +83,45 @@ describe('boundedNotes', () => {
     expect(Buffer.byteLength(JSON.stringify(worst))).toBeLessThan(32 * 1024);
   });
 });
+
+// drone/drone trigger/trigger.go: OnSuccess = trigger.status matches "success", OnFailure =
+// it matches "failure" and is not empty; the teardown decides dependents with them.
+describe('trigger status of a new build\'s stages', () => {
+  const pipelines = `kind: pipeline
+type: docker
+name: build
+steps:
+${step('test', ['npm test'])}---
+kind: pipeline
+type: docker
+name: notify
+depends_on: [build]
+trigger:
+  status: [failure]
+steps:
+${step('tell', ['echo failed'])}---
+kind: pipeline
+type: docker
+name: always
+depends_on: [build]
+trigger:
+  status: [success, failure]
+steps:
+${step('tell', ['echo done'])}---
+kind: pipeline
+type: docker
+name: after
+depends_on: [build]
+steps:
+${step('tell', ['echo passed'])}`;
+
+  it('records onSuccess/onFailure from trigger.status, as Drone does', () => {
+    const { stages } = records(pipelines, push);
+    expect(stages.map((s) => [s.name, s.onSuccess, s.onFailure])).toEqual([
+      ['build', true, false],
+      ['notify', false, true],
+      ['always', true, true],
+      ['after', true, false],
+    ]);
+  });
+});

@@ -11,7 +11,7 @@ import { AGENT_CONTAINER, AGENT_ENV, type AgentPlan } from '../../core/pipeline/
 import { familyName } from '../../core/pipeline/family.js';
 import { fargateSize } from '../../core/pipeline/fargate-size.js';
 import { isValid, loadManifest } from '../../core/pipeline/load.js';
-import { TRUNCATION_MARKER } from '../../core/pipeline/override-budget.js';
+import { TRUNCATION_MARKER, UPSTREAM_RESERVE } from '../../core/pipeline/override-budget.js';
 import { MAX_OVERRIDE_CHARS } from '../../core/pipeline/limits.js';
 import { FIXTURE_OPTIONS } from './support.js';
 import { NETRC_ENV as AGENT_NETRC_ENV } from '../../task-runner/credentials.js';
@@ -279,7 +279,7 @@ describe('per-run overrides fit RunTask whatever the commit message', () => {
     const message = `Fix the thing\n\n${'long "quoted" line\n'.repeat(length / 19 + 1)}`.slice(0, length);
     const s = stage(pipeline(step('build', ['x']) + plugins), withMessage(message));
     const overrides = s.runTask.overrides!;
-    expect(JSON.stringify(overrides).length).toBeLessThanOrEqual(MAX_OVERRIDE_CHARS);
+    expect(JSON.stringify(overrides).length).toBeLessThanOrEqual(MAX_OVERRIDE_CHARS - UPSTREAM_RESERVE);
     const agent = overrides.containerOverrides!.find((o) => o.name === AGENT_CONTAINER)!;
     const sent = (JSON.parse(agent.environment!.find((e) => e.name === AGENT_ENV.build)!.value!) as typeof push).commit.message;
     expect(sent.endsWith(TRUNCATION_MARKER)).toBe(true);
@@ -298,7 +298,7 @@ describe('per-run overrides fit RunTask whatever the commit message', () => {
     const a = s.runTask.overrides!.containerOverrides!.find((o) => o.name === 'a')!;
     expect(a.environment!.find((e) => e.name === 'DRONE_COMMIT_MESSAGE')!.value).toBe('short message');
     const pr = stage(pipeline(step('build', ['x']) + plugins), withMessage('m', 't'.repeat(20_000)));
-    expect(JSON.stringify(pr.runTask.overrides).length).toBeLessThanOrEqual(MAX_OVERRIDE_CHARS);
+    expect(JSON.stringify(pr.runTask.overrides).length).toBeLessThanOrEqual(MAX_OVERRIDE_CHARS - UPSTREAM_RESERVE);
     const title = pr.runTask.overrides!.containerOverrides!.find((o) => o.name === 'a')!.environment!.find((e) => e.name === 'DRONE_PULL_REQUEST_TITLE')!.value!;
     expect(title.endsWith(TRUNCATION_MARKER)).toBe(true);
   });
@@ -473,5 +473,18 @@ describe('clone credentials (private repositories)', () => {
       /^compile: cloneCredentials\.username "ci bot" must be non-empty, without whitespace or quotes$/,
     );
     expect(() => compileYaml(yaml, push, { ...withClone, cloneCredentials: { ...clone, machine: '' } })).toThrow(/cloneCredentials\.machine/);
+  });
+});
+
+// drone/runner-go pipeline/runtime/runner.go numbers the stage's steps as the compiler lists
+// them (drone-runner-docker engine/compiler/compiler.go: clone, services, steps), leaving out
+// steps whose `when:` does not match (RunNever).
+describe('DRONE_STEP_NUMBER counts clone and services as Drone does', () => {
+  it('clone 1, services next, then the steps that run', () => {
+    const services = 'services:\n  - name: db\n    image: postgres:15\n  - name: cache\n    image: redis:7\n';
+    const s = stage(pipeline(step('skipped', ['x'], '    when:\n      branch: [nope]\n') + step('b', ['x']) + step('c', ['x']), services));
+    const numberOf = (name: string) =>
+      s.taskDefinition.containerDefinitions!.find((d) => d.environment?.some((e) => e.name === 'DRONE_STEP_NAME' && e.value === name))!.environment!.find((e) => e.name === 'DRONE_STEP_NUMBER')!.value;
+    expect([numberOf('b'), numberOf('c')]).toEqual(['4', '5']);
   });
 });

@@ -14,7 +14,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ContainerDefinition } from '@aws-sdk/client-ecs';
 import type { CompiledStage } from '../../core/pipeline/compile.js';
-import type { StepReport } from '../../core/pipeline/contract.js';
+import type { StepReport, UpstreamState } from '../../core/pipeline/contract.js';
+import { StatusWriter } from '../../task-runner/status-file.js';
 import type { ContainerView } from '../../task-runner/container-view.js';
 import { decideStepStates, failedSteps, recordsToWrite, stepReports, supervisionDone } from '../../task-runner/decide-steps.js';
 import { readStepRecords, writeFinalRecord } from '../../task-runner/step-records.js';
@@ -28,6 +29,8 @@ export interface SimulateOptions {
   pluginExit?: Record<string, number>;
   /** Gives up (and fails) after this long; default 20 s. */
   timeoutMs?: number;
+  /** The agent's status file (task-runner/status-file.ts), written as the agent does; none without. */
+  status?: { upstream: UpstreamState; stageStarted: number };
 }
 
 export interface Outcome {
@@ -90,6 +93,10 @@ export async function simulate(stage: CompiledStage, options: SimulateOptions): 
   };
 
   let states = decideStepStates(stage.plan.steps, {}, {});
+  const statusWriter = options.status ? new StatusWriter(join(stateDir, 'agent', 'status')) : undefined;
+  const writeStatus = () =>
+    statusWriter?.write({ steps: stage.plan.steps, states, upstream: options.status!.upstream, stageStarted: options.status!.stageStarted, now: Math.floor(Date.now() / 1000) });
+  await writeStatus(); // before the first step, as the agent does before it reports ready
   for (;;) {
     // ECS: start what may start, stop unstarted what never can.
     for (const def of defs) {
@@ -100,7 +107,8 @@ export async function simulate(stage: CompiledStage, options: SimulateOptions): 
       if (verdict === 'go') start(def, box);
     }
     // The agent: decide, write the records it owes, end the task when every step is over.
-    const records = await readStepRecords(stepsDir);
+    // The view first, then the records, as the agent polls (supervise.ts): the records are
+    // never older than the view, so a container seen stopped has its records read.
     const views: Record<string, ContainerView> = {};
     for (const [name, box] of boxes) {
       const view: ContainerView = { phase: box.phase, exitCode: box.exit ?? null };
@@ -108,8 +116,10 @@ export async function simulate(stage: CompiledStage, options: SimulateOptions): 
       if (box.finishedAt) view.finishedAt = box.finishedAt;
       views[name] = view;
     }
+    const records = await readStepRecords(stepsDir);
     states = decideStepStates(stage.plan.steps, views, records.exits, records.skipMarks);
     for (const r of recordsToWrite(stage.plan.steps, states, records.recorded)) await writeFinalRecord(stepsDir, r.container, r.kind, r.text);
+    await writeStatus();
     if (supervisionDone(stage.plan.steps, states)) break;
     if (Date.now() > deadline) {
       for (const box of boxes.values()) if (box.phase === 'running' && box.process?.pid) process.kill(-box.process.pid, 'SIGKILL');

@@ -129,6 +129,75 @@ for (const shell of SHELLS) {
   });
 }
 
+// Drone recomputes the build's and stage's status before every step (drone/runner-go
+// pipeline/runtime/execer.go: environ.Build, environ.Stage of the current state; environ.go:
+// DRONE_FAILED_STEPS, DRONE_FAILED_STAGES when failing, FINISHED = now while running).
+describe('the status a step sees as it starts (under /bin/sh)', () => {
+  const show = (label: string) =>
+    `echo "${label} build=$DRONE_BUILD_STATUS stage=$DRONE_STAGE_STATUS steps=\${DRONE_FAILED_STEPS-unset} stages=\${DRONE_FAILED_STAGES-unset} started=$DRONE_BUILD_STARTED/$DRONE_STAGE_STARTED ci=$CI_BUILD_STATUS"`;
+  const now = () => Math.floor(Date.now() / 1000);
+
+  it('a failure step sees the failure, the failed steps and real start times; an earlier step saw success', async () => {
+    const yaml = pipeline(
+      step('first', [show('FIRST')]) +
+        step('build', ['exit 3']) +
+        step('ignored', ['exit 1'], '    failure: ignore\n' + onFailure) +
+        step('notify', [show('NOTIFY'), 'echo "finished=$DRONE_STAGE_FINISHED"'], onFailure),
+    );
+    const before = now();
+    const out = await run(yaml, { status: { upstream: { failedStages: [], buildStarted: 1_700_000_000 }, stageStarted: 1_700_000_100 } });
+    expect(output(out)).toContain('FIRST build=success stage=success steps=unset stages=unset started=1700000000/1700000100 ci=running');
+    // build failed; `ignored` failed too, but its failure is ignored (runner-go environ.failedSteps).
+    expect(output(out)).toContain('NOTIFY build=failure stage=failure steps=build stages= started=1700000000/1700000100 ci=failure');
+    const finished = Number(/finished=(\d+)/.exec(output(out))![1]);
+    expect(finished).toBeGreaterThanOrEqual(before);
+  });
+
+  it('failed stages of the build (known when the stage was released) make the build failing from the first step', async () => {
+    const yaml = pipeline(step('first', [show('FIRST')]) + step('notify', [show('NOTIFY')], onFailure));
+    const out = await run(yaml, { status: { upstream: { failedStages: ['lint', 'unit'] }, stageStarted: 1_700_000_100 } });
+    // Without a build start from the control plane, the stage's start stands for it.
+    expect(output(out)).toContain('FIRST build=failure stage=success steps=unset stages=lint,unit started=1700000100/1700000100 ci=failure');
+  });
+});
+
+// Drone's early exit (drone/runner-go pipeline/runtime/execer.go: "if the exit code is 78 the
+// system will skip all subsequent pending steps"; pipeline/state.go: 0 and 78 pass). A step
+// with `status: [success, failure]` still runs (its run policy passes the skip check).
+describe('exit code 78 (under /bin/sh)', () => {
+  it('passes the step and skips the rest of the pipeline; an always step still runs', async () => {
+    const yaml = pipeline(
+      step('build', [mark('build'), 'exit 78']) +
+        step('test', [mark('test')]) +
+        step('notify', [mark('notify')], onFailure) +
+        step('cleanup', [mark('cleanup')], always) +
+        step('publish', [mark('publish')]),
+    );
+    const out = await run(yaml);
+    expect(ranOrder()).toEqual(['build', 'cleanup']);
+    expect(out.failed).toEqual([]);
+    expect(out.reports['build']).toMatchObject({ status: 'success', exitCode: 78 });
+    expect(out.reports['test']).toMatchObject({ status: 'skipped', reason: 'build exited 78: the rest of the pipeline is skipped' });
+    expect(out.reports['notify']).toMatchObject({ status: 'skipped' });
+    expect(out.reports['cleanup']).toMatchObject({ status: 'success', exitCode: 0 });
+    expect(out.reports['publish']).toMatchObject({ status: 'skipped' });
+  });
+
+  it('DAG: a step already running goes on; one that starts after the early exit skips itself', async () => {
+    // quit exits once slow has started; slow ends only after quit's record is there.
+    const yaml = pipeline(
+      step('quit', ['until [ -f slow-started ]; do sleep 0.05; done', mark('quit'), 'exit 78']) +
+        step('slow', ['touch slow-started', 'until [ -s "$SLIPWAY_STATE_DIR/steps/quit.exit" ]; do sleep 0.05; done', mark('slow')]) +
+        step('later', [mark('later')], needs('slow')),
+    );
+    const out = await run(yaml);
+    expect(ranOrder()).toEqual(['quit', 'slow']);
+    expect(output(out)).toContain('skipping later: quit exited 78, so the rest of the pipeline is skipped');
+    expect(out.reports['later']).toMatchObject({ status: 'skipped' });
+    expect(out.failed).toEqual([]);
+  });
+});
+
 describe('status steps: more shapes (under /bin/sh)', () => {
   it('DAG: the failure step waits for a sibling branch still running after its dependency was declared unreachable', async () => {
     const yaml = pipeline(

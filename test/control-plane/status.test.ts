@@ -115,6 +115,12 @@ describe('stepChanges (table)', () => {
     expect(stepChanges(stepping, steps)).toEqual([{ number: 1, status: 'success' }, { number: 2, status: 'running' }, { number: 3, status: 'running' }]);
   });
 
+  // drone/runner-go pipeline/state.go, finish: exit codes 0 and 78 both pass the step.
+  it('a step that exited 78 (Drone\'s early exit) passed', () => {
+    const d = detail({ lastStatus: 'RUNNING', containers: [c(AGENT_CONTAINER, 'RUNNING'), c('db', 'RUNNING'), c('build', 'STOPPED', 78)] });
+    expect(stepChanges(d, steps).find((ch) => ch.number === 3)).toEqual({ number: 3, status: 'success', exitCode: 78 });
+  });
+
   it('running task: agent healthy = clone done; running containers run', () => {
     const d = detail({ lastStatus: 'RUNNING', containers: [c(AGENT_CONTAINER, 'RUNNING'), c('db', 'RUNNING'), c('build', 'RUNNING'), c('test', 'PENDING')] });
     d.containers[0]!.healthStatus = 'HEALTHY';
@@ -243,6 +249,19 @@ describe('resolveDependents (Drone depends_on + trigger status)', () => {
   it('trigger status failure: runs only after a failure', () => {
     expect(names(resolveDependents([s('a', 'failure'), s('n', 'pending', ['a'], { onFailure: true, onSuccess: false })]))).toEqual({ enqueue: ['n'], skip: [] });
     expect(names(resolveDependents([s('a', 'success'), s('n', 'pending', ['a'], { onFailure: true, onSuccess: false })]))).toEqual({ enqueue: [], skip: ['n'] });
+  });
+  // drone/drone operator/manager/teardown.go, cancelDownstream: "failed" is any stage of the
+  // build (IsFailed: failing, killed, error), not only a dependency.
+  it('trigger status follows the build so far: any failed stage, not only a dependency', () => {
+    const build = [s('a', 'failure'), s('b', 'success')];
+    expect(names(resolveDependents([...build, s('n', 'pending', ['b'], { onFailure: true, onSuccess: false })]))).toEqual({ enqueue: ['n'], skip: [] });
+    const d = resolveDependents([...build, s('c', 'pending', ['b'])]);
+    expect(names(d)).toEqual({ enqueue: [], skip: ['c'] });
+    expect(d.skip[0]?.message).toBe('the build is failing (a did not pass) and it runs only while the build passes (trigger status)');
+    expect(names(resolveDependents([...build, s('e', 'pending', ['b'], { onFailure: true, onSuccess: true })]))).toEqual({ enqueue: ['e'], skip: [] });
+    // An errored stage fails the build too; a skipped one does not.
+    expect(names(resolveDependents([s('a', 'error'), s('b', 'success'), s('n', 'pending', ['b'], { onFailure: true, onSuccess: false })]))).toEqual({ enqueue: ['n'], skip: [] });
+    expect(names(resolveDependents([s('a', 'skipped'), s('b', 'success'), s('n', 'pending', ['b'], { onFailure: true, onSuccess: false })]))).toEqual({ enqueue: [], skip: ['n'] });
   });
   it('a stored cascade skip still counts as failed later', () => {
     const d = resolveDependents([s('a', 'failure'), s('b', 'skipped', ['a'], { reason: 'dependency-failed' }), s('x', 'success'), s('c', 'pending', ['b', 'x'])]);

@@ -6,6 +6,7 @@
 // The DynamoDB adapters' own contract tests are test/control-plane/store.test.ts and the
 // stage-store tests (task-events, autoscaler, build-finish, task-event-truth).
 
+import type { UpstreamState } from '../../core/pipeline/contract.js';
 import type { BuildPatch, BuildStore, StageStore, StepPatch, UpdateGuard } from '../../core/builds/ports.js';
 import { FINAL_RANK, statusRank } from '../../core/builds/status.js';
 import type { Build, BuildStatus, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from '../../core/builds/types.js';
@@ -114,11 +115,11 @@ export class MemoryStageStore implements Pick<StageStore, 'putStageJobs' | 'getS
     return copy(next);
   }
 
-  async markQueued(buildId: string, stageNumber: number, queuedAt: number): Promise<Stage | null> {
+  async markQueued(buildId: string, stageNumber: number, queuedAt: number, upstream?: UpstreamState): Promise<Stage | null> {
     const key = stageKey(buildId, stageNumber);
     const stage = this.records.stages.get(key);
     if (!stage || stage.status !== 'pending' || stage.queuedAt !== undefined) return null;
-    const next = { ...stage, queuedAt };
+    const next = { ...stage, queuedAt, ...(upstream ? { upstream } : {}) };
     this.records.stages.set(key, next);
     return copy(next);
   }

@@ -6,6 +6,7 @@
 import { buildFailureSummary, buildStatusOf, isStageDone, resolveDependents } from '../../../core/builds/status.js';
 import type { BuildStore, StageStore } from '../../../core/builds/ports.js';
 import type { Build, Stage } from '../../../core/builds/types.js';
+import type { UpstreamState } from '../../../core/pipeline/contract.js';
 import { enqueueJob, type ExecutionDeps } from './deps.js';
 
 /** What the stage end needs: narrow ports, so it runs as well on the in-memory stores of the tests. */
@@ -38,7 +39,7 @@ export async function afterStageEnd(deps: StageEndDeps, buildId: string, options
       continue;
     }
     // Marked first: the reconciler re-sends the message if this call dies in between.
-    await deps.stages.markQueued(buildId, stage.number, now);
+    await deps.stages.markQueued(buildId, stage.number, now, upstreamOf(build, stages));
     await enqueueJob(deps, { ...job, queuedAt: now });
     queued++;
   }
@@ -63,6 +64,16 @@ export async function afterStageEnd(deps: StageEndDeps, buildId: string, options
   const owed = current && isStageDone(current.status) && current.statusHandedOffAt === undefined && (started === undefined || now - started > HAND_OFF_LEASE_MS);
   if (owed) return handOffStatus(deps, current, stages);
   return current ?? build;
+}
+
+/**
+ * What the build had done when a dependent stage is released, for its steps' DRONE_FAILED_STAGES
+ * and DRONE_BUILD_STARTED: Drone gives each step the build with its stages as they are
+ * (runner-go environ.go, failedStages: failing, error or killed).
+ */
+export function upstreamOf(build: Pick<Build, 'startedAt'>, stages: Pick<Stage, 'name' | 'status'>[]): UpstreamState {
+  const failedStages = stages.filter((s) => s.status === 'failure' || s.status === 'error' || s.status === 'killed').map((s) => s.name);
+  return { failedStages, ...(build.startedAt !== undefined ? { buildStarted: Math.floor(build.startedAt / 1000) } : {}) };
 }
 
 /** How long the call that finished a build has to hand its status off before a retry takes it over. */
