@@ -31,6 +31,12 @@ export interface SlipwaySettings {
    * may not contain each other.
    */
   readonly webhookSecretsPrefix: string;
+  /**
+   * SSM prefix of the GitHub App clone tokens: `<prefix>/github/<owner>/<name>`, written by the
+   * autoscaler when a stage starts, read by ECS for the agent. Apart from secretsPrefix (a
+   * step's `from_secret` reads there) and webhookSecretsPrefix.
+   */
+  readonly cloneTokensPrefix: string;
   /** 1 by default (two passes never race); `false` for accounts whose Lambda concurrency quota is 10. */
   readonly autoscalerReservedConcurrency: number | false;
   /** Architectures the agent image is built for at deploy (pipelines of another `platform.arch` are refused). */
@@ -53,6 +59,7 @@ export const DEFAULT_SETTINGS: SlipwaySettings = {
   deletionProtection: true,
   secretsPrefix: '/slipway',
   webhookSecretsPrefix: '/slipway-webhooks',
+  cloneTokensPrefix: '/slipway-clone-tokens',
   autoscalerReservedConcurrency: 1,
   agentPlatforms: ['amd64', 'arm64'],
   pullRepositories: [],
@@ -122,6 +129,18 @@ export function settingsFromContext(get: ContextReader): SlipwaySettings {
       `SLIPWAY-CONFIG: context webhookSecretsPrefix "${webhookSecretsPrefix}" and secretsPrefix "${secretsPrefix}" overlap; build tasks may read under secretsPrefix, so webhook secrets need a path of their own such as /slipway-webhooks`,
     );
   }
+  const cloneTokensPrefix = string(get, 'cloneTokensPrefix', d.cloneTokensPrefix).replace(/\/+$/, '');
+  if (!/^\/[A-Za-z0-9_.\-/]+$/.test(cloneTokensPrefix) || /^\/(aws|ssm)/i.test(cloneTokensPrefix)) {
+    throw new ConfigError(`SLIPWAY-CONFIG: context cloneTokensPrefix: "${cloneTokensPrefix}" must be an SSM path such as /slipway-clone-tokens (not starting with aws or ssm)`);
+  }
+  for (const [name, other, why] of [
+    ['secretsPrefix', secretsPrefix, "a step's from_secret reads under it, so a clone token there could reach a step"],
+    ['webhookSecretsPrefix', webhookSecretsPrefix, 'only the webhook may read webhook secrets, and the autoscaler writes clone tokens'],
+  ] as const) {
+    if (within(cloneTokensPrefix, other) || within(other, cloneTokensPrefix)) {
+      throw new ConfigError(`SLIPWAY-CONFIG: context cloneTokensPrefix "${cloneTokensPrefix}" and ${name} "${other}" overlap (${why}); give clone tokens a path of their own such as /slipway-clone-tokens`);
+    }
+  }
   return {
     agentPlatforms: platforms.length > 0 ? (platforms as AgentArch[]) : d.agentPlatforms,
     pullRepositories,
@@ -137,6 +156,7 @@ export function settingsFromContext(get: ContextReader): SlipwaySettings {
     deletionProtection: boolean(get, 'deletionProtection', d.deletionProtection),
     secretsPrefix: secretsPrefix.replace(/\/+$/, ''),
     webhookSecretsPrefix,
+    cloneTokensPrefix,
     autoscalerReservedConcurrency:
       reserved === false || reserved === 'false' ? false : integer(get, 'autoscalerReservedConcurrency', 1, 1),
   };

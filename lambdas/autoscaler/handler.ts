@@ -12,11 +12,27 @@ import { executionDepsFromEnv } from '../shared/execution/wiring.js';
 import type { Env } from '../shared/config.js';
 import { runPass, type AutoscalerDeps, type PassReport } from './autoscaler.js';
 import { executionConfig } from './config.js';
+import { cloneTokensPrefix, createCloneTokenMinter, ssmCloneTokenStore, type CloneTokenMinter, type CloneTokenStore } from '../shared/clone-tokens.js';
+import { scmCredentials } from '../shared/secrets.js';
+import { secretsClient, ssmClient } from '../shared/clients.js';
 
-let deps: AutoscalerDeps | undefined;
+export interface AutoscalerHandlerOptions {
+  /** Where GitHub App clone tokens go (default SSM; local mode: its secret store, which its ECS stand-in reads). */
+  cloneTokenStore?: CloneTokenStore;
+}
 
-export function autoscalerDepsFromEnv(env: Env = process.env): AutoscalerDeps {
-  return { ...executionDepsFromEnv('autoscaler', env), ecs: new ECSClient({}), config: executionConfig(env) };
+export function autoscalerDepsFromEnv(env: Env = process.env, options: AutoscalerHandlerOptions = {}): AutoscalerDeps {
+  return {
+    ...executionDepsFromEnv('autoscaler', env),
+    ecs: new ECSClient({}),
+    config: executionConfig(env),
+    cloneTokens: cloneTokensFromEnv(env, options.cloneTokenStore ?? ssmCloneTokenStore(ssmClient)),
+  };
+}
+
+/** GitHub App clone tokens: minted with the App of the SCM credentials, written to `store`. */
+export function cloneTokensFromEnv(env: Env, store: CloneTokenStore): CloneTokenMinter {
+  return createCloneTokenMinter({ prefix: cloneTokensPrefix(env), credentials: () => scmCredentials(env, secretsClient), store });
 }
 
 export interface AutoscalerEvent {
@@ -31,18 +47,24 @@ const FOLLOW_UP_MARGIN_MS = 15_000;
 const LOCAL_BUDGET_MS = 30_000;
 const RATE_WAIT_MS = 1_000;
 
-export async function handler(event: AutoscalerEvent = {}, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<PassReport> {
-  deps ??= autoscalerDepsFromEnv();
-  const scheduled = event.nudge !== true && (event.source === 'aws.events' || event['detail-type'] === 'Scheduled Event');
-  const invoked = Date.now();
-  const remaining = () => context?.getRemainingTimeInMillis?.() ?? LOCAL_BUDGET_MS - (Date.now() - invoked);
-  let report = await pass(deps, scheduled);
-  while (report.deferred.some((d) => d.reason === 'rate-limit') && remaining() > FOLLOW_UP_MARGIN_MS) {
-    await new Promise((r) => setTimeout(r, RATE_WAIT_MS));
-    report = await pass(deps, false);
-  }
-  return report;
+/** The handler, with its dependencies made from the environment at the first invocation. */
+export function autoscalerHandler(options: AutoscalerHandlerOptions = {}) {
+  let deps: AutoscalerDeps | undefined;
+  return async (event: AutoscalerEvent = {}, context?: Pick<Context, 'getRemainingTimeInMillis'>): Promise<PassReport> => {
+    deps ??= autoscalerDepsFromEnv(process.env, options);
+    const scheduled = event.nudge !== true && (event.source === 'aws.events' || event['detail-type'] === 'Scheduled Event');
+    const invoked = Date.now();
+    const remaining = () => context?.getRemainingTimeInMillis?.() ?? LOCAL_BUDGET_MS - (Date.now() - invoked);
+    let report = await pass(deps, scheduled);
+    while (report.deferred.some((d) => d.reason === 'rate-limit') && remaining() > FOLLOW_UP_MARGIN_MS) {
+      await new Promise((r) => setTimeout(r, RATE_WAIT_MS));
+      report = await pass(deps, false);
+    }
+    return report;
+  };
 }
+
+export const handler = autoscalerHandler();
 
 async function pass(deps: AutoscalerDeps, scheduled: boolean): Promise<PassReport> {
   const started = Date.now();
