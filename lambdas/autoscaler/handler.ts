@@ -10,6 +10,7 @@ import type { Context } from 'aws-lambda';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { executionDepsFromEnv } from '../shared/execution/wiring.js';
 import type { Env } from '../shared/config.js';
+import { ENV } from '../../core/config/lambda-env.js';
 import { runPass, type AutoscalerDeps, type PassReport } from './autoscaler.js';
 import { executionConfig } from './config.js';
 import { cloneTokensPrefix, createCloneTokenMinter, ssmCloneTokenStore, type CloneTokenMinter, type CloneTokenStore } from '../shared/clone-tokens.js';
@@ -32,7 +33,9 @@ export function autoscalerDepsFromEnv(env: Env = process.env, options: Autoscale
 
 /** GitHub App clone tokens: minted with the App of the SCM credentials, written to `store`. */
 export function cloneTokensFromEnv(env: Env, store: CloneTokenStore): CloneTokenMinter {
-  return createCloneTokenMinter({ prefix: cloneTokensPrefix(env), credentials: () => scmCredentials(env, secretsClient), store });
+  // Where the App's key is, read at start as every setting: the secret (deployed) or plain JSON (local mode).
+  const scm: Env = { [ENV.scmCredentialsSecretArn]: env[ENV.scmCredentialsSecretArn], [ENV.scmCredentials]: env[ENV.scmCredentials] };
+  return createCloneTokenMinter({ prefix: cloneTokensPrefix(env), credentials: () => scmCredentials(scm, secretsClient), store });
 }
 
 export interface AutoscalerEvent {
