@@ -46,6 +46,8 @@ export interface BuildClusterProps {
   readonly removalPolicy: RemovalPolicy;
   /** SSM path prefix of repository secrets, e.g. `/slipway` → `/slipway/<owner>/<repo>/<NAME>`. */
   readonly secretsPrefix: string;
+  /** SSM prefix of the GitHub App clone tokens (`<prefix>/github/<owner>/<name>`); read for the agent only. */
+  readonly cloneTokensPrefix?: string;
   /** `owner/name` of the repositories whose secrets tasks may read; empty: every repository. */
   readonly allowedRepositories: readonly string[];
   /**
@@ -103,6 +105,7 @@ export class BuildCluster extends Construct {
 
     this.logGroup.grantWrite(this.executionRole);
     this.grantSecretsRead(props);
+    if (props.cloneTokensPrefix) this.grantAppCloneTokensRead(props.cloneTokensPrefix, props.allowedRepositories);
     this.agentImages = this.agentImage(props.agentImage);
     this.grantImagePulls(props);
   }
@@ -128,6 +131,36 @@ export class BuildCluster extends Construct {
           resources: [secret.encryptionKey.keyArn],
           conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
         }),
+      );
+    }
+  }
+
+  /**
+   * Lets ECS resolve a GitHub App clone token (lambdas/shared/clone-tokens.ts): the SSM
+   * parameters under `<prefix>/github/` (only the allowed repositories' when there is a list),
+   * ssm:GetParameters alone, as ECS reads secrets
+   * (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-ssm-paramstore.html).
+   * They are SecureStrings of the aws/ssm key, which needs no kms grant; a customer key would
+   * be covered by DecryptSecretsViaSsm (kms:Decrypt through SSM only).
+   */
+  private grantAppCloneTokensRead(cloneTokensPrefix: string, allowedRepositories: readonly string[]): void {
+    const stack = Stack.of(this);
+    const base = `${cloneTokensPrefix.replace(/^\/+|\/+$/g, '')}/github`;
+    const paths = allowedRepositories.length > 0 ? allowedRepositories.map((repo) => `${base}/${repo}`) : [`${base}/*`];
+    this.executionRole.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'AppCloneTokens',
+        actions: ['ssm:GetParameters'],
+        resources: paths.map((path) => stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: path, arnFormat: ArnFormat.SLASH_RESOURCE_NAME })),
+      }),
+    );
+    const policy = this.executionRole.node.tryFindChild('DefaultPolicy');
+    if (!policy) throw new Error('SLIPWAY-CDK: the execution role has no default policy');
+    if (allowedRepositories.length === 0) {
+      acknowledgeWildcardResource(
+        policy,
+        `arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/${base}/*`,
+        'One clone token parameter per repository, created when its first build starts; the compiler names only the repository\'s own in its task definition.',
       );
     }
   }

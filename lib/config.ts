@@ -31,6 +31,12 @@ export interface SlipwaySettings {
    * may not contain each other.
    */
   readonly webhookSecretsPrefix: string;
+  /**
+   * SSM prefix of the GitHub App clone tokens: `<prefix>/github/<owner>/<name>`, written by the
+   * autoscaler when a stage starts, read by ECS for the agent. Apart from secretsPrefix (a
+   * step's `from_secret` reads there) and webhookSecretsPrefix.
+   */
+  readonly cloneTokensPrefix: string;
   /** 1 by default (two passes never race); `false` for accounts whose Lambda concurrency quota is 10. */
   readonly autoscalerReservedConcurrency: number | false;
   /** Architectures the agent image is built for at deploy (pipelines of another `platform.arch` are refused). */
@@ -55,6 +61,7 @@ export const DEFAULT_SETTINGS: SlipwaySettings = {
   deletionProtection: true,
   secretsPrefix: '/slipway',
   webhookSecretsPrefix: '/slipway-webhooks',
+  cloneTokensPrefix: '/slipway-clone-tokens',
   autoscalerReservedConcurrency: 1,
   agentPlatforms: ['amd64', 'arm64'],
   pullRepositories: [],
@@ -132,6 +139,18 @@ export function settingsFromContext(get: ContextReader): SlipwaySettings {
   if (metricsNamespace.length > 255 || !/^[\x20-\x7e]+$/.test(metricsNamespace) || metricsNamespace.startsWith(':') || /^AWS\//i.test(metricsNamespace)) {
     throw new ConfigError(`SLIPWAY-CONFIG: context metricsNamespace: "${metricsNamespace}" must be 1 to 255 printable ASCII characters, not starting with ":" or "AWS/" (e.g. Slipway)`);
   }
+  const cloneTokensPrefix = string(get, 'cloneTokensPrefix', d.cloneTokensPrefix).replace(/\/+$/, '');
+  if (!/^\/[A-Za-z0-9_.\-/]+$/.test(cloneTokensPrefix) || /^\/(aws|ssm)/i.test(cloneTokensPrefix)) {
+    throw new ConfigError(`SLIPWAY-CONFIG: context cloneTokensPrefix: "${cloneTokensPrefix}" must be an SSM path such as /slipway-clone-tokens (not starting with aws or ssm)`);
+  }
+  for (const [name, other, why] of [
+    ['secretsPrefix', secretsPrefix, "a step's from_secret reads under it, so a clone token there could reach a step"],
+    ['webhookSecretsPrefix', webhookSecretsPrefix, 'only the webhook may read webhook secrets, and the autoscaler writes clone tokens'],
+  ] as const) {
+    if (within(cloneTokensPrefix, other) || within(other, cloneTokensPrefix)) {
+      throw new ConfigError(`SLIPWAY-CONFIG: context cloneTokensPrefix "${cloneTokensPrefix}" and ${name} "${other}" overlap (${why}); give clone tokens a path of their own such as /slipway-clone-tokens`);
+    }
+  }
   return {
     metricsNamespace,
     agentPlatforms: platforms.length > 0 ? (platforms as AgentArch[]) : d.agentPlatforms,
@@ -148,6 +167,7 @@ export function settingsFromContext(get: ContextReader): SlipwaySettings {
     deletionProtection: boolean(get, 'deletionProtection', d.deletionProtection),
     secretsPrefix: secretsPrefix.replace(/\/+$/, ''),
     webhookSecretsPrefix,
+    cloneTokensPrefix,
     autoscalerReservedConcurrency:
       reserved === false || reserved === 'false' ? false : integer(get, 'autoscalerReservedConcurrency', 1, 1),
   };

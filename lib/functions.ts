@@ -42,6 +42,8 @@ export interface BuildSettings {
   readonly defaultMemory: number;
   readonly secretsPrefix: string;
   readonly webhookSecretsPrefix: string;
+  /** Where the autoscaler writes GitHub App clone tokens (lambdas/shared/clone-tokens.ts). */
+  readonly cloneTokensPrefix: string;
   readonly allowedRepositories: readonly string[];
   readonly metricsNamespace: string;
 }

@@ -92,6 +92,7 @@ export class Slipway extends Construct {
       logRetention,
       removalPolicy,
       secretsPrefix: settings.secretsPrefix,
+      cloneTokensPrefix: settings.cloneTokensPrefix,
       allowedRepositories: settings.allowedRepositories,
       pullRepositories: settings.pullRepositories,
       pullThroughCachePrefixes: settings.pullThroughCachePrefixes,

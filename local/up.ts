@@ -17,6 +17,7 @@ import { localLogReader } from './log-reader.js';
 import type { SubmitResult } from '../lambdas/api/restart.js';
 import { plannerDepsFromEnv } from '../lambdas/planner/deps.js';
 import { plannerHandler } from '../lambdas/planner/handler.js';
+import { autoscalerHandler } from '../lambdas/autoscaler/handler.js';
 import { storeSecretCheck } from '../lambdas/planner/secret-check.js';
 import { planEvent } from '../lambdas/planner/plan-event.js';
 import { sendEventMessage } from '../lambdas/shared/events-queue.js';
@@ -134,7 +135,9 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
     // The planner leaves out secrets the local store does not hold (ECS would stop the task on one).
     const plannerOptions = { secretCheck: storeSecretCheck((ref) => secrets.has(ref)) };
     const plannerBatches = plannerHandler(() => plannerDepsFromEnv(process.env, plannerOptions));
-    const plane = await startControlPlane({ env: handlerEnv, ecs: aws.ecs, handlers: { planner: plannerBatches }, scheduleMs: options.scheduleMs ?? 2000, reconcileMs: options.reconcileMs ?? 30_000, ...(options.onError ? { onError: options.onError } : {}) });
+    // A GitHub App's clone tokens go to the local secret store, which the ECS stand-in reads.
+    const autoscaler = autoscalerHandler({ cloneTokenStore: { put: async (name, value) => secrets.put(name, value) } });
+    const plane = await startControlPlane({ env: handlerEnv, ecs: aws.ecs, handlers: { planner: plannerBatches, autoscaler }, scheduleMs: options.scheduleMs ?? 2000, reconcileMs: options.reconcileMs ?? 30_000, ...(options.onError ? { onError: options.onError } : {}) });
     cleanups.push(() => plane.stop());
 
     const planner = plannerDepsFromEnv(process.env, plannerOptions);

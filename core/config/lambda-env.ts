@@ -44,6 +44,8 @@ export const ENV = {
   allowedRepositories: 'ALLOWED_REPOSITORIES',
   /** SSM path of each repository's webhook secret. */
   webhookSecretsPrefix: 'WEBHOOK_SECRETS_PREFIX',
+  /** SSM path of the GitHub App clone tokens, one per repository (lambdas/shared/clone-tokens.ts). */
+  cloneTokensPrefix: 'CLONE_TOKENS_PREFIX',
   /** Secrets Manager secret of the Git host tokens (deployed). */
   scmCredentialsSecretArn: 'SCM_CREDENTIALS_SECRET_ARN',
   /** The Git host tokens as plain JSON (local mode only: deployed, the secret above holds them). */
@@ -117,6 +119,8 @@ export const FUNCTION_ENV: Record<LambdaName, FunctionEnv> = {
       ENV.defaultCpu,
       ENV.defaultMemory,
       ...POWERTOOLS,
+      // Where a GitHub App's clone token of each repository is (lambdas/shared/clone-credentials.ts).
+      ENV.cloneTokensPrefix,
     ],
     optional: [...AGENT_IMAGES, ENV.allowedRepositories],
   },
@@ -137,6 +141,9 @@ export const FUNCTION_ENV: Record<LambdaName, FunctionEnv> = {
       ENV.vcpuQuota,
       ENV.useSpot,
       ...POWERTOOLS,
+      // GitHub App clone tokens, minted as a stage starts (lambdas/shared/clone-tokens.ts).
+      ENV.scmCredentialsSecretArn,
+      ENV.cloneTokensPrefix,
     ],
     optional: [],
   },

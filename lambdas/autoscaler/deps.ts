@@ -6,10 +6,16 @@ import type { StageJob } from '../../core/scaling/job.js';
 import type { ExecutionDeps } from '../shared/execution/deps.js';
 import type { ExecutionConfig } from './config.js';
 import type { ReconcileReport } from './reconcile.js';
+import type { CloneTokenMinter } from '../shared/clone-tokens.js';
 
 export interface AutoscalerDeps extends ExecutionDeps {
   ecs: ECSClient;
   config: ExecutionConfig;
+  /**
+   * Writes a GitHub App clone token where the job's task definition reads it, just before
+   * RunTask (lambdas/shared/clone-tokens.ts); nothing for a job that reads none.
+   */
+  cloneTokens?: CloneTokenMinter;
 }
 
 export interface PassReport {

@@ -12,13 +12,32 @@ import { executionDepsFromEnv } from '../shared/execution/wiring.js';
 import type { Env } from '../shared/config.js';
 import { lambdaLogger, startInvocation } from '../shared/observability/logger.js';
 import { lambdaMetrics, withMetricsFlushed } from '../shared/observability/metrics.js';
+import { ENV } from '../../core/config/lambda-env.js';
 import { runPass, type AutoscalerDeps, type PassReport } from './autoscaler.js';
 import { executionConfig } from './config.js';
+import { cloneTokensPrefix, createCloneTokenMinter, ssmCloneTokenStore, type CloneTokenMinter, type CloneTokenStore } from '../shared/clone-tokens.js';
+import { scmCredentials } from '../shared/secrets.js';
+import { ssmClient } from '../shared/clients.js';
 
-let deps: AutoscalerDeps | undefined;
+export interface AutoscalerHandlerOptions {
+  /** Where GitHub App clone tokens go (default SSM; local mode: its secret store, which its ECS stand-in reads). */
+  cloneTokenStore?: CloneTokenStore;
+}
 
-export function autoscalerDepsFromEnv(env: Env = process.env): AutoscalerDeps {
-  return { ...executionDepsFromEnv('autoscaler', env), ecs: new ECSClient({}), config: executionConfig(env) };
+export function autoscalerDepsFromEnv(env: Env = process.env, options: AutoscalerHandlerOptions = {}): AutoscalerDeps {
+  return {
+    ...executionDepsFromEnv('autoscaler', env),
+    ecs: new ECSClient({}),
+    config: executionConfig(env),
+    cloneTokens: cloneTokensFromEnv(env, options.cloneTokenStore ?? ssmCloneTokenStore(ssmClient)),
+  };
+}
+
+/** GitHub App clone tokens: minted with the App of the SCM credentials, written to `store`. */
+export function cloneTokensFromEnv(env: Env, store: CloneTokenStore): CloneTokenMinter {
+  // Where the App's key is, read at start as every setting: the secret (deployed) or plain JSON (local mode).
+  const scm: Env = { [ENV.scmCredentialsSecretArn]: env[ENV.scmCredentialsSecretArn], [ENV.scmCredentials]: env[ENV.scmCredentials] };
+  return createCloneTokenMinter({ prefix: cloneTokensPrefix(env), credentials: () => scmCredentials(scm), store });
 }
 
 export interface AutoscalerEvent {
@@ -35,11 +54,15 @@ const RATE_WAIT_MS = 1_000;
 
 const logger = lambdaLogger('autoscaler');
 
-export async function handler(event: AutoscalerEvent = {}, context?: Pick<Context, 'getRemainingTimeInMillis'> & Partial<Context>): Promise<PassReport> {
-  startInvocation(logger, context);
-  deps ??= autoscalerDepsFromEnv();
-  const ready = deps;
-  return withMetricsFlushed(lambdaMetrics(), () => passes(ready, event, context));
+/** The handler, with its dependencies made from the environment at the first invocation. */
+export function autoscalerHandler(options: AutoscalerHandlerOptions = {}) {
+  let deps: AutoscalerDeps | undefined;
+  return async (event: AutoscalerEvent = {}, context?: Pick<Context, 'getRemainingTimeInMillis'> & Partial<Context>): Promise<PassReport> => {
+    startInvocation(logger, context);
+    deps ??= autoscalerDepsFromEnv(process.env, options);
+    const ready = deps;
+    return withMetricsFlushed(lambdaMetrics(), () => passes(ready, event, context));
+  };
 }
 
 async function passes(deps: AutoscalerDeps, event: AutoscalerEvent, context: Pick<Context, 'getRemainingTimeInMillis'> | undefined): Promise<PassReport> {
@@ -53,6 +76,8 @@ async function passes(deps: AutoscalerDeps, event: AutoscalerEvent, context: Pic
   }
   return report;
 }
+
+export const handler = autoscalerHandler();
 
 async function pass(deps: AutoscalerDeps, scheduled: boolean): Promise<PassReport> {
   const started = Date.now();

@@ -15,6 +15,7 @@ import { stageKeys } from '../shared/observability/logger.js';
 import type { ExecutionConfig } from './config.js';
 import { isWaiting, type AutoscalerDeps, type PassReport, type Waiting } from './deps.js';
 import { ensureTaskDefinition } from './register.js';
+import { CloneTokenError } from '../shared/clone-tokens.js';
 
 /** Failed starts (errors, not waits) after which a stage ends `error`. */
 export const MAX_START_FAILURES = 8;  // with startRetryDelayMs: about 45 min of tries
@@ -48,6 +49,19 @@ export async function startStage(deps: AutoscalerDeps, w: Waiting): Promise<Star
   } catch (err) {
     const info = classifyAwsError(err);
     return afterError(deps, stage, attempt, info, `RegisterTaskDefinition: ${describeAwsError(info)}`);
+  }
+
+  // A GitHub App clone token, bought now rather than at planning: it lives an hour and the
+  // stage may have waited longer. GitHub down is retried with back-off like a failed start
+  // (MAX_START_FAILURES); the App not installed or a wrong key ends the stage saying so.
+  if (deps.cloneTokens) {
+    try {
+      const written = await deps.cloneTokens(job);
+      if (written) deps.log('clone token written', { stageKey: job.stageKey, parameter: written.parameter, expiresAt: new Date(written.expiresAt).toISOString() });
+    } catch (err) {
+      if (!(err instanceof CloneTokenError)) throw err;
+      return afterError(deps, stage, attempt, { kind: err.retryable ? 'transient' : 'fatal', retryable: err.retryable, name: err.name, message: err.message }, err.message);
+    }
   }
 
   // A Spot interruption requeues on on-demand (the stage says so); otherwise Spot first when

@@ -15,6 +15,7 @@ import { lambdaLogger, logTo } from '../shared/observability/logger.js';
 import { lambdaMetrics, slipwayMetrics } from '../shared/observability/metrics.js';
 import { scmCredentials } from '../shared/secrets.js';
 import { cloneCredentialsSource } from '../shared/clone-credentials.js';
+import { cloneTokensPrefix } from '../shared/clone-tokens.js';
 import type { PlannerDeps } from './plan-event.js';
 import { createImageCommandLookup } from '../../adapters/registry/registry-client.js';
 import { DynamoImageCommandStore } from '../../adapters/dynamodb/image-command-store.js';
@@ -35,12 +36,19 @@ export function plannerDepsFromEnv(env: Env = process.env, options: PlannerWirin
   const publicUrl = env[ENV.publicUrl];
   const log = logTo(lambdaLogger('planner', env));
   const metrics = slipwayMetrics(lambdaMetrics(env));
+  const compile = compileOptionsFromEnv(env);
+  // Where a GitHub App's per-build clone tokens are written (by the autoscaler, at start).
+  const appCloneTokens = {
+    prefix: cloneTokensPrefix(env),
+    region: compile.region,
+    ...(compile.accountId && compile.partition ? { accountId: compile.accountId, partition: compile.partition } : {}),
+  };
   return {
     store: new BuildStore(doc, tableName),
     stages: new StageStore(doc, tableName),
     // Not memoized here: the secret has its own cache with a refresh, and a failed read must be retried.
     scm: createScmAccess({ credentials: () => scmCredentials(env), metrics }),
-    cloneCredentials: cloneCredentialsSource(env, () => scmCredentials(env)),
+    cloneCredentials: cloneCredentialsSource(env, () => scmCredentials(env), appCloneTokens),
     // Tag → digest by HEAD (not a Docker Hub pull), then the answer by digest from memory, the
     // table (outlives this container) or the registry. Logins from the secret's `registries`,
     // read only when a registry asks; private ECR images with a token from ECR (the planner's
@@ -55,7 +63,7 @@ export function plannerDepsFromEnv(env: Env = process.env, options: PlannerWirin
     },
     // Fire and forget (async invoke): the planner does not wait for the autoscaler's pass.
     nudge: autoscalerNudge(env, 'planner', log),
-    compile: compileOptionsFromEnv(env),
+    compile,
     ...(options.secretCheck ? { secretCheck: options.secretCheck } : secretCheckOf(env)),
     publicUrl,
     allowedRepositories: allowedRepositories(env),

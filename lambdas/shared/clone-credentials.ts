@@ -1,4 +1,5 @@
-// How the agent of a private repository's build authenticates its clone. The token lives
+// How the agent of a private repository's build authenticates its clone. With a GitHub App,
+// a GitHub repository's token is minted per build (clone-tokens.ts). Otherwise the token lives
 // in the SCM credentials secret (Secrets Manager) under a TOP-LEVEL key per host —
 // `githubCloneToken`, `giteaCloneToken`, `gitlabCloneToken` — because ECS `secrets`
 // can select a top-level JSON key of a secret (`<arn>:<key>::`) but not a nested one.
@@ -9,7 +10,9 @@
 import type { CloneCredentials } from '../../core/pipeline/compile.js';
 import type { RepoInfo, ScmKind } from '../../core/pipeline/context.js';
 import { ENV } from '../../core/config/lambda-env.js';
+import { RepositoryNameError } from '../../core/scm/locate.js';
 import type { Env } from './config.js';
+import { cloneTokenParameterName, cloneTokenValueFrom } from './clone-tokens.js';
 import type { CredentialsByHost } from './secrets.js';
 
 export type HostedScm = Exclude<ScmKind, 'local'>;
@@ -47,14 +50,46 @@ export function needsCloneCredentials(repo: Pick<RepoInfo, 'private' | 'visibili
 const NETRC_SAFE = /^[^\s"']+$/;
 
 /**
+ * With a GitHub App (`"github": {"appId", "privateKey"}`), a GitHub repository's agent clones
+ * with an installation token that the autoscaler mints for its build when the task starts
+ * (clone-tokens.ts): the task definition names the repository's own parameter under
+ * `prefix`. The token in the secret (`githubCloneToken`) is then not used.
+ */
+export interface AppCloneTokenSettings {
+  prefix: string;
+  region: string;
+  accountId?: string;
+  partition?: string;
+}
+
+/** The netrc machine and login of a repository's clone, or why there is none. */
+function netrcLogin(repo: Pick<RepoInfo, 'httpUrl'>, config: CredentialsByHost, scm: HostedScm): { machine: string; username: string } | { why: string } {
+  let machine: string;
+  try {
+    const url = new URL(repo.httpUrl);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`${url.protocol} is not HTTP(S)`);
+    machine = url.hostname;
+  } catch (err) {
+    return { why: `its clone URL ${JSON.stringify(repo.httpUrl)} is not an HTTP(S) URL (${(err as Error).message})` };
+  }
+  const username = config[scm]?.cloneUsername ?? DEFAULT_CLONE_USERNAMES[scm];
+  if (!NETRC_SAFE.test(username)) {
+    return { why: `"${scm}".cloneUsername ${JSON.stringify(username)} is empty or holds whitespace or quotes, which a netrc cannot hold` };
+  }
+  return { machine, username };
+}
+
+/**
  * `secretArn`: the full ARN of the Secrets Manager secret `config` was read from (ECS needs
  * the full ARN to select a JSON key); undefined when the configuration is not such a
- * secret (local mode's SCM_CREDENTIALS), which ECS cannot reference.
+ * secret (local mode's SCM_CREDENTIALS), which ECS cannot reference. `app`: where GitHub
+ * App clone tokens are written, used when `config.github.appId` is set.
  */
 export function cloneCredentialsFor(
   repo: Pick<RepoInfo, 'slug' | 'private' | 'visibility' | 'scm' | 'httpUrl'>,
   config: CredentialsByHost,
   secretArn: string | undefined,
+  app?: AppCloneTokenSettings,
 ): CloneDecision {
   if (!needsCloneCredentials(repo)) return {};
   const scm = repo.scm as HostedScm;
@@ -62,6 +97,18 @@ export function cloneCredentialsFor(
   const without = (why: string): CloneDecision => ({
     warning: `clone: ${repo.slug} is ${repo.visibility}, but its build gets no clone credentials: ${why}; its clone will fail`,
   });
+  if (scm === 'github' && config.github?.appId && app) {
+    const login = netrcLogin(repo, config, scm);
+    if ('why' in login) return without(login.why);
+    let name: string;
+    try {
+      name = cloneTokenParameterName(app.prefix, repo.slug);
+    } catch (err) {
+      if (!(err instanceof RepositoryNameError)) throw err;
+      return without(err.message);
+    }
+    return { credentials: { ...login, passwordFrom: cloneTokenValueFrom(name, app) } };
+  }
   const token: unknown = config[key];
   if (typeof token !== 'string' || token === '') {
     return without(`the SCM credentials secret has no top-level "${key}" string (the ${scm} token the agent clones with)`);
@@ -69,19 +116,9 @@ export function cloneCredentialsFor(
   if (!secretArn || !/^arn:aws[\w-]*:secretsmanager:[^:]+:\d+:secret:[^:]+$/.test(secretArn)) {
     return without(`${ENV.scmCredentialsSecretArn} is not the full ARN of a Secrets Manager secret, which ECS needs to inject one key of it`);
   }
-  let machine: string;
-  try {
-    const url = new URL(repo.httpUrl);
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`${url.protocol} is not HTTP(S)`);
-    machine = url.hostname;
-  } catch (err) {
-    return without(`its clone URL ${JSON.stringify(repo.httpUrl)} is not an HTTP(S) URL (${(err as Error).message})`);
-  }
-  const username = config[scm]?.cloneUsername ?? DEFAULT_CLONE_USERNAMES[scm];
-  if (!NETRC_SAFE.test(username)) {
-    return without(`"${scm}".cloneUsername ${JSON.stringify(username)} is empty or holds whitespace or quotes, which a netrc cannot hold`);
-  }
-  return { credentials: { machine, username, passwordFrom: `${secretArn}:${key}::` } };
+  const login = netrcLogin(repo, config, scm);
+  if ('why' in login) return without(login.why);
+  return { credentials: { ...login, passwordFrom: `${secretArn}:${key}::` } };
 }
 
 /**
@@ -89,7 +126,7 @@ export function cloneCredentialsFor(
  * repositories that need it. The ARN is used only when the configuration came from it:
  * SCM_CREDENTIALS (plain JSON, local mode) wins in scmCredentials() and has no ARN.
  */
-export function cloneCredentialsSource(env: Env, readConfig: () => Promise<CredentialsByHost>): (repo: RepoInfo) => Promise<CloneDecision> {
+export function cloneCredentialsSource(env: Env, readConfig: () => Promise<CredentialsByHost>, app?: AppCloneTokenSettings): (repo: RepoInfo) => Promise<CloneDecision> {
   const secretArn = env[ENV.scmCredentials] ? undefined : env[ENV.scmCredentialsSecretArn];
-  return async (repo) => (needsCloneCredentials(repo) ? cloneCredentialsFor(repo, await readConfig(), secretArn) : {});
+  return async (repo) => (needsCloneCredentials(repo) ? cloneCredentialsFor(repo, await readConfig(), secretArn, app) : {});
 }

@@ -1,6 +1,6 @@
 // The autoscaler: every minute and on nudges, starts queued stages as ECS tasks within the
 // deployment's limits, and reconciles what ECS runs with what the table says.
-import { Duration } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -32,6 +32,9 @@ export function configureAutoscaler(ctx: FunctionContext): void {
     [ENV.maxConcurrentBuilds]: String(settings.maxConcurrentBuilds),
     [ENV.vcpuQuota]: String(settings.vcpuQuota),
     [ENV.useSpot]: String(settings.useSpot),
+    // A GitHub App's clone token is minted as each stage starts, with the App's key from it.
+    [ENV.scmCredentialsSecretArn]: ctx.scmCredentialsSecret.secretArn,
+    [ENV.cloneTokensPrefix]: settings.cloneTokensPrefix,
   });
 
   table.table.grant(fn, ...DDB_READ, ...DDB_WRITE);
@@ -45,6 +48,17 @@ export function configureAutoscaler(ctx: FunctionContext): void {
 
   const { taskArns, familyArns, inCluster } = buildTasks(ctx);
   const role = roleOf(fn);
+  // GitHub App clone tokens: minted with the App's key, then written, and only written (no
+  // read back, no delete), under the clone tokens' prefix (lambdas/shared/clone-tokens.ts).
+  ctx.scmCredentialsSecret.grantRead(fn);
+  const cloneTokens = `${settings.cloneTokensPrefix.replace(/^\/+|\/+$/g, '')}/github/*`;
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'WriteCloneTokens',
+      actions: ['ssm:PutParameter'],
+      resources: [Stack.of(ctx.scope).formatArn({ service: 'ssm', resource: 'parameter', resourceName: cloneTokens, arnFormat: ArnFormat.SLASH_RESOURCE_NAME })],
+    }),
+  );
   role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'RunSlipwayTasks', actions: ['ecs:RunTask'], resources: [familyArns], conditions: inCluster }));
   role.addToPrincipalPolicy(
     new iam.PolicyStatement({
@@ -91,6 +105,11 @@ export function configureAutoscaler(ctx: FunctionContext): void {
   const policy = defaultPolicy('autoscaler', fn);
   acknowledgeTableIndexes(ctx, policy);
   const familyPattern = `arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task-definition/${TASK_FAMILY_PREFIX}*`;
+  acknowledgeWildcardResource(
+    policy,
+    `arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/${cloneTokens}`,
+    'One clone token parameter per repository, written (PutParameter only) when a stage of that repository starts.',
+  );
   acknowledgeWildcardResource(policy, familyPattern, 'Task definition families are content hashes named slipway-<pipeline>-<hash>, created at run time; RunTask is also limited to this cluster.');
   acknowledgeWildcardResource(policy, taskPattern(ctx), 'Task ids exist only at run time; the ARN is limited to the build cluster.');
   acknowledgeWildcardResource(policy, '*', 'ecs:RegisterTaskDefinition and ecs:DescribeTaskDefinition have no resource-level permissions; ecs:ListTasks is limited by the ecs:cluster condition.');

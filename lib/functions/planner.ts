@@ -35,6 +35,8 @@ export function configurePlanner(ctx: FunctionContext): void {
     [ENV.secretsPrefix]: settings.secretsPrefix,
     [ENV.defaultCpu]: String(settings.defaultCpu),
     [ENV.defaultMemory]: String(settings.defaultMemory),
+    // Where a GitHub App's clone token of each repository is written (by the autoscaler, at start).
+    [ENV.cloneTokensPrefix]: settings.cloneTokensPrefix,
     ...(settings.allowedRepositories.length > 0 ? { [ENV.allowedRepositories]: settings.allowedRepositories.join(',') } : {}),
   });
 

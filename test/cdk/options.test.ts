@@ -56,6 +56,9 @@ describe('settings from CDK context', () => {
     [{ metricsNamespace: 'AWS/Lambda' }, /metricsNamespace: "AWS\/Lambda" must be 1 to 255 printable ASCII characters, not starting with ":" or "AWS\/"/],
     [{ metricsNamespace: 'x'.repeat(256) }, /metricsNamespace: "x+" must be 1 to 255/],
     [{ metricsNamespace: 'Slipway\u0007' }, /metricsNamespace: .* must be 1 to 255 printable ASCII/],
+    [{ cloneTokensPrefix: '/slipway/clone' }, /cloneTokensPrefix "\/slipway\/clone" and secretsPrefix "\/slipway" overlap \(a step's from_secret reads under it/],
+    [{ cloneTokensPrefix: '/slipway-webhooks' }, /cloneTokensPrefix "\/slipway-webhooks" and webhookSecretsPrefix "\/slipway-webhooks" overlap/],
+    [{ cloneTokensPrefix: '/aws-tokens' }, /cloneTokensPrefix: "\/aws-tokens" must be an SSM path such as \/slipway-clone-tokens/],
   ])('rejects %j with a message naming the key', (context, message) => {
     expect(() => settingsFromContext(fromMap(context))).toThrow(ConfigError);
     expect(() => settingsFromContext(fromMap(context))).toThrow(message);
@@ -120,12 +123,18 @@ describe('private subnets, an allow-list and teardown-friendly settings', () => 
   });
 
   it('scopes secret reads to the allowed repositories and tells the webhook and planner', () => {
-    const ssm = iamStatements(s.json).filter(({ statement }) => asList(statement.Action).includes('ssm:GetParameters'));
+    const ssm = iamStatements(s.json).filter(({ statement }) => asList(statement.Action).includes('ssm:GetParameters') && statement.Sid === 'RepositorySecrets');
     expect(ssm).toHaveLength(1);
     const resources = JSON.stringify(ssm[0]!.statement.Resource);
     expect(resources).toContain(':parameter/slipway/acme/api/*');
     expect(resources).toContain(':parameter/slipway/acme/web/*');
     expect(resources).not.toContain(':parameter/slipway/*"');
+    // The GitHub App clone tokens of the allowed repositories only.
+    const tokens = iamStatements(s.json).filter(({ statement }) => statement.Sid === 'AppCloneTokens');
+    expect(tokens).toHaveLength(1);
+    expect(JSON.stringify(tokens[0]!.statement.Resource)).toContain(':parameter/slipway-clone-tokens/github/acme/api"');
+    expect(JSON.stringify(tokens[0]!.statement.Resource)).toContain(':parameter/slipway-clone-tokens/github/acme/web"');
+    expect(JSON.stringify(tokens[0]!.statement.Resource)).not.toContain('github/*');
     expect(env('SlipwayFunctionsWebhook').ALLOWED_REPOSITORIES).toBe('acme/api,acme/web');
     expect(env('SlipwayFunctionsPlanner').ALLOWED_REPOSITORIES).toBe('acme/api,acme/web');
   });

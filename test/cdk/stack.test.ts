@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tableDefinition } from '../../adapters/dynamodb/keys.js';
-import { FUNCTION_ENV } from '../../core/config/lambda-env.js';
+import { ENV, FUNCTION_ENV } from '../../core/config/lambda-env.js';
 import { LAMBDA_NAMES, type LambdaName } from '../../lib/functions.js';
 import { PROJECT_ROOT, type SlipwayProps } from '../../lib/slipway.js';
 import { type Synthesized, asList, fixtureProps, iamStatements, logicalIds, realEntriesPresent, synthSlipway } from './synth.js';
@@ -238,12 +238,13 @@ for (const variant of variants) {
       for (const name of ['webhook', 'planner', 'autoscaler'] as const) expect(reads(name)).toEqual([]);
     });
 
-    it('lets build tasks read only the /slipway/… SSM parameters (and decrypt them through SSM)', () => {
+    it('lets build tasks read only the /slipway/… SSM parameters and the GitHub App clone tokens (and decrypt them through SSM)', () => {
       const exec = iamStatements(s.json).filter(({ owner }) => owner.includes('TaskExecutionRole')).map((x) => x.statement);
       const ssm = exec.filter((st) => asList(st.Action).some((a) => a.startsWith('ssm:')));
-      expect(ssm).toHaveLength(1);
-      expect(asList(ssm[0]!.Action)).toEqual(['ssm:GetParameters']);
+      expect(ssm.map((st) => st.Sid)).toEqual(['RepositorySecrets', 'AppCloneTokens']);
+      for (const st of ssm) expect(asList(st.Action)).toEqual(['ssm:GetParameters']);
       expect(JSON.stringify(ssm[0]!.Resource)).toMatch(/:parameter\/slipway\/\*"\]\]\}$/);
+      expect(JSON.stringify(ssm[1]!.Resource)).toMatch(/:parameter\/slipway-clone-tokens\/github\/\*"\]\]\}$/);
       const kms = exec.find((st) => asList(st.Action).includes('kms:Decrypt'));
       expect(kms?.Condition).toEqual({
         StringEquals: {
@@ -273,6 +274,30 @@ for (const variant of variants) {
       const kms = exec.filter((st) => asList(st.Action).includes('kms:Decrypt'));
       expect(kms).toHaveLength(1);
       expect(s.json.Resources[plannerArn.Ref]!.Properties?.KmsKeyId).toBeUndefined();
+    });
+
+    it('lets the autoscaler write GitHub App clone tokens (PutParameter only, under their own prefix) with the App key it reads, and no other function touch them', () => {
+      const env = (name: LambdaName) => fn(name).props.Environment.Variables as Record<string, unknown>;
+      expect(env('planner')[ENV.cloneTokensPrefix]).toBe('/slipway-clone-tokens');
+      expect(env('autoscaler')[ENV.cloneTokensPrefix]).toBe('/slipway-clone-tokens');
+      const write = policyOf('autoscaler').filter((st) => asList(st.Action).some((a) => a.startsWith('ssm:')));
+      expect(write).toEqual([
+        {
+          Sid: 'WriteCloneTokens',
+          Effect: 'Allow',
+          Action: 'ssm:PutParameter',
+          Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ssm:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':parameter/slipway-clone-tokens/github/*']] },
+        },
+      ]);
+      // The App's key: the SCM credentials secret, read.
+      const scm = env('autoscaler').SCM_CREDENTIALS_SECRET_ARN as { Ref: string };
+      expect(scm).toEqual(env('planner').SCM_CREDENTIALS_SECRET_ARN);
+      const reads = policyOf('autoscaler').filter((st) => asList(st.Action).includes('secretsmanager:GetSecretValue'));
+      expect(reads.map((st) => st.Resource)).toEqual([scm]);
+      // Nobody else may read or write there (the execution role reads, see above).
+      for (const name of LAMBDA_NAMES.filter((n) => n !== 'autoscaler')) {
+        expect(JSON.stringify(policyOf(name)), name).not.toContain('slipway-clone-tokens');
+      }
     });
 
     it('encrypts every queue, enforces TLS, gives each work queue a DLQ and alarms on every DLQ', () => {
@@ -351,7 +376,8 @@ for (const variant of variants) {
         if (roles.includes(webhookRole!) || roles.includes(apiRole!)) continue;
         expect(onHookPrefix(statement), owner).toBe(false);
         const reads = asList(statement.Action).filter((a) => a.startsWith('ssm:Get'));
-        if (reads.length > 0) expect(JSON.stringify(statement.Resource), owner).toMatch(/:parameter\/slipway\/\*/);
+        // The build secrets' prefix or the clone tokens' (lib/config.ts keeps both apart from the webhook secrets').
+        if (reads.length > 0) expect(JSON.stringify(statement.Resource), owner).toMatch(/:parameter\/(slipway|slipway-clone-tokens\/github)\/\*"/);
       }
     });
 

@@ -618,6 +618,31 @@ describe('clone credentials of private repositories', () => {
     expect(reads).toBe(0);
   });
 
+  it('with a GitHub App, references the repository\'s own clone token parameter (minted when the task starts), never the long-lived token, and the secret check leaves it in', async () => {
+    const APP: CredentialsByHost = { github: { apiUrl: 'https://api.github.com', appId: '123', privateKey: 'pem' }, githubCloneToken: TOKEN };
+    const checked: string[] = [];
+    const withApp: PlannerDeps = {
+      ...deps,
+      cloneCredentials: cloneCredentialsSource({ SCM_CREDENTIALS_SECRET_ARN: ARN }, async () => APP, { prefix: '/slipway-clone-tokens', region: 'us-east-1', accountId: '123456789012', partition: 'aws' }),
+      // The parameter does not exist before the first start: a check must not drop it.
+      secretCheck: storeSecretCheck((ref) => {
+        checked.push(ref);
+        return false;
+      }),
+    };
+    expect((await planEvent(await privateMessage('acme/app-token'), withApp)).kind).toBe('created');
+    const job = decodeJob((await drainJobs())[0]!.Body!);
+    const [agent, ...others] = containersOf(job);
+    expect(agent!.secrets).toEqual([{ name: 'DRONE_NETRC_PASSWORD', valueFrom: 'arn:aws:ssm:us-east-1:123456789012:parameter/slipway-clone-tokens/github/acme/app-token' }]);
+    expect(agent!.environment!.filter((e) => e.name.startsWith('DRONE_NETRC_'))).toEqual([
+      { name: 'DRONE_NETRC_MACHINE', value: 'github.com' },
+      { name: 'DRONE_NETRC_USERNAME', value: 'x-access-token' },
+    ]);
+    expect(JSON.stringify(job)).not.toContain('githubCloneToken');
+    for (const def of others) expect(JSON.stringify(def), def.name).not.toMatch(/NETRC|clone-tokens/);
+    expect(checked.filter((ref) => ref.includes('clone-tokens'))).toEqual([]);
+  });
+
   it('builds a private repository without a configured clone token anonymously, and says why in the log', async () => {
     const { githubCloneToken: _, ...noClone } = CONFIG;
     expect((await planEvent(await privateMessage('acme/no-token'), withClone(noClone))).kind).toBe('created');
@@ -646,6 +671,19 @@ describe('cloneCredentialsFor', () => {
     expect(cloneCredentialsFor(repo('gitlab', 'https://gitlab.example.com/acme/app.git', 'internal'), all, ARN).credentials).toEqual({
       machine: 'gitlab.example.com', username: 'oauth2', passwordFrom: `${ARN}:gitlabCloneToken::`,
     });
+  });
+
+  it('with a GitHub App, names the repository\'s clone token parameter for GitHub only; Gitea and GitLab keep their tokens', () => {
+    const app = { prefix: '/slipway-clone-tokens', region: 'eu-west-1', accountId: '123456789012', partition: 'aws' };
+    const config: CredentialsByHost = { ...all, github: { appId: '123', privateKey: 'pem' } };
+    expect(cloneCredentialsFor(repo('github', 'https://github.com/acme/app.git'), config, ARN, app).credentials).toEqual({
+      machine: 'github.com', username: 'x-access-token', passwordFrom: 'arn:aws:ssm:eu-west-1:123456789012:parameter/slipway-clone-tokens/github/acme/app',
+    });
+    // Without the account (a local configuration): the name, which ECS takes in the task's own Region.
+    expect(cloneCredentialsFor(repo('github', 'https://github.com/acme/app.git'), config, undefined, { prefix: '/p', region: 'eu-west-1' }).credentials?.passwordFrom).toBe('/p/github/acme/app');
+    expect(cloneCredentialsFor(repo('gitea', 'https://git.example.com/acme/app.git'), config, ARN, app).credentials?.passwordFrom).toBe(`${ARN}:giteaCloneToken::`);
+    // Not an App: the long-lived token, as before.
+    expect(cloneCredentialsFor(repo('github', 'https://github.com/acme/app.git'), all, ARN, app).credentials?.passwordFrom).toBe(`${ARN}:githubCloneToken::`);
   });
 
   it('takes the login from "<host>".cloneUsername', () => {

@@ -17,13 +17,17 @@ export interface AppStandInOptions {
   installedOn: string[];
   /** Where other requests go (the fake Git host's API URL). */
   upstream: string;
+  /** What the App was granted (default: contents read, statuses write, metadata read). */
+  permissions?: Record<string, 'read' | 'write'>;
 }
 
 export interface AppStandIn {
   url: string;
   /** Each access-token request's body, in order. */
   mints: { installationId: number; body: { repositories?: string[]; permissions?: Record<string, string> } }[];
-  tokens: Map<string, { repositories: string[] }>;
+  tokens: Map<string, { repositories: string[]; permissions: Record<string, string> }>;
+  /** The next `count` App requests (installation, access token) answer `status`, as GitHub does when it is down. */
+  failNext(count: number, status: number): void;
   stop(): Promise<void>;
 }
 
@@ -49,6 +53,9 @@ export async function startGithubAppStandIn(options: AppStandInOptions): Promise
   const mints: AppStandIn['mints'] = [];
   const tokens: AppStandIn['tokens'] = new Map();
   const installedNames = new Set(options.installedOn.map((r) => r.split('/')[1]!));
+  const granted = options.permissions ?? { contents: 'read', statuses: 'write', metadata: 'read' };
+  const level = { read: 1, write: 2 } as Record<string, number>;
+  let failures: { count: number; status: number } = { count: 0, status: 500 };
 
   const send = (res: ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
@@ -67,6 +74,10 @@ export async function startGithubAppStandIn(options: AppStandInOptions): Promise
       const body = await readBody(req);
       const installation = /^\/repos\/([^/]+)\/([^/]+)\/installation$/.exec(url.pathname);
       const mint = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(url.pathname);
+      if ((installation || mint) && failures.count > 0) {
+        failures = { ...failures, count: failures.count - 1 };
+        return send(res, failures.status, { message: 'Service Unavailable', documentation_url: 'https://docs.github.com/rest' });
+      }
       if (installation || mint) {
         const problem = checkJwt(req.headers.authorization, publicKey, options.appId);
         if (problem) return send(res, 401, { message: problem, documentation_url: 'https://docs.github.com/rest' });
@@ -74,7 +85,7 @@ export async function startGithubAppStandIn(options: AppStandInOptions): Promise
       if (installation && req.method === 'GET') {
         const slug = `${decodeURIComponent(installation[1]!)}/${decodeURIComponent(installation[2]!)}`;
         if (!options.installedOn.includes(slug)) return send(res, 404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest/apps/apps#get-a-repository-installation-for-the-authenticated-app' });
-        return send(res, 200, { id: INSTALLATION_ID, app_id: Number(options.appId), target_type: 'Organization', permissions: { contents: 'read', statuses: 'write', metadata: 'read' } });
+        return send(res, 200, { id: INSTALLATION_ID, app_id: Number(options.appId), target_type: 'Organization', permissions: granted });
       }
       if (mint && req.method === 'POST') {
         const parsed = JSON.parse(body || '{}') as AppStandIn['mints'][number]['body'];
@@ -82,8 +93,13 @@ export async function startGithubAppStandIn(options: AppStandInOptions): Promise
         if (Number(mint[1]) !== INSTALLATION_ID) return send(res, 404, { message: 'Not Found' });
         const names = parsed.repositories ?? [...installedNames];
         if (names.some((n) => !installedNames.has(n))) return send(res, 422, { message: 'There is at least one repository that does not exist or is not accessible to the parent installation.' });
+        // A token may have at most what the installation was granted.
+        const asked = parsed.permissions ?? granted;
+        if (Object.entries(asked).some(([k, v]) => (level[granted[k] ?? ''] ?? 0) < (level[v] ?? 3))) {
+          return send(res, 422, { message: 'The permissions requested are not granted to this installation.' });
+        }
         const token = `ghs_${randomBytes(18).toString('hex')}`;
-        tokens.set(token, { repositories: names });
+        tokens.set(token, { repositories: names, permissions: { ...asked, metadata: 'read' } });
         return send(res, 201, { token, expires_at: new Date(Date.now() + 3_600_000).toISOString(), permissions: parsed.permissions ?? {}, repository_selection: 'selected', repositories: names.map((name) => ({ name })) });
       }
       // Anything else: only with an installation token minted for the repository in the path.
@@ -106,6 +122,9 @@ export async function startGithubAppStandIn(options: AppStandInOptions): Promise
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     mints,
     tokens,
+    failNext: (count, status) => {
+      failures = { count, status };
+    },
     stop: () => new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve()))),
   };
 }

@@ -4,8 +4,10 @@
 // (https://docs.aws.amazon.com/systems-manager/latest/APIReference/): names of
 // `a-zA-Z0-9_.-/` only, not starting with aws/ssm; PutParameter without Overwrite refuses
 // an existing name (ParameterAlreadyExists); an unknown name is ParameterNotFound; a
-// SecureString read without WithDecryption returns ciphertext, not the value. Error bodies
-// are the recorded shapes of test/fixtures/aws/.
+// SecureString read without WithDecryption returns ciphertext, not the value; a standard-tier
+// value holds at most 4096 characters (the message AWS answers, quoted in aws/aws-sdk-net#3157;
+// tiers: https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-advanced-parameters.html).
+// Error bodies are the recorded shapes of test/fixtures/aws/.
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -60,6 +62,14 @@ export async function startSsmStandIn(): Promise<SsmStandIn> {
       const type = input.Type ?? values.get(name)?.type;
       if (type !== 'String' && type !== 'StringList' && type !== 'SecureString') throw new SsmError('ValidationException', 'A parameter type is required when you create a parameter.');
       if (typeof input.Value !== 'string' || input.Value === '') throw new SsmError('ValidationException', 'Parameter value must not be empty.');
+      const tier = input.Tier ?? 'Standard';
+      if (tier !== 'Standard' && tier !== 'Advanced' && tier !== 'Intelligent-Tiering') {
+        throw new SsmError('ValidationException', `1 validation error detected: Value '${String(tier)}' at 'tier' failed to satisfy constraint: Member must satisfy enum value set: [Standard, Advanced, Intelligent-Tiering]`);
+      }
+      if (tier !== 'Advanced' && input.Value.length > 4096) {
+        const shape = recorded('ssm-PutParameter-StandardTierValueTooLong.json');
+        throw new SsmError(shape.__type, shape.message);
+      }
       const existing = values.get(name);
       if (existing && input.Overwrite !== true) {
         const shape = recorded('ssm-PutParameter-ParameterAlreadyExists.json');
