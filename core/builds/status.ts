@@ -408,7 +408,9 @@ export function dependencyVerdict(
   }
   // Drone's "failed" is the whole build's so far (teardown.go cancelDownstream: any stage
   // failing, killed or errored), not only the dependencies'.
-  const failedStages = [...statusOf].filter(([, status]) => FAILING_STAGE.has(status)).map(([name]) => name);
+  // A stage without dependencies starts with the build (Drone creates it pending, not
+  // waiting: trigger/trigger.go), so only a waiting stage looks at the others.
+  const failedStages = stage.dependsOn.length === 0 ? [] : [...statusOf].filter(([, status]) => FAILING_STAGE.has(status)).map(([name]) => name);
   const failing = failed.length > 0 || failedStages.length > 0;
   if (failing && !(stage.onFailure ?? false)) {
     return { kind: 'skip', message: `the build is failing (${failedStages.join(', ')} did not pass) and it runs only while the build passes (trigger status)`, dependencyFailed: true };

@@ -169,7 +169,9 @@ describe('control plane end to end on the local stand-ins', () => {
     const detail = await e2e.finishedBuild('e2e-invalid-1');
     expect(detail.status).toBe('error');
     expect(detail.error).toMatch(/^\.drone\.yml:5:3: /m);
-    expect(detail.stages).toEqual([]);
+    // The pipeline's own error makes it a stage in error (issue 15), which never starts a task.
+    expect(detail.stages.map((s) => [s.name, s.status, s.reason, s.taskArn])).toEqual([['test', 'error', 'invalid-config', undefined]]);
+    expect(detail.stages[0]!.message).toMatch(/^\.drone\.yml:5:3: error: steps: expected a list, got a map/);
     await e2e.waitForFinalStatus(sha);
     const states = e2e.statusesOf(sha);
     expect(states.map((s) => s.state)).toEqual(['error']);

@@ -4,6 +4,7 @@
 // local repository whose commits the agent clones. Pushes go through the webhook Lambda's
 // handler exactly as its Function URL would invoke it.
 
+import { setLogDestination } from '../../lambdas/shared/observability/logger.js';
 import { vi } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -79,18 +80,21 @@ type Example = { name: string; examples: Record<string, unknown>[] };
 export const stepTable = (detail: BuildDetail) =>
   detail.stages.map((s) => ({ stage: s.name, status: s.status, steps: s.steps.map((x) => `${x.kind}:${x.name}=${x.status}`) }));
 
-/** Starts everything; call stop() in afterAll. Captures console.log (the handlers' log lines). */
+/** Starts everything; call stop() in afterAll. Captures the handlers' log lines. */
 export async function startE2e(options: E2eOptions): Promise<E2e> {
   const secret = `${options.name}-webhook-secret`;
   const errors: string[] = [];
   const logLines: Record<string, unknown>[] = [];
-  vi.spyOn(console, 'log').mockImplementation((line: unknown) => {
+  const capture = (line: unknown): void => {
     try {
       logLines.push(JSON.parse(String(line)) as Record<string, unknown>);
     } catch {
       logLines.push({ text: String(line) });
     }
-  });
+  };
+  vi.spyOn(console, 'log').mockImplementation(capture);
+  // The handlers log through Powertools, which writes to its own console: take its lines too.
+  setLogDestination(capture);
   const [aws, git, ssm] = await Promise.all([
     startLocalAws({
       // Reads without ConsistentRead lag as they may on AWS (local/dynamodb-eventual.ts).
@@ -254,6 +258,7 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
     statusesOf,
     waitForFinalStatus: (sha) => git.waitForStatuses(() => statusesOf(sha).some((s) => s.state !== 'pending'), 150_000),
     async stop() {
+      setLogDestination(undefined);
       await plane.stop();
       vi.restoreAllMocks();
       await Promise.all([aws.stop(), git.stop(), ssm.stop()]);
