@@ -17,16 +17,5 @@ export function backoffDelay(attempt: number, policy: Backoff): number {
   return Math.min(policy.maxMs, delay);
 }
 
-/** Sleeps (at most setTimeout's 2^31 - 1 ms: callers loop), waking early (without an error) when the signal aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, Math.min(ms, 2 ** 31 - 1));
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
+/** The one abortable sleep (core/util/retry.ts): wakes early, without an error, when the signal aborts. */
+export { sleep } from '../core/util/retry.js';

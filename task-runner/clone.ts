@@ -7,7 +7,8 @@ import { mkdir } from 'node:fs/promises';
 
 import type { BuildContext } from '../core/pipeline/context.js';
 import type { CloneSettings } from '../core/pipeline/types.js';
-import { GIT_RETRY_BACKOFF, backoffDelay, sleep } from './backoff.js';
+import { withRetry } from '../core/util/retry.js';
+import { GIT_RETRY_BACKOFF } from './backoff.js';
 import { CloneError } from './clone-error.js';
 import { clonePlan, isLocalRemote, redactUrl } from './clone-plan.js';
 import { NETRC_ENV, createGitHome, scrub } from './credentials.js';
@@ -43,18 +44,30 @@ export async function cloneRepository(options: CloneOptions): Promise<void> {
 
   const git = (args: string[]): Promise<GitRun> => runGit(args, workspace, gitEnv, signal, secrets, log);
   const must = async (args: string[], what: string, retries = 0): Promise<void> => {
-    for (let attempt = 0; ; attempt += 1) {
-      const run = await git(args);
-      if (run.code === 0) return;
-      if (signal.aborted) throw new CloneError(`clone: stopped during ${what}`);
-      if (attempt >= retries) {
-        const tail = run.output.slice(-3).join(' | ');
-        throw new CloneError(`clone: ${what} failed (git exit code ${run.code})${tail ? `: ${tail}` : ''}`);
-      }
-      const delay = backoffDelay(attempt, GIT_RETRY_BACKOFF);
-      log(`clone: ${what} failed, retrying in ${delay / 1000} s (${attempt + 1}/${retries})`);
-      await sleep(delay, signal);
-    }
+    const failed = (run: GitRun): CloneError => {
+      const tail = run.output.slice(-3).join(' | ');
+      return new CloneError(`clone: ${what} failed (git exit code ${run.code})${tail ? `: ${tail}` : ''}`);
+    };
+    await withRetry(
+      async () => {
+        const run = await git(args);
+        if (run.code === 0) return;
+        if (signal.aborted) throw new CloneError(`clone: stopped during ${what}`);
+        throw failed(run);
+      },
+      {
+        attempts: retries + 1,
+        baseMs: GIT_RETRY_BACKOFF.initialMs,
+        maxMs: GIT_RETRY_BACKOFF.maxMs,
+        jitter: false,
+        retryable: (err) => !signal.aborted && err instanceof CloneError,
+        onRetry: (_err, _info, attempt, delay) => log(`clone: ${what} failed, retrying in ${delay / 1000} s (${attempt}/${retries})`),
+        signal,
+      },
+    ).catch((err: unknown) => {
+      // Stopped during a back-off: say so rather than the last git failure.
+      throw signal.aborted ? new CloneError(`clone: stopped during ${what}`) : err;
+    });
   };
 
   try {

@@ -3,6 +3,7 @@
 // back-off, and a body is refused as soon as it passes the size limit.
 
 import type { ImageRef } from '../../core/images/types.js';
+import { withRetry } from '../../core/util/retry.js';
 import { LookupFailure, checkDeadline, type Fetched, type Method, type Session } from './session.js';
 
 /**
@@ -20,9 +21,8 @@ export async function send(
   const headers: Record<string, string> = { accept };
   const sent = authorization === undefined ? session.authorization : authorization;
   if (sent) headers.authorization = sent;
-  let problem = '';
-  for (let attempt = 0; attempt <= opts.retries; attempt++) {
-    if (attempt > 0) await sleep(opts.backoffMs * 2 ** (attempt - 1), session.deadline);
+  const attempts = opts.retries + 1;
+  const once = async (): Promise<Fetched> => {
     checkDeadline(session);
     const signal = AbortSignal.any([AbortSignal.timeout(opts.timeoutMs), session.deadline]);
     let res: Response;
@@ -30,13 +30,11 @@ export async function send(
       res = await opts.fetch(url, { method, headers, redirect: 'follow', signal });
     } catch (err) {
       checkDeadline(session);
-      problem = describeNetworkError(err, opts.timeoutMs);
-      continue;
+      throw new Transient(describeNetworkError(err, opts.timeoutMs));
     }
     if (res.status === 429 || res.status >= 500) {
-      problem = `answered ${res.status}`;
       await res.body?.cancel();
-      continue;
+      throw new Transient(`answered ${res.status}`);
     }
     if (method === 'HEAD') {
       await res.body?.cancel();
@@ -47,11 +45,29 @@ export async function send(
     } catch (err) {
       if (err instanceof LookupFailure) throw err;
       checkDeadline(session);
-      problem = describeNetworkError(err, opts.timeoutMs);
+      throw new Transient(describeNetworkError(err, opts.timeoutMs));
     }
+  };
+  try {
+    // No jitter: one lookup's back-offs are part of its time budget (opts.backoffMs · 2^n).
+    return await withRetry(once, {
+      attempts,
+      baseMs: opts.backoffMs,
+      maxMs: Number.MAX_SAFE_INTEGER,
+      jitter: false,
+      retryable: (err) => err instanceof Transient,
+      signal: session.deadline,
+    });
+  } catch (err) {
+    if (!(err instanceof Transient)) throw err;
+    checkDeadline(session);
+    throw new LookupFailure(`image "${ref.original}": registry ${new URL(url).host} ${err.message} (${attempts} attempt${attempts > 1 ? 's' : ''}); try again later`, true);
   }
-  const attempts = opts.retries + 1;
-  throw new LookupFailure(`image "${ref.original}": registry ${new URL(url).host} ${problem} (${attempts} attempt${attempts > 1 ? 's' : ''}); try again later`, true);
+}
+
+/** A failure worth another request: network, timeout, 429, 5xx. */
+class Transient extends Error {
+  override readonly name = 'Transient';
 }
 
 /** The body, refused as soon as it passes `max` bytes, whatever Content-Length claims. */
@@ -84,18 +100,4 @@ function describeNetworkError(err: unknown, timeoutMs: number): string {
   if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return `did not answer within ${timeoutMs} ms`;
   const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : '';
   return `could not be reached (${err instanceof Error ? err.message : String(err)}${cause ? `: ${cause}` : ''})`;
-}
-
-/** Resolves after `ms`, or as soon as `signal` aborts (the caller then checks why). */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -18,7 +18,16 @@ export interface RetryOptions {
   onRetry?: (err: unknown, info: AwsErrorInfo, attempt: number, delayMs: number) => void;
   /** Uniform in [0, 1); injected by tests. */
   random?: () => number;
-  sleep?: (ms: number) => Promise<void>;
+  /** false: wait the full ceiling (a caller whose waits are part of its contract); default true. */
+  jitter?: boolean;
+  /** The wait before retry number `retry` (1 = the first), replacing the back-off (e.g. a fixed list of delays). */
+  delayMs?: (retry: number) => number;
+  /**
+   * Ends a back-off early: when it aborts, no further call is made and the last error is
+   * thrown (the caller, which knows what the signal means, reports it).
+   */
+  signal?: AbortSignal;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 /** The back-off before retry number `retry` (1 = the first retry), with full jitter. */
@@ -32,7 +41,19 @@ export function backoffCeilingMs(retry: number, baseMs: number, maxMs: number): 
   return Math.min(maxMs, baseMs * 2 ** Math.max(0, retry - 1));
 }
 
-const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves after `ms` (at most setTimeout's 2^31 - 1), or as soon as `signal` aborts, without an error. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, Math.min(ms, 2 ** 31 - 1));
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
 
 /**
  * Calls `fn` until it succeeds, the error is not retryable, or `attempts` calls were made;
@@ -41,17 +62,23 @@ const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => set
 export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
   if (!(options.attempts >= 1)) throw new RangeError(`retry: attempts must be at least 1, not ${options.attempts}`);
   const random = options.random ?? Math.random;
-  const sleep = options.sleep ?? defaultSleep;
+  const wait = options.sleep ?? sleep;
+  const { signal } = options;
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn(attempt);
     } catch (err) {
       const info = classifyAwsError(err);
       const again = options.retryable ? options.retryable(err, info) : info.retryable;
-      if (!again || attempt >= options.attempts) throw err;
-      const delay = backoffMs(attempt, options.baseMs, options.maxMs, random);
+      if (!again || attempt >= options.attempts || signal?.aborted) throw err;
+      const delay = options.delayMs
+        ? options.delayMs(attempt)
+        : options.jitter === false
+          ? backoffCeilingMs(attempt, options.baseMs, options.maxMs)
+          : backoffMs(attempt, options.baseMs, options.maxMs, random);
       options.onRetry?.(err, info, attempt, delay);
-      await sleep(delay);
+      await wait(delay, signal);
+      if (signal?.aborted) throw err;
     }
   }
 }

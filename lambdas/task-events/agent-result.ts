@@ -7,6 +7,7 @@
 import { lastAgentResult } from '../../core/builds/agent-result.js';
 import { AGENT_CONTAINER } from '../../core/pipeline/contract.js';
 import type { AgentResultSource } from '../shared/execution/deps.js';
+import { withRetry } from '../../core/util/retry.js';
 import { logStreamName, type LogTailReader } from '../shared/log-stream.js';
 
 export interface AgentResultOptions {
@@ -29,20 +30,32 @@ export function agentResultSource(logs: LogTailReader, options: AgentResultOptio
   const readTimeoutMs = options.readTimeoutMs ?? DEFAULTS.readTimeoutMs;
   return async (taskArn) => {
     const stream = logStreamName(AGENT_CONTAINER, taskArn);
-    let why = '';
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const events = await withTimeout(logs.tail(stream, tailEvents), readTimeoutMs, `reading ${stream} took over ${readTimeoutMs} ms`);
-        const result = lastAgentResult(events.map((e) => e.message));
-        if (result) return { result };
-        why = events.length === 0 ? `the agent's log stream ${stream} is empty or absent` : `no SLIPWAY_RESULT line in the last ${events.length} lines of ${stream}`;
-      } catch (err) {
-        why = `reading ${stream} failed: ${(err as Error).message}`;
-      }
-      if (attempt >= delays.length) return { missing: why };
-      await new Promise((resolve) => setTimeout(resolve, delays[attempt]));
+    // A missing line is an error here only so that withRetry reads again after the next delay.
+    try {
+      return await withRetry(
+        async () => {
+          let events: Awaited<ReturnType<LogTailReader['tail']>>;
+          try {
+            events = await withTimeout(logs.tail(stream, tailEvents), readTimeoutMs, `reading ${stream} took over ${readTimeoutMs} ms`);
+          } catch (err) {
+            throw new NotYet(`reading ${stream} failed: ${(err as Error).message}`);
+          }
+          const result = lastAgentResult(events.map((e) => e.message));
+          if (result) return { result };
+          throw new NotYet(events.length === 0 ? `the agent's log stream ${stream} is empty or absent` : `no SLIPWAY_RESULT line in the last ${events.length} lines of ${stream}`);
+        },
+        { attempts: delays.length + 1, baseMs: 0, maxMs: 0, delayMs: (retry) => delays[retry - 1] ?? 0, retryable: (err) => err instanceof NotYet },
+      );
+    } catch (err) {
+      if (err instanceof NotYet) return { missing: err.message };
+      throw err;
     }
   };
+}
+
+/** The result line is not (yet) readable; the message says why. */
+class NotYet extends Error {
+  override readonly name = 'NotYet';
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

@@ -127,4 +127,43 @@ describe('withRetry', () => {
     await expect(withRetry(async () => { throw err; }, { attempts: 3, baseMs: 100, maxMs: 1000, random: () => 0.5, sleep: async (ms) => void delays.push(ms) })).rejects.toBe(err);
     expect(delays).toEqual([50, 100]);
   });
+  it('waits the full ceiling without jitter, or the delays the caller lists', async () => {
+    const retryAll = { retryable: () => true, random: () => 0.5 };
+    const fail = async (): Promise<never> => {
+      throw new Error('not yet');
+    };
+    const ceilings: number[] = [];
+    await expect(withRetry(fail, { attempts: 4, baseMs: 100, maxMs: 300, jitter: false, ...retryAll, sleep: async (ms) => void ceilings.push(ms) })).rejects.toThrow('not yet');
+    expect(ceilings).toEqual([100, 200, 300]);
+    const listed: number[] = [];
+    const list = [300, 1000];
+    await expect(withRetry(fail, { attempts: 3, baseMs: 0, maxMs: 0, delayMs: (retry) => list[retry - 1] ?? 0, ...retryAll, sleep: async (ms) => void listed.push(ms) })).rejects.toThrow('not yet');
+    expect(listed).toEqual([300, 1000]);
+  });
+
+  it('stops when the signal aborts during a back-off, with the last error and no further call', async () => {
+    const controller = new AbortController();
+    let calls = 0;
+    const err = new Error('answered 503');
+    const out = withRetry(async () => {
+      calls++;
+      throw err;
+    }, {
+      attempts: 2,
+      baseMs: 60_000,
+      maxMs: 60_000,
+      jitter: false,
+      retryable: () => true,
+      signal: controller.signal,
+      onRetry: () => controller.abort(),
+    });
+    await expect(out).rejects.toBe(err);
+    expect(calls).toBe(1);
+  });
+
+  it('makes no call after an already aborted signal once the first fails', async () => {
+    let calls = 0;
+    await expect(withRetry(async () => { calls++; throw new Error('x'); }, { attempts: 3, baseMs: 1, maxMs: 1, retryable: () => true, signal: AbortSignal.abort() })).rejects.toThrow('x');
+    expect(calls).toBe(1);
+  });
 });
