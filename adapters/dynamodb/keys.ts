@@ -51,8 +51,12 @@ export const TTL_ATTRIBUTE = 'expiresAt';
 export const RECENT_BUILDS_PARTITION = 'BUILDS';
 export const RECENT_STAGES_PARTITION = 'STAGES';
 export const REPOSITORIES_PARTITION = 'REPOS';
-/** How long a webhook delivery id is remembered (Git hosts redeliver within hours). */
-export const DELIVERY_TTL_SECONDS = 7 * 24 * 3600;
+/**
+ * How long a webhook delivery id is remembered: 8 days, so that events signed up to 7 days
+ * ago (GitHub Enterprise Server redelivers that far back) are still told from replays, with
+ * a day for the host's clock; older ones are refused by their signed time (core/scm/event-time.ts).
+ */
+export const DELIVERY_TTL_SECONDS = 8 * 24 * 3600;
 /** How long an image digest's command is kept from when it was stored (then re-learned on next use). */
 export const IMAGE_COMMAND_TTL_SECONDS = 30 * 24 * 3600;
 

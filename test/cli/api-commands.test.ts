@@ -298,6 +298,8 @@ describe('slipway repo', () => {
   const push = (repo: string): string => {
     const payload = structuredClone((examples as unknown as { name: string; examples: Record<string, any>[] }[]).find((e) => e.name === 'push')!.examples.find((e) => String(e.ref).startsWith('refs/heads/'))!);
     payload.repository.full_name = repo;
+    // Pushed now by its signed time (the example's is from 2019: a replay by today's clock).
+    payload.repository.pushed_at = Math.floor(Date.now() / 1000);
     return JSON.stringify(payload);
   };
   const deliver = async (repo: string, secret: string) => {
