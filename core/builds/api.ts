@@ -8,6 +8,7 @@ export const API_ROUTES = {
   repoActivate: '/api/repos/activate',
   repoRotateSecret: '/api/repos/rotate-secret',
   repoRemove: '/api/repos/remove',
+  appSecret: '/api/app/github/secret',
   builds: '/api/builds',
   build: '/api/repos/{owner}/{name}/builds/{number}',
   logs: '/api/repos/{owner}/{name}/builds/{number}/logs/{stage}/{step}',
@@ -37,6 +38,20 @@ export interface RepoActivationResponse {
     url?: string;
     secret: string;
   };
+}
+
+/**
+ * POST /api/app/github/secret with the JSON body `{"secret": "…"}`: stores the GitHub App's
+ * webhook secret (the one typed into the App's settings); the answer never repeats it.
+ */
+export interface AppSecretRequest {
+  secret: string;
+}
+
+export interface AppSecretResponse {
+  app: 'github';
+  /** Where the App's webhook points (its settings' Webhook URL); absent when the server does not know its public address. */
+  webhookUrl?: string;
 }
 
 /** POST /api/repos/remove?repo=OWNER/NAME */

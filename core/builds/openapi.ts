@@ -124,6 +124,13 @@ export const OPENAPI_DOCUMENT = {
         responses: { '200': { description: 'the new secret', ...json('RepoActivation') }, ...errors },
       },
     },
+    '/api/app/github/secret': {
+      post: {
+        summary: "Store the GitHub App's webhook secret (the one in the App's settings); the answer never repeats it",
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['secret'], properties: { secret: { type: 'string', minLength: 16, maxLength: 4096 } } } } } },
+        responses: { '200': { description: 'stored', content: { 'application/json': { schema: { type: 'object', properties: { app: { const: 'github' }, webhookUrl: { type: 'string' } } } } } }, '400': { description: 'no secret, or one too short or long', ...json('Error') }, ...errors },
+      },
+    },
     '/api/repos/remove': {
       post: {
         summary: 'Deactivate a repository: its webhooks run nothing, its secret is deleted, its builds stay',

@@ -3,6 +3,7 @@
 // Routes and shapes: core/builds/api.ts; the OpenAPI document: core/builds/openapi.ts.
 
 import type {
+  AppSecretResponse,
   BuildActionResponse,
   BuildDetailResponse,
   BuildListResponse,
@@ -18,7 +19,7 @@ import { isStageDone, isStepDone } from '../../core/builds/status.js';
 import { InvalidCursorError, type BuildStore, type Page, type PageOptions } from '../../adapters/dynamodb/store.js';
 import type { Build, BuildStatus, Repository } from '../../core/builds/types.js';
 import { buildId as makeBuildId } from '../../core/builds/types.js';
-import { activate, remove, rotateSecret, type ActivationDeps } from './activation.js';
+import { activate, remove, rotateSecret, setGithubAppSecret, type ActivationDeps } from './activation.js';
 import { cancelBuild, type CancelDeps } from './cancel.js';
 import { InvalidPageCursor } from './page-cursor.js';
 import type { RecentRecordsReader } from './recent-records.js';
@@ -108,6 +109,12 @@ export async function handleApiRequest(request: ApiRequest, deps: ApiDeps): Prom
         const result = route.name === 'repoActivate' ? await activate(deps.activation, request.query) : await rotateSecret(deps.activation, request.query);
         deps.log(route.name === 'repoActivate' ? 'repository activated' : 'webhook secret rotated', { repo: result.repo.slug, host: result.repo.scm });
         return json(route.name === 'repoActivate' ? 201 : 200, result satisfies RepoActivationResponse);
+      }
+      case 'appSecret': {
+        if (!deps.activation) return apiError(501, 'this server cannot store webhook secrets (no webhook secrets store is configured)');
+        const result = await setGithubAppSecret(deps.activation, request.body);
+        deps.log('GitHub App webhook secret set', {});
+        return json(200, result satisfies AppSecretResponse);
       }
       case 'builds':
         return json(200, await listBuilds(deps, request.query));

@@ -494,4 +494,23 @@ describe('repository activation', () => {
     // Added again later: activated with a new secret, its build numbers kept.
     expect((await call('POST', '/api/repos/activate?repo=acme/rot&host=github', activation())).status).toBe(201);
   });
+
+  it("stores the GitHub App's webhook secret from the JSON body under github/_app, never echoing it, and refuses what GitHub could not match", async () => {
+    const post = (body: string | undefined, extra: Partial<ApiDeps> = activation()) =>
+      handleApiRequest({ method: 'POST', path: '/api/app/github/secret', query: new URLSearchParams(), headers: {}, ...(body !== undefined ? { body } : {}) }, { ...deps, ...extra });
+    const secret = 'f'.repeat(64);
+    const res = await post(JSON.stringify({ secret }));
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body)).toEqual({ app: 'github', webhookUrl: 'https://hooks.example.com/github' });
+    expect(res.body).not.toContain(secret);
+    expect(written.get('github _app')).toBe(secret);
+    const refused = async (body: string | undefined) => ((r) => ({ status: r.statusCode, error: JSON.parse(r.body).error }))(await post(body));
+    expect(await refused(undefined)).toMatchObject({ status: 400, error: expect.stringMatching(/^api: the body must be JSON \{"secret": "…"\}/) });
+    expect(await refused(JSON.stringify({ secret: 42 }))).toEqual({ status: 400, error: 'api: the body must be JSON {"secret": "…"} with the secret as a string' });
+    expect((await refused(JSON.stringify({ secret: 'short' }))).error).toBe('api: the secret has 5 characters; use 16 to 4096 (for example: openssl rand -hex 32), in the App\'s settings too');
+    expect((await refused(JSON.stringify({ secret: `${'a'.repeat(20)} b` }))).status).toBe(400);
+    expect(written.get('github _app')).toBe(secret);
+    expect((await call('GET', '/api/app/github/secret', activation())).status).toBe(405);
+    expect((await post(JSON.stringify({ secret }), { activation: undefined })).statusCode).toBe(501);
+  });
 });
