@@ -104,14 +104,13 @@ export class ApiClient {
     return this.request<BuildDetailResponse>('GET', buildApiPath(repo, number));
   }
   logs(repo: string, number: number, stage: number, step: number, from: LogFrom) {
-    const query = 'cursor' in from ? `cursor=${encodeURIComponent(from.cursor)}` : `offset=${from.offset}`;
-    return this.request<LogPageResponse>('GET', `${buildApiPath(repo, number)}/logs/${stage}/${step}?${query}`);
+    return this.request<LogPageResponse>('GET', buildApiPath(repo, number, `/logs/${stage}/${step}`, 'cursor' in from ? { cursor: from.cursor } : { offset: String(from.offset) }));
   }
   cancel(repo: string, number: number) {
-    return this.request<BuildActionResponse>('POST', `${buildApiPath(repo, number)}/cancel`);
+    return this.request<BuildActionResponse>('POST', buildApiPath(repo, number, '/cancel'));
   }
   restart(repo: string, number: number) {
-    return this.request<BuildActionResponse>('POST', `${buildApiPath(repo, number)}/restart`);
+    return this.request<BuildActionResponse>('POST', buildApiPath(repo, number, '/restart'));
   }
 
   /**

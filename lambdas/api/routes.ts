@@ -53,6 +53,10 @@ export const ROUTE_METHODS: Record<RouteName, 'GET' | 'POST'> = {
   logs: 'GET',
   cancel: 'POST',
   restart: 'POST',
+  repoBuild: 'GET',
+  repoLogs: 'GET',
+  repoCancel: 'POST',
+  repoRestart: 'POST',
   metrics: 'GET',
   openapi: 'GET',
 };

@@ -408,3 +408,29 @@ describe('text from a push on the terminal', () => {
     expect(outputs[2]!.out).toBe('copy donefake ok');
   });
 });
+
+describe('GitLab subgroup repositories (group/subgroup/name)', () => {
+  it('shows, logs and cancels a subgroup build with the full name in the query, never an encoded slash in the path', async () => {
+    const task = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/5b6r0p';
+    await store.ensureRepository({ slug: 'group/sub/proj', scm: 'gitlab', httpUrl: 'https://gitlab.example/group/sub/proj.git', link: 'https://gitlab.example/group/sub/proj', defaultBranch: 'main', private: true });
+    await seedBuild(store, { repo: 'group/sub/proj', number: 1, createdAt: Date.now(), status: 'failure', stages: [{ name: 'test', taskArn: task, steps: [{ name: 'unit', status: 'failure' }] }] });
+    await seedBuild(store, { repo: 'group/sub/proj', number: 2, createdAt: Date.now(), status: 'running', stages: [{ name: 'test', taskArn: `${task}-2`, steps: [{ name: 'unit', status: 'running' }] }] });
+    new LogStore(join(dir, 'logs')).writer({ group: GROUP, stream: logStreamName('unit', task), taskArn: task, container: 'unit' }).write('stdout', 'nested ok\n');
+    const urls: URL[] = [];
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = (input, init) => (urls.push(new URL(String(input))), realFetch(input, init));
+    try {
+      const shown = await cli('build', '1', '--repo', 'group/sub/proj');
+      expect(shown.code).toBe(0);
+      expect(shown.out).toMatch(/^group\/sub\/proj #1 {2}failure/);
+      expect(await cli('logs', '1', 'unit', '--repo', 'group/sub/proj')).toMatchObject({ code: 0, out: 'nested ok' });
+      expect((await cli('cancel', '2', '--repo', 'group/sub/proj')).code).toBe(0);
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+    const asked = urls.filter((u) => u.pathname !== '/api/repos').map((u) => `${u.pathname} ${u.searchParams.get('repo')}`);
+    expect(new Set(asked)).toEqual(new Set(['/api/builds/1 group/sub/proj', '/api/builds/1/logs/1/1 group/sub/proj', '/api/builds/2/cancel group/sub/proj']));
+    expect(stopped.at(-1)).toBe(`${task}-2`);
+    for (const u of urls) expect(u.pathname).not.toMatch(/%2F/i);
+  });
+});

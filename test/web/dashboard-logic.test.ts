@@ -89,8 +89,9 @@ describe('defaultSelection', () => {
 describe('buildApiPath', () => {
   it('keeps nested group paths in the repository name', async () => {
     const { buildApiPath } = await import('../../core/builds/api.js');
-    expect(buildApiPath('acme/api', 7)).toBe('/api/repos/acme/api/builds/7');
-    expect(buildApiPath('group/sub/project', 3)).toBe('/api/repos/group/sub%2Fproject/builds/3');
+    expect(buildApiPath('acme/api', 7)).toBe('/api/builds/7?repo=acme%2Fapi');
+    // GitLab subgroups: the full name in the query, no encoded slash in the path.
+    expect(buildApiPath('group/sub/project', 3, '/logs/1/2', { cursor: 'c' })).toBe('/api/builds/3/logs/1/2?repo=group%2Fsub%2Fproject&cursor=c');
   });
 });
 
