@@ -14,8 +14,14 @@
 // Events with no such field carry no signed time (Gitea and GitLab pushes and tags, Gitea
 // synchronize/reopen, GitLab merge-request updates): the dedupe record is all they have.
 
-import { DELIVERY_TTL_SECONDS } from '../builds/keys.js';
 import type { PayloadReader } from './payload.js';
+
+/**
+ * How long a webhook delivery id is remembered (the table's TTL on it): 8 days, so that
+ * events signed up to 7 days ago (GitHub Enterprise Server redelivers that far back) are
+ * still told from replays, with a day for the host's clock; older ones are refused below.
+ */
+export const DELIVERY_TTL_SECONDS = 8 * 24 * 3600;
 
 /** A time read from a signed field of the payload. */
 export interface SignedTime {
