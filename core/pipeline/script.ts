@@ -344,18 +344,20 @@ function finishedNowLines(): string[] {
 /**
  * The early-exit check (see ScriptInput.earlyExit): a step that starts once another step has
  * an exit record of 78 is skipped — it leaves `<container>.skipped` and exits 0, as a status
- * gate's skip does. Shell builtins only; every record in the directory counts.
+ * gate's skip does. Shell builtins only; every container's own record counts.
  */
 function earlyExitLines(container: string, name: string): string[] {
   const dir = `"$slipway_state${STEPS}`;
   return [
-    `for slipway_f in ${dir}"/*.exit; do`,
+    // Each container's record in its own directory (`<c>/<c>.exit`); any other file is not a record.
+    `for slipway_f in ${dir}"/*/*.exit; do`,
     '  [ -f "$slipway_f" ] || continue',
+    '  slipway_c=${slipway_f##*/}; slipway_c=${slipway_c%.exit}; slipway_d=${slipway_f%/*}',
+    '  [ "${slipway_d##*/}" = "$slipway_c" ] || continue',
     '  slipway_v=; read -r slipway_v < "$slipway_f" || true',
     `  if [ "$slipway_v" = ${EARLY_EXIT_CODE} ]; then`,
-    '    slipway_c=${slipway_f##*/}',
-    `    echo ${shellQuote(`slipway: skipping ${name}: `)}"\${slipway_c%.exit}"${shellQuote(` exited ${EARLY_EXIT_CODE}, so the rest of the pipeline is skipped`)}`,
-    `    mkdir -p ${dir}" 2>/dev/null; : > ${dir}/${container}${STEP_SKIPPED_SUFFIX}"`,
+    `    echo ${shellQuote(`slipway: skipping ${name}: `)}"$slipway_c"${shellQuote(` exited ${EARLY_EXIT_CODE}, so the rest of the pipeline is skipped`)}`,
+    `    mkdir -p ${dir}/${container}" 2>/dev/null; : > ${dir}/${container}/${container}${STEP_SKIPPED_SUFFIX}"`,
     '    exit 0',
     '  fi',
     'done',

@@ -187,7 +187,7 @@ describe('exit code 78 (under /bin/sh)', () => {
     // quit exits once slow has started; slow ends only after quit's record is there.
     const yaml = pipeline(
       step('quit', ['until [ -f slow-started ]; do sleep 0.05; done', mark('quit'), 'exit 78']) +
-        step('slow', ['touch slow-started', 'until [ -s "$SLIPWAY_STATE_DIR/steps/quit.exit" ]; do sleep 0.05; done', mark('slow')]) +
+        step('slow', ['touch slow-started', 'until [ -s "$SLIPWAY_STATE_DIR/steps/quit/quit.exit" ]; do sleep 0.05; done', mark('slow')]) +
         step('later', [mark('later')], needs('slow')),
     );
     const out = await run(yaml);

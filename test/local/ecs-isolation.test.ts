@@ -108,7 +108,7 @@ describe.skipIf(noNamespaces)('what a step may write and see (namespace mode)', 
   });
 
   it("a step can neither overwrite nor remove another step's exit record: each has its own volume, read-only in the others (the compiler's mounts)", async () => {
-    const pipeline = { workspace: { path: '/drone/src' } } as Pipeline;
+    const pipeline = { workspace: { base: '/drone', path: 'src' } } as Pipeline;
     const records = ['build', 'evil'];
     const recordVolumes = records.map((c) => ({ name: stepRecordVolume(c) }));
     const build = stepExitFile(STEP_RECORD_DIR, 'build');
