@@ -168,7 +168,7 @@ function makeDelivery(git: FakeGitHost, index: number, tag: string): Delivery {
   const payload = structuredClone(branchPush) as Record<string, any>;
   payload.ref = 'refs/heads/main';
   payload.after = sha;
-  payload.repository = { ...payload.repository, full_name: repo, name: repo.split('/')[1], owner: { ...payload.repository.owner, login: 'bench', name: 'bench' }, clone_url: `https://git.example/${repo}.git`, html_url: `https://git.example/${repo}`, default_branch: 'main' };
+  payload.repository = { ...payload.repository, full_name: repo, name: repo.split('/')[1], owner: { ...payload.repository.owner, login: 'bench', name: 'bench' }, clone_url: `https://git.example/${repo}.git`, html_url: `https://git.example/${repo}`, default_branch: 'main', pushed_at: Math.floor(Date.now() / 1000) };
   payload.head_commit = { ...payload.head_commit, id: sha, message: `change ${index}` };
   payload.commits = [{ ...payload.commits[0], id: sha, message: `change ${index}` }];
   return { id: `${tag}-${index}-${createHash('sha256').update(sha).digest('hex').slice(0, 8)}`, repo, sha, body: JSON.stringify(payload) };

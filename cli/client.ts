@@ -3,6 +3,7 @@
 // core/builds/api.ts, like the dashboard's.
 
 import type {
+  AppSecretResponse,
   BuildActionResponse,
   BuildDetailResponse,
   BuildListQuery,
@@ -12,7 +13,7 @@ import type {
   RepoListResponse,
   RepoResponse,
 } from '../core/builds/api.js';
-import { buildApiPath } from '../core/builds/api.js';
+import { API_ROUTES, buildApiPath } from '../core/builds/api.js';
 
 export const DEFAULT_SERVER = 'http://localhost:8080';
 
@@ -41,13 +42,19 @@ export class ApiClient {
     this.token = env.SLIPWAY_TOKEN || undefined;
   }
 
-  private async request<T>(method: 'GET' | 'POST', path: string): Promise<T> {
+  private async request<T>(method: 'GET' | 'POST', path: string, json?: unknown): Promise<T> {
     let response: Response;
     try {
       response = await this.fetchImpl(`${this.server}${path}`, {
         method,
         // x-slipway-request: the open local API refuses changes without it (other web pages cannot send it).
-        headers: { accept: 'application/json', 'x-slipway-request': '1', ...(this.token ? { authorization: `Bearer ${this.token}` } : {}) },
+        headers: {
+          accept: 'application/json',
+          'x-slipway-request': '1',
+          ...(json !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+        },
+        ...(json !== undefined ? { body: JSON.stringify(json) } : {}),
         signal: AbortSignal.timeout(30_000),
       });
     } catch (err) {
@@ -83,6 +90,10 @@ export class ApiClient {
   removeRepo(repo: string) {
     return this.request<RepoResponse>('POST', `/api/repos/remove?${new URLSearchParams({ repo })}`);
   }
+  /** The secret travels in the body, never in the URL (which proxies and logs keep). */
+  setGithubAppSecret(secret: string) {
+    return this.request<AppSecretResponse>('POST', API_ROUTES.appSecret, { secret });
+  }
   builds(query: BuildListQuery) {
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
@@ -93,14 +104,13 @@ export class ApiClient {
     return this.request<BuildDetailResponse>('GET', buildApiPath(repo, number));
   }
   logs(repo: string, number: number, stage: number, step: number, from: LogFrom) {
-    const query = 'cursor' in from ? `cursor=${encodeURIComponent(from.cursor)}` : `offset=${from.offset}`;
-    return this.request<LogPageResponse>('GET', `${buildApiPath(repo, number)}/logs/${stage}/${step}?${query}`);
+    return this.request<LogPageResponse>('GET', buildApiPath(repo, number, `/logs/${stage}/${step}`, 'cursor' in from ? { cursor: from.cursor } : { offset: String(from.offset) }));
   }
   cancel(repo: string, number: number) {
-    return this.request<BuildActionResponse>('POST', `${buildApiPath(repo, number)}/cancel`);
+    return this.request<BuildActionResponse>('POST', buildApiPath(repo, number, '/cancel'));
   }
   restart(repo: string, number: number) {
-    return this.request<BuildActionResponse>('POST', `${buildApiPath(repo, number)}/restart`);
+    return this.request<BuildActionResponse>('POST', buildApiPath(repo, number, '/restart'));
   }
 
   /**

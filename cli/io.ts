@@ -6,6 +6,8 @@ export interface CliIO {
   err(text: string): void;
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /** All of standard input (commands that take a secret read it there, never from an argument). */
+  stdin?: () => Promise<string>;
 }
 
 /** The CLI's exit codes: scripts rely on them. */
@@ -16,4 +18,10 @@ export const processIO: CliIO = {
   err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
   cwd: process.cwd(),
   env: process.env,
+  stdin: async () => {
+    if (process.stdin.isTTY) process.stderr.write('(reading standard input: paste it, then press Enter and Ctrl-D)\n');
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  },
 };

@@ -18,6 +18,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   cancel: { summary: 'cancel a running build', load: () => import('./commands/cancel.js') },
   restart: { summary: 'start a new build of the same commit', load: () => import('./commands/restart.js') },
   repo: { summary: 'activate a repository (its webhook URL and own secret), list, remove, rotate-secret', load: () => import('./commands/repo.js') },
+  app: { summary: "set the GitHub App's webhook secret (read from standard input)", load: () => import('./commands/app.js') },
   secrets: { summary: 'add, list or remove repository secrets (SSM when deployed)', load: () => import('./commands/secrets.js') },
 };
 

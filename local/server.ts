@@ -46,6 +46,9 @@ function send(res: ServerResponse, response: ApiResponse): void {
   res.end(response.body);
 }
 
+/** API requests carry small JSON bodies at most (a secret). */
+const MAX_API_BODY_BYTES = 64 * 1024;
+
 /** The body, or null once it passes `limit` bytes (the rest is not read). */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
   return new Promise((resolve, reject) => {
@@ -97,7 +100,16 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
         send(res, apiError(403, refusal));
         return;
       }
-      send(res, await handleApiRequest({ method, path: url.pathname, query: url.searchParams, headers }, options.api));
+      let body: string | undefined;
+      if (method === 'POST') {
+        const bytes = await readBody(req, MAX_API_BODY_BYTES);
+        if (bytes === null) {
+          send(res, apiError(413, `the request body is over ${MAX_API_BODY_BYTES} bytes`));
+          return;
+        }
+        body = bytes.toString('utf8');
+      }
+      send(res, await handleApiRequest({ method, path: url.pathname, query: url.searchParams, headers, ...(body !== undefined ? { body } : {}) }, options.api));
       return;
     }
     const hook = /^\/hooks\/([a-z]+)\/?$/.exec(url.pathname);

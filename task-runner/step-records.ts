@@ -1,11 +1,12 @@
-// The exit records step wrappers write into the state volume: `<container>.exit` holds
+// The exit records step wrappers write, each into its own record volume
+// (`<stepsDir>/<container>/`, contract.ts STEP_RECORD_DIR): `<container>.exit` holds
 // the exit code, `<container>.skipped` marks a step its status gate did not run. A second
 // source beside the metadata endpoint, and the first to know. The agent completes them
 // (`writeFinalRecord`): an exit record for a container without a wrapper, and
 // `<container>.unreachable` for one that can never start, which steps that run on a
 // status wait for (script.ts).
 
-import { link, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { STEP_SKIPPED_SUFFIX, STEP_UNREACHABLE_SUFFIX } from '../core/pipeline/contract.js';
@@ -33,21 +34,48 @@ export interface StepRecords {
   emptyExits: Set<string>;
 }
 
-export async function readStepRecords(stepsDir: string): Promise<StepRecords> {
-  let names: string[];
+/**
+ * Each container's record files, read from its own directory only (`<c>/<c>.exit`: a step
+ * can write nothing but its own directory, contract.ts), so a file naming another container
+ * is ignored wherever it lies.
+ */
+async function recordFiles(stepsDir: string): Promise<{ name: string; path: string }[] | undefined> {
+  let dirs: string[];
   try {
-    names = await readdir(stepsDir);
+    dirs = await readdir(stepsDir);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { exits: {}, skipMarks: new Set(), recorded: new Set(), emptyExits: new Set() };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
+  const out: { name: string; path: string }[] = [];
+  for (const container of dirs) {
+    if (container.startsWith('.')) continue;
+    let names: string[];
+    try {
+      names = await readdir(join(stepsDir, container));
+    } catch (error) {
+      // A stray file, or a directory gone: no records there.
+      if (['ENOTDIR', 'ENOENT'].includes((error as NodeJS.ErrnoException).code ?? '')) continue;
+      throw error;
+    }
+    for (const name of names) {
+      if (name.startsWith('.')) continue;
+      if ([EXIT_SUFFIX, STEP_SKIPPED_SUFFIX, STEP_UNREACHABLE_SUFFIX].some((suffix) => name === `${container}${suffix}`)) out.push({ name, path: join(stepsDir, container, name) });
+    }
+  }
+  return out;
+}
+
+export async function readStepRecords(stepsDir: string): Promise<StepRecords> {
+  const files = await recordFiles(stepsDir);
+  if (!files) return { exits: {}, skipMarks: new Set(), recorded: new Set(), emptyExits: new Set() };
+  const names = files.map((f) => f.name);
   const skipped = new Set(names.filter((n) => n.endsWith(STEP_SKIPPED_SUFFIX)).map((n) => n.slice(0, -STEP_SKIPPED_SUFFIX.length)));
   const exits: Record<string, ExitRecord> = {};
   const emptyExits = new Set<string>();
-  for (const name of names) {
-    if (!name.endsWith(EXIT_SUFFIX) || name.startsWith('.')) continue;
+  for (const { name, path } of files) {
+    if (!name.endsWith(EXIT_SUFFIX)) continue;
     const container = name.slice(0, -EXIT_SUFFIX.length);
-    const path = join(stepsDir, name);
     const read = await readRecord(path);
     // A wrapper may be caught between creating and writing the file: read it next time.
     if (read?.text === '') emptyExits.add(container);
@@ -60,7 +88,7 @@ export async function readStepRecords(stepsDir: string): Promise<StepRecords> {
   const recorded = new Set<string>();
   for (const name of names) {
     for (const suffix of [EXIT_SUFFIX, STEP_SKIPPED_SUFFIX, STEP_UNREACHABLE_SUFFIX]) {
-      if (name.endsWith(suffix) && !name.startsWith('.')) recorded.add(name.slice(0, -suffix.length));
+      if (name.endsWith(suffix)) recorded.add(name.slice(0, -suffix.length));
     }
   }
   return { exits, skipMarks, recorded, emptyExits };
@@ -76,8 +104,11 @@ export type FinalRecordKind = 'exit' | 'unreachable';
  */
 export async function writeFinalRecord(stepsDir: string, container: string, kind: FinalRecordKind, text: string): Promise<boolean> {
   const suffix = kind === 'exit' ? EXIT_SUFFIX : STEP_UNREACHABLE_SUFFIX;
-  const final = join(stepsDir, `${container}${suffix}`);
-  const temporary = join(stepsDir, `.${container}${suffix}.${process.pid}.tmp`);
+  const dir = join(stepsDir, container);
+  const final = join(dir, `${container}${suffix}`);
+  const temporary = join(dir, `.${container}${suffix}.${process.pid}.tmp`);
+  // The container's record volume is mounted there on ECS; locally it may not exist yet.
+  await mkdir(dir, { recursive: true });
   await writeFile(temporary, `${text}\n`);
   try {
     await link(temporary, final);
@@ -97,10 +128,10 @@ export async function writeFinalRecord(stepsDir: string, container: string, kind
  * final record (script.ts) would wait until the pipeline times out. Returns whether it did.
  */
 export async function replaceEmptyExitRecord(stepsDir: string, container: string, text: string): Promise<boolean> {
-  const final = join(stepsDir, `${container}${EXIT_SUFFIX}`);
+  const final = join(stepsDir, container, `${container}${EXIT_SUFFIX}`);
   const current = await readRecord(final);
   if (current === undefined || current.text !== '') return false;
-  const temporary = join(stepsDir, `.${container}${EXIT_SUFFIX}.${process.pid}.tmp`);
+  const temporary = join(stepsDir, container, `.${container}${EXIT_SUFFIX}.${process.pid}.tmp`);
   await writeFile(temporary, `${text}\n`);
   try {
     await rename(temporary, final);

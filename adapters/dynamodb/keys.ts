@@ -8,7 +8,7 @@
 //                                                   orders numerically: newest first = reverse)
 // BUILD#<build id>    / STAGE#<nnn>                 stage of a build
 // BUILD#<build id>    / STAGE#<nnn>#STEP#<nnn>      step of a stage (sorts right after its stage)
-// DELIVERY#<id>       / DELIVERY                    webhook delivery seen (TTL `expiresAt`, 7 days)
+// DELIVERY#<id>       / DELIVERY                    webhook delivery seen (TTL `expiresAt`, 8 days)
 // DELIVERY#<id>       / BUILD                       the build a delivery created (planner idempotency)
 // IMAGE#<registry/repository>@<digest> / ARCH#<arch> what that image digest runs on linux/<arch>
 //                                                   (ENTRYPOINT, CMD, platform manifest digest; TTL
@@ -51,8 +51,8 @@ export const TTL_ATTRIBUTE = 'expiresAt';
 export const RECENT_BUILDS_PARTITION = 'BUILDS';
 export const RECENT_STAGES_PARTITION = 'STAGES';
 export const REPOSITORIES_PARTITION = 'REPOS';
-/** How long a webhook delivery id is remembered (Git hosts redeliver within hours). */
-export const DELIVERY_TTL_SECONDS = 7 * 24 * 3600;
+/** How long a webhook delivery id is remembered: defined with the replay window it bounds. */
+export { DELIVERY_TTL_SECONDS } from '../../core/scm/event-time.js';
 /** How long an image digest's command is kept from when it was stored (then re-learned on next use). */
 export const IMAGE_COMMAND_TTL_SECONDS = 30 * 24 * 3600;
 

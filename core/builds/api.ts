@@ -8,11 +8,19 @@ export const API_ROUTES = {
   repoActivate: '/api/repos/activate',
   repoRotateSecret: '/api/repos/rotate-secret',
   repoRemove: '/api/repos/remove',
+  appSecret: '/api/app/github/secret',
   builds: '/api/builds',
-  build: '/api/repos/{owner}/{name}/builds/{number}',
-  logs: '/api/repos/{owner}/{name}/builds/{number}/logs/{stage}/{step}',
-  cancel: '/api/repos/{owner}/{name}/builds/{number}/cancel',
-  restart: '/api/repos/{owner}/{name}/builds/{number}/restart',
+  // The repository in the query (`?repo=group/sub/name`): any depth of GitLab groups, and
+  // no encoded slash in the path, which proxies may decode or refuse.
+  build: '/api/builds/{number}',
+  logs: '/api/builds/{number}/logs/{stage}/{step}',
+  cancel: '/api/builds/{number}/cancel',
+  restart: '/api/builds/{number}/restart',
+  // The first form, kept working: OWNER/NAME in the path (a nested name as one %2F-encoded segment).
+  repoBuild: '/api/repos/{owner}/{name}/builds/{number}',
+  repoLogs: '/api/repos/{owner}/{name}/builds/{number}/logs/{stage}/{step}',
+  repoCancel: '/api/repos/{owner}/{name}/builds/{number}/cancel',
+  repoRestart: '/api/repos/{owner}/{name}/builds/{number}/restart',
   metrics: '/api/metrics',
   openapi: '/api/openapi.json',
 } as const;
@@ -39,6 +47,20 @@ export interface RepoActivationResponse {
   };
 }
 
+/**
+ * POST /api/app/github/secret with the JSON body `{"secret": "…"}`: stores the GitHub App's
+ * webhook secret (the one typed into the App's settings); the answer never repeats it.
+ */
+export interface AppSecretRequest {
+  secret: string;
+}
+
+export interface AppSecretResponse {
+  app: 'github';
+  /** Where the App's webhook points (its settings' Webhook URL); absent when the server does not know its public address. */
+  webhookUrl?: string;
+}
+
 /** POST /api/repos/remove?repo=OWNER/NAME */
 export interface RepoResponse {
   repo: Repository;
@@ -59,7 +81,7 @@ export interface BuildListResponse {
   next?: string;
 }
 
-/** GET /api/repos/{owner}/{name}/builds/{number} */
+/** GET /api/builds/{number}?repo=OWNER/NAME (or the first form /api/repos/{owner}/{name}/builds/{number}) */
 export type BuildDetailResponse = BuildDetail;
 
 /**
@@ -111,10 +133,9 @@ export interface ApiError {
 }
 
 /**
- * The API path of one build. The owner is the first segment; the name keeps the rest
- * (GitLab's nested groups: `group/sub/project`), encoded as one segment.
+ * The API path of one build (`rest`: `/logs/1/2`, `/cancel`, …) with the repository's full
+ * name in the query, so GitLab's `group/sub/project` needs no slash encoded in the path.
  */
-export function buildApiPath(repo: string, number: number): string {
-  const [owner, ...name] = repo.split('/');
-  return `/api/repos/${encodeURIComponent(owner ?? '')}/${encodeURIComponent(name.join('/'))}/builds/${number}`;
+export function buildApiPath(repo: string, number: number, rest = '', params: Record<string, string> = {}): string {
+  return `/api/builds/${number}${rest}?${new URLSearchParams({ repo, ...params })}`;
 }

@@ -10,6 +10,10 @@ const repoParams = [
   { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
   { name: 'number', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } },
 ];
+const buildParams = [
+  { name: 'number', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } },
+  { name: 'repo', in: 'query', required: true, schema: { type: 'string' }, description: 'the full name: OWNER/NAME, GitLab GROUP/SUBGROUP/…/NAME' },
+];
 const json = (ref: string) => ({ content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } } });
 const errors = {
   '401': { description: 'missing or invalid token', ...json('Error') },
@@ -124,6 +128,13 @@ export const OPENAPI_DOCUMENT = {
         responses: { '200': { description: 'the new secret', ...json('RepoActivation') }, ...errors },
       },
     },
+    '/api/app/github/secret': {
+      post: {
+        summary: "Store the GitHub App's webhook secret (the one in the App's settings); the answer never repeats it",
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['secret'], properties: { secret: { type: 'string', minLength: 16, maxLength: 4096 } } } } } },
+        responses: { '200': { description: 'stored', content: { 'application/json': { schema: { type: 'object', properties: { app: { const: 'github' }, webhookUrl: { type: 'string' } } } } } }, '400': { description: 'no secret, or one too short or long', ...json('Error') }, ...errors },
+      },
+    },
     '/api/repos/remove': {
       post: {
         summary: 'Deactivate a repository: its webhooks run nothing, its secret is deleted, its builds stay',
@@ -131,6 +142,16 @@ export const OPENAPI_DOCUMENT = {
         responses: { '200': { description: 'the repository', content: { 'application/json': { schema: { type: 'object', properties: { repo: { $ref: '#/components/schemas/Repository' } } } } } }, ...errors },
       },
     },
+    '/api/builds/{number}': { get: { summary: 'A build with its stages and steps (the repository in ?repo=, any depth of GitLab groups)', parameters: buildParams, responses: { '200': { description: 'the build', ...json('BuildDetail') }, ...errors } } },
+    '/api/builds/{number}/logs/{stage}/{step}': {
+      get: {
+        summary: "A step's log lines (as the OWNER/NAME route below, the repository in ?repo=)",
+        parameters: [...buildParams, { name: 'stage', in: 'path', required: true, schema: { type: 'integer' } }, { name: 'step', in: 'path', required: true, schema: { type: 'integer' } }, { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0 } }, { name: 'cursor', in: 'query', schema: { type: 'string' } }],
+        responses: { '200': { description: 'log lines', ...json('LogPage') }, '400': { description: 'no repo, a malformed offset or a cursor not returned for this step', ...json('Error') }, '503': { description: 'CloudWatch Logs throttled the read; retry after the Retry-After header', ...json('Error') }, ...errors },
+      },
+    },
+    '/api/builds/{number}/cancel': { post: { summary: 'Cancel a running build (the repository in ?repo=)', parameters: buildParams, responses: { '200': { description: 'the build', content: { 'application/json': { schema: { type: 'object', properties: { build: { $ref: '#/components/schemas/Build' } } } } } }, '409': { description: 'already finished', ...json('Error') }, ...errors } } },
+    '/api/builds/{number}/restart': { post: { summary: 'Restart a build as a new build (the repository in ?repo=)', parameters: buildParams, responses: { '200': { description: 'the new build', content: { 'application/json': { schema: { type: 'object', properties: { build: { $ref: '#/components/schemas/Build' } } } } } }, ...errors } } },
     '/api/repos/{owner}/{name}/builds/{number}': { get: { summary: 'A build with its stages and steps', parameters: repoParams, responses: { '200': { description: 'the build', ...json('BuildDetail') }, ...errors } } },
     '/api/repos/{owner}/{name}/builds/{number}/logs/{stage}/{step}': {
       get: {

@@ -42,7 +42,7 @@ export function agentContainer(plan: AgentPlan, options: CompileOptions, pipelin
       retries: HEALTH.retries.max,
       startPeriod: HEALTH.startPeriod.max,
     },
-    mountPoints: baseMounts(pipeline, true),
+    mountPoints: baseMounts(pipeline, { agent: true, records: plan.steps.map((s) => s.container) }),
     logConfiguration: logConfiguration(options, true),
   };
 }

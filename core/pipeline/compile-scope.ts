@@ -21,6 +21,8 @@ export interface CompileScope {
   fail: (pos: Position, message: string) => never;
   /** The structural DRONE_* variables of a plugin step (stage, workspace, system). */
   pluginEnv: Record<string, string>;
+  /** Every step container, each with its own record volume (contract.ts, STEP_RECORD_DIR). */
+  records: readonly string[];
 }
 
 /** A step container to be: its steps, its name, and for a status-conditional unit its gate and its wait. */

@@ -229,7 +229,7 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
   }
   const runEnv = buildEnvironment(ctx, stageEnv(pipeline, stageNumber));
   const anyPlugin = [...active.values()].some((o) => isPlugin(o.step));
-  const common: CompileScope = { pipeline, options, withSecrets, withheld, absent, agentImage: agentImage!, secretRef, hosts, fail, pluginEnv: anyPlugin ? pluginStructuralEnvironment(runEnv) : {} };
+  const common: CompileScope = { pipeline, options, withSecrets, withheld, absent, agentImage: agentImage!, secretRef, hosts, fail, pluginEnv: anyPlugin ? pluginStructuralEnvironment(runEnv) : {}, records: compiledUnits.map((u) => u.container) };
 
   const containers: ContainerDefinition[] = [];
   const plan: AgentPlan = {
@@ -278,7 +278,7 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
     let stepDependsOn = dependsOn;
     if (u.gate) {
       const watch = u.kind === 'failure-only' ? watched.filter((c) => c !== u.container) : undefined;
-      containers.push(gateContainer(u.gate, gateContainerScript(watch, u.container, first.name, u.waitFor ?? []), dependsOn, common));
+      containers.push(gateContainer(u.gate, u.container, gateContainerScript(watch, u.container, first.name, u.waitFor ?? []), dependsOn, common));
       stepDependsOn = [{ containerName: u.gate, condition: 'SUCCESS' }];
     }
     const def = stepContainer(u, stepDependsOn, stepNumber, watched, common);

@@ -3,7 +3,7 @@
 
 import type { CompileScope, Unit } from './compile-scope.js';
 import { secretsOf } from './container-secrets.js';
-import { STATE_BUSYBOX, STATE_DIR, STATE_VOLUME } from './contract.js';
+import { STATE_BUSYBOX, STATE_VOLUME, STEP_RECORD_VOLUME_PREFIX } from './contract.js';
 import { keyValues, type ContainerDefinition, type ContainerDependency } from './ecs-task.js';
 import { stepEnvironment } from './environment.js';
 import { HEALTH, clamp } from './limits.js';
@@ -35,7 +35,7 @@ export function serviceContainer(service: Step, container: string, c: CompileSco
     ...(service.workingDir ? { workingDirectory: service.workingDir } : {}),
     environment: keyValues(env.literal),
     ...secretsOf(env.secrets, c),
-    mountPoints: [...baseMounts(c.pipeline), ...stepMounts([service], c.pipeline, c.fail)],
+    mountPoints: [...baseMounts(c.pipeline, { service: true }), ...stepMounts([service], c.pipeline, c.fail)],
     ...resources(service),
     logConfiguration: logConfiguration(c.options),
   };
@@ -126,7 +126,7 @@ export function stepContainer(u: Unit, dependsOn: ContainerDependency[], stepNum
     ...(first.user ? { user: first.user } : {}),
     environment: keyValues(common),
     ...secretsOf(envs[0]!.secrets, c),
-    mountPoints: [...baseMounts(c.pipeline), ...stepMounts(u.steps, c.pipeline, c.fail)],
+    mountPoints: [...baseMounts(c.pipeline, { own: u.container, records: c.records }), ...stepMounts(u.steps, c.pipeline, c.fail)],
     dependsOn,
     ...resources(first),
     logConfiguration: logConfiguration(c.options),
@@ -145,14 +145,16 @@ function statusEnv(kind: StepKind): Record<string, string> {
 }
 
 /** The gate of a status-conditional plugin step (gateContainerScript). */
-export function gateContainer(name: string, script: string, dependsOn: ContainerDependency[], c: CompileScope): ContainerDefinition {
+export function gateContainer(name: string, step: string, script: string, dependsOn: ContainerDependency[], c: CompileScope): ContainerDefinition {
+  // It reads the records it waits for and watches, and writes only its step's (`.skipped`).
+  const records = baseMounts(c.pipeline, { own: step, records: c.records }).filter((m) => m.sourceVolume === STATE_VOLUME || m.sourceVolume!.startsWith(STEP_RECORD_VOLUME_PREFIX));
   return {
     name,
     image: c.agentImage,
     essential: false,
     entryPoint: [SHELL, '-c'],
     command: [script],
-    mountPoints: [{ sourceVolume: STATE_VOLUME, containerPath: STATE_DIR, readOnly: false }],
+    mountPoints: records,
     dependsOn,
     logConfiguration: logConfiguration(c.options),
   };

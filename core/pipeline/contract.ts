@@ -2,6 +2,7 @@
 // (task-runner, which runs inside it) and the ECS stand-in (which runs it locally).
 // Names and paths here are the only ones any of them may use.
 
+import { createHash } from 'node:crypto';
 import type { CloneSettings, FailurePolicy } from './types.js';
 
 /** The one essential container of every task. */
@@ -53,12 +54,29 @@ export const STATUS_ENDED_VAR = 'slipway_status_ended';
 
 /**
  * Final records of the step containers. Each step's wrapper writes `<container>.exit` (its
- * exit code) here when it ends; the agent writes it for a container that ended without
- * one (a plugin, which has no wrapper, or a wrapper killed outright), from the exit code
- * ECS reports (`unknown` when ECS gives none). Steps that run on a status wait for these
+ * exit code) when it ends; the agent writes it for a container that ended without one (a
+ * plugin, which has no wrapper, or a wrapper killed outright), from the exit code ECS
+ * reports (`unknown` when ECS gives none). Steps that run on a status wait for these
  * records (script.ts), so every step container that is over has one.
+ *
+ * Each step container's records live in a directory of their own, `<container>/` here,
+ * which is a task volume of its own (stepRecordVolume): writable in that container (and in
+ * its gate, which may mark it skipped) and in the agent, read-only in every other step
+ * container, so that no step can write or change another step's result. A record is only
+ * read from its own container's directory (`<c>/<c>.exit`). Nested in the state volume,
+ * which stays writable (a runtime creates the mount point in its parent).
  */
 export const STEP_RECORD_DIR = `${STATE_DIR}/steps`;
+
+/** The task volume of one step container's records, mounted at `STEP_RECORD_DIR/<container>`. */
+export const STEP_RECORD_VOLUME_PREFIX = 'slipway-rec-';
+export function stepRecordVolume(container: string): string {
+  // ECS volume names: up to 255 letters, digits, hyphens and underscores, as container names
+  // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/specify-bind-mount-config.html);
+  // a name too long for the prefix is hashed, so that two containers never share one.
+  const name = `${STEP_RECORD_VOLUME_PREFIX}${container}`;
+  return name.length <= 255 ? name : `${STEP_RECORD_VOLUME_PREFIX}${createHash('sha256').update(container).digest('hex')}`;
+}
 
 /**
  * A static busybox the agent installs (copied from its own image before the first step
@@ -128,9 +146,14 @@ export function statePaths(stateDir: string = STATE_DIR): { ready: string; env: 
   return { ready: `${agent}/ready`, env: `${agent}/env`, status: `${agent}/status`, steps: `${stateDir}/steps`, agent };
 }
 
+/** The directory of one step container's records (its own volume). */
+export function stepRecordDir(stepsDir: string, container: string): string {
+  return `${stepsDir}/${container}`;
+}
+
 /** The file a step's wrapper writes its exit code to (a decimal number, newline optional). */
 export function stepExitFile(stepsDir: string, container: string): string {
-  return `${stepsDir}/${container}.exit`;
+  return `${stepRecordDir(stepsDir, container)}/${container}.exit`;
 }
 
 /** Lines the agent prints on its log stream so the control plane can reconcile. */

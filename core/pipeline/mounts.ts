@@ -2,17 +2,32 @@
 // and the pipeline's own `volumes:` where a step asks for them.
 
 import { ecsSafeName } from './container-names.js';
-import { AGENT_STATE_DIR, AGENT_STATE_VOLUME, STATE_DIR, STATE_VOLUME, WORKSPACE_VOLUME } from './contract.js';
+import { AGENT_STATE_DIR, AGENT_STATE_VOLUME, STATE_DIR, STATE_VOLUME, STEP_RECORD_DIR, STEP_RECORD_VOLUME_PREFIX, WORKSPACE_VOLUME, stepRecordDir, stepRecordVolume } from './contract.js';
 import type { MountPoint } from './ecs-task.js';
 import type { Pipeline, Position, Step } from './types.js';
 
-/** The agent alone may write AGENT_STATE_DIR (contract.ts): every other container reads it only. */
-export function baseMounts(pipeline: Pipeline, agent = false): MountPoint[] {
+/**
+ * Who a container is, for what it may write: the agent writes its own state and every
+ * step's records; a step (or the gate of a plugin step, `own` being that step) writes its
+ * own records only and reads the others'; a service needs no records.
+ */
+export type MountRole = { agent: true; records: readonly string[] } | { own: string; records: readonly string[] } | { service: true };
+
+/**
+ * The agent alone may write AGENT_STATE_DIR (contract.ts): every other container reads it
+ * only. Each step container's records are a volume of their own (STEP_RECORD_DIR/<c>),
+ * writable only where `role` says (ECS MountPoint `readOnly`:
+ * https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_MountPoint.html).
+ */
+export function baseMounts(pipeline: Pipeline, role: MountRole): MountPoint[] {
+  const agent = 'agent' in role;
+  const records = 'records' in role ? role.records : [];
   return [
     // Drone mounts the workspace volume at the base; the clone and the steps work in `path` under it.
     { sourceVolume: WORKSPACE_VOLUME, containerPath: pipeline.workspace.base, readOnly: false },
     { sourceVolume: STATE_VOLUME, containerPath: STATE_DIR, readOnly: false },
     { sourceVolume: AGENT_STATE_VOLUME, containerPath: AGENT_STATE_DIR, readOnly: !agent },
+    ...records.map((c) => ({ sourceVolume: stepRecordVolume(c), containerPath: stepRecordDir(STEP_RECORD_DIR, c), readOnly: !(agent || ('own' in role && role.own === c)) })),
   ];
 }
 
@@ -36,6 +51,7 @@ export function stepMounts(steps: Step[], pipeline: Pipeline, fail: (pos: Positi
 /** A pipeline volume's name in the task definition. */
 export function volumeName(name: string): string {
   const safe = ecsSafeName(name, 'volume');
-  // The two task volumes of the contract keep their names.
-  return safe === WORKSPACE_VOLUME || safe === STATE_VOLUME || safe === AGENT_STATE_VOLUME ? `user-${safe}` : safe;
+  // The task volumes of the contract keep their names.
+  const reserved = safe === WORKSPACE_VOLUME || safe === STATE_VOLUME || safe === AGENT_STATE_VOLUME || safe.startsWith(STEP_RECORD_VOLUME_PREFIX);
+  return reserved ? `user-${safe}` : safe;
 }

@@ -210,14 +210,14 @@ function sourceEnvFile(own: string[]): string[] {
   ];
 }
 
-/** Writes `<container>.exit` whatever way the script ends (the agent reads it). */
+/** Writes `<container>/<container>.exit` (its own record volume) whatever way the script ends (the agent reads it). */
 function recordOnExit(container: string): string[] {
-  const file = `"$slipway_state${STEPS}/${container}.exit"`;
+  const file = `"$slipway_state${STEPS}/${container}/${container}.exit"`;
   return [
     'slipway_record() {',
     '  slipway_rc=$?',
     '  trap - EXIT',
-    `  if mkdir -p "$slipway_state${STEPS}" 2>/dev/null && { echo "$slipway_rc" > ${file}; } 2>/dev/null; then :; else`,
+    `  if mkdir -p "$slipway_state${STEPS}/${container}" 2>/dev/null && { echo "$slipway_rc" > ${file}; } 2>/dev/null; then :; else`,
     `    echo ${shellQuote(`slipway: could not write the exit record of ${container}`)} >&2`,
     '  fi',
     '  exit "$slipway_rc"',
@@ -298,7 +298,7 @@ function waitLines(waitFor: string[], name: string): string[] {
   return [
     `slipway_said=no`,
     `for slipway_c in ${list.map(shellQuote).join(' ')}; do`,
-    `  until [ -s ${dir}/$slipway_c.exit" ] || [ -f ${dir}/$slipway_c${STEP_SKIPPED_SUFFIX}" ] || [ -f ${dir}/$slipway_c${STEP_UNREACHABLE_SUFFIX}" ]; do`,
+    `  until [ -s ${dir}/$slipway_c/$slipway_c.exit" ] || [ -f ${dir}/$slipway_c/$slipway_c${STEP_SKIPPED_SUFFIX}" ] || [ -f ${dir}/$slipway_c/$slipway_c${STEP_UNREACHABLE_SUFFIX}" ]; do`,
     `    if [ "$slipway_said" = no ]; then echo ${shellQuote(`slipway: ${name} waits for ${list.join(', ')} to end`)}; slipway_said=yes; fi`,
     `    sleep "\${SLIPWAY_WAIT_SECONDS:-1}"`,
     '  done',
@@ -344,18 +344,20 @@ function finishedNowLines(): string[] {
 /**
  * The early-exit check (see ScriptInput.earlyExit): a step that starts once another step has
  * an exit record of 78 is skipped — it leaves `<container>.skipped` and exits 0, as a status
- * gate's skip does. Shell builtins only; every record in the directory counts.
+ * gate's skip does. Shell builtins only; every container's own record counts.
  */
 function earlyExitLines(container: string, name: string): string[] {
   const dir = `"$slipway_state${STEPS}`;
   return [
-    `for slipway_f in ${dir}"/*.exit; do`,
+    // Each container's record in its own directory (`<c>/<c>.exit`); any other file is not a record.
+    `for slipway_f in ${dir}"/*/*.exit; do`,
     '  [ -f "$slipway_f" ] || continue',
+    '  slipway_c=${slipway_f##*/}; slipway_c=${slipway_c%.exit}; slipway_d=${slipway_f%/*}',
+    '  [ "${slipway_d##*/}" = "$slipway_c" ] || continue',
     '  slipway_v=; read -r slipway_v < "$slipway_f" || true',
     `  if [ "$slipway_v" = ${EARLY_EXIT_CODE} ]; then`,
-    '    slipway_c=${slipway_f##*/}',
-    `    echo ${shellQuote(`slipway: skipping ${name}: `)}"\${slipway_c%.exit}"${shellQuote(` exited ${EARLY_EXIT_CODE}, so the rest of the pipeline is skipped`)}`,
-    `    mkdir -p ${dir}" 2>/dev/null; : > ${dir}/${container}${STEP_SKIPPED_SUFFIX}"`,
+    `    echo ${shellQuote(`slipway: skipping ${name}: `)}"$slipway_c"${shellQuote(` exited ${EARLY_EXIT_CODE}, so the rest of the pipeline is skipped`)}`,
+    `    mkdir -p ${dir}/${container}" 2>/dev/null; : > ${dir}/${container}/${container}${STEP_SKIPPED_SUFFIX}"`,
     '    exit 0',
     '  fi',
     'done',
@@ -376,8 +378,8 @@ function gateLines(watch: string[], container: string, name: string): string[] {
   return [
     'slipway_failing=no',
     `for slipway_c in ${watch.map(shellQuote).join(' ')}; do`,
-    `  if [ -f ${dir}/$slipway_c.exit" ]; then`,
-    `    slipway_v=; read -r slipway_v < ${dir}/$slipway_c.exit" || true`,
+    `  if [ -f ${dir}/$slipway_c/$slipway_c.exit" ]; then`,
+    `    slipway_v=; read -r slipway_v < ${dir}/$slipway_c/$slipway_c.exit" || true`,
     // Empty: its wrapper is between creating the file and writing the code, or was killed
     // there. No record yet, as if the file were not there; the agent replaces a record left
     // empty by a stopped container with the exit code ECS reports (supervise.ts).
@@ -388,7 +390,7 @@ function gateLines(watch: string[], container: string, name: string): string[] {
     'done',
     'if [ "$slipway_failing" = no ]; then',
     `  echo ${shellQuote(`slipway: skipping ${name}: it runs only when the build is failing, and no step has failed`)}`,
-    `  mkdir -p ${dir}" 2>/dev/null; : > ${dir}/${container}${STEP_SKIPPED_SUFFIX}"`,
+    `  mkdir -p ${dir}/${container}" 2>/dev/null; : > ${dir}/${container}/${container}${STEP_SKIPPED_SUFFIX}"`,
     '  exit 0',
     'fi',
   ];

@@ -2,7 +2,7 @@
 // the volumes, the size of the task, and its family, a hash of the rest.
 
 import type { CompileOptions } from './compile-options.js';
-import { AGENT_STATE_VOLUME, STATE_VOLUME, WORKSPACE_VOLUME } from './contract.js';
+import { AGENT_STATE_VOLUME, STATE_VOLUME, STEP_RECORD_VOLUME_PREFIX, WORKSPACE_VOLUME } from './contract.js';
 import type { ContainerDefinition, TaskDefinitionInput, TaskVolume } from './ecs-task.js';
 import { familyName } from './family.js';
 import { fargateSize } from './fargate-size.js';
@@ -18,10 +18,13 @@ const DEFAULT_MEMORY = 2048;
 /** The task definition of `containers` (the agent first); `notes` gets what a user should know. */
 export function taskDefinitionInput(pipeline: Pipeline, containers: ContainerDefinition[], options: CompileOptions, fail: Fail, notes: string[]): TaskDefinitionInput {
   const size = taskSize(pipeline, containers, options, fail, notes);
+  // Each step container's record volume (contract.ts): the agent mounts them all.
+  const records = (containers[0]?.mountPoints ?? []).map((m) => m.sourceVolume!).filter((v) => v.startsWith(STEP_RECORD_VOLUME_PREFIX));
   const volumes: TaskVolume[] = [
     { name: WORKSPACE_VOLUME },
     { name: STATE_VOLUME },
     { name: AGENT_STATE_VOLUME },
+    ...records.map((name) => ({ name })),
     ...pipeline.volumes.map((v) => ({ name: volumeName(v.name) })),
   ];
   const content: Omit<TaskDefinitionInput, 'family'> = {

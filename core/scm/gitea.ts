@@ -5,6 +5,7 @@ import { PayloadReader, ZERO_SHA, branchOf, changedFilesOf, pullRequestAction, t
 import type { RepoInfo } from '../pipeline/context.js';
 import { encodePath, truncate } from './api-request.js';
 import { apiBaseOf } from './locate.js';
+import { readSignedTime } from './event-time.js';
 
 const read = new PayloadReader('gitea');
 
@@ -74,6 +75,9 @@ function pullRequest(payload: Json): HookEvent {
   const headRepo = read.optionalString(pr, 'head.repo.full_name');
   const baseRepo = read.optionalString(pr, 'base.repo.full_name') || read.string(payload, 'repository.full_name');
   const fork = headRepoId !== undefined && baseRepoId !== undefined ? headRepoId !== baseRepoId : headRepo !== baseRepo;
+  // Only an opening is sure to carry its own time: Gitea builds its payloads before it moves
+  // `updated_at` (services/repository/push.go), so other actions' times may be older.
+  const signedAt = action === 'opened' ? readSignedTime(read, payload, 'pull_request.created_at') : undefined;
   return {
     kind: 'build',
     event: 'pull_request',
@@ -89,6 +93,7 @@ function pullRequest(payload: Json): HookEvent {
     },
     pullRequest: { number, title: read.optionalString(pr, 'title'), sourceBranch: read.string(pr, 'head.ref'), targetBranch, fork },
     sender: read.optionalString(payload, 'sender.login') || user,
+    ...(signedAt ? { signedAt } : {}),
   };
 }
 

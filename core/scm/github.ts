@@ -6,6 +6,7 @@ import { PayloadReader, ZERO_SHA, branchOf, changedFilesOf, pullRequestAction, t
 import type { RepoInfo } from '../pipeline/context.js';
 import { encodePath, truncate } from './api-request.js';
 import { apiBaseOf } from './locate.js';
+import { readSignedTime } from './event-time.js';
 
 const read = new PayloadReader('github');
 export { GITHUB_API } from './locate.js';
@@ -60,6 +61,9 @@ function push(payload: Json): HookEvent {
     },
     sender,
   };
+  // The push's own time (epoch seconds in push events), not the head commit's.
+  const signedAt = readSignedTime(read, payload, 'repository.pushed_at');
+  if (signedAt) hook.signedAt = signedAt;
   if (isTag) hook.tag = tagOf(ref);
   else hook.changedFiles = changedFilesOf(read, read.array(payload, 'commits'));
   return hook;
@@ -76,6 +80,8 @@ function pullRequest(payload: Json): HookEvent {
   const headRepo = read.optionalString(pr, 'head.repo.full_name');
   const targetBranch = read.string(pr, 'base.ref');
   const user = read.optionalString(pr, 'user.login') || read.optionalString(payload, 'sender.login');
+  // Moved by each of the building actions (a synchronize sets it to the push's time).
+  const signedAt = readSignedTime(read, payload, 'pull_request.updated_at');
   return {
     kind: 'build',
     event: 'pull_request',
@@ -97,6 +103,7 @@ function pullRequest(payload: Json): HookEvent {
       fork: headRepo !== baseRepo,
     },
     sender: read.optionalString(payload, 'sender.login') || user,
+    ...(signedAt ? { signedAt } : {}),
   };
 }
 

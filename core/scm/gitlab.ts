@@ -6,6 +6,7 @@ import { PayloadReader, ZERO_SHA, branchOf, changedFilesOf, tagOf, type Json } f
 import type { RepoInfo } from '../pipeline/context.js';
 import { truncate } from './api-request.js';
 import { apiBaseOf } from './locate.js';
+import { readSignedTime } from './event-time.js';
 
 const read = new PayloadReader('gitlab');
 
@@ -77,6 +78,8 @@ function mergeRequest(payload: Json): HookEvent {
   const user = read.optionalString(payload, 'user.username');
   const fork = read.number(attrs, 'source_project_id') !== read.number(attrs, 'target_project_id');
   const last = read.object(attrs, 'last_commit');
+  // Set at an opening and a reopening; whether a push moves it is not documented.
+  const signedAt = action === 'synchronized' ? undefined : readSignedTime(read, payload, 'object_attributes.updated_at');
   return {
     kind: 'build',
     event: 'pull_request',
@@ -103,6 +106,7 @@ function mergeRequest(payload: Json): HookEvent {
       fork,
     },
     sender: user,
+    ...(signedAt ? { signedAt } : {}),
   };
 }
 

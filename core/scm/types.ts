@@ -2,6 +2,7 @@
 // that the webhook validates and enqueues and the planner turns into a BuildContext.
 
 import type { BuildEvent, CommitInfo, PullRequestInfo, RepoInfo, ScmKind } from '../pipeline/context.js';
+import type { SignedTime } from './event-time.js';
 
 /** Hosts that send webhooks (`local` builds are started by the local control plane). */
 export type HookHost = Exclude<ScmKind, 'local'>;
@@ -22,6 +23,8 @@ export interface BuildHook {
   changedFiles?: string[];
   /** Login of who caused the event. */
   sender: string;
+  /** When the host says the event happened, from a signed field set at the event (event-time.ts); absent when it sends none. */
+  signedAt?: SignedTime;
 }
 
 /** The host checks the hook works; answered 200, recorded nowhere. */

@@ -3,12 +3,12 @@
 // secrets store (lambdas/shared/webhook-secrets.ts), which this API may write but never read.
 // A new secret is shown once, in the answer that created it.
 
-import type { RepoActivationResponse, RepoResponse } from '../../core/builds/api.js';
+import type { AppSecretResponse, RepoActivationResponse, RepoResponse } from '../../core/builds/api.js';
 import { RepositoryHostConflictError, type BuildStore } from '../../adapters/dynamodb/store.js';
 import type { Repository } from '../../core/builds/types.js';
 import { RepositoryNameError, validateSlug } from '../../core/scm/locate.js';
 import { HOOK_HOSTS, type HookHost } from '../../core/scm/types.js';
-import { generateWebhookSecret, type WebhookSecrets } from '../shared/webhook-secrets.js';
+import { GITHUB_APP_SECRET_SLUG, generateWebhookSecret, type WebhookSecrets } from '../shared/webhook-secrets.js';
 import { ApiFailure } from './http.js';
 
 export interface ActivationDeps {
@@ -95,4 +95,30 @@ export async function remove(deps: ActivationDeps, query: URLSearchParams): Prom
   const removed = await deps.store.deactivateRepository(repo.slug);
   await deps.secrets.remove(repo.scm, repo.slug);
   return { repo: removed ?? { ...repo, active: false } };
+}
+
+/** A shorter secret could be guessed; SSM holds at most 4 KB in a standard parameter. */
+export const APP_SECRET_MIN_LENGTH = 16;
+export const APP_SECRET_MAX_LENGTH = 4096;
+
+/**
+ * POST /api/app/github/secret, body `{"secret":"…"}`: the GitHub App's webhook secret, which
+ * GitHub alone knows besides us (typed into the App's settings, so taken, not generated).
+ * Stored where repositories' secrets are (`<prefix>/github/_app`), written, never read here.
+ */
+export async function setGithubAppSecret(deps: ActivationDeps, body: string | undefined): Promise<AppSecretResponse> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body ?? '');
+  } catch (err) {
+    throw new ApiFailure(400, `the body must be JSON {"secret": "…"} (${(err as Error).message})`);
+  }
+  const secret = (parsed as { secret?: unknown } | null)?.secret;
+  if (typeof secret !== 'string') throw new ApiFailure(400, 'the body must be JSON {"secret": "…"} with the secret as a string');
+  if (secret.length < APP_SECRET_MIN_LENGTH || secret.length > APP_SECRET_MAX_LENGTH) {
+    throw new ApiFailure(400, `the secret has ${secret.length} characters; use ${APP_SECRET_MIN_LENGTH} to ${APP_SECRET_MAX_LENGTH} (for example: openssl rand -hex 32), in the App's settings too`);
+  }
+  if (/[\s\p{Cc}]/u.test(secret)) throw new ApiFailure(400, 'the secret holds spaces or control characters; GitHub signs with the exact text of its settings, use one without (openssl rand -hex 32)');
+  await deps.secrets.put('github', GITHUB_APP_SECRET_SLUG, secret);
+  return { app: 'github', ...(deps.webhookUrl ? { webhookUrl: `${deps.webhookUrl.replace(/\/+$/, '')}/github` } : {}) };
 }

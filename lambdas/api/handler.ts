@@ -25,6 +25,7 @@ async function answer(event: APIGatewayProxyEventV2, deps: ApiDeps): Promise<API
         path: event.rawPath ?? '/',
         query: new URLSearchParams(event.rawQueryString ?? ''),
         headers: lowerCaseHeaders(event.headers ?? {}),
+        ...(event.body !== undefined ? { body: event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body } : {}),
       },
       deps,
     );

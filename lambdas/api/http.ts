@@ -8,6 +8,8 @@ export interface ApiRequest {
   query: URLSearchParams;
   /** Header names in lower case. */
   headers: Record<string, string | undefined>;
+  /** The request body as text (only the routes that take one read it). */
+  body?: string;
 }
 
 export interface ApiResponse {

@@ -3,6 +3,7 @@
 // Routes and shapes: core/builds/api.ts; the OpenAPI document: core/builds/openapi.ts.
 
 import type {
+  AppSecretResponse,
   BuildActionResponse,
   BuildDetailResponse,
   BuildListResponse,
@@ -18,14 +19,14 @@ import { isStageDone, isStepDone } from '../../core/builds/status.js';
 import { InvalidCursorError, type BuildStore, type Page, type PageOptions } from '../../adapters/dynamodb/store.js';
 import type { Build, BuildStatus, Repository } from '../../core/builds/types.js';
 import { buildId as makeBuildId } from '../../core/builds/types.js';
-import { activate, remove, rotateSecret, type ActivationDeps } from './activation.js';
+import { activate, remove, rotateSecret, setGithubAppSecret, type ActivationDeps } from './activation.js';
 import { cancelBuild, type CancelDeps } from './cancel.js';
 import { InvalidPageCursor } from './page-cursor.js';
 import type { RecentRecordsReader } from './recent-records.js';
 import { ApiFailure, apiError, json, type ApiRequest, type ApiResponse } from './http.js';
 import { decodeLogCursor, encodeLogCursor, InvalidLogCursor } from './log-cursor.js';
 import { headPosition, logStreamName, LogsThrottledError, type LogPosition, type LogReader } from '../shared/log-stream.js';
-import { matchRoute, ROUTE_METHODS } from './routes.js';
+import { matchRoute, ROUTE_METHODS, type RouteName } from './routes.js';
 
 export interface ApiDeps {
   store: Pick<
@@ -65,6 +66,18 @@ const REPOS_DEFAULT_LIMIT = 100;
 const REPOS_MAX_LIMIT = 1000;
 
 class BadRequest extends Error {}
+
+/** The first routes (OWNER/NAME in the path) answer as the ones with `?repo=`. */
+const FIRST_FORM: Partial<Record<RouteName, RouteName>> = { repoBuild: 'build', repoLogs: 'logs', repoCancel: 'cancel', repoRestart: 'restart' };
+
+/** `?repo=OWNER/NAME`, GitLab's `GROUP/SUB/NAME` too. */
+function repoQueryParam(query: URLSearchParams): string {
+  const repo = query.get('repo');
+  if (!repo || !/^[^/]+(\/[^/]+)+$/.test(repo)) {
+    throw new BadRequest(`repo=${JSON.stringify(repo ?? '')} must be the repository's full name, OWNER/NAME (GitLab: GROUP/SUBGROUP/NAME)`);
+  }
+  return repo;
+}
 
 function intParam(query: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
   const raw = query.get(name);
@@ -109,15 +122,21 @@ export async function handleApiRequest(request: ApiRequest, deps: ApiDeps): Prom
         deps.log(route.name === 'repoActivate' ? 'repository activated' : 'webhook secret rotated', { repo: result.repo.slug, host: result.repo.scm });
         return json(route.name === 'repoActivate' ? 201 : 200, result satisfies RepoActivationResponse);
       }
+      case 'appSecret': {
+        if (!deps.activation) return apiError(501, 'this server cannot store webhook secrets (no webhook secrets store is configured)');
+        const result = await setGithubAppSecret(deps.activation, request.body);
+        deps.log('GitHub App webhook secret set', {});
+        return json(200, result satisfies AppSecretResponse);
+      }
       case 'builds':
         return json(200, await listBuilds(deps, request.query));
       case 'metrics':
         return json(200, await metrics(deps, intParam(request.query, 'days', METRICS_DEFAULT_DAYS, 1, MAX_METRICS_DAYS)));
     }
-    const repo = `${p.owner}/${p.name}`;
+    const repo = p.owner !== undefined ? `${p.owner}/${p.name}` : repoQueryParam(request.query);
     const number = buildNumberParam(p.number);
     const id = makeBuildId(repo, number);
-    switch (route.name) {
+    switch (FIRST_FORM[route.name] ?? route.name) {
       case 'build': {
         const detail = await deps.store.getBuildDetail(id);
         if (!detail) return apiError(404, `build ${repo} #${number} does not exist`);

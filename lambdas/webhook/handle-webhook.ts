@@ -10,6 +10,7 @@
 //   401  signature or token missing or wrong                        — nothing recorded
 //   400  signed, but not the event it claims to be                 — nothing recorded
 //   403  repository not in ALLOWED_REPOSITORIES                     — nothing recorded
+//   200  signed too long ago, or too far ahead, to be told from a replay ({"ignored": why}) — nothing recorded
 //   200  ping, an event that builds nothing, or a redelivery ({"duplicate":true})
 //   202  accepted and queued
 //   500  the event could not be queued (the delivery stays retryable)
@@ -21,6 +22,7 @@ import type { BuildStore } from '../../adapters/dynamodb/store.js';
 import { deliveryId, eventName, hookRepository, hostDeliveryHeader, normalizeHeaders, parseEvent } from '../../core/scm/parse-event.js';
 import { HOOK_HOSTS, MalformedHookError, type EventMessage, type HookHost } from '../../core/scm/types.js';
 import { verifySignature } from '../../core/scm/verify-signature.js';
+import { replayRefusal } from '../../core/scm/event-time.js';
 import { isRepositoryAllowed } from '../shared/config.js';
 import { GITHUB_APP_SECRET_SLUG } from '../shared/webhook-secrets.js';
 
@@ -124,9 +126,15 @@ export async function handleWebhook(
     return reply(403, { error: `webhook: repository ${slug} is not in ALLOWED_REPOSITORIES` });
   }
 
+  const receivedAt = (deps.now ?? Date.now)();
+  // Past the dedupe record's lifetime a replay would look new: what the host signed decides.
+  const tooOld = replayRefusal(event.signedAt, receivedAt);
+  if (tooOld) {
+    log('ignored: outside the replay window', { host, repo: slug, event: eventName(host, headers), signedAt: event.signedAt?.epochMs });
+    return reply(200, { ok: true, ignored: tooOld });
+  }
   const id = deliveryId(host, slug, rawBody);
   const hostDelivery = hostDeliveryHeader(host, headers);
-  const receivedAt = (deps.now ?? Date.now)();
   const first = await deps.deliveries.recordDelivery({ id, host, event: eventName(host, headers), receivedAt, ...(hostDelivery ? { hostDelivery } : {}) });
   if (!first) {
     log('duplicate delivery', { host, deliveryId: id, hostDelivery });

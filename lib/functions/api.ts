@@ -6,6 +6,7 @@ import { acknowledgeWildcardResource } from '../nag.js';
 import {
   DDB_READ,
   DDB_WRITE,
+  GITHUB_APP_SECRET_NAME,
   type FunctionContext,
   acknowledgeTableIndexes,
   acknowledgeWebhookSecrets,
@@ -41,9 +42,15 @@ export function configureApi(ctx: FunctionContext): void {
   // SecureStrings use the account's aws/ssm key, whose policy lets principals of the account
   // use it through SSM, so ssm:GetParameter on this prefix is the control
   // (https://docs.aws.amazon.com/systems-manager/latest/userguide/ps-restrict-decryption.html).
+  // Repositories' secrets are <prefix>/<host>/<owner>/<name>: `*` in an IAM ARN spans `/`, so
+  // `*/*/*` takes two slashes and never covers the GitHub App's one-segment
+  // <prefix>/github/_app, which the API may put (slipway app set-secret) but never delete.
   const role = roleOf(fn);
   role.addToPrincipalPolicy(
-    new iam.PolicyStatement({ sid: 'WriteWebhookSecrets', actions: ['ssm:PutParameter', 'ssm:DeleteParameter'], resources: [webhookSecretsArn(ctx)] }),
+    new iam.PolicyStatement({ sid: 'WriteWebhookSecrets', actions: ['ssm:PutParameter', 'ssm:DeleteParameter'], resources: [webhookSecretsArn(ctx, '*/*/*')] }),
+  );
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({ sid: 'PutGitHubAppWebhookSecret', actions: ['ssm:PutParameter'], resources: [webhookSecretsArn(ctx, GITHUB_APP_SECRET_NAME)] }),
   );
   ctx.apiTokenSecret.grantRead(fn);
   // Cancel stops the build's task; step logs are read from the build log group.
@@ -54,5 +61,5 @@ export function configureApi(ctx: FunctionContext): void {
   const policy = defaultPolicy('api', fn);
   acknowledgeTableIndexes(ctx, policy);
   acknowledgeWildcardResource(policy, taskPattern(ctx), 'Task ids exist only at run time; the ARN is limited to the build cluster.');
-  acknowledgeWebhookSecrets(ctx, policy);
+  acknowledgeWebhookSecrets(ctx, policy, '*/*/*');
 }

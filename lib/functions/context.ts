@@ -46,9 +46,16 @@ export function roleOf(fn: lambda.Function): iam.IRole {
   return fn.role;
 }
 
-/** `arn:…:parameter/<webhookSecretsPrefix>/*` */
-export function webhookSecretsArn(ctx: FunctionContext): string {
-  const path = `${ctx.settings.webhookSecretsPrefix.replace(/^\/+|\/+$/g, '')}/*`;
+/**
+ * The GitHub App's webhook secret under the webhook-secrets prefix: host `github`, slug
+ * GITHUB_APP_SECRET_SLUG of lambdas/shared/webhook-secrets.ts (lib imports no runtime code;
+ * test/cdk checks the two agree).
+ */
+export const GITHUB_APP_SECRET_NAME = 'github/_app';
+
+/** `arn:…:parameter/<webhookSecretsPrefix>/<rest>` (`*` by default: everything under it). */
+export function webhookSecretsArn(ctx: FunctionContext, rest = '*'): string {
+  const path = `${ctx.settings.webhookSecretsPrefix.replace(/^\/+|\/+$/g, '')}/${rest}`;
   return Stack.of(ctx.scope).formatArn({ service: 'ssm', resource: 'parameter', resourceName: path, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
 }
 
@@ -84,10 +91,10 @@ export const taskPattern = (ctx: FunctionContext): string => `arn:<AWS::Partitio
 export const hookPattern = (ctx: FunctionContext): string =>
   `arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/${ctx.settings.webhookSecretsPrefix.replace(/^\/+|\/+$/g, '')}/*`;
 
-export function acknowledgeWebhookSecrets(ctx: FunctionContext, policy: Construct): void {
+export function acknowledgeWebhookSecrets(ctx: FunctionContext, policy: Construct, rest = '*'): void {
   acknowledgeWildcardResource(
     policy,
-    hookPattern(ctx),
+    rest === '*' ? hookPattern(ctx) : `${hookPattern(ctx).slice(0, -1)}${rest}`,
     'One webhook secret per activated repository under this prefix, created at run time by `slipway repo add`; the webhook only reads, the API only writes and deletes.',
   );
 }

@@ -166,8 +166,8 @@ export class FakeTask {
       if (state.status === 'RUNNING' && spec.runMs !== undefined && state.beganAt !== undefined && now - state.beganAt >= spec.runMs) {
         const exitCode = state.plannedExit ?? spec.exitCode ?? 0;
         if (spec.writesExitRecord !== false) {
-          mkdirSync(join(this.stateDir, 'steps'), { recursive: true });
-          writeFileSync(join(this.stateDir, 'steps', `${spec.name}.exit`), spec.emptyExitRecord ? '' : `${exitCode}\n`);
+          mkdirSync(join(this.stateDir, 'steps', spec.name), { recursive: true });
+          writeFileSync(join(this.stateDir, 'steps', spec.name, `${spec.name}.exit`), spec.emptyExitRecord ? '' : `${exitCode}\n`);
         }
         state.status = 'STOPPED';
         state.exitCode = exitCode;
@@ -177,10 +177,10 @@ export class FakeTask {
   }
 
   private hasFinalRecord(container: string): boolean {
-    const steps = join(this.stateDir, 'steps');
-    const exit = join(steps, `${container}.exit`);
+    const own = join(this.stateDir, 'steps', container);
+    const exit = join(own, `${container}.exit`);
     if (existsSync(exit) && readFileSync(exit, 'utf8').length > 0) return true;
-    return existsSync(join(steps, `${container}.skipped`)) || existsSync(join(steps, `${container}.unreachable`));
+    return existsSync(join(own, `${container}.skipped`)) || existsSync(join(own, `${container}.unreachable`));
   }
 
   /** When the container ended (ms since the epoch), if it did. */
@@ -196,14 +196,15 @@ export class FakeTask {
   private passGate(name: string, gate: { watch: string[]; gateOf?: string }): number | undefined {
     const steps = join(this.stateDir, 'steps');
     const failing = gate.watch.some((w) => {
-      const file = join(steps, `${w}.exit`);
+      const file = join(steps, w, `${w}.exit`);
       // An empty record is no record yet (script.ts gateLines).
       const code = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
       return code !== '' && code !== '0';
     });
     if (failing) return gate.gateOf !== undefined ? 0 : undefined;
-    mkdirSync(steps, { recursive: true });
-    writeFileSync(join(steps, `${gate.gateOf ?? name}.skipped`), '');
+    const marked = gate.gateOf ?? name;
+    mkdirSync(join(steps, marked), { recursive: true });
+    writeFileSync(join(steps, marked, `${marked}.skipped`), '');
     return gate.gateOf !== undefined ? 1 : 0;
   }
 

@@ -19,14 +19,23 @@ function stepsDir(): string {
   return dir;
 }
 
+/** `<dir>/<container>/<container><suffix>`: each container's records in its own volume (contract.ts). */
+function record(dir: string, container: string, suffix: string, text: string): void {
+  mkdirSync(join(dir, container), { recursive: true });
+  writeFileSync(join(dir, container, `${container}${suffix}`), text);
+}
+const at = (dir: string, container: string, suffix: string): string => join(dir, container, `${container}${suffix}`);
+/** Every file under the records directory, as `<container>/<file>`. */
+const files = (dir: string): string[] => readdirSync(dir).flatMap((c) => readdirSync(join(dir, c)).map((f) => `${c}/${f}`)).sort();
+
 describe('step records', () => {
   it('reads exit codes, skip markers beside them, and markers without an exit record', async () => {
     const dir = stepsDir();
-    writeFileSync(join(dir, 'build.exit'), '0\n');
-    writeFileSync(join(dir, 'notify.exit'), '0');
-    writeFileSync(join(dir, 'notify.skipped'), '');
-    writeFileSync(join(dir, 'slack.skipped'), ''); // a plugin's gate container: the step never starts
-    writeFileSync(join(dir, 'half.exit'), ''); // caught mid-write: read next time
+    record(dir, 'build', '.exit', '0\n');
+    record(dir, 'notify', '.exit', '0');
+    record(dir, 'notify', '.skipped', '');
+    record(dir, 'slack', '.skipped', ''); // a plugin's gate container: the step never starts
+    record(dir, 'half', '.exit', ''); // caught mid-write: read next time
     const records = await readStepRecords(dir);
     expect(Object.keys(records.exits).sort()).toEqual(['build', 'notify']);
     expect(records.exits['build']).toMatchObject({ exitCode: 0 });
@@ -38,29 +47,29 @@ describe('step records', () => {
 
   it('an empty exit record is replaced (once ECS says its container stopped), never a written one', async () => {
     const dir = stepsDir();
-    writeFileSync(join(dir, 'half.exit'), '');
-    writeFileSync(join(dir, 'build.exit'), '2\n');
+    record(dir, 'half', '.exit', '');
+    record(dir, 'build', '.exit', '2\n');
     expect(await replaceEmptyExitRecord(dir, 'build', '0')).toBe(false);
     expect(await replaceEmptyExitRecord(dir, 'missing', '0')).toBe(false);
     expect(await replaceEmptyExitRecord(dir, 'half', '143')).toBe(true);
     expect(await replaceEmptyExitRecord(dir, 'half', '0')).toBe(false);
-    expect(readFileSync(join(dir, 'half.exit'), 'utf8')).toBe('143\n');
-    expect(readFileSync(join(dir, 'build.exit'), 'utf8')).toBe('2\n');
-    expect(readdirSync(dir).sort()).toEqual(['build.exit', 'half.exit']);
+    expect(readFileSync(at(dir, 'half', '.exit'), 'utf8')).toBe('143\n');
+    expect(readFileSync(at(dir, 'build', '.exit'), 'utf8')).toBe('2\n');
+    expect(files(dir)).toEqual(['build/build.exit', 'half/half.exit']);
     expect((await readStepRecords(dir)).emptyExits.size).toBe(0);
   });
 
   it('the agent writes a final record once, atomically, and never over a wrapper\'s own', async () => {
     const dir = stepsDir();
-    writeFileSync(join(dir, 'build.exit'), '2\n');
+    record(dir, 'build', '.exit', '2\n');
     expect(await writeFinalRecord(dir, 'test', 'unreachable', 'dependency build failed with exit code 2')).toBe(true);
     expect(await writeFinalRecord(dir, 'test', 'unreachable', 'something else')).toBe(false);
-    expect(readFileSync(join(dir, 'test.unreachable'), 'utf8')).toBe('dependency build failed with exit code 2\n');
+    expect(readFileSync(at(dir, 'test', '.unreachable'), 'utf8')).toBe('dependency build failed with exit code 2\n');
     expect(await writeFinalRecord(dir, 'publish', 'exit', '1')).toBe(true);
     expect(await writeFinalRecord(dir, 'build', 'exit', '0')).toBe(false);
-    expect(readFileSync(join(dir, 'build.exit'), 'utf8')).toBe('2\n');
+    expect(readFileSync(at(dir, 'build', '.exit'), 'utf8')).toBe('2\n');
     // No temporary file is left behind, and the records read back.
-    expect(readdirSync(dir).sort()).toEqual(['build.exit', 'publish.exit', 'test.unreachable']);
+    expect(files(dir)).toEqual(['build/build.exit', 'publish/publish.exit', 'test/test.unreachable']);
     const records = await readStepRecords(dir);
     expect(records.exits['publish']).toMatchObject({ exitCode: 1 });
     expect([...records.recorded].sort()).toEqual(['build', 'publish', 'test']);
@@ -68,10 +77,25 @@ describe('step records', () => {
 
   it('a record that vanishes between the listing and the read is not an error', async () => {
     const dir = stepsDir();
-    writeFileSync(join(dir, 'build.exit'), '1\n');
-    symlinkSync(join(dir, 'gone'), join(dir, 'ghost.exit'));
+    record(dir, 'build', '.exit', '1\n');
+    mkdirSync(join(dir, 'ghost'));
+    symlinkSync(join(dir, 'gone'), at(dir, 'ghost', '.exit'));
     const records = await readStepRecords(dir);
     expect(records.exits).toEqual({ build: expect.objectContaining({ exitCode: 1 }) });
+  });
+
+  it("reads a container's records from its own directory only: a record one step writes for another is not read", async () => {
+    const dir = stepsDir();
+    record(dir, 'test', '.exit', '1\n');
+    // Written by step `lint` in its own volume, naming `test`, and a stray file beside the volumes.
+    writeFileSync(join(dir, 'test.exit'), '0\n');
+    mkdirSync(join(dir, 'lint'));
+    writeFileSync(join(dir, 'lint', 'test.exit'), '0\n');
+    writeFileSync(join(dir, 'lint', 'deploy.skipped'), '');
+    const records = await readStepRecords(dir);
+    expect(records.exits).toEqual({ test: expect.objectContaining({ exitCode: 1 }) });
+    expect([...records.recorded]).toEqual(['test']);
+    expect(records.skipMarks.size).toBe(0);
   });
 
   it('no directory yet: nothing recorded', async () => {

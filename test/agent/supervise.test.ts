@@ -261,7 +261,7 @@ describe('agent supervision', () => {
     const run = await startAgent({ plan: p, stateDir: d.stateDir, workspace: d.workspace, metadataUri: uri }).done;
 
     expect(run.code, run.stdout).toBe(AGENT_EXIT.success);
-    expect(existsSync(join(d.stateDir, 'steps', 'notify.skipped'))).toBe(true);
+    expect(existsSync(join(d.stateDir, 'steps', 'notify', 'notify.skipped'))).toBe(true);
     const steps = byName(run.steps);
     expect(steps['build']).toMatchObject({ status: 'success', exitCode: 0 });
     expect(steps['notify']).toMatchObject({ status: 'skipped', exitCode: null, reason: STATUS_GATE_SKIP });
@@ -500,8 +500,8 @@ describe('steps that run on a status, end to end', () => {
       expect(steps['build']).toMatchObject({ status: 'failure', exitCode: 2 });
       expect(steps['test']).toMatchObject({ status: 'skipped', reason: 'dependency build failed with exit code 2' });
       expect(steps['notify']).toMatchObject({ status: 'success', exitCode: 0 });
-      expect(existsSync(join(d.stateDir, 'steps', 'notify.skipped'))).toBe(false);
-      expect(readFileSync(join(d.stateDir, 'steps', 'test.unreachable'), 'utf8')).toBe('dependency build failed with exit code 2\n');
+      expect(existsSync(join(d.stateDir, 'steps', 'notify', 'notify.skipped'))).toBe(false);
+      expect(readFileSync(join(d.stateDir, 'steps', 'test', 'test.unreachable'), 'utf8')).toBe('dependency build failed with exit code 2\n');
       expect(steps['publish']).toMatchObject({ status: 'skipped', reason: 'dependency test did not run' });
       expect(task.status('test')).toBe('STOPPED');
       expect(task.status('publish')).toBe(mode === 'pending' ? 'PULLED' : 'STOPPED');
@@ -519,7 +519,7 @@ describe('steps that run on a status, end to end', () => {
     expect(steps['test']).toMatchObject({ status: 'success', exitCode: 0 });
     expect(steps['notify']).toMatchObject({ status: 'skipped', reason: STATUS_GATE_SKIP });
     expect(steps['publish']).toMatchObject({ status: 'success', exitCode: 0 });
-    expect(existsSync(join(d.stateDir, 'steps', 'notify.skipped'))).toBe(true);
+    expect(existsSync(join(d.stateDir, 'steps', 'notify', 'notify.skipped'))).toBe(true);
     expect(task.beganAt('notify')!).toBeGreaterThanOrEqual(task.finishedAt('test')!);
   });
 
@@ -583,7 +583,7 @@ describe('steps that run on a status, end to end', () => {
     const run = await startAgent({ plan: p, stateDir: d.stateDir, workspace: d.workspace, metadataUri: uri, env: { SLIPWAY_TIMEOUT_SECONDS: '15' } }).done;
 
     expect(run.code, run.stdout).toBe(AGENT_EXIT.stepFailed);
-    expect(readFileSync(join(d.stateDir, 'steps', 'publish.exit'), 'utf8')).toBe('1\n');
+    expect(readFileSync(join(d.stateDir, 'steps', 'publish', 'publish.exit'), 'utf8')).toBe('1\n');
     expect(byName(run.steps)['notify']).toMatchObject({ status: 'success', exitCode: 0 });
   });
 
@@ -600,7 +600,7 @@ describe('steps that run on a status, end to end', () => {
     const run = await startAgent({ plan: p, stateDir: d.stateDir, workspace: d.workspace, metadataUri: uri, env: { SLIPWAY_TIMEOUT_SECONDS: '10' } }).done;
 
     expect(run.code, run.stdout).toBe(AGENT_EXIT.stepFailed);
-    expect(readFileSync(join(d.stateDir, 'steps', 'build.exit'), 'utf8')).toBe('137\n');
+    expect(readFileSync(join(d.stateDir, 'steps', 'build', 'build.exit'), 'utf8')).toBe('137\n');
     expect(run.stdout).toContain('step build: its exit record was empty (the step was stopped while writing it): recorded the exit code ECS reports, 137');
     expect(byName(run.steps)['build']).toMatchObject({ status: 'failure', exitCode: 137 });
     expect(byName(run.steps)['notify']).toMatchObject({ status: 'success', exitCode: 0 });

@@ -494,4 +494,56 @@ describe('repository activation', () => {
     // Added again later: activated with a new secret, its build numbers kept.
     expect((await call('POST', '/api/repos/activate?repo=acme/rot&host=github', activation())).status).toBe(201);
   });
+
+  it("stores the GitHub App's webhook secret from the JSON body under github/_app, never echoing it, and refuses what GitHub could not match", async () => {
+    const post = (body: string | undefined, extra: Partial<ApiDeps> = activation()) =>
+      handleApiRequest({ method: 'POST', path: '/api/app/github/secret', query: new URLSearchParams(), headers: {}, ...(body !== undefined ? { body } : {}) }, { ...deps, ...extra });
+    const secret = 'f'.repeat(64);
+    const res = await post(JSON.stringify({ secret }));
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body)).toEqual({ app: 'github', webhookUrl: 'https://hooks.example.com/github' });
+    expect(res.body).not.toContain(secret);
+    expect(written.get('github _app')).toBe(secret);
+    const refused = async (body: string | undefined) => ((r) => ({ status: r.statusCode, error: JSON.parse(r.body).error }))(await post(body));
+    expect(await refused(undefined)).toMatchObject({ status: 400, error: expect.stringMatching(/^api: the body must be JSON \{"secret": "…"\}/) });
+    expect(await refused(JSON.stringify({ secret: 42 }))).toEqual({ status: 400, error: 'api: the body must be JSON {"secret": "…"} with the secret as a string' });
+    expect((await refused(JSON.stringify({ secret: 'short' }))).error).toBe('api: the secret has 5 characters; use 16 to 4096 (for example: openssl rand -hex 32), in the App\'s settings too');
+    expect((await refused(JSON.stringify({ secret: `${'a'.repeat(20)} b` }))).status).toBe(400);
+    expect(written.get('github _app')).toBe(secret);
+    expect((await call('GET', '/api/app/github/secret', activation())).status).toBe(405);
+    expect((await post(JSON.stringify({ secret }), { activation: undefined })).statusCode).toBe(501);
+  });
+});
+
+describe('GitLab subgroup repositories: every build route takes the full name in ?repo=', () => {
+  it('shows, logs, cancels and restarts a build of group/sub/proj; the first OWNER/NAME routes keep working', async () => {
+    const taskArn = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/nested1';
+    await seedBuild(store, { repo: 'group/sub/proj', number: 1, createdAt: NOW, stages: [{ name: 'test', taskArn, steps: [{ name: 'unit' }] }] });
+    await seedBuild(store, { repo: 'group/sub/proj', number: 2, status: 'running', createdAt: NOW, stages: [{ name: 'test', taskArn: `${taskArn}-2`, steps: [{ name: 'unit', status: 'running' }] }] });
+    const q = 'repo=group%2Fsub%2Fproj';
+    const shown = await call('GET', `/api/builds/1?${q}`);
+    expect(shown.status).toBe(200);
+    expect(shown.body).toMatchObject({ repo: 'group/sub/proj', number: 1 });
+    // Unencoded slashes in the query are fine too.
+    expect((await call('GET', '/api/builds/1?repo=group/sub/proj')).body).toMatchObject({ repo: 'group/sub/proj', number: 1 });
+    const log = await call('GET', `/api/builds/1/logs/1/1?${q}&offset=0`);
+    expect(log.status).toBe(200);
+    expect(log.body).toMatchObject({ lines: [], next: 0 });
+    const cancelled = await call('POST', `/api/builds/2/cancel?${q}`);
+    expect(cancelled.status).toBe(200);
+    expect(stopped.at(-1)).toMatchObject({ taskArn: `${taskArn}-2` });
+    const restartedRes = await call('POST', `/api/builds/1/restart?${q}`);
+    expect(restartedRes.status).toBe(200);
+    expect(restarted.at(-1)).toMatchObject({ repo: 'group/sub/proj', number: 1 });
+    // The first form: OWNER/NAME in the path, the nested name as one encoded segment.
+    expect((await call('GET', '/api/repos/group/sub%2Fproj/builds/1')).body).toMatchObject({ repo: 'group/sub/proj', number: 1 });
+    expect((await call('GET', '/api/repos/acme/api/builds/7')).body).toMatchObject({ repo: 'acme/api', number: 7 });
+    // A missing or partial name says what is expected.
+    for (const bad of ['/api/builds/1', '/api/builds/1?repo=proj', '/api/builds/1?repo=group//proj']) {
+      const res = await call('GET', bad);
+      expect(res.status, bad).toBe(400);
+      expect(res.body.error).toMatch(/^api: repo=".*" must be the repository's full name, OWNER\/NAME \(GitLab: GROUP\/SUBGROUP\/NAME\)$/);
+    }
+    expect((await call('GET', `/api/builds/9?${q}`)).status).toBe(404);
+  });
 });

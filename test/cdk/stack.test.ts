@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tableDefinition } from '../../adapters/dynamodb/keys.js';
 import { ENV, FUNCTION_ENV } from '../../core/config/lambda-env.js';
 import { LAMBDA_NAMES, type LambdaName } from '../../lib/functions.js';
+import { GITHUB_APP_SECRET_NAME } from '../../lib/functions/context.js';
+import { GITHUB_APP_SECRET_SLUG } from '../../lambdas/shared/webhook-secrets.js';
 import { PROJECT_ROOT, type SlipwayProps } from '../../lib/slipway.js';
 import { type Synthesized, asList, fixtureProps, iamStatements, logicalIds, realEntriesPresent, synthSlipway } from './synth.js';
 
@@ -367,6 +369,12 @@ for (const variant of variants) {
       // The webhook reads; the API writes and deletes, and cannot read back what it wrote.
       expect(policyOf('webhook').filter(onHookPrefix).map((st) => asList(st.Action))).toEqual([['ssm:GetParameter']]);
       expect(policyOf('api').filter(onHookPrefix).map((st) => asList(st.Action).sort())).toEqual([['ssm:DeleteParameter', 'ssm:PutParameter']]);
+      // …on repositories' names only (<host>/<owner>/<name>: two slashes), so not on the GitHub
+      // App's secret, which the API may put (slipway app set-secret) but never delete.
+      expect(policyOf('api').filter(onHookPrefix).map((st) => JSON.stringify(st.Resource))).toEqual([expect.stringContaining(':parameter/slipway-webhooks/*/*/*')]);
+      expect(GITHUB_APP_SECRET_NAME).toBe(`github/${GITHUB_APP_SECRET_SLUG}`);
+      const onAppSecret = (st: { Resource?: unknown }) => JSON.stringify(st.Resource ?? '').includes(`:parameter/slipway-webhooks/${GITHUB_APP_SECRET_NAME}"`);
+      expect(policyOf('api').filter(onAppSecret).map((st) => asList(st.Action))).toEqual([['ssm:PutParameter']]);
       // Nobody else: no other Lambda, no build role, no policy anywhere else names the prefix
       // or holds an ssm:GetParameter* on a wildcard that would cover it.
       const webhookRole = (fn('webhook').props.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];

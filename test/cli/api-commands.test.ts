@@ -78,9 +78,19 @@ afterAll(async () => {
 });
 
 async function cli(...args: string[]) {
+  return cliWithInput(undefined, ...args);
+}
+
+async function cliWithInput(stdin: string | undefined, ...args: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const io: CliIO = { out: (t) => out.push(t), err: (t) => err.push(t), cwd: dir, env: { SLIPWAY_SERVER: server.url, SLIPWAY_HOME: join(dir, 'home') } };
+  const io: CliIO = {
+    out: (t) => out.push(t),
+    err: (t) => err.push(t),
+    cwd: dir,
+    env: { SLIPWAY_SERVER: server.url, SLIPWAY_HOME: join(dir, 'home') },
+    ...(stdin !== undefined ? { stdin: async () => stdin } : {}),
+  };
   const code = await main(args, io);
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
@@ -294,22 +304,24 @@ describe('the open local API keeps other web pages out', () => {
   });
 });
 
-describe('slipway repo', () => {
-  const push = (repo: string): string => {
-    const payload = structuredClone((examples as unknown as { name: string; examples: Record<string, any>[] }[]).find((e) => e.name === 'push')!.examples.find((e) => String(e.ref).startsWith('refs/heads/'))!);
-    payload.repository.full_name = repo;
-    return JSON.stringify(payload);
-  };
-  const deliver = async (repo: string, secret: string) => {
-    const body = push(repo);
-    const res = await fetch(`${server.url}/hooks/github`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': `d-${Math.random()}`, 'x-hub-signature-256': `sha256=${hmacSha256Hex(secret, body)}` },
-      body,
-    });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  };
+const push = (repo: string): string => {
+  const payload = structuredClone((examples as unknown as { name: string; examples: Record<string, any>[] }[]).find((e) => e.name === 'push')!.examples.find((e) => String(e.ref).startsWith('refs/heads/'))!);
+  payload.repository.full_name = repo;
+  // Pushed now by its signed time (the example's is from 2019: a replay by today's clock).
+  payload.repository.pushed_at = Math.floor(Date.now() / 1000);
+  return JSON.stringify(payload);
+};
+const deliver = async (repo: string, secret: string) => {
+  const body = push(repo);
+  const res = await fetch(`${server.url}/hooks/github`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': `d-${Math.random()}`, 'x-hub-signature-256': `sha256=${hmacSha256Hex(secret, body)}` },
+    body,
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+};
 
+describe('slipway repo', () => {
   it('add prints the webhook URL and the secret, which then signs that repository’s webhooks', async () => {
     const before = await deliver('octo/hooked', 'anything');
     expect(before).toMatchObject({ status: 200, body: { ignored: 'repository octo/hooked is not activated on github; activate it with: slipway repo add octo/hooked --host github' } });
@@ -350,6 +362,31 @@ describe('slipway repo', () => {
   });
 });
 
+describe('slipway app set-secret', () => {
+  const appSecret = 'a'.repeat(24) + '-app-webhook-secret';
+  it("stores the GitHub App's webhook secret read from standard input, after which the App's deliveries build activated repositories", async () => {
+    await cli('repo', 'add', 'octo/app-installed', '--host', 'github');
+    expect((await deliver('octo/app-installed', appSecret)).status).toBe(401);
+    const set = await cliWithInput(`${appSecret}\n`, 'app', 'set-secret');
+    expect(set).toMatchObject({ code: 0, err: '' });
+    expect(set.out).toContain('Webhook URL http://localhost:8080/hooks/github');
+    expect(set.out).not.toContain(appSecret);
+    expect((await deliver('octo/app-installed', appSecret)).status).toBe(202);
+    // Still only for activated repositories.
+    expect((await deliver('octo/not-activated', appSecret)).body.ignored).toMatch(/is not activated on github/);
+  });
+
+  it('never takes the secret as an argument, and refuses an empty or short one', async () => {
+    const arg = await cliWithInput('', 'app', 'set-secret', 'x'.repeat(32));
+    expect(arg.code).toBe(2);
+    expect(arg.err).toMatch(/^slipway app: unexpected argument "x+": the secret is read from standard input, never from an argument/);
+    expect((await cliWithInput('\n', 'app', 'set-secret')).err).toMatch(/^slipway app: standard input was empty/);
+    const short = await cliWithInput('short\n', 'app', 'set-secret');
+    expect(short.code).toBe(1);
+    expect(short.err).toBe('slipway app: api: the secret has 5 characters; use 16 to 4096 (for example: openssl rand -hex 32), in the App\'s settings too');
+  });
+});
+
 // Last: it adds a second repository, after which commands need --repo.
 describe('text from a push on the terminal', () => {
   it('prints no terminal control sequence from a commit message, a branch or a log line', async () => {
@@ -369,5 +406,31 @@ describe('text from a push on the terminal', () => {
     }
     expect(outputs[0]!.out).toMatch(/evil\/app\s+#1\s+failure\s+push\s+xhidden/);
     expect(outputs[2]!.out).toBe('copy donefake ok');
+  });
+});
+
+describe('GitLab subgroup repositories (group/subgroup/name)', () => {
+  it('shows, logs and cancels a subgroup build with the full name in the query, never an encoded slash in the path', async () => {
+    const task = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/5b6r0p';
+    await store.ensureRepository({ slug: 'group/sub/proj', scm: 'gitlab', httpUrl: 'https://gitlab.example/group/sub/proj.git', link: 'https://gitlab.example/group/sub/proj', defaultBranch: 'main', private: true });
+    await seedBuild(store, { repo: 'group/sub/proj', number: 1, createdAt: Date.now(), status: 'failure', stages: [{ name: 'test', taskArn: task, steps: [{ name: 'unit', status: 'failure' }] }] });
+    await seedBuild(store, { repo: 'group/sub/proj', number: 2, createdAt: Date.now(), status: 'running', stages: [{ name: 'test', taskArn: `${task}-2`, steps: [{ name: 'unit', status: 'running' }] }] });
+    new LogStore(join(dir, 'logs')).writer({ group: GROUP, stream: logStreamName('unit', task), taskArn: task, container: 'unit' }).write('stdout', 'nested ok\n');
+    const urls: URL[] = [];
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = (input, init) => (urls.push(new URL(String(input))), realFetch(input, init));
+    try {
+      const shown = await cli('build', '1', '--repo', 'group/sub/proj');
+      expect(shown.code).toBe(0);
+      expect(shown.out).toMatch(/^group\/sub\/proj #1 {2}failure/);
+      expect(await cli('logs', '1', 'unit', '--repo', 'group/sub/proj')).toMatchObject({ code: 0, out: 'nested ok' });
+      expect((await cli('cancel', '2', '--repo', 'group/sub/proj')).code).toBe(0);
+    } finally {
+      globalThis.fetch = realFetch;
+    }
+    const asked = urls.filter((u) => u.pathname !== '/api/repos').map((u) => `${u.pathname} ${u.searchParams.get('repo')}`);
+    expect(new Set(asked)).toEqual(new Set(['/api/builds/1 group/sub/proj', '/api/builds/1/logs/1/1 group/sub/proj', '/api/builds/2/cancel group/sub/proj']));
+    expect(stopped.at(-1)).toBe(`${task}-2`);
+    for (const u of urls) expect(u.pathname).not.toMatch(/%2F/i);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it, beforeEach, afterEach } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { SECRET_MASK } from '../../core/pipeline/mask.js';
 import { gateContainerScript, stepScript, type ScriptInput } from '../../core/pipeline/script.js';
 import { shellQuote } from '../../core/pipeline/shell-quote.js';
@@ -25,6 +25,15 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+/** `<steps>/<container>/<container><suffix>`: each step container's records in its own volume (contract.ts). */
+function recordPath(steps: string, container: string, suffix: string): string {
+  return join(steps, container, `${container}${suffix}`);
+}
+function writeRecord(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text);
+}
+
 function run(shell: string[], input: Partial<ScriptInput>, env: Record<string, string> = {}) {
   const script = stepScript({ container: 'test', steps: [], workdir: '/nowhere', hosts: [], secretEnv: [], ...input });
   const [bin, ...args] = shell;
@@ -33,13 +42,14 @@ function run(shell: string[], input: Partial<ScriptInput>, env: Record<string, s
     encoding: 'utf8',
     timeout: 10_000,
   });
-  const record = join(dir, 'state', 'steps', `${input.container ?? 'test'}.exit`);
+  const own = input.container ?? 'test';
+  const record = join(dir, 'state', 'steps', own, `${own}.exit`);
   return {
     status: result.status,
     stdout: result.stdout,
     stderr: result.stderr,
     record: existsSync(record) ? readFileSync(record, 'utf8').trim() : undefined,
-    skipped: existsSync(join(dir, 'state', 'steps', `${input.container ?? 'test'}.skipped`)),
+    skipped: existsSync(join(dir, 'state', 'steps', own, `${own}.skipped`)),
   };
 }
 
@@ -218,7 +228,7 @@ for (const shell of SHELLS) for (const mask of MASKS) {
         const text = readFileSync(outFile, 'utf8');
         expect(text).toContain(secretEnv.length ? `before ${SECRET_MASK}\n` : 'before hunter22\n');
         expect(text).toContain('after\n');
-        expect(readFileSync(join(dir, 'state', 'steps', 'test.exit'), 'utf8').trim()).toBe('0');
+        expect(readFileSync(recordPath(join(dir, 'state', 'steps'), 'test', '.exit'), 'utf8').trim()).toBe('0');
       }
     });
 
@@ -238,7 +248,7 @@ for (const shell of SHELLS) for (const mask of MASKS) {
           wrapper.signal(signal);
           // Without the fix the wrapper would run on until the sleep ends (30 s).
           expect(await wrapper.exited()).toBe(code);
-          expect(readFileSync(join(state, 'steps', 'test.exit'), 'utf8').trim()).toBe(String(code));
+          expect(readFileSync(recordPath(join(state, 'steps'), 'test', '.exit'), 'utf8').trim()).toBe(String(code));
           expect(wrapper.stdout()).not.toContain('never');
         } finally {
           wrapper.cleanup();
@@ -258,7 +268,7 @@ for (const shell of SHELLS) for (const mask of MASKS) {
         await wrapper.waitForOutput('cleaning up', 2000);
         expect(wrapper.stdout()).toContain(`cleaning up ${SECRET_MASK}\n`);
         expect(wrapper.stdout()).not.toContain('hunter22');
-        expect(readFileSync(join(state, 'steps', 'test.exit'), 'utf8').trim()).toBe('143');
+        expect(readFileSync(recordPath(join(state, 'steps'), 'test', '.exit'), 'utf8').trim()).toBe('143');
       } finally {
         wrapper.cleanup();
       }
@@ -278,11 +288,11 @@ for (const shell of SHELLS) for (const mask of MASKS) {
       expect(ok.skipped).toBe(true);
 
       mkdirSync(join(dir, 'state', 'steps'), { recursive: true });
-      writeFileSync(join(dir, 'state', 'steps', 'build.exit'), '0\n');
+      writeRecord(recordPath(join(dir, 'state', 'steps'), 'build', '.exit'), '0\n');
       expect(run(shell, input).stdout).not.toContain('notified');
 
-      writeFileSync(join(dir, 'state', 'steps', 'test2.exit'), '2\n');
-      rmSync(join(dir, 'state', 'steps', 'test.skipped'));
+      writeRecord(recordPath(join(dir, 'state', 'steps'), 'test2', '.exit'), '2\n');
+      rmSync(recordPath(join(dir, 'state', 'steps'), 'test', '.skipped'));
       const failing = run(shell, input);
       expect(failing.stdout).toContain('notified');
       expect(failing.skipped).toBe(false);
@@ -294,8 +304,8 @@ for (const shell of SHELLS) for (const mask of MASKS) {
     it('the status gate reads an empty exit record as no record yet, not as a failure, and says so', () => {
       const input = { gate: { watch: ['build', 'test2'] }, steps: [{ name: 'notify', commands: ['echo notified'] }] };
       mkdirSync(join(dir, 'state', 'steps'), { recursive: true });
-      writeFileSync(join(dir, 'state', 'steps', 'build.exit'), '0\n');
-      writeFileSync(join(dir, 'state', 'steps', 'test2.exit'), '');
+      writeRecord(recordPath(join(dir, 'state', 'steps'), 'build', '.exit'), '0\n');
+      writeRecord(recordPath(join(dir, 'state', 'steps'), 'test2', '.exit'), '');
       const r = run(shell, input);
       expect(r.stdout).not.toContain('notified');
       expect(r.stdout).toContain('slipway: the exit record of test2 is empty (still being written, or its step was stopped while writing it): not counted as a failure\n');
@@ -307,7 +317,7 @@ for (const shell of SHELLS) for (const mask of MASKS) {
       const [bin, ...args] = shell;
       const env = { PATH: process.env.PATH, SLIPWAY_STATE_DIR: join(dir, 'state') };
       mkdirSync(join(dir, 'state', 'steps'), { recursive: true });
-      writeFileSync(join(dir, 'state', 'steps', 'build.exit'), '');
+      writeRecord(recordPath(join(dir, 'state', 'steps'), 'build', '.exit'), '');
       const r = spawnSync(bin!, [...args, '-c', gateContainerScript(['build'], 'slack', 'slack')], { env, encoding: 'utf8' });
       expect(r.status).toBe(1);
       expect(r.stdout).toContain('the exit record of build is empty');
@@ -318,8 +328,8 @@ for (const shell of SHELLS) for (const mask of MASKS) {
       const env = { PATH: process.env.PATH, SLIPWAY_STATE_DIR: join(dir, 'state') };
       const script = gateContainerScript(['build'], 'slack', 'slack');
       expect(spawnSync(bin!, [...args, '-c', script], { env }).status).toBe(1);
-      expect(existsSync(join(dir, 'state', 'steps', 'slack.skipped'))).toBe(true);
-      writeFileSync(join(dir, 'state', 'steps', 'build.exit'), '1\n');
+      expect(existsSync(recordPath(join(dir, 'state', 'steps'), 'slack', '.skipped'))).toBe(true);
+      writeRecord(recordPath(join(dir, 'state', 'steps'), 'build', '.exit'), '1\n');
       expect(spawnSync(bin!, [...args, '-c', script], { env }).status).toBe(0);
     });
 
@@ -344,31 +354,31 @@ for (const shell of SHELLS) for (const mask of MASKS) {
       const ended = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
       const pause = () => new Promise((r) => setTimeout(r, 150));
       try {
-        writeFileSync(join(steps, 'build.exit'), '2\n');
-        writeFileSync(join(steps, 'lint.skipped'), '');
-        writeFileSync(join(steps, 'test.exit'), ''); // caught mid-write: not final yet
+        writeRecord(recordPath(steps, 'build', '.exit'), '2\n');
+        writeRecord(recordPath(steps, 'lint', '.skipped'), '');
+        writeRecord(recordPath(steps, 'test', '.exit'), ''); // caught mid-write: not final yet
         await pause();
         expect(stdout).toBe('slipway: notify waits for build, test, lint to end\n');
-        expect(existsSync(join(steps, 'notify.exit'))).toBe(false);
-        rmSync(join(steps, 'test.exit'));
-        writeFileSync(join(steps, 'test.unreachable'), 'dependency build failed with exit code 2\n');
+        expect(existsSync(recordPath(steps, 'notify', '.exit'))).toBe(false);
+        rmSync(recordPath(steps, 'test', '.exit'));
+        writeRecord(recordPath(steps, 'test', '.unreachable'), 'dependency build failed with exit code 2\n');
         expect(await ended).toBe(0);
       } finally {
         child.kill('SIGKILL');
       }
       expect(stdout).toContain('+ echo notified\nnotified\n');
-      expect(readFileSync(join(steps, 'notify.exit'), 'utf8').trim()).toBe('0');
+      expect(readFileSync(recordPath(steps, 'notify', '.exit'), 'utf8').trim()).toBe('0');
     });
 
     it('a gate container that only waits (a plugin that runs always) exits 0 once the records are there', () => {
       const [bin, ...args] = shell;
       const env = { PATH: process.env.PATH, SLIPWAY_STATE_DIR: join(dir, 'state'), SLIPWAY_WAIT_SECONDS: '0.02' };
       mkdirSync(join(dir, 'state', 'steps'), { recursive: true });
-      writeFileSync(join(dir, 'state', 'steps', 'build.exit'), '1\n');
-      writeFileSync(join(dir, 'state', 'steps', 'test.unreachable'), 'x\n');
+      writeRecord(recordPath(join(dir, 'state', 'steps'), 'build', '.exit'), '1\n');
+      writeRecord(recordPath(join(dir, 'state', 'steps'), 'test', '.unreachable'), 'x\n');
       const script = gateContainerScript(undefined, 'slack', 'slack', ['build', 'test']);
       expect(spawnSync(bin!, [...args, '-c', script], { env, timeout: 5000 }).status).toBe(0);
-      expect(existsSync(join(dir, 'state', 'steps', 'slack.skipped'))).toBe(false);
+      expect(existsSync(recordPath(join(dir, 'state', 'steps'), 'slack', '.skipped'))).toBe(false);
     });
 
     it('packed steps run in order, each echoed, and stop at the first failure', () => {

@@ -88,7 +88,7 @@ for (const shell of SHELLS) {
       expect(output(out)).not.toContain('PUBLISHED');
       expect(ranOrder()).toEqual(['build', 'notify', 'cleanup']);
       // The agent told the waiting steps that test can never start.
-      expect(readFileSync(join(dir, 'state', 'steps', 'test.unreachable'), 'utf8')).toBe('dependency build failed with exit code 3\n');
+      expect(readFileSync(join(dir, 'state', 'steps', 'test', 'test.unreachable'), 'utf8')).toBe('dependency build failed with exit code 3\n');
       expect(out.reports['test']).toMatchObject({ status: 'skipped', reason: 'dependency build failed with exit code 3' });
       expect(out.reports['notify']).toMatchObject({ status: 'success', exitCode: 0 });
       expect(out.reports['publish']).toMatchObject({ status: 'skipped', reason: 'dependency test did not run' });
@@ -108,7 +108,7 @@ for (const shell of SHELLS) {
       expect(output(out)).toContain('PUBLISHED');
       // notify runs no command; cleanup waits for its record, publish for cleanup's exit.
       expect(ranOrder()).toEqual(['build', 'test', 'cleanup', 'publish']);
-      expect(existsSync(join(dir, 'state', 'steps', 'notify.skipped'))).toBe(true);
+      expect(existsSync(join(dir, 'state', 'steps', 'notify', 'notify.skipped'))).toBe(true);
       expect(out.reports['notify']).toMatchObject({ status: 'skipped', reason: STATUS_GATE_SKIP });
       expect(out.failed).toEqual([]);
     });
@@ -187,7 +187,7 @@ describe('exit code 78 (under /bin/sh)', () => {
     // quit exits once slow has started; slow ends only after quit's record is there.
     const yaml = pipeline(
       step('quit', ['until [ -f slow-started ]; do sleep 0.05; done', mark('quit'), 'exit 78']) +
-        step('slow', ['touch slow-started', 'until [ -s "$SLIPWAY_STATE_DIR/steps/quit.exit" ]; do sleep 0.05; done', mark('slow')]) +
+        step('slow', ['touch slow-started', 'until [ -s "$SLIPWAY_STATE_DIR/steps/quit/quit.exit" ]; do sleep 0.05; done', mark('slow')]) +
         step('later', [mark('later')], needs('slow')),
     );
     const out = await run(yaml);
@@ -266,7 +266,7 @@ describe('status steps: more shapes (under /bin/sh)', () => {
 
   it('a plugin step that fails (no wrapper, no record of its own) is seen as failing by the failure step', async () => {
     const out = await run(pipeline(step('build', ['true']) + plugin('publish') + step('notify', ['echo NOTIFIED'], onFailure)), { pluginExit: { publish: 1 } });
-    expect(readFileSync(join(dir, 'state', 'steps', 'publish.exit'), 'utf8')).toBe('1\n');
+    expect(readFileSync(join(dir, 'state', 'steps', 'publish', 'publish.exit'), 'utf8')).toBe('1\n');
     expect(output(out)).toContain('NOTIFIED');
   });
 

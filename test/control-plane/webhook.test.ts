@@ -6,6 +6,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { BuildStore } from '../../adapters/dynamodb/store.js';
 import { hmacSha256Hex } from '../../core/scm/verify-signature.js';
 import { deliveryId } from '../../core/scm/parse-event.js';
+import { CLOCK_SKEW_MS, DELIVERY_TTL_SECONDS, MAX_EVENT_AGE_MS } from '../../core/scm/event-time.js';
 import type { EventMessage } from '../../core/scm/types.js';
 import { handleWebhook, MAX_BODY_BYTES, type WebhookDeps } from '../../lambdas/webhook/handle-webhook.js';
 import { sendEventMessage, decodeEventMessage } from '../../lambdas/shared/events-queue.js';
@@ -91,7 +92,12 @@ function githubRequest(event: string, payload: unknown, delivery: string, secret
   };
 }
 
-const branchPush = () => github('push').find((p) => p.ref === 'refs/heads/master')!;
+const DAY = 86_400_000;
+/** GitHub's branch push example, pushed `ageMs` ago by its signed repository.pushed_at (its commit stays from 2019). */
+const branchPush = (ageMs = 0, now = Date.now()): Record<string, any> => {
+  const example = github('push').find((p) => p.ref === 'refs/heads/master')! as Record<string, any>;
+  return { ...example, repository: { ...example.repository, pushed_at: Math.floor((now - ageMs) / 1000) } };
+};
 
 describe('webhook', () => {
   it('accepts a signed GitHub push of an activated repository: 202, one delivery recorded, one message queued', async () => {
@@ -334,7 +340,7 @@ describe('webhook', () => {
     const giteaBody = fixture('gitea-push.json');
     const gitea = await handleWebhook('gitea', { 'X-Gitea-Event': 'push', 'X-Gitea-Delivery': 'g-1', 'X-Gitea-Signature': hmacSha256Hex(GITEA_SECRET, giteaBody) }, giteaBody, deps);
     expect(gitea.statusCode).toBe(202);
-    const gitlabBody = fixture('gitlab-merge-request.json');
+    const gitlabBody = fixture('gitlab-merge-request.json').replaceAll('2013-12-03T17:23:34Z', new Date().toISOString());
     const gitlab = await handleWebhook('gitlab', { 'X-Gitlab-Event': 'Merge Request Hook', 'X-Gitlab-Token': GITLAB_TOKEN, 'X-Gitlab-Event-UUID': 'u-1' }, gitlabBody, deps);
     expect(gitlab.statusCode).toBe(202);
     const badToken = await handleWebhook('gitlab', { 'X-Gitlab-Event': 'Merge Request Hook', 'X-Gitlab-Token': 'nope' }, gitlabBody, deps);
@@ -359,6 +365,93 @@ describe('webhook', () => {
     expect((await store.getDelivery(deliveryId('github', GITHUB_REPO, req.body)))?.state).toBe('failed');
     expect((await handleWebhook('github', req.headers, req.body, deps)).statusCode).toBe(202);
     expect(await drain()).toHaveLength(1);
+  });
+
+  describe('replays older than the dedupe window run nothing, by the time the host signed', () => {
+    const NOW = Date.parse('2026-06-01T12:00:00Z');
+    const at = (now: number): WebhookDeps => ({ ...deps, now: () => now });
+    const ignoredFor = async (res: { statusCode: number; body: string }) => {
+      expect(res.statusCode).toBe(200);
+      return JSON.parse(res.body).ignored as string;
+    };
+
+    it('keeps a delivery record longer than the oldest event it accepts, with a day for the host clock', () => {
+      expect(MAX_EVENT_AGE_MS).toBe(7 * DAY);
+      expect(MAX_EVENT_AGE_MS + CLOCK_SKEW_MS).toBeLessThanOrEqual(DELIVERY_TTL_SECONDS * 1000);
+    });
+
+    it('answers a GitHub push whose signed repository.pushed_at is 8 days old with 200 and the reason, and records and queues nothing', async () => {
+      await drain();
+      const req = githubRequest('push', { ...branchPush(8 * DAY, NOW), after: '7'.repeat(40) }, 'gh-old-replay');
+      const reason = await ignoredFor(await handleWebhook('github', req.headers, req.body, at(NOW)));
+      expect(reason).toBe(
+        'the event is 8 days old by its signed repository.pushed_at (2026-05-24T12:00:00.000Z), older than the 7 days a delivery is remembered for; a replay runs nothing (push again to build)',
+      );
+      expect(await store.getDelivery(deliveryId('github', GITHUB_REPO, req.body))).toBeNull();
+      expect(await drain()).toHaveLength(0);
+    });
+
+    it('builds a GitHub push signed 6 days ago (a redelivery inside the window) and one of a two-year-old commit pushed now', async () => {
+      await drain();
+      const redelivered = githubRequest('push', { ...branchPush(6 * DAY, NOW), after: '8'.repeat(40) }, 'gh-6-days');
+      expect((await handleWebhook('github', redelivered.headers, redelivered.body, at(NOW))).statusCode).toBe(202);
+      // head_commit.timestamp is the commit's (2019), not the push's: it decides nothing.
+      const oldCommit = githubRequest('push', { ...branchPush(0, NOW), after: '9'.repeat(40) }, 'gh-old-commit');
+      expect(JSON.parse(oldCommit.body.toString()).head_commit.timestamp).toBe('2019-05-15T15:19:25Z');
+      expect((await handleWebhook('github', oldCommit.headers, oldCommit.body, at(NOW))).statusCode).toBe(202);
+      expect(await drain()).toHaveLength(2);
+    });
+
+    it('refuses an event signed more than a day ahead of this clock (a replay would outlive the record)', async () => {
+      const req = githubRequest('push', { ...branchPush(-2 * DAY, NOW), after: 'a1'.repeat(20) }, 'gh-future');
+      expect(await ignoredFor(await handleWebhook('github', req.headers, req.body, at(NOW)))).toBe(
+        "the event's signed repository.pushed_at (2026-06-03T12:00:00.000Z) is 2 days ahead of this server's clock; check the Git host's clock",
+      );
+      const skewed = githubRequest('push', { ...branchPush(-12 * 3600_000, NOW), after: 'a2'.repeat(20) }, 'gh-skewed');
+      expect((await handleWebhook('github', skewed.headers, skewed.body, at(NOW))).statusCode).toBe(202);
+      await drain();
+    });
+
+    it('refuses an old GitHub pull_request synchronize by pull_request.updated_at', async () => {
+      const example = structuredClone(github('pull_request').find((p) => p.action === 'synchronize')!) as Record<string, any>;
+      example.pull_request.updated_at = new Date(NOW - 10 * DAY).toISOString().replace('.000', '');
+      const req = githubRequest('pull_request', example, 'gh-pr-old');
+      expect(await ignoredFor(await handleWebhook('github', req.headers, req.body, at(NOW)))).toMatch(/^the event is 10 days old by its signed pull_request\.updated_at \(/);
+      example.pull_request.updated_at = new Date(NOW - 3600_000).toISOString();
+      const fresh = githubRequest('pull_request', example, 'gh-pr-fresh');
+      expect((await handleWebhook('github', fresh.headers, fresh.body, at(NOW))).statusCode).toBe(202);
+      await drain();
+    });
+
+    it("refuses an old GitLab merge request opening by object_attributes.updated_at, in GitLab's own time format too", async () => {
+      const payload = JSON.parse(fixture('gitlab-merge-request.json'));
+      const headers = { 'X-Gitlab-Event': 'Merge Request Hook', 'X-Gitlab-Token': GITLAB_TOKEN };
+      payload.object_attributes.updated_at = '2026-05-20 08:00:00 UTC';
+      expect(await ignoredFor(await handleWebhook('gitlab', headers, JSON.stringify(payload), at(NOW)))).toMatch(
+        /^the event is 12\.2 days old by its signed object_attributes\.updated_at \(2026-05-20T08:00:00\.000Z\)/,
+      );
+      payload.object_attributes.updated_at = '2026-06-01 11:00:00 UTC';
+      expect((await handleWebhook('gitlab', headers, JSON.stringify(payload), at(NOW))).statusCode).toBe(202);
+      payload.object_attributes.updated_at = 'yesterday';
+      const bad = await handleWebhook('gitlab', headers, JSON.stringify(payload), at(NOW));
+      expect(bad.statusCode).toBe(400);
+      expect(JSON.parse(bad.body).error).toBe('webhook: malformed gitlab event: object_attributes.updated_at: expected a time (epoch seconds or ISO 8601 with a zone)');
+      await drain();
+    });
+
+    it('refuses an old Gitea pull request opening by pull_request.created_at; Gitea pushes carry no signed time and still build', async () => {
+      const payload = JSON.parse(fixture('gitea-pull-request-fork.json'));
+      payload.action = 'opened';
+      payload.pull_request.created_at = '2026-05-01T10:00:00+02:00';
+      const body = JSON.stringify(payload);
+      const res = await handleWebhook('gitea', { 'X-Gitea-Event': 'pull_request', 'X-Gitea-Signature': hmacSha256Hex(GITEA_SECRET, body) }, body, at(NOW));
+      expect(await ignoredFor(res)).toMatch(/^the event is 31\.2 days old by its signed pull_request\.created_at \(2026-05-01T08:00:00\.000Z\)/);
+      // A push's repository.updated_at is written after Gitea builds the payload: no time to go by.
+      const push = fixture('gitea-push.json').replace('"after": "bffeb74224043ba2feb48d137756c8a9331c449a"', `"after": "${'b1'.repeat(20)}"`);
+      const pushed = await handleWebhook('gitea', { 'X-Gitea-Event': 'push', 'X-Gitea-Signature': hmacSha256Hex(GITEA_SECRET, push) }, push, at(NOW));
+      expect(pushed.statusCode).toBe(202);
+      await drain();
+    });
   });
 
   it('rejects an unknown host with 404', async () => {

@@ -150,4 +150,69 @@ describe.skipIf(skipWithout('Chromium', missing))('dashboard in headless Chromiu
       await browser.close();
     }
   });
+
+  it('Repositories page: adds, lists, rotates and removes a repository, and shows every name as text', async () => {
+    // A name no host allows, written past activation's checks, as a hostile record would be.
+    const hostile = 'evil/<img src=x onerror="window.__owned=1">';
+    await local.store.ensureRepository({ slug: hostile, scm: 'github', httpUrl: 'https://git.example/evil.git', link: 'https://git.example/evil', defaultBranch: 'main', private: false });
+    const browser = await launchChromium();
+    try {
+      const page = await browser.context.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (err) => pageErrors.push(err.message));
+      const dialogs: string[] = [];
+      page.on('dialog', (dialog) => void (dialogs.push(dialog.message()), dialog.accept()));
+      await page.goto(`${local.url}/#/repos`);
+      await page.locator('#repos').waitFor({ timeout: WAIT });
+
+      // Listed as text: the markup in the name is neither an element nor run.
+      const hostileRow = page.locator('#repos tbody tr', { hasText: 'evil/' });
+      await hostileRow.waitFor({ timeout: WAIT });
+      expect(await hostileRow.locator('td').first().textContent()).toBe(hostile);
+      expect(await page.locator('#repos img').count()).toBe(0);
+      expect(await page.evaluate(() => (window as unknown as { __owned?: number }).__owned)).toBeUndefined();
+
+      // Add: the webhook URL and the repository's own secret, shown once.
+      await page.fill('#r-slug', 'acme/site');
+      await page.selectOption('#r-host', 'gitea');
+      await page.selectOption('#r-visibility', 'public');
+      await page.click('#repo-add button');
+      const notice = page.locator('#repo-notice .secret-notice');
+      await notice.waitFor({ timeout: WAIT });
+      expect(await notice.locator('h3').textContent()).toBe('Webhook of acme/site on gitea');
+      const firstSecret = (await notice.locator('code.secret').textContent()) ?? '';
+      expect(firstSecret).toMatch(/^[0-9a-f]{64}$/);
+      const row = page.locator('#repos tbody tr', { hasText: 'acme/site' });
+      expect((await row.locator('td').allTextContents()).slice(0, 4)).toEqual(['acme/site', 'gitea', 'public', 'active']);
+      expect(await local.store.getRepository('acme/site')).toMatchObject({ scm: 'gitea', visibility: 'public', active: true });
+
+      // Rotate: asks first, then shows a new secret.
+      await row.locator('button[data-action="rotate"]').click();
+      await page.waitForFunction((old) => document.querySelector('#repo-notice code.secret')?.textContent !== old, firstSecret, { timeout: WAIT });
+      const rotated = (await page.locator('#repo-notice code.secret').textContent()) ?? '';
+      expect(rotated).toMatch(/^[0-9a-f]{64}$/);
+      expect(rotated).not.toBe(firstSecret);
+
+      // Remove: asks first; the row stays, marked removed, and its webhooks run nothing.
+      await page.locator('#repos tbody tr', { hasText: 'acme/site' }).locator('button[data-action="remove"]').click();
+      await page.locator('#repo-notice', { hasText: 'acme/site removed' }).waitFor({ timeout: WAIT });
+      expect(await page.locator('#repos tbody tr', { hasText: 'acme/site' }).locator('td').nth(3).textContent()).toBe('removed');
+      expect(await local.store.getRepository('acme/site')).toMatchObject({ active: false });
+      expect(dialogs).toEqual([
+        'Replace the webhook secret of acme/site? Its webhook fails until you paste the new one.',
+        'Stop building acme/site? Its builds stay; its webhook secret is deleted.',
+      ]);
+
+      // A refused activation shows the API's reason, as text too.
+      await page.fill('#r-slug', 'acme/<b>bold</b>');
+      await page.click('#repo-add button');
+      const banner = page.locator('#repo-notice .error-banner');
+      await banner.waitFor({ timeout: WAIT });
+      expect(await banner.textContent()).toContain('acme/<b>bold</b>');
+      expect(await page.locator('#repo-notice b').count()).toBe(0);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
 });

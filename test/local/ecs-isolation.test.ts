@@ -4,7 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AGENT_STATE_DIR, AGENT_STATE_VOLUME, ENV_FILE, STATE_DIR, STATE_VOLUME, STEP_RECORD_DIR } from '../../core/pipeline/contract.js';
+import { AGENT_STATE_DIR, AGENT_STATE_VOLUME, ENV_FILE, STATE_DIR, STATE_VOLUME, STEP_RECORD_DIR, stepExitFile, stepRecordVolume } from '../../core/pipeline/contract.js';
+import { baseMounts } from '../../core/pipeline/mounts.js';
+import type { Pipeline } from '../../core/pipeline/types.js';
 import { execFileSync } from 'node:child_process';
 import { StopTaskCommand, type ContainerDefinition, type ECSClient } from '@aws-sdk/client-ecs';
 import { startLocalEcs, type LocalEcs } from '../../local/ecs/index.js';
@@ -103,6 +105,36 @@ describe.skipIf(noNamespaces)('what a step may write and see (namespace mode)', 
     expect(lines).toContain('export SAFE=1');
     expect(lines).not.toContain('overwritten');
     expect(lines[lines.length - 1]).toBe('0');
+  });
+
+  it("a step can neither overwrite nor remove another step's exit record: each has its own volume, read-only in the others (the compiler's mounts)", async () => {
+    const pipeline = { workspace: { base: '/drone', path: 'src' } } as Pipeline;
+    const records = ['build', 'evil'];
+    const recordVolumes = records.map((c) => ({ name: stepRecordVolume(c) }));
+    const build = stepExitFile(STEP_RECORD_DIR, 'build');
+    const task = await runOne(
+      client,
+      [
+        // The agent reads the records once the steps are over.
+        sh('agent', `while [ ! -s ${stepExitFile(STEP_RECORD_DIR, 'evil')} ]; do sleep 0.1; done; cat ${build}`, { essential: true, mountPoints: baseMounts(pipeline, { agent: true, records }) }),
+        sh('build', `echo 1 > ${build}`, { essential: false, mountPoints: baseMounts(pipeline, { own: 'build', records }) }),
+        sh(
+          'evil',
+          [
+            `if echo 0 > ${build}; then echo overwritten; else echo refused; fi`,
+            `if rm -f ${build} && [ ! -e ${build} ]; then echo removed; else echo kept; fi`,
+            `if mkdir -p ${STEP_RECORD_DIR}/build/x 2>/dev/null; then echo planted; else echo no-plant; fi`,
+            `echo 0 > ${stepExitFile(STEP_RECORD_DIR, 'evil')}`,
+          ].join('; '),
+          { essential: false, mountPoints: baseMounts(pipeline, { own: 'evil', records }), dependsOn: [{ containerName: 'build', condition: 'COMPLETE' }] },
+        ),
+      ],
+      { volumes: [{ name: 'workspace' }, { name: STATE_VOLUME }, { name: AGENT_STATE_VOLUME }, ...recordVolumes] },
+    );
+    await ecs.waitForStopped(task, 150_000);
+    expect(ecs.logs(task, 'evil').map((l) => l.message).filter((m) => !m.includes('Read-only'))).toEqual(['refused', 'kept', 'no-plant']);
+    // The agent still reads the failing step's own code.
+    expect(ecs.logs(task, 'agent').map((l) => l.message)).toEqual(['1']);
   });
 
   it('a container sees neither the secret store nor another task\'s files, and keeps its own', async () => {

@@ -210,6 +210,8 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
       // Never followed: where to clone comes from configuration (github.webUrl) and the name.
       payload.repository.clone_url = 'https://attacker.example/lure.git';
       payload.repository.default_branch = 'main';
+      // Pushed now by its signed time (the example's is from 2019: a replay by today's clock).
+      payload.repository.pushed_at = Math.floor(Date.now() / 1000);
       payload.head_commit = { ...payload.head_commit, id: sha, message };
       payload.commits = [{ ...payload.commits[0], id: sha, message, added: [], removed: [], modified: ['.drone.yml', 'README.md'] }];
       return payload;

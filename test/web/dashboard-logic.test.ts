@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { escapeHtml, formatAgo, formatDuration, looksLikeError } from '../../web/src/format.js';
 import { layoutStages, renderGraph } from '../../web/src/graph.js';
 import { defaultSelection, stageBlock, stageNotes } from '../../web/src/views/build.js';
-import { repoRow, secretNotice } from '../../web/src/views/repos.js';
+import { repoRow, secretNotice, withKnown } from '../../web/src/views/repos.js';
 import type { BuildDetail, Stage, StepRecord } from '../../core/builds/types.js';
 
 describe('formatDuration', () => {
@@ -89,8 +89,9 @@ describe('defaultSelection', () => {
 describe('buildApiPath', () => {
   it('keeps nested group paths in the repository name', async () => {
     const { buildApiPath } = await import('../../core/builds/api.js');
-    expect(buildApiPath('acme/api', 7)).toBe('/api/repos/acme/api/builds/7');
-    expect(buildApiPath('group/sub/project', 3)).toBe('/api/repos/group/sub%2Fproject/builds/3');
+    expect(buildApiPath('acme/api', 7)).toBe('/api/builds/7?repo=acme%2Fapi');
+    // GitLab subgroups: the full name in the query, no encoded slash in the path.
+    expect(buildApiPath('group/sub/project', 3, '/logs/1/2', { cursor: 'c' })).toBe('/api/builds/3/logs/1/2?repo=group%2Fsub%2Fproject&cursor=c');
   });
 });
 
@@ -141,5 +142,15 @@ describe('repositories page', () => {
     const notice = secretNotice({ repo: { ...repo }, webhook: { host: 'gitlab', url: 'https://hooks.example/gitlab', secret: 'ab12' } });
     expect(notice).toContain('<code>https://hooks.example/gitlab</code>');
     expect(notice).toContain('<dt>Secret token</dt><dd><code class="secret">ab12</code></dd>');
+  });
+});
+
+describe('withKnown (the Repositories page after an activation, rotation or removal)', () => {
+  it('shows what the API just answered although the lagging list does not have it yet, in name order', () => {
+    const repo = (slug: string, active = true) => ({ slug, scm: 'github', active, counter: 0 }) as unknown as Parameters<typeof withKnown>[0][number];
+    const list = [repo('acme/a'), repo('acme/c')];
+    expect(withKnown(list, repo('acme/b')).map((r) => r.slug)).toEqual(['acme/a', 'acme/b', 'acme/c']);
+    expect(withKnown(list, repo('acme/c', false)).map((r) => [r.slug, r.active])).toEqual([['acme/a', true], ['acme/c', false]]);
+    expect(withKnown(list, undefined)).toBe(list);
   });
 });

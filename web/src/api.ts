@@ -52,8 +52,8 @@ export const api = {
   build: (repo: string, number: number) => request<BuildDetailResponse>(buildApiPath(repo, number)),
   /** A page of a step's log from the cursor the previous page returned, or from the start. */
   logs: (repo: string, number: number, stage: number, step: number, cursor: string | undefined) =>
-    request<LogPageResponse>(`${buildApiPath(repo, number)}/logs/${stage}/${step}?${cursor ? `cursor=${encodeURIComponent(cursor)}` : 'offset=0'}`),
-  cancel: (repo: string, number: number) => request<BuildActionResponse>(`${buildApiPath(repo, number)}/cancel`, { method: 'POST' }),
-  restart: (repo: string, number: number) => request<BuildActionResponse>(`${buildApiPath(repo, number)}/restart`, { method: 'POST' }),
+    request<LogPageResponse>(buildApiPath(repo, number, `/logs/${stage}/${step}`, cursor ? { cursor } : { offset: '0' })),
+  cancel: (repo: string, number: number) => request<BuildActionResponse>(buildApiPath(repo, number, '/cancel'), { method: 'POST' }),
+  restart: (repo: string, number: number) => request<BuildActionResponse>(buildApiPath(repo, number, '/restart'), { method: 'POST' }),
   metrics: (days: number) => request<MetricsResponse>(`/api/metrics?days=${days}`),
 };

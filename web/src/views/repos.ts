@@ -35,8 +35,18 @@ export function secretNotice(res: RepoActivationResponse): string {
   );
 }
 
-export async function renderRepos(root: HTMLElement, signal: AbortSignal): Promise<void> {
-  const { repos } = await api.repos();
+/**
+ * The list with `known` (the record an activation, rotation or removal just answered) in
+ * place of what the list says of it: the list is read from an index that may lag behind
+ * that write for a moment (DynamoDB GSIs are eventually consistent), the answer does not.
+ */
+export function withKnown(repos: Repository[], known: Repository | undefined): Repository[] {
+  if (!known) return repos;
+  return [...repos.filter((r) => r.slug !== known.slug), known].sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0));
+}
+
+export async function renderRepos(root: HTMLElement, signal: AbortSignal, known?: Repository): Promise<void> {
+  const repos = withKnown((await api.repos()).repos, known);
   if (signal.aborted) return;
   root.innerHTML =
     `<div id="repo-notice"></div>` +
@@ -53,8 +63,8 @@ export async function renderRepos(root: HTMLElement, signal: AbortSignal): Promi
     notice.innerHTML = html;
   };
   const fail = (err: unknown) => show(`<div class="error-banner">${escapeHtml((err as Error).message)}</div>`);
-  const refresh = async (html: string) => {
-    await renderRepos(root, signal);
+  const refresh = async (html: string, known: Repository) => {
+    await renderRepos(root, signal, known);
     (root.querySelector('#repo-notice') as HTMLElement).innerHTML = html;
   };
   root.querySelector('#repo-add')?.addEventListener('submit', (event) => {
@@ -62,7 +72,7 @@ export async function renderRepos(root: HTMLElement, signal: AbortSignal): Promi
     const slug = (root.querySelector('#r-slug') as HTMLInputElement).value.trim();
     const host = (root.querySelector('#r-host') as HTMLSelectElement).value;
     const visibility = (root.querySelector('#r-visibility') as HTMLSelectElement).value;
-    api.activateRepo(slug, host, visibility).then((res) => refresh(secretNotice(res)), fail);
+    api.activateRepo(slug, host, visibility).then((res) => refresh(secretNotice(res), res.repo), fail);
   });
   root.querySelector('#repos')?.addEventListener('click', (event) => {
     const button = (event.target as HTMLElement).closest('button[data-action]') as HTMLButtonElement | null;
@@ -70,10 +80,10 @@ export async function renderRepos(root: HTMLElement, signal: AbortSignal): Promi
     if (!button || !repo) return;
     if (button.dataset.action === 'rotate') {
       if (!confirm(`Replace the webhook secret of ${repo}? Its webhook fails until you paste the new one.`)) return;
-      api.rotateRepoSecret(repo).then((res) => refresh(secretNotice(res)), fail);
+      api.rotateRepoSecret(repo).then((res) => refresh(secretNotice(res), res.repo), fail);
     } else if (button.dataset.action === 'remove') {
       if (!confirm(`Stop building ${repo}? Its builds stay; its webhook secret is deleted.`)) return;
-      api.removeRepo(repo).then(() => refresh(`<div class="card"><p>${escapeHtml(repo)} removed: its webhooks run nothing now.</p></div>`), fail);
+      api.removeRepo(repo).then((res) => refresh(`<div class="card"><p>${escapeHtml(repo)} removed: its webhooks run nothing now.</p></div>`, res.repo), fail);
     }
   });
 }
