@@ -39,7 +39,10 @@ describe('interrupt()', () => {
     const arn = await runOn('FARGATE_SPOT', [sh('agent', TRAPPING, { essential: true, stopTimeout: 5 }), sh('step', TRAPPING, { stopTimeout: 5 })]);
     await waitFor('both containers running', async () => {
       const task = await describe1(client, arn);
-      return task.containers?.every((c) => c.lastStatus === 'RUNNING') && ecs.logs(arn, 'step').some((l) => l.message === 'up') ? task : undefined;
+      // Both programs have set their trap (they print `up` after it): a signal before that would
+      // end them with the shell's default 143, which says nothing about the stand-in.
+      const trapped = ['agent', 'step'].every((name) => ecs.logs(arn, name).some((l) => l.message === 'up'));
+      return task.containers?.every((c) => c.lastStatus === 'RUNNING') && trapped ? task : undefined;
     });
 
     const stopping = ecs.interrupt(arn);
