@@ -1,11 +1,12 @@
 // Gitea (and Forgejo): webhook events shaped like GitHub's, an API under /api/v1.
 
-import type { ApiRequest, BuildHook, CommitStatus, HookEvent, RepoRef, ScmCredentials } from './types.js';
-import { PayloadReader, ZERO_SHA, branchOf, changedFilesOf, pullRequestAction, tagOf, type Json } from './payload.js';
+import type { ApiRequest, CommitStatus, HookEvent, RepoRef, ScmCredentials } from './types.js';
+import { PayloadReader, pullRequestAction, type Json } from './payload.js';
 import type { RepoInfo } from '../pipeline/context.js';
 import { encodePath, truncate } from './api-request.js';
 import { apiBaseOf } from './locate.js';
 import { readSignedTime } from './event-time.js';
+import { parsePush } from './push-payload.js';
 
 const read = new PayloadReader('gitea');
 
@@ -27,39 +28,13 @@ function repoInfo(payload: Json): RepoInfo {
 }
 
 function push(payload: Json): HookEvent {
-  const ref = read.string(payload, 'ref');
-  const after = read.string(payload, 'after');
-  if (ZERO_SHA.test(after)) return { kind: 'ignored', reason: `${ref} was deleted` };
-  const isTag = ref.startsWith('refs/tags/');
-  if (!isTag && !ref.startsWith('refs/heads/')) return { kind: 'ignored', reason: `push to ${ref} is neither a branch nor a tag` };
-  const commits = read.array(payload, 'commits');
-  const head = read.optionalObject(payload, 'head_commit') ?? (commits.at(-1) as Json | undefined);
-  const sender = read.optionalString(payload, 'sender.login') || read.optionalString(payload, 'pusher.login');
-  const before = read.optionalString(payload, 'before');
-  const hook: BuildHook = {
-    kind: 'build',
-    event: isTag ? 'tag' : 'push',
-    action: isTag ? 'created' : '',
-    repo: repoInfo(payload),
-    commit: {
-      sha: after,
-      ref,
-      branch: isTag ? tagOf(ref) : branchOf(ref),
-      before: before && !ZERO_SHA.test(before) ? before : undefined,
-      message: head ? read.optionalString(head, 'message') : '',
-      link: read.optionalString(payload, 'compare_url') || (head ? read.optionalString(head, 'url') : ''),
-      author: {
-        login: (head && read.optionalString(head, 'author.username')) || sender,
-        name: head ? read.optionalString(head, 'author.name') : '',
-        email: head ? read.optionalString(head, 'author.email') : '',
-        avatar: read.optionalString(payload, 'sender.avatar_url'),
-      },
-    },
-    sender,
-  };
-  if (isTag) hook.tag = tagOf(ref);
-  else hook.changedFiles = changedFilesOf(read, commits);
-  return hook;
+  return parsePush(read, payload, () => repoInfo(payload), {
+    deletedFlag: false,
+    compareKey: 'compare_url',
+    pusherKey: 'pusher.login',
+    headFromCommits: true,
+    authorFromPusher: false,
+  });
 }
 
 function pullRequest(payload: Json): HookEvent {

@@ -1,12 +1,13 @@
 // GitHub: webhook events (push, pull_request, ping; tags arrive as pushes of refs/tags/…)
 // and the REST API requests for the pipeline file and commit statuses.
 
-import type { BuildHook, HookEvent, ScmCredentials, RepoRef, ApiRequest, CommitStatus } from './types.js';
-import { PayloadReader, ZERO_SHA, branchOf, changedFilesOf, pullRequestAction, tagOf, type Json } from './payload.js';
+import type { HookEvent, ScmCredentials, RepoRef, ApiRequest, CommitStatus } from './types.js';
+import { PayloadReader, pullRequestAction, type Json } from './payload.js';
 import type { RepoInfo } from '../pipeline/context.js';
 import { encodePath, truncate } from './api-request.js';
 import { apiBaseOf } from './locate.js';
 import { readSignedTime } from './event-time.js';
+import { parsePush } from './push-payload.js';
 
 const read = new PayloadReader('github');
 export { GITHUB_API } from './locate.js';
@@ -30,43 +31,15 @@ function repoInfo(payload: Json): RepoInfo {
 }
 
 function push(payload: Json): HookEvent {
-  const ref = read.string(payload, 'ref');
-  const after = read.string(payload, 'after');
-  if (read.optionalBoolean(payload, 'deleted') || ZERO_SHA.test(after)) {
-    return { kind: 'ignored', reason: `${ref} was deleted` };
-  }
-  const isTag = ref.startsWith('refs/tags/');
-  if (!isTag && !ref.startsWith('refs/heads/')) return { kind: 'ignored', reason: `push to ${ref} is neither a branch nor a tag` };
-  const head = read.optionalObject(payload, 'head_commit');
-  const sender = read.optionalString(payload, 'sender.login') || read.optionalString(payload, 'pusher.name');
-  const before = read.optionalString(payload, 'before');
-  const hook: BuildHook = {
-    kind: 'build',
-    event: isTag ? 'tag' : 'push',
-    action: isTag ? 'created' : '',
-    repo: repoInfo(payload),
-    commit: {
-      sha: after,
-      ref,
-      branch: isTag ? tagOf(ref) : branchOf(ref),
-      before: before && !ZERO_SHA.test(before) ? before : undefined,
-      message: head ? read.optionalString(head, 'message') : '',
-      link: read.optionalString(payload, 'compare') || (head ? read.optionalString(head, 'url') : ''),
-      author: {
-        login: (head && read.optionalString(head, 'author.username')) || sender,
-        name: head ? read.optionalString(head, 'author.name') : read.optionalString(payload, 'pusher.name'),
-        email: head ? read.optionalString(head, 'author.email') : read.optionalString(payload, 'pusher.email'),
-        avatar: read.optionalString(payload, 'sender.avatar_url'),
-      },
-    },
-    sender,
-  };
-  // The push's own time (epoch seconds in push events), not the head commit's.
-  const signedAt = readSignedTime(read, payload, 'repository.pushed_at');
-  if (signedAt) hook.signedAt = signedAt;
-  if (isTag) hook.tag = tagOf(ref);
-  else hook.changedFiles = changedFilesOf(read, read.array(payload, 'commits'));
-  return hook;
+  return parsePush(read, payload, () => repoInfo(payload), {
+    deletedFlag: true,
+    compareKey: 'compare',
+    pusherKey: 'pusher.name',
+    headFromCommits: false,
+    authorFromPusher: true,
+    // The push's own time (epoch seconds in push events), not the head commit's.
+    signedTimeKey: 'repository.pushed_at',
+  });
 }
 
 function pullRequest(payload: Json): HookEvent {
