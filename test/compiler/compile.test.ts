@@ -102,6 +102,22 @@ describe('containers', () => {
     }
   });
 
+  it('a pipeline volume named like a step\'s record volume is another volume: no step can mount another\'s exit records writable', () => {
+    const target = stepRecordVolume('deploy');
+    const s = stage(
+      pipeline(
+        step('test', ['make'], `    volumes:\n      - name: ${target}\n        path: /records\n`) + step('deploy', ['./deploy']),
+        `volumes:\n  - name: ${target}\n    temp: {}\n`,
+      ),
+    );
+    const names = s.taskDefinition.volumes!.map((v) => v.name);
+    expect(new Set(names).size, names.join(', ')).toBe(names.length);
+    const test = s.taskDefinition.containerDefinitions!.find((d) => d.name === 'test')!;
+    const own = test.mountPoints!.find((m) => m.containerPath === '/records')!;
+    expect(own.sourceVolume).not.toBe(target);
+    expect(test.mountPoints!.find((m) => m.sourceVolume === target)?.readOnly).toBe(true);
+  });
+
   it('has one essential agent with a READY_FILE health check and the plan in its environment', () => {
     const s = stage(pipeline(step('test', ['make'])));
     const defs = s.taskDefinition.containerDefinitions!;
