@@ -395,7 +395,7 @@ describe('text from a push on the terminal', () => {
     await seedBuild(store, {
       repo: 'evil/app', number: 1, createdAt: Date.now(), status: 'failure',
       message: 'fix\u001b]0;owned\u0007 \u001b[2Jcleared \u202eevil', branch: 'x\u001b[8mhidden',
-      stages: [{ name: 'test', taskArn: task, steps: [{ name: 'unit', status: 'failure' }] }],
+      stages: [{ name: 'test', taskArn: task, steps: [{ name: 'unit', status: 'failure' }, { name: 'l\u001b]0;owned\u0007int', status: 'success' }] }],
     });
     const writer = new LogStore(join(dir, 'logs')).writer({ group: GROUP, stream: logStreamName('unit', task), taskArn: task, container: 'unit' });
     writer.write('stdout', 'copy \u001b]52;c;ZXZpbA==\u0007done\rfake ok\n');
@@ -406,6 +406,11 @@ describe('text from a push on the terminal', () => {
     }
     expect(outputs[0]!.out).toMatch(/evil\/app\s+#1\s+failure\s+push\s+xhidden/);
     expect(outputs[2]!.out).toBe('copy donefake ok');
+    // Standard error too: an unknown step's error lists the build's step names.
+    const unknown = await cli('logs', '1', 'nosuch', '--repo', 'evil/app');
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toContain('lint');
+    expect(unknown.err).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
   });
 });
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { cliContext } from '../../cli/commands/compile.js';
 import { CompileError, compileManifest, compilePipeline, type CompiledStage } from '../../core/pipeline/compile.js';
 import { ecsSafeName, NameAllocator } from '../../core/pipeline/container-names.js';
-import { AGENT_CONTAINER, AGENT_ENV, type AgentPlan } from '../../core/pipeline/contract.js';
+import { AGENT_CONTAINER, AGENT_ENV, STEP_RECORD_VOLUME_PREFIX, stepRecordVolume, type AgentPlan } from '../../core/pipeline/contract.js';
 import { familyName } from '../../core/pipeline/family.js';
 import { fargateSize } from '../../core/pipeline/fargate-size.js';
 import { isValid, loadManifest } from '../../core/pipeline/load.js';
@@ -85,6 +85,37 @@ describe('containers', () => {
     for (const d of steps) expect(d.mountPoints!.find((m) => m.sourceVolume === 'slipway-agent')?.readOnly, d.name).toBe(true);
     // The exit records stay writable: the state volume, with the agent's part nested read-only inside it.
     for (const d of steps) expect(d.mountPoints!.find((m) => m.sourceVolume === 'slipway-state')).toEqual({ sourceVolume: 'slipway-state', containerPath: '/slipway', readOnly: false });
+  });
+
+  it('mounts each step container\'s exit records writable in that container and the agent only, read-only in the other steps', () => {
+    const s = stage(pipeline(step('test', ['make']) + step('deploy', ['./deploy'])));
+    const defs = s.taskDefinition.containerDefinitions!;
+    const steps = defs.filter((d) => d.name !== AGENT_CONTAINER).map((d) => d.name!);
+    expect(steps.length).toBeGreaterThanOrEqual(2);
+    for (const d of defs) {
+      const records = d.mountPoints!.filter((m) => m.sourceVolume!.startsWith(STEP_RECORD_VOLUME_PREFIX));
+      expect(records.map((m) => m.sourceVolume).sort(), d.name).toEqual(steps.map(stepRecordVolume).sort());
+      for (const c of steps) {
+        const writable = d.name === AGENT_CONTAINER || d.name === c;
+        expect(records.find((m) => m.sourceVolume === stepRecordVolume(c))?.readOnly, `${c}'s records in ${d.name}`).toBe(!writable);
+      }
+    }
+  });
+
+  it('a pipeline volume named like a step\'s record volume is another volume: no step can mount another\'s exit records writable', () => {
+    const target = stepRecordVolume('deploy');
+    const s = stage(
+      pipeline(
+        step('test', ['make'], `    volumes:\n      - name: ${target}\n        path: /records\n`) + step('deploy', ['./deploy']),
+        `volumes:\n  - name: ${target}\n    temp: {}\n`,
+      ),
+    );
+    const names = s.taskDefinition.volumes!.map((v) => v.name);
+    expect(new Set(names).size, names.join(', ')).toBe(names.length);
+    const test = s.taskDefinition.containerDefinitions!.find((d) => d.name === 'test')!;
+    const own = test.mountPoints!.find((m) => m.containerPath === '/records')!;
+    expect(own.sourceVolume).not.toBe(target);
+    expect(test.mountPoints!.find((m) => m.sourceVolume === target)?.readOnly).toBe(true);
   });
 
   it('has one essential agent with a READY_FILE health check and the plan in its environment', () => {

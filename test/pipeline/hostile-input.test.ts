@@ -129,6 +129,15 @@ describe('YAML: keys per map and nodes are bounded before anything compares keys
       expect.stringMatching(new RegExp(`^\\.drone\\.yml:3:\\d+: error: yaml: the file has more than (${YAML_LIMITS.maxNodes} nodes|${YAML_LIMITS.maxTokens} tokens)`)),
     ]);
   });
+
+  it('refuses more nodes than the limit in a file under the token limit (a quoted scalar and its comma are 2 tokens)', { timeout: 30_000 }, () => {
+    const items = Array(YAML_LIMITS.maxNodes + 10).fill('""').join(',');
+    expect(2 * (YAML_LIMITS.maxNodes + 10)).toBeLessThan(YAML_LIMITS.maxTokens);
+    const text = `kind: pipeline\nname: x\nsteps: [{name: a, image: alpine, commands: [${items}]}]\n`;
+    expect(errors(loadManifest('.drone.yml', text))).toEqual([
+      expect.stringMatching(new RegExp(`^\\.drone\\.yml:3:\\d+: error: yaml: the file has more than ${YAML_LIMITS.maxNodes} nodes `)),
+    ]);
+  });
 });
 
 describe('lint and the work budget', () => {

@@ -6,8 +6,11 @@ import type { BuildDetail, StepRecord } from '../../core/builds/types.js';
 import { escapeHtml } from '../../web/src/format.js';
 import { layoutStages, renderGraph } from '../../web/src/graph.js';
 import { header, logLine, stageBlock } from '../../web/src/views/build.js';
-import { buildRow } from '../../web/src/views/builds.js';
-import { perDayChart, repoBars } from '../../web/src/views/metrics.js';
+import { buildRow, filterBar } from '../../web/src/views/builds.js';
+import { perDayChart, repoBars, repoTableRows } from '../../web/src/views/metrics.js';
+import { repoRow, secretNotice } from '../../web/src/views/repos.js';
+import type { RepoActivationResponse } from '../../core/builds/api.js';
+import type { Repository } from '../../core/builds/types.js';
 
 const EVIL = '<img src=x onerror=alert(1)>"\'&';
 const ESCAPED = escapeHtml(EVIL);
@@ -70,5 +73,22 @@ describe('dashboard render sites escape text from a push', () => {
     expectEscaped(renderGraph(layoutStages(detail().stages), escapeHtml), 'graph');
     expectEscaped(perDayChart([{ day: EVIL, total: 1, success: 1, failure: 0, other: 0 }]), 'per-day chart');
     expectEscaped(repoBars([{ repo: EVIL, builds: 1, successRate: 1, queueWait: { p50: 1, p95: 2 }, duration: { p50: 1, p95: 2 } }], (r) => r.duration, EVIL), 'repo bars');
+  });
+
+  it('the builds filter: the repository from the page address', () => {
+    expectEscaped(filterBar(EVIL, ''), 'filter');
+  });
+
+  it('the metrics table: repository names', () => {
+    expectEscaped(repoTableRows([{ repo: EVIL, builds: 1, successRate: 1, queueWait: { p50: 1, p95: 2 }, duration: { p50: 1, p95: 2 } }]), 'metrics table');
+  });
+
+  it('the repositories page: a row and the webhook notice (name, host, URL and secret)', () => {
+    const repo = { slug: `o/${EVIL}`, scm: EVIL, active: true, activatedAt: 1, counter: 0, private: true } as unknown as Repository;
+    expectEscaped(repoRow(repo), 'repo row');
+    const notice = (extra: Partial<RepoActivationResponse['webhook']>) =>
+      secretNotice({ repo, webhook: { host: 'github', url: 'https://hooks.example.com/github', secret: 's', ...extra } } as unknown as RepoActivationResponse);
+    expectEscaped(notice({ secret: EVIL }), 'notice.secret');
+    expectEscaped(notice({ url: EVIL }), 'notice.url');
   });
 });

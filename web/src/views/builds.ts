@@ -25,14 +25,22 @@ export function buildRow(build: Build, now: number): string {
   );
 }
 
+/** The filters above the list, holding what the page's address asked for. */
+export function filterBar(repo: string, status: string): string {
+  return (
+    `<div class="filters">` +
+    `<input id="f-repo" placeholder="owner/name" value="${escapeHtml(repo)}">` +
+    `<select id="f-status"><option value="">any status</option>${STATUSES.map((s) => `<option${s === status ? ' selected' : ''}>${s}</option>`).join('')}</select>` +
+    `</div>`
+  );
+}
+
 export async function renderBuilds(root: HTMLElement, params: URLSearchParams, signal: AbortSignal): Promise<void> {
   const repo = params.get('repo') ?? '';
   const status = params.get('status') ?? '';
   root.innerHTML =
-    `<div class="filters">` +
-    `<input id="f-repo" placeholder="owner/name" value="${escapeHtml(repo)}">` +
-    `<select id="f-status"><option value="">any status</option>${STATUSES.map((s) => `<option${s === status ? ' selected' : ''}>${s}</option>`).join('')}</select>` +
-    `</div><div class="card"><table id="builds"><thead><tr><th>Status</th><th>Repository</th><th>Build</th><th>Event</th><th>Branch</th><th>Message</th><th>Commit</th><th>Created</th><th>Duration</th></tr></thead><tbody></tbody></table>` +
+    filterBar(repo, status) +
+    `<div class="card"><table id="builds"><thead><tr><th>Status</th><th>Repository</th><th>Build</th><th>Event</th><th>Branch</th><th>Message</th><th>Commit</th><th>Created</th><th>Duration</th></tr></thead><tbody></tbody></table>` +
     `<div class="more"></div></div>`;
   const applyFilters = () => {
     const next = new URLSearchParams();

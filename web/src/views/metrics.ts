@@ -52,17 +52,22 @@ export function repoBars(repos: MetricsResponse['repos'], pick: (r: MetricsRespo
   return `<svg viewBox="0 0 ${W} ${repos.length * rowH + 8}" role="img" aria-label="${escapeHtml(label)}">${rows}</svg>`;
 }
 
-export async function renderMetrics(root: HTMLElement, params: URLSearchParams, signal: AbortSignal): Promise<void> {
-  const days = Number(params.get('days') ?? 30) || 30;
-  const metrics = await api.metrics(days);
-  if (signal.aborted) return;
-  const table = metrics.repos
+/** The rows of the by-repository table. */
+export function repoTableRows(repos: MetricsResponse['repos']): string {
+  return repos
     .map(
       (r) =>
         `<tr><td>${escapeHtml(r.repo)}</td><td>${r.builds}</td><td>${(r.successRate * 100).toFixed(0)} %</td>` +
         `<td>${ms(r.queueWait.p50)} / ${ms(r.queueWait.p95)}</td><td>${ms(r.duration.p50)} / ${ms(r.duration.p95)}</td></tr>`,
     )
     .join('');
+}
+
+export async function renderMetrics(root: HTMLElement, params: URLSearchParams, signal: AbortSignal): Promise<void> {
+  const days = Number(params.get('days') ?? 30) || 30;
+  const metrics = await api.metrics(days);
+  if (signal.aborted) return;
+  const table = repoTableRows(metrics.repos);
   root.innerHTML =
     `<h1>CI metrics, last ${metrics.days} days</h1>` +
     (metrics.countedFrom !== undefined
