@@ -220,15 +220,7 @@ export class BuildStore implements BuildStorePort {
     e.keep('configPath', info.configPath ?? DEFAULT_CONFIG_PATH);
     e.keep('active', info.active ?? true);
     e.keep('counter', 0);
-    const res = await this.doc.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { PK: repoPk(info.slug), SK: REPO_SK },
-        ...e.input(),
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return strip<Repository>(res.Attributes)!;
+    return strip<Repository>(await this.updateRepositoryRecord(info.slug, e))!;
   }
 
   /**
@@ -258,15 +250,7 @@ export class BuildStore implements BuildStorePort {
     if (activation.configPath === undefined) e.keep('configPath', DEFAULT_CONFIG_PATH);
     e.when(`attribute_not_exists(PK) OR ${e.name('scm')} = ${e.value(activation.scm)} OR ${e.name('active')} = ${e.value(false)}`);
     try {
-      const res = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { PK: repoPk(activation.slug), SK: REPO_SK },
-          ...e.input(),
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return strip<Repository>(res.Attributes)!;
+      return strip<Repository>(await this.updateRepositoryRecord(activation.slug, e))!;
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
       const current = await this.getRepository(activation.slug);
@@ -290,15 +274,7 @@ export class BuildStore implements BuildStorePort {
     e.setAll(patch);
     if (e.empty) return this.getRepository(slug);
     try {
-      const res = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { PK: repoPk(slug), SK: REPO_SK },
-          ...e.input(),
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return strip<Repository>(res.Attributes);
+      return strip<Repository>(await this.updateRepositoryRecord(slug, e));
     } catch (err) {
       if (isConditionFailure(err)) return null;
       throw err;
@@ -310,19 +286,23 @@ export class BuildStore implements BuildStorePort {
     const e = new Expression();
     e.add('counter', 1);
     try {
-      const res = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { PK: repoPk(slug), SK: REPO_SK },
-          ...e.input(),
-          ReturnValues: 'UPDATED_NEW',
-        }),
-      );
-      return Number(res.Attributes?.counter);
+      return Number((await this.updateRepositoryRecord(slug, e, 'UPDATED_NEW'))?.counter);
     } catch (err) {
       if (isConditionFailure(err)) throw new Error(`store: repository ${slug} does not exist; call ensureRepository first`);
       throw err;
     }
+  }
+
+  /** One conditional update of a repository's record; its attributes after it (as `returnValues` asks). */
+  private async updateRepositoryRecord(
+    slug: string,
+    e: Expression,
+    returnValues: 'ALL_NEW' | 'UPDATED_NEW' = 'ALL_NEW',
+  ): Promise<Record<string, unknown> | undefined> {
+    const res = await this.doc.send(
+      new UpdateCommand({ TableName: this.tableName, Key: { PK: repoPk(slug), SK: REPO_SK }, ...e.input(), ReturnValues: returnValues }),
+    );
+    return res.Attributes;
   }
 
   // ── deliveries ──────────────────────────────────────────────────────────────
