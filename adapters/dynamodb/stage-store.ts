@@ -11,7 +11,7 @@ import { FINAL_RANK, statusRank } from '../../core/builds/status.js';
 import { batchGet, batchWrite } from './batch.js';
 import { Expression } from './expression.js';
 import type { EventApply, RunningMark, StageStore as StageStorePort } from '../../core/builds/ports.js';
-import { isConditionFailure, strip } from './store.js';
+import { isConditionFailure, strip } from './records.js';
 import type { Stage, StageOutcomeReason, StageStatus } from '../../core/builds/types.js';
 import { stageKey } from '../../core/builds/types.js';
 import type { UpstreamState } from '../../core/pipeline/contract.js';

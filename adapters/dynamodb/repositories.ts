@@ -1,0 +1,144 @@
+// Repository records (REPO#<slug> / REPO): what `slipway repo add` activated, the settings a
+// user chose, and the build counter. Every write is one conditional update of the record.
+
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Repository } from '../../core/builds/types.js';
+import { Expression } from './expression.js';
+import { REPO_SK, repoPk, repositoryIndexKeys } from './keys.js';
+import { isConditionFailure, strip, type Table } from './records.js';
+
+/** Repository fields the webhook knows; `configPath`, `active` and `counter` are kept once set. */
+export type RepositoryInfo = Omit<Repository, 'counter' | 'configPath' | 'active'> & {
+  configPath?: string;
+  active?: boolean;
+};
+
+/** What `slipway repo add` decides about a repository; nothing of it comes from a webhook. */
+export interface RepositoryActivation {
+  slug: string;
+  scm: Repository['scm'];
+  visibility: NonNullable<Repository['visibility']>;
+  activatedAt: number;
+  configPath?: string;
+  /** Local repositories only: the directory's file:// URL. */
+  httpUrl?: string;
+  link?: string;
+}
+
+/** The repository is active on another host: one name is one repository on one host. */
+export class RepositoryHostConflictError extends Error {
+  constructor(
+    readonly slug: string,
+    readonly host: string,
+    readonly activeOn: string,
+  ) {
+    super(`repository ${slug} is active on ${activeOn}; remove it there first (slipway repo rm ${slug}) to activate it on ${host}`);
+    this.name = 'RepositoryHostConflictError';
+  }
+}
+
+export const DEFAULT_CONFIG_PATH = '.drone.yml';
+
+export async function getRepository(t: Table, slug: string): Promise<Repository | null> {
+  const res = await t.doc.send(new GetCommand({ TableName: t.tableName, Key: { PK: repoPk(slug), SK: REPO_SK }, ConsistentRead: true }));
+  return strip<Repository>(res.Item);
+}
+
+/**
+ * Creates a repository record or overwrites its description, in one atomic write that
+ * keeps the counter and the settings a user chose (config path, active). For seeding
+ * (tests, benchmarks): the flow never writes what a webhook says about a repository; it
+ * builds only what activateRepository stored.
+ */
+export async function ensureRepository(t: Table, info: RepositoryInfo): Promise<Repository> {
+  const e = new Expression({ mustExist: false });
+  e.set('type', 'repo');
+  e.set('slug', info.slug);
+  e.set('scm', info.scm);
+  e.set('httpUrl', info.httpUrl);
+  e.set('link', info.link);
+  e.set('defaultBranch', info.defaultBranch);
+  e.set('private', info.private);
+  e.setAll(repositoryIndexKeys(info.slug));
+  e.keep('configPath', info.configPath ?? DEFAULT_CONFIG_PATH);
+  e.keep('active', info.active ?? true);
+  e.keep('counter', 0);
+  return strip<Repository>(await updateRepositoryRecord(t, info.slug, e))!;
+}
+
+/**
+ * Activates a repository on its host (`slipway repo add`), keeping its counter and build
+ * history when it was activated before. Refuses, with RepositoryHostConflictError, a
+ * repository still active on another host: the table knows a repository by its name, so
+ * one name is one repository on one host at a time.
+ */
+export async function activateRepository(t: Table, activation: RepositoryActivation): Promise<Repository> {
+  const e = new Expression({ mustExist: false });
+  e.set('type', 'repo');
+  e.set('slug', activation.slug);
+  e.set('scm', activation.scm);
+  e.set('visibility', activation.visibility);
+  e.set('private', activation.visibility !== 'public');
+  e.set('active', true);
+  e.set('activatedAt', activation.activatedAt);
+  // Listed by GSI1 (keys.ts), as every repository record.
+  e.setAll(repositoryIndexKeys(activation.slug));
+  // Where it lives is derived from configuration when a build is planned (core/scm/locate.ts);
+  // only local repositories (a directory) are located by their activation.
+  e.set('httpUrl', activation.httpUrl ?? '');
+  e.set('link', activation.link ?? '');
+  if (activation.configPath !== undefined) e.set('configPath', activation.configPath);
+  e.keep('counter', 0);
+  e.keep('defaultBranch', 'main');
+  if (activation.configPath === undefined) e.keep('configPath', DEFAULT_CONFIG_PATH);
+  e.when(`attribute_not_exists(PK) OR ${e.name('scm')} = ${e.value(activation.scm)} OR ${e.name('active')} = ${e.value(false)}`);
+  try {
+    return strip<Repository>(await updateRepositoryRecord(t, activation.slug, e))!;
+  } catch (err) {
+    if (!isConditionFailure(err)) throw err;
+    const current = await getRepository(t, activation.slug);
+    throw new RepositoryHostConflictError(activation.slug, activation.scm, current?.scm ?? 'another host');
+  }
+}
+
+/** Settings a user changes (config path, active); never the counter. */
+export async function updateRepositorySettings(
+  t: Table,
+  slug: string,
+  patch: { configPath?: string; active?: boolean; httpUrl?: string; link?: string },
+): Promise<Repository | null> {
+  const e = new Expression();
+  e.setAll(patch);
+  if (e.empty) return getRepository(t, slug);
+  try {
+    return strip<Repository>(await updateRepositoryRecord(t, slug, e));
+  } catch (err) {
+    if (isConditionFailure(err)) return null;
+    throw err;
+  }
+}
+
+/** The next build number of a repository: an atomic increment, unique under any concurrency. */
+export async function nextBuildNumber(t: Table, slug: string): Promise<number> {
+  const e = new Expression();
+  e.add('counter', 1);
+  try {
+    return Number((await updateRepositoryRecord(t, slug, e, 'UPDATED_NEW'))?.counter);
+  } catch (err) {
+    if (isConditionFailure(err)) throw new Error(`store: repository ${slug} does not exist; call ensureRepository first`);
+    throw err;
+  }
+}
+
+/** One conditional update of a repository's record; its attributes after it (as `returnValues` asks). */
+async function updateRepositoryRecord(
+  t: Table,
+  slug: string,
+  e: Expression,
+  returnValues: 'ALL_NEW' | 'UPDATED_NEW' = 'ALL_NEW',
+): Promise<Record<string, unknown> | undefined> {
+  const res = await t.doc.send(
+    new UpdateCommand({ TableName: t.tableName, Key: { PK: repoPk(slug), SK: REPO_SK }, ...e.input(), ReturnValues: returnValues }),
+  );
+  return res.Attributes;
+}
