@@ -12,8 +12,7 @@ import { LogStore } from '../local/ecs/logs.js';
 import { startLocalServer } from '../local/server.js';
 import { logStreamName } from '../lambdas/shared/log-stream.js';
 import { localLogReader } from '../local/log-reader.js';
-import { listRepositories } from '../lambdas/api/repositories.js';
-import { recentRecordsReader } from '../lambdas/api/recent-records.js';
+import { recentRecordsReader } from '../adapters/dynamodb/recent-records.js';
 import { buildDashboard } from '../web/build.js';
 import { startDynamoLocal } from '../test/support/dynamodb-local.js';
 import { seedBuild } from '../test/api/seed.js';
@@ -67,7 +66,7 @@ const server = await startLocalServer({
   webDir: buildDashboard(join(dir, 'web')),
   api: {
     store,
-    listRepositories: (page) => listRepositories(db.doc, db.tableName, page),
+    listRepositories: (page) => store.listRepositories(page),
     recentRecords: recentRecordsReader(db.doc, db.tableName),
     logs: localLogReader(join(dir, 'logs'), GROUP),
     logGraceMs: 0,

@@ -1,10 +1,13 @@
 // Repository records (REPO#<slug> / REPO): what `slipway repo add` activated, the settings a
 // user chose, and the build counter. Every write is one conditional update of the record.
+// Listed by name from their partition of GSI1 (keys.ts, access pattern 11).
 
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Page, PageOptions } from '../../core/builds/ports.js';
 import type { Repository } from '../../core/builds/types.js';
 import { Expression } from './expression.js';
-import { REPO_SK, repoPk, repositoryIndexKeys } from './keys.js';
+import { GSI_RECENT, REPO_SK, REPOSITORIES_PARTITION, repoPk, repositoryIndexKeys } from './keys.js';
+import { decodeCursor, encodeCursor, withCursor } from './paging.js';
 import { isConditionFailure, strip, type Table } from './records.js';
 
 /** Repository fields the webhook knows; `configPath`, `active` and `counter` are kept once set. */
@@ -42,6 +45,23 @@ export const DEFAULT_CONFIG_PATH = '.drone.yml';
 export async function getRepository(t: Table, slug: string): Promise<Repository | null> {
   const res = await t.doc.send(new GetCommand({ TableName: t.tableName, Key: { PK: repoPk(slug), SK: REPO_SK }, ConsistentRead: true }));
   return strip<Repository>(res.Item);
+}
+
+/** Repositories by name, a page at a time (one Query of GSI1's repositories partition). */
+export async function listRepositories(t: Table, page: PageOptions = {}): Promise<Page<Repository>> {
+  const res = await withCursor(page.cursor, () => t.doc.send(
+    new QueryCommand({
+      TableName: t.tableName,
+      IndexName: GSI_RECENT,
+      KeyConditionExpression: 'GSI1PK = :pk',
+      ExpressionAttributeValues: { ':pk': REPOSITORIES_PARTITION },
+      Limit: page.limit ?? 100,
+      ExclusiveStartKey: decodeCursor(page.cursor),
+    }),
+  ));
+  const items = (res.Items ?? []).map((item) => strip<Repository>(item)!);
+  const cursor = encodeCursor(res.LastEvaluatedKey);
+  return cursor ? { items, cursor } : { items };
 }
 
 /**

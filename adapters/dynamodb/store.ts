@@ -1,6 +1,7 @@
 // The DynamoDB store of repositories, deliveries, builds, stages and steps (key design in
 // keys.ts): one class, the store's public surface, over one module per kind of record —
-// repositories.ts, deliveries.ts, builds.ts, stages-steps.ts (shared: records.ts, paging.ts).
+// repositories.ts, deliveries.ts, builds.ts, stages-steps.ts (shared: records.ts, paging.ts);
+// the metrics' bounded reads are recent-records.ts.
 // The client is injected, so the same code runs against DynamoDB and DynamoDB Local. Every
 // write that can race is conditional: a status never goes backwards, an ECS event older
 // than the last applied one changes nothing, a delivery creates one build.
@@ -47,6 +48,10 @@ export class BuildStore implements BuildStorePort {
 
   getRepository(slug: string): Promise<Repository | null> {
     return repositories.getRepository(this.table, slug);
+  }
+
+  listRepositories(page?: PageOptions): Promise<Page<Repository>> {
+    return repositories.listRepositories(this.table, page);
   }
 
   ensureRepository(info: RepositoryInfo): Promise<Repository> {

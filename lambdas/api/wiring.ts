@@ -12,8 +12,7 @@ import { requireEnv, type Env } from '../shared/config.js';
 import { tokenAuthorizer } from './auth.js';
 import type { LogReader } from '../shared/log-stream.js';
 import { cloudWatchLogReader } from '../shared/logs-cloudwatch.js';
-import { listRepositories } from './repositories.js';
-import { recentRecordsReader } from './recent-records.js';
+import { recentRecordsReader } from '../../adapters/dynamodb/recent-records.js';
 import { restartBuild, type SubmitResult } from './restart.js';
 import { logsClient, sqsClient } from '../shared/clients.js';
 import { sendBuildFinished, sendEventMessage } from '../shared/events-queue.js';
@@ -70,7 +69,7 @@ export function apiDepsFromEnv(env: Env = process.env, options: ApiWiringOptions
   const webhookUrl = options.webhookUrl ?? env[ENV.webhookUrl];
   return {
     store,
-    listRepositories: (page) => listRepositories(doc, tableName, page),
+    listRepositories: (page) => store.listRepositories(page),
     recentRecords: recentRecordsReader(doc, tableName),
     logs: options.logs ?? cloudWatchLogReader(logsClient(), requireEnv(env, ENV.buildLogGroup, 'where step logs are')),
     ...(webhookSecrets ? { activation: { store, secrets: webhookSecrets, now: Date.now, ...(webhookUrl ? { webhookUrl } : {}) } } : {}),

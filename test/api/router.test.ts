@@ -12,8 +12,7 @@ import { cloudWatchLogReader } from '../../lambdas/shared/logs-cloudwatch.js';
 import { tokenAuthorizer } from '../../lambdas/api/auth.js';
 import { logStreamName } from '../../lambdas/shared/log-stream.js';
 import { localLogReader } from '../../local/log-reader.js';
-import { listRepositories } from '../../lambdas/api/repositories.js';
-import { recentRecordsReader } from '../../lambdas/api/recent-records.js';
+import { recentRecordsReader } from '../../adapters/dynamodb/recent-records.js';
 import { handleApiRequest, type ApiDeps } from '../../lambdas/api/router.js';
 import { startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
 import { seedBuild } from './seed.js';
@@ -44,7 +43,7 @@ beforeAll(async () => {
   for (let n = 1; n <= 5; n++) await seedBuild(store, { repo: 'acme/web', number: n, createdAt: NOW - (40 - n) * 3_600_000 - 1800_000 });
   deps = {
     store,
-    listRepositories: (page) => listRepositories(db.doc, db.tableName, page),
+    listRepositories: (page) => store.listRepositories(page),
     recentRecords: recentRecordsReader(db.doc, db.tableName),
     logs: localLogReader(logsDir, GROUP),
     logGraceMs: 0,
@@ -141,7 +140,13 @@ describe('builds list', () => {
       '%E0%A4%A', '\u0000', 'x'.repeat(5000),
     ];
     for (const cursor of forged) {
-      for (const url of [`/api/builds?cursor=${encodeURIComponent(cursor)}`, `/api/builds?repo=acme/api&cursor=${encodeURIComponent(cursor)}`, `/api/builds?repo=acme/api&status=failure&cursor=${encodeURIComponent(cursor)}`]) {
+      for (const url of [
+        `/api/builds?cursor=${encodeURIComponent(cursor)}`,
+        `/api/builds?repo=acme/api&cursor=${encodeURIComponent(cursor)}`,
+        `/api/builds?repo=acme/api&status=failure&cursor=${encodeURIComponent(cursor)}`,
+        // The repository list pages with the store's cursors too: a key of another query is refused, not a 500.
+        `/api/repos?cursor=${encodeURIComponent(cursor)}`,
+      ]) {
         const res = await call('GET', url);
         expect(res.status, `${url}`).toBe(400);
         expect(res.body.error).toMatch(/cursor/);

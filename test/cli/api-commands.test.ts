@@ -20,8 +20,7 @@ import { localLogReader } from '../../local/log-reader.js';
 import { cloudWatchLogReader } from '../../lambdas/shared/logs-cloudwatch.js';
 import { startLocalCloudWatchLogs, type LocalCloudWatchLogs } from '../../local/cloudwatch-logs/index.js';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
-import { listRepositories } from '../../lambdas/api/repositories.js';
-import { recentRecordsReader } from '../../lambdas/api/recent-records.js';
+import { recentRecordsReader } from '../../adapters/dynamodb/recent-records.js';
 import { buildDashboard } from '../../web/build.js';
 import { startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
 import { seedBuild } from '../api/seed.js';
@@ -55,7 +54,7 @@ beforeAll(async () => {
     webDir: buildDashboard(join(dir, 'web')),
     api: {
       store,
-      listRepositories: (page) => listRepositories(db.doc, db.tableName, page),
+      listRepositories: (page) => store.listRepositories(page),
       recentRecords: recentRecordsReader(db.doc, db.tableName),
       logs: localLogReader(join(dir, 'logs'), GROUP),
       logGraceMs: 0,
@@ -183,7 +182,7 @@ describe('slipway logs over CloudWatch Logs (the stand-in, through the real SDK 
       webDir: buildDashboard(join(dir, 'web-cw')),
       api: {
         store,
-        listRepositories: (page) => listRepositories(db.doc, db.tableName, page),
+        listRepositories: (page) => store.listRepositories(page),
         recentRecords: recentRecordsReader(db.doc, db.tableName),
         logs: cloudWatchLogReader(client, GROUP, { retryAfterSeconds: 1 }),
         logGraceMs: 0,

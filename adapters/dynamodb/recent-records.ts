@@ -1,10 +1,10 @@
 // What the metrics read: the builds, and the stages of the builds, created since a time —
-// two paged Queries of GSI1 (adapters/dynamodb/keys.ts, access pattern 12), newest first, each
+// two paged Queries of GSI1 (keys.ts, access pattern 12), newest first, each
 // bounded, instead of one query per build.
 
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { GSI_RECENT, RECENT_BUILDS_PARTITION, RECENT_STAGES_PARTITION, recentSkFrom } from '../../adapters/dynamodb/keys.js';
-import { strip } from '../../adapters/dynamodb/store.js';
+import { GSI_RECENT, RECENT_BUILDS_PARTITION, RECENT_STAGES_PARTITION, recentSkFrom } from './keys.js';
+import { strip } from './records.js';
 import type { Build, Stage } from '../../core/builds/types.js';
 
 export interface RecentRecords {
