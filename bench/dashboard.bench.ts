@@ -10,7 +10,7 @@ import { BuildStore } from '../adapters/dynamodb/store.js';
 import { percentile } from '../core/builds/metrics.js';
 import { LogStore } from '../local/ecs/logs.js';
 import { startLocalServer } from '../local/server.js';
-import { logStreamName } from '../lambdas/shared/log-stream.js';
+import { logStreamName } from '../core/pipeline/log-configuration.js';
 import { localLogReader } from '../local/log-reader.js';
 import { recentRecordsReader } from '../adapters/dynamodb/recent-records.js';
 import { buildDashboard } from '../web/build.js';

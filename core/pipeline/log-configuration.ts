@@ -1,9 +1,24 @@
-// The awslogs log configuration of the task's containers.
+// The awslogs log configuration of the task's containers, and the stream names it gives their output.
 
 import type { CompileOptions } from './compile-options.js';
 import type { LogConfiguration } from './ecs-task.js';
 
-const LOG_STREAM_PREFIX = 'slipway';
+/** awslogs names a container's stream `<prefix>/<container>/<task id>`. */
+export const LOG_STREAM_PREFIX = 'slipway';
+
+export function taskIdOf(taskArn: string): string {
+  return taskArn.slice(taskArn.lastIndexOf('/') + 1);
+}
+
+/**
+ * Where a step's output is: the awslogs stream of its container in the build log group,
+ * `awslogs-stream-prefix/container-name/ecs-task-id`
+ * (https://docs.aws.amazon.com/prescriptive-guidance/latest/implementing-logging-monitoring-cloudwatch/ec2-fargate-logs.html:
+ * "<awslogs-stream-prefix>/<container_name>/<task_id>").
+ */
+export function logStreamName(container: string, taskArn: string): string {
+  return `${LOG_STREAM_PREFIX}/${container}/${taskIdOf(taskArn)}`;
+}
 
 /**
  * The awslogs options of a container. On Fargate the log driver is the shim logger

@@ -1,10 +1,10 @@
-// The log API's cursor: where the next read of one step's stream resumes (lambdas/shared/log-stream.ts,
+// The log API's cursor: where the next read of one step's stream resumes (core/logs/log-reader.ts,
 // LogPosition), handed to the client opaque and checked when it comes back. It names its
 // stream by a digest, so a cursor of one step cannot read another step's stream from the
 // wrong place.
 
 import { createHash } from 'node:crypto';
-import type { LogPosition } from '../shared/log-stream.js';
+import type { LogPosition } from '../../core/logs/log-reader.js';
 
 export class InvalidLogCursor extends Error {
   constructor(reason: string) {

@@ -24,7 +24,8 @@ import { cancelBuild, type CancelDeps } from './cancel.js';
 import type { RecentRecordsReader } from '../../adapters/dynamodb/recent-records.js';
 import { ApiFailure, apiError, json, type ApiRequest, type ApiResponse } from './http.js';
 import { decodeLogCursor, encodeLogCursor, InvalidLogCursor } from './log-cursor.js';
-import { headPosition, logStreamName, LogsThrottledError, type LogPosition, type LogReader } from '../shared/log-stream.js';
+import { logStreamName } from '../../core/pipeline/log-configuration.js';
+import { headPosition, LogsThrottledError, type LogPosition, type LogReader } from '../../core/logs/log-reader.js';
 import { matchRoute, ROUTE_METHODS, type RouteName } from './routes.js';
 
 export interface ApiDeps {

@@ -1,14 +1,15 @@
 // The agent's SLIPWAY_RESULT line, read from the end of its log stream when its task has
 // stopped, so the stage says what the agent said (core/builds/status.ts, stageOutcome).
 // Deployed: CloudWatch Logs; local: the ECS stand-in's log store — the same readers the
-// API uses (lambdas/shared/logs-cloudwatch.ts, local/log-reader.ts). Bounded: a few short tries, then the generic text;
+// API uses (the LogReader port, core/logs/log-reader.ts: adapters/cloudwatch-logs/log-reader.ts, local/log-reader.ts). Bounded: a few short tries, then the generic text;
 // a read that fails never fails the event.
 
 import { lastAgentResult } from '../../core/builds/agent-result.js';
 import { AGENT_CONTAINER } from '../../core/pipeline/contract.js';
 import type { AgentResultSource } from '../shared/execution/deps.js';
 import { withRetry } from '../../core/util/retry.js';
-import { logStreamName, type LogTailReader } from '../shared/log-stream.js';
+import { logStreamName } from '../../core/pipeline/log-configuration.js';
+import type { LogTailReader } from '../../core/logs/log-reader.js';
 
 export interface AgentResultOptions {
   /** Events read from the end of the agent's stream; the result is the last line it writes. */

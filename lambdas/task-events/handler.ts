@@ -5,8 +5,8 @@
 
 import type { Context } from 'aws-lambda';
 import type { TaskStateChangeEvent } from '../../core/builds/task-event.js';
-import type { LogTailReader } from '../shared/log-stream.js';
-import { cloudWatchLogReader } from '../shared/logs-cloudwatch.js';
+import type { LogTailReader } from '../../core/logs/log-reader.js';
+import { cloudWatchLogReader } from '../../adapters/cloudwatch-logs/log-reader.js';
 import { ENV } from '../../core/config/lambda-env.js';
 import { logsClient } from '../shared/clients.js';
 import type { Env } from '../shared/config.js';

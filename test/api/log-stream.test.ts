@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { compileManifest } from '../../core/pipeline/compile.js';
 import type { BuildContext } from '../../core/pipeline/context.js';
 import { loadManifest } from '../../core/pipeline/load.js';
-import { LOG_STREAM_PREFIX, logStreamName } from '../../lambdas/shared/log-stream.js';
+import { LOG_STREAM_PREFIX, logStreamName } from '../../core/pipeline/log-configuration.js';
 
 const ctx: BuildContext = {
   repo: { slug: 'acme/app', owner: 'acme', name: 'app', scm: 'github', httpUrl: 'https://git.example/acme/app.git', link: 'https://git.example/acme/app', defaultBranch: 'main', private: false, visibility: 'public' },

@@ -13,7 +13,7 @@ import { StageStore } from '../../adapters/dynamodb/stage-store.js';
 import type { TaskStateChangeContainer, TaskStateChangeDetail } from '../../core/builds/task-event.js';
 import type { Build } from '../../core/builds/types.js';
 import { AGENT_CONTAINER, AGENT_ENV, AGENT_EXIT, type AgentResult } from '../../core/pipeline/contract.js';
-import { logStreamName } from '../../lambdas/shared/log-stream.js';
+import { logStreamName } from '../../core/pipeline/log-configuration.js';
 import { localLogReader } from '../../local/log-reader.js';
 import { agentResultSource } from '../../lambdas/task-events/agent-result.js';
 import { applyTaskEvent } from '../../lambdas/shared/execution/apply-event.js';

@@ -6,8 +6,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { AGENT_CONTAINER, AGENT_EXIT, REPORT_PREFIX } from '../../core/pipeline/contract.js';
-import { logStreamName } from '../../lambdas/shared/log-stream.js';
-import { cloudWatchLogReader } from '../../lambdas/shared/logs-cloudwatch.js';
+import { logStreamName } from '../../core/pipeline/log-configuration.js';
+import { cloudWatchLogReader } from '../../adapters/cloudwatch-logs/log-reader.js';
 import { agentResultSource } from '../../lambdas/task-events/agent-result.js';
 
 const GROUP = '/slipway/builds';

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudWatchLogsClient, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { headPosition, LogsThrottledError, type LogPosition } from '../../lambdas/shared/log-stream.js';
-import { cloudWatchLogReader } from '../../lambdas/shared/logs-cloudwatch.js';
+import { headPosition, LogsThrottledError, type LogPosition } from '../../core/logs/log-reader.js';
+import { cloudWatchLogReader } from '../../adapters/cloudwatch-logs/log-reader.js';
 import { logStoreSource, startLocalCloudWatchLogs, type LocalCloudWatchLogs } from '../../local/cloudwatch-logs/index.js';
 import { LogStore } from '../../local/ecs/logs.js';
 

@@ -1,4 +1,4 @@
-// Deployed: a step's log from CloudWatch Logs (GetLogEvents on the container's stream of
+// The LogReader port (core/logs/log-reader.ts) on CloudWatch Logs, deployed: a step's log (GetLogEvents on the container's stream of
 // BUILD_LOG_GROUP), paged the way the API reference says it must be
 // (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_GetLogEvents.html):
 // - a page may be partly full or empty before the end: only the token tells. The end is
@@ -7,14 +7,15 @@
 //   so a poll of a long log costs one call, not a walk from the head;
 // - tokens expire after 24 hours: a refused token falls back to the offset, from the head;
 // - every read makes a bounded number of calls; the caller polls again for the rest;
-// - ThrottlingException: the SDK's retries back off first (adaptive mode, lambdas/shared/clients.ts);
+// - ThrottlingException: the SDK's retries back off first (adaptive mode, the caller's client:
+//   lambdas/shared/clients.ts);
 //   past them a read returns what it has, or throws LogsThrottledError when it has nothing.
 // `tail` reads the last events of a stream backwards, page after page, for the same reasons
 // (the task-events handler's agent result line).
 
 import { type CloudWatchLogsClient, GetLogEventsCommand, type GetLogEventsCommandOutput } from '@aws-sdk/client-cloudwatch-logs';
 import { classifyAwsError, isNotFound } from '../../core/util/aws-errors.js';
-import { type LogEventRecord, type LogPage, type LogPosition, type LogReader, type LogTailReader, LogsThrottledError } from './log-stream.js';
+import { type LogEventRecord, type LogPage, type LogPosition, type LogReader, type LogTailReader, LogsThrottledError } from '../../core/logs/log-reader.js';
 
 /** GetLogEvents' largest `limit`. */
 const PAGE_MAX = 10_000;

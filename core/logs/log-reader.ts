@@ -1,16 +1,10 @@
-// Where a step's output is: the awslogs stream `<prefix>/<container>/<task id>` of the
-// build log group. The prefix is the compiler's `awslogs-stream-prefix` (a test compiles
-// a pipeline and checks that the two agree).
-
-export const LOG_STREAM_PREFIX = 'slipway';
-
-export function taskIdOf(taskArn: string): string {
-  return taskArn.slice(taskArn.lastIndexOf('/') + 1);
-}
-
-export function logStreamName(container: string, taskArn: string): string {
-  return `${LOG_STREAM_PREFIX}/${container}/${taskIdOf(taskArn)}`;
-}
+// The LogReader port: what the API and the task-events handler need to read a step's log
+// (a stream of the build log group, named by logStreamName in core/pipeline/log-configuration.ts).
+// A read returns a page and the position to resume from, which may carry the log service's
+// own token; `atEnd` says whether the stream held nothing more at the time, so a caller
+// following a running step asks again from `next` until the step is over. Implemented by
+// adapters/cloudwatch-logs/log-reader.ts (deployed) and local/log-reader.ts (the ECS
+// stand-in's captured output). Pure types: core does no I/O.
 
 /** One line of a container's stream. */
 export interface LogEventRecord {
