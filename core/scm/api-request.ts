@@ -7,6 +7,10 @@
 //                   GitLab  GET /projects/{url-encoded path}/repository/files/{url-encoded file}/raw?ref=
 //   commit status   GitHub, Gitea  POST /repos/{owner}/{repo}/statuses/{sha}  {state, context, description, target_url}
 //                   GitLab         POST /projects/{url-encoded path}/statuses/{sha}  {state, name, description, target_url}
+// GitHub: https://docs.github.com/en/rest/commits/statuses#create-a-commit-status (state error, failure,
+// pending, success). Gitea: its swagger's CreateStatusOption (context, description, state pending, success,
+// error, failure, warning, target_url). GitLab: https://docs.gitlab.com/ee/api/commits.html#set-the-pipeline-status-of-a-commit
+// (state pending, running, success, failed, canceled; `name`, `context` its alias).
 
 import { apiBaseOf } from './locate.js';
 import type { ApiRequest, CommitState, CommitStatus, Fetch, HookHost, RepoRef, ScmCredentials } from './types.js';
