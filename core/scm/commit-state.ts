@@ -4,20 +4,18 @@ import type { Build, BuildStatus } from '../builds/types.js';
 import type { CommitState, CommitStatus } from './types.js';
 import { BUILD_STATUS_CONTEXT } from './types.js';
 
+/** A killed build and one that could not run are both an error to the host: neither passed nor failed on its merits. */
+const STATES: Record<BuildStatus, CommitState> = {
+  pending: 'pending',
+  running: 'running',
+  success: 'success',
+  failure: 'failure',
+  killed: 'error',
+  error: 'error',
+};
+
 export function commitStateOf(status: BuildStatus): CommitState {
-  switch (status) {
-    case 'pending':
-      return 'pending';
-    case 'running':
-      return 'running';
-    case 'success':
-      return 'success';
-    case 'failure':
-      return 'failure';
-    case 'killed':
-    case 'error':
-      return 'error';
-  }
+  return STATES[status];
 }
 
 const WORDS: Record<BuildStatus, string> = {

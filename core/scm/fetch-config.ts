@@ -1,19 +1,11 @@
 // Reads the pipeline file at the exact commit through the host's API.
 
-import { githubConfigRequest } from './github.js';
-import { giteaConfigRequest } from './gitea.js';
-import { gitlabConfigRequest } from './gitlab.js';
+import { configRequestOf, sendApiRequest } from './api-request.js';
+import { SCM_HOSTS } from './hosts.js';
 import type { ApiRequest, Fetch, HookHost, RepoRef, ScmCredentials } from './types.js';
 
 export function configRequest(host: HookHost, creds: ScmCredentials, repo: RepoRef, path: string, sha: string): ApiRequest {
-  switch (host) {
-    case 'github':
-      return githubConfigRequest(creds, repo, path, sha);
-    case 'gitea':
-      return giteaConfigRequest(creds, repo, path, sha);
-    case 'gitlab':
-      return gitlabConfigRequest(creds, repo, path, sha);
-  }
+  return configRequestOf(SCM_HOSTS[host].api, creds, repo, path, sha);
 }
 
 /** A host error worth retrying later (rate limit, outage) or not (bad credentials). */
@@ -36,8 +28,7 @@ export async function fetchConfig(
   sha: string,
   fetchImpl: Fetch = globalThis.fetch,
 ): Promise<string | null> {
-  const req = configRequest(host, creds, repo, path, sha);
-  const res = await fetchImpl(req.url, { method: req.method, headers: req.headers, signal: AbortSignal.timeout(10_000) });
+  const res = await sendApiRequest(configRequest(host, creds, repo, path, sha), fetchImpl);
   if (res.status === 404) {
     await res.body?.cancel();
     return null;

@@ -10,7 +10,8 @@
 // `repositories` and `permissions`).
 
 import { createSign } from 'node:crypto';
-import { encodePath } from './api-request.js';
+import { githubHeaders } from './github.js';
+import { encodePath } from './locate.js';
 import type { ApiRequest } from './types.js';
 
 export interface GithubAppCredentials {
@@ -41,13 +42,9 @@ export function githubAppJwt(app: GithubAppCredentials, nowSeconds: number): str
   return `${header}.${payload}.${base64url(signature)}`;
 }
 
-function headers(jwt: string): Record<string, string> {
-  return { accept: 'application/vnd.github+json', authorization: `Bearer ${jwt}`, 'x-github-api-version': '2022-11-28', 'user-agent': 'slipway' };
-}
-
 /** GET /repos/{owner}/{repo}/installation: the App's installation that covers the repository. */
 export function installationRequest(apiBase: string, jwt: string, slug: string): ApiRequest {
-  return { method: 'GET', url: `${apiBase}/repos/${encodePath(slug)}/installation`, headers: headers(jwt) };
+  return { method: 'GET', url: `${apiBase}/repos/${encodePath(slug)}/installation`, headers: githubHeaders(jwt) };
 }
 
 /**
@@ -58,7 +55,7 @@ export function accessTokenRequest(apiBase: string, jwt: string, installationId:
   return {
     method: 'POST',
     url: `${apiBase}/app/installations/${encodeURIComponent(String(installationId))}/access_tokens`,
-    headers: { ...headers(jwt), 'content-type': 'application/json' },
+    headers: { ...githubHeaders(jwt), 'content-type': 'application/json' },
     body: JSON.stringify({ repositories: [slug.slice(slug.indexOf('/') + 1)], permissions }),
   };
 }

@@ -1,11 +1,10 @@
 // GitLab: Push Hook, Tag Push Hook and Merge Request Hook; the API under /api/v4, with
 // the URL-encoded project path standing in for the numeric project id.
 
-import type { ApiRequest, BuildHook, CommitStatus, HookEvent, RepoRef, ScmCredentials } from './types.js';
+import type { BuildHook, HookEvent } from './types.js';
 import { PayloadReader, ZERO_SHA, branchOf, changedFilesOf, tagOf, type Json } from './payload.js';
 import type { RepoInfo } from '../pipeline/context.js';
-import { truncate } from './api-request.js';
-import { apiBaseOf } from './locate.js';
+import type { HostApi } from './api-request.js';
 import { readSignedTime } from './event-time.js';
 
 const read = new PayloadReader('gitlab');
@@ -125,37 +124,11 @@ export function parseGitlabEvent(eventName: string, payload: unknown): HookEvent
   }
 }
 
-// From configuration only: a webhook's URLs never choose where the token goes.
-const base = (creds: ScmCredentials, _repo: RepoRef): string => apiBaseOf('gitlab', creds);
-
-function headers(creds: ScmCredentials): Record<string, string> {
-  const h: Record<string, string> = { 'user-agent': 'slipway' };
-  if (creds.token) h['private-token'] = creds.token;
-  return h;
-}
-
-const project = (repo: RepoRef): string => encodeURIComponent(repo.slug);
-
-export function gitlabConfigRequest(creds: ScmCredentials, repo: RepoRef, path: string, sha: string): ApiRequest {
-  return {
-    method: 'GET',
-    url: `${base(creds, repo)}/projects/${project(repo)}/repository/files/${encodeURIComponent(path)}/raw?ref=${encodeURIComponent(sha)}`,
-    headers: headers(creds),
-  };
-}
-
-const GITLAB_STATES = { pending: 'pending', running: 'running', success: 'success', failure: 'failed', error: 'failed' } as const;
-
-export function gitlabStatusRequest(creds: ScmCredentials, repo: RepoRef, sha: string, status: CommitStatus): ApiRequest {
-  return {
-    method: 'POST',
-    url: `${base(creds, repo)}/projects/${project(repo)}/statuses/${encodeURIComponent(sha)}`,
-    headers: { ...headers(creds), 'content-type': 'application/json' },
-    body: JSON.stringify({
-      state: GITLAB_STATES[status.state],
-      name: status.context,
-      description: truncate(status.description, 255),
-      ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
-    }),
-  };
-}
+export const GITLAB_HOST_API: HostApi = {
+  host: 'gitlab',
+  headers: (token) => ({ 'user-agent': 'slipway', ...(token ? { 'private-token': token } : {}) }),
+  // The URL-encoded full path stands in for the numeric project id, slashes and all.
+  repoPath: (slug) => `/projects/${encodeURIComponent(slug)}`,
+  filePath: (path) => `/repository/files/${encodeURIComponent(path)}/raw`,
+  status: { states: { pending: 'pending', running: 'running', success: 'success', failure: 'failed', error: 'failed' }, nameField: 'name', maxDescription: 255 },
+};

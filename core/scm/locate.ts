@@ -2,11 +2,15 @@
 // API base. A webhook's body names the repository, but never decides where Slipway sends
 // a request or a credential (its `clone_url`, `html_url` and `private` are not read for it).
 
-import { encodePath } from './api-request.js';
 import type { HookHost, ScmCredentials } from './types.js';
 
 export const GITHUB_WEB = 'https://github.com';
 export const GITHUB_API = 'https://api.github.com';
+
+/** A repository path in a URL: each segment encoded, the slashes kept. */
+export function encodePath(path: string): string {
+  return path.split('/').map(encodeURIComponent).join('/');
+}
 
 const API_PATHS: Record<Exclude<HookHost, 'github'>, `/api/${string}`> = { gitea: '/api/v1', gitlab: '/api/v4' };
 

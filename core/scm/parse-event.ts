@@ -2,9 +2,7 @@
 // the delivery, and which host module reads the payload.
 
 import { createHash } from 'node:crypto';
-import { parseGithubEvent } from './github.js';
-import { parseGiteaEvent } from './gitea.js';
-import { parseGitlabEvent } from './gitlab.js';
+import { SCM_HOSTS } from './hosts.js';
 import { PayloadReader } from './payload.js';
 import { MalformedHookError, type HookEvent, type HookHost } from './types.js';
 
@@ -78,14 +76,5 @@ export function hookRepository(host: HookHost, rawBody: Uint8Array | string): st
 
 /** Parses the JSON body and reads the event; throws MalformedHookError for a bad body. */
 export function parseEvent(host: HookHost, headers: Headers, rawBody: Uint8Array | string): HookEvent {
-  const payload = parseJson(host, rawBody);
-  const name = eventName(host, headers);
-  switch (host) {
-    case 'github':
-      return parseGithubEvent(name, payload);
-    case 'gitea':
-      return parseGiteaEvent(name, payload);
-    case 'gitlab':
-      return parseGitlabEvent(name, payload);
-  }
+  return SCM_HOSTS[host].parseEvent(eventName(host, headers), parseJson(host, rawBody));
 }

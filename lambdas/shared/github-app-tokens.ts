@@ -10,6 +10,7 @@ import {
   type GithubAppCredentials,
   type InstallationPermissions,
 } from '../../core/scm/github-app.js';
+import { sendApiRequest } from '../../core/scm/api-request.js';
 import { ScmApiError } from '../../core/scm/fetch-config.js';
 import type { ApiRequest, Fetch } from '../../core/scm/types.js';
 
@@ -46,7 +47,7 @@ export class GithubAppTokens {
   }
 
   private async send(req: ApiRequest, slug: string, what: string): Promise<unknown> {
-    const res = await this.fetchImpl(req.url, { method: req.method, headers: req.headers, ...(req.body ? { body: req.body } : {}), signal: AbortSignal.timeout(10_000) });
+    const res = await sendApiRequest(req, this.fetchImpl);
     const text = await res.text();
     if (!res.ok) {
       const hint = res.status === 404 ? ' (is the App installed on that repository?)' : res.status === 401 ? ' (check the App id and private key)' : '';

@@ -11,15 +11,7 @@ import { plannerDepsFromEnv } from '../../lambdas/planner/deps.js';
 import type { Env } from '../../lambdas/shared/config.js';
 import { taskEventsDepsFromEnv } from '../../lambdas/task-events/handler.js';
 import { webhookDepsFromEnv } from '../../lambdas/webhook/handler.js';
-import { fixtureProps, logicalIds, synthSlipway, type Synthesized } from './synth.js';
-
-const FUNCTION_IDS: Record<LambdaName, string> = {
-  webhook: 'SlipwayFunctionsWebhook',
-  planner: 'SlipwayFunctionsPlanner',
-  autoscaler: 'SlipwayFunctionsAutoscaler',
-  'task-events': 'SlipwayFunctionsTaskEvents',
-  api: 'SlipwayFunctionsApi',
-};
+import { fixtureProps, lambdaFunction, synthSlipway, type Synthesized } from './synth.js';
 
 /** Each function's wiring, as its handler runs it on the first event. */
 const WIRING: Record<LambdaName, (env: Env) => unknown> = {
@@ -70,12 +62,7 @@ for (const variant of variants) {
     });
     afterAll(() => s?.cleanup());
 
-    const variablesOf = (name: LambdaName): Record<string, unknown> => {
-      const id = logicalIds(s.json, 'AWS::Lambda::Function', FUNCTION_IDS[name]).find((i) => !i.includes('Role'));
-      if (!id) throw new Error(`no function for ${name} in the template`);
-      const props = s.json.Resources[id]!.Properties as { Environment?: { Variables?: Record<string, unknown> } };
-      return props.Environment?.Variables ?? {};
-    };
+    const variablesOf = (name: LambdaName): Record<string, unknown> => lambdaFunction(s.json, name).props.Environment?.Variables ?? {};
 
     it.each(LAMBDA_NAMES)('%s: its wiring reads every variable the stack sets for it, and the stack sets every one it reads', (name) => {
       const set = Object.keys(variablesOf(name)).sort();

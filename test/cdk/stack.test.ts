@@ -13,15 +13,7 @@ import { LAMBDA_NAMES, type LambdaName } from '../../lib/functions.js';
 import { GITHUB_APP_SECRET_NAME } from '../../lib/functions/context.js';
 import { GITHUB_APP_SECRET_SLUG } from '../../lambdas/shared/webhook-secrets.js';
 import { PROJECT_ROOT, type SlipwayProps } from '../../lib/slipway.js';
-import { type Synthesized, asList, fixtureProps, iamStatements, logicalIds, realEntriesPresent, synthSlipway } from './synth.js';
-
-const FUNCTION_IDS: Record<LambdaName, string> = {
-  webhook: 'SlipwayFunctionsWebhook',
-  planner: 'SlipwayFunctionsPlanner',
-  autoscaler: 'SlipwayFunctionsAutoscaler',
-  'task-events': 'SlipwayFunctionsTaskEvents',
-  api: 'SlipwayFunctionsApi',
-};
+import { type Synthesized, asList, fixtureProps, iamStatements, lambdaFunction, logicalIds, realEntriesPresent, synthSlipway } from './synth.js';
 
 const variants: { name: string; props: () => SlipwayProps; enabled: boolean; validate: boolean }[] = [
   // CDK's own CloudFormation schema validation is slow (seconds): run it on one variant.
@@ -57,11 +49,7 @@ for (const variant of variants) {
     afterAll(() => s?.cleanup());
 
     const resources = (type: string) => Object.entries(s.json.Resources).filter(([, r]) => r.Type === type);
-    const fn = (name: LambdaName) => {
-      const id = logicalIds(s.json, 'AWS::Lambda::Function', FUNCTION_IDS[name]).find((i) => !i.includes('Role'));
-      if (!id) throw new Error(`no function for ${name}`);
-      return { id, props: s.json.Resources[id]!.Properties as Record<string, any> };
-    };
+    const fn = (name: LambdaName) => lambdaFunction(s.json, name);
     const policyOf = (name: LambdaName) => {
       const roleId = (fn(name).props.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
       return iamStatements(s.json)

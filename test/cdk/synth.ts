@@ -125,3 +125,19 @@ export function logicalIds(json: Synthesized['json'], type: string, prefix = '')
     .filter(([id, r]) => r.Type === type && id.startsWith(prefix))
     .map(([id]) => id);
 }
+
+/** The logical-id prefix of each function's resources (its construct's path in the stack). */
+const FUNCTION_IDS: Record<LambdaName, string> = {
+  webhook: 'SlipwayFunctionsWebhook',
+  planner: 'SlipwayFunctionsPlanner',
+  autoscaler: 'SlipwayFunctionsAutoscaler',
+  'task-events': 'SlipwayFunctionsTaskEvents',
+  api: 'SlipwayFunctionsApi',
+};
+
+/** A Lambda's AWS::Lambda::Function in the template: its logical id and properties. */
+export function lambdaFunction(json: Synthesized['json'], name: LambdaName): { id: string; props: Record<string, any> } {
+  const id = logicalIds(json, 'AWS::Lambda::Function', FUNCTION_IDS[name]).find((i) => !i.includes('Role'));
+  if (!id) throw new Error(`no function for ${name} in the template (no AWS::Lambda::Function id starting ${FUNCTION_IDS[name]})`);
+  return { id, props: json.Resources[id]!.Properties as Record<string, any> };
+}
