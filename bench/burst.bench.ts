@@ -44,7 +44,7 @@ import { ensureTable } from '../lambdas/shared/table.js';
 import { dynamoDocument, sqsClient } from '../lambdas/shared/clients.js';
 import { sendEventMessage } from '../lambdas/shared/events-queue.js';
 import { deliveryId } from '../core/scm/parse-event.js';
-import { BuildStore } from '../adapters/dynamodb/store.js';
+import { DynamoBuildStore } from '../adapters/dynamodb/store.js';
 import type { Build } from '../core/builds/types.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../core/pipeline/contract.js';
 import { hmacSha256Hex } from '../core/scm/verify-signature.js';
@@ -207,7 +207,7 @@ async function waitUntil(what: string, probe: () => boolean | Promise<boolean>, 
   return Date.now() - start;
 }
 
-async function allBuilds(store: BuildStore): Promise<Build[]> {
+async function allBuilds(store: DynamoBuildStore): Promise<Build[]> {
   const builds: Build[] = [];
   for (let r = 0; r < REPOS; r++) {
     let cursor: string | undefined;
@@ -275,7 +275,7 @@ async function main(): Promise<void> {
     cleanups.push(() => rmSync(webDir, { recursive: true, force: true }));
     writeFileSync(join(webDir, 'index.html'), '<!doctype html><title>bench</title>\n');
     // The webhook's dependencies exactly as the Lambda builds them from the environment.
-    const store = new BuildStore(dynamoDocument(), TABLE);
+    const store = new DynamoBuildStore(dynamoDocument(), TABLE);
     const server: LocalServer = await startLocalServer({
       port: 0,
       webDir,

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BuildStore } from '../adapters/dynamodb/store.js';
+import { DynamoBuildStore } from '../adapters/dynamodb/store.js';
 import { percentile } from '../core/builds/metrics.js';
 import { LogStore } from '../local/ecs/logs.js';
 import { startLocalServer } from '../local/server.js';
@@ -30,7 +30,7 @@ if (missing) {
 
 const dir = mkdtempSync(join(tmpdir(), 'slipway-dash-bench-'));
 const db = await startDynamoLocal('slipway-dash-bench');
-const store = new BuildStore(db.doc, db.tableName);
+const store = new DynamoBuildStore(db.doc, db.tableName);
 const repos = ['acme/api', 'acme/web', 'acme/worker', 'tools/cli'];
 const logs = new LogStore(join(dir, 'logs'));
 const t0 = Date.now() - BUILDS * 60_000;

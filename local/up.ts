@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { documentClient } from '../adapters/dynamodb/client.js';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { BuildStore } from '../adapters/dynamodb/store.js';
+import { DynamoBuildStore } from '../adapters/dynamodb/store.js';
 import type { BuildDetail } from '../core/builds/types.js';
 import { ENV } from '../core/config/lambda-env.js';
 import type { BuildHook, EventMessage } from '../core/scm/types.js';
@@ -61,7 +61,7 @@ export interface LocalSlipway {
   aws: LocalAws;
   plane: ControlPlane;
   server: LocalServer;
-  store: BuildStore;
+  store: DynamoBuildStore;
   /** How tasks are isolated, and why not, for the banner. */
   isolation: string;
   /** Plans a build of a snapshot repository in-process (the planner's code, no webhook). */
@@ -147,7 +147,7 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
       return outcome.kind === 'skipped' ? { skipped: outcome.reason } : { buildId: outcome.buildId };
     };
     const doc = documentClient(ddb);
-    const store = new BuildStore(doc, LOCAL_TABLE);
+    const store = new DynamoBuildStore(doc, LOCAL_TABLE);
     const webhookSecrets = localWebhookSecrets(slipwayHome(env));
     const api = apiDepsFromEnv(process.env, {
       open: true,

@@ -10,7 +10,7 @@ import { activeStagePk, activeStageSk, buildPk, stageSk } from './keys.js';
 import { FINAL_RANK, statusRank } from '../../core/builds/status.js';
 import { batchGet, batchWrite } from './batch.js';
 import { Expression } from './expression.js';
-import type { EventApply, RunningMark, StageStore as StageStorePort } from '../../core/builds/ports.js';
+import type { EventApply, RunningMark, StageStore } from '../../core/builds/ports.js';
 import { isConditionFailure, strip } from './records.js';
 import type { Stage, StageOutcomeReason, StageStatus } from '../../core/builds/types.js';
 import { stageKey } from '../../core/builds/types.js';
@@ -18,7 +18,7 @@ import type { UpstreamState } from '../../core/pipeline/contract.js';
 
 const jobSk = (stageNumber: number): string => `${stageSk(stageNumber)}#JOB`;
 
-export class StageStore implements StageStorePort {
+export class DynamoStageStore implements StageStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     readonly tableName: string,

@@ -16,7 +16,7 @@
 
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Build, BuildDetail, BuildStatus, Repository, Stage, StageStatus, StepRecord, StepStatus } from '../../core/builds/types.js';
-import type { BuildPatch, BuildStore as BuildStorePort, Page, PageOptions, StagePatch, StepPatch, UpdateGuard } from '../../core/builds/ports.js';
+import type { BuildPatch, BuildStore, Page, PageOptions, StagePatch, StepPatch, UpdateGuard } from '../../core/builds/ports.js';
 import * as builds from './builds.js';
 import type { CreateBuildResult, NewBuild } from './builds.js';
 import * as deliveries from './deliveries.js';
@@ -33,7 +33,7 @@ export { InvalidCursorError } from './paging.js';
 export { isConditionFailure, strip } from './records.js';
 export { DEFAULT_CONFIG_PATH, type RepositoryActivation, RepositoryHostConflictError, type RepositoryInfo } from './repositories.js';
 
-export class BuildStore implements BuildStorePort {
+export class DynamoBuildStore implements BuildStore {
   private readonly table: Table;
 
   constructor(

@@ -16,7 +16,7 @@ import type {
 import { computeMetrics, metricsWindow } from '../../core/builds/metrics.js';
 import { OPENAPI_DOCUMENT } from '../../core/builds/openapi.js';
 import { isStageDone, isStepDone } from '../../core/builds/status.js';
-import { InvalidCursorError, type BuildStore, type Page, type PageOptions } from '../../adapters/dynamodb/store.js';
+import { InvalidCursorError, type DynamoBuildStore, type Page, type PageOptions } from '../../adapters/dynamodb/store.js';
 import type { Build, BuildStatus, Repository } from '../../core/builds/types.js';
 import { buildId as makeBuildId } from '../../core/builds/types.js';
 import { activate, remove, rotateSecret, setGithubAppSecret, type ActivationDeps } from './activation.js';
@@ -30,7 +30,7 @@ import { matchRoute, ROUTE_METHODS, type RouteName } from './routes.js';
 
 export interface ApiDeps {
   store: Pick<
-    BuildStore,
+    DynamoBuildStore,
     'getBuild' | 'getBuildDetail' | 'listBuilds' | 'listRecentBuilds' | 'listStagesAndSteps' | 'updateStage' | 'updateStep' | 'getStage' | 'updateBuild'
   >;
   listRepositories(page: PageOptions): Promise<Page<Repository>>;

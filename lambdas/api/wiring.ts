@@ -6,7 +6,7 @@
 import { ECSClient, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { documentClient } from '../../adapters/dynamodb/client.js';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { BuildStore } from '../../adapters/dynamodb/store.js';
+import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
 import { ENV } from '../../core/config/lambda-env.js';
 import { requireEnv, type Env } from '../shared/config.js';
 import { tokenAuthorizer } from './auth.js';
@@ -44,7 +44,7 @@ export function apiDepsFromEnv(env: Env = process.env, options: ApiWiringOptions
   const tableName = requireEnv(env, ENV.tableName, 'the build table');
   const cluster = requireEnv(env, ENV.cluster, 'StopTask of cancelled builds');
   const doc = documentClient();
-  const store = new BuildStore(doc, tableName);
+  const store = new DynamoBuildStore(doc, tableName);
   const ecs = new ECSClient({});
   const log = logTo(lambdaLogger('api', env));
   // Deployed it is always set; a caller that plans restarts itself may leave it out, and

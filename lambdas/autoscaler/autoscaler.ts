@@ -9,16 +9,16 @@
 // while its stage waits would raise its receive count until the queue's maxReceiveCount sends
 // it to the dead-letter queue. Failures to start (errors, not waits) are counted on the stage
 // (startFailures, retryAfter) and back off from that count; waits never count.
-// The jobs queue: jobs-queue.ts; starting one stage: start-stage.ts.
+// The jobs queue: the JobQueue port (core/scaling/job-queue.ts; on SQS, adapters/sqs/job-queue.ts);
+// starting one stage: start-stage.ts.
 
-import type { Message } from '@aws-sdk/client-sqs';
 import type { Stage } from '../../core/builds/types.js';
 import { stageKey } from '../../core/builds/types.js';
 import { decideScale, initialScaleState, withCapacityBackoff, type QueuedStage, type ScaleDecision, type ScaleState } from '../../core/scaling/decide-scale.js';
 import { decodeJob, type StageJob } from '../../core/scaling/job.js';
+import type { NotRemoved, QueuedJob } from '../../core/scaling/job-queue.js';
 import { afterStageEnd } from '../shared/execution/stage-end.js';
 import { isWaiting, listAll, type AutoscalerDeps, type PassReport, type Waiting } from './deps.js';
-import { deadLetter, deleteMessages, sample } from './jobs-queue.js';
 import { reconcile } from './reconcile.js';
 import { startStage } from './start-stage.js';
 
@@ -45,16 +45,16 @@ export async function runPass(deps: AutoscalerDeps, options: { reconcile: boolea
   const report: PassReport = { sampled: 0, waiting: 0, started: [], deferred: [], failed: [], runTaskFailures: [] };
 
   // 1. New jobs from the queue: remembered, then deleted (their stages already wait in the table).
-  const messages = await sample(deps.sqs, deps.config.jobsQueueUrl);
+  const messages = await deps.jobs.sample();
   report.sampled = messages.length;
   const announced = new Map<string, StageJob>();
-  const done: Message[] = [];
+  const done: QueuedJob[] = [];
   for (const message of messages) {
     let job: StageJob;
     try {
-      job = decodeJob(message.Body ?? '');
+      job = decodeJob(message.body);
     } catch (err) {
-      await deadLetter(deps, message, (err as Error).message);
+      await parkPoison(deps, message, (err as Error).message);
       continue;
     }
     announced.set(job.stageKey, job);
@@ -75,7 +75,7 @@ export async function runPass(deps: AutoscalerDeps, options: { reconcile: boolea
     const stage = await deps.stages.getStageConsistent(job.buildId, job.stageNumber);
     if (stage && isWaiting(stage)) waitingStages.set(job.stageKey, stage);
   });
-  await deleteMessages(deps, done);
+  logNotRemoved(deps, await deps.jobs.remove(done));
 
   // Their jobs: announced, read before, or stored with the stage.
   for (const [key, job] of announced) jobCache.set(key, job);
@@ -179,4 +179,24 @@ function wasSeen(stage: Stage, now: number): boolean {
 /** Runs `fn` over `items`, a bounded number at a time (the table and the queue take them in parallel). */
 async function inBatches<T>(items: readonly T[], fn: (item: T) => Promise<void>, size = 20): Promise<void> {
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
+}
+
+/**
+ * A job message that cannot be decoded will never decode: waiting for maxReceiveCount
+ * (kept high because deferred jobs are received on every pass) would hide it for hours.
+ * It goes to the jobs dead-letter queue at once, with why, and leaves the jobs queue.
+ */
+async function parkPoison(deps: AutoscalerDeps, message: QueuedJob, error: string): Promise<void> {
+  const { parkedIn, notRemoved = [] } = await deps.jobs.deadLetter(message, error);
+  if (!parkedIn) {
+    deps.log('poison job message left on the queue: set JOBS_DLQ_URL to park it at once', { messageId: message.id, error });
+    return;
+  }
+  logNotRemoved(deps, notRemoved);
+  deps.log('poison job message moved to the dead-letter queue', { messageId: message.id, error, deadLetterQueue: parkedIn });
+}
+
+/** A message not removed comes back after its visibility: harmless (the table decides). */
+function logNotRemoved(deps: AutoscalerDeps, notRemoved: NotRemoved[]): void {
+  for (const failed of notRemoved) deps.log('job message not deleted; it will be read again', { id: failed.id, code: failed.code, error: failed.message });
 }

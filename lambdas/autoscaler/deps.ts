@@ -3,12 +3,15 @@
 import type { ECSClient } from '@aws-sdk/client-ecs';
 import type { Stage } from '../../core/builds/types.js';
 import type { StageJob } from '../../core/scaling/job.js';
+import type { JobQueue, JobQueueReader } from '../../core/scaling/job-queue.js';
 import type { ExecutionDeps } from '../shared/execution/deps.js';
 import type { ExecutionConfig } from './config.js';
 import type { ReconcileReport } from './reconcile.js';
 import type { CloneTokenMinter } from '../shared/clone-tokens.js';
 
 export interface AutoscalerDeps extends ExecutionDeps {
+  /** The jobs queue, read as well as written: new announcements are sampled each pass. */
+  jobs: JobQueue & JobQueueReader;
   ecs: ECSClient;
   config: ExecutionConfig;
   /**

@@ -17,7 +17,8 @@ import { runPass, type AutoscalerDeps, type PassReport } from './autoscaler.js';
 import { executionConfig } from './config.js';
 import { cloneTokensPrefix, createCloneTokenMinter, ssmCloneTokenStore, type CloneTokenMinter, type CloneTokenStore } from '../shared/clone-tokens.js';
 import { scmCredentials } from '../shared/secrets.js';
-import { ssmClient } from '../shared/clients.js';
+import { sqsClient, ssmClient } from '../shared/clients.js';
+import { SqsJobQueue } from '../../adapters/sqs/job-queue.js';
 
 export interface AutoscalerHandlerOptions {
   /** Where GitHub App clone tokens go (default SSM; local mode: its secret store, which its ECS stand-in reads). */
@@ -25,10 +26,13 @@ export interface AutoscalerHandlerOptions {
 }
 
 export function autoscalerDepsFromEnv(env: Env = process.env, options: AutoscalerHandlerOptions = {}): AutoscalerDeps {
+  const config = executionConfig(env);
   return {
     ...executionDepsFromEnv('autoscaler', env),
+    // Queue URLs are not endpoints (see clients.ts): the shared client.
+    jobs: new SqsJobQueue(sqsClient(), config.jobsQueueUrl, config.jobsDeadLetterQueueUrl),
     ecs: new ECSClient({}),
-    config: executionConfig(env),
+    config,
     cloneTokens: cloneTokensFromEnv(env, options.cloneTokenStore ?? ssmCloneTokenStore(ssmClient)),
   };
 }

@@ -1,9 +1,8 @@
 // The planner's dependencies from the environment (AWS or local mode).
 
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { BuildStore } from '../../adapters/dynamodb/store.js';
-import { StageStore } from '../../adapters/dynamodb/stage-store.js';
-import { encodeJob } from '../../core/scaling/job.js';
+import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
+import { DynamoStageStore } from '../../adapters/dynamodb/stage-store.js';
+import { SqsJobQueue } from '../../adapters/sqs/job-queue.js';
 import { ENV } from '../../core/config/lambda-env.js';
 import { allowedRepositories, requireEnv, type Env } from '../shared/config.js';
 import { compileOptionsFromEnv } from './compile-options.js';
@@ -44,8 +43,8 @@ export function plannerDepsFromEnv(env: Env = process.env, options: PlannerWirin
     ...(compile.accountId && compile.partition ? { accountId: compile.accountId, partition: compile.partition } : {}),
   };
   return {
-    store: new BuildStore(doc, tableName),
-    stages: new StageStore(doc, tableName),
+    store: new DynamoBuildStore(doc, tableName),
+    stages: new DynamoStageStore(doc, tableName),
     // Not memoized here: the secret has its own cache with a refresh, and a failed read must be retried.
     scm: createScmAccess({ credentials: () => scmCredentials(env), metrics }),
     cloneCredentials: cloneCredentialsSource(env, () => scmCredentials(env), appCloneTokens),
@@ -58,9 +57,7 @@ export function plannerDepsFromEnv(env: Env = process.env, options: PlannerWirin
       credentials: withMintedCredentials(async () => registryCredentials(await scmCredentials(env)), ecrCredentialsSource()),
       log,
     }),
-    enqueueJob: async (job) => {
-      await sqsClient().send(new SendMessageCommand({ QueueUrl: jobsQueueUrl, MessageBody: encodeJob(job) }));
-    },
+    jobs: new SqsJobQueue(sqsClient(), jobsQueueUrl),
     // Fire and forget (async invoke): the planner does not wait for the autoscaler's pass.
     nudge: autoscalerNudge(env, 'planner', log),
     compile,

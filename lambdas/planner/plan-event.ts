@@ -6,8 +6,8 @@
 // created (the delivery → build claim is part of the build's transaction) and only
 // repeats the effects after it (enqueue, status, nudge), which are safe to repeat.
 
-import { type BuildStore, MAX_STAGES_PER_BUILD } from '../../adapters/dynamodb/store.js';
-import type { StageStore } from '../../adapters/dynamodb/stage-store.js';
+import { type DynamoBuildStore, MAX_STAGES_PER_BUILD } from '../../adapters/dynamodb/store.js';
+import type { StageStore } from '../../core/builds/ports.js';
 import { buildRecord, newBuildRecords } from '../../core/builds/new-build.js';
 import { readyStages } from '../../core/builds/status.js';
 import type { Build, Repository, Stage } from '../../core/builds/types.js';
@@ -23,6 +23,7 @@ import { imageCommandQueries, type ImageCommands } from '../../core/pipeline/plu
 import type { Diagnostic } from '../../core/pipeline/types.js';
 import { WorkLimitExceeded, WorkMeter, metered } from '../../core/pipeline/work.js';
 import type { StageJob } from '../../core/scaling/job.js';
+import type { JobQueue } from '../../core/scaling/job-queue.js';
 import { buildContextOf } from '../../core/scm/build-context.js';
 import { buildCommitStatus, buildLink } from '../../core/scm/commit-state.js';
 import { RepositoryNameError, ScmConfigError } from '../../core/scm/locate.js';
@@ -36,10 +37,11 @@ import type { Log } from '../shared/observability/logger.js';
 import type { SlipwayMetrics } from '../shared/observability/metrics.js';
 
 export interface PlannerDeps {
-  store: BuildStore;
+  store: DynamoBuildStore;
   stages: Pick<StageStore, 'putStageJobs' | 'getStageJob'>;
   scm: ScmAccess;
-  enqueueJob: (job: StageJob) => Promise<void>;
+  /** Where ready stages are announced (the jobs queue). */
+  jobs: JobQueue;
   /** Asks the autoscaler for a pass now. */
   nudge: () => Promise<void>;
   /** Compiler settings of this deployment (compile-options.ts); the stage id, secrets and clone credentials are set per build. */
@@ -339,7 +341,7 @@ async function enqueueReady(build: Build, stages: readonly Stage[], deps: Planne
   for (const stage of ready) {
     const job = known.find((j) => j.stageNumber === stage.number) ?? (await deps.stages.getStageJob(build.id, stage.number));
     if (!job) throw new Error(`planner: stage ${stage.number} of ${build.id} has no stored job`);
-    await deps.enqueueJob(job);
+    await deps.jobs.enqueue(job);
   }
   return ready.map((s) => s.number);
 }

@@ -2,7 +2,7 @@
 // `POST …/github`, `…/gitea`, `…/gitlab` (the last path segment names the host).
 
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { BuildStore } from '../../adapters/dynamodb/store.js';
+import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
 import { ENV } from '../../core/config/lambda-env.js';
 import { allowedRepositories, requireEnv, type Env } from '../shared/config.js';
 import { dynamoDocument, sqsClient } from '../shared/clients.js';
@@ -19,7 +19,7 @@ export function webhookDepsFromEnv(env: Env = process.env): WebhookDeps {
   const tableName = requireEnv(env, ENV.tableName, 'the build table');
   const queueUrl = requireEnv(env, ENV.eventsQueueUrl, 'the planner queue');
   const prefix = requireEnv(env, ENV.webhookSecretsPrefix, "the SSM path of the repositories' webhook secrets");
-  const store = new BuildStore(dynamoDocument(), tableName);
+  const store = new DynamoBuildStore(dynamoDocument(), tableName);
   return {
     repositories: store,
     secrets: cachedWebhookSecrets(ssmParameters(), prefix),

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BuildDetailResponse, BuildListResponse, LogPageResponse, MetricsResponse, RepoActivationResponse, RepoListResponse } from '../../core/builds/api.js';
-import { BuildStore } from '../../adapters/dynamodb/store.js';
+import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
 import type { Build } from '../../core/builds/types.js';
 import { LogStore } from '../../local/ecs/logs.js';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
@@ -20,7 +20,7 @@ import { seedBuild } from './seed.js';
 const GROUP = '/slipway/builds';
 const NOW = Date.UTC(2030, 0, 15, 12);
 let db: LocalDynamo;
-let store: BuildStore;
+let store: DynamoBuildStore;
 let logsDir: string;
 let deps: ApiDeps;
 let now = NOW;
@@ -31,7 +31,7 @@ const finishedCounts: string[] = [];
 
 beforeAll(async () => {
   db = await startDynamoLocal('slipway-api-test');
-  store = new BuildStore(db.doc, db.tableName);
+  store = new DynamoBuildStore(db.doc, db.tableName);
   logsDir = mkdtempSync(join(tmpdir(), 'slipway-api-logs-'));
   for (const slug of ['acme/api', 'acme/web']) {
     await store.ensureRepository({ slug, scm: 'github', httpUrl: `https://git.example/${slug}.git`, link: `https://git.example/${slug}`, defaultBranch: 'main', private: false });

@@ -1,7 +1,7 @@
 // Builds with stages and steps, written through the real store, for API tests and the
 // dashboard benchmark.
 
-import type { BuildStore } from '../../adapters/dynamodb/store.js';
+import type { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
 import { buildId, type Build, type BuildStatus, type Stage, type StepRecord } from '../../core/builds/types.js';
 
 export interface SeedBuild {
@@ -16,7 +16,7 @@ export interface SeedBuild {
   stages?: { name: string; status?: Stage['status']; taskArn?: string; dependsOn?: string[]; notes?: string[]; steps: { name: string; status?: StepRecord['status']; kind?: StepRecord['kind'] }[] }[];
 }
 
-export async function seedBuild(store: BuildStore, seed: SeedBuild): Promise<Build> {
+export async function seedBuild(store: DynamoBuildStore, seed: SeedBuild): Promise<Build> {
   const id = buildId(seed.repo, seed.number);
   const status = seed.status ?? 'success';
   const finished = !['pending', 'running'].includes(status);

@@ -6,7 +6,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BuildStore } from '../../adapters/dynamodb/store.js';
+import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
 import type { CliIO } from '../../cli/io.js';
 import { main } from '../../cli/main.js';
 import { LogStore } from '../../local/ecs/logs.js';
@@ -28,7 +28,7 @@ import { seedBuild } from '../api/seed.js';
 const GROUP = '/slipway/builds';
 const TASK = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/feed01';
 let db: LocalDynamo;
-let store: BuildStore;
+let store: DynamoBuildStore;
 let server: LocalServer;
 let dir: string;
 const stopped: string[] = [];
@@ -39,7 +39,7 @@ const NOTES = ['secrets withheld from this build (pull request from a fork): dep
 
 beforeAll(async () => {
   db = await startDynamoLocal('slipway-cli-test');
-  store = new BuildStore(db.doc, db.tableName);
+  store = new DynamoBuildStore(db.doc, db.tableName);
   dir = mkdtempSync(join(tmpdir(), 'slipway-cli-'));
   await store.ensureRepository({ slug: 'acme/app', scm: 'github', httpUrl: 'https://git.example/acme/app.git', link: 'https://git.example/acme/app', defaultBranch: 'main', private: false });
   await localWebhookSecrets(join(dir, 'home')).put('github', 'acme/app', 'hook-secret');

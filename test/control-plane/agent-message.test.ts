@@ -7,9 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { BuildStore } from '../../adapters/dynamodb/store.js';
-import { StageStore } from '../../adapters/dynamodb/stage-store.js';
+import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
+import { DynamoStageStore } from '../../adapters/dynamodb/stage-store.js';
 import type { TaskStateChangeContainer, TaskStateChangeDetail } from '../../core/builds/task-event.js';
 import type { Build } from '../../core/builds/types.js';
 import { AGENT_CONTAINER, AGENT_ENV, AGENT_EXIT, type AgentResult } from '../../core/pipeline/contract.js';
@@ -20,7 +19,8 @@ import { applyTaskEvent } from '../../lambdas/shared/execution/apply-event.js';
 import type { ExecutionDeps } from '../../lambdas/shared/execution/deps.js';
 import { LogStore } from '../../local/ecs/logs.js';
 import { resultLine } from '../../task-runner/report.js';
-import { LOCAL_REGION, startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
+import { startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
+import { refusingJobQueue } from '../support/memory-stores.js';
 
 const GROUP = '/slipway/builds';
 const REPO = 'acme/messages';
@@ -29,7 +29,7 @@ let dynamo: LocalDynamo;
 let logsDir: string;
 let logStore: LogStore;
 let deps: ExecutionDeps;
-let store: BuildStore;
+let store: DynamoBuildStore;
 const posted: Build[] = [];
 const logged: { message: string; fields?: Record<string, unknown> }[] = [];
 let buildCount = 0;
@@ -39,13 +39,11 @@ beforeAll(async () => {
   logsDir = mkdtempSync(join(tmpdir(), 'slipway-agent-message-'));
   logStore = new LogStore(logsDir);
   const doc = dynamo.doc;
-  store = new BuildStore(doc, dynamo.tableName);
+  store = new DynamoBuildStore(doc, dynamo.tableName);
   deps = {
     store,
-    stages: new StageStore(doc, dynamo.tableName),
-    // No stage here has dependents: a call to SQS would fail the test (nothing listens there).
-    sqs: new SQSClient({ region: LOCAL_REGION, endpoint: 'http://127.0.0.1:9', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } }),
-    jobsQueueUrl: 'http://127.0.0.1:9/000000000000/none',
+    stages: new DynamoStageStore(doc, dynamo.tableName),
+    jobs: refusingJobQueue('no stage here has dependents'),
     postBuildStatus: async (build) => void posted.push(build),
     nudge: async () => {},
     now: Date.now,
@@ -55,7 +53,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  deps?.sqs.destroy();
   await dynamo?.stop();
   if (logsDir) rmSync(logsDir, { recursive: true, force: true });
 });

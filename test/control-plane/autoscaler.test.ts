@@ -10,8 +10,8 @@ import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, S
 import { ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { startLocalAws, type LocalAws } from '../../local/aws.js';
 import { ensureTable } from '../../lambdas/shared/table.js';
-import { BuildStore } from '../../adapters/dynamodb/store.js';
-import { StageStore } from '../../adapters/dynamodb/stage-store.js';
+import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
+import { DynamoStageStore } from '../../adapters/dynamodb/stage-store.js';
 import type { Build, Stage, StepRecord } from '../../core/builds/types.js';
 import type { TaskStateChangeDetail } from '../../core/builds/task-event.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
@@ -24,11 +24,13 @@ import { reconcile, TIMEOUT_GRACE_MS, UNFINISHED_BUILD_GRACE_MS } from '../../la
 import { ensureTaskDefinition } from '../../lambdas/autoscaler/register.js';
 import { cancelBuild } from '../../lambdas/api/cancel.js';
 import { applyTaskEvent, stageKeyOf } from '../../lambdas/shared/execution/apply-event.js';
-import { enqueueJob } from '../../lambdas/shared/execution/deps.js';
+import { SqsJobQueue } from '../../adapters/sqs/job-queue.js';
 
 let aws: LocalAws;
 let unsubscribe = () => {};
-let deps: AutoscalerDeps;
+/** The adapters over the local stand-ins, their own surface kept for seeding and inspection. */
+let deps: AutoscalerDeps & { store: DynamoBuildStore; stages: DynamoStageStore; jobs: SqsJobQueue };
+let sqs: SQSClient;
 let posted: Build[] = [];
 const applied: { stageKey?: string; applied: boolean; reason?: string }[] = [];
 // Builds whose task events are collected instead of applied, so a test can order them.
@@ -54,7 +56,7 @@ beforeAll(async () => {
   const ddb = new DynamoDBClient(aws.clientConfig('dynamodb'));
   await ensureTable(ddb, 'builds');
   const doc = documentClient(ddb);
-  const sqs = new SQSClient(aws.clientConfig('sqs'));
+  sqs = new SQSClient(aws.clientConfig('sqs'));
   dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'jobs-dlq' }))).QueueUrl!;
   const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
   // As in AWS (lib/queues.ts), a message received more than maxReceiveCount times is dead-lettered.
@@ -62,11 +64,10 @@ beforeAll(async () => {
     new CreateQueueCommand({ QueueName: 'jobs', Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: JOBS_MAX_RECEIVES }) } }),
   );
   deps = {
-    store: new BuildStore(doc, 'builds'),
-    stages: new StageStore(doc, 'builds'),
-    sqs,
+    store: new DynamoBuildStore(doc, 'builds'),
+    stages: new DynamoStageStore(doc, 'builds'),
     ecs: new ECSClient(aws.clientConfig('ecs')),
-    jobsQueueUrl: queue.QueueUrl!,
+    jobs: new SqsJobQueue(sqs, queue.QueueUrl!, dlqUrl),
     postBuildStatus: async (build) => void posted.push(build),
     nudge: async () => void pass(),
     now: Date.now,
@@ -135,7 +136,7 @@ async function seedBuild(
     runTask: s.runTask ?? {},
   }));
   await deps.stages.putStageJobs(jobs);
-  if (options.enqueue !== false && options.queued !== false) for (const job of jobs.filter((_, i) => !stages[i]!.dependsOn?.length)) await enqueueJob(deps, job);
+  if (options.enqueue !== false && options.queued !== false) for (const job of jobs.filter((_, i) => !stages[i]!.dependsOn?.length)) await deps.jobs.enqueue(job);
   return { build, jobs };
 }
 
@@ -231,8 +232,8 @@ describe('autoscaler + task-events on the local stand-ins', () => {
 
   it('a duplicate job message starts the stage once', async () => {
     const { build, jobs } = await seedBuild([{ name: 'dup', script: 'exit 0' }]);
-    await enqueueJob(deps, jobs[0]!);
-    await enqueueJob(deps, jobs[0]!);
+    await deps.jobs.enqueue(jobs[0]!);
+    await deps.jobs.enqueue(jobs[0]!);
     // Passes nudged by earlier tasks may run it too: count what ECS saw, not one pass.
     await pass();
     await finished(build.id);
@@ -278,7 +279,7 @@ describe('autoscaler + task-events on the local stand-ins', () => {
     expect((await applyTaskEvent(deps, firstEvent)).applied).toBe(true);
     expect(await deps.store.getStage(build.id, 1)).toMatchObject({ status: 'pending', taskArn, attempts: 1 });
     // The job message comes again (a duplicate, or the visibility timeout of the crashed pass).
-    await enqueueJob(deps, job);
+    await deps.jobs.enqueue(job);
     const report = await pass();
     expect(report.started.map((s) => s.stageKey)).not.toContain(job.stageKey);
     const tasksOfStage = () => aws.ecs.tasks().filter((t) => JSON.stringify(t.overrides).includes(`"${job.stageKey}"`));
@@ -314,7 +315,7 @@ describe('autoscaler + task-events on the local stand-ins', () => {
     // Queued and passed inside the serial chain: no nudged pass may start it with the plain client.
     const next = serial.then(async () => {
       await deps.stages.markQueued(build.id, 1, Date.now());
-      await enqueueJob(deps, jobs[0]!);
+      await deps.jobs.enqueue(jobs[0]!);
       return runPass({ ...deps, ecs }, { reconcile: false });
     });
     serial = next.catch(() => {});
@@ -329,15 +330,15 @@ describe('autoscaler + task-events on the local stand-ins', () => {
   });
 
   it('an undecodable job message goes to the jobs dead-letter queue at once, with why', async () => {
-    await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.jobsQueueUrl, MessageBody: '{"not":"a job"' }));
+    await sqs.send(new SendMessageCommand({ QueueUrl: deps.jobs.queueUrl, MessageBody: '{"not":"a job"' }));
     await pass();
     const dead = await waitFor('the poison job in the DLQ', async () => {
-      const res = await deps.sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }));
+      const res = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }));
       return res.Messages?.length ? res.Messages : undefined;
     }, 5_000);
     expect(dead.map((m) => m.Body)).toEqual(['{"not":"a job"']);
     expect(dead[0]!.MessageAttributes?.error?.StringValue).toMatch(/not JSON/);
-    const attrs = await deps.sqs.send(new GetQueueAttributesCommand({ QueueUrl: deps.jobsQueueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+    const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: deps.jobs.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
     expect(Number(attrs.Attributes?.ApproximateNumberOfMessages) + Number(attrs.Attributes?.ApproximateNumberOfMessagesNotVisible)).toBe(0);
   });
 
@@ -380,11 +381,11 @@ const stageOf = (id: string, n = 1) => deps.stages.getStageConsistent(id, n);
 /** What afterStageEnd and the planner do: the stage waits in the table, then its message announces it. */
 async function queueNow(id: string, n: number): Promise<void> {
   await deps.stages.markQueued(id, n, Date.now());
-  await enqueueJob(deps, (await deps.stages.getStageJob(id, n))!);
+  await deps.jobs.enqueue((await deps.stages.getStageJob(id, n))!);
 }
 
 async function dlqBodies(): Promise<string[]> {
-  const res = await deps.sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 0 }));
+  const res = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 0 }));
   return (res.Messages ?? []).map((m) => m.Body ?? '');
 }
 
@@ -404,7 +405,7 @@ describe('waiting stages live in the table; start failures are counted apart fro
       const stage = (await stageOf(build.id))!;
       expect([stage.status, stage.startFailures]).toEqual(['pending', undefined]);
       expect(stage.message).toMatch(/^waiting: .*MAX_CONCURRENT_BUILDS/);
-      const attrs = await deps.sqs.send(new GetQueueAttributesCommand({ QueueUrl: deps.jobsQueueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+      const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: deps.jobs.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
       expect(Number(attrs.Attributes?.ApproximateNumberOfMessages) + Number(attrs.Attributes?.ApproximateNumberOfMessagesNotVisible)).toBe(0);
       // A throttle after all those waits backs off as a first failure (15 s), not as the n-th.
       const throttled = await serially(async () => {
@@ -429,7 +430,7 @@ describe('waiting stages live in the table; start failures are counted apart fro
     const quiet = await pass();
     expect(quiet.started.map((s) => s.stageKey)).not.toContain(`${build.id}/1`);
     expect((await stageOf(build.id))!.status).toBe('pending');
-    await enqueueJob(deps, jobs[0]!);
+    await deps.jobs.enqueue(jobs[0]!);
     expect((await pass()).started.map((s) => s.stageKey)).toContain(`${build.id}/1`);
     expect((await finished(build.id)).status).toBe('success');
   });

@@ -6,22 +6,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { documentClient } from '../../adapters/dynamodb/client.js';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { startDynamoDb, type LocalDynamoDb } from '../../local/dynamodb.js';
 import { ensureTable } from '../../lambdas/shared/table.js';
-import { BuildStore } from '../../adapters/dynamodb/store.js';
-import { StageStore } from '../../adapters/dynamodb/stage-store.js';
+import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
+import { DynamoStageStore } from '../../adapters/dynamodb/stage-store.js';
 import { buildId, type Build, type Stage } from '../../core/builds/types.js';
 import type { TaskStateChangeDetail } from '../../core/builds/task-event.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
 import { applyTaskEvent } from '../../lambdas/shared/execution/apply-event.js';
 import type { ExecutionDeps } from '../../lambdas/shared/execution/deps.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../support/dynamodb-local.js';
+import { refusingJobQueue } from '../support/memory-stores.js';
 
 let db: LocalDynamoDb;
 let client: DynamoDBClient;
-let store: BuildStore;
-let stages: StageStore;
+let store: DynamoBuildStore;
+let stages: DynamoStageStore;
 const table = 'finish-builds';
 
 beforeAll(async () => {
@@ -29,8 +29,8 @@ beforeAll(async () => {
   client = new DynamoDBClient({ endpoint: db.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   await ensureTable(client, table);
   const doc = documentClient(client);
-  store = new BuildStore(doc, table);
-  stages = new StageStore(doc, table);
+  store = new DynamoBuildStore(doc, table);
+  stages = new DynamoStageStore(doc, table);
 });
 
 afterAll(async () => {
@@ -42,8 +42,7 @@ function deps(finished: Build[]): ExecutionDeps {
   return {
     store,
     stages,
-    sqs: new SQSClient({ region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, endpoint: 'http://127.0.0.1:9' }),
-    jobsQueueUrl: 'http://127.0.0.1:9/queue/unused',
+    jobs: refusingJobQueue('no stage here has dependents'),
     postBuildStatus: async (build) => void finished.push(build),
     nudge: async () => {},
     now: Date.now,

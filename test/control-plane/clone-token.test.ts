@@ -20,8 +20,8 @@ import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { startLocalAws, type LocalAws } from '../../local/aws.js';
 import { SecretNotFoundError } from '../../local/ecs/errors.js';
 import { ensureTable } from '../../lambdas/shared/table.js';
-import { BuildStore } from '../../adapters/dynamodb/store.js';
-import { StageStore } from '../../adapters/dynamodb/stage-store.js';
+import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
+import { DynamoStageStore } from '../../adapters/dynamodb/stage-store.js';
 import type { Build, Stage } from '../../core/builds/types.js';
 import { AGENT_CONTAINER, NETRC_ENV } from '../../core/pipeline/contract.js';
 import type { StageJob } from '../../core/scaling/job.js';
@@ -29,7 +29,7 @@ import { DEFAULT_LIMITS } from '../../core/scaling/decide-scale.js';
 import { CLONE_PERMISSIONS } from '../../core/scm/github-app.js';
 import { runPass, resetAutoscalerState, type AutoscalerDeps } from '../../lambdas/autoscaler/autoscaler.js';
 import { applyTaskEvent } from '../../lambdas/shared/execution/apply-event.js';
-import { enqueueJob } from '../../lambdas/shared/execution/deps.js';
+import { SqsJobQueue } from '../../adapters/sqs/job-queue.js';
 import {
   CloneTokenError,
   cloneTokenParameterName,
@@ -49,7 +49,7 @@ let aws: LocalAws;
 let app: AppStandIn;
 let ssmStandIn: SsmStandIn;
 let ssm: SSMClient;
-let deps: AutoscalerDeps;
+let deps: AutoscalerDeps & { store: DynamoBuildStore; stages: DynamoStageStore };
 let dir: string;
 let clockOffset = 0;
 let unsubscribe = () => {};
@@ -76,11 +76,10 @@ beforeAll(async () => {
   const sqs = new SQSClient(aws.clientConfig('sqs'));
   const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'jobs' }))).QueueUrl!;
   deps = {
-    store: new BuildStore(doc, 'builds'),
-    stages: new StageStore(doc, 'builds'),
-    sqs,
+    store: new DynamoBuildStore(doc, 'builds'),
+    stages: new DynamoStageStore(doc, 'builds'),
     ecs: new ECSClient(aws.clientConfig('ecs')),
-    jobsQueueUrl: queueUrl,
+    jobs: new SqsJobQueue(sqs, queueUrl),
     postBuildStatus: async () => {},
     nudge: async () => {},
     now: () => Date.now() + clockOffset,
@@ -139,7 +138,7 @@ async function seedStage(repo: string, options: { cloneToken?: string } = {}): P
     runTask: {},
   };
   await deps.stages.putStageJobs([job]);
-  await enqueueJob(deps, job);
+  await deps.jobs.enqueue(job);
   return { build, job, out };
 }
 

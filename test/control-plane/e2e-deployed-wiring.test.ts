@@ -15,6 +15,7 @@ import type { TaskStateChangeDetail } from '../../core/builds/task-event.js';
 import { plannerDepsFromEnv } from '../../lambdas/planner/deps.js';
 import { processEventBatch } from '../../lambdas/planner/process-batch.js';
 import { executionDepsFromEnv } from '../../lambdas/shared/execution/wiring.js';
+import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
 import { autoscalerNudge } from '../../lambdas/shared/nudge.js';
 import { applyTaskEvent } from '../../lambdas/shared/execution/apply-event.js';
 import { startSqs, type LocalSqs } from '../../local/sqs.js';
@@ -126,6 +127,9 @@ afterAll(async () => {
   await Promise.all([db?.stop(), sqsServer?.stop(), git?.stop()]);
 });
 
+/** Seeds records the execution ports do not write (repositories, new builds), on the same table. */
+const seedStore = () => new DynamoBuildStore(db.doc, db.tableName);
+
 describe('deployed wiring: Secrets Manager credentials and the Lambda nudge', () => {
   it('the planner reads the pipeline file with the token from SCM_CREDENTIALS_SECRET_ARN and nudges by async invoke', async () => {
     const deps = plannerDepsFromEnv(env);
@@ -145,8 +149,8 @@ describe('deployed wiring: Secrets Manager credentials and the Lambda nudge', ()
     const repo = 'acme/api';
     const id = `${repo}#1`;
     const now = Date.now();
-    await deps.store.ensureRepository({ slug: repo, scm: 'github', httpUrl: 'https://github.com/acme/api.git', link: 'https://github.com/acme/api', defaultBranch: 'main', private: false });
-    await deps.store.createBuild({
+    await seedStore().ensureRepository({ slug: repo, scm: 'github', httpUrl: 'https://github.com/acme/api.git', link: 'https://github.com/acme/api', defaultBranch: 'main', private: false });
+    await seedStore().createBuild({
       build: { id, repo, number: 1, status: 'running', event: 'push', action: '', ref: 'refs/heads/main', branch: 'main', commit: 'c'.repeat(40), message: '', author: '', link: '', deliveryId: 'wiring-1', fork: false, createdAt: now },
       stages: [{ buildId: id, repo, buildNumber: 1, number: 1, name: 'only', status: 'pending', dependsOn: [], attempts: 0, queuedAt: now }],
       steps: [{ buildId: id, stageNumber: 1, number: 1, name: 'clone', container: AGENT_CONTAINER, status: 'pending', detached: false, kind: 'clone' }],
@@ -201,9 +205,9 @@ describe('deployed wiring: Secrets Manager credentials and the Lambda nudge', ()
     const repo = 'acme/retry';
     const id = `${repo}#1`;
     const now = Date.now();
-    await good.store.ensureRepository({ slug: repo, scm: 'github', httpUrl: 'https://github.com/acme/retry.git', link: 'https://github.com/acme/retry', defaultBranch: 'main', private: false });
+    await seedStore().ensureRepository({ slug: repo, scm: 'github', httpUrl: 'https://github.com/acme/retry.git', link: 'https://github.com/acme/retry', defaultBranch: 'main', private: false });
     const taskArn = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/fedcba9876543210';
-    await good.store.createBuild({
+    await seedStore().createBuild({
       build: { id, repo, number: 1, status: 'running', event: 'push', action: '', ref: 'refs/heads/main', branch: 'main', commit: 'd'.repeat(40), message: '', author: '', link: '', deliveryId: 'wiring-2', fork: false, createdAt: now },
       stages: [{ buildId: id, repo, buildNumber: 1, number: 1, name: 'only', status: 'running', taskArn, dependsOn: [], attempts: 1, queuedAt: now }],
       steps: [],

@@ -19,8 +19,8 @@ import type { Context } from 'aws-lambda';
 import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
 import { runTaskTokens } from '../../core/scaling/job.js';
 import type { TaskStateChangeEvent } from '../../core/builds/task-event.js';
-import { BuildStore } from '../../adapters/dynamodb/store.js';
-import { StageStore } from '../../adapters/dynamodb/stage-store.js';
+import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
+import { DynamoStageStore } from '../../adapters/dynamodb/stage-store.js';
 import { slipwayMetrics } from '../../lambdas/shared/observability/metrics.js';
 import { lambdaLogger, logTo, setLogDestination, stageKeys, withKeys } from '../../lambdas/shared/observability/logger.js';
 import { scmCredentials } from '../../lambdas/shared/secrets.js';
@@ -89,8 +89,8 @@ describe('task-events handler logs and metrics (Powertools Logger and Metrics, b
   });
 
   it('every line names the build and the stage, the request and the cold start; the finished build is an EMF count by status', async () => {
-    const store = new BuildStore(db.doc, db.tableName);
-    const stages = new StageStore(db.doc, db.tableName);
+    const store = new DynamoBuildStore(db.doc, db.tableName);
+    const stages = new DynamoStageStore(db.doc, db.tableName);
     const repo = 'acme/observed';
     const id = `${repo}#1`;
     const now = Date.now();

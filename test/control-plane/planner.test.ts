@@ -11,9 +11,10 @@ import {
   type Message,
 } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
-import { BuildStore } from '../../adapters/dynamodb/store.js';
-import { StageStore } from '../../adapters/dynamodb/stage-store.js';
-import { decodeJob, encodeJob } from '../../core/scaling/job.js';
+import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
+import { DynamoStageStore } from '../../adapters/dynamodb/stage-store.js';
+import { decodeJob } from '../../core/scaling/job.js';
+import { SqsJobQueue } from '../../adapters/sqs/job-queue.js';
 import type { BuildHook, EventMessage } from '../../core/scm/types.js';
 import { planEvent, RegistryUnavailableError, type PlannerDeps } from '../../lambdas/planner/plan-event.js';
 import { SecretCheckError, storeSecretCheck } from '../../lambdas/planner/secret-check.js';
@@ -74,8 +75,8 @@ let sqsServer: LocalSqs;
 let sqs: SQSClient;
 let git: FakeGitHost;
 let jobsUrl: string;
-let store: BuildStore;
-let stageStore: StageStore;
+let store: DynamoBuildStore;
+let stageStore: DynamoStageStore;
 let nudges = 0;
 let logs: { message: string; fields?: Record<string, unknown> }[] = [];
 let deps: PlannerDeps;
@@ -85,15 +86,13 @@ beforeAll(async () => {
   [db, sqsServer, git] = await Promise.all([startDynamoLocal(), startSqs(), startFakeGitHost()]);
   sqs = new SQSClient({ endpoint: sqsServer.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   jobsUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'jobs' }))).QueueUrl!;
-  store = new BuildStore(db.doc, db.tableName);
-  stageStore = new StageStore(db.doc, db.tableName);
+  store = new DynamoBuildStore(db.doc, db.tableName);
+  stageStore = new DynamoStageStore(db.doc, db.tableName);
   deps = {
     store,
     stages: stageStore,
     scm: createScmAccess({ credentials: async () => ({ github: { apiUrl: git.apiUrl, webUrl: 'https://github.com', token: 'gh-token' }, gitlab: { apiUrl: git.apiUrl, token: 'gl-token' } }) }),
-    enqueueJob: async (job) => {
-      await sqs.send(new SendMessageCommand({ QueueUrl: jobsUrl, MessageBody: encodeJob(job) }));
-    },
+    jobs: new SqsJobQueue(sqs, jobsUrl),
     nudge: async () => {
       nudges++;
     },

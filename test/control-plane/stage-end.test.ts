@@ -4,11 +4,10 @@
 // exercised by task-events.test.ts and build-finish.test.ts.
 
 import { describe, expect, it } from 'vitest';
-import type { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { buildId as makeBuildId, type Build, type Stage, type StageStatus, type StepRecord } from '../../core/builds/types.js';
-import { decodeJob, type StageJob } from '../../core/scaling/job.js';
+import type { StageJob } from '../../core/scaling/job.js';
 import { afterStageEnd, type StageEndDeps } from '../../lambdas/shared/execution/stage-end.js';
-import { MemoryBuildStore, MemoryStageStore } from '../support/memory-stores.js';
+import { MemoryBuildStore, MemoryJobQueue, MemoryStageStore } from '../support/memory-stores.js';
 
 const REPO = 'org/app';
 const ID = makeBuildId(REPO, 1);
@@ -46,18 +45,16 @@ function world(stages: Stage[], options: { status?: Build['status']; jobs?: Stag
   store.add(build(options.status), stages, stages.map((s) => step(s.number)));
   const stageStore = new MemoryStageStore(store);
   void stageStore.putStageJobs(options.jobs ?? stages.map((s) => job(s.number, s.name)));
-  const queue: StageJob[] = [];
+  const jobs = new MemoryJobQueue();
   const handedOff: Build[] = [];
-  // An in-memory jobs queue: what is sent is what the autoscaler would receive.
-  const sqs = { send: async (command: SendMessageCommand) => void queue.push(decodeJob(command.input.MessageBody ?? '')) } as unknown as SQSClient;
   const deps: StageEndDeps = {
-    store, stages: stageStore, sqs, jobsQueueUrl: 'memory://jobs',
+    store, stages: stageStore, jobs,
     postBuildStatus: async (b) => void handedOff.push(b),
     nudge: async () => {},
     now: () => NOW,
     log: () => {},
   };
-  return { deps, store, queue, handedOff };
+  return { deps, store, queue: jobs.enqueued, handedOff };
 }
 
 describe('afterStageEnd on the in-memory ports', () => {

@@ -2,18 +2,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DescribeTableCommand, DescribeTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { MARSHALL_OPTIONS, documentClient } from '../../adapters/dynamodb/client.js';
-import { BuildStore, type NewBuild } from '../../adapters/dynamodb/store.js';
+import { DynamoBuildStore, type NewBuild } from '../../adapters/dynamodb/store.js';
 import { buildId, type Build, type Stage, type StepRecord } from '../../core/builds/types.js';
 import { DELIVERY_TTL_SECONDS, GSI_ACTIVE_STAGES, GSI_RECENT } from '../../adapters/dynamodb/keys.js';
 import { parseBuildId, parseStageKey } from '../../core/builds/types.js';
 import { startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
 
 let db: LocalDynamo;
-let store: BuildStore;
+let store: DynamoBuildStore;
 
 beforeAll(async () => {
   db = await startDynamoLocal();
-  store = new BuildStore(db.doc, db.tableName);
+  store = new DynamoBuildStore(db.doc, db.tableName);
 });
 
 afterAll(async () => {

@@ -11,21 +11,22 @@ import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/c
 import { startDynamoDb, type LocalDynamoDb } from '../../local/dynamodb.js';
 import { startSqs, type LocalSqs } from '../../local/sqs.js';
 import { ensureTable } from '../../lambdas/shared/table.js';
-import { BuildStore } from '../../adapters/dynamodb/store.js';
-import { StageStore } from '../../adapters/dynamodb/stage-store.js';
+import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
+import { DynamoStageStore } from '../../adapters/dynamodb/stage-store.js';
 import { buildId, type Build, type StepRecord } from '../../core/builds/types.js';
 import type { TaskStateChangeContainer, TaskStateChangeDetail } from '../../core/builds/task-event.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
 import type { StageJob } from '../../core/scaling/job.js';
 import { applyTaskEvent } from '../../lambdas/shared/execution/apply-event.js';
 import type { ExecutionDeps } from '../../lambdas/shared/execution/deps.js';
+import { SqsJobQueue } from '../../adapters/sqs/job-queue.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../support/dynamodb-local.js';
 
 let db: LocalDynamoDb;
 let sqsServer: LocalSqs;
 let client: DynamoDBClient;
 let sqs: SQSClient;
-let deps: ExecutionDeps;
+let deps: ExecutionDeps & { store: DynamoBuildStore };
 let jobsUrl: string;
 const table = 'truth-builds';
 /** When the events are processed: far from any time ECS reports, so a stored processing time shows. */
@@ -39,10 +40,9 @@ beforeAll(async () => {
   sqs = new SQSClient({ endpoint: sqsServer.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, useQueueUrlAsEndpoint: false });
   jobsUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'truth-jobs' }))).QueueUrl!;
   deps = {
-    store: new BuildStore(doc, table),
-    stages: new StageStore(doc, table),
-    sqs,
-    jobsQueueUrl: jobsUrl,
+    store: new DynamoBuildStore(doc, table),
+    stages: new DynamoStageStore(doc, table),
+    jobs: new SqsJobQueue(sqs, jobsUrl),
     postBuildStatus: async () => {},
     nudge: async () => {},
     now: () => PROCESSED_AT,

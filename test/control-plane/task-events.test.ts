@@ -12,16 +12,16 @@ import type { SQSEvent } from 'aws-lambda';
 import { startLocalAws, type LocalAws } from '../../local/aws.js';
 import { startControlPlane, type ControlPlane } from '../../local/control-plane.js';
 import { ensureTable } from '../../lambdas/shared/table.js';
-import { BuildStore } from '../../adapters/dynamodb/store.js';
-import { StageStore } from '../../adapters/dynamodb/stage-store.js';
+import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
+import { DynamoStageStore } from '../../adapters/dynamodb/stage-store.js';
 import { AGENT_CONTAINER } from '../../core/pipeline/contract.js';
 import type { StageJob } from '../../core/scaling/job.js';
-import { enqueueJob } from '../../lambdas/shared/execution/deps.js';
+import { SqsJobQueue } from '../../adapters/sqs/job-queue.js';
 
 let aws: LocalAws;
 let plane: ControlPlane;
-let store: BuildStore;
-let stages: StageStore;
+let store: DynamoBuildStore;
+let stages: DynamoStageStore;
 let sqs: SQSClient;
 let eventsUrl: string;
 let dlqUrl: string;
@@ -36,8 +36,8 @@ beforeAll(async () => {
   const ddb = new DynamoDBClient(aws.clientConfig('dynamodb'));
   await ensureTable(ddb, 'cp-builds');
   const doc = documentClient(ddb);
-  store = new BuildStore(doc, 'cp-builds');
-  stages = new StageStore(doc, 'cp-builds');
+  store = new DynamoBuildStore(doc, 'cp-builds');
+  stages = new DynamoStageStore(doc, 'cp-builds');
   // fauxqs names queues `sqs.<region>.localhost`: send to the endpoint, not the URL's host.
   sqs = new SQSClient({ ...aws.clientConfig('sqs'), useQueueUrlAsEndpoint: false });
   const loopback = (url: string) => url;
@@ -87,7 +87,7 @@ async function seedAndQueue(): Promise<void> {
     runTask: {},
   };
   await stages.putStageJobs([job]);
-  await enqueueJob({ sqs, jobsQueueUrl: jobsUrl }, job);
+  await new SqsJobQueue(sqs, jobsUrl).enqueue(job);
 }
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {

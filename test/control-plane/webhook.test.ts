@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import examples from '@octokit/webhooks-examples/api.github.com/index.json' with { type: 'json' };
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { BuildStore } from '../../adapters/dynamodb/store.js';
+import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
 import { hmacSha256Hex } from '../../core/scm/verify-signature.js';
 import { deliveryId } from '../../core/scm/parse-event.js';
 import { CLOCK_SKEW_MS, DELIVERY_TTL_SECONDS, MAX_EVENT_AGE_MS } from '../../core/scm/event-time.js';
@@ -32,7 +32,7 @@ const ssmClientFor = (standIn: SsmStandIn) => new SSMClient({ endpoint: standIn.
 let sqsServer: LocalSqs;
 let sqs: SQSClient;
 let queueUrl: string;
-let store: BuildStore;
+let store: DynamoBuildStore;
 let deps: WebhookDeps;
 const secretValues = new Map<string, string>();
 const memorySecrets: WebhookSecrets = {
@@ -48,7 +48,7 @@ beforeAll(async () => {
   [db, sqsServer, ssm] = await Promise.all([startDynamoLocal(), startSqs(), startSsmStandIn()]);
   sqs = new SQSClient({ endpoint: sqsServer.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'events' }))).QueueUrl!;
-  store = new BuildStore(db.doc, db.tableName);
+  store = new DynamoBuildStore(db.doc, db.tableName);
   deps = {
     repositories: store,
     secrets: memorySecrets,

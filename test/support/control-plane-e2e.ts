@@ -23,7 +23,7 @@ import { secretReference } from '../../local/secrets.js';
 import { SecretNotFoundError } from '../../local/ecs/errors.js';
 import { startControlPlane, type ControlPlane } from '../../local/control-plane.js';
 import { ensureTable } from '../../lambdas/shared/table.js';
-import { BuildStore } from '../../adapters/dynamodb/store.js';
+import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
 import type { BuildDetail } from '../../core/builds/types.js';
 import { hmacSha256Hex } from '../../core/scm/verify-signature.js';
 import { handler as webhookHandler } from '../../lambdas/webhook/handler.js';
@@ -50,7 +50,7 @@ export interface E2e {
   aws: LocalAws;
   git: FakeGitHost;
   plane: ControlPlane;
-  store: BuildStore;
+  store: DynamoBuildStore;
   repoDir: string;
   /** Errors the local runtime reported from the handlers. */
   errors: string[];
@@ -116,7 +116,7 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
   const ddb = new DynamoDBClient(aws.clientConfig('dynamodb'));
   const table = `${options.name}-builds`;
   await ensureTable(ddb, table);
-  const store = new BuildStore(documentClient(ddb), table);
+  const store = new DynamoBuildStore(documentClient(ddb), table);
   const sqs = new SQSClient(aws.clientConfig('sqs'));
   const queue = async (QueueName: string) => (await sqs.send(new CreateQueueCommand({ QueueName, Attributes: { VisibilityTimeout: '5' } }))).QueueUrl!;
   // The queue URLs as fauxqs names them (sqs.<region>.localhost): the handlers must reach

@@ -1,4 +1,5 @@
-// In-memory implementations of the build-record ports (core/builds/ports.ts), so the stage
+// In-memory implementations of the build-record ports (core/builds/ports.ts) and of the jobs
+// queue's (core/scaling/job-queue.ts), so the stage
 // end and other logic run without DynamoDB Local. Same rules as the DynamoDB adapters: a
 // status moves by rank only forward (core/builds/status.ts), `fromStatuses` replaces that
 // rule, a finished stage is final, a stage is queued once. Records are copied in and out,
@@ -12,6 +13,7 @@ import { FINAL_RANK, statusRank } from '../../core/builds/status.js';
 import type { Build, BuildStatus, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from '../../core/builds/types.js';
 import { stageKey } from '../../core/builds/types.js';
 import type { StageJob } from '../../core/scaling/job.js';
+import type { JobQueue } from '../../core/scaling/job-queue.js';
 
 const copy = <T>(value: T): T => structuredClone(value);
 
@@ -123,4 +125,22 @@ export class MemoryStageStore implements Pick<StageStore, 'putStageJobs' | 'getS
     this.records.stages.set(key, next);
     return copy(next);
   }
+}
+
+/** The jobs queue in memory: what is enqueued is what the autoscaler would receive, in order. */
+export class MemoryJobQueue implements JobQueue {
+  readonly enqueued: StageJob[] = [];
+
+  async enqueue(job: StageJob): Promise<void> {
+    this.enqueued.push(copy(job));
+  }
+}
+
+/** A jobs queue for a test in which nothing may be enqueued: an enqueue fails it, saying which stage. */
+export function refusingJobQueue(why: string): JobQueue {
+  return {
+    async enqueue(job) {
+      throw new Error(`test: stage ${job.stageKey} was enqueued, but ${why}`);
+    },
+  };
 }

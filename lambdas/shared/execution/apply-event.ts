@@ -7,7 +7,7 @@ import { acceptTaskEvent, agentResultWanted, changedAt, isoMillis, isStageDone, 
 import type { TaskStateChangeDetail } from '../../../core/builds/task-event.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../../../core/pipeline/contract.js';
 import { runTaskTokens } from '../../../core/scaling/job.js';
-import { enqueueJob, type ExecutionDeps } from './deps.js';
+import type { ExecutionDeps } from './deps.js';
 import { afterStageEnd } from './stage-end.js';
 import { stageKeys } from '../observability/logger.js';
 
@@ -72,7 +72,7 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
     for (const step of await deps.store.listSteps(buildId, stageNumber)) {
       if (containers.has(step.container)) await deps.store.resetStep(buildId, stageNumber, step.number);
     }
-    await enqueueJob(deps, { ...job, queuedAt: now, onDemand: true });
+    await deps.jobs.enqueue({ ...job, queuedAt: now, onDemand: true });
     await deps.nudge();
     deps.log('stage requeued on on-demand after a Spot interruption', { ...stageKeys(key), taskArn: detail.taskArn });
     return { applied: true, stageKey: key, status: 'pending' };

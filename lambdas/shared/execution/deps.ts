@@ -1,11 +1,10 @@
-// What the execution Lambdas (autoscaler, task-events) need from the world, injected so
-// that tests and the local runtime run the same code against the local stand-ins.
+// What the execution Lambdas (autoscaler, task-events) need from the world: ports (core/),
+// injected so that tests run the same code on the in-memory stores or, with the adapters
+// (wiring.ts), against the local stand-ins.
 
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { BuildStore } from '../../../adapters/dynamodb/store.js';
-import type { StageStore } from '../../../adapters/dynamodb/stage-store.js';
+import type { BuildStore, StageStore } from '../../../core/builds/ports.js';
 import type { Build } from '../../../core/builds/types.js';
-import { encodeJob, type StageJob } from '../../../core/scaling/job.js';
+import type { JobQueue } from '../../../core/scaling/job-queue.js';
 import type { AgentResult } from '../../../core/pipeline/contract.js';
 import type { Log } from '../observability/logger.js';
 import type { SlipwayMetrics } from '../observability/metrics.js';
@@ -18,8 +17,8 @@ export type AgentResultSource = (taskArn: string) => Promise<AgentResultRead>;
 export interface ExecutionDeps {
   store: BuildStore;
   stages: StageStore;
-  sqs: SQSClient;
-  jobsQueueUrl: string;
+  /** Where ready stages are announced (deployed: the jobs queue on SQS). */
+  jobs: JobQueue;
   /**
    * Hands the build's final commit status to the retried, dead-lettered path to its Git
    * host (deployed: a build-finished message on the events queue, see commit-status.ts).
@@ -37,9 +36,4 @@ export interface ExecutionDeps {
    * Absent (the autoscaler's reconciliation, which may not read logs): the generic text.
    */
   agentResults?: AgentResultSource;
-}
-
-/** Puts a stage on the jobs queue. Duplicates are harmless: the autoscaler starts a stage once. */
-export async function enqueueJob(deps: Pick<ExecutionDeps, 'sqs' | 'jobsQueueUrl'>, job: StageJob): Promise<void> {
-  await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.jobsQueueUrl, MessageBody: encodeJob(job) }));
 }

@@ -7,10 +7,10 @@ import { buildFailureSummary, buildStatusOf, isStageDone, resolveDependents } fr
 import type { BuildStore, StageStore } from '../../../core/builds/ports.js';
 import type { Build, Stage } from '../../../core/builds/types.js';
 import type { UpstreamState } from '../../../core/pipeline/contract.js';
-import { enqueueJob, type ExecutionDeps } from './deps.js';
+import type { ExecutionDeps } from './deps.js';
 
 /** What the stage end needs: narrow ports, so it runs as well on the in-memory stores of the tests. */
-export type StageEndDeps = Pick<ExecutionDeps, 'sqs' | 'jobsQueueUrl' | 'postBuildStatus' | 'nudge' | 'now' | 'log' | 'metrics'> & {
+export type StageEndDeps = Pick<ExecutionDeps, 'jobs' | 'postBuildStatus' | 'nudge' | 'now' | 'log' | 'metrics'> & {
   store: Pick<BuildStore, 'getBuild' | 'listStagesAndSteps' | 'updateStep' | 'updateBuild'>;
   stages: Pick<StageStore, 'getStageJob' | 'finish' | 'markQueued'>;
 };
@@ -40,7 +40,7 @@ export async function afterStageEnd(deps: StageEndDeps, buildId: string, options
     }
     // Marked first: the reconciler re-sends the message if this call dies in between.
     await deps.stages.markQueued(buildId, stage.number, now, upstreamOf(build, stages));
-    await enqueueJob(deps, { ...job, queuedAt: now });
+    await deps.jobs.enqueue({ ...job, queuedAt: now });
     queued++;
   }
   if (queued > 0 || options.freedCapacity) await deps.nudge();

@@ -2,8 +2,9 @@
 // `new XClient({})` follows AWS_ENDPOINT_URL_*).
 
 import { documentClient } from '../../../adapters/dynamodb/client.js';
-import { BuildStore } from '../../../adapters/dynamodb/store.js';
-import { StageStore } from '../../../adapters/dynamodb/stage-store.js';
+import { DynamoBuildStore } from '../../../adapters/dynamodb/store.js';
+import { DynamoStageStore } from '../../../adapters/dynamodb/stage-store.js';
+import { SqsJobQueue } from '../../../adapters/sqs/job-queue.js';
 import { sqsClient } from '../clients.js';
 import { ENV } from '../../../core/config/lambda-env.js';
 import { requireEnv, type Env } from '../config.js';
@@ -23,16 +24,15 @@ export function executionDepsFromEnv(
 ): ExecutionDeps {
   const doc = documentClient();
   const tableName = requireEnv(env, ENV.tableName, 'the build table');
-  const store = new BuildStore(doc, tableName);
+  const store = new DynamoBuildStore(doc, tableName);
   const log = logTo(lambdaLogger(source, env));
   // Queue URLs are not endpoints (see clients.ts): local stand-ins name unresolvable hosts.
   const sqs = sqsClient();
   const eventsQueueUrl = requireEnv(env, ENV.eventsQueueUrl, "a finished build's commit status goes to the planner through it");
   return {
     store,
-    stages: new StageStore(doc, tableName),
-    sqs,
-    jobsQueueUrl: requireEnv(env, ENV.jobsQueueUrl, 'where ready stages go'),
+    stages: new DynamoStageStore(doc, tableName),
+    jobs: new SqsJobQueue(sqs, requireEnv(env, ENV.jobsQueueUrl, 'where ready stages go')),
     postBuildStatus: buildFinishedSender(sqs, eventsQueueUrl),
     nudge: nudge(log),
     now: Date.now,
