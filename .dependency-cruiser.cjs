@@ -74,6 +74,29 @@ module.exports = {
       to: { path: '^(lambdas|lib|local|cli|task-runner|web|bin)/' },
     },
     {
+      name: 'adapters-stand-apart',
+      comment: 'Each adapter folder implements ports with one technology (DynamoDB, SQS, CloudWatch Logs, a registry); one does not lean on another.',
+      severity: 'error',
+      from: { path: '^adapters/([^/]+)/' },
+      to: { path: '^adapters/', pathNot: '^adapters/$1/' },
+    },
+    {
+      name: 'execution-logic-through-ports',
+      comment:
+        'The execution half (autoscaler pass, task events, stage end) works on core ports (BuildStore, StageStore, JobQueue, LogReader), so it runs as well on the in-memory stores of the tests; only its wiring (handler.ts, wiring.ts) builds adapters.',
+      severity: 'error',
+      from: { path: '^lambdas/(autoscaler|task-events|shared/execution)/', pathNot: '/(handler|wiring)\\.ts$' },
+      to: { path: '^adapters/' },
+    },
+    {
+      name: 'logs-and-jobs-through-ports',
+      comment:
+        'Step logs and the jobs queue are read and written through their ports (core/logs/log-reader.ts, core/scaling/job-queue.ts); only a Lambda\'s wiring (handler.ts, wiring.ts, deps.ts) names the CloudWatch Logs or SQS adapter.',
+      severity: 'error',
+      from: { path: '^lambdas/', pathNot: '/(handler|wiring|deps)\\.ts$' },
+      to: { path: '^adapters/(cloudwatch-logs|sqs)/' },
+    },
+    {
       name: 'agent-stands-alone',
       comment: 'The agent runs inside the task: it shares core/ with the control plane and nothing else.',
       severity: 'error',
