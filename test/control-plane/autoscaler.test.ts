@@ -25,6 +25,7 @@ import { ensureTaskDefinition } from '../../lambdas/autoscaler/register.js';
 import { cancelBuild } from '../../lambdas/api/cancel.js';
 import { applyTaskEvent, stageKeyOf } from '../../lambdas/shared/execution/apply-event.js';
 import { enqueueJob } from '../../lambdas/shared/execution/deps.js';
+import { buildFinished, waitFor } from '../support/wait.js';
 
 let aws: LocalAws;
 let unsubscribe = () => {};
@@ -139,20 +140,7 @@ async function seedBuild(
   return { build, jobs };
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const finished = (id: string) => waitFor(`build ${id} to finish`, async () => {
-  const b = await deps.store.getBuild(id);
-  return b && ['success', 'failure', 'error', 'killed'].includes(b.status) ? b : undefined;
-});
+const finished = (id: string) => buildFinished(deps.store, id);
 
 describe('autoscaler + task-events on the local stand-ins', () => {
   it('runs two dependent stages once each, despite duplicated and reordered events', async () => {
@@ -334,7 +322,7 @@ describe('autoscaler + task-events on the local stand-ins', () => {
     const dead = await waitFor('the poison job in the DLQ', async () => {
       const res = await deps.sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }));
       return res.Messages?.length ? res.Messages : undefined;
-    }, 5_000);
+    });
     expect(dead.map((m) => m.Body)).toEqual(['{"not":"a job"']);
     expect(dead[0]!.MessageAttributes?.error?.StringValue).toMatch(/not JSON/);
     const attrs = await deps.sqs.send(new GetQueueAttributesCommand({ QueueUrl: deps.jobsQueueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));

@@ -39,6 +39,7 @@ import {
 } from '../../lambdas/shared/clone-tokens.js';
 import { startGithubAppStandIn, type AppStandIn } from '../support/github-app-stand-in.js';
 import { startSsmStandIn, type SsmStandIn } from '../support/ssm-stand-in.js';
+import { buildFinished } from '../support/wait.js';
 
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
 const PREFIX = '/slipway-clone-tokens';
@@ -143,20 +144,7 @@ async function seedStage(repo: string, options: { cloneToken?: string } = {}): P
   return { build, job, out };
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>): Promise<T> {
-  // A hang guard only (a loaded machine may be slow): the probe decides.
-  const deadline = Date.now() + 150_000;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-const finished = (id: string) => waitFor(`build ${id} to finish`, async () => {
-  const b = await deps.store.getBuild(id);
-  return b && ['success', 'failure', 'error', 'killed'].includes(b.status) ? b : undefined;
-});
+const finished = (id: string) => buildFinished(deps.store, id);
 
 describe('GitHub App clone tokens, minted when the stage starts', () => {
   it('writes a token for the one repository with contents:read to its SSM parameter before RunTask; the agent gets it from the task definition, never from overrides', async () => {

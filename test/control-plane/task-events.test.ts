@@ -17,6 +17,7 @@ import { StageStore } from '../../adapters/dynamodb/stage-store.js';
 import { AGENT_CONTAINER } from '../../core/pipeline/contract.js';
 import type { StageJob } from '../../core/scaling/job.js';
 import { enqueueJob } from '../../lambdas/shared/execution/deps.js';
+import { waitFor as waitUntil } from '../support/wait.js';
 
 let aws: LocalAws;
 let plane: ControlPlane;
@@ -90,15 +91,8 @@ async function seedAndQueue(): Promise<void> {
   await enqueueJob({ sqs, jobsQueueUrl: jobsUrl }, job);
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (stats ${JSON.stringify(plane?.stats)}; errors ${errors.join(" | ")}; seen ${JSON.stringify(seen)})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined | null | false>): Promise<T> =>
+  waitUntil(what, probe, { explain: () => `stats ${JSON.stringify(plane?.stats)}; errors ${errors.join(' | ')}; seen ${JSON.stringify(seen)}` });
 
 describe('local control plane runtime', () => {
   it('deletes handled messages, retries a reported failure alone, then dead-letters it; runs the stage through the real handlers', async () => {

@@ -30,10 +30,11 @@ import { handler as webhookHandler } from '../../lambdas/webhook/handler.js';
 import { startFakeGitHost, type FakeGitHost, type RecordedStatus } from './fake-git-host.js';
 import { startSsmStandIn } from './ssm-stand-in.js';
 import { ssmWebhookSecrets } from '../../lambdas/shared/webhook-secrets.js';
+import { FINAL_RANK, statusRank } from '../../core/builds/status.js';
+import { HANG_GUARD_MS, waitFor as waitUntil } from './wait.js';
 
 export const E2E_REPO = 'Codertocat/Hello-World';
 const STATUS_CONTEXT = 'continuous-integration/slipway';
-const FINAL = ['success', 'failure', 'error', 'killed'];
 
 export interface E2eOptions {
   /** Table and queue names (distinct per test file: files may run side by side). */
@@ -162,20 +163,14 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
   // The signed delivery id the webhook answered, by the delivery header the test chose.
   const deliveryIds = new Map<string, string>();
 
-  // A hang guard, not a speed goal (as vitest.config.ts): on a loaded 2-core machine one
-  // stage's webhook-to-RunTask alone was measured at 32 s.
-  const waitFor: E2e['waitFor'] = async (what, probe, timeoutMs = 150_000, explain = async () => '') => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (value) return value;
-      if (Date.now() > deadline) {
+  const waitFor: E2e['waitFor'] = (what, probe, timeoutMs = HANG_GUARD_MS, explain = async () => '') =>
+    waitUntil(what, probe, {
+      timeoutMs,
+      explain: async () => {
         const recent = logLines.slice(-15).map((l) => JSON.stringify(l)).join('\n') + `\n(${logLines.length} lines)`;
-        throw new Error(`timed out waiting for ${what}; ${await explain()}; control plane ${JSON.stringify(plane.stats)}; errors: ${errors.join(' | ') || 'none'}; last log lines:\n${recent}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
+        return `${await explain()}; control plane ${JSON.stringify(plane.stats)}; errors: ${errors.join(' | ') || 'none'}; last log lines:\n${recent}`;
+      },
+    });
 
   const describeBuild = async (id: string): Promise<string> => {
     const detail = await store.getBuildDetail(id);
@@ -241,7 +236,7 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
       return { statusCode: res.statusCode ?? 0, body: answer };
     },
     waitFor,
-    async finishedBuild(delivery, timeoutMs = 150_000) {
+    async finishedBuild(delivery, timeoutMs = HANG_GUARD_MS) {
       const id = await waitFor(`a build for delivery ${delivery}`, async () => {
         const deliveryId = deliveryIds.get(delivery);
         return deliveryId ? store.buildForDelivery(deliveryId) : undefined;
@@ -250,7 +245,7 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
         `build ${id} to finish`,
         async () => {
           const detail = await store.getBuildDetail(id);
-          return detail && FINAL.includes(detail.status) ? detail : undefined;
+          return detail && statusRank(detail.status) === FINAL_RANK ? detail : undefined;
         },
         timeoutMs,
         () => describeBuild(id),
@@ -258,7 +253,7 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
     },
     describeBuild,
     statusesOf,
-    waitForFinalStatus: (sha) => git.waitForStatuses(() => statusesOf(sha).some((s) => s.state !== 'pending'), 150_000),
+    waitForFinalStatus: (sha) => git.waitForStatuses(() => statusesOf(sha).some((s) => s.state !== 'pending'), HANG_GUARD_MS),
     async stop() {
       setLogDestination(undefined);
       await plane.stop();
