@@ -4,6 +4,7 @@
 // neither the compiler nor the agent (the end-to-end test uses both).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildFinished, waitFor } from '../support/wait.js';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { documentClient } from '../../adapters/dynamodb/client.js';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -25,7 +26,6 @@ import { ensureTaskDefinition } from '../../lambdas/autoscaler/register.js';
 import { cancelBuild } from '../../lambdas/api/cancel.js';
 import { applyTaskEvent, stageKeyOf } from '../../lambdas/shared/execution/apply-event.js';
 import { enqueueJob } from '../../lambdas/shared/execution/deps.js';
-import { buildFinished, waitFor } from '../support/wait.js';
 
 let aws: LocalAws;
 let unsubscribe = () => {};
@@ -140,7 +140,7 @@ async function seedBuild(
   return { build, jobs };
 }
 
-const finished = (id: string) => buildFinished(deps.store, id);
+const finished = (id: string) => buildFinished((i) => deps.store.getBuild(i), id);
 
 describe('autoscaler + task-events on the local stand-ins', () => {
   it('runs two dependent stages once each, despite duplicated and reordered events', async () => {

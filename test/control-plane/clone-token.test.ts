@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { buildFinished } from '../support/wait.js';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -39,7 +40,6 @@ import {
 } from '../../lambdas/shared/clone-tokens.js';
 import { startGithubAppStandIn, type AppStandIn } from '../support/github-app-stand-in.js';
 import { startSsmStandIn, type SsmStandIn } from '../support/ssm-stand-in.js';
-import { buildFinished } from '../support/wait.js';
 
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
 const PREFIX = '/slipway-clone-tokens';
@@ -144,7 +144,7 @@ async function seedStage(repo: string, options: { cloneToken?: string } = {}): P
   return { build, job, out };
 }
 
-const finished = (id: string) => buildFinished(deps.store, id);
+const finished = (id: string) => buildFinished((i) => deps.store.getBuild(i), id);
 
 describe('GitHub App clone tokens, minted when the stage starts', () => {
   it('writes a token for the one repository with contents:read to its SSM parameter before RunTask; the agent gets it from the task definition, never from overrides', async () => {

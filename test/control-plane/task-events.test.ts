@@ -5,6 +5,7 @@
 // then dead-lettered; the rest deleted — and the handler wiring.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor as waitUntil } from '../support/wait.js';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { documentClient } from '../../adapters/dynamodb/client.js';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -17,7 +18,6 @@ import { StageStore } from '../../adapters/dynamodb/stage-store.js';
 import { AGENT_CONTAINER } from '../../core/pipeline/contract.js';
 import type { StageJob } from '../../core/scaling/job.js';
 import { enqueueJob } from '../../lambdas/shared/execution/deps.js';
-import { waitFor as waitUntil } from '../support/wait.js';
 
 let aws: LocalAws;
 let plane: ControlPlane;

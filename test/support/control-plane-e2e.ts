@@ -6,6 +6,7 @@
 
 import { setLogDestination } from '../../lambdas/shared/observability/logger.js';
 import { vi } from 'vitest';
+import { HANG_GUARD_MS, buildFinished, waitFor as waitUntil } from './wait.js';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -30,8 +31,6 @@ import { handler as webhookHandler } from '../../lambdas/webhook/handler.js';
 import { startFakeGitHost, type FakeGitHost, type RecordedStatus } from './fake-git-host.js';
 import { startSsmStandIn } from './ssm-stand-in.js';
 import { ssmWebhookSecrets } from '../../lambdas/shared/webhook-secrets.js';
-import { FINAL_RANK, statusRank } from '../../core/builds/status.js';
-import { HANG_GUARD_MS, waitFor as waitUntil } from './wait.js';
 
 export const E2E_REPO = 'Codertocat/Hello-World';
 const STATUS_CONTEXT = 'continuous-integration/slipway';
@@ -163,14 +162,13 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
   // The signed delivery id the webhook answered, by the delivery header the test chose.
   const deliveryIds = new Map<string, string>();
 
+  /** What a wait that timed out adds to what it waited for. */
+  const planeState = (): string => {
+    const recent = logLines.slice(-15).map((l) => JSON.stringify(l)).join('\n') + `\n(${logLines.length} lines)`;
+    return `control plane ${JSON.stringify(plane.stats)}; errors: ${errors.join(' | ') || 'none'}; last log lines:\n${recent}`;
+  };
   const waitFor: E2e['waitFor'] = (what, probe, timeoutMs = HANG_GUARD_MS, explain = async () => '') =>
-    waitUntil(what, probe, {
-      timeoutMs,
-      explain: async () => {
-        const recent = logLines.slice(-15).map((l) => JSON.stringify(l)).join('\n') + `\n(${logLines.length} lines)`;
-        return `${await explain()}; control plane ${JSON.stringify(plane.stats)}; errors: ${errors.join(' | ') || 'none'}; last log lines:\n${recent}`;
-      },
-    });
+    waitUntil(what, probe, { timeoutMs, explain: async () => `${await explain()}; ${planeState()}` });
 
   const describeBuild = async (id: string): Promise<string> => {
     const detail = await store.getBuildDetail(id);
@@ -241,15 +239,7 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
         const deliveryId = deliveryIds.get(delivery);
         return deliveryId ? store.buildForDelivery(deliveryId) : undefined;
       });
-      return waitFor(
-        `build ${id} to finish`,
-        async () => {
-          const detail = await store.getBuildDetail(id);
-          return detail && statusRank(detail.status) === FINAL_RANK ? detail : undefined;
-        },
-        timeoutMs,
-        () => describeBuild(id),
-      );
+      return buildFinished((i) => store.getBuildDetail(i), id, { timeoutMs, explain: async () => `${await describeBuild(id)}; ${planeState()}` });
     },
     describeBuild,
     statusesOf,

@@ -4,7 +4,7 @@
 // measured at 32 s for one stage's webhook-to-RunTask, hence the generous default.
 
 import { FINAL_RANK, statusRank } from '../../core/builds/status.js';
-import type { Build } from '../../core/builds/types.js';
+import type { BuildStatus } from '../../core/builds/types.js';
 
 export const HANG_GUARD_MS = 150_000;
 
@@ -30,12 +30,15 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   }
 }
 
-/** The build once its status is final (success, failure, killed, error: core/builds/status.ts's rank). */
-export function buildFinished(store: { getBuild(id: string): Promise<Build | null> }, id: string, options: WaitOptions = {}): Promise<Build> {
+/**
+ * The build, as `read` gives it (a Build, a BuildDetail), once its status is final (success,
+ * failure, killed, error: core/builds/status.ts's rank).
+ */
+export function buildFinished<B extends { status: BuildStatus }>(read: (id: string) => Promise<B | null | undefined>, id: string, options: WaitOptions = {}): Promise<B> {
   return waitFor(
     `build ${id} to finish`,
     async () => {
-      const b = await store.getBuild(id);
+      const b = await read(id);
       return b && statusRank(b.status) === FINAL_RANK ? b : undefined;
     },
     options,
