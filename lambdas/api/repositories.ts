@@ -5,20 +5,23 @@ import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb
 import { GSI_RECENT, REPOSITORIES_PARTITION } from '../../adapters/dynamodb/keys.js';
 import { strip, type Page, type PageOptions } from '../../adapters/dynamodb/store.js';
 import type { Repository } from '../../core/builds/types.js';
-import { decodePageCursor, encodePageCursor } from './page-cursor.js';
+import { decodeCursor, encodeCursor, withCursor } from '../../adapters/dynamodb/paging.js';
 
 export async function listRepositories(doc: DynamoDBDocumentClient, tableName: string, page: PageOptions = {}): Promise<Page<Repository>> {
-  const res = await doc.send(
-    new QueryCommand({
-      TableName: tableName,
-      IndexName: GSI_RECENT,
-      KeyConditionExpression: 'GSI1PK = :pk',
-      ExpressionAttributeValues: { ':pk': REPOSITORIES_PARTITION },
-      Limit: page.limit ?? 100,
-      ExclusiveStartKey: decodePageCursor(page.cursor),
-    }),
+  // A cursor is the store's (adapters/dynamodb/paging.ts): one that is not answers InvalidCursorError, a 400.
+  const res = await withCursor(page.cursor, () =>
+    doc.send(
+      new QueryCommand({
+        TableName: tableName,
+        IndexName: GSI_RECENT,
+        KeyConditionExpression: 'GSI1PK = :pk',
+        ExpressionAttributeValues: { ':pk': REPOSITORIES_PARTITION },
+        Limit: page.limit ?? 100,
+        ExclusiveStartKey: decodeCursor(page.cursor),
+      }),
+    ),
   );
   const items = (res.Items ?? []).map((item) => strip<Repository>(item)!);
-  const cursor = encodePageCursor(res.LastEvaluatedKey);
+  const cursor = encodeCursor(res.LastEvaluatedKey);
   return cursor ? { items, cursor } : { items };
 }

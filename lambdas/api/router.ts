@@ -21,7 +21,6 @@ import type { Build, BuildStatus, Repository } from '../../core/builds/types.js'
 import { buildId as makeBuildId } from '../../core/builds/types.js';
 import { activate, remove, rotateSecret, setGithubAppSecret, type ActivationDeps } from './activation.js';
 import { cancelBuild, type CancelDeps } from './cancel.js';
-import { InvalidPageCursor } from './page-cursor.js';
 import type { RecentRecordsReader } from './recent-records.js';
 import { ApiFailure, apiError, json, type ApiRequest, type ApiResponse } from './http.js';
 import { decodeLogCursor, encodeLogCursor, InvalidLogCursor } from './log-cursor.js';
@@ -163,7 +162,6 @@ export async function handleApiRequest(request: ApiRequest, deps: ApiDeps): Prom
   } catch (err) {
     if (err instanceof BadRequest) return apiError(400, err.message);
     if (err instanceof ApiFailure) return apiError(err.statusCode, err.message);
-    if (err instanceof InvalidPageCursor) return apiError(400, err.message);
     if (err instanceof InvalidCursorError) return apiError(400, 'the cursor is not one this API returned; start again without it');
     throw err;
   }

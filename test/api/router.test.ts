@@ -131,7 +131,7 @@ describe('builds list', () => {
     expect((await call('GET', '/api/builds?cursor=nonsense')).status).toBe(400);
   });
 
-  it('answers 400, never 500, to a forged page cursor or a malformed escape', async () => {
+  it('answers 400, never 500, to a forged page cursor (of builds or repositories) or a malformed escape', async () => {
     const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
     const page1 = (await call('GET', '/api/builds?repo=acme/api&limit=2')).body as BuildListResponse;
     const otherRepoKey = JSON.parse(Buffer.from(page1.next!, 'base64url').toString('utf8')) as Record<string, string>;
@@ -141,7 +141,12 @@ describe('builds list', () => {
       '%E0%A4%A', '\u0000', 'x'.repeat(5000),
     ];
     for (const cursor of forged) {
-      for (const url of [`/api/builds?cursor=${encodeURIComponent(cursor)}`, `/api/builds?repo=acme/api&cursor=${encodeURIComponent(cursor)}`, `/api/builds?repo=acme/api&status=failure&cursor=${encodeURIComponent(cursor)}`]) {
+      for (const url of [
+        `/api/builds?cursor=${encodeURIComponent(cursor)}`,
+        `/api/builds?repo=acme/api&cursor=${encodeURIComponent(cursor)}`,
+        `/api/builds?repo=acme/api&status=failure&cursor=${encodeURIComponent(cursor)}`,
+        `/api/repos?cursor=${encodeURIComponent(cursor)}`,
+      ]) {
         const res = await call('GET', url);
         expect(res.status, `${url}`).toBe(400);
         expect(res.body.error).toMatch(/cursor/);
