@@ -5,7 +5,7 @@
 // (https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html).
 
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
 /** A service error on the wire: its `__type`, HTTP status and any members besides `message`. */
 export class AwsJsonError extends Error {
@@ -25,17 +25,20 @@ export interface AwsJsonService {
   name: string;
   /** `AmazonEC2ContainerServiceV20141113.`, `Logs_20140328.` */
   targetPrefix: string;
-  /** The service's error for a body that is not JSON (ECS ClientException, Logs InvalidParameterException). */
-  notJson(message: string): AwsJsonError;
-  /** The service's error for a target that is not one of its operations. */
-  unknownOperation(message: string): AwsJsonError;
+  /** The `__type` of a request whose body is not JSON (ECS ClientException, Logs InvalidParameterException). */
+  notJsonType: string;
   /** The `__type` of a failure of the stand-in itself, answered 500. */
   internalErrorType: string;
   handle(operation: string, input: Record<string, unknown>): unknown;
 }
 
+/** An HTTP server answering `service` (listen on it, close it). */
+export function createAwsJsonServer(service: AwsJsonService): Server {
+  return createServer((req, res) => void serveAwsJson(service, req, res));
+}
+
 /** Answers one request to `service`. */
-export async function serveAwsJson(service: AwsJsonService, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serveAwsJson(service: AwsJsonService, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const requestId = randomUUID();
   const reply = (status: number, body: unknown, errorType?: string): void => {
     res.writeHead(status, {
@@ -51,14 +54,14 @@ export async function serveAwsJson(service: AwsJsonService, req: IncomingMessage
     const target = String(req.headers['x-amz-target'] ?? '');
     const prefix = service.targetPrefix;
     if (req.method !== 'POST' || !target.startsWith(prefix)) {
-      throw service.unknownOperation(`expected POST with X-Amz-Target: ${prefix}<Operation>, got ${req.method} '${target}'`);
+      throw new AwsJsonError('UnknownOperationException', `expected POST with X-Amz-Target: ${prefix}<Operation>, got ${req.method} '${target}'`, 400);
     }
     const text = Buffer.concat(chunks).toString('utf8');
     let input: Record<string, unknown>;
     try {
       input = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
     } catch (error) {
-      throw service.notJson(`request body is not JSON: ${(error as Error).message}`);
+      throw new AwsJsonError(service.notJsonType, `request body is not JSON: ${(error as Error).message}`, 400);
     }
     reply(200, service.handle(target.slice(prefix.length), input));
   } catch (error) {

@@ -6,12 +6,11 @@
 // "Rate exceeded") past a request rate, or on demand.
 
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import type { LogStore } from '../ecs/logs.js';
-import { invalidParameter, LogsApiError, throttled } from './errors.js';
-import { type AwsJsonService, serveAwsJson } from '../aws-json.js';
+import { LogsApiError, throttled } from './errors.js';
+import { createAwsJsonServer } from '../aws-json.js';
 import { getLogEvents, type LogSource, type StoredEvent } from './get-log-events.js';
 
 export { type LogSource, type StoredEvent } from './get-log-events.js';
@@ -123,11 +122,10 @@ export async function startLocalCloudWatchLogs(options: LocalCloudWatchLogsOptio
     }
   };
 
-  const service: AwsJsonService = {
+  const server = createAwsJsonServer({
     name: 'local-logs',
     targetPrefix: TARGET_PREFIX,
-    notJson: invalidParameter,
-    unknownOperation: (message) => new LogsApiError('UnknownOperationException', message),
+    notJsonType: 'InvalidParameterException',
     internalErrorType: 'ServiceUnavailableException',
     // Every call that names an operation is recorded, with the error it was answered.
     handle: (operation, input) => {
@@ -140,8 +138,7 @@ export async function startLocalCloudWatchLogs(options: LocalCloudWatchLogsOptio
         throw error;
       }
     },
-  };
-  const server = createServer((req, res) => void serveAwsJson(service, req, res));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());

@@ -1,6 +1,5 @@
 // The local ECS stand-in: an HTTP server speaking the ECS API (AWS JSON 1.1) that the real
 // @aws-sdk/client-ecs talks to, running each task's containers as host processes.
-import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,8 +7,8 @@ import { join } from 'node:path';
 import type { TaskStateChangeEvent } from '../../core/builds/task-event.js';
 import type { CatalogueOptions } from '../images.js';
 import { EcsApi, type Capacity } from './api.js';
-import { clientError, EcsApiError, type EcsErrorType } from './errors.js';
-import { type AwsJsonService, serveAwsJson } from '../aws-json.js';
+import { EcsApiError, type EcsErrorType } from './errors.js';
+import { createAwsJsonServer } from '../aws-json.js';
 import { TaskEventBus, type EventDeliveryOptions, type TaskEventListener } from './events.js';
 import { LogStore, type LogEvent, type LogListener } from './logs.js';
 import { MetadataService } from './metadata.js';
@@ -158,15 +157,13 @@ export async function startLocalEcs(options: LocalEcsOptions = {}): Promise<Loca
     },
   });
 
-  const service: AwsJsonService = {
+  const server = createAwsJsonServer({
     name: 'local-ecs',
-    targetPrefix: TARGET_PREFIX,
-    notJson: clientError,
-    unknownOperation: (message) => new EcsApiError('UnknownOperationException', message),
+    targetPrefix: 'AmazonEC2ContainerServiceV20141113.',
+    notJsonType: 'ClientException',
     internalErrorType: 'ServerException',
     handle: (operation, input) => api.handle(operation, input),
-  };
-  const server = createServer((req, res) => void serveAwsJson(service, req, res));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
@@ -259,4 +256,3 @@ export async function startLocalEcs(options: LocalEcsOptions = {}): Promise<Loca
   };
 }
 
-const TARGET_PREFIX = 'AmazonEC2ContainerServiceV20141113.';
