@@ -2,6 +2,8 @@
 // {"__type": "<Exception>", "message": …}; the SDK turns __type into the exception class.
 // A throttled call answers `{"__type":"ThrottlingException","message":"Rate exceeded"}`
 // (the response AWS sends, as quoted in aws-robotics/cloudwatchlogs-ros1#21).
+import { AwsJsonError } from '../aws-json.js';
+
 export type LogsErrorType =
   | 'InvalidParameterException'
   | 'ResourceNotFoundException'
@@ -9,13 +11,13 @@ export type LogsErrorType =
   | 'ServiceUnavailableException'
   | 'UnknownOperationException';
 
-export class LogsApiError extends Error {
+export class LogsApiError extends AwsJsonError {
   constructor(
-    readonly type: LogsErrorType,
+    override readonly type: LogsErrorType,
     message: string,
-    readonly status = type === 'ServiceUnavailableException' ? 503 : 400,
+    status = type === 'ServiceUnavailableException' ? 503 : 400,
   ) {
-    super(message);
+    super(type, message, status);
     this.name = type;
   }
 }

@@ -5,13 +5,12 @@
 // most 10,000 events and 1 MB a page; and it throttles like AWS (ThrottlingException
 // "Rate exceeded") past a request rate, or on demand.
 
-import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import type { LogStore } from '../ecs/logs.js';
 import { LogsApiError, throttled } from './errors.js';
+import { createAwsJsonServer } from '../aws-json.js';
 import { getLogEvents, type LogSource, type StoredEvent } from './get-log-events.js';
 
 export { type LogSource, type StoredEvent } from './get-log-events.js';
@@ -123,7 +122,23 @@ export async function startLocalCloudWatchLogs(options: LocalCloudWatchLogsOptio
     }
   };
 
-  const server = createServer((req, res) => void serve(req, res, handle, requests));
+  const server = createAwsJsonServer({
+    name: 'local-logs',
+    targetPrefix: TARGET_PREFIX,
+    notJsonType: 'InvalidParameterException',
+    internalErrorType: 'ServiceUnavailableException',
+    // Every call that names an operation is recorded, with the error it was answered.
+    handle: (operation, input) => {
+      const record: LogsRequest = { operation, input };
+      requests.push(record);
+      try {
+        return handle(operation, input);
+      } catch (error) {
+        record.error = error instanceof LogsApiError ? error.type : 'ServiceUnavailableException';
+        throw error;
+      }
+    },
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
@@ -147,47 +162,4 @@ export async function startLocalCloudWatchLogs(options: LocalCloudWatchLogsOptio
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
-
-async function serve(
-  req: IncomingMessage,
-  res: ServerResponse,
-  handle: (operation: string, input: Record<string, unknown>) => Record<string, unknown>,
-  requests: LogsRequest[],
-): Promise<void> {
-  const reply = (status: number, body: unknown, errorType?: string): void => {
-    res.writeHead(status, {
-      'content-type': 'application/x-amz-json-1.1',
-      'x-amzn-requestid': randomUUID(),
-      ...(errorType ? { 'x-amzn-errortype': errorType } : {}),
-    });
-    res.end(JSON.stringify(body));
-  };
-  const record: LogsRequest = { operation: '', input: {} };
-  try {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const target = String(req.headers['x-amz-target'] ?? '');
-    if (req.method !== 'POST' || !target.startsWith(TARGET_PREFIX)) {
-      throw new LogsApiError('UnknownOperationException', `expected POST with X-Amz-Target: ${TARGET_PREFIX}<Operation>, got ${req.method} '${target}'`);
-    }
-    record.operation = target.slice(TARGET_PREFIX.length);
-    const text = Buffer.concat(chunks).toString('utf8');
-    try {
-      record.input = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
-    } catch (error) {
-      throw new LogsApiError('InvalidParameterException', `request body is not JSON: ${(error as Error).message}`);
-    }
-    requests.push(record);
-    reply(200, handle(record.operation, record.input));
-  } catch (error) {
-    if (error instanceof LogsApiError) {
-      record.error = error.type;
-      reply(error.status, { __type: error.type, message: error.message }, error.type);
-    } else {
-      console.error('local-logs: internal error:', error);
-      record.error = 'ServiceUnavailableException';
-      reply(500, { __type: 'ServiceUnavailableException', message: (error as Error).message }, 'ServiceUnavailableException');
-    }
-  }
 }

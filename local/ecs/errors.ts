@@ -1,5 +1,7 @@
 // ECS's error shape on the wire: HTTP 400 with {"__type": "<Exception>", "message": …};
 // the SDK turns __type into the matching exception class.
+import { AwsJsonError } from '../aws-json.js';
+
 export type EcsErrorType =
   | 'ClientException'
   | 'InvalidParameterException'
@@ -9,15 +11,15 @@ export type EcsErrorType =
   | 'ThrottlingException'
   | 'UnknownOperationException';
 
-export class EcsApiError extends Error {
+export class EcsApiError extends AwsJsonError {
   constructor(
-    readonly type: EcsErrorType,
+    override readonly type: EcsErrorType,
     message: string,
-    readonly status = type === 'ServerException' ? 500 : 400,
+    status = type === 'ServerException' ? 500 : 400,
     /** Members of the error shape besides `message` (ConflictException: `resourceIds`). */
-    readonly fields: Record<string, unknown> = {},
+    fields: Record<string, unknown> = {},
   ) {
-    super(message);
+    super(type, message, status, fields);
   }
 }
 

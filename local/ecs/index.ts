@@ -1,15 +1,14 @@
 // The local ECS stand-in: an HTTP server speaking the ECS API (AWS JSON 1.1) that the real
 // @aws-sdk/client-ecs talks to, running each task's containers as host processes.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomUUID } from 'node:crypto';
 import type { TaskStateChangeEvent } from '../../core/builds/task-event.js';
 import type { CatalogueOptions } from '../images.js';
 import { EcsApi, type Capacity } from './api.js';
 import { EcsApiError, type EcsErrorType } from './errors.js';
+import { createAwsJsonServer } from '../aws-json.js';
 import { TaskEventBus, type EventDeliveryOptions, type TaskEventListener } from './events.js';
 import { LogStore, type LogEvent, type LogListener } from './logs.js';
 import { MetadataService } from './metadata.js';
@@ -158,7 +157,13 @@ export async function startLocalEcs(options: LocalEcsOptions = {}): Promise<Loca
     },
   });
 
-  const server = createServer((req, res) => void serve(api, req, res));
+  const server = createAwsJsonServer({
+    name: 'local-ecs',
+    targetPrefix: 'AmazonEC2ContainerServiceV20141113.',
+    notJsonType: 'ClientException',
+    internalErrorType: 'ServerException',
+    handle: (operation, input) => api.handle(operation, input),
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
@@ -251,39 +256,3 @@ export async function startLocalEcs(options: LocalEcsOptions = {}): Promise<Loca
   };
 }
 
-const TARGET_PREFIX = 'AmazonEC2ContainerServiceV20141113.';
-
-async function serve(api: EcsApi, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const requestId = randomUUID();
-  const reply = (status: number, body: unknown, errorType?: string): void => {
-    res.writeHead(status, {
-      'content-type': 'application/x-amz-json-1.1',
-      'x-amzn-requestid': requestId,
-      ...(errorType ? { 'x-amzn-errortype': errorType } : {}),
-    });
-    res.end(JSON.stringify(body));
-  };
-  try {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const target = String(req.headers['x-amz-target'] ?? '');
-    if (req.method !== 'POST' || !target.startsWith(TARGET_PREFIX)) {
-      throw new EcsApiError('UnknownOperationException', `expected POST with X-Amz-Target: ${TARGET_PREFIX}<Operation>, got ${req.method} '${target}'`);
-    }
-    const text = Buffer.concat(chunks).toString('utf8');
-    let input: Record<string, unknown>;
-    try {
-      input = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
-    } catch (error) {
-      throw new EcsApiError('ClientException', `request body is not JSON: ${(error as Error).message}`);
-    }
-    reply(200, api.handle(target.slice(TARGET_PREFIX.length), input));
-  } catch (error) {
-    if (error instanceof EcsApiError) {
-      reply(error.status, { __type: error.type, message: error.message, ...error.fields }, error.type);
-    } else {
-      console.error('local-ecs: internal error:', error);
-      reply(500, { __type: 'ServerException', message: (error as Error).message }, 'ServerException');
-    }
-  }
-}

@@ -36,6 +36,23 @@ function taskHealth(task: LocalTask): string {
   return checked.every((c) => c.health === 'HEALTHY') ? 'HEALTHY' : 'UNKNOWN';
 }
 
+/** A container as DescribeTasks and the task state change event both show it (DescribeTasks adds health and memory). */
+function containerJson(task: LocalTask, c: LocalTask['containers'][number]) {
+  const address = task.sandbox?.taskAddress;
+  return {
+    containerArn: c.containerArn,
+    taskArn: task.arn,
+    name: c.def.name,
+    image: c.def.image,
+    runtimeId: c.runtimeId,
+    lastStatus: c.lastStatus,
+    exitCode: c.exitCode,
+    reason: c.reason,
+    cpu: String(c.def.cpu ?? 0),
+    networkInterfaces: address ? [{ attachmentId: task.id, privateIpv4Address: address }] : [],
+  };
+}
+
 export function taskJson(task: LocalTask): Record<string, unknown> {
   const address = task.sandbox?.taskAddress;
   return compact({
@@ -44,18 +61,9 @@ export function taskJson(task: LocalTask): Record<string, unknown> {
     taskDefinitionArn: task.definition.arn,
     containers: task.containers.map((c) =>
       compact({
-        containerArn: c.containerArn,
-        taskArn: task.arn,
-        name: c.def.name,
-        image: c.def.image,
-        runtimeId: c.runtimeId,
-        lastStatus: c.lastStatus,
-        exitCode: c.exitCode,
-        reason: c.reason,
+        ...containerJson(task, c),
         healthStatus: c.def.healthCheck ? c.health : 'UNKNOWN',
-        cpu: String(c.def.cpu ?? 0),
         memory: c.def.memory === undefined ? undefined : String(c.def.memory),
-        networkInterfaces: address ? [{ attachmentId: task.id, privateIpv4Address: address }] : [],
       }),
     ),
     lastStatus: task.lastStatus,
@@ -100,7 +108,6 @@ const isoDate = (d: Date | undefined): string | undefined => d?.toISOString();
  * none (DescribeTasks does), so consumers cannot lean on a HEALTHY the stand-in would invent.
  */
 export function taskStateChangeEvent(task: LocalTask, accountId: string): TaskStateChangeEvent {
-  const address = task.sandbox?.taskAddress;
   return {
     version: '0',
     id: randomUUID(),
@@ -133,20 +140,7 @@ export function taskStateChangeEvent(task: LocalTask, accountId: string): TaskSt
       memory: task.params.memory,
       availabilityZone: `${task.host.region}a`,
       platformVersion: '1.4.0',
-      containers: task.containers.map((c) =>
-        compact({
-          containerArn: c.containerArn,
-          name: c.def.name,
-          image: c.def.image,
-          runtimeId: c.runtimeId,
-          lastStatus: c.lastStatus,
-          exitCode: c.exitCode,
-          reason: c.reason,
-          taskArn: task.arn,
-          networkInterfaces: address ? [{ attachmentId: task.id, privateIpv4Address: address }] : [],
-          cpu: String(c.def.cpu ?? 0),
-        }),
-      ),
+      containers: task.containers.map((c) => compact(containerJson(task, c))),
       overrides: {
         containerOverrides: (task.params.overrides?.containerOverrides ?? []).map((o) => ({
           name: o.name ?? '',

@@ -130,7 +130,7 @@ describe('builds list', () => {
     expect((await call('GET', '/api/builds?cursor=nonsense')).status).toBe(400);
   });
 
-  it('answers 400, never 500, to a forged page cursor or a malformed escape', async () => {
+  it('answers 400, never 500, to a forged page cursor (of builds or repositories) or a malformed escape', async () => {
     const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
     const page1 = (await call('GET', '/api/builds?repo=acme/api&limit=2')).body as BuildListResponse;
     const otherRepoKey = JSON.parse(Buffer.from(page1.next!, 'base64url').toString('utf8')) as Record<string, string>;

@@ -6,6 +6,7 @@ import { compileManifest } from '../../core/pipeline/compile.js';
 import type { BuildContext } from '../../core/pipeline/context.js';
 import { isValid, loadManifest } from '../../core/pipeline/load.js';
 import { FIXTURE_OPTIONS } from '../compiler/support.js';
+import { droneYaml, step } from '../support/pipelines.js';
 
 const NOW = Date.UTC(2030, 0, 15, 12);
 const push = cliContext({ repo: 'acme/app', commit: 'a'.repeat(40) });
@@ -19,21 +20,10 @@ function records(yaml: string, ctx: BuildContext, isFork = false) {
   return newBuildRecords({ ctx, deliveryId: 'delivery-1', fork: isFork, now: NOW }, manifest, compiled);
 }
 
-const step = (name: string, commands: string[], extra = '') =>
-  `  - name: ${name}\n    image: alpine:3.20\n    commands:\n${commands.map((c) => `      - ${c}\n`).join('')}${extra}`;
-
-const deploy = `kind: pipeline
-type: docker
-name: default
-steps:
-${step('test', ['npm test'])}${step('deploy', ['./deploy'], '    environment:\n      TOKEN:\n        from_secret: deploy_token\n')}---
-kind: pipeline
-type: docker
-name: docs
-trigger:
-  event: [tag]
-steps:
-${step('site', ['make site'])}`;
+const deploy = droneYaml(
+  { name: 'default', steps: [step('test', ['npm test']), step('deploy', ['./deploy'], { environment: { TOKEN: { from_secret: 'deploy_token' } } })] },
+  { name: 'docs', trigger: { event: ['tag'] }, steps: [step('site', ['make site'])] },
+);
 
 describe('stage notes of a new build', () => {
   it("carries the compiler's 'secrets withheld' note on a fork's stage, and none on a push", () => {
@@ -49,7 +39,7 @@ describe('stage notes of a new build', () => {
   });
 
   it('carries the packing note of a pipeline with more steps than ECS allows containers', () => {
-    const yaml = `kind: pipeline\ntype: docker\nname: many\nsteps:\n${Array.from({ length: 12 }, (_, i) => step(`s${i}`, [`echo ${i}`])).join('')}`;
+    const yaml = droneYaml({ name: 'many', steps: Array.from({ length: 12 }, (_, i) => step(`s${i}`, [`echo ${i}`])) });
     const { stages, steps } = records(yaml, push);
     expect(stages[0]!.notes).toEqual([expect.stringMatching(/^steps "s0", "s1", "s2", "s3" share one container \(ECS allows 10 containers per task\)$/)]);
     // Every step keeps its own record, packed or not.
@@ -87,33 +77,12 @@ describe('boundedNotes', () => {
 // drone/drone trigger/trigger.go: OnSuccess = trigger.status matches "success", OnFailure =
 // it matches "failure" and is not empty; the teardown decides dependents with them.
 describe('trigger status of a new build\'s stages', () => {
-  const pipelines = `kind: pipeline
-type: docker
-name: build
-steps:
-${step('test', ['npm test'])}---
-kind: pipeline
-type: docker
-name: notify
-depends_on: [build]
-trigger:
-  status: [failure]
-steps:
-${step('tell', ['echo failed'])}---
-kind: pipeline
-type: docker
-name: always
-depends_on: [build]
-trigger:
-  status: [success, failure]
-steps:
-${step('tell', ['echo done'])}---
-kind: pipeline
-type: docker
-name: after
-depends_on: [build]
-steps:
-${step('tell', ['echo passed'])}`;
+  const pipelines = droneYaml(
+    { name: 'build', steps: [step('test', ['npm test'])] },
+    { name: 'notify', depends_on: ['build'], trigger: { status: ['failure'] }, steps: [step('tell', ['echo failed'])] },
+    { name: 'always', depends_on: ['build'], trigger: { status: ['success', 'failure'] }, steps: [step('tell', ['echo done'])] },
+    { name: 'after', depends_on: ['build'], steps: [step('tell', ['echo passed'])] },
+  );
 
   it('records onSuccess/onFailure from trigger.status, as Drone does', () => {
     const { stages } = records(pipelines, push);

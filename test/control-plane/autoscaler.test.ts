@@ -4,6 +4,7 @@
 // neither the compiler nor the agent (the end-to-end test uses both).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildFinished, waitFor } from '../support/wait.js';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { documentClient } from '../../adapters/dynamodb/client.js';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -140,20 +141,7 @@ async function seedBuild(
   return { build, jobs };
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-const finished = (id: string) => waitFor(`build ${id} to finish`, async () => {
-  const b = await deps.store.getBuild(id);
-  return b && ['success', 'failure', 'error', 'killed'].includes(b.status) ? b : undefined;
-});
+const finished = (id: string) => buildFinished((i) => deps.store.getBuild(i), id);
 
 describe('autoscaler + task-events on the local stand-ins', () => {
   it('runs two dependent stages once each, despite duplicated and reordered events', async () => {
@@ -335,7 +323,7 @@ describe('autoscaler + task-events on the local stand-ins', () => {
     const dead = await waitFor('the poison job in the DLQ', async () => {
       const res = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }));
       return res.Messages?.length ? res.Messages : undefined;
-    }, 5_000);
+    });
     expect(dead.map((m) => m.Body)).toEqual(['{"not":"a job"']);
     expect(dead[0]!.MessageAttributes?.error?.StringValue).toMatch(/not JSON/);
     const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: deps.jobs.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));

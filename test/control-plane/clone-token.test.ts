@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { buildFinished } from '../support/wait.js';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -142,20 +143,7 @@ async function seedStage(repo: string, options: { cloneToken?: string } = {}): P
   return { build, job, out };
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>): Promise<T> {
-  // A hang guard only (a loaded machine may be slow): the probe decides.
-  const deadline = Date.now() + 150_000;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-const finished = (id: string) => waitFor(`build ${id} to finish`, async () => {
-  const b = await deps.store.getBuild(id);
-  return b && ['success', 'failure', 'error', 'killed'].includes(b.status) ? b : undefined;
-});
+const finished = (id: string) => buildFinished((i) => deps.store.getBuild(i), id);
 
 describe('GitHub App clone tokens, minted when the stage starts', () => {
   it('writes a token for the one repository with contents:read to its SSM parameter before RunTask; the agent gets it from the task definition, never from overrides', async () => {

@@ -6,55 +6,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BuildDetail } from '../../core/builds/types.js';
 import { startE2e, stepTable, type E2e } from '../support/control-plane-e2e.js';
+import { droneYaml, step } from '../support/pipelines.js';
 
 // drone/drone operator/manager/teardown.go: a stage whose dependencies are done runs when
 // its trigger status matches the build (any failed stage), else is skipped.
-const NOTIFY_ON_FAILURE = `kind: pipeline
-type: docker
-name: build
-steps:
-- name: compile
-  image: alpine:3
-  commands:
-  - exit 1
----
-kind: pipeline
-type: docker
-name: notify
-depends_on: [build]
-trigger:
-  status: [failure]
-steps:
-- name: tell
-  image: alpine:3
-  commands:
-  - echo "seen build=$DRONE_BUILD_STATUS stages=$DRONE_FAILED_STAGES"
----
-kind: pipeline
-type: docker
-name: deploy
-depends_on: [build]
-steps:
-- name: ship
-  image: alpine:3
-  commands:
-  - echo shipped
-`;
+const NOTIFY_ON_FAILURE = droneYaml(
+  { name: 'build', steps: [step('compile', ['exit 1'])] },
+  {
+    name: 'notify',
+    depends_on: ['build'],
+    trigger: { status: ['failure'] },
+    steps: [step('tell', ['echo "seen build=$DRONE_BUILD_STATUS stages=$DRONE_FAILED_STAGES"'])],
+  },
+  { name: 'deploy', depends_on: ['build'], steps: [step('ship', ['echo shipped'])] },
+);
 
 // drone/runner-go pipeline/runtime/execer.go: exit 78 passes the step, the rest is skipped.
-const EARLY_EXIT = `kind: pipeline
-type: docker
-name: test
-steps:
-- name: check
-  image: alpine:3
-  commands:
-  - exit 78
-- name: after
-  image: alpine:3
-  commands:
-  - echo "must not run"
-`;
+const EARLY_EXIT = droneYaml({ name: 'test', steps: [step('check', ['exit 78']), step('after', ['echo "must not run"'])] });
 
 let e2e: E2e;
 

@@ -34,41 +34,17 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { startSqs, type LocalSqs } from '../../local/sqs.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
 import { startFakeGitHost, type FakeGitHost } from '../support/fake-git-host.js';
+import { droneYaml, step } from '../support/pipelines.js';
 
-const PIPELINES = `kind: pipeline
-type: docker
-name: build
-steps:
-- name: test
-  image: golang:1.22
-  environment:
-    TOKEN:
-      from_secret: api_token
-  commands:
-  - go test ./...
-services:
-- name: db
-  image: postgres:15
----
-kind: pipeline
-type: docker
-name: deploy
-depends_on: [build]
-steps:
-- name: ship
-  image: alpine
-  commands: [echo ship]
----
-kind: pipeline
-type: docker
-name: release
-trigger:
-  event: [tag]
-steps:
-- name: publish
-  image: alpine
-  commands: [echo publish]
-`;
+const PIPELINES = droneYaml(
+  {
+    name: 'build',
+    steps: [step('test', ['go test ./...'], { image: 'golang:1.22', environment: { TOKEN: { from_secret: 'api_token' } } })],
+    services: [{ name: 'db', image: 'postgres:15' }],
+  },
+  { name: 'deploy', depends_on: ['build'], steps: [step('ship', ['echo ship'], { image: 'alpine' })] },
+  { name: 'release', trigger: { event: ['tag'] }, steps: [step('publish', ['echo publish'], { image: 'alpine' })] },
+);
 
 let db: LocalDynamo;
 let sqsServer: LocalSqs;

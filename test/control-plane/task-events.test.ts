@@ -5,6 +5,7 @@
 // then dead-lettered; the rest deleted — and the handler wiring.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor as waitUntil } from '../support/wait.js';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { documentClient } from '../../adapters/dynamodb/client.js';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -90,15 +91,8 @@ async function seedAndQueue(): Promise<void> {
   await new SqsJobQueue(sqs, jobsUrl).enqueue(job);
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (stats ${JSON.stringify(plane?.stats)}; errors ${errors.join(" | ")}; seen ${JSON.stringify(seen)})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined | null | false>): Promise<T> =>
+  waitUntil(what, probe, { explain: () => `stats ${JSON.stringify(plane?.stats)}; errors ${errors.join(' | ')}; seen ${JSON.stringify(seen)}` });
 
 describe('local control plane runtime', () => {
   it('deletes handled messages, retries a reported failure alone, then dead-letters it; runs the stage through the real handlers', async () => {

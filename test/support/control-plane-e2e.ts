@@ -6,6 +6,7 @@
 
 import { setLogDestination } from '../../lambdas/shared/observability/logger.js';
 import { vi } from 'vitest';
+import { HANG_GUARD_MS, buildFinished, waitFor as waitUntil } from './wait.js';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -33,7 +34,6 @@ import { ssmWebhookSecrets } from '../../lambdas/shared/webhook-secrets.js';
 
 export const E2E_REPO = 'Codertocat/Hello-World';
 const STATUS_CONTEXT = 'continuous-integration/slipway';
-const FINAL = ['success', 'failure', 'error', 'killed'];
 
 export interface E2eOptions {
   /** Table and queue names (distinct per test file: files may run side by side). */
@@ -162,20 +162,13 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
   // The signed delivery id the webhook answered, by the delivery header the test chose.
   const deliveryIds = new Map<string, string>();
 
-  // A hang guard, not a speed goal (as vitest.config.ts): on a loaded 2-core machine one
-  // stage's webhook-to-RunTask alone was measured at 32 s.
-  const waitFor: E2e['waitFor'] = async (what, probe, timeoutMs = 150_000, explain = async () => '') => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (value) return value;
-      if (Date.now() > deadline) {
-        const recent = logLines.slice(-15).map((l) => JSON.stringify(l)).join('\n') + `\n(${logLines.length} lines)`;
-        throw new Error(`timed out waiting for ${what}; ${await explain()}; control plane ${JSON.stringify(plane.stats)}; errors: ${errors.join(' | ') || 'none'}; last log lines:\n${recent}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+  /** What a wait that timed out adds to what it waited for. */
+  const planeState = (): string => {
+    const recent = logLines.slice(-15).map((l) => JSON.stringify(l)).join('\n') + `\n(${logLines.length} lines)`;
+    return `control plane ${JSON.stringify(plane.stats)}; errors: ${errors.join(' | ') || 'none'}; last log lines:\n${recent}`;
   };
+  const waitFor: E2e['waitFor'] = (what, probe, timeoutMs = HANG_GUARD_MS, explain = async () => '') =>
+    waitUntil(what, probe, { timeoutMs, explain: async () => `${await explain()}; ${planeState()}` });
 
   const describeBuild = async (id: string): Promise<string> => {
     const detail = await store.getBuildDetail(id);
@@ -241,24 +234,16 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
       return { statusCode: res.statusCode ?? 0, body: answer };
     },
     waitFor,
-    async finishedBuild(delivery, timeoutMs = 150_000) {
+    async finishedBuild(delivery, timeoutMs = HANG_GUARD_MS) {
       const id = await waitFor(`a build for delivery ${delivery}`, async () => {
         const deliveryId = deliveryIds.get(delivery);
         return deliveryId ? store.buildForDelivery(deliveryId) : undefined;
       });
-      return waitFor(
-        `build ${id} to finish`,
-        async () => {
-          const detail = await store.getBuildDetail(id);
-          return detail && FINAL.includes(detail.status) ? detail : undefined;
-        },
-        timeoutMs,
-        () => describeBuild(id),
-      );
+      return buildFinished((i) => store.getBuildDetail(i), id, { timeoutMs, explain: async () => `${await describeBuild(id)}; ${planeState()}` });
     },
     describeBuild,
     statusesOf,
-    waitForFinalStatus: (sha) => git.waitForStatuses(() => statusesOf(sha).some((s) => s.state !== 'pending'), 150_000),
+    waitForFinalStatus: (sha) => git.waitForStatuses(() => statusesOf(sha).some((s) => s.state !== 'pending'), HANG_GUARD_MS),
     async stop() {
       setLogDestination(undefined);
       await plane.stop();
