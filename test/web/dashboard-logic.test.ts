@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { escapeHtml, formatAgo, formatDuration, looksLikeError } from '../../web/src/format.js';
+import { escapeHtml, formatAgo, formatDuration } from '../../web/src/format.js';
 import { layoutStages, renderGraph } from '../../web/src/graph.js';
-import { defaultSelection, stageBlock, stageNotes } from '../../web/src/views/build.js';
+import { buildBody, defaultSelection, logHeader, logLine, stageBlock, stageNotes, stepItem } from '../../web/src/views/build.js';
+import { perDayChart, repoBars } from '../../web/src/views/metrics.js';
 import { repoRow, secretNotice, withKnown } from '../../web/src/views/repos.js';
 import type { BuildDetail, Stage, StepRecord } from '../../core/builds/types.js';
 
@@ -28,14 +29,20 @@ describe('formatAgo', () => {
   ])('%i ms ago is %s', (delta, text) => expect(formatAgo(0, delta)).toBe(text));
 });
 
-describe('escapeHtml and error lines', () => {
+describe('escapeHtml', () => {
   it('escapes markup from logs and commit messages', () => {
     expect(escapeHtml(`<script>alert("x")</script>&'`)).toBe('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;');
   });
-  it('recognises the lines that explain a failure', () => {
-    expect(looksLikeError('npm ERR! Test failed.')).toBe(true);
-    expect(looksLikeError('Error: connect ECONNREFUSED')).toBe(true);
-    expect(looksLikeError('+ npm test')).toBe(false);
+});
+
+describe('log lines', () => {
+  it('marks no line by the words in it: the step status says whether it failed', () => {
+    for (const text of ['npm ERR! Test failed.', 'compiled with 0 errors, 0 failures', 'error handling tests passed', '+ npm test']) {
+      expect(logLine({ time: 0, offset: 0, text }, 0)).toMatch(/^<div class="line">/);
+    }
+  });
+  it('the stylesheet shades no line class', () => {
+    expect(readFileSync(new URL('../../web/style.css', import.meta.url), 'utf8')).not.toMatch(/\.line\.error/);
   });
 });
 
@@ -83,6 +90,66 @@ describe('defaultSelection', () => {
   it('else the running step, else the last started one', () => {
     expect(defaultSelection(build([[step(1, 'success', 1), step(2, 'running', 2), step(3, 'pending')]]))).toEqual({ stage: 1, step: 2 });
     expect(defaultSelection(build([[step(1, 'success', 1), step(2, 'success', 2), step(3, 'skipped')]]))).toEqual({ stage: 1, step: 2 });
+  });
+  it('never a skipped step as the last one that ran, though a skipped `when: status` step did start', () => {
+    // Its container started and ran the gate that skipped it (task-runner/decide-steps.ts).
+    expect(defaultSelection(build([[step(1, 'success', 1), step(2, 'success', 2), step(3, 'skipped', 3)]]))).toEqual({ stage: 1, step: 2 });
+    expect(defaultSelection(build([[step(1, 'success', 1)], [step(1, 'skipped', 5), step(2, 'skipped', 6)]]))).toEqual({ stage: 1, step: 1 });
+  });
+  it('a stopped step ran: a cancelled build opens its last one', () => {
+    expect(defaultSelection(build([[step(1, 'success', 1), step(2, 'killed', 2), step(3, 'skipped')]]))).toEqual({ stage: 1, step: 2 });
+  });
+  it('the first step when none ran, nothing when there is no step', () => {
+    expect(defaultSelection(build([[step(1, 'skipped'), step(2, 'skipped')]]))).toEqual({ stage: 1, step: 1 });
+    expect(defaultSelection(build([[]]))).toBeUndefined();
+  });
+});
+
+describe('a step and the header of its log', () => {
+  const step = (extra: Partial<StepRecord>): StepRecord => ({
+    buildId: 'o/r#1', stageNumber: 1, number: 2, name: 'unit', container: 'unit', status: 'failure', detached: false, kind: 'step', ...extra,
+  });
+
+  it('shows why a step was skipped beneath its name', () => {
+    const html = stepItem(1, step({ status: 'skipped', reason: 'when: branch "main" is not included in [release]' }), false, 0);
+    expect(html).toContain('<span class="meta step-reason">when: branch &quot;main&quot; is not included in [release]</span>');
+    expect(stepItem(1, step({ status: 'success' }), false, 0)).not.toContain('step-reason');
+  });
+
+  it('names the step, its status, exit code and duration, and the reason beneath', () => {
+    const html = logHeader(step({ exitCode: 3, startedAt: 0, finishedAt: 65_000, reason: 'the pipeline ran past its timeout' }), 70_000);
+    expect(html).toBe(
+      '<div class="log-head" id="log-head"><span class="log-step">unit</span><span class="status failure">failure</span>' +
+        '<span class="exit-code">exit code 3</span><span class="duration">1m 05s</span></div>' +
+        '<div class="log-reason meta">the pipeline ran past its timeout</div>',
+    );
+  });
+
+  it('a step that is still running counts its time to now; one that never started says so', () => {
+    expect(logHeader(step({ status: 'running', startedAt: 1000 }), 13_000)).toContain('<span class="duration">12s</span>');
+    expect(logHeader(step({ status: 'running', startedAt: 1000 }), 13_000)).not.toContain('exit-code');
+    expect(logHeader(step({ status: 'skipped' }), 0)).toContain('<span class="duration">did not run</span>');
+    expect(logHeader(step({ status: 'pending', kind: 'service', name: 'db' }), 0)).toContain('<span class="log-step">db (service)</span>');
+  });
+});
+
+describe('the body of a build page', () => {
+  const stage = (steps: StepRecord[]): BuildDetail['stages'][number] =>
+    ({ buildId: 'o/r#1', repo: 'o/r', buildNumber: 1, number: 1, name: 'test', status: 'error', dependsOn: [], attempts: 0, message: '.drone.yml:9:9: error: steps[0]', steps }) as BuildDetail['stages'][number];
+
+  it('a build whose stages have no step shows the stages and no log box', () => {
+    const html = buildBody({ stages: [stage([])] } as unknown as BuildDetail, undefined, 0);
+    expect(html).toContain('.drone.yml:9:9: error: steps[0]');
+    expect(html).not.toContain('id="log"');
+    expect(html).not.toContain('class="layout"');
+    expect(buildBody({ stages: [] } as unknown as BuildDetail, undefined, 0)).toBe('');
+  });
+
+  it('with a step open: the stages beside its log, which has a header', () => {
+    const unit: StepRecord = { buildId: 'o/r#1', stageNumber: 1, number: 1, name: 'unit', container: 'unit', status: 'success', detached: false, kind: 'step' };
+    const html = buildBody({ stages: [stage([unit])] } as unknown as BuildDetail, { stage: 1, step: 1 }, 0);
+    expect(html.indexOf('id="log-head"')).toBeLessThan(html.indexOf('id="log"'));
+    expect(html).toContain('class="layout"');
   });
 });
 
@@ -152,5 +219,35 @@ describe('withKnown (the Repositories page after an activation, rotation or remo
     expect(withKnown(list, repo('acme/b')).map((r) => r.slug)).toEqual(['acme/a', 'acme/b', 'acme/c']);
     expect(withKnown(list, repo('acme/c', false)).map((r) => [r.slug, r.active])).toEqual([['acme/a', true], ['acme/c', false]]);
     expect(withKnown(list, undefined)).toBe(list);
+  });
+});
+
+describe('metrics charts: legends and axes', () => {
+  const day = (d: string, success: number, failure: number, other: number) => ({ day: d, total: success + failure + other, success, failure, other });
+
+  it('builds per day: a legend per outcome, a y axis of builds from 0 to the busiest day, an x axis of days', () => {
+    const html = perDayChart([day('2026-12-01', 1, 1, 0), day('2026-12-02', 2, 1, 1)]);
+    expect(html).toContain('<li><i class="swatch success"></i>success</li><li><i class="swatch failure"></i>failure or error</li><li><i class="swatch other"></i>other (cancelled, running, pending)</li>');
+    expect(html).toContain('<div class="y-title">builds</div><div class="y-axis"><span>4</span><span>2</span><span>0</span></div>');
+    expect(html).toContain('<div class="x-axis"><span>2026-12-01</span><span class="x-title">day (UTC)</span><span>2026-12-02</span></div>');
+    // The busiest day's bar fills the plot; bars stack success, failure, other from the axis up.
+    expect(html).toMatch(/<rect class="success" x="11" y="50" width="8" height="50">/);
+    expect(html).toMatch(/<rect class="other" x="11" y="0" width="8" height="25">/);
+  });
+
+  it('no middle tick where it would not be a whole number of builds', () => {
+    expect(perDayChart([day('2026-12-02', 3, 0, 0)])).toContain('<span>3</span><span></span><span>0</span>');
+  });
+
+  it('p50 / p95 per repository: a legend, and a time axis from 0 to the slowest p95, named', () => {
+    const repos = [
+      { repo: 'acme/api', builds: 2, successRate: 1, queueWait: { p50: 500, p95: 2000 }, duration: { p50: 60_000, p95: 90_000 } },
+      { repo: 'acme/web', builds: 1, successRate: 1, queueWait: { p50: 1000, p95: 1000 }, duration: { p50: 30_000, p95: 30_000 } },
+    ];
+    const html = repoBars(repos, (r) => r.queueWait, 'queue wait', 'queued → task running, per stage');
+    expect(html).toContain('<li><i class="swatch p50"></i>p50 (half are faster)</li><li><i class="swatch p95"></i>p95 (1 in 20 is slower)</li>');
+    expect(html).toContain('<span class="x-axis"><span>0</span><span class="x-title">queued → task running, per stage</span><span>2.0 s</span></span>');
+    expect(html).toContain('<span class="bar p95" style="width:100.00%" title="p95 2.0 s"></span><span class="bar p50" style="width:25.00%" title="p50 500 ms"></span>');
+    expect(html).toContain('<span class="bar p95" style="width:50.00%" title="p95 1.0 s"></span>');
   });
 });

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { BuildDetail, StepRecord } from '../../core/builds/types.js';
 import { escapeHtml } from '../../web/src/format.js';
 import { layoutStages, renderGraph } from '../../web/src/graph.js';
-import { header, logLine, stageBlock } from '../../web/src/views/build.js';
+import { header, logHeader, logLine, stageBlock, stepItem } from '../../web/src/views/build.js';
 import { buildRow, filterBar } from '../../web/src/views/builds.js';
 import { perDayChart, repoBars, repoTableRows } from '../../web/src/views/metrics.js';
 import { repoRow, secretNotice } from '../../web/src/views/repos.js';
@@ -60,6 +60,12 @@ describe('dashboard render sites escape text from a push', () => {
     expectEscaped(logLine({ time: 0, text: EVIL } as Parameters<typeof logLine>[0], 0), 'log line');
   });
 
+  it("a step's reason, in its list and above its log, and the step name above its log", () => {
+    expectEscaped(stepItem(1, step({ name: 'unit', status: 'skipped', reason: EVIL }), false, 2000), 'step reason');
+    expectEscaped(logHeader(step({ name: 'unit', reason: EVIL }), 2000), 'log header reason');
+    expectEscaped(logHeader(step({ reason: 'r' }), 2000), 'log header step');
+  });
+
   it('a row of the builds list: repository, event, branch, message, commit and the link', () => {
     for (const field of ['repo', 'event', 'branch', 'message', 'commit'] as const) {
       const build = { ...detail(), repo: 'o/r', event: 'push', branch: 'main', message: 'm', commit: 'c'.repeat(40), [field]: field === 'repo' ? `o/${EVIL}` : EVIL } as BuildDetail;
@@ -72,7 +78,7 @@ describe('dashboard render sites escape text from a push', () => {
   it('the stage graph and the metrics charts', () => {
     expectEscaped(renderGraph(layoutStages(detail().stages), escapeHtml), 'graph');
     expectEscaped(perDayChart([{ day: EVIL, total: 1, success: 1, failure: 0, other: 0 }]), 'per-day chart');
-    expectEscaped(repoBars([{ repo: EVIL, builds: 1, successRate: 1, queueWait: { p50: 1, p95: 2 }, duration: { p50: 1, p95: 2 } }], (r) => r.duration, EVIL), 'repo bars');
+    expectEscaped(repoBars([{ repo: EVIL, builds: 1, successRate: 1, queueWait: { p50: 1, p95: 2 }, duration: { p50: 1, p95: 2 } }], (r) => r.duration, EVIL, EVIL), 'repo bars');
   });
 
   it('the builds filter: the repository from the page address', () => {

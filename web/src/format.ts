@@ -28,8 +28,3 @@ export function formatClock(timeMs: number): string {
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 }
-
-/** Lines that look like the reason a step failed, to highlight and scroll to. */
-export function looksLikeError(text: string): boolean {
-  return /\b(error|failed|failure|fatal|panic|exception|exit code [1-9])\b/i.test(text);
-}

@@ -1,8 +1,9 @@
 // One build: header, pipeline graph, stages with their steps, the selected step's log.
-// Live while the build runs; a failed step is opened and scrolled to its error.
+// Live while the build runs; a failed step is opened and its log shown from its end, where
+// `set -e` stopped it.
 import type { BuildDetail, LogLine, StepRecord } from '../../../core/builds/types.js';
 import { api, ApiRequestError } from '../api.js';
-import { escapeHtml, formatClock, formatDuration, looksLikeError } from '../format.js';
+import { escapeHtml, formatClock, formatDuration } from '../format.js';
 import { layoutStages, renderGraph } from '../graph.js';
 
 const POLL_MS = 1000;
@@ -13,23 +14,51 @@ export interface Selection {
   step: number;
 }
 
-/** The step to open first: the first failed one, else the running one, else the last that ran. */
+/** Steps that ran to an end of their own or were stopped: they have a log worth opening. */
+const RAN = new Set<StepRecord['status']>(['success', 'failure', 'error', 'killed']);
+
+/**
+ * The step to open first: the first failed one, else the running one, else the last one that
+ * ran. A skipped step is never that last one, although a `when: status` step that was
+ * skipped did start (its container ran the gate that skipped it, so it has a start time).
+ * Only a build in which no step ran opens its first step (its header says why).
+ */
 export function defaultSelection(build: BuildDetail): Selection | undefined {
   const all = build.stages.flatMap((stage) => stage.steps.map((step) => ({ stage: stage.number, step })));
   const pick =
     all.find((s) => s.step.status === 'failure' || s.step.status === 'error') ??
     all.find((s) => s.step.status === 'running') ??
-    [...all].reverse().find((s) => s.step.startedAt !== undefined) ??
+    [...all].reverse().find((s) => RAN.has(s.step.status)) ??
     all[0];
   return pick ? { stage: pick.stage, step: pick.step.number } : undefined;
 }
 
-function stepItem(stageNumber: number, step: StepRecord, selected: boolean, now: number): string {
-  const label = step.kind === 'service' ? `${step.name} (service)` : step.detached ? `${step.name} (detached)` : step.name;
+function stepLabel(step: StepRecord): string {
+  return step.kind === 'service' ? `${step.name} (service)` : step.detached ? `${step.name} (detached)` : step.name;
+}
+
+/** A step in its stage's list; why it was skipped (or failed, or was stopped) beneath its name. */
+export function stepItem(stageNumber: number, step: StepRecord, selected: boolean, now: number): string {
   return (
     `<div class="step${selected ? ' selected' : ''}" data-stage="${stageNumber}" data-step="${step.number}" data-status="${step.status}">` +
-    `<span><span class="dot ${step.status}"></span>${escapeHtml(label)}</span>` +
-    `<span class="meta">${formatDuration(step.startedAt, step.finishedAt, now)}</span></div>`
+    `<span class="step-name"><span class="dot ${step.status}"></span>${escapeHtml(stepLabel(step))}</span>` +
+    `<span class="meta">${formatDuration(step.startedAt, step.finishedAt, now)}</span>` +
+    (step.reason ? `<span class="meta step-reason">${escapeHtml(step.reason)}</span>` : '') +
+    `</div>`
+  );
+}
+
+/** Above the log: which step it is, its status, exit code and duration, and why it ended so. */
+export function logHeader(step: StepRecord | undefined, now: number): string {
+  if (!step) return '';
+  const facts = [
+    `<span class="status ${step.status}">${step.status}</span>`,
+    step.exitCode !== undefined ? `<span class="exit-code">exit code ${step.exitCode}</span>` : '',
+    `<span class="duration">${formatDuration(step.startedAt, step.finishedAt, now) || (step.status === 'skipped' ? 'did not run' : 'not started')}</span>`,
+  ].filter(Boolean);
+  return (
+    `<div class="log-head" id="log-head"><span class="log-step">${escapeHtml(stepLabel(step))}</span>${facts.join('')}</div>` +
+    (step.reason ? `<div class="log-reason meta">${escapeHtml(step.reason)}</div>` : '')
   );
 }
 
@@ -59,7 +88,7 @@ export function header(build: BuildDetail, now: number): string {
     `<h1><span class="status ${build.status}" id="build-status">${build.status}</span> ${escapeHtml(build.repo)} #${build.number}</h1>` +
     `<div class="meta">${escapeHtml(build.event)} · ${escapeHtml(build.branch || build.ref)} · ${escapeHtml(build.commit.slice(0, 8))} · ${escapeHtml(build.author)}</div>` +
     `<div>${escapeHtml(build.message.split('\n')[0] ?? '')}</div>` +
-    `<div class="meta">${formatDuration(build.startedAt, build.finishedAt, now) || 'not started'}</div>` +
+    `<div class="meta">${formatDuration(build.startedAt, build.finishedAt, now) || (running ? 'not started' : 'did not run')}</div>` +
     `</div><div class="actions">` +
     (running ? `<button id="cancel">Cancel</button>` : `<button id="restart">Restart</button>`) +
     `</div></div>` +
@@ -67,9 +96,20 @@ export function header(build: BuildDetail, now: number): string {
   );
 }
 
+/**
+ * One log line, as the step wrote it: no line is marked by the words in it ("0 errors",
+ * "error handling tests passed" are not failures); the step's status says whether it failed.
+ */
 export function logLine(line: LogLine, index: number): string {
-  const cls = looksLikeError(line.text) ? 'line error' : 'line';
-  return `<div class="${cls}"><span class="n">${index + 1}</span><span class="t">${formatClock(line.time)}</span><span>${escapeHtml(line.text)}</span></div>`;
+  return `<div class="line"><span class="n">${index + 1}</span><span class="t">${formatClock(line.time)}</span><span class="x">${escapeHtml(line.text)}</span></div>`;
+}
+
+/** The steps and, when a step is open, its log; a build whose stages have no step shows no log. */
+export function buildBody(build: BuildDetail, selection: Selection | undefined, now: number): string {
+  const stages = build.stages.map((stage) => stageBlock(stage, selection, now)).join('');
+  const step = build.stages.find((s) => s.number === selection?.stage)?.steps.find((s) => s.number === selection?.step);
+  if (!step) return stages ? `<div class="card" id="stages">${stages}</div>` : '';
+  return `<div class="layout"><div class="card" id="stages">${stages}</div><div class="log-panel">${logHeader(step, now)}<div class="log" id="log"></div></div></div>`;
 }
 
 export async function renderBuild(root: HTMLElement, repo: string, number: number, signal: AbortSignal): Promise<void> {
@@ -80,15 +120,14 @@ export async function renderBuild(root: HTMLElement, repo: string, number: numbe
   let logGeneration = 0;
   let logCursor: string | undefined;
   let logLines = 0;
-  let scrolledToError = false;
+  let openedAtEnd = false;
   let logComplete = false;
   let polling: { generation: number; done: Promise<void> } | undefined;
 
   const draw = () => {
     const now = Date.now();
-    const stages = build.stages.map((stage) => stageBlock(stage, selection, now)).join('');
     const graph = build.stages.length > 1 ? `<div class="card graph">${renderGraph(layoutStages(build.stages), escapeHtml)}</div>` : '';
-    root.innerHTML = `${header(build, now)}${graph}<div class="layout"><div class="card" id="stages">${stages}</div><div><div class="log" id="log"></div></div></div>`;
+    root.innerHTML = `${header(build, now)}${graph}${buildBody(build, selection, now)}`;
     root.querySelector('#cancel')?.addEventListener('click', () => void api.cancel(repo, number).then(refresh));
     root.querySelector('#restart')?.addEventListener('click', () =>
       void api.restart(repo, number).then(({ build: next }) => (location.hash = `#/builds/${next.repo}/${next.number}`)),
@@ -100,7 +139,7 @@ export async function renderBuild(root: HTMLElement, repo: string, number: numbe
       logGeneration++;
       logCursor = undefined;
       logLines = 0;
-      scrolledToError = false;
+      openedAtEnd = false;
       logComplete = false;
       draw();
       void pollLog();
@@ -149,13 +188,15 @@ export async function renderBuild(root: HTMLElement, repo: string, number: numbe
     logLines += page.lines.length;
     logCursor = page.cursor;
     logComplete = page.complete;
-    if (!logLines && page.complete) log.innerHTML = '<div class="line"><span></span><span></span><span class="meta">(no output)</span></div>';
     const step = selectedStep();
-    if (!scrolledToError && step && (step.status === 'failure' || step.status === 'error') && page.complete) {
-      const errors = log.querySelectorAll('.line.error');
-      const target = (errors[errors.length - 1] ?? log.lastElementChild) as HTMLElement | null;
-      target?.scrollIntoView({ block: 'center' });
-      scrolledToError = true;
+    if (!logLines && page.complete) {
+      const none = step && step.startedAt === undefined && FINISHED.has(step.status) ? '(did not run)' : '(no output)';
+      log.innerHTML = `<div class="line"><span></span><span></span><span class="meta">${none}</span></div>`;
+    }
+    if (!openedAtEnd && step && (step.status === 'failure' || step.status === 'error') && page.complete) {
+      // A failed step stopped at its last line (`set -e`): the panel opens there.
+      log.scrollTop = log.scrollHeight;
+      openedAtEnd = true;
     } else if (atBottom) {
       log.scrollTop = log.scrollHeight;
     }
@@ -166,10 +207,16 @@ export async function renderBuild(root: HTMLElement, repo: string, number: numbe
     build = await api.build(repo, number);
     if (signal.aborted) return;
     selection ??= defaultSelection(build);
-    const keepLog = root.querySelector('#log')?.innerHTML ?? '';
+    // The log read so far, and where the reader had scrolled it, survive the redraw.
+    const before = root.querySelector('#log') as HTMLElement | null;
+    const keepLog = before?.innerHTML ?? '';
+    const keepScroll = before?.scrollTop ?? 0;
     draw();
-    const log = root.querySelector('#log') as HTMLElement;
-    log.innerHTML = keepLog;
+    const log = root.querySelector('#log') as HTMLElement | null;
+    if (log) {
+      log.innerHTML = keepLog;
+      log.scrollTop = keepScroll;
+    }
   };
 
   draw();

@@ -40,7 +40,7 @@ export async function renderBuilds(root: HTMLElement, params: URLSearchParams, s
   const status = params.get('status') ?? '';
   root.innerHTML =
     filterBar(repo, status) +
-    `<div class="card"><table id="builds"><thead><tr><th>Status</th><th>Repository</th><th>Build</th><th>Event</th><th>Branch</th><th>Message</th><th>Commit</th><th>Created</th><th>Duration</th></tr></thead><tbody></tbody></table>` +
+    `<div class="card"><div class="table-wrap"><table id="builds"><thead><tr><th>Status</th><th>Repository</th><th>Build</th><th>Event</th><th>Branch</th><th>Message</th><th>Commit</th><th>Created</th><th>Duration</th></tr></thead><tbody></tbody></table></div>` +
     `<div class="more"></div></div>`;
   const applyFilters = () => {
     const next = new URLSearchParams();

@@ -3,28 +3,50 @@ import type { MetricsResponse } from '../../../core/builds/api.js';
 import { api } from '../api.js';
 import { escapeHtml } from '../format.js';
 
-const W = 560;
-const H = 200;
+/** A legend: a colour swatch and what it stands for, per series. */
+export function legend(items: { cls: string; label: string }[]): string {
+  return `<ul class="legend">${items.map((i) => `<li><i class="swatch ${i.cls}"></i>${escapeHtml(i.label)}</li>`).join('')}</ul>`;
+}
 
+const PER_DAY_LEGEND = [
+  { cls: 'success', label: 'success' },
+  { cls: 'failure', label: 'failure or error' },
+  { cls: 'other', label: 'other (cancelled, running, pending)' },
+];
+
+/**
+ * Builds per day, stacked by outcome: a legend, a y axis counting builds (0 to the busiest
+ * day) and an x axis of UTC days. The bars are an SVG stretched to the card's width; the
+ * labels are text beside it, readable at any width.
+ */
 export function perDayChart(perDay: MetricsResponse['perDay']): string {
   if (!perDay.length) return '<div class="empty">No builds in this period.</div>';
   const max = Math.max(1, ...perDay.map((d) => d.total));
-  const bw = W / perDay.length;
+  const H = 100;
+  const bw = 10;
   const bars = perDay
     .map((d, i) => {
       const x = i * bw + 1;
-      const seg = (count: number, offset: number, color: string) => {
-        const h = (count / max) * (H - 30);
-        return count ? `<rect x="${x}" y="${H - 20 - offset - h}" width="${Math.max(1, bw - 2)}" height="${h}" fill="${color}"><title>${escapeHtml(d.day)}: ${count}</title></rect>` : '';
+      const seg = (count: number, below: number, cls: string) => {
+        if (!count) return '';
+        const h = (count / max) * H;
+        const y = H - (below / max) * H - h;
+        return `<rect class="${cls}" x="${x}" y="${y}" width="${bw - 2}" height="${h}"><title>${escapeHtml(d.day)}: ${count} ${cls}</title></rect>`;
       };
-      const hs = (d.success / max) * (H - 30);
-      const hf = (d.failure / max) * (H - 30);
-      return seg(d.success, 0, 'var(--success)') + seg(d.failure, hs, 'var(--failure)') + seg(d.other, hs + hf, 'var(--pending)');
+      return seg(d.success, 0, 'success') + seg(d.failure, d.success, 'failure') + seg(d.other, d.success + d.failure, 'other');
     })
     .join('');
   const first = perDay[0]?.day ?? '';
   const last = perDay[perDay.length - 1]?.day ?? '';
-  return `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="builds per day">${bars}<text x="0" y="${H - 4}" font-size="11">${escapeHtml(first)}</text><text x="${W}" y="${H - 4}" font-size="11" text-anchor="end">${escapeHtml(last)}</text><text x="0" y="12" font-size="11">max ${max}/day</text></svg>`;
+  return (
+    `<figure class="chart per-day">${legend(PER_DAY_LEGEND)}` +
+    `<div class="plot">` +
+    `<div class="y-title">builds</div>` +
+    `<div class="y-axis"><span>${max}</span><span>${max % 2 === 0 ? max / 2 : ''}</span><span>0</span></div>` +
+    `<svg class="bars" viewBox="0 0 ${perDay.length * bw} ${H}" preserveAspectRatio="none" role="img" aria-label="builds per day">${bars}</svg>` +
+    `<div class="x-axis"><span>${escapeHtml(first)}</span><span class="x-title">day (UTC)</span><span>${escapeHtml(last)}</span></div>` +
+    `</div></figure>`
+  );
 }
 
 function ms(value: number): string {
@@ -33,23 +55,35 @@ function ms(value: number): string {
   return `${(value / 60_000).toFixed(1)} min`;
 }
 
-export function repoBars(repos: MetricsResponse['repos'], pick: (r: MetricsResponse['repos'][number]) => { p50: number; p95: number }, label: string): string {
+const PERCENTILE_LEGEND = [
+  { cls: 'p50', label: 'p50 (half are faster)' },
+  { cls: 'p95', label: 'p95 (1 in 20 is slower)' },
+];
+
+/**
+ * One row per repository: its p50 bar over its p95 bar, on one time axis from 0 to the
+ * slowest p95, with a legend and the axis named (`axis`: what is measured).
+ */
+export function repoBars(repos: MetricsResponse['repos'], pick: (r: MetricsResponse['repos'][number]) => { p50: number; p95: number }, label: string, axis: string): string {
   if (!repos.length) return '<div class="empty">No data.</div>';
   const max = Math.max(1, ...repos.map((r) => pick(r).p95));
-  const rowH = 26;
+  const pct = (v: number) => `${((100 * v) / max).toFixed(2)}%`;
   const rows = repos
-    .map((r, i) => {
+    .map((r) => {
       const v = pick(r);
-      const y = i * rowH + 4;
       return (
-        `<text x="0" y="${y + 14}" font-size="11">${escapeHtml(r.repo)}</text>` +
-        `<rect x="170" y="${y}" width="${((W - 260) * v.p95) / max}" height="18" fill="#c9d6f2"><title>p95 ${ms(v.p95)}</title></rect>` +
-        `<rect x="170" y="${y}" width="${((W - 260) * v.p50) / max}" height="18" fill="var(--running)"><title>p50 ${ms(v.p50)}</title></rect>` +
-        `<text x="${W - 85}" y="${y + 14}" font-size="11">${ms(v.p50)} / ${ms(v.p95)}</text>`
+        `<span class="name" title="${escapeHtml(r.repo)}">${escapeHtml(r.repo)}</span>` +
+        `<span class="track"><span class="bar p95" style="width:${pct(v.p95)}" title="p95 ${ms(v.p95)}"></span><span class="bar p50" style="width:${pct(v.p50)}" title="p50 ${ms(v.p50)}"></span></span>` +
+        `<span class="value">${ms(v.p50)} / ${ms(v.p95)}</span>`
       );
     })
     .join('');
-  return `<svg viewBox="0 0 ${W} ${repos.length * rowH + 8}" role="img" aria-label="${escapeHtml(label)}">${rows}</svg>`;
+  return (
+    `<figure class="chart repo-bars" role="img" aria-label="${escapeHtml(label)}">${legend(PERCENTILE_LEGEND)}` +
+    `<div class="rows">${rows}` +
+    `<span class="name"></span><span class="x-axis"><span>0</span><span class="x-title">${escapeHtml(axis)}</span><span>${ms(max)}</span></span><span class="value">p50 / p95</span>` +
+    `</div></figure>`
+  );
 }
 
 /** The rows of the by-repository table. */
@@ -74,7 +108,7 @@ export async function renderMetrics(root: HTMLElement, params: URLSearchParams, 
       ? `<div class="error-banner">Too many builds to count in one request: only those since ${escapeHtml(new Date(metrics.countedFrom).toISOString().slice(0, 16).replace('T', ' '))} UTC are counted. Choose fewer days.</div>`
       : '') +
     `<div class="charts"><div class="card"><h3>Builds per day</h3>${perDayChart(metrics.perDay)}</div>` +
-    `<div class="card"><h3>Queue wait p50 / p95</h3>${repoBars(metrics.repos, (r) => r.queueWait, 'queue wait')}</div>` +
-    `<div class="card"><h3>Duration p50 / p95</h3>${repoBars(metrics.repos, (r) => r.duration, 'duration')}</div>` +
-    `<div class="card"><h3>By repository</h3><table><thead><tr><th>Repository</th><th>Builds</th><th>Success</th><th>Queue wait p50/p95</th><th>Duration p50/p95</th></tr></thead><tbody>${table}</tbody></table></div></div>`;
+    `<div class="card"><h3>Queue wait p50 / p95</h3>${repoBars(metrics.repos, (r) => r.queueWait, 'queue wait', 'queued → task running, per stage')}</div>` +
+    `<div class="card"><h3>Duration p50 / p95</h3>${repoBars(metrics.repos, (r) => r.duration, 'duration', 'build start → end')}</div>` +
+    `<div class="card"><h3>By repository</h3><div class="table-wrap"><table><thead><tr><th>Repository</th><th>Builds</th><th>Success</th><th>Queue wait p50/p95</th><th>Duration p50/p95</th></tr></thead><tbody>${table}</tbody></table></div></div></div>`;
 }

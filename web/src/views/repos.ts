@@ -56,8 +56,8 @@ export async function renderRepos(root: HTMLElement, signal: AbortSignal, known?
     `<select id="r-host">${HOSTS.map((h) => `<option>${h}</option>`).join('')}</select> ` +
     `<select id="r-visibility">${VISIBILITIES.map((v) => `<option>${v}</option>`).join('')}</select> ` +
     `<button>Activate</button></form>` +
-    `<table id="repos"><thead><tr><th>Repository</th><th>Host</th><th>Visibility</th><th>State</th><th>Builds</th><th></th></tr></thead>` +
-    `<tbody>${repos.map(repoRow).join('') || '<tr><td colspan="6" class="empty">No repositories yet: activate one above.</td></tr>'}</tbody></table></div>`;
+    `<div class="table-wrap"><table id="repos"><thead><tr><th>Repository</th><th>Host</th><th>Visibility</th><th>State</th><th>Builds</th><th></th></tr></thead>` +
+    `<tbody>${repos.map(repoRow).join('') || '<tr><td colspan="6" class="empty">No repositories yet: activate one above.</td></tr>'}</tbody></table></div></div>`;
   const notice = root.querySelector('#repo-notice') as HTMLElement;
   const show = (html: string) => {
     notice.innerHTML = html;
