@@ -2,9 +2,11 @@
 // timings. Exit 0 shown, 1 not found or the API failed, 2 usage.
 
 import type { BuildDetail } from '../../core/builds/types.js';
+import { describePhases } from '../agent-phases.js';
 import { runOnBuild } from '../command-kit.js';
 import { duration, table, timestamp } from '../format.js';
 import type { CliIO } from '../io.js';
+import type { PhasesOf } from '../progress.js';
 
 const USAGE = `usage: slipway build N [--repo OWNER/NAME] [--json]
 
@@ -27,7 +29,8 @@ const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, ' ');
  * the stage's notes (what the compiler said that did not stop it) follow its row, outside
  * the columns so that a long note does not widen the table.
  */
-export function formatBuild(build: BuildDetail, now: number): string {
+/** With `phasesOf`, a clone step's row shows the clone's own time, and the other phases of its span in its note. */
+export function formatBuild(build: BuildDetail, now: number, phasesOf?: PhasesOf): string {
   const head = `${build.repo} #${build.number}  ${build.status}  ${build.event} ${build.branch} ${build.commit.slice(0, 8)}  ${duration(build.startedAt, build.finishedAt, now)}  (created ${timestamp(build.createdAt)})`;
   const rows: string[][] = [];
   /** Lines to print after the table row of the same index. */
@@ -41,7 +44,9 @@ export function formatBuild(build: BuildDetail, now: number): string {
     for (const step of stage.steps) {
       const label = step.kind === 'service' ? `${step.name} (service)` : step.detached ? `${step.name} (detached)` : step.name;
       const note = step.reason ?? (step.exitCode !== undefined && step.exitCode !== 0 ? `exit code ${step.exitCode}` : '');
-      rows.push([`${stage.number}.${step.number}`, `  ${label}`, step.status, duration(step.startedAt, step.finishedAt, now), oneLine(note)]);
+      const phases = step.kind === 'clone' && step.status === 'success' && phasesOf ? describePhases(phasesOf(stage, step) ?? []) : undefined;
+      if (phases) rows.push([`${stage.number}.${step.number}`, `  ${label}`, step.status, phases.clone, oneLine(note || phases.others)]);
+      else rows.push([`${stage.number}.${step.number}`, `  ${label}`, step.status, duration(step.startedAt, step.finishedAt, now), oneLine(note)]);
     }
   }
   const [header, ...lines] = table(['#', 'STAGE / STEP', 'STATUS', 'DURATION', 'NOTE'], rows).split('\n');

@@ -11,7 +11,7 @@ import { snapshotDirectory } from '../../local/snapshot.js';
 import { startLocalSlipway, type LocalSlipway } from '../../local/up.js';
 import { parse } from '../command-kit.js';
 import { redirectHandlerLogs } from '../handler-log.js';
-import { progressPrinter } from '../progress.js';
+import { localPhases, progressPrinter } from '../progress.js';
 import { EXIT, type CliIO } from '../io.js';
 import { formatBuild } from './build.js';
 
@@ -51,7 +51,8 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       io.err(`slipway run: nothing to build: ${typeof submitted === 'object' ? submitted.skipped : 'no build was created'}`);
       return EXIT.failed;
     }
-    const progress = progressPrinter((line) => io.out(line));
+    const phases = localPhases(local);
+    const progress = progressPrinter((line) => io.out(line), phases);
     const printed = new Set<string>();
     const onChange = (build: BuildDetail) => {
       progress(build);
@@ -60,7 +61,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     const build = await local.waitForBuild(submitted.buildId, onChange);
     if (!p.values.quiet) printOutputs(local, build, printed, io);
     io.out('');
-    io.out(formatBuild(build, Date.now()));
+    io.out(formatBuild(build, Date.now(), phases));
     if (build.error) io.err(build.error);
     return build.status === 'success' ? EXIT.ok : EXIT.failed;
   } catch (err) {

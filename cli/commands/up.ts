@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { startLocalSlipway, type LocalSlipway } from '../../local/up.js';
 import { snapshotDirectory, type Snapshot } from '../../local/snapshot.js';
 import { parse, positiveInt } from '../command-kit.js';
-import { progressPrinter } from '../progress.js';
+import { localPhases, progressPrinter } from '../progress.js';
 import { redirectHandlerLogs } from '../handler-log.js';
 import { formatBuild } from './build.js';
 import { EXIT, type CliIO } from '../io.js';
@@ -110,9 +110,10 @@ async function runDemo(local: LocalSlipway, snapshot: Snapshot, io: CliIO): Prom
     const id = submitted.buildId;
     const number = Number(id.slice(id.lastIndexOf('#') + 1));
     io.out(`  ${local.url}/#/builds/${DEMO_REPO}/${number}`);
-    const build = await local.waitForBuild(id, progressPrinter((line) => io.out(line)));
+    const phases = localPhases(local);
+    const build = await local.waitForBuild(id, progressPrinter((line) => io.out(line), phases));
     io.out('');
-    io.out(formatBuild(build, Date.now()));
+    io.out(formatBuild(build, Date.now(), phases));
     io.out(`\nDemo build ${build.status === 'success' ? 'succeeded' : `ended ${build.status}`}.`);
     return build.status === 'success';
   } catch (err) {

@@ -1,0 +1,65 @@
+// What the time of a stage's clone step is made of. Its record runs from the agent
+// container's start (an ECS event) to the first event that shows a step running, so it holds
+// the agent's start, the clone, the wait for services and the health check that lets the
+// steps start. The agent's own log lines (task-runner/agent.ts, clone.ts, each with its
+// time) mark where one ends and the next begins; this splits the span at them.
+
+/** A log line with its time (epoch milliseconds), as the log readers return them. */
+export interface TimedLine {
+  time: number;
+  text: string;
+}
+
+export interface AgentPhase {
+  name: 'agent start' | 'clone' | 'services ready' | 'steps start';
+  ms: number;
+}
+
+const AGENT = 'slipway-agent: ';
+
+/**
+ * The phases of a clone step from its agent's log, in order; each one only when both of its
+ * ends are known. Undefined when the log does not show the clone ended (it failed, or the log
+ * is not read yet): the step's own duration then is all there is to show.
+ */
+export function agentPhases(step: { startedAt?: number; finishedAt?: number }, lines: readonly TimedLine[]): AgentPhase[] | undefined {
+  const at = (test: (message: string) => boolean): number | undefined =>
+    lines.find((l) => l.text.startsWith(AGENT) && test(l.text.slice(AGENT.length)))?.time;
+  const agentFirst = lines.find((l) => l.text.startsWith(AGENT))?.time;
+  const cloneStart = at((m) => m.startsWith('clone: '));
+  const cloneEnd = at((m) => m.startsWith('clone: checked out ') || m === 'clone: disabled by the pipeline');
+  if (cloneStart === undefined || cloneEnd === undefined) return undefined;
+  const ready = at((m) => m.startsWith('ready: '));
+  const phases: AgentPhase[] = [];
+  const add = (name: AgentPhase['name'], from: number | undefined, to: number | undefined) => {
+    if (from !== undefined && to !== undefined && to >= from) phases.push({ name, ms: to - from });
+  };
+  add('agent start', step.startedAt, agentFirst);
+  add('clone', cloneStart, cloneEnd);
+  add('services ready', cloneEnd, ready);
+  add('steps start', ready, step.finishedAt);
+  return phases;
+}
+
+/** `0.27s`, `3.4s`, `16s`, `2m 05s`: short spans keep the precision a clone has. */
+export function phaseDuration(ms: number): string {
+  const s = ms / 1000;
+  if (s < 1) return `${s.toFixed(2)}s`;
+  if (s < 10) return `${s.toFixed(1)}s`;
+  if (s < 60) return `${Math.round(s)}s`;
+  const whole = Math.round(s);
+  return `${Math.floor(whole / 60)}m ${String(whole % 60).padStart(2, '0')}s`;
+}
+
+/** The clone's own time, and the other phases beside it: `0.27s` and `agent start 2.1s, services ready 1.0s, steps start 12s`. */
+export function describePhases(phases: readonly AgentPhase[]): { clone: string; others: string } | undefined {
+  const clone = phases.find((p) => p.name === 'clone');
+  if (!clone) return undefined;
+  return {
+    clone: phaseDuration(clone.ms),
+    others: phases
+      .filter((p) => p.name !== 'clone')
+      .map((p) => `${p.name} ${phaseDuration(p.ms)}`)
+      .join(', '),
+  };
+}
