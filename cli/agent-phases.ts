@@ -3,6 +3,11 @@
 // the agent's start, the clone, the wait for services and the health check that lets the
 // steps start. The agent's own log lines (task-runner/agent.ts, clone.ts, each with its
 // time) mark where one ends and the next begins; this splits the span at them.
+//
+// "steps start" (the agent ready → a step seen running) is mostly ECS's health check: the
+// first steps wait for the agent to be HEALTHY, and a check runs one interval after the
+// container starts, then every interval (5–300 s, default 30:
+// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_HealthCheck.html).
 
 /** A log line with its time (epoch milliseconds), as the log readers return them. */
 export interface TimedLine {

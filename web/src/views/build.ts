@@ -194,7 +194,9 @@ export async function renderBuild(root: HTMLElement, repo: string, number: numbe
       log.innerHTML = `<div class="line"><span></span><span></span><span class="meta">${none}</span></div>`;
     }
     if (!openedAtEnd && step && (step.status === 'failure' || step.status === 'error') && page.complete) {
-      // A failed step stopped at its last line (`set -e`): the panel opens there.
+      // A failed step stopped at its last line: its script runs under `set -e` and echoes each
+      // command before it (as Drone's, drone-runner-docker engine/compiler/shell/shell.go), so
+      // the failing command and its output end the log. The panel opens there.
       log.scrollTop = log.scrollHeight;
       openedAtEnd = true;
     } else if (atBottom) {
