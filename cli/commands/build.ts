@@ -2,7 +2,8 @@
 // timings. Exit 0 shown, 1 not found or the API failed, 2 usage.
 
 import type { BuildDetail } from '../../core/builds/types.js';
-import { describePhases } from '../agent-phases.js';
+import { agentPhases, describePhases, type AgentPhase } from '../agent-phases.js';
+import { ApiClientError, type ApiClient } from '../client.js';
 import { runOnBuild } from '../command-kit.js';
 import { duration, table, timestamp } from '../format.js';
 import type { CliIO } from '../io.js';
@@ -59,6 +60,30 @@ export function formatBuild(build: BuildDetail, now: number, phasesOf?: PhasesOf
 export async function run(args: string[], io: CliIO): Promise<number> {
   return runOnBuild('build', args, io, USAGE, async (api, repo, number, json) => {
     const build = await api.build(repo, number);
-    return json ? JSON.stringify(build, null, 2) : formatBuild(build, Date.now());
+    if (json) return JSON.stringify(build, null, 2);
+    const phases = await clonePhases(api, build);
+    return formatBuild(build, Date.now(), (stage, step) => phases.get(`${stage.number}.${step.number}`));
   });
+}
+
+/**
+ * The phases of each finished clone step, from the first page of its log (the agent's lines
+ * up to `ready:` open it). A log the API cannot read now (CloudWatch throttled it: 503) leaves
+ * that step's row as its record's span; any other error is the command's.
+ */
+async function clonePhases(api: ApiClient, build: BuildDetail): Promise<Map<string, AgentPhase[]>> {
+  const phases = new Map<string, AgentPhase[]>();
+  for (const stage of build.stages) {
+    for (const step of stage.steps) {
+      if (step.kind !== 'clone' || step.status !== 'success') continue;
+      try {
+        const page = await api.logs(build.repo, build.number, stage.number, step.number, { offset: 0 });
+        const found = agentPhases(step, page.lines.map((l) => ({ time: l.time, text: l.text })));
+        if (found) phases.set(`${stage.number}.${step.number}`, found);
+      } catch (err) {
+        if (!(err instanceof ApiClientError && err.status === 503)) throw err;
+      }
+    }
+  }
+  return phases;
 }

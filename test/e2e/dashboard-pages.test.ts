@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { CliIO } from '../../cli/io.js';
+import { main } from '../../cli/main.js';
 import type { MetricsResponse } from '../../core/builds/api.js';
 import type { BuildDetail } from '../../core/builds/types.js';
 import { snapshotDirectory, type Snapshot } from '../../local/snapshot.js';
@@ -243,6 +245,16 @@ describe.skipIf(skipWithout('Chromium', missing))('dashboard pages in headless C
     await page.setViewportSize(PHONE);
     await screenshot(page, 'metrics-phone');
     await page.close();
+  });
+
+  it('slipway build shows the clone step\'s own time, its other phases beside it (read from the agent\'s log over the API)', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io: CliIO = { out: (t) => out.push(t), err: (t) => err.push(t), cwd: work, env: { ...process.env, SLIPWAY_SERVER: local.url, SLIPWAY_HOME: join(work, 'home') } };
+    expect(await main(['build', '1', '--repo', 'demo/pass'], io)).toBe(0);
+    expect(err).toEqual([]);
+    const row = out.join('\n').split('\n').find((l) => /^1\.1 +clone /.test(l));
+    expect(row).toMatch(/^1\.1 +clone +success +[\d.]+s +agent start [\d.]+s, services ready [\d.]+s, steps start [\d.]+s$/);
   });
 
   it('at phone width no page is wider than the screen, and a build shows its steps above its log', async () => {
