@@ -257,6 +257,17 @@ describe.skipIf(skipWithout('Chromium', missing))('dashboard pages in headless C
     expect(row).toMatch(/^1\.1 +clone +success +[\d.]+s +agent start [\d.]+s, services ready [\d.]+s, steps start [\d.]+s$/);
   });
 
+  it('an API that does not answer is named on the page, with what to check, not an empty box', async () => {
+    const page = await browser.context.newPage();
+    await page.route((url) => url.pathname === '/api/builds', (route) => route.abort('connectionrefused'));
+    await page.goto(`${local.url}/#/`);
+    const banner = page.locator('.error-banner');
+    await banner.waitFor({ timeout: WAIT });
+    expect(await banner.textContent()).toMatch(/^The Slipway API did not answer GET \/api\/builds \(.+\): is the server \(slipway up, or the deployed API\) running and reachable\?$/);
+    expect(await page.locator('#builds').count()).toBe(0);
+    await page.close();
+  });
+
   it('at phone width no page is wider than the screen, and a build shows its steps above its log', async () => {
     const pages: [string, string, string][] = [
       ['#/', '#builds tbody tr', 'builds'],

@@ -30,7 +30,14 @@ function authHeaders(): Record<string, string> {
 const REQUEST_HEADER = { 'x-slipway-request': '1' };
 
 async function request<T>(path: string, init?: RequestInit): Promise<T> {
-  const response = await fetch(path, { ...init, headers: { accept: 'application/json', ...REQUEST_HEADER, ...authHeaders() } });
+  let response: Response;
+  try {
+    response = await fetch(path, { ...init, headers: { accept: 'application/json', ...REQUEST_HEADER, ...authHeaders() } });
+  } catch (error) {
+    // No answer at all (server stopped, network down): say which request and what to check.
+    if (init?.signal?.aborted) throw error;
+    throw new ApiRequestError(0, `The Slipway API did not answer ${init?.method ?? 'GET'} ${path.split('?')[0]} (${(error as Error).message}): is the server (slipway up, or the deployed API) running and reachable?`);
+  }
   const body = (await response.json().catch(() => ({}))) as { error?: string };
   if (!response.ok) throw new ApiRequestError(response.status, body.error ?? `${response.status} ${response.statusText}`);
   return body as T;
