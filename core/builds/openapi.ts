@@ -20,6 +20,28 @@ const errors = {
   '404': { description: 'not found', ...json('Error') },
 };
 
+/**
+ * The operations on one build. Each has two paths: the repository in the path (OWNER/NAME),
+ * or in `?repo=` (`inQuery`: any depth of GitLab groups); they answer the same.
+ */
+function buildPaths(base: string, params: readonly object[], inQuery: boolean) {
+  const summary = (text: string) => (inQuery ? `${text} (the repository in ?repo=, any depth of GitLab groups)` : text);
+  const noRepo = inQuery ? 'no repo, ' : '';
+  const buildBody = (description: string) => ({ description, content: { 'application/json': { schema: { type: 'object', properties: { build: { $ref: '#/components/schemas/Build' } } } } } });
+  return {
+    [base]: { get: { summary: summary('A build with its stages and steps'), parameters: params, responses: { '200': { description: 'the build', ...json('BuildDetail') }, ...errors } } },
+    [`${base}/logs/{stage}/{step}`]: {
+      get: {
+        summary: summary("A step's log lines from a cursor or an offset (poll with the returned cursor while `complete` is false; ask again at once while `more` is true)"),
+        parameters: [...params, { name: 'stage', in: 'path', required: true, schema: { type: 'integer' } }, { name: 'step', in: 'path', required: true, schema: { type: 'integer' } }, { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0 } }, { name: 'cursor', in: 'query', schema: { type: 'string' } }],
+        responses: { '200': { description: 'log lines', ...json('LogPage') }, '400': { description: `${noRepo}a malformed offset or a cursor not returned for this step`, ...json('Error') }, '503': { description: 'CloudWatch Logs throttled the read; retry after the Retry-After header', ...json('Error') }, ...errors },
+      },
+    },
+    [`${base}/cancel`]: { post: { summary: summary('Cancel a running build'), parameters: params, responses: { '200': buildBody('the build'), '409': { description: 'already finished', ...json('Error') }, ...errors } } },
+    [`${base}/restart`]: { post: { summary: summary('Restart a build as a new build'), parameters: params, responses: { '200': buildBody('the new build'), ...errors } } },
+  };
+}
+
 export const OPENAPI_DOCUMENT = {
   openapi: '3.1.0',
   info: { title: 'Slipway builds API', version: '1' },
@@ -142,26 +164,8 @@ export const OPENAPI_DOCUMENT = {
         responses: { '200': { description: 'the repository', content: { 'application/json': { schema: { type: 'object', properties: { repo: { $ref: '#/components/schemas/Repository' } } } } } }, ...errors },
       },
     },
-    '/api/builds/{number}': { get: { summary: 'A build with its stages and steps (the repository in ?repo=, any depth of GitLab groups)', parameters: buildParams, responses: { '200': { description: 'the build', ...json('BuildDetail') }, ...errors } } },
-    '/api/builds/{number}/logs/{stage}/{step}': {
-      get: {
-        summary: "A step's log lines (as the OWNER/NAME route below, the repository in ?repo=)",
-        parameters: [...buildParams, { name: 'stage', in: 'path', required: true, schema: { type: 'integer' } }, { name: 'step', in: 'path', required: true, schema: { type: 'integer' } }, { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0 } }, { name: 'cursor', in: 'query', schema: { type: 'string' } }],
-        responses: { '200': { description: 'log lines', ...json('LogPage') }, '400': { description: 'no repo, a malformed offset or a cursor not returned for this step', ...json('Error') }, '503': { description: 'CloudWatch Logs throttled the read; retry after the Retry-After header', ...json('Error') }, ...errors },
-      },
-    },
-    '/api/builds/{number}/cancel': { post: { summary: 'Cancel a running build (the repository in ?repo=)', parameters: buildParams, responses: { '200': { description: 'the build', content: { 'application/json': { schema: { type: 'object', properties: { build: { $ref: '#/components/schemas/Build' } } } } } }, '409': { description: 'already finished', ...json('Error') }, ...errors } } },
-    '/api/builds/{number}/restart': { post: { summary: 'Restart a build as a new build (the repository in ?repo=)', parameters: buildParams, responses: { '200': { description: 'the new build', content: { 'application/json': { schema: { type: 'object', properties: { build: { $ref: '#/components/schemas/Build' } } } } } }, ...errors } } },
-    '/api/repos/{owner}/{name}/builds/{number}': { get: { summary: 'A build with its stages and steps', parameters: repoParams, responses: { '200': { description: 'the build', ...json('BuildDetail') }, ...errors } } },
-    '/api/repos/{owner}/{name}/builds/{number}/logs/{stage}/{step}': {
-      get: {
-        summary: "A step's log lines from a cursor or an offset (poll with the returned cursor while `complete` is false; ask again at once while `more` is true)",
-        parameters: [...repoParams, { name: 'stage', in: 'path', required: true, schema: { type: 'integer' } }, { name: 'step', in: 'path', required: true, schema: { type: 'integer' } }, { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0 } }, { name: 'cursor', in: 'query', schema: { type: 'string' } }],
-        responses: { '200': { description: 'log lines', ...json('LogPage') }, '400': { description: 'a malformed offset or a cursor not returned for this step', ...json('Error') }, '503': { description: 'CloudWatch Logs throttled the read; retry after the Retry-After header', ...json('Error') }, ...errors },
-      },
-    },
-    '/api/repos/{owner}/{name}/builds/{number}/cancel': { post: { summary: 'Cancel a running build', parameters: repoParams, responses: { '200': { description: 'the build', content: { 'application/json': { schema: { type: 'object', properties: { build: { $ref: '#/components/schemas/Build' } } } } } }, '409': { description: 'already finished', ...json('Error') }, ...errors } } },
-    '/api/repos/{owner}/{name}/builds/{number}/restart': { post: { summary: 'Restart a build as a new build', parameters: repoParams, responses: { '200': { description: 'the new build', content: { 'application/json': { schema: { type: 'object', properties: { build: { $ref: '#/components/schemas/Build' } } } } } }, ...errors } } },
+    ...buildPaths('/api/builds/{number}', buildParams, true),
+    ...buildPaths('/api/repos/{owner}/{name}/builds/{number}', repoParams, false),
     '/api/metrics': { get: { summary: 'CI metrics', parameters: [{ name: 'days', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 365 } }], responses: { '200': { description: 'metrics', ...json('Metrics') }, ...errors } } },
   },
 } as const;
