@@ -145,6 +145,14 @@ function width(s: string, i: number): number {
   return c >= 0xd800 && c <= 0xdbff && i + 1 < s.length ? 2 : 1;
 }
 
+/** The character of a `[…]` class at `i` (a `\\` escapes the next one) and where the class goes on; BAD when the class ends first. */
+function classChar(cls: readonly string[], i: number): { char: string; next: number } | typeof BAD {
+  if (i >= cls.length) return BAD;
+  if (cls[i] !== '\\') return { char: cls[i]!, next: i + 1 };
+  if (i + 1 >= cls.length) return BAD;
+  return { char: cls[i + 1]!, next: i + 2 };
+}
+
 function matchComponent(pattern: string, name: string, failures: Failures | undefined): Result {
   const patLen = pattern.length;
   const nameLen = name.length;
@@ -193,28 +201,18 @@ function matchComponent(pattern: string, name: string, failures: Failures | unde
       let i = negate ? 1 : 0;
       let inClass = false;
       while (i < cls.length) {
-        let low = cls[i]!;
-        if (low === '-') return BAD;
-        i++;
-        if (low === '\\') {
-          if (i >= cls.length) return BAD;
-          low = cls[i]!;
-          i++;
+        // A bare `-` cannot start a range, nor end one.
+        if (cls[i] === '-') return BAD;
+        const low = classChar(cls, i);
+        if (low === BAD) return BAD;
+        let high: { char: string; next: number } | typeof BAD = low;
+        if (low.next < cls.length && cls[low.next] === '-') {
+          if (cls[low.next + 1] === '-') return BAD;
+          high = classChar(cls, low.next + 1);
+          if (high === BAD) return BAD;
         }
-        let high = low;
-        if (i < cls.length && cls[i] === '-') {
-          i++;
-          if (i >= cls.length) return BAD;
-          high = cls[i]!;
-          if (high === '-') return BAD;
-          i++;
-          if (high === '\\') {
-            if (i >= cls.length) return BAD;
-            high = cls[i]!;
-            i++;
-          }
-        }
-        if (low.codePointAt(0)! <= nameRune && nameRune <= high.codePointAt(0)!) inClass = true;
+        i = high.next;
+        if (low.char.codePointAt(0)! <= nameRune && nameRune <= high.char.codePointAt(0)!) inClass = true;
       }
       if (inClass === negate) return false;
       p = end + 1;

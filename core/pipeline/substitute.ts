@@ -94,9 +94,10 @@ export function substitute(source: string, lookup: SubstitutionLookup): Substitu
   while (i < source.length) {
     const c = source[i];
     const next = source[i + 1];
-    if (c === '\\' && (next === '\\' || next === '/')) {
-      // `\\` → `\` and `\/` → `/` outside `${…}` too: drone-runner-docker pins envsubst
-      // v1.0.3 (go.mod), whose scanner applies these escapes to the whole file (v2 no longer does).
+    // Escapes: the first character is dropped, the second written, and scanning goes on after it.
+    // `$$` → `$`; `\\` → `\` and `\/` → `/` outside `${…}` too: drone-runner-docker pins envsubst
+    // v1.0.3 (go.mod), whose scanner applies these escapes to the whole file (v2 no longer does).
+    if ((c === '\\' && (next === '\\' || next === '/')) || (c === '$' && next === '$')) {
       flush(i);
       textStart = i + 1;
       i += 2;
@@ -104,13 +105,6 @@ export function substitute(source: string, lookup: SubstitutionLookup): Substitu
     }
     if (c !== '$') {
       i++;
-      continue;
-    }
-    if (next === '$') {
-      // `$$` → `$`: the second one is written, and scanning goes on after it.
-      flush(i);
-      textStart = i + 1;
-      i += 2;
       continue;
     }
     if (next !== '{') {
