@@ -1,5 +1,5 @@
-// Every ECS operation of the stand-in, through the real @aws-sdk/client-ecs.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// Every ECS operation of the stand-in, through the real @aws-sdk/client-standIn.ecs.
+import { describe, expect, it } from 'vitest';
 import {
   ClientException,
   ConflictException,
@@ -10,43 +10,30 @@ import {
   RegisterTaskDefinitionCommand,
   RunTaskCommand,
   StopTaskCommand,
-  type ECSClient,
 } from '@aws-sdk/client-ecs';
-import { startLocalEcs, type LocalEcs } from '../../local/ecs/index.js';
 import { AWSVPC_NEEDS_NETWORK, BOTH_LAUNCH_TYPE_AND_STRATEGY, CAPACITY_UNAVAILABLE, CLIENT_TOKEN_CONFLICT, VCPU_LIMIT } from '../../local/ecs/api.js';
-import { describe1, ecsClient, family, sh, waitFor } from './helpers.js';
+import { describe1, ecsForFile, family, sh, waitFor } from './helpers.js';
 
-let ecs: LocalEcs;
-let client: ECSClient;
-
-beforeAll(async () => {
-  ecs = await startLocalEcs({ vcpuQuota: 6 });
-  client = ecsClient(ecs.endpoint);
-});
-
-afterAll(async () => {
-  client?.destroy();
-  await ecs?.stop();
-});
+const standIn = ecsForFile({ vcpuQuota: 6 });
 
 const sleeper = (seconds: number) => [sh('main', `sleep ${seconds}`, { essential: true, stopTimeout: 2 })];
 
 describe('RegisterTaskDefinition / DescribeTaskDefinition', () => {
   it('numbers revisions per family and describes by family, family:revision and ARN', async () => {
     const name = family('rev');
-    const first = await client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: sleeper(1) }));
-    const second = await client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: sleeper(2) }));
+    const first = await standIn.client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: sleeper(1) }));
+    const second = await standIn.client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: sleeper(2) }));
     expect(first.taskDefinition?.revision).toBe(1);
     expect(second.taskDefinition?.revision).toBe(2);
     expect(second.taskDefinition?.taskDefinitionArn).toBe(`arn:aws:ecs:us-east-1:000000000000:task-definition/${name}:2`);
     expect(second.taskDefinition?.registeredAt).toBeInstanceOf(Date);
-    const latest = await client.send(new DescribeTaskDefinitionCommand({ taskDefinition: name }));
+    const latest = await standIn.client.send(new DescribeTaskDefinitionCommand({ taskDefinition: name }));
     expect(latest.taskDefinition?.revision).toBe(2);
-    const byRevision = await client.send(new DescribeTaskDefinitionCommand({ taskDefinition: `${name}:1` }));
+    const byRevision = await standIn.client.send(new DescribeTaskDefinitionCommand({ taskDefinition: `${name}:1` }));
     expect(byRevision.taskDefinition?.containerDefinitions?.[0]?.command).toEqual(['sleep 1']);
-    const byArn = await client.send(new DescribeTaskDefinitionCommand({ taskDefinition: first.taskDefinition!.taskDefinitionArn }));
+    const byArn = await standIn.client.send(new DescribeTaskDefinitionCommand({ taskDefinition: first.taskDefinition!.taskDefinitionArn }));
     expect(byArn.taskDefinition?.revision).toBe(1);
-    await expect(client.send(new DescribeTaskDefinitionCommand({ taskDefinition: `${name}:9` }))).rejects.toBeInstanceOf(ClientException);
+    await expect(standIn.client.send(new DescribeTaskDefinitionCommand({ taskDefinition: `${name}:9` }))).rejects.toBeInstanceOf(ClientException);
   });
 
   it.each([
@@ -62,7 +49,7 @@ describe('RegisterTaskDefinition / DescribeTaskDefinition', () => {
     ['ephemeral storage of 201 GiB', { containerDefinitions: sleeper(1), ephemeralStorage: { sizeInGiB: 201 } }, /ephemeralStorage\.sizeInGiB 201/],
     ['a Fargate size that does not exist', { requiresCompatibilities: ['FARGATE' as const], networkMode: 'awsvpc' as const, cpu: '256', memory: '4096', containerDefinitions: sleeper(1) }, /Fargate/],
   ])('refuses %s with a ClientException', async (_, definition, message) => {
-    const error = await client.send(new RegisterTaskDefinitionCommand({ family: family('bad'), ...definition })).catch((e: unknown) => e);
+    const error = await standIn.client.send(new RegisterTaskDefinitionCommand({ family: family('bad'), ...definition })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ClientException);
     expect((error as Error).message).toMatch(message);
     expect((error as ClientException).$metadata.httpStatusCode).toBe(400);
@@ -72,13 +59,13 @@ describe('RegisterTaskDefinition / DescribeTaskDefinition', () => {
 describe('RunTask / DescribeTasks / ListTasks / StopTask', () => {
   it('runs count tasks with startedBy, overrides merged, and describes them', async () => {
     const name = family('run');
-    await client.send(
+    await standIn.client.send(
       new RegisterTaskDefinitionCommand({
         family: name,
         containerDefinitions: [sh('main', 'echo "$A $B"; sleep 30', { essential: true, stopTimeout: 2, environment: [{ name: 'A', value: 'def' }, { name: 'B', value: 'def' }] })],
       }),
     );
-    const out = await client.send(
+    const out = await standIn.client.send(
       new RunTaskCommand({
         taskDefinition: name,
         count: 2,
@@ -90,67 +77,67 @@ describe('RunTask / DescribeTasks / ListTasks / StopTask', () => {
     expect(out.tasks).toHaveLength(2);
     const arn = out.tasks![0]!.taskArn!;
     expect(out.tasks![0]!.startedBy).toBe('stage-42');
-    await waitFor('the override in the log', () => ecs.logs(arn, 'main').find((l) => l.message === 'def override'));
-    const running = await describe1(client, arn);
+    await waitFor('the override in the log', () => standIn.ecs.logs(arn, 'main').find((l) => l.message === 'def override'));
+    const running = await describe1(standIn.client, arn);
     expect(running.lastStatus).toBe('RUNNING');
     expect(running.containers?.[0]?.lastStatus).toBe('RUNNING');
     expect(running.createdAt).toBeInstanceOf(Date);
 
-    const listed = await client.send(new ListTasksCommand({ startedBy: 'stage-42' }));
+    const listed = await standIn.client.send(new ListTasksCommand({ startedBy: 'stage-42' }));
     expect(listed.taskArns?.sort()).toEqual(out.tasks!.map((t) => t.taskArn).sort());
-    const byFamily = await client.send(new ListTasksCommand({ family: name }));
+    const byFamily = await standIn.client.send(new ListTasksCommand({ family: name }));
     expect(byFamily.taskArns).toHaveLength(2);
-    expect((await client.send(new ListTasksCommand({ family: name, cluster: 'other' }))).taskArns).toEqual([]);
+    expect((await standIn.client.send(new ListTasksCommand({ family: name, cluster: 'other' }))).taskArns).toEqual([]);
 
-    const stopped = await client.send(new StopTaskCommand({ task: arn, reason: 'build cancelled' }));
+    const stopped = await standIn.client.send(new StopTaskCommand({ task: arn, reason: 'build cancelled' }));
     expect(stopped.task?.desiredStatus).toBe('STOPPED');
-    const final = await ecs.waitForStopped(arn, 150_000);
+    const final = await standIn.ecs.waitForStopped(arn, 150_000);
     expect(final.stopCode).toBe('UserInitiated');
     expect(final.stoppedReason).toBe('build cancelled');
-    expect((await client.send(new ListTasksCommand({ family: name, desiredStatus: 'STOPPED' }))).taskArns).toEqual([arn]);
-    await client.send(new StopTaskCommand({ task: out.tasks![1]!.taskArn }));
-    await ecs.waitForStopped(out.tasks![1]!.taskArn!, 10_000);
+    expect((await standIn.client.send(new ListTasksCommand({ family: name, desiredStatus: 'STOPPED' }))).taskArns).toEqual([arn]);
+    await standIn.client.send(new StopTaskCommand({ task: out.tasks![1]!.taskArn }));
+    await standIn.ecs.waitForStopped(out.tasks![1]!.taskArn!, 10_000);
   });
 
   it('replaces the command with an override', async () => {
     const name = family('cmd');
-    await client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: [sh('main', 'echo from-definition', { essential: true })] }));
-    const out = await client.send(new RunTaskCommand({ taskDefinition: name, overrides: { containerOverrides: [{ name: 'main', command: ['echo from-override'] }] } }));
+    await standIn.client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: [sh('main', 'echo from-definition', { essential: true })] }));
+    const out = await standIn.client.send(new RunTaskCommand({ taskDefinition: name, overrides: { containerOverrides: [{ name: 'main', command: ['echo from-override'] }] } }));
     const arn = out.tasks![0]!.taskArn!;
-    await ecs.waitForStopped(arn, 150_000);
-    expect(ecs.logs(arn, 'main').map((l) => l.message)).toEqual(['from-override']);
+    await standIn.ecs.waitForStopped(arn, 150_000);
+    expect(standIn.ecs.logs(arn, 'main').map((l) => l.message)).toEqual(['from-override']);
   });
 
   it('returns the same task for the same clientToken', async () => {
     const name = family('token');
-    await client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: sleeper(30) }));
-    const first = await client.send(new RunTaskCommand({ taskDefinition: name, clientToken: 'stage-7' }));
-    const again = await client.send(new RunTaskCommand({ taskDefinition: name, clientToken: 'stage-7' }));
+    await standIn.client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: sleeper(30) }));
+    const first = await standIn.client.send(new RunTaskCommand({ taskDefinition: name, clientToken: 'stage-7' }));
+    const again = await standIn.client.send(new RunTaskCommand({ taskDefinition: name, clientToken: 'stage-7' }));
     expect(again.tasks?.map((t) => t.taskArn)).toEqual(first.tasks?.map((t) => t.taskArn));
-    expect((await client.send(new ListTasksCommand({ family: name }))).taskArns).toHaveLength(1);
-    await client.send(new StopTaskCommand({ task: first.tasks![0]!.taskArn }));
-    await ecs.waitForStopped(first.tasks![0]!.taskArn!, 10_000);
+    expect((await standIn.client.send(new ListTasksCommand({ family: name }))).taskArns).toHaveLength(1);
+    await standIn.client.send(new StopTaskCommand({ task: first.tasks![0]!.taskArn }));
+    await standIn.ecs.waitForStopped(first.tasks![0]!.taskArn!, 10_000);
   });
 
   it('reports capacity in failures[]: the vCPU quota and the task limit', async () => {
-    ecs.setCapacity({ capacityErrors: 'failures' });
+    standIn.ecs.setCapacity({ capacityErrors: 'failures' });
     const name = family('quota');
-    await client.send(new RegisterTaskDefinitionCommand({ family: name, cpu: '2048', memory: '4096', containerDefinitions: sleeper(30) }));
-    const out = await client.send(new RunTaskCommand({ taskDefinition: name, count: 4 }));
+    await standIn.client.send(new RegisterTaskDefinitionCommand({ family: name, cpu: '2048', memory: '4096', containerDefinitions: sleeper(30) }));
+    const out = await standIn.client.send(new RunTaskCommand({ taskDefinition: name, count: 4 }));
     expect(out.tasks).toHaveLength(3); // 3 × 2 vCPU = the quota of 6
     expect(out.failures).toEqual([{ arn: expect.stringContaining(name), reason: VCPU_LIMIT }]);
-    ecs.setCapacity({ maxTasks: 3 });
+    standIn.ecs.setCapacity({ maxTasks: 3 });
     const small = family('small');
-    await client.send(new RegisterTaskDefinitionCommand({ family: small, cpu: '256', memory: '512', containerDefinitions: sleeper(30) }));
-    const full = await client.send(new RunTaskCommand({ taskDefinition: small }));
+    await standIn.client.send(new RegisterTaskDefinitionCommand({ family: small, cpu: '256', memory: '512', containerDefinitions: sleeper(30) }));
+    const full = await standIn.client.send(new RunTaskCommand({ taskDefinition: small }));
     expect(full.failures?.[0]?.reason).toBe(CAPACITY_UNAVAILABLE);
-    ecs.setCapacity({ maxTasks: 50, capacityErrors: 'alternate' });
-    await Promise.all(out.tasks!.map((t) => client.send(new StopTaskCommand({ task: t.taskArn }))));
-    await Promise.all(out.tasks!.map((t) => ecs.waitForStopped(t.taskArn!, 10_000)));
-    const later = await client.send(new RunTaskCommand({ taskDefinition: small }));
+    standIn.ecs.setCapacity({ maxTasks: 50, capacityErrors: 'alternate' });
+    await Promise.all(out.tasks!.map((t) => standIn.client.send(new StopTaskCommand({ task: t.taskArn }))));
+    await Promise.all(out.tasks!.map((t) => standIn.ecs.waitForStopped(t.taskArn!, 10_000)));
+    const later = await standIn.client.send(new RunTaskCommand({ taskDefinition: small }));
     expect(later.failures).toEqual([]);
-    await client.send(new StopTaskCommand({ task: later.tasks![0]!.taskArn }));
-    await ecs.waitForStopped(later.tasks![0]!.taskArn!, 10_000);
+    await standIn.client.send(new StopTaskCommand({ task: later.tasks![0]!.taskArn }));
+    await standIn.ecs.waitForStopped(later.tasks![0]!.taskArn!, 10_000);
   });
 
   // ECS answers a RunTask that starts nothing for want of capacity either way: a failures[]
@@ -158,12 +145,12 @@ describe('RunTask / DescribeTasks / ListTasks / StopTask', () => {
   // (https://repost.aws/knowledge-center/ecs-fargate-runtask-capacity). By default the
   // stand-in alternates, so a caller that handles one shape only fails its tests.
   it('refuses a RunTask that starts nothing for want of capacity as a ClientException too, alternating with failures[]', async () => {
-    ecs.setCapacity({ maxTasks: 0 });
+    standIn.ecs.setCapacity({ maxTasks: 0 });
     const name = family('shape');
-    await client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: sleeper(1) }));
+    await standIn.client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: sleeper(1) }));
     const answers: string[] = [];
     for (let i = 0; i < 4; i++) {
-      const answer = await client.send(new RunTaskCommand({ taskDefinition: name, clientToken: 'same-token' })).then(
+      const answer = await standIn.client.send(new RunTaskCommand({ taskDefinition: name, clientToken: 'same-token' })).then(
         (out) => `failures: ${out.failures?.[0]?.reason}`,
         (e: unknown) => `${(e as Error).name}: ${(e as Error).message}`,
       );
@@ -171,87 +158,87 @@ describe('RunTask / DescribeTasks / ListTasks / StopTask', () => {
     }
     expect(new Set(answers)).toEqual(new Set([`failures: ${CAPACITY_UNAVAILABLE}`, `ClientException: ${CAPACITY_UNAVAILABLE}`]));
     expect(answers[0]).not.toBe(answers[1]);
-    ecs.setCapacity({ capacityErrors: 'exception' });
-    const error = await client.send(new RunTaskCommand({ taskDefinition: name })).catch((e: unknown) => e);
+    standIn.ecs.setCapacity({ capacityErrors: 'exception' });
+    const error = await standIn.client.send(new RunTaskCommand({ taskDefinition: name })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ClientException);
     expect((error as ClientException).$metadata.httpStatusCode).toBe(400);
     // A refused call leaves its clientToken free: the same token starts the task later.
-    ecs.setCapacity({ maxTasks: 50, capacityErrors: 'alternate' });
-    const later = await client.send(new RunTaskCommand({ taskDefinition: name, clientToken: 'same-token' }));
+    standIn.ecs.setCapacity({ maxTasks: 50, capacityErrors: 'alternate' });
+    const later = await standIn.client.send(new RunTaskCommand({ taskDefinition: name, clientToken: 'same-token' }));
     expect(later.tasks).toHaveLength(1);
-    await ecs.waitForStopped(later.tasks![0]!.taskArn!, 10_000);
+    await standIn.ecs.waitForStopped(later.tasks![0]!.taskArn!, 10_000);
   });
 
   it('refuses Fargate Spot alone when Spot has no spare capacity', async () => {
-    ecs.setCapacity({ spotAvailable: false, capacityErrors: 'failures' });
+    standIn.ecs.setCapacity({ spotAvailable: false, capacityErrors: 'failures' });
     const name = family('spot');
-    await client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: sleeper(1) }));
-    const spot = await client.send(new RunTaskCommand({ taskDefinition: name, capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }] }));
+    await standIn.client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: sleeper(1) }));
+    const spot = await standIn.client.send(new RunTaskCommand({ taskDefinition: name, capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }] }));
     expect(spot.failures?.map((f) => f.reason)).toEqual([CAPACITY_UNAVAILABLE]);
-    const onDemand = await client.send(new RunTaskCommand({ taskDefinition: name, capacityProviderStrategy: [{ capacityProvider: 'FARGATE', weight: 1 }] }));
+    const onDemand = await standIn.client.send(new RunTaskCommand({ taskDefinition: name, capacityProviderStrategy: [{ capacityProvider: 'FARGATE', weight: 1 }] }));
     expect(onDemand.tasks?.[0]?.capacityProviderName).toBe('FARGATE');
-    ecs.setCapacity({ spotAvailable: true, capacityErrors: 'alternate' });
-    await ecs.waitForStopped(onDemand.tasks![0]!.taskArn!, 10_000);
+    standIn.ecs.setCapacity({ spotAvailable: true, capacityErrors: 'alternate' });
+    await standIn.ecs.waitForStopped(onDemand.tasks![0]!.taskArn!, 10_000);
   });
 
   it('refuses a clientToken reused with other parameters with ConflictException naming its tasks', async () => {
     const name = family('conflict');
-    await client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: sleeper(1) }));
-    const first = await client.send(new RunTaskCommand({ taskDefinition: name, clientToken: 'conflict-1', startedBy: 'a' }));
-    const error = await client.send(new RunTaskCommand({ taskDefinition: name, clientToken: 'conflict-1', startedBy: 'b' })).catch((e: unknown) => e);
+    await standIn.client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: sleeper(1) }));
+    const first = await standIn.client.send(new RunTaskCommand({ taskDefinition: name, clientToken: 'conflict-1', startedBy: 'a' }));
+    const error = await standIn.client.send(new RunTaskCommand({ taskDefinition: name, clientToken: 'conflict-1', startedBy: 'b' })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConflictException);
     expect((error as ConflictException).resourceIds).toEqual([first.tasks![0]!.taskArn]);
     expect((error as Error).message).toBe(CLIENT_TOKEN_CONFLICT);
-    await ecs.waitForStopped(first.tasks![0]!.taskArn!, 10_000);
+    await standIn.ecs.waitForStopped(first.tasks![0]!.taskArn!, 10_000);
   });
 
   it('injects faults on the wire: the SDK sees ECS\'s own error shapes', async () => {
-    ecs.injectFault('RunTask', { type: 'InvalidParameterException', message: 'Request limit exceeded. (ErrorCode: RequestLimitExceeded)' });
-    const error = await client.send(new RunTaskCommand({ taskDefinition: 'whatever' })).catch((e: unknown) => e);
+    standIn.ecs.injectFault('RunTask', { type: 'InvalidParameterException', message: 'Request limit exceeded. (ErrorCode: RequestLimitExceeded)' });
+    const error = await standIn.client.send(new RunTaskCommand({ taskDefinition: 'whatever' })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidParameterException);
     expect((error as Error).message).toMatch(/RequestLimitExceeded/);
   });
 
   it('reports unknown tasks as MISSING and refuses bad parameters', async () => {
-    const out = await client.send(new DescribeTasksCommand({ tasks: ['arn:aws:ecs:us-east-1:000000000000:task/default/nope'] }));
+    const out = await standIn.client.send(new DescribeTasksCommand({ tasks: ['arn:aws:ecs:us-east-1:000000000000:task/default/nope'] }));
     expect(out.failures).toEqual([{ arn: 'arn:aws:ecs:us-east-1:000000000000:task/default/nope', reason: 'MISSING' }]);
-    await expect(client.send(new StopTaskCommand({ task: 'nope' }))).rejects.toBeInstanceOf(InvalidParameterException);
+    await expect(standIn.client.send(new StopTaskCommand({ task: 'nope' }))).rejects.toBeInstanceOf(InvalidParameterException);
     const name = family('params');
-    await client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: sleeper(1) }));
-    await expect(client.send(new RunTaskCommand({ taskDefinition: name, count: 11 }))).rejects.toBeInstanceOf(InvalidParameterException);
-    await expect(client.send(new RunTaskCommand({ taskDefinition: 'never-registered' }))).rejects.toBeInstanceOf(ClientException);
+    await standIn.client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: sleeper(1) }));
+    await expect(standIn.client.send(new RunTaskCommand({ taskDefinition: name, count: 11 }))).rejects.toBeInstanceOf(InvalidParameterException);
+    await expect(standIn.client.send(new RunTaskCommand({ taskDefinition: 'never-registered' }))).rejects.toBeInstanceOf(ClientException);
     const big = { containerOverrides: [{ name: 'main', environment: [{ name: 'X', value: 'x'.repeat(9000) }] }] };
-    await expect(client.send(new RunTaskCommand({ taskDefinition: name, overrides: big }))).rejects.toThrow(/8192/);
+    await expect(standIn.client.send(new RunTaskCommand({ taskDefinition: name, overrides: big }))).rejects.toThrow(/8192/);
   });
 
   it('refuses a launch type together with a capacity provider strategy, as ECS does', async () => {
     const name = family('both');
-    await client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: sleeper(1) }));
-    const error = await client
+    await standIn.client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: sleeper(1) }));
+    const error = await standIn.client
       .send(new RunTaskCommand({ taskDefinition: name, launchType: 'FARGATE', capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }] }))
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidParameterException);
     expect((error as Error).message).toBe(BOTH_LAUNCH_TYPE_AND_STRATEGY);
     expect((error as InvalidParameterException).$metadata.httpStatusCode).toBe(400);
-    expect((await client.send(new ListTasksCommand({ family: name }))).taskArns).toEqual([]);
+    expect((await standIn.client.send(new ListTasksCommand({ family: name }))).taskArns).toEqual([]);
     // Either one alone is fine.
     for (const choice of [{ launchType: 'FARGATE' as const }, { capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }] }]) {
-      const out = await client.send(new RunTaskCommand({ taskDefinition: name, ...choice }));
+      const out = await standIn.client.send(new RunTaskCommand({ taskDefinition: name, ...choice }));
       expect(out.failures).toEqual([]);
-      await ecs.waitForStopped(out.tasks![0]!.taskArn!, 10_000);
+      await standIn.ecs.waitForStopped(out.tasks![0]!.taskArn!, 10_000);
     }
   });
 
   it("requires a network configuration for an awsvpc task definition", async () => {
     const name = family('awsvpc');
     const definition = { family: name, networkMode: 'awsvpc' as const, requiresCompatibilities: ['FARGATE' as const], cpu: '256', memory: '512', containerDefinitions: sleeper(1) };
-    await client.send(new RegisterTaskDefinitionCommand(definition));
-    const error = await client.send(new RunTaskCommand({ taskDefinition: name, launchType: 'FARGATE' })).catch((e: unknown) => e);
+    await standIn.client.send(new RegisterTaskDefinitionCommand(definition));
+    const error = await standIn.client.send(new RunTaskCommand({ taskDefinition: name, launchType: 'FARGATE' })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidParameterException);
     expect((error as Error).message).toBe(AWSVPC_NEEDS_NETWORK);
     const networkConfiguration = { awsvpcConfiguration: { subnets: ['subnet-1'], assignPublicIp: 'DISABLED' as const } };
-    const out = await client.send(new RunTaskCommand({ taskDefinition: name, launchType: 'FARGATE', networkConfiguration }));
+    const out = await standIn.client.send(new RunTaskCommand({ taskDefinition: name, launchType: 'FARGATE', networkConfiguration }));
     expect(out.failures).toEqual([]);
-    await ecs.waitForStopped(out.tasks![0]!.taskArn!, 10_000);
+    await standIn.ecs.waitForStopped(out.tasks![0]!.taskArn!, 10_000);
   });
 });

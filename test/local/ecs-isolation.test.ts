@@ -1,6 +1,6 @@
 // Namespaces: two tasks each with postgres on localhost:5432 at once, volumes at their
 // containerPath, a private /etc/hosts; the shared-network fallback; nothing left behind.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,25 +8,14 @@ import { AGENT_STATE_DIR, AGENT_STATE_VOLUME, ENV_FILE, STATE_DIR, STATE_VOLUME,
 import { baseMounts } from '../../core/pipeline/mounts.js';
 import type { Pipeline } from '../../core/pipeline/types.js';
 import { execFileSync } from 'node:child_process';
-import { StopTaskCommand, type ContainerDefinition, type ECSClient } from '@aws-sdk/client-ecs';
-import { startLocalEcs, type LocalEcs } from '../../local/ecs/index.js';
+import { StopTaskCommand, type ContainerDefinition } from '@aws-sdk/client-ecs';
+import { startLocalEcs } from '../../local/ecs/index.js';
 import { skipWithout } from '../support/required-tool.js';
 import { listTaskNetworks, namespaceSupport } from '../../local/ecs/netns.js';
-import { ecsClient, runOne, sh, waitFor } from './helpers.js';
+import { ecsClient, ecsForFile, runOne, sh, waitFor } from './helpers.js';
 
 const noNamespaces = skipWithout('network and mount namespaces', await namespaceSupport());
-let ecs: LocalEcs;
-let client: ECSClient;
-
-beforeAll(async () => {
-  ecs = await startLocalEcs();
-  client = ecsClient(ecs.endpoint);
-});
-
-afterAll(async () => {
-  client?.destroy();
-  await ecs?.stop();
-});
+const standIn = ecsForFile();
 
 const postgresTask = (db: string): ContainerDefinition[] => [
   {
@@ -49,17 +38,17 @@ const postgresTask = (db: string): ContainerDefinition[] => [
 describe.skipIf(noNamespaces)('with network and mount namespaces', () => {
   it('runs two tasks that each have postgres on localhost:5432 at the same time', async () => {
     const hostsBefore = readFileSync('/etc/hosts', 'utf8');
-    const [a, b] = await Promise.all([runOne(client, postgresTask('alpha')), runOne(client, postgresTask('beta'))]);
-    const answered = (arn: string) => ecs.logs(arn, 'step').map((l) => l.message);
+    const [a, b] = await Promise.all([runOne(standIn.client, postgresTask('alpha')), runOne(standIn.client, postgresTask('beta'))]);
+    const answered = (arn: string) => standIn.ecs.logs(arn, 'step').map((l) => l.message);
     await waitFor('both steps answered', () => answered(a).length === 2 && answered(b).length === 2, 150_000);
     expect(answered(a)).toEqual(['alpha', '1']);
     expect(answered(b)).toEqual(['beta', '1']);
     // Both servers are up at this very moment, each on its task's localhost:5432.
-    for (const task of ecs.tasks().filter((t) => t.taskArn === a || t.taskArn === b)) {
+    for (const task of standIn.ecs.tasks().filter((t) => t.taskArn === a || t.taskArn === b)) {
       expect(task.containers).toMatchObject([{ name: 'db', lastStatus: 'RUNNING', healthStatus: 'HEALTHY' }, { name: 'step', lastStatus: 'RUNNING' }]);
     }
-    await Promise.all([a, b].map((task) => client.send(new StopTaskCommand({ task }))));
-    const stopped = await Promise.all([ecs.waitForStopped(a, 150_000), ecs.waitForStopped(b, 150_000)]);
+    await Promise.all([a, b].map((task) => standIn.client.send(new StopTaskCommand({ task }))));
+    const stopped = await Promise.all([standIn.ecs.waitForStopped(a, 150_000), standIn.ecs.waitForStopped(b, 150_000)]);
     // postgres shuts down cleanly on SIGTERM (exit 0), like in its image.
     for (const task of stopped) expect((task.containers as { exitCode?: number }[])[0]?.exitCode).toBe(0);
     expect(readFileSync('/etc/hosts', 'utf8')).toBe(hostsBefore);
@@ -67,11 +56,11 @@ describe.skipIf(noNamespaces)('with network and mount namespaces', () => {
 
   it('mounts each task volume at its containerPath, private to the task', async () => {
     const mount = [{ sourceVolume: 'workspace', containerPath: '/drone/src' }];
-    const a = await runOne(client, [sh('main', 'echo a > /drone/src/who; sleep 0.3; cat /drone/src/who; grep -c host.slipway.internal /etc/hosts', { essential: true, mountPoints: mount })], { volumes: [{ name: 'workspace' }] });
-    const b = await runOne(client, [sh('main', 'echo b > /drone/src/who; sleep 0.3; cat /drone/src/who', { essential: true, mountPoints: mount })], { volumes: [{ name: 'workspace' }] });
-    await Promise.all([ecs.waitForStopped(a, 150_000), ecs.waitForStopped(b, 150_000)]);
-    expect(ecs.logs(a, 'main').map((l) => l.message)).toEqual(['a', '1']);
-    expect(ecs.logs(b, 'main').map((l) => l.message)).toEqual(['b']);
+    const a = await runOne(standIn.client, [sh('main', 'echo a > /drone/src/who; sleep 0.3; cat /drone/src/who; grep -c host.slipway.internal /etc/hosts', { essential: true, mountPoints: mount })], { volumes: [{ name: 'workspace' }] });
+    const b = await runOne(standIn.client, [sh('main', 'echo b > /drone/src/who; sleep 0.3; cat /drone/src/who', { essential: true, mountPoints: mount })], { volumes: [{ name: 'workspace' }] });
+    await Promise.all([standIn.ecs.waitForStopped(a, 150_000), standIn.ecs.waitForStopped(b, 150_000)]);
+    expect(standIn.ecs.logs(a, 'main').map((l) => l.message)).toEqual(['a', '1']);
+    expect(standIn.ecs.logs(b, 'main').map((l) => l.message)).toEqual(['b']);
     expect(execFileSync('ls', ['-A', '/drone/src']).toString()).toBe('');
   });
 });
@@ -87,7 +76,7 @@ describe.skipIf(noNamespaces)('what a step may write and see (namespace mode)', 
 
   it('a step cannot overwrite the env file the agent wrote (readOnly mount), and writes its own exit record', async () => {
     const task = await runOne(
-      client,
+      standIn.client,
       [
         sh('agent', `echo "export SAFE=1" > ${ENV_FILE} && sleep 2`, { essential: true, mountPoints: mounts(true) }),
         // START only says the agent's process exists: wait for its file (a loaded machine may run the step first).
@@ -99,8 +88,8 @@ describe.skipIf(noNamespaces)('what a step may write and see (namespace mode)', 
       ],
       { volumes },
     );
-    await ecs.waitForStopped(task, 150_000);
-    const lines = ecs.logs(task, 'step').map((l) => l.message);
+    await standIn.ecs.waitForStopped(task, 150_000);
+    const lines = standIn.ecs.logs(task, 'step').map((l) => l.message);
     expect(lines).toContain('refused');
     expect(lines).toContain('export SAFE=1');
     expect(lines).not.toContain('overwritten');
@@ -113,7 +102,7 @@ describe.skipIf(noNamespaces)('what a step may write and see (namespace mode)', 
     const recordVolumes = records.map((c) => ({ name: stepRecordVolume(c) }));
     const build = stepExitFile(STEP_RECORD_DIR, 'build');
     const task = await runOne(
-      client,
+      standIn.client,
       [
         // The agent reads the records once the steps are over.
         sh('agent', `while [ ! -s ${stepExitFile(STEP_RECORD_DIR, 'evil')} ]; do sleep 0.1; done; cat ${build}`, { essential: true, mountPoints: baseMounts(pipeline, { agent: true, records }) }),
@@ -131,10 +120,10 @@ describe.skipIf(noNamespaces)('what a step may write and see (namespace mode)', 
       ],
       { volumes: [{ name: 'workspace' }, { name: STATE_VOLUME }, { name: AGENT_STATE_VOLUME }, ...recordVolumes] },
     );
-    await ecs.waitForStopped(task, 150_000);
-    expect(ecs.logs(task, 'evil').map((l) => l.message).filter((m) => !m.includes('Read-only'))).toEqual(['refused', 'kept', 'no-plant']);
+    await standIn.ecs.waitForStopped(task, 150_000);
+    expect(standIn.ecs.logs(task, 'evil').map((l) => l.message).filter((m) => !m.includes('Read-only'))).toEqual(['refused', 'kept', 'no-plant']);
     // The agent still reads the failing step's own code.
-    expect(ecs.logs(task, 'agent').map((l) => l.message)).toEqual(['1']);
+    expect(standIn.ecs.logs(task, 'agent').map((l) => l.message)).toEqual(['1']);
   });
 
   it('a container sees neither the secret store nor another task\'s files, and keeps its own', async () => {

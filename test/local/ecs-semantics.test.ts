@@ -1,26 +1,13 @@
 // Task definition semantics the stand-in must honour: dependsOn, essential, health checks,
 // startTimeout, stopTimeout, events, logs and the metadata endpoint.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ECSClient } from '@aws-sdk/client-ecs';
-import { startLocalEcs, type LocalEcs } from '../../local/ecs/index.js';
+import { describe, expect, it } from 'vitest';
+import { startLocalEcs } from '../../local/ecs/index.js';
 import type { TaskStateChangeEvent } from '../../core/builds/task-event.js';
-import { describe1, ecsClient, runOne, sh, waitFor } from './helpers.js';
+import { describe1, ecsClient, ecsForFile, runOne, sh, waitFor } from './helpers.js';
 
-let ecs: LocalEcs;
-let client: ECSClient;
 const delivered: TaskStateChangeEvent[] = [];
-
-beforeAll(async () => {
-  ecs = await startLocalEcs();
-  client = ecsClient(ecs.endpoint);
-  ecs.onTaskStateChange((event) => void delivered.push(event));
-});
-
-afterAll(async () => {
-  client?.destroy();
-  await ecs?.stop();
-});
+const standIn = ecsForFile({}, (ecs) => ecs.onTaskStateChange((event) => void delivered.push(event)));
 
 const byName = (task: Record<string, unknown>) =>
   Object.fromEntries((task.containers as { name: string; lastStatus: string; exitCode?: number; reason?: string; healthStatus?: string }[]).map((c) => [c.name, c]));
@@ -28,7 +15,7 @@ const byName = (task: Record<string, unknown>) =>
 describe.concurrent('dependsOn and essential', () => {
   it('START, COMPLETE and SUCCESS order the containers; the essential exit stops the task', async () => {
     const arn = await runOne(
-      client,
+      standIn.client,
       [
         sh('first', 'echo first >> /w/order; sleep 1; echo first-done >> /w/order', { mountPoints: [{ sourceVolume: 'w', containerPath: '/w' }] }),
         sh('started', 'echo started >> /w/order', { dependsOn: [{ containerName: 'first', condition: 'START' }], mountPoints: [{ sourceVolume: 'w', containerPath: '/w' }] }),
@@ -41,8 +28,8 @@ describe.concurrent('dependsOn and essential', () => {
       ],
       { volumes: [{ name: 'w' }] },
     );
-    const final = await ecs.waitForStopped(arn, 150_000);
-    const order = ecs.logs(arn, 'main').map((l) => l.message);
+    const final = await standIn.ecs.waitForStopped(arn, 150_000);
+    const order = standIn.ecs.logs(arn, 'main').map((l) => l.message);
     // START: ran while 'first' was still running; COMPLETE: only after it ended.
     expect(order.indexOf('started')).toBeGreaterThanOrEqual(0);
     expect(order.indexOf('started')).toBeLessThan(order.indexOf('first-done'));
@@ -53,14 +40,14 @@ describe.concurrent('dependsOn and essential', () => {
   });
 
   it('a failed SUCCESS dependency never starts its dependents, down the chain', async () => {
-    const arn = await runOne(client, [
+    const arn = await runOne(standIn.client, [
       sh('build', 'exit 2'),
       sh('test', 'echo must-not-run', { dependsOn: [{ containerName: 'build', condition: 'SUCCESS' }] }),
       sh('deploy', 'echo must-not-run', { dependsOn: [{ containerName: 'test', condition: 'SUCCESS' }] }),
       sh('agent', 'sleep 30', { essential: true, stopTimeout: 2 }),
     ]);
     const blocked = await waitFor('deploy reported stopped', async () => {
-      const task = await describe1(client, arn);
+      const task = await describe1(standIn.client, arn);
       const deploy = task.containers?.find((c) => c.name === 'deploy');
       return deploy?.lastStatus === 'STOPPED' ? task : undefined;
     });
@@ -71,33 +58,33 @@ describe.concurrent('dependsOn and essential', () => {
     // Never ran, yet reported with 143, as the ECS agent does (task_manager.go, handleTerminalDependencyError).
     expect(containers.test?.exitCode).toBe(143);
     expect(blocked.lastStatus).toBe('RUNNING'); // non-essential containers do not stop the task
-    expect(ecs.logs(arn, 'test').map((l) => l.message).join('\n')).not.toContain('must-not-run');
+    expect(standIn.ecs.logs(arn, 'test').map((l) => l.message).join('\n')).not.toContain('must-not-run');
     const { StopTaskCommand } = await import('@aws-sdk/client-ecs');
-    await client.send(new StopTaskCommand({ task: arn }));
-    expect((await ecs.waitForStopped(arn, 150_000)).stopCode).toBe('UserInitiated');
+    await standIn.client.send(new StopTaskCommand({ task: arn }));
+    expect((await standIn.ecs.waitForStopped(arn, 150_000)).stopCode).toBe('UserInitiated');
   });
 
   it('an essential container that exits stops the others: SIGTERM, then SIGKILL after stopTimeout', async () => {
-    const arn = await runOne(client, [
+    const arn = await runOne(standIn.client, [
       sh('stubborn', "trap 'echo got TERM' TERM; while true; do sleep 0.1; done", { stopTimeout: 2 }),
       sh('polite', "trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done", { stopTimeout: 2 }),
       sh('agent', 'sleep 0.5; exit 4', { essential: true, dependsOn: [{ containerName: 'stubborn', condition: 'START' }, { containerName: 'polite', condition: 'START' }] }),
     ]);
-    const final = await ecs.waitForStopped(arn, 150_000);
+    const final = await standIn.ecs.waitForStopped(arn, 150_000);
     expect(final.stopCode).toBe('EssentialContainerExited');
     const c = byName(final);
     expect(c.agent?.exitCode).toBe(4);
     expect(c.polite?.exitCode).toBe(0);
     expect(c.stubborn?.exitCode).toBe(137);
-    expect(ecs.logs(arn, 'stubborn').map((l) => l.message)).toContain('got TERM');
-    const stoppingAt = Date.parse(ecs.events(arn).find((e) => e.detail.desiredStatus === 'STOPPED')!.detail.stoppingAt!);
-    const killedAt = ecs.events(arn).find((e) => e.detail.containers.find((x) => x.name === 'stubborn')?.exitCode === 137)!;
+    expect(standIn.ecs.logs(arn, 'stubborn').map((l) => l.message)).toContain('got TERM');
+    const stoppingAt = Date.parse(standIn.ecs.events(arn).find((e) => e.detail.desiredStatus === 'STOPPED')!.detail.stoppingAt!);
+    const killedAt = standIn.ecs.events(arn).find((e) => e.detail.containers.find((x) => x.name === 'stubborn')?.exitCode === 137)!;
     expect(Date.parse(killedAt.time) - stoppingAt).toBeGreaterThanOrEqual(1900);
   });
 
   it('an essential container that cannot start fails the task (image catalogue error)', async () => {
-    const arn = await runOne(client, [{ name: 'agent', image: 'example/unknown:1', essential: true }]);
-    const final = await ecs.waitForStopped(arn, 150_000);
+    const arn = await runOne(standIn.client, [{ name: 'agent', image: 'example/unknown:1', essential: true }]);
+    const final = await standIn.ecs.waitForStopped(arn, 150_000);
     expect(final.stopCode).toBe('TaskFailedToStart');
     expect(byName(final).agent?.reason).toMatch(/image example\/unknown:1 cannot run locally/);
   });
@@ -106,7 +93,7 @@ describe.concurrent('dependsOn and essential', () => {
 describe.concurrent('health checks', () => {
   it('HEALTHY gates a dependent; the probe runs inside the task (sees its files and localhost)', async () => {
     const arn = await runOne(
-      client,
+      standIn.client,
       [
         sh('svc', 'sleep 0.5; touch /s/ready; sleep 30', {
           stopTimeout: 2,
@@ -117,12 +104,12 @@ describe.concurrent('health checks', () => {
       ],
       { volumes: [{ name: 's' }] },
     );
-    const final = await ecs.waitForStopped(arn, 150_000);
+    const final = await standIn.ecs.waitForStopped(arn, 150_000);
     expect(byName(final).step).toMatchObject({ exitCode: 0 });
     expect(byName(final).svc).toMatchObject({ healthStatus: 'HEALTHY' });
     // Health is in DescribeTasks, never in the events ("Events don't provide task health",
     // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html).
-    const events = ecs.events(arn);
+    const events = standIn.ecs.events(arn);
     expect(events.flatMap((e) => e.detail.containers.filter((x) => 'healthStatus' in x))).toEqual([]);
     // …and the task is PENDING until its last container started (the step, gated on svc).
     const stepRunning = events.find((e) => e.detail.containers.find((x) => x.name === 'step')?.lastStatus === 'RUNNING')!;
@@ -136,48 +123,48 @@ describe.concurrent('health checks', () => {
   // (aws/amazon-ecs-agent agent/engine/dependencygraph/graph_test.go,
   // TestContainerOrderingHealthyConditionIsResolved), so the dependent waits.
   it('retries consecutive failures make a container UNHEALTHY; a HEALTHY dependent keeps waiting (not stopped), as on ECS', async () => {
-    const arn = await runOne(client, [
+    const arn = await runOne(standIn.client, [
       sh('svc', 'sleep 30', { stopTimeout: 2, healthCheck: { command: ['CMD', 'false'], interval: 5, timeout: 2, retries: 1 } }),
       sh('step', 'echo never', { dependsOn: [{ containerName: 'svc', condition: 'HEALTHY' }] }),
       sh('agent', 'sleep 30', { essential: true, stopTimeout: 2 }),
     ]);
     const task = await waitFor('svc unhealthy', async () => {
-      const t = await describe1(client, arn);
+      const t = await describe1(standIn.client, arn);
       return t.containers?.find((c) => c.name === 'svc')?.healthStatus === 'UNHEALTHY' ? t : undefined;
     });
     await new Promise((r) => setTimeout(r, 300));
-    const c = Object.fromEntries((await describe1(client, arn)).containers!.map((x) => [x.name, x]));
+    const c = Object.fromEntries((await describe1(standIn.client, arn)).containers!.map((x) => [x.name, x]));
     expect(task.containers?.find((x) => x.name === 'svc')?.healthStatus).toBe('UNHEALTHY');
     expect(c.step?.lastStatus).toBe('PENDING');
     const { StopTaskCommand } = await import('@aws-sdk/client-ecs');
-    await client.send(new StopTaskCommand({ task: arn }));
-    await ecs.waitForStopped(arn, 150_000);
+    await standIn.client.send(new StopTaskCommand({ task: arn }));
+    await standIn.ecs.waitForStopped(arn, 150_000);
   });
 
   // graph.go: with the dependency stopped there is no timeout, and only a SUCCESS dependency
   // that failed or one that never started is terminal.
   it('a HEALTHY dependent of a container that exited before it was healthy keeps waiting, as on ECS', async () => {
-    const arn = await runOne(client, [
+    const arn = await runOne(standIn.client, [
       sh('svc', 'exit 3', { healthCheck: { command: ['CMD', 'true'], interval: 5, timeout: 2, retries: 1 } }),
       sh('step', 'echo never', { dependsOn: [{ containerName: 'svc', condition: 'HEALTHY' }] }),
       sh('agent', 'sleep 30', { essential: true, stopTimeout: 2 }),
     ]);
-    await waitFor('svc stopped', async () => ((await describe1(client, arn)).containers?.find((c) => c.name === 'svc')?.lastStatus === 'STOPPED' ? true : undefined));
+    await waitFor('svc stopped', async () => ((await describe1(standIn.client, arn)).containers?.find((c) => c.name === 'svc')?.lastStatus === 'STOPPED' ? true : undefined));
     await new Promise((r) => setTimeout(r, 300));
-    const c = Object.fromEntries((await describe1(client, arn)).containers!.map((x) => [x.name, x]));
+    const c = Object.fromEntries((await describe1(standIn.client, arn)).containers!.map((x) => [x.name, x]));
     expect(c.svc).toMatchObject({ lastStatus: 'STOPPED', exitCode: 3 });
     expect(c.step?.lastStatus).toBe('PENDING');
     const { StopTaskCommand } = await import('@aws-sdk/client-ecs');
-    await client.send(new StopTaskCommand({ task: arn }));
-    await ecs.waitForStopped(arn, 150_000);
+    await standIn.client.send(new StopTaskCommand({ task: arn }));
+    await standIn.ecs.waitForStopped(arn, 150_000);
   });
 
   it('startTimeout: a dependent gives up on a service that never becomes healthy', async () => {
-    const arn = await runOne(client, [
+    const arn = await runOne(standIn.client, [
       sh('svc', 'sleep 30', { stopTimeout: 2, startTimeout: 2, healthCheck: { command: ['CMD', 'false'], interval: 5, timeout: 2, retries: 3, startPeriod: 60 } }),
       sh('agent', 'echo never', { essential: true, dependsOn: [{ containerName: 'svc', condition: 'HEALTHY' }] }),
     ]);
-    const final = await ecs.waitForStopped(arn, 150_000);
+    const final = await standIn.ecs.waitForStopped(arn, 150_000);
     expect(final.stopCode).toBe('TaskFailedToStart');
     expect(byName(final).agent?.reason).toMatch(/startTimeout of 2 s/);
   });
@@ -186,7 +173,7 @@ describe.concurrent('health checks', () => {
   // checks hasDependencyTimedOut for every dependency of a container not yet created, before
   // it asks whether that dependency is resolved; the clock starts at the dependency's start.
   it('startTimeout is counted from the dependency\'s start even after it was met: a healthy service stops a step still waiting for the agent', async () => {
-    const arn = await runOne(client, [
+    const arn = await runOne(standIn.client, [
       // Healthy at its first check (5 s); its startTimeout passes at 7 s.
       sh('svc', 'sleep 30', { stopTimeout: 2, startTimeout: 7, healthCheck: { command: ['CMD', 'true'], interval: 5, timeout: 2, retries: 1 } }),
       sh('slow', 'sleep 30', { stopTimeout: 2, healthCheck: { command: ['CMD-SHELL', 'test -f /nonexistent'], interval: 5, timeout: 2, retries: 10, startPeriod: 300 } }),
@@ -199,22 +186,22 @@ describe.concurrent('health checks', () => {
       sh('agent', 'sleep 30', { essential: true, stopTimeout: 2 }),
     ]);
     const task = await waitFor('step stopped', async () => {
-      const t = await describe1(client, arn);
+      const t = await describe1(standIn.client, arn);
       return t.containers?.find((c) => c.name === 'step')?.lastStatus === 'STOPPED' ? t : undefined;
     });
     const c = Object.fromEntries(task.containers!.map((x) => [x.name, x]));
     expect(c.svc?.healthStatus).toBe('HEALTHY');
     expect(c.step?.exitCode).toBe(143);
     expect(c.step?.reason).toMatch(/dependency 'svc' cannot reach HEALTHY: its startTimeout of 7 s \(counted from its own start\) passed while 'step' was still waiting to start \(it is HEALTHY\)/);
-    expect(ecs.logs(arn, 'step').map((l) => l.message).join('\n')).not.toContain('must-not-run');
+    expect(standIn.ecs.logs(arn, 'step').map((l) => l.message).join('\n')).not.toContain('must-not-run');
     const { StopTaskCommand } = await import('@aws-sdk/client-ecs');
-    await client.send(new StopTaskCommand({ task: arn }));
-    await ecs.waitForStopped(arn, 150_000);
+    await standIn.client.send(new StopTaskCommand({ task: arn }));
+    await standIn.ecs.waitForStopped(arn, 150_000);
   });
 
   it('startTimeout does not apply to START dependencies, nor to a dependency that has stopped', async () => {
     const arn = await runOne(
-      client,
+      standIn.client,
       [
         sh('bg', 'sleep 30', { stopTimeout: 2, startTimeout: 2 }),
         sh('quick', 'exit 0', { startTimeout: 2 }),
@@ -231,17 +218,17 @@ describe.concurrent('health checks', () => {
       ],
       { volumes: [{ name: 's' }] },
     );
-    const final = await ecs.waitForStopped(arn, 150_000);
+    const final = await standIn.ecs.waitForStopped(arn, 150_000);
     expect(byName(final).step).toMatchObject({ exitCode: 0 });
-    expect(ecs.logs(arn, 'step').map((l) => l.message)).toEqual(['ran']);
+    expect(standIn.ecs.logs(arn, 'step').map((l) => l.message)).toEqual(['ran']);
   });
 });
 
 describe('events, logs and metadata', () => {
   it('emits task state changes with increasing versions, ending STOPPED, to subscribers', async () => {
-    const arn = await runOne(client, [sh('main', 'echo line one; echo line two >&2; exit 1', { essential: true })]);
-    await ecs.waitForStopped(arn, 150_000);
-    await ecs.eventsDelivered();
+    const arn = await runOne(standIn.client, [sh('main', 'echo line one; echo line two >&2; exit 1', { essential: true })]);
+    await standIn.ecs.waitForStopped(arn, 150_000);
+    await standIn.ecs.eventsDelivered();
     const mine = delivered.filter((e) => e.detail.taskArn === arn);
     expect(mine.map((e) => e.detail.version)).toEqual(mine.map((_, i) => i + 1));
     expect(mine.map((e) => e.detail.lastStatus)).toEqual(['PROVISIONING', 'PENDING', 'RUNNING', 'RUNNING', 'STOPPING', 'DEPROVISIONING', 'STOPPED']);
@@ -258,17 +245,17 @@ describe('events, logs and metadata', () => {
     expect(last['detail-type']).toBe('ECS Task State Change');
     expect(last.source).toBe('aws.ecs');
     expect(last.detail).toMatchObject({ stopCode: 'EssentialContainerExited', desiredStatus: 'STOPPED', containers: [{ name: 'main', lastStatus: 'STOPPED', exitCode: 1 }] });
-    const logs = ecs.logs(arn, 'main');
+    const logs = standIn.ecs.logs(arn, 'main');
     expect(logs.map((l) => [l.source, l.message])).toEqual([['stdout', 'line one'], ['stderr', 'line two']]);
     expect(logs[0]!.timestamp).toBeGreaterThan(Date.now() - 60_000);
-    expect(ecs.logStream(arn, 'main')?.stream).toMatch(/^ecs\/main\/[0-9a-f]{32}$/);
+    expect(standIn.ecs.logStream(arn, 'main')?.stream).toMatch(/^ecs\/main\/[0-9a-f]{32}$/);
   });
 
   it('serves the task metadata endpoint v4 to the containers', async () => {
     const script = 'node -e "Promise.all([fetch(process.env.ECS_CONTAINER_METADATA_URI_V4), fetch(process.env.ECS_CONTAINER_METADATA_URI_V4 + \'/task\')].map(p => p.then(r => r.json()))).then(([c, t]) => console.log(JSON.stringify({ c, t })))"';
-    const arn = await runOne(client, [sh('svc', 'sleep 30', { stopTimeout: 2, healthCheck: { command: ['CMD', 'true'], interval: 5 } }), sh('main', script, { essential: true, image: 'node:20' })]);
-    await ecs.waitForStopped(arn, 150_000);
-    const { c, t } = JSON.parse(ecs.logs(arn, 'main').map((l) => l.message).join('')) as { c: Record<string, unknown>; t: Record<string, unknown> };
+    const arn = await runOne(standIn.client, [sh('svc', 'sleep 30', { stopTimeout: 2, healthCheck: { command: ['CMD', 'true'], interval: 5 } }), sh('main', script, { essential: true, image: 'node:20' })]);
+    await standIn.ecs.waitForStopped(arn, 150_000);
+    const { c, t } = JSON.parse(standIn.ecs.logs(arn, 'main').map((l) => l.message).join('')) as { c: Record<string, unknown>; t: Record<string, unknown> };
     expect(c).toMatchObject({ Name: 'main', Image: 'node:20', KnownStatus: 'RUNNING', DesiredStatus: 'RUNNING', Type: 'NORMAL', LogDriver: 'awslogs' });
     expect(t).toMatchObject({ TaskARN: arn, KnownStatus: 'RUNNING', DesiredStatus: 'RUNNING', LaunchType: 'FARGATE', Revision: '1', Limits: { CPU: 0.25, Memory: 512 } });
     const containers = t.Containers as Record<string, unknown>[];

@@ -1,10 +1,41 @@
 // Shared by the local stand-in tests: SDK clients pointed at the stand-ins, small task definitions.
 import { ECSClient, RegisterTaskDefinitionCommand, RunTaskCommand, DescribeTasksCommand, type ContainerDefinition, type Task } from '@aws-sdk/client-ecs';
+import { afterAll, beforeAll } from 'vitest';
+import { startLocalEcs, type LocalEcs, type LocalEcsOptions } from '../../local/ecs/index.js';
 
 export const credentials = { accessKeyId: 'x', secretAccessKey: 'x' };
 
 export function ecsClient(endpoint: string): ECSClient {
   return new ECSClient({ endpoint, region: 'us-east-1', credentials });
+}
+
+/**
+ * The ECS stand-in and an SDK client on it for one test file: started before its tests (then
+ * `onStart`), stopped after them. Read `.ecs` and `.client` inside tests and hooks.
+ */
+export function ecsForFile(options: LocalEcsOptions = {}, onStart?: (ecs: LocalEcs) => void): { readonly ecs: LocalEcs; readonly client: ECSClient } {
+  const started: { ecs?: LocalEcs; client?: ECSClient } = {};
+  beforeAll(async () => {
+    started.ecs = await startLocalEcs(options);
+    started.client = ecsClient(started.ecs.endpoint);
+    onStart?.(started.ecs);
+  });
+  afterAll(async () => {
+    started.client?.destroy();
+    await started.ecs?.stop();
+  });
+  const need = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the ECS stand-in is not started: use it inside tests and hooks, not at module level');
+    return value;
+  };
+  return {
+    get ecs() {
+      return need(started.ecs);
+    },
+    get client() {
+      return need(started.client);
+    },
+  };
 }
 
 let familyCounter = 0;
