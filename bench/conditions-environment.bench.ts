@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { conditionInput, conditionsMatch } from '../core/pipeline/conditions.js';
 import { buildEnvironment, shellExports } from '../core/pipeline/environment.js';
 import { pluginEnvironment } from '../core/pipeline/plugin-settings.js';
-import type { BuildContext } from '../core/pipeline/context.js';
+import { helloWorldContext } from '../test/support/build-context.js';
 import type { Condition, Conditions } from '../core/pipeline/types.js';
 
 const none = (): Condition => ({ include: [], exclude: [] });
@@ -21,30 +21,16 @@ const conditions: Conditions = {
   target: none(),
 };
 
-const ctx: BuildContext = {
-  repo: {
-    slug: 'octocat/hello-world',
-    owner: 'octocat',
-    name: 'hello-world',
-    scm: 'github',
-    httpUrl: 'https://github.com/octocat/hello-world.git',
-    link: 'https://github.com/octocat/hello-world',
-    defaultBranch: 'main',
-    private: false,
-    visibility: 'public',
-  },
+const ctx = helloWorldContext({
   commit: {
     sha: '7fd1a60b01f91b314f59955a4e4d4e80d8edf11d',
     ref: 'refs/tags/v1.2.3-rc.1',
-    branch: 'main',
     message: "Release 'v1.2.3'\n\nWith $notes",
     link: 'https://github.com/octocat/hello-world/commit/7fd1a60',
-    author: { login: 'octocat', name: 'The Octocat', email: 'o@example.com', avatar: '' },
   },
-  build: { number: 42, event: 'tag', action: 'created', created: 1700000000, link: '', trigger: '@hook' },
+  build: { number: 42, event: 'tag', action: 'created' },
   changedFiles: Array.from({ length: 50 }, (_, i) => `pkg/module${i}/file${i}.go`),
-  system: { host: 'ci.example.com', proto: 'https', version: '0.1.0' },
-};
+});
 
 const stage = {
   name: 'default',

@@ -8,7 +8,7 @@ import {
   statusMatches,
   type ConditionInput,
 } from '../../core/pipeline/conditions.js';
-import type { BuildContext } from '../../core/pipeline/context.js';
+import { helloWorldContext } from '../support/build-context.js';
 import type { Condition, ConditionField, Conditions } from '../../core/pipeline/types.js';
 
 const none = (): Condition => ({ include: [], exclude: [] });
@@ -275,29 +275,7 @@ describe('skipReason', () => {
 });
 
 describe('conditionInput', () => {
-  const base: BuildContext = {
-    repo: {
-      slug: 'octocat/hello-world',
-      owner: 'octocat',
-      name: 'hello-world',
-      scm: 'github',
-      httpUrl: 'https://github.com/octocat/hello-world.git',
-      link: 'https://github.com/octocat/hello-world',
-      defaultBranch: 'main',
-      private: false,
-      visibility: 'public',
-    },
-    commit: {
-      sha: 'a'.repeat(40),
-      ref: 'refs/heads/main',
-      branch: 'main',
-      message: 'm',
-      link: '',
-      author: { login: 'octocat', name: 'The Octocat', email: 'o@example.com', avatar: '' },
-    },
-    build: { number: 1, event: 'push', action: '', created: 1700000000, link: '', trigger: '@hook' },
-    system: { host: 'ci.example.com', proto: 'https', version: '0.1.0' },
-  };
+  const base = helloWorldContext();
 
   it('push: branch and ref from the commit, paths unknown', () => {
     const input = conditionInput(base);

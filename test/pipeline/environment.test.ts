@@ -9,7 +9,7 @@ import {
   stepEnvironment,
   type StageEnvInput,
 } from '../../core/pipeline/environment.js';
-import type { BuildContext } from '../../core/pipeline/context.js';
+import { helloWorldContext } from '../support/build-context.js';
 
 const stage: StageEnvInput = {
   name: 'default',
@@ -22,38 +22,17 @@ const stage: StageEnvInput = {
   workspace: '/drone/src',
 };
 
-const pushCtx: BuildContext = {
-  repo: {
-    slug: 'octocat/hello-world',
-    owner: 'octocat',
-    name: 'hello-world',
-    scm: 'github',
-    httpUrl: 'https://github.com/octocat/hello-world.git',
-    sshUrl: 'git@github.com:octocat/hello-world.git',
-    link: 'https://github.com/octocat/hello-world',
-    defaultBranch: 'main',
-    private: true,
-    visibility: 'private',
-  },
+const pushCtx = helloWorldContext({
+  repo: { sshUrl: 'git@github.com:octocat/hello-world.git', private: true, visibility: 'private' },
   commit: {
     sha: '7fd1a60b01f91b314f59955a4e4d4e80d8edf11d',
-    ref: 'refs/heads/main',
-    branch: 'main',
     before: '553c2077f0edc3d5dc5d17262f6aa498e69d6f8e',
     message: 'Update README.md',
     link: 'https://github.com/octocat/hello-world/commit/7fd1a60',
-    author: { login: 'octocat', name: 'The Octocat', email: 'octocat@example.com', avatar: 'https://example.com/a.png' },
+    author: { email: 'octocat@example.com', avatar: 'https://example.com/a.png' },
   },
-  build: {
-    number: 42,
-    event: 'push',
-    action: '',
-    created: 1700000000,
-    link: 'https://ci.example.com/octocat/hello-world/42',
-    trigger: '@hook',
-  },
-  system: { host: 'ci.example.com', proto: 'https', version: '0.1.0' },
-};
+  build: { number: 42, link: 'https://ci.example.com/octocat/hello-world/42' },
+});
 
 describe('buildEnvironment', () => {
   it('push', () => {
