@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { AgentPlan, AgentResult, StepReport } from '../../core/pipeline/contract.js';
 import type { BuildContext } from '../../core/pipeline/context.js';
 import { parseReportLines } from '../../task-runner/report.js';
+import { helloWorldContext } from '../support/build-context.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -30,30 +31,12 @@ export function tempDirs(): { stateDir: string; workspace: string; root: string 
 }
 
 export function context(overrides: Partial<BuildContext> = {}): BuildContext {
-  return {
-    repo: {
-      slug: 'octo/app',
-      owner: 'octo',
-      name: 'app',
-      scm: 'github',
-      httpUrl: 'https://git.invalid/octo/app.git',
-      link: 'https://git.invalid/octo/app',
-      defaultBranch: 'main',
-      private: false,
-      visibility: 'public',
-    },
-    commit: {
-      sha: '0000000000000000000000000000000000000000',
-      ref: 'refs/heads/main',
-      branch: 'main',
-      message: 'test',
-      link: '',
-      author: { login: 'octo', name: 'Octo', email: 'octo@example.com', avatar: '' },
-    },
-    build: { number: 7, event: 'push', action: '', created: 1_700_000_000, link: '', trigger: '@hook' },
-    system: { host: 'ci.example.com', proto: 'https', version: '0.1.0' },
+  return helloWorldContext({
+    repo: { slug: 'octo/app', owner: 'octo', name: 'app', httpUrl: 'https://git.invalid/octo/app.git', link: 'https://git.invalid/octo/app' },
+    commit: { sha: '0'.repeat(40), message: 'test', author: { login: 'octo', name: 'Octo', email: 'octo@example.com' } },
+    build: { number: 7 },
     ...overrides,
-  };
+  });
 }
 
 export function plan(overrides: Partial<AgentPlan> = {}): AgentPlan {
