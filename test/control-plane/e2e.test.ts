@@ -11,64 +11,34 @@ import type { BuildDetail } from '../../core/builds/types.js';
 import type { TaskStateChangeEvent } from '../../core/builds/task-event.js';
 import { handler as taskEventsHandler } from '../../lambdas/task-events/handler.js';
 import { E2E_REPO as REPO, startE2e, stepTable, type E2e } from '../support/control-plane-e2e.js';
+import { droneYaml, step } from '../support/pipelines.js';
 
 // Two pipelines, the second depending on the first; the first has a postgres service that
 // its steps reach by name and at localhost.
-const GOOD = `kind: pipeline
-type: docker
-name: test
-services:
-- name: db
-  image: postgres:15
-  environment:
-    POSTGRES_USER: app
-    POSTGRES_PASSWORD: app
-    POSTGRES_DB: app
-steps:
-- name: migrate
-  image: postgres:15
-  environment:
-    PGPASSWORD: app
-  commands:
-  - psql -h db -U app -d app -c "CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL)"
-  - psql -h localhost -U app -d app -tAc "INSERT INTO items (name) VALUES ('widget') RETURNING 'row:' || name"
-- name: check
-  image: alpine:3
-  commands:
-  - grep -q "hello from the repository" README.md
-  - test "$DRONE_COMMIT_SHA" = "$(git rev-parse HEAD)"
----
-kind: pipeline
-type: docker
-name: deploy
-depends_on: [test]
-steps:
-- name: ship
-  image: alpine:3
-  commands:
-  - echo "shipping build $DRONE_BUILD_NUMBER"
-`;
+const PG = { POSTGRES_USER: 'app', POSTGRES_PASSWORD: 'app', POSTGRES_DB: 'app' };
+const GOOD = droneYaml(
+  {
+    name: 'test',
+    services: [{ name: 'db', image: 'postgres:15', environment: PG }],
+    steps: [
+      step(
+        'migrate',
+        [
+          'psql -h db -U app -d app -c "CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL)"',
+          `psql -h localhost -U app -d app -tAc "INSERT INTO items (name) VALUES ('widget') RETURNING 'row:' || name"`,
+        ],
+        { image: 'postgres:15', environment: { PGPASSWORD: 'app' } },
+      ),
+      step('check', ['grep -q "hello from the repository" README.md', 'test "$DRONE_COMMIT_SHA" = "$(git rev-parse HEAD)"']),
+    ],
+  },
+  { name: 'deploy', depends_on: ['test'], steps: [step('ship', ['echo "shipping build $DRONE_BUILD_NUMBER"'])] },
+);
 
-const FAILING = `kind: pipeline
-type: docker
-name: test
-steps:
-- name: unit
-  image: alpine:3
-  commands:
-  - echo "running the unit tests"
-  - exit 3
----
-kind: pipeline
-type: docker
-name: deploy
-depends_on: [test]
-steps:
-- name: ship
-  image: alpine:3
-  commands:
-  - echo "never"
-`;
+const FAILING = droneYaml(
+  { name: 'test', steps: [step('unit', ['echo "running the unit tests"', 'exit 3'])] },
+  { name: 'deploy', depends_on: ['test'], steps: [step('ship', ['echo "never"'])] },
+);
 
 // `steps` is a mapping here, where a list is expected.
 const INVALID = `kind: pipeline
