@@ -12,10 +12,9 @@ import { LogStore } from '../local/ecs/logs.js';
 import { startLocalServer } from '../local/server.js';
 import { logStreamName } from '../core/pipeline/log-configuration.js';
 import { localLogReader } from '../local/log-reader.js';
-import { recentRecordsReader } from '../adapters/dynamodb/recent-records.js';
 import { buildDashboard } from '../web/build.js';
 import { startDynamoLocal } from '../test/support/dynamodb-local.js';
-import { seedBuild } from '../test/api/seed.js';
+import { seedBuild, seededApiDeps } from '../test/api/seed.js';
 import { chromiumMissing, launchChromium } from '../test/e2e/browser.js';
 
 const BUILDS = 1000;
@@ -64,19 +63,7 @@ for (const number of [1, 50, 100, 200, 250]) {
 const server = await startLocalServer({
   port: 0,
   webDir: buildDashboard(join(dir, 'web')),
-  api: {
-    store,
-    listRepositories: (page) => store.listRepositories(page),
-    recentRecords: recentRecordsReader(db.doc, db.tableName),
-    logs: localLogReader(join(dir, 'logs'), GROUP),
-    logGraceMs: 0,
-    stopTask: async () => {},
-    restart: async () => {
-      throw new Error('bench: restart is not measured');
-    },
-    now: Date.now,
-    log: () => {},
-  },
+  api: seededApiDeps(store, db, localLogReader(join(dir, 'logs'), GROUP)),
   webhook: { repositories: store, secrets: { get: async () => 'bench' }, deliveries: store, enqueue: async () => {} },
 });
 

@@ -1,7 +1,11 @@
 // Builds with stages and steps, written through the real store, for API tests and the
 // dashboard benchmark.
 
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { recentRecordsReader } from '../../adapters/dynamodb/recent-records.js';
 import type { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
+import type { LogReader } from '../../core/logs/log-reader.js';
+import type { ApiDeps } from '../../lambdas/api/router.js';
 import { buildId, type Build, type BuildStatus, type Stage, type StepRecord } from '../../core/builds/types.js';
 
 export interface SeedBuild {
@@ -81,4 +85,26 @@ export async function seedBuild(store: DynamoBuildStore, seed: SeedBuild): Promi
   const res = await store.createBuild({ build, stages, steps });
   if (!res.created) throw new Error(`seed: build ${id} was not created`);
   return build;
+}
+
+/**
+ * The API's dependencies over a seeded table, as tests and benchmarks serve it: builds,
+ * repositories and metrics from the table, step logs from `logs`; no task is stopped, no
+ * build restarted and nothing logged unless `changes` says otherwise.
+ */
+export function seededApiDeps(store: DynamoBuildStore, table: { doc: DynamoDBDocumentClient; tableName: string }, logs: LogReader, changes: Partial<ApiDeps> = {}): ApiDeps {
+  return {
+    store,
+    listRepositories: (page) => store.listRepositories(page),
+    recentRecords: recentRecordsReader(table.doc, table.tableName),
+    logs,
+    logGraceMs: 0,
+    stopTask: async () => {},
+    restart: async () => {
+      throw new Error('restart is not served here');
+    },
+    now: Date.now,
+    log: () => {},
+    ...changes,
+  };
 }

@@ -20,10 +20,9 @@ import { localLogReader } from '../../local/log-reader.js';
 import { cloudWatchLogReader } from '../../adapters/cloudwatch-logs/log-reader.js';
 import { startLocalCloudWatchLogs, type LocalCloudWatchLogs } from '../../local/cloudwatch-logs/index.js';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
-import { recentRecordsReader } from '../../adapters/dynamodb/recent-records.js';
 import { buildDashboard } from '../../web/build.js';
 import { startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
-import { seedBuild } from '../api/seed.js';
+import { seedBuild, seededApiDeps } from '../api/seed.js';
 
 const GROUP = '/slipway/builds';
 const TASK = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/feed01';
@@ -52,20 +51,10 @@ beforeAll(async () => {
   server = await startLocalServer({
     port: 0,
     webDir: buildDashboard(join(dir, 'web')),
-    api: {
-      store,
-      listRepositories: (page) => store.listRepositories(page),
-      recentRecords: recentRecordsReader(db.doc, db.tableName),
-      logs: localLogReader(join(dir, 'logs'), GROUP),
-      logGraceMs: 0,
+    api: seededApiDeps(store, db, localLogReader(join(dir, 'logs'), GROUP), {
       stopTask: async (arn) => void stopped.push(arn),
-      restart: async () => {
-        throw new Error('not used');
-      },
       activation: { store, secrets: localWebhookSecrets(join(dir, 'home')), webhookUrl: 'http://localhost:8080/hooks', now: Date.now },
-      now: Date.now,
-      log: () => {},
-    },
+    }),
     webhook: { repositories: store, secrets: localWebhookSecrets(join(dir, 'home')), deliveries: store, enqueue: async (m) => void enqueued.push(m) },
   });
 });
@@ -180,19 +169,7 @@ describe('slipway logs over CloudWatch Logs (the stand-in, through the real SDK 
     cwServer = await startLocalServer({
       port: 0,
       webDir: buildDashboard(join(dir, 'web-cw')),
-      api: {
-        store,
-        listRepositories: (page) => store.listRepositories(page),
-        recentRecords: recentRecordsReader(db.doc, db.tableName),
-        logs: cloudWatchLogReader(client, GROUP, { retryAfterSeconds: 1 }),
-        logGraceMs: 0,
-        stopTask: async () => {},
-        restart: async () => {
-          throw new Error('not used');
-        },
-        now: Date.now,
-        log: () => {},
-      },
+      api: seededApiDeps(store, db, cloudWatchLogReader(client, GROUP, { retryAfterSeconds: 1 })),
       webhook: { repositories: store, secrets: { get: async () => 'hook-secret' }, deliveries: store, enqueue: async () => {} },
     });
   });
