@@ -29,6 +29,7 @@ import { LocalSecretStore, localWebhookSecrets, slipwayHome } from './secrets.js
 import { startLocalServer, type LocalServer } from './server.js';
 import { createLocalQueues } from './queues.js';
 import type { Snapshot } from './snapshot.js';
+import { isFinished } from '../core/builds/status.js';
 
 export const LOCAL_TABLE = 'slipway';
 export const LOCAL_CLUSTER = 'slipway';
@@ -71,7 +72,6 @@ export interface LocalSlipway {
   stop(): Promise<void>;
 }
 
-const FINISHED = new Set(['success', 'failure', 'killed', 'error']);
 /** The ECS stand-in's account (local/ecs/index.ts). */
 const LOCAL_ACCOUNT_ID = '000000000000';
 
@@ -213,7 +213,7 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
             last = fingerprint;
             onChange?.(detail);
           }
-          if (FINISHED.has(detail.status)) return detail;
+          if (isFinished(detail.status)) return detail;
           if (Date.now() > deadline) throw new Error(`local: build ${id} did not finish within ${Math.round(timeoutMs / 1000)} s (status ${detail.status})`);
           await new Promise((r) => setTimeout(r, 250));
         }

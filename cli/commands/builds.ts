@@ -4,6 +4,7 @@
 import { parse, positiveInt, withApi } from '../command-kit.js';
 import { duration, table, timestamp } from '../format.js';
 import { EXIT, type CliIO } from '../io.js';
+import { BUILD_STATUSES } from '../../core/builds/types.js';
 
 const USAGE = `usage: slipway builds [options]
 
@@ -19,7 +20,6 @@ options:
 
 exit status: 0 ok, 1 the API failed, 2 usage error`;
 
-const STATUSES = ['pending', 'running', 'success', 'failure', 'killed', 'error'];
 
 export async function run(args: string[], io: CliIO): Promise<number> {
   const p = parse('builds', args, { repo: { type: 'string' }, branch: { type: 'string' }, status: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } }, USAGE, io);
@@ -27,7 +27,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   if (p.values.help) return io.out(USAGE), EXIT.ok;
   if (p.positionals.length) return io.err(`slipway builds: unexpected argument "${p.positionals[0]}"\n${USAGE}`), EXIT.usage;
   const status = p.values.status as string | undefined;
-  if (status !== undefined && !STATUSES.includes(status)) return io.err(`slipway builds: --status must be one of ${STATUSES.join(', ')}`), EXIT.usage;
+  if (status !== undefined && !(BUILD_STATUSES as readonly string[]).includes(status)) return io.err(`slipway builds: --status must be one of ${BUILD_STATUSES.join(', ')}`), EXIT.usage;
   const limit = p.values.limit === undefined ? undefined : positiveInt(p.values.limit as string);
   if (p.values.limit !== undefined && (limit === undefined || limit > 100)) return io.err('slipway builds: --limit must be a number from 1 to 100'), EXIT.usage;
 

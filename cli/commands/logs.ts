@@ -10,6 +10,7 @@ import { ApiClientError, type ApiClient, type LogFrom } from '../client.js';
 import { parse, positiveInt, withApi } from '../command-kit.js';
 import { clock, duration } from '../format.js';
 import { EXIT, type CliIO } from '../io.js';
+import { isFinished } from '../../core/builds/status.js';
 
 const USAGE = `usage: slipway logs N STEP [options]
 
@@ -29,7 +30,6 @@ const POLL_MS = 1000;
 /** Tries of one log page the server refused for now (503 throttled, 429), and the longest wait between. */
 const RETRIES = 5;
 const MAX_BACKOFF_MS = 10_000;
-const FINISHED = new Set(['success', 'failure', 'skipped', 'killed', 'error']);
 
 type Found = { stage: number; step: StepRecord } | { error: string };
 
@@ -126,7 +126,7 @@ async function follow(
     if (!step) throw new Error(`logs: step ${stageNumber}.${stepNumber} disappeared from build ${repo} #${build.number}`);
     if (step.status !== lastStatus) {
       // Progress goes to stderr, so stdout stays the log itself.
-      io.err(`[${step.name}: ${step.status}${FINISHED.has(step.status) ? `, ${duration(step.startedAt, step.finishedAt, Date.now())}` : ''}]`);
+      io.err(`[${step.name}: ${step.status}${isFinished(step.status) ? `, ${duration(step.startedAt, step.finishedAt, Date.now())}` : ''}]`);
       lastStatus = step.status;
     }
     const page = await logPage(api, repo, build.number, stageNumber, stepNumber, from, io);
@@ -135,7 +135,7 @@ async function follow(
     from = { cursor: page.cursor };
     if (page.complete) return step.status === 'success' || step.status === 'skipped' ? EXIT.ok : EXIT.failed;
     // A build that ended without the step ever running leaves nothing to wait for.
-    if (FINISHED.has(build.status) && step.startedAt === undefined && page.lines.length === 0 && FINISHED.has(step.status)) return EXIT.failed;
+    if (isFinished(build.status) && step.startedAt === undefined && page.lines.length === 0 && isFinished(step.status)) return EXIT.failed;
     if (!page.more) await new Promise((r) => setTimeout(r, POLL_MS));
     build = await reload();
   }

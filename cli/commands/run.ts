@@ -14,6 +14,7 @@ import { redirectHandlerLogs } from '../handler-log.js';
 import { localPhases, progressPrinter } from '../progress.js';
 import { EXIT, type CliIO } from '../io.js';
 import { formatBuild } from './build.js';
+import { hasRun } from '../../core/builds/status.js';
 
 const USAGE = `usage: slipway run [DIR] [--repo OWNER/NAME] [--branch B] [--quiet]
 
@@ -83,7 +84,7 @@ function printOutputs(local: LocalSlipway, build: BuildDetail, printed: Set<stri
     if (!stage.taskArn) continue;
     for (const step of stage.steps) {
       const key = `${stage.number}.${step.number}`;
-      if (printed.has(key) || !['success', 'failure', 'killed', 'error'].includes(step.status) || step.kind === 'clone') continue;
+      if (printed.has(key) || !hasRun(step.status) || step.kind === 'clone') continue;
       printed.add(key);
       const lines = local.aws.ecs.logs(stage.taskArn, step.container);
       for (const line of lines) io.out(`    [${step.name}] ${line.message}`);

@@ -3,6 +3,7 @@
 
 import type { MetricsResponse } from './api.js';
 import type { Build, Stage } from './types.js';
+import { isFinished } from './status.js';
 
 const DAY_MS = 86_400_000;
 
@@ -60,7 +61,7 @@ export function computeMetrics(builds: Build[], stages: Stage[], days: number, n
 
   const repos = [...buildsByRepo.entries()]
     .map(([repo, list]) => {
-      const finished = list.filter((b) => ['success', 'failure', 'error', 'killed'].includes(b.status));
+      const finished = list.filter((b) => isFinished(b.status));
       const waits = (stagesByRepo.get(repo) ?? [])
         .filter((s) => s.queuedAt !== undefined && s.startedAt !== undefined)
         .map((s) => (s.startedAt as number) - (s.queuedAt as number));

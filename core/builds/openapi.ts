@@ -2,9 +2,10 @@
 // Schemas mirror core/builds/types.ts and core/builds/api.ts.
 
 import { STAGE_NOTE_LIMITS } from './new-build.js';
+import { BUILD_STATUSES, STEP_STATUSES } from './types.js';
 
-const statusEnum = ['pending', 'running', 'success', 'failure', 'killed', 'error'];
-const stepStatusEnum = ['pending', 'running', 'success', 'failure', 'skipped', 'killed', 'error'];
+const statusEnum = [...BUILD_STATUSES];
+const stepStatusEnum = [...STEP_STATUSES];
 const repoParams = [
   { name: 'owner', in: 'path', required: true, schema: { type: 'string' } },
   { name: 'name', in: 'path', required: true, schema: { type: 'string' } },

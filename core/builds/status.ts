@@ -39,6 +39,16 @@ export function statusRank(status: StageStatus | StepStatus | BuildStatus): numb
   return FINAL_RANK;
 }
 
+/** Finished: nothing moves a build, stage or step out of this status. */
+export function isFinished(status: StageStatus | StepStatus | BuildStatus): boolean {
+  return statusRank(status) === FINAL_RANK;
+}
+
+/** A step that ran and ended (finished, and not skipped): the ones a user reads the log of. */
+export function hasRun(status: StepStatus): boolean {
+  return isFinished(status) && status !== 'skipped';
+}
+
 /** Whether moving from `from` to `to` goes forward (finished is final; running may repeat). */
 export function movesForward(from: StageStatus | StepStatus | BuildStatus, to: StageStatus | StepStatus | BuildStatus): boolean {
   const a = statusRank(from);

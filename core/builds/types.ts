@@ -4,9 +4,13 @@
 import type { BuildEvent, ScmKind } from '../pipeline/context.js';
 import type { UpstreamState } from '../pipeline/contract.js';
 
-export type BuildStatus = 'pending' | 'running' | 'success' | 'failure' | 'killed' | 'error';
+/** Every status a build can have, in the order they are listed to users (filters, the API's enum). */
+export const BUILD_STATUSES = ['pending', 'running', 'success', 'failure', 'killed', 'error'] as const;
+/** Every status a step (and a stage) can have: a build's, and `skipped`. */
+export const STEP_STATUSES = ['pending', 'running', 'success', 'failure', 'skipped', 'killed', 'error'] as const;
+export type BuildStatus = (typeof BUILD_STATUSES)[number];
 export type StageStatus = BuildStatus | 'skipped';
-export type StepStatus = 'pending' | 'running' | 'success' | 'failure' | 'skipped' | 'killed' | 'error';
+export type StepStatus = (typeof STEP_STATUSES)[number];
 
 /** Why a stage ended the way it did (from the agent's exit code and ECS stop codes). */
 export type StageOutcomeReason =

@@ -18,7 +18,7 @@ import { OPENAPI_DOCUMENT } from '../../core/builds/openapi.js';
 import { isStageDone, isStepDone } from '../../core/builds/status.js';
 import { InvalidCursorError, type DynamoBuildStore, type Page, type PageOptions } from '../../adapters/dynamodb/store.js';
 import type { Build, BuildStatus, Repository } from '../../core/builds/types.js';
-import { buildId as makeBuildId } from '../../core/builds/types.js';
+import { BUILD_STATUSES, buildId as makeBuildId } from '../../core/builds/types.js';
 import { activate, remove, rotateSecret, setGithubAppSecret, type ActivationDeps } from './activation.js';
 import { cancelBuild, type CancelDeps } from './cancel.js';
 import type { RecentRecordsReader } from '../../adapters/dynamodb/recent-records.js';
@@ -54,7 +54,6 @@ export interface ApiDeps {
   metrics?: CancelDeps['metrics'];
 }
 
-const STATUSES: readonly BuildStatus[] = ['pending', 'running', 'success', 'failure', 'killed', 'error'];
 const DEFAULT_LIMIT = 25;
 const MAX_LIMIT = 100;
 const LOG_PAGE_LINES = 1000;
@@ -174,7 +173,7 @@ async function listBuilds(deps: ApiDeps, query: URLSearchParams): Promise<BuildL
   const repo = query.get('repo') || undefined;
   const branch = query.get('branch') || undefined;
   const status = (query.get('status') || undefined) as BuildStatus | undefined;
-  if (status !== undefined && !STATUSES.includes(status)) throw new BadRequest(`status=${JSON.stringify(status)} is not one of ${STATUSES.join(', ')}`);
+  if (status !== undefined && !(BUILD_STATUSES as readonly string[]).includes(status)) throw new BadRequest(`status=${JSON.stringify(status)} is not one of ${BUILD_STATUSES.join(', ')}`);
   if (repo !== undefined && !/^[^/]+\/.+$/.test(repo)) throw new BadRequest(`repo=${JSON.stringify(repo)} must be owner/name`);
   const page = (cursor: string | undefined, size: number) =>
     repo ? deps.store.listBuilds(repo, { limit: size, cursor }) : deps.store.listRecentBuilds({ limit: size, cursor });

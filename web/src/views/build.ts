@@ -5,9 +5,9 @@ import type { BuildDetail, LogLine, StepRecord } from '../../../core/builds/type
 import { api, ApiRequestError } from '../api.js';
 import { escapeHtml, formatClock, formatDuration } from '../format.js';
 import { layoutStages, renderGraph } from '../graph.js';
+import { hasRun, isFinished } from '../../../core/builds/status.js';
 
 const POLL_MS = 1000;
-const FINISHED = new Set(['success', 'failure', 'killed', 'error', 'skipped']);
 
 export interface Selection {
   stage: number;
@@ -15,7 +15,6 @@ export interface Selection {
 }
 
 /** Steps that ran to an end of their own or were stopped: they have a log worth opening. */
-const RAN = new Set<StepRecord['status']>(['success', 'failure', 'error', 'killed']);
 
 /**
  * The step to open first: the first failed one, else the running one, else the last one that
@@ -28,7 +27,7 @@ export function defaultSelection(build: BuildDetail): Selection | undefined {
   const pick =
     all.find((s) => s.step.status === 'failure' || s.step.status === 'error') ??
     all.find((s) => s.step.status === 'running') ??
-    [...all].reverse().find((s) => RAN.has(s.step.status)) ??
+    [...all].reverse().find((s) => hasRun(s.step.status)) ??
     all[0];
   return pick ? { stage: pick.stage, step: pick.step.number } : undefined;
 }
@@ -190,7 +189,7 @@ export async function renderBuild(root: HTMLElement, repo: string, number: numbe
     logComplete = page.complete;
     const step = selectedStep();
     if (!logLines && page.complete) {
-      const none = step && step.startedAt === undefined && FINISHED.has(step.status) ? '(did not run)' : '(no output)';
+      const none = step && step.startedAt === undefined && isFinished(step.status) ? '(did not run)' : '(no output)';
       log.innerHTML = `<div class="line"><span></span><span></span><span class="meta">${none}</span></div>`;
     }
     if (!openedAtEnd && step && (step.status === 'failure' || step.status === 'error') && page.complete) {
@@ -224,7 +223,7 @@ export async function renderBuild(root: HTMLElement, repo: string, number: numbe
   draw();
   await pollLog();
   // Live: poll while anything is unfinished, then once more to collect the tail of the log.
-  while (!signal.aborted && !(FINISHED.has(build.status) && (logComplete || !selection))) {
+  while (!signal.aborted && !(isFinished(build.status) && (logComplete || !selection))) {
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     if (signal.aborted) return;
     await refresh();

@@ -2,8 +2,8 @@
 import type { Build, BuildStatus } from '../../../core/builds/types.js';
 import { api } from '../api.js';
 import { escapeHtml, formatAgo, formatDuration } from '../format.js';
+import { BUILD_STATUSES } from '../../../core/builds/types.js';
 
-const STATUSES: BuildStatus[] = ['pending', 'running', 'success', 'failure', 'killed', 'error'];
 
 export function buildHref(build: Pick<Build, 'repo' | 'number'>): string {
   return `#/builds/${build.repo}/${build.number}`;
@@ -30,7 +30,7 @@ export function filterBar(repo: string, status: string): string {
   return (
     `<div class="filters">` +
     `<input id="f-repo" placeholder="owner/name" value="${escapeHtml(repo)}">` +
-    `<select id="f-status"><option value="">any status</option>${STATUSES.map((s) => `<option${s === status ? ' selected' : ''}>${s}</option>`).join('')}</select>` +
+    `<select id="f-status"><option value="">any status</option>${BUILD_STATUSES.map((s) => `<option${s === status ? ' selected' : ''}>${s}</option>`).join('')}</select>` +
     `</div>`
   );
 }
