@@ -13,6 +13,9 @@ import { AGENT_CONTAINER, AGENT_EXIT, EARLY_EXIT_CODE, type AgentResult } from '
 import { agentMessageForRecord } from './agent-result.js';
 import type { TaskStateChangeContainer, TaskStateChangeDetail } from './task-event.js';
 import type { BuildStatus, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from './types.js';
+import { FINAL_RANK, statusRank } from './status-rank.js';
+
+export { FINAL_RANK, hasRun, isFinished, statusRank } from './status-rank.js';
 
 const FINAL_STAGE: readonly StageStatus[] = ['success', 'failure', 'killed', 'error', 'skipped'];
 const FINAL_STEP: readonly StepStatus[] = ['success', 'failure', 'skipped', 'killed', 'error'];
@@ -23,30 +26,6 @@ export function isStageDone(status: StageStatus): boolean {
 
 export function isStepDone(status: StepStatus): boolean {
   return FINAL_STEP.includes(status);
-}
-
-/** The rank of finished statuses: final, nothing moves a record out of it. */
-export const FINAL_RANK = 2;
-
-/**
- * The order of statuses, for builds, stages and steps alike: waiting (0), running (1),
- * finished (FINAL_RANK). A status may stay at its rank or move up, never down. The stores
- * keep it in each item (`statusRank`) so their conditional writes refuse a late update.
- */
-export function statusRank(status: StageStatus | StepStatus | BuildStatus): number {
-  if (status === 'pending') return 0;
-  if (status === 'running') return 1;
-  return FINAL_RANK;
-}
-
-/** Finished: nothing moves a build, stage or step out of this status. */
-export function isFinished(status: StageStatus | StepStatus | BuildStatus): boolean {
-  return statusRank(status) === FINAL_RANK;
-}
-
-/** A step that ran and ended (finished, and not skipped): the ones a user reads the log of. */
-export function hasRun(status: StepStatus): boolean {
-  return isFinished(status) && status !== 'skipped';
 }
 
 /** Whether moving from `from` to `to` goes forward (finished is final; running may repeat). */

@@ -5,7 +5,7 @@ import type { BuildDetail, LogLine, StepRecord } from '../../../core/builds/type
 import { api, ApiRequestError } from '../api.js';
 import { escapeHtml, formatClock, formatDuration } from '../format.js';
 import { layoutStages, renderGraph } from '../graph.js';
-import { hasRun, isFinished } from '../../../core/builds/status.js';
+import { hasRun, isFinished } from '../../../core/builds/status-rank.js';
 
 const POLL_MS = 1000;
 
