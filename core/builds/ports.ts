@@ -1,10 +1,11 @@
 // The ports of the build records: what the control plane's logic needs from storage,
 // defined here and implemented by adapters (adapters/dynamodb/store.ts and stage-store.ts
-// on DynamoDB; test/support/memory-stores.ts in memory). Pure types: core does no I/O.
+// on DynamoDB; test/support/memory-stores.ts in memory, for BuildStore and StageStore).
+// Pure types: core does no I/O.
 
 import type { UpstreamState } from '../pipeline/contract.js';
 import type { StageJob } from '../scaling/job.js';
-import type { Build, BuildStatus, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from './types.js';
+import type { Build, BuildStatus, Repository, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from './types.js';
 
 export interface Page<T> {
   items: T[];
@@ -91,4 +92,64 @@ export interface StageStore {
   /** `upstream`: what the build had done when the stage was released (Stage.upstream). */
   markQueued(buildId: string, stageNumber: number, queuedAt: number, upstream?: UpstreamState): Promise<Stage | null>;
   noteWaiting(buildId: string, stageNumber: number, message: string): Promise<void>;
+}
+
+/** What `slipway repo add` decides about a repository; nothing of it comes from a webhook. */
+export interface RepositoryActivation {
+  slug: string;
+  scm: Repository['scm'];
+  visibility: NonNullable<Repository['visibility']>;
+  activatedAt: number;
+  configPath?: string;
+  /** Local repositories only: the directory's file:// URL. */
+  httpUrl?: string;
+  link?: string;
+}
+
+/** The repository is active on another host: one name is one repository on one host. */
+export class RepositoryHostConflictError extends Error {
+  constructor(
+    readonly slug: string,
+    readonly host: string,
+    readonly activeOn: string,
+  ) {
+    super(`repository ${slug} is active on ${activeOn}; remove it there first (slipway repo rm ${slug}) to activate it on ${host}`);
+    this.name = 'RepositoryHostConflictError';
+  }
+}
+
+/** Activated repositories, their settings and build counters (the webhook, the API, the planner). */
+export interface RepositoryStore {
+  getRepository(slug: string): Promise<Repository | null>;
+  listRepositories(page?: PageOptions): Promise<Page<Repository>>;
+  /** Activates on a host, keeping counter and history; RepositoryHostConflictError when active on another host. */
+  activateRepository(activation: RepositoryActivation): Promise<Repository>;
+  /** The repository stays (builds, counter) but its webhooks run nothing. */
+  deactivateRepository(slug: string): Promise<Repository | null>;
+  /** Where configuration says the repository lives (the dashboard links to it). */
+  setRepositoryLocation(slug: string, location: { httpUrl: string; link: string }): Promise<void>;
+  /** The next build number: unique under any concurrency. */
+  nextBuildNumber(slug: string): Promise<number>;
+}
+
+export interface Delivery {
+  id: string;
+  /** `github`, `gitea`, `gitlab`, `local`. */
+  host: string;
+  /** The host's event name (`push`, `pull_request`, `Merge Request Hook`, …). */
+  event: string;
+  receivedAt: number;
+  /** The host's own (unsigned) delivery header, for matching logs with the host's delivery list. */
+  hostDelivery?: string;
+}
+
+export type DeliveryState = 'received' | 'enqueued' | 'failed';
+
+/** Webhook deliveries: the dedupe record each leaves, and the build it made. */
+export interface DeliveryStore {
+  /** False when already recorded (a redelivery); a failed or stale delivery may be recorded again. */
+  recordDelivery(delivery: Delivery, staleAfterMs?: number): Promise<boolean>;
+  markDelivery(id: string, state: DeliveryState): Promise<void>;
+  /** The id of the build a delivery created, if the planner already handled it. */
+  buildForDelivery(id: string): Promise<string | null>;
 }
