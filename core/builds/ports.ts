@@ -5,7 +5,7 @@
 
 import type { UpstreamState } from '../pipeline/contract.js';
 import type { StageJob } from '../scaling/job.js';
-import type { Build, BuildStatus, Repository, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from './types.js';
+import type { Build, BuildDetail, BuildStatus, Repository, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from './types.js';
 
 export interface Page<T> {
   items: T[];
@@ -17,6 +17,31 @@ export interface PageOptions {
   limit?: number;
   cursor?: string;
 }
+
+/** A page cursor the store did not hand out (or not for this query): the caller's mistake, never the store's. */
+export class InvalidCursorError extends Error {
+  override readonly name = 'InvalidCursorError';
+  constructor(cursor: string, why: string) {
+    super(`store: invalid page cursor ${JSON.stringify(cursor.length > 80 ? `${cursor.slice(0, 80)}…` : cursor)}: ${why}`);
+  }
+}
+
+/** What the metrics read: the builds, and their stages, created since a time (bounded). */
+export interface RecentRecords {
+  builds: Build[];
+  stages: Stage[];
+  /** Set when a budget ran out: only records created at or after this time were read. */
+  countedFrom?: number;
+}
+
+export interface RecentBudget {
+  /** Most builds read (default 10,000). */
+  builds?: number;
+  /** Most stages read (default 30,000). */
+  stages?: number;
+}
+
+export type RecentRecordsReader = (since: number, budget?: RecentBudget) => Promise<RecentRecords>;
 
 export type BuildPatch = Partial<Omit<Build, 'id' | 'repo' | 'number' | 'deliveryId' | 'createdAt'>>;
 export type StagePatch = Partial<Omit<Stage, 'buildId' | 'repo' | 'buildNumber' | 'number' | 'eventVersion'>>;
@@ -61,12 +86,18 @@ export interface BuildStore {
    */
   updateBuild(id: string, patch: BuildPatch, guard?: UpdateGuard<BuildStatus>): Promise<Build | null>;
   listRecentBuilds(page?: PageOptions): Promise<Page<Build>>;
+  /** Builds of one repository, newest first. */
+  listBuilds(repo: string, page?: PageOptions): Promise<Page<Build>>;
+  /** A build with its stages and their steps, as the API returns it. */
+  getBuildDetail(id: string): Promise<BuildDetail | null>;
   getStage(buildId: string, stageNumber: number): Promise<Stage | null>;
   listStages(buildId: string): Promise<Stage[]>;
   listSteps(buildId: string, stageNumber?: number): Promise<StepRecord[]>;
   listStagesAndSteps(buildId: string): Promise<{ stages: Stage[]; steps: StepRecord[] }>;
   /** Stages in flight, oldest first; may lag behind writes: re-read a stage before acting on it. */
   listActiveStages(status: 'pending' | 'running', page?: PageOptions): Promise<Page<Stage>>;
+  /** Updates a stage under the same guards as updateBuild (cancel); keeps the active-stages listing in step with its status. */
+  updateStage(buildId: string, stageNumber: number, patch: StagePatch, guard?: UpdateGuard<StageStatus>): Promise<Stage | null>;
   updateStep(buildId: string, stageNumber: number, stepNumber: number, patch: StepPatch, guard?: UpdateGuard<StepStatus>): Promise<StepRecord | null>;
   /** A step back to `pending` for a new attempt of its stage, without what the last attempt recorded. */
   resetStep(buildId: string, stageNumber: number, stepNumber: number): Promise<StepRecord | null>;

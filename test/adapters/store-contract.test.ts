@@ -152,6 +152,31 @@ describe.each([
     expect([reset?.exitCode, reset?.startedAt, reset?.finishedAt, reset?.reason]).toEqual([undefined, undefined, undefined, undefined]);
   });
 
+  it('an update with an event version applies only when newer, and a stage update keeps to the status order', async () => {
+    const s = make();
+    const id = await oneStage(s);
+    expect(await s.store.updateStage(id, 1, { status: 'running', startedAt: 5 }, { eventVersion: 2 })).toMatchObject({ status: 'running', eventVersion: 2 });
+    expect(await s.store.updateStage(id, 1, { message: 'late' }, { eventVersion: 2 })).toBeNull();
+    expect(await s.store.updateStage(id, 1, { status: 'pending' })).toBeNull();
+    expect(await s.store.updateStage(id, 1, { status: 'killed', message: 'cancelled' }, { fromStatuses: ['pending', 'running'] })).toMatchObject({ status: 'killed' });
+    expect(await s.store.updateStage(id, 1, { status: 'failure' })).toBeNull();
+    expect(await s.store.updateStep(id, 1, 1, { status: 'running' }, { eventVersion: 4 })).toMatchObject({ status: 'running' });
+    expect(await s.store.updateStep(id, 1, 1, { status: 'success' }, { eventVersion: 3 })).toBeNull();
+  });
+
+  it('reads a build with its stages and steps, and lists a repository\'s builds newest first', async () => {
+    const s = make();
+    const first = await oneStage(s);
+    const second = await oneStage(s);
+    const detail = await s.store.getBuildDetail(second);
+    expect(detail).toMatchObject({ id: second, stages: [{ number: 1, name: 'test', steps: [{ number: 1, name: 'test' }] }] });
+    expect(await s.store.getBuildDetail('acme/contract#99999')).toBeNull();
+    const page = await s.store.listBuilds('acme/contract', { limit: 100 });
+    const ids = page.items.map((b) => b.id);
+    expect(ids.indexOf(second)).toBeLessThan(ids.indexOf(first));
+    expect(ids.indexOf(first)).toBeGreaterThanOrEqual(0);
+  });
+
   it('status updates of builds and steps never move backwards, unless fromStatuses says from where', async () => {
     const s = make();
     const id = await oneStage(s);

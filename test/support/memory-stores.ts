@@ -8,17 +8,27 @@
 // stage-store tests (task-events, autoscaler, build-finish, task-event-truth).
 
 import type { UpstreamState } from '../../core/pipeline/contract.js';
-import type { BuildPatch, BuildStore, EventApply, Page, PageOptions, RunningMark, StageStore, StepPatch, UpdateGuard } from '../../core/builds/ports.js';
+import type { BuildPatch, BuildStore, EventApply, Page, PageOptions, RunningMark, StagePatch, StageStore, StepPatch, UpdateGuard } from '../../core/builds/ports.js';
 import { FINAL_RANK, statusRank } from '../../core/builds/status.js';
-import type { Build, BuildStatus, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from '../../core/builds/types.js';
+import type { Build, BuildDetail, BuildStatus, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from '../../core/builds/types.js';
 import { stageKey } from '../../core/builds/types.js';
 import type { StageJob } from '../../core/scaling/job.js';
 import type { JobQueue } from '../../core/scaling/job-queue.js';
 
 const copy = <T>(value: T): T => structuredClone(value);
 
-/** The status-order rule of the stores: Expression.guardStatus in adapters/dynamodb/expression.ts. */
-function allowed<S extends BuildStatus | StageStatus | StepStatus>(current: S, next: S | undefined, guard: UpdateGuard<S>): boolean {
+/**
+ * The guards of the stores' updates (Expression.guardStatus and guardVersion in
+ * adapters/dynamodb/expression.ts): the status order, or `fromStatuses`; and with an event
+ * version, only a newer one than the record's.
+ */
+function allowed<S extends BuildStatus | StageStatus | StepStatus>(
+  record: { status: S; eventVersion?: number },
+  next: S | undefined,
+  guard: UpdateGuard<S>,
+): boolean {
+  if (guard.eventVersion !== undefined && record.eventVersion !== undefined && record.eventVersion >= guard.eventVersion) return false;
+  const current = record.status;
   if (guard.fromStatuses) return guard.fromStatuses.includes(current);
   if (next === undefined) return true;
   const rank = statusRank(next);
@@ -49,8 +59,8 @@ export class MemoryBuildStore implements BuildStore {
 
   async updateBuild(id: string, patch: BuildPatch, guard: UpdateGuard<BuildStatus> = {}): Promise<Build | null> {
     const build = this.builds.get(id);
-    if (!build || !allowed(build.status, patch.status, guard)) return null;
-    const next = patched(build, patch);
+    if (!build || !allowed(build, patch.status, guard)) return null;
+    const next = patched(build, { ...patch, eventVersion: guard.eventVersion });
     this.builds.set(id, next);
     return copy(next);
   }
@@ -58,6 +68,27 @@ export class MemoryBuildStore implements BuildStore {
   async getStage(buildId: string, stageNumber: number): Promise<Stage | null> {
     const stage = this.stages.get(stageKey(buildId, stageNumber));
     return stage ? copy(stage) : null;
+  }
+
+  async updateStage(buildId: string, stageNumber: number, patch: StagePatch, guard: UpdateGuard<StageStatus> = {}): Promise<Stage | null> {
+    const key = stageKey(buildId, stageNumber);
+    const stage = this.stages.get(key);
+    if (!stage || !allowed(stage, patch.status, guard)) return null;
+    const next = patched(stage, { ...patch, eventVersion: guard.eventVersion });
+    this.stages.set(key, next);
+    return copy(next);
+  }
+
+  async getBuildDetail(id: string): Promise<BuildDetail | null> {
+    const build = this.builds.get(id);
+    if (!build) return null;
+    const { stages, steps } = await this.listStagesAndSteps(id);
+    return { ...copy(build), stages: stages.map((stage) => ({ ...stage, steps: steps.filter((s) => s.stageNumber === stage.number) })) };
+  }
+
+  async listBuilds(repo: string, page: PageOptions = {}): Promise<Page<Build>> {
+    const all = [...this.builds.values()].filter((b) => b.repo === repo).sort((a, b) => b.number - a.number);
+    return pageOf(all, page, 25);
   }
 
   async listStages(buildId: string): Promise<Stage[]> {
@@ -78,8 +109,8 @@ export class MemoryBuildStore implements BuildStore {
   async updateStep(buildId: string, stageNumber: number, stepNumber: number, patch: StepPatch, guard: UpdateGuard<StepStatus> = {}): Promise<StepRecord | null> {
     const key = `${stageKey(buildId, stageNumber)}#${stepNumber}`;
     const step = this.steps.get(key);
-    if (!step || !allowed(step.status, patch.status, guard)) return null;
-    const next = patched(step, patch);
+    if (!step || !allowed(step, patch.status, guard)) return null;
+    const next = patched(step, { ...patch, eventVersion: guard.eventVersion });
     this.steps.set(key, next);
     return copy(next);
   }
