@@ -17,6 +17,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Build, BuildDetail, BuildStatus, Repository, Stage, StageStatus, StepRecord, StepStatus } from '../../core/builds/types.js';
 import type {
+  BuildCreator,
   BuildPatch,
   BuildStore,
   Delivery,
@@ -55,7 +56,7 @@ export { InvalidCursorError } from './paging.js';
 export { isConditionFailure, strip } from './records.js';
 export { DEFAULT_CONFIG_PATH, type RepositoryInfo } from './repositories.js';
 
-export class DynamoBuildStore implements BuildStore, RepositoryStore, DeliveryStore {
+export class DynamoBuildStore implements BuildStore, BuildCreator, RepositoryStore, DeliveryStore {
   private readonly table: Table;
 
   constructor(
@@ -121,6 +122,9 @@ export class DynamoBuildStore implements BuildStore, RepositoryStore, DeliverySt
   }
 
   // ── builds (builds.ts) ─────────────────────────────────────────────────────
+
+  /** Its stages share one transaction with the build and its delivery claim (builds.ts). */
+  readonly maxStagesPerBuild = builds.MAX_STAGES_PER_BUILD;
 
   createBuild(input: NewBuild): Promise<CreateBuildResult> {
     return builds.createBuild(this.table, input);

@@ -103,6 +103,22 @@ export interface BuildStore {
   resetStep(buildId: string, stageNumber: number, stepNumber: number): Promise<StepRecord | null>;
 }
 
+export interface NewBuild {
+  build: Build;
+  stages: Stage[];
+  steps: StepRecord[];
+}
+
+export type CreateBuildResult = { created: true; build: Build } | { created: false; buildId: string };
+
+/** Creates builds (the planner): one delivery makes one build. */
+export interface BuildCreator {
+  /** Pipelines one build can hold; more is the pipeline file's error, found before createBuild. */
+  readonly maxStagesPerBuild: number;
+  /** A build with its stages and steps, all or nothing; a second call for the same delivery returns the first build's id. */
+  createBuild(input: NewBuild): Promise<CreateBuildResult>;
+}
+
 /** The stage writes whose conditions depend on the stage's task and attempt, and the stored job of each stage. */
 export interface StageStore {
   putStageJobs(jobs: StageJob[]): Promise<void>;
