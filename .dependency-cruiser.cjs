@@ -81,11 +81,11 @@ module.exports = {
       to: { path: '^adapters/', pathNot: '^adapters/$1/' },
     },
     {
-      name: 'execution-logic-through-ports',
+      name: 'lambda-logic-through-ports',
       comment:
-        'The execution half (autoscaler pass, task events, stage end) works on core ports (BuildStore, StageStore, JobQueue, LogReader), so it runs as well on the in-memory stores of the tests; only its wiring (handler.ts, wiring.ts) builds adapters.',
+        'The Lambdas work on core ports (BuildStore, BuildCreator, StageStore, RepositoryStore, DeliveryStore, RecentRecordsReader, JobQueue, LogReader), so their logic runs as well on the in-memory stores of the tests; only their wiring (handler.ts, wiring.ts, the planner\'s deps.ts) builds adapters. lambdas/shared/ outside execution/ holds the shared wiring (clients, table creation).',
       severity: 'error',
-      from: { path: '^lambdas/(autoscaler|task-events|shared/execution)/', pathNot: '/(handler|wiring)\\.ts$' },
+      from: { path: '^lambdas/(autoscaler|task-events|webhook|api|planner|shared/execution)/', pathNot: ['/(handler|wiring)\\.ts$', '^lambdas/planner/deps\\.ts$'] },
       to: { path: '^adapters/' },
     },
     {

@@ -3,10 +3,10 @@
 // page; the status-guarded update.
 
 import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import type { Build, BuildDetail, BuildStatus, Stage, StepRecord } from '../../core/builds/types.js';
+import type { Build, BuildDetail, BuildStatus } from '../../core/builds/types.js';
 import { buildId as makeBuildId, parseBuildId } from '../../core/builds/types.js';
 import { statusRank } from '../../core/builds/status.js';
-import type { BuildPatch, Page, PageOptions, UpdateGuard } from '../../core/builds/ports.js';
+import type { BuildPatch, CreateBuildResult, NewBuild, Page, PageOptions, UpdateGuard } from '../../core/builds/ports.js';
 import { batchWrite } from './batch.js';
 import { buildForDelivery } from './deliveries.js';
 import { Expression } from './expression.js';
@@ -15,13 +15,7 @@ import { decodeCursor, encodeCursor, withCursor } from './paging.js';
 import { conditionalUpdate, defined, type Item, strip, type Table } from './records.js';
 import { listStagesAndSteps, stageItem, stepItem } from './stages-steps.js';
 
-export interface NewBuild {
-  build: Build;
-  stages: Stage[];
-  steps: StepRecord[];
-}
-
-export type CreateBuildResult = { created: true; build: Build } | { created: false; buildId: string };
+export type { CreateBuildResult, NewBuild } from '../../core/builds/ports.js';
 
 /** A TransactWriteItems call holds at most 100 items (API_TransactWriteItems: "groups up to 100 action requests"). */
 const TRANSACTION_LIMIT = 100;

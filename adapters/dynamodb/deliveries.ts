@@ -2,22 +2,10 @@
 // DELIVERY_TTL_SECONDS) and the claim of the build it created.
 
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Delivery, DeliveryState } from '../../core/builds/ports.js';
 import { Expression } from './expression.js';
 import { DELIVERY_BUILD_SK, DELIVERY_SK, DELIVERY_TTL_SECONDS, TTL_ATTRIBUTE, deliveryPk } from './keys.js';
 import { defined, isConditionFailure, type Table } from './records.js';
-
-export interface Delivery {
-  id: string;
-  /** `github`, `gitea`, `gitlab`, `local`. */
-  host: string;
-  /** The host's event name (`push`, `pull_request`, `Merge Request Hook`, …). */
-  event: string;
-  receivedAt: number;
-  /** The host's own (unsigned) delivery header, for matching logs with the host's delivery list. */
-  hostDelivery?: string;
-}
-
-export type DeliveryState = 'received' | 'enqueued' | 'failed';
 
 /**
  * Records a webhook delivery; false when it was already recorded (a redelivery). A

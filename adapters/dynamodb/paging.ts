@@ -1,17 +1,12 @@
 // Page cursors of the store's queries: DynamoDB's LastEvaluatedKey, opaque to callers.
 
+import { InvalidCursorError } from '../../core/builds/ports.js';
 import { classifyAwsError } from '../../core/util/aws-errors.js';
+
+export { InvalidCursorError };
 
 export function encodeCursor(key: Record<string, unknown> | undefined): string | undefined {
   return key ? Buffer.from(JSON.stringify(key)).toString('base64url') : undefined;
-}
-
-/** A page cursor this store did not hand out (or not for this query): the caller's mistake, never ours. */
-export class InvalidCursorError extends Error {
-  override readonly name = 'InvalidCursorError';
-  constructor(cursor: string, why: string) {
-    super(`store: invalid page cursor ${JSON.stringify(cursor.length > 80 ? `${cursor.slice(0, 80)}…` : cursor)}: ${why}`);
-  }
 }
 
 /** A cursor is a key this store encoded: a small map of key attributes to strings or numbers. */

@@ -1,30 +1,17 @@
-// What the metrics read: the builds, and the stages of the builds, created since a time —
+// The RecentRecordsReader port (core/builds/ports.ts) on the build table. What the metrics read: the builds, and the stages of the builds, created since a time —
 // two paged Queries of GSI1 (keys.ts, access pattern 12), newest first, each
 // bounded, instead of one query per build.
 
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { GSI_RECENT, RECENT_BUILDS_PARTITION, RECENT_STAGES_PARTITION, recentSkFrom } from './keys.js';
 import { strip } from './records.js';
+import type { RecentRecordsReader } from '../../core/builds/ports.js';
 import type { Build, Stage } from '../../core/builds/types.js';
 
-export interface RecentRecords {
-  builds: Build[];
-  stages: Stage[];
-  /** Set when a budget ran out: only records created at or after this time were read. */
-  countedFrom?: number;
-}
-
-export interface RecentBudget {
-  /** Most builds read (default 10,000). */
-  builds?: number;
-  /** Most stages read (default 30,000). */
-  stages?: number;
-}
+export type { RecentBudget, RecentRecords, RecentRecordsReader } from '../../core/builds/ports.js';
 
 /** Items per Query page (each page is also cut at 1 MB by DynamoDB). */
 const PAGE = 1000;
-
-export type RecentRecordsReader = (since: number, budget?: RecentBudget) => Promise<RecentRecords>;
 
 export function recentRecordsReader(doc: DynamoDBDocumentClient, tableName: string): RecentRecordsReader {
   async function newestFirst<T>(partition: string, since: number, max: number): Promise<{ items: T[]; full: boolean }> {

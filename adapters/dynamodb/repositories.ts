@@ -3,7 +3,7 @@
 // Listed by name from their partition of GSI1 (keys.ts, access pattern 11).
 
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { Page, PageOptions } from '../../core/builds/ports.js';
+import { type Page, type PageOptions, type RepositoryActivation, RepositoryHostConflictError } from '../../core/builds/ports.js';
 import type { Repository } from '../../core/builds/types.js';
 import { Expression } from './expression.js';
 import { GSI_RECENT, REPO_SK, REPOSITORIES_PARTITION, repoPk, repositoryIndexKeys } from './keys.js';
@@ -15,30 +15,6 @@ export type RepositoryInfo = Omit<Repository, 'counter' | 'configPath' | 'active
   configPath?: string;
   active?: boolean;
 };
-
-/** What `slipway repo add` decides about a repository; nothing of it comes from a webhook. */
-export interface RepositoryActivation {
-  slug: string;
-  scm: Repository['scm'];
-  visibility: NonNullable<Repository['visibility']>;
-  activatedAt: number;
-  configPath?: string;
-  /** Local repositories only: the directory's file:// URL. */
-  httpUrl?: string;
-  link?: string;
-}
-
-/** The repository is active on another host: one name is one repository on one host. */
-export class RepositoryHostConflictError extends Error {
-  constructor(
-    readonly slug: string,
-    readonly host: string,
-    readonly activeOn: string,
-  ) {
-    super(`repository ${slug} is active on ${activeOn}; remove it there first (slipway repo rm ${slug}) to activate it on ${host}`);
-    this.name = 'RepositoryHostConflictError';
-  }
-}
 
 export const DEFAULT_CONFIG_PATH = '.drone.yml';
 

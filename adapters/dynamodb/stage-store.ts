@@ -4,14 +4,15 @@
 // BUILD#<id> / STAGE#<nnn>#JOB, type `job`), from which dependent stages and Spot
 // retries are enqueued. Keys from keys.ts; the client is injected.
 
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { StageJob } from '../../core/scaling/job.js';
 import { activeStagePk, activeStageSk, buildPk, stageSk } from './keys.js';
 import { FINAL_RANK, statusRank } from '../../core/builds/status.js';
 import { batchGet, batchWrite } from './batch.js';
 import { Expression } from './expression.js';
 import type { EventApply, RunningMark, StageStore } from '../../core/builds/ports.js';
-import { isConditionFailure, strip } from './records.js';
+import { conditionalUpdate, strip, type Table } from './records.js';
+import { getStage } from './stages-steps.js';
 import type { Stage, StageOutcomeReason, StageStatus } from '../../core/builds/types.js';
 import { stageKey } from '../../core/builds/types.js';
 import type { UpstreamState } from '../../core/pipeline/contract.js';
@@ -19,10 +20,14 @@ import type { UpstreamState } from '../../core/pipeline/contract.js';
 const jobSk = (stageNumber: number): string => `${stageSk(stageNumber)}#JOB`;
 
 export class DynamoStageStore implements StageStore {
+  private readonly table: Table;
+
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     readonly tableName: string,
-  ) {}
+  ) {
+    this.table = { doc, tableName, now: Date.now };
+  }
 
   /** Stores the job of every stage of a build (the planner, beside createBuild). */
   async putStageJobs(jobs: StageJob[]): Promise<void> {
@@ -50,9 +55,8 @@ export class DynamoStageStore implements StageStore {
   }
 
   /** The stage as last written (a strongly consistent read: the index may lag behind). */
-  async getStageConsistent(buildId: string, stageNumber: number): Promise<Stage | null> {
-    const res = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { PK: buildPk(buildId), SK: stageSk(stageNumber) }, ConsistentRead: true }));
-    return strip<Stage>(res.Item);
+  getStageConsistent(buildId: string, stageNumber: number): Promise<Stage | null> {
+    return getStage(this.table, buildId, stageNumber);
   }
 
   /**
@@ -202,21 +206,9 @@ export class DynamoStageStore implements StageStore {
     await this.update(buildId, stageNumber, e);
   }
 
-  private async update(buildId: string, stageNumber: number, e: Expression): Promise<Stage | null> {
-    try {
-      const res = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { PK: buildPk(buildId), SK: stageSk(stageNumber) },
-          ...e.input(),
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return strip<Stage>(res.Attributes);
-    } catch (err) {
-      if (isConditionFailure(err)) return null;
-      throw err;
-    }
+  /** The stage after a conditional update; null when the condition refused it. */
+  private update(buildId: string, stageNumber: number, e: Expression): Promise<Stage | null> {
+    return conditionalUpdate<Stage>(this.table, { PK: buildPk(buildId), SK: stageSk(stageNumber) }, e);
   }
 }
 

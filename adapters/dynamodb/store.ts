@@ -16,24 +16,47 @@
 
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Build, BuildDetail, BuildStatus, Repository, Stage, StageStatus, StepRecord, StepStatus } from '../../core/builds/types.js';
-import type { BuildPatch, BuildStore, Page, PageOptions, StagePatch, StepPatch, UpdateGuard } from '../../core/builds/ports.js';
+import type {
+  BuildCreator,
+  BuildPatch,
+  BuildStore,
+  Delivery,
+  DeliveryState,
+  DeliveryStore,
+  Page,
+  PageOptions,
+  RepositoryActivation,
+  RepositoryStore,
+  StagePatch,
+  StepPatch,
+  UpdateGuard,
+} from '../../core/builds/ports.js';
 import * as builds from './builds.js';
 import type { CreateBuildResult, NewBuild } from './builds.js';
 import * as deliveries from './deliveries.js';
-import type { Delivery, DeliveryState } from './deliveries.js';
 import type { Table } from './records.js';
 import * as repositories from './repositories.js';
-import type { RepositoryActivation, RepositoryInfo } from './repositories.js';
+import type { RepositoryInfo } from './repositories.js';
 import * as stagesSteps from './stages-steps.js';
 
-export type { BuildPatch, Page, PageOptions, StagePatch, StepPatch, UpdateGuard } from '../../core/builds/ports.js';
+export {
+  type BuildPatch,
+  type Delivery,
+  type DeliveryState,
+  type Page,
+  type PageOptions,
+  type RepositoryActivation,
+  RepositoryHostConflictError,
+  type StagePatch,
+  type StepPatch,
+  type UpdateGuard,
+} from '../../core/builds/ports.js';
 export { type CreateBuildResult, MAX_STAGES_PER_BUILD, type NewBuild, TooManyStagesError } from './builds.js';
-export type { Delivery, DeliveryState } from './deliveries.js';
 export { InvalidCursorError } from './paging.js';
 export { isConditionFailure, strip } from './records.js';
-export { DEFAULT_CONFIG_PATH, type RepositoryActivation, RepositoryHostConflictError, type RepositoryInfo } from './repositories.js';
+export { DEFAULT_CONFIG_PATH, type RepositoryInfo } from './repositories.js';
 
-export class DynamoBuildStore implements BuildStore {
+export class DynamoBuildStore implements BuildStore, BuildCreator, RepositoryStore, DeliveryStore {
   private readonly table: Table;
 
   constructor(
@@ -99,6 +122,9 @@ export class DynamoBuildStore implements BuildStore {
   }
 
   // ── builds (builds.ts) ─────────────────────────────────────────────────────
+
+  /** Its stages share one transaction with the build and its delivery claim (builds.ts). */
+  readonly maxStagesPerBuild = builds.MAX_STAGES_PER_BUILD;
 
   createBuild(input: NewBuild): Promise<CreateBuildResult> {
     return builds.createBuild(this.table, input);

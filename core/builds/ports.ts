@@ -1,10 +1,11 @@
 // The ports of the build records: what the control plane's logic needs from storage,
 // defined here and implemented by adapters (adapters/dynamodb/store.ts and stage-store.ts
-// on DynamoDB; test/support/memory-stores.ts in memory). Pure types: core does no I/O.
+// on DynamoDB; test/support/memory-stores.ts in memory, for BuildStore and StageStore).
+// Pure types: core does no I/O.
 
 import type { UpstreamState } from '../pipeline/contract.js';
 import type { StageJob } from '../scaling/job.js';
-import type { Build, BuildStatus, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from './types.js';
+import type { Build, BuildDetail, BuildStatus, Repository, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from './types.js';
 
 export interface Page<T> {
   items: T[];
@@ -16,6 +17,31 @@ export interface PageOptions {
   limit?: number;
   cursor?: string;
 }
+
+/** A page cursor the store did not hand out (or not for this query): the caller's mistake, never the store's. */
+export class InvalidCursorError extends Error {
+  override readonly name = 'InvalidCursorError';
+  constructor(cursor: string, why: string) {
+    super(`store: invalid page cursor ${JSON.stringify(cursor.length > 80 ? `${cursor.slice(0, 80)}…` : cursor)}: ${why}`);
+  }
+}
+
+/** What the metrics read: the builds, and their stages, created since a time (bounded). */
+export interface RecentRecords {
+  builds: Build[];
+  stages: Stage[];
+  /** Set when a budget ran out: only records created at or after this time were read. */
+  countedFrom?: number;
+}
+
+export interface RecentBudget {
+  /** Most builds read (default 10,000). */
+  builds?: number;
+  /** Most stages read (default 30,000). */
+  stages?: number;
+}
+
+export type RecentRecordsReader = (since: number, budget?: RecentBudget) => Promise<RecentRecords>;
 
 export type BuildPatch = Partial<Omit<Build, 'id' | 'repo' | 'number' | 'deliveryId' | 'createdAt'>>;
 export type StagePatch = Partial<Omit<Stage, 'buildId' | 'repo' | 'buildNumber' | 'number' | 'eventVersion'>>;
@@ -60,15 +86,37 @@ export interface BuildStore {
    */
   updateBuild(id: string, patch: BuildPatch, guard?: UpdateGuard<BuildStatus>): Promise<Build | null>;
   listRecentBuilds(page?: PageOptions): Promise<Page<Build>>;
+  /** Builds of one repository, newest first. */
+  listBuilds(repo: string, page?: PageOptions): Promise<Page<Build>>;
+  /** A build with its stages and their steps, as the API returns it. */
+  getBuildDetail(id: string): Promise<BuildDetail | null>;
   getStage(buildId: string, stageNumber: number): Promise<Stage | null>;
   listStages(buildId: string): Promise<Stage[]>;
   listSteps(buildId: string, stageNumber?: number): Promise<StepRecord[]>;
   listStagesAndSteps(buildId: string): Promise<{ stages: Stage[]; steps: StepRecord[] }>;
   /** Stages in flight, oldest first; may lag behind writes: re-read a stage before acting on it. */
   listActiveStages(status: 'pending' | 'running', page?: PageOptions): Promise<Page<Stage>>;
+  /** Updates a stage under the same guards as updateBuild (cancel); keeps the active-stages listing in step with its status. */
+  updateStage(buildId: string, stageNumber: number, patch: StagePatch, guard?: UpdateGuard<StageStatus>): Promise<Stage | null>;
   updateStep(buildId: string, stageNumber: number, stepNumber: number, patch: StepPatch, guard?: UpdateGuard<StepStatus>): Promise<StepRecord | null>;
   /** A step back to `pending` for a new attempt of its stage, without what the last attempt recorded. */
   resetStep(buildId: string, stageNumber: number, stepNumber: number): Promise<StepRecord | null>;
+}
+
+export interface NewBuild {
+  build: Build;
+  stages: Stage[];
+  steps: StepRecord[];
+}
+
+export type CreateBuildResult = { created: true; build: Build } | { created: false; buildId: string };
+
+/** Creates builds (the planner): one delivery makes one build. */
+export interface BuildCreator {
+  /** Pipelines one build can hold; more is the pipeline file's error, found before createBuild. */
+  readonly maxStagesPerBuild: number;
+  /** A build with its stages and steps, all or nothing; a second call for the same delivery returns the first build's id. */
+  createBuild(input: NewBuild): Promise<CreateBuildResult>;
 }
 
 /** The stage writes whose conditions depend on the stage's task and attempt, and the stored job of each stage. */
@@ -91,4 +139,64 @@ export interface StageStore {
   /** `upstream`: what the build had done when the stage was released (Stage.upstream). */
   markQueued(buildId: string, stageNumber: number, queuedAt: number, upstream?: UpstreamState): Promise<Stage | null>;
   noteWaiting(buildId: string, stageNumber: number, message: string): Promise<void>;
+}
+
+/** What `slipway repo add` decides about a repository; nothing of it comes from a webhook. */
+export interface RepositoryActivation {
+  slug: string;
+  scm: Repository['scm'];
+  visibility: NonNullable<Repository['visibility']>;
+  activatedAt: number;
+  configPath?: string;
+  /** Local repositories only: the directory's file:// URL. */
+  httpUrl?: string;
+  link?: string;
+}
+
+/** The repository is active on another host: one name is one repository on one host. */
+export class RepositoryHostConflictError extends Error {
+  constructor(
+    readonly slug: string,
+    readonly host: string,
+    readonly activeOn: string,
+  ) {
+    super(`repository ${slug} is active on ${activeOn}; remove it there first (slipway repo rm ${slug}) to activate it on ${host}`);
+    this.name = 'RepositoryHostConflictError';
+  }
+}
+
+/** Activated repositories, their settings and build counters (the webhook, the API, the planner). */
+export interface RepositoryStore {
+  getRepository(slug: string): Promise<Repository | null>;
+  listRepositories(page?: PageOptions): Promise<Page<Repository>>;
+  /** Activates on a host, keeping counter and history; RepositoryHostConflictError when active on another host. */
+  activateRepository(activation: RepositoryActivation): Promise<Repository>;
+  /** The repository stays (builds, counter) but its webhooks run nothing. */
+  deactivateRepository(slug: string): Promise<Repository | null>;
+  /** Where configuration says the repository lives (the dashboard links to it). */
+  setRepositoryLocation(slug: string, location: { httpUrl: string; link: string }): Promise<void>;
+  /** The next build number: unique under any concurrency. */
+  nextBuildNumber(slug: string): Promise<number>;
+}
+
+export interface Delivery {
+  id: string;
+  /** `github`, `gitea`, `gitlab`, `local`. */
+  host: string;
+  /** The host's event name (`push`, `pull_request`, `Merge Request Hook`, …). */
+  event: string;
+  receivedAt: number;
+  /** The host's own (unsigned) delivery header, for matching logs with the host's delivery list. */
+  hostDelivery?: string;
+}
+
+export type DeliveryState = 'received' | 'enqueued' | 'failed';
+
+/** Webhook deliveries: the dedupe record each leaves, and the build it made. */
+export interface DeliveryStore {
+  /** False when already recorded (a redelivery); a failed or stale delivery may be recorded again. */
+  recordDelivery(delivery: Delivery, staleAfterMs?: number): Promise<boolean>;
+  markDelivery(id: string, state: DeliveryState): Promise<void>;
+  /** The id of the build a delivery created, if the planner already handled it. */
+  buildForDelivery(id: string): Promise<string | null>;
 }

@@ -4,7 +4,7 @@
 // A new secret is shown once, in the answer that created it.
 
 import type { AppSecretResponse, RepoActivationResponse, RepoResponse } from '../../core/builds/api.js';
-import { RepositoryHostConflictError, type DynamoBuildStore } from '../../adapters/dynamodb/store.js';
+import { RepositoryHostConflictError, type RepositoryStore } from '../../core/builds/ports.js';
 import type { Repository } from '../../core/builds/types.js';
 import { RepositoryNameError, validateSlug } from '../../core/scm/locate.js';
 import { HOOK_HOSTS, type HookHost } from '../../core/scm/types.js';
@@ -12,7 +12,7 @@ import { GITHUB_APP_SECRET_SLUG, generateWebhookSecret, type WebhookSecrets } fr
 import { ApiFailure } from './http.js';
 
 export interface ActivationDeps {
-  store: Pick<DynamoBuildStore, 'getRepository' | 'activateRepository' | 'deactivateRepository'>;
+  store: Pick<RepositoryStore, 'getRepository' | 'activateRepository' | 'deactivateRepository'>;
   /** Written, never read here: only the webhook reads a secret back. */
   secrets: Pick<WebhookSecrets, 'put' | 'remove'>;
   /** Where the Git hosts send webhooks (`…/github` etc. are appended); unknown: only the path is shown. */

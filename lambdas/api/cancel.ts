@@ -8,12 +8,12 @@
 // is handed to the code that holds the Git host credentials (`buildFinished`).
 
 import { buildStatusOf, isStageDone, isStepDone } from '../../core/builds/status.js';
-import type { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
+import type { BuildStore } from '../../core/builds/ports.js';
 import type { Build, Stage } from '../../core/builds/types.js';
 import type { SlipwayMetrics } from '../shared/observability/metrics.js';
 
 export interface CancelDeps {
-  store: Pick<DynamoBuildStore, 'listStagesAndSteps' | 'updateStage' | 'updateStep' | 'getStage' | 'updateBuild' | 'getBuild'>;
+  store: Pick<BuildStore, 'listStagesAndSteps' | 'updateStage' | 'updateStep' | 'getStage' | 'updateBuild' | 'getBuild'>;
   /** ECS StopTask of the build cluster. */
   stopTask(taskArn: string, reason: string): Promise<void>;
   /** A build finished here: post its final commit status (deployed: a message to the planner). */

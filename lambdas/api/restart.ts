@@ -5,7 +5,7 @@
 // queue (the API needs no Git host credentials); local mode plans it in-process.
 
 import { randomUUID } from 'node:crypto';
-import type { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
+import type { BuildStore, DeliveryStore, RepositoryStore } from '../../core/builds/ports.js';
 import type { Build, Repository } from '../../core/builds/types.js';
 import type { BuildHook, EventMessage } from '../../core/scm/types.js';
 import { ApiFailure } from './http.js';
@@ -14,7 +14,7 @@ import { ApiFailure } from './http.js';
 export type SubmitResult = { buildId: string } | { skipped: string } | 'queued';
 
 export interface RestartDeps {
-  store: Pick<DynamoBuildStore, 'getRepository' | 'buildForDelivery' | 'updateBuild' | 'getBuild'>;
+  store: Pick<RepositoryStore, 'getRepository'> & Pick<DeliveryStore, 'buildForDelivery'> & Pick<BuildStore, 'updateBuild' | 'getBuild'>;
   submit(message: EventMessage): Promise<SubmitResult>;
   now(): number;
   /** How long to wait for a queued message's build (default 12 s: within the API Lambda's 15 s timeout). */

@@ -16,12 +16,11 @@ import type {
 import { computeMetrics, metricsWindow } from '../../core/builds/metrics.js';
 import { OPENAPI_DOCUMENT } from '../../core/builds/openapi.js';
 import { isStageDone, isStepDone } from '../../core/builds/status.js';
-import { InvalidCursorError, type DynamoBuildStore, type Page, type PageOptions } from '../../adapters/dynamodb/store.js';
+import { type BuildStore, InvalidCursorError, type Page, type PageOptions, type RecentRecordsReader } from '../../core/builds/ports.js';
 import type { Build, BuildStatus, Repository } from '../../core/builds/types.js';
 import { BUILD_STATUSES, buildId as makeBuildId } from '../../core/builds/types.js';
 import { activate, remove, rotateSecret, setGithubAppSecret, type ActivationDeps } from './activation.js';
 import { cancelBuild, type CancelDeps } from './cancel.js';
-import type { RecentRecordsReader } from '../../adapters/dynamodb/recent-records.js';
 import { ApiFailure, apiError, json, type ApiRequest, type ApiResponse } from './http.js';
 import { decodeLogCursor, encodeLogCursor, InvalidLogCursor } from './log-cursor.js';
 import { logStreamName } from '../../core/pipeline/log-configuration.js';
@@ -30,7 +29,7 @@ import { matchRoute, ROUTE_METHODS, type RouteName } from './routes.js';
 
 export interface ApiDeps {
   store: Pick<
-    DynamoBuildStore,
+    BuildStore,
     'getBuild' | 'getBuildDetail' | 'listBuilds' | 'listRecentBuilds' | 'listStagesAndSteps' | 'updateStage' | 'updateStep' | 'getStage' | 'updateBuild'
   >;
   listRepositories(page: PageOptions): Promise<Page<Repository>>;

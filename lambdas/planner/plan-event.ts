@@ -6,8 +6,7 @@
 // created (the delivery → build claim is part of the build's transaction) and only
 // repeats the effects after it (enqueue, status, nudge), which are safe to repeat.
 
-import { type DynamoBuildStore, MAX_STAGES_PER_BUILD } from '../../adapters/dynamodb/store.js';
-import type { StageStore } from '../../core/builds/ports.js';
+import type { BuildCreator, BuildStore, DeliveryStore, RepositoryStore, StageStore } from '../../core/builds/ports.js';
 import { buildRecord, newBuildRecords } from '../../core/builds/new-build.js';
 import { readyStages } from '../../core/builds/status.js';
 import type { Build, Repository, Stage } from '../../core/builds/types.js';
@@ -37,7 +36,7 @@ import type { Log } from '../shared/observability/logger.js';
 import type { SlipwayMetrics } from '../shared/observability/metrics.js';
 
 export interface PlannerDeps {
-  store: DynamoBuildStore;
+  store: BuildStore & BuildCreator & RepositoryStore & DeliveryStore;
   stages: Pick<StageStore, 'putStageJobs' | 'getStageJob'>;
   scm: ScmAccess;
   /** Where ready stages are announced (the jobs queue). */
@@ -214,8 +213,8 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
 
   // One transaction creates the build with all its stages: more pipelines than it holds is the
   // file's problem, an error build that says so, not a message retried into the DLQ.
-  if (records.stages.length > MAX_STAGES_PER_BUILD) {
-    const error = `${repository.configPath}: ${records.stages.length} pipelines run for this ${hook.event}; a build holds at most ${MAX_STAGES_PER_BUILD} (split the pipeline file, or use fewer pipelines with more steps)`;
+  if (records.stages.length > deps.store.maxStagesPerBuild) {
+    const error = `${repository.configPath}: ${records.stages.length} pipelines run for this ${hook.event}; a build holds at most ${deps.store.maxStagesPerBuild} (split the pipeline file, or use fewer pipelines with more steps)`;
     return createInvalid(buildRecord(base, { status: 'error', error, finishedAt: now }), scmRepo, deps);
   }
 

@@ -18,7 +18,7 @@
 // Unactivated repositories get a 2xx so that the host does not mark the hook as failing
 // (Drone answers them the same way); the body says why nothing runs.
 
-import type { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
+import type { DeliveryStore, RepositoryStore } from '../../core/builds/ports.js';
 import { deliveryId, eventName, hookRepository, hostDeliveryHeader, normalizeHeaders, parseEvent } from '../../core/scm/parse-event.js';
 import { HOOK_HOSTS, MalformedHookError, type EventMessage, type HookHost } from '../../core/scm/types.js';
 import { verifySignature } from '../../core/scm/verify-signature.js';
@@ -30,10 +30,10 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 
 export interface WebhookDeps {
   /** The activation record of a repository (the table's repository item). */
-  repositories: Pick<DynamoBuildStore, 'getRepository'>;
+  repositories: Pick<RepositoryStore, 'getRepository'>;
   /** The repository's own webhook secret; `fresh` skips any cache (after a mismatch). */
   secrets: { get(host: HookHost, slug: string, options?: { fresh?: boolean }): Promise<string | undefined> };
-  deliveries: Pick<DynamoBuildStore, 'recordDelivery' | 'markDelivery'>;
+  deliveries: Pick<DeliveryStore, 'recordDelivery' | 'markDelivery'>;
   enqueue: (message: EventMessage) => Promise<void>;
   allowedRepositories?: readonly string[];
   now?: () => number;

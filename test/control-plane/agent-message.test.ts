@@ -1,5 +1,6 @@
 // The stage message in the agent's own words: applyTaskEvent (the task-events handler's
-// work) with the real store on DynamoDB Local and the agent's log in the local log store,
+// work) on the in-memory stores (test/support/memory-stores.ts; the same contract as the
+// DynamoDB adapters: test/adapters/store-contract.test.ts) and the agent's log in the local log store,
 // read through the same reader as the API's. Missing, unreadable or mismatched lines
 // leave the generic text; duplicate and older events change nothing.
 
@@ -7,8 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
-import { DynamoStageStore } from '../../adapters/dynamodb/stage-store.js';
 import type { TaskStateChangeContainer, TaskStateChangeDetail } from '../../core/builds/task-event.js';
 import type { Build } from '../../core/builds/types.js';
 import { AGENT_CONTAINER, AGENT_ENV, AGENT_EXIT, type AgentResult } from '../../core/pipeline/contract.js';
@@ -19,30 +18,26 @@ import { applyTaskEvent } from '../../lambdas/shared/execution/apply-event.js';
 import type { ExecutionDeps } from '../../lambdas/shared/execution/deps.js';
 import { LogStore } from '../../local/ecs/logs.js';
 import { resultLine } from '../../task-runner/report.js';
-import { startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
-import { refusingJobQueue } from '../support/memory-stores.js';
+import { MemoryBuildStore, MemoryStageStore, refusingJobQueue } from '../support/memory-stores.js';
 
 const GROUP = '/slipway/builds';
 const REPO = 'acme/messages';
 
-let dynamo: LocalDynamo;
 let logsDir: string;
 let logStore: LogStore;
 let deps: ExecutionDeps;
-let store: DynamoBuildStore;
+let store: MemoryBuildStore;
 const posted: Build[] = [];
 const logged: { message: string; fields?: Record<string, unknown> }[] = [];
 let buildCount = 0;
 
 beforeAll(async () => {
-  dynamo = await startDynamoLocal('agent-message');
   logsDir = mkdtempSync(join(tmpdir(), 'slipway-agent-message-'));
   logStore = new LogStore(logsDir);
-  const doc = dynamo.doc;
-  store = new DynamoBuildStore(doc, dynamo.tableName);
+  store = new MemoryBuildStore();
   deps = {
     store,
-    stages: new DynamoStageStore(doc, dynamo.tableName),
+    stages: new MemoryStageStore(store),
     jobs: refusingJobQueue('no stage here has dependents'),
     postBuildStatus: async (build) => void posted.push(build),
     nudge: async () => {},
@@ -53,7 +48,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await dynamo?.stop();
   if (logsDir) rmSync(logsDir, { recursive: true, force: true });
 });
 
@@ -63,16 +57,15 @@ async function seed(): Promise<{ buildId: string; taskArn: string }> {
   const id = `${REPO}#${number}`;
   const taskArn = `arn:aws:ecs:us-east-1:000000000000:task/slipway/task${number}`;
   const now = Date.now();
-  await store.ensureRepository({ slug: REPO, scm: 'local', httpUrl: 'file:///nowhere', link: 'http://x', defaultBranch: 'main', private: false });
-  await store.createBuild({
-    build: { id, repo: REPO, number, status: 'running', event: 'push', action: '', ref: 'refs/heads/main', branch: 'main', commit: 'abc', message: '', author: '', link: '', deliveryId: `am-${number}`, fork: false, createdAt: now },
-    stages: [{ buildId: id, repo: REPO, buildNumber: number, number: 1, name: 'test', status: 'running', dependsOn: [], attempts: 1, taskArn, eventVersion: 2, queuedAt: now }],
-    steps: [
+  store.add(
+    { id, repo: REPO, number, status: 'running', event: 'push', action: '', ref: 'refs/heads/main', branch: 'main', commit: 'abc', message: '', author: '', link: '', deliveryId: `am-${number}`, fork: false, createdAt: now },
+    [{ buildId: id, repo: REPO, buildNumber: number, number: 1, name: 'test', status: 'running', dependsOn: [], attempts: 1, taskArn, eventVersion: 2, queuedAt: now }],
+    [
       { buildId: id, stageNumber: 1, number: 1, name: 'clone', container: AGENT_CONTAINER, status: 'success', detached: false, kind: 'clone' },
       { buildId: id, stageNumber: 1, number: 2, name: 'cache', container: 'cache', status: 'running', detached: false, kind: 'service' },
       { buildId: id, stageNumber: 1, number: 3, name: 'use-cache', container: 'use-cache', status: 'pending', detached: false, kind: 'step' },
     ],
-  });
+  );
   return { buildId: id, taskArn };
 }
 

@@ -4,56 +4,36 @@
 // agent/api/task/task.go, updateTaskKnownStatus: the minimum of its containers), the
 // containers carry no health, and the times are ECS's (updatedAt, stoppedAt).
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { documentClient } from '../../adapters/dynamodb/client.js';
-import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { startDynamoDb, type LocalDynamoDb } from '../../local/dynamodb.js';
-import { startSqs, type LocalSqs } from '../../local/sqs.js';
-import { ensureTable } from '../../lambdas/shared/table.js';
-import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
-import { DynamoStageStore } from '../../adapters/dynamodb/stage-store.js';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { buildId, type Build, type StepRecord } from '../../core/builds/types.js';
 import type { TaskStateChangeContainer, TaskStateChangeDetail } from '../../core/builds/task-event.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
 import type { StageJob } from '../../core/scaling/job.js';
 import { applyTaskEvent } from '../../lambdas/shared/execution/apply-event.js';
 import type { ExecutionDeps } from '../../lambdas/shared/execution/deps.js';
-import { SqsJobQueue } from '../../adapters/sqs/job-queue.js';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../support/dynamodb-local.js';
+import { MemoryBuildStore, MemoryJobQueue, MemoryStageStore } from '../support/memory-stores.js';
 
-let db: LocalDynamoDb;
-let sqsServer: LocalSqs;
-let client: DynamoDBClient;
-let sqs: SQSClient;
-let deps: ExecutionDeps & { store: DynamoBuildStore };
-let jobsUrl: string;
-const table = 'truth-builds';
+// On the in-memory stores (test/support/memory-stores.ts), held to the DynamoDB adapters'
+// contract by test/adapters/store-contract.test.ts; what reads must be strongly consistent
+// on DynamoDB is build-finish.test.ts's subject.
+let store: MemoryBuildStore;
+let jobs: MemoryJobQueue;
+let deps: ExecutionDeps;
 /** When the events are processed: far from any time ECS reports, so a stored processing time shows. */
 const PROCESSED_AT = Date.parse('2031-01-01T00:00:00.000Z');
 
-beforeAll(async () => {
-  [db, sqsServer] = await Promise.all([startDynamoDb({ eventualConsistency: { lagMs: 60_000 } }), startSqs()]);
-  client = new DynamoDBClient({ endpoint: db.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-  await ensureTable(client, table);
-  const doc = documentClient(client);
-  sqs = new SQSClient({ endpoint: sqsServer.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, useQueueUrlAsEndpoint: false });
-  jobsUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'truth-jobs' }))).QueueUrl!;
+beforeEach(() => {
+  store = new MemoryBuildStore();
+  jobs = new MemoryJobQueue();
   deps = {
-    store: new DynamoBuildStore(doc, table),
-    stages: new DynamoStageStore(doc, table),
-    jobs: new SqsJobQueue(sqs, jobsUrl),
+    store,
+    stages: new MemoryStageStore(store),
+    jobs,
     postBuildStatus: async () => {},
     nudge: async () => {},
     now: () => PROCESSED_AT,
     log: () => {},
   };
-});
-
-afterAll(async () => {
-  client?.destroy();
-  sqs?.destroy();
-  await Promise.all([db?.stop(), sqsServer?.stop()]);
 });
 
 const TASK = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/truth';
@@ -86,11 +66,11 @@ async function runningStage(repo: string, capacity: 'FARGATE' | 'FARGATE_SPOT' =
   const step = (number: number, name: string, container: string, kind: StepRecord['kind'], status: StepRecord['status'] = 'pending'): StepRecord => ({
     buildId: id, stageNumber: 1, number, name, container, status, detached: false, kind, ...(status === 'skipped' ? { reason: 'when: branch' } : {}),
   });
-  await deps.store.createBuild({
+  store.add(
     build,
-    stages: [{ buildId: id, repo, buildNumber: 1, number: 1, name: 'test', status: 'pending', dependsOn: [], attempts: 0, queuedAt: createdAt }],
-    steps: [step(1, 'clone', AGENT_CONTAINER, 'clone'), step(2, 'build', 'step-build', 'step'), step(3, 'test', 'step-test', 'step'), step(4, 'deploy', 'step-deploy', 'step', 'skipped')],
-  });
+    [{ buildId: id, repo, buildNumber: 1, number: 1, name: 'test', status: 'pending', dependsOn: [], attempts: 0, queuedAt: createdAt }],
+    [step(1, 'clone', AGENT_CONTAINER, 'clone'), step(2, 'build', 'step-build', 'step'), step(3, 'test', 'step-test', 'step'), step(4, 'deploy', 'step-deploy', 'step', 'skipped')],
+  );
   const job: StageJob = {
     stageKey: `${id}/1`, buildId: id, stageNumber: 1, repo, pipeline: 'test', cpu: 256, memory: 512, queuedAt: createdAt, runTask: {},
     taskDefinition: { family: 'slipway-x', containerDefinitions: [{ name: AGENT_CONTAINER }, { name: 'step-build' }, { name: 'step-test' }] },
@@ -161,7 +141,6 @@ describe('records from the events ECS sends', () => {
     }
     // Left out by `when:` at planning: no container, so it stays as it was.
     expect(steps.deploy).toMatchObject({ status: 'skipped', reason: 'when: branch' });
-    const requeued = await sqs.send(new ReceiveMessageCommand({ QueueUrl: jobsUrl, MaxNumberOfMessages: 10 }));
-    expect(requeued.Messages?.map((m) => JSON.parse(m.Body!).stageKey)).toContain(`${id}/1`);
+    expect(jobs.enqueued.map((j) => [j.stageKey, j.onDemand, j.queuedAt])).toEqual([[`${id}/1`, true, PROCESSED_AT]]);
   });
 });

@@ -8,17 +8,27 @@
 // stage-store tests (task-events, autoscaler, build-finish, task-event-truth).
 
 import type { UpstreamState } from '../../core/pipeline/contract.js';
-import type { BuildPatch, BuildStore, StageStore, StepPatch, UpdateGuard } from '../../core/builds/ports.js';
+import type { BuildPatch, BuildStore, EventApply, Page, PageOptions, RunningMark, StagePatch, StageStore, StepPatch, UpdateGuard } from '../../core/builds/ports.js';
 import { FINAL_RANK, statusRank } from '../../core/builds/status.js';
-import type { Build, BuildStatus, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from '../../core/builds/types.js';
+import type { Build, BuildDetail, BuildStatus, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from '../../core/builds/types.js';
 import { stageKey } from '../../core/builds/types.js';
 import type { StageJob } from '../../core/scaling/job.js';
 import type { JobQueue } from '../../core/scaling/job-queue.js';
 
 const copy = <T>(value: T): T => structuredClone(value);
 
-/** The status-order rule of the stores: Expression.guardStatus in adapters/dynamodb/expression.ts. */
-function allowed<S extends BuildStatus | StageStatus | StepStatus>(current: S, next: S | undefined, guard: UpdateGuard<S>): boolean {
+/**
+ * The guards of the stores' updates (Expression.guardStatus and guardVersion in
+ * adapters/dynamodb/expression.ts): the status order, or `fromStatuses`; and with an event
+ * version, only a newer one than the record's.
+ */
+function allowed<S extends BuildStatus | StageStatus | StepStatus>(
+  record: { status: S; eventVersion?: number },
+  next: S | undefined,
+  guard: UpdateGuard<S>,
+): boolean {
+  if (guard.eventVersion !== undefined && record.eventVersion !== undefined && record.eventVersion >= guard.eventVersion) return false;
+  const current = record.status;
   if (guard.fromStatuses) return guard.fromStatuses.includes(current);
   if (next === undefined) return true;
   const rank = statusRank(next);
@@ -30,7 +40,7 @@ function patched<T extends object>(record: T, patch: object): T {
   return { ...record, ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) } as T;
 }
 
-export class MemoryBuildStore implements Pick<BuildStore, 'getBuild' | 'updateBuild' | 'getStage' | 'listStages' | 'listSteps' | 'listStagesAndSteps' | 'updateStep'> {
+export class MemoryBuildStore implements BuildStore {
   readonly builds = new Map<string, Build>();
   readonly stages = new Map<string, Stage>();
   readonly steps = new Map<string, StepRecord>();
@@ -49,8 +59,8 @@ export class MemoryBuildStore implements Pick<BuildStore, 'getBuild' | 'updateBu
 
   async updateBuild(id: string, patch: BuildPatch, guard: UpdateGuard<BuildStatus> = {}): Promise<Build | null> {
     const build = this.builds.get(id);
-    if (!build || !allowed(build.status, patch.status, guard)) return null;
-    const next = patched(build, patch);
+    if (!build || !allowed(build, patch.status, guard)) return null;
+    const next = patched(build, { ...patch, eventVersion: guard.eventVersion });
     this.builds.set(id, next);
     return copy(next);
   }
@@ -58,6 +68,27 @@ export class MemoryBuildStore implements Pick<BuildStore, 'getBuild' | 'updateBu
   async getStage(buildId: string, stageNumber: number): Promise<Stage | null> {
     const stage = this.stages.get(stageKey(buildId, stageNumber));
     return stage ? copy(stage) : null;
+  }
+
+  async updateStage(buildId: string, stageNumber: number, patch: StagePatch, guard: UpdateGuard<StageStatus> = {}): Promise<Stage | null> {
+    const key = stageKey(buildId, stageNumber);
+    const stage = this.stages.get(key);
+    if (!stage || !allowed(stage, patch.status, guard)) return null;
+    const next = patched(stage, { ...patch, eventVersion: guard.eventVersion });
+    this.stages.set(key, next);
+    return copy(next);
+  }
+
+  async getBuildDetail(id: string): Promise<BuildDetail | null> {
+    const build = this.builds.get(id);
+    if (!build) return null;
+    const { stages, steps } = await this.listStagesAndSteps(id);
+    return { ...copy(build), stages: stages.map((stage) => ({ ...stage, steps: steps.filter((s) => s.stageNumber === stage.number) })) };
+  }
+
+  async listBuilds(repo: string, page: PageOptions = {}): Promise<Page<Build>> {
+    const all = [...this.builds.values()].filter((b) => b.repo === repo).sort((a, b) => b.number - a.number);
+    return pageOf(all, page, 25);
   }
 
   async listStages(buildId: string): Promise<Stage[]> {
@@ -78,15 +109,51 @@ export class MemoryBuildStore implements Pick<BuildStore, 'getBuild' | 'updateBu
   async updateStep(buildId: string, stageNumber: number, stepNumber: number, patch: StepPatch, guard: UpdateGuard<StepStatus> = {}): Promise<StepRecord | null> {
     const key = `${stageKey(buildId, stageNumber)}#${stepNumber}`;
     const step = this.steps.get(key);
-    if (!step || !allowed(step.status, patch.status, guard)) return null;
-    const next = patched(step, patch);
+    if (!step || !allowed(step, patch.status, guard)) return null;
+    const next = patched(step, { ...patch, eventVersion: guard.eventVersion });
     this.steps.set(key, next);
     return copy(next);
   }
+
+  async resetStep(buildId: string, stageNumber: number, stepNumber: number): Promise<StepRecord | null> {
+    const key = `${stageKey(buildId, stageNumber)}#${stepNumber}`;
+    const step = this.steps.get(key);
+    if (!step) return null;
+    const { exitCode: _exitCode, startedAt: _startedAt, finishedAt: _finishedAt, reason: _reason, ...kept } = step;
+    const next: StepRecord = { ...kept, status: 'pending' };
+    this.steps.set(key, next);
+    return copy(next);
+  }
+
+  /** Newest first; the cursor is the offset (opaque to callers, as the store's). */
+  async listRecentBuilds(page: PageOptions = {}): Promise<Page<Build>> {
+    const all = [...this.builds.values()].sort((a, b) => b.createdAt - a.createdAt || b.id.localeCompare(a.id));
+    return pageOf(all, page, 25);
+  }
+
+  /** Oldest first: pending stages by queue time, running ones by start (the index's order). */
+  async listActiveStages(status: 'pending' | 'running', page: PageOptions = {}): Promise<Page<Stage>> {
+    const since = (s: Stage) => (status === 'running' ? s.startedAt : s.queuedAt) ?? 0;
+    const all = [...this.stages.values()].filter((s) => s.status === status).sort((a, b) => since(a) - since(b));
+    return pageOf(all, page, 100);
+  }
 }
 
+function pageOf<T>(all: T[], page: PageOptions, defaultLimit: number): Page<T> {
+  const start = page.cursor ? Number(page.cursor) : 0;
+  const end = start + (page.limit ?? defaultLimit);
+  const items = all.slice(start, end).map(copy);
+  return end < all.length ? { items, cursor: String(end) } : { items };
+}
+
+/** Pending at `attempt` with no task yet: a stage a start or a first event may claim (stage-store.ts, waitingAt). */
+const waitingAt = (stage: Stage, attempt: number): boolean => stage.status === 'pending' && stage.taskArn === undefined && stage.attempts === attempt;
+const isFinal = (stage: Stage): boolean => statusRank(stage.status) >= FINAL_RANK;
+/** ECS `detail.version`: only a newer event applies (Expression.guardVersion). */
+const newer = (stage: Stage, version: number): boolean => stage.eventVersion === undefined || stage.eventVersion < version;
+
 /** The stage writes the stage end makes, on the stages of a MemoryBuildStore. */
-export class MemoryStageStore implements Pick<StageStore, 'putStageJobs' | 'getStageJob' | 'getStageConsistent' | 'finish' | 'markQueued'> {
+export class MemoryStageStore implements StageStore {
   readonly jobs = new Map<string, StageJob>();
   constructor(private readonly records: MemoryBuildStore) {}
 
@@ -99,8 +166,82 @@ export class MemoryStageStore implements Pick<StageStore, 'putStageJobs' | 'getS
     return job ? copy(job) : null;
   }
 
+  async getStageJobs(stages: { buildId: string; stageNumber: number }[]): Promise<Map<string, StageJob>> {
+    const out = new Map<string, StageJob>();
+    for (const s of stages) {
+      const job = this.jobs.get(stageKey(s.buildId, s.stageNumber));
+      if (job) out.set(job.stageKey, copy(job));
+    }
+    return out;
+  }
+
   async getStageConsistent(buildId: string, stageNumber: number): Promise<Stage | null> {
     return this.records.getStage(buildId, stageNumber);
+  }
+
+  async noteStartFailure(buildId: string, stageNumber: number, input: { attempt: number; message: string; retryAfter: number }): Promise<Stage | null> {
+    return this.write(buildId, stageNumber, (stage) =>
+      waitingAt(stage, input.attempt) ? { ...stage, message: input.message, retryAfter: input.retryAfter, startFailures: (stage.startFailures ?? 0) + 1 } : null,
+    );
+  }
+
+  async markRunning(buildId: string, stageNumber: number, mark: RunningMark): Promise<Stage | null> {
+    return this.write(buildId, stageNumber, (stage) => {
+      const claimedByItsEvent = stage.taskArn === mark.taskArn && statusRank(stage.status) <= statusRank('running');
+      if (!waitingAt(stage, mark.attempt) && !claimedByItsEvent) return null;
+      return {
+        ...stage, status: 'running', taskArn: mark.taskArn, capacity: mark.capacity, attempts: mark.attempt + 1, cpu: mark.cpu,
+        startedAt: stage.startedAt ?? mark.startedAt,
+      };
+    });
+  }
+
+  async applyEvent(buildId: string, stageNumber: number, apply: EventApply): Promise<Stage | null> {
+    return this.write(buildId, stageNumber, (stage) => {
+      if (isFinal(stage) || !newer(stage, apply.version)) return null;
+      const own = stage.taskArn === apply.taskArn;
+      if (!own && !waitingAt(stage, apply.attempt)) return null;
+      return patched(stage, {
+        eventVersion: apply.version,
+        taskArn: apply.taskArn,
+        status: apply.status,
+        reason: apply.reason,
+        message: apply.message,
+        exitCode: apply.exitCode,
+        finishedAt: apply.finishedAt,
+        startedAt: stage.startedAt ?? apply.startedAt,
+        firstStepAt: stage.firstStepAt ?? apply.firstStepAt,
+        // The claim counts the attempt, once; later events of the claimed task count nothing.
+        ...(own ? {} : { attempts: apply.attempt + 1 }),
+      });
+    });
+  }
+
+  async requeue(
+    buildId: string,
+    stageNumber: number,
+    input: { taskArn: string; version: number; queuedAt: number; message: string; attempt: number },
+  ): Promise<Stage | null> {
+    return this.write(buildId, stageNumber, (stage) => {
+      if (isFinal(stage) || !newer(stage, input.version)) return null;
+      if (stage.taskArn !== input.taskArn && !waitingAt(stage, input.attempt)) return null;
+      const { eventVersion: _v, startedAt: _s, firstStepAt: _f, taskArn: _t, ...kept } = stage;
+      return { ...kept, status: 'pending', queuedAt: input.queuedAt, capacity: 'FARGATE', reason: 'spot-interrupted', message: input.message, attempts: input.attempt + 1 };
+    });
+  }
+
+  async noteWaiting(buildId: string, stageNumber: number, message: string): Promise<void> {
+    await this.write(buildId, stageNumber, (stage) => (stage.status === 'pending' && stage.message !== message ? { ...stage, message } : null));
+  }
+
+  /** A conditional write: `change` returns the new stage, or null when its condition refuses. */
+  private async write(buildId: string, stageNumber: number, change: (stage: Stage) => Stage | null): Promise<Stage | null> {
+    const key = stageKey(buildId, stageNumber);
+    const stage = this.records.stages.get(key);
+    const next = stage ? change(copy(stage)) : null;
+    if (!next) return null;
+    this.records.stages.set(key, next);
+    return copy(next);
   }
 
   async finish(

@@ -1,0 +1,191 @@
+// One contract for the two implementations of the build-record ports (core/builds/ports.ts):
+// the DynamoDB adapters on DynamoDB Local and the in-memory stores the execution tests use
+// (test/support/memory-stores.ts). The same cases run on both, so a test that passes on the
+// memory stores says something about the deployed ones: the conditional writes that decide
+// which task owns a stage, what an ECS event may change, and what a Spot requeue forgets.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
+import { DynamoStageStore } from '../../adapters/dynamodb/stage-store.js';
+import type { BuildStore, StageStore } from '../../core/builds/ports.js';
+import { buildId as makeBuildId, type Build, type Stage, type StepRecord } from '../../core/builds/types.js';
+import { startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
+import { MemoryBuildStore, MemoryStageStore } from '../support/memory-stores.js';
+
+interface Stores {
+  store: BuildStore;
+  stages: StageStore;
+  /** Writes a build with its stages and steps as the planner would. */
+  seed(build: Build, stages: Stage[], steps: StepRecord[]): Promise<void>;
+}
+
+let db: LocalDynamo;
+let dynamo: Stores;
+
+beforeAll(async () => {
+  db = await startDynamoLocal('contract');
+  const store = new DynamoBuildStore(db.doc, db.tableName);
+  dynamo = {
+    store,
+    stages: new DynamoStageStore(db.doc, db.tableName),
+    seed: async (build, stages, steps) => {
+      const result = await store.createBuild({ build, stages, steps });
+      if (!result.created) throw new Error(`test: build ${build.id} was not created`);
+    },
+  };
+});
+
+afterAll(async () => {
+  await db?.stop();
+});
+
+function memory(): Stores {
+  const store = new MemoryBuildStore();
+  return { store, stages: new MemoryStageStore(store), seed: async (build, stages, steps) => store.add(build, stages, steps) };
+}
+
+const TASK = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/aaaa';
+const OTHER = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/bbbb';
+let counter = 0;
+
+/** A build with one stage, queued at attempt 0 with no task, and one pending step. */
+async function oneStage(stores: Stores, extra: Partial<Stage> = {}): Promise<string> {
+  const repo = 'acme/contract';
+  const number = ++counter;
+  const id = makeBuildId(repo, number);
+  const createdAt = 1_700_000_000_000 + number;
+  await stores.seed(
+    {
+      id, repo, number, status: 'pending', event: 'push', action: '', ref: 'refs/heads/main', branch: 'main', commit: 'c'.repeat(40),
+      message: '', author: '', link: '', deliveryId: `contract-${number}`, fork: false, createdAt,
+    },
+    [{ buildId: id, repo, buildNumber: number, number: 1, name: 'test', status: 'pending', dependsOn: [], attempts: 0, queuedAt: createdAt, ...extra }],
+    [{ buildId: id, stageNumber: 1, number: 1, name: 'test', container: 'step-test', status: 'pending', detached: false, kind: 'step' }],
+  );
+  return id;
+}
+
+describe.each([
+  ['DynamoDB Local (adapters/dynamodb)', () => dynamo],
+  ['memory (test/support/memory-stores.ts)', memory],
+])('build-record ports on %s', (_name, make) => {
+  it("the task's first event claims the stage and counts the attempt once; its later events count nothing", async () => {
+    const s = make();
+    const id = await oneStage(s);
+    const claimed = await s.stages.applyEvent(id, 1, { taskArn: TASK, version: 1, attempt: 0 });
+    expect(claimed).toMatchObject({ taskArn: TASK, attempts: 1, eventVersion: 1, status: 'pending' });
+    // `attempt` only matters to a claim: an event of the stage's own task counts nothing, whatever it says.
+    const running = await s.stages.applyEvent(id, 1, { taskArn: TASK, version: 2, attempt: 7, status: 'running', startedAt: 5, firstStepAt: 6 });
+    expect(running).toMatchObject({ status: 'running', attempts: 1, startedAt: 5, firstStepAt: 6 });
+    // RunTask's answer after its own task's events: applies, counts nothing more, keeps the first start.
+    expect(await s.stages.markRunning(id, 1, { attempt: 0, taskArn: TASK, capacity: 'FARGATE', startedAt: 9, cpu: 256 })).toMatchObject({ attempts: 1, startedAt: 5 });
+  });
+
+  it('refuses an older or repeated event, another task, and anything once the stage is final', async () => {
+    const s = make();
+    const id = await oneStage(s);
+    await s.stages.applyEvent(id, 1, { taskArn: TASK, version: 3, attempt: 0, status: 'running', startedAt: 5 });
+    expect(await s.stages.applyEvent(id, 1, { taskArn: TASK, version: 3, attempt: 0, status: 'running' })).toBeNull();
+    expect(await s.stages.applyEvent(id, 1, { taskArn: TASK, version: 2, attempt: 0, status: 'running' })).toBeNull();
+    expect(await s.stages.applyEvent(id, 1, { taskArn: OTHER, version: 9, attempt: 0, status: 'failure' })).toBeNull();
+    expect(await s.stages.applyEvent(id, 1, { taskArn: TASK, version: 4, attempt: 0, status: 'success', message: 'done', exitCode: 0, finishedAt: 8 })).toMatchObject({
+      status: 'success', message: 'done', exitCode: 0, finishedAt: 8, startedAt: 5,
+    });
+    expect(await s.stages.applyEvent(id, 1, { taskArn: TASK, version: 5, attempt: 0, status: 'failure' })).toBeNull();
+    expect(await s.stages.finish(id, 1, { status: 'killed', message: 'cancelled', finishedAt: 9 })).toBeNull();
+    expect((await s.store.getStage(id, 1))?.status).toBe('success');
+  });
+
+  it('a start claims a waiting stage only at its attempt; start failures count only while it waits', async () => {
+    const s = make();
+    const id = await oneStage(s);
+    expect(await s.stages.markRunning(id, 1, { attempt: 1, taskArn: TASK, capacity: 'FARGATE', startedAt: 5, cpu: 256 })).toBeNull();
+    expect(await s.stages.noteStartFailure(id, 1, { attempt: 0, message: 'throttled', retryAfter: 7 })).toMatchObject({ startFailures: 1, retryAfter: 7, message: 'throttled' });
+    expect(await s.stages.markRunning(id, 1, { attempt: 0, taskArn: TASK, capacity: 'FARGATE_SPOT', startedAt: 5, cpu: 512 })).toMatchObject({
+      status: 'running', taskArn: TASK, attempts: 1, capacity: 'FARGATE_SPOT', cpu: 512, startedAt: 5,
+    });
+    expect(await s.stages.noteStartFailure(id, 1, { attempt: 0, message: 'again', retryAfter: 9 })).toBeNull();
+    expect(await s.stages.markRunning(id, 1, { attempt: 0, taskArn: OTHER, capacity: 'FARGATE', startedAt: 6, cpu: 256 })).toBeNull();
+  });
+
+  it("a Spot requeue applies once, forgets the task and its times, and refuses the old task's late events", async () => {
+    const s = make();
+    const id = await oneStage(s);
+    await s.stages.applyEvent(id, 1, { taskArn: TASK, version: 2, attempt: 0, status: 'running', startedAt: 5, firstStepAt: 6 });
+    const requeued = await s.stages.requeue(id, 1, { taskArn: TASK, version: 3, queuedAt: 10, message: 'interrupted', attempt: 0 });
+    expect(requeued).toMatchObject({ status: 'pending', queuedAt: 10, capacity: 'FARGATE', reason: 'spot-interrupted', message: 'interrupted', attempts: 1 });
+    expect([requeued?.taskArn, requeued?.startedAt, requeued?.firstStepAt, requeued?.eventVersion]).toEqual([undefined, undefined, undefined, undefined]);
+    expect(await s.stages.requeue(id, 1, { taskArn: TASK, version: 4, queuedAt: 11, message: 'again', attempt: 0 })).toBeNull();
+    expect(await s.stages.applyEvent(id, 1, { taskArn: TASK, version: 5, attempt: 0, status: 'failure' })).toBeNull();
+    // The next task's first event claims attempt 1.
+    expect(await s.stages.applyEvent(id, 1, { taskArn: OTHER, version: 1, attempt: 1, status: 'running', startedAt: 12 })).toMatchObject({ taskArn: OTHER, attempts: 2 });
+  });
+
+  it('a stage is queued once; its waiting note is written only while it waits', async () => {
+    const s = make();
+    const id = await oneStage(s, { queuedAt: undefined });
+    expect(await s.stages.markQueued(id, 1, 20, { failedStages: ['lint'] })).toMatchObject({ queuedAt: 20, upstream: { failedStages: ['lint'] } });
+    expect(await s.stages.markQueued(id, 1, 21)).toBeNull();
+    await s.stages.noteWaiting(id, 1, 'waiting: capacity');
+    expect((await s.store.getStage(id, 1))?.message).toBe('waiting: capacity');
+    await s.stages.finish(id, 1, { status: 'error', message: 'gone', finishedAt: 22 });
+    await s.stages.noteWaiting(id, 1, 'waiting: later');
+    expect((await s.store.getStage(id, 1))?.message).toBe('gone');
+  });
+
+  it('finish with onlyIfTaskArn ends only the stage that runs that task', async () => {
+    const s = make();
+    const id = await oneStage(s);
+    await s.stages.applyEvent(id, 1, { taskArn: TASK, version: 1, attempt: 0, status: 'running', startedAt: 5 });
+    expect(await s.stages.finish(id, 1, { status: 'error', message: 'lost', finishedAt: 9, onlyIfTaskArn: OTHER })).toBeNull();
+    expect(await s.stages.finish(id, 1, { status: 'error', reason: 'task-lost', message: 'lost', finishedAt: 9, onlyIfTaskArn: TASK })).toMatchObject({
+      status: 'error', reason: 'task-lost', message: 'lost',
+    });
+  });
+
+  it('a reset step is pending again, without what the last attempt recorded', async () => {
+    const s = make();
+    const id = await oneStage(s);
+    await s.store.updateStep(id, 1, 1, { status: 'failure', exitCode: 1, startedAt: 5, finishedAt: 6, reason: 'exit 1' });
+    const reset = await s.store.resetStep(id, 1, 1);
+    expect(reset).toMatchObject({ status: 'pending', name: 'test' });
+    expect([reset?.exitCode, reset?.startedAt, reset?.finishedAt, reset?.reason]).toEqual([undefined, undefined, undefined, undefined]);
+  });
+
+  it('an update with an event version applies only when newer, and a stage update keeps to the status order', async () => {
+    const s = make();
+    const id = await oneStage(s);
+    expect(await s.store.updateStage(id, 1, { status: 'running', startedAt: 5 }, { eventVersion: 2 })).toMatchObject({ status: 'running', eventVersion: 2 });
+    expect(await s.store.updateStage(id, 1, { message: 'late' }, { eventVersion: 2 })).toBeNull();
+    expect(await s.store.updateStage(id, 1, { status: 'pending' })).toBeNull();
+    expect(await s.store.updateStage(id, 1, { status: 'killed', message: 'cancelled' }, { fromStatuses: ['pending', 'running'] })).toMatchObject({ status: 'killed' });
+    expect(await s.store.updateStage(id, 1, { status: 'failure' })).toBeNull();
+    expect(await s.store.updateStep(id, 1, 1, { status: 'running' }, { eventVersion: 4 })).toMatchObject({ status: 'running' });
+    expect(await s.store.updateStep(id, 1, 1, { status: 'success' }, { eventVersion: 3 })).toBeNull();
+  });
+
+  it('reads a build with its stages and steps, and lists a repository\'s builds newest first', async () => {
+    const s = make();
+    const first = await oneStage(s);
+    const second = await oneStage(s);
+    const detail = await s.store.getBuildDetail(second);
+    expect(detail).toMatchObject({ id: second, stages: [{ number: 1, name: 'test', steps: [{ number: 1, name: 'test' }] }] });
+    expect(await s.store.getBuildDetail('acme/contract#99999')).toBeNull();
+    const page = await s.store.listBuilds('acme/contract', { limit: 100 });
+    const ids = page.items.map((b) => b.id);
+    expect(ids.indexOf(second)).toBeLessThan(ids.indexOf(first));
+    expect(ids.indexOf(first)).toBeGreaterThanOrEqual(0);
+  });
+
+  it('status updates of builds and steps never move backwards, unless fromStatuses says from where', async () => {
+    const s = make();
+    const id = await oneStage(s);
+    expect(await s.store.updateBuild(id, { status: 'running', startedAt: 5 })).toMatchObject({ status: 'running' });
+    expect(await s.store.updateBuild(id, { status: 'pending' })).toBeNull();
+    expect(await s.store.updateBuild(id, { status: 'success' }, { fromStatuses: ['pending'] })).toBeNull();
+    expect(await s.store.updateBuild(id, { status: 'success', finishedAt: 9 }, { fromStatuses: ['running'] })).toMatchObject({ status: 'success', finishedAt: 9 });
+    expect(await s.store.updateBuild(id, { status: 'failure' })).toBeNull();
+    expect(await s.store.updateStep(id, 1, 1, { status: 'success' })).toMatchObject({ status: 'success' });
+    expect(await s.store.updateStep(id, 1, 1, { status: 'running' })).toBeNull();
+  });
+});
