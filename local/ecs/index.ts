@@ -251,7 +251,6 @@ export async function startLocalEcs(options: LocalEcsOptions = {}): Promise<Loca
       await metadata.close();
       await reaper?.release();
       rmSync(workDir, { recursive: true, force: true });
-      rmSync(`${workDir}.stash`, { recursive: true, force: true });
     },
   };
 }
