@@ -169,3 +169,17 @@ export function rootFstab(plan: RootPlan, hidden: string[], taskMounts: SandboxM
     '',
   ].join('\n');
 }
+
+/**
+ * Mount points of the task's file mounts (a file bound onto a file: /etc/hosts, the agent's
+ * package.json), created in the root beforehand: `X-mount.mkdir` makes directories only.
+ */
+export function createFileMountPoints(plan: RootPlan, mounts: SandboxMount[]): void {
+  for (const m of mounts) {
+    if (lstatOrUndefined(m.source)?.isDirectory() !== false) continue;
+    const at = join(plan.dir, m.target);
+    if (existsSync(at)) continue;
+    mkdirSync(dirname(at), { recursive: true });
+    writeFileSync(at, '');
+  }
+}

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createTaskNetwork, destroyTaskNetwork, type TaskNetwork } from './netns.js';
-import { OLD_ROOT, prepareRoot, rootFstab, underProgramDirs } from './rootfs.js';
+import { createFileMountPoints, OLD_ROOT, prepareRoot, rootFstab, underProgramDirs } from './rootfs.js';
 import { findBinary } from '../require-binary.js';
 
 export interface SandboxMount {
@@ -220,7 +220,9 @@ function namespaceSandbox(network: TaskNetwork, extraMounts: SandboxMount[], iso
       roots += 1;
       const root = prepareRoot(join(isolation.rootsDir, String(roots)), { extraProgramDirs: extraProgramDirs() });
       const fstab = `${root.dir}.fstab`;
-      writeFileSync(fstab, rootFstab(root, isolation.hidden, mountOrder([...spec.mounts, ...extraMounts])));
+      const mounts = mountOrder([...spec.mounts, ...extraMounts]);
+      createFileMountPoints(root, mounts);
+      writeFileSync(fstab, rootFstab(root, isolation.hidden, mounts));
       const argv = [
         'netns', 'exec', network.name,
         // The death signal of the unshare process that waits for the container's PID 1;

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { StopTaskCommand, type ECSClient } from '@aws-sdk/client-ecs';
 import { startLocalEcs, type LocalEcs } from '../../local/ecs/index.js';
 import { namespaceSupport } from '../../local/ecs/netns.js';
-import { PROJECT_ROOT } from '../../local/images.js';
+import { AGENT_CODE_DIR, PROJECT_ROOT } from '../../local/images.js';
+import { DEFAULT_AGENT_IMAGE } from '../../core/pipeline/contract.js';
 import { skipWithout } from '../support/required-tool.js';
 import { ecsClient, runOne, sh, waitFor } from './helpers.js';
 
@@ -111,6 +112,15 @@ describe.skipIf(noNamespaces)('a container sees nothing of the host outside its 
     await client.send(new StopTaskCommand({ task: arn }));
     const final = await ecs.waitForStopped(arn, 150_000);
     expect((final.containers as { exitCode?: number }[])[0]?.exitCode).toBe(137);
+  });
+
+  it("runs the agent image from the project's code mounted read-only at /opt/slipway; other images do not see it", async () => {
+    const agent = await runOne(client, [{ name: 'agent', image: DEFAULT_AGENT_IMAGE, essential: true }]);
+    const step = await run(`if [ -e ${AGENT_CODE_DIR} ]; then echo agent-code-visible; else echo no-agent-code; fi`);
+    await ecs.waitForStopped(agent, 150_000);
+    // Started without its plan, the agent says so: it ran, from the mounted code.
+    expect(ecs.logs(agent, 'agent').map((l) => l.message).join('\n')).toContain('SLIPWAY_PLAN is not set');
+    expect(step).toEqual(['no-agent-code']);
   });
 
   it("runs health checks inside the container: they see its own private /tmp", async () => {
