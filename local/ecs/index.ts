@@ -49,7 +49,9 @@ export interface LocalEcsOptions {
    * Host paths that no container may see, besides the stand-in's own task and log
    * directories, which are always hidden (each task sees only its own). Default: the
    * local secret store (SLIPWAY_HOME, ~/.slipway), which holds every repository's
-   * secrets. Namespace mode only: without a mount namespace a container sees the host.
+   * secrets. A container's root holds nothing of the host but its programs and a few /etc
+   * entries (rootfs.ts); a hidden path that lies under them is covered by an empty tmpfs.
+   * Namespace mode only: without a mount namespace a container sees the host.
    */
   hiddenPaths?: string[];
 }
