@@ -54,6 +54,11 @@ export interface LocalEcsOptions {
    * Namespace mode only: without a mount namespace a container sees the host.
    */
   hiddenPaths?: string[];
+  /**
+   * Host directories every container sees read-only at their own path (tests hand steps a
+   * file they wait for). Namespace mode only: without namespaces the whole host is visible.
+   */
+  sharedPaths?: string[];
 }
 
 export interface LocalEcs {
@@ -137,6 +142,7 @@ export async function startLocalEcs(options: LocalEcsOptions = {}): Promise<Loca
     namespaces,
     workDir,
     hiddenPaths,
+    sharedPaths: options.sharedPaths ?? [],
     logs,
     catalogue: options.catalogue ?? {},
     resolveSecret: options.resolveSecret,

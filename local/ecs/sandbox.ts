@@ -111,6 +111,8 @@ export interface SandboxOptions {
    * else of the host is absent anyway. Namespace mode only.
    */
   hiddenPaths?: string[];
+  /** Host directories bound read-only at their own path in every container. Namespace mode only. */
+  sharedPaths?: string[];
 }
 
 export async function createSandbox(options: SandboxOptions): Promise<TaskSandbox> {
@@ -120,7 +122,7 @@ export async function createSandbox(options: SandboxOptions): Promise<TaskSandbo
     for (const target of options.mountTargets) if (underProgramDirs(target, extraProgramDirs())) mkdirSync(target, { recursive: true });
     const hostsFile = `${options.taskDir}/hosts`;
     writeFileSync(hostsFile, `${readFileSync('/etc/hosts', 'utf8').trimEnd()}\n${network.hostAddress} ${HOST_ALIAS}\n`);
-    const extraMounts: SandboxMount[] = [{ source: hostsFile, target: '/etc/hosts' }];
+    const extraMounts: SandboxMount[] = [{ source: hostsFile, target: '/etc/hosts' }, ...(options.sharedPaths ?? []).map((path) => ({ source: path, target: path, readOnly: true }))];
     // Unix sockets of postgres live here (Debian's default); a private one per task keeps two postgres apart.
     if (existsSync('/var/run/postgresql')) {
       const pgRun = `${options.taskDir}/run-postgresql`;

@@ -31,6 +31,8 @@ export interface TaskHost {
   workDir: string;
   /** Host paths no container sees (namespace mode): see LocalEcsOptions.hiddenPaths. */
   hiddenPaths: string[];
+  /** Host directories every container sees read-only (namespace mode): see LocalEcsOptions.sharedPaths. */
+  sharedPaths: string[];
   logs: LogStore;
   catalogue: CatalogueOptions;
   resolveSecret?: (valueFrom: string) => Promise<string>;
@@ -175,6 +177,7 @@ export class LocalTask {
       taskDir: this.taskDir,
       mountTargets: targets,
       hiddenPaths: this.host.hiddenPaths,
+      sharedPaths: this.host.sharedPaths,
     });
     this.metadata = await this.host.attachMetadata(this);
     this.metadataBaseUrl = this.metadata.baseUrl;

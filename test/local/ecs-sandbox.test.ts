@@ -19,13 +19,16 @@ let ecs: LocalEcs;
 let client: ECSClient;
 let hostDir: string;
 let secretHome: string;
+let sharedDir: string;
 
 beforeAll(async () => {
   hostDir = mkdtempSync(join(tmpdir(), 'slipway-host-'));
   writeFileSync(join(hostDir, 'secret.txt'), 'host-secret');
   secretHome = mkdtempSync(join(tmpdir(), 'slipway-home-'));
   writeFileSync(join(secretHome, 'secrets.json'), '{"/slipway/other/repo/TOKEN":"s3cret"}');
-  ecs = await startLocalEcs({ hiddenPaths: [secretHome] });
+  sharedDir = mkdtempSync(join(tmpdir(), 'slipway-shared-'));
+  writeFileSync(join(sharedDir, 'gate'), 'open');
+  ecs = await startLocalEcs({ hiddenPaths: [secretHome], sharedPaths: [sharedDir] });
   client = ecsClient(ecs.endpoint);
 });
 
@@ -34,6 +37,7 @@ afterAll(async () => {
   await ecs?.stop();
   rmSync(hostDir, { recursive: true, force: true });
   rmSync(secretHome, { recursive: true, force: true });
+  rmSync(sharedDir, { recursive: true, force: true });
 });
 
 /** Runs one essential shell container to its end; its log lines. */
@@ -59,6 +63,12 @@ describe.skipIf(noNamespaces)('a container sees nothing of the host outside its 
     expect(lines).toEqual(['no-read', 'no-write', 'no-project', 'no-write-project', 'mine']);
     expect(existsSync(join(hostDir, 'planted'))).toBe(false);
     expect(existsSync(join(project, 'planted'))).toBe(false);
+  });
+
+  it('sees a shared host directory (the sharedPaths option) read-only at its own path', async () => {
+    const lines = await run(`cat ${sharedDir}/gate; echo; if touch ${sharedDir}/planted 2>/dev/null; then echo wrote; else echo read-only; fi`);
+    expect(lines).toEqual(['open', 'read-only']);
+    expect(existsSync(join(sharedDir, 'planted'))).toBe(false);
   });
 
   it('cannot list /root or /home, nor read /etc/shadow', async () => {
