@@ -133,6 +133,21 @@ describe.skipIf(noNamespaces)('a container sees nothing of the host outside its 
     expect(step).toEqual(['no-agent-code']);
   });
 
+  it('runs the catalogue postgres and redis in roots of their own: a step reaches postgres through its Unix socket (/var/run/postgresql, per task) and redis on localhost', async () => {
+    const arn = await runOne(client, [
+      { name: 'db', image: 'postgres:15', essential: false, stopTimeout: 5, environment: [{ name: 'POSTGRES_PASSWORD', value: 'pw' }], healthCheck: { command: ['CMD-SHELL', 'pg_isready'], interval: 5, timeout: 5, retries: 10 } },
+      { name: 'cache', image: 'redis:7', essential: false, stopTimeout: 5, healthCheck: { command: ['CMD', 'redis-cli', 'ping'], interval: 5, timeout: 5, retries: 10 } },
+      sh('step', 'psql -U postgres -tAc "select 42"; redis-cli ping', {
+        essential: true,
+        dependsOn: [{ containerName: 'db', condition: 'HEALTHY' }, { containerName: 'cache', condition: 'HEALTHY' }],
+      }),
+    ]);
+    const final = await ecs.waitForStopped(arn, 150_000);
+    expect(ecs.logs(arn, 'step').map((l) => l.message)).toEqual(['42', 'PONG']);
+    // Both shut down cleanly on the stop's SIGTERM, as PID 1 with their own handlers.
+    expect((final.containers as { name: string; exitCode?: number }[]).map((c) => [c.name, c.exitCode])).toEqual([['db', 0], ['cache', 0], ['step', 0]]);
+  });
+
   it("runs health checks inside the container: they see its own private /tmp", async () => {
     const arn = await runOne(client, [
       sh('svc', 'echo ok > /tmp/ready; sleep 60', { stopTimeout: 2, healthCheck: { command: ['CMD-SHELL', 'test -f /tmp/ready'], interval: 5, timeout: 5, retries: 3 } }),
