@@ -4,7 +4,7 @@
 // host; or the host itself otherwise (shared network; volume paths handed over in
 // SLIPWAY_VOLUMES).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createTaskNetwork, destroyTaskNetwork, type TaskNetwork } from './netns.js';
 import { createFileMountPoints, OLD_ROOT, prepareRoot, rootFstab, underProgramDirs } from './rootfs.js';
@@ -181,15 +181,35 @@ function mountOrder(mounts: SandboxMount[]): SandboxMount[] {
 export function containerInitPid(container: ChildProcess): number | undefined {
   const pid = container.pid;
   if (pid === undefined || container.exitCode !== null || container.signalCode !== null) return undefined;
-  let children: string;
+  return childPids(pid)[0];
+}
+
+/**
+ * The children of a process: /proc/<pid>/task/<pid>/children, or, on a kernel without it
+ * (CONFIG_PROC_CHILDREN) or when asked, the processes whose parent it is.
+ */
+export function childPids(pid: number, how: 'children-file' | 'scan' = 'children-file'): number[] {
+  if (how === 'children-file') {
+    try {
+      return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry) && parentOf(Number(entry)) === pid)
+    .map(Number);
+}
+
+/** The parent pid of a process (field 4 of /proc/<pid>/stat), undefined once it is gone. */
+function parentOf(pid: number): number | undefined {
   try {
-    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ESRCH') return undefined;
     throw error;
   }
-  const first = Number(children.trim().split(/\s+/)[0]);
-  return first > 0 ? first : undefined;
 }
 
 /** True once PID 1 has left the start script (its root is the container's own). */

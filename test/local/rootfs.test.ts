@@ -1,10 +1,12 @@
 // What a container's root is made of (local/ecs/rootfs.ts), on a made-up host: the program
 // directories and the chosen /etc entries bound read-only, symlinks copied, secrets absent.
 import { afterEach, describe, expect, it } from 'vitest';
-import { lstatSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mountsUnder, prepareRoot, rootFstab } from '../../local/ecs/rootfs.js';
+import { childPids } from '../../local/ecs/sandbox.js';
 
 const dirs: string[] = [];
 const temp = (prefix: string): string => {
@@ -61,5 +63,21 @@ describe('a container root', () => {
   it('finds mount points under a directory (a task directory is never removed through one)', () => {
     expect(mountsUnder('/proc')).toContain('/proc');
     expect(mountsUnder(temp('slipway-no-mounts-'))).toEqual([]);
+  });
+});
+
+describe("a container's PID 1, seen from the host", () => {
+  it('is found as the child of the process the stand-in spawned, through /proc/<pid>/task/<pid>/children or by scanning /proc', async () => {
+    const parent = spawn('/bin/sh', ['-c', 'sleep 30 & echo started; wait'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      await new Promise<void>((resolve) => parent.stdout!.once('data', () => resolve()));
+      const listed = childPids(parent.pid!);
+      expect(listed).toHaveLength(1);
+      expect(childPids(parent.pid!, 'scan')).toEqual(listed);
+      expect(readFileSync(`/proc/${listed[0]}/cmdline`, 'utf8')).toBe('sleep\x0030\x00');
+    } finally {
+      for (const pid of childPids(parent.pid!)) process.kill(pid, 'SIGKILL');
+      parent.kill('SIGKILL');
+    }
   });
 });
