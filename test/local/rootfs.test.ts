@@ -1,5 +1,6 @@
 // What a container's root is made of (local/ecs/rootfs.ts), on a made-up host: the program
-// directories and the chosen /etc entries bound read-only, symlinks copied, secrets absent.
+// directories and the chosen /etc entries bound read-only, symlinks copied, secrets absent;
+// and how the stand-in finds a container's PID 1 from the host (sandbox.ts).
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
