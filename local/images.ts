@@ -12,8 +12,8 @@
 import { createRequire } from 'node:module';
 import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { join } from 'node:path';
-import { DEFAULT_AGENT_IMAGE } from '../core/pipeline/contract.js';
+import { join, relative } from 'node:path';
+import { AGENT_ENV, DEFAULT_AGENT_IMAGE } from '../core/pipeline/contract.js';
 import { findBinary } from './require-binary.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -27,6 +27,12 @@ export interface ImageLaunch {
   ports: number[];
   /** Directories that must hold the postgres/mysql user's data (owned by that user). */
   dataOwner?: string;
+  /**
+   * What the image brings besides the host's programs, bound read-only into its container
+   * when containers have their own root (namespace mode): the agent's code, the local
+   * repository it clones.
+   */
+  mounts: { source: string; target: string; readOnly: true }[];
 }
 
 export type ImageResolution = { ok: true; launch: ImageLaunch } | { ok: false; reason: string };
@@ -36,9 +42,24 @@ export interface ContainerImageSpec {
   entryPoint?: string[];
   command?: string[];
   environment: Record<string, string>;
-  /** A private, writable directory of this container (data of databases). */
+  /** A private, writable directory of this container (data of databases), as the container sees it. */
   dataDir: string;
+  /**
+   * Where the agent's code is in the container: AGENT_CODE_DIR when containers have their
+   * own root (it is mounted there read-only); default, the project itself (no namespaces).
+   */
+  agentCodeDir?: string;
 }
+
+/** Where the agent image's code (the parts of the project it runs) is mounted in namespace mode. */
+export const AGENT_CODE_DIR = '/opt/slipway';
+
+/**
+ * What of the project the agent runs from: its sources, the core they import, package.json
+ * (its version) and node_modules (tsx, the TypeScript loader, and esbuild under it). The rest
+ * of the checkout (tests, .git, other sources) is not the image's.
+ */
+export const AGENT_CODE_PARTS = ['package.json', 'task-runner', 'core', 'node_modules'];
 
 export interface CatalogueOptions {
   /** Images that run the agent, besides contract.DEFAULT_AGENT_IMAGE. */
@@ -60,9 +81,9 @@ export function isAgentImage(image: string, options: CatalogueOptions = {}): boo
 export function resolveImage(spec: ContainerImageSpec, options: CatalogueOptions = {}): ImageResolution {
   const command = spec.command ?? [];
   if (spec.entryPoint && spec.entryPoint.length > 0) {
-    return { ok: true, launch: { argv: [...spec.entryPoint, ...command], kind: 'command', ports: [] } };
+    return { ok: true, launch: { argv: [...spec.entryPoint, ...command], kind: 'command', ports: [], mounts: [] } };
   }
-  if (isAgentImage(spec.image, options)) return { ok: true, launch: agentLaunch(command, options) };
+  if (isAgentImage(spec.image, options)) return { ok: true, launch: agentLaunch(command, options, spec) };
   const name = imageRepositoryName(spec.image);
   if (name === 'postgres' || name === 'postgresql') return postgresLaunch(spec, command);
   if (name === 'redis') return redisLaunch(spec, command);
@@ -73,15 +94,42 @@ export function resolveImage(spec: ContainerImageSpec, options: CatalogueOptions
       reason: `image ${spec.image} cannot run locally: it has no entryPoint or command and the local image catalogue has no default for it (see local/README.md)`,
     };
   }
-  return { ok: true, launch: { argv: command, kind: 'command', ports: [] } };
+  return { ok: true, launch: { argv: command, kind: 'command', ports: [], mounts: [] } };
 }
 
-/** The agent's command line: the task-runner under node, from the project's sources. */
-export function agentLaunch(command: string[], options: CatalogueOptions = {}): ImageLaunch {
+/**
+ * The agent's command line: the task-runner under node, from the project's sources, at
+ * `spec.agentCodeDir` (mounted read-only from the project) or in the project itself. A local
+ * repository (a file:// clone URL in the agent's SLIPWAY_BUILD: `slipway up`'s demo,
+ * `slipway run`) is a directory of this machine: it is mounted read-only at its own path, so
+ * that the agent, and only the agent of that build, can clone it.
+ */
+export function agentLaunch(command: string[], options: CatalogueOptions = {}, spec: Pick<ContainerImageSpec, 'agentCodeDir' | 'environment'> = { environment: {} }): ImageLaunch {
   const root = options.projectRoot ?? PROJECT_ROOT;
+  const codeDir = spec.agentCodeDir ?? root;
   // Absolute loader URL: the agent's working directory is the workspace, not the project.
-  const tsxLoader = pathToFileURL(createRequire(join(root, 'package.json')).resolve('tsx')).href;
-  return { argv: [process.execPath, '--import', tsxLoader, join(root, 'task-runner', 'main.ts'), ...command], kind: 'agent', ports: [] };
+  const tsxPath = createRequire(join(root, 'package.json')).resolve('tsx');
+  const tsxLoader = pathToFileURL(join(codeDir, relative(root, tsxPath))).href;
+  const mounts = AGENT_CODE_PARTS.map((part) => ({ source: join(root, part), target: join(codeDir, part), readOnly: true as const }));
+  const repository = localRepository(spec.environment[AGENT_ENV.build]);
+  if (repository) mounts.push({ source: repository, target: repository, readOnly: true });
+  return { argv: [process.execPath, '--import', tsxLoader, join(codeDir, 'task-runner', 'main.ts'), ...command], kind: 'agent', ports: [], mounts };
+}
+
+/** The directory of a local repository the build clones (a file:// URL or an absolute path), if any. */
+function localRepository(buildJson: string | undefined): string | undefined {
+  if (!buildJson) return undefined;
+  let url: unknown;
+  try {
+    url = (JSON.parse(buildJson) as { repo?: { httpUrl?: unknown } }).repo?.httpUrl;
+  } catch (error) {
+    // The agent itself reports a malformed SLIPWAY_BUILD (task-runner/config.ts); nothing to mount.
+    if (error instanceof SyntaxError) return undefined;
+    throw error;
+  }
+  if (typeof url !== 'string') return undefined;
+  if (url.startsWith('file://')) return fileURLToPath(url);
+  return url.startsWith('/') ? url : undefined;
 }
 
 /** Newest installed PostgreSQL server's bin directory (Debian layout). */
@@ -135,11 +183,11 @@ function postgresLaunch(spec: ContainerImageSpec, command: string[]): ImageResol
     const serverArgs = command[0] === 'postgres' ? command.slice(1) : command;
     return {
       ok: true,
-      launch: { argv: ['/bin/sh', '-c', POSTGRES_SCRIPT, 'postgres', bin, spec.dataDir, ...serverArgs], kind: 'postgres', ports: [port], dataOwner: 'postgres' },
+      launch: { argv: ['/bin/sh', '-c', POSTGRES_SCRIPT, 'postgres', bin, spec.dataDir, ...serverArgs], kind: 'postgres', ports: [port], dataOwner: 'postgres', mounts: [] },
     };
   }
   // Like the image's entrypoint: any other command runs as given (psql, pg_isready, …).
-  return { ok: true, launch: { argv: command, kind: 'command', ports: [] } };
+  return { ok: true, launch: { argv: command, kind: 'command', ports: [], mounts: [] } };
 }
 
 function redisLaunch(spec: ContainerImageSpec, command: string[]): ImageResolution {
@@ -153,9 +201,9 @@ function redisLaunch(spec: ContainerImageSpec, command: string[]): ImageResoluti
     const userArgs = command[0] === 'redis-server' ? command.slice(1) : command;
     const portIndex = userArgs.indexOf('--port');
     const port = portIndex >= 0 ? Number(userArgs[portIndex + 1]) : 6379;
-    return { ok: true, launch: { argv: [server, ...defaults, ...userArgs], kind: 'redis', ports: [port] } };
+    return { ok: true, launch: { argv: [server, ...defaults, ...userArgs], kind: 'redis', ports: [port], mounts: [] } };
   }
-  return { ok: true, launch: { argv: command, kind: 'command', ports: [] } };
+  return { ok: true, launch: { argv: command, kind: 'command', ports: [], mounts: [] } };
 }
 
 // The official mysql/mariadb images' essentials: a fresh data dir, a root password
@@ -202,8 +250,8 @@ function mariadbLaunch(spec: ContainerImageSpec, command: string[]): ImageResolu
     const serverArgs = command[0] === 'mysqld' || command[0] === 'mariadbd' ? command.slice(1) : command;
     return {
       ok: true,
-      launch: { argv: ['/bin/sh', '-c', MARIADB_SCRIPT, 'mariadb', server, install, spec.dataDir, ...serverArgs], kind: 'mariadb', ports: [3306], dataOwner: 'mysql' },
+      launch: { argv: ['/bin/sh', '-c', MARIADB_SCRIPT, 'mariadb', server, install, spec.dataDir, ...serverArgs], kind: 'mariadb', ports: [3306], dataOwner: 'mysql', mounts: [] },
     };
   }
-  return { ok: true, launch: { argv: command, kind: 'command', ports: [] } };
+  return { ok: true, launch: { argv: command, kind: 'command', ports: [], mounts: [] } };
 }

@@ -178,7 +178,7 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
       plane,
       server,
       store,
-      isolation: aws.ecs.isolation === 'namespace' ? 'a network namespace per task' : `shared host network (${aws.ecs.isolationNote ?? 'namespaces unavailable'})`,
+      isolation: aws.ecs.isolation === 'namespace' ? 'a network namespace per task, a root and PID namespace of its own per container (the host\'s programs read-only, nothing else of the host)' : `sharing the host's network and files (${aws.ecs.isolationNote ?? 'namespaces unavailable'})`,
       async buildSnapshot(snapshot, repo) {
         const [owner = 'local', ...rest] = repo.slug.split('/');
         const url = pathToFileURL(snapshot.dir).href;

@@ -49,9 +49,16 @@ export interface LocalEcsOptions {
    * Host paths that no container may see, besides the stand-in's own task and log
    * directories, which are always hidden (each task sees only its own). Default: the
    * local secret store (SLIPWAY_HOME, ~/.slipway), which holds every repository's
-   * secrets. Namespace mode only: without a mount namespace a container sees the host.
+   * secrets. A container's root holds nothing of the host but its programs and a few /etc
+   * entries (rootfs.ts); a hidden path that lies under them is covered by an empty tmpfs.
+   * Namespace mode only: without a mount namespace a container sees the host.
    */
   hiddenPaths?: string[];
+  /**
+   * Host directories every container sees read-only at their own path (tests hand steps a
+   * file they wait for). Namespace mode only: without namespaces the whole host is visible.
+   */
+  sharedPaths?: string[];
 }
 
 export interface LocalEcs {
@@ -135,6 +142,7 @@ export async function startLocalEcs(options: LocalEcsOptions = {}): Promise<Loca
     namespaces,
     workDir,
     hiddenPaths,
+    sharedPaths: options.sharedPaths ?? [],
     logs,
     catalogue: options.catalogue ?? {},
     resolveSecret: options.resolveSecret,
@@ -251,7 +259,6 @@ export async function startLocalEcs(options: LocalEcsOptions = {}): Promise<Loca
       await metadata.close();
       await reaper?.release();
       rmSync(workDir, { recursive: true, force: true });
-      rmSync(`${workDir}.stash`, { recursive: true, force: true });
     },
   };
 }

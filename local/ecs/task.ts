@@ -5,12 +5,13 @@ import type { ContainerDefinition, ContainerOverride, KeyValuePair, TaskOverride
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomUUID, randomInt } from 'node:crypto';
-import { resolveImage, postgresBinDir, type CatalogueOptions } from '../images.js';
+import { AGENT_CODE_DIR, resolveImage, postgresBinDir, type CatalogueOptions } from '../images.js';
 import { findBinary } from '../require-binary.js';
 import { isListening } from '../ports.js';
 import type { TaskDefinitionRecord } from './registry.js';
 import type { LogStore } from './logs.js';
 import { createSandbox, type SandboxMount, type TaskSandbox } from './sandbox.js';
+import { CONTAINER_DATA_DIR, mountsUnder } from './rootfs.js';
 import { CANNOT_START, type ContainerState } from './container.js';
 import { SecretNotFoundError } from './errors.js';
 import { healthSettings, killGroup, runProbe, signalNumber } from './health.js';
@@ -30,6 +31,8 @@ export interface TaskHost {
   workDir: string;
   /** Host paths no container sees (namespace mode): see LocalEcsOptions.hiddenPaths. */
   hiddenPaths: string[];
+  /** Host directories every container sees read-only (namespace mode): see LocalEcsOptions.sharedPaths. */
+  sharedPaths: string[];
   logs: LogStore;
   catalogue: CatalogueOptions;
   resolveSecret?: (valueFrom: string) => Promise<string>;
@@ -174,7 +177,7 @@ export class LocalTask {
       taskDir: this.taskDir,
       mountTargets: targets,
       hiddenPaths: this.host.hiddenPaths,
-      stashDir: `${this.host.workDir}.stash`,
+      sharedPaths: this.host.sharedPaths,
     });
     this.metadata = await this.host.attachMetadata(this);
     this.metadataBaseUrl = this.metadata.baseUrl;
@@ -348,8 +351,18 @@ export class LocalTask {
       return;
     }
     c.runEnvironment = environment;
+    // With namespaces the container has its own root: its data directory and what its image
+    // brings (the agent's code) are mounted at fixed paths; without, they are host paths.
+    const ownRoot = this.sandbox!.mode === 'namespace';
     const image = resolveImage(
-      { image: c.def.image, entryPoint: c.def.entryPoint, command: c.def.command, environment, dataDir: c.dataDir },
+      {
+        image: c.def.image,
+        entryPoint: c.def.entryPoint,
+        command: c.def.command,
+        environment,
+        dataDir: ownRoot ? CONTAINER_DATA_DIR : c.dataDir,
+        ...(ownRoot ? { agentCodeDir: AGENT_CODE_DIR } : {}),
+      },
       this.host.catalogue,
     );
     if (!image.ok) return this.failToStart(c, `${CANNOT_START}: ${image.reason}`);
@@ -369,7 +382,8 @@ export class LocalTask {
       }
     }
     if (c.lastStatus !== 'PENDING') return; // stopped while secrets or ports were checked
-    const child = this.sandbox!.spawn({ argv: image.launch.argv, env: environment, cwd: c.def.workingDirectory, user: c.def.user, mounts: this.mountsOf(c) });
+    const mounts = [...this.mountsOf(c), ...(ownRoot ? [{ source: c.dataDir, target: CONTAINER_DATA_DIR }, ...image.launch.mounts] : [])];
+    const child = this.sandbox!.spawn({ argv: image.launch.argv, env: environment, cwd: c.def.workingDirectory, user: c.def.user, mounts });
     c.process = child;
     const log = this.logWriter(c);
     child.stdout?.on('data', (chunk: Buffer) => log.write('stdout', chunk));
@@ -428,8 +442,9 @@ export class LocalTask {
     const settings = healthSettings(c.def.healthCheck);
     let failures = 0;
     const tick = async (): Promise<void> => {
-      if (c.lastStatus !== 'RUNNING' || !this.sandbox) return;
-      const probe = this.sandbox.spawn({ argv: settings.argv, env: c.runEnvironment ?? c.environment, mounts: this.mountsOf(c), cwd: c.def.workingDirectory });
+      if (c.lastStatus !== 'RUNNING' || !this.sandbox || !c.process) return;
+      // As Docker runs a health check: inside the container (its namespaces, its root), as its user.
+      const probe = this.sandbox.exec(c.process, { argv: settings.argv, env: c.runEnvironment ?? c.environment, mounts: this.mountsOf(c), cwd: c.def.workingDirectory, user: c.def.user });
       const result = await runProbe(probe, settings.timeoutMs);
       if (c.lastStatus !== 'RUNNING') return;
       c.healthOutput = result.output;
@@ -492,11 +507,9 @@ export class LocalTask {
     clearTimeout(c.stopTimer);
     const cap = this.host.maxStopTimeoutMs?.();
     const graceMs = Math.min((c.def.stopTimeout ?? 30) * 1000, cap ?? Infinity);
-    try {
-      process.kill(c.process.pid, 'SIGTERM');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-    }
+    // To the container's own program (PID 1 with namespaces, which ignores SIGTERM unless it
+    // handles it, as in a Docker container: then the SIGKILL below ends it, exit code 137).
+    this.sandbox?.signal(c.process, 'SIGTERM');
     c.stopTimer = setTimeout(() => killGroup(c.process!, 'SIGKILL'), graceMs);
   }
 
@@ -521,7 +534,12 @@ export class LocalTask {
     const problems: string[] = [];
     await this.metadata?.close().catch((error: Error) => problems.push(error.message));
     await this.sandbox?.destroy().catch((error: Error) => problems.push(error.message));
-    rmSync(this.taskDir, { recursive: true, force: true });
+    // Containers' roots bind host directories; their mount namespaces are private and gone by
+    // now. Should a mount be visible here all the same, removing the directory could reach
+    // through it into the host's programs: keep it and say so.
+    const mounted = mountsUnder(this.taskDir);
+    if (mounted.length > 0) problems.push(`task directory ${this.taskDir} kept: it still has mounts (${mounted.join(', ')})`);
+    else rmSync(this.taskDir, { recursive: true, force: true });
     if (problems.length > 0) console.error(`local-ecs: cleaning up task ${this.id}: ${problems.join('; ')}`);
     this.lastStatus = 'STOPPED';
     this.stoppedAt = new Date();

@@ -70,7 +70,11 @@ steps:
   - echo first ran
 `;
 
-/** A step that holds until `gate` exists: it is running when the test interrupts its task. */
+/**
+ * A step that holds until `gate` exists: it is running when the test interrupts its task. Its
+ * shell is its container's PID 1, as on ECS, so it ends on SIGTERM only with a handler (else
+ * it would run on until the SIGKILL at stopTimeout, 30 s).
+ */
 const gated = (gate: string) => `kind: pipeline
 type: docker
 name: test
@@ -79,7 +83,7 @@ steps:
   image: alpine:3
   entrypoint: [/bin/sh, -c]
   command:
-  - echo working; while [ ! -f ${gate} ]; do sleep 0.2; done; echo work done
+  - trap 'exit 143' TERM; echo working; while [ ! -f ${gate} ]; do sleep 0.2; done; echo work done
 `;
 
 let e2e: E2e;
@@ -88,7 +92,8 @@ let gateDir: string;
 beforeAll(async () => {
   gateDir = mkdtempSync(join(tmpdir(), 'slipway-e2e-gate-'));
   // Spot first, as a deployment with USE_SPOT=true runs every stage.
-  e2e = await startE2e({ name: 'e2e-failures', env: { USE_SPOT: 'true' } });
+  // The steps wait for gate files the test writes: the stand-in shows them this directory.
+  e2e = await startE2e({ name: 'e2e-failures', env: { USE_SPOT: 'true' }, sharedPaths: [gateDir] });
 });
 
 afterAll(async () => {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { DEFAULT_AGENT_IMAGE } from '../../core/pipeline/contract.js';
-import { imageRepositoryName, PROJECT_ROOT, resolveImage, type ContainerImageSpec } from '../../local/images.js';
+import { AGENT_CODE_DIR, imageRepositoryName, PROJECT_ROOT, resolveImage, type ContainerImageSpec } from '../../local/images.js';
 import { findBinary } from '../../local/require-binary.js';
 
 const spec = (image: string, extra: Partial<ContainerImageSpec> = {}): ContainerImageSpec => ({ image, environment: {}, dataDir: '/tmp/data', ...extra });
@@ -20,6 +20,22 @@ describe('image catalogue', () => {
       expect(main).toBe(`${PROJECT_ROOT}task-runner/main.ts`);
       expect(rest).toEqual(['--verbose']);
     }
+  });
+
+  it("with a root of its own, runs the agent from /opt/slipway: the project's parts it needs mounted read-only, and the local repository it clones", () => {
+    const build = JSON.stringify({ repo: { httpUrl: 'file:///tmp/slipway-demo-abc' } });
+    const out = resolveImage(spec(DEFAULT_AGENT_IMAGE, { agentCodeDir: AGENT_CODE_DIR, environment: { SLIPWAY_BUILD: build } }));
+    if (!out.ok) throw new Error(out.reason);
+    const [, , loader, main] = out.launch.argv;
+    expect(loader).toMatch(/^file:\/\/\/opt\/slipway\/node_modules\/tsx\/.*loader\.mjs$/);
+    expect(main).toBe('/opt/slipway/task-runner/main.ts');
+    expect(out.launch.mounts).toEqual([
+      ...['package.json', 'task-runner', 'core', 'node_modules'].map((part) => ({ source: `${PROJECT_ROOT}${part}`, target: `/opt/slipway/${part}`, readOnly: true })),
+      { source: '/tmp/slipway-demo-abc', target: '/tmp/slipway-demo-abc', readOnly: true },
+    ]);
+    // A hosted repository is cloned over the network: nothing of the host to mount.
+    const hosted = resolveImage(spec(DEFAULT_AGENT_IMAGE, { agentCodeDir: AGENT_CODE_DIR, environment: { SLIPWAY_BUILD: JSON.stringify({ repo: { httpUrl: 'https://github.com/acme/app.git' } }) } }));
+    expect(hosted.ok && hosted.launch.mounts.map((m) => m.target)).toEqual(['package.json', 'task-runner', 'core', 'node_modules'].map((part) => `/opt/slipway/${part}`));
   });
 
   it('maps postgres and redis to the installed servers, and their other commands as given', () => {

@@ -44,6 +44,8 @@ export interface E2eOptions {
   env?: Record<string, string>;
   /** Repository secrets by parameter name (`/slipway/OWNER/NAME/SECRET`), as SSM would hold them. */
   secrets?: Record<string, string>;
+  /** Host directories the steps see read-only (each container has a root of its own with namespaces). */
+  sharedPaths?: string[];
 }
 
 export interface E2e {
@@ -101,6 +103,7 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
       dynamodb: { eventualConsistency: { lagMs: 500 } },
       ecs: {
         ...(options.eventDelivery ? { eventDelivery: options.eventDelivery } : {}),
+        ...(options.sharedPaths ? { sharedPaths: options.sharedPaths } : {}),
         resolveSecret: async (valueFrom) => {
           const ref = secretReference(valueFrom);
           const value = options.secrets?.[ref.name];
