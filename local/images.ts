@@ -5,6 +5,8 @@
 //   postgres:*            → Debian's PostgreSQL server (initdb with POSTGRES_* env, run as `postgres`)
 //   redis:*               → redis-server on 127.0.0.1:6379, no persistence
 //   mysql:* / mariadb:*   → mariadbd if installed, else a clear error naming the package
+//   the image builder (core/pipeline/image-build.ts, kaniko) → its step script under the host's sh,
+//                           with local/image-builder.sh (buildah) as kaniko's executor
 //   anything else         → entryPoint + command run with the host's programs
 //
 // ECS semantics: a container's `entryPoint` replaces the image's; `command` replaces the
@@ -14,6 +16,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { DEFAULT_AGENT_IMAGE } from '../core/pipeline/contract.js';
+import { DEFAULT_IMAGE_BUILDER, IMAGE_BUILDER_SHELL } from '../core/pipeline/image-build.js';
 import { findBinary } from './require-binary.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -22,7 +25,7 @@ export interface ImageLaunch {
   /** Program and arguments, started in the container's sandbox. */
   argv: string[];
   /** Which catalogue entry produced it, for logs and the metadata endpoint. */
-  kind: 'agent' | 'postgres' | 'redis' | 'mariadb' | 'command';
+  kind: 'agent' | 'postgres' | 'redis' | 'mariadb' | 'image-builder' | 'command';
   /** Ports the program listens on by default (a clash is reported when tasks share the host network). */
   ports: number[];
   /** Directories that must hold the postgres/mysql user's data (owned by that user). */
@@ -43,6 +46,10 @@ export interface ContainerImageSpec {
 export interface CatalogueOptions {
   /** Images that run the agent, besides contract.DEFAULT_AGENT_IMAGE. */
   agentImages?: string[];
+  /** Images that are the image builder, besides image-build.DEFAULT_IMAGE_BUILDER. */
+  builderImages?: string[];
+  /** buildah's storage, kept between builds (the layer cache); default $SLIPWAY_BUILDAH_ROOT, else /var/tmp/slipway-buildah. */
+  buildahRoot?: string;
   projectRoot?: string;
 }
 
@@ -59,6 +66,7 @@ export function isAgentImage(image: string, options: CatalogueOptions = {}): boo
 
 export function resolveImage(spec: ContainerImageSpec, options: CatalogueOptions = {}): ImageResolution {
   const command = spec.command ?? [];
+  if (spec.image === DEFAULT_IMAGE_BUILDER || (options.builderImages ?? []).includes(spec.image)) return imageBuilderLaunch(spec, command, options);
   if (spec.entryPoint && spec.entryPoint.length > 0) {
     return { ok: true, launch: { argv: [...spec.entryPoint, ...command], kind: 'command', ports: [] } };
   }
@@ -74,6 +82,29 @@ export function resolveImage(spec: ContainerImageSpec, options: CatalogueOptions
     };
   }
   return { ok: true, launch: { argv: command, kind: 'command', ports: [] } };
+}
+
+/**
+ * The image builder: kaniko's image cannot run here. Its step script runs under the host's
+ * sh (the image's shell is /busybox/sh), and kaniko's executor is local/image-builder.sh,
+ * which builds with buildah and pushes with it. DOCKER_CONFIG (where the script writes the
+ * registry login) is the container's private directory.
+ */
+function imageBuilderLaunch(spec: ContainerImageSpec, command: string[], options: CatalogueOptions): ImageResolution {
+  if (!findBinary('buildah', ['/usr/bin'])) {
+    return { ok: false, reason: `image ${spec.image} (the image builder) cannot run locally: buildah is not installed (apt-get install buildah, or npm run setup)` };
+  }
+  const entryPoint = spec.entryPoint ?? [];
+  if (entryPoint[0] !== IMAGE_BUILDER_SHELL) {
+    return { ok: false, reason: `image ${spec.image} (the image builder) runs locally only as a step script under ${IMAGE_BUILDER_SHELL}, not as ${JSON.stringify([...entryPoint, ...command])}` };
+  }
+  const root = options.projectRoot ?? PROJECT_ROOT;
+  const env = [
+    `SLIPWAY_KANIKO_EXECUTOR=${join(root, 'local', 'image-builder.sh')}`,
+    `SLIPWAY_BUILDAH_ROOT=${options.buildahRoot ?? process.env.SLIPWAY_BUILDAH_ROOT ?? '/var/tmp/slipway-buildah'}`,
+    `DOCKER_CONFIG=${join(spec.dataDir, 'docker')}`,
+  ];
+  return { ok: true, launch: { argv: ['/usr/bin/env', ...env, 'sh', ...entryPoint.slice(1), ...command], kind: 'image-builder', ports: [] } };
 }
 
 /** The agent's command line: the task-runner under node, from the project's sources. */
