@@ -448,8 +448,13 @@ function lintStep(s: Located, out: Findings): void {
     out.error(valuePos(source, 'privileged'), `${path}.privileged`, `${LINT.privileged}; build images with plugins/docker, which Slipway runs without privileges (kaniko)`);
   }
   const repository = step.image ? imageRepository(step.image) : '';
-  if (DOCKER_DAEMON_PLUGINS.has(repository) || (repository === 'docker' && /dind/.test(step.image))) {
-    out.error(valuePos(source, 'image'), `${path}.image`, `${LINT.dockerDaemon} for ${step.image} (it runs privileged); build images with plugins/docker, which Slipway runs without a daemon (kaniko)`);
+  // An image build plugin with `commands:` runs its own image (and so wants its daemon), not the builder.
+  const buildPluginWithCommands = step.commands.length > 0 && imageBuildKind({ image: step.image, commands: [] }) !== undefined;
+  if (DOCKER_DAEMON_PLUGINS.has(repository) || buildPluginWithCommands || (repository === 'docker' && /dind/.test(step.image))) {
+    const advice = buildPluginWithCommands
+      ? `drop commands: and give settings: (repo, tags, …): Slipway runs ${repository} without a daemon (kaniko)`
+      : 'build images with plugins/docker, which Slipway runs without a daemon (kaniko)';
+    out.error(valuePos(source, 'image'), `${path}.image`, `${LINT.dockerDaemon} for ${step.image} (it runs privileged); ${advice}`);
   }
   for (const key of UNSUPPORTED_STEP_KEYS) {
     const e = entry(source, key);

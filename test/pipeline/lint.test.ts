@@ -79,6 +79,11 @@ describe('lint: each rule, where it points and what it says', () => {
       ['.drone.yml:4:10: error: steps[0].image: Fargate has no Docker daemon for plugins/heroku:1 (it runs privileged); build images with plugins/docker, which Slipway runs without a daemon (kaniko)'],
     ],
     [
+      'the docker plugin with commands: its own image runs, which needs its daemon',
+      'kind: pipeline\nsteps:\n- name: image\n  image: plugins/docker:20\n  commands: [docker build .]\n',
+      ['.drone.yml:4:10: error: steps[0].image: Fargate has no Docker daemon for plugins/docker:20 (it runs privileged); drop commands: and give settings: (repo, tags, …): Slipway runs plugins/docker without a daemon (kaniko)'],
+    ],
+    [
       'the docker plugin: it runs daemonless (image-build.ts), so privileged on it is no error',
       'kind: pipeline\nsteps:\n- name: image\n  image: plugins/docker:20\n  privileged: true\n  settings: {repo: org/app}\n',
       [],
