@@ -6,7 +6,7 @@ import { AGENT_STATE_VOLUME, STATE_DIR, STATE_VOLUME, WORKSPACE_VOLUME } from '.
 import { closest } from './format.js';
 import { EPHEMERAL_STORAGE, HEALTH, MAX_CONTAINERS } from './limits.js';
 import { SECRET_NAME, SHELL_NAME, normalizePath } from './secret-names.js';
-import { fitContainers, tooManyContainersMessage, type PackUnit } from './pack.js';
+import { fitContainers, isPlugin, tooManyContainersMessage, type PackUnit } from './pack.js';
 import { stepKind } from './step-order.js';
 import { mayReceiveSecrets } from './plugin-command.js';
 import { imageRepository } from './known-images.js';
@@ -240,8 +240,9 @@ function lintUnresolvedNames(p: ParsedPipeline, all: Located[], out: Findings): 
   for (const s of all) {
     spend(1, PHASE);
     if (s.service) continue;
-    const plugin = s.step.commands.length === 0 && !mayReceiveSecrets(s.step, p.pipeline);
-    if (s.step.commands.length === 0 && !plugin) continue;
+    // An image build step runs a wrapper (image-build.ts), which writes the names like any step's.
+    const plugin = isPlugin(s.step) && !mayReceiveSecrets(s.step, p.pipeline);
+    if (isPlugin(s.step) && !plugin) continue;
     const otherUser = !plugin && s.step.user !== undefined && !/^(root|0)(:|$)/.test(s.step.user);
     if (!plugin && !otherUser) continue;
     const text = [

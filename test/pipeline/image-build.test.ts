@@ -5,7 +5,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { cliContext, CLI_COMPILE_OPTIONS } from '../../cli/commands/compile.js';
 import { autoTags } from '../../core/pipeline/auto-tags.js';
+import { compileManifest } from '../../core/pipeline/compile.js';
+import { loadManifest } from '../../core/pipeline/load.js';
 import { IMAGE_BUILD_SCRIPT } from '../../core/pipeline/image-build-script.js';
 import { skipWithout } from '../support/required-tool.js';
 
@@ -142,5 +145,19 @@ describe.skipIf(skipWithout('busybox', BUSYBOX ? undefined : 'not installed (npm
   it('is portable sh (dash reads it too)', () => {
     execFileSync(sh, ['sh', '-n', script]);
     if (existsSync('/usr/bin/dash')) execFileSync('/usr/bin/dash', ['-n', script]);
+  });
+});
+
+describe('an image build step is counted as the builder step it becomes', () => {
+  // The agent, 8 steps and the build step: 10 containers, ECS's limit. As a plugin with a status
+  // condition it would have a gate container too (11): it has none, its wrapper decides.
+  const steps = Array.from({ length: 8 }, (_, i) => `- name: s${i}\n  image: alpine:3.${i}\n  commands: [true]\n`).join('');
+  const yaml = `kind: pipeline\ntype: docker\nname: default\nsteps:\n${steps}- name: publish\n  image: plugins/docker\n  settings: {repo: acme/app}\n  when: {status: [success, failure]}\n`;
+  it('lint and the compiler agree: it fits in one task', () => {
+    const manifest = loadManifest('.drone.yml', yaml);
+    expect(manifest.errors).toEqual([]);
+    const result = compileManifest(manifest, cliContext({ repo: 'acme/app' }), CLI_COMPILE_OPTIONS);
+    expect(result.errors).toEqual([]);
+    expect(result.stages[0]!.taskDefinition.containerDefinitions).toHaveLength(10);
   });
 });
