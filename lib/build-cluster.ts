@@ -10,6 +10,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { ImageBuilds } from './image-builds.js';
 import { acknowledgeWildcardResource } from './nag.js';
 
 /** Every task definition Slipway registers has a family starting with this (core/pipeline/family.ts). */
@@ -62,6 +63,8 @@ export interface BuildClusterProps {
    * (ecr:CreateRepository, ecr:BatchImportUpstreamImage). Empty: no pull-through cache.
    */
   readonly pullThroughCachePrefixes?: readonly string[];
+  /** Image builds: `owner/name` → ECR repositories its builds may push to (lib/image-builds.ts). */
+  readonly imagePushRepositories?: Readonly<Record<string, readonly string[]>>;
 }
 
 export class BuildCluster extends Construct {
@@ -73,6 +76,8 @@ export class BuildCluster extends Construct {
   readonly logGroup: logs.LogGroup;
   /** The agent images, as the compiler must write them into task definitions (one per architecture, or one for all). */
   readonly agentImages: AgentImages;
+  /** Per-repository build roles that may push images, and their layer caches. */
+  readonly imageBuilds: ImageBuilds;
 
   constructor(scope: Construct, id: string, props: BuildClusterProps) {
     super(scope, id);
@@ -108,6 +113,7 @@ export class BuildCluster extends Construct {
     if (props.cloneTokensPrefix) this.grantAppCloneTokensRead(props.cloneTokensPrefix, props.allowedRepositories);
     this.agentImages = this.agentImage(props.agentImage);
     this.grantImagePulls(props);
+    this.imageBuilds = new ImageBuilds(this, 'ImageBuilds', { pushRepositories: props.imagePushRepositories ?? {}, removalPolicy: props.removalPolicy });
   }
 
   /**

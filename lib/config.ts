@@ -47,6 +47,17 @@ export interface SlipwaySettings {
   readonly pullThroughCachePrefixes: readonly string[];
   /** CloudWatch namespace of the Lambdas' metrics (POWERTOOLS_METRICS_NAMESPACE). */
   readonly metricsNamespace: string;
+  /**
+   * Image builds (docs/design/image-builds.md): `owner/name` of a Slipway repository → the ECR
+   * repositories (names in this account and region) its builds may push to. Each listed
+   * repository gets a build task role that may push to exactly these and to its own layer
+   * cache repository (`slipway-cache/<owner>/<name>`); an empty list gives the cache alone
+   * (pushes go to other registries with credentials from secrets). Unlisted repositories
+   * build without a cache and push to ECR nowhere.
+   */
+  readonly imagePushRepositories: Readonly<Record<string, readonly string[]>>;
+  /** The image builder (kaniko) image; unset: the compiler's pinned default (core/pipeline/image-build.ts). */
+  readonly imageBuilder: string | undefined;
 }
 
 export const DEFAULT_SETTINGS: SlipwaySettings = {
@@ -67,6 +78,8 @@ export const DEFAULT_SETTINGS: SlipwaySettings = {
   pullRepositories: [],
   pullThroughCachePrefixes: [],
   metricsNamespace: 'Slipway',
+  imagePushRepositories: {},
+  imageBuilder: undefined,
 };
 
 /** Settings of the app itself (where things are), beside the construct's settings. */
@@ -151,8 +164,15 @@ export function settingsFromContext(get: ContextReader): SlipwaySettings {
       throw new ConfigError(`SLIPWAY-CONFIG: context cloneTokensPrefix "${cloneTokensPrefix}" and ${name} "${other}" overlap (${why}); give clone tokens a path of their own such as /slipway-clone-tokens`);
     }
   }
+  const imagePushRepositories = pushRepositories(get);
+  const builder = get('imageBuilder');
+  if (builder !== undefined && (typeof builder !== 'string' || !/^[^\s@]+(@sha256:[0-9a-f]{64})?$/.test(builder))) {
+    throw new ConfigError(`SLIPWAY-CONFIG: context imageBuilder: ${JSON.stringify(builder)} is not an image reference such as registry/kaniko:v1-debug@sha256:<64 hex>`);
+  }
   return {
     metricsNamespace,
+    imagePushRepositories,
+    imageBuilder: builder === undefined || builder === '' ? undefined : builder,
     agentPlatforms: platforms.length > 0 ? (platforms as AgentArch[]) : d.agentPlatforms,
     pullRepositories,
     pullThroughCachePrefixes: cachePrefixes,
@@ -210,6 +230,37 @@ function string(get: ContextReader, key: string, fallback: string): string {
   if (raw === undefined) return fallback;
   if (typeof raw !== 'string' || raw === '') throw new ConfigError(`SLIPWAY-CONFIG: context ${key}: ${JSON.stringify(raw)}; expected a non-empty string`);
   return raw;
+}
+
+/** ECR repository names (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CreateRepository.html, repositoryName). */
+const ECR_NAME = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+
+/** `imagePushRepositories`: a JSON object (cdk.json, or -c key='{"o/n":["repo"]}'). */
+function pushRepositories(get: ContextReader): Record<string, readonly string[]> {
+  const raw = get('imagePushRepositories');
+  if (raw === undefined || raw === '') return {};
+  let value: unknown = raw;
+  if (typeof raw === 'string') {
+    try {
+      value = JSON.parse(raw);
+    } catch (error) {
+      throw new ConfigError(`SLIPWAY-CONFIG: context imagePushRepositories: not JSON (${(error as Error).message}); expected {"owner/name": ["ecr-repository", …]}`);
+    }
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigError(`SLIPWAY-CONFIG: context imagePushRepositories: ${JSON.stringify(raw)}; expected {"owner/name": ["ecr-repository", …]}`);
+  }
+  const out: Record<string, readonly string[]> = {};
+  for (const [repo, names] of Object.entries(value as Record<string, unknown>)) {
+    if (!REPO.test(repo)) throw new ConfigError(`SLIPWAY-CONFIG: context imagePushRepositories: "${repo}" is not owner/name`);
+    if (!Array.isArray(names) || !names.every((n) => typeof n === 'string' && ECR_NAME.test(n) && n.length <= 256)) {
+      throw new ConfigError(
+        `SLIPWAY-CONFIG: context imagePushRepositories["${repo}"]: ${JSON.stringify(names)}; expected a list of ECR repository names (lower case, e.g. team/app)`,
+      );
+    }
+    out[repo] = names as string[];
+  }
+  return out;
 }
 
 /** A JSON array of strings (cdk.json) or a comma-separated string (-c key=a,b). */

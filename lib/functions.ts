@@ -46,6 +46,8 @@ export interface BuildSettings {
   readonly cloneTokensPrefix: string;
   readonly allowedRepositories: readonly string[];
   readonly metricsNamespace: string;
+  /** The image builder image (kaniko); unset: the compiler's pinned default. */
+  readonly imageBuilder?: string | undefined;
 }
 
 export interface ControlPlaneFunctionsProps {

@@ -96,6 +96,7 @@ export class Slipway extends Construct {
       allowedRepositories: settings.allowedRepositories,
       pullRepositories: settings.pullRepositories,
       pullThroughCachePrefixes: settings.pullThroughCachePrefixes,
+      imagePushRepositories: settings.imagePushRepositories,
     });
     this.queues = new Queues(this, 'Queues', { plannerTimeout: PLANNER_TIMEOUT });
     this.functions = new ControlPlaneFunctions(this, 'Functions', {

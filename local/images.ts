@@ -5,15 +5,18 @@
 //   postgres:*            → Debian's PostgreSQL server (initdb with POSTGRES_* env, run as `postgres`)
 //   redis:*               → redis-server on 127.0.0.1:6379, no persistence
 //   mysql:* / mariadb:*   → mariadbd if installed, else a clear error naming the package
+//   the image builder (core/pipeline/image-build.ts, kaniko) → its step script under the host's sh,
+//                           with local/image-builder.sh (buildah) as kaniko's executor
 //   anything else         → entryPoint + command run with the host's programs
 //
 // ECS semantics: a container's `entryPoint` replaces the image's; `command` replaces the
 // image's default arguments. With an explicit entryPoint every image runs it as is.
 import { createRequire } from 'node:module';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join, relative } from 'node:path';
 import { AGENT_ENV, DEFAULT_AGENT_IMAGE } from '../core/pipeline/contract.js';
+import { DEFAULT_IMAGE_BUILDER, IMAGE_BUILDER_SHELL } from '../core/pipeline/image-build.js';
 import { findBinary } from './require-binary.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -22,17 +25,18 @@ export interface ImageLaunch {
   /** Program and arguments, started in the container's sandbox. */
   argv: string[];
   /** Which catalogue entry produced it, for logs and the metadata endpoint. */
-  kind: 'agent' | 'postgres' | 'redis' | 'mariadb' | 'command';
+  kind: 'agent' | 'postgres' | 'redis' | 'mariadb' | 'image-builder' | 'command';
   /** Ports the program listens on by default (a clash is reported when tasks share the host network). */
   ports: number[];
   /** Directories that must hold the postgres/mysql user's data (owned by that user). */
   dataOwner?: string;
   /**
-   * What the image brings besides the host's programs, bound read-only into its container
-   * when containers have their own root (namespace mode): the agent's code, the local
-   * repository it clones.
+   * What the image brings besides the host's programs, bound into its container when
+   * containers have their own root (namespace mode): read-only, the agent's code, the local
+   * repository it clones, the image builder's executor; writable, only the image builder's
+   * layer cache.
    */
-  mounts: { source: string; target: string; readOnly: true }[];
+  mounts: { source: string; target: string; readOnly: boolean }[];
 }
 
 export type ImageResolution = { ok: true; launch: ImageLaunch } | { ok: false; reason: string };
@@ -64,6 +68,10 @@ export const AGENT_CODE_PARTS = ['package.json', 'task-runner', 'core', 'node_mo
 export interface CatalogueOptions {
   /** Images that run the agent, besides contract.DEFAULT_AGENT_IMAGE. */
   agentImages?: string[];
+  /** Images that are the image builder, besides image-build.DEFAULT_IMAGE_BUILDER. */
+  builderImages?: string[];
+  /** buildah's storage, kept between builds (the layer cache); default $SLIPWAY_BUILDAH_ROOT, else /var/tmp/slipway-buildah. */
+  buildahRoot?: string;
   projectRoot?: string;
 }
 
@@ -80,6 +88,7 @@ export function isAgentImage(image: string, options: CatalogueOptions = {}): boo
 
 export function resolveImage(spec: ContainerImageSpec, options: CatalogueOptions = {}): ImageResolution {
   const command = spec.command ?? [];
+  if (spec.image === DEFAULT_IMAGE_BUILDER || (options.builderImages ?? []).includes(spec.image)) return imageBuilderLaunch(spec, command, options);
   if (spec.entryPoint && spec.entryPoint.length > 0) {
     return { ok: true, launch: { argv: [...spec.entryPoint, ...command], kind: 'command', ports: [], mounts: [] } };
   }
@@ -98,6 +107,35 @@ export function resolveImage(spec: ContainerImageSpec, options: CatalogueOptions
 }
 
 /**
+ * The image builder: kaniko's image cannot run here. Its step script runs under the host's
+ * sh (the image's shell is /busybox/sh), and kaniko's executor is local/image-builder.sh,
+ * which builds with buildah and pushes with it. DOCKER_CONFIG (where the script writes the
+ * registry login) is the container's private directory.
+ */
+function imageBuilderLaunch(spec: ContainerImageSpec, command: string[], options: CatalogueOptions): ImageResolution {
+  if (!findBinary('buildah', ['/usr/bin'])) {
+    return { ok: false, reason: `image ${spec.image} (the image builder) cannot run locally: buildah is not installed (apt-get install buildah, or npm run setup)` };
+  }
+  const entryPoint = spec.entryPoint ?? [];
+  if (entryPoint[0] !== IMAGE_BUILDER_SHELL) {
+    return { ok: false, reason: `image ${spec.image} (the image builder) runs locally only as a step script under ${IMAGE_BUILDER_SHELL}, not as ${JSON.stringify([...entryPoint, ...command])}` };
+  }
+  const root = options.projectRoot ?? PROJECT_ROOT;
+  const executor = join(root, 'local', 'image-builder.sh');
+  const buildahRoot = options.buildahRoot ?? process.env.SLIPWAY_BUILDAH_ROOT ?? '/var/tmp/slipway-buildah';
+  const env = [`SLIPWAY_KANIKO_EXECUTOR=${executor}`, `SLIPWAY_BUILDAH_ROOT=${buildahRoot}`, `DOCKER_CONFIG=${join(spec.dataDir, 'docker')}`];
+  // In a root of its own the executor is bound read-only at its own path, and buildah's
+  // storage (the layer cache kept between builds, as kaniko's cache repository is on AWS)
+  // writable at its own path: both are the image's, no other container sees them.
+  mkdirSync(buildahRoot, { recursive: true, mode: 0o700 });
+  const mounts = [
+    { source: executor, target: executor, readOnly: true },
+    { source: buildahRoot, target: buildahRoot, readOnly: false },
+  ];
+  return { ok: true, launch: { argv: ['/usr/bin/env', ...env, 'sh', ...entryPoint.slice(1), ...command], kind: 'image-builder', ports: [], mounts } };
+}
+
+/**
  * The agent's command line: the task-runner under node, from the project's sources, at
  * `spec.agentCodeDir` (mounted read-only from the project) or in the project itself. A local
  * repository (a file:// clone URL in the agent's SLIPWAY_BUILD: `slipway up`'s demo,
@@ -110,7 +148,7 @@ export function agentLaunch(command: string[], options: CatalogueOptions = {}, s
   // Absolute loader URL: the agent's working directory is the workspace, not the project.
   const tsxPath = createRequire(join(root, 'package.json')).resolve('tsx');
   const tsxLoader = pathToFileURL(join(codeDir, relative(root, tsxPath))).href;
-  const mounts = AGENT_CODE_PARTS.map((part) => ({ source: join(root, part), target: join(codeDir, part), readOnly: true as const }));
+  const mounts = AGENT_CODE_PARTS.map((part) => ({ source: join(root, part), target: join(codeDir, part), readOnly: true }));
   const repository = localRepository(spec.environment[AGENT_ENV.build]);
   if (repository) mounts.push({ source: repository, target: repository, readOnly: true });
   return { argv: [process.execPath, '--import', tsxLoader, join(codeDir, 'task-runner', 'main.ts'), ...command], kind: 'agent', ports: [], mounts };

@@ -28,6 +28,10 @@ import { startControlPlane, type ControlPlane } from './control-plane.js';
 import { LocalSecretStore, localWebhookSecrets, slipwayHome } from './secrets.js';
 import { startLocalServer, type LocalServer } from './server.js';
 import { createLocalQueues } from './queues.js';
+import { imageRegistryBinary, startImageRegistry } from './image-registry.js';
+import { isListening } from './ports.js';
+import { HOST_ALIAS } from './ecs/sandbox.js';
+import { join } from 'node:path';
 import type { Snapshot } from './snapshot.js';
 import { isFinished } from '../core/builds/status.js';
 
@@ -65,6 +69,11 @@ export interface LocalSlipway {
   store: DynamoBuildStore;
   /** How tasks are isolated, and why not, for the banner. */
   isolation: string;
+  /**
+   * The local image registry as build steps name it (`repo: <this>/team/app`, `insecure: true`),
+   * or why there is none (docker-registry not installed).
+   */
+  imageRegistry: { host: string } | { missing: string };
   /** Plans a build of a snapshot repository in-process (the planner's code, no webhook). */
   buildSnapshot(snapshot: Snapshot, repo: { slug: string }): Promise<SubmitResult>;
   /** Polls the build until it finishes; `onChange` sees every new state. */
@@ -172,7 +181,20 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
     });
     cleanups.push(() => server.stop());
 
+    // Where image build steps push (local/image-builder.sh). Tasks in their own network
+    // namespace reach the host by HOST_ALIAS, so it listens beyond loopback then.
+    let imageRegistry: LocalSlipway['imageRegistry'] = { missing: 'docker-registry is not installed (apt-get install docker-registry, or npm run setup)' };
+    if (imageRegistryBinary()) {
+      const isolated = aws.ecs.isolation === 'namespace';
+      // SLIPWAY_REGISTRY_PORT, else 5000 (the registry's usual port) while it is free, else any free port.
+      const wanted = env.SLIPWAY_REGISTRY_PORT ? Number(env.SLIPWAY_REGISTRY_PORT) : (await isListening(5000)) ? undefined : 5000;
+      const registry = await startImageRegistry({ dir: join(slipwayHome(env), 'registry'), ...(wanted ? { port: wanted } : {}), ...(isolated ? { listen: '0.0.0.0' } : {}) });
+      cleanups.push(() => registry.stop());
+      imageRegistry = { host: isolated ? `${HOST_ALIAS}:${registry.host.split(':')[1]}` : registry.host };
+    }
+
     return {
+      imageRegistry,
       url: server.url,
       aws,
       plane,

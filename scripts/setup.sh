@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Slipway's local mode and tests need:
 # git (the agent clones with it), busybox (step scripts are tested under its sh), iproute2 (a network namespace per local task),
-# postgresql and redis-server (service images mapped to host programs), a Java
+# postgresql and redis-server (service images mapped to host programs), buildah and
+# docker-registry (image build steps build and push locally: local/image-builder.sh), a Java
 # runtime (DynamoDB Local) and chromium (the dashboard's browser test).
 # Idempotent: installs only what is missing.
 set -euo pipefail
@@ -17,6 +18,8 @@ have mysqld || have mariadbd || [ "${SLIPWAY_SKIP_MARIADB:-1}" = 1 ] || need+=(m
 have chromium || [ "${SLIPWAY_SKIP_BROWSER:-0}" = 1 ] || need+=(chromium)
 have nsenter || need+=(util-linux)
 have busybox || need+=(busybox)  # the step-script tests also run under busybox sh
+have buildah || need+=(buildah)  # image build steps (plugins/docker) build with it locally
+have docker-registry || need+=(docker-registry)  # and push to it (local/image-registry.ts)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "setup: all system packages present"
@@ -33,4 +36,5 @@ apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # The Debian packages start their daemons on install where they can; Slipway starts its own.
 service redis-server stop >/dev/null 2>&1 || true
 service postgresql stop >/dev/null 2>&1 || true
+service docker-registry stop >/dev/null 2>&1 || true
 echo "setup: done"

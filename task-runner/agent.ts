@@ -2,9 +2,10 @@
 // supervision, report. Returns the exit code; main.ts owns the process (signals, exit).
 
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
-import { AGENT_EXIT, type AgentExitCode, type AgentOutcome, type AgentResult } from '../core/pipeline/contract.js';
+import { AGENT_EXIT, IMAGE_BUILD_SCRIPT_FILE, type AgentExitCode, type AgentOutcome, type AgentResult } from '../core/pipeline/contract.js';
+import { IMAGE_BUILD_SCRIPT } from '../core/pipeline/image-build-script.js';
 import { CloneError, cloneRepository } from './clone.js';
 import type { AgentConfig } from './config.js';
 import type { ContainerView } from './container-view.js';
@@ -78,6 +79,11 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
   phase = 'writing the build environment';
   await writeEnvFile(paths.env, envFileContent(plan, config.ctx, config.stageId));
   reporter.progress(`build environment written to ${paths.env}`);
+  if (plan.imageBuildScript) {
+    const script = join(paths.agent, basename(IMAGE_BUILD_SCRIPT_FILE));
+    await writeFile(script, IMAGE_BUILD_SCRIPT, { mode: 0o644 });
+    reporter.progress(`image build script written to ${script}`);
+  }
   if (plan.installBusybox) {
     const busybox = await installBusybox(paths.agent, config.env);
     if (!busybox.ok) return finish('error', AGENT_EXIT.internalError, busybox.message, {}, 'error');

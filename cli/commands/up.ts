@@ -69,6 +69,11 @@ async function upAndDemo(io: CliIO, port: number, noDemo: boolean, exitAfterDemo
   io.out(`API:       ${local.url}/api/builds   (open on loopback; see docs/api.md)`);
   io.out(`Webhooks:  ${local.url}/hooks/github | /hooks/gitea | /hooks/gitlab   (for repositories activated with: slipway repo add OWNER/NAME --host HOST)`);
   io.out(`Tasks run as host processes, ${local.isolation}. Ready in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+  io.out(
+    'host' in local.imageRegistry
+      ? `Image registry: ${local.imageRegistry.host} (plugins/docker steps push there: repo: ${local.imageRegistry.host}/team/app, insecure: true)`
+      : `Image registry: none, ${local.imageRegistry.missing}`,
+  );
   if (logFile) io.out(`Control-plane log: ${logFile} (SLIPWAY_VERBOSE=1 prints it here)`);
 
   let exit: number = EXIT.ok;

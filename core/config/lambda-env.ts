@@ -26,6 +26,13 @@ export const ENV = {
   assignPublicIp: 'ASSIGN_PUBLIC_IP',
   taskExecutionRoleArn: 'TASK_EXECUTION_ROLE_ARN',
   taskRoleArn: 'TASK_ROLE_ARN',
+  /**
+   * Image builds per repository, JSON: `{"owner/name": {"taskRoleArn", "pushRepositories", "cacheRepository"}}`
+   * (lib/image-builds.ts); unset: no repository may push to ECR, no layer cache.
+   */
+  imageBuilds: 'IMAGE_BUILDS',
+  /** The image builder (kaniko) image; unset: the compiler's pinned default. */
+  imageBuilder: 'IMAGE_BUILDER',
   /** The log group of build containers (awslogs). */
   buildLogGroup: 'BUILD_LOG_GROUP',
   /** The agent image of each architecture (single-platform images). */
@@ -122,7 +129,7 @@ export const FUNCTION_ENV: Record<LambdaName, FunctionEnv> = {
       // Where a GitHub App's clone token of each repository is (lambdas/shared/clone-credentials.ts).
       ENV.cloneTokensPrefix,
     ],
-    optional: [...AGENT_IMAGES, ENV.allowedRepositories],
+    optional: [...AGENT_IMAGES, ENV.allowedRepositories, ENV.imageBuilds, ENV.imageBuilder],
   },
   autoscaler: {
     always: [

@@ -3,6 +3,7 @@
 
 import type { AgentPlan } from './contract.js';
 import type { RunTaskInput, TaskDefinitionInput } from './ecs-task.js';
+import type { ImageBuildOptions } from './image-build.js';
 import type { ImageCommands } from './plugin-command.js';
 import type { Arch, Diagnostic, Pipeline, SecretDocument } from './types.js';
 
@@ -69,6 +70,8 @@ export interface CompileOptions {
    * as in `slipway compile`) the step runs unmasked and the stage says so in its notes.
    */
   imageCommands?: ImageCommands;
+  /** Image build steps (plugins/docker and its siblings, image-build.ts): the builder, push rights, cache. */
+  imageBuilds?: ImageBuildOptions;
 }
 
 /** Drone's DRONE_NETRC_* for the agent; `passwordFrom` is an ECS `valueFrom` (SSM parameter or Secrets Manager ARN[:key::]). */

@@ -19,6 +19,7 @@ import { conditionInput, conditionsMatch, skipReason, type ConditionInput } from
 import { NameAllocator } from './container-names.js';
 import { applyPullCredentials } from './container-secrets.js';
 import { gateContainer, serviceContainer, stepContainer } from './containers.js';
+import { autoTagEnvironment, imageBuildKind, imageBuildStep } from './image-build.js';
 import type { BuildContext } from './context.js';
 import {
   AGENT_CONTAINER,
@@ -119,8 +120,9 @@ function mismatchReason(conditions: Conditions, input: ConditionInput): string |
 }
 
 /** One pipeline → one stage. The pipeline's trigger is not checked here (compileManifest does). */
-export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: CompileOptions, source: PipelineSource = {}): CompiledStage {
+export function compilePipeline(given: Pipeline, ctx: BuildContext, options: CompileOptions, source: PipelineSource = {}): CompiledStage {
   const file = source.file ?? '.drone.yml';
+  let pipeline = given;
   const fail = (pos: Position, message: string): never => {
     throw new CompileError([{ file, line: pos.line, column: pos.column, severity: 'error', message: `${COMPILE_PREFIX}pipeline "${pipeline.name}": ${message}` }]);
   };
@@ -128,6 +130,22 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
   const stageNumber = source.stageNumber ?? 1;
   const withSecrets = options.withSecrets ?? !(ctx.build.event === 'pull_request' && ctx.pullRequest?.fork === true);
   const notes: string[] = [];
+
+  // Image build plugins become builder steps (image-build.ts) before anything else looks at them.
+  const builds = new Map<string, Step>();
+  if (pipeline.steps.some((s) => imageBuildKind(s))) {
+    const input = { pipeline, options: options.imageBuilds, region: options.region, notes, fail };
+    pipeline = {
+      ...pipeline,
+      steps: pipeline.steps.map((s) => {
+        const kind = imageBuildKind(s);
+        if (!kind) return s;
+        const step = imageBuildStep(s, kind, input);
+        builds.set(step.name, s);
+        return step;
+      }),
+    };
+  }
 
   if (options.cloneCredentials) checkCloneCredentials(options.cloneCredentials);
   for (const s of [...pipeline.services, ...pipeline.steps]) {
@@ -285,6 +303,7 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
     containers.push(def);
     // Secrets mean a mask (a wrapper's, or a masked plugin's), which runs under the agent's busybox.
     if (def.secrets && def.secrets.length > 0) plan.installBusybox = true;
+    if (u.steps.some((s) => builds.has(s.name))) plan.imageBuildScript = true;
     if (isPlugin(first)) {
       pluginContainers.push(u.container);
       if (def.entryPoint?.[0] !== STATE_BUSYBOX && def.secrets && def.secrets.length > 0) {
@@ -326,7 +345,13 @@ export function compilePipeline(pipeline: Pipeline, ctx: BuildContext, options: 
   }
 
   const taskDefinition = taskDefinitionInput(pipeline, containers, options, fail, notes);
-  const runTask = runTaskInput({ pipeline, ctx, options, stageNumber, stage: stageEnv(pipeline, stageNumber), family: taskDefinition.family, pluginContainers, notes, fail });
+  // The tags auto_tag gives this build, per run, to the container of each image build step that has it.
+  const perRunEnv: { container: string; env: (c: BuildContext) => Record<string, string> }[] = [];
+  for (const u of compiledUnits) {
+    const original = u.steps.map((s) => builds.get(s.name)).filter((s): s is Step => s !== undefined);
+    if (original.length > 0) perRunEnv.push({ container: u.container, env: (c) => Object.assign({}, ...original.map((s) => autoTagEnvironment(s, c))) });
+  }
+  const runTask = runTaskInput({ pipeline, ctx, options, stageNumber, stage: stageEnv(pipeline, stageNumber), family: taskDefinition.family, pluginContainers, containerEnv: perRunEnv, notes, fail });
   return { name: pipeline.name, dependsOn: [...pipeline.dependsOn], taskDefinition, runTask, skippedSteps, plan, notes };
 }
 

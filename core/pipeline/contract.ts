@@ -37,6 +37,13 @@ export const AGENT_STATE_DIR = `${STATE_DIR}/agent`;
 /** Written by the agent once clone and service readiness are done; its health check tests it. */
 export const READY_FILE = `${AGENT_STATE_DIR}/ready`;
 
+/**
+ * Written by the agent when the plan has image build steps: the builder's script
+ * (image-build-script.ts), which those steps source. Once per task, rather than once per
+ * step container in the task definition (whose 64 KiB it would soon fill).
+ */
+export const IMAGE_BUILD_SCRIPT_FILE = `${AGENT_STATE_DIR}/image-build.sh`;
+
 /** Written by the agent: `export NAME='value'` lines (DRONE_* of this run) that each step sources. */
 export const ENV_FILE = `${AGENT_STATE_DIR}/env`;
 
@@ -253,6 +260,8 @@ export interface AgentPlan {
    * under it.
    */
   installBusybox?: boolean;
+  /** Some step builds an image: the agent writes IMAGE_BUILD_SCRIPT_FILE before it reports ready. */
+  imageBuildScript?: boolean;
 }
 
 /** One line per step in the agent's report. Times are ISO-8601. */

@@ -6,10 +6,11 @@ import { AGENT_STATE_VOLUME, STATE_DIR, STATE_VOLUME, WORKSPACE_VOLUME } from '.
 import { closest } from './format.js';
 import { EPHEMERAL_STORAGE, HEALTH, MAX_CONTAINERS } from './limits.js';
 import { SECRET_NAME, SHELL_NAME, normalizePath } from './secret-names.js';
-import { fitContainers, tooManyContainersMessage, type PackUnit } from './pack.js';
+import { fitContainers, isPlugin, tooManyContainersMessage, type PackUnit } from './pack.js';
 import { stepKind } from './step-order.js';
 import { mayReceiveSecrets } from './plugin-command.js';
 import { imageRepository } from './known-images.js';
+import { imageBuildKind } from './image-build.js';
 import { CONDITION_FIELDS, UNSUPPORTED_STEP_KEYS, entry, type ParsedFile, type ParsedPipeline } from './parse.js';
 import { MAX_PATTERN_LENGTH } from './glob.js';
 import { spend } from './work.js';
@@ -73,8 +74,12 @@ export const MAX_READY_TIMEOUT = { command: HEALTH.startPeriod.max, ports: HEALT
 /** Fargate's largest task: 16 vCPU, 120 GiB. */
 export const FARGATE_MAX = { cpu: 16_384, memory: 122_880 } as const;
 
-/** Images that Drone runs privileged by default: they need a Docker daemon. */
-const DOCKER_DAEMON_PLUGINS = new Set(['plugins/docker', 'plugins/ecr', 'plugins/gcr', 'plugins/acr', 'plugins/heroku']);
+/**
+ * Images that Drone runs privileged by default and that need a Docker daemon. The image
+ * build plugins (plugins/docker, ecr, gcr, acr, buildx) are not among them: they become
+ * daemonless builder steps (image-build.ts).
+ */
+const DOCKER_DAEMON_PLUGINS = new Set(['plugins/heroku']);
 const RESERVED_VOLUMES = new Set(['workspace', '_workspace', '_docker_socket', WORKSPACE_VOLUME, STATE_VOLUME, AGENT_STATE_VOLUME]);
 const RESERVED_PATHS = [STATE_DIR, '/run/drone'];
 const EVENTS = ['push', 'pull_request', 'tag', 'promote', 'rollback', 'cron', 'custom'];
@@ -235,8 +240,9 @@ function lintUnresolvedNames(p: ParsedPipeline, all: Located[], out: Findings): 
   for (const s of all) {
     spend(1, PHASE);
     if (s.service) continue;
-    const plugin = s.step.commands.length === 0 && !mayReceiveSecrets(s.step, p.pipeline);
-    if (s.step.commands.length === 0 && !plugin) continue;
+    // An image build step runs a wrapper (image-build.ts), which writes the names like any step's.
+    const plugin = isPlugin(s.step) && !mayReceiveSecrets(s.step, p.pipeline);
+    if (isPlugin(s.step) && !plugin) continue;
     const otherUser = !plugin && s.step.user !== undefined && !/^(root|0)(:|$)/.test(s.step.user);
     if (!plugin && !otherUser) continue;
     const text = [
@@ -369,7 +375,7 @@ function lintVolumes(p: ParsedPipeline, all: Located[], out: Findings): void {
     if (host) {
       const hostPath = host.value.kind === 'map' ? scalar(entry(host.value, 'path')?.value) : undefined;
       if (hostPath !== undefined && /docker\.sock$/.test(hostPath)) {
-        out.error(host.keyPos, `${path}.host`, `${LINT.dockerSocket} (no ${hostPath}); build images with kaniko-style tools (e.g. plugins/kaniko) or a CodeBuild path`);
+        out.error(host.keyPos, `${path}.host`, `${LINT.dockerSocket} (no ${hostPath}); build images with plugins/docker, which Slipway runs without privileges (kaniko)`);
       } else {
         out.error(host.keyPos, `${path}.host`, `${LINT.hostVolume}; use "temp: {}" for a volume the steps share`);
       }
@@ -386,7 +392,7 @@ function lintVolumes(p: ParsedPipeline, all: Located[], out: Findings): void {
       const pos = node?.kind === 'map' ? valuePos(node, 'name') : s.source.pos;
       const path = `${s.path}.volumes[${i}]`;
       if (/docker\.sock$/.test(mount.path)) {
-        out.error(pos, path, `${LINT.dockerSocket} to mount at ${mount.path}; build images with kaniko-style tools (e.g. plugins/kaniko) or a CodeBuild path`);
+        out.error(pos, path, `${LINT.dockerSocket} to mount at ${mount.path}; build images with plugins/docker, which Slipway runs without privileges (kaniko)`);
       } else if (RESERVED_VOLUMES.has(mount.name)) {
         out.error(pos, path, `${LINT.reservedVolume}: "${mount.name}" is used by Slipway; the workspace is mounted in every step already`);
       } else if (!names.has(mount.name)) {
@@ -439,12 +445,17 @@ function portOf(node: SourceNode): unknown {
 
 function lintStep(s: Located, out: Findings): void {
   const { step, source, path } = s;
-  if (step.privileged) {
-    out.error(valuePos(source, 'privileged'), `${path}.privileged`, `${LINT.privileged}; build images with kaniko-style tools (e.g. plugins/kaniko) or a CodeBuild path`);
+  if (step.privileged && !imageBuildKind(step)) {
+    out.error(valuePos(source, 'privileged'), `${path}.privileged`, `${LINT.privileged}; build images with plugins/docker, which Slipway runs without privileges (kaniko)`);
   }
   const repository = step.image ? imageRepository(step.image) : '';
-  if (DOCKER_DAEMON_PLUGINS.has(repository) || (repository === 'docker' && /dind/.test(step.image))) {
-    out.error(valuePos(source, 'image'), `${path}.image`, `${LINT.dockerDaemon} for ${step.image} (it runs privileged); use a kaniko-based plugin (e.g. plugins/kaniko, plugins/kaniko-ecr) or a CodeBuild path`);
+  // An image build plugin with `commands:` runs its own image (and so wants its daemon), not the builder.
+  const buildPluginWithCommands = step.commands.length > 0 && imageBuildKind({ image: step.image, commands: [] }) !== undefined;
+  if (DOCKER_DAEMON_PLUGINS.has(repository) || buildPluginWithCommands || (repository === 'docker' && /dind/.test(step.image))) {
+    const advice = buildPluginWithCommands
+      ? `drop commands: and give settings: (repo, tags, …): Slipway runs ${repository} without a daemon (kaniko)`
+      : 'build images with plugins/docker, which Slipway runs without a daemon (kaniko)';
+    out.error(valuePos(source, 'image'), `${path}.image`, `${LINT.dockerDaemon} for ${step.image} (it runs privileged); ${advice}`);
   }
   for (const key of UNSUPPORTED_STEP_KEYS) {
     const e = entry(source, key);

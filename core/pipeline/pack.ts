@@ -6,6 +6,7 @@
 // from the first step on, one at a time, until the task fits: steps keep their own
 // container (and log stream) wherever the limit allows.
 
+import { imageBuildKind } from './image-build.js';
 import { MAX_CONTAINERS } from './limits.js';
 import type { StepKind } from './step-order.js';
 import type { Step } from './types.js';
@@ -78,7 +79,8 @@ export function splitEnvironment(envs: readonly Record<string, string>[]): { com
 
 /** A step without commands runs its image's entrypoint: plugins, and images with `command:`. */
 export function isPlugin(step: Step): boolean {
-  return step.commands.length === 0;
+  // An image build plugin becomes a builder step with commands (image-build.ts): it is counted as one.
+  return step.commands.length === 0 && imageBuildKind(step) === undefined;
 }
 
 export interface ContainerFit {

@@ -8,6 +8,7 @@
 // Docker's rules, which ECS follows: a container's entrypoint replaces the image's
 // ENTRYPOINT and clears its CMD; a container's command replaces only the CMD.
 
+import { imageBuildKind } from './image-build.js';
 import type { ImageCommand } from '../images/types.js';
 import { pluginEnvironment } from './plugin-settings.js';
 import { isPlugin } from './pack.js';
@@ -61,7 +62,8 @@ export function imageCommandQueries(manifest: Manifest, withSecrets: boolean): I
   const seen = new Map<string, ImageCommandQuery>();
   for (const pipeline of manifest.pipelines) {
     for (const step of pipeline.steps) {
-      if (!isPlugin(step) || hasEntrypoint(step) || !mayReceiveSecrets(step, pipeline)) continue;
+      // An image build plugin runs as a builder step with commands (image-build.ts): its own image is never run.
+      if (!isPlugin(step) || hasEntrypoint(step) || imageBuildKind(step) || !mayReceiveSecrets(step, pipeline)) continue;
       const query = { image: step.image, arch: pipeline.platform.arch };
       seen.set(`${query.arch} ${query.image}`, query);
     }

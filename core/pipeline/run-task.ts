@@ -23,13 +23,15 @@ export interface RunTaskSource {
   family: string;
   /** Containers that run their image's entrypoint (plugins): they get the build's DRONE_* variables here. */
   pluginContainers: string[];
+  /** Per-run variables of other containers (the tags auto_tag gives an image build step, image-build.ts). */
+  containerEnv?: { container: string; env: (ctx: BuildContext) => Record<string, string> }[];
   /** Gets what a user should know (free text cut to fit). */
   notes: string[];
   fail: (pos: Position, message: string) => never;
 }
 
 /** RunTask's input for one run of the stage. */
-export function runTaskInput({ pipeline, ctx, options, stageNumber, stage, family, pluginContainers, notes, fail }: RunTaskSource): RunTaskInput {
+export function runTaskInput({ pipeline, ctx, options, stageNumber, stage, family, pluginContainers, containerEnv = [], notes, fail }: RunTaskSource): RunTaskInput {
   const stageId = (options.stageId ?? defaultStageId(ctx))(pipeline, stageNumber);
   if (stageId.length === 0 || stageId.length > MAX_CLIENT_TOKEN) {
     fail(pipeline.pos, `the stage id ${JSON.stringify(stageId)} cannot be a RunTask clientToken (1 to ${MAX_CLIENT_TOKEN} characters)`);
@@ -47,6 +49,9 @@ export function runTaskInput({ pipeline, ctx, options, stageNumber, stage, famil
           ],
         },
         ...pluginContainers.map((name) => ({ name, environment: pluginRunEnv.map((kv) => ({ ...kv })) })),
+        ...containerEnv
+          .map(({ container, env }) => ({ name: container, environment: keyValues(env(runCtx)) }))
+          .filter((o) => o.environment.length > 0),
       ],
     };
   };

@@ -11,8 +11,20 @@ import { numberEnv, type Env } from '../shared/config.js';
 import { ENV } from '../../core/config/lambda-env.js';
 import type { CloneCredentials } from '../../core/pipeline/compile.js';
 
+/** One repository's image builds as the stack describes them (lib/image-builds.ts, ENV.imageBuilds). */
+export interface RepositoryImageBuilds {
+  taskRoleArn: string;
+  pushRepositories: string[];
+  cacheRepository: string;
+}
+
 /** What is the same for every build of the deployment. */
-export type DeploymentCompileOptions = Omit<CompileOptions, 'stageId' | 'withSecrets' | 'cloneCredentials' | 'imageCommands' | 'absentSecrets'>;
+export type DeploymentCompileOptions = Omit<CompileOptions, 'stageId' | 'withSecrets' | 'cloneCredentials' | 'imageCommands' | 'absentSecrets' | 'imageBuilds'> & {
+  /** Image builds per repository (`owner/name`): its task role, the ECR repositories it may push to, its cache. */
+  imageBuildsByRepository?: Record<string, RepositoryImageBuilds>;
+  /** The builder image, when the stack names one. */
+  imageBuilder?: string;
+};
 
 /** The agent image of each architecture (single-platform images). */
 const AGENT_IMAGE_ENV = { amd64: ENV.agentImageAmd64, arm64: ENV.agentImageArm64 } satisfies Record<Arch, string>;
@@ -43,7 +55,11 @@ export function compileOptionsFromEnv(env: Env): DeploymentCompileOptions {
   const anyArch = env[ENV.agentImage];
   const executionRoleArn = env[ENV.taskExecutionRoleArn];
   const taskRoleArn = env[ENV.taskRoleArn];
+  const imageBuilds = imageBuildsFromEnv(env[ENV.imageBuilds]);
+  const imageBuilder = env[ENV.imageBuilder];
   return {
+    ...(imageBuilds ? { imageBuildsByRepository: imageBuilds } : {}),
+    ...(imageBuilder ? { imageBuilder } : {}),
     logGroup: env[ENV.buildLogGroup] ?? '/slipway/builds',
     region: env[ENV.awsRegion] ?? 'us-east-1',
     ...(accountId ? { accountId, partition } : {}),
@@ -70,12 +86,47 @@ export interface BuildCompileInput {
 
 /** The options of one build: the deployment's plus the build's stage ids, secrets and lookups. */
 export function buildCompileOptions(deployment: DeploymentCompileOptions, build: BuildCompileInput): CompileOptions {
+  const { imageBuildsByRepository, imageBuilder, ...options } = deployment;
+  // A repository the stack lists builds under its own role (push rights, cache); any other
+  // may push to no ECR repository (the compiler refuses plugins/ecr steps naming one).
+  const own = imageBuildsByRepository?.[build.repoSlug];
   return {
-    ...deployment,
+    ...options,
+    ...(own ? { taskRoleArn: own.taskRoleArn } : {}),
+    imageBuilds: {
+      pushRepositories: own?.pushRepositories ?? [],
+      ...(own ? { cacheRepository: own.cacheRepository } : {}),
+      ...(options.accountId ? { ecrAccount: options.accountId } : {}),
+      ...(imageBuilder ? { builderImage: imageBuilder } : {}),
+    },
     withSecrets: !build.fork,
     ...(build.imageCommands ? { imageCommands: build.imageCommands } : {}),
     ...(build.cloneCredentials ? { cloneCredentials: build.cloneCredentials } : {}),
     ...(build.absentSecrets && build.absentSecrets.size > 0 ? { absentSecrets: build.absentSecrets } : {}),
     stageId: (_pipeline, stageNumber) => stageKey(makeBuildId(build.repoSlug, build.buildNumber), stageNumber),
   };
+}
+
+/** ENV.imageBuilds: `{"owner/name": {taskRoleArn, pushRepositories, cacheRepository}}`. */
+function imageBuildsFromEnv(raw: string | undefined): Record<string, RepositoryImageBuilds> | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (error) {
+    throw new Error(`config: ${ENV.imageBuilds} is not JSON (${(error as Error).message}); expected {"owner/name": {"taskRoleArn": …, "pushRepositories": […], "cacheRepository": …}}`);
+  }
+  const fail = (why: string): never => {
+    throw new Error(`config: ${ENV.imageBuilds}: ${why}; expected {"owner/name": {"taskRoleArn": …, "pushRepositories": […], "cacheRepository": …}}`);
+  };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) fail('not an object');
+  const out: Record<string, RepositoryImageBuilds> = {};
+  for (const [slug, entry] of Object.entries(value as Record<string, unknown>)) {
+    const e = entry as Partial<RepositoryImageBuilds> | null;
+    if (!e || typeof e.taskRoleArn !== 'string' || typeof e.cacheRepository !== 'string' || !Array.isArray(e.pushRepositories) || !e.pushRepositories.every((r) => typeof r === 'string')) {
+      fail(`the entry of ${slug} is incomplete`);
+    }
+    out[slug] = { taskRoleArn: e!.taskRoleArn!, pushRepositories: [...e!.pushRepositories!], cacheRepository: e!.cacheRepository! };
+  }
+  return out;
 }

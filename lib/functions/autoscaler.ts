@@ -90,7 +90,8 @@ export function configureAutoscaler(ctx: FunctionContext): void {
     new iam.PolicyStatement({
       sid: 'PassBuildRoles',
       actions: ['iam:PassRole'],
-      resources: [buildCluster.executionRole.roleArn, buildCluster.taskRole.roleArn],
+      // Image-building repositories' task definitions name their own role (lib/image-builds.ts).
+      resources: [buildCluster.executionRole.roleArn, buildCluster.taskRole.roleArn, ...buildCluster.imageBuilds.roles.map((r) => r.roleArn)],
       conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
     }),
   );

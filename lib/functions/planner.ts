@@ -38,6 +38,9 @@ export function configurePlanner(ctx: FunctionContext): void {
     // Where a GitHub App's clone token of each repository is written (by the autoscaler, at start).
     [ENV.cloneTokensPrefix]: settings.cloneTokensPrefix,
     ...(settings.allowedRepositories.length > 0 ? { [ENV.allowedRepositories]: settings.allowedRepositories.join(',') } : {}),
+    // Which repositories' builds may push to ECR, with which role, and their layer caches.
+    ...(Object.keys(buildCluster.imageBuilds.byRepository).length > 0 ? { [ENV.imageBuilds]: stack.toJsonString(buildCluster.imageBuilds.byRepository) } : {}),
+    ...(settings.imageBuilder ? { [ENV.imageBuilder]: settings.imageBuilder } : {}),
   });
 
   table.table.grant(fn, ...DDB_READ, ...DDB_WRITE);

@@ -27,6 +27,8 @@ export const PROGRAM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64'
  * - system-wide settings of the programs pipelines run: gitconfig, npmrc, pip.conf, wgetrc,
  *   maven, java-*, python3*, perl, postgresql-common, mysql, fonts, xml, sgml, mime.types,
  *   magic, magic.mime, terminfo;
+ * - containers (policy.json, registries.conf): the image builder's buildah reads its
+ *   signature policy and registry settings there (local/image-builder.sh);
  * - shells and locale: profile, profile.d, bash.bashrc, inputrc, environment, locale.alias,
  *   localtime, timezone, os-release, debian_version, lsb-release.
  * A trailing `*` matches names that start with what precedes it.
@@ -38,6 +40,7 @@ export const ETC_ENTRIES = [
   'alternatives',
   'ssl/certs', 'ssl/openssl.cnf', 'ca-certificates', 'ca-certificates.conf',
   'gitconfig', 'npmrc', 'pip.conf', 'wgetrc', 'maven', 'java-*', 'python3*', 'perl', 'postgresql-common', 'mysql', 'fonts', 'xml', 'sgml', 'mime.types', 'magic', 'magic.mime', 'terminfo',
+  'containers',
   'profile', 'profile.d', 'bash.bashrc', 'inputrc', 'environment', 'locale.alias', 'localtime', 'timezone', 'os-release', 'debian_version', 'lsb-release',
 ];
 

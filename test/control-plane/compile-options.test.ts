@@ -129,3 +129,47 @@ steps:
     expect(() => compile(gated('arm64'), env)).toThrow(/platform: arch arm64: this deployment has no arm64 agent image \(it has amd64\)/);
   });
 });
+
+// IMAGE_BUILDS (lib/image-builds.ts): a listed repository's stages run under its own build role
+// with its pushes and cache; any other repository may push to no ECR repository.
+describe('image builds from the stack', () => {
+  const env = {
+    ...CN_ENV,
+    TASK_ROLE_ARN: 'arn:aws-cn:iam::210987654321:role/shared',
+    IMAGE_BUILDS: JSON.stringify({
+      'acme/app': { taskRoleArn: 'arn:aws-cn:iam::210987654321:role/acme-app-builds', pushRepositories: ['acme/app'], cacheRepository: '210987654321.dkr.ecr.cn-north-1.amazonaws.com.cn/slipway-cache/acme/app' },
+    }),
+  };
+  const ecr = (repo: string) => `kind: pipeline
+type: docker
+name: image
+steps:
+  - name: publish
+    image: plugins/ecr
+    settings: { repo: ${repo}, tags: [latest] }
+`;
+
+  it('runs a listed repository under its role, with its cache', () => {
+    const stage = compile(ecr('acme/app'), env).stages[0]!;
+    expect(stage.taskDefinition.taskRoleArn).toBe('arn:aws-cn:iam::210987654321:role/acme-app-builds');
+    const publish = stage.taskDefinition.containerDefinitions!.find((c) => c.name === 'publish')!;
+    expect(publish.environment).toEqual(
+      expect.arrayContaining([
+        { name: 'SLIPWAY_CACHE_REPO', value: '210987654321.dkr.ecr.cn-north-1.amazonaws.com.cn/slipway-cache/acme/app' },
+        { name: 'SLIPWAY_ECR_ACCOUNT', value: '210987654321' },
+      ]),
+    );
+  });
+
+  it('refuses a push to an ECR repository the stack does not list for the repository', () => {
+    expect(() => compile(ecr('acme/other'), env)).toThrow(/may not push to the ECR repository acme\/other \(allowed: acme\/app\)/);
+    const unlisted = compileOptionsFromEnv(env);
+    const options = buildCompileOptions(unlisted, { repoSlug: 'acme/unlisted', buildNumber: 1, fork: false });
+    expect(options.taskRoleArn).toBe('arn:aws-cn:iam::210987654321:role/shared');
+    expect(options.imageBuilds?.pushRepositories).toEqual([]);
+  });
+
+  it('says what is wrong with a malformed IMAGE_BUILDS', () => {
+    expect(() => compileOptionsFromEnv({ ...env, IMAGE_BUILDS: '{"acme/app": {}}' })).toThrow('config: IMAGE_BUILDS: the entry of acme/app is incomplete');
+  });
+});

@@ -283,7 +283,7 @@ describe('planEvent', () => {
 
   it('runs the other pipelines of a file when one has an error of its own (issue 15)', async () => {
     const config = [
-      'kind: pipeline\ntype: docker\nname: image\nsteps:\n- name: build\n  image: plugins/docker\n  settings: { repo: acme/app }\n',
+      'kind: pipeline\ntype: docker\nname: image\nsteps:\n- name: build\n  image: docker:dind\n  commands: [docker build .]\n',
       'kind: pipeline\ntype: docker\nname: test\nsteps:\n- name: unit\n  image: alpine\n  commands: [echo]\n',
     ].join('---\n');
     const message = await pushMessage('acme/partly', config);
@@ -296,7 +296,7 @@ describe('planEvent', () => {
       ['image', 'error'],
       ['test', 'pending'],
     ]);
-    expect(stages[0]!.message).toMatch(/^\.drone\.yml:6:10: error: steps\[0\]\.image: Fargate has no Docker daemon for plugins\/docker/);
+    expect(stages[0]!.message).toMatch(/^\.drone\.yml:6:10: error: steps\[0\]\.image: Fargate has no Docker daemon for docker:dind/);
     expect((await drainJobs()).map((m) => decodeJob(m.Body!).pipeline)).toEqual(['test']);
     expect(git.statuses.find((s) => s.sha === message.hook.commit.sha)?.state).toBe('pending');
   });

@@ -1,5 +1,6 @@
 // The image catalogue: which host program each image becomes.
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_IMAGE_BUILDER } from '../../core/pipeline/image-build.js';
 import { existsSync } from 'node:fs';
 import { DEFAULT_AGENT_IMAGE } from '../../core/pipeline/contract.js';
 import { AGENT_CODE_DIR, imageRepositoryName, PROJECT_ROOT, resolveImage, type ContainerImageSpec } from '../../local/images.js';
@@ -63,6 +64,30 @@ describe('image catalogue', () => {
     // An explicit entryPoint replaces even a catalogue image's own.
     expect(resolveImage(spec('postgres:15', { entryPoint: ['/bin/sh', '-c'], command: ['pg_isready'] }))).toMatchObject({ ok: true, launch: { kind: 'command' } });
     expect(resolveImage(spec('plugins/docker'))).toEqual({ ok: false, reason: expect.stringMatching(/^image plugins\/docker cannot run locally: it has no entryPoint or command/) });
+  });
+
+  it('runs the image builder (kaniko) step script under the host sh, with buildah behind kaniko\'s executor', () => {
+    const spec = { image: DEFAULT_IMAGE_BUILDER, entryPoint: ['/busybox/sh', '-c'], command: ['echo build'], environment: {}, dataDir: '/tmp/c1' };
+    const result = resolveImage(spec, { projectRoot: '/proj', buildahRoot: '/var/tmp/b' });
+    if (!findBinary('buildah', ['/usr/bin'])) {
+      expect(result).toEqual({ ok: false, reason: expect.stringContaining('buildah is not installed') });
+      return;
+    }
+    expect(result).toEqual({
+      ok: true,
+      launch: {
+        argv: ['/usr/bin/env', 'SLIPWAY_KANIKO_EXECUTOR=/proj/local/image-builder.sh', 'SLIPWAY_BUILDAH_ROOT=/var/tmp/b', 'DOCKER_CONFIG=/tmp/c1/docker', 'sh', '-c', 'echo build'],
+        kind: 'image-builder',
+        ports: [],
+        // In a root of its own: the executor read-only, buildah's layer cache writable, each at its own path.
+        mounts: [
+          { source: '/proj/local/image-builder.sh', target: '/proj/local/image-builder.sh', readOnly: true },
+          { source: '/var/tmp/b', target: '/var/tmp/b', readOnly: false },
+        ],
+      },
+    });
+    // Its own entrypoint (not a step script) cannot run here: said so.
+    expect(resolveImage({ ...spec, entryPoint: ['/kaniko/executor'] }, {})).toMatchObject({ ok: false, reason: expect.stringContaining('runs locally only as a step script') });
   });
 
   it('reads the repository name out of registry, tag and digest', () => {

@@ -20,7 +20,7 @@ describe('the corpus of real pipelines', () => {
 
   it('runs at least 76 of its 200 docker pipelines (38 %)', () => {
     expect(figure.pipelines).toBe(200);
-    expect(figure.running, formatFigure(figure)).toBeGreaterThanOrEqual(76);
+    expect(figure.running, formatFigure(figure)).toBeGreaterThanOrEqual(109);
   });
 
   // The compiler may point at the `kind: secret` document a pipeline reads: that one is its own too.
@@ -31,13 +31,22 @@ describe('the corpus of real pipelines', () => {
   });
 
   it('gives these reasons for the others (top first)', () => {
-    const top = figure.reasons.slice(0, 4).map(([reason]) => reason);
+    const top = figure.reasons.slice(0, 3).map(([reason]) => reason);
     expect(top).toEqual([
-      expect.stringContaining('Fargate has no Docker daemon for IMAGE'),
       expect.stringContaining('too many containers'),
+      expect.stringContaining('which is not one of this repository\'s secrets'),
       expect.stringContaining('skipped: platform arch'),
-      expect.stringContaining('Fargate cannot run privileged containers'),
     ]);
+  });
+
+  // plugins/docker and its siblings run as kaniko builder steps (core/pipeline/image-build.ts):
+  // before, they were the largest reason (54 of 200 pipelines).
+  it('runs the image build plugins: none is refused for want of a Docker daemon', () => {
+    const refused = figure.verdicts.filter((v) => !v.runs && /Docker daemon for (plugins\/(docker|ecr|gcr|acr)|thegeeklab\/drone-docker-buildx)\b/.test(v.detail!));
+    expect(refused).toEqual([]);
+    const daemonless = figure.verdicts.filter((v) => !v.runs && /kaniko builds for the architecture it runs on/.test(v.detail!));
+    // What stays refused is multi-platform buildx steps (one step, several CPUs): said so, with what to do.
+    expect(daemonless.length).toBeLessThanOrEqual(5);
   });
 
   it("counts Drone 0.8 files apart, and each fails with an error that says what it is", () => {

@@ -1,0 +1,77 @@
+#!/bin/sh
+# Local mode's stand-in for kaniko's executor (/kaniko/executor): the builder step's script
+# (core/pipeline/image-build-script.ts) calls it with kaniko's flags, and it runs the same
+# build with Debian's buildah (no daemon, `--isolation chroot`, vfs storage) and pushes with
+# buildah. local/images.ts points the builder image's SLIPWAY_KANIKO_EXECUTOR here.
+#
+# Kaniko flags understood: --context dir://PATH, --dockerfile, --destination (repeated),
+# --build-arg, --label, --target, --no-push, --cleanup, --cache[=true|false], --cache-repo,
+# --insecure-registry, --skip-tls-verify-registry, --registry-mirror.
+# The layer cache is buildah's own storage (SLIPWAY_BUILDAH_ROOT), kept between builds:
+# `--layers` reuses an unchanged instruction's layer, as kaniko's --cache-repo does on AWS.
+set -eu
+say() { printf 'slipway: image build (local, buildah): %s\n' "$*"; }
+fail() { printf 'slipway: image build (local, buildah): %s\n' "$*" >&2; exit 1; }
+
+command -v buildah >/dev/null 2>&1 || fail "buildah is not installed: apt-get install buildah (or npm run setup)"
+root=${SLIPWAY_BUILDAH_ROOT:-/var/tmp/slipway-buildah}
+mkdir -p "$root/storage" "$root/run"
+b() { buildah --root "$root/storage" --runroot "$root/run" --storage-driver vfs "$@"; }
+
+context=. dockerfile= target= push=yes layers=yes insecure=' '
+dests=''
+# Build flags, kept as positional parameters after a marker so that values with spaces survive.
+set -- "$@" --slipway-end
+while [ "$1" != --slipway-end ]; do
+  flag=$1; shift
+  case "$flag" in
+    --*=*) value=${flag#*=}; flag=${flag%%=*}; set -- "$value" "$@" ;;
+  esac
+  case "$flag" in
+    --context) context=${1#dir://}; shift ;;
+    --dockerfile) dockerfile=$1; shift ;;
+    --destination) dests="$dests
+$1"; shift ;;
+    --build-arg) set -- "$@" --build-arg "$1"; shift ;;
+    --label) set -- "$@" --label "$1"; shift ;;
+    --target) target=$1; shift ;;
+    --no-push) push=no ;;
+    --cleanup) ;;
+    --cache) case "$1" in false) layers=no ;; esac; shift ;;
+    --cache-repo) shift ;;
+    --insecure-registry|--skip-tls-verify-registry) insecure="$insecure$1 "; shift ;;
+    --registry-mirror) say "mirror $1 ignored: local mode pulls nothing from the internet"; shift ;;
+    *) fail "kaniko flag $flag is not known to the local builder" ;;
+  esac
+done
+shift
+
+set -- "$@" --isolation chroot --pull-never
+[ "$layers" = yes ] && set -- "$@" --layers
+[ -n "$dockerfile" ] && set -- "$@" -f "$dockerfile"
+[ -n "$target" ] && set -- "$@" --target "$target"
+first=
+for d in $dests; do
+  [ -n "$first" ] || first=$d
+  set -- "$@" -t "$d"
+done
+[ -n "$first" ] || { first=localhost/slipway-image-build:latest; set -- "$@" -t "$first"; }
+
+say "buildah bud (storage $root, layers cached: $layers)"
+b bud "$@" "$context"
+
+[ "$push" = yes ] || { say "not pushed (no_push / dry_run)"; exit 0; }
+config=${DOCKER_CONFIG:-/kaniko/.docker}/config.json
+# buildah reads $DOCKER_CONFIG/config.json itself and stops when it is missing (no login given).
+[ -f "$config" ] || unset DOCKER_CONFIG
+for d in $dests; do
+  host=${d%%/*}
+  tls=true
+  case "$insecure" in *" $host "*) tls=false ;; esac
+  if [ -f "$config" ]; then auth="--authfile $config"; else auth=''; fi
+  say "pushing $d"
+  # shellcheck disable=SC2086
+  if ! b push $auth --tls-verify=$tls "$d" "docker://$d"; then
+    fail "the push of $d was refused by $host: see the registry's answer above (401/unauthorized or denied: the credentials in settings.username and settings.password, from secrets, are missing or may not push to this repository)"
+  fi
+done

@@ -1,0 +1,105 @@
+// The local image registry: Debian's `docker-registry` (the CNCF distribution registry,
+// OCI Distribution API), started by local mode so that image build steps have somewhere to
+// push (local/image-builder.sh) and anything that reads images (adapters/registry) can read
+// them back. Plain HTTP on 127.0.0.1; optionally with htpasswd logins (bcrypt hashes), so a
+// push without credentials is refused as a real registry refuses it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, isListening, sleep } from './ports.js';
+import { findBinary } from './require-binary.js';
+
+export interface ImageRegistryOptions {
+  /** Where its configuration and storage go. */
+  dir: string;
+  /** Default: a free port. */
+  port?: number;
+  /**
+   * The address it listens on; default 127.0.0.1. Tasks in their own network namespace reach
+   * the host at HOST_ALIAS (local/ecs/sandbox.ts), not at 127.0.0.1: for them, 0.0.0.0.
+   */
+  listen?: string;
+  /** `user:bcrypt-hash` lines: pushes and pulls then need a login. */
+  htpasswd?: string;
+  /** How long to wait for it to listen (a hang guard, not a deadline): default 20 s. */
+  startTimeoutMs?: number;
+}
+
+export interface ImageRegistry {
+  /** `127.0.0.1:PORT`, as image names write it. */
+  host: string;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export class ImageRegistryError extends Error {
+  override name = 'ImageRegistryError';
+}
+
+/** Where Debian installs it. */
+export function imageRegistryBinary(): string | undefined {
+  return findBinary('docker-registry', ['/usr/bin']);
+}
+
+export async function startImageRegistry(options: ImageRegistryOptions): Promise<ImageRegistry> {
+  const binary = imageRegistryBinary();
+  if (!binary) throw new ImageRegistryError('local image registry: docker-registry is not installed (apt-get install docker-registry, or npm run setup)');
+  const port = options.port ?? (await freePort());
+  mkdirSync(join(options.dir, 'storage'), { recursive: true });
+  const auth = options.htpasswd ? join(options.dir, 'htpasswd') : undefined;
+  if (auth) writeFileSync(auth, `${options.htpasswd!.trim()}\n`, { mode: 0o600 });
+  const config = join(options.dir, 'config.yml');
+  writeFileSync(
+    config,
+    [
+      'version: 0.1',
+      'log:',
+      '  level: warn',
+      '  accesslog:',
+      '    disabled: true',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${JSON.stringify(join(options.dir, 'storage'))}`,
+      '  delete:',
+      '    enabled: true',
+      'http:',
+      `  addr: ${options.listen ?? '127.0.0.1'}:${port}`,
+      ...(auth ? ['auth:', '  htpasswd:', '    realm: slipway-local', `    path: ${JSON.stringify(auth)}`] : []),
+      '',
+    ].join('\n'),
+  );
+  const output: string[] = [];
+  const child: ChildProcess = spawn(binary, ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const keep = (chunk: Buffer) => {
+    output.push(chunk.toString());
+    if (output.length > 50) output.shift();
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  let exited: number | null | undefined;
+  child.once('exit', (code) => {
+    exited = code;
+  });
+  const limit = options.startTimeoutMs ?? 20_000;
+  const started = Date.now();
+  while (!(await isListening(port))) {
+    if (exited !== undefined || Date.now() - started > limit) {
+      child.kill('SIGKILL');
+      throw new ImageRegistryError(
+        `local image registry: docker-registry did not listen on 127.0.0.1:${port} (${exited !== undefined ? `it exited with ${exited}` : `not within ${limit} ms`}): ${output.join('').trim().slice(-500)}`,
+      );
+    }
+    await sleep(50);
+  }
+  const host = `127.0.0.1:${port}`;
+  return {
+    host,
+    url: `http://${host}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (exited !== undefined) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
