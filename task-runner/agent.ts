@@ -28,8 +28,10 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
   // The stage starts with its agent (Drone: when the runner begins the stage).
   const stageStarted = seconds();
   const status = new StatusWriter(paths.status);
+  // The names of the setup's failed steps (`clone`, or the service that was not ready).
+  let setupFailedSteps: string[] = [];
   const writeStatus = (states: StepStates): Promise<void> =>
-    status.write({ steps: plan.steps, states, upstream: config.upstream, stageStarted, now: seconds() });
+    status.write({ steps: plan.steps, states, upstream: config.upstream, stageStarted, now: seconds(), setupFailed: setupFailedSteps });
 
   // `detail`: structured fields of the result beside the message (the failed service).
   const finish = (outcome: AgentOutcome, exitCode: AgentExitCode, message: string, states: StepStates, ending: Ending, detail: Pick<AgentResult, 'service'> = {}): AgentExitCode => {
@@ -56,6 +58,10 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
   );
   await mkdir(paths.steps, { recursive: true });
 
+  // What of the setup failed, when it did: the stage fails, but the steps that run on a
+  // status still run (they start with the agent and wait for its setup record), as Drone
+  // runs them after its clone step failed; the steps that run on success are skipped.
+  let setupFailure: { outcome: AgentOutcome; exitCode: AgentExitCode; message: string; step: string; detail?: Pick<AgentResult, 'service'> } | undefined;
   if (plan.clone.disable) {
     reporter.progress('clone: disabled by the pipeline');
   } else {
@@ -70,7 +76,9 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
       });
     } catch (error) {
       if (!(error instanceof CloneError)) throw error;
-      return stopped({}) ?? finish('clone-failed', AGENT_EXIT.cloneFailed, error.message, {}, 'clone-failed');
+      const interrupted = stopped({});
+      if (interrupted !== undefined) return interrupted;
+      setupFailure = { outcome: 'clone-failed', exitCode: AGENT_EXIT.cloneFailed, message: error.message, step: 'clone' };
     }
   }
   const afterClone = stopped({});
@@ -90,7 +98,6 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
     reporter.progress(`busybox: ${busybox.source} installed at ${busybox.target} (secret masks and masked plugin steps use it)`);
   }
 
-  phase = 'waiting for services';
   let metadataWarned = false;
   const containers = async (): Promise<Record<string, ContainerView> | undefined> => {
     if (config.metadataUri === undefined) return undefined;
@@ -100,23 +107,35 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
     metadataWarned = true;
     return undefined;
   };
-  const gate = await waitForServices({
-    services: plan.services,
-    containers,
-    log: (line) => reporter.progress(line),
-    signal: stop.signal,
-  });
-  if (!gate.ok) {
-    if ('aborted' in gate) return stopped({}) ?? finish('error', AGENT_EXIT.internalError, 'gate: stopped without a reason', {}, 'error');
-    return finish('service-not-ready', AGENT_EXIT.serviceNotReady, gate.message, {}, 'service-not-ready', { service: gate.service });
+  if (setupFailure === undefined) {
+    phase = 'waiting for services';
+    const gate = await waitForServices({
+      services: plan.services,
+      containers,
+      log: (line) => reporter.progress(line),
+      signal: stop.signal,
+    });
+    if (!gate.ok) {
+      if ('aborted' in gate) return stopped({}) ?? finish('error', AGENT_EXIT.internalError, 'gate: stopped without a reason', {}, 'error');
+      setupFailure = { outcome: 'service-not-ready', exitCode: AGENT_EXIT.serviceNotReady, message: gate.message, step: gate.service.name, detail: { service: gate.service } };
+    }
   }
   const afterGate = stopped({});
   if (afterGate !== undefined) return afterGate;
 
+  if (setupFailure !== undefined) setupFailedSteps = [setupFailure.step];
   await writeStatus({});
-  await mkdir(dirname(paths.ready), { recursive: true });
-  await writeFile(paths.ready, `${new Date().toISOString()}\n`);
-  reporter.progress('ready: the first steps may start');
+  // The status file first: a step that waits for the setup record reads it next.
+  await writeEnvFile(paths.setup, `${setupFailure?.exitCode ?? 0}\n`);
+  if (setupFailure === undefined) {
+    await mkdir(dirname(paths.ready), { recursive: true });
+    await writeFile(paths.ready, `${new Date().toISOString()}\n`);
+    reporter.progress('ready: the first steps may start');
+  } else if (plan.steps.some((step) => step.whenStatus !== undefined)) {
+    reporter.progress(`${setupFailure.message}: the steps that run on failure still run, the others are skipped`);
+  } else {
+    return finish(setupFailure.outcome, setupFailure.exitCode, setupFailure.message, {}, setupFailure.outcome === 'clone-failed' ? 'clone-failed' : 'service-not-ready', setupFailure.detail);
+  }
 
   phase = 'supervising steps';
   if (config.metadataUri === undefined) {
@@ -129,10 +148,14 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
     pollMs: config.pollMs,
     signal: stop.signal,
     reporter,
+    ...(setupFailure !== undefined ? { setupFailed: setupFailure.message } : {}),
     onStates: writeStatus,
   });
   if (!supervision.done) {
     return stopped(supervision.states) ?? finish('error', AGENT_EXIT.internalError, 'supervision ended early', supervision.states, 'error');
+  }
+  if (setupFailure !== undefined) {
+    return finish(setupFailure.outcome, setupFailure.exitCode, setupFailure.message, supervision.states, 'complete', setupFailure.detail);
   }
   const failed = failedSteps(plan.steps, supervision.states);
   if (failed.length > 0) {

@@ -11,7 +11,7 @@ export interface AgentConfig {
   ctx: BuildContext;
   stageId: string;
   workspace: string;
-  paths: { stateDir: string; ready: string; env: string; status: string; steps: string; agent: string };
+  paths: { stateDir: string; ready: string; env: string; status: string; setup: string; steps: string; agent: string };
   /** What the build had done when this stage was released; no failed stages when not given. */
   upstream: UpstreamState;
   timeoutMs: number;

@@ -2,7 +2,7 @@
 // which ones can never start, when the agent may stop waiting, and what to report.
 // State in, decisions out; the polling loop in supervise.ts only feeds them.
 
-import { EARLY_EXIT_CODE, type AgentStepPlan, type ContainerDependencyCondition, type StepReport } from '../core/pipeline/contract.js';
+import { AGENT_CONTAINER, EARLY_EXIT_CODE, type AgentStepPlan, type ContainerDependencyCondition, type StepReport } from '../core/pipeline/contract.js';
 import type { ContainerView, ExitRecord } from './container-view.js';
 
 export type StepState =
@@ -141,6 +141,14 @@ export function decideStepStates(
   skipMarks: ReadonlySet<string> = new Set(),
   /** The time of this decision (ms since the epoch): detached steps' readiness deadlines. */
   now: number = Date.now(),
+  /**
+   * Why the setup failed (the clone, or a service that was not ready), when it did: the agent
+   * never turns healthy, so every step waiting for that (HEALTHY on the agent) is skipped
+   * with this reason, as Drone skips the steps that run on success once a step of the stage
+   * failed (runner-go pipeline/runtime/execer.go, RunOnSuccess && state.Failed()). Steps that
+   * run on a status started with the agent and run.
+   */
+  setupFailed?: string,
 ): StepStates {
   const byName = new Map(steps.map((step) => [step.container, step]));
   const states: StepStates = {};
@@ -164,6 +172,11 @@ export function decideStepStates(
       states[step.container] = state;
     }
   }
+  if (setupFailed !== undefined) {
+    for (const step of steps) {
+      if (states[step.container]?.phase === 'waiting' && waitsForHealthyAgent(step)) states[step.container] = { phase: 'skipped', reason: setupFailed, started: false };
+    }
+  }
   for (const step of steps) {
     if (states[step.container]?.phase !== 'waiting') continue;
     const late = notReadyInTime(step, byName, containers, now);
@@ -180,6 +193,12 @@ export function decideStepStates(
   for (const [name, state] of reasons) states[name] = state;
   propagate(steps, byName, states);
   return states;
+}
+
+/** The step starts once the agent is healthy (an older plan without conditions: every dependency on the agent is HEALTHY). */
+function waitsForHealthyAgent(step: AgentStepPlan): boolean {
+  if (!step.dependsOn.includes(AGENT_CONTAINER)) return false;
+  return (step.dependsOnConditions?.[AGENT_CONTAINER] ?? 'HEALTHY') === 'HEALTHY';
 }
 
 /**
@@ -295,7 +314,8 @@ export function stepReports(step: AgentStepPlan, state: StepState | undefined, e
     case 'exited': {
       const passed = exitPassed(current.exitCode);
       record = { ...base, status: passed ? 'success' : 'failure', exitCode: current.exitCode };
-      if (current.exitCode === EARLY_EXIT_CODE) record.reason = `exited ${EARLY_EXIT_CODE}: passed, and the steps still pending were skipped (Drone's early exit)`;
+      // A detached step's 78 skips nothing (script.ts, earlyExitFrom).
+      if (current.exitCode === EARLY_EXIT_CODE && !step.detach) record.reason = `exited ${EARLY_EXIT_CODE}: passed, and the steps still pending were skipped (Drone's early exit)`;
       if (current.startedAt !== undefined) record.startedAt = current.startedAt;
       if (current.finishedAt !== undefined) record.finishedAt = current.finishedAt;
       if (!passed && step.failure === 'ignore') record.reason = 'failed; ignored (failure: ignore)';

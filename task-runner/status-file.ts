@@ -16,8 +16,11 @@ export interface StatusInput {
   stageStarted: number;
   /** Unix seconds now. */
   now: number;
-  /** The clone failed: Drone's clone step is then a failed step of the stage. */
-  cloneFailed?: boolean;
+  /**
+   * What of the setup failed, by the name its step record has: `clone` (Drone's clone step is
+   * then a failed step of the stage), or the service that was not ready.
+   */
+  setupFailed?: readonly string[];
 }
 
 /**
@@ -37,7 +40,7 @@ export function failedStepNames(steps: readonly AgentStepPlan[], states: StepSta
 
 /** The file's content: `export` lines, then the containers it accounts for. */
 export function statusFileContent(input: StatusInput): string {
-  const failedSteps = [...(input.cloneFailed ? ['clone'] : []), ...failedStepNames(input.steps, input.states)];
+  const failedSteps = [...(input.setupFailed ?? []), ...failedStepNames(input.steps, input.states)];
   const env = runEnvironment(
     { failedStages: input.upstream.failedStages, failedSteps },
     { buildStarted: input.upstream.buildStarted ?? input.stageStarted, stageStarted: input.stageStarted, now: input.now },

@@ -18,6 +18,8 @@ export interface SuperviseOptions {
   pollMs: number;
   signal: AbortSignal;
   reporter: Reporter;
+  /** Why the setup failed, when it did: the steps that wait for the agent to be healthy are skipped (decideStepStates). */
+  setupFailed?: string;
   /** Called each round once the states are decided and the owed records written (the status file). */
   onStates?: (states: StepStates) => Promise<void>;
 }
@@ -48,7 +50,7 @@ export async function supervise(options: SuperviseOptions): Promise<Supervision>
       }
     }
     const records = await readStepRecords(options.stepsDir);
-    const next = decideStepStates(steps, containers, records.exits, records.skipMarks, Date.now());
+    const next = decideStepStates(steps, containers, records.exits, records.skipMarks, Date.now(), options.setupFailed);
     announce(steps, states, next, reporter);
     states = next;
     for (const record of recordsToWrite(steps, states, records.recorded)) {

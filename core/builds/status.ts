@@ -216,10 +216,11 @@ export interface StepChange {
 export function stepChanges(detail: TaskStateChangeDetail, steps: StepRecord[], outcome?: StageOutcome): StepChange[] {
   const byName = new Map(detail.containers.map((c) => [c.name, c]));
   const stopped = taskPhase(detail.lastStatus) === 'stopped';
-  // Every step waits, directly or through its predecessors, for the agent to turn HEALTHY,
-  // which it does once the clone is done (core/pipeline/step-order.ts): a step that ran
-  // proves the clone passed. Events carry no health, so this is how they tell it.
-  const stepsRan = steps.some((s) => s.kind === 'step' && containerRan(byName.get(s.container)));
+  // Every step that runs on success waits, directly or through its predecessors, for the
+  // agent to turn HEALTHY, which it does once the clone is done (core/pipeline/step-order.ts):
+  // such a step that ran proves the clone passed. Events carry no health, so this is how they
+  // tell it. A step that runs on a status starts with the agent, before the clone ends.
+  const stepsRan = steps.some((s) => s.kind === 'step' && s.whenStatus === undefined && containerRan(byName.get(s.container)));
   const changes: StepChange[] = [];
   for (const step of steps) {
     if (isStepDone(step.status)) continue;
@@ -278,7 +279,8 @@ function containerStepStatus(
     // Not when the agent ended the task because a service was not ready: which service
     // failed is known only with the outcome (the STOPPED event), so its record waits for it.
     if (step.kind === 'service' && !outcome && agentStoppedOnService(detail) && (code === 0 || SIGNAL_EXITS.has(code))) return undefined;
-    if (code === 0 || SIGNAL_EXITS.has(code)) return { status: 'success', exitCode: code };
+    // A detached step's 78 passes it, as any step's does, and skips nothing (Drone never reads it).
+    if (code === 0 || code === EARLY_EXIT_CODE || SIGNAL_EXITS.has(code)) return { status: 'success', exitCode: code };
     return { status: 'failure', exitCode: code, ...(reason ? { reason } : {}) };
   }
   // Drone's early exit passes the step (runner-go pipeline/state.go, finish: 0 and 78 pass).

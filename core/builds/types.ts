@@ -152,6 +152,12 @@ export interface StepRecord {
   exitCode?: number;
   detached: boolean;
   kind: 'step' | 'service' | 'clone';
+  /**
+   * A step that runs on a status (`when: status: [failure]`, or on success and failure): it
+   * starts with the agent, before the clone is done, so its running proves nothing about the
+   * clone (core/pipeline/contract.ts, AgentStepPlan.whenStatus). Absent: it runs on success.
+   */
+  whenStatus?: 'failure' | 'always';
   startedAt?: number;
   finishedAt?: number;
   reason?: string;

@@ -23,6 +23,8 @@ export interface CompileScope {
   pluginEnv: Record<string, string>;
   /** Every step container, each with its own record volume (contract.ts, STEP_RECORD_DIR). */
   records: readonly string[];
+  /** The detached step containers: an exit 78 of theirs skips nothing (script.ts). */
+  detached: readonly string[];
 }
 
 /** A step container to be: its steps, its name, and for a status-conditional unit its gate and its wait. */

@@ -227,7 +227,10 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
         if (target !== u.container && !deps.has(c)) deps.set(c, on.condition);
       }
     }
-    return [...(root ? rootDeps : []), ...[...deps].map(([containerName, condition]) => ({ containerName, condition }))];
+    // A step that runs on a status starts with the agent and waits for its setup record in its
+    // wrapper (script.ts): HEALTHY would never come after a failed clone.
+    const roots = u.kind === 'plain' ? rootDeps : [{ containerName: AGENT_CONTAINER, condition: 'START' as const }];
+    return [...(root ? roots : []), ...[...deps].map(([containerName, condition]) => ({ containerName, condition }))];
   };
   // Failing = a step whose failure counts (not ignored, not a background step) exited non-zero.
   const watched = compiledUnits.filter((u) => !u.steps[0]!.detach && u.steps.every((s) => s.failure !== 'ignore')).map((u) => u.container);
@@ -247,7 +250,20 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
   }
   const runEnv = buildEnvironment(ctx, stageEnv(pipeline, stageNumber));
   const anyPlugin = [...active.values()].some((o) => isPlugin(o.step));
-  const common: CompileScope = { pipeline, options, withSecrets, withheld, absent, agentImage: agentImage!, secretRef, hosts, fail, pluginEnv: anyPlugin ? pluginStructuralEnvironment(runEnv) : {}, records: compiledUnits.map((u) => u.container) };
+  const common: CompileScope = {
+    pipeline,
+    options,
+    withSecrets,
+    withheld,
+    absent,
+    agentImage: agentImage!,
+    secretRef,
+    hosts,
+    fail,
+    pluginEnv: anyPlugin ? pluginStructuralEnvironment(runEnv) : {},
+    records: compiledUnits.map((u) => u.container),
+    detached: compiledUnits.filter((u) => u.steps[0]!.detach).map((u) => u.container),
+  };
 
   const containers: ContainerDefinition[] = [];
   const plan: AgentPlan = {
@@ -296,7 +312,7 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
     let stepDependsOn = dependsOn;
     if (u.gate) {
       const watch = u.kind === 'failure-only' ? watched.filter((c) => c !== u.container) : undefined;
-      containers.push(gateContainer(u.gate, u.container, gateContainerScript(watch, u.container, first.name, u.waitFor ?? []), dependsOn, common));
+      containers.push(gateContainer(u.gate, u.container, gateContainerScript(watch, u.container, first.name, u.waitFor ?? [], common.detached), dependsOn, common));
       stepDependsOn = [{ containerName: u.gate, condition: 'SUCCESS' }];
     }
     const def = stepContainer(u, stepDependsOn, stepNumber, watched, common);
@@ -326,6 +342,7 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
       dependsOnConditions: Object.fromEntries(stepDependsOn.map((d) => [d.containerName!, d.condition])),
     };
     if (u.gate) stepPlan.gate = u.gate;
+    if (u.kind !== 'plain') stepPlan.whenStatus = u.kind === 'failure-only' ? 'failure' : 'always';
     if (first.detach && first.ready?.command) stepPlan.readyTimeout = first.ready.timeout;
     plan.steps.push(stepPlan);
   }

@@ -3,7 +3,7 @@
 
 import type { CompileScope, Unit } from './compile-scope.js';
 import { secretsOf } from './container-secrets.js';
-import { STATE_BUSYBOX, STATE_VOLUME, STEP_RECORD_VOLUME_PREFIX } from './contract.js';
+import { AGENT_STATE_VOLUME, STATE_BUSYBOX, STATE_VOLUME, STEP_RECORD_VOLUME_PREFIX } from './contract.js';
 import { keyValues, type ContainerDefinition, type ContainerDependency } from './ecs-task.js';
 import { stepEnvironment } from './environment.js';
 import { HEALTH, clamp } from './limits.js';
@@ -66,6 +66,7 @@ function commandOf(
   ownEnv: string[] = [],
   maskPlugin = true,
   earlyExit: 'skip' | 'run' = 'skip',
+  afterSetup = false,
 ): Pick<ContainerDefinition, 'entryPoint' | 'command'> & { image?: string } {
   const first = steps[0]!;
   if (first.commands.length === 0) {
@@ -99,6 +100,8 @@ function commandOf(
     ...(gate ? { gate } : {}),
     ...(waitFor && waitFor.length > 0 ? { waitFor } : {}),
     ...(earlyExit === 'run' ? { earlyExit } : {}),
+    ...(c.detached.length > 0 ? { detached: c.detached } : {}),
+    ...(afterSetup ? { afterSetup } : {}),
   });
   return { entryPoint: [first.shell ?? SHELL, '-c'], command: [script] };
 }
@@ -119,7 +122,7 @@ export function stepContainer(u: Unit, dependsOn: ContainerDependency[], stepNum
     image: first.image,
     essential: false,
     // A step that runs on success and failure runs after an early exit too (script.ts).
-    ...commandOf(u.steps, u.container, envs[0]!, c, gate, u.waitFor, own, Object.keys(common).filter((name) => envs.some((e) => name in e.literal)), true, u.kind === 'always' ? 'run' : 'skip'),
+    ...commandOf(u.steps, u.container, envs[0]!, c, gate, u.waitFor, own, Object.keys(common).filter((name) => envs.some((e) => name in e.literal)), true, u.kind === 'always' ? 'run' : 'skip', u.kind !== 'plain'),
     // A detached step without commands runs like a service, in its image's own working
     // directory (drone-runner-docker engine/compiler/workspace.go setupWorkdir).
     ...(first.workingDir || !(first.detach && first.commands.length === 0) ? { workingDirectory: first.workingDir ?? c.pipeline.workspace.path } : {}),
@@ -146,8 +149,11 @@ function statusEnv(kind: StepKind): Record<string, string> {
 
 /** The gate of a status-conditional plugin step (gateContainerScript). */
 export function gateContainer(name: string, step: string, script: string, dependsOn: ContainerDependency[], c: CompileScope): ContainerDefinition {
-  // It reads the records it waits for and watches, and writes only its step's (`.skipped`).
-  const records = baseMounts(c.pipeline, { own: step, records: c.records }).filter((m) => m.sourceVolume === STATE_VOLUME || m.sourceVolume!.startsWith(STEP_RECORD_VOLUME_PREFIX));
+  // It reads the records it waits for and watches, and the agent's (its setup record, read
+  // only), and writes only its step's (`.skipped`).
+  const records = baseMounts(c.pipeline, { own: step, records: c.records }).filter(
+    (m) => m.sourceVolume === STATE_VOLUME || m.sourceVolume === AGENT_STATE_VOLUME || m.sourceVolume!.startsWith(STEP_RECORD_VOLUME_PREFIX),
+  );
   return {
     name,
     image: c.agentImage,

@@ -44,6 +44,17 @@ export const READY_FILE = `${AGENT_STATE_DIR}/ready`;
  */
 export const IMAGE_BUILD_SCRIPT_FILE = `${AGENT_STATE_DIR}/image-build.sh`;
 
+/**
+ * The agent's own exit record, as Drone's clone step has one: written once, atomically, when
+ * the setup is over — `0` once the clone is done and the services are ready, else the agent's
+ * exit code for what failed (AGENT_EXIT.cloneFailed, AGENT_EXIT.serviceNotReady). Steps that
+ * run on a status start with the agent (ECS `START`), wait for this record, and count a
+ * non-zero value as a failure of the build, so that they still run after a failed clone
+ * (drone/runner-go pipeline/runtime/execer.go: a step that runs on failure runs once the
+ * stage has failed, and the clone is a step of the stage like any other).
+ */
+export const SETUP_RECORD = `${AGENT_STATE_DIR}/setup.exit`;
+
 /** Written by the agent: `export NAME='value'` lines (DRONE_* of this run) that each step sources. */
 export const ENV_FILE = `${AGENT_STATE_DIR}/env`;
 
@@ -147,10 +158,10 @@ export interface UpstreamState {
   buildStarted?: number;
 }
 
-/** The state files under a state directory: READY_FILE, ENV_FILE, STEP_RECORD_DIR, AGENT_STATE_DIR when it is STATE_DIR. */
-export function statePaths(stateDir: string = STATE_DIR): { ready: string; env: string; status: string; steps: string; agent: string } {
+/** The state files under a state directory: READY_FILE, ENV_FILE, SETUP_RECORD, STEP_RECORD_DIR, AGENT_STATE_DIR when it is STATE_DIR. */
+export function statePaths(stateDir: string = STATE_DIR): { ready: string; env: string; status: string; setup: string; steps: string; agent: string } {
   const agent = `${stateDir}${AGENT_STATE_DIR.slice(STATE_DIR.length)}`;
-  return { ready: `${agent}/ready`, env: `${agent}/env`, status: `${agent}/status`, steps: `${stateDir}/steps`, agent };
+  return { ready: `${agent}/ready`, env: `${agent}/env`, status: `${agent}/status`, setup: `${agent}/setup.exit`, steps: `${stateDir}/steps`, agent };
 }
 
 /** The directory of one step container's records (its own volume). */
@@ -226,6 +237,13 @@ export interface AgentStepPlan {
    * 0 to let the step run and 1 to skip it (the step then never starts: report it skipped).
    */
   gate?: string;
+  /**
+   * A step that runs on a status: `failure` (`when: status: [failure]`) or `always` (on
+   * success and failure). Such a step depends on the agent with START, not HEALTHY, and
+   * waits for SETUP_RECORD in its wrapper (or gate), so that it runs after a failed clone
+   * too; it proves nothing about the clone by running. Absent: it runs while the build passes.
+   */
+  whenStatus?: 'failure' | 'always';
   /**
    * A detached step with a readiness command (an ECS health check that later steps wait for
    * with HEALTHY): seconds after its start by which it must be healthy. ECS itself would let

@@ -7,7 +7,7 @@
 // rather than Drone's DRONE_SCRIPT variable: `sh -c` needs no file and no `eval`, and the
 // script does not end up in the environment every child process of the step inherits.
 
-import { EARLY_EXIT_CODE, ENV_FILE, STATUS_ENDED_VAR, STATUS_FILE, STATE_DIR, STEP_RECORD_DIR, STEP_SKIPPED_SUFFIX, STEP_UNREACHABLE_SUFFIX } from './contract.js';
+import { EARLY_EXIT_CODE, ENV_FILE, SETUP_RECORD, STATUS_ENDED_VAR, STATUS_FILE, STATE_DIR, STEP_RECORD_DIR, STEP_SKIPPED_SUFFIX, STEP_UNREACHABLE_SUFFIX } from './contract.js';
 import { maskFunction } from './mask.js';
 import { shellQuote } from './shell-quote.js';
 import { SHELL_NAME } from './secret-names.js';
@@ -55,6 +55,18 @@ export interface ScriptInput {
    * the check that skips pending steps).
    */
   earlyExit?: 'skip' | 'run';
+  /**
+   * The detached step containers: their exit 78 skips nothing. Drone never reads a detached
+   * step's exit code (runner-go pipeline/runtime/execer.go runs it in a goroutine and returns).
+   */
+  detached?: readonly string[];
+  /**
+   * A step that runs on a status (`when: status: [failure]`, or on success and failure): it
+   * starts with the agent (ECS START, step-order.ts), not once the agent is healthy, so that
+   * it runs after a failed clone too. It first waits for the agent's SETUP_RECORD, and only
+   * then sources the env file the agent wrote; a non-zero record fails the build for its gate.
+   */
+  afterSetup?: boolean;
 }
 
 // Paths are relative to the state directory so that a test (or the local stand-in) can
@@ -63,6 +75,7 @@ const relative = (path: string): string => path.slice(STATE_DIR.length);
 const STEPS = relative(STEP_RECORD_DIR);
 const ENV = relative(ENV_FILE);
 const STATUS = relative(STATUS_FILE);
+const SETUP = relative(SETUP_RECORD);
 
 /** A valid /etc/hosts name: anything else is left to `localhost`. */
 const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$/;
@@ -73,6 +86,7 @@ export function stepScript(input: ScriptInput): string {
   out.push(`# slipway: ${input.steps.map((s) => s.name).join(', ')} (container ${container})`);
   out.push(`slipway_state="\${SLIPWAY_STATE_DIR:-${STATE_DIR}}"`);
   out.push(...recordOnExit(container));
+  if (input.afterSetup) out.push(...setupWaitLines());
   const own = [...new Set(input.ownEnv ?? [])].filter((name) => SHELL_NAME.test(name));
   out.push(...sourceEnvFile(own));
   out.push(...hostsLines(input.hosts));
@@ -81,7 +95,7 @@ export function stepScript(input: ScriptInput): string {
     out.push(...statusWaitLines(input.waitFor));
   }
   out.push(...finishedNowLines());
-  if ((input.earlyExit ?? 'skip') === 'skip') out.push(...earlyExitLines(container, input.steps[0]?.name ?? container));
+  if ((input.earlyExit ?? 'skip') === 'skip') out.push(...earlyExitLines(container, input.steps[0]?.name ?? container, input.detached));
   if (input.gate) out.push(...gateLines(input.gate.watch, container, input.steps[0]?.name ?? container));
   out.push(`cd "\${SLIPWAY_WORKSPACE:-${input.workdir}}" || exit 1`);
 
@@ -286,6 +300,15 @@ function hostsLines(hosts: string[]): string[] {
 }
 
 /**
+ * The wait of a step that starts with the agent (ScriptInput.afterSetup): until the agent's
+ * SETUP_RECORD is there and not empty. The clone and the service gate are over then, and the
+ * env file and the status file are written (the agent writes them first).
+ */
+function setupWaitLines(): string[] {
+  return [`until [ -s "$slipway_state${SETUP}" ]; do sleep "\${SLIPWAY_WAIT_SECONDS:-1}"; done`];
+}
+
+/**
  * The wait of a status-conditional step: until every container it comes after has a final
  * record. `<container>.exit` (non-empty: the wrapper may be caught mid-write) when it ran,
  * written by its wrapper or, for a container without one (a plugin), by the agent;
@@ -346,7 +369,7 @@ function finishedNowLines(): string[] {
  * an exit record of 78 is skipped — it leaves `<container>.skipped` and exits 0, as a status
  * gate's skip does. Shell builtins only; every container's own record counts.
  */
-function earlyExitLines(container: string, name: string): string[] {
+function earlyExitLines(container: string, name: string, detached: readonly string[] = []): string[] {
   const dir = `"$slipway_state${STEPS}`;
   return [
     // Each container's record in its own directory (`<c>/<c>.exit`); any other file is not a record.
@@ -354,6 +377,7 @@ function earlyExitLines(container: string, name: string): string[] {
     '  [ -f "$slipway_f" ] || continue',
     '  slipway_c=${slipway_f##*/}; slipway_c=${slipway_c%.exit}; slipway_d=${slipway_f%/*}',
     '  [ "${slipway_d##*/}" = "$slipway_c" ] || continue',
+    ...(detached.length > 0 ? [`  case $slipway_c in ${detached.map(shellQuote).join('|')}) continue ;; esac`] : []),
     '  slipway_v=; read -r slipway_v < "$slipway_f" || true',
     `  if [ "$slipway_v" = ${EARLY_EXIT_CODE} ]; then`,
     `    echo ${shellQuote(`slipway: skipping ${name}: `)}"$slipway_c"${shellQuote(` exited ${EARLY_EXIT_CODE}, so the rest of the pipeline is skipped`)}`,
@@ -371,12 +395,17 @@ function earlyExitLines(container: string, name: string): string[] {
  * container whose failure is not ignored) has a non-zero exit record. A step that never
  * started writes no exit record; the failure that blocked it did. When the build is not
  * failing, the step is skipped: it exits 0 and leaves `<container>.skipped` so the agent
- * reports it as skipped.
+ * reports it as skipped. The agent's SETUP_RECORD counts as the clone's exit record: a failed
+ * clone (or a service that was not ready) fails the build as a failed step does.
  */
 function gateLines(watch: string[], container: string, name: string): string[] {
   const dir = `"$slipway_state${STEPS}`;
   return [
     'slipway_failing=no',
+    `if [ -f "$slipway_state${SETUP}" ]; then`,
+    `  slipway_v=; read -r slipway_v < "$slipway_state${SETUP}" || true`,
+    '  if [ -n "$slipway_v" ] && [ "$slipway_v" != 0 ]; then slipway_failing=yes; fi',
+    'fi',
     `for slipway_c in ${watch.map(shellQuote).join(' ')}; do`,
     `  if [ -f ${dir}/$slipway_c/$slipway_c.exit" ]; then`,
     `    slipway_v=; read -r slipway_v < ${dir}/$slipway_c/$slipway_c.exit" || true`,
@@ -402,11 +431,18 @@ function gateLines(watch: string[], container: string, name: string): string[] {
  * image) that the plugin depends on with SUCCESS. Exit 0: run the step; exit 1: the step
  * is skipped. Without `watch` (a step that runs always) it only waits, and exits 0.
  */
-export function gateContainerScript(watch: string[] | undefined, stepContainer: string, stepName: string, waitFor: string[] = []): string {
-  const lines = [`# slipway: status gate of ${stepName}`, `slipway_state="\${SLIPWAY_STATE_DIR:-${STATE_DIR}}"`];
+export function gateContainerScript(
+  watch: string[] | undefined,
+  stepContainer: string,
+  stepName: string,
+  waitFor: string[] = [],
+  detached: readonly string[] = [],
+): string {
+  // The gate starts with the agent (ECS START), as the status step it decides for would.
+  const lines = [`# slipway: status gate of ${stepName}`, `slipway_state="\${SLIPWAY_STATE_DIR:-${STATE_DIR}}"`, ...setupWaitLines()];
   if (waitFor.length > 0) lines.push(...waitLines(waitFor, stepName));
   // A step that runs only on failure is skipped after an early exit; one that runs always is not.
   const skip = (lines: string[]) => lines.map((line) => (line.trim() === 'exit 0' ? line.replace('exit 0', 'exit 1') : line));
-  const gate = watch ? [...skip(earlyExitLines(stepContainer, stepName)), ...skip(gateLines(watch, stepContainer, stepName))] : [];
+  const gate = watch ? [...skip(earlyExitLines(stepContainer, stepName, detached)), ...skip(gateLines(watch, stepContainer, stepName))] : [];
   return `${[...lines, ...gate, 'exit 0'].join('\n')}\n`;
 }

@@ -18,10 +18,12 @@
 //     So a plain step never starts after a failure: some SUCCESS dependency failed.
 //   - A step that runs on failure (or always) must run after its upstream has ended,
 //     whether it ran, failed or could never start; no ECS condition says "ended or never
-//     started". So such a step depends in ECS only on the root (certain to be reached, or
-//     the agent ends the task), and its wrapper waits until each step it comes after has
-//     a final record: `<container>.exit`, `.skipped`, or `.unreachable` (written by the
-//     agent once it knows a step can never start). It waits for every step upstream of it,
+//     started". So such a step depends in ECS only on the agent having started (START:
+//     certain, and also after a failed clone, when the agent never turns HEALTHY), and its
+//     wrapper waits for the agent's setup record (contract.ts SETUP_RECORD: the clone and the
+//     services done, or what failed), then until each step it comes after has a final
+//     record: `<container>.exit`, `.skipped`, or `.unreachable` (written by the agent once it
+//     knows a step can never start, or that it is skipped after a failed setup). It waits for every step upstream of it,
 //     transitively, as Drone waits for all of a step's dependencies before deciding to
 //     skip one: a step declared unreachable early must not let it run while a sibling
 //     branch is still running. Detached steps are seen through, never waited for.
@@ -45,7 +47,10 @@ export interface OrderedStep {
 export interface StepDependencies {
   /** Step names and the condition on each, in a stable order. */
   on: { step: string; condition: DependencyCondition }[];
-  /** Waits for the agent (and services with a health command) to be healthy. */
+  /**
+   * Waits for the root: for a plain step, the agent (and services with a health command)
+   * healthy; for a status step, the agent started (compile.ts).
+   */
   root: boolean;
   /**
    * Steps whose end a status-conditional step waits for in its wrapper (every non-detached

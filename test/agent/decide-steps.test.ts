@@ -297,6 +297,32 @@ describe('decideStepStates', () => {
     expect(decideStepStates(chain, { build: running(), test: pending }, { build: { exitCode: 78 } })['test']?.phase).toBe('skipped');
   });
 
+  it('after a failed setup (the clone), the steps that wait for the agent to be healthy are skipped and the status steps still run', () => {
+    // build → notify (on failure) → cleanup (always), as compiled: status steps start with the agent.
+    const steps = [
+      after('build', { 'slipway-agent': 'HEALTHY' }),
+      after('test', { build: 'SUCCESS' }),
+      after('notify', { 'slipway-agent': 'START' }, { whenStatus: 'failure' }),
+      after('cleanup', { 'slipway-agent': 'START' }, { whenStatus: 'always' }),
+    ];
+    const containers = { build: pending, test: pending, notify: running(), cleanup: pending };
+    const states = decideStepStates(steps, containers, {}, new Set(), Date.now(), 'clone: the commit is not in the repository');
+    expect(states['build']).toEqual({ phase: 'skipped', reason: 'clone: the commit is not in the repository', started: false });
+    expect(states['test']).toEqual({ phase: 'skipped', reason: 'dependency build was skipped', started: false });
+    expect(states['notify']?.phase).toBe('running');
+    expect(states['cleanup']?.phase).toBe('waiting');
+    expect(supervisionDone(steps, states)).toBe(false);
+    // The status steps wait for every record of the steps before them: the skipped ones are owed one.
+    expect(recordsToWrite(steps, states, new Set()).map((r) => [r.container, r.kind])).toEqual([
+      ['build', 'unreachable'],
+      ['test', 'unreachable'],
+    ]);
+    // Without a failed setup nothing changes.
+    expect(decideStepStates(steps, containers, {})['build']?.phase).toBe('waiting');
+    // A plan without conditions waits on the agent with HEALTHY.
+    expect(decideStepStates(legacyChain, {}, {}, new Set(), Date.now(), 'clone failed')['deploy']?.phase).toBe('skipped');
+  });
+
   it('takes the exit code from the record and the times from the endpoint', () => {
     const states = decideStepStates([step('a')], { a: running('2024-01-01T00:00:02Z') }, { a: { exitCode: 0, at: '2024-01-01T00:00:07Z' } });
     expect(states['a']).toEqual({ phase: 'exited', exitCode: 0, startedAt: '2024-01-01T00:00:02Z', finishedAt: '2024-01-01T00:00:07Z' });

@@ -263,8 +263,9 @@ describe('the plan tells the agent what ECS was told', () => {
       expect(p.dependsOnConditions).toEqual(Object.fromEntries(def.dependsOn!.map((d) => [d.containerName, d.condition])));
       expect(Object.keys(p.dependsOnConditions!)).toEqual(p.dependsOn);
     }
-    // A step that runs on a status depends in ECS only on what is certain to happen; its wrapper waits for the rest.
-    expect(s.plan.steps.find((p) => p.container === 'alert')!.dependsOnConditions).toEqual({ [AGENT_CONTAINER]: 'HEALTHY' });
+    // A step that runs on a status depends in ECS only on what is certain to happen (the agent
+    // started, even when its clone fails); its wrapper waits for the rest.
+    expect(s.plan.steps.find((p) => p.container === 'alert')!.dependsOnConditions).toEqual({ [AGENT_CONTAINER]: 'START' });
     expect(s.plan.steps.find((p) => p.container === 'publish')!.dependsOnConditions).toEqual({ alert: 'COMPLETE', test: 'COMPLETE', build: 'SUCCESS' });
     expect(s.plan.steps.find((p) => p.container === 'build')!.dependsOnConditions).toEqual({ [AGENT_CONTAINER]: 'HEALTHY' });
   });

@@ -22,6 +22,9 @@ let dir: string;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'slipway-script-'));
   mkdirSync(join(dir, 'ws'));
+  // The agent's setup record (SETUP_RECORD): the clone and the services are done.
+  mkdirSync(join(dir, 'state', 'agent'), { recursive: true });
+  writeFileSync(join(dir, 'state', 'agent', 'setup.exit'), '0\n');
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -331,6 +334,22 @@ for (const shell of SHELLS) for (const mask of MASKS) {
       expect(existsSync(recordPath(join(dir, 'state', 'steps'), 'slack', '.skipped'))).toBe(true);
       writeRecord(recordPath(join(dir, 'state', 'steps'), 'build', '.exit'), '1\n');
       expect(spawnSync(bin!, [...args, '-c', script], { env }).status).toBe(0);
+    });
+
+    it('a failed setup (the clone) makes the build failing for the gate, which waits for the setup record first', () => {
+      const [bin, ...args] = shell;
+      const env = { PATH: process.env.PATH, SLIPWAY_STATE_DIR: join(dir, 'state'), SLIPWAY_WAIT_SECONDS: '0.02' };
+      const setup = join(dir, 'state', 'agent', 'setup.exit');
+      rmSync(setup);
+      const script = gateContainerScript(['build'], 'slack', 'slack', ['build']);
+      // No setup record yet: the gate waits (and is stopped here by the test's timeout).
+      expect(spawnSync(bin!, [...args, '-c', script], { env, timeout: 400 }).signal).toBe('SIGTERM');
+      writeFileSync(setup, '5\n');
+      writeRecord(recordPath(join(dir, 'state', 'steps'), 'build', '.unreachable'), 'the clone failed\n');
+      expect(spawnSync(bin!, [...args, '-c', script], { env, timeout: 5000 }).status).toBe(0);
+      // A step wrapper that runs on failure sees it the same way.
+      const r = run(shell, { container: 'notify', steps: [{ name: 'notify', commands: ['echo notified'] }], gate: { watch: ['build'] }, waitFor: ['build'], afterSetup: true });
+      expect(r.stdout).toContain('notified');
     });
 
     it('a status step waits until each container before it has a final record, then applies its gate', async () => {

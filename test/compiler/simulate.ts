@@ -31,6 +31,12 @@ export interface SimulateOptions {
   timeoutMs?: number;
   /** The agent's status file (task-runner/status-file.ts), written as the agent does; none without. */
   status?: { upstream: UpstreamState; stageStarted: number };
+  /**
+   * The agent's setup record (contract.ts SETUP_RECORD): 0 (the default) when the clone and
+   * the services are ready; another code (5: the clone failed) leaves the agent unhealthy
+   * for good, as the real agent then is, and its HEALTHY dependents never start.
+   */
+  setup?: number;
 }
 
 export interface Outcome {
@@ -60,7 +66,8 @@ export async function simulate(stage: CompiledStage, options: SimulateOptions): 
   const stepsDir = join(stateDir, 'steps');
   mkdirSync(stepsDir, { recursive: true });
   mkdirSync(join(stateDir, 'agent'), { recursive: true });
-  writeFileSync(join(stateDir, 'agent', 'ready'), 'now\n'); // the agent cloned and is healthy
+  const setup = options.setup ?? 0;
+  if (setup === 0) writeFileSync(join(stateDir, 'agent', 'ready'), 'now\n'); // the agent cloned and is healthy
   const shell = options.shell ?? ['/bin/sh'];
   const services = new Set(stage.plan.services.map((s) => s.container));
   const boxes = new Map<string, Box>(defs.map((d) => [d.name!, { phase: 'pending', started: false }]));
@@ -92,17 +99,26 @@ export async function simulate(stage: CompiledStage, options: SimulateOptions): 
     child.on('close', (code, signal) => end(code ?? (signal ? 143 : -1), stdout));
   };
 
-  let states = decideStepStates(stage.plan.steps, {}, {});
+  const setupFailed = setup === 0 ? undefined : `the setup failed with exit code ${setup}`;
+  let states = decideStepStates(stage.plan.steps, {}, {}, new Set(), Date.now(), setupFailed);
   const statusWriter = options.status ? new StatusWriter(join(stateDir, 'agent', 'status')) : undefined;
   const writeStatus = () =>
-    statusWriter?.write({ steps: stage.plan.steps, states, upstream: options.status!.upstream, stageStarted: options.status!.stageStarted, now: Math.floor(Date.now() / 1000) });
+    statusWriter?.write({
+      steps: stage.plan.steps,
+      states,
+      upstream: options.status!.upstream,
+      stageStarted: options.status!.stageStarted,
+      now: Math.floor(Date.now() / 1000),
+      setupFailed: setup === 0 ? [] : ['clone'],
+    });
   await writeStatus(); // before the first step, as the agent does before it reports ready
+  writeFileSync(join(stateDir, 'agent', 'setup.exit'), `${setup}\n`);
   for (;;) {
     // ECS: start what may start, stop unstarted what never can.
     for (const def of defs) {
       const box = boxes.get(def.name!)!;
       if (box.phase !== 'pending') continue;
-      const verdict = resolve(def, boxes, essential);
+      const verdict = resolve(def, boxes, essential, setup === 0);
       if (verdict === 'blocked') box.phase = 'stopped';
       if (verdict === 'go') start(def, box);
     }
@@ -117,7 +133,7 @@ export async function simulate(stage: CompiledStage, options: SimulateOptions): 
       views[name] = view;
     }
     const records = await readStepRecords(stepsDir);
-    states = decideStepStates(stage.plan.steps, views, records.exits, records.skipMarks);
+    states = decideStepStates(stage.plan.steps, views, records.exits, records.skipMarks, Date.now(), setupFailed);
     for (const r of recordsToWrite(stage.plan.steps, states, records.recorded)) await writeFinalRecord(stepsDir, r.container, r.kind, r.text);
     await writeStatus();
     if (supervisionDone(stage.plan.steps, states)) break;
@@ -140,12 +156,14 @@ export async function simulate(stage: CompiledStage, options: SimulateOptions): 
   return { ran, blocked, reports, failed: failedSteps(stage.plan.steps, states) };
 }
 
-function resolve(def: ContainerDefinition, boxes: Map<string, Box>, essential: string): 'go' | 'wait' | 'blocked' {
+function resolve(def: ContainerDefinition, boxes: Map<string, Box>, essential: string, agentHealthy: boolean): 'go' | 'wait' | 'blocked' {
   let verdict: 'go' | 'wait' = 'go';
   for (const dep of def.dependsOn ?? []) {
     const name = dep.containerName!;
     if (name === essential) {
       if (dep.condition !== 'HEALTHY' && dep.condition !== 'START') throw new Error(`simulate: ${def.name} depends on the essential agent with ${dep.condition}, which ECS refuses`);
+      // An unhealthy container is not final for ECS: its HEALTHY dependents stay pending.
+      if (dep.condition === 'HEALTHY' && !agentHealthy) verdict = 'wait';
       continue;
     }
     const target = boxes.get(name)!;

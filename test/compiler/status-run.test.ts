@@ -277,3 +277,61 @@ describe('status steps: more shapes (under /bin/sh)', () => {
     expect(out.reports['slack']).toMatchObject({ status: 'success' });
   });
 });
+
+// A failed clone fails the stage, and the steps that run on failure still run: Drone's clone
+// is a step of the stage (drone-runner-docker engine/compiler/compiler.go, createClone), and
+// its failure makes state.Failed() true, so RunOnFailure steps run and RunOnSuccess steps are
+// skipped (drone/runner-go pipeline/runtime/execer.go). Here the agent never turns healthy:
+// status steps start with it (ECS START) and wait for its setup record (SETUP_RECORD).
+describe('a failed clone (under /bin/sh)', () => {
+  it('runs the failure and always steps, with the clone among the failed steps; the plain steps are skipped', async () => {
+    const yaml = pipeline(
+      step('build', [mark('build')]) +
+        step('notify', [mark('notify'), 'echo "NOTIFY build=$DRONE_BUILD_STATUS steps=$DRONE_FAILED_STEPS"'], onFailure) +
+        step('cleanup', [mark('cleanup')], always) +
+        step('publish', [mark('publish')]) +
+        plugin('slack', onFailure),
+    );
+    const out = await run(yaml, { setup: 5, status: { upstream: { failedStages: [] }, stageStarted: 1_700_000_100 } });
+    expect(ranOrder()).toEqual(['notify', 'cleanup']);
+    expect(output(out)).toContain('NOTIFY build=failure steps=clone');
+    expect(out.blocked).toEqual(['build', 'publish']);
+    expect(out.reports['build']).toMatchObject({ status: 'skipped', reason: 'the setup failed with exit code 5' });
+    expect(out.reports['publish']).toMatchObject({ status: 'skipped' });
+    expect(out.reports['notify']).toMatchObject({ status: 'success', exitCode: 0 });
+    expect(out.reports['cleanup']).toMatchObject({ status: 'success', exitCode: 0 });
+    // The plugin's gate sees the failed clone too, and lets the plugin run.
+    expect(out.ran.find((r) => r.name === 'slack-gate')?.exit).toBe(0);
+    expect(out.reports['slack']).toMatchObject({ status: 'success' });
+  });
+
+  it('status steps start with the agent, not once it is healthy; plain steps still wait for it', () => {
+    const compiled = stage(pipeline(step('build', ['true']) + step('notify', ['true'], onFailure) + plugin('slack', always)));
+    const deps = Object.fromEntries(compiled.taskDefinition.containerDefinitions!.map((c) => [c.name, c.dependsOn]));
+    expect(deps['build']).toEqual([{ containerName: 'slipway-agent', condition: 'HEALTHY' }]);
+    expect(deps['notify']).toEqual([{ containerName: 'slipway-agent', condition: 'START' }]);
+    expect(deps['slack-gate']).toEqual([{ containerName: 'slipway-agent', condition: 'START' }]);
+    expect(compiled.plan.steps.map((s) => [s.container, s.whenStatus])).toEqual([
+      ['build', undefined],
+      ['notify', 'failure'],
+      ['slack', 'always'],
+    ]);
+  });
+});
+
+// A detached step's exit code is never read in Drone: runner-go pipeline/runtime/execer.go
+// starts it in a goroutine and returns, so its 78 skips nothing (state.SkipAll is only called
+// for a step it waited for).
+describe('a detached step that exits 78 (under /bin/sh)', () => {
+  it('skips nothing: the later steps run', async () => {
+    const yaml = pipeline(
+      step('server', [mark('server'), 'exit 78'], '    detach: true\n') +
+        step('test', ['until [ -s "$SLIPWAY_STATE_DIR/steps/server/server.exit" ]; do sleep 0.05; done', mark('test')]) +
+        step('after', [mark('after')]),
+    );
+    const out = await run(yaml);
+    expect(ranOrder()).toEqual(['server', 'test', 'after']);
+    expect(out.reports['after']).toMatchObject({ status: 'success' });
+    expect(out.failed).toEqual([]);
+  });
+});
