@@ -38,8 +38,10 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
     for (const step of plan.steps) {
       for (const report of stepReports(step, states[step.container], ending)) reporter.step(report);
     }
+    // Steps the task's stop ends: the control plane records them killed (AgentResult.stopped).
+    const stopped = plan.steps.filter((step) => !step.detach && states[step.container]?.phase === 'running').map((step) => step.container);
     reporter.progress(message);
-    reporter.result({ outcome, exitCode, message, finishedAt: new Date().toISOString(), ...detail });
+    reporter.result({ outcome, exitCode, message, finishedAt: new Date().toISOString(), ...detail, ...(stopped.length > 0 ? { stopped } : {}) });
     return exitCode;
   };
   const stopped = (states: StepStates): AgentExitCode | undefined => {
@@ -158,6 +160,11 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
     return finish(setupFailure.outcome, setupFailure.exitCode, setupFailure.message, supervision.states, 'complete', setupFailure.detail);
   }
   const failed = failedSteps(plan.steps, supervision.states);
+  if (supervision.failedFast !== undefined) {
+    // The agent's exit stops the task, and with it every step still running (Drone's cancel).
+    const message = `build failed: ${failed.join('; ')}; ${supervision.failedFast} has failure: fast, so the steps still running were stopped and the others skipped`;
+    return finish('failure', AGENT_EXIT.stepFailed, message, supervision.states, 'failed-fast');
+  }
   if (failed.length > 0) {
     return finish('failure', AGENT_EXIT.stepFailed, `build failed: ${failed.join('; ')}`, supervision.states, 'complete');
   }

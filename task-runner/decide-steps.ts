@@ -18,7 +18,7 @@ export type StepState =
 export type StepStates = Record<string, StepState>;
 
 /** How the supervision ended, for the steps still open at that moment. */
-export type Ending = 'complete' | 'timed-out' | 'interrupted' | 'service-not-ready' | 'clone-failed' | 'error';
+export type Ending = 'complete' | 'failed-fast' | 'timed-out' | 'interrupted' | 'service-not-ready' | 'clone-failed' | 'error';
 
 /** What one container looks like from the sources alone, before dependencies are considered. */
 export const STATUS_GATE_SKIP = 'runs only when the build is failing, and no step failed';
@@ -282,6 +282,23 @@ export function supervisionDone(steps: readonly AgentStepPlan[], states: StepSta
   return steps.every((step) => step.detach || isFinal(states[step.container]));
 }
 
+/**
+ * The step with `failure: fast` (or `fast-fail`, `fail-fast`) that failed, if one did: Drone
+ * then cancels the whole pipeline — the steps still running are stopped, the pending ones
+ * skipped, and no other step starts, not even one that runs on failure (runner-go
+ * pipeline/runtime/execer.go: `if step.GetErrPolicy() == ErrFailFast … if exit > 0 { cancel() }`,
+ * and every later step returns at `<-ctx.Done()` before its run policy is read). A detached
+ * step's exit is never read there, so it never cancels. Exit 78 passes the step: it skips
+ * the rest (the early exit) but cancels nothing here (Drone cancels on it too, and then
+ * reports the stage killed for a step that passed; Slipway keeps the early exit's meaning).
+ */
+export function failedFast(steps: readonly AgentStepPlan[], states: StepStates): AgentStepPlan | undefined {
+  return steps.find((step) => {
+    const state = states[step.container];
+    return step.failure === 'fail-fast' && !step.detach && state?.phase === 'exited' && !exitPassed(state.exitCode);
+  });
+}
+
 /** Steps whose end fails the build: a non-ignored failure, or a step that never ran. */
 export function failedSteps(steps: readonly AgentStepPlan[], states: StepStates): string[] {
   const failed: string[] = [];
@@ -298,6 +315,7 @@ export function failedSteps(steps: readonly AgentStepPlan[], states: StepStates)
 
 const OPEN_REASON: Record<Ending, string> = {
   complete: 'the pipeline ended',
+  'failed-fast': 'a step with failure: fast failed, which cancels the pipeline',
   'timed-out': 'the pipeline timed out',
   interrupted: 'the task was interrupted',
   'service-not-ready': 'a service was not ready',

@@ -6,7 +6,7 @@
 import type { AgentStepPlan } from '../core/pipeline/contract.js';
 import { METADATA_ERROR_BACKOFF, backoffDelay, sleep } from './backoff.js';
 import type { ContainerView } from './container-view.js';
-import { decideStepStates, isFinal, recordsToWrite, stepReports, supervisionDone, type StepStates } from './decide-steps.js';
+import { decideStepStates, failedFast, isFinal, recordsToWrite, stepReports, supervisionDone, type StepStates } from './decide-steps.js';
 import { fetchTaskMetadata } from './metadata.js';
 import type { Reporter } from './report.js';
 import { readStepRecords, replaceEmptyExitRecord, writeFinalRecord } from './step-records.js';
@@ -28,6 +28,8 @@ export interface Supervision {
   /** The last decided states (also when stopped by the signal). */
   states: StepStates;
   done: boolean;
+  /** The step with `failure: fast` that failed and ended the supervision early (failedFast). */
+  failedFast?: string;
 }
 
 export async function supervise(options: SuperviseOptions): Promise<Supervision> {
@@ -72,6 +74,8 @@ export async function supervise(options: SuperviseOptions): Promise<Supervision>
         for (const report of stepReports(step, states[step.container], 'complete')) reporter.step(report);
       }
     }
+    const fast = failedFast(steps, states);
+    if (fast !== undefined) return { states, done: true, failedFast: fast.container };
     if (supervisionDone(steps, states)) return { states, done: true };
     if (signal.aborted) return { states, done: false };
     const delay = errorStreak > 0 ? Math.max(options.pollMs, backoffDelay(errorStreak - 1, METADATA_ERROR_BACKOFF)) : options.pollMs;

@@ -26,7 +26,8 @@ export function parseAgentResultLine(line: string): AgentResult | undefined {
   if (typeof v.exitCode !== 'number' || !EXIT_CODES.has(v.exitCode)) return undefined;
   const result = { outcome: v.outcome, exitCode: v.exitCode, message: v.message, finishedAt: v.finishedAt } as AgentResult;
   const service = serviceOf(v.service);
-  return service ? { ...result, service } : result;
+  const stopped = Array.isArray(v.stopped) && v.stopped.every((c) => typeof c === 'string') ? (v.stopped as string[]) : undefined;
+  return { ...result, ...(service ? { service } : {}), ...(stopped && stopped.length > 0 ? { stopped } : {}) };
 }
 
 function serviceOf(value: unknown): AgentResult['service'] {

@@ -119,6 +119,8 @@ export interface StageOutcome {
   requeueOnDemand?: boolean;
   /** service-not-ready with the agent's result: the container of the service that failed the gate. */
   failedService?: string;
+  /** The step containers the agent left running when it ended the stage (AgentResult.stopped). */
+  stoppedSteps?: string[];
 }
 
 const SIGNAL_EXITS = new Set([130, 137, 143]);
@@ -153,7 +155,7 @@ export function stageOutcome(detail: TaskStateChangeDetail, stage: Pick<Stage, '
   const message = agentMessageForRecord(agentResult.message);
   if (message === '') return outcome;
   const failedService = outcome.reason === 'service-not-ready' ? agentResult.service?.container : undefined;
-  return { ...outcome, message, ...(failedService ? { failedService } : {}) };
+  return { ...outcome, message, ...(failedService ? { failedService } : {}), ...(agentResult.stopped ? { stoppedSteps: agentResult.stopped } : {}) };
 }
 
 function outcomeFromExit(detail: TaskStateChangeDetail, stage: Pick<Stage, 'attempts' | 'capacity'>): StageOutcome {
@@ -288,11 +290,22 @@ function containerStepStatus(
   if (SIGNAL_EXITS.has(code) && outcome && (outcome.status === 'killed' || outcome.reason === 'timed-out' || outcome.reason === 'spot-interrupted')) {
     return { status: 'killed', exitCode: code, reason: outcome.message };
   }
+  // A step the agent left running when it ended the stage (a step with failure: fast failed):
+  // the task's stop ended it. Before the STOPPED event says so (with the agent's result), a
+  // signal exit after the agent's own exit is left undecided rather than called a failure.
+  if (SIGNAL_EXITS.has(code) && outcome?.stoppedSteps?.includes(step.container)) return { status: 'killed', exitCode: code, reason: outcome.message };
+  if (SIGNAL_EXITS.has(code) && !outcome && agentEnded(detail)) return undefined;
   // A step's container usually stops before its task does: the events of a task still
   // STOPPING carry no outcome yet, and the step's final status is written from them.
   const stop = outcome ? undefined : stopInProgress(detail);
   if (SIGNAL_EXITS.has(code) && stop !== undefined) return { status: 'killed', exitCode: code, reason: stop };
   return { status: 'failure', exitCode: code, ...(reason ? { reason } : {}) };
+}
+
+/** The agent has exited with a code of its own (not ended by a signal): it ended the stage. */
+function agentEnded(detail: TaskStateChangeDetail): boolean {
+  const agent = agentOf(detail);
+  return agent?.lastStatus === 'STOPPED' && agent.exitCode !== undefined && AGENT_WORDED_EXITS.has(agent.exitCode);
 }
 
 function agentStoppedOnService(detail: TaskStateChangeDetail): boolean {

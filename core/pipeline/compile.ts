@@ -170,15 +170,6 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
   }
   const order = stepDependencies(pipeline.steps, active);
   const linear = !pipeline.steps.some((s) => s.dependsOn.length > 0);
-  if (!linear) {
-    for (const { step } of active.values()) {
-      if (step.failure !== 'fail-fast') continue;
-      notes.push(
-        `step "${step.name}" has failure: fast: its failure fails the pipeline, but steps already running beside it run to their end ` +
-          '(Drone cancels them: runner-go pipeline/runtime/execer.go)',
-      );
-    }
-  }
 
   // Containers: the agent, services, steps (packed when over the limit), gates.
   const fit = fitContainers(pipeline.services.length, [...active.values()].map((o) => ({ steps: [o.step], kind: o.kind })), linear);
@@ -372,7 +363,8 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
   return { name: pipeline.name, dependsOn: [...pipeline.dependsOn], taskDefinition, runTask, skippedSteps, plan, notes };
 }
 
-function stageEnv(pipeline: Pipeline, number: number): StageEnvInput {
+/** What DRONE_STAGE_* say of a pipeline that is stage `number` of its build. */
+export function stageEnv(pipeline: Pipeline, number: number): StageEnvInput {
   return {
     name: pipeline.name,
     number,

@@ -316,4 +316,11 @@ export interface AgentResult {
    * report HEALTHY, or the container exited before it was ready.
    */
   service?: { name: string; container: string; ports: number[]; check: 'port' | 'health' | 'exited' };
+  /**
+   * The step containers still running (or waiting in their wrapper) when the agent ended the
+   * stage without them — after a step with `failure: fast` failed, or after a failed setup:
+   * the task's stop ends them by a signal, so the control plane records them `killed`, not failed.
+   * Detached steps are not listed: their end with the task is their normal end.
+   */
+  stopped?: string[];
 }

@@ -5,6 +5,7 @@ import type { ContainerView, ExitRecord } from '../../task-runner/container-view
 import {
   STATUS_GATE_SKIP,
   decideStepStates,
+  failedFast,
   failedSteps,
   recordsToWrite,
   stepReports,
@@ -326,6 +327,32 @@ describe('decideStepStates', () => {
   it('takes the exit code from the record and the times from the endpoint', () => {
     const states = decideStepStates([step('a')], { a: running('2024-01-01T00:00:02Z') }, { a: { exitCode: 0, at: '2024-01-01T00:00:07Z' } });
     expect(states['a']).toEqual({ phase: 'exited', exitCode: 0, startedAt: '2024-01-01T00:00:02Z', finishedAt: '2024-01-01T00:00:07Z' });
+  });
+});
+
+// runner-go pipeline/runtime/execer.go: a step with ErrFailFast (`failure: fast`, `fast-fail`,
+// `fail-fast`) whose exit code is > 0 cancels the pipeline; a detached step's exit is never read.
+describe('failure: fast', () => {
+  const fast = [
+    after('prepare', { 'slipway-agent': 'HEALTHY' }),
+    after('slow', { prepare: 'SUCCESS' }),
+    after('quick', { prepare: 'SUCCESS' }, { failure: 'fail-fast' }),
+    after('later', { slow: 'SUCCESS' }),
+  ];
+  it('a failed fail-fast step ends the supervision while its sibling still runs; the sibling is reported killed, the pending step skipped', () => {
+    const states = decideStepStates(fast, { prepare: stopped(0), slow: running(), quick: stopped(2), later: pending }, {});
+    expect(supervisionDone(fast, states)).toBe(false);
+    expect(failedFast(fast, states)?.container).toBe('quick');
+    expect(stepReports(fast[1]!, states['slow'], 'failed-fast')[0]).toMatchObject({ status: 'killed', reason: 'stopped: a step with failure: fast failed, which cancels the pipeline' });
+    expect(stepReports(fast[3]!, states['later'], 'failed-fast')[0]).toMatchObject({ status: 'skipped' });
+  });
+  it('does not cancel on a pass, on 78, on an ignored or a detached step, nor on a plain failure', () => {
+    expect(failedFast(fast, decideStepStates(fast, { prepare: stopped(0), slow: running(), quick: stopped(0) }, {}))).toBeUndefined();
+    expect(failedFast(fast, decideStepStates(fast, { prepare: stopped(0), slow: running(), quick: stopped(78) }, {}))).toBeUndefined();
+    const detached = fast.map((s) => (s.container === 'quick' ? { ...s, detach: true } : s));
+    expect(failedFast(detached, decideStepStates(detached, { prepare: stopped(0), slow: running(), quick: stopped(2) }, {}))).toBeUndefined();
+    const plain = fast.map((s) => (s.container === 'quick' ? { ...s, failure: 'always' as const } : s));
+    expect(failedFast(plain, decideStepStates(plain, { prepare: stopped(0), slow: running(), quick: stopped(2) }, {}))).toBeUndefined();
   });
 });
 

@@ -368,6 +368,21 @@ describe('stageOutcome with the agent\'s result line', () => {
     expect(stepChanges(d, [clone], outcome)).toEqual([{ number: 1, status: 'failure', exitCode: 5, reason: 'clone: commit abc not found in the fetch of http://git/x' }]);
     expect(stepChanges(d, [clone], stageOutcome(d, stage()))[0]!.reason).toBe('the clone failed');
   });
+
+  // runner-go pipeline/state.go, Cancel → killall: a step running when the pipeline is cancelled is killed.
+  it('a step the agent left running (failure: fast cancelled it) is killed, not failed; before the outcome it waits', () => {
+    const slow: StepRecord = { buildId: 'o/r#1', stageNumber: 1, number: 3, name: 'slow', container: 'slow', status: 'running', detached: false, kind: 'step' };
+    const d = ended(1, { containers: [agent(1), { name: 'slow', lastStatus: 'STOPPED', exitCode: 143 }] });
+    const message = 'build failed: quick failed with exit code 2; quick has failure: fast, so the steps still running were stopped and the others skipped';
+    const outcome = stageOutcome(d, stage(), { ...result(1, message), stopped: ['slow'] });
+    expect(outcome.stoppedSteps).toEqual(['slow']);
+    expect(stepChanges(d, [slow], outcome)).toEqual([{ number: 3, status: 'killed', exitCode: 143, reason: message }]);
+    // The task still stopping after the agent's exit: undecided until the STOPPED event brings the agent's word.
+    expect(stepChanges({ ...d, lastStatus: 'STOPPING' }, [slow])).toEqual([]);
+    // A step the agent does not name failed by itself.
+    expect(stepChanges(d, [slow], stageOutcome(d, stage(), result(1, message)))).toEqual([{ number: 3, status: 'failure', exitCode: 143 }]);
+    expect(parseAgentResultLine(`${REPORT_PREFIX.result}${JSON.stringify({ ...result(1, message), stopped: ['slow'] })}`)?.stopped).toEqual(['slow']);
+  });
 });
 
 describe('the agent\'s result line', () => {
