@@ -11,6 +11,7 @@ import { compileManifest, type CompileOptions } from '../../core/pipeline/compil
 import type { BuildContext, BuildEvent } from '../../core/pipeline/context.js';
 import { formatDiagnostic } from '../../core/pipeline/format.js';
 import { substitutionLookup } from '../../core/pipeline/environment.js';
+import { withStageSubstitution } from '../../core/pipeline/stage-substitution.js';
 import { isReadable, loadManifestBytes } from '../../core/pipeline/load.js';
 import { LINT } from '../../core/pipeline/lint.js';
 import { EXIT, type CliIO } from '../io.js';
@@ -98,7 +99,9 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   flags.repo ??= `local/${basename(dirname(path)) || 'repo'}`;
   const ctx = cliContext(flags);
   // `${…}` substituted with this build's values, as the planner does.
-  const manifest = loadManifestBytes(file, read.bytes, { substitute: substitutionLookup(ctx) });
+  const fileWide = loadManifestBytes(file, read.bytes, { substitute: substitutionLookup(ctx) });
+  // Each pipeline that names a `${DRONE_STAGE_…}` is read again with its own stage's values, as the planner does.
+  const manifest = isReadable(fileWide) ? withStageSubstitution(file, new TextDecoder().decode(read.bytes), ctx, fileWide) : fileWide;
   if (!isReadable(manifest)) {
     for (const d of manifest.diagnostics) io.err(formatDiagnostic(d));
     io.err(`${file}: invalid, nothing compiled`);

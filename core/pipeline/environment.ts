@@ -178,17 +178,18 @@ export function buildEnvironment(ctx: BuildContext, stage: StageEnvInput): Recor
  * (pipeline/runtime/runner.go: environ.Combine(System, Repo, Build, Stage, Link, params)).
  * Not the workspace, git or step variables, nor secrets: those are set per step, after
  * substitution, so a name Drone does not know gives "" as in Drone (`$${HOME}` reaches the
- * shell). The DRONE_STAGE_* values differ from one pipeline of the file to the next, and
- * the file is substituted once for all of them: those expressions are left as written, so
- * a step's shell expands the plain ones (`${DRONE_STAGE_NAME}`) with the same value.
+ * shell). The DRONE_STAGE_* values differ from one pipeline of the file to the next, as
+ * Drone substitutes the file once per stage: without `stage` those expressions are left as
+ * written (the file read once for all pipelines); with it they take that stage's values
+ * (stage-substitution.ts reads each pipeline that names one again with its own). Drone
+ * substitutes no DRONE_STEP_* (no step is known yet): those give "" as any unknown name.
  */
-export function substitutionLookup(ctx: BuildContext): (name: string) => string | undefined {
-  const stage: StageEnvInput = { name: '', number: 0, kind: 'pipeline', type: 'docker', os: 'linux', arch: 'amd64', dependsOn: [], workspace: '' };
-  const env = buildEnvironment(ctx, stage);
+export function substitutionLookup(ctx: BuildContext, stage?: StageEnvInput): (name: string) => string | undefined {
+  const env = buildEnvironment(ctx, stage ?? { name: '', number: 0, kind: 'pipeline', type: 'docker', os: 'linux', arch: 'amd64', dependsOn: [], workspace: '' });
   for (const name of Object.keys(env)) {
     if (name.startsWith('DRONE_WORKSPACE') || name.startsWith('GIT_') || name === 'DRONE_CRON') delete env[name];
   }
-  return (name) => (name.startsWith('DRONE_STAGE_') ? undefined : Object.hasOwn(env, name) ? env[name]! : '');
+  return (name) => (name.startsWith('DRONE_STAGE_') && stage === undefined ? undefined : Object.hasOwn(env, name) ? env[name]! : '');
 }
 
 /** DRONE_STEP_NAME / DRONE_STEP_NUMBER: fixed per container, so part of the task definition. */

@@ -17,6 +17,7 @@ import { buildCompileOptions, type DeploymentCompileOptions } from './compile-op
 import { conditionInput, conditionsMatch } from '../../core/pipeline/conditions.js';
 import { formatDiagnostic } from '../../core/pipeline/format.js';
 import { substitutionLookup } from '../../core/pipeline/environment.js';
+import { withStageSubstitution } from '../../core/pipeline/stage-substitution.js';
 import { fileErrors, isReadable, loadManifest } from '../../core/pipeline/load.js';
 import { imageCommandQueries, type ImageCommands } from '../../core/pipeline/plugin-command.js';
 import type { Diagnostic } from '../../core/pipeline/types.js';
@@ -176,7 +177,10 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
 
   if (invalid) return createInvalid(buildRecord(base, { status: 'error', error: invalid, finishedAt: now }), scmRepo, deps);
   // loadManifest reports a file over the work budget as a diagnostic, never by throwing.
-  const substituted = metered(meter, () => loadManifest(repository.configPath, text, { substitute: substitutionLookup(ctx) }));
+  // Each pipeline that names a `${DRONE_STAGE_…}` is read again with its own stage's values, as Drone does.
+  const substituted = metered(meter, () =>
+    withStageSubstitution(repository.configPath, text, ctx, loadManifest(repository.configPath, text, { substitute: substitutionLookup(ctx) })),
+  );
   const substitutedInvalid = diagnosticsText(fileErrors(substituted));
   if (substitutedInvalid) return createInvalid(buildRecord(base, { status: 'error', error: substitutedInvalid, finishedAt: now }), scmRepo, deps);
 

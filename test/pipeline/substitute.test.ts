@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { SUBSTITUTION_LIMITS, SubstitutionError, pathMatch, substitute } from '../../core/pipeline/substitute.js';
 import { loadManifest } from '../../core/pipeline/load.js';
+import { substitutionLookup } from '../../core/pipeline/environment.js';
+import { withStageSubstitution } from '../../core/pipeline/stage-substitution.js';
+import { cliContext } from '../../cli/commands/compile.js';
 import { WorkLimitExceeded, WorkMeter, metered } from '../../core/pipeline/work.js';
 
 const run = (input: string, params: Record<string, string> = {}) => substitute(input, (name) => params[name] ?? '').text;
@@ -214,5 +217,45 @@ describe('loadManifest with substitution: diagnostics point at the file as writt
     expect(manifest.diagnostics).toEqual([
       expect.objectContaining({ line: 2, column: 7, severity: 'error', message: expect.stringMatching(/^substitution: unable to parse substitution within function in "\$\{A:\}"/) }),
     ]);
+  });
+});
+
+// drone/runner-go pipeline/runtime/runner.go: each stage's runner substitutes the raw file with
+// environ.Stage(stage) among its values (environ.go: DRONE_STAGE_NAME, _NUMBER, _OS, _ARCH,
+// _DEPENDS_ON, …), then reads its own pipeline; no step is known then, so DRONE_STEP_* are "".
+describe('per-stage substitution: ${DRONE_STAGE_*} takes each pipeline\'s own values', () => {
+  const file = [
+    'kind: pipeline',
+    'type: docker',
+    'name: backend',
+    'steps:',
+    '- name: show',
+    '  image: alpine',
+    '  commands: ["echo ${DRONE_STAGE_NAME}/${DRONE_STAGE_NUMBER}/${DRONE_STAGE_NAME:0:4}/${DRONE_STAGE_ARCH}/[${DRONE_STEP_NAME}]/${DRONE_REPO_NAME}"]',
+    '---',
+    'kind: pipeline',
+    'type: docker',
+    'name: frontend',
+    'platform: { arch: arm64 }',
+    'depends_on: [backend]',
+    'steps:',
+    '- name: show',
+    '  image: alpine',
+    '  commands: ["echo ${DRONE_STAGE_NAME}/${DRONE_STAGE_NUMBER}/${DRONE_STAGE_DEPENDS_ON}/${DRONE_STAGE_ARCH}"]',
+  ].join('\n');
+  const ctx = cliContext({ repo: 'acme/app' });
+
+  it('gives each pipeline its own name, number, arch and depends_on; step variables are empty', () => {
+    const manifest = withStageSubstitution('.drone.yml', file, ctx, loadManifest('.drone.yml', file, { substitute: substitutionLookup(ctx) }));
+    expect(manifest.pipelines.map((p) => p.steps[0]!.commands)).toEqual([['echo backend/1/back/amd64/[]/app'], ['echo frontend/2/backend/arm64']]);
+    expect(manifest.errors).toEqual([]);
+  });
+
+  it('a file read once leaves them as written; one that names none is not read again', () => {
+    const once = loadManifest('.drone.yml', file, { substitute: substitutionLookup(ctx) });
+    expect(once.pipelines[1]!.steps[0]!.commands).toEqual(['echo ${DRONE_STAGE_NAME}/${DRONE_STAGE_NUMBER}/${DRONE_STAGE_DEPENDS_ON}/${DRONE_STAGE_ARCH}']);
+    const plain = file.replaceAll('DRONE_STAGE_', 'DRONE_BUILD_');
+    const manifest = loadManifest('.drone.yml', plain, { substitute: substitutionLookup(ctx) });
+    expect(withStageSubstitution('.drone.yml', plain, ctx, manifest)).toBe(manifest);
   });
 });
