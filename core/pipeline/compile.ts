@@ -152,6 +152,18 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
     if (s.privileged) fail(s.pos, `"${s.name}" asks for privileged mode, which Fargate cannot give: build images with a daemonless tool (kaniko) instead`);
   }
 
+  // Services that run: Drone leaves out a service whose `when:` does not match this build
+  // (drone-runner-docker engine/compiler/compiler.go: RunPolicy = RunNever), and its runner
+  // neither starts nor lists it, so it takes no DRONE_STEP_NUMBER (runner-go
+  // pipeline/runtime/runner.go). One that runs only on failure cannot run here: services
+  // start with the task, before anything has failed.
+  const services: Step[] = [];
+  for (const service of pipeline.services) {
+    const reason = mismatchReason(service.when, input) ?? (stepKind(service) === 'failure-only' || stepKind(service) === undefined ? 'its status condition does not match a service, which starts before any step' : undefined);
+    if (reason === undefined) services.push(service);
+    else notes.push(`service "${service.name}" left out: when: ${reason}`);
+  }
+
   // Steps that run: `when:` except status is decided now; status partly at run time.
   const skippedSteps: { name: string; reason: string }[] = [];
   const active = new Map<string, OrderedStep>();
@@ -172,11 +184,11 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
   const linear = !pipeline.steps.some((s) => s.dependsOn.length > 0);
 
   // Containers: the agent, services, steps (packed when over the limit), gates.
-  const fit = fitContainers(pipeline.services.length, [...active.values()].map((o) => ({ steps: [o.step], kind: o.kind })), linear);
+  const fit = fitContainers(services.length, [...active.values()].map((o) => ({ steps: [o.step], kind: o.kind })), linear);
   const units = fit.units;
   // At the `steps:` key, where lint reports the same rule (lint.ts, lintContainers), so that
   // the finding has one place whichever of the two makes it.
-  if (fit.after > MAX_CONTAINERS) fail(pipeline.stepsPos ?? pipeline.pos, `${LINT.tooManyContainers}: ${tooManyContainersMessage(fit, pipeline.services.length, active.size, linear)}`);
+  if (fit.after > MAX_CONTAINERS) fail(pipeline.stepsPos ?? pipeline.pos, `${LINT.tooManyContainers}: ${tooManyContainersMessage(fit, services.length, active.size, linear)}`);
   if (fit.before > MAX_CONTAINERS) {
     for (const u of units) {
       if (u.steps.length > 1) notes.push(`steps ${u.steps.map((s) => JSON.stringify(s.name)).join(', ')} share one container (ECS allows ${MAX_CONTAINERS} containers per task)`);
@@ -184,7 +196,7 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
   }
 
   const names = new NameAllocator([AGENT_CONTAINER, WORKSPACE_VOLUME, STATE_VOLUME, AGENT_STATE_VOLUME]);
-  const serviceContainers = pipeline.services.map((s) => names.allocate(s.name, 'service'));
+  const serviceContainers = services.map((s) => names.allocate(s.name, 'service'));
   const compiledUnits: Unit[] = units.map((u) => ({ ...u, container: names.allocate(u.steps[0]!.name, 'step') }));
   for (const u of compiledUnits) {
     if (u.kind !== 'plain' && isPlugin(u.steps[0]!)) u.gate = names.allocate(`${u.container}-gate`, 'gate');
@@ -203,7 +215,7 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
 
   // Root dependencies: the agent healthy, and services with a health command healthy.
   const rootDeps: ContainerDependency[] = [{ containerName: AGENT_CONTAINER, condition: 'HEALTHY' }];
-  pipeline.services.forEach((s, i) => {
+  services.forEach((s, i) => {
     if (s.ready?.command) rootDeps.push({ containerName: serviceContainers[i]!, condition: 'HEALTHY' });
   });
   const unitDeps = (u: Unit): ContainerDependency[] => {
@@ -226,7 +238,7 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
   // Failing = a step whose failure counts (not ignored, not a background step) exited non-zero.
   const watched = compiledUnits.filter((u) => !u.steps[0]!.detach && u.steps.every((s) => s.failure !== 'ignore')).map((u) => u.container);
 
-  const hosts = [...pipeline.services.map((s) => s.name), ...[...active.values()].filter((o) => o.step.detach).map((o) => o.step.name)];
+  const hosts = [...services.map((s) => s.name), ...[...active.values()].filter((o) => o.step.detach).map((o) => o.step.name)];
   const secretRef = (secret: string) => secretArn(secret, ctx, options, source.secrets ?? [], (m, pos) => fail(pos ?? pipeline.pos, m));
   const withheld = new Set<string>();
   const absent = new Set<string>();
@@ -270,7 +282,7 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
   };
   containers.push({} as ContainerDefinition); // the agent, filled in once the plan is complete
 
-  pipeline.services.forEach((service, i) => {
+  services.forEach((service, i) => {
     const container = serviceContainers[i]!;
     const def = serviceContainer(service, container, common);
     containers.push(def);
@@ -296,7 +308,7 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
   // (drone/runner-go pipeline/runtime/runner.go: clone, then services, then steps, leaving out
   // those whose `when:` does not match; drone-runner-docker engine/compiler/compiler.go).
   const numbered = [...active.values()].map((o) => o.step);
-  const stepNumber = (step: Step) => (pipeline.clone.disable ? 0 : 1) + pipeline.services.length + numbered.indexOf(step) + 1;
+  const stepNumber = (step: Step) => (pipeline.clone.disable ? 0 : 1) + services.length + numbered.indexOf(step) + 1;
   for (const u of compiledUnits) {
     const dependsOn = unitDeps(u);
     const first = u.steps[0]!;

@@ -519,4 +519,14 @@ describe('DRONE_STEP_NUMBER counts clone and services as Drone does', () => {
       s.taskDefinition.containerDefinitions!.find((d) => d.environment?.some((e) => e.name === 'DRONE_STEP_NAME' && e.value === name))!.environment!.find((e) => e.name === 'DRONE_STEP_NUMBER')!.value;
     expect([numberOf('b'), numberOf('c')]).toEqual(['4', '5']);
   });
+
+  it('a service whose when: does not match is not started and takes no number (RunNever), with a note', () => {
+    const services = 'services:\n  - name: db\n    image: postgres:15\n    when:\n      branch: [release]\n  - name: cache\n    image: redis:7\n';
+    const s = stage(pipeline(step('b', ['x']), services));
+    const env = s.taskDefinition.containerDefinitions!.find((d) => d.name === 'b')!.environment!;
+    expect(env.find((e) => e.name === 'DRONE_STEP_NUMBER')!.value).toBe('3');
+    expect(s.taskDefinition.containerDefinitions!.map((d) => d.name)).toEqual(['slipway-agent', 'cache', 'b']);
+    expect(s.plan.services.map((x) => x.name)).toEqual(['cache']);
+    expect(s.notes.filter((n) => n.startsWith('service "db" left out: when: '))).toHaveLength(1);
+  });
 });
