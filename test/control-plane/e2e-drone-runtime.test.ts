@@ -44,35 +44,6 @@ const FAIL_FAST = droneYaml({
   ],
 });
 
-// runner-go pipeline/runtime/execer.go: a `failure: fast` step that fails cancels the pipeline:
-// the sibling still running is stopped (killed), nothing else starts, not even a failure step.
-const FAIL_FAST = `kind: pipeline
-type: docker
-name: test
-steps:
-- name: prepare
-  image: alpine:3
-  commands:
-  - echo prepared
-- name: slow
-  image: alpine:3
-  depends_on: [prepare]
-  commands:
-  - sleep 120
-- name: quick
-  image: alpine:3
-  depends_on: [prepare]
-  failure: fast
-  commands:
-  - sleep 1
-  - exit 2
-- name: after
-  image: alpine:3
-  depends_on: [slow]
-  commands:
-  - echo after
-`;
-
 let e2e: E2e;
 
 beforeAll(async () => {
