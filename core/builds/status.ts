@@ -285,6 +285,14 @@ function containerStepStatus(
     if (code === 0 || code === EARLY_EXIT_CODE || SIGNAL_EXITS.has(code)) return { status: 'success', exitCode: code };
     return { status: 'failure', exitCode: code, ...(reason ? { reason } : {}) };
   }
+  // A step that runs only on failure exits 0 whether it ran or its gate skipped it (nothing in
+  // its stage had failed: Drone's RunOnFailure asks the stage, runner-go execer.go
+  // state.Failed()). Its stage tells: one that passed had nothing failing, so the step was
+  // skipped. Decided with the outcome, when the task has stopped.
+  if (code === 0 && step.whenStatus === 'failure') {
+    if (!outcome) return undefined;
+    if (outcome.status === 'success') return { status: 'skipped', reason: 'it runs only when the stage is failing, and no step failed' };
+  }
   // Drone's early exit passes the step (runner-go pipeline/state.go, finish: 0 and 78 pass).
   if (code === 0 || code === EARLY_EXIT_CODE) return { status: 'success', exitCode: code };
   if (SIGNAL_EXITS.has(code) && outcome && (outcome.status === 'killed' || outcome.reason === 'timed-out' || outcome.reason === 'spot-interrupted')) {

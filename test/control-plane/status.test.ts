@@ -369,6 +369,16 @@ describe('stageOutcome with the agent\'s result line', () => {
     expect(stepChanges(d, [clone], stageOutcome(d, stage()))[0]!.reason).toBe('the clone failed');
   });
 
+  it('a failure-only step that exited 0 in a stage that passed skipped itself; in a failed stage it ran; before the end it waits', () => {
+    const notify: StepRecord = { buildId: 'o/r#1', stageNumber: 1, number: 3, name: 'notify', container: 'notify', status: 'running', detached: false, kind: 'step', whenStatus: 'failure' };
+    const passed = ended(0, { containers: [agent(0), { name: 'notify', lastStatus: 'STOPPED', exitCode: 0 }] });
+    expect(stepChanges(passed, [notify], stageOutcome(passed, stage()))).toEqual([{ number: 3, status: 'skipped', reason: 'it runs only when the stage is failing, and no step failed' }]);
+    const failed = ended(1, { containers: [agent(1), { name: 'notify', lastStatus: 'STOPPED', exitCode: 0 }] });
+    expect(stepChanges(failed, [notify], stageOutcome(failed, stage()))).toEqual([{ number: 3, status: 'success', exitCode: 0 }]);
+    const running = detail({ lastStatus: 'RUNNING', desiredStatus: 'RUNNING', containers: [{ name: AGENT_CONTAINER, lastStatus: 'RUNNING' }, { name: 'notify', lastStatus: 'STOPPED', exitCode: 0 }] });
+    expect(stepChanges(running, [notify])).toEqual([]);
+  });
+
   // runner-go pipeline/state.go, Cancel → killall: a step running when the pipeline is cancelled is killed.
   it('a step the agent left running (failure: fast cancelled it) is killed, not failed; before the outcome it waits', () => {
     const slow: StepRecord = { buildId: 'o/r#1', stageNumber: 1, number: 3, name: 'slow', container: 'slow', status: 'running', detached: false, kind: 'step' };
