@@ -231,7 +231,9 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
       }
     }
     // A step that runs on a status starts with the agent and waits for its setup record in its
-    // wrapper (script.ts): HEALTHY would never come after a failed clone.
+    // wrapper (script.ts): HEALTHY would never come after a failed clone. START may name the
+    // essential agent (only COMPLETE and SUCCESS may not), and HEALTHY "is confirmed only at
+    // task startup" (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDependency.html).
     const roots = u.kind === 'plain' ? rootDeps : [{ containerName: AGENT_CONTAINER, condition: 'START' as const }];
     return [...(root ? roots : []), ...[...deps].map(([containerName, condition]) => ({ containerName, condition }))];
   };
