@@ -1,0 +1,236 @@
+// A pipeline that needs more containers than one ECS task holds (10, not adjustable:
+// https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-quotas.html, "Containers
+// per task definition") cut into consecutive tasks of one stage, "segments", as designed in
+// docs/design/split-pipelines.md. Pure: the same pipeline always gives the same cut.
+//
+// - A pipeline that fits (after packing, pack.ts) is one task, as before: nothing changes.
+// - Otherwise its services and detached steps move to a "service task" that lives for the
+//   whole stage (steps reach them by name), and the other step containers are cut into
+//   segments, each beside its own agent: at most MAX_CONTAINERS - 1 step containers
+//   (a status-gated plugin step brings its gate container along).
+// - The cut follows a topological order of the steps (file order among steps that could run
+//   together), so every segment is closed under predecessors: no step waits for a step of a
+//   later segment. Parallel branches share a segment where they fit, else they are run one
+//   segment after the other (slower, never wrong).
+// - Linear pipelines pack steps that share an image (pack.ts) only as far as it saves a
+//   segment: no cut is ever inside a packed container (a unit is placed whole).
+
+import { MAX_CONTAINERS } from './limits.js';
+import { fitContainers, isPlugin, pack, type PackUnit } from './pack.js';
+import { stepDependencies, stepKind, type OrderedStep, type StepKind } from './step-order.js';
+import type { Pipeline, Step } from './types.js';
+
+/** One step container of a segment: its steps (several when packed), and whether a status gate container goes with it. */
+export interface SegmentContainer {
+  steps: string[];
+  kind: StepKind;
+  gate: boolean;
+}
+
+export interface Segment {
+  /** 1-based, the order in which the segments run. */
+  number: number;
+  containers: SegmentContainer[];
+  /** Containers of its task: its agent, its step containers and their gates. */
+  size: number;
+}
+
+/** The services and detached steps of a split pipeline: one task for the stage's whole life. */
+export interface ServiceTask {
+  services: string[];
+  /** Detached steps, each with the segment after whose end it starts (0: with the first segment). */
+  detached: { name: string; after: number }[];
+  /** Containers of its task: its agent, the services and the detached steps. */
+  size: number;
+}
+
+export type SegmentPlan =
+  /** Fits in one task (packing steps where needed): runs as it always has. */
+  | { kind: 'single'; size: number }
+  | { kind: 'split'; segments: Segment[]; serviceTask?: ServiceTask }
+  /** Cannot be cut into tasks of MAX_CONTAINERS: why, for the user. */
+  | { kind: 'impossible'; reason: string };
+
+/** Step containers beside the agent in one segment. */
+export const SEGMENT_BUDGET = MAX_CONTAINERS - 1;
+
+/**
+ * The cut of a pipeline as lint sees it: every step that can run in some build (a step
+ * whose `when: status` matches nothing never runs), since lint does not know the build.
+ */
+export function segments(pipeline: Pipeline): SegmentPlan {
+  const active = new Map<string, OrderedStep>();
+  for (const step of pipeline.steps) {
+    const kind = stepKind(step);
+    if (kind) active.set(step.name, { step, kind });
+  }
+  return planSegments(pipeline.services, pipeline.steps, active);
+}
+
+/**
+ * The cut of the steps that run in one build. `all` are the pipeline's steps in file order
+ * (those left out by `when:` included: they are seen through), `active` those that run.
+ */
+export function planSegments(services: readonly Step[], all: readonly Step[], active: ReadonlyMap<string, OrderedStep>): SegmentPlan {
+  const linear = !all.some((s) => s.dependsOn.length > 0);
+  const units: PackUnit[] = [...active.values()].map((o) => ({ steps: [o.step], kind: o.kind }));
+  const fit = fitContainers(services.length, units, linear);
+  if (fit.after <= MAX_CONTAINERS) return { kind: 'single', size: fit.after };
+
+  const order = stepDependencies(all, active);
+  const detached = [...active.values()].filter((o) => o.step.detach);
+  const gatedDetached = detached.find((o) => o.kind !== 'plain');
+  if (gatedDetached) {
+    return {
+      kind: 'impossible',
+      reason: `its detached step "${gatedDetached.step.name}" has a status condition, and a detached step of a pipeline split into several tasks runs in the task of the services, where no status gate is`,
+    };
+  }
+  const serviceSize = 1 + services.length + detached.length;
+  if (serviceSize > MAX_CONTAINERS) {
+    return {
+      kind: 'impossible',
+      reason: `its ${services.length} services and ${detached.length} detached steps need ${serviceSize} containers with their agent in the task that keeps them up while the other steps run, but ECS allows ${MAX_CONTAINERS} per task`,
+    };
+  }
+
+  const attached = units.filter((u) => !u.steps[0]!.detach);
+  const predecessors = (unit: PackUnit, unitOf: ReadonlyMap<string, PackUnit>): PackUnit[] => {
+    const out = new Set<PackUnit>();
+    for (const s of unit.steps) {
+      const d = order.get(s.name)!;
+      for (const name of [...d.on.map((o) => o.step), ...d.after]) {
+        const up = unitOf.get(name);
+        if (up && up !== unit) out.add(up);
+      }
+    }
+    return [...out];
+  };
+  // A detached step runs in the service task, started once its own upstream steps have ended
+  // (from their segment's snapshot): a step that waits for it must be in a later segment than them.
+  const detachedNames = new Set(detached.map((o) => o.step.name));
+  const upstreamOfDetached = (name: string, seen = new Set<string>()): string[] =>
+    order
+      .get(name)!
+      .on.map((o) => o.step)
+      .filter((up) => !seen.has(up) && seen.add(up))
+      .flatMap((up) => (detachedNames.has(up) ? upstreamOfDetached(up, seen) : [up]));
+  const barriers = (unit: PackUnit, unitOf: ReadonlyMap<string, PackUnit>): PackUnit[] => {
+    const out = new Set<PackUnit>();
+    for (const s of unit.steps) {
+      for (const o of order.get(s.name)!.on) {
+        if (!detachedNames.has(o.step)) continue;
+        for (const up of upstreamOfDetached(o.step)) {
+          const u = unitOf.get(up);
+          if (u && u !== unit) out.add(u);
+        }
+      }
+    }
+    return [...out];
+  };
+  const cutOf = (list: PackUnit[]): PackUnit[][] => cut(list, predecessors, barriers, all);
+
+  let chosen = cutOf(attached);
+  if (linear) {
+    // Pack as little as possible for the fewest segments: logs stay per step wherever they can.
+    // Never across a detached step: the steps after it wait for it, and it starts only once
+    // the steps before it are over (see barriers), so they cannot share a container.
+    const runs: PackUnit[][] = [[]];
+    for (const u of units) {
+      if (u.steps[0]!.detach) runs.push([]);
+      else runs.at(-1)!.push(u);
+    }
+    const packed = (overflow: number): PackUnit[] => {
+      let left = overflow;
+      return runs.flatMap((run) => {
+        const r = pack(run, left, true);
+        left -= r.saved;
+        return r.units;
+      });
+    };
+    const fewest = cutOf(packed(Number.POSITIVE_INFINITY)).length;
+    for (let overflow = 0; overflow <= attached.length; overflow++) {
+      const candidate = cutOf(packed(overflow));
+      if (candidate.length === fewest) {
+        chosen = candidate;
+        break;
+      }
+    }
+  }
+
+  const segmentOf = new Map<string, number>();
+  const out: Segment[] = chosen.map((list, i) => {
+    for (const u of list) for (const s of u.steps) segmentOf.set(s.name, i + 1);
+    const containers = list.map((u) => ({ steps: u.steps.map((s) => s.name), kind: u.kind, gate: gated(u) }));
+    return { number: i + 1, containers, size: 1 + list.reduce((n, u) => n + sizeOf(u), 0) };
+  });
+  if (services.length === 0 && detached.length === 0) return { kind: 'split', segments: out };
+
+  // A detached step starts once the segment of its last upstream step has ended.
+  const afterOf = (name: string, seen = new Set<string>()): number => {
+    let after = 0;
+    for (const up of order.get(name)!.on.map((o) => o.step)) {
+      if (seen.has(up)) continue;
+      seen.add(up);
+      after = Math.max(after, segmentOf.get(up) ?? afterOf(up, seen));
+    }
+    return after;
+  };
+  const serviceTask: ServiceTask = {
+    services: services.map((s) => s.name),
+    detached: detached.map((o) => ({ name: o.step.name, after: afterOf(o.step.name) })),
+    size: serviceSize,
+  };
+  return { kind: 'split', segments: out, serviceTask };
+}
+
+function gated(u: PackUnit): boolean {
+  return u.kind !== 'plain' && isPlugin(u.steps[0]!);
+}
+
+function sizeOf(u: PackUnit): number {
+  return gated(u) ? 2 : 1;
+}
+
+/**
+ * Units in a topological order (among units whose predecessors are all placed, the one
+ * first in the file), then cut greedily into segments of at most SEGMENT_BUDGET containers.
+ * Each segment is a prefix of the order minus the ones before, so it is closed under
+ * predecessors. A unit behind a barrier (the upstream of a detached step it waits for)
+ * starts a new segment when that upstream is in the current one.
+ */
+type Relation = (u: PackUnit, unitOf: ReadonlyMap<string, PackUnit>) => PackUnit[];
+
+function cut(units: PackUnit[], predecessors: Relation, barriers: Relation, all: readonly Step[]): PackUnit[][] {
+  const unitOf = new Map<string, PackUnit>();
+  for (const u of units) for (const s of u.steps) unitOf.set(s.name, u);
+  const fileIndex = new Map(all.map((s, i) => [s.name, i] as const));
+  const first = (u: PackUnit) => fileIndex.get(u.steps[0]!.name)!;
+  const preds = new Map(units.map((u) => [u, predecessors(u, unitOf)] as const));
+  const placed = new Set<PackUnit>();
+  const ordered: PackUnit[] = [];
+  while (ordered.length < units.length) {
+    const ready = units.filter((u) => !placed.has(u) && preds.get(u)!.every((p) => placed.has(p)));
+    // A cycle cannot reach here: lint rejects one in `depends_on`, and the compiler never
+    // sees a pipeline with lint errors. Placing the rest in file order keeps this total.
+    const next = ready.length > 0 ? ready.reduce((a, b) => (first(a) <= first(b) ? a : b)) : units.filter((u) => !placed.has(u)).reduce((a, b) => (first(a) <= first(b) ? a : b));
+    placed.add(next);
+    ordered.push(next);
+  }
+  const out: PackUnit[][] = [];
+  let current: PackUnit[] = [];
+  let used = 0;
+  for (const u of ordered) {
+    const size = sizeOf(u);
+    const behindBarrier = barriers(u, unitOf).some((b) => current.includes(b));
+    if ((used + size > SEGMENT_BUDGET || behindBarrier) && current.length > 0) {
+      out.push(current);
+      current = [];
+      used = 0;
+    }
+    current.push(u);
+    used += size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
