@@ -20,6 +20,7 @@ have nsenter || need+=(util-linux)
 have busybox || need+=(busybox)  # the step-script tests also run under busybox sh
 have buildah || need+=(buildah)  # image build steps (plugins/docker) build with it locally
 have docker-registry || need+=(docker-registry)  # and push to it (local/image-registry.ts)
+have zstd || need+=(zstd)  # the agent's workspace snapshots between the segments of a split pipeline (tar --zstd)
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "setup: all system packages present"

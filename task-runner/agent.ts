@@ -18,8 +18,9 @@ import type { Reporter } from './report.js';
 import type { StopSwitch } from './signals.js';
 import { StatusWriter } from './status-file.js';
 import { supervise } from './supervise.js';
+import { SnapshotError, carriedStates, carriedSteps, readSnapshot, seedRecords, writeSnapshot, type CarriedStep } from './snapshot.js';
 
-type Phase = 'cloning' | 'writing the build environment' | 'waiting for services' | 'supervising steps';
+type Phase = 'cloning' | 'restoring the workspace' | 'leaving the workspace for the next segment' | 'writing the build environment' | 'waiting for services' | 'supervising steps';
 
 export async function runAgent(config: AgentConfig, reporter: Reporter, stop: StopSwitch): Promise<AgentExitCode> {
   const { plan, paths } = config;
@@ -30,8 +31,14 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
   const status = new StatusWriter(paths.status);
   // The names of the setup's failed steps (`clone`, or the service that was not ready).
   let setupFailedSteps: string[] = [];
+  // A later segment of a split pipeline: the steps of the earlier ones, as they ended.
+  let carried: CarriedStep[] = [];
+  const withCarried = (states: StepStates) => {
+    const before = carriedStates(carried);
+    return { steps: [...before.steps, ...plan.steps], states: { ...before.states, ...states } };
+  };
   const writeStatus = (states: StepStates): Promise<void> =>
-    status.write({ steps: plan.steps, states, upstream: config.upstream, stageStarted, now: seconds(), setupFailed: setupFailedSteps });
+    status.write({ ...withCarried(states), upstream: config.upstream, stageStarted, now: seconds(), setupFailed: setupFailedSteps });
 
   // `detail`: structured fields of the result beside the message (the failed service).
   const finish = (outcome: AgentOutcome, exitCode: AgentExitCode, message: string, states: StepStates, ending: Ending, detail: Pick<AgentResult, 'service'> = {}): AgentExitCode => {
@@ -64,7 +71,23 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
   // status still run (they start with the agent and wait for its setup record), as Drone
   // runs them after its clone step failed; the steps that run on success are skipped.
   let setupFailure: { outcome: AgentOutcome; exitCode: AgentExitCode; message: string; step: string; detail?: Pick<AgentResult, 'service'> } | undefined;
-  if (plan.clone.disable) {
+  const snapshot = config.snapshot;
+  if (snapshot?.inUrl !== undefined) {
+    // A later segment: the previous segment's workspace, instead of a clone.
+    phase = 'restoring the workspace';
+    const segment = plan.segment!.number - 1;
+    try {
+      const manifest = await readSnapshot(
+        { base: snapshot.base, url: snapshot.inUrl, signal: stop.signal, log: (line) => reporter.progress(line) },
+        { segment, stageId: config.stageId },
+      );
+      carried = manifest.steps;
+      await seedRecords(paths.steps, carried);
+    } catch (error) {
+      if (!(error instanceof SnapshotError)) throw error;
+      return stopped({}) ?? finish('error', AGENT_EXIT.internalError, error.message, {}, 'error');
+    }
+  } else if (plan.clone.disable) {
     reporter.progress('clone: disabled by the pipeline');
   } else {
     try {
@@ -159,7 +182,20 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
   if (setupFailure !== undefined) {
     return finish(setupFailure.outcome, setupFailure.exitCode, setupFailure.message, supervision.states, 'complete', setupFailure.detail);
   }
-  const failed = failedSteps(plan.steps, supervision.states);
+  if (snapshot?.outUrl !== undefined) {
+    // Every step of this segment is over: nothing changes the workspace any more.
+    phase = 'leaving the workspace for the next segment';
+    const manifest = { version: 1 as const, segment: plan.segment!.number, stageId: config.stageId, steps: carriedSteps(carried, plan.steps, supervision.states) };
+    try {
+      await writeSnapshot({ base: snapshot.base, url: snapshot.outUrl, signal: stop.signal, log: (line) => reporter.progress(line) }, manifest);
+    } catch (error) {
+      if (!(error instanceof SnapshotError)) throw error;
+      return stopped(supervision.states) ?? finish('error', AGENT_EXIT.internalError, error.message, supervision.states, 'complete');
+    }
+  }
+  // The stage's failures so far: earlier segments' too.
+  const all = withCarried(supervision.states);
+  const failed = failedSteps(all.steps, all.states);
   if (supervision.failedFast !== undefined) {
     // The agent's exit stops the task, and with it every step still running (Drone's cancel).
     const message = `build failed: ${failed.join('; ')}; ${supervision.failedFast} has failure: fast, so the steps still running were stopped and the others skipped`;

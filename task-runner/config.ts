@@ -20,6 +20,8 @@ export interface AgentConfig {
   metadataUri: string | undefined;
   pollMs: number;
   env: NodeJS.ProcessEnv;
+  /** Segments of a split pipeline: the workspace volume (Drone's base) and the snapshot URLs this segment needs. */
+  snapshot?: { base: string; inUrl?: string; outUrl?: string };
 }
 
 export class ConfigError extends Error {}
@@ -64,6 +66,14 @@ function checkPlan(value: unknown): AgentPlan {
         throw new ConfigError(`agent: ${where}.steps[${i}].dependsOnConditions: expected { container: ${[...CONDITIONS].join(' | ')} }${got}`);
       }
     }
+  }
+  const segment = value['segment'];
+  if (
+    segment !== undefined &&
+    (!isObject(segment) || !Number.isInteger(segment['number']) || !Number.isInteger(segment['count']) ||
+      !((segment['number'] as number) >= 1) || !((segment['count'] as number) >= (segment['number'] as number)))
+  ) {
+    throw new ConfigError(`agent: ${where}.segment: expected { number, count }, integers with 1 ≤ number ≤ count`);
   }
   const stage = value['stage'];
   if (
@@ -139,5 +149,27 @@ export function readConfig(env: NodeJS.ProcessEnv): AgentConfig {
     metadataUri,
     pollMs: positiveNumber(env, AGENT_ENV.pollMs) ?? 1000,
     env,
+    ...(plan.segment ? { snapshot: snapshotConfig(plan, workspace, env) } : {}),
   };
+}
+
+/**
+ * The snapshot URLs a segment needs (a later segment reads one, an earlier one writes one),
+ * and the workspace volume they carry: the base, when the working directory is below it.
+ */
+function snapshotConfig(plan: AgentPlan, workspace: string, env: NodeJS.ProcessEnv): NonNullable<AgentConfig['snapshot']> {
+  const { number, count } = plan.segment!;
+  const url = (name: string, needed: boolean, what: string): string | undefined => {
+    const value = env[name] || undefined;
+    if (needed && value === undefined) throw new ConfigError(`agent: ${name} is not set: segment ${number} of ${count} needs the presigned URL ${what}`);
+    if (value !== undefined && !/^https?:\/\//.test(value)) throw new ConfigError(`agent: ${name}: expected an http(s) URL`);
+    return value;
+  };
+  const inUrl = url(AGENT_ENV.snapshotIn, number > 1, `to read segment ${number - 1}'s workspace from`);
+  const outUrl = url(AGENT_ENV.snapshotOut, number < count, 'to leave its workspace at for the next segment');
+  const base = plan.workspaceBase ?? plan.workspace;
+  const below = base !== plan.workspace && plan.workspace.startsWith(`${base}/`) ? plan.workspace.slice(base.length) : '';
+  // A local run moves the working directory (SLIPWAY_WORKSPACE_DIR): the base moves with it.
+  const movedBase = below !== '' && workspace.endsWith(below) ? workspace.slice(0, -below.length) : below === '' ? workspace : base;
+  return { base: movedBase, ...(inUrl ? { inUrl } : {}), ...(outUrl ? { outUrl } : {}) };
 }

@@ -146,6 +146,14 @@ export const AGENT_ENV = {
   busybox: 'SLIPWAY_BUSYBOX',
   /** JSON UpstreamState: what the build knew when this stage was released (RunTask override, optional). */
   upstream: 'SLIPWAY_UPSTREAM',
+  /**
+   * Segments of a split pipeline (AgentPlan.segment), per run, in the agent container's
+   * override only: a presigned GET URL of the previous segment's workspace snapshot, and a
+   * presigned PUT URL (signed with `If-None-Match: *`) for this segment's. They are
+   * credentials: never logged, never given to a step.
+   */
+  snapshotIn: 'SLIPWAY_SNAPSHOT_IN',
+  snapshotOut: 'SLIPWAY_SNAPSHOT_OUT',
 } as const;
 
 /**
@@ -280,6 +288,13 @@ export interface AgentPlan {
   installBusybox?: boolean;
   /** Some step builds an image: the agent writes IMAGE_BUILD_SCRIPT_FILE before it reports ready. */
   imageBuildScript?: boolean;
+  /**
+   * A pipeline split into consecutive tasks (core/pipeline/segments.ts): this task runs
+   * segment `number` of `count`. Every segment but the first starts from the previous one's
+   * workspace snapshot instead of a clone (AGENT_ENV.snapshotIn), every one but the last
+   * leaves its own (AGENT_ENV.snapshotOut).
+   */
+  segment?: { number: number; count: number };
 }
 
 /** One line per step in the agent's report. Times are ISO-8601. */

@@ -234,3 +234,11 @@ function cut(units: PackUnit[], predecessors: Relation, barriers: Relation, all:
   if (current.length > 0) out.push(current);
   return out;
 }
+
+/**
+ * Where the workspace snapshot of segment `segment` of a stage lives in the snapshot bucket
+ * (written by that segment's agent, read by the next one's).
+ */
+export function snapshotKey(buildId: string, stageNumber: number, segment: number): string {
+  return `builds/${buildId}/${stageNumber}/${segment}.tar.zst`;
+}
