@@ -72,6 +72,11 @@ export interface CompileOptions {
   imageCommands?: ImageCommands;
   /** Image build steps (plugins/docker and its siblings, image-build.ts): the builder, push rights, cache. */
   imageBuilds?: ImageBuildOptions;
+  /**
+   * Compile a pipeline over ECS's 10 containers into consecutive tasks (core/pipeline/segments.ts,
+   * CompiledStage.segments) instead of refusing it. Off until the control plane runs segments.
+   */
+  splitPipelines?: boolean;
 }
 
 /** Drone's DRONE_NETRC_* for the agent; `passwordFrom` is an ECS `valueFrom` (SSM parameter or Secrets Manager ARN[:key::]). */
@@ -90,6 +95,21 @@ export interface CompiledStage {
   plan: AgentPlan;
   /** Things a user should know that do not stop the stage (secrets withheld, packing). */
   notes: string[];
+  /**
+   * A pipeline split into consecutive tasks (CompileOptions.splitPipelines): every segment,
+   * the first being the stage's own taskDefinition, runTask and plan above.
+   */
+  segments?: CompiledSegment[];
+}
+
+/** One task of a split pipeline: its own task definition (family), run and agent plan. */
+export interface CompiledSegment {
+  number: number;
+  /** The steps it runs, in order. */
+  steps: string[];
+  taskDefinition: TaskDefinitionInput;
+  runTask: RunTaskInput;
+  plan: AgentPlan;
 }
 
 /**

@@ -37,6 +37,8 @@ import { LINT } from './lint.js';
 import { fitContainers, isPlugin, tooManyContainersMessage } from './pack.js';
 import { pluginStructuralEnvironment } from './plugin-run-env.js';
 import { runTaskInput } from './run-task.js';
+import { compileSplit, type SegmentSource } from './compile-segments.js';
+import { earlierFailureGateScript } from './segment-script.js';
 import { gateContainerScript } from './script.js';
 import { secretArn } from './secret-refs.js';
 import { stepDependencies, stepKind, type OrderedStep } from './step-order.js';
@@ -120,7 +122,7 @@ function mismatchReason(conditions: Conditions, input: ConditionInput): string |
 }
 
 /** One pipeline → one stage. The pipeline's trigger is not checked here (compileManifest does). */
-export function compilePipeline(given: Pipeline, ctx: BuildContext, options: CompileOptions, source: PipelineSource = {}): CompiledStage {
+export function compilePipeline(given: Pipeline, ctx: BuildContext, options: CompileOptions, source: PipelineSource & { segment?: SegmentSource } = {}): CompiledStage {
   const file = source.file ?? '.drone.yml';
   let pipeline = given;
   const fail = (pos: Position, message: string): never => {
@@ -184,7 +186,17 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
   const linear = !pipeline.steps.some((s) => s.dependsOn.length > 0);
 
   // Containers: the agent, services, steps (packed when over the limit), gates.
-  const fit = fitContainers(services.length, [...active.values()].map((o) => ({ steps: [o.step], kind: o.kind })), linear);
+  // One segment of a split pipeline (compile-segments.ts): its containers were chosen by the cut.
+  const segment = source.segment;
+  const fit = segment
+    ? { before: 0, after: 0, units: segment.units, gates: 0 }
+    : fitContainers(services.length, [...active.values()].map((o) => ({ steps: [o.step], kind: o.kind })), linear);
+  if (!segment && fit.after > MAX_CONTAINERS && options.splitPipelines) {
+    // Each segment compiles the pipeline as given (its image builds rewritten again, the same way).
+    const split = compileSplit(pipeline, ctx, options, source, active, (_p, c, o, src) => compilePipeline(given, c, o, src));
+    if (split.kind === 'split') return split.stage;
+    fail(pipeline.stepsPos ?? pipeline.pos, `${LINT.tooManyContainers}: ${tooManyContainersMessage(fit, services.length, active.size, linear)}; it cannot be split into several tasks either: ${split.reason}`);
+  }
   const units = fit.units;
   // At the `steps:` key, where lint reports the same rule (lint.ts, lintContainers), so that
   // the finding has one place whichever of the two makes it.
@@ -195,14 +207,16 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
     }
   }
 
-  const names = new NameAllocator([AGENT_CONTAINER, WORKSPACE_VOLUME, STATE_VOLUME, AGENT_STATE_VOLUME]);
+  const names = new NameAllocator([AGENT_CONTAINER, WORKSPACE_VOLUME, STATE_VOLUME, AGENT_STATE_VOLUME, ...(segment?.reserved ?? [])]);
   const serviceContainers = services.map((s) => names.allocate(s.name, 'service'));
-  const compiledUnits: Unit[] = units.map((u) => ({ ...u, container: names.allocate(u.steps[0]!.name, 'step') }));
+  const compiledUnits: Unit[] = units.map((u) => ({ ...u, container: segment ? segment.containerOf.get(u.steps[0]!.name)! : names.allocate(u.steps[0]!.name, 'step') }));
   for (const u of compiledUnits) {
-    if (u.kind !== 'plain' && isPlugin(u.steps[0]!)) u.gate = names.allocate(`${u.container}-gate`, 'gate');
+    if (isPlugin(u.steps[0]!) && (u.kind !== 'plain' || (segment?.earlierWatched.length ?? 0) > 0)) u.gate = names.allocate(`${u.container}-gate`, 'gate');
   }
-  const containerOf = new Map<string, string>();
+  const containerOf = new Map<string, string>(segment?.containerOf ?? []);
   for (const u of compiledUnits) for (const s of u.steps) containerOf.set(s.name, u.container);
+  // Containers of this task: a dependency on a step of an earlier segment is over before it starts.
+  const here = new Set(compiledUnits.map((u) => u.container));
   for (const u of compiledUnits) {
     if (u.kind === 'plain') continue;
     const after = u.steps.flatMap((s) => order.get(s.name)!.after.map((n) => containerOf.get(n)!));
@@ -223,9 +237,10 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
     let root = false;
     for (const s of u.steps) {
       const d = order.get(s.name)!;
-      root ||= d.root;
+      root ||= d.root || (d.on.length > 0 && d.on.every((on) => !here.has(containerOf.get(on.step)!)));
       for (const on of d.on) {
         const target = containerOf.get(on.step)!;
+        if (!here.has(target)) continue;
         const c = on.condition === 'COMPLETE' ? (gateOf.get(target) ?? target) : target;
         if (target !== u.container && !deps.has(c)) deps.set(c, on.condition);
       }
@@ -238,7 +253,7 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
     return [...(root ? roots : []), ...[...deps].map(([containerName, condition]) => ({ containerName, condition }))];
   };
   // Failing = a step whose failure counts (not ignored, not a background step) exited non-zero.
-  const watched = compiledUnits.filter((u) => !u.steps[0]!.detach && u.steps.every((s) => s.failure !== 'ignore')).map((u) => u.container);
+  const watched = [...(segment?.earlierWatched ?? []), ...compiledUnits.filter((u) => !u.steps[0]!.detach && u.steps.every((s) => s.failure !== 'ignore')).map((u) => u.container)];
 
   const hosts = [...services.map((s) => s.name), ...[...active.values()].filter((o) => o.step.detach).map((o) => o.step.name)];
   const secretRef = (secret: string) => secretArn(secret, ctx, options, source.secrets ?? [], (m, pos) => fail(pos ?? pipeline.pos, m));
@@ -266,7 +281,7 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
     hosts,
     fail,
     pluginEnv: anyPlugin ? pluginStructuralEnvironment(runEnv) : {},
-    records: compiledUnits.map((u) => u.container),
+    records: [...(segment?.earlier ?? []), ...compiledUnits.map((u) => u.container)],
     detached: compiledUnits.filter((u) => u.steps[0]!.detach).map((u) => u.container),
   };
 
@@ -281,6 +296,7 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
     services: [],
     steps: [],
     stage: { number: stageNumber, dependsOn: [...pipeline.dependsOn] },
+    ...(segment ? { segment: { number: segment.number, count: segment.count } } : {}),
   };
   containers.push({} as ContainerDefinition); // the agent, filled in once the plan is complete
 
@@ -310,17 +326,18 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
   // (drone/runner-go pipeline/runtime/runner.go: clone, then services, then steps, leaving out
   // those whose `when:` does not match; drone-runner-docker engine/compiler/compiler.go).
   const numbered = [...active.values()].map((o) => o.step);
-  const stepNumber = (step: Step) => (pipeline.clone.disable ? 0 : 1) + services.length + numbered.indexOf(step) + 1;
+  const stepNumber = segment?.stepNumber ?? ((step: Step) => (pipeline.clone.disable ? 0 : 1) + services.length + numbered.indexOf(step) + 1);
   for (const u of compiledUnits) {
     const dependsOn = unitDeps(u);
     const first = u.steps[0]!;
     let stepDependsOn = dependsOn;
     if (u.gate) {
       const watch = u.kind === 'failure-only' ? watched.filter((c) => c !== u.container) : undefined;
-      containers.push(gateContainer(u.gate, u.container, gateContainerScript(watch, u.container, first.name, u.waitFor ?? [], common.detached), dependsOn, common));
+      const script = u.kind === 'plain' ? earlierFailureGateScript(segment!.earlierWatched, u.container, first.name) : gateContainerScript(watch, u.container, first.name, u.waitFor ?? [], common.detached);
+      containers.push(gateContainer(u.gate, u.container, script, dependsOn, common));
       stepDependsOn = [{ containerName: u.gate, condition: 'SUCCESS' }];
     }
-    const def = stepContainer(u, stepDependsOn, stepNumber, watched, common);
+    const def = stepContainer(u, stepDependsOn, stepNumber, watched, common, u.kind === 'plain' ? segment?.earlierWatched : undefined);
     containers.push(def);
     // Secrets mean a mask (a wrapper's, or a masked plugin's), which runs under the agent's busybox.
     if (def.secrets && def.secrets.length > 0) plan.installBusybox = true;

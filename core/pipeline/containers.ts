@@ -67,6 +67,7 @@ function commandOf(
   maskPlugin = true,
   earlyExit: 'skip' | 'run' = 'skip',
   afterSetup = false,
+  earlier: string[] = [],
 ): Pick<ContainerDefinition, 'entryPoint' | 'command'> & { image?: string } {
   const first = steps[0]!;
   if (first.commands.length === 0) {
@@ -102,12 +103,21 @@ function commandOf(
     ...(earlyExit === 'run' ? { earlyExit } : {}),
     ...(c.detached.length > 0 ? { detached: c.detached } : {}),
     ...(afterSetup ? { afterSetup } : {}),
+    ...(earlier.length > 0 ? { earlier } : {}),
   });
   return { entryPoint: [first.shell ?? SHELL, '-c'], command: [script] };
 }
 
 /** A step container: one step, or steps packed together, started when its dependencies allow. */
-export function stepContainer(u: Unit, dependsOn: ContainerDependency[], stepNumber: (s: Step) => number, watched: string[], c: CompileScope): ContainerDefinition {
+export function stepContainer(
+  u: Unit,
+  dependsOn: ContainerDependency[],
+  stepNumber: (s: Step) => number,
+  watched: string[],
+  c: CompileScope,
+  /** A plain step in a later segment of a split pipeline: the earlier segments' containers whose failure skips it. */
+  earlier: string[] = [],
+): ContainerDefinition {
   const first = u.steps[0]!;
   const envs = u.steps.map((s) => environmentOf(s, c));
   const literals = u.steps.map((s, i) => ({
@@ -122,7 +132,7 @@ export function stepContainer(u: Unit, dependsOn: ContainerDependency[], stepNum
     image: first.image,
     essential: false,
     // A step that runs on success and failure runs after an early exit too (script.ts).
-    ...commandOf(u.steps, u.container, envs[0]!, c, gate, u.waitFor, own, Object.keys(common).filter((name) => envs.some((e) => name in e.literal)), true, u.kind === 'always' ? 'run' : 'skip', u.kind !== 'plain'),
+    ...commandOf(u.steps, u.container, envs[0]!, c, gate, u.waitFor, own, Object.keys(common).filter((name) => envs.some((e) => name in e.literal)), true, u.kind === 'always' ? 'run' : 'skip', u.kind !== 'plain', earlier),
     // A detached step without commands runs like a service, in its image's own working
     // directory (drone-runner-docker engine/compiler/workspace.go setupWorkdir).
     ...(first.workingDir || !(first.detach && first.commands.length === 0) ? { workingDirectory: first.workingDir ?? c.pipeline.workspace.path } : {}),

@@ -9,6 +9,7 @@
 
 import { EARLY_EXIT_CODE, ENV_FILE, SETUP_RECORD, STATUS_ENDED_VAR, STATUS_FILE, STATE_DIR, STEP_RECORD_DIR, STEP_SKIPPED_SUFFIX, STEP_UNREACHABLE_SUFFIX } from './contract.js';
 import { maskFunction } from './mask.js';
+import { earlierFailureLines } from './segment-script.js';
 import { shellQuote } from './shell-quote.js';
 import { SHELL_NAME } from './secret-names.js';
 
@@ -67,6 +68,11 @@ export interface ScriptInput {
    * then sources the env file the agent wrote; a non-zero record fails the build for its gate.
    */
   afterSetup?: boolean;
+  /**
+   * A plain step in a later segment of a split pipeline: the step containers of earlier
+   * segments whose failure skips it (segment-script.ts).
+   */
+  earlier?: string[];
 }
 
 // Paths are relative to the state directory so that a test (or the local stand-in) can
@@ -97,6 +103,7 @@ export function stepScript(input: ScriptInput): string {
   out.push(...finishedNowLines());
   if ((input.earlyExit ?? 'skip') === 'skip') out.push(...earlyExitLines(container, input.steps[0]?.name ?? container, input.detached));
   if (input.gate) out.push(...gateLines(input.gate.watch, container, input.steps[0]?.name ?? container));
+  if (input.earlier) out.push(...earlierFailureLines(input.earlier, container, input.steps[0]?.name ?? container));
   out.push(`cd "\${SLIPWAY_WORKSPACE:-${input.workdir}}" || exit 1`);
 
   const body = input.steps.flatMap((step) => stepBody(step, input.steps.length > 1));

@@ -161,8 +161,8 @@ export function planSegments(services: readonly Step[], all: readonly Step[], ac
   const segmentOf = new Map<string, number>();
   const out: Segment[] = chosen.map((list, i) => {
     for (const u of list) for (const s of u.steps) segmentOf.set(s.name, i + 1);
-    const containers = list.map((u) => ({ steps: u.steps.map((s) => s.name), kind: u.kind, gate: gated(u) }));
-    return { number: i + 1, containers, size: 1 + list.reduce((n, u) => n + sizeOf(u), 0) };
+    const containers = list.map((u) => ({ steps: u.steps.map((s) => s.name), kind: u.kind, gate: gated(u, i > 0) }));
+    return { number: i + 1, containers, size: 1 + list.reduce((n, u) => n + sizeOf(u, i > 0), 0) };
   });
   if (services.length === 0 && detached.length === 0) return { kind: 'split', segments: out };
 
@@ -184,12 +184,17 @@ export function planSegments(services: readonly Step[], all: readonly Step[], ac
   return { kind: 'split', segments: out, serviceTask };
 }
 
-function gated(u: PackUnit): boolean {
-  return u.kind !== 'plain' && isPlugin(u.steps[0]!);
+/**
+ * A plugin step (no wrapper of its own) that decides at run time gets a gate container: one
+ * with a status condition (as in one task), and in a later segment any plugin step, whose gate
+ * skips it when a step of an earlier segment failed (compile-segments.ts).
+ */
+export function gated(u: PackUnit, later: boolean): boolean {
+  return isPlugin(u.steps[0]!) && (u.kind !== 'plain' || later);
 }
 
-function sizeOf(u: PackUnit): number {
-  return gated(u) ? 2 : 1;
+function sizeOf(u: PackUnit, later: boolean): number {
+  return gated(u, later) ? 2 : 1;
 }
 
 /**
@@ -221,15 +226,15 @@ function cut(units: PackUnit[], predecessors: Relation, barriers: Relation, all:
   let current: PackUnit[] = [];
   let used = 0;
   for (const u of ordered) {
-    const size = sizeOf(u);
     const behindBarrier = barriers(u, unitOf).some((b) => current.includes(b));
-    if ((used + size > SEGMENT_BUDGET || behindBarrier) && current.length > 0) {
+    if ((used + sizeOf(u, out.length > 0) > SEGMENT_BUDGET || behindBarrier) && current.length > 0) {
       out.push(current);
       current = [];
       used = 0;
     }
     current.push(u);
-    used += size;
+    // Its size where it landed: a plugin step gets a gate in any segment but the first.
+    used += sizeOf(u, out.length > 0);
   }
   if (current.length > 0) out.push(current);
   return out;

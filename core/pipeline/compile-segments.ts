@@ -1,0 +1,119 @@
+// A pipeline over ECS's 10 containers → one task definition per segment of the cut
+// (segments.ts), each compiled as a stage of its own with what it must know of the
+// segments before it (docs/design/split-pipelines.md):
+// - container names are handed out once for the whole pipeline, so a step keeps its
+//   container (and record directory, and log stream name) whatever segment it runs in;
+// - DRONE_STEP_NUMBER counts over the whole pipeline;
+// - a dependency on a step of an earlier segment is over before the segment starts (its
+//   steps wait for the agent instead); steps that run on a status wait for, and watch,
+//   the earlier segments' records too, which the agent seeds from the snapshot; a plain
+//   step is skipped when a step of an earlier segment failed (segment-script.ts), as ECS's
+//   SUCCESS dependency would have kept it from starting in one task;
+// - each segment's task definition has a record volume for every earlier step container,
+//   so the seeded records are as read-only to steps as their own ones.
+// Not yet: services and detached steps (the design's service task): such a pipeline stays
+// refused, with the reason.
+
+import type { CompileOptions, CompiledStage, PipelineSource } from './compile-options.js';
+import type { BuildContext } from './context.js';
+import { NameAllocator } from './container-names.js';
+import { AGENT_CONTAINER, AGENT_STATE_VOLUME, STATE_VOLUME, WORKSPACE_VOLUME } from './contract.js';
+import type { PackUnit } from './pack.js';
+import { planSegments } from './segments.js';
+import type { OrderedStep } from './step-order.js';
+import type { Pipeline, Step } from './types.js';
+
+/** What one segment's compilation knows beyond its own steps. */
+export interface SegmentSource {
+  number: number;
+  count: number;
+  /** Its step containers, as the cut made them. */
+  units: PackUnit[];
+  /** Every step of the pipeline → its container, in whichever segment it runs. */
+  containerOf: ReadonlyMap<string, string>;
+  /** Names no gate container may take: every step container of the pipeline. */
+  reserved: string[];
+  /** Step containers of earlier segments (their records are seeded). */
+  earlier: string[];
+  /** Those of them whose failure fails the build (not detached, not `failure: ignore`). */
+  earlierWatched: string[];
+  stepNumber: (step: Step) => number;
+}
+
+type CompileOne = (pipeline: Pipeline, ctx: BuildContext, options: CompileOptions, source: PipelineSource & { segment?: SegmentSource }) => CompiledStage;
+
+export function compileSplit(
+  pipeline: Pipeline,
+  ctx: BuildContext,
+  options: CompileOptions,
+  source: PipelineSource,
+  active: ReadonlyMap<string, OrderedStep>,
+  compileOne: CompileOne,
+): { kind: 'split'; stage: CompiledStage } | { kind: 'refused'; reason: string } {
+  const plan = planSegments(pipeline.services, pipeline.steps, active);
+  if (plan.kind === 'impossible') return { kind: 'refused', reason: plan.reason };
+  if (plan.kind === 'single') return { kind: 'refused', reason: 'it fits in one task' };
+  if (plan.serviceTask) {
+    const what = [...plan.serviceTask.services.map((s) => `service "${s}"`), ...plan.serviceTask.detached.map((d) => `detached step "${d.name}"`)];
+    return {
+      kind: 'refused',
+      reason: `its ${what.join(', ')} would have to run in a task of their own beside the segments, which is not built yet (docs/design/split-pipelines.md)`,
+    };
+  }
+
+  const byName = new Map([...active.values()].map((o) => [o.step.name, o] as const));
+  const names = new NameAllocator([AGENT_CONTAINER, WORKSPACE_VOLUME, STATE_VOLUME, AGENT_STATE_VOLUME]);
+  const containerOf = new Map<string, string>();
+  const unitsOf = plan.segments.map((seg) =>
+    seg.containers.map((c) => {
+      const container = names.allocate(c.steps[0]!, 'step');
+      for (const s of c.steps) containerOf.set(s, container);
+      return { steps: c.steps.map((s) => byName.get(s)!.step), kind: c.kind } satisfies PackUnit;
+    }),
+  );
+  const reserved = [...new Set(containerOf.values())];
+  const numbered = [...active.values()].map((o) => o.step);
+  const stepNumber = (step: Step) => (pipeline.clone.disable ? 0 : 1) + numbered.indexOf(step) + 1;
+  const counts = (u: PackUnit) => !u.steps[0]!.detach && u.steps.every((s) => s.failure !== 'ignore');
+
+  const compiled = unitsOf.map((units, i) => {
+    const before = unitsOf.slice(0, i).flat();
+    return compileOne(pipeline, ctx, options, {
+      ...source,
+      segment: {
+        number: i + 1,
+        count: unitsOf.length,
+        units,
+        containerOf,
+        reserved,
+        earlier: before.map((u) => containerOf.get(u.steps[0]!.name)!),
+        earlierWatched: before.filter(counts).map((u) => containerOf.get(u.steps[0]!.name)!),
+        stepNumber,
+      },
+    });
+  });
+  const first = compiled[0]!;
+  const notes = [
+    `needs more than the 10 containers ECS allows in a task: runs as ${compiled.length} consecutive tasks (${plan.segments
+      .map((s) => `${s.number}: ${s.containers.flatMap((c) => c.steps).join(', ')}`)
+      .join('; ')}), each starting from the workspace the one before left (docs/design/split-pipelines.md)`,
+    ...plan.segments.flatMap((s) =>
+      s.containers.filter((c) => c.steps.length > 1).map((c) => `steps ${c.steps.map((n) => JSON.stringify(n)).join(', ')} share one container (fewer segments)`),
+    ),
+    ...[...new Set(compiled.flatMap((c) => c.notes))],
+  ];
+  return {
+    kind: 'split',
+    stage: {
+      ...first,
+      notes,
+      segments: compiled.map((c, i) => ({
+        number: i + 1,
+        steps: plan.segments[i]!.containers.flatMap((x) => x.steps),
+        taskDefinition: c.taskDefinition,
+        runTask: c.runTask,
+        plan: c.plan,
+      })),
+    },
+  };
+}
