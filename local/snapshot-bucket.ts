@@ -18,6 +18,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { dirname, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import type { SnapshotUrls } from '../core/builds/segment-run.js';
 
 const MAX_PUT_BYTES = 5 * 1000 ** 3;
 
@@ -128,3 +129,8 @@ function answer(res: ServerResponse, status: number, code: string, message: stri
   res.writeHead(status, { 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(body)) }).end(body);
 }
 
+
+/** The control plane's port (core/builds/segment-run.ts) over this bucket. */
+export function localSnapshotUrls(bucket: Pick<SnapshotBucket, 'presign'>): SnapshotUrls {
+  return { url: async (key, method, expiresInSeconds) => bucket.presign(key, method, expiresInSeconds) };
+}

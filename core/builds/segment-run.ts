@@ -63,3 +63,12 @@ export function laterSegments(segments: readonly { number: number; containers: r
   const kinds = segments.filter((s) => s.number > number).flatMap((s) => s.containers.map((c) => c.kind));
   return { runOnFailure: kinds.includes('failure-only') || kinds.includes('always'), runAlways: kinds.includes('always') };
 }
+
+/**
+ * Presigned URLs of the snapshot bucket (S3 when deployed: adapters/s3/snapshot-urls.ts;
+ * local mode's stand-in: local/snapshot-bucket.ts). A PUT URL is signed with
+ * `If-None-Match: *`, which its user must send: a snapshot is written once.
+ */
+export interface SnapshotUrls {
+  url(key: string, method: 'GET' | 'PUT', expiresInSeconds: number): Promise<string>;
+}

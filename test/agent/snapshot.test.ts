@@ -9,7 +9,7 @@ import { request } from 'node:http';
 
 import type { AgentStepPlan } from '../../core/pipeline/contract.js';
 import { snapshotKey } from '../../core/pipeline/segments.js';
-import { startSnapshotBucket, type SnapshotBucket } from '../../local/snapshot-bucket.js';
+import { localSnapshotUrls, startSnapshotBucket, type SnapshotBucket } from '../../local/snapshot-bucket.js';
 import { readStepRecords } from '../../task-runner/step-records.js';
 import { SNAPSHOT_MANIFEST, SnapshotError, carriedSteps, carriedStates, readSnapshot, seedRecords, writeSnapshot, type SnapshotManifest } from '../../task-runner/snapshot.js';
 import { statusFileContent } from '../../task-runner/status-file.js';
@@ -111,6 +111,8 @@ describe('workspace snapshots between segments', () => {
     expect(await status(bucket.presign(k, 'PUT', 60), 'GET', {})).toBe(403);
     expect(await status(bucket.presign(k, 'PUT', 60), 'PUT', { 'content-length': '1', 'if-none-match': '*' })).toBe(200);
     expect(() => bucket.presign(k, 'GET', 604_801)).toThrow(/1 to 604800 seconds/);
+    // The control plane's port over it signs the same URLs.
+    expect(await status(await localSnapshotUrls(bucket).url(k, 'GET', 60), 'GET', {})).toBe(200);
   });
 
   it("the archive of another stage or segment is refused (a URL mix-up must not hand one build's workspace to another)", async () => {
