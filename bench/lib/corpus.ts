@@ -14,7 +14,9 @@ import { parseAllDocuments } from 'yaml';
 import { cliContext, CLI_COMPILE_OPTIONS } from '../../cli/commands/compile.js';
 import { compileManifest } from '../../core/pipeline/compile.js';
 import { fileErrors, loadManifest } from '../../core/pipeline/load.js';
+import { LINT } from '../../core/pipeline/lint.js';
 import { emptyConditions } from '../../core/pipeline/parse.js';
+import { segments } from '../../core/pipeline/segments.js';
 
 export interface CorpusFile {
   /** `<owner>__<repo>.yml` */
@@ -50,6 +52,13 @@ export interface CorpusFigure {
   /** Reason → pipelines, most frequent first. */
   reasons: [string, number][];
   verdicts: PipelineVerdict[];
+  /**
+   * The pipelines stopped only by ECS's 10 containers, by what the cut into consecutive
+   * tasks (core/pipeline/segments.ts) makes of them: segments alone, segments beside a
+   * service task, or no cut. None of them is counted in `running`: the control plane does
+   * not run segments yet.
+   */
+  overLimit: { segments: number; withServiceTask: number; impossible: number };
 }
 
 export const CORPUS_DIR = new URL('../../test/fixtures/corpus/', import.meta.url);
@@ -106,6 +115,7 @@ export function reasonOf(message: string): string {
 export function measureCorpus(files: readonly CorpusFile[]): CorpusFigure {
   const verdicts: PipelineVerdict[] = [];
   const legacyNames: string[] = [];
+  const overLimit = { segments: 0, withServiceTask: 0, impossible: 0 };
   for (const file of files) {
     const { legacy, pipelines } = dockerDocuments(file.text);
     if (legacy) {
@@ -113,12 +123,19 @@ export function measureCorpus(files: readonly CorpusFile[]): CorpusFigure {
       continue;
     }
     verdicts.push(...measureFile(file, pipelines));
+    const manifest = loadManifest('.drone.yml', file.text);
+    for (const error of manifest.errors) {
+      if (!error.diagnostics.every((d) => d.message.includes(LINT.tooManyContainers))) continue;
+      const plan = segments(manifest.pipelines[error.index]!);
+      if (plan.kind === 'split') overLimit[plan.serviceTask ? 'withServiceTask' : 'segments'] += 1;
+      else overLimit.impossible += 1;
+    }
   }
   const running = verdicts.filter((v) => v.runs).length;
   const counts = new Map<string, number>();
   for (const v of verdicts) if (!v.runs) counts.set(v.reason!, (counts.get(v.reason!) ?? 0) + 1);
   const reasons = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
-  return { files: files.length, legacy: legacyNames, legacyFiles: legacyNames.length, pipelines: verdicts.length, running, share: verdicts.length === 0 ? 0 : running / verdicts.length, reasons, verdicts };
+  return { files: files.length, legacy: legacyNames, legacyFiles: legacyNames.length, pipelines: verdicts.length, running, share: verdicts.length === 0 ? 0 : running / verdicts.length, reasons, verdicts, overLimit };
 }
 
 function measureFile(file: CorpusFile, docs: DockerDocument[]): PipelineVerdict[] {
@@ -152,6 +169,9 @@ export function formatFigure(figure: CorpusFigure, top = 15): string {
     `run on Slipway: ${figure.running} of ${figure.pipelines} (${pct} %)`,
     'why the others do not (pipelines, reason):',
     ...figure.reasons.slice(0, top).map(([reason, n]) => `  ${String(n).padStart(4)}  ${reason}`),
+    `stopped only by ECS's 10 containers: ${figure.overLimit.segments + figure.overLimit.withServiceTask + figure.overLimit.impossible}; ` +
+      `cut into consecutive tasks (not run yet): ${figure.overLimit.segments} as segments alone, ${figure.overLimit.withServiceTask} with a service task; ` +
+      `${figure.overLimit.impossible} cannot be cut`,
   ];
   return lines.join('\n');
 }

@@ -23,6 +23,13 @@ describe('the corpus of real pipelines', () => {
     expect(figure.running, formatFigure(figure)).toBeGreaterThanOrEqual(109);
   });
 
+  // docs/design/split-pipelines.md: what the cut into consecutive tasks makes of the pipelines
+  // that only ECS's limit stops. Every one of them has services, so none runs before the
+  // service task does; none is counted as running.
+  it("cuts each pipeline stopped only by ECS's 10 containers into segments beside a service task", () => {
+    expect(figure.overLimit).toEqual({ segments: 0, withServiceTask: 25, impossible: 0 });
+  });
+
   // The compiler may point at the `kind: secret` document a pipeline reads: that one is its own too.
   it("never stops a pipeline for another pipeline's error: each lint error that stops one is in its own document, or is the file's", () => {
     for (const v of figure.verdicts.filter((x) => !x.runs && x.line !== undefined && !/^(file|compile): /.test(x.detail!))) {
