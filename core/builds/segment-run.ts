@@ -5,6 +5,8 @@
 
 import type { StageOutcomeReason } from './types.js';
 
+export { segmentRunKey } from '../pipeline/segments.js';
+
 /** What the segments after this one hold (from the compiled segments' step kinds). */
 export interface LaterSegments {
   /** A step that runs when the build is failing (`when: status: [failure]`, or both). */
@@ -46,16 +48,6 @@ export function segmentTimeoutSeconds(timeoutMinutes: number, firstStartedAt: nu
   return left >= 1 ? left : undefined;
 }
 
-/**
- * The key RunTask's tokens are derived from (core/scaling/job.ts runTaskTokens): the stage
- * key for the first segment (so a stage that is not split keeps its tokens), the stage key
- * and the segment number for the others, so each segment gets its own task while a retried
- * or duplicated start of one segment gets the same task back.
- */
-export function segmentRunKey(stageKey: string, segment: number): string {
-  if (!Number.isInteger(segment) || segment < 1) throw new RangeError(`segment must be a positive integer, got ${segment}`);
-  return segment === 1 ? stageKey : `${stageKey}#segment-${segment}`;
-}
 
 
 /** What the segments after `number` hold, from their step containers' kinds (core/pipeline/segments.ts). */

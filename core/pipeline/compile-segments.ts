@@ -19,7 +19,9 @@ import type { BuildContext } from './context.js';
 import { NameAllocator } from './container-names.js';
 import { AGENT_CONTAINER, AGENT_STATE_VOLUME, STATE_VOLUME, WORKSPACE_VOLUME } from './contract.js';
 import type { PackUnit } from './pack.js';
-import { planSegments } from './segments.js';
+import { MAX_CLIENT_TOKEN } from './limits.js';
+import { planSegments, segmentRunKey } from './segments.js';
+import { createHash } from 'node:crypto';
 import type { OrderedStep } from './step-order.js';
 import type { Pipeline, Step } from './types.js';
 
@@ -111,9 +113,16 @@ export function compileSplit(
         number: i + 1,
         steps: plan.segments[i]!.containers.flatMap((x) => x.steps),
         taskDefinition: c.taskDefinition,
-        runTask: c.runTask,
+        // One task per segment: a RunTask of segment 2 must not return segment 1's task.
+        runTask: { ...c.runTask, ...(c.runTask.clientToken ? { clientToken: segmentToken(c.runTask.clientToken, i + 1) } : {}) },
         plan: c.plan,
       })),
     },
   };
+}
+
+/** The segment's RunTask clientToken: the stage's for the first, the stage's and the segment's (hashed past 64 characters) for the others. */
+function segmentToken(stageToken: string, segment: number): string {
+  const key = segmentRunKey(stageToken, segment);
+  return key.length <= MAX_CLIENT_TOKEN ? key : createHash('sha256').update(key).digest('hex').slice(0, MAX_CLIENT_TOKEN);
 }

@@ -247,3 +247,14 @@ function cut(units: PackUnit[], predecessors: Relation, barriers: Relation, all:
 export function snapshotKey(buildId: string, stageNumber: number, segment: number): string {
   return `builds/${buildId}/${stageNumber}/${segment}.tar.zst`;
 }
+
+/**
+ * The key RunTask's tokens are derived from (core/scaling/job.ts runTaskTokens): the stage
+ * key for the first segment (so a stage that is not split keeps its tokens), the stage key
+ * and the segment number for the others, so each segment gets its own task while a retried
+ * or duplicated start of one segment gets the same task back.
+ */
+export function segmentRunKey(stageKey: string, segment: number): string {
+  if (!Number.isInteger(segment) || segment < 1) throw new RangeError(`segment must be a positive integer, got ${segment}`);
+  return segment === 1 ? stageKey : `${stageKey}#segment-${segment}`;
+}

@@ -75,6 +75,8 @@ describe('split pipelines: the segments run as one pipeline would', () => {
     const families = stage.segments!.map((s) => s.taskDefinition.family);
     expect(new Set(families).size).toBe(2);
     expect(stage.taskDefinition.family).toBe(families[0]);
+    // RunTask's idempotency: a start of segment 2 must not get segment 1's task back.
+    expect(stage.segments!.map((s) => s.runTask.clientToken)).toEqual(['acme/app#1/1', 'acme/app#1/1#segment-2']);
     for (const s of stage.segments!) expect(s.taskDefinition.containerDefinitions!.length).toBeLessThanOrEqual(10);
     const two = stage.segments![1]!.taskDefinition;
     const number = (name: string) => two.containerDefinitions!.find((c) => c.name === name)!.environment!.find((e) => e.name === 'DRONE_STEP_NUMBER')!.value;
