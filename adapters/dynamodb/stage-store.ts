@@ -166,6 +166,31 @@ export class DynamoStageStore implements StageStore {
     return this.update(buildId, stageNumber, e);
   }
 
+  /**
+   * The task of segment `segment - 1` of a split stage stopped and the next one runs: the
+   * stage goes back to the queue for `segment`. Applies once: only while the stage runs (or
+   * has claimed) that task at the segment before, and for an event newer than the last
+   * applied. The stopped task is forgotten (its late events are refused); startedAt stays
+   * the first segment's, from which the pipeline timeout counts.
+   */
+  async advanceSegment(buildId: string, stageNumber: number, input: { taskArn: string; version: number; queuedAt: number; segment: number; message: string }): Promise<Stage | null> {
+    const e = new Expression();
+    e.set('status', 'pending');
+    e.set('statusRank', statusRank('pending'));
+    e.set('queuedAt', input.queuedAt);
+    e.set('segment', input.segment);
+    e.set('message', input.message);
+    e.set('GSI2PK', activeStagePk('pending'));
+    e.set('GSI2SK', activeStageSk(input.queuedAt, stageKey(buildId, stageNumber)));
+    for (const attr of ['eventVersion', 'taskArn', 'retryAfter', 'startFailures']) e.remove(attr);
+    e.when(`${e.name('statusRank')} < ${e.value(FINAL_RANK)}`);
+    e.when(`${e.name('taskArn')} = ${e.value(input.taskArn)}`);
+    e.when(`attribute_not_exists(${e.name('eventVersion')}) OR ${e.name('eventVersion')} < ${e.value(input.version)}`);
+    const previous = input.segment - 1;
+    e.when(previous === 1 ? `attribute_not_exists(${e.name('segment')}) OR ${e.name('segment')} = ${e.value(1)}` : `${e.name('segment')} = ${e.value(previous)}`);
+    return this.update(buildId, stageNumber, e);
+  }
+
   /** Ends a stage that is not finished (rejected, task lost, skipped): with the reason people see. */
   async finish(
     buildId: string,

@@ -106,6 +106,11 @@ export interface Stage {
   capacity?: 'FARGATE' | 'FARGATE_SPOT';
   /** How many times the stage was started (Spot interruption requeues once). */
   attempts: number;
+  /**
+   * A pipeline split into consecutive tasks: the segment it runs or waits to run (absent: 1).
+   * The stage's task, events and attempts are this segment's; startedAt stays the first one's.
+   */
+  segment?: number;
   exitCode?: number;
   /** Highest ECS event version applied: older or equal versions are ignored. */
   eventVersion?: number;

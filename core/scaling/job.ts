@@ -29,6 +29,34 @@ export interface StageJob {
   queuedAt: number;
   /** Start on on-demand capacity even when Spot is in use (the retry after an interruption). */
   onDemand?: boolean;
+  /**
+   * A pipeline split into consecutive tasks (core/pipeline/segments.ts): every segment's task,
+   * the first being `taskDefinition`/`runTask` above. The stage's `segment` says which runs next.
+   */
+  segments?: SegmentJob[];
+  /** The segment this job starts (absent: 1). */
+  segment?: number;
+}
+
+/** One segment of a split stage, as the autoscaler starts it. */
+export interface SegmentJob {
+  number: number;
+  taskDefinition: StageJob['taskDefinition'];
+  runTask: StageJob['runTask'];
+  cpu: number;
+  memory: number;
+  /** Its agent containers' names, the steps' and gates' containers: what its task's events are about. */
+  containers: string[];
+  /** What the segments after it hold: whether a failure or an early exit still runs the next one. */
+  later: { runOnFailure: boolean; runAlways: boolean };
+}
+
+/** The job of segment `n` of a split stage (the stage's own job when it is not split). */
+export function segmentJob(job: StageJob, n: number): StageJob {
+  if (!job.segments || job.segments.length === 0) return job;
+  const seg = job.segments.find((s) => s.number === n);
+  if (!seg) throw new Error(`job ${job.stageKey}: no segment ${n} (it has ${job.segments.length})`);
+  return { ...job, taskDefinition: seg.taskDefinition, runTask: seg.runTask, cpu: seg.cpu, memory: seg.memory, segment: n };
 }
 
 /**
