@@ -37,8 +37,11 @@ export class SnapshotBucketError extends Error {
   override readonly name = 'SnapshotBucketError';
 }
 
-/** Listens on `host` (127.0.0.1 unless a task in another network namespace must reach it). */
-export async function startSnapshotBucket(dir: string, options: { host?: string; now?: () => number } = {}): Promise<SnapshotBucket> {
+/**
+ * Listens on `host` (127.0.0.1 unless a task in another network namespace must reach it: then
+ * every address, with URLs naming `advertisedHost`). Only signed URLs are answered.
+ */
+export async function startSnapshotBucket(dir: string, options: { host?: string; advertisedHost?: string; now?: () => number } = {}): Promise<SnapshotBucket> {
   const root = resolve(dir);
   await mkdir(root, { recursive: true });
   const secret = randomBytes(32);
@@ -104,7 +107,8 @@ export async function startSnapshotBucket(dir: string, options: { host?: string;
     server.listen(0, options.host ?? '127.0.0.1', () => ok());
   });
   const { address, port } = server.address() as AddressInfo;
-  const origin = `http://${address}:${port}`;
+  // Tasks in their own network namespace reach the host by name (local/ecs/sandbox.ts HOST_ALIAS).
+  const origin = `http://${options.advertisedHost ?? address}:${port}`;
   return {
     origin,
     dir: root,

@@ -119,7 +119,14 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   for (const stage of result.stages) for (const note of stage.notes) io.err(`${file}: note: pipeline "${stage.name}": ${note}`);
   for (const stage of result.stages) for (const s of stage.skippedSteps) io.err(`${file}: note: pipeline "${stage.name}": step "${s.name}" skipped: ${s.reason}`);
   const output = {
-    stages: result.stages.map((s) => ({ name: s.name, dependsOn: s.dependsOn, taskDefinition: s.taskDefinition, runTask: s.runTask })),
+    stages: result.stages.map((s) => ({
+      name: s.name,
+      dependsOn: s.dependsOn,
+      taskDefinition: s.taskDefinition,
+      runTask: s.runTask,
+      // A pipeline over ECS's 10 containers: its consecutive tasks, the first being the stage's own.
+      ...(s.segments ? { segments: s.segments.map((seg) => ({ number: seg.number, steps: seg.steps, taskDefinition: seg.taskDefinition, runTask: seg.runTask })) } : {}),
+    })),
     skipped: result.skipped,
     errors: result.errors.flatMap((e) => e.diagnostics.map((d) => ({ name: e.name, line: d.line, column: d.column, message: d.message }))),
   };

@@ -84,7 +84,10 @@ function stepsOf(build: Build, number: number, compiled: CompiledStage, manifest
   if (!plan.clone.disable) add({ name: 'clone', container: AGENT_CONTAINER, status: 'pending', detached: false, kind: 'clone' });
   for (const s of plan.services) add({ name: s.name, container: s.container, status: 'pending', detached: false, kind: 'service' });
   const planned = new Map<string, { container: string; detach: boolean; whenStatus?: 'failure' | 'always' }>();
-  for (const c of plan.steps) for (const name of c.steps) planned.set(name, { container: c.container, detach: c.detach, ...(c.whenStatus ? { whenStatus: c.whenStatus } : {}) });
+  // A split pipeline: the steps of every segment (each segment's plan lists its own).
+  for (const p of compiled.segments?.map((s) => s.plan) ?? [plan]) {
+    for (const c of p.steps) for (const name of c.steps) planned.set(name, { container: c.container, detach: c.detach, ...(c.whenStatus ? { whenStatus: c.whenStatus } : {}) });
+  }
   const skipped = new Map(compiled.skippedSteps.map((s) => [s.name, s.reason]));
   const pipeline = manifest.pipelines.find((p) => p.name === compiled.name);
   // File order, so a skipped step shows where the user wrote it.
@@ -161,6 +164,7 @@ export function newBuildRecords(input: NewBuildInput, manifest: Manifest, compil
       family,
       ...(c.dependsOn.length === 0 ? { queuedAt: input.now } : {}),
       ...(notes.length > 0 ? { notes } : {}),
+      ...(c.segments ? { segments: c.segments.length } : {}),
     });
     steps.push(...stepsOf(build, number, c, manifest));
     jobs.push({
@@ -174,6 +178,19 @@ export function newBuildRecords(input: NewBuildInput, manifest: Manifest, compil
       memory: Number(c.taskDefinition.memory),
       taskDefinition: { ...c.taskDefinition, family } as StageJob['taskDefinition'],
       runTask: c.runTask as StageJob['runTask'],
+      ...(c.segments
+        ? {
+            segments: c.segments.map((seg) => ({
+              number: seg.number,
+              taskDefinition: { ...seg.taskDefinition, family: seg.taskDefinition.family ?? '' } as StageJob['taskDefinition'],
+              runTask: seg.runTask as StageJob['runTask'],
+              cpu: Number(seg.taskDefinition.cpu),
+              memory: Number(seg.taskDefinition.memory),
+              containers: seg.plan.steps.map((st) => st.container),
+              later: seg.later,
+            })),
+          }
+        : {}),
       ...(input.receivedAt !== undefined ? { receivedAt: input.receivedAt } : {}),
       queuedAt: input.now,
     });

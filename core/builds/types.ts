@@ -111,6 +111,8 @@ export interface Stage {
    * The stage's task, events and attempts are this segment's; startedAt stays the first one's.
    */
   segment?: number;
+  /** How many segments the stage's pipeline was cut into (absent: 1, not split). */
+  segments?: number;
   exitCode?: number;
   /** Highest ECS event version applied: older or equal versions are ignored. */
   eventVersion?: number;

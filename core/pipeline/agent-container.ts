@@ -16,7 +16,14 @@ export function agentImageFor(options: Pick<CompileOptions, 'agentImage' | 'agen
 }
 
 /** The agent's container: the one essential container, healthy once the clone and the services are ready. */
-export function agentContainer(plan: AgentPlan, options: CompileOptions, pipeline: Pipeline, image: string): ContainerDefinition {
+export function agentContainer(
+  plan: AgentPlan,
+  options: CompileOptions,
+  pipeline: Pipeline,
+  image: string,
+  /** Every step container whose records this task holds: its own, and a later segment's earlier ones (which the agent seeds). */
+  records: readonly string[] = plan.steps.map((s) => s.container),
+): ContainerDefinition {
   // A pipeline that does not clone needs no credentials: the secret is then not even referenced.
   const clone = pipeline.clone.disable ? undefined : options.cloneCredentials;
   return {
@@ -42,7 +49,7 @@ export function agentContainer(plan: AgentPlan, options: CompileOptions, pipelin
       retries: HEALTH.retries.max,
       startPeriod: HEALTH.startPeriod.max,
     },
-    mountPoints: baseMounts(pipeline, { agent: true, records: plan.steps.map((s) => s.container) }),
+    mountPoints: baseMounts(pipeline, { agent: true, records }),
     logConfiguration: logConfiguration(options, true),
   };
 }

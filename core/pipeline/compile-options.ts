@@ -110,6 +110,8 @@ export interface CompiledSegment {
   taskDefinition: TaskDefinitionInput;
   runTask: RunTaskInput;
   plan: AgentPlan;
+  /** What the segments after it hold: whether the next runs after a failure, or after an early exit (78). */
+  later: { runOnFailure: boolean; runAlways: boolean };
 }
 
 /**

@@ -20,7 +20,7 @@ import { NameAllocator } from './container-names.js';
 import { AGENT_CONTAINER, AGENT_STATE_VOLUME, STATE_VOLUME, WORKSPACE_VOLUME } from './contract.js';
 import type { PackUnit } from './pack.js';
 import { MAX_CLIENT_TOKEN } from './limits.js';
-import { planSegments, segmentRunKey } from './segments.js';
+import { planSegments, segmentRunKey, type Segment } from './segments.js';
 import { createHash } from 'node:crypto';
 import type { OrderedStep } from './step-order.js';
 import type { Pipeline, Step } from './types.js';
@@ -116,9 +116,15 @@ export function compileSplit(
         // One task per segment: a RunTask of segment 2 must not return segment 1's task.
         runTask: { ...c.runTask, ...(c.runTask.clientToken ? { clientToken: segmentToken(c.runTask.clientToken, i + 1) } : {}) },
         plan: c.plan,
+        later: laterOf(plan.segments, i + 1),
       })),
     },
   };
+}
+
+function laterOf(segments: readonly Segment[], number: number): { runOnFailure: boolean; runAlways: boolean } {
+  const kinds = segments.filter((s) => s.number > number).flatMap((s) => s.containers.map((c) => c.kind));
+  return { runOnFailure: kinds.includes('failure-only') || kinds.includes('always'), runAlways: kinds.includes('always') };
 }
 
 /** The segment's RunTask clientToken: the stage's for the first, the stage's and the segment's (hashed past 64 characters) for the others. */

@@ -38,6 +38,7 @@ import { fitContainers, isPlugin, tooManyContainersMessage } from './pack.js';
 import { pluginStructuralEnvironment } from './plugin-run-env.js';
 import { runTaskInput } from './run-task.js';
 import { compileSplit, type SegmentSource } from './compile-segments.js';
+import { planSegments } from './segments.js';
 import { earlierFailureGateScript } from './segment-script.js';
 import { gateContainerScript } from './script.js';
 import { secretArn } from './secret-refs.js';
@@ -200,7 +201,15 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
   const units = fit.units;
   // At the `steps:` key, where lint reports the same rule (lint.ts, lintContainers), so that
   // the finding has one place whichever of the two makes it.
-  if (fit.after > MAX_CONTAINERS) fail(pipeline.stepsPos ?? pipeline.pos, `${LINT.tooManyContainers}: ${tooManyContainersMessage(fit, services.length, active.size, linear)}`);
+  if (fit.after > MAX_CONTAINERS) {
+    const cut = planSegments(pipeline.services, pipeline.steps, active);
+    const splittable = cut.kind === 'split' && !cut.serviceTask;
+    fail(
+      pipeline.stepsPos ?? pipeline.pos,
+      `${LINT.tooManyContainers}: ${tooManyContainersMessage(fit, services.length, active.size, linear)}` +
+        (splittable ? '; it could run as consecutive tasks, but this deployment has no snapshot bucket for their workspace' : ''),
+    );
+  }
   if (fit.before > MAX_CONTAINERS) {
     for (const u of units) {
       if (u.steps.length > 1) notes.push(`steps ${u.steps.map((s) => JSON.stringify(s.name)).join(', ')} share one container (ECS allows ${MAX_CONTAINERS} containers per task)`);
@@ -368,7 +377,7 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
     if (first.detach && first.ready?.command) stepPlan.readyTimeout = first.ready.timeout;
     plan.steps.push(stepPlan);
   }
-  containers[0] = agentContainer(plan, options, pipeline, agentImage!);
+  containers[0] = agentContainer(plan, options, pipeline, agentImage!, common.records);
   if (pipeline.imagePullSecrets.length > 0) {
     const own = new Set([...serviceContainers, ...compiledUnits.map((u) => u.container)]);
     applyPullCredentials(containers.filter((c) => own.has(c.name!)), source.secrets ?? [], common, notes, ctx);

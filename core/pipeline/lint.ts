@@ -7,6 +7,7 @@ import { closest } from './format.js';
 import { EPHEMERAL_STORAGE, HEALTH, MAX_CONTAINERS } from './limits.js';
 import { SECRET_NAME, SHELL_NAME, normalizePath } from './secret-names.js';
 import { fitContainers, isPlugin, tooManyContainersMessage, type PackUnit } from './pack.js';
+import { segments } from './segments.js';
 import { stepKind } from './step-order.js';
 import { mayReceiveSecrets } from './plugin-command.js';
 import { imageRepository } from './known-images.js';
@@ -86,10 +87,10 @@ const EVENTS = ['push', 'pull_request', 'tag', 'promote', 'rollback', 'cron', 'c
 const STATUSES = ['success', 'failure'];
 const MAX_NAME_LENGTH = 100;
 
-export function lintParsed(parsed: ParsedFile, file: string): Diagnostic[] {
+export function lintParsed(parsed: ParsedFile, file: string, options: { splitPipelines?: boolean } = {}): Diagnostic[] {
   const out = new Findings(file);
   const secretDocs = new Set(parsed.secrets.map((s) => s.secret.name));
-  for (const p of parsed.pipelines) lintPipeline(p, out, secretDocs);
+  for (const p of parsed.pipelines) lintPipeline(p, out, secretDocs, options.splitPipelines === true);
   lintPipelineGraph(parsed, out);
   lintSecrets(parsed, out);
   return out.diagnostics;
@@ -143,7 +144,7 @@ function keyPos(map: SourceMap, key: string): Position {
   return entry(map, key)?.keyPos ?? map.pos;
 }
 
-function lintPipeline(p: ParsedPipeline, out: Findings, secretDocs: ReadonlySet<string>): void {
+function lintPipeline(p: ParsedPipeline, out: Findings, secretDocs: ReadonlySet<string>, splitPipelines: boolean): void {
   const { pipeline } = p;
   const all = located(p);
   const stepsNode = entry(p.source, 'steps')?.value;
@@ -164,7 +165,7 @@ function lintPipeline(p: ParsedPipeline, out: Findings, secretDocs: ReadonlySet<
     spend(50, PHASE); // every rule looks at every step
     lintStep(s, out);
   }
-  lintContainerCount(p, out);
+  lintContainerCount(p, out, splitPipelines);
   if (pipeline.timeout > MAX_TIMEOUT_MINUTES) {
     out.error(
       valuePos(p.source, 'timeout'),
@@ -293,7 +294,7 @@ function escapeRegExp(text: string): string {
  * step that can run: an error when that is what every build runs, a warning when `when:`
  * conditions may leave steps out.
  */
-function lintContainerCount(p: ParsedPipeline, out: Findings): void {
+function lintContainerCount(p: ParsedPipeline, out: Findings, splitPipelines: boolean): void {
   const { pipeline } = p;
   const units: PackUnit[] = [];
   for (const step of pipeline.steps) {
@@ -303,6 +304,12 @@ function lintContainerCount(p: ParsedPipeline, out: Findings): void {
   const linear = !pipeline.steps.some((s) => s.dependsOn.length > 0);
   const fit = fitContainers(pipeline.services.length, units, linear);
   if (fit.after <= MAX_CONTAINERS) return;
+  // Runs as consecutive tasks (segments.ts); with services or detached steps that needs the
+  // service task, not built yet (docs/design/split-pipelines.md).
+  if (splitPipelines) {
+    const cut = segments(pipeline);
+    if (cut.kind === 'split' && !cut.serviceTask) return;
+  }
   const message = `${LINT.tooManyContainers}: pipeline "${pipeline.name}" ${tooManyContainersMessage(fit, pipeline.services.length, units.length, linear)}`;
   const conditional = pipeline.steps.some((s) => (Object.keys(s.when) as (keyof Conditions)[]).some((k) => k !== 'status' && (s.when[k].include.length > 0 || s.when[k].exclude.length > 0)));
   const pos = keyPos(p.source, 'steps');

@@ -8,6 +8,7 @@ import type { ExecutionDeps } from '../shared/execution/deps.js';
 import type { ExecutionConfig } from './config.js';
 import type { ReconcileReport } from './reconcile.js';
 import type { CloneTokenMinter } from '../shared/clone-tokens.js';
+import type { SnapshotUrls } from '../../core/builds/segment-run.js';
 
 export interface AutoscalerDeps extends ExecutionDeps {
   /** The jobs queue, read as well as written: new announcements are sampled each pass. */
@@ -19,6 +20,8 @@ export interface AutoscalerDeps extends ExecutionDeps {
    * RunTask (lambdas/shared/clone-tokens.ts); nothing for a job that reads none.
    */
   cloneTokens?: CloneTokenMinter;
+  /** Presigned URLs of the snapshot bucket, for split stages (core/builds/segment-run.ts); absent: such a stage cannot start. */
+  snapshotUrls?: SnapshotUrls;
 }
 
 export interface PassReport {

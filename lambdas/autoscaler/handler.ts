@@ -19,10 +19,13 @@ import { cloneTokensPrefix, createCloneTokenMinter, ssmCloneTokenStore, type Clo
 import { scmCredentials } from '../shared/secrets.js';
 import { sqsClient, ssmClient } from '../shared/clients.js';
 import { SqsJobQueue } from '../../adapters/sqs/job-queue.js';
+import type { SnapshotUrls } from '../../core/builds/segment-run.js';
 
 export interface AutoscalerHandlerOptions {
   /** Where GitHub App clone tokens go (default SSM; local mode: its secret store, which its ECS stand-in reads). */
   cloneTokenStore?: CloneTokenStore;
+  /** Presigned URLs of the snapshot bucket for split stages (local mode: local/snapshot-bucket.ts). */
+  snapshotUrls?: SnapshotUrls;
 }
 
 export function autoscalerDepsFromEnv(env: Env = process.env, options: AutoscalerHandlerOptions = {}): AutoscalerDeps {
@@ -34,6 +37,7 @@ export function autoscalerDepsFromEnv(env: Env = process.env, options: Autoscale
     ecs: new ECSClient({}),
     config,
     cloneTokens: cloneTokensFromEnv(env, options.cloneTokenStore ?? ssmCloneTokenStore(ssmClient)),
+    ...(options.snapshotUrls ? { snapshotUrls: options.snapshotUrls } : {}),
   };
 }
 

@@ -8,7 +8,10 @@ import { stageKey, type Stage } from '../../core/builds/types.js';
 import { AGENT_CONTAINER, AGENT_ENV, type UpstreamState } from '../../core/pipeline/contract.js';
 import { upstreamOverride } from '../../core/pipeline/override-budget.js';
 import { startRetryDelayMs } from '../../core/scaling/decide-scale.js';
-import { runTaskTokens, type StageJob } from '../../core/scaling/job.js';
+import { jobTimeoutMs, runTaskTokens, segmentJob, type StageJob } from '../../core/scaling/job.js';
+import { segmentRunKey, segmentTimeoutSeconds } from '../../core/builds/segment-run.js';
+import { snapshotKey } from '../../core/pipeline/segments.js';
+import type { StageOutcomeReason, StageStatus } from '../../core/builds/types.js';
 import { classifyAwsError, describeAwsError, isEcsCapacityReason, type AwsErrorInfo } from '../../core/util/aws-errors.js';
 import { afterStageEnd } from '../shared/execution/stage-end.js';
 import { stageKeys } from '../shared/observability/logger.js';
@@ -32,13 +35,24 @@ export type StartResult =
 
 type Capacity = 'FARGATE' | 'FARGATE_SPOT';
 
-export async function startStage(deps: AutoscalerDeps, w: Waiting): Promise<StartResult> {
-  const { job } = w;
+export async function startStage(deps: AutoscalerDeps, waiting: Waiting): Promise<StartResult> {
   const { config } = deps;
   // The index may lag behind: the stage as last written decides (and gives the attempt).
-  const stage = await deps.stages.getStageConsistent(job.buildId, job.stageNumber);
+  const stage = await deps.stages.getStageConsistent(waiting.job.buildId, waiting.job.stageNumber);
   const attempt = stage && isWaiting(stage) ? startAttempt(stage) : null;
   if (!stage || attempt === null) return { kind: 'gone' };
+  // A split stage starts the segment it is at (segment-run.ts): that segment's task.
+  const segment = stage.segment ?? 1;
+  const w: Waiting = { ...waiting, job: segmentJob(waiting.job, segment) };
+  const { job } = w;
+  const segmentRun = await segmentEnvironment(deps, job, stage, segment);
+  if ('end' in segmentRun) {
+    const finished = await deps.stages.finish(stage.buildId, stage.number, { ...segmentRun.end, finishedAt: deps.now() });
+    if (!finished) return { kind: 'gone' };
+    await afterStageEnd(deps, stage.buildId);
+    deps.log('split stage ended before its next segment', { ...stageKeys(job.stageKey), segment, message: segmentRun.end.message });
+    return { kind: 'failed', message: segmentRun.end.message };
+  }
 
   let taskDefinitionArn: string;
   try {
@@ -79,8 +93,8 @@ export async function startStage(deps: AutoscalerDeps, w: Waiting): Promise<Star
   const refusals: string[] = [];
   let refusedForCapacity = true;
   for (const capacity of capacities) {
-    const tokens = runTaskTokens(job.stageKey, attempt, spot ? capacity : undefined);
-    const input = runTaskInput(config, job, taskDefinitionArn, capacity, tokens, stage.upstream);
+    const tokens = runTaskTokens(segmentRunKey(job.stageKey, segment), attempt, spot ? capacity : undefined);
+    const input = runTaskInput(config, job, taskDefinitionArn, capacity, tokens, stage.upstream, segmentRun.env);
     let res: RunTaskCommandOutput;
     try {
       res = await deps.ecs.send(new RunTaskCommand(input));
@@ -188,14 +202,17 @@ export function runTaskInput(
   tokens: { clientToken: string; startedBy: string },
   /** What the build had done when the stage was released (Stage.upstream): the agent's SLIPWAY_UPSTREAM. */
   upstream?: UpstreamState,
+  /** A segment of a split stage: its snapshot URLs and what is left of the timeout (segmentEnvironment). */
+  segmentEnv: { name: string; value: string }[] = [],
 ): RunTaskCommandInput {
   const overrides = (job.runTask.overrides ?? {}) as NonNullable<RunTaskCommandInput['overrides']>;
   // The agent always learns its stage id, and the task events carry it back.
   const containerOverrides = [...(overrides.containerOverrides ?? [])];
   const agentIndex = containerOverrides.findIndex((o) => o.name === AGENT_CONTAINER);
   const agent = agentIndex >= 0 ? containerOverrides[agentIndex]! : { name: AGENT_CONTAINER };
-  const environment = (agent.environment ?? []).filter((e) => e.name !== AGENT_ENV.stageId && e.name !== AGENT_ENV.upstream);
-  environment.push({ name: AGENT_ENV.stageId, value: job.stageKey });
+  const replaced = new Set([AGENT_ENV.stageId, AGENT_ENV.upstream, ...segmentEnv.map((e) => e.name)]);
+  const environment = (agent.environment ?? []).filter((e) => !replaced.has(e.name as never));
+  environment.push({ name: AGENT_ENV.stageId, value: job.stageKey }, ...segmentEnv);
   // Within the room the compiler kept for it (override-budget.ts, UPSTREAM_RESERVE).
   if (upstream) environment.push(upstreamOverride(upstream));
   const withStage = { ...agent, environment };
@@ -218,4 +235,39 @@ export function runTaskInput(
     },
     overrides: { ...overrides, containerOverrides },
   };
+}
+
+/** How long the URL of the previous segment's snapshot lives: the agent reads it as it starts. */
+const SNAPSHOT_IN_SECONDS = 3600;
+/** Past the segment's timeout, for the upload at its end (S3 allows a presigned URL 7 days at most). */
+const SNAPSHOT_OUT_MARGIN_SECONDS = 3600;
+const MAX_PRESIGN_SECONDS = 604_800;
+
+/**
+ * The agent environment of one segment of a split stage: what is left of the pipeline's
+ * timeout (it counts across segments, from the first segment's start), a GET URL of the
+ * previous segment's workspace snapshot and a PUT URL for its own. `end` when the segment
+ * cannot run: no time left, or no snapshot bucket in this deployment.
+ */
+async function segmentEnvironment(
+  deps: AutoscalerDeps,
+  job: StageJob,
+  stage: Stage,
+  segment: number,
+): Promise<{ env: { name: string; value: string }[] } | { end: { status: StageStatus; reason: StageOutcomeReason; message: string } }> {
+  const count = stage.segments ?? 1;
+  if (count <= 1) return { env: [] };
+  if (!deps.snapshotUrls) {
+    return { end: { status: 'error', reason: 'could-not-start', message: `cannot start: the pipeline runs as ${count} consecutive tasks, which needs the snapshot bucket this deployment does not have` } };
+  }
+  const now = deps.now();
+  const left = segmentTimeoutSeconds(jobTimeoutMs(job) / 60_000, stage.startedAt ?? now, now);
+  if (left === undefined) return { end: { status: 'failure', reason: 'timed-out', message: `timed out before segment ${segment} of ${count} could start` } };
+  const env: { name: string; value: string }[] = [{ name: AGENT_ENV.timeoutSeconds, value: String(left) }];
+  if (segment > 1) env.push({ name: AGENT_ENV.snapshotIn, value: await deps.snapshotUrls.url(snapshotKey(job.buildId, job.stageNumber, segment - 1), 'GET', SNAPSHOT_IN_SECONDS) });
+  if (segment < count) {
+    const expires = Math.min(MAX_PRESIGN_SECONDS, left + SNAPSHOT_OUT_MARGIN_SECONDS);
+    env.push({ name: AGENT_ENV.snapshotOut, value: await deps.snapshotUrls.url(snapshotKey(job.buildId, job.stageNumber, segment), 'PUT', expires) });
+  }
+  return { env };
 }

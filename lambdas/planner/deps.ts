@@ -26,6 +26,11 @@ export const SLIPWAY_VERSION = '0.1.0';
 export interface PlannerWiringOptions {
   /** Local mode: its secret store answers (local/secrets.ts), whatever SECRETS_CHECK says. */
   secretCheck?: SecretCheck;
+  /**
+   * Compile pipelines over ECS's 10 containers into consecutive tasks (core/pipeline/segments.ts):
+   * only where the autoscaler has a snapshot bucket to sign for (local mode's today).
+   */
+  splitPipelines?: boolean;
 }
 
 export function plannerDepsFromEnv(env: Env = process.env, options: PlannerWiringOptions = {}): PlannerDeps {
@@ -35,7 +40,7 @@ export function plannerDepsFromEnv(env: Env = process.env, options: PlannerWirin
   const publicUrl = env[ENV.publicUrl];
   const log = logTo(lambdaLogger('planner', env));
   const metrics = slipwayMetrics(lambdaMetrics(env));
-  const compile = compileOptionsFromEnv(env);
+  const compile = { ...compileOptionsFromEnv(env), ...(options.splitPipelines ? { splitPipelines: true } : {}) };
   // Where a GitHub App's per-build clone tokens are written (by the autoscaler, at start).
   const appCloneTokens = {
     prefix: cloneTokensPrefix(env),

@@ -120,7 +120,8 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
   // One work budget for reading, triggers and compilation (core/pipeline/work.ts): a file
   // that needs more ends as an error build, never as a retry that delays other repositories.
   const meter = new WorkMeter(deps.workLimit);
-  const manifest = metered(meter, () => loadManifest(repository.configPath, text));
+  const split = deps.compile.splitPipelines === true ? { splitPipelines: true } : {};
+  const manifest = metered(meter, () => loadManifest(repository.configPath, text, split));
   const fork = hook.pullRequest?.fork ?? false;
   const contextFor = (number: number, createdAt: number): BuildContext =>
     buildContextOf(hook, {
@@ -156,7 +157,7 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
   // up under the one it gets here, and misses).
   let imageCommands: ImageCommands | undefined;
   if (!invalid && deps.imageLookup) {
-    const provisional = metered(meter, () => loadManifest(repository.configPath, text, { substitute: substitutionLookup(contextFor(0, deps.now())) }));
+    const provisional = metered(meter, () => loadManifest(repository.configPath, text, { ...split, substitute: substitutionLookup(contextFor(0, deps.now())) }));
     const source = isReadable(provisional) ? provisional : manifest;
     const errored = new Set(source.errors.map((e) => e.index));
     const queries = imageCommandQueries({ ...source, pipelines: source.pipelines.filter((_, i) => !errored.has(i)) }, !fork);
@@ -179,7 +180,7 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
   // loadManifest reports a file over the work budget as a diagnostic, never by throwing.
   // Each pipeline that names a `${DRONE_STAGE_…}` is read again with its own stage's values, as Drone does.
   const substituted = metered(meter, () =>
-    withStageSubstitution(repository.configPath, text, ctx, loadManifest(repository.configPath, text, { substitute: substitutionLookup(ctx) })),
+    withStageSubstitution(repository.configPath, text, ctx, loadManifest(repository.configPath, text, { ...split, substitute: substitutionLookup(ctx) })),
   );
   const substitutedInvalid = diagnosticsText(fileErrors(substituted));
   if (substitutedInvalid) return createInvalid(buildRecord(base, { status: 'error', error: substitutedInvalid, finishedAt: now }), scmRepo, deps);

@@ -2,17 +2,17 @@
 // next segment goes back to the queue once, whatever duplicates and stale events arrive.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { StageStore } from '../../adapters/dynamodb/stage-store.js';
+import { DynamoStageStore } from '../../adapters/dynamodb/stage-store.js';
 import { buildPk, stageSk } from '../../adapters/dynamodb/keys.js';
 import { statusRank } from '../../core/builds/status.js';
 import { startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
 
 let db: LocalDynamo;
-let stages: StageStore;
+let stages: DynamoStageStore;
 
 beforeAll(async () => {
   db = await startDynamoLocal('segment-store');
-  stages = new StageStore(db.doc, db.tableName);
+  stages = new DynamoStageStore(db.doc, db.tableName);
 });
 afterAll(async () => {
   await db?.stop();

@@ -31,6 +31,11 @@ import { handler as webhookHandler } from '../../lambdas/webhook/handler.js';
 import { startFakeGitHost, type FakeGitHost, type RecordedStatus } from './fake-git-host.js';
 import { startSsmStandIn } from './ssm-stand-in.js';
 import { ssmWebhookSecrets } from '../../lambdas/shared/webhook-secrets.js';
+import { localSnapshotUrls, startSnapshotBucket } from '../../local/snapshot-bucket.js';
+import { HOST_ALIAS } from '../../local/ecs/sandbox.js';
+import { plannerHandler } from '../../lambdas/planner/handler.js';
+import { plannerDepsFromEnv } from '../../lambdas/planner/deps.js';
+import { autoscalerHandler } from '../../lambdas/autoscaler/handler.js';
 
 export const E2E_REPO = 'Codertocat/Hello-World';
 const STATUS_CONTEXT = 'continuous-integration/slipway';
@@ -46,6 +51,11 @@ export interface E2eOptions {
   secrets?: Record<string, string>;
   /** Host directories the steps see read-only (each container has a root of its own with namespaces). */
   sharedPaths?: string[];
+  /**
+   * Pipelines over ECS's 10 containers run as consecutive tasks: the planner compiles them so,
+   * the autoscaler signs URLs of a local snapshot bucket (local/snapshot-bucket.ts).
+   */
+  splitPipelines?: boolean;
 }
 
 export interface E2e {
@@ -139,6 +149,10 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
     }).trim();
   gitIn('init', '-q', '-b', 'main');
 
+  // The snapshot bucket, where tasks reach it: by the host's alias from their own network namespace.
+  const bucket = options.splitPipelines
+    ? await startSnapshotBucket(join(gitRoot, 'snapshots'), aws.ecs.isolation === 'namespace' ? { host: '0.0.0.0', advertisedHost: HOST_ALIAS } : {})
+    : undefined;
   const plane = await startControlPlane({
     env: {
       ...aws.env(),
@@ -155,6 +169,14 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
       ...options.env,
     },
     ecs: aws.ecs,
+    ...(bucket
+      ? {
+          handlers: {
+            planner: plannerHandler(() => plannerDepsFromEnv(process.env, { splitPipelines: true })),
+            autoscaler: autoscalerHandler({ snapshotUrls: localSnapshotUrls(bucket) }),
+          },
+        }
+      : {}),
     scheduleMs: 2_000,
     onError: (where, err) => errors.push(`${where}: ${(err as Error).message}`),
   });
@@ -251,7 +273,7 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
       setLogDestination(undefined);
       await plane.stop();
       vi.restoreAllMocks();
-      await Promise.all([aws.stop(), git.stop(), ssm.stop()]);
+      await Promise.all([aws.stop(), git.stop(), ssm.stop(), bucket?.close()]);
       sqs.destroy();
       ddb.destroy();
       rmSync(gitRoot, { recursive: true, force: true });

@@ -6,7 +6,9 @@ import { parseStageKey } from '../../../core/builds/types.js';
 import { acceptTaskEvent, agentResultWanted, changedAt, isoMillis, isStageDone, stageOutcome, stagePhase, stepChanges, type StageOutcome } from '../../../core/builds/status.js';
 import type { TaskStateChangeDetail } from '../../../core/builds/task-event.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../../../core/pipeline/contract.js';
-import { runTaskTokens } from '../../../core/scaling/job.js';
+import { runTaskTokens, segmentJob } from '../../../core/scaling/job.js';
+import { segmentRunKey } from '../../../core/builds/segment-run.js';
+import { advanceSegment } from './segment-advance.js';
 import type { ExecutionDeps } from './deps.js';
 import { afterStageEnd } from './stage-end.js';
 import { stageKeys } from '../observability/logger.js';
@@ -30,7 +32,8 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   const stage = await deps.store.getStage(buildId, stageNumber);
   if (!stage) return { applied: false, stageKey: key, reason: `stage ${key} does not exist` };
 
-  const decision = acceptTaskEvent(stage, detail, runTaskTokens(key, stage.attempts).startedBy);
+  // A split stage's tasks are started per segment (segment-advance.ts): their tokens say which.
+  const decision = acceptTaskEvent(stage, detail, runTaskTokens(segmentRunKey(key, stage.segment ?? 1), stage.attempts).startedBy);
   if (!decision.apply) {
     // A retried delivery may find the stage done but the build not: finishing is idempotent.
     if (isStageDone(stage.status)) await afterStageEnd(deps, buildId);
@@ -63,8 +66,9 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   if (outcome?.requeueOnDemand) {
     const requeued = await deps.stages.requeue(buildId, stageNumber, { taskArn: detail.taskArn, version: detail.version, queuedAt: now, message: outcome.message, attempt });
     if (!requeued) return { applied: false, stageKey: key, reason: 'requeue refused (already requeued or not running this task)' };
-    const job = await deps.stages.getStageJob(buildId, stageNumber);
-    if (!job) throw new Error(`task-events: no stored job for ${key}: cannot requeue after the Spot interruption`);
+    const stored = await deps.stages.getStageJob(buildId, stageNumber);
+    if (!stored) throw new Error(`task-events: no stored job for ${key}: cannot requeue after the Spot interruption`);
+    const job = segmentJob(stored, stage.segment ?? 1);
     // The steps run again: what the interrupted attempt recorded (exit codes, times, reasons)
     // goes. Steps the compiler left out (`when:`) have no container and stay skipped.
     const definitions = job.taskDefinition.containerDefinitions;
@@ -76,6 +80,12 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
     await deps.nudge();
     deps.log('stage requeued on on-demand after a Spot interruption', { ...stageKeys(key), taskArn: detail.taskArn });
     return { applied: true, stageKey: key, status: 'pending' };
+  }
+
+  // A split stage whose segment ended and whose next segment runs: back to the queue.
+  if (outcome && (stage.segments ?? 1) > 1) {
+    const advanced = await advanceSegment(deps, { key, stage, detail, outcome, at, now, attempt });
+    if (advanced) return advanced;
   }
 
   // Steps first: their writes only move forward, so a retry after a crash repeats them harmlessly.
