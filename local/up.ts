@@ -3,6 +3,8 @@
 // local server (dashboard, /api, /hooks) — the same handler code as in AWS. `slipway up`
 // and `slipway run` are thin commands over this; tests use it too.
 
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -26,6 +28,8 @@ import { buildDashboard } from '../web/build.js';
 import { startLocalAws, type LocalAws } from './aws.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
 import { LocalSecretStore, localWebhookSecrets, slipwayHome } from './secrets.js';
+import { localSnapshotUrls, startSnapshotBucket } from './snapshot-bucket.js';
+import { HOST_ALIAS } from './ecs/sandbox.js';
 import { startLocalServer, type LocalServer } from './server.js';
 import { createLocalQueues } from './queues.js';
 import { imageRegistryBinary, startImageRegistry } from './image-registry.js';
@@ -141,11 +145,20 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
       [ENV.powertoolsMetricsDisabled]: 'true',
       ...(env[ENV.scmCredentials] ? { [ENV.scmCredentials]: env[ENV.scmCredentials] } : {}),
     };
+    // Workspace snapshots between the segments of a pipeline over ECS's 10 containers, in
+    // ~/.slipway (which no step sees), reached by tasks in their own network namespace
+    // through the host's alias (local/ecs/sandbox.ts).
+    const snapshotsDir = join(slipwayHome(env), 'snapshots');
+    const bucket = await startSnapshotBucket(snapshotsDir, aws.ecs.isolation === 'namespace' ? { host: '0.0.0.0', advertisedHost: HOST_ALIAS } : {});
+    cleanups.push(async () => {
+      await bucket.close();
+      rmSync(snapshotsDir, { recursive: true, force: true });
+    });
     // The planner leaves out secrets the local store does not hold (ECS would stop the task on one).
-    const plannerOptions = { secretCheck: storeSecretCheck((ref) => secrets.has(ref)) };
+    const plannerOptions = { secretCheck: storeSecretCheck((ref) => secrets.has(ref)), splitPipelines: true };
     const plannerBatches = plannerHandler(() => plannerDepsFromEnv(process.env, plannerOptions));
     // A GitHub App's clone tokens go to the local secret store, which the ECS stand-in reads.
-    const autoscaler = autoscalerHandler({ cloneTokenStore: { put: async (name, value) => secrets.put(name, value) } });
+    const autoscaler = autoscalerHandler({ cloneTokenStore: { put: async (name, value) => secrets.put(name, value) }, snapshotUrls: localSnapshotUrls(bucket) });
     const plane = await startControlPlane({ env: handlerEnv, ecs: aws.ecs, handlers: { planner: plannerBatches, autoscaler }, scheduleMs: options.scheduleMs ?? 2000, reconcileMs: options.reconcileMs ?? 30_000, ...(options.onError ? { onError: options.onError } : {}) });
     cleanups.push(() => plane.stop());
 
