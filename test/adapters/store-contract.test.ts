@@ -121,6 +121,23 @@ describe.each([
     expect(await s.stages.applyEvent(id, 1, { taskArn: OTHER, version: 1, attempt: 1, status: 'running', startedAt: 12 })).toMatchObject({ taskArn: OTHER, attempts: 2 });
   });
 
+  it("a split stage's next segment is queued once per stopped task: duplicates, older events, another task and a finished stage are refused; the first start is kept", async () => {
+    const s = make();
+    const id = await oneStage(s, { segments: 3 });
+    await s.stages.applyEvent(id, 1, { taskArn: TASK, version: 3, attempt: 0, status: 'running', startedAt: 5 });
+    const input = { taskArn: TASK, version: 4, queuedAt: 10, segment: 2, message: 'segment 2 queued' };
+    expect(await s.stages.advanceSegment(id, 1, { ...input, version: 2 })).toBeNull();
+    expect(await s.stages.advanceSegment(id, 1, { ...input, taskArn: OTHER })).toBeNull();
+    expect(await s.stages.advanceSegment(id, 1, { ...input, segment: 3 })).toBeNull();
+    const advanced = await s.stages.advanceSegment(id, 1, input);
+    expect(advanced).toMatchObject({ status: 'pending', segment: 2, queuedAt: 10, startedAt: 5, attempts: 1, message: 'segment 2 queued' });
+    expect([advanced?.taskArn, advanced?.eventVersion]).toEqual([undefined, undefined]);
+    expect(await s.stages.advanceSegment(id, 1, input)).toBeNull();
+    const done = await oneStage(s, { segments: 2 });
+    await s.stages.applyEvent(done, 1, { taskArn: TASK, version: 3, attempt: 0, status: 'failure' });
+    expect(await s.stages.advanceSegment(done, 1, input)).toBeNull();
+  });
+
   it('a stage is queued once; its waiting note is written only while it waits', async () => {
     const s = make();
     const id = await oneStage(s, { queuedAt: undefined });

@@ -230,6 +230,15 @@ export class MemoryStageStore implements StageStore {
     });
   }
 
+  async advanceSegment(buildId: string, stageNumber: number, input: { taskArn: string; version: number; queuedAt: number; segment: number; message: string }): Promise<Stage | null> {
+    return this.write(buildId, stageNumber, (stage) => {
+      if (isFinal(stage) || !newer(stage, input.version) || stage.taskArn !== input.taskArn) return null;
+      if ((stage.segment ?? 1) !== input.segment - 1) return null;
+      const { eventVersion: _v, taskArn: _t, retryAfter: _r, startFailures: _f, ...kept } = stage;
+      return { ...kept, status: 'pending', queuedAt: input.queuedAt, segment: input.segment, message: input.message };
+    });
+  }
+
   async noteWaiting(buildId: string, stageNumber: number, message: string): Promise<void> {
     await this.write(buildId, stageNumber, (stage) => (stage.status === 'pending' && stage.message !== message ? { ...stage, message } : null));
   }
