@@ -4,7 +4,6 @@
 // and `slipway run` are thin commands over this; tests use it too.
 
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -29,7 +28,6 @@ import { startLocalAws, type LocalAws } from './aws.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
 import { LocalSecretStore, localWebhookSecrets, slipwayHome } from './secrets.js';
 import { localSnapshotUrls, startSnapshotBucket } from './snapshot-bucket.js';
-import { HOST_ALIAS } from './ecs/sandbox.js';
 import { startLocalServer, type LocalServer } from './server.js';
 import { createLocalQueues } from './queues.js';
 import { imageRegistryBinary, startImageRegistry } from './image-registry.js';

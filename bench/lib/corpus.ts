@@ -170,7 +170,7 @@ export function formatFigure(figure: CorpusFigure, top = 15): string {
     'why the others do not (pipelines, reason):',
     ...figure.reasons.slice(0, top).map(([reason, n]) => `  ${String(n).padStart(4)}  ${reason}`),
     `stopped only by ECS's 10 containers: ${figure.overLimit.segments + figure.overLimit.withServiceTask + figure.overLimit.impossible}; ` +
-      `cut into consecutive tasks (not run yet): ${figure.overLimit.segments} as segments alone, ${figure.overLimit.withServiceTask} with a service task; ` +
+      `cut into consecutive tasks (counted as not running: only local mode runs segments): ${figure.overLimit.segments} as segments alone, ${figure.overLimit.withServiceTask} with a service task; ` +
       `${figure.overLimit.impossible} cannot be cut`,
   ];
   return lines.join('\n');
