@@ -1,27 +1,19 @@
 // The shell masked plugin steps run under: the agent copies a busybox into the state
 // volume before it reports ready, and a plan that needs it fails when it cannot.
 
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { AGENT_EXIT } from '../../core/pipeline/contract.js';
 import { installBusybox } from '../../task-runner/busybox.js';
-import { plan, startAgent, tempDirs } from './run-agent.js';
+import { plan, startAgent, tempDirsPerTest } from './run-agent.js';
 import { skipWithout } from '../support/required-tool.js';
 
 const BUSYBOX = ['/usr/bin/busybox', '/bin/busybox'].find((path) => existsSync(path));
-const roots: string[] = [];
-afterEach(() => {
-  for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true });
-});
-function dirs(): ReturnType<typeof tempDirs> {
-  const d = tempDirs();
-  roots.push(d.root);
-  return d;
-}
+const dirs = tempDirsPerTest();
 
 describe.skipIf(skipWithout('busybox', BUSYBOX ? undefined : 'no busybox at /usr/bin/busybox or /bin/busybox'))('busybox for the secret masks', () => {
   it('installs busybox at <state>/bin/busybox, executable by every user, and it runs sh', async () => {

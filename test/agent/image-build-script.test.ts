@@ -1,24 +1,16 @@
 // The image build steps' script (core/pipeline/image-build-script.ts): the agent writes it
 // into its state volume (read-only to the steps) when the plan has such a step, and only then.
 
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { AGENT_EXIT, IMAGE_BUILD_SCRIPT_FILE, STATE_DIR } from '../../core/pipeline/contract.js';
 import { IMAGE_BUILD_SCRIPT } from '../../core/pipeline/image-build-script.js';
-import { plan, startAgent, tempDirs } from './run-agent.js';
+import { plan, startAgent, tempDirsPerTest } from './run-agent.js';
 
-const roots: string[] = [];
-afterEach(() => {
-  for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true });
-});
-function dirs(): ReturnType<typeof tempDirs> {
-  const d = tempDirs();
-  roots.push(d.root);
-  return d;
-}
+const dirs = tempDirsPerTest();
 
 describe('the image build script', () => {
   it('is written where the builder steps source it when the plan asks, and only then', async () => {

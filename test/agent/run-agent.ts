@@ -3,10 +3,12 @@
 // `killAfterMs` makes a hang a failed test, never a stuck one.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { afterEach } from 'vitest';
 
 import type { AgentPlan, AgentResult, StepReport } from '../../core/pipeline/contract.js';
 import type { BuildContext } from '../../core/pipeline/context.js';
@@ -28,6 +30,22 @@ export interface AgentRun {
 export function tempDirs(): { stateDir: string; workspace: string; root: string } {
   const root = mkdtempSync(join(tmpdir(), 'slipway-agent-test-'));
   return { root, stateDir: join(root, 'state'), workspace: join(root, 'src') };
+}
+
+/**
+ * For a test file: a function that makes a fresh set of agent directories, each removed after
+ * the test that made it.
+ */
+export function tempDirsPerTest(): () => ReturnType<typeof tempDirs> {
+  const roots: string[] = [];
+  afterEach(() => {
+    for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true });
+  });
+  return () => {
+    const d = tempDirs();
+    roots.push(d.root);
+    return d;
+  };
 }
 
 export function context(overrides: Partial<BuildContext> = {}): BuildContext {
