@@ -54,12 +54,7 @@ afterAll(async () => {
   await e2e?.stop();
 });
 
-async function build(pipeline: string, delivery: string): Promise<BuildDetail> {
-  const sha = e2e.commit(pipeline, delivery);
-  const accepted = await e2e.deliver(e2e.pushPayload(sha, delivery), delivery);
-  expect(accepted.statusCode).toBe(202);
-  return e2e.finishedBuild(delivery);
-}
+const build = (pipeline: string, delivery: string): Promise<BuildDetail> => e2e.buildOf(pipeline, delivery);
 
 const logOf = (detail: BuildDetail, stage: string, step: string): string[] => {
   const s = detail.stages.find((x) => x.name === stage)!;
@@ -85,8 +80,7 @@ describe("Drone's run-time semantics, end to end", () => {
     const sha = 'c'.repeat(40);
     e2e.git.setFile(E2E_REPO, sha, '.drone.yml', CLONE_FAILS);
     const delivery = 'e2e-clone-fails-1';
-    const accepted = await e2e.deliver(e2e.pushPayload(sha, delivery), delivery);
-    expect(accepted.statusCode).toBe(202);
+    await e2e.push(sha, delivery);
     const detail = await e2e.finishedBuild(delivery);
     expect(detail.status).toBe('failure');
     expect(stepTable(detail)).toEqual([{ stage: 'test', status: 'failure', steps: ['clone:clone=failure', 'step:build=skipped', 'step:notify=success'] }]);

@@ -107,8 +107,7 @@ const agentLog = (arn: string): string => e2e.aws.ecs.logs(arn, AGENT_CONTAINER)
 
 async function push(pipeline: string, delivery: string): Promise<{ sha: string; buildId: string }> {
   const sha = e2e.commit(pipeline, delivery);
-  const accepted = await e2e.deliver(e2e.pushPayload(sha, delivery), delivery);
-  expect(accepted.statusCode).toBe(202);
+  const accepted = await e2e.push(sha, delivery);
   const buildId = await e2e.waitFor(`a build for ${delivery}`, () => e2e.store.buildForDelivery(String(accepted.body.deliveryId)));
   return { sha, buildId };
 }

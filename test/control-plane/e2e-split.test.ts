@@ -28,12 +28,7 @@ afterAll(async () => {
   await e2e?.stop();
 });
 
-async function build(yaml: string, delivery: string): Promise<BuildDetail> {
-  const sha = e2e.commit(yaml, delivery);
-  const accepted = await e2e.deliver(e2e.pushPayload(sha, delivery), delivery);
-  expect(accepted.statusCode).toBe(202);
-  return e2e.finishedBuild(delivery);
-}
+const build = (yaml: string, delivery: string): Promise<BuildDetail> => e2e.buildOf(yaml, delivery);
 
 const stepStatus = (detail: BuildDetail) => Object.fromEntries(detail.stages[0]!.steps.map((s) => [s.name, s.status]));
 const logOfTask = (taskArn: string, container: string): string[] => e2e.aws.ecs.logs(taskArn, container).map((l) => l.message);

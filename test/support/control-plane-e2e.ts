@@ -5,7 +5,7 @@
 // handler exactly as its Function URL would invoke it.
 
 import { setLogDestination } from '../../lambdas/shared/observability/logger.js';
-import { vi } from 'vitest';
+import { expect, vi } from 'vitest';
 import { HANG_GUARD_MS, buildFinished, waitFor as waitUntil } from './wait.js';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -78,6 +78,10 @@ export interface E2e {
   waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs?: number, explain?: () => Promise<string>): Promise<T>;
   /** The build of a delivery, once it has a final status. */
   finishedBuild(delivery: string, timeoutMs?: number): Promise<BuildDetail>;
+  /** Delivers GitHub's push of `sha` as `delivery`, which the webhook must accept (202). */
+  push(sha: string, delivery: string): Promise<{ statusCode: number; body: Record<string, unknown> }>;
+  /** Commits `pipeline`, pushes it, and gives the build once it has a final status. */
+  buildOf(pipeline: string, delivery: string): Promise<BuildDetail>;
   /** One line of a build's state (stages, messages, ECS tasks), for failure messages. */
   describeBuild(id: string): Promise<string>;
   /** Slipway's commit statuses posted for `sha`, in order. */
@@ -203,7 +207,7 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
 
   const statusesOf = (sha: string): RecordedStatus[] => git.statuses.filter((s) => s.sha === sha && s.context === STATUS_CONTEXT);
 
-  return {
+  const e2e: E2e = {
     aws,
     git,
     plane,
@@ -266,6 +270,15 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
       });
       return buildFinished((i) => store.getBuildDetail(i), id, { timeoutMs, explain: async () => `${await describeBuild(id)}; ${planeState()}` });
     },
+    async push(sha, delivery) {
+      const accepted = await e2e.deliver(e2e.pushPayload(sha, delivery), delivery);
+      expect(accepted.statusCode).toBe(202);
+      return accepted;
+    },
+    async buildOf(pipeline, delivery) {
+      await e2e.push(e2e.commit(pipeline, delivery), delivery);
+      return e2e.finishedBuild(delivery);
+    },
     describeBuild,
     statusesOf,
     waitForFinalStatus: (sha) => git.waitForStatuses(() => statusesOf(sha).some((s) => s.state !== 'pending'), HANG_GUARD_MS),
@@ -279,4 +292,5 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
       rmSync(gitRoot, { recursive: true, force: true });
     },
   };
+  return e2e;
 }
