@@ -10,7 +10,7 @@ import { activeStagePk, activeStageSk, buildPk, stageSk } from './keys.js';
 import { FINAL_RANK, statusRank } from '../../core/builds/status.js';
 import { batchGet, batchWrite } from './batch.js';
 import { Expression } from './expression.js';
-import type { EventApply, RunningMark, StageStore } from '../../core/builds/ports.js';
+import type { EventApply, RequeueInput, RunningMark, StageStore } from '../../core/builds/ports.js';
 import { conditionalUpdate, strip, type Table } from './records.js';
 import { getStage } from './stages-steps.js';
 import type { Stage, StageOutcomeReason, StageStatus } from '../../core/builds/types.js';
@@ -143,12 +143,12 @@ export class DynamoStageStore implements StageStore {
    * no task yet at `attempt` (the stop was its task's first event). The interrupted
    * task is forgotten, so its late events (earlier startedBy) are refused, and the
    * attempt it used is counted, so the next RunTask gets new tokens.
+   * Segment 1 (or a stage that is not split) starts over, its times with it; a later
+   * segment of a split stage keeps the stage's startedAt and firstStepAt: the pipeline's
+   * timeout counts from the first segment's start (core/builds/segment-run.ts), and a
+   * requeue must not give the stage a new one. Only while the stage is at `segment`.
    */
-  async requeue(
-    buildId: string,
-    stageNumber: number,
-    input: { taskArn: string; version: number; queuedAt: number; message: string; attempt: number },
-  ): Promise<Stage | null> {
+  async requeue(buildId: string, stageNumber: number, input: RequeueInput): Promise<Stage | null> {
     const e = new Expression();
     e.set('status', 'pending');
     e.set('statusRank', statusRank('pending'));
@@ -159,10 +159,12 @@ export class DynamoStageStore implements StageStore {
     e.set('attempts', input.attempt + 1);
     e.set('GSI2PK', activeStagePk('pending'));
     e.set('GSI2SK', activeStageSk(input.queuedAt, stageKey(buildId, stageNumber)));
-    for (const attr of ['eventVersion', 'startedAt', 'firstStepAt', 'taskArn']) e.remove(attr);
+    const segment = input.segment ?? 1;
+    for (const attr of ['eventVersion', 'taskArn', ...(segment > 1 ? [] : ['startedAt', 'firstStepAt'])]) e.remove(attr);
     e.when(`${e.name('statusRank')} < ${e.value(FINAL_RANK)}`);
     e.when(`attribute_not_exists(${e.name('eventVersion')}) OR ${e.name('eventVersion')} < ${e.value(input.version)}`);
     e.when(`${e.name('taskArn')} = ${e.value(input.taskArn)} OR (${waitingAt(e, input.attempt)})`);
+    e.when(segment > 1 ? `${e.name('segment')} = ${e.value(segment)}` : `attribute_not_exists(${e.name('segment')}) OR ${e.name('segment')} = ${e.value(1)}`);
     return this.update(buildId, stageNumber, e);
   }
 
@@ -171,7 +173,10 @@ export class DynamoStageStore implements StageStore {
    * stage goes back to the queue for `segment`. Applies once: only while the stage runs (or
    * has claimed) that task at the segment before, and for an event newer than the last
    * applied. The stopped task is forgotten (its late events are refused); startedAt stays
-   * the first segment's, from which the pipeline timeout counts.
+   * the first segment's, from which the pipeline timeout counts. Attempts start again at 0:
+   * they are the segment's (Stage.attempts), so the next segment's first Spot interruption
+   * is requeued as the first segment's is; its RunTask tokens differ by the segment
+   * (segmentRunKey), not by the count.
    */
   async advanceSegment(buildId: string, stageNumber: number, input: { taskArn: string; version: number; queuedAt: number; segment: number; message: string }): Promise<Stage | null> {
     const e = new Expression();
@@ -179,6 +184,7 @@ export class DynamoStageStore implements StageStore {
     e.set('statusRank', statusRank('pending'));
     e.set('queuedAt', input.queuedAt);
     e.set('segment', input.segment);
+    e.set('attempts', 0);
     e.set('message', input.message);
     e.set('GSI2PK', activeStagePk('pending'));
     e.set('GSI2SK', activeStageSk(input.queuedAt, stageKey(buildId, stageNumber)));

@@ -120,6 +120,17 @@ export interface BuildCreator {
 }
 
 /** The stage writes whose conditions depend on the stage's task and attempt, and the stored job of each stage. */
+/** A Spot interruption's requeue (StageStore.requeue). */
+export interface RequeueInput {
+  taskArn: string;
+  version: number;
+  queuedAt: number;
+  message: string;
+  attempt: number;
+  /** The segment of a split stage that was interrupted (absent: 1): a later one keeps the stage's start time. */
+  segment?: number;
+}
+
 export interface StageStore {
   putStageJobs(jobs: StageJob[]): Promise<void>;
   getStageJob(buildId: string, stageNumber: number): Promise<StageJob | null>;
@@ -128,7 +139,7 @@ export interface StageStore {
   noteStartFailure(buildId: string, stageNumber: number, input: { attempt: number; message: string; retryAfter: number }): Promise<Stage | null>;
   markRunning(buildId: string, stageNumber: number, mark: RunningMark): Promise<Stage | null>;
   applyEvent(buildId: string, stageNumber: number, apply: EventApply): Promise<Stage | null>;
-  requeue(buildId: string, stageNumber: number, input: { taskArn: string; version: number; queuedAt: number; message: string; attempt: number }): Promise<Stage | null>;
+  requeue(buildId: string, stageNumber: number, input: RequeueInput): Promise<Stage | null>;
   /** A split stage's segment task stopped and `segment` runs next: back to the queue, once. */
   advanceSegment(buildId: string, stageNumber: number, input: { taskArn: string; version: number; queuedAt: number; segment: number; message: string }): Promise<Stage | null>;
   /** Ends a stage that is not finished; null when it already was (or runs another task than `onlyIfTaskArn`). */

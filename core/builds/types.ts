@@ -104,7 +104,7 @@ export interface Stage {
   taskArn?: string;
   /** Capacity used: FARGATE or FARGATE_SPOT. */
   capacity?: 'FARGATE' | 'FARGATE_SPOT';
-  /** How many times the stage was started (Spot interruption requeues once). */
+  /** How many times the stage (a split stage: its current segment) was started (Spot interruption requeues once). */
   attempts: number;
   /**
    * A pipeline split into consecutive tasks: the segment it runs or waits to run (absent: 1).

@@ -130,12 +130,36 @@ describe.each([
     expect(await s.stages.advanceSegment(id, 1, { ...input, taskArn: OTHER })).toBeNull();
     expect(await s.stages.advanceSegment(id, 1, { ...input, segment: 3 })).toBeNull();
     const advanced = await s.stages.advanceSegment(id, 1, input);
-    expect(advanced).toMatchObject({ status: 'pending', segment: 2, queuedAt: 10, startedAt: 5, attempts: 1, message: 'segment 2 queued' });
+    // Attempts are the segment's: its first Spot interruption is requeued like the first segment's.
+    expect(advanced).toMatchObject({ status: 'pending', segment: 2, queuedAt: 10, startedAt: 5, attempts: 0, message: 'segment 2 queued' });
     expect([advanced?.taskArn, advanced?.eventVersion]).toEqual([undefined, undefined]);
     expect(await s.stages.advanceSegment(id, 1, input)).toBeNull();
     const done = await oneStage(s, { segments: 2 });
     await s.stages.applyEvent(done, 1, { taskArn: TASK, version: 3, attempt: 0, status: 'failure' });
     expect(await s.stages.advanceSegment(done, 1, input)).toBeNull();
+  });
+
+  it("a Spot requeue of a later segment keeps the stage's start (the pipeline timeout counts from the first segment's); of segment 1 it starts over", async () => {
+    const s = make();
+    const id = await oneStage(s, { segments: 3 });
+    await s.stages.applyEvent(id, 1, { taskArn: TASK, version: 3, attempt: 0, status: 'running', startedAt: 5, firstStepAt: 6 });
+    await s.stages.advanceSegment(id, 1, { taskArn: TASK, version: 4, queuedAt: 10, segment: 2, message: 'segment 2 queued' });
+    expect(await s.stages.applyEvent(id, 1, { taskArn: OTHER, version: 1, attempt: 0, status: 'running', startedAt: 50 })).toMatchObject({ segment: 2, startedAt: 5, attempts: 1 });
+    const interrupted = { taskArn: OTHER, version: 2, queuedAt: 60, message: 'interrupted', attempt: 0 };
+    // Not at the segment the caller read: refused (a stale read must not requeue another segment).
+    expect(await s.stages.requeue(id, 1, { ...interrupted, segment: 3 })).toBeNull();
+    expect(await s.stages.requeue(id, 1, { ...interrupted, segment: 1 })).toBeNull();
+    const requeued = await s.stages.requeue(id, 1, { ...interrupted, segment: 2 });
+    expect(requeued).toMatchObject({ status: 'pending', segment: 2, startedAt: 5, firstStepAt: 6, attempts: 1, capacity: 'FARGATE', reason: 'spot-interrupted' });
+    expect(requeued?.taskArn).toBeUndefined();
+    // The retry's start does not replace it either.
+    expect(await s.stages.markRunning(id, 1, { attempt: 1, taskArn: TASK, capacity: 'FARGATE', startedAt: 70, cpu: 256 })).toMatchObject({ startedAt: 5, attempts: 2 });
+
+    const first = await oneStage(s, { segments: 2 });
+    await s.stages.applyEvent(first, 1, { taskArn: TASK, version: 3, attempt: 0, status: 'running', startedAt: 5 });
+    const restarted = await s.stages.requeue(first, 1, { taskArn: TASK, version: 4, queuedAt: 60, message: 'interrupted', attempt: 0, segment: 1 });
+    expect(restarted).toMatchObject({ status: 'pending', attempts: 1 });
+    expect(restarted?.startedAt).toBeUndefined();
   });
 
   it('a stage is queued once; its waiting note is written only while it waits', async () => {

@@ -10,6 +10,7 @@ import type { TaskStateChangeContainer, TaskStateChangeDetail } from '../../core
 import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
 import type { StageJob } from '../../core/scaling/job.js';
 import { applyTaskEvent } from '../../lambdas/shared/execution/apply-event.js';
+import { segmentTimeoutSeconds } from '../../core/builds/segment-run.js';
 import type { ExecutionDeps } from '../../lambdas/shared/execution/deps.js';
 import { MemoryBuildStore, MemoryJobQueue, MemoryStageStore } from '../support/memory-stores.js';
 
@@ -142,5 +143,49 @@ describe('records from the events ECS sends', () => {
     // Left out by `when:` at planning: no container, so it stays as it was.
     expect(steps.deploy).toMatchObject({ status: 'skipped', reason: 'when: branch' });
     expect(jobs.enqueued.map((j) => [j.stageKey, j.onDemand, j.queuedAt])).toEqual([[`${id}/1`, true, PROCESSED_AT]]);
+  });
+
+  it("a Spot interruption of segment 2 requeues that segment on on-demand and keeps the stage's start, from which the pipeline timeout counts", async () => {
+    const id = buildId('acme/split-spot', 1);
+    const repo = 'acme/split-spot';
+    const createdAt = Date.parse(iso(0));
+    const firstStart = createdAt + 500;
+    const step = (number: number, name: string, container: string, kind: StepRecord['kind'], status: StepRecord['status']): StepRecord => ({
+      buildId: id, stageNumber: 1, number, name, container, status, detached: false, kind,
+    });
+    store.add(
+      { id, repo, number: 1, status: 'running', event: 'push', action: '', ref: 'refs/heads/main', branch: 'main', commit: 'f'.repeat(40), message: '', author: '', link: '', deliveryId: 'd-split', fork: false, createdAt },
+      // Segment 1 ran (clone and build passed) from firstStart; segment 2 is queued.
+      [{ buildId: id, repo, buildNumber: 1, number: 1, name: 'test', status: 'pending', dependsOn: [], attempts: 0, queuedAt: createdAt, segments: 2, segment: 2, startedAt: firstStart, firstStepAt: firstStart + 100 }],
+      [step(1, 'clone', AGENT_CONTAINER, 'clone', 'success'), step(2, 'build', 'step-build', 'step', 'success'), step(3, 'test', 'step-test', 'step', 'pending')],
+    );
+    const segment = (number: number, container: string) => ({
+      number, cpu: 256, memory: 512, containers: [AGENT_CONTAINER, container], later: { runOnFailure: false, runAlways: false }, runTask: {},
+      taskDefinition: { family: `slipway-x-${number}`, containerDefinitions: [{ name: AGENT_CONTAINER }, { name: container }] },
+    });
+    await deps.stages.putStageJobs([{
+      stageKey: `${id}/1`, buildId: id, stageNumber: 1, repo, pipeline: 'test', cpu: 256, memory: 512, queuedAt: createdAt, runTask: {},
+      taskDefinition: segment(1, 'step-build').taskDefinition, segments: [segment(1, 'step-build'), segment(2, 'step-test')],
+    }]);
+    const taskArn = event(id, 0, {}).taskArn;
+    // Segment 2's task: its own first attempt (attempts are the segment's), on Spot.
+    expect(await deps.stages.markRunning(id, 1, { attempt: 0, taskArn, capacity: 'FARGATE_SPOT', startedAt: Date.parse(iso(40)), cpu: 256 })).toMatchObject({ startedAt: firstStart, attempts: 1 });
+    await applyTaskEvent(deps, event(id, 2, { updatedAt: iso(45), capacityProviderName: 'FARGATE_SPOT', containers: [c(AGENT_CONTAINER, 'RUNNING'), c('step-test', 'RUNNING')] }));
+    const result = await applyTaskEvent(
+      deps,
+      event(id, 3, {
+        lastStatus: 'STOPPED', desiredStatus: 'STOPPED', stopCode: 'SpotInterruption', stoppedAt: iso(50), capacityProviderName: 'FARGATE_SPOT',
+        containers: [c(AGENT_CONTAINER, 'STOPPED', { exitCode: 143 }), c('step-test', 'STOPPED', { exitCode: 143 })],
+      }),
+    );
+    expect(result).toMatchObject({ applied: true, status: 'pending' });
+    const stage = await deps.store.getStage(id, 1);
+    expect(stage).toMatchObject({ status: 'pending', segment: 2, reason: 'spot-interrupted', capacity: 'FARGATE', startedAt: firstStart, firstStepAt: firstStart + 100 });
+    // What is left for the retry is counted from the first segment's start, not from the requeue.
+    expect(segmentTimeoutSeconds(60, stage!.startedAt!, Date.parse(iso(55)))).toBe(Math.floor(60 * 60 - 54.5));
+    // Segment 2's step runs again; segment 1's results stay.
+    const steps = await stepsOf(id);
+    expect([steps.clone?.status, steps.build?.status, steps.test?.status]).toEqual(['success', 'success', 'pending']);
+    expect(jobs.enqueued.map((j) => [j.stageKey, j.segment, j.onDemand])).toEqual([[`${id}/1`, 2, true]]);
   });
 });

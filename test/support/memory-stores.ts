@@ -8,7 +8,7 @@
 // stage-store tests (task-events, autoscaler, build-finish, task-event-truth).
 
 import type { UpstreamState } from '../../core/pipeline/contract.js';
-import type { BuildPatch, BuildStore, EventApply, Page, PageOptions, RunningMark, StagePatch, StageStore, StepPatch, UpdateGuard } from '../../core/builds/ports.js';
+import type { BuildPatch, BuildStore, EventApply, Page, PageOptions, RequeueInput, RunningMark, StagePatch, StageStore, StepPatch, UpdateGuard } from '../../core/builds/ports.js';
 import { FINAL_RANK, statusRank } from '../../core/builds/status.js';
 import type { Build, BuildDetail, BuildStatus, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from '../../core/builds/types.js';
 import { stageKey } from '../../core/builds/types.js';
@@ -217,16 +217,16 @@ export class MemoryStageStore implements StageStore {
     });
   }
 
-  async requeue(
-    buildId: string,
-    stageNumber: number,
-    input: { taskArn: string; version: number; queuedAt: number; message: string; attempt: number },
-  ): Promise<Stage | null> {
+  async requeue(buildId: string, stageNumber: number, input: RequeueInput): Promise<Stage | null> {
+    const segment = input.segment ?? 1;
     return this.write(buildId, stageNumber, (stage) => {
       if (isFinal(stage) || !newer(stage, input.version)) return null;
       if (stage.taskArn !== input.taskArn && !waitingAt(stage, input.attempt)) return null;
-      const { eventVersion: _v, startedAt: _s, firstStepAt: _f, taskArn: _t, ...kept } = stage;
-      return { ...kept, status: 'pending', queuedAt: input.queuedAt, capacity: 'FARGATE', reason: 'spot-interrupted', message: input.message, attempts: input.attempt + 1 };
+      if ((stage.segment ?? 1) !== segment) return null;
+      const { eventVersion: _v, startedAt, firstStepAt, taskArn: _t, ...kept } = stage;
+      // A later segment keeps the stage's times: the pipeline timeout counts from the first segment's start.
+      const times = segment > 1 ? { ...(startedAt !== undefined ? { startedAt } : {}), ...(firstStepAt !== undefined ? { firstStepAt } : {}) } : {};
+      return { ...kept, ...times, status: 'pending', queuedAt: input.queuedAt, capacity: 'FARGATE', reason: 'spot-interrupted', message: input.message, attempts: input.attempt + 1 };
     });
   }
 
@@ -235,7 +235,7 @@ export class MemoryStageStore implements StageStore {
       if (isFinal(stage) || !newer(stage, input.version) || stage.taskArn !== input.taskArn) return null;
       if ((stage.segment ?? 1) !== input.segment - 1) return null;
       const { eventVersion: _v, taskArn: _t, retryAfter: _r, startFailures: _f, ...kept } = stage;
-      return { ...kept, status: 'pending', queuedAt: input.queuedAt, segment: input.segment, message: input.message };
+      return { ...kept, status: 'pending', queuedAt: input.queuedAt, segment: input.segment, attempts: 0, message: input.message };
     });
   }
 

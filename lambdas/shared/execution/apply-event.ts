@@ -64,7 +64,8 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   }
 
   if (outcome?.requeueOnDemand) {
-    const requeued = await deps.stages.requeue(buildId, stageNumber, { taskArn: detail.taskArn, version: detail.version, queuedAt: now, message: outcome.message, attempt });
+    // A later segment of a split stage keeps the stage's start: the pipeline timeout counts from the first segment's.
+    const requeued = await deps.stages.requeue(buildId, stageNumber, { taskArn: detail.taskArn, version: detail.version, queuedAt: now, message: outcome.message, attempt, segment: stage.segment ?? 1 });
     if (!requeued) return { applied: false, stageKey: key, reason: 'requeue refused (already requeued or not running this task)' };
     const stored = await deps.stages.getStageJob(buildId, stageNumber);
     if (!stored) throw new Error(`task-events: no stored job for ${key}: cannot requeue after the Spot interruption`);
@@ -73,8 +74,10 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
     // goes. Steps the compiler left out (`when:`) have no container and stay skipped.
     const definitions = job.taskDefinition.containerDefinitions;
     const containers = new Set(Array.isArray(definitions) ? definitions.map((c: { name?: unknown }) => String(c.name)) : []);
+    // A later segment of a split stage starts from the snapshot, not a clone: the clone's record stays.
+    const later = (stage.segment ?? 1) > 1;
     for (const step of await deps.store.listSteps(buildId, stageNumber)) {
-      if (containers.has(step.container)) await deps.store.resetStep(buildId, stageNumber, step.number);
+      if (containers.has(step.container) && !(later && step.kind === 'clone')) await deps.store.resetStep(buildId, stageNumber, step.number);
     }
     await deps.jobs.enqueue({ ...job, queuedAt: now, onDemand: true });
     await deps.nudge();
