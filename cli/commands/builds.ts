@@ -54,7 +54,9 @@ export async function run(args: string[], io: CliIO): Promise<number> {
           b.commit.slice(0, 8),
           timestamp(b.createdAt),
           duration(b.startedAt, b.finishedAt, now),
-          (b.message.split('\n')[0] ?? '').slice(0, 60),
+          // A build that ended before it ran (its file could not be read, the Git host did not
+          // answer) says why here; `slipway build N` shows the whole text.
+          (b.error ? `error: ${b.error.split('\n')[0] ?? ''}` : (b.message.split('\n')[0] ?? '')).slice(0, b.error ? 100 : 60),
         ]),
       ),
     );

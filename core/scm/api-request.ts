@@ -68,7 +68,36 @@ export function statusRequestOf(api: HostApi, creds: ScmCredentials, repo: RepoR
 /** How long any one call to a host's API may take. */
 export const API_TIMEOUT_MS = 10_000;
 
-/** Sends a request to a host's API, within API_TIMEOUT_MS. */
-export function sendApiRequest(req: ApiRequest, fetchImpl: Fetch): Promise<Response> {
-  return fetchImpl(req.url, { method: req.method, headers: req.headers, ...(req.body ? { body: req.body } : {}), signal: AbortSignal.timeout(API_TIMEOUT_MS) });
+/**
+ * A host's API gave no answer at all (refused, unknown name, time-out): worth another try,
+ * and the message says which address did not answer, where fetch says only "fetch failed".
+ */
+export class ScmUnreachableError extends Error {
+  constructor(
+    readonly url: string,
+    readonly code: string,
+  ) {
+    super(`scm: no answer from ${url} (${code})`);
+    this.name = 'ScmUnreachableError';
+  }
+}
+
+/** Node's fetch puts the socket's error code under `cause` ("fetch failed" alone says nothing). */
+function networkCode(err: unknown): string {
+  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e.name === 'TimeoutError' || e.name === 'AbortError') return `no answer within ${API_TIMEOUT_MS / 1000} s`;
+  const code = e.cause?.code;
+  const words: Record<string, string> = { ECONNREFUSED: 'connection refused', ENOTFOUND: 'host name not found', EAI_AGAIN: 'host name lookup failed', ECONNRESET: 'connection reset' };
+  if (code) return words[code] ? `${words[code]}: ${code}` : code;
+  return e.cause?.message ?? e.message ?? String(err);
+}
+
+/** Sends a request to a host's API, within API_TIMEOUT_MS; no answer is a ScmUnreachableError. */
+export async function sendApiRequest(req: ApiRequest, fetchImpl: Fetch): Promise<Response> {
+  try {
+    return await fetchImpl(req.url, { method: req.method, headers: req.headers, ...(req.body ? { body: req.body } : {}), signal: AbortSignal.timeout(API_TIMEOUT_MS) });
+  } catch (err) {
+    // The query holds the commit (never a credential); the path names the file.
+    throw new ScmUnreachableError(req.url, networkCode(err));
+  }
 }

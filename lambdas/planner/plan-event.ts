@@ -27,6 +27,7 @@ import type { JobQueue } from '../../core/scaling/job-queue.js';
 import { buildContextOf } from '../../core/scm/build-context.js';
 import { buildCommitStatus, buildLink } from '../../core/scm/commit-state.js';
 import { RepositoryNameError, ScmConfigError } from '../../core/scm/locate.js';
+import { describeConfigFailure } from '../../core/scm/config-failure.js';
 import type { BuildHook, EventMessage } from '../../core/scm/types.js';
 import { isRepositoryAllowed } from '../shared/config.js';
 import type { CloneDecision } from '../shared/clone-credentials.js';
@@ -109,10 +110,17 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
     deps.log('not planned', { ...fields, reason: trusted.skipped });
     return { kind: 'skipped', reason: trusted.skipped };
   }
-  const { repository, scmRepo } = trusted;
+  const { repository } = trusted;
   const hook: BuildHook = { ...message.hook, repo: trusted.repo };
+  if ('unlocated' in trusted) return unreadableConfig(trusted.unlocated, message, hook, repository.configPath, undefined, deps, attempt);
+  const { scmRepo } = trusted;
 
-  const text = await deps.scm.fetchConfig(scmRepo, repository.configPath, hook.commit.sha);
+  let text: string | null;
+  try {
+    text = await deps.scm.fetchConfig(scmRepo, repository.configPath, hook.commit.sha);
+  } catch (err) {
+    return unreadableConfig(err, message, hook, repository.configPath, scmRepo, deps, attempt);
+  }
   if (text === null) {
     deps.log('no pipeline file: nothing to build', { ...fields, path: repository.configPath });
     return { kind: 'skipped', reason: `${repository.configPath} does not exist at ${hook.commit.sha}` };
@@ -123,14 +131,7 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
   const split = deps.compile.splitPipelines === true ? { splitPipelines: true } : {};
   const manifest = metered(meter, () => loadManifest(repository.configPath, text, split));
   const fork = hook.pullRequest?.fork ?? false;
-  const contextFor = (number: number, createdAt: number): BuildContext =>
-    buildContextOf(hook, {
-      number,
-      createdAt,
-      link: buildLink(deps.publicUrl, hook.repo.slug, number) ?? hook.commit.link,
-      system: deps.system,
-      ...(message.parent !== undefined ? { parent: message.parent } : {}),
-    });
+  const contextFor = (number: number, createdAt: number): BuildContext => contextOf(message, hook, deps, number, createdAt);
 
   // Only the file's own errors fail it as a whole; a pipeline's errors become its stage's.
   let invalid = diagnosticsText(fileErrors(manifest));
@@ -240,6 +241,66 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
   return { kind: 'created', buildId: records.build.id, enqueued };
 }
 
+function contextOf(message: EventMessage, hook: BuildHook, deps: PlannerDeps, number: number, createdAt: number): BuildContext {
+  return buildContextOf(hook, {
+    number,
+    createdAt,
+    link: buildLink(deps.publicUrl, hook.repo.slug, number) ?? hook.commit.link,
+    system: deps.system,
+    ...(message.parent !== undefined ? { parent: message.parent } : {}),
+  });
+}
+
+/** The Git host did not give the pipeline file, and another delivery may: the message is retried before anything is recorded. */
+export class GitHostUnavailableError extends Error {
+  override readonly name = 'GitHostUnavailableError';
+}
+
+/**
+ * The pipeline file could not be read (host unreachable, credentials missing or refused, a
+ * host without configuration): an `error` build that says why, seen in `slipway builds`, the
+ * dashboard and the commit status, instead of a message that only a log or the dead-letter
+ * queue knows about. A host that may answer later gets the message's next delivery first.
+ */
+async function unreadableConfig(
+  err: unknown,
+  message: EventMessage,
+  hook: BuildHook,
+  path: string,
+  scmRepo: ScmRepo | undefined,
+  deps: PlannerDeps,
+  attempt: { finalAttempt: boolean },
+): Promise<PlanOutcome> {
+  const failure = describeConfigFailure(err, { host: hook.repo.scm, slug: hook.repo.slug, path, sha: hook.commit.sha });
+  if (failure.retryable && !attempt.finalAttempt) throw new GitHostUnavailableError(`planner: ${failure.reason} (the message is retried)`, { cause: err });
+  deps.log('pipeline file not read', { deliveryId: message.deliveryId, repo: hook.repo.slug, sha: hook.commit.sha, error: failure.reason });
+  return createErrorBuild(message, hook, failure.reason, scmRepo, deps);
+}
+
+/** A build that ended before it began, in `error` with `reason`; idempotent on the delivery id. */
+async function createErrorBuild(message: EventMessage, hook: BuildHook, reason: string, scmRepo: ScmRepo | undefined, deps: PlannerDeps): Promise<PlanOutcome> {
+  const number = await deps.store.nextBuildNumber(hook.repo.slug);
+  const now = deps.now();
+  const base = { ctx: contextOf(message, hook, deps, number, now), deliveryId: message.deliveryId, fork: hook.pullRequest?.fork ?? false, now, receivedAt: message.receivedAt };
+  return createInvalid(buildRecord(base, { status: 'error', error: reason, finishedAt: now }), scmRepo, deps);
+}
+
+/**
+ * The planner failed on a message's last delivery for a reason nothing above turned into a
+ * build (a bug, a store that refused a write): before the message goes to the dead-letter
+ * queue, the build is recorded in `error` with that reason, so the push is not silently lost.
+ * Only for an activated repository of that host, as any build; throws when it cannot record it.
+ */
+export async function recordPlannerFailure(message: EventMessage, deps: PlannerDeps, err: unknown): Promise<PlanOutcome> {
+  const existing = await deps.store.buildForDelivery(message.deliveryId);
+  if (existing) return { kind: 'resumed', buildId: existing, enqueued: [] };
+  const trusted = await trustedRepository(message, deps);
+  if ('skipped' in trusted) return { kind: 'skipped', reason: trusted.skipped };
+  const hook: BuildHook = { ...message.hook, repo: trusted.repo };
+  const reason = `the planner could not plan this ${hook.event} (${hook.commit.sha.slice(0, 12)}): ${(err as Error)?.message ?? String(err)}`;
+  return createErrorBuild(message, hook, reason, 'scmRepo' in trusted ? trusted.scmRepo : undefined, deps);
+}
+
 /**
  * Drone gives a secret that does not exist an empty value; ECS would stop the whole task. So
  * the missing ones are left out (their variables unset) and the stage notes name them. The
@@ -281,7 +342,7 @@ async function withoutMissingSecrets(
 async function trustedRepository(
   message: EventMessage,
   deps: PlannerDeps,
-): Promise<{ repository: Repository; repo: RepoInfo; scmRepo: ScmRepo } | { skipped: string }> {
+): Promise<{ repository: Repository; repo: RepoInfo; scmRepo: ScmRepo } | { repository: Repository; repo: RepoInfo; unlocated: Error } | { skipped: string }> {
   const slug = message.hook.repo.slug;
   const repository = await deps.store.getRepository(slug);
   const add = message.host === 'local' ? '' : ` (slipway repo add ${slug} --host ${message.host})`;
@@ -291,15 +352,22 @@ async function trustedRepository(
   try {
     location = await deps.scm.locate(repository);
   } catch (err) {
-    if (err instanceof ScmConfigError || err instanceof RepositoryNameError) return { skipped: err.message };
+    // An activated repository whose host's configuration is missing: the push is an error build that says what to set.
+    if (err instanceof ScmConfigError || err instanceof RepositoryNameError) return { repository, repo: repoInfoOf(message, repository, repository), unlocated: err };
     throw err;
   }
   if (repository.scm !== 'local' && (repository.httpUrl !== location.httpUrl || repository.link !== location.link)) {
     await deps.store.setRepositoryLocation(slug, location);
   }
+  const repo = repoInfoOf(message, repository, location);
+  return { repository, repo, scmRepo: { ...repository, ...location, visibility: repo.visibility } };
+}
+
+function repoInfoOf(message: EventMessage, repository: Repository, location: { httpUrl: string; link: string }): RepoInfo {
+  const slug = repository.slug;
   const visibility = repository.visibility ?? (repository.private ? 'private' : 'public');
   const cut = slug.lastIndexOf('/');
-  const repo: RepoInfo = {
+  return {
     slug,
     owner: slug.slice(0, cut),
     name: slug.slice(cut + 1),
@@ -310,13 +378,13 @@ async function trustedRepository(
     private: visibility !== 'public',
     visibility,
   };
-  return { repository, repo, scmRepo: { ...repository, ...location } };
 }
 
-async function createInvalid(build: Build, repo: ScmRepo, deps: PlannerDeps): Promise<PlanOutcome> {
+/** `repo` undefined: a host Slipway cannot locate, so no commit status can be posted. */
+async function createInvalid(build: Build, repo: ScmRepo | undefined, deps: PlannerDeps): Promise<PlanOutcome> {
   const result = await deps.store.createBuild({ build, stages: [], steps: [] });
   if (!result.created) return resume(result.buildId, deps);
-  await postStatus(repo, build, deps);
+  if (repo) await postStatus(repo, build, deps);
   deps.log('invalid pipeline file', { buildId: build.id, error: build.error });
   // Created and finished at once: counted as both, so started and finished builds add up.
   deps.metrics?.buildStarted();

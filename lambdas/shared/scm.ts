@@ -13,7 +13,7 @@ import type { CredentialsByHost } from './secrets.js';
 import { localRepoPath, readFileAtCommit } from './local-git.js';
 import type { GitHostOperation, SlipwayMetrics } from './observability/metrics.js';
 
-export type ScmRepo = Pick<RepoInfo, 'slug' | 'link' | 'httpUrl'> & { scm: ScmKind };
+export type ScmRepo = Pick<RepoInfo, 'slug' | 'link' | 'httpUrl'> & { scm: ScmKind; visibility?: RepoInfo['visibility'] };
 
 export interface ScmAccess {
   /**
@@ -64,7 +64,14 @@ export function createScmAccess(options: ScmAccessOptions): ScmAccess {
     async fetchConfig(repo, path, sha) {
       if (repo.scm === 'local') return readFileAtCommit(localRepoPath(repo.httpUrl), sha, path);
       const credentials = await credentialsFor({ ...repo, scm: repo.scm });
-      return counted(repo.scm, 'fetch-config', () => fetchConfig(repo.scm as HookHost, credentials, repo, path, sha, fetchImpl));
+      const text = await counted(repo.scm, 'fetch-config', () => fetchConfig(repo.scm as HookHost, credentials, repo, path, sha, fetchImpl));
+      // Hosts answer 404 for a private repository's files without a token (GitHub's REST API
+      // "Troubleshooting": "we send a 404 error when your client isn't properly authenticated"):
+      // that is missing credentials, not a missing file.
+      if (text === null && !credentials.token && repo.visibility !== undefined && repo.visibility !== 'public') {
+        throw new ScmConfigError(`scm: ${repo.scm} answered 404 for the ${repo.visibility} repository ${repo.slug}, and the SCM credentials have no "${repo.scm}".token to read it with`);
+      }
+      return text;
     },
     async postStatus(repo, sha, status) {
       if (repo.scm === 'local') {

@@ -415,3 +415,17 @@ describe('GitLab subgroup repositories (group/subgroup/name)', () => {
     for (const u of urls) expect(u.pathname).not.toMatch(/%2F/i);
   });
 });
+
+describe('a build that ended before it ran (issue 17: a planner failure is an error build)', () => {
+  it('says why in `slipway builds` and `slipway build`', async () => {
+    const reason = 'cannot read .drone.yml of acme/down at c0ffee000000: the github API did not answer: scm: no answer from http://127.0.0.1:9/repos/acme/down/contents/.drone.yml (connection refused: ECONNREFUSED)';
+    await store.ensureRepository({ slug: 'acme/down', scm: 'github', httpUrl: 'https://git.example/acme/down.git', link: 'https://git.example/acme/down', defaultBranch: 'main', private: false });
+    await seedBuild(store, { repo: 'acme/down', number: 1, createdAt: Date.now(), status: 'error', stages: [] });
+    await store.updateBuild('acme/down#1', { error: reason });
+    const listed = await cli('builds', '--repo', 'acme/down');
+    expect(listed.out.split('\n')[1]).toMatch(/^acme\/down\s+#1\s+error\s+push\s+main\s+c0ffee00\s+.*error: cannot read \.drone\.yml of acme\/down at c0ffee000000: the github API did not answer: scm: no/);
+    const shown = await cli('build', '1', '--repo', 'acme/down');
+    expect(shown.code).toBe(0);
+    expect(shown.out.split('\n')[1]).toBe(`error: ${reason}`);
+  });
+});

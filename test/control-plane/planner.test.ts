@@ -16,7 +16,9 @@ import { DynamoStageStore } from '../../adapters/dynamodb/stage-store.js';
 import { decodeJob } from '../../core/scaling/job.js';
 import { SqsJobQueue } from '../../adapters/sqs/job-queue.js';
 import type { BuildHook, EventMessage } from '../../core/scm/types.js';
-import { planEvent, RegistryUnavailableError, type PlannerDeps } from '../../lambdas/planner/plan-event.js';
+import { GitHostUnavailableError, planEvent, RegistryUnavailableError, type PlannerDeps } from '../../lambdas/planner/plan-event.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { SecretCheckError, storeSecretCheck } from '../../lambdas/planner/secret-check.js';
 import { createImageCommandLookup } from '../../adapters/registry/registry-client.js';
 import { STATE_BUSYBOX } from '../../core/pipeline/contract.js';
@@ -386,13 +388,97 @@ describe('the repository comes from activation and configuration, never from the
     expect(await store.getRepository('acme/lured')).toMatchObject({ scm: 'github', visibility: 'private', private: true, httpUrl: 'https://github.com/acme/lured.git', link: 'https://github.com/acme/lured' });
   });
 
-  it('builds nothing for a Gitea or GitLab repository while its host has no configured API URL, and says so', async () => {
+  it('makes a push of a Gitea or GitLab repository whose host has no configured API URL an error build that says what to set, and sends no request', async () => {
     await store.activateRepository({ slug: 'team/svc', scm: 'gitea', visibility: 'private', activatedAt: Date.now() });
     const message = await pushMessage('acme/placeholder', null);
     const gitea: EventMessage = { ...message, deliveryId: 'd-gitea-noapi', host: 'gitea', hook: { ...message.hook, repo: { ...message.hook.repo, slug: 'team/svc', scm: 'gitea', link: 'https://attacker.example/team/svc' } } };
-    const outcome = await planEvent(gitea, deps);
-    expect(outcome).toMatchObject({ kind: 'skipped', reason: expect.stringMatching(/^scm: no API URL for gitea: set "gitea": \{"apiUrl"/) });
+    const outcome = await planEvent(gitea, deps, { finalAttempt: false });
+    expect(outcome).toMatchObject({ kind: 'invalid', buildId: 'team/svc#1', error: expect.stringMatching(/^cannot read \.drone\.yml of team\/svc at [0-9a-f]{12}: scm: no API URL for gitea: set "gitea": \{"apiUrl"/) });
+    expect((await store.getBuild('team/svc#1'))).toMatchObject({ status: 'error', deliveryId: 'd-gitea-noapi' });
     expect(git.requests.some((r) => r.path.includes('team/svc'))).toBe(false);
+    // A redelivery finds that build.
+    expect(await planEvent(gitea, deps)).toMatchObject({ kind: 'resumed', buildId: 'team/svc#1' });
+    expect((await store.listBuilds('team/svc')).items).toHaveLength(1);
+  });
+});
+
+describe('a pipeline file that cannot be read is an error build with the reason, never a 202 and then nothing (issue 17)', () => {
+  /** A loopback port nothing listens on: the connection is refused at once. */
+  async function closedPort(): Promise<number> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    return port;
+  }
+  const withCredentials = async (credentials: CredentialsByHost): Promise<PlannerDeps> => ({ ...deps, scm: createScmAccess({ credentials: async () => credentials }) });
+
+  it('a Git host that does not answer: the first delivery is retried (no build, no number used); the last makes an error build naming the address', async () => {
+    const port = await closedPort();
+    const down = await withCredentials({ github: { apiUrl: `http://127.0.0.1:${port}`, webUrl: 'https://github.com', token: 'gh-token' } });
+    const message = await pushMessage('acme/hostdown', PIPELINES);
+    await expect(planEvent(message, down, { finalAttempt: false })).rejects.toThrow(GitHostUnavailableError);
+    expect((await store.getRepository('acme/hostdown'))?.counter).toBe(0);
+    const outcome = await planEvent(message, down, { finalAttempt: true });
+    expect(outcome).toMatchObject({ kind: 'invalid', buildId: 'acme/hostdown#1' });
+    const build = (await store.getBuild('acme/hostdown#1'))!;
+    expect(build.status).toBe('error');
+    expect(build.error).toContain(`cannot read .drone.yml of acme/hostdown at ${message.hook.commit.sha.slice(0, 12)}: the github API did not answer: scm: no answer from http://127.0.0.1:${port}/repos/acme/hostdown/contents/.drone.yml`);
+    expect(build.error).toContain('connection refused: ECONNREFUSED');
+    expect(build.error).toContain('"github".apiUrl');
+    // The same delivery again (SQS redelivers) finds that build: one build, one number.
+    expect(await planEvent(message, down, { finalAttempt: true })).toMatchObject({ kind: 'resumed', buildId: 'acme/hostdown#1' });
+    expect((await store.listBuilds('acme/hostdown')).items).toHaveLength(1);
+  });
+
+  it('through the batch: the first delivery fails, the second makes the error build, a third changes nothing', async () => {
+    const port = await closedPort();
+    const down = await withCredentials({ github: { apiUrl: `http://127.0.0.1:${port}`, webUrl: 'https://github.com', token: 'gh-token' } });
+    const message = await pushMessage('acme/batch-hostdown', PIPELINES);
+    const record = (receives: number): SQSEvent => ({
+      Records: [{ messageId: `m${receives}`, body: JSON.stringify(message), attributes: { ApproximateReceiveCount: String(receives) } } as unknown as SQSEvent['Records'][number]],
+    });
+    expect((await processEventBatch(record(1), down)).batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
+    expect((await store.listBuilds('acme/batch-hostdown')).items).toEqual([]);
+    expect((await processEventBatch(record(2), down)).batchItemFailures).toEqual([]);
+    expect((await processEventBatch(record(3), down)).batchItemFailures).toEqual([]);
+    const builds = (await store.listBuilds('acme/batch-hostdown')).items;
+    expect(builds.map((b) => [b.status, b.error?.includes('ECONNREFUSED')])).toEqual([['error', true]]);
+  });
+
+  it('a token the host refuses (401) is an error build at once, with a failed commit status, naming the credentials to check', async () => {
+    git.requireToken('the-right-token');
+    try {
+      const message = await pushMessage('acme/badtoken', PIPELINES);
+      expect(await planEvent(message, deps, { finalAttempt: false })).toMatchObject({ kind: 'invalid', buildId: 'acme/badtoken#1' });
+      const build = (await store.getBuild('acme/badtoken#1'))!;
+      expect(build.error).toMatch(/github answered 401 for \.drone\.yml .*Bad credentials.*; the token of "github" in the SCM credentials .* was refused/);
+    } finally {
+      git.requireToken(undefined);
+    }
+  });
+
+  it('a private repository without a token (hosts answer 404 then) is an error build saying the token is missing, not "no pipeline file"', async () => {
+    const anonymous = await withCredentials({ github: { apiUrl: git.apiUrl, webUrl: 'https://github.com' } });
+    const message = await pushMessage('acme/secret-repo', null, {}, undefined, 'private');
+    const outcome = await planEvent(message, anonymous, { finalAttempt: false });
+    expect(outcome).toMatchObject({ kind: 'invalid', error: expect.stringContaining('github answered 404 for the private repository acme/secret-repo, and the SCM credentials have no "github".token') });
+    // A public repository without the file is still nothing to build.
+    expect(await planEvent(await pushMessage('acme/public-nofile', null), anonymous)).toMatchObject({ kind: 'skipped' });
+  });
+
+  it("any other failure on a message's last delivery records an error build before the message is dead-lettered", async () => {
+    const message = await pushMessage('acme/bug', PIPELINES);
+    const broken: PlannerDeps = { ...deps, maxReceives: 3, stages: { ...stageStore, putStageJobs: async () => Promise.reject(new Error('the stage store refused the jobs')), getStageJob: (id, n) => stageStore.getStageJob(id, n) } };
+    const record = (receives: number): SQSEvent => ({
+      Records: [{ messageId: `b${receives}`, body: JSON.stringify(message), attributes: { ApproximateReceiveCount: String(receives) } } as unknown as SQSEvent['Records'][number]],
+    });
+    expect((await processEventBatch(record(2), broken)).batchItemFailures).toEqual([{ itemIdentifier: 'b2' }]);
+    expect((await store.listBuilds('acme/bug')).items).toEqual([]);
+    expect((await processEventBatch(record(3), broken)).batchItemFailures).toEqual([]);
+    const [build] = (await store.listBuilds('acme/bug')).items;
+    expect(build).toMatchObject({ status: 'error', deliveryId: message.deliveryId });
+    expect(build!.error).toMatch(/^the planner could not plan this push \([0-9a-f]{12}\): the stage store refused the jobs$/);
   });
 });
 
