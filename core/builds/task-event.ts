@@ -30,6 +30,8 @@ export interface TaskStateChangeDetail {
   /** Increases with every change of the task; events may arrive twice or out of order. */
   version: number;
   createdAt?: string;
+  /** When the image pulls began: Fargate bills from here (core/cost/task-usage.ts). */
+  pullStartedAt?: string;
   startedAt?: string;
   stoppingAt?: string;
   stoppedAt?: string;
@@ -39,6 +41,13 @@ export interface TaskStateChangeDetail {
   stoppedReason?: string;
   capacityProviderName?: string;
   launchType?: string;
+  /** The task's size as it ran: CPU units and MiB, as strings ("1024", "2048"). */
+  cpu?: string;
+  memory?: string;
+  /** Configured ephemeral storage (absent: Fargate's 20 GiB). */
+  ephemeralStorage?: { sizeInGiB?: number };
+  /** Task attributes, e.g. `ecs.cpu-architecture` = `x86_64` or `arm64`. */
+  attributes?: { name: string; value?: string }[];
   containers: TaskStateChangeContainer[];
   overrides?: { containerOverrides?: { name: string; environment?: { name: string; value: string }[] }[] };
 }
