@@ -58,6 +58,8 @@ export interface SlipwaySettings {
   readonly imagePushRepositories: Readonly<Record<string, readonly string[]>>;
   /** The image builder (kaniko) image; unset: the compiler's pinned default (core/pipeline/image-build.ts). */
   readonly imageBuilder: string | undefined;
+  /** An e-mail address subscribed to the alarms topic (lib/alarm-notifications.ts); unset: the topic alone. */
+  readonly alarmEmail: string | undefined;
 }
 
 export const DEFAULT_SETTINGS: SlipwaySettings = {
@@ -80,6 +82,7 @@ export const DEFAULT_SETTINGS: SlipwaySettings = {
   metricsNamespace: 'Slipway',
   imagePushRepositories: {},
   imageBuilder: undefined,
+  alarmEmail: undefined,
 };
 
 /** Settings of the app itself (where things are), beside the construct's settings. */
@@ -169,7 +172,13 @@ export function settingsFromContext(get: ContextReader): SlipwaySettings {
   if (builder !== undefined && (typeof builder !== 'string' || !/^[^\s@]+(@sha256:[0-9a-f]{64})?$/.test(builder))) {
     throw new ConfigError(`SLIPWAY-CONFIG: context imageBuilder: ${JSON.stringify(builder)} is not an image reference such as registry/kaniko:v1-debug@sha256:<64 hex>`);
   }
+  const alarmEmail = get('alarmEmail');
+  // One address (SNS's email protocol takes exactly one per subscription).
+  if (alarmEmail !== undefined && alarmEmail !== '' && (typeof alarmEmail !== 'string' || !/^[^\s@,;]+@[^\s@,;]+\.[^\s@,;]+$/.test(alarmEmail))) {
+    throw new ConfigError(`SLIPWAY-CONFIG: context alarmEmail: ${JSON.stringify(alarmEmail)} is not one e-mail address such as ops@example.com`);
+  }
   return {
+    alarmEmail: alarmEmail === undefined || alarmEmail === '' ? undefined : (alarmEmail as string),
     metricsNamespace,
     imagePushRepositories,
     imageBuilder: builder === undefined || builder === '' ? undefined : builder,

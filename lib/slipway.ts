@@ -5,6 +5,7 @@ import { Construct } from 'constructs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
+import { AlarmNotifications } from './alarm-notifications.js';
 import { type AgentImageSource, BuildCluster } from './build-cluster.js';
 import { DEFAULT_SETTINGS, type SlipwaySettings } from './config.js';
 import { DashboardHosting, type MissingDashboard, checkDashboardBuild } from './dashboard-hosting.js';
@@ -67,6 +68,7 @@ export class Slipway extends Construct {
   readonly buildCluster: BuildCluster;
   readonly functions: ControlPlaneFunctions;
   readonly dashboard: DashboardHosting;
+  readonly alarms: AlarmNotifications;
 
   constructor(scope: Construct, id: string, props: SlipwayProps = {}) {
     super(scope, id);
@@ -116,6 +118,7 @@ export class Slipway extends Construct {
       apiUrl: this.functions.apiUrl,
     });
     this.functions.setPublicUrl(this.dashboard.url);
+    this.alarms = new AlarmNotifications(this, 'Alarms', { alarmsUnder: this, ...(settings.alarmEmail ? { email: settings.alarmEmail } : {}) });
   }
 }
 
@@ -142,6 +145,7 @@ export class SlipwayStack extends Stack {
     out('ApiUrl', `${s.dashboard.url}api/`, 'The builds API (Authorization: Bearer <token>)');
     out('ApiTokenSecretArn', f.apiTokenSecret.secretArn, 'Secrets Manager secret holding the API bearer token');
     out('ClusterName', s.buildCluster.cluster.clusterName, 'ECS cluster running the builds');
+    out('AlarmTopicArn', s.alarms.topic.topicArn, 'SNS topic every Slipway alarm notifies (subscribe to it, or set -c alarmEmail=…)');
     out('BuildLogGroup', s.buildCluster.logGroup.logGroupName, 'CloudWatch Logs group of the builds');
   }
 }
