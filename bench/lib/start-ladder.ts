@@ -1,0 +1,54 @@
+// The start model's figures for today's task definition and after each change, in order:
+// each entry is a task definition compiled here (the planner's options for a deployment in
+// eu-west-1) plus the control plane's profile, so that a compiler change moves its figure.
+
+import { cliContext } from '../../cli/commands/compile.js';
+import { compileManifest, type CompileOptions } from '../../core/pipeline/compile.js';
+import type { ContainerDefinition } from '../../core/pipeline/ecs-task.js';
+import { substitutionLookup } from '../../core/pipeline/environment.js';
+import { isReadable, loadManifest } from '../../core/pipeline/load.js';
+import { buildCompileOptions, compileOptionsFromEnv } from '../../lambdas/planner/compile-options.js';
+import { startFigures, startShape, TODAY_CONTROL_PLANE, type ControlPlaneProfile, type StartFigures } from './start-model.js';
+
+/** The planner's environment of a deployment to eu-west-1 (as test/compiler/support.ts). */
+const DEPLOYMENT_ENV: Record<string, string> = {
+  AWS_REGION: 'eu-west-1',
+  ACCOUNT_ID: '123456789012',
+  PARTITION: 'aws',
+  AGENT_IMAGE_AMD64: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/slipway-agent:1-amd64',
+  AGENT_IMAGE_ARM64: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/slipway-agent:1-arm64',
+  BUILD_LOG_GROUP: '/slipway/builds',
+  TASK_EXECUTION_ROLE_ARN: 'arn:aws:iam::123456789012:role/slipway-execution',
+  TASK_ROLE_ARN: 'arn:aws:iam::123456789012:role/slipway-build',
+  SECRETS_PREFIX: '/slipway',
+  DEFAULT_CPU: '1024',
+  DEFAULT_MEMORY: '2048',
+};
+
+export interface LadderEntry {
+  name: string;
+  containerDefinitions: ContainerDefinition[];
+  profile: ControlPlaneProfile;
+  figures: StartFigures;
+}
+
+/** The first stage's containers of `yaml` as the planner would compile it, with `extra` options and env. */
+export function compiledContainers(yaml: string, env: Record<string, string> = {}, extra: Partial<CompileOptions> = {}): ContainerDefinition[] {
+  const context = cliContext({ repo: 'acme/app', commit: 'a'.repeat(40) });
+  const manifest = loadManifest('.drone.yml', yaml, { substitute: substitutionLookup(context) });
+  if (!isReadable(manifest)) throw new Error('start model: the pipeline does not load');
+  const options = { ...buildCompileOptions(compileOptionsFromEnv({ ...DEPLOYMENT_ENV, ...env }), { repoSlug: 'acme/app', buildNumber: 1, fork: false }), ...extra };
+  const result = compileManifest(manifest, context, options);
+  const stage = result.stages[0];
+  if (!stage) throw new Error(`start model: the pipeline did not compile: ${JSON.stringify(result.errors)}`);
+  return stage.taskDefinition.containerDefinitions;
+}
+
+/** Today's figures (from `today`, the definition compiled before these changes), then each change in turn. */
+export function startLadder(yaml: string, today: { containerDefinitions: ContainerDefinition[] }, runs?: number): LadderEntry[] {
+  const entries: Omit<LadderEntry, 'figures'>[] = [
+    { name: 'today', containerDefinitions: today.containerDefinitions, profile: TODAY_CONTROL_PLANE },
+    { name: 'compiled now', containerDefinitions: compiledContainers(yaml), profile: TODAY_CONTROL_PLANE },
+  ];
+  return entries.map((e) => ({ ...e, figures: startFigures(startShape(e.containerDefinitions), e.profile, runs) }));
+}

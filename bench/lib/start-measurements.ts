@@ -1,0 +1,67 @@
+// The stage times of the start model (start-model.ts), each with where it comes from. A
+// duration is a log-normal given by its median and 95th percentile, in seconds. Numbers
+// marked "assumed" have no published measurement behind them: they are what an AWS
+// account must confirm first (see the closing note of the bench's output).
+
+export interface Spread {
+  p50: number;
+  p95: number;
+  source: string;
+}
+
+/** Before RunTask: the control plane's calls, each a round trip from Lambda in the Region. */
+export const CONTROL_PLANE = {
+  lambdaWarm: { p50: 0.03, p95: 0.08, source: 'assumed: a warm Node.js invocation plus its service call, tens of ms' },
+  // Init Duration 303.63 ms for a Node.js handler loading Powertools and SDK clients at 128 MB:
+  // https://kkloudtarus.net/en/blog/lambda-cold-start-optimization ("Init Duration: 303.63 ms (cold)").
+  // The first run after init is slower again (1513 ms vs 214 ms warm there): p95 1.5 s.
+  lambdaCold: { p50: 0.6, p95: 1.5, source: 'kkloudtarus.net/en/blog/lambda-cold-start-optimization: init 304 ms, first run 1.5 s at 128 MB' },
+  /** How often a push meets a cold function: a CI deployment is idle between pushes. */
+  coldShare: { value: 0.5, source: 'assumed: pushes minutes apart find the functions cold about half the time' },
+  sqsToLambda: { p50: 0.05, p95: 0.5, source: 'assumed: the SQS event source mapping long-polls; tens of ms when a poller is waiting' },
+  gitHostCall: { p50: 0.3, p95: 0.9, source: 'assumed: one GitHub REST call from us-east-1 or eu-west-1 (contents, statuses)' },
+  dynamoWrite: { p50: 0.01, p95: 0.03, source: 'DynamoDB single-digit ms per item (aws.amazon.com/dynamodb); a transaction of a few items' },
+  runTask: { p50: 0.4, p95: 1.2, source: 'assumed: the RunTask API call itself, before the task is PROVISIONING' },
+} as const;
+
+/** After RunTask. */
+export const TASK = {
+  // "ENI attachment latency: < 10 seconds per task (normal)":
+  // https://www.cloudkeeper.com/insights/blog/addressing-network-bottlenecks-while-scaling-amazon-ecs
+  // plus capacity placement; the rest of a Fargate start is image pulls (below).
+  provisioning: { p50: 9, p95: 18, source: 'cloudkeeper.com (ENI attachment < 10 s per task, normal) plus placement' },
+  // A 413 MB image: creation → start 53–62 s, average 57 s, through a NAT
+  // (https://elasticscale.com/reduce-aws-fargate-pull-times-with-soci/); minus provisioning ≈ 48 s
+  // for 413 MB: ≈ 8.6 MB/s download and extraction together, in-Region ECR.
+  // Concurrent pulls share it: extraction is CPU-bound ("a larger task size with additional vCPUs
+  // ... can help reduce the time that is required to extract the image",
+  // https://docs.aws.amazon.com/AmazonECS/latest/bestpracticesguide/pull-behavior.html).
+  ecrMegabytesPerSecond: { p50: 8.6, p95: 5.5, source: 'elasticscale.com: 413 MB image, 57 s average creation → start on Fargate (ECR, NAT)' },
+  // Docker Hub from AWS: across the internet, and a token round trip per image; the Fargate docs
+  // say pulls over the internet or across Regions "might impact the download time"
+  // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-pull-behavior.html).
+  // Counted as more work per MB on the same task: ×1.3 at the median, ×2 at p95.
+  dockerHubSlowdown: { p50: 1.3, p95: 2, source: 'assumed: Docker Hub over the internet vs ECR in the Region (AWS: "might impact the download time")' },
+  registryRoundTrip: { p50: 0.4, p95: 1.2, source: 'assumed: manifest + token requests before the first layer' },
+  containerStart: { p50: 0.5, p95: 1.5, source: 'assumed: create + start of one container after its image is there' },
+  agentBoot: { p50: 0.3, p95: 0.6, source: 'measured here: node task-runner/dist/agent.mjs --version, ~0.1 s on a 2-core VM, ×3 for 1 vCPU' },
+  // initdb ~1.1 s and pg_ctl start ~0.3 s on this machine (shared/reference/toolchain.md); the
+  // postgres image's entrypoint runs initdb on an empty data directory every time.
+  postgresBoot: { p50: 3, p95: 6, source: 'measured here: initdb 1.1 s + start 0.3 s; ×2 for a 1-vCPU Fargate task' },
+  serviceBoot: { p50: 2, p95: 5, source: 'assumed: a service image other than postgres' },
+  /** The agent reads container health from the task metadata endpoint every second (task-runner/gate.ts). */
+  metadataPoll: { value: 1, source: 'task-runner/gate.ts: metadata read on every probe round, back-off to 2 s' },
+  cloneFull: { p50: 8, p95: 20, source: 'assumed: a repository with a 60 MB history pack at ~10 MB/s from the Git host, plus checkout' },
+  cloneShallow: { p50: 1.5, p95: 4, source: 'assumed: the same repository at depth 1 (~5 MB): negotiation plus one small pack' },
+} as const;
+
+/**
+ * Compressed image sizes in MB (linux/amd64) as the registries list them, for the images of
+ * the modelled pipeline; anything else counts as `unknown`.
+ */
+export const IMAGE_MEGABYTES: Record<string, { mb: number; source: string }> = {
+  node: { mb: 390, source: 'Docker Hub node:20 (bookworm), compressed size listed on the tag page, approximate' },
+  postgres: { mb: 150, source: 'Docker Hub postgres:16, compressed size listed on the tag page, approximate' },
+  'slipway-agent': { mb: 51, source: 'task-runner/README.md, "Size": node:20-alpine + git + busybox-static, estimated' },
+  unknown: { mb: 200, source: 'assumed' },
+};

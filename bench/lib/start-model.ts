@@ -1,0 +1,264 @@
+// A model of a build's start, from `git push` to its first step's first command, replayed
+// many times with stage times drawn from published measurements (start-measurements.ts).
+// Pure: a compiled task definition and a control-plane profile in, figures out; the same
+// seed gives the same figures.
+//
+// What the task definition decides, and this model therefore reads from it:
+// - which images ECS pulls at once: a container's image is pulled only once its dependsOn
+//   conditions hold, unless the agent pulls dependent containers up front, which it does
+//   not by default (aws/amazon-ecs-agent agent/engine/dependencygraph/graph.go,
+//   containerOrderingDependenciesIsResolved: only ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT,
+//   default false, lets a container reach PULLED before its dependencies are resolved);
+//   containers with no dependency are pulled concurrently at task start;
+// - where each image comes from (ECR in the Region, or Docker Hub) and so how fast;
+// - the health-check intervals that gate HEALTHY (the first check runs one interval after
+//   the container starts);
+// - the agent's plan: clone depth, services and how the agent judges them, and whether the
+//   first step waits for the agent in its wrapper (polling the setup record) or for ECS's
+//   HEALTHY.
+
+import { AGENT_CONTAINER, AGENT_ENV, type AgentPlan } from '../../core/pipeline/contract.js';
+import type { ContainerDefinition, ContainerDependency } from '../../core/pipeline/ecs-task.js';
+import { seededRandom } from '../../core/util/seeded-random.js';
+import { CONTROL_PLANE, IMAGE_MEGABYTES, TASK, type Spread } from './start-measurements.js';
+
+export type Registry = 'ecr' | 'docker-hub';
+
+export interface ModelContainer {
+  name: string;
+  image: string;
+  megabytes: number;
+  registry: Registry;
+  dependsOn: ContainerDependency[];
+  healthInterval?: number;
+}
+
+/** What of a task definition decides how the task starts. */
+export interface StartShape {
+  containers: ModelContainer[];
+  clone: 'disabled' | 'full' | 'shallow';
+  services: { container: string; healthCommand: boolean; postgres: boolean }[];
+  /** The step containers that start the pipeline (no step before them). */
+  firstSteps: string[];
+  /** Seconds between two looks of a step's wrapper at the agent's setup record. */
+  wrapperPoll: number;
+}
+
+/** The control plane's path from the webhook to RunTask. */
+export interface ControlPlaneProfile {
+  /** The pending commit status is posted before the stage is queued (today), or beside it. */
+  statusOnPath: boolean;
+  /** Share of pushes that meet cold functions (0: kept warm). */
+  coldShare: number;
+}
+
+export const TODAY_CONTROL_PLANE: ControlPlaneProfile = { statusOnPath: true, coldShare: CONTROL_PLANE.coldShare.value };
+
+export const STAGES = ['control plane', 'provisioning', 'pulls', 'clone', 'services ready', 'first step'] as const;
+export type StageName = (typeof STAGES)[number];
+
+export interface StartSample {
+  /** Seconds from push to the first command of the first step. */
+  total: number;
+  /** When each stage ended, in seconds from push. */
+  ends: Record<StageName, number>;
+}
+
+/** A Docker Hub image as written in a pipeline, or ECR (a private registry, or the pull-through cache). */
+export function registryOf(image: string): Registry {
+  const first = image.split('/')[0]!;
+  return /\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/.test(first) ? 'ecr' : 'docker-hub';
+}
+
+/** The image's repository name without registry, namespace or tag: `node`, `postgres`. */
+export function repositoryName(image: string): string {
+  const withoutDigest = image.split('@')[0]!;
+  const last = withoutDigest.split('/').pop()!;
+  return last.split(':')[0]!;
+}
+
+function megabytesOf(image: string): number {
+  return (IMAGE_MEGABYTES[repositoryName(image)] ?? IMAGE_MEGABYTES.unknown!).mb;
+}
+
+/** The shape of a task's start, read from its container definitions (and the agent's plan in them). */
+export function startShape(containerDefinitions: readonly ContainerDefinition[]): StartShape {
+  const agent = containerDefinitions.find((c) => c.name === AGENT_CONTAINER);
+  const planJson = agent?.environment?.find((e) => e.name === AGENT_ENV.plan)?.value;
+  if (!planJson) throw new Error(`start model: the task definition has no ${AGENT_CONTAINER} container with ${AGENT_ENV.plan}`);
+  const plan = JSON.parse(planJson) as AgentPlan;
+  const steps = new Set(plan.steps.map((s) => s.container));
+  const firstSteps = plan.steps.filter((s) => !s.detach && !s.whenStatus && s.dependsOn.every((d) => !steps.has(d))).map((s) => s.container);
+  if (firstSteps.length === 0) throw new Error('start model: the plan has no step that starts the pipeline');
+  const imageOf = new Map(containerDefinitions.map((c) => [c.name, c.image]));
+  return {
+    containers: containerDefinitions.map((c) => ({
+      name: c.name,
+      image: c.image,
+      megabytes: megabytesOf(c.image),
+      registry: registryOf(c.image),
+      dependsOn: c.dependsOn ?? [],
+      ...(c.healthCheck?.interval ? { healthInterval: c.healthCheck.interval } : {}),
+    })),
+    clone: plan.clone.disable ? 'disabled' : plan.clone.depth !== undefined && plan.clone.depth > 0 ? 'shallow' : 'full',
+    services: plan.services.map((s) => ({ container: s.container, healthCommand: s.healthCommand, postgres: repositoryName(imageOf.get(s.container) ?? '') === 'postgres' })),
+    firstSteps,
+    wrapperPoll: 1,
+  };
+}
+
+/** Draws from a log-normal with the given median and 95th percentile. */
+function drawer(random: () => number): (s: Spread | { p50: number; p95: number }) => number {
+  return (s) => {
+    const u1 = Math.max(random(), Number.EPSILON);
+    const u2 = random();
+    const z = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+    const sigma = Math.abs(Math.log(s.p95) - Math.log(s.p50)) / 1.645;
+    // A rate's p95 is its slow end (smaller): the sign follows the spread's direction.
+    return Math.exp(Math.log(s.p50) + Math.sign(s.p95 - s.p50 || 1) * sigma * z);
+  };
+}
+
+/** The first time at or after `at` that a check every `interval` from `from` (first at from + interval) sees it. */
+function nextTick(from: number, interval: number, at: number): number {
+  return from + interval * Math.max(1, Math.ceil((at - from) / interval));
+}
+
+/**
+ * When each pull ends, the pulls under way sharing `rate` (MB/s) equally (processor sharing):
+ * a Fargate task has one network interface and its vCPUs extract every layer.
+ */
+export function sharedPulls(pulls: readonly { start: number; work: number }[], rate: number): number[] {
+  const left = pulls.map((p) => p.work);
+  const end = pulls.map(() => Number.NaN);
+  let now = Math.min(...pulls.map((p) => p.start));
+  for (;;) {
+    const active = pulls.map((_, i) => i).filter((i) => Number.isNaN(end[i]!) && pulls[i]!.start <= now);
+    const waiting = pulls.map((p, i) => (Number.isNaN(end[i]!) && p.start > now ? p.start : Number.POSITIVE_INFINITY));
+    const nextStart = Math.min(...waiting);
+    if (active.length === 0) {
+      if (nextStart === Number.POSITIVE_INFINITY) return end;
+      now = nextStart;
+      continue;
+    }
+    const share = rate / active.length;
+    const first = Math.min(...active.map((i) => left[i]! / share));
+    const step = Math.min(first, nextStart - now);
+    for (const i of active) {
+      left[i]! -= step * share;
+      if (left[i]! <= 1e-9) end[i] = now + step;
+    }
+    // Rounding can leave the smallest a hair above zero: it ends at this step.
+    if (step === first) for (const i of active) if (Number.isNaN(end[i]!) && left[i]! <= first * share * 1e-9) end[i] = now + step;
+    now += step;
+  }
+}
+
+/** One start, in seconds from push. */
+export function sampleStart(shape: StartShape, profile: ControlPlaneProfile, random: () => number): StartSample {
+  const draw = drawer(random);
+  const lambda = () => (random() < profile.coldShare ? draw(CONTROL_PLANE.lambdaCold) : draw(CONTROL_PLANE.lambdaWarm));
+
+  // Webhook → queue → planner (config, build, status, enqueue, nudge) → autoscaler → RunTask.
+  let t = lambda(); // webhook
+  t += draw(CONTROL_PLANE.sqsToLambda) + lambda(); // planner
+  t += draw(CONTROL_PLANE.gitHostCall); // fetch the pipeline file at the commit
+  t += draw(CONTROL_PLANE.dynamoWrite) * 2; // jobs, then the build
+  if (profile.statusOnPath) t += draw(CONTROL_PLANE.gitHostCall); // pending status before the stage is queued
+  t += draw(CONTROL_PLANE.dynamoWrite); // enqueue
+  t += lambda(); // the nudged autoscaler
+  t += draw(CONTROL_PLANE.runTask);
+  const controlPlane = t;
+
+  const provisioned = controlPlane + draw(TASK.provisioning);
+  const byName = new Map(shape.containers.map((c) => [c.name, c]));
+  // One rate for the whole task, shared by the pulls under way (download and extraction).
+  const rate = draw(TASK.ecrMegabytesPerSecond);
+  const hubSlowdown = draw(TASK.dockerHubSlowdown);
+  const work = (c: ModelContainer) => c.megabytes * (c.registry === 'docker-hub' ? hubSlowdown : 1);
+
+  // Containers with no dependency: pulled at once (sharing the rate), started when pulled.
+  const running = new Map<string, number>();
+  const healthy = new Map<string, number>();
+  const pulled = new Map<string, number>();
+  const atOnce = shape.containers.filter((c) => c.dependsOn.length === 0);
+  const finished = sharedPulls(
+    atOnce.map((c) => ({ start: provisioned + draw(TASK.registryRoundTrip), work: work(c) })),
+    rate,
+  );
+  atOnce.forEach((c, i) => {
+    pulled.set(c.name, finished[i]!);
+    running.set(c.name, finished[i]! + draw(TASK.containerStart));
+  });
+  // The agent: boot, clone, then the service gate (task-runner/agent.ts, gate.ts).
+  const agentRunning = running.get(AGENT_CONTAINER);
+  if (agentRunning === undefined) throw new Error(`start model: ${AGENT_CONTAINER} must start with the task`);
+  let cloned = agentRunning + draw(TASK.agentBoot);
+  if (shape.clone !== 'disabled') cloned += draw(shape.clone === 'shallow' ? TASK.cloneShallow : TASK.cloneFull);
+  let servicesReady = provisioned;
+  for (const s of shape.services) {
+    const c = byName.get(s.container)!;
+    const started = running.get(c.name);
+    if (started === undefined) throw new Error(`start model: service ${c.name} must start with the task`);
+    const up = started + draw(s.postgres ? TASK.postgresBoot : TASK.serviceBoot);
+    const seen = s.healthCommand && c.healthInterval ? nextTick(started, c.healthInterval, up) : up;
+    if (c.healthInterval) healthy.set(c.name, seen);
+    servicesReady = Math.max(servicesReady, seen);
+  }
+  // The gate starts after the clone and looks at the services about once a second.
+  const gateOpen = servicesReady <= cloned ? cloned : servicesReady + random() * TASK.metadataPoll.value;
+  const agent = byName.get(AGENT_CONTAINER)!;
+  if (agent.healthInterval) healthy.set(AGENT_CONTAINER, nextTick(agentRunning, agent.healthInterval, gateOpen));
+
+  // The first step: pulled once its dependencies hold (graph.go), started, then its commands
+  // run at once (ECS waited for HEALTHY) or once its wrapper sees the setup record.
+  let firstStep = Number.POSITIVE_INFINITY;
+  let lastPull = Math.max(...pulled.values());
+  for (const name of shape.firstSteps) {
+    const c = byName.get(name)!;
+    const resolved = Math.max(
+      provisioned,
+      ...c.dependsOn.map((d) => {
+        const at = d.condition === 'HEALTHY' ? healthy.get(d.containerName) : d.condition === 'START' ? running.get(d.containerName) : undefined;
+        if (at === undefined) throw new Error(`start model: step ${name} waits for ${d.containerName} ${d.condition}, which this model cannot place before the first step`);
+        return at;
+      }),
+    );
+    // Alone by then unless a pull of the first wave is still under way.
+    const pulledAt =
+      pulled.get(name) ??
+      sharedPulls([...atOnce.map((a) => ({ start: provisioned, work: work(a) })), { start: resolved + draw(TASK.registryRoundTrip), work: work(c) }], rate).at(-1)!;
+    lastPull = Math.max(lastPull, pulledAt);
+    const started = running.get(name) ?? pulledAt + draw(TASK.containerStart);
+    const waitsForAgentHealthy = c.dependsOn.some((d) => d.containerName === AGENT_CONTAINER && d.condition === 'HEALTHY');
+    // The wrapper looks as it starts, then every wrapperPoll seconds.
+    const commands = waitsForAgentHealthy || started >= gateOpen ? started : started + shape.wrapperPoll * Math.ceil((gateOpen - started) / shape.wrapperPoll);
+    firstStep = Math.min(firstStep, commands);
+  }
+  return {
+    total: firstStep,
+    ends: { 'control plane': controlPlane, provisioning: provisioned, pulls: lastPull, clone: cloned, 'services ready': servicesReady, 'first step': firstStep },
+  };
+}
+
+export interface StartFigures {
+  p50: number;
+  p95: number;
+  /** Median end of each stage, seconds from push. */
+  stageP50: Record<StageName, number>;
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** `runs` starts of the same shape; the same seed gives the same figures. */
+export function startFigures(shape: StartShape, profile: ControlPlaneProfile, runs = 20_000, seed = 18): StartFigures {
+  const random = seededRandom(seed);
+  const samples = Array.from({ length: runs }, () => sampleStart(shape, profile, random));
+  const totals = samples.map((s) => s.total).sort((a, b) => a - b);
+  const stageP50 = Object.fromEntries(
+    STAGES.map((stage) => [stage, percentile(samples.map((s) => s.ends[stage]).sort((a, b) => a - b), 50)]),
+  ) as Record<StageName, number>;
+  return { p50: percentile(totals, 50), p95: percentile(totals, 95), stageP50 };
+}

@@ -1,0 +1,23 @@
+// Push → first step on Fargate for issue 18's pipeline (a postgres service, a node image):
+// p50/p95 from the start model (bench/lib/start-model.ts) for today's task definition and
+// after each change, as ratios to today, in one run. Stage times and their sources:
+// bench/lib/start-measurements.ts. The task definitions are compiled here, so a compiler
+// change shows in these figures; "today" is the definition the compiler wrote before them.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { startLadder } from './lib/start-ladder.js';
+
+const fixtures = fileURLToPath(new URL('../test/fixtures/start-model/', import.meta.url));
+const ladder = startLadder(readFileSync(`${fixtures}pipeline.yml`, 'utf8'), JSON.parse(readFileSync(`${fixtures}today.json`, 'utf8')));
+const today = ladder[0]!.figures;
+const s = (x: number) => `${x.toFixed(1)} s`;
+console.log('push → first step, Fargate, model of published measurements (20 000 runs each, seed 18)');
+console.log('change'.padEnd(44), 'p50'.padStart(8), 'p95'.padStart(8), ' p50 ratio', ' p95 ratio');
+for (const { name, figures } of ladder) {
+  console.log(name.padEnd(44), s(figures.p50).padStart(8), s(figures.p95).padStart(8), `${(figures.p50 / today.p50).toFixed(2)}×`.padStart(10), `${(figures.p95 / today.p95).toFixed(2)}×`.padStart(10));
+}
+console.log('\nmedian end of each stage, seconds from push:');
+for (const { name, figures } of ladder) {
+  console.log(`  ${name}: ${Object.entries(figures.stageP50).map(([stage, at]) => `${stage} ${at.toFixed(1)}`).join(', ')}`);
+}
+console.log('\nTo confirm with an AWS account: Fargate provisioning and pull rates in the target Region, Docker Hub rate from AWS, GitHub API latency, Lambda cold share (see bench/lib/start-measurements.ts: every "assumed" line).');

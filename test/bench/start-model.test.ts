@@ -1,0 +1,85 @@
+// The start model (bench/lib/start-model.ts): its inputs come from the compiled task
+// definition, so each structural change moves its figure the way the model says it should.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { ContainerDefinition } from '../../core/pipeline/ecs-task.js';
+import { compiledContainers, startLadder } from '../../bench/lib/start-ladder.js';
+import { registryOf, repositoryName, sharedPulls, startFigures, startShape, TODAY_CONTROL_PLANE } from '../../bench/lib/start-model.js';
+
+const fixtures = new URL('../fixtures/start-model/', import.meta.url);
+const yaml = readFileSync(new URL('pipeline.yml', fixtures), 'utf8');
+const today = JSON.parse(readFileSync(new URL('today.json', fixtures), 'utf8')) as { containerDefinitions: ContainerDefinition[] };
+const RUNS = 2000;
+const p50 = (containers: ContainerDefinition[]) => startFigures(startShape(containers), TODAY_CONTROL_PLANE, RUNS).p50;
+const edit = (containers: ContainerDefinition[], name: string, change: (c: ContainerDefinition) => ContainerDefinition) =>
+  containers.map((c) => (c.name === name ? change(structuredClone(c)) : c));
+
+describe('shared pulls (processor sharing of the task rate)', () => {
+  it('a pull alone takes work / rate', () => {
+    expect(sharedPulls([{ start: 2, work: 100 }], 10)).toEqual([12]);
+  });
+  it('two pulls at once share the rate: the smaller ends at 2·its work / rate, the larger at the sum / rate', () => {
+    const [small, large] = sharedPulls([{ start: 0, work: 50 }, { start: 0, work: 150 }], 10);
+    expect(small).toBeCloseTo(10, 9);
+    expect(large).toBeCloseTo(20, 9);
+  });
+  it('a later pull shares only from its start', () => {
+    const [first, second] = sharedPulls([{ start: 0, work: 100 }, { start: 5, work: 10 }], 10);
+    // 0–5 s alone (50 MB), then both at 5 MB/s: the second ends after 2 s, the first 3 s later.
+    expect(second).toBeCloseTo(7, 9);
+    expect(first).toBeCloseTo(11, 9);
+  });
+});
+
+describe('start shape read from the task definition', () => {
+  it("today's definition: the step waits for the agent and postgres HEALTHY, full clone, Docker Hub images", () => {
+    const shape = startShape(today.containerDefinitions);
+    expect(shape.firstSteps).toEqual(['test']);
+    expect(shape.clone).toBe('full');
+    expect(shape.services).toEqual([{ container: 'db', healthCommand: true, postgres: true }]);
+    const test = shape.containers.find((c) => c.name === 'test')!;
+    expect(test.dependsOn.map((d) => `${d.containerName}:${d.condition}`)).toEqual(['slipway-agent:HEALTHY', 'db:HEALTHY']);
+    expect(test.registry).toBe('docker-hub');
+    expect(shape.containers.find((c) => c.name === 'slipway-agent')!.registry).toBe('ecr');
+  });
+  it('reads registries and repository names from image references', () => {
+    expect(registryOf('node:20')).toBe('docker-hub');
+    expect(registryOf('123456789012.dkr.ecr.eu-west-1.amazonaws.com/docker-hub/library/node:20')).toBe('ecr');
+    expect(repositoryName('123456789012.dkr.ecr.eu-west-1.amazonaws.com/docker-hub/library/node:20')).toBe('node');
+    expect(repositoryName('postgres@sha256:abc')).toBe('postgres');
+  });
+});
+
+describe('the figure follows the task definition', () => {
+  const base = p50(today.containerDefinitions);
+  it('is reproducible for one seed', () => {
+    expect(p50(today.containerDefinitions)).toBe(base);
+  });
+  it('a step started with the task (its image pulled at once) starts sooner', () => {
+    const withTask = edit(today.containerDefinitions, 'test', ({ dependsOn: _, ...c }) => c);
+    expect(p50(withTask)).toBeLessThan(base - 5);
+  });
+  it('images from ECR in the Region pull faster than from Docker Hub', () => {
+    const cached = today.containerDefinitions.map((c) => (c.image.includes('.dkr.ecr.') ? c : { ...c, image: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/docker-hub/library/${c.image}` }));
+    expect(p50(cached)).toBeLessThan(base);
+  });
+  it('a slower health check of the service delays the first step', () => {
+    const slow = edit(today.containerDefinitions, 'db', (c) => ({ ...c, healthCheck: { ...c.healthCheck!, interval: 30 } }));
+    expect(p50(slow)).toBeGreaterThan(base + 5);
+  });
+  it('a shallow clone in the plan shortens the clone', () => {
+    const full = startFigures(startShape(today.containerDefinitions), TODAY_CONTROL_PLANE, RUNS).stageP50.clone;
+    const shallow = edit(today.containerDefinitions, 'slipway-agent', (c) => {
+      const plan = c.environment!.find((e) => e.name === 'SLIPWAY_PLAN')!;
+      plan.value = JSON.stringify({ ...JSON.parse(plan.value), clone: { ...JSON.parse(plan.value).clone, depth: 1 } });
+      return c;
+    });
+    expect(startFigures(startShape(shallow), TODAY_CONTROL_PLANE, RUNS).stageP50.clone).toBeLessThan(full - 3);
+  });
+  it('the ladder starts from today and compiles the pipeline with the current compiler', () => {
+    const ladder = startLadder(yaml, today, RUNS);
+    expect(ladder[0]!.name).toBe('today');
+    expect(ladder.map((e) => e.containerDefinitions.length)).toEqual(ladder.map(() => 3));
+    expect(compiledContainers(yaml).map((c) => c.name)).toEqual(['slipway-agent', 'db', 'test']);
+  });
+});
