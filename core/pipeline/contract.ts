@@ -182,6 +182,8 @@ export const AGENT_ENV = {
    * control plane reads from DescribeTasks once that task is RUNNING.
    */
   servicesHost: 'SLIPWAY_SERVICES_HOST',
+  /** Tests: the port of the services' readiness instead of SERVICES_READY_PORT (both agents must agree). */
+  servicesReadyPort: 'SLIPWAY_SERVICES_READY_PORT',
 } as const;
 
 /**
