@@ -4,7 +4,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
-import { AGENT_EXIT, IMAGE_BUILD_SCRIPT_FILE, type AgentExitCode, type AgentOutcome, type AgentResult } from '../core/pipeline/contract.js';
+import { AGENT_EXIT, IMAGE_BUILD_SCRIPT_FILE, SERVICES_READY_PORT, type AgentExitCode, type AgentOutcome, type AgentResult, type ServicesReadiness } from '../core/pipeline/contract.js';
 import { IMAGE_BUILD_SCRIPT } from '../core/pipeline/image-build-script.js';
 import { CloneError, cloneRepository } from './clone.js';
 import type { AgentConfig } from './config.js';
@@ -18,11 +18,35 @@ import type { Reporter } from './report.js';
 import type { StopSwitch } from './signals.js';
 import { StatusWriter } from './status-file.js';
 import { supervise } from './supervise.js';
+import { serveReadiness, waitForRemoteServices } from './services-ready.js';
 import { SnapshotError, carriedStates, carriedSteps, readSnapshot, seedRecords, writeSnapshot, type CarriedStep } from './snapshot.js';
 
-type Phase = 'cloning' | 'restoring the workspace' | 'leaving the workspace for the next segment' | 'writing the build environment' | 'waiting for services' | 'supervising steps';
+/** Past the longest service timeout, how long a segment waits for a service task's agent that does not answer. */
+const REMOTE_GRACE_SECONDS = 300;
+
+function untilStopped(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
+
+type Phase = 'keeping the services up' | 'cloning' | 'restoring the workspace' | 'leaving the workspace for the next segment' | 'writing the build environment' | 'waiting for services' | 'supervising steps';
 
 export async function runAgent(config: AgentConfig, reporter: Reporter, stop: StopSwitch): Promise<AgentExitCode> {
+  // The service task of a split pipeline answers the segments' agents while it runs.
+  let readiness: ServicesReadiness = { ready: false, waiting: 'its agent is starting' };
+  const server = config.plan.role === 'services' ? await serveReadiness(config.readyPort ?? SERVICES_READY_PORT, () => readiness) : undefined;
+  try {
+    return await run(config, reporter, stop, (r) => {
+      readiness = r;
+    });
+  } finally {
+    server?.close();
+  }
+}
+
+async function run(config: AgentConfig, reporter: Reporter, stop: StopSwitch, setReadiness: (r: ServicesReadiness) => void): Promise<AgentExitCode> {
   const { plan, paths } = config;
   let phase: Phase = 'cloning';
   const seconds = (): number => Math.floor(Date.now() / 1000);
@@ -89,6 +113,9 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
     }
   } else if (plan.clone.disable) {
     reporter.progress('clone: disabled by the pipeline');
+  } else if (plan.role === 'services' && plan.steps.length === 0) {
+    // Its services do not read the workspace (the compiler refuses those that name it).
+    reporter.progress('clone: none in the service task (no detached step needs the workspace)');
   } else {
     try {
       await cloneRepository({
@@ -134,12 +161,24 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
   };
   if (setupFailure === undefined) {
     phase = 'waiting for services';
-    const gate = await waitForServices({
-      services: plan.services,
-      containers,
-      log: (line) => reporter.progress(line),
-      signal: stop.signal,
-    });
+    setReadiness({ ready: false, waiting: 'its agent is waiting for the services' });
+    const gate =
+      plan.remoteServices && config.servicesHost !== undefined
+        ? await waitForRemoteServices({
+            host: config.servicesHost,
+            port: config.readyPort ?? SERVICES_READY_PORT,
+            services: plan.services,
+            log: (line) => reporter.progress(line),
+            signal: stop.signal,
+            // The service task's agent times each service itself; this only ends a wait for an agent that never answers.
+            timeoutMs: (Math.max(0, ...plan.services.map((s) => s.timeout)) + REMOTE_GRACE_SECONDS) * 1000,
+          })
+        : await waitForServices({
+            services: plan.services,
+            containers,
+            log: (line) => reporter.progress(line),
+            signal: stop.signal,
+          });
     if (!gate.ok) {
       if ('aborted' in gate) return stopped({}) ?? finish('error', AGENT_EXIT.internalError, 'gate: stopped without a reason', {}, 'error');
       setupFailure = { outcome: 'service-not-ready', exitCode: AGENT_EXIT.serviceNotReady, message: gate.message, step: gate.service.name, detail: { service: gate.service } };
@@ -149,6 +188,19 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
   if (afterGate !== undefined) return afterGate;
 
   if (setupFailure !== undefined) setupFailedSteps = [setupFailure.step];
+  setReadiness(setupFailure === undefined ? { ready: true } : { ready: false, failed: { message: setupFailure.message, ...(setupFailure.detail ?? {}) } });
+  if (plan.remoteServices && config.servicesHost !== undefined) {
+    // Before the ready file: the wrappers map the services' names to it (script.ts, hostsLines).
+    await writeFile(paths.servicesHost, `${config.servicesHost}\n`);
+  }
+  if (plan.role === 'services') {
+    // Up until the control plane stops the task after the stage's last segment (or the
+    // pipeline's timeout): a failure is answered to the segments, which end the stage with it.
+    phase = 'keeping the services up';
+    reporter.progress(setupFailure === undefined ? `ready: the services answer the segments on port ${config.readyPort ?? SERVICES_READY_PORT} until the task is stopped` : `${setupFailure.message}: answered to the segments`);
+    await untilStopped(stop.signal);
+    return stopped({}) ?? finish('error', AGENT_EXIT.internalError, 'service task: stopped without a reason', {}, 'error');
+  }
   await writeStatus({});
   // The status file first: a step that waits for the setup record reads it next.
   await writeEnvFile(paths.setup, `${setupFailure?.exitCode ?? 0}\n`);

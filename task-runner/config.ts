@@ -1,6 +1,7 @@
 // Everything the agent reads from its environment, checked once at start. Errors say
 // which variable is wrong and what was expected.
 
+import { isIP } from 'node:net';
 import { AGENT_ENV, STATE_DIR, statePaths, type AgentPlan, type ContainerDependencyCondition, type UpstreamState } from '../core/pipeline/contract.js';
 import type { BuildContext } from '../core/pipeline/context.js';
 
@@ -11,7 +12,7 @@ export interface AgentConfig {
   ctx: BuildContext;
   stageId: string;
   workspace: string;
-  paths: { stateDir: string; ready: string; env: string; status: string; setup: string; steps: string; agent: string };
+  paths: { stateDir: string; ready: string; env: string; status: string; setup: string; steps: string; agent: string; servicesHost: string };
   /** What the build had done when this stage was released; no failed stages when not given. */
   upstream: UpstreamState;
   timeoutMs: number;
@@ -22,6 +23,10 @@ export interface AgentConfig {
   env: NodeJS.ProcessEnv;
   /** Segments of a split pipeline: the workspace volume (Drone's base) and the snapshot URLs this segment needs. */
   snapshot?: { base: string; inUrl?: string; outUrl?: string };
+  /** A segment whose services run in the service task (AgentPlan.remoteServices): that task's private IP. */
+  servicesHost?: string;
+  /** Tests: the port of the services' readiness (default SERVICES_READY_PORT). */
+  readyPort?: number;
 }
 
 export class ConfigError extends Error {}
@@ -150,7 +155,17 @@ export function readConfig(env: NodeJS.ProcessEnv): AgentConfig {
     pollMs: positiveNumber(env, AGENT_ENV.pollMs) ?? 1000,
     env,
     ...(plan.segment ? { snapshot: snapshotConfig(plan, workspace, env) } : {}),
+    ...(plan.remoteServices ? { servicesHost: servicesHost(env) } : {}),
+    ...(positiveNumber(env, AGENT_ENV.servicesReadyPort) !== undefined ? { readyPort: positiveNumber(env, AGENT_ENV.servicesReadyPort)! } : {}),
   };
+}
+
+/** The service task's address: an IPv4 or IPv6 address, nothing a wrapper would have to quote. */
+function servicesHost(env: NodeJS.ProcessEnv): string {
+  const value = env[AGENT_ENV.servicesHost] ?? '';
+  if (value === '') throw new ConfigError(`agent: ${AGENT_ENV.servicesHost} is not set: this segment's services run in the service task, whose private IP the control plane passes`);
+  if (isIP(value) === 0) throw new ConfigError(`agent: ${AGENT_ENV.servicesHost}: expected the service task's private IP address, got ${JSON.stringify(value.slice(0, 64))}`);
+  return value;
 }
 
 /**

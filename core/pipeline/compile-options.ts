@@ -100,6 +100,18 @@ export interface CompiledStage {
    * the first being the stage's own taskDefinition, runTask and plan above.
    */
   segments?: CompiledSegment[];
+  /**
+   * A split pipeline with services or detached steps: the task that runs them for the stage's
+   * whole life (its agent in service mode, AgentPlan.role), started with the first segment.
+   */
+  serviceTask?: CompiledServiceTask;
+}
+
+/** The service task of a split pipeline. */
+export interface CompiledServiceTask {
+  taskDefinition: TaskDefinitionInput;
+  runTask: RunTaskInput;
+  plan: AgentPlan;
 }
 
 /** One task of a split pipeline: its own task definition (family), run and agent plan. */

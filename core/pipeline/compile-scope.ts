@@ -18,6 +18,8 @@ export interface CompileScope {
   agentImage: string;
   secretRef: (secret: string) => string;
   hosts: string[];
+  /** A segment of a split pipeline: `hosts` are at the service task's IP (SERVICES_HOST_FILE), not 127.0.0.1. */
+  hostsRemote: boolean;
   fail: (pos: Position, message: string) => never;
   /** The structural DRONE_* variables of a plugin step (stage, workspace, system). */
   pluginEnv: Record<string, string>;

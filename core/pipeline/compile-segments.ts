@@ -11,8 +11,11 @@
 //   SUCCESS dependency would have kept it from starting in one task;
 // - each segment's task definition has a record volume for every earlier step container,
 //   so the seeded records are as read-only to steps as their own ones.
-// Not yet: services and detached steps (the design's service task): such a pipeline stays
-// refused, with the reason.
+// - services and detached steps run in the service task (compiled here too: its agent in
+//   service mode, the services, the detached steps), which lives for the stage's whole life;
+//   the segments carry no services, and their steps reach the services by name at that
+//   task's IP (script.ts, hostsLines), after their agent has asked the service task's agent
+//   whether the services are ready (contract.ts, SERVICES_READY_PORT).
 
 import type { CompileOptions, CompiledStage, PipelineSource } from './compile-options.js';
 import type { BuildContext } from './context.js';
@@ -20,7 +23,7 @@ import { NameAllocator } from './container-names.js';
 import { AGENT_CONTAINER, AGENT_STATE_VOLUME, STATE_VOLUME, WORKSPACE_VOLUME } from './contract.js';
 import type { PackUnit } from './pack.js';
 import { MAX_CLIENT_TOKEN } from './limits.js';
-import { planSegments, segmentRunKey, type Segment } from './segments.js';
+import { planSegments, segmentRunKey, serviceTaskRunKey, type Segment } from './segments.js';
 import { createHash } from 'node:crypto';
 import type { OrderedStep } from './step-order.js';
 import type { Pipeline, Step } from './types.js';
@@ -40,9 +43,20 @@ export interface SegmentSource {
   /** Those of them whose failure fails the build (not detached, not `failure: ignore`). */
   earlierWatched: string[];
   stepNumber: (step: Step) => number;
+  /** The pipeline's services run in the service task: steps reach them at its IP, by name. */
+  remoteServices: boolean;
 }
 
-type CompileOne = (pipeline: Pipeline, ctx: BuildContext, options: CompileOptions, source: PipelineSource & { segment?: SegmentSource }) => CompiledStage;
+/** What the compilation of a split pipeline's service task knows. */
+export interface ServiceTaskSource {
+  /** The detached steps it runs beside the services. */
+  detached: string[];
+  /** Names its containers may not take: the segments' step containers. */
+  reserved: string[];
+  stepNumber: (step: Step) => number;
+}
+
+type CompileOne = (pipeline: Pipeline, ctx: BuildContext, options: CompileOptions, source: PipelineSource & { segment?: SegmentSource; serviceTask?: ServiceTaskSource }) => CompiledStage;
 
 export function compileSplit(
   pipeline: Pipeline,
@@ -52,16 +66,9 @@ export function compileSplit(
   active: ReadonlyMap<string, OrderedStep>,
   compileOne: CompileOne,
 ): { kind: 'split'; stage: CompiledStage } | { kind: 'refused'; reason: string } {
-  const plan = planSegments(pipeline.services, pipeline.steps, active);
+  const plan = planSegments(pipeline.services, pipeline.steps, active, pipeline.workspace);
   if (plan.kind === 'impossible') return { kind: 'refused', reason: plan.reason };
   if (plan.kind === 'single') return { kind: 'refused', reason: 'it fits in one task' };
-  if (plan.serviceTask) {
-    const what = [...plan.serviceTask.services.map((s) => `service "${s}"`), ...plan.serviceTask.detached.map((d) => `detached step "${d.name}"`)];
-    return {
-      kind: 'refused',
-      reason: `its ${what.join(', ')} would have to run in a task of their own beside the segments, which is not built yet (docs/design/split-pipelines.md)`,
-    };
-  }
 
   const byName = new Map([...active.values()].map((o) => [o.step.name, o] as const));
   const names = new NameAllocator([AGENT_CONTAINER, WORKSPACE_VOLUME, STATE_VOLUME, AGENT_STATE_VOLUME]);
@@ -75,7 +82,9 @@ export function compileSplit(
   );
   const reserved = [...new Set(containerOf.values())];
   const numbered = [...active.values()].map((o) => o.step);
-  const stepNumber = (step: Step) => (pipeline.clone.disable ? 0 : 1) + numbered.indexOf(step) + 1;
+  // Drone counts the services before the steps (compile.ts), wherever they run.
+  const serviceCount = plan.serviceTask?.services.length ?? 0;
+  const stepNumber = (step: Step) => (pipeline.clone.disable ? 0 : 1) + serviceCount + numbered.indexOf(step) + 1;
   const counts = (u: PackUnit) => !u.steps[0]!.detach && u.steps.every((s) => s.failure !== 'ignore');
 
   const compiled = unitsOf.map((units, i) => {
@@ -91,9 +100,15 @@ export function compileSplit(
         earlier: before.map((u) => containerOf.get(u.steps[0]!.name)!),
         earlierWatched: before.filter(counts).map((u) => containerOf.get(u.steps[0]!.name)!),
         stepNumber,
+        remoteServices: plan.serviceTask !== undefined,
       },
     });
   });
+  // The services and the detached steps (which start with the first segment: segments.ts)
+  // in a task of their own for the stage's whole life.
+  const serviceTask = plan.serviceTask
+    ? compileOne(pipeline, ctx, options, { ...source, serviceTask: { detached: plan.serviceTask.detached.map((d) => d.name), reserved, stepNumber } })
+    : undefined;
   const first = compiled[0]!;
   const notes = [
     `needs more than the 10 containers ECS allows in a task: runs as ${compiled.length} consecutive tasks (${plan.segments
@@ -102,7 +117,13 @@ export function compileSplit(
     ...plan.segments.flatMap((s) =>
       s.containers.filter((c) => c.steps.length > 1).map((c) => `steps ${c.steps.map((n) => JSON.stringify(n)).join(', ')} share one container (fewer segments)`),
     ),
-    ...[...new Set(compiled.flatMap((c) => c.notes))],
+    ...(plan.serviceTask
+      ? [
+          `its ${[...plan.serviceTask.services.map((n) => `service "${n}"`), ...plan.serviceTask.detached.map((d) => `detached step "${d.name}"`)].join(', ')} run in a task of their own ` +
+            `for the whole stage: steps reach them by name (${[...plan.serviceTask.services, ...plan.serviceTask.detached.map((d) => d.name)].join(', ')}), not at localhost`,
+        ]
+      : []),
+    ...[...new Set([...compiled.flatMap((c) => c.notes), ...(serviceTask?.notes ?? [])])],
   ];
   return {
     kind: 'split',
@@ -118,6 +139,15 @@ export function compileSplit(
         plan: c.plan,
         later: laterOf(plan.segments, i + 1),
       })),
+      ...(serviceTask
+        ? {
+            serviceTask: {
+              taskDefinition: serviceTask.taskDefinition,
+              runTask: { ...serviceTask.runTask, ...(serviceTask.runTask.clientToken ? { clientToken: serviceTaskToken(serviceTask.runTask.clientToken) } : {}) },
+              plan: serviceTask.plan,
+            },
+          }
+        : {}),
     },
   };
 }
@@ -125,6 +155,12 @@ export function compileSplit(
 function laterOf(segments: readonly Segment[], number: number): { runOnFailure: boolean; runAlways: boolean } {
   const kinds = segments.filter((s) => s.number > number).flatMap((s) => s.containers.map((c) => c.kind));
   return { runOnFailure: kinds.includes('failure-only') || kinds.includes('always'), runAlways: kinds.includes('always') };
+}
+
+/** The service task's RunTask clientToken: its own, never a segment's. */
+function serviceTaskToken(stageToken: string): string {
+  const key = serviceTaskRunKey(stageToken);
+  return key.length <= MAX_CLIENT_TOKEN ? key : createHash('sha256').update(key).digest('hex').slice(0, MAX_CLIENT_TOKEN);
 }
 
 /** The segment's RunTask clientToken: the stage's for the first, the stage's and the segment's (hashed past 64 characters) for the others. */

@@ -24,6 +24,7 @@ import type { BuildContext } from './context.js';
 import {
   AGENT_CONTAINER,
   AGENT_STATE_VOLUME,
+  SERVICES_READY_PORT,
   STATE_BUSYBOX,
   STATE_VOLUME,
   WORKSPACE_VOLUME,
@@ -37,7 +38,7 @@ import { LINT } from './lint.js';
 import { fitContainers, isPlugin, tooManyContainersMessage } from './pack.js';
 import { pluginStructuralEnvironment } from './plugin-run-env.js';
 import { runTaskInput } from './run-task.js';
-import { compileSplit, type SegmentSource } from './compile-segments.js';
+import { compileSplit, type SegmentSource, type ServiceTaskSource } from './compile-segments.js';
 import { planSegments } from './segments.js';
 import { earlierFailureGateScript } from './segment-script.js';
 import { gateContainerScript } from './script.js';
@@ -123,7 +124,12 @@ function mismatchReason(conditions: Conditions, input: ConditionInput): string |
 }
 
 /** One pipeline → one stage. The pipeline's trigger is not checked here (compileManifest does). */
-export function compilePipeline(given: Pipeline, ctx: BuildContext, options: CompileOptions, source: PipelineSource & { segment?: SegmentSource } = {}): CompiledStage {
+export function compilePipeline(
+  given: Pipeline,
+  ctx: BuildContext,
+  options: CompileOptions,
+  source: PipelineSource & { segment?: SegmentSource; serviceTask?: ServiceTaskSource } = {},
+): CompiledStage {
   const file = source.file ?? '.drone.yml';
   let pipeline = given;
   const fail = (pos: Position, message: string): never => {
@@ -148,6 +154,13 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
         return step;
       }),
     };
+  }
+
+  // The service task of a split pipeline (compile-segments.ts): its services and detached steps only.
+  const serviceTask = source.serviceTask;
+  if (serviceTask) {
+    const mine = new Set(serviceTask.detached);
+    pipeline = { ...pipeline, steps: pipeline.steps.filter((s) => mine.has(s.name)).map((s) => ({ ...s, dependsOn: s.dependsOn.filter((d) => mine.has(d)) })) };
   }
 
   if (options.cloneCredentials) checkCloneCredentials(options.cloneCredentials);
@@ -192,7 +205,7 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
   const fit = segment
     ? { before: 0, after: 0, units: segment.units, gates: 0 }
     : fitContainers(services.length, [...active.values()].map((o) => ({ steps: [o.step], kind: o.kind })), linear);
-  if (!segment && fit.after > MAX_CONTAINERS && options.splitPipelines) {
+  if (!segment && !serviceTask && fit.after > MAX_CONTAINERS && options.splitPipelines) {
     // Each segment compiles the pipeline as given (its image builds rewritten again, the same way).
     const split = compileSplit(pipeline, ctx, options, source, active, (_p, c, o, src) => compilePipeline(given, c, o, src));
     if (split.kind === 'split') return split.stage;
@@ -203,7 +216,7 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
   // the finding has one place whichever of the two makes it.
   if (fit.after > MAX_CONTAINERS) {
     const cut = planSegments(pipeline.services, pipeline.steps, active);
-    const splittable = cut.kind === 'split' && !cut.serviceTask;
+    const splittable = cut.kind === 'split';
     fail(
       pipeline.stepsPos ?? pipeline.pos,
       `${LINT.tooManyContainers}: ${tooManyContainersMessage(fit, services.length, active.size, linear)}` +
@@ -216,7 +229,16 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
     }
   }
 
-  const names = new NameAllocator([AGENT_CONTAINER, WORKSPACE_VOLUME, STATE_VOLUME, AGENT_STATE_VOLUME, ...(segment?.reserved ?? [])]);
+  const names = new NameAllocator([AGENT_CONTAINER, WORKSPACE_VOLUME, STATE_VOLUME, AGENT_STATE_VOLUME, ...(segment?.reserved ?? serviceTask?.reserved ?? [])]);
+  // A segment whose services run in the service task: no containers of theirs here.
+  const remoteServices = segment?.remoteServices === true;
+  if (remoteServices || serviceTask) {
+    for (const s of services) {
+      if (s.ready?.ports.includes(SERVICES_READY_PORT)) {
+        fail(s.pos, `service "${s.name}" listens on port ${SERVICES_READY_PORT}, which the agent of a pipeline split into several tasks answers on (whether the services are ready): use another port`);
+      }
+    }
+  }
   const serviceContainers = services.map((s) => names.allocate(s.name, 'service'));
   const compiledUnits: Unit[] = units.map((u) => ({ ...u, container: segment ? segment.containerOf.get(u.steps[0]!.name)! : names.allocate(u.steps[0]!.name, 'step') }));
   for (const u of compiledUnits) {
@@ -239,7 +261,7 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
   // Root dependencies: the agent healthy, and services with a health command healthy.
   const rootDeps: ContainerDependency[] = [{ containerName: AGENT_CONTAINER, condition: 'HEALTHY' }];
   services.forEach((s, i) => {
-    if (s.ready?.command) rootDeps.push({ containerName: serviceContainers[i]!, condition: 'HEALTHY' });
+    if (s.ready?.command && !remoteServices) rootDeps.push({ containerName: serviceContainers[i]!, condition: 'HEALTHY' });
   });
   const unitDeps = (u: Unit): ContainerDependency[] => {
     const deps = new Map<string, ContainerDependency['condition']>();
@@ -288,6 +310,7 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
     agentImage: agentImage!,
     secretRef,
     hosts,
+    hostsRemote: remoteServices,
     fail,
     pluginEnv: anyPlugin ? pluginStructuralEnvironment(runEnv) : {},
     records: [...(segment?.earlier ?? []), ...compiledUnits.map((u) => u.container)],
@@ -306,11 +329,21 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
     steps: [],
     stage: { number: stageNumber, dependsOn: [...pipeline.dependsOn] },
     ...(segment ? { segment: { number: segment.number, count: segment.count } } : {}),
+    ...(serviceTask ? { role: 'services' as const } : {}),
+    ...(remoteServices && services.length > 0 ? { remoteServices: true } : {}),
   };
   containers.push({} as ContainerDefinition); // the agent, filled in once the plan is complete
 
   services.forEach((service, i) => {
     const container = serviceContainers[i]!;
+    plan.services.push({
+      name: service.name,
+      container,
+      ports: service.ready?.ports ?? [],
+      healthCommand: Boolean(service.ready?.command),
+      timeout: service.ready?.timeout ?? 60,
+    });
+    if (remoteServices) return;
     const def = serviceContainer(service, container, common);
     containers.push(def);
     if (service.commands.length === 0 && def.secrets && def.secrets.length > 0) {
@@ -319,13 +352,6 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
           `services start before the agent, so their output is not masked (give it commands: to have it masked)`,
       );
     }
-    plan.services.push({
-      name: service.name,
-      container,
-      ports: service.ready?.ports ?? [],
-      healthCommand: Boolean(service.ready?.command),
-      timeout: service.ready?.timeout ?? 60,
-    });
   });
 
   // Containers that run their image's entrypoint and cannot source the env file: they get
@@ -335,7 +361,7 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
   // (drone/runner-go pipeline/runtime/runner.go: clone, then services, then steps, leaving out
   // those whose `when:` does not match; drone-runner-docker engine/compiler/compiler.go).
   const numbered = [...active.values()].map((o) => o.step);
-  const stepNumber = segment?.stepNumber ?? ((step: Step) => (pipeline.clone.disable ? 0 : 1) + services.length + numbered.indexOf(step) + 1);
+  const stepNumber = segment?.stepNumber ?? serviceTask?.stepNumber ?? ((step: Step) => (pipeline.clone.disable ? 0 : 1) + services.length + numbered.indexOf(step) + 1);
   for (const u of compiledUnits) {
     const dependsOn = unitDeps(u);
     const first = u.steps[0]!;
@@ -379,7 +405,7 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
   }
   containers[0] = agentContainer(plan, options, pipeline, agentImage!, common.records);
   if (pipeline.imagePullSecrets.length > 0) {
-    const own = new Set([...serviceContainers, ...compiledUnits.map((u) => u.container)]);
+    const own = new Set([...(remoteServices ? [] : serviceContainers), ...compiledUnits.map((u) => u.container)]);
     applyPullCredentials(containers.filter((c) => own.has(c.name!)), source.secrets ?? [], common, notes, ctx);
   }
   if (withheld.size > 0) {

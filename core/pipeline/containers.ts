@@ -83,7 +83,7 @@ function commandOf(
       );
     }
     if (argv.kind === 'known') {
-      const script = pluginScript({ container, name: first.name, hosts: c.hosts.filter((h) => h !== first.name), secretEnv });
+      const script = pluginScript({ container, name: first.name, hosts: c.hosts.filter((h) => h !== first.name), ...(c.hostsRemote ? { hostsRemote: true } : {}), secretEnv });
       return { entryPoint: [STATE_BUSYBOX, 'sh', '-c'], command: [script, `slipway-${container}`, ...argv.argv], ...(argv.image ? { image: argv.image } : {}) };
     }
     return {
@@ -96,6 +96,7 @@ function commandOf(
     steps: steps.map((s, i) => ({ name: s.name, commands: s.commands, ...(exports[i] && Object.keys(exports[i]!).length ? { exports: exports[i] } : {}) })),
     workdir: first.workingDir ?? c.pipeline.workspace.path,
     hosts: c.hosts.filter((h) => !steps.some((s) => s.name === h)),
+    ...(c.hostsRemote ? { hostsRemote: true } : {}),
     secretEnv: c.withSecrets ? Object.keys(env.secrets).sort() : [],
     ownEnv: [...new Set([...ownEnv, ...(c.withSecrets ? Object.keys(env.secrets) : [])])].sort(),
     ...(gate ? { gate } : {}),

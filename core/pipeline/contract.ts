@@ -55,6 +55,28 @@ export const IMAGE_BUILD_SCRIPT_FILE = `${AGENT_STATE_DIR}/image-build.sh`;
  */
 export const SETUP_RECORD = `${AGENT_STATE_DIR}/setup.exit`;
 
+/**
+ * A segment of a split pipeline whose services run in the service task: the agent writes
+ * that task's private IP here (AGENT_ENV.servicesHost) before it reports ready, and each
+ * step's wrapper maps the services' names to it in /etc/hosts (script.ts, hostsLines).
+ * A file rather than a variable: a plugin's wrapper sources no env file.
+ */
+export const SERVICES_HOST_FILE = `${AGENT_STATE_DIR}/services-host`;
+
+/**
+ * The port on which the agent of a service task (AgentPlan.role `services`) answers whether
+ * its services are ready: one JSON line (ServicesReadiness), then it closes. The agents of
+ * the segments ask it before they report ready, since they cannot see the other task's
+ * health checks. A service may not listen on it (the compiler refuses one that says so).
+ */
+export const SERVICES_READY_PORT = 7467;
+
+/** What the service task's agent answers on SERVICES_READY_PORT. */
+export type ServicesReadiness =
+  | { ready: true }
+  | { ready: false; waiting: string }
+  | { ready: false; failed: { message: string; service?: AgentResult['service'] } };
+
 /** Written by the agent: `export NAME='value'` lines (DRONE_* of this run) that each step sources. */
 export const ENV_FILE = `${AGENT_STATE_DIR}/env`;
 
@@ -154,6 +176,14 @@ export const AGENT_ENV = {
    */
   snapshotIn: 'SLIPWAY_SNAPSHOT_IN',
   snapshotOut: 'SLIPWAY_SNAPSHOT_OUT',
+  /**
+   * Segments of a split pipeline with services (AgentPlan.remoteServices), per run, in the
+   * agent container's override only: the private IP of the stage's service task, which the
+   * control plane reads from DescribeTasks once that task is RUNNING.
+   */
+  servicesHost: 'SLIPWAY_SERVICES_HOST',
+  /** Tests: the port of the services' readiness instead of SERVICES_READY_PORT (both agents must agree). */
+  servicesReadyPort: 'SLIPWAY_SERVICES_READY_PORT',
 } as const;
 
 /**
@@ -167,9 +197,9 @@ export interface UpstreamState {
 }
 
 /** The state files under a state directory: READY_FILE, ENV_FILE, SETUP_RECORD, STEP_RECORD_DIR, AGENT_STATE_DIR when it is STATE_DIR. */
-export function statePaths(stateDir: string = STATE_DIR): { ready: string; env: string; status: string; setup: string; steps: string; agent: string } {
+export function statePaths(stateDir: string = STATE_DIR): { ready: string; env: string; status: string; setup: string; steps: string; agent: string; servicesHost: string } {
   const agent = `${stateDir}${AGENT_STATE_DIR.slice(STATE_DIR.length)}`;
-  return { ready: `${agent}/ready`, env: `${agent}/env`, status: `${agent}/status`, setup: `${agent}/setup.exit`, steps: `${stateDir}/steps`, agent };
+  return { ready: `${agent}/ready`, env: `${agent}/env`, status: `${agent}/status`, setup: `${agent}/setup.exit`, steps: `${stateDir}/steps`, agent, servicesHost: `${agent}/services-host` };
 }
 
 /** The directory of one step container's records (its own volume). */
@@ -295,6 +325,19 @@ export interface AgentPlan {
    * leaves its own (AGENT_ENV.snapshotOut).
    */
   segment?: { number: number; count: number };
+  /**
+   * The service task of a split pipeline (docs/design/split-pipelines.md): its containers are
+   * the services and the detached steps. Its agent waits for their readiness as any agent
+   * does, answers on SERVICES_READY_PORT, and keeps the task up until it is stopped (after
+   * the stage's last segment) or the pipeline's timeout.
+   */
+  role?: 'services';
+  /**
+   * A segment of a split pipeline whose `services` run in the service task: the agent waits
+   * for them by asking that task's agent (SERVICES_READY_PORT at AGENT_ENV.servicesHost)
+   * instead of probing localhost, and writes the host to SERVICES_HOST_FILE for the steps.
+   */
+  remoteServices?: boolean;
 }
 
 /** One line per step in the agent's report. Times are ISO-8601. */

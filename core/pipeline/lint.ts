@@ -50,6 +50,7 @@ export const LINT = {
   noReadiness: 'no readiness check',
   unknownValue: 'unknown value',
   tooManyContainers: 'too many containers',
+  localhostAcrossTasks: 'localhost does not reach the services here',
   timeoutTooLong: 'timeout too long',
   secretEnvName: 'secret in a variable the shell cannot name',
   secretName: 'invalid secret name',
@@ -165,7 +166,7 @@ function lintPipeline(p: ParsedPipeline, out: Findings, secretDocs: ReadonlySet<
     spend(50, PHASE); // every rule looks at every step
     lintStep(s, out);
   }
-  lintContainerCount(p, out, splitPipelines);
+  lintContainerCount(p, out, splitPipelines, all);
   if (pipeline.timeout > MAX_TIMEOUT_MINUTES) {
     out.error(
       valuePos(p.source, 'timeout'),
@@ -294,7 +295,7 @@ function escapeRegExp(text: string): string {
  * step that can run: an error when that is what every build runs, a warning when `when:`
  * conditions may leave steps out.
  */
-function lintContainerCount(p: ParsedPipeline, out: Findings, splitPipelines: boolean): void {
+function lintContainerCount(p: ParsedPipeline, out: Findings, splitPipelines: boolean, all: readonly Located[]): void {
   const { pipeline } = p;
   const units: PackUnit[] = [];
   for (const step of pipeline.steps) {
@@ -304,17 +305,50 @@ function lintContainerCount(p: ParsedPipeline, out: Findings, splitPipelines: bo
   const linear = !pipeline.steps.some((s) => s.dependsOn.length > 0);
   const fit = fitContainers(pipeline.services.length, units, linear);
   if (fit.after <= MAX_CONTAINERS) return;
-  // Runs as consecutive tasks (segments.ts); with services or detached steps that needs the
-  // service task, not built yet (docs/design/split-pipelines.md).
+  // Runs as consecutive tasks (segments.ts), its services and detached steps in a task of
+  // their own (docs/design/split-pipelines.md).
+  let why = '';
   if (splitPipelines) {
     const cut = segments(pipeline);
-    if (cut.kind === 'split' && !cut.serviceTask) return;
+    if (cut.kind === 'split') {
+      if (cut.serviceTask) lintLocalhostAcrossTasks(pipeline, all, out);
+      return;
+    }
+    if (cut.kind === 'impossible') why = `; it cannot be split into several tasks either: ${cut.reason}`;
   }
-  const message = `${LINT.tooManyContainers}: pipeline "${pipeline.name}" ${tooManyContainersMessage(fit, pipeline.services.length, units.length, linear)}`;
+  const message = `${LINT.tooManyContainers}: pipeline "${pipeline.name}" ${tooManyContainersMessage(fit, pipeline.services.length, units.length, linear)}${why}`;
   const conditional = pipeline.steps.some((s) => (Object.keys(s.when) as (keyof Conditions)[]).some((k) => k !== 'status' && (s.when[k].include.length > 0 || s.when[k].exclude.length > 0)));
   const pos = keyPos(p.source, 'steps');
   if (conditional) out.warn(pos, 'steps', `${message} (when all of its steps run; \`when:\` conditions may leave some out)`);
   else out.error(pos, 'steps', message);
+}
+
+/**
+ * A split pipeline's services run in a task of their own, so `localhost:5432` reaches
+ * nothing in a step (the step's own task): a step that names localhost or 127.0.0.1 with
+ * a service's port, in a command or an environment value, gets a warning with the name to use.
+ */
+function lintLocalhostAcrossTasks(pipeline: Pipeline, all: readonly Located[], out: Findings): void {
+  const portOf = new Map<number, string>();
+  for (const svc of [...pipeline.services, ...pipeline.steps.filter((s) => s.detach)]) for (const port of svc.ready?.ports ?? []) if (!portOf.has(port)) portOf.set(port, svc.name);
+  if (portOf.size === 0) return;
+  const loopback = /(^|[^A-Za-z0-9.-])(localhost|127\.0\.0\.1)(?![A-Za-z0-9-])/;
+  for (const s of all) {
+    if (s.service || s.step.detach) continue;
+    spend(1, PHASE);
+    const texts = [...s.step.commands, ...Object.values(s.step.environment).map((v) => ('value' in v ? v.value : '')), ...Object.values(s.step.settings).map((v) => ('value' in v ? JSON.stringify(v.value) : ''))];
+    const hit = texts
+      .filter((t) => loopback.test(t))
+      .flatMap((t) => [...portOf].filter(([port]) => new RegExp(`(^|[^0-9])${port}(?![0-9])`).test(t)))
+      .at(0);
+    if (!hit) continue;
+    const [port, name] = hit;
+    out.warn(
+      valuePos(s.source, s.step.commands.length > 0 ? 'commands' : 'environment'),
+      s.path,
+      `${LINT.localhostAcrossTasks}: "${s.step.name}" names localhost with port ${port} of "${name}", but this pipeline runs as several tasks with its services in a task of their own: use the name ("${name}:${port}")`,
+    );
+  }
 }
 
 function lintNames(p: ParsedPipeline, all: Located[], out: Findings): void {

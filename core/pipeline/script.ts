@@ -7,7 +7,7 @@
 // rather than Drone's DRONE_SCRIPT variable: `sh -c` needs no file and no `eval`, and the
 // script does not end up in the environment every child process of the step inherits.
 
-import { EARLY_EXIT_CODE, ENV_FILE, SETUP_RECORD, STATUS_ENDED_VAR, STATUS_FILE, STATE_DIR, STEP_RECORD_DIR, STEP_SKIPPED_SUFFIX, STEP_UNREACHABLE_SUFFIX } from './contract.js';
+import { EARLY_EXIT_CODE, ENV_FILE, SERVICES_HOST_FILE, SETUP_RECORD, STATUS_ENDED_VAR, STATUS_FILE, STATE_DIR, STEP_RECORD_DIR, STEP_SKIPPED_SUFFIX, STEP_UNREACHABLE_SUFFIX } from './contract.js';
 import { maskFunction } from './mask.js';
 import { earlierFailureLines } from './segment-script.js';
 import { shellQuote } from './shell-quote.js';
@@ -29,6 +29,8 @@ export interface ScriptInput {
   workdir: string;
   /** Host names mapped to 127.0.0.1: services and detached steps. */
   hosts: string[];
+  /** A segment of a split pipeline: `hosts` are mapped to the service task's IP (SERVICES_HOST_FILE) instead. */
+  hostsRemote?: boolean;
   /** Names of environment variables holding secrets: their values are masked in the output. */
   secretEnv: string[];
   /**
@@ -95,7 +97,7 @@ export function stepScript(input: ScriptInput): string {
   if (input.afterSetup) out.push(...setupWaitLines());
   const own = [...new Set(input.ownEnv ?? [])].filter((name) => SHELL_NAME.test(name));
   out.push(...sourceEnvFile(own));
-  out.push(...hostsLines(input.hosts));
+  out.push(...hostsLines(input.hosts, input.hostsRemote === true));
   if (input.waitFor && input.waitFor.length > 0) {
     out.push(...waitLines(input.waitFor, input.steps[0]?.name ?? container));
     out.push(...statusWaitLines(input.waitFor));
@@ -158,6 +160,8 @@ export interface PluginScriptInput {
   name: string;
   /** Host names mapped to 127.0.0.1: services and detached steps. */
   hosts: string[];
+  /** As ScriptInput.hostsRemote. */
+  hostsRemote?: boolean;
   /** Names of environment variables holding secrets: their values are masked in the output. */
   secretEnv: string[];
 }
@@ -173,7 +177,7 @@ export interface PluginScriptInput {
 export function pluginScript(input: PluginScriptInput): string {
   const out: string[] = [`# slipway: plugin step ${input.name} (container ${input.container}): its output is masked; the image's command line follows as "$@"`];
   out.push(...stopOnSignal());
-  out.push(...hostsLines(input.hosts));
+  out.push(...hostsLines(input.hosts, input.hostsRemote === true));
   out.push(...resolveProgram());
   out.push(...waitedJob(['( exec 3>&- 4>&-', 'exec "$@"', ')'], input.secretEnv));
   return `${out.join('\n')}\n`;
@@ -283,15 +287,24 @@ function stopOnSignal(): string[] {
 /**
  * awsvpc forbids extraHosts: the names users expect (`redis-cli -h cache`) go into
  * /etc/hosts, unless the line is there already. Shell builtins only: a plugin's image may
- * have no grep (pluginScript).
+ * have no grep (pluginScript). In a segment of a split pipeline (`remote`) the services run
+ * in the service task: the names go to its IP, which the agent wrote before the step started
+ * (it reports ready only after the services did); without it the step fails, never silently
+ * reaching 127.0.0.1.
  */
-function hostsLines(hosts: string[]): string[] {
+function hostsLines(hosts: string[], remote = false): string[] {
   const names = [...new Set(hosts)].filter((h) => HOST_NAME.test(h) && h !== 'localhost');
   if (names.length === 0) return [];
-  const line = `127.0.0.1 ${names.join(' ')}`;
+  const address = remote
+    ? [
+        `slipway_svc=; read -r slipway_svc < "\${SLIPWAY_STATE_DIR:-${STATE_DIR}}${relative(SERVICES_HOST_FILE)}" || true`,
+        `case $slipway_svc in *[!0-9a-fA-F.:]*|'') echo "slipway: the services' address is missing (${relative(SERVICES_HOST_FILE).slice(1)}): cannot reach ${names.join(', ')}" >&2; exit 1 ;; esac`,
+        `slipway_hostline="$slipway_svc "${shellQuote(names.join(' '))}`,
+      ]
+    : [`slipway_hostline=${shellQuote(`127.0.0.1 ${names.join(' ')}`)}`];
   return [
     `slipway_hosts="\${SLIPWAY_HOSTS_FILE:-/etc/hosts}"`,
-    `slipway_hostline=${shellQuote(line)}`,
+    ...address,
     'slipway_has=no',
     'if [ -r "$slipway_hosts" ]; then',
     '  while IFS= read -r slipway_h || [ -n "$slipway_h" ]; do',
@@ -300,7 +313,9 @@ function hostsLines(hosts: string[]): string[] {
     'fi',
     'if [ "$slipway_has" = no ]; then',
     `  if { printf '%s\\n' "$slipway_hostline" >> "$slipway_hosts"; } 2>/dev/null; then :; else`,
-    `    echo "slipway: cannot write $slipway_hosts: reach ${names.join(', ')} at localhost" >&2`,
+    remote
+      ? `    echo "slipway: cannot write $slipway_hosts: ${names.join(', ')} are at $slipway_svc" >&2`
+      : `    echo "slipway: cannot write $slipway_hosts: reach ${names.join(', ')} at localhost" >&2`,
     '  fi',
     'fi',
   ];

@@ -8,6 +8,8 @@
 //   whole stage (steps reach them by name), and the other step containers are cut into
 //   segments, each beside its own agent: at most MAX_CONTAINERS - 1 step containers
 //   (a status-gated plugin step brings its gate container along).
+//   That task shares no files with the segments (serviceTaskBlocker): a service that uses
+//   the steps' workspace or volumes, or a detached step after other steps, cannot be split.
 // - The cut follows a topological order of the steps (file order among steps that could run
 //   together), so every segment is closed under predecessors: no step waits for a step of a
 //   later segment. Parallel branches share a segment where they fit, else they are run one
@@ -64,14 +66,14 @@ export function segments(pipeline: Pipeline): SegmentPlan {
     const kind = stepKind(step);
     if (kind) active.set(step.name, { step, kind });
   }
-  return planSegments(pipeline.services, pipeline.steps, active);
+  return planSegments(pipeline.services, pipeline.steps, active, pipeline.workspace);
 }
 
 /**
  * The cut of the steps that run in one build. `all` are the pipeline's steps in file order
  * (those left out by `when:` included: they are seen through), `active` those that run.
  */
-export function planSegments(services: readonly Step[], all: readonly Step[], active: ReadonlyMap<string, OrderedStep>): SegmentPlan {
+export function planSegments(services: readonly Step[], all: readonly Step[], active: ReadonlyMap<string, OrderedStep>, workspace?: Pipeline['workspace']): SegmentPlan {
   const linear = !all.some((s) => s.dependsOn.length > 0);
   const units: PackUnit[] = [...active.values()].map((o) => ({ steps: [o.step], kind: o.kind }));
   const fit = fitContainers(services.length, units, linear);
@@ -93,6 +95,9 @@ export function planSegments(services: readonly Step[], all: readonly Step[], ac
       reason: `its ${services.length} services and ${detached.length} detached steps need ${serviceSize} containers with their agent in the task that keeps them up while the other steps run, but ECS allows ${MAX_CONTAINERS} per task`,
     };
   }
+
+  const blocker = serviceTaskBlocker(services, detached.map((o) => o.step), [...active.values()].filter((o) => !o.step.detach).map((o) => o.step), workspace);
+  if (blocker) return { kind: 'impossible', reason: blocker };
 
   const attached = units.filter((u) => !u.steps[0]!.detach);
   const predecessors = (unit: PackUnit, unitOf: ReadonlyMap<string, PackUnit>): PackUnit[] => {
@@ -181,7 +186,55 @@ export function planSegments(services: readonly Step[], all: readonly Step[], ac
     detached: detached.map((o) => ({ name: o.step.name, after: afterOf(o.step.name) })),
     size: serviceSize,
   };
+  // The service task starts with the first segment, from a clone of its own: a detached step
+  // that comes after other steps would need the files they wrote, which it never sees.
+  const late = serviceTask.detached.find((d) => d.after > 0);
+  if (late) {
+    return {
+      kind: 'impossible',
+      reason: `its detached step "${late.name}" starts after steps of segment ${late.after}, but a detached step of a pipeline split into several tasks runs in the task of the services, which starts with the first segment and never sees the files later steps write`,
+    };
+  }
   return { kind: 'split', segments: out, serviceTask };
+}
+
+/**
+ * Why the services (and detached steps) of a pipeline cannot move to a task of their own,
+ * or undefined. That task shares no volume with the segments: its workspace is its own
+ * clone, and a temp volume is per task. So a service that mounts a volume a step mounts
+ * too, or whose command line or environment names the workspace (say, a web server whose
+ * document root the steps build), would silently see other files than in one task.
+ * Judged from the text of the file: a service that reads the workspace without naming it
+ * (its image's own default) is not seen here.
+ */
+export function serviceTaskBlocker(services: readonly Step[], detached: readonly Step[], steps: readonly Step[], workspace?: Pipeline['workspace']): string | undefined {
+  const stepVolumes = new Map<string, string>();
+  for (const s of steps) for (const v of s.volumes) if (!stepVolumes.has(v.name)) stepVolumes.set(v.name, s.name);
+  for (const svc of [...services, ...detached]) {
+    const what = svc.detach ? `detached step "${svc.name}"` : `service "${svc.name}"`;
+    const shared = svc.volumes.find((v) => stepVolumes.has(v.name));
+    if (shared) {
+      return `its ${what} shares the volume "${shared.name}" with step "${stepVolumes.get(shared.name)}", and a pipeline split into several tasks runs its services in a task of their own, which shares no volume with the steps`;
+    }
+    if (svc.detach || !workspace) continue;
+    const text = [...svc.commands, ...(svc.entrypoint ?? []), ...(svc.command ?? []), ...Object.values(svc.environment).map((v) => ('value' in v ? v.value : ''))];
+    const named = [workspace.base, workspace.path].find((dir) => text.some((t) => pathMentioned(t, dir)));
+    if (named) {
+      return `its ${what} names the workspace (${named}), and a pipeline split into several tasks runs its services in a task of their own, which never sees the files the steps write there`;
+    }
+  }
+  return undefined;
+}
+
+/** `dir` as a path in `text`: itself or a path below it, not a longer name that starts the same. */
+function pathMentioned(text: string, dir: string): boolean {
+  let at = text.indexOf(dir);
+  while (at >= 0) {
+    const next = text[at + dir.length];
+    if (next === undefined || next === '/' || !/[A-Za-z0-9._-]/.test(next)) return true;
+    at = text.indexOf(dir, at + 1);
+  }
+  return false;
 }
 
 /**
@@ -238,6 +291,11 @@ function cut(units: PackUnit[], predecessors: Relation, barriers: Relation, all:
   }
   if (current.length > 0) out.push(current);
   return out;
+}
+
+/** The key of the service task's RunTask tokens: the stage key and `#services`, never a segment's. */
+export function serviceTaskRunKey(stageKey: string): string {
+  return `${stageKey}#services`;
 }
 
 /**

@@ -9,7 +9,7 @@ const base = { SLIPWAY_PLAN: JSON.stringify(plan()), SLIPWAY_BUILD: JSON.stringi
 describe('readConfig', () => {
   it('uses the contract paths and the plan by default', () => {
     const config = readConfig(base);
-    expect(config.paths).toEqual({ stateDir: '/slipway', ready: '/slipway/agent/ready', env: '/slipway/agent/env', status: '/slipway/agent/status', setup: '/slipway/agent/setup.exit', steps: '/slipway/steps', agent: '/slipway/agent' });
+    expect(config.paths).toEqual({ stateDir: '/slipway', ready: '/slipway/agent/ready', env: '/slipway/agent/env', status: '/slipway/agent/status', setup: '/slipway/agent/setup.exit', steps: '/slipway/steps', agent: '/slipway/agent', servicesHost: '/slipway/agent/services-host' });
     expect(config.workspace).toBe('/drone/src');
     expect(config.timeoutMs).toBe(5 * 60_000);
     expect(config.timeoutLabel).toBe('5 minutes');

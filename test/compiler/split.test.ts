@@ -24,7 +24,7 @@ function compileSplit(file: string, text: string): CompiledStage {
 
 describe('split pipelines: golden compile output', () => {
   const fixtures = readdirSync(dir).filter((f) => f.endsWith('.yml')).sort();
-  it('has the linear and the DAG fixture', () => expect(fixtures).toEqual(['dag.yml', 'linear.yml']));
+  it('has the linear, the DAG and the services fixture', () => expect(fixtures).toEqual(['dag.yml', 'linear.yml', 'services.yml']));
   for (const name of fixtures) {
     it(name, () => {
       const actual = `${JSON.stringify(compileSplit(name, readFileSync(join(dir, name), 'utf8')), null, 2)}\n`;
@@ -132,21 +132,66 @@ describe('split pipelines: the segments run as one pipeline would', () => {
     }
   });
 
-  it('services across the cut are refused until their own task is built, saying so at the steps: key', () => {
-    const yaml = `kind: pipeline\ntype: docker\nname: p\nservices:\n  - name: db\n    image: postgres:15\nsteps:\n${Array.from({ length: 10 }, (_, i) => `  - name: s${i}\n    image: i${i}\n    commands: [true]\n`).join('')}`;
+  it('services and a detached step go to a service task: the segments carry none, and their steps reach them by name at its IP', () => {
+    const stage = compileSplit('services.yml', readFileSync(join(dir, 'services.yml'), 'utf8'));
+    const service = stage.serviceTask!;
+    expect(service.taskDefinition.containerDefinitions.map((c) => c.name)).toEqual(['slipway-agent', 'db', 'cache', 'watch']);
+    expect(service.plan).toMatchObject({ role: 'services', services: [{ name: 'db', ports: [5432] }, { name: 'cache', ports: [6379] }] });
+    // Its own RunTask token: never a segment's task.
+    expect(service.runTask.clientToken).toBe('acme/app#1/1#services');
+    for (const seg of stage.segments!) {
+      const names = seg.taskDefinition.containerDefinitions.map((c) => c.name);
+      expect(names).not.toContain('db');
+      expect(names).not.toContain('watch');
+      expect(seg.plan).toMatchObject({ remoteServices: true, services: [{ name: 'db' }, { name: 'cache' }] });
+    }
+    // Drone counts the services before the steps: clone 1, db 2, cache 3, watch 4, seed 5.
+    const seed = stage.segments![0]!.taskDefinition.containerDefinitions.find((c) => c.name === 'seed')!;
+    expect(seed.environment!.find((e) => e.name === 'DRONE_STEP_NUMBER')!.value).toBe('5');
+    const script = seed.command![0]!;
+    expect(script).toContain('/agent/services-host');
+    expect(script).toContain(`slipway_hostline="$slipway_svc "'db cache watch'`);
+    expect(script).not.toContain("'127.0.0.1 db");
+    expect(stage.notes).toContain('its service "db", service "cache", detached step "watch" run in a task of their own for the whole stage: steps reach them by name (db, cache, watch), not at localhost');
+  });
+
+  it('the wrapper maps the service names to the address the agent wrote, and fails without one', async () => {
+    const stage = compileSplit('services.yml', readFileSync(join(dir, 'services.yml'), 'utf8'));
+    const env = { SLIPWAY_STATE_DIR: join(work, 'state'), SLIPWAY_WORKSPACE: join(work, 'ws'), SLIPWAY_HOSTS_FILE: join(work, 'hosts'), SLIPWAY_WAIT_SECONDS: '0.05' };
+    const without = await simulate(segmentStage(stage, 2), { env });
+    expect(without.reports['read']).toMatchObject({ status: 'failure', exitCode: 1 });
+    expect(existsSync(join(work, 'hosts'))).toBe(false);
+    rmSync(join(work, 'state'), { recursive: true, force: true });
+    mkdirSync(join(work, 'state', 'agent'), { recursive: true });
+    writeFileSync(join(work, 'state', 'agent', 'services-host'), '10.0.3.17\n');
+    await simulate(segmentStage(stage, 2), { env });
+    expect(readFileSync(join(work, 'hosts'), 'utf8')).toContain('10.0.3.17 db cache watch');
+  });
+
+  const refused = (yaml: string): CompileError => {
     const manifest = loadManifest('.drone.yml', yaml);
-    const err = (() => {
-      try {
-        compilePipeline(manifest.pipelines[0]!, fixtureContext('').context, { ...fixtureOptions(''), splitPipelines: true });
-      } catch (e) {
-        return e;
-      }
-      throw new Error('compiled');
-    })();
-    expect(err).toBeInstanceOf(CompileError);
-    expect((err as CompileError).diagnostics[0]).toMatchObject({ line: 7, column: 1 });
-    expect((err as CompileError).diagnostics[0]!.message).toMatch(
-      /needs 12 containers .* it cannot be split into several tasks either: its service "db" would have to run in a task of their own beside the segments, which is not built yet/,
+    try {
+      compilePipeline(manifest.pipelines[0]!, fixtureContext('').context, { ...fixtureOptions(''), splitPipelines: true });
+    } catch (e) {
+      if (e instanceof CompileError) return e;
+      throw e;
+    }
+    throw new Error('compiled');
+  };
+  const tenSteps = Array.from({ length: 10 }, (_, i) => `  - name: s${i}\n    image: i${i}\n    commands: [true]\n`).join('');
+
+  it('a service that serves the workspace cannot move to a task of its own: refused at the steps: key, saying why', () => {
+    const err = refused(`kind: pipeline\ntype: docker\nname: p\nservices:\n  - name: web\n    image: httpd:2\n    environment:\n      WEBROOT: /drone/src/dist\nsteps:\n${tenSteps}`);
+    expect(err.diagnostics[0]).toMatchObject({ line: 9, column: 1 });
+    expect(err.diagnostics[0]!.message).toMatch(/it cannot be split into several tasks either: its service "web" names the workspace \(\/drone\/src\)/);
+  });
+
+  it('a service that shares a volume with a step, or a detached step after other steps, is refused too', () => {
+    const shared = refused(
+      `kind: pipeline\ntype: docker\nname: p\nservices:\n  - name: sel\n    image: selenium/standalone-chrome\n    volumes: [{ name: up, path: /up }]\nsteps:\n${tenSteps}  - name: copy\n    image: alpine\n    commands: [cp a /up]\n    volumes: [{ name: up, path: /up }]\nvolumes:\n  - name: up\n    temp: {}\n`,
     );
+    expect(shared.diagnostics[0]!.message).toMatch(/its service "sel" shares the volume "up" with step "copy"/);
+    const late = refused(`kind: pipeline\ntype: docker\nname: p\nsteps:\n${tenSteps}  - name: log\n    image: alpine\n    detach: true\n    commands: [tail -f x]\n    depends_on: [s9]\n`);
+    expect(late.diagnostics[0]!.message).toMatch(/its detached step "log" starts after steps of segment 2/);
   });
 });

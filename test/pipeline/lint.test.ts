@@ -391,3 +391,28 @@ describe('lint: what the compiler would refuse, said early', () => {
     expect(warnings(text('- name: migrate\n  image: plugins/migrate\n  settings:\n    url: postgres://database:5432/app\n    password:\n      from_secret: db_password\n'))).toEqual([]);
   });
 });
+
+// docs/design/split-pipelines.md, "Services and detached steps across the cut": a split
+// pipeline's services run in a task of their own, where the steps' localhost is not theirs.
+describe('lint: localhost in a pipeline split into several tasks', () => {
+  const pipeline = (env: string) =>
+    `kind: pipeline\ntype: docker\nname: p\nservices:\n  - name: db\n    image: postgres:15\nsteps:\n` +
+    Array.from({ length: 9 }, (_, i) => `  - name: s${i}\n    image: i${i}\n    commands: [true]\n`).join('') +
+    `  - name: use\n    image: alpine\n    commands: [true]\n    environment:\n      URL: ${env}\n`;
+
+  it('warns when a step names localhost with a service port, at the step, naming the service', () => {
+    const m = loadManifest('.drone.yml', pipeline('postgres://u@localhost:5432/x'), { splitPipelines: true });
+    const found = m.diagnostics.filter((d) => d.message.includes(LINT.localhostAcrossTasks));
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ severity: 'warning', line: 37 });
+    expect(found[0]!.message).toContain('"use" names localhost with port 5432 of "db"');
+    expect(isValid(m)).toBe(true);
+  });
+
+  it('says nothing when the step uses the name, or when the pipeline fits in one task', () => {
+    const byName = loadManifest('.drone.yml', pipeline('postgres://u@db:5432/x'), { splitPipelines: true });
+    expect(byName.diagnostics.filter((d) => d.message.includes(LINT.localhostAcrossTasks))).toEqual([]);
+    const small = `kind: pipeline\ntype: docker\nname: p\nservices:\n  - name: db\n    image: postgres:15\nsteps:\n  - name: use\n    image: alpine\n    commands: [psql -h 127.0.0.1 -p 5432]\n`;
+    expect(loadManifest('.drone.yml', small, { splitPipelines: true }).diagnostics.filter((d) => d.message.includes(LINT.localhostAcrossTasks))).toEqual([]);
+  });
+});
