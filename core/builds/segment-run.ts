@@ -64,3 +64,12 @@ export function laterSegments(segments: readonly { number: number; containers: r
 export interface SnapshotUrls {
   url(key: string, method: 'GET' | 'PUT', expiresInSeconds: number): Promise<string>;
 }
+
+/**
+ * A snapshot URL that cannot be signed as the segment needs it (credentials that expire
+ * before the URL must work, a URL longer than RunTask's overrides keep for it): a
+ * deployment's configuration, not a passing fault, so the segment does not start.
+ */
+export class SnapshotUrlError extends Error {
+  override readonly name = 'SnapshotUrlError';
+}

@@ -14,6 +14,7 @@
 
 import type { BuildContext } from './context.js';
 import { AGENT_ENV, type UpstreamState } from './contract.js';
+import { MAX_TIMEOUT_MINUTES } from './lint.js';
 
 /** Ends a value that was cut to fit RunTask's overrides. */
 export const TRUNCATION_MARKER = ' [… truncated by Slipway to fit RunTask overrides]';
@@ -90,6 +91,36 @@ export function fitFreeText(ctx: BuildContext, size: (ctx: BuildContext) => numb
  * of the build known only then.
  */
 export const UPSTREAM_RESERVE = 1024;
+
+/**
+ * The longest presigned snapshot URL the control plane may put into a segment's overrides
+ * (adapters/s3/snapshot-urls.ts refuses to sign a longer one). Measured: an S3 URL signed
+ * with long-term keys for the longest snapshot key (snapshotKey: fixed length) and a 63-character
+ * bucket name is about 560 characters; one signed with temporary credentials carries
+ * X-Amz-Security-Token and is over 1,500, which the URL's lifetime forbids anyway.
+ */
+export const SNAPSHOT_URL_MAX_CHARS = 1024;
+
+/** The longest SLIPWAY_TIMEOUT_SECONDS value: the longest pipeline timeout (lint.ts) in seconds. */
+const TIMEOUT_SECONDS_MAX_DIGITS = String(MAX_TIMEOUT_MINUTES * 60).length;
+
+/**
+ * Characters of RunTask's overrides a segment of a split stage keeps free, besides
+ * UPSTREAM_RESERVE, for what the autoscaler adds when it starts that segment
+ * (segmentEnvironment in lambdas/autoscaler/start-stage.ts): the GET URL of the previous
+ * snapshot, the PUT URL of its own, and what is left of the pipeline's timeout. ECS refuses
+ * a RunTask whose overrides exceed 8192 characters
+ * (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_TaskOverride.html), so
+ * without this room a long commit message that fits at compile time would make every
+ * segment fail to start.
+ */
+export const SEGMENT_RESERVE =
+  entryChars(AGENT_ENV.snapshotIn, SNAPSHOT_URL_MAX_CHARS) + entryChars(AGENT_ENV.snapshotOut, SNAPSHOT_URL_MAX_CHARS) + entryChars(AGENT_ENV.timeoutSeconds, TIMEOUT_SECONDS_MAX_DIGITS);
+
+/** An environment entry's characters in the overrides' JSON, with its separating comma. */
+function entryChars(name: string, valueChars: number): number {
+  return JSON.stringify({ name, value: 'x'.repeat(valueChars) }).length + 1;
+}
 
 /**
  * The agent's SLIPWAY_UPSTREAM entry, at most UPSTREAM_RESERVE characters as JSON: failed

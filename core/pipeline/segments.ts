@@ -17,6 +17,7 @@
 // - Linear pipelines pack steps that share an image (pack.ts) only as far as it saves a
 //   segment: no cut is ever inside a packed container (a unit is placed whole).
 
+import { createHash } from 'node:crypto';
 import { MAX_CONTAINERS } from './limits.js';
 import { fitContainers, isPlugin, pack, type PackUnit } from './pack.js';
 import { stepDependencies, stepKind, type OrderedStep, type StepKind } from './step-order.js';
@@ -300,11 +301,18 @@ export function serviceTaskRunKey(stageKey: string): string {
 
 /**
  * Where the workspace snapshot of segment `segment` of a stage lives in the snapshot bucket
- * (written by that segment's agent, read by the next one's).
+ * (written by that segment's agent, read by the next one's). The build is named by a hash
+ * of its id: a key of bounded length keeps the presigned URLs within the room RunTask's
+ * overrides keep for them (override-budget.ts SNAPSHOT_URL_MAX_CHARS), whatever the
+ * repository's name (a GitLab path may be hundreds of characters), and needs no escaping.
  */
 export function snapshotKey(buildId: string, stageNumber: number, segment: number): string {
-  return `builds/${buildId}/${stageNumber}/${segment}.tar.zst`;
+  const build = createHash('sha256').update(buildId).digest('hex').slice(0, 32);
+  return `${SNAPSHOT_PREFIX}${build}/${stageNumber}/${segment}.tar.zst`;
 }
+
+/** The snapshot bucket's prefix of workspace snapshots: what the signer may read and write (lib/snapshot-bucket.ts). */
+export const SNAPSHOT_PREFIX = 'builds/';
 
 /**
  * The key RunTask's tokens are derived from (core/scaling/job.ts runTaskTokens): the stage

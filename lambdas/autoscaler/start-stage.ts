@@ -9,7 +9,7 @@ import { AGENT_CONTAINER, AGENT_ENV, type UpstreamState } from '../../core/pipel
 import { upstreamOverride } from '../../core/pipeline/override-budget.js';
 import { startRetryDelayMs } from '../../core/scaling/decide-scale.js';
 import { jobTimeoutMs, runTaskTokens, segmentJob, type StageJob } from '../../core/scaling/job.js';
-import { segmentRunKey, segmentTimeoutSeconds } from '../../core/builds/segment-run.js';
+import { SnapshotUrlError, segmentRunKey, segmentTimeoutSeconds } from '../../core/builds/segment-run.js';
 import { snapshotKey } from '../../core/pipeline/segments.js';
 import type { StageOutcomeReason, StageStatus } from '../../core/builds/types.js';
 import { classifyAwsError, describeAwsError, isEcsCapacityReason, type AwsErrorInfo } from '../../core/util/aws-errors.js';
@@ -264,10 +264,16 @@ async function segmentEnvironment(
   const left = segmentTimeoutSeconds(jobTimeoutMs(job) / 60_000, stage.startedAt ?? now, now);
   if (left === undefined) return { end: { status: 'failure', reason: 'timed-out', message: `timed out before segment ${segment} of ${count} could start` } };
   const env: { name: string; value: string }[] = [{ name: AGENT_ENV.timeoutSeconds, value: String(left) }];
-  if (segment > 1) env.push({ name: AGENT_ENV.snapshotIn, value: await deps.snapshotUrls.url(snapshotKey(job.buildId, job.stageNumber, segment - 1), 'GET', SNAPSHOT_IN_SECONDS) });
-  if (segment < count) {
-    const expires = Math.min(MAX_PRESIGN_SECONDS, left + SNAPSHOT_OUT_MARGIN_SECONDS);
-    env.push({ name: AGENT_ENV.snapshotOut, value: await deps.snapshotUrls.url(snapshotKey(job.buildId, job.stageNumber, segment), 'PUT', expires) });
+  try {
+    if (segment > 1) env.push({ name: AGENT_ENV.snapshotIn, value: await deps.snapshotUrls.url(snapshotKey(job.buildId, job.stageNumber, segment - 1), 'GET', SNAPSHOT_IN_SECONDS) });
+    if (segment < count) {
+      // Used when the segment ends: it must outlive the whole of what is left of the timeout.
+      const expires = Math.min(MAX_PRESIGN_SECONDS, left + SNAPSHOT_OUT_MARGIN_SECONDS);
+      env.push({ name: AGENT_ENV.snapshotOut, value: await deps.snapshotUrls.url(snapshotKey(job.buildId, job.stageNumber, segment), 'PUT', expires) });
+    }
+  } catch (err) {
+    if (!(err instanceof SnapshotUrlError)) throw err;
+    return { end: { status: 'error', reason: 'could-not-start', message: `cannot start segment ${segment} of ${count}: ${err.message}` } };
   }
   return { env };
 }
