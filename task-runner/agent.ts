@@ -66,13 +66,27 @@ async function run(config: AgentConfig, reporter: Reporter, stop: StopSwitch, se
 
   // `detail`: structured fields of the result beside the message (the failed service).
   const finish = (outcome: AgentOutcome, exitCode: AgentExitCode, message: string, states: StepStates, ending: Ending, detail: Pick<AgentResult, 'service'> = {}): AgentExitCode => {
+    const skipped: { container: string; reason: string }[] = [];
     for (const step of plan.steps) {
-      for (const report of stepReports(step, states[step.container], ending)) reporter.step(report);
+      const reports = stepReports(step, states[step.container], ending);
+      for (const report of reports) reporter.step(report);
+      // One record per container (packed steps share theirs).
+      const first = reports[0];
+      if (first?.status === 'skipped') skipped.push({ container: step.container, reason: first.reason ?? 'skipped' });
     }
     // Steps the task's stop ends: the control plane records them killed (AgentResult.stopped).
-    const stopped = plan.steps.filter((step) => !step.detach && states[step.container]?.phase === 'running').map((step) => step.container);
+    // A detached step too when the pipeline is cancelled (failure: fast), as Drone kills it.
+    const stopped = plan.steps.filter((step) => (!step.detach || ending === 'failed-fast') && states[step.container]?.phase === 'running').map((step) => step.container);
     reporter.progress(message);
-    reporter.result({ outcome, exitCode, message, finishedAt: new Date().toISOString(), ...detail, ...(stopped.length > 0 ? { stopped } : {}) });
+    reporter.result({
+      outcome,
+      exitCode,
+      message,
+      finishedAt: new Date().toISOString(),
+      ...detail,
+      ...(stopped.length > 0 ? { stopped } : {}),
+      ...(skipped.length > 0 ? { skipped } : {}),
+    });
     return exitCode;
   };
   const stopped = (states: StepStates): AgentExitCode | undefined => {

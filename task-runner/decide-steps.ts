@@ -32,20 +32,43 @@ function earlyExitReason(dep: string): string {
   return `${dep} exited ${EARLY_EXIT_CODE}: the rest of the pipeline is skipped`;
 }
 
-function observed(view: ContainerView | undefined, exit: ExitRecord | undefined): StepState | 'never-started' {
+/** What the step records say beyond exit codes (readStepRecords). */
+export interface StepMarks {
+  /** Why a `.skipped` marker skipped its step, when it says (the early-exit check does). */
+  skipReasons?: Readonly<Record<string, string>>;
+  /** `.started` markers of steps that run on a status: their commands run (ISO time of the start). */
+  started?: Readonly<Record<string, string>>;
+}
+
+/**
+ * A step that runs on a status starts with the agent and waits in its wrapper for the steps
+ * before it (script.ts): until its `.started` marker says the wait is over, it is pending, as
+ * Drone's step waiting for its dependencies is. A plugin step has no wrapper: its gate
+ * container waits instead, and ECS starts the plugin after it.
+ */
+function waitsInWrapper(step: AgentStepPlan): boolean {
+  return step.whenStatus !== undefined && step.gate === undefined;
+}
+
+function observed(step: AgentStepPlan, view: ContainerView | undefined, exit: ExitRecord | undefined, marks: StepMarks): StepState | 'never-started' {
   // The wrapper's gate exits 0: dependents waiting for its success do start.
-  if (exit?.skipped) return { phase: 'skipped', reason: STATUS_GATE_SKIP, started: true };
+  if (exit?.skipped) return { phase: 'skipped', reason: marks.skipReasons?.[step.container] ?? STATUS_GATE_SKIP, started: true };
   // The wrapper's exit file is written just before the container ends: it can be ahead
   // of the endpoint, and it survives an endpoint that is briefly unavailable.
   if (exit !== undefined) {
     const state: StepState = { phase: 'exited', exitCode: exit.exitCode };
-    if (view?.startedAt !== undefined) state.startedAt = view.startedAt;
+    const startedAt = waitsInWrapper(step) ? (marks.started?.[step.container] ?? view?.startedAt) : view?.startedAt;
+    if (startedAt !== undefined) state.startedAt = startedAt;
     const finishedAt = view?.finishedAt ?? exit.at;
     if (finishedAt !== undefined) state.finishedAt = finishedAt;
     return state;
   }
   if (view === undefined || view.phase === 'pending') return { phase: 'waiting' };
   if (view.phase === 'running') {
+    if (waitsInWrapper(step)) {
+      const started = marks.started?.[step.container];
+      return started === undefined ? { phase: 'waiting' } : { phase: 'running', startedAt: started };
+    }
     return view.startedAt === undefined ? { phase: 'running' } : { phase: 'running', startedAt: view.startedAt };
   }
   // Stopped without ever starting: ECS blocked it (a SUCCESS dependency failed).
@@ -125,11 +148,11 @@ function earlyExitBehind(step: AgentStepPlan, states: StepStates): string | unde
 }
 
 /** A plugin step's gate container (not a step itself) decides whether the step runs. */
-function gateVerdict(gate: ContainerView | undefined): StepState | undefined {
+function gateVerdict(gate: ContainerView | undefined, skipReason: string): StepState | undefined {
   if (gate === undefined || gate.phase !== 'stopped') return undefined;
   if (gate.startedAt === undefined) return { phase: 'unreachable', reason: 'its status gate did not run' };
   if (gate.exitCode === 0) return undefined;
-  if (gate.exitCode === 1) return { phase: 'skipped', reason: STATUS_GATE_SKIP, started: false };
+  if (gate.exitCode === 1) return { phase: 'skipped', reason: skipReason, started: false };
   return { phase: 'unreachable', reason: `its status gate failed with exit code ${gate.exitCode ?? 'unknown'}` };
 }
 
@@ -149,21 +172,23 @@ export function decideStepStates(
    * run on a status started with the agent and run.
    */
   setupFailed?: string,
+  marks: StepMarks = {},
 ): StepStates {
   const byName = new Map(steps.map((step) => [step.container, step]));
   const states: StepStates = {};
   const neverStarted = new Set<string>();
   for (const step of steps) {
-    let state = observed(containers[step.container], exits[step.container]);
+    let state = observed(step, containers[step.container], exits[step.container], marks);
+    const skipReason = marks.skipReasons?.[step.container] ?? STATUS_GATE_SKIP;
     if (step.gate !== undefined && (state === 'never-started' || state.phase === 'waiting')) {
       // The gate container's marker: the only sign of its verdict without the endpoint.
-      const marked: StepState | undefined = skipMarks.has(step.container) ? { phase: 'skipped', reason: STATUS_GATE_SKIP, started: false } : undefined;
-      state = gateVerdict(containers[step.gate]) ?? marked ?? state;
+      const marked: StepState | undefined = skipMarks.has(step.container) ? { phase: 'skipped', reason: skipReason, started: false } : undefined;
+      state = gateVerdict(containers[step.gate], skipReason) ?? marked ?? state;
     }
     // The wrapper marked it skipped and exited 0, but its exit record is not readable yet
     // (being written) while the endpoint already reports it stopped: skipped all the same.
     if (state !== 'never-started' && state.phase === 'exited' && state.exitCode === 0 && skipMarks.has(step.container)) {
-      state = { phase: 'skipped', reason: STATUS_GATE_SKIP, started: true };
+      state = { phase: 'skipped', reason: skipReason, started: true };
     }
     if (state === 'never-started') {
       neverStarted.add(step.container);
@@ -345,12 +370,14 @@ export function stepReports(step: AgentStepPlan, state: StepState | undefined, e
       record = { ...base, status: 'skipped', exitCode: null, reason: current.reason };
       break;
     case 'running':
-      record = {
-        ...base,
-        status: 'killed',
-        exitCode: null,
-        reason: step.detach && ending === 'complete' ? 'detached step stopped with the task' : `stopped: ${OPEN_REASON[ending]}`,
-      };
+      // A detached step still running at the pipeline's end is stopped with the task: its
+      // normal end, which Drone records as a pass with exit code 0 (runner-go execer.go never
+      // reads a detached step's exit; state.go finishAll finishes a running step with 0). A
+      // cancel (failure: fast, a timeout, a stop) kills it as any running step (state.go killall).
+      record =
+        step.detach && ending === 'complete'
+          ? { ...base, status: 'success', exitCode: 0, reason: 'detached step stopped with the task at the end of the pipeline' }
+          : { ...base, status: 'killed', exitCode: null, reason: `stopped: ${OPEN_REASON[ending]}` };
       if (current.startedAt !== undefined) record.startedAt = current.startedAt;
       break;
     case 'waiting':

@@ -9,7 +9,7 @@
 import { link, mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { STEP_SKIPPED_SUFFIX, STEP_UNREACHABLE_SUFFIX } from '../core/pipeline/contract.js';
+import { STEP_SKIPPED_SUFFIX, STEP_STARTED_SUFFIX, STEP_UNREACHABLE_SUFFIX } from '../core/pipeline/contract.js';
 import type { ExitRecord } from './container-view.js';
 
 const EXIT_SUFFIX = '.exit';
@@ -32,6 +32,22 @@ export interface StepRecords {
    * place (replaceEmptyExitRecord).
    */
   emptyExits: Set<string>;
+  /** What the `.skipped` markers that say why (the early-exit check) say, by container. */
+  skipReasons: Record<string, string>;
+  /**
+   * `<container>.started` markers of steps that run on a status: their waits are over and
+   * their commands run. The time the marker was written (ISO-8601), by container.
+   */
+  started: Record<string, string>;
+}
+
+/** Longest skip reason kept from a marker (a step can write its own directory: bounded, one line, printable). */
+const SKIP_REASON_MAX = 200;
+
+function skipReasonOf(text: string): string | undefined {
+  const line = (text.split('\n', 1)[0] ?? '').replace(/[\u0000-\u001f\u007f-\u009f]/g, '').trim();
+  if (line === '') return undefined;
+  return line.length > SKIP_REASON_MAX ? `${line.slice(0, SKIP_REASON_MAX - 1)}…` : line;
 }
 
 /**
@@ -60,7 +76,7 @@ async function recordFiles(stepsDir: string): Promise<{ name: string; path: stri
     }
     for (const name of names) {
       if (name.startsWith('.')) continue;
-      if ([EXIT_SUFFIX, STEP_SKIPPED_SUFFIX, STEP_UNREACHABLE_SUFFIX].some((suffix) => name === `${container}${suffix}`)) out.push({ name, path: join(stepsDir, container, name) });
+      if ([EXIT_SUFFIX, STEP_SKIPPED_SUFFIX, STEP_UNREACHABLE_SUFFIX, STEP_STARTED_SUFFIX].some((suffix) => name === `${container}${suffix}`)) out.push({ name, path: join(stepsDir, container, name) });
     }
   }
   return out;
@@ -68,7 +84,7 @@ async function recordFiles(stepsDir: string): Promise<{ name: string; path: stri
 
 export async function readStepRecords(stepsDir: string): Promise<StepRecords> {
   const files = await recordFiles(stepsDir);
-  if (!files) return { exits: {}, skipMarks: new Set(), recorded: new Set(), emptyExits: new Set() };
+  if (!files) return { exits: {}, skipMarks: new Set(), recorded: new Set(), emptyExits: new Set(), skipReasons: {}, started: {} };
   const names = files.map((f) => f.name);
   const skipped = new Set(names.filter((n) => n.endsWith(STEP_SKIPPED_SUFFIX)).map((n) => n.slice(0, -STEP_SKIPPED_SUFFIX.length)));
   const exits: Record<string, ExitRecord> = {};
@@ -85,13 +101,26 @@ export async function readStepRecords(stepsDir: string): Promise<StepRecords> {
     exits[container] = record;
   }
   const skipMarks = new Set([...skipped].filter((container) => exits[container] === undefined));
+  const skipReasons: Record<string, string> = {};
+  const started: Record<string, string> = {};
+  for (const { name, path } of files) {
+    if (name.endsWith(STEP_SKIPPED_SUFFIX)) {
+      const read = await readRecord(path);
+      const reason = read === undefined ? undefined : skipReasonOf(read.text);
+      if (reason !== undefined) skipReasons[name.slice(0, -STEP_SKIPPED_SUFFIX.length)] = reason;
+    }
+    if (name.endsWith(STEP_STARTED_SUFFIX)) {
+      const read = await readRecord(path);
+      if (read !== undefined) started[name.slice(0, -STEP_STARTED_SUFFIX.length)] = read.at;
+    }
+  }
   const recorded = new Set<string>();
   for (const name of names) {
     for (const suffix of [EXIT_SUFFIX, STEP_SKIPPED_SUFFIX, STEP_UNREACHABLE_SUFFIX]) {
       if (name.endsWith(suffix)) recorded.add(name.slice(0, -suffix.length));
     }
   }
-  return { exits, skipMarks, recorded, emptyExits };
+  return { exits, skipMarks, recorded, emptyExits, skipReasons, started };
 }
 
 export type FinalRecordKind = 'exit' | 'unreachable';

@@ -52,7 +52,7 @@ export async function supervise(options: SuperviseOptions): Promise<Supervision>
       }
     }
     const records = await readStepRecords(options.stepsDir);
-    const next = decideStepStates(steps, containers, records.exits, records.skipMarks, Date.now(), options.setupFailed);
+    const next = decideStepStates(steps, containers, records.exits, records.skipMarks, Date.now(), options.setupFailed, { skipReasons: records.skipReasons, started: records.started });
     announce(steps, states, next, reporter);
     states = next;
     for (const record of recordsToWrite(steps, states, records.recorded)) {

@@ -27,7 +27,23 @@ export function parseAgentResultLine(line: string): AgentResult | undefined {
   const result = { outcome: v.outcome, exitCode: v.exitCode, message: v.message, finishedAt: v.finishedAt } as AgentResult;
   const service = serviceOf(v.service);
   const stopped = Array.isArray(v.stopped) && v.stopped.every((c) => typeof c === 'string') ? (v.stopped as string[]) : undefined;
-  return { ...result, ...(service ? { service } : {}), ...(stopped && stopped.length > 0 ? { stopped } : {}) };
+  const skipped = skippedOf(v.skipped);
+  return { ...result, ...(service ? { service } : {}), ...(stopped && stopped.length > 0 ? { stopped } : {}), ...(skipped ? { skipped } : {}) };
+}
+
+/** Longest skip reason a step record keeps from the agent's line. */
+const SKIP_REASON_MAX = 400;
+
+function skippedOf(value: unknown): AgentResult['skipped'] {
+  if (!Array.isArray(value)) return undefined;
+  const out: NonNullable<AgentResult['skipped']> = [];
+  for (const entry of value) {
+    if (typeof entry !== 'object' || entry === null) continue;
+    const e = entry as Record<string, unknown>;
+    if (typeof e.container !== 'string' || typeof e.reason !== 'string') continue;
+    out.push({ container: e.container, reason: agentMessageForRecord(e.reason).slice(0, SKIP_REASON_MAX) });
+  }
+  return out.length > 0 ? out : undefined;
 }
 
 function serviceOf(value: unknown): AgentResult['service'] {

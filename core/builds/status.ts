@@ -121,6 +121,13 @@ export interface StageOutcome {
   failedService?: string;
   /** The step containers the agent left running when it ended the stage (AgentResult.stopped). */
   stoppedSteps?: string[];
+  /**
+   * The step containers the agent reports skipped, with why (AgentResult.skipped): present
+   * once its result line was read. Containers that ran without running the step's commands
+   * (a gate or the early exit skipped them, a status step still waiting) look passed or
+   * killed to ECS; this says what they were.
+   */
+  skippedSteps?: Readonly<Record<string, string>>;
 }
 
 const SIGNAL_EXITS = new Set([130, 137, 143]);
@@ -151,11 +158,41 @@ export function agentResultWanted(outcome: Pick<StageOutcome, 'reason' | 'exitCo
  */
 export function stageOutcome(detail: TaskStateChangeDetail, stage: Pick<Stage, 'attempts' | 'capacity'>, agentResult?: AgentResult): StageOutcome {
   const outcome = outcomeFromExit(detail, stage);
-  if (!agentResult || !agentResultWanted(outcome) || agentResult.exitCode !== outcome.exitCode) return outcome;
+  if (!agentResult || agentResult.exitCode !== outcome.exitCode) return outcome;
+  // What the agent knows of the steps counts whenever the line is this ending's.
+  const steps: Pick<StageOutcome, 'stoppedSteps' | 'skippedSteps'> = {
+    skippedSteps: Object.fromEntries((agentResult.skipped ?? []).map((s) => [s.container, s.reason])),
+    ...(agentResult.stopped ? { stoppedSteps: agentResult.stopped } : {}),
+  };
+  if (!agentResultWanted(outcome)) return { ...outcome, ...steps };
   const message = agentMessageForRecord(agentResult.message);
-  if (message === '') return outcome;
+  if (message === '') return { ...outcome, ...steps };
   const failedService = outcome.reason === 'service-not-ready' ? agentResult.service?.container : undefined;
-  return { ...outcome, message, ...(failedService ? { failedService } : {}), ...(agentResult.stopped ? { stoppedSteps: agentResult.stopped } : {}) };
+  return { ...outcome, message, ...(failedService ? { failedService } : {}), ...steps };
+}
+
+/**
+ * Whether the steps' records need the agent's result line once the task has stopped: a step
+ * that runs on a status and whose container ran (its gate may have skipped it, or it was
+ * still waiting when the stage ended), or a step that exited 0 after an exit 78 in its stage
+ * (the early-exit check may have skipped it). ECS's exit codes cannot tell these apart from a
+ * pass or a kill; the agent can (AgentResult.skipped).
+ */
+export function stepsNeedAgentResult(detail: Pick<TaskStateChangeDetail, 'containers'>, steps: readonly StepRecord[]): boolean {
+  const byName = new Map(detail.containers.map((c) => [c.name, c]));
+  const earlyExit = earlyExitSeen(detail, steps);
+  return steps.some((step) => {
+    if (step.kind !== 'step' || step.detached || isStepDone(step.status)) return false;
+    const container = byName.get(step.container);
+    if (!containerRan(container)) return false;
+    return step.whenStatus !== undefined || (earlyExit && container?.exitCode === 0);
+  });
+}
+
+/** A step of the stage (not a detached one: Drone never reads its exit) exited 78: the steps pending then were skipped. */
+function earlyExitSeen(detail: Pick<TaskStateChangeDetail, 'containers'>, steps: readonly StepRecord[]): boolean {
+  const plain = new Set(steps.filter((s) => s.kind === 'step' && !s.detached).map((s) => s.container));
+  return detail.containers.some((c) => plain.has(c.name) && c.lastStatus === 'STOPPED' && c.exitCode === EARLY_EXIT_CODE);
 }
 
 function outcomeFromExit(detail: TaskStateChangeDetail, stage: Pick<Stage, 'attempts' | 'capacity'>): StageOutcome {
@@ -223,11 +260,12 @@ export function stepChanges(detail: TaskStateChangeDetail, steps: StepRecord[], 
   // such a step that ran proves the clone passed. Events carry no health, so this is how they
   // tell it. A step that runs on a status starts with the agent, before the clone ends.
   const stepsRan = steps.some((s) => s.kind === 'step' && s.whenStatus === undefined && containerRan(byName.get(s.container)));
+  const earlyExit = earlyExitSeen(detail, steps);
   const changes: StepChange[] = [];
   for (const step of steps) {
     if (isStepDone(step.status)) continue;
     const container = byName.get(step.container);
-    const next = container ? containerStepStatus(container, step, detail, outcome, stepsRan) : stopped ? notRun(step, outcome) : undefined;
+    const next = container ? containerStepStatus(container, step, detail, outcome, stepsRan, earlyExit) : stopped ? notRun(step, outcome) : undefined;
     if (!next || next.status === step.status) continue;
     if (!movesForward(step.status, next.status)) continue;
     changes.push({ number: step.number, ...next });
@@ -246,6 +284,7 @@ function containerStepStatus(
   detail: TaskStateChangeDetail,
   outcome: StageOutcome | undefined,
   stepsRan: boolean,
+  earlyExit: boolean,
 ): Omit<StepChange, 'number'> | undefined {
   if (step.kind === 'clone') {
     // The agent clones, then turns HEALTHY, which lets the first steps start; a clone
@@ -272,27 +311,37 @@ function containerStepStatus(
   if (step.kind === 'service' && outcome?.failedService === step.container) {
     return { status: 'failure', ...(code !== undefined ? { exitCode: code } : {}), reason: outcome.message };
   }
+  // The agent says the step's commands never ran, where ECS cannot tell: a step that runs on a
+  // status (its wrapper waits, then may skip it: the agent follows its markers), or one that
+  // exited 0 after an exit 78 (the early-exit check). Elsewhere ECS's exit code stands: the
+  // agent's view is up to one poll old when a stop ends it.
+  const skippedWhy = step.kind === 'step' && !step.detached ? outcome?.skippedSteps?.[step.container] : undefined;
+  if (skippedWhy !== undefined && (step.whenStatus !== undefined || code === undefined || (code === 0 && earlyExit))) return { status: 'skipped', reason: skippedWhy };
   if (code === undefined || /CannotStartContainer|dependency/i.test(reason ?? '')) {
     // Never ran: a SUCCESS dependency failed, or the task ended first.
     return notRun(step, outcome);
   }
-  if (step.kind === 'service' || step.detached) {
-    // Services and detached steps are stopped when the steps are done: a signal exit then is the normal end.
+  if (step.kind === 'service') {
+    // Services are stopped when the steps are done: a signal exit then is the normal end.
     // Not when the agent ended the task because a service was not ready: which service
     // failed is known only with the outcome (the STOPPED event), so its record waits for it.
-    if (step.kind === 'service' && !outcome && agentStoppedOnService(detail) && (code === 0 || SIGNAL_EXITS.has(code))) return undefined;
-    // A detached step's 78 passes it, as any step's does, and skips nothing (Drone never reads it).
-    if (code === 0 || code === EARLY_EXIT_CODE || SIGNAL_EXITS.has(code)) return { status: 'success', exitCode: code };
+    if (!outcome && agentStoppedOnService(detail) && (code === 0 || SIGNAL_EXITS.has(code))) return undefined;
+    if (code === 0 || SIGNAL_EXITS.has(code)) return { status: 'success', exitCode: code };
     return { status: 'failure', exitCode: code, ...(reason ? { reason } : {}) };
   }
+  if (step.detached) return detachedStepStatus(step, code, reason, detail, outcome);
   // A step that runs only on failure exits 0 whether it ran or its gate skipped it (nothing in
   // its stage had failed: Drone's RunOnFailure asks the stage, runner-go execer.go
   // state.Failed()). Its stage tells: one that passed had nothing failing, so the step was
   // skipped. Decided with the outcome, when the task has stopped.
   if (code === 0 && step.whenStatus === 'failure') {
     if (!outcome) return undefined;
-    if (outcome.status === 'success') return { status: 'skipped', reason: 'it runs only when the stage is failing, and no step failed' };
+    // Without the agent's word (its line was not read), a passed stage still tells.
+    if (outcome.skippedSteps === undefined && outcome.status === 'success') return { status: 'skipped', reason: 'it runs only when the stage is failing, and no step failed' };
   }
+  // After an exit 78 a step that exits 0 may have run or have been skipped by the early-exit
+  // check (script.ts): the agent's result tells, once the task has stopped.
+  if (code === 0 && earlyExit && !outcome) return undefined;
   // Drone's early exit passes the step (runner-go pipeline/state.go, finish: 0 and 78 pass).
   if (code === 0 || code === EARLY_EXIT_CODE) return { status: 'success', exitCode: code };
   if (SIGNAL_EXITS.has(code) && outcome && (outcome.status === 'killed' || outcome.reason === 'timed-out' || outcome.reason === 'spot-interrupted')) {
@@ -308,6 +357,37 @@ function containerStepStatus(
   const stop = outcome ? undefined : stopInProgress(detail);
   if (SIGNAL_EXITS.has(code) && stop !== undefined) return { status: 'killed', exitCode: code, reason: stop };
   return { status: 'failure', exitCode: code, ...(reason ? { reason } : {}) };
+}
+
+/**
+ * A detached step, as Drone records it: runner-go execer.go runs it in a goroutine and never
+ * reads its exit, and state.go finishAll finishes a step still running at the end with code 0
+ * — so one stopped with the task at the pipeline's end passed, exit code 0. A cancel (a stop,
+ * a timeout, a `failure: fast` step) kills it as any running step (state.go killall). One that
+ * ended on its own keeps its exit code: 0 and 78 pass; any other code fails the step (not the
+ * build), which Drone, never reading it, would not show.
+ */
+function detachedStepStatus(
+  step: StepRecord,
+  code: number,
+  reason: string | undefined,
+  detail: TaskStateChangeDetail,
+  outcome: StageOutcome | undefined,
+): Omit<StepChange, 'number'> | undefined {
+  if (code === 0 || code === EARLY_EXIT_CODE) return { status: 'success', exitCode: code };
+  if (!SIGNAL_EXITS.has(code)) return { status: 'failure', exitCode: code, reason: reason ?? 'detached step failed; it does not fail the build' };
+  if (outcome?.stoppedSteps?.includes(step.container)) return { status: 'killed', exitCode: code, reason: outcome.message };
+  if (outcome && (outcome.status === 'killed' || outcome.reason === 'timed-out' || outcome.reason === 'spot-interrupted')) return { status: 'killed', exitCode: code, reason: outcome.message };
+  const stop = outcome ? undefined : stopInProgress(detail);
+  if (stop !== undefined) return { status: 'killed', exitCode: code, reason: stop };
+  const agent = agentOf(detail);
+  if (agent?.lastStatus !== 'STOPPED') {
+    // Killed by a signal while the pipeline still ran (out of memory, a kill of its own): not the task's stop.
+    return { status: 'failure', exitCode: code, reason: reason ?? `detached step ended by a signal (exit code ${code}) while the pipeline ran` };
+  }
+  // The agent ended the stage: how (a pass, a failure, or a cancel that kills it) is known with the outcome.
+  if (!outcome && agent.exitCode !== AGENT_EXIT.success) return undefined;
+  return { status: 'success', exitCode: 0, reason: 'stopped with the task at the end of the pipeline' };
 }
 
 /** The agent has exited with a code of its own (not ended by a signal): it ended the stage. */

@@ -127,8 +127,18 @@ export function stepRecordVolume(container: string): string {
  */
 export const STATE_BUSYBOX = `${AGENT_STATE_DIR}/bin/busybox`;
 
-/** Written beside `<container>.exit` when a step's status gate decided not to run it. */
+/**
+ * Written beside `<container>.exit` when a step's status gate (or the early-exit check)
+ * decided not to run it; its content, when there is one, is the reason, for people.
+ */
 export const STEP_SKIPPED_SUFFIX = '.skipped';
+
+/**
+ * Written by the wrapper of a step that runs on a status once its waits and gates are over,
+ * just before the step's commands run: until then the container runs but the step is
+ * pending, as Drone sees it (a cancel skips it rather than kill it). Its time is the step's start.
+ */
+export const STEP_STARTED_SUFFIX = '.started';
 
 /**
  * `<container>.unreachable`: written by the agent, once and atomically, when it knows a
@@ -378,7 +388,15 @@ export interface AgentResult {
    * The step containers still running (or waiting in their wrapper) when the agent ended the
    * stage without them — after a step with `failure: fast` failed, or after a failed setup:
    * the task's stop ends them by a signal, so the control plane records them `killed`, not failed.
-   * Detached steps are not listed: their end with the task is their normal end.
+   * Detached steps are listed only after `failure: fast` (Drone's cancel kills every step still
+   * running); otherwise their end with the task is their normal end.
    */
   stopped?: string[];
+  /**
+   * The step containers the agent reports skipped, with why: those whose containers ran but
+   * whose commands did not (a status gate or the early-exit check skipped them, or a step
+   * that runs on a status was still waiting when the stage ended), which ECS's exit codes
+   * cannot tell from a pass or a kill, and those that never started.
+   */
+  skipped?: { container: string; reason: string }[];
 }

@@ -7,7 +7,7 @@
 // rather than Drone's DRONE_SCRIPT variable: `sh -c` needs no file and no `eval`, and the
 // script does not end up in the environment every child process of the step inherits.
 
-import { EARLY_EXIT_CODE, ENV_FILE, SERVICES_HOST_FILE, SETUP_RECORD, STATUS_ENDED_VAR, STATUS_FILE, STATE_DIR, STEP_RECORD_DIR, STEP_SKIPPED_SUFFIX, STEP_UNREACHABLE_SUFFIX } from './contract.js';
+import { EARLY_EXIT_CODE, ENV_FILE, SERVICES_HOST_FILE, SETUP_RECORD, STATUS_ENDED_VAR, STATUS_FILE, STATE_DIR, STEP_RECORD_DIR, STEP_SKIPPED_SUFFIX, STEP_STARTED_SUFFIX, STEP_UNREACHABLE_SUFFIX } from './contract.js';
 import { maskFunction } from './mask.js';
 import { earlierFailureLines } from './segment-script.js';
 import { shellQuote } from './shell-quote.js';
@@ -106,6 +106,7 @@ export function stepScript(input: ScriptInput): string {
   if ((input.earlyExit ?? 'skip') === 'skip') out.push(...earlyExitLines(container, input.steps[0]?.name ?? container, input.detached));
   if (input.gate) out.push(...gateLines(input.gate.watch, container, input.steps[0]?.name ?? container));
   if (input.earlier) out.push(...earlierFailureLines(input.earlier, container, input.steps[0]?.name ?? container));
+  if (input.afterSetup || (input.waitFor && input.waitFor.length > 0)) out.push(...startedLines(container));
   out.push(`cd "\${SLIPWAY_WORKSPACE:-${input.workdir}}" || exit 1`);
 
   const body = input.steps.flatMap((step) => stepBody(step, input.steps.length > 1));
@@ -403,11 +404,22 @@ function earlyExitLines(container: string, name: string, detached: readonly stri
     '  slipway_v=; read -r slipway_v < "$slipway_f" || true',
     `  if [ "$slipway_v" = ${EARLY_EXIT_CODE} ]; then`,
     `    echo ${shellQuote(`slipway: skipping ${name}: `)}"$slipway_c"${shellQuote(` exited ${EARLY_EXIT_CODE}, so the rest of the pipeline is skipped`)}`,
-    `    mkdir -p ${dir}/${container}" 2>/dev/null; : > ${dir}/${container}/${container}${STEP_SKIPPED_SUFFIX}"`,
+    // The reason goes into the marker: the agent reports it (an empty marker reads as a status gate's skip).
+    `    mkdir -p ${dir}/${container}" 2>/dev/null; printf '%s\\n' "$slipway_c"${shellQuote(` exited ${EARLY_EXIT_CODE}: the rest of the pipeline is skipped`)} > ${dir}/${container}/${container}${STEP_SKIPPED_SUFFIX}"`,
     '    exit 0',
     '  fi',
     'done',
   ];
+}
+
+/**
+ * The step's commands start now: `<container>.started` (STEP_STARTED_SUFFIX) tells the agent
+ * that a step which runs on a status has left its waits (until then it is pending, and a
+ * cancel skips it), and when it started.
+ */
+function startedLines(container: string): string[] {
+  const dir = `"$slipway_state${STEPS}`;
+  return [`mkdir -p ${dir}/${container}" 2>/dev/null; : > ${dir}/${container}/${container}${STEP_STARTED_SUFFIX}" 2>/dev/null || :`];
 }
 
 /**

@@ -307,10 +307,11 @@ describe('decideStepStates', () => {
       after('cleanup', { 'slipway-agent': 'START' }, { whenStatus: 'always' }),
     ];
     const containers = { build: pending, test: pending, notify: running(), cleanup: pending };
-    const states = decideStepStates(steps, containers, {}, new Set(), Date.now(), 'clone: the commit is not in the repository');
+    // notify's wrapper has left its waits (its `.started` marker).
+    const states = decideStepStates(steps, containers, {}, new Set(), Date.now(), 'clone: the commit is not in the repository', { started: { notify: '2024-01-01T00:00:05.000Z' } });
     expect(states['build']).toEqual({ phase: 'skipped', reason: 'clone: the commit is not in the repository', started: false });
     expect(states['test']).toEqual({ phase: 'skipped', reason: 'dependency build was skipped', started: false });
-    expect(states['notify']?.phase).toBe('running');
+    expect(states['notify']).toEqual({ phase: 'running', startedAt: '2024-01-01T00:00:05.000Z' });
     expect(states['cleanup']?.phase).toBe('waiting');
     expect(supervisionDone(steps, states)).toBe(false);
     // The status steps wait for every record of the steps before them: the skipped ones are owed one.
@@ -372,11 +373,15 @@ describe('stepReports', () => {
     });
   });
 
-  it('tells a detached step stopped with the task from a step killed by a timeout', () => {
+  it('tells a detached step stopped with the task (a pass, exit 0, as Drone records it) from a step killed by a timeout', () => {
+    // runner-go pipeline/state.go finishAll: a step still running at the end is finished with code 0.
     expect(stepReports(step('srv', [], { detach: true }), { phase: 'running' }, 'complete')[0]).toMatchObject({
-      status: 'killed',
-      reason: 'detached step stopped with the task',
+      status: 'success',
+      exitCode: 0,
+      reason: 'detached step stopped with the task at the end of the pipeline',
     });
+    // runner-go pipeline/state.go Cancel → killall: a cancel kills it as any running step.
+    expect(stepReports(step('srv', [], { detach: true }), { phase: 'running' }, 'failed-fast')[0]).toMatchObject({ status: 'killed' });
     expect(stepReports(step('a'), { phase: 'running', startedAt: 's' }, 'timed-out')[0]).toMatchObject({
       status: 'killed',
       startedAt: 's',
@@ -429,3 +434,49 @@ describe('the final records the agent owes', () => {
     expect(recordsToWrite(gated, states, new Set(['build', 'slack']))).toEqual([{ container: 'after', kind: 'unreachable', text: 'dependency slack was skipped' }]);
   });
 });
+
+describe('steps that run on a status, waiting in their wrapper', () => {
+  const steps = [
+    after('slow', { 'slipway-agent': 'HEALTHY' }),
+    after('quick', { 'slipway-agent': 'HEALTHY' }, { failure: 'fail-fast' }),
+    after('report', { 'slipway-agent': 'START' }, { whenStatus: 'failure' }),
+  ];
+
+  it('are pending while their container runs without a `.started` marker, so a cancel reports them skipped, not killed', () => {
+    // runner-go pipeline/state.go Cancel: skipall (pending → skipped) before killall (running → killed).
+    const states = decideStepStates(steps, { slow: running(), quick: stopped(2), report: running() }, {});
+    expect(states['report']).toEqual({ phase: 'waiting' });
+    expect(failedFast(steps, states)?.container).toBe('quick');
+    expect(stepReports(steps[2]!, states['report'], 'failed-fast')[0]).toMatchObject({ status: 'skipped', exitCode: null });
+    expect(stepReports(steps[0]!, states['slow'], 'failed-fast')[0]).toMatchObject({ status: 'killed' });
+  });
+
+  it('run from their `.started` marker on, which is also their start time', () => {
+    const states = decideStepStates(steps, { slow: stopped(1), quick: stopped(0), report: running() }, {}, new Set(), Date.now(), undefined, {
+      started: { report: '2024-01-01T00:00:30.000Z' },
+    });
+    expect(states['report']).toEqual({ phase: 'running', startedAt: '2024-01-01T00:00:30.000Z' });
+    const ended = decideStepStates(steps, { slow: stopped(1), quick: stopped(0), report: stopped(0) }, { report: { exitCode: 0 } }, new Set(), Date.now(), undefined, {
+      started: { report: '2024-01-01T00:00:30.000Z' },
+    });
+    expect(ended['report']).toMatchObject({ phase: 'exited', exitCode: 0, startedAt: '2024-01-01T00:00:30.000Z' });
+  });
+
+  it("a plugin step's gate container waits instead: ECS running the plugin means it runs", () => {
+    const plugin = after('notify', { 'notify-gate': 'SUCCESS' }, { whenStatus: 'failure', gate: 'notify-gate' });
+    expect(decideStepStates([plugin], { notify: running() }, {})['notify']?.phase).toBe('running');
+  });
+});
+
+describe('skip reasons from the markers', () => {
+  it("a step the early-exit check skipped says which step exited 78, from its marker", () => {
+    const steps = [after('check', { 'slipway-agent': 'HEALTHY' }, { failure: 'ignore' }), after('after', { check: 'COMPLETE' })];
+    const reason = 'check exited 78: the rest of the pipeline is skipped';
+    const states = decideStepStates(steps, { check: stopped(78), after: stopped(0) }, { check: { exitCode: 78 }, after: { exitCode: 0, skipped: true } }, new Set(), Date.now(), undefined, {
+      skipReasons: { after: reason },
+    });
+    expect(states['after']).toEqual({ phase: 'skipped', reason, started: true });
+    expect(stepReports(steps[1]!, states['after'], 'complete')[0]).toMatchObject({ status: 'skipped', reason, exitCode: null });
+  });
+});
+

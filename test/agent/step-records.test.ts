@@ -45,6 +45,22 @@ describe('step records', () => {
     expect([...records.emptyExits]).toEqual(['half']);
   });
 
+  it("reads a skip marker's reason (one printable line, bounded: a step writes its own directory) and the started markers", async () => {
+    const dir = stepsDir();
+    record(dir, 'after', '.exit', '0\n');
+    record(dir, 'after', '.skipped', 'check exited 78: the rest of the pipeline is skipped\n');
+    record(dir, 'loud', '.skipped', `\u001b[31mred\u0007${'x'.repeat(500)}\nsecond line`);
+    record(dir, 'report', '.started', '');
+    const records = await readStepRecords(dir);
+    expect(records.skipReasons['after']).toBe('check exited 78: the rest of the pipeline is skipped');
+    expect(records.skipReasons['loud']).toMatch(/^\[31mredx+…$/);
+    expect(records.skipReasons['loud']!.length).toBe(200);
+    expect(Object.keys(records.started)).toEqual(['report']);
+    expect(Number.isNaN(Date.parse(records.started['report']!))).toBe(false);
+    // A started marker is no final record: steps that wait for one keep waiting.
+    expect(records.recorded.has('report')).toBe(false);
+  });
+
   it('an empty exit record is replaced (once ECS says its container stopped), never a written one', async () => {
     const dir = stepsDir();
     record(dir, 'half', '.exit', '');
@@ -99,6 +115,6 @@ describe('step records', () => {
   });
 
   it('no directory yet: nothing recorded', async () => {
-    expect(await readStepRecords(join(stepsDir(), 'missing'))).toEqual({ exits: {}, skipMarks: new Set(), recorded: new Set(), emptyExits: new Set() });
+    expect(await readStepRecords(join(stepsDir(), 'missing'))).toEqual({ exits: {}, skipMarks: new Set(), recorded: new Set(), emptyExits: new Set(), skipReasons: {}, started: {} });
   });
 });

@@ -221,7 +221,7 @@ describe('status steps: more shapes (under /bin/sh)', () => {
     const out = await run(yaml);
     expect(out.blocked).toEqual(['e2e']);
     expect(output(out)).toContain('ALERT');
-    expect(out.reports['api']).toMatchObject({ status: 'killed', reason: 'detached step stopped with the task' });
+    expect(out.reports['api']).toMatchObject({ status: 'success', exitCode: 0, reason: 'detached step stopped with the task at the end of the pipeline' });
   });
 
   it('[success, failure] runs whatever happened, and last', async () => {

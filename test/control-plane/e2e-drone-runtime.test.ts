@@ -33,7 +33,9 @@ const CLONE_FAILS = droneYaml({
 });
 
 // runner-go pipeline/runtime/execer.go: a `failure: fast` step that fails cancels the pipeline:
-// the sibling still running is stopped (killed), nothing else starts.
+// the sibling still running is stopped (killed), nothing else starts; a step still waiting for
+// its dependencies — `report`, which runs on failure after `slow` — is pending in Drone, and
+// pipeline/state.go Cancel (skipall before killall) records it skipped, not killed.
 const FAIL_FAST = droneYaml({
   name: 'test',
   steps: [
@@ -41,6 +43,33 @@ const FAIL_FAST = droneYaml({
     step('slow', ['sleep 120'], { depends_on: ['prepare'] }),
     step('quick', ['sleep 1', 'exit 2'], { depends_on: ['prepare'], failure: 'fast' }),
     step('after', ['echo after'], { depends_on: ['slow'] }),
+    step('report', ['echo reported'], { depends_on: ['slow'], when: { status: ['failure'] } }),
+  ],
+});
+
+// runner-go pipeline/runtime/execer.go runs a detached step in a goroutine and never reads its
+// exit; pipeline/state.go finishAll then finishes every step still running with code 0: a
+// detached step stopped at the end of the pipeline is a success with exit code 0.
+const DETACHED = droneYaml({ name: 'test', steps: [step('server', ['sleep 300'], { detach: true }), step('check', ['echo checked'])] });
+
+// The early exit skips every step still pending (runner-go state.go SkipAll: pending → skipped),
+// also one that ECS starts: `after` follows an ignored failure with COMPLETE, so it starts and
+// its wrapper skips it (exit 0). Drone records it skipped, not passed.
+const EARLY_EXIT_STARTED = droneYaml({
+  name: 'test',
+  steps: [step('check', ['exit 78'], { failure: 'ignore' }), step('after', ['echo "must not run"'])],
+});
+
+// A step that runs on failure, reached while the stage was passing, is skipped (runner-go
+// execer.go: RunOnFailure && !state.Failed() → state.Skip) and stays skipped when another
+// branch fails later. `late` fails only once `notify` has been skipped (its skip record is
+// there), so the order does not depend on the machine's speed.
+const FAILURE_STEP_SKIPPED_EARLY = droneYaml({
+  name: 'test',
+  steps: [
+    step('quick', ['echo quick']),
+    step('notify', ['echo "must not run"'], { depends_on: ['quick'], when: { status: ['failure'] } }),
+    step('late', ['until [ -f "$slipway_state/steps/notify/notify.skipped" ]; do sleep 0.2; done', 'exit 1']),
   ],
 });
 
@@ -91,7 +120,11 @@ describe("Drone's run-time semantics, end to end", () => {
     const detail = await build(FAIL_FAST, 'e2e-fail-fast-1');
     expect(detail.status).toBe('failure');
     expect(stepTable(detail)).toEqual([
-      { stage: 'test', status: 'failure', steps: ['clone:clone=success', 'step:prepare=success', 'step:slow=killed', 'step:quick=failure', 'step:after=skipped'] },
+      {
+        stage: 'test',
+        status: 'failure',
+        steps: ['clone:clone=success', 'step:prepare=success', 'step:slow=killed', 'step:quick=failure', 'step:after=skipped', 'step:report=skipped'],
+      },
     ]);
     expect(detail.stages[0]!.message).toContain('quick has failure: fast');
   });
@@ -102,5 +135,30 @@ describe("Drone's run-time semantics, end to end", () => {
     const steps = Object.fromEntries(detail.stages[0]!.steps.map((s) => [s.name, [s.status, s.exitCode]]));
     expect(steps['check']).toEqual(['success', 78]);
     expect(steps['after']?.[0]).toBe('skipped');
+  });
+
+  it('a detached step stopped at the end of the pipeline passes with exit code 0, as Drone records it', async () => {
+    const detail = await build(DETACHED, 'e2e-detached-end-1');
+    expect(detail.status).toBe('success');
+    const server = detail.stages[0]!.steps.find((s) => s.name === 'server')!;
+    expect([server.status, server.exitCode]).toEqual(['success', 0]);
+  });
+
+  it('a step that ECS starts after an exit 78 is skipped with the reason, not passed', async () => {
+    const detail = await build(EARLY_EXIT_STARTED, 'e2e-early-exit-started-1');
+    expect(detail.status).toBe('success');
+    const after = detail.stages[0]!.steps.find((s) => s.name === 'after')!;
+    expect(after.status).toBe('skipped');
+    expect(after.reason).toContain('check exited 78');
+    expect(after.exitCode).toBeUndefined();
+  });
+
+  it('a failure step skipped while the stage was passing stays skipped when another branch fails later', async () => {
+    const detail = await build(FAILURE_STEP_SKIPPED_EARLY, 'e2e-failure-step-early-1');
+    expect(detail.status).toBe('failure');
+    expect(stepTable(detail)).toEqual([{ stage: 'test', status: 'failure', steps: ['clone:clone=success', 'step:quick=success', 'step:notify=skipped', 'step:late=failure'] }]);
+    const notify = detail.stages[0]!.steps.find((s) => s.name === 'notify')!;
+    expect(notify.reason).toContain('no step failed');
+    expect(logOf(detail, 'test', 'notify')).not.toContain('must not run');
   });
 });

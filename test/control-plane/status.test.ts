@@ -12,6 +12,7 @@ import {
   stageOutcome,
   stagePhase,
   stepChanges,
+  stepsNeedAgentResult,
   taskPhase,
 } from '../../core/builds/status.js';
 import { AGENT_CONTAINER, AGENT_EXIT, REPORT_PREFIX, type AgentResult } from '../../core/pipeline/contract.js';
@@ -167,6 +168,83 @@ describe('stepChanges (table)', () => {
   it('never moves a finished step', () => {
     const d = detail({ lastStatus: 'RUNNING', containers: [c('build', 'RUNNING')] });
     expect(stepChanges(d, [step(3, 'build', { status: 'success' })])).toEqual([]);
+  });
+});
+
+// What Drone records for the steps whose containers' exit codes do not tell (runner-go
+// pipeline/runtime/execer.go and pipeline/state.go), and the agent's word that settles them.
+describe("stepChanges: what ECS's exit codes cannot tell", () => {
+  const step = (number: number, container: string, extra: Partial<StepRecord> = {}): StepRecord => ({
+    buildId: 'o/r#1', stageNumber: 1, number, name: container, container, status: 'running', detached: false, kind: 'step', ...extra,
+  });
+  const c = (name: string, lastStatus: string, exitCode?: number): TaskStateChangeContainer => ({ name, lastStatus, ...(exitCode === undefined ? {} : { exitCode }) });
+  const result = (exitCode: AgentResult['exitCode'], extra: Partial<AgentResult> = {}): AgentResult => ({ outcome: 'success', exitCode, message: 'm', finishedAt: 't', ...extra });
+
+  // state.go finishAll: a step still running at the end is finished with code 0.
+  it('a detached step stopped with the task at the end passed, exit code 0; a cancel kills it', () => {
+    const server = step(2, 'server', { detached: true });
+    const ending = detail({ lastStatus: 'DEACTIVATING', desiredStatus: 'STOPPED', containers: [c(AGENT_CONTAINER, 'STOPPED', 0), c('server', 'STOPPED', 143)] });
+    expect(stepChanges(ending, [server])).toEqual([{ number: 2, status: 'success', exitCode: 0, reason: 'stopped with the task at the end of the pipeline' }]);
+    // The agent ended the stage with a failure: decided with the outcome (a failed step: still the normal end).
+    const failing = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', 1), c('server', 'STOPPED', 143)] });
+    expect(stepChanges({ ...failing, lastStatus: 'DEACTIVATING' }, [server])).toEqual([]);
+    expect(stepChanges(failing, [server], stageOutcome(failing, stage()))[0]).toMatchObject({ status: 'success', exitCode: 0 });
+    // state.go Cancel → killall: a stop, a timeout or failure: fast kills it.
+    const cancelled = detail({ stopCode: 'UserInitiated', containers: [c(AGENT_CONTAINER, 'STOPPED', 4), c('server', 'STOPPED', 143)] });
+    expect(stepChanges(cancelled, [server], stageOutcome(cancelled, stage()))[0]).toMatchObject({ status: 'killed', exitCode: 143 });
+    const fast = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', 1), c('server', 'STOPPED', 143)] });
+    const outcome = stageOutcome(fast, stage(), result(AGENT_EXIT.stepFailed, { outcome: 'failure', stopped: ['server'] }));
+    expect(stepChanges(fast, [server], outcome)[0]).toMatchObject({ status: 'killed', exitCode: 143 });
+    // Ended on its own while the pipeline ran: its exit code stands.
+    const crashed = detail({ lastStatus: 'RUNNING', desiredStatus: 'RUNNING', containers: [c(AGENT_CONTAINER, 'RUNNING'), c('server', 'STOPPED', 3)] });
+    expect(stepChanges(crashed, [server])[0]).toMatchObject({ status: 'failure', exitCode: 3 });
+  });
+
+  // execer.go: exit 78 → state.SkipAll (pending steps skipped); the early-exit check skips one ECS started (exit 0).
+  it('after an exit 78, a step that exited 0 waits for the agent: skipped when it says so, with its reason', () => {
+    const steps = [step(2, 'check', { status: 'success', exitCode: 78 }), step(3, 'after'), step(4, 'lint')];
+    const running = detail({ lastStatus: 'RUNNING', desiredStatus: 'RUNNING', containers: [c(AGENT_CONTAINER, 'RUNNING'), c('check', 'STOPPED', 78), c('after', 'STOPPED', 0)] });
+    expect(stepChanges(running, steps)).toEqual([]);
+    const ended = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', 0), c('check', 'STOPPED', 78), c('after', 'STOPPED', 0), c('lint', 'STOPPED', 0)] });
+    expect(stepsNeedAgentResult(ended, steps)).toBe(true);
+    const outcome = stageOutcome(ended, stage(), result(AGENT_EXIT.success, { skipped: [{ container: 'after', reason: 'check exited 78: the rest of the pipeline is skipped' }] }));
+    expect(stepChanges(ended, steps, outcome)).toEqual([
+      { number: 3, status: 'skipped', reason: 'check exited 78: the rest of the pipeline is skipped' },
+      { number: 4, status: 'success', exitCode: 0 },
+    ]);
+    // The agent's line could not be read: ECS's word stands.
+    expect(stepChanges(ended, steps, stageOutcome(ended, stage()))[0]).toEqual({ number: 3, status: 'success', exitCode: 0 });
+    // Without a 78 nothing waits, and the agent's line is not needed.
+    const plain = detail({ lastStatus: 'RUNNING', desiredStatus: 'RUNNING', containers: [c(AGENT_CONTAINER, 'RUNNING'), c('after', 'STOPPED', 0)] });
+    expect(stepChanges(plain, steps.slice(1))).toEqual([{ number: 3, status: 'success', exitCode: 0 }]);
+    expect(stepsNeedAgentResult({ containers: [c('after', 'STOPPED', 0)] }, steps.slice(1))).toBe(false);
+  });
+
+  // execer.go: RunOnFailure && !state.Failed() → state.Skip, whatever fails later.
+  it('a failure step that skipped itself while the stage passed stays skipped when the stage fails later', () => {
+    const notify = step(3, 'notify', { whenStatus: 'failure' });
+    const d = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', 1), c('late', 'STOPPED', 1), c('notify', 'STOPPED', 0)] });
+    expect(stepsNeedAgentResult(d, [notify])).toBe(true);
+    const skipped = stageOutcome(d, stage(), result(AGENT_EXIT.stepFailed, { outcome: 'failure', skipped: [{ container: 'notify', reason: 'runs only when the build is failing, and no step failed' }] }));
+    expect(stepChanges(d, [notify], skipped)).toEqual([{ number: 3, status: 'skipped', reason: 'runs only when the build is failing, and no step failed' }]);
+    // It ran: the agent does not list it.
+    const ran = stageOutcome(d, stage(), result(AGENT_EXIT.stepFailed, { outcome: 'failure' }));
+    expect(stepChanges(d, [notify], ran)).toEqual([{ number: 3, status: 'success', exitCode: 0 }]);
+  });
+
+  // state.go Cancel: skipall (pending → skipped) before killall (running → killed).
+  it('a status step still waiting in its wrapper when the stage is cancelled is skipped, not killed', () => {
+    const report = step(4, 'report', { whenStatus: 'failure' });
+    const slow = step(2, 'slow');
+    const d = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', 1), c('slow', 'STOPPED', 143), c('report', 'STOPPED', 143)] });
+    const outcome = stageOutcome(d, stage(), result(AGENT_EXIT.stepFailed, { outcome: 'failure', stopped: ['slow'], skipped: [{ container: 'report', reason: 'not started: a step with failure: fast failed, which cancels the pipeline' }] }));
+    expect(stepChanges(d, [slow, report], outcome)).toEqual([
+      { number: 2, status: 'killed', exitCode: 143, reason: 'm' },
+      { number: 4, status: 'skipped', reason: 'not started: a step with failure: fast failed, which cancels the pipeline' },
+    ]);
+    // The agent's view is one poll old: a plain step ECS saw end by the stop stays killed whatever it says.
+    const stale = stageOutcome(d, stage(), result(AGENT_EXIT.stepFailed, { outcome: 'failure', skipped: [{ container: 'slow', reason: 'not started' }] }));
+    expect(stepChanges(d, [slow], stale)[0]?.status).not.toBe('skipped');
   });
 });
 
@@ -415,6 +493,12 @@ describe('the agent\'s result line', () => {
     }
     // A malformed `service` is dropped, the rest kept.
     expect(parseAgentResultLine(`${REPORT_PREFIX.result}${JSON.stringify({ ...good, service: { name: 'x', check: 'smell' } })}`)?.service).toBeUndefined();
+  });
+  it('keeps the well-formed skipped steps, each reason one line of at most 400 characters', () => {
+    const skipped = [{ container: 'after', reason: 'check exited 78\nmore' }, { container: 7, reason: 'x' }, 'notify', { container: 'long', reason: 'y'.repeat(900) }];
+    const parsed = parseAgentResultLine(`${REPORT_PREFIX.result}${JSON.stringify({ ...good, skipped })}`);
+    expect(parsed?.skipped?.map((s) => [s.container, s.reason.length])).toEqual([['after', 15], ['long', 400]]);
+    expect(parseAgentResultLine(`${REPORT_PREFIX.result}${JSON.stringify({ ...good, skipped: 'all' })}`)?.skipped).toBeUndefined();
   });
   it('takes the last result among lines', () => {
     const line = (message: string) => `${REPORT_PREFIX.result}${JSON.stringify({ ...good, message })}`;

@@ -3,7 +3,7 @@
 // reconciliation (a stop event that was lost is rebuilt from DescribeTasks).
 
 import { parseStageKey } from '../../../core/builds/types.js';
-import { acceptTaskEvent, agentResultWanted, changedAt, isoMillis, isStageDone, stageOutcome, stagePhase, stepChanges, type StageOutcome } from '../../../core/builds/status.js';
+import { acceptTaskEvent, agentResultWanted, changedAt, isoMillis, isStageDone, stageOutcome, stagePhase, stepChanges, stepsNeedAgentResult, type StageOutcome } from '../../../core/builds/status.js';
 import type { TaskStateChangeDetail } from '../../../core/builds/task-event.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../../../core/pipeline/contract.js';
 import { runTaskTokens, segmentJob } from '../../../core/scaling/job.js';
@@ -55,7 +55,8 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
     capacity: stage.capacity ?? (detail.capacityProviderName === 'FARGATE' ? 'FARGATE' : detail.capacityProviderName === 'FARGATE_SPOT' ? 'FARGATE_SPOT' : undefined),
   } as const;
   let outcome: StageOutcome | undefined = phase === 'stopped' ? stageOutcome(detail, run) : undefined;
-  if (outcome && agentResultWanted(outcome) && deps.agentResults) {
+  const stepRecords = outcome ? await deps.store.listSteps(buildId, stageNumber) : [];
+  if (outcome && (agentResultWanted(outcome) || stepsNeedAgentResult(detail, stepRecords)) && deps.agentResults) {
     // The agent's own words (which service and port, git's reason): read once the task is
     // over; without them the generic text stands, and the event is applied all the same.
     const read = await deps.agentResults(detail.taskArn);
