@@ -100,7 +100,7 @@ export function resolveImage(spec: ContainerImageSpec, options: CatalogueOptions
   if (command.length === 0) {
     return {
       ok: false,
-      reason: `image ${spec.image} cannot run locally: it has no entryPoint or command and the local image catalogue has no default for it (see local/README.md)`,
+      reason: `image ${spec.image} cannot run locally: it has no entryPoint or command and the local image catalogue has no default for it (local mode pulls no image: give the step commands:, which run with this machine's programs; see local/README.md)`,
     };
   }
   return { ok: true, launch: { argv: command, kind: 'command', ports: [], mounts: [] } };

@@ -165,7 +165,7 @@ export function stageOutcome(detail: TaskStateChangeDetail, stage: Pick<Stage, '
     ...(agentResult.stopped ? { stoppedSteps: agentResult.stopped } : {}),
   };
   if (!agentResultWanted(outcome)) return { ...outcome, ...steps };
-  const message = agentMessageForRecord(agentResult.message);
+  const message = withStartFailures(agentMessageForRecord(agentResult.message), detail);
   if (message === '') return { ...outcome, ...steps };
   const failedService = outcome.reason === 'service-not-ready' ? agentResult.service?.container : undefined;
   return { ...outcome, message, ...(failedService ? { failedService } : {}), ...steps };
@@ -193,6 +193,47 @@ export function stepsNeedAgentResult(detail: Pick<TaskStateChangeDetail, 'contai
 function earlyExitSeen(detail: Pick<TaskStateChangeDetail, 'containers'>, steps: readonly StepRecord[]): boolean {
   const plain = new Set(steps.filter((s) => s.kind === 'step' && !s.detached).map((s) => s.container));
   return detail.containers.some((c) => plain.has(c.name) && c.lastStatus === 'STOPPED' && c.exitCode === EARLY_EXIT_CODE);
+}
+
+/**
+ * ECS's reasons for a container it could not start or pull, as the task event carries them
+ * (`containers[].reason`; the ECS agent's CannotPullContainerError, CannotCreateContainerError,
+ * CannotStartContainerError, and Fargate's ResourceInitializationError for secrets and logs:
+ * "Amazon ECS stopped task error messages", developer guide).
+ */
+const START_FAILURE = /^(CannotPullContainerError|CannotCreateContainerError|CannotStartContainerError|CannotInspectContainerError|ResourceInitializationError)\b/;
+
+/**
+ * Why ECS could not start this container itself — its image, its command, its secrets —, or
+ * undefined when it ran, or when it never started only because a dependency could not
+ * reach its condition (then the dependency is the cause, and the step was skipped).
+ */
+export function containerStartFailure(container: Pick<TaskStateChangeContainer, 'reason' | 'exitCode'>): string | undefined {
+  const reason = container.reason;
+  if (!reason || !START_FAILURE.test(reason) || /\bdependency\b/i.test(reason)) return undefined;
+  return reason;
+}
+
+/**
+ * The agent sees only that a step container stopped without starting; the event says why.
+ * Each such step is named with ECS's reason in the stage's message, in place of the agent's
+ * "did not run (…)" for it, so the build says "test could not start: CannotStartContainerError:
+ * image alpine cannot run locally: …" where it said "test did not run".
+ */
+function withStartFailures(message: string, detail: TaskStateChangeDetail): string {
+  let out = message;
+  for (const container of detail.containers) {
+    const reason = containerStartFailure(container);
+    if (reason === undefined) continue;
+    const named = `${container.name} could not start: ${reason}`;
+    const generic = new RegExp(`\\b${escapeRegExp(container.name)} did not run \\([^)]*\\)`);
+    out = generic.test(out) ? out.replace(generic, () => named) : out ? `${out}; ${named}` : named;
+  }
+  return out;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function outcomeFromExit(detail: TaskStateChangeDetail, stage: Pick<Stage, 'attempts' | 'capacity'>): StageOutcome {
@@ -311,6 +352,9 @@ function containerStepStatus(
   if (step.kind === 'service' && outcome?.failedService === step.container) {
     return { status: 'failure', ...(code !== undefined ? { exitCode: code } : {}), reason: outcome.message };
   }
+  // ECS could not start it (its image, its command, its secrets): an error of this step, with ECS's reason.
+  const startFailure = containerStartFailure(container);
+  if (startFailure !== undefined) return { status: 'error', reason: startFailure };
   // The agent says the step's commands never ran, where ECS cannot tell: a step that runs on a
   // status (its wrapper waits, then may skip it: the agent follows its markers), or one that
   // exited 0 after an exit 78 (the early-exit check). Elsewhere ECS's exit code stands: the

@@ -414,7 +414,8 @@ export function compilePipeline(
   if (absent.size > 0) {
     notes.push(
       `secrets not found, left out (their variables are unset, as Drone leaves them empty): ${[...absent].sort().join(', ')}; ` +
-        `ECS would otherwise stop the whole task before any step ran (ResourceInitializationError)`,
+        `ECS would otherwise stop the whole task before any step ran (ResourceInitializationError). ` +
+        `Each is not set for repository ${ctx.repo.slug}: \`slipway secrets add --repo ${ctx.repo.slug} NAME --from-file -\``,
     );
   }
 

@@ -324,9 +324,11 @@ class Reader {
 
   /**
    * Unknown keys are warnings, except where dropping one changes what runs (`severity`
-   * 'error': a condition of `when:` or `trigger:`).
+   * 'error': a condition of `when:` or `trigger:`; 'misspelled': a step's key that is a near
+   * miss of one the step does not set, such as `comands:` — Drone drops it and runs the step
+   * without commands, which locally or on ECS fails far from the typo).
    */
-  checkKeys(map: SourceMap, known: readonly string[], path: string, where: string, hints: Record<string, string> = {}, severity: 'error' | 'warning' = 'warning') {
+  checkKeys(map: SourceMap, known: readonly string[], path: string, where: string, hints: Record<string, string> = {}, severity: 'error' | 'warning' | 'misspelled' = 'warning') {
     for (const e of map.entries) {
       if (known.includes(e.key)) continue;
       // Top-level keys that only carry YAML anchors, by the x- convention of Compose files.
@@ -335,7 +337,8 @@ class Reader {
       const extra = hints[e.key] ?? hints['*'];
       const hint = suggestion ? ` — did you mean "${suggestion}"?` : extra ? ` — ${extra}` : '';
       const message = `${path ? `${path}: ` : ''}unknown key "${e.key}" in ${where}${hint}`;
-      if (severity === 'error') this.error(e.keyPos, message);
+      const misspelled = severity === 'misspelled' && suggestion !== undefined && !entry(map, suggestion);
+      if (severity === 'error' || misspelled) this.error(e.keyPos, misspelled ? `${message} (without it the ${where} runs without its ${suggestion})` : message);
       else this.warn(e.keyPos, message);
     }
   }
@@ -715,7 +718,7 @@ class Reader {
     const what = service ? 'service' : 'step';
     const nameEntry = entry(map, 'name');
     const label = nameEntry && scalarText(nameEntry.value) ? `${what} "${scalarText(nameEntry.value)}"` : what;
-    this.checkKeys(map, STEP_KEYS, path, label, STEP_KEY_HINTS);
+    this.checkKeys(map, STEP_KEYS, path, label, STEP_KEY_HINTS, 'misspelled');
     const name = this.required(map, 'name', path, what, (n, p) => this.nonEmptyString(n, p));
     const image = this.required(map, 'image', path, label, (n, p) => this.nonEmptyString(n, p));
     const step: Step = {

@@ -27,7 +27,8 @@ steps:
   image: alpine
   commands: [echo ok]
 `;
-const WARNING = 'kind: pipeline\nsteps:\n- name: a\n  image: b\n  comands: [x]\n';
+// A near miss of a key the step also sets stays a warning (a misspelled key it lacks is an error: parse.test.ts).
+const WARNING = 'kind: pipeline\nsteps:\n- name: a\n  image: b\n  commands: [x]\n  comands: [y]\n';
 const INVALID = 'kind: pipeline\nsteps:\n- name: a\n  image: [b]\n  privileged: true\n';
 
 let dir: string;
@@ -59,7 +60,7 @@ describe('slipway lint (in process)', () => {
     expect(await lint('warn.yml')).toEqual({
       code: 0,
       out: 'warn.yml: 1 pipeline, 1 step, 0 services, 1 warning: ok',
-      err: 'warn.yml:5:3: warning: steps[0]: unknown key "comands" in step "a" — did you mean "commands"?',
+      err: 'warn.yml:6:3: warning: steps[0]: unknown key "comands" in step "a" — did you mean "commands"?',
     });
   });
 

@@ -129,6 +129,18 @@ async function stepRunning(buildId: string, previousTask?: string): Promise<Stag
 }
 
 describe('failures end in a clear, correct status', () => {
+  it("an image local mode cannot run fails its step in error with ECS's reason, on the step and in the stage's message, not 'did not run' (issue 17)", async () => {
+    const pipeline = `kind: pipeline\ntype: docker\nname: test\nsteps:\n- name: tool\n  image: ghcr.io/acme/tool:1\n`;
+    const detail = await e2e.buildOf(pipeline, 'e2e-image-cannot-run-1');
+    expect(detail.status).toBe('failure');
+    const stage = detail.stages[0]!;
+    const step = stage.steps.find((s) => s.name === 'tool')!;
+    expect(step.status).toBe('error');
+    expect(step.reason).toMatch(/^CannotStartContainerError: image ghcr\.io\/acme\/tool:1 cannot run locally: it has no entryPoint or command/);
+    expect(stage.message).toMatch(/^build failed: tool could not start: CannotStartContainerError: image ghcr\.io\/acme\/tool:1 cannot run locally/);
+    expect(stage.message).not.toContain('did not run');
+  });
+
   it('a service that never opens its port fails the stage (service-not-ready); the step never runs; the task is gone', async () => {
     const { sha } = await push(SERVICE_DOWN, 'e2e-service-down-1');
     const detail = await e2e.finishedBuild('e2e-service-down-1');

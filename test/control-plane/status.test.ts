@@ -152,6 +152,23 @@ describe('stepChanges (table)', () => {
     expect(stepChanges(d, [steps[4]!], stageOutcome(d, stage()))[0]?.status).toBe('skipped');
   });
 
+  it("a step ECS could not start itself (its image, its command) is an error with ECS's reason, on the step and in the stage's message (issue 17)", () => {
+    const why = "CannotStartContainerError: image ghcr.io/acme/tool:1 cannot run locally: it has no entryPoint or command and the local image catalogue has no default for it (see local/README.md)";
+    const d = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', 1), c('db', 'STOPPED', 143), c('build', 'STOPPED', 0), c('test', 'STOPPED', undefined, why), c('notify', 'STOPPED', 143, 'CannotStartContainerError: dependency test did not succeed')] });
+    const result: AgentResult = { outcome: 'failure', exitCode: AGENT_EXIT.stepFailed, message: 'build failed: test did not run (stopped by ECS before it started)', finishedAt: new Date().toISOString() };
+    const outcome = stageOutcome(d, stage(), result);
+    expect(outcome.message).toBe(`build failed: test could not start: ${why}`);
+    const changes = stepChanges(d, steps, outcome);
+    expect(changes.find((x) => x.number === 4)).toEqual({ number: 4, status: 'error', reason: why });
+    // A step blocked by that one is still skipped: the cause is its dependency.
+    expect(changes.find((x) => x.number === 5)?.status).toBe('skipped');
+    // An agent message that does not name the step gets the reason added, never lost.
+    expect(stageOutcome(d, stage(), { ...result, message: 'build failed: 1 step did not pass' }).message).toBe(`build failed: 1 step did not pass; test could not start: ${why}`);
+    // A "$&" in ECS's text is text, not a replacement pattern.
+    const dollar = detail({ ...d, containers: [c(AGENT_CONTAINER, 'STOPPED', 1), c('test', 'STOPPED', undefined, 'CannotPullContainerError: ref $& not found')] });
+    expect(stageOutcome(dollar, stage(), result).message).toBe('build failed: test could not start: CannotPullContainerError: ref $& not found');
+  });
+
   it('a cancelled task: running steps are killed, unstarted ones skipped', () => {
     const d = detail({ stopCode: 'UserInitiated', containers: [c(AGENT_CONTAINER, 'STOPPED', 4), c('build', 'STOPPED', 143), c('test', 'STOPPED')] });
     const changes = stepChanges(d, steps.slice(2, 4), stageOutcome(d, stage()));

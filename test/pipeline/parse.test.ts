@@ -451,7 +451,7 @@ it('rejects a pipeline name that is not a string', () => {
 describe('loadManifest: unknown keys are warnings', () => {
   it.each([
     ['kind: pipeline\nstpes: []\nsteps: [{name: a, image: b}]\n', '.drone.yml:2:1: warning: unknown key "stpes" in pipeline — did you mean "steps"?'],
-    ['kind: pipeline\nsteps:\n- name: build\n  image: b\n  comands: [x]\n', '.drone.yml:5:3: warning: steps[0]: unknown key "comands" in step "build" — did you mean "commands"?'],
+    ['kind: pipeline\nsteps:\n- name: build\n  image: b\n  commands: [x]\n  comands: [y]\n', '.drone.yml:6:3: warning: steps[0]: unknown key "comands" in step "build" — did you mean "commands"?'],
     ['kind: pipeline\nservices:\n- name: db\n  image: postgres\n  healthcheck: [pg_isready]\nsteps: [{name: a, image: b}]\n', '.drone.yml:5:3: warning: services[0]: unknown key "healthcheck" in service "db" — a health command is ready: { command: "..." }'],
     ['kind: pipeline\nclone: { dept: 1 }\nsteps: [{name: a, image: b}]\n', '.drone.yml:2:10: warning: clone: unknown key "dept" in clone — did you mean "depth"?'],
     ['kind: pipeline\nanchors: {}\nsteps: [{name: a, image: b}]\n', '.drone.yml:2:1: warning: unknown key "anchors" in pipeline — keys that only hold YAML anchors can start with x- to be ignored'],
@@ -459,6 +459,15 @@ describe('loadManifest: unknown keys are warnings', () => {
     const m = load(text);
     expect(warnings(m)).toEqual([expected]);
     expect(isValid(m)).toBe(true);
+  });
+
+  it.each([
+    ['kind: pipeline\nsteps:\n- name: build\n  image: b\n  comands: [x]\n', '.drone.yml:5:3: error: steps[0]: unknown key "comands" in step "build" — did you mean "commands"? (without it the step "build" runs without its commands)'],
+    ['kind: pipeline\nservices:\n- name: db\n  image: postgres\n  enviroment: { A: b }\nsteps: [{name: a, image: b}]\n', '.drone.yml:5:3: error: services[0]: unknown key "enviroment" in service "db" — did you mean "environment"? (without it the service "db" runs without its environment)'],
+  ])('a step key misspelled where the step lacks the real one is an error (Drone would drop it and run the step without it): %j', (text, expected) => {
+    const m = load(text);
+    expect(errors(m)).toEqual([expected]);
+    expect(isValid(m)).toBe(false);
   });
 
   it('ignores x- keys that carry anchors', () => {
