@@ -9,7 +9,7 @@
 //   detail.version is newer than the last applied one; a status never goes backwards.
 // - Dependencies: Drone's pipeline `depends_on` with trigger `status` (onSuccess/onFailure).
 
-import { AGENT_CONTAINER, AGENT_EXIT, EARLY_EXIT_CODE, type AgentResult } from '../pipeline/contract.js';
+import { AGENT_CONTAINER, AGENT_EXIT, EARLY_EXIT_CODE, SETUP_SKIPPED_EXIT_CODE, type AgentResult } from '../pipeline/contract.js';
 import { agentMessageForRecord } from './agent-result.js';
 import type { TaskStateChangeContainer, TaskStateChangeDetail } from './task-event.js';
 import type { BuildStatus, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from './types.js';
@@ -218,11 +218,13 @@ export interface StepChange {
 export function stepChanges(detail: TaskStateChangeDetail, steps: StepRecord[], outcome?: StageOutcome): StepChange[] {
   const byName = new Map(detail.containers.map((c) => [c.name, c]));
   const stopped = taskPhase(detail.lastStatus) === 'stopped';
-  // Every step that runs on success waits, directly or through its predecessors, for the
+  // A plugin step that runs on success waits, directly or through its predecessors, for the
   // agent to turn HEALTHY, which it does once the clone is done (core/pipeline/step-order.ts):
   // such a step that ran proves the clone passed. Events carry no health, so this is how they
   // tell it. A step that runs on a status starts with the agent, before the clone ends.
-  const stepsRan = steps.some((s) => s.kind === 'step' && s.whenStatus === undefined && containerRan(byName.get(s.container)));
+  // A step that starts with the task (afterSetup) proves it only by passing: its wrapper waits
+  // for the agent's setup record, and after a failed setup it exits SETUP_SKIPPED_EXIT_CODE.
+  const stepsRan = steps.some((s) => s.kind === 'step' && s.whenStatus === undefined && (s.afterSetup ? passed(byName.get(s.container)) : containerRan(byName.get(s.container))));
   const changes: StepChange[] = [];
   for (const step of steps) {
     if (isStepDone(step.status)) continue;
@@ -276,6 +278,12 @@ function containerStepStatus(
     // Never ran: a SUCCESS dependency failed, or the task ended first.
     return notRun(step, outcome);
   }
+  if (step.afterSetup) {
+    // Its commands run only after a passed setup: after a failed one it skipped itself, or the
+    // task's stop ended its wait. Its own skip code waits for the outcome that tells which.
+    if (outcome && SETUP_FAILURES.has(outcome.reason)) return { status: 'skipped', reason: outcome.message };
+    if (code === SETUP_SKIPPED_EXIT_CODE && !outcome) return undefined;
+  }
   if (step.kind === 'service' || step.detached) {
     // Services and detached steps are stopped when the steps are done: a signal exit then is the normal end.
     // Not when the agent ended the task because a service was not ready: which service
@@ -308,6 +316,14 @@ function containerStepStatus(
   const stop = outcome ? undefined : stopInProgress(detail);
   if (SIGNAL_EXITS.has(code) && stop !== undefined) return { status: 'killed', exitCode: code, reason: stop };
   return { status: 'failure', exitCode: code, ...(reason ? { reason } : {}) };
+}
+
+/** The stage outcomes of a setup that failed: no step that runs on success ran its commands. */
+const SETUP_FAILURES: ReadonlySet<StageOutcomeReason> = new Set(['clone-failed', 'service-not-ready']);
+
+/** A container that exited 0. */
+function passed(container: TaskStateChangeContainer | undefined): boolean {
+  return container?.lastStatus === 'STOPPED' && container.exitCode === 0;
 }
 
 /** The agent has exited with a code of its own (not ended by a signal): it ended the stage. */
