@@ -222,7 +222,9 @@ async function run(config: AgentConfig, reporter: Reporter, stop: StopSwitch, se
     await mkdir(dirname(paths.ready), { recursive: true });
     await writeFile(paths.ready, `${new Date().toISOString()}\n`);
     reporter.progress('ready: the first steps may start');
-  } else if (plan.steps.some((step) => step.whenStatus !== undefined)) {
+  } else if (plan.steps.some((step) => step.whenStatus !== undefined || step.afterSetup)) {
+    // Steps that started with the task skip themselves (their wrappers read the setup record):
+    // the agent waits for that, so that none is stopped mid-wait by the task's end.
     reporter.progress(`${setupFailure.message}: the steps that run on failure still run, the others are skipped`);
   } else {
     return finish(setupFailure.outcome, setupFailure.exitCode, setupFailure.message, {}, setupFailure.outcome === 'clone-failed' ? 'clone-failed' : 'service-not-ready', setupFailure.detail);

@@ -199,7 +199,11 @@ export function decideStepStates(
   }
   if (setupFailed !== undefined) {
     for (const step of steps) {
-      if (states[step.container]?.phase === 'waiting' && waitsForHealthyAgent(step)) states[step.container] = { phase: 'skipped', reason: setupFailed, started: false };
+      const state = states[step.container];
+      if (state?.phase === 'waiting' && (waitsForHealthyAgent(step) || step.afterSetup)) states[step.container] = { phase: 'skipped', reason: setupFailed, started: false };
+      // A step that started with the task skipped itself in its wrapper (script.ts): for the
+      // setup's reason. One still running is about to (its wrapper looks every second).
+      if (state?.phase === 'skipped' && step.afterSetup) states[step.container] = { phase: 'skipped', reason: setupFailed, started: state.started };
     }
   }
   for (const step of steps) {

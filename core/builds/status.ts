@@ -9,7 +9,7 @@
 //   detail.version is newer than the last applied one; a status never goes backwards.
 // - Dependencies: Drone's pipeline `depends_on` with trigger `status` (onSuccess/onFailure).
 
-import { AGENT_CONTAINER, AGENT_EXIT, EARLY_EXIT_CODE, type AgentResult } from '../pipeline/contract.js';
+import { AGENT_CONTAINER, AGENT_EXIT, EARLY_EXIT_CODE, SETUP_SKIPPED_EXIT_CODE, type AgentResult } from '../pipeline/contract.js';
 import { agentMessageForRecord } from './agent-result.js';
 import type { TaskStateChangeContainer, TaskStateChangeDetail } from './task-event.js';
 import type { BuildStatus, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from './types.js';
@@ -296,11 +296,13 @@ export interface StepChange {
 export function stepChanges(detail: TaskStateChangeDetail, steps: StepRecord[], outcome?: StageOutcome): StepChange[] {
   const byName = new Map(detail.containers.map((c) => [c.name, c]));
   const stopped = taskPhase(detail.lastStatus) === 'stopped';
-  // Every step that runs on success waits, directly or through its predecessors, for the
+  // A plugin step that runs on success waits, directly or through its predecessors, for the
   // agent to turn HEALTHY, which it does once the clone is done (core/pipeline/step-order.ts):
   // such a step that ran proves the clone passed. Events carry no health, so this is how they
   // tell it. A step that runs on a status starts with the agent, before the clone ends.
-  const stepsRan = steps.some((s) => s.kind === 'step' && s.whenStatus === undefined && containerRan(byName.get(s.container)));
+  // A step that starts with the task (afterSetup) proves it only by passing: its wrapper waits
+  // for the agent's setup record, and after a failed setup it exits SETUP_SKIPPED_EXIT_CODE.
+  const stepsRan = steps.some((s) => s.kind === 'step' && s.whenStatus === undefined && (s.afterSetup ? passed(byName.get(s.container)) : containerRan(byName.get(s.container))));
   const earlyExit = earlyExitSeen(detail, steps);
   const changes: StepChange[] = [];
   for (const step of steps) {
@@ -364,6 +366,12 @@ function containerStepStatus(
   if (code === undefined || /CannotStartContainer|dependency/i.test(reason ?? '')) {
     // Never ran: a SUCCESS dependency failed, or the task ended first.
     return notRun(step, outcome);
+  }
+  if (step.afterSetup) {
+    // Its commands run only after a passed setup: after a failed one it skipped itself, or the
+    // task's stop ended its wait. Its own skip code waits for the outcome that tells which.
+    if (outcome && SETUP_FAILURES.has(outcome.reason)) return { status: 'skipped', reason: outcome.message };
+    if (code === SETUP_SKIPPED_EXIT_CODE && !outcome) return undefined;
   }
   if (step.kind === 'service') {
     // Services are stopped when the steps are done: a signal exit then is the normal end.
@@ -432,6 +440,14 @@ function detachedStepStatus(
   // The agent ended the stage: how (a pass, a failure, or a cancel that kills it) is known with the outcome.
   if (!outcome && agent.exitCode !== AGENT_EXIT.success) return undefined;
   return { status: 'success', exitCode: 0, reason: 'stopped with the task at the end of the pipeline' };
+}
+
+/** The stage outcomes of a setup that failed: no step that runs on success ran its commands. */
+const SETUP_FAILURES: ReadonlySet<StageOutcomeReason> = new Set(['clone-failed', 'service-not-ready']);
+
+/** A container that exited 0. */
+function passed(container: TaskStateChangeContainer | undefined): boolean {
+  return container?.lastStatus === 'STOPPED' && container.exitCode === 0;
 }
 
 /** The agent has exited with a code of its own (not ended by a signal): it ended the stage. */

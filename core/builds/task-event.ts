@@ -30,8 +30,11 @@ export interface TaskStateChangeDetail {
   /** Increases with every change of the task; events may arrive twice or out of order. */
   version: number;
   createdAt?: string;
-  /** When the image pulls began: Fargate bills from here (core/cost/task-usage.ts). */
+  /** When the network interface was attached (Fargate), before the pulls. */
+  connectivityAt?: string;
+  /** When the first image pull began (Fargate bills from here: core/cost/task-usage.ts) and the last one ended (ecs_task_events.html example). */
   pullStartedAt?: string;
+  pullStoppedAt?: string;
   startedAt?: string;
   stoppingAt?: string;
   stoppedAt?: string;

@@ -165,6 +165,12 @@ export interface StepRecord {
    * clone (core/pipeline/contract.ts, AgentStepPlan.whenStatus). Absent: it runs on success.
    */
   whenStatus?: 'failure' | 'always';
+  /**
+   * A step that runs on success and starts with the task, waiting for the agent's setup in its
+   * wrapper (AgentStepPlan.afterSetup): its running proves nothing about the clone, and after a
+   * failed setup it ends skipped (SETUP_SKIPPED_EXIT_CODE, or stopped with the task).
+   */
+  afterSetup?: true;
   startedAt?: number;
   finishedAt?: number;
   reason?: string;

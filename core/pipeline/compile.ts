@@ -263,6 +263,7 @@ export function compilePipeline(
   services.forEach((s, i) => {
     if (s.ready?.command && !remoteServices) rootDeps.push({ containerName: serviceContainers[i]!, condition: 'HEALTHY' });
   });
+  const stepDeps = (deps: Map<string, ContainerDependency['condition']>): ContainerDependency[] => [...deps].map(([containerName, condition]) => ({ containerName, condition }));
   const unitDeps = (u: Unit): ContainerDependency[] => {
     const deps = new Map<string, ContainerDependency['condition']>();
     let root = false;
@@ -280,8 +281,20 @@ export function compilePipeline(
     // wrapper (script.ts): HEALTHY would never come after a failed clone. START may name the
     // essential agent (only COMPLETE and SUCCESS may not), and HEALTHY "is confirmed only at
     // task startup" (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDependency.html).
-    const roots = u.kind === 'plain' ? rootDeps : [{ containerName: AGENT_CONTAINER, condition: 'START' as const }];
-    return [...(root ? roots : []), ...[...deps].map(([containerName, condition]) => ({ containerName, condition }))];
+    if (u.kind !== 'plain') return [...(root ? [{ containerName: AGENT_CONTAINER, condition: 'START' as const }] : []), ...stepDeps(deps)];
+    // A plain step with commands starts with the task and waits for the agent's setup record
+    // in its wrapper (script.ts), so ECS pulls its image at once, beside the agent's and the
+    // services': ECS pulls a container's image only once its dependsOn conditions hold
+    // (aws/amazon-ecs-agent agent/engine/dependencygraph/graph.go,
+    // containerOrderingDependenciesIsResolved; ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT is off by
+    // default), so a HEALTHY root dependency put the step's pull after the clone and the
+    // services. The agent's gate still judges the services (ports, and health from the task
+    // metadata endpoint) before it writes the record. A plugin step has no wrapper: it keeps
+    // ECS's HEALTHY, and so does every later plugin step, since a wrapped step that skips
+    // itself after a failed setup exits 0 (its SUCCESS dependents would start).
+    if (!isPlugin(u.steps[0]!)) return stepDeps(deps);
+    if (root) return [...rootDeps, ...stepDeps(deps)];
+    return [{ containerName: AGENT_CONTAINER, condition: 'HEALTHY' }, ...stepDeps(deps)];
   };
   // Failing = a step whose failure counts (not ignored, not a background step) exited non-zero.
   const watched = [...(segment?.earlierWatched ?? []), ...compiledUnits.filter((u) => !u.steps[0]!.detach && u.steps.every((s) => s.failure !== 'ignore')).map((u) => u.container)];
@@ -400,6 +413,7 @@ export function compilePipeline(
     };
     if (u.gate) stepPlan.gate = u.gate;
     if (u.kind !== 'plain') stepPlan.whenStatus = u.kind === 'failure-only' ? 'failure' : 'always';
+    else if (!isPlugin(first)) stepPlan.afterSetup = true;
     if (first.detach && first.ready?.command) stepPlan.readyTimeout = first.ready.timeout;
     plan.steps.push(stepPlan);
   }

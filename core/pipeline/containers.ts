@@ -66,7 +66,7 @@ function commandOf(
   ownEnv: string[] = [],
   maskPlugin = true,
   earlyExit: 'skip' | 'run' = 'skip',
-  afterSetup = false,
+  afterSetup: 'wait' | 'skip-on-failure' | undefined = undefined,
   earlier: string[] = [],
 ): Pick<ContainerDefinition, 'entryPoint' | 'command'> & { image?: string } {
   const first = steps[0]!;
@@ -103,7 +103,8 @@ function commandOf(
     ...(waitFor && waitFor.length > 0 ? { waitFor } : {}),
     ...(earlyExit === 'run' ? { earlyExit } : {}),
     ...(c.detached.length > 0 ? { detached: c.detached } : {}),
-    ...(afterSetup ? { afterSetup } : {}),
+    ...(afterSetup ? { afterSetup: true } : {}),
+    ...(afterSetup === 'skip-on-failure' ? { skipAfterFailedSetup: true } : {}),
     ...(earlier.length > 0 ? { earlier } : {}),
   });
   return { entryPoint: [first.shell ?? SHELL, '-c'], command: [script] };
@@ -133,7 +134,7 @@ export function stepContainer(
     image: first.image,
     essential: false,
     // A step that runs on success and failure runs after an early exit too (script.ts).
-    ...commandOf(u.steps, u.container, envs[0]!, c, gate, u.waitFor, own, Object.keys(common).filter((name) => envs.some((e) => name in e.literal)), true, u.kind === 'always' ? 'run' : 'skip', u.kind !== 'plain', earlier),
+    ...commandOf(u.steps, u.container, envs[0]!, c, gate, u.waitFor, own, Object.keys(common).filter((name) => envs.some((e) => name in e.literal)), true, u.kind === 'always' ? 'run' : 'skip', u.kind === 'plain' ? 'skip-on-failure' : 'wait', earlier),
     // A detached step without commands runs like a service, in its image's own working
     // directory (drone-runner-docker engine/compiler/workspace.go setupWorkdir).
     ...(first.workingDir || !(first.detach && first.commands.length === 0) ? { workingDirectory: first.workingDir ?? c.pipeline.workspace.path } : {}),
@@ -141,7 +142,8 @@ export function stepContainer(
     environment: keyValues(common),
     ...secretsOf(envs[0]!.secrets, c),
     mountPoints: [...baseMounts(c.pipeline, { own: u.container, records: c.records }), ...stepMounts(u.steps, c.pipeline, c.fail)],
-    dependsOn,
+    // None: it starts with the task (a wrapped step that waits for the agent in its wrapper).
+    ...(dependsOn.length > 0 ? { dependsOn } : {}),
     ...resources(first),
     logConfiguration: logConfiguration(c.options),
   };

@@ -235,6 +235,14 @@ export const REPORT_PREFIX = {
  */
 export const EARLY_EXIT_CODE = 78;
 
+/**
+ * The exit of a step's wrapper that skipped the step because the setup failed (the clone, or
+ * a service not ready; AgentStepPlan.afterSetup): non-zero, so that ECS starts none of its
+ * SUCCESS dependents, and never a user's exit, since the step's commands did not run. The
+ * control plane reads it as skipped once the stage's outcome says the setup failed.
+ */
+export const SETUP_SKIPPED_EXIT_CODE = 79;
+
 /** Agent exit codes; the task-events handler maps them to stage outcomes. */
 export const AGENT_EXIT = {
   success: 0,
@@ -292,6 +300,15 @@ export interface AgentStepPlan {
    * too; it proves nothing about the clone by running. Absent: it runs while the build passes.
    */
   whenStatus?: 'failure' | 'always';
+  /**
+   * A step that runs while the build passes and has a wrapper (commands): it has no ECS
+   * dependency on the agent, so it starts with the task (its image pulled at once) and waits
+   * for SETUP_RECORD in its wrapper. After a failed setup it skips itself: it leaves
+   * `<container>.skipped` and exits SETUP_SKIPPED_EXIT_CODE, so ECS starts none of its SUCCESS
+   * dependents (plugin steps also wait for the agent's HEALTHY, which then never comes).
+   * Absent: the step waits for ECS (HEALTHY on the agent).
+   */
+  afterSetup?: boolean;
   /**
    * A detached step with a readiness command (an ECS health check that later steps wait for
    * with HEALTHY): seconds after its start by which it must be healthy. ECS itself would let

@@ -7,7 +7,7 @@
 // rather than Drone's DRONE_SCRIPT variable: `sh -c` needs no file and no `eval`, and the
 // script does not end up in the environment every child process of the step inherits.
 
-import { EARLY_EXIT_CODE, ENV_FILE, SERVICES_HOST_FILE, SETUP_RECORD, STATUS_ENDED_VAR, STATUS_FILE, STATE_DIR, STEP_RECORD_DIR, STEP_SKIPPED_SUFFIX, STEP_STARTED_SUFFIX, STEP_UNREACHABLE_SUFFIX } from './contract.js';
+import { EARLY_EXIT_CODE, ENV_FILE, SERVICES_HOST_FILE, SETUP_RECORD, SETUP_SKIPPED_EXIT_CODE, STATUS_ENDED_VAR, STATUS_FILE, STATE_DIR, STEP_RECORD_DIR, STEP_SKIPPED_SUFFIX, STEP_STARTED_SUFFIX, STEP_UNREACHABLE_SUFFIX } from './contract.js';
 import { maskFunction } from './mask.js';
 import { earlierFailureLines } from './segment-script.js';
 import { shellQuote } from './shell-quote.js';
@@ -71,6 +71,13 @@ export interface ScriptInput {
    */
   afterSetup?: boolean;
   /**
+   * With afterSetup, for a step that runs while the build passes (AgentStepPlan.afterSetup):
+   * a non-zero setup record (a failed clone, a service not ready) skips it, as Drone skips the
+   * steps that run on success once the clone failed. It leaves `<container>.skipped` and exits
+   * SETUP_SKIPPED_EXIT_CODE (ECS then starts none of its SUCCESS dependents).
+   */
+  skipAfterFailedSetup?: boolean;
+  /**
    * A plain step in a later segment of a split pipeline: the step containers of earlier
    * segments whose failure skips it (segment-script.ts).
    */
@@ -95,6 +102,7 @@ export function stepScript(input: ScriptInput): string {
   out.push(`slipway_state="\${SLIPWAY_STATE_DIR:-${STATE_DIR}}"`);
   out.push(...recordOnExit(container));
   if (input.afterSetup) out.push(...setupWaitLines());
+  if (input.afterSetup && input.skipAfterFailedSetup) out.push(...setupFailedSkipLines(container, input.steps[0]?.name ?? container));
   const own = [...new Set(input.ownEnv ?? [])].filter((name) => SHELL_NAME.test(name));
   out.push(...sourceEnvFile(own));
   out.push(...hostsLines(input.hosts, input.hostsRemote === true));
@@ -329,6 +337,23 @@ function hostsLines(hosts: string[], remote = false): string[] {
  */
 function setupWaitLines(): string[] {
   return [`until [ -s "$slipway_state${SETUP}" ]; do sleep "\${SLIPWAY_WAIT_SECONDS:-1}"; done`];
+}
+
+/**
+ * After the setup wait of a step that runs while the build passes: a non-zero setup record
+ * means the clone failed or a service was not ready, so the step is skipped (the agent
+ * reports it with the setup's message).
+ */
+function setupFailedSkipLines(container: string, name: string): string[] {
+  const dir = `"$slipway_state${STEPS}`;
+  return [
+    `slipway_v=; read -r slipway_v < "$slipway_state${SETUP}" || true`,
+    'if [ "$slipway_v" != 0 ]; then',
+    `  echo ${shellQuote(`slipway: skipping ${name}: the clone or a service failed (setup record `)}"$slipway_v)"`,
+    `  mkdir -p ${dir}/${container}" 2>/dev/null; : > ${dir}/${container}/${container}${STEP_SKIPPED_SUFFIX}"`,
+    `  exit ${SETUP_SKIPPED_EXIT_CODE}`,
+    'fi',
+  ];
 }
 
 /**

@@ -24,6 +24,9 @@ export interface ContainerState {
   healthOutput?: string;
   healthExitCode?: number;
   createdAt: Date;
+  /** Its image pull, which starts once its dependencies hold (see LocalTask.schedule). */
+  pullStartedAt?: Date;
+  pullStoppedAt?: Date;
   startedAt?: Date;
   finishedAt?: Date;
   process?: ChildProcess;

@@ -43,6 +43,12 @@ export interface LocalEcsOptions {
   resolveSecret?: (valueFrom: string) => Promise<string>;
   /** Architecture of single-platform images (e.g. the agent image of each arch): a task of the other arch cannot pull them. */
   imagePlatforms?: Readonly<Record<string, 'amd64' | 'arm64'>>;
+  /**
+   * How long pulling an image takes (ms), to show the order ECS pulls in: nothing is pulled
+   * here, so by default a pull takes no time. Each container's pull starts once its
+   * dependsOn conditions hold, as on ECS (see LocalTask.pullThenLaunch).
+   */
+  pullMs?: (image: string) => number;
   /** Grace for containers when stop() shuts everything down (default 2000 ms). */
   shutdownGraceMs?: number;
   /**
@@ -88,6 +94,8 @@ export interface LocalEcs {
   waitForStopped(taskArn: string, timeoutMs?: number): Promise<Record<string, unknown>>;
   /** How a task is isolated: its namespace and addresses (for diagnostics and leak checks). */
   sandboxOf(taskArn: string): { isolation: 'namespace' | 'host'; network?: string; hostInterface?: string; hostAddress: string; taskAddress: string } | undefined;
+  /** Each container's image pull (epoch ms), in definition order: which were pulled side by side. */
+  pullsOf(taskArn: string): { container: string; startedAt?: number; stoppedAt?: number }[];
   setCapacity(capacity: Partial<Capacity>): void;
   /**
    * The next `times` calls of `operation` fail with this error before doing anything, as
@@ -147,6 +155,7 @@ export async function startLocalEcs(options: LocalEcsOptions = {}): Promise<Loca
     catalogue: options.catalogue ?? {},
     resolveSecret: options.resolveSecret,
     ...(options.imagePlatforms ? { imagePlatforms: options.imagePlatforms } : {}),
+    ...(options.pullMs ? { pullMs: options.pullMs } : {}),
     attachMetadata: (task) => metadata.attach(task),
     onChange: (task) => bus.publish(taskStateChangeEvent(task, accountId)),
     maxStopTimeoutMs: () => (shuttingDown ? (options.shutdownGraceMs ?? 2000) : undefined),
@@ -224,6 +233,13 @@ export async function startLocalEcs(options: LocalEcsOptions = {}): Promise<Loca
       const sandbox = findTask(taskArn)?.sandbox;
       if (!sandbox) return undefined;
       return { isolation: sandbox.mode, network: sandbox.networkName, hostInterface: sandbox.hostInterface, hostAddress: sandbox.hostAddress, taskAddress: sandbox.taskAddress };
+    },
+    pullsOf(taskArn) {
+      return (findTask(taskArn)?.containers ?? []).map((c) => ({
+        container: c.def.name,
+        ...(c.pullStartedAt ? { startedAt: c.pullStartedAt.getTime() } : {}),
+        ...(c.pullStoppedAt ? { stoppedAt: c.pullStoppedAt.getTime() } : {}),
+      }));
     },
     interrupt(taskArn, options = {}) {
       const task = findTask(taskArn);

@@ -41,6 +41,8 @@ export interface TaskHost {
    * it is told about): a task whose runtimePlatform differs cannot pull them.
    */
   imagePlatforms?: Readonly<Record<string, 'amd64' | 'arm64'>>;
+  /** How long the pull of an image takes here (ms); none when absent. See LocalEcsOptions.pullMs. */
+  pullMs?: (image: string) => number;
   attachMetadata(task: LocalTask): Promise<MetadataAttachment>;
   onChange(task: LocalTask): void;
   /** Upper bound on stop timeouts (used when the whole stand-in shuts down). */
@@ -268,7 +270,7 @@ export class LocalTask {
     for (const c of this.containers) {
       if (c.launching || c.lastStatus !== 'PENDING') continue;
       const verdict = this.dependencyVerdict(c);
-      if (verdict.kind === 'ready') void this.launch(c);
+      if (verdict.kind === 'ready') void this.pullThenLaunch(c);
       // The ECS agent marks such a container stopped with exit code 143 although it never
       // ran (task_manager.go, handleTerminalDependencyError).
       else if (verdict.kind === 'blocked') this.failToStart(c, verdict.reason, DEPENDENCY_EXIT_CODE);
@@ -339,6 +341,35 @@ export class LocalTask {
     if (c.essential) this.beginStop('TaskFailedToStart', `Essential container '${c.def.name}' could not start: ${reason}`);
     else this.schedule();
     this.maybeFinish();
+  }
+
+  /**
+   * As the ECS agent: a container's image is pulled only once its dependsOn conditions hold
+   * (aws/amazon-ecs-agent agent/engine/dependencygraph/graph.go,
+   * containerOrderingDependenciesIsResolved: ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT is off by
+   * default), so containers without dependencies pull at once, side by side, and a container
+   * that waits for another's HEALTHY pulls only after it. Then it starts.
+   */
+  private async pullThenLaunch(c: ContainerState): Promise<void> {
+    c.launching = true;
+    c.pullStartedAt = new Date();
+    const ms = this.host.pullMs?.(c.def.image) ?? 0;
+    if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+    // No event of its own: the next change (the container running) carries the pull's times.
+    c.pullStoppedAt = new Date();
+    if (c.lastStatus !== 'PENDING' || this.stopRequested) return; // stopped while pulling
+    await this.launch(c);
+  }
+
+  /** When the first image pull began and the last one ended (ECS's task pullStartedAt / pullStoppedAt). */
+  get pullStartedAt(): Date | undefined {
+    const starts = this.containers.flatMap((c) => (c.pullStartedAt ? [c.pullStartedAt.getTime()] : []));
+    return starts.length > 0 ? new Date(Math.min(...starts)) : undefined;
+  }
+
+  get pullStoppedAt(): Date | undefined {
+    const stops = this.containers.flatMap((c) => (c.pullStoppedAt ? [c.pullStoppedAt.getTime()] : []));
+    return stops.length > 0 ? new Date(Math.max(...stops)) : undefined;
   }
 
   private async launch(c: ContainerState): Promise<void> {

@@ -242,6 +242,19 @@ describe('decideStepStates', () => {
     expect(failedSteps(row.steps, states)).toHaveLength(row.failed);
   });
 
+  it('after a failed setup, steps that started with the task are skipped for its reason: waiting, or skipped by their wrapper (exit 79)', () => {
+    const steps = [after('build', {}, { afterSetup: true }), after('test', { build: 'SUCCESS' }, { afterSetup: true }), after('publish', { 'slipway-agent': 'HEALTHY', test: 'SUCCESS' })];
+    const reason = 'clone failed: repository not found';
+    const states = decideStepStates(steps, { build: stopped(79), test: neverStarted, publish: pending }, { build: { exitCode: 79, skipped: true } }, new Set(), Date.now(), reason);
+    expect(states['build']).toEqual({ phase: 'skipped', reason, started: true });
+    expect(states['test']).toEqual({ phase: 'skipped', reason, started: false });
+    expect(states['publish']).toEqual({ phase: 'skipped', reason, started: false });
+    expect(supervisionDone(steps, states)).toBe(true);
+    expect(failedSteps(steps, states)).toEqual([]);
+    // Still in its wrapper's wait: not final yet (it skips itself within a second).
+    expect(decideStepStates(steps, { build: running(), test: pending, publish: pending }, {}, new Set(), Date.now(), reason)['build']?.phase).toBe('running');
+  });
+
   it('names the failed dependency and its exit code', () => {
     const states = decideStepStates(chain, { build: stopped(2) }, {});
     expect(states['test']).toEqual({ phase: 'unreachable', reason: 'dependency build failed with exit code 2' });

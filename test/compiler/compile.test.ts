@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RegisterTaskDefinitionCommand, RunTaskCommand, type RunTaskCommandInput } from '@aws-sdk/client-ecs';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliContext } from '../../cli/commands/compile.js';
@@ -126,7 +126,7 @@ describe('containers', () => {
     expect(agent.healthCheck!.command).toEqual(['CMD-SHELL', 'test -f /slipway/agent/ready']);
     const plan = JSON.parse(agent.environment!.find((e) => e.name === AGENT_ENV.plan)!.value!) as AgentPlan;
     expect(plan).toEqual(s.plan);
-    expect(plan.steps[0]).toMatchObject({ container: 'test', steps: ['test'], dependsOn: [AGENT_CONTAINER] });
+    expect(plan.steps[0]).toMatchObject({ container: 'test', steps: ['test'], dependsOn: [], afterSetup: true });
     for (const d of defs) {
       expect(d.mountPoints!.map((m) => m.sourceVolume)).toEqual(expect.arrayContaining(['workspace', 'slipway-state']));
     }
@@ -260,14 +260,35 @@ describe('the plan tells the agent what ECS was told', () => {
     const defs = s.taskDefinition.containerDefinitions!;
     for (const p of s.plan.steps) {
       const def = defs.find((d) => d.name === p.container)!;
-      expect(p.dependsOnConditions).toEqual(Object.fromEntries(def.dependsOn!.map((d) => [d.containerName, d.condition])));
+      expect(p.dependsOnConditions).toEqual(Object.fromEntries((def.dependsOn ?? []).map((d) => [d.containerName, d.condition])));
       expect(Object.keys(p.dependsOnConditions!)).toEqual(p.dependsOn);
     }
     // A step that runs on a status depends in ECS only on what is certain to happen (the agent
     // started, even when its clone fails); its wrapper waits for the rest.
     expect(s.plan.steps.find((p) => p.container === 'alert')!.dependsOnConditions).toEqual({ [AGENT_CONTAINER]: 'START' });
     expect(s.plan.steps.find((p) => p.container === 'publish')!.dependsOnConditions).toEqual({ alert: 'COMPLETE', test: 'COMPLETE', build: 'SUCCESS' });
-    expect(s.plan.steps.find((p) => p.container === 'build')!.dependsOnConditions).toEqual({ [AGENT_CONTAINER]: 'HEALTHY' });
+    // A plain step with commands starts with the task: its wrapper waits for the agent's setup.
+    expect(s.plan.steps.find((p) => p.container === 'build')!.dependsOnConditions).toEqual({});
+    expect(s.plan.steps.find((p) => p.container === 'build')!.afterSetup).toBe(true);
+  });
+
+  it('starts a plain step with commands with the task, so ECS pulls its image at once (ECS agent graph.go pulls only resolved containers)', () => {
+    const s = stage(pipeline(step('test', ['npm test']), 'services:\n- name: db\n  image: postgres:16\n  ready:\n    command: pg_isready\n'));
+    const test = s.taskDefinition.containerDefinitions!.find((d) => d.name === 'test')!;
+    expect(test.dependsOn).toBeUndefined();
+    expect(test.command![0]).toContain('until [ -s "$slipway_state/agent/setup.exit" ]');
+    expect(test.command![0]).toContain('exit 79');
+  });
+
+  it('keeps ECS HEALTHY on the agent (and healthy services) for plugin steps, first or later', () => {
+    const s = stage(pipeline(step('build', ['x']) + '  - name: publish\n    image: plugins/s3\n', 'services:\n- name: db\n  image: postgres:16\n  ready:\n    command: pg_isready\n'));
+    const defs = Object.fromEntries(s.taskDefinition.containerDefinitions!.map((d) => [d.name, d.dependsOn]));
+    expect(defs['publish']).toEqual([{ containerName: AGENT_CONTAINER, condition: 'HEALTHY' }, { containerName: 'build', condition: 'SUCCESS' }]);
+    const first = stage(pipeline('  - name: publish\n    image: plugins/s3\n', 'services:\n- name: db\n  image: postgres:16\n  ready:\n    command: pg_isready\n'));
+    expect(first.taskDefinition.containerDefinitions!.find((d) => d.name === 'publish')!.dependsOn).toEqual([
+      { containerName: AGENT_CONTAINER, condition: 'HEALTHY' },
+      { containerName: 'db', condition: 'HEALTHY' },
+    ]);
   });
 
   it('a plugin step behind a gate waits for the gate with SUCCESS', () => {
@@ -349,6 +370,7 @@ describe("a step's environment wins over the per-run env file", () => {
     const s = stage(pipeline(step('test', ['echo "CI=$CI GLOBAL=$GLOBAL BRANCH=$DRONE_BRANCH"'], '    environment:\n      CI: "false"\n'), 'environment:\n  GLOBAL: mine\n'));
     const def = s.taskDefinition.containerDefinitions!.find((d) => d.name === 'test')!;
     writeFileSync(join(dir, 'state', 'agent', 'env'), "export CI='true'\nexport GLOBAL='theirs'\nexport DRONE_BRANCH='main'\n");
+    writeFileSync(join(dir, 'state', 'agent', 'setup.exit'), '0\n');
     const env = Object.fromEntries(def.environment!.map((e) => [e.name!, e.value!]));
     const result = spawnSync(def.entryPoint![0]!, [def.entryPoint![1]!, def.command![0]!], {
       env: { PATH: process.env.PATH, ...env, SLIPWAY_STATE_DIR: join(dir, 'state'), SLIPWAY_WORKSPACE: join(dir, 'ws') },
@@ -357,6 +379,22 @@ describe("a step's environment wins over the per-run env file", () => {
     });
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('CI=false GLOBAL=mine BRANCH=main\n');
+  });
+
+  it('skips a plain step after a failed setup: the skip marker, exit 79, and none of its commands', () => {
+    const s = stage(pipeline(step('test', ['echo RAN'])));
+    const def = s.taskDefinition.containerDefinitions!.find((d) => d.name === 'test')!;
+    writeFileSync(join(dir, 'state', 'agent', 'setup.exit'), '5\n');
+    const result = spawnSync(def.entryPoint![0]!, [def.entryPoint![1]!, def.command![0]!], {
+      env: { PATH: process.env.PATH, SLIPWAY_STATE_DIR: join(dir, 'state'), SLIPWAY_WORKSPACE: join(dir, 'ws') },
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    expect(result.status).toBe(79);
+    expect(result.stdout).not.toContain('RAN');
+    expect(result.stdout).toContain('slipway: skipping test: the clone or a service failed (setup record 5)');
+    expect(existsSync(join(dir, 'state', 'steps', 'test', 'test.skipped'))).toBe(true);
+    expect(readFileSync(join(dir, 'state', 'steps', 'test', 'test.exit'), 'utf8')).toBe('79\n');
   });
 });
 

@@ -282,7 +282,8 @@ describe('status steps: more shapes (under /bin/sh)', () => {
 // is a step of the stage (drone-runner-docker engine/compiler/compiler.go, createClone), and
 // its failure makes state.Failed() true, so RunOnFailure steps run and RunOnSuccess steps are
 // skipped (drone/runner-go pipeline/runtime/execer.go). Here the agent never turns healthy:
-// status steps start with it (ECS START) and wait for its setup record (SETUP_RECORD).
+// status steps start with it (ECS START) and wait for its setup record (SETUP_RECORD); plain
+// steps with commands start with the task, read the same record and skip themselves.
 describe('a failed clone (under /bin/sh)', () => {
   it('runs the failure and always steps, with the clone among the failed steps; the plain steps are skipped', async () => {
     const yaml = pipeline(
@@ -295,7 +296,9 @@ describe('a failed clone (under /bin/sh)', () => {
     const out = await run(yaml, { setup: 5, status: { upstream: { failedStages: [] }, stageStarted: 1_700_000_100 } });
     expect(ranOrder()).toEqual(['notify', 'cleanup']);
     expect(output(out)).toContain('NOTIFY build=failure steps=clone');
-    expect(out.blocked).toEqual(['build', 'publish']);
+    // build starts with the task and skips itself in its wrapper (exit 79): ECS then blocks publish.
+    expect(out.ran.find((r) => r.name === 'build')?.exit).toBe(79);
+    expect(out.blocked).toEqual(['publish']);
     expect(out.reports['build']).toMatchObject({ status: 'skipped', reason: 'the setup failed with exit code 5' });
     expect(out.reports['publish']).toMatchObject({ status: 'skipped' });
     expect(out.reports['notify']).toMatchObject({ status: 'success', exitCode: 0 });
@@ -305,10 +308,10 @@ describe('a failed clone (under /bin/sh)', () => {
     expect(out.reports['slack']).toMatchObject({ status: 'success' });
   });
 
-  it('status steps start with the agent, not once it is healthy; plain steps still wait for it', () => {
+  it('status steps start with the agent, plain steps with commands with the task (both wait for the setup record)', () => {
     const compiled = stage(pipeline(step('build', ['true']) + step('notify', ['true'], onFailure) + plugin('slack', always)));
     const deps = Object.fromEntries(compiled.taskDefinition.containerDefinitions!.map((c) => [c.name, c.dependsOn]));
-    expect(deps['build']).toEqual([{ containerName: 'slipway-agent', condition: 'HEALTHY' }]);
+    expect(deps['build']).toBeUndefined();
     expect(deps['notify']).toEqual([{ containerName: 'slipway-agent', condition: 'START' }]);
     expect(deps['slack-gate']).toEqual([{ containerName: 'slipway-agent', condition: 'START' }]);
     expect(compiled.plan.steps.map((s) => [s.container, s.whenStatus])).toEqual([

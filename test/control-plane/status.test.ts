@@ -15,7 +15,7 @@ import {
   stepsNeedAgentResult,
   taskPhase,
 } from '../../core/builds/status.js';
-import { AGENT_CONTAINER, AGENT_EXIT, REPORT_PREFIX, type AgentResult } from '../../core/pipeline/contract.js';
+import { AGENT_CONTAINER, AGENT_EXIT, REPORT_PREFIX, SETUP_SKIPPED_EXIT_CODE, type AgentResult } from '../../core/pipeline/contract.js';
 import { agentMessageForRecord, lastAgentResult, parseAgentResultLine } from '../../core/builds/agent-result.js';
 import type { TaskStateChangeContainer, TaskStateChangeDetail } from '../../core/builds/task-event.js';
 import type { Stage, StageStatus, StepRecord } from '../../core/builds/types.js';
@@ -180,6 +180,33 @@ describe('stepChanges (table)', () => {
     expect(stepChanges(failed, [steps[0]!], stageOutcome(failed, stage()))[0]?.status).toBe('failure');
     const noStart = detail({ stopCode: 'TaskFailedToStart', stoppedReason: 'CannotPullContainerError', containers: [c(AGENT_CONTAINER, 'STOPPED'), c('build', 'STOPPED')] });
     expect(stepChanges(noStart, steps.slice(0, 3), stageOutcome(noStart, stage())).map((x) => x.status)).toEqual(['error', 'skipped', 'error']);
+  });
+
+  // A plain step with commands starts with the task and waits for the setup in its wrapper
+  // (AgentStepPlan.afterSetup): running proves nothing; passing proves the clone passed.
+  describe('a step that starts with the task (afterSetup)', () => {
+    const early = [steps[0]!, step(3, 'build', { afterSetup: true })];
+    it('running does not pass the clone; exiting 0 does', () => {
+      const waiting = detail({ lastStatus: 'PENDING', desiredStatus: 'RUNNING', containers: [c(AGENT_CONTAINER, 'RUNNING'), c('build', 'RUNNING')] });
+      expect(stepChanges(waiting, early)).toEqual([{ number: 1, status: 'running' }, { number: 3, status: 'running' }]);
+      const passed = detail({ lastStatus: 'RUNNING', containers: [c(AGENT_CONTAINER, 'RUNNING'), c('build', 'STOPPED', 0)] });
+      expect(stepChanges(passed, early)).toEqual([{ number: 1, status: 'success' }, { number: 3, status: 'success', exitCode: 0 }]);
+    });
+    it('its skip code (79) waits for the outcome, and a failed clone makes it skipped', () => {
+      const skipping = detail({ lastStatus: 'RUNNING', containers: [c(AGENT_CONTAINER, 'RUNNING'), c('build', 'STOPPED', SETUP_SKIPPED_EXIT_CODE)] });
+      expect(stepChanges(skipping, early)).toEqual([{ number: 1, status: 'running' }]);
+      const failed = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', 5), c('build', 'STOPPED', SETUP_SKIPPED_EXIT_CODE)] });
+      const outcome = stageOutcome(failed, stage());
+      expect(stepChanges(failed, early, outcome).find((x) => x.number === 3)).toEqual({ number: 3, status: 'skipped', reason: outcome.message });
+    });
+    it('stopped mid-wait by the end of a failed setup: skipped, not failed', () => {
+      const failed = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', 5), c('build', 'STOPPED', 143)] });
+      expect(stepChanges(failed, early, stageOutcome(failed, stage())).find((x) => x.number === 3)?.status).toBe('skipped');
+    });
+    it('after a passed setup its exit code is its own: 79 from its commands is a failure', () => {
+      const d = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', 1), c('build', 'STOPPED', SETUP_SKIPPED_EXIT_CODE)] });
+      expect(stepChanges(d, early, stageOutcome(d, stage())).find((x) => x.number === 3)).toMatchObject({ status: 'failure', exitCode: SETUP_SKIPPED_EXIT_CODE });
+    });
   });
 
   it('never moves a finished step', () => {

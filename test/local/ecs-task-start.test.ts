@@ -130,3 +130,50 @@ describe.concurrent('images of the wrong architecture cannot be pulled', () => {
     expect(ecs.logs(arn, 'agent').map((l) => l.message)).toContain('agent-ran');
   });
 });
+
+// As the ECS agent: an image is pulled once the container's dependsOn conditions hold
+// (aws/amazon-ecs-agent agent/engine/dependencygraph/graph.go, containerOrderingDependenciesIsResolved;
+// ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT is off by default). Pulls take PULL_MS here.
+describe('image pulls follow the dependencies', () => {
+  const PULL_MS = 300;
+  let slow: LocalEcs;
+  let slowClient: ECSClient;
+  beforeAll(async () => {
+    slow = await startLocalEcs({ pullMs: () => PULL_MS });
+    slowClient = ecsClient(slow.endpoint);
+  });
+  afterAll(async () => {
+    slowClient?.destroy();
+    await slow?.stop();
+  });
+
+  it('containers without dependencies pull side by side at task start; one waiting for HEALTHY pulls after it', async () => {
+    const arn = await runOne(
+      slowClient,
+      [
+        sh('agent', 'sleep 0.3; touch /s/ready; until [ -f /s/gated ]; do sleep 0.1; done', {
+          essential: true,
+          mountPoints: [{ sourceVolume: 's', containerPath: '/s' }],
+          healthCheck: { command: ['CMD-SHELL', 'test -f /s/ready'], interval: 5, timeout: 2, retries: 1 },
+        }),
+        sh('db', 'sleep 30', { essential: false, stopTimeout: 2 }),
+        sh('early', 'echo early', { essential: false }),
+        sh('gated', 'touch /s/gated', { essential: false, mountPoints: [{ sourceVolume: 's', containerPath: '/s' }], dependsOn: [{ containerName: 'agent', condition: 'HEALTHY' }] }),
+      ],
+      { volumes: [{ name: 's' }] },
+    );
+    const final = await slow.waitForStopped(arn, 150_000);
+    const pulls = Object.fromEntries(slow.pullsOf(arn).map((p) => [p.container, p]));
+    // The three without dependencies: each began before any other ended (one wave).
+    const wave = [pulls.agent!, pulls.db!, pulls.early!];
+    for (const p of wave) expect(p.startedAt!).toBeLessThan(Math.min(...wave.map((w) => w.stoppedAt!)));
+    // The gated one began only after the agent had run and turned healthy.
+    const agentRunning = slow.events(arn).find((e) => e.detail.containers.find((c) => c.name === 'agent')?.lastStatus === 'RUNNING')!;
+    const agentStarted = Date.parse(agentRunning.detail.updatedAt!);
+    expect(pulls.gated!.startedAt!).toBeGreaterThan(agentStarted);
+    expect(pulls.gated!.startedAt!).toBeGreaterThanOrEqual(Math.max(...wave.map((w) => w.stoppedAt!)));
+    // The task's own pull times span them all, as ECS's pullStartedAt / pullStoppedAt.
+    expect((final.pullStartedAt as number) * 1000).toBe(Math.min(...Object.values(pulls).map((p) => p.startedAt!)));
+    expect((final.pullStoppedAt as number) * 1000).toBe(pulls.gated!.stoppedAt!);
+  });
+});
