@@ -80,8 +80,14 @@ export class ApiClient {
   repos(limit = 25) {
     return this.request<RepoListResponse>('GET', `/api/repos?limit=${limit}`);
   }
-  activateRepo(repo: string, host: string, visibility?: string) {
-    const query = new URLSearchParams({ repo, host, ...(visibility ? { visibility } : {}) });
+  activateRepo(repo: string, host: string, visibility?: string, settings: { trusted?: boolean; capacity?: string } = {}) {
+    const query = new URLSearchParams({
+      repo,
+      host,
+      ...(visibility ? { visibility } : {}),
+      ...(settings.trusted ? { trusted: 'true' } : {}),
+      ...(settings.capacity ? { capacity: settings.capacity } : {}),
+    });
     return this.request<RepoActivationResponse>('POST', `/api/repos/activate?${query}`);
   }
   rotateRepoSecret(repo: string) {

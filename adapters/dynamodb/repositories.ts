@@ -77,6 +77,10 @@ export async function activateRepository(t: Table, activation: RepositoryActivat
   e.set('private', activation.visibility !== 'public');
   e.set('active', true);
   e.set('activatedAt', activation.activatedAt);
+  // An activation decides trust afresh: a repository removed and added again is not trusted unless said so.
+  e.set('trusted', activation.trusted === true);
+  if (activation.capacity !== undefined) e.set('capacity', activation.capacity);
+  else e.remove('capacity');
   // Listed by GSI1 (keys.ts), as every repository record.
   e.setAll(repositoryIndexKeys(activation.slug));
   // Where it lives is derived from configuration when a build is planned (core/scm/locate.ts);

@@ -9,7 +9,7 @@ import { parse, withApi } from '../command-kit.js';
 import { table, timestamp } from '../format.js';
 import { EXIT, type CliIO } from '../io.js';
 
-const USAGE = `usage: slipway repo add OWNER/NAME --host github|gitea|gitlab [--visibility private|internal|public] [--json]
+const USAGE = `usage: slipway repo add OWNER/NAME --host github|gitea|gitlab [--visibility private|internal|public] [--trusted] [--capacity warm|fargate] [--json]
        slipway repo list [--json]
        slipway repo rm OWNER/NAME
        slipway repo rotate-secret OWNER/NAME [--json]
@@ -24,6 +24,11 @@ options:
   --host H            github, gitea or gitlab (as configured in the SCM credentials)
   --visibility V      private (default) and internal repositories are cloned with the host's
                       clone token; public ones anonymously
+  --trusted           may run on the deployment's EC2 capacity: privileged steps, the host's
+                      Docker socket, docker:dind (a build there is root on its instance);
+                      never for pull requests from forks
+  --capacity C        where its pipelines run unless their node: { capacity } says: warm (EC2
+                      instances that keep images cached, for a trusted repository) or fargate
   --json              print JSON
   -h, --help          show this help
 
@@ -40,7 +45,7 @@ function instructions(res: RepoActivationResponse, verb: string): string {
   const how = EVENTS[webhook.host] ?? { secretField: 'Secret', events: 'push and pull request events' };
   const clone = repo.visibility === 'public' ? 'cloned anonymously' : `cloned with the ${webhook.host} clone token`;
   return [
-    `${verb} ${webhook.host} repository ${repo.slug} (${repo.visibility ?? 'private'}: ${clone}).`,
+    `${verb} ${webhook.host} repository ${repo.slug} (${repo.visibility ?? 'private'}: ${clone}${repo.trusted ? '; trusted: may run on EC2 capacity' : ''}${repo.capacity ? `; capacity ${repo.capacity}` : ''}).`,
     `In ${repo.slug}'s webhook settings on ${webhook.host}:`,
     `  URL:${' '.repeat(how.secretField.length - 3)}  ${webhook.url ?? `<the webhook URL of this deployment>/${webhook.host}`}`,
     ...(how.contentType ? [`  Content type${' '.repeat(Math.max(0, how.secretField.length - 12))}  ${how.contentType}`] : []),
@@ -55,7 +60,7 @@ function rows(repos: Repository[]): string[][] {
 }
 
 export async function run(args: string[], io: CliIO): Promise<number> {
-  const p = parse('repo', args, { host: { type: 'string' }, visibility: { type: 'string' }, json: { type: 'boolean' } }, USAGE, io);
+  const p = parse('repo', args, { host: { type: 'string' }, visibility: { type: 'string' }, trusted: { type: 'boolean' }, capacity: { type: 'string' }, json: { type: 'boolean' } }, USAGE, io);
   if (!p) return EXIT.usage;
   if (p.values.help) return io.out(USAGE), EXIT.ok;
   const [action, repo, ...extra] = p.positionals;
@@ -69,7 +74,9 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   }
   const host = p.values.host as string | undefined;
   if (action === 'add' && !host) return fail('add needs --host github, gitea or gitlab');
-  if (action !== 'add' && (host !== undefined || p.values.visibility !== undefined)) return fail('--host and --visibility belong to add');
+  if (action !== 'add' && (host !== undefined || p.values.visibility !== undefined || p.values.trusted !== undefined || p.values.capacity !== undefined)) {
+    return fail('--host, --visibility, --trusted and --capacity belong to add');
+  }
   const json = Boolean(p.values.json);
 
   return withApi('repo', io, async (api) => {
@@ -83,7 +90,10 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       }
       case 'add':
       case 'rotate-secret': {
-        const res = action === 'add' ? await api.activateRepo(repo!, host!, p.values.visibility as string | undefined) : await api.rotateRepoSecret(repo!);
+        const res = action === 'add' ? await api.activateRepo(repo!, host!, p.values.visibility as string | undefined, {
+                ...(p.values.trusted ? { trusted: true } : {}),
+                ...(p.values.capacity !== undefined ? { capacity: p.values.capacity as string } : {}),
+              }) : await api.rotateRepoSecret(repo!);
         io.out(json ? JSON.stringify(res, null, 2) : instructions(res, action === 'add' ? 'Activated' : 'New webhook secret for'));
         return EXIT.ok;
       }

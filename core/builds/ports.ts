@@ -164,6 +164,10 @@ export interface RepositoryActivation {
   /** Local repositories only: the directory's file:// URL. */
   httpUrl?: string;
   link?: string;
+  /** Repository.trusted: may run on EC2 capacity (false when absent). */
+  trusted?: boolean;
+  /** Repository.capacity: its pipelines' default capacity. */
+  capacity?: Repository['capacity'];
 }
 
 /** The repository is active on another host: one name is one repository on one host. */

@@ -1,6 +1,7 @@
 // Builds, stages and steps as the control plane stores them and as the API, the CLI
 // and the dashboard show them. One definition for all of them.
 
+import type { CapacityPreference } from '../pipeline/capacity.js';
 import type { BuildEvent, ScmKind } from '../pipeline/context.js';
 import type { UpstreamState } from '../pipeline/contract.js';
 
@@ -46,6 +47,13 @@ export interface Repository {
   visibility?: 'public' | 'private' | 'internal';
   /** Epoch milliseconds of the last activation; absent on records from before activation existed. */
   activatedAt?: number;
+  /**
+   * Trusted to run on EC2 capacity (`slipway repo add … --trusted`): privileged steps, the
+   * Docker socket, dind (core/pipeline/capacity.ts). Never for pull requests from forks.
+   */
+  trusted?: boolean;
+  /** Where its pipelines run when their `node:` does not say: `warm` (EC2, when trusted) or `fargate`. */
+  capacity?: CapacityPreference;
 }
 
 /** All times are epoch milliseconds; absent until they happen. */

@@ -65,6 +65,13 @@ export const ENV = {
   vcpuQuota: 'VCPU_QUOTA',
   /** `true`: stages run on Fargate Spot unless they ask otherwise. */
   useSpot: 'USE_SPOT',
+  /**
+   * The EC2 capacity (lib/ec2-capacity.ts), JSON: `{"amd64": {"capacityProvider", "autoScalingGroup"}, "arm64": …}`;
+   * unset: Fargate only.
+   */
+  ec2Capacity: 'EC2_CAPACITY',
+  /** Most EC2 instances at once, across architectures (each runs one build). */
+  ec2MaxInstances: 'EC2_MAX_INSTANCES',
   /** The dashboard's address, for links in commit statuses. */
   publicUrl: 'PUBLIC_URL',
   /** Secrets Manager secret of the API's hashed bearer tokens. */

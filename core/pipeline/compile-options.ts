@@ -1,6 +1,7 @@
 // What the compiler takes and gives: its options (the deployment's settings), a compiled
 // stage, and the error that keeps a pipeline from becoming a task.
 
+import type { Ec2CapacityOptions } from './capacity.js';
 import type { AgentPlan } from './contract.js';
 import type { RunTaskInput, TaskDefinitionInput } from './ecs-task.js';
 import type { ImageBuildOptions } from './image-build.js';
@@ -77,6 +78,11 @@ export interface CompileOptions {
    * CompiledStage.segments) instead of refusing it. Off until the control plane runs segments.
    */
   splitPipelines?: boolean;
+  /**
+   * The deployment's EC2 capacity and the repository's right to it (capacity.ts). Absent:
+   * Fargate only, and what needs a Docker daemon stays a lint error.
+   */
+  ec2?: Ec2CapacityOptions;
 }
 
 /** Drone's DRONE_NETRC_* for the agent; `passwordFrom` is an ECS `valueFrom` (SSM parameter or Secrets Manager ARN[:key::]). */

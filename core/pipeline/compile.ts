@@ -19,6 +19,8 @@ import { conditionInput, conditionsMatch, skipReason, type ConditionInput } from
 import { NameAllocator } from './container-names.js';
 import { applyPullCredentials } from './container-secrets.js';
 import { gateContainer, serviceContainer, stepContainer } from './containers.js';
+import { chooseCapacity, ec2Refusal, ec2Needs, runsPrivileged } from './capacity.js';
+import { ec2RunTask, ec2TaskDefinition } from './ec2-task.js';
 import { autoTagEnvironment, imageBuildKind, imageBuildStep } from './image-build.js';
 import type { BuildContext } from './context.js';
 import {
@@ -34,7 +36,7 @@ import {
 import type { ContainerDefinition, ContainerDependency } from './ecs-task.js';
 import { buildEnvironment, type StageEnvInput } from './environment.js';
 import { MAX_CONTAINERS } from './limits.js';
-import { LINT } from './lint.js';
+import { LINT, isEc2Rule } from './lint.js';
 import { fitContainers, isPlugin, tooManyContainersMessage } from './pack.js';
 import { pluginStructuralEnvironment } from './plugin-run-env.js';
 import { runTaskInput } from './run-task.js';
@@ -65,11 +67,12 @@ export function compileManifest(manifest: Manifest, ctx: BuildContext, options: 
   const lintErrors = new Map(manifest.errors.map((e) => [e.index, e]));
   const chosen: { pipeline: Pipeline; number: number }[] = [];
   const errored: { pipeline: Pipeline; number: number; diagnostics: Diagnostic[] }[] = [];
+  const fork = isFork(ctx, options);
   manifest.pipelines.forEach((pipeline, i) => {
     const lint = lintErrors.get(i);
     const reason = lint && !lint.triggerSound ? undefined : mismatchReason(pipeline.trigger, input);
     if (reason !== undefined) skipped.push({ name: pipeline.name, reason: `trigger: ${reason}` });
-    else if (lint) errored.push({ pipeline, number: i + 1, diagnostics: lint.diagnostics });
+    else if (lint && !liftedByEc2(pipeline, lint.diagnostics, options, fork)) errored.push({ pipeline, number: i + 1, diagnostics: withEc2Refusal(pipeline, lint.diagnostics, options, fork, manifest.file) });
     else chosen.push({ pipeline, number: i + 1 });
   });
   // An errored pipeline is a stage of the build (in error): its dependents wait for it.
@@ -115,6 +118,27 @@ function runningDependencies(pipelines: readonly Pipeline[], running: ReadonlySe
     visit(name);
     return out;
   };
+}
+
+/** A pull request from a fork (or a build without secrets, treated alike): never on EC2. */
+function isFork(ctx: BuildContext, options: CompileOptions): boolean {
+  return (ctx.build.event === 'pull_request' && ctx.pullRequest?.fork === true) || options.withSecrets === false;
+}
+
+/** Lint's errors of a pipeline are all what EC2 capacity gives, and this build may have it (capacity.ts). */
+function liftedByEc2(pipeline: Pipeline, diagnostics: readonly Diagnostic[], options: CompileOptions, fork: boolean): boolean {
+  return diagnostics.every((d) => isEc2Rule(d.message)) && chooseCapacity(pipeline, options.ec2, fork).kind === 'ec2';
+}
+
+/**
+ * A pipeline stopped only by what EC2 gives gets one more error that says why this build may
+ * not run there (no EC2 capacity, a repository not trusted, a fork), so that the fix is named.
+ */
+function withEc2Refusal(pipeline: Pipeline, diagnostics: Diagnostic[], options: CompileOptions, fork: boolean, file: string): Diagnostic[] {
+  if (!options.ec2 || !diagnostics.every((d) => isEc2Rule(d.message)) || ec2Needs(pipeline).length === 0) return diagnostics;
+  const refusal = ec2Refusal(pipeline, options.ec2, fork);
+  if (refusal === undefined) return diagnostics;
+  return [...diagnostics, { file, line: pipeline.pos.line, column: pipeline.pos.column, severity: 'error', message: `${COMPILE_PREFIX}pipeline "${pipeline.name}" needs EC2 capacity, which this build cannot have: ${refusal}` }];
 }
 
 /** Why a trigger or a `when:` leaves its pipeline or step out of this build; undefined when it runs. */
@@ -164,8 +188,11 @@ export function compilePipeline(
   }
 
   if (options.cloneCredentials) checkCloneCredentials(options.cloneCredentials);
+  // Fargate, or the deployment's EC2 capacity when the pipeline needs or asks for it and may have it.
+  const capacity = chooseCapacity(pipeline, options.ec2, isFork(ctx, options));
+  if (capacity.kind === 'fargate' && capacity.note && ec2Needs(pipeline).length === 0) notes.push(capacity.note);
   for (const s of [...pipeline.services, ...pipeline.steps]) {
-    if (s.privileged) fail(s.pos, `"${s.name}" asks for privileged mode, which Fargate cannot give: build images with a daemonless tool (kaniko) instead`);
+    if (s.privileged && capacity.kind !== 'ec2') fail(s.pos, `"${s.name}" asks for privileged mode, which Fargate cannot give: build images with a daemonless tool (kaniko) instead`);
   }
 
   // Services that run: Drone leaves out a service whose `when:` does not match this build
@@ -205,7 +232,8 @@ export function compilePipeline(
   const fit = segment
     ? { before: 0, after: 0, units: segment.units, gates: 0 }
     : fitContainers(services.length, [...active.values()].map((o) => ({ steps: [o.step], kind: o.kind })), linear);
-  if (!segment && !serviceTask && fit.after > MAX_CONTAINERS && options.splitPipelines) {
+  // EC2 capacity runs a pipeline as one task (its snapshot path is Fargate's).
+  if (!segment && !serviceTask && fit.after > MAX_CONTAINERS && options.splitPipelines && capacity.kind !== 'ec2') {
     // Each segment compiles the pipeline as given (its image builds rewritten again, the same way).
     const split = compileSplit(pipeline, ctx, options, source, active, (_p, c, o, src) => compilePipeline(given, c, o, src));
     if (split.kind === 'split') return split.stage;
@@ -433,14 +461,28 @@ export function compilePipeline(
     );
   }
 
-  const taskDefinition = taskDefinitionInput(pipeline, containers, options, fail, notes);
+  const fargateTask = taskDefinitionInput(pipeline, containers, options, fail, notes);
+  // On EC2: the same task in its EC2 form (ec2-task.ts), privileged where the pipeline needs it.
+  const privileged = new Set([
+    ...services.flatMap((s, i) => (runsPrivileged(s) ? [serviceContainers[i]!] : [])),
+    ...compiledUnits.filter((u) => u.steps.some(runsPrivileged)).map((u) => u.container),
+  ]);
+  const taskDefinition = capacity.kind === 'ec2' ? ec2TaskDefinition(fargateTask, pipeline, privileged, notes) : fargateTask;
   // The tags auto_tag gives this build, per run, to the container of each image build step that has it.
   const perRunEnv: { container: string; env: (c: BuildContext) => Record<string, string> }[] = [];
   for (const u of compiledUnits) {
     const original = u.steps.map((s) => builds.get(s.name)).filter((s): s is Step => s !== undefined);
     if (original.length > 0) perRunEnv.push({ container: u.container, env: (c) => Object.assign({}, ...original.map((s) => autoTagEnvironment(s, c))) });
   }
-  const runTask = runTaskInput({ pipeline, ctx, options, stageNumber, stage: stageEnv(pipeline, stageNumber), family: taskDefinition.family, pluginContainers, containerEnv: perRunEnv, segment: segment !== undefined, notes, fail });
+  const fargateRun = runTaskInput({ pipeline, ctx, options, stageNumber, stage: stageEnv(pipeline, stageNumber), family: taskDefinition.family, pluginContainers, containerEnv: perRunEnv, segment: segment !== undefined, notes, fail });
+  const runTask = capacity.kind === 'ec2' ? ec2RunTask(fargateRun, taskDefinition.family, capacity.capacityProvider) : fargateRun;
+  if (capacity.kind === 'ec2') {
+    notes.push(
+      capacity.needs.length > 0
+        ? `runs on EC2 capacity (${capacity.capacityProvider}), one build per instance: ${[...new Set(capacity.needs.map((n) => `"${n.name}" ${n.kind.replace('-', ' ')}`))].join(', ')}`
+        : `runs on warm EC2 capacity (${capacity.capacityProvider}), one build per instance`,
+    );
+  }
   return { name: pipeline.name, dependsOn: [...pipeline.dependsOn], taskDefinition, runTask, skippedSteps, plan, notes };
 }
 

@@ -60,11 +60,17 @@ export interface ContainerDefinition {
   logConfiguration?: LogConfiguration;
   /** A private registry's credentials (`image_pull_secrets`). */
   repositoryCredentials?: { credentialsParameter: string };
+  /** EC2 capacity only (ec2-task.ts): Fargate refuses privileged containers. */
+  privileged?: boolean;
 }
 
-/** A task volume (bind mount on the task's ephemeral storage: no host path on Fargate). */
+/**
+ * A task volume: a bind mount on the task's ephemeral storage. A host path only on EC2
+ * capacity, and only the Docker socket (ec2-task.ts); Fargate has none.
+ */
 export interface TaskVolume {
   name: string;
+  host?: { sourcePath: string };
 }
 
 /**
@@ -75,8 +81,9 @@ export type TaskDefinitionInput = {
   family: string;
   taskRoleArn?: string;
   executionRoleArn?: string;
-  networkMode: 'awsvpc';
-  requiresCompatibilities: 'FARGATE'[];
+  /** awsvpc on Fargate; host on EC2 capacity (ec2-task.ts says why). */
+  networkMode: 'awsvpc' | 'host';
+  requiresCompatibilities: ('FARGATE' | 'EC2')[];
   cpu: string;
   memory: string;
   runtimePlatform: { cpuArchitecture: 'ARM64' | 'X86_64'; operatingSystemFamily: 'LINUX' };
@@ -104,6 +111,10 @@ export type RunTaskInput = {
   networkConfiguration?: {
     awsvpcConfiguration: { subnets: string[]; securityGroups: string[]; assignPublicIp: 'ENABLED' | 'DISABLED' };
   };
+  /** EC2 capacity only (ec2-task.ts): one build per instance. */
+  placementConstraints?: { type: 'distinctInstance' | 'memberOf'; expression?: string }[];
+  /** The task group `distinctInstance` counts in. */
+  group?: string;
   overrides: { containerOverrides: ContainerOverride[] };
   clientToken: string;
   startedBy: string;

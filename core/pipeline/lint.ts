@@ -12,6 +12,7 @@ import { stepKind } from './step-order.js';
 import { mayReceiveSecrets } from './plugin-command.js';
 import { imageRepository } from './known-images.js';
 import { imageBuildKind } from './image-build.js';
+import { CAPACITY_PREFERENCES, TRUST_SETTING, isDockerSocket, needsDockerDaemon } from './capacity.js';
 import { CONDITION_FIELDS, UNSUPPORTED_STEP_KEYS, entry, type ParsedFile, type ParsedPipeline } from './parse.js';
 import { MAX_PATTERN_LENGTH } from './glob.js';
 import { spend } from './work.js';
@@ -77,11 +78,16 @@ export const MAX_READY_TIMEOUT = { command: HEALTH.startPeriod.max, ports: HEALT
 export const FARGATE_MAX = { cpu: 16_384, memory: 122_880 } as const;
 
 /**
- * Images that Drone runs privileged by default and that need a Docker daemon. The image
- * build plugins (plugins/docker, ecr, gcr, acr, buildx) are not among them: they become
- * daemonless builder steps (image-build.ts).
+ * The rules EC2 capacity lifts for a trusted repository (capacity.ts): what a Docker daemon
+ * gives. Their messages end with EC2_ADVICE, which names the setting.
  */
-const DOCKER_DAEMON_PLUGINS = new Set(['plugins/heroku']);
+export const EC2_RULES: readonly string[] = [LINT.privileged, LINT.dockerDaemon, LINT.dockerSocket];
+const EC2_ADVICE = `, or run the pipeline on EC2 capacity, which an operator allows per trusted repository (${TRUST_SETTING}; never for pull requests from forks)`;
+
+/** Whether a diagnostic is one of EC2_RULES (its message is `PATH: RULE…`). */
+export function isEc2Rule(message: string): boolean {
+  return EC2_RULES.some((rule) => message.includes(`: ${rule}`));
+}
 const RESERVED_VOLUMES = new Set(['workspace', '_workspace', '_docker_socket', WORKSPACE_VOLUME, STATE_VOLUME, AGENT_STATE_VOLUME]);
 const RESERVED_PATHS = [STATE_DIR, '/run/drone'];
 const EVENTS = ['push', 'pull_request', 'tag', 'promote', 'rollback', 'cron', 'custom'];
@@ -159,6 +165,7 @@ function lintPipeline(p: ParsedPipeline, out: Findings, secretDocs: ReadonlySet<
   lintPorts(all, out);
   lintConditions(entry(p.source, 'trigger')?.value, pipeline.trigger, 'trigger', out);
   lintResources(p.source, '', out);
+  lintCapacity(p, out);
   if (RESERVED_PATHS.some((r) => isUnder(pipeline.workspace.path, r))) {
     out.error(valuePos(p.source, 'workspace'), 'workspace', `${LINT.reservedPath}: ${pipeline.workspace.path} is reserved for the runner; choose another path`);
   }
@@ -415,8 +422,8 @@ function lintVolumes(p: ParsedPipeline, all: Located[], out: Findings): void {
     const host = entry(node, 'host');
     if (host) {
       const hostPath = host.value.kind === 'map' ? scalar(entry(host.value, 'path')?.value) : undefined;
-      if (hostPath !== undefined && /docker\.sock$/.test(hostPath)) {
-        out.error(host.keyPos, `${path}.host`, `${LINT.dockerSocket} (no ${hostPath}); build images with plugins/docker, which Slipway runs without privileges (kaniko)`);
+      if (hostPath !== undefined && isDockerSocket(hostPath)) {
+        out.error(host.keyPos, `${path}.host`, `${LINT.dockerSocket} (no ${hostPath}); build images with plugins/docker, which Slipway runs without privileges (kaniko)${EC2_ADVICE}`);
       } else {
         out.error(host.keyPos, `${path}.host`, `${LINT.hostVolume}; use "temp: {}" for a volume the steps share`);
       }
@@ -432,8 +439,8 @@ function lintVolumes(p: ParsedPipeline, all: Located[], out: Findings): void {
       const node = mounts?.kind === 'seq' ? mounts.items.filter((m) => m.kind === 'map')[i] : undefined;
       const pos = node?.kind === 'map' ? valuePos(node, 'name') : s.source.pos;
       const path = `${s.path}.volumes[${i}]`;
-      if (/docker\.sock$/.test(mount.path)) {
-        out.error(pos, path, `${LINT.dockerSocket} to mount at ${mount.path}; build images with plugins/docker, which Slipway runs without privileges (kaniko)`);
+      if (isDockerSocket(mount.path)) {
+        out.error(pos, path, `${LINT.dockerSocket} to mount at ${mount.path}; build images with plugins/docker, which Slipway runs without privileges (kaniko)${EC2_ADVICE}`);
       } else if (RESERVED_VOLUMES.has(mount.name)) {
         out.error(pos, path, `${LINT.reservedVolume}: "${mount.name}" is used by Slipway; the workspace is mounted in every step already`);
       } else if (!names.has(mount.name)) {
@@ -445,6 +452,16 @@ function lintVolumes(p: ParsedPipeline, all: Located[], out: Findings): void {
       }
     });
   }
+}
+
+/** `node: { capacity: … }` is Slipway's: warm (EC2 when the repository may) or fargate. */
+function lintCapacity(p: ParsedPipeline, out: Findings): void {
+  const capacity = p.pipeline.node.capacity;
+  if (capacity === undefined || (CAPACITY_PREFERENCES as readonly string[]).includes(capacity)) return;
+  const node = entry(p.source, 'node')?.value;
+  const at = node?.kind === 'map' ? valuePos(node, 'capacity') : p.pipeline.pos;
+  const suggestion = closest(capacity, CAPACITY_PREFERENCES);
+  out.error(at, 'node.capacity', `${LINT.unknownValue} "${capacity}" (expected ${CAPACITY_PREFERENCES.join(' or ')})${suggestion ? ` — did you mean "${suggestion}"?` : ''}`);
 }
 
 function lintPorts(all: Located[], out: Findings): void {
@@ -487,16 +504,15 @@ function portOf(node: SourceNode): unknown {
 function lintStep(s: Located, out: Findings): void {
   const { step, source, path } = s;
   if (step.privileged && !imageBuildKind(step)) {
-    out.error(valuePos(source, 'privileged'), `${path}.privileged`, `${LINT.privileged}; build images with plugins/docker, which Slipway runs without privileges (kaniko)`);
+    out.error(valuePos(source, 'privileged'), `${path}.privileged`, `${LINT.privileged}; build images with plugins/docker, which Slipway runs without privileges (kaniko)${EC2_ADVICE}`);
   }
   const repository = step.image ? imageRepository(step.image) : '';
-  // An image build plugin with `commands:` runs its own image (and so wants its daemon), not the builder.
   const buildPluginWithCommands = step.commands.length > 0 && imageBuildKind({ image: step.image, commands: [] }) !== undefined;
-  if (DOCKER_DAEMON_PLUGINS.has(repository) || buildPluginWithCommands || (repository === 'docker' && /dind/.test(step.image))) {
+  if (needsDockerDaemon(step)) {
     const advice = buildPluginWithCommands
       ? `drop commands: and give settings: (repo, tags, …): Slipway runs ${repository} without a daemon (kaniko)`
       : 'build images with plugins/docker, which Slipway runs without a daemon (kaniko)';
-    out.error(valuePos(source, 'image'), `${path}.image`, `${LINT.dockerDaemon} for ${step.image} (it runs privileged); ${advice}`);
+    out.error(valuePos(source, 'image'), `${path}.image`, `${LINT.dockerDaemon} for ${step.image} (it runs privileged); ${advice}${EC2_ADVICE}`);
   }
   for (const key of UNSUPPORTED_STEP_KEYS) {
     const e = entry(source, key);

@@ -673,7 +673,9 @@ class Reader {
       const host = entry(map, 'host');
       if (host) this.mapOrEmpty(host.value, join(p, 'host'));
       if (!temp && !host) this.error(map.pos, `${p}: expected "temp: {}" (a task volume)`);
-      if (name !== undefined) out.push({ name, temp: temp !== undefined && host === undefined, pos: map.pos });
+      const hostPath = host?.value.kind === 'map' ? entry(host.value, 'path')?.value : undefined;
+      const hostText = hostPath?.kind === 'scalar' && typeof hostPath.value === 'string' ? hostPath.value : undefined;
+      if (name !== undefined) out.push({ name, temp: temp !== undefined && host === undefined, ...(hostText !== undefined ? { hostPath: hostText } : {}), pos: map.pos });
     });
     return out;
   }

@@ -56,6 +56,11 @@ export interface VolumeMount {
 export interface Volume {
   name: string;
   temp: boolean;
+  /**
+   * `host: { path }`: a path of the machine the task runs on. Fargate has none; on EC2
+   * capacity only the Docker socket is given (core/pipeline/capacity.ts).
+   */
+  hostPath?: string;
   pos: Position;
 }
 

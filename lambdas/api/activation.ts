@@ -3,6 +3,7 @@
 // secrets store (lambdas/shared/webhook-secrets.ts), which this API may write but never read.
 // A new secret is shown once, in the answer that created it.
 
+import { CAPACITY_PREFERENCES, type CapacityPreference } from '../../core/pipeline/capacity.js';
 import type { AppSecretResponse, RepoActivationResponse, RepoResponse } from '../../core/builds/api.js';
 import { RepositoryHostConflictError, type RepositoryStore } from '../../core/builds/ports.js';
 import type { Repository } from '../../core/builds/types.js';
@@ -36,6 +37,18 @@ function parseVisibility(value: string | null): Visibility {
   return value as Visibility;
 }
 
+function parseTrusted(value: string | null): boolean {
+  if (value === null || value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  throw new ApiFailure(400, `trusted=${JSON.stringify(value)} must be true or false`);
+}
+
+function parseCapacity(value: string | null): CapacityPreference | undefined {
+  if (value === null || value === '') return undefined;
+  if (!(CAPACITY_PREFERENCES as readonly string[]).includes(value)) throw new ApiFailure(400, `capacity=${JSON.stringify(value)} must be one of ${CAPACITY_PREFERENCES.join(', ')}`);
+  return value as CapacityPreference;
+}
+
 function slugOf(host: HookHost, value: string | null): string {
   try {
     return validateSlug(host, value ?? '');
@@ -58,18 +71,20 @@ async function activeRepository(deps: ActivationDeps, repo: string | null): Prom
   return record as Repository & { scm: HookHost };
 }
 
-/** POST /api/repos/activate?repo=&host=&visibility= */
+/** POST /api/repos/activate?repo=&host=&visibility=&trusted=&capacity= */
 export async function activate(deps: ActivationDeps, query: URLSearchParams): Promise<RepoActivationResponse> {
   const host = parseHost(query.get('host'));
   const slug = slugOf(host, query.get('repo'));
   const visibility = parseVisibility(query.get('visibility'));
+  const trusted = parseTrusted(query.get('trusted'));
+  const capacity = parseCapacity(query.get('capacity'));
   const existing = await deps.store.getRepository(slug);
   if (existing?.active && existing.scm === host && existing.activatedAt !== undefined) {
     throw new ApiFailure(409, `repository ${slug} is already activated on ${host}; for a new webhook secret: slipway repo rotate-secret ${slug}`);
   }
   let repo: Repository;
   try {
-    repo = await deps.store.activateRepository({ slug, scm: host, visibility, activatedAt: deps.now() });
+    repo = await deps.store.activateRepository({ slug, scm: host, visibility, activatedAt: deps.now(), trusted, ...(capacity ? { capacity } : {}) });
   } catch (err) {
     if (err instanceof RepositoryHostConflictError) throw new ApiFailure(409, err.message);
     throw err;

@@ -3,7 +3,7 @@
 // build. The golden tests build theirs with these same two functions, so that what they
 // check is what production compiles.
 
-import { buildId as makeBuildId, stageKey } from '../../core/builds/types.js';
+import { buildId as makeBuildId, stageKey, type Repository } from '../../core/builds/types.js';
 import type { CompileOptions } from '../../core/pipeline/compile.js';
 import type { ImageCommands } from '../../core/pipeline/plugin-command.js';
 import type { Arch } from '../../core/pipeline/types.js';
@@ -19,7 +19,9 @@ export interface RepositoryImageBuilds {
 }
 
 /** What is the same for every build of the deployment. */
-export type DeploymentCompileOptions = Omit<CompileOptions, 'stageId' | 'withSecrets' | 'cloneCredentials' | 'imageCommands' | 'absentSecrets' | 'imageBuilds'> & {
+export type DeploymentCompileOptions = Omit<CompileOptions, 'stageId' | 'withSecrets' | 'cloneCredentials' | 'imageCommands' | 'absentSecrets' | 'imageBuilds' | 'ec2'> & {
+  /** The EC2 capacity provider of each architecture (ENV.ec2Capacity); absent: Fargate only. */
+  ec2CapacityProviders?: Partial<Record<Arch, string>>;
   /** Image builds per repository (`owner/name`): its task role, the ECR repositories it may push to, its cache. */
   imageBuildsByRepository?: Record<string, RepositoryImageBuilds>;
   /** The builder image, when the stack names one. */
@@ -57,7 +59,9 @@ export function compileOptionsFromEnv(env: Env): DeploymentCompileOptions {
   const taskRoleArn = env[ENV.taskRoleArn];
   const imageBuilds = imageBuildsFromEnv(env[ENV.imageBuilds]);
   const imageBuilder = env[ENV.imageBuilder];
+  const ec2 = ec2CapacityFromEnv(env);
   return {
+    ...(ec2 ? { ec2CapacityProviders: Object.fromEntries(Object.entries(ec2).map(([arch, c]) => [arch, c.capacityProvider])) } : {}),
     ...(imageBuilds ? { imageBuildsByRepository: imageBuilds } : {}),
     ...(imageBuilder ? { imageBuilder } : {}),
     logGroup: env[ENV.buildLogGroup] ?? '/slipway/builds',
@@ -82,11 +86,13 @@ export interface BuildCompileInput {
   imageCommands?: ImageCommands;
   /** References the planner found missing (see CompileOptions.absentSecrets). */
   absentSecrets?: ReadonlySet<string>;
+  /** The repository's settings that decide EC2 capacity (Repository.trusted, Repository.capacity). */
+  repository?: Pick<Repository, 'trusted' | 'capacity'>;
 }
 
 /** The options of one build: the deployment's plus the build's stage ids, secrets and lookups. */
 export function buildCompileOptions(deployment: DeploymentCompileOptions, build: BuildCompileInput): CompileOptions {
-  const { imageBuildsByRepository, imageBuilder, ...options } = deployment;
+  const { imageBuildsByRepository, imageBuilder, ec2CapacityProviders, ...options } = deployment;
   // A repository the stack lists builds under its own role (push rights, cache); any other
   // may push to no ECR repository (the compiler refuses plugins/ecr steps naming one).
   const own = imageBuildsByRepository?.[build.repoSlug];
@@ -100,11 +106,49 @@ export function buildCompileOptions(deployment: DeploymentCompileOptions, build:
       ...(imageBuilder ? { builderImage: imageBuilder } : {}),
     },
     withSecrets: !build.fork,
+    ...(ec2CapacityProviders
+      ? {
+          ec2: {
+            capacityProviders: ec2CapacityProviders,
+            trusted: build.repository?.trusted === true,
+            ...(build.repository?.capacity ? { defaultCapacity: build.repository.capacity } : {}),
+          },
+        }
+      : {}),
     ...(build.imageCommands ? { imageCommands: build.imageCommands } : {}),
     ...(build.cloneCredentials ? { cloneCredentials: build.cloneCredentials } : {}),
     ...(build.absentSecrets && build.absentSecrets.size > 0 ? { absentSecrets: build.absentSecrets } : {}),
     stageId: (_pipeline, stageNumber) => stageKey(makeBuildId(build.repoSlug, build.buildNumber), stageNumber),
   };
+}
+
+/** One architecture's EC2 capacity as the stack describes it (lib/ec2-capacity.ts, ENV.ec2Capacity). */
+export interface Ec2CapacityEntry {
+  capacityProvider: string;
+  autoScalingGroup: string;
+}
+
+/** ENV.ec2Capacity: `{"amd64": {"capacityProvider", "autoScalingGroup"}, …}`; undefined when unset. */
+export function ec2CapacityFromEnv(env: Env): Partial<Record<Arch, Ec2CapacityEntry>> | undefined {
+  const raw = env[ENV.ec2Capacity];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const expected = 'expected {"amd64": {"capacityProvider": …, "autoScalingGroup": …}, "arm64": …}';
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (error) {
+    throw new Error(`config: ${ENV.ec2Capacity} is not JSON (${(error as Error).message}); ${expected}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`config: ${ENV.ec2Capacity} is not an object; ${expected}`);
+  const out: Partial<Record<Arch, Ec2CapacityEntry>> = {};
+  for (const [arch, entry] of Object.entries(value as Record<string, unknown>)) {
+    const e = entry as Partial<Ec2CapacityEntry> | null;
+    if ((arch !== 'amd64' && arch !== 'arm64') || !e || typeof e.capacityProvider !== 'string' || typeof e.autoScalingGroup !== 'string') {
+      throw new Error(`config: ${ENV.ec2Capacity}: the entry ${JSON.stringify(arch)} is not an architecture (amd64, arm64) with capacityProvider and autoScalingGroup; ${expected}`);
+    }
+    out[arch] = { capacityProvider: e.capacityProvider, autoScalingGroup: e.autoScalingGroup };
+  }
+  return out;
 }
 
 /** ENV.imageBuilds: `{"owner/name": {taskRoleArn, pushRepositories, cacheRepository}}`. */

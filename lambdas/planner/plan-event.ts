@@ -201,6 +201,7 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
             repoSlug: ctx.repo.slug,
             buildNumber: number,
             fork,
+            repository: { ...(repository.trusted ? { trusted: true } : {}), ...(repository.capacity ? { capacity: repository.capacity } : {}) },
             ...(imageCommands ? { imageCommands } : {}),
             ...(clone.credentials ? { cloneCredentials: clone.credentials } : {}),
             ...(absentSecrets ? { absentSecrets } : {}),

@@ -327,6 +327,18 @@ describe('slipway repo', () => {
     expect((await deliver('octo/rotating', rotated.webhook.secret)).body.ignored).toMatch(/is not activated on github/);
   });
 
+  it('add --trusted --capacity warm stores the repository settings EC2 capacity reads (issue 19)', async () => {
+    const added = await cli('repo', 'add', 'octo/trusted', '--host', 'github', '--trusted', '--capacity', 'warm');
+    expect(added.out).toMatch(/trusted: may run on EC2 capacity; capacity warm\)/);
+    const plain = JSON.parse((await cli('repo', 'add', 'octo/plain', '--host', 'github', '--json')).out);
+    expect(plain.repo).toMatchObject({ trusted: false });
+    expect(plain.repo.capacity).toBeUndefined();
+    const refused = await cli('repo', 'add', 'octo/odd', '--host', 'github', '--capacity', 'hot');
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/capacity="hot" must be one of warm, fargate/);
+    expect((await cli('repo', 'rm', 'octo/trusted', '--trusted')).code).toBe(2);
+  });
+
   it('says what is wrong with a usage or a refused request', async () => {
     expect((await cli('repo', 'add', 'octo/x')).err).toMatch(/^slipway repo: add needs --host github, gitea or gitlab/);
     expect((await cli('repo', 'add', 'octo', '--host', 'github')).code).toBe(2);

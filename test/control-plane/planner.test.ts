@@ -303,6 +303,35 @@ describe('planEvent', () => {
     expect(git.statuses.find((s) => s.sha === message.hook.commit.sha)?.state).toBe('pending');
   });
 
+  it('runs a Docker-in-Docker pipeline on EC2 capacity only for a trusted repository, never for a fork (issue 19)', async () => {
+    const config = 'kind: pipeline\ntype: docker\nname: image\nsteps:\n- name: build\n  image: docker:dind\n  privileged: true\n  commands: [docker build .]\n';
+    const withEc2: PlannerDeps = { ...deps, compile: { ...deps.compile, ec2CapacityProviders: { amd64: 'slipway-ec2-amd64' } } };
+    const planned = async (slug: string, trusted: boolean, overrides: Partial<BuildHook> = {}) => {
+      const message = await pushMessage(slug, config, overrides);
+      // As `slipway repo add … --trusted` stores it (pushMessage activated it without).
+      await store.activateRepository({ slug, scm: 'github', visibility: 'public', activatedAt: Date.now(), trusted });
+      expect((await store.getRepository(slug))?.trusted).toBe(trusted);
+      const outcome = await planEvent(message, withEc2);
+      if (outcome.kind !== 'created') throw new Error(`not created: ${JSON.stringify(outcome)}`);
+      return (await store.listStages(outcome.buildId))[0]!;
+    };
+
+    const trusted = await planned('acme/dind-trusted', true);
+    expect(trusted.status).toBe('pending');
+    const job = decodeJob((await drainJobs())[0]!.Body!);
+    expect(job.taskDefinition).toMatchObject({ requiresCompatibilities: ['EC2'], networkMode: 'host' });
+    expect(job.runTask).toMatchObject({ capacityProviderStrategy: [{ capacityProvider: 'slipway-ec2-amd64', weight: 1 }], placementConstraints: [{ type: 'distinctInstance' }] });
+
+    const untrusted = await planned('acme/dind-untrusted', false);
+    expect(untrusted.status).toBe('error');
+    expect(untrusted.message).toMatch(/needs EC2 capacity, which this build cannot have: the repository is not trusted to run on EC2 \(an operator can allow it: slipway repo add OWNER\/NAME --host HOST --trusted\)/);
+
+    const fork = await planned('acme/dind-trusted', true, { event: 'pull_request', action: 'opened', pullRequest: { number: 7, title: 'x', sourceBranch: 'f', targetBranch: 'main', fork: true } });
+    expect(fork.status).toBe('error');
+    expect(fork.message).toMatch(/pull requests from forks never run on EC2/);
+    expect(await drainJobs()).toEqual([]);
+  });
+
   it('builds pull requests from forks without secrets', async () => {
     const message = await pushMessage('acme/forked', PIPELINES, {
       event: 'pull_request',
