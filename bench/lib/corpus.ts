@@ -20,6 +20,7 @@ import { fileErrors, loadManifest } from '../../core/pipeline/load.js';
 import { LINT } from '../../core/pipeline/lint.js';
 import { emptyConditions } from '../../core/pipeline/parse.js';
 import { segments } from '../../core/pipeline/segments.js';
+import { REFUSED_SECRET_NOTE } from '../../core/pipeline/secret-refs.js';
 
 export interface CorpusFile {
   /** `<owner>__<repo>.yml` */
@@ -31,6 +32,8 @@ export interface PipelineVerdict {
   file: string;
   pipeline: string;
   runs: boolean;
+  /** It runs, but a `kind: secret` document it reads names another repository's path: that secret is left out. */
+  secretsRefused?: boolean;
   /** Why it does not run, with names and numbers taken out so that reasons can be counted. */
   reason?: string;
   /** The message as given. */
@@ -50,6 +53,8 @@ export interface CorpusFigure {
   /** Docker pipelines of the Drone 1.x files. */
   pipelines: number;
   running: number;
+  /** Of `running`, those that run without a secret whose document names a path outside the repository's prefix. */
+  runningWithSecretsRefused: number;
   /** running / pipelines, 0…1. */
   share: number;
   /** Reason → pipelines, most frequent first. */
@@ -137,7 +142,7 @@ export function measureCorpus(files: readonly CorpusFile[]): CorpusFigure {
   const counts = new Map<string, number>();
   for (const v of verdicts) if (!v.runs) counts.set(v.reason!, (counts.get(v.reason!) ?? 0) + 1);
   const reasons = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
-  return { files: files.length, legacy: legacyNames, legacyFiles: legacyNames.length, pipelines: verdicts.length, running, share: verdicts.length === 0 ? 0 : running / verdicts.length, reasons, verdicts, overLimit };
+  return { files: files.length, legacy: legacyNames, legacyFiles: legacyNames.length, pipelines: verdicts.length, running, share: verdicts.length === 0 ? 0 : running / verdicts.length, runningWithSecretsRefused: verdicts.filter((v) => v.secretsRefused).length, reasons, verdicts, overLimit };
 }
 
 function measureFile(file: CorpusFile, docs: DockerDocument[]): PipelineVerdict[] {
@@ -153,10 +158,11 @@ function measureFile(file: CorpusFile, docs: DockerDocument[]): PipelineVerdict[
   for (const p of manifest.pipelines) p.trigger = emptyConditions();
   const result = compileManifest(manifest, ctx, { ...CLI_COMPILE_OPTIONS, splitPipelines: true });
   const compiled = new Set(result.stages.map((s) => s.name));
+  const refusing = new Set(result.stages.filter((s) => s.notes.some((n) => n.includes(REFUSED_SECRET_NOTE))).map((s) => s.name));
   const errors = new Map(result.errors.map((e) => [e.name, e.diagnostics[0]!]));
   const skipped = new Map(result.skipped.map((s) => [s.name, s.reason]));
   return docs.map((doc) => {
-    if (compiled.has(doc.name)) return verdict(doc, true);
+    if (compiled.has(doc.name)) return refusing.has(doc.name) ? { ...verdict(doc, true), secretsRefused: true } : verdict(doc, true);
     const error = errors.get(doc.name);
     if (error !== undefined) return verdict(doc, false, error.message, error.line);
     return verdict(doc, false, `skipped: ${skipped.get(doc.name) ?? 'not compiled'}`);
@@ -168,7 +174,7 @@ export function formatFigure(figure: CorpusFigure, top = 15): string {
   const pct = (figure.share * 100).toFixed(1);
   const lines = [
     `corpus: ${figure.files} files (${figure.legacyFiles} in Drone 0.8's format, not counted), ${figure.pipelines} docker pipelines`,
-    `run on Slipway: ${figure.running} of ${figure.pipelines} (${pct} %)`,
+    `run on Slipway: ${figure.running} of ${figure.pipelines} (${pct} %), ${figure.runningWithSecretsRefused} of them without a secret their file reads from another repository's path (left out, as Drone's secret providers refuse it)`,
     'why the others do not (pipelines, reason):',
     ...figure.reasons.slice(0, top).map(([reason, n]) => `  ${String(n).padStart(4)}  ${reason}`),
     `stopped only by ECS's 10 containers: ${figure.overLimit.segments + figure.overLimit.withServiceTask + figure.overLimit.impossible}; ` +

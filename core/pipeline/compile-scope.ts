@@ -16,7 +16,10 @@ export interface CompileScope {
   absent: Set<string>;
   /** The agent image for the pipeline's architecture (the agent and the gates run it). */
   agentImage: string;
-  secretRef: (secret: string) => string;
+  /** Secrets whose `kind: secret` document names a path outside the repository's prefix: name → why (left out). */
+  refused: Map<string, string>;
+  /** Where a secret's value lives; undefined when it is refused (recorded in `refused`). */
+  secretRef: (secret: string) => string | undefined;
   hosts: string[];
   /** A segment of a split pipeline: `hosts` are at the service task's IP (SERVICES_HOST_FILE), not 127.0.0.1. */
   hostsRemote: boolean;

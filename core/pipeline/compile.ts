@@ -44,7 +44,7 @@ import { compileSplit, type SegmentSource, type ServiceTaskSource } from './comp
 import { planSegments } from './segments.js';
 import { earlierFailureGateScript } from './segment-script.js';
 import { gateContainerScript } from './script.js';
-import { secretArn } from './secret-refs.js';
+import { REFUSED_SECRET_NOTE, secretArn } from './secret-refs.js';
 import { stepDependencies, stepKind, type OrderedStep } from './step-order.js';
 import { taskDefinitionInput } from './task-definition.js';
 import type { Conditions, Diagnostic, Manifest, Pipeline, Position, Step } from './types.js';
@@ -328,7 +328,13 @@ export function compilePipeline(
   const watched = [...(segment?.earlierWatched ?? []), ...compiledUnits.filter((u) => !u.steps[0]!.detach && u.steps.every((s) => s.failure !== 'ignore')).map((u) => u.container)];
 
   const hosts = [...services.map((s) => s.name), ...[...active.values()].filter((o) => o.step.detach).map((o) => o.step.name)];
-  const secretRef = (secret: string) => secretArn(secret, ctx, options, source.secrets ?? [], (m, pos) => fail(pos ?? pipeline.pos, m));
+  const refused = new Map<string, string>();
+  const secretRef = (secret: string) => {
+    const ref = secretArn(secret, ctx, options, source.secrets ?? [], (m, pos) => fail(pos ?? pipeline.pos, m));
+    if (ref.ok) return ref.valueFrom;
+    refused.set(secret, ref.message);
+    return undefined;
+  };
   const withheld = new Set<string>();
   const absent = new Set<string>();
   const agentImage = agentImageFor(options, pipeline.platform.arch);
@@ -348,6 +354,7 @@ export function compilePipeline(
     withSecrets,
     withheld,
     absent,
+    refused,
     agentImage: agentImage!,
     secretRef,
     hosts,
@@ -452,6 +459,9 @@ export function compilePipeline(
   }
   if (withheld.size > 0) {
     notes.push(`secrets withheld from this build (pull request from a fork): ${[...withheld].sort().join(', ')}`);
+  }
+  for (const message of [...refused.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, m]) => m)) {
+    notes.push(`${message}; ${REFUSED_SECRET_NOTE}`);
   }
   if (absent.size > 0) {
     notes.push(

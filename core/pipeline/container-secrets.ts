@@ -19,6 +19,7 @@ export function secretsOf(secrets: Record<string, string>, c: CompileScope): { s
   const out: Secret[] = [];
   for (const name of names) {
     const valueFrom = c.secretRef(secrets[name]!);
+    if (valueFrom === undefined) continue;
     if (c.options.absentSecrets?.has(valueFrom)) c.absent.add(secrets[name]!);
     else out.push({ name, valueFrom });
   }
@@ -44,6 +45,10 @@ export function applyPullCredentials(containers: ContainerDefinition[], document
       continue;
     }
     const arn = c.secretRef(secret);
+    if (arn === undefined) {
+      notes.push(`image_pull_secrets "${secret}" is refused (see the note on it): ${users.map((d) => d.name).join(', ')} pull ${host} anonymously`);
+      continue;
+    }
     if (c.options.absentSecrets?.has(arn)) {
       notes.push(`image_pull_secrets "${secret}" does not exist: ${users.map((d) => d.name).join(', ')} pull ${host} anonymously`);
       continue;

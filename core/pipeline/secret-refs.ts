@@ -7,19 +7,28 @@ import { SECRET_NAME } from './secret-names.js';
 import type { Position, SecretDocument } from './types.js';
 
 /**
- * Where a secret's value lives. A `kind: secret` document with `get: { path, name }` names
- * a Secrets Manager secret (and a JSON key in it); any other name is a repository secret
- * in SSM Parameter Store under `/slipway/OWNER/NAME/SECRET`. Either way the secret must be
- * the repository's own: the task execution role can read every repository's secrets, so
- * without this check one repository's pipeline could name another's (`/slipway/victim/…`).
+ * Where a secret's value lives, or why this repository may not read it. A `kind: secret`
+ * document with `get: { path, name }` names a Secrets Manager secret (and a JSON key in it);
+ * any other name is a repository secret in SSM Parameter Store under
+ * `/slipway/OWNER/NAME/SECRET`. Either way the secret must be the repository's own: the task
+ * execution role can read every repository's secrets, so without this check one repository's
+ * pipeline could name another's (`/slipway/victim/…`). A document naming a path outside the
+ * repository's prefix is refused, not fatal: Drone runs a step whose secret its provider does
+ * not give the repository (drone-vault checks the secret's `X-Drone-Repos` allow-list and answers
+ * nothing), with the variable unset; the compiler leaves it out the same way and says why.
  */
+/** How a refused secret's note reads (after the reason): the compiler's note, the corpus counts it. */
+export const REFUSED_SECRET_NOTE = 'left out, its variables are unset (as Drone leaves a secret its provider does not give this repository)';
+
+export type SecretRef = { ok: true; valueFrom: string } | { ok: false; path: string; message: string };
+
 export function secretArn(
   secret: string,
   ctx: BuildContext,
   options: CompileOptions,
   documents: SecretDocument[],
   fail: (m: string, pos?: Position) => never,
-): string {
+): SecretRef {
   const pathOf = options.secretPath ?? ((slug: string, name: string) => defaultSecretPath(slug, name, options.secretsPrefix));
   const own = pathOf(ctx.repo.slug, '');
   const doc = documents.find((d) => d.name === secret);
@@ -28,20 +37,22 @@ export function secretArn(
     // One segment under the prefix: `/slipway/org/repo/sub/x` is repository org/repo/sub's
     // secret x (GitLab subgroups nest), never org/repo's.
     if (!path.startsWith(own) || !SECRET_NAME.test(path.slice(own.length))) {
-      fail(
-        `secret "${secret}" reads ${JSON.stringify(path)}, which is not one of this repository's secrets: ` +
+      return {
+        ok: false,
+        path,
+        message:
+          `secret "${secret}" reads ${JSON.stringify(path)}, which is not one of this repository's secrets: ` +
           `a secret document may only name a secret directly under ${own} (the repository's own prefix, one more segment: ` +
           'letters, digits, "_", "." and "-"; a deeper path belongs to a nested repository)',
-        doc.pos,
-      );
+      };
     }
-    return secretsManagerRef(path, key, options);
+    return { ok: true, valueFrom: secretsManagerRef(path, key, options) };
   }
   if (!SECRET_NAME.test(secret)) {
     fail(`from_secret "${secret}" is not a valid secret name: use letters, digits, "_", "." and "-", not "." or ".." (it is one segment of the parameter path ${own}NAME)`);
   }
   const path = pathOf(ctx.repo.slug, secret);
-  return options.accountId ? `arn:${partitionOf(options)}:ssm:${options.region}:${options.accountId}:parameter${path}` : path;
+  return { ok: true, valueFrom: options.accountId ? `arn:${partitionOf(options)}:ssm:${options.region}:${options.accountId}:parameter${path}` : path };
 }
 
 /**

@@ -65,9 +65,15 @@ describe('image_pull_secrets as repositoryCredentials', () => {
     expect(out.notes.join('\n')).toMatch(/"pull0" does not exist: s0 pull registry.example.com anonymously/);
   });
 
-  it('refuses a JSON key (ECS takes the whole {"username","password"} secret) and another repository\'s secret', () => {
+  it('refuses a JSON key (ECS takes the whole {"username","password"} secret)', () => {
     const withKey = yaml(['/slipway/acme/app/pull'], ['registry.example.com/team/a:1']).replace('path: /slipway/acme/app/pull', 'path: /slipway/acme/app/pull\n  name: password');
     expect(() => credentials(withKey)).toThrow(/reads the key "password", but ECS takes a whole Secrets Manager secret .*remove "name:"/);
-    expect(() => credentials(yaml(['/slipway/victim/repo/pull'], ['registry.example.com/team/a:1']))).toThrow(/not one of this repository's secrets/);
+  });
+
+  it("never reads another repository's secret: the image is pulled anonymously, and the notes say why", () => {
+    const out = credentials(yaml(['/slipway/victim/repo/pull'], ['registry.example.com/team/a:1']));
+    expect(out.byContainer).toEqual({});
+    expect(out.notes.join('\n')).toMatch(/"\/slipway\/victim\/repo\/pull", which is not one of this repository's secrets/);
+    expect(out.notes.join('\n')).toMatch(/image_pull_secrets "pull0" is refused .*: s0 pull registry.example.com anonymously/);
   });
 });
