@@ -425,7 +425,7 @@ export function compilePipeline(
     const original = u.steps.map((s) => builds.get(s.name)).filter((s): s is Step => s !== undefined);
     if (original.length > 0) perRunEnv.push({ container: u.container, env: (c) => Object.assign({}, ...original.map((s) => autoTagEnvironment(s, c))) });
   }
-  const runTask = runTaskInput({ pipeline, ctx, options, stageNumber, stage: stageEnv(pipeline, stageNumber), family: taskDefinition.family, pluginContainers, containerEnv: perRunEnv, notes, fail });
+  const runTask = runTaskInput({ pipeline, ctx, options, stageNumber, stage: stageEnv(pipeline, stageNumber), family: taskDefinition.family, pluginContainers, containerEnv: perRunEnv, notes, fail, remoteServices });
   return { name: pipeline.name, dependsOn: [...pipeline.dependsOn], taskDefinition, runTask, skippedSteps, plan, notes };
 }
 

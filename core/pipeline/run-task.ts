@@ -7,7 +7,7 @@ import { AGENT_CONTAINER, AGENT_ENV } from './contract.js';
 import { keyValues, type ContainerOverride, type RunTaskInput, type Tag } from './ecs-task.js';
 import { buildEnvironment, type StageEnvInput } from './environment.js';
 import { MAX_CLIENT_TOKEN, MAX_OVERRIDE_CHARS, jsonChars } from './limits.js';
-import { UPSTREAM_RESERVE, fitFreeText } from './override-budget.js';
+import { SERVICES_HOST_RESERVE, UPSTREAM_RESERVE, fitFreeText } from './override-budget.js';
 import { pluginRunEnvironment } from './plugin-run-env.js';
 import type { Pipeline, Position } from './types.js';
 
@@ -28,10 +28,12 @@ export interface RunTaskSource {
   /** Gets what a user should know (free text cut to fit). */
   notes: string[];
   fail: (pos: Position, message: string) => never;
+  /** A segment whose services run in the service task: room is kept for their address (SERVICES_HOST_RESERVE). */
+  remoteServices?: boolean;
 }
 
 /** RunTask's input for one run of the stage. */
-export function runTaskInput({ pipeline, ctx, options, stageNumber, stage, family, pluginContainers, containerEnv = [], notes, fail }: RunTaskSource): RunTaskInput {
+export function runTaskInput({ pipeline, ctx, options, stageNumber, stage, family, pluginContainers, containerEnv = [], notes, fail, remoteServices = false }: RunTaskSource): RunTaskInput {
   const stageId = (options.stageId ?? defaultStageId(ctx))(pipeline, stageNumber);
   if (stageId.length === 0 || stageId.length > MAX_CLIENT_TOKEN) {
     fail(pipeline.pos, `the stage id ${JSON.stringify(stageId)} cannot be a RunTask clientToken (1 to ${MAX_CLIENT_TOKEN} characters)`);
@@ -57,8 +59,10 @@ export function runTaskInput({ pipeline, ctx, options, stageNumber, stage, famil
   };
   // Long free text (commit message, PR title, author) is cut to fit, the same for the
   // agent and the plugins (override-budget.ts).
-  // What the control plane adds when it starts the stage (SLIPWAY_UPSTREAM) has its room kept.
-  const overrideBudget = MAX_OVERRIDE_CHARS - UPSTREAM_RESERVE;
+  // What the control plane adds when it starts the stage (SLIPWAY_UPSTREAM, and a segment's
+  // SLIPWAY_SERVICES_HOST) has its room kept.
+  const reserved = UPSTREAM_RESERVE + (remoteServices ? SERVICES_HOST_RESERVE : 0);
+  const overrideBudget = MAX_OVERRIDE_CHARS - reserved;
   const fitted = fitFreeText(ctx, (c) => jsonChars(overridesFor(c)), overrideBudget);
   const overrides = overridesFor(fitted.ctx);
   if (fitted.truncated.length > 0) {
@@ -72,7 +76,7 @@ export function runTaskInput({ pipeline, ctx, options, stageNumber, stage, famil
     const parts = overrides.containerOverrides.map((o) => `${o.name} ${jsonChars(o)}`).join(', ');
     fail(
       pipeline.pos,
-      `its per-run overrides are ${overrideChars} characters but RunTask accepts at most ${MAX_OVERRIDE_CHARS}, ${UPSTREAM_RESERVE} of them kept for the build's state at start (${parts}), and cutting the commit message short cannot make them fit: ` +
+      `its per-run overrides are ${overrideChars} characters but RunTask accepts at most ${MAX_OVERRIDE_CHARS}, ${reserved} of them kept for the build's state at start (${parts}), and cutting the commit message short cannot make them fit: ` +
         `each step without commands (a plugin) receives the build's DRONE_* variables this way — use fewer plugin steps in one pipeline`,
     );
   }

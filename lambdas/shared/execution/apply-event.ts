@@ -6,7 +6,7 @@ import { parseStageKey } from '../../../core/builds/types.js';
 import { acceptTaskEvent, agentResultWanted, changedAt, isoMillis, isStageDone, stageOutcome, stagePhase, stepChanges, type StageOutcome } from '../../../core/builds/status.js';
 import type { TaskStateChangeDetail } from '../../../core/builds/task-event.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../../../core/pipeline/contract.js';
-import { runTaskTokens, segmentJob } from '../../../core/scaling/job.js';
+import { SERVICE_TASK_STARTED_BY_PREFIX, runTaskTokens, segmentJob } from '../../../core/scaling/job.js';
 import { segmentRunKey } from '../../../core/builds/segment-run.js';
 import { advanceSegment } from './segment-advance.js';
 import type { ExecutionDeps } from './deps.js';
@@ -31,6 +31,16 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   const { buildId, stageNumber } = parsed;
   const stage = await deps.store.getStage(buildId, stageNumber);
   if (!stage) return { applied: false, stageKey: key, reason: `stage ${key} does not exist` };
+
+  // A split stage's service task is not the stage's task: the autoscaler starts the first
+  // segment once it runs (lambdas/autoscaler/service-task.ts), and stops it once the stage is done.
+  if (detail.startedBy?.startsWith(SERVICE_TASK_STARTED_BY_PREFIX)) {
+    if (detail.lastStatus === 'RUNNING' || detail.lastStatus === 'STOPPED') await deps.nudge();
+    if (detail.lastStatus === 'STOPPED' && !isStageDone(stage.status)) {
+      deps.log('service task stopped while its stage goes on: its steps will not reach the services', { ...stageKeys(key), taskArn: detail.taskArn, stoppedReason: detail.stoppedReason });
+    }
+    return { applied: false, stageKey: key, reason: `event of the stage's service task ${detail.taskArn} (${detail.lastStatus})` };
+  }
 
   // A split stage's tasks are started per segment (segment-advance.ts): their tokens say which.
   const decision = acceptTaskEvent(stage, detail, runTaskTokens(segmentRunKey(key, stage.segment ?? 1), stage.attempts).startedBy);
