@@ -58,6 +58,8 @@ describe('a pipeline over 10 containers with a service', () => {
     const statuses = stepStatus(detail);
     expect(statuses['seed']).toBe('success');
     expect(statuses['read']).toBe('success');
+    // The service ran in the service task for the whole stage.
+    expect(detail.stages[0]!.steps.find((x) => x.name === 'cache')).toMatchObject({ status: 'success', reason: 'ran in the task of the services, for the whole stage' });
     expect(logOf(detail, detail.stages[0]!.taskArn!, 'read')).toContain('read-ok');
     // The service task: the agent and the service, and an address only once it ran.
     const stopped = await stoppedServiceTask(before);
