@@ -1,5 +1,5 @@
 // Where build tasks run: a VPC that costs nothing while idle (no NAT gateway) and a
-// security group that lets nothing in.
+// security group that lets nothing in but the build tasks themselves.
 import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -51,9 +51,16 @@ export class Network extends Construct {
 
     this.buildSecurityGroup = new ec2.SecurityGroup(this, 'BuildSecurityGroup', {
       vpc: this.vpc,
-      description: 'Slipway build tasks: no inbound traffic; outbound to clone, pull images and reach AWS',
+      description: 'Slipway build tasks: inbound only from build tasks; outbound to clone, pull images and reach AWS',
       allowAllOutbound: true,
     });
+    // A pipeline split into consecutive tasks runs its services in a task of their own, which
+    // the segments' steps reach at its private IP on the services' ports (any: they are the
+    // pipeline's), and their agents on the readiness port (docs/design/split-pipelines.md).
+    // A self-referencing rule: members of the group reach each other, nothing else gets in
+    // (https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html, "a security
+    // group ID as the source": traffic from network interfaces associated with that group).
+    this.buildSecurityGroup.addIngressRule(this.buildSecurityGroup, ec2.Port.allTcp(), 'Build tasks of one stage: segments reach their service task');
 
     if (props.privateSubnets) this.addEndpoints(subnetType);
   }

@@ -49,6 +49,13 @@ export interface ContainerImageSpec {
   /** A private, writable directory of this container (data of databases), as the container sees it. */
   dataDir: string;
   /**
+   * The container has a network of its own (the task's namespace): servers listen on every
+   * address, as the official images do, so that other tasks reach them at the task's IP (a
+   * split pipeline's service task). Without it they listen on loopback only: tasks share
+   * the host's network then.
+   */
+  listenAll?: boolean;
+  /**
    * Where the agent's code is in the container: AGENT_CODE_DIR when containers have their
    * own root (it is mounted there read-only); default, the project itself (no namespaces).
    */
@@ -218,7 +225,8 @@ function postgresLaunch(spec: ContainerImageSpec, command: string[]): ImageResol
   }
   const port = Number(spec.environment.PGPORT ?? 5432);
   if (command.length === 0 || command[0] === 'postgres' || command[0]!.startsWith('-')) {
-    const serverArgs = command[0] === 'postgres' ? command.slice(1) : command;
+    // Later -c settings win: the user's own listen_addresses still does.
+    const serverArgs = [...(spec.listenAll ? ['-c', 'listen_addresses=*'] : []), ...(command[0] === 'postgres' ? command.slice(1) : command)];
     return {
       ok: true,
       launch: { argv: ['/bin/sh', '-c', POSTGRES_SCRIPT, 'postgres', bin, spec.dataDir, ...serverArgs], kind: 'postgres', ports: [port], dataOwner: 'postgres', mounts: [] },
@@ -233,7 +241,9 @@ function redisLaunch(spec: ContainerImageSpec, command: string[]): ImageResoluti
   if (!server) {
     return { ok: false, reason: `image ${spec.image} cannot run locally: redis-server is not installed (apt-get install redis-server, or npm run setup)` };
   }
-  const defaults = ['--bind', '127.0.0.1', '-::1', '--port', '6379', '--save', '', '--appendonly', 'no', '--dir', spec.dataDir];
+  // The official image binds every address with protected mode off (its redis.conf is none).
+  const bind = spec.listenAll ? ['--bind', '0.0.0.0', '--protected-mode', 'no'] : ['--bind', '127.0.0.1', '-::1'];
+  const defaults = [...bind, '--port', '6379', '--save', '', '--appendonly', 'no', '--dir', spec.dataDir];
   if (command.length === 0 || command[0] === 'redis-server' || command[0]!.startsWith('-')) {
     // Later arguments win in redis, so the user's own options override these defaults.
     const userArgs = command[0] === 'redis-server' ? command.slice(1) : command;

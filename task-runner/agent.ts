@@ -210,6 +210,11 @@ async function run(config: AgentConfig, reporter: Reporter, stop: StopSwitch, se
   if (plan.role === 'services') {
     // Up until the control plane stops the task after the stage's last segment (or the
     // pipeline's timeout): a failure is answered to the segments, which end the stage with it.
+    // Its detached steps wait for its readiness: the task would never run, so it ends, and
+    // the control plane ends the stage with it.
+    if (setupFailure !== undefined && plan.steps.length > 0) {
+      return finish(setupFailure.outcome, setupFailure.exitCode, setupFailure.message, {}, setupFailure.outcome === 'clone-failed' ? 'clone-failed' : 'service-not-ready', setupFailure.detail);
+    }
     phase = 'keeping the services up';
     reporter.progress(setupFailure === undefined ? `ready: the services answer the segments on port ${config.readyPort ?? SERVICES_READY_PORT} until the task is stopped` : `${setupFailure.message}: answered to the segments`);
     await untilStopped(stop.signal);

@@ -197,6 +197,18 @@ export class DynamoStageStore implements StageStore {
     return this.update(buildId, stageNumber, e);
   }
 
+  /**
+   * The service task of a split stage, recorded once while the stage waits for its first
+   * segment: a retried start finds it and does not start another.
+   */
+  async noteServiceTask(buildId: string, stageNumber: number, taskArn: string): Promise<Stage | null> {
+    const e = new Expression();
+    e.set('serviceTaskArn', taskArn);
+    e.when(`${e.name('status')} = ${e.value('pending')}`);
+    e.when(`attribute_not_exists(${e.name('serviceTaskArn')}) OR ${e.name('serviceTaskArn')} = ${e.value(taskArn)}`);
+    return this.update(buildId, stageNumber, e);
+  }
+
   /** Ends a stage that is not finished (rejected, task lost, skipped): with the reason people see. */
   async finish(
     buildId: string,

@@ -84,8 +84,9 @@ function stepsOf(build: Build, number: number, compiled: CompiledStage, manifest
   if (!plan.clone.disable) add({ name: 'clone', container: AGENT_CONTAINER, status: 'pending', detached: false, kind: 'clone' });
   for (const s of plan.services) add({ name: s.name, container: s.container, status: 'pending', detached: false, kind: 'service' });
   const planned = new Map<string, { container: string; detach: boolean; whenStatus?: 'failure' | 'always'; afterSetup?: true }>();
-  // A split pipeline: the steps of every segment (each segment's plan lists its own).
-  for (const p of compiled.segments?.map((s) => s.plan) ?? [plan]) {
+  // A split pipeline: the steps of every segment (each segment's plan lists its own), and the
+  // detached steps of its service task.
+  for (const p of [...(compiled.segments?.map((s) => s.plan) ?? [plan]), ...(compiled.serviceTask ? [compiled.serviceTask.plan] : [])]) {
     for (const c of p.steps) for (const name of c.steps) planned.set(name, { container: c.container, detach: c.detach, ...(c.whenStatus ? { whenStatus: c.whenStatus } : {}), ...(c.afterSetup ? { afterSetup: true as const } : {}) });
   }
   const skipped = new Map(compiled.skippedSteps.map((s) => [s.name, s.reason]));
@@ -189,6 +190,16 @@ export function newBuildRecords(input: NewBuildInput, manifest: Manifest, compil
               containers: seg.plan.steps.map((st) => st.container),
               later: seg.later,
             })),
+          }
+        : {}),
+      ...(c.serviceTask
+        ? {
+            serviceTask: {
+              taskDefinition: { ...c.serviceTask.taskDefinition } as StageJob['taskDefinition'],
+              runTask: c.serviceTask.runTask as StageJob['runTask'],
+              cpu: Number(c.serviceTask.taskDefinition.cpu),
+              memory: Number(c.serviceTask.taskDefinition.memory),
+            },
           }
         : {}),
       ...(input.receivedAt !== undefined ? { receivedAt: input.receivedAt } : {}),

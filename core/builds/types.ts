@@ -121,6 +121,11 @@ export interface Stage {
   segment?: number;
   /** How many segments the stage's pipeline was cut into (absent: 1, not split). */
   segments?: number;
+  /**
+   * A split stage with services: the task that runs them for the stage's whole life (started
+   * with the first segment, stopped once the stage is done: lambdas/autoscaler/service-task.ts).
+   */
+  serviceTaskArn?: string;
   exitCode?: number;
   /** Highest ECS event version applied: older or equal versions are ignored. */
   eventVersion?: number;

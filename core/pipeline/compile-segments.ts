@@ -107,7 +107,7 @@ export function compileSplit(
   // The services and the detached steps (which start with the first segment: segments.ts)
   // in a task of their own for the stage's whole life.
   const serviceTask = plan.serviceTask
-    ? compileOne(pipeline, ctx, options, { ...source, serviceTask: { detached: plan.serviceTask.detached.map((d) => d.name), reserved, stepNumber } })
+    ? compileOne(pipeline, ctx, options, { ...source, serviceTask: { detached: plan.serviceTask.detached, reserved, stepNumber } })
     : undefined;
   const first = compiled[0]!;
   const notes = [
@@ -119,8 +119,8 @@ export function compileSplit(
     ),
     ...(plan.serviceTask
       ? [
-          `its ${[...plan.serviceTask.services.map((n) => `service "${n}"`), ...plan.serviceTask.detached.map((d) => `detached step "${d.name}"`)].join(', ')} run in a task of their own ` +
-            `for the whole stage: steps reach them by name (${[...plan.serviceTask.services, ...plan.serviceTask.detached.map((d) => d.name)].join(', ')}), not at localhost`,
+          `its ${[...plan.serviceTask.services.map((n) => `service "${n}"`), ...plan.serviceTask.detached.map((d) => `detached step "${d}"`)].join(', ')} run in a task of their own ` +
+            `for the whole stage: steps reach them by name (${[...plan.serviceTask.services, ...plan.serviceTask.detached].join(', ')}), not at localhost`,
         ]
       : []),
     ...[...new Set([...compiled.flatMap((c) => c.notes), ...(serviceTask?.notes ?? [])])],

@@ -92,6 +92,17 @@ export function fitFreeText(ctx: BuildContext, size: (ctx: BuildContext) => numb
  */
 export const UPSTREAM_RESERVE = 1024;
 
+/** The longest textual IP address (RFC 4291 section 2.2, form 3). */
+export const MAX_ADDRESS_CHARS = 45;
+
+/**
+ * Characters kept in the overrides of a segment whose services run in the service task, for
+ * SLIPWAY_SERVICES_HOST (that task's private IP, known only once it runs): the entry as JSON
+ * with the longest address it may carry (an IPv6 address with an IPv4 tail, 45 characters),
+ * and the comma before it.
+ */
+export const SERVICES_HOST_RESERVE = JSON.stringify({ name: AGENT_ENV.servicesHost, value: 'x'.repeat(MAX_ADDRESS_CHARS) }).length + 1;
+
 /**
  * The longest presigned snapshot URL the control plane may put into a segment's overrides
  * (adapters/s3/snapshot-urls.ts refuses to sign a longer one). Measured: an S3 URL signed

@@ -41,8 +41,8 @@ export interface Segment {
 /** The services and detached steps of a split pipeline: one task for the stage's whole life. */
 export interface ServiceTask {
   services: string[];
-  /** Detached steps, each with the segment after whose end it starts (0: with the first segment). */
-  detached: { name: string; after: number }[];
+  /** Detached steps: they start with the service task (none comes after another step). */
+  detached: string[];
   /** Containers of its task: its agent, the services and the detached steps. */
   size: number;
 }
@@ -112,35 +112,30 @@ export function planSegments(services: readonly Step[], all: readonly Step[], ac
     }
     return [...out];
   };
-  // A detached step runs in the service task, started once its own upstream steps have ended
-  // (from their segment's snapshot): a step that waits for it must be in a later segment than them.
+  // A detached step runs in the service task, which starts with the first segment from a
+  // clone of its own: one that comes after other steps would need the files they wrote.
   const detachedNames = new Set(detached.map((o) => o.step.name));
-  const upstreamOfDetached = (name: string, seen = new Set<string>()): string[] =>
+  const upstreamOf = (name: string, seen = new Set<string>()): string[] =>
     order
       .get(name)!
       .on.map((o) => o.step)
       .filter((up) => !seen.has(up) && seen.add(up))
-      .flatMap((up) => (detachedNames.has(up) ? upstreamOfDetached(up, seen) : [up]));
-  const barriers = (unit: PackUnit, unitOf: ReadonlyMap<string, PackUnit>): PackUnit[] => {
-    const out = new Set<PackUnit>();
-    for (const s of unit.steps) {
-      for (const o of order.get(s.name)!.on) {
-        if (!detachedNames.has(o.step)) continue;
-        for (const up of upstreamOfDetached(o.step)) {
-          const u = unitOf.get(up);
-          if (u && u !== unit) out.add(u);
-        }
-      }
+      .flatMap((up) => (detachedNames.has(up) ? upstreamOf(up, seen) : [up]));
+  for (const o of detached) {
+    const [up] = upstreamOf(o.step.name);
+    if (up !== undefined) {
+      return {
+        kind: 'impossible',
+        reason: `its detached step "${o.step.name}" comes after step "${up}", but a detached step of a pipeline split into several tasks runs in the task of the services, which starts with the first segment and never sees the files later steps write`,
+      };
     }
-    return [...out];
-  };
-  const cutOf = (list: PackUnit[]): PackUnit[][] => cut(list, predecessors, barriers, all);
+  }
+  const cutOf = (list: PackUnit[]): PackUnit[][] => cut(list, predecessors, all);
 
   let chosen = cutOf(attached);
   if (linear) {
     // Pack as little as possible for the fewest segments: logs stay per step wherever they can.
-    // Never across a detached step: the steps after it wait for it, and it starts only once
-    // the steps before it are over (see barriers), so they cannot share a container.
+    // Never across a detached step: it runs in another task.
     const runs: PackUnit[][] = [[]];
     for (const u of units) {
       if (u.steps[0]!.detach) runs.push([]);
@@ -164,38 +159,12 @@ export function planSegments(services: readonly Step[], all: readonly Step[], ac
     }
   }
 
-  const segmentOf = new Map<string, number>();
   const out: Segment[] = chosen.map((list, i) => {
-    for (const u of list) for (const s of u.steps) segmentOf.set(s.name, i + 1);
     const containers = list.map((u) => ({ steps: u.steps.map((s) => s.name), kind: u.kind, gate: gated(u, i > 0) }));
     return { number: i + 1, containers, size: 1 + list.reduce((n, u) => n + sizeOf(u, i > 0), 0) };
   });
   if (services.length === 0 && detached.length === 0) return { kind: 'split', segments: out };
-
-  // A detached step starts once the segment of its last upstream step has ended.
-  const afterOf = (name: string, seen = new Set<string>()): number => {
-    let after = 0;
-    for (const up of order.get(name)!.on.map((o) => o.step)) {
-      if (seen.has(up)) continue;
-      seen.add(up);
-      after = Math.max(after, segmentOf.get(up) ?? afterOf(up, seen));
-    }
-    return after;
-  };
-  const serviceTask: ServiceTask = {
-    services: services.map((s) => s.name),
-    detached: detached.map((o) => ({ name: o.step.name, after: afterOf(o.step.name) })),
-    size: serviceSize,
-  };
-  // The service task starts with the first segment, from a clone of its own: a detached step
-  // that comes after other steps would need the files they wrote, which it never sees.
-  const late = serviceTask.detached.find((d) => d.after > 0);
-  if (late) {
-    return {
-      kind: 'impossible',
-      reason: `its detached step "${late.name}" starts after steps of segment ${late.after}, but a detached step of a pipeline split into several tasks runs in the task of the services, which starts with the first segment and never sees the files later steps write`,
-    };
-  }
+  const serviceTask: ServiceTask = { services: services.map((s) => s.name), detached: detached.map((o) => o.step.name), size: serviceSize };
   return { kind: 'split', segments: out, serviceTask };
 }
 
@@ -255,12 +224,11 @@ function sizeOf(u: PackUnit, later: boolean): number {
  * Units in a topological order (among units whose predecessors are all placed, the one
  * first in the file), then cut greedily into segments of at most SEGMENT_BUDGET containers.
  * Each segment is a prefix of the order minus the ones before, so it is closed under
- * predecessors. A unit behind a barrier (the upstream of a detached step it waits for)
- * starts a new segment when that upstream is in the current one.
+ * predecessors.
  */
 type Relation = (u: PackUnit, unitOf: ReadonlyMap<string, PackUnit>) => PackUnit[];
 
-function cut(units: PackUnit[], predecessors: Relation, barriers: Relation, all: readonly Step[]): PackUnit[][] {
+function cut(units: PackUnit[], predecessors: Relation, all: readonly Step[]): PackUnit[][] {
   const unitOf = new Map<string, PackUnit>();
   for (const u of units) for (const s of u.steps) unitOf.set(s.name, u);
   const fileIndex = new Map(all.map((s, i) => [s.name, i] as const));
@@ -280,8 +248,7 @@ function cut(units: PackUnit[], predecessors: Relation, barriers: Relation, all:
   let current: PackUnit[] = [];
   let used = 0;
   for (const u of ordered) {
-    const behindBarrier = barriers(u, unitOf).some((b) => current.includes(b));
-    if ((used + sizeOf(u, out.length > 0) > SEGMENT_BUDGET || behindBarrier) && current.length > 0) {
+    if (used + sizeOf(u, out.length > 0) > SEGMENT_BUDGET && current.length > 0) {
       out.push(current);
       current = [];
       used = 0;

@@ -6,6 +6,7 @@
 
 import { createHash } from 'node:crypto';
 import { AGENT_CONTAINER, AGENT_ENV } from '../pipeline/contract.js';
+import { serviceTaskRunKey } from '../pipeline/segments.js';
 
 export interface StageJob {
   /** `owner/name#42/2` (see stageKey in core/builds/types.ts). */
@@ -36,6 +37,28 @@ export interface StageJob {
   segments?: SegmentJob[];
   /** The segment this job starts (absent: 1). */
   segment?: number;
+  /** A split pipeline with services: the task that runs them beside every segment (CompiledStage.serviceTask). */
+  serviceTask?: ServiceTaskJob;
+}
+
+/** The service task of a split stage, as the autoscaler starts it. */
+export interface ServiceTaskJob {
+  taskDefinition: StageJob['taskDefinition'];
+  runTask: StageJob['runTask'];
+  cpu: number;
+  memory: number;
+}
+
+/** `startedBy` of every service task: how a pass recognises them among the cluster's tasks (service-task.ts). */
+export const SERVICE_TASK_STARTED_BY_PREFIX = 'slipway-svc-';
+
+/**
+ * RunTask's tokens of a stage's service task: one per stage (a retried start returns the same
+ * task), and a `startedBy` (≤ 36 characters) that says what it is.
+ */
+export function serviceTaskTokens(stageKey: string): { clientToken: string; startedBy: string } {
+  const digest = createHash('sha256').update(serviceTaskRunKey(stageKey)).digest('hex');
+  return { clientToken: digest.slice(0, 64), startedBy: `${SERVICE_TASK_STARTED_BY_PREFIX}${digest.slice(0, 24)}` };
 }
 
 /** One segment of a split stage, as the autoscaler starts it. */

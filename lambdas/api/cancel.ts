@@ -69,6 +69,12 @@ export async function cancelBuild(deps: CancelDeps, build: Build, who: string): 
     if (current && !isStageDone(current.status)) await stop(current);
   }
 
+  // The service tasks of split stages: not the stages' own tasks, stopped at once too (the
+  // autoscaler's pass would stop them once their stage is done).
+  for (const stage of stages) {
+    if (!isStageDone(stage.status) && stage.serviceTaskArn) await deps.stopTask(stage.serviceTaskArn, reason);
+  }
+
   if (stopped.length === 0) {
     const after = (await deps.store.listStagesAndSteps(build.id)).stages;
     if (after.every((s) => isStageDone(s.status))) {

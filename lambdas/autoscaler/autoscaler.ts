@@ -21,6 +21,8 @@ import { afterStageEnd } from '../shared/execution/stage-end.js';
 import { isWaiting, listAll, type AutoscalerDeps, type PassReport, type Waiting } from './deps.js';
 import { reconcile } from './reconcile.js';
 import { startStage } from './start-stage.js';
+import { stopFinishedServiceTasks } from './service-task.js';
+import { classifyAwsError, describeAwsError } from '../../core/util/aws-errors.js';
 
 export type { AutoscalerDeps, PassReport } from './deps.js';
 
@@ -136,6 +138,7 @@ export async function runPass(deps: AutoscalerDeps, options: { reconcile: boolea
         if (result.kind === 'started') report.started.push(result.started);
         else if (result.kind === 'failed') report.failed.push({ stageKey: w.job.stageKey, message: result.message });
         else if (result.kind === 'gone') return;
+        else if (result.kind === 'waiting') report.deferred.push({ stageKey: w.job.stageKey, reason: result.reason });
         else {
           report.runTaskFailures.push({ stageKey: w.job.stageKey, reason: result.reason, kind: result.kind });
           if (result.kind === 'capacity') capacityRefused = true;
@@ -161,6 +164,13 @@ export async function runPass(deps: AutoscalerDeps, options: { reconcile: boolea
     if (w.stage.message !== text) await deps.stages.noteWaiting(w.job.buildId, w.job.stageNumber, text);
   });
 
+  // Service tasks of split stages that are done (last segment, failure, cancel, timeout): stopped.
+  try {
+    report.serviceTasksStopped = await stopFinishedServiceTasks(deps);
+  } catch (err) {
+    const info = classifyAwsError(err);
+    deps.log('service tasks not checked this pass: the next one tries again', { error: describeAwsError(info), kind: info.kind });
+  }
   if (options.reconcile) report.reconcile = await reconcile(deps);
   return report;
 }

@@ -35,6 +35,8 @@ export interface PassReport {
   /** Starts that failed and will be tried again (capacity refusals, errors worth a retry). */
   runTaskFailures: { stageKey: string; reason: string; kind: 'capacity' | 'retry' }[];
   reconcile?: ReconcileReport;
+  /** Service tasks of split stages stopped because their stage was done. */
+  serviceTasksStopped?: string[];
 }
 
 /** A stage the pass may start, with its job. */

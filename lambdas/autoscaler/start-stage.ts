@@ -19,6 +19,7 @@ import type { ExecutionConfig } from './config.js';
 import { isWaiting, type AutoscalerDeps, type PassReport, type Waiting } from './deps.js';
 import { ensureTaskDefinition } from './register.js';
 import { CloneTokenError } from '../shared/clone-tokens.js';
+import { serviceTaskState } from './service-task.js';
 
 /** Failed starts (errors, not waits) after which a stage ends `error`. */
 export const MAX_START_FAILURES = 8;  // with startRetryDelayMs: about 45 min of tries
@@ -31,7 +32,9 @@ export type StartResult =
   | { kind: 'retry'; reason: string }
   | { kind: 'failed'; message: string }
   /** Started or finished by someone else meanwhile. */
-  | { kind: 'gone' };
+  | { kind: 'gone' }
+  /** A split stage waits for the task of its services to run (service-task.ts). */
+  | { kind: 'waiting'; reason: string };
 
 type Capacity = 'FARGATE' | 'FARGATE_SPOT';
 
@@ -52,6 +55,29 @@ export async function startStage(deps: AutoscalerDeps, waiting: Waiting): Promis
     await afterStageEnd(deps, stage.buildId);
     deps.log('split stage ended before its next segment', { ...stageKeys(job.stageKey), segment, message: segmentRun.end.message });
     return { kind: 'failed', message: segmentRun.end.message };
+  }
+
+  // A split stage with services: their task first, then each segment with its address.
+  if (job.serviceTask) {
+    const services = await serviceTaskState(
+      deps,
+      job,
+      stage,
+      segmentRun.env.filter((e) => e.name === AGENT_ENV.timeoutSeconds),
+    );
+    if (services.kind === 'waiting') {
+      if (stage.message !== services.reason) await deps.stages.noteWaiting(stage.buildId, stage.number, services.reason);
+      return { kind: 'waiting', reason: services.reason };
+    }
+    if (services.kind === 'retry') return afterError(deps, stage, attempt, { kind: 'transient', retryable: true, name: 'ServiceTaskStart', message: services.reason }, services.reason);
+    if (services.kind === 'gone') {
+      const message = `cannot start segment ${segment}: ${services.message}`;
+      const finished = await deps.stages.finish(stage.buildId, stage.number, { status: 'error', reason: 'could-not-start', message, finishedAt: deps.now() });
+      if (!finished) return { kind: 'gone' };
+      await afterStageEnd(deps, stage.buildId, { freedCapacity: true });
+      return { kind: 'failed', message };
+    }
+    segmentRun.env.push({ name: AGENT_ENV.servicesHost, value: services.host });
   }
 
   let taskDefinitionArn: string;

@@ -1,8 +1,12 @@
 // One Linux network namespace per local task: awsvpc's "all containers of a task share
 // localhost", so two tasks can each listen on 127.0.0.1:5432. A veth pair on a link-local
 // /30 (169.254.x.y, the range ECS itself uses for its metadata endpoint) lets the task
-// reach the host (metadata endpoint, local Git server) and nothing beyond: no default
-// route in the namespace, no forwarding on the host.
+// reach the host (metadata endpoint, local Git server) and the other tasks at their own
+// addresses, as tasks in one security group with a self-referencing rule reach each other
+// (a split pipeline's segments reach its service task: lib/network.ts), and nothing
+// beyond: the namespace routes only 169.254.0.0/16 (no default route), and the host
+// forwards only what comes in on the tasks' veths (their interface's `forwarding`, not
+// the host's ip_forward).
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { randomInt } from 'node:crypto';
@@ -140,6 +144,8 @@ function blockAddresses(index: number): { host: string; task: string } {
   return { host: `169.254.${octet3}.${base + 1}`, task: `169.254.${octet3}.${base + 2}` };
 }
 const BLOCKS = 252 * 64;
+/** Every task's /30 is in here: the one route of a task's namespace beyond its own /30. */
+const LINK_LOCAL = '169.254.0.0/16';
 
 /**
  * Creates the namespace. The namespace's name carries the /30's index, and `ip netns add`
@@ -168,6 +174,8 @@ export async function createTaskNetwork(): Promise<TaskNetwork> {
       await ipRun(['link', 'set', hostInterface, 'up']);
       await ipRun(['-n', name, 'addr', 'add', `${task}/30`, 'dev', 'eth0']);
       await ipRun(['-n', name, 'link', 'set', 'eth0', 'up']);
+      await ipRun(['-n', name, 'route', 'add', LINK_LOCAL, 'via', host, 'dev', 'eth0']);
+      writeFileSync(`/proc/sys/net/ipv4/conf/${hostInterface}/forwarding`, '1\n');
     } catch (error) {
       await destroyTaskNetwork({ name, hostAddress: host, taskAddress: task, hostInterface });
       throw error;

@@ -37,8 +37,17 @@ function taskHealth(task: LocalTask): string {
 }
 
 /** A container as DescribeTasks and the task state change event both show it (DescribeTasks adds health and memory). */
+/**
+ * The task's private IP as DescribeTasks shows it: only once the task has run (RUNNING, then
+ * kept after it stops), so that nothing can lean on an address earlier than the control
+ * plane is promised one (lambdas/autoscaler/service-task.ts waits for RUNNING).
+ */
+function shownAddress(task: LocalTask): string | undefined {
+  return task.startedAt !== undefined ? task.sandbox?.taskAddress : undefined;
+}
+
 function containerJson(task: LocalTask, c: LocalTask['containers'][number]) {
-  const address = task.sandbox?.taskAddress;
+  const address = shownAddress(task);
   return {
     containerArn: c.containerArn,
     taskArn: task.arn,
@@ -54,7 +63,7 @@ function containerJson(task: LocalTask, c: LocalTask['containers'][number]) {
 }
 
 export function taskJson(task: LocalTask): Record<string, unknown> {
-  const address = task.sandbox?.taskAddress;
+  const address = shownAddress(task);
   return compact({
     taskArn: task.arn,
     clusterArn: task.clusterArn,
@@ -90,8 +99,12 @@ export function taskJson(task: LocalTask): Record<string, unknown> {
     connectivity: 'CONNECTED',
     version: task.version,
     overrides: { containerOverrides: [], inferenceAcceleratorOverrides: [], ...(task.params.overrides ?? {}) },
-    attachments: address
-      ? [{ id: task.id, type: 'ElasticNetworkInterface', status: task.lastStatus === 'STOPPED' ? 'DELETED' : 'ATTACHED', details: [{ name: 'privateIPv4Address', value: address }] }]
+    attachments: task.sandbox
+      ? [
+          address
+            ? { id: task.id, type: 'ElasticNetworkInterface', status: task.lastStatus === 'STOPPED' ? 'DELETED' : 'ATTACHED', details: [{ name: 'privateIPv4Address', value: address }] }
+            : { id: task.id, type: 'ElasticNetworkInterface', status: task.lastStatus === 'STOPPED' ? 'DELETED' : 'ATTACHING', details: [] },
+        ]
       : [],
     tags: [],
     enableExecuteCommand: false,

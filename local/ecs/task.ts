@@ -392,7 +392,7 @@ export class LocalTask {
         command: c.def.command,
         environment,
         dataDir: ownRoot ? CONTAINER_DATA_DIR : c.dataDir,
-        ...(ownRoot ? { agentCodeDir: AGENT_CODE_DIR } : {}),
+        ...(ownRoot ? { agentCodeDir: AGENT_CODE_DIR, listenAll: true } : {}),
       },
       this.host.catalogue,
     );

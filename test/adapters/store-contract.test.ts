@@ -162,6 +162,18 @@ describe.each([
     expect(restarted?.startedAt).toBeUndefined();
   });
 
+  it("a split stage's service task is recorded once, only while the stage waits, and a retried start finds the same one", async () => {
+    const s = make();
+    const id = await oneStage(s, { segments: 2 });
+    expect(await s.stages.noteServiceTask(id, 1, TASK)).toMatchObject({ status: 'pending', serviceTaskArn: TASK });
+    expect(await s.stages.noteServiceTask(id, 1, TASK)).toMatchObject({ serviceTaskArn: TASK });
+    expect(await s.stages.noteServiceTask(id, 1, OTHER)).toBeNull();
+    const done = await oneStage(s, { segments: 2 });
+    await s.stages.finish(done, 1, { status: 'killed', message: 'cancelled', finishedAt: 9 });
+    expect(await s.stages.noteServiceTask(done, 1, TASK)).toBeNull();
+    expect((await s.store.getStage(done, 1))?.serviceTaskArn).toBeUndefined();
+  });
+
   it('a stage is queued once; its waiting note is written only while it waits', async () => {
     const s = make();
     const id = await oneStage(s, { queuedAt: undefined });

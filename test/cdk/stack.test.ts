@@ -115,7 +115,7 @@ for (const variant of variants) {
       expect(actions.filter((a) => a.startsWith('ssm:'))).toEqual(['ssm:DescribeParameters']);
     });
 
-    it('creates no NAT gateway and lets nothing into build tasks', () => {
+    it('creates no NAT gateway and lets nothing into build tasks but other build tasks (a split pipeline\'s segments reach its service task)', () => {
       s.template.resourceCountIs('AWS::EC2::NatGateway', 0);
       s.template.resourceCountIs('AWS::EC2::EIP', 0);
       const groups = resources('AWS::EC2::SecurityGroup').filter(([, r]) => String(r.Properties?.GroupDescription).startsWith('Slipway build tasks'));
@@ -123,7 +123,17 @@ for (const variant of variants) {
       const [buildGroupId, buildGroup] = groups[0]!;
       expect(buildGroup.Properties?.SecurityGroupIngress).toBeUndefined();
       const ingress = resources('AWS::EC2::SecurityGroupIngress').filter(([, r]) => JSON.stringify(r.Properties?.GroupId).includes(buildGroupId));
-      expect(ingress).toEqual([]);
+      // One self-referencing rule: TCP from members of the same group, no address range.
+      expect(ingress.map(([, r]) => r.Properties)).toEqual([
+        {
+          GroupId: { 'Fn::GetAtt': [buildGroupId, 'GroupId'] },
+          SourceSecurityGroupId: { 'Fn::GetAtt': [buildGroupId, 'GroupId'] },
+          IpProtocol: 'tcp',
+          FromPort: 0,
+          ToPort: 65535,
+          Description: 'Build tasks of one stage: segments reach their service task',
+        },
+      ]);
     });
 
     it('has no wildcard action in any IAM policy, and `*` resources only where AWS requires them', () => {

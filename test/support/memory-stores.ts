@@ -239,6 +239,10 @@ export class MemoryStageStore implements StageStore {
     });
   }
 
+  async noteServiceTask(buildId: string, stageNumber: number, taskArn: string): Promise<Stage | null> {
+    return this.write(buildId, stageNumber, (stage) => (stage.status === 'pending' && (stage.serviceTaskArn ?? taskArn) === taskArn ? { ...stage, serviceTaskArn: taskArn } : null));
+  }
+
   async noteWaiting(buildId: string, stageNumber: number, message: string): Promise<void> {
     await this.write(buildId, stageNumber, (stage) => (stage.status === 'pending' && stage.message !== message ? { ...stage, message } : null));
   }

@@ -3,10 +3,11 @@
 // reconciliation (a stop event that was lost is rebuilt from DescribeTasks).
 
 import { parseStageKey } from '../../../core/builds/types.js';
-import { acceptTaskEvent, agentResultWanted, changedAt, isoMillis, isStageDone, stageOutcome, stagePhase, stepChanges, stepsNeedAgentResult, type StageOutcome } from '../../../core/builds/status.js';
+import { acceptTaskEvent, agentResultWanted, changedAt, isoMillis, isStageDone, isStepDone, stageOutcome, stagePhase, stepChanges, stepsNeedAgentResult, type StageOutcome, type StepChange } from '../../../core/builds/status.js';
+import type { StepRecord } from '../../../core/builds/types.js';
 import type { TaskStateChangeDetail } from '../../../core/builds/task-event.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../../../core/pipeline/contract.js';
-import { runTaskTokens, segmentJob } from '../../../core/scaling/job.js';
+import { SERVICE_TASK_STARTED_BY_PREFIX, runTaskTokens, segmentJob } from '../../../core/scaling/job.js';
 import { segmentRunKey } from '../../../core/builds/segment-run.js';
 import { advanceSegment } from './segment-advance.js';
 import type { ExecutionDeps } from './deps.js';
@@ -16,6 +17,22 @@ import { stageKeys } from '../observability/logger.js';
 export type ApplyResult =
   | { applied: true; stageKey: string; status: string }
   | { applied: false; stageKey?: string; reason: string };
+
+/**
+ * The records of what ran in a split stage's service task, once the stage ends: the service
+ * a segment's agent found not ready failed, with its words; the others ran for the stage's
+ * life, and ended with it (their task is stopped after the stage: service-task.ts).
+ */
+function serviceTaskSteps(steps: readonly StepRecord[], outcome: StageOutcome): StepChange[] {
+  const out: StepChange[] = [];
+  for (const step of steps) {
+    if (isStepDone(step.status)) continue;
+    if (outcome.failedService === step.container) out.push({ number: step.number, status: 'failure', reason: outcome.message });
+    else if (outcome.reason === 'could-not-start') out.push({ number: step.number, status: 'error', reason: outcome.message });
+    else out.push({ number: step.number, status: 'success', reason: 'ran in the task of the services, for the whole stage' });
+  }
+  return out;
+}
 
 /** The stage id the autoscaler gave the task (the agent's SLIPWAY_STAGE_ID override). */
 export function stageKeyOf(detail: TaskStateChangeDetail): string | undefined {
@@ -31,6 +48,16 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   const { buildId, stageNumber } = parsed;
   const stage = await deps.store.getStage(buildId, stageNumber);
   if (!stage) return { applied: false, stageKey: key, reason: `stage ${key} does not exist` };
+
+  // A split stage's service task is not the stage's task: the autoscaler starts the first
+  // segment once it runs (lambdas/autoscaler/service-task.ts), and stops it once the stage is done.
+  if (detail.startedBy?.startsWith(SERVICE_TASK_STARTED_BY_PREFIX)) {
+    if (detail.lastStatus === 'RUNNING' || detail.lastStatus === 'STOPPED') await deps.nudge();
+    if (detail.lastStatus === 'STOPPED' && !isStageDone(stage.status)) {
+      deps.log('service task stopped while its stage goes on: its steps will not reach the services', { ...stageKeys(key), taskArn: detail.taskArn, stoppedReason: detail.stoppedReason });
+    }
+    return { applied: false, stageKey: key, reason: `event of the stage's service task ${detail.taskArn} (${detail.lastStatus})` };
+  }
 
   // A split stage's tasks are started per segment (segment-advance.ts): their tokens say which.
   const decision = acceptTaskEvent(stage, detail, runTaskTokens(segmentRunKey(key, stage.segment ?? 1), stage.attempts).startedBy);
@@ -93,10 +120,15 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   }
 
   // Steps first: their writes only move forward, so a retry after a crash repeats them harmlessly.
-  const steps = await deps.store.listSteps(buildId, stageNumber);
-  const changes = stepChanges(detail, steps, outcome);
+  const all = await deps.store.listSteps(buildId, stageNumber);
+  // A split stage's services (and first detached steps) ran in its service task, not in this
+  // one: their records are decided with the stage's end (serviceTaskSteps), not from this task.
+  const here = new Set(detail.containers.map((c) => c.name));
+  const elsewhere = stage.serviceTaskArn !== undefined ? all.filter((s) => (s.kind === 'service' || s.detached) && !here.has(s.container)) : [];
+  const steps = all.filter((s) => !elsewhere.includes(s));
+  const changes = [...stepChanges(detail, steps, outcome), ...(outcome ? serviceTaskSteps(elsewhere, outcome) : [])];
   for (const change of changes) {
-    const step = steps.find((s) => s.number === change.number)!;
+    const step = all.find((s) => s.number === change.number)!;
     const times = change.status === 'running' ? { startedAt: at } : { ...(step.startedAt === undefined && change.status !== 'skipped' ? { startedAt: at } : {}), finishedAt: at };
     await deps.store.updateStep(buildId, stageNumber, change.number, {
       status: change.status,
@@ -105,7 +137,7 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
       ...times,
     });
   }
-  const stepStarted = changes.some((c) => steps.find((s) => s.number === c.number)?.kind === 'step' && c.status !== 'skipped');
+  const stepStarted = changes.some((c) => all.find((s) => s.number === c.number)?.kind === 'step' && c.status !== 'skipped');
 
   const applied = await deps.stages.applyEvent(buildId, stageNumber, {
     taskArn: detail.taskArn,

@@ -1,0 +1,145 @@
+// The service task of a split stage (docs/design/split-pipelines.md, "Services and detached
+// steps across the cut"): the task that runs the pipeline's services (and its first detached
+// steps) for the stage's whole life, beside its consecutive segment tasks.
+// - Started with the first segment: the stage waits until it is RUNNING, then each segment's
+//   agent gets its private IP (AGENT_ENV.servicesHost) in the per-run override.
+// - Stopped once the stage is done, whatever ended it (last segment, failure, cancel,
+//   timeout, a lost task): every autoscaler pass looks for running service tasks whose stage
+//   is done (or that are not their stage's), so none outlives its stage by more than a pass.
+//   Its agent also ends itself at the pipeline's timeout.
+
+import { isIP } from 'node:net';
+import { MAX_ADDRESS_CHARS } from '../../core/pipeline/override-budget.js';
+import { DescribeTasksCommand, ListTasksCommand, RunTaskCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
+import { isStageDone } from '../../core/builds/status.js';
+import { parseStageKey, type Stage } from '../../core/builds/types.js';
+import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
+import { SERVICE_TASK_STARTED_BY_PREFIX, serviceTaskTokens, type StageJob } from '../../core/scaling/job.js';
+import { classifyAwsError, describeAwsError } from '../../core/util/aws-errors.js';
+import { stageKeys } from '../shared/observability/logger.js';
+import type { AutoscalerDeps } from './deps.js';
+import { ensureTaskDefinition } from './register.js';
+import { runTaskInput } from './start-stage.js';
+
+export type ServiceTaskState =
+  /** RUNNING at `host`: the segment may start. */
+  | { kind: 'ready'; host: string }
+  /** Starting (or just started): the stage waits, the next pass looks again. */
+  | { kind: 'waiting'; reason: string }
+  /** RunTask failed in a way worth another try. */
+  | { kind: 'retry'; reason: string }
+  /** It stopped (or cannot start): the stage cannot go on. */
+  | { kind: 'gone'; message: string };
+
+/**
+ * Where the stage's service task is: started now when it has none (segment 1 only), else as
+ * DescribeTasks shows it. `env`: the per-run agent environment the segment gets too (what is
+ * left of the timeout), so the service task's agent ends itself with the pipeline.
+ */
+export async function serviceTaskState(deps: AutoscalerDeps, job: StageJob, stage: Stage, env: { name: string; value: string }[]): Promise<ServiceTaskState> {
+  const service = job.serviceTask!;
+  if (stage.serviceTaskArn === undefined) {
+    if ((stage.segment ?? 1) > 1) return { kind: 'gone', message: `the stage has no service task at segment ${stage.segment}: its services are gone` };
+    return startServiceTask(deps, job, stage, env);
+  }
+  const res = await deps.ecs.send(new DescribeTasksCommand({ cluster: deps.config.cluster, tasks: [stage.serviceTaskArn] }));
+  const task = res.tasks?.[0];
+  if (!task) return { kind: 'gone', message: `ECS no longer knows the service task ${stage.serviceTaskArn} (${res.failures?.[0]?.reason ?? 'MISSING'})` };
+  if (task.lastStatus === 'STOPPED' || task.desiredStatus === 'STOPPED') {
+    return { kind: 'gone', message: `the service task stopped before segment ${stage.segment ?? 1} could start: ${task.stoppedReason ?? task.stopCode ?? 'no reason given'}` };
+  }
+  if (task.lastStatus !== 'RUNNING') return { kind: 'waiting', reason: `waiting: the task of its services is ${task.lastStatus?.toLowerCase() ?? 'starting'} (${service.cpu} CPU units, ${service.memory} MiB)` };
+  const host = privateIp(task);
+  // Within the room the compiler kept for it (override-budget.ts, SERVICES_HOST_RESERVE).
+  if (host === undefined || isIP(host) === 0 || host.length > MAX_ADDRESS_CHARS) {
+    return { kind: 'gone', message: `the service task ${task.taskArn} runs but ECS shows no private IP address for it (${JSON.stringify(host ?? null)})` };
+  }
+  return { kind: 'ready', host };
+}
+
+/**
+ * The task's private IPv4 address. Fargate gives every task one ENI with a primary private IP
+ * (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-task-networking.html);
+ * DescribeTasks shows it on each container (`networkInterfaces[].privateIpv4Address`,
+ * https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_NetworkInterface.html) and in
+ * the task's ElasticNetworkInterface attachment (`details` name `privateIPv4Address`,
+ * https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Attachment.html).
+ */
+export function privateIp(task: Task): string | undefined {
+  for (const c of task.containers ?? []) {
+    const ip = c.networkInterfaces?.find((n) => n.privateIpv4Address)?.privateIpv4Address;
+    if (ip) return ip;
+  }
+  const eni = task.attachments?.find((a) => a.type === 'ElasticNetworkInterface' && a.status === 'ATTACHED');
+  return eni?.details?.find((d) => d.name === 'privateIPv4Address')?.value;
+}
+
+async function startServiceTask(deps: AutoscalerDeps, job: StageJob, stage: Stage, env: { name: string; value: string }[]): Promise<ServiceTaskState> {
+  const service = job.serviceTask!;
+  const { config } = deps;
+  let arn: string;
+  try {
+    arn = await ensureTaskDefinition(deps.ecs, service.taskDefinition, {
+      ...(config.executionRoleArn ? { executionRoleArn: config.executionRoleArn } : {}),
+      ...(config.taskRoleArn ? { taskRoleArn: config.taskRoleArn } : {}),
+    });
+  } catch (err) {
+    const info = classifyAwsError(err);
+    return info.retryable ? { kind: 'retry', reason: `service task: RegisterTaskDefinition: ${describeAwsError(info)}` } : { kind: 'gone', message: `cannot start its service task: ${describeAwsError(info)}` };
+  }
+  // On-demand, never Spot: a Spot interruption of the services would fail whatever segment runs.
+  const input = runTaskInput(config, { ...job, runTask: service.runTask }, arn, 'FARGATE', serviceTaskTokens(job.stageKey), stage.upstream, env);
+  let taskArn: string | undefined;
+  try {
+    const res = await deps.ecs.send(new RunTaskCommand(input));
+    taskArn = res.tasks?.[0]?.taskArn;
+    if (!taskArn) {
+      const reasons = (res.failures ?? []).map((f) => `${f.reason ?? 'unknown'}${f.detail ? ` (${f.detail})` : ''}`).join('; ');
+      return { kind: 'retry', reason: `service task: RunTask: ${reasons || 'returned neither a task nor a failure'}` };
+    }
+  } catch (err) {
+    const info = classifyAwsError(err);
+    // The token already started it (with other parameters): that task is the stage's.
+    if (info.kind === 'conflict' && info.resourceIds?.[0]) taskArn = info.resourceIds[0];
+    else return info.retryable || info.kind === 'capacity' ? { kind: 'retry', reason: `service task: RunTask: ${describeAwsError(info)}` } : { kind: 'gone', message: `cannot start its service task: ${describeAwsError(info)}` };
+  }
+  const noted = await deps.stages.noteServiceTask(job.buildId, job.stageNumber, taskArn);
+  if (!noted) {
+    // The stage moved on meanwhile (cancelled, or another start recorded another): this one would run unwatched.
+    await deps.ecs.send(new StopTaskCommand({ cluster: config.cluster, task: taskArn, reason: 'Slipway: its stage no longer waits for it' }));
+    return { kind: 'waiting', reason: 'waiting: the stage changed while its service task started' };
+  }
+  deps.log('service task started', { ...stageKeys(job.stageKey), taskArn });
+  return { kind: 'waiting', reason: `waiting: the task of its services is starting (${service.cpu} CPU units, ${service.memory} MiB)` };
+}
+
+/**
+ * Stops every running service task whose stage is done, is gone, or records another service
+ * task. Returns the ARNs stopped. One ListTasks (and a DescribeTasks per 100 tasks) per pass:
+ * the build cluster holds only Slipway's tasks.
+ */
+export async function stopFinishedServiceTasks(deps: AutoscalerDeps): Promise<string[]> {
+  const arns: string[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await deps.ecs.send(new ListTasksCommand({ cluster: deps.config.cluster, desiredStatus: 'RUNNING', ...(nextToken ? { nextToken } : {}) }));
+    arns.push(...(page.taskArns ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  const stopped: string[] = [];
+  for (let i = 0; i < arns.length; i += 100) {
+    const res = await deps.ecs.send(new DescribeTasksCommand({ cluster: deps.config.cluster, tasks: arns.slice(i, i + 100) }));
+    for (const task of res.tasks ?? []) {
+      if (!task.startedBy?.startsWith(SERVICE_TASK_STARTED_BY_PREFIX) || !task.taskArn) continue;
+      const key = task.overrides?.containerOverrides?.find((o) => o.name === AGENT_CONTAINER)?.environment?.find((e) => e.name === AGENT_ENV.stageId)?.value;
+      const parsed = key ? parseStageKey(key) : null;
+      const stage = parsed ? await deps.store.getStage(parsed.buildId, parsed.stageNumber) : null;
+      const why = !stage ? 'its stage does not exist' : isStageDone(stage.status) ? `its stage is ${stage.status}` : stage.serviceTaskArn !== undefined && stage.serviceTaskArn !== task.taskArn ? 'its stage runs another service task' : undefined;
+      if (why === undefined) continue;
+      await deps.ecs.send(new StopTaskCommand({ cluster: deps.config.cluster, task: task.taskArn, reason: `Slipway: service task no longer needed: ${why}`.slice(0, 255) }));
+      deps.log('service task stopped', { ...(key ? stageKeys(key) : {}), taskArn: task.taskArn, why });
+      stopped.push(task.taskArn);
+    }
+  }
+  return stopped;
+}

@@ -1,0 +1,114 @@
+// A pipeline over ECS's 10 containers with a service, end to end on the local stand-ins
+// (real handlers, DynamoDB Local, fauxqs, the ECS stand-in running the real agent, a real
+// redis-server, and the step wrappers; local mode's snapshot bucket): the service runs in a
+// service task for the stage's whole life; a value written to it in segment 1 is read in
+// segment 2 by the service's name; the service task is stopped once the stage is done,
+// whether it passed, failed in segment 1, or was cancelled.
+
+import { ECSClient, StopTaskCommand } from '@aws-sdk/client-ecs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BuildDetail } from '../../core/builds/types.js';
+import { SERVICE_TASK_STARTED_BY_PREFIX } from '../../core/scaling/job.js';
+import { cancelBuild } from '../../lambdas/api/cancel.js';
+import { startE2e, type E2e } from '../support/control-plane-e2e.js';
+
+const pipeline = (seed: string, read = 'test "$(redis-cli -h cache get greeting)" = from-segment-1') =>
+  [
+    'kind: pipeline',
+    'type: docker',
+    'name: big',
+    'services:',
+    '- name: cache',
+    '  image: redis:7',
+    'steps:',
+    `- name: seed\n  image: redis:7\n  commands:\n  - ${seed}`,
+    ...Array.from({ length: 9 }, (_, i) => `- name: step-${i + 2}\n  image: img${i + 2}:1\n  commands:\n  - echo ${i + 2}`),
+    `- name: read\n  image: redis:7\n  commands:\n  - ${read}\n  - echo read-ok`,
+    '',
+  ].join('\n');
+
+let e2e: E2e;
+
+beforeAll(async () => {
+  e2e = await startE2e({ name: 'e2e-split-services', splitPipelines: true });
+});
+
+afterAll(async () => {
+  await e2e?.stop();
+});
+
+const serviceTasks = () => e2e.aws.ecs.tasks().filter((t) => String(t.startedBy ?? '').startsWith(SERVICE_TASK_STARTED_BY_PREFIX));
+const stepStatus = (detail: BuildDetail) => Object.fromEntries(detail.stages[0]!.steps.map((s) => [s.name, s.status]));
+const logOf = (detail: BuildDetail, taskArn: string, step: string): string[] => {
+  const container = detail.stages[0]!.steps.find((x) => x.name === step)!.container;
+  return e2e.aws.ecs.logs(taskArn, container).map((l) => l.message);
+};
+
+/** The service task of the build's stage, once the autoscaler has stopped it. */
+async function stoppedServiceTask(before: number): Promise<Record<string, unknown>> {
+  const task = await e2e.waitFor('the service task of the stage', async () => serviceTasks()[before]);
+  return e2e.aws.ecs.waitForStopped(String(task.taskArn));
+}
+
+describe('a pipeline over 10 containers with a service', () => {
+  it('runs its service in a task of its own: segment 2 reads by name what segment 1 wrote, and the service task stops after the last segment', async () => {
+    const before = serviceTasks().length;
+    const detail = await e2e.buildOf(pipeline('redis-cli -h cache set greeting from-segment-1'), 'e2e-split-services-pass');
+    expect(detail.status, await e2e.describeBuild(detail.id)).toBe('success');
+    const statuses = stepStatus(detail);
+    expect(statuses['seed']).toBe('success');
+    expect(statuses['read']).toBe('success');
+    // The service ran in the service task for the whole stage.
+    expect(detail.stages[0]!.steps.find((x) => x.name === 'cache')).toMatchObject({ status: 'success', reason: 'ran in the task of the services, for the whole stage' });
+    expect(logOf(detail, detail.stages[0]!.taskArn!, 'read')).toContain('read-ok');
+    // The service task: the agent and the service, and an address only once it ran.
+    const stopped = await stoppedServiceTask(before);
+    expect((stopped.containers as { name: string }[]).map((c) => c.name).sort()).toEqual(['cache', 'slipway-agent']);
+    expect(String(stopped.stoppedReason)).toMatch(/^Slipway: service task no longer needed: its stage is success/);
+    const address = (stopped.attachments as { details: { name: string; value: string }[] }[])[0]!.details.find((d) => d.name === 'privateIPv4Address')!.value;
+    // The segments' agents got that address, and their tasks hold no service container.
+    const segments = e2e.aws.ecs.tasks().filter((t) => (t.overrides as { containerOverrides: { environment?: { name: string; value: string }[] }[] }).containerOverrides.some((o) => o.environment?.some((e) => e.name === 'SLIPWAY_SERVICES_HOST' && e.value === address)));
+    expect(segments).toHaveLength(2);
+    for (const s of segments) expect((s.containers as { name: string }[]).map((c) => c.name)).not.toContain('cache');
+  });
+
+  it('a failure in segment 1 ends the stage there, and the service task is stopped all the same', async () => {
+    const before = serviceTasks().length;
+    const detail = await e2e.buildOf(pipeline('exit 1'), 'e2e-split-services-fail');
+    expect(detail.status).toBe('failure');
+    expect(stepStatus(detail)['seed']).toBe('failure');
+    const stopped = await stoppedServiceTask(before);
+    expect(String(stopped.stoppedReason)).toMatch(/^Slipway: service task no longer needed: its stage is failure/);
+  });
+
+  it('a cancel stops the segment and the service task', async () => {
+    const before = serviceTasks().length;
+    const sha = e2e.commit(pipeline('sleep 600'), 'e2e-split-services-cancel');
+    await e2e.push(sha, 'e2e-split-services-cancel');
+    const service = await e2e.waitFor('the service task', async () => serviceTasks()[before]);
+    const stage = await e2e.waitFor('segment 1 running', async () => {
+      const builds = await e2e.store.listRecentBuilds({ limit: 5 });
+      const build = builds.items.find((b) => b.commit === sha);
+      const detail = build ? await e2e.store.getBuildDetail(build.id) : null;
+      return detail?.stages[0]?.status === 'running' ? { build: build!, detail } : undefined;
+    });
+    const ecs = new ECSClient(e2e.aws.clientConfig('ecs'));
+    await cancelBuild(
+      {
+        store: e2e.store,
+        stopTask: async (task, reason) => {
+          await ecs.send(new StopTaskCommand({ cluster: 'slipway', task, reason }));
+        },
+        buildFinished: async () => {},
+        now: Date.now,
+        log: () => {},
+      },
+      stage.build,
+      'tester',
+    );
+    const stopped = await e2e.aws.ecs.waitForStopped(String(service.taskArn));
+    expect(String(stopped.stoppedReason)).toBe('Cancelled by tester through the Slipway API');
+    const detail = await e2e.finishedBuild('e2e-split-services-cancel');
+    expect(detail.status).toBe('killed');
+  });
+});
