@@ -58,6 +58,8 @@ export interface SlipwaySettings {
   readonly imagePushRepositories: Readonly<Record<string, readonly string[]>>;
   /** The image builder (kaniko) image; unset: the compiler's pinned default (core/pipeline/image-build.ts). */
   readonly imageBuilder: string | undefined;
+  /** Raise by one to replace the snapshot signer's access key at the next deploy (lib/snapshot-bucket.ts). */
+  readonly snapshotSignerKeyVersion: number;
 }
 
 export const DEFAULT_SETTINGS: SlipwaySettings = {
@@ -80,6 +82,7 @@ export const DEFAULT_SETTINGS: SlipwaySettings = {
   metricsNamespace: 'Slipway',
   imagePushRepositories: {},
   imageBuilder: undefined,
+  snapshotSignerKeyVersion: 1,
 };
 
 /** Settings of the app itself (where things are), beside the construct's settings. */
@@ -190,6 +193,7 @@ export function settingsFromContext(get: ContextReader): SlipwaySettings {
     cloneTokensPrefix,
     autoscalerReservedConcurrency:
       reserved === false || reserved === 'false' ? false : integer(get, 'autoscalerReservedConcurrency', 1, 1),
+    snapshotSignerKeyVersion: integer(get, 'snapshotSignerKeyVersion', d.snapshotSignerKeyVersion, 1),
   };
 }
 
