@@ -20,7 +20,7 @@ import { NameAllocator } from './container-names.js';
 import { AGENT_CONTAINER, AGENT_STATE_VOLUME, STATE_VOLUME, WORKSPACE_VOLUME } from './contract.js';
 import type { PackUnit } from './pack.js';
 import { MAX_CLIENT_TOKEN } from './limits.js';
-import { planSegments, segmentRunKey, type Segment } from './segments.js';
+import { planSegments, segmentRunKey, splitRefusal, type Segment } from './segments.js';
 import { createHash } from 'node:crypto';
 import type { OrderedStep } from './step-order.js';
 import type { Pipeline, Step } from './types.js';
@@ -53,15 +53,7 @@ export function compileSplit(
   compileOne: CompileOne,
 ): { kind: 'split'; stage: CompiledStage } | { kind: 'refused'; reason: string } {
   const plan = planSegments(pipeline.services, pipeline.steps, active);
-  if (plan.kind === 'impossible') return { kind: 'refused', reason: plan.reason };
-  if (plan.kind === 'single') return { kind: 'refused', reason: 'it fits in one task' };
-  if (plan.serviceTask) {
-    const what = [...plan.serviceTask.services.map((s) => `service "${s}"`), ...plan.serviceTask.detached.map((d) => `detached step "${d.name}"`)];
-    return {
-      kind: 'refused',
-      reason: `its ${what.join(', ')} would have to run in a task of their own beside the segments, which is not built yet (docs/design/split-pipelines.md)`,
-    };
-  }
+  if (plan.kind !== 'split' || plan.serviceTask) return { kind: 'refused', reason: splitRefusal(plan) };
 
   const byName = new Map([...active.values()].map((o) => [o.step.name, o] as const));
   const names = new NameAllocator([AGENT_CONTAINER, WORKSPACE_VOLUME, STATE_VOLUME, AGENT_STATE_VOLUME]);

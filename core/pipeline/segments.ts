@@ -52,6 +52,18 @@ export type SegmentPlan =
   /** Cannot be cut into tasks of MAX_CONTAINERS: why, for the user. */
   | { kind: 'impossible'; reason: string };
 
+/**
+ * Why a pipeline over the limit cannot run as consecutive tasks (a plan that is not a plain
+ * split): the cut's own reason, or the service task that is not built yet.
+ */
+export function splitRefusal(plan: SegmentPlan): string {
+  if (plan.kind === 'impossible') return plan.reason;
+  if (plan.kind === 'single') return 'it fits in one task';
+  if (!plan.serviceTask) return 'it can be split';
+  const what = [...plan.serviceTask.services.map((s) => `service "${s}"`), ...plan.serviceTask.detached.map((d) => `detached step "${d.name}"`)];
+  return `its ${what.join(', ')} would have to run in a task of their own beside the segments, which is not built yet (docs/design/split-pipelines.md)`;
+}
+
 /** Step containers beside the agent in one segment. */
 export const SEGMENT_BUDGET = MAX_CONTAINERS - 1;
 
