@@ -113,6 +113,8 @@ export interface Stage {
   segment?: number;
   /** How many segments the stage's pipeline was cut into (absent: 1, not split). */
   segments?: number;
+  /** The attempt of the segment before whose workspace snapshot the current segment starts from (absent: 0). */
+  snapshotAttempt?: number;
   exitCode?: number;
   /** Highest ECS event version applied: older or equal versions are ignored. */
   eventVersion?: number;

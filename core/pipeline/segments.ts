@@ -259,10 +259,12 @@ function cut(units: PackUnit[], predecessors: Relation, barriers: Relation, all:
  * of its id: a key of bounded length keeps the presigned URLs within the room RunTask's
  * overrides keep for them (override-budget.ts SNAPSHOT_URL_MAX_CHARS), whatever the
  * repository's name (a GitLab path may be hundreds of characters), and needs no escaping.
+ * Each attempt of a segment (a Spot interruption runs it again) has its own key: a snapshot
+ * is written once, and the interrupted attempt may have written its own before it stopped.
  */
-export function snapshotKey(buildId: string, stageNumber: number, segment: number): string {
+export function snapshotKey(buildId: string, stageNumber: number, segment: number, attempt: number): string {
   const build = createHash('sha256').update(buildId).digest('hex').slice(0, 32);
-  return `${SNAPSHOT_PREFIX}${build}/${stageNumber}/${segment}.tar.zst`;
+  return `${SNAPSHOT_PREFIX}${build}/${stageNumber}/${segment}-${attempt}.tar.zst`;
 }
 
 /** The snapshot bucket's prefix of workspace snapshots: what the signer may read and write (lib/snapshot-bucket.ts). */

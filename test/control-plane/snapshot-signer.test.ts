@@ -29,7 +29,7 @@ describe("the autoscaler's snapshot URLs when deployed", () => {
   it("signs with the signer's access key (no session token), for the whole of the longest pipeline timeout", async () => {
     const store = secrets(keys('AKIASIGNER1'));
     const urls = snapshotUrlsFromEnv(env, store.provider)!;
-    const url = new URL(await urls.url(snapshotKey('acme/app#1', 1, 1), 'PUT', 24 * 3600 + 3600));
+    const url = new URL(await urls.url(snapshotKey('acme/app#1', 1, 1, 0), 'PUT', 24 * 3600 + 3600));
     expect(url.hostname).toBe('slipway-snapshots.s3.eu-west-1.amazonaws.com');
     expect(url.searchParams.get('X-Amz-Credential')).toMatch(/^AKIASIGNER1\//);
     expect(url.searchParams.has('X-Amz-Security-Token')).toBe(false);
@@ -40,9 +40,9 @@ describe("the autoscaler's snapshot URLs when deployed", () => {
   it('a rotated key signs the next URL', async () => {
     const store = secrets(keys('AKIASIGNER1'), keys('AKIASIGNER2'));
     const urls = snapshotUrlsFromEnv(env, store.provider)!;
-    expect(new URL(await urls.url(snapshotKey('a/b#1', 1, 1), 'GET', 60)).searchParams.get('X-Amz-Credential')).toMatch(/^AKIASIGNER1\//);
+    expect(new URL(await urls.url(snapshotKey('a/b#1', 1, 1, 0), 'GET', 60)).searchParams.get('X-Amz-Credential')).toMatch(/^AKIASIGNER1\//);
     store.rotate();
-    expect(new URL(await urls.url(snapshotKey('a/b#1', 1, 1), 'GET', 60)).searchParams.get('X-Amz-Credential')).toMatch(/^AKIASIGNER2\//);
+    expect(new URL(await urls.url(snapshotKey('a/b#1', 1, 1, 0), 'GET', 60)).searchParams.get('X-Amz-Credential')).toMatch(/^AKIASIGNER2\//);
   });
 
   it('has no snapshot URLs without a bucket, and names the missing secret when there is one', () => {
