@@ -60,6 +60,8 @@ export interface SlipwaySettings {
   readonly imageBuilder: string | undefined;
   /** An e-mail address subscribed to the alarms topic (lib/alarm-notifications.ts); unset: the topic alone. */
   readonly alarmEmail: string | undefined;
+  /** Raise by one to replace the snapshot signer's access key at the next deploy (lib/snapshot-bucket.ts). */
+  readonly snapshotSignerKeyVersion: number;
 }
 
 export const DEFAULT_SETTINGS: SlipwaySettings = {
@@ -83,6 +85,7 @@ export const DEFAULT_SETTINGS: SlipwaySettings = {
   imagePushRepositories: {},
   imageBuilder: undefined,
   alarmEmail: undefined,
+  snapshotSignerKeyVersion: 1,
 };
 
 /** Settings of the app itself (where things are), beside the construct's settings. */
@@ -199,6 +202,7 @@ export function settingsFromContext(get: ContextReader): SlipwaySettings {
     cloneTokensPrefix,
     autoscalerReservedConcurrency:
       reserved === false || reserved === 'false' ? false : integer(get, 'autoscalerReservedConcurrency', 1, 1),
+    snapshotSignerKeyVersion: integer(get, 'snapshotSignerKeyVersion', d.snapshotSignerKeyVersion, 1),
   };
 }
 

@@ -21,6 +21,7 @@ import { configureTaskEvents } from './functions/task-events.js';
 import { configureWebhook } from './functions/webhook.js';
 import type { Network } from './network.js';
 import type { Queues } from './queues.js';
+import type { SnapshotBucket } from './snapshot-bucket.js';
 import type { BuildTable } from './table.js';
 
 export { LAMBDA_NAMES, type LambdaName };
@@ -56,6 +57,8 @@ export interface ControlPlaneFunctionsProps {
   readonly queues: Queues;
   readonly network: Network;
   readonly buildCluster: BuildCluster;
+  /** Split pipelines' workspace snapshots: the autoscaler signs their URLs. */
+  readonly snapshots: SnapshotBucket;
   readonly settings: BuildSettings;
   readonly logRetention: logs.RetentionDays;
   readonly removalPolicy: RemovalPolicy;
@@ -132,6 +135,7 @@ export class ControlPlaneFunctions extends Construct {
       queues: props.queues,
       network: props.network,
       buildCluster: props.buildCluster,
+      snapshots: props.snapshots,
       settings: props.settings,
       apiTokenSecret: this.apiTokenSecret,
       scmCredentialsSecret: this.scmCredentialsSecret,

@@ -12,6 +12,7 @@ import { DashboardHosting, type MissingDashboard, checkDashboardBuild } from './
 import { ControlPlaneFunctions, type LambdaName, PLANNER_TIMEOUT, defaultEntries } from './functions.js';
 import { Network } from './network.js';
 import { Queues } from './queues.js';
+import { SnapshotBucket } from './snapshot-bucket.js';
 import { BuildTable } from './table.js';
 
 /** The repository this file lives in: where the Lambdas, the agent and the dashboard are. */
@@ -69,6 +70,7 @@ export class Slipway extends Construct {
   readonly functions: ControlPlaneFunctions;
   readonly dashboard: DashboardHosting;
   readonly alarms: AlarmNotifications;
+  readonly snapshots: SnapshotBucket;
 
   constructor(scope: Construct, id: string, props: SlipwayProps = {}) {
     super(scope, id);
@@ -101,12 +103,15 @@ export class Slipway extends Construct {
       imagePushRepositories: settings.imagePushRepositories,
     });
     this.queues = new Queues(this, 'Queues', { plannerTimeout: PLANNER_TIMEOUT });
+    // Pipelines over ECS's 10 containers run as consecutive tasks that hand the workspace on through it.
+    this.snapshots = new SnapshotBucket(this, 'Snapshots', { removalPolicy, signerKeyVersion: settings.snapshotSignerKeyVersion });
     this.functions = new ControlPlaneFunctions(this, 'Functions', {
       entries: { ...defaultEntries(root), ...definedOnly(props.entries ?? {}) },
       table: this.table,
       queues: this.queues,
       network: this.network,
       buildCluster: this.buildCluster,
+      snapshots: this.snapshots,
       settings,
       logRetention,
       removalPolicy,

@@ -10,7 +10,7 @@ import { activeStagePk, activeStageSk, buildPk, stageSk } from './keys.js';
 import { FINAL_RANK, statusRank } from '../../core/builds/status.js';
 import { batchGet, batchWrite } from './batch.js';
 import { Expression } from './expression.js';
-import type { EventApply, RequeueInput, RunningMark, StageStore } from '../../core/builds/ports.js';
+import type { EventApply, RequeueInput, RunningMark, SegmentAdvance, StageStore } from '../../core/builds/ports.js';
 import { conditionalUpdate, strip, type Table } from './records.js';
 import { getStage } from './stages-steps.js';
 import type { Stage, StageOutcomeReason, StageStatus } from '../../core/builds/types.js';
@@ -178,13 +178,14 @@ export class DynamoStageStore implements StageStore {
    * is requeued as the first segment's is; its RunTask tokens differ by the segment
    * (segmentRunKey), not by the count.
    */
-  async advanceSegment(buildId: string, stageNumber: number, input: { taskArn: string; version: number; queuedAt: number; segment: number; message: string }): Promise<Stage | null> {
+  async advanceSegment(buildId: string, stageNumber: number, input: SegmentAdvance): Promise<Stage | null> {
     const e = new Expression();
     e.set('status', 'pending');
     e.set('statusRank', statusRank('pending'));
     e.set('queuedAt', input.queuedAt);
     e.set('segment', input.segment);
     e.set('attempts', 0);
+    e.set('snapshotAttempt', input.attempt);
     e.set('message', input.message);
     e.set('GSI2PK', activeStagePk('pending'));
     e.set('GSI2SK', activeStageSk(input.queuedAt, stageKey(buildId, stageNumber)));

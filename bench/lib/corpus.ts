@@ -148,7 +148,8 @@ export function measureCorpus(files: readonly CorpusFile[]): CorpusFigure {
 function measureFile(file: CorpusFile, docs: DockerDocument[]): PipelineVerdict[] {
   const [owner, repo] = file.name.replace(/\.yml$/, '').split('__');
   const ctx = cliContext({ repo: `${owner}/${repo}` });
-  const manifest = loadManifest('.drone.yml', file.text, { splitPipelines: true });
+  // Read as `slipway compile` and a deployment read it: a pipeline the cut can split runs.
+  const manifest = loadManifest('.drone.yml', file.text, { splitPipelines: CLI_COMPILE_OPTIONS.splitPipelines === true });
   const verdict = (doc: DockerDocument, runs: boolean, detail?: string, line?: number): PipelineVerdict => {
     const at = { file: file.name, pipeline: doc.name, runs, from: doc.from, to: doc.to };
     return runs ? at : { ...at, reason: reasonOf(detail!), detail: detail!, ...(line !== undefined ? { line } : {}) };

@@ -56,7 +56,14 @@ export interface ContextFlags {
  * need an account: a placeholder one, in the `aws` partition (a `kind: secret` document cannot
  * be compiled without them).
  */
-export const CLI_COMPILE_OPTIONS: CompileOptions = { logGroup: '/slipway/builds', region: 'us-east-1', accountId: '000000000000', partition: 'aws' };
+export const CLI_COMPILE_OPTIONS: CompileOptions = {
+  logGroup: '/slipway/builds',
+  region: 'us-east-1',
+  accountId: '000000000000',
+  partition: 'aws',
+  // As deployments and local mode run them: a pipeline over ECS's 10 containers that can be cut runs as consecutive tasks.
+  splitPipelines: true,
+};
 
 export async function run(args: string[], io: CliIO): Promise<number> {
   const flags: ContextFlags = {};
@@ -99,9 +106,10 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   flags.repo ??= `local/${basename(dirname(path)) || 'repo'}`;
   const ctx = cliContext(flags);
   // `${…}` substituted with this build's values, as the planner does.
-  const fileWide = loadManifestBytes(file, read.bytes, { substitute: substitutionLookup(ctx) });
+  const split = { splitPipelines: CLI_COMPILE_OPTIONS.splitPipelines === true };
+  const fileWide = loadManifestBytes(file, read.bytes, { ...split, substitute: substitutionLookup(ctx) });
   // Each pipeline that names a `${DRONE_STAGE_…}` is read again with its own stage's values, as the planner does.
-  const manifest = isReadable(fileWide) ? withStageSubstitution(file, new TextDecoder().decode(read.bytes), ctx, fileWide) : fileWide;
+  const manifest = isReadable(fileWide) ? withStageSubstitution(file, new TextDecoder().decode(read.bytes), ctx, fileWide, split) : fileWide;
   if (!isReadable(manifest)) {
     for (const d of manifest.diagnostics) io.err(formatDiagnostic(d));
     io.err(`${file}: invalid, nothing compiled`);
@@ -114,7 +122,13 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   const reported = new Set(manifest.diagnostics);
   const compilerErrors = result.errors.flatMap((e) => e.diagnostics).filter((d) => !reported.has(d));
   const overfull = new Set(compilerErrors.filter((d) => d.message.includes(LINT.tooManyContainers)).map((d) => `${d.line}:${d.column}`));
-  const lintShown = manifest.diagnostics.filter((d) => !(d.severity === 'warning' && d.message.includes(LINT.tooManyContainers) && overfull.has(`${d.line}:${d.column}`)));
+  // Lint's note that a pipeline runs as consecutive tasks gives way to its stage's note,
+  // which names the segments of this build's cut.
+  const lintShown = manifest.diagnostics.filter(
+    (d) =>
+      !(d.severity === 'warning' && d.message.includes(LINT.tooManyContainers) && overfull.has(`${d.line}:${d.column}`)) &&
+      !(d.severity === 'note' && d.message.includes(LINT.splitIntoTasks)),
+  );
   for (const d of [...lintShown, ...compilerErrors].sort((a, b) => a.line - b.line || a.column - b.column)) io.err(formatDiagnostic(d));
   for (const stage of result.stages) for (const note of stage.notes) io.err(`${file}: note: pipeline "${stage.name}": ${note}`);
   for (const stage of result.stages) for (const s of stage.skippedSteps) io.err(`${file}: note: pipeline "${stage.name}": step "${s.name}" skipped: ${s.reason}`);

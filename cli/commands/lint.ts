@@ -61,7 +61,8 @@ async function lintFile(file: string, io: CliIO): Promise<Manifest | undefined> 
   switch (read.kind) {
     case 'read':
       // `${…}` checked as Drone reads it, each left as written (lint knows no build's values).
-      return loadManifestBytes(file, read.bytes, { substitute: () => undefined });
+      // Pipelines over ECS's 10 containers are checked as deployments and local mode run them: split.
+      return loadManifestBytes(file, read.bytes, { substitute: () => undefined, splitPipelines: true });
     case 'too-large':
       return read.manifest;
     case 'directory':
@@ -79,9 +80,11 @@ function summary(m: Manifest): string {
   const steps = m.pipelines.reduce((n, p) => n + p.steps.length, 0);
   const services = m.pipelines.reduce((n, p) => n + p.services.length, 0);
   const warnings = m.diagnostics.filter((d) => d.severity === 'warning').length;
+  const notes = m.diagnostics.filter((d) => d.severity === 'note').length;
   const parts = [plural(m.pipelines.length, 'pipeline'), plural(steps, 'step'), plural(services, 'service')];
   if (m.skipped.length > 0) parts.push(`${m.skipped.length} skipped`);
   if (warnings > 0) parts.push(plural(warnings, 'warning'));
+  if (notes > 0) parts.push(plural(notes, 'note'));
   return parts.join(', ');
 }
 

@@ -120,6 +120,17 @@ export interface BuildCreator {
 }
 
 /** The stage writes whose conditions depend on the stage's task and attempt, and the stored job of each stage. */
+/** A split stage's segment task stopped and `segment` runs next (StageStore.advanceSegment). */
+export interface SegmentAdvance {
+  taskArn: string;
+  version: number;
+  queuedAt: number;
+  segment: number;
+  message: string;
+  /** The attempt of the stopped task: its workspace snapshot is the one `segment` starts from (Stage.snapshotAttempt). */
+  attempt: number;
+}
+
 /** A Spot interruption's requeue (StageStore.requeue). */
 export interface RequeueInput {
   taskArn: string;
@@ -141,7 +152,7 @@ export interface StageStore {
   applyEvent(buildId: string, stageNumber: number, apply: EventApply): Promise<Stage | null>;
   requeue(buildId: string, stageNumber: number, input: RequeueInput): Promise<Stage | null>;
   /** A split stage's segment task stopped and `segment` runs next: back to the queue, once. */
-  advanceSegment(buildId: string, stageNumber: number, input: { taskArn: string; version: number; queuedAt: number; segment: number; message: string }): Promise<Stage | null>;
+  advanceSegment(buildId: string, stageNumber: number, input: SegmentAdvance): Promise<Stage | null>;
   /** A split stage's service task was started: recorded once, while the stage waits (null otherwise). */
   noteServiceTask(buildId: string, stageNumber: number, taskArn: string): Promise<Stage | null>;
   /** Ends a stage that is not finished; null when it already was (or runs another task than `onlyIfTaskArn`). */

@@ -126,6 +126,8 @@ export interface Stage {
    * with the first segment, stopped once the stage is done: lambdas/autoscaler/service-task.ts).
    */
   serviceTaskArn?: string;
+  /** The attempt of the segment before whose workspace snapshot the current segment starts from (absent: 0). */
+  snapshotAttempt?: number;
   exitCode?: number;
   /** Highest ECS event version applied: older or equal versions are ignored. */
   eventVersion?: number;

@@ -84,6 +84,15 @@ export const ENV = {
   powertoolsMetricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
   /** Powertools Metrics reads it itself; local mode sets it (no CloudWatch to read metrics there). */
   powertoolsMetricsDisabled: 'POWERTOOLS_METRICS_DISABLED',
+  /** `true`: the planner compiles pipelines over ECS's 10 containers into consecutive tasks (core/pipeline/segments.ts). */
+  splitPipelines: 'SPLIT_PIPELINES',
+  /** The bucket of split pipelines' workspace snapshots (lib/snapshot-bucket.ts), whose URLs the autoscaler signs. */
+  snapshotBucket: 'SNAPSHOT_BUCKET',
+  /**
+   * Secrets Manager secret of the snapshot signer's access key, JSON `{"accessKeyId","secretAccessKey"}`:
+   * long-term keys, so that a PUT URL outlives the autoscaler's own session (adapters/s3/snapshot-urls.ts).
+   */
+  snapshotSignerSecretArn: 'SNAPSHOT_SIGNER_SECRET_ARN',
   /**
    * Set by the Lambda runtime, never by the stack
    * (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).
@@ -135,6 +144,8 @@ export const FUNCTION_ENV: Record<LambdaName, FunctionEnv> = {
       ...POWERTOOLS,
       // Where a GitHub App's clone token of each repository is (lambdas/shared/clone-credentials.ts).
       ENV.cloneTokensPrefix,
+      // Pipelines over 10 containers run as consecutive tasks (the stack has the snapshot bucket).
+      ENV.splitPipelines,
     ],
     optional: [...AGENT_IMAGES, ENV.allowedRepositories, ENV.imageBuilds, ENV.imageBuilder],
   },
@@ -158,6 +169,9 @@ export const FUNCTION_ENV: Record<LambdaName, FunctionEnv> = {
       // GitHub App clone tokens, minted as a stage starts (lambdas/shared/clone-tokens.ts).
       ENV.scmCredentialsSecretArn,
       ENV.cloneTokensPrefix,
+      // Split pipelines: the snapshot URLs each segment gets (adapters/s3/snapshot-urls.ts).
+      ENV.snapshotBucket,
+      ENV.snapshotSignerSecretArn,
     ],
     optional: [],
   },

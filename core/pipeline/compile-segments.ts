@@ -23,7 +23,7 @@ import { NameAllocator } from './container-names.js';
 import { AGENT_CONTAINER, AGENT_STATE_VOLUME, STATE_VOLUME, WORKSPACE_VOLUME } from './contract.js';
 import type { PackUnit } from './pack.js';
 import { MAX_CLIENT_TOKEN } from './limits.js';
-import { planSegments, segmentRunKey, serviceTaskRunKey, type Segment } from './segments.js';
+import { planSegments, segmentRunKey, serviceTaskRunKey, splitRefusal, type Segment } from './segments.js';
 import { createHash } from 'node:crypto';
 import type { OrderedStep } from './step-order.js';
 import type { Pipeline, Step } from './types.js';
@@ -67,8 +67,7 @@ export function compileSplit(
   compileOne: CompileOne,
 ): { kind: 'split'; stage: CompiledStage } | { kind: 'refused'; reason: string } {
   const plan = planSegments(pipeline.services, pipeline.steps, active, pipeline.workspace);
-  if (plan.kind === 'impossible') return { kind: 'refused', reason: plan.reason };
-  if (plan.kind === 'single') return { kind: 'refused', reason: 'it fits in one task' };
+  if (plan.kind !== 'split') return { kind: 'refused', reason: splitRefusal(plan) };
 
   const byName = new Map([...active.values()].map((o) => [o.step.name, o] as const));
   const names = new NameAllocator([AGENT_CONTAINER, WORKSPACE_VOLUME, STATE_VOLUME, AGENT_STATE_VOLUME]);

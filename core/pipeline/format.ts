@@ -7,14 +7,12 @@ export function formatDiagnostic(d: Diagnostic): string {
   return `${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}`;
 }
 
-/** Diagnostics in file order: by line, then column, errors before warnings at one place. */
+const SEVERITY_ORDER = { error: 0, warning: 1, note: 2 } as const;
+
+/** Diagnostics in file order: by line, then column, errors before warnings before notes at one place. */
 export function sortDiagnostics(diagnostics: readonly Diagnostic[]): Diagnostic[] {
   return [...diagnostics].sort(
-    (a, b) =>
-      a.file.localeCompare(b.file) ||
-      a.line - b.line ||
-      a.column - b.column ||
-      (a.severity === b.severity ? 0 : a.severity === 'error' ? -1 : 1),
+    (a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column || SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity],
   );
 }
 

@@ -7,7 +7,7 @@ import { closest } from './format.js';
 import { EPHEMERAL_STORAGE, HEALTH, MAX_CONTAINERS } from './limits.js';
 import { SECRET_NAME, SHELL_NAME, normalizePath } from './secret-names.js';
 import { fitContainers, isPlugin, tooManyContainersMessage, type PackUnit } from './pack.js';
-import { segments } from './segments.js';
+import { segments, splitRefusal } from './segments.js';
 import { stepKind } from './step-order.js';
 import { mayReceiveSecrets } from './plugin-command.js';
 import { imageRepository } from './known-images.js';
@@ -52,6 +52,7 @@ export const LINT = {
   unknownValue: 'unknown value',
   tooManyContainers: 'too many containers',
   localhostAcrossTasks: 'localhost does not reach the services here',
+  splitIntoTasks: 'runs as consecutive tasks',
   timeoutTooLong: 'timeout too long',
   secretEnvName: 'secret in a variable the shell cannot name',
   secretName: 'invalid secret name',
@@ -111,6 +112,9 @@ class Findings {
   }
   warn(pos: Position, path: string, message: string) {
     this.diagnostics.push({ file: this.file, line: pos.line, column: pos.column, severity: 'warning', message: prefix(path, message) });
+  }
+  note(pos: Position, path: string, message: string) {
+    this.diagnostics.push({ file: this.file, line: pos.line, column: pos.column, severity: 'note', message: prefix(path, message) });
   }
 }
 
@@ -312,20 +316,26 @@ function lintContainerCount(p: ParsedPipeline, out: Findings, splitPipelines: bo
   const linear = !pipeline.steps.some((s) => s.dependsOn.length > 0);
   const fit = fitContainers(pipeline.services.length, units, linear);
   if (fit.after <= MAX_CONTAINERS) return;
-  // Runs as consecutive tasks (segments.ts), its services and detached steps in a task of
-  // their own (docs/design/split-pipelines.md).
-  let why = '';
-  if (splitPipelines) {
-    const cut = segments(pipeline);
-    if (cut.kind === 'split') {
-      if (cut.serviceTask) lintLocalhostAcrossTasks(pipeline, all, out);
-      return;
-    }
-    if (cut.kind === 'impossible') why = `; it cannot be split into several tasks either: ${cut.reason}`;
-  }
-  const message = `${LINT.tooManyContainers}: pipeline "${pipeline.name}" ${tooManyContainersMessage(fit, pipeline.services.length, units.length, linear)}${why}`;
   const conditional = pipeline.steps.some((s) => (Object.keys(s.when) as (keyof Conditions)[]).some((k) => k !== 'status' && (s.when[k].include.length > 0 || s.when[k].exclude.length > 0)));
   const pos = keyPos(p.source, 'steps');
+  // Where the deployment splits such pipelines, one the cut can split runs as consecutive
+  // tasks (segments.ts): what the user should know is that, and what it costs.
+  const cut = splitPipelines ? segments(pipeline) : undefined;
+  if (cut?.kind === 'split') {
+    const tasks = cut.segments.length;
+    out.note(
+      pos,
+      'steps',
+      `${LINT.splitIntoTasks}: pipeline "${pipeline.name}" needs ${fit.after} containers${conditional ? ' when all of its steps run' : ''} but ECS allows ${MAX_CONTAINERS} per task, ` +
+        `so it runs as ${tasks} consecutive tasks of one stage, each starting from the workspace and step results the one before left` +
+        `${cut.serviceTask ? ', its services and detached steps in a task of their own beside them' : ''} ` +
+        `(each further task costs a task start and the workspace snapshot's upload and download; docs/design/split-pipelines.md)`,
+    );
+    if (cut.serviceTask) lintLocalhostAcrossTasks(pipeline, all, out);
+    return;
+  }
+  const why = cut ? `; it cannot be split into several tasks either: ${splitRefusal(cut)}` : '';
+  const message = `${LINT.tooManyContainers}: pipeline "${pipeline.name}" ${tooManyContainersMessage(fit, pipeline.services.length, units.length, linear)}${why}`;
   if (conditional) out.warn(pos, 'steps', `${message} (when all of its steps run; \`when:\` conditions may leave some out)`);
   else out.error(pos, 'steps', message);
 }

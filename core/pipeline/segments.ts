@@ -54,6 +54,16 @@ export type SegmentPlan =
   /** Cannot be cut into tasks of MAX_CONTAINERS: why, for the user. */
   | { kind: 'impossible'; reason: string };
 
+/**
+ * Why a pipeline over the limit cannot run as consecutive tasks (a plan that is not a plain
+ * split): the cut's own reason, or the service task that is not built yet.
+ */
+export function splitRefusal(plan: SegmentPlan): string {
+  if (plan.kind === 'impossible') return plan.reason;
+  if (plan.kind === 'single') return 'it fits in one task';
+  return 'it can be split';
+}
+
 /** Step containers beside the agent in one segment. */
 export const SEGMENT_BUDGET = MAX_CONTAINERS - 1;
 
@@ -272,10 +282,12 @@ export function serviceTaskRunKey(stageKey: string): string {
  * of its id: a key of bounded length keeps the presigned URLs within the room RunTask's
  * overrides keep for them (override-budget.ts SNAPSHOT_URL_MAX_CHARS), whatever the
  * repository's name (a GitLab path may be hundreds of characters), and needs no escaping.
+ * Each attempt of a segment (a Spot interruption runs it again) has its own key: a snapshot
+ * is written once, and the interrupted attempt may have written its own before it stopped.
  */
-export function snapshotKey(buildId: string, stageNumber: number, segment: number): string {
+export function snapshotKey(buildId: string, stageNumber: number, segment: number, attempt: number): string {
   const build = createHash('sha256').update(buildId).digest('hex').slice(0, 32);
-  return `${SNAPSHOT_PREFIX}${build}/${stageNumber}/${segment}.tar.zst`;
+  return `${SNAPSHOT_PREFIX}${build}/${stageNumber}/${segment}-${attempt}.tar.zst`;
 }
 
 /** The snapshot bucket's prefix of workspace snapshots: what the signer may read and write (lib/snapshot-bucket.ts). */

@@ -9,7 +9,7 @@
 import { stageEnv } from './compile.js';
 import type { BuildContext } from './context.js';
 import { substitutionLookup } from './environment.js';
-import { isReadable, loadManifest } from './load.js';
+import { isReadable, loadManifest, type LoadOptions } from './load.js';
 import type { Manifest, PipelineError } from './types.js';
 
 /** Mentions a stage variable: `${DRONE_STAGE_…}` in any envsubst form. */
@@ -21,12 +21,13 @@ const STAGE_VARIABLE = /\$\{[#!]?DRONE_STAGE_/;
  * `${DRONE_STAGE_…}` expression envsubst refuses with that value) becomes an errored
  * pipeline with those diagnostics; the others are unaffected.
  */
-export function withStageSubstitution(file: string, text: string, ctx: BuildContext, manifest: Manifest): Manifest {
+export function withStageSubstitution(file: string, text: string, ctx: BuildContext, manifest: Manifest, options: Pick<LoadOptions, 'splitPipelines'> = {}): Manifest {
   if (!STAGE_VARIABLE.test(text) || !isReadable(manifest)) return manifest;
   const pipelines = [...manifest.pipelines];
   const errors = new Map<number, PipelineError>(manifest.errors.map((e) => [e.index, e]));
   manifest.pipelines.forEach((pipeline, index) => {
-    const own = loadManifest(file, text, { substitute: substitutionLookup(ctx, stageEnv(pipeline, index + 1)) });
+    // Read as the file-wide manifest was (a pipeline the deployment splits is no error here either).
+    const own = loadManifest(file, text, { ...options, substitute: substitutionLookup(ctx, stageEnv(pipeline, index + 1)) });
     const mine = own.pipelines[index];
     if (!isReadable(own) || mine === undefined || own.pipelines.length !== manifest.pipelines.length) {
       const diagnostics = own.diagnostics.filter((d) => d.severity === 'error');

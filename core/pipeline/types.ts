@@ -8,7 +8,8 @@ export interface Position {
   column: number;
 }
 
-export type Severity = 'error' | 'warning';
+/** `note`: what a user should know that is neither wrong nor risky (how a pipeline will run). */
+export type Severity = 'error' | 'warning' | 'note';
 
 /** One finding about a file; printed as `FILE:LINE:COLUMN: message`. */
 export interface Diagnostic {

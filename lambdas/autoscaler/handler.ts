@@ -9,7 +9,7 @@
 import type { Context } from 'aws-lambda';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { executionDepsFromEnv } from '../shared/execution/wiring.js';
-import type { Env } from '../shared/config.js';
+import { requireEnv, type Env } from '../shared/config.js';
 import { lambdaLogger, startInvocation } from '../shared/observability/logger.js';
 import { lambdaMetrics, withMetricsFlushed } from '../shared/observability/metrics.js';
 import { ENV } from '../../core/config/lambda-env.js';
@@ -20,6 +20,11 @@ import { scmCredentials } from '../shared/secrets.js';
 import { sqsClient, ssmClient } from '../shared/clients.js';
 import { SqsJobQueue } from '../../adapters/sqs/job-queue.js';
 import type { SnapshotUrls } from '../../core/builds/segment-run.js';
+import { S3Client } from '@aws-sdk/client-s3';
+import { s3SnapshotUrls } from '../../adapters/s3/snapshot-urls.js';
+import { snapshotSignerKeys } from './snapshot-signer.js';
+import type { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import { secretsManagerSecrets } from '../shared/parameters.js';
 
 export interface AutoscalerHandlerOptions {
   /** Where GitHub App clone tokens go (default SSM; local mode: its secret store, which its ECS stand-in reads). */
@@ -37,7 +42,36 @@ export function autoscalerDepsFromEnv(env: Env = process.env, options: Autoscale
     ecs: new ECSClient({}),
     config,
     cloneTokens: cloneTokensFromEnv(env, options.cloneTokenStore ?? ssmCloneTokenStore(ssmClient)),
-    ...(options.snapshotUrls ? { snapshotUrls: options.snapshotUrls } : {}),
+    ...snapshotUrlsOf(env, options),
+  };
+}
+
+/**
+ * The snapshot URLs of split stages: local mode's stand-in (an option), or the deployment's
+ * bucket, signed with the snapshot signer's long-term keys (snapshot-signer.ts says why).
+ * Neither: a split stage cannot start, and says so (start-stage.ts).
+ */
+function snapshotUrlsOf(env: Env, options: AutoscalerHandlerOptions): Pick<AutoscalerDeps, 'snapshotUrls'> {
+  if (options.snapshotUrls) return { snapshotUrls: options.snapshotUrls };
+  const urls = snapshotUrlsFromEnv(env);
+  return urls ? { snapshotUrls: urls } : {};
+}
+
+/** The deployment's snapshot URLs: SNAPSHOT_BUCKET, signed with the keys in SNAPSHOT_SIGNER_SECRET_ARN. */
+export function snapshotUrlsFromEnv(env: Env, secrets: () => Pick<SecretsProvider, 'get'> = secretsManagerSecrets): SnapshotUrls | undefined {
+  const bucket = env[ENV.snapshotBucket];
+  if (!bucket) return undefined;
+  const arn = requireEnv(env, ENV.snapshotSignerSecretArn, `the keys that sign URLs of ${ENV.snapshotBucket}`);
+  // The URL names the bucket's Region (the Lambda runtime's AWS_REGION: the stack's own).
+  const region = env[ENV.awsRegion];
+  // One client per key: a rotated key (read again every few minutes) gets a new one.
+  let current: { accessKeyId: string; urls: SnapshotUrls } | undefined;
+  return {
+    async url(key, method, expiresInSeconds) {
+      const keys = await snapshotSignerKeys(arn, secrets);
+      if (current?.accessKeyId !== keys.accessKeyId) current = { accessKeyId: keys.accessKeyId, urls: s3SnapshotUrls(new S3Client({ credentials: keys, ...(region ? { region } : {}) }), bucket) };
+      return current.urls.url(key, method, expiresInSeconds);
+    },
   };
 }
 

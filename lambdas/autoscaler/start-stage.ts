@@ -48,7 +48,7 @@ export async function startStage(deps: AutoscalerDeps, waiting: Waiting): Promis
   const segment = stage.segment ?? 1;
   const w: Waiting = { ...waiting, job: segmentJob(waiting.job, segment) };
   const { job } = w;
-  const segmentRun = await segmentEnvironment(deps, job, stage, segment);
+  const segmentRun = await segmentEnvironment(deps, job, stage, segment, attempt);
   if ('end' in segmentRun) {
     const finished = await deps.stages.finish(stage.buildId, stage.number, { ...segmentRun.end, finishedAt: deps.now() });
     if (!finished) return { kind: 'gone' };
@@ -275,11 +275,13 @@ const MAX_PRESIGN_SECONDS = 604_800;
  * previous segment's workspace snapshot and a PUT URL for its own. `end` when the segment
  * cannot run: no time left, or no snapshot bucket in this deployment.
  */
-async function segmentEnvironment(
-  deps: AutoscalerDeps,
+export async function segmentEnvironment(
+  deps: Pick<AutoscalerDeps, 'snapshotUrls' | 'now'>,
   job: StageJob,
-  stage: Stage,
+  stage: Pick<Stage, 'segments' | 'startedAt' | 'snapshotAttempt'>,
   segment: number,
+  /** This start's attempt of the segment (Stage.attempts): its snapshot has a key of its own. */
+  attempt: number,
 ): Promise<{ env: { name: string; value: string }[] } | { end: { status: StageStatus; reason: StageOutcomeReason; message: string } }> {
   const count = stage.segments ?? 1;
   if (count <= 1) return { env: [] };
@@ -291,11 +293,15 @@ async function segmentEnvironment(
   if (left === undefined) return { end: { status: 'failure', reason: 'timed-out', message: `timed out before segment ${segment} of ${count} could start` } };
   const env: { name: string; value: string }[] = [{ name: AGENT_ENV.timeoutSeconds, value: String(left) }];
   try {
-    if (segment > 1) env.push({ name: AGENT_ENV.snapshotIn, value: await deps.snapshotUrls.url(snapshotKey(job.buildId, job.stageNumber, segment - 1), 'GET', SNAPSHOT_IN_SECONDS) });
+    if (segment > 1) {
+      // The snapshot the segment before left: that of its attempt that ended (Stage.snapshotAttempt).
+      const previous = snapshotKey(job.buildId, job.stageNumber, segment - 1, stage.snapshotAttempt ?? 0);
+      env.push({ name: AGENT_ENV.snapshotIn, value: await deps.snapshotUrls.url(previous, 'GET', SNAPSHOT_IN_SECONDS) });
+    }
     if (segment < count) {
       // Used when the segment ends: it must outlive the whole of what is left of the timeout.
       const expires = Math.min(MAX_PRESIGN_SECONDS, left + SNAPSHOT_OUT_MARGIN_SECONDS);
-      env.push({ name: AGENT_ENV.snapshotOut, value: await deps.snapshotUrls.url(snapshotKey(job.buildId, job.stageNumber, segment), 'PUT', expires) });
+      env.push({ name: AGENT_ENV.snapshotOut, value: await deps.snapshotUrls.url(snapshotKey(job.buildId, job.stageNumber, segment, attempt), 'PUT', expires) });
     }
   } catch (err) {
     if (!(err instanceof SnapshotUrlError)) throw err;

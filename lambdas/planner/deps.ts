@@ -28,7 +28,8 @@ export interface PlannerWiringOptions {
   secretCheck?: SecretCheck;
   /**
    * Compile pipelines over ECS's 10 containers into consecutive tasks (core/pipeline/segments.ts):
-   * only where the autoscaler has a snapshot bucket to sign for (local mode's today).
+   * only where the autoscaler has a snapshot bucket to sign for. Deployed: SPLIT_PIPELINES=true
+   * (the stack sets it with the bucket); local mode: this option.
    */
   splitPipelines?: boolean;
 }
@@ -40,7 +41,8 @@ export function plannerDepsFromEnv(env: Env = process.env, options: PlannerWirin
   const publicUrl = env[ENV.publicUrl];
   const log = logTo(lambdaLogger('planner', env));
   const metrics = slipwayMetrics(lambdaMetrics(env));
-  const compile = { ...compileOptionsFromEnv(env), ...(options.splitPipelines ? { splitPipelines: true } : {}) };
+  const split = options.splitPipelines === true || env[ENV.splitPipelines] === 'true';
+  const compile = { ...compileOptionsFromEnv(env), ...(split ? { splitPipelines: true } : {}) };
   // Where a GitHub App's per-build clone tokens are written (by the autoscaler, at start).
   const appCloneTokens = {
     prefix: cloneTokensPrefix(env),

@@ -181,7 +181,7 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
   // loadManifest reports a file over the work budget as a diagnostic, never by throwing.
   // Each pipeline that names a `${DRONE_STAGE_…}` is read again with its own stage's values, as Drone does.
   const substituted = metered(meter, () =>
-    withStageSubstitution(repository.configPath, text, ctx, loadManifest(repository.configPath, text, { ...split, substitute: substitutionLookup(ctx) })),
+    withStageSubstitution(repository.configPath, text, ctx, loadManifest(repository.configPath, text, { ...split, substitute: substitutionLookup(ctx) }), split),
   );
   const substitutedInvalid = diagnosticsText(fileErrors(substituted));
   if (substitutedInvalid) return createInvalid(buildRecord(base, { status: 'error', error: substitutedInvalid, finishedAt: now }), scmRepo, deps);

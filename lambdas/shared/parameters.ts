@@ -15,6 +15,8 @@ export const MAX_AGE_SECONDS = {
   apiTokens: 300,
   /** A repository's webhook secret; read again at once when a signature does not match. */
   webhookSecret: 60,
+  /** The snapshot signer's access key (autoscaler): a rotated key signs within 5 minutes. */
+  snapshotSigner: 300,
 } as const;
 
 let ssm: SSMProvider | undefined;

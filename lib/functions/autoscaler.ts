@@ -35,9 +35,15 @@ export function configureAutoscaler(ctx: FunctionContext): void {
     // A GitHub App's clone token is minted as each stage starts, with the App's key from it.
     [ENV.scmCredentialsSecretArn]: ctx.scmCredentialsSecret.secretArn,
     [ENV.cloneTokensPrefix]: settings.cloneTokensPrefix,
+    // Each segment of a split stage gets presigned URLs of its workspace snapshots, signed
+    // with the snapshot signer's long-term keys (lib/snapshot-bucket.ts says why).
+    [ENV.snapshotBucket]: ctx.snapshots.bucket.bucketName,
+    [ENV.snapshotSignerSecretArn]: ctx.snapshots.signerSecret.secretArn,
   });
 
   table.table.grant(fn, ...DDB_READ, ...DDB_WRITE);
+  // The signer's keys only: the autoscaler's own role has no right on the snapshots.
+  ctx.snapshots.signerSecret.grantRead(fn);
   queues.events.queue.grantSendMessages(fn);
   // The autoscaler reads the jobs queue itself (no event source mapping) and deletes what
   // it read: the stages wait in the table.

@@ -14,6 +14,7 @@ import { acknowledgeWildcardResource, nagRef } from '../nag.js';
 import type { BuildSettings } from '../functions.js';
 import type { Network } from '../network.js';
 import type { Queues } from '../queues.js';
+import type { SnapshotBucket } from '../snapshot-bucket.js';
 import type { BuildTable } from '../table.js';
 
 export interface FunctionContext {
@@ -24,6 +25,7 @@ export interface FunctionContext {
   readonly queues: Queues;
   readonly network: Network;
   readonly buildCluster: BuildCluster;
+  readonly snapshots: SnapshotBucket;
   readonly settings: BuildSettings;
   /** Generated at deploy; the bearer token of the builds API. */
   readonly apiTokenSecret: secretsmanager.Secret;

@@ -37,6 +37,9 @@ export function configurePlanner(ctx: FunctionContext): void {
     [ENV.defaultMemory]: String(settings.defaultMemory),
     // Where a GitHub App's clone token of each repository is written (by the autoscaler, at start).
     [ENV.cloneTokensPrefix]: settings.cloneTokensPrefix,
+    // The stack has the snapshot bucket (lib/snapshot-bucket.ts): pipelines over ECS's 10
+    // containers are compiled into consecutive tasks instead of being refused.
+    [ENV.splitPipelines]: 'true',
     ...(settings.allowedRepositories.length > 0 ? { [ENV.allowedRepositories]: settings.allowedRepositories.join(',') } : {}),
     // Which repositories' builds may push to ECR, with which role, and their layer caches.
     ...(Object.keys(buildCluster.imageBuilds.byRepository).length > 0 ? { [ENV.imageBuilds]: stack.toJsonString(buildCluster.imageBuilds.byRepository) } : {}),

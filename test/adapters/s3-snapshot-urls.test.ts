@@ -10,13 +10,13 @@ import { snapshotKey } from '../../core/pipeline/segments.js';
 
 const client = new S3Client({ region: 'eu-west-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret', sessionToken: 'token' } });
 const urls = s3SnapshotUrls(client, 'slipway-snapshots');
-const key = snapshotKey('b-42', 2, 1);
+const key = snapshotKey('b-42', 2, 1, 0);
 
 describe('S3 snapshot URLs', () => {
   it('a PUT URL signs If-None-Match as a header, so S3 refuses to replace a snapshot and a PUT without it does not match the signature', async () => {
     const url = new URL(await urls.url(key, 'PUT', 3600));
     expect(url.hostname).toBe('slipway-snapshots.s3.eu-west-1.amazonaws.com');
-    expect(url.pathname).toMatch(/^\/builds\/[0-9a-f]{32}\/2\/1\.tar\.zst$/);
+    expect(url.pathname).toMatch(/^\/builds\/[0-9a-f]{32}\/2\/1-0\.tar\.zst$/);
     expect(url.searchParams.get('X-Amz-Expires')).toBe('3600');
     expect(url.searchParams.get('X-Amz-SignedHeaders')!.split(';')).toEqual(['host', 'if-none-match']);
     expect(url.searchParams.has('If-None-Match')).toBe(false);

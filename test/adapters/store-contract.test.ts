@@ -125,13 +125,13 @@ describe.each([
     const s = make();
     const id = await oneStage(s, { segments: 3 });
     await s.stages.applyEvent(id, 1, { taskArn: TASK, version: 3, attempt: 0, status: 'running', startedAt: 5 });
-    const input = { taskArn: TASK, version: 4, queuedAt: 10, segment: 2, message: 'segment 2 queued' };
+    const input = { taskArn: TASK, version: 4, queuedAt: 10, segment: 2, message: 'segment 2 queued', attempt: 0 };
     expect(await s.stages.advanceSegment(id, 1, { ...input, version: 2 })).toBeNull();
     expect(await s.stages.advanceSegment(id, 1, { ...input, taskArn: OTHER })).toBeNull();
     expect(await s.stages.advanceSegment(id, 1, { ...input, segment: 3 })).toBeNull();
     const advanced = await s.stages.advanceSegment(id, 1, input);
     // Attempts are the segment's: its first Spot interruption is requeued like the first segment's.
-    expect(advanced).toMatchObject({ status: 'pending', segment: 2, queuedAt: 10, startedAt: 5, attempts: 0, message: 'segment 2 queued' });
+    expect(advanced).toMatchObject({ status: 'pending', segment: 2, queuedAt: 10, startedAt: 5, attempts: 0, snapshotAttempt: 0, message: 'segment 2 queued' });
     expect([advanced?.taskArn, advanced?.eventVersion]).toEqual([undefined, undefined]);
     expect(await s.stages.advanceSegment(id, 1, input)).toBeNull();
     const done = await oneStage(s, { segments: 2 });
@@ -143,7 +143,7 @@ describe.each([
     const s = make();
     const id = await oneStage(s, { segments: 3 });
     await s.stages.applyEvent(id, 1, { taskArn: TASK, version: 3, attempt: 0, status: 'running', startedAt: 5, firstStepAt: 6 });
-    await s.stages.advanceSegment(id, 1, { taskArn: TASK, version: 4, queuedAt: 10, segment: 2, message: 'segment 2 queued' });
+    await s.stages.advanceSegment(id, 1, { taskArn: TASK, version: 4, queuedAt: 10, segment: 2, message: 'segment 2 queued', attempt: 0 });
     expect(await s.stages.applyEvent(id, 1, { taskArn: OTHER, version: 1, attempt: 0, status: 'running', startedAt: 50 })).toMatchObject({ segment: 2, startedAt: 5, attempts: 1 });
     const interrupted = { taskArn: OTHER, version: 2, queuedAt: 60, message: 'interrupted', attempt: 0 };
     // Not at the segment the caller read: refused (a stale read must not requeue another segment).
@@ -154,6 +154,10 @@ describe.each([
     expect(requeued?.taskArn).toBeUndefined();
     // The retry's start does not replace it either.
     expect(await s.stages.markRunning(id, 1, { attempt: 1, taskArn: TASK, capacity: 'FARGATE', startedAt: 70, cpu: 256 })).toMatchObject({ startedAt: 5, attempts: 2 });
+    // Segment 3 starts from the snapshot of the attempt that ended (the retry's, attempt 1).
+    expect(await s.stages.advanceSegment(id, 1, { taskArn: TASK, version: 9, queuedAt: 80, segment: 3, message: 'segment 3 queued', attempt: 1 })).toMatchObject({
+      segment: 3, attempts: 0, snapshotAttempt: 1, startedAt: 5,
+    });
 
     const first = await oneStage(s, { segments: 2 });
     await s.stages.applyEvent(first, 1, { taskArn: TASK, version: 3, attempt: 0, status: 'running', startedAt: 5 });

@@ -43,7 +43,7 @@ describe('agent: segments of a split pipeline', () => {
     const bucketDir = dirs();
     const bucket = await startSnapshotBucket(join(bucketDir.root, 'bucket'));
     cleanups.push(() => bucket.close());
-    const key = snapshotKey('b7', 1, 1);
+    const key = snapshotKey('b7', 1, 1, 0);
 
     // Segment 1 of 2: build passes, test fails; what the steps wrote is in the workspace.
     const one = dirs();
@@ -106,10 +106,10 @@ describe('agent: segments of a split pipeline', () => {
       stateDir: d.stateDir,
       workspace: d.workspace,
       metadataUri: uri,
-      env: { SLIPWAY_STAGE_ID: STAGE, SLIPWAY_SNAPSHOT_IN: bucket.presign(snapshotKey('b7', 1, 2), 'GET', 600) },
+      env: { SLIPWAY_STAGE_ID: STAGE, SLIPWAY_SNAPSHOT_IN: bucket.presign(snapshotKey('b7', 1, 2, 0), 'GET', 600) },
     }).done;
     expect(run.code).toBe(AGENT_EXIT.internalError);
-    expect(run.result?.message).toMatch(/^snapshot: the workspace of segment 2 could not be read from http:\/\/127\.0\.0\.1:\d+\/builds\/[0-9a-f]{32}\/1\/2\.tar\.zst \(HTTP 404, NoSuchKey\)/);
+    expect(run.result?.message).toMatch(/^snapshot: the workspace of segment 2 could not be read from http:\/\/127\.0\.0\.1:\d+\/builds\/[0-9a-f]{32}\/1\/2-0\.tar\.zst \(HTTP 404, NoSuchKey\)/);
     expect(existsSync(join(d.stateDir, 'agent', 'ready'))).toBe(false);
   });
 

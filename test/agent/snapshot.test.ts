@@ -36,7 +36,7 @@ function manifest(segment: number, steps: SnapshotManifest['steps'] = []): Snaps
 let n = 0;
 function key(): string {
   n += 1;
-  return snapshotKey(`build-${n}`, 2, 1);
+  return snapshotKey(`build-${n}`, 2, 1, 0);
 }
 
 describe('workspace snapshots between segments', () => {
@@ -84,7 +84,7 @@ describe('workspace snapshots between segments', () => {
   it('a missing snapshot fails the segment with the HTTP status and S3 code, never an empty workspace', async () => {
     const err = await readSnapshot({ base: join(root, 'missing'), url: bucket.presign(key(), 'GET', 600), signal, log }, { segment: 1, stageId: 'b1-2' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SnapshotError);
-    expect((err as Error).message).toMatch(/workspace of segment 1 could not be read from http:\/\/127\.0\.0\.1:\d+\/builds\/[0-9a-f]{32}\/2\/1\.tar\.zst \(HTTP 404, NoSuchKey\): this segment cannot start without it/);
+    expect((err as Error).message).toMatch(/workspace of segment 1 could not be read from http:\/\/127\.0\.0\.1:\d+\/builds\/[0-9a-f]{32}\/2\/1-0\.tar\.zst \(HTTP 404, NoSuchKey\): this segment cannot start without it/);
     // The URL's signature is a credential: never in a message.
     expect((err as Error).message).not.toContain('Signature');
   });

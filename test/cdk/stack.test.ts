@@ -293,7 +293,10 @@ for (const variant of variants) {
       const scm = env('autoscaler').SCM_CREDENTIALS_SECRET_ARN as { Ref: string };
       expect(scm).toEqual(env('planner').SCM_CREDENTIALS_SECRET_ARN);
       const reads = policyOf('autoscaler').filter((st) => asList(st.Action).includes('secretsmanager:GetSecretValue'));
-      expect(reads.map((st) => st.Resource)).toEqual([scm]);
+      // …and the snapshot signer's keys (test/cdk/snapshot-bucket.test.ts), nothing else.
+      expect(reads.map((st) => st.Resource).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual(
+        [scm, env('autoscaler')[ENV.snapshotSignerSecretArn]].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+      );
       // Nobody else may read or write there (the execution role reads, see above).
       for (const name of LAMBDA_NAMES.filter((n) => n !== 'autoscaler')) {
         expect(JSON.stringify(policyOf(name)), name).not.toContain('slipway-clone-tokens');

@@ -91,6 +91,30 @@ describe('slipway lint (in process)', () => {
     expect(r.out.split('\n')).toEqual(['.drone.yml: 2 pipelines, 3 steps, 1 service: ok', 'warn.yml: 1 pipeline, 1 step, 0 services, 1 warning: ok']);
   });
 
+  // Pipelines over ECS's 10 containers run as consecutive tasks where they can be cut
+  // (docs/design/split-pipelines.md): lint says so as a note; one that cannot be cut stays an
+  // error, at its steps: line, saying why.
+  const manySteps = (n: number) => Array.from({ length: n }, (_, i) => `- name: s${i + 1}\n  image: img${i + 1}\n  commands: [echo ${i + 1}]\n`).join('');
+  it('notes that a pipeline over 10 containers runs as consecutive tasks, and passes', async () => {
+    writeFileSync(join(dir, 'split.yml'), `kind: pipeline\nname: big\n\nsteps:\n${manySteps(12)}`);
+    const r = await lint('split.yml');
+    expect(r.code).toBe(0);
+    expect(r.out).toBe('split.yml: 1 pipeline, 12 steps, 0 services, 1 note: ok');
+    expect(r.err).toMatch(/^split\.yml:4:1: note: steps: runs as consecutive tasks: pipeline "big" needs 13 containers but ECS allows 10 per task, so it runs as 2 consecutive tasks of one stage, each starting from the workspace and step results the one before left/);
+    expect(r.err).toContain('upload and download');
+    expect(r.err).not.toMatch(/error/);
+  });
+
+  it('keeps a pipeline that cannot be split an error at its steps: line, with why', async () => {
+    writeFileSync(join(dir, 'unsplittable.yml'), `kind: pipeline\nname: big\nservices:\n- name: db\n  image: postgres:15\nsteps:\n${manySteps(12)}`);
+    const r = await lint('unsplittable.yml');
+    expect(r.code).toBe(1);
+    const lines = r.err.split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^unsplittable\.yml:6:1: error: steps: too many containers: pipeline "big" needs 14 containers .*; it cannot be split into several tasks either: its service "db" would have to run in a task of their own beside the segments, which is not built yet/);
+    expect(lines[1]).toBe('unsplittable.yml: invalid (1 error)');
+  });
+
   it('says which byte is not UTF-8', async () => {
     expect(await lint('binary.yml')).toMatchObject({ code: 1, err: expect.stringContaining('binary.yml:1:3: error: file is not UTF-8 text: invalid byte 0xFF') });
   });

@@ -72,15 +72,45 @@ describe('slipway compile', () => {
     expect(r.err).toMatch(/^\.drone\.yml:\d+:\d+: error: yaml: /m);
   });
 
-  // The conditional one is only a warning for lint (when: may leave steps out) and an
-  // error of the compiler for this build: once, at the steps: key (5:1), not at 1:1.
-  it.each(['too-many-containers.yml', 'too-many-containers-conditional.yml'])('lists %s, which cannot become a task, under errors at its steps: line, printed once', async (name) => {
+  // As a deployment runs it (docs/design/split-pipelines.md): a pipeline over ECS's 10
+  // containers that the cut can split compiles into consecutive tasks, and says so once.
+  it.each(['too-many-containers.yml', 'too-many-containers-conditional.yml'])('compiles %s, over 10 containers, into consecutive tasks with one note', async (name) => {
     const r = await compile([`test/fixtures/compile/fail/${name}`]);
     expect(r.code).toBe(0);
+    const out = JSON.parse(r.out) as { stages: { name: string; segments?: { number: number; steps: string[] }[] }[]; errors: unknown[] };
+    expect(out.errors).toEqual([]);
+    expect(out.stages.map((s) => [s.name, s.segments?.map((seg) => seg.steps.length)])).toEqual([['too-many', [9, 2]]]);
+    expect(r.err).not.toContain('too many containers');
+    expect(r.err.match(/consecutive tasks/g)).toHaveLength(1);
+    expect(r.err).toContain(`${name}: note: pipeline "too-many": needs more than the 10 containers ECS allows in a task: runs as 2 consecutive tasks`);
+  });
+
+  it('splits a pipeline that names ${DRONE_STAGE_NAME} too (it is read again with its own stage values, as the planner reads it)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'slipway-cli-'));
+    const steps = Array.from({ length: 11 }, (_, i) => `  - name: step${i + 1}\n    image: image${i + 1}\n    commands: ["echo \${DRONE_STAGE_NAME}"]\n`).join('');
+    writeFileSync(join(dir, '.drone.yml'), `kind: pipeline\nname: staged\nsteps:\n${steps}`);
+    const r = await compile([], dir);
+    const out = JSON.parse(r.out) as { stages: { name: string; segments?: unknown[] }[]; errors: unknown[] };
+    expect(out.errors).toEqual([]);
+    expect(out.stages.map((s) => [s.name, s.segments?.length])).toEqual([['staged', 2]]);
+  });
+
+  // The conditional one is only a warning for lint (when: may leave steps out) and an
+  // error of the compiler for this build: once, at the steps: key, not at 1:1.
+  it.each([
+    ['unconditional', ''],
+    ['conditional', '    when: { branch: [main] }\n'],
+  ])('lists a %s pipeline that cannot be split (services) under errors at its steps: line, printed once, saying why', async (_kind, when) => {
+    const dir = mkdtempSync(join(tmpdir(), 'slipway-cli-'));
+    const steps = Array.from({ length: 11 }, (_, i) => `  - name: step${i + 1}\n    image: image${i + 1}\n    commands: [echo]\n${when}`).join('');
+    writeFileSync(join(dir, '.drone.yml'), `kind: pipeline\nname: too-many\nservices:\n  - name: db\n    image: postgres:15\nsteps:\n${steps}`);
+    const r = await compile([], dir);
+    expect(r.code).toBe(0);
     const out = JSON.parse(r.out) as { errors: { name: string; line: number; column: number; message: string }[] };
-    expect(out.errors).toEqual([{ name: 'too-many', line: 5, column: 1, message: expect.stringContaining('needs 12 containers') as string }]);
+    expect(out.errors).toEqual([{ name: 'too-many', line: 6, column: 1, message: expect.stringContaining('needs 13 containers') as string }]);
+    expect(out.errors[0]!.message).toContain('it cannot be split into several tasks either: its service "db"');
     expect(r.err.match(/too many containers/g)).toHaveLength(1);
-    expect(r.err).toContain(`${name}:5:1: error: `);
+    expect(r.err).toContain('.drone.yml:6:1: error: ');
   });
 
   it.each([[['--event', 'nope']], [['--repo', 'noslash']], [['--bogus']], [['a.yml', 'b.yml']], [['missing.yml']], [['--branch']]])('exits 2 on usage errors: %j', async (args) => {

@@ -8,7 +8,7 @@
 // stage-store tests (task-events, autoscaler, build-finish, task-event-truth).
 
 import type { UpstreamState } from '../../core/pipeline/contract.js';
-import type { BuildPatch, BuildStore, EventApply, Page, PageOptions, RequeueInput, RunningMark, StagePatch, StageStore, StepPatch, UpdateGuard } from '../../core/builds/ports.js';
+import type { BuildPatch, BuildStore, EventApply, Page, PageOptions, RequeueInput, RunningMark, SegmentAdvance, StagePatch, StageStore, StepPatch, UpdateGuard } from '../../core/builds/ports.js';
 import { FINAL_RANK, statusRank } from '../../core/builds/status.js';
 import type { Build, BuildDetail, BuildStatus, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from '../../core/builds/types.js';
 import { stageKey } from '../../core/builds/types.js';
@@ -230,12 +230,12 @@ export class MemoryStageStore implements StageStore {
     });
   }
 
-  async advanceSegment(buildId: string, stageNumber: number, input: { taskArn: string; version: number; queuedAt: number; segment: number; message: string }): Promise<Stage | null> {
+  async advanceSegment(buildId: string, stageNumber: number, input: SegmentAdvance): Promise<Stage | null> {
     return this.write(buildId, stageNumber, (stage) => {
       if (isFinal(stage) || !newer(stage, input.version) || stage.taskArn !== input.taskArn) return null;
       if ((stage.segment ?? 1) !== input.segment - 1) return null;
       const { eventVersion: _v, taskArn: _t, retryAfter: _r, startFailures: _f, ...kept } = stage;
-      return { ...kept, status: 'pending', queuedAt: input.queuedAt, segment: input.segment, attempts: 0, message: input.message };
+      return { ...kept, status: 'pending', queuedAt: input.queuedAt, segment: input.segment, attempts: 0, snapshotAttempt: input.attempt, message: input.message };
     });
   }
 

@@ -68,6 +68,8 @@ export async function advanceSegment(deps: ExecutionDeps, end: SegmentEnd): Prom
     queuedAt: now,
     segment: next,
     message: `segment ${segment} of ${count} ended (${outcome.reason}); segment ${next} is queued`,
+    // Its workspace snapshot is this attempt's (snapshotKey): the next segment reads that one.
+    attempt: end.attempt,
   });
   if (!advanced) return { applied: false, stageKey: key, reason: `segment ${segment} already ended, or the stage no longer runs ${detail.taskArn}` };
   await deps.jobs.enqueue({ ...segmentJob(stored, next), queuedAt: now });
