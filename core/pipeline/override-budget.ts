@@ -119,10 +119,10 @@ const TIMEOUT_SECONDS_MAX_DIGITS = String(MAX_TIMEOUT_MINUTES * 60).length;
  * Characters of RunTask's overrides a segment of a split stage keeps free, besides
  * UPSTREAM_RESERVE, for what the autoscaler adds when it starts that segment
  * (segmentEnvironment in lambdas/autoscaler/start-stage.ts): the GET URL of the previous
- * snapshot, the PUT URL of its own, and what is left of the pipeline's timeout. ECS refuses
- * a RunTask whose overrides exceed 8192 characters
- * (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_TaskOverride.html), so
- * without this room a long commit message that fits at compile time would make every
+ * snapshot, the PUT URL of its own, and what is left of the pipeline's timeout. RunTask
+ * allows 8192 characters of overrides, their JSON formatting included
+ * (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html, `overrides`),
+ * so without this room a long commit message that fits at compile time would make every
  * segment fail to start.
  */
 export const SEGMENT_RESERVE =

@@ -1,9 +1,9 @@
 // A segment of a split pipeline starts with more in its RunTask overrides than the compiler
 // wrote: the autoscaler adds the snapshot URLs and what is left of the timeout
 // (lambdas/autoscaler/start-stage.ts segmentEnvironment) beside the build's upstream state.
-// ECS refuses overrides over 8192 characters
-// (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_TaskOverride.html), so the
-// compiler keeps room for them (core/pipeline/override-budget.ts SEGMENT_RESERVE).
+// RunTask allows 8192 characters of overrides, their JSON formatting included
+// (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html, `overrides`),
+// so the compiler keeps room for them (core/pipeline/override-budget.ts SEGMENT_RESERVE).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { compilePipeline } from '../../core/pipeline/compile.js';
