@@ -322,14 +322,13 @@ function containerStepStatus(
     return notRun(step, outcome);
   }
   if (step.kind === 'service') {
-    // Services are stopped when the steps are done: a signal exit then is the normal end.
     // Not when the agent ended the task because a service was not ready: which service
     // failed is known only with the outcome (the STOPPED event), so its record waits for it.
     if (!outcome && agentStoppedOnService(detail) && (code === 0 || SIGNAL_EXITS.has(code))) return undefined;
-    if (code === 0 || SIGNAL_EXITS.has(code)) return { status: 'success', exitCode: code };
-    return { status: 'failure', exitCode: code, ...(reason ? { reason } : {}) };
+    // Drone runs a service as a detached step (drone-runner-docker engine/compiler: services are steps with Detach).
+    return backgroundStatus(step, code, reason, detail, outcome);
   }
-  if (step.detached) return detachedStepStatus(step, code, reason, detail, outcome);
+  if (step.detached) return backgroundStatus(step, code, reason, detail, outcome);
   // A step that runs only on failure exits 0 whether it ran or its gate skipped it (nothing in
   // its stage had failed: Drone's RunOnFailure asks the stage, runner-go execer.go
   // state.Failed()). Its stage tells: one that passed had nothing failing, so the step was
@@ -360,14 +359,14 @@ function containerStepStatus(
 }
 
 /**
- * A detached step, as Drone records it: runner-go execer.go runs it in a goroutine and never
- * reads its exit, and state.go finishAll finishes a step still running at the end with code 0
- * — so one stopped with the task at the pipeline's end passed, exit code 0. A cancel (a stop,
- * a timeout, a `failure: fast` step) kills it as any running step (state.go killall). One that
- * ended on its own keeps its exit code: 0 and 78 pass; any other code fails the step (not the
- * build), which Drone, never reading it, would not show.
+ * A detached step or a service, as Drone records it: runner-go execer.go runs it in a
+ * goroutine and never reads its exit, and state.go finishAll finishes a step still running at
+ * the end with code 0 — so one stopped with the task at the pipeline's end passed, exit code
+ * 0. A cancel (a stop, a timeout, a `failure: fast` step) kills it as any running step
+ * (state.go killall). One that ended on its own keeps its exit code: 0 and 78 pass; any other
+ * code fails the step (not the build), which Drone, never reading it, would not show.
  */
-function detachedStepStatus(
+function backgroundStatus(
   step: StepRecord,
   code: number,
   reason: string | undefined,
@@ -375,7 +374,8 @@ function detachedStepStatus(
   outcome: StageOutcome | undefined,
 ): Omit<StepChange, 'number'> | undefined {
   if (code === 0 || code === EARLY_EXIT_CODE) return { status: 'success', exitCode: code };
-  if (!SIGNAL_EXITS.has(code)) return { status: 'failure', exitCode: code, reason: reason ?? 'detached step failed; it does not fail the build' };
+  const what = step.kind === 'service' ? 'service' : 'detached step';
+  if (!SIGNAL_EXITS.has(code)) return { status: 'failure', exitCode: code, reason: reason ?? `${what} failed; it does not fail the build` };
   if (outcome?.stoppedSteps?.includes(step.container)) return { status: 'killed', exitCode: code, reason: outcome.message };
   if (outcome && (outcome.status === 'killed' || outcome.reason === 'timed-out' || outcome.reason === 'spot-interrupted')) return { status: 'killed', exitCode: code, reason: outcome.message };
   const stop = outcome ? undefined : stopInProgress(detail);
@@ -383,7 +383,7 @@ function detachedStepStatus(
   const agent = agentOf(detail);
   if (agent?.lastStatus !== 'STOPPED') {
     // Killed by a signal while the pipeline still ran (out of memory, a kill of its own): not the task's stop.
-    return { status: 'failure', exitCode: code, reason: reason ?? `detached step ended by a signal (exit code ${code}) while the pipeline ran` };
+    return { status: 'failure', exitCode: code, reason: reason ?? `${what} ended by a signal (exit code ${code}) while the pipeline ran` };
   }
   // The agent ended the stage: how (a pass, a failure, or a cancel that kills it) is known with the outcome.
   if (!outcome && agent.exitCode !== AGENT_EXIT.success) return undefined;
