@@ -9,7 +9,7 @@ import { IMAGE_BUILD_SCRIPT } from '../core/pipeline/image-build-script.js';
 import { CloneError, cloneRepository } from './clone.js';
 import type { AgentConfig } from './config.js';
 import type { ContainerView } from './container-view.js';
-import { failedSteps, stepReports, type Ending, type StepStates } from './decide-steps.js';
+import { failedSteps, stepReports, stepsOfResult, type Ending, type StepStates } from './decide-steps.js';
 import { envFileContent, writeEnvFile } from './env-file.js';
 import { waitForServices } from './gate.js';
 import { installBusybox } from './busybox.js';
@@ -42,17 +42,10 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
 
   // `detail`: structured fields of the result beside the message (the failed service).
   const finish = (outcome: AgentOutcome, exitCode: AgentExitCode, message: string, states: StepStates, ending: Ending, detail: Pick<AgentResult, 'service'> = {}): AgentExitCode => {
-    const skipped: { container: string; reason: string }[] = [];
     for (const step of plan.steps) {
-      const reports = stepReports(step, states[step.container], ending);
-      for (const report of reports) reporter.step(report);
-      // One record per container (packed steps share theirs).
-      const first = reports[0];
-      if (first?.status === 'skipped') skipped.push({ container: step.container, reason: first.reason ?? 'skipped' });
+      for (const report of stepReports(step, states[step.container], ending)) reporter.step(report);
     }
-    // Steps the task's stop ends: the control plane records them killed (AgentResult.stopped).
-    // A detached step too when the pipeline is cancelled (failure: fast), as Drone kills it.
-    const stopped = plan.steps.filter((step) => (!step.detach || ending === 'failed-fast') && states[step.container]?.phase === 'running').map((step) => step.container);
+    const { stopped, skipped } = stepsOfResult(plan, states, ending);
     reporter.progress(message);
     reporter.result({
       outcome,

@@ -345,8 +345,8 @@ export interface AgentResult {
    * The step containers still running (or waiting in their wrapper) when the agent ended the
    * stage without them — after a step with `failure: fast` failed, or after a failed setup:
    * the task's stop ends them by a signal, so the control plane records them `killed`, not failed.
-   * Detached steps are listed only after `failure: fast` (Drone's cancel kills every step still
-   * running); otherwise their end with the task is their normal end.
+   * Detached steps and services are listed only after `failure: fast` (Drone's cancel kills
+   * every step still running); otherwise their end with the task is their normal end.
    */
   stopped?: string[];
   /**
