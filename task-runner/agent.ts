@@ -41,7 +41,7 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
     status.write({ ...withCarried(states), upstream: config.upstream, stageStarted, now: seconds(), setupFailed: setupFailedSteps });
 
   // `detail`: structured fields of the result beside the message (the failed service).
-  const finish = (outcome: AgentOutcome, exitCode: AgentExitCode, message: string, states: StepStates, ending: Ending, detail: Pick<AgentResult, 'service'> = {}): AgentExitCode => {
+  const finish = (outcome: AgentOutcome, exitCode: AgentExitCode, message: string, states: StepStates, ending: Ending, detail: Pick<AgentResult, 'service' | 'cloneExitCode'> = {}): AgentExitCode => {
     for (const step of plan.steps) {
       for (const report of stepReports(step, states[step.container], ending)) reporter.step(report);
     }
@@ -77,7 +77,7 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
   // What of the setup failed, when it did: the stage fails, but the steps that run on a
   // status still run (they start with the agent and wait for its setup record), as Drone
   // runs them after its clone step failed; the steps that run on success are skipped.
-  let setupFailure: { outcome: AgentOutcome; exitCode: AgentExitCode; message: string; step: string; detail?: Pick<AgentResult, 'service'> } | undefined;
+  let setupFailure: { outcome: AgentOutcome; exitCode: AgentExitCode; message: string; step: string; detail?: Pick<AgentResult, 'service' | 'cloneExitCode'> } | undefined;
   const snapshot = config.snapshot;
   if (snapshot?.inUrl !== undefined) {
     // A later segment: the previous segment's workspace, instead of a clone.
@@ -110,7 +110,8 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
       if (!(error instanceof CloneError)) throw error;
       const interrupted = stopped({});
       if (interrupted !== undefined) return interrupted;
-      setupFailure = { outcome: 'clone-failed', exitCode: AGENT_EXIT.cloneFailed, message: error.message, step: 'clone' };
+      const detail = error.gitExitCode !== undefined ? { cloneExitCode: error.gitExitCode } : {};
+      setupFailure = { outcome: 'clone-failed', exitCode: AGENT_EXIT.cloneFailed, message: error.message, step: 'clone', detail };
     }
   }
   const afterClone = stopped({});

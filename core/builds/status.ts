@@ -128,6 +128,8 @@ export interface StageOutcome {
    * killed to ECS; this says what they were.
    */
   skippedSteps?: Readonly<Record<string, string>>;
+  /** clone-failed: the exit code of the git command that failed (AgentResult.cloneExitCode). */
+  cloneExitCode?: number;
 }
 
 const SIGNAL_EXITS = new Set([130, 137, 143]);
@@ -160,9 +162,10 @@ export function stageOutcome(detail: TaskStateChangeDetail, stage: Pick<Stage, '
   const outcome = outcomeFromExit(detail, stage);
   if (!agentResult || agentResult.exitCode !== outcome.exitCode) return outcome;
   // What the agent knows of the steps counts whenever the line is this ending's.
-  const steps: Pick<StageOutcome, 'stoppedSteps' | 'skippedSteps'> = {
+  const steps: Pick<StageOutcome, 'stoppedSteps' | 'skippedSteps' | 'cloneExitCode'> = {
     skippedSteps: Object.fromEntries((agentResult.skipped ?? []).map((s) => [s.container, s.reason])),
     ...(agentResult.stopped ? { stoppedSteps: agentResult.stopped } : {}),
+    ...(outcome.reason === 'clone-failed' && agentResult.cloneExitCode !== undefined ? { cloneExitCode: agentResult.cloneExitCode } : {}),
   };
   if (!agentResultWanted(outcome)) return { ...outcome, ...steps };
   const message = agentMessageForRecord(agentResult.message);
@@ -295,7 +298,10 @@ function containerStepStatus(
     if (container.lastStatus !== 'STOPPED') return undefined;
     if (outcome?.reason === 'could-not-start') return { status: 'error', reason: outcome.message };
     if (container.exitCode === AGENT_EXIT.cloneFailed) {
-      return { status: 'failure', exitCode: container.exitCode, reason: outcome?.reason === 'clone-failed' ? outcome.message : 'the clone failed' };
+      // git's own exit code when the agent said it, as Drone's clone step (git in a container)
+      // records it, and the agent's words: both come with the outcome (the task's STOPPED event).
+      if (!outcome) return undefined;
+      return { status: 'failure', exitCode: outcome?.cloneExitCode ?? container.exitCode, reason: outcome?.reason === 'clone-failed' ? outcome.message : 'the clone failed' };
     }
     if (outcome?.reason === 'task-lost' || outcome?.reason === 'agent-error') return { status: 'error', reason: outcome.message };
     return { status: 'success' };

@@ -162,6 +162,10 @@ describe('stepChanges (table)', () => {
   it('clone failure and could-not-start', () => {
     const failed = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', 5)] });
     expect(stepChanges(failed, [steps[0]!], stageOutcome(failed, stage()))[0]?.status).toBe('failure');
+    // git's exit code, from the agent's line, as Drone's clone container records it; decided with the outcome.
+    const withGit = stageOutcome(failed, stage(), { outcome: 'clone-failed', exitCode: 5, message: 'clone: fetch of x failed (git exit code 128): denied', finishedAt: 't', cloneExitCode: 128 });
+    expect(stepChanges(failed, [steps[0]!], withGit)[0]).toEqual({ number: 1, status: 'failure', exitCode: 128, reason: 'clone: fetch of x failed (git exit code 128): denied' });
+    expect(stepChanges({ ...failed, lastStatus: 'DEACTIVATING' }, [steps[0]!])).toEqual([]);
     const noStart = detail({ stopCode: 'TaskFailedToStart', stoppedReason: 'CannotPullContainerError', containers: [c(AGENT_CONTAINER, 'STOPPED'), c('build', 'STOPPED')] });
     expect(stepChanges(noStart, steps.slice(0, 3), stageOutcome(noStart, stage())).map((x) => x.status)).toEqual(['error', 'skipped', 'error']);
   });
@@ -500,6 +504,10 @@ describe('the agent\'s result line', () => {
     const parsed = parseAgentResultLine(`${REPORT_PREFIX.result}${JSON.stringify({ ...good, skipped })}`);
     expect(parsed?.skipped?.map((s) => [s.container, s.reason.length])).toEqual([['after', 15], ['long', 400]]);
     expect(parseAgentResultLine(`${REPORT_PREFIX.result}${JSON.stringify({ ...good, skipped: 'all' })}`)?.skipped).toBeUndefined();
+  });
+  it("keeps git's exit code of a failed clone only when it is one", () => {
+    const line = (cloneExitCode: unknown) => parseAgentResultLine(`${REPORT_PREFIX.result}${JSON.stringify({ ...good, cloneExitCode })}`)?.cloneExitCode;
+    expect([line(128), line(-1), line(300), line('128'), line(1.5)]).toEqual([128, undefined, undefined, undefined, undefined]);
   });
   it('takes the last result among lines', () => {
     const line = (message: string) => `${REPORT_PREFIX.result}${JSON.stringify({ ...good, message })}`;
