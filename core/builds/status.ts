@@ -301,7 +301,7 @@ function containerStepStatus(
       // git's own exit code when the agent said it, as Drone's clone step (git in a container)
       // records it, and the agent's words: both come with the outcome (the task's STOPPED event).
       if (!outcome) return undefined;
-      return { status: 'failure', exitCode: outcome?.cloneExitCode ?? container.exitCode, reason: outcome?.reason === 'clone-failed' ? outcome.message : 'the clone failed' };
+      return { status: 'failure', exitCode: outcome.cloneExitCode ?? container.exitCode, reason: outcome.reason === 'clone-failed' ? outcome.message : 'the clone failed' };
     }
     if (outcome?.reason === 'task-lost' || outcome?.reason === 'agent-error') return { status: 'error', reason: outcome.message };
     return { status: 'success' };

@@ -55,10 +55,11 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
     capacity: stage.capacity ?? (detail.capacityProviderName === 'FARGATE' ? 'FARGATE' : detail.capacityProviderName === 'FARGATE_SPOT' ? 'FARGATE_SPOT' : undefined),
   } as const;
   let outcome: StageOutcome | undefined = phase === 'stopped' ? stageOutcome(detail, run) : undefined;
-  const stepRecords = outcome ? await deps.store.listSteps(buildId, stageNumber) : [];
-  if (outcome && (agentResultWanted(outcome) || stepsNeedAgentResult(detail, stepRecords)) && deps.agentResults) {
-    // The agent's own words (which service and port, git's reason): read once the task is
-    // over; without them the generic text stands, and the event is applied all the same.
+  // Steps are read before the outcome's words: some of them need the agent's (stepsNeedAgentResult).
+  const steps = await deps.store.listSteps(buildId, stageNumber);
+  if (outcome && (agentResultWanted(outcome) || stepsNeedAgentResult(detail, steps)) && deps.agentResults) {
+    // The agent's own words (which service and port, git's reason, the steps it skipped): read
+    // once the task is over; without them the generic text stands, and the event is applied all the same.
     const read = await deps.agentResults(detail.taskArn);
     if ('result' in read) outcome = stageOutcome(detail, run, read.result);
     else deps.log('agent result not read: the stage keeps the generic message', { ...stageKeys(key), taskArn: detail.taskArn, why: read.missing });
@@ -90,7 +91,6 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   }
 
   // Steps first: their writes only move forward, so a retry after a crash repeats them harmlessly.
-  const steps = await deps.store.listSteps(buildId, stageNumber);
   const changes = stepChanges(detail, steps, outcome);
   for (const change of changes) {
     const step = steps.find((s) => s.number === change.number)!;
