@@ -9,7 +9,7 @@ import { IMAGE_BUILD_SCRIPT } from '../core/pipeline/image-build-script.js';
 import { CloneError, cloneRepository } from './clone.js';
 import type { AgentConfig } from './config.js';
 import type { ContainerView } from './container-view.js';
-import { failedSteps, stepReports, type Ending, type StepStates } from './decide-steps.js';
+import { failedSteps, stepReports, stepsOfResult, type Ending, type StepStates } from './decide-steps.js';
 import { envFileContent, writeEnvFile } from './env-file.js';
 import { waitForServices } from './gate.js';
 import { installBusybox } from './busybox.js';
@@ -65,18 +65,11 @@ async function run(config: AgentConfig, reporter: Reporter, stop: StopSwitch, se
     status.write({ ...withCarried(states), upstream: config.upstream, stageStarted, now: seconds(), setupFailed: setupFailedSteps });
 
   // `detail`: structured fields of the result beside the message (the failed service).
-  const finish = (outcome: AgentOutcome, exitCode: AgentExitCode, message: string, states: StepStates, ending: Ending, detail: Pick<AgentResult, 'service'> = {}): AgentExitCode => {
-    const skipped: { container: string; reason: string }[] = [];
+  const finish = (outcome: AgentOutcome, exitCode: AgentExitCode, message: string, states: StepStates, ending: Ending, detail: Pick<AgentResult, 'service' | 'cloneExitCode'> = {}): AgentExitCode => {
     for (const step of plan.steps) {
-      const reports = stepReports(step, states[step.container], ending);
-      for (const report of reports) reporter.step(report);
-      // One record per container (packed steps share theirs).
-      const first = reports[0];
-      if (first?.status === 'skipped') skipped.push({ container: step.container, reason: first.reason ?? 'skipped' });
+      for (const report of stepReports(step, states[step.container], ending)) reporter.step(report);
     }
-    // Steps the task's stop ends: the control plane records them killed (AgentResult.stopped).
-    // A detached step too when the pipeline is cancelled (failure: fast), as Drone kills it.
-    const stopped = plan.steps.filter((step) => (!step.detach || ending === 'failed-fast') && states[step.container]?.phase === 'running').map((step) => step.container);
+    const { stopped, skipped } = stepsOfResult(plan, states, ending);
     reporter.progress(message);
     reporter.result({
       outcome,
@@ -108,7 +101,7 @@ async function run(config: AgentConfig, reporter: Reporter, stop: StopSwitch, se
   // What of the setup failed, when it did: the stage fails, but the steps that run on a
   // status still run (they start with the agent and wait for its setup record), as Drone
   // runs them after its clone step failed; the steps that run on success are skipped.
-  let setupFailure: { outcome: AgentOutcome; exitCode: AgentExitCode; message: string; step: string; detail?: Pick<AgentResult, 'service'> } | undefined;
+  let setupFailure: { outcome: AgentOutcome; exitCode: AgentExitCode; message: string; step: string; detail?: Pick<AgentResult, 'service' | 'cloneExitCode'> } | undefined;
   const snapshot = config.snapshot;
   if (snapshot?.inUrl !== undefined) {
     // A later segment: the previous segment's workspace, instead of a clone.
@@ -144,7 +137,8 @@ async function run(config: AgentConfig, reporter: Reporter, stop: StopSwitch, se
       if (!(error instanceof CloneError)) throw error;
       const interrupted = stopped({});
       if (interrupted !== undefined) return interrupted;
-      setupFailure = { outcome: 'clone-failed', exitCode: AGENT_EXIT.cloneFailed, message: error.message, step: 'clone' };
+      const detail = error.gitExitCode !== undefined ? { cloneExitCode: error.gitExitCode } : {};
+      setupFailure = { outcome: 'clone-failed', exitCode: AGENT_EXIT.cloneFailed, message: error.message, step: 'clone', detail };
     }
   }
   const afterClone = stopped({});

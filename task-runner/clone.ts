@@ -46,7 +46,7 @@ export async function cloneRepository(options: CloneOptions): Promise<void> {
   const must = async (args: string[], what: string, retries = 0): Promise<void> => {
     const failed = (run: GitRun): CloneError => {
       const tail = run.output.slice(-3).join(' | ');
-      return new CloneError(`clone: ${what} failed (git exit code ${run.code})${tail ? `: ${tail}` : ''}`);
+      return new CloneError(`clone: ${what} failed (git exit code ${run.code})${tail ? `: ${tail}` : ''}`, run.code ?? undefined);
     };
     await withRetry(
       async () => {
@@ -84,7 +84,7 @@ export async function cloneRepository(options: CloneOptions): Promise<void> {
       const byCommit = await git([...sslOptions, 'fetch', '-q', ...plan.fetchOptions, 'origin', plan.sha]);
       if (byCommit.code !== 0 || !(await hasCommit(git, plan.sha))) {
         const where = plan.refspec ? plan.refspec.slice(1).split(':')[0] : 'the remote';
-        throw new CloneError(`clone: commit ${plan.sha} not found in ${where} of ${shownUrl}`);
+        throw new CloneError(`clone: commit ${plan.sha} not found in ${where} of ${shownUrl}`, byCommit.code !== 0 ? (byCommit.code ?? undefined) : undefined);
       }
     }
     await must(['-c', 'advice.detachedHead=false', 'checkout', '-q', '-f', ...plan.checkout], `checkout of ${plan.sha}`);

@@ -2,7 +2,7 @@
 // which ones can never start, when the agent may stop waiting, and what to report.
 // State in, decisions out; the polling loop in supervise.ts only feeds them.
 
-import { AGENT_CONTAINER, EARLY_EXIT_CODE, type AgentStepPlan, type ContainerDependencyCondition, type StepReport } from '../core/pipeline/contract.js';
+import { AGENT_CONTAINER, EARLY_EXIT_CODE, type AgentPlan, type AgentResult, type AgentStepPlan, type ContainerDependencyCondition, type StepReport } from '../core/pipeline/contract.js';
 import type { ContainerView, ExitRecord } from './container-view.js';
 
 export type StepState =
@@ -393,3 +393,25 @@ export function stepReports(step: AgentStepPlan, state: StepState | undefined, e
   }
   return step.steps.map((name) => ({ name, ...record }));
 }
+
+/**
+ * What the result line says of the steps (AgentResult.stopped and .skipped): the containers
+ * the task's stop ends — the control plane records them killed; detached steps and services
+ * only when the pipeline is cancelled (failure: fast), as Drone's cancel kills every step
+ * still running (runner-go pipeline/state.go killall), else their end with the task is their
+ * normal end — and the step containers reported skipped, with why, one entry per container.
+ */
+export function stepsOfResult(plan: Pick<AgentPlan, 'steps' | 'services'>, states: StepStates, ending: Ending): Required<Pick<AgentResult, 'stopped' | 'skipped'>> {
+  const cancelled = ending === 'failed-fast';
+  const stopped = [
+    ...plan.steps.filter((step) => (!step.detach || cancelled) && states[step.container]?.phase === 'running').map((step) => step.container),
+    ...(cancelled ? plan.services.map((service) => service.container) : []),
+  ];
+  const skipped: { container: string; reason: string }[] = [];
+  for (const step of plan.steps) {
+    const report = stepReports(step, states[step.container], ending)[0];
+    if (report?.status === 'skipped') skipped.push({ container: step.container, reason: report.reason ?? 'skipped' });
+  }
+  return { stopped, skipped };
+}
+

@@ -28,7 +28,8 @@ export function parseAgentResultLine(line: string): AgentResult | undefined {
   const service = serviceOf(v.service);
   const stopped = Array.isArray(v.stopped) && v.stopped.every((c) => typeof c === 'string') ? (v.stopped as string[]) : undefined;
   const skipped = skippedOf(v.skipped);
-  return { ...result, ...(service ? { service } : {}), ...(stopped && stopped.length > 0 ? { stopped } : {}), ...(skipped ? { skipped } : {}) };
+  const clone = Number.isInteger(v.cloneExitCode) && (v.cloneExitCode as number) >= 0 && (v.cloneExitCode as number) <= 255 ? { cloneExitCode: v.cloneExitCode as number } : {};
+  return { ...result, ...(service ? { service } : {}), ...(stopped && stopped.length > 0 ? { stopped } : {}), ...(skipped ? { skipped } : {}), ...clone };
 }
 
 /** Longest skip reason a step record keeps from the agent's line. */

@@ -128,6 +128,8 @@ export interface StageOutcome {
    * killed to ECS; this says what they were.
    */
   skippedSteps?: Readonly<Record<string, string>>;
+  /** clone-failed: the exit code of the git command that failed (AgentResult.cloneExitCode). */
+  cloneExitCode?: number;
 }
 
 const SIGNAL_EXITS = new Set([130, 137, 143]);
@@ -160,9 +162,10 @@ export function stageOutcome(detail: TaskStateChangeDetail, stage: Pick<Stage, '
   const outcome = outcomeFromExit(detail, stage);
   if (!agentResult || agentResult.exitCode !== outcome.exitCode) return outcome;
   // What the agent knows of the steps counts whenever the line is this ending's.
-  const steps: Pick<StageOutcome, 'stoppedSteps' | 'skippedSteps'> = {
+  const steps: Pick<StageOutcome, 'stoppedSteps' | 'skippedSteps' | 'cloneExitCode'> = {
     skippedSteps: Object.fromEntries((agentResult.skipped ?? []).map((s) => [s.container, s.reason])),
     ...(agentResult.stopped ? { stoppedSteps: agentResult.stopped } : {}),
+    ...(outcome.reason === 'clone-failed' && agentResult.cloneExitCode !== undefined ? { cloneExitCode: agentResult.cloneExitCode } : {}),
   };
   if (!agentResultWanted(outcome)) return { ...outcome, ...steps };
   const message = withStartFailures(agentMessageForRecord(agentResult.message), detail);
@@ -338,7 +341,10 @@ function containerStepStatus(
     if (container.lastStatus !== 'STOPPED') return undefined;
     if (outcome?.reason === 'could-not-start') return { status: 'error', reason: outcome.message };
     if (container.exitCode === AGENT_EXIT.cloneFailed) {
-      return { status: 'failure', exitCode: container.exitCode, reason: outcome?.reason === 'clone-failed' ? outcome.message : 'the clone failed' };
+      // git's own exit code when the agent said it, as Drone's clone step (git in a container)
+      // records it, and the agent's words: both come with the outcome (the task's STOPPED event).
+      if (!outcome) return undefined;
+      return { status: 'failure', exitCode: outcome.cloneExitCode ?? container.exitCode, reason: outcome.reason === 'clone-failed' ? outcome.message : 'the clone failed' };
     }
     if (outcome?.reason === 'task-lost' || outcome?.reason === 'agent-error') return { status: 'error', reason: outcome.message };
     return { status: 'success' };
@@ -374,14 +380,13 @@ function containerStepStatus(
     if (code === SETUP_SKIPPED_EXIT_CODE && !outcome) return undefined;
   }
   if (step.kind === 'service') {
-    // Services are stopped when the steps are done: a signal exit then is the normal end.
     // Not when the agent ended the task because a service was not ready: which service
     // failed is known only with the outcome (the STOPPED event), so its record waits for it.
     if (!outcome && agentStoppedOnService(detail) && (code === 0 || SIGNAL_EXITS.has(code))) return undefined;
-    if (code === 0 || SIGNAL_EXITS.has(code)) return { status: 'success', exitCode: code };
-    return { status: 'failure', exitCode: code, ...(reason ? { reason } : {}) };
+    // Drone runs a service as a detached step (drone-runner-docker engine/compiler: services are steps with Detach).
+    return backgroundStatus(step, code, reason, detail, outcome);
   }
-  if (step.detached) return detachedStepStatus(step, code, reason, detail, outcome);
+  if (step.detached) return backgroundStatus(step, code, reason, detail, outcome);
   // A step that runs only on failure exits 0 whether it ran or its gate skipped it (nothing in
   // its stage had failed: Drone's RunOnFailure asks the stage, runner-go execer.go
   // state.Failed()). Its stage tells: one that passed had nothing failing, so the step was
@@ -412,14 +417,14 @@ function containerStepStatus(
 }
 
 /**
- * A detached step, as Drone records it: runner-go execer.go runs it in a goroutine and never
- * reads its exit, and state.go finishAll finishes a step still running at the end with code 0
- * — so one stopped with the task at the pipeline's end passed, exit code 0. A cancel (a stop,
- * a timeout, a `failure: fast` step) kills it as any running step (state.go killall). One that
- * ended on its own keeps its exit code: 0 and 78 pass; any other code fails the step (not the
- * build), which Drone, never reading it, would not show.
+ * A detached step or a service, as Drone records it: runner-go execer.go runs it in a
+ * goroutine and never reads its exit, and state.go finishAll finishes a step still running at
+ * the end with code 0 — so one stopped with the task at the pipeline's end passed, exit code
+ * 0. A cancel (a stop, a timeout, a `failure: fast` step) kills it as any running step
+ * (state.go killall). One that ended on its own keeps its exit code: 0 and 78 pass; any other
+ * code fails the step (not the build), which Drone, never reading it, would not show.
  */
-function detachedStepStatus(
+function backgroundStatus(
   step: StepRecord,
   code: number,
   reason: string | undefined,
@@ -427,7 +432,8 @@ function detachedStepStatus(
   outcome: StageOutcome | undefined,
 ): Omit<StepChange, 'number'> | undefined {
   if (code === 0 || code === EARLY_EXIT_CODE) return { status: 'success', exitCode: code };
-  if (!SIGNAL_EXITS.has(code)) return { status: 'failure', exitCode: code, reason: reason ?? 'detached step failed; it does not fail the build' };
+  const what = step.kind === 'service' ? 'service' : 'detached step';
+  if (!SIGNAL_EXITS.has(code)) return { status: 'failure', exitCode: code, reason: reason ?? `${what} failed; it does not fail the build` };
   if (outcome?.stoppedSteps?.includes(step.container)) return { status: 'killed', exitCode: code, reason: outcome.message };
   if (outcome && (outcome.status === 'killed' || outcome.reason === 'timed-out' || outcome.reason === 'spot-interrupted')) return { status: 'killed', exitCode: code, reason: outcome.message };
   const stop = outcome ? undefined : stopInProgress(detail);
@@ -435,7 +441,7 @@ function detachedStepStatus(
   const agent = agentOf(detail);
   if (agent?.lastStatus !== 'STOPPED') {
     // Killed by a signal while the pipeline still ran (out of memory, a kill of its own): not the task's stop.
-    return { status: 'failure', exitCode: code, reason: reason ?? `detached step ended by a signal (exit code ${code}) while the pipeline ran` };
+    return { status: 'failure', exitCode: code, reason: reason ?? `${what} ended by a signal (exit code ${code}) while the pipeline ran` };
   }
   // The agent ended the stage: how (a pass, a failure, or a cancel that kills it) is known with the outcome.
   if (!outcome && agent.exitCode !== AGENT_EXIT.success) return undefined;

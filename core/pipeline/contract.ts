@@ -402,11 +402,16 @@ export interface AgentResult {
    */
   service?: { name: string; container: string; ports: number[]; check: 'port' | 'health' | 'exited' };
   /**
+   * `clone-failed` only: the exit code of the git command that failed, when one did — what
+   * Drone's clone step (a container running git) would record as the clone's exit code.
+   */
+  cloneExitCode?: number;
+  /**
    * The step containers still running (or waiting in their wrapper) when the agent ended the
    * stage without them — after a step with `failure: fast` failed, or after a failed setup:
    * the task's stop ends them by a signal, so the control plane records them `killed`, not failed.
-   * Detached steps are listed only after `failure: fast` (Drone's cancel kills every step still
-   * running); otherwise their end with the task is their normal end.
+   * Detached steps and services are listed only after `failure: fast` (Drone's cancel kills
+   * every step still running); otherwise their end with the task is their normal end.
    */
   stopped?: string[];
   /**

@@ -121,11 +121,12 @@ describe('clone', () => {
     expect(readFileSync(join(withSub.dir, 'lib', 'lib.txt'), 'utf8')).toBe('library\n');
   });
 
-  it('a commit that is not on the remote fails with the commit, the ref and the URL', async () => {
+  it("a commit that is not on the remote fails with the commit, the ref and the URL, and git's exit code of the fetch by commit", async () => {
     const missing = 'deadbeef'.repeat(5);
-    await expect(clone(ctxFor(missing, 'refs/heads/main'), settings())).rejects.toThrow(
-      new CloneError(`clone: commit ${missing} not found in refs/heads/main of file://${origin.bare}`),
-    );
+    const failure = clone(ctxFor(missing, 'refs/heads/main'), settings());
+    await expect(failure).rejects.toThrow(new CloneError(`clone: commit ${missing} not found in refs/heads/main of file://${origin.bare}`, 128));
+    // What Drone's clone step (git in a container) would end with.
+    await expect(failure).rejects.toMatchObject({ gitExitCode: 128 });
   });
 });
 
@@ -192,6 +193,8 @@ describe('clone credentials', () => {
     }).done;
     expect(run.code, run.stdout + run.stderr).toBe(AGENT_EXIT.cloneFailed);
     expect(run.result).toMatchObject({ outcome: 'clone-failed', exitCode: 5 });
+    // No git command failed: no git exit code to report.
+    expect(run.result?.cloneExitCode).toBeUndefined();
     expect(run.result?.message).toMatch(/^clone: DRONE_NETRC_PASSWORD contains whitespace, which a netrc file cannot hold/);
     expect(run.stdout + run.stderr).not.toContain('hunter2');
     expect(run.stdout).not.toContain('unexpected error');
@@ -255,6 +258,8 @@ describe('clone credentials', () => {
       expect(denied.code).toBe(AGENT_EXIT.cloneFailed);
       expect(denied.result).toMatchObject({ outcome: 'clone-failed', exitCode: 5 });
       expect(denied.result?.message).toContain(`fetch of ${server.url}/origin.git failed`);
+      // git's own exit code of that fetch, for the clone step's record (Drone shows git's).
+      expect(denied.result?.cloneExitCode).toBe(128);
     } finally {
       await server.close();
     }

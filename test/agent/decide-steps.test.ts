@@ -9,6 +9,7 @@ import {
   failedSteps,
   recordsToWrite,
   stepReports,
+  stepsOfResult,
   supervisionDone,
 } from '../../task-runner/decide-steps.js';
 
@@ -490,6 +491,33 @@ describe('skip reasons from the markers', () => {
     });
     expect(states['after']).toEqual({ phase: 'skipped', reason, started: true });
     expect(stepReports(steps[1]!, states['after'], 'complete')[0]).toMatchObject({ status: 'skipped', reason, exitCode: null });
+  });
+});
+
+describe("the result line's steps", () => {
+  const service = { name: 'db', container: 'db', ports: [5432], healthCommand: false, timeout: 60 };
+  const steps = [
+    after('server', { 'slipway-agent': 'HEALTHY' }, { detach: true }),
+    after('slow', { 'slipway-agent': 'HEALTHY' }),
+    after('quick', { 'slipway-agent': 'HEALTHY' }, { failure: 'fail-fast' }),
+    after('later', { slow: 'SUCCESS' }),
+    after('report', { 'slipway-agent': 'START' }, { whenStatus: 'failure' }),
+  ];
+  const states = decideStepStates(steps, { server: running(), slow: running(), quick: stopped(2), later: pending, report: running() }, {});
+
+  it('after failure: fast, every container still running is stopped (killed), detached steps and services too; the pending ones are skipped', () => {
+    expect(stepsOfResult({ steps, services: [service] }, states, 'failed-fast')).toEqual({
+      stopped: ['server', 'slow', 'db'],
+      skipped: [
+        { container: 'later', reason: 'not started: a step with failure: fast failed, which cancels the pipeline' },
+        { container: 'report', reason: 'not started: a step with failure: fast failed, which cancels the pipeline' },
+      ],
+    });
+  });
+
+  it('at an ordinary end, detached steps and services end with the task: not stopped', () => {
+    const ended = decideStepStates(steps, { server: running(), slow: stopped(0), quick: stopped(0), later: stopped(0), report: stopped(0) }, { report: { exitCode: 0, skipped: true } });
+    expect(stepsOfResult({ steps, services: [service] }, ended, 'complete')).toEqual({ stopped: [], skipped: [{ container: 'report', reason: STATUS_GATE_SKIP }] });
   });
 });
 

@@ -410,6 +410,33 @@ describe('agent supervision', () => {
     expect(Date.now() - signalled).toBeLessThan(10_000);
   });
 
+  // runner-go pipeline/state.go Cancel: pending steps are skipped, running ones killed. A step
+  // that runs on a status is up with the agent but pending until its wrapper's `.started` marker.
+  it('SIGTERM while a status step still waits for its turn: it is reported skipped, in the result line too; the running step killed', async () => {
+    const d = dirs();
+    const { task, uri } = await fakeTask(
+      [
+        { name: 'long', dependsOn: [afterAgent] },
+        { name: 'report', dependsOn: [{ container: AGENT_CONTAINER, condition: 'START' }] },
+      ],
+      d.stateDir,
+    );
+    const p = plan({ steps: [step('long', [AGENT_CONTAINER]), step('report', [AGENT_CONTAINER], { whenStatus: 'failure', dependsOnConditions: { [AGENT_CONTAINER]: 'START' } })] });
+    const agent = startAgent({ plan: p, stateDir: d.stateDir, workspace: d.workspace, metadataUri: uri });
+    for (let i = 0; i < 200 && (task.status('long') !== 'RUNNING' || task.status('report') !== 'RUNNING'); i += 1) await new Promise((r) => setTimeout(r, 25));
+    expect([task.status('long'), task.status('report')]).toEqual(['RUNNING', 'RUNNING']);
+    await new Promise((r) => setTimeout(r, 150)); // let the agent see them running
+    agent.child.kill('SIGTERM');
+    const run = await agent.done;
+
+    expect(run.code).toBe(AGENT_EXIT.interrupted);
+    const steps = byName(run.steps);
+    expect(steps['long']).toMatchObject({ status: 'killed', reason: 'stopped: the task was interrupted' });
+    expect(steps['report']).toMatchObject({ status: 'skipped', exitCode: null, reason: 'not started: the task was interrupted' });
+    expect(run.result?.stopped).toEqual(['long']);
+    expect(run.result?.skipped).toEqual([{ container: 'report', reason: 'not started: the task was interrupted' }]);
+  });
+
   it('tolerates a metadata endpoint that fails for a while', async () => {
     const d = dirs();
     const { task, uri } = await fakeTask(

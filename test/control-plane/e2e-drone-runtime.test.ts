@@ -114,6 +114,10 @@ describe("Drone's run-time semantics, end to end", () => {
     expect(detail.status).toBe('failure');
     expect(stepTable(detail)).toEqual([{ stage: 'test', status: 'failure', steps: ['clone:clone=failure', 'step:build=skipped', 'step:notify=success'] }]);
     expect(logOf(detail, 'test', 'notify')).toContain('notified build=failure steps=clone');
+    // The clone step's exit code is git's, as Drone's clone container records it, not the agent's own 5.
+    const clone = detail.stages[0]!.steps.find((s) => s.kind === 'clone')!;
+    expect(clone.exitCode).toBe(128);
+    expect(clone.reason).toContain('not found');
   });
 
   it('a failure: fast step that fails stops its running sibling (killed) and skips the rest', async () => {

@@ -140,7 +140,8 @@ describe('stepChanges (table)', () => {
     const changes = stepChanges(d, steps, stageOutcome(d, stage()));
     expect(changes).toEqual([
       { number: 1, status: 'success' },
-      { number: 2, status: 'success', exitCode: 143 },
+      // runner-go state.go finishAll: a service (a detached step in Drone) still running at the end passes with 0.
+      { number: 2, status: 'success', exitCode: 0, reason: 'stopped with the task at the end of the pipeline' },
       { number: 3, status: 'success', exitCode: 0 },
       { number: 4, status: 'failure', exitCode: 2 },
       { number: 5, status: 'skipped', reason: 'the task ended before it ran' },
@@ -178,6 +179,10 @@ describe('stepChanges (table)', () => {
   it('clone failure and could-not-start', () => {
     const failed = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', 5)] });
     expect(stepChanges(failed, [steps[0]!], stageOutcome(failed, stage()))[0]?.status).toBe('failure');
+    // git's exit code, from the agent's line, as Drone's clone container records it; decided with the outcome.
+    const withGit = stageOutcome(failed, stage(), { outcome: 'clone-failed', exitCode: 5, message: 'clone: fetch of x failed (git exit code 128): denied', finishedAt: 't', cloneExitCode: 128 });
+    expect(stepChanges(failed, [steps[0]!], withGit)[0]).toEqual({ number: 1, status: 'failure', exitCode: 128, reason: 'clone: fetch of x failed (git exit code 128): denied' });
+    expect(stepChanges({ ...failed, lastStatus: 'DEACTIVATING' }, [steps[0]!])).toEqual([]);
     const noStart = detail({ stopCode: 'TaskFailedToStart', stoppedReason: 'CannotPullContainerError', containers: [c(AGENT_CONTAINER, 'STOPPED'), c('build', 'STOPPED')] });
     expect(stepChanges(noStart, steps.slice(0, 3), stageOutcome(noStart, stage())).map((x) => x.status)).toEqual(['error', 'skipped', 'error']);
   });
@@ -473,7 +478,7 @@ describe('stageOutcome with the agent\'s result line', () => {
       { number: 2, status: 'success', exitCode: 0 },
     ]);
     // Without the agent's word the service that was stopped ended normally.
-    expect(stepChanges(d, [svc('cache-svc')], stageOutcome(d, stage()))).toEqual([{ number: 2, status: 'success', exitCode: 143 }]);
+    expect(stepChanges(d, [svc('cache-svc')], stageOutcome(d, stage()))).toEqual([{ number: 2, status: 'success', exitCode: 0, reason: 'stopped with the task at the end of the pipeline' }]);
     // While the task is still stopping after the agent gave up on a service, services wait for the outcome.
     const stopping = { ...d, lastStatus: 'STOPPING' };
     expect(stepChanges(stopping, [svc('cache-svc')])).toEqual([]);
@@ -543,6 +548,10 @@ describe('the agent\'s result line', () => {
     const parsed = parseAgentResultLine(`${REPORT_PREFIX.result}${JSON.stringify({ ...good, skipped })}`);
     expect(parsed?.skipped?.map((s) => [s.container, s.reason.length])).toEqual([['after', 15], ['long', 400]]);
     expect(parseAgentResultLine(`${REPORT_PREFIX.result}${JSON.stringify({ ...good, skipped: 'all' })}`)?.skipped).toBeUndefined();
+  });
+  it("keeps git's exit code of a failed clone only when it is one", () => {
+    const line = (cloneExitCode: unknown) => parseAgentResultLine(`${REPORT_PREFIX.result}${JSON.stringify({ ...good, cloneExitCode })}`)?.cloneExitCode;
+    expect([line(128), line(-1), line(300), line('128'), line(1.5)]).toEqual([128, undefined, undefined, undefined, undefined]);
   });
   it('takes the last result among lines', () => {
     const line = (message: string) => `${REPORT_PREFIX.result}${JSON.stringify({ ...good, message })}`;

@@ -82,10 +82,16 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
     capacity: stage.capacity ?? (detail.capacityProviderName === 'FARGATE' ? 'FARGATE' : detail.capacityProviderName === 'FARGATE_SPOT' ? 'FARGATE_SPOT' : undefined),
   } as const;
   let outcome: StageOutcome | undefined = phase === 'stopped' ? stageOutcome(detail, run) : undefined;
-  const stepRecords = outcome ? await deps.store.listSteps(buildId, stageNumber) : [];
-  if (outcome && (agentResultWanted(outcome) || stepsNeedAgentResult(detail, stepRecords)) && deps.agentResults) {
-    // The agent's own words (which service and port, git's reason): read once the task is
-    // over; without them the generic text stands, and the event is applied all the same.
+  // Steps are read before the outcome's words: some of them need the agent's (stepsNeedAgentResult).
+  const all = await deps.store.listSteps(buildId, stageNumber);
+  // A split stage's services (and first detached steps) ran in its service task, not in this
+  // one: their records are decided with the stage's end (serviceTaskSteps), not from this task.
+  const here = new Set(detail.containers.map((c) => c.name));
+  const elsewhere = stage.serviceTaskArn !== undefined ? all.filter((s) => (s.kind === 'service' || s.detached) && !here.has(s.container)) : [];
+  const steps = all.filter((s) => !elsewhere.includes(s));
+  if (outcome && (agentResultWanted(outcome) || stepsNeedAgentResult(detail, steps)) && deps.agentResults) {
+    // The agent's own words (which service and port, git's reason, the steps it skipped): read
+    // once the task is over; without them the generic text stands, and the event is applied all the same.
     const read = await deps.agentResults(detail.taskArn);
     if ('result' in read) outcome = stageOutcome(detail, run, read.result);
     else deps.log('agent result not read: the stage keeps the generic message', { ...stageKeys(key), taskArn: detail.taskArn, why: read.missing });
@@ -120,12 +126,6 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   }
 
   // Steps first: their writes only move forward, so a retry after a crash repeats them harmlessly.
-  const all = await deps.store.listSteps(buildId, stageNumber);
-  // A split stage's services (and first detached steps) ran in its service task, not in this
-  // one: their records are decided with the stage's end (serviceTaskSteps), not from this task.
-  const here = new Set(detail.containers.map((c) => c.name));
-  const elsewhere = stage.serviceTaskArn !== undefined ? all.filter((s) => (s.kind === 'service' || s.detached) && !here.has(s.container)) : [];
-  const steps = all.filter((s) => !elsewhere.includes(s));
   const changes = [...stepChanges(detail, steps, outcome), ...(outcome ? serviceTaskSteps(elsewhere, outcome) : [])];
   for (const change of changes) {
     const step = all.find((s) => s.number === change.number)!;
