@@ -4,6 +4,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { AgentArch } from './build-cluster.js';
 import type { MissingDashboard } from './dashboard-hosting.js';
+import { type PriceOverride, PriceOverrideError, checkPriceOverride } from '../core/cost/price-table.js';
 
 export interface SlipwaySettings {
   /** Builds (ECS tasks) running at once, across repositories. */
@@ -58,6 +59,11 @@ export interface SlipwaySettings {
   readonly imagePushRepositories: Readonly<Record<string, readonly string[]>>;
   /** The image builder (kaniko) image; unset: the compiler's pinned default (core/pipeline/image-build.ts). */
   readonly imageBuilder: string | undefined;
+  /**
+   * Prices that win over the defaults and the daily Price List refresh, by Region
+   * (`{"regions":{"eu-west-1":{"fargate":{"X86_64":{"spot":{"vcpuHour":0.0121}}}}}}`); unset: none.
+   */
+  readonly prices: PriceOverride | undefined;
 }
 
 export const DEFAULT_SETTINGS: SlipwaySettings = {
@@ -80,6 +86,7 @@ export const DEFAULT_SETTINGS: SlipwaySettings = {
   metricsNamespace: 'Slipway',
   imagePushRepositories: {},
   imageBuilder: undefined,
+  prices: undefined,
 };
 
 /** Settings of the app itself (where things are), beside the construct's settings. */
@@ -171,6 +178,7 @@ export function settingsFromContext(get: ContextReader): SlipwaySettings {
   }
   return {
     metricsNamespace,
+    prices: prices(get),
     imagePushRepositories,
     imageBuilder: builder === undefined || builder === '' ? undefined : builder,
     agentPlatforms: platforms.length > 0 ? (platforms as AgentArch[]) : d.agentPlatforms,
@@ -234,6 +242,26 @@ function string(get: ContextReader, key: string, fallback: string): string {
 
 /** ECR repository names (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CreateRepository.html, repositoryName). */
 const ECR_NAME = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+
+/** `prices`: a JSON object (cdk.json, or -c prices='{"regions":{…}}'), checked against the price table's shape. */
+function prices(get: ContextReader): PriceOverride | undefined {
+  const raw = get('prices');
+  if (raw === undefined || raw === '') return undefined;
+  let value: unknown = raw;
+  if (typeof raw === 'string') {
+    try {
+      value = JSON.parse(raw);
+    } catch (error) {
+      throw new ConfigError(`SLIPWAY-CONFIG: context prices: not JSON (${(error as Error).message}); expected {"regions":{"us-east-1":{"publicIpv4Hour":0.005}}}`);
+    }
+  }
+  try {
+    return checkPriceOverride(value, 'SLIPWAY-CONFIG: context prices');
+  } catch (error) {
+    if (error instanceof PriceOverrideError) throw new ConfigError(error.message);
+    throw error;
+  }
+}
 
 /** `imagePushRepositories`: a JSON object (cdk.json, or -c key='{"o/n":["repo"]}'). */
 function pushRepositories(get: ContextReader): Record<string, readonly string[]> {

@@ -95,8 +95,19 @@ export function taskJson(task: LocalTask): Record<string, unknown> {
       : [],
     tags: [],
     enableExecuteCommand: false,
-    ephemeralStorage: { sizeInGiB: 20 },
+    ephemeralStorage: { sizeInGiB: storageOf(task) },
+    attributes: [{ name: 'ecs.cpu-architecture', value: architectureOf(task) }],
   });
+}
+
+/** The task's ephemeral storage: its definition's, else Fargate's 20 GiB. */
+function storageOf(task: LocalTask): number {
+  return task.definition.input.ephemeralStorage?.sizeInGiB ?? 20;
+}
+
+/** What ECS reports as `ecs.cpu-architecture`: the definition's runtime platform (x86_64 without one). */
+function architectureOf(task: LocalTask): string {
+  return task.definition.input.runtimePlatform?.cpuArchitecture === 'ARM64' ? 'arm64' : 'x86_64';
 }
 
 const isoDate = (d: Date | undefined): string | undefined => d?.toISOString();
@@ -127,6 +138,8 @@ export function taskStateChangeEvent(task: LocalTask, accountId: string): TaskSt
       desiredStatus: task.desiredStatus,
       version: task.version,
       createdAt: isoDate(task.createdAt),
+      // ECS's events carry the pull's start (the example of ecs_task_events.html): Fargate bills from it.
+      pullStartedAt: isoDate(task.createdAt),
       startedAt: isoDate(task.startedAt),
       stoppingAt: isoDate(task.stoppingAt),
       stoppedAt: isoDate(task.stoppedAt),
@@ -138,6 +151,8 @@ export function taskStateChangeEvent(task: LocalTask, accountId: string): TaskSt
       capacityProviderName: task.params.capacityProviderName,
       cpu: task.params.cpu,
       memory: task.params.memory,
+      ephemeralStorage: { sizeInGiB: storageOf(task) },
+      attributes: [{ name: 'ecs.cpu-architecture', value: architectureOf(task) }],
       availabilityZone: `${task.host.region}a`,
       platformVersion: '1.4.0',
       containers: task.containers.map((c) => compact(containerJson(task, c))),

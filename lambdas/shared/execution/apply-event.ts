@@ -12,6 +12,7 @@ import { advanceSegment } from './segment-advance.js';
 import type { ExecutionDeps } from './deps.js';
 import { afterStageEnd } from './stage-end.js';
 import { stageKeys } from '../observability/logger.js';
+import { recordStoppedTask } from './cost.js';
 
 export type ApplyResult =
   | { applied: true; stageKey: string; status: string }
@@ -31,6 +32,8 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   const { buildId, stageNumber } = parsed;
   const stage = await deps.store.getStage(buildId, stageNumber);
   if (!stage) return { applied: false, stageKey: key, reason: `stage ${key} does not exist` };
+  // What the task used, whatever becomes of the event: a cancelled or superseded task bills too.
+  await recordStoppedTask(deps, buildId, stage, detail);
 
   // A split stage's tasks are started per segment (segment-advance.ts): their tokens say which.
   const decision = acceptTaskEvent(stage, detail, runTaskTokens(segmentRunKey(key, stage.segment ?? 1), stage.attempts).startedBy);
