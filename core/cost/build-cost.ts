@@ -151,9 +151,7 @@ function sum(lines: CostLine[]): number {
   return lines.reduce((n, l) => n + l.usd, 0);
 }
 
-/** `$0.0123` — four significant decimals below a cent, two above a dollar. */
+/** `$0.0123` below a dollar (a build costs cents: a hundredth of a cent shows), `$12.30` above. */
 export function formatUsd(amount: number): string {
-  if (amount >= 1) return `$${amount.toFixed(2)}`;
-  if (amount >= 0.01) return `$${amount.toFixed(3)}`;
-  return `$${amount.toFixed(4)}`;
+  return amount >= 1 ? `$${amount.toFixed(2)}` : `$${amount.toFixed(4)}`;
 }

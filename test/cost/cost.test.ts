@@ -122,7 +122,7 @@ describe('a build cost', () => {
 
   it('writes amounts for people', () => {
     expect(formatUsd(0.00123)).toBe('$0.0012');
-    expect(formatUsd(0.0456)).toBe('$0.046');
+    expect(formatUsd(0.0456)).toBe('$0.0456');
     expect(formatUsd(12.3)).toBe('$12.30');
   });
 });
