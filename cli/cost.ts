@@ -1,6 +1,6 @@
 // A build's cost as the CLI prints it: the total in the list, the lines under `slipway build`.
 
-import { formatUsd } from '../core/cost/build-cost.js';
+import { formatLineUsd, formatRate, formatUsd } from '../core/cost/build-cost.js';
 import type { BuildCost } from '../core/cost/types.js';
 import { table } from './format.js';
 
@@ -14,7 +14,7 @@ export function formatCost(cost: BuildCost): string[] {
   const head = `cost: ${formatUsd(cost.total)} in ${cost.region} (prices of ${cost.pricesAsOf}, ${cost.pricesSource})`;
   const rows = cost.lines
     .filter((l) => l.quantity > 0)
-    .map((l) => [`  ${l.item}${l.estimated ? ' *' : ''}`, `${trim(l.quantity)} ${l.unit}`, `× $${trim(l.rate)}`, formatUsd(l.usd)]);
+    .map((l) => [`  ${l.item}${l.estimated ? ' *' : ''}`, `${trim(l.quantity)} ${l.unit}`, `× ${formatRate(l.rate)}`, formatLineUsd(l.usd)]);
   const lines = rows.length ? table(['  ITEM', 'QUANTITY', 'RATE', 'USD'], rows).split('\n') : [];
   const notes = [...cost.estimates.map((e) => `  * estimated: ${e}`), ...(cost.unpriced ?? []).map((u) => `  not priced: ${u}`)];
   return [head, ...lines, ...notes];
