@@ -49,6 +49,11 @@ export interface SlipwaySettings {
   /** CloudWatch namespace of the Lambdas' metrics (POWERTOOLS_METRICS_NAMESPACE). */
   readonly metricsNamespace: string;
   /**
+   * Prices that win over the defaults and the daily Price List refresh, by Region
+   * (`{"regions":{"eu-west-1":{"fargate":{"X86_64":{"spot":{"vcpuHour":0.0121}}}}}}`); unset: none.
+   */
+  readonly prices: PriceOverride | undefined;
+  /**
    * Image builds (docs/design/image-builds.md): `owner/name` of a Slipway repository → the ECR
    * repositories (names in this account and region) its builds may push to. Each listed
    * repository gets a build task role that may push to exactly these and to its own layer
@@ -59,11 +64,6 @@ export interface SlipwaySettings {
   readonly imagePushRepositories: Readonly<Record<string, readonly string[]>>;
   /** The image builder (kaniko) image; unset: the compiler's pinned default (core/pipeline/image-build.ts). */
   readonly imageBuilder: string | undefined;
-  /**
-   * Prices that win over the defaults and the daily Price List refresh, by Region
-   * (`{"regions":{"eu-west-1":{"fargate":{"X86_64":{"spot":{"vcpuHour":0.0121}}}}}}`); unset: none.
-   */
-  readonly prices: PriceOverride | undefined;
 }
 
 export const DEFAULT_SETTINGS: SlipwaySettings = {
@@ -84,9 +84,9 @@ export const DEFAULT_SETTINGS: SlipwaySettings = {
   pullRepositories: [],
   pullThroughCachePrefixes: [],
   metricsNamespace: 'Slipway',
+  prices: undefined,
   imagePushRepositories: {},
   imageBuilder: undefined,
-  prices: undefined,
 };
 
 /** Settings of the app itself (where things are), beside the construct's settings. */
@@ -178,7 +178,6 @@ export function settingsFromContext(get: ContextReader): SlipwaySettings {
   }
   return {
     metricsNamespace,
-    prices: prices(get),
     imagePushRepositories,
     imageBuilder: builder === undefined || builder === '' ? undefined : builder,
     agentPlatforms: platforms.length > 0 ? (platforms as AgentArch[]) : d.agentPlatforms,
@@ -198,6 +197,7 @@ export function settingsFromContext(get: ContextReader): SlipwaySettings {
     cloneTokensPrefix,
     autoscalerReservedConcurrency:
       reserved === false || reserved === 'false' ? false : integer(get, 'autoscalerReservedConcurrency', 1, 1),
+    prices: prices(get),
   };
 }
 

@@ -35,6 +35,13 @@ export const ENV = {
   imageBuilder: 'IMAGE_BUILDER',
   /** The log group of build containers (awslogs). */
   buildLogGroup: 'BUILD_LOG_GROUP',
+  /**
+   * The stack's `prices` setting, JSON (core/cost/price-table.ts PriceOverride): prices that win
+   * over the defaults and the Price List refresh. Unset: none.
+   */
+  pricesOverride: 'PRICES_OVERRIDE',
+  /** The Regions the price refresh reads (comma-separated); the stack's own Region at least. */
+  priceRegions: 'PRICE_REGIONS',
   /** The agent image of each architecture (single-platform images). */
   agentImageAmd64: 'AGENT_IMAGE_AMD64',
   agentImageArm64: 'AGENT_IMAGE_ARM64',
@@ -65,13 +72,6 @@ export const ENV = {
   vcpuQuota: 'VCPU_QUOTA',
   /** `true`: stages run on Fargate Spot unless they ask otherwise. */
   useSpot: 'USE_SPOT',
-  /**
-   * The stack's `prices` setting, JSON (core/cost/price-table.ts PriceOverride): prices that win
-   * over the defaults and the Price List refresh. Unset: none.
-   */
-  pricesOverride: 'PRICES_OVERRIDE',
-  /** The Regions the price refresh reads (comma-separated); the stack's own Region at least. */
-  priceRegions: 'PRICE_REGIONS',
   /** The dashboard's address, for links in commit statuses. */
   publicUrl: 'PUBLIC_URL',
   /** Secrets Manager secret of the API's hashed bearer tokens. */

@@ -138,8 +138,6 @@ export function taskStateChangeEvent(task: LocalTask, accountId: string): TaskSt
       desiredStatus: task.desiredStatus,
       version: task.version,
       createdAt: isoDate(task.createdAt),
-      // ECS's events carry the pull's start (the example of ecs_task_events.html): Fargate bills from it.
-      pullStartedAt: isoDate(task.createdAt),
       startedAt: isoDate(task.startedAt),
       stoppingAt: isoDate(task.stoppingAt),
       stoppedAt: isoDate(task.stoppedAt),
