@@ -14,7 +14,7 @@ import { LAMBDA_NAMES, type LambdaName, defaultEntries } from '../lib/functions.
 import { PROJECT_ROOT, SlipwayStack } from '../lib/slipway.js';
 
 const FIXTURES = join(PROJECT_ROOT, 'test', 'cdk', 'fixtures');
-const GOAL: Record<LambdaName, number> = { webhook: 300 * 1024, planner: 1024 * 1024, autoscaler: 1024 * 1024, 'task-events': 1024 * 1024, api: 1024 * 1024 };
+const GOAL: Record<LambdaName, number> = { webhook: 300 * 1024, planner: 1024 * 1024, autoscaler: 1024 * 1024, 'task-events': 1024 * 1024, api: 1024 * 1024, prices: 1024 * 1024 };
 const kb = (n: number) => `${(n / 1024).toFixed(0)} KB`;
 const ms = (n: number) => `${n.toFixed(0)} ms`;
 

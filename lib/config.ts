@@ -4,6 +4,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { AgentArch } from './build-cluster.js';
 import type { MissingDashboard } from './dashboard-hosting.js';
+import { type PriceOverride, PriceOverrideError, checkPriceOverride } from '../core/cost/price-table.js';
 
 export interface SlipwaySettings {
   /** Builds (ECS tasks) running at once, across repositories. */
@@ -48,6 +49,11 @@ export interface SlipwaySettings {
   /** CloudWatch namespace of the Lambdas' metrics (POWERTOOLS_METRICS_NAMESPACE). */
   readonly metricsNamespace: string;
   /**
+   * Prices that win over the defaults and the daily Price List refresh, by Region
+   * (`{"regions":{"eu-west-1":{"fargate":{"X86_64":{"spot":{"vcpuHour":0.0121}}}}}}`); unset: none.
+   */
+  readonly prices: PriceOverride | undefined;
+  /**
    * Image builds (docs/design/image-builds.md): `owner/name` of a Slipway repository → the ECR
    * repositories (names in this account and region) its builds may push to. Each listed
    * repository gets a build task role that may push to exactly these and to its own layer
@@ -82,6 +88,7 @@ export const DEFAULT_SETTINGS: SlipwaySettings = {
   pullRepositories: [],
   pullThroughCachePrefixes: [],
   metricsNamespace: 'Slipway',
+  prices: undefined,
   imagePushRepositories: {},
   imageBuilder: undefined,
   alarmEmail: undefined,
@@ -203,6 +210,7 @@ export function settingsFromContext(get: ContextReader): SlipwaySettings {
     autoscalerReservedConcurrency:
       reserved === false || reserved === 'false' ? false : integer(get, 'autoscalerReservedConcurrency', 1, 1),
     snapshotSignerKeyVersion: integer(get, 'snapshotSignerKeyVersion', d.snapshotSignerKeyVersion, 1),
+    prices: prices(get),
   };
 }
 
@@ -247,6 +255,26 @@ function string(get: ContextReader, key: string, fallback: string): string {
 
 /** ECR repository names (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CreateRepository.html, repositoryName). */
 const ECR_NAME = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+
+/** `prices`: a JSON object (cdk.json, or -c prices='{"regions":{…}}'), checked against the price table's shape. */
+function prices(get: ContextReader): PriceOverride | undefined {
+  const raw = get('prices');
+  if (raw === undefined || raw === '') return undefined;
+  let value: unknown = raw;
+  if (typeof raw === 'string') {
+    try {
+      value = JSON.parse(raw);
+    } catch (error) {
+      throw new ConfigError(`SLIPWAY-CONFIG: context prices: not JSON (${(error as Error).message}); expected {"regions":{"us-east-1":{"publicIpv4Hour":0.005}}}`);
+    }
+  }
+  try {
+    return checkPriceOverride(value, 'SLIPWAY-CONFIG: context prices');
+  } catch (error) {
+    if (error instanceof PriceOverrideError) throw new ConfigError(error.message);
+    throw error;
+  }
+}
 
 /** `imagePushRepositories`: a JSON object (cdk.json, or -c key='{"o/n":["repo"]}'). */
 function pushRepositories(get: ContextReader): Record<string, readonly string[]> {

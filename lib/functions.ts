@@ -11,12 +11,14 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { BuildCluster } from './build-cluster.js';
+import type { PriceOverride } from '../core/cost/price-table.js';
 import { LAMBDA_ARCHITECTURE, LAMBDA_HANDLER, LAMBDA_RUNTIME, bundledCode } from './bundling.js';
 import { ENV, LAMBDA_NAMES, type LambdaName } from '../core/config/lambda-env.js';
 import { configureApi } from './functions/api.js';
 import { configureAutoscaler } from './functions/autoscaler.js';
 import type { FunctionContext } from './functions/context.js';
 import { PLANNER_TIMEOUT, configurePlanner } from './functions/planner.js';
+import { configurePrices } from './functions/prices.js';
 import { configureTaskEvents } from './functions/task-events.js';
 import { configureWebhook } from './functions/webhook.js';
 import type { Network } from './network.js';
@@ -49,6 +51,8 @@ export interface BuildSettings {
   readonly metricsNamespace: string;
   /** The image builder image (kaniko); unset: the compiler's pinned default. */
   readonly imageBuilder?: string | undefined;
+  /** Prices that win over the defaults and the Price List refresh (core/cost/price-table.ts). */
+  readonly prices?: PriceOverride | undefined;
 }
 
 export interface ControlPlaneFunctionsProps {
@@ -85,6 +89,8 @@ const SPECS: Record<LambdaName, FunctionSpec> = {
   autoscaler: { timeout: Duration.seconds(60), memorySize: 256, description: 'Slipway: starts queued stages as ECS tasks, reconciles' },
   'task-events': { timeout: Duration.seconds(30), memorySize: 256, description: 'Slipway: records ECS task state changes' },
   api: { timeout: Duration.seconds(15), memorySize: 512, description: 'Slipway: builds API for the CLI and the dashboard' },
+  // Six services' products for one Region, a page of 100 at a time: well under a minute.
+  prices: { timeout: Duration.minutes(2), memorySize: 256, description: 'Slipway: refreshes the price table from the AWS Price List, daily' },
 };
 
 export class ControlPlaneFunctions extends Construct {
@@ -145,6 +151,7 @@ export class ControlPlaneFunctions extends Construct {
     configureAutoscaler(context);
     configureTaskEvents(context);
     configureApi(context);
+    configurePrices(context);
 
     // Function URLs cost nothing while idle and add no hop; the webhook's authentication is
     // the Git host's HMAC signature (checked in constant time before anything is read), the
@@ -187,10 +194,10 @@ export class ControlPlaneFunctions extends Construct {
       logGroup,
       // Powertools for AWS Lambda (lambdas/shared/observability): one service, `slipway`, for the
       // logs and metrics of every function (the `source` key tells them apart), and the metrics'
-      // namespace for those that count something (the webhook counts nothing).
+      // namespace for those that count something (the webhook and the price refresh count nothing).
       environment: {
         [ENV.powertoolsServiceName]: 'slipway',
-        ...(name === 'webhook' ? {} : { [ENV.powertoolsMetricsNamespace]: this.props.settings.metricsNamespace }),
+        ...(name === 'webhook' || name === 'prices' ? {} : { [ENV.powertoolsMetricsNamespace]: this.props.settings.metricsNamespace }),
       },
       reservedConcurrentExecutions:
         name === 'autoscaler' && this.props.autoscalerReservedConcurrency !== false ? this.props.autoscalerReservedConcurrency : undefined,

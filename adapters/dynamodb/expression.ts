@@ -53,6 +53,16 @@ export class Expression {
     if (v === undefined) return;
     this.sets.push(`${this.name(attr)} = ${this.value(v)}`);
   }
+  /** The path of one key of a map attribute (`#usage.#k3`), the key through a placeholder of its own. */
+  mapKey(attr: string, key: string): string {
+    const placeholder = `#k${this.n++}`;
+    this.names[placeholder] = key;
+    return `${this.name(attr)}.${placeholder}`;
+  }
+  /** `path = v` for a path made by mapKey. */
+  setPath(path: string, v: unknown): void {
+    this.sets.push(`${path} = ${this.value(v)}`);
+  }
   setAll(patch: Record<string, unknown>): void {
     for (const [k, v] of Object.entries(patch)) this.set(k, v);
   }

@@ -14,6 +14,7 @@
 //                                                   (ENTRYPOINT, CMD, platform manifest digest; TTL
 //                                                   `expiresAt`, 30 days: a digest's command never
 //                                                   changes, the TTL only sheds images no longer used)
+// PRICES#<region>     / PRICES                      the last Price List refresh of that Region's prices
 //
 // GSI1 (overloaded: three lists, each one partition of the index):
 //   recent builds      GSI1PK = BUILDS, GSI1SK = <createdAt, 15 digits>#<build id>
@@ -39,6 +40,8 @@
 //                                                     after a registry lookup (same digest, same value)
 // 11. Repositories by name, paged (API) ............. Query GSI1 PK=REPOS
 // 12. Builds and stages created since T (metrics) ... Query GSI1 PK=BUILDS / PK=STAGES, SK >= <T, 15 digits>
+// 13. A Region's refreshed prices ................... GetItem PRICES#region, PRICES (cost of a finished
+//                                                     build); PutItem by the daily refresh
 //
 // Status updates are conditional (see store.ts): a status rank that never decreases, and
 // for ECS-driven updates `eventVersion` that only increases.
@@ -74,6 +77,8 @@ export const DELIVERY_BUILD_SK = 'BUILD';
 /** `repository` is registry and path (`docker.io/library/alpine`); the digest names one index or manifest. */
 export const imageCommandPk = (repository: string, digest: string): string => `IMAGE#${repository}@${digest}`;
 export const imageCommandSk = (arch: string): string => `ARCH#${arch}`;
+export const pricesPk = (region: string): string => `PRICES#${region}`;
+export const PRICES_SK = 'PRICES';
 
 export const recentSk = (createdAt: number, id: string): string => `${pad(createdAt, 15)}#${id}`;
 /** The least recent-list sort key of anything created at or after `time`. */

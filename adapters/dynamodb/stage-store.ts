@@ -16,6 +16,8 @@ import { getStage } from './stages-steps.js';
 import type { Stage, StageOutcomeReason, StageStatus } from '../../core/builds/types.js';
 import { stageKey } from '../../core/builds/types.js';
 import type { UpstreamState } from '../../core/pipeline/contract.js';
+import type { TaskUsage } from '../../core/cost/types.js';
+import { taskUsageKey } from '../../core/cost/task-usage.js';
 
 const jobSk = (stageNumber: number): string => `${stageSk(stageNumber)}#JOB`;
 
@@ -248,6 +250,22 @@ export class DynamoStageStore implements StageStore {
     const name = e.name('message');
     e.when(`${e.name('status')} = ${e.value('pending')} AND (attribute_not_exists(${name}) OR ${name} <> ${e.value(message)})`);
     await this.update(buildId, stageNumber, e);
+  }
+
+  /**
+   * What a stopped task used, under `usage.<task id>`: written only where no usage of that task
+   * is (a duplicate or retried stop event records nothing twice). DynamoDB cannot create the
+   * map and set one of its keys in one update (overlapping paths), so the map is made first.
+   */
+  async recordTaskUsage(buildId: string, stageNumber: number, usage: TaskUsage): Promise<boolean> {
+    const init = new Expression();
+    init.keep('usage', {});
+    if (!(await this.update(buildId, stageNumber, init))) return false;
+    const e = new Expression();
+    const path = e.mapKey('usage', taskUsageKey(usage.taskArn));
+    e.setPath(path, usage);
+    e.when(`attribute_not_exists(${path})`);
+    return (await this.update(buildId, stageNumber, e)) !== null;
   }
 
   /** The stage after a conditional update; null when the condition refused it. */

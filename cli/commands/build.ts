@@ -5,6 +5,7 @@ import type { BuildDetail } from '../../core/builds/types.js';
 import { agentPhases, describePhases, type AgentPhase } from '../agent-phases.js';
 import { ApiClientError, type ApiClient } from '../client.js';
 import { runOnBuild } from '../command-kit.js';
+import { formatCost } from '../cost.js';
 import { duration, table, timestamp } from '../format.js';
 import type { CliIO } from '../io.js';
 import type { PhasesOf } from '../progress.js';
@@ -54,6 +55,7 @@ export function formatBuild(build: BuildDetail, now: number, phasesOf?: PhasesOf
   const parts = [head];
   if (build.error) parts.push(`error: ${build.error}`);
   parts.push(header!, ...lines.flatMap((line, i) => [line, ...(after.get(i) ?? [])]));
+  if (build.cost) parts.push('', ...formatCost(build.cost));
   return parts.join('\n');
 }
 

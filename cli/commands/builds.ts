@@ -2,6 +2,7 @@
 // newest first. Exit 0 listed, 1 the API failed, 2 usage.
 
 import { parse, positiveInt, withApi } from '../command-kit.js';
+import { costCell } from '../cost.js';
 import { duration, table, timestamp } from '../format.js';
 import { EXIT, type CliIO } from '../io.js';
 import { BUILD_STATUSES } from '../../core/builds/types.js';
@@ -44,11 +45,12 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     const now = Date.now();
     io.out(
       table(
-        ['REPO', 'BUILD', 'STATUS', 'EVENT', 'BRANCH', 'COMMIT', 'CREATED', 'DURATION', 'MESSAGE'],
+        ['REPO', 'BUILD', 'STATUS', 'COST', 'EVENT', 'BRANCH', 'COMMIT', 'CREATED', 'DURATION', 'MESSAGE'],
         res.builds.map((b) => [
           b.repo,
           `#${b.number}`,
           b.status,
+          costCell(b.cost),
           b.event,
           b.branch,
           b.commit.slice(0, 8),

@@ -116,7 +116,11 @@ export interface MetricsResponse {
    * or after this time (epoch milliseconds) were counted. Ask for fewer days.
    */
   countedFrom?: number;
-  perDay: { day: string; total: number; success: number; failure: number; other: number }[];
+  /**
+   * `costUsd`: what the day's builds cost (those priced: see BuildCost). The cost fields are
+   * absent in answers of servers older than cost: readers show nothing then, not $0.
+   */
+  perDay: { day: string; total: number; success: number; failure: number; other: number; costUsd?: number }[];
   repos: {
     repo: string;
     builds: number;
@@ -124,7 +128,12 @@ export interface MetricsResponse {
     /** Milliseconds. */
     queueWait: { p50: number; p95: number };
     duration: { p50: number; p95: number };
+    /** What its builds cost, and how many of them carry a cost (the others ran nothing or predate cost). */
+    costUsd?: number;
+    pricedBuilds?: number;
   }[];
+  /** The window's builds' cost. */
+  costUsd?: number;
 }
 
 /** Every error the API returns. */

@@ -40,7 +40,7 @@ export function computeMetrics(builds: Build[], stages: Stage[], days: number, n
   const perDayMap = new Map<string, MetricsResponse['perDay'][number]>();
   for (let i = 0; i < days; i++) {
     const day = dayOf(from + i * DAY_MS);
-    perDayMap.set(day, { day, total: 0, success: 0, failure: 0, other: 0 });
+    perDayMap.set(day, { day, total: 0, success: 0, failure: 0, other: 0, costUsd: 0 });
   }
   for (const build of inWindow) {
     const entry = perDayMap.get(dayOf(build.createdAt))!;
@@ -48,6 +48,7 @@ export function computeMetrics(builds: Build[], stages: Stage[], days: number, n
     if (build.status === 'success') entry.success += 1;
     else if (build.status === 'failure' || build.status === 'error') entry.failure += 1;
     else entry.other += 1;
+    entry.costUsd = usd((entry.costUsd ?? 0) + (build.cost?.total ?? 0));
   }
 
   const buildIds = new Set(inWindow.map((b) => b.id));
@@ -74,9 +75,15 @@ export function computeMetrics(builds: Build[], stages: Stage[], days: number, n
         successRate: finished.length ? finished.filter((b) => b.status === 'success').length / finished.length : 0,
         queueWait: { p50: percentile(waits, 50), p95: percentile(waits, 95) },
         duration: { p50: percentile(durations, 50), p95: percentile(durations, 95) },
+        costUsd: usd(list.reduce((sum, b) => sum + (b.cost?.total ?? 0), 0)),
+        pricedBuilds: list.filter((b) => b.cost !== undefined).length,
       };
     })
     .sort((a, b) => a.repo.localeCompare(b.repo));
 
-  return { days, from, to, perDay: [...perDayMap.values()], repos };
+  const perDay = [...perDayMap.values()];
+  return { days, from, to, perDay, repos, costUsd: usd(perDay.reduce((sum, d) => sum + (d.costUsd ?? 0), 0)) };
 }
+
+/** Sums of prices kept to a hundred-millionth of a dollar, so that adding many does not drift. */
+const usd = (n: number): number => Math.round(n * 1e8) / 1e8;

@@ -5,6 +5,7 @@
 
 import type { UpstreamState } from '../pipeline/contract.js';
 import type { StageJob } from '../scaling/job.js';
+import type { TaskUsage } from '../cost/types.js';
 import type { Build, BuildDetail, BuildStatus, Repository, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from './types.js';
 
 export interface Page<T> {
@@ -165,6 +166,12 @@ export interface StageStore {
   /** `upstream`: what the build had done when the stage was released (Stage.upstream). */
   markQueued(buildId: string, stageNumber: number, queuedAt: number, upstream?: UpstreamState): Promise<Stage | null>;
   noteWaiting(buildId: string, stageNumber: number, message: string): Promise<void>;
+  /**
+   * Records what a stopped task of the stage used, once per task (by usage.taskArn), whatever
+   * the stage's status: a cancelled stage's task still bills until it stops. True when this
+   * call recorded it, false when it was already recorded (or the stage does not exist).
+   */
+  recordTaskUsage(buildId: string, stageNumber: number, usage: TaskUsage): Promise<boolean>;
 }
 
 /** What `slipway repo add` decides about a repository; nothing of it comes from a webhook. */

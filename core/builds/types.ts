@@ -4,6 +4,7 @@
 import type { CapacityPreference } from '../pipeline/capacity.js';
 import type { BuildEvent, ScmKind } from '../pipeline/context.js';
 import type { UpstreamState } from '../pipeline/contract.js';
+import type { BuildCost, TaskUsage } from '../cost/types.js';
 
 /** Every status a build can have, in the order they are listed to users (filters, the API's enum). */
 export const BUILD_STATUSES = ['pending', 'running', 'success', 'failure', 'killed', 'error'] as const;
@@ -93,6 +94,12 @@ export interface Build {
   targetBranch?: string;
   pullRequestNumber?: number;
   pullRequestTitle?: string;
+  /**
+   * What the build cost (core/cost/build-cost.ts): computed when it finishes, and again when a
+   * task of it stops later (a cancelled build's tasks stop after it ended). Absent before
+   * that, and for builds that ran nothing or finished before cost was recorded.
+   */
+  cost?: BuildCost;
 }
 
 export interface Stage {
@@ -160,6 +167,11 @@ export interface Stage {
    * Absent when there is nothing to say; bounded by new-build.ts (STAGE_NOTE_LIMITS).
    */
   notes?: string[];
+  /**
+   * What each ECS task of the stage used, by task id (core/cost/task-usage.ts taskUsageKey):
+   * one after a plain run, more after a Spot retry or when split. Recorded once per task, as it stops.
+   */
+  usage?: Record<string, TaskUsage>;
 }
 
 export interface StepRecord {

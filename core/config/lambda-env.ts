@@ -4,7 +4,7 @@
 // test/cdk/lambda-env.test.ts synthesizes the stack and checks, per function, that what the
 // wiring reads is what the construct sets, and the reverse.
 
-export const LAMBDA_NAMES = ['webhook', 'planner', 'autoscaler', 'task-events', 'api'] as const;
+export const LAMBDA_NAMES = ['webhook', 'planner', 'autoscaler', 'task-events', 'api', 'prices'] as const;
 export type LambdaName = (typeof LAMBDA_NAMES)[number];
 
 export const ENV = {
@@ -35,6 +35,13 @@ export const ENV = {
   imageBuilder: 'IMAGE_BUILDER',
   /** The log group of build containers (awslogs). */
   buildLogGroup: 'BUILD_LOG_GROUP',
+  /**
+   * The stack's `prices` setting, JSON (core/cost/price-table.ts PriceOverride): prices that win
+   * over the defaults and the Price List refresh. Unset: none.
+   */
+  pricesOverride: 'PRICES_OVERRIDE',
+  /** The Regions the price refresh reads (comma-separated); the stack's own Region at least. */
+  priceRegions: 'PRICE_REGIONS',
   /** The agent image of each architecture (single-platform images). */
   agentImageAmd64: 'AGENT_IMAGE_AMD64',
   agentImageArm64: 'AGENT_IMAGE_ARM64',
@@ -173,14 +180,18 @@ export const FUNCTION_ENV: Record<LambdaName, FunctionEnv> = {
       ENV.snapshotBucket,
       ENV.snapshotSignerSecretArn,
     ],
-    optional: [],
+    // The cost of a build it finishes (reconciliation): the stack's `prices` setting, when given.
+    optional: [ENV.pricesOverride],
   },
   'task-events': {
-    always: [ENV.tableName, ENV.jobsQueueUrl, ENV.eventsQueueUrl, ENV.autoscalerFunctionName, ENV.buildLogGroup, ...POWERTOOLS],
-    optional: [],
+    // ASSIGN_PUBLIC_IP: whether a build's task is billed for a public IPv4 address (core/cost).
+    always: [ENV.tableName, ENV.jobsQueueUrl, ENV.eventsQueueUrl, ENV.autoscalerFunctionName, ENV.buildLogGroup, ENV.assignPublicIp, ...POWERTOOLS],
+    optional: [ENV.pricesOverride],
   },
   api: {
     always: [ENV.tableName, ENV.eventsQueueUrl, ENV.cluster, ENV.buildLogGroup, ENV.apiTokenSecretArn, ENV.webhookSecretsPrefix, ENV.webhookUrl, ...POWERTOOLS],
     optional: [],
   },
+  // The daily Price List refresh (lambdas/prices): where it writes, and which Regions it reads.
+  prices: { always: [ENV.tableName, ENV.priceRegions, ENV.powertoolsServiceName], optional: [] },
 };

@@ -151,9 +151,19 @@ function sum(lines: CostLine[]): number {
   return lines.reduce((n, l) => n + l.usd, 0);
 }
 
-/** `$0.0123` — four significant decimals below a cent, two above a dollar. */
+/** `$0.0123` below a dollar (a build costs cents: a hundredth of a cent shows), `$12.30` above. */
 export function formatUsd(amount: number): string {
-  if (amount >= 1) return `$${amount.toFixed(2)}`;
-  if (amount >= 0.01) return `$${amount.toFixed(3)}`;
-  return `$${amount.toFixed(4)}`;
+  return amount >= 1 ? `$${amount.toFixed(2)}` : `$${amount.toFixed(4)}`;
+}
+
+/** One line's amount: as formatUsd, but a share below a hundredth of a cent keeps its first digits (`$0.0000028`), not `$0.0000`. */
+export function formatLineUsd(amount: number): string {
+  if (amount === 0 || amount >= 0.0001) return formatUsd(amount);
+  return `$${amount.toFixed(10).replace(/(\.\d*?[1-9]\d)\d*$/, '$1')}`;
+}
+
+/** A rate as price pages write it: `$0.04048` per unit, or `$0.2 per million` for per-request prices. */
+export function formatRate(rate: number): string {
+  const digits = (n: number) => String(Number(n.toPrecision(6)));
+  return rate > 0 && rate < 0.0001 ? `$${digits(rate * 1e6)} per million` : `$${digits(rate)}`;
 }

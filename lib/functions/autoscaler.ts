@@ -21,6 +21,7 @@ export function configureAutoscaler(ctx: FunctionContext): void {
     [ENV.subnetIds]: network.subnets.map((s) => s.subnetId).join(','),
     [ENV.securityGroupIds]: network.buildSecurityGroup.securityGroupId,
     [ENV.assignPublicIp]: network.assignPublicIp,
+    ...(ctx.settings.prices ? { [ENV.pricesOverride]: JSON.stringify(ctx.settings.prices) } : {}),
     // Task definitions are registered with the build roles where the stored definition names none.
     [ENV.taskExecutionRoleArn]: buildCluster.executionRole.roleArn,
     [ENV.taskRoleArn]: buildCluster.taskRole.roleArn,

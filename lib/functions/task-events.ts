@@ -19,7 +19,11 @@ export function configureTaskEvents(ctx: FunctionContext): void {
     [ENV.autoscalerFunctionName]: autoscaler.functionName,
     // A stage the agent ended gets the agent's own message from its result line.
     [ENV.buildLogGroup]: buildCluster.logGroup.logGroupName,
+    // A stopped task's usage: whether it was billed for a public IPv4 address (core/cost).
+    [ENV.assignPublicIp]: ctx.network.assignPublicIp,
+    ...(ctx.settings.prices ? { [ENV.pricesOverride]: JSON.stringify(ctx.settings.prices) } : {}),
   });
+  // Its own Region's refreshed prices (one item, PRICES#<region>): within the table grant below.
 
   table.table.grant(fn, ...DDB_READ, ...DDB_WRITE);
   queues.jobs.queue.grantSendMessages(fn);

@@ -108,8 +108,19 @@ export function taskJson(task: LocalTask): Record<string, unknown> {
       : [],
     tags: [],
     enableExecuteCommand: false,
-    ephemeralStorage: { sizeInGiB: 20 },
+    ephemeralStorage: { sizeInGiB: storageOf(task) },
+    attributes: [{ name: 'ecs.cpu-architecture', value: architectureOf(task) }],
   });
+}
+
+/** The task's ephemeral storage: its definition's, else Fargate's 20 GiB. */
+function storageOf(task: LocalTask): number {
+  return task.definition.input.ephemeralStorage?.sizeInGiB ?? 20;
+}
+
+/** What ECS reports as `ecs.cpu-architecture`: the definition's runtime platform (x86_64 without one). */
+function architectureOf(task: LocalTask): string {
+  return task.definition.input.runtimePlatform?.cpuArchitecture === 'ARM64' ? 'arm64' : 'x86_64';
 }
 
 const isoDate = (d: Date | undefined): string | undefined => d?.toISOString();
@@ -153,6 +164,8 @@ export function taskStateChangeEvent(task: LocalTask, accountId: string): TaskSt
       capacityProviderName: task.params.capacityProviderName,
       cpu: task.params.cpu,
       memory: task.params.memory,
+      ephemeralStorage: { sizeInGiB: storageOf(task) },
+      attributes: [{ name: 'ecs.cpu-architecture', value: architectureOf(task) }],
       availabilityZone: `${task.host.region}a`,
       platformVersion: '1.4.0',
       containers: task.containers.map((c) => compact(containerJson(task, c))),

@@ -245,4 +245,26 @@ describe.each([
     expect(await s.store.updateStep(id, 1, 1, { status: 'success' })).toMatchObject({ status: 'success' });
     expect(await s.store.updateStep(id, 1, 1, { status: 'running' })).toBeNull();
   });
+
+  it("a stopped task's usage is recorded once per task, even on a finished stage, and a build keeps its cost", async () => {
+    const s = make();
+    const id = await oneStage(s);
+    const usage = (taskArn: string) => ({
+      taskArn, cpu: 1024, memory: 2048, storageGiB: 20, architecture: 'ARM64' as const, capacity: 'FARGATE_SPOT', billedFrom: 1_000, billedTo: 61_000,
+      publicIpv4: true, containers: 3, events: 5,
+    });
+    expect(await s.stages.recordTaskUsage(id, 1, usage(TASK))).toBe(true);
+    expect(await s.stages.recordTaskUsage(id, 1, { ...usage(TASK), events: 9 })).toBe(false);
+    await s.stages.finish(id, 1, { status: 'killed', message: 'cancelled', finishedAt: 70_000 });
+    // The Spot retry's task, stopping after the stage was cancelled: still recorded.
+    expect(await s.stages.recordTaskUsage(id, 1, usage(OTHER))).toBe(true);
+    const stage = await s.store.getStage(id, 1);
+    expect(Object.values(stage?.usage ?? {}).map((u) => [u.taskArn, u.events])).toEqual(expect.arrayContaining([[TASK, 5], [OTHER, 5]]));
+    expect(Object.keys(stage?.usage ?? {})).toHaveLength(2);
+    expect(await s.stages.recordTaskUsage('acme/contract#99999', 1, usage(TASK))).toBe(false);
+
+    const cost = { currency: 'USD' as const, region: 'us-east-1', pricesAsOf: '2026-12-02', pricesSource: 'defaults', total: 0.01, fargate: 0.009, storage: 0, publicIpv4: 0.001, controlPlane: 0, logs: 0, lines: [{ item: 'Fargate vCPU (ARM64, Spot)', quantity: 0.02, unit: 'vCPU-hours', rate: 0.45, usd: 0.009 }], estimates: ['logs'] };
+    await s.store.updateBuild(id, { status: 'killed', finishedAt: 70_000, cost });
+    expect((await s.store.getBuild(id))?.cost).toEqual(cost);
+  });
 });

@@ -41,7 +41,7 @@ describe('computeMetrics', () => {
     expect(metrics.perDay).toHaveLength(30);
     expect(metrics.perDay.reduce((n, d) => n + d.total, 0)).toBe(4);
     const today = metrics.perDay[metrics.perDay.length - 1];
-    expect(today).toEqual({ day: '2026-11-25', total: 1, success: 0, failure: 0, other: 1 });
+    expect(today).toEqual({ day: '2026-11-25', total: 1, success: 0, failure: 0, other: 1, costUsd: 0 });
   });
 
   it('computes success rate over finished builds and percentiles per repository', () => {
@@ -50,9 +50,34 @@ describe('computeMetrics', () => {
       repo: 'acme/api', builds: 3, successRate: 0.5,
       queueWait: { p50: 2000, p95: 3000 },
       duration: { p50: 60_000, p95: 120_000 },
+      costUsd: 0, pricedBuilds: 0,
     });
     expect(metrics.repos.map((r) => r.repo)).toEqual(['acme/api', 'acme/web']);
     expect(metrics.repos[1]?.builds).toBe(1);
+  });
+});
+
+describe('cost in the metrics', () => {
+  const priced = (b: Build, total: number): Build => ({
+    ...b,
+    cost: { currency: 'USD', region: 'us-east-1', pricesAsOf: '2026-12-02', pricesSource: 'defaults', total, fargate: total, storage: 0, publicIpv4: 0, controlPlane: 0, logs: 0, lines: [], estimates: [] },
+  });
+  const builds = [
+    priced(build('acme/api', 1, 'success', NOW - DAY, 60_000), 0.0125),
+    priced(build('acme/api', 2, 'failure', NOW - DAY + 5000, 60_000), 0.0075),
+    build('acme/api', 3, 'running', NOW - 1000),
+    priced(build('acme/web', 1, 'success', NOW - 2000, 60_000), 0.25),
+    priced(build('acme/web', 2, 'success', NOW - 40 * DAY, 60_000), 99),
+  ];
+  const metrics = computeMetrics(builds, [], 7, NOW);
+
+  it('totals each day, each repository and the window, only over the builds in it', () => {
+    expect(metrics.perDay.map((d) => d.costUsd).slice(-2)).toEqual([0.02, 0.25]);
+    expect(metrics.repos.map((r) => [r.repo, r.costUsd, r.pricedBuilds])).toEqual([
+      ['acme/api', 0.02, 2],
+      ['acme/web', 0.25, 1],
+    ]);
+    expect(metrics.costUsd).toBe(0.27);
   });
 });
 
@@ -64,7 +89,7 @@ describe('the metrics window', () => {
     const before = build('acme/api', 2, 'success', Date.UTC(2026, 9, 26, 23), 1000);
     const m = computeMetrics([early, before], [stage(early, 10), stage(before, 20)], 30, NOW);
     expect(m.perDay).toHaveLength(30);
-    expect(m.perDay[0]).toEqual({ day: '2026-10-27', total: 1, success: 1, failure: 0, other: 0 });
+    expect(m.perDay[0]).toEqual({ day: '2026-10-27', total: 1, success: 1, failure: 0, other: 0, costUsd: 0 });
     expect(m.perDay.at(-1)!.day).toBe('2026-11-25');
     expect(m.perDay.reduce((n, d) => n + d.total, 0)).toBe(1);
     expect(m.repos[0]).toMatchObject({ repo: 'acme/api', builds: 1, queueWait: { p50: 10, p95: 10 } });
@@ -75,6 +100,6 @@ describe('the metrics window', () => {
     const yesterday = build('acme/api', 1, 'success', NOW - 13 * 3_600_000);
     const today = build('acme/api', 2, 'success', NOW - 11 * 3_600_000);
     const m = computeMetrics([yesterday, today], [], 1, NOW);
-    expect(m.perDay).toEqual([{ day: '2026-11-25', total: 1, success: 1, failure: 0, other: 0 }]);
+    expect(m.perDay).toEqual([{ day: '2026-11-25', total: 1, success: 1, failure: 0, other: 0, costUsd: 0 }]);
   });
 });

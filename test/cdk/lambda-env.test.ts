@@ -11,6 +11,7 @@ import { plannerDepsFromEnv } from '../../lambdas/planner/deps.js';
 import type { Env } from '../../lambdas/shared/config.js';
 import { taskEventsDepsFromEnv } from '../../lambdas/task-events/handler.js';
 import { webhookDepsFromEnv } from '../../lambdas/webhook/handler.js';
+import { pricesDepsFromEnv } from '../../lambdas/prices/handler.js';
 import { fixtureProps, lambdaFunction, synthSlipway, type Synthesized } from './synth.js';
 
 /** Each function's wiring, as its handler runs it on the first event. */
@@ -21,6 +22,7 @@ const WIRING: Record<LambdaName, (env: Env) => unknown> = {
   // The default reader: CloudWatch Logs of BUILD_LOG_GROUP, as deployed.
   'task-events': (env) => taskEventsDepsFromEnv(env),
   api: (env) => apiDepsFromEnv(env),
+  prices: (env) => pricesDepsFromEnv(env),
 };
 
 /** Values for what the template holds as CloudFormation references, in the shape the wiring checks. */

@@ -59,6 +59,8 @@ describe('settings from CDK context', () => {
     [{ cloneTokensPrefix: '/slipway/clone' }, /cloneTokensPrefix "\/slipway\/clone" and secretsPrefix "\/slipway" overlap \(a step's from_secret reads under it/],
     [{ cloneTokensPrefix: '/slipway-webhooks' }, /cloneTokensPrefix "\/slipway-webhooks" and webhookSecretsPrefix "\/slipway-webhooks" overlap/],
     [{ cloneTokensPrefix: '/aws-tokens' }, /cloneTokensPrefix: "\/aws-tokens" must be an SSM path such as \/slipway-clone-tokens/],
+    [{ prices: '{"regions":' }, /context prices: not JSON/],
+    [{ prices: { regions: { 'eu-west-1': { publicIpv4Hour: 'cheap' } } } }, /context prices.regions.eu-west-1.publicIpv4Hour: expected a price in USD/],
   ])('rejects %j with a message naming the key', (context, message) => {
     expect(() => settingsFromContext(fromMap(context))).toThrow(ConfigError);
     expect(() => settingsFromContext(fromMap(context))).toThrow(message);
@@ -84,6 +86,7 @@ describe('private subnets, an allow-list and teardown-friendly settings', () => 
         pullRepositories: ['arn:aws:ecr:eu-west-1:123456789012:repository/team/*'],
         pullThroughCachePrefixes: ['docker-hub'],
         metricsNamespace: 'Acme/CI',
+        prices: { regions: { 'eu-west-1': { fargate: { ARM64: { spot: { vcpuHour: 0.0101 } } } } } },
       }),
       fast,
     );
@@ -147,6 +150,11 @@ describe('private subnets, an allow-list and teardown-friendly settings', () => 
       DEFAULT_MEMORY: '2048',
       AGENT_IMAGE: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/agent:1',
     });
+    // The stack's prices setting reaches the two Lambdas that price builds, as checked JSON.
+    for (const fn of ['SlipwayFunctionsAutoscaler', 'SlipwayFunctionsTaskEvents']) {
+      expect(JSON.parse(String(env(fn).PRICES_OVERRIDE)), fn).toEqual({ regions: { 'eu-west-1': { fargate: { ARM64: { spot: { vcpuHour: 0.0101 } } } } } });
+    }
+    expect(settingsFromContext(fromMap({ prices: '{"regions":{"eu-west-1":{"publicIpv4Hour":0.006}}}' })).prices).toEqual({ regions: { 'eu-west-1': { publicIpv4Hour: 0.006 } } });
     const assets = JSON.parse(readFileSync(join(s.outdir, `${s.stack.artifactId}.assets.json`), 'utf8'));
     expect(assets.dockerImages ?? {}).toEqual({});
   });

@@ -151,6 +151,8 @@ for (const variant of variants) {
             ['ecr:GetAuthorizationToken'],
             ['ssm:DescribeParameters'],
             ['cloudfront:CreateInvalidation', 'cloudfront:GetInvalidation'],
+            // The Price List has no resource-level permission (the prices Lambda's only read).
+            ['pricing:GetProducts'],
           ];
           expect(allowed.map((a) => a.join())).toContain(actions.join());
           if (actions.includes('ecs:ListTasks')) expect(statement.Condition).toHaveProperty(['ArnEquals', 'ecs:cluster']);
@@ -356,6 +358,24 @@ for (const variant of variants) {
       });
     });
 
+    it('refreshes the price table once a day with pricing:GetProducts, its only right beyond writing the table', () => {
+      s.template.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: 'rate(1 day)',
+        Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fn('prices').id, 'Arn'] } })],
+      });
+      const statements = policyOf('prices');
+      const actions = statements.flatMap((st) => asList(st.Action)).filter((a) => !a.startsWith('logs:'));
+      expect(actions.sort()).toEqual(['dynamodb:PutItem', 'pricing:GetProducts']);
+      // GetProducts has no resource-level permission; the table write names the table only.
+      expect(statements.find((st) => asList(st.Action).includes('pricing:GetProducts'))?.Resource).toBe('*');
+      expect(JSON.stringify(statements.find((st) => asList(st.Action).includes('dynamodb:PutItem'))?.Resource)).toMatch(/SlipwayTable/);
+      // Nobody else reads the Price List.
+      for (const name of LAMBDA_NAMES.filter((n) => n !== 'prices')) {
+        expect(policyOf(name).flatMap((st) => asList(st.Action)).filter((a) => a.startsWith('pricing:')), name).toEqual([]);
+      }
+      expect(fn('prices').props.Environment.Variables.PRICE_REGIONS).toEqual({ Ref: 'AWS::Region' });
+    });
+
     it('has no deployment-wide webhook secret: each repository has its own under an SSM prefix only the webhook reads', () => {
       const webhookEnv = fn('webhook').props.Environment.Variables as Record<string, unknown>;
       expect(webhookEnv).not.toHaveProperty('WEBHOOK_SECRET');
@@ -396,7 +416,7 @@ for (const variant of variants) {
         // Per-architecture agent images on these defaults; which function reads what: lambda-env.test.ts.
         const expected = [...FUNCTION_ENV[name].always, ...(name === 'planner' ? ['AGENT_IMAGE_AMD64', 'AGENT_IMAGE_ARM64'] : [])];
         expect(Object.keys(props.Environment.Variables).sort(), name).toEqual(expected.sort());
-        expect(props.Environment.Variables, name).toMatchObject({ POWERTOOLS_SERVICE_NAME: 'slipway', ...(name === 'webhook' ? {} : { POWERTOOLS_METRICS_NAMESPACE: 'Slipway' }) });
+        expect(props.Environment.Variables, name).toMatchObject({ POWERTOOLS_SERVICE_NAME: 'slipway', ...(name === 'webhook' || name === 'prices' ? {} : { POWERTOOLS_METRICS_NAMESPACE: 'Slipway' }) });
         expect(props.Runtime).toBe('nodejs24.x');
         expect(props.Architectures).toEqual(['arm64']);
         expect(props.Handler).toBe('index.handler');

@@ -133,6 +133,7 @@ const FUNCTION_IDS: Record<LambdaName, string> = {
   autoscaler: 'SlipwayFunctionsAutoscaler',
   'task-events': 'SlipwayFunctionsTaskEvents',
   api: 'SlipwayFunctionsApi',
+  prices: 'SlipwayFunctionsPrices',
 };
 
 /** A Lambda's AWS::Lambda::Function in the template: its logical id and properties. */

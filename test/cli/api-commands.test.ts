@@ -14,6 +14,7 @@ import { startLocalServer, type LocalServer } from '../../local/server.js';
 import { localWebhookSecrets } from '../../local/secrets.js';
 import { hmacSha256Hex } from '../../core/scm/verify-signature.js';
 import type { EventMessage } from '../../core/scm/types.js';
+import { buildId } from '../../core/builds/types.js';
 import examples from '@octokit/webhooks-examples/api.github.com/index.json' with { type: 'json' };
 import { logStreamName } from '../../core/pipeline/log-configuration.js';
 import { localLogReader } from '../../local/log-reader.js';
@@ -44,6 +45,8 @@ beforeAll(async () => {
   await localWebhookSecrets(join(dir, 'home')).put('github', 'acme/app', 'hook-secret');
   const t0 = Date.now() - 3_600_000;
   await seedBuild(store, { repo: 'acme/app', number: 1, createdAt: t0, status: 'success' });
+  // What the control plane stores when build #1 finished (core/cost).
+  await store.updateBuild(buildId('acme/app', 1), { cost: SEEDED_COST });
   await seedBuild(store, { repo: 'acme/app', number: 2, createdAt: t0 + 1000, status: 'failure', stages: [{ name: 'test', taskArn: TASK, notes: NOTES, steps: [{ name: 'clone', kind: 'clone' }, { name: 'unit', status: 'failure' }] }] });
   await seedBuild(store, { repo: 'acme/app', number: 3, createdAt: t0 + 2000, status: 'running', stages: [{ name: 'test', steps: [{ name: 'unit', status: 'running' }] }] });
   const writer = new LogStore(join(dir, 'logs')).writer({ group: GROUP, stream: logStreamName('unit', TASK), taskArn: TASK, container: 'unit' });
@@ -64,6 +67,11 @@ afterAll(async () => {
   await db?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
+
+const SEEDED_COST = {
+  currency: 'USD' as const, region: 'us-east-1', pricesAsOf: '2026-12-02', pricesSource: 'defaults', total: 0.0123, fargate: 0.012, storage: 0, publicIpv4: 0.0003, controlPlane: 0, logs: 0,
+  lines: [{ item: 'Fargate vCPU (x86_64, on-demand)', quantity: 0.25, unit: 'vCPU-hours', rate: 0.04048, usd: 0.01012 }], estimates: ['logs: 2 container(s) × 64 KiB assumed'],
+};
 
 async function cli(...args: string[]) {
   return cliWithInput(undefined, ...args);
@@ -90,6 +98,9 @@ describe('slipway builds / build / logs / cancel', () => {
     const lines = table.out.split('\n');
     expect(lines[0]).toMatch(/^REPO\s+BUILD\s+STATUS\s+EVENT\s+BRANCH/);
     expect(lines.slice(1).map((l) => l.split(/\s+/).slice(0, 3).join(' '))).toEqual(['acme/app #3 running', 'acme/app #2 failure', 'acme/app #1 success']);
+    // The COST column: the priced build's total, `-` for those without a cost.
+    const costAt = lines[0]!.indexOf('COST');
+    expect(lines.slice(1).map((l) => l.slice(costAt).split(/\s+/)[0])).toEqual(['-', '-', '$0.0123']);
     const json = await cli('builds', '--json', '--status', 'failure');
     expect(JSON.parse(json.out).builds.map((b: { number: number }) => b.number)).toEqual([2]);
     expect((await cli('builds', '--status', 'green')).code).toBe(2);

@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { billedSeconds, buildCost, formatUsd, type PriceContext } from '../../core/cost/build-cost.js';
+import { billedSeconds, buildCost, formatLineUsd, formatRate, formatUsd, type PriceContext } from '../../core/cost/build-cost.js';
 import { PRICED_PATHS, onDemandUsd, readPriceList } from '../../core/cost/price-list.js';
 import { DEFAULT_PRICES, PriceOverrideError, checkPriceOverride, mergePrices, pricesFor } from '../../core/cost/price-table.js';
 import { taskUsage, taskUsageKey } from '../../core/cost/task-usage.js';
@@ -122,8 +122,12 @@ describe('a build cost', () => {
 
   it('writes amounts for people', () => {
     expect(formatUsd(0.00123)).toBe('$0.0012');
-    expect(formatUsd(0.0456)).toBe('$0.046');
+    expect(formatUsd(0.0456)).toBe('$0.0456');
     expect(formatUsd(12.3)).toBe('$12.30');
+    expect(formatLineUsd(0.0000028123)).toBe('$0.0000028');
+    expect(formatLineUsd(0)).toBe('$0.0000');
+    expect(formatRate(0.04048)).toBe('$0.04048');
+    expect(formatRate(0.0000002)).toBe('$0.2 per million');
   });
 });
 

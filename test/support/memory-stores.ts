@@ -14,6 +14,8 @@ import type { Build, BuildDetail, BuildStatus, Stage, StageOutcomeReason, StageS
 import { stageKey } from '../../core/builds/types.js';
 import type { StageJob } from '../../core/scaling/job.js';
 import type { JobQueue } from '../../core/scaling/job-queue.js';
+import type { TaskUsage } from '../../core/cost/types.js';
+import { taskUsageKey } from '../../core/cost/task-usage.js';
 
 const copy = <T>(value: T): T => structuredClone(value);
 
@@ -248,6 +250,12 @@ export class MemoryStageStore implements StageStore {
   }
 
   /** A conditional write: `change` returns the new stage, or null when its condition refuses. */
+  async recordTaskUsage(buildId: string, stageNumber: number, usage: TaskUsage): Promise<boolean> {
+    const key = taskUsageKey(usage.taskArn);
+    const written = await this.write(buildId, stageNumber, (stage) => (stage.usage?.[key] ? null : { ...stage, usage: { ...(stage.usage ?? {}), [key]: usage } }));
+    return written !== null;
+  }
+
   private async write(buildId: string, stageNumber: number, change: (stage: Stage) => Stage | null): Promise<Stage | null> {
     const key = stageKey(buildId, stageNumber);
     const stage = this.records.stages.get(key);

@@ -13,6 +13,7 @@ import { advanceSegment } from './segment-advance.js';
 import type { ExecutionDeps } from './deps.js';
 import { afterStageEnd } from './stage-end.js';
 import { stageKeys } from '../observability/logger.js';
+import { recordStoppedTask } from './cost.js';
 
 export type ApplyResult =
   | { applied: true; stageKey: string; status: string }
@@ -48,6 +49,8 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   const { buildId, stageNumber } = parsed;
   const stage = await deps.store.getStage(buildId, stageNumber);
   if (!stage) return { applied: false, stageKey: key, reason: `stage ${key} does not exist` };
+  // What the task used, whatever becomes of the event: a cancelled or superseded task bills too.
+  await recordStoppedTask(deps, buildId, stage, detail);
 
   // A split stage's service task is not the stage's task: the autoscaler starts the first
   // segment once it runs (lambdas/autoscaler/service-task.ts), and stops it once the stage is done.

@@ -8,6 +8,17 @@ import type { JobQueue } from '../../../core/scaling/job-queue.js';
 import type { AgentResult } from '../../../core/pipeline/contract.js';
 import type { Log } from '../observability/logger.js';
 import type { SlipwayMetrics } from '../observability/metrics.js';
+import type { PriceTable } from '../../../core/cost/price-table.js';
+
+/** What pricing a build needs (core/cost). */
+export interface CostDeps {
+  /** The AWS Region the builds run in: its prices apply. */
+  region: string;
+  /** Build tasks get a public IPv4 address (assignPublicIp ENABLED), billed per hour. */
+  publicIpv4: boolean;
+  /** The price table in force (core/cost/ports.ts effectivePrices). */
+  prices: () => Promise<PriceTable>;
+}
 
 export type AgentResultRead = { result: AgentResult } | { missing: string };
 
@@ -36,4 +47,6 @@ export interface ExecutionDeps {
    * Absent (the autoscaler's reconciliation, which may not read logs): the generic text.
    */
   agentResults?: AgentResultSource;
+  /** Records each stopped task's usage and prices finished builds; absent: nothing is priced. */
+  cost?: CostDeps;
 }

@@ -8,9 +8,10 @@ import type { BuildStore, StageStore } from '../../../core/builds/ports.js';
 import type { Build, Stage } from '../../../core/builds/types.js';
 import type { UpstreamState } from '../../../core/pipeline/contract.js';
 import type { ExecutionDeps } from './deps.js';
+import { costOfBuild } from './cost.js';
 
 /** What the stage end needs: narrow ports, so it runs as well on the in-memory stores of the tests. */
-export type StageEndDeps = Pick<ExecutionDeps, 'jobs' | 'postBuildStatus' | 'nudge' | 'now' | 'log' | 'metrics'> & {
+export type StageEndDeps = Pick<ExecutionDeps, 'jobs' | 'postBuildStatus' | 'nudge' | 'now' | 'log' | 'metrics' | 'cost'> & {
   store: Pick<BuildStore, 'getBuild' | 'listStagesAndSteps' | 'updateStep' | 'updateBuild'>;
   stages: Pick<StageStore, 'getStageJob' | 'finish' | 'markQueued'>;
 };
@@ -50,7 +51,9 @@ export async function afterStageEnd(deps: StageEndDeps, buildId: string, options
   if (!stages.every((s) => isStageDone(s.status))) return build;
   // The build ended when its last stage did (ECS's stop time, see apply-event.ts).
   const finishedAt = Math.max(0, ...stages.map((s) => s.finishedAt ?? 0)) || now;
-  const finished = await deps.store.updateBuild(buildId, { status, finishedAt, statusHandOffStartedAt: now }, { fromStatuses: ['pending', 'running'] });
+  // Priced with the usage its tasks recorded as they stopped (cost.ts); a task stopping later reprices it.
+  const cost = build.status === 'pending' || build.status === 'running' ? await costOfBuild(deps, buildId, stages, steps) : undefined;
+  const finished = await deps.store.updateBuild(buildId, { status, finishedAt, statusHandOffStartedAt: now, ...(cost ? { cost } : {}) }, { fromStatuses: ['pending', 'running'] });
   if (finished) {
     deps.log('build finished', { buildId, status });
     deps.metrics?.buildFinished(status);

@@ -9,7 +9,10 @@ import { sqsClient } from '../clients.js';
 import { ENV } from '../../../core/config/lambda-env.js';
 import { requireEnv, type Env } from '../config.js';
 import { buildFinishedSender } from './commit-status.js';
-import type { ExecutionDeps } from './deps.js';
+import type { CostDeps, ExecutionDeps } from './deps.js';
+import { DynamoPriceStore } from '../../../adapters/dynamodb/price-store.js';
+import { effectivePrices } from '../../../core/cost/ports.js';
+import { checkPriceOverride, type PriceOverride, type PriceTable } from '../../../core/cost/price-table.js';
 import { lambdaLogger, logTo } from '../observability/logger.js';
 import { lambdaMetrics, slipwayMetrics } from '../observability/metrics.js';
 
@@ -38,5 +41,36 @@ export function executionDepsFromEnv(
     now: Date.now,
     log,
     metrics: slipwayMetrics(lambdaMetrics(env)),
+    cost: costDepsFromEnv(env, new DynamoPriceStore(doc, tableName)),
+  };
+}
+
+/** How long a read price table serves: prices change a few times a year, a refresh once a day. */
+const PRICES_TTL_MS = 10 * 60_000;
+
+/** Pricing from the environment: the Region, public addresses, the stored refresh and the stack's override. */
+export function costDepsFromEnv(env: Env, store: DynamoPriceStore, now: () => number = Date.now): CostDeps {
+  const region = env[ENV.awsRegion] ?? 'us-east-1';
+  const raw = env[ENV.pricesOverride];
+  let override: PriceOverride | undefined;
+  if (raw) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch (err) {
+      throw new Error(`config: ${ENV.pricesOverride} is not JSON (${(err as Error).message}); it is the stack's prices setting`);
+    }
+    override = checkPriceOverride(parsed, ENV.pricesOverride);
+  }
+  let cached: { table: PriceTable; at: number } | undefined;
+  return {
+    region,
+    publicIpv4: env[ENV.assignPublicIp] === 'ENABLED',
+    prices: async () => {
+      if (cached && now() - cached.at < PRICES_TTL_MS) return cached.table;
+      const table = effectivePrices(await store.getRefreshed(region), override);
+      cached = { table, at: now() };
+      return table;
+    },
   };
 }

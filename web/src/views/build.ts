@@ -5,6 +5,7 @@ import type { BuildDetail, LogLine, StepRecord } from '../../../core/builds/type
 import { api, ApiRequestError } from '../api.js';
 import { escapeHtml, formatClock, formatDuration } from '../format.js';
 import { layoutStages, renderGraph } from '../graph.js';
+import { costCard } from './cost.js';
 import { hasRun, isFinished } from '../../../core/builds/status-rank.js';
 
 const POLL_MS = 1000;
@@ -126,7 +127,10 @@ export async function renderBuild(root: HTMLElement, repo: string, number: numbe
   const draw = () => {
     const now = Date.now();
     const graph = build.stages.length > 1 ? `<div class="card graph">${renderGraph(layoutStages(build.stages), escapeHtml)}</div>` : '';
-    root.innerHTML = `${header(build, now)}${graph}${buildBody(build, selection, now)}`;
+    // The cost card keeps its open state across the redraws of a live build.
+    const costOpen = (root.querySelector('#build-cost') as HTMLDetailsElement | null)?.open ?? false;
+    root.innerHTML = `${header(build, now)}${costCard(build.cost)}${graph}${buildBody(build, selection, now)}`;
+    if (costOpen) (root.querySelector('#build-cost') as HTMLDetailsElement | null)?.setAttribute('open', '');
     root.querySelector('#cancel')?.addEventListener('click', () => void api.cancel(repo, number).then(refresh));
     root.querySelector('#restart')?.addEventListener('click', () =>
       void api.restart(repo, number).then(({ build: next }) => (location.hash = `#/builds/${next.repo}/${next.number}`)),

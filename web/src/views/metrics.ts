@@ -2,6 +2,8 @@
 import type { MetricsResponse } from '../../../core/builds/api.js';
 import { api } from '../api.js';
 import { escapeHtml } from '../format.js';
+import { costByRepository, costPerDayChart } from './cost.js';
+import { formatUsd } from '../../../core/cost/build-cost.js';
 
 /** A legend: a colour swatch and what it stands for, per series. */
 export function legend(items: { cls: string; label: string }[]): string {
@@ -104,11 +106,14 @@ export async function renderMetrics(root: HTMLElement, params: URLSearchParams, 
   const table = repoTableRows(metrics.repos);
   root.innerHTML =
     `<h1>CI metrics, last ${metrics.days} days</h1>` +
+    (metrics.costUsd !== undefined ? `<div class="meta" id="cost-total">Builds in this period cost ${formatUsd(metrics.costUsd)}</div>` : '') +
     (metrics.countedFrom !== undefined
       ? `<div class="error-banner">Too many builds to count in one request: only those since ${escapeHtml(new Date(metrics.countedFrom).toISOString().slice(0, 16).replace('T', ' '))} UTC are counted. Choose fewer days.</div>`
       : '') +
     `<div class="charts"><div class="card"><h3>Builds per day</h3>${perDayChart(metrics.perDay)}</div>` +
     `<div class="card"><h3>Queue wait p50 / p95</h3>${repoBars(metrics.repos, (r) => r.queueWait, 'queue wait', 'queued → task running, per stage')}</div>` +
     `<div class="card"><h3>Duration p50 / p95</h3>${repoBars(metrics.repos, (r) => r.duration, 'duration', 'build start → end')}</div>` +
+    `<div class="card"><h3>Cost per day</h3>${costPerDayChart(metrics.perDay)}</div>` +
+    `<div class="card"><h3>Cost by repository</h3>${costByRepository(metrics.repos)}</div>` +
     `<div class="card"><h3>By repository</h3><div class="table-wrap"><table><thead><tr><th>Repository</th><th>Builds</th><th>Success</th><th>Queue wait p50/p95</th><th>Duration p50/p95</th></tr></thead><tbody>${table}</tbody></table></div></div></div>`;
 }
