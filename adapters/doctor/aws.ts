@@ -5,7 +5,7 @@
 
 import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { BatchGetImageCommand, type ECRClient } from '@aws-sdk/client-ecr';
-import { type IAMClient, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
+import { type EvaluationResult, type IAMClient, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
 import { GetAccountSettingsCommand, GetFunctionConfigurationCommand, InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { GetServiceQuotaCommand, type ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import type { EcrImage } from '../../core/doctor/agent-images.js';
@@ -54,10 +54,12 @@ export async function lambdaConcurrency(lambda: LambdaClient): Promise<LambdaCon
 /**
  * Whether the autoscaler's role may start a build task: ecs:RunTask on a Slipway task
  * definition in the build cluster, and iam:PassRole of the build roles to ECS tasks. IAM's
- * policy simulator evaluates the role's identity policies and permissions boundary without
- * starting anything (https://docs.aws.amazon.com/IAM/latest/APIReference/API_SimulatePrincipalPolicy.html);
- * a real RunTask would start a task, or with a wrong definition fail validation before the
- * question is asked. Organizations SCPs are not simulated for a role: the hello build covers them.
+ * policy simulator evaluates the role's policies "without performing the API operations"
+ * (https://docs.aws.amazon.com/IAM/latest/APIReference/API_SimulatePrincipalPolicy.html), and
+ * says when a permissions boundary or an Organizations SCP is what denies
+ * (API_EvaluationResult.html: PermissionsBoundaryDecisionDetail, OrganizationsDecisionDetail).
+ * A real RunTask would start a task; one with a bogus definition is refused by validation,
+ * which tells nothing about the role. What a simulation cannot see, the hello build covers.
  */
 export async function simulateRunTask(
   iam: IAMClient,
@@ -72,7 +74,7 @@ export async function simulateRunTask(
       ContextEntries: [{ ContextKeyName: 'ecs:cluster', ContextKeyType: 'string', ContextKeyValues: [input.clusterArn] }],
     }),
   );
-  for (const r of run.EvaluationResults ?? []) decisions.push({ action: r.EvalActionName ?? 'ecs:RunTask', resource: r.EvalResourceName ?? input.taskDefinitionArn, decision: r.EvalDecision ?? 'unknown' });
+  for (const r of run.EvaluationResults ?? []) decisions.push({ action: r.EvalActionName ?? 'ecs:RunTask', resource: r.EvalResourceName ?? input.taskDefinitionArn, decision: decisionOf(r) });
   if (input.passRoles.length > 0) {
     const pass = await iam.send(
       new SimulatePrincipalPolicyCommand({
@@ -82,9 +84,20 @@ export async function simulateRunTask(
         ContextEntries: [{ ContextKeyName: 'iam:PassedToService', ContextKeyType: 'string', ContextKeyValues: ['ecs-tasks.amazonaws.com'] }],
       }),
     );
-    for (const r of pass.EvaluationResults ?? []) decisions.push({ action: r.EvalActionName ?? 'iam:PassRole', resource: r.EvalResourceName ?? '', decision: r.EvalDecision ?? 'unknown' });
+    for (const r of pass.EvaluationResults ?? []) decisions.push({ action: r.EvalActionName ?? 'iam:PassRole', resource: r.EvalResourceName ?? '', decision: decisionOf(r) });
   }
   return { role: input.roleArn, cluster: input.clusterArn, decisions };
+}
+
+/** `allowed`, or the denial with what denied it when IAM says (a boundary, an SCP). */
+function decisionOf(r: EvaluationResult): string {
+  const decision = r.EvalDecision ?? 'unknown';
+  if (decision === 'allowed') return decision;
+  const by = [
+    r.PermissionsBoundaryDecisionDetail?.AllowedByPermissionsBoundary === false ? 'the permissions boundary' : undefined,
+    r.OrganizationsDecisionDetail?.AllowedByOrganizations === false ? 'an Organizations SCP' : undefined,
+  ].filter(Boolean);
+  return by.length > 0 ? `${decision} by ${by.join(' and ')}` : decision;
 }
 
 /**
