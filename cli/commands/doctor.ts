@@ -293,20 +293,21 @@ async function helloBuild(target: Target, timeoutSeconds: number, progress: (lin
   if (!detail) return { kind: 'timed-out', answer, status: 'pending', seconds, messages: [] };
   const messages = [detail.error, ...detail.stages.filter((s) => s.status !== 'success').map((s) => (s.message ? `${s.name}: ${s.message}` : undefined))].filter((m): m is string => Boolean(m));
   if (!isFinished(detail.status)) return { kind: 'timed-out', answer, status: detail.status, seconds, messages };
-  const greeted = detail.status === 'success' ? await saysHello(target.api, answer, detail) : undefined;
-  return { kind: 'finished', answer, status: detail.status, seconds, messages, ...(greeted !== undefined ? { greeted } : {}) };
+  if (detail.status !== 'success') return { kind: 'finished', answer, status: detail.status, seconds, messages };
+  const log = await saysHello(target.api, answer, detail);
+  return { kind: 'finished', answer, status: detail.status, seconds, messages: 'unread' in log ? [log.unread] : messages, ...('greeted' in log ? { greeted: log.greeted } : {}) };
 }
 
-/** Whether the hello step's log holds the greeting; undefined when the log could not be read. */
-async function saysHello(api: ApiClient, answer: Extract<HelloAnswer, { kind: 'planned' }>, detail: BuildDetail): Promise<boolean | undefined> {
+/** Whether the hello step's log holds the greeting, or why the log could not be read. */
+async function saysHello(api: ApiClient, answer: Extract<HelloAnswer, { kind: 'planned' }>, detail: BuildDetail): Promise<{ greeted: boolean } | { unread: string }> {
   const stage = detail.stages[0];
   const step = stage?.steps.find((s) => s.name === 'hello');
-  if (!stage || !step) return false;
+  if (!stage || !step) return { greeted: false };
   try {
     const page = await api.logs(answer.repo, answer.number, stage.number, step.number, { offset: 0 });
-    return page.lines.some((l) => l.text.includes(HELLO_GREETING));
-  } catch {
-    // The build's success stands; the log's absence is reported as unknown, not as a failure.
-    return undefined;
+    return { greeted: page.lines.some((l) => l.text.includes(HELLO_GREETING)) };
+  } catch (err) {
+    // The build's success stands; a log that could not be read is said, not judged.
+    return { unread: `its log could not be read: ${(err as Error).message}` };
   }
 }

@@ -270,7 +270,7 @@ export function judgeHelloBuild(o: HelloObservation): CheckResult {
     return result(id, 'fail', `${which} ended ${o.status} after ${o.seconds} s${said}`, `slipway build ${o.answer.number} --repo ${o.answer.repo} and slipway logs ${o.answer.number} hello --repo ${o.answer.repo} show what happened.`);
   }
   if (o.greeted === false) return result(id, 'fail', `${which} succeeded in ${o.seconds} s, but its log lacks the greeting`, 'Check the build log group (BuildLogGroup): the step\'s output did not reach it.');
-  return result(id, 'ok', `${which} succeeded in ${o.seconds} s${o.greeted ? ', its log says hello' : ''}`);
+  return result(id, 'ok', `${which} succeeded in ${o.seconds} s${o.greeted ? ', its log says hello' : said}`);
 }
 
 // ---- the report --------------------------------------------------------------------------------

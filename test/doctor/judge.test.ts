@@ -169,6 +169,7 @@ describe('the hello-world build', () => {
     [{ kind: 'finished' as const, answer, status: 'success' as const, seconds: 41, messages: [], greeted: true }, 'ok', 'slipway-doctor/hello #3 succeeded in 41 s, its log says hello'],
     [{ kind: 'finished' as const, answer, status: 'success' as const, seconds: 41, messages: [], greeted: false }, 'fail', "slipway-doctor/hello #3 succeeded in 41 s, but its log lacks the greeting"],
     [{ kind: 'finished' as const, answer, status: 'error' as const, seconds: 12, messages: ['hello: cannot start: CannotPullContainerError'] }, 'fail', 'slipway-doctor/hello #3 ended error after 12 s: hello: cannot start: CannotPullContainerError'],
+    [{ kind: 'finished' as const, answer, status: 'success' as const, seconds: 41, messages: ['its log could not be read: 503 throttled'] }, 'ok', 'slipway-doctor/hello #3 succeeded in 41 s: its log could not be read: 503 throttled'],
     [{ kind: 'timed-out' as const, answer, status: 'pending' as const, seconds: 600, messages: [] }, 'fail', 'slipway-doctor/hello #3 was still pending after 600 s'],
     [{ kind: 'not-planned' as const, reason: 'repository slipway-doctor/hello is not in ALLOWED_REPOSITORIES' }, 'fail', 'the planner planned no build: repository slipway-doctor/hello is not in ALLOWED_REPOSITORIES'],
   ])('%#: %s', (observed, status, detail) => {
