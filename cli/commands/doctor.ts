@@ -113,12 +113,16 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     }
   };
 
+  // Which repository to ping and reach: --repo, else the activated ones (the API's list).
   const repos = await activatedRepositories(target.api).catch((err: Error) => err);
+  const listed = (): Repository[] => {
+    if (repos instanceof Error) throw new Error(`cannot list the activated repositories (${repos.message}); pass --repo OWNER/NAME`);
+    return repos;
+  };
   await guard('webhook-ping', async () => {
-    if (repos instanceof Error) throw repos;
-    const repo = repoFlag ?? repos.find((r) => r.scm === 'github')?.slug;
+    const repo = repoFlag ?? listed().find((r) => r.scm === 'github')?.slug;
     if (!repo) return skipped('webhook-ping', 'no GitHub repository is activated (Gitea and GitLab send no ping event); pass --repo or run slipway repo add OWNER/NAME --host github');
-    const scm = repos.find((r) => r.slug === repo)?.scm;
+    const scm = repos instanceof Error ? undefined : repos.find((r) => r.slug === repo)?.scm;
     if (scm !== undefined && scm !== 'github') return skipped('webhook-ping', `${repo} is a ${scm} repository: only GitHub sends a ping event`);
     const secret = await target.secrets.get('github', repo);
     if (secret === undefined) {
@@ -128,8 +132,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   });
 
   await guard('git-host', async () => {
-    if (repos instanceof Error) throw repos;
-    const repo = repoFlag ?? repos.find((r) => r.slug !== HELLO_REPO && r.scm !== 'local')?.slug;
+    const repo = repoFlag ?? listed().find((r) => r.slug !== HELLO_REPO && r.scm !== 'local')?.slug;
     if (!repo) return skipped('git-host', 'no repository of a Git host is activated; pass --repo or run slipway repo add');
     let observed: GitHostObservation;
     try {
@@ -171,7 +174,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   });
 
   await guard('lambda-concurrency', async () => {
-    if (target.kind === 'local') return skipped('lambda-concurrency', 'local mode runs the handlers in this one process: no Lambda concurrency applies');
+    if (target.kind === 'local') return skipped('lambda-concurrency', 'local mode runs the handlers inside the `slipway up` process: no Lambda concurrency applies');
     try {
       return judgeLambdaConcurrency(await lambdaConcurrency(target.lambda));
     } catch (err) {
