@@ -122,9 +122,11 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   await guard('webhook-ping', async () => {
     const repo = repoFlag ?? listed().find((r) => r.scm === 'github')?.slug;
     if (!repo) return skipped('webhook-ping', 'no GitHub repository is activated (Gitea and GitLab send no ping event); pass --repo or run slipway repo add OWNER/NAME --host github');
-    const scm = repos instanceof Error ? undefined : repos.find((r) => r.slug === repo)?.scm;
-    if (scm !== undefined && scm !== 'github') return skipped('webhook-ping', `${repo} is a ${scm} repository: only GitHub sends a ping event`);
     const secret = await target.secrets.get('github', repo);
+    // Its host: the list says (it may lag a new activation), else where its secret is.
+    const listedHost = repos instanceof Error ? undefined : repos.find((r) => r.slug === repo)?.scm;
+    const host = secret !== undefined ? 'github' : (listedHost ?? (await hostWithSecret(target.secrets, repo)));
+    if (host !== undefined && host !== 'github') return skipped('webhook-ping', `${repo} is a ${host} repository: only GitHub sends a ping event`);
     if (secret === undefined) {
       return { id: 'webhook-ping', title: CHECK_TITLES['webhook-ping'], status: 'fail', detail: `${repo} has no stored webhook secret`, fix: `slipway repo add ${repo} --host github (or repo rotate-secret ${repo}), then paste the secret into its webhook` };
     }
@@ -258,6 +260,11 @@ async function apiToken(secretArn: string): Promise<string> {
   const value = (res.SecretString ?? '').trim();
   if (value === '' || value.startsWith('sha256:')) throw new TargetError('the API token secret holds token digests, not a token: set SLIPWAY_TOKEN to one of the tokens');
   return value;
+}
+
+async function hostWithSecret(secrets: WebhookSecrets, repo: string): Promise<string | undefined> {
+  for (const host of ['gitea', 'gitlab'] as const) if ((await secrets.get(host, repo)) !== undefined) return host;
+  return undefined;
 }
 
 async function activatedRepositories(api: ApiClient): Promise<Repository[]> {

@@ -34,12 +34,10 @@ async function probeGitHost(slug: string, deps: PlannerDeps): Promise<GitHostPro
   }
   try {
     const answer = await deps.scm.probe({ ...repository, ...location, scm: host });
-    return { kind: 'answered', host, repo: slug, ...answer };
+    return 'error' in answer ? { kind: 'unreachable', host, repo: slug, ...answer } : { kind: 'answered', host, repo: slug, ...answer };
   } catch (err) {
     if (err instanceof ScmConfigError) return { kind: 'not-configured', host, repo: slug, reason: err.message };
-    // No answer (DNS, TLS, timeout), or a GitHub App token that could not be minted.
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    return { kind: 'unreachable', host, repo: slug, apiUrl: location.httpUrl, error: [(err as Error).message, cause?.code ?? cause?.message].filter(Boolean).join(': ') };
+    throw err;
   }
 }
 

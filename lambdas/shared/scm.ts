@@ -29,10 +29,11 @@ export interface ScmAccess {
   postStatus(repo: ScmRepo, sha: string, status: CommitStatus): Promise<void>;
   /**
    * Asks the host's API for the repository itself with the configured credentials (what
-   * `slipway doctor` checks): the host's HTTP status and, when it is not a success, its message.
+   * `slipway doctor` checks): the host's HTTP status and, when it is not a success, its message;
+   * or why no request got an answer (no route, DNS, TLS, a GitHub App token not minted).
    * Throws ScmConfigError for a host whose configuration cannot make the request.
    */
-  probe(repo: ScmRepo & { scm: HookHost }): Promise<{ apiUrl: string; status: number; message: string }>;
+  probe(repo: ScmRepo & { scm: HookHost }): Promise<{ apiUrl: string; status: number; message: string } | { apiUrl: string; error: string }>;
 }
 
 export interface ScmAccessOptions {
@@ -83,9 +84,24 @@ export function createScmAccess(options: ScmAccessOptions): ScmAccess {
       await counted(repo.scm, 'post-status', () => postStatus(repo.scm as HookHost, credentials, repo, sha, status, fetchImpl));
     },
     async probe(repo) {
-      const creds = (await options.credentials())[repo.scm] ?? {};
-      const apiUrl = apiBaseOf(repo.scm, creds);
-      const res = await sendApiRequest(repositoryRequestOf(SCM_HOSTS[repo.scm].api, await credentialsFor(repo), repo), fetchImpl);
+      const apiUrl = apiBaseOf(repo.scm, (await options.credentials())[repo.scm] ?? {});
+      const failed = (what: string, err: unknown) => {
+        if (err instanceof ScmConfigError) throw err;
+        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+        return { apiUrl, error: [`${what}${(err as Error).message}`, cause?.code ?? cause?.message].filter(Boolean).join(': ') };
+      };
+      let credentials: ScmCredentials;
+      try {
+        credentials = await credentialsFor(repo);
+      } catch (err) {
+        return failed('GitHub App token: ', err);
+      }
+      let res: Response;
+      try {
+        res = await sendApiRequest(repositoryRequestOf(SCM_HOSTS[repo.scm].api, credentials, repo), fetchImpl);
+      } catch (err) {
+        return failed('', err);
+      }
       const text = await res.text();
       // A success's body describes the repository: not needed, not passed on.
       return { apiUrl, status: res.status, message: res.ok ? '' : hostMessage(text) };

@@ -2,6 +2,7 @@
 // the ECS stand-in, the same handlers), a fake GitHub for the Git host, and the command as a
 // user runs it. The checks without a local stand-in must say they were skipped, and why.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LambdaClient, InvokeCommand } from '@aws-sdk/client-lambda';
@@ -18,11 +19,24 @@ import { startFakeGitHost, type FakeGitHost } from '../support/fake-git-host.js'
 
 const REPO = 'Codertocat/Hello-World';
 
+/** A loopback port that was free a moment ago, now closed again. */
+function freedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 describe('slipway doctor --local against the local stack', () => {
   let local: LocalSlipway;
   let git: FakeGitHost;
   let home: string;
   let env: NodeJS.ProcessEnv;
+  let closedPort: number;
   const errors: string[] = [];
 
   beforeAll(async () => {
@@ -34,7 +48,9 @@ describe('slipway doctor --local against the local stack', () => {
     git.setFile(REPO, 'main', '.drone.yml', 'kind: pipeline\nname: default\nsteps: []\n');
     git.requireToken('gh-token');
     // GitHub Enterprise's shape: an apiUrl of its own needs the webUrl its repositories clone from.
-    const credentials = JSON.stringify({ github: { token: 'gh-token', apiUrl: git.apiUrl, webUrl: git.apiUrl } });
+    // GitLab's API on a port nothing listens on (one just freed); Gitea not configured at all.
+    closedPort = await freedPort();
+    const credentials = JSON.stringify({ github: { token: 'gh-token', apiUrl: git.apiUrl, webUrl: git.apiUrl }, gitlab: { token: 'gl-token', apiUrl: `http://127.0.0.1:${closedPort}` } });
     local = await startLocalSlipway({
       port: 0,
       scheduleMs: 500,
@@ -115,6 +131,19 @@ describe('slipway doctor --local against the local stack', () => {
     expect(code).toBe(1);
     expect(byId(report)['webhook-ping']).toMatchObject({ status: 'fail', detail: 'acme/unknown has no stored webhook secret' });
     expect(byId(report)['git-host']).toMatchObject({ status: 'fail', detail: 'repository acme/unknown is not activated' });
+  }, 120_000);
+
+  it('tells a Git host the planner cannot reach from one it has no configuration for', async () => {
+    const api = new ApiClient(env);
+    await api.activateRepo('group/project', 'gitlab');
+    await api.activateRepo('tools/site', 'gitea');
+    const gitlab = byId((await doctor('--repo', 'group/project', '--no-build')).report);
+    expect(gitlab['git-host']).toMatchObject({ status: 'fail', detail: `the planner could not reach http://127.0.0.1:${closedPort}/api/v4 for group/project: fetch failed: ECONNREFUSED` });
+    // GitLab sends no ping event: said, not failed.
+    expect(gitlab['webhook-ping']).toMatchObject({ status: 'skipped', detail: 'group/project is a gitlab repository: only GitHub sends a ping event' });
+    const gitea = byId((await doctor('--repo', 'tools/site', '--no-build')).report);
+    expect(gitea['git-host']).toMatchObject({ status: 'fail', detail: expect.stringContaining('gitea: scm: no API URL for gitea') });
+    expect(gitea['git-host'].fix).toContain('SCM credentials secret');
   }, 120_000);
 
   it('answers Lambda Invoke for the planner only, and only to signed requests', async () => {
