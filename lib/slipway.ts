@@ -150,6 +150,7 @@ export class SlipwayStack extends Stack {
     out('ApiUrl', `${s.dashboard.url}api/`, 'The builds API (Authorization: Bearer <token>)');
     out('ApiTokenSecretArn', f.apiTokenSecret.secretArn, 'Secrets Manager secret holding the API bearer token');
     out('ClusterName', s.buildCluster.cluster.clusterName, 'ECS cluster running the builds');
+    out('PlannerFunctionName', f.functions.planner.functionName, 'The planner function: `slipway doctor` asks it to reach the Git host and to plan a hello-world build');
     out('AlarmTopicArn', s.alarms.topic.topicArn, 'SNS topic every Slipway alarm notifies (subscribe to it, or set -c alarmEmail=…)');
     out('BuildLogGroup', s.buildCluster.logGroup.logGroupName, 'CloudWatch Logs group of the builds');
   }

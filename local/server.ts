@@ -22,6 +22,11 @@ export interface LocalServerOptions {
   webDir: string;
   api: ApiDeps;
   webhook: WebhookDeps;
+  /**
+   * Functions that answer Lambda's Invoke API (`POST /2015-03-31/functions/{name}/invocations`),
+   * as a deployed function answers `slipway doctor` (the planner: core/doctor/planner-probe.ts).
+   */
+  invoke?: Record<string, (payload: unknown) => Promise<unknown>>;
   log?: (message: string) => void;
 }
 
@@ -79,6 +84,40 @@ function serveStatic(webDir: string, path: string, res: ServerResponse): void {
   createReadStream(file).pipe(res);
 }
 
+/**
+ * Lambda's Invoke as the SDK speaks it (https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html):
+ * the function's result as the body; its error as 200 with X-Amz-Function-Error; an unknown
+ * function as 404 ResourceNotFoundException. Only signed requests (SigV4's Authorization,
+ * which the SDK always sends and no web page can) are answered, as the open API is kept from
+ * other web pages.
+ */
+async function invokeLocally(name: string, req: IncomingMessage, functions: Record<string, (payload: unknown) => Promise<unknown>>): Promise<ApiResponse> {
+  const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({
+    statusCode,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  const failure = (statusCode: number, type: string, message: string) => json(statusCode, { Type: 'User', message }, { 'x-amzn-errortype': type });
+  if (!String(req.headers.authorization ?? '').startsWith('AWS4-HMAC-SHA256 ')) {
+    return failure(403, 'AccessDeniedException', 'local Lambda: the request is not signed (AWS Signature Version 4)');
+  }
+  const fn = Object.hasOwn(functions, name) ? functions[name] : undefined;
+  if (!fn) return failure(404, 'ResourceNotFoundException', `Function not found: ${name} (local functions: ${Object.keys(functions).join(', ') || 'none'})`);
+  const bytes = await readBody(req, MAX_API_BODY_BYTES);
+  if (bytes === null) return failure(413, 'RequestTooLargeException', `local Lambda: the payload is over ${MAX_API_BODY_BYTES} bytes`);
+  let payload: unknown;
+  try {
+    payload = bytes.length === 0 ? {} : JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    return failure(400, 'InvalidRequestContentException', `Could not parse request body into json: ${(err as Error).message}`);
+  }
+  try {
+    return json(200, (await fn(payload)) ?? null, { 'x-amz-executed-version': '$LATEST' });
+  } catch (err) {
+    return json(200, { errorType: (err as Error).name || 'Error', errorMessage: (err as Error).message }, { 'x-amz-executed-version': '$LATEST', 'x-amz-function-error': 'Unhandled' });
+  }
+}
+
 export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
   const log = options.log ?? (() => undefined);
   if (!existsSync(join(options.webDir, 'index.html'))) {
@@ -110,6 +149,11 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
         body = bytes.toString('utf8');
       }
       send(res, await handleApiRequest({ method, path: url.pathname, query: url.searchParams, headers, ...(body !== undefined ? { body } : {}) }, options.api));
+      return;
+    }
+    const invocation = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(url.pathname);
+    if (invocation && method === 'POST') {
+      send(res, await invokeLocally(decodeURIComponent(invocation[1]!), req, options.invoke ?? {}));
       return;
     }
     const hook = /^\/hooks\/([a-z]+)\/?$/.exec(url.pathname);

@@ -21,6 +21,8 @@ import { plannerHandler } from '../lambdas/planner/handler.js';
 import { autoscalerHandler } from '../lambdas/autoscaler/handler.js';
 import { storeSecretCheck } from '../lambdas/planner/secret-check.js';
 import { planEvent } from '../lambdas/planner/plan-event.js';
+import { answerDoctor } from '../lambdas/planner/doctor.js';
+import { isPlannerDoctorRequest } from '../core/doctor/planner-probe.js';
 import { sendEventMessage } from '../lambdas/shared/events-queue.js';
 import { ensureTable } from '../lambdas/shared/table.js';
 import { buildDashboard } from '../web/build.js';
@@ -187,6 +189,16 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
         secrets: webhookSecrets,
         deliveries: store,
         enqueue: (message) => sendEventMessage(sqs, eventsUrl, message),
+      },
+      // `slipway doctor --local` asks the planner what it asks the deployed one.
+      invoke: {
+        planner: async (payload) => {
+          if (!isPlannerDoctorRequest(payload)) throw new Error('local planner: only slipway doctor invokes it directly; events arrive through the events queue');
+          const answer = await answerDoctor(payload, planner);
+          // As after a webhook's build: the autoscaler looks at once, not at its next tick.
+          plane.nudge();
+          return answer;
+        },
       },
       ...(options.log ? { log: options.log } : {}),
     });

@@ -49,6 +49,15 @@ export function configRequestOf(api: HostApi, creds: ScmCredentials, repo: RepoR
   };
 }
 
+/**
+ * GET the repository itself (GitHub `/repos/{owner}/{repo}`, Gitea `/repos/{owner}/{repo}`,
+ * GitLab `/projects/{url-encoded path}`): what `slipway doctor` asks the planner to try, to see
+ * that its credentials reach and can read the repository without building anything.
+ */
+export function repositoryRequestOf(api: HostApi, creds: ScmCredentials, repo: RepoRef): ApiRequest {
+  return { method: 'GET', url: `${apiBaseOf(api.host, creds)}${api.repoPath(repo.slug)}`, headers: api.headers(creds.token, 'status') };
+}
+
 /** POST a commit status, in the host's words and within its description limit. */
 export function statusRequestOf(api: HostApi, creds: ScmCredentials, repo: RepoRef, sha: string, status: CommitStatus): ApiRequest {
   const { states, nameField, maxDescription } = api.status;

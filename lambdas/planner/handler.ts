@@ -7,17 +7,32 @@ import { lambdaMetrics, withMetricsFlushed } from '../shared/observability/metri
 import { plannerDepsFromEnv } from './deps.js';
 import type { PlannerDeps } from './plan-event.js';
 import { processEventBatch } from './process-batch.js';
+import { isPlannerDoctorRequest, type PlannerDoctorRequest } from '../../core/doctor/planner-probe.js';
+import { answerDoctor, type DoctorAnswer } from './doctor.js';
 
 /** The handler over dependencies built on its first batch: local mode passes its own (local/up.ts). */
 export function plannerHandler(makeDeps: () => PlannerDeps): (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse> {
+  const answer = plannerInvocationHandler(makeDeps);
+  return answer as (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse>;
+}
+
+/**
+ * Events-queue batches, and `slipway doctor`'s direct invocations (doctor.ts), which only an
+ * identity allowed lambda:InvokeFunction on this function can make.
+ */
+export function plannerInvocationHandler(makeDeps: () => PlannerDeps): (event: SQSEvent | PlannerDoctorRequest, context?: Context) => Promise<SQSBatchResponse | DoctorAnswer> {
   const logger = lambdaLogger('planner');
   let deps: PlannerDeps | undefined;
   return async (event, context) => {
     startInvocation(logger, context);
     deps ??= makeDeps();
     const ready = deps;
-    return withMetricsFlushed(lambdaMetrics(), () => processEventBatch(event, ready));
+    if (isPlannerDoctorRequest(event)) {
+      ready.log('doctor request', { doctor: event.slipwayDoctor });
+      return withMetricsFlushed(lambdaMetrics(), () => answerDoctor(event, ready));
+    }
+    return withMetricsFlushed(lambdaMetrics(), () => processEventBatch(event as SQSEvent, ready));
   };
 }
 
-export const handler = plannerHandler(() => plannerDepsFromEnv());
+export const handler = plannerInvocationHandler(() => plannerDepsFromEnv());

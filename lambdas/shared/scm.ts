@@ -5,6 +5,8 @@ import type { RepoInfo, ScmKind } from '../../core/pipeline/context.js';
 import type { Build, Repository } from '../../core/builds/types.js';
 import { fetchConfig } from '../../core/scm/fetch-config.js';
 import { postStatus } from '../../core/scm/post-status.js';
+import { repositoryRequestOf, sendApiRequest } from '../../core/scm/api-request.js';
+import { SCM_HOSTS } from '../../core/scm/hosts.js';
 import { buildCommitStatus } from '../../core/scm/commit-state.js';
 import { apiBaseOf, locateRepository, ScmConfigError } from '../../core/scm/locate.js';
 import { GithubAppTokens } from './github-app-tokens.js';
@@ -25,6 +27,13 @@ export interface ScmAccess {
   /** The file's text at the commit, or null when the commit has none. */
   fetchConfig(repo: ScmRepo, path: string, sha: string): Promise<string | null>;
   postStatus(repo: ScmRepo, sha: string, status: CommitStatus): Promise<void>;
+  /**
+   * Asks the host's API for the repository itself with the configured credentials (what
+   * `slipway doctor` checks): the host's HTTP status and, when it is not a success, its message;
+   * or why no request got an answer (no route, DNS, TLS, a GitHub App token not minted).
+   * Throws ScmConfigError for a host whose configuration cannot make the request.
+   */
+  probe(repo: ScmRepo & { scm: HookHost }): Promise<{ apiUrl: string; status: number; message: string } | { apiUrl: string; error: string }>;
 }
 
 export interface ScmAccessOptions {
@@ -81,6 +90,29 @@ export function createScmAccess(options: ScmAccessOptions): ScmAccess {
       const credentials = await credentialsFor({ ...repo, scm: repo.scm });
       await counted(repo.scm, 'post-status', () => postStatus(repo.scm as HookHost, credentials, repo, sha, status, fetchImpl));
     },
+    async probe(repo) {
+      const apiUrl = apiBaseOf(repo.scm, (await options.credentials())[repo.scm] ?? {});
+      const failed = (what: string, err: unknown) => {
+        if (err instanceof ScmConfigError) throw err;
+        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+        return { apiUrl, error: [`${what}${(err as Error).message}`, cause?.code ?? cause?.message].filter(Boolean).join(': ') };
+      };
+      let credentials: ScmCredentials;
+      try {
+        credentials = await credentialsFor(repo);
+      } catch (err) {
+        return failed('GitHub App token: ', err);
+      }
+      let res: Response;
+      try {
+        res = await sendApiRequest(repositoryRequestOf(SCM_HOSTS[repo.scm].api, credentials, repo), fetchImpl);
+      } catch (err) {
+        return failed('', err);
+      }
+      const text = await res.text();
+      // A success's body describes the repository: not needed, not passed on.
+      return { apiUrl, status: res.status, message: res.ok ? '' : hostMessage(text) };
+    },
   };
 }
 
@@ -94,4 +126,15 @@ export async function postBuildStatus(
   const repo = await getRepository(build.repo);
   if (!repo) throw new Error(`scm: repository ${build.repo} of build ${build.id} is not in the table`);
   await scm.postStatus(repo, build.commit, buildCommitStatus(build, publicUrl));
+}
+
+/** The host's own error message (`{"message": …}` on GitHub, Gitea and GitLab), cut short. */
+function hostMessage(text: string): string {
+  try {
+    const message = (JSON.parse(text) as { message?: unknown }).message;
+    if (typeof message === 'string') return message.slice(0, 200);
+  } catch {
+    // Not JSON (a proxy's page): its first characters say enough.
+  }
+  return text.slice(0, 200);
 }

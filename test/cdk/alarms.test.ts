@@ -66,8 +66,10 @@ describe('alarm notifications in the stack', () => {
     expect(topicId(without)).toBeDefined();
   });
 
-  it('prints the topic as an output', () => {
+  it('prints the topic as an output, and the planner function slipway doctor invokes', () => {
     expect(withEmail.json.Outputs?.AlarmTopicArn).toMatchObject({ Value: { Ref: topicId(withEmail) } });
+    const planner = Object.entries(withEmail.json.Resources).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('SlipwayFunctionsPlanner'))![0];
+    expect(withEmail.json.Outputs?.PlannerFunctionName).toMatchObject({ Value: { Ref: planner } });
   });
 });
 

@@ -1,6 +1,8 @@
 // A fake Git host on loopback that speaks the slices of the GitHub, Gitea and GitLab APIs
-// Slipway uses: pipeline files at a commit, and commit statuses (recorded for assertions).
+// Slipway uses: pipeline files at a commit, commit statuses (recorded for assertions), and
+// the repository itself (`slipway doctor`; a repository exists once it has a file).
 //
+//   GitHub  GET  /repos/{o}/{r}     Gitea GET /api/v1/repos/{o}/{r}     GitLab GET /api/v4/projects/{id}
 //   GitHub  GET  /repos/{o}/{r}/contents/{path}?ref=   POST /repos/{o}/{r}/statuses/{sha}
 //   Gitea   GET  /api/v1/repos/{o}/{r}/raw/{path}?ref= POST /api/v1/repos/{o}/{r}/statuses/{sha}
 //   GitLab  GET  /api/v4/projects/{id}/repository/files/{path}/raw?ref=
@@ -49,6 +51,7 @@ export interface FakeGitHost {
 }
 
 type Route =
+  | { kind: 'repo'; host: HookHost; repo: string }
   | { kind: 'file'; host: HookHost; repo: string; path: string; ref: string }
   | { kind: 'status'; host: HookHost; repo: string; sha: string };
 
@@ -62,6 +65,10 @@ function route(method: string, url: URL): Route | null {
     if ((m = p.match(/^\/api\/v4\/projects\/([^/]+)\/repository\/files\/([^/]+)\/raw$/)))
       return { kind: 'file', host: 'gitlab', repo: decodeURIComponent(m[1]!), path: decodeURIComponent(m[2]!), ref };
     if ((m = p.match(/^\/repos\/([^/]+\/[^/]+)\/contents\/(.+)$/))) return { kind: 'file', host: 'github', repo: m[1]!, path: decodeAll(m[2]!), ref };
+    // The repository itself (what `slipway doctor` asks for).
+    if ((m = p.match(/^\/api\/v1\/repos\/([^/]+\/[^/]+)$/))) return { kind: 'repo', host: 'gitea', repo: m[1]! };
+    if ((m = p.match(/^\/api\/v4\/projects\/([^/]+)$/))) return { kind: 'repo', host: 'gitlab', repo: decodeURIComponent(m[1]!) };
+    if ((m = p.match(/^\/repos\/([^/]+\/[^/]+)$/))) return { kind: 'repo', host: 'github', repo: m[1]! };
   }
   if (method === 'POST') {
     if ((m = p.match(/^\/api\/v1\/repos\/([^/]+\/[^/]+)\/statuses\/([^/]+)$/))) return { kind: 'status', host: 'gitea', repo: m[1]!, sha: m[2]! };
@@ -111,6 +118,11 @@ export async function startFakeGitHost(): Promise<FakeGitHost> {
     }
     if (!r) return send(res, 404, JSON.stringify({ message: 'Not Found' }));
     if (requiredToken !== undefined && token !== requiredToken) return send(res, 401, JSON.stringify({ message: 'Bad credentials' }));
+    if (r.kind === 'repo') {
+      // A repository exists once it has a file.
+      const known = [...files.keys()].some((k) => k.startsWith(`${r.repo}@`));
+      return known ? send(res, 200, JSON.stringify({ full_name: r.repo, private: true })) : send(res, 404, JSON.stringify({ message: 'Not Found' }));
+    }
     if (r.kind === 'file') {
       const content = files.get(key(r.repo, r.ref, r.path));
       if (content === undefined) return send(res, 404, JSON.stringify({ message: 'Not Found' }));

@@ -1,0 +1,160 @@
+// `slipway doctor` as after `cdk deploy`: every AWS call through the real SDK clients to
+// stand-ins that speak each service's protocol (test/support/doctor-aws-stand-in.ts), the
+// webhook, API and planner being those of the local stack (the deployed planner's Invoke is
+// passed on to it). Proves the requests the doctor makes and what it concludes from the answers.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ApiClient } from '../../cli/client.js';
+import { run } from '../../cli/commands/doctor.js';
+import type { CliIO } from '../../cli/io.js';
+import { ENV } from '../../core/config/lambda-env.js';
+import type { CheckId, DoctorReport } from '../../core/doctor/types.js';
+import { setLogDestination } from '../../lambdas/shared/observability/logger.js';
+import { localWebhookSecrets } from '../../local/secrets.js';
+import { startLocalSlipway, type LocalSlipway } from '../../local/up.js';
+import { startDoctorAwsStandIn, type DoctorAwsStandIn, type DoctorAwsState } from '../support/doctor-aws-stand-in.js';
+import { startFakeGitHost, type FakeGitHost } from '../support/fake-git-host.js';
+
+const REPO = 'Codertocat/Hello-World';
+const ACCOUNT = '123456789012';
+const ROLE = `arn:aws:iam::${ACCOUNT}:role/Slipway-AutoscalerRole`;
+const CLUSTER = `arn:aws:ecs:us-east-1:${ACCOUNT}:cluster/Slipway-Cluster`;
+const EXEC_ROLE = `arn:aws:iam::${ACCOUNT}:role/Slipway-TaskExecutionRole`;
+const TASK_ROLE = `arn:aws:iam::${ACCOUNT}:role/Slipway-BuildTaskRole`;
+const ASSETS = `cdk-hnb659fds-container-assets-${ACCOUNT}-us-east-1`;
+const image = (tag: string) => `${ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/${ASSETS}:${tag}`;
+const MANIFEST = { mediaType: 'application/vnd.docker.distribution.manifest.v2+json', body: JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json', config: { digest: `sha256:${'a'.repeat(64)}` } }) };
+
+describe('slipway doctor against a deployed stack (AWS stand-ins)', () => {
+  let local: LocalSlipway;
+  let git: FakeGitHost;
+  let aws: DoctorAwsStandIn;
+  let home: string;
+  let state: DoctorAwsState;
+  const saved: Record<string, string | undefined> = {};
+
+  beforeAll(async () => {
+    vi.spyOn(console, 'log').mockImplementation(() => {});
+    setLogDestination(() => undefined);
+    home = mkdtempSync(join(tmpdir(), 'slipway-doctor-aws-'));
+    git = await startFakeGitHost();
+    git.setFile(REPO, 'main', '.drone.yml', 'kind: pipeline\nname: default\nsteps: []\n');
+    const credentials = JSON.stringify({ github: { token: 'gh-token', apiUrl: git.apiUrl, webUrl: git.apiUrl } });
+    local = await startLocalSlipway({ port: 0, scheduleMs: 500, env: { ...process.env, SLIPWAY_HOME: home, [ENV.scmCredentials]: credentials } });
+    await new ApiClient({ SLIPWAY_SERVER: local.url }).activateRepo(REPO, 'github');
+    const secret = await localWebhookSecrets(home).get('github', REPO);
+    state = {
+      outputs: {
+        PlannerFunctionName: 'Slipway-Planner-abc',
+        DashboardUrl: `${local.url}/`,
+        WebhookUrlGitHub: `${local.url}/hooks/github`,
+        WebhookSecretsPrefix: '/slipway-webhooks',
+        ApiTokenSecretArn: `arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:ApiToken-x`,
+      },
+      functions: {
+        'Slipway-Planner-abc': { role: `arn:aws:iam::${ACCOUNT}:role/Slipway-PlannerRole`, env: { [ENV.autoscalerFunctionName]: 'Slipway-Autoscaler-def', [ENV.agentImageAmd64]: image('amd'), [ENV.agentImageArm64]: image('arm') } },
+        'Slipway-Autoscaler-def': {
+          role: ROLE,
+          env: { [ENV.cluster]: CLUSTER, [ENV.taskExecutionRoleArn]: EXEC_ROLE, [ENV.taskRoleArn]: TASK_ROLE, [ENV.vcpuQuota]: '6', [ENV.useSpot]: 'false', [ENV.defaultCpu]: '1024' },
+        },
+      },
+      simulate: (action, resource) => (action === 'iam:PassRole' && resource === TASK_ROLE ? { decision: 'implicitDeny', boundaryDenies: true } : { decision: 'allowed' }),
+      quotas: { 'fargate/L-3032A538': 4, 'fargate/L-36FBB829': 6 },
+      account: { concurrentExecutions: 10, unreservedConcurrentExecutions: 9 },
+      images: { [`${ASSETS}:amd`]: MANIFEST },
+      parameters: { [`/slipway-webhooks/github/${REPO}`]: secret! },
+      secrets: { [`arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:ApiToken-x`]: 'the-api-token' },
+      invokeUrl: local.url,
+    };
+    aws = await startDoctorAwsStandIn(state);
+    // The doctor's clients are made with `{}`: the endpoints come from the environment, as with AWS_PROFILE.
+    for (const [k, v] of Object.entries({ ...aws.env, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' })) {
+      saved[k] = process.env[k];
+      process.env[k] = v;
+    }
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    await aws?.stop();
+    await local?.stop();
+    await git?.stop();
+    setLogDestination(undefined);
+    if (home) rmSync(home, { recursive: true, force: true });
+  });
+
+  async function doctor(...args: string[]) {
+    let out = '';
+    const io: CliIO = { out: (t) => void (out += t), err: () => undefined, cwd: process.cwd(), env: { ...process.env, SLIPWAY_TOKEN: '' } };
+    const code = await run(['--json', ...args], io);
+    const report = JSON.parse(out) as DoctorReport;
+    return { code, report, check: (id: CheckId) => report.checks.find((c) => c.id === id)! };
+  }
+
+  it('reads the stack, and says what is wrong with each part and what to do', async () => {
+    const { code, report, check } = await doctor('--stack', 'Slipway', '--timeout', '300');
+    expect({ code, target: report.target, statuses: report.checks.map((c) => [c.id, c.status]) }).toEqual({
+      code: 1,
+      target: 'aws',
+      statuses: [
+        ['webhook-ping', 'ok'],
+        ['git-host', 'ok'],
+        ['run-task', 'fail'],
+        ['fargate-quota', 'fail'],
+        ['lambda-concurrency', 'warn'],
+        ['agent-images', 'fail'],
+        ['hello-build', 'ok'],
+      ],
+    });
+    expect(check('run-task').detail).toBe(`${ROLE} is refused iam:PassRole on ${TASK_ROLE} (implicitDeny by the permissions boundary)`);
+    expect(check('fargate-quota').fix).toBe('cdk deploy -c vcpuQuota=4, or request an increase of L-3032A538 in Service Quotas.');
+    expect(check('lambda-concurrency').detail).toMatch(/^account limit 10 concurrent executions, 9 unreserved/);
+    expect(check('agent-images').detail).toBe('amd64: found, arm64: missing (no such image in its repository)');
+    expect(check('hello-build').detail).toMatch(/^slipway-doctor\/hello #1 succeeded in \d+ s, its log says hello$/);
+
+    const calls = (action: string) => aws.calls.filter((c) => c.action === action).map((c) => c.input);
+    expect(calls('DescribeStacks')).toEqual([expect.objectContaining({ StackName: 'Slipway' })]);
+    // The autoscaler's role, the cluster as the ecs:cluster condition, a slipway-* family, the build roles passed to ECS tasks.
+    const [runTask, passRole] = calls('SimulatePrincipalPolicy') as Record<string, string>[];
+    expect(runTask).toMatchObject({
+      PolicySourceArn: ROLE,
+      'ActionNames.member.1': 'ecs:RunTask',
+      'ResourceArns.member.1': `arn:aws:ecs:us-east-1:${ACCOUNT}:task-definition/slipway-doctor-0:1`,
+      'ContextEntries.member.1.ContextKeyName': 'ecs:cluster',
+      'ContextEntries.member.1.ContextKeyValues.member.1': CLUSTER,
+    });
+    expect(passRole).toMatchObject({ 'ActionNames.member.1': 'iam:PassRole', 'ResourceArns.member.1': EXEC_ROLE, 'ResourceArns.member.2': TASK_ROLE, 'ContextEntries.member.1.ContextKeyValues.member.1': 'ecs-tasks.amazonaws.com' });
+    expect(calls('GetServiceQuota').map((i) => `${i.ServiceCode}/${i.QuotaCode}`).sort()).toEqual(['fargate/L-3032A538', 'fargate/L-36FBB829']);
+    expect(calls('BatchGetImage').map((i) => [i.registryId, i.repositoryName, (i.imageIds as { imageTag: string }[])[0]!.imageTag])).toEqual([
+      [ACCOUNT, ASSETS, 'amd'],
+      [ACCOUNT, ASSETS, 'arm'],
+    ]);
+    expect(calls('GetParameter')).toEqual([{ Name: `/slipway-webhooks/github/${REPO}`, WithDecryption: true }]);
+    // The token came from the stack's secret; the Git host's token never left the planner.
+    expect(calls('GetSecretValue')).toEqual([{ SecretId: state.outputs.ApiTokenSecretArn }]);
+    expect(calls('Invoke').map((i) => [i.FunctionName, i.Payload])).toEqual([
+      ['Slipway-Planner-abc', { slipwayDoctor: 'git-host', repo: REPO }],
+      ['Slipway-Planner-abc', { slipwayDoctor: 'hello' }],
+    ]);
+  }, 330_000);
+
+  it('passes a healthy stack (exit 0) and explains a stack it cannot read', async () => {
+    state.simulate = () => ({ decision: 'allowed' });
+    state.quotas['fargate/L-3032A538'] = 100;
+    state.account = { concurrentExecutions: 1000, unreservedConcurrentExecutions: 999 };
+    state.images[`${ASSETS}:arm`] = MANIFEST;
+    const healthy = await doctor('--repo', REPO, '--no-build');
+    expect({ code: healthy.code, statuses: healthy.report.checks.map((c) => c.status) }).toEqual({ code: 0, statuses: ['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'skipped'] });
+
+    let err = '';
+    const io: CliIO = { out: () => undefined, err: (t) => void (err += t), cwd: process.cwd(), env: process.env };
+    state.outputs = {};
+    expect(await run(['--stack', 'Gone'], io)).toBe(1);
+    expect(err).toBe('slipway doctor: the stack Gone has no output PlannerFunctionName: deploy this version of Slipway (cdk deploy) first');
+  }, 120_000);
+});
