@@ -46,9 +46,12 @@ export function compiledContainers(yaml: string, env: Record<string, string> = {
 
 /** Today's figures (from `today`, the definition compiled before these changes), then each change in turn. */
 export function startLadder(yaml: string, today: { containerDefinitions: ContainerDefinition[] }, runs?: number): LadderEntry[] {
+  // The pipeline as a user who wants the full history writes it: the clone of before.
+  const fullClone = `${yaml.trimEnd()}\n\nclone:\n  depth: 0\n`;
   const entries: Omit<LadderEntry, 'figures'>[] = [
     { name: 'today', containerDefinitions: today.containerDefinitions, profile: TODAY_CONTROL_PLANE },
-    { name: 'compiled now', containerDefinitions: compiledContainers(yaml), profile: TODAY_CONTROL_PLANE },
+    { name: '+ steps start with the task (pulls at once)', containerDefinitions: compiledContainers(fullClone), profile: TODAY_CONTROL_PLANE },
+    { name: '+ shallow clone (depth 1)', containerDefinitions: compiledContainers(yaml), profile: TODAY_CONTROL_PLANE },
   ];
   return entries.map((e) => ({ ...e, figures: startFigures(startShape(e.containerDefinitions), e.profile, runs) }));
 }

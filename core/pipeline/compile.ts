@@ -24,6 +24,7 @@ import type { BuildContext } from './context.js';
 import {
   AGENT_CONTAINER,
   AGENT_STATE_VOLUME,
+  DEFAULT_CLONE_DEPTH,
   STATE_BUSYBOX,
   STATE_VOLUME,
   WORKSPACE_VOLUME,
@@ -314,7 +315,7 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
     workspace: pipeline.workspace.path,
     ...(pipeline.workspace.base !== pipeline.workspace.path ? { workspaceBase: pipeline.workspace.base } : {}),
     timeoutMinutes: pipeline.timeout,
-    clone: pipeline.clone,
+    clone: { ...pipeline.clone, depth: pipeline.clone.depth ?? DEFAULT_CLONE_DEPTH },
     services: [],
     steps: [],
     stage: { number: stageNumber, dependsOn: [...pipeline.dependsOn] },

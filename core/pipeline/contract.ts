@@ -196,6 +196,14 @@ export const REPORT_PREFIX = {
 export const EARLY_EXIT_CODE = 78;
 
 /**
+ * The clone's depth when the pipeline sets no `clone.depth`: the commit alone, which is all a
+ * build needs and the least to fetch (the fetch of a branch, tag or pull request ref, then of
+ * the commit by id if the ref moved on, task-runner/clone.ts). `clone: { depth: 0 }` asks for
+ * the whole history (`git describe`, changelogs), as in Drone.
+ */
+export const DEFAULT_CLONE_DEPTH = 1;
+
+/**
  * The exit of a step's wrapper that skipped the step because the setup failed (the clone, or
  * a service not ready; AgentStepPlan.afterSetup): non-zero, so that ECS starts none of its
  * SUCCESS dependents, and never a user's exit, since the step's commands did not run. The
