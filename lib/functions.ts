@@ -48,6 +48,10 @@ export interface BuildSettings {
   readonly metricsNamespace: string;
   /** The image builder image (kaniko); unset: the compiler's pinned default. */
   readonly imageBuilder?: string | undefined;
+  /** The stack's pull-through cache rules: registry domain → repository prefix (lib/pull-through-cache.ts). */
+  readonly pullThroughCacheRules?: Readonly<Record<string, string>>;
+  /** `owner/name` repositories whose builds pull images as written. */
+  readonly pullThroughCacheOptOut?: readonly string[];
 }
 
 export interface ControlPlaneFunctionsProps {

@@ -10,6 +10,7 @@ import { DEFAULT_SETTINGS, type SlipwaySettings } from './config.js';
 import { DashboardHosting, type MissingDashboard, checkDashboardBuild } from './dashboard-hosting.js';
 import { ControlPlaneFunctions, type LambdaName, PLANNER_TIMEOUT, defaultEntries } from './functions.js';
 import { Network } from './network.js';
+import { PullThroughCacheRules } from './pull-through-cache.js';
 import { Queues } from './queues.js';
 import { BuildTable } from './table.js';
 
@@ -86,6 +87,7 @@ export class Slipway extends Construct {
 
     this.network = new Network(this, 'Network', { privateSubnets: settings.privateSubnets, logRetention, removalPolicy });
     this.table = new BuildTable(this, 'Table', { deletionProtection: settings.deletionProtection });
+    const cacheRules = settings.pullThroughCache ? new PullThroughCacheRules(this, 'PullThroughCache', { dockerHubCredentialsSecretArn: settings.dockerHubCredentialsSecretArn }) : undefined;
     this.buildCluster = new BuildCluster(this, 'BuildCluster', {
       vpc: this.network.vpc,
       agentImage: props.agentImage ?? { directory: root, file: 'task-runner/Dockerfile', exclude: agentContextExclude(root), platforms: settings.agentPlatforms },
@@ -95,7 +97,7 @@ export class Slipway extends Construct {
       cloneTokensPrefix: settings.cloneTokensPrefix,
       allowedRepositories: settings.allowedRepositories,
       pullRepositories: settings.pullRepositories,
-      pullThroughCachePrefixes: settings.pullThroughCachePrefixes,
+      pullThroughCachePrefixes: [...settings.pullThroughCachePrefixes, ...Object.values(cacheRules?.prefixes ?? {})],
       imagePushRepositories: settings.imagePushRepositories,
     });
     this.queues = new Queues(this, 'Queues', { plannerTimeout: PLANNER_TIMEOUT });
@@ -105,7 +107,7 @@ export class Slipway extends Construct {
       queues: this.queues,
       network: this.network,
       buildCluster: this.buildCluster,
-      settings,
+      settings: { ...settings, ...(cacheRules ? { pullThroughCacheRules: cacheRules.prefixes } : {}) },
       logRetention,
       removalPolicy,
       autoscalerReservedConcurrency: settings.autoscalerReservedConcurrency,

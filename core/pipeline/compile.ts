@@ -39,6 +39,7 @@ import { fitContainers, isPlugin, tooManyContainersMessage } from './pack.js';
 import { pluginStructuralEnvironment } from './plugin-run-env.js';
 import { runTaskInput } from './run-task.js';
 import { compileSplit, type SegmentSource } from './compile-segments.js';
+import { applyPullThroughCache } from './pull-through-cache.js';
 import { planSegments } from './segments.js';
 import { earlierFailureGateScript } from './segment-script.js';
 import { gateContainerScript } from './script.js';
@@ -393,10 +394,11 @@ export function compilePipeline(given: Pipeline, ctx: BuildContext, options: Com
     plan.steps.push(stepPlan);
   }
   containers[0] = agentContainer(plan, options, pipeline, agentImage!, common.records);
+  const own = new Set([...serviceContainers, ...compiledUnits.map((u) => u.container)]);
   if (pipeline.imagePullSecrets.length > 0) {
-    const own = new Set([...serviceContainers, ...compiledUnits.map((u) => u.container)]);
     applyPullCredentials(containers.filter((c) => own.has(c.name!)), source.secrets ?? [], common, notes, ctx);
   }
+  if (options.pullThroughCache) applyPullThroughCache(containers.filter((c) => own.has(c.name!)), options.pullThroughCache);
   if (withheld.size > 0) {
     notes.push(`secrets withheld from this build (pull request from a fork): ${[...withheld].sort().join(', ')}`);
   }
