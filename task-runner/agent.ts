@@ -4,7 +4,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
-import { AGENT_EXIT, IMAGE_BUILD_SCRIPT_FILE, type AgentExitCode, type AgentOutcome, type AgentResult } from '../core/pipeline/contract.js';
+import { AGENT_EXIT, IMAGE_BUILD_SCRIPT_FILE, type AgentExitCode, type AgentOutcome, type AgentResult, type AgentSetupTimes } from '../core/pipeline/contract.js';
 import { IMAGE_BUILD_SCRIPT } from '../core/pipeline/image-build-script.js';
 import { CloneError, cloneRepository } from './clone.js';
 import type { AgentConfig } from './config.js';
@@ -28,6 +28,8 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
   const seconds = (): number => Math.floor(Date.now() / 1000);
   // The stage starts with its agent (Drone: when the runner begins the stage).
   const stageStarted = seconds();
+  // The agent's phases, for the stage's timeline (AgentResult.setup).
+  const setup: AgentSetupTimes = { startedAt: new Date().toISOString() };
   const status = new StatusWriter(paths.status);
   // The names of the setup's failed steps (`clone`, or the service that was not ready).
   let setupFailedSteps: string[] = [];
@@ -48,7 +50,7 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
     // Steps the task's stop ends: the control plane records them killed (AgentResult.stopped).
     const stopped = plan.steps.filter((step) => !step.detach && states[step.container]?.phase === 'running').map((step) => step.container);
     reporter.progress(message);
-    reporter.result({ outcome, exitCode, message, finishedAt: new Date().toISOString(), ...detail, ...(stopped.length > 0 ? { stopped } : {}) });
+    reporter.result({ outcome, exitCode, message, finishedAt: new Date().toISOString(), ...detail, ...(stopped.length > 0 ? { stopped } : {}), setup });
     return exitCode;
   };
   const stopped = (states: StepStates): AgentExitCode | undefined => {
@@ -108,6 +110,7 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
   }
   const afterClone = stopped({});
   if (afterClone !== undefined) return afterClone;
+  if (setupFailure === undefined) setup.clonedAt = new Date().toISOString();
 
   phase = 'writing the build environment';
   await writeEnvFile(paths.env, envFileContent(plan, config.ctx, config.stageId));
@@ -153,6 +156,7 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
   // The status file first: a step that waits for the setup record reads it next.
   await writeEnvFile(paths.setup, `${setupFailure?.exitCode ?? 0}\n`);
   if (setupFailure === undefined) {
+    setup.readyAt = new Date().toISOString();
     await mkdir(dirname(paths.ready), { recursive: true });
     await writeFile(paths.ready, `${new Date().toISOString()}\n`);
     reporter.progress('ready: the first steps may start');

@@ -4,7 +4,7 @@
 // reason). Lines come from a log a user's build wrote into, so nothing is trusted that
 // does not have the shape the agent writes.
 
-import { AGENT_EXIT, REPORT_PREFIX, type AgentResult } from '../pipeline/contract.js';
+import { AGENT_EXIT, REPORT_PREFIX, type AgentResult, type AgentSetupTimes } from '../pipeline/contract.js';
 
 const EXIT_CODES = new Set<number>(Object.values(AGENT_EXIT));
 const CHECKS = new Set(['port', 'health', 'exited']);
@@ -27,7 +27,18 @@ export function parseAgentResultLine(line: string): AgentResult | undefined {
   const result = { outcome: v.outcome, exitCode: v.exitCode, message: v.message, finishedAt: v.finishedAt } as AgentResult;
   const service = serviceOf(v.service);
   const stopped = Array.isArray(v.stopped) && v.stopped.every((c) => typeof c === 'string') ? (v.stopped as string[]) : undefined;
-  return { ...result, ...(service ? { service } : {}), ...(stopped && stopped.length > 0 ? { stopped } : {}) };
+  const setup = setupOf(v.setup);
+  return { ...result, ...(service ? { service } : {}), ...(stopped && stopped.length > 0 ? { stopped } : {}), ...(setup ? { setup } : {}) };
+}
+
+const isTime = (value: unknown): value is string => typeof value === 'string' && value.length <= 40 && !Number.isNaN(Date.parse(value));
+
+/** The agent's phase times, when each is a time; anything else is left out. */
+function setupOf(value: unknown): AgentSetupTimes | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const s = value as Record<string, unknown>;
+  if (!isTime(s.startedAt)) return undefined;
+  return { startedAt: s.startedAt, ...(isTime(s.clonedAt) ? { clonedAt: s.clonedAt } : {}), ...(isTime(s.readyAt) ? { readyAt: s.readyAt } : {}) };
 }
 
 function serviceOf(value: unknown): AgentResult['service'] {

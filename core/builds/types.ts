@@ -1,6 +1,7 @@
 // Builds, stages and steps as the control plane stores them and as the API, the CLI
 // and the dashboard show them. One definition for all of them.
 
+import type { StageTimeline } from './stage-timeline.js';
 import type { BuildEvent, ScmKind } from '../pipeline/context.js';
 import type { UpstreamState } from '../pipeline/contract.js';
 
@@ -145,6 +146,8 @@ export interface Stage {
    * Absent when there is nothing to say; bounded by new-build.ts (STAGE_NOTE_LIMITS).
    */
   notes?: string[];
+  /** Where its time went: ECS's task times and the agent's, recorded when it ends (stage-timeline.ts). */
+  timeline?: StageTimeline;
 }
 
 export interface StepRecord {

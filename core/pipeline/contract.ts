@@ -363,4 +363,16 @@ export interface AgentResult {
    * Detached steps are not listed: their end with the task is their normal end.
    */
   stopped?: string[];
+  /**
+   * When the agent's own phases ended (ISO times): its start, the clone's end (or the
+   * workspace's restore), the setup's end (the services ready, the setup record written).
+   * Absent fields: the phase did not end. Read into the stage's timeline (core/builds/stage-timeline.ts).
+   */
+  setup?: AgentSetupTimes;
+}
+
+export interface AgentSetupTimes {
+  startedAt: string;
+  clonedAt?: string;
+  readyAt?: string;
 }

@@ -211,6 +211,7 @@ export class MemoryStageStore implements StageStore {
         finishedAt: apply.finishedAt,
         startedAt: stage.startedAt ?? apply.startedAt,
         firstStepAt: stage.firstStepAt ?? apply.firstStepAt,
+        ...(apply.timeline !== undefined ? { timeline: apply.timeline } : {}),
         // The claim counts the attempt, once; later events of the claimed task count nothing.
         ...(own ? {} : { attempts: apply.attempt + 1 }),
       });
@@ -225,7 +226,7 @@ export class MemoryStageStore implements StageStore {
     return this.write(buildId, stageNumber, (stage) => {
       if (isFinal(stage) || !newer(stage, input.version)) return null;
       if (stage.taskArn !== input.taskArn && !waitingAt(stage, input.attempt)) return null;
-      const { eventVersion: _v, startedAt: _s, firstStepAt: _f, taskArn: _t, ...kept } = stage;
+      const { eventVersion: _v, startedAt: _s, firstStepAt: _f, taskArn: _t, timeline: _tl, ...kept } = stage;
       return { ...kept, status: 'pending', queuedAt: input.queuedAt, capacity: 'FARGATE', reason: 'spot-interrupted', message: input.message, attempts: input.attempt + 1 };
     });
   }

@@ -5,7 +5,8 @@
 import { parseStageKey } from '../../../core/builds/types.js';
 import { acceptTaskEvent, agentResultWanted, changedAt, isoMillis, isStageDone, stageOutcome, stagePhase, stepChanges, type StageOutcome } from '../../../core/builds/status.js';
 import type { TaskStateChangeDetail } from '../../../core/builds/task-event.js';
-import { AGENT_CONTAINER, AGENT_ENV } from '../../../core/pipeline/contract.js';
+import { stageTimeline } from '../../../core/builds/stage-timeline.js';
+import { AGENT_CONTAINER, AGENT_ENV, type AgentSetupTimes } from '../../../core/pipeline/contract.js';
 import { runTaskTokens, segmentJob } from '../../../core/scaling/job.js';
 import { segmentRunKey } from '../../../core/builds/segment-run.js';
 import { advanceSegment } from './segment-advance.js';
@@ -55,12 +56,18 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
     capacity: stage.capacity ?? (detail.capacityProviderName === 'FARGATE' ? 'FARGATE' : detail.capacityProviderName === 'FARGATE_SPOT' ? 'FARGATE_SPOT' : undefined),
   } as const;
   let outcome: StageOutcome | undefined = phase === 'stopped' ? stageOutcome(detail, run) : undefined;
-  if (outcome && agentResultWanted(outcome) && deps.agentResults) {
-    // The agent's own words (which service and port, git's reason): read once the task is
-    // over; without them the generic text stands, and the event is applied all the same.
+  // The agent's result line: its own words (which service and port, git's reason) when the
+  // agent ended the stage, and its phase times for the stage's timeline. Read once the task is
+  // over; without it the generic text stands, and the event is applied all the same.
+  let setup: AgentSetupTimes | undefined;
+  if (outcome && deps.agentResults && detail.containers.some((c) => c.name === AGENT_CONTAINER && c.exitCode !== undefined)) {
     const read = await deps.agentResults(detail.taskArn);
-    if ('result' in read) outcome = stageOutcome(detail, run, read.result);
-    else deps.log('agent result not read: the stage keeps the generic message', { ...stageKeys(key), taskArn: detail.taskArn, why: read.missing });
+    if ('result' in read) {
+      setup = read.result.setup;
+      if (agentResultWanted(outcome)) outcome = stageOutcome(detail, run, read.result);
+    } else if (agentResultWanted(outcome)) {
+      deps.log('agent result not read: the stage keeps the generic message', { ...stageKeys(key), taskArn: detail.taskArn, why: read.missing });
+    }
   }
 
   if (outcome?.requeueOnDemand) {
@@ -118,6 +125,7 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
         }
       : {}),
     ...(stepStarted ? { firstStepAt: at } : {}),
+    ...(outcome ? { timeline: stageTimeline(detail, setup) } : {}),
   });
   if (!applied) return { applied: false, stageKey: key, reason: 'a newer event was applied meanwhile' };
 
