@@ -46,6 +46,16 @@ export interface SlipwaySettings {
   readonly pullRepositories: readonly string[];
   /** Repository prefixes of the account's ECR pull-through cache rules (e.g. `docker-hub`); empty: none. */
   readonly pullThroughCachePrefixes: readonly string[];
+  /**
+   * The stack's own pull-through cache rules (lib/pull-through-cache.ts): ECR Public and Quay,
+   * and Docker Hub once dockerHubCredentialsSecretArn is set; builds' images of those
+   * registries are pulled through them. `false`: no rules, images as written.
+   */
+  readonly pullThroughCache: boolean;
+  /** ARN of a Secrets Manager secret named `ecr-pullthroughcache/…` holding Docker Hub `{"username","accessToken"}`. */
+  readonly dockerHubCredentialsSecretArn: string | undefined;
+  /** `owner/name` repositories whose builds pull images as written (opted out of the cache). */
+  readonly pullThroughCacheOptOut: readonly string[];
   /** CloudWatch namespace of the Lambdas' metrics (POWERTOOLS_METRICS_NAMESPACE). */
   readonly metricsNamespace: string;
   /**
@@ -87,6 +97,9 @@ export const DEFAULT_SETTINGS: SlipwaySettings = {
   agentPlatforms: ['amd64', 'arm64'],
   pullRepositories: [],
   pullThroughCachePrefixes: [],
+  pullThroughCache: true,
+  dockerHubCredentialsSecretArn: undefined,
+  pullThroughCacheOptOut: [],
   metricsNamespace: 'Slipway',
   prices: undefined,
   imagePushRepositories: {},
@@ -148,6 +161,16 @@ export function settingsFromContext(get: ContextReader): SlipwaySettings {
   for (const prefix of cachePrefixes) {
     if (!/^[a-z0-9][a-z0-9._/-]*$/.test(prefix)) throw new ConfigError(`SLIPWAY-CONFIG: context pullThroughCachePrefixes: "${prefix}" is not an ECR repository prefix such as docker-hub`);
   }
+  const dockerHubSecret = get('dockerHubCredentialsSecretArn');
+  // ECR's CreatePullThroughCacheRule: credentialArn ^arn:aws:secretsmanager:…:secret:ecr-pullthroughcache/…
+  // (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CreatePullThroughCacheRule.html).
+  if (dockerHubSecret !== undefined && dockerHubSecret !== '' && (typeof dockerHubSecret !== 'string' || !/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:ecr-pullthroughcache\/[A-Za-z0-9/_+=.@-]+$/.test(dockerHubSecret))) {
+    throw new ConfigError(`SLIPWAY-CONFIG: context dockerHubCredentialsSecretArn: ${JSON.stringify(dockerHubSecret)} is not the ARN of a Secrets Manager secret named ecr-pullthroughcache/… (ECR requires that prefix)`);
+  }
+  const optOut = list(get, 'pullThroughCacheOptOut');
+  for (const repo of optOut) {
+    if (!/^[^/\s]+\/[^\s]+$/.test(repo)) throw new ConfigError(`SLIPWAY-CONFIG: context pullThroughCacheOptOut: "${repo}" is not a repository such as owner/name`);
+  }
   const webhookSecretsPrefix = string(get, 'webhookSecretsPrefix', d.webhookSecretsPrefix).replace(/\/+$/, '');
   if (!/^\/[A-Za-z0-9_.\-/]+$/.test(webhookSecretsPrefix) || /^\/(aws|ssm)/i.test(webhookSecretsPrefix)) {
     throw new ConfigError(`SLIPWAY-CONFIG: context webhookSecretsPrefix: "${webhookSecretsPrefix}" must be an SSM path such as /slipway-webhooks (not starting with aws or ssm)`);
@@ -195,6 +218,9 @@ export function settingsFromContext(get: ContextReader): SlipwaySettings {
     agentPlatforms: platforms.length > 0 ? (platforms as AgentArch[]) : d.agentPlatforms,
     pullRepositories,
     pullThroughCachePrefixes: cachePrefixes,
+    pullThroughCache: boolean(get, 'pullThroughCache', d.pullThroughCache),
+    dockerHubCredentialsSecretArn: typeof dockerHubSecret === 'string' && dockerHubSecret !== '' ? dockerHubSecret : undefined,
+    pullThroughCacheOptOut: optOut,
     maxConcurrentBuilds: integer(get, 'maxConcurrentBuilds', d.maxConcurrentBuilds, 1),
     vcpuQuota: integer(get, 'vcpuQuota', d.vcpuQuota, 1),
     useSpot: boolean(get, 'useSpot', d.useSpot),

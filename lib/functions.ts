@@ -53,6 +53,10 @@ export interface BuildSettings {
   readonly imageBuilder?: string | undefined;
   /** Prices that win over the defaults and the Price List refresh (core/cost/price-table.ts). */
   readonly prices?: PriceOverride | undefined;
+  /** The stack's pull-through cache rules: registry domain → repository prefix (lib/pull-through-cache.ts). */
+  readonly pullThroughCacheRules?: Readonly<Record<string, string>>;
+  /** `owner/name` repositories whose builds pull images as written. */
+  readonly pullThroughCacheOptOut?: readonly string[];
 }
 
 export interface ControlPlaneFunctionsProps {

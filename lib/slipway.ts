@@ -11,6 +11,7 @@ import { DEFAULT_SETTINGS, type SlipwaySettings } from './config.js';
 import { DashboardHosting, type MissingDashboard, checkDashboardBuild } from './dashboard-hosting.js';
 import { ControlPlaneFunctions, type LambdaName, PLANNER_TIMEOUT, defaultEntries } from './functions.js';
 import { Network } from './network.js';
+import { PullThroughCacheRules } from './pull-through-cache.js';
 import { Queues } from './queues.js';
 import { SnapshotBucket } from './snapshot-bucket.js';
 import { BuildTable } from './table.js';
@@ -90,6 +91,7 @@ export class Slipway extends Construct {
 
     this.network = new Network(this, 'Network', { privateSubnets: settings.privateSubnets, logRetention, removalPolicy });
     this.table = new BuildTable(this, 'Table', { deletionProtection: settings.deletionProtection });
+    const cacheRules = settings.pullThroughCache ? new PullThroughCacheRules(this, 'PullThroughCache', { dockerHubCredentialsSecretArn: settings.dockerHubCredentialsSecretArn }) : undefined;
     this.buildCluster = new BuildCluster(this, 'BuildCluster', {
       vpc: this.network.vpc,
       agentImage: props.agentImage ?? { directory: root, file: 'task-runner/Dockerfile', exclude: agentContextExclude(root), platforms: settings.agentPlatforms },
@@ -99,7 +101,7 @@ export class Slipway extends Construct {
       cloneTokensPrefix: settings.cloneTokensPrefix,
       allowedRepositories: settings.allowedRepositories,
       pullRepositories: settings.pullRepositories,
-      pullThroughCachePrefixes: settings.pullThroughCachePrefixes,
+      pullThroughCachePrefixes: [...settings.pullThroughCachePrefixes, ...Object.values(cacheRules?.prefixes ?? {})],
       imagePushRepositories: settings.imagePushRepositories,
     });
     this.queues = new Queues(this, 'Queues', { plannerTimeout: PLANNER_TIMEOUT });
@@ -112,7 +114,7 @@ export class Slipway extends Construct {
       network: this.network,
       buildCluster: this.buildCluster,
       snapshots: this.snapshots,
-      settings,
+      settings: { ...settings, ...(cacheRules ? { pullThroughCacheRules: cacheRules.prefixes } : {}) },
       logRetention,
       removalPolicy,
       autoscalerReservedConcurrency: settings.autoscalerReservedConcurrency,

@@ -4,7 +4,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
-import { AGENT_EXIT, IMAGE_BUILD_SCRIPT_FILE, SERVICES_READY_PORT, type AgentExitCode, type AgentOutcome, type AgentResult, type ServicesReadiness } from '../core/pipeline/contract.js';
+import { AGENT_EXIT, IMAGE_BUILD_SCRIPT_FILE, SERVICES_READY_PORT, type AgentExitCode, type AgentOutcome, type AgentResult, type AgentSetupTimes, type ServicesReadiness } from '../core/pipeline/contract.js';
 import { IMAGE_BUILD_SCRIPT } from '../core/pipeline/image-build-script.js';
 import { CloneError, cloneRepository } from './clone.js';
 import type { AgentConfig } from './config.js';
@@ -52,6 +52,8 @@ async function run(config: AgentConfig, reporter: Reporter, stop: StopSwitch, se
   const seconds = (): number => Math.floor(Date.now() / 1000);
   // The stage starts with its agent (Drone: when the runner begins the stage).
   const stageStarted = seconds();
+  // The agent's phases, for the stage's timeline (AgentResult.setup).
+  const setup: AgentSetupTimes = { startedAt: new Date().toISOString() };
   const status = new StatusWriter(paths.status);
   // The names of the setup's failed steps (`clone`, or the service that was not ready).
   let setupFailedSteps: string[] = [];
@@ -79,6 +81,7 @@ async function run(config: AgentConfig, reporter: Reporter, stop: StopSwitch, se
       ...detail,
       ...(stopped.length > 0 ? { stopped } : {}),
       ...(skipped.length > 0 ? { skipped } : {}),
+      setup,
     });
     return exitCode;
   };
@@ -143,6 +146,7 @@ async function run(config: AgentConfig, reporter: Reporter, stop: StopSwitch, se
   }
   const afterClone = stopped({});
   if (afterClone !== undefined) return afterClone;
+  if (setupFailure === undefined) setup.clonedAt = new Date().toISOString();
 
   phase = 'writing the build environment';
   await writeEnvFile(paths.env, envFileContent(plan, config.ctx, config.stageId));
@@ -218,6 +222,7 @@ async function run(config: AgentConfig, reporter: Reporter, stop: StopSwitch, se
   // The status file first: a step that waits for the setup record reads it next.
   await writeEnvFile(paths.setup, `${setupFailure?.exitCode ?? 0}\n`);
   if (setupFailure === undefined) {
+    setup.readyAt = new Date().toISOString();
     await mkdir(dirname(paths.ready), { recursive: true });
     await writeFile(paths.ready, `${new Date().toISOString()}\n`);
     reporter.progress('ready: the first steps may start');

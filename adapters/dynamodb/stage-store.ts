@@ -126,6 +126,7 @@ export class DynamoStageStore implements StageStore {
       e.set('finishedAt', apply.finishedAt);
       if (apply.startedAt !== undefined) e.keep('startedAt', apply.startedAt);
       if (apply.firstStepAt !== undefined) e.keep('firstStepAt', apply.firstStepAt);
+      if (apply.timeline !== undefined) e.set('timeline', apply.timeline);
       if (claim) {
         e.set('attempts', apply.attempt + 1);
         e.when(waitingAt(e, apply.attempt));
@@ -162,7 +163,7 @@ export class DynamoStageStore implements StageStore {
     e.set('GSI2PK', activeStagePk('pending'));
     e.set('GSI2SK', activeStageSk(input.queuedAt, stageKey(buildId, stageNumber)));
     const segment = input.segment ?? 1;
-    for (const attr of ['eventVersion', 'taskArn', ...(segment > 1 ? [] : ['startedAt', 'firstStepAt'])]) e.remove(attr);
+    for (const attr of ['eventVersion', 'taskArn', 'timeline', ...(segment > 1 ? [] : ['startedAt', 'firstStepAt'])]) e.remove(attr);
     e.when(`${e.name('statusRank')} < ${e.value(FINAL_RANK)}`);
     e.when(`attribute_not_exists(${e.name('eventVersion')}) OR ${e.name('eventVersion')} < ${e.value(input.version)}`);
     e.when(`${e.name('taskArn')} = ${e.value(input.taskArn)} OR (${waitingAt(e, input.attempt)})`);

@@ -3,6 +3,7 @@
 // eu-west-1) plus the control plane's profile, so that a compiler change moves its figure.
 
 import { cliContext } from '../../cli/commands/compile.js';
+import { ENV } from '../../core/config/lambda-env.js';
 import { compileManifest, type CompileOptions } from '../../core/pipeline/compile.js';
 import type { ContainerDefinition } from '../../core/pipeline/ecs-task.js';
 import { substitutionLookup } from '../../core/pipeline/environment.js';
@@ -25,6 +26,8 @@ const DEPLOYMENT_ENV: Record<string, string> = {
   DEFAULT_MEMORY: '2048',
 };
 
+const CACHE_RULES = { 'docker.io': 'slipway-docker-hub', 'public.ecr.aws': 'slipway-ecr-public', 'quay.io': 'slipway-quay' };
+
 export interface LadderEntry {
   name: string;
   containerDefinitions: ContainerDefinition[];
@@ -46,9 +49,14 @@ export function compiledContainers(yaml: string, env: Record<string, string> = {
 
 /** Today's figures (from `today`, the definition compiled before these changes), then each change in turn. */
 export function startLadder(yaml: string, today: { containerDefinitions: ContainerDefinition[] }, runs?: number): LadderEntry[] {
+  // The pipeline as a user who wants the full history writes it: the clone of before.
+  const fullClone = `${yaml.trimEnd()}\n\nclone:\n  depth: 0\n`;
   const entries: Omit<LadderEntry, 'figures'>[] = [
     { name: 'today', containerDefinitions: today.containerDefinitions, profile: TODAY_CONTROL_PLANE },
-    { name: 'compiled now', containerDefinitions: compiledContainers(yaml), profile: TODAY_CONTROL_PLANE },
+    { name: '+ steps start with the task (pulls at once)', containerDefinitions: compiledContainers(fullClone), profile: TODAY_CONTROL_PLANE },
+    { name: '+ shallow clone (depth 1)', containerDefinitions: compiledContainers(yaml), profile: TODAY_CONTROL_PLANE },
+    // The stack's rules with Docker Hub credentials (lib/pull-through-cache.ts).
+    { name: '+ ECR pull-through cache', containerDefinitions: compiledContainers(yaml, { [ENV.pullThroughCache]: JSON.stringify(CACHE_RULES) }), profile: TODAY_CONTROL_PLANE },
   ];
   return entries.map((e) => ({ ...e, figures: startFigures(startShape(e.containerDefinitions), e.profile, runs) }));
 }

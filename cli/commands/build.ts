@@ -2,7 +2,8 @@
 // timings. Exit 0 shown, 1 not found or the API failed, 2 usage.
 
 import type { BuildDetail } from '../../core/builds/types.js';
-import { agentPhases, describePhases, type AgentPhase } from '../agent-phases.js';
+import { stagePhases } from '../../core/builds/stage-timeline.js';
+import { agentPhases, describePhases, phaseDuration, type AgentPhase } from '../agent-phases.js';
 import { ApiClientError, type ApiClient } from '../client.js';
 import { runOnBuild } from '../command-kit.js';
 import { formatCost } from '../cost.js';
@@ -13,7 +14,9 @@ import type { PhasesOf } from '../progress.js';
 const USAGE = `usage: slipway build N [--repo OWNER/NAME] [--json]
 
 Shows build N: its stages and their steps, with status and duration, and under
-each stage what the compiler noted about it (e.g. secrets withheld from a fork).
+each stage what the compiler noted about it (e.g. secrets withheld from a fork)
+and, once it ended, where its time went (queued, provisioning, pulls, clone,
+services ready, first step, steps, teardown; pulls overlap the clone).
 --repo defaults to SLIPWAY_REPO, else the server's only repository.
 
 options:
@@ -41,7 +44,12 @@ export function formatBuild(build: BuildDetail, now: number, phasesOf?: PhasesOf
     // A pipeline with errors of its own: its FILE:LINE:COLUMN diagnostics, one per line under its row.
     const invalid = stage.reason === 'invalid-config' && stage.message !== undefined;
     rows.push([`${stage.number}`, stage.name, stage.status, duration(stage.startedAt, stage.finishedAt, now), invalid ? 'invalid pipeline:' : oneLine(stage.message ?? '')]);
-    const below = [...(invalid ? stage.message!.split('\n').map((line) => `    ${line}`) : []), ...(stage.notes ?? []).map((n) => `    note: ${oneLine(n)}`)];
+    const timeline = stagePhases(stage, stage.steps);
+    const below = [
+      ...(invalid ? stage.message!.split('\n').map((line) => `    ${line}`) : []),
+      ...(stage.notes ?? []).map((n) => `    note: ${oneLine(n)}`),
+      ...(timeline.length > 0 ? [`    timeline: ${timeline.map((p) => `${p.name} ${phaseDuration(p.to - p.from)}`).join(', ')}`] : []),
+    ];
     if (below.length > 0) after.set(rows.length - 1, below);
     for (const step of stage.steps) {
       const label = step.kind === 'service' ? `${step.name} (service)` : step.detached ? `${step.name} (detached)` : step.name;

@@ -4,7 +4,7 @@
 // reason). Lines come from a log a user's build wrote into, so nothing is trusted that
 // does not have the shape the agent writes.
 
-import { AGENT_EXIT, REPORT_PREFIX, type AgentResult } from '../pipeline/contract.js';
+import { AGENT_EXIT, REPORT_PREFIX, type AgentResult, type AgentSetupTimes } from '../pipeline/contract.js';
 
 const EXIT_CODES = new Set<number>(Object.values(AGENT_EXIT));
 const CHECKS = new Set(['port', 'health', 'exited']);
@@ -29,7 +29,8 @@ export function parseAgentResultLine(line: string): AgentResult | undefined {
   const stopped = Array.isArray(v.stopped) && v.stopped.every((c) => typeof c === 'string') ? (v.stopped as string[]) : undefined;
   const skipped = skippedOf(v.skipped);
   const clone = Number.isInteger(v.cloneExitCode) && (v.cloneExitCode as number) >= 0 && (v.cloneExitCode as number) <= 255 ? { cloneExitCode: v.cloneExitCode as number } : {};
-  return { ...result, ...(service ? { service } : {}), ...(stopped && stopped.length > 0 ? { stopped } : {}), ...(skipped ? { skipped } : {}), ...clone };
+  const setup = setupOf(v.setup);
+  return { ...result, ...(service ? { service } : {}), ...(stopped && stopped.length > 0 ? { stopped } : {}), ...(skipped ? { skipped } : {}), ...clone, ...(setup ? { setup } : {}) };
 }
 
 /** Longest skip reason a step record keeps from the agent's line. */
@@ -45,6 +46,16 @@ function skippedOf(value: unknown): AgentResult['skipped'] {
     out.push({ container: e.container, reason: agentMessageForRecord(e.reason).slice(0, SKIP_REASON_MAX) });
   }
   return out.length > 0 ? out : undefined;
+}
+
+const isTime = (value: unknown): value is string => typeof value === 'string' && value.length <= 40 && !Number.isNaN(Date.parse(value));
+
+/** The agent's phase times, when each is a time; anything else is left out. */
+function setupOf(value: unknown): AgentSetupTimes | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const s = value as Record<string, unknown>;
+  if (!isTime(s.startedAt)) return undefined;
+  return { startedAt: s.startedAt, ...(isTime(s.clonedAt) ? { clonedAt: s.clonedAt } : {}), ...(isTime(s.readyAt) ? { readyAt: s.readyAt } : {}) };
 }
 
 function serviceOf(value: unknown): AgentResult['service'] {

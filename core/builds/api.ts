@@ -1,6 +1,7 @@
 // The builds API's routes and response shapes: one definition for the API Lambda,
 // the local server, the CLI and the dashboard. The OpenAPI document describes the same.
 
+import type { PhaseName, StagePhase } from './stage-timeline.js';
 import type { Build, BuildDetail, BuildStatus, LogLine, Repository } from './types.js';
 
 export const API_ROUTES = {
@@ -82,7 +83,8 @@ export interface BuildListResponse {
 }
 
 /** GET /api/builds/{number}?repo=OWNER/NAME (or the first form /api/repos/{owner}/{name}/builds/{number}) */
-export type BuildDetailResponse = BuildDetail;
+/** The build with, on each stage that ended, where its time went (stage-timeline.ts stagePhases). */
+export type BuildDetailResponse = BuildDetail & { stages: (BuildDetail['stages'][number] & { phases?: StagePhase[] })[] };
 
 /**
  * GET …/logs/{stage}/{step}?cursor=C (or ?offset=N: lines after line N, read from the head
@@ -131,6 +133,11 @@ export interface MetricsResponse {
     /** What its builds cost, and how many of them carry a cost (the others ran nothing or predate cost). */
     costUsd?: number;
     pricedBuilds?: number;
+    /**
+     * Per phase of the stages that ended with a timeline (stage-timeline.ts), milliseconds.
+     * Stage records alone: queued, provisioning, pulls, clone, services ready, teardown.
+     */
+    phases?: Partial<Record<PhaseName, { p50: number; p95: number; count: number }>>;
   }[];
   /** The window's builds' cost. */
   costUsd?: number;

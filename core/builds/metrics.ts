@@ -3,6 +3,7 @@
 
 import type { MetricsResponse } from './api.js';
 import type { Build, Stage } from './types.js';
+import { PHASE_NAMES, stagePhases, type PhaseName } from './stage-timeline.js';
 import { isFinished } from './status.js';
 
 const DAY_MS = 86_400_000;
@@ -69,8 +70,10 @@ export function computeMetrics(builds: Build[], stages: Stage[], days: number, n
       const durations = finished
         .filter((b) => b.startedAt !== undefined && b.finishedAt !== undefined)
         .map((b) => (b.finishedAt as number) - (b.startedAt as number));
+      const phases = phasePercentiles(stagesByRepo.get(repo) ?? []);
       return {
         repo,
+        ...(phases ? { phases } : {}),
         builds: list.length,
         successRate: finished.length ? finished.filter((b) => b.status === 'success').length / finished.length : 0,
         queueWait: { p50: percentile(waits, 50), p95: percentile(waits, 95) },
@@ -87,3 +90,14 @@ export function computeMetrics(builds: Build[], stages: Stage[], days: number, n
 
 /** Sums of prices kept to a hundred-millionth of a dollar, so that adding many does not drift. */
 const usd = (n: number): number => Math.round(n * 1e8) / 1e8;
+
+/** p50/p95 of each phase over the stages that recorded a timeline; undefined when none did. */
+function phasePercentiles(stages: readonly Stage[]): MetricsResponse['repos'][number]['phases'] {
+  const spans = new Map<PhaseName, number[]>();
+  for (const stage of stages) {
+    if (!stage.timeline) continue;
+    for (const phase of stagePhases(stage, [])) spans.set(phase.name, [...(spans.get(phase.name) ?? []), phase.to - phase.from]);
+  }
+  if (spans.size === 0) return undefined;
+  return Object.fromEntries(PHASE_NAMES.filter((n) => spans.has(n)).map((n) => [n, { p50: percentile(spans.get(n)!, 50), p95: percentile(spans.get(n)!, 95), count: spans.get(n)!.length }]));
+}

@@ -1,6 +1,7 @@
 // The OpenAPI 3.1 document of the builds API (served at /api/openapi.json).
 // Schemas mirror core/builds/types.ts and core/builds/api.ts.
 
+import { PHASE_NAMES } from './stage-timeline.js';
 import { STAGE_NOTE_LIMITS } from './new-build.js';
 import { BUILD_STATUSES, STEP_STATUSES } from './types.js';
 
@@ -136,6 +137,14 @@ export const OPENAPI_DOCUMENT = {
           },
           steps: { type: 'array', items: { $ref: '#/components/schemas/Step' } },
           usage: { type: 'object', additionalProperties: { $ref: '#/components/schemas/TaskUsage' }, description: 'each ECS task of the stage, by task id, recorded as it stopped' },
+          timeline: {
+            type: 'object', description: 'epoch ms of the marks its task passed, recorded when it ended (ECS task times and the agent\'s)',
+            properties: Object.fromEntries(['taskCreatedAt', 'pullStartedAt', 'pullStoppedAt', 'agentStartedAt', 'clonedAt', 'readyAt', 'stoppingAt', 'stoppedAt'].map((k) => [k, { type: 'integer' }])),
+          },
+          phases: {
+            type: 'array', description: 'where its time went, in order (phases may overlap: pulls run beside the clone)',
+            items: { type: 'object', properties: { name: { enum: [...PHASE_NAMES] }, from: { type: 'integer' }, to: { type: 'integer' } } },
+          },
         },
       },
       BuildDetail: { allOf: [{ $ref: '#/components/schemas/Build' }, { type: 'object', properties: { stages: { type: 'array', items: { $ref: '#/components/schemas/Stage' } } } }] },

@@ -3,6 +3,7 @@
 // on DynamoDB; test/support/memory-stores.ts in memory, for BuildStore and StageStore).
 // Pure types: core does no I/O.
 
+import type { StageTimeline } from './stage-timeline.js';
 import type { UpstreamState } from '../pipeline/contract.js';
 import type { StageJob } from '../scaling/job.js';
 import type { TaskUsage } from '../cost/types.js';
@@ -76,6 +77,8 @@ export interface EventApply {
   startedAt?: number;
   finishedAt?: number;
   firstStepAt?: number;
+  /** With the final status: the stage's timeline (stage-timeline.ts). */
+  timeline?: StageTimeline;
 }
 
 /** Builds, stages and steps as the execution half (autoscaler, task events, stage end) reads and writes them. */

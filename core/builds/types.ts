@@ -2,6 +2,7 @@
 // and the dashboard show them. One definition for all of them.
 
 import type { CapacityPreference } from '../pipeline/capacity.js';
+import type { StageTimeline } from './stage-timeline.js';
 import type { BuildEvent, ScmKind } from '../pipeline/context.js';
 import type { UpstreamState } from '../pipeline/contract.js';
 import type { BuildCost, TaskUsage } from '../cost/types.js';
@@ -172,6 +173,8 @@ export interface Stage {
    * one after a plain run, more after a Spot retry or when split. Recorded once per task, as it stops.
    */
   usage?: Record<string, TaskUsage>;
+  /** Where its time went: ECS's task times and the agent's, recorded when it ends (stage-timeline.ts). */
+  timeline?: StageTimeline;
 }
 
 export interface StepRecord {

@@ -33,6 +33,13 @@ export const ENV = {
   imageBuilds: 'IMAGE_BUILDS',
   /** The image builder (kaniko) image; unset: the compiler's pinned default. */
   imageBuilder: 'IMAGE_BUILDER',
+  /**
+   * The stack's ECR pull-through cache rules, JSON: upstream registry domain → repository
+   * prefix (`{"docker.io": "docker-hub", "public.ecr.aws": "ecr-public"}`); unset: images as written.
+   */
+  pullThroughCache: 'PULL_THROUGH_CACHE',
+  /** Comma-separated `owner/name` whose builds pull their images as written (opted out of the cache). */
+  pullThroughCacheOptOut: 'PULL_THROUGH_CACHE_OPT_OUT',
   /** The log group of build containers (awslogs). */
   buildLogGroup: 'BUILD_LOG_GROUP',
   /**
@@ -154,7 +161,7 @@ export const FUNCTION_ENV: Record<LambdaName, FunctionEnv> = {
       // Pipelines over 10 containers run as consecutive tasks (the stack has the snapshot bucket).
       ENV.splitPipelines,
     ],
-    optional: [...AGENT_IMAGES, ENV.allowedRepositories, ENV.imageBuilds, ENV.imageBuilder],
+    optional: [...AGENT_IMAGES, ENV.allowedRepositories, ENV.imageBuilds, ENV.imageBuilder, ENV.pullThroughCache, ENV.pullThroughCacheOptOut],
   },
   autoscaler: {
     always: [

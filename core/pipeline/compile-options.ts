@@ -6,6 +6,7 @@ import type { AgentPlan } from './contract.js';
 import type { RunTaskInput, TaskDefinitionInput } from './ecs-task.js';
 import type { ImageBuildOptions } from './image-build.js';
 import type { ImageCommands } from './plugin-command.js';
+import type { PullThroughCache } from './pull-through-cache.js';
 import type { Arch, Diagnostic, Pipeline, SecretDocument } from './types.js';
 
 export interface CompileOptions {
@@ -73,6 +74,11 @@ export interface CompileOptions {
   imageCommands?: ImageCommands;
   /** Image build steps (plugins/docker and its siblings, image-build.ts): the builder, push rights, cache. */
   imageBuilds?: ImageBuildOptions;
+  /**
+   * The deployment's ECR pull-through cache rules: service and step images of the registries
+   * they cover are pulled through them (pull-through-cache.ts). Absent: images as written.
+   */
+  pullThroughCache?: PullThroughCache;
   /**
    * Compile a pipeline over ECS's 10 containers into consecutive tasks (core/pipeline/segments.ts,
    * CompiledStage.segments) instead of refusing it. Off until the control plane runs segments.

@@ -27,6 +27,7 @@ import {
   AGENT_CONTAINER,
   AGENT_STATE_VOLUME,
   SERVICES_READY_PORT,
+  DEFAULT_CLONE_DEPTH,
   STATE_BUSYBOX,
   STATE_VOLUME,
   WORKSPACE_VOLUME,
@@ -41,6 +42,7 @@ import { fitContainers, isPlugin, tooManyContainersMessage } from './pack.js';
 import { pluginStructuralEnvironment } from './plugin-run-env.js';
 import { runTaskInput } from './run-task.js';
 import { compileSplit, type SegmentSource, type ServiceTaskSource } from './compile-segments.js';
+import { applyPullThroughCache } from './pull-through-cache.js';
 import { planSegments } from './segments.js';
 import { earlierFailureGateScript } from './segment-script.js';
 import { gateContainerScript } from './script.js';
@@ -372,7 +374,7 @@ export function compilePipeline(
     workspace: pipeline.workspace.path,
     ...(pipeline.workspace.base !== pipeline.workspace.path ? { workspaceBase: pipeline.workspace.base } : {}),
     timeoutMinutes: pipeline.timeout,
-    clone: pipeline.clone,
+    clone: { ...pipeline.clone, depth: pipeline.clone.depth ?? DEFAULT_CLONE_DEPTH },
     services: [],
     steps: [],
     stage: { number: stageNumber, dependsOn: [...pipeline.dependsOn] },
@@ -453,10 +455,11 @@ export function compilePipeline(
     plan.steps.push(stepPlan);
   }
   containers[0] = agentContainer(plan, options, pipeline, agentImage!, common.records);
+  const own = new Set([...(remoteServices ? [] : serviceContainers), ...compiledUnits.map((u) => u.container)]);
   if (pipeline.imagePullSecrets.length > 0) {
-    const own = new Set([...(remoteServices ? [] : serviceContainers), ...compiledUnits.map((u) => u.container)]);
     applyPullCredentials(containers.filter((c) => own.has(c.name!)), source.secrets ?? [], common, notes, ctx);
   }
+  if (options.pullThroughCache) applyPullThroughCache(containers.filter((c) => own.has(c.name!)), options.pullThroughCache);
   if (withheld.size > 0) {
     notes.push(`secrets withheld from this build (pull request from a fork): ${[...withheld].sort().join(', ')}`);
   }

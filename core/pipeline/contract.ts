@@ -236,6 +236,14 @@ export const REPORT_PREFIX = {
 export const EARLY_EXIT_CODE = 78;
 
 /**
+ * The clone's depth when the pipeline sets no `clone.depth`: the commit alone, which is all a
+ * build needs and the least to fetch (the fetch of a branch, tag or pull request ref, then of
+ * the commit by id if the ref moved on, task-runner/clone.ts). `clone: { depth: 0 }` asks for
+ * the whole history (`git describe`, changelogs), as in Drone.
+ */
+export const DEFAULT_CLONE_DEPTH = 1;
+
+/**
  * The exit of a step's wrapper that skipped the step because the setup failed (the clone, or
  * a service not ready; AgentStepPlan.afterSetup): non-zero, so that ECS starts none of its
  * SUCCESS dependents, and never a user's exit, since the step's commands did not run. The
@@ -421,4 +429,16 @@ export interface AgentResult {
    * cannot tell from a pass or a kill, and those that never started.
    */
   skipped?: { container: string; reason: string }[];
+  /**
+   * When the agent's own phases ended (ISO times): its start, the clone's end (or the
+   * workspace's restore), the setup's end (the services ready, the setup record written).
+   * Absent fields: the phase did not end. Read into the stage's timeline (core/builds/stage-timeline.ts).
+   */
+  setup?: AgentSetupTimes;
+}
+
+export interface AgentSetupTimes {
+  startedAt: string;
+  clonedAt?: string;
+  readyAt?: string;
 }

@@ -599,7 +599,8 @@ class Reader {
     const clone = defaultClone();
     clone.disable = this.optional(map, 'disable', path, (n, p) => this.boolean(n, p)) ?? false;
     const depth = this.optional(map, 'depth', path, (n, p) => this.integer(n, p, 0));
-    if (depth !== undefined && depth > 0) clone.depth = depth; // 0 means a full clone, as in Drone
+    // 0 asks for the full history; unset, the compiler clones shallow (DEFAULT_CLONE_DEPTH).
+    if (depth !== undefined) clone.depth = depth;
     clone.retries = this.optional(map, 'retries', path, (n, p) => this.integer(n, p, 0, 10)) ?? 0;
     clone.skipVerify = this.optional(map, 'skip_verify', path, (n, p) => this.boolean(n, p)) ?? false;
     clone.tags = this.optional(map, 'tags', path, (n, p) => this.boolean(n, p)) ?? false;

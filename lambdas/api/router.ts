@@ -14,6 +14,7 @@ import type {
   RepoResponse,
 } from '../../core/builds/api.js';
 import { computeMetrics, metricsWindow } from '../../core/builds/metrics.js';
+import { stagePhases } from '../../core/builds/stage-timeline.js';
 import { OPENAPI_DOCUMENT } from '../../core/builds/openapi.js';
 import { isStageDone, isStepDone } from '../../core/builds/status.js';
 import { type BuildStore, InvalidCursorError, type Page, type PageOptions, type RecentRecordsReader } from '../../core/builds/ports.js';
@@ -138,7 +139,8 @@ export async function handleApiRequest(request: ApiRequest, deps: ApiDeps): Prom
       case 'build': {
         const detail = await deps.store.getBuildDetail(id);
         if (!detail) return apiError(404, `build ${repo} #${number} does not exist`);
-        return json(200, detail satisfies BuildDetailResponse);
+        const withPhases: BuildDetailResponse = { ...detail, stages: detail.stages.map((stage) => ({ ...stage, ...(stage.timeline ? { phases: stagePhases(stage, stage.steps) } : {}) })) };
+        return json(200, withPhases);
       }
       case 'logs':
         return await stepLog(deps, id, buildNumberParam(p.stage, 'stage'), buildNumberParam(p.step, 'step'), request.query);

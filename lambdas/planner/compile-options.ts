@@ -6,6 +6,7 @@
 import { buildId as makeBuildId, stageKey, type Repository } from '../../core/builds/types.js';
 import type { CompileOptions } from '../../core/pipeline/compile.js';
 import type { ImageCommands } from '../../core/pipeline/plugin-command.js';
+import { ecrRegistry, type PullThroughCache } from '../../core/pipeline/pull-through-cache.js';
 import type { Arch } from '../../core/pipeline/types.js';
 import { numberEnv, type Env } from '../shared/config.js';
 import { ENV } from '../../core/config/lambda-env.js';
@@ -26,6 +27,8 @@ export type DeploymentCompileOptions = Omit<CompileOptions, 'stageId' | 'withSec
   imageBuildsByRepository?: Record<string, RepositoryImageBuilds>;
   /** The builder image, when the stack names one. */
   imageBuilder?: string;
+  /** Repositories (`owner/name`) whose images are pulled as written, not through the cache. */
+  pullThroughCacheOptOut?: readonly string[];
 };
 
 /** The agent image of each architecture (single-platform images). */
@@ -60,8 +63,12 @@ export function compileOptionsFromEnv(env: Env): DeploymentCompileOptions {
   const imageBuilds = imageBuildsFromEnv(env[ENV.imageBuilds]);
   const imageBuilder = env[ENV.imageBuilder];
   const ec2 = ec2CapacityFromEnv(env);
+  const pullThroughCache = pullThroughCacheFromEnv(env[ENV.pullThroughCache], accountId, env[ENV.awsRegion], partition);
+  const optOut = (env[ENV.pullThroughCacheOptOut] ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
   return {
     ...(ec2 ? { ec2CapacityProviders: Object.fromEntries(Object.entries(ec2).map(([arch, c]) => [arch, c.capacityProvider])) } : {}),
+    ...(pullThroughCache ? { pullThroughCache } : {}),
+    ...(optOut.length > 0 ? { pullThroughCacheOptOut: optOut } : {}),
     ...(imageBuilds ? { imageBuildsByRepository: imageBuilds } : {}),
     ...(imageBuilder ? { imageBuilder } : {}),
     logGroup: env[ENV.buildLogGroup] ?? '/slipway/builds',
@@ -92,12 +99,14 @@ export interface BuildCompileInput {
 
 /** The options of one build: the deployment's plus the build's stage ids, secrets and lookups. */
 export function buildCompileOptions(deployment: DeploymentCompileOptions, build: BuildCompileInput): CompileOptions {
-  const { imageBuildsByRepository, imageBuilder, ec2CapacityProviders, ...options } = deployment;
+  const { imageBuildsByRepository, imageBuilder, ec2CapacityProviders, pullThroughCacheOptOut, pullThroughCache, ...options } = deployment;
   // A repository the stack lists builds under its own role (push rights, cache); any other
   // may push to no ECR repository (the compiler refuses plugins/ecr steps naming one).
   const own = imageBuildsByRepository?.[build.repoSlug];
+  const cached = pullThroughCache && !pullThroughCacheOptOut?.includes(build.repoSlug);
   return {
     ...options,
+    ...(cached ? { pullThroughCache } : {}),
     ...(own ? { taskRoleArn: own.taskRoleArn } : {}),
     imageBuilds: {
       pushRepositories: own?.pushRepositories ?? [],
@@ -173,4 +182,23 @@ function imageBuildsFromEnv(raw: string | undefined): Record<string, RepositoryI
     out[slug] = { taskRoleArn: e!.taskRoleArn!, pushRepositories: [...e!.pushRepositories!], cacheRepository: e!.cacheRepository! };
   }
   return out;
+}
+
+/**
+ * The cache rules the stack created (ENV.pullThroughCache) on this account's registry. They
+ * need the account and Region: without ACCOUNT_ID the images are left as written.
+ */
+function pullThroughCacheFromEnv(json: string | undefined, accountId: string | undefined, region: string | undefined, partition: string | undefined): PullThroughCache | undefined {
+  if (json === undefined || json === '') return undefined;
+  let prefixes: unknown;
+  try {
+    prefixes = JSON.parse(json);
+  } catch (error) {
+    throw new Error(`config: ${ENV.pullThroughCache} is not JSON: ${(error as Error).message}`);
+  }
+  if (typeof prefixes !== 'object' || prefixes === null || Array.isArray(prefixes) || !Object.values(prefixes).every((p) => typeof p === 'string' && /^[a-z0-9][a-z0-9._/-]*$/.test(p))) {
+    throw new Error(`config: ${ENV.pullThroughCache} must map registry domains to ECR repository prefixes, e.g. {"docker.io": "docker-hub"}`);
+  }
+  if (accountId === undefined || region === undefined) return undefined;
+  return { registry: ecrRegistry(accountId, region, partition), prefixes: prefixes as Record<string, string> };
 }

@@ -44,6 +44,9 @@ export function configurePlanner(ctx: FunctionContext): void {
     // Which repositories' builds may push to ECR, with which role, and their layer caches.
     ...(Object.keys(buildCluster.imageBuilds.byRepository).length > 0 ? { [ENV.imageBuilds]: stack.toJsonString(buildCluster.imageBuilds.byRepository) } : {}),
     ...(settings.imageBuilder ? { [ENV.imageBuilder]: settings.imageBuilder } : {}),
+    // Images of these registries are pulled through the stack's cache rules, but for these repositories.
+    ...(settings.pullThroughCacheRules && Object.keys(settings.pullThroughCacheRules).length > 0 ? { [ENV.pullThroughCache]: JSON.stringify(settings.pullThroughCacheRules) } : {}),
+    ...(settings.pullThroughCacheRules && (settings.pullThroughCacheOptOut ?? []).length > 0 ? { [ENV.pullThroughCacheOptOut]: settings.pullThroughCacheOptOut!.join(',') } : {}),
   });
 
   table.table.grant(fn, ...DDB_READ, ...DDB_WRITE);

@@ -84,6 +84,15 @@ describe('clone', () => {
     expect(readFileSync(join(dir, 'README.md'), 'utf8')).toBe('first\n');
   });
 
+  // The default depth (DEFAULT_CLONE_DEPTH): the ref's one commit does not hold it, so the
+  // commit is fetched by id, shallow too.
+  it('at depth 1, a commit behind the branch tip is fetched by id and checked out', async () => {
+    const { dir } = await clone(ctxFor(origin.commits.first, 'refs/heads/main'), settings({ depth: 1 }));
+    expect(git(dir, 'rev-parse', 'HEAD')).toBe(origin.commits.first);
+    expect(git(dir, 'rev-parse', '--is-shallow-repository')).toBe('true');
+    expect(readFileSync(join(dir, 'README.md'), 'utf8')).toBe('first\n');
+  });
+
   it('a tag build checks out the tagged commit on a detached head', async () => {
     const ctx = ctxFor(origin.commits.tagged, 'refs/tags/v1.0.0', { tag: 'v1.0.0' });
     ctx.build = { ...ctx.build, event: 'tag' };

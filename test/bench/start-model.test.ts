@@ -76,9 +76,15 @@ describe('the figure follows the task definition', () => {
     });
     expect(startFigures(startShape(shallow), TODAY_CONTROL_PLANE, RUNS).stageP50.clone).toBeLessThan(full - 3);
   });
-  it('the ladder starts from today and compiles the pipeline with the current compiler', () => {
+  it('the ladder starts from today and compiles the pipeline with the current compiler: the first step comes sooner than today', () => {
     const ladder = startLadder(yaml, today, RUNS);
     expect(ladder[0]!.name).toBe('today');
+    // Today's definition is what the compiler wrote before: the step waited for HEALTHY, full clone.
+    expect(startShape(ladder[1]!.containerDefinitions).containers.find((c) => c.name === 'test')!.dependsOn).toEqual([]);
+    expect(startShape(ladder[1]!.containerDefinitions).clone).toBe('full');
+    expect(startShape(ladder[2]!.containerDefinitions).clone).toBe('shallow');
+    expect(ladder[2]!.figures.stageP50.clone).toBeLessThan(ladder[1]!.figures.stageP50.clone);
+    expect(ladder.at(-1)!.figures.p50).toBeLessThan(ladder[0]!.figures.p50);
     expect(ladder.map((e) => e.containerDefinitions.length)).toEqual(ladder.map(() => 3));
     expect(compiledContainers(yaml).map((c) => c.name)).toEqual(['slipway-agent', 'db', 'test']);
   });

@@ -103,3 +103,19 @@ describe('the metrics window', () => {
     expect(m.perDay).toEqual([{ day: '2026-11-25', total: 1, success: 1, failure: 0, other: 0, costUsd: 0 }]);
   });
 });
+
+describe('computeMetrics: p50/p95 per phase', () => {
+  it('from the timelines of the stages that recorded one', () => {
+    const b = [build('acme/api', 1, 'success', NOW - 1000, 60_000), build('acme/api', 2, 'success', NOW - 900, 60_000), build('acme/api', 3, 'success', NOW - 800, 60_000)];
+    const stages = b.map((x, i) => ({
+      ...stage(x, 1000),
+      // pulls of 10, 20 and 30 s; the third stage has no timeline of its provisioning.
+      timeline: { taskCreatedAt: x.createdAt + 1000, pullStartedAt: x.createdAt + 5000, pullStoppedAt: x.createdAt + 5000 + (i + 1) * 10_000 },
+    }));
+    const repo = computeMetrics(b, [...stages, stage(build('acme/api', 4, 'success', NOW - 700, 1), 5)], 1, NOW).repos[0]!;
+    expect(repo.phases?.pulls).toEqual({ p50: 20_000, p95: 30_000, count: 3 });
+    expect(repo.phases?.provisioning).toEqual({ p50: 4000, p95: 4000, count: 3 });
+    expect(repo.phases?.queued).toEqual({ p50: 1000, p95: 1000, count: 3 });
+    expect(computeMetrics(b, b.map((x) => stage(x, 1)), 1, NOW).repos[0]!.phases).toBeUndefined();
+  });
+});

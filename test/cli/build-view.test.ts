@@ -30,3 +30,23 @@ describe('slipway build: an errored pipeline', () => {
     expect(lines[row + 3]).toMatch(/^2\s+test\s+running/);
   });
 });
+
+describe('slipway build: where a stage\'s time went', () => {
+  it('prints the timeline of a stage that ended, under its row', () => {
+    const s = 1000;
+    const ended: BuildDetail = {
+      ...build,
+      stages: [
+        {
+          ...base, number: 1, name: 'test', status: 'success', queuedAt: 0, finishedAt: 100 * s,
+          timeline: { taskCreatedAt: 2 * s, pullStartedAt: 11 * s, pullStoppedAt: 40 * s, agentStartedAt: 15 * s, clonedAt: 17 * s, readyAt: 21 * s, stoppingAt: 95 * s, stoppedAt: 100 * s },
+          steps: [{ buildId: 'acme/app#3', stageNumber: 1, number: 2, name: 'unit', container: 'unit', status: 'success', detached: false, kind: 'step', startedAt: 16 * s, finishedAt: 90 * s }],
+        },
+      ],
+    };
+    const lines = formatBuild(ended, 0).split('\n');
+    expect(lines).toContain('    timeline: queued 2.0s, provisioning 9.0s, pulls 29s, clone 2.0s, services ready 4.0s, first step 0.00s, steps 1m 09s, teardown 10s');
+    // A stage still running has no timeline yet.
+    expect(formatBuild(build, 0)).not.toContain('timeline:');
+  });
+});

@@ -280,6 +280,12 @@ describe('the plan tells the agent what ECS was told', () => {
     expect(test.command![0]).toContain('exit 79');
   });
 
+  it('clones shallow by default (depth 1); clone.depth 0 asks for the full history, any other depth is kept', () => {
+    expect(stage(pipeline(step('a', ['x']))).plan.clone.depth).toBe(1);
+    expect(stage(pipeline(step('a', ['x']), 'clone:\n  depth: 0\n')).plan.clone.depth).toBe(0);
+    expect(stage(pipeline(step('a', ['x']), 'clone:\n  depth: 50\n')).plan.clone.depth).toBe(50);
+  });
+
   it('keeps ECS HEALTHY on the agent (and healthy services) for plugin steps, first or later', () => {
     const s = stage(pipeline(step('build', ['x']) + '  - name: publish\n    image: plugins/s3\n', 'services:\n- name: db\n  image: postgres:16\n  ready:\n    command: pg_isready\n'));
     const defs = Object.fromEntries(s.taskDefinition.containerDefinitions!.map((d) => [d.name, d.dependsOn]));

@@ -187,12 +187,24 @@ describe('the stage says what the agent said', () => {
     expect(logged.find((l) => l.fields?.taskArn === b.taskArn)?.fields?.why).toMatch(/took over 50 ms/);
   });
 
-  it('does not read the log of a stage that passed', async () => {
+  it('reads the result of a stage that passed for its timeline only (the agent setup times), not for a message', async () => {
+    let reads = 0;
+    const setup = { startedAt: '2024-01-01T00:00:10.000Z', clonedAt: '2024-01-01T00:00:12.000Z', readyAt: '2024-01-01T00:00:15.000Z' };
+    const result = { outcome: 'success' as const, exitCode: AGENT_EXIT.success, message: 'all steps passed', finishedAt: '2024-01-01T00:01:00.000Z', setup };
+    const counting = { ...deps, agentResults: async () => (reads++, { result }) };
+    const { buildId, taskArn } = await seed();
+    await applyTaskEvent(counting, event(taskArn, buildId, 3, 'STOPPED', [stopped(AGENT_CONTAINER, AGENT_EXIT.success), stopped('cache', 143), stopped('use-cache', 0)]));
+    const stage = (await store.getStage(buildId, 1))!;
+    expect(stage.status).toBe('success');
+    expect(reads).toBe(1);
+    expect(stage.timeline).toMatchObject({ agentStartedAt: Date.parse(setup.startedAt), clonedAt: Date.parse(setup.clonedAt), readyAt: Date.parse(setup.readyAt) });
+  });
+
+  it('does not read the log of a task whose agent never ran', async () => {
     let reads = 0;
     const counting = { ...deps, agentResults: async () => (reads++, { missing: 'not expected' }) };
     const { buildId, taskArn } = await seed();
-    await applyTaskEvent(counting, event(taskArn, buildId, 3, 'STOPPED', [stopped(AGENT_CONTAINER, AGENT_EXIT.success), stopped('cache', 143), stopped('use-cache', 0)]));
-    expect((await store.getStage(buildId, 1))!.status).toBe('success');
+    await applyTaskEvent(counting, event(taskArn, buildId, 3, 'STOPPED', [{ name: AGENT_CONTAINER, lastStatus: 'STOPPED' }]));
     expect(reads).toBe(0);
   });
 });

@@ -6,6 +6,7 @@
 // serves the pipeline file and records commit statuses; the agent clones a real local
 // repository whose commit holds the same file.
 
+import { stagePhases } from '../../core/builds/stage-timeline.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BuildDetail } from '../../core/builds/types.js';
 import type { TaskStateChangeEvent } from '../../core/builds/task-event.js';
@@ -84,6 +85,16 @@ describe('control plane end to end on the local stand-ins', () => {
     ]);
     // The dependent pipeline started only after the first one ended.
     expect(detail.stages[1]!.startedAt!).toBeGreaterThanOrEqual(detail.stages[0]!.finishedAt!);
+    // Every second accounted for: ECS's task times and the agent's, in order (core/builds/stage-timeline.ts).
+    const t = detail.stages[0]!.timeline!;
+    for (const mark of ['taskCreatedAt', 'pullStartedAt', 'pullStoppedAt', 'agentStartedAt', 'clonedAt', 'readyAt', 'stoppedAt'] as const) expect(t[mark], mark).toBeTypeOf('number');
+    expect(t.taskCreatedAt!).toBeLessThanOrEqual(t.pullStartedAt!);
+    expect(t.agentStartedAt!).toBeLessThanOrEqual(t.clonedAt!);
+    expect(t.clonedAt!).toBeLessThanOrEqual(t.readyAt!);
+    expect(t.readyAt!).toBeLessThanOrEqual(t.stoppedAt!);
+    expect(stagePhases(detail.stages[0]!, detail.stages[0]!.steps).map((p) => p.name)).toEqual(
+      expect.arrayContaining(['queued', 'provisioning', 'pulls', 'clone', 'services ready', 'first step', 'steps', 'teardown']),
+    );
 
     // Really ran: the step reached postgres, and each stage had exactly one task.
     const [test, deploy] = detail.stages;

@@ -399,9 +399,10 @@ steps:
     expect(p.steps[2]!.when.status).toEqual({ include: ['failure'], exclude: [] });
   });
 
-  it('treats clone depth 0 as a full clone and concurrency limit 0 as none', () => {
+  it('keeps clone depth 0 (a full clone; unset is shallow, see DEFAULT_CLONE_DEPTH) and treats concurrency limit 0 as none', () => {
     const p = pipelineOf('kind: pipeline\nclone: {depth: 0}\nconcurrency: {limit: 0}\nsteps: [{name: a, image: b}]\n');
-    expect(p.clone.depth).toBeUndefined();
+    expect(p.clone.depth).toBe(0);
+    expect(pipelineOf('kind: pipeline\nsteps: [{name: a, image: b}]\n').clone.depth).toBeUndefined();
     expect(p.concurrency).toBeUndefined();
   });
 });

@@ -213,6 +213,7 @@ export class MemoryStageStore implements StageStore {
         finishedAt: apply.finishedAt,
         startedAt: stage.startedAt ?? apply.startedAt,
         firstStepAt: stage.firstStepAt ?? apply.firstStepAt,
+        ...(apply.timeline !== undefined ? { timeline: apply.timeline } : {}),
         // The claim counts the attempt, once; later events of the claimed task count nothing.
         ...(own ? {} : { attempts: apply.attempt + 1 }),
       });
@@ -225,7 +226,7 @@ export class MemoryStageStore implements StageStore {
       if (isFinal(stage) || !newer(stage, input.version)) return null;
       if (stage.taskArn !== input.taskArn && !waitingAt(stage, input.attempt)) return null;
       if ((stage.segment ?? 1) !== segment) return null;
-      const { eventVersion: _v, startedAt, firstStepAt, taskArn: _t, ...kept } = stage;
+      const { eventVersion: _v, startedAt, firstStepAt, taskArn: _t, timeline: _tl, ...kept } = stage;
       // A later segment keeps the stage's times: the pipeline timeout counts from the first segment's start.
       const times = segment > 1 ? { ...(startedAt !== undefined ? { startedAt } : {}), ...(firstStepAt !== undefined ? { firstStepAt } : {}) } : {};
       return { ...kept, ...times, status: 'pending', queuedAt: input.queuedAt, capacity: 'FARGATE', reason: 'spot-interrupted', message: input.message, attempts: input.attempt + 1 };

@@ -6,7 +6,8 @@ import { parseStageKey } from '../../../core/builds/types.js';
 import { acceptTaskEvent, agentResultWanted, changedAt, isoMillis, isStageDone, isStepDone, stageOutcome, stagePhase, stepChanges, stepsNeedAgentResult, type StageOutcome, type StepChange } from '../../../core/builds/status.js';
 import type { StepRecord } from '../../../core/builds/types.js';
 import type { TaskStateChangeDetail } from '../../../core/builds/task-event.js';
-import { AGENT_CONTAINER, AGENT_ENV } from '../../../core/pipeline/contract.js';
+import { stageTimeline } from '../../../core/builds/stage-timeline.js';
+import { AGENT_CONTAINER, AGENT_ENV, type AgentSetupTimes } from '../../../core/pipeline/contract.js';
 import { SERVICE_TASK_STARTED_BY_PREFIX, runTaskTokens, segmentJob } from '../../../core/scaling/job.js';
 import { segmentRunKey } from '../../../core/builds/segment-run.js';
 import { advanceSegment } from './segment-advance.js';
@@ -92,12 +93,20 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   const here = new Set(detail.containers.map((c) => c.name));
   const elsewhere = stage.serviceTaskArn !== undefined ? all.filter((s) => (s.kind === 'service' || s.detached) && !here.has(s.container)) : [];
   const steps = all.filter((s) => !elsewhere.includes(s));
-  if (outcome && (agentResultWanted(outcome) || stepsNeedAgentResult(detail, steps)) && deps.agentResults) {
-    // The agent's own words (which service and port, git's reason, the steps it skipped): read
-    // once the task is over; without them the generic text stands, and the event is applied all the same.
+  // The agent's result line: its own words (which service and port, git's reason, the steps it
+  // skipped) when the stage or its steps need them, and its phase times for the stage's
+  // timeline. Read once the task is over; without it the generic text stands, and the event is
+  // applied all the same.
+  let setup: AgentSetupTimes | undefined;
+  const wantsWords = outcome !== undefined && (agentResultWanted(outcome) || stepsNeedAgentResult(detail, steps));
+  if (outcome && deps.agentResults && (wantsWords || detail.containers.some((c) => c.name === AGENT_CONTAINER && c.exitCode !== undefined))) {
     const read = await deps.agentResults(detail.taskArn);
-    if ('result' in read) outcome = stageOutcome(detail, run, read.result);
-    else deps.log('agent result not read: the stage keeps the generic message', { ...stageKeys(key), taskArn: detail.taskArn, why: read.missing });
+    if ('result' in read) {
+      setup = read.result.setup;
+      if (wantsWords) outcome = stageOutcome(detail, run, read.result);
+    } else if (wantsWords) {
+      deps.log('agent result not read: the stage keeps the generic message', { ...stageKeys(key), taskArn: detail.taskArn, why: read.missing });
+    }
   }
 
   if (outcome?.requeueOnDemand) {
@@ -157,6 +166,7 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
         }
       : {}),
     ...(stepStarted ? { firstStepAt: at } : {}),
+    ...(outcome ? { timeline: stageTimeline(detail, setup) } : {}),
   });
   if (!applied) return { applied: false, stageKey: key, reason: 'a newer event was applied meanwhile' };
 

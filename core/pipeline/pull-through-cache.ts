@@ -1,0 +1,46 @@
+// Image references rewritten to the deployment's ECR pull-through cache: `node:20` becomes
+// `<account>.dkr.ecr.<region>.amazonaws.com/docker-hub/library/node:20`, pulled in the Region
+// and counted against no Docker Hub limit. Pure.
+//
+// The cached path is `<prefix>/<upstream repository>`; Docker Hub's official images keep
+// their `library/` ("For Docker Hub official images, the /library prefix must be included",
+// https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-working.html).
+
+import { parseImageReference } from '../images/reference.js';
+import type { ContainerDefinition } from './ecs-task.js';
+
+export interface PullThroughCache {
+  /** The account's private registry: `<account>.dkr.ecr.<region>.amazonaws.com`. */
+  registry: string;
+  /** Upstream registry domain as Docker names it (`docker.io`, `public.ecr.aws`, `quay.io`, `ghcr.io`) → the rule's repository prefix. */
+  prefixes: Readonly<Record<string, string>>;
+}
+
+/** The reference through the cache, or the reference as it is when no rule covers its registry (or it does not parse). */
+export function cachedImage(image: string, cache: PullThroughCache): string {
+  const parsed = parseImageReference(image);
+  if (!parsed.ok) return image;
+  const { ref } = parsed;
+  const prefix = cache.prefixes[ref.domain];
+  if (prefix === undefined) return image;
+  const tag = ref.tag !== undefined ? `:${ref.tag}` : '';
+  const digest = ref.digest !== undefined ? `@${ref.digest}` : '';
+  return `${cache.registry}/${prefix}/${ref.repository}${tag}${digest}`;
+}
+
+/**
+ * Rewrites the images of `containers` in place. A container pulled with its own registry
+ * credentials (`image_pull_secrets` → repositoryCredentials) keeps its image: the cache pulls
+ * with the rule's credentials, which do not reach that repository.
+ */
+export function applyPullThroughCache(containers: readonly ContainerDefinition[], cache: PullThroughCache): void {
+  for (const c of containers) {
+    if (c.repositoryCredentials) continue;
+    c.image = cachedImage(c.image, cache);
+  }
+}
+
+/** The private registry host of an account and Region (amazonaws.com.cn in the China partition). */
+export function ecrRegistry(accountId: string, region: string, partition = 'aws'): string {
+  return `${accountId}.dkr.ecr.${region}.amazonaws.com${partition === 'aws-cn' ? '.cn' : ''}`;
+}

@@ -1,0 +1,54 @@
+// A stage's timeline (core/builds/stage-timeline.ts): ECS's task times and the agent's phase
+// times → the phases a user sees, each with its ends.
+import { describe, expect, it } from 'vitest';
+import { stagePhases, stageTimeline } from '../../core/builds/stage-timeline.js';
+
+const T0 = Date.parse('2024-01-01T00:00:00.000Z');
+const iso = (s: number) => new Date(T0 + s * 1000).toISOString();
+
+describe('stageTimeline', () => {
+  it("takes ECS's task times from the STOPPED event and the agent's from its result", () => {
+    const t = stageTimeline(
+      { createdAt: iso(2), pullStartedAt: iso(11), pullStoppedAt: iso(40), stoppingAt: iso(95), stoppedAt: iso(100) },
+      { startedAt: iso(15), clonedAt: iso(17), readyAt: iso(21) },
+    );
+    expect(t).toEqual({ taskCreatedAt: T0 + 2000, pullStartedAt: T0 + 11_000, pullStoppedAt: T0 + 40_000, agentStartedAt: T0 + 15_000, clonedAt: T0 + 17_000, readyAt: T0 + 21_000, stoppingAt: T0 + 95_000, stoppedAt: T0 + 100_000 });
+  });
+  it('leaves out what is missing or unreadable', () => {
+    expect(stageTimeline({ createdAt: 'not a time', stoppedAt: iso(5) })).toEqual({ stoppedAt: T0 + 5000 });
+  });
+});
+
+describe('stagePhases', () => {
+  const timeline = stageTimeline(
+    { createdAt: iso(2), pullStartedAt: iso(11), pullStoppedAt: iso(40), stoppingAt: iso(95), stoppedAt: iso(100) },
+    { startedAt: iso(15), clonedAt: iso(17), readyAt: iso(21) },
+  );
+  const step = (startedAt: number, finishedAt: number, extra = {}) => ({ kind: 'step' as const, status: 'success' as const, detached: false, startedAt: T0 + startedAt * 1000, finishedAt: T0 + finishedAt * 1000, ...extra });
+
+  it('accounts for every second: queued, provisioning, pulls, clone, services, first step, steps, teardown', () => {
+    // The step's container started with the task (16 s) and its commands after the setup (21 s).
+    const phases = stagePhases({ queuedAt: T0, finishedAt: T0 + 100_000, timeline }, [step(16, 90), { kind: 'clone' as const, status: 'success' as const, detached: false, startedAt: T0 + 15_000 }]);
+    expect(phases.map((p) => [p.name, (p.from - T0) / 1000, (p.to - T0) / 1000])).toEqual([
+      ['queued', 0, 2],
+      ['provisioning', 2, 11],
+      ['pulls', 11, 40],
+      ['clone', 15, 17],
+      ['services ready', 17, 21],
+      ['first step', 21, 21],
+      ['steps', 21, 90],
+      ['teardown', 90, 100],
+    ]);
+  });
+
+  it('a step that waited for ECS (a plugin) starts after the setup: the wait is the first-step phase', () => {
+    const phases = stagePhases({ queuedAt: T0, timeline }, [step(27, 90)]);
+    expect(phases.find((p) => p.name === 'first step')).toEqual({ name: 'first step', from: T0 + 21_000, to: T0 + 27_000 });
+  });
+
+  it('skipped and detached steps do not end the steps phase; without marks there is no phase', () => {
+    const phases = stagePhases({ queuedAt: T0, timeline }, [step(21, 50), step(21, 99, { detached: true }), step(0, 0, { status: 'skipped' })]);
+    expect(phases.find((p) => p.name === 'steps')).toEqual({ name: 'steps', from: T0 + 21_000, to: T0 + 50_000 });
+    expect(stagePhases({}, [])).toEqual([]);
+  });
+});

@@ -1,0 +1,64 @@
+// The stack's ECR pull-through cache (lib/pull-through-cache.ts): rules for the registries that
+// need no credentials by default, Docker Hub's once its `ecr-pullthroughcache/` secret is named,
+// the build tasks' right to fill the cache, and the planner told which registries it covers.
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, settingsFromContext } from '../../lib/config.js';
+import { PullThroughCacheRules } from '../../lib/pull-through-cache.js';
+import { type Synthesized, asList, fixtureProps, iamStatements, logicalIds, synthSlipway } from './synth.js';
+
+const DOCKER_HUB_SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/docker-hub-AbCdEf';
+
+function rulesOf(props: ConstructorParameters<typeof PullThroughCacheRules>[2]): { template: Template; rules: PullThroughCacheRules } {
+  const stack = new Stack(new App(), 'S');
+  const rules = new PullThroughCacheRules(stack, 'Cache', props);
+  return { template: Template.fromStack(stack), rules };
+}
+
+describe('the rules', () => {
+  it('ECR Public and Quay without credentials; no Docker Hub rule without its secret (ECR requires one)', () => {
+    const { template, rules } = rulesOf({});
+    template.resourceCountIs('AWS::ECR::PullThroughCacheRule', 2);
+    template.hasResourceProperties('AWS::ECR::PullThroughCacheRule', { EcrRepositoryPrefix: 'slipway-ecr-public', UpstreamRegistryUrl: 'public.ecr.aws' });
+    template.hasResourceProperties('AWS::ECR::PullThroughCacheRule', { EcrRepositoryPrefix: 'slipway-quay', UpstreamRegistryUrl: 'quay.io' });
+    expect(rules.prefixes).toEqual({ 'public.ecr.aws': 'slipway-ecr-public', 'quay.io': 'slipway-quay' });
+  });
+
+  it('Docker Hub through registry-1.docker.io with the named secret', () => {
+    const { template, rules } = rulesOf({ dockerHubCredentialsSecretArn: DOCKER_HUB_SECRET });
+    template.hasResourceProperties('AWS::ECR::PullThroughCacheRule', { EcrRepositoryPrefix: 'slipway-docker-hub', UpstreamRegistryUrl: 'registry-1.docker.io', CredentialArn: DOCKER_HUB_SECRET });
+    expect(rules.prefixes['docker.io']).toBe('slipway-docker-hub');
+  });
+
+  it('settings: on by default; a Docker Hub secret must be named ecr-pullthroughcache/…; opt-outs are owner/name', () => {
+    const get = (values: Record<string, unknown>) => (key: string) => values[key];
+    expect(settingsFromContext(get({}))).toMatchObject({ pullThroughCache: true, dockerHubCredentialsSecretArn: undefined, pullThroughCacheOptOut: [] });
+    expect(settingsFromContext(get({ pullThroughCache: 'false', pullThroughCacheOptOut: 'acme/legacy' }))).toMatchObject({ pullThroughCache: false, pullThroughCacheOptOut: ['acme/legacy'] });
+    expect(() => settingsFromContext(get({ dockerHubCredentialsSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:dockerhub' }))).toThrow(ConfigError);
+    expect(() => settingsFromContext(get({ pullThroughCacheOptOut: ['legacy'] }))).toThrow(/owner\/name/);
+  });
+});
+
+describe('in the stack', () => {
+  let s: Synthesized;
+  beforeAll(() => {
+    s = synthSlipway(fixtureProps({ dockerHubCredentialsSecretArn: DOCKER_HUB_SECRET, pullThroughCacheOptOut: ['acme/legacy'] }), { bundle: false, validate: false });
+  });
+  afterAll(() => s?.cleanup());
+
+  it('lets build tasks create and fill the cached repositories of its rules', () => {
+    const exec = iamStatements(s.json).filter(({ owner }) => owner.includes('TaskExecutionRole')).map((x) => x.statement);
+    const cache = exec.find((st) => st.Sid === 'PullThroughCache')!;
+    expect(asList(cache.Action)).toEqual(expect.arrayContaining(['ecr:BatchImportUpstreamImage', 'ecr:CreateRepository', 'ecr:BatchGetImage']));
+    const resources = JSON.stringify(cache.Resource);
+    for (const prefix of ['slipway-docker-hub', 'slipway-ecr-public', 'slipway-quay']) expect(resources).toContain(`:repository/${prefix}/*`);
+  });
+
+  it('tells the planner which registries the rules cover, and which repositories opted out', () => {
+    const id = logicalIds(s.json, 'AWS::Lambda::Function', 'SlipwayFunctionsPlanner')[0]!;
+    const env = (s.json.Resources[id]!.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables;
+    expect(JSON.parse(env.PULL_THROUGH_CACHE as string)).toEqual({ 'public.ecr.aws': 'slipway-ecr-public', 'quay.io': 'slipway-quay', 'docker.io': 'slipway-docker-hub' });
+    expect(env.PULL_THROUGH_CACHE_OPT_OUT).toBe('acme/legacy');
+  });
+});

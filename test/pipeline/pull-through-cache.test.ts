@@ -1,0 +1,62 @@
+// Image references through the ECR pull-through cache (core/pipeline/pull-through-cache.ts),
+// as ECR names the cached repositories (https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-working.html:
+// Docker Hub's official images keep `library/`).
+import { describe, expect, it } from 'vitest';
+import { cachedImage, ecrRegistry, type PullThroughCache } from '../../core/pipeline/pull-through-cache.js';
+import { buildCompileOptions, compileOptionsFromEnv } from '../../lambdas/planner/compile-options.js';
+import { compiledContainers } from '../../bench/lib/start-ladder.js';
+
+const REGISTRY = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';
+const CACHE: PullThroughCache = { registry: REGISTRY, prefixes: { 'docker.io': 'slipway-docker-hub', 'public.ecr.aws': 'slipway-ecr-public', 'quay.io': 'slipway-quay' } };
+const DIGEST = `sha256:${'a'.repeat(64)}`;
+
+describe('cachedImage', () => {
+  it.each([
+    ['node:20', `${REGISTRY}/slipway-docker-hub/library/node:20`],
+    ['postgres', `${REGISTRY}/slipway-docker-hub/library/postgres:latest`],
+    ['bitnami/redis:7.2', `${REGISTRY}/slipway-docker-hub/bitnami/redis:7.2`],
+    ['docker.io/library/alpine:3.20', `${REGISTRY}/slipway-docker-hub/library/alpine:3.20`],
+    ['index.docker.io/plugins/s3', `${REGISTRY}/slipway-docker-hub/plugins/s3:latest`],
+    [`golang@${DIGEST}`, `${REGISTRY}/slipway-docker-hub/library/golang@${DIGEST}`],
+    [`golang:1.22@${DIGEST}`, `${REGISTRY}/slipway-docker-hub/library/golang:1.22@${DIGEST}`],
+    ['public.ecr.aws/docker/library/redis:7', `${REGISTRY}/slipway-ecr-public/docker/library/redis:7`],
+    ['quay.io/minio/minio:latest', `${REGISTRY}/slipway-quay/minio/minio:latest`],
+  ])('%s → %s', (image, cached) => {
+    expect(cachedImage(image, CACHE)).toBe(cached);
+  });
+
+  it.each(['ghcr.io/acme/tool:1', `${REGISTRY}/team/app:1`, 'localhost:5000/x', 'Not A Reference'])('leaves %s as written (no rule covers it, or it does not parse)', (image) => {
+    expect(cachedImage(image, CACHE)).toBe(image);
+  });
+
+  it('names the China partition registry', () => {
+    expect(ecrRegistry('123456789012', 'cn-north-1', 'aws-cn')).toBe('123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn');
+  });
+});
+
+describe('the planner compiles through the cache, unless the repository opted out', () => {
+  const env = { PULL_THROUGH_CACHE: JSON.stringify(CACHE.prefixes), PULL_THROUGH_CACHE_OPT_OUT: 'acme/legacy' };
+  const yaml = 'kind: pipeline\ntype: docker\nname: p\nservices:\n- name: db\n  image: postgres:16\nsteps:\n- name: test\n  image: node:20\n  commands: [npm test]\n';
+
+  it('rewrites service and step images, never the agent (already in ECR)', () => {
+    const images = Object.fromEntries(compiledContainers(yaml, env).map((c) => [c.name, c.image]));
+    expect(images).toEqual({
+      'slipway-agent': `${REGISTRY}/slipway-agent:1-amd64`,
+      db: `${REGISTRY}/slipway-docker-hub/library/postgres:16`,
+      test: `${REGISTRY}/slipway-docker-hub/library/node:20`,
+    });
+  });
+
+  it('keeps the images of an opted-out repository, and of a container with its own pull credentials', () => {
+    const deployment = compileOptionsFromEnv({ AWS_REGION: 'eu-west-1', ACCOUNT_ID: '123456789012', PARTITION: 'aws', ...env });
+    expect(buildCompileOptions(deployment, { repoSlug: 'acme/legacy', buildNumber: 1, fork: false }).pullThroughCache).toBeUndefined();
+    expect(buildCompileOptions(deployment, { repoSlug: 'acme/app', buildNumber: 1, fork: false }).pullThroughCache).toEqual(CACHE);
+    const privateImage = `${yaml}image_pull_secrets: [registry]\n---\nkind: secret\nname: registry\nget:\n  path: /slipway/acme/app/registry\n`;
+    const images = Object.fromEntries(compiledContainers(privateImage, env).map((c) => [c.name, [c.image, c.repositoryCredentials !== undefined]]));
+    expect(images['test']).toEqual(['node:20', true]);
+  });
+
+  it('refuses a cache setting that is not a map of registries to prefixes', () => {
+    expect(() => compileOptionsFromEnv({ PULL_THROUGH_CACHE: '["docker-hub"]' })).toThrow(/PULL_THROUGH_CACHE must map registry domains/);
+  });
+});
