@@ -155,6 +155,10 @@ describe('split pipelines: the segments run as one pipeline would', () => {
     expect(script).toContain(`slipway_hostline="$slipway_svc "'db cache watch'`);
     expect(script).not.toContain("'127.0.0.1 db");
     expect(stage.notes).toContain('its service "db", service "cache", detached step "watch" run in a task of their own for the whole stage: steps reach them by name (db, cache, watch), not at localhost');
+    // s2's DATABASE_URL names localhost:5432: the stage notes say what it means here.
+    expect(stage.notes).toContain(
+      'localhost does not reach the services here: "s2" names localhost with port 5432 of "db", but this pipeline runs as several tasks with its services in a task of their own: use the name ("db:5432")',
+    );
   });
 
   it('the wrapper maps the service names to the address the agent wrote, and fails without one', async () => {
