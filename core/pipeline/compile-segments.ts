@@ -23,6 +23,7 @@ import { NameAllocator } from './container-names.js';
 import { AGENT_CONTAINER, AGENT_STATE_VOLUME, STATE_VOLUME, WORKSPACE_VOLUME } from './contract.js';
 import type { PackUnit } from './pack.js';
 import { MAX_CLIENT_TOKEN } from './limits.js';
+import { LINT, localhostUseMessage, localhostUses } from './lint.js';
 import { planSegments, segmentRunKey, serviceTaskRunKey, splitRefusal, type Segment } from './segments.js';
 import { createHash } from 'node:crypto';
 import type { OrderedStep } from './step-order.js';
@@ -122,6 +123,7 @@ export function compileSplit(
             `for the whole stage: steps reach them by name (${[...plan.serviceTask.services, ...plan.serviceTask.detached].join(', ')}), not at localhost`,
         ]
       : []),
+    ...(plan.serviceTask ? localhostUses(pipeline).map((u) => `${LINT.localhostAcrossTasks}: ${localhostUseMessage(u)}`) : []),
     ...[...new Set([...compiled.flatMap((c) => c.notes), ...(serviceTask?.notes ?? [])])],
   ];
   return {

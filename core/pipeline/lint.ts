@@ -346,26 +346,40 @@ function lintContainerCount(p: ParsedPipeline, out: Findings, splitPipelines: bo
  * a service's port, in a command or an environment value, gets a warning with the name to use.
  */
 function lintLocalhostAcrossTasks(pipeline: Pipeline, all: readonly Located[], out: Findings): void {
+  const uses = new Map(localhostUses(pipeline).map((u) => [u.step, u] as const));
+  for (const s of all) {
+    const use = uses.get(s.step);
+    if (s.service || !use) continue;
+    out.warn(valuePos(s.source, s.step.commands.length > 0 ? 'commands' : 'environment'), s.path, `${LINT.localhostAcrossTasks}: ${localhostUseMessage(use)}`);
+  }
+}
+
+/** A step that names localhost (or 127.0.0.1) with the port of a service (or detached step): what it means across tasks. */
+export interface LocalhostUse {
+  step: Step;
+  port: number;
+  service: string;
+}
+
+/** The steps of `pipeline` that name localhost or 127.0.0.1 with a service's port, in a command, an environment value or a setting. */
+export function localhostUses(pipeline: Pipeline): LocalhostUse[] {
   const portOf = new Map<number, string>();
   for (const svc of [...pipeline.services, ...pipeline.steps.filter((s) => s.detach)]) for (const port of svc.ready?.ports ?? []) if (!portOf.has(port)) portOf.set(port, svc.name);
-  if (portOf.size === 0) return;
+  if (portOf.size === 0) return [];
   const loopback = /(^|[^A-Za-z0-9.-])(localhost|127\.0\.0\.1)(?![A-Za-z0-9-])/;
-  for (const s of all) {
-    if (s.service || s.step.detach) continue;
+  const out: LocalhostUse[] = [];
+  for (const step of pipeline.steps) {
+    if (step.detach) continue;
     spend(1, PHASE);
-    const texts = [...s.step.commands, ...Object.values(s.step.environment).map((v) => ('value' in v ? v.value : '')), ...Object.values(s.step.settings).map((v) => ('value' in v ? JSON.stringify(v.value) : ''))];
-    const hit = texts
-      .filter((t) => loopback.test(t))
-      .flatMap((t) => [...portOf].filter(([port]) => new RegExp(`(^|[^0-9])${port}(?![0-9])`).test(t)))
-      .at(0);
-    if (!hit) continue;
-    const [port, name] = hit;
-    out.warn(
-      valuePos(s.source, s.step.commands.length > 0 ? 'commands' : 'environment'),
-      s.path,
-      `${LINT.localhostAcrossTasks}: "${s.step.name}" names localhost with port ${port} of "${name}", but this pipeline runs as several tasks with its services in a task of their own: use the name ("${name}:${port}")`,
-    );
+    const texts = [...step.commands, ...Object.values(step.environment).map((v) => ('value' in v ? v.value : '')), ...Object.values(step.settings).map((v) => ('value' in v ? JSON.stringify(v.value) : ''))];
+    const hit = texts.filter((t) => loopback.test(t)).flatMap((t) => [...portOf].filter(([port]) => new RegExp(`(^|[^0-9])${port}(?![0-9])`).test(t)))[0];
+    if (hit) out.push({ step, port: hit[0], service: hit[1] });
   }
+  return out;
+}
+
+export function localhostUseMessage(use: LocalhostUse): string {
+  return `"${use.step.name}" names localhost with port ${use.port} of "${use.service}", but this pipeline runs as several tasks with its services in a task of their own: use the name ("${use.service}:${use.port}")`;
 }
 
 function lintNames(p: ParsedPipeline, all: Located[], out: Findings): void {

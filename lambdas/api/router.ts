@@ -201,7 +201,9 @@ async function stepLog(deps: ApiDeps, id: string, stageNumber: number, stepNumbe
   const step = steps.find((s) => s.stageNumber === stageNumber && s.number === stepNumber);
   if (!stage || !step) return apiError(404, `build ${id} has no step ${stageNumber}/${stepNumber}`);
   // No task yet, no stream yet: cursors until then hold a plain offset.
-  const stream = stage.taskArn ? logStreamName(step.container, stage.taskArn) : undefined;
+  // A split stage's services (and detached steps) log in its service task, not in a segment's.
+  const taskArn = stage.serviceTaskArn !== undefined && (step.kind === 'service' || step.detached) ? stage.serviceTaskArn : stage.taskArn;
+  const stream = taskArn ? logStreamName(step.container, taskArn) : undefined;
   const cursor = query.get('cursor');
   let from: LogPosition;
   try {

@@ -290,6 +290,22 @@ describe('step logs', () => {
   });
 });
 
+describe('step logs of a split stage with services', () => {
+  it("reads a service's log from the service task and a step's from the stage's task", async () => {
+    const taskArn = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/seg2';
+    const serviceTaskArn = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/svc';
+    await seedBuild(store, {
+      repo: 'acme/split', number: 1, status: 'running', createdAt: NOW,
+      stages: [{ name: 'big', taskArn, serviceTaskArn, steps: [{ name: 'cache', kind: 'service', status: 'running' }, { name: 'read', status: 'running' }] }],
+    });
+    const logs = new LogStore(logsDir);
+    logs.writer({ group: GROUP, stream: logStreamName('cache', serviceTaskArn), taskArn: serviceTaskArn, container: 'cache' }).write('stdout', 'Ready to accept connections\n');
+    logs.writer({ group: GROUP, stream: logStreamName('read', taskArn), taskArn, container: 'read' }).write('stdout', 'read-ok\n');
+    expect(((await call('GET', '/api/repos/acme/split/builds/1/logs/1/1')).body as LogPageResponse).lines.map((l) => l.text)).toEqual(['Ready to accept connections']);
+    expect(((await call('GET', '/api/repos/acme/split/builds/1/logs/1/2')).body as LogPageResponse).lines.map((l) => l.text)).toEqual(['read-ok']);
+  });
+});
+
 describe('step logs from CloudWatch Logs (the stand-in, through the real SDK client)', () => {
   let cw: LocalCloudWatchLogs;
   let client: CloudWatchLogsClient;

@@ -17,7 +17,7 @@ export interface SeedBuild {
   message?: string;
   createdAt: number;
   /** Stage names in order; each gets the steps listed. */
-  stages?: { name: string; status?: Stage['status']; taskArn?: string; dependsOn?: string[]; notes?: string[]; steps: { name: string; status?: StepRecord['status']; kind?: StepRecord['kind'] }[] }[];
+  stages?: { name: string; status?: Stage['status']; taskArn?: string; serviceTaskArn?: string; dependsOn?: string[]; notes?: string[]; steps: { name: string; status?: StepRecord['status']; kind?: StepRecord['kind'] }[] }[];
 }
 
 export async function seedBuild(store: DynamoBuildStore, seed: SeedBuild): Promise<Build> {
@@ -63,6 +63,7 @@ export async function seedBuild(store: DynamoBuildStore, seed: SeedBuild): Promi
       ...(stageStatus === 'pending' && s.taskArn !== undefined ? { taskArn: s.taskArn } : {}),
       ...(stageFinished ? { finishedAt: seed.createdAt + 60_000 } : {}),
       ...(s.notes ? { notes: s.notes } : {}),
+      ...(s.serviceTaskArn ? { serviceTaskArn: s.serviceTaskArn, segments: 2 } : {}),
     });
     for (const [j, st] of s.steps.entries()) {
       const stepStatus = st.status ?? (stageStatus === 'running' ? 'success' : (stageStatus as StepRecord['status']));

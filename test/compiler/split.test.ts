@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compilePipeline, CompileError, type CompiledStage } from '../../core/pipeline/compile.js';
 import { loadManifest } from '../../core/pipeline/load.js';
+import { MAX_OVERRIDE_CHARS } from '../../core/pipeline/limits.js';
+import { SERVICES_HOST_RESERVE, UPSTREAM_RESERVE } from '../../core/pipeline/override-budget.js';
 import { fixtureContext, fixtureOptions } from './support.js';
 import { simulate, type Outcome } from './simulate.js';
 
@@ -153,6 +155,10 @@ describe('split pipelines: the segments run as one pipeline would', () => {
     expect(script).toContain(`slipway_hostline="$slipway_svc "'db cache watch'`);
     expect(script).not.toContain("'127.0.0.1 db");
     expect(stage.notes).toContain('its service "db", service "cache", detached step "watch" run in a task of their own for the whole stage: steps reach them by name (db, cache, watch), not at localhost');
+    // s2's DATABASE_URL names localhost:5432: the stage notes say what it means here.
+    expect(stage.notes).toContain(
+      'localhost does not reach the services here: "s2" names localhost with port 5432 of "db", but this pipeline runs as several tasks with its services in a task of their own: use the name ("db:5432")',
+    );
   });
 
   it('the wrapper maps the service names to the address the agent wrote, and fails without one', async () => {
@@ -166,6 +172,19 @@ describe('split pipelines: the segments run as one pipeline would', () => {
     writeFileSync(join(work, 'state', 'agent', 'services-host'), '10.0.3.17\n');
     await simulate(segmentStage(stage, 2), { env });
     expect(readFileSync(join(work, 'hosts'), 'utf8')).toContain('10.0.3.17 db cache watch');
+  });
+
+  it("a segment's overrides keep room for the service task's address beside the build's state, whatever the commit message", () => {
+    const text = readFileSync(join(dir, 'services.yml'), 'utf8');
+    const manifest = loadManifest('services.yml', text);
+    const { context } = fixtureContext(text);
+    const ctx = { ...context, commit: { ...context.commit, message: 'x'.repeat(100 * 1024) } };
+    const stage = compilePipeline(manifest.pipelines[0]!, ctx, { ...fixtureOptions(text), splitPipelines: true }, { file: 'services.yml', stageNumber: 1 });
+    for (const seg of stage.segments!) {
+      expect(JSON.stringify(seg.runTask.overrides).length).toBeLessThanOrEqual(MAX_OVERRIDE_CHARS - UPSTREAM_RESERVE - SERVICES_HOST_RESERVE);
+      // The largest address ECS could give fits in what was kept for it.
+      expect(JSON.stringify({ name: 'SLIPWAY_SERVICES_HOST', value: 'ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255' }).length + 1).toBeLessThanOrEqual(SERVICES_HOST_RESERVE);
+    }
   });
 
   const refused = (yaml: string): CompileError => {
