@@ -45,7 +45,7 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
     for (const step of plan.steps) {
       for (const report of stepReports(step, states[step.container], ending)) reporter.step(report);
     }
-    const { stopped, skipped } = stepsOfResult(plan, states, ending);
+    const { stopped, skipped, started } = stepsOfResult(plan, states, ending);
     reporter.progress(message);
     reporter.result({
       outcome,
@@ -55,6 +55,7 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
       ...detail,
       ...(stopped.length > 0 ? { stopped } : {}),
       ...(skipped.length > 0 ? { skipped } : {}),
+      ...(started.length > 0 ? { started } : {}),
     });
     return exitCode;
   };

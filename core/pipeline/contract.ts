@@ -361,4 +361,9 @@ export interface AgentResult {
    * cannot tell from a pass or a kill, and those that never started.
    */
   skipped?: { container: string; reason: string }[];
+  /**
+   * When the commands of each step that runs on a status started (its `.started` marker):
+   * such a container starts with the agent and waits, so ECS's times do not say it.
+   */
+  started?: { container: string; at: string }[];
 }
