@@ -71,7 +71,7 @@ async function run(config: AgentConfig, reporter: Reporter, stop: StopSwitch, se
     for (const step of plan.steps) {
       for (const report of stepReports(step, states[step.container], ending)) reporter.step(report);
     }
-    const { stopped, skipped } = stepsOfResult(plan, states, ending);
+    const { stopped, skipped, started } = stepsOfResult(plan, states, ending);
     reporter.progress(message);
     reporter.result({
       outcome,
@@ -82,6 +82,7 @@ async function run(config: AgentConfig, reporter: Reporter, stop: StopSwitch, se
       ...(stopped.length > 0 ? { stopped } : {}),
       ...(skipped.length > 0 ? { skipped } : {}),
       setup,
+      ...(started.length > 0 ? { started } : {}),
     });
     return exitCode;
   };

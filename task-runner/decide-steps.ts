@@ -57,7 +57,8 @@ function observed(step: AgentStepPlan, view: ContainerView | undefined, exit: Ex
   // of the endpoint, and it survives an endpoint that is briefly unavailable.
   if (exit !== undefined) {
     const state: StepState = { phase: 'exited', exitCode: exit.exitCode };
-    const startedAt = waitsInWrapper(step) ? (marks.started?.[step.container] ?? view?.startedAt) : view?.startedAt;
+    // A step that waits in its wrapper started when its commands did (its marker), not its container.
+    const startedAt = waitsInWrapper(step) ? marks.started?.[step.container] : view?.startedAt;
     if (startedAt !== undefined) state.startedAt = startedAt;
     const finishedAt = view?.finishedAt ?? exit.at;
     if (finishedAt !== undefined) state.finishedAt = finishedAt;
@@ -399,9 +400,10 @@ export function stepReports(step: AgentStepPlan, state: StepState | undefined, e
  * the task's stop ends — the control plane records them killed; detached steps and services
  * only when the pipeline is cancelled (failure: fast), as Drone's cancel kills every step
  * still running (runner-go pipeline/state.go killall), else their end with the task is their
- * normal end — and the step containers reported skipped, with why, one entry per container.
+ * normal end — the step containers reported skipped, with why, one entry per container, and
+ * when the commands of the steps that wait in their wrapper started.
  */
-export function stepsOfResult(plan: Pick<AgentPlan, 'steps' | 'services'>, states: StepStates, ending: Ending): Required<Pick<AgentResult, 'stopped' | 'skipped'>> {
+export function stepsOfResult(plan: Pick<AgentPlan, 'steps' | 'services'>, states: StepStates, ending: Ending): Required<Pick<AgentResult, 'stopped' | 'skipped' | 'started'>> {
   const cancelled = ending === 'failed-fast';
   const stopped = [
     ...plan.steps.filter((step) => (!step.detach || cancelled) && states[step.container]?.phase === 'running').map((step) => step.container),
@@ -412,6 +414,12 @@ export function stepsOfResult(plan: Pick<AgentPlan, 'steps' | 'services'>, state
     const report = stepReports(step, states[step.container], ending)[0];
     if (report?.status === 'skipped') skipped.push({ container: step.container, reason: report.reason ?? 'skipped' });
   }
-  return { stopped, skipped };
+  // When the commands of the steps that wait in their wrapper started (their `.started` marker).
+  const started: { container: string; at: string }[] = [];
+  for (const step of plan.steps) {
+    const state = states[step.container];
+    if (waitsInWrapper(step) && (state?.phase === 'running' || state?.phase === 'exited') && state.startedAt !== undefined) started.push({ container: step.container, at: state.startedAt });
+  }
+  return { stopped, skipped, started };
 }
 

@@ -30,7 +30,20 @@ export function parseAgentResultLine(line: string): AgentResult | undefined {
   const skipped = skippedOf(v.skipped);
   const clone = Number.isInteger(v.cloneExitCode) && (v.cloneExitCode as number) >= 0 && (v.cloneExitCode as number) <= 255 ? { cloneExitCode: v.cloneExitCode as number } : {};
   const setup = setupOf(v.setup);
-  return { ...result, ...(service ? { service } : {}), ...(stopped && stopped.length > 0 ? { stopped } : {}), ...(skipped ? { skipped } : {}), ...clone, ...(setup ? { setup } : {}) };
+  const started = startedOf(v.started);
+  return { ...result, ...(service ? { service } : {}), ...(stopped && stopped.length > 0 ? { stopped } : {}), ...(skipped ? { skipped } : {}), ...(started ? { started } : {}), ...clone, ...(setup ? { setup } : {}) };
+}
+
+function startedOf(value: unknown): AgentResult['started'] {
+  if (!Array.isArray(value)) return undefined;
+  const out: NonNullable<AgentResult['started']> = [];
+  for (const entry of value) {
+    if (typeof entry !== 'object' || entry === null) continue;
+    const e = entry as Record<string, unknown>;
+    if (typeof e.container !== 'string' || typeof e.at !== 'string' || Number.isNaN(Date.parse(e.at))) continue;
+    out.push({ container: e.container, at: e.at });
+  }
+  return out.length > 0 ? out : undefined;
 }
 
 /** Longest skip reason a step record keeps from the agent's line. */

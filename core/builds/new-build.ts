@@ -83,11 +83,14 @@ function stepsOf(build: Build, number: number, compiled: CompiledStage, manifest
   const plan = compiled.plan;
   if (!plan.clone.disable) add({ name: 'clone', container: AGENT_CONTAINER, status: 'pending', detached: false, kind: 'clone' });
   for (const s of plan.services) add({ name: s.name, container: s.container, status: 'pending', detached: false, kind: 'service' });
-  const planned = new Map<string, { container: string; detach: boolean; whenStatus?: 'failure' | 'always'; afterSetup?: true }>();
+  const planned = new Map<string, { container: string; detach: boolean; whenStatus?: 'failure' | 'always'; afterSetup?: true; waitsInContainer?: boolean }>();
   // A split pipeline: the steps of every segment (each segment's plan lists its own), and the
   // detached steps of its service task.
   for (const p of [...(compiled.segments?.map((s) => s.plan) ?? [plan]), ...(compiled.serviceTask ? [compiled.serviceTask.plan] : [])]) {
-    for (const c of p.steps) for (const name of c.steps) planned.set(name, { container: c.container, detach: c.detach, ...(c.whenStatus ? { whenStatus: c.whenStatus } : {}), ...(c.afterSetup ? { afterSetup: true as const } : {}) });
+    for (const c of p.steps) {
+      const status = c.whenStatus ? { whenStatus: c.whenStatus, ...(c.gate === undefined ? { waitsInContainer: true } : {}) } : {};
+      for (const name of c.steps) planned.set(name, { container: c.container, detach: c.detach, ...status, ...(c.afterSetup ? { afterSetup: true as const } : {}) });
+    }
   }
   const skipped = new Map(compiled.skippedSteps.map((s) => [s.name, s.reason]));
   const pipeline = manifest.pipelines.find((p) => p.name === compiled.name);
@@ -95,7 +98,7 @@ function stepsOf(build: Build, number: number, compiled: CompiledStage, manifest
   const names = pipeline ? pipeline.steps.map((s) => s.name) : [...planned.keys(), ...skipped.keys()];
   for (const name of names) {
     const p = planned.get(name);
-    if (p) add({ name, container: p.container, status: 'pending', detached: p.detach, kind: 'step', ...(p.whenStatus ? { whenStatus: p.whenStatus } : {}), ...(p.afterSetup ? { afterSetup: true as const } : {}) });
+    if (p) add({ name, container: p.container, status: 'pending', detached: p.detach, kind: 'step', ...(p.whenStatus ? { whenStatus: p.whenStatus } : {}), ...(p.afterSetup ? { afterSetup: true as const } : {}), ...(p.waitsInContainer ? { waitsInContainer: true } : {}) });
     else if (skipped.has(name)) add({ name, container: ecsSafeName(name, 'step'), status: 'skipped', detached: false, kind: 'step', reason: skipped.get(name) });
   }
   return out;

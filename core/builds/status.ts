@@ -130,6 +130,8 @@ export interface StageOutcome {
   skippedSteps?: Readonly<Record<string, string>>;
   /** clone-failed: the exit code of the git command that failed (AgentResult.cloneExitCode). */
   cloneExitCode?: number;
+  /** When the commands of the steps that wait in their container started (AgentResult.started), epoch ms. */
+  startedSteps?: Readonly<Record<string, number>>;
 }
 
 const SIGNAL_EXITS = new Set([130, 137, 143]);
@@ -162,8 +164,9 @@ export function stageOutcome(detail: TaskStateChangeDetail, stage: Pick<Stage, '
   const outcome = outcomeFromExit(detail, stage);
   if (!agentResult || agentResult.exitCode !== outcome.exitCode) return outcome;
   // What the agent knows of the steps counts whenever the line is this ending's.
-  const steps: Pick<StageOutcome, 'stoppedSteps' | 'skippedSteps' | 'cloneExitCode'> = {
+  const steps: Pick<StageOutcome, 'stoppedSteps' | 'skippedSteps' | 'cloneExitCode' | 'startedSteps'> = {
     skippedSteps: Object.fromEntries((agentResult.skipped ?? []).map((s) => [s.container, s.reason])),
+    startedSteps: Object.fromEntries((agentResult.started ?? []).map((s) => [s.container, Date.parse(s.at)])),
     ...(agentResult.stopped ? { stoppedSteps: agentResult.stopped } : {}),
     ...(outcome.reason === 'clone-failed' && agentResult.cloneExitCode !== undefined ? { cloneExitCode: agentResult.cloneExitCode } : {}),
   };
@@ -293,6 +296,8 @@ export interface StepChange {
   status: StepStatus;
   exitCode?: number;
   reason?: string;
+  /** When the step started, when the event's time is not it (a step that waited in its container), epoch ms. */
+  startedAt?: number;
 }
 
 /** The steps whose status this event moves forward. */
@@ -314,7 +319,8 @@ export function stepChanges(detail: TaskStateChangeDetail, steps: StepRecord[], 
     const next = container ? containerStepStatus(container, step, detail, outcome, stepsRan, earlyExit) : stopped ? notRun(step, outcome) : undefined;
     if (!next || next.status === step.status) continue;
     if (!movesForward(step.status, next.status)) continue;
-    changes.push({ number: step.number, ...next });
+    const startedAt = step.waitsInContainer && next.status !== 'skipped' ? outcome?.startedSteps?.[step.container] : undefined;
+    changes.push({ number: step.number, ...next, ...(startedAt !== undefined ? { startedAt } : {}) });
   }
   return changes;
 }
@@ -349,6 +355,9 @@ function containerStepStatus(
     if (outcome?.reason === 'task-lost' || outcome?.reason === 'agent-error') return { status: 'error', reason: outcome.message };
     return { status: 'success' };
   }
+  // Its container runs while the step still waits for its turn (or runs): ECS's events cannot
+  // tell which, so the step stays pending until the stage ends and the agent says (StepRecord.waitsInContainer).
+  if (step.waitsInContainer && !outcome) return undefined;
   if (container.lastStatus === 'PENDING') return undefined;
   if (container.lastStatus === 'RUNNING') return { status: 'running' };
   if (container.lastStatus !== 'STOPPED') return undefined;

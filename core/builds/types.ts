@@ -201,6 +201,13 @@ export interface StepRecord {
    * failed setup it ends skipped (SETUP_SKIPPED_EXIT_CODE, or stopped with the task).
    */
   afterSetup?: true;
+  /**
+   * Such a step's container starts with the agent and waits inside, in its wrapper, for the
+   * steps before it (contract.ts STEP_STARTED_SUFFIX): its container running says nothing of
+   * the step, so the record stays pending until the stage ends and the agent's result says
+   * when its commands started. Absent for a plugin step (its gate container waits instead).
+   */
+  waitsInContainer?: boolean;
   startedAt?: number;
   finishedAt?: number;
   reason?: string;

@@ -430,6 +430,11 @@ export interface AgentResult {
    */
   skipped?: { container: string; reason: string }[];
   /**
+   * When the commands of each step that runs on a status started (its `.started` marker):
+   * such a container starts with the agent and waits, so ECS's times do not say it.
+   */
+  started?: { container: string; at: string }[];
+  /**
    * When the agent's own phases ended (ISO times): its start, the clone's end (or the
    * workspace's restore), the setup's end (the services ready, the setup record written).
    * Absent fields: the phase did not end. Read into the stage's timeline (core/builds/stage-timeline.ts).

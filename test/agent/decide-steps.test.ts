@@ -512,12 +512,21 @@ describe("the result line's steps", () => {
         { container: 'later', reason: 'not started: a step with failure: fast failed, which cancels the pipeline' },
         { container: 'report', reason: 'not started: a step with failure: fast failed, which cancels the pipeline' },
       ],
+      started: [],
     });
   });
 
   it('at an ordinary end, detached steps and services end with the task: not stopped', () => {
     const ended = decideStepStates(steps, { server: running(), slow: stopped(0), quick: stopped(0), later: stopped(0), report: stopped(0) }, { report: { exitCode: 0, skipped: true } });
-    expect(stepsOfResult({ steps, services: [service] }, ended, 'complete')).toEqual({ stopped: [], skipped: [{ container: 'report', reason: STATUS_GATE_SKIP }] });
+    expect(stepsOfResult({ steps, services: [service] }, ended, 'complete')).toEqual({ stopped: [], skipped: [{ container: 'report', reason: STATUS_GATE_SKIP }], started: [] });
+  });
+
+  it('says when the commands of a step that waited in its wrapper started (its marker), never its container start', () => {
+    const at = '2024-01-01T00:00:30.000Z';
+    const ran = decideStepStates(steps, { server: running(), slow: stopped(1), quick: stopped(0), later: neverStarted, report: stopped(0) }, { report: { exitCode: 0 } }, new Set(), Date.now(), undefined, { started: { report: at } });
+    expect(stepsOfResult({ steps, services: [] }, ran, 'complete').started).toEqual([{ container: 'report', at }]);
+    const unmarked = decideStepStates(steps, { server: running(), slow: stopped(1), quick: stopped(0), later: neverStarted, report: stopped(0) }, { report: { exitCode: 0 } });
+    expect(stepsOfResult({ steps, services: [] }, unmarked, 'complete').started).toEqual([]);
   });
 });
 

@@ -118,6 +118,11 @@ describe("Drone's run-time semantics, end to end", () => {
     const clone = detail.stages[0]!.steps.find((s) => s.kind === 'clone')!;
     expect(clone.exitCode).toBe(128);
     expect(clone.reason).toContain('not found');
+    // notify's container started with the agent, but the step started when its commands did
+    // (after the clone had failed), as the agent reports it.
+    const notify = detail.stages[0]!.steps.find((s) => s.name === 'notify')!;
+    expect(notify.startedAt).toBeGreaterThanOrEqual(detail.stages[0]!.startedAt!);
+    expect(notify.finishedAt).toBeGreaterThanOrEqual(notify.startedAt!);
   });
 
   it('a failure: fast step that fails stops its running sibling (killed) and skips the rest', async () => {

@@ -281,6 +281,22 @@ describe("stepChanges: what ECS's exit codes cannot tell", () => {
     expect(stepChanges(d, [notify], ran)).toEqual([{ number: 3, status: 'success', exitCode: 0 }]);
   });
 
+  // execer.go: a step is Started (running) only when its turn comes; until then it is pending.
+  it('a step that waits in its container stays pending while the stage runs; its start is when its commands started', () => {
+    const notify = step(3, 'notify', { status: 'pending', whenStatus: 'always', waitsInContainer: true });
+    const running = detail({ lastStatus: 'RUNNING', desiredStatus: 'RUNNING', containers: [c(AGENT_CONTAINER, 'RUNNING'), c('notify', 'RUNNING')] });
+    expect(stepChanges(running, [notify])).toEqual([]);
+    const ranEarly = detail({ lastStatus: 'RUNNING', desiredStatus: 'RUNNING', containers: [c(AGENT_CONTAINER, 'RUNNING'), c('notify', 'STOPPED', 0)] });
+    expect(stepChanges(ranEarly, [notify])).toEqual([]);
+    const ended = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', 0), c('notify', 'STOPPED', 0)] });
+    const at = '2030-06-01T10:00:42.000Z';
+    const outcome = stageOutcome(ended, stage(), result(AGENT_EXIT.success, { started: [{ container: 'notify', at }] }));
+    expect(stepChanges(ended, [notify], outcome)).toEqual([{ number: 3, status: 'success', exitCode: 0, startedAt: Date.parse(at) }]);
+    // A plugin step's container starts only once its gate let it: running means running.
+    const plugin = step(4, 'slack', { status: 'pending', whenStatus: 'always' });
+    expect(stepChanges(detail({ lastStatus: 'RUNNING', desiredStatus: 'RUNNING', containers: [c('slack', 'RUNNING')] }), [plugin])).toEqual([{ number: 4, status: 'running' }]);
+  });
+
   // state.go Cancel: skipall (pending → skipped) before killall (running → killed).
   it('a status step still waiting in its wrapper when the stage is cancelled is skipped, not killed', () => {
     const report = step(4, 'report', { whenStatus: 'failure' });
@@ -548,6 +564,10 @@ describe('the agent\'s result line', () => {
     const parsed = parseAgentResultLine(`${REPORT_PREFIX.result}${JSON.stringify({ ...good, skipped })}`);
     expect(parsed?.skipped?.map((s) => [s.container, s.reason.length])).toEqual([['after', 15], ['long', 400]]);
     expect(parseAgentResultLine(`${REPORT_PREFIX.result}${JSON.stringify({ ...good, skipped: 'all' })}`)?.skipped).toBeUndefined();
+  });
+  it('keeps the well-formed start times of the steps that wait in their container', () => {
+    const started = [{ container: 'notify', at: '2030-06-01T10:00:42.000Z' }, { container: 'x', at: 'yesterday' }, { container: 3, at: '2030-06-01T10:00:42.000Z' }];
+    expect(parseAgentResultLine(`${REPORT_PREFIX.result}${JSON.stringify({ ...good, started })}`)?.started).toEqual([started[0]]);
   });
   it("keeps git's exit code of a failed clone only when it is one", () => {
     const line = (cloneExitCode: unknown) => parseAgentResultLine(`${REPORT_PREFIX.result}${JSON.stringify({ ...good, cloneExitCode })}`)?.cloneExitCode;

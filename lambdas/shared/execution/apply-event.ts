@@ -141,7 +141,8 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   const changes = [...stepChanges(detail, steps, outcome), ...(outcome ? serviceTaskSteps(elsewhere, outcome) : [])];
   for (const change of changes) {
     const step = all.find((s) => s.number === change.number)!;
-    const times = change.status === 'running' ? { startedAt: at } : { ...(step.startedAt === undefined && change.status !== 'skipped' ? { startedAt: at } : {}), finishedAt: at };
+    const startedAt = change.startedAt ?? at;
+    const times = change.status === 'running' ? { startedAt } : { ...(step.startedAt === undefined && change.status !== 'skipped' ? { startedAt } : {}), finishedAt: at };
     await deps.store.updateStep(buildId, stageNumber, change.number, {
       status: change.status,
       ...(change.exitCode !== undefined ? { exitCode: change.exitCode } : {}),
