@@ -14,6 +14,7 @@ import type {
   RepoResponse,
 } from '../core/builds/api.js';
 import { API_ROUTES, buildApiPath } from '../core/builds/api.js';
+import { LOCAL_RUNS_PATH, type LocalRunRequest, type LocalRunResponse } from '../local/local-runs.js';
 
 export const DEFAULT_SERVER = 'http://localhost:8080';
 
@@ -114,6 +115,10 @@ export class ApiClient {
   }
   cancel(repo: string, number: number) {
     return this.request<BuildActionResponse>('POST', buildApiPath(repo, number, '/cancel'));
+  }
+  /** Local mode only (`slipway up`): build a working copy of this machine (local/local-runs.ts). */
+  localRun(request: LocalRunRequest) {
+    return this.request<LocalRunResponse>('POST', LOCAL_RUNS_PATH, request);
   }
   restart(repo: string, number: number) {
     return this.request<BuildActionResponse>('POST', buildApiPath(repo, number, '/restart'));

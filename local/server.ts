@@ -12,6 +12,7 @@ import { apiError, lowerCaseHeaders, type ApiResponse } from '../lambdas/api/htt
 import { handleApiRequest, type ApiDeps } from '../lambdas/api/router.js';
 import { handleWebhook, MAX_BODY_BYTES, type WebhookDeps } from '../lambdas/webhook/handle-webhook.js';
 import { openApiRefusal } from './request-guard.js';
+import { LOCAL_RUNS_PATH } from './local-runs.js';
 
 export interface LocalServerOptions {
   /** Default 8080; 0 picks a free port. */
@@ -27,6 +28,8 @@ export interface LocalServerOptions {
    * as a deployed function answers `slipway doctor` (the planner: core/doctor/planner-probe.ts).
    */
   invoke?: Record<string, (payload: unknown) => Promise<unknown>>;
+  /** POST /api/local/runs (local-runs.ts): `slipway run` submitting a working copy; absent: 404. */
+  localRuns?: (body: string) => Promise<ApiResponse>;
   log?: (message: string) => void;
 }
 
@@ -147,6 +150,11 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
           return;
         }
         body = bytes.toString('utf8');
+      }
+      // Past the guard above: loopback Host, and the X-Slipway-Request header of a POST.
+      if (url.pathname === LOCAL_RUNS_PATH && options.localRuns) {
+        send(res, method === 'POST' ? await options.localRuns(body ?? '') : apiError(405, `${LOCAL_RUNS_PATH} takes POST`));
+        return;
       }
       send(res, await handleApiRequest({ method, path: url.pathname, query: url.searchParams, headers, ...(body !== undefined ? { body } : {}) }, options.api));
       return;

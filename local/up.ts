@@ -37,6 +37,8 @@ import { isListening } from './ports.js';
 import { HOST_ALIAS } from './ecs/sandbox.js';
 import { join } from 'node:path';
 import type { Snapshot } from './snapshot.js';
+import { LocalRunRefused, localRuns, type LocalRuns } from './local-runs.js';
+import { apiError, type ApiResponse } from '../lambdas/api/http.js';
 import { isFinished } from '../core/builds/status.js';
 
 export const LOCAL_TABLE = 'slipway';
@@ -62,6 +64,11 @@ export interface LocalSlipwayOptions {
   onError?: (where: string, err: unknown) => void;
   /** What the local server did (webhooks received). */
   log?: (line: string) => void;
+  /**
+   * Accept `slipway run` of this machine's working copies at POST /api/local/runs from callers
+   * that hold this token (local-runs.ts; `slipway up` writes it where only its owner reads it).
+   */
+  runToken?: string;
 }
 
 export interface LocalSlipway {
@@ -179,10 +186,13 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
       logGraceMs: 300,
       submit,
     });
+    // Filled in below, once buildSnapshot exists; the server only calls it after start.
+    let runs: LocalRuns | undefined;
     const server = await startLocalServer({
       port,
       webDir,
       api,
+      ...(options.runToken ? { localRuns: (body: string) => answerLocalRun(runs, body) } : {}),
       webhook: {
         repositories: store,
         // Read on every delivery: the file is local, and `slipway repo rotate-secret` applies at once.
@@ -216,7 +226,7 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
       imageRegistry = { host: isolated ? `${HOST_ALIAS}:${registry.host.split(':')[1]}` : registry.host };
     }
 
-    return {
+    const local: LocalSlipway = {
       imageRegistry,
       url: server.url,
       aws,
@@ -265,8 +275,26 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
       },
       stop: stopAll,
     };
+    if (options.runToken) {
+      const made = localRuns({ token: options.runToken, build: (snapshot, repo) => local.buildSnapshot(snapshot, repo), publicUrl: server.url });
+      runs = made;
+      cleanups.push(() => made.remove());
+    }
+    return local;
   } catch (err) {
     await stopAll().catch((stopErr: unknown) => console.error(`local: cleanup after a failed start: ${(stopErr as Error).message}`));
     throw err;
+  }
+}
+
+/** The route's answer: the build it started, or why not (a refusal's status, else 500 with the reason). */
+async function answerLocalRun(runs: LocalRuns | undefined, body: string): Promise<ApiResponse> {
+  if (!runs) return apiError(503, 'local run: the server is still starting');
+  try {
+    const result = await runs.handle(body);
+    return { statusCode: 'skipped' in result ? 200 : 201, headers: { 'content-type': 'application/json' }, body: JSON.stringify(result) };
+  } catch (err) {
+    if (err instanceof LocalRunRefused) return apiError(err.status, err.message);
+    return apiError(500, `local run: ${(err as Error).message}`);
   }
 }

@@ -81,7 +81,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
  * up to `ready:` open it). A log the API cannot read now (CloudWatch throttled it: 503) leaves
  * that step's row as its record's span; any other error is the command's.
  */
-async function clonePhases(api: ApiClient, build: BuildDetail): Promise<Map<string, AgentPhase[]>> {
+export async function clonePhases(api: ApiClient, build: BuildDetail): Promise<Map<string, AgentPhase[]>> {
   const phases = new Map<string, AgentPhase[]>();
   for (const stage of build.stages) {
     for (const step of stage.steps) {

@@ -8,6 +8,8 @@
 import { fileURLToPath } from 'node:url';
 import { startLocalSlipway, type LocalSlipway } from '../../local/up.js';
 import { snapshotDirectory, type Snapshot } from '../../local/snapshot.js';
+import { newRunToken, removeServerFile, writeServerFile } from '../../local/local-runs.js';
+import { slipwayHome } from '../../local/secrets.js';
 import { parse, positiveInt } from '../command-kit.js';
 import { localPhases, progressPrinter } from '../progress.js';
 import { redirectHandlerLogs } from '../handler-log.js';
@@ -54,10 +56,12 @@ export async function run(args: string[], io: CliIO): Promise<number> {
 
 async function upAndDemo(io: CliIO, port: number, noDemo: boolean, exitAfterDemo: boolean, started: number, logFile: string | undefined): Promise<number> {
   let local: LocalSlipway;
+  const runToken = newRunToken();
   try {
     local = await startLocalSlipway({
       port,
       env: io.env,
+      runToken,
       onError: (where, err) => io.err(`  [${where}] ${(err as Error)?.message ?? String(err)}`),
       log: (line) => io.out(`  [server] ${line}`),
     });
@@ -75,6 +79,10 @@ async function upAndDemo(io: CliIO, port: number, noDemo: boolean, exitAfterDemo
       : `Image registry: none, ${local.imageRegistry.missing}`,
   );
   if (logFile) io.out(`Control-plane log: ${logFile} (SLIPWAY_VERBOSE=1 prints it here)`);
+  // `slipway run` finds this server here and builds through it (local/local-runs.ts).
+  const home = slipwayHome(io.env);
+  writeServerFile(home, { url: local.url, pid: process.pid, token: runToken });
+  io.out(`Local runs: slipway run [DIR] builds a working copy here, shown in the dashboard and in slipway builds`);
 
   let exit: number = EXIT.ok;
   // The demo repository lives as long as Slipway does: a restart of the demo build clones it again.
@@ -92,6 +100,7 @@ async function upAndDemo(io: CliIO, port: number, noDemo: boolean, exitAfterDemo
     io.out('\nStopping…');
   }
   try {
+    removeServerFile(home, runToken);
     await local.stop();
   } catch (err) {
     io.err(`slipway up: stopping left something behind: ${(err as Error).message}`);
