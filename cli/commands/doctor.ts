@@ -3,21 +3,16 @@
 // adapters/doctor/; the decisions are core/doctor/judge.ts's. Exit 0 when nothing failed.
 
 import { randomUUID } from 'node:crypto';
-import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { IAMClient } from '@aws-sdk/client-iam';
-import { LambdaClient } from '@aws-sdk/client-lambda';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
-import { SSMClient } from '@aws-sdk/client-ssm';
-import { FARGATE_QUOTA_CODES, ecrManifest, fargateQuota, functionFacts, invokePlanner, lambdaConcurrency, simulateRunTask, stackOutputs } from '../../adapters/doctor/aws.js';
+import { FARGATE_QUOTA_CODES, ecrManifest, fargateQuota, lambdaConcurrency, simulateRunTask } from '../../adapters/doctor/aws.js';
 import { deliver } from '../../adapters/doctor/http.js';
 import { agentImagesToCheck, observeManifest } from '../../core/doctor/agent-images.js';
-import { HELLO_GREETING, HELLO_REPO } from '../../core/doctor/hello.js';
+import { HELLO_REPO } from '../../core/doctor/hello.js';
 import {
   type AgentImageObservation,
   type GitHostObservation,
-  type HelloObservation,
   formatReport,
   judgeAgentImages,
   judgeFargateQuota,
@@ -28,16 +23,16 @@ import {
   judgeWebhookPing,
 } from '../../core/doctor/judge.js';
 import { githubPing } from '../../core/doctor/ping.js';
-import type { GitHostProbeAnswer, HelloAnswer, PlannerDoctorRequest } from '../../core/doctor/planner-probe.js';
+import type { GitHostProbeAnswer } from '../../core/doctor/planner-probe.js';
 import { CHECK_TITLES, type CheckId, type CheckResult, type DoctorReport, skipped } from '../../core/doctor/types.js';
-import { isFinished } from '../../core/builds/status.js';
-import type { BuildDetail, Repository } from '../../core/builds/types.js';
+import type { Repository } from '../../core/builds/types.js';
 import { ENV } from '../../core/config/lambda-env.js';
-import { DEFAULT_WEBHOOK_SECRETS_PREFIX, ssmWebhookSecrets, type WebhookSecrets } from '../../lambdas/shared/webhook-secrets.js';
-import { localWebhookSecrets, slipwayHome } from '../../local/secrets.js';
-import { ApiClient, DEFAULT_SERVER } from '../client.js';
+import type { WebhookSecrets } from '../../lambdas/shared/webhook-secrets.js';
+import { type ApiClient, DEFAULT_SERVER } from '../client.js';
 import { parse, positiveInt } from '../command-kit.js';
 import { EXIT, type CliIO } from '../io.js';
+import { helloBuild } from '../doctor/hello-build.js';
+import { type Target, TargetError, askPlanner, awsTarget, localTarget } from '../doctor/target.js';
 
 const USAGE = `usage: slipway doctor [--local] [--stack NAME] [--repo OWNER/NAME] [--no-build] [--timeout SECONDS] [--json]
 
@@ -61,20 +56,6 @@ options:
 The API token is SLIPWAY_TOKEN, else read from the stack's ApiTokenSecretArn.
 exit status: 0 nothing failed (warnings and skips allowed), 1 a check failed, 2 usage error`;
 
-/** What the checks need to know about the stack, however it was found. */
-interface Target {
-  kind: 'aws' | 'local';
-  api: ApiClient;
-  webhookUrl: string;
-  secrets: WebhookSecrets;
-  lambda: LambdaClient;
-  plannerFunction: string;
-  /** Deployed only: the autoscaler's role and environment, the planner's environment. */
-  autoscaler?: { roleArn: string; env: Record<string, string> };
-  plannerEnv?: Record<string, string>;
-}
-
-class TargetError extends Error {}
 
 export async function run(args: string[], io: CliIO): Promise<number> {
   const p = parse(
@@ -210,58 +191,6 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   return report.ok ? EXIT.ok : EXIT.failed;
 }
 
-function localTarget(env: NodeJS.ProcessEnv): Target {
-  const server = (env.SLIPWAY_SERVER || DEFAULT_SERVER).replace(/\/+$/, '');
-  return {
-    kind: 'local',
-    api: new ApiClient(env),
-    webhookUrl: `${server}/hooks/github`,
-    secrets: localWebhookSecrets(slipwayHome(env)),
-    // `slipway up` answers Lambda's Invoke for its planner (local/server.ts); the SDK signs, so any key does.
-    lambda: new LambdaClient({ endpoint: server, region: env.AWS_REGION || 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
-    plannerFunction: 'planner',
-  };
-}
-
-/** The stack's outputs and its Lambdas' configuration: where everything is, read once. */
-async function awsTarget(stackName: string, env: NodeJS.ProcessEnv): Promise<Target> {
-  let outputs: Record<string, string>;
-  try {
-    outputs = await stackOutputs(new CloudFormationClient({}), stackName);
-  } catch (err) {
-    throw new TargetError(`cannot read the stack ${stackName} (${(err as Error).name}: ${(err as Error).message}); deploy it first, pass --stack, or use --local for \`slipway up\``);
-  }
-  const need = (key: string): string => {
-    const value = outputs[key];
-    if (!value) throw new TargetError(`the stack ${stackName} has no output ${key}: deploy this version of Slipway (cdk deploy) first`);
-    return value;
-  };
-  const lambda = new LambdaClient({});
-  const plannerFunction = need('PlannerFunctionName');
-  const planner = await functionFacts(lambda, plannerFunction);
-  const autoscalerName = planner.env[ENV.autoscalerFunctionName];
-  const autoscaler = autoscalerName ? await functionFacts(lambda, autoscalerName) : undefined;
-  const token = env.SLIPWAY_TOKEN || (await apiToken(need('ApiTokenSecretArn')));
-  return {
-    kind: 'aws',
-    api: new ApiClient({ ...env, SLIPWAY_SERVER: need('DashboardUrl'), SLIPWAY_TOKEN: token }),
-    webhookUrl: need('WebhookUrlGitHub'),
-    secrets: ssmWebhookSecrets(() => new SSMClient({}), outputs.WebhookSecretsPrefix ?? DEFAULT_WEBHOOK_SECRETS_PREFIX),
-    lambda,
-    plannerFunction,
-    ...(autoscaler ? { autoscaler } : {}),
-    plannerEnv: planner.env,
-  };
-}
-
-/** The API token the stack generated; a secret of token digests cannot give one back. */
-async function apiToken(secretArn: string): Promise<string> {
-  const res = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretArn }));
-  const value = (res.SecretString ?? '').trim();
-  if (value === '' || value.startsWith('sha256:')) throw new TargetError('the API token secret holds token digests, not a token: set SLIPWAY_TOKEN to one of the tokens');
-  return value;
-}
-
 async function hostWithSecret(secrets: WebhookSecrets, repo: string): Promise<string | undefined> {
   for (const host of ['gitea', 'gitlab'] as const) if ((await secrets.get(host, repo)) !== undefined) return host;
   return undefined;
@@ -274,50 +203,4 @@ async function activatedRepositories(api: ApiClient): Promise<Repository[]> {
   // One more page at most: the doctor needs one repository, not a census.
   if (page.next) page = await api.repos(100), out.push(...page.repos);
   return out.filter((r) => r.active);
-}
-
-async function askPlanner(target: Target, request: PlannerDoctorRequest): Promise<unknown> {
-  return invokePlanner(target.lambda, target.plannerFunction, request);
-}
-
-async function helloBuild(target: Target, timeoutSeconds: number, progress: (line: string) => void): Promise<HelloObservation> {
-  let answer: HelloAnswer;
-  try {
-    answer = (await askPlanner(target, { slipwayDoctor: 'hello' })) as HelloAnswer;
-  } catch (err) {
-    return { kind: 'invoke-failed', error: (err as Error).message };
-  }
-  if (answer.kind !== 'planned') return answer;
-  progress(`waiting for ${answer.repo} #${answer.number} (up to ${timeoutSeconds} s)…`);
-  const started = Date.now();
-  let detail: BuildDetail | undefined;
-  let lastStatus = '';
-  while (Date.now() - started < timeoutSeconds * 1000) {
-    detail = await target.api.build(answer.repo, answer.number);
-    const status = detail.status;
-    if (status !== lastStatus) progress(`  ${answer.repo} #${answer.number}: ${(lastStatus = status)}`);
-    if (isFinished(status)) break;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  const seconds = Math.round((Date.now() - started) / 1000);
-  if (!detail) return { kind: 'timed-out', answer, status: 'pending', seconds, messages: [] };
-  const messages = [detail.error, ...detail.stages.filter((s) => s.status !== 'success').map((s) => (s.message ? `${s.name}: ${s.message}` : undefined))].filter((m): m is string => Boolean(m));
-  if (!isFinished(detail.status)) return { kind: 'timed-out', answer, status: detail.status, seconds, messages };
-  if (detail.status !== 'success') return { kind: 'finished', answer, status: detail.status, seconds, messages };
-  const log = await saysHello(target.api, answer, detail);
-  return { kind: 'finished', answer, status: detail.status, seconds, messages: 'unread' in log ? [log.unread] : messages, ...('greeted' in log ? { greeted: log.greeted } : {}) };
-}
-
-/** Whether the hello step's log holds the greeting, or why the log could not be read. */
-async function saysHello(api: ApiClient, answer: Extract<HelloAnswer, { kind: 'planned' }>, detail: BuildDetail): Promise<{ greeted: boolean } | { unread: string }> {
-  const stage = detail.stages[0];
-  const step = stage?.steps.find((s) => s.name === 'hello');
-  if (!stage || !step) return { greeted: false };
-  try {
-    const page = await api.logs(answer.repo, answer.number, stage.number, step.number, { offset: 0 });
-    return { greeted: page.lines.some((l) => l.text.includes(HELLO_GREETING)) };
-  } catch (err) {
-    // The build's success stands; a log that could not be read is said, not judged.
-    return { unread: `its log could not be read: ${(err as Error).message}` };
-  }
 }

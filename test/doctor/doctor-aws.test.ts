@@ -16,6 +16,7 @@ import { localWebhookSecrets } from '../../local/secrets.js';
 import { startLocalSlipway, type LocalSlipway } from '../../local/up.js';
 import { startDoctorAwsStandIn, type DoctorAwsStandIn, type DoctorAwsState } from '../support/doctor-aws-stand-in.js';
 import { startFakeGitHost, type FakeGitHost } from '../support/fake-git-host.js';
+import { waitFor } from '../support/wait.js';
 
 const REPO = 'Codertocat/Hello-World';
 const ACCOUNT = '123456789012';
@@ -43,7 +44,10 @@ describe('slipway doctor against a deployed stack (AWS stand-ins)', () => {
     git.setFile(REPO, 'main', '.drone.yml', 'kind: pipeline\nname: default\nsteps: []\n');
     const credentials = JSON.stringify({ github: { token: 'gh-token', apiUrl: git.apiUrl, webUrl: git.apiUrl } });
     local = await startLocalSlipway({ port: 0, scheduleMs: 500, env: { ...process.env, SLIPWAY_HOME: home, [ENV.scmCredentials]: credentials } });
-    await new ApiClient({ SLIPWAY_SERVER: local.url }).activateRepo(REPO, 'github');
+    const api = new ApiClient({ SLIPWAY_SERVER: local.url });
+    await api.activateRepo(REPO, 'github');
+    // The doctor picks the repository from the API's list, an index that lags a write (as a GSI does).
+    await waitFor(`${REPO} in the repository list`, async () => (await api.repos()).repos.some((r) => r.slug === REPO));
     const secret = await localWebhookSecrets(home).get('github', REPO);
     state = {
       outputs: {
