@@ -1,4 +1,4 @@
-// Each Lambda's bundle (esbuild, minified, Node 20, ESM — the same for x86_64 and arm64)
+// Each Lambda's bundle as deployed (lib/bundling.ts: esbuild, minified, Node 20, ESM — the same for x86_64 and arm64)
 // and its cold initialization: the time a fresh node process takes to import the bundled
 // handler module (median of several fresh processes). Lambdas not written yet are listed.
 
@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { esbuildOptions } from '../lib/bundling.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const names = ['webhook', 'planner', 'autoscaler', 'task-events', 'api'];
@@ -31,12 +32,9 @@ try {
     }
     const file = join(out, `${name}.mjs`);
     try {
-      await build({
-        entryPoints: [entry], outfile: file, bundle: true, minify: true, platform: 'node', target: 'node20', format: 'esm',
-        // The AWS SDK is bundled (not taken from the runtime) so the figure is the deployed one.
-        banner: { js: "import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);" },
-        logLevel: 'silent',
-      });
+      // Exactly the deployed options (lib/bundling.ts): the SDK bundled, the credential
+      // providers Lambda never reaches left out.
+      await build(esbuildOptions(entry, file));
     } catch (err) {
       console.log(`${name.padEnd(12)}  bundle failed: ${(err as Error).message.split('\n')[0]}`);
       continue;

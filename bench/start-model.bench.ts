@@ -12,9 +12,9 @@ const ladder = startLadder(readFileSync(`${fixtures}pipeline.yml`, 'utf8'), JSON
 const today = ladder[0]!.figures;
 const s = (x: number) => `${x.toFixed(1)} s`;
 console.log('push → first step, Fargate, model of published measurements (20 000 runs each, seed 18)');
-console.log('change'.padEnd(44), 'p50'.padStart(8), 'p95'.padStart(8), ' p50 ratio', ' p95 ratio');
+console.log('change'.padEnd(50), 'p50'.padStart(8), 'p95'.padStart(8), ' p50 ratio', ' p95 ratio');
 for (const { name, figures } of ladder) {
-  console.log(name.padEnd(44), s(figures.p50).padStart(8), s(figures.p95).padStart(8), `${(figures.p50 / today.p50).toFixed(2)}×`.padStart(10), `${(figures.p95 / today.p95).toFixed(2)}×`.padStart(10));
+  console.log(name.padEnd(50), s(figures.p50).padStart(8), s(figures.p95).padStart(8), `${(figures.p50 / today.p50).toFixed(2)}×`.padStart(10), `${(figures.p95 / today.p95).toFixed(2)}×`.padStart(10));
 }
 console.log('\nmedian end of each stage, seconds from push:');
 for (const { name, figures } of ladder) {

@@ -58,5 +58,11 @@ export function startLadder(yaml: string, today: { containerDefinitions: Contain
     // The stack's rules with Docker Hub credentials (lib/pull-through-cache.ts).
     { name: '+ ECR pull-through cache', containerDefinitions: compiledContainers(yaml, { [ENV.pullThroughCache]: JSON.stringify(CACHE_RULES) }), profile: TODAY_CONTROL_PLANE },
   ];
+  // Not built: what the model says they would give, to decide whether they pay.
+  const cached = entries.at(-1)!.containerDefinitions;
+  entries.push(
+    { name: '(model only) + pending status beside the queue', containerDefinitions: cached, profile: { ...TODAY_CONTROL_PLANE, statusOnPath: false } },
+    { name: '(model only) + Lambdas kept warm', containerDefinitions: cached, profile: { statusOnPath: false, coldShare: 0 } },
+  );
   return entries.map((e) => ({ ...e, figures: startFigures(startShape(e.containerDefinitions), e.profile, runs) }));
 }

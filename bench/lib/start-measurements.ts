@@ -44,7 +44,7 @@ export const TASK = {
   dockerHubSlowdown: { p50: 1.3, p95: 2, source: 'assumed: Docker Hub over the internet vs ECR in the Region (AWS: "might impact the download time")' },
   registryRoundTrip: { p50: 0.4, p95: 1.2, source: 'assumed: manifest + token requests before the first layer' },
   containerStart: { p50: 0.5, p95: 1.5, source: 'assumed: create + start of one container after its image is there' },
-  agentBoot: { p50: 0.3, p95: 0.6, source: 'measured here: node task-runner/dist/agent.mjs --version, ~0.1 s on a 2-core VM, ×3 for 1 vCPU' },
+  agentBoot: { p50: 0.3, p95: 0.6, source: 'measured here: node agent.mjs --version (the 92 KB bundle), 0.25–0.29 s over 5 runs on a shared 2-core VM' },
   // initdb ~1.1 s and pg_ctl start ~0.3 s on this machine (shared/reference/toolchain.md); the
   // postgres image's entrypoint runs initdb on an empty data directory every time.
   postgresBoot: { p50: 3, p95: 6, source: 'measured here: initdb 1.1 s + start 0.3 s; ×2 for a 1-vCPU Fargate task' },

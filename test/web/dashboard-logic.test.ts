@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { escapeHtml, formatAgo, formatDuration } from '../../web/src/format.js';
 import { layoutStages, renderGraph } from '../../web/src/graph.js';
-import { buildBody, defaultSelection, logHeader, logLine, stageBlock, stageNotes, stepItem } from '../../web/src/views/build.js';
-import { perDayChart, repoBars } from '../../web/src/views/metrics.js';
+import { buildBody, defaultSelection, logHeader, logLine, stageBlock, stageNotes, stageTimeline, stepItem } from '../../web/src/views/build.js';
+import { perDayChart, phaseTableRows, repoBars } from '../../web/src/views/metrics.js';
 import { repoRow, secretNotice, withKnown } from '../../web/src/views/repos.js';
 import type { BuildDetail, Stage, StepRecord } from '../../core/builds/types.js';
 
@@ -249,5 +249,26 @@ describe('metrics charts: legends and axes', () => {
     expect(html).toContain('<span class="x-axis"><span>0</span><span class="x-title">queued → task running, per stage</span><span>2.0 s</span></span>');
     expect(html).toContain('<span class="bar p95" style="width:100.00%" title="p95 2.0 s"></span><span class="bar p50" style="width:25.00%" title="p50 500 ms"></span>');
     expect(html).toContain('<span class="bar p95" style="width:50.00%" title="p95 1.0 s"></span>');
+  });
+});
+
+describe('where a stage\'s time went', () => {
+  it('draws one bar per phase on one axis, offset where it began (phases overlap)', () => {
+    const html = stageTimeline([
+      { name: 'queued', from: 0, to: 2000 },
+      { name: 'pulls', from: 2000, to: 10_000 },
+      { name: 'clone', from: 4000, to: 6000 },
+    ]);
+    expect(html).toContain('<span class="name">pulls</span>');
+    expect(html).toContain('style="left:20.00%;width:80.00%"');
+    expect(html).toContain('style="left:40.00%;width:20.00%"');
+    expect(stageTimeline(undefined)).toBe('');
+  });
+
+  it('lists p50 / p95 per repository and phase on the metrics page, escaped', () => {
+    const rows = phaseTableRows([
+      { repo: '<x>/y', builds: 1, successRate: 1, queueWait: { p50: 0, p95: 0 }, duration: { p50: 0, p95: 0 }, phases: { pulls: { p50: 20_000, p95: 48_000, count: 3 } } },
+    ]);
+    expect(rows).toBe('<tr><td>&lt;x&gt;/y</td><td>pulls</td><td>20.0 s / 48.0 s</td><td>3</td></tr>');
   });
 });

@@ -1,8 +1,10 @@
 // One build: header, pipeline graph, stages with their steps, the selected step's log.
 // Live while the build runs; a failed step is opened and its log shown from its end, where
 // `set -e` stopped it.
+import type { StagePhase } from '../../../core/builds/stage-timeline.js';
 import type { BuildDetail, LogLine, StepRecord } from '../../../core/builds/types.js';
 import { api, ApiRequestError } from '../api.js';
+import { formatSeconds } from '../../../core/util/duration.js';
 import { escapeHtml, formatClock, formatDuration } from '../format.js';
 import { layoutStages, renderGraph } from '../graph.js';
 import { costCard } from './cost.js';
@@ -68,14 +70,35 @@ export function stageNotes(notes: readonly string[] | undefined): string {
   return `<ul class="notes">${notes.map((note) => `<li class="meta">${escapeHtml(note)}</li>`).join('')}</ul>`;
 }
 
-/** One stage: its status line, its message and notes beneath, then its steps. */
-export function stageBlock(stage: BuildDetail['stages'][number], selection: Selection | undefined, now: number): string {
+/**
+ * Where an ended stage's time went: one bar per phase on one time axis from the stage's
+ * queueing to its task's end (phases overlap: images pull while the agent clones).
+ */
+export function stageTimeline(phases: readonly StagePhase[] | undefined): string {
+  if (!phases?.length) return '';
+  const start = Math.min(...phases.map((p) => p.from));
+  const span = Math.max(1, Math.max(...phases.map((p) => p.to)) - start);
+  const pct = (v: number) => `${((100 * v) / span).toFixed(2)}%`;
+  const rows = phases
+    .map(
+      (p) =>
+        `<span class="name">${escapeHtml(p.name)}</span>` +
+        `<span class="track"><span class="bar p50" style="left:${pct(p.from - start)};width:${pct(p.to - p.from)}" title="${escapeHtml(p.name)} ${formatSeconds((p.to - p.from) / 1000)}"></span></span>` +
+        `<span class="value">${formatSeconds((p.to - p.from) / 1000)}</span>`,
+    )
+    .join('');
+  return `<figure class="chart repo-bars timeline" role="img" aria-label="where the stage's time went"><div class="rows">${rows}</div></figure>`;
+}
+
+/** One stage: its status line, its message and notes beneath, its timeline once it ended, then its steps. */
+export function stageBlock(stage: BuildDetail['stages'][number] & { phases?: StagePhase[] }, selection: Selection | undefined, now: number): string {
   return (
     `<div class="stage" data-stage="${stage.number}"><h3><span><span class="status ${stage.status}">${stage.status}</span> ${escapeHtml(stage.name)}</span>` +
     `<span class="meta">${formatDuration(stage.startedAt, stage.finishedAt, now)}</span></h3>` +
     // An errored pipeline's message is its FILE:LINE:COLUMN diagnostics, one per line.
     (stage.message ? `<div class="meta stage-message">${escapeHtml(stage.message)}</div>` : '') +
     stageNotes(stage.notes) +
+    stageTimeline(stage.phases) +
     stage.steps.map((step) => stepItem(stage.number, step, selection?.stage === stage.number && selection.step === step.number, now)).join('') +
     `</div>`
   );

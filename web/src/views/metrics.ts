@@ -99,11 +99,23 @@ export function repoTableRows(repos: MetricsResponse['repos']): string {
     .join('');
 }
 
+/** p50 / p95 of each phase of the stages that recorded a timeline, one row per repository and phase. */
+export function phaseTableRows(repos: MetricsResponse['repos']): string {
+  return repos
+    .flatMap((r) =>
+      Object.entries(r.phases ?? {}).map(
+        ([name, v]) => `<tr><td>${escapeHtml(r.repo)}</td><td>${escapeHtml(name)}</td><td>${ms(v!.p50)} / ${ms(v!.p95)}</td><td>${v!.count}</td></tr>`,
+      ),
+    )
+    .join('');
+}
+
 export async function renderMetrics(root: HTMLElement, params: URLSearchParams, signal: AbortSignal): Promise<void> {
   const days = Number(params.get('days') ?? 30) || 30;
   const metrics = await api.metrics(days);
   if (signal.aborted) return;
   const table = repoTableRows(metrics.repos);
+  const phases = phaseTableRows(metrics.repos);
   root.innerHTML =
     `<h1>CI metrics, last ${metrics.days} days</h1>` +
     (metrics.costUsd !== undefined ? `<div class="meta" id="cost-total">Builds in this period cost ${formatUsd(metrics.costUsd)}</div>` : '') +
@@ -115,5 +127,8 @@ export async function renderMetrics(root: HTMLElement, params: URLSearchParams, 
     `<div class="card"><h3>Duration p50 / p95</h3>${repoBars(metrics.repos, (r) => r.duration, 'duration', 'build start → end')}</div>` +
     `<div class="card"><h3>Cost per day</h3>${costPerDayChart(metrics.perDay)}</div>` +
     `<div class="card"><h3>Cost by repository</h3>${costByRepository(metrics.repos)}</div>` +
-    `<div class="card"><h3>By repository</h3><div class="table-wrap"><table><thead><tr><th>Repository</th><th>Builds</th><th>Success</th><th>Queue wait p50/p95</th><th>Duration p50/p95</th></tr></thead><tbody>${table}</tbody></table></div></div></div>`;
+    `<div class="card"><h3>By repository</h3><div class="table-wrap"><table><thead><tr><th>Repository</th><th>Builds</th><th>Success</th><th>Queue wait p50/p95</th><th>Duration p50/p95</th></tr></thead><tbody>${table}</tbody></table></div></div>` +
+    `<div class="card"><h3>Where the time goes, per phase (p50 / p95)</h3>${
+      phases ? `<div class="table-wrap"><table><thead><tr><th>Repository</th><th>Phase</th><th>p50 / p95</th><th>Stages</th></tr></thead><tbody>${phases}</tbody></table></div>` : '<div class="empty">No stage has recorded its timeline yet.</div>'
+    }</div></div>`;
 }
