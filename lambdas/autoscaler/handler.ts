@@ -8,6 +8,8 @@
 
 import type { Context } from 'aws-lambda';
 import { ECSClient } from '@aws-sdk/client-ecs';
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { AwsEc2Fleet } from '../../adapters/ec2/fleet.js';
 import { executionDepsFromEnv } from '../shared/execution/wiring.js';
 import type { Env } from '../shared/config.js';
 import { lambdaLogger, startInvocation } from '../shared/observability/logger.js';
@@ -30,12 +32,14 @@ export interface AutoscalerHandlerOptions {
 
 export function autoscalerDepsFromEnv(env: Env = process.env, options: AutoscalerHandlerOptions = {}): AutoscalerDeps {
   const config = executionConfig(env);
+  const ecs = new ECSClient({});
   return {
     ...executionDepsFromEnv('autoscaler', env),
     // Queue URLs are not endpoints (see clients.ts): the shared client.
     jobs: new SqsJobQueue(sqsClient(), config.jobsQueueUrl, config.jobsDeadLetterQueueUrl),
-    ecs: new ECSClient({}),
+    ecs,
     config,
+    ...(config.ec2 ? { fleet: new AwsEc2Fleet(new AutoScalingClient({}), ecs, { cluster: config.cluster, ...config.ec2 }) } : {}),
     cloneTokens: cloneTokensFromEnv(env, options.cloneTokenStore ?? ssmCloneTokenStore(ssmClient)),
     ...(options.snapshotUrls ? { snapshotUrls: options.snapshotUrls } : {}),
   };
