@@ -4,6 +4,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { AgentArch } from './build-cluster.js';
 import type { MissingDashboard } from './dashboard-hosting.js';
+import { type Ec2CapacitySettings, ec2CapacityFromContext } from './ec2-capacity.js';
 
 export interface SlipwaySettings {
   /** Builds (ECS tasks) running at once, across repositories. */
@@ -58,6 +59,8 @@ export interface SlipwaySettings {
   readonly imagePushRepositories: Readonly<Record<string, readonly string[]>>;
   /** The image builder (kaniko) image; unset: the compiler's pinned default (core/pipeline/image-build.ts). */
   readonly imageBuilder: string | undefined;
+  /** EC2 capacity (lib/ec2-capacity.ts) for trusted repositories' Docker-needing pipelines and warm starts; unset: off. */
+  readonly ec2Capacity: Ec2CapacitySettings | undefined;
 }
 
 export const DEFAULT_SETTINGS: SlipwaySettings = {
@@ -80,6 +83,7 @@ export const DEFAULT_SETTINGS: SlipwaySettings = {
   metricsNamespace: 'Slipway',
   imagePushRepositories: {},
   imageBuilder: undefined,
+  ec2Capacity: undefined,
 };
 
 /** Settings of the app itself (where things are), beside the construct's settings. */
@@ -169,7 +173,14 @@ export function settingsFromContext(get: ContextReader): SlipwaySettings {
   if (builder !== undefined && (typeof builder !== 'string' || !/^[^\s@]+(@sha256:[0-9a-f]{64})?$/.test(builder))) {
     throw new ConfigError(`SLIPWAY-CONFIG: context imageBuilder: ${JSON.stringify(builder)} is not an image reference such as registry/kaniko:v1-debug@sha256:<64 hex>`);
   }
+  let ec2Capacity: Ec2CapacitySettings | undefined;
+  try {
+    ec2Capacity = ec2CapacityFromContext(get('ec2Capacity'));
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
   return {
+    ec2Capacity,
     metricsNamespace,
     imagePushRepositories,
     imageBuilder: builder === undefined || builder === '' ? undefined : builder,

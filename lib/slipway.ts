@@ -10,6 +10,7 @@ import { DEFAULT_SETTINGS, type SlipwaySettings } from './config.js';
 import { DashboardHosting, type MissingDashboard, checkDashboardBuild } from './dashboard-hosting.js';
 import { ControlPlaneFunctions, type LambdaName, PLANNER_TIMEOUT, defaultEntries } from './functions.js';
 import { Network } from './network.js';
+import { Ec2Capacity, connectEc2Capacity } from './ec2-capacity.js';
 import { Queues } from './queues.js';
 import { BuildTable } from './table.js';
 
@@ -67,6 +68,8 @@ export class Slipway extends Construct {
   readonly buildCluster: BuildCluster;
   readonly functions: ControlPlaneFunctions;
   readonly dashboard: DashboardHosting;
+  /** Optional EC2 capacity (settings.ec2Capacity): off by default. */
+  readonly ec2Capacity: Ec2Capacity | undefined;
 
   constructor(scope: Construct, id: string, props: SlipwayProps = {}) {
     super(scope, id);
@@ -116,6 +119,17 @@ export class Slipway extends Construct {
       apiUrl: this.functions.apiUrl,
     });
     this.functions.setPublicUrl(this.dashboard.url);
+    this.ec2Capacity = settings.ec2Capacity
+      ? new Ec2Capacity(this, 'Ec2Capacity', {
+          cluster: this.buildCluster.cluster,
+          vpc: this.network.vpc,
+          subnets: this.network.subnets,
+          publicIp: this.network.assignPublicIp === 'ENABLED',
+          logGroup: this.buildCluster.logGroup,
+          settings: settings.ec2Capacity,
+        })
+      : undefined;
+    if (this.ec2Capacity) connectEc2Capacity(this.ec2Capacity, this.functions.functions, this.buildCluster.cluster);
   }
 }
 

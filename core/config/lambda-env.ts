@@ -136,7 +136,7 @@ export const FUNCTION_ENV: Record<LambdaName, FunctionEnv> = {
       // Where a GitHub App's clone token of each repository is (lambdas/shared/clone-credentials.ts).
       ENV.cloneTokensPrefix,
     ],
-    optional: [...AGENT_IMAGES, ENV.allowedRepositories, ENV.imageBuilds, ENV.imageBuilder],
+    optional: [...AGENT_IMAGES, ENV.allowedRepositories, ENV.imageBuilds, ENV.imageBuilder, ENV.ec2Capacity],
   },
   autoscaler: {
     always: [
@@ -159,7 +159,8 @@ export const FUNCTION_ENV: Record<LambdaName, FunctionEnv> = {
       ENV.scmCredentialsSecretArn,
       ENV.cloneTokensPrefix,
     ],
-    optional: [],
+    // The EC2 capacity, when the stack has it (lib/ec2-capacity.ts).
+    optional: [ENV.ec2Capacity, ENV.ec2MaxInstances],
   },
   'task-events': {
     always: [ENV.tableName, ENV.jobsQueueUrl, ENV.eventsQueueUrl, ENV.autoscalerFunctionName, ENV.buildLogGroup, ...POWERTOOLS],
