@@ -23,6 +23,13 @@ describe('the corpus of real pipelines', () => {
     expect(figure.running, formatFigure(figure)).toBeGreaterThanOrEqual(109);
   });
 
+  // Issue 19: with EC2 capacity on, a trusted repository's pipelines that need a Docker daemon
+  // (privileged, docker.sock, dind) run there: 12 more, measured when EC2 capacity came.
+  it('runs 121 of 200 with EC2 capacity on for a trusted repository, 12 of them on EC2', () => {
+    expect(figure.withEc2, formatFigure(figure)).toMatchObject({ running: 121, onEc2: 12 });
+    expect(figure.withEc2.running - figure.running).toBe(figure.withEc2.onEc2);
+  });
+
   // docs/design/split-pipelines.md: what the cut into consecutive tasks makes of the pipelines
   // that only ECS's limit stops. All but one have services, so they wait for the service task;
   // none is counted as running (only local mode runs segments yet).
