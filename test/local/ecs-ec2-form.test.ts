@@ -6,6 +6,10 @@ import { RegisterTaskDefinitionCommand, RunTaskCommand, type ContainerDefinition
 import { startLocalEcs, type LocalEcs } from '../../local/ecs/index.js';
 import { NETWORK_NOT_AWSVPC } from '../../local/ecs/api.js';
 import { ecsClient, family, sh } from './helpers.js';
+import { namespaceSupport } from '../../local/ecs/netns.js';
+import { skipWithout } from '../support/required-tool.js';
+
+const noNamespaces = skipWithout('network and mount namespaces', await namespaceSupport());
 
 let ecs: LocalEcs;
 let client: ECSClient;
@@ -72,6 +76,25 @@ describe.concurrent('EC2-form tasks in local mode', () => {
     const final = await ecs.waitForStopped(arn, 150_000);
     expect(final.stopCode).toBe('TaskFailedToStart');
     expect(final.stoppedReason).toMatch(/^local mode has no Docker daemon to give this task \(volume 'docker' is the host's \/var\/run\/docker\.sock\)/);
+  });
+});
+
+// On AWS one build per instance keeps two builds apart (distinctInstance); here each task has
+// its own network namespace and volumes, as it would have its own instance.
+describe.skipIf(noNamespaces)('two EC2-form builds at once (namespace mode)', () => {
+  it("each has a service on localhost:9999 at the same time, and sees only its own, and only its own files", async () => {
+    const task = (who: string) => [
+      sh('svc', `exec node -e "require('http').createServer((q, s) => s.end(process.env.WHO)).listen(9999, '127.0.0.1')"`, { environment: [{ name: 'WHO', value: who }], stopTimeout: 2 }),
+      sh(
+        'step',
+        `echo ${who} > /ws/file; sleep 2; node -e "fetch('http://127.0.0.1:9999').then((r) => r.text()).then((t) => console.log(t))"; cat /ws/file`,
+        { essential: true, mountPoints: [{ sourceVolume: 'ws', containerPath: '/ws' }], dependsOn: [{ containerName: 'svc', condition: 'START' }] },
+      ),
+    ];
+    const [a, b] = await Promise.all([register(task('alpha'), { volumes: [{ name: 'ws' }] }).then(run), register(task('beta'), { volumes: [{ name: 'ws' }] }).then(run)]);
+    await Promise.all([ecs.waitForStopped(a, 150_000), ecs.waitForStopped(b, 150_000)]);
+    expect(ecs.logs(a, 'step').map((l) => l.message)).toEqual(['alpha', 'alpha']);
+    expect(ecs.logs(b, 'step').map((l) => l.message)).toEqual(['beta', 'beta']);
   });
 });
 
