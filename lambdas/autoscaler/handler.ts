@@ -28,6 +28,8 @@ export interface AutoscalerHandlerOptions {
   cloneTokenStore?: CloneTokenStore;
   /** Presigned URLs of the snapshot bucket for split stages (local mode: local/snapshot-bucket.ts). */
   snapshotUrls?: SnapshotUrls;
+  /** Local mode: no Auto Scaling group behind EC2_CAPACITY; the ECS stand-in places EC2-form tasks itself. */
+  ecsPlacesEc2Tasks?: boolean;
 }
 
 export function autoscalerDepsFromEnv(env: Env = process.env, options: AutoscalerHandlerOptions = {}): AutoscalerDeps {
@@ -39,7 +41,7 @@ export function autoscalerDepsFromEnv(env: Env = process.env, options: Autoscale
     jobs: new SqsJobQueue(sqsClient(), config.jobsQueueUrl, config.jobsDeadLetterQueueUrl),
     ecs,
     config,
-    ...(config.ec2 ? { fleet: new AwsEc2Fleet(new AutoScalingClient({}), ecs, { cluster: config.cluster, ...config.ec2 }) } : {}),
+    ...(config.ec2 && !options.ecsPlacesEc2Tasks ? { fleet: new AwsEc2Fleet(new AutoScalingClient({}), ecs, { cluster: config.cluster, ...config.ec2 }) } : {}),
     cloneTokens: cloneTokensFromEnv(env, options.cloneTokenStore ?? ssmCloneTokenStore(ssmClient)),
     ...(options.snapshotUrls ? { snapshotUrls: options.snapshotUrls } : {}),
   };
