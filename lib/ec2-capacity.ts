@@ -167,7 +167,9 @@ export class Ec2Capacity extends Construct {
         );
       }
       if (settings.warmPool > 0) {
-        group.addWarmPool({ minSize: settings.warmPool, maxGroupPreparedCapacity: settings.warmPool, poolState: autoscaling.PoolState.STOPPED, reuseOnScaleIn: true });
+        // No reuse on scale in: an instance that ran a build goes, never back to the pool (a root
+        // build may have changed anything on it); the pool refills with fresh instances.
+        group.addWarmPool({ minSize: settings.warmPool, maxGroupPreparedCapacity: settings.warmPool, poolState: autoscaling.PoolState.STOPPED, reuseOnScaleIn: false });
       }
       Validations.of(group).acknowledge(
         { id: 'AwsSolutions-AS3', reason: 'The autoscaler Lambda sizes this group and logs every change; scaling notifications would add a topic per deployment for no reader.' },

@@ -60,7 +60,8 @@ for (const variant of variants) {
       const pools = ofType(s, 'AWS::AutoScaling::WarmPool');
       if (!variant.warm) return expect(pools).toEqual([]);
       expect(pools).toHaveLength(1);
-      expect(pools[0]![1].Properties).toMatchObject({ PoolState: 'Stopped', MinSize: 1, InstanceReusePolicy: { ReuseOnScaleIn: true } });
+      // Never back to the pool after a build: it refills with fresh instances.
+      expect(pools[0]![1].Properties).toMatchObject({ PoolState: 'Stopped', MinSize: 1, InstanceReusePolicy: { ReuseOnScaleIn: false } });
     });
 
     it('requires IMDSv2 with a hop limit of 1, encrypts the disk, and gives a public IP only for the public subnets', () => {
