@@ -5,6 +5,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { AgentArch } from './build-cluster.js';
 import type { MissingDashboard } from './dashboard-hosting.js';
 import { type PriceOverride, PriceOverrideError, checkPriceOverride } from '../core/cost/price-table.js';
+import { type Ec2CapacitySettings, ec2CapacityFromContext } from './ec2-capacity.js';
 
 export interface SlipwaySettings {
   /** Builds (ECS tasks) running at once, across repositories. */
@@ -78,6 +79,8 @@ export interface SlipwaySettings {
   readonly alarmEmail: string | undefined;
   /** Raise by one to replace the snapshot signer's access key at the next deploy (lib/snapshot-bucket.ts). */
   readonly snapshotSignerKeyVersion: number;
+  /** EC2 capacity (lib/ec2-capacity.ts) for trusted repositories' Docker-needing pipelines and warm starts; unset: off. */
+  readonly ec2Capacity: Ec2CapacitySettings | undefined;
 }
 
 export const DEFAULT_SETTINGS: SlipwaySettings = {
@@ -106,6 +109,7 @@ export const DEFAULT_SETTINGS: SlipwaySettings = {
   imageBuilder: undefined,
   alarmEmail: undefined,
   snapshotSignerKeyVersion: 1,
+  ec2Capacity: undefined,
 };
 
 /** Settings of the app itself (where things are), beside the construct's settings. */
@@ -205,12 +209,19 @@ export function settingsFromContext(get: ContextReader): SlipwaySettings {
   if (builder !== undefined && (typeof builder !== 'string' || !/^[^\s@]+(@sha256:[0-9a-f]{64})?$/.test(builder))) {
     throw new ConfigError(`SLIPWAY-CONFIG: context imageBuilder: ${JSON.stringify(builder)} is not an image reference such as registry/kaniko:v1-debug@sha256:<64 hex>`);
   }
+  let ec2Capacity: Ec2CapacitySettings | undefined;
+  try {
+    ec2Capacity = ec2CapacityFromContext(get('ec2Capacity'));
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
   const alarmEmail = get('alarmEmail');
   // One address (SNS's email protocol takes exactly one per subscription).
   if (alarmEmail !== undefined && alarmEmail !== '' && (typeof alarmEmail !== 'string' || !/^[^\s@,;]+@[^\s@,;]+\.[^\s@,;]+$/.test(alarmEmail))) {
     throw new ConfigError(`SLIPWAY-CONFIG: context alarmEmail: ${JSON.stringify(alarmEmail)} is not one e-mail address such as ops@example.com`);
   }
   return {
+    ec2Capacity,
     alarmEmail: alarmEmail === undefined || alarmEmail === '' ? undefined : (alarmEmail as string),
     metricsNamespace,
     imagePushRepositories,

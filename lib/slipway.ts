@@ -12,6 +12,7 @@ import { DashboardHosting, type MissingDashboard, checkDashboardBuild } from './
 import { ControlPlaneFunctions, type LambdaName, PLANNER_TIMEOUT, defaultEntries } from './functions.js';
 import { Network } from './network.js';
 import { PullThroughCacheRules } from './pull-through-cache.js';
+import { Ec2Capacity, connectEc2Capacity } from './ec2-capacity.js';
 import { Queues } from './queues.js';
 import { SnapshotBucket } from './snapshot-bucket.js';
 import { BuildTable } from './table.js';
@@ -72,6 +73,8 @@ export class Slipway extends Construct {
   readonly dashboard: DashboardHosting;
   readonly alarms: AlarmNotifications;
   readonly snapshots: SnapshotBucket;
+  /** Optional EC2 capacity (settings.ec2Capacity): off by default. */
+  readonly ec2Capacity: Ec2Capacity | undefined;
 
   constructor(scope: Construct, id: string, props: SlipwayProps = {}) {
     super(scope, id);
@@ -126,6 +129,17 @@ export class Slipway extends Construct {
     });
     this.functions.setPublicUrl(this.dashboard.url);
     this.alarms = new AlarmNotifications(this, 'Alarms', { alarmsUnder: this, ...(settings.alarmEmail ? { email: settings.alarmEmail } : {}) });
+    this.ec2Capacity = settings.ec2Capacity
+      ? new Ec2Capacity(this, 'Ec2Capacity', {
+          cluster: this.buildCluster.cluster,
+          vpc: this.network.vpc,
+          subnets: this.network.subnets,
+          publicIp: this.network.assignPublicIp === 'ENABLED',
+          logGroup: this.buildCluster.logGroup,
+          settings: settings.ec2Capacity,
+        })
+      : undefined;
+    if (this.ec2Capacity) connectEc2Capacity(this.ec2Capacity, this.functions.functions, this.buildCluster.cluster);
   }
 }
 

@@ -21,6 +21,8 @@ import { LINT } from '../../core/pipeline/lint.js';
 import { emptyConditions } from '../../core/pipeline/parse.js';
 import { segments } from '../../core/pipeline/segments.js';
 import { REFUSED_SECRET_NOTE } from '../../core/pipeline/secret-refs.js';
+import { isEc2Task } from '../../core/pipeline/ec2-task.js';
+import type { CompileOptions } from '../../core/pipeline/compile.js';
 
 export interface CorpusFile {
   /** `<owner>__<repo>.yml` */
@@ -66,7 +68,15 @@ export interface CorpusFigure {
    * service task, or no cut. The first two are counted in `running` when they compile.
    */
   overLimit: { segments: number; withServiceTask: number; impossible: number };
+  /**
+   * The same pipelines with EC2 capacity on (issue 19) for a trusted repository, on a push:
+   * how many run, and how many of those run on EC2 (privileged, docker.sock, dind).
+   */
+  withEc2: { running: number; share: number; onEc2: number };
 }
+
+/** A deployment with EC2 capacity of both architectures, for a repository marked trusted. */
+export const TRUSTED_EC2: NonNullable<CompileOptions['ec2']> = { capacityProviders: { amd64: 'slipway-ec2-amd64', arm64: 'slipway-ec2-arm64' }, trusted: true };
 
 export const CORPUS_DIR = new URL('../../test/fixtures/corpus/', import.meta.url);
 
@@ -123,13 +133,17 @@ export function measureCorpus(files: readonly CorpusFile[]): CorpusFigure {
   const verdicts: PipelineVerdict[] = [];
   const legacyNames: string[] = [];
   const overLimit = { segments: 0, withServiceTask: 0, impossible: 0 };
+  const withEc2 = { running: 0, onEc2: 0 };
   for (const file of files) {
     const { legacy, pipelines } = dockerDocuments(file.text);
     if (legacy) {
       legacyNames.push(file.name);
       continue;
     }
-    verdicts.push(...measureFile(file, pipelines));
+    verdicts.push(...measureFile(file, pipelines).verdicts);
+    const ec2 = measureFile(file, pipelines, TRUSTED_EC2);
+    withEc2.running += ec2.verdicts.filter((v) => v.runs).length;
+    withEc2.onEc2 += ec2.onEc2;
     const manifest = loadManifest('.drone.yml', file.text);
     for (const error of manifest.errors) {
       if (!error.diagnostics.every((d) => d.message.includes(LINT.tooManyContainers))) continue;
@@ -142,10 +156,23 @@ export function measureCorpus(files: readonly CorpusFile[]): CorpusFigure {
   const counts = new Map<string, number>();
   for (const v of verdicts) if (!v.runs) counts.set(v.reason!, (counts.get(v.reason!) ?? 0) + 1);
   const reasons = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
-  return { files: files.length, legacy: legacyNames, legacyFiles: legacyNames.length, pipelines: verdicts.length, running, share: verdicts.length === 0 ? 0 : running / verdicts.length, runningWithSecretsRefused: verdicts.filter((v) => v.secretsRefused).length, reasons, verdicts, overLimit };
+  const share = (n: number) => (verdicts.length === 0 ? 0 : n / verdicts.length);
+  return {
+    files: files.length,
+    legacy: legacyNames,
+    legacyFiles: legacyNames.length,
+    pipelines: verdicts.length,
+    running,
+    share: share(running),
+    reasons,
+    verdicts,
+    overLimit,
+    withEc2: { ...withEc2, share: share(withEc2.running) },
+    runningWithSecretsRefused: verdicts.filter((v) => v.secretsRefused).length,
+  };
 }
 
-function measureFile(file: CorpusFile, docs: DockerDocument[]): PipelineVerdict[] {
+function measureFile(file: CorpusFile, docs: DockerDocument[], ec2?: CompileOptions['ec2']): { verdicts: PipelineVerdict[]; onEc2: number } {
   const [owner, repo] = file.name.replace(/\.yml$/, '').split('__');
   const ctx = cliContext({ repo: `${owner}/${repo}` });
   // Read as `slipway compile` and a deployment read it: a pipeline the cut can split runs.
@@ -155,19 +182,20 @@ function measureFile(file: CorpusFile, docs: DockerDocument[]): PipelineVerdict[
     return runs ? at : { ...at, reason: reasonOf(detail!), detail: detail!, ...(line !== undefined ? { line } : {}) };
   };
   const [fileError] = fileErrors(manifest);
-  if (fileError) return docs.map((doc) => verdict(doc, false, `file: ${fileError.message}`, fileError.line));
+  if (fileError) return { verdicts: docs.map((doc) => verdict(doc, false, `file: ${fileError.message}`, fileError.line)), onEc2: 0 };
   for (const p of manifest.pipelines) p.trigger = emptyConditions();
-  const result = compileManifest(manifest, ctx, { ...CLI_COMPILE_OPTIONS, splitPipelines: true });
+  const result = compileManifest(manifest, ctx, { ...CLI_COMPILE_OPTIONS, splitPipelines: true, ...(ec2 ? { ec2 } : {}) });
   const compiled = new Set(result.stages.map((s) => s.name));
   const refusing = new Set(result.stages.filter((s) => s.notes.some((n) => n.includes(REFUSED_SECRET_NOTE))).map((s) => s.name));
   const errors = new Map(result.errors.map((e) => [e.name, e.diagnostics[0]!]));
   const skipped = new Map(result.skipped.map((s) => [s.name, s.reason]));
-  return docs.map((doc) => {
+  const verdicts = docs.map((doc) => {
     if (compiled.has(doc.name)) return refusing.has(doc.name) ? { ...verdict(doc, true), secretsRefused: true } : verdict(doc, true);
     const error = errors.get(doc.name);
     if (error !== undefined) return verdict(doc, false, error.message, error.line);
     return verdict(doc, false, `skipped: ${skipped.get(doc.name) ?? 'not compiled'}`);
   });
+  return { verdicts, onEc2: result.stages.filter((s) => isEc2Task(s.taskDefinition)).length };
 }
 
 /** The figure as printed by the bench. */
@@ -176,6 +204,9 @@ export function formatFigure(figure: CorpusFigure, top = 15): string {
   const lines = [
     `corpus: ${figure.files} files (${figure.legacyFiles} in Drone 0.8's format, not counted), ${figure.pipelines} docker pipelines`,
     `run on Slipway: ${figure.running} of ${figure.pipelines} (${pct} %), ${figure.runningWithSecretsRefused} of them without a secret their file reads from another repository's path (left out, as Drone's secret providers refuse it)`,
+    `run on Slipway: ${figure.running} of ${figure.pipelines} (${pct} %)`,
+    `with EC2 capacity on, for a trusted repository: ${figure.withEc2.running} of ${figure.pipelines} (${(figure.withEc2.share * 100).toFixed(1)} %), ` +
+      `${figure.withEc2.onEc2} of them on EC2 (privileged, docker.sock, dind)`,
     'why the others do not (pipelines, reason):',
     ...figure.reasons.slice(0, top).map(([reason, n]) => `  ${String(n).padStart(4)}  ${reason}`),
     `stopped only by ECS's 10 containers: ${figure.overLimit.segments + figure.overLimit.withServiceTask + figure.overLimit.impossible}; ` +

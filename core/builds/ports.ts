@@ -60,7 +60,7 @@ export interface RunningMark {
   /** Stage.attempts before this start (the attempt the RunTask tokens were made for). */
   attempt: number;
   taskArn: string;
-  capacity: 'FARGATE' | 'FARGATE_SPOT';
+  capacity: NonNullable<Stage['capacity']>;
   startedAt: number;
   cpu: number;
 }

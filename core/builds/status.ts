@@ -255,7 +255,8 @@ function outcomeFromExit(detail: TaskStateChangeDetail, stage: Pick<Stage, 'atte
       const onSpot = stage.capacity !== 'FARGATE';
       // attempts counts starts, this interrupted one included.
       if (onSpot && stage.attempts <= 1) {
-        return { status: 'pending', reason: 'spot-interrupted', message: 'Fargate Spot reclaimed the task; the stage runs again on on-demand capacity', requeueOnDemand: true, ...exit };
+        const message = stage.capacity === 'EC2' ? 'the EC2 Spot instance was reclaimed; the stage runs again on another instance' : 'Fargate Spot reclaimed the task; the stage runs again on on-demand capacity';
+        return { status: 'pending', reason: 'spot-interrupted', message, requeueOnDemand: true, ...exit };
       }
       return { status: 'error', reason: 'spot-interrupted', message: `the task was interrupted by AWS (${detail.stopCode}) after ${stage.attempts} attempts`, ...exit };
     }
@@ -263,6 +264,17 @@ function outcomeFromExit(detail: TaskStateChangeDetail, stage: Pick<Stage, 'atte
     case 'ServiceSchedulerInitiated':
       if (code === AGENT_EXIT.timedOut) return { status: 'failure', reason: 'timed-out', message: 'the pipeline ran past its timeout', ...exit };
       return { status: 'killed', reason: 'cancelled', message: `the task was stopped${why}`, ...exit };
+  }
+  // On EC2 capacity a task whose agent never exited lost its instance: a Spot reclaim, or an
+  // instance terminated under it. ECS stops the task when the instance is gone, with a stop code
+  // that is not always SpotInterruption (standalone tasks are not drained), so the missing
+  // agent exit code is what tells. Started once, it runs again on another instance; after
+  // that the stage errs, as an interrupted Fargate Spot stage does.
+  if (code === undefined && stage.capacity === 'EC2' && stage.attempts >= 1) {
+    if (stage.attempts <= 1) {
+      return { status: 'pending', reason: 'spot-interrupted', message: `the EC2 instance running the task went away${why}; the stage runs again on another instance`, requeueOnDemand: true };
+    }
+    return { status: 'error', reason: 'spot-interrupted', message: `the EC2 instance running the task went away again after ${stage.attempts} attempts${why}` };
   }
   switch (code) {
     case AGENT_EXIT.success:

@@ -118,8 +118,8 @@ export interface Stage {
   /** Task definition family (hash of the structural content). */
   family?: string;
   taskArn?: string;
-  /** Capacity used: FARGATE or FARGATE_SPOT. */
-  capacity?: 'FARGATE' | 'FARGATE_SPOT';
+  /** Capacity used: FARGATE, FARGATE_SPOT, or the deployment's EC2 capacity (core/pipeline/ec2-task.ts). */
+  capacity?: 'FARGATE' | 'FARGATE_SPOT' | 'EC2';
   /** How many times the stage (a split stage: its current segment) was started (Spot interruption requeues once). */
   attempts: number;
   /**

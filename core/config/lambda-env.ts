@@ -161,7 +161,7 @@ export const FUNCTION_ENV: Record<LambdaName, FunctionEnv> = {
       // Pipelines over 10 containers run as consecutive tasks (the stack has the snapshot bucket).
       ENV.splitPipelines,
     ],
-    optional: [...AGENT_IMAGES, ENV.allowedRepositories, ENV.imageBuilds, ENV.imageBuilder, ENV.pullThroughCache, ENV.pullThroughCacheOptOut],
+    optional: [...AGENT_IMAGES, ENV.allowedRepositories, ENV.imageBuilds, ENV.imageBuilder, ENV.pullThroughCache, ENV.pullThroughCacheOptOut, ENV.ec2Capacity],
   },
   autoscaler: {
     always: [
@@ -187,8 +187,9 @@ export const FUNCTION_ENV: Record<LambdaName, FunctionEnv> = {
       ENV.snapshotBucket,
       ENV.snapshotSignerSecretArn,
     ],
-    // The cost of a build it finishes (reconciliation): the stack's `prices` setting, when given.
-    optional: [ENV.pricesOverride],
+    // The cost of a build it finishes (reconciliation): the stack's `prices` setting, when given;
+    // the EC2 capacity, when the stack has it (lib/ec2-capacity.ts).
+    optional: [ENV.pricesOverride, ENV.ec2Capacity, ENV.ec2MaxInstances],
   },
   'task-events': {
     // ASSIGN_PUBLIC_IP: whether a build's task is billed for a public IPv4 address (core/cost).

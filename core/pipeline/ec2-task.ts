@@ -25,10 +25,19 @@ import { DOCKER_SOCKET, isDockerSocket } from './capacity.js';
 import type { RunTaskInput, TaskDefinitionInput } from './ecs-task.js';
 import { familyName } from './family.js';
 import { volumeName } from './mounts.js';
-import type { Pipeline } from './types.js';
+import type { Arch, Pipeline } from './types.js';
 
 /** The task group of every build on EC2 capacity: distinctInstance counts within it. */
 export const EC2_TASK_GROUP = 'slipway-ec2';
+
+/**
+ * The container instance attribute the autoscaler puts on an instance as soon as a build with
+ * root on it (privileged, the Docker socket) is placed there: no build is placed on such an
+ * instance again (`!exists` in the cluster query language,
+ * https://docs.aws.amazon.com/AmazonECS/latest/developerguide/cluster-query-language.html),
+ * and it is terminated once idle (core/scaling/ec2-fleet.ts).
+ */
+export const SPENT_ATTRIBUTE = 'slipway.spent';
 
 /** The EC2 form of `fargate` (its family recomputed from the new content); `notes` gets what a user should know. */
 export function ec2TaskDefinition(fargate: TaskDefinitionInput, pipeline: Pipeline, privileged: ReadonlySet<string>, notes: string[]): TaskDefinitionInput {
@@ -52,12 +61,25 @@ export function ec2RunTask(fargate: RunTaskInput, family: string, capacityProvid
     ...rest,
     taskDefinition: family,
     capacityProviderStrategy: [{ capacityProvider, weight: 1 }],
-    placementConstraints: [{ type: 'distinctInstance' }],
+    placementConstraints: [{ type: 'distinctInstance' }, { type: 'memberOf', expression: `attribute:${SPENT_ATTRIBUTE} !exists` }],
     group: EC2_TASK_GROUP,
   };
 }
 
+/** Whether a build of this task definition is root on its instance: a privileged container or a host volume (the Docker socket). */
+export function rootOnInstance(taskDefinition: Readonly<Record<string, unknown>>): boolean {
+  const containers = Array.isArray(taskDefinition.containerDefinitions) ? (taskDefinition.containerDefinitions as { privileged?: unknown }[]) : [];
+  const volumes = Array.isArray(taskDefinition.volumes) ? (taskDefinition.volumes as { host?: unknown }[]) : [];
+  return containers.some((c) => c?.privileged === true) || volumes.some((v) => v?.host !== undefined);
+}
+
 /** Whether a task definition (as the compiler wrote it, or a stored job holds it) is the EC2 form. */
-export function isEc2Task(taskDefinition: { requiresCompatibilities?: unknown }): boolean {
+export function isEc2Task(taskDefinition: Readonly<Record<string, unknown>>): boolean {
   return Array.isArray(taskDefinition.requiresCompatibilities) && taskDefinition.requiresCompatibilities.includes('EC2');
+}
+
+/** The architecture of an EC2-form task definition (its runtime platform); undefined for a Fargate one. */
+export function ec2ArchOf(taskDefinition: Readonly<Record<string, unknown>>): Arch | undefined {
+  if (!isEc2Task(taskDefinition)) return undefined;
+  return (taskDefinition.runtimePlatform as { cpuArchitecture?: unknown } | undefined)?.cpuArchitecture === 'ARM64' ? 'arm64' : 'amd64';
 }

@@ -17,7 +17,12 @@
 //   first, oldest first, and an aged stage that does not fit reserves the capacity:
 //   nothing younger starts until it has run. Running tasks always end (the agent
 //   enforces the timeout), so a reserved stage runs within one task lifetime.
+// - EC2 capacity (a stage with `ec2Arch`) is its own pool: its stages never count against the
+//   Fargate vCPU quota, and each needs a free instance of its architecture (one build per
+//   instance; ec2-fleet.ts sizes the fleet and says how many are free). A stage waiting for an
+//   instance holds back no other stage. Without `ec2Free` (local mode: no fleet) ECS places them.
 
+import type { Arch } from '../pipeline/types.js';
 import { backoffCeilingMs } from '../util/retry.js';
 
 export interface QueuedStage {
@@ -33,6 +38,8 @@ export interface QueuedStage {
   cpu: number;
   /** Per-stage back-off after a failed RunTask: not before this time. */
   notBefore?: number;
+  /** Runs on EC2 capacity of this architecture (the task's EC2 form), not Fargate. */
+  ec2Arch?: Arch;
 }
 
 export interface RunningTask {
@@ -40,6 +47,8 @@ export interface RunningTask {
   repo: string;
   pipeline: string;
   cpu: number;
+  /** On EC2 capacity: counts for concurrency, not for the Fargate vCPU quota. */
+  ec2?: boolean;
 }
 
 export interface RateLimit {
@@ -96,7 +105,8 @@ export type DeferReason =
   | 'vcpu-quota'
   | 'behind-in-repository'
   | 'reserved-for-older'
-  | 'rate-limit';
+  | 'rate-limit'
+  | 'ec2-instance';
 
 export interface Deferred {
   stage: QueuedStage;
@@ -121,6 +131,11 @@ export interface ScaleInput {
   running: RunningTask[];
   limits: ScaleLimits;
   state: ScaleState;
+  /**
+   * Idle, clean EC2 instances per architecture (ec2-fleet.ts, FleetDecision.free), and whether
+   * the deployment has EC2 capacity at all. Absent: ECS places EC2 stages itself (local mode).
+   */
+  ec2?: { free: Partial<Record<Arch, number>>; booting: Partial<Record<Arch, number>>; capacity: readonly Arch[] };
 }
 
 const VCPU = 1024;
@@ -164,7 +179,9 @@ export function decideScale(input: ScaleInput): ScaleDecision {
 
   const candidates: QueuedStage[] = [];
   for (const stage of [...input.queued].sort(byAge)) {
-    if (stage.cpu > quotaUnits) {
+    if (stage.ec2Arch !== undefined && input.ec2 && !input.ec2.capacity.includes(stage.ec2Arch)) {
+      rejected.push({ stage, message: `needs ${stage.ec2Arch} EC2 capacity, which this deployment does not have (it has ${input.ec2.capacity.join(', ') || 'none'}): see README "EC2 capacity"` });
+    } else if (stage.ec2Arch === undefined && stage.cpu > quotaUnits) {
       rejected.push({ stage, message: `needs ${vcpu(stage.cpu)} but the Fargate vCPU quota is ${limits.vcpuQuota} vCPU: lower the pipeline's cpu or raise VCPU_QUOTA (and the account's quota)` });
     } else if (backoffUntil !== undefined) {
       defer(stage, 'capacity-backoff', `Fargate capacity back-off until ${new Date(backoffUntil).toISOString()}`);
@@ -187,7 +204,8 @@ export function decideScale(input: ScaleInput): ScaleDecision {
     const key = groupKey(repo, pipeline);
     perGroup.set(key, (perGroup.get(key) ?? 0) + 1);
   };
-  for (const task of input.running) count(task.repo, task.pipeline, task.cpu);
+  for (const task of input.running) count(task.repo, task.pipeline, task.ec2 ? 0 : task.cpu);
+  const ec2Free = { ...(input.ec2?.free ?? {}) };
 
   const atGroupLimit = (stage: QueuedStage) =>
     stage.concurrencyLimit !== undefined && (perGroup.get(groupKey(stage.repo, stage.pipeline)) ?? 0) >= stage.concurrencyLimit;
@@ -197,25 +215,32 @@ export function decideScale(input: ScaleInput): ScaleDecision {
   let stopped: { reason: DeferReason; detail: string } | undefined;
 
   // Tries to start one stage; reports whether it fits the vCPU left (false: it did not start).
-  const tryStart = (stage: QueuedStage): 'started' | 'no-vcpu' | 'stop' => {
+  const tryStart = (stage: QueuedStage): 'started' | 'no-vcpu' | 'no-instance' | 'stop' => {
     if (runningCount >= limits.maxConcurrent) {
       stopped = { reason: 'max-concurrency', detail: `${runningCount} of at most ${limits.maxConcurrent} stages running (MAX_CONCURRENT_BUILDS)` };
       return 'stop';
     }
-    if (usedUnits + stage.cpu > quotaUnits) return 'no-vcpu';
+    const arch = stage.ec2Arch;
+    if (arch !== undefined && input.ec2 && (ec2Free[arch] ?? 0) < 1) return 'no-instance';
+    if (arch === undefined && usedUnits + stage.cpu > quotaUnits) return 'no-vcpu';
     if (runTask.tokens < 1 || launches.tokens < 1) {
       stopped = { reason: 'rate-limit', detail: 'ECS RunTask / Fargate launch rate reached; next pass continues' };
       return 'stop';
     }
     runTask = { ...runTask, tokens: runTask.tokens - 1 };
     launches = { ...launches, tokens: launches.tokens - 1 };
-    count(stage.repo, stage.pipeline, stage.cpu);
+    count(stage.repo, stage.pipeline, arch === undefined ? stage.cpu : 0);
+    if (arch !== undefined && input.ec2) ec2Free[arch] = (ec2Free[arch] ?? 0) - 1;
     pending.delete(stage);
     start.push(stage);
     return 'started';
   };
   const noVcpuDetail = (stage: QueuedStage) =>
     `needs ${vcpu(stage.cpu)}; ${vcpu(quotaUnits - usedUnits)} of the ${limits.vcpuQuota} vCPU quota free`;
+  const noInstanceDetail = (stage: QueuedStage) => {
+    const booting = input.ec2?.booting[stage.ec2Arch!] ?? 0;
+    return `waits for an ${stage.ec2Arch} EC2 instance (one build per instance; ${booting > 0 ? `${booting} starting` : 'none free: the fleet grows within its maximum'})`;
+  };
 
   // Aged stages first, oldest first; one that does not fit reserves the capacity.
   for (const stage of candidates) {
@@ -225,6 +250,8 @@ export function decideScale(input: ScaleInput): ScaleDecision {
     if (result === 'no-vcpu') {
       defer(stage, 'vcpu-quota', noVcpuDetail(stage));
       stopped = { reason: 'reserved-for-older', detail: `capacity reserved for ${stage.id}, waiting since ${new Date(stage.queuedAt).toISOString()}` };
+    } else if (result === 'no-instance') {
+      defer(stage, 'ec2-instance', noInstanceDetail(stage));
     }
   }
 
@@ -259,6 +286,11 @@ export function decideScale(input: ScaleInput): ScaleDecision {
     if (result === 'started') {
       list.splice(index, 1);
       if (list.length === 0) queues.delete(repo);
+    } else if (result === 'no-instance') {
+      // Its own pool: it holds back nothing else of its repository.
+      defer(stage, 'ec2-instance', noInstanceDetail(stage));
+      list.splice(index, 1);
+      if (list.length === 0) queues.delete(repo);
     } else if (result === 'no-vcpu') {
       defer(stage, 'vcpu-quota', noVcpuDetail(stage));
       for (const behind of list.slice(index + 1)) defer(behind, 'behind-in-repository', `waits behind ${stage.id} (first in, first out within ${repo})`);
@@ -272,6 +304,8 @@ export function decideScale(input: ScaleInput): ScaleDecision {
       defer(stage, 'concurrency-limit', `pipeline "${stage.pipeline}" of ${stage.repo} is at its concurrency limit of ${stage.concurrencyLimit}`);
     } else if (stopped) {
       defer(stage, stopped.reason, stopped.detail);
+    } else if (stage.ec2Arch !== undefined) {
+      defer(stage, 'ec2-instance', noInstanceDetail(stage));
     } else {
       defer(stage, 'vcpu-quota', noVcpuDetail(stage));
     }

@@ -14,8 +14,11 @@
 
 import type { Stage } from '../../core/builds/types.js';
 import { stageKey } from '../../core/builds/types.js';
-import { decideScale, initialScaleState, withCapacityBackoff, type QueuedStage, type ScaleDecision, type ScaleState } from '../../core/scaling/decide-scale.js';
+import { decideScale, initialScaleState, withCapacityBackoff, type QueuedStage, type ScaleDecision, type ScaleInput, type ScaleState } from '../../core/scaling/decide-scale.js';
 import { decodeJob, type StageJob } from '../../core/scaling/job.js';
+import { ec2ArchOf } from '../../core/pipeline/ec2-task.js';
+import { DEFAULT_KEEP_IDLE_MS, decideFleet } from '../../core/scaling/ec2-fleet.js';
+import type { Arch } from '../../core/pipeline/types.js';
 import type { NotRemoved, QueuedJob } from '../../core/scaling/job-queue.js';
 import { afterStageEnd } from '../shared/execution/stage-end.js';
 import { isWaiting, listAll, type AutoscalerDeps, type PassReport, type Waiting } from './deps.js';
@@ -102,6 +105,7 @@ export async function runPass(deps: AutoscalerDeps, options: { reconcile: boolea
   report.waiting = waiting.size;
 
   const running = await listAll(deps, 'running');
+  const ec2 = await sizeEc2Capacity(deps, [...waiting.values()], report);
   const queued: QueuedStage[] = [...waiting.values()].map(({ job, stage }) => ({
     id: job.stageKey,
     repo: job.repo,
@@ -110,14 +114,16 @@ export async function runPass(deps: AutoscalerDeps, options: { reconcile: boolea
     queuedAt: stage.queuedAt ?? job.queuedAt,
     cpu: job.cpu,
     ...(stage.retryAfter !== undefined ? { notBefore: stage.retryAfter } : {}),
+    ...(ec2ArchOf(job.taskDefinition) ? { ec2Arch: ec2ArchOf(job.taskDefinition)! } : {}),
   }));
   const state = scaleState ?? initialScaleState(deps.config.limits, now);
   const decision: ScaleDecision = decideScale({
     now,
     queued,
-    running: running.map((s) => ({ stageId: `${s.buildId}/${s.number}`, repo: s.repo, pipeline: s.name, cpu: s.cpu ?? deps.config.defaultCpu })),
+    running: running.map((s) => ({ stageId: `${s.buildId}/${s.number}`, repo: s.repo, pipeline: s.name, cpu: s.cpu ?? deps.config.defaultCpu, ...(s.capacity === 'EC2' ? { ec2: true } : {}) })),
     limits: deps.config.limits,
     state,
+    ...(ec2 ? { ec2 } : {}),
   });
   scaleState = decision.state;
 
@@ -173,6 +179,31 @@ export async function runPass(deps: AutoscalerDeps, options: { reconcile: boolea
   }
   if (options.reconcile) report.reconcile = await reconcile(deps);
   return report;
+}
+
+/**
+ * The EC2 capacity for this pass (core/scaling/ec2-fleet.ts): the fleet as it is, sized by the
+ * stages waiting for it (terminating spent and long-idle instances, raising the desired
+ * capacity), and what is free now for the decision. Nothing without a fleet (local mode).
+ */
+async function sizeEc2Capacity(deps: AutoscalerDeps, waiting: Waiting[], report: PassReport): Promise<ScaleInput['ec2'] | undefined> {
+  if (!deps.fleet) return undefined;
+  const now = deps.now();
+  const wanting: Partial<Record<Arch, number>> = {};
+  for (const w of waiting) {
+    const arch = ec2ArchOf(w.job.taskDefinition);
+    if (arch && (w.stage.retryAfter === undefined || w.stage.retryAfter <= now)) wanting[arch] = (wanting[arch] ?? 0) + 1;
+  }
+  const instances = await deps.fleet.describe(now);
+  const decision = decideFleet({ now, instances, waiting: wanting, maxInstances: deps.fleet.maxInstances, keepIdleMs: DEFAULT_KEEP_IDLE_MS });
+  const changed = decision.terminate.length > 0 || deps.fleet.arches.some((a) => (decision.desired[a] ?? 0) !== instances.filter((i) => i.arch === a && (i.state === 'booting' || i.state === 'ready')).length);
+  if (changed) {
+    await deps.fleet.apply(decision);
+    deps.log('EC2 capacity sized', { desired: decision.desired, terminated: decision.terminate, waiting: wanting, overLimit: decision.overLimit });
+  }
+  report.ec2 = { desired: decision.desired, terminated: decision.terminate.map((t) => t.instanceId) };
+  const booting = Object.fromEntries(deps.fleet.arches.map((a) => [a, instances.filter((i) => i.arch === a && i.state === 'booting').length + Math.max(0, (decision.desired[a] ?? 0) - instances.filter((i) => i.arch === a && (i.state === 'booting' || i.state === 'ready')).length)]));
+  return { free: decision.free, booting, capacity: deps.fleet.arches };
 }
 
 /**

@@ -4,6 +4,8 @@
 import { DEFAULT_LIMITS, type ScaleLimits } from '../../core/scaling/decide-scale.js';
 import { ENV } from '../../core/config/lambda-env.js';
 import { listEnv, numberEnv, requireEnv, type Env } from '../shared/config.js';
+import { ec2CapacityFromEnv } from '../shared/ec2-capacity.js';
+import type { Arch } from '../../core/pipeline/types.js';
 
 export interface ExecutionConfig {
   tableName: string;
@@ -19,6 +21,8 @@ export interface ExecutionConfig {
   useSpot: boolean;
   defaultCpu: number;
   limits: ScaleLimits;
+  /** The EC2 capacity (ENV.ec2Capacity): each architecture's Auto Scaling group, and the most instances at once. */
+  ec2?: { groups: Partial<Record<Arch, string>>; maxInstances: number };
 }
 
 export function executionConfig(env: Env = process.env): ExecutionConfig {
@@ -27,7 +31,16 @@ export function executionConfig(env: Env = process.env): ExecutionConfig {
   const dlq = env[ENV.jobsDeadLetterQueueUrl];
   const executionRoleArn = env[ENV.taskExecutionRoleArn];
   const taskRoleArn = env[ENV.taskRoleArn];
+  const ec2 = ec2CapacityFromEnv(env);
   return {
+    ...(ec2
+      ? {
+          ec2: {
+            groups: Object.fromEntries(Object.entries(ec2).map(([arch, c]) => [arch, c.autoScalingGroup])),
+            maxInstances: numberEnv(env, ENV.ec2MaxInstances, 4),
+          },
+        }
+      : {}),
     tableName: requireEnv(env, ENV.tableName, 'the build table'),
     jobsQueueUrl: requireEnv(env, ENV.jobsQueueUrl, 'the queue of stages to start'),
     ...(dlq ? { jobsDeadLetterQueueUrl: dlq } : {}),

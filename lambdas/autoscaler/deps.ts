@@ -9,6 +9,7 @@ import type { ExecutionConfig } from './config.js';
 import type { ReconcileReport } from './reconcile.js';
 import type { CloneTokenMinter } from '../shared/clone-tokens.js';
 import type { SnapshotUrls } from '../../core/builds/segment-run.js';
+import type { Ec2Fleet } from '../../core/scaling/ec2-fleet.js';
 
 export interface AutoscalerDeps extends ExecutionDeps {
   /** The jobs queue, read as well as written: new announcements are sampled each pass. */
@@ -22,6 +23,8 @@ export interface AutoscalerDeps extends ExecutionDeps {
   cloneTokens?: CloneTokenMinter;
   /** Presigned URLs of the snapshot bucket, for split stages (core/builds/segment-run.ts); absent: such a stage cannot start. */
   snapshotUrls?: SnapshotUrls;
+  /** The EC2 capacity's instances (adapters/ec2/fleet.ts); absent: ECS places EC2 stages itself (local mode). */
+  fleet?: Ec2Fleet;
 }
 
 export interface PassReport {
@@ -33,10 +36,12 @@ export interface PassReport {
   deferred: { stageKey: string; reason: string }[];
   failed: { stageKey: string; message: string }[];
   /** Starts that failed and will be tried again (capacity refusals, errors worth a retry). */
-  runTaskFailures: { stageKey: string; reason: string; kind: 'capacity' | 'retry' }[];
+  runTaskFailures: { stageKey: string; reason: string; kind: 'capacity' | 'retry' | 'ec2-wait' }[];
   reconcile?: ReconcileReport;
   /** Service tasks of split stages stopped because their stage was done. */
   serviceTasksStopped?: string[];
+  /** What the pass did to the EC2 capacity: each group's desired capacity and the instances it terminated. */
+  ec2?: { desired: Partial<Record<string, number>>; terminated: string[] };
 }
 
 /** A stage the pass may start, with its job. */

@@ -8,6 +8,8 @@
 
 import type { Context } from 'aws-lambda';
 import { ECSClient } from '@aws-sdk/client-ecs';
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { AwsEc2Fleet } from '../../adapters/ec2/fleet.js';
 import { executionDepsFromEnv } from '../shared/execution/wiring.js';
 import { requireEnv, type Env } from '../shared/config.js';
 import { lambdaLogger, startInvocation } from '../shared/observability/logger.js';
@@ -31,16 +33,20 @@ export interface AutoscalerHandlerOptions {
   cloneTokenStore?: CloneTokenStore;
   /** Presigned URLs of the snapshot bucket for split stages (local mode: local/snapshot-bucket.ts). */
   snapshotUrls?: SnapshotUrls;
+  /** Local mode: no Auto Scaling group behind EC2_CAPACITY; the ECS stand-in places EC2-form tasks itself. */
+  ecsPlacesEc2Tasks?: boolean;
 }
 
 export function autoscalerDepsFromEnv(env: Env = process.env, options: AutoscalerHandlerOptions = {}): AutoscalerDeps {
   const config = executionConfig(env);
+  const ecs = new ECSClient({});
   return {
     ...executionDepsFromEnv('autoscaler', env),
     // Queue URLs are not endpoints (see clients.ts): the shared client.
     jobs: new SqsJobQueue(sqsClient(), config.jobsQueueUrl, config.jobsDeadLetterQueueUrl),
-    ecs: new ECSClient({}),
+    ecs,
     config,
+    ...(config.ec2 && !options.ecsPlacesEc2Tasks ? { fleet: new AwsEc2Fleet(new AutoScalingClient({}), ecs, { cluster: config.cluster, ...config.ec2 }) } : {}),
     cloneTokens: cloneTokensFromEnv(env, options.cloneTokenStore ?? ssmCloneTokenStore(ssmClient)),
     ...snapshotUrlsOf(env, options),
   };

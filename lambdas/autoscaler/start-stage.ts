@@ -18,6 +18,7 @@ import { stageKeys } from '../shared/observability/logger.js';
 import type { ExecutionConfig } from './config.js';
 import { isWaiting, type AutoscalerDeps, type PassReport, type Waiting } from './deps.js';
 import { ensureTaskDefinition } from './register.js';
+import { isEc2Task, rootOnInstance } from '../../core/pipeline/ec2-task.js';
 import { CloneTokenError } from '../shared/clone-tokens.js';
 import { serviceTaskState } from './service-task.js';
 
@@ -28,6 +29,8 @@ export type StartResult =
   | { kind: 'started'; started: PassReport['started'][number] }
   /** Capacity or quota refused it: it waits (the pass backs off capacity for everyone). */
   | { kind: 'capacity'; reason: string }
+  /** ECS placed it on no EC2 instance (the fleet's view was behind): it waits for the next pass, nothing else does. */
+  | { kind: 'ec2-wait'; reason: string }
   /** An error worth another try: counted on the stage, retried after a back-off. */
   | { kind: 'retry'; reason: string }
   | { kind: 'failed'; message: string }
@@ -36,7 +39,7 @@ export type StartResult =
   /** A split stage waits for the task of its services to run (service-task.ts). */
   | { kind: 'waiting'; reason: string };
 
-type Capacity = 'FARGATE' | 'FARGATE_SPOT';
+type Capacity = 'FARGATE' | 'FARGATE_SPOT' | 'EC2';
 
 export async function startStage(deps: AutoscalerDeps, waiting: Waiting): Promise<StartResult> {
   const { config } = deps;
@@ -113,13 +116,16 @@ export async function startStage(deps: AutoscalerDeps, waiting: Waiting): Promis
   // or a failures[] reason) sends the stage to on-demand in the same pass, below.
   // https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CapacityProviderStrategyItem.html
   // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html
+  // A task in its EC2 form (core/pipeline/ec2-task.ts) runs on the deployment's EC2 capacity
+  // only, with the capacity provider and placement the compiler wrote.
+  const ec2 = isEc2Task(job.taskDefinition);
   const onDemand = job.onDemand === true || (stage.reason === 'spot-interrupted' && stage.capacity === 'FARGATE');
-  const spot = config.useSpot && !onDemand;
-  const capacities: Capacity[] = spot ? ['FARGATE_SPOT', 'FARGATE'] : ['FARGATE'];
+  const spot = config.useSpot && !onDemand && !ec2;
+  const capacities: Capacity[] = ec2 ? ['EC2'] : spot ? ['FARGATE_SPOT', 'FARGATE'] : ['FARGATE'];
   const refusals: string[] = [];
   let refusedForCapacity = true;
   for (const capacity of capacities) {
-    const tokens = runTaskTokens(segmentRunKey(job.stageKey, segment), attempt, spot ? capacity : undefined);
+    const tokens = runTaskTokens(segmentRunKey(job.stageKey, segment), attempt, spot && capacity !== 'EC2' ? capacity : undefined);
     const input = runTaskInput(config, job, taskDefinitionArn, capacity, tokens, stage.upstream, segmentRun.env);
     let res: RunTaskCommandOutput;
     try {
@@ -141,7 +147,12 @@ export async function startStage(deps: AutoscalerDeps, waiting: Waiting): Promis
       return afterError(deps, stage, attempt, info, [...refusals, text].join('; '));
     }
     const task = res.tasks?.[0];
-    if (task?.taskArn) return recordStarted(deps, w, stage, attempt, task.taskArn, capacity);
+    if (task?.taskArn) {
+      // Placed at once on EC2: the instance is marked before anything else can be placed there
+      // after this build, which is root on it (ec2-task.ts, SPENT_ATTRIBUTE).
+      if (capacity === 'EC2' && deps.fleet && rootOnInstance(job.taskDefinition) && task.containerInstanceArn) await deps.fleet.markSpent(task.containerInstanceArn);
+      return recordStarted(deps, w, stage, attempt, task.taskArn, capacity);
+    }
     const reasons = (res.failures ?? []).map((f) => `${f.reason ?? 'unknown'}${f.detail ? ` (${f.detail})` : ''}`);
     for (const failure of res.failures?.length ? res.failures : [{ reason: 'no task and no failure' }]) deps.metrics?.runTaskFailure(failure.reason ?? 'unknown');
     const text = `RunTask on ${capacity}: ${reasons.join('; ') || 'returned neither a task nor a failure'}`;
@@ -151,6 +162,10 @@ export async function startStage(deps: AutoscalerDeps, waiting: Waiting): Promis
     // Spot without capacity: the same pass tries on-demand.
   }
   const reason = refusals.join('; ');
+  if (ec2) {
+    await deps.stages.noteWaiting(job.buildId, job.stageNumber, `waiting: no EC2 instance took it (${reason}); the next pass tries again`);
+    return { kind: 'ec2-wait', reason };
+  }
   if (refusedForCapacity) {
     await deps.stages.noteWaiting(job.buildId, job.stageNumber, `waiting: no Fargate capacity or quota (${reason}); retrying with back-off`);
     return { kind: 'capacity', reason };
@@ -224,7 +239,7 @@ export function runTaskInput(
   config: ExecutionConfig,
   job: StageJob,
   taskDefinitionArn: string,
-  capacity: 'FARGATE' | 'FARGATE_SPOT',
+  capacity: Capacity,
   tokens: { clientToken: string; startedBy: string },
   /** What the build had done when the stage was released (Stage.upstream): the agent's SLIPWAY_UPSTREAM. */
   upstream?: UpstreamState,
@@ -244,6 +259,11 @@ export function runTaskInput(
   const withStage = { ...agent, environment };
   if (agentIndex >= 0) containerOverrides[agentIndex] = withStage;
   else containerOverrides.push(withStage);
+  if (capacity === 'EC2') {
+    // The compiler's capacity provider, distinctInstance and group stay; host mode takes no network configuration.
+    const { networkConfiguration: _network, ...ec2Run } = job.runTask as Partial<RunTaskCommandInput>;
+    return { ...ec2Run, cluster: config.cluster, taskDefinition: taskDefinitionArn, count: 1, clientToken: tokens.clientToken, startedBy: tokens.startedBy, overrides: { ...overrides, containerOverrides } };
+  }
   return {
     ...(job.runTask as Partial<RunTaskCommandInput>),
     cluster: config.cluster,

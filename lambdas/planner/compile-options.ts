@@ -10,6 +10,7 @@ import { ecrRegistry, type PullThroughCache } from '../../core/pipeline/pull-thr
 import type { Arch } from '../../core/pipeline/types.js';
 import { numberEnv, type Env } from '../shared/config.js';
 import { ENV } from '../../core/config/lambda-env.js';
+import { ec2CapacityFromEnv } from '../shared/ec2-capacity.js';
 import type { CloneCredentials } from '../../core/pipeline/compile.js';
 
 /** One repository's image builds as the stack describes them (lib/image-builds.ts, ENV.imageBuilds). */
@@ -129,35 +130,6 @@ export function buildCompileOptions(deployment: DeploymentCompileOptions, build:
     ...(build.absentSecrets && build.absentSecrets.size > 0 ? { absentSecrets: build.absentSecrets } : {}),
     stageId: (_pipeline, stageNumber) => stageKey(makeBuildId(build.repoSlug, build.buildNumber), stageNumber),
   };
-}
-
-/** One architecture's EC2 capacity as the stack describes it (lib/ec2-capacity.ts, ENV.ec2Capacity). */
-export interface Ec2CapacityEntry {
-  capacityProvider: string;
-  autoScalingGroup: string;
-}
-
-/** ENV.ec2Capacity: `{"amd64": {"capacityProvider", "autoScalingGroup"}, …}`; undefined when unset. */
-export function ec2CapacityFromEnv(env: Env): Partial<Record<Arch, Ec2CapacityEntry>> | undefined {
-  const raw = env[ENV.ec2Capacity];
-  if (raw === undefined || raw.trim() === '') return undefined;
-  const expected = 'expected {"amd64": {"capacityProvider": …, "autoScalingGroup": …}, "arm64": …}';
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch (error) {
-    throw new Error(`config: ${ENV.ec2Capacity} is not JSON (${(error as Error).message}); ${expected}`);
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`config: ${ENV.ec2Capacity} is not an object; ${expected}`);
-  const out: Partial<Record<Arch, Ec2CapacityEntry>> = {};
-  for (const [arch, entry] of Object.entries(value as Record<string, unknown>)) {
-    const e = entry as Partial<Ec2CapacityEntry> | null;
-    if ((arch !== 'amd64' && arch !== 'arm64') || !e || typeof e.capacityProvider !== 'string' || typeof e.autoScalingGroup !== 'string') {
-      throw new Error(`config: ${ENV.ec2Capacity}: the entry ${JSON.stringify(arch)} is not an architecture (amd64, arm64) with capacityProvider and autoScalingGroup; ${expected}`);
-    }
-    out[arch] = { capacityProvider: e.capacityProvider, autoScalingGroup: e.autoScalingGroup };
-  }
-  return out;
 }
 
 /** ENV.imageBuilds: `{"owner/name": {taskRoleArn, pushRepositories, cacheRepository}}`. */

@@ -49,6 +49,8 @@ export const CLIENT_TOKEN_CONFLICT =
 /** RunTask parameter errors (InvalidParameterException), as ECS words them. */
 export const BOTH_LAUNCH_TYPE_AND_STRATEGY = 'Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.';
 export const AWSVPC_NEEDS_NETWORK = "Network Configuration must be provided when networkMode 'awsvpc' is specified.";
+/** RunTask with a network configuration for a task definition not in awsvpc mode (host, bridge). */
+export const NETWORK_NOT_AWSVPC = 'Network Configuration is not valid for the given networkMode of this task definition.';
 
 type Json = Record<string, unknown>;
 
@@ -111,6 +113,8 @@ export class EcsApi {
     }
     const definition = this.state.registry.resolve(input.taskDefinition);
     if (definition.input.networkMode === 'awsvpc' && !input.networkConfiguration) throw invalidParameter(AWSVPC_NEEDS_NETWORK);
+    // "If you specify NetworkConfiguration when the target ECS task does not use the awsvpc network mode, the task fails."
+    if (definition.input.networkMode !== undefined && definition.input.networkMode !== 'awsvpc' && input.networkConfiguration) throw invalidParameter(NETWORK_NOT_AWSVPC);
     const names = new Set((definition.input.containerDefinitions ?? []).map((c) => c.name));
     for (const o of input.overrides?.containerOverrides ?? []) {
       if (!names.has(o.name)) throw invalidParameter(`Override for container named ${o.name ?? ''} is not a container in the TaskDefinition.`);

@@ -162,6 +162,7 @@ export class LocalTask {
     // As Fargate: images are pulled and every secret of every container is fetched with the
     // execution role before any container starts; one failure stops the whole task.
     this.checkImagePlatforms();
+    this.checkDockerDaemon();
     await this.fetchSecrets();
     mkdirSync(this.taskDir, { recursive: true });
     // Database servers run as their own users: they must be able to reach their data dirs.
@@ -206,6 +207,22 @@ export class LocalTask {
       c.lastStatus = 'STOPPED';
       c.finishedAt = new Date();
     }
+  }
+
+  /**
+   * A task in its EC2 form (core/pipeline/ec2-task.ts) runs here like a Fargate one, each in its
+   * own network namespace as it would have its own instance, except what needs the instance's
+   * Docker daemon: a privileged container or a host volume (the Docker socket). Local mode has
+   * no daemon to give, so such a task does not start, and says why.
+   */
+  private checkDockerDaemon(): void {
+    const privileged = this.containers.filter((c) => c.def.privileged === true).map((c) => `container '${c.def.name}' is privileged`);
+    const sockets = (this.definition.input.volumes ?? []).filter((v) => v.host?.sourcePath).map((v) => `volume '${v.name}' is the host's ${v.host!.sourcePath}`);
+    const needs = [...privileged, ...sockets];
+    if (needs.length === 0) return;
+    throw new TaskStartError(
+      `local mode has no Docker daemon to give this task (${needs.join('; ')}): a pipeline that needs one (privileged, docker.sock, dind) runs only on a deployment's EC2 capacity for a trusted repository (README, "EC2 capacity")`,
+    );
   }
 
   /**

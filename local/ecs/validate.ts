@@ -91,6 +91,11 @@ function range(where: string, field: string, value: number | undefined, min: num
 
 function validateFargateSize(input: RegisterTaskDefinitionRequest): void {
   if (!(input.requiresCompatibilities ?? []).includes('FARGATE')) return;
+  // What Fargate refuses that EC2 gives (the project's ECS reference, "Not possible on Fargate").
+  const privileged = (input.containerDefinitions ?? []).find((c) => c.privileged === true);
+  if (privileged) throw clientError(`Fargate does not support privileged containers (container '${privileged.name ?? ''}')`);
+  const host = (input.volumes ?? []).find((v) => v.host?.sourcePath);
+  if (host) throw clientError(`Fargate does not support host volumes with a sourcePath (volume '${host.name ?? ''}')`);
   if (input.networkMode && input.networkMode !== 'awsvpc') {
     throw clientError(`Fargate requires network mode awsvpc, not '${input.networkMode}'`);
   }

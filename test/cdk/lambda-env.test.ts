@@ -13,6 +13,7 @@ import { taskEventsDepsFromEnv } from '../../lambdas/task-events/handler.js';
 import { webhookDepsFromEnv } from '../../lambdas/webhook/handler.js';
 import { pricesDepsFromEnv } from '../../lambdas/prices/handler.js';
 import { fixtureProps, lambdaFunction, synthSlipway, type Synthesized } from './synth.js';
+import { DEFAULT_EC2_CAPACITY } from '../../lib/ec2-capacity.js';
 
 /** Each function's wiring, as its handler runs it on the first event. */
 const WIRING: Record<LambdaName, (env: Env) => unknown> = {
@@ -31,6 +32,7 @@ const PLACEHOLDERS: Partial<Record<string, string>> = {
   [ENV.partition]: 'aws',
   [ENV.publicUrl]: 'https://d111111abcdef8.cloudfront.net',
   [ENV.webhookUrl]: 'https://hooks.lambda-url.us-east-1.on.aws/hooks',
+  [ENV.ec2Capacity]: '{"amd64":{"capacityProvider":"cp-amd64","autoScalingGroup":"asg-amd64"},"arm64":{"capacityProvider":"cp-arm64","autoScalingGroup":"asg-arm64"}}',
 };
 
 function deployedEnv(variables: Record<string, unknown>): Record<string, string> {
@@ -54,6 +56,8 @@ const variants = [
   { name: 'defaults', props: fixtureProps() },
   // The settings that add optional variables: an allow-list, one multi-arch agent image.
   { name: 'allow-list and one agent image', props: fixtureProps({ allowedRepositories: ['acme/api'], agentImage: { uri: '123456789012.dkr.ecr.us-east-1.amazonaws.com/agent:1' } }) },
+  // EC2 capacity on (issue 19): the planner and the autoscaler learn where it is.
+  { name: 'EC2 capacity', props: fixtureProps({ ec2Capacity: { ...DEFAULT_EC2_CAPACITY, architectures: ['amd64', 'arm64'] } }) },
 ];
 
 for (const variant of variants) {

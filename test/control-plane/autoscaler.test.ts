@@ -26,6 +26,7 @@ import { ensureTaskDefinition } from '../../lambdas/autoscaler/register.js';
 import { cancelBuild } from '../../lambdas/api/cancel.js';
 import { applyTaskEvent, stageKeyOf } from '../../lambdas/shared/execution/apply-event.js';
 import { SqsJobQueue } from '../../adapters/sqs/job-queue.js';
+import type { Ec2Fleet, FleetDecision, FleetInstance } from '../../core/scaling/ec2-fleet.js';
 
 let aws: LocalAws;
 let unsubscribe = () => {};
@@ -607,5 +608,56 @@ describe('task definition registration', () => {
     expect(await ensureTaskDefinition(deps.ecs, definition, { retryDelayMs: 10 })).toMatch(new RegExp(`task-definition/${family}:1$`));
     const bad = { ...definition, family: `${family}-bad`, requiresCompatibilities: ['FARGATE'], networkMode: 'awsvpc', cpu: '256', memory: '4096' };
     await expect(ensureTaskDefinition(deps.ecs, bad, { retryDelayMs: 10 })).rejects.toThrow(/Fargate/);
+  });
+});
+
+describe('EC2 capacity (issue 19)', () => {
+  /** The EC2 form the compiler writes (core/pipeline/ec2-task.ts), around a shell agent. */
+  const toEc2 = (job: StageJob) => {
+    Object.assign(job.taskDefinition, { requiresCompatibilities: ['EC2'], networkMode: 'host', family: `${job.taskDefinition.family}-ec2` });
+    job.runTask = {
+      capacityProviderStrategy: [{ capacityProvider: 'slipway-ec2-amd64', weight: 1 }],
+      placementConstraints: [{ type: 'distinctInstance' }, { type: 'memberOf', expression: 'attribute:slipway.spent !exists' }],
+      group: 'slipway-ec2',
+    };
+  };
+  /** A fleet whose instances the test sets; it records what the pass asked of it. */
+  const fakeFleet = (instances: FleetInstance[]) => {
+    const applied: FleetDecision[] = [];
+    const fleet: Ec2Fleet = { arches: ['amd64'], maxInstances: 2, describe: async () => instances, apply: async (d) => void applied.push(d), markSpent: async () => {} };
+    return { fleet, applied, instances };
+  };
+
+  it('scales the EC2 capacity from zero for a waiting stage, starts it once an instance is ready, on EC2 even with Spot on', async () => {
+    resetAutoscalerState();
+    const { build, jobs } = await seedBuild([{ name: 'dind', script: 'exit 0' }], { queued: false });
+    toEc2(jobs[0]!);
+    await deps.stages.putStageJobs(jobs);
+    const { fleet, applied, instances } = fakeFleet([]);
+    const ec2Deps = { ...deps, fleet, config: { ...deps.config, useSpot: true } };
+    const first = await serially(async () => {
+      await queueNow(build.id, 1);
+      return runPass(ec2Deps, { reconcile: false });
+    });
+    expect(first.started).toEqual([]);
+    expect(first.deferred).toContainEqual({ stageKey: `${build.id}/1`, reason: 'ec2-instance' });
+    expect(applied.at(-1)?.desired).toEqual({ amd64: 1, arm64: 0 });
+    expect((await deps.stages.getStageConsistent(build.id, 1))?.message).toBe('waiting: waits for an amd64 EC2 instance (one build per instance; 1 starting)');
+
+    instances.push({ instanceId: 'i-1', arch: 'amd64', state: 'ready', tasks: 0, spent: false, idleSince: Date.now() });
+    const second = await serially(() => runPass(ec2Deps, { reconcile: false }));
+    expect(second.started).toContainEqual(expect.objectContaining({ stageKey: `${build.id}/1`, capacity: 'EC2' }));
+    expect((await finished(build.id)).status).toBe('success');
+    expect((await deps.stages.getStageConsistent(build.id, 1))?.capacity).toBe('EC2');
+  });
+
+  it("RunTask of the EC2 form: the compiler's capacity provider and placement, no network configuration, no Spot", () => {
+    const job = { stageKey: 'a/b#1/1', runTask: {}, taskDefinition: { family: 'f' } } as unknown as StageJob;
+    toEc2(job);
+    const input = runTaskInput(deps.config, job, 'arn:td', 'EC2', runTaskTokens('a/b#1/1', 0));
+    expect(input.networkConfiguration).toBeUndefined();
+    expect(input.capacityProviderStrategy).toEqual([{ capacityProvider: 'slipway-ec2-amd64', weight: 1 }]);
+    expect(input.placementConstraints).toEqual([{ type: 'distinctInstance' }, { type: 'memberOf', expression: 'attribute:slipway.spent !exists' }]);
+    expect(input.group).toBe('slipway-ec2');
   });
 });

@@ -320,7 +320,7 @@ describe('planEvent', () => {
     expect(trusted.status).toBe('pending');
     const job = decodeJob((await drainJobs())[0]!.Body!);
     expect(job.taskDefinition).toMatchObject({ requiresCompatibilities: ['EC2'], networkMode: 'host' });
-    expect(job.runTask).toMatchObject({ capacityProviderStrategy: [{ capacityProvider: 'slipway-ec2-amd64', weight: 1 }], placementConstraints: [{ type: 'distinctInstance' }] });
+    expect(job.runTask).toMatchObject({ capacityProviderStrategy: [{ capacityProvider: 'slipway-ec2-amd64', weight: 1 }], placementConstraints: [{ type: 'distinctInstance' }, { type: 'memberOf', expression: 'attribute:slipway.spent !exists' }] });
 
     const untrusted = await planned('acme/dind-untrusted', false);
     expect(untrusted.status).toBe('error');

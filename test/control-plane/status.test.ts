@@ -61,6 +61,12 @@ describe('stageOutcome (table)', () => {
     ['termination notice, first attempt: requeue', { stopCode: 'TerminationNotice', containers: [agent(4)] }, { capacity: 'FARGATE_SPOT', attempts: 1 }, 'pending', 'spot-interrupted', true],
     ['spot, second attempt: error', { stopCode: 'SpotInterruption', containers: [agent(4)] }, { capacity: 'FARGATE_SPOT', attempts: 2 }, 'error', 'spot-interrupted'],
     ['interruption on on-demand: error', { stopCode: 'TerminationNotice', containers: [agent(4)] }, { capacity: 'FARGATE', attempts: 1 }, 'error', 'spot-interrupted'],
+    // EC2 capacity (issue 19): an instance that goes away takes the agent with it.
+    ['EC2 instance gone, first attempt: requeue', { stoppedReason: 'Host EC2 (instance i-0abc) terminated.', containers: [agent()] }, { capacity: 'EC2', attempts: 1 }, 'pending', 'spot-interrupted', true],
+    ['EC2 instance gone, second attempt: error', { stoppedReason: 'Host EC2 (instance i-0abc) terminated.', containers: [agent()] }, { capacity: 'EC2', attempts: 2 }, 'error', 'spot-interrupted'],
+    ['EC2 Spot reclaim with its stop code: requeue', { stopCode: 'SpotInterruption', containers: [agent()] }, { capacity: 'EC2', attempts: 1 }, 'pending', 'spot-interrupted', true],
+    ['EC2, user stop before the agent ran: cancelled, not requeued', { stopCode: 'UserInitiated', containers: [agent()] }, { capacity: 'EC2', attempts: 1 }, 'killed', 'cancelled'],
+    ['EC2, the agent exited: its own outcome', { stopCode: 'EssentialContainerExited', containers: [agent(1)] }, { capacity: 'EC2', attempts: 1 }, 'failure', 'step-failed'],
   ];
   for (const [name, d, s, status, reason, requeue] of rows) {
     it(name, () => {

@@ -23,6 +23,13 @@ describe('the corpus of real pipelines', () => {
     expect(figure.running, formatFigure(figure)).toBeGreaterThanOrEqual(110);
   });
 
+  // Issue 19: with EC2 capacity on, a trusted repository's pipelines that need a Docker daemon
+  // (privileged, docker.sock, dind) run there: 12 more, measured when EC2 capacity came.
+  it('runs 121 of 200 with EC2 capacity on for a trusted repository, 12 of them on EC2', () => {
+    expect(figure.withEc2, formatFigure(figure)).toMatchObject({ running: 121, onEc2: 12 });
+    expect(figure.withEc2.running - figure.running).toBe(figure.withEc2.onEc2);
+  });
+
   // docs/design/split-pipelines.md: what the cut into consecutive tasks makes of the pipelines
   // that only ECS's limit stops. owncloud's 24 serve the workspace from a service (their web
   // servers' document roots, a volume shared with selenium) and start a detached step after

@@ -1,0 +1,127 @@
+// The Ec2Fleet port (core/scaling/ec2-fleet.ts) on EC2 Auto Scaling and ECS: each
+// architecture's Auto Scaling group (lib/ec2-capacity.ts) and the container instances its
+// instances register with the cluster.
+//
+// - describe: DescribeAutoScalingGroups gives the group's instances and their lifecycle state
+//   (Pending…, InService, Terminating…; warm-pool instances are not among them); the cluster's
+//   container instances (ListContainerInstances + DescribeContainerInstances) say which are
+//   registered and ACTIVE, how many tasks each runs or is placing, and which carry the spent
+//   attribute. An InService instance not yet registered is still booting (its ECS agent starts).
+// - apply: TerminateInstanceInAutoScalingGroup with ShouldDecrementDesiredCapacity (the group
+//   neither replaces it nor picks another one to remove), then SetDesiredCapacity.
+// - markSpent: PutAttributes on the container instance.
+
+import {
+  type AutoScalingClient,
+  DescribeAutoScalingGroupsCommand,
+  SetDesiredCapacityCommand,
+  TerminateInstanceInAutoScalingGroupCommand,
+} from '@aws-sdk/client-auto-scaling';
+import { DescribeContainerInstancesCommand, type ECSClient, ListContainerInstancesCommand, PutAttributesCommand } from '@aws-sdk/client-ecs';
+import { SPENT_ATTRIBUTE } from '../../core/pipeline/ec2-task.js';
+import type { Arch } from '../../core/pipeline/types.js';
+import type { Ec2Fleet, FleetDecision, FleetInstance, FleetInstanceState } from '../../core/scaling/ec2-fleet.js';
+
+export interface Ec2FleetConfig {
+  cluster: string;
+  /** Each architecture's Auto Scaling group. */
+  groups: Partial<Record<Arch, string>>;
+  maxInstances: number;
+}
+
+/** What the cluster knows of one EC2 instance. */
+interface Registered {
+  arn: string;
+  active: boolean;
+  tasks: number;
+  spent: boolean;
+}
+
+export class AwsEc2Fleet implements Ec2Fleet {
+  readonly arches: readonly Arch[];
+  readonly maxInstances: number;
+  /** When each instance was first seen without a task (kept between passes of a warm Lambda). */
+  private readonly idleSince = new Map<string, number>();
+
+  constructor(
+    private readonly autoscaling: AutoScalingClient,
+    private readonly ecs: ECSClient,
+    private readonly config: Ec2FleetConfig,
+  ) {
+    this.arches = (Object.keys(config.groups) as Arch[]).sort();
+    this.maxInstances = config.maxInstances;
+  }
+
+  async describe(now: number): Promise<FleetInstance[]> {
+    const names = this.arches.map((a) => this.config.groups[a]!);
+    const groups = (await this.autoscaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: names }))).AutoScalingGroups ?? [];
+    const registered = await this.containerInstances();
+    const out: FleetInstance[] = [];
+    for (const arch of this.arches) {
+      const group = groups.find((g) => g.AutoScalingGroupName === this.config.groups[arch]);
+      if (!group) throw new Error(`EC2 capacity: the Auto Scaling group ${this.config.groups[arch]} (${arch}) does not exist; deploy the stack with ec2Capacity on`);
+      for (const i of group.Instances ?? []) {
+        if (!i.InstanceId) continue;
+        const known = registered.get(i.InstanceId);
+        const state = fleetState(i.LifecycleState ?? '', known);
+        const tasks = known?.tasks ?? 0;
+        if (state !== 'ready' || tasks > 0) this.idleSince.delete(i.InstanceId);
+        else if (!this.idleSince.has(i.InstanceId)) this.idleSince.set(i.InstanceId, now);
+        out.push({ instanceId: i.InstanceId, arch, state, tasks, spent: known?.spent ?? false, ...(this.idleSince.has(i.InstanceId) ? { idleSince: this.idleSince.get(i.InstanceId)! } : {}) });
+      }
+    }
+    return out;
+  }
+
+  async apply(decision: FleetDecision): Promise<void> {
+    for (const t of decision.terminate) {
+      await this.autoscaling.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: t.instanceId, ShouldDecrementDesiredCapacity: true }));
+      this.idleSince.delete(t.instanceId);
+    }
+    for (const arch of this.arches) {
+      const desired = decision.desired[arch];
+      if (desired === undefined) continue;
+      // HonorCooldown false: the decision is the autoscaler's, made from the jobs that wait.
+      await this.autoscaling.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: this.config.groups[arch]!, DesiredCapacity: desired, HonorCooldown: false }));
+    }
+  }
+
+  async markSpent(containerInstanceArn: string): Promise<void> {
+    await this.ecs.send(
+      new PutAttributesCommand({ cluster: this.config.cluster, attributes: [{ name: SPENT_ATTRIBUTE, value: 'true', targetType: 'container-instance', targetId: containerInstanceArn }] }),
+    );
+  }
+
+  /** The cluster's container instances by EC2 instance id (all pages; DescribeContainerInstances takes 100). */
+  private async containerInstances(): Promise<Map<string, Registered>> {
+    const arns: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await this.ecs.send(new ListContainerInstancesCommand({ cluster: this.config.cluster, ...(nextToken ? { nextToken } : {}) }));
+      arns.push(...(page.containerInstanceArns ?? []));
+      nextToken = page.nextToken;
+    } while (nextToken);
+    const out = new Map<string, Registered>();
+    for (let i = 0; i < arns.length; i += 100) {
+      const res = await this.ecs.send(new DescribeContainerInstancesCommand({ cluster: this.config.cluster, containerInstances: arns.slice(i, i + 100) }));
+      for (const c of res.containerInstances ?? []) {
+        if (!c.ec2InstanceId || !c.containerInstanceArn) continue;
+        out.set(c.ec2InstanceId, {
+          arn: c.containerInstanceArn,
+          active: c.status === 'ACTIVE' && c.agentConnected === true,
+          tasks: (c.runningTasksCount ?? 0) + (c.pendingTasksCount ?? 0),
+          spent: (c.attributes ?? []).some((a) => a.name === SPENT_ATTRIBUTE),
+        });
+      }
+    }
+    return out;
+  }
+}
+
+/** The fleet's view of a group instance: its Auto Scaling lifecycle state and what the cluster knows of it. */
+export function fleetState(lifecycle: string, registered: Registered | undefined): FleetInstanceState {
+  if (lifecycle.startsWith('Warmed')) return 'warm';
+  if (lifecycle === 'InService') return registered?.active ? 'ready' : registered ? 'leaving' : 'booting';
+  if (lifecycle.startsWith('Pending')) return 'booting';
+  return 'leaving';
+}
