@@ -45,16 +45,16 @@ export async function run(args: string[], io: CliIO): Promise<number> {
     const now = Date.now();
     io.out(
       table(
-        ['REPO', 'BUILD', 'STATUS', 'COST', 'EVENT', 'BRANCH', 'COMMIT', 'CREATED', 'DURATION', 'MESSAGE'],
+        ['REPO', 'BUILD', 'STATUS', 'EVENT', 'BRANCH', 'COMMIT', 'CREATED', 'COST', 'DURATION', 'MESSAGE'],
         res.builds.map((b) => [
           b.repo,
           `#${b.number}`,
           b.status,
-          costCell(b.cost),
           b.event,
           b.branch,
           b.commit.slice(0, 8),
           timestamp(b.createdAt),
+          costCell(b.cost),
           duration(b.startedAt, b.finishedAt, now),
           // A build that ended before it ran (its file could not be read, the Git host did not
           // answer) says why here; `slipway build N` shows the whole text.

@@ -162,6 +162,19 @@ async function finishUnfinishedBuilds(deps: AutoscalerDeps, now: number): Promis
   return finished;
 }
 
+/** The size, times and attributes of a DescribeTasks task, as an event carries them (ISO times). */
+function usageFields(task: Task): Partial<TaskStateChangeDetail> {
+  const iso = (d: Date | undefined) => (d ? { value: d.toISOString() } : undefined);
+  const times = { createdAt: iso(task.createdAt), pullStartedAt: iso(task.pullStartedAt), startedAt: iso(task.startedAt), stoppedAt: iso(task.stoppedAt) };
+  return {
+    ...Object.fromEntries(Object.entries(times).flatMap(([k, v]) => (v ? [[k, v.value]] : []))),
+    ...(task.cpu ? { cpu: task.cpu } : {}),
+    ...(task.memory ? { memory: task.memory } : {}),
+    ...(task.ephemeralStorage?.sizeInGiB ? { ephemeralStorage: { sizeInGiB: task.ephemeralStorage.sizeInGiB } } : {}),
+    ...(task.attributes?.length ? { attributes: task.attributes.map((a) => ({ name: a.name ?? '', ...(a.value ? { value: a.value } : {}) })) } : {}),
+  };
+}
+
 /** A DescribeTasks task in the shape of an "ECS Task State Change" detail. */
 export function detailFromTask(task: Task): TaskStateChangeDetail {
   return {
@@ -175,6 +188,8 @@ export function detailFromTask(task: Task): TaskStateChangeDetail {
     ...(task.stopCode ? { stopCode: task.stopCode } : {}),
     ...(task.stoppedReason ? { stoppedReason: task.stoppedReason } : {}),
     ...(task.capacityProviderName ? { capacityProviderName: task.capacityProviderName } : {}),
+    // What a lost stop event would have said about the task's size and times: its cost (core/cost/task-usage.ts).
+    ...usageFields(task),
     containers: (task.containers ?? []).map((c) => ({
       name: c.name ?? '',
       lastStatus: c.lastStatus ?? 'STOPPED',

@@ -198,7 +198,7 @@ describe('repositories, builds, metrics', () => {
     const sent = commandsDuring();
     const res = (await call('GET', '/api/metrics?days=1')).body as MetricsResponse;
     // acme/api #28..#30 were created today (00:00, 01:00, 02:00 UTC); #27 at 23:00 yesterday.
-    expect(res.perDay).toEqual([{ day: '2030-01-15', total: 3, success: 2, failure: 1, other: 0 }]);
+    expect(res.perDay).toEqual([{ day: '2030-01-15', total: 3, success: 2, failure: 1, other: 0, costUsd: 0 }]);
     expect(res.repos.map((r) => [r.repo, r.builds])).toEqual([['acme/api', 3]]);
     // Queue wait from the stages' index: each seeded stage waited 1.9 s (queued +100 ms, started +2 s).
     expect(res.repos[0]!.queueWait).toEqual({ p50: 1900, p95: 1900 });

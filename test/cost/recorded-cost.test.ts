@@ -16,6 +16,8 @@ import { applyTaskEvent } from '../../lambdas/shared/execution/apply-event.js';
 import type { ExecutionDeps } from '../../lambdas/shared/execution/deps.js';
 import { costDepsFromEnv } from '../../lambdas/shared/execution/wiring.js';
 import { refreshPrices } from '../../lambdas/prices/refresh.js';
+import { detailFromTask } from '../../lambdas/autoscaler/reconcile.js';
+import { taskUsage } from '../../core/cost/task-usage.js';
 import { startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
 import { MemoryBuildStore, MemoryStageStore, refusingJobQueue } from '../support/memory-stores.js';
 
@@ -126,6 +128,21 @@ describe('usage and cost recorded by the control plane', () => {
     const build = await s.store.getBuild(s.id);
     expect(build?.status).toBe('killed');
     expect(build?.cost?.fargate).toBeGreaterThan(0);
+  });
+});
+
+describe('a stop the reconciler rebuilds from DescribeTasks (its event was lost)', () => {
+  it('keeps the size, times, storage and architecture, so the task is priced as from its event', () => {
+    const detail = detailFromTask({
+      taskArn: TASK, clusterArn: 'c', taskDefinitionArn: 'd', lastStatus: 'STOPPED', desiredStatus: 'STOPPED', version: 6,
+      capacityProviderName: 'FARGATE', cpu: '2048', memory: '4096', ephemeralStorage: { sizeInGiB: 25 },
+      attributes: [{ name: 'ecs.cpu-architecture', value: 'arm64' }],
+      createdAt: new Date(T0), pullStartedAt: new Date(T0 + 2_000), startedAt: new Date(T0 + 9_000), stoppedAt: new Date(T0 + 302_000),
+      containers: [],
+    });
+    expect(taskUsage(detail, { shape: null, publicIpv4: false })).toMatchObject({
+      cpu: 2048, memory: 4096, storageGiB: 25, architecture: 'ARM64', capacity: 'FARGATE', billedFrom: T0 + 2_000, billedTo: T0 + 302_000,
+    });
   });
 });
 
