@@ -20,6 +20,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   repo: { summary: 'activate a repository (its webhook URL and own secret), list, remove, rotate-secret', load: () => import('./commands/repo.js') },
   app: { summary: "set the GitHub App's webhook secret (read from standard input)", load: () => import('./commands/app.js') },
   secrets: { summary: 'add, list or remove repository secrets (SSM when deployed)', load: () => import('./commands/secrets.js') },
+  'git-host': { summary: 'a local Git host for webhooks: a GitHub-shaped API over bare repositories that send push webhooks', load: () => import('./commands/git-host.js') },
 };
 
 export function usage(): string {
