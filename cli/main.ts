@@ -21,6 +21,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   app: { summary: "set the GitHub App's webhook secret (read from standard input)", load: () => import('./commands/app.js') },
   secrets: { summary: 'add, list or remove repository secrets (SSM when deployed)', load: () => import('./commands/secrets.js') },
   doctor: { summary: 'check a deployed (or --local) stack: webhook, Git host, RunTask, quotas, agent images, a hello-world build', load: () => import('./commands/doctor.js') },
+  'git-host': { summary: 'a local Git host for webhooks: a GitHub-shaped API over bare repositories that send push webhooks', load: () => import('./commands/git-host.js') },
 };
 
 export function usage(): string {

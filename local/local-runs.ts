@@ -56,9 +56,16 @@ export function removeServerFile(home: string, token: string): void {
 export function readServerFile(home: string): { server: ServerFile } | { none: string } {
   const file = join(home, SERVER_FILE);
   if (!existsSync(file)) return { none: `no local server is running (${file} does not exist)` };
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    // Another user's server (EACCES): its builds are not this user's to start.
+    return { none: `${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): the local server is another user's` };
+  }
   let value: Partial<ServerFile>;
   try {
-    value = JSON.parse(readFileSync(file, 'utf8')) as Partial<ServerFile>;
+    value = JSON.parse(text) as Partial<ServerFile>;
   } catch (err) {
     return { none: `${file} is not JSON (${(err as Error).message})` };
   }
