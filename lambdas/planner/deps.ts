@@ -10,6 +10,7 @@ import { dynamoDocument, secretsClient, sqsClient, ssmClient } from '../shared/c
 import { awsSecretCheck, type SecretCheck } from './secret-check.js';
 import { autoscalerNudge } from '../shared/nudge.js';
 import { createScmAccess } from '../shared/scm.js';
+import { withHelloRepository } from './doctor.js';
 import { lambdaLogger, logTo } from '../shared/observability/logger.js';
 import { lambdaMetrics, slipwayMetrics } from '../shared/observability/metrics.js';
 import { scmCredentials } from '../shared/secrets.js';
@@ -53,7 +54,8 @@ export function plannerDepsFromEnv(env: Env = process.env, options: PlannerWirin
     store: new DynamoBuildStore(doc, tableName),
     stages: new DynamoStageStore(doc, tableName),
     // Not memoized here: the secret has its own cache with a refresh, and a failed read must be retried.
-    scm: createScmAccess({ credentials: () => scmCredentials(env), metrics }),
+    // The doctor's hello repository has no Git host: its file is Slipway's, for a restart too.
+    scm: withHelloRepository(createScmAccess({ credentials: () => scmCredentials(env), metrics })),
     cloneCredentials: cloneCredentialsSource(env, () => scmCredentials(env), appCloneTokens),
     // Tag → digest by HEAD (not a Docker Hub pull), then the answer by digest from memory, the
     // table (outlives this container) or the registry. Logins from the secret's `registries`,

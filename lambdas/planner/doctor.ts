@@ -65,15 +65,20 @@ async function planHello(deps: PlannerDeps): Promise<HelloAnswer> {
     },
     sender: 'slipway-doctor',
   };
-  const outcome = await planEvent({ version: 1, deliveryId: `doctor-${randomUUID()}`, host: 'local', receivedAt: deps.now(), hook }, { ...deps, scm: helloScm(deps.scm) });
+  const outcome = await planEvent({ version: 1, deliveryId: `doctor-${randomUUID()}`, host: 'local', receivedAt: deps.now(), hook }, { ...deps, scm: withHelloRepository(deps.scm) });
   if (outcome.kind === 'skipped') return { kind: 'not-planned', reason: outcome.reason };
   if (outcome.kind === 'invalid') return { kind: 'not-planned', reason: `the hello pipeline did not compile: ${outcome.error}` };
   const number = Number(outcome.buildId.slice(outcome.buildId.lastIndexOf('#') + 1));
   return { kind: 'planned', buildId: outcome.buildId, repo: HELLO_REPO, number };
 }
 
-/** The deployment's Git host access, except for the hello repository: its file is ours, its statuses go nowhere. */
-function helloScm(scm: ScmAccess): ScmAccess {
+/**
+ * The deployment's Git host access, except for the hello repository: its file is ours, its
+ * statuses go nowhere. The planner's wiring uses it for every message (a restarted hello build
+ * is planned from the events queue); planHello applies it too, for planners wired otherwise
+ * (wrapping twice changes nothing).
+ */
+export function withHelloRepository(scm: ScmAccess): ScmAccess {
   const isHello = (slug: string) => slug === HELLO_REPO;
   return {
     locate: (repo) => (isHello(repo.slug) ? Promise.resolve({ httpUrl: repo.httpUrl, link: repo.link }) : scm.locate(repo)),

@@ -111,6 +111,12 @@ describe('slipway doctor --local against the local stack', () => {
     expect(errors).toEqual([]);
   }, 330_000);
 
+  it('restarts a hello build like any other: its file is Slipway\'s, never a Git host\'s', async () => {
+    const { build } = await new ApiClient(env).restart(HELLO_REPO, 1);
+    const finished = await local.waitForBuild(build.id);
+    expect({ status: finished.status, parent: finished.parent, steps: finished.stages[0]?.steps.map((s) => [s.name, s.status]) }).toEqual({ status: 'success', parent: 1, steps: [['hello', 'success']] });
+  }, 330_000);
+
   it('fails the Git host check, saying what the host answered and what to fix, when the planner\'s token is refused', async () => {
     git.requireToken('another-token');
     try {
