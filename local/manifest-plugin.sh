@@ -73,6 +73,8 @@ auth=$(printf '%s:%s' "$username" "$password" | base64 | tr -d '\n')
 printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$registry" "$auth" > "$work/auth.json"
 say "registry credentials for $registry (user $username)"
 
+# A value as sed's replacement text takes it literally.
+literal() { printf '%s' "$1" | sed 's/[\\/&]/\\&/g'; }
 list=slipway-manifest-list
 b manifest create "$list" >/dev/null
 added=0
@@ -82,7 +84,7 @@ for platform in $(printf '%s' "$platforms" | tr ',' ' '); do
   arch=${rest%%/*}; variant=''
   [ "$arch" = "$rest" ] || variant=${rest#*/}
   # The plugin replaces each placeholder once, in this order (strings.Replace(…, 1)).
-  image=$(printf '%s' "$template" | sed "s/ARCH/$arch/; s/OS/$os/; s/VARIANT/$variant/")
+  image=$(printf '%s' "$template" | sed "s/ARCH/$(literal "$arch")/; s/OS/$(literal "$os")/; s/VARIANT/$(literal "$variant")/")
   say "adding $image as $os/$arch${variant:+/$variant}"
   if b manifest add --authfile "$work/auth.json" --tls-verify=$tls --os "$os" --arch "$arch" ${variant:+--variant "$variant"} "$list" "docker://$image" >/dev/null; then
     added=$((added + 1))
