@@ -86,6 +86,9 @@ describe('image catalogue', () => {
         ],
       },
     });
+    // An ARM64 task's builder labels its image arm64 (local/image-builder.sh: buildah --arch).
+    const arm = resolveImage({ ...spec, architecture: 'arm64' }, { projectRoot: '/proj', buildahRoot: '/var/tmp/b' });
+    expect(arm.ok && arm.launch.argv.filter((a) => a.startsWith('SLIPWAY_BUILD_ARCH='))).toEqual(['SLIPWAY_BUILD_ARCH=arm64']);
     // Its own entrypoint (not a step script) cannot run here: said so.
     expect(resolveImage({ ...spec, entryPoint: ['/kaniko/executor'] }, {})).toMatchObject({ ok: false, reason: expect.stringContaining('runs locally only as a step script') });
   });
