@@ -57,6 +57,18 @@ for d in $dests; do
 done
 [ -n "$first" ] || { first=localhost/slipway-image-build:latest; set -- "$@" -t "$first"; }
 
+# The pipeline's architecture (platform.arch: the task definition's cpuArchitecture, which
+# local/images.ts passes as SLIPWAY_BUILD_ARCH). On AWS the builder runs on that CPU; here
+# every pipeline runs on this machine's, and nothing emulates another: the image is labelled
+# for the pipeline's architecture with --arch, which makes a real image only of a Dockerfile
+# that runs nothing (FROM scratch, COPY, LABEL…): a RUN would run this machine's programs.
+case "$(uname -m)" in x86_64) host_arch=amd64 ;; aarch64|arm64) host_arch=arm64 ;; *) host_arch=$(uname -m) ;; esac
+arch=${SLIPWAY_BUILD_ARCH:-$host_arch}
+if [ "$arch" != "$host_arch" ]; then
+  say "labelled linux/$arch, built on this machine's $host_arch (no emulation: only a Dockerfile without RUN makes a real $arch image)"
+  set -- "$@" --arch "$arch"
+fi
+
 say "buildah bud (storage $root, layers cached: $layers)"
 b bud "$@" "$context"
 

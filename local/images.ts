@@ -7,6 +7,8 @@
 //   mysql:* / mariadb:*   → mariadbd if installed, else a clear error naming the package
 //   the image builder (core/pipeline/image-build.ts, kaniko) → its step script under the host's sh,
 //                           with local/image-builder.sh (buildah) as kaniko's executor
+//   plugins/manifest      → local/manifest-plugin.sh (buildah manifest) for its /bin/drone-manifest
+//                           (local/plugin-images.ts)
 //   anything else         → entryPoint + command run with the host's programs
 //
 // ECS semantics: a container's `entryPoint` replaces the image's; `command` replaces the
@@ -17,6 +19,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join, relative } from 'node:path';
 import { AGENT_ENV, DEFAULT_AGENT_IMAGE } from '../core/pipeline/contract.js';
 import { DEFAULT_IMAGE_BUILDER, IMAGE_BUILDER_SHELL } from '../core/pipeline/image-build.js';
+import { localPluginImage, type LocalPluginImage } from './plugin-images.js';
 import { findBinary } from './require-binary.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -25,7 +28,7 @@ export interface ImageLaunch {
   /** Program and arguments, started in the container's sandbox. */
   argv: string[];
   /** Which catalogue entry produced it, for logs and the metadata endpoint. */
-  kind: 'agent' | 'postgres' | 'redis' | 'mariadb' | 'image-builder' | 'command';
+  kind: 'agent' | 'postgres' | 'redis' | 'mariadb' | 'image-builder' | 'plugin' | 'command';
   /** Ports the program listens on by default (a clash is reported when tasks share the host network). */
   ports: number[];
   /** Directories that must hold the postgres/mysql user's data (owned by that user). */
@@ -55,6 +58,11 @@ export interface ContainerImageSpec {
    * the host's network then.
    */
   listenAll?: boolean;
+  /**
+   * The task definition's CPU (runtimePlatform.cpuArchitecture), which this machine does not
+   * emulate: the image builder labels its image for it (local/image-builder.sh). Default amd64.
+   */
+  architecture?: 'amd64' | 'arm64';
   /**
    * Where the agent's code is in the container: AGENT_CODE_DIR when containers have their
    * own root (it is mounted there read-only); default, the project itself (no namespaces).
@@ -96,6 +104,8 @@ export function isAgentImage(image: string, options: CatalogueOptions = {}): boo
 export function resolveImage(spec: ContainerImageSpec, options: CatalogueOptions = {}): ImageResolution {
   const command = spec.command ?? [];
   if (spec.image === DEFAULT_IMAGE_BUILDER || (options.builderImages ?? []).includes(spec.image)) return imageBuilderLaunch(spec, command, options);
+  const plugin = localPluginImage(spec.image);
+  if (plugin) return pluginLaunch(spec, plugin, command, options);
   if (spec.entryPoint && spec.entryPoint.length > 0) {
     return { ok: true, launch: { argv: [...spec.entryPoint, ...command], kind: 'command', ports: [], mounts: [] } };
   }
@@ -130,7 +140,12 @@ function imageBuilderLaunch(spec: ContainerImageSpec, command: string[], options
   const root = options.projectRoot ?? PROJECT_ROOT;
   const executor = join(root, 'local', 'image-builder.sh');
   const buildahRoot = options.buildahRoot ?? process.env.SLIPWAY_BUILDAH_ROOT ?? '/var/tmp/slipway-buildah';
-  const env = [`SLIPWAY_KANIKO_EXECUTOR=${executor}`, `SLIPWAY_BUILDAH_ROOT=${buildahRoot}`, `DOCKER_CONFIG=${join(spec.dataDir, 'docker')}`];
+  const env = [
+    `SLIPWAY_KANIKO_EXECUTOR=${executor}`,
+    `SLIPWAY_BUILDAH_ROOT=${buildahRoot}`,
+    `DOCKER_CONFIG=${join(spec.dataDir, 'docker')}`,
+    `SLIPWAY_BUILD_ARCH=${spec.architecture ?? 'amd64'}`,
+  ];
   // In a root of its own the executor is bound read-only at its own path, and buildah's
   // storage (the layer cache kept between builds, as kaniko's cache repository is on AWS)
   // writable at its own path: both are the image's, no other container sees them.
@@ -140,6 +155,22 @@ function imageBuilderLaunch(spec: ContainerImageSpec, command: string[], options
     { source: buildahRoot, target: buildahRoot, readOnly: false },
   ];
   return { ok: true, launch: { argv: ['/usr/bin/env', ...env, 'sh', ...entryPoint.slice(1), ...command], kind: 'image-builder', ports: [], mounts } };
+}
+
+/**
+ * A plugin image with a local stand-in (plugin-images.ts): its entrypoint's program, wherever
+ * the command line names it (first, or after the masking wrapper: `busybox sh -c SCRIPT NAME
+ * /bin/drone-manifest`), becomes the stand-in, bound read-only at its own path. The host's
+ * /bin is the container's (read-only), so the image's own path cannot be bound over.
+ */
+function pluginLaunch(spec: ContainerImageSpec, plugin: LocalPluginImage, command: string[], options: CatalogueOptions): ImageResolution {
+  if (!findBinary('buildah', ['/usr/bin'])) {
+    return { ok: false, reason: `image ${spec.image} cannot run locally: its stand-in needs buildah, which is not installed (apt-get install buildah, or npm run setup)` };
+  }
+  const program = join(options.projectRoot ?? PROJECT_ROOT, plugin.program);
+  const given = spec.entryPoint && spec.entryPoint.length > 0 ? [...spec.entryPoint, ...command] : [...plugin.entrypoint, ...command];
+  const argv = given.map((word) => (word === plugin.entrypoint[0] ? program : word));
+  return { ok: true, launch: { argv, kind: 'plugin', ports: [], mounts: [{ source: program, target: program, readOnly: true }] } };
 }
 
 /**

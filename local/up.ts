@@ -23,6 +23,7 @@ import { storeSecretCheck } from '../lambdas/planner/secret-check.js';
 import { planEvent } from '../lambdas/planner/plan-event.js';
 import { answerDoctor } from '../lambdas/planner/doctor.js';
 import { isPlannerDoctorRequest } from '../core/doctor/planner-probe.js';
+import { withLocalPluginImages } from './plugin-images.js';
 import { sendEventMessage } from '../lambdas/shared/events-queue.js';
 import { ensureTable } from '../lambdas/shared/table.js';
 import { buildDashboard } from '../web/build.js';
@@ -165,7 +166,8 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
       rmSync(snapshotsDir, { recursive: true, force: true });
     });
     // The planner leaves out secrets the local store does not hold (ECS would stop the task on one).
-    const plannerOptions = { secretCheck: storeSecretCheck((ref) => secrets.has(ref)), splitPipelines: true };
+    // plugins/manifest's command line comes from local/plugin-images.ts (no registry to ask here).
+    const plannerOptions = { secretCheck: storeSecretCheck((ref) => secrets.has(ref)), splitPipelines: true, wrapImageLookup: withLocalPluginImages };
     const plannerBatches = plannerHandler(() => plannerDepsFromEnv(process.env, plannerOptions));
     // A GitHub App's clone tokens go to the local secret store, which the ECS stand-in reads.
     const autoscaler = autoscalerHandler({ cloneTokenStore: { put: async (name, value) => secrets.put(name, value) }, snapshotUrls: localSnapshotUrls(bucket), ecsPlacesEc2Tasks: true });

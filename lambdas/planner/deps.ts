@@ -18,6 +18,7 @@ import { cloneCredentialsSource } from '../shared/clone-credentials.js';
 import { cloneTokensPrefix } from '../shared/clone-tokens.js';
 import type { PlannerDeps } from './plan-event.js';
 import { createImageCommandLookup } from '../../adapters/registry/registry-client.js';
+import type { ImageCommandLookup } from '../../core/images/types.js';
 import { DynamoImageCommandStore } from '../../adapters/dynamodb/image-command-store.js';
 import { registryCredentials } from '../shared/registry-credentials.js';
 import { ecrCredentialsSource, withMintedCredentials } from '../shared/ecr-credentials.js';
@@ -33,6 +34,11 @@ export interface PlannerWiringOptions {
    * (the stack sets it with the bucket); local mode: this option.
    */
   splitPipelines?: boolean;
+  /**
+   * Local mode: answers for the plugin images it runs without their registry (local/plugin-images.ts),
+   * in front of the registry lookup. Deployed: none, every image is read from its registry.
+   */
+  wrapImageLookup?: (registry: ImageCommandLookup) => ImageCommandLookup;
 }
 
 export function plannerDepsFromEnv(env: Env = process.env, options: PlannerWiringOptions = {}): PlannerDeps {
@@ -61,11 +67,13 @@ export function plannerDepsFromEnv(env: Env = process.env, options: PlannerWirin
     // table (outlives this container) or the registry. Logins from the secret's `registries`,
     // read only when a registry asks; private ECR images with a token from ECR (the planner's
     // role); otherwise anonymous pulls. Each lookup ends within its deadline (default 15 s).
-    imageLookup: createImageCommandLookup({
-      store: new DynamoImageCommandStore(doc, tableName),
-      credentials: withMintedCredentials(async () => registryCredentials(await scmCredentials(env)), ecrCredentialsSource()),
-      log,
-    }),
+    imageLookup: (options.wrapImageLookup ?? ((registry) => registry))(
+      createImageCommandLookup({
+        store: new DynamoImageCommandStore(doc, tableName),
+        credentials: withMintedCredentials(async () => registryCredentials(await scmCredentials(env)), ecrCredentialsSource()),
+        log,
+      }),
+    ),
     jobs: new SqsJobQueue(sqsClient(), jobsQueueUrl),
     // Fire and forget (async invoke): the planner does not wait for the autoscaler's pass.
     nudge: autoscalerNudge(env, 'planner', log),

@@ -409,6 +409,7 @@ export class LocalTask {
         command: c.def.command,
         environment,
         dataDir: ownRoot ? CONTAINER_DATA_DIR : c.dataDir,
+        architecture: this.definition.input.runtimePlatform?.cpuArchitecture === 'ARM64' ? 'arm64' : 'amd64',
         ...(ownRoot ? { agentCodeDir: AGENT_CODE_DIR, listenAll: true } : {}),
       },
       this.host.catalogue,

@@ -76,7 +76,7 @@ describe('image catalogue', () => {
     expect(result).toEqual({
       ok: true,
       launch: {
-        argv: ['/usr/bin/env', 'SLIPWAY_KANIKO_EXECUTOR=/proj/local/image-builder.sh', 'SLIPWAY_BUILDAH_ROOT=/var/tmp/b', 'DOCKER_CONFIG=/tmp/c1/docker', 'sh', '-c', 'echo build'],
+        argv: ['/usr/bin/env', 'SLIPWAY_KANIKO_EXECUTOR=/proj/local/image-builder.sh', 'SLIPWAY_BUILDAH_ROOT=/var/tmp/b', 'DOCKER_CONFIG=/tmp/c1/docker', 'SLIPWAY_BUILD_ARCH=amd64', 'sh', '-c', 'echo build'],
         kind: 'image-builder',
         ports: [],
         // In a root of its own: the executor read-only, buildah's layer cache writable, each at its own path.
@@ -86,8 +86,31 @@ describe('image catalogue', () => {
         ],
       },
     });
+    // An ARM64 task's builder labels its image arm64 (local/image-builder.sh: buildah --arch).
+    const arm = resolveImage({ ...spec, architecture: 'arm64' }, { projectRoot: '/proj', buildahRoot: '/var/tmp/b' });
+    expect(arm.ok && arm.launch.argv.filter((a) => a.startsWith('SLIPWAY_BUILD_ARCH='))).toEqual(['SLIPWAY_BUILD_ARCH=arm64']);
     // Its own entrypoint (not a step script) cannot run here: said so.
     expect(resolveImage({ ...spec, entryPoint: ['/kaniko/executor'] }, {})).toMatchObject({ ok: false, reason: expect.stringContaining('runs locally only as a step script') });
+  });
+
+  it('runs plugins/manifest (any tag, a pinned digest) as local/manifest-plugin.sh where the command line names /bin/drone-manifest, masked or not', () => {
+    const program = '/proj/local/manifest-plugin.sh';
+    const cases: [ContainerImageSpec, string[]][] = [
+      [spec('plugins/manifest'), [program]],
+      [spec('docker.io/plugins/manifest:1.4', { command: ['--help'] }), [program, '--help']],
+      // The masking wrapper (core/pipeline/script.ts, pluginScript) execs the entrypoint it is given last.
+      [spec(`plugins/manifest@sha256:${'a'.repeat(64)}`, { entryPoint: ['/state/bin/busybox', 'sh', '-c'], command: ['SCRIPT', 'slipway-step1', '/bin/drone-manifest'] }), ['/state/bin/busybox', 'sh', '-c', 'SCRIPT', 'slipway-step1', program]],
+    ];
+    for (const [given, argv] of cases) {
+      const out = resolveImage(given, { projectRoot: '/proj' });
+      if (!findBinary('buildah', ['/usr/bin'])) {
+        expect(out).toEqual({ ok: false, reason: expect.stringContaining('buildah, which is not installed') });
+        continue;
+      }
+      expect(out).toEqual({ ok: true, launch: { argv, kind: 'plugin', ports: [], mounts: [{ source: program, target: program, readOnly: true }] } });
+    }
+    // Another image of the same name elsewhere is not the plugin.
+    expect(resolveImage(spec('ghcr.io/acme/manifest'))).toMatchObject({ ok: false, reason: expect.stringContaining('no entryPoint or command') });
   });
 
   it('reads the repository name out of registry, tag and digest', () => {

@@ -35,6 +35,7 @@ import { localSnapshotUrls, startSnapshotBucket } from '../../local/snapshot-buc
 import { HOST_ALIAS } from '../../local/ecs/sandbox.js';
 import { plannerHandler } from '../../lambdas/planner/handler.js';
 import { plannerDepsFromEnv } from '../../lambdas/planner/deps.js';
+import { withLocalPluginImages } from '../../local/plugin-images.js';
 import { autoscalerHandler } from '../../lambdas/autoscaler/handler.js';
 
 export const E2E_REPO = 'Codertocat/Hello-World';
@@ -56,6 +57,8 @@ export interface E2eOptions {
    * the autoscaler signs URLs of a local snapshot bucket (local/snapshot-bucket.ts).
    */
   splitPipelines?: boolean;
+  /** The planner answers local mode's plugin images itself (local/plugin-images.ts), as `slipway up` does. */
+  localPluginImages?: boolean;
 }
 
 export interface E2e {
@@ -173,11 +176,13 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
       ...options.env,
     },
     ecs: aws.ecs,
-    ...(bucket
+    ...(bucket || options.localPluginImages
       ? {
           handlers: {
-            planner: plannerHandler(() => plannerDepsFromEnv(process.env, { splitPipelines: true })),
-            autoscaler: autoscalerHandler({ snapshotUrls: localSnapshotUrls(bucket) }),
+            planner: plannerHandler(() =>
+              plannerDepsFromEnv(process.env, { ...(bucket ? { splitPipelines: true } : {}), ...(options.localPluginImages ? { wrapImageLookup: withLocalPluginImages } : {}) }),
+            ),
+            ...(bucket ? { autoscaler: autoscalerHandler({ snapshotUrls: localSnapshotUrls(bucket) }) } : {}),
           },
         }
       : {}),
