@@ -1,5 +1,6 @@
 // Where build tasks run: a VPC that costs nothing while idle (no NAT gateway) and a
-// security group that lets nothing in but the build tasks themselves.
+// security group that lets nothing into build tasks; split pipelines' service tasks have
+// their own, which lets in build tasks only.
 import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -20,6 +21,8 @@ export interface NetworkProps {
 export class Network extends Construct {
   readonly vpc: ec2.Vpc;
   readonly buildSecurityGroup: ec2.SecurityGroup;
+  /** The service tasks of split pipelines (lambdas/autoscaler/service-task.ts): build tasks may connect to them. */
+  readonly serviceTaskSecurityGroup: ec2.SecurityGroup;
   readonly subnets: ec2.ISubnet[];
   /** RunTask's awsvpcConfiguration.assignPublicIp for build tasks. */
   readonly assignPublicIp: 'ENABLED' | 'DISABLED';
@@ -51,16 +54,23 @@ export class Network extends Construct {
 
     this.buildSecurityGroup = new ec2.SecurityGroup(this, 'BuildSecurityGroup', {
       vpc: this.vpc,
-      description: 'Slipway build tasks: inbound only from build tasks; outbound to clone, pull images and reach AWS',
+      // Unchanged since the first release: CloudFormation replaces a group whose description changes.
+      description: 'Slipway build tasks: no inbound traffic; outbound to clone, pull images and reach AWS',
       allowAllOutbound: true,
     });
     // A pipeline split into consecutive tasks runs its services in a task of their own, which
     // the segments' steps reach at its private IP on the services' ports (any: they are the
     // pipeline's), and their agents on the readiness port (docs/design/split-pipelines.md).
-    // A self-referencing rule: members of the group reach each other, nothing else gets in
+    // Only service tasks get this group, so an ordinary build task still lets nothing in; a
+    // service task lets in build tasks' traffic only
     // (https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html, "a security
     // group ID as the source": traffic from network interfaces associated with that group).
-    this.buildSecurityGroup.addIngressRule(this.buildSecurityGroup, ec2.Port.allTcp(), 'Build tasks of one stage: segments reach their service task');
+    this.serviceTaskSecurityGroup = new ec2.SecurityGroup(this, 'ServiceTaskSecurityGroup', {
+      vpc: this.vpc,
+      description: 'Slipway service tasks of split pipelines: inbound only from build tasks; outbound to pull images',
+      allowAllOutbound: true,
+    });
+    this.serviceTaskSecurityGroup.addIngressRule(this.buildSecurityGroup, ec2.Port.allTcp(), 'Segments of a split pipeline reach its service task');
 
     if (props.privateSubnets) this.addEndpoints(subnetType);
   }
@@ -78,6 +88,7 @@ export class Network extends Construct {
       allowAllOutbound: false,
     });
     endpointGroup.addIngressRule(this.buildSecurityGroup, ec2.Port.tcp(443), 'HTTPS from build tasks');
+    endpointGroup.addIngressRule(this.serviceTaskSecurityGroup, ec2.Port.tcp(443), 'HTTPS from service tasks');
     const services: Record<string, ec2.InterfaceVpcEndpointAwsService> = {
       EcrApi: ec2.InterfaceVpcEndpointAwsService.ECR,
       EcrDocker: ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,

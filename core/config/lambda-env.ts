@@ -22,6 +22,8 @@ export const ENV = {
   subnetIds: 'SUBNET_IDS',
   /** Comma-separated security groups of build tasks. */
   securityGroupIds: 'SECURITY_GROUP_IDS',
+  /** The security groups of split pipelines' service tasks (lib/network.ts): they let in build tasks. */
+  serviceSecurityGroupIds: 'SERVICE_SECURITY_GROUP_IDS',
   /** `ENABLED` or `DISABLED` (awsvpc's assignPublicIp). */
   assignPublicIp: 'ASSIGN_PUBLIC_IP',
   taskExecutionRoleArn: 'TASK_EXECUTION_ROLE_ARN',
@@ -186,6 +188,8 @@ export const FUNCTION_ENV: Record<LambdaName, FunctionEnv> = {
       // Split pipelines: the snapshot URLs each segment gets (adapters/s3/snapshot-urls.ts).
       ENV.snapshotBucket,
       ENV.snapshotSignerSecretArn,
+      // Split pipelines: the service task's security group, which the segments may reach.
+      ENV.serviceSecurityGroupIds,
     ],
     // The cost of a build it finishes (reconciliation): the stack's `prices` setting, when given;
     // the EC2 capacity, when the stack has it (lib/ec2-capacity.ts).

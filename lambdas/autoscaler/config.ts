@@ -15,6 +15,8 @@ export interface ExecutionConfig {
   cluster: string;
   subnets: string[];
   securityGroups: string[];
+  /** A split pipeline's service task: its own groups, which let in build tasks (empty: securityGroups, which let nothing in). */
+  serviceSecurityGroups: string[];
   assignPublicIp: 'ENABLED' | 'DISABLED';
   executionRoleArn?: string;
   taskRoleArn?: string;
@@ -47,6 +49,7 @@ export function executionConfig(env: Env = process.env): ExecutionConfig {
     cluster: env[ENV.cluster] ?? 'default',
     subnets: listEnv(env, ENV.subnetIds),
     securityGroups: listEnv(env, ENV.securityGroupIds),
+    serviceSecurityGroups: listEnv(env, ENV.serviceSecurityGroupIds),
     assignPublicIp: assign,
     ...(executionRoleArn ? { executionRoleArn } : {}),
     ...(taskRoleArn ? { taskRoleArn } : {}),

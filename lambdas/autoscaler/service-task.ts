@@ -17,6 +17,7 @@ import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
 import { SERVICE_TASK_STARTED_BY_PREFIX, serviceTaskTokens, type StageJob } from '../../core/scaling/job.js';
 import { classifyAwsError, describeAwsError } from '../../core/util/aws-errors.js';
 import { stageKeys } from '../shared/observability/logger.js';
+import type { ExecutionConfig } from './config.js';
 import type { AutoscalerDeps } from './deps.js';
 import { ensureTaskDefinition } from './register.js';
 import { runTaskInput } from './start-stage.js';
@@ -88,7 +89,7 @@ async function startServiceTask(deps: AutoscalerDeps, job: StageJob, stage: Stag
     return info.retryable ? { kind: 'retry', reason: `service task: RegisterTaskDefinition: ${describeAwsError(info)}` } : { kind: 'gone', message: `cannot start its service task: ${describeAwsError(info)}` };
   }
   // On-demand, never Spot: a Spot interruption of the services would fail whatever segment runs.
-  const input = runTaskInput(config, { ...job, runTask: service.runTask }, arn, 'FARGATE', serviceTaskTokens(job.stageKey), stage.upstream, env);
+  const input = runTaskInput(serviceTaskConfig(config), { ...job, runTask: service.runTask }, arn, 'FARGATE', serviceTaskTokens(job.stageKey), stage.upstream, env);
   let taskArn: string | undefined;
   try {
     const res = await deps.ecs.send(new RunTaskCommand(input));
@@ -142,4 +143,13 @@ export async function stopFinishedServiceTasks(deps: AutoscalerDeps): Promise<st
     }
   }
   return stopped;
+}
+
+/**
+ * The service task runs in its own security group, the one build tasks may connect to
+ * (lib/network.ts); ordinary build tasks keep theirs, which lets nothing in. Without one
+ * (local mode has no security groups) it keeps the build tasks' groups.
+ */
+export function serviceTaskConfig(config: ExecutionConfig): ExecutionConfig {
+  return config.serviceSecurityGroups.length > 0 ? { ...config, securityGroups: config.serviceSecurityGroups } : config;
 }

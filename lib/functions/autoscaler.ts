@@ -20,6 +20,7 @@ export function configureAutoscaler(ctx: FunctionContext): void {
     [ENV.cluster]: buildCluster.cluster.clusterArn,
     [ENV.subnetIds]: network.subnets.map((s) => s.subnetId).join(','),
     [ENV.securityGroupIds]: network.buildSecurityGroup.securityGroupId,
+    [ENV.serviceSecurityGroupIds]: network.serviceTaskSecurityGroup.securityGroupId,
     [ENV.assignPublicIp]: network.assignPublicIp,
     ...(ctx.settings.prices ? { [ENV.pricesOverride]: JSON.stringify(ctx.settings.prices) } : {}),
     // Task definitions are registered with the build roles where the stored definition names none.

@@ -115,25 +115,36 @@ for (const variant of variants) {
       expect(actions.filter((a) => a.startsWith('ssm:'))).toEqual(['ssm:DescribeParameters']);
     });
 
-    it('creates no NAT gateway and lets nothing into build tasks but other build tasks (a split pipeline\'s segments reach its service task)', () => {
+    it("creates no NAT gateway, lets nothing into build tasks, and into split pipelines' service tasks only build tasks' traffic", () => {
       s.template.resourceCountIs('AWS::EC2::NatGateway', 0);
       s.template.resourceCountIs('AWS::EC2::EIP', 0);
-      const groups = resources('AWS::EC2::SecurityGroup').filter(([, r]) => String(r.Properties?.GroupDescription).startsWith('Slipway build tasks'));
-      expect(groups).toHaveLength(1);
-      const [buildGroupId, buildGroup] = groups[0]!;
+      const groupsNamed = (prefix: string) => resources('AWS::EC2::SecurityGroup').filter(([, r]) => String(r.Properties?.GroupDescription).startsWith(prefix));
+      const builds = groupsNamed('Slipway build tasks');
+      const services = groupsNamed('Slipway service tasks');
+      expect(builds).toHaveLength(1);
+      expect(services).toHaveLength(1);
+      const [buildGroupId, buildGroup] = builds[0]!;
+      const [serviceGroupId, serviceGroup] = services[0]!;
+      // The build group's description is the first release's: CloudFormation replaces a group whose description changes.
+      expect(buildGroup.Properties?.GroupDescription).toBe('Slipway build tasks: no inbound traffic; outbound to clone, pull images and reach AWS');
       expect(buildGroup.Properties?.SecurityGroupIngress).toBeUndefined();
-      const ingress = resources('AWS::EC2::SecurityGroupIngress').filter(([, r]) => JSON.stringify(r.Properties?.GroupId).includes(buildGroupId));
-      // One self-referencing rule: TCP from members of the same group, no address range.
-      expect(ingress.map(([, r]) => r.Properties)).toEqual([
+      expect(serviceGroup.Properties?.SecurityGroupIngress).toBeUndefined();
+      const ingressInto = (id: string) => resources('AWS::EC2::SecurityGroupIngress').filter(([, r]) => JSON.stringify(r.Properties?.GroupId).includes(`"${id}"`));
+      expect(ingressInto(buildGroupId)).toEqual([]);
+      // One rule: TCP from members of the build group, no address range.
+      expect(ingressInto(serviceGroupId).map(([, r]) => r.Properties)).toEqual([
         {
-          GroupId: { 'Fn::GetAtt': [buildGroupId, 'GroupId'] },
+          GroupId: { 'Fn::GetAtt': [serviceGroupId, 'GroupId'] },
           SourceSecurityGroupId: { 'Fn::GetAtt': [buildGroupId, 'GroupId'] },
           IpProtocol: 'tcp',
           FromPort: 0,
           ToPort: 65535,
-          Description: 'Build tasks of one stage: segments reach their service task',
+          Description: 'Segments of a split pipeline reach its service task',
         },
       ]);
+      // The autoscaler starts service tasks in that group.
+      const autoscaler = resources('AWS::Lambda::Function').find(([, r]) => JSON.stringify(r.Properties?.Environment ?? {}).includes('SERVICE_SECURITY_GROUP_IDS'));
+      expect(JSON.stringify(autoscaler?.[1].Properties?.Environment)).toContain(`"SERVICE_SECURITY_GROUP_IDS":{"Fn::GetAtt":["${serviceGroupId}","GroupId"]}`);
     });
 
     it('has no wildcard action in any IAM policy, and `*` resources only where AWS requires them', () => {

@@ -82,7 +82,7 @@ beforeAll(async () => {
       gitHostError: (host, operation) => void counted.push({ metric: 'GitHostErrors', value: `${host} ${operation}` }),
     },
     config: {
-      tableName: 'builds', jobsQueueUrl: queue.QueueUrl!, cluster: 'slipway', subnets: ['subnet-local'], securityGroups: [],
+      tableName: 'builds', jobsQueueUrl: queue.QueueUrl!, cluster: 'slipway', subnets: ['subnet-local'], securityGroups: [], serviceSecurityGroups: [],
       assignPublicIp: 'DISABLED', useSpot: false, defaultCpu: 256, limits: { ...DEFAULT_LIMITS }, jobsDeadLetterQueueUrl: dlqUrl,
     },
   };

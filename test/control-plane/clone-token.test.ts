@@ -86,7 +86,7 @@ beforeAll(async () => {
     now: () => Date.now() + clockOffset,
     log: () => {},
     config: {
-      tableName: 'builds', jobsQueueUrl: queueUrl, cluster: 'slipway', subnets: ['subnet-local'], securityGroups: [],
+      tableName: 'builds', jobsQueueUrl: queueUrl, cluster: 'slipway', subnets: ['subnet-local'], securityGroups: [], serviceSecurityGroups: [],
       assignPublicIp: 'DISABLED', useSpot: false, defaultCpu: 256, limits: { ...DEFAULT_LIMITS },
     },
     cloneTokens: createCloneTokenMinter({

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import type { Stage } from '../../core/builds/types.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
 import type { AutoscalerDeps } from '../../lambdas/autoscaler/deps.js';
-import { privateIp, stopFinishedServiceTasks } from '../../lambdas/autoscaler/service-task.js';
+import type { ExecutionConfig } from '../../lambdas/autoscaler/config.js';
+import { privateIp, serviceTaskConfig, stopFinishedServiceTasks } from '../../lambdas/autoscaler/service-task.js';
 import { describe1, ecsForFile, family, sh, waitFor } from '../local/helpers.js';
 import { MemoryBuildStore } from '../support/memory-stores.js';
 
@@ -77,5 +78,14 @@ describe('the service task of a split stage', () => {
     expect((await describe1(standIn.client, replaced)).stoppedReason).toBe('Slipway: service task no longer needed: its stage runs another service task');
     expect((await describe1(standIn.client, orphan)).stoppedReason).toBe('Slipway: service task no longer needed: its stage does not exist');
     expect(logs.filter((l) => l === 'service task stopped')).toHaveLength(3);
+  });
+
+  // Ordinary build tasks let nothing in; only the service task's own group lets build tasks in
+  // (lib/network.ts), so no build task can be reached by another repository's steps.
+  it('starts in its own security group, the one build tasks may reach; without one (local mode) in the build tasks\' groups', () => {
+    const config = { cluster: 'c', subnets: ['s'], securityGroups: ['sg-build'], serviceSecurityGroups: ['sg-service'], assignPublicIp: 'ENABLED' } as unknown as ExecutionConfig;
+    expect(serviceTaskConfig(config).securityGroups).toEqual(['sg-service']);
+    expect(config.securityGroups).toEqual(['sg-build']);
+    expect(serviceTaskConfig({ ...config, serviceSecurityGroups: [] }).securityGroups).toEqual(['sg-build']);
   });
 });
