@@ -43,7 +43,7 @@ export function formatBuild(build: BuildDetail, now: number, phasesOf?: PhasesOf
     // A pipeline with errors of its own: its FILE:LINE:COLUMN diagnostics, one per line under its row.
     const invalid = stage.reason === 'invalid-config' && stage.message !== undefined;
     rows.push([`${stage.number}`, stage.name, stage.status, duration(stage.startedAt, stage.finishedAt, now), invalid ? 'invalid pipeline:' : oneLine(stage.message ?? '')]);
-    const timeline = stagePhases(stage, stage.steps);
+    const timeline = stage.timeline ? stagePhases(stage, stage.steps) : [];
     const below = [
       ...(invalid ? stage.message!.split('\n').map((line) => `    ${line}`) : []),
       ...(stage.notes ?? []).map((n) => `    note: ${oneLine(n)}`),
