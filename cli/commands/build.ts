@@ -86,7 +86,7 @@ async function clonePhases(api: ApiClient, build: BuildDetail): Promise<Map<stri
       if (step.kind !== 'clone' || step.status !== 'success') continue;
       try {
         const page = await api.logs(build.repo, build.number, stage.number, step.number, { offset: 0 });
-        const found = agentPhases(step, page.lines.map((l) => ({ time: l.time, text: l.text })));
+        const found = agentPhases(step, page.lines.map((l) => ({ time: l.time, text: l.text })), stage.steps.some((s) => s.afterSetup));
         if (found) phases.set(`${stage.number}.${step.number}`, found);
       } catch (err) {
         if (!(err instanceof ApiClientError && err.status === 503)) throw err;
