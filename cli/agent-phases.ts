@@ -27,7 +27,16 @@ const AGENT = 'slipway-agent: ';
  * ends are known. Undefined when the log does not show the clone ended (it failed, or the log
  * is not read yet): the step's own duration then is all there is to show.
  */
-export function agentPhases(step: { startedAt?: number; finishedAt?: number }, lines: readonly TimedLine[]): AgentPhase[] | undefined {
+export function agentPhases(
+  step: { startedAt?: number; finishedAt?: number },
+  lines: readonly TimedLine[],
+  /**
+   * The stage's steps start with the task and wait for the agent in their wrapper
+   * (StepRecord.afterSetup): the clone step's record then ends when a step passes, so the
+   * span after `ready:` is that step's work, not a wait: no "steps start" phase.
+   */
+  stepsStartWithTask = false,
+): AgentPhase[] | undefined {
   const at = (test: (message: string) => boolean): number | undefined =>
     lines.find((l) => l.text.startsWith(AGENT) && test(l.text.slice(AGENT.length)))?.time;
   const agentFirst = lines.find((l) => l.text.startsWith(AGENT))?.time;
@@ -42,7 +51,7 @@ export function agentPhases(step: { startedAt?: number; finishedAt?: number }, l
   add('agent start', step.startedAt, agentFirst);
   add('clone', cloneStart, cloneEnd);
   add('services ready', cloneEnd, ready);
-  add('steps start', ready, step.finishedAt);
+  if (!stepsStartWithTask) add('steps start', ready, step.finishedAt);
   return phases;
 }
 

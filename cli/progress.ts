@@ -6,7 +6,7 @@ import { agentPhases, describePhases, type AgentPhase } from './agent-phases.js'
 import { duration } from './format.js';
 
 /** The phases of a clone step (agentPhases over its log), when its log can be read. */
-export type PhasesOf = (stage: Stage, step: StepRecord) => AgentPhase[] | undefined;
+export type PhasesOf = (stage: Stage & { steps?: readonly StepRecord[] }, step: StepRecord) => AgentPhase[] | undefined;
 
 const MARK: Record<string, string> = { success: '✓', failure: '✗', error: '✗', killed: '■', skipped: '-', running: '…' };
 
@@ -43,6 +43,6 @@ export function progressPrinter(out: (line: string) => void, phasesOf?: PhasesOf
 export function localPhases(local: { aws: { ecs: { logs(taskArn: string, container: string): { timestamp: number; message: string }[] } } }): PhasesOf {
   return (stage, step) => {
     if (!stage.taskArn) return undefined;
-    return agentPhases(step, local.aws.ecs.logs(stage.taskArn, step.container).map((l) => ({ time: l.timestamp, text: l.message })));
+    return agentPhases(step, local.aws.ecs.logs(stage.taskArn, step.container).map((l) => ({ time: l.timestamp, text: l.message })), stage.steps?.some((s) => s.afterSetup) ?? false);
   };
 }

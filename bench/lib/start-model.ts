@@ -142,14 +142,18 @@ export function sharedPulls(pulls: readonly { start: number; work: number }[], r
       continue;
     }
     const share = rate / active.length;
-    const first = Math.min(...active.map((i) => left[i]! / share));
+    const times = active.map((i) => left[i]! / share);
+    const first = Math.min(...times);
     const step = Math.min(first, nextStart - now);
-    for (const i of active) {
-      left[i]! -= step * share;
-      if (left[i]! <= 1e-9) end[i] = now + step;
-    }
-    // Rounding can leave the smallest a hair above zero: it ends at this step.
-    if (step === first) for (const i of active) if (Number.isNaN(end[i]!) && left[i]! <= first * share * 1e-9) end[i] = now + step;
+    active.forEach((i, k) => {
+      // The pulls that finish in this step end exactly at its end (no rounding left over).
+      if (step === first && times[k] === first) {
+        left[i] = 0;
+        end[i] = now + step;
+      } else {
+        left[i]! -= step * share;
+      }
+    });
     now += step;
   }
 }

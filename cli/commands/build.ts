@@ -44,7 +44,7 @@ export function formatBuild(build: BuildDetail, now: number, phasesOf?: PhasesOf
     // A pipeline with errors of its own: its FILE:LINE:COLUMN diagnostics, one per line under its row.
     const invalid = stage.reason === 'invalid-config' && stage.message !== undefined;
     rows.push([`${stage.number}`, stage.name, stage.status, duration(stage.startedAt, stage.finishedAt, now), invalid ? 'invalid pipeline:' : oneLine(stage.message ?? '')]);
-    const timeline = stagePhases(stage, stage.steps);
+    const timeline = stage.timeline ? stagePhases(stage, stage.steps) : [];
     const below = [
       ...(invalid ? stage.message!.split('\n').map((line) => `    ${line}`) : []),
       ...(stage.notes ?? []).map((n) => `    note: ${oneLine(n)}`),
@@ -88,7 +88,7 @@ export async function clonePhases(api: ApiClient, build: BuildDetail): Promise<M
       if (step.kind !== 'clone' || step.status !== 'success') continue;
       try {
         const page = await api.logs(build.repo, build.number, stage.number, step.number, { offset: 0 });
-        const found = agentPhases(step, page.lines.map((l) => ({ time: l.time, text: l.text })));
+        const found = agentPhases(step, page.lines.map((l) => ({ time: l.time, text: l.text })), stage.steps.some((s) => s.afterSetup));
         if (found) phases.set(`${stage.number}.${step.number}`, found);
       } catch (err) {
         if (!(err instanceof ApiClientError && err.status === 503)) throw err;
