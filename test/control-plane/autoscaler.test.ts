@@ -625,7 +625,7 @@ describe('EC2 capacity (issue 19)', () => {
   const fakeFleet = (instances: FleetInstance[]) => {
     const applied: FleetDecision[] = [];
     const spent: string[] = [];
-    const fleet: Ec2Fleet = { arches: ['amd64'], maxInstances: 2, describe: async () => instances, apply: async (d) => void applied.push(d), markSpent: async (arn) => void spent.push(arn) };
+    const fleet: Ec2Fleet = { arches: ['amd64'], maxInstances: 2, spot: {}, describe: async () => instances, apply: async (d) => void applied.push(d), markSpent: async (arn) => void spent.push(arn) };
     return { fleet, applied, instances, spent };
   };
 
