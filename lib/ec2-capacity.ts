@@ -74,6 +74,8 @@ export class Ec2Capacity extends Construct {
   readonly securityGroup: ec2.SecurityGroup;
   readonly instanceRole: iam.Role;
   readonly maxInstances: number;
+  /** Spot groups (with on-demand fallback by the autoscaler). */
+  readonly spot: boolean;
 
   constructor(scope: Construct, id: string, props: Ec2CapacityProps) {
     super(scope, id);
@@ -84,6 +86,7 @@ export class Ec2Capacity extends Construct {
       throw new Error('SLIPWAY-CONFIG: ec2Capacity: a warm pool needs on-demand instances (AWS refuses one on a Spot group): set "spot": false, or "warmPool": 0');
     }
     this.maxInstances = settings.maxInstances;
+    this.spot = settings.spot;
     this.securityGroup = new ec2.SecurityGroup(this, 'InstanceSecurityGroup', {
       vpc: props.vpc,
       description: 'Slipway EC2 build instances: no inbound traffic; outbound to clone, pull images and reach AWS',
@@ -217,7 +220,10 @@ export class Ec2Capacity extends Construct {
 export function ec2CapacityEnv(capacity: Ec2Capacity): string {
   return Stack.of(capacity).toJsonString(
     Object.fromEntries(
-      Object.entries(capacity.groups).map(([arch, g]) => [arch, { capacityProvider: g!.capacityProvider.capacityProviderName, autoScalingGroup: g!.autoScalingGroup.autoScalingGroupName }]),
+      Object.entries(capacity.groups).map(([arch, g]) => [
+        arch,
+        { capacityProvider: g!.capacityProvider.capacityProviderName, autoScalingGroup: g!.autoScalingGroup.autoScalingGroupName, ...(capacity.spot ? { spot: true } : {}) },
+      ]),
     ),
   );
 }
@@ -270,7 +276,8 @@ export function connectEc2Capacity(capacity: Ec2Capacity, functions: { planner: 
   role.addToPrincipalPolicy(
     new iam.PolicyStatement({
       sid: 'SizeEc2Capacity',
-      actions: ['autoscaling:SetDesiredCapacity', 'autoscaling:TerminateInstanceInAutoScalingGroup'],
+      // UpdateAutoScalingGroup: the on-demand share of a Spot group (its fallback), nothing else is changed.
+      actions: ['autoscaling:SetDesiredCapacity', 'autoscaling:TerminateInstanceInAutoScalingGroup', 'autoscaling:UpdateAutoScalingGroup'],
       resources: groups.map((g) => g.autoScalingGroupArn),
     }),
   );

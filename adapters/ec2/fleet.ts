@@ -16,6 +16,7 @@ import {
   DescribeAutoScalingGroupsCommand,
   SetDesiredCapacityCommand,
   TerminateInstanceInAutoScalingGroupCommand,
+  UpdateAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { DescribeContainerInstancesCommand, type ECSClient, ListContainerInstancesCommand, PutAttributesCommand } from '@aws-sdk/client-ecs';
 import { SPENT_ATTRIBUTE } from '../../core/pipeline/ec2-task.js';
@@ -26,6 +27,8 @@ export interface Ec2FleetConfig {
   cluster: string;
   /** Each architecture's Auto Scaling group. */
   groups: Partial<Record<Arch, string>>;
+  /** The groups that launch Spot instances (a mixed instances policy at 0 % on-demand). */
+  spot?: Partial<Record<Arch, boolean>>;
   maxInstances: number;
 }
 
@@ -40,6 +43,9 @@ interface Registered {
 export class AwsEc2Fleet implements Ec2Fleet {
   readonly arches: readonly Arch[];
   readonly maxInstances: number;
+  readonly spot: Partial<Record<Arch, boolean>>;
+  /** Each Spot group's on-demand share above base as last read (0: Spot, 100: the fallback). */
+  private readonly onDemandShare = new Map<Arch, number>();
   /** When each instance was first seen without a task (kept between passes of a warm Lambda). */
   private readonly idleSince = new Map<string, number>();
 
@@ -50,6 +56,7 @@ export class AwsEc2Fleet implements Ec2Fleet {
   ) {
     this.arches = (Object.keys(config.groups) as Arch[]).sort();
     this.maxInstances = config.maxInstances;
+    this.spot = config.spot ?? {};
   }
 
   async describe(now: number): Promise<FleetInstance[]> {
@@ -60,6 +67,8 @@ export class AwsEc2Fleet implements Ec2Fleet {
     for (const arch of this.arches) {
       const group = groups.find((g) => g.AutoScalingGroupName === this.config.groups[arch]);
       if (!group) throw new Error(`EC2 capacity: the Auto Scaling group ${this.config.groups[arch]} (${arch}) does not exist; deploy the stack with ec2Capacity on`);
+      const share = group.MixedInstancesPolicy?.InstancesDistribution?.OnDemandPercentageAboveBaseCapacity;
+      if (share !== undefined) this.onDemandShare.set(arch, share);
       for (const i of group.Instances ?? []) {
         if (!i.InstanceId) continue;
         const known = registered.get(i.InstanceId);
@@ -77,6 +86,21 @@ export class AwsEc2Fleet implements Ec2Fleet {
     for (const t of decision.terminate) {
       await this.autoscaling.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: t.instanceId, ShouldDecrementDesiredCapacity: true }));
       this.idleSince.delete(t.instanceId);
+    }
+    // Spot with on-demand fallback: the group's share of on-demand instances above its base
+    // (0 or 100), changed only when it differs; instances already running stay as they are.
+    // Only InstancesDistribution is sent (UpdateAutoScalingGroup keeps the policy's launch
+    // template and overrides: to confirm against an AWS account).
+    for (const [arch, onDemand] of Object.entries(decision.onDemand) as [Arch, boolean][]) {
+      const share = onDemand ? 100 : 0;
+      if (!this.spot[arch] || this.onDemandShare.get(arch) === share) continue;
+      await this.autoscaling.send(
+        new UpdateAutoScalingGroupCommand({
+          AutoScalingGroupName: this.config.groups[arch]!,
+          MixedInstancesPolicy: { InstancesDistribution: { OnDemandPercentageAboveBaseCapacity: share } },
+        }),
+      );
+      this.onDemandShare.set(arch, share);
     }
     for (const arch of this.arches) {
       const desired = decision.desired[arch];

@@ -24,6 +24,9 @@
 // - Stages still without an instance (after idle and booting ones) raise the desired capacity,
 //   within `maxInstances` across architectures. The group takes them from its warm pool of
 //   stopped instances first, when it has one.
+// - Spot with on-demand fallback: a Spot group whose oldest waiting stage has waited longer
+//   than `spotPatienceMs` while the maximum was not what held it (so Spot did not deliver)
+//   launches on-demand until nothing waits that long; then Spot again.
 
 import type { Arch } from '../pipeline/types.js';
 
@@ -58,6 +61,12 @@ export interface FleetInput {
   maxInstances: number;
   /** How long an idle instance beyond what waits is kept for the next build. */
   keepIdleMs: number;
+  /** The architectures whose group launches Spot instances. */
+  spot?: Partial<Record<Arch, boolean>>;
+  /** Epoch ms the oldest stage waiting for each architecture was queued. */
+  oldestWaiting?: Partial<Record<Arch, number>>;
+  /** How long a stage waits for Spot before its group launches on-demand instead. */
+  spotPatienceMs?: number;
 }
 
 export interface FleetDecision {
@@ -69,7 +78,11 @@ export interface FleetDecision {
   free: Partial<Record<Arch, number>>;
   /** Stages per architecture that wait for an instance beyond maxInstances. */
   overLimit: Partial<Record<Arch, number>>;
+  /** Spot groups that should launch on-demand instances now (true) or Spot again (false). */
+  onDemand: Partial<Record<Arch, boolean>>;
 }
+
+export const DEFAULT_SPOT_PATIENCE_MS = 3 * 60_000;
 
 export const DEFAULT_KEEP_IDLE_MS = 5 * 60_000;
 
@@ -114,7 +127,14 @@ export function decideFleet(input: FleetInput): FleetDecision {
     desired[arch] = (counted[arch] ?? 0) + add;
     if ((shortfall[arch] ?? 0) > add) overLimit[arch] = (shortfall[arch] ?? 0) - add;
   }
-  return { desired, terminate, free, overLimit };
+  const onDemand: FleetDecision['onDemand'] = {};
+  for (const arch of ARCHES) {
+    if (!input.spot?.[arch]) continue;
+    const since = input.oldestWaiting?.[arch];
+    const starved = since !== undefined && input.now - since >= (input.spotPatienceMs ?? DEFAULT_SPOT_PATIENCE_MS) && overLimit[arch] === undefined;
+    onDemand[arch] = starved;
+  }
+  return { desired, terminate, free, overLimit, onDemand };
 }
 
 /** The EC2 capacity as the autoscaler drives it (adapters/ec2/fleet.ts: ECS and EC2 Auto Scaling). */
@@ -125,7 +145,9 @@ export interface Ec2Fleet {
   readonly maxInstances: number;
   /** Every instance of the groups, as the group and the cluster see it. */
   describe(now: number): Promise<FleetInstance[]>;
-  /** Terminates what the decision says (decrementing the desired capacity), then sets each group's desired capacity. */
+  /** Spot groups, per architecture (each may fall back to on-demand: FleetDecision.onDemand). */
+  readonly spot: Partial<Record<Arch, boolean>>;
+  /** Terminates what the decision says (decrementing the desired capacity), switches Spot groups to on-demand and back, then sets each group's desired capacity. */
   apply(decision: FleetDecision): Promise<void>;
   /** Marks the container instance a build with root on it was placed on (ec2-task.ts, SPENT_ATTRIBUTE). */
   markSpent(containerInstanceArn: string): Promise<void>;

@@ -190,17 +190,20 @@ async function sizeEc2Capacity(deps: AutoscalerDeps, waiting: Waiting[], report:
   if (!deps.fleet) return undefined;
   const now = deps.now();
   const wanting: Partial<Record<Arch, number>> = {};
+  const oldestWaiting: Partial<Record<Arch, number>> = {};
   for (const w of waiting) {
     const arch = ec2ArchOf(w.job.taskDefinition);
-    if (arch && (w.stage.retryAfter === undefined || w.stage.retryAfter <= now)) wanting[arch] = (wanting[arch] ?? 0) + 1;
+    if (!arch || (w.stage.retryAfter !== undefined && w.stage.retryAfter > now)) continue;
+    wanting[arch] = (wanting[arch] ?? 0) + 1;
+    const queuedAt = w.stage.queuedAt ?? w.job.queuedAt;
+    oldestWaiting[arch] = Math.min(oldestWaiting[arch] ?? queuedAt, queuedAt);
   }
   const instances = await deps.fleet.describe(now);
-  const decision = decideFleet({ now, instances, waiting: wanting, maxInstances: deps.fleet.maxInstances, keepIdleMs: DEFAULT_KEEP_IDLE_MS });
+  const decision = decideFleet({ now, instances, waiting: wanting, maxInstances: deps.fleet.maxInstances, keepIdleMs: DEFAULT_KEEP_IDLE_MS, spot: deps.fleet.spot, oldestWaiting });
   const changed = decision.terminate.length > 0 || deps.fleet.arches.some((a) => (decision.desired[a] ?? 0) !== instances.filter((i) => i.arch === a && (i.state === 'booting' || i.state === 'ready')).length);
-  if (changed) {
-    await deps.fleet.apply(decision);
-    deps.log('EC2 capacity sized', { desired: decision.desired, terminated: decision.terminate, waiting: wanting, overLimit: decision.overLimit });
-  }
+  // Spot groups: the adapter switches their on-demand share only when it differs from the last one it read.
+  if (changed || Object.keys(decision.onDemand).length > 0) await deps.fleet.apply(decision);
+  if (changed) deps.log('EC2 capacity sized', { desired: decision.desired, terminated: decision.terminate, waiting: wanting, overLimit: decision.overLimit, onDemand: decision.onDemand });
   report.ec2 = { desired: decision.desired, terminated: decision.terminate.map((t) => t.instanceId) };
   const booting = Object.fromEntries(deps.fleet.arches.map((a) => [a, instances.filter((i) => i.arch === a && i.state === 'booting').length + Math.max(0, (decision.desired[a] ?? 0) - instances.filter((i) => i.arch === a && (i.state === 'booting' || i.state === 'ready')).length)]));
   return { free: decision.free, booting, capacity: deps.fleet.arches };

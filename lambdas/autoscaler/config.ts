@@ -24,7 +24,7 @@ export interface ExecutionConfig {
   defaultCpu: number;
   limits: ScaleLimits;
   /** The EC2 capacity (ENV.ec2Capacity): each architecture's Auto Scaling group, and the most instances at once. */
-  ec2?: { groups: Partial<Record<Arch, string>>; maxInstances: number };
+  ec2?: { groups: Partial<Record<Arch, string>>; spot: Partial<Record<Arch, boolean>>; maxInstances: number };
 }
 
 export function executionConfig(env: Env = process.env): ExecutionConfig {
@@ -39,6 +39,7 @@ export function executionConfig(env: Env = process.env): ExecutionConfig {
       ? {
           ec2: {
             groups: Object.fromEntries(Object.entries(ec2).map(([arch, c]) => [arch, c.autoScalingGroup])),
+            spot: Object.fromEntries(Object.entries(ec2).map(([arch, c]) => [arch, c.spot === true])),
             maxInstances: numberEnv(env, ENV.ec2MaxInstances, 4),
           },
         }

@@ -9,6 +9,8 @@ import type { Env } from './config.js';
 export interface Ec2CapacityEntry {
   capacityProvider: string;
   autoScalingGroup: string;
+  /** The group launches Spot instances (and may fall back to on-demand). */
+  spot?: boolean;
 }
 
 /** ENV.ec2Capacity: `{"amd64": {"capacityProvider", "autoScalingGroup"}, …}`; undefined when unset. */
@@ -29,7 +31,7 @@ export function ec2CapacityFromEnv(env: Env): Partial<Record<Arch, Ec2CapacityEn
     if ((arch !== 'amd64' && arch !== 'arm64') || !e || typeof e.capacityProvider !== 'string' || typeof e.autoScalingGroup !== 'string') {
       throw new Error(`config: ${ENV.ec2Capacity}: the entry ${JSON.stringify(arch)} is not an architecture (amd64, arm64) with capacityProvider and autoScalingGroup; ${expected}`);
     }
-    out[arch] = { capacityProvider: e.capacityProvider, autoScalingGroup: e.autoScalingGroup };
+    out[arch] = { capacityProvider: e.capacityProvider, autoScalingGroup: e.autoScalingGroup, ...(e.spot === true ? { spot: true } : {}) };
   }
   return out;
 }

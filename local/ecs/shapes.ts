@@ -62,6 +62,19 @@ function containerJson(task: LocalTask, c: LocalTask['containers'][number]) {
   };
 }
 
+/**
+ * Where a task runs: Fargate (its platform version), or, for a task in the EC2 form, a
+ * container instance of its own (one build per instance, as distinctInstance places it),
+ * named after the task since the stand-in has no instances.
+ */
+function ec2Placement(task: LocalTask): Record<string, string> {
+  if (!(task.definition.input.requiresCompatibilities ?? []).includes('EC2') || (task.definition.input.requiresCompatibilities ?? []).includes('FARGATE')) {
+    return { launchType: 'FARGATE', platformVersion: '1.4.0' };
+  }
+  const cluster = task.clusterArn.split('/').pop() ?? 'default';
+  return { launchType: 'EC2', containerInstanceArn: `${task.clusterArn.replace(/:cluster\/.*$/, '')}:container-instance/${cluster}/${task.id}` };
+}
+
 export function taskJson(task: LocalTask): Record<string, unknown> {
   const address = shownAddress(task);
   return compact({
@@ -91,9 +104,8 @@ export function taskJson(task: LocalTask): Record<string, unknown> {
     stoppedReason: task.stoppedReason,
     startedBy: task.params.startedBy,
     group: task.params.group ?? `family:${task.definition.family}`,
-    launchType: 'FARGATE',
+    ...ec2Placement(task),
     capacityProviderName: task.params.capacityProviderName,
-    platformVersion: '1.4.0',
     platformFamily: 'Linux',
     availabilityZone: `${task.host.region}a`,
     connectivity: 'CONNECTED',
@@ -160,14 +172,13 @@ export function taskStateChangeEvent(task: LocalTask, accountId: string): TaskSt
       updatedAt: isoDate(task.updatedAt),
       stopCode: task.stopCode,
       stoppedReason: task.stoppedReason,
-      launchType: 'FARGATE',
+      ...ec2Placement(task),
       capacityProviderName: task.params.capacityProviderName,
       cpu: task.params.cpu,
       memory: task.params.memory,
       ephemeralStorage: { sizeInGiB: storageOf(task) },
       attributes: [{ name: 'ecs.cpu-architecture', value: architectureOf(task) }],
       availabilityZone: `${task.host.region}a`,
-      platformVersion: '1.4.0',
       containers: task.containers.map((c) => compact(containerJson(task, c))),
       overrides: {
         containerOverrides: (task.params.overrides?.containerOverrides ?? []).map((o) => ({

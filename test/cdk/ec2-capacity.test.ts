@@ -110,7 +110,7 @@ for (const variant of variants) {
 
     it('lets the autoscaler size the groups and mark container instances, and tells the planner the capacity providers', () => {
       const statements = iamStatements(s.json).map((x) => x.statement);
-      expect(statements.find((st) => st.Sid === 'SizeEc2Capacity')?.Action).toEqual(['autoscaling:SetDesiredCapacity', 'autoscaling:TerminateInstanceInAutoScalingGroup']);
+      expect(statements.find((st) => st.Sid === 'SizeEc2Capacity')?.Action).toEqual(['autoscaling:SetDesiredCapacity', 'autoscaling:TerminateInstanceInAutoScalingGroup', 'autoscaling:UpdateAutoScalingGroup']);
       expect(statements.some((st) => st.Sid === 'ReadAndMarkContainerInstances')).toBe(true);
     });
   });

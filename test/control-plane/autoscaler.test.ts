@@ -624,8 +624,9 @@ describe('EC2 capacity (issue 19)', () => {
   /** A fleet whose instances the test sets; it records what the pass asked of it. */
   const fakeFleet = (instances: FleetInstance[]) => {
     const applied: FleetDecision[] = [];
-    const fleet: Ec2Fleet = { arches: ['amd64'], maxInstances: 2, describe: async () => instances, apply: async (d) => void applied.push(d), markSpent: async () => {} };
-    return { fleet, applied, instances };
+    const spent: string[] = [];
+    const fleet: Ec2Fleet = { arches: ['amd64'], maxInstances: 2, spot: {}, describe: async () => instances, apply: async (d) => void applied.push(d), markSpent: async (arn) => void spent.push(arn) };
+    return { fleet, applied, instances, spent };
   };
 
   it('scales the EC2 capacity from zero for a waiting stage, starts it once an instance is ready, on EC2 even with Spot on', async () => {
@@ -649,6 +650,32 @@ describe('EC2 capacity (issue 19)', () => {
     expect(second.started).toContainEqual(expect.objectContaining({ stageKey: `${build.id}/1`, capacity: 'EC2' }));
     expect((await finished(build.id)).status).toBe('success');
     expect((await deps.stages.getStageConsistent(build.id, 1))?.capacity).toBe('EC2');
+  });
+
+  it('marks the instance a root build (privileged) was placed on, at RunTask; not one of a warm build', async () => {
+    resetAutoscalerState();
+    const { build, jobs } = await seedBuild([{ name: 'root', script: 'exit 0' }, { name: 'warm', script: 'exit 0' }], { queued: false });
+    for (const job of jobs) toEc2(job);
+    const root = jobs[0]!.taskDefinition as { family: string; containerDefinitions: { privileged?: boolean }[] };
+    root.family = `${root.family}-root`;
+    root.containerDefinitions[0]!.privileged = true;
+    await deps.stages.putStageJobs(jobs);
+    const now = Date.now();
+    const { fleet, spent } = fakeFleet([
+      { instanceId: 'i-1', arch: 'amd64', state: 'ready', tasks: 0, spent: false, idleSince: now },
+      { instanceId: 'i-2', arch: 'amd64', state: 'ready', tasks: 0, spent: false, idleSince: now },
+    ]);
+    const report = await serially(async () => {
+      await queueNow(build.id, 1);
+      await queueNow(build.id, 2);
+      return runPass({ ...deps, fleet }, { reconcile: false });
+    });
+    expect(report.started.map((s) => s.stageKey).sort()).toEqual([`${build.id}/1`, `${build.id}/2`]);
+    const rootTask = report.started.find((s) => s.stageKey === `${build.id}/1`)!.taskArn;
+    expect(spent).toEqual([`${rootTask.replace(/:task\/.*$/, '')}:container-instance/slipway/${rootTask.split('/').pop()}`]);
+    // Local mode has no Docker daemon: the root build stops at start, saying so.
+    expect((await finished(build.id)).status).toBe('error');
+    expect((await deps.stages.getStageConsistent(build.id, 1))?.message).toMatch(/local mode has no Docker daemon/);
   });
 
   it("RunTask of the EC2 form: the compiler's capacity provider and placement, no network configuration, no Spot", () => {

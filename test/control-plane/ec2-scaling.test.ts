@@ -3,7 +3,7 @@
 // Pure decisions (core/scaling/decide-scale.ts, core/scaling/ec2-fleet.ts), table tests.
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, decideScale, initialScaleState, type QueuedStage, type RunningTask, type ScaleInput } from '../../core/scaling/decide-scale.js';
-import { DEFAULT_KEEP_IDLE_MS, decideFleet, type FleetInstance } from '../../core/scaling/ec2-fleet.js';
+import { DEFAULT_KEEP_IDLE_MS, DEFAULT_SPOT_PATIENCE_MS, decideFleet, type FleetInstance } from '../../core/scaling/ec2-fleet.js';
 
 const NOW = 1_700_000_000_000;
 const q = (id: string, repo: string, at: number, extra: Partial<QueuedStage> = {}): QueuedStage => ({ id, repo, pipeline: 'default', queuedAt: NOW - 60_000 + at, cpu: 1024, ...extra });
@@ -62,7 +62,7 @@ const fleet = (instances: FleetInstance[], waiting: { amd64?: number; arm64?: nu
 
 describe('decideFleet: the EC2 capacity from zero and back', () => {
   it('stays at zero while nothing waits: idle costs nothing', () => {
-    expect(fleet([], {})).toEqual({ desired: { amd64: 0, arm64: 0 }, terminate: [], free: { amd64: 0, arm64: 0 }, overLimit: {} });
+    expect(fleet([], {})).toEqual({ desired: { amd64: 0, arm64: 0 }, terminate: [], free: { amd64: 0, arm64: 0 }, overLimit: {}, onDemand: {} });
   });
 
   it('scales from zero by the stages waiting, per architecture', () => {
@@ -107,5 +107,38 @@ describe('decideFleet: the EC2 capacity from zero and back', () => {
     const d = fleet([inst('i-warm', { state: 'warm' }), inst('i-gone', { state: 'leaving' })], { amd64: 1 });
     expect(d.desired.amd64).toBe(1);
     expect(d.terminate).toEqual([]);
+  });
+});
+
+describe('decideFleet: Spot with on-demand fallback', () => {
+  const spotFleet = (oldestWaitingMs: number | undefined, instances: FleetInstance[] = [], maxInstances = 4) =>
+    decideFleet({
+      now: NOW,
+      instances,
+      waiting: oldestWaitingMs === undefined ? {} : { amd64: 1 },
+      maxInstances,
+      keepIdleMs: DEFAULT_KEEP_IDLE_MS,
+      spot: { amd64: true },
+      ...(oldestWaitingMs === undefined ? {} : { oldestWaiting: { amd64: NOW - oldestWaitingMs } }),
+    }).onDemand;
+
+  it('stays on Spot while stages wait less than the patience', () => {
+    expect(spotFleet(60_000, [inst('i-boot', { state: 'booting' })])).toEqual({ amd64: false });
+  });
+
+  it('launches on-demand once a stage has waited past the patience for Spot', () => {
+    expect(spotFleet(DEFAULT_SPOT_PATIENCE_MS, [inst('i-boot', { state: 'booting' })])).toEqual({ amd64: true });
+  });
+
+  it('goes back to Spot when nothing waits', () => {
+    expect(spotFleet(undefined)).toEqual({ amd64: false });
+  });
+
+  it('does not blame Spot for a wait the maximum causes', () => {
+    expect(spotFleet(DEFAULT_SPOT_PATIENCE_MS, [inst('i-busy', { tasks: 1 })], 1)).toEqual({ amd64: false });
+  });
+
+  it('says nothing of an on-demand group', () => {
+    expect(decideFleet({ now: NOW, instances: [], waiting: { amd64: 1 }, maxInstances: 2, keepIdleMs: 1, oldestWaiting: { amd64: 0 } }).onDemand).toEqual({});
   });
 });
