@@ -204,7 +204,6 @@ export function formatFigure(figure: CorpusFigure, top = 15): string {
   const lines = [
     `corpus: ${figure.files} files (${figure.legacyFiles} in Drone 0.8's format, not counted), ${figure.pipelines} docker pipelines`,
     `run on Slipway: ${figure.running} of ${figure.pipelines} (${pct} %), ${figure.runningWithSecretsRefused} of them without a secret their file reads from another repository's path (left out, as Drone's secret providers refuse it)`,
-    `run on Slipway: ${figure.running} of ${figure.pipelines} (${pct} %)`,
     `with EC2 capacity on, for a trusted repository: ${figure.withEc2.running} of ${figure.pipelines} (${(figure.withEc2.share * 100).toFixed(1)} %), ` +
       `${figure.withEc2.onEc2} of them on EC2 (privileged, docker.sock, dind)`,
     'why the others do not (pipelines, reason):',

@@ -100,8 +100,11 @@ for (const variant of variants) {
       expect(pulls[0]!.Resource).toEqual({
         'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ecr:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':repository/*']],
       });
-      // No pull-through cache configured: no import of upstream images.
-      expect(exec.flatMap((st) => asList(st.Action))).not.toContain('ecr:BatchImportUpstreamImage');
+      // Importing upstream images (the pull-through cache, on by default: lib/pull-through-cache.ts)
+      // only in the cache's own statement, on its prefixes' repositories, never on every repository.
+      const imports = exec.filter((st) => asList(st.Action).includes('ecr:BatchImportUpstreamImage'));
+      expect(imports.map((st) => st.Sid)).toEqual(['PullThroughCache']);
+      for (const r of asList(imports[0]!.Resource as never)) expect(JSON.stringify(r)).toMatch(/:repository\/[a-z0-9._-]+\/\*"/);
     });
 
     it('lets the planner check that secrets exist without reading them: ssm:DescribeParameters and secretsmanager:DescribeSecret under the prefix', () => {
@@ -425,7 +428,8 @@ for (const variant of variants) {
       for (const name of LAMBDA_NAMES) {
         const props = fn(name).props;
         // Per-architecture agent images on these defaults; which function reads what: lambda-env.test.ts.
-        const expected = [...FUNCTION_ENV[name].always, ...(name === 'planner' ? ['AGENT_IMAGE_AMD64', 'AGENT_IMAGE_ARM64'] : [])];
+        // The planner also gets the pull-through cache's rules, on by default (lib/pull-through-cache.ts).
+        const expected = [...FUNCTION_ENV[name].always, ...(name === 'planner' ? ['AGENT_IMAGE_AMD64', 'AGENT_IMAGE_ARM64', 'PULL_THROUGH_CACHE'] : [])];
         expect(Object.keys(props.Environment.Variables).sort(), name).toEqual(expected.sort());
         expect(props.Environment.Variables, name).toMatchObject({ POWERTOOLS_SERVICE_NAME: 'slipway', ...(name === 'webhook' || name === 'prices' ? {} : { POWERTOOLS_METRICS_NAMESPACE: 'Slipway' }) });
         expect(props.Runtime).toBe('nodejs24.x');

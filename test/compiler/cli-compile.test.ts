@@ -100,17 +100,18 @@ describe('slipway compile', () => {
   it.each([
     ['unconditional', ''],
     ['conditional', '    when: { branch: [main] }\n'],
-  ])('lists a %s pipeline that cannot be split (services) under errors at its steps: line, printed once, saying why', async (_kind, when) => {
+  ])('lists a %s pipeline that cannot be split (a service serving the workspace) under errors at its steps: line, printed once, saying why', async (_kind, when) => {
     const dir = mkdtempSync(join(tmpdir(), 'slipway-cli-'));
     const steps = Array.from({ length: 11 }, (_, i) => `  - name: step${i + 1}\n    image: image${i + 1}\n    commands: [echo]\n${when}`).join('');
-    writeFileSync(join(dir, '.drone.yml'), `kind: pipeline\nname: too-many\nservices:\n  - name: db\n    image: postgres:15\nsteps:\n${steps}`);
+    // A service that serves the workspace cannot move to a task of its own (segments.ts).
+    writeFileSync(join(dir, '.drone.yml'), `kind: pipeline\nname: too-many\nservices:\n  - name: web\n    image: php:8\n    commands: [php -S 0.0.0.0:80 -t /drone/src]\nsteps:\n${steps}`);
     const r = await compile([], dir);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.out) as { errors: { name: string; line: number; column: number; message: string }[] };
-    expect(out.errors).toEqual([{ name: 'too-many', line: 6, column: 1, message: expect.stringContaining('needs 13 containers') as string }]);
-    expect(out.errors[0]!.message).toContain('it cannot be split into several tasks either: its service "db"');
+    expect(out.errors).toEqual([{ name: 'too-many', line: 7, column: 1, message: expect.stringContaining('needs 13 containers') as string }]);
+    expect(out.errors[0]!.message).toContain('it cannot be split into several tasks either: its service "web" names the workspace (/drone/src)');
     expect(r.err.match(/too many containers/g)).toHaveLength(1);
-    expect(r.err).toContain('.drone.yml:6:1: error: ');
+    expect(r.err).toContain('.drone.yml:7:1: error: ');
   });
 
   it.each([[['--event', 'nope']], [['--repo', 'noslash']], [['--bogus']], [['a.yml', 'b.yml']], [['missing.yml']], [['--branch']]])('exits 2 on usage errors: %j', async (args) => {

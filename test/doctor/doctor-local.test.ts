@@ -144,7 +144,7 @@ describe('slipway doctor --local against the local stack', () => {
     await api.activateRepo('group/project', 'gitlab');
     await api.activateRepo('tools/site', 'gitea');
     const gitlab = byId((await doctor('--repo', 'group/project', '--no-build')).report);
-    expect(gitlab['git-host']).toMatchObject({ status: 'fail', detail: `the planner could not reach http://127.0.0.1:${closedPort}/api/v4 for group/project: fetch failed: ECONNREFUSED` });
+    expect(gitlab['git-host']).toMatchObject({ status: 'fail', detail: `the planner could not reach http://127.0.0.1:${closedPort}/api/v4 for group/project: scm: no answer from http://127.0.0.1:${closedPort}/api/v4/projects/group%2Fproject (connection refused: ECONNREFUSED)` });
     // GitLab sends no ping event: said, not failed.
     expect(gitlab['webhook-ping']).toMatchObject({ status: 'skipped', detail: 'group/project is a gitlab repository: only GitHub sends a ping event' });
     const gitea = byId((await doctor('--repo', 'tools/site', '--no-build')).report);
