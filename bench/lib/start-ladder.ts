@@ -9,22 +9,9 @@ import type { ContainerDefinition } from '../../core/pipeline/ecs-task.js';
 import { substitutionLookup } from '../../core/pipeline/environment.js';
 import { isReadable, loadManifest } from '../../core/pipeline/load.js';
 import { buildCompileOptions, compileOptionsFromEnv } from '../../lambdas/planner/compile-options.js';
+import { FIXTURE_ENV as DEPLOYMENT_ENV } from '../../test/compiler/support.js';
 import { startFigures, startShape, TODAY_CONTROL_PLANE, type ControlPlaneProfile, type StartFigures } from './start-model.js';
 
-/** The planner's environment of a deployment to eu-west-1 (as test/compiler/support.ts). */
-const DEPLOYMENT_ENV: Record<string, string> = {
-  AWS_REGION: 'eu-west-1',
-  ACCOUNT_ID: '123456789012',
-  PARTITION: 'aws',
-  AGENT_IMAGE_AMD64: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/slipway-agent:1-amd64',
-  AGENT_IMAGE_ARM64: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/slipway-agent:1-arm64',
-  BUILD_LOG_GROUP: '/slipway/builds',
-  TASK_EXECUTION_ROLE_ARN: 'arn:aws:iam::123456789012:role/slipway-execution',
-  TASK_ROLE_ARN: 'arn:aws:iam::123456789012:role/slipway-build',
-  SECRETS_PREFIX: '/slipway',
-  DEFAULT_CPU: '1024',
-  DEFAULT_MEMORY: '2048',
-};
 
 const CACHE_RULES = { 'docker.io': 'slipway-docker-hub', 'public.ecr.aws': 'slipway-ecr-public', 'quay.io': 'slipway-quay' };
 
