@@ -9,19 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lookupImageCommand } from '../../adapters/registry/registry-client.js';
-import { imageRegistryBinary, startImageRegistry, type ImageRegistry } from '../../local/image-registry.js';
-import { namespaceSupport } from '../../local/ecs/netns.js';
-import { HOST_ALIAS } from '../../local/ecs/sandbox.js';
-import { findBinary } from '../../local/require-binary.js';
+import type { ImageRegistry } from '../../local/image-registry.js';
 import { E2E_REPO, startE2e, stepTable, type E2e } from '../support/control-plane-e2e.js';
 import { skipWithout } from '../support/required-tool.js';
+import { imageBuildToolsMissing, REGISTRY_PASSWORD, REGISTRY_USER, startTaskRegistry } from '../support/task-registry.js';
 
-const USER = 'slipway';
-const PASSWORD = 'e2e-registry-pa55word';
-// bcrypt of PASSWORD (docker-registry's htpasswd accepts bcrypt only), made once with Python's crypt.
-const HTPASSWD = `${USER}:$2b$05$erJ/WlhHm0Lw5lCNwNN8lOLDOU9O8C5mOGGyOSpaDm0Ah7reCq2Qq`;
-
-const missing = !findBinary('buildah', ['/usr/bin']) ? 'buildah is not installed' : !imageRegistryBinary() ? 'docker-registry is not installed' : undefined;
+const USER = REGISTRY_USER;
+const PASSWORD = REGISTRY_PASSWORD;
+const missing = imageBuildToolsMissing;
 
 const pipeline = (registry: string, secret: string) => `kind: pipeline
 type: docker
@@ -56,10 +51,7 @@ describe.skipIf(skipWithout('buildah and docker-registry', missing))('image buil
     dir = mkdtempSync(join(tmpdir(), 'slipway-e2e-registry-'));
     // buildah's storage (the local layer cache) of this file alone: the first build starts cold.
     process.env.SLIPWAY_BUILDAH_ROOT = join(dir, 'buildah');
-    // A task in its own network namespace reaches the host by HOST_ALIAS; on the host network, at 127.0.0.1.
-    const isolated = (await namespaceSupport()) === undefined;
-    registry = await startImageRegistry({ dir, htpasswd: HTPASSWD, ...(isolated ? { listen: '0.0.0.0' } : {}) });
-    pushTo = isolated ? `${HOST_ALIAS}:${registry.host.split(':')[1]}` : registry.host;
+    ({ registry, pushTo } = await startTaskRegistry(dir));
     e2e = await startE2e({
       name: 'e2e-image-build',
       secrets: { [`/slipway/${E2E_REPO}/registry_password`]: PASSWORD, [`/slipway/${E2E_REPO}/wrong_password`]: 'not-the-password' },
