@@ -1,10 +1,11 @@
 // Headless Chromium (Debian's /usr/bin/chromium) through playwright-core, with a fresh
 // profile: for the dashboard test and the dashboard benchmark.
 
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
@@ -44,4 +45,27 @@ export async function launchChromium(): Promise<{ context: BrowserContext; close
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+export const DESKTOP = { width: 1280, height: 800 };
+// An iPhone 12–15's CSS viewport.
+export const PHONE = { width: 390, height: 844 };
+
+/** A page of the dashboard at `baseUrl/hash`, at that width, with the errors it throws collected. */
+export async function openPage(context: BrowserContext, baseUrl: string, hash: string, viewport = DESKTOP): Promise<{ page: Page; pageErrors: string[] }> {
+  const page = await context.newPage();
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  await page.setViewportSize(viewport);
+  await page.goto(`${baseUrl}/${hash}`);
+  return { page, pageErrors };
+}
+
+const SCREENSHOTS = fileURLToPath(new URL('../../docs/screenshots', import.meta.url));
+
+/** docs/screenshots/NAME.png, only when UPDATE_SCREENSHOT=1 (the committed ones are reviewed by hand). */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  if (process.env.UPDATE_SCREENSHOT !== '1') return;
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }

@@ -8,8 +8,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { CliIO } from '../../cli/io.js';
 import { main } from '../../cli/main.js';
@@ -19,15 +17,11 @@ import { snapshotDirectory, type Snapshot } from '../../local/snapshot.js';
 import { startLocalSlipway, type LocalSlipway } from '../../local/up.js';
 import { seedBuild } from '../api/seed.js';
 import { skipWithout } from '../support/required-tool.js';
-import { chromiumMissing, launchChromium } from './browser.js';
+import { chromiumMissing, DESKTOP, launchChromium, openPage, PHONE, screenshot } from './browser.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const missing = chromiumMissing();
 // A hang guard, not a speed goal (see dashboard.test.ts).
 const WAIT = 150_000;
-const DESKTOP = { width: 1280, height: 800 };
-// An iPhone 12–15's CSS viewport.
-const PHONE = { width: 390, height: 844 };
 
 const PIPELINES = {
   // Passes; one step is left out by `when: branch`, one runs only on failure.
@@ -115,20 +109,7 @@ describe.skipIf(skipWithout('Chromium', missing))('dashboard pages in headless C
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  const open = async (hash: string, viewport = DESKTOP): Promise<{ page: Page; pageErrors: string[] }> => {
-    const page = await browser.context.newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (err) => pageErrors.push(err.message));
-    await page.setViewportSize(viewport);
-    await page.goto(`${local.url}/${hash}`);
-    return { page, pageErrors };
-  };
-
-  const screenshot = async (page: Page, name: string): Promise<void> => {
-    if (process.env.UPDATE_SCREENSHOT !== '1') return;
-    mkdirSync(join(ROOT, 'docs/screenshots'), { recursive: true });
-    await page.screenshot({ path: join(ROOT, 'docs/screenshots', `${name}.png`), fullPage: true });
-  };
+  const open = (hash: string, viewport = DESKTOP) => openPage(browser.context, local.url, hash, viewport);
 
   it('the builds ran through the control plane as the pages below expect', () => {
     expect(errors).toEqual([]);
