@@ -27,6 +27,11 @@ export interface ExecutionConfig {
   ec2?: { groups: Partial<Record<Arch, string>>; spot: Partial<Record<Arch, boolean>>; maxInstances: number };
 }
 
+/** The roles a task definition is registered with where the stored definition names none. */
+export function taskRoles(config: Pick<ExecutionConfig, 'executionRoleArn' | 'taskRoleArn'>): { executionRoleArn?: string; taskRoleArn?: string } {
+  return { ...(config.executionRoleArn ? { executionRoleArn: config.executionRoleArn } : {}), ...(config.taskRoleArn ? { taskRoleArn: config.taskRoleArn } : {}) };
+}
+
 export function executionConfig(env: Env = process.env): ExecutionConfig {
   const assign = env[ENV.assignPublicIp] ?? 'DISABLED';
   if (assign !== 'ENABLED' && assign !== 'DISABLED') throw new Error(`config: ${ENV.assignPublicIp} must be ENABLED or DISABLED, not ${JSON.stringify(assign)}`);

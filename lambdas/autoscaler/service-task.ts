@@ -17,7 +17,7 @@ import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
 import { SERVICE_TASK_STARTED_BY_PREFIX, serviceTaskTokens, type StageJob } from '../../core/scaling/job.js';
 import { classifyAwsError, describeAwsError } from '../../core/util/aws-errors.js';
 import { stageKeys } from '../shared/observability/logger.js';
-import type { ExecutionConfig } from './config.js';
+import { taskRoles, type ExecutionConfig } from './config.js';
 import type { AutoscalerDeps } from './deps.js';
 import { ensureTaskDefinition } from './register.js';
 import { runTaskInput } from './start-stage.js';
@@ -80,10 +80,7 @@ async function startServiceTask(deps: AutoscalerDeps, job: StageJob, stage: Stag
   const { config } = deps;
   let arn: string;
   try {
-    arn = await ensureTaskDefinition(deps.ecs, service.taskDefinition, {
-      ...(config.executionRoleArn ? { executionRoleArn: config.executionRoleArn } : {}),
-      ...(config.taskRoleArn ? { taskRoleArn: config.taskRoleArn } : {}),
-    });
+    arn = await ensureTaskDefinition(deps.ecs, service.taskDefinition, taskRoles(config));
   } catch (err) {
     const info = classifyAwsError(err);
     return info.retryable ? { kind: 'retry', reason: `service task: RegisterTaskDefinition: ${describeAwsError(info)}` } : { kind: 'gone', message: `cannot start its service task: ${describeAwsError(info)}` };

@@ -15,7 +15,7 @@ import type { StageOutcomeReason, StageStatus } from '../../core/builds/types.js
 import { classifyAwsError, describeAwsError, isEcsCapacityReason, type AwsErrorInfo } from '../../core/util/aws-errors.js';
 import { afterStageEnd } from '../shared/execution/stage-end.js';
 import { stageKeys } from '../shared/observability/logger.js';
-import type { ExecutionConfig } from './config.js';
+import { taskRoles, type ExecutionConfig } from './config.js';
 import { isWaiting, type AutoscalerDeps, type PassReport, type Waiting } from './deps.js';
 import { ensureTaskDefinition } from './register.js';
 import { isEc2Task, rootOnInstance } from '../../core/pipeline/ec2-task.js';
@@ -85,10 +85,7 @@ export async function startStage(deps: AutoscalerDeps, waiting: Waiting): Promis
 
   let taskDefinitionArn: string;
   try {
-    taskDefinitionArn = await ensureTaskDefinition(deps.ecs, job.taskDefinition, {
-      ...(config.executionRoleArn ? { executionRoleArn: config.executionRoleArn } : {}),
-      ...(config.taskRoleArn ? { taskRoleArn: config.taskRoleArn } : {}),
-    });
+    taskDefinitionArn = await ensureTaskDefinition(deps.ecs, job.taskDefinition, taskRoles(config));
   } catch (err) {
     const info = classifyAwsError(err);
     return afterError(deps, stage, attempt, info, `RegisterTaskDefinition: ${describeAwsError(info)}`);
