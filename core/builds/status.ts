@@ -558,9 +558,12 @@ export type DependencyVerdict =
  * The one "stage is ready" rule, Drone's for pipelines with `depends_on`
  * (drone/drone operator/manager/util.go areDepsComplete, teardown.go scheduleDownstream and
  * cancelDownstream, trigger/dag/dag.go dependencies):
- * - a dependency that no stage of the build has is ignored: Drone's DAG drops a name it has
- *   no vertex for, and areDepsComplete looks only at siblings that exist (lint reports such
- *   a name; the compiler drops it too), so a stage whose dependencies are all unknown runs;
+ * - `dependsOn` is what the compiler wrote (core/pipeline/pipeline-graph.ts): a pipeline
+ *   skipped when the build was created (its trigger, its runner, its platform) is already
+ *   replaced by what it waited for, so only stages of the build are named. A name that no
+ *   stage has is ignored all the same (areDepsComplete looks only at siblings that exist);
+ * - a stage with nothing to wait for runs at once, whatever its trigger status: Drone creates
+ *   it pending (trigger/trigger.go), and only waiting stages are judged by their status;
  * - the stage waits while any dependency is not done;
  * - then it runs when its trigger status matches the build's status so far: the build is
  *   failing once a dependency failed (a skip after a failure counts: `failedUpstream`) or
@@ -581,6 +584,9 @@ export function dependencyVerdict(
   if (!deps.every((d) => isStageDone(d.status))) return { kind: 'wait' };
   const failed = deps.filter((d) => (d.status !== 'success' && d.status !== 'skipped') || failedUpstream.has(d.name));
   if (buildKilled || failed.some((d) => d.status === 'killed')) return { kind: 'skip', message: 'the build was cancelled', dependencyFailed: true };
+  // Nothing to wait for: pending from the start, whatever its trigger status (Drone's
+  // trigger.go makes such a stage pending at once; cancelDownstream judges waiting ones only).
+  if (deps.length === 0) return { kind: 'run' };
   if (failed.length > 0 && !(stage.onFailure ?? false)) {
     const what = failed.map((d) => `${d.name} (${failedUpstream.has(d.name) ? 'skipped after a failure' : d.status})`).join(', ');
     return { kind: 'skip', message: `depends on ${what}, which did not pass`, dependencyFailed: true };

@@ -44,6 +44,7 @@ import { runTaskInput } from './run-task.js';
 import { compileSplit, type SegmentSource, type ServiceTaskSource } from './compile-segments.js';
 import { applyPullThroughCache } from './pull-through-cache.js';
 import { planSegments } from './segments.js';
+import { pipelineGraph, skippedDependencyNote } from './pipeline-graph.js';
 import { earlierFailureGateScript } from './segment-script.js';
 import { gateContainerScript } from './script.js';
 import { REFUSED_SECRET_NOTE, secretArn } from './secret-refs.js';
@@ -70,23 +71,31 @@ export function compileManifest(manifest: Manifest, ctx: BuildContext, options: 
   const chosen: { pipeline: Pipeline; number: number }[] = [];
   const errored: { pipeline: Pipeline; number: number; diagnostics: Diagnostic[] }[] = [];
   const fork = isFork(ctx, options);
+  const triggerSkipped = new Map<Pipeline, string>();
   manifest.pipelines.forEach((pipeline, i) => {
     const lint = lintErrors.get(i);
     const reason = lint && !lint.triggerSound ? undefined : mismatchReason(pipeline.trigger, input);
-    if (reason !== undefined) skipped.push({ name: pipeline.name, reason: `trigger: ${reason}` });
-    else if (lint && !liftedByEc2(pipeline, lint.diagnostics, options, fork)) errored.push({ pipeline, number: i + 1, diagnostics: withEc2Refusal(pipeline, lint.diagnostics, options, fork, manifest.file) });
+    if (reason !== undefined) {
+      skipped.push({ name: pipeline.name, reason: `trigger: ${reason}` });
+      triggerSkipped.set(pipeline, `trigger: ${reason}`);
+    } else if (lint && !liftedByEc2(pipeline, lint.diagnostics, options, fork)) errored.push({ pipeline, number: i + 1, diagnostics: withEc2Refusal(pipeline, lint.diagnostics, options, fork, manifest.file) });
     else chosen.push({ pipeline, number: i + 1 });
   });
-  // An errored pipeline is a stage of the build (in error): its dependents wait for it.
-  const names = new Set([...chosen, ...errored].map((c) => c.pipeline.name));
-  const stageDependencies = runningDependencies(manifest.pipelines, names);
+  // Every pipeline that does not run (its trigger, its runner, its platform) is seen through:
+  // its dependents wait for what it waited for, as Drone does (pipeline-graph.ts). An errored
+  // pipeline is a stage of the build (in error): its dependents wait for it.
+  const graph = pipelineGraph([
+    ...manifest.pipelines.map((p) => ({ name: p.name, dependsOn: p.dependsOn, ...(triggerSkipped.has(p) ? { skipped: triggerSkipped.get(p)! } : {}) })),
+    ...manifest.skipped.map((s) => ({ name: s.name, dependsOn: s.dependsOn, skipped: s.reason })),
+  ]);
   const stages: CompiledStage[] = [];
   for (const { pipeline, number } of chosen) {
     try {
       const stage = compilePipeline(pipeline, ctx, options, { file: manifest.file, secrets: manifest.secrets, stageNumber: number });
-      // A pipeline left out by its trigger is seen through: its dependents wait for what it
-      // waited for, as Drone does.
-      stage.dependsOn = stageDependencies(pipeline.name);
+      const deps = graph.dependenciesOf(pipeline.name);
+      stage.dependsOn = deps.dependsOn;
+      const note = skippedDependencyNote(deps);
+      if (note !== undefined) stage.notes.push(note);
       stages.push(stage);
     } catch (error) {
       if (!(error instanceof CompileError)) throw error;
@@ -95,31 +104,8 @@ export function compileManifest(manifest: Manifest, ctx: BuildContext, options: 
   }
   const errors = errored
     .sort((a, b) => a.number - b.number)
-    .map(({ pipeline, number, diagnostics }) => ({ name: pipeline.name, number, dependsOn: stageDependencies(pipeline.name), diagnostics }));
+    .map(({ pipeline, number, diagnostics }) => ({ name: pipeline.name, number, dependsOn: graph.dependenciesOf(pipeline.name).dependsOn, diagnostics }));
   return { stages, skipped, errors };
-}
-
-/**
- * The pipelines a running pipeline waits for, through those that do not run: a pipeline
- * left out by its trigger hands its own `depends_on` to its dependents (as a step left out
- * by `when:` does, see step-order.ts). Names of no docker pipeline (reported by lint) drop out.
- */
-function runningDependencies(pipelines: readonly Pipeline[], running: ReadonlySet<string>): (name: string) => string[] {
-  const byName = new Map(pipelines.map((p) => [p.name, p] as const));
-  return (name) => {
-    const out: string[] = [];
-    const seen = new Set<string>([name]);
-    const visit = (of: string) => {
-      for (const dep of byName.get(of)?.dependsOn ?? []) {
-        if (seen.has(dep)) continue;
-        seen.add(dep);
-        if (running.has(dep)) out.push(dep);
-        else visit(dep);
-      }
-    };
-    visit(name);
-    return out;
-  };
 }
 
 /** A pull request from a fork (or a build without secrets, treated alike): never on EC2. */

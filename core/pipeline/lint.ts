@@ -16,6 +16,7 @@ import { CAPACITY_PREFERENCES, TRUST_SETTING, isDockerSocket, needsDockerDaemon 
 import { CONDITION_FIELDS, UNSUPPORTED_STEP_KEYS, entry, type ParsedFile, type ParsedPipeline } from './parse.js';
 import { MAX_PATTERN_LENGTH } from './glob.js';
 import { spend } from './work.js';
+import { pipelineGraph } from './pipeline-graph.js';
 import type { SourceMap, SourceNode } from './yaml-source.js';
 import type { Conditions, Diagnostic, Pipeline, Position, Step } from './types.js';
 
@@ -28,7 +29,7 @@ export const LINT = {
   unsafeName: 'name cannot become a container name',
   unknownStep: 'unknown step',
   unknownPipeline: 'unknown pipeline',
-  skippedDependency: 'depends on a pipeline Slipway does not run',
+  skippedDependency: 'depends on a skipped pipeline',
   stepCycle: 'step dependency cycle',
   pipelineCycle: 'pipeline dependency cycle',
   privileged: 'Fargate cannot run privileged containers',
@@ -669,6 +670,11 @@ function lintPipelineGraph(parsed: ParsedFile, out: Findings): void {
     }
   }
   const skipped = new Map(parsed.skipped.map((s) => [s.skipped.name, s.skipped]));
+  // Lint knows no build: only pipelines of other runners and platforms are skipped here.
+  const graph = pipelineGraph([
+    ...parsed.pipelines.map((p) => ({ name: p.pipeline.name, dependsOn: p.pipeline.dependsOn })),
+    ...parsed.skipped.map((s) => ({ name: s.skipped.name, dependsOn: s.skipped.dependsOn, skipped: s.skipped.reason })),
+  ]);
   for (const s of parsed.skipped) {
     const docker = seen.get(s.skipped.name);
     if (!docker) continue;
@@ -683,16 +689,26 @@ function lintPipelineGraph(parsed: ParsedFile, out: Findings): void {
       if (seen.has(dep)) return;
       const other = skipped.get(dep);
       if (other) {
-        out.error(pos, path, `${LINT.skippedDependency}: "${dep}" is skipped (${other.reason}), so "${p.pipeline.name}" would never start`);
+        // Drone drops a skipped pipeline from the graph (pipeline-graph.ts): not an error.
+        const { dependsOn } = graph.dependenciesOf(p.pipeline.name);
+        const instead = dependsOn.length > 0 ? `waits for ${dependsOn.map((n) => `"${n}"`).join(', ')}` : 'starts with the build';
+        out.note(pos, path, `${LINT.skippedDependency}: "${dep}" is skipped (${other.reason}), so "${p.pipeline.name}" does not wait for it and ${instead}, as in Drone`);
         return;
       }
-      const suggestion = closest(dep, seen.keys());
+      const suggestion = closest(dep, [...seen.keys(), ...skipped.keys()]);
       out.error(pos, path, `${LINT.unknownPipeline} "${dep}"${suggestion ? ` — did you mean "${suggestion}"?` : ''}`);
     });
   }
-  for (const cycle of findCycles([...seen.keys()], (name) => seen.get(name)?.pipeline.dependsOn ?? [])) {
-    const first = seen.get(cycle[0]!)!;
-    out.error(keyPos(first.source, 'depends_on'), 'depends_on', `${LINT.pipelineCycle}: ${cycle.join(' → ')}`);
+  // Cycles through skipped pipelines too: their dependents inherit their depends_on, so a
+  // cycle through one would leave a stage waiting for itself (Drone rejects any cycle).
+  const edges = (name: string) => seen.get(name)?.pipeline.dependsOn ?? skipped.get(name)?.dependsOn ?? [];
+  for (const cycle of findCycles([...seen.keys(), ...skipped.keys()], edges)) {
+    const docker = cycle.find((name) => seen.has(name));
+    // A cycle of skipped pipelines alone is their runners' to report: Slipway runs none of them.
+    if (docker === undefined) continue;
+    const from = cycle.indexOf(docker);
+    const rotated = [...cycle.slice(from, -1), ...cycle.slice(0, from), docker];
+    out.error(keyPos(seen.get(docker)!.source, 'depends_on'), 'depends_on', `${LINT.pipelineCycle}: ${rotated.join(' → ')}`);
   }
 }
 

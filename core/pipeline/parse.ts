@@ -164,23 +164,30 @@ function parsePipelineDocument(r: Reader, root: SourceMap, out: ParsedFile): voi
   const typeEntry = entry(root, 'type');
   const type = typeEntry ? r.string(typeEntry.value, 'type') : 'docker';
   if (type === undefined) return;
-  if (type !== 'docker') {
+  const reason =
+    type === 'docker'
+      ? unservedPlatform(root)
+      : OTHER_RUNNERS.includes(type)
+        ? `type "${type}" runs on another runner`
+        : `type "${type}" is not a docker pipeline; it runs on another runner, if any`;
+  if (reason !== undefined) {
     const nameEntry = entry(root, 'name');
     const name = (nameEntry && scalarText(nameEntry.value)) || DEFAULT_PIPELINE_NAME;
-    const reason = OTHER_RUNNERS.includes(type)
-      ? `type "${type}" runs on another runner`
-      : `type "${type}" is not a docker pipeline; it runs on another runner, if any`;
-    out.skipped.push({ skipped: { name, reason }, pos: root.pos });
-    return;
-  }
-  const platform = unservedPlatform(root);
-  if (platform) {
-    const nameEntry = entry(root, 'name');
-    const name = (nameEntry && scalarText(nameEntry.value)) || DEFAULT_PIPELINE_NAME;
-    out.skipped.push({ skipped: { name, reason: platform }, pos: root.pos });
+    out.skipped.push({ skipped: { name, reason, dependsOn: skippedDependsOn(root) }, pos: root.pos });
     return;
   }
   out.pipelines.push(parsePipeline(r, root));
+}
+
+/**
+ * The `depends_on` of a pipeline Slipway skips, read leniently: its own runner checks its
+ * document, and Slipway needs only the names, which its dependents inherit (pipeline-graph.ts).
+ */
+function skippedDependsOn(root: SourceMap): string[] {
+  const deps = entry(root, 'depends_on')?.value;
+  if (deps?.kind === 'seq') return deps.items.flatMap((item) => (item.kind === 'scalar' && item.value !== null ? [item.text] : []));
+  const single = deps && scalarText(deps);
+  return single ? [single] : [];
 }
 
 /** The architectures of Fargate's runtime platforms (Linux, X86_64 and ARM64). */

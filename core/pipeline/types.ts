@@ -167,10 +167,12 @@ export interface SecretDocument {
   data?: string;
 }
 
-/** A pipeline of another type, left to other runners as Drone would. */
+/** A pipeline of another type or platform, left to other runners as Drone would. */
 export interface SkippedPipeline {
   name: string;
   reason: string;
+  /** Its `depends_on`: what its dependents wait for in its place (pipeline-graph.ts). */
+  dependsOn: string[];
 }
 
 /**

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { cliContext } from '../../cli/commands/compile.js';
 import { boundedNotes, newBuildRecords, STAGE_NOTE_LIMITS } from '../../core/builds/new-build.js';
+import { readyStages, resolveDependents } from '../../core/builds/status.js';
 import { compileManifest } from '../../core/pipeline/compile.js';
 import type { BuildContext } from '../../core/pipeline/context.js';
 import { isValid, loadManifest } from '../../core/pipeline/load.js';
@@ -92,5 +93,53 @@ describe('trigger status of a new build\'s stages', () => {
       ['always', true, true],
       ['after', true, false],
     ]);
+  });
+});
+
+// drone/drone trigger/trigger.go: a dependency that is skipped when the build is created (its
+// trigger, another runner, a platform Fargate cannot serve) is dropped from the stage's
+// depends_on, its own dependencies taking its place (trigger/dag/dag.go); a stage left with
+// nothing to wait for is pending at once. The planner (readyStages) and the stage end
+// (resolveDependents) decide by that one dependsOn.
+describe('stages that depend on skipped pipelines', () => {
+  const arm = { name: 'linux-arm', platform: { arch: 'arm' }, steps: [step('build', ['make'])] };
+
+  it('a notification waits for the pipelines that run, then runs; the skipped one is named in its notes', () => {
+    const yaml = droneYaml(
+      { name: 'linux-amd64', steps: [step('build', ['make'])] },
+      arm,
+      { name: 'notifications', depends_on: ['linux-amd64', 'linux-arm'], trigger: { status: ['success', 'failure'] }, steps: [step('notify', ['./notify'])] },
+    );
+    const { stages, jobs } = records(yaml, push);
+    expect(stages.map((s) => [s.name, s.status, s.dependsOn])).toEqual([
+      ['linux-amd64', 'pending', []],
+      ['notifications', 'pending', ['linux-amd64']],
+    ]);
+    expect(stages[1]!.notes).toEqual([expect.stringMatching(/^depends_on: "linux-arm" is skipped \(platform arch "arm" runs on another runner/)]);
+    expect(readyStages(stages).map((s) => s.name)).toEqual(['linux-amd64']);
+    expect(jobs.map((j) => j.pipeline)).toEqual(['linux-amd64', 'notifications']);
+    stages[0]!.status = 'success';
+    expect(resolveDependents(stages).enqueue.map((s) => s.name)).toEqual(['notifications']);
+  });
+
+  it('waits for what the skipped pipeline waited for', () => {
+    const yaml = droneYaml(
+      { name: 'build', steps: [step('build', ['make'])] },
+      { ...arm, depends_on: ['build'] },
+      { name: 'manifest', depends_on: ['linux-arm'], steps: [step('push', ['./manifest'])] },
+    );
+    const { stages } = records(yaml, push);
+    expect(stages.find((s) => s.name === 'manifest')!.dependsOn).toEqual(['build']);
+    expect(readyStages(stages).map((s) => s.name)).toEqual(['build']);
+  });
+
+  it('with every dependency skipped it starts with the build, whatever its trigger status, as in Drone', () => {
+    const yaml = droneYaml(arm, { name: 'on-failure', depends_on: ['linux-arm'], trigger: { status: ['failure'] }, steps: [step('notify', ['./notify'])] });
+    const { build, stages, jobs } = records(yaml, push);
+    expect(stages).toEqual([expect.objectContaining({ name: 'on-failure', status: 'pending', dependsOn: [], queuedAt: NOW })]);
+    expect(jobs).toHaveLength(1);
+    // Before, the planner found it not ready: queued at creation, never sent, the build never ended.
+    expect(readyStages(stages).map((s) => s.name)).toEqual(['on-failure']);
+    expect(build.status).toBe('pending');
   });
 });

@@ -324,6 +324,56 @@ describe('pipeline depends_on through pipelines left out by their trigger', () =
       ['build', []],
       ['deploy', ['build']],
     ]);
+    expect(r.stages[1]!.notes).toContainEqual(
+      'depends_on: "lint" is skipped (trigger: event "push" is not included in [tag]); waits for what it waits for: "build" — a skipped pipeline is dropped from the graph, as in Drone',
+    );
+  });
+});
+
+// drone/drone trigger/trigger.go + dag.go: the same rule for a pipeline Slipway skips for its
+// runner type or its platform (before: an error, "would never start", on 9 corpus pipelines).
+describe('pipeline depends_on through pipelines of another runner or platform', () => {
+  const named = (name: string, extra: string) => pipeline(step(`${name}-step`, ['x']), extra).replace('name: p', `name: ${name}`);
+  const arm = (name: string, extra = '') => named(name, `platform: { arch: arm }\n${extra}`);
+  it('a notification after amd64, arm64 and 32-bit arm waits for the two that run, and says why not the third', () => {
+    const yaml = [
+      named('linux-amd64', ''),
+      named('linux-arm64', 'platform: { arch: arm64 }\n'),
+      arm('linux-arm'),
+      named('notifications', 'depends_on: [linux-amd64, linux-arm64, linux-arm]\ntrigger:\n  status: [success, failure]\n'),
+    ].join('\n---\n');
+    const r = compileYaml(yaml);
+    expect(r.errors).toEqual([]);
+    expect(r.skipped).toEqual([{ name: 'linux-arm', reason: 'platform arch "arm" runs on another runner: Fargate runs amd64 and arm64 (Fargate has no 32-bit ARM)' }]);
+    const notify = r.stages.find((s) => s.name === 'notifications')!;
+    expect(notify.dependsOn).toEqual(['linux-amd64', 'linux-arm64']);
+    expect(notify.notes).toContainEqual(
+      'depends_on: "linux-arm" is skipped (platform arch "arm" runs on another runner: Fargate runs amd64 and arm64 (Fargate has no 32-bit ARM)) — a skipped pipeline is dropped from the graph, as in Drone',
+    );
+  });
+
+  it("inherits a skipped pipeline's own depends_on, through a chain of them, into running and errored stages alike", () => {
+    const yaml = [
+      named('build', ''),
+      arm('arm', 'depends_on: [build]\n'),
+      named('mac', 'depends_on: [arm]\n').replace('type: docker', 'type: exec'),
+      named('manifest', 'depends_on: [mac]\n'),
+      named('broken', 'depends_on: [mac]\n').replace('commands:', 'privileged: true\n    commands:'),
+    ].join('\n---\n');
+    // "broken" has an error of its own (privileged): compiled as a build compiles it.
+    const r = compileManifest(loadManifest('.drone.yml', yaml), push, FIXTURE_OPTIONS);
+    expect(r.stages.map((s) => [s.name, s.dependsOn])).toEqual([
+      ['build', []],
+      ['manifest', ['build']],
+    ]);
+    expect(r.errors.map((e) => [e.name, e.dependsOn])).toEqual([['broken', ['build']]]);
+    expect(r.stages[1]!.notes).toContainEqual('depends_on: "mac" is skipped (type "exec" runs on another runner); waits for what it waits for: "build" — a skipped pipeline is dropped from the graph, as in Drone');
+  });
+
+  it('with every dependency skipped, the stage waits for nothing and its note says it starts with the build', () => {
+    const r = compileYaml([arm('linux-arm'), named('manifest', 'depends_on: [linux-arm]\n')].join('\n---\n'));
+    expect(r.stages.map((s) => [s.name, s.dependsOn])).toEqual([['manifest', []]]);
+    expect(r.stages[0]!.notes.at(-1)).toMatch(/; with nothing left to wait for, this stage starts with the build$/);
   });
 });
 

@@ -453,6 +453,14 @@ describe('readyStages: the planner and the stage end decide by the one rule', ()
   it('a skip after a failure counts as failed for its dependents', () => {
     expect(ready([s('a', 'failure'), s('b', 'skipped', ['a'], { reason: 'dependency-failed' }), s('c', 'pending', ['b'])])).toEqual([]);
   });
+  // drone/drone trigger/trigger.go: a stage with no dependencies left (none written, or every
+  // one skipped at creation and dropped by the compiler) is pending at once; its trigger status
+  // is never consulted (teardown.go cancelDownstream judges only waiting stages).
+  it('a stage with nothing to wait for is ready whatever its trigger status', () => {
+    expect(ready([s('n', 'pending', [], { onFailure: true, onSuccess: false })])).toEqual(['n']);
+    expect(ready([s('n', 'pending', ['nope'], { onFailure: true, onSuccess: false })])).toEqual(['n']);
+    expect(ready([s('a', 'running'), s('n', 'pending', [], { onFailure: true, onSuccess: false })])).toEqual(['n']);
+  });
 });
 
 describe('stageOutcome with the agent\'s result line', () => {

@@ -18,15 +18,37 @@ describe('the corpus of real pipelines', () => {
     for (const f of files) expect(sources, f.name).toMatch(new RegExp(`^\\| ${f.name.replace(/[.]/g, '\\.')} \\| [^|]+ \\| [^|]+ \\| [0-9a-f]{40} \\|`, 'm'));
   });
 
-  it('runs at least 126 of its 200 docker pipelines (63 %)', () => {
+  it('runs at least 134 of its 200 docker pipelines (67 %)', () => {
     expect(figure.pipelines).toBe(200);
-    expect(figure.running, formatFigure(figure)).toBeGreaterThanOrEqual(126);
+    expect(figure.running, formatFigure(figure)).toBeGreaterThanOrEqual(134);
+  });
+
+  // Drone drops a skipped pipeline from its dependents' depends_on (drone/drone
+  // trigger/trigger.go, dag.go): the notification and manifest pipelines after a 32-bit ARM
+  // or `type: vm` pipeline run (before: an error, "would never start"). One of the nine,
+  // grafana/loki's manifest, is then stopped by its own RunTask override size.
+  it('runs the pipelines that depend on a pipeline Slipway skips', () => {
+    const nine = [
+      ['appleboy__drone-discord.yml', 'notifications'],
+      ['appleboy__drone-scp.yml', 'notifications'],
+      ['appleboy__drone-telegram.yml', 'notifications'],
+      ['drone-plugins__drone-git-push.yml', 'notifications'],
+      ['drone-runners__drone-runner-docker.yml', 'manifest'],
+      ['grafana__loki.yml', 'manifest-operator'],
+      ['rancher__helm-controller.yml', 'manifest'],
+      ['rancher__local-path-provisioner.yml', 'manifest'],
+      ['grafana__loki.yml', 'manifest'],
+    ];
+    const verdicts = nine.map(([file, pipeline]) => figure.verdicts.find((v) => v.file === file && v.pipeline === pipeline)!);
+    expect(verdicts.slice(0, 8).map((v) => [v.file, v.pipeline, v.runs])).toEqual(nine.slice(0, 8).map(([file, pipeline]) => [file, pipeline, true]));
+    expect(verdicts[8]!.detail).toMatch(/its per-run overrides are \d+ characters but RunTask accepts at most 8192/);
+    expect(figure.verdicts.filter((v) => /skipped pipeline|does not run/.test(v.detail ?? ''))).toEqual([]);
   });
 
   // Issue 19: with EC2 capacity on, a trusted repository's pipelines that need a Docker daemon
   // (privileged, docker.sock, dind) run there: 12 more, measured when EC2 capacity came.
-  it('runs 143 of 200 with EC2 capacity on for a trusted repository, 17 of them on EC2', () => {
-    expect(figure.withEc2, formatFigure(figure)).toMatchObject({ running: 143, onEc2: 17 });
+  it('runs 151 of 200 with EC2 capacity on for a trusted repository, 17 of them on EC2', () => {
+    expect(figure.withEc2, formatFigure(figure)).toMatchObject({ running: 151, onEc2: 17 });
     expect(figure.withEc2.running - figure.running).toBe(figure.withEc2.onEc2);
   });
 
@@ -67,7 +89,7 @@ describe('the corpus of real pipelines', () => {
   // runs it when its secret provider refuses the repository (core/pipeline/secret-refs.ts).
   it("runs the pipelines whose secret documents name paths outside the repository, without those secrets", () => {
     expect(figure.reasons.filter(([reason]) => reason.includes("not one of this repository's secrets"))).toEqual([]);
-    expect(figure.runningWithSecretsRefused).toBe(17);
+    expect(figure.runningWithSecretsRefused).toBe(18);
     expect(figure.verdicts.filter((v) => v.secretsRefused).every((v) => v.runs)).toBe(true);
   });
 

@@ -58,10 +58,25 @@ describe('lint: each rule, where it points and what it says', () => {
       'kind: pipeline\nname: deploy\ndepends_on: [tests]\nsteps: [{name: a, image: b}]\n---\nkind: pipeline\nname: test\nsteps: [{name: a, image: b}]\n',
       ['.drone.yml:3:14: error: depends_on[0]: unknown pipeline "tests" — did you mean "test"?'],
     ],
+    // Drone drops a skipped pipeline from the graph (drone/drone trigger/trigger.go, dag.go):
+    // a note, not an error, and its dependent waits for what it waited for.
     [
       'depends_on a pipeline of another runner',
       'kind: pipeline\nname: deploy\ndepends_on: [mac]\nsteps: [{name: a, image: b}]\n---\nkind: pipeline\ntype: exec\nname: mac\nsteps: [{name: a, commands: [x]}]\n',
-      ['.drone.yml:3:14: error: depends_on[0]: depends on a pipeline Slipway does not run: "mac" is skipped (type "exec" runs on another runner), so "deploy" would never start'],
+      ['.drone.yml:3:14: note: depends_on[0]: depends on a skipped pipeline: "mac" is skipped (type "exec" runs on another runner), so "deploy" does not wait for it and starts with the build, as in Drone'],
+    ],
+    [
+      'depends_on a 32-bit ARM pipeline, which depends on another',
+      'kind: pipeline\nname: build\nsteps: [{name: a, image: b}]\n---\nkind: pipeline\nname: arm\nplatform: {arch: arm}\ndepends_on: [build]\nsteps: [{name: a, image: b}]\n---\nkind: pipeline\nname: notify\ndepends_on: [arm]\nsteps: [{name: a, image: b}]\n',
+      ['.drone.yml:13:14: note: depends_on[0]: depends on a skipped pipeline: "arm" is skipped (platform arch "arm" runs on another runner: Fargate runs amd64 and arm64 (Fargate has no 32-bit ARM)), so "notify" does not wait for it and waits for "build", as in Drone'],
+    ],
+    [
+      'a pipeline cycle through a skipped pipeline',
+      'kind: pipeline\nname: a\ndepends_on: [mac]\nsteps: [{name: s, image: i}]\n---\nkind: pipeline\ntype: exec\nname: mac\ndepends_on: [a]\nsteps: [{name: s, commands: [x]}]\n',
+      [
+        '.drone.yml:3:1: error: depends_on: pipeline dependency cycle: a → mac → a',
+        '.drone.yml:3:14: note: depends_on[0]: depends on a skipped pipeline: "mac" is skipped (type "exec" runs on another runner), so "a" does not wait for it and starts with the build, as in Drone',
+      ],
     ],
     [
       'a pipeline cycle',

@@ -80,14 +80,24 @@ steps:
   it.each(['kubernetes', 'exec', 'ssh', 'vm', 'digitalocean', 'macstadium'])('skips type %s with a reason', (type) => {
     const m = load(`kind: pipeline\ntype: ${type}\nname: other\nsteps: [{name: a, image: b}]\n---\nkind: pipeline\nsteps: [{name: a, image: b}]\n`);
     expect(errors(m)).toEqual([]);
-    expect(m.skipped).toEqual([{ name: 'other', reason: `type "${type}" runs on another runner` }]);
+    expect(m.skipped).toEqual([{ name: 'other', reason: `type "${type}" runs on another runner`, dependsOn: [] }]);
     expect(m.pipelines.map((p) => p.name)).toEqual(['default']);
+  });
+
+  // Its dependents inherit them (core/pipeline/pipeline-graph.ts), as in Drone's dag.go.
+  it("keeps a skipped pipeline's depends_on, for its dependents to wait for in its place", () => {
+    const m = load('kind: pipeline\nname: build\nsteps: [{name: a, image: b}]\n---\nkind: pipeline\nname: arm\nplatform: {arch: arm}\ndepends_on: [build]\nsteps: [{name: a, image: b}]\n---\nkind: pipeline\ntype: exec\nname: mac\ndepends_on: arm\nsteps: [{name: a, commands: [x]}]\n');
+    expect(errors(m)).toEqual([]);
+    expect(m.skipped).toEqual([
+      { name: 'arm', reason: 'platform arch "arm" runs on another runner: Fargate runs amd64 and arm64 (Fargate has no 32-bit ARM)', dependsOn: ['build'] },
+      { name: 'mac', reason: 'type "exec" runs on another runner', dependsOn: ['arm'] },
+    ]);
   });
 
   it('warns when every pipeline runs on another runner', () => {
     const m = load('kind: pipeline\ntype: exec\nsteps: [{name: a, commands: [x]}]\n');
     expect(isValid(m)).toBe(true);
-    expect(m.skipped).toEqual([{ name: 'default', reason: 'type "exec" runs on another runner' }]);
+    expect(m.skipped).toEqual([{ name: 'default', reason: 'type "exec" runs on another runner', dependsOn: [] }]);
     expect(warnings(m)).toEqual(['.drone.yml:1:1: warning: no docker pipeline: every pipeline here runs on another runner, so Slipway has nothing to run']);
   });
 
