@@ -10,6 +10,10 @@
 // Triggers are set aside: a pipeline that runs only on tags still counts once it compiles,
 // since the question is whether Slipway can run it, not whether this one push triggers it.
 // The build is a push to main of the file's repository.
+// Plugin images: a deployment's planner reads each plugin image's command line from its
+// registry (core/pipeline/plugin-command.ts); here nothing is asked, and the answers are those
+// of test/fixtures/corpus/images.json, each read from the image's public Dockerfile (its
+// `source`). A plugin image not listed compiles as if its registry had not answered.
 
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,6 +27,7 @@ import { segments } from '../../core/pipeline/segments.js';
 import { REFUSED_SECRET_NOTE } from '../../core/pipeline/secret-refs.js';
 import { isEc2Task } from '../../core/pipeline/ec2-task.js';
 import type { CompileOptions } from '../../core/pipeline/compile.js';
+import type { ImageCommands } from '../../core/pipeline/plugin-command.js';
 
 export interface CorpusFile {
   /** `<owner>__<repo>.yml` */
@@ -79,6 +84,18 @@ export interface CorpusFigure {
 export const TRUSTED_EC2: NonNullable<CompileOptions['ec2']> = { capacityProviders: { amd64: 'slipway-ec2-amd64', arm64: 'slipway-ec2-arm64' }, trusted: true };
 
 export const CORPUS_DIR = new URL('../../test/fixtures/corpus/', import.meta.url);
+
+/** An image's repository as a `.drone.yml` names it, without its tag or digest. */
+const repositoryOf = (image: string) => image.replace(/@.*$/, '').replace(/:[^/:]*$/, '');
+
+/** What the registries say the corpus's plugin images run (images.json: repository → ENTRYPOINT, CMD). */
+export function corpusImageCommands(dir: URL = CORPUS_DIR): ImageCommands {
+  const table = JSON.parse(readFileSync(join(dir.pathname, 'images.json'), 'utf8')) as Record<string, { entrypoint?: string[]; cmd?: string[]; source: string }>;
+  return (image) => {
+    const entry = table[repositoryOf(image)];
+    return entry ? { ok: true, entrypoint: entry.entrypoint ?? null, cmd: entry.cmd ?? null } : undefined;
+  };
+}
 
 export function readCorpus(dir: URL = CORPUS_DIR): CorpusFile[] {
   return readdirSync(dir)
@@ -184,7 +201,7 @@ function measureFile(file: CorpusFile, docs: DockerDocument[], ec2?: CompileOpti
   const [fileError] = fileErrors(manifest);
   if (fileError) return { verdicts: docs.map((doc) => verdict(doc, false, `file: ${fileError.message}`, fileError.line)), onEc2: 0 };
   for (const p of manifest.pipelines) p.trigger = emptyConditions();
-  const result = compileManifest(manifest, ctx, { ...CLI_COMPILE_OPTIONS, splitPipelines: true, ...(ec2 ? { ec2 } : {}) });
+  const result = compileManifest(manifest, ctx, { ...CLI_COMPILE_OPTIONS, splitPipelines: true, imageCommands: corpusImageCommands(), ...(ec2 ? { ec2 } : {}) });
   const compiled = new Set(result.stages.map((s) => s.name));
   const refusing = new Set(result.stages.filter((s) => s.notes.some((n) => n.includes(REFUSED_SECRET_NOTE))).map((s) => s.name));
   const errors = new Map(result.errors.map((e) => [e.name, e.diagnostics[0]!]));

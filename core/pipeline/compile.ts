@@ -390,8 +390,9 @@ export function compilePipeline(
     }
   });
 
-  // Containers that run their image's entrypoint and cannot source the env file: they get
-  // the build's DRONE_* variables as a per-run override (plugin-run-env.ts).
+  // Plugin containers that run their image's entrypoint as is (its command line unknown here),
+  // so no launcher sources the env file for them: they get the build's DRONE_* variables as a
+  // per-run override (plugin-run-env.ts).
   const pluginContainers: string[] = [];
   // Drone's DRONE_STEP_NUMBER: the position among the stage's steps as its runner lists them
   // (drone/runner-go pipeline/runtime/runner.go: clone, then services, then steps, leaving out
@@ -410,12 +411,13 @@ export function compilePipeline(
     }
     const def = stepContainer(u, stepDependsOn, stepNumber, watched, common, u.kind === 'plain' ? segment?.earlierWatched : undefined);
     containers.push(def);
-    // Secrets mean a mask (a wrapper's, or a masked plugin's), which runs under the agent's busybox.
-    if (def.secrets && def.secrets.length > 0) plan.installBusybox = true;
+    // Secrets mean a mask (a wrapper's, or a masked plugin's), which runs under the agent's busybox; so does a plugin's launcher.
+    const launched = def.entryPoint?.[0] === STATE_BUSYBOX;
+    if ((def.secrets && def.secrets.length > 0) || launched) plan.installBusybox = true;
     if (u.steps.some((s) => builds.has(s.name))) plan.imageBuildScript = true;
-    if (isPlugin(first)) {
+    if (isPlugin(first) && !launched) {
       pluginContainers.push(u.container);
-      if (def.entryPoint?.[0] !== STATE_BUSYBOX && def.secrets && def.secrets.length > 0) {
+      if (def.secrets && def.secrets.length > 0) {
         // Only without a registry lookup (see CompileOptions.imageCommands): the planner always does one.
         notes.push(
           `step "${first.name}" has no commands (a plugin) and its image's command line is unknown here: its output would not be masked, ` +

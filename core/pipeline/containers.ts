@@ -64,18 +64,21 @@ function commandOf(
   waitFor: string[] | undefined,
   exports: Record<string, string>[] = [],
   ownEnv: string[] = [],
-  maskPlugin = true,
+  launchPlugin = true,
   earlyExit: 'skip' | 'run' = 'skip',
   afterSetup: 'wait' | 'skip-on-failure' | undefined = undefined,
   earlier: string[] = [],
 ): Pick<ContainerDefinition, 'entryPoint' | 'command'> & { image?: string } {
   const first = steps[0]!;
   if (first.commands.length === 0) {
-    // Services are never wrapped: they start with the task, before the agent has installed
-    // the busybox a wrapper runs under (the stage notes say their output is not masked).
-    const secretEnv = c.withSecrets && maskPlugin ? Object.keys(env.secrets).sort() : [];
-    const argv = secretEnv.length > 0 ? pluginArgv(first, c.pipeline.platform.arch, c.options.imageCommands) : { kind: 'unknown' as const };
-    if (argv.kind === 'error') {
+    // Services are never launched: they start with the task, before the agent has installed
+    // the busybox a launcher runs under (the stage notes say their output is not masked).
+    // A plugin step whose command line is known runs under the launcher (pluginScript), which
+    // gives it the build's DRONE_* variables from the agent's env file; otherwise it runs its
+    // image's entrypoint as is and gets them through RunTask's overrides (run-task.ts).
+    const secretEnv = c.withSecrets && launchPlugin ? Object.keys(env.secrets).sort() : [];
+    const argv = launchPlugin ? pluginArgv(first, c.pipeline.platform.arch, c.options.imageCommands) : { kind: 'unknown' as const };
+    if (argv.kind === 'error' && secretEnv.length > 0) {
       return c.fail(
         first.pos,
         `step "${first.name}" receives secrets (${secretEnv.join(', ')}), so its output is masked, which needs the command line its image runs: ${argv.message}. ` +
@@ -83,7 +86,14 @@ function commandOf(
       );
     }
     if (argv.kind === 'known') {
-      const script = pluginScript({ container, name: first.name, hosts: c.hosts.filter((h) => h !== first.name), ...(c.hostsRemote ? { hostsRemote: true } : {}), secretEnv });
+      const script = pluginScript({
+        container,
+        name: first.name,
+        hosts: c.hosts.filter((h) => h !== first.name),
+        ...(c.hostsRemote ? { hostsRemote: true } : {}),
+        secretEnv,
+        ownEnv: [...new Set([...ownEnv, ...secretEnv])].sort(),
+      });
       return { entryPoint: [STATE_BUSYBOX, 'sh', '-c'], command: [script, `slipway-${container}`, ...argv.argv], ...(argv.image ? { image: argv.image } : {}) };
     }
     return {
@@ -129,12 +139,14 @@ export function stepContainer(
   }));
   const { common, own } = u.steps.length > 1 ? splitEnvironment(literals) : { common: literals[0]!, own: [] };
   const gate = u.kind === 'failure-only' && !isPlugin(first) ? { watch: watched.filter((w) => w !== u.container) } : undefined;
+  // What the env file must not replace: the step's own variables, and a plugin's status as its gate decided it.
+  const ownNames = [...Object.keys(common).filter((name) => envs.some((e) => name in e.literal)), ...(isPlugin(first) ? Object.keys(statusEnv(u.kind)) : [])];
   const def: ContainerDefinition = {
     name: u.container,
     image: first.image,
     essential: false,
     // A step that runs on success and failure runs after an early exit too (script.ts).
-    ...commandOf(u.steps, u.container, envs[0]!, c, gate, u.waitFor, own, Object.keys(common).filter((name) => envs.some((e) => name in e.literal)), true, u.kind === 'always' ? 'run' : 'skip', u.kind === 'plain' ? 'skip-on-failure' : 'wait', earlier),
+    ...commandOf(u.steps, u.container, envs[0]!, c, gate, u.waitFor, own, ownNames, true, u.kind === 'always' ? 'run' : 'skip', u.kind === 'plain' ? 'skip-on-failure' : 'wait', earlier),
     // A detached step without commands runs like a service, in its image's own working
     // directory (drone-runner-docker engine/compiler/workspace.go setupWorkdir).
     ...(first.workingDir || !(first.detach && first.commands.length === 0) ? { workingDirectory: first.workingDir ?? c.pipeline.workspace.path } : {}),

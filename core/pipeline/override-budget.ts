@@ -1,7 +1,8 @@
 // RunTask's overrides hold at most 8192 characters for the whole task, and they carry the
-// build's per-run context twice over: the agent receives the BuildContext as JSON, and
-// each plugin step (no commands, so it cannot source the agent's env file) receives the
-// DRONE_* variables. Most of it is short and bounded (shas, refs, URLs); the free text a
+// the build's per-run context: the agent receives the BuildContext as JSON (it writes the
+// env file that step wrappers and plugin launchers source), and a plugin step whose image's
+// command line is unknown (no launcher can start it: script.ts, pluginScript) receives the
+// DRONE_* variables itself. Most of it is short and bounded (shas, refs, URLs); the free text a
 // person writes is not: a commit message can be 100 KB.
 //
 // So when the overrides would not fit, the free-text fields are cut to the longest length

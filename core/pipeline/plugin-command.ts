@@ -28,6 +28,13 @@ export type ImageCommands = (image: string, arch: Arch) => ImageCommandEntry | u
 export interface ImageCommandQuery {
   image: string;
   arch: Arch;
+  /**
+   * A step of this image receives secrets: without its command line the step cannot run
+   * (its output must be masked), so a registry that does not answer now is asked again.
+   * Otherwise the answer only spares RunTask's overrides (the launcher gives the step the
+   * build's variables), and the step runs without it.
+   */
+  masked: boolean;
 }
 
 /** The command line of a masked plugin step (and the image to pin); `unknown` when nobody looked its image up. */
@@ -53,19 +60,21 @@ export function mayReceiveSecrets(step: Step, pipeline: Pipeline): boolean {
 }
 
 /**
- * The images whose command lines the compiler will need: plugin steps that may receive
- * secrets (none when secrets are withheld, as for a fork's pull request) and do not give
- * their own `entrypoint:`. Each image and architecture once.
+ * The images whose command lines the compiler uses: those of plugin steps that do not give
+ * their own `entrypoint:`. A step that may receive secrets needs it (its output is masked;
+ * never with secrets withheld, as for a fork's pull request); every other plugin step runs
+ * under the launcher with it (script.ts, pluginScript), and without it as its image's
+ * entrypoint. Each image and architecture once, `masked` when any of its steps needs it.
  */
 export function imageCommandQueries(manifest: Manifest, withSecrets: boolean): ImageCommandQuery[] {
-  if (!withSecrets) return [];
   const seen = new Map<string, ImageCommandQuery>();
   for (const pipeline of manifest.pipelines) {
     for (const step of pipeline.steps) {
       // An image build plugin runs as a builder step with commands (image-build.ts): its own image is never run.
-      if (!isPlugin(step) || hasEntrypoint(step) || imageBuildKind(step) || !mayReceiveSecrets(step, pipeline)) continue;
-      const query = { image: step.image, arch: pipeline.platform.arch };
-      seen.set(`${query.arch} ${query.image}`, query);
+      if (!isPlugin(step) || hasEntrypoint(step) || imageBuildKind(step)) continue;
+      const key = `${pipeline.platform.arch} ${step.image}`;
+      const masked = withSecrets && mayReceiveSecrets(step, pipeline);
+      seen.set(key, { image: step.image, arch: pipeline.platform.arch, masked: masked || (seen.get(key)?.masked ?? false) });
     }
   }
   return [...seen.values()];

@@ -1,5 +1,6 @@
-// What a plugin step (no commands: its image's entrypoint runs, so it cannot source the
-// agent's env file) learns about the build. Per-run values can only reach it through
+// What a plugin step learns about the build when no launcher can start it (its image's
+// command line is unknown, script.ts pluginScript): its image's entrypoint runs as is, so it
+// cannot source the agent's env file. Per-run values can only reach it through
 // RunTask overrides, and those are limited to 8 KiB for the whole task, so it gets the
 // variables plugins read, non-empty ones only, and nothing that the task definition can
 // carry (stage, workspace and system values are the same on every run and go there).

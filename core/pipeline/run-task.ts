@@ -21,7 +21,7 @@ export interface RunTaskSource {
   stage: StageEnvInput;
   /** The task definition's family. */
   family: string;
-  /** Containers that run their image's entrypoint (plugins): they get the build's DRONE_* variables here. */
+  /** Plugin containers that run their image's entrypoint without a launcher (its command line unknown): they get the build's DRONE_* variables here. */
   pluginContainers: string[];
   /** Per-run variables of other containers (the tags auto_tag gives an image build step, image-build.ts). */
   containerEnv?: { container: string; env: (ctx: BuildContext) => Record<string, string> }[];
@@ -79,7 +79,8 @@ export function runTaskInput({ pipeline, ctx, options, stageNumber, stage, famil
     fail(
       pipeline.pos,
       `its per-run overrides are ${overrideChars} characters but RunTask accepts at most ${MAX_OVERRIDE_CHARS}, ${reserved} of them kept for ${segment ? "the build's state and the segment's snapshot URLs" : "the build's state"} at start (${parts}), and cutting the commit message short cannot make them fit: ` +
-        `each step without commands (a plugin) receives the build's DRONE_* variables this way — use fewer plugin steps in one pipeline`,
+        `each step without commands (a plugin) whose image's command line is unknown here (${pluginContainers.join(', ')}) receives the build's DRONE_* variables this way — ` +
+          `set the entrypoint: of those steps (the program their image runs), so that they read them from the agent's env file, or use fewer plugin steps in one pipeline`,
     );
   }
 

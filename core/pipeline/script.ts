@@ -171,24 +171,40 @@ export interface PluginScriptInput {
   hosts: string[];
   /** As ScriptInput.hostsRemote. */
   hostsRemote?: boolean;
-  /** Names of environment variables holding secrets: their values are masked in the output. */
+  /** Names of environment variables holding secrets: their values are masked in the output (none: not masked). */
   secretEnv: string[];
+  /** As ScriptInput.ownEnv: names the step sets itself, which the per-run env file does not replace. */
+  ownEnv?: string[];
 }
 
 /**
- * The wrapper of a plugin step whose output is masked. It runs under the shell the agent
- * installs (contract.STATE_BUSYBOX, a static busybox), since the image may have none, and
- * gets the image's own command line as its arguments: `sh -c SCRIPT NAME ARGV...`. So it
- * uses shell builtins only — the image's programs (grep, mkdir, …) may not exist. It execs
- * the command line with its output through the mask and ends with its exit status; the
- * agent writes the exit record, as for any container without a step wrapper.
+ * The launcher of a plugin step (no commands: its image's own command line runs). It runs
+ * under the shell the agent installs (contract.STATE_BUSYBOX, a static busybox), since the
+ * image may have none (Drone's plugins are often built FROM scratch), and gets the image's
+ * command line as its arguments: `sh -c SCRIPT NAME ARGV...`. So it uses shell builtins
+ * only: the image's programs (grep, mkdir, …) may not exist.
+ *
+ * It sources the agent's per-run env file and status file as a step wrapper does, so the
+ * build's DRONE_* variables reach the plugin without RunTask's overrides, which hold only
+ * 8 KiB for the whole task (override-budget.ts): with them, every plugin step carried its own
+ * copy. Then, without secrets, it execs the command line, so the plugin is the container's
+ * main process with its signals and exit code, as without a launcher; with secrets, it runs
+ * it with its output through the mask and ends with its exit status. The agent writes the
+ * exit record, as for any container without a step wrapper.
  */
 export function pluginScript(input: PluginScriptInput): string {
-  const out: string[] = [`# slipway: plugin step ${input.name} (container ${input.container}): its output is masked; the image's command line follows as "$@"`];
-  out.push(...stopOnSignal());
+  const masked = input.secretEnv.length > 0;
+  const out: string[] = [
+    `# slipway: plugin step ${input.name} (container ${input.container}): ${masked ? 'its output is masked; ' : ''}the image's command line follows as "$@"`,
+  ];
+  out.push(`slipway_state="\${SLIPWAY_STATE_DIR:-${STATE_DIR}}"`);
+  if (masked) out.push(...stopOnSignal());
+  const own = [...new Set(input.ownEnv ?? [])].filter((name) => SHELL_NAME.test(name)).sort();
+  out.push(...sourceEnvFile(own));
   out.push(...hostsLines(input.hosts, input.hostsRemote === true));
   out.push(...resolveProgram());
-  out.push(...waitedJob(['( exec 3>&- 4>&-', 'exec "$@"', ')'], input.secretEnv));
+  if (masked) out.push(...waitedJob(['( exec 3>&- 4>&-', 'exec "$@"', ')'], input.secretEnv));
+  else out.push('exec "$@"');
   return `${out.join('\n')}\n`;
 }
 

@@ -1,6 +1,7 @@
-// Before compiling, the planner asks the registries what the plugin images that receive
-// secrets run (core/pipeline/plugin-command.ts): the compiler wraps those steps with the
-// secret mask, which then execs the image's own command line.
+// Before compiling, the planner asks the registries what the plugin images run
+// (core/pipeline/plugin-command.ts): the compiler starts those steps under a launcher that
+// gives them the build's variables (and the secret mask, for those that receive secrets),
+// which then execs the image's own command line.
 
 import type { ImageCommandLookup, ImageCommandResult } from '../../core/images/types.js';
 import type { ImageCommandEntry, ImageCommandQuery, ImageCommands } from '../../core/pipeline/plugin-command.js';
@@ -13,7 +14,10 @@ export interface ResolvedImageCommands {
   commands: ImageCommands;
   /** Every failed lookup, `ARCH IMAGE: message`. */
   failures: string[];
-  /** The failures that asking again later may cure (timeout, 429, 5xx, network). */
+  /**
+   * The failures that asking again later may cure (timeout, 429, 5xx, network), of images
+   * whose steps cannot run without the answer (ImageCommandQuery.masked).
+   */
   transient: string[];
 }
 
@@ -21,7 +25,8 @@ export interface ResolvedImageCommands {
 export async function resolveImageCommands(queries: readonly ImageCommandQuery[], lookup: ImageCommandLookup): Promise<ResolvedImageCommands> {
   const answers = new Map<string, ImageCommandResult>();
   await Promise.all(queries.map(async (q) => answers.set(keyOf(q.image, q.arch), await lookup(q.image, q.arch))));
-  const failed = [...answers].flatMap(([key, entry]) => (entry.ok ? [] : [{ text: `${key}: ${entry.error}`, transient: entry.transient }]));
+  const masked = new Set(queries.filter((q) => q.masked).map((q) => keyOf(q.image, q.arch)));
+  const failed = [...answers].flatMap(([key, entry]) => (entry.ok ? [] : [{ text: `${key}: ${entry.error}`, transient: entry.transient && masked.has(key) }]));
   const entries = new Map<string, ImageCommandEntry>(answers);
   return {
     commands: (image, arch) => entries.get(keyOf(image, arch)),

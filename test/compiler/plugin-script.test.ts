@@ -7,7 +7,10 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileManifest } from '../../core/pipeline/compile.js';
+import { compileManifest, stageEnv } from '../../core/pipeline/compile.js';
+import { buildEnvironment } from '../../core/pipeline/environment.js';
+import { pluginRunEnvironment } from '../../core/pipeline/plugin-run-env.js';
+import { envFileContent } from '../../task-runner/env-file.js';
 import { STATE_BUSYBOX } from '../../core/pipeline/contract.js';
 import { skipWithout } from '../support/required-tool.js';
 import { loadManifest } from '../../core/pipeline/load.js';
@@ -182,5 +185,99 @@ for (const mask of ['busybox awk', 'shell loop'] as const) describe.skipIf(NO_BU
     expect(result.status).toBe(0);
     expect(result.stdout).toBe(`notify with ${SECRET_MASK} and ci\n`);
     expect(container.secrets).toEqual([{ name: 'NOTIFY_TOKEN', valueFrom: expect.stringContaining('notify_token') }]);
+  });
+});
+
+// A plugin step whose image's command line is known runs under the launcher even without
+// secrets: the build's DRONE_* variables come from the agent's env file, not from RunTask's
+// overrides, which hold 8 KiB for the whole task (override-budget.ts). What the plugin sees
+// must be what the overrides gave it, and it must run as the container's main process.
+describe.skipIf(NO_BUSYBOX)('plugin launcher without secrets (busybox sh, no programs on PATH)', () => {
+  const MESSAGE = 'Release 1.2\n\nwith a body line and a quote \' and $(not run)';
+  const PIPELINE = [
+    'kind: pipeline',
+    'type: docker',
+    'name: notify',
+    'steps:',
+    '  - name: notify',
+    '    image: example/notify',
+    '    environment:',
+    '      DRONE_REPO_BRANCH: set-by-the-step',
+    '      CHANNEL_ID: "42"',
+    '    settings:',
+    '      channel: ci',
+  ].join('\n');
+
+  function compileNotify(program: string, pipeline = PIPELINE) {
+    const { context } = fixtureContext('');
+    const ctx = { ...context, commit: { ...context.commit, message: MESSAGE } };
+    const compiled = compileManifest(loadManifest('.drone.yml', pipeline), ctx, {
+      ...FIXTURE_OPTIONS,
+      imageCommands: (image) => (image.startsWith('example/notify') ? { ok: true, entrypoint: [program], cmd: ['--from-cmd'] } : undefined),
+    });
+    expect(compiled.errors).toEqual([]);
+    return { ctx, stage: compiled.stages[0]! };
+  }
+
+  /** Runs a compiled container as ECS would, with the env file the agent writes for this build. */
+  function runContainer(stage: ReturnType<typeof compileNotify>['stage'], ctx: ReturnType<typeof compileNotify>['ctx'], name: string) {
+    const container = stage.taskDefinition.containerDefinitions!.find((c) => c.name === name)!;
+    mkdirSync(join(dir, 'state', 'agent'), { recursive: true });
+    writeFileSync(join(dir, 'state', 'agent', 'env'), envFileContent(stage.plan, ctx, 'acme/app#1/1'));
+    const env = Object.fromEntries([...(container.environment ?? []).map((kv) => [kv.name!, kv.value!]), ['PATH', emptyPath], ['SLIPWAY_STATE_DIR', join(dir, 'state')]]);
+    const argv = [...container.entryPoint!, ...container.command!];
+    const result = spawnSync(BUSYBOX!, argv.slice(1), { env, encoding: 'utf8', timeout: 10_000 });
+    return { container, result };
+  }
+
+  it("gives the plugin the build's DRONE_* values the overrides gave it, multi-line message included; the step's own values win", () => {
+    // A program with no shell behind it (node by its path): it prints its environment as JSON.
+    const program = join(dir, 'drone-notify');
+    writeFileSync(program, `#!${process.execPath}\nprocess.stdout.write(JSON.stringify(process.env));\nprocess.stderr.write('args: ' + process.argv.slice(2).join(' ') + '\\n');\n`);
+    chmodSync(program, 0o755);
+    const { ctx, stage } = compileNotify(program);
+    const { container, result } = runContainer(stage, ctx, 'notify');
+    expect(container.entryPoint).toEqual([STATE_BUSYBOX, 'sh', '-c']);
+    expect(result.status).toBe(0);
+    expect(result.stderr).toBe('args: --from-cmd\n');
+    const seen = JSON.parse(result.stdout) as Record<string, string>;
+    // What the plugin received before, in its RunTask override: every value identical.
+    const before = pluginRunEnvironment(buildEnvironment(ctx, stageEnv(loadManifest('.drone.yml', PIPELINE).pipelines[0]!, 1)));
+    for (const [name, value] of Object.entries(before)) {
+      if (name === 'DRONE_REPO_BRANCH') continue;
+      expect(seen[name], name).toBe(value);
+    }
+    expect(seen.DRONE_COMMIT_MESSAGE).toBe(MESSAGE);
+    expect(seen.DRONE_REPO_BRANCH).toBe('set-by-the-step');
+    expect(seen.CHANNEL_ID).toBe('42');
+    expect(seen.PLUGIN_CHANNEL).toBe('ci');
+    // Its status, as the compiler fixed it for a step that runs while the build passes.
+    expect(seen.DRONE_BUILD_STATUS).toBe('success');
+    // The overrides carry nothing for it: the agent's context only.
+    expect(stage.runTask.overrides!.containerOverrides!.map((o) => o.name)).toEqual(['slipway-agent']);
+    expect(stage.plan.installBusybox).toBe(true);
+  });
+
+  it("keeps the plugin's exit code and runs it as the container's main process (exec, the same pid)", () => {
+    const program = plugin('drone-notify', 'echo "pid=$$"; exit 7');
+    const { ctx, stage } = compileNotify(program);
+    const { result } = runContainer(stage, ctx, 'notify');
+    expect(result.status).toBe(7);
+    expect(result.stdout).toBe(`pid=${result.pid}\n`);
+  });
+
+  it("nine plugin steps whose command lines are known fit RunTask's overrides (they did not when each carried DRONE_*)", () => {
+    const text = readFileSync(new URL('../fixtures/compile/fail/overrides-too-large.yml', import.meta.url), 'utf8');
+    const manifest = loadManifest('.drone.yml', text);
+    const withoutLookup = compileManifest(manifest, fixtureContext('').context, FIXTURE_OPTIONS);
+    expect(withoutLookup.errors[0]?.diagnostics[0]?.message).toMatch(/its per-run overrides are \d+ characters but RunTask accepts at most 8192/);
+    const launched = compileManifest(manifest, fixtureContext('').context, {
+      ...FIXTURE_OPTIONS,
+      imageCommands: () => ({ ok: true, entrypoint: ['/bin/drone-webhook'], cmd: null }),
+    });
+    expect(launched.errors).toEqual([]);
+    const overrides = launched.stages[0]!.runTask.overrides!;
+    expect(overrides.containerOverrides!.map((o) => o.name)).toEqual(['slipway-agent']);
+    expect(JSON.stringify(overrides).length).toBeLessThan(2048);
   });
 });

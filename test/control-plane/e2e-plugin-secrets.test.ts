@@ -53,6 +53,30 @@ steps:
       from_secret: api_token
 `;
 
+// Plugin steps without secrets: their image's command line is known (here their `entrypoint:`),
+// so they start under the launcher, which sources the agent's env file: the build's DRONE_*
+// variables reach them without RunTask's overrides (8 KiB for the whole task).
+const PLAIN_PLUGINS = `kind: pipeline
+type: docker
+name: plain-plugins
+services:
+- name: cache
+  image: redis:7
+steps:
+- name: report
+  image: example/report:1
+  entrypoint: [/bin/sh, -c]
+  command:
+  - 'printf "sha=%s number=%s repo=%s branch=%s channel=%s\\n" "$DRONE_COMMIT_SHA" "$DRONE_BUILD_NUMBER" "$DRONE_REPO" "$DRONE_BRANCH" "$PLUGIN_CHANNEL"; printf "message=[%s]\\n" "$DRONE_COMMIT_MESSAGE"; grep -q "127.0.0.1 cache" /etc/hosts && echo "cache is in /etc/hosts"'
+  settings:
+    channel: ci
+- name: fails
+  image: example/report:1
+  entrypoint: [/bin/sh, -c]
+  command: ['echo "step $DRONE_STEP_NAME of $DRONE_STAGE_NAME"; exit 3']
+  failure: ignore
+`;
+
 let e2e: E2e;
 let registry: RegistryStandIn;
 beforeAll(async () => {
@@ -96,6 +120,32 @@ describe('secrets in the logs of plugin steps, end to end', () => {
     for (const value of [TOKEN, ...KEY.split('\n')]) expect(everything).not.toContain(value);
     // The agent installed the busybox the plugin ran under and the masks used.
     expect(e2e.aws.ecs.logs(stage.taskArn!, 'slipway-agent').map((l) => l.message).join('\n')).toContain('busybox:');
+  });
+
+  it("plugin steps without secrets read the build's DRONE_* from the agent's env file, not from RunTask's overrides; exit codes kept", async () => {
+    const message = 'Plain plugins\n\nsecond line with a quote \' and $(no expansion)';
+    const sha = e2e.commit(PLAIN_PLUGINS, message);
+    expect((await e2e.deliver(e2e.pushPayload(sha, message), 'plugin-plain-1')).statusCode).toBe(202);
+    const detail = await e2e.finishedBuild('plugin-plain-1');
+    expect({ status: detail.status, steps: stepTable(detail) }).toEqual({
+      status: 'success',
+      steps: [{ stage: 'plain-plugins', status: 'success', steps: ['clone:clone=success', 'service:cache=success', 'step:report=success', 'step:fails=failure'] }],
+    });
+    const stage = detail.stages[0]!;
+    expect(stage.steps.find((s) => s.name === 'fails')!.exitCode).toBe(3);
+    const logOf = (name: string) =>
+      e2e.aws.ecs
+        .logs(stage.taskArn!, stage.steps.find((s) => s.name === name)!.container)
+        .map((l) => l.message)
+        .join('\n');
+    const report = logOf('report');
+    expect(report).toContain(`sha=${sha} number=${detail.number} repo=${E2E_REPO} branch=main channel=ci`);
+    expect(report).toContain(`message=[${message}]`);
+    expect(report).toContain('cache is in /etc/hosts');
+    expect(logOf('fails')).toContain('step fails of plain-plugins');
+    // RunTask carried the agent's context only: no plugin container got an override.
+    const task = e2e.aws.ecs.tasks().find((t) => t.taskArn === stage.taskArn) as { overrides: { containerOverrides: { name: string }[] } };
+    expect(task.overrides.containerOverrides.map((o) => o.name)).toEqual(['slipway-agent']);
   });
 
   it("a plugin known only by its image: the planner reads the image's entrypoint from its registry and the step runs masked", async () => {

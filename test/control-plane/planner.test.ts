@@ -844,6 +844,37 @@ describe('plugin images read from their registries', () => {
     }
   });
 
+  // A plugin without secrets is looked up too: under the launcher it reads the build's DRONE_*
+  // from the agent's env file, so its RunTask override carries nothing (script.ts, pluginScript).
+  const plainPlugin = (image: string) => `kind: pipeline\ntype: docker\nname: notify\nsteps:\n- name: notify\n  image: ${image}\n  settings:\n    channel: ci\n`;
+  const overrideNames = (job: ReturnType<typeof decodeJob>) => (job.runTask as unknown as { overrides: { containerOverrides: { name: string }[] } }).overrides.containerOverrides.map((o) => o.name);
+
+  it("launches a plugin without secrets with its image's command line: no DRONE_* in its RunTask override", async () => {
+    const image = `${new URL(registry.url).host}/acme/notify:2`;
+    expect(await planEvent(await pushMessage('acme/plain-plugin', plainPlugin(image)), withLookup())).toMatchObject({ kind: 'created' });
+    const job = decodeJob((await drainJobs())[0]!.Body!);
+    const notify = (job.taskDefinition as unknown as { containerDefinitions: { name: string; entryPoint?: string[]; command?: string[]; image: string }[] }).containerDefinitions.find((c) => c.name === 'notify')!;
+    expect(notify.entryPoint).toEqual([STATE_BUSYBOX, 'sh', '-c']);
+    expect(notify.command!.slice(1)).toEqual(['slipway-notify', '/bin/drone-notify', '--verbose']);
+    expect(notify.image).toMatch(/acme\/notify@sha256:[0-9a-f]{64}$/);
+    expect(overrideNames(job)).toEqual(['slipway-agent']);
+  });
+
+  it("does not hold a build for a registry outage when no step needs the answer: the plugin without secrets runs its image's entrypoint", async () => {
+    const image = `${new URL(registry.url).host}/acme/notify:2`;
+    registry.failNext(100, 503);
+    try {
+      const outcome = await planEvent(await pushMessage('acme/plain-flaky', plainPlugin(image)), withLookup(), { finalAttempt: false });
+      expect(outcome).toMatchObject({ kind: 'created', buildId: 'acme/plain-flaky#1' });
+    } finally {
+      registry.recover();
+    }
+    const job = decodeJob((await drainJobs())[0]!.Body!);
+    const notify = (job.taskDefinition as unknown as { containerDefinitions: { name: string; entryPoint?: string[] }[] }).containerDefinitions.find((c) => c.name === 'notify')!;
+    expect(notify.entryPoint).toBeUndefined();
+    expect(overrideNames(job)).toEqual(['slipway-agent', 'notify']);
+  });
+
   it('through the batch: a registry outage fails the first delivery; the second makes the error build', async () => {
     const image = `${new URL(registry.url).host}/acme/notify:2`;
     const message = await pushMessage('acme/batch-flaky', pluginPipeline(image));

@@ -49,14 +49,20 @@ steps:
 );
 
 describe('imageCommandQueries', () => {
-  it('asks for each plugin image that may receive a secret once per architecture, and for none of a fork', () => {
+  it('asks for each plugin image once per architecture, masked where a step may receive a secret, never masked for a fork', () => {
     expect(manifest.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-    // The pipeline's environment counts: its secret reaches every step.
+    // The pipeline's environment counts: its secret reaches every step. A plugin without
+    // secrets is asked for too: its launcher spares RunTask's overrides (script.ts, pluginScript).
     expect(imageCommandQueries(manifest, true)).toEqual([
-      { image: 'plugins/s3:1', arch: 'amd64' },
-      { image: 'plugins/s3:1', arch: 'arm64' },
+      { image: 'plugins/s3:1', arch: 'amd64', masked: true },
+      { image: 'plugins/slack', arch: 'amd64', masked: false },
+      { image: 'plugins/s3:1', arch: 'arm64', masked: true },
     ]);
-    expect(imageCommandQueries(manifest, false)).toEqual([]);
+    expect(imageCommandQueries(manifest, false)).toEqual([
+      { image: 'plugins/s3:1', arch: 'amd64', masked: false },
+      { image: 'plugins/slack', arch: 'amd64', masked: false },
+      { image: 'plugins/s3:1', arch: 'arm64', masked: false },
+    ]);
   });
 });
 
