@@ -18,9 +18,9 @@ describe('the corpus of real pipelines', () => {
     for (const f of files) expect(sources, f.name).toMatch(new RegExp(`^\\| ${f.name.replace(/[.]/g, '\\.')} \\| [^|]+ \\| [^|]+ \\| [0-9a-f]{40} \\|`, 'm'));
   });
 
-  it('runs at least 134 of its 200 docker pipelines (67 %)', () => {
+  it('runs at least 135 of its 200 docker pipelines (67.5 %)', () => {
     expect(figure.pipelines).toBe(200);
-    expect(figure.running, formatFigure(figure)).toBeGreaterThanOrEqual(134);
+    expect(figure.running, formatFigure(figure)).toBeGreaterThanOrEqual(135);
   });
 
   // Drone drops a skipped pipeline from its dependents' depends_on (drone/drone
@@ -47,8 +47,8 @@ describe('the corpus of real pipelines', () => {
 
   // Issue 19: with EC2 capacity on, a trusted repository's pipelines that need a Docker daemon
   // (privileged, docker.sock, dind) run there: 12 more, measured when EC2 capacity came.
-  it('runs 151 of 200 with EC2 capacity on for a trusted repository, 17 of them on EC2', () => {
-    expect(figure.withEc2, formatFigure(figure)).toMatchObject({ running: 151, onEc2: 17 });
+  it('runs 152 of 200 with EC2 capacity on for a trusted repository, 17 of them on EC2', () => {
+    expect(figure.withEc2, formatFigure(figure)).toMatchObject({ running: 152, onEc2: 17 });
     expect(figure.withEc2.running - figure.running).toBe(figure.withEc2.onEc2);
   });
 
