@@ -25,6 +25,7 @@ import { isWaiting, listAll, type AutoscalerDeps, type PassReport, type Waiting 
 import { reconcile } from './reconcile.js';
 import { startStage } from './start-stage.js';
 import { stopFinishedServiceTasks } from './service-task.js';
+import { refreshPrepullLists } from './prepull.js';
 import { classifyAwsError, describeAwsError } from '../../core/util/aws-errors.js';
 
 export type { AutoscalerDeps, PassReport } from './deps.js';
@@ -200,7 +201,12 @@ async function sizeEc2Capacity(deps: AutoscalerDeps, waiting: Waiting[], report:
   }
   const instances = await deps.fleet.describe(now);
   const decision = decideFleet({ now, instances, waiting: wanting, maxInstances: deps.fleet.maxInstances, keepIdleMs: DEFAULT_KEEP_IDLE_MS, spot: deps.fleet.spot, oldestWaiting });
-  const changed = decision.terminate.length > 0 || deps.fleet.arches.some((a) => (decision.desired[a] ?? 0) !== instances.filter((i) => i.arch === a && (i.state === 'booting' || i.state === 'ready')).length);
+  const live = (a: Arch) => instances.filter((i) => i.arch === a && (i.state === 'booting' || i.state === 'ready')).length;
+  const changed = decision.terminate.length > 0 || deps.fleet.arches.some((a) => (decision.desired[a] ?? 0) !== live(a));
+  // Instances about to launch (and those refilling a warm pool after them) read their list at boot.
+  const growing = deps.fleet.arches.filter((a) => (decision.desired[a] ?? 0) > live(a));
+  const prepull = await refreshPrepullLists(deps, growing, waiting);
+  if (prepull) report.prepull = prepull;
   // Spot groups: the adapter switches their on-demand share only when it differs from the last one it read.
   if (changed || Object.keys(decision.onDemand).length > 0) await deps.fleet.apply(decision);
   if (changed) deps.log('EC2 capacity sized', { desired: decision.desired, terminated: decision.terminate, waiting: wanting, overLimit: decision.overLimit, onDemand: decision.onDemand });

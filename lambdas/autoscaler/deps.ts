@@ -10,6 +10,7 @@ import type { ReconcileReport } from './reconcile.js';
 import type { CloneTokenMinter } from '../shared/clone-tokens.js';
 import type { SnapshotUrls } from '../../core/builds/segment-run.js';
 import type { Ec2Fleet } from '../../core/scaling/ec2-fleet.js';
+import type { PrepullDeps } from './prepull.js';
 
 export interface AutoscalerDeps extends ExecutionDeps {
   /** The jobs queue, read as well as written: new announcements are sampled each pass. */
@@ -25,6 +26,8 @@ export interface AutoscalerDeps extends ExecutionDeps {
   snapshotUrls?: SnapshotUrls;
   /** The EC2 capacity's instances (adapters/ec2/fleet.ts); absent: ECS places EC2 stages itself (local mode). */
   fleet?: Ec2Fleet;
+  /** The lists of images EC2 instances pull ahead at boot (prepull.ts); absent: not kept (local mode, Bottlerocket, turned off). */
+  prepull?: PrepullDeps;
 }
 
 export interface PassReport {
@@ -42,6 +45,8 @@ export interface PassReport {
   serviceTasksStopped?: string[];
   /** What the pass did to the EC2 capacity: each group's desired capacity and the instances it terminated. */
   ec2?: { desired: Partial<Record<string, number>>; terminated: string[] };
+  /** The prepull lists refreshed before a scale-out (prepull.ts), when they were. */
+  prepull?: { arch: string; images: number; result: 'written' | 'unchanged' }[];
 }
 
 /** A stage the pass may start, with its job. */

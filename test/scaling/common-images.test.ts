@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import {
+  DEFAULT_COMMON_IMAGES_LIMITS,
+  commonImages,
+  imagesOfTaskDefinition,
+  isPullableImage,
+  prepullListText,
+  type ImageUse,
+  type PullableImages,
+} from '../../core/scaling/common-images.js';
+
+const REGISTRY = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';
+const PULLABLE: PullableImages = { registry: REGISTRY, repositoryPrefixes: ['slipway-docker-hub', 'slipway-quay'] };
+const AGENT = `${REGISTRY}/cdk-assets:agent-amd64`;
+const AGENT_ARM = `${REGISTRY}/cdk-assets:agent-arm64`;
+const hub = (name: string) => `${REGISTRY}/slipway-docker-hub/library/${name}`;
+
+function use(repo: string, images: string[], at = 1, arch: ImageUse['arch'] = 'amd64'): ImageUse {
+  return { repo, arch, images, at };
+}
+
+describe('common images: what an EC2 instance pulls ahead', () => {
+  it('puts the agent image first, even with no recent build', () => {
+    expect(commonImages({ uses: [], arches: ['amd64', 'arm64'], agentImages: { amd64: AGENT, arm64: AGENT_ARM }, pullable: PULLABLE })).toEqual({ amd64: [AGENT], arm64: [AGENT_ARM] });
+  });
+
+  it("orders a repository's images by how many stages used them", () => {
+    const uses = [use('acme/api', [hub('node:20'), hub('postgres:16')]), use('acme/api', [hub('postgres:16')]), use('acme/api', [hub('postgres:16'), hub('redis:7')]), use('acme/api', [hub('redis:7')])];
+    expect(commonImages({ uses, arches: ['amd64'], agentImages: { amd64: AGENT }, pullable: PULLABLE }).amd64).toEqual([AGENT, hub('postgres:16'), hub('redis:7'), hub('node:20')]);
+  });
+
+  it('keeps each architecture to the images of its own builds', () => {
+    const uses = [use('acme/api', [hub('node:20')], 1, 'amd64'), use('acme/arm', [hub('golang:1.22')], 1, 'arm64')];
+    expect(commonImages({ uses, arches: ['amd64', 'arm64'], agentImages: { amd64: AGENT, arm64: AGENT_ARM }, pullable: PULLABLE })).toEqual({
+      amd64: [AGENT, hub('node:20')],
+      arm64: [AGENT_ARM, hub('golang:1.22')],
+    });
+  });
+
+  it('gives a repository that names a hundred images no more than its share: the others still get theirs', () => {
+    const hostile = Array.from({ length: 100 }, (_, i) => use('evil/flood', [hub(`flood-${i}:latest`)], 100 + i));
+    const uses = [...hostile, use('acme/api', [hub('postgres:16'), hub('node:20')]), use('acme/web', [hub('nginx:1.27')])];
+    const list = commonImages({ uses, arches: ['amd64'], agentImages: { amd64: AGENT }, pullable: PULLABLE, limits: { maxImages: 8, maxPerRepo: 4, maxChars: 4096 } }).amd64!;
+    expect(list).toHaveLength(8);
+    expect(list[0]).toBe(AGENT);
+    expect(list).toEqual(expect.arrayContaining([hub('postgres:16'), hub('node:20'), hub('nginx:1.27')]));
+    expect(list.filter((i) => i.includes('flood-')).length).toBe(4);
+  });
+
+  it('bounds the list by count, per repository and in characters, whatever the uses (property)', () => {
+    const image = fc.stringMatching(/^[a-z][a-z0-9]{0,30}$/).map((n) => hub(`${n}:1`));
+    const arbUse = fc.record({ repo: fc.constantFrom('a/a', 'b/b', 'c/c', 'd/d'), arch: fc.constantFrom('amd64' as const, 'arm64' as const), images: fc.array(image, { maxLength: 12 }), at: fc.nat() });
+    const arbLimits = fc.record({ maxImages: fc.integer({ min: 1, max: 20 }), maxPerRepo: fc.integer({ min: 1, max: 6 }), maxChars: fc.integer({ min: 60, max: 4096 }) });
+    fc.assert(
+      fc.property(fc.array(arbUse, { maxLength: 60 }), arbLimits, (uses, limits) => {
+        const lists = commonImages({ uses, arches: ['amd64', 'arm64'], agentImages: { amd64: AGENT }, pullable: PULLABLE, limits });
+        for (const [arch, list] of Object.entries(lists)) {
+          expect(list.length).toBeLessThanOrEqual(limits.maxImages);
+          expect(prepullListText(list).length).toBeLessThanOrEqual(limits.maxChars);
+          expect(new Set(list).size).toBe(list.length);
+          const own = new Set(uses.filter((u) => u.arch === arch).flatMap((u) => u.images));
+          for (const i of list) if (i !== AGENT) expect(own.has(i)).toBe(true);
+          for (const repo of ['a/a', 'b/b', 'c/c', 'd/d']) {
+            const only = new Set(uses.filter((u) => u.arch === arch && u.repo === repo).flatMap((u) => u.images));
+            const others = new Set(uses.filter((u) => u.arch === arch && u.repo !== repo).flatMap((u) => u.images));
+            // Images no other repository used can only be there through this one's share.
+            expect(list.filter((i) => only.has(i) && !others.has(i)).length).toBeLessThanOrEqual(limits.maxPerRepo);
+          }
+        }
+      }),
+    );
+  });
+
+  it('lists only images the instance may pull: the cache repositories of its registry, well formed', () => {
+    const uses = [
+      use('acme/api', [
+        'node:20', // not rewritten (opted out of the cache): Docker Hub, anonymously
+        'ghcr.io/acme/tool:1',
+        `${REGISTRY}/private/app:1`, // the account's own repository: not granted to instances
+        `999999999999.dkr.ecr.eu-west-1.amazonaws.com/slipway-docker-hub/library/node:20`,
+        `${REGISTRY}/slipway-docker-hubby/x:1`,
+        `${REGISTRY}/slipway-docker-hub/library/alpine:3; rm -rf /`,
+        `${REGISTRY}/slipway-docker-hub/library/alpine:3`,
+        `${REGISTRY}/slipway-quay/prometheus/node-exporter:v1`,
+      ]),
+    ];
+    expect(commonImages({ uses, arches: ['amd64'], agentImages: { amd64: AGENT }, pullable: PULLABLE }).amd64).toEqual([AGENT, hub('alpine:3'), `${REGISTRY}/slipway-quay/prometheus/node-exporter:v1`]);
+    expect(isPullableImage(`-${hub('alpine:3')}`, PULLABLE)).toBe(false);
+    expect(isPullableImage(`${hub('alpine:3')}\n${hub('redis:7')}`, PULLABLE)).toBe(false);
+  });
+
+  it('takes the images of a task definition except those pulled with their own credentials', () => {
+    const td = {
+      containerDefinitions: [
+        { name: 'agent', image: AGENT },
+        { name: 'db', image: hub('postgres:16') },
+        { name: 'private', image: 'registry.example.com/app:1', repositoryCredentials: { credentialsParameter: 'arn:…' } },
+      ],
+    };
+    expect(imagesOfTaskDefinition(td)).toEqual([AGENT, hub('postgres:16')]);
+    expect(imagesOfTaskDefinition({})).toEqual([]);
+  });
+
+  it('fits the default list in an SSM standard parameter', () => {
+    expect(DEFAULT_COMMON_IMAGES_LIMITS.maxChars).toBeLessThanOrEqual(4096);
+  });
+});
