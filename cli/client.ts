@@ -10,6 +10,7 @@ import type {
   BuildListResponse,
   LogPageResponse,
   RepoActivationResponse,
+  RepoUpdateResponse,
   RepoListResponse,
   RepoResponse,
 } from '../core/builds/api.js';
@@ -90,6 +91,12 @@ export class ApiClient {
       ...(settings.capacity ? { capacity: settings.capacity } : {}),
     });
     return this.request<RepoActivationResponse>('POST', `/api/repos/activate?${query}`);
+  }
+  /** Only the settings given change (`repo update`). */
+  updateRepo(repo: string, settings: { trusted?: boolean; capacity?: string; visibility?: string }) {
+    const query = new URLSearchParams({ repo });
+    for (const [k, v] of Object.entries(settings)) if (v !== undefined) query.set(k, String(v));
+    return this.request<RepoUpdateResponse>('POST', `${API_ROUTES.repoUpdate}?${query}`);
   }
   rotateRepoSecret(repo: string) {
     return this.request<RepoActivationResponse>('POST', `/api/repos/rotate-secret?${new URLSearchParams({ repo })}`);

@@ -3,7 +3,7 @@
 // Listed by name from their partition of GSI1 (keys.ts, access pattern 11).
 
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { type Page, type PageOptions, type RepositoryActivation, RepositoryHostConflictError } from '../../core/builds/ports.js';
+import { type Page, type PageOptions, type RepositoryActivation, RepositoryHostConflictError, type RepositorySettingsChange, type RepositorySettingsPatch } from '../../core/builds/ports.js';
 import type { Repository } from '../../core/builds/types.js';
 import { Expression } from './expression.js';
 import { GSI_RECENT, REPO_SK, REPOSITORIES_PARTITION, repoPk, repositoryIndexKeys } from './keys.js';
@@ -79,6 +79,7 @@ export async function activateRepository(t: Table, activation: RepositoryActivat
   e.set('activatedAt', activation.activatedAt);
   // An activation decides trust afresh: a repository removed and added again is not trusted unless said so.
   e.set('trusted', activation.trusted === true);
+  e.set('trustSetAt', activation.activatedAt);
   if (activation.capacity !== undefined) e.set('capacity', activation.capacity);
   else e.remove('capacity');
   // Listed by GSI1 (keys.ts), as every repository record.
@@ -118,6 +119,33 @@ export async function updateRepositorySettings(
   }
 }
 
+/**
+ * `slipway repo update`: sets only the named settings of an active repository, in one
+ * UpdateItem conditioned on the repository being active, so a concurrent change of another
+ * setting, a build number handed out meanwhile or a `repo rm` in between is never overwritten
+ * by stale values (no read-modify-write). The record as it was comes back with the write
+ * (ReturnValues ALL_OLD); as it is after follows from it and the patch. Null when the
+ * repository does not exist or is not active.
+ */
+export async function changeRepositorySettings(t: Table, slug: string, patch: RepositorySettingsPatch, at: number): Promise<RepositorySettingsChange | null> {
+  const e = new Expression();
+  const fields: Partial<Repository> = {
+    ...(patch.trusted !== undefined ? { trusted: patch.trusted, trustSetAt: at } : {}),
+    ...(patch.capacity !== undefined ? { capacity: patch.capacity } : {}),
+    ...(patch.visibility !== undefined ? { visibility: patch.visibility, private: patch.visibility !== 'public' } : {}),
+  };
+  e.setAll(fields);
+  if (e.empty) throw new Error(`store: nothing to change for repository ${slug} (name trusted, capacity or visibility)`);
+  e.when(`${e.name('active')} = ${e.value(true)}`);
+  try {
+    const before = strip<Repository>(await updateRepositoryRecord(t, slug, e, 'ALL_OLD'))!;
+    return { before, after: { ...before, ...fields } };
+  } catch (err) {
+    if (isConditionFailure(err)) return null;
+    throw err;
+  }
+}
+
 /** The next build number of a repository: an atomic increment, unique under any concurrency. */
 export async function nextBuildNumber(t: Table, slug: string): Promise<number> {
   const e = new Expression();
@@ -135,7 +163,7 @@ async function updateRepositoryRecord(
   t: Table,
   slug: string,
   e: Expression,
-  returnValues: 'ALL_NEW' | 'UPDATED_NEW' = 'ALL_NEW',
+  returnValues: 'ALL_NEW' | 'UPDATED_NEW' | 'ALL_OLD' = 'ALL_NEW',
 ): Promise<Record<string, unknown> | undefined> {
   const res = await t.doc.send(
     new UpdateCommand({ TableName: t.tableName, Key: { PK: repoPk(slug), SK: REPO_SK }, ...e.input(), ReturnValues: returnValues }),

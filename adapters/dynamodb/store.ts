@@ -26,6 +26,8 @@ import type {
   Page,
   PageOptions,
   RepositoryActivation,
+  RepositorySettingsChange,
+  RepositorySettingsPatch,
   RepositoryStore,
   StagePatch,
   StepPatch,
@@ -83,6 +85,11 @@ export class DynamoBuildStore implements BuildStore, BuildCreator, RepositorySto
 
   activateRepository(activation: RepositoryActivation): Promise<Repository> {
     return repositories.activateRepository(this.table, activation);
+  }
+
+  /** `slipway repo update`: only the named settings, in one conditional write (repositories.ts). */
+  changeRepositorySettings(slug: string, patch: RepositorySettingsPatch, at: number): Promise<RepositorySettingsChange | null> {
+    return repositories.changeRepositorySettings(this.table, slug, patch, at);
   }
 
   /** `slipway repo rm`: the repository stays (builds, counter) but its webhooks run nothing. */

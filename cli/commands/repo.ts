@@ -1,21 +1,25 @@
-// `slipway repo add|list|rm|rotate-secret`: which repositories Slipway builds. A repository
-// is activated on one Git host with its own webhook secret, which the API generates and
-// shows once; webhooks of repositories that are not activated run nothing.
+// `slipway repo add|update|list|rm|rotate-secret`: which repositories Slipway builds. A
+// repository is activated on one Git host with its own webhook secret, which the API
+// generates and shows once; webhooks of repositories that are not activated run nothing.
+// `update` changes only the settings it names (Drone's `drone repo update`).
 // Exit 0 ok, 1 failed / refused, 2 usage.
 
-import type { RepoActivationResponse } from '../../core/builds/api.js';
+import type { RepoActivationResponse, RepoUpdateResponse } from '../../core/builds/api.js';
 import type { Repository } from '../../core/builds/types.js';
 import { parse, withApi } from '../command-kit.js';
 import { table, timestamp } from '../format.js';
 import { EXIT, type CliIO } from '../io.js';
 
 const USAGE = `usage: slipway repo add OWNER/NAME --host github|gitea|gitlab [--visibility private|internal|public] [--trusted] [--capacity warm|fargate] [--json]
+       slipway repo update OWNER/NAME [--trusted|--no-trusted] [--capacity warm|fargate] [--visibility private|internal|public] [--json]
        slipway repo list [--json]
        slipway repo rm OWNER/NAME
        slipway repo rotate-secret OWNER/NAME [--json]
 
 Repositories Slipway builds. \`add\` activates one on its Git host and prints the webhook
 URL and the repository's own secret to paste into the host (shown only then).
+\`update\` changes only the settings it names, in place (its secret, builds and numbers
+stay); they apply to builds planned from then on, not to builds already planned.
 \`rotate-secret\` replaces the secret (the old one stops working at once), \`rm\` stops
 building it (its builds stay). Where it is cloned from and which API is called come from
 the SCM credentials' configuration of the host, never from a webhook.
@@ -27,6 +31,7 @@ options:
   --trusted           may run on the deployment's EC2 capacity: privileged steps, the host's
                       Docker socket, docker:dind (a build there is root on its instance);
                       never for pull requests from forks
+  --no-trusted        (update) no longer trusted: its pipelines that need EC2 are refused again
   --capacity C        where its pipelines run unless their node: { capacity } says: warm (EC2
                       instances that keep images cached, for a trusted repository) or fargate
   --json              print JSON
@@ -55,18 +60,37 @@ function instructions(res: RepoActivationResponse, verb: string): string {
   ].join('\n');
 }
 
+function setting(value: boolean | string | undefined): string {
+  return value === undefined ? '(none)' : String(value);
+}
+
+function updated(res: RepoUpdateResponse): string {
+  const width = Math.max(...res.changes.map((c) => c.setting.length));
+  return [
+    `Updated ${res.repo.slug}:`,
+    ...res.changes.map((c) => `  ${c.setting.padEnd(width)}  ${c.from === c.to ? `${setting(c.to)} (unchanged)` : `${setting(c.from)} → ${setting(c.to)}`}`),
+    'Builds planned from now on use these settings (a restart too); builds already planned keep theirs.',
+  ].join('\n');
+}
+
 function rows(repos: Repository[]): string[][] {
   return repos.map((r) => [r.slug, r.scm, r.visibility ?? (r.private ? 'private' : 'public'), r.active ? (r.activatedAt === undefined ? 'yes (no secret: repo add)' : 'yes') : 'no', String(r.counter), timestamp(r.activatedAt)]);
 }
 
 export async function run(args: string[], io: CliIO): Promise<number> {
-  const p = parse('repo', args, { host: { type: 'string' }, visibility: { type: 'string' }, trusted: { type: 'boolean' }, capacity: { type: 'string' }, json: { type: 'boolean' } }, USAGE, io);
+  const p = parse(
+    'repo',
+    args,
+    { host: { type: 'string' }, visibility: { type: 'string' }, trusted: { type: 'boolean' }, 'no-trusted': { type: 'boolean' }, capacity: { type: 'string' }, json: { type: 'boolean' } },
+    USAGE,
+    io,
+  );
   if (!p) return EXIT.usage;
   if (p.values.help) return io.out(USAGE), EXIT.ok;
   const [action, repo, ...extra] = p.positionals;
   const fail = (message: string) => (io.err(`slipway repo: ${message}\n${USAGE}`), EXIT.usage);
-  if (action !== 'add' && action !== 'list' && action !== 'rm' && action !== 'rotate-secret') {
-    return fail(action ? `unknown action "${action}"` : 'expected add, list, rm or rotate-secret');
+  if (action !== 'add' && action !== 'update' && action !== 'list' && action !== 'rm' && action !== 'rotate-secret') {
+    return fail(action ? `unknown action "${action}"` : 'expected add, update, list, rm or rotate-secret');
   }
   if (extra.length) return fail(`unexpected argument "${extra[0]}"`);
   if (action === 'list' ? repo !== undefined : !repo || !/^[^/\s]+(\/[^/\s]+)+$/.test(repo)) {
@@ -74,8 +98,16 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   }
   const host = p.values.host as string | undefined;
   if (action === 'add' && !host) return fail('add needs --host github, gitea or gitlab');
-  if (action !== 'add' && (host !== undefined || p.values.visibility !== undefined || p.values.trusted !== undefined || p.values.capacity !== undefined)) {
-    return fail('--host, --visibility, --trusted and --capacity belong to add');
+  const untrusted = p.values['no-trusted'] === true;
+  const settingsNamed = p.values.visibility !== undefined || p.values.trusted !== undefined || untrusted || p.values.capacity !== undefined;
+  if (action === 'update') {
+    if (host !== undefined) return fail(`update cannot move a repository to another host: slipway repo rm ${repo}, then slipway repo add ${repo} --host ${host}`);
+    if (p.values.trusted && untrusted) return fail('--trusted and --no-trusted contradict each other');
+    if (!settingsNamed) return fail('update needs a setting to change: --trusted, --no-trusted, --capacity or --visibility');
+  } else if (untrusted) {
+    return fail('--no-trusted belongs to update');
+  } else if (action !== 'add' && (host !== undefined || settingsNamed)) {
+    return fail('--host, --visibility, --trusted and --capacity belong to add (and all but --host to update)');
   }
   const json = Boolean(p.values.json);
 
@@ -95,6 +127,15 @@ export async function run(args: string[], io: CliIO): Promise<number> {
                 ...(p.values.capacity !== undefined ? { capacity: p.values.capacity as string } : {}),
               }) : await api.rotateRepoSecret(repo!);
         io.out(json ? JSON.stringify(res, null, 2) : instructions(res, action === 'add' ? 'Activated' : 'New webhook secret for'));
+        return EXIT.ok;
+      }
+      case 'update': {
+        const res = await api.updateRepo(repo!, {
+          ...(p.values.trusted || untrusted ? { trusted: p.values.trusted === true } : {}),
+          ...(p.values.capacity !== undefined ? { capacity: p.values.capacity as string } : {}),
+          ...(p.values.visibility !== undefined ? { visibility: p.values.visibility as string } : {}),
+        });
+        io.out(json ? JSON.stringify(res, null, 2) : updated(res));
         return EXIT.ok;
       }
       case 'rm': {

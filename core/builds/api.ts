@@ -9,6 +9,7 @@ export const API_ROUTES = {
   repoActivate: '/api/repos/activate',
   repoRotateSecret: '/api/repos/rotate-secret',
   repoRemove: '/api/repos/remove',
+  repoUpdate: '/api/repos/update',
   appSecret: '/api/app/github/secret',
   builds: '/api/builds',
   // The repository in the query (`?repo=group/sub/name`): any depth of GitLab groups, and
@@ -60,6 +61,20 @@ export interface AppSecretResponse {
   app: 'github';
   /** Where the App's webhook points (its settings' Webhook URL); absent when the server does not know its public address. */
   webhookUrl?: string;
+}
+
+/** A repository setting `repo update` may change (RepositorySettingsPatch). */
+export const REPO_SETTINGS = ['trusted', 'capacity', 'visibility'] as const;
+export type RepoSetting = (typeof REPO_SETTINGS)[number];
+
+/**
+ * POST /api/repos/update?repo=OWNER/NAME&trusted=true|false&capacity=warm|fargate&visibility=private|internal|public:
+ * the repository after the change and, for each setting named, its value before and after
+ * (`from` absent: it had none). Applies to builds planned from then on.
+ */
+export interface RepoUpdateResponse {
+  repo: Repository;
+  changes: { setting: RepoSetting; from?: boolean | string; to: boolean | string }[];
 }
 
 /** POST /api/repos/remove?repo=OWNER/NAME */

@@ -58,6 +58,9 @@ export const OPENAPI_DOCUMENT = {
           defaultBranch: { type: 'string' }, configPath: { type: 'string' }, private: { type: 'boolean' },
           counter: { type: 'integer' }, active: { type: 'boolean' },
           visibility: { type: 'string', enum: ['private', 'internal', 'public'] }, activatedAt: { type: 'integer' },
+          trusted: { type: 'boolean', description: 'may run on EC2 capacity (privileged, the Docker socket, dind); never for pull requests from forks' },
+          trustSetAt: { type: 'integer', description: 'epoch ms trusted was last set' },
+          capacity: { type: 'string', enum: ['warm', 'fargate'], description: "its pipelines' capacity when their node: does not say" },
         },
       },
       RepoActivation: {
@@ -207,6 +210,26 @@ export const OPENAPI_DOCUMENT = {
         summary: "Store the GitHub App's webhook secret (the one in the App's settings); the answer never repeats it",
         requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['secret'], properties: { secret: { type: 'string', minLength: 16, maxLength: 4096 } } } } } },
         responses: { '200': { description: 'stored', content: { 'application/json': { schema: { type: 'object', properties: { app: { const: 'github' }, webhookUrl: { type: 'string' } } } } } }, '400': { description: 'no secret, or one too short or long', ...json('Error') }, ...errors },
+      },
+    },
+    '/api/repos/update': {
+      post: {
+        summary: "Change an active repository's settings: only those named; applies to builds planned from then on",
+        parameters: [
+          { name: 'repo', in: 'query', required: true, schema: { type: 'string' } },
+          { name: 'trusted', in: 'query', schema: { type: 'boolean' } },
+          { name: 'capacity', in: 'query', schema: { type: 'string', enum: ['warm', 'fargate'] } },
+          { name: 'visibility', in: 'query', schema: { type: 'string', enum: ['private', 'internal', 'public'] } },
+        ],
+        responses: {
+          '200': {
+            description: 'the repository after the change, and each named setting before and after',
+            content: { 'application/json': { schema: { type: 'object', properties: { repo: { $ref: '#/components/schemas/Repository' }, changes: { type: 'array', items: { type: 'object', properties: { setting: { enum: ['trusted', 'capacity', 'visibility'] }, from: {}, to: {} } } } } } } },
+          },
+          '400': { description: 'no setting named, an unknown parameter or a bad value', ...json('Error') },
+          '409': { description: 'a local directory (slipway run)', ...json('Error') },
+          ...errors,
+        },
       },
     },
     '/api/repos/remove': {

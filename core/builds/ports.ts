@@ -193,6 +193,23 @@ export interface RepositoryActivation {
   capacity?: Repository['capacity'];
 }
 
+/**
+ * What `slipway repo update` changes (Drone's `drone repo update`: only the fields named);
+ * absent fields stay as they are. Read by the planner when it plans a build, so a change
+ * applies to builds planned after it (a restart is planned again), never to one planned before.
+ */
+export interface RepositorySettingsPatch {
+  trusted?: boolean;
+  capacity?: Repository['capacity'];
+  visibility?: NonNullable<Repository['visibility']>;
+}
+
+/** A repository's record before and after one settings update. */
+export interface RepositorySettingsChange {
+  before: Repository;
+  after: Repository;
+}
+
 /** The repository is active on another host: one name is one repository on one host. */
 export class RepositoryHostConflictError extends Error {
   constructor(
@@ -211,6 +228,12 @@ export interface RepositoryStore {
   listRepositories(page?: PageOptions): Promise<Page<Repository>>;
   /** Activates on a host, keeping counter and history; RepositoryHostConflictError when active on another host. */
   activateRepository(activation: RepositoryActivation): Promise<Repository>;
+  /**
+   * Changes the named settings of an active repository in one conditional write (a change
+   * made meanwhile to another field, or to its counter, is kept); `at` is recorded as
+   * `trustSetAt` when `trusted` is named. Null when the repository is not active.
+   */
+  changeRepositorySettings(slug: string, patch: RepositorySettingsPatch, at: number): Promise<RepositorySettingsChange | null>;
   /** The repository stays (builds, counter) but its webhooks run nothing. */
   deactivateRepository(slug: string): Promise<Repository | null>;
   /** Where configuration says the repository lives (the dashboard links to it). */

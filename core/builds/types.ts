@@ -54,6 +54,11 @@ export interface Repository {
    * Docker socket, dind (core/pipeline/capacity.ts). Never for pull requests from forks.
    */
   trusted?: boolean;
+  /**
+   * Epoch ms `trusted` was last set (`repo add`, `repo update --trusted|--no-trusted`). Who set
+   * it is not kept: the API knows callers only by one shared token.
+   */
+  trustSetAt?: number;
   /** Where its pipelines run when their `node:` does not say: `warm` (EC2, when trusted) or `fargate`. */
   capacity?: CapacityPreference;
 }

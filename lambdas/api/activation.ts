@@ -4,8 +4,8 @@
 // A new secret is shown once, in the answer that created it.
 
 import { CAPACITY_PREFERENCES, type CapacityPreference } from '../../core/pipeline/capacity.js';
-import type { AppSecretResponse, RepoActivationResponse, RepoResponse } from '../../core/builds/api.js';
-import { RepositoryHostConflictError, type RepositoryStore } from '../../core/builds/ports.js';
+import { REPO_SETTINGS, type AppSecretResponse, type RepoActivationResponse, type RepoResponse, type RepoUpdateResponse } from '../../core/builds/api.js';
+import { RepositoryHostConflictError, type RepositorySettingsPatch, type RepositoryStore } from '../../core/builds/ports.js';
 import type { Repository } from '../../core/builds/types.js';
 import { RepositoryNameError, validateSlug } from '../../core/scm/locate.js';
 import { HOOK_HOSTS, type HookHost } from '../../core/scm/types.js';
@@ -13,7 +13,7 @@ import { GITHUB_APP_SECRET_SLUG, generateWebhookSecret, type WebhookSecrets } fr
 import { ApiFailure } from './http.js';
 
 export interface ActivationDeps {
-  store: Pick<RepositoryStore, 'getRepository' | 'activateRepository' | 'deactivateRepository'>;
+  store: Pick<RepositoryStore, 'getRepository' | 'activateRepository' | 'deactivateRepository' | 'changeRepositorySettings'>;
   /** Written, never read here: only the webhook reads a secret back. */
   secrets: Pick<WebhookSecrets, 'put' | 'remove'>;
   /** Where the Git hosts send webhooks (`…/github` etc. are appended); unknown: only the path is shown. */
@@ -33,6 +33,10 @@ export function parseHost(value: string | null): HookHost {
 
 function parseVisibility(value: string | null): Visibility {
   if (value === null || value === '') return 'private';
+  return visibilityOf(value);
+}
+
+function visibilityOf(value: string): Visibility {
   if (!(VISIBILITIES as readonly string[]).includes(value)) throw new ApiFailure(400, `visibility=${JSON.stringify(value)} must be one of ${VISIBILITIES.join(', ')}`);
   return value as Visibility;
 }
@@ -45,6 +49,10 @@ function parseTrusted(value: string | null): boolean {
 
 function parseCapacity(value: string | null): CapacityPreference | undefined {
   if (value === null || value === '') return undefined;
+  return capacityOf(value);
+}
+
+function capacityOf(value: string): CapacityPreference {
   if (!(CAPACITY_PREFERENCES as readonly string[]).includes(value)) throw new ApiFailure(400, `capacity=${JSON.stringify(value)} must be one of ${CAPACITY_PREFERENCES.join(', ')}`);
   return value as CapacityPreference;
 }
@@ -80,7 +88,7 @@ export async function activate(deps: ActivationDeps, query: URLSearchParams): Pr
   const capacity = parseCapacity(query.get('capacity'));
   const existing = await deps.store.getRepository(slug);
   if (existing?.active && existing.scm === host && existing.activatedAt !== undefined) {
-    throw new ApiFailure(409, `repository ${slug} is already activated on ${host}; for a new webhook secret: slipway repo rotate-secret ${slug}`);
+    throw new ApiFailure(409, `repository ${slug} is already activated on ${host}; for a new webhook secret: slipway repo rotate-secret ${slug}; to change its settings: slipway repo update ${slug}`);
   }
   let repo: Repository;
   try {
@@ -102,6 +110,45 @@ export async function rotateSecret(deps: ActivationDeps, query: URLSearchParams)
   const secret = generateWebhookSecret();
   await deps.secrets.put(repo.scm, repo.slug, secret);
   return { repo, webhook: webhookOf(deps, repo.scm, secret) };
+}
+
+const UPDATE_PARAMETERS: ReadonlySet<string> = new Set(['repo', ...REPO_SETTINGS]);
+
+/**
+ * POST /api/repos/update?repo=&trusted=&capacity=&visibility= — changes only the settings
+ * named (Drone's `drone repo update`), in one conditional write (the store's
+ * changeRepositorySettings); an unknown parameter is refused, not ignored, so a misspelt
+ * setting never looks applied. The planner reads the settings per build: the change applies
+ * to builds planned from now on (a restart is planned again), not to ones already planned.
+ */
+export async function updateSettings(deps: ActivationDeps, query: URLSearchParams): Promise<RepoUpdateResponse> {
+  const unknown = [...query.keys()].find((k) => !UPDATE_PARAMETERS.has(k));
+  if (unknown !== undefined) throw new ApiFailure(400, `unknown parameter ${JSON.stringify(unknown)}; a repository's settings are ${REPO_SETTINGS.join(', ')}`);
+  const slug = query.get('repo');
+  if (!slug) throw new ApiFailure(400, 'repo=OWNER/NAME is required');
+  const patch: RepositorySettingsPatch = {};
+  const trusted = query.get('trusted');
+  if (trusted !== null) {
+    if (trusted !== 'true' && trusted !== 'false') throw new ApiFailure(400, `trusted=${JSON.stringify(trusted)} must be true or false`);
+    patch.trusted = trusted === 'true';
+  }
+  const capacity = query.get('capacity');
+  if (capacity !== null) patch.capacity = capacityOf(capacity);
+  const visibility = query.get('visibility');
+  if (visibility !== null) patch.visibility = visibilityOf(visibility);
+  if (Object.keys(patch).length === 0) throw new ApiFailure(400, `name a setting to change: ${REPO_SETTINGS.map((s) => `${s}=`).join(', ')}`);
+
+  const record = await deps.store.getRepository(slug);
+  if (!record || !record.active) throw new ApiFailure(404, `repository ${slug} is not activated; activate it with: slipway repo add ${slug} --host HOST`);
+  // `slipway run` activates its directory again with each run (local/up.ts), trusted: a change would not last.
+  if (record.scm === 'local') throw new ApiFailure(409, `repository ${slug} is a local directory (slipway run), activated again by each run; its settings cannot be changed`);
+  const change = await deps.store.changeRepositorySettings(slug, patch, deps.now());
+  if (!change) throw new ApiFailure(404, `repository ${slug} was removed meanwhile; activate it with: slipway repo add ${slug} --host HOST`);
+  const changes = REPO_SETTINGS.filter((s) => patch[s] !== undefined).map((setting) => {
+    const from = setting === 'visibility' ? (change.before.visibility ?? (change.before.private ? 'private' : 'public')) : change.before[setting];
+    return { setting, ...(from !== undefined ? { from } : {}), to: change.after[setting]! };
+  });
+  return { repo: change.after, changes };
 }
 
 /** POST /api/repos/remove?repo= — its webhooks run nothing; its builds and numbers stay. */

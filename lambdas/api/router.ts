@@ -12,6 +12,7 @@ import type {
   RepoActivationResponse,
   RepoListResponse,
   RepoResponse,
+  RepoUpdateResponse,
 } from '../../core/builds/api.js';
 import { computeMetrics, metricsWindow } from '../../core/builds/metrics.js';
 import { stagePhases } from '../../core/builds/stage-timeline.js';
@@ -20,7 +21,7 @@ import { isStageDone, isStepDone } from '../../core/builds/status.js';
 import { type BuildStore, InvalidCursorError, type Page, type PageOptions, type RecentRecordsReader } from '../../core/builds/ports.js';
 import type { Build, BuildStatus, Repository } from '../../core/builds/types.js';
 import { BUILD_STATUSES, buildId as makeBuildId } from '../../core/builds/types.js';
-import { activate, remove, rotateSecret, setGithubAppSecret, type ActivationDeps } from './activation.js';
+import { activate, remove, rotateSecret, setGithubAppSecret, updateSettings, type ActivationDeps } from './activation.js';
 import { cancelBuild, type CancelDeps } from './cancel.js';
 import { ApiFailure, apiError, json, type ApiRequest, type ApiResponse } from './http.js';
 import { decodeLogCursor, encodeLogCursor, InvalidLogCursor } from './log-cursor.js';
@@ -120,6 +121,13 @@ export async function handleApiRequest(request: ApiRequest, deps: ApiDeps): Prom
         const result = route.name === 'repoActivate' ? await activate(deps.activation, request.query) : await rotateSecret(deps.activation, request.query);
         deps.log(route.name === 'repoActivate' ? 'repository activated' : 'webhook secret rotated', { repo: result.repo.slug, host: result.repo.scm });
         return json(route.name === 'repoActivate' ? 201 : 200, result satisfies RepoActivationResponse);
+      }
+      case 'repoUpdate': {
+        if (!deps.activation) return apiError(501, 'this server cannot change repositories (no repository activation is configured)');
+        const result = await updateSettings(deps.activation, request.query);
+        // The record of who changed what when: the request's log line (the table keeps when trust was set).
+        deps.log('repository settings changed', { repo: result.repo.slug, changes: result.changes });
+        return json(200, result satisfies RepoUpdateResponse);
       }
       case 'appSecret': {
         if (!deps.activation) return apiError(501, 'this server cannot store webhook secrets (no webhook secrets store is configured)');

@@ -47,6 +47,7 @@ export const ROUTE_METHODS: Record<RouteName, 'GET' | 'POST'> = {
   repoActivate: 'POST',
   repoRotateSecret: 'POST',
   repoRemove: 'POST',
+  repoUpdate: 'POST',
   appSecret: 'POST',
   builds: 'GET',
   build: 'GET',

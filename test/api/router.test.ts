@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BuildDetailResponse, BuildListResponse, LogPageResponse, MetricsResponse, RepoActivationResponse, RepoListResponse } from '../../core/builds/api.js';
+import type { BuildDetailResponse, BuildListResponse, LogPageResponse, MetricsResponse, RepoActivationResponse, RepoListResponse, RepoUpdateResponse } from '../../core/builds/api.js';
 import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
 import type { Build } from '../../core/builds/types.js';
 import { LogStore } from '../../local/ecs/logs.js';
@@ -486,7 +486,7 @@ describe('repository activation', () => {
     // Twice is a mistake that would silently replace the pasted secret: refused.
     const again = await call('POST', '/api/repos/activate?repo=team/svc&host=gitea', activation());
     expect(again.status).toBe(409);
-    expect(again.body.error).toBe('api: repository team/svc is already activated on gitea; for a new webhook secret: slipway repo rotate-secret team/svc');
+    expect(again.body.error).toBe('api: repository team/svc is already activated on gitea; for a new webhook secret: slipway repo rotate-secret team/svc; to change its settings: slipway repo update team/svc');
   });
 
   it('refuses a repository active on another host, an unknown host, a bad name or visibility', async () => {
@@ -514,6 +514,53 @@ describe('repository activation', () => {
     expect((await call('POST', '/api/repos/rotate-secret?repo=acme/rot', activation())).status).toBe(404);
     // Added again later: activated with a new secret, its build numbers kept.
     expect((await call('POST', '/api/repos/activate?repo=acme/rot&host=github', activation())).status).toBe(201);
+  });
+
+  it('updates only the settings named, says each before and after, and keeps the secret and the counter (issue 19)', async () => {
+    const added = (await call('POST', '/api/repos/activate?repo=acme/upd&host=github&capacity=fargate', activation())).body as RepoActivationResponse;
+    await store.nextBuildNumber('acme/upd');
+    now = NOW + 60_000;
+    const res = await call('POST', '/api/repos/update?repo=acme/upd&trusted=true', activation());
+    expect(res.status).toBe(200);
+    const body = res.body as RepoUpdateResponse;
+    expect(body.changes).toEqual([{ setting: 'trusted', from: false, to: true }]);
+    expect(body.repo).toMatchObject({ slug: 'acme/upd', trusted: true, trustSetAt: NOW + 60_000, capacity: 'fargate', visibility: 'private', counter: 1, active: true, activatedAt: NOW });
+    // The webhook secret is not touched: update is no rotation.
+    expect(written.get('github acme/upd')).toBe(added.webhook.secret);
+    const more = (await call('POST', '/api/repos/update?repo=acme/upd&capacity=warm&visibility=public', activation())).body as RepoUpdateResponse;
+    expect(more.changes).toEqual([{ setting: 'capacity', from: 'fargate', to: 'warm' }, { setting: 'visibility', from: 'private', to: 'public' }]);
+    expect(await store.getRepository('acme/upd')).toMatchObject({ trusted: true, trustSetAt: NOW + 60_000, capacity: 'warm', visibility: 'public', private: false, counter: 1 });
+    const off = (await call('POST', '/api/repos/update?repo=acme/upd&trusted=false', activation())).body as RepoUpdateResponse;
+    expect(off.changes).toEqual([{ setting: 'trusted', from: true, to: false }]);
+    now = NOW;
+  });
+
+  it('refuses an update of an unknown, removed or local repository, of nothing, of an unknown setting or a bad value; as the other routes, behind the token', async () => {
+    const update = (query: string, extra: Partial<ApiDeps> = activation()) => call('POST', `/api/repos/update?${query}`, extra);
+    const unknown = await update('repo=acme/nobody&trusted=true');
+    expect(unknown).toMatchObject({ status: 404, body: { error: 'api: repository acme/nobody is not activated; activate it with: slipway repo add acme/nobody --host HOST' } });
+    await call('POST', '/api/repos/activate?repo=acme/removed&host=github', activation());
+    await call('POST', '/api/repos/remove?repo=acme/removed', activation());
+    expect((await update('repo=acme/removed&trusted=true')).status).toBe(404);
+    expect((await store.getRepository('acme/removed'))?.trusted).toBe(false);
+    await store.activateRepository({ slug: 'local/dir', scm: 'local', visibility: 'public', activatedAt: NOW, httpUrl: 'file:///x', link: 'file:///x', trusted: true });
+    expect(await update('repo=local/dir&trusted=false')).toMatchObject({ status: 409, body: { error: expect.stringMatching(/local directory \(slipway run\), activated again by each run/) } });
+    await call('POST', '/api/repos/activate?repo=acme/strict&host=github', activation());
+    expect(await update('repo=acme/strict')).toMatchObject({ status: 400, body: { error: 'api: name a setting to change: trusted=, capacity=, visibility=' } });
+    // A misspelt setting is refused, never ignored as if it had applied.
+    expect(await update('repo=acme/strict&trust=true')).toMatchObject({ status: 400, body: { error: expect.stringMatching(/^api: unknown parameter "trust"/) } });
+    expect(await update('repo=acme/strict&trusted=yes')).toMatchObject({ status: 400, body: { error: 'api: trusted="yes" must be true or false' } });
+    expect(await update('repo=acme/strict&capacity=')).toMatchObject({ status: 400, body: { error: 'api: capacity="" must be one of warm, fargate' } });
+    expect((await update('repo=acme/strict&visibility=secret')).status).toBe(400);
+    expect((await update('trusted=true')).status).toBe(400);
+    expect(await store.getRepository('acme/strict')).toMatchObject({ trusted: false, visibility: 'private' });
+    expect((await call('GET', '/api/repos/update?repo=acme/strict&trusted=true', activation())).status).toBe(405);
+    expect((await update('repo=acme/strict&trusted=true', {})).status).toBe(501);
+    const authorize = tokenAuthorizer(async () => 'the-token');
+    expect((await update('repo=acme/strict&trusted=true', { ...activation(), authorize })).status).toBe(401);
+    expect((await store.getRepository('acme/strict'))?.trusted).toBe(false);
+    const allowed = await call('POST', '/api/repos/update?repo=acme/strict&trusted=true', { ...activation(), authorize }, { authorization: 'Bearer the-token' });
+    expect(allowed.status).toBe(200);
   });
 
   it("stores the GitHub App's webhook secret from the JSON body under github/_app, never echoing it, and refuses what GitHub could not match", async () => {

@@ -350,6 +350,39 @@ describe('slipway repo', () => {
     expect((await cli('repo', 'rm', 'octo/trusted', '--trusted')).code).toBe(2);
   });
 
+  it('update changes trust and capacity in place: the webhook secret still signs, the numbering goes on (issue 19)', async () => {
+    const added = JSON.parse((await cli('repo', 'add', 'octo/upd', '--host', 'github', '--json')).out);
+    expect((await deliver('octo/upd', added.webhook.secret)).status).toBe(202);
+    const trusted = await cli('repo', 'update', 'octo/upd', '--trusted', '--capacity', 'warm');
+    expect(trusted).toMatchObject({ code: 0, err: '' });
+    expect(trusted.out).toBe([
+      'Updated octo/upd:',
+      '  trusted   false → true',
+      '  capacity  (none) → warm',
+      'Builds planned from now on use these settings (a restart too); builds already planned keep theirs.',
+    ].join('\n'));
+    const off = JSON.parse((await cli('repo', 'update', 'octo/upd', '--no-trusted', '--json')).out);
+    expect(off.changes).toEqual([{ setting: 'trusted', from: true, to: false }]);
+    expect(off.repo).toMatchObject({ slug: 'octo/upd', trusted: false, capacity: 'warm', active: true });
+    expect((await cli('repo', 'update', 'octo/upd', '--capacity', 'warm')).out).toMatch(/^ {2}capacity {2}warm \(unchanged\)$/m);
+    // Nothing was re-activated: the secret pasted into the host still signs its webhooks
+    // (taken: 202, or 200 as a redelivery of the same push within its second; never 401 or ignored).
+    const again = await deliver('octo/upd', added.webhook.secret);
+    expect([200, 202]).toContain(again.status);
+    expect(again.body.ignored).toBeUndefined();
+  });
+
+  it('update says what is wrong: an unknown repository, nothing to change, contradictions, a host', async () => {
+    expect(await cli('repo', 'update', 'octo/nobody', '--trusted')).toMatchObject({ code: 1, err: 'slipway repo: api: repository octo/nobody is not activated; activate it with: slipway repo add octo/nobody --host HOST' });
+    expect((await cli('repo', 'update', 'octo/upd')).err).toMatch(/^slipway repo: update needs a setting to change: --trusted, --no-trusted, --capacity or --visibility/);
+    expect((await cli('repo', 'update', 'octo/upd', '--trusted', '--no-trusted')).err).toMatch(/^slipway repo: --trusted and --no-trusted contradict each other/);
+    expect((await cli('repo', 'update', 'octo/upd', '--host', 'gitlab')).err).toMatch(/^slipway repo: update cannot move a repository to another host: slipway repo rm octo\/upd, then slipway repo add octo\/upd --host gitlab/);
+    expect((await cli('repo', 'add', 'octo/y', '--host', 'github', '--no-trusted')).code).toBe(2);
+    const bad = await cli('repo', 'update', 'octo/upd', '--capacity', 'hot');
+    expect(bad).toMatchObject({ code: 1 });
+    expect(bad.err).toMatch(/capacity="hot" must be one of warm, fargate/);
+  });
+
   it('says what is wrong with a usage or a refused request', async () => {
     expect((await cli('repo', 'add', 'octo/x')).err).toMatch(/^slipway repo: add needs --host github, gitea or gitlab/);
     expect((await cli('repo', 'add', 'octo', '--host', 'github')).code).toBe(2);

@@ -332,6 +332,34 @@ describe('planEvent', () => {
     expect(await drainJobs()).toEqual([]);
   });
 
+  it('a trust change (slipway repo update) applies to builds planned after it, not to one planned before (issue 19)', async () => {
+    const config = 'kind: pipeline\ntype: docker\nname: image\nsteps:\n- name: build\n  image: docker:dind\n  privileged: true\n  commands: [docker build .]\n';
+    const withEc2: PlannerDeps = { ...deps, compile: { ...deps.compile, ec2CapacityProviders: { amd64: 'slipway-ec2-amd64' } } };
+    const slug = 'acme/dind-updated';
+    const plan = async (message: EventMessage) => {
+      const outcome = await planEvent(message, withEc2);
+      if (outcome.kind !== 'created') throw new Error(`not created: ${JSON.stringify(outcome)}`);
+      return (await store.listStages(outcome.buildId))[0]!;
+    };
+    // Three pushes of new commits (pushMessage activates the repository, untrusted, each time: all before the changes).
+    const [first, second, third] = [await pushMessage(slug, config), await pushMessage(slug, config), await pushMessage(slug, config)];
+    const before = await plan(first);
+    expect(before.status).toBe('error');
+    expect(before.message).toMatch(/the repository is not trusted to run on EC2/);
+
+    await store.changeRepositorySettings(slug, { trusted: true }, Date.now());
+    // The build planned before keeps what it was planned with.
+    expect((await store.listStages(before.buildId))[0]).toMatchObject({ status: 'error' });
+    const after = await plan(second);
+    expect(after.status).toBe('pending');
+    expect(decodeJob((await drainJobs())[0]!.Body!).taskDefinition).toMatchObject({ requiresCompatibilities: ['EC2'] });
+
+    await store.changeRepositorySettings(slug, { trusted: false }, Date.now());
+    const untrustedAgain = await plan(third);
+    expect(untrustedAgain.status).toBe('error');
+    expect(await drainJobs()).toEqual([]);
+  });
+
   it('builds pull requests from forks without secrets', async () => {
     const message = await pushMessage('acme/forked', PIPELINES, {
       event: 'pull_request',

@@ -127,6 +127,52 @@ describe('repositories', () => {
   });
 });
 
+describe('repository settings (slipway repo update)', () => {
+  const activate = (slug: string, at = 1_000) => store.activateRepository({ slug, scm: 'github', visibility: 'private', activatedAt: at, trusted: false });
+
+  it('changes only the named settings and says what they were; records when trust was set', async () => {
+    await activate('acme/settings');
+    const change = await store.changeRepositorySettings('acme/settings', { trusted: true }, 5_000);
+    expect(change?.before).toMatchObject({ trusted: false, trustSetAt: 1_000, visibility: 'private' });
+    expect(change?.before.capacity).toBeUndefined();
+    expect(change?.after).toMatchObject({ trusted: true, trustSetAt: 5_000, visibility: 'private', private: true, active: true });
+    expect(await store.getRepository('acme/settings')).toEqual(change?.after);
+    const capacity = await store.changeRepositorySettings('acme/settings', { capacity: 'warm', visibility: 'public' }, 9_000);
+    // Trust and when it was set stay as they were: they were not named.
+    expect(capacity?.after).toMatchObject({ trusted: true, trustSetAt: 5_000, capacity: 'warm', visibility: 'public', private: false });
+    expect(await store.getRepository('acme/settings')).toEqual(capacity?.after);
+  });
+
+  it('loses no concurrent change: settings named by different writers and build numbers handed out meanwhile all stay', async () => {
+    await activate('acme/busy');
+    const writes = [
+      store.changeRepositorySettings('acme/busy', { trusted: true }, 2_000),
+      store.changeRepositorySettings('acme/busy', { capacity: 'warm' }, 2_000),
+      store.changeRepositorySettings('acme/busy', { visibility: 'internal' }, 2_000),
+      ...Array.from({ length: 10 }, () => store.nextBuildNumber('acme/busy')),
+    ];
+    await Promise.all(writes);
+    expect(await store.getRepository('acme/busy')).toMatchObject({ trusted: true, capacity: 'warm', visibility: 'internal', private: true, counter: 10, active: true });
+  });
+
+  it('changes nothing of a repository that is unknown or removed (no record is created, none revived)', async () => {
+    expect(await store.changeRepositorySettings('acme/never', { trusted: true }, 1)).toBeNull();
+    expect(await store.getRepository('acme/never')).toBeNull();
+    await activate('acme/gone');
+    await store.deactivateRepository('acme/gone');
+    expect(await store.changeRepositorySettings('acme/gone', { trusted: true }, 1)).toBeNull();
+    expect(await store.getRepository('acme/gone')).toMatchObject({ active: false, trusted: false });
+    await expect(store.changeRepositorySettings('acme/gone', {}, 1)).rejects.toThrow(/nothing to change for repository acme\/gone/);
+  });
+
+  it('activation decides trust afresh and records when', async () => {
+    await activate('acme/readded');
+    await store.changeRepositorySettings('acme/readded', { trusted: true, capacity: 'warm' }, 3_000);
+    await store.deactivateRepository('acme/readded');
+    expect(await activate('acme/readded', 7_000)).toMatchObject({ trusted: false, trustSetAt: 7_000 });
+  });
+});
+
 describe('deliveries', () => {
   it('records a delivery once, with a 7-day expiry', async () => {
     const receivedAt = Date.now();
