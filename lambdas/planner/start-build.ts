@@ -29,7 +29,10 @@ import type { PlannerDeps } from './plan-event.js';
 /** A host that did not answer or failed gets two more tries; the path to RunTask does not wait for them. */
 export const PENDING_STATUS_RETRY = { attempts: 3, baseMs: 500, maxMs: 4000 } as const satisfies Pick<RetryOptions, 'attempts' | 'baseMs' | 'maxMs'>;
 
-export type StartBuildDeps = Pick<PlannerDeps, 'store' | 'stages' | 'scm' | 'jobs' | 'nudge' | 'publicUrl' | 'log' | 'statusRetry'>;
+export type StartBuildDeps = Pick<PlannerDeps, 'scm' | 'jobs' | 'nudge' | 'publicUrl' | 'log' | 'statusRetry'> & {
+  store: Pick<PlannerDeps['store'], 'getBuild' | 'listStages' | 'getRepository'>;
+  stages: Pick<PlannerDeps['stages'], 'getStageJob'>;
+};
 
 /**
  * Queues the build's ready stages and nudges the autoscaler while its pending status is
