@@ -5,10 +5,13 @@
 // change shows in these figures; "today" is the definition the compiler wrote before them.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { pendingStatusOnPath } from './lib/control-plane-path.js';
 import { startLadder } from './lib/start-ladder.js';
 
 const fixtures = fileURLToPath(new URL('../test/fixtures/start-model/', import.meta.url));
-const ladder = startLadder(readFileSync(`${fixtures}pipeline.yml`, 'utf8'), JSON.parse(readFileSync(`${fixtures}today.json`, 'utf8')));
+const ladder = startLadder(readFileSync(`${fixtures}pipeline.yml`, 'utf8'), JSON.parse(readFileSync(`${fixtures}today.json`, 'utf8')), {
+  statusOnPath: await pendingStatusOnPath(),
+});
 const today = ladder[0]!.figures;
 const s = (x: number) => `${x.toFixed(1)} s`;
 console.log('push → first step, Fargate, model of published measurements (20 000 runs each, seed 18)');

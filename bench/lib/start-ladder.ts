@@ -34,8 +34,17 @@ export function compiledContainers(yaml: string, env: Record<string, string> = {
   return stage.taskDefinition.containerDefinitions;
 }
 
-/** Today's figures (from `today`, the definition compiled before these changes), then each change in turn. */
-export function startLadder(yaml: string, today: { containerDefinitions: ContainerDefinition[] }, runs?: number): LadderEntry[] {
+/** What the control plane's code does now, read by running it (control-plane-path.ts). */
+export interface MeasuredControlPlane {
+  /** The planner waits for the Git host's answer to the pending status before RunTask is asked for. */
+  statusOnPath: boolean;
+}
+
+/**
+ * Today's figures (from `today`, the definition compiled before these changes), then each change
+ * in turn; `measured`: the control plane's path as the planner runs it now (pendingStatusOnPath).
+ */
+export function startLadder(yaml: string, today: { containerDefinitions: ContainerDefinition[] }, measured: MeasuredControlPlane, runs?: number): LadderEntry[] {
   // The pipeline as a user who wants the full history writes it: the clone of before.
   const fullClone = `${yaml.trimEnd()}\n\nclone:\n  depth: 0\n`;
   const entries: Omit<LadderEntry, 'figures'>[] = [
@@ -45,11 +54,12 @@ export function startLadder(yaml: string, today: { containerDefinitions: Contain
     // The stack's rules with Docker Hub credentials (lib/pull-through-cache.ts).
     { name: '+ ECR pull-through cache', containerDefinitions: compiledContainers(yaml, { [ENV.pullThroughCache]: JSON.stringify(CACHE_RULES) }), profile: TODAY_CONTROL_PLANE },
   ];
-  // Not built: what the model says they would give, to decide whether they pay.
   const cached = entries.at(-1)!.containerDefinitions;
+  const now = { ...TODAY_CONTROL_PLANE, statusOnPath: measured.statusOnPath };
   entries.push(
-    { name: '(model only) + pending status beside the queue', containerDefinitions: cached, profile: { ...TODAY_CONTROL_PLANE, statusOnPath: false } },
-    { name: '(model only) + Lambdas kept warm', containerDefinitions: cached, profile: { statusOnPath: false, coldShare: 0 } },
+    { name: `+ pending status ${measured.statusOnPath ? 'still before' : 'beside'} the queue`, containerDefinitions: cached, profile: now },
+    // Not built: what the model says it would give, to decide whether it pays.
+    { name: '(model only) + Lambdas kept warm', containerDefinitions: cached, profile: { ...now, coldShare: 0 } },
   );
   return entries.map((e) => ({ ...e, figures: startFigures(startShape(e.containerDefinitions), e.profile, runs) }));
 }

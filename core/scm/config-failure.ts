@@ -26,6 +26,16 @@ export interface ConfigFailureContext {
 /** Where the SCM credentials are set, in AWS and locally. */
 const CREDENTIALS = 'the SCM credentials (the ScmCredentialsSecretArn secret; SCM_CREDENTIALS in local mode)';
 
+/**
+ * The host may answer another time: it did not answer, it failed (5xx) or it limits us (429,
+ * or GitHub's 403 "rate limit"). Any other answer would be the same on a retry.
+ */
+export function hostMayAnswerLater(err: unknown): boolean {
+  if (err instanceof ScmUnreachableError) return true;
+  if (err instanceof ScmApiError) return err.status === 429 || (err.status === 403 && /rate limit/i.test(err.message)) || err.status >= 500;
+  return false;
+}
+
 export function describeConfigFailure(err: unknown, where: ConfigFailureContext): ConfigFailure {
   const what = `cannot read ${where.path} of ${where.slug} at ${where.sha.slice(0, 12)}`;
   if (err instanceof ScmConfigError || err instanceof RepositoryNameError) return { reason: `${what}: ${err.message}`, retryable: false };
@@ -33,8 +43,7 @@ export function describeConfigFailure(err: unknown, where: ConfigFailureContext)
     return { reason: `${what}: the ${where.host} API did not answer: ${err.message}; is "${where.host}".apiUrl in ${CREDENTIALS} right, and is the host up?`, retryable: true };
   }
   if (err instanceof ScmApiError) {
-    const limited = err.status === 429 || (err.status === 403 && /rate limit/i.test(err.message));
-    if (limited || err.status >= 500) return { reason: `${what}: ${err.message}`, retryable: true };
+    if (hostMayAnswerLater(err)) return { reason: `${what}: ${err.message}`, retryable: true };
     if (err.status === 401 || err.status === 403) {
       return { reason: `${what}: ${err.message}; the token of "${where.host}" in ${CREDENTIALS} was refused or may not read this repository`, retryable: false };
     }

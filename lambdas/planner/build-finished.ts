@@ -11,7 +11,10 @@ import type { PlannerDeps } from './plan-event.js';
 
 export type FinishedOutcome = { kind: 'posted'; buildId: string; status: string } | { kind: 'skipped'; reason: string };
 
-export async function postFinishedStatus(message: BuildFinishedMessage, deps: Pick<PlannerDeps, 'store' | 'scm' | 'publicUrl' | 'log'>): Promise<FinishedOutcome> {
+export async function postFinishedStatus(
+  message: BuildFinishedMessage,
+  deps: Pick<PlannerDeps, 'scm' | 'publicUrl' | 'log'> & { store: Pick<PlannerDeps['store'], 'getBuild' | 'listStages' | 'getRepository'> },
+): Promise<FinishedOutcome> {
   const build = await deps.store.getBuild(message.buildId);
   if (!build) return { kind: 'skipped', reason: `build ${message.buildId} does not exist` };
   if (!isStageDone(build.status)) return { kind: 'skipped', reason: `build ${build.id} is ${build.status}, not finished` };

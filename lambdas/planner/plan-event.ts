@@ -1,6 +1,6 @@
 // The planner, for one events-queue message: pipeline file at the commit → manifest →
-// triggers → build, stages and steps in one transaction → pending commit status → ready
-// stages on the jobs queue → a nudge to the autoscaler.
+// triggers → build, stages and steps in one transaction → ready stages on the jobs queue and
+// a nudge to the autoscaler, with the pending commit status sent beside them (start-build.ts).
 //
 // Idempotent on the delivery id: a retried message finds the build its first attempt
 // created (the delivery → build claim is part of the build's transaction) and only
@@ -8,8 +8,7 @@
 
 import type { BuildCreator, BuildStore, DeliveryStore, RepositoryStore, StageStore } from '../../core/builds/ports.js';
 import { buildRecord, newBuildRecords } from '../../core/builds/new-build.js';
-import { readyStages } from '../../core/builds/status.js';
-import type { Build, Repository, Stage } from '../../core/builds/types.js';
+import type { Build, Repository } from '../../core/builds/types.js';
 import type { BuildContext, RepoInfo } from '../../core/pipeline/context.js';
 import { compileManifest, type CompileResult } from '../../core/pipeline/compile.js';
 import { SecretCheckError, secretReferencesOf, type SecretCheck } from './secret-check.js';
@@ -22,7 +21,6 @@ import { fileErrors, isReadable, loadManifest } from '../../core/pipeline/load.j
 import { imageCommandQueries, type ImageCommands } from '../../core/pipeline/plugin-command.js';
 import type { Diagnostic } from '../../core/pipeline/types.js';
 import { WorkLimitExceeded, WorkMeter, metered } from '../../core/pipeline/work.js';
-import type { StageJob } from '../../core/scaling/job.js';
 import type { JobQueue } from '../../core/scaling/job-queue.js';
 import { buildContextOf } from '../../core/scm/build-context.js';
 import { buildCommitStatus, buildLink } from '../../core/scm/commit-state.js';
@@ -36,6 +34,8 @@ import type { ImageCommandLookup } from '../../core/images/types.js';
 import { resolveImageCommands } from './image-commands.js';
 import type { Log } from '../shared/observability/logger.js';
 import type { SlipwayMetrics } from '../shared/observability/metrics.js';
+import type { RetryOptions } from '../../core/util/retry.js';
+import { startBuild } from './start-build.js';
 
 export interface PlannerDeps {
   store: BuildStore & BuildCreator & RepositoryStore & DeliveryStore;
@@ -70,6 +70,8 @@ export interface PlannerDeps {
   log: Log;
   /** Builds started, Git host errors (lambdas/shared/observability/metrics.ts); absent: nothing is counted. */
   metrics?: SlipwayMetrics;
+  /** Replaces parts of the pending status's retry (start-build.ts PENDING_STATUS_RETRY): tests pass their own sleep. */
+  statusRetry?: Partial<Pick<RetryOptions, 'attempts' | 'sleep' | 'random'>>;
 }
 
 export type PlanOutcome =
@@ -115,6 +117,7 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
   if ('unlocated' in trusted) return unreadableConfig(trusted.unlocated, message, hook, repository.configPath, undefined, deps, attempt);
   const { scmRepo } = trusted;
 
+  // The one Git host call on the way to RunTask: what runs is in this file.
   let text: string | null;
   try {
     text = await deps.scm.fetchConfig(scmRepo, repository.configPath, hook.commit.sha);
@@ -231,12 +234,7 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
   const result = await deps.store.createBuild(records);
   if (!result.created) return resume(result.buildId, deps);
 
-  // Pending before the stages are queued: a stage that fails at once (a task that cannot
-  // start) must not have its final status overtaken by this one, which would leave the
-  // commit pending on the Git host for good.
-  await postStatus(scmRepo, records.build, deps);
-  const enqueued = await enqueueReady(records.build, records.stages, deps, records.jobs);
-  await nudge(deps);
+  const enqueued = await startBuild(scmRepo, records.build, records.stages, deps, records.jobs);
   deps.log('build created', { ...fields, buildId: records.build.id, stages: records.stages.length, enqueued });
   deps.metrics?.buildStarted();
   return { kind: 'created', buildId: records.build.id, enqueued };
@@ -398,25 +396,14 @@ async function resume(buildIdValue: string, deps: PlannerDeps): Promise<PlanOutc
   const detail = await deps.store.getBuildDetail(buildIdValue);
   if (!detail) throw new Error(`planner: delivery points at build ${buildIdValue}, which does not exist`);
   const repository = await deps.store.getRepository(detail.repo);
-  // The status first, for the reason given in planEvent.
-  if (repository && detail.status !== 'running') await postStatus(repository, detail, deps);
-  let enqueued: number[] = [];
   if (detail.status === 'pending' || detail.status === 'running') {
-    enqueued = await enqueueReady(detail, detail.stages, deps);
-    await nudge(deps);
+    // A running build's commit already had its pending status (nothing posts "running").
+    const enqueued = await startBuild(detail.status === 'pending' ? (repository ?? undefined) : undefined, detail, detail.stages, deps);
+    return { kind: 'resumed', buildId: buildIdValue, enqueued };
   }
-  return { kind: 'resumed', buildId: buildIdValue, enqueued };
-}
-
-/** `known`: the jobs just written (a fresh build), so they are not read back. */
-async function enqueueReady(build: Build, stages: readonly Stage[], deps: PlannerDeps, known: readonly StageJob[] = []): Promise<number[]> {
-  const ready = readyStages(stages);
-  for (const stage of ready) {
-    const job = known.find((j) => j.stageNumber === stage.number) ?? (await deps.stages.getStageJob(build.id, stage.number));
-    if (!job) throw new Error(`planner: stage ${stage.number} of ${build.id} has no stored job`);
-    await deps.jobs.enqueue(job);
-  }
-  return ready.map((s) => s.number);
+  // A finished build's status, again: the attempt before may have failed to post it.
+  if (repository) await postStatus(repository, detail, deps);
+  return { kind: 'resumed', buildId: buildIdValue, enqueued: [] };
 }
 
 /** Commit statuses are for people: a host that refuses one must not stop the build. */
@@ -425,14 +412,5 @@ async function postStatus(repo: ScmRepo, build: Build, deps: PlannerDeps): Promi
     await deps.scm.postStatus(repo, build.commit, buildCommitStatus(build, deps.publicUrl));
   } catch (err) {
     deps.log('commit status not posted', { buildId: build.id, status: build.status, error: (err as Error).message });
-  }
-}
-
-async function nudge(deps: PlannerDeps): Promise<void> {
-  try {
-    await deps.nudge();
-  } catch (err) {
-    // The scheduled pass starts the stages a minute later at the latest.
-    deps.log('autoscaler nudge failed', { error: (err as Error).message });
   }
 }

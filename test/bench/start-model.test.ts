@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { ContainerDefinition } from '../../core/pipeline/ecs-task.js';
 import { compiledContainers, startLadder } from '../../bench/lib/start-ladder.js';
+import { pendingStatusOnPath } from '../../bench/lib/control-plane-path.js';
 import { registryOf, repositoryName, sharedPulls, startFigures, startShape, TODAY_CONTROL_PLANE } from '../../bench/lib/start-model.js';
 
 const fixtures = new URL('../fixtures/start-model/', import.meta.url);
@@ -77,7 +78,7 @@ describe('the figure follows the task definition', () => {
     expect(startFigures(startShape(shallow), TODAY_CONTROL_PLANE, RUNS).stageP50.clone).toBeLessThan(full - 3);
   });
   it('the ladder starts from today and compiles the pipeline with the current compiler: the first step comes sooner than today', () => {
-    const ladder = startLadder(yaml, today, RUNS);
+    const ladder = startLadder(yaml, today, { statusOnPath: false }, RUNS);
     expect(ladder[0]!.name).toBe('today');
     // Today's definition is what the compiler wrote before: the step waited for HEALTHY, full clone.
     expect(startShape(ladder[1]!.containerDefinitions).containers.find((c) => c.name === 'test')!.dependsOn).toEqual([]);
@@ -87,5 +88,17 @@ describe('the figure follows the task definition', () => {
     expect(ladder.at(-1)!.figures.p50).toBeLessThan(ladder[0]!.figures.p50);
     expect(ladder.map((e) => e.containerDefinitions.length)).toEqual(ladder.map(() => 3));
     expect(compiledContainers(yaml).map((c) => c.name)).toEqual(['slipway-agent', 'db', 'test']);
+  });
+});
+
+describe("the control plane's profile is read from the planner's code", () => {
+  it('the planner queues the stage and nudges the autoscaler before the Git host answers the pending status', async () => {
+    expect(await pendingStatusOnPath()).toBe(false);
+  });
+  it('the ladder row follows what was read: a status on the path costs a Git host call', () => {
+    const row = (statusOnPath: boolean) => startLadder(yaml, today, { statusOnPath }, RUNS).find((e) => e.name.startsWith('+ pending status'))!;
+    expect(row(false).name).toBe('+ pending status beside the queue');
+    expect(row(true).name).toBe('+ pending status still before the queue');
+    expect(row(false).figures.stageP50['control plane']).toBeLessThan(row(true).figures.stageP50['control plane'] - 0.1);
   });
 });

@@ -24,6 +24,8 @@ import { createImageCommandLookup } from '../../adapters/registry/registry-clien
 import { STATE_BUSYBOX } from '../../core/pipeline/contract.js';
 import { startRegistryStandIn, type RegistryStandIn } from '../support/registry-stand-in.js';
 import { processEventBatch } from '../../lambdas/planner/process-batch.js';
+import { postFinishedStatus } from '../../lambdas/planner/build-finished.js';
+import { PENDING_STATUS_RETRY } from '../../lambdas/planner/start-build.js';
 import { cancelBuild } from '../../lambdas/api/cancel.js';
 import type { BuildContext } from '../../core/pipeline/context.js';
 import { buildEnvironment } from '../../core/pipeline/environment.js';
@@ -394,10 +396,91 @@ describe('planEvent', () => {
     expect((await planEvent(message, deps)).kind).toBe('created');
   });
 
-  it('still creates the build when the Git host refuses the status', async () => {
-    git.failNext(1, 502, '/statuses/');
-    expect((await planEvent(await pushMessage('acme/statusdown', PIPELINES), deps)).kind).toBe('created');
+  it('still creates the build when the Git host refuses the status, after retrying it', async () => {
+    const waits: number[] = [];
+    git.failNext(PENDING_STATUS_RETRY.attempts, 502, '/statuses/');
+    const message = await pushMessage('acme/statusdown', PIPELINES);
+    expect((await planEvent(message, { ...deps, statusRetry: { sleep: async (ms) => void waits.push(ms) } })).kind).toBe('created');
     expect(logs.some((l) => l.message === 'commit status not posted')).toBe(true);
+    expect(waits).toHaveLength(PENDING_STATUS_RETRY.attempts - 1);
+    expect(git.statuses.filter((s) => s.sha === message.hook.commit.sha)).toEqual([]);
+  });
+
+  it('retries a pending status the host failed (502) with the retry helper, until it is posted', async () => {
+    git.failNext(2, 502, '/statuses/');
+    const message = await pushMessage('acme/statusflaky', PIPELINES);
+    expect((await planEvent(message, { ...deps, statusRetry: { sleep: async () => {} } })).kind).toBe('created');
+    expect(logs.filter((l) => l.message === 'commit status retried')).toHaveLength(2);
+    expect(git.statuses.filter((s) => s.sha === message.hook.commit.sha).map((s) => s.state)).toEqual(['pending']);
+  });
+});
+
+describe('the pending status is off the path to RunTask', () => {
+  /**
+   * The planner's Git host access with its pending posts held until `release` (a host slow to
+   * answer), and a planner whose nudges are recorded in `order`. A planner that waited for the
+   * pending status before the nudge would never nudge: these tests then fail on vitest's time-out.
+   */
+  function heldPending() {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let nudged!: () => void;
+    const nudge = new Promise<void>((resolve) => (nudged = resolve));
+    const order: string[] = [];
+    const scm: PlannerDeps['scm'] = {
+      ...deps.scm,
+      postStatus: async (repo, sha, status) => {
+        if (status.state === 'pending') await released;
+        await deps.scm.postStatus(repo, sha, status);
+        order.push(`status ${status.state} answered`);
+      },
+    };
+    const planner: PlannerDeps = {
+      ...deps,
+      scm,
+      nudge: async () => {
+        order.push('nudge');
+        nudged();
+      },
+    };
+    return { planner, order, nudge, release };
+  }
+
+  it('queues the stage and nudges the autoscaler while the host has not yet answered the pending status', async () => {
+    const host = heldPending();
+    const message = await pushMessage('acme/offpath', PIPELINES);
+    const planned = planEvent(message, host.planner);
+    await host.nudge;
+    // The autoscaler was asked for its pass with the stage on the queue, the pending status still unanswered.
+    expect((await drainJobs()).map((m) => decodeJob(m.Body!).stageKey)).toEqual(['acme/offpath#1/1']);
+    host.release();
+    expect(await planned).toEqual({ kind: 'created', buildId: 'acme/offpath#1', enqueued: [1] });
+    expect(host.order).toEqual(['nudge', 'status pending answered']);
+    expect(git.statuses.filter((s) => s.sha === message.hook.commit.sha).map((s) => s.state)).toEqual(['pending']);
+  });
+
+  it('a pending status that reaches the host after the final one is followed by the final one again', async () => {
+    const host = heldPending();
+    const message = await pushMessage('acme/latepending', PIPELINES);
+    const planned = planEvent(message, host.planner);
+    await host.nudge;
+    // The stage's task could not start: the build fails and its final status is posted first.
+    await store.updateBuild('acme/latepending#1', { status: 'failure', finishedAt: Date.now() });
+    expect(await postFinishedStatus({ version: 1, kind: 'build-finished', buildId: 'acme/latepending#1', sentAt: Date.now() }, deps)).toMatchObject({ kind: 'posted' });
+    host.release();
+    await planned;
+    const states = git.statuses.filter((s) => s.sha === message.hook.commit.sha).map((s) => s.state);
+    expect(states).toEqual(['failure', 'pending', 'failure']);
+    expect(logs.some((l) => l.message.startsWith('build finished while its pending status was sent'))).toBe(true);
+  });
+
+  it('a redelivered message after the build finished posts its final status, never pending', async () => {
+    const message = await pushMessage('acme/lateretry', PIPELINES);
+    await planEvent(message, deps);
+    await drainJobs();
+    await store.updateBuild('acme/lateretry#1', { status: 'success', finishedAt: Date.now() });
+    expect(await planEvent(message, deps)).toEqual({ kind: 'resumed', buildId: 'acme/lateretry#1', enqueued: [] });
+    expect(git.statuses.filter((s) => s.sha === message.hook.commit.sha).map((s) => s.state)).toEqual(['pending', 'success']);
   });
 });
 

@@ -1,0 +1,72 @@
+// The start model's control-plane profile, read from the code rather than assumed: whether the
+// planner's path to RunTask waits for the Git host's answer to the pending commit status. The
+// planner's own start of a build (lambdas/planner/start-build.ts) runs here against in-memory
+// stores and a Git host that does not answer until told to; if the autoscaler is nudged (and
+// the stage queued) before that answer, the status is off the path.
+
+import type { Build, Stage } from '../../core/builds/types.js';
+import type { StageJob } from '../../core/scaling/job.js';
+import { startBuild, type StartBuildDeps } from '../../lambdas/planner/start-build.js';
+import type { ScmAccess } from '../../lambdas/shared/scm.js';
+import { MemoryJobQueue } from '../../test/support/memory-stores.js';
+
+const BUILD: Build = {
+  id: 'acme/app#1',
+  repo: 'acme/app',
+  number: 1,
+  status: 'pending',
+  event: 'push',
+  action: '',
+  ref: 'refs/heads/main',
+  branch: 'main',
+  commit: 'a'.repeat(40),
+  message: 'change',
+  author: 'octocat',
+  link: '',
+  deliveryId: 'd-1',
+  fork: false,
+  createdAt: 0,
+};
+const STAGE: Stage = { buildId: BUILD.id, repo: BUILD.repo, buildNumber: 1, number: 1, name: 'default', status: 'pending', dependsOn: [], attempts: 0 };
+const JOB: StageJob = { stageKey: `${BUILD.id}/1`, buildId: BUILD.id, stageNumber: 1, repo: BUILD.repo, pipeline: 'default', cpu: 1024, memory: 2048, taskDefinition: { family: 'f' }, runTask: {}, queuedAt: 0 };
+
+/** Lets every promise chain that can move without I/O move (the stores here are in memory). */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** True when the planner nudges the autoscaler only after the Git host answered the pending status. */
+export async function pendingStatusOnPath(): Promise<boolean> {
+  let answer!: () => void;
+  const answered = new Promise<void>((resolve) => (answer = resolve));
+  let posted = false;
+  let nudged = false;
+  const jobs = new MemoryJobQueue();
+  const scm: ScmAccess = {
+    locate: async () => ({ httpUrl: '', link: '' }),
+    fetchConfig: async () => null,
+    postStatus: async () => {
+      posted = true;
+      await answered;
+    },
+    probe: async () => ({ apiUrl: '', error: 'not in the bench' }),
+  };
+  const deps: StartBuildDeps = {
+    store: { getBuild: async () => BUILD, listStages: async () => [STAGE], getRepository: async () => null },
+    stages: { getStageJob: async () => JOB },
+    scm,
+    jobs,
+    nudge: async () => {
+      nudged = true;
+    },
+    log: () => undefined,
+  };
+  const started = startBuild({ scm: 'github', slug: BUILD.repo, link: '', httpUrl: '' }, BUILD, [STAGE], deps);
+  await settle();
+  if (!posted) throw new Error('start model: the planner posted no pending status; the control-plane profile cannot be read');
+  const onPath = !nudged;
+  answer();
+  await started;
+  if (!nudged) throw new Error('start model: the planner never nudged the autoscaler');
+  return onPath;
+}
