@@ -5,6 +5,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { AgentArch } from './build-cluster.js';
 import type { MissingDashboard } from './dashboard-hosting.js';
 import { type PriceOverride, PriceOverrideError, checkPriceOverride } from '../core/cost/price-table.js';
+import { isEcrRepositoryName } from '../core/images/ecr-repository-name.js';
 import { type Ec2CapacitySettings, ec2CapacityFromContext } from './ec2-capacity.js';
 
 export interface SlipwaySettings {
@@ -48,13 +49,18 @@ export interface SlipwaySettings {
   /** Repository prefixes of the account's ECR pull-through cache rules (e.g. `docker-hub`); empty: none. */
   readonly pullThroughCachePrefixes: readonly string[];
   /**
-   * The stack's own pull-through cache rules (lib/pull-through-cache.ts): ECR Public and Quay,
-   * and Docker Hub once dockerHubCredentialsSecretArn is set; builds' images of those
-   * registries are pulled through them. `false`: no rules, images as written.
+   * The stack's own pull-through cache rules (lib/pull-through-cache.ts): ECR Public, the
+   * Kubernetes registry and Quay, and Docker Hub, ghcr.io and registry.gitlab.com once their
+   * credentials' secret is set; builds' images of those registries are pulled through them.
+   * `false`: no rules, images as written.
    */
   readonly pullThroughCache: boolean;
   /** ARN of a Secrets Manager secret named `ecr-pullthroughcache/…` holding Docker Hub `{"username","accessToken"}`. */
   readonly dockerHubCredentialsSecretArn: string | undefined;
+  /** The same for GitHub's registry (ghcr.io): a GitHub user and a token that may read packages. */
+  readonly ghcrCredentialsSecretArn: string | undefined;
+  /** The same for GitLab.com's registry (registry.gitlab.com): a GitLab user and a token that may read registries. */
+  readonly gitlabRegistryCredentialsSecretArn: string | undefined;
   /** `owner/name` repositories whose builds pull images as written (opted out of the cache). */
   readonly pullThroughCacheOptOut: readonly string[];
   /** CloudWatch namespace of the Lambdas' metrics (POWERTOOLS_METRICS_NAMESPACE). */
@@ -102,6 +108,8 @@ export const DEFAULT_SETTINGS: SlipwaySettings = {
   pullThroughCachePrefixes: [],
   pullThroughCache: true,
   dockerHubCredentialsSecretArn: undefined,
+  ghcrCredentialsSecretArn: undefined,
+  gitlabRegistryCredentialsSecretArn: undefined,
   pullThroughCacheOptOut: [],
   metricsNamespace: 'Slipway',
   prices: undefined,
@@ -165,12 +173,9 @@ export function settingsFromContext(get: ContextReader): SlipwaySettings {
   for (const prefix of cachePrefixes) {
     if (!/^[a-z0-9][a-z0-9._/-]*$/.test(prefix)) throw new ConfigError(`SLIPWAY-CONFIG: context pullThroughCachePrefixes: "${prefix}" is not an ECR repository prefix such as docker-hub`);
   }
-  const dockerHubSecret = get('dockerHubCredentialsSecretArn');
-  // ECR's CreatePullThroughCacheRule: credentialArn ^arn:aws:secretsmanager:…:secret:ecr-pullthroughcache/…
-  // (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CreatePullThroughCacheRule.html).
-  if (dockerHubSecret !== undefined && dockerHubSecret !== '' && (typeof dockerHubSecret !== 'string' || !/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:ecr-pullthroughcache\/[A-Za-z0-9/_+=.@-]+$/.test(dockerHubSecret))) {
-    throw new ConfigError(`SLIPWAY-CONFIG: context dockerHubCredentialsSecretArn: ${JSON.stringify(dockerHubSecret)} is not the ARN of a Secrets Manager secret named ecr-pullthroughcache/… (ECR requires that prefix)`);
-  }
+  const dockerHubSecret = cacheCredentials(get, 'dockerHubCredentialsSecretArn');
+  const ghcrSecret = cacheCredentials(get, 'ghcrCredentialsSecretArn');
+  const gitlabSecret = cacheCredentials(get, 'gitlabRegistryCredentialsSecretArn');
   const optOut = list(get, 'pullThroughCacheOptOut');
   for (const repo of optOut) {
     if (!/^[^/\s]+\/[^\s]+$/.test(repo)) throw new ConfigError(`SLIPWAY-CONFIG: context pullThroughCacheOptOut: "${repo}" is not a repository such as owner/name`);
@@ -230,7 +235,9 @@ export function settingsFromContext(get: ContextReader): SlipwaySettings {
     pullRepositories,
     pullThroughCachePrefixes: cachePrefixes,
     pullThroughCache: boolean(get, 'pullThroughCache', d.pullThroughCache),
-    dockerHubCredentialsSecretArn: typeof dockerHubSecret === 'string' && dockerHubSecret !== '' ? dockerHubSecret : undefined,
+    dockerHubCredentialsSecretArn: dockerHubSecret,
+    ghcrCredentialsSecretArn: ghcrSecret,
+    gitlabRegistryCredentialsSecretArn: gitlabSecret,
     pullThroughCacheOptOut: optOut,
     maxConcurrentBuilds: integer(get, 'maxConcurrentBuilds', d.maxConcurrentBuilds, 1),
     vcpuQuota: integer(get, 'vcpuQuota', d.vcpuQuota, 1),
@@ -283,6 +290,20 @@ function boolean(get: ContextReader, key: string, fallback: boolean): boolean {
   throw new ConfigError(`SLIPWAY-CONFIG: context ${key}: ${JSON.stringify(raw)}; expected true or false`);
 }
 
+/**
+ * The ARN of an upstream registry's credentials for a pull-through cache rule, or undefined
+ * when unset. ECR's CreatePullThroughCacheRule wants a secret named ecr-pullthroughcache/…
+ * (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CreatePullThroughCacheRule.html).
+ */
+function cacheCredentials(get: ContextReader, key: string): string | undefined {
+  const raw = get(key);
+  if (raw === undefined || raw === '') return undefined;
+  if (typeof raw !== 'string' || !/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:ecr-pullthroughcache\/[A-Za-z0-9/_+=.@-]+$/.test(raw)) {
+    throw new ConfigError(`SLIPWAY-CONFIG: context ${key}: ${JSON.stringify(raw)} is not the ARN of a Secrets Manager secret named ecr-pullthroughcache/… (ECR requires that prefix)`);
+  }
+  return raw;
+}
+
 function string(get: ContextReader, key: string, fallback: string): string {
   const raw = get(key);
   if (raw === undefined) return fallback;
@@ -290,8 +311,6 @@ function string(get: ContextReader, key: string, fallback: string): string {
   return raw;
 }
 
-/** ECR repository names (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_CreateRepository.html, repositoryName). */
-const ECR_NAME = /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 
 /** `prices`: a JSON object (cdk.json, or -c prices='{"regions":{…}}'), checked against the price table's shape. */
 function prices(get: ContextReader): PriceOverride | undefined {
@@ -331,7 +350,7 @@ function pushRepositories(get: ContextReader): Record<string, readonly string[]>
   const out: Record<string, readonly string[]> = {};
   for (const [repo, names] of Object.entries(value as Record<string, unknown>)) {
     if (!REPO.test(repo)) throw new ConfigError(`SLIPWAY-CONFIG: context imagePushRepositories: "${repo}" is not owner/name`);
-    if (!Array.isArray(names) || !names.every((n) => typeof n === 'string' && ECR_NAME.test(n) && n.length <= 256)) {
+    if (!Array.isArray(names) || !names.every((n) => typeof n === 'string' && isEcrRepositoryName(n))) {
       throw new ConfigError(
         `SLIPWAY-CONFIG: context imagePushRepositories["${repo}"]: ${JSON.stringify(names)}; expected a list of ECR repository names (lower case, e.g. team/app)`,
       );

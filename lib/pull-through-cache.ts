@@ -4,25 +4,49 @@
 // anonymous limit no longer applies. The compiler rewrites the references it covers
 // (core/pipeline/pull-through-cache.ts, ENV.pullThroughCache).
 //
-// ECR Public and Quay need no credentials. Docker Hub does: ECR takes them only from a Secrets
-// Manager secret whose name begins with `ecr-pullthroughcache/`
+// The upstreams are those of ECR's list that pipelines name by a fixed host
+// (https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache.html): ECR Public,
+// the Kubernetes registry and Quay need no credentials; Docker Hub, GitHub's and GitLab's
+// (GitLab.com only) registries do, and ECR takes them only from a Secrets Manager secret whose
+// name begins with `ecr-pullthroughcache/`, in the rule's account and Region
 // (https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-creating-rule.html),
-// holding `{"username": "...", "accessToken": "..."}`, so that rule exists once the deployment
-// names such a secret (`dockerHubCredentialsSecretArn`).
+// holding `{"username": "...", "accessToken": "..."}`: each of those rules exists once the
+// deployment names its secret. Left out: Azure Container Registry (a host per customer,
+// `<name>.azurecr.io`), Chainguard, and ECR-to-ECR (an IAM role per upstream account).
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import { Construct } from 'constructs';
 
 export interface PullThroughCacheProps {
   /** ARN of the `ecr-pullthroughcache/…` secret with Docker Hub credentials; unset: no Docker Hub rule. */
   readonly dockerHubCredentialsSecretArn?: string | undefined;
+  /** ARN of the `ecr-pullthroughcache/…` secret with a GitHub user and a token that may read packages; unset: no ghcr.io rule. */
+  readonly ghcrCredentialsSecretArn?: string | undefined;
+  /** ARN of the `ecr-pullthroughcache/…` secret with a GitLab.com user and a token that may read registries; unset: no registry.gitlab.com rule. */
+  readonly gitlabRegistryCredentialsSecretArn?: string | undefined;
 }
 
-/** Upstream registry (as Docker names it) → its upstream URL and this deployment's repository prefix. */
-const RULES = [
-  { domain: 'public.ecr.aws', upstream: 'public.ecr.aws', prefix: 'slipway-ecr-public', id: 'EcrPublic', credentials: false },
-  { domain: 'quay.io', upstream: 'quay.io', prefix: 'slipway-quay', id: 'Quay', credentials: false },
-  { domain: 'docker.io', upstream: 'registry-1.docker.io', prefix: 'slipway-docker-hub', id: 'DockerHub', credentials: true },
-] as const;
+type CredentialsProp = keyof PullThroughCacheProps;
+
+interface Rule {
+  /** The registry as image references name it (core/images/reference.ts: Docker Hub is `docker.io`). */
+  domain: string;
+  /** ECR's upstreamRegistryUrl for it. */
+  upstream: string;
+  /** This deployment's repository prefix (2–30 characters, CreatePullThroughCacheRule). */
+  prefix: string;
+  id: string;
+  credentials?: CredentialsProp;
+}
+
+/** Upstream registries, in the order ECR's user guide lists them. */
+export const PULL_THROUGH_CACHE_RULES: readonly Rule[] = [
+  { domain: 'public.ecr.aws', upstream: 'public.ecr.aws', prefix: 'slipway-ecr-public', id: 'EcrPublic' },
+  { domain: 'registry.k8s.io', upstream: 'registry.k8s.io', prefix: 'slipway-k8s', id: 'Kubernetes' },
+  { domain: 'quay.io', upstream: 'quay.io', prefix: 'slipway-quay', id: 'Quay' },
+  { domain: 'docker.io', upstream: 'registry-1.docker.io', prefix: 'slipway-docker-hub', id: 'DockerHub', credentials: 'dockerHubCredentialsSecretArn' },
+  { domain: 'ghcr.io', upstream: 'ghcr.io', prefix: 'slipway-ghcr', id: 'GitHub', credentials: 'ghcrCredentialsSecretArn' },
+  { domain: 'registry.gitlab.com', upstream: 'registry.gitlab.com', prefix: 'slipway-gitlab', id: 'GitLab', credentials: 'gitlabRegistryCredentialsSecretArn' },
+];
 
 export class PullThroughCacheRules extends Construct {
   /** Registry domain → repository prefix, for the planner (ENV.pullThroughCache). */
@@ -30,12 +54,13 @@ export class PullThroughCacheRules extends Construct {
 
   constructor(scope: Construct, id: string, props: PullThroughCacheProps) {
     super(scope, id);
-    for (const rule of RULES) {
-      if (rule.credentials && !props.dockerHubCredentialsSecretArn) continue;
+    for (const rule of PULL_THROUGH_CACHE_RULES) {
+      const credentialArn = rule.credentials ? props[rule.credentials] : undefined;
+      if (rule.credentials && !credentialArn) continue;
       new ecr.CfnPullThroughCacheRule(this, rule.id, {
         ecrRepositoryPrefix: rule.prefix,
         upstreamRegistryUrl: rule.upstream,
-        ...(rule.credentials ? { credentialArn: props.dockerHubCredentialsSecretArn } : {}),
+        ...(credentialArn ? { credentialArn } : {}),
       });
       this.prefixes[rule.domain] = rule.prefix;
     }

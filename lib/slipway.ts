@@ -94,7 +94,13 @@ export class Slipway extends Construct {
 
     this.network = new Network(this, 'Network', { privateSubnets: settings.privateSubnets, logRetention, removalPolicy });
     this.table = new BuildTable(this, 'Table', { deletionProtection: settings.deletionProtection });
-    const cacheRules = settings.pullThroughCache ? new PullThroughCacheRules(this, 'PullThroughCache', { dockerHubCredentialsSecretArn: settings.dockerHubCredentialsSecretArn }) : undefined;
+    const cacheRules = settings.pullThroughCache
+      ? new PullThroughCacheRules(this, 'PullThroughCache', {
+          dockerHubCredentialsSecretArn: settings.dockerHubCredentialsSecretArn,
+          ghcrCredentialsSecretArn: settings.ghcrCredentialsSecretArn,
+          gitlabRegistryCredentialsSecretArn: settings.gitlabRegistryCredentialsSecretArn,
+        })
+      : undefined;
     this.buildCluster = new BuildCluster(this, 'BuildCluster', {
       vpc: this.network.vpc,
       agentImage: props.agentImage ?? { directory: root, file: 'task-runner/Dockerfile', exclude: agentContextExclude(root), platforms: settings.agentPlatforms },

@@ -62,6 +62,6 @@ export const TASK = {
 export const IMAGE_MEGABYTES: Record<string, { mb: number; source: string }> = {
   node: { mb: 390, source: 'Docker Hub node:20 (bookworm), compressed size listed on the tag page, approximate' },
   postgres: { mb: 150, source: 'Docker Hub postgres:16, compressed size listed on the tag page, approximate' },
-  'slipway-agent': { mb: 51, source: 'task-runner/README.md, "Size": node:20-alpine + git + busybox-static, estimated' },
+  'slipway-agent': { mb: 53.6, source: 'npm run bench -- image-bytes (bench/lib/agent-image.ts): the layers task-runner/Dockerfile builds for linux/amd64' },
   unknown: { mb: 200, source: 'assumed' },
 };

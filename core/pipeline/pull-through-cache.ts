@@ -5,14 +5,18 @@
 // The cached path is `<prefix>/<upstream repository>`; Docker Hub's official images keep
 // their `library/` ("For Docker Hub official images, the /library prefix must be included",
 // https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-working.html).
+// That path must be an ECR repository name, which is stricter than Docker's
+// (core/images/ecr-repository-name.ts): an image whose cached name ECR would refuse keeps its
+// reference, since pulled as written it still runs.
 
+import { isEcrRepositoryName } from '../images/ecr-repository-name.js';
 import { parseImageReference } from '../images/reference.js';
 import type { ContainerDefinition } from './ecs-task.js';
 
 export interface PullThroughCache {
   /** The account's private registry: `<account>.dkr.ecr.<region>.amazonaws.com`. */
   registry: string;
-  /** Upstream registry domain as Docker names it (`docker.io`, `public.ecr.aws`, `quay.io`, `ghcr.io`) → the rule's repository prefix. */
+  /** Upstream registry domain as Docker names it (`docker.io`, `public.ecr.aws`, `registry.k8s.io`, `quay.io`, `ghcr.io`, `registry.gitlab.com`) → the rule's repository prefix. */
   prefixes: Readonly<Record<string, string>>;
 }
 
@@ -21,11 +25,14 @@ export function cachedImage(image: string, cache: PullThroughCache): string {
   const parsed = parseImageReference(image);
   if (!parsed.ok) return image;
   const { ref } = parsed;
-  const prefix = cache.prefixes[ref.domain];
+  // Host names are case-insensitive; the rules name them in lower case.
+  const prefix = cache.prefixes[ref.domain.toLowerCase()];
   if (prefix === undefined) return image;
+  const repository = `${prefix}/${ref.repository}`;
+  if (!isEcrRepositoryName(repository)) return image;
   const tag = ref.tag !== undefined ? `:${ref.tag}` : '';
   const digest = ref.digest !== undefined ? `@${ref.digest}` : '';
-  return `${cache.registry}/${prefix}/${ref.repository}${tag}${digest}`;
+  return `${cache.registry}/${repository}${tag}${digest}`;
 }
 
 /**

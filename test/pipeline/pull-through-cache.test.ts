@@ -5,9 +5,21 @@ import { describe, expect, it } from 'vitest';
 import { cachedImage, ecrRegistry, type PullThroughCache } from '../../core/pipeline/pull-through-cache.js';
 import { buildCompileOptions, compileOptionsFromEnv } from '../../lambdas/planner/compile-options.js';
 import { compiledContainers } from '../../bench/lib/start-ladder.js';
+import { FIXTURE_ENV } from '../compiler/support.js';
 
 const REGISTRY = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';
-const CACHE: PullThroughCache = { registry: REGISTRY, prefixes: { 'docker.io': 'slipway-docker-hub', 'public.ecr.aws': 'slipway-ecr-public', 'quay.io': 'slipway-quay' } };
+// Every rule the stack can create (lib/pull-through-cache.ts), as the planner receives them.
+const CACHE: PullThroughCache = {
+  registry: REGISTRY,
+  prefixes: {
+    'public.ecr.aws': 'slipway-ecr-public',
+    'registry.k8s.io': 'slipway-k8s',
+    'quay.io': 'slipway-quay',
+    'docker.io': 'slipway-docker-hub',
+    'ghcr.io': 'slipway-ghcr',
+    'registry.gitlab.com': 'slipway-gitlab',
+  },
+};
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 
 describe('cachedImage', () => {
@@ -21,12 +33,34 @@ describe('cachedImage', () => {
     [`golang:1.22@${DIGEST}`, `${REGISTRY}/slipway-docker-hub/library/golang:1.22@${DIGEST}`],
     ['public.ecr.aws/docker/library/redis:7', `${REGISTRY}/slipway-ecr-public/docker/library/redis:7`],
     ['quay.io/minio/minio:latest', `${REGISTRY}/slipway-quay/minio/minio:latest`],
+    ['registry.k8s.io/pause:3.9', `${REGISTRY}/slipway-k8s/pause:3.9`],
+    ['registry.k8s.io/kube-apiserver:v1.31.0', `${REGISTRY}/slipway-k8s/kube-apiserver:v1.31.0`],
+    ['ghcr.io/acme/tool:1', `${REGISTRY}/slipway-ghcr/acme/tool:1`],
+    [`ghcr.io/acme/tool@${DIGEST}`, `${REGISTRY}/slipway-ghcr/acme/tool@${DIGEST}`],
+    ['GHCR.IO/acme/tool:1', `${REGISTRY}/slipway-ghcr/acme/tool:1`],
+    ['registry.gitlab.com/group/subgroup/project/image:2', `${REGISTRY}/slipway-gitlab/group/subgroup/project/image:2`],
   ])('%s → %s', (image, cached) => {
     expect(cachedImage(image, CACHE)).toBe(cached);
   });
 
-  it.each(['ghcr.io/acme/tool:1', `${REGISTRY}/team/app:1`, 'localhost:5000/x', 'Not A Reference'])('leaves %s as written (no rule covers it, or it does not parse)', (image) => {
+  it.each(['mcr.microsoft.com/dotnet/sdk:8.0', 'gcr.io/distroless/base', 'k8s.gcr.io/pause:3.2', 'gitlab.example.com:5050/group/app', `${REGISTRY}/team/app:1`, 'localhost:5000/x', 'Not A Reference'])(
+    'leaves %s as written (no rule covers it, or it does not parse)',
+    (image) => {
+      expect(cachedImage(image, CACHE)).toBe(image);
+    },
+  );
+
+  it.each([
+    ['ghcr.io/acme/my__tool:1', 'a double separator Docker takes and ECR refuses'],
+    ['registry.gitlab.com/group/my--app:1', 'a double dash'],
+    [`registry.gitlab.com/${'deep/'.repeat(48)}image:1`, 'a name over ECR\'s 256 characters'],
+  ])('leaves %s as written: %s (its cached repository could not exist)', (image) => {
     expect(cachedImage(image, CACHE)).toBe(image);
+  });
+
+  it('without a rule for a registry (its secret not given), that registry is pulled as written', () => {
+    const { 'ghcr.io': _, ...withoutGhcr } = CACHE.prefixes;
+    expect(cachedImage('ghcr.io/acme/tool:1', { ...CACHE, prefixes: withoutGhcr })).toBe('ghcr.io/acme/tool:1');
   });
 
   it('names the China partition registry', () => {
@@ -45,6 +79,24 @@ describe('the planner compiles through the cache, unless the repository opted ou
       db: `${REGISTRY}/slipway-docker-hub/library/postgres:16`,
       test: `${REGISTRY}/slipway-docker-hub/library/node:20`,
     });
+  });
+
+  it('an opted-out repository keeps the images of every registry the cache covers', () => {
+    const everyRegistry =
+      'kind: pipeline\ntype: docker\nname: p\nservices:\n- name: db\n  image: postgres:16\n- name: s3\n  image: quay.io/minio/minio\nsteps:\n' +
+      ['public.ecr.aws/docker/library/node:20', 'registry.k8s.io/kubectl:v1.31.0', 'ghcr.io/acme/tool:1', 'registry.gitlab.com/acme/app/ci:2']
+        .map((image, i) => `- name: step${i}\n  image: ${image}\n  commands: [true]\n`)
+        .join('');
+    const all = { PULL_THROUGH_CACHE: JSON.stringify(CACHE.prefixes), PULL_THROUGH_CACHE_OPT_OUT: 'acme/legacy' };
+    const compiled = (repo: string) => {
+      const options = buildCompileOptions(compileOptionsFromEnv({ ...FIXTURE_ENV, ...all }), { repoSlug: repo, buildNumber: 1, fork: false });
+      return compiledContainers(everyRegistry, {}, { pullThroughCache: options.pullThroughCache }).filter((c) => c.name !== 'slipway-agent');
+    };
+    const cached = compiled('acme/app');
+    expect(cached).toHaveLength(6);
+    for (const c of cached) expect(c.image, c.name).toMatch(new RegExp(`^${REGISTRY}/slipway-`));
+    const optedOut = compiled('acme/legacy');
+    expect(optedOut.map((c) => c.image)).toEqual(['postgres:16', 'quay.io/minio/minio', 'public.ecr.aws/docker/library/node:20', 'registry.k8s.io/kubectl:v1.31.0', 'ghcr.io/acme/tool:1', 'registry.gitlab.com/acme/app/ci:2']);
   });
 
   it('keeps the images of an opted-out repository, and of a container with its own pull credentials', () => {
