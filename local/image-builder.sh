@@ -9,6 +9,9 @@
 # --insecure-registry, --skip-tls-verify-registry, --registry-mirror.
 # The layer cache is buildah's own storage (SLIPWAY_BUILDAH_ROOT), kept between builds:
 # `--layers` reuses an unchanged instruction's layer, as kaniko's --cache-repo does on AWS.
+# A destination on the local registry that the build gives no login for is pushed with the
+# task role's push right (SLIPWAY_PUSH_GRANT, local/push-grant.ts), as kaniko pushes to ECR
+# with the build task role's: only to the repositories it names.
 set -eu
 say() { printf 'slipway: image build (local, buildah): %s\n' "$*"; }
 fail() { printf 'slipway: image build (local, buildah): %s\n' "$*" >&2; exit 1; }
@@ -69,21 +72,39 @@ if [ "$arch" != "$host_arch" ]; then
   set -- "$@" --arch "$arch"
 fi
 
+config=${DOCKER_CONFIG:-/kaniko/.docker}/config.json
+# buildah reads $DOCKER_CONFIG/config.json itself and stops when it is missing (no login given).
+[ -f "$config" ] || unset DOCKER_CONFIG
+grant=${SLIPWAY_PUSH_GRANT:-}
+[ -n "$grant" ] && [ -f "$grant/auth.json" ] || grant=
+# The login a destination is pushed with: the build's own (settings.username/password,
+# config), else the role's push right where it covers the destination, else none.
+auth_for() {
+  if [ -f "$config" ]; then printf '%s' "--authfile $config"; return; fi
+  [ -n "$grant" ] && grep -Fxq "${1%%/*}" "$grant/registries" || return 0
+  name=${1#*/}; name=${name%@*}
+  case "${name##*/}" in *:*) name=${name%:*} ;; esac
+  if ! grep -Fxq "$name" "$grant/repositories"; then
+    allowed=$(tr '\n' ' ' < "$grant/repositories"); allowed=${allowed% }
+    fail "this repository may not push to $name on ${1%%/*} (allowed: ${allowed:-none}): the local registry's push rights are listed in SLIPWAY_IMAGE_PUSH_REPOSITORIES"
+  fi
+  printf '%s' "--authfile $grant/auth.json"
+}
+# Refused before the build, not after it.
+if [ "$push" = yes ]; then for d in $dests; do auth_for "$d" >/dev/null; done; fi
+
 say "buildah bud (storage $root, layers cached: $layers)"
 b bud "$@" "$context"
 
 [ "$push" = yes ] || { say "not pushed (no_push / dry_run)"; exit 0; }
-config=${DOCKER_CONFIG:-/kaniko/.docker}/config.json
-# buildah reads $DOCKER_CONFIG/config.json itself and stops when it is missing (no login given).
-[ -f "$config" ] || unset DOCKER_CONFIG
 for d in $dests; do
   host=${d%%/*}
   tls=true
   case "$insecure" in *" $host "*) tls=false ;; esac
-  if [ -f "$config" ]; then auth="--authfile $config"; else auth=''; fi
-  say "pushing $d"
+  auth=$(auth_for "$d")
+  if [ -n "$grant" ] && [ "$auth" = "--authfile $grant/auth.json" ]; then say "pushing $d with this build's push right to $host"; else say "pushing $d"; fi
   # shellcheck disable=SC2086
   if ! b push $auth --tls-verify=$tls "$d" "docker://$d"; then
-    fail "the push of $d was refused by $host: see the registry's answer above (401/unauthorized or denied: the credentials in settings.username and settings.password, from secrets, are missing or may not push to this repository)"
+    fail "the push of $d was refused by $host: see the registry's answer above (401/unauthorized or denied: the credentials in settings.username and settings.password, from secrets, are missing or may not push to this repository; the local registry takes a build's pushes without them only from a repository that SLIPWAY_IMAGE_PUSH_REPOSITORIES lists)"
   fi
 done

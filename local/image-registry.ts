@@ -1,8 +1,10 @@
 // The local image registry: Debian's `docker-registry` (the CNCF distribution registry,
 // OCI Distribution API), started by local mode so that image build steps have somewhere to
 // push (local/image-builder.sh) and anything that reads images (adapters/registry) can read
-// them back. Plain HTTP on 127.0.0.1; optionally with htpasswd logins (bcrypt hashes), so a
-// push without credentials is refused as a real registry refuses it.
+// them back. Plain HTTP on 127.0.0.1 only: tasks in their own network namespace reach it
+// through the ECS stand-in's relay on their host-side address (LocalEcsOptions.hostPorts),
+// nothing else that reaches this machine does. Optionally with htpasswd logins (bcrypt
+// hashes), so a push without credentials is refused as a real registry refuses it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,11 +16,6 @@ export interface ImageRegistryOptions {
   dir: string;
   /** Default: a free port. */
   port?: number;
-  /**
-   * The address it listens on; default 127.0.0.1. Tasks in their own network namespace reach
-   * the host at HOST_ALIAS (local/ecs/sandbox.ts), not at 127.0.0.1: for them, 0.0.0.0.
-   */
-  listen?: string;
   /** `user:bcrypt-hash` lines: pushes and pulls then need a login. */
   htpasswd?: string;
   /** How long to wait for it to listen (a hang guard, not a deadline): default 20 s. */
@@ -28,6 +25,7 @@ export interface ImageRegistryOptions {
 export interface ImageRegistry {
   /** `127.0.0.1:PORT`, as image names write it. */
   host: string;
+  port: number;
   url: string;
   stop(): Promise<void>;
 }
@@ -63,7 +61,7 @@ export async function startImageRegistry(options: ImageRegistryOptions): Promise
       '  delete:',
       '    enabled: true',
       'http:',
-      `  addr: ${options.listen ?? '127.0.0.1'}:${port}`,
+      `  addr: 127.0.0.1:${port}`,
       ...(auth ? ['auth:', '  htpasswd:', '    realm: slipway-local', `    path: ${JSON.stringify(auth)}`] : []),
       '',
     ].join('\n'),
@@ -94,6 +92,7 @@ export async function startImageRegistry(options: ImageRegistryOptions): Promise
   const host = `127.0.0.1:${port}`;
   return {
     host,
+    port,
     url: `http://${host}`,
     stop: () =>
       new Promise<void>((resolve) => {

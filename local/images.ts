@@ -20,6 +20,7 @@ import { join, relative } from 'node:path';
 import { AGENT_ENV, DEFAULT_AGENT_IMAGE } from '../core/pipeline/contract.js';
 import { DEFAULT_IMAGE_BUILDER, IMAGE_BUILDER_SHELL } from '../core/pipeline/image-build.js';
 import { localPluginImage, type LocalPluginImage } from './plugin-images.js';
+import { PUSH_GRANT_DIR } from './push-grant.js';
 import { findBinary } from './require-binary.js';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -145,6 +146,7 @@ function imageBuilderLaunch(spec: ContainerImageSpec, command: string[], options
     `SLIPWAY_BUILDAH_ROOT=${buildahRoot}`,
     `DOCKER_CONFIG=${join(spec.dataDir, 'docker')}`,
     `SLIPWAY_BUILD_ARCH=${spec.architecture ?? 'amd64'}`,
+    pushGrantVariable(spec),
   ];
   // In a root of its own the executor is bound read-only at its own path, and buildah's
   // storage (the layer cache kept between builds, as kaniko's cache repository is on AWS)
@@ -170,7 +172,15 @@ function pluginLaunch(spec: ContainerImageSpec, plugin: LocalPluginImage, comman
   const program = join(options.projectRoot ?? PROJECT_ROOT, plugin.program);
   const given = spec.entryPoint && spec.entryPoint.length > 0 ? [...spec.entryPoint, ...command] : [...plugin.entrypoint, ...command];
   const argv = given.map((word) => (word === plugin.entrypoint[0] ? program : word));
-  return { ok: true, launch: { argv, kind: 'plugin', ports: [], mounts: [{ source: program, target: program, readOnly: true }] } };
+  return { ok: true, launch: { argv: ['/usr/bin/env', pushGrantVariable(spec), ...argv], kind: 'plugin', ports: [], mounts: [{ source: program, target: program, readOnly: true }] } };
+}
+
+/**
+ * Where the task role's push rights to the local registry are, should the ECS stand-in have
+ * written them (push-grant.ts): in the container's private directory, for the programs that push.
+ */
+function pushGrantVariable(spec: Pick<ContainerImageSpec, 'dataDir'>): string {
+  return `SLIPWAY_PUSH_GRANT=${join(spec.dataDir, PUSH_GRANT_DIR)}`;
 }
 
 /**

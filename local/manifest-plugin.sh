@@ -20,9 +20,17 @@ password=${PLUGIN_PASSWORD:-}
 target=${PLUGIN_TARGET:-}
 template=${PLUGIN_TEMPLATE:-}
 platforms=${PLUGIN_PLATFORMS:-}
-# Before the checks, as the plugin's verifyArgs: a username and a password are required.
-[ -n "$username" ] || fail "error in the configuration: no username provided (settings.username)"
-[ -n "$password" ] || fail "error in the configuration: no password provided (settings.password, usually from_secret)"
+# Local mode: a step that gives no login pushes to the local registry with the task role's
+# push right (SLIPWAY_PUSH_GRANT, local/push-grant.ts), to the repositories it names only.
+grant=${SLIPWAY_PUSH_GRANT:-}
+if [ -z "$username$password" ] && [ -n "$grant" ] && [ -f "$grant/auth.json" ] && [ -n "$target" ] && grep -Fxq "${target%%/*}" "$grant/registries"; then
+  :
+else
+  grant=
+  # Before the checks, as the plugin's verifyArgs: a username and a password are required.
+  [ -n "$username" ] || fail "error in the configuration: no username provided (settings.username)"
+  [ -n "$password" ] || fail "error in the configuration: no password provided (settings.password, usually from_secret)"
+fi
 [ -z "${PLUGIN_SPEC:-}" ] || fail "settings.spec (a manifest-tool spec template) is not supported by the local stand-in: use platforms, target and template"
 [ -n "$platforms" ] || fail "error in the configuration: no platforms provided (settings.platforms, e.g. [linux/amd64, linux/arm64])"
 [ -n "$target" ] || fail "error in the configuration: no target provided (settings.target, e.g. registry/repo:1.0)"
@@ -68,10 +76,22 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 b() { buildah --root "$work/storage" --runroot "$work/run" --storage-driver vfs "$@"; }
 registry=${target%%/*}
-# The login as docker's config file, never on a command line (which `ps` shows).
-auth=$(printf '%s:%s' "$username" "$password" | base64 | tr -d '\n')
-printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$registry" "$auth" > "$work/auth.json"
-say "registry credentials for $registry (user $username)"
+if [ -n "$grant" ]; then
+  # The target's repository: without the tag of its last segment (a registry's :port stays).
+  case "${target##*/}" in *:*) name=${target%:*} ;; *) name=$target ;; esac
+  name=${name#*/}
+  if ! grep -Fxq "$name" "$grant/repositories"; then
+    allowed=$(tr '\n' ' ' < "$grant/repositories"); allowed=${allowed% }
+    fail "this repository may not push to $name on $registry (allowed: ${allowed:-none}): the local registry's push rights are listed in SLIPWAY_IMAGE_PUSH_REPOSITORIES"
+  fi
+  cp "$grant/auth.json" "$work/auth.json"
+  say "pushing to $registry with this build's push right"
+else
+  # The login as docker's config file, never on a command line (which `ps` shows).
+  auth=$(printf '%s:%s' "$username" "$password" | base64 | tr -d '\n')
+  printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$registry" "$auth" > "$work/auth.json"
+  say "registry credentials for $registry (user $username)"
+fi
 
 # A value as sed's replacement text takes it literally.
 literal() { printf '%s' "$1" | sed 's/[\\/&]/\\&/g'; }

@@ -33,7 +33,10 @@ import { LocalSecretStore, localWebhookSecrets, slipwayHome } from './secrets.js
 import { localSnapshotUrls, startSnapshotBucket } from './snapshot-bucket.js';
 import { startLocalServer, type LocalServer } from './server.js';
 import { createLocalQueues } from './queues.js';
-import { imageRegistryBinary, startImageRegistry } from './image-registry.js';
+import { imageRegistryBinary, startImageRegistry, type ImageRegistry } from './image-registry.js';
+import { htpasswdLine, localRegistryLogin, withLocalRegistryLogin, type RegistryLogin } from './registry-login.js';
+import { localPushRights, parsePushRepositories, PUSH_REPOSITORIES_ENV, type LocalPushRights } from './push-rights.js';
+import type { ImageCommandLookup } from '../core/images/types.js';
 import { isListening } from './ports.js';
 import { HOST_ALIAS } from './ecs/sandbox.js';
 import { join } from 'node:path';
@@ -82,10 +85,11 @@ export interface LocalSlipway {
   /** How tasks are isolated, and why not, for the banner. */
   isolation: string;
   /**
-   * The local image registry as build steps name it (`repo: <this>/team/app`, `insecure: true`),
-   * or why there is none (docker-registry not installed).
+   * The local image registry as build steps name it (`repo: <this>/team/app`, `insecure: true`)
+   * and which repositories' builds may push there (SLIPWAY_IMAGE_PUSH_REPOSITORIES), or why
+   * there is none (docker-registry not installed).
    */
-  imageRegistry: { host: string } | { missing: string };
+  imageRegistry: { host: string; pushRepositories: Record<string, string[]> } | { missing: string };
   /** Plans a build of a snapshot repository in-process (the planner's code, no webhook). */
   buildSnapshot(snapshot: Snapshot, repo: { slug: string }): Promise<SubmitResult>;
   /** Polls the build until it finishes; `onChange` sees every new state. */
@@ -103,11 +107,29 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
   const secrets = new LocalSecretStore(slipwayHome(env));
   const lagMs = options.dynamoDbLagMs ?? Number(env.SLIPWAY_DYNAMODB_LAG_MS || 500);
   if (!Number.isFinite(lagMs) || lagMs < 0) throw new Error(`local: SLIPWAY_DYNAMODB_LAG_MS must be a number of milliseconds ≥ 0, got ${JSON.stringify(env.SLIPWAY_DYNAMODB_LAG_MS)}`);
-  const aws = await startLocalAws({
-    dynamodb: lagMs > 0 ? { eventualConsistency: { lagMs } } : {},
-    ecs: { resolveSecret: (valueFrom) => secrets.resolve(valueFrom), namespaces: options.namespaces ?? 'auto' },
+  const pushRepositories = parsePushRepositories(env[PUSH_REPOSITORIES_ENV]);
+  const cleanups: (() => Promise<void> | void)[] = [];
+  // Where image build steps push (local/image-builder.sh): on loopback only, with a login made
+  // once for this SLIPWAY_HOME; the ECS stand-in relays it to tasks in their own network
+  // namespace (HOST_ALIAS) and gives the login to the pushing containers of listed repositories.
+  const registry = imageRegistryBinary() ? await startLocalModeRegistry(env, pushRepositories) : undefined;
+  if (registry) cleanups.push(() => registry.registry.stop());
+  const startAws = () =>
+    startLocalAws({
+      dynamodb: lagMs > 0 ? { eventualConsistency: { lagMs } } : {},
+      ecs: {
+        resolveSecret: (valueFrom) => secrets.resolve(valueFrom),
+        namespaces: options.namespaces ?? 'auto',
+        // No container sees this home (every repository's secrets, the registry's login), whichever SLIPWAY_HOME this process has.
+        hiddenPaths: [...new Set([slipwayHome(env), slipwayHome(process.env)])],
+        ...(registry ? { hostPorts: [registry.registry.port], pushGrant: registry.rights.grant } : {}),
+      },
+    });
+  const aws = await startAws().catch(async (error: unknown) => {
+    await registry?.registry.stop();
+    throw error;
   });
-  const cleanups: (() => Promise<void> | void)[] = [() => aws.stop()];
+  cleanups.push(() => aws.stop());
   const stopAll = async () => {
     const errors: unknown[] = [];
     for (const cleanup of cleanups.reverse()) {
@@ -155,6 +177,8 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
       // (the log lines carry the same figures: queueWaitMs, status, …).
       [ENV.powertoolsMetricsDisabled]: 'true',
       ...(env[ENV.scmCredentials] ? { [ENV.scmCredentials]: env[ENV.scmCredentials] } : {}),
+      // The repositories that may push to the local registry build under a role of their own, as deployed.
+      ...(registry ? registry.rights.plannerEnv : {}),
     };
     // Workspace snapshots between the segments of a pipeline over ECS's 10 containers, in
     // ~/.slipway (which no step sees), reached by tasks in their own network namespace
@@ -167,7 +191,9 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
     });
     // The planner leaves out secrets the local store does not hold (ECS would stop the task on one).
     // plugins/manifest's command line comes from local/plugin-images.ts (no registry to ask here).
-    const plannerOptions = { secretCheck: storeSecretCheck((ref) => secrets.has(ref)), splitPipelines: true, wrapImageLookup: withLocalPluginImages };
+    // Images in the local registry are read with its login.
+    const wrapImageLookup = (lookup: ImageCommandLookup) => withLocalPluginImages(registry ? withLocalRegistryLogin(lookup, registry.registry.port, registry.login) : lookup);
+    const plannerOptions = { secretCheck: storeSecretCheck((ref) => secrets.has(ref)), splitPipelines: true, wrapImageLookup };
     const plannerBatches = plannerHandler(() => plannerDepsFromEnv(process.env, plannerOptions));
     // A GitHub App's clone tokens go to the local secret store, which the ECS stand-in reads.
     const autoscaler = autoscalerHandler({ cloneTokenStore: { put: async (name, value) => secrets.put(name, value) }, snapshotUrls: localSnapshotUrls(bucket), ecsPlacesEc2Tasks: true });
@@ -219,17 +245,10 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
     });
     cleanups.push(() => server.stop());
 
-    // Where image build steps push (local/image-builder.sh). Tasks in their own network
-    // namespace reach the host by HOST_ALIAS, so it listens beyond loopback then.
-    let imageRegistry: LocalSlipway['imageRegistry'] = { missing: 'docker-registry is not installed (apt-get install docker-registry, or npm run setup)' };
-    if (imageRegistryBinary()) {
-      const isolated = aws.ecs.isolation === 'namespace';
-      // SLIPWAY_REGISTRY_PORT, else 5000 (the registry's usual port) while it is free, else any free port.
-      const wanted = env.SLIPWAY_REGISTRY_PORT ? Number(env.SLIPWAY_REGISTRY_PORT) : (await isListening(5000)) ? undefined : 5000;
-      const registry = await startImageRegistry({ dir: join(slipwayHome(env), 'registry'), ...(wanted ? { port: wanted } : {}), ...(isolated ? { listen: '0.0.0.0' } : {}) });
-      cleanups.push(() => registry.stop());
-      imageRegistry = { host: isolated ? `${HOST_ALIAS}:${registry.host.split(':')[1]}` : registry.host };
-    }
+    // Tasks in their own network namespace name the registry by HOST_ALIAS (relayed there).
+    const imageRegistry: LocalSlipway['imageRegistry'] = registry
+      ? { host: aws.ecs.isolation === 'namespace' ? `${HOST_ALIAS}:${registry.registry.port}` : registry.registry.host, pushRepositories }
+      : { missing: 'docker-registry is not installed (apt-get install docker-registry, or npm run setup)' };
 
     const local: LocalSlipway = {
       imageRegistry,
@@ -292,6 +311,19 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
     await stopAll().catch((stopErr: unknown) => console.error(`local: cleanup after a failed start: ${(stopErr as Error).message}`));
     throw err;
   }
+}
+
+/**
+ * The registry of local mode: SLIPWAY_REGISTRY_PORT, else 5000 (the registry's usual port)
+ * while it is free, else any free port; its login and the push rights of listed repositories.
+ */
+async function startLocalModeRegistry(env: NodeJS.ProcessEnv, pushRepositories: Record<string, string[]>): Promise<{ registry: ImageRegistry; login: RegistryLogin; rights: LocalPushRights }> {
+  const home = slipwayHome(env);
+  const login = localRegistryLogin(home);
+  const wanted = env.SLIPWAY_REGISTRY_PORT ? Number(env.SLIPWAY_REGISTRY_PORT) : (await isListening(5000)) ? undefined : 5000;
+  const registry = await startImageRegistry({ dir: join(home, 'registry'), htpasswd: htpasswdLine(login), ...(wanted ? { port: wanted } : {}) });
+  const registries = [registry.host, `localhost:${registry.port}`, `${HOST_ALIAS}:${registry.port}`];
+  return { registry, login, rights: localPushRights(pushRepositories, { registries, login }, LOCAL_ACCOUNT_ID) };
 }
 
 /** The route's answer: the build it started, or why not (a refusal's status, else 500 with the reason). */

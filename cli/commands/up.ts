@@ -10,6 +10,7 @@ import { startLocalSlipway, type LocalSlipway } from '../../local/up.js';
 import { snapshotDirectory, type Snapshot } from '../../local/snapshot.js';
 import { newRunToken, removeServerFile, writeServerFile } from '../../local/local-runs.js';
 import { slipwayHome } from '../../local/secrets.js';
+import { PUSH_REPOSITORIES_ENV } from '../../local/push-rights.js';
 import { parse, positiveInt } from '../command-kit.js';
 import { localPhases, progressPrinter } from '../progress.js';
 import { redirectHandlerLogs } from '../handler-log.js';
@@ -33,6 +34,14 @@ exit status: 0 stopped cleanly (or the demo succeeded), 1 failed, 2 usage error`
 
 export const DEMO_EXAMPLE = fileURLToPath(new URL('../../examples/postgres', import.meta.url));
 export const DEMO_REPO = 'demo/postgres';
+
+/** Which repositories' builds push to the local registry with its login, and how to list more. */
+export function pushRightsLine(pushRepositories: Record<string, string[]>): string {
+  const listed = Object.entries(pushRepositories).map(([slug, names]) => `${slug} → ${names.join(', ') || 'none'}`);
+  return listed.length > 0
+    ? `Builds that may push there: ${listed.join('; ')} (${PUSH_REPOSITORIES_ENV}).`
+    : `No repository's builds may push there yet: ${PUSH_REPOSITORIES_ENV}='{"local/app":["team/app"]}' lets local/app push to team/app.`;
+}
 
 export async function run(args: string[], io: CliIO): Promise<number> {
   const p = parse('up', args, { port: { type: 'string' }, 'no-demo': { type: 'boolean' }, 'exit-after-demo': { type: 'boolean' } }, USAGE, io);
@@ -75,7 +84,7 @@ async function upAndDemo(io: CliIO, port: number, noDemo: boolean, exitAfterDemo
   io.out(`Tasks run as host processes, ${local.isolation}. Ready in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
   io.out(
     'host' in local.imageRegistry
-      ? `Image registry: ${local.imageRegistry.host} (plugins/docker steps push there: repo: ${local.imageRegistry.host}/team/app, insecure: true)`
+      ? `Image registry: ${local.imageRegistry.host} (loopback and tasks only, login required; plugins/docker steps push there: repo: ${local.imageRegistry.host}/team/app, insecure: true). ${pushRightsLine(local.imageRegistry.pushRepositories)}`
       : `Image registry: none, ${local.imageRegistry.missing}`,
   );
   if (logFile) io.out(`Control-plane log: ${logFile} (SLIPWAY_VERBOSE=1 prints it here)`);

@@ -18,6 +18,7 @@ import { taskJson, taskStateChangeEvent } from './shapes.js';
 import { LocalTask, type TaskHost } from './task.js';
 import { startReaper } from './reaper.js';
 import { slipwayHome } from '../secrets.js';
+import type { RegistryPushGrant } from '../push-grant.js';
 
 export interface LocalEcsOptions {
   /** Port of the API; a free one when omitted. */
@@ -65,6 +66,18 @@ export interface LocalEcsOptions {
    * file they wait for). Namespace mode only: without namespaces the whole host is visible.
    */
   sharedPaths?: string[];
+  /**
+   * Ports of host services that listen on loopback only (the local image registry): a task in
+   * its own network namespace reaches each at its host-side address (HOST_ALIAS), relayed to
+   * 127.0.0.1 for as long as it runs (host-relay.ts). Tasks sharing the host's network reach
+   * them on loopback anyway.
+   */
+  hostPorts?: number[];
+  /**
+   * What a task role may push to the local registry (push-grant.ts), if anything: given to the
+   * image builder and manifest containers of tasks with that role, and to no other container.
+   */
+  pushGrant?: (taskRoleArn: string) => RegistryPushGrant | undefined;
 }
 
 export interface LocalEcs {
@@ -151,6 +164,8 @@ export async function startLocalEcs(options: LocalEcsOptions = {}): Promise<Loca
     workDir,
     hiddenPaths,
     sharedPaths: options.sharedPaths ?? [],
+    hostPorts: options.hostPorts ?? [],
+    ...(options.pushGrant ? { pushGrant: options.pushGrant } : {}),
     logs,
     catalogue: options.catalogue ?? {},
     resolveSecret: options.resolveSecret,

@@ -15,6 +15,8 @@ import { CONTAINER_DATA_DIR, mountsUnder } from './rootfs.js';
 import { CANNOT_START, type ContainerState } from './container.js';
 import { SecretNotFoundError } from './errors.js';
 import { healthSettings, killGroup, runProbe, signalNumber } from './health.js';
+import { relayHostPorts, type HostRelays } from './host-relay.js';
+import { writePushGrant, type RegistryPushGrant } from '../push-grant.js';
 
 export type TaskStatus = 'PROVISIONING' | 'PENDING' | 'RUNNING' | 'STOPPING' | 'DEPROVISIONING' | 'STOPPED';
 
@@ -33,6 +35,10 @@ export interface TaskHost {
   hiddenPaths: string[];
   /** Host directories every container sees read-only (namespace mode): see LocalEcsOptions.sharedPaths. */
   sharedPaths: string[];
+  /** Loopback ports relayed to each namespaced task's host-side address: see LocalEcsOptions.hostPorts. */
+  hostPorts?: readonly number[];
+  /** A task role's push rights to the local registry: see LocalEcsOptions.pushGrant. */
+  pushGrant?: (taskRoleArn: string) => RegistryPushGrant | undefined;
   logs: LogStore;
   catalogue: CatalogueOptions;
   resolveSecret?: (valueFrom: string) => Promise<string>;
@@ -87,6 +93,7 @@ export class LocalTask {
   private readonly taskDir: string;
   private volumeDirs = new Map<string, string>();
   private metadata?: MetadataAttachment;
+  private relays?: HostRelays;
   private scheduleTimer?: NodeJS.Timeout;
   private finishing = false;
   private provisioning?: Promise<void>;
@@ -184,6 +191,12 @@ export class LocalTask {
     });
     this.metadata = await this.host.attachMetadata(this);
     this.metadataBaseUrl = this.metadata.baseUrl;
+    if (this.sandbox.mode === 'namespace' && this.host.hostPorts?.length) this.relays = await relayHostPorts(this.sandbox.hostAddress, this.host.hostPorts);
+  }
+
+  /** The task's role: the override's, else the definition's (RunTask's TaskOverride.taskRoleArn). */
+  get taskRoleArn(): string | undefined {
+    return this.params.overrides?.taskRoleArn ?? this.definition.input.taskRoleArn;
   }
 
   /**
@@ -431,6 +444,10 @@ export class LocalTask {
       }
     }
     if (c.lastStatus !== 'PENDING') return; // stopped while secrets or ports were checked
+    // The role's push rights reach the programs that push (the builder's executor, the manifest
+    // stand-in) and no other container of the task: commands steps cannot read them.
+    const grant = image.launch.kind === 'image-builder' || image.launch.kind === 'plugin' ? this.pushGrantOfRole() : undefined;
+    if (grant) writePushGrant(c.dataDir, grant);
     const mounts = [...this.mountsOf(c), ...(ownRoot ? [{ source: c.dataDir, target: CONTAINER_DATA_DIR }, ...image.launch.mounts] : [])];
     const child = this.sandbox!.spawn({ argv: image.launch.argv, env: environment, cwd: c.def.workingDirectory, user: c.def.user, mounts });
     c.process = child;
@@ -466,6 +483,11 @@ export class LocalTask {
     if (c.essential) this.beginStop('EssentialContainerExited', 'Essential container in task exited');
     this.schedule();
     this.maybeFinish();
+  }
+
+  private pushGrantOfRole(): RegistryPushGrant | undefined {
+    const role = this.taskRoleArn;
+    return role && this.host.pushGrant ? this.host.pushGrant(role) : undefined;
   }
 
   private async containerEnvironment(c: ContainerState): Promise<Record<string, string>> {
@@ -582,6 +604,7 @@ export class LocalTask {
     );
     const problems: string[] = [];
     await this.metadata?.close().catch((error: Error) => problems.push(error.message));
+    await this.relays?.close().catch((error: Error) => problems.push(error.message));
     await this.sandbox?.destroy().catch((error: Error) => problems.push(error.message));
     // Containers' roots bind host directories; their mount namespaces are private and gone by
     // now. Should a mount be visible here all the same, removing the directory could reach

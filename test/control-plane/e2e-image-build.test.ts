@@ -47,13 +47,15 @@ describe.skipIf(skipWithout('buildah and docker-registry', missing))('image buil
   let dir: string;
   /** The registry as the build's steps name it. */
   let pushTo: string;
+  let hostPorts: number[];
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'slipway-e2e-registry-'));
     // buildah's storage (the local layer cache) of this file alone: the first build starts cold.
     process.env.SLIPWAY_BUILDAH_ROOT = join(dir, 'buildah');
-    ({ registry, pushTo } = await startTaskRegistry(dir));
+    ({ registry, pushTo, hostPorts } = await startTaskRegistry(dir));
     e2e = await startE2e({
       name: 'e2e-image-build',
+      hostPorts,
       secrets: { [`/slipway/${E2E_REPO}/registry_password`]: PASSWORD, [`/slipway/${E2E_REPO}/wrong_password`]: 'not-the-password' },
     });
   }, 120_000);

@@ -77,11 +77,12 @@ describe.skipIf(skipWithout('buildah and docker-registry', missing))('multi-arch
   let registry: ImageRegistry;
   let dir: string;
   let pushTo: string;
+  let hostPorts: number[];
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'slipway-e2e-manifest-'));
     process.env.SLIPWAY_BUILDAH_ROOT = join(dir, 'buildah');
-    ({ registry, pushTo } = await startTaskRegistry(dir));
-    e2e = await startE2e({ name: 'e2e-manifest', localPluginImages: true, secrets: { [`/slipway/${E2E_REPO}/registry_password`]: PASSWORD } });
+    ({ registry, pushTo, hostPorts } = await startTaskRegistry(dir));
+    e2e = await startE2e({ name: 'e2e-manifest', localPluginImages: true, hostPorts, secrets: { [`/slipway/${E2E_REPO}/registry_password`]: PASSWORD } });
   }, 120_000);
   afterAll(async () => {
     await e2e?.stop();

@@ -76,7 +76,7 @@ describe('image catalogue', () => {
     expect(result).toEqual({
       ok: true,
       launch: {
-        argv: ['/usr/bin/env', 'SLIPWAY_KANIKO_EXECUTOR=/proj/local/image-builder.sh', 'SLIPWAY_BUILDAH_ROOT=/var/tmp/b', 'DOCKER_CONFIG=/tmp/c1/docker', 'SLIPWAY_BUILD_ARCH=amd64', 'sh', '-c', 'echo build'],
+        argv: ['/usr/bin/env', 'SLIPWAY_KANIKO_EXECUTOR=/proj/local/image-builder.sh', 'SLIPWAY_BUILDAH_ROOT=/var/tmp/b', 'DOCKER_CONFIG=/tmp/c1/docker', 'SLIPWAY_BUILD_ARCH=amd64', 'SLIPWAY_PUSH_GRANT=/tmp/c1/push-grant', 'sh', '-c', 'echo build'],
         kind: 'image-builder',
         ports: [],
         // In a root of its own: the executor read-only, buildah's layer cache writable, each at its own path.
@@ -107,7 +107,8 @@ describe('image catalogue', () => {
         expect(out).toEqual({ ok: false, reason: expect.stringContaining('buildah, which is not installed') });
         continue;
       }
-      expect(out).toEqual({ ok: true, launch: { argv, kind: 'plugin', ports: [], mounts: [{ source: program, target: program, readOnly: true }] } });
+      // Where the task role's push rights to the local registry are, if the ECS stand-in wrote them (local/push-grant.ts).
+      expect(out).toEqual({ ok: true, launch: { argv: ['/usr/bin/env', 'SLIPWAY_PUSH_GRANT=/tmp/data/push-grant', ...argv], kind: 'plugin', ports: [], mounts: [{ source: program, target: program, readOnly: true }] } });
     }
     // Another image of the same name elsewhere is not the plugin.
     expect(resolveImage(spec('ghcr.io/acme/manifest'))).toMatchObject({ ok: false, reason: expect.stringContaining('no entryPoint or command') });

@@ -59,6 +59,8 @@ export interface E2eOptions {
   splitPipelines?: boolean;
   /** The planner answers local mode's plugin images itself (local/plugin-images.ts), as `slipway up` does. */
   localPluginImages?: boolean;
+  /** Loopback ports of host services (the local registry) that tasks reach at HOST_ALIAS (LocalEcsOptions.hostPorts). */
+  hostPorts?: number[];
 }
 
 export interface E2e {
@@ -121,6 +123,7 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
       ecs: {
         ...(options.eventDelivery ? { eventDelivery: options.eventDelivery } : {}),
         ...(options.sharedPaths ? { sharedPaths: options.sharedPaths } : {}),
+        ...(options.hostPorts ? { hostPorts: options.hostPorts } : {}),
         resolveSecret: async (valueFrom) => {
           const ref = secretReference(valueFrom);
           const value = options.secrets?.[ref.name];

@@ -1,0 +1,106 @@
+// The local image registry's login (local/registry-login.ts) and the registry it guards
+// (local/image-registry.ts): made once per SLIPWAY_HOME, readable by its owner only; the
+// registry refuses anonymous pushes (401) and takes the login's; it listens on loopback only.
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import bcrypt from 'bcryptjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { imageRegistryBinary, startImageRegistry, type ImageRegistry } from '../../local/image-registry.js';
+import { basicAuthorization, htpasswdLine, localRegistryLogin, REGISTRY_LOGIN_FILE, type RegistryLogin } from '../../local/registry-login.js';
+import { skipWithout } from '../support/required-tool.js';
+
+const dirs: string[] = [];
+const tempHome = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'slipway-registry-login-'));
+  dirs.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the local registry login', () => {
+  it('is made once per SLIPWAY_HOME, in a file only its owner may read (0600), and another home gets another', () => {
+    const home = tempHome();
+    const first = localRegistryLogin(home);
+    expect(statSync(join(home, REGISTRY_LOGIN_FILE)).mode & 0o777).toBe(0o600);
+    expect(first.password.length).toBeGreaterThanOrEqual(32);
+    expect(localRegistryLogin(home)).toEqual(first);
+    expect(localRegistryLogin(tempHome()).password).not.toBe(first.password);
+  });
+
+  it('narrows a kept file that others could read back to 0600, and names a malformed one', () => {
+    const home = tempHome();
+    const made = localRegistryLogin(home);
+    chmodSync(join(home, REGISTRY_LOGIN_FILE), 0o644);
+    expect(localRegistryLogin(home)).toEqual(made);
+    expect(statSync(join(home, REGISTRY_LOGIN_FILE)).mode & 0o777).toBe(0o600);
+    writeFileSync(join(home, REGISTRY_LOGIN_FILE), '{"username":"slipway","password":"short"}');
+    expect(() => localRegistryLogin(home)).toThrow(`${join(home, REGISTRY_LOGIN_FILE)} should be {"username": "…", "password": "…"}`);
+  });
+
+  it('becomes an htpasswd line with a bcrypt hash of the password (the only hash docker-registry takes)', () => {
+    const login = { username: 'slipway', password: 'x'.repeat(32) };
+    const [user, hash] = htpasswdLine(login).split(':');
+    expect(user).toBe('slipway');
+    expect(hash).toMatch(/^\$2[aby]\$/);
+    expect(bcrypt.compareSync(login.password, hash!)).toBe(true);
+    expect(bcrypt.compareSync('y'.repeat(32), hash!)).toBe(false);
+  });
+});
+
+/** A non-loopback IPv4 address of this machine, if it has one. */
+const outsideAddress = Object.values(networkInterfaces())
+  .flat()
+  .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+
+const connects = (host: string, port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+
+describe.skipIf(skipWithout('docker-registry', imageRegistryBinary() ? undefined : 'docker-registry is not installed'))('the local registry with its login', () => {
+  let registry: ImageRegistry;
+  let login: RegistryLogin;
+  beforeAll(async () => {
+    const home = tempHome();
+    login = localRegistryLogin(home);
+    registry = await startImageRegistry({ dir: join(home, 'registry'), htpasswd: htpasswdLine(login) });
+  }, 60_000);
+  afterAll(async () => {
+    await registry?.stop();
+  });
+
+  // The first request of every push (OCI distribution spec, "Pushing blobs": POST /v2/<name>/blobs/uploads/).
+  const startUpload = (headers: Record<string, string>) => fetch(`${registry.url}/v2/team/app/blobs/uploads/`, { method: 'POST', headers });
+
+  it('refuses an anonymous push with 401 and a Basic challenge, and a wrong password too', async () => {
+    const anonymous = await startUpload({});
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toMatch(/^Basic realm="slipway-local"/);
+    expect((await startUpload({ authorization: basicAuthorization({ ...login, password: 'not-the-password' }) })).status).toBe(401);
+    expect((await fetch(`${registry.url}/v2/team/app/tags/list`)).status).toBe(401);
+  });
+
+  it('takes a push with the login (202: the upload starts)', async () => {
+    const response = await startUpload({ authorization: basicAuthorization(login) });
+    expect(response.status).toBe(202);
+    expect(response.headers.get('location')).toContain('/v2/team/app/blobs/uploads/');
+  });
+
+  it('listens on loopback only', async () => {
+    expect(registry.host).toBe(`127.0.0.1:${registry.port}`);
+    expect(await connects('127.0.0.1', registry.port)).toBe(true);
+  });
+
+  it.skipIf(outsideAddress === undefined)("is not reached at this machine's other addresses", async () => {
+    expect(await connects(outsideAddress!, registry.port)).toBe(false);
+  });
+});
