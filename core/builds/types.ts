@@ -185,6 +185,13 @@ export interface StepRecord {
   name: string;
   /** ECS container name (log stream `prefix/container/task-id`). */
   container: string;
+  /**
+   * The ECS task its container ran in, recorded with the status its events gave it: a split
+   * stage runs its steps in several tasks (its segments, its service task), and a step's log
+   * stream is that task's. Absent on records from before it was kept and on steps no task
+   * ran: their stage's task (its service task for its services) is where their log is.
+   */
+  taskArn?: string;
   status: StepStatus;
   exitCode?: number;
   detached: boolean;

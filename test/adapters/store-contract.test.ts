@@ -203,10 +203,10 @@ describe.each([
   it('a reset step is pending again, without what the last attempt recorded', async () => {
     const s = make();
     const id = await oneStage(s);
-    await s.store.updateStep(id, 1, 1, { status: 'failure', exitCode: 1, startedAt: 5, finishedAt: 6, reason: 'exit 1' });
+    await s.store.updateStep(id, 1, 1, { status: 'failure', exitCode: 1, startedAt: 5, finishedAt: 6, reason: 'exit 1', taskArn: TASK });
     const reset = await s.store.resetStep(id, 1, 1);
     expect(reset).toMatchObject({ status: 'pending', name: 'test' });
-    expect([reset?.exitCode, reset?.startedAt, reset?.finishedAt, reset?.reason]).toEqual([undefined, undefined, undefined, undefined]);
+    expect([reset?.exitCode, reset?.startedAt, reset?.finishedAt, reset?.reason, reset?.taskArn]).toEqual([undefined, undefined, undefined, undefined, undefined]);
   });
 
   it('an update with an event version applies only when newer, and a stage update keeps to the status order', async () => {

@@ -121,7 +121,7 @@ export class MemoryBuildStore implements BuildStore {
     const key = `${stageKey(buildId, stageNumber)}#${stepNumber}`;
     const step = this.steps.get(key);
     if (!step) return null;
-    const { exitCode: _exitCode, startedAt: _startedAt, finishedAt: _finishedAt, reason: _reason, ...kept } = step;
+    const { exitCode: _exitCode, startedAt: _startedAt, finishedAt: _finishedAt, reason: _reason, taskArn: _taskArn, ...kept } = step;
     const next: StepRecord = { ...kept, status: 'pending' };
     this.steps.set(key, next);
     return copy(next);
