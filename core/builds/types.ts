@@ -134,6 +134,8 @@ export interface Stage {
    * with the first segment, stopped once the stage is done: lambdas/autoscaler/service-task.ts).
    */
   serviceTaskArn?: string;
+  /** Fargate CPU units of that task: the autoscaler counts them against the vCPU quota until the stage is done. */
+  serviceTaskCpu?: number;
   /** The attempt of the segment before whose workspace snapshot the current segment starts from (absent: 0). */
   snapshotAttempt?: number;
   exitCode?: number;

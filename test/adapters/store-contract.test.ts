@@ -169,12 +169,12 @@ describe.each([
   it("a split stage's service task is recorded once, only while the stage waits, and a retried start finds the same one", async () => {
     const s = make();
     const id = await oneStage(s, { segments: 2 });
-    expect(await s.stages.noteServiceTask(id, 1, TASK)).toMatchObject({ status: 'pending', serviceTaskArn: TASK });
-    expect(await s.stages.noteServiceTask(id, 1, TASK)).toMatchObject({ serviceTaskArn: TASK });
-    expect(await s.stages.noteServiceTask(id, 1, OTHER)).toBeNull();
+    expect(await s.stages.noteServiceTask(id, 1, { taskArn: TASK, cpu: 512 })).toMatchObject({ status: 'pending', serviceTaskArn: TASK, serviceTaskCpu: 512 });
+    expect(await s.stages.noteServiceTask(id, 1, { taskArn: TASK, cpu: 512 })).toMatchObject({ serviceTaskArn: TASK });
+    expect(await s.stages.noteServiceTask(id, 1, { taskArn: OTHER, cpu: 512 })).toBeNull();
     const done = await oneStage(s, { segments: 2 });
     await s.stages.finish(done, 1, { status: 'killed', message: 'cancelled', finishedAt: 9 });
-    expect(await s.stages.noteServiceTask(done, 1, TASK)).toBeNull();
+    expect(await s.stages.noteServiceTask(done, 1, { taskArn: TASK, cpu: 512 })).toBeNull();
     expect((await s.store.getStage(done, 1))?.serviceTaskArn).toBeUndefined();
   });
 

@@ -242,8 +242,10 @@ export class MemoryStageStore implements StageStore {
     });
   }
 
-  async noteServiceTask(buildId: string, stageNumber: number, taskArn: string): Promise<Stage | null> {
-    return this.write(buildId, stageNumber, (stage) => (stage.status === 'pending' && (stage.serviceTaskArn ?? taskArn) === taskArn ? { ...stage, serviceTaskArn: taskArn } : null));
+  async noteServiceTask(buildId: string, stageNumber: number, task: { taskArn: string; cpu: number }): Promise<Stage | null> {
+    return this.write(buildId, stageNumber, (stage) =>
+      stage.status === 'pending' && (stage.serviceTaskArn ?? task.taskArn) === task.taskArn ? { ...stage, serviceTaskArn: task.taskArn, serviceTaskCpu: task.cpu } : null,
+    );
   }
 
   async noteWaiting(buildId: string, stageNumber: number, message: string): Promise<void> {
