@@ -205,11 +205,12 @@ export class DynamoStageStore implements StageStore {
    * The service task of a split stage, recorded once while the stage waits for its first
    * segment: a retried start finds it and does not start another.
    */
-  async noteServiceTask(buildId: string, stageNumber: number, taskArn: string): Promise<Stage | null> {
+  async noteServiceTask(buildId: string, stageNumber: number, task: { taskArn: string; cpu: number }): Promise<Stage | null> {
     const e = new Expression();
-    e.set('serviceTaskArn', taskArn);
+    e.set('serviceTaskArn', task.taskArn);
+    e.set('serviceTaskCpu', task.cpu);
     e.when(`${e.name('status')} = ${e.value('pending')}`);
-    e.when(`attribute_not_exists(${e.name('serviceTaskArn')}) OR ${e.name('serviceTaskArn')} = ${e.value(taskArn)}`);
+    e.when(`attribute_not_exists(${e.name('serviceTaskArn')}) OR ${e.name('serviceTaskArn')} = ${e.value(task.taskArn)}`);
     return this.update(buildId, stageNumber, e);
   }
 

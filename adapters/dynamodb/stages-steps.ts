@@ -127,13 +127,13 @@ export async function updateStep(
 
 /**
  * A step back to `pending` for a new attempt of its stage (a Spot requeue): whatever the
- * interrupted attempt recorded — exit code, times, reason — goes with it.
+ * interrupted attempt recorded — exit code, times, reason, its task — goes with it.
  */
 export async function resetStep(t: Table, buildIdValue: string, stageNumber: number, stepNumber: number): Promise<StepRecord | null> {
   const e = new Expression();
   e.set('status', 'pending');
   e.set('statusRank', statusRank('pending'));
-  for (const attr of ['exitCode', 'startedAt', 'finishedAt', 'reason']) e.remove(attr);
+  for (const attr of ['exitCode', 'startedAt', 'finishedAt', 'reason', 'taskArn']) e.remove(attr);
   return conditionalUpdate<StepRecord>(t, { PK: buildPk(buildIdValue), SK: stepSk(stageNumber, stepNumber) }, e);
 }
 

@@ -124,6 +124,7 @@ export const OPENAPI_DOCUMENT = {
         type: 'object',
         properties: {
           number: { type: 'integer' }, name: { type: 'string' }, container: { type: 'string' },
+          taskArn: { type: 'string', description: 'the ECS task it ran in (a split stage runs several); absent: its stage\'s' },
           status: { enum: stepStatusEnum }, exitCode: { type: 'integer' }, detached: { type: 'boolean' },
           kind: { enum: ['step', 'service', 'clone'] }, startedAt: { type: 'integer' }, finishedAt: { type: 'integer' }, reason: { type: 'string' },
         },

@@ -157,8 +157,8 @@ export interface StageStore {
   requeue(buildId: string, stageNumber: number, input: RequeueInput): Promise<Stage | null>;
   /** A split stage's segment task stopped and `segment` runs next: back to the queue, once. */
   advanceSegment(buildId: string, stageNumber: number, input: SegmentAdvance): Promise<Stage | null>;
-  /** A split stage's service task was started: recorded once, while the stage waits (null otherwise). */
-  noteServiceTask(buildId: string, stageNumber: number, taskArn: string): Promise<Stage | null>;
+  /** A split stage's service task was started, with its CPU units: recorded once, while the stage waits (null otherwise). */
+  noteServiceTask(buildId: string, stageNumber: number, task: { taskArn: string; cpu: number }): Promise<Stage | null>;
   /** Ends a stage that is not finished; null when it already was (or runs another task than `onlyIfTaskArn`). */
   finish(
     buildId: string,

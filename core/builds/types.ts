@@ -139,6 +139,8 @@ export interface Stage {
    * with the first segment, stopped once the stage is done: lambdas/autoscaler/service-task.ts).
    */
   serviceTaskArn?: string;
+  /** Fargate CPU units of that task: the autoscaler counts them against the vCPU quota until the stage is done. */
+  serviceTaskCpu?: number;
   /** The attempt of the segment before whose workspace snapshot the current segment starts from (absent: 0). */
   snapshotAttempt?: number;
   exitCode?: number;
@@ -190,6 +192,13 @@ export interface StepRecord {
   name: string;
   /** ECS container name (log stream `prefix/container/task-id`). */
   container: string;
+  /**
+   * The ECS task its container ran in, recorded with the status its events gave it: a split
+   * stage runs its steps in several tasks (its segments, its service task), and a step's log
+   * stream is that task's. Absent on records from before it was kept and on steps no task
+   * ran: their stage's task (its service task for its services) is where their log is.
+   */
+  taskArn?: string;
   status: StepStatus;
   exitCode?: number;
   detached: boolean;

@@ -17,6 +17,10 @@
 //   first, oldest first, and an aged stage that does not fit reserves the capacity:
 //   nothing younger starts until it has run. Running tasks always end (the agent
 //   enforces the timeout), so a reserved stage runs within one task lifetime.
+// - A split stage's service task (docs/design/split-pipelines.md) holds vCPU of the quota for
+//   the stage's whole life, between and beside its segments: a stage whose service task is not
+//   started yet needs its task's and its service task's vCPU to start (both start with it);
+//   a started service task counts as used whatever its stage is doing, but not for concurrency.
 // - EC2 capacity (a stage with `ec2Arch`) is its own pool: its stages never count against the
 //   Fargate vCPU quota, and each needs a free instance of its architecture (one build per
 //   instance; ec2-fleet.ts sizes the fleet and says how many are free). A stage waiting for an
@@ -40,6 +44,19 @@ export interface QueuedStage {
   notBefore?: number;
   /** Runs on EC2 capacity of this architecture (the task's EC2 form), not Fargate. */
   ec2Arch?: Arch;
+  /**
+   * A split stage whose service task is not started yet: that task's CPU units. Its start
+   * launches the service task first (lambdas/autoscaler/service-task.ts), so it needs
+   * `cpu + serviceCpu` of the quota. Once started the service task is in ScaleInput.serviceTasks.
+   */
+  serviceCpu?: number;
+}
+
+/** A split stage's service task that is started and whose stage is not done: Fargate, on-demand. */
+export interface ServiceTaskUse {
+  stageId: string;
+  /** Fargate CPU units of the task. */
+  cpu: number;
 }
 
 export interface RunningTask {
@@ -118,6 +135,12 @@ export interface Deferred {
 export interface ScaleDecision {
   /** Stages to RunTask now, in this order. */
   start: QueuedStage[];
+  /**
+   * Fargate CPU units of the quota in use once `start` has started (running tasks, started
+   * service tasks, and what the starts take, service tasks included), and how many of them
+   * are service tasks': what the autoscaler logs with each pass.
+   */
+  vcpuUnits: { used: number; serviceTasks: number; quota: number };
   deferred: Deferred[];
   /** Stages that can never start, with the message to fail them with. */
   rejected: { stage: QueuedStage; message: string }[];
@@ -136,6 +159,8 @@ export interface ScaleInput {
    * the deployment has EC2 capacity at all. Absent: ECS places EC2 stages itself (local mode).
    */
   ec2?: { free: Partial<Record<Arch, number>>; booting: Partial<Record<Arch, number>>; capacity: readonly Arch[] };
+  /** Started service tasks of split stages that are not done: vCPU of the quota, whether their stage runs a segment or waits for one. */
+  serviceTasks?: readonly ServiceTaskUse[];
 }
 
 const VCPU = 1024;
@@ -157,6 +182,17 @@ function vcpu(units: number): string {
   return `${+(units / VCPU).toFixed(2)} vCPU`;
 }
 
+/** CPU units of the quota a start takes: its task's, and its service task's when it starts one. */
+function startUnits(stage: QueuedStage): number {
+  return stage.cpu + (stage.serviceCpu ?? 0);
+}
+
+/** "1.5 vCPU (1 vCPU for its task, 0.5 vCPU for the task of its services)", or just "1 vCPU". */
+function needText(stage: QueuedStage): string {
+  if (!stage.serviceCpu) return vcpu(stage.cpu);
+  return `${vcpu(startUnits(stage))} (${vcpu(stage.cpu)} for its task, ${vcpu(stage.serviceCpu)} for the task of its services)`;
+}
+
 export function decideScale(input: ScaleInput): ScaleDecision {
   const { now, limits } = input;
   const quotaUnits = limits.vcpuQuota * VCPU;
@@ -167,8 +203,12 @@ export function decideScale(input: ScaleInput): ScaleDecision {
   const start: QueuedStage[] = [];
   const deferred = new Map<string, Deferred>();
   const rejected: ScaleDecision['rejected'] = [];
+  let usedUnits = 0;
+  const serviceUnits = (input.serviceTasks ?? []).reduce((n, t) => n + t.cpu, 0);
+  let startedServiceUnits = 0;
   const done = () => ({
     start,
+    vcpuUnits: { used: usedUnits, serviceTasks: serviceUnits + startedServiceUnits, quota: quotaUnits },
     deferred: [...deferred.values()],
     rejected,
     state: { runTask, launches, ...(backoffUntil !== undefined ? { backoffUntil } : {}) },
@@ -181,8 +221,8 @@ export function decideScale(input: ScaleInput): ScaleDecision {
   for (const stage of [...input.queued].sort(byAge)) {
     if (stage.ec2Arch !== undefined && input.ec2 && !input.ec2.capacity.includes(stage.ec2Arch)) {
       rejected.push({ stage, message: `needs ${stage.ec2Arch} EC2 capacity, which this deployment does not have (it has ${input.ec2.capacity.join(', ') || 'none'}): see README "EC2 capacity"` });
-    } else if (stage.ec2Arch === undefined && stage.cpu > quotaUnits) {
-      rejected.push({ stage, message: `needs ${vcpu(stage.cpu)} but the Fargate vCPU quota is ${limits.vcpuQuota} vCPU: lower the pipeline's cpu or raise VCPU_QUOTA (and the account's quota)` });
+    } else if (stage.ec2Arch === undefined && startUnits(stage) > quotaUnits) {
+      rejected.push({ stage, message: `needs ${needText(stage)} but the Fargate vCPU quota is ${limits.vcpuQuota} vCPU: lower the pipeline's cpu or raise VCPU_QUOTA (and the account's quota)` });
     } else if (backoffUntil !== undefined) {
       defer(stage, 'capacity-backoff', `Fargate capacity back-off until ${new Date(backoffUntil).toISOString()}`);
     } else if (stage.notBefore !== undefined && stage.notBefore > now) {
@@ -191,20 +231,21 @@ export function decideScale(input: ScaleInput): ScaleDecision {
       candidates.push(stage);
     }
   }
+  // Counted before the back-off returns: the pass logs what is in use either way.
+  usedUnits = serviceUnits;
+  for (const task of input.running) usedUnits += task.ec2 ? 0 : task.cpu;
   if (backoffUntil !== undefined) return done();
 
-  let usedUnits = 0;
   let runningCount = 0;
   const perRepo = new Map<string, number>();
   const perGroup = new Map<string, number>();
-  const count = (repo: string, pipeline: string, cpu: number) => {
-    usedUnits += cpu;
+  const count = (repo: string, pipeline: string) => {
     runningCount += 1;
     perRepo.set(repo, (perRepo.get(repo) ?? 0) + 1);
     const key = groupKey(repo, pipeline);
     perGroup.set(key, (perGroup.get(key) ?? 0) + 1);
   };
-  for (const task of input.running) count(task.repo, task.pipeline, task.ec2 ? 0 : task.cpu);
+  for (const task of input.running) count(task.repo, task.pipeline);
   const ec2Free = { ...(input.ec2?.free ?? {}) };
 
   const atGroupLimit = (stage: QueuedStage) =>
@@ -222,21 +263,25 @@ export function decideScale(input: ScaleInput): ScaleDecision {
     }
     const arch = stage.ec2Arch;
     if (arch !== undefined && input.ec2 && (ec2Free[arch] ?? 0) < 1) return 'no-instance';
-    if (arch === undefined && usedUnits + stage.cpu > quotaUnits) return 'no-vcpu';
+    if (arch === undefined && usedUnits + startUnits(stage) > quotaUnits) return 'no-vcpu';
     if (runTask.tokens < 1 || launches.tokens < 1) {
       stopped = { reason: 'rate-limit', detail: 'ECS RunTask / Fargate launch rate reached; next pass continues' };
       return 'stop';
     }
     runTask = { ...runTask, tokens: runTask.tokens - 1 };
     launches = { ...launches, tokens: launches.tokens - 1 };
-    count(stage.repo, stage.pipeline, arch === undefined ? stage.cpu : 0);
+    count(stage.repo, stage.pipeline);
+    if (arch === undefined) {
+      usedUnits += startUnits(stage);
+      startedServiceUnits += stage.serviceCpu ?? 0;
+    }
     if (arch !== undefined && input.ec2) ec2Free[arch] = (ec2Free[arch] ?? 0) - 1;
     pending.delete(stage);
     start.push(stage);
     return 'started';
   };
   const noVcpuDetail = (stage: QueuedStage) =>
-    `needs ${vcpu(stage.cpu)}; ${vcpu(quotaUnits - usedUnits)} of the ${limits.vcpuQuota} vCPU quota free`;
+    `needs ${needText(stage)}; ${vcpu(quotaUnits - usedUnits)} of the ${limits.vcpuQuota} vCPU quota free${serviceUnits > 0 ? ` (service tasks of split stages hold ${vcpu(serviceUnits)})` : ''}`;
   const noInstanceDetail = (stage: QueuedStage) => {
     const booting = input.ec2?.booting[stage.ec2Arch!] ?? 0;
     return `waits for an ${stage.ec2Arch} EC2 instance (one build per instance; ${booting > 0 ? `${booting} starting` : 'none free: the fleet grows within its maximum'})`;

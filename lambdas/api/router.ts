@@ -209,8 +209,9 @@ async function stepLog(deps: ApiDeps, id: string, stageNumber: number, stepNumbe
   const step = steps.find((s) => s.stageNumber === stageNumber && s.number === stepNumber);
   if (!stage || !step) return apiError(404, `build ${id} has no step ${stageNumber}/${stepNumber}`);
   // No task yet, no stream yet: cursors until then hold a plain offset.
-  // A split stage's services (and detached steps) log in its service task, not in a segment's.
-  const taskArn = stage.serviceTaskArn !== undefined && (step.kind === 'service' || step.detached) ? stage.serviceTaskArn : stage.taskArn;
+  // The task the step ran in (a split stage's earlier segment, its service task); records
+  // without it: the stage's task, or its service task for its services and detached steps.
+  const taskArn = step.taskArn ?? (stage.serviceTaskArn !== undefined && (step.kind === 'service' || step.detached) ? stage.serviceTaskArn : stage.taskArn);
   const stream = taskArn ? logStreamName(step.container, taskArn) : undefined;
   const cursor = query.get('cursor');
   let from: LogPosition;
@@ -221,8 +222,9 @@ async function stepLog(deps: ApiDeps, id: string, stageNumber: number, stepNumbe
     throw err;
   }
   const finished = isStepDone(step.status);
-  if (stream === undefined || (step.startedAt === undefined && finished)) {
-    // Never ran: nothing was or will be written.
+  // Never ran: nothing was or will be written. A record naming its task had its container
+  // there: one its wrapper skipped wrote why (`slipway: skipping …`).
+  if (stream === undefined || (step.startedAt === undefined && finished && step.taskArn === undefined)) {
     return json(200, { lines: [], next: from.offset, cursor: encodeLogCursor(stream, from), more: false, complete: finished } satisfies LogPageResponse);
   }
   // Read the settled state first: lines written before it are then surely in the read.

@@ -14,8 +14,9 @@
 
 import type { Stage } from '../../core/builds/types.js';
 import { stageKey } from '../../core/builds/types.js';
-import { decideScale, initialScaleState, withCapacityBackoff, type QueuedStage, type ScaleDecision, type ScaleInput, type ScaleState } from '../../core/scaling/decide-scale.js';
-import { decodeJob, type StageJob } from '../../core/scaling/job.js';
+import { decideScale, initialScaleState, withCapacityBackoff, type QueuedStage, type ScaleDecision, type ScaleInput, type ScaleState, type ServiceTaskUse } from '../../core/scaling/decide-scale.js';
+import { decodeJob, segmentJob, type StageJob } from '../../core/scaling/job.js';
+import { isStageDone } from '../../core/builds/status.js';
 import { ec2ArchOf } from '../../core/pipeline/ec2-task.js';
 import { DEFAULT_KEEP_IDLE_MS, decideFleet } from '../../core/scaling/ec2-fleet.js';
 import type { Arch } from '../../core/pipeline/types.js';
@@ -70,7 +71,8 @@ export async function runPass(deps: AutoscalerDeps, options: { reconcile: boolea
   // 2. The waiting set: pending stages that are queued and have no task yet, once announced.
   const waitingStages = new Map<string, Stage>();
   const listedAt = deps.now();
-  for (const stage of await listAll(deps, 'pending')) {
+  const pending = await listAll(deps, 'pending');
+  for (const stage of pending) {
     const key = stageKey(stage.buildId, stage.number);
     if (isWaiting(stage) && (announced.has(key) || jobCache.has(key) || wasSeen(stage, listedAt))) waitingStages.set(key, stage);
   }
@@ -113,7 +115,10 @@ export async function runPass(deps: AutoscalerDeps, options: { reconcile: boolea
     pipeline: job.pipeline,
     ...(job.concurrencyLimit !== undefined ? { concurrencyLimit: job.concurrencyLimit } : {}),
     queuedAt: stage.queuedAt ?? job.queuedAt,
-    cpu: job.cpu,
+    // A split stage starts the segment it is at (start-stage.ts), with that segment's size.
+    cpu: segmentJob(job, stage.segment ?? 1).cpu,
+    // …and its service task first, when it has none yet (service-task.ts).
+    ...(job.serviceTask && stage.serviceTaskArn === undefined ? { serviceCpu: job.serviceTask.cpu } : {}),
     ...(stage.retryAfter !== undefined ? { notBefore: stage.retryAfter } : {}),
     ...(ec2ArchOf(job.taskDefinition) ? { ec2Arch: ec2ArchOf(job.taskDefinition)! } : {}),
   }));
@@ -125,8 +130,10 @@ export async function runPass(deps: AutoscalerDeps, options: { reconcile: boolea
     limits: deps.config.limits,
     state,
     ...(ec2 ? { ec2 } : {}),
+    serviceTasks: serviceTasksInUse([...pending, ...waitingStages.values(), ...running], deps.config.defaultCpu),
   });
   scaleState = decision.state;
+  report.vcpu = { usedUnits: decision.vcpuUnits.used, serviceTaskUnits: decision.vcpuUnits.serviceTasks, quotaUnits: decision.vcpuUnits.quota };
 
   for (const { stage: q, message } of decision.rejected) {
     const w = waiting.get(q.id)!;
@@ -213,6 +220,22 @@ async function sizeEc2Capacity(deps: AutoscalerDeps, waiting: Waiting[], report:
   report.ec2 = { desired: decision.desired, terminated: decision.terminate.map((t) => t.instanceId) };
   const booting = Object.fromEntries(deps.fleet.arches.map((a) => [a, instances.filter((i) => i.arch === a && i.state === 'booting').length + Math.max(0, (decision.desired[a] ?? 0) - instances.filter((i) => i.arch === a && (i.state === 'booting' || i.state === 'ready')).length)]));
   return { free: decision.free, booting, capacity: deps.fleet.arches };
+}
+
+/**
+ * The started service tasks of split stages not done (a segment runs, or the stage waits
+ * between segments or for the service task to run), once each: they hold their vCPU of the
+ * quota until a pass stops them after their stage (service-task.ts). A record from before
+ * their CPU was kept counts the default task size.
+ */
+export function serviceTasksInUse(stages: readonly Stage[], defaultCpu: number): ServiceTaskUse[] {
+  const byStage = new Map<string, ServiceTaskUse>();
+  for (const stage of stages) {
+    if (stage.serviceTaskArn === undefined || isStageDone(stage.status)) continue;
+    const stageId = stageKey(stage.buildId, stage.number);
+    byStage.set(stageId, { stageId, cpu: stage.serviceTaskCpu ?? defaultCpu });
+  }
+  return [...byStage.values()];
 }
 
 /**

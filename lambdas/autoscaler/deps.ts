@@ -41,6 +41,11 @@ export interface PassReport {
   /** Starts that failed and will be tried again (capacity refusals, errors worth a retry). */
   runTaskFailures: { stageKey: string; reason: string; kind: 'capacity' | 'retry' | 'ec2-wait' }[];
   reconcile?: ReconcileReport;
+  /**
+   * Fargate CPU units of the vCPU quota in use after the pass's starts: running tasks and
+   * service tasks of split stages, which `serviceTaskUnits` counts apart (core/scaling/decide-scale.ts).
+   */
+  vcpu?: { usedUnits: number; serviceTaskUnits: number; quotaUnits: number };
   /** Service tasks of split stages stopped because their stage was done. */
   serviceTasksStopped?: string[];
   /** What the pass did to the EC2 capacity: each group's desired capacity and the instances it terminated. */

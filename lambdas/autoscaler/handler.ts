@@ -130,6 +130,6 @@ export const handler = autoscalerHandler();
 async function pass(deps: AutoscalerDeps, scheduled: boolean): Promise<PassReport> {
   const started = Date.now();
   const report = await runPass(deps, { reconcile: scheduled });
-  deps.log('pass', { scheduled, durationMs: Date.now() - started, sampled: report.sampled, waiting: report.waiting, started: report.started.length, deferred: report.deferred.length, failed: report.failed.length, runTaskFailures: report.runTaskFailures.length });
+  deps.log('pass', { scheduled, durationMs: Date.now() - started, sampled: report.sampled, waiting: report.waiting, started: report.started.length, deferred: report.deferred.length, failed: report.failed.length, runTaskFailures: report.runTaskFailures.length, ...(report.vcpu ? { vcpu: report.vcpu } : {}) });
   return report;
 }

@@ -101,13 +101,13 @@ async function startServiceTask(deps: AutoscalerDeps, job: StageJob, stage: Stag
     if (info.kind === 'conflict' && info.resourceIds?.[0]) taskArn = info.resourceIds[0];
     else return info.retryable || info.kind === 'capacity' ? { kind: 'retry', reason: `service task: RunTask: ${describeAwsError(info)}` } : { kind: 'gone', message: `cannot start its service task: ${describeAwsError(info)}` };
   }
-  const noted = await deps.stages.noteServiceTask(job.buildId, job.stageNumber, taskArn);
+  const noted = await deps.stages.noteServiceTask(job.buildId, job.stageNumber, { taskArn, cpu: service.cpu });
   if (!noted) {
     // The stage moved on meanwhile (cancelled, or another start recorded another): this one would run unwatched.
     await deps.ecs.send(new StopTaskCommand({ cluster: config.cluster, task: taskArn, reason: 'Slipway: its stage no longer waits for it' }));
     return { kind: 'waiting', reason: 'waiting: the stage changed while its service task started' };
   }
-  deps.log('service task started', { ...stageKeys(job.stageKey), taskArn });
+  deps.log('service task started', { ...stageKeys(job.stageKey), taskArn, cpu: service.cpu });
   return { kind: 'waiting', reason: `waiting: the task of its services is starting (${service.cpu} CPU units, ${service.memory} MiB)` };
 }
 

@@ -169,12 +169,12 @@ describe.each([
   it("a split stage's service task is recorded once, only while the stage waits, and a retried start finds the same one", async () => {
     const s = make();
     const id = await oneStage(s, { segments: 2 });
-    expect(await s.stages.noteServiceTask(id, 1, TASK)).toMatchObject({ status: 'pending', serviceTaskArn: TASK });
-    expect(await s.stages.noteServiceTask(id, 1, TASK)).toMatchObject({ serviceTaskArn: TASK });
-    expect(await s.stages.noteServiceTask(id, 1, OTHER)).toBeNull();
+    expect(await s.stages.noteServiceTask(id, 1, { taskArn: TASK, cpu: 512 })).toMatchObject({ status: 'pending', serviceTaskArn: TASK, serviceTaskCpu: 512 });
+    expect(await s.stages.noteServiceTask(id, 1, { taskArn: TASK, cpu: 512 })).toMatchObject({ serviceTaskArn: TASK });
+    expect(await s.stages.noteServiceTask(id, 1, { taskArn: OTHER, cpu: 512 })).toBeNull();
     const done = await oneStage(s, { segments: 2 });
     await s.stages.finish(done, 1, { status: 'killed', message: 'cancelled', finishedAt: 9 });
-    expect(await s.stages.noteServiceTask(done, 1, TASK)).toBeNull();
+    expect(await s.stages.noteServiceTask(done, 1, { taskArn: TASK, cpu: 512 })).toBeNull();
     expect((await s.store.getStage(done, 1))?.serviceTaskArn).toBeUndefined();
   });
 
@@ -203,10 +203,10 @@ describe.each([
   it('a reset step is pending again, without what the last attempt recorded', async () => {
     const s = make();
     const id = await oneStage(s);
-    await s.store.updateStep(id, 1, 1, { status: 'failure', exitCode: 1, startedAt: 5, finishedAt: 6, reason: 'exit 1' });
+    await s.store.updateStep(id, 1, 1, { status: 'failure', exitCode: 1, startedAt: 5, finishedAt: 6, reason: 'exit 1', taskArn: TASK });
     const reset = await s.store.resetStep(id, 1, 1);
     expect(reset).toMatchObject({ status: 'pending', name: 'test' });
-    expect([reset?.exitCode, reset?.startedAt, reset?.finishedAt, reset?.reason]).toEqual([undefined, undefined, undefined, undefined]);
+    expect([reset?.exitCode, reset?.startedAt, reset?.finishedAt, reset?.reason, reset?.taskArn]).toEqual([undefined, undefined, undefined, undefined, undefined]);
   });
 
   it('an update with an event version applies only when newer, and a stage update keeps to the status order', async () => {

@@ -306,6 +306,26 @@ describe('step logs of a split stage with services', () => {
   });
 });
 
+describe('step logs of a split stage, by the task each step ran in', () => {
+  it("reads a step of segment 1 from segment 1's task once segment 2 runs; a record without its task reads the stage's", async () => {
+    const segment1 = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/seg-one';
+    const segment2 = 'arn:aws:ecs:us-east-1:000000000000:task/slipway/seg-two';
+    await seedBuild(store, {
+      repo: 'acme/segments', number: 1, status: 'running', createdAt: NOW,
+      stages: [{ name: 'big', taskArn: segment2, steps: [{ name: 'make', taskArn: segment1 }, { name: 'read', status: 'running', taskArn: segment2 }, { name: 'older', status: 'running' }] }],
+    });
+    const logs = new LogStore(logsDir);
+    const write = (container: string, taskArn: string, text: string) => logs.writer({ group: GROUP, stream: logStreamName(container, taskArn), taskArn, container }).write('stdout', text);
+    write('make', segment1, 'made in segment 1\n');
+    write('read', segment2, 'read in segment 2\n');
+    write('older', segment2, 'a record from before steps kept their task\n');
+    const lines = async (step: number) => ((await call('GET', `/api/repos/acme/segments/builds/1/logs/1/${step}`)).body as LogPageResponse).lines.map((l) => l.text);
+    expect(await lines(1)).toEqual(['made in segment 1']);
+    expect(await lines(2)).toEqual(['read in segment 2']);
+    expect(await lines(3)).toEqual(['a record from before steps kept their task']);
+  });
+});
+
 describe('step logs from CloudWatch Logs (the stand-in, through the real SDK client)', () => {
   let cw: LocalCloudWatchLogs;
   let client: CloudWatchLogsClient;

@@ -17,7 +17,7 @@ export interface SeedBuild {
   message?: string;
   createdAt: number;
   /** Stage names in order; each gets the steps listed. */
-  stages?: { name: string; status?: Stage['status']; taskArn?: string; serviceTaskArn?: string; dependsOn?: string[]; notes?: string[]; steps: { name: string; status?: StepRecord['status']; kind?: StepRecord['kind'] }[] }[];
+  stages?: { name: string; status?: Stage['status']; taskArn?: string; serviceTaskArn?: string; dependsOn?: string[]; notes?: string[]; steps: { name: string; status?: StepRecord['status']; kind?: StepRecord['kind']; taskArn?: string }[] }[];
 }
 
 export async function seedBuild(store: DynamoBuildStore, seed: SeedBuild): Promise<Build> {
@@ -77,6 +77,7 @@ export async function seedBuild(store: DynamoBuildStore, seed: SeedBuild): Promi
         status: stepStatus,
         detached: false,
         kind: st.kind ?? 'step',
+        ...(st.taskArn ? { taskArn: st.taskArn } : {}),
         ...(stepStatus !== 'pending' ? { startedAt: seed.createdAt + 3000 + j * 10_000 } : {}),
         ...(stepFinished ? { finishedAt: seed.createdAt + 12_000 + j * 10_000 } : {}),
         ...(stepFinished && stepStatus !== 'skipped' ? { exitCode: stepStatus === 'success' ? 0 : 1 } : {}),

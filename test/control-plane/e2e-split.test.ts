@@ -4,8 +4,14 @@
 // segment 1 is read in segment 2; a failure in segment 1 skips segment 2's plain steps and
 // runs its `when: status: [failure]` step, which sees the failed step.
 
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { documentClient } from '../../adapters/dynamodb/client.js';
+import type { LogPageResponse } from '../../core/builds/api.js';
 import type { BuildDetail } from '../../core/builds/types.js';
+import { handleApiRequest } from '../../lambdas/api/router.js';
+import { localLogReader } from '../../local/log-reader.js';
+import { seededApiDeps } from '../api/seed.js';
 import { startE2e, type E2e } from '../support/control-plane-e2e.js';
 
 const steps = (first: string) =>
@@ -29,6 +35,21 @@ afterAll(async () => {
 });
 
 const build = (yaml: string, delivery: string): Promise<BuildDetail> => e2e.buildOf(yaml, delivery);
+
+/** A step's log as the CLI and the build page read it: the API's first page (the same router as the API Lambda). */
+async function apiLog(detail: BuildDetail, stage: number, step: number): Promise<string[]> {
+  const ddb = new DynamoDBClient(e2e.aws.clientConfig('dynamodb'));
+  try {
+    // The planner's log group in local mode (lambdas/planner/compile-options.ts), from the ECS stand-in's captured streams.
+    const deps = seededApiDeps(e2e.store, { doc: documentClient(ddb), tableName: 'e2e-split-builds' }, localLogReader(e2e.aws.ecs.logsDir, '/slipway/builds'));
+    const path = `/api/repos/${detail.repo}/builds/${detail.number}/logs/${stage}/${step}`;
+    const res = await handleApiRequest({ method: 'GET', path, query: new URLSearchParams(), headers: {} }, deps);
+    expect(res.statusCode, `${path}: ${res.body}`).toBe(200);
+    return (JSON.parse(String(res.body)) as LogPageResponse).lines.map((l) => l.text);
+  } finally {
+    ddb.destroy();
+  }
+}
 
 const stepStatus = (detail: BuildDetail) => Object.fromEntries(detail.stages[0]!.steps.map((s) => [s.name, s.status]));
 const logOfTask = (taskArn: string, container: string): string[] => e2e.aws.ecs.logs(taskArn, container).map((l) => l.message);
@@ -54,6 +75,30 @@ describe('a pipeline over 10 containers runs as consecutive tasks', () => {
     const first = e2e.aws.ecs.tasks().find((t) => t.taskArn !== readTask && logOfTask(String(t.taskArn), 'make').length > 0);
     expect(first, 'the task of segment 1').toBeDefined();
     expect(e2e.logLines.some((l) => l.message === 'segment ended; next segment queued')).toBe(true);
+  });
+
+  it("after the build every step's log is readable through the API, segment 1's steps from segment 1's task", async () => {
+    const detail = await build(pipeline('echo from-segment-1 > made-in-segment-1.txt'), 'e2e-split-logs-1');
+    expect(detail.status, JSON.stringify(detail.stages[0])).toBe('success');
+    const stage = detail.stages[0]!;
+    const segment2 = stage.taskArn!;
+    const byName = Object.fromEntries(stage.steps.map((s) => [s.name, s]));
+    // Each step records the task it ran in: segment 1's steps (and the clone) another than the stage's last.
+    const segment1 = byName['make']!.taskArn!;
+    expect(segment1).toBeDefined();
+    expect(segment1).not.toBe(segment2);
+    expect(byName['step-2']!.taskArn).toBe(segment1);
+    expect(byName['read']!.taskArn).toBe(segment2);
+    for (const step of stage.steps) {
+      const lines = await apiLog(detail, stage.number, step.number);
+      // What the ECS stand-in captured for the step's container in its own task.
+      const written = e2e.aws.ecs.logs(step.taskArn ?? segment2, step.container).map((l) => l.message);
+      expect(written.length, `${step.name} wrote nothing`).toBeGreaterThan(0);
+      expect(lines, `the API's log of ${step.name} (${step.kind})`).toEqual(written.slice(0, lines.length));
+      expect(lines.length, `the API's log of ${step.name} is empty`).toBeGreaterThan(0);
+    }
+    expect((await apiLog(detail, stage.number, byName['make']!.number)).join('\n')).toContain('made-in-segment-1.txt');
+    expect(await apiLog(detail, stage.number, byName['read']!.number)).toContain('from-segment-1');
   });
 
   it('a failure in segment 1: segment 2 skips its plain step and runs the failure step, which sees the failed step', async () => {

@@ -9,6 +9,7 @@ import {
   type QueuedStage,
   type RunningTask,
   type ScaleLimits,
+  type ServiceTaskUse,
 } from '../../core/scaling/decide-scale.js';
 
 const NOW = 1_700_000_000_000;
@@ -24,6 +25,8 @@ interface Row {
   name: string;
   queued: QueuedStage[];
   running?: RunningTask[];
+  /** Started service tasks of split stages (vCPU only). */
+  serviceTasks?: ServiceTaskUse[];
   limits?: Partial<ScaleLimits>;
   start: string[];
   deferred?: Record<string, string>;
@@ -32,6 +35,35 @@ interface Row {
 
 const rows: Row[] = [
   { name: 'nothing queued starts nothing', queued: [], start: [] },
+  {
+    name: "a split stage's first start takes its service task's vCPU too: 4 running + 1 + 1 fits 6, not a second such stage",
+    queued: [q('a1', 'a', 1, { serviceCpu: 1024 }), q('b1', 'b', 2, { serviceCpu: 1024 })],
+    running: Array.from({ length: 4 }, (_, i) => r(`x${i}`, `x${i}`)),
+    start: ['a1'],
+    deferred: { b1: 'vcpu-quota' },
+  },
+  {
+    name: 'a started service task holds its vCPU: 5 running + 1 held leave nothing for a 1-vCPU stage',
+    queued: [q('a1', 'a', 1)],
+    running: Array.from({ length: 5 }, (_, i) => r(`x${i}`, `x${i}`)),
+    serviceTasks: [{ stageId: 'x0', cpu: 1024 }],
+    start: [],
+    deferred: { a1: 'vcpu-quota' },
+  },
+  {
+    name: 'a service task is not a running stage: it counts for vCPU, not for the global maximum',
+    queued: [q('a1', 'a', 1, { cpu: 256 })],
+    running: [r('x0', 'x', { cpu: 256 })],
+    serviceTasks: [{ stageId: 'x0', cpu: 256 }, { stageId: 'y0', cpu: 256 }],
+    limits: { maxConcurrent: 2 },
+    start: ['a1'],
+  },
+  {
+    name: 'a split stage whose task and service task together pass the whole quota is rejected',
+    queued: [q('a1', 'a', 1, { cpu: 4096, serviceCpu: 4096 })],
+    start: [],
+    rejected: ['a1'],
+  },
   {
     name: 'FIFO within one repository',
     queued: [q('a3', 'a', 3), q('a1', 'a', 1), q('a2', 'a', 2)],
@@ -136,7 +168,7 @@ describe('decideScale (table)', () => {
   for (const row of rows) {
     it(row.name, () => {
       const limits = { ...DEFAULT_LIMITS, ...row.limits };
-      const decision = decideScale({ now: NOW, queued: row.queued, running: row.running ?? [], limits, state: initialScaleState(limits, NOW) });
+      const decision = decideScale({ now: NOW, queued: row.queued, running: row.running ?? [], limits, state: initialScaleState(limits, NOW), ...(row.serviceTasks ? { serviceTasks: row.serviceTasks } : {}) });
       expect(decision.start.map((s) => s.id)).toEqual(row.start);
       const deferred = Object.fromEntries(decision.deferred.map((d) => [d.stage.id, d.reason]));
       expect(deferred).toEqual(row.deferred ?? {});
@@ -144,6 +176,37 @@ describe('decideScale (table)', () => {
       for (const d of decision.deferred) expect(d.detail.length).toBeGreaterThan(10);
     });
   }
+});
+
+describe("decideScale: split stages' service tasks in the vCPU numbers", () => {
+  it('says what a split stage needs and what service tasks hold, and reports the quota in use after the starts', () => {
+    const limits = { ...DEFAULT_LIMITS };
+    const decision = decideScale({
+      now: NOW,
+      queued: [q('a1', 'a', 1, { cpu: 512, serviceCpu: 1024 }), q('b1', 'b', 2, { cpu: 4096, serviceCpu: 1024 })],
+      running: [r('x0', 'x', { cpu: 1024 })],
+      serviceTasks: [{ stageId: 'x0', cpu: 512 }],
+      limits,
+      state: initialScaleState(limits, NOW),
+    });
+    expect(decision.start.map((s) => s.id)).toEqual(['a1']);
+    expect(decision.deferred.map((d) => d.detail)).toEqual([
+      'needs 5 vCPU (4 vCPU for its task, 1 vCPU for the task of its services); 3 vCPU of the 6 vCPU quota free (service tasks of split stages hold 0.5 vCPU)',
+    ]);
+    expect(decision.vcpuUnits).toEqual({ used: 1024 + 512 + 512 + 1024, serviceTasks: 512 + 1024, quota: 6 * 1024 });
+    const rejected = decideScale({ now: NOW, queued: [q('c1', 'c', 1, { cpu: 4096, serviceCpu: 4096 })], running: [], limits, state: initialScaleState(limits, NOW) }).rejected;
+    expect(rejected.map((x) => x.message)).toEqual([
+      "needs 8 vCPU (4 vCPU for its task, 4 vCPU for the task of its services) but the Fargate vCPU quota is 6 vCPU: lower the pipeline's cpu or raise VCPU_QUOTA (and the account's quota)",
+    ]);
+  });
+
+  it('counts what is in use during a capacity back-off too', () => {
+    const limits = { ...DEFAULT_LIMITS };
+    const state = { ...initialScaleState(limits, NOW), backoffUntil: NOW + 10_000 };
+    const decision = decideScale({ now: NOW, queued: [q('a1', 'a', 1)], running: [r('x0', 'x')], serviceTasks: [{ stageId: 'x0', cpu: 256 }], limits, state });
+    expect(decision.start).toEqual([]);
+    expect(decision.vcpuUnits).toEqual({ used: 1280, serviceTasks: 256, quota: 6144 });
+  });
 });
 
 describe('decideScale: rates and back-off', () => {
@@ -197,6 +260,7 @@ describe('decideScale: properties', () => {
     limit: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }),
     age: fc.integer({ min: 0, max: 20 * 60_000 }),
     cpu: fc.constantFrom(256, 512, 1024, 2048, 4096),
+    serviceCpu: fc.option(fc.constantFrom(256, 512, 1024), { nil: undefined }),
   });
   it('never exceeds a limit and every stage is started, deferred or rejected exactly once', () => {
     fc.assert(
@@ -204,15 +268,19 @@ describe('decideScale: properties', () => {
         const limits = { ...DEFAULT_LIMITS, maxConcurrent: max };
         // One pipeline has one limit: take it from the group's first stage.
         const limitOf = (repo: string, pipeline: string) => qs.find((x) => x.repo === repo && x.pipeline === pipeline)?.limit;
-        const queued = qs.map((s, i) => ({ id: `s${i}`, repo: s.repo, pipeline: s.pipeline, concurrencyLimit: limitOf(s.repo, s.pipeline), queuedAt: NOW - s.age, cpu: s.cpu }));
+        const queued = qs.map((s, i) => ({ id: `s${i}`, repo: s.repo, pipeline: s.pipeline, concurrencyLimit: limitOf(s.repo, s.pipeline), queuedAt: NOW - s.age, cpu: s.cpu, ...(s.serviceCpu ? { serviceCpu: s.serviceCpu } : {}) }));
         const running = rs.map((s, i) => ({ stageId: `r${i}`, repo: s.repo, pipeline: s.pipeline, cpu: s.cpu }));
-        const d = decideScale({ now: NOW, queued, running, limits, state: initialScaleState(limits, NOW) });
+        // Running split stages' service tasks hold vCPU too.
+        const serviceTasks = rs.flatMap((s, i) => (s.serviceCpu ? [{ stageId: `r${i}`, cpu: s.serviceCpu }] : []));
+        const held = serviceTasks.reduce((n, t) => n + t.cpu, 0);
+        const d = decideScale({ now: NOW, queued, running, serviceTasks, limits, state: initialScaleState(limits, NOW) });
         const ids = [...d.start.map((s) => s.id), ...d.deferred.map((x) => x.stage.id), ...d.rejected.map((x) => x.stage.id)];
         expect(ids.sort()).toEqual(queued.map((s) => s.id).sort());
         if (d.start.length > 0) {
           const all = [...running, ...d.start];
           expect(all.length).toBeLessThanOrEqual(max);
-          expect(all.reduce((n, s) => n + s.cpu, 0)).toBeLessThanOrEqual(6 * 1024);
+          expect(held + running.reduce((n, s) => n + s.cpu, 0) + d.start.reduce((n, s) => n + s.cpu + (s.serviceCpu ?? 0), 0)).toBeLessThanOrEqual(6 * 1024);
+          expect(d.vcpuUnits.used).toBe(held + running.reduce((n, s) => n + s.cpu, 0) + d.start.reduce((n, s) => n + s.cpu + (s.serviceCpu ?? 0), 0));
           const inGroup = new Map<string, number>();
           for (const t of running) inGroup.set(`${t.repo}/${t.pipeline}`, (inGroup.get(`${t.repo}/${t.pipeline}`) ?? 0) + 1);
           for (const s of d.start) {

@@ -2,15 +2,18 @@
 // on the ECS stand-in: its address only once it is RUNNING, and the pass that stops service
 // tasks whose stage is done, gone, or runs another one (and leaves every other task alone).
 
-import { RegisterTaskDefinitionCommand, RunTaskCommand } from '@aws-sdk/client-ecs';
+import { DescribeTasksCommand, ListTasksCommand, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { describe, expect, it } from 'vitest';
-import type { Stage } from '../../core/builds/types.js';
+import type { Build, Stage } from '../../core/builds/types.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
+import { DEFAULT_LIMITS } from '../../core/scaling/decide-scale.js';
+import { SERVICE_TASK_STARTED_BY_PREFIX, type StageJob } from '../../core/scaling/job.js';
+import { resetAutoscalerState, runPass } from '../../lambdas/autoscaler/autoscaler.js';
 import type { AutoscalerDeps } from '../../lambdas/autoscaler/deps.js';
 import type { ExecutionConfig } from '../../lambdas/autoscaler/config.js';
 import { privateIp, serviceTaskConfig, stopFinishedServiceTasks } from '../../lambdas/autoscaler/service-task.js';
 import { describe1, ecsForFile, family, sh, waitFor } from '../local/helpers.js';
-import { MemoryBuildStore } from '../support/memory-stores.js';
+import { MemoryBuildStore, MemoryJobQueue, MemoryStageStore } from '../support/memory-stores.js';
 
 const standIn = ecsForFile({ namespaces: false });
 
@@ -87,5 +90,101 @@ describe('the service task of a split stage', () => {
     expect(serviceTaskConfig(config).securityGroups).toEqual(['sg-service']);
     expect(config.securityGroups).toEqual(['sg-build']);
     expect(serviceTaskConfig({ ...config, serviceSecurityGroups: [] }).securityGroups).toEqual(['sg-build']);
+  });
+});
+
+describe("the vCPU quota counts a split stage's service task (decide-scale.ts)", () => {
+  const QUOTA_VCPU = 2;
+  const cluster = 'quota';
+  /** Queued long enough ago that a pass takes it without its job message (autoscaler.ts wasSeen). */
+  const queuedAt = () => Date.now() - 120_000;
+
+  function passDeps(store: MemoryBuildStore, stages: MemoryStageStore, logs: { message: string; fields: Record<string, unknown> }[]): AutoscalerDeps {
+    const config: ExecutionConfig = {
+      tableName: 'builds', jobsQueueUrl: 'jobs', cluster, subnets: ['subnet-local'], securityGroups: [], serviceSecurityGroups: [],
+      assignPublicIp: 'DISABLED', useSpot: false, defaultCpu: 256, limits: { ...DEFAULT_LIMITS, vcpuQuota: QUOTA_VCPU },
+    };
+    const jobs = Object.assign(new MemoryJobQueue(), { sample: async () => [], remove: async () => [], deadLetter: async () => ({}) });
+    return {
+      store, stages, jobs, ecs: standIn.client, config,
+      // Split stages need snapshot URLs to start; nothing here reads them.
+      snapshotUrls: { url: async (key) => `http://snapshots.invalid/${key}` },
+      postBuildStatus: async () => {}, nudge: async () => {}, now: Date.now,
+      log: (message, fields = {}) => void logs.push({ message, fields }),
+    };
+  }
+
+  function build(id: string): Build {
+    return { id, repo: 'octo/app', number: Number(id.split('#')[1]), status: 'pending', event: 'push', action: '', ref: 'refs/heads/main', branch: 'main', commit: 'c0ffee', message: 'm', author: 'a', link: 'l', deliveryId: id, fork: false, createdAt: Date.now() };
+  }
+
+  function job(stageKey: string, cpu: number, serviceCpu?: number): StageJob {
+    const [buildId, stageNumber] = [stageKey.slice(0, stageKey.lastIndexOf('/')), Number(stageKey.slice(stageKey.lastIndexOf('/') + 1))];
+    const definition = (name: string, size: number) => ({
+      family: family(name), requiresCompatibilities: ['FARGATE'], networkMode: 'awsvpc', cpu: String(size), memory: '2048',
+      containerDefinitions: [sh(AGENT_CONTAINER, 'sleep 30', { essential: true })],
+    });
+    return {
+      stageKey, buildId, stageNumber, repo: 'octo/app', pipeline: 'big', cpu, memory: 2048, queuedAt: queuedAt(), taskDefinition: definition('seg', cpu), runTask: {},
+      ...(serviceCpu !== undefined
+        ? {
+            segments: [1, 2].map((number) => ({ number, taskDefinition: definition(`seg${number}`, cpu), runTask: {}, cpu, memory: 2048, containers: [AGENT_CONTAINER], later: { runOnFailure: false, runAlways: false } })),
+            serviceTask: { taskDefinition: definition('svc', serviceCpu), runTask: {}, cpu: serviceCpu, memory: 2048 },
+          }
+        : {}),
+    };
+  }
+
+  const stageOf = (buildId: string, extra: Partial<Stage>): Stage => ({ buildId, repo: 'octo/app', buildNumber: Number(buildId.split('#')[1]), number: 1, name: 'big', status: 'pending', dependsOn: [], attempts: 0, ...extra });
+
+  const tasksOf = async (stageKey: string) => {
+    const arns = (await standIn.client.send(new ListTasksCommand({ cluster }))).taskArns ?? [];
+    const tasks = arns.length === 0 ? [] : ((await standIn.client.send(new DescribeTasksCommand({ cluster, tasks: arns }))).tasks ?? []);
+    return tasks.filter((t) => t.overrides?.containerOverrides?.some((o) => o.environment?.some((e) => e.name === AGENT_ENV.stageId && e.value === stageKey)));
+  };
+
+  it('a stage that fits beside running segments waits while a running service task holds the rest of the quota', async () => {
+    resetAutoscalerState();
+    const store = new MemoryBuildStore();
+    const stages = new MemoryStageStore(store);
+    const logs: { message: string; fields: Record<string, unknown> }[] = [];
+    // A split stage running segment 1 (0.5 vCPU) beside its service task (1 vCPU): 1.5 of 2 vCPU in use.
+    store.add(build('octo/app#11'), [stageOf('octo/app#11', { status: 'running', taskArn: 'arn:aws:ecs:us-east-1:000000000000:task/quota/seg1', cpu: 512, segments: 2, serviceTaskArn: 'arn:aws:ecs:us-east-1:000000000000:task/quota/svc', serviceTaskCpu: 1024 })], []);
+    // A plain stage of 1 vCPU: it would fit beside the segment alone (1.5 vCPU), not beside the service task too (2.5).
+    store.add(build('octo/app#12'), [stageOf('octo/app#12', { queuedAt: queuedAt() })], []);
+    await stages.putStageJobs([job('octo/app#12/1', 1024)]);
+    const report = await runPass(passDeps(store, stages, logs), { reconcile: false });
+    expect(report.started).toEqual([]);
+    expect(report.deferred).toEqual([{ stageKey: 'octo/app#12/1', reason: 'vcpu-quota' }]);
+    expect(report.vcpu).toEqual({ usedUnits: 1536, serviceTaskUnits: 1024, quotaUnits: 2048 });
+    expect((await store.getStage('octo/app#12', 1))?.message).toBe('waiting: needs 1 vCPU; 0.5 vCPU of the 2 vCPU quota free (service tasks of split stages hold 1 vCPU)');
+    expect(await tasksOf('octo/app#12/1')).toEqual([]);
+  });
+
+  it('a split stage whose service task would pass the quota waits, saying so, and starts it once the vCPU is free', async () => {
+    resetAutoscalerState();
+    const store = new MemoryBuildStore();
+    const stages = new MemoryStageStore(store);
+    const logs: { message: string; fields: Record<string, unknown> }[] = [];
+    // 1 vCPU running; the split stage's segment (0.5 vCPU) fits the other 1, its service task (1 vCPU) too only alone.
+    store.add(build('octo/app#21'), [stageOf('octo/app#21', { status: 'running', taskArn: 'arn:aws:ecs:us-east-1:000000000000:task/quota/busy', cpu: 1024 })], []);
+    store.add(build('octo/app#22'), [stageOf('octo/app#22', { queuedAt: queuedAt(), segments: 2 })], []);
+    await stages.putStageJobs([job('octo/app#22/1', 512, 1024)]);
+    const deps = passDeps(store, stages, logs);
+    const first = await runPass(deps, { reconcile: false });
+    expect(first.deferred).toEqual([{ stageKey: 'octo/app#22/1', reason: 'vcpu-quota' }]);
+    expect((await store.getStage('octo/app#22', 1))?.message).toBe('waiting: needs 1.5 vCPU (0.5 vCPU for its task, 1 vCPU for the task of its services); 1 vCPU of the 2 vCPU quota free');
+    expect(await tasksOf('octo/app#22/1')).toEqual([]);
+
+    // The running stage ends: the next pass starts the service task, and counts it from then on.
+    await store.updateStage('octo/app#21', 1, { status: 'success', finishedAt: Date.now() });
+    const second = await runPass(deps, { reconcile: false });
+    const started = await tasksOf('octo/app#22/1');
+    expect(started.map((t) => t.startedBy?.startsWith(SERVICE_TASK_STARTED_BY_PREFIX))).toEqual([true]);
+    const stage = await store.getStage('octo/app#22', 1);
+    expect(stage).toMatchObject({ status: 'pending', serviceTaskArn: started[0]!.taskArn, serviceTaskCpu: 1024 });
+    expect(second.vcpu).toEqual({ usedUnits: 1536, serviceTaskUnits: 1024, quotaUnits: 2048 });
+    expect(logs.find((l) => l.message === 'service task started')?.fields).toMatchObject({ taskArn: started[0]!.taskArn, cpu: 1024 });
+    await standIn.client.send(new StopTaskCommand({ cluster, task: started[0]!.taskArn!, reason: 'test over' }));
   });
 });

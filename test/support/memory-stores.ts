@@ -121,7 +121,7 @@ export class MemoryBuildStore implements BuildStore {
     const key = `${stageKey(buildId, stageNumber)}#${stepNumber}`;
     const step = this.steps.get(key);
     if (!step) return null;
-    const { exitCode: _exitCode, startedAt: _startedAt, finishedAt: _finishedAt, reason: _reason, ...kept } = step;
+    const { exitCode: _exitCode, startedAt: _startedAt, finishedAt: _finishedAt, reason: _reason, taskArn: _taskArn, ...kept } = step;
     const next: StepRecord = { ...kept, status: 'pending' };
     this.steps.set(key, next);
     return copy(next);
@@ -242,8 +242,10 @@ export class MemoryStageStore implements StageStore {
     });
   }
 
-  async noteServiceTask(buildId: string, stageNumber: number, taskArn: string): Promise<Stage | null> {
-    return this.write(buildId, stageNumber, (stage) => (stage.status === 'pending' && (stage.serviceTaskArn ?? taskArn) === taskArn ? { ...stage, serviceTaskArn: taskArn } : null));
+  async noteServiceTask(buildId: string, stageNumber: number, task: { taskArn: string; cpu: number }): Promise<Stage | null> {
+    return this.write(buildId, stageNumber, (stage) =>
+      stage.status === 'pending' && (stage.serviceTaskArn ?? task.taskArn) === task.taskArn ? { ...stage, serviceTaskArn: task.taskArn, serviceTaskCpu: task.cpu } : null,
+    );
   }
 
   async noteWaiting(buildId: string, stageNumber: number, message: string): Promise<void> {

@@ -143,10 +143,12 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
     const step = all.find((s) => s.number === change.number)!;
     const startedAt = change.startedAt ?? at;
     const times = change.status === 'running' ? { startedAt } : { ...(step.startedAt === undefined && change.status !== 'skipped' ? { startedAt } : {}), finishedAt: at };
+    const ranIn = here.has(step.container) ? detail.taskArn : elsewhere.includes(step) ? stage.serviceTaskArn : undefined;
     await deps.store.updateStep(buildId, stageNumber, change.number, {
       status: change.status,
       ...(change.exitCode !== undefined ? { exitCode: change.exitCode } : {}),
       ...(change.reason !== undefined ? { reason: change.reason } : {}),
+      ...(ranIn !== undefined ? { taskArn: ranIn } : {}),
       ...times,
     });
   }

@@ -51,6 +51,8 @@ export async function advanceSegment(deps: ExecutionDeps, end: SegmentEnd): Prom
   // This segment's steps only: the next segments' are still to run.
   const mine = new Set(current.containers);
   const steps = (await deps.store.listSteps(buildId, stageNumber)).filter((s) => s.kind === 'clone' || mine.has(s.container));
+  // Where each step's log stays readable once the next segment's task is the stage's (StepRecord.taskArn).
+  const here = new Set(detail.containers.map((c) => c.name));
   for (const change of stepChanges(detail, steps, outcome)) {
     const step = steps.find((s) => s.number === change.number)!;
     const times = change.status === 'running' ? { startedAt: at } : { ...(step.startedAt === undefined && change.status !== 'skipped' ? { startedAt: at } : {}), finishedAt: isoMillis(detail.stoppedAt) ?? at };
@@ -58,6 +60,7 @@ export async function advanceSegment(deps: ExecutionDeps, end: SegmentEnd): Prom
       status: change.status,
       ...(change.exitCode !== undefined ? { exitCode: change.exitCode } : {}),
       ...(change.reason !== undefined ? { reason: change.reason } : {}),
+      ...(here.has(step.container) ? { taskArn: detail.taskArn } : {}),
       ...times,
     });
   }
