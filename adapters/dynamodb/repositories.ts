@@ -124,10 +124,11 @@ export async function updateRepositorySettings(
  * UpdateItem conditioned on the repository being active, so a concurrent change of another
  * setting, a build number handed out meanwhile or a `repo rm` in between is never overwritten
  * by stale values (no read-modify-write). The record as it was comes back with the write
- * (ReturnValues ALL_OLD); as it is after follows from it and the patch. Null when the
- * repository does not exist or is not active.
+ * (ReturnValues ALL_OLD); as it is after follows from it and the patch. With `activatedAt`,
+ * conditioned on that activation too. Null when the repository does not exist, is not active
+ * or is another activation.
  */
-export async function changeRepositorySettings(t: Table, slug: string, patch: RepositorySettingsPatch, at: number): Promise<RepositorySettingsChange | null> {
+export async function changeRepositorySettings(t: Table, slug: string, patch: RepositorySettingsPatch, at: number, activatedAt?: number): Promise<RepositorySettingsChange | null> {
   const e = new Expression();
   const fields: Partial<Repository> = {
     ...(patch.trusted !== undefined ? { trusted: patch.trusted, trustSetAt: at } : {}),
@@ -137,6 +138,8 @@ export async function changeRepositorySettings(t: Table, slug: string, patch: Re
   e.setAll(fields);
   if (e.empty) throw new Error(`store: nothing to change for repository ${slug} (name trusted, capacity or visibility)`);
   e.when(`${e.name('active')} = ${e.value(true)}`);
+  // Trust granted to the activation the operator looked at never passes to a later one.
+  if (activatedAt !== undefined) e.when(`${e.name('activatedAt')} = ${e.value(activatedAt)}`);
   try {
     const before = strip<Repository>(await updateRepositoryRecord(t, slug, e, 'ALL_OLD'))!;
     return { before, after: { ...before, ...fields } };

@@ -88,8 +88,8 @@ export class DynamoBuildStore implements BuildStore, BuildCreator, RepositorySto
   }
 
   /** `slipway repo update`: only the named settings, in one conditional write (repositories.ts). */
-  changeRepositorySettings(slug: string, patch: RepositorySettingsPatch, at: number): Promise<RepositorySettingsChange | null> {
-    return repositories.changeRepositorySettings(this.table, slug, patch, at);
+  changeRepositorySettings(slug: string, patch: RepositorySettingsPatch, at: number, activatedAt?: number): Promise<RepositorySettingsChange | null> {
+    return repositories.changeRepositorySettings(this.table, slug, patch, at, activatedAt);
   }
 
   /** `slipway repo rm`: the repository stays (builds, counter) but its webhooks run nothing. */

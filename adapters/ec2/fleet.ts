@@ -10,6 +10,15 @@
 // - apply: TerminateInstanceInAutoScalingGroup with ShouldDecrementDesiredCapacity (the group
 //   neither replaces it nor picks another one to remove), then SetDesiredCapacity.
 // - markSpent: PutAttributes on the container instance.
+//
+// Every call goes through the one retry helper (core/util/retry.ts): a throttle (Auto Scaling's
+// `Throttling`, ECS's ThrottlingException) or a server fault is retried with back-off, whatever
+// the client's own retries; anything else (a ValidationError) is thrown at once. The desired
+// capacity is kept within the group's MinSize..MaxSize as last described: SetDesiredCapacity
+// refuses a value outside them with a ValidationError
+// (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_SetDesiredCapacity.html), which
+// would fail every pass of a group whose maximum was lowered below the deployment's maxInstances;
+// the stages beyond it wait (decide-scale.ts) instead.
 
 import {
   type AutoScalingClient,
@@ -20,6 +29,7 @@ import {
 } from '@aws-sdk/client-auto-scaling';
 import { DescribeContainerInstancesCommand, type ECSClient, ListContainerInstancesCommand, PutAttributesCommand } from '@aws-sdk/client-ecs';
 import { SPENT_ATTRIBUTE } from '../../core/pipeline/ec2-task.js';
+import { type RetryOptions, withRetry } from '../../core/util/retry.js';
 import type { Arch } from '../../core/pipeline/types.js';
 import type { Ec2Fleet, FleetDecision, FleetInstance, FleetInstanceState } from '../../core/scaling/ec2-fleet.js';
 
@@ -31,6 +41,11 @@ export interface Ec2FleetConfig {
   spot?: Partial<Record<Arch, boolean>>;
   maxInstances: number;
 }
+
+/** How calls are retried (core/util/retry.ts): a few attempts, within a pass of the autoscaler. */
+export type FleetRetry = Pick<RetryOptions, 'attempts' | 'baseMs' | 'maxMs'> & Partial<Pick<RetryOptions, 'sleep' | 'random'>>;
+
+export const FLEET_RETRY: FleetRetry = { attempts: 4, baseMs: 200, maxMs: 2_000 };
 
 /** What the cluster knows of one EC2 instance. */
 interface Registered {
@@ -48,11 +63,14 @@ export class AwsEc2Fleet implements Ec2Fleet {
   private readonly onDemandShare = new Map<Arch, number>();
   /** When each instance was first seen without a task (kept between passes of a warm Lambda). */
   private readonly idleSince = new Map<string, number>();
+  /** Each group's MinSize and MaxSize as last described. */
+  private readonly bounds = new Map<Arch, { min: number; max: number }>();
 
   constructor(
     private readonly autoscaling: AutoScalingClient,
     private readonly ecs: ECSClient,
     private readonly config: Ec2FleetConfig,
+    private readonly retry: FleetRetry = FLEET_RETRY,
   ) {
     this.arches = (Object.keys(config.groups) as Arch[]).sort();
     this.maxInstances = config.maxInstances;
@@ -61,12 +79,13 @@ export class AwsEc2Fleet implements Ec2Fleet {
 
   async describe(now: number): Promise<FleetInstance[]> {
     const names = this.arches.map((a) => this.config.groups[a]!);
-    const groups = (await this.autoscaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: names }))).AutoScalingGroups ?? [];
+    const groups = (await this.call(() => this.autoscaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: names })))).AutoScalingGroups ?? [];
     const registered = await this.containerInstances();
     const out: FleetInstance[] = [];
     for (const arch of this.arches) {
       const group = groups.find((g) => g.AutoScalingGroupName === this.config.groups[arch]);
       if (!group) throw new Error(`EC2 capacity: the Auto Scaling group ${this.config.groups[arch]} (${arch}) does not exist; deploy the stack with ec2Capacity on`);
+      this.bounds.set(arch, { min: group.MinSize ?? 0, max: group.MaxSize ?? Number.POSITIVE_INFINITY });
       const share = group.MixedInstancesPolicy?.InstancesDistribution?.OnDemandPercentageAboveBaseCapacity;
       if (share !== undefined) this.onDemandShare.set(arch, share);
       for (const i of group.Instances ?? []) {
@@ -84,7 +103,7 @@ export class AwsEc2Fleet implements Ec2Fleet {
 
   async apply(decision: FleetDecision): Promise<void> {
     for (const t of decision.terminate) {
-      await this.autoscaling.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: t.instanceId, ShouldDecrementDesiredCapacity: true }));
+      await this.call(() => this.autoscaling.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: t.instanceId, ShouldDecrementDesiredCapacity: true })));
       this.idleSince.delete(t.instanceId);
     }
     // Spot with on-demand fallback: the group's share of on-demand instances above its base
@@ -94,26 +113,37 @@ export class AwsEc2Fleet implements Ec2Fleet {
     for (const [arch, onDemand] of Object.entries(decision.onDemand) as [Arch, boolean][]) {
       const share = onDemand ? 100 : 0;
       if (!this.spot[arch] || this.onDemandShare.get(arch) === share) continue;
-      await this.autoscaling.send(
-        new UpdateAutoScalingGroupCommand({
-          AutoScalingGroupName: this.config.groups[arch]!,
-          MixedInstancesPolicy: { InstancesDistribution: { OnDemandPercentageAboveBaseCapacity: share } },
-        }),
+      await this.call(() =>
+        this.autoscaling.send(
+          new UpdateAutoScalingGroupCommand({
+            AutoScalingGroupName: this.config.groups[arch]!,
+            MixedInstancesPolicy: { InstancesDistribution: { OnDemandPercentageAboveBaseCapacity: share } },
+          }),
+        ),
       );
       this.onDemandShare.set(arch, share);
     }
     for (const arch of this.arches) {
-      const desired = decision.desired[arch];
-      if (desired === undefined) continue;
+      const wanted = decision.desired[arch];
+      if (wanted === undefined) continue;
+      const bounds = this.bounds.get(arch);
+      const desired = bounds ? Math.min(Math.max(wanted, bounds.min), bounds.max) : wanted;
       // HonorCooldown false: the decision is the autoscaler's, made from the jobs that wait.
-      await this.autoscaling.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: this.config.groups[arch]!, DesiredCapacity: desired, HonorCooldown: false }));
+      await this.call(() => this.autoscaling.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: this.config.groups[arch]!, DesiredCapacity: desired, HonorCooldown: false })));
     }
   }
 
   async markSpent(containerInstanceArn: string): Promise<void> {
-    await this.ecs.send(
-      new PutAttributesCommand({ cluster: this.config.cluster, attributes: [{ name: SPENT_ATTRIBUTE, value: 'true', targetType: 'container-instance', targetId: containerInstanceArn }] }),
+    await this.call(() =>
+      this.ecs.send(
+        new PutAttributesCommand({ cluster: this.config.cluster, attributes: [{ name: SPENT_ATTRIBUTE, value: 'true', targetType: 'container-instance', targetId: containerInstanceArn }] }),
+      ),
     );
+  }
+
+  /** One AWS call, retried by the one retry helper on throttles and server faults (core/util/aws-errors.ts decides). */
+  private call<T>(send: () => Promise<T>): Promise<T> {
+    return withRetry(send, this.retry);
   }
 
   /** The cluster's container instances by EC2 instance id (all pages; DescribeContainerInstances takes 100). */
@@ -121,13 +151,15 @@ export class AwsEc2Fleet implements Ec2Fleet {
     const arns: string[] = [];
     let nextToken: string | undefined;
     do {
-      const page = await this.ecs.send(new ListContainerInstancesCommand({ cluster: this.config.cluster, ...(nextToken ? { nextToken } : {}) }));
+      const token = nextToken;
+      const page = await this.call(() => this.ecs.send(new ListContainerInstancesCommand({ cluster: this.config.cluster, ...(token ? { nextToken: token } : {}) })));
       arns.push(...(page.containerInstanceArns ?? []));
       nextToken = page.nextToken;
     } while (nextToken);
     const out = new Map<string, Registered>();
     for (let i = 0; i < arns.length; i += 100) {
-      const res = await this.ecs.send(new DescribeContainerInstancesCommand({ cluster: this.config.cluster, containerInstances: arns.slice(i, i + 100) }));
+      const batch = arns.slice(i, i + 100);
+      const res = await this.call(() => this.ecs.send(new DescribeContainerInstancesCommand({ cluster: this.config.cluster, containerInstances: batch })));
       for (const c of res.containerInstances ?? []) {
         if (!c.ec2InstanceId || !c.containerInstanceArn) continue;
         out.set(c.ec2InstanceId, {

@@ -228,7 +228,7 @@ export const OPENAPI_DOCUMENT = {
             content: { 'application/json': { schema: { type: 'object', properties: { repo: { $ref: '#/components/schemas/Repository' }, changes: { type: 'array', items: { type: 'object', properties: { setting: { enum: ['trusted', 'capacity', 'visibility'] }, from: {}, to: {} } } } } } } },
           },
           '400': { description: 'no setting named, an unknown parameter or a bad value', ...json('Error') },
-          '409': { description: 'a local directory (slipway run)', ...json('Error') },
+          '409': { description: 'a local directory (slipway run), or removed or activated again while the update ran', ...json('Error') },
           ...errors,
         },
       },

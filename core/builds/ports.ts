@@ -231,9 +231,11 @@ export interface RepositoryStore {
   /**
    * Changes the named settings of an active repository in one conditional write (a change
    * made meanwhile to another field, or to its counter, is kept); `at` is recorded as
-   * `trustSetAt` when `trusted` is named. Null when the repository is not active.
+   * `trustSetAt` when `trusted` is named. With `activatedAt`, only that activation is changed
+   * (one removed and added again meanwhile, perhaps on another host, is not). Null when the
+   * repository is not active, or not that activation.
    */
-  changeRepositorySettings(slug: string, patch: RepositorySettingsPatch, at: number): Promise<RepositorySettingsChange | null>;
+  changeRepositorySettings(slug: string, patch: RepositorySettingsPatch, at: number, activatedAt?: number): Promise<RepositorySettingsChange | null>;
   /** The repository stays (builds, counter) but its webhooks run nothing. */
   deactivateRepository(slug: string): Promise<Repository | null>;
   /** Where configuration says the repository lives (the dashboard links to it). */

@@ -142,8 +142,8 @@ export async function updateSettings(deps: ActivationDeps, query: URLSearchParam
   if (!record || !record.active) throw new ApiFailure(404, `repository ${slug} is not activated; activate it with: slipway repo add ${slug} --host HOST`);
   // `slipway run` activates its directory again with each run (local/up.ts), trusted: a change would not last.
   if (record.scm === 'local') throw new ApiFailure(409, `repository ${slug} is a local directory (slipway run), activated again by each run; its settings cannot be changed`);
-  const change = await deps.store.changeRepositorySettings(slug, patch, deps.now());
-  if (!change) throw new ApiFailure(404, `repository ${slug} was removed meanwhile; activate it with: slipway repo add ${slug} --host HOST`);
+  const change = await deps.store.changeRepositorySettings(slug, patch, deps.now(), record.activatedAt);
+  if (!change) throw new ApiFailure(409, `repository ${slug} was removed or activated again while this update ran; nothing changed: look at it (slipway repo list) and update it again`);
   const changes = REPO_SETTINGS.filter((s) => patch[s] !== undefined).map((setting) => {
     const from = setting === 'visibility' ? (change.before.visibility ?? (change.before.private ? 'private' : 'public')) : change.before[setting];
     return { setting, ...(from !== undefined ? { from } : {}), to: change.after[setting]! };

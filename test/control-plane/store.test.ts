@@ -165,6 +165,15 @@ describe('repository settings (slipway repo update)', () => {
     await expect(store.changeRepositorySettings('acme/gone', {}, 1)).rejects.toThrow(/nothing to change for repository acme\/gone/);
   });
 
+  it('with the activation the caller read, changes only that one: a repository removed and added again meanwhile is left alone', async () => {
+    await activate('acme/readd-race', 1_000);
+    await store.deactivateRepository('acme/readd-race');
+    await store.activateRepository({ slug: 'acme/readd-race', scm: 'gitlab', visibility: 'private', activatedAt: 2_000 });
+    expect(await store.changeRepositorySettings('acme/readd-race', { trusted: true }, 3_000, 1_000)).toBeNull();
+    expect(await store.getRepository('acme/readd-race')).toMatchObject({ scm: 'gitlab', trusted: false, trustSetAt: 2_000 });
+    expect((await store.changeRepositorySettings('acme/readd-race', { trusted: true }, 3_000, 2_000))?.after).toMatchObject({ scm: 'gitlab', trusted: true });
+  });
+
   it('activation decides trust afresh and records when', async () => {
     await activate('acme/readded');
     await store.changeRepositorySettings('acme/readded', { trusted: true, capacity: 'warm' }, 3_000);
