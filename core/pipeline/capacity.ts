@@ -16,7 +16,7 @@ import { imageRepository } from './known-images.js';
 import type { Arch, Pipeline, Position, Step } from './types.js';
 
 /** The repository setting that lets a pipeline run on EC2: named in every refusal. */
-export const TRUST_SETTING = 'slipway repo add OWNER/NAME --host HOST --trusted';
+export const TRUST_SETTING = 'slipway repo update OWNER/NAME --trusted';
 
 /** The Docker socket, as Drone pipelines mount it (`host: { path: /var/run/docker.sock }`). */
 export const DOCKER_SOCKET = '/var/run/docker.sock';

@@ -70,7 +70,7 @@ describe('slipway lint (in process)', () => {
       out: '',
       err: [
         'bad.yml:4:10: error: steps[0].image: expected a string, got a list',
-        'bad.yml:5:15: error: steps[0].privileged: Fargate cannot run privileged containers; build images with plugins/docker, which Slipway runs without privileges (kaniko), or run the pipeline on EC2 capacity, which an operator allows per trusted repository (slipway repo add OWNER/NAME --host HOST --trusted; never for pull requests from forks)',
+        'bad.yml:5:15: error: steps[0].privileged: Fargate cannot run privileged containers; build images with plugins/docker, which Slipway runs without privileges (kaniko), or run the pipeline on EC2 capacity, which an operator allows per trusted repository (slipway repo update OWNER/NAME --trusted; never for pull requests from forks)',
         'bad.yml: invalid (2 errors)',
       ].join('\n'),
     });

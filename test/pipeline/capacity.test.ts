@@ -66,7 +66,7 @@ describe('trust rules: where a pipeline runs', () => {
   it('names the setting to change when the repository is not trusted', () => {
     expect(chooseCapacity(pipelineOf(PRIVILEGED), untrusted, false)).toEqual({
       kind: 'fargate',
-      note: 'cannot run on EC2: the repository is not trusted to run on EC2 (an operator can allow it: slipway repo add OWNER/NAME --host HOST --trusted)',
+      note: 'cannot run on EC2: the repository is not trusted to run on EC2 (an operator can allow it: slipway repo update OWNER/NAME --trusted)',
     });
   });
 });

@@ -86,17 +86,17 @@ describe('lint: each rule, where it points and what it says', () => {
     [
       'privileged',
       'kind: pipeline\nsteps:\n- name: build\n  image: b\n  privileged: true\n',
-      ['.drone.yml:5:15: error: steps[0].privileged: Fargate cannot run privileged containers; build images with plugins/docker, which Slipway runs without privileges (kaniko), or run the pipeline on EC2 capacity, which an operator allows per trusted repository (slipway repo add OWNER/NAME --host HOST --trusted; never for pull requests from forks)'],
+      ['.drone.yml:5:15: error: steps[0].privileged: Fargate cannot run privileged containers; build images with plugins/docker, which Slipway runs without privileges (kaniko), or run the pipeline on EC2 capacity, which an operator allows per trusted repository (slipway repo update OWNER/NAME --trusted; never for pull requests from forks)'],
     ],
     [
       'a plugin that needs a Docker daemon (heroku)',
       'kind: pipeline\nsteps:\n- name: deploy\n  image: plugins/heroku:1\n',
-      ['.drone.yml:4:10: error: steps[0].image: Fargate has no Docker daemon for plugins/heroku:1 (it runs privileged); build images with plugins/docker, which Slipway runs without a daemon (kaniko), or run the pipeline on EC2 capacity, which an operator allows per trusted repository (slipway repo add OWNER/NAME --host HOST --trusted; never for pull requests from forks)'],
+      ['.drone.yml:4:10: error: steps[0].image: Fargate has no Docker daemon for plugins/heroku:1 (it runs privileged); build images with plugins/docker, which Slipway runs without a daemon (kaniko), or run the pipeline on EC2 capacity, which an operator allows per trusted repository (slipway repo update OWNER/NAME --trusted; never for pull requests from forks)'],
     ],
     [
       'the docker plugin with commands: its own image runs, which needs its daemon',
       'kind: pipeline\nsteps:\n- name: image\n  image: plugins/docker:20\n  commands: [docker build .]\n',
-      ['.drone.yml:4:10: error: steps[0].image: Fargate has no Docker daemon for plugins/docker:20 (it runs privileged); drop commands: and give settings: (repo, tags, …): Slipway runs plugins/docker without a daemon (kaniko), or run the pipeline on EC2 capacity, which an operator allows per trusted repository (slipway repo add OWNER/NAME --host HOST --trusted; never for pull requests from forks)'],
+      ['.drone.yml:4:10: error: steps[0].image: Fargate has no Docker daemon for plugins/docker:20 (it runs privileged); drop commands: and give settings: (repo, tags, …): Slipway runs plugins/docker without a daemon (kaniko), or run the pipeline on EC2 capacity, which an operator allows per trusted repository (slipway repo update OWNER/NAME --trusted; never for pull requests from forks)'],
     ],
     [
       'the docker plugin: it runs daemonless (image-build.ts), so privileged on it is no error',
@@ -107,7 +107,7 @@ describe('lint: each rule, where it points and what it says', () => {
       'a docker-in-docker service',
       'kind: pipeline\nservices:\n- name: docker\n  image: docker:dind\nsteps: [{name: a, image: b}]\n',
       [
-        '.drone.yml:4:10: error: services[0].image: Fargate has no Docker daemon for docker:dind (it runs privileged); build images with plugins/docker, which Slipway runs without a daemon (kaniko), or run the pipeline on EC2 capacity, which an operator allows per trusted repository (slipway repo add OWNER/NAME --host HOST --trusted; never for pull requests from forks)',
+        '.drone.yml:4:10: error: services[0].image: Fargate has no Docker daemon for docker:dind (it runs privileged); build images with plugins/docker, which Slipway runs without a daemon (kaniko), or run the pipeline on EC2 capacity, which an operator allows per trusted repository (slipway repo update OWNER/NAME --trusted; never for pull requests from forks)',
         '.drone.yml:4:10: warning: services[0]: no readiness check: Slipway does not know the port of docker:dind, so steps may start before "docker" is ready; declare ready: { ports: [...] } or ready: { command: ... }',
       ],
     ],
@@ -135,8 +135,8 @@ describe('lint: each rule, where it points and what it says', () => {
       'the docker socket as a host volume',
       'kind: pipeline\nvolumes:\n- name: docker\n  host:\n    path: /var/run/docker.sock\nsteps:\n- name: a\n  image: b\n  volumes: [{name: docker, path: /var/run/docker.sock}]\n',
       [
-        '.drone.yml:4:3: error: volumes[0].host: Fargate has no Docker engine (no /var/run/docker.sock); build images with plugins/docker, which Slipway runs without privileges (kaniko), or run the pipeline on EC2 capacity, which an operator allows per trusted repository (slipway repo add OWNER/NAME --host HOST --trusted; never for pull requests from forks)',
-        '.drone.yml:9:20: error: steps[0].volumes[0]: Fargate has no Docker engine to mount at /var/run/docker.sock; build images with plugins/docker, which Slipway runs without privileges (kaniko), or run the pipeline on EC2 capacity, which an operator allows per trusted repository (slipway repo add OWNER/NAME --host HOST --trusted; never for pull requests from forks)',
+        '.drone.yml:4:3: error: volumes[0].host: Fargate has no Docker engine (no /var/run/docker.sock); build images with plugins/docker, which Slipway runs without privileges (kaniko), or run the pipeline on EC2 capacity, which an operator allows per trusted repository (slipway repo update OWNER/NAME --trusted; never for pull requests from forks)',
+        '.drone.yml:9:20: error: steps[0].volumes[0]: Fargate has no Docker engine to mount at /var/run/docker.sock; build images with plugins/docker, which Slipway runs without privileges (kaniko), or run the pipeline on EC2 capacity, which an operator allows per trusted repository (slipway repo update OWNER/NAME --trusted; never for pull requests from forks)',
       ],
     ],
     [
@@ -320,7 +320,7 @@ describe('lint: rules keep running past shape errors', () => {
     const m = load('kind: pipeline\nsteps:\n- name: a\n  image: [b]\n  privileged: true\n');
     expect(m.diagnostics.map((d) => d.message)).toEqual([
       'steps[0].image: expected a string, got a list',
-      `steps[0].privileged: ${LINT.privileged}; build images with plugins/docker, which Slipway runs without privileges (kaniko), or run the pipeline on EC2 capacity, which an operator allows per trusted repository (slipway repo add OWNER/NAME --host HOST --trusted; never for pull requests from forks)`,
+      `steps[0].privileged: ${LINT.privileged}; build images with plugins/docker, which Slipway runs without privileges (kaniko), or run the pipeline on EC2 capacity, which an operator allows per trusted repository (slipway repo update OWNER/NAME --trusted; never for pull requests from forks)`,
     ]);
   });
 });

@@ -34,7 +34,7 @@ describe('a pipeline with errors of its own', () => {
     expect(isReadable(manifest)).toBe(true);
     expect(fileErrors(manifest)).toEqual([]);
     expect(manifest.errors.map((e) => [e.index, e.name, e.diagnostics.map(formatDiagnostic)])).toEqual([
-      [0, 'image', ['.drone.yml:7:17: error: steps[0].privileged: Fargate cannot run privileged containers; build images with plugins/docker, which Slipway runs without privileges (kaniko), or run the pipeline on EC2 capacity, which an operator allows per trusted repository (slipway repo add OWNER/NAME --host HOST --trusted; never for pull requests from forks)']],
+      [0, 'image', ['.drone.yml:7:17: error: steps[0].privileged: Fargate cannot run privileged containers; build images with plugins/docker, which Slipway runs without privileges (kaniko), or run the pipeline on EC2 capacity, which an operator allows per trusted repository (slipway repo update OWNER/NAME --trusted; never for pull requests from forks)']],
     ]);
     expect(compiled.stages.map((s) => s.name)).toEqual(['test', 'after-image']);
     expect(compiled.errors.map((e) => [e.name, e.number, e.dependsOn])).toEqual([['image', 1, []]]);
