@@ -2,7 +2,7 @@
 // the login made for this SLIPWAY_HOME and listens on loopback only (tasks in a namespace reach
 // it through the ECS stand-in's relay). A repository SLIPWAY_IMAGE_PUSH_REPOSITORIES lists
 // builds under a push role, as a deployed one listed in imagePushRepositories builds under its
-// ECR push role: its plugins/docker step pushes with no username or password of its own. An
+// ECR push role: its plugins/docker and plugins/manifest steps push with no username or password of their own. An
 // unlisted repository's push is refused (401). The login is in no log and no stored record,
 // and a plugin image pushed there is read by the planner (its ENTRYPOINT) and runs.
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
@@ -50,6 +50,22 @@ steps:
   settings:
     token:
       from_secret: token
+`;
+
+// plugins/manifest with no username or password: it pushes with the role's login, as the image build does.
+const joining = (registry: string, target: string) => `kind: pipeline
+type: docker
+name: manifest
+clone:
+  disable: true
+steps:
+- name: manifest
+  image: plugins/manifest
+  settings:
+    target: ${registry}/${target}
+    template: ${registry}/acme/app:1.0
+    platforms: [linux/amd64]
+    insecure: true
 `;
 
 const connects = (host: string, port: number) =>
@@ -108,7 +124,7 @@ describe.skipIf(skipWithout('buildah and docker-registry', imageBuildToolsMissin
   const steps = (detail: BuildDetail) => detail.stages.flatMap((s) => s.steps.map((x) => `${x.name}=${x.status}`));
   const tags = async (repository: string) => {
     const response = await fetch(`http://127.0.0.1:${registryPort}/v2/${repository}/tags/list`, { headers: { authorization: basicAuthorization(login) } });
-    return response.status === 200 ? ((await response.json()) as { tags: string[] }).tags : response.status;
+    return response.status === 200 ? ((await response.json()) as { tags: string[] }).tags.sort() : response.status;
   };
 
   it('makes the login once in SLIPWAY_HOME (0600); the registry refuses anonymous requests and listens on loopback only', async () => {
@@ -154,6 +170,18 @@ describe.skipIf(skipWithout('buildah and docker-registry', imageBuildToolsMissin
     expect(steps(detail)).toEqual(['clone=success', 'dockerfile=success', 'publish=failure']);
     expect(logsOf(detail)).toContain(`this repository may not push to team/else on ${registryHost()} (allowed: acme/app)`);
     expect(await tags('team/else')).toBe(404);
+  }, 360_000);
+
+  it('plugins/manifest with no login of its own pushes its list with the role, to a listed name only', async () => {
+    const detail = await build('acme/app', joining(registryHost(), 'acme/app:multi'));
+    const log = logsOf(detail);
+    expect({ status: detail.status, steps: steps(detail) }, log).toEqual({ status: 'success', steps: ['manifest=success'] });
+    expect(log).toContain(`pushing to ${registryHost()} with this build's push right`);
+    expect(await tags('acme/app')).toEqual(['1.0', 'multi']);
+    const refused = await build('acme/app', joining(registryHost(), 'team/else:multi'));
+    expect(steps(refused)).toEqual(['manifest=failure']);
+    expect(logsOf(refused)).toContain(`this repository may not push to team/else on ${registryHost()} (allowed: acme/app)`);
+    expect(logsOf(detail)).not.toContain(login.password);
   }, 360_000);
 
   it("the planner reads a plugin image pushed there with the registry's login, and its step runs", async () => {
