@@ -10,7 +10,8 @@ import { substitutionLookup } from '../../core/pipeline/environment.js';
 import { isReadable, loadManifest } from '../../core/pipeline/load.js';
 import { buildCompileOptions, compileOptionsFromEnv } from '../../lambdas/planner/compile-options.js';
 import { FIXTURE_ENV as DEPLOYMENT_ENV } from '../../test/compiler/support.js';
-import { startFigures, startShape, TODAY_CONTROL_PLANE, type ControlPlaneProfile, type StartFigures } from './start-model.js';
+import { AGENT_IMAGE_BEFORE } from './start-measurements.js';
+import { startFigures, startShape, TODAY_CONTROL_PLANE, type ControlPlaneProfile, type ImageAssumptions, type StartFigures } from './start-model.js';
 
 
 const CACHE_RULES = { 'docker.io': 'slipway-docker-hub', 'public.ecr.aws': 'slipway-ecr-public', 'quay.io': 'slipway-quay' };
@@ -19,6 +20,8 @@ export interface LadderEntry {
   name: string;
   containerDefinitions: ContainerDefinition[];
   profile: ControlPlaneProfile;
+  /** Image sizes and indexes the task definition does not show; default: today's images. */
+  images?: ImageAssumptions;
   figures: StartFigures;
 }
 
@@ -38,18 +41,25 @@ export function compiledContainers(yaml: string, env: Record<string, string> = {
 export function startLadder(yaml: string, today: { containerDefinitions: ContainerDefinition[] }, runs?: number): LadderEntry[] {
   // The pipeline as a user who wants the full history writes it: the clone of before.
   const fullClone = `${yaml.trimEnd()}\n\nclone:\n  depth: 0\n`;
+  // Until the agent image shrank, tasks pulled the agent built on node:20-alpine.
+  const before: ImageAssumptions = { megabytes: { 'slipway-agent': AGENT_IMAGE_BEFORE.mb } };
   const entries: Omit<LadderEntry, 'figures'>[] = [
-    { name: 'today', containerDefinitions: today.containerDefinitions, profile: TODAY_CONTROL_PLANE },
-    { name: '+ steps start with the task (pulls at once)', containerDefinitions: compiledContainers(fullClone), profile: TODAY_CONTROL_PLANE },
-    { name: '+ shallow clone (depth 1)', containerDefinitions: compiledContainers(yaml), profile: TODAY_CONTROL_PLANE },
+    { name: 'today', containerDefinitions: today.containerDefinitions, profile: TODAY_CONTROL_PLANE, images: before },
+    { name: '+ steps start with the task (pulls at once)', containerDefinitions: compiledContainers(fullClone), profile: TODAY_CONTROL_PLANE, images: before },
+    { name: '+ shallow clone (depth 1)', containerDefinitions: compiledContainers(yaml), profile: TODAY_CONTROL_PLANE, images: before },
     // The stack's rules with Docker Hub credentials (lib/pull-through-cache.ts).
-    { name: '+ ECR pull-through cache', containerDefinitions: compiledContainers(yaml, { [ENV.pullThroughCache]: JSON.stringify(CACHE_RULES) }), profile: TODAY_CONTROL_PLANE },
+    { name: '+ ECR pull-through cache', containerDefinitions: compiledContainers(yaml, { [ENV.pullThroughCache]: JSON.stringify(CACHE_RULES) }), profile: TODAY_CONTROL_PLANE, images: before },
   ];
-  // Not built: what the model says they would give, to decide whether they pay.
   const cached = entries.at(-1)!.containerDefinitions;
+  // task-runner/Dockerfile on alpine with node:20-alpine's node binary alone (bench/lib/agent-image.ts).
+  entries.push({ name: '+ agent image without npm, yarn, headers', containerDefinitions: cached, profile: TODAY_CONTROL_PLANE });
+  // Not built: what the model says they would give, to decide whether they pay.
+  // SOCI: docs/design/soci-indexes.md (Fargate lazy-loads the node image, 390 MB, from the cache).
+  const soci: ImageAssumptions = { soci: true };
   entries.push(
-    { name: '(model only) + pending status beside the queue', containerDefinitions: cached, profile: { ...TODAY_CONTROL_PLANE, statusOnPath: false } },
-    { name: '(model only) + Lambdas kept warm', containerDefinitions: cached, profile: { statusOnPath: false, coldShare: 0 } },
+    { name: '(model only) + SOCI indexes, images > 250 MB', containerDefinitions: cached, profile: TODAY_CONTROL_PLANE, images: soci },
+    { name: '(model only) + pending status beside the queue', containerDefinitions: cached, profile: { ...TODAY_CONTROL_PLANE, statusOnPath: false }, images: soci },
+    { name: '(model only) + Lambdas kept warm', containerDefinitions: cached, profile: { statusOnPath: false, coldShare: 0 }, images: soci },
   );
-  return entries.map((e) => ({ ...e, figures: startFigures(startShape(e.containerDefinitions), e.profile, runs) }));
+  return entries.map((e) => ({ ...e, figures: startFigures(startShape(e.containerDefinitions, e.images), e.profile, runs) }));
 }
