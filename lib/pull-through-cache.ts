@@ -13,8 +13,10 @@
 // holding `{"username": "...", "accessToken": "..."}`: each of those rules exists once the
 // deployment names its secret. Left out: Azure Container Registry (a host per customer,
 // `<name>.azurecr.io`), Chainguard, and ECR-to-ECR (an IAM role per upstream account).
+import { Arn, ArnFormat, Stack, Token } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import { Construct } from 'constructs';
+import { ConfigError } from './config.js';
 
 export interface PullThroughCacheProps {
   /** ARN of the `ecr-pullthroughcache/…` secret with Docker Hub credentials; unset: no Docker Hub rule. */
@@ -57,6 +59,7 @@ export class PullThroughCacheRules extends Construct {
     for (const rule of PULL_THROUGH_CACHE_RULES) {
       const credentialArn = rule.credentials ? props[rule.credentials] : undefined;
       if (rule.credentials && !credentialArn) continue;
+      if (rule.credentials && credentialArn) checkSecretPlace(Stack.of(this), rule.credentials, credentialArn);
       new ecr.CfnPullThroughCacheRule(this, rule.id, {
         ecrRepositoryPrefix: rule.prefix,
         upstreamRegistryUrl: rule.upstream,
@@ -64,5 +67,21 @@ export class PullThroughCacheRules extends Construct {
       });
       this.prefixes[rule.domain] = rule.prefix;
     }
+  }
+}
+
+/**
+ * ECR reads a rule's secret only in the rule's own account and Region (pull-through-cache-creating-rule.html,
+ * Prerequisites): a secret elsewhere would deploy and then fail every pull, so say so at synth
+ * when the stack's environment is known.
+ */
+function checkSecretPlace(stack: Stack, key: string, secretArn: string): void {
+  const { region, account } = Arn.split(secretArn, ArnFormat.COLON_RESOURCE_NAME);
+  const where = [
+    !Token.isUnresolved(stack.region) && region !== stack.region ? `Region ${region}, the stack's ${stack.region}` : undefined,
+    !Token.isUnresolved(stack.account) && account !== stack.account ? `account ${account}, the stack's ${stack.account}` : undefined,
+  ].filter((x) => x !== undefined);
+  if (where.length > 0) {
+    throw new ConfigError(`SLIPWAY-CONFIG: context ${key}: the secret is in ${where.join(' and ')}; ECR reads a pull-through cache rule's credentials only from a secret in the stack's own account and Region: create it there`);
   }
 }
