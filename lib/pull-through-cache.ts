@@ -4,7 +4,8 @@
 // anonymous limit no longer applies. The compiler rewrites the references it covers
 // (core/pipeline/pull-through-cache.ts, ENV.pullThroughCache).
 //
-// The upstreams are those of ECR's list that pipelines name by a fixed host
+// The upstreams (core/pipeline/pull-through-cache.ts PULL_THROUGH_CACHE_RULES) are those of
+// ECR's list that pipelines name by a fixed host
 // (https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache.html): ECR Public,
 // the Kubernetes registry and Quay need no credentials; Docker Hub, GitHub's and GitLab's
 // (GitLab.com only) registries do, and ECR takes them only from a Secrets Manager secret whose
@@ -16,6 +17,7 @@
 import { Arn, ArnFormat, Stack, Token } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import { Construct } from 'constructs';
+import { PULL_THROUGH_CACHE_RULES } from '../core/pipeline/pull-through-cache.js';
 import { ConfigError } from './config.js';
 
 export interface PullThroughCacheProps {
@@ -26,29 +28,6 @@ export interface PullThroughCacheProps {
   /** ARN of the `ecr-pullthroughcache/…` secret with a GitLab.com user and a token that may read registries; unset: no registry.gitlab.com rule. */
   readonly gitlabRegistryCredentialsSecretArn?: string | undefined;
 }
-
-type CredentialsProp = keyof PullThroughCacheProps;
-
-interface Rule {
-  /** The registry as image references name it (core/images/reference.ts: Docker Hub is `docker.io`). */
-  domain: string;
-  /** ECR's upstreamRegistryUrl for it. */
-  upstream: string;
-  /** This deployment's repository prefix (2–30 characters, CreatePullThroughCacheRule). */
-  prefix: string;
-  id: string;
-  credentials?: CredentialsProp;
-}
-
-/** Upstream registries, in the order ECR's user guide lists them. */
-export const PULL_THROUGH_CACHE_RULES: readonly Rule[] = [
-  { domain: 'public.ecr.aws', upstream: 'public.ecr.aws', prefix: 'slipway-ecr-public', id: 'EcrPublic' },
-  { domain: 'registry.k8s.io', upstream: 'registry.k8s.io', prefix: 'slipway-k8s', id: 'Kubernetes' },
-  { domain: 'quay.io', upstream: 'quay.io', prefix: 'slipway-quay', id: 'Quay' },
-  { domain: 'docker.io', upstream: 'registry-1.docker.io', prefix: 'slipway-docker-hub', id: 'DockerHub', credentials: 'dockerHubCredentialsSecretArn' },
-  { domain: 'ghcr.io', upstream: 'ghcr.io', prefix: 'slipway-ghcr', id: 'GitHub', credentials: 'ghcrCredentialsSecretArn' },
-  { domain: 'registry.gitlab.com', upstream: 'registry.gitlab.com', prefix: 'slipway-gitlab', id: 'GitLab', credentials: 'gitlabRegistryCredentialsSecretArn' },
-];
 
 export class PullThroughCacheRules extends Construct {
   /** Registry domain → repository prefix, for the planner (ENV.pullThroughCache). */

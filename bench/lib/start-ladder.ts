@@ -8,13 +8,14 @@ import { compileManifest, type CompileOptions } from '../../core/pipeline/compil
 import type { ContainerDefinition } from '../../core/pipeline/ecs-task.js';
 import { substitutionLookup } from '../../core/pipeline/environment.js';
 import { isReadable, loadManifest } from '../../core/pipeline/load.js';
+import { PULL_THROUGH_CACHE_RULES } from '../../core/pipeline/pull-through-cache.js';
 import { buildCompileOptions, compileOptionsFromEnv } from '../../lambdas/planner/compile-options.js';
 import { FIXTURE_ENV as DEPLOYMENT_ENV } from '../../test/compiler/support.js';
 import { AGENT_IMAGE_BEFORE } from './start-measurements.js';
 import { startFigures, startShape, TODAY_CONTROL_PLANE, type ControlPlaneProfile, type ImageAssumptions, type StartFigures } from './start-model.js';
 
-
-const CACHE_RULES = { 'docker.io': 'slipway-docker-hub', 'public.ecr.aws': 'slipway-ecr-public', 'quay.io': 'slipway-quay' };
+/** Every rule the stack creates (lib/pull-through-cache.ts), each with its credentials given. */
+const CACHE_RULES = Object.fromEntries(PULL_THROUGH_CACHE_RULES.map((r) => [r.domain, r.prefix]));
 
 export interface LadderEntry {
   name: string;
@@ -47,7 +48,7 @@ export function startLadder(yaml: string, today: { containerDefinitions: Contain
     { name: 'today', containerDefinitions: today.containerDefinitions, profile: TODAY_CONTROL_PLANE, images: before },
     { name: '+ steps start with the task (pulls at once)', containerDefinitions: compiledContainers(fullClone), profile: TODAY_CONTROL_PLANE, images: before },
     { name: '+ shallow clone (depth 1)', containerDefinitions: compiledContainers(yaml), profile: TODAY_CONTROL_PLANE, images: before },
-    // The stack's rules with Docker Hub credentials (lib/pull-through-cache.ts).
+    // The stack's rules, Docker Hub's credentials given (lib/pull-through-cache.ts).
     { name: '+ ECR pull-through cache', containerDefinitions: compiledContainers(yaml, { [ENV.pullThroughCache]: JSON.stringify(CACHE_RULES) }), profile: TODAY_CONTROL_PLANE, images: before },
   ];
   const cached = entries.at(-1)!.containerDefinitions;
