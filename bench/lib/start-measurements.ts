@@ -60,7 +60,7 @@ export const TASK = {
   // tasks start "up to 50%" faster (the launch post, quoted at technology.amis.nl/serverless/lazy-loading-with-aws-fargate);
   // 40% less scale-out latency was measured at therenaissance.dev/2025/12/26/speed-up-ecs-start;
   // the study AWS cites (Harter et al., FAST '16) finds 6.4% of an image read at start: the floor.
-  sociFetchedShare: { p50: 0.5, p95: 0.8, source: 'AWS "up to 50%" faster starts with SOCI; 40% measured (therenaissance.dev); 6.4% of an image read at start (FAST \'16) the floor' },
+  sociFetchedShare: { p50: 0.5, p95: 0.8, source: 'assumed from published claims: AWS "up to 50%" faster starts with SOCI; 40% measured (therenaissance.dev); 6.4% of an image read at start (FAST \'16) the floor' },
   cloneShallow: { p50: 1.5, p95: 4, source: 'assumed: the same repository at depth 1 (~5 MB): negotiation plus one small pack' },
 } as const;
 
