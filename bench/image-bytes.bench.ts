@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { PULL_THROUGH_CACHE_RULES } from '../lib/pull-through-cache.js';
+import { PULL_THROUGH_CACHE_RULES } from '../core/pipeline/pull-through-cache.js';
 import { bundleAgent } from '../task-runner/build.js';
 import { agentImageSize, type Arch } from './lib/agent-image.js';
 import { readCorpus } from './lib/corpus.js';

@@ -23,4 +23,4 @@ console.log('\nmedian end of each stage, seconds from push:');
 for (const { name, figures } of ladder) {
   console.log(`  ${name}: ${Object.entries(figures.stageP50).map(([stage, at]) => `${stage} ${at.toFixed(1)}`).join(', ')}`);
 }
-console.log('\nTo confirm with an AWS account: Fargate provisioning and pull rates in the target Region, Docker Hub rate from AWS, GitHub API latency, Lambda cold share (see bench/lib/start-measurements.ts: every "assumed" line).');
+console.log('\nTo confirm with an AWS account: Fargate provisioning and pull rates in the target Region, Docker Hub rate from AWS, GitHub API latency, Lambda cold share, the share of an image a SOCI-indexed start still fetches (docs/design/soci-indexes.md), the agent image\'s pushed size (npm run bench -- image-bytes) (see bench/lib/start-measurements.ts: every "assumed" line).');

@@ -4,7 +4,8 @@
 // anonymous limit no longer applies. The compiler rewrites the references it covers
 // (core/pipeline/pull-through-cache.ts, ENV.pullThroughCache).
 //
-// The upstreams are those of ECR's list that pipelines name by a fixed host
+// The upstreams (core/pipeline/pull-through-cache.ts PULL_THROUGH_CACHE_RULES) are those of
+// ECR's list that pipelines name by a fixed host
 // (https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache.html): ECR Public,
 // the Kubernetes registry and Quay need no credentials; Docker Hub, GitHub's and GitLab's
 // (GitLab.com only) registries do, and ECR takes them only from a Secrets Manager secret whose
@@ -13,8 +14,11 @@
 // holding `{"username": "...", "accessToken": "..."}`: each of those rules exists once the
 // deployment names its secret. Left out: Azure Container Registry (a host per customer,
 // `<name>.azurecr.io`), Chainguard, and ECR-to-ECR (an IAM role per upstream account).
+import { Arn, ArnFormat, Stack, Token } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import { Construct } from 'constructs';
+import { PULL_THROUGH_CACHE_RULES } from '../core/pipeline/pull-through-cache.js';
+import { ConfigError } from './config.js';
 
 export interface PullThroughCacheProps {
   /** ARN of the `ecr-pullthroughcache/…` secret with Docker Hub credentials; unset: no Docker Hub rule. */
@@ -25,29 +29,6 @@ export interface PullThroughCacheProps {
   readonly gitlabRegistryCredentialsSecretArn?: string | undefined;
 }
 
-type CredentialsProp = keyof PullThroughCacheProps;
-
-interface Rule {
-  /** The registry as image references name it (core/images/reference.ts: Docker Hub is `docker.io`). */
-  domain: string;
-  /** ECR's upstreamRegistryUrl for it. */
-  upstream: string;
-  /** This deployment's repository prefix (2–30 characters, CreatePullThroughCacheRule). */
-  prefix: string;
-  id: string;
-  credentials?: CredentialsProp;
-}
-
-/** Upstream registries, in the order ECR's user guide lists them. */
-export const PULL_THROUGH_CACHE_RULES: readonly Rule[] = [
-  { domain: 'public.ecr.aws', upstream: 'public.ecr.aws', prefix: 'slipway-ecr-public', id: 'EcrPublic' },
-  { domain: 'registry.k8s.io', upstream: 'registry.k8s.io', prefix: 'slipway-k8s', id: 'Kubernetes' },
-  { domain: 'quay.io', upstream: 'quay.io', prefix: 'slipway-quay', id: 'Quay' },
-  { domain: 'docker.io', upstream: 'registry-1.docker.io', prefix: 'slipway-docker-hub', id: 'DockerHub', credentials: 'dockerHubCredentialsSecretArn' },
-  { domain: 'ghcr.io', upstream: 'ghcr.io', prefix: 'slipway-ghcr', id: 'GitHub', credentials: 'ghcrCredentialsSecretArn' },
-  { domain: 'registry.gitlab.com', upstream: 'registry.gitlab.com', prefix: 'slipway-gitlab', id: 'GitLab', credentials: 'gitlabRegistryCredentialsSecretArn' },
-];
-
 export class PullThroughCacheRules extends Construct {
   /** Registry domain → repository prefix, for the planner (ENV.pullThroughCache). */
   readonly prefixes: Record<string, string> = {};
@@ -57,6 +38,7 @@ export class PullThroughCacheRules extends Construct {
     for (const rule of PULL_THROUGH_CACHE_RULES) {
       const credentialArn = rule.credentials ? props[rule.credentials] : undefined;
       if (rule.credentials && !credentialArn) continue;
+      if (rule.credentials && credentialArn) checkSecretPlace(Stack.of(this), rule.credentials, credentialArn);
       new ecr.CfnPullThroughCacheRule(this, rule.id, {
         ecrRepositoryPrefix: rule.prefix,
         upstreamRegistryUrl: rule.upstream,
@@ -64,5 +46,21 @@ export class PullThroughCacheRules extends Construct {
       });
       this.prefixes[rule.domain] = rule.prefix;
     }
+  }
+}
+
+/**
+ * ECR reads a rule's secret only in the rule's own account and Region (pull-through-cache-creating-rule.html,
+ * Prerequisites): a secret elsewhere would deploy and then fail every pull, so say so at synth
+ * when the stack's environment is known.
+ */
+function checkSecretPlace(stack: Stack, key: string, secretArn: string): void {
+  const { region, account } = Arn.split(secretArn, ArnFormat.COLON_RESOURCE_NAME);
+  const where = [
+    !Token.isUnresolved(stack.region) && region !== stack.region ? `Region ${region}, the stack's ${stack.region}` : undefined,
+    !Token.isUnresolved(stack.account) && account !== stack.account ? `account ${account}, the stack's ${stack.account}` : undefined,
+  ].filter((x) => x !== undefined);
+  if (where.length > 0) {
+    throw new ConfigError(`SLIPWAY-CONFIG: context ${key}: the secret is in ${where.join(' and ')}; ECR reads a pull-through cache rule's credentials only from a secret in the stack's own account and Region: create it there`);
   }
 }

@@ -8,17 +8,21 @@ import { compileManifest, type CompileOptions } from '../../core/pipeline/compil
 import type { ContainerDefinition } from '../../core/pipeline/ecs-task.js';
 import { substitutionLookup } from '../../core/pipeline/environment.js';
 import { isReadable, loadManifest } from '../../core/pipeline/load.js';
+import { PULL_THROUGH_CACHE_RULES } from '../../core/pipeline/pull-through-cache.js';
 import { buildCompileOptions, compileOptionsFromEnv } from '../../lambdas/planner/compile-options.js';
 import { FIXTURE_ENV as DEPLOYMENT_ENV } from '../../test/compiler/support.js';
-import { startFigures, startShape, TODAY_CONTROL_PLANE, type ControlPlaneProfile, type StartFigures } from './start-model.js';
+import { AGENT_IMAGE_BEFORE } from './start-measurements.js';
+import { startFigures, startShape, TODAY_CONTROL_PLANE, type ControlPlaneProfile, type ImageAssumptions, type StartFigures } from './start-model.js';
 
-
-const CACHE_RULES = { 'docker.io': 'slipway-docker-hub', 'public.ecr.aws': 'slipway-ecr-public', 'quay.io': 'slipway-quay' };
+/** Every rule the stack creates (lib/pull-through-cache.ts), each with its credentials given. */
+const CACHE_RULES = Object.fromEntries(PULL_THROUGH_CACHE_RULES.map((r) => [r.domain, r.prefix]));
 
 export interface LadderEntry {
   name: string;
   containerDefinitions: ContainerDefinition[];
   profile: ControlPlaneProfile;
+  /** Image sizes and indexes the task definition does not show; default: today's images. */
+  images?: ImageAssumptions;
   figures: StartFigures;
 }
 
@@ -47,19 +51,26 @@ export interface MeasuredControlPlane {
 export function startLadder(yaml: string, today: { containerDefinitions: ContainerDefinition[] }, measured: MeasuredControlPlane, runs?: number): LadderEntry[] {
   // The pipeline as a user who wants the full history writes it: the clone of before.
   const fullClone = `${yaml.trimEnd()}\n\nclone:\n  depth: 0\n`;
+  // Until the agent image shrank, tasks pulled the agent built on node:20-alpine.
+  const before: ImageAssumptions = { megabytes: { 'slipway-agent': AGENT_IMAGE_BEFORE.mb } };
   const entries: Omit<LadderEntry, 'figures'>[] = [
-    { name: 'today', containerDefinitions: today.containerDefinitions, profile: TODAY_CONTROL_PLANE },
-    { name: '+ steps start with the task (pulls at once)', containerDefinitions: compiledContainers(fullClone), profile: TODAY_CONTROL_PLANE },
-    { name: '+ shallow clone (depth 1)', containerDefinitions: compiledContainers(yaml), profile: TODAY_CONTROL_PLANE },
-    // The stack's rules with Docker Hub credentials (lib/pull-through-cache.ts).
-    { name: '+ ECR pull-through cache', containerDefinitions: compiledContainers(yaml, { [ENV.pullThroughCache]: JSON.stringify(CACHE_RULES) }), profile: TODAY_CONTROL_PLANE },
+    { name: 'today', containerDefinitions: today.containerDefinitions, profile: TODAY_CONTROL_PLANE, images: before },
+    { name: '+ steps start with the task (pulls at once)', containerDefinitions: compiledContainers(fullClone), profile: TODAY_CONTROL_PLANE, images: before },
+    { name: '+ shallow clone (depth 1)', containerDefinitions: compiledContainers(yaml), profile: TODAY_CONTROL_PLANE, images: before },
+    // The stack's rules, Docker Hub's credentials given (lib/pull-through-cache.ts).
+    { name: '+ ECR pull-through cache', containerDefinitions: compiledContainers(yaml, { [ENV.pullThroughCache]: JSON.stringify(CACHE_RULES) }), profile: TODAY_CONTROL_PLANE, images: before },
   ];
   const cached = entries.at(-1)!.containerDefinitions;
+  // task-runner/Dockerfile on alpine with node:20-alpine's node binary alone (bench/lib/agent-image.ts).
+  entries.push({ name: '+ agent image without npm, yarn, headers', containerDefinitions: cached, profile: TODAY_CONTROL_PLANE });
   const now = { ...TODAY_CONTROL_PLANE, statusOnPath: measured.statusOnPath };
+  entries.push({ name: `+ pending status ${measured.statusOnPath ? 'still before' : 'beside'} the queue`, containerDefinitions: cached, profile: now });
+  // Not built: what the model says they would give, to decide whether they pay.
+  // SOCI: docs/design/soci-indexes.md (Fargate lazy-loads the node image, 390 MB, from the cache).
+  const soci: ImageAssumptions = { soci: true };
   entries.push(
-    { name: `+ pending status ${measured.statusOnPath ? 'still before' : 'beside'} the queue`, containerDefinitions: cached, profile: now },
-    // Not built: what the model says it would give, to decide whether it pays.
-    { name: '(model only) + Lambdas kept warm', containerDefinitions: cached, profile: { ...now, coldShare: 0 } },
+    { name: '(model only) + SOCI indexes, images > 250 MB', containerDefinitions: cached, profile: now, images: soci },
+    { name: '(model only) + Lambdas kept warm', containerDefinitions: cached, profile: { ...now, coldShare: 0 }, images: soci },
   );
-  return entries.map((e) => ({ ...e, figures: startFigures(startShape(e.containerDefinitions), e.profile, runs) }));
+  return entries.map((e) => ({ ...e, figures: startFigures(startShape(e.containerDefinitions, e.images), e.profile, runs) }));
 }

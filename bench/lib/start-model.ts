@@ -31,6 +31,20 @@ export interface ModelContainer {
   registry: Registry;
   dependsOn: ContainerDependency[];
   healthInterval?: number;
+  /** Its image carries a SOCI index Fargate lazy-loads: the container starts once part of the image is fetched. */
+  lazy?: boolean;
+}
+
+/** What of the images the task definition does not say: their sizes and their SOCI indexes. */
+export interface ImageAssumptions {
+  /** Compressed megabytes by repository name (`slipway-agent`, `node`), over IMAGE_MEGABYTES. */
+  megabytes?: Readonly<Record<string, number>>;
+  /**
+   * Images in ECR of at least TASK.sociMinMegabytes carry a SOCI index. Fargate lazy-loads only
+   * from private ECR (https://github.com/aws/containers-roadmap/issues/2077), so images pulled
+   * from Docker Hub stay whole.
+   */
+  soci?: boolean;
 }
 
 /** What of a task definition decides how the task starts. */
@@ -77,12 +91,13 @@ export function repositoryName(image: string): string {
   return last.split(':')[0]!;
 }
 
-function megabytesOf(image: string): number {
-  return (IMAGE_MEGABYTES[repositoryName(image)] ?? IMAGE_MEGABYTES.unknown!).mb;
+function megabytesOf(image: string, overrides: Readonly<Record<string, number>>): number {
+  const name = repositoryName(image);
+  return overrides[name] ?? (IMAGE_MEGABYTES[name] ?? IMAGE_MEGABYTES.unknown!).mb;
 }
 
 /** The shape of a task's start, read from its container definitions (and the agent's plan in them). */
-export function startShape(containerDefinitions: readonly ContainerDefinition[]): StartShape {
+export function startShape(containerDefinitions: readonly ContainerDefinition[], images: ImageAssumptions = {}): StartShape {
   const agent = containerDefinitions.find((c) => c.name === AGENT_CONTAINER);
   const planJson = agent?.environment?.find((e) => e.name === AGENT_ENV.plan)?.value;
   if (!planJson) throw new Error(`start model: the task definition has no ${AGENT_CONTAINER} container with ${AGENT_ENV.plan}`);
@@ -95,8 +110,9 @@ export function startShape(containerDefinitions: readonly ContainerDefinition[])
     containers: containerDefinitions.map((c) => ({
       name: c.name,
       image: c.image,
-      megabytes: megabytesOf(c.image),
+      megabytes: megabytesOf(c.image, images.megabytes ?? {}),
       registry: registryOf(c.image),
+      ...(images.soci && registryOf(c.image) === 'ecr' && megabytesOf(c.image, images.megabytes ?? {}) >= TASK.sociMinMegabytes.value ? { lazy: true } : {}),
       dependsOn: c.dependsOn ?? [],
       ...(c.healthCheck?.interval ? { healthInterval: c.healthCheck.interval } : {}),
     })),
@@ -179,7 +195,10 @@ export function sampleStart(shape: StartShape, profile: ControlPlaneProfile, ran
   // One rate for the whole task, shared by the pulls under way (download and extraction).
   const rate = draw(TASK.ecrMegabytesPerSecond);
   const hubSlowdown = draw(TASK.dockerHubSlowdown);
-  const work = (c: ModelContainer) => c.megabytes * (c.registry === 'docker-hub' ? hubSlowdown : 1);
+  // A lazy-loaded image's container starts once the share of it that start-up reads is fetched;
+  // the rest comes while the step runs, which this model (push → first command) leaves out.
+  const lazyShare = shape.containers.some((c) => c.lazy) ? draw(TASK.sociFetchedShare) : 1;
+  const work = (c: ModelContainer) => c.megabytes * (c.registry === 'docker-hub' ? hubSlowdown : 1) * (c.lazy ? lazyShare : 1);
 
   // Containers with no dependency: pulled at once (sharing the rate), started when pulled.
   const running = new Map<string, number>();

@@ -13,6 +13,33 @@ import { isEcrRepositoryName } from '../images/ecr-repository-name.js';
 import { parseImageReference } from '../images/reference.js';
 import type { ContainerDefinition } from './ecs-task.js';
 
+export interface PullThroughCacheRule {
+  /** The registry as image references name it (core/images/reference.ts: Docker Hub is `docker.io`). */
+  domain: string;
+  /** ECR's upstreamRegistryUrl for it. */
+  upstream: string;
+  /** The deployment's repository prefix (2–30 characters, CreatePullThroughCacheRule). */
+  prefix: string;
+  /** The construct id of its rule (lib/pull-through-cache.ts). */
+  id: string;
+  /** The setting naming its `ecr-pullthroughcache/` secret, when ECR needs credentials for it. */
+  credentials?: 'dockerHubCredentialsSecretArn' | 'ghcrCredentialsSecretArn' | 'gitlabRegistryCredentialsSecretArn';
+}
+
+/**
+ * The upstream registries the stack caches (lib/pull-through-cache.ts creates the rules), in the
+ * order ECR's user guide lists them (https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache.html):
+ * those pipelines name by a fixed host.
+ */
+export const PULL_THROUGH_CACHE_RULES: readonly PullThroughCacheRule[] = [
+  { domain: 'public.ecr.aws', upstream: 'public.ecr.aws', prefix: 'slipway-ecr-public', id: 'EcrPublic' },
+  { domain: 'registry.k8s.io', upstream: 'registry.k8s.io', prefix: 'slipway-k8s', id: 'Kubernetes' },
+  { domain: 'quay.io', upstream: 'quay.io', prefix: 'slipway-quay', id: 'Quay' },
+  { domain: 'docker.io', upstream: 'registry-1.docker.io', prefix: 'slipway-docker-hub', id: 'DockerHub', credentials: 'dockerHubCredentialsSecretArn' },
+  { domain: 'ghcr.io', upstream: 'ghcr.io', prefix: 'slipway-ghcr', id: 'GitHub', credentials: 'ghcrCredentialsSecretArn' },
+  { domain: 'registry.gitlab.com', upstream: 'registry.gitlab.com', prefix: 'slipway-gitlab', id: 'GitLab', credentials: 'gitlabRegistryCredentialsSecretArn' },
+];
+
 export interface PullThroughCache {
   /** The account's private registry: `<account>.dkr.ecr.<region>.amazonaws.com`. */
   registry: string;

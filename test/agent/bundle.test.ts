@@ -64,7 +64,20 @@ describe('agent Dockerfile', () => {
     expect(instructions.filter((l) => l.startsWith('RUN ')).join('\n')).not.toMatch(/amd64|arm64|x86_64|aarch64|x64/);
     expect(instructions.filter((l) => l.startsWith('FROM '))).toEqual([
       'FROM --platform=$BUILDPLATFORM node:20-alpine AS bundle',
-      'FROM node:20-alpine',
+      'FROM node:20-alpine3.22 AS node',
+      'FROM alpine:3.22',
     ]);
+  });
+
+  it('runs on Alpine with only the node binary of node:20-alpine, of the same Alpine release, and proves it at build time', () => {
+    // The musl node binary links libstdc++ (node:20-alpine installs it the same way); npm,
+    // corepack, yarn and the C headers stay behind (npm run bench -- image-bytes).
+    const from = instructions.filter((l) => l.startsWith('FROM '));
+    const alpine = /alpine(3\.\d+)$/.exec(from[1]!.replace(' AS node', ''))?.[1];
+    expect(from[2]).toBe(`FROM alpine:${alpine}`);
+    const runtime = instructions.slice(instructions.indexOf(from[2]!));
+    expect(runtime.find((l) => l.startsWith('RUN apk add'))).toMatch(/\slibstdc\+\+\s/);
+    expect(runtime.filter((l) => l.startsWith('COPY --from=node'))).toEqual(['COPY --from=node /usr/local/bin/node /usr/local/bin/node']);
+    expect(runtime).toContain('RUN node /opt/slipway/agent.mjs --version');
   });
 });

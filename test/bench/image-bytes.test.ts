@@ -3,7 +3,7 @@
 // count follows the pull-through cache's rules (bench/lib/corpus-images.ts).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { PULL_THROUGH_CACHE_RULES } from '../../lib/pull-through-cache.js';
+import { PULL_THROUGH_CACHE_RULES } from '../../core/pipeline/pull-through-cache.js';
 import { agentImageSize, APK_PACKAGES, BASE_IMAGES, COPIED_FILES, finalStage } from '../../bench/lib/agent-image.js';
 import { corpusImages, pipelineImages } from '../../bench/lib/corpus-images.js';
 import { IMAGE_MEGABYTES } from '../../bench/lib/start-measurements.js';

@@ -64,6 +64,19 @@ describe('the figure follows the task definition', () => {
     const cached = today.containerDefinitions.map((c) => (c.image.includes('.dkr.ecr.') ? c : { ...c, image: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/docker-hub/library/${c.image}` }));
     expect(p50(cached)).toBeLessThan(base);
   });
+  it('SOCI indexes lazy-load only images in ECR of 250 MB or more, and then the first step starts sooner', () => {
+    const cached = today.containerDefinitions.map((c) => (c.image.includes('.dkr.ecr.') ? c : { ...c, image: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/docker-hub/library/${c.image}` }));
+    const lazy = (defs: ContainerDefinition[]) => startShape(defs, { soci: true }).containers.filter((c) => c.lazy).map((c) => c.name);
+    expect(lazy(cached)).toEqual(['test']); // node, 390 MB; postgres (150 MB) and the agent stay whole
+    expect(lazy(today.containerDefinitions)).toEqual([]); // from Docker Hub: Fargate lazy-loads only from ECR
+    const whole = startFigures(startShape(cached), TODAY_CONTROL_PLANE, RUNS).p50;
+    expect(startFigures(startShape(cached, { soci: true }), TODAY_CONTROL_PLANE, RUNS).p50).toBeLessThan(whole - 5);
+  });
+  it('a smaller image pulls sooner: the agent at half its size', () => {
+    const agent = startShape(today.containerDefinitions).containers.find((c) => c.name === 'slipway-agent')!.megabytes;
+    const smaller = startFigures(startShape(today.containerDefinitions, { megabytes: { 'slipway-agent': agent / 2 } }), TODAY_CONTROL_PLANE, RUNS).stageP50.clone;
+    expect(smaller).toBeLessThan(startFigures(startShape(today.containerDefinitions), TODAY_CONTROL_PLANE, RUNS).stageP50.clone);
+  });
   it('a slower health check of the service delays the first step', () => {
     const slow = edit(today.containerDefinitions, 'db', (c) => ({ ...c, healthCheck: { ...c.healthCheck!, interval: 30 } }));
     expect(p50(slow)).toBeGreaterThan(base + 5);
@@ -86,6 +99,10 @@ describe('the figure follows the task definition', () => {
     expect(startShape(ladder[2]!.containerDefinitions).clone).toBe('shallow');
     expect(ladder[2]!.figures.stageP50.clone).toBeLessThan(ladder[1]!.figures.stageP50.clone);
     expect(ladder.at(-1)!.figures.p50).toBeLessThan(ladder[0]!.figures.p50);
+    // The smaller agent image: the same definitions as the cache's row, fewer bytes before the clone.
+    const agent = ladder.findIndex((e) => e.name.startsWith('+ agent image'));
+    expect(ladder[agent]!.containerDefinitions).toBe(ladder[agent - 1]!.containerDefinitions);
+    expect(ladder[agent]!.figures.stageP50.clone).toBeLessThan(ladder[agent - 1]!.figures.stageP50.clone);
     expect(ladder.map((e) => e.containerDefinitions.length)).toEqual(ladder.map(() => 3));
     expect(compiledContainers(yaml).map((c) => c.name)).toEqual(['slipway-agent', 'db', 'test']);
   });

@@ -14,8 +14,8 @@ const DOCKER_HUB_SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:
 const GHCR_SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/ghcr-AbCdEf';
 const GITLAB_SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/gitlab-AbCdEf';
 
-function rulesOf(props: ConstructorParameters<typeof PullThroughCacheRules>[2]): { template: Template; rules: PullThroughCacheRules } {
-  const stack = new Stack(new App(), 'S');
+function rulesOf(props: ConstructorParameters<typeof PullThroughCacheRules>[2], env?: { account: string; region: string }): { template: Template; rules: PullThroughCacheRules } {
+  const stack = new Stack(new App(), 'S', env ? { env } : {});
   const rules = new PullThroughCacheRules(stack, 'Cache', props);
   return { template: Template.fromStack(stack), rules };
 }
@@ -40,6 +40,14 @@ describe('the rules', () => {
     template.hasResourceProperties('AWS::ECR::PullThroughCacheRule', { EcrRepositoryPrefix: prefix, UpstreamRegistryUrl: upstream, CredentialArn: secret });
     expect(rules.prefixes[domain]).toBe(prefix);
     expect(rules.prefixes['docker.io']).toBeUndefined();
+  });
+
+  it("refuses a secret outside the stack's account or Region, where ECR would not read it", () => {
+    expect(() => rulesOf({ ghcrCredentialsSecretArn: GHCR_SECRET }, { account: '123456789012', region: 'us-east-1' })).toThrow(
+      /context ghcrCredentialsSecretArn: the secret is in Region eu-west-1, the stack's us-east-1; ECR reads .* only from a secret in the stack's own account and Region/,
+    );
+    expect(() => rulesOf({ dockerHubCredentialsSecretArn: DOCKER_HUB_SECRET }, { account: '210987654321', region: 'eu-west-1' })).toThrow(/account 123456789012, the stack's 210987654321/);
+    expect(rulesOf({ gitlabRegistryCredentialsSecretArn: GITLAB_SECRET }, { account: '123456789012', region: 'eu-west-1' }).rules.prefixes['registry.gitlab.com']).toBe('slipway-gitlab');
   });
 
   it('every ECR prefix is within CreatePullThroughCacheRule\'s 2–30 characters and unique', () => {
