@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { pendingStatusOnPath } from './lib/control-plane-path.js';
-import { startLadder } from './lib/start-ladder.js';
+import { compiledSplit, startLadder } from './lib/start-ladder.js';
+import { serviceTaskShape, splitStartFigures, startShape, TODAY_CONTROL_PLANE, type SplitStartMode } from './lib/start-model.js';
 
 const fixtures = fileURLToPath(new URL('../test/fixtures/start-model/', import.meta.url));
 const ladder = startLadder(readFileSync(`${fixtures}pipeline.yml`, 'utf8'), JSON.parse(readFileSync(`${fixtures}today.json`, 'utf8')), {
@@ -22,5 +23,27 @@ for (const { name, figures } of ladder) {
 console.log('\nmedian end of each stage, seconds from push:');
 for (const { name, figures } of ladder) {
   console.log(`  ${name}: ${Object.entries(figures.stageP50).map(([stage, at]) => `${stage} ${at.toFixed(1)}`).join(', ')}`);
+}
+
+// A split pipeline with services (docs/design/split-pipelines.md): when its first segment is
+// started against its service task. The project's golden split pipeline (two services and a
+// detached step in the service task, nine step containers in segment 1).
+const split = compiledSplit(readFileSync(fileURLToPath(new URL('../test/fixtures/compile-split/services.yml', import.meta.url)), 'utf8'));
+const segmentShape = startShape(split.segment);
+const serviceShape = serviceTaskShape(split.serviceTask);
+const modes: [SplitStartMode, string][] = [
+  ['after-running', 'segment 1 once the service task runs (as built)'],
+  ['at-address', '(model only) once its address shows (pulls pending)'],
+  ['together', '(model only) both at once, address told by its agent'],
+];
+console.log('\nsplit pipeline with services (test/fixtures/compile-split/services.yml): push → segment 1\'s first step');
+console.log('start'.padEnd(54), 'p50'.padStart(8), 'p95'.padStart(8), ' svc running', ' svc ready', ' segment RunTask');
+const built = splitStartFigures(segmentShape, serviceShape, TODAY_CONTROL_PLANE, 'after-running');
+for (const [mode, name] of modes) {
+  const f = mode === 'after-running' ? built : splitStartFigures(segmentShape, serviceShape, TODAY_CONTROL_PLANE, mode);
+  console.log(
+    name.padEnd(54), s(f.p50).padStart(8), s(f.p95).padStart(8), s(f.serviceRunningP50).padStart(12), s(f.serviceReadyP50).padStart(10), s(f.segmentRunTaskP50).padStart(16),
+    mode === 'after-running' ? '' : `  ${(f.p50 / built.p50).toFixed(2)}× / ${(f.p95 / built.p95).toFixed(2)}×`,
+  );
 }
 console.log('\nTo confirm with an AWS account: Fargate provisioning and pull rates in the target Region, Docker Hub rate from AWS, GitHub API latency, Lambda cold share, the share of an image a SOCI-indexed start still fetches (docs/design/soci-indexes.md), the agent image\'s pushed size (npm run bench -- image-bytes) (see bench/lib/start-measurements.ts: every "assumed" line).');

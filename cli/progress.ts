@@ -1,7 +1,7 @@
 // Progress of a local build in the terminal: one line when a step starts and one when it
 // ends (with its duration), then the summary table of stages and steps.
 
-import type { BuildDetail, Stage, StepRecord } from '../core/builds/types.js';
+import { stepLogTask, type BuildDetail, type Stage, type StepRecord } from '../core/builds/types.js';
 import { agentPhases, describePhases, type AgentPhase } from './agent-phases.js';
 import { duration } from './format.js';
 
@@ -42,7 +42,8 @@ export function progressPrinter(out: (line: string) => void, phasesOf?: PhasesOf
 /** Phases read from the ECS stand-in's capture of the agent's output (local mode: `run`, `up`). */
 export function localPhases(local: { aws: { ecs: { logs(taskArn: string, container: string): { timestamp: number; message: string }[] } } }): PhasesOf {
   return (stage, step) => {
-    if (!stage.taskArn) return undefined;
-    return agentPhases(step, local.aws.ecs.logs(stage.taskArn, step.container).map((l) => ({ time: l.timestamp, text: l.message })), stage.steps?.some((s) => s.afterSetup) ?? false);
+    const taskArn = stepLogTask(stage, step);
+    if (!taskArn) return undefined;
+    return agentPhases(step, local.aws.ecs.logs(taskArn, step.container).map((l) => ({ time: l.timestamp, text: l.message })), stage.steps?.some((s) => s.afterSetup) ?? false);
   };
 }

@@ -44,6 +44,17 @@ export interface MeasuredControlPlane {
   statusOnPath: boolean;
 }
 
+/** A split pipeline's first segment and service task as the planner compiles them (splitPipelines on, as deployed with a snapshot bucket). */
+export function compiledSplit(yaml: string): { segment: ContainerDefinition[]; serviceTask: ContainerDefinition[] } {
+  const context = cliContext({ repo: 'acme/app', commit: 'a'.repeat(40) });
+  const manifest = loadManifest('.drone.yml', yaml, { substitute: substitutionLookup(context), splitPipelines: true });
+  if (!isReadable(manifest)) throw new Error('start model: the pipeline does not load');
+  const options = { ...buildCompileOptions(compileOptionsFromEnv(DEPLOYMENT_ENV), { repoSlug: 'acme/app', buildNumber: 1, fork: false }), splitPipelines: true };
+  const stage = compileManifest(manifest, context, options).stages[0];
+  if (!stage?.segments || !stage.serviceTask) throw new Error('start model: the pipeline did not compile into segments with a service task');
+  return { segment: stage.segments[0]!.taskDefinition.containerDefinitions, serviceTask: stage.serviceTask.taskDefinition.containerDefinitions };
+}
+
 /**
  * Today's figures (from `today`, the definition compiled before these changes), then each change
  * in turn; `measured`: the control plane's path as the planner runs it now (pendingStatusOnPath).

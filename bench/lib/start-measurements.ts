@@ -22,6 +22,7 @@ export const CONTROL_PLANE = {
   gitHostCall: { p50: 0.3, p95: 0.9, source: 'assumed: one GitHub REST call from us-east-1 or eu-west-1 (contents, statuses)' },
   dynamoWrite: { p50: 0.01, p95: 0.03, source: 'DynamoDB single-digit ms per item (aws.amazon.com/dynamodb); a transaction of a few items' },
   runTask: { p50: 0.4, p95: 1.2, source: 'assumed: the RunTask API call itself, before the task is PROVISIONING' },
+  eventToLambda: { p50: 0.5, p95: 2, source: 'assumed: an ECS task state change through EventBridge to its Lambda target (AWS documents no delivery latency)' },
 } as const;
 
 /** After RunTask. */
@@ -51,6 +52,8 @@ export const TASK = {
   serviceBoot: { p50: 2, p95: 5, source: 'assumed: a service image other than postgres' },
   /** The agent reads container health from the task metadata endpoint every second (task-runner/gate.ts). */
   metadataPoll: { value: 1, source: 'task-runner/gate.ts: metadata read on every probe round, back-off to 2 s' },
+  /** A segment's agent asks the service task's agent, backing off from 0.1 s to 2 s (task-runner/services-ready.ts, PROBE_BACKOFF). */
+  remoteAsk: { value: 2, source: 'task-runner/services-ready.ts + backoff.ts PROBE_BACKOFF: questions back off to one every 2 s' },
   cloneFull: { p50: 8, p95: 20, source: 'assumed: a repository with a 60 MB history pack at ~10 MB/s from the Git host, plus checkout' },
   // SOCI (lazy loading) on Fargate: worth it for images over 250 MB ("For large container images
   // (> 250mb), it's better to lazy load", https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-pull-behavior.html;

@@ -103,6 +103,7 @@ export function startShape(containerDefinitions: readonly ContainerDefinition[],
   if (!planJson) throw new Error(`start model: the task definition has no ${AGENT_CONTAINER} container with ${AGENT_ENV.plan}`);
   const plan = JSON.parse(planJson) as AgentPlan;
   const steps = new Set(plan.steps.map((s) => s.container));
+  // A later step of a segment may depend on a step of an earlier one (its record, not its container).
   const firstSteps = plan.steps.filter((s) => !s.detach && !s.whenStatus && s.dependsOn.every((d) => !steps.has(d))).map((s) => s.container);
   if (firstSteps.length === 0) throw new Error('start model: the plan has no step that starts the pipeline');
   const imageOf = new Map(containerDefinitions.map((c) => [c.name, c.image]));
@@ -117,7 +118,8 @@ export function startShape(containerDefinitions: readonly ContainerDefinition[],
       ...(c.healthCheck?.interval ? { healthInterval: c.healthCheck.interval } : {}),
     })),
     clone: plan.clone.disable ? 'disabled' : plan.clone.depth !== undefined && plan.clone.depth > 0 ? 'shallow' : 'full',
-    services: plan.services.map((s) => ({ container: s.container, healthCommand: s.healthCommand, postgres: repositoryName(imageOf.get(s.container) ?? '') === 'postgres' })),
+    // A segment of a split pipeline asks the service task for its services (AgentPlan.remoteServices): none here.
+    services: plan.remoteServices ? [] : plan.services.map((s) => ({ container: s.container, healthCommand: s.healthCommand, postgres: repositoryName(imageOf.get(s.container) ?? '') === 'postgres' })),
     firstSteps,
     wrapperPoll: 1,
   };
@@ -174,12 +176,21 @@ export function sharedPulls(pulls: readonly { start: number; work: number }[], r
   }
 }
 
+/** A Lambda invocation of the control plane: cold for `profile.coldShare` of them. */
+function lambdaSeconds(profile: ControlPlaneProfile, random: () => number): number {
+  const draw = drawer(random);
+  return random() < profile.coldShare ? draw(CONTROL_PLANE.lambdaCold) : draw(CONTROL_PLANE.lambdaWarm);
+}
+
 /** One start, in seconds from push. */
 export function sampleStart(shape: StartShape, profile: ControlPlaneProfile, random: () => number): StartSample {
-  const draw = drawer(random);
-  const lambda = () => (random() < profile.coldShare ? draw(CONTROL_PLANE.lambdaCold) : draw(CONTROL_PLANE.lambdaWarm));
+  return sampleTaskStart(shape, controlPlaneSeconds(profile, random), random);
+}
 
-  // Webhook → queue → planner (config, build, status, enqueue, nudge) → autoscaler → RunTask.
+/** Push → RunTask: webhook → queue → planner (config, build, status, enqueue, nudge) → autoscaler → RunTask. */
+function controlPlaneSeconds(profile: ControlPlaneProfile, random: () => number): number {
+  const draw = drawer(random);
+  const lambda = () => lambdaSeconds(profile, random);
   let t = lambda(); // webhook
   t += draw(CONTROL_PLANE.sqsToLambda) + lambda(); // planner
   t += draw(CONTROL_PLANE.gitHostCall); // fetch the pipeline file at the commit
@@ -188,8 +199,25 @@ export function sampleStart(shape: StartShape, profile: ControlPlaneProfile, ran
   t += draw(CONTROL_PLANE.dynamoWrite); // enqueue
   t += lambda(); // the nudged autoscaler
   t += draw(CONTROL_PLANE.runTask);
-  const controlPlane = t;
+  return t;
+}
 
+/**
+ * A split pipeline's services, asked across tasks (AgentPlan.remoteServices): when the service
+ * task's agent first says ready, and from when the segment's agent can ask it (it knows the address).
+ */
+export interface RemoteServices {
+  readyAt: number;
+  askableFrom: number;
+}
+
+/**
+ * One task's start once RunTask was called at `controlPlane` seconds from push. With `remote`,
+ * the agent's gate asks the service task instead of watching services of its own
+ * (task-runner/services-ready.ts: asks backing off from 0.1 s to 2 s between questions).
+ */
+export function sampleTaskStart(shape: StartShape, controlPlane: number, random: () => number, remote?: RemoteServices): StartSample {
+  const draw = drawer(random);
   const provisioned = controlPlane + draw(TASK.provisioning);
   const byName = new Map(shape.containers.map((c) => [c.name, c]));
   // One rate for the whole task, shared by the pulls under way (download and extraction).
@@ -228,8 +256,11 @@ export function sampleStart(shape: StartShape, profile: ControlPlaneProfile, ran
     if (c.healthInterval) healthy.set(c.name, seen);
     servicesReady = Math.max(servicesReady, seen);
   }
-  // The gate starts after the clone and looks at the services about once a second.
-  const gateOpen = servicesReady <= cloned ? cloned : servicesReady + random() * TASK.metadataPoll.value;
+  if (remote) servicesReady = Math.max(servicesReady, remote.readyAt, remote.askableFrom);
+  // The gate starts after the clone and looks at the services about once a second (across
+  // tasks: its questions back off to one every 2 s).
+  const lookEvery = remote ? TASK.remoteAsk.value : TASK.metadataPoll.value;
+  const gateOpen = servicesReady <= cloned ? cloned : servicesReady + random() * lookEvery;
   const agent = byName.get(AGENT_CONTAINER)!;
   if (agent.healthInterval) healthy.set(AGENT_CONTAINER, nextTick(agentRunning, agent.healthInterval, gateOpen));
 
@@ -284,4 +315,124 @@ export function startFigures(shape: StartShape, profile: ControlPlaneProfile, ru
     STAGES.map((stage) => [stage, percentile(samples.map((s) => s.ends[stage]).sort((a, b) => a - b), 50)]),
   ) as Record<StageName, number>;
   return { p50: percentile(totals, 50), p95: percentile(totals, 95), stageP50 };
+}
+
+/** A split pipeline's service task (docs/design/split-pipelines.md): its containers and the services its agent waits for. */
+export interface ServiceTaskShape {
+  containers: ModelContainer[];
+  services: StartShape['services'];
+}
+
+/** The service task's shape, from its container definitions (its agent's plan has `role: 'services'`). */
+export function serviceTaskShape(containerDefinitions: readonly ContainerDefinition[]): ServiceTaskShape {
+  const agent = containerDefinitions.find((c) => c.name === AGENT_CONTAINER);
+  const planJson = agent?.environment?.find((e) => e.name === AGENT_ENV.plan)?.value;
+  if (!planJson) throw new Error(`start model: the service task has no ${AGENT_CONTAINER} container with ${AGENT_ENV.plan}`);
+  const plan = JSON.parse(planJson) as AgentPlan;
+  if (plan.role !== 'services') throw new Error('start model: this is not a service task (its agent plan has no role "services")');
+  const imageOf = new Map(containerDefinitions.map((c) => [c.name, c.image]));
+  return {
+    containers: containerDefinitions.map((c) => ({
+      name: c.name,
+      image: c.image,
+      megabytes: megabytesOf(c.image, {}),
+      registry: registryOf(c.image),
+      dependsOn: c.dependsOn ?? [],
+      ...(c.healthCheck?.interval ? { healthInterval: c.healthCheck.interval } : {}),
+    })),
+    services: plan.services.map((s) => ({ container: s.container, healthCommand: s.healthCommand, postgres: repositoryName(imageOf.get(s.container) ?? '') === 'postgres' })),
+  };
+}
+
+export interface ServiceTaskSample {
+  /** Its network interface is attached and has its address (the end of PROVISIONING). */
+  addressAt: number;
+  /** Every container started: the task is RUNNING (ECS's lastStatus is the minimum of its containers'). */
+  runningAt: number;
+  /** Its agent has booted: it can tell its address to whoever asks where it is. */
+  agentAt: number;
+  /** Its agent answers "ready": every service up (and healthy, where it has a health command). */
+  readyAt: number;
+}
+
+/** One start of a service task whose RunTask was called at `runTaskAt`. */
+export function sampleServiceTask(shape: ServiceTaskShape, runTaskAt: number, random: () => number): ServiceTaskSample {
+  const draw = drawer(random);
+  const addressAt = runTaskAt + draw(TASK.provisioning);
+  const rate = draw(TASK.ecrMegabytesPerSecond);
+  const hubSlowdown = draw(TASK.dockerHubSlowdown);
+  // All its containers start with the task (services, detached steps, the agent): pulled at once.
+  const pulled = sharedPulls(
+    shape.containers.map((c) => ({ start: addressAt + draw(TASK.registryRoundTrip), work: c.megabytes * (c.registry === 'docker-hub' ? hubSlowdown : 1) })),
+    rate,
+  );
+  const started = new Map(shape.containers.map((c, i) => [c.name, pulled[i]! + draw(TASK.containerStart)]));
+  const runningAt = Math.max(...started.values());
+  const agentAt = started.get(AGENT_CONTAINER)! + draw(TASK.agentBoot);
+  let ready = agentAt;
+  for (const s of shape.services) {
+    const c = shape.containers.find((x) => x.name === s.container)!;
+    const at = started.get(c.name)!;
+    const up = at + draw(s.postgres ? TASK.postgresBoot : TASK.serviceBoot);
+    ready = Math.max(ready, s.healthCommand && c.healthInterval ? nextTick(at, c.healthInterval, up) : up);
+  }
+  return { addressAt, runningAt, agentAt, readyAt: ready + random() * TASK.metadataPoll.value };
+}
+
+/**
+ * When the first segment of a split pipeline with services is started:
+ * - `after-running` (as built): once a pass sees the service task RUNNING, with its address in
+ *   the segment's override (its RUNNING event, the task-events Lambda's nudge, the autoscaler's
+ *   DescribeTasks, then RunTask);
+ * - `at-address`: the same, as soon as DescribeTasks shows the service task's address (its
+ *   network interface attached, while its images are still pulled), if ECS shows it that early;
+ * - `together`: both RunTasks in one pass; the segment's agent learns the address once the
+ *   service task's agent has booted and told it (through the store or an object both reach).
+ */
+export type SplitStartMode = 'after-running' | 'at-address' | 'together';
+
+export interface SplitStartSample extends StartSample {
+  service: ServiceTaskSample;
+  /** When the segment's RunTask was called, seconds from push. */
+  segmentRunTask: number;
+}
+
+/** One start of a split pipeline with services: push → the first command of segment 1's first step. */
+export function sampleSplitStart(segment: StartShape, service: ServiceTaskShape, profile: ControlPlaneProfile, mode: SplitStartMode, random: () => number): SplitStartSample {
+  const draw = drawer(random);
+  const controlPlane = controlPlaneSeconds(profile, random);
+  const svc = sampleServiceTask(service, controlPlane, random);
+  // A task state change → EventBridge → the task-events Lambda → its nudge → the autoscaler's
+  // pass, which describes the service task, then RunTask of the segment.
+  const reaction = () => draw(CONTROL_PLANE.eventToLambda) + lambdaSeconds(profile, random) + lambdaSeconds(profile, random) + draw(CONTROL_PLANE.runTask) + draw(CONTROL_PLANE.runTask);
+  const segmentRunTask =
+    mode === 'after-running' ? svc.runningAt + reaction() : mode === 'at-address' ? svc.addressAt + reaction() : controlPlane + draw(CONTROL_PLANE.runTask);
+  // Told by the service task's agent: a write and a read of a small record.
+  const askableFrom = mode === 'together' ? svc.agentAt + draw(CONTROL_PLANE.dynamoWrite) * 2 : segmentRunTask;
+  const start = sampleTaskStart(segment, segmentRunTask, random, { readyAt: svc.readyAt, askableFrom });
+  return { ...start, service: svc, segmentRunTask };
+}
+
+export interface SplitStartFigures {
+  p50: number;
+  p95: number;
+  /** Medians, seconds from push: the service task RUNNING and ready, the segment's RunTask. */
+  serviceRunningP50: number;
+  serviceReadyP50: number;
+  segmentRunTaskP50: number;
+}
+
+/** `runs` starts of one split pipeline in one mode; the same seed gives the same figures. */
+export function splitStartFigures(segment: StartShape, service: ServiceTaskShape, profile: ControlPlaneProfile, mode: SplitStartMode, runs = 20_000, seed = 18): SplitStartFigures {
+  const random = seededRandom(seed);
+  const samples = Array.from({ length: runs }, () => sampleSplitStart(segment, service, profile, mode, random));
+  const sorted = (f: (s: SplitStartSample) => number) => samples.map(f).sort((a, b) => a - b);
+  const totals = sorted((s) => s.total);
+  return {
+    p50: percentile(totals, 50),
+    p95: percentile(totals, 95),
+    serviceRunningP50: percentile(sorted((s) => s.service.runningAt), 50),
+    serviceReadyP50: percentile(sorted((s) => s.service.readyAt), 50),
+    segmentRunTaskP50: percentile(sorted((s) => s.segmentRunTask), 50),
+  };
 }

@@ -9,7 +9,7 @@
 
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import type { BuildDetail } from '../../core/builds/types.js';
+import { stepLogTask, type BuildDetail } from '../../core/builds/types.js';
 import { snapshotWorkingCopy } from '../../local/snapshot.js';
 import { readServerFile, type LocalRunResponse, type ServerFile } from '../../local/local-runs.js';
 import { slipwayHome } from '../../local/secrets.js';
@@ -199,12 +199,13 @@ async function runPrivately(target: RunTarget, why: string, io: CliIO): Promise<
 /** Each finished step's output once, prefixed with its name (the stand-in keeps it like awslogs). */
 function printOutputs(local: LocalSlipway, build: BuildDetail, printed: Set<string>, io: CliIO): void {
   for (const stage of build.stages) {
-    if (!stage.taskArn) continue;
     for (const step of stage.steps) {
       const key = `${stage.number}.${step.number}`;
-      if (printed.has(key) || !hasRun(step.status) || step.kind === 'clone') continue;
+      // The task it ran in: a split stage's earlier segment, or its service task.
+      const taskArn = stepLogTask(stage, step);
+      if (!taskArn || printed.has(key) || !hasRun(step.status) || step.kind === 'clone') continue;
       printed.add(key);
-      const lines = local.aws.ecs.logs(stage.taskArn, step.container);
+      const lines = local.aws.ecs.logs(taskArn, step.container);
       for (const line of lines) io.out(`    [${step.name}] ${line.message}`);
     }
   }

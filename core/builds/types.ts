@@ -241,6 +241,16 @@ export interface LogLine {
   text: string;
 }
 
+/**
+ * The ECS task whose log stream (`prefix/container/task-id`) holds the step's output: the one
+ * its record names; for records without one, its stage's service task for a split stage's
+ * services and detached steps, else its stage's task. Undefined before any task ran.
+ */
+export function stepLogTask(stage: Pick<Stage, 'taskArn' | 'serviceTaskArn'>, step: Pick<StepRecord, 'taskArn' | 'kind' | 'detached'>): string | undefined {
+  if (step.taskArn !== undefined) return step.taskArn;
+  return stage.serviceTaskArn !== undefined && (step.kind === 'service' || step.detached) ? stage.serviceTaskArn : stage.taskArn;
+}
+
 /** The build id is stable and sortable per repository: `<owner>/<name>#<number>`. */
 export function buildId(repo: string, number: number): string {
   return `${repo}#${number}`;

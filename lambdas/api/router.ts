@@ -20,7 +20,7 @@ import { OPENAPI_DOCUMENT } from '../../core/builds/openapi.js';
 import { isStageDone, isStepDone } from '../../core/builds/status.js';
 import { type BuildStore, InvalidCursorError, type Page, type PageOptions, type RecentRecordsReader } from '../../core/builds/ports.js';
 import type { Build, BuildStatus, Repository } from '../../core/builds/types.js';
-import { BUILD_STATUSES, buildId as makeBuildId } from '../../core/builds/types.js';
+import { BUILD_STATUSES, buildId as makeBuildId, stepLogTask } from '../../core/builds/types.js';
 import { activate, remove, rotateSecret, setGithubAppSecret, updateSettings, type ActivationDeps } from './activation.js';
 import { cancelBuild, type CancelDeps } from './cancel.js';
 import { ApiFailure, apiError, json, type ApiRequest, type ApiResponse } from './http.js';
@@ -209,9 +209,8 @@ async function stepLog(deps: ApiDeps, id: string, stageNumber: number, stepNumbe
   const step = steps.find((s) => s.stageNumber === stageNumber && s.number === stepNumber);
   if (!stage || !step) return apiError(404, `build ${id} has no step ${stageNumber}/${stepNumber}`);
   // No task yet, no stream yet: cursors until then hold a plain offset.
-  // The task the step ran in (a split stage's earlier segment, its service task); records
-  // without it: the stage's task, or its service task for its services and detached steps.
-  const taskArn = step.taskArn ?? (stage.serviceTaskArn !== undefined && (step.kind === 'service' || step.detached) ? stage.serviceTaskArn : stage.taskArn);
+  // The task the step ran in (a split stage's earlier segment, its service task).
+  const taskArn = stepLogTask(stage, step);
   const stream = taskArn ? logStreamName(step.container, taskArn) : undefined;
   const cursor = query.get('cursor');
   let from: LogPosition;

@@ -3,9 +3,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { ContainerDefinition } from '../../core/pipeline/ecs-task.js';
-import { compiledContainers, startLadder } from '../../bench/lib/start-ladder.js';
 import { pendingStatusOnPath } from '../../bench/lib/control-plane-path.js';
-import { registryOf, repositoryName, sharedPulls, startFigures, startShape, TODAY_CONTROL_PLANE } from '../../bench/lib/start-model.js';
+import { compiledContainers, compiledSplit, startLadder } from '../../bench/lib/start-ladder.js';
+import {
+  registryOf, repositoryName, sampleSplitStart, serviceTaskShape, sharedPulls, splitStartFigures, startFigures, startShape, TODAY_CONTROL_PLANE,
+} from '../../bench/lib/start-model.js';
+import { seededRandom } from '../../core/util/seeded-random.js';
 
 const fixtures = new URL('../fixtures/start-model/', import.meta.url);
 const yaml = readFileSync(new URL('pipeline.yml', fixtures), 'utf8');
@@ -117,5 +120,40 @@ describe("the control plane's profile is read from the planner's code", () => {
     expect(row(false).name).toBe('+ pending status beside the queue');
     expect(row(true).name).toBe('+ pending status still before the queue');
     expect(row(false).figures.stageP50['control plane']).toBeLessThan(row(true).figures.stageP50['control plane'] - 0.1);
+  });
+});
+
+describe('a split pipeline with services: when segment 1 starts against its service task', () => {
+  const split = compiledSplit(readFileSync(new URL('../fixtures/compile-split/services.yml', import.meta.url), 'utf8'));
+  const segment = startShape(split.segment);
+  const service = serviceTaskShape(split.serviceTask);
+
+  it('reads the services from the service task; the segment asks for them instead of having its own', () => {
+    expect(service.services.map((s) => [s.container, s.postgres])).toEqual([['db', true], ['cache', false]]);
+    expect(service.containers.map((c) => c.name)).toEqual(['slipway-agent', 'db', 'cache', 'watch']);
+    expect(segment.services).toEqual([]);
+    expect(segment.firstSteps).toEqual(['seed']);
+    expect(() => serviceTaskShape(split.segment)).toThrow(/not a service task/);
+  });
+
+  it('as built, the segment is started only after the service task runs; its first step never comes before the services are ready', () => {
+    const random = seededRandom(7);
+    for (let i = 0; i < 500; i++) {
+      const built = sampleSplitStart(segment, service, TODAY_CONTROL_PLANE, 'after-running', random);
+      expect(built.segmentRunTask).toBeGreaterThan(built.service.runningAt);
+      expect(built.total).toBeGreaterThanOrEqual(built.service.readyAt);
+      const together = sampleSplitStart(segment, service, TODAY_CONTROL_PLANE, 'together', random);
+      expect(together.segmentRunTask).toBeLessThan(together.service.addressAt);
+      expect(together.total).toBeGreaterThanOrEqual(together.service.readyAt);
+    }
+  });
+
+  it("starting both at once hides the service task's start behind the segment's: sooner by about that start", () => {
+    const built = splitStartFigures(segment, service, TODAY_CONTROL_PLANE, 'after-running', RUNS);
+    const together = splitStartFigures(segment, service, TODAY_CONTROL_PLANE, 'together', RUNS);
+    expect(built.segmentRunTaskP50).toBeGreaterThan(built.serviceRunningP50);
+    expect(together.p50).toBeLessThan(built.p50 - 20);
+    // Never sooner than its services are ready.
+    expect(together.p50).toBeGreaterThanOrEqual(together.serviceReadyP50);
   });
 });

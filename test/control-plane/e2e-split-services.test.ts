@@ -70,6 +70,13 @@ describe('a pipeline over 10 containers with a service', () => {
     const segments = e2e.aws.ecs.tasks().filter((t) => (t.overrides as { containerOverrides: { environment?: { name: string; value: string }[] }[] }).containerOverrides.some((o) => o.environment?.some((e) => e.name === 'SLIPWAY_SERVICES_HOST' && e.value === address)));
     expect(segments).toHaveLength(2);
     for (const s of segments) expect((s.containers as { name: string }[]).map((c) => c.name)).not.toContain('cache');
+    // Each record names the task it ran in, where its log is: the service in the service task,
+    // `seed` in segment 1's, `read` in segment 2's (the stage's last).
+    const ranIn = Object.fromEntries(detail.stages[0]!.steps.map((x) => [x.name, x.taskArn]));
+    expect(ranIn['cache']).toBe(String(stopped.taskArn));
+    expect(ranIn['read']).toBe(detail.stages[0]!.taskArn);
+    expect(segments.map((t) => String(t.taskArn))).toContain(ranIn['seed']);
+    expect(ranIn['seed']).not.toBe(ranIn['read']);
   });
 
   it('a failure in segment 1 ends the stage there, and the service task is stopped all the same', async () => {
