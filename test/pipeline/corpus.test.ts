@@ -79,6 +79,20 @@ describe('the corpus of real pipelines', () => {
     }
   });
 
+  // What Drone does with them (core/pipeline/parse.ts parseMiscasedPipeline, lint.ts lintSecrets):
+  // `kind: Pipeline` is created by Drone's server and taken by no runner, so it stays an error,
+  // now of that pipeline alone and saying what Drone expects; a repeated secret name is read as
+  // Drone reads it (the first document), a warning. BerlingskeMedia's pipeline then meets its
+  // own limit: its task definition is larger than ECS's 64 KiB.
+  it("follows Drone on a miscased kind and a repeated secret name", () => {
+    const verdict = (file: string) => figure.verdicts.find((v) => v.file === file)!;
+    expect(verdict('0xch4z__docker-terraform-tflint.yml').detail).toBe(
+      'kind: "Pipeline" is not Drone\'s kind: Drone matches kinds exactly, so it would create this stage and no runner would ever take it; write kind: pipeline (lower case)',
+    );
+    expect(verdict('BerlingskeMedia__ci.images.yml').detail).toMatch(/^compile: pipeline "build images": its task definition is \d+ bytes but ECS accepts at most 65536/);
+    expect(figure.reasons.filter(([reason]) => reason.startsWith('file: '))).toEqual([]);
+  });
+
   it('gives these reasons for the others (top first)', () => {
     const top = figure.reasons.slice(0, 2).map(([reason]) => reason);
     expect(top).toEqual([expect.stringContaining('too many containers'), expect.stringContaining('skipped: platform arch')]);
