@@ -26,6 +26,7 @@ import { emptyConditions } from '../../core/pipeline/parse.js';
 import { segments } from '../../core/pipeline/segments.js';
 import { REFUSED_SECRET_NOTE } from '../../core/pipeline/secret-refs.js';
 import { isEc2Task } from '../../core/pipeline/ec2-task.js';
+import { imageBuildKind } from '../../core/pipeline/image-build.js';
 import type { CompileOptions } from '../../core/pipeline/compile.js';
 import type { ImageCommands } from '../../core/pipeline/plugin-command.js';
 
@@ -41,6 +42,8 @@ export interface PipelineVerdict {
   runs: boolean;
   /** It runs, but a `kind: secret` document it reads names another repository's path: that secret is left out. */
   secretsRefused?: boolean;
+  /** It has a step that builds an image (imageBuildKind). */
+  buildsImage?: boolean;
   /** Why it does not run, with names and numbers taken out so that reasons can be counted. */
   reason?: string;
   /** The message as given. */
@@ -62,6 +65,8 @@ export interface CorpusFigure {
   running: number;
   /** Of `running`, those that run without a secret whose document names a path outside the repository's prefix. */
   runningWithSecretsRefused: number;
+  /** Of `running`, those with no image build step (plugins/docker and its siblings, core/pipeline/image-build.ts). */
+  runningWithoutImageBuild: number;
   /** running / pipelines, 0…1. */
   share: number;
   /** Reason → pipelines, most frequent first. */
@@ -186,6 +191,7 @@ export function measureCorpus(files: readonly CorpusFile[]): CorpusFigure {
     overLimit,
     withEc2: { ...withEc2, share: share(withEc2.running) },
     runningWithSecretsRefused: verdicts.filter((v) => v.secretsRefused).length,
+    runningWithoutImageBuild: verdicts.filter((v) => v.runs && !v.buildsImage).length,
   };
 }
 
@@ -194,8 +200,9 @@ function measureFile(file: CorpusFile, docs: DockerDocument[], ec2?: CompileOpti
   const ctx = cliContext({ repo: `${owner}/${repo}` });
   // Read as `slipway compile` and a deployment read it: a pipeline the cut can split runs.
   const manifest = loadManifest('.drone.yml', file.text, { splitPipelines: CLI_COMPILE_OPTIONS.splitPipelines === true });
+  const buildsImage = new Set(manifest.pipelines.filter((p) => p.steps.some((s) => imageBuildKind(s) !== undefined)).map((p) => p.name));
   const verdict = (doc: DockerDocument, runs: boolean, detail?: string, line?: number): PipelineVerdict => {
-    const at = { file: file.name, pipeline: doc.name, runs, from: doc.from, to: doc.to };
+    const at = { file: file.name, pipeline: doc.name, runs, from: doc.from, to: doc.to, ...(buildsImage.has(doc.name) ? { buildsImage: true } : {}) };
     return runs ? at : { ...at, reason: reasonOf(detail!), detail: detail!, ...(line !== undefined ? { line } : {}) };
   };
   const [fileError] = fileErrors(manifest);
@@ -221,6 +228,7 @@ export function formatFigure(figure: CorpusFigure, top = 15): string {
   const lines = [
     `corpus: ${figure.files} files (${figure.legacyFiles} in Drone 0.8's format, not counted), ${figure.pipelines} docker pipelines`,
     `run on Slipway: ${figure.running} of ${figure.pipelines} (${pct} %), ${figure.runningWithSecretsRefused} of them without a secret their file reads from another repository's path (left out, as Drone's secret providers refuse it)`,
+    `run without an image build step: ${figure.runningWithoutImageBuild} of ${figure.pipelines} (${((figure.runningWithoutImageBuild / Math.max(1, figure.pipelines)) * 100).toFixed(1)} %)`,
     `with EC2 capacity on, for a trusted repository: ${figure.withEc2.running} of ${figure.pipelines} (${(figure.withEc2.share * 100).toFixed(1)} %), ` +
       `${figure.withEc2.onEc2} of them on EC2 (privileged, docker.sock, dind)`,
     'why the others do not (pipelines, reason):',

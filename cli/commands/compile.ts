@@ -123,11 +123,12 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   const compilerErrors = result.errors.flatMap((e) => e.diagnostics).filter((d) => !reported.has(d));
   const overfull = new Set(compilerErrors.filter((d) => d.message.includes(LINT.tooManyContainers)).map((d) => `${d.line}:${d.column}`));
   // Lint's note that a pipeline runs as consecutive tasks gives way to its stage's note,
-  // which names the segments of this build's cut.
+  // which names the segments of this build's cut; its note on a skipped dependency to the
+  // stage's, which knows this build's trigger skips too.
   const lintShown = manifest.diagnostics.filter(
     (d) =>
       !(d.severity === 'warning' && d.message.includes(LINT.tooManyContainers) && overfull.has(`${d.line}:${d.column}`)) &&
-      !(d.severity === 'note' && d.message.includes(LINT.splitIntoTasks)),
+      !(d.severity === 'note' && (d.message.includes(LINT.splitIntoTasks) || d.message.includes(LINT.skippedDependency))),
   );
   for (const d of [...lintShown, ...compilerErrors].sort((a, b) => a.line - b.line || a.column - b.column)) io.err(formatDiagnostic(d));
   for (const stage of result.stages) for (const note of stage.notes) io.err(`${file}: note: pipeline "${stage.name}": ${note}`);

@@ -713,10 +713,17 @@ function lintPipelineGraph(parsed: ParsedFile, out: Findings): void {
 }
 
 function lintSecrets(parsed: ParsedFile, out: Findings): void {
-  const seen = new Set<string>();
+  const seen = new Map<string, Position>();
   for (const { secret, source } of parsed.secrets) {
-    if (seen.has(secret.name)) out.error(valuePos(source, 'name'), 'name', `${LINT.duplicateSecret} "${secret.name}"`);
-    seen.add(secret.name);
+    const first = seen.get(secret.name);
+    // Drone reads the first `kind: secret` document of a name and never looks further
+    // (drone/runner-go secret/external.go getExternal), and no linter of Drone's rejects a
+    // repeat: a warning, and the compiler reads the first one too (secret-refs.ts).
+    if (first) {
+      out.warn(valuePos(source, 'name'), 'name', `${LINT.duplicateSecret} "${secret.name}" (first at line ${first.line}): as in Drone, the first document of a name is the one read, so this one is ignored`);
+    } else {
+      seen.set(secret.name, secret.pos);
+    }
     if (secret.data !== undefined) {
       out.error(
         keyPos(source, 'data'),

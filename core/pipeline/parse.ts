@@ -154,10 +154,37 @@ export function parseDocuments(file: string, documents: readonly SourceDocument[
       case 'signature':
         return; // Drone's signature of the file: nothing to run
       default:
-        r.error(kind.value.pos, `kind: unknown kind "${kindName}" (expected pipeline, secret or signature)`);
+        if (kindName.toLowerCase() === 'pipeline') {
+          parseMiscasedPipeline(r, root, kind.value.pos, kindName, out);
+          return;
+        }
+        r.error(kind.value.pos, `kind: unknown kind "${kindName}" (expected pipeline, secret or signature)${miscased(kindName)}`);
     }
   });
   return out;
+}
+
+/** Drone compares kinds exactly: a hint when a known kind was written in another case. */
+function miscased(kindName: string): string {
+  const known = ['pipeline', 'secret', 'signature'].find((k) => k === kindName.toLowerCase());
+  return known ? `; Drone matches kinds exactly, in lower case: write kind: ${known}` : '';
+}
+
+/**
+ * `kind: Pipeline`: drone-yaml reads any unknown kind as a pipeline (yaml/parse.go parseRaw),
+ * so Drone's server creates the stage; but its queue gives a stage only to a runner of the
+ * exact kind (drone/drone scheduler/queue/queue.go matchResource: "pipeline" == "Pipeline" is
+ * false) and the docker runner parses only `kind: pipeline` (drone-runner-docker
+ * engine/resource/parser.go match), so the stage never runs. Here it is that pipeline's error
+ * (its stage in `error`, the file's other pipelines run), saying what Drone expects.
+ */
+function parseMiscasedPipeline(r: Reader, root: SourceMap, at: Position, kindName: string, out: ParsedFile): void {
+  const before = out.pipelines.length;
+  parsePipelineDocument(r, root, out);
+  const message = `kind: "${kindName}" is not Drone's kind: Drone matches kinds exactly, so it would create this stage and no runner would ever take it; write kind: pipeline (lower case)`;
+  // A pipeline left to another runner is not Slipway's to fail: said, not an error of the file.
+  if (out.pipelines.length > before) r.error(at, message);
+  else r.warn(at, message);
 }
 
 function parsePipelineDocument(r: Reader, root: SourceMap, out: ParsedFile): void {

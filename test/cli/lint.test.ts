@@ -85,6 +85,16 @@ describe('slipway lint (in process)', () => {
     });
   });
 
+  // Drone drops a skipped stage from its dependents' depends_on (drone/drone trigger/trigger.go).
+  it('passes a pipeline that depends on a 32-bit ARM pipeline, with a note saying what it waits for', async () => {
+    writeFileSync(join(dir, 'arm.yml'), `${VALID}---\nkind: pipeline\nname: arm\nplatform: { arch: arm }\nsteps:\n- name: a\n  image: b\n  commands: [x]\n---\nkind: pipeline\nname: notify\ndepends_on: [deploy, arm]\nsteps:\n- name: a\n  image: b\n  commands: [x]\n`);
+    expect(await lint('arm.yml')).toEqual({
+      code: 0,
+      out: 'arm.yml: 3 pipelines, 4 steps, 1 service, 1 skipped, 1 note: ok',
+      err: 'arm.yml:32:22: note: depends_on[1]: depends on a skipped pipeline: "arm" is skipped (platform arch "arm" runs on another runner: Fargate runs amd64 and arm64 (Fargate has no 32-bit ARM)), so "notify" does not wait for it and waits for "deploy", as in Drone',
+    });
+  });
+
   it('lints several files and fails if one is invalid', async () => {
     const r = await lint('.drone.yml', 'bad.yml', 'warn.yml');
     expect(r.code).toBe(1);

@@ -63,6 +63,21 @@ describe('slipway compile', () => {
     expect(r.err).toMatch(/^\.drone\.yml:7:\d+: error: /m);
   });
 
+  // drone/drone trigger/trigger.go: a skipped stage is dropped from its dependents' depends_on.
+  it('lists a 32-bit ARM pipeline under skipped and compiles its dependent, which waits for the others, with one note', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'slipway-cli-'));
+    const p = (name: string, extra = '') => `kind: pipeline\ntype: docker\nname: ${name}\n${extra}steps:\n  - name: a\n    image: alpine\n    commands: [x]\n`;
+    writeFileSync(join(dir, '.drone.yml'), [p('amd64'), p('arm', 'platform: { arch: arm }\n'), p('notify', 'depends_on: [amd64, arm]\n')].join('---\n'));
+    const r = await compile([], dir);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.out) as { stages: { name: string; dependsOn: string[] }[]; skipped: unknown[]; errors: unknown[] };
+    expect(out.stages.map((s) => [s.name, s.dependsOn])).toEqual([['amd64', []], ['notify', ['amd64']]]);
+    expect(out.skipped).toEqual([{ name: 'arm', reason: 'platform arch "arm" runs on another runner: Fargate runs amd64 and arm64 (Fargate has no 32-bit ARM)' }]);
+    expect(out.errors).toEqual([]);
+    expect(r.err.match(/"arm" is skipped/g)).toHaveLength(1);
+    expect(r.err).toContain('.drone.yml: note: pipeline "notify": depends_on: "arm" is skipped (platform arch "arm" runs on another runner');
+  });
+
   it('exits 1 with FILE:LINE:COLUMN diagnostics when the file itself cannot be read', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'slipway-cli-'));
     writeFileSync(join(dir, '.drone.yml'), 'kind: pipeline\nsteps: [\n');

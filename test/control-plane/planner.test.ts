@@ -305,6 +305,29 @@ describe('planEvent', () => {
     expect(git.statuses.find((s) => s.sha === message.hook.commit.sha)?.state).toBe('pending');
   });
 
+  // drone/drone trigger/trigger.go: a skipped dependency is dropped from the stage's depends_on;
+  // a stage left with nothing to wait for is pending at once, whatever its trigger status.
+  it('plans the dependents of a 32-bit ARM pipeline as Drone does: they wait for the others, or start at once', async () => {
+    const p = (name: string, extra = '') => `kind: pipeline\ntype: docker\nname: ${name}\n${extra}steps:\n- name: a\n  image: alpine\n  commands: [echo]\n`;
+    const config = [
+      p('amd64'),
+      p('arm', 'platform: { arch: arm }\n'),
+      p('notify', 'depends_on: [amd64, arm]\n'),
+      p('on-failure', 'depends_on: [arm]\ntrigger:\n  status: [failure]\n'),
+    ].join('---\n');
+    const message = await pushMessage('acme/arm', config);
+    const outcome = await planEvent(message, deps);
+    expect(outcome).toMatchObject({ kind: 'created', buildId: 'acme/arm#1', enqueued: [1, 3] });
+    const stages = await store.listStages('acme/arm#1');
+    expect(stages.map((s) => [s.name, s.status, s.dependsOn])).toEqual([
+      ['amd64', 'pending', []],
+      ['notify', 'pending', ['amd64']],
+      ['on-failure', 'pending', []],
+    ]);
+    expect(stages[1]!.notes).toEqual([expect.stringContaining('depends_on: "arm" is skipped (platform arch "arm" runs on another runner')]);
+    expect((await drainJobs()).map((m) => decodeJob(m.Body!).pipeline)).toEqual(['amd64', 'on-failure']);
+  });
+
   it('runs a Docker-in-Docker pipeline on EC2 capacity only for a trusted repository, never for a fork (issue 19)', async () => {
     const config = 'kind: pipeline\ntype: docker\nname: image\nsteps:\n- name: build\n  image: docker:dind\n  privileged: true\n  commands: [docker build .]\n';
     const withEc2: PlannerDeps = { ...deps, compile: { ...deps.compile, ec2CapacityProviders: { amd64: 'slipway-ec2-amd64' } } };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatDiagnostic } from '../../core/pipeline/format.js';
-import { isValid, loadManifest, loadManifestBytes } from '../../core/pipeline/load.js';
+import { isReadable, isValid, loadManifest, loadManifestBytes } from '../../core/pipeline/load.js';
 import { emptyConditions } from '../../core/pipeline/parse.js';
 import type { Manifest, Pipeline, Step } from '../../core/pipeline/types.js';
 
@@ -94,6 +94,24 @@ steps:
     ]);
   });
 
+  // drone-yaml reads `kind: Pipeline` as a pipeline (yaml/parse.go), but Drone's queue and the
+  // docker runner match the kind exactly (scheduler/queue/queue.go matchResource,
+  // engine/resource/parser.go): Drone creates the stage and never runs it. Here: that
+  // pipeline's own error (0xch4z/docker-terraform-tflint), and the file's other pipelines run.
+  it('kind: Pipeline is an error of that pipeline, saying what Drone expects; the others run', () => {
+    const m = load('kind: Pipeline\nname: one\nsteps: [{name: a, image: b}]\n---\nkind: pipeline\nname: two\nsteps: [{name: a, image: b}]\n');
+    const message = 'kind: "Pipeline" is not Drone\'s kind: Drone matches kinds exactly, so it would create this stage and no runner would ever take it; write kind: pipeline (lower case)';
+    expect(errors(m)).toEqual([`.drone.yml:1:7: error: ${message}`]);
+    expect(m.pipelines.map((p) => p.name)).toEqual(['one', 'two']);
+    expect(m.errors.map((e) => [e.name, e.diagnostics.map((d) => d.message)])).toEqual([['one', [message]]]);
+    expect(isReadable(m)).toBe(true);
+    // Of another runner's type: skipped, and the case said as a warning.
+    const other = load('kind: PIPELINE\ntype: exec\nname: mac\nsteps: [{name: a, commands: [x]}]\n---\nkind: pipeline\nname: two\nsteps: [{name: a, image: b}]\n');
+    expect(errors(other)).toEqual([]);
+    expect(other.skipped.map((s) => s.name)).toEqual(['mac']);
+    expect(warnings(other)).toEqual([expect.stringContaining('.drone.yml:1:7: warning: kind: "PIPELINE" is not Drone\'s kind')]);
+  });
+
   it('warns when every pipeline runs on another runner', () => {
     const m = load('kind: pipeline\ntype: exec\nsteps: [{name: a, commands: [x]}]\n');
     expect(isValid(m)).toBe(true);
@@ -121,6 +139,7 @@ hmac: 0123456789abcdef
 
   it.each([
     ['kind: deployment\nname: x\n', '.drone.yml:1:7: error: kind: unknown kind "deployment" (expected pipeline, secret or signature)'],
+    ['kind: Secret\nname: x\nget: {path: p}\n', '.drone.yml:1:7: error: kind: unknown kind "Secret" (expected pipeline, secret or signature); Drone matches kinds exactly, in lower case: write kind: secret'],
     ['name: x\nsteps: []\n', '.drone.yml:1:1: error: document: missing "kind" (expected pipeline, secret or signature)'],
     ['pipeline:\n  build:\n    image: golang\n', '.drone.yml:1:1: error: document: missing "kind" (expected pipeline, secret or signature); this looks like a Drone 0.8 file: convert it with `drone convert`'],
     ['just a string\n', '.drone.yml:1:1: error: document: expected a map with kind: pipeline, got a string ("just a string")'],
