@@ -23,6 +23,7 @@ import type { StageJob } from '../../core/scaling/job.js';
 import { resetAutoscalerState, runPass, type AutoscalerDeps } from '../../lambdas/autoscaler/autoscaler.js';
 import { PREPULL_REFRESH_MS, resetPrepullState } from '../../lambdas/autoscaler/prepull.js';
 import { ensureTable } from '../../lambdas/shared/table.js';
+import { ec2PrepullFromEnv } from '../../lambdas/autoscaler/config.js';
 import { startLocalAws, type LocalAws } from '../../local/aws.js';
 import { startSsmStandIn, type SsmStandIn } from '../support/ssm-stand-in.js';
 
@@ -165,5 +166,15 @@ describe('the autoscaler writes the prepull list when it scales EC2 capacity out
     expect(report.prepull).toBeUndefined();
     expect(logged.find((l) => l.message.startsWith('prepull lists not refreshed'))?.fields.error).toMatch(/no parameter for amd64/);
     await stages.finish(waiting.id, 1, { status: 'killed', message: 'test done', finishedAt: Date.now() });
+  });
+});
+
+describe('EC2_PREPULL, as the stack sets it for the autoscaler', () => {
+  it('gives the lists, the registry, the cache prefixes and the agent images; refuses anything else, saying what it expects', () => {
+    const value = { parameters: { amd64: '/p/amd64' }, registry: REGISTRY, repositoryPrefixes: ['slipway-docker-hub'], agentImages: { amd64: AGENT } };
+    expect(ec2PrepullFromEnv({ EC2_PREPULL: JSON.stringify(value) })).toEqual(value);
+    expect(ec2PrepullFromEnv({})).toBeUndefined();
+    expect(() => ec2PrepullFromEnv({ EC2_PREPULL: '{' })).toThrow(/EC2_PREPULL is not JSON .*expected \{"parameters"/);
+    expect(() => ec2PrepullFromEnv({ EC2_PREPULL: JSON.stringify({ ...value, parameters: { x86: '/p' } }) })).toThrow(/expected \{"parameters": \{"amd64"/);
   });
 });
