@@ -164,6 +164,8 @@ for (const variant of variants) {
           expect(text).not.toMatch(/slipway-prepull/);
           continue;
         }
+        // EC2 takes 16 KB of user data; the references resolve to a few dozen characters each.
+        expect(Buffer.byteLength(text) + (text.match(/<Ref>/g) ?? []).length * 200).toBeLessThan(16 * 1024);
         // The script as tested (test/cdk/ec2-prepull-script.test.ts), byte for byte.
         expect(text).toContain(readFileSync(new URL('../../lib/ec2-prepull.sh', import.meta.url), 'utf8').trimEnd());
         expect(text).toMatch(/Type=simple/);
