@@ -91,13 +91,16 @@ function listFor(arch: Arch, input: CommonImagesInput, limits: CommonImagesLimit
   if (agent !== undefined && isWellFormed(agent) && fits(agent)) add(agent);
 
   const repos = new Map<string, { stages: number; last: number; images: Map<string, { count: number; last: number }> }>();
+  // Hundreds of stages name the same few images: each reference is parsed once.
+  const pullable = new Map<string, boolean>();
+  const mayPull = (image: string) => pullable.get(image) ?? pullable.set(image, isPullableImage(image, input.pullable)).get(image)!;
   for (const use of input.uses) {
     if (use.arch !== arch) continue;
     const r = repos.get(use.repo) ?? { stages: 0, last: 0, images: new Map() };
     r.stages += 1;
     r.last = Math.max(r.last, use.at);
     for (const image of new Set(use.images)) {
-      if (image === agent || !isPullableImage(image, input.pullable)) continue;
+      if (image === agent || !mayPull(image)) continue;
       const seen = r.images.get(image) ?? { count: 0, last: 0 };
       r.images.set(image, { count: seen.count + 1, last: Math.max(seen.last, use.at) });
     }
@@ -141,7 +144,7 @@ export function isWellFormed(image: string): boolean {
 
 /** Whether an instance may pull `image` with its own role: a repository of the registry under one of the prefixes. */
 export function isPullableImage(image: string, pullable: PullableImages): boolean {
-  if (!isWellFormed(image)) return false;
+  if (image.length > MAX_REFERENCE_CHARS || !REFERENCE_CHARS.test(image)) return false;
   const parsed = parseImageReference(image);
   if (!parsed.ok || parsed.ref.domain !== pullable.registry) return false;
   return pullable.repositoryPrefixes.some((p) => p.length > 0 && parsed.ref.repository.startsWith(`${p}/`));
