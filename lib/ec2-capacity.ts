@@ -447,6 +447,21 @@ export function connectEc2Capacity(capacity: Ec2Capacity, functions: { planner: 
     );
     // Reads (to compare) and rewrites the lists, nothing else in SSM.
     role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WritePrepullLists', actions: ['ssm:GetParameter', 'ssm:PutParameter'], resources: lists.map(([, p]) => p.parameterArn) }));
+    // The sizes of the cache's images (a list never holds one too large): metadata only, no pull.
+    const prefixes = source.cachePrefixes.map((p) => p.replace(/^\/+|\/+$/g, ''));
+    if (prefixes.length > 0) {
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'SizePrepullImages',
+          actions: ['ecr:DescribeImages'],
+          resources: prefixes.map((p) => Stack.of(capacity).formatArn({ service: 'ecr', resource: 'repository', resourceName: `${p}/*` })),
+        }),
+      );
+      const policy = role.node.tryFindChild('DefaultPolicy');
+      for (const p of prefixes) {
+        if (policy) acknowledgeWildcardResource(policy, `arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/${p}/*`, 'The pull-through cache creates one repository per upstream image under its prefix; the autoscaler only reads their images\' sizes.');
+      }
+    }
   }
   const groups = Object.values(capacity.groups).map((g) => g!.autoScalingGroup);
   const stack = Stack.of(capacity);

@@ -22,6 +22,8 @@ import { scmCredentials } from '../shared/secrets.js';
 import { dynamoDocument, sqsClient, ssmClient } from '../shared/clients.js';
 import { recentRecordsReader } from '../../adapters/dynamodb/recent-records.js';
 import { SsmPrepullLists } from '../../adapters/ssm/prepull-lists.js';
+import { EcrImageSizes } from '../../adapters/ecr/image-sizes.js';
+import { ECRClient } from '@aws-sdk/client-ecr';
 import type { PrepullDeps } from './prepull.js';
 import type { Ec2PrepullConfig } from './config.js';
 import { SqsJobQueue } from '../../adapters/sqs/job-queue.js';
@@ -65,6 +67,7 @@ function prepullDeps(tableName: string, prepull: Ec2PrepullConfig): PrepullDeps 
     recent: recentRecordsReader(dynamoDocument(), tableName),
     agentImages,
     pullable: { registry, repositoryPrefixes },
+    sizes: new EcrImageSizes(new ECRClient({}), registry),
   };
 }
 

@@ -197,6 +197,11 @@ for (const variant of variants) {
       const write = iamStatements(s.json).map((x) => x.statement).find((st) => st.Sid === 'WritePrepullLists')!;
       expect(write.Action).toEqual(['ssm:GetParameter', 'ssm:PutParameter']);
       expect(asList(write.Resource)).toHaveLength(lists.length);
+      // Sizes of the cache's images only: metadata, no pull.
+      const size = iamStatements(s.json).map((x) => x.statement).find((st) => st.Sid === 'SizePrepullImages')!;
+      expect(size.Action).toBe('ecr:DescribeImages');
+      expect(JSON.stringify(size.Resource)).toMatch(/repository\/slipway-ecr-public\/\*/);
+      expect(JSON.stringify(size.Resource)).not.toMatch(/repository\/\*"/);
       expect(JSON.stringify(env.EC2_PREPULL)).toMatch(/repositoryPrefixes/);
       // The stack writes the agent image first; the autoscaler adds the rest.
       for (const [, p] of lists) expect(JSON.stringify(p.Properties!.Value)).toMatch(/container-assets/);

@@ -8,6 +8,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { ECRClient } from '@aws-sdk/client-ecr';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { documentClient } from '../../adapters/dynamodb/client.js';
 import { DynamoStageStore } from '../../adapters/dynamodb/stage-store.js';
@@ -15,6 +16,7 @@ import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
 import { recentRecordsReader } from '../../adapters/dynamodb/recent-records.js';
 import { SqsJobQueue } from '../../adapters/sqs/job-queue.js';
 import { SsmPrepullLists } from '../../adapters/ssm/prepull-lists.js';
+import { EcrImageSizes } from '../../adapters/ecr/image-sizes.js';
 import type { Build, Stage, StepRecord } from '../../core/builds/types.js';
 import { AGENT_CONTAINER } from '../../core/pipeline/contract.js';
 import { DEFAULT_LIMITS } from '../../core/scaling/decide-scale.js';
@@ -26,6 +28,7 @@ import { ensureTable } from '../../lambdas/shared/table.js';
 import { ec2PrepullFromEnv } from '../../lambdas/autoscaler/config.js';
 import { startLocalAws, type LocalAws } from '../../local/aws.js';
 import { startSsmStandIn, type SsmStandIn } from '../support/ssm-stand-in.js';
+import { startEcrStandIn } from '../support/ecr-stand-in.js';
 
 const REGISTRY = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
 const AGENT = `${REGISTRY}/cdk-hnb659fds-container-assets-123456789012-us-east-1:agent`;
@@ -132,6 +135,30 @@ describe('the autoscaler writes the prepull list when it scales EC2 capacity out
     // Written before the group was resized: the PutParameter came first.
     expect(ssmStandIn.calls.map((c) => c.action)).toContain('PutParameter');
     await stages.finish(waiting.id, 1, { status: 'killed', message: 'test done', finishedAt: Date.now() });
+  });
+
+  it("with ECR's sizes, leaves a huge image off every instance's list", async () => {
+    const ecrStandIn = await startEcrStandIn();
+    const ecr = new ECRClient({ endpoint: ecrStandIn.url, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    try {
+      ecrStandIn.repositories.set('slipway-docker-hub/library/huge', [{ digest: `sha256:${'d'.repeat(64)}`, tags: ['1'], sizeInBytes: 40 * 1024 ** 3 }]);
+      ecrStandIn.repositories.set('slipway-docker-hub/library/redis', [{ digest: `sha256:${'e'.repeat(64)}`, tags: ['7'], sizeInBytes: 45_000_000 }]);
+      const waiting = await ec2Build('evil/huge', [hub('huge:1'), hub('redis:7')], 'waits');
+      const { fleet } = fakeFleet();
+      const sized = { ...deps.prepull!, sizes: new EcrImageSizes(ecr, REGISTRY) };
+      const report = await runPass({ ...deps, fleet, prepull: sized }, { reconcile: false });
+      expect(report.prepull?.[0]?.arch).toBe('amd64');
+      const lines = ssmStandIn.values.get(PARAMETER)!.value.split('\n');
+      expect(lines).toContain(hub('redis:7'));
+      expect(lines).not.toContain(hub('huge:1'));
+      // Images ECR has no size for (not cached yet) are left out as well.
+      expect(lines).not.toContain(hub('nginx:1.27'));
+      expect(lines[0]).toBe(AGENT);
+      await stages.finish(waiting.id, 1, { status: 'killed', message: 'test done', finishedAt: Date.now() });
+    } finally {
+      ecr.destroy();
+      await ecrStandIn.stop();
+    }
   });
 
   it('leaves the list alone when no group grows, and refreshes at most once a minute', async () => {
