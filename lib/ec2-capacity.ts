@@ -246,7 +246,8 @@ export class Ec2Capacity extends Construct {
   private addPrepull(arch: AgentArch, group: autoscaling.AutoScalingGroup, groupName: string | undefined, source: Ec2PrepullSource): void {
     const stack = Stack.of(this);
     const agent = source.agentImages.byArch[arch] ?? source.agentImages.anyArch;
-    if (!agent) throw new Error(`SLIPWAY-CDK: ec2Capacity.prepull: no agent image for ${arch}; add ${arch} to agentPlatforms or turn prepull off`);
+    // No agent of this architecture: its pipelines never reach ECS (the planner says why), nothing to pull ahead.
+    if (!agent) return;
     const list = new ssm.StringParameter(this, `PrepullList-${arch}`, {
       description: `Slipway: images ${arch} EC2 build instances pull ahead at boot, one a line (written by the autoscaler)`,
       stringValue: agent,
@@ -300,7 +301,8 @@ export class Ec2Capacity extends Construct {
       this.instanceRole.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'EcrLoginToPullAhead', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
       this.ecrLoginGranted = true;
     }
-    this.instanceRole.addToPrincipalPolicy(new iam.PolicyStatement({ sid: `PullAhead${arch === 'amd64' ? 'Amd64' : 'Arm64'}`, actions: pull, resources: [...new Set(repositories)] }));
+    // An agent outside ECR (and no cache) needs no ECR right: it is pulled anonymously.
+    if (repositories.length > 0) this.instanceRole.addToPrincipalPolicy(new iam.PolicyStatement({ sid: `PullAhead${arch === 'amd64' ? 'Amd64' : 'Arm64'}`, actions: pull, resources: [...new Set(repositories)] }));
     const policy = this.instanceRole.node.tryFindChild('DefaultPolicy')!;
     for (const prefix of source.cachePrefixes) {
       acknowledgeWildcardResource(policy, `arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/${prefix.replace(/^\/+|\/+$/g, '')}/*`, 'The pull-through cache creates one repository per upstream image under its prefix; the instance may only read them (no import, no create).');

@@ -215,6 +215,28 @@ for (const variant of variants) {
   });
 }
 
+describe('pulling ahead with an agent outside ECR and no pull-through cache', () => {
+  let s: Synthesized;
+  beforeAll(() => {
+    s = synthSlipway(
+      fixtureProps({ agentImage: { uris: { amd64: 'ghcr.io/acme/slipway-agent:1' } }, pullThroughCache: false, ec2Capacity: { ...DEFAULT_EC2_CAPACITY, architectures: ['amd64', 'arm64'] } }),
+      { ...fast, nag: false },
+    );
+  });
+  afterAll(() => s?.cleanup());
+
+  it('lists the agent alone, for the one architecture that has an agent, and grants no ECR pull', () => {
+    const lists = ofType(s, 'AWS::SSM::Parameter');
+    expect(lists.map(([, p]) => p.Properties!.Value)).toEqual(['ghcr.io/acme/slipway-agent:1']);
+    const [roleId] = ofType(s, 'AWS::IAM::Role').find(([id]) => id.includes('Ec2CapacityInstanceRole'))!;
+    const instanceActions = iamStatements(s.json)
+      .filter(({ owner }) => asList((s.json.Resources[owner]?.Properties?.Roles as { Ref: string }[] | undefined) ?? []).some((r) => r.Ref === roleId))
+      .flatMap(({ statement }) => asList(statement.Action));
+    expect(instanceActions).not.toContain('ecr:BatchGetImage');
+    expect(instanceActions).toContain('ssm:GetParameter');
+  });
+});
+
 describe('ec2Capacity in CDK context', () => {
   const get = (value: unknown) => (key: string) => (key === 'ec2Capacity' ? value : undefined);
   it('is off unless set; true takes the defaults; JSON overrides them', () => {
