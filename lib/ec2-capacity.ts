@@ -114,8 +114,9 @@ export class Ec2Capacity extends Construct {
   readonly maxInstances: number;
   /** Spot groups (with on-demand fallback by the autoscaler). */
   readonly spot: boolean;
-  /** Each architecture's list of images to pull ahead (when prepull is on), and how the autoscaler may filter it. */
+  /** Each architecture's list of images to pull ahead (when prepull is on): the autoscaler rewrites it. */
   readonly prepullLists: Partial<Record<AgentArch, ssm.StringParameter>> = {};
+  /** What the lists may hold (undefined: nothing is pulled ahead, as on Bottlerocket or with prepull off). */
   readonly prepullSource: Ec2PrepullSource | undefined;
   private ecrLoginGranted = false;
 
@@ -295,7 +296,7 @@ export class Ec2Capacity extends Construct {
     );
 
     const pull = ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage'];
-    const cached = source.cachePrefixes.map((p) => stack.formatArn({ service: 'ecr', resource: 'repository', resourceName: `${p.replace(/^\/+|\/+$/g, '')}/*` }));
+    const cached = source.cachePrefixes.map((p) => stack.formatArn({ service: 'ecr', resource: 'repository', resourceName: `${cachePrefix(p)}/*` }));
     const repositories = [...cached, ...source.agentRepositories.map((r) => r.repositoryArn), ...ecrRepositoryArnsOf(agent)];
     if (!this.ecrLoginGranted) {
       this.instanceRole.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'EcrLoginToPullAhead', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
@@ -305,7 +306,7 @@ export class Ec2Capacity extends Construct {
     if (repositories.length > 0) this.instanceRole.addToPrincipalPolicy(new iam.PolicyStatement({ sid: `PullAhead${arch === 'amd64' ? 'Amd64' : 'Arm64'}`, actions: pull, resources: [...new Set(repositories)] }));
     const policy = this.instanceRole.node.tryFindChild('DefaultPolicy')!;
     for (const prefix of source.cachePrefixes) {
-      acknowledgeWildcardResource(policy, `arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/${prefix.replace(/^\/+|\/+$/g, '')}/*`, 'The pull-through cache creates one repository per upstream image under its prefix; the instance may only read them (no import, no create).');
+      acknowledgeWildcardResource(policy, `arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/${cachePrefix(prefix)}/*`, 'The pull-through cache creates one repository per upstream image under its prefix; the instance may only read them (no import, no create).');
     }
     if (groupName) {
       group.addLifecycleHook('PrepullHook', {
@@ -365,6 +366,11 @@ export class Ec2Capacity extends Construct {
     }
     return role;
   }
+}
+
+/** A pull-through cache rule's repository prefix as ARNs and image references name it: no slash at either end. */
+function cachePrefix(prefix: string): string {
+  return prefix.replace(/^\/+|\/+$/g, '');
 }
 
 /** The ECR repository of an image given by URI (`<account>.dkr.ecr.<region>.amazonaws.com/<name>:<tag>`); none for other registries or unresolved tokens. */
@@ -443,14 +449,14 @@ export function connectEc2Capacity(capacity: Ec2Capacity, functions: { planner: 
       Stack.of(capacity).toJsonString({
         parameters: Object.fromEntries(lists.map(([arch, p]) => [arch, p.parameterName])),
         registry: `${Aws.ACCOUNT_ID}.dkr.ecr.${Aws.REGION}.${Aws.URL_SUFFIX}`,
-        repositoryPrefixes: source.cachePrefixes.map((p) => p.replace(/^\/+|\/+$/g, '')),
+        repositoryPrefixes: source.cachePrefixes.map(cachePrefix),
         agentImages: Object.fromEntries(lists.map(([arch]) => [arch, source.agentImages.byArch[arch] ?? source.agentImages.anyArch])),
       }),
     );
     // Reads (to compare) and rewrites the lists, nothing else in SSM.
     role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WritePrepullLists', actions: ['ssm:GetParameter', 'ssm:PutParameter'], resources: lists.map(([, p]) => p.parameterArn) }));
     // The sizes of the cache's images (a list never holds one too large): metadata only, no pull.
-    const prefixes = source.cachePrefixes.map((p) => p.replace(/^\/+|\/+$/g, ''));
+    const prefixes = source.cachePrefixes.map(cachePrefix);
     if (prefixes.length > 0) {
       role.addToPrincipalPolicy(
         new iam.PolicyStatement({
