@@ -197,13 +197,23 @@ export function prepullListText(images: readonly string[]): string {
 }
 
 /**
- * The images whose sizes are worth asking ECR for: each repository's first `2 × maxPerRepo`
- * (its share, and as many again for those too large or already listed), every architecture.
+ * The images whose sizes are worth asking ECR for: repositories take turns as in the lists, each
+ * up to twice its share (its share, and as many again for those too large), at most four times
+ * a list's length in all, so that a refresh asks ECR a bounded number of questions.
  */
 export function sizeCandidates(input: CommonImagesInput): string[] {
   const limits = input.limits ?? DEFAULT_COMMON_IMAGES_LIMITS;
   const out = new Set<string>();
-  for (const arch of input.arches) for (const r of rankedByRepository(arch, input)) for (const image of r.ranked.slice(0, 2 * limits.maxPerRepo)) out.add(image);
+  const most = 4 * limits.maxImages;
+  for (const arch of input.arches) {
+    const order = rankedByRepository(arch, input).map((r) => r.ranked.slice(0, 2 * limits.maxPerRepo));
+    for (let turn = 0; order.some((ranked) => turn < ranked.length); turn += 1) {
+      for (const ranked of order) {
+        if (out.size >= most * input.arches.length) return [...out];
+        if (turn < ranked.length) out.add(ranked[turn]!);
+      }
+    }
+  }
   return [...out];
 }
 

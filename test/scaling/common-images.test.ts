@@ -101,9 +101,14 @@ describe('common images: what an EC2 instance pulls ahead', () => {
     );
   });
 
-  it('asks ECR for the sizes of no more than twice each repository\'s share', () => {
-    const uses = [use('evil/flood', Array.from({ length: 50 }, (_, i) => hub(`flood-${i}:1`)))];
-    expect(sizeCandidates({ uses, arches: ['amd64'], agentImages: { amd64: AGENT }, pullable: PULLABLE })).toHaveLength(2 * DEFAULT_COMMON_IMAGES_LIMITS.maxPerRepo);
+  it("asks ECR for the sizes of no more than twice each repository's share, and four lists' worth in all", () => {
+    const flood = [use('evil/flood', Array.from({ length: 50 }, (_, i) => hub(`flood-${i}:1`)))];
+    expect(sizeCandidates({ uses: flood, arches: ['amd64'], agentImages: { amd64: AGENT }, pullable: PULLABLE })).toHaveLength(2 * DEFAULT_COMMON_IMAGES_LIMITS.maxPerRepo);
+    const many = Array.from({ length: 40 }, (_, r) => use(`org/r${r}`, Array.from({ length: 8 }, (_, i) => hub(`r${r}-${i}:1`)), r));
+    const asked = sizeCandidates({ uses: many, arches: ['amd64'], agentImages: { amd64: AGENT }, pullable: PULLABLE });
+    expect(asked).toHaveLength(4 * DEFAULT_COMMON_IMAGES_LIMITS.maxImages);
+    // Turns: every repository's first image before any repository's second.
+    expect(asked.slice(0, 40).every((i) => i.endsWith('-0:1'))).toBe(true);
   });
 
   it('lists only images the instance may pull: the cache repositories of its registry, well formed', () => {
