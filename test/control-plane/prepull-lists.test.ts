@@ -110,9 +110,15 @@ async function ec2Build(repo: string, images: string[], how: 'ran' | 'waits'): P
   return build;
 }
 
-function fakeFleet(instances: FleetInstance[] = []): { fleet: Ec2Fleet; applied: FleetDecision[] } {
+/** A fleet the test sets; it records each decision and the list as it was when the group was resized. */
+function fakeFleet(instances: FleetInstance[] = []): { fleet: Ec2Fleet; applied: FleetDecision[]; listAtApply: (string | undefined)[] } {
   const applied: FleetDecision[] = [];
-  return { fleet: { arches: ['amd64'], maxInstances: 4, spot: {}, describe: async () => instances, apply: async (d) => void applied.push(d), markSpent: async () => {} }, applied };
+  const listAtApply: (string | undefined)[] = [];
+  const apply = async (d: FleetDecision) => {
+    applied.push(d);
+    listAtApply.push(ssmStandIn.values.get(PARAMETER)?.value);
+  };
+  return { fleet: { arches: ['amd64'], maxInstances: 4, spot: {}, describe: async () => instances, apply, markSpent: async () => {} }, applied, listAtApply };
 }
 
 describe('the autoscaler writes the prepull list when it scales EC2 capacity out', () => {
@@ -121,7 +127,7 @@ describe('the autoscaler writes the prepull list when it scales EC2 capacity out
     await ec2Build('acme/api', [hub('postgres:16')], 'ran');
     await ec2Build('acme/web', [hub('nginx:1.27'), 'ghcr.io/acme/private:1'], 'ran');
     const waiting = await ec2Build('acme/api', [hub('postgres:16'), hub('redis:7')], 'waits');
-    const { fleet, applied } = fakeFleet();
+    const { fleet, applied, listAtApply } = fakeFleet();
 
     const report = await runPass({ ...deps, fleet }, { reconcile: false });
 
@@ -132,8 +138,8 @@ describe('the autoscaler writes the prepull list when it scales EC2 capacity out
     expect(lines[0]).toBe(AGENT);
     expect(lines[1]).toBe(hub('postgres:16'));
     expect(lines.sort()).toEqual([AGENT, hub('nginx:1.27'), hub('node:20'), hub('postgres:16'), hub('redis:7')].sort());
-    // Written before the group was resized: the PutParameter came first.
-    expect(ssmStandIn.calls.map((c) => c.action)).toContain('PutParameter');
+    // Written before the group was resized: the instances it launches read this list.
+    expect(listAtApply.at(-1)).toBe(ssmStandIn.values.get(PARAMETER)!.value);
     await stages.finish(waiting.id, 1, { status: 'killed', message: 'test done', finishedAt: Date.now() });
   });
 
