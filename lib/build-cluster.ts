@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ArnFormat, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -76,6 +77,8 @@ export class BuildCluster extends Construct {
   readonly logGroup: logs.LogGroup;
   /** The agent images, as the compiler must write them into task definitions (one per architecture, or one for all). */
   readonly agentImages: AgentImages;
+  /** The ECR repositories the agent images built here are pushed to (none when given by URI). */
+  readonly agentRepositories: ecr.IRepository[] = [];
   /** Per-repository build roles that may push images, and their layer caches. */
   readonly imageBuilds: ImageBuilds;
 
@@ -249,6 +252,7 @@ export class BuildCluster extends Construct {
       });
       // Always pullable, whatever pullRepositories says.
       asset.repository.grantPull(this.executionRole);
+      this.agentRepositories.push(asset.repository);
       byArch[arch] = asset.imageUri;
     }
     return { byArch };

@@ -14,16 +14,23 @@
 // - no inbound rule; public IP in the public subnets (no NAT gateway), none in isolated ones.
 // - Spot by default (several instance types per architecture), or on-demand.
 // - ECS_IMAGE_PULL_BEHAVIOR=prefer-cached: an image already on the instance is not pulled again.
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+// - the common images of recent builds pulled ahead at boot (ECS-optimized AMI; `prepull`):
+//   lib/ec2-prepull.sh, from one SSM parameter per architecture that the autoscaler keeps
+//   (lambdas/autoscaler/prepull.ts); with a warm pool, before the instance is stopped in it.
+import { readFileSync } from 'node:fs';
+import { ArnFormat, Aws, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { ENV } from '../core/config/lambda-env.js';
-import type { AgentArch } from './build-cluster.js';
+import { DEFAULT_COMMON_IMAGES_LIMITS } from '../core/scaling/common-images.js';
+import type { AgentArch, AgentImages } from './build-cluster.js';
 import { acknowledgeWildcardResource, nagRef } from './nag.js';
 
 export interface Ec2CapacitySettings {
@@ -40,7 +47,12 @@ export interface Ec2CapacitySettings {
   readonly image: 'ecs-optimized' | 'bottlerocket';
   /** The root volume (GiB, gp3, encrypted): images and workspaces of builds. */
   readonly diskGiB: number;
+  /** Pull the common images of recent builds when an instance starts (ECS-optimized AMI only; lib/ec2-prepull.sh). */
+  readonly prepull: boolean;
 }
+
+/** The boot script, embedded in the user data as it is in the repository (test/cdk/ec2-prepull-script.test.ts runs this file). */
+const PREPULL_SCRIPT = readFileSync(new URL('./ec2-prepull.sh', import.meta.url), 'utf8');
 
 export const DEFAULT_EC2_CAPACITY: Ec2CapacitySettings = {
   architectures: ['amd64'],
@@ -50,7 +62,31 @@ export const DEFAULT_EC2_CAPACITY: Ec2CapacitySettings = {
   warmPool: 0,
   image: 'ecs-optimized',
   diskGiB: 50,
+  prepull: true,
 };
+
+/** How the boot script pulls ahead (lib/ec2-prepull.sh): its bounds, and its lifecycle hook's name. */
+export const PREPULL = {
+  /** No pull starts after this many seconds from boot; the lifecycle hook waits this long plus a margin. */
+  deadlineSeconds: 600,
+  /** Pulls at a time: a few saturate an instance's network and disk without starving the ECS agent's own. */
+  parallel: 3,
+  /** As many references as the autoscaler ever lists (core/scaling/common-images.ts). */
+  maxImages: DEFAULT_COMMON_IMAGES_LIMITS.maxImages,
+  /** No pull starts once the disk holding Docker's data is this full: the builds need the rest. */
+  maxDiskPercent: 60,
+  lifecycleHookName: 'slipway-prepull',
+} as const;
+
+/** What the instances pull ahead, as the stack knows it. */
+export interface Ec2PrepullSource {
+  /** The agent images: the first line of each list, as the stack writes it. */
+  readonly agentImages: AgentImages;
+  /** The repositories of agent images built by the stack (the instance role may pull from them). */
+  readonly agentRepositories: readonly ecr.IRepository[];
+  /** ECR pull-through cache repository prefixes (the instance role may pull under them). */
+  readonly cachePrefixes: readonly string[];
+}
 
 export interface Ec2CapacityProps {
   readonly cluster: ecs.Cluster;
@@ -61,6 +97,8 @@ export interface Ec2CapacityProps {
   /** The build log group: Bottlerocket's agent writes to it with the instance role. */
   readonly logGroup: logs.ILogGroup;
   readonly settings: Ec2CapacitySettings;
+  /** With settings.prepull on the ECS-optimized AMI: what the instances pull ahead. */
+  readonly prepull?: Ec2PrepullSource;
 }
 
 /** One architecture's group and capacity provider, as the Lambdas read them (ENV.ec2Capacity). */
@@ -76,6 +114,11 @@ export class Ec2Capacity extends Construct {
   readonly maxInstances: number;
   /** Spot groups (with on-demand fallback by the autoscaler). */
   readonly spot: boolean;
+  /** Each architecture's list of images to pull ahead (when prepull is on): the autoscaler rewrites it. */
+  readonly prepullLists: Partial<Record<AgentArch, ssm.StringParameter>> = {};
+  /** What the lists may hold (undefined: nothing is pulled ahead, as on Bottlerocket or with prepull off). */
+  readonly prepullSource: Ec2PrepullSource | undefined;
+  private ecrLoginGranted = false;
 
   constructor(scope: Construct, id: string, props: Ec2CapacityProps) {
     super(scope, id);
@@ -87,6 +130,9 @@ export class Ec2Capacity extends Construct {
     }
     this.maxInstances = settings.maxInstances;
     this.spot = settings.spot;
+    // Bottlerocket runs no user-data script (its settings are TOML): nothing is pulled ahead there.
+    this.prepullSource = settings.prepull && settings.image === 'ecs-optimized' ? props.prepull : undefined;
+    const stack = Stack.of(this);
     this.securityGroup = new ec2.SecurityGroup(this, 'InstanceSecurityGroup', {
       vpc: props.vpc,
       description: 'Slipway EC2 build instances: no inbound traffic; outbound to clone, pull images and reach AWS',
@@ -120,7 +166,12 @@ export class Ec2Capacity extends Construct {
           },
         ],
       });
+      // A warm pool's instances complete the launch hook themselves, naming their group: a name
+      // known at synth (the group's generated one would make the user data depend on the group).
+      const hooked = this.prepullSource !== undefined && settings.warmPool > 0;
+      const groupName = hooked ? `${stack.stackName}-slipway-ec2-${arch}` : undefined;
       const group = new autoscaling.AutoScalingGroup(this, `Group-${arch}`, {
+        ...(groupName ? { autoScalingGroupName: groupName } : {}),
         vpc: props.vpc,
         vpcSubnets: { subnets: props.subnets },
         minCapacity: 0,
@@ -167,7 +218,11 @@ export class Ec2Capacity extends Construct {
           'echo ECS_IMAGE_PULL_BEHAVIOR=prefer-cached >> /etc/ecs/ecs.config',
           // Build logs are written with the task execution role, not the instance's.
           'echo ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE=true >> /etc/ecs/ecs.config',
+          // The agent does not register while the instance launches into the warm pool
+          // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/using-warm-pool.html).
+          ...(settings.warmPool > 0 ? ['echo ECS_WARM_POOLS_CHECK=true >> /etc/ecs/ecs.config'] : []),
         );
+        if (this.prepullSource) this.addPrepull(arch, group, groupName, this.prepullSource);
       }
       if (settings.warmPool > 0) {
         // No reuse on scale in: an instance that ran a build goes, never back to the pool (a root
@@ -183,14 +238,111 @@ export class Ec2Capacity extends Construct {
   }
 
   /**
+   * The list of images `arch`'s instances pull ahead (an SSM parameter the stack creates with
+   * the agent image and the autoscaler rewrites), the boot script that pulls them as a systemd
+   * unit started without blocking cloud-init (the ECS agent starts after it), the instance
+   * role's rights to read that list and pull those images, and, with a warm pool, the launch
+   * lifecycle hook that keeps a new instance running until its pulls are done.
+   */
+  private addPrepull(arch: AgentArch, group: autoscaling.AutoScalingGroup, groupName: string | undefined, source: Ec2PrepullSource): void {
+    const stack = Stack.of(this);
+    const agent = source.agentImages.byArch[arch] ?? source.agentImages.anyArch;
+    // No agent of this architecture: its pipelines never reach ECS (the planner says why), nothing to pull ahead.
+    if (!agent) return;
+    const list = new ssm.StringParameter(this, `PrepullList-${arch}`, {
+      description: `Slipway: images ${arch} EC2 build instances pull ahead at boot, one a line (written by the autoscaler)`,
+      stringValue: agent,
+      tier: ssm.ParameterTier.STANDARD,
+    });
+    this.prepullLists[arch] = list;
+    // Reading its list and nothing else of the account's parameters (not even their names).
+    this.instanceRole.addToPrincipalPolicy(new iam.PolicyStatement({ sid: `ReadPrepullList${arch === 'amd64' ? 'Amd64' : 'Arm64'}`, actions: ['ssm:GetParameter'], resources: [list.parameterArn] }));
+    const registry = `${Aws.ACCOUNT_ID}.dkr.ecr.${Aws.REGION}.${Aws.URL_SUFFIX}`;
+    const env = [
+      `SLIPWAY_PREPULL_PARAMETER=${list.parameterName}`,
+      `SLIPWAY_PREPULL_REGION=${Aws.REGION}`,
+      `SLIPWAY_PREPULL_REGISTRY=${registry}`,
+      `SLIPWAY_PREPULL_DEADLINE_SECONDS=${PREPULL.deadlineSeconds}`,
+      `SLIPWAY_PREPULL_PARALLEL=${PREPULL.parallel}`,
+      `SLIPWAY_PREPULL_MAX_IMAGES=${PREPULL.maxImages}`,
+      `SLIPWAY_PREPULL_MAX_DISK_PERCENT=${PREPULL.maxDiskPercent}`,
+      ...(groupName ? [`SLIPWAY_PREPULL_LIFECYCLE_HOOK=${PREPULL.lifecycleHookName}`, `SLIPWAY_PREPULL_GROUP=${groupName}`] : []),
+    ];
+    group.addUserData(
+      "cat > /usr/local/bin/slipway-prepull <<'SLIPWAY_PREPULL_SCRIPT'",
+      PREPULL_SCRIPT.trimEnd(),
+      'SLIPWAY_PREPULL_SCRIPT',
+      'chmod 0755 /usr/local/bin/slipway-prepull',
+      "cat > /etc/slipway-prepull.env <<'SLIPWAY_PREPULL_ENV'",
+      ...env,
+      'SLIPWAY_PREPULL_ENV',
+      "cat > /etc/systemd/system/slipway-prepull.service <<'SLIPWAY_PREPULL_UNIT'",
+      '[Unit]',
+      'Description=Slipway: pull the common images of recent builds ahead',
+      'Wants=network-online.target docker.service',
+      'After=network-online.target docker.service',
+      '[Service]',
+      // simple: started means running, so nothing ordered after multi-user.target (cloud-final,
+      // hence the ECS agent) waits for the pulls at any boot.
+      'Type=simple',
+      'EnvironmentFile=/etc/slipway-prepull.env',
+      'ExecStart=/usr/local/bin/slipway-prepull',
+      '[Install]',
+      'WantedBy=multi-user.target',
+      'SLIPWAY_PREPULL_UNIT',
+      'systemctl daemon-reload',
+      'systemctl enable slipway-prepull.service',
+      'systemctl start --no-block slipway-prepull.service',
+    );
+
+    const pull = ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage'];
+    const cached = source.cachePrefixes.map((p) => stack.formatArn({ service: 'ecr', resource: 'repository', resourceName: `${cachePrefix(p)}/*` }));
+    const repositories = [...cached, ...source.agentRepositories.map((r) => r.repositoryArn), ...ecrRepositoryArnsOf(agent)];
+    if (!this.ecrLoginGranted) {
+      this.instanceRole.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'EcrLoginToPullAhead', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
+      this.ecrLoginGranted = true;
+    }
+    // An agent outside ECR (and no cache) needs no ECR right: it is pulled anonymously.
+    if (repositories.length > 0) this.instanceRole.addToPrincipalPolicy(new iam.PolicyStatement({ sid: `PullAhead${arch === 'amd64' ? 'Amd64' : 'Arm64'}`, actions: pull, resources: [...new Set(repositories)] }));
+    const policy = this.instanceRole.node.tryFindChild('DefaultPolicy')!;
+    for (const prefix of source.cachePrefixes) {
+      acknowledgeWildcardResource(policy, `arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/${cachePrefix(prefix)}/*`, 'The pull-through cache creates one repository per upstream image under its prefix; the instance may only read them (no import, no create).');
+    }
+    if (groupName) {
+      group.addLifecycleHook('PrepullHook', {
+        lifecycleHookName: PREPULL.lifecycleHookName,
+        lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_LAUNCHING,
+        // The script completes it; past its deadline (and the AWS CLI's install) Auto Scaling goes on anyway.
+        heartbeatTimeout: Duration.seconds(PREPULL.deadlineSeconds + 300),
+        defaultResult: autoscaling.DefaultResult.CONTINUE,
+      });
+      this.instanceRole.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: `CompleteLaunchHook${arch === 'amd64' ? 'Amd64' : 'Arm64'}`,
+          actions: ['autoscaling:CompleteLifecycleAction'],
+          resources: [stack.formatArn({ service: 'autoscaling', resource: 'autoScalingGroup', resourceName: `*:autoScalingGroupName/${groupName}`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+        }),
+      );
+      acknowledgeWildcardResource(
+        this.instanceRole.node.tryFindChild('DefaultPolicy')!,
+        `arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/${stack.resolve(groupName)}`,
+        "The group's id is AWS's, unknown at synth; its name pins the one group whose launch hook the instance completes.",
+      );
+    }
+  }
+
+  /**
    * What an ECS container instance needs and no more (the agent's calls, from the managed
-   * AmazonEC2ContainerServiceforEC2Role, scoped to this cluster): no ECR, no logs (images and
-   * logs go through the task execution role), no SSM, no EC2 API.
+   * AmazonEC2ContainerServiceforEC2Role, scoped to this cluster): no logs (images and logs of
+   * builds go through the task execution role), no EC2 API; with prepull, only reading its
+   * architecture's list and pulling from the cache and agent repositories (addPrepull).
    */
   private containerInstanceRole(props: Ec2CapacityProps): iam.Role {
     const role = new iam.Role(this, 'InstanceRole', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
-      description: 'Slipway EC2 build instances: the ECS agent of this cluster only',
+      description: this.prepullSource
+        ? 'Slipway EC2 build instances: the ECS agent of this cluster, and reading and pulling the images to pull ahead'
+        : 'Slipway EC2 build instances: the ECS agent of this cluster only',
     });
     const stack = Stack.of(this);
     const instances = stack.formatArn({ service: 'ecs', resource: 'container-instance', resourceName: `${props.cluster.clusterName}/*` });
@@ -210,10 +362,22 @@ export class Ec2Capacity extends Construct {
     const policy = role.node.tryFindChild('DefaultPolicy');
     if (policy) {
       acknowledgeWildcardResource(policy, `arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:container-instance/<${Stack.of(this).resolve((props.cluster.node.defaultChild as ecs.CfnCluster).logicalId)}>/*`, 'Container instance ids exist only once an instance registers; the ARN is limited to the build cluster.');
-      acknowledgeWildcardResource(policy, '*', 'ecs:DiscoverPollEndpoint has no resource-level permissions.');
+      acknowledgeWildcardResource(policy, '*', this.prepullSource ? 'ecs:DiscoverPollEndpoint and ecr:GetAuthorizationToken have no resource-level permissions; what may be pulled is limited per repository.' : 'ecs:DiscoverPollEndpoint has no resource-level permissions.');
     }
     return role;
   }
+}
+
+/** A pull-through cache rule's repository prefix as ARNs and image references name it: no slash at either end. */
+function cachePrefix(prefix: string): string {
+  return prefix.replace(/^\/+|\/+$/g, '');
+}
+
+/** The ECR repository of an image given by URI (`<account>.dkr.ecr.<region>.amazonaws.com/<name>:<tag>`); none for other registries or unresolved tokens. */
+export function ecrRepositoryArnsOf(image: string): string[] {
+  const m = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?\/([a-z0-9._\/-]+?)(?::[\w.-]+)?(?:@sha256:[a-f0-9]{64})?$/.exec(image);
+  if (!m) return [];
+  return [`arn:${m[3] ? 'aws-cn' : 'aws'}:ecr:${m[2]}:${m[1]}:repository/${m[4]}`];
 }
 
 /** ENV.ec2Capacity's value: each architecture's capacity provider and Auto Scaling group. */
@@ -257,6 +421,12 @@ export function ec2CapacityFromContext(raw: unknown): Ec2CapacitySettings | unde
   }
   if (typeof out.spot !== 'boolean') throw new Error(`SLIPWAY-CONFIG: context ec2Capacity.spot: ${JSON.stringify(out.spot)}; expected true or false`);
   if (out.image !== 'ecs-optimized' && out.image !== 'bottlerocket') throw new Error(`SLIPWAY-CONFIG: context ec2Capacity.image: ${JSON.stringify(out.image)}; expected ecs-optimized or bottlerocket`);
+  if (typeof out.prepull !== 'boolean') throw new Error(`SLIPWAY-CONFIG: context ec2Capacity.prepull: ${JSON.stringify(out.prepull)}; expected true or false`);
+  if (out.image === 'bottlerocket') {
+    // Bottlerocket runs no user-data script: pulling ahead needs the ECS-optimized AMI.
+    if (v.prepull === true) throw new Error('SLIPWAY-CONFIG: context ec2Capacity.prepull: Bottlerocket runs no boot script to pull images ahead; use "image": "ecs-optimized", or "prepull": false');
+    return { ...out, prepull: false };
+  }
   return out;
 }
 
@@ -271,6 +441,36 @@ export function connectEc2Capacity(capacity: Ec2Capacity, functions: { planner: 
   functions.autoscaler.addEnvironment(ENV.ec2Capacity, env);
   functions.autoscaler.addEnvironment(ENV.ec2MaxInstances, String(capacity.maxInstances));
   const role = functions.autoscaler.role!;
+  const lists = Object.entries(capacity.prepullLists) as [AgentArch, ssm.StringParameter][];
+  if (capacity.prepullSource && lists.length > 0) {
+    const source = capacity.prepullSource;
+    functions.autoscaler.addEnvironment(
+      ENV.ec2Prepull,
+      Stack.of(capacity).toJsonString({
+        parameters: Object.fromEntries(lists.map(([arch, p]) => [arch, p.parameterName])),
+        registry: `${Aws.ACCOUNT_ID}.dkr.ecr.${Aws.REGION}.${Aws.URL_SUFFIX}`,
+        repositoryPrefixes: source.cachePrefixes.map(cachePrefix),
+        agentImages: Object.fromEntries(lists.map(([arch]) => [arch, source.agentImages.byArch[arch] ?? source.agentImages.anyArch])),
+      }),
+    );
+    // Reads (to compare) and rewrites the lists, nothing else in SSM.
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WritePrepullLists', actions: ['ssm:GetParameter', 'ssm:PutParameter'], resources: lists.map(([, p]) => p.parameterArn) }));
+    // The sizes of the cache's images (a list never holds one too large): metadata only, no pull.
+    const prefixes = source.cachePrefixes.map(cachePrefix);
+    if (prefixes.length > 0) {
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'SizePrepullImages',
+          actions: ['ecr:DescribeImages'],
+          resources: prefixes.map((p) => Stack.of(capacity).formatArn({ service: 'ecr', resource: 'repository', resourceName: `${p}/*` })),
+        }),
+      );
+      const policy = role.node.tryFindChild('DefaultPolicy');
+      for (const p of prefixes) {
+        if (policy) acknowledgeWildcardResource(policy, `arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/${p}/*`, 'The pull-through cache creates one repository per upstream image under its prefix; the autoscaler only reads their images\' sizes.');
+      }
+    }
+  }
   const groups = Object.values(capacity.groups).map((g) => g!.autoScalingGroup);
   const stack = Stack.of(capacity);
   role.addToPrincipalPolicy(

@@ -28,7 +28,10 @@
 # The list is the architecture's SSM parameter, written by the autoscaler
 # (lambdas/autoscaler/prepull.ts), one reference a line; ECR is logged in to with the instance
 # role (ecr:GetAuthorizationToken, as the ECS agent does without a task execution role), with
-# the credentials in a temporary Docker config that is removed afterwards.
+# the credentials in a temporary Docker config that is removed afterwards. The agent's image
+# cleanup leaves images it did not pull alone ("the agent tracks what it pulls and only deletes
+# those ... to avoid deleting something that was intentionally pulled there to cache",
+# aws/amazon-ecs-agent#1380; ECS_ENABLE_UNTRACKED_IMAGE_CLEANUP stays off).
 set -u -o pipefail
 
 PARAMETER=${SLIPWAY_PREPULL_PARAMETER:?the SSM parameter of the list}

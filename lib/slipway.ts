@@ -143,6 +143,11 @@ export class Slipway extends Construct {
           publicIp: this.network.assignPublicIp === 'ENABLED',
           logGroup: this.buildCluster.logGroup,
           settings: settings.ec2Capacity,
+          prepull: {
+            agentImages: this.buildCluster.agentImages,
+            agentRepositories: this.buildCluster.agentRepositories,
+            cachePrefixes: [...settings.pullThroughCachePrefixes, ...Object.values(cacheRules?.prefixes ?? {})],
+          },
         })
       : undefined;
     if (this.ec2Capacity) connectEc2Capacity(this.ec2Capacity, this.functions.functions, this.buildCluster.cluster);

@@ -88,6 +88,11 @@ export const ENV = {
   ec2Capacity: 'EC2_CAPACITY',
   /** Most EC2 instances at once, across architectures (each runs one build). */
   ec2MaxInstances: 'EC2_MAX_INSTANCES',
+  /**
+   * What EC2 instances pull ahead at boot (lib/ec2-capacity.ts), JSON: `{"parameters": {"amd64": <SSM name>},
+   * "registry", "repositoryPrefixes", "agentImages": {"amd64": …}}`; unset: no lists kept.
+   */
+  ec2Prepull: 'EC2_PREPULL',
   /** The dashboard's address, for links in commit statuses. */
   publicUrl: 'PUBLIC_URL',
   /** Secrets Manager secret of the API's hashed bearer tokens. */
@@ -193,7 +198,7 @@ export const FUNCTION_ENV: Record<LambdaName, FunctionEnv> = {
     ],
     // The cost of a build it finishes (reconciliation): the stack's `prices` setting, when given;
     // the EC2 capacity, when the stack has it (lib/ec2-capacity.ts).
-    optional: [ENV.pricesOverride, ENV.ec2Capacity, ENV.ec2MaxInstances],
+    optional: [ENV.pricesOverride, ENV.ec2Capacity, ENV.ec2MaxInstances, ENV.ec2Prepull],
   },
   'task-events': {
     // ASSIGN_PUBLIC_IP: whether a build's task is billed for a public IPv4 address (core/cost).

@@ -25,6 +25,34 @@ export interface ExecutionConfig {
   limits: ScaleLimits;
   /** The EC2 capacity (ENV.ec2Capacity): each architecture's Auto Scaling group, and the most instances at once. */
   ec2?: { groups: Partial<Record<Arch, string>>; spot: Partial<Record<Arch, boolean>>; maxInstances: number };
+  /** What EC2 instances pull ahead (ENV.ec2Prepull): each architecture's list, and which images may be on it. */
+  prepull?: Ec2PrepullConfig;
+}
+
+export interface Ec2PrepullConfig {
+  parameters: Partial<Record<Arch, string>>;
+  registry: string;
+  repositoryPrefixes: string[];
+  agentImages: Partial<Record<Arch, string>>;
+}
+
+/** ENV.ec2Prepull, checked; undefined when unset. */
+export function ec2PrepullFromEnv(env: Env): Ec2PrepullConfig | undefined {
+  const raw = env[ENV.ec2Prepull];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const expected = 'expected {"parameters": {"amd64": "<SSM name>"}, "registry": "<account>.dkr.ecr.<region>.amazonaws.com", "repositoryPrefixes": [...], "agentImages": {"amd64": "<image>"}}';
+  let v: Partial<Record<keyof Ec2PrepullConfig, unknown>>;
+  try {
+    v = JSON.parse(raw) as typeof v;
+  } catch (error) {
+    throw new Error(`config: ${ENV.ec2Prepull} is not JSON (${(error as Error).message}); ${expected}`);
+  }
+  const archMap = (value: unknown): value is Partial<Record<Arch, string>> =>
+    value !== null && typeof value === 'object' && !Array.isArray(value) && Object.entries(value).every(([k, x]) => (k === 'amd64' || k === 'arm64') && typeof x === 'string' && x.length > 0);
+  if (!v || typeof v !== 'object' || !archMap(v.parameters) || typeof v.registry !== 'string' || !Array.isArray(v.repositoryPrefixes) || !v.repositoryPrefixes.every((p) => typeof p === 'string') || !archMap(v.agentImages)) {
+    throw new Error(`config: ${ENV.ec2Prepull} ${raw.length > 200 ? `${raw.slice(0, 200)}…` : raw}: ${expected}`);
+  }
+  return { parameters: v.parameters, registry: v.registry, repositoryPrefixes: v.repositoryPrefixes as string[], agentImages: v.agentImages };
 }
 
 /** The roles a task definition is registered with where the stored definition names none. */
@@ -39,7 +67,9 @@ export function executionConfig(env: Env = process.env): ExecutionConfig {
   const executionRoleArn = env[ENV.taskExecutionRoleArn];
   const taskRoleArn = env[ENV.taskRoleArn];
   const ec2 = ec2CapacityFromEnv(env);
+  const prepull = ec2PrepullFromEnv(env);
   return {
+    ...(prepull ? { prepull } : {}),
     ...(ec2
       ? {
           ec2: {

@@ -19,7 +19,13 @@ import { runPass, type AutoscalerDeps, type PassReport } from './autoscaler.js';
 import { executionConfig } from './config.js';
 import { cloneTokensPrefix, createCloneTokenMinter, ssmCloneTokenStore, type CloneTokenMinter, type CloneTokenStore } from '../shared/clone-tokens.js';
 import { scmCredentials } from '../shared/secrets.js';
-import { sqsClient, ssmClient } from '../shared/clients.js';
+import { dynamoDocument, sqsClient, ssmClient } from '../shared/clients.js';
+import { recentRecordsReader } from '../../adapters/dynamodb/recent-records.js';
+import { SsmPrepullLists } from '../../adapters/ssm/prepull-lists.js';
+import { EcrImageSizes } from '../../adapters/ecr/image-sizes.js';
+import { ECRClient } from '@aws-sdk/client-ecr';
+import type { PrepullDeps } from './prepull.js';
+import type { Ec2PrepullConfig } from './config.js';
 import { SqsJobQueue } from '../../adapters/sqs/job-queue.js';
 import type { SnapshotUrls } from '../../core/builds/segment-run.js';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -47,8 +53,21 @@ export function autoscalerDepsFromEnv(env: Env = process.env, options: Autoscale
     ecs,
     config,
     ...(config.ec2 && !options.ecsPlacesEc2Tasks ? { fleet: new AwsEc2Fleet(new AutoScalingClient({}), ecs, { cluster: config.cluster, ...config.ec2 }) } : {}),
+    ...(config.ec2 && config.prepull && !options.ecsPlacesEc2Tasks ? { prepull: prepullDeps(config.tableName, config.prepull) } : {}),
     cloneTokens: cloneTokensFromEnv(env, options.cloneTokenStore ?? ssmCloneTokenStore(ssmClient)),
     ...snapshotUrlsOf(env, options),
+  };
+}
+
+/** The prepull lists (lambdas/autoscaler/prepull.ts): SSM parameters, from the recent stages of the build table. */
+function prepullDeps(tableName: string, prepull: Ec2PrepullConfig): PrepullDeps {
+  const { parameters, registry, repositoryPrefixes, agentImages } = prepull;
+  return {
+    lists: new SsmPrepullLists(ssmClient(), parameters),
+    recent: recentRecordsReader(dynamoDocument(), tableName),
+    agentImages,
+    pullable: { registry, repositoryPrefixes },
+    sizes: new EcrImageSizes(new ECRClient({}), registry),
   };
 }
 

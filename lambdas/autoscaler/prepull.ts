@@ -2,8 +2,9 @@
 // the autoscaler when it scales a group out: the instances it is about to launch (and those
 // that refill a warm pool after it) read the list then. From the stages that ran on EC2 in the
 // last days and those waiting for it now, their stored jobs' task definitions give the images
-// (as the tasks pull them: through the pull-through cache), core/scaling/common-images.ts
-// chooses, the PrepullLists port writes (SSM, adapters/ssm/prepull-lists.ts).
+// (as the tasks pull them: through the pull-through cache), ECR gives the sizes of the likely
+// ones (adapters/ecr/image-sizes.ts), core/scaling/common-images.ts chooses, the PrepullLists
+// port writes (SSM, adapters/ssm/prepull-lists.ts).
 //
 // Never in the way of scaling: the refresh runs before the group is resized, at most once a
 // minute, and a failure is logged and left to the next scale-out (the instance then pulls the
@@ -13,7 +14,7 @@ import type { RecentRecordsReader } from '../../core/builds/ports.js';
 import { stageKey } from '../../core/builds/types.js';
 import { ec2ArchOf } from '../../core/pipeline/ec2-task.js';
 import type { Arch } from '../../core/pipeline/types.js';
-import { commonImages, imagesOfTaskDefinition, type ImageUse, type PrepullLists, type PullableImages } from '../../core/scaling/common-images.js';
+import { commonImages, imagesOfTaskDefinition, sizeCandidates, type ImageSizes, type ImageUse, type PrepullLists, type PullableImages } from '../../core/scaling/common-images.js';
 import { classifyAwsError, describeAwsError } from '../../core/util/aws-errors.js';
 import type { AutoscalerDeps, Waiting } from './deps.js';
 
@@ -24,6 +25,8 @@ export interface PrepullDeps {
   /** The agent image of each architecture: first on every list. */
   agentImages: Partial<Record<Arch, string>>;
   pullable: PullableImages;
+  /** The images' compressed sizes in ECR; absent: sizes are not checked (count and characters still are). */
+  sizes?: ImageSizes;
 }
 
 /** How far back the stages that ran on EC2 count. */
@@ -53,7 +56,9 @@ export async function refreshPrepullLists(deps: AutoscalerDeps, arches: readonly
   lastRefresh = now;
   try {
     const uses = await recentUses(deps, prepull, now, waiting);
-    const lists = commonImages({ uses, arches, agentImages: prepull.agentImages, pullable: prepull.pullable });
+    const input = { uses, arches, agentImages: prepull.agentImages, pullable: prepull.pullable };
+    const sizes = prepull.sizes ? await prepull.sizes.sizes(sizeCandidates(input)) : undefined;
+    const lists = commonImages({ ...input, ...(sizes ? { sizes } : {}) });
     const out: { arch: Arch; images: number; result: 'written' | 'unchanged' }[] = [];
     for (const arch of arches) {
       const images = lists[arch] ?? [];

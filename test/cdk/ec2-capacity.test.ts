@@ -2,9 +2,10 @@
 // cdk-nag's AwsSolutions checks: off by default; on, groups from zero (min 0, no desired
 // capacity), an optional stopped warm pool, IMDSv2 with hop limit 1, no inbound rule, the
 // capacity providers with managed scaling off, and an instance role that is only an ECS agent.
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, settingsFromContext } from '../../lib/config.js';
-import { DEFAULT_EC2_CAPACITY, type Ec2CapacitySettings } from '../../lib/ec2-capacity.js';
+import { DEFAULT_EC2_CAPACITY, type Ec2CapacitySettings, ecrRepositoryArnsOf } from '../../lib/ec2-capacity.js';
 import { type Synthesized, asList, fixtureProps, iamStatements, synthSlipway } from './synth.js';
 
 const fast = { bundle: false, validate: false } as const;
@@ -31,7 +32,22 @@ describe('EC2 capacity is off by default', () => {
 const variants: { name: string; settings: Ec2CapacitySettings; warm: boolean }[] = [
   { name: 'Spot, both architectures', settings: { ...DEFAULT_EC2_CAPACITY, architectures: ['amd64', 'arm64'] }, warm: false },
   { name: 'on-demand with a warm pool, Bottlerocket', settings: { ...DEFAULT_EC2_CAPACITY, spot: false, warmPool: 1, image: 'bottlerocket' }, warm: true },
+  { name: 'on-demand with a warm pool, ECS-optimized', settings: { ...DEFAULT_EC2_CAPACITY, spot: false, warmPool: 1 }, warm: true },
 ];
+
+/** The user data of a launch template as the instance gets it, with CloudFormation references shown as <Ref>. */
+function userDataText(t: Resource): string {
+  const data = t.Properties!.LaunchTemplateData.UserData as { 'Fn::Base64': unknown };
+  const flat = (v: unknown): string => {
+    if (typeof v === 'string') return v;
+    if (v && typeof v === 'object' && 'Fn::Join' in v) {
+      const [sep, parts] = (v as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+      return parts.map(flat).join(sep);
+    }
+    return '<Ref>';
+  };
+  return flat(data['Fn::Base64']);
+}
 
 for (const variant of variants) {
   describe(`EC2 capacity on (${variant.name})`, () => {
@@ -98,14 +114,97 @@ for (const variant of variants) {
       }
     });
 
-    it('gives the instance role only the ECS agent calls, no ECR, SSM or EC2 rights', () => {
+    const prepull = variant.settings.image === 'ecs-optimized';
+    const instanceRoleStatements = () => {
       const [roleId] = ofType(s, 'AWS::IAM::Role').find(([id]) => id.includes('Ec2CapacityInstanceRole'))!;
-      const actions = iamStatements(s.json)
-        .filter(({ owner }) => asList((s.json.Resources[owner]?.Properties?.Roles as { Ref: string }[] | undefined) ?? []).some((r) => r.Ref === roleId))
-        .flatMap(({ statement }) => asList(statement.Action));
-      expect(actions.filter((a) => !a.startsWith('ecs:') && !a.startsWith('logs:'))).toEqual([]);
-      expect(actions).toContain('ecs:RegisterContainerInstance');
       expect(s.json.Resources[roleId]!.Properties!.ManagedPolicyArns).toBeUndefined();
+      return iamStatements(s.json)
+        .filter(({ owner }) => asList((s.json.Resources[owner]?.Properties?.Roles as { Ref: string }[] | undefined) ?? []).some((r) => r.Ref === roleId))
+        .map(({ statement }) => statement);
+    };
+
+    it(prepull ? 'gives the instance role the ECS agent calls, its list and the cache and agent images to pull, no more' : 'gives the instance role only the ECS agent calls, no ECR, SSM or EC2 rights', () => {
+      const statements = instanceRoleStatements();
+      const actions = statements.flatMap((st) => asList(st.Action));
+      expect(actions).toContain('ecs:RegisterContainerInstance');
+      const other = statements.filter((st) => asList(st.Action).some((a) => !a.startsWith('ecs:') && !a.startsWith('logs:')));
+      if (!prepull) return expect(other).toEqual([]);
+      const lists = ofType(s, 'AWS::SSM::Parameter').map(([id]) => id);
+      expect(lists).toHaveLength(variant.settings.architectures.length);
+      for (const st of other) {
+        const resources = JSON.stringify(st.Resource);
+        const acts = asList(st.Action);
+        if (acts.includes('ssm:GetParameter')) {
+          // Only its list, only GetParameter: no other parameter, not even their names.
+          expect(acts).toEqual(['ssm:GetParameter']);
+          expect(lists.some((id) => resources.includes(id))).toBe(true);
+          expect(asList(st.Resource)).toHaveLength(1);
+        } else if (acts.includes('ecr:GetAuthorizationToken')) {
+          expect(acts).toEqual(['ecr:GetAuthorizationToken']);
+        } else if (acts.includes('ecr:BatchGetImage')) {
+          expect([...acts].sort()).toEqual(['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer']);
+          // The cache's repositories (no import or create: nothing new is fetched upstream) and the agent's.
+          expect(resources).toMatch(/repository\/slipway-ecr-public\/\*/);
+          expect(resources).toMatch(/container-assets/);
+          expect(resources).not.toMatch(/repository\/\*"/);
+        } else {
+          expect(acts).toEqual(['autoscaling:CompleteLifecycleAction']);
+          expect(variant.warm).toBe(true);
+          expect(resources).toMatch(/autoScalingGroupName\/.*-slipway-ec2-amd64/);
+        }
+      }
+      expect(actions).not.toContain('ecr:BatchImportUpstreamImage');
+      expect(actions).not.toContain('ssm:PutParameter');
+    });
+
+    it(prepull ? 'pulls the common images ahead: the boot script as a unit started without blocking the ECS agent' : 'pulls nothing ahead on Bottlerocket (no boot script)', () => {
+      for (const [, t] of ofType(s, 'AWS::EC2::LaunchTemplate')) {
+        const text = userDataText(t);
+        if (!prepull) {
+          expect(text).not.toMatch(/slipway-prepull/);
+          continue;
+        }
+        // EC2 takes 16 KB of user data; the references resolve to a few dozen characters each.
+        expect(Buffer.byteLength(text) + (text.match(/<Ref>/g) ?? []).length * 200).toBeLessThan(16 * 1024);
+        // The script as tested (test/cdk/ec2-prepull-script.test.ts), byte for byte.
+        expect(text).toContain(readFileSync(new URL('../../lib/ec2-prepull.sh', import.meta.url), 'utf8').trimEnd());
+        expect(text).toMatch(/Type=simple/);
+        expect(text).toMatch(/systemctl enable slipway-prepull\.service\nsystemctl start --no-block slipway-prepull\.service/);
+        expect(text).toMatch(/SLIPWAY_PREPULL_PARAMETER=<Ref>/);
+        expect(text).toMatch(/SLIPWAY_PREPULL_DEADLINE_SECONDS=600\nSLIPWAY_PREPULL_PARALLEL=3\nSLIPWAY_PREPULL_MAX_IMAGES=12\n/);
+        if (variant.warm) {
+          expect(text).toMatch(/ECS_WARM_POOLS_CHECK=true/);
+          expect(text).toMatch(/SLIPWAY_PREPULL_LIFECYCLE_HOOK=slipway-prepull\nSLIPWAY_PREPULL_GROUP=\S+-slipway-ec2-amd64/);
+        } else {
+          expect(text).not.toMatch(/^SLIPWAY_PREPULL_GROUP=/m);
+        }
+      }
+      const hooks = ofType(s, 'AWS::AutoScaling::LifecycleHook').filter(([id]) => id.includes('Prepull'));
+      if (!prepull || !variant.warm) return expect(hooks).toEqual([]);
+      // Warm pool: a new instance keeps running until its pulls are done, then is stopped in the pool.
+      expect(hooks).toHaveLength(1);
+      expect(hooks[0]![1].Properties).toMatchObject({ LifecycleHookName: 'slipway-prepull', LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING', DefaultResult: 'CONTINUE', HeartbeatTimeout: 900 });
+    });
+
+    it(prepull ? 'lets the autoscaler read and rewrite the lists, and tells it where they are' : 'keeps no lists', () => {
+      const lists = ofType(s, 'AWS::SSM::Parameter');
+      const autoscaler = Object.entries(s.json.Resources).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.includes('Autoscaler'))![1];
+      const env = (autoscaler.Properties!.Environment as { Variables: Record<string, unknown> }).Variables;
+      if (!prepull) {
+        expect(lists).toEqual([]);
+        return expect(env.EC2_PREPULL).toBeUndefined();
+      }
+      const write = iamStatements(s.json).map((x) => x.statement).find((st) => st.Sid === 'WritePrepullLists')!;
+      expect(write.Action).toEqual(['ssm:GetParameter', 'ssm:PutParameter']);
+      expect(asList(write.Resource)).toHaveLength(lists.length);
+      // Sizes of the cache's images only: metadata, no pull.
+      const size = iamStatements(s.json).map((x) => x.statement).find((st) => st.Sid === 'SizePrepullImages')!;
+      expect(size.Action).toBe('ecr:DescribeImages');
+      expect(JSON.stringify(size.Resource)).toMatch(/repository\/slipway-ecr-public\/\*/);
+      expect(JSON.stringify(size.Resource)).not.toMatch(/repository\/\*"/);
+      expect(JSON.stringify(env.EC2_PREPULL)).toMatch(/repositoryPrefixes/);
+      // The stack writes the agent image first; the autoscaler adds the rest.
+      for (const [, p] of lists) expect(JSON.stringify(p.Properties!.Value)).toMatch(/container-assets/);
     });
 
     it('lets the autoscaler size the groups and mark container instances, and tells the planner the capacity providers', () => {
@@ -115,6 +214,28 @@ for (const variant of variants) {
     });
   });
 }
+
+describe('pulling ahead with an agent outside ECR and no pull-through cache', () => {
+  let s: Synthesized;
+  beforeAll(() => {
+    s = synthSlipway(
+      fixtureProps({ agentImage: { uris: { amd64: 'ghcr.io/acme/slipway-agent:1' } }, pullThroughCache: false, ec2Capacity: { ...DEFAULT_EC2_CAPACITY, architectures: ['amd64', 'arm64'] } }),
+      { ...fast, nag: false },
+    );
+  });
+  afterAll(() => s?.cleanup());
+
+  it('lists the agent alone, for the one architecture that has an agent, and grants no ECR pull', () => {
+    const lists = ofType(s, 'AWS::SSM::Parameter');
+    expect(lists.map(([, p]) => p.Properties!.Value)).toEqual(['ghcr.io/acme/slipway-agent:1']);
+    const [roleId] = ofType(s, 'AWS::IAM::Role').find(([id]) => id.includes('Ec2CapacityInstanceRole'))!;
+    const instanceActions = iamStatements(s.json)
+      .filter(({ owner }) => asList((s.json.Resources[owner]?.Properties?.Roles as { Ref: string }[] | undefined) ?? []).some((r) => r.Ref === roleId))
+      .flatMap(({ statement }) => asList(statement.Action));
+    expect(instanceActions).not.toContain('ecr:BatchGetImage');
+    expect(instanceActions).toContain('ssm:GetParameter');
+  });
+});
 
 describe('ec2Capacity in CDK context', () => {
   const get = (value: unknown) => (key: string) => (key === 'ec2Capacity' ? value : undefined);
@@ -129,6 +250,20 @@ describe('ec2Capacity in CDK context', () => {
     expect(() => settingsFromContext(get('{"maxInstance": 2}'))).toThrow(ConfigError);
     expect(() => settingsFromContext(get('{"maxInstance": 2}'))).toThrow(/unknown setting "maxInstance"/);
     expect(() => settingsFromContext(get('{"architectures": ["arm"]}'))).toThrow(/expected a list of amd64 and arm64/);
+  });
+
+  it('pulls ahead by default, except on Bottlerocket, and turns off with prepull: false', () => {
+    expect(settingsFromContext(get('true')).ec2Capacity?.prepull).toBe(true);
+    expect(settingsFromContext(get('{"prepull": false}')).ec2Capacity?.prepull).toBe(false);
+    expect(settingsFromContext(get('{"image": "bottlerocket"}')).ec2Capacity?.prepull).toBe(false);
+    expect(() => settingsFromContext(get('{"image": "bottlerocket", "prepull": true}'))).toThrow(/Bottlerocket runs no boot script/);
+    expect(() => settingsFromContext(get('{"prepull": "yes"}'))).toThrow(/ec2Capacity.prepull: "yes"; expected true or false/);
+  });
+
+  it('lets instances pull an agent image given by URI from its ECR repository, and from nowhere else', () => {
+    expect(ecrRepositoryArnsOf('123456789012.dkr.ecr.eu-west-1.amazonaws.com/tools/slipway-agent:1.2')).toEqual(['arn:aws:ecr:eu-west-1:123456789012:repository/tools/slipway-agent']);
+    expect(ecrRepositoryArnsOf(`123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/agent@sha256:${'a'.repeat(64)}`)).toEqual(['arn:aws-cn:ecr:cn-north-1:123456789012:repository/agent']);
+    expect(ecrRepositoryArnsOf('ghcr.io/acme/slipway-agent:1')).toEqual([]);
   });
 
   it('refuses a warm pool on Spot, which AWS refuses (PutWarmPool)', () => {

@@ -33,6 +33,7 @@ const PLACEHOLDERS: Partial<Record<string, string>> = {
   [ENV.publicUrl]: 'https://d111111abcdef8.cloudfront.net',
   [ENV.webhookUrl]: 'https://hooks.lambda-url.us-east-1.on.aws/hooks',
   [ENV.ec2Capacity]: '{"amd64":{"capacityProvider":"cp-amd64","autoScalingGroup":"asg-amd64"},"arm64":{"capacityProvider":"cp-arm64","autoScalingGroup":"asg-arm64"}}',
+  [ENV.ec2Prepull]: '{"parameters":{"amd64":"/l/amd64","arm64":"/l/arm64"},"registry":"123456789012.dkr.ecr.us-east-1.amazonaws.com","repositoryPrefixes":["slipway-quay"],"agentImages":{"amd64":"a","arm64":"b"}}',
 };
 
 function deployedEnv(variables: Record<string, unknown>): Record<string, string> {

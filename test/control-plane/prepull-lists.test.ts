@@ -8,6 +8,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { ECRClient } from '@aws-sdk/client-ecr';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { documentClient } from '../../adapters/dynamodb/client.js';
 import { DynamoStageStore } from '../../adapters/dynamodb/stage-store.js';
@@ -15,6 +16,7 @@ import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
 import { recentRecordsReader } from '../../adapters/dynamodb/recent-records.js';
 import { SqsJobQueue } from '../../adapters/sqs/job-queue.js';
 import { SsmPrepullLists } from '../../adapters/ssm/prepull-lists.js';
+import { EcrImageSizes } from '../../adapters/ecr/image-sizes.js';
 import type { Build, Stage, StepRecord } from '../../core/builds/types.js';
 import { AGENT_CONTAINER } from '../../core/pipeline/contract.js';
 import { DEFAULT_LIMITS } from '../../core/scaling/decide-scale.js';
@@ -23,8 +25,10 @@ import type { StageJob } from '../../core/scaling/job.js';
 import { resetAutoscalerState, runPass, type AutoscalerDeps } from '../../lambdas/autoscaler/autoscaler.js';
 import { PREPULL_REFRESH_MS, resetPrepullState } from '../../lambdas/autoscaler/prepull.js';
 import { ensureTable } from '../../lambdas/shared/table.js';
+import { ec2PrepullFromEnv } from '../../lambdas/autoscaler/config.js';
 import { startLocalAws, type LocalAws } from '../../local/aws.js';
 import { startSsmStandIn, type SsmStandIn } from '../support/ssm-stand-in.js';
+import { startEcrStandIn } from '../support/ecr-stand-in.js';
 
 const REGISTRY = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
 const AGENT = `${REGISTRY}/cdk-hnb659fds-container-assets-123456789012-us-east-1:agent`;
@@ -106,9 +110,15 @@ async function ec2Build(repo: string, images: string[], how: 'ran' | 'waits'): P
   return build;
 }
 
-function fakeFleet(instances: FleetInstance[] = []): { fleet: Ec2Fleet; applied: FleetDecision[] } {
+/** A fleet the test sets; it records each decision and the list as it was when the group was resized. */
+function fakeFleet(instances: FleetInstance[] = []): { fleet: Ec2Fleet; applied: FleetDecision[]; listAtApply: (string | undefined)[] } {
   const applied: FleetDecision[] = [];
-  return { fleet: { arches: ['amd64'], maxInstances: 4, spot: {}, describe: async () => instances, apply: async (d) => void applied.push(d), markSpent: async () => {} }, applied };
+  const listAtApply: (string | undefined)[] = [];
+  const apply = async (d: FleetDecision) => {
+    applied.push(d);
+    listAtApply.push(ssmStandIn.values.get(PARAMETER)?.value);
+  };
+  return { fleet: { arches: ['amd64'], maxInstances: 4, spot: {}, describe: async () => instances, apply, markSpent: async () => {} }, applied, listAtApply };
 }
 
 describe('the autoscaler writes the prepull list when it scales EC2 capacity out', () => {
@@ -117,7 +127,7 @@ describe('the autoscaler writes the prepull list when it scales EC2 capacity out
     await ec2Build('acme/api', [hub('postgres:16')], 'ran');
     await ec2Build('acme/web', [hub('nginx:1.27'), 'ghcr.io/acme/private:1'], 'ran');
     const waiting = await ec2Build('acme/api', [hub('postgres:16'), hub('redis:7')], 'waits');
-    const { fleet, applied } = fakeFleet();
+    const { fleet, applied, listAtApply } = fakeFleet();
 
     const report = await runPass({ ...deps, fleet }, { reconcile: false });
 
@@ -128,9 +138,33 @@ describe('the autoscaler writes the prepull list when it scales EC2 capacity out
     expect(lines[0]).toBe(AGENT);
     expect(lines[1]).toBe(hub('postgres:16'));
     expect(lines.sort()).toEqual([AGENT, hub('nginx:1.27'), hub('node:20'), hub('postgres:16'), hub('redis:7')].sort());
-    // Written before the group was resized: the PutParameter came first.
-    expect(ssmStandIn.calls.map((c) => c.action)).toContain('PutParameter');
+    // Written before the group was resized: the instances it launches read this list.
+    expect(listAtApply.at(-1)).toBe(ssmStandIn.values.get(PARAMETER)!.value);
     await stages.finish(waiting.id, 1, { status: 'killed', message: 'test done', finishedAt: Date.now() });
+  });
+
+  it("with ECR's sizes, leaves a huge image off every instance's list", async () => {
+    const ecrStandIn = await startEcrStandIn();
+    const ecr = new ECRClient({ endpoint: ecrStandIn.url, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    try {
+      ecrStandIn.repositories.set('slipway-docker-hub/library/huge', [{ digest: `sha256:${'d'.repeat(64)}`, tags: ['1'], sizeInBytes: 40 * 1024 ** 3 }]);
+      ecrStandIn.repositories.set('slipway-docker-hub/library/redis', [{ digest: `sha256:${'e'.repeat(64)}`, tags: ['7'], sizeInBytes: 45_000_000 }]);
+      const waiting = await ec2Build('evil/huge', [hub('huge:1'), hub('redis:7')], 'waits');
+      const { fleet } = fakeFleet();
+      const sized = { ...deps.prepull!, sizes: new EcrImageSizes(ecr, REGISTRY) };
+      const report = await runPass({ ...deps, fleet, prepull: sized }, { reconcile: false });
+      expect(report.prepull?.[0]?.arch).toBe('amd64');
+      const lines = ssmStandIn.values.get(PARAMETER)!.value.split('\n');
+      expect(lines).toContain(hub('redis:7'));
+      expect(lines).not.toContain(hub('huge:1'));
+      // Images ECR has no size for (not cached yet) are left out as well.
+      expect(lines).not.toContain(hub('nginx:1.27'));
+      expect(lines[0]).toBe(AGENT);
+      await stages.finish(waiting.id, 1, { status: 'killed', message: 'test done', finishedAt: Date.now() });
+    } finally {
+      ecr.destroy();
+      await ecrStandIn.stop();
+    }
   });
 
   it('leaves the list alone when no group grows, and refreshes at most once a minute', async () => {
@@ -165,5 +199,15 @@ describe('the autoscaler writes the prepull list when it scales EC2 capacity out
     expect(report.prepull).toBeUndefined();
     expect(logged.find((l) => l.message.startsWith('prepull lists not refreshed'))?.fields.error).toMatch(/no parameter for amd64/);
     await stages.finish(waiting.id, 1, { status: 'killed', message: 'test done', finishedAt: Date.now() });
+  });
+});
+
+describe('EC2_PREPULL, as the stack sets it for the autoscaler', () => {
+  it('gives the lists, the registry, the cache prefixes and the agent images; refuses anything else, saying what it expects', () => {
+    const value = { parameters: { amd64: '/p/amd64' }, registry: REGISTRY, repositoryPrefixes: ['slipway-docker-hub'], agentImages: { amd64: AGENT } };
+    expect(ec2PrepullFromEnv({ EC2_PREPULL: JSON.stringify(value) })).toEqual(value);
+    expect(ec2PrepullFromEnv({})).toBeUndefined();
+    expect(() => ec2PrepullFromEnv({ EC2_PREPULL: '{' })).toThrow(/EC2_PREPULL is not JSON .*expected \{"parameters"/);
+    expect(() => ec2PrepullFromEnv({ EC2_PREPULL: JSON.stringify({ ...value, parameters: { x86: '/p' } }) })).toThrow(/expected \{"parameters": \{"amd64"/);
   });
 });

@@ -6,6 +6,7 @@ import {
   imagesOfTaskDefinition,
   isPullableImage,
   prepullListText,
+  sizeCandidates,
   type ImageUse,
   type PullableImages,
 } from '../../core/scaling/common-images.js';
@@ -15,6 +16,7 @@ const PULLABLE: PullableImages = { registry: REGISTRY, repositoryPrefixes: ['sli
 const AGENT = `${REGISTRY}/cdk-assets:agent-amd64`;
 const AGENT_ARM = `${REGISTRY}/cdk-assets:agent-arm64`;
 const hub = (name: string) => `${REGISTRY}/slipway-docker-hub/library/${name}`;
+const GIB = 1024 ** 3;
 
 function use(repo: string, images: string[], at = 1, arch: ImageUse['arch'] = 'amd64'): ImageUse {
   return { repo, arch, images, at };
@@ -41,24 +43,34 @@ describe('common images: what an EC2 instance pulls ahead', () => {
   it('gives a repository that names a hundred images no more than its share: the others still get theirs', () => {
     const hostile = Array.from({ length: 100 }, (_, i) => use('evil/flood', [hub(`flood-${i}:latest`)], 100 + i));
     const uses = [...hostile, use('acme/api', [hub('postgres:16'), hub('node:20')]), use('acme/web', [hub('nginx:1.27')])];
-    const list = commonImages({ uses, arches: ['amd64'], agentImages: { amd64: AGENT }, pullable: PULLABLE, limits: { maxImages: 8, maxPerRepo: 4, maxChars: 4096 } }).amd64!;
-    expect(list).toHaveLength(8);
+    const list = commonImages({ uses, arches: ['amd64'], agentImages: { amd64: AGENT }, pullable: PULLABLE }).amd64!;
+    // 12 places, 4 for the flood however many it names: the list stays short rather than fill with it.
+    expect(list).toHaveLength(1 + DEFAULT_COMMON_IMAGES_LIMITS.maxPerRepo + 3);
     expect(list[0]).toBe(AGENT);
     expect(list).toEqual(expect.arrayContaining([hub('postgres:16'), hub('node:20'), hub('nginx:1.27')]));
-    expect(list.filter((i) => i.includes('flood-')).length).toBe(4);
+    expect(list.filter((i) => i.includes('flood-')).length).toBe(DEFAULT_COMMON_IMAGES_LIMITS.maxPerRepo);
+    // Fewer places than repositories want: each still gets a turn before the flood's second image.
+    const tight = commonImages({ uses, arches: ['amd64'], agentImages: { amd64: AGENT }, pullable: PULLABLE, limits: { ...DEFAULT_COMMON_IMAGES_LIMITS, maxImages: 5 } }).amd64!;
+    expect(tight.filter((i) => i.includes('flood-')).length).toBe(2);
+    expect(tight).toEqual(expect.arrayContaining([hub('node:20'), hub('nginx:1.27')]));
   });
 
   it('bounds the list by count, per repository and in characters, whatever the uses (property)', () => {
     const image = fc.stringMatching(/^[a-z][a-z0-9]{0,30}$/).map((n) => hub(`${n}:1`));
     const arbUse = fc.record({ repo: fc.constantFrom('a/a', 'b/b', 'c/c', 'd/d'), arch: fc.constantFrom('amd64' as const, 'arm64' as const), images: fc.array(image, { maxLength: 12 }), at: fc.nat() });
-    const arbLimits = fc.record({ maxImages: fc.integer({ min: 1, max: 20 }), maxPerRepo: fc.integer({ min: 1, max: 6 }), maxChars: fc.integer({ min: 60, max: 4096 }) });
+    const arbLimits = fc.record({ maxImages: fc.integer({ min: 1, max: 20 }), maxPerRepo: fc.integer({ min: 1, max: 6 }), maxChars: fc.integer({ min: 60, max: 4096 }), maxImageBytes: fc.constant(GIB), maxBytes: fc.integer({ min: 0, max: 8 * GIB }) });
+    const arbSizes = fc.dictionary(image, fc.integer({ min: 0, max: 2 * GIB }));
     fc.assert(
-      fc.property(fc.array(arbUse, { maxLength: 60 }), arbLimits, (uses, limits) => {
-        const lists = commonImages({ uses, arches: ['amd64', 'arm64'], agentImages: { amd64: AGENT }, pullable: PULLABLE, limits });
+      fc.property(fc.array(arbUse, { maxLength: 60 }), arbLimits, arbSizes, (uses, limits, sizeRecord) => {
+        const sizes = new Map(Object.entries(sizeRecord));
+        const lists = commonImages({ uses, arches: ['amd64', 'arm64'], agentImages: { amd64: AGENT }, pullable: PULLABLE, limits, sizes });
         for (const [arch, list] of Object.entries(lists)) {
           expect(list.length).toBeLessThanOrEqual(limits.maxImages);
           expect(prepullListText(list).length).toBeLessThanOrEqual(limits.maxChars);
           expect(new Set(list).size).toBe(list.length);
+          const others = list.filter((i) => i !== AGENT);
+          for (const i of others) expect(sizes.get(i)).toBeLessThanOrEqual(limits.maxImageBytes);
+          expect(others.reduce((n, i) => n + sizes.get(i)!, 0)).toBeLessThanOrEqual(limits.maxBytes);
           const own = new Set(uses.filter((u) => u.arch === arch).flatMap((u) => u.images));
           for (const i of list) if (i !== AGENT) expect(own.has(i)).toBe(true);
           for (const repo of ['a/a', 'b/b', 'c/c', 'd/d']) {
@@ -70,6 +82,38 @@ describe('common images: what an EC2 instance pulls ahead', () => {
         }
       }),
     );
+  });
+
+  it("with ECR's sizes, leaves out an image too large, one whose size is unknown, and what would pass the total", () => {
+    const uses = [
+      use('evil/huge', [hub('huge:1')], 9),
+      use('acme/api', [hub('postgres:16'), hub('node:20'), hub('uncached:1')], 5),
+      use('acme/web', [hub('nginx:1.27'), hub('chrome:1')], 4),
+    ];
+    const sizes = new Map([
+      [hub('huge:1'), 40 * GIB],
+      [hub('postgres:16'), 150 * 1024 ** 2],
+      [hub('node:20'), 400 * 1024 ** 2],
+      [hub('nginx:1.27'), 70 * 1024 ** 2],
+      [hub('chrome:1'), 1.9 * GIB],
+    ]);
+    const limits = { ...DEFAULT_COMMON_IMAGES_LIMITS, maxBytes: 1 * GIB };
+    const list = commonImages({ uses, arches: ['amd64'], agentImages: { amd64: AGENT }, pullable: PULLABLE, limits, sizes }).amd64!;
+    // huge: over maxImageBytes; uncached: no size; chrome: would pass the 1 GiB in all. The agent is never counted.
+    expect(list).toEqual([AGENT, hub('node:20'), hub('nginx:1.27'), hub('postgres:16')]);
+    expect(sizeCandidates({ uses, arches: ['amd64'], agentImages: { amd64: AGENT }, pullable: PULLABLE }).sort()).toEqual(
+      [hub('chrome:1'), hub('huge:1'), hub('nginx:1.27'), hub('node:20'), hub('postgres:16'), hub('uncached:1')].sort(),
+    );
+  });
+
+  it("asks ECR for the sizes of no more than twice each repository's share, and four lists' worth in all", () => {
+    const flood = [use('evil/flood', Array.from({ length: 50 }, (_, i) => hub(`flood-${i}:1`)))];
+    expect(sizeCandidates({ uses: flood, arches: ['amd64'], agentImages: { amd64: AGENT }, pullable: PULLABLE })).toHaveLength(2 * DEFAULT_COMMON_IMAGES_LIMITS.maxPerRepo);
+    const many = Array.from({ length: 40 }, (_, r) => use(`org/r${r}`, Array.from({ length: 8 }, (_, i) => hub(`r${r}-${i}:1`)), r));
+    const asked = sizeCandidates({ uses: many, arches: ['amd64'], agentImages: { amd64: AGENT }, pullable: PULLABLE });
+    expect(asked).toHaveLength(4 * DEFAULT_COMMON_IMAGES_LIMITS.maxImages);
+    // Turns: every repository's first image before any repository's second.
+    expect(asked.slice(0, 40).every((i) => i.endsWith('-0:1'))).toBe(true);
   });
 
   it('lists only images the instance may pull: the cache repositories of its registry, well formed', () => {

@@ -1,7 +1,11 @@
-// Amazon ECR's GetAuthorizationToken on loopback, as the real @aws-sdk/client-ecr speaks
-// it (AWS JSON 1.1: POST /, `X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.<Action>`).
-// Each call is recorded with the region its signature names, so tests can assert that a
-// registry's token was asked for in that registry's region.
+// Amazon ECR's GetAuthorizationToken and DescribeImages on loopback, as the real
+// @aws-sdk/client-ecr speaks them (AWS JSON 1.1: POST /, `X-Amz-Target:
+// AmazonEC2ContainerRegistry_V20150921.<Action>`). Each call is recorded with the region its
+// signature names, so tests can assert that a registry's token was asked for in that registry's
+// region. DescribeImages is as strict as ECR where Slipway relies on it
+// (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImages.html): an
+// unknown repository is RepositoryNotFoundException; at most 100 imageIds; one id that matches
+// no image fails the whole call with ImageNotFoundException.
 
 import { createServer, type Server } from 'node:http';
 
@@ -14,6 +18,13 @@ export interface EcrStandInOptions {
   expiresAt?: () => number;
 }
 
+/** An image DescribeImages knows: imageSizeInBytes as ECR reports it (a manifest list's largest manifest). */
+export interface EcrImage {
+  digest: string;
+  tags: string[];
+  sizeInBytes: number;
+}
+
 export interface RecordedEcrCall {
   action: string;
   /** From the SigV4 credential scope of the request. */
@@ -23,6 +34,8 @@ export interface RecordedEcrCall {
 export interface EcrStandIn {
   url: string;
   calls: RecordedEcrCall[];
+  /** DescribeImages: each repository's images, by repository name. */
+  repositories: Map<string, EcrImage[]>;
   /** The next `count` calls fail with this AWS error (`AccessDeniedException`, …). */
   failNext(count: number, type: string, message: string): void;
   /** Calls wait until `release` is called: lets tests overlap concurrent callers. */
@@ -32,6 +45,7 @@ export interface EcrStandIn {
 
 export async function startEcrStandIn(options: EcrStandInOptions = {}): Promise<EcrStandIn> {
   const calls: RecordedEcrCall[] = [];
+  const repositories = new Map<string, EcrImage[]>();
   const failures: Array<{ remaining: number; type: string; message: string }> = [];
   let gate: Promise<void> | undefined;
 
@@ -53,6 +67,25 @@ export async function startEcrStandIn(options: EcrStandInOptions = {}): Promise<
         failure.remaining--;
         return reply(400, { __type: failure.type, message: failure.message }, { 'x-amzn-errortype': failure.type });
       }
+      if (req.method === 'POST' && action === 'DescribeImages') {
+        const input = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { registryId?: string; repositoryName?: string; imageIds?: { imageTag?: string; imageDigest?: string }[] };
+        const registryId = input.registryId ?? '123456789012';
+        const name = String(input.repositoryName);
+        const images = repositories.get(name);
+        const fail = (type: string, message: string) => reply(400, { __type: type, message }, { 'x-amzn-errortype': type });
+        if (!images) return fail('RepositoryNotFoundException', `The repository with name '${name}' does not exist in the registry with id '${registryId}'`);
+        const ids = input.imageIds ?? [];
+        if (ids.length > 100) return fail('InvalidParameterException', "Invalid parameter at 'imageIds' failed to satisfy constraint: 'Member must have length less than or equal to 100'");
+        const details = [];
+        for (const id of ids) {
+          const image = images.find((i) => (id.imageDigest !== undefined ? i.digest === id.imageDigest : i.tags.includes(id.imageTag ?? '')));
+          if (!image) {
+            return fail('ImageNotFoundException', `The image with imageId {imageDigest:'${id.imageDigest ?? 'null'}', imageTag:'${id.imageTag ?? 'null'}'} does not exist within the repository with name '${name}' in the registry with id '${registryId}'`);
+          }
+          details.push({ registryId, repositoryName: name, imageDigest: image.digest, imageTags: image.tags, imageSizeInBytes: image.sizeInBytes, imagePushedAt: 1_700_000_000 });
+        }
+        return reply(200, { imageDetails: details });
+      }
       if (req.method !== 'POST' || action !== 'GetAuthorizationToken') {
         return reply(400, { __type: 'UnknownOperationException', message: `not served: ${target}` });
       }
@@ -68,6 +101,7 @@ export async function startEcrStandIn(options: EcrStandInOptions = {}): Promise<
   return {
     url: `http://127.0.0.1:${address.port}`,
     calls,
+    repositories,
     failNext(count, type, message) {
       failures.push({ remaining: count, type, message });
     },

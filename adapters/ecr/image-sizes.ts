@@ -1,0 +1,74 @@
+// The ImageSizes port (core/scaling/common-images.ts) on ECR's DescribeImages: the compressed
+// size of each image of the account's registry, the largest platform's for a manifest list
+// ("If the image is a manifest list, this will be the max size of all manifests in the list",
+// https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ImageDetail.html).
+//
+// One call per repository with all its tags and digests (at most 100 ids a call); DescribeImages
+// fails the whole call when one id is missing (ImageNotFoundException), so such a repository is
+// asked again one image at a time. A missing repository or image has no size: it is left out.
+
+import { DescribeImagesCommand, type ECRClient, type ImageIdentifier } from '@aws-sdk/client-ecr';
+import { parseImageReference } from '../../core/images/reference.js';
+import type { ImageSizes } from '../../core/scaling/common-images.js';
+
+const IDS_PER_CALL = 100;
+/** Repositories asked at once. */
+const PARALLEL = 5;
+
+export class EcrImageSizes implements ImageSizes {
+  constructor(
+    private readonly ecr: ECRClient,
+    /** `<account>.dkr.ecr.<region>.amazonaws.com`: only its images are asked about. */
+    private readonly registry: string,
+  ) {}
+
+  async sizes(images: readonly string[]): Promise<Map<string, number>> {
+    const registryId = this.registry.split('.')[0]!;
+    const byRepository = new Map<string, { image: string; id: ImageIdentifier }[]>();
+    for (const image of new Set(images)) {
+      const parsed = parseImageReference(image);
+      if (!parsed.ok || parsed.ref.domain !== this.registry) continue;
+      const id: ImageIdentifier = parsed.ref.digest !== undefined ? { imageDigest: parsed.ref.digest } : { imageTag: parsed.ref.tag ?? 'latest' };
+      const list = byRepository.get(parsed.ref.repository) ?? [];
+      list.push({ image, id });
+      byRepository.set(parsed.ref.repository, list);
+    }
+    const out = new Map<string, number>();
+    const repositories = [...byRepository.entries()];
+    for (let i = 0; i < repositories.length; i += PARALLEL) {
+      await Promise.all(
+        repositories.slice(i, i + PARALLEL).map(async ([repositoryName, wanted]) => {
+          for (let j = 0; j < wanted.length; j += IDS_PER_CALL) {
+            const chunk = wanted.slice(j, j + IDS_PER_CALL);
+            const found = await this.describe(registryId, repositoryName, chunk);
+            for (const [image, size] of found) out.set(image, size);
+          }
+        }),
+      );
+    }
+    return out;
+  }
+
+  private async describe(registryId: string, repositoryName: string, wanted: { image: string; id: ImageIdentifier }[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    try {
+      const res = await this.ecr.send(new DescribeImagesCommand({ registryId, repositoryName, imageIds: wanted.map((w) => w.id) }));
+      for (const detail of res.imageDetails ?? []) {
+        if (detail.imageSizeInBytes === undefined) continue;
+        for (const w of wanted) {
+          const match = w.id.imageDigest !== undefined ? detail.imageDigest === w.id.imageDigest : (detail.imageTags ?? []).includes(w.id.imageTag!);
+          if (match) out.set(w.image, detail.imageSizeInBytes);
+        }
+      }
+      return out;
+    } catch (err) {
+      const name = (err as Error).name;
+      if (name === 'RepositoryNotFoundException') return out;
+      if (name !== 'ImageNotFoundException') throw err;
+    }
+    if (wanted.length === 1) return out;
+    // One of them is missing: each alone.
+    for (const w of wanted) for (const [image, size] of await this.describe(registryId, repositoryName, [w])) out.set(image, size);
+    return out;
+  }
+}
