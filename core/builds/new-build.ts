@@ -9,7 +9,7 @@ import { AGENT_CONTAINER } from '../pipeline/contract.js';
 import { ecsSafeName } from '../pipeline/container-names.js';
 import { formatDiagnostic } from '../pipeline/format.js';
 import type { Condition, Diagnostic, Manifest } from '../pipeline/types.js';
-import { buildFailureSummary, buildStatusOf, isStageDone, resolveDependents } from './status.js';
+import { buildFailureSummary, buildStatusOf, isStageDone, resolveDependents, ROOT_FAILURE_ONLY } from './status.js';
 import type { StageJob } from '../scaling/job.js';
 import type { Build, Stage, StepRecord } from './types.js';
 import { buildId as makeBuildId, stageKey } from './types.js';
@@ -158,13 +158,22 @@ export function newBuildRecords(input: NewBuildInput, manifest: Manifest, compil
       stages.push({ ...common, status: 'skipped', message: skippedByName.get(pipeline.name) ?? 'not triggered', dependsOn: pipeline.dependsOn, finishedAt: input.now });
       return;
     }
+    const trigger = triggerStatus(pipeline.trigger.status);
+    if (c.dependsOn.length === 0 && !trigger.onSuccess) {
+      // Drone starts such a stage with the build (trigger.go makes every stage without
+      // dependencies pending), which its maintainers call a bug (harness/harness#2683): a
+      // failure notifier then runs on every passing build. As GitHub Actions' `if: failure()`
+      // and GitLab's `when: on_failure` do, it is skipped: nothing before it can fail.
+      stages.push({ ...common, status: 'skipped', message: ROOT_FAILURE_ONLY, dependsOn: [], finishedAt: input.now });
+      return;
+    }
     const family = c.taskDefinition.family ?? '';
     const notes = boundedNotes(c.notes);
     stages.push({
       ...common,
       status: 'pending',
       dependsOn: c.dependsOn,
-      ...triggerStatus(pipeline.trigger.status),
+      ...trigger,
       family,
       ...(c.dependsOn.length === 0 ? { queuedAt: input.now } : {}),
       ...(notes.length > 0 ? { notes } : {}),

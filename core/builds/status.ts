@@ -562,8 +562,8 @@ export type DependencyVerdict =
  *   skipped when the build was created (its trigger, its runner, its platform) is already
  *   replaced by what it waited for, so only stages of the build are named. A name that no
  *   stage has is ignored all the same (areDepsComplete looks only at siblings that exist);
- * - a stage with nothing to wait for runs at once, whatever its trigger status: Drone creates
- *   it pending (trigger/trigger.go), and only waiting stages are judged by their status;
+ * - a stage with nothing to wait for runs at once, unless it runs only on failure: then it is
+ *   skipped (Drone would start it, harness/harness#2683; new-build.ts says why not);
  * - the stage waits while any dependency is not done;
  * - then it runs when its trigger status matches the build's status so far: the build is
  *   failing once a dependency failed (a skip after a failure counts: `failedUpstream`) or
@@ -571,6 +571,9 @@ export type DependencyVerdict =
  *   while nothing failed, `onFailure` (default false, `trigger: status: [failure]`) once
  *   something did; otherwise it is skipped. A cancelled build runs nothing more.
  */
+/** Why a stage that runs only on failure and waits for no other pipeline is skipped. */
+export const ROOT_FAILURE_ONLY = 'runs only when the build is failing (trigger status: failure), and it waits for no pipeline that could fail';
+
 export function dependencyVerdict(
   stage: Pick<Stage, 'dependsOn' | 'onSuccess' | 'onFailure'>,
   statusOf: ReadonlyMap<string, StageStatus>,
@@ -584,9 +587,10 @@ export function dependencyVerdict(
   if (!deps.every((d) => isStageDone(d.status))) return { kind: 'wait' };
   const failed = deps.filter((d) => (d.status !== 'success' && d.status !== 'skipped') || failedUpstream.has(d.name));
   if (buildKilled || failed.some((d) => d.status === 'killed')) return { kind: 'skip', message: 'the build was cancelled', dependencyFailed: true };
-  // Nothing to wait for: pending from the start, whatever its trigger status (Drone's
-  // trigger.go makes such a stage pending at once; cancelDownstream judges waiting ones only).
-  if (deps.length === 0) return { kind: 'run' };
+  // Nothing to wait for: it starts with the build, or never when it runs only on failure.
+  if (deps.length === 0) {
+    return (stage.onSuccess ?? true) ? { kind: 'run' } : { kind: 'skip', message: ROOT_FAILURE_ONLY, dependencyFailed: false };
+  }
   if (failed.length > 0 && !(stage.onFailure ?? false)) {
     const what = failed.map((d) => `${d.name} (${failedUpstream.has(d.name) ? 'skipped after a failure' : d.status})`).join(', ');
     return { kind: 'skip', message: `depends on ${what}, which did not pass`, dependencyFailed: true };

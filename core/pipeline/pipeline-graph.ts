@@ -1,7 +1,9 @@
 // The pipelines a stage waits for, through the pipelines that do not run. One rule for every
 // reason a pipeline does not run — its trigger does not match the build, or it is for another
-// runner (`type: exec`, `vm`, …) or a platform Fargate cannot serve (32-bit `arm`, Windows) —
-// the rule Drone applies when it creates a build's stages (drone/drone trigger/trigger.go:
+// runner (`type: exec`, `vm`, …) or a platform Fargate cannot serve (32-bit `arm`, Windows);
+// Drone skips only by trigger (it waits for a runner of another type), so applying the rule to
+// the others is Slipway's choice: no runner of theirs will come. The rule is the one Drone
+// applies to trigger-skipped pipelines when it creates a build's stages (drone/drone trigger/trigger.go:
 // "stage.DependsOn = dag.Dependencies(stage.Name) … if the stage is pending dependencies, but
 // those dependencies are skipped, the stage can be executed immediately"), with
 // harness/harness trigger/dag/dag.go `dependencies`: a skipped pipeline's own dependencies

@@ -102,8 +102,11 @@ export interface BuildCompileInput {
 export function buildCompileOptions(deployment: DeploymentCompileOptions, build: BuildCompileInput): CompileOptions {
   const { imageBuildsByRepository, imageBuilder, ec2CapacityProviders, pullThroughCacheOptOut, pullThroughCache, ...options } = deployment;
   // A repository the stack lists builds under its own role (push rights, cache); any other
-  // may push to no ECR repository (the compiler refuses plugins/ecr steps naming one).
-  const own = imageBuildsByRepository?.[build.repoSlug];
+  // may push to no ECR repository (the compiler refuses plugins/ecr steps naming one). A pull
+  // request from a fork never gets that role: every container of a task gets the task role
+  // (RunTask takes no session policy), so its steps could push to the repository's images or
+  // poison its build cache; Drone likewise gives a fork's pull request no secrets to push with.
+  const own = build.fork ? undefined : imageBuildsByRepository?.[build.repoSlug];
   const cached = pullThroughCache && !pullThroughCacheOptOut?.includes(build.repoSlug);
   return {
     ...options,

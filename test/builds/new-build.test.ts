@@ -133,13 +133,16 @@ describe('stages that depend on skipped pipelines', () => {
     expect(readyStages(stages).map((s) => s.name)).toEqual(['build']);
   });
 
-  it('with every dependency skipped it starts with the build, whatever its trigger status, as in Drone', () => {
-    const yaml = droneYaml(arm, { name: 'on-failure', depends_on: ['linux-arm'], trigger: { status: ['failure'] }, steps: [step('notify', ['./notify'])] });
+  it('with every dependency skipped it starts with the build; one that runs only on failure is skipped, since nothing before it can fail', () => {
+    const yaml = droneYaml(arm, { name: 'on-failure', depends_on: ['linux-arm'], trigger: { status: ['failure'] }, steps: [step('notify', ['./notify'])] }, { name: 'always', depends_on: ['linux-arm'], steps: [step('notify', ['./notify'])] });
     const { build, stages, jobs } = records(yaml, push);
-    expect(stages).toEqual([expect.objectContaining({ name: 'on-failure', status: 'pending', dependsOn: [], queuedAt: NOW })]);
-    expect(jobs).toHaveLength(1);
-    // Before, the planner found it not ready: queued at creation, never sent, the build never ended.
-    expect(readyStages(stages).map((s) => s.name)).toEqual(['on-failure']);
+    expect(stages).toEqual([
+      expect.objectContaining({ name: 'on-failure', status: 'skipped', dependsOn: [], message: expect.stringMatching(/runs only when the build is failing/) }),
+      expect.objectContaining({ name: 'always', status: 'pending', dependsOn: [], queuedAt: NOW }),
+    ]);
+    expect(jobs.map((j) => j.pipeline)).toEqual(['always']);
+    // Before, the planner found such a stage not ready: queued at creation, never sent, the build never ended.
+    expect(readyStages(stages).map((s) => s.name)).toEqual(['always']);
     expect(build.status).toBe('pending');
   });
 });

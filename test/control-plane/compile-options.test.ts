@@ -169,6 +169,15 @@ steps:
     expect(options.imageBuilds?.pushRepositories).toEqual([]);
   });
 
+  it("never gives a fork's pull request the repository's push role or its cache: every container of the task would hold them", () => {
+    const options = buildCompileOptions(compileOptionsFromEnv(env), { repoSlug: 'acme/app', buildNumber: 2, fork: true });
+    expect(options.taskRoleArn).toBe('arn:aws-cn:iam::210987654321:role/shared');
+    expect(options.imageBuilds?.pushRepositories).toEqual([]);
+    expect(options.imageBuilds?.cacheRepository).toBeUndefined();
+    const own = buildCompileOptions(compileOptionsFromEnv(env), { repoSlug: 'acme/app', buildNumber: 2, fork: false });
+    expect(own.taskRoleArn).toBe('arn:aws-cn:iam::210987654321:role/acme-app-builds');
+  });
+
   it('says what is wrong with a malformed IMAGE_BUILDS', () => {
     expect(() => compileOptionsFromEnv({ ...env, IMAGE_BUILDS: '{"acme/app": {}}' })).toThrow('config: IMAGE_BUILDS: the entry of acme/app is incomplete');
   });

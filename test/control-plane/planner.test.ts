@@ -306,8 +306,9 @@ describe('planEvent', () => {
   });
 
   // drone/drone trigger/trigger.go: a skipped dependency is dropped from the stage's depends_on;
-  // a stage left with nothing to wait for is pending at once, whatever its trigger status.
-  it('plans the dependents of a 32-bit ARM pipeline as Drone does: they wait for the others, or start at once', async () => {
+  // a stage left with nothing to wait for is pending at once, unless it runs only on failure
+  // (skipped: nothing before it can fail; Drone would start it, harness/harness#2683).
+  it('plans the dependents of a 32-bit ARM pipeline as Drone does: they wait for the others; a failure-only one is skipped', async () => {
     const p = (name: string, extra = '') => `kind: pipeline\ntype: docker\nname: ${name}\n${extra}steps:\n- name: a\n  image: alpine\n  commands: [echo]\n`;
     const config = [
       p('amd64'),
@@ -317,15 +318,16 @@ describe('planEvent', () => {
     ].join('---\n');
     const message = await pushMessage('acme/arm', config);
     const outcome = await planEvent(message, deps);
-    expect(outcome).toMatchObject({ kind: 'created', buildId: 'acme/arm#1', enqueued: [1, 3] });
+    expect(outcome).toMatchObject({ kind: 'created', buildId: 'acme/arm#1', enqueued: [1] });
     const stages = await store.listStages('acme/arm#1');
     expect(stages.map((s) => [s.name, s.status, s.dependsOn])).toEqual([
       ['amd64', 'pending', []],
       ['notify', 'pending', ['amd64']],
-      ['on-failure', 'pending', []],
+      ['on-failure', 'skipped', []],
     ]);
     expect(stages[1]!.notes).toEqual([expect.stringContaining('depends_on: "arm" is skipped (platform arch "arm" runs on another runner')]);
-    expect((await drainJobs()).map((m) => decodeJob(m.Body!).pipeline)).toEqual(['amd64', 'on-failure']);
+    expect(stages[2]!.message).toMatch(/runs only when the build is failing .* waits for no pipeline that could fail/);
+    expect((await drainJobs()).map((m) => decodeJob(m.Body!).pipeline)).toEqual(['amd64']);
   });
 
   it('runs a Docker-in-Docker pipeline on EC2 capacity only for a trusted repository, never for a fork (issue 19)', async () => {
@@ -349,7 +351,7 @@ describe('planEvent', () => {
 
     const untrusted = await planned('acme/dind-untrusted', false);
     expect(untrusted.status).toBe('error');
-    expect(untrusted.message).toMatch(/needs EC2 capacity, which this build cannot have: the repository is not trusted to run on EC2 \(an operator can allow it: slipway repo add OWNER\/NAME --host HOST --trusted\)/);
+    expect(untrusted.message).toMatch(/needs EC2 capacity, which this build cannot have: the repository is not trusted to run on EC2 \(an operator can allow it: slipway repo update OWNER\/NAME --trusted\)/);
 
     const fork = await planned('acme/dind-trusted', true, { event: 'pull_request', action: 'opened', pullRequest: { number: 7, title: 'x', sourceBranch: 'f', targetBranch: 'main', fork: true } });
     expect(fork.status).toBe('error');

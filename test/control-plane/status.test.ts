@@ -456,10 +456,11 @@ describe('readyStages: the planner and the stage end decide by the one rule', ()
   // drone/drone trigger/trigger.go: a stage with no dependencies left (none written, or every
   // one skipped at creation and dropped by the compiler) is pending at once; its trigger status
   // is never consulted (teardown.go cancelDownstream judges only waiting stages).
-  it('a stage with nothing to wait for is ready whatever its trigger status', () => {
-    expect(ready([s('n', 'pending', [], { onFailure: true, onSuccess: false })])).toEqual(['n']);
-    expect(ready([s('n', 'pending', ['nope'], { onFailure: true, onSuccess: false })])).toEqual(['n']);
-    expect(ready([s('a', 'running'), s('n', 'pending', [], { onFailure: true, onSuccess: false })])).toEqual(['n']);
+  it('a stage with nothing to wait for is ready, unless it runs only on failure (nothing before it can fail)', () => {
+    expect(ready([s('n', 'pending', [], { onFailure: true, onSuccess: true })])).toEqual(['n']);
+    expect(ready([s('n', 'pending', ['nope'], { onFailure: false, onSuccess: true })])).toEqual(['n']);
+    expect(ready([s('n', 'pending', [], { onFailure: true, onSuccess: false })])).toEqual([]);
+    expect(ready([s('a', 'running'), s('n', 'pending', ['nope'], { onFailure: true, onSuccess: false })])).toEqual([]);
   });
 });
 
