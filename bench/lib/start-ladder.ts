@@ -10,7 +10,8 @@ import { substitutionLookup } from '../../core/pipeline/environment.js';
 import { isReadable, loadManifest } from '../../core/pipeline/load.js';
 import { buildCompileOptions, compileOptionsFromEnv } from '../../lambdas/planner/compile-options.js';
 import { FIXTURE_ENV as DEPLOYMENT_ENV } from '../../test/compiler/support.js';
-import { startFigures, startShape, TODAY_CONTROL_PLANE, type ControlPlaneProfile, type StartFigures } from './start-model.js';
+import { coldShareOf, startFigures, startShape, TODAY_CONTROL_PLANE, type ControlPlaneProfile, type StartFigures } from './start-model.js';
+import { KEEP_WARM_RATE_MINUTES, KEPT_WARM_FUNCTIONS } from '../../core/config/keep-warm.js';
 
 
 const CACHE_RULES = { 'docker.io': 'slipway-docker-hub', 'public.ecr.aws': 'slipway-ecr-public', 'quay.io': 'slipway-quay' };
@@ -56,10 +57,11 @@ export function startLadder(yaml: string, today: { containerDefinitions: Contain
   ];
   const cached = entries.at(-1)!.containerDefinitions;
   const now = { ...TODAY_CONTROL_PLANE, statusOnPath: measured.statusOnPath };
+  // The stack's keepWarm option (off by default): its schedule pings these functions.
+  const pinged = Object.fromEntries(KEPT_WARM_FUNCTIONS.map((fn) => [fn, coldShareOf(KEEP_WARM_RATE_MINUTES)]));
   entries.push(
     { name: `+ pending status ${measured.statusOnPath ? 'still before' : 'beside'} the queue`, containerDefinitions: cached, profile: now },
-    // Not built: what the model says it would give, to decide whether it pays.
-    { name: '(model only) + Lambdas kept warm', containerDefinitions: cached, profile: { ...now, coldShare: 0 } },
+    { name: '+ keepWarm option (off by default)', containerDefinitions: cached, profile: { ...now, coldShare: { ...now.coldShare, ...pinged } } },
   );
   return entries.map((e) => ({ ...e, figures: startFigures(startShape(e.containerDefinitions), e.profile, runs) }));
 }

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import type { ContainerDefinition } from '../../core/pipeline/ecs-task.js';
 import { compiledContainers, startLadder } from '../../bench/lib/start-ladder.js';
 import { pendingStatusOnPath } from '../../bench/lib/control-plane-path.js';
-import { registryOf, repositoryName, sharedPulls, startFigures, startShape, TODAY_CONTROL_PLANE } from '../../bench/lib/start-model.js';
+import { coldShareOf, registryOf, repositoryName, sharedPulls, startFigures, startShape, TODAY_CONTROL_PLANE } from '../../bench/lib/start-model.js';
+import { AUTOSCALER_PASS_RATE_MINUTES, KEEP_WARM_RATE_MINUTES } from '../../core/config/keep-warm.js';
 
 const fixtures = new URL('../fixtures/start-model/', import.meta.url);
 const yaml = readFileSync(new URL('pipeline.yml', fixtures), 'utf8');
@@ -100,5 +101,23 @@ describe("the control plane's profile is read from the planner's code", () => {
     expect(row(false).name).toBe('+ pending status beside the queue');
     expect(row(true).name).toBe('+ pending status still before the queue');
     expect(row(false).figures.stageP50['control plane']).toBeLessThan(row(true).figures.stageP50['control plane'] - 0.1);
+  });
+});
+
+describe('cold starts follow the schedules that invoke each function', () => {
+  it('a function scheduled at least every 5 minutes is warm; one only pushes invoke is cold half the time', () => {
+    expect(coldShareOf(AUTOSCALER_PASS_RATE_MINUTES)).toBe(0);
+    expect(coldShareOf(KEEP_WARM_RATE_MINUTES)).toBe(0);
+    expect(coldShareOf(undefined)).toBe(0.5);
+    expect(coldShareOf(60)).toBe(0.5);
+    expect(TODAY_CONTROL_PLANE.coldShare).toEqual({ webhook: 0.5, planner: 0.5, autoscaler: 0 });
+  });
+  it('the keepWarm row warms the webhook and the planner, and shortens the control plane', () => {
+    const ladder = startLadder(yaml, today, { statusOnPath: false }, RUNS);
+    const [cold, warm] = ladder.slice(-2);
+    expect(warm!.name).toBe('+ keepWarm option (off by default)');
+    expect(warm!.profile.coldShare).toEqual({ webhook: 0, planner: 0, autoscaler: 0 });
+    expect(cold!.profile.coldShare.webhook).toBe(0.5);
+    expect(warm!.figures.stageP50['control plane']).toBeLessThan(cold!.figures.stageP50['control plane'] - 0.3);
   });
 });
