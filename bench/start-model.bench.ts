@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { pendingStatusOnPath } from './lib/control-plane-path.js';
+import { keepWarmCost, LAMBDA_PRICES } from './lib/keep-warm-cost.js';
 import { compiledSplit, startLadder } from './lib/start-ladder.js';
 import { serviceTaskShape, splitStartFigures, startShape, TODAY_CONTROL_PLANE, type SplitStartMode } from './lib/start-model.js';
 
@@ -46,4 +47,14 @@ for (const [mode, name] of modes) {
     mode === 'after-running' ? '' : `  ${(f.p50 / built.p50).toFixed(2)}× / ${(f.p95 / built.p95).toFixed(2)}×`,
   );
 }
+// Whether keeping the Lambdas warm pays: what it saves (the two last rows) against what it costs.
+const warm = ladder.find((e) => e.name.startsWith('+ keepWarm'))!.figures;
+const cold = ladder.find((e) => e.name.startsWith('+ pending status'))!.figures;
+const cost = keepWarmCost();
+console.log(`\nkeepWarm (${cost.functions.map((f) => `${f.name} ${f.memoryMb} MB`).join(', ')}):`);
+console.log(`  saves ${(cold.stageP50['control plane'] - warm.stageP50['control plane']).toFixed(2)} s of the control plane at p50, ${(cold.p50 - warm.p50).toFixed(1)} s push → first step p50 (${(((cold.p50 - warm.p50) / cold.p50) * 100).toFixed(1)} %), ${(cold.p95 - warm.p95).toFixed(1)} s at p95`);
+console.log(`  scheduled ping: ${cost.pingsPerMonth} invocations a month, $${cost.ping.toFixed(3)} a month (the option)`);
+console.log(`  provisioned concurrency 1: $${cost.provisioned.toFixed(2)} a month, billed while idle (not offered)`);
+console.log(`  prices: ${Object.values(LAMBDA_PRICES).map((p) => p.source).join('; ')}`);
+
 console.log('\nTo confirm with an AWS account: Fargate provisioning and pull rates in the target Region, Docker Hub rate from AWS, GitHub API latency, Lambda cold share, the share of an image a SOCI-indexed start still fetches (docs/design/soci-indexes.md), the agent image\'s pushed size (npm run bench -- image-bytes) (see bench/lib/start-measurements.ts: every "assumed" line).');

@@ -32,8 +32,9 @@ export function agentPhases(
   lines: readonly TimedLine[],
   /**
    * The stage's steps start with the task and wait for the agent in their wrapper
-   * (StepRecord.afterSetup): the clone step's record then ends when a step passes, so the
-   * span after `ready:` is that step's work, not a wait: no "steps start" phase.
+   * (StepRecord.afterSetup): the clone step's record then ends when a step passes or the
+   * autoscaler's scheduled pass sees the agent HEALTHY (lambdas/autoscaler/reconcile.ts),
+   * so the span after `ready:` is not a wait for the steps: no "steps start" phase.
    */
   stepsStartWithTask = false,
 ): AgentPhase[] | undefined {

@@ -17,9 +17,16 @@
 //   nothing (and would resolve to the runtime's own SDK if ever reached): ~130 KB less in
 //   every bundle.
 // - Some CommonJS dependencies call `require` for Node built-ins; an ES module has no
-//   `require`, so the banner creates one.
+//   `require`, so the banner creates one (in every chunk: each is a module of its own).
+// - Code split into chunks: what a handler loads with `import()` only when a request needs it
+//   (the webhook's SSM and SQS clients) is a chunk file beside index.mjs, so the module that
+//   Lambda loads at init is smaller. Lambda loads a handler's ES modules (.mjs, "always ES
+//   modules") and what they import from the same folder or a subfolder
+//   (https://docs.aws.amazon.com/lambda/latest/dg/lambda-nodejs.html#designate-es-module,
+//   https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html#nodejs-commonjs-es-modules).
+//   A handler without `import()` is still one file, index.mjs.
 // - arm64 (Graviton): cheaper per millisecond and as fast for this I/O-bound work.
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { AssetHashType, DockerImage } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as esbuild from 'esbuild';
@@ -29,6 +36,8 @@ export const LAMBDA_RUNTIME = lambda.Runtime.NODEJS_24_X;
 export const LAMBDA_ARCHITECTURE = lambda.Architecture.ARM_64;
 /** The bundle's entry module and export: `index.mjs`, `handler`. */
 export const LAMBDA_HANDLER = 'index.handler';
+/** The entry module's file in the bundle's folder. */
+export const LAMBDA_ENTRY_FILE = 'index.mjs';
 /** esbuild syntax target: the oldest Node the bundle may meet (local mode runs Node 20). */
 export const ESBUILD_TARGET = 'node20';
 export const ESM_REQUIRE_BANNER =
@@ -47,11 +56,14 @@ export const UNREACHED_CREDENTIAL_PROVIDERS = [
   '@smithy/credential-provider-imds',
 ];
 
-/** The esbuild options of one Lambda bundle (`outfile` is its index.mjs). */
-export function esbuildOptions(entry: string, outfile: string): esbuild.BuildOptions {
+/** The esbuild options of one Lambda bundle: `outdir` receives index.mjs and its chunks (chunk-<hash>.mjs). */
+export function esbuildOptions(entry: string, outdir: string): esbuild.BuildOptions {
   return {
-    entryPoints: [entry],
-    outfile,
+    entryPoints: { index: entry },
+    outdir,
+    splitting: true,
+    chunkNames: 'chunk-[hash]',
+    outExtension: { '.js': '.mjs' },
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -82,7 +94,7 @@ export function bundledCode(name: string, entry: string): lambda.Code {
       local: {
         tryBundle(outputDir: string): boolean {
           try {
-            esbuild.buildSync(esbuildOptions(entry, join(outputDir, 'index.mjs')));
+            esbuild.buildSync(esbuildOptions(entry, outputDir));
           } catch (error) {
             const detail = (error as { errors?: esbuild.Message[] }).errors
               ?.map((e) => `${e.location ? `${e.location.file}:${e.location.line}:${e.location.column}: ` : ''}${e.text}`)
@@ -94,4 +106,31 @@ export function bundledCode(name: string, entry: string): lambda.Code {
       },
     },
   });
+}
+
+export interface BundleSizes {
+  /** Bytes Lambda loads at init: index.mjs and the chunks it imports statically, transitively. */
+  initial: number;
+  /** Bytes of the chunks loaded only by `import()`, when a request needs them. */
+  lazy: number;
+  files: { path: string; bytes: number; initial: boolean }[];
+}
+
+/** The sizes of one bundle, from esbuild's metafile of its build (`metafile: true`). */
+export function bundleSizes(metafile: esbuild.Metafile): BundleSizes {
+  const outputs = metafile.outputs;
+  const entry = Object.keys(outputs).find((path) => outputs[path]!.entryPoint !== undefined && path.endsWith(LAMBDA_ENTRY_FILE));
+  if (entry === undefined) throw new Error(`bundling: no ${LAMBDA_ENTRY_FILE} among the outputs ${Object.keys(outputs).join(', ')}`);
+  const initial = new Set<string>();
+  const visit = (path: string): void => {
+    if (initial.has(path)) return;
+    initial.add(path);
+    for (const imported of outputs[path]?.imports ?? []) if (imported.kind === 'import-statement' && !imported.external) visit(imported.path);
+  };
+  visit(entry);
+  const files = Object.entries(outputs)
+    .filter(([path]) => path.endsWith('.mjs'))
+    .map(([path, output]) => ({ path, bytes: output.bytes, initial: initial.has(path) }));
+  const sum = (list: typeof files) => list.reduce((n, f) => n + f.bytes, 0);
+  return { initial: sum(files.filter((f) => f.initial)), lazy: sum(files.filter((f) => !f.initial)), files };
 }

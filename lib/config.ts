@@ -15,6 +15,11 @@ export interface SlipwaySettings {
   readonly vcpuQuota: number;
   /** Run builds on Fargate Spot (about 70 % cheaper; an interrupted stage is retried on demand). */
   readonly useSpot: boolean;
+  /**
+   * Ping the webhook and the planner every 5 minutes (lib/functions/keep-warm.ts) so that a push
+   * meets no cold start. Off by default: it invokes them while idle (cents a month).
+   */
+  readonly keepWarm: boolean;
   /** Task CPU units and memory (MiB) of a pipeline that asks for nothing. */
   readonly defaultCpu: number;
   readonly defaultMemory: number;
@@ -93,6 +98,7 @@ export const DEFAULT_SETTINGS: SlipwaySettings = {
   maxConcurrentBuilds: 10,
   vcpuQuota: 6,
   useSpot: false,
+  keepWarm: false,
   defaultCpu: 1024,
   defaultMemory: 2048,
   logRetentionDays: RetentionDays.ONE_MONTH,
@@ -242,6 +248,7 @@ export function settingsFromContext(get: ContextReader): SlipwaySettings {
     maxConcurrentBuilds: integer(get, 'maxConcurrentBuilds', d.maxConcurrentBuilds, 1),
     vcpuQuota: integer(get, 'vcpuQuota', d.vcpuQuota, 1),
     useSpot: boolean(get, 'useSpot', d.useSpot),
+    keepWarm: boolean(get, 'keepWarm', d.keepWarm),
     defaultCpu: cpu,
     defaultMemory: integer(get, 'defaultMemory', d.defaultMemory, 512),
     logRetentionDays: retention as RetentionDays,

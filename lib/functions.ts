@@ -21,6 +21,7 @@ import { PLANNER_TIMEOUT, configurePlanner } from './functions/planner.js';
 import { configurePrices } from './functions/prices.js';
 import { configureTaskEvents } from './functions/task-events.js';
 import { configureWebhook } from './functions/webhook.js';
+import { configureKeepWarm } from './functions/keep-warm.js';
 import type { Network } from './network.js';
 import type { Queues } from './queues.js';
 import type { SnapshotBucket } from './snapshot-bucket.js';
@@ -57,6 +58,8 @@ export interface BuildSettings {
   readonly pullThroughCacheRules?: Readonly<Record<string, string>>;
   /** `owner/name` repositories whose builds pull images as written. */
   readonly pullThroughCacheOptOut?: readonly string[];
+  /** Ping the webhook and the planner every few minutes (lib/functions/keep-warm.ts); off when unset. */
+  readonly keepWarm?: boolean;
 }
 
 export interface ControlPlaneFunctionsProps {
@@ -96,6 +99,11 @@ const SPECS: Record<LambdaName, FunctionSpec> = {
   // Six services' products for one Region, a page of 100 at a time: well under a minute.
   prices: { timeout: Duration.minutes(2), memorySize: 256, description: 'Slipway: refreshes the price table from the AWS Price List, daily' },
 };
+
+/** A function's memory in MiB, as deployed (the keepWarm cost figures read it: bench/lib/keep-warm-cost.ts). */
+export function memorySizeOf(name: LambdaName): number {
+  return SPECS[name].memorySize;
+}
 
 export class ControlPlaneFunctions extends Construct {
   readonly functions: Record<LambdaName, lambda.Function>;
@@ -156,6 +164,7 @@ export class ControlPlaneFunctions extends Construct {
     configureTaskEvents(context);
     configureApi(context);
     configurePrices(context);
+    configureKeepWarm(context);
 
     // Function URLs cost nothing while idle and add no hop; the webhook's authentication is
     // the Git host's HMAC signature (checked in constant time before anything is read), the

@@ -12,7 +12,8 @@ import { PULL_THROUGH_CACHE_RULES } from '../../core/pipeline/pull-through-cache
 import { buildCompileOptions, compileOptionsFromEnv } from '../../lambdas/planner/compile-options.js';
 import { FIXTURE_ENV as DEPLOYMENT_ENV } from '../../test/compiler/support.js';
 import { AGENT_IMAGE_BEFORE } from './start-measurements.js';
-import { startFigures, startShape, TODAY_CONTROL_PLANE, type ControlPlaneProfile, type ImageAssumptions, type StartFigures } from './start-model.js';
+import { coldShareOf, startFigures, startShape, TODAY_CONTROL_PLANE, type ControlPlaneProfile, type ImageAssumptions, type StartFigures } from './start-model.js';
+import { KEEP_WARM_RATE_MINUTES, KEPT_WARM_FUNCTIONS } from '../../core/config/keep-warm.js';
 
 /** Every rule the stack creates (lib/pull-through-cache.ts), each with its credentials given. */
 const CACHE_RULES = Object.fromEntries(PULL_THROUGH_CACHE_RULES.map((r) => [r.domain, r.prefix]));
@@ -75,13 +76,15 @@ export function startLadder(yaml: string, today: { containerDefinitions: Contain
   // task-runner/Dockerfile on alpine with node:20-alpine's node binary alone (bench/lib/agent-image.ts).
   entries.push({ name: '+ agent image without npm, yarn, headers', containerDefinitions: cached, profile: TODAY_CONTROL_PLANE });
   const now = { ...TODAY_CONTROL_PLANE, statusOnPath: measured.statusOnPath };
-  entries.push({ name: `+ pending status ${measured.statusOnPath ? 'still before' : 'beside'} the queue`, containerDefinitions: cached, profile: now });
-  // Not built: what the model says they would give, to decide whether they pay.
-  // SOCI: docs/design/soci-indexes.md (Fargate lazy-loads the node image, 390 MB, from the cache).
-  const soci: ImageAssumptions = { soci: true };
+  // The stack's keepWarm option (off by default): its schedule pings these functions.
+  const pinged = Object.fromEntries(KEPT_WARM_FUNCTIONS.map((fn) => [fn, coldShareOf(KEEP_WARM_RATE_MINUTES)]));
+  const warm = { ...now, coldShare: { ...now.coldShare, ...pinged } };
   entries.push(
-    { name: '(model only) + SOCI indexes, images > 250 MB', containerDefinitions: cached, profile: now, images: soci },
-    { name: '(model only) + Lambdas kept warm', containerDefinitions: cached, profile: { ...now, coldShare: 0 }, images: soci },
+    { name: `+ pending status ${measured.statusOnPath ? 'still before' : 'beside'} the queue`, containerDefinitions: cached, profile: now },
+    { name: '+ keepWarm option (off by default)', containerDefinitions: cached, profile: warm },
+    // Not built: what the model says it would give, to decide whether it pays.
+    // SOCI: docs/design/soci-indexes.md (Fargate lazy-loads the node image, 390 MB, from the cache).
+    { name: '(model only) + SOCI indexes, images > 250 MB', containerDefinitions: cached, profile: warm, images: { soci: true } },
   );
   return entries.map((e) => ({ ...e, figures: startFigures(startShape(e.containerDefinitions, e.images), e.profile, runs) }));
 }

@@ -18,6 +18,13 @@ export const CONTROL_PLANE = {
   lambdaCold: { p50: 0.6, p95: 1.5, source: 'kkloudtarus.net/en/blog/lambda-cold-start-optimization: init 304 ms, first run 1.5 s at 128 MB' },
   /** How often a push meets a cold function: a CI deployment is idle between pushes. */
   coldShare: { value: 0.5, source: 'assumed: pushes minutes apart find the functions cold about half the time' },
+  /**
+   * How long Lambda keeps an idle execution environment, at least: AWS says only "a
+   * non-deterministic period of time" (docs.aws.amazon.com/lambda/latest/operatorguide/execution-environments.html);
+   * measured well past 5 minutes, often 45–60 (theburningmonk.com/2017/06/finding-coldstarts-how-long-does-aws-lambda-keep-your-idle-functions-around).
+   * A function invoked at least this often on a schedule is taken as warm.
+   */
+  environmentKeptIdleMinutes: { value: 5, source: 'AWS Lambda operator guide ("non-deterministic period"); theburningmonk.com 2017: idle environments outlive 5 minutes' },
   sqsToLambda: { p50: 0.05, p95: 0.5, source: 'assumed: the SQS event source mapping long-polls; tens of ms when a poller is waiting' },
   gitHostCall: { p50: 0.3, p95: 0.9, source: 'assumed: one GitHub REST call from us-east-1 or eu-west-1 (contents, statuses)' },
   dynamoWrite: { p50: 0.01, p95: 0.03, source: 'DynamoDB single-digit ms per item (aws.amazon.com/dynamodb); a transaction of a few items' },

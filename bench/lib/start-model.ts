@@ -20,6 +20,7 @@
 import { AGENT_CONTAINER, AGENT_ENV, type AgentPlan } from '../../core/pipeline/contract.js';
 import type { ContainerDefinition, ContainerDependency } from '../../core/pipeline/ecs-task.js';
 import { seededRandom } from '../../core/util/seeded-random.js';
+import { AUTOSCALER_PASS_RATE_MINUTES } from '../../core/config/keep-warm.js';
 import { CONTROL_PLANE, IMAGE_MEGABYTES, TASK, type Spread } from './start-measurements.js';
 
 export type Registry = 'ecr' | 'docker-hub';
@@ -58,15 +59,30 @@ export interface StartShape {
   wrapperPoll: number;
 }
 
+/** The functions on the path from the webhook to RunTask, in order. */
+export type PathFunction = 'webhook' | 'planner' | 'autoscaler';
+
 /** The control plane's path from the webhook to RunTask. */
 export interface ControlPlaneProfile {
-  /** The pending commit status is posted before the stage is queued (today), or beside it. */
+  /** The pending commit status is posted before the stage is queued (before), or beside it. */
   statusOnPath: boolean;
-  /** Share of pushes that meet cold functions (0: kept warm). */
-  coldShare: number;
+  /** Share of pushes that meet each function cold (0: kept warm). */
+  coldShare: Record<PathFunction, number>;
 }
 
-export const TODAY_CONTROL_PLANE: ControlPlaneProfile = { statusOnPath: true, coldShare: CONTROL_PLANE.coldShare.value };
+/** A function's cold share from how often a schedule invokes it (undefined: only pushes do). */
+export function coldShareOf(scheduledEveryMinutes: number | undefined): number {
+  return scheduledEveryMinutes !== undefined && scheduledEveryMinutes <= CONTROL_PLANE.environmentKeptIdleMinutes.value ? 0 : CONTROL_PLANE.coldShare.value;
+}
+
+/**
+ * Before issue 18's control-plane changes: the status before the queue, the webhook and the
+ * planner invoked only by pushes, the autoscaler every AUTOSCALER_PASS_RATE_MINUTES by its schedule.
+ */
+export const TODAY_CONTROL_PLANE: ControlPlaneProfile = {
+  statusOnPath: true,
+  coldShare: { webhook: coldShareOf(undefined), planner: coldShareOf(undefined), autoscaler: coldShareOf(AUTOSCALER_PASS_RATE_MINUTES) },
+};
 
 export const STAGES = ['control plane', 'provisioning', 'pulls', 'clone', 'services ready', 'first step'] as const;
 export type StageName = (typeof STAGES)[number];
@@ -176,10 +192,10 @@ export function sharedPulls(pulls: readonly { start: number; work: number }[], r
   }
 }
 
-/** A Lambda invocation of the control plane: cold for `profile.coldShare` of them. */
-function lambdaSeconds(profile: ControlPlaneProfile, random: () => number): number {
+/** A Lambda invocation of the control plane: cold for `profile.coldShare[fn]` of them. */
+function lambdaSeconds(profile: ControlPlaneProfile, random: () => number, fn: PathFunction): number {
   const draw = drawer(random);
-  return random() < profile.coldShare ? draw(CONTROL_PLANE.lambdaCold) : draw(CONTROL_PLANE.lambdaWarm);
+  return random() < profile.coldShare[fn] ? draw(CONTROL_PLANE.lambdaCold) : draw(CONTROL_PLANE.lambdaWarm);
 }
 
 /** One start, in seconds from push. */
@@ -190,14 +206,14 @@ export function sampleStart(shape: StartShape, profile: ControlPlaneProfile, ran
 /** Push → RunTask: webhook → queue → planner (config, build, status, enqueue, nudge) → autoscaler → RunTask. */
 function controlPlaneSeconds(profile: ControlPlaneProfile, random: () => number): number {
   const draw = drawer(random);
-  const lambda = () => lambdaSeconds(profile, random);
-  let t = lambda(); // webhook
-  t += draw(CONTROL_PLANE.sqsToLambda) + lambda(); // planner
+  const lambda = (fn: PathFunction) => lambdaSeconds(profile, random, fn);
+  let t = lambda('webhook');
+  t += draw(CONTROL_PLANE.sqsToLambda) + lambda('planner');
   t += draw(CONTROL_PLANE.gitHostCall); // fetch the pipeline file at the commit
   t += draw(CONTROL_PLANE.dynamoWrite) * 2; // jobs, then the build
   if (profile.statusOnPath) t += draw(CONTROL_PLANE.gitHostCall); // pending status before the stage is queued
   t += draw(CONTROL_PLANE.dynamoWrite); // enqueue
-  t += lambda(); // the nudged autoscaler
+  t += lambda('autoscaler'); // the nudged autoscaler
   t += draw(CONTROL_PLANE.runTask);
   return t;
 }
@@ -404,7 +420,7 @@ export function sampleSplitStart(segment: StartShape, service: ServiceTaskShape,
   const svc = sampleServiceTask(service, controlPlane, random);
   // A task state change → EventBridge → the task-events Lambda → its nudge → the autoscaler's
   // pass, which describes the service task, then RunTask of the segment.
-  const reaction = () => draw(CONTROL_PLANE.eventToLambda) + lambdaSeconds(profile, random) + lambdaSeconds(profile, random) + draw(CONTROL_PLANE.runTask) + draw(CONTROL_PLANE.runTask);
+  const reaction = () => draw(CONTROL_PLANE.eventToLambda) + lambdaSeconds(profile, random, 'autoscaler') + lambdaSeconds(profile, random, 'autoscaler') + draw(CONTROL_PLANE.runTask) + draw(CONTROL_PLANE.runTask);
   const segmentRunTask =
     mode === 'after-running' ? svc.runningAt + reaction() : mode === 'at-address' ? svc.addressAt + reaction() : controlPlane + draw(CONTROL_PLANE.runTask);
   // Told by the service task's agent: a write and a read of a small record.

@@ -337,6 +337,19 @@ export function stepChanges(detail: TaskStateChangeDetail, steps: StepRecord[], 
   return changes;
 }
 
+/**
+ * The clone's success as a running task's DescribeTasks shows it: its agent turns HEALTHY once
+ * the clone is done. Events carry no health ("Task health is not provided in task state change
+ * events; run describe-tasks", https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html),
+ * and steps that start with the task prove the clone only when one passes, so without this a
+ * clone stays `running` until then. Only the clone's own record decides here (no other step).
+ */
+export function cloneSeenDone(detail: TaskStateChangeDetail, steps: readonly StepRecord[]): StepChange | undefined {
+  const clone = steps.find((s) => s.kind === 'clone');
+  if (!clone || isStepDone(clone.status) || taskPhase(detail.lastStatus) === 'stopped') return undefined;
+  return stepChanges(detail, [clone]).find((c) => c.status === 'success');
+}
+
 function notRun(step: StepRecord, outcome?: StageOutcome): Omit<StepChange, 'number'> {
   if (outcome?.status === 'killed') return { status: 'skipped', reason: 'the stage was stopped first' };
   return { status: 'skipped', reason: 'the task ended before it ran' };

@@ -8,14 +8,17 @@
 //   the timeout, is wedged) → StopTask with the reason, the stage ends `error`, timed-out;
 // - a stage waiting on dependencies that have all ended → decided (queued or skipped);
 // - a build left unfinished although all its stages are final → finished, with its
-//   final commit status (afterStageEnd is idempotent: a build finished meanwhile is left).
+//   final commit status (afterStageEnd is idempotent: a build finished meanwhile is left);
+// - a running task whose agent is HEALTHY (its clone is done) while the clone step is still
+//   `running` → the clone passed: health is only in DescribeTasks, never in an event.
 // Queued stages need no repair here: they wait in the table, which every pass reads.
 
 import { DescribeTasksCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
-import { isStageDone } from '../../core/builds/status.js';
+import { cloneSeenDone, isStageDone } from '../../core/builds/status.js';
 import type { TaskStateChangeDetail } from '../../core/builds/task-event.js';
 import { stageKey, type Stage } from '../../core/builds/types.js';
 import { jobTimeoutMs } from '../../core/scaling/job.js';
+import { AGENT_CONTAINER } from '../../core/pipeline/contract.js';
 import { applyTaskEvent } from '../shared/execution/apply-event.js';
 import { afterStageEnd } from '../shared/execution/stage-end.js';
 import { stageKeys } from '../shared/observability/logger.js';
@@ -29,6 +32,8 @@ export interface ReconcileReport {
   dependentsResolved: string[];
   /** Builds finished here because all their stages were final. */
   buildsFinished: string[];
+  /** Stages whose clone was seen done here (their agent HEALTHY). */
+  clonesDone: string[];
 }
 
 /**
@@ -45,7 +50,7 @@ export const UNFINISHED_BUILD_LOOKBACK_MS = 24 * 3_600_000;
 const keyOf = (s: Stage): string => stageKey(s.buildId, s.number);
 
 export async function reconcile(deps: AutoscalerDeps): Promise<ReconcileReport> {
-  const report: ReconcileReport = { lost: [], stopApplied: [], timedOut: [], dependentsResolved: [], buildsFinished: [] };
+  const report: ReconcileReport = { lost: [], stopApplied: [], timedOut: [], dependentsResolved: [], buildsFinished: [], clonesDone: [] };
   const now = deps.now();
 
   const running = await listAll(deps, 'running');
@@ -89,7 +94,9 @@ export async function reconcile(deps: AutoscalerDeps): Promise<ReconcileReport> 
       const job = jobs.get(keyOf(stage));
       if (job && stage.startedAt !== undefined && now - stage.startedAt > jobTimeoutMs(job) + TIMEOUT_GRACE_MS) {
         if (await stopOverdue(deps, stage, jobTimeoutMs(job), now)) report.timedOut.push(keyOf(stage));
+        continue;
       }
+      if (await noteCloneDone(deps, stage, task, now)) report.clonesDone.push(keyOf(stage));
     }
   }
 
@@ -105,7 +112,7 @@ export async function reconcile(deps: AutoscalerDeps): Promise<ReconcileReport> 
   }
 
   report.buildsFinished = await finishUnfinishedBuilds(deps, now);
-  if (report.lost.length || report.stopApplied.length || report.timedOut.length || report.dependentsResolved.length || report.buildsFinished.length) {
+  if (report.lost.length || report.stopApplied.length || report.timedOut.length || report.dependentsResolved.length || report.buildsFinished.length || report.clonesDone.length) {
     deps.log('reconciled', { ...report });
   }
   return report;
@@ -160,6 +167,17 @@ async function finishUnfinishedBuilds(deps: AutoscalerDeps, now: number): Promis
     cursor = page.cursor;
   } while (cursor);
   return finished;
+}
+
+/**
+ * The clone step's success when the task's agent is HEALTHY. Its end is known only to this
+ * pass's minute: `now` (the agent's own time comes with its result when the stage ends).
+ */
+async function noteCloneDone(deps: AutoscalerDeps, stage: Stage, task: Task, now: number): Promise<boolean> {
+  if (!task.containers?.some((c) => c.name === AGENT_CONTAINER && c.healthStatus === 'HEALTHY')) return false;
+  const change = cloneSeenDone(detailFromTask(task), await deps.store.listSteps(stage.buildId, stage.number));
+  if (!change) return false;
+  return (await deps.store.updateStep(stage.buildId, stage.number, change.number, { status: 'success', finishedAt: now })) !== null;
 }
 
 /** The size, times and attributes of a DescribeTasks task, as an event carries them (ISO times). */

@@ -11,6 +11,7 @@ import { DeleteParameterCommand, GetParameterCommand, PutParameterCommand, type 
 import type { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import type { HookHost } from '../../core/scm/types.js';
 import { MAX_AGE_SECONDS } from './parameters.js';
+import { webhookSecretName } from './webhook-secret-names.js';
 
 export interface WebhookSecrets {
   /** Undefined when the repository has none. */
@@ -19,18 +20,7 @@ export interface WebhookSecrets {
   remove(host: HookHost, slug: string): Promise<void>;
 }
 
-/**
- * Where a GitHub App's webhook secret is kept, beside the repositories' (`<prefix>/github/_app`):
- * one segment, so no `owner/name` can be it. Deliveries of an App are signed with it.
- */
-export const GITHUB_APP_SECRET_SLUG = '_app';
-
-/** The webhook-secrets prefix when none is configured: apart from the repository secrets' `/slipway`. */
-export const DEFAULT_WEBHOOK_SECRETS_PREFIX = '/slipway-webhooks';
-
-export function webhookSecretName(prefix: string, host: HookHost, slug: string): string {
-  return `${prefix.replace(/\/+$/, '')}/${host}/${slug}`;
-}
+export { DEFAULT_WEBHOOK_SECRETS_PREFIX, GITHUB_APP_SECRET_SLUG, webhookSecretName } from './webhook-secret-names.js';
 
 /** 32 random bytes as hex: letters and digits only, since it is pasted into a Git host's form. */
 export function generateWebhookSecret(): string {

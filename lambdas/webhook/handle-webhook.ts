@@ -24,7 +24,7 @@ import { HOOK_HOSTS, MalformedHookError, type EventMessage, type HookHost } from
 import { verifySignature } from '../../core/scm/verify-signature.js';
 import { replayRefusal } from '../../core/scm/event-time.js';
 import { isRepositoryAllowed } from '../shared/config.js';
-import { GITHUB_APP_SECRET_SLUG } from '../shared/webhook-secrets.js';
+import { GITHUB_APP_SECRET_SLUG } from '../shared/webhook-secret-names.js';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 

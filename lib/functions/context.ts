@@ -50,7 +50,7 @@ export function roleOf(fn: lambda.Function): iam.IRole {
 
 /**
  * The GitHub App's webhook secret under the webhook-secrets prefix: host `github`, slug
- * GITHUB_APP_SECRET_SLUG of lambdas/shared/webhook-secrets.ts (lib imports no runtime code;
+ * GITHUB_APP_SECRET_SLUG of lambdas/shared/webhook-secret-names.ts (lib imports no runtime code;
  * test/cdk checks the two agree).
  */
 export const GITHUB_APP_SECRET_NAME = 'github/_app';

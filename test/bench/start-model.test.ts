@@ -6,9 +6,10 @@ import type { ContainerDefinition } from '../../core/pipeline/ecs-task.js';
 import { pendingStatusOnPath } from '../../bench/lib/control-plane-path.js';
 import { compiledContainers, compiledSplit, startLadder } from '../../bench/lib/start-ladder.js';
 import {
-  registryOf, repositoryName, sampleSplitStart, serviceTaskShape, sharedPulls, splitStartFigures, startFigures, startShape, TODAY_CONTROL_PLANE,
+  coldShareOf, registryOf, repositoryName, sampleSplitStart, serviceTaskShape, sharedPulls, splitStartFigures, startFigures, startShape, TODAY_CONTROL_PLANE,
 } from '../../bench/lib/start-model.js';
 import { seededRandom } from '../../core/util/seeded-random.js';
+import { AUTOSCALER_PASS_RATE_MINUTES, KEEP_WARM_RATE_MINUTES } from '../../core/config/keep-warm.js';
 
 const fixtures = new URL('../fixtures/start-model/', import.meta.url);
 const yaml = readFileSync(new URL('pipeline.yml', fixtures), 'utf8');
@@ -155,5 +156,24 @@ describe('a split pipeline with services: when segment 1 starts against its serv
     expect(together.p50).toBeLessThan(built.p50 - 20);
     // Never sooner than its services are ready.
     expect(together.p50).toBeGreaterThanOrEqual(together.serviceReadyP50);
+  });
+});
+
+describe('cold starts follow the schedules that invoke each function', () => {
+  it('a function scheduled at least every 5 minutes is warm; one only pushes invoke is cold half the time', () => {
+    expect(coldShareOf(AUTOSCALER_PASS_RATE_MINUTES)).toBe(0);
+    expect(coldShareOf(KEEP_WARM_RATE_MINUTES)).toBe(0);
+    expect(coldShareOf(undefined)).toBe(0.5);
+    expect(coldShareOf(60)).toBe(0.5);
+    expect(TODAY_CONTROL_PLANE.coldShare).toEqual({ webhook: 0.5, planner: 0.5, autoscaler: 0 });
+  });
+  it('the keepWarm row warms the webhook and the planner, and shortens the control plane', () => {
+    const ladder = startLadder(yaml, today, { statusOnPath: false }, RUNS);
+    const cold = ladder.find((e) => e.name.startsWith('+ pending status'));
+    const warm = ladder.find((e) => e.name.startsWith('+ keepWarm'));
+    expect(warm!.name).toBe('+ keepWarm option (off by default)');
+    expect(warm!.profile.coldShare).toEqual({ webhook: 0, planner: 0, autoscaler: 0 });
+    expect(cold!.profile.coldShare.webhook).toBe(0.5);
+    expect(warm!.figures.stageP50['control plane']).toBeLessThan(cold!.figures.stageP50['control plane'] - 0.3);
   });
 });

@@ -8,7 +8,10 @@ import { buildFinished, waitFor } from '../support/wait.js';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { documentClient } from '../../adapters/dynamodb/client.js';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
+import { DescribeTasksCommand, ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startLocalAws, type LocalAws } from '../../local/aws.js';
 import { ensureTable } from '../../lambdas/shared/table.js';
 import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
@@ -106,7 +109,7 @@ afterAll(async () => {
 
 let buildCounter = 0;
 async function seedBuild(
-  stages: { name: string; dependsOn?: string[]; script: string; cpu?: number; onFailure?: boolean; runTask?: StageJob['runTask'] }[],
+  stages: { name: string; dependsOn?: string[]; script: string; cpu?: number; onFailure?: boolean; runTask?: StageJob['runTask']; agentHealthCheck?: Record<string, unknown> }[],
   /** enqueue: send the job messages; queued: root stages wait in the table at once (a pass may start them). */
   options: { enqueue?: boolean; queued?: boolean } = {},
 ): Promise<{ build: Build; jobs: StageJob[] }> {
@@ -133,7 +136,7 @@ async function seedBuild(
     taskDefinition: {
       family: `test-${s.script.replace(/\W/g, '')}`,
       requiresCompatibilities: ['FARGATE'], networkMode: 'awsvpc', cpu: String(s.cpu ?? 256), memory: '512',
-      containerDefinitions: [{ name: AGENT_CONTAINER, image: 'alpine', essential: true, entryPoint: ['/bin/sh', '-c'], command: [s.script] }],
+      containerDefinitions: [{ name: AGENT_CONTAINER, image: 'alpine', essential: true, entryPoint: ['/bin/sh', '-c'], command: [s.script], ...(s.agentHealthCheck ? { healthCheck: s.agentHealthCheck } : {}) }],
     },
     runTask: s.runTask ?? {},
   }));
@@ -560,6 +563,39 @@ describe('Fargate Spot and ARM64', () => {
 });
 
 describe('reconciliation of wedged tasks and unfinished builds', () => {
+  it('marks the clone passed once its agent is HEALTHY, while the task still runs (events carry no health)', async () => {
+    // The agent's health check passes once its "clone" is done (a file); it then waits to be released.
+    const dir = mkdtempSync(join(tmpdir(), 'slipway-clone-health-'));
+    const script = `while [ ! -f ${dir}/cloned ]; do sleep 0.2; done; while [ ! -f ${dir}/release ]; do sleep 0.2; done; exit 0`;
+    const healthCheck = { command: ['CMD-SHELL', `test -f ${dir}/cloned`], interval: 5, retries: 1 };
+    const { build } = await seedBuild([{ name: 'cloning', script, agentHealthCheck: healthCheck }]);
+    await pass();
+    const running = await waitFor('the stage to run', async () => {
+      const s = await stageOf(build.id);
+      return s?.status === 'running' ? s : undefined;
+    });
+    const clone = async () => (await deps.store.listSteps(build.id, 1)).find((s) => s.kind === 'clone')!;
+    await waitFor('the clone step to run', async () => (await clone()).status === 'running');
+    // Still cloning (not healthy): a pass leaves it running.
+    expect((await serially(() => reconcile(deps))).clonesDone).not.toContain(`${build.id}/1`);
+    expect((await clone()).status).toBe('running');
+    writeFileSync(join(dir, 'cloned'), '');
+    await waitFor('the agent to be HEALTHY', async () => {
+      const res = await deps.ecs.send(new DescribeTasksCommand({ cluster: 'slipway', tasks: [running.taskArn!] }));
+      return res.tasks?.[0]?.containers?.find((c) => c.name === AGENT_CONTAINER)?.healthStatus === 'HEALTHY';
+    });
+    const report = await serially(() => reconcile(deps));
+    expect(report.clonesDone).toEqual([`${build.id}/1`]);
+    expect(await clone()).toMatchObject({ status: 'success', finishedAt: expect.any(Number) });
+    expect((await stageOf(build.id))!.status).toBe('running');
+    // A second pass finds nothing more to do.
+    expect((await serially(() => reconcile(deps))).clonesDone).toEqual([]);
+    writeFileSync(join(dir, 'release'), '');
+    expect((await finished(build.id)).status).toBe('success');
+    expect((await clone()).status).toBe('success');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('stops a task running past its pipeline timeout plus the grace; the stage ends error with why', async () => {
     const agentTimeout = { overrides: { containerOverrides: [{ name: AGENT_CONTAINER, environment: [{ name: AGENT_ENV.timeoutSeconds, value: '1' }] }] } };
     const { build } = await seedBuild([{ name: 'wedged', script: 'sleep 60', runTask: agentTimeout }]);
