@@ -17,6 +17,10 @@
 // - the common images of recent builds pulled ahead at boot (ECS-optimized AMI; `prepull`):
 //   lib/ec2-prepull.sh, from one SSM parameter per architecture that the autoscaler keeps
 //   (lambdas/autoscaler/prepull.ts); with a warm pool, before the instance is stopped in it.
+// - a warm pool's groups hold each new instance with a launch lifecycle hook until its boot
+//   script completes it (the prepull script, or lib/ec2-launch-hook.sh without prepull); hence
+//   ECS-optimized only. In private subnets lib/network.ts adds the ECS (and Auto Scaling)
+//   endpoints the instances need (Network.admitContainerInstances).
 import { readFileSync } from 'node:fs';
 import { ArnFormat, Aws, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
