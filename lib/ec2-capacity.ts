@@ -244,16 +244,16 @@ export class Ec2Capacity extends Construct {
           ...(settings.warmPool > 0 ? ['echo ECS_WARM_POOLS_CHECK=true >> /etc/ecs/ecs.config'] : []),
         );
         if (this.prepullSource) this.addPrepull(arch, group, groupName, this.prepullSource);
-        if (groupName) {
-          // The prepull script completes the hook where it runs (an architecture with an agent image).
-          if (!this.prepullLists[arch]) this.addLaunchHookScript(group, groupName);
-          this.addLaunchHook(arch, group, groupName);
-        }
       }
-      if (settings.warmPool > 0) {
+      if (groupName) {
+        // The prepull script completes the hook where it runs (an architecture with an agent image).
+        if (!this.prepullLists[arch]) this.addLaunchHookScript(group, groupName);
+        const hook = this.addLaunchHook(arch, group, groupName);
         // No reuse on scale in: an instance that ran a build goes, never back to the pool (a root
         // build may have changed anything on it); the pool refills with fresh instances.
-        group.addWarmPool({ minSize: settings.warmPool, maxGroupPreparedCapacity: settings.warmPool, poolState: autoscaling.PoolState.STOPPED, reuseOnScaleIn: false });
+        const pool = group.addWarmPool({ minSize: settings.warmPool, maxGroupPreparedCapacity: settings.warmPool, poolState: autoscaling.PoolState.STOPPED, reuseOnScaleIn: false });
+        // The pool launches its instances as soon as it exists: the hook must hold them from the first.
+        pool.node.addDependency(hook);
       }
       Validations.of(group).acknowledge(
         { id: 'AwsSolutions-AS3', reason: 'The autoscaler Lambda sizes this group and logs every change; scaling notifications would add a topic per deployment for no reader.' },
@@ -344,10 +344,10 @@ export class Ec2Capacity extends Construct {
    * The prepull script completes it once its pulls are done; otherwise lib/ec2-launch-hook.sh
    * does, once the rest of the user data has run.
    */
-  private addLaunchHook(arch: AgentArch, group: autoscaling.AutoScalingGroup, groupName: string): void {
+  private addLaunchHook(arch: AgentArch, group: autoscaling.AutoScalingGroup, groupName: string): autoscaling.LifecycleHook {
     const stack = Stack.of(this);
     const prepull = this.prepullLists[arch] !== undefined;
-    group.addLifecycleHook(prepull ? 'PrepullHook' : 'LaunchHook', {
+    const hook = group.addLifecycleHook(prepull ? 'PrepullHook' : 'LaunchHook', {
       lifecycleHookName: prepull ? PREPULL.lifecycleHookName : LAUNCH_HOOK.lifecycleHookName,
       lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_LAUNCHING,
       // Past the script's own bounds (the pulls' deadline, the AWS CLI's install) Auto Scaling goes on anyway.
@@ -366,6 +366,7 @@ export class Ec2Capacity extends Construct {
       `arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/${stack.resolve(groupName)}`,
       "The group's id is AWS's, unknown at synth; its name pins the one group whose launch hook the instance completes.",
     );
+    return hook;
   }
 
   /**

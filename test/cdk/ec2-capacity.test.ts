@@ -171,6 +171,9 @@ for (const variant of variants) {
       expect(hooks).toHaveLength(variant.settings.architectures.length);
       const name = prepull ? 'slipway-prepull' : 'slipway-launch';
       expect(hooks[0]![1].Properties).toMatchObject({ LifecycleHookName: name, LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING', DefaultResult: 'CONTINUE' });
+      // The pool launches its first instances as soon as it is created: the hook exists by then.
+      const [, pool] = ofType(s, 'AWS::AutoScaling::WarmPool')[0]!;
+      expect((pool as { DependsOn?: string[] }).DependsOn).toContain(hooks[0]![0]);
       const complete = instanceRoleStatements().find((st) => asList(st.Action).includes('autoscaling:CompleteLifecycleAction'))!;
       expect(JSON.stringify(complete.Resource)).toMatch(/autoScalingGroupName\/.*-slipway-ec2-amd64/);
       for (const [, t] of ofType(s, 'AWS::EC2::LaunchTemplate')) {
