@@ -13,9 +13,9 @@
 #
 # The ECS-optimized Amazon Linux 2023 AMI has no AWS CLI; it is installed from the distribution's
 # repositories, buckets in S3. dnf is asked for the regional S3 host, not the dual-stack one the
-# repository file names (`$dualstack`): the regional host is what the S3 gateway endpoint of
-# private subnets routes. A failure is logged: Auto Scaling then goes on after the hook's
-# heartbeat timeout (its default result is CONTINUE).
+# repository file names (`$dualstack`, see lib/ec2-prepull.sh): the regional host is what the S3
+# gateway endpoint of private subnets routes. A failure is logged: Auto Scaling then goes on
+# after the hook's heartbeat timeout (its default result is CONTINUE).
 set -u -o pipefail
 
 HOOK=${SLIPWAY_LAUNCH_HOOK:?the lifecycle hook}

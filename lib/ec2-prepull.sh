@@ -59,9 +59,11 @@ target=$(imds autoscaling/target-lifecycle-state) || target=''
 
 # The ECS-optimized Amazon Linux 2023 AMI is built on the minimal AMI, without the AWS CLI
 # (aws/amazon-ecs-ami variables.pkr.hcl, packages_al2023). Its repositories are S3 buckets that
-# the repository file names at the dual-stack S3 host (`$dualstack`); an empty `dualstack` makes
-# it the regional host, which the S3 gateway endpoint of private subnets routes (and which works
-# from public subnets alike).
+# /etc/yum.repos.d/amazonlinux.repo names at the dual-stack S3 host
+# (mirrorlist=https://al2023-repos-$awsregion-de612dc2.s3$dualstack.$awsregion.$awsdomain/…);
+# an empty `dualstack` makes it the regional host, which the S3 gateway endpoint of private
+# subnets routes (https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-s3.html),
+# and which works from public subnets alike.
 ensure_aws() {
   command -v aws >/dev/null 2>&1 && return 0
   log "installing the AWS CLI (awscli-2)"
