@@ -170,7 +170,8 @@ for (const variant of variants) {
       if (!variant.warm) return expect(hooks).toEqual([]);
       expect(hooks).toHaveLength(variant.settings.architectures.length);
       const name = prepull ? 'slipway-prepull' : 'slipway-launch';
-      expect(hooks[0]![1].Properties).toMatchObject({ LifecycleHookName: name, LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING', DefaultResult: 'CONTINUE' });
+      // Past the script's bounds (10 minutes of pulls, or 5 of installing the AWS CLI, plus margin) Auto Scaling goes on anyway.
+      expect(hooks[0]![1].Properties).toMatchObject({ LifecycleHookName: name, LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING', DefaultResult: 'CONTINUE', HeartbeatTimeout: prepull ? 900 : 420 });
       // The pool launches its first instances as soon as it is created: the hook exists by then.
       const [, pool] = ofType(s, 'AWS::AutoScaling::WarmPool')[0]!;
       expect((pool as { DependsOn?: string[] }).DependsOn).toContain(hooks[0]![0]);
