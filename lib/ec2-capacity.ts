@@ -17,6 +17,10 @@
 // - the common images of recent builds pulled ahead at boot (ECS-optimized AMI; `prepull`):
 //   lib/ec2-prepull.sh, from one SSM parameter per architecture that the autoscaler keeps
 //   (lambdas/autoscaler/prepull.ts); with a warm pool, before the instance is stopped in it.
+// - a warm pool's groups hold each new instance with a launch lifecycle hook until its boot
+//   script completes it (the prepull script, or lib/ec2-launch-hook.sh without prepull); hence
+//   ECS-optimized only. In private subnets lib/network.ts adds the ECS (and Auto Scaling)
+//   endpoints the instances need (Network.admitContainerInstances).
 import { readFileSync } from 'node:fs';
 import { ArnFormat, Aws, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
@@ -53,6 +57,8 @@ export interface Ec2CapacitySettings {
 
 /** The boot script, embedded in the user data as it is in the repository (test/cdk/ec2-prepull-script.test.ts runs this file). */
 const PREPULL_SCRIPT = readFileSync(new URL('./ec2-prepull.sh', import.meta.url), 'utf8');
+/** With a warm pool and nothing to pull ahead: the script that completes the launch hook (tested in the same file). */
+const LAUNCH_HOOK_SCRIPT = readFileSync(new URL('./ec2-launch-hook.sh', import.meta.url), 'utf8');
 
 export const DEFAULT_EC2_CAPACITY: Ec2CapacitySettings = {
   architectures: ['amd64'],
@@ -76,6 +82,13 @@ export const PREPULL = {
   /** No pull starts once the disk holding Docker's data is this full: the builds need the rest. */
   maxDiskPercent: 60,
   lifecycleHookName: 'slipway-prepull',
+} as const;
+
+/** The launch hook of a warm pool's group when nothing is pulled ahead (lib/ec2-launch-hook.sh completes it). */
+export const LAUNCH_HOOK = {
+  lifecycleHookName: 'slipway-launch',
+  /** The AWS CLI's install (at most 300 s) and a few tries; past it Auto Scaling goes on anyway. */
+  heartbeatSeconds: 420,
 } as const;
 
 /** What the instances pull ahead, as the stack knows it. */
@@ -118,6 +131,8 @@ export class Ec2Capacity extends Construct {
   readonly prepullLists: Partial<Record<AgentArch, ssm.StringParameter>> = {};
   /** What the lists may hold (undefined: nothing is pulled ahead, as on Bottlerocket or with prepull off). */
   readonly prepullSource: Ec2PrepullSource | undefined;
+  /** A warm pool's groups have a launch lifecycle hook their instances complete (with Auto Scaling's API). */
+  readonly launchHook: boolean;
   private ecrLoginGranted = false;
 
   constructor(scope: Construct, id: string, props: Ec2CapacityProps) {
@@ -128,6 +143,13 @@ export class Ec2Capacity extends Construct {
       // launch template or launch configuration that requests Spot Instances" (Auto Scaling API Reference).
       throw new Error('SLIPWAY-CONFIG: ec2Capacity: a warm pool needs on-demand instances (AWS refuses one on a Spot group): set "spot": false, or "warmPool": 0');
     }
+    if (settings.warmPool > 0 && settings.image === 'bottlerocket') {
+      // Auto Scaling stops an instance as soon as it launched into the pool, unless a launch hook
+      // holds it until the instance completes it (warm-pool-instance-lifecycle.html); Bottlerocket
+      // runs no boot script that could.
+      throw new Error('SLIPWAY-CONFIG: ec2Capacity: a warm pool needs "image": "ecs-optimized" (its boot script completes the launch hook that keeps a new instance running until it is ready; Bottlerocket runs none): set "image": "ecs-optimized", or "warmPool": 0');
+    }
+    this.launchHook = settings.warmPool > 0;
     this.maxInstances = settings.maxInstances;
     this.spot = settings.spot;
     // Bottlerocket runs no user-data script (its settings are TOML): nothing is pulled ahead there.
@@ -168,8 +190,7 @@ export class Ec2Capacity extends Construct {
       });
       // A warm pool's instances complete the launch hook themselves, naming their group: a name
       // known at synth (the group's generated one would make the user data depend on the group).
-      const hooked = this.prepullSource !== undefined && settings.warmPool > 0;
-      const groupName = hooked ? `${stack.stackName}-slipway-ec2-${arch}` : undefined;
+      const groupName = this.launchHook ? `${stack.stackName}-slipway-ec2-${arch}` : undefined;
       const group = new autoscaling.AutoScalingGroup(this, `Group-${arch}`, {
         ...(groupName ? { autoScalingGroupName: groupName } : {}),
         vpc: props.vpc,
@@ -224,10 +245,15 @@ export class Ec2Capacity extends Construct {
         );
         if (this.prepullSource) this.addPrepull(arch, group, groupName, this.prepullSource);
       }
-      if (settings.warmPool > 0) {
+      if (groupName) {
+        // The prepull script completes the hook where it runs (an architecture with an agent image).
+        if (!this.prepullLists[arch]) this.addLaunchHookScript(group, groupName);
+        const hook = this.addLaunchHook(arch, group, groupName);
         // No reuse on scale in: an instance that ran a build goes, never back to the pool (a root
         // build may have changed anything on it); the pool refills with fresh instances.
-        group.addWarmPool({ minSize: settings.warmPool, maxGroupPreparedCapacity: settings.warmPool, poolState: autoscaling.PoolState.STOPPED, reuseOnScaleIn: false });
+        const pool = group.addWarmPool({ minSize: settings.warmPool, maxGroupPreparedCapacity: settings.warmPool, poolState: autoscaling.PoolState.STOPPED, reuseOnScaleIn: false });
+        // The pool launches its instances as soon as it exists: the hook must hold them from the first.
+        pool.node.addDependency(hook);
       }
       Validations.of(group).acknowledge(
         { id: 'AwsSolutions-AS3', reason: 'The autoscaler Lambda sizes this group and logs every change; scaling notifications would add a topic per deployment for no reader.' },
@@ -308,27 +334,74 @@ export class Ec2Capacity extends Construct {
     for (const prefix of source.cachePrefixes) {
       acknowledgeWildcardResource(policy, `arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/${cachePrefix(prefix)}/*`, 'The pull-through cache creates one repository per upstream image under its prefix; the instance may only read them (no import, no create).');
     }
-    if (groupName) {
-      group.addLifecycleHook('PrepullHook', {
-        lifecycleHookName: PREPULL.lifecycleHookName,
-        lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_LAUNCHING,
-        // The script completes it; past its deadline (and the AWS CLI's install) Auto Scaling goes on anyway.
-        heartbeatTimeout: Duration.seconds(PREPULL.deadlineSeconds + 300),
-        defaultResult: autoscaling.DefaultResult.CONTINUE,
-      });
-      this.instanceRole.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          sid: `CompleteLaunchHook${arch === 'amd64' ? 'Amd64' : 'Arm64'}`,
-          actions: ['autoscaling:CompleteLifecycleAction'],
-          resources: [stack.formatArn({ service: 'autoscaling', resource: 'autoScalingGroup', resourceName: `*:autoScalingGroupName/${groupName}`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
-        }),
-      );
-      acknowledgeWildcardResource(
-        this.instanceRole.node.tryFindChild('DefaultPolicy')!,
-        `arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/${stack.resolve(groupName)}`,
-        "The group's id is AWS's, unknown at synth; its name pins the one group whose launch hook the instance completes.",
-      );
-    }
+  }
+
+  /**
+   * The launch lifecycle hook of a warm pool's group, and the instance role's right to complete
+   * it for that group alone. Without it Auto Scaling stops an instance as soon as it launched
+   * into the pool, "does not wait for user data to finish running", and the interrupted script
+   * never runs again (https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pool-instance-lifecycle.html).
+   * The prepull script completes it once its pulls are done; otherwise lib/ec2-launch-hook.sh
+   * does, once the rest of the user data has run.
+   */
+  private addLaunchHook(arch: AgentArch, group: autoscaling.AutoScalingGroup, groupName: string): autoscaling.LifecycleHook {
+    const stack = Stack.of(this);
+    const prepull = this.prepullLists[arch] !== undefined;
+    const hook = group.addLifecycleHook(prepull ? 'PrepullHook' : 'LaunchHook', {
+      lifecycleHookName: prepull ? PREPULL.lifecycleHookName : LAUNCH_HOOK.lifecycleHookName,
+      lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_LAUNCHING,
+      // Past the script's own bounds (the pulls' deadline, the AWS CLI's install) Auto Scaling goes on anyway.
+      heartbeatTimeout: Duration.seconds(prepull ? PREPULL.deadlineSeconds + 300 : LAUNCH_HOOK.heartbeatSeconds),
+      defaultResult: autoscaling.DefaultResult.CONTINUE,
+    });
+    this.instanceRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: `CompleteLaunchHook${arch === 'amd64' ? 'Amd64' : 'Arm64'}`,
+        actions: ['autoscaling:CompleteLifecycleAction'],
+        resources: [stack.formatArn({ service: 'autoscaling', resource: 'autoScalingGroup', resourceName: `*:autoScalingGroupName/${groupName}`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+      }),
+    );
+    acknowledgeWildcardResource(
+      this.instanceRole.node.tryFindChild('DefaultPolicy')!,
+      `arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/${stack.resolve(groupName)}`,
+      "The group's id is AWS's, unknown at synth; its name pins the one group whose launch hook the instance completes.",
+    );
+    return hook;
+  }
+
+  /**
+   * With a warm pool and nothing to pull ahead: lib/ec2-launch-hook.sh as a systemd unit enabled
+   * for every boot (a start from the pool pauses at the hook again) and started, without waiting,
+   * by the user data's last line, so that at the first boot every line before it has run.
+   */
+  private addLaunchHookScript(group: autoscaling.AutoScalingGroup, groupName: string): void {
+    group.addUserData(
+      "cat > /usr/local/bin/slipway-launch-hook <<'SLIPWAY_LAUNCH_HOOK_SCRIPT'",
+      LAUNCH_HOOK_SCRIPT.trimEnd(),
+      'SLIPWAY_LAUNCH_HOOK_SCRIPT',
+      'chmod 0755 /usr/local/bin/slipway-launch-hook',
+      "cat > /etc/slipway-launch-hook.env <<'SLIPWAY_LAUNCH_HOOK_ENV'",
+      `SLIPWAY_LAUNCH_HOOK=${LAUNCH_HOOK.lifecycleHookName}`,
+      `SLIPWAY_LAUNCH_HOOK_GROUP=${groupName}`,
+      `SLIPWAY_LAUNCH_HOOK_REGION=${Aws.REGION}`,
+      'SLIPWAY_LAUNCH_HOOK_ENV',
+      "cat > /etc/systemd/system/slipway-launch-hook.service <<'SLIPWAY_LAUNCH_HOOK_UNIT'",
+      '[Unit]',
+      "Description=Slipway: complete the warm pool's launch lifecycle action",
+      'Wants=network-online.target',
+      'After=network-online.target',
+      '[Service]',
+      // simple: nothing ordered after multi-user.target (cloud-final, hence the ECS agent) waits for it.
+      'Type=simple',
+      'EnvironmentFile=/etc/slipway-launch-hook.env',
+      'ExecStart=/usr/local/bin/slipway-launch-hook',
+      '[Install]',
+      'WantedBy=multi-user.target',
+      'SLIPWAY_LAUNCH_HOOK_UNIT',
+      'systemctl daemon-reload',
+      'systemctl enable slipway-launch-hook.service',
+      'systemctl start --no-block slipway-launch-hook.service',
+    );
   }
 
   /**

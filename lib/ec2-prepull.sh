@@ -58,11 +58,16 @@ instance_id=$(imds instance-id) || instance_id=''
 target=$(imds autoscaling/target-lifecycle-state) || target=''
 
 # The ECS-optimized Amazon Linux 2023 AMI is built on the minimal AMI, without the AWS CLI
-# (aws/amazon-ecs-ami variables.pkr.hcl, packages_al2023).
+# (aws/amazon-ecs-ami variables.pkr.hcl, packages_al2023). Its repositories are S3 buckets that
+# /etc/yum.repos.d/amazonlinux.repo names at the dual-stack S3 host
+# (mirrorlist=https://al2023-repos-$awsregion-de612dc2.s3$dualstack.$awsregion.$awsdomain/…);
+# an empty `dualstack` makes it the regional host, which the S3 gateway endpoint of private
+# subnets routes (https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-s3.html),
+# and which works from public subnets alike.
 ensure_aws() {
   command -v aws >/dev/null 2>&1 && return 0
   log "installing the AWS CLI (awscli-2)"
-  timeout "$(($(left) > 0 ? $(left) : 1))" dnf install -y -q awscli-2 >/dev/null 2>&1 || { log "could not install the AWS CLI: nothing is pulled ahead"; return 1; }
+  DNF_VAR_dualstack='' timeout "$(($(left) > 0 ? $(left) : 1))" dnf install -y -q awscli-2 >/dev/null 2>&1 || { log "could not install the AWS CLI: nothing is pulled ahead"; return 1; }
 }
 
 completed=0

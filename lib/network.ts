@@ -26,10 +26,14 @@ export class Network extends Construct {
   readonly subnets: ec2.ISubnet[];
   /** RunTask's awsvpcConfiguration.assignPublicIp for build tasks. */
   readonly assignPublicIp: 'ENABLED' | 'DISABLED';
+  /** The interface endpoints' group (privateSubnets only): HTTPS from the groups let in, nothing else. */
+  private endpointSecurityGroup: ec2.SecurityGroup | undefined;
+  private readonly subnetType: ec2.SubnetType;
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
     const subnetType = props.privateSubnets ? ec2.SubnetType.PRIVATE_ISOLATED : ec2.SubnetType.PUBLIC;
+    this.subnetType = subnetType;
     this.vpc = new ec2.Vpc(this, 'Vpc', {
       // A NAT gateway bills by the hour whether or not a build runs: never create one.
       natGateways: 0,
@@ -82,11 +86,11 @@ export class Network extends Construct {
       service: ec2.GatewayVpcEndpointAwsService.S3,
       subnets: [{ subnetType }],
     });
-    const endpointGroup = new ec2.SecurityGroup(this, 'EndpointSecurityGroup', {
+    const endpointGroup = (this.endpointSecurityGroup = new ec2.SecurityGroup(this, 'EndpointSecurityGroup', {
       vpc: this.vpc,
       description: 'Slipway VPC endpoints: HTTPS from build tasks only',
       allowAllOutbound: false,
-    });
+    }));
     endpointGroup.addIngressRule(this.buildSecurityGroup, ec2.Port.tcp(443), 'HTTPS from build tasks');
     endpointGroup.addIngressRule(this.serviceTaskSecurityGroup, ec2.Port.tcp(443), 'HTTPS from service tasks');
     const services: Record<string, ec2.InterfaceVpcEndpointAwsService> = {
@@ -98,18 +102,51 @@ export class Network extends Construct {
       // Pipelines that assume a role (a task role an administrator allowed) need STS.
       Sts: ec2.InterfaceVpcEndpointAwsService.STS,
     };
+    this.addInterfaceEndpoints(services);
+    Validations.of(endpointGroup).acknowledge({
+      id: 'AwsSolutions-EC23',
+      reason: 'The endpoint group allows 443 only from Slipway security groups (build and service tasks, EC2 build instances), never from an IP range.',
+    });
+  }
+
+  /**
+   * With privateSubnets, what the optional EC2 capacity's instances need besides what build tasks
+   * already reach (nothing is added in public subnets, where instances reach AWS at its public
+   * endpoints). The instances' group is let into every endpoint: the ECS agent pulls images
+   * (ECR, S3), fetches secrets (SSM, Secrets Manager) and ships logs (CloudWatch Logs) for its
+   * tasks, and host-network build tasks use the instance's interfaces, so they reach AWS as the
+   * instance, not as the build task group. Only an instance calls the rest:
+   * - ECS: `ecs` (DiscoverPollEndpoint, RegisterContainerInstance), `ecs-agent` (the agent's poll
+   *   session), `ecs-telemetry`; without all three the agent cannot register
+   *   (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/vpc-endpoints.html,
+   *   "You must have the following Region-specific VPC endpoints").
+   * - Auto Scaling, only for a launch lifecycle hook (a warm pool): the instance completes it
+   *   with CompleteLifecycleAction (lib/ec2-launch-hook.sh, lib/ec2-prepull.sh).
+   * The AWS CLI those scripts install comes from Amazon Linux 2023's repositories, buckets in S3:
+   * the S3 gateway endpoint carries it (the scripts ask dnf for the regional, not the dual-stack,
+   * S3 host).
+   */
+  admitContainerInstances(instances: ec2.ISecurityGroup, options: { readonly launchHook: boolean }): void {
+    const endpointGroup = this.endpointSecurityGroup;
+    if (!endpointGroup) return;
+    endpointGroup.addIngressRule(instances, ec2.Port.tcp(443), 'HTTPS from EC2 build instances and their host-network tasks');
+    this.addInterfaceEndpoints({
+      Ecs: ec2.InterfaceVpcEndpointAwsService.ECS,
+      EcsAgent: ec2.InterfaceVpcEndpointAwsService.ECS_AGENT,
+      EcsTelemetry: ec2.InterfaceVpcEndpointAwsService.ECS_TELEMETRY,
+      ...(options.launchHook ? { AutoScaling: ec2.InterfaceVpcEndpointAwsService.AUTOSCALING } : {}),
+    });
+  }
+
+  private addInterfaceEndpoints(services: Record<string, ec2.InterfaceVpcEndpointAwsService>): void {
     for (const [id, service] of Object.entries(services)) {
       this.vpc.addInterfaceEndpoint(id, {
         service,
-        subnets: { subnetType },
-        securityGroups: [endpointGroup],
+        subnets: { subnetType: this.subnetType },
+        securityGroups: [this.endpointSecurityGroup!],
         privateDnsEnabled: true,
         open: false,
       });
     }
-    Validations.of(endpointGroup).acknowledge({
-      id: 'AwsSolutions-EC23',
-      reason: 'The endpoint group allows 443 only from the build security group, never from an IP range.',
-    });
   }
 }

@@ -150,7 +150,11 @@ export class Slipway extends Construct {
           },
         })
       : undefined;
-    if (this.ec2Capacity) connectEc2Capacity(this.ec2Capacity, this.functions.functions, this.buildCluster.cluster);
+    if (this.ec2Capacity) {
+      connectEc2Capacity(this.ec2Capacity, this.functions.functions, this.buildCluster.cluster);
+      // In isolated subnets the instances reach ECS, Auto Scaling and the build tasks' endpoints through VPC endpoints.
+      this.network.admitContainerInstances(this.ec2Capacity.securityGroup, { launchHook: this.ec2Capacity.launchHook });
+    }
   }
 }
 

@@ -31,8 +31,9 @@ describe('EC2 capacity is off by default', () => {
 
 const variants: { name: string; settings: Ec2CapacitySettings; warm: boolean }[] = [
   { name: 'Spot, both architectures', settings: { ...DEFAULT_EC2_CAPACITY, architectures: ['amd64', 'arm64'] }, warm: false },
-  { name: 'on-demand with a warm pool, Bottlerocket', settings: { ...DEFAULT_EC2_CAPACITY, spot: false, warmPool: 1, image: 'bottlerocket' }, warm: true },
+  { name: 'on-demand, Bottlerocket', settings: { ...DEFAULT_EC2_CAPACITY, spot: false, image: 'bottlerocket', prepull: false }, warm: false },
   { name: 'on-demand with a warm pool, ECS-optimized', settings: { ...DEFAULT_EC2_CAPACITY, spot: false, warmPool: 1 }, warm: true },
+  { name: 'on-demand with a warm pool, ECS-optimized, prepull off', settings: { ...DEFAULT_EC2_CAPACITY, spot: false, warmPool: 1, prepull: false }, warm: true },
 ];
 
 /** The user data of a launch template as the instance gets it, with CloudFormation references shown as <Ref>. */
@@ -114,7 +115,7 @@ for (const variant of variants) {
       }
     });
 
-    const prepull = variant.settings.image === 'ecs-optimized';
+    const prepull = variant.settings.image === 'ecs-optimized' && variant.settings.prepull;
     const instanceRoleStatements = () => {
       const [roleId] = ofType(s, 'AWS::IAM::Role').find(([id]) => id.includes('Ec2CapacityInstanceRole'))!;
       expect(s.json.Resources[roleId]!.Properties!.ManagedPolicyArns).toBeUndefined();
@@ -128,7 +129,11 @@ for (const variant of variants) {
       const actions = statements.flatMap((st) => asList(st.Action));
       expect(actions).toContain('ecs:RegisterContainerInstance');
       const other = statements.filter((st) => asList(st.Action).some((a) => !a.startsWith('ecs:') && !a.startsWith('logs:')));
-      if (!prepull) return expect(other).toEqual([]);
+      if (!prepull) {
+        // With a warm pool, completing its own group's launch hook and nothing else.
+        expect(other.map((st) => st.Action)).toEqual(variant.warm ? ['autoscaling:CompleteLifecycleAction'] : []);
+        return;
+      }
       const lists = ofType(s, 'AWS::SSM::Parameter').map(([id]) => id);
       expect(lists).toHaveLength(variant.settings.architectures.length);
       for (const st of other) {
@@ -157,7 +162,41 @@ for (const variant of variants) {
       expect(actions).not.toContain('ssm:PutParameter');
     });
 
-    it(prepull ? 'pulls the common images ahead: the boot script as a unit started without blocking the ECS agent' : 'pulls nothing ahead on Bottlerocket (no boot script)', () => {
+    it(variant.warm ? 'holds each instance launching into the warm pool with a launch hook its boot script completes after the rest of the user data' : 'has no launch hook', () => {
+      // Auto Scaling stops an instance as soon as it launched into the pool, whatever its user data
+      // still does, unless a launch hook holds it
+      // (https://docs.aws.amazon.com/autoscaling/ec2/userguide/warm-pool-instance-lifecycle.html).
+      const hooks = ofType(s, 'AWS::AutoScaling::LifecycleHook');
+      if (!variant.warm) return expect(hooks).toEqual([]);
+      expect(hooks).toHaveLength(variant.settings.architectures.length);
+      const name = prepull ? 'slipway-prepull' : 'slipway-launch';
+      // Past the script's bounds (10 minutes of pulls, or 5 of installing the AWS CLI, plus margin) Auto Scaling goes on anyway.
+      expect(hooks[0]![1].Properties).toMatchObject({ LifecycleHookName: name, LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING', DefaultResult: 'CONTINUE', HeartbeatTimeout: prepull ? 900 : 420 });
+      // The pool launches its first instances as soon as it is created: the hook exists by then.
+      const [, pool] = ofType(s, 'AWS::AutoScaling::WarmPool')[0]!;
+      expect((pool as { DependsOn?: string[] }).DependsOn).toContain(hooks[0]![0]);
+      const complete = instanceRoleStatements().find((st) => asList(st.Action).includes('autoscaling:CompleteLifecycleAction'))!;
+      expect(JSON.stringify(complete.Resource)).toMatch(/autoScalingGroupName\/.*-slipway-ec2-amd64/);
+      for (const [, t] of ofType(s, 'AWS::EC2::LaunchTemplate')) {
+        const text = userDataText(t);
+        if (prepull) {
+          // The prepull script completes it (its own tests: test/cdk/ec2-prepull-script.test.ts).
+          expect(text).toMatch(/SLIPWAY_PREPULL_LIFECYCLE_HOOK=slipway-prepull\n/);
+          expect(text).not.toMatch(/slipway-launch-hook/);
+          continue;
+        }
+        // The script as tested (test/cdk/ec2-prepull-script.test.ts), byte for byte, for the hook and group it holds.
+        expect(text).toContain(readFileSync(new URL('../../lib/ec2-launch-hook.sh', import.meta.url), 'utf8').trimEnd());
+        expect(text).toMatch(/SLIPWAY_LAUNCH_HOOK=slipway-launch\nSLIPWAY_LAUNCH_HOOK_GROUP=\S+-slipway-ec2-amd64\nSLIPWAY_LAUNCH_HOOK_REGION=<Ref>\n/);
+        expect(text).toMatch(/WantedBy=multi-user\.target/);
+        expect(text).toMatch(/ECS_WARM_POOLS_CHECK=true/);
+        // Started by the last line: every line before it (the ECS agent's settings) has run by then.
+        expect(text.trimEnd().split('\n').at(-1)).toBe('systemctl start --no-block slipway-launch-hook.service');
+        expect(text).toMatch(/systemctl enable slipway-launch-hook\.service\n/);
+      }
+    });
+
+    it(prepull ? 'pulls the common images ahead: the boot script as a unit started without blocking the ECS agent' : 'pulls nothing ahead (Bottlerocket, or prepull off)', () => {
       for (const [, t] of ofType(s, 'AWS::EC2::LaunchTemplate')) {
         const text = userDataText(t);
         if (!prepull) {
@@ -266,7 +305,78 @@ describe('ec2Capacity in CDK context', () => {
     expect(ecrRepositoryArnsOf('ghcr.io/acme/slipway-agent:1')).toEqual([]);
   });
 
+  it('refuses a warm pool on Bottlerocket, which runs no boot script to complete the launch hook', () => {
+    expect(() => synthSlipway(fixtureProps({ ec2Capacity: { ...DEFAULT_EC2_CAPACITY, spot: false, warmPool: 1, image: 'bottlerocket', prepull: false } }), { ...fast, nag: false })).toThrow(
+      /a warm pool needs "image": "ecs-optimized"/,
+    );
+  });
+
   it('refuses a warm pool on Spot, which AWS refuses (PutWarmPool)', () => {
     expect(() => synthSlipway(fixtureProps({ ec2Capacity: { ...DEFAULT_EC2_CAPACITY, warmPool: 1 } }), { ...fast, nag: false })).toThrow(/a warm pool needs on-demand instances/);
+  });
+});
+
+/** The interface endpoints of the template, by the service their name ends with (`ecs-agent`, `autoscaling`, …). */
+function interfaceEndpointServices(s: Synthesized): string[] {
+  return ofType(s, 'AWS::EC2::VPCEndpoint')
+    .filter(([, r]) => r.Properties!.VpcEndpointType === 'Interface')
+    .map(([, r]) => /\},"\.([a-z.-]+)"\]\]\}$/.exec(JSON.stringify(r.Properties!.ServiceName))?.[1] ?? JSON.stringify(r.Properties!.ServiceName))
+    .sort();
+}
+
+describe('EC2 capacity in private subnets (isolated, VPC endpoints only)', () => {
+  let s: Synthesized;
+  beforeAll(() => {
+    s = synthSlipway(fixtureProps({ privateSubnets: true, ec2Capacity: { ...DEFAULT_EC2_CAPACITY, spot: false, warmPool: 1 } }), { ...fast, nag: true });
+  });
+  afterAll(() => s?.cleanup());
+
+  it('synthesizes cdk-nag clean', () => {
+    expect(s.error).toBeUndefined();
+    expect(s.findings.filter((f) => f.severity === 'error')).toEqual([]);
+  });
+
+  it('adds the endpoints an ECS container instance registers through, and Auto Scaling for the launch hook', () => {
+    // "You must have the following Region-specific VPC endpoints: ecs-agent, ecs-telemetry, ecs"
+    // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/vpc-endpoints.html).
+    expect(interfaceEndpointServices(s)).toEqual(['autoscaling', 'ecr.api', 'ecr.dkr', 'ecs', 'ecs-agent', 'ecs-telemetry', 'logs', 'secretsmanager', 'ssm', 'sts']);
+    // dnf reaches Amazon Linux's repositories (S3 buckets) through the gateway endpoint.
+    expect(ofType(s, 'AWS::EC2::VPCEndpoint').filter(([, r]) => r.Properties!.VpcEndpointType === 'Gateway')).toHaveLength(1);
+  });
+
+  it('lets the instances (and so their host-network build tasks) into every endpoint on 443, and still nothing into the instances', () => {
+    const [instanceGroup] = ofType(s, 'AWS::EC2::SecurityGroup').find(([id]) => id.includes('Ec2Capacity'))!;
+    const endpoints = ofType(s, 'AWS::EC2::VPCEndpoint').filter(([, r]) => r.Properties!.VpcEndpointType === 'Interface');
+    const endpointGroups = new Set(endpoints.flatMap(([, r]) => (r.Properties!.SecurityGroupIds as { 'Fn::GetAtt': [string, string] }[]).map((g) => g['Fn::GetAtt'][0])));
+    expect(endpointGroups.size).toBe(1);
+    const [endpointGroup] = [...endpointGroups];
+    const fromInstances = ofType(s, 'AWS::EC2::SecurityGroupIngress').filter(
+      ([, r]) => JSON.stringify(r.Properties!.GroupId).includes(`"${endpointGroup}"`) && JSON.stringify(r.Properties!.SourceSecurityGroupId).includes(`"${instanceGroup}"`),
+    );
+    expect(fromInstances.map(([, r]) => [r.Properties!.IpProtocol, r.Properties!.FromPort, r.Properties!.ToPort])).toEqual([['tcp', 443, 443]]);
+    const intoInstances = ofType(s, 'AWS::EC2::SecurityGroupIngress').filter(([, r]) => JSON.stringify(r.Properties!.GroupId).includes(`"${instanceGroup}"`));
+    expect(intoInstances).toEqual([]);
+    expect(s.json.Resources[instanceGroup]!.Properties!.SecurityGroupIngress).toBeUndefined();
+  });
+
+  it('gives the instances no public IP', () => {
+    for (const [, t] of ofType(s, 'AWS::EC2::LaunchTemplate')) {
+      expect(t.Properties!.LaunchTemplateData.NetworkInterfaces?.[0]?.AssociatePublicIpAddress).toBe(false);
+    }
+  });
+});
+
+describe('endpoints that bill by the hour only where they are used', () => {
+  it('no Auto Scaling endpoint without a warm pool (no launch hook), no ECS endpoints without EC2 capacity', () => {
+    const spot = synthSlipway(fixtureProps({ privateSubnets: true, ec2Capacity: DEFAULT_EC2_CAPACITY }), { ...fast, nag: false });
+    const fargateOnly = synthSlipway(fixtureProps({ privateSubnets: true }), { ...fast, nag: false });
+    const publicSubnets = synthSlipway(fixtureProps({ ec2Capacity: { ...DEFAULT_EC2_CAPACITY, spot: false, warmPool: 1 } }), { ...fast, nag: false });
+    try {
+      expect(interfaceEndpointServices(spot)).toEqual(['ecr.api', 'ecr.dkr', 'ecs', 'ecs-agent', 'ecs-telemetry', 'logs', 'secretsmanager', 'ssm', 'sts']);
+      expect(interfaceEndpointServices(fargateOnly)).toEqual(['ecr.api', 'ecr.dkr', 'logs', 'secretsmanager', 'ssm', 'sts']);
+      expect(interfaceEndpointServices(publicSubnets)).toEqual([]);
+    } finally {
+      for (const x of [spot, fargateOnly, publicSubnets]) x.cleanup();
+    }
   });
 });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 const SCRIPT = new URL('../../lib/ec2-prepull.sh', import.meta.url).pathname;
+const LAUNCH_HOOK_SCRIPT = new URL('../../lib/ec2-launch-hook.sh', import.meta.url).pathname;
 const REGISTRY = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';
 const hub = (name: string) => `${REGISTRY}/slipway-docker-hub/library/${name}`;
 
@@ -19,6 +20,8 @@ const FAKES: Record<string, string> = {
   // The instance metadata service, IMDSv2: a token first, then items with it.
   curl: `#!/bin/bash
 echo "curl $*" >> "$RECORD"
+# An address that does not answer (no metadata service).
+[[ "$*" == *metadata.invalid* ]] && exit 7
 case "$*" in
   *api/token*) echo TOKEN ;;
   *instance-id*) [[ "$*" == *"X-aws-ec2-metadata-token: TOKEN"* ]] && echo i-0123456789abcdef0 || exit 22 ;;
@@ -30,9 +33,17 @@ echo "aws $*" >> "$RECORD"
 case "$1 $2" in
   "ssm get-parameter") cat "$FAKE_LIST" ;;
   "ecr get-login-password") echo ecr-password-from-the-instance-role ;;
-  "autoscaling complete-lifecycle-action") ;;
+  "autoscaling complete-lifecycle-action")
+    # The first FAKE_COMPLETE_FAILURES calls fail as Auto Scaling does before the action is pending.
+    calls=$(( $(cat "$RECORD.completes" 2>/dev/null || echo 0) + 1 )); echo "$calls" > "$RECORD.completes"
+    (( calls <= \${FAKE_COMPLETE_FAILURES:-0} )) && { echo 'ValidationError: No active Lifecycle Action found' >&2; exit 254; }
+    exit 0 ;;
   *) exit 1 ;;
 esac`,
+  // Amazon Linux's package manager: records which S3 host the repositories resolve to, and installs the aws stand-in.
+  dnf: `#!/bin/bash
+echo "dnf $* dualstack=\${DNF_VAR_dualstack-unset}" >> "$RECORD"
+cp "$AWS_PACKAGE" "$(dirname "$0")/aws"`,
   docker: `#!/bin/bash
 case "$1" in
   info) exit 0 ;;
@@ -55,6 +66,9 @@ beforeEach(() => {
     writeFileSync(join(dir, 'bin', name), `${body}\n`);
     chmodSync(join(dir, 'bin', name), 0o755);
   }
+  // What dnf installs, for the runs that start without the AWS CLI (as the ECS-optimized AMI does).
+  writeFileSync(join(dir, 'aws-package'), `${FAKES.aws}\n`);
+  chmodSync(join(dir, 'aws-package'), 0o755);
 });
 
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -66,7 +80,7 @@ interface Run {
   concurrency: number[];
 }
 
-async function run(list: string[], env: Record<string, string> = {}): Promise<Run> {
+async function run(list: string[], env: Record<string, string> = {}, script = SCRIPT): Promise<Run> {
   const bin = join(dir, 'bin');
   const running = join(dir, 'running');
   const state = join(dir, 'state');
@@ -75,7 +89,7 @@ async function run(list: string[], env: Record<string, string> = {}): Promise<Ru
   const concurrency = join(dir, 'concurrency');
   writeFileSync(record, '');
   writeFileSync(concurrency, '');
-  const child = spawn('bash', [SCRIPT], {
+  const child = spawn('bash', [script], {
     env: {
       // Only the stand-ins and the system's basic tools: this machine's own aws and docker stay out.
       PATH: `${bin}:/usr/bin:/bin`,
@@ -83,6 +97,7 @@ async function run(list: string[], env: Record<string, string> = {}): Promise<Ru
       CONCURRENCY: concurrency,
       RUNNING: running,
       FAKE_LIST: join(dir, 'list'),
+      AWS_PACKAGE: join(dir, 'aws-package'),
       FAKE_TARGET: 'InService',
       SLIPWAY_PREPULL_PARAMETER: '/slipway-prepull/Slipway/amd64',
       SLIPWAY_PREPULL_REGION: 'eu-west-1',
@@ -179,10 +194,68 @@ describe('the EC2 instance boot script that pulls the common images ahead', () =
     expect(r.stderr).toMatch(/% used \(limit 0%\): not pulled/);
   });
 
+  it('without the AWS CLI (the ECS-optimized AMI has none): installs it from the regional S3 host, which the S3 gateway endpoint of private subnets routes', async () => {
+    rmSync(join(dir, 'bin', 'aws'));
+    const r = await run([hub('postgres:16')]);
+    expect(r.code).toBe(0);
+    // AL2023's repository file names the dual-stack S3 host ($dualstack); an empty variable makes it the regional one.
+    expect(r.record.filter((l) => l.startsWith('dnf'))).toEqual(['dnf install -y -q awscli-2 dualstack=']);
+    expect(index(r, 'aws ssm get-parameter')).toBeGreaterThan(index(r, 'dnf install'));
+    expect(pulled(r)).toEqual([hub('postgres:16')]);
+  });
+
   it('without a lifecycle hook (no warm pool) only pulls', async () => {
     const r = await run([hub('postgres:16')], { SLIPWAY_PREPULL_LIFECYCLE_HOOK: '', SLIPWAY_PREPULL_GROUP: '' });
     expect(r.code).toBe(0);
     expect(pulled(r)).toEqual([hub('postgres:16')]);
     expect(r.record.some((l) => l.startsWith('aws autoscaling'))).toBe(false);
+  });
+});
+
+describe('the EC2 instance boot script that completes a warm pool launch hook when nothing is pulled ahead', () => {
+  const hookEnv = {
+    SLIPWAY_LAUNCH_HOOK: 'slipway-launch',
+    SLIPWAY_LAUNCH_HOOK_GROUP: 'Slipway-slipway-ec2-amd64',
+    SLIPWAY_LAUNCH_HOOK_REGION: 'eu-west-1',
+    SLIPWAY_LAUNCH_HOOK_RETRY_SECONDS: '0',
+  };
+  const completes = (r: Run) => r.record.filter((l) => l.startsWith('aws autoscaling complete-lifecycle-action'));
+
+  it('completes its group\'s launch action for this instance (found with an IMDSv2 token), once, and calls nothing else', async () => {
+    const r = await run([], hookEnv, LAUNCH_HOOK_SCRIPT);
+    expect(r.code).toBe(0);
+    expect(completes(r)).toEqual([
+      'aws autoscaling complete-lifecycle-action --region eu-west-1 --lifecycle-hook-name slipway-launch --auto-scaling-group-name Slipway-slipway-ec2-amd64 --instance-id i-0123456789abcdef0 --lifecycle-action-result CONTINUE',
+    ]);
+    expect(r.record.filter((l) => l.startsWith('aws ') || l.startsWith('docker') || l.startsWith('dnf'))).toEqual(completes(r));
+    expect(r.stderr).toMatch(/completed slipway-launch for i-0123456789abcdef0/);
+  });
+
+  it('without the AWS CLI: installs it from the regional S3 host first', async () => {
+    rmSync(join(dir, 'bin', 'aws'));
+    const r = await run([], hookEnv, LAUNCH_HOOK_SCRIPT);
+    expect(r.code).toBe(0);
+    expect(r.record.filter((l) => l.startsWith('dnf'))).toEqual(['dnf install -y -q awscli-2 dualstack=']);
+    expect(completes(r)).toHaveLength(1);
+  });
+
+  it('tries again while the action is not pending yet, and gives up after its tries without failing the boot', async () => {
+    const late = await run([], { ...hookEnv, FAKE_COMPLETE_FAILURES: '2' }, LAUNCH_HOOK_SCRIPT);
+    expect(late.code).toBe(0);
+    expect(completes(late)).toHaveLength(3);
+    expect(late.stderr).toMatch(/completed slipway-launch/);
+
+    rmSync(join(dir, 'record.completes'), { force: true });
+    const never = await run([], { ...hookEnv, FAKE_COMPLETE_FAILURES: '99', SLIPWAY_LAUNCH_HOOK_ATTEMPTS: '4' }, LAUNCH_HOOK_SCRIPT);
+    expect(never.code).toBe(0);
+    expect(completes(never)).toHaveLength(4);
+    expect(never.stderr).toMatch(/could not complete the lifecycle action slipway-launch after 4 tries: Auto Scaling continues after the hook's timeout/);
+  });
+
+  it('calls nothing without an instance id (no metadata service answer): the hook ends at its timeout', async () => {
+    const r = await run([], { ...hookEnv, SLIPWAY_LAUNCH_HOOK_IMDS: 'http://metadata.invalid' }, LAUNCH_HOOK_SCRIPT);
+    expect(r.code).toBe(0);
+    expect(completes(r)).toEqual([]);
+    expect(r.stderr).toMatch(/no instance id/);
   });
 });
