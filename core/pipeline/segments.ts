@@ -8,7 +8,7 @@
 //   whole stage (steps reach them by name), and the other step containers are cut into
 //   segments, each beside its own agent: at most MAX_CONTAINERS - 1 step containers
 //   (a status-gated plugin step brings its gate container along).
-//   That task shares no files with the segments (serviceTaskBlocker): a service that uses
+//   That task shares no files with the segments (serviceTaskBlockers): a service that uses
 //   the steps' workspace or volumes, or a detached step after other steps, cannot be split.
 // - The cut follows a topological order of the steps (file order among steps that could run
 //   together), so every segment is closed under predecessors: no step waits for a step of a
@@ -107,8 +107,21 @@ export function planSegments(services: readonly Step[], all: readonly Step[], ac
     };
   }
 
-  const blocker = serviceTaskBlocker(services, detached.map((o) => o.step), [...active.values()].filter((o) => !o.step.detach).map((o) => o.step), workspace);
-  if (blocker) return { kind: 'impossible', reason: blocker };
+  // A detached step runs in the service task, which starts with the first segment from a
+  // clone of its own: one that comes after other steps would need the files they wrote.
+  const detachedNames = new Set(detached.map((o) => o.step.name));
+  const upstreamOf = (name: string, seen = new Set<string>()): string[] =>
+    order
+      .get(name)!
+      .on.map((o) => o.step)
+      .filter((up) => !seen.has(up) && seen.add(up))
+      .flatMap((up) => (detachedNames.has(up) ? upstreamOf(up, seen) : [up]));
+  const late = detached.flatMap((o) => {
+    const [up] = upstreamOf(o.step.name);
+    return up === undefined ? [] : [{ detached: o.step.name, after: up }];
+  });
+  const blockers = serviceTaskBlockers(services, detached.map((o) => o.step), [...active.values()].filter((o) => !o.step.detach).map((o) => o.step), workspace, late);
+  if (blockers.length > 0) return { kind: 'impossible', reason: serviceTaskRefusal(blockers) };
 
   const attached = units.filter((u) => !u.steps[0]!.detach);
   const predecessors = (unit: PackUnit, unitOf: ReadonlyMap<string, PackUnit>): PackUnit[] => {
@@ -122,24 +135,6 @@ export function planSegments(services: readonly Step[], all: readonly Step[], ac
     }
     return [...out];
   };
-  // A detached step runs in the service task, which starts with the first segment from a
-  // clone of its own: one that comes after other steps would need the files they wrote.
-  const detachedNames = new Set(detached.map((o) => o.step.name));
-  const upstreamOf = (name: string, seen = new Set<string>()): string[] =>
-    order
-      .get(name)!
-      .on.map((o) => o.step)
-      .filter((up) => !seen.has(up) && seen.add(up))
-      .flatMap((up) => (detachedNames.has(up) ? upstreamOf(up, seen) : [up]));
-  for (const o of detached) {
-    const [up] = upstreamOf(o.step.name);
-    if (up !== undefined) {
-      return {
-        kind: 'impossible',
-        reason: `its detached step "${o.step.name}" comes after step "${up}", but a detached step of a pipeline split into several tasks runs in the task of the services, which starts with the first segment and never sees the files later steps write`,
-      };
-    }
-  }
   const cutOf = (list: PackUnit[]): PackUnit[][] => cut(list, predecessors, all);
 
   let chosen = cutOf(attached);
@@ -179,31 +174,80 @@ export function planSegments(services: readonly Step[], all: readonly Step[], ac
 }
 
 /**
- * Why the services (and detached steps) of a pipeline cannot move to a task of their own,
- * or undefined. That task shares no volume with the segments: its workspace is its own
- * clone, and a temp volume is per task. So a service that mounts a volume a step mounts
- * too, or whose command line or environment names the workspace (say, a web server whose
- * document root the steps build), would silently see other files than in one task.
- * Judged from the text of the file: a service that reads the workspace without naming it
- * (its image's own default) is not seen here.
+ * One reason why the services and detached steps of a pipeline cannot move to a task of their
+ * own (serviceTaskBlockers), with what the file says that shows it.
  */
-export function serviceTaskBlocker(services: readonly Step[], detached: readonly Step[], steps: readonly Step[], workspace?: Pipeline['workspace']): string | undefined {
-  const stepVolumes = new Map<string, string>();
-  for (const s of steps) for (const v of s.volumes) if (!stepVolumes.has(v.name)) stepVolumes.set(v.name, s.name);
+export type ServiceTaskBlocker =
+  /** A service whose command line or environment names the workspace: `where` is that text. */
+  | { kind: 'workspace'; service: string; dir: string; where: string }
+  /** A service (or detached step) that mounts a volume that steps mount too. */
+  | { kind: 'volume'; service: string; detached: boolean; volume: string; path: string; steps: { name: string; path: string }[] }
+  /** A detached step that comes after a step (it would need the files that step wrote). */
+  | { kind: 'late-detached'; detached: string; after: string };
+
+/**
+ * Every reason why the services (and detached steps) of a pipeline cannot move to a task of
+ * their own, in file order; empty when they can. That task shares no volume with the segments:
+ * its workspace is its own clone, and a temp volume is per task. So a service that mounts a
+ * volume a step mounts too, or whose command line or environment names the workspace (say, a
+ * web server whose document root the steps build), would silently see other files than in one
+ * task; and a detached step that comes after other steps (`late`, from the step order) would
+ * start without their files. All are listed, so that the user learns in one reading what stands
+ * in the way. Judged from the text of the file: a service that reads the workspace without
+ * naming it (its image's own default) is not seen here.
+ */
+export function serviceTaskBlockers(
+  services: readonly Step[],
+  detached: readonly Step[],
+  steps: readonly Step[],
+  workspace?: Pipeline['workspace'],
+  late: readonly { detached: string; after: string }[] = [],
+): ServiceTaskBlocker[] {
+  const out: ServiceTaskBlocker[] = [];
   for (const svc of [...services, ...detached]) {
-    const what = svc.detach ? `detached step "${svc.name}"` : `service "${svc.name}"`;
-    const shared = svc.volumes.find((v) => stepVolumes.has(v.name));
-    if (shared) {
-      return `its ${what} shares the volume "${shared.name}" with step "${stepVolumes.get(shared.name)}", and a pipeline split into several tasks runs its services in a task of their own, which shares no volume with the steps`;
+    for (const v of svc.volumes) {
+      const sharing = steps.flatMap((s) => s.volumes.filter((m) => m.name === v.name).map((m) => ({ name: s.name, path: m.path })));
+      if (sharing.length > 0) out.push({ kind: 'volume', service: svc.name, detached: svc.detach, volume: v.name, path: v.path, steps: sharing });
     }
     if (svc.detach || !workspace) continue;
-    const text = [...svc.commands, ...(svc.entrypoint ?? []), ...(svc.command ?? []), ...Object.values(svc.environment).map((v) => ('value' in v ? v.value : ''))];
-    const named = [workspace.base, workspace.path].find((dir) => text.some((t) => pathMentioned(t, dir)));
-    if (named) {
-      return `its ${what} names the workspace (${named}), and a pipeline split into several tasks runs its services in a task of their own, which never sees the files the steps write there`;
-    }
+    const where = workspaceMention(svc, workspace);
+    if (where) out.push({ kind: 'workspace', service: svc.name, ...where });
+  }
+  for (const l of late) out.push({ kind: 'late-detached', ...l });
+  return out;
+}
+
+/** Where a service's command line or environment names the workspace (base first, the wider), or undefined. */
+function workspaceMention(svc: Step, workspace: Pipeline['workspace']): { dir: string; where: string } | undefined {
+  const texts: { where: (t: string) => string; text: string }[] = [
+    ...Object.entries(svc.environment).flatMap(([k, v]) => ('value' in v ? [{ where: (t: string) => `its environment ${k}=${t}`, text: v.value }] : [])),
+    ...(svc.entrypoint ?? []).map((text) => ({ where: (t: string) => `its entrypoint "${t}"`, text })),
+    ...(svc.command ?? []).map((text) => ({ where: (t: string) => `its command "${t}"`, text })),
+    ...svc.commands.map((text) => ({ where: (t: string) => `its commands: "${t}"`, text })),
+  ];
+  for (const dir of [workspace.base, workspace.path]) {
+    const hit = texts.find((t) => pathMentioned(t.text, dir));
+    if (hit) return { dir, where: hit.where(hit.text.length > 120 ? `${hit.text.slice(0, 117)}...` : hit.text) };
   }
   return undefined;
+}
+
+/** The refusal of a cut for its blockers: each named with the service, path or volume, and step. */
+export function serviceTaskRefusal(blockers: readonly ServiceTaskBlocker[]): string {
+  const clause = (b: ServiceTaskBlocker): string => {
+    switch (b.kind) {
+      case 'workspace':
+        return `service "${b.service}" reads the workspace ${b.dir} (${b.where})`;
+      case 'volume':
+        return `${b.detached ? 'detached step' : 'service'} "${b.service}" mounts the volume "${b.volume}" (at ${b.path}) that ${b.steps.map((s) => `step "${s.name}" (at ${s.path})`).join(', ')} ${b.steps.length > 1 ? 'mount' : 'mounts'} too`;
+      case 'late-detached':
+        return `detached step "${b.detached}" comes after step "${b.after}", so it would not see the files written before it`;
+    }
+  };
+  return (
+    "a pipeline split into several tasks runs its services and detached steps in a task of their own, started from its own clone with the first of the steps' tasks and sharing no volume with them, " +
+    `but ${blockers.map(clause).join('; ')}`
+  );
 }
 
 /** `dir` as a path in `text`: itself or a path below it, not a longer name that starts the same. */

@@ -88,11 +88,40 @@ describe('segments: the rules of the cut', () => {
     const yaml = stepsYaml(before, 2).replace('steps:\n', 'steps:\n') + stepsYaml(after).split('steps:\n')[1]!;
     const withDetached = yaml.replace('  - name: a0\n', '  - name: server\n    image: srv\n    detach: true\n    commands: [serve]\n  - name: a0\n');
     const plan = planOf(withDetached);
-    expect(plan).toEqual({ kind: 'impossible', reason: expect.stringMatching(/^its detached step "server" comes after step "b5", but a detached step of a pipeline split into several tasks runs in the task of the services/) });
+    expect(plan).toEqual({ kind: 'impossible', reason: expect.stringMatching(/^a pipeline split into several tasks runs its services and detached steps in a task of their own, .* but detached step "server" comes after step "b5", so it would not see the files written before it$/) });
     // The first step detached: it starts with the service task.
     const first = planOf(yaml.replace('steps:\n', 'steps:\n  - name: server\n    image: srv\n    detach: true\n    commands: [serve]\n'));
     if (first.kind !== 'split') throw new Error(`expected a split, got ${first.kind}`);
     expect(first.serviceTask?.detached).toEqual(['server']);
+  });
+
+  // owncloud/web's browser test pipelines (test/fixtures/corpus/owncloud__web.yml) in small:
+  // the refusal names every service that reads the workspace (and the text that shows it), every
+  // volume a service shares with steps (and their paths), and every late detached step, at once.
+  it('a refused cut names each service, workspace path, shared volume and late detached step that stands in the way, in one message', () => {
+    const steps = Array.from({ length: 9 }, (_, i) => `  - name: s${i}\n    image: i${i}\n    commands: [true]\n`).join('');
+    const yaml =
+      'kind: pipeline\ntype: docker\nname: p\nworkspace:\n  base: /var/www/owncloud\n  path: phoenix\n' +
+      'services:\n' +
+      '  - name: phoenix\n    image: owncloudci/php:7.1\n    commands: [mkdir dist, apachectl -D FOREGROUND]\n    environment:\n      APACHE_WEBROOT: /var/www/owncloud/phoenix/dist\n' +
+      '  - name: owncloud\n    image: owncloudci/php:7.1\n    command: [apachectl, -D, FOREGROUND]\n    environment:\n      APACHE_WEBROOT: { from_secret: root }\n      DOCROOT: /var/www/owncloud/server/\n' +
+      '  - name: selenium\n    image: selenium/standalone-chrome:3\n    volumes: [{ name: uploads, path: /uploads }]\n' +
+      '  - name: mysql\n    image: mysql:5.5\n' +
+      `steps:\n${steps}` +
+      '  - name: log\n    image: alpine\n    detach: true\n    commands: [tail -f /var/www/owncloud/server/data/owncloud.log]\n' +
+      '  - name: copy\n    image: alpine\n    commands: [cp -a . /up]\n    volumes: [{ name: uploads, path: /up }]\n' +
+      '  - name: test\n    image: node\n    commands: [ls /up]\n    volumes: [{ name: uploads, path: /up }]\n' +
+      'volumes:\n  - name: uploads\n    temp: {}\n';
+    expect(planOf(yaml)).toEqual({
+      kind: 'impossible',
+      reason:
+        "a pipeline split into several tasks runs its services and detached steps in a task of their own, started from its own clone with the first of the steps' tasks and sharing no volume with them, but " +
+        'service "phoenix" reads the workspace /var/www/owncloud (its environment APACHE_WEBROOT=/var/www/owncloud/phoenix/dist); ' +
+        // A secret's value is never read (nor shown): the literal beside it is what shows the workspace.
+        'service "owncloud" reads the workspace /var/www/owncloud (its environment DOCROOT=/var/www/owncloud/server/); ' +
+        'service "selenium" mounts the volume "uploads" (at /uploads) that step "copy" (at /up), step "test" (at /up) mount too; ' +
+        'detached step "log" comes after step "s8", so it would not see the files written before it',
+    });
   });
 
   it('property: every segment fits a task, holds each step once, and no step waits for a later segment', () => {
