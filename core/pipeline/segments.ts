@@ -20,7 +20,7 @@
 import { createHash } from 'node:crypto';
 import { MAX_CONTAINERS } from './limits.js';
 import { fitContainers, isPlugin, pack, type PackUnit } from './pack.js';
-import { stepDependencies, stepKind, type OrderedStep, type StepKind } from './step-order.js';
+import { stepDependencies, stepKind, type OrderedStep, type StepDependencies, type StepKind } from './step-order.js';
 import type { Pipeline, Step } from './types.js';
 
 /** One step container of a segment: its steps (several when packed), and whether a status gate container goes with it. */
@@ -107,20 +107,7 @@ export function planSegments(services: readonly Step[], all: readonly Step[], ac
     };
   }
 
-  // A detached step runs in the service task, which starts with the first segment from a
-  // clone of its own: one that comes after other steps would need the files they wrote.
-  const detachedNames = new Set(detached.map((o) => o.step.name));
-  const upstreamOf = (name: string, seen = new Set<string>()): string[] =>
-    order
-      .get(name)!
-      .on.map((o) => o.step)
-      .filter((up) => !seen.has(up) && seen.add(up))
-      .flatMap((up) => (detachedNames.has(up) ? upstreamOf(up, seen) : [up]));
-  const late = detached.flatMap((o) => {
-    const [up] = upstreamOf(o.step.name);
-    return up === undefined ? [] : [{ detached: o.step.name, after: up }];
-  });
-  const blockers = serviceTaskBlockers(services, detached.map((o) => o.step), [...active.values()].filter((o) => !o.step.detach).map((o) => o.step), workspace, late);
+  const blockers = blockersOf(services, active, order, workspace);
   if (blockers.length > 0) return { kind: 'impossible', reason: serviceTaskRefusal(blockers) };
 
   const attached = units.filter((u) => !u.steps[0]!.detach);
@@ -171,6 +158,39 @@ export function planSegments(services: readonly Step[], all: readonly Step[], ac
   if (services.length === 0 && detached.length === 0) return { kind: 'split', segments: out };
   const serviceTask: ServiceTask = { services: services.map((s) => s.name), detached: detached.map((o) => o.step.name), size: serviceSize };
   return { kind: 'split', segments: out, serviceTask };
+}
+
+/**
+ * Everything that keeps the services and detached steps of a pipeline from a task of their
+ * own, as the cut sees it (segments): what `impossible` reasons name, for tools that count
+ * them (bench/lib/cut-refusals.ts). Empty when nothing does.
+ */
+export function cutBlockers(pipeline: Pipeline): ServiceTaskBlocker[] {
+  const active = new Map<string, OrderedStep>();
+  for (const step of pipeline.steps) {
+    const kind = stepKind(step);
+    if (kind) active.set(step.name, { step, kind });
+  }
+  return blockersOf(pipeline.services, active, stepDependencies(pipeline.steps, active), pipeline.workspace);
+}
+
+function blockersOf(services: readonly Step[], active: ReadonlyMap<string, OrderedStep>, order: ReadonlyMap<string, StepDependencies>, workspace?: Pipeline['workspace']): ServiceTaskBlocker[] {
+  const detached = [...active.values()].filter((o) => o.step.detach).map((o) => o.step);
+  // A detached step runs in the service task, which starts with the first segment from a
+  // clone of its own: one that comes after other steps would need the files they wrote.
+  const detachedNames = new Set(detached.map((s) => s.name));
+  const upstreamOf = (name: string, seen = new Set<string>()): string[] =>
+    order
+      .get(name)!
+      .on.map((o) => o.step)
+      .filter((up) => !seen.has(up) && seen.add(up))
+      .flatMap((up) => (detachedNames.has(up) ? upstreamOf(up, seen) : [up]));
+  const late = detached.flatMap((s) => {
+    const [up] = upstreamOf(s.name);
+    return up === undefined ? [] : [{ detached: s.name, after: up }];
+  });
+  const attached = [...active.values()].filter((o) => !o.step.detach).map((o) => o.step);
+  return serviceTaskBlockers(services, detached, attached, workspace, late);
 }
 
 /**
