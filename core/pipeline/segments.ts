@@ -247,9 +247,24 @@ function workspaceMention(svc: Step, workspace: Pipeline['workspace']): { dir: s
   ];
   for (const dir of [workspace.base, workspace.path]) {
     const hit = texts.find((t) => pathMentioned(t.text, dir));
-    if (hit) return { dir, where: hit.where(hit.text.length > 120 ? `${hit.text.slice(0, 117)}...` : hit.text) };
+    if (hit) return { dir, where: hit.where(excerpt(hit.text, dir)) };
   }
   return undefined;
+}
+
+/** Room for the text that names the workspace, in a message that must stay one short line. */
+const EXCERPT_CHARS = 100;
+
+/**
+ * The line of `text` (a command may be a whole script) that names `dir`, cut to EXCERPT_CHARS
+ * around it, control characters shown as `\xNN`: the file is attacker-written, and a newline
+ * in a diagnostic would forge a line of its own in the output.
+ */
+function excerpt(text: string, dir: string): string {
+  const line = (text.split('\n').find((l) => l.includes(dir)) ?? text).trim();
+  const at = Math.max(0, line.indexOf(dir) - 30);
+  const cut = line.length <= EXCERPT_CHARS ? line : `${at > 0 ? '…' : ''}${line.slice(at, at + EXCERPT_CHARS)}${at + EXCERPT_CHARS < line.length ? '…' : ''}`;
+  return cut.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /** The refusal of a cut for its blockers: each named with the service, path or volume, and step. */

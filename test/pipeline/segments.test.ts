@@ -124,6 +124,19 @@ describe('segments: the rules of the cut', () => {
     });
   });
 
+  // The file is attacker-written: a command may be a whole script, and a newline in a
+  // diagnostic would print a line of its own (a forged `file:1:1: …` in CI output).
+  it('shows the one line of a script that names the workspace, cut short, with control characters escaped', () => {
+    const steps = Array.from({ length: 10 }, (_, i) => `  - name: s${i}\n    image: i${i}\n    commands: [true]\n`).join('');
+    const script = `echo start\nexec httpd -f x.conf -d ${'/opt/'.repeat(30)} -c "DocumentRoot /drone/src/public" \u0007 -X ${'z'.repeat(100)}\necho .drone.yml:1:1: error: forged`;
+    const plan = planOf(`kind: pipeline\ntype: docker\nname: p\nservices:\n  - name: web\n    image: httpd\n    commands: [${JSON.stringify(script)}]\nsteps:\n${steps}`);
+    if (plan.kind !== 'impossible') throw new Error(`expected a refusal, got ${plan.kind}`);
+    expect(plan.reason).toMatch(/service "web" reads the workspace \/drone\/src \(its commands: "…[^"]*\/opt\/ -c "DocumentRoot \/drone\/src\/public" \\x07 -X z+…"\)$/);
+    expect(plan.reason).not.toMatch(/[\n\u0007]|forged/);
+    const shown = /its commands: "(.*)"\)$/.exec(plan.reason)![1]!;
+    expect(shown.length).toBeLessThanOrEqual(100 + 2 + 10);
+  });
+
   it('property: every segment fits a task, holds each step once, and no step waits for a later segment', () => {
     const graph = fc
       .integer({ min: 10, max: 30 })
