@@ -207,7 +207,7 @@ export type ServiceTaskBlocker =
 
 /**
  * Every reason why the services (and detached steps) of a pipeline cannot move to a task of
- * their own, in file order; empty when they can. That task shares no volume with the segments:
+ * their own, service by service, then the late detached steps; empty when they can. That task shares no volume with the segments:
  * its workspace is its own clone, and a temp volume is per task. So a service that mounts a
  * volume a step mounts too, or whose command line or environment names the workspace (say, a
  * web server whose document root the steps build), would silently see other files than in one
@@ -264,8 +264,16 @@ function excerpt(text: string, dir: string): string {
   const line = (text.split('\n').find((l) => l.includes(dir)) ?? text).trim();
   const at = Math.max(0, line.indexOf(dir) - 30);
   const cut = line.length <= EXCERPT_CHARS ? line : `${at > 0 ? '…' : ''}${line.slice(at, at + EXCERPT_CHARS)}${at + EXCERPT_CHARS < line.length ? '…' : ''}`;
-  return cut.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return printable(cut);
 }
+
+/** Control characters as `\\xNN`, so that what the file says stays on one line of the message. */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** Steps named in one clause before the rest are counted (a cache volume may be in every step). */
+const STEPS_NAMED = 3;
 
 /** The refusal of a cut for its blockers: each named with the service, path or volume, and step. */
 export function serviceTaskRefusal(blockers: readonly ServiceTaskBlocker[]): string {
@@ -273,8 +281,12 @@ export function serviceTaskRefusal(blockers: readonly ServiceTaskBlocker[]): str
     switch (b.kind) {
       case 'workspace':
         return `service "${b.service}" reads the workspace ${b.dir} (${b.where})`;
-      case 'volume':
-        return `${b.detached ? 'detached step' : 'service'} "${b.service}" mounts the volume "${b.volume}" (at ${b.path}) that ${b.steps.map((s) => `step "${s.name}" (at ${s.path})`).join(', ')} ${b.steps.length > 1 ? 'mount' : 'mounts'} too`;
+      case 'volume': {
+        const named = b.steps.slice(0, STEPS_NAMED).map((s) => `step "${s.name}" (at ${printable(s.path)})`);
+        const more = b.steps.length - named.length;
+        const who = more > 0 ? `${named.join(', ')} and ${more} more ${more > 1 ? 'steps' : 'step'}` : named.join(', ');
+        return `${b.detached ? 'detached step' : 'service'} "${b.service}" mounts the volume "${b.volume}" (at ${printable(b.path)}) that ${who} ${b.steps.length > 1 ? 'mount' : 'mounts'} too`;
+      }
       case 'late-detached':
         return `detached step "${b.detached}" comes after step "${b.after}", so it would not see the files written before it`;
     }

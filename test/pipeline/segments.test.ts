@@ -137,6 +137,13 @@ describe('segments: the rules of the cut', () => {
     expect(shown.length).toBeLessThanOrEqual(100 + 2 + 10);
   });
 
+  it('names the first three steps that share a volume with a service and counts the rest', () => {
+    const steps = Array.from({ length: 11 }, (_, i) => `  - name: s${i}\n    image: i${i}\n    commands: [true]\n    volumes: [{ name: cache, path: /c${i} }]\n`).join('');
+    const plan = planOf(`kind: pipeline\ntype: docker\nname: p\nservices:\n  - name: db\n    image: postgres\n    volumes: [{ name: cache, path: /cache }]\nsteps:\n${steps}volumes:\n  - name: cache\n    temp: {}\n`);
+    if (plan.kind !== 'impossible') throw new Error(`expected a refusal, got ${plan.kind}`);
+    expect(plan.reason).toMatch(/but service "db" mounts the volume "cache" \(at \/cache\) that step "s0" \(at \/c0\), step "s1" \(at \/c1\), step "s2" \(at \/c2\) and 8 more steps mount too$/);
+  });
+
   it('property: every segment fits a task, holds each step once, and no step waits for a later segment', () => {
     const graph = fc
       .integer({ min: 10, max: 30 })
