@@ -8,7 +8,7 @@
 //   whole stage (steps reach them by name), and the other step containers are cut into
 //   segments, each beside its own agent: at most MAX_CONTAINERS - 1 step containers
 //   (a status-gated plugin step brings its gate container along).
-//   That task shares no files with the segments (serviceTaskBlocker): a service that uses
+//   That task shares no files with the segments (serviceTaskBlockers): a service that uses
 //   the steps' workspace or volumes, or a detached step after other steps, cannot be split.
 // - The cut follows a topological order of the steps (file order among steps that could run
 //   together), so every segment is closed under predecessors: no step waits for a step of a
@@ -20,7 +20,7 @@
 import { createHash } from 'node:crypto';
 import { MAX_CONTAINERS } from './limits.js';
 import { fitContainers, isPlugin, pack, type PackUnit } from './pack.js';
-import { stepDependencies, stepKind, type OrderedStep, type StepKind } from './step-order.js';
+import { stepDependencies, stepKind, type OrderedStep, type StepDependencies, type StepKind } from './step-order.js';
 import type { Pipeline, Step } from './types.js';
 
 /** One step container of a segment: its steps (several when packed), and whether a status gate container goes with it. */
@@ -107,8 +107,8 @@ export function planSegments(services: readonly Step[], all: readonly Step[], ac
     };
   }
 
-  const blocker = serviceTaskBlocker(services, detached.map((o) => o.step), [...active.values()].filter((o) => !o.step.detach).map((o) => o.step), workspace);
-  if (blocker) return { kind: 'impossible', reason: blocker };
+  const blockers = blockersOf(services, active, order, workspace);
+  if (blockers.length > 0) return { kind: 'impossible', reason: serviceTaskRefusal(blockers) };
 
   const attached = units.filter((u) => !u.steps[0]!.detach);
   const predecessors = (unit: PackUnit, unitOf: ReadonlyMap<string, PackUnit>): PackUnit[] => {
@@ -122,24 +122,6 @@ export function planSegments(services: readonly Step[], all: readonly Step[], ac
     }
     return [...out];
   };
-  // A detached step runs in the service task, which starts with the first segment from a
-  // clone of its own: one that comes after other steps would need the files they wrote.
-  const detachedNames = new Set(detached.map((o) => o.step.name));
-  const upstreamOf = (name: string, seen = new Set<string>()): string[] =>
-    order
-      .get(name)!
-      .on.map((o) => o.step)
-      .filter((up) => !seen.has(up) && seen.add(up))
-      .flatMap((up) => (detachedNames.has(up) ? upstreamOf(up, seen) : [up]));
-  for (const o of detached) {
-    const [up] = upstreamOf(o.step.name);
-    if (up !== undefined) {
-      return {
-        kind: 'impossible',
-        reason: `its detached step "${o.step.name}" comes after step "${up}", but a detached step of a pipeline split into several tasks runs in the task of the services, which starts with the first segment and never sees the files later steps write`,
-      };
-    }
-  }
   const cutOf = (list: PackUnit[]): PackUnit[][] => cut(list, predecessors, all);
 
   let chosen = cutOf(attached);
@@ -179,31 +161,140 @@ export function planSegments(services: readonly Step[], all: readonly Step[], ac
 }
 
 /**
- * Why the services (and detached steps) of a pipeline cannot move to a task of their own,
- * or undefined. That task shares no volume with the segments: its workspace is its own
- * clone, and a temp volume is per task. So a service that mounts a volume a step mounts
- * too, or whose command line or environment names the workspace (say, a web server whose
- * document root the steps build), would silently see other files than in one task.
- * Judged from the text of the file: a service that reads the workspace without naming it
- * (its image's own default) is not seen here.
+ * Everything that keeps the services and detached steps of a pipeline from a task of their
+ * own, as the cut sees it (segments): what `impossible` reasons name, for tools that count
+ * them (bench/lib/cut-refusals.ts). Empty when nothing does.
  */
-export function serviceTaskBlocker(services: readonly Step[], detached: readonly Step[], steps: readonly Step[], workspace?: Pipeline['workspace']): string | undefined {
-  const stepVolumes = new Map<string, string>();
-  for (const s of steps) for (const v of s.volumes) if (!stepVolumes.has(v.name)) stepVolumes.set(v.name, s.name);
+export function cutBlockers(pipeline: Pipeline): ServiceTaskBlocker[] {
+  const active = new Map<string, OrderedStep>();
+  for (const step of pipeline.steps) {
+    const kind = stepKind(step);
+    if (kind) active.set(step.name, { step, kind });
+  }
+  return blockersOf(pipeline.services, active, stepDependencies(pipeline.steps, active), pipeline.workspace);
+}
+
+function blockersOf(services: readonly Step[], active: ReadonlyMap<string, OrderedStep>, order: ReadonlyMap<string, StepDependencies>, workspace?: Pipeline['workspace']): ServiceTaskBlocker[] {
+  const detached = [...active.values()].filter((o) => o.step.detach).map((o) => o.step);
+  // A detached step runs in the service task, which starts with the first segment from a
+  // clone of its own: one that comes after other steps would need the files they wrote.
+  const detachedNames = new Set(detached.map((s) => s.name));
+  const upstreamOf = (name: string, seen = new Set<string>()): string[] =>
+    order
+      .get(name)!
+      .on.map((o) => o.step)
+      .filter((up) => !seen.has(up) && seen.add(up))
+      .flatMap((up) => (detachedNames.has(up) ? upstreamOf(up, seen) : [up]));
+  const late = detached.flatMap((s) => {
+    const [up] = upstreamOf(s.name);
+    return up === undefined ? [] : [{ detached: s.name, after: up }];
+  });
+  const attached = [...active.values()].filter((o) => !o.step.detach).map((o) => o.step);
+  return serviceTaskBlockers(services, detached, attached, workspace, late);
+}
+
+/**
+ * One reason why the services and detached steps of a pipeline cannot move to a task of their
+ * own (serviceTaskBlockers), with what the file says that shows it.
+ */
+export type ServiceTaskBlocker =
+  /** A service whose command line or environment names the workspace: `where` is that text. */
+  | { kind: 'workspace'; service: string; dir: string; where: string }
+  /** A service (or detached step) that mounts a volume that steps mount too. */
+  | { kind: 'volume'; service: string; detached: boolean; volume: string; path: string; steps: { name: string; path: string }[] }
+  /** A detached step that comes after a step (it would need the files that step wrote). */
+  | { kind: 'late-detached'; detached: string; after: string };
+
+/**
+ * Every reason why the services (and detached steps) of a pipeline cannot move to a task of
+ * their own, service by service, then the late detached steps; empty when they can. That task shares no volume with the segments:
+ * its workspace is its own clone, and a temp volume is per task. So a service that mounts a
+ * volume a step mounts too, or whose command line or environment names the workspace (say, a
+ * web server whose document root the steps build), would silently see other files than in one
+ * task; and a detached step that comes after other steps (`late`, from the step order) would
+ * start without their files. All are listed, so that the user learns in one reading what stands
+ * in the way. Judged from the text of the file: a service that reads the workspace without
+ * naming it (its image's own default) is not seen here.
+ */
+export function serviceTaskBlockers(
+  services: readonly Step[],
+  detached: readonly Step[],
+  steps: readonly Step[],
+  workspace?: Pipeline['workspace'],
+  late: readonly { detached: string; after: string }[] = [],
+): ServiceTaskBlocker[] {
+  const out: ServiceTaskBlocker[] = [];
   for (const svc of [...services, ...detached]) {
-    const what = svc.detach ? `detached step "${svc.name}"` : `service "${svc.name}"`;
-    const shared = svc.volumes.find((v) => stepVolumes.has(v.name));
-    if (shared) {
-      return `its ${what} shares the volume "${shared.name}" with step "${stepVolumes.get(shared.name)}", and a pipeline split into several tasks runs its services in a task of their own, which shares no volume with the steps`;
+    for (const v of svc.volumes) {
+      const sharing = steps.flatMap((s) => s.volumes.filter((m) => m.name === v.name).map((m) => ({ name: s.name, path: m.path })));
+      if (sharing.length > 0) out.push({ kind: 'volume', service: svc.name, detached: svc.detach, volume: v.name, path: v.path, steps: sharing });
     }
     if (svc.detach || !workspace) continue;
-    const text = [...svc.commands, ...(svc.entrypoint ?? []), ...(svc.command ?? []), ...Object.values(svc.environment).map((v) => ('value' in v ? v.value : ''))];
-    const named = [workspace.base, workspace.path].find((dir) => text.some((t) => pathMentioned(t, dir)));
-    if (named) {
-      return `its ${what} names the workspace (${named}), and a pipeline split into several tasks runs its services in a task of their own, which never sees the files the steps write there`;
-    }
+    const where = workspaceMention(svc, workspace);
+    if (where) out.push({ kind: 'workspace', service: svc.name, ...where });
+  }
+  for (const l of late) out.push({ kind: 'late-detached', ...l });
+  return out;
+}
+
+/** Where a service's command line or environment names the workspace (base first, the wider), or undefined. */
+function workspaceMention(svc: Step, workspace: Pipeline['workspace']): { dir: string; where: string } | undefined {
+  const texts: { where: (t: string) => string; text: string }[] = [
+    ...Object.entries(svc.environment).flatMap(([k, v]) => ('value' in v ? [{ where: (t: string) => `its environment ${k}=${t}`, text: v.value }] : [])),
+    ...(svc.entrypoint ?? []).map((text) => ({ where: (t: string) => `its entrypoint "${t}"`, text })),
+    ...(svc.command ?? []).map((text) => ({ where: (t: string) => `its command "${t}"`, text })),
+    ...svc.commands.map((text) => ({ where: (t: string) => `its commands: "${t}"`, text })),
+  ];
+  for (const dir of [workspace.base, workspace.path]) {
+    const hit = texts.find((t) => pathMentioned(t.text, dir));
+    if (hit) return { dir, where: hit.where(excerpt(hit.text, dir)) };
   }
   return undefined;
+}
+
+/** Room for the text that names the workspace, in a message that must stay one short line. */
+const EXCERPT_CHARS = 100;
+
+/**
+ * The line of `text` (a command may be a whole script) that names `dir`, cut to EXCERPT_CHARS
+ * around it, control characters shown as `\xNN`: the file is attacker-written, and a newline
+ * in a diagnostic would forge a line of its own in the output.
+ */
+function excerpt(text: string, dir: string): string {
+  const line = (text.split('\n').find((l) => l.includes(dir)) ?? text).trim();
+  const at = Math.max(0, line.indexOf(dir) - 30);
+  const cut = line.length <= EXCERPT_CHARS ? line : `${at > 0 ? '…' : ''}${line.slice(at, at + EXCERPT_CHARS)}${at + EXCERPT_CHARS < line.length ? '…' : ''}`;
+  return printable(cut);
+}
+
+/** Control characters as `\\xNN`, so that what the file says stays on one line of the message. */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** Steps named in one clause before the rest are counted (a cache volume may be in every step). */
+const STEPS_NAMED = 3;
+
+/** The refusal of a cut for its blockers: each named with the service, path or volume, and step. */
+export function serviceTaskRefusal(blockers: readonly ServiceTaskBlocker[]): string {
+  const clause = (b: ServiceTaskBlocker): string => {
+    switch (b.kind) {
+      case 'workspace':
+        return `service "${b.service}" reads the workspace ${b.dir} (${b.where})`;
+      case 'volume': {
+        const named = b.steps.slice(0, STEPS_NAMED).map((s) => `step "${s.name}" (at ${printable(s.path)})`);
+        const more = b.steps.length - named.length;
+        const who = more > 0 ? `${named.join(', ')} and ${more} more ${more > 1 ? 'steps' : 'step'}` : named.join(', ');
+        return `${b.detached ? 'detached step' : 'service'} "${b.service}" mounts the volume "${b.volume}" (at ${printable(b.path)}) that ${who} ${b.steps.length > 1 ? 'mount' : 'mounts'} too`;
+      }
+      case 'late-detached':
+        return `detached step "${b.detached}" comes after step "${b.after}", so it would not see the files written before it`;
+    }
+  };
+  return (
+    "a pipeline split into several tasks runs its services and detached steps in a task of their own, started from its own clone with the first of the steps' tasks and sharing no volume with them, " +
+    `but ${blockers.map(clause).join('; ')}`
+  );
 }
 
 /** `dir` as a path in `text`: itself or a path below it, not a longer name that starts the same. */

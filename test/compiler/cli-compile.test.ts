@@ -124,7 +124,8 @@ describe('slipway compile', () => {
     expect(r.code).toBe(0);
     const out = JSON.parse(r.out) as { errors: { name: string; line: number; column: number; message: string }[] };
     expect(out.errors).toEqual([{ name: 'too-many', line: 7, column: 1, message: expect.stringContaining('needs 13 containers') as string }]);
-    expect(out.errors[0]!.message).toContain('it cannot be split into several tasks either: its service "web" names the workspace (/drone/src)');
+    expect(out.errors[0]!.message).toContain('it cannot be split into several tasks either: a pipeline split into several tasks runs its services');
+    expect(out.errors[0]!.message).toContain('but service "web" reads the workspace /drone/src (its commands: "php -S 0.0.0.0:80 -t /drone/src")');
     expect(r.err.match(/too many containers/g)).toHaveLength(1);
     expect(r.err).toContain('.drone.yml:7:1: error: ');
   });

@@ -88,11 +88,60 @@ describe('segments: the rules of the cut', () => {
     const yaml = stepsYaml(before, 2).replace('steps:\n', 'steps:\n') + stepsYaml(after).split('steps:\n')[1]!;
     const withDetached = yaml.replace('  - name: a0\n', '  - name: server\n    image: srv\n    detach: true\n    commands: [serve]\n  - name: a0\n');
     const plan = planOf(withDetached);
-    expect(plan).toEqual({ kind: 'impossible', reason: expect.stringMatching(/^its detached step "server" comes after step "b5", but a detached step of a pipeline split into several tasks runs in the task of the services/) });
+    expect(plan).toEqual({ kind: 'impossible', reason: expect.stringMatching(/^a pipeline split into several tasks runs its services and detached steps in a task of their own, .* but detached step "server" comes after step "b5", so it would not see the files written before it$/) });
     // The first step detached: it starts with the service task.
     const first = planOf(yaml.replace('steps:\n', 'steps:\n  - name: server\n    image: srv\n    detach: true\n    commands: [serve]\n'));
     if (first.kind !== 'split') throw new Error(`expected a split, got ${first.kind}`);
     expect(first.serviceTask?.detached).toEqual(['server']);
+  });
+
+  // owncloud/web's browser test pipelines (test/fixtures/corpus/owncloud__web.yml) in small:
+  // the refusal names every service that reads the workspace (and the text that shows it), every
+  // volume a service shares with steps (and their paths), and every late detached step, at once.
+  it('a refused cut names each service, workspace path, shared volume and late detached step that stands in the way, in one message', () => {
+    const steps = Array.from({ length: 9 }, (_, i) => `  - name: s${i}\n    image: i${i}\n    commands: [true]\n`).join('');
+    const yaml =
+      'kind: pipeline\ntype: docker\nname: p\nworkspace:\n  base: /var/www/owncloud\n  path: phoenix\n' +
+      'services:\n' +
+      '  - name: phoenix\n    image: owncloudci/php:7.1\n    commands: [mkdir dist, apachectl -D FOREGROUND]\n    environment:\n      APACHE_WEBROOT: /var/www/owncloud/phoenix/dist\n' +
+      '  - name: owncloud\n    image: owncloudci/php:7.1\n    command: [apachectl, -D, FOREGROUND]\n    environment:\n      APACHE_WEBROOT: { from_secret: root }\n      DOCROOT: /var/www/owncloud/server/\n' +
+      '  - name: selenium\n    image: selenium/standalone-chrome:3\n    volumes: [{ name: uploads, path: /uploads }]\n' +
+      '  - name: mysql\n    image: mysql:5.5\n' +
+      `steps:\n${steps}` +
+      '  - name: log\n    image: alpine\n    detach: true\n    commands: [tail -f /var/www/owncloud/server/data/owncloud.log]\n' +
+      '  - name: copy\n    image: alpine\n    commands: [cp -a . /up]\n    volumes: [{ name: uploads, path: /up }]\n' +
+      '  - name: test\n    image: node\n    commands: [ls /up]\n    volumes: [{ name: uploads, path: /up }]\n' +
+      'volumes:\n  - name: uploads\n    temp: {}\n';
+    expect(planOf(yaml)).toEqual({
+      kind: 'impossible',
+      reason:
+        "a pipeline split into several tasks runs its services and detached steps in a task of their own, started from its own clone with the first of the steps' tasks and sharing no volume with them, but " +
+        'service "phoenix" reads the workspace /var/www/owncloud (its environment APACHE_WEBROOT=/var/www/owncloud/phoenix/dist); ' +
+        // A secret's value is never read (nor shown): the literal beside it is what shows the workspace.
+        'service "owncloud" reads the workspace /var/www/owncloud (its environment DOCROOT=/var/www/owncloud/server/); ' +
+        'service "selenium" mounts the volume "uploads" (at /uploads) that step "copy" (at /up), step "test" (at /up) mount too; ' +
+        'detached step "log" comes after step "s8", so it would not see the files written before it',
+    });
+  });
+
+  // The file is attacker-written: a command may be a whole script, and a newline in a
+  // diagnostic would print a line of its own (a forged `file:1:1: …` in CI output).
+  it('shows the one line of a script that names the workspace, cut short, with control characters escaped', () => {
+    const steps = Array.from({ length: 10 }, (_, i) => `  - name: s${i}\n    image: i${i}\n    commands: [true]\n`).join('');
+    const script = `echo start\nexec httpd -f x.conf -d ${'/opt/'.repeat(30)} -c "DocumentRoot /drone/src/public" \u0007 -X ${'z'.repeat(100)}\necho .drone.yml:1:1: error: forged`;
+    const plan = planOf(`kind: pipeline\ntype: docker\nname: p\nservices:\n  - name: web\n    image: httpd\n    commands: [${JSON.stringify(script)}]\nsteps:\n${steps}`);
+    if (plan.kind !== 'impossible') throw new Error(`expected a refusal, got ${plan.kind}`);
+    expect(plan.reason).toMatch(/service "web" reads the workspace \/drone\/src \(its commands: "…[^"]*\/opt\/ -c "DocumentRoot \/drone\/src\/public" \\x07 -X z+…"\)$/);
+    expect(plan.reason).not.toMatch(/[\n\u0007]|forged/);
+    const shown = /its commands: "(.*)"\)$/.exec(plan.reason)![1]!;
+    expect(shown.length).toBeLessThanOrEqual(100 + 2 + 10);
+  });
+
+  it('names the first three steps that share a volume with a service and counts the rest', () => {
+    const steps = Array.from({ length: 11 }, (_, i) => `  - name: s${i}\n    image: i${i}\n    commands: [true]\n    volumes: [{ name: cache, path: /c${i} }]\n`).join('');
+    const plan = planOf(`kind: pipeline\ntype: docker\nname: p\nservices:\n  - name: db\n    image: postgres\n    volumes: [{ name: cache, path: /cache }]\nsteps:\n${steps}volumes:\n  - name: cache\n    temp: {}\n`);
+    if (plan.kind !== 'impossible') throw new Error(`expected a refusal, got ${plan.kind}`);
+    expect(plan.reason).toMatch(/but service "db" mounts the volume "cache" \(at \/cache\) that step "s0" \(at \/c0\), step "s1" \(at \/c1\), step "s2" \(at \/c2\) and 8 more steps mount too$/);
   });
 
   it('property: every segment fits a task, holds each step once, and no step waits for a later segment', () => {
