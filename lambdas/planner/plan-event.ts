@@ -20,6 +20,9 @@ import { substitutionLookup } from '../../core/pipeline/environment.js';
 import { withStageSubstitution } from '../../core/pipeline/stage-substitution.js';
 import { fileErrors, isReadable, loadManifest } from '../../core/pipeline/load.js';
 import { imageCommandQueries, type ImageCommands } from '../../core/pipeline/plugin-command.js';
+import type { PullSecretLoginsOf } from '../../core/pipeline/docker-config.js';
+import { derivePullLogins, type PullSecretStore } from '../../core/pipeline/pull-logins.js';
+import { classifyAwsError } from '../../core/util/aws-errors.js';
 import type { Diagnostic } from '../../core/pipeline/types.js';
 import { WorkLimitExceeded, WorkMeter, metered } from '../../core/pipeline/work.js';
 import type { StageJob } from '../../core/scaling/job.js';
@@ -54,6 +57,12 @@ export interface PlannerDeps {
    * compiled to run masked, which needs it. Without it they run unmasked (the stage notes say so).
    */
   imageLookup?: ImageCommandLookup;
+  /**
+   * Where Docker config pull secrets are read and their derived logins written
+   * (core/pipeline/pull-logins.ts). Without it such a pull secret is applied to no image
+   * (the stage notes say the planner reads it).
+   */
+  pullSecrets?: PullSecretStore;
   /**
    * Which secret references do not exist (secret-check.ts). Without it the task definitions
    * name every secret, and one missing stops the task before any step runs.
@@ -186,6 +195,17 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
   const substitutedInvalid = diagnosticsText(fileErrors(substituted));
   if (substitutedInvalid) return createInvalid(buildRecord(base, { status: 'error', error: substitutedInvalid, finishedAt: now }), scmRepo, deps);
 
+  // Docker config pull secrets: each registry's login goes to a derived secret in ECS's form
+  // before compiling (the secret check then finds it). Never for a fork: it gets no secrets.
+  // A store that fails is asked again with the message; on the last attempt the pull secret
+  // is the pipeline's error, saying why.
+  let pullSecretLogins: PullSecretLoginsOf | undefined;
+  if (deps.pullSecrets && !fork) {
+    const derived = await derivePullLogins(substituted, ctx, deps.compile, deps.pullSecrets, (error) => (attempt.finalAttempt ? classifyAwsError(error).message : undefined));
+    pullSecretLogins = derived.logins;
+    if (derived.written.length > 0) deps.log('pull secrets derived', { ...fields, secrets: derived.written.map((w) => `${w.name} ${w.outcome}`) });
+  }
+
   // A reference to the clone token, for forks too: only the agent gets it, never a step.
   const clone = deps.cloneCredentials ? await deps.cloneCredentials(hook.repo) : {};
   if (clone.warning) deps.log('no clone credentials', { ...fields, reason: clone.warning });
@@ -203,6 +223,7 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
             fork,
             repository: { ...(repository.trusted ? { trusted: true } : {}), ...(repository.capacity ? { capacity: repository.capacity } : {}) },
             ...(imageCommands ? { imageCommands } : {}),
+            ...(pullSecretLogins ? { pullSecretLogins } : {}),
             ...(clone.credentials ? { cloneCredentials: clone.credentials } : {}),
             ...(absentSecrets ? { absentSecrets } : {}),
           }),
