@@ -134,8 +134,10 @@ export function localPullSecretStore(store: LocalSecretStore, tags: LocalSecretS
       if (!store.has(valueFrom)) return undefined;
       try {
         return await store.resolve(valueFrom);
-      } catch (error) {
-        throw new SecretValueError((error as Error).message.replace(/^local-secrets: /, ''));
+      } catch {
+        // Not the store's message: JSON.parse quotes the start of the text it could not read.
+        const ref = secretReference(valueFrom);
+        throw new SecretValueError(`the secret ${ref.name} is read by its key "${ref.source === 'asm' ? ref.key : ''}" but is not JSON holding text at that key`);
       }
     },
     async ensure(name, value) {

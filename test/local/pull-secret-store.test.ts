@@ -118,9 +118,9 @@ describe('Docker config pull secrets, derived into ECS form in the local store',
     expect(derived.logins('dockerconfigjson')).toEqual({ kind: 'invalid', message: expect.stringContaining('exists but was not written by Slipway (it has no tag slipway:derived)') });
     expect(derived.logins('dockerconfig')).toEqual({ kind: 'invalid', message: expect.stringContaining('it is not JSON') });
     store.remove('/slipway/acme/app/dockerconfig');
-    store.put('/slipway/acme/app/gcr', 'not json either');
+    store.put('/slipway/acme/app/gcr', 'hunter2 is not json');
     const again = await derive();
     expect(again.logins('dockerconfig')).toEqual({ kind: 'absent' });
-    expect(again.logins('dockerconfigjson')).toEqual({ kind: 'invalid', message: expect.stringContaining('is not JSON') });
+    expect(again.logins('dockerconfigjson')).toEqual({ kind: 'invalid', message: 'the secret /slipway/acme/app/gcr is read by its key ".dockerconfigjson" but is not JSON holding text at that key' });
   });
 });
