@@ -8,10 +8,11 @@
 // (the recorded shape of test/fixtures/aws/); CreateSecret of an existing name is
 // ResourceExistsException; tags are the secret's and DescribeSecret returns them.
 
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { AwsJsonError, createAwsJsonServer } from '../../local/aws-json.js';
 
 export interface SecretsManagerCall {
   action: string;
@@ -37,12 +38,10 @@ export interface SecretsManagerStandIn {
 const NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 const ARN = /^arn:aws[\w-]*:secretsmanager:([^:]*):([^:]*):secret:(.+)$/;
 
-class ServiceError extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-  ) {
-    super(message);
+/** Secrets Manager's error shape: `__type` and `Message` (CommonErrors), answered 400. */
+class ServiceError extends AwsJsonError {
+  constructor(type: string, message: string) {
+    super(type, message, 400, { Message: message });
   }
 }
 
@@ -100,36 +99,17 @@ export async function startSecretsManagerStandIn(region = 'eu-west-1', account =
     },
   };
 
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const target = String(req.headers['x-amz-target'] ?? '');
-      const action = target.startsWith('secretsmanager.') ? target.slice('secretsmanager.'.length) : '';
-      const send = (status: number, body: unknown) => {
-        res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1' });
-        res.end(JSON.stringify(body));
-      };
-      let input: Record<string, unknown>;
-      try {
-        input = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
-      } catch {
-        send(400, { __type: 'SerializationException', Message: 'body is not JSON' });
-        return;
-      }
-      const handler = actions[action];
-      if (!handler) {
-        send(400, { __type: 'UnknownOperationException', Message: `the Secrets Manager stand-in does not implement ${target || '(no X-Amz-Target)'}` });
-        return;
-      }
-      calls.push({ action, input });
-      try {
-        send(200, handler(input));
-      } catch (err) {
-        if (err instanceof ServiceError) send(400, { __type: err.type, Message: err.message });
-        else send(500, { __type: 'InternalServiceError', Message: (err as Error).message });
-      }
-    });
+  const server: Server = createAwsJsonServer({
+    name: 'secrets-manager-stand-in',
+    targetPrefix: 'secretsmanager.',
+    notJsonType: 'SerializationException',
+    internalErrorType: 'InternalServiceError',
+    handle(operation, input) {
+      const action = actions[operation];
+      if (!action) throw new ServiceError('UnknownOperationException', `the Secrets Manager stand-in does not implement ${operation}`);
+      calls.push({ action: operation, input });
+      return action(input);
+    },
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
