@@ -6,7 +6,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { awsPullSecretStore } from '../../adapters/secrets/pull-secret-store.js';
-import { DerivedSecretConflict, SecretValueError } from '../../core/pipeline/pull-logins.js';
+import { DerivedSecretConflict, SecretValueError, derivePullLogins } from '../../core/pipeline/pull-logins.js';
+import { cliContext } from '../../cli/commands/compile.js';
+import { loadManifest } from '../../core/pipeline/load.js';
+import { classifyAwsError } from '../../core/util/aws-errors.js';
+import { FIXTURE_OPTIONS } from '../compiler/support.js';
 import { startSecretsManagerStandIn, type SecretsManagerStandIn } from '../support/secrets-manager-stand-in.js';
 import { startSsmStandIn, type SsmStandIn } from '../support/ssm-stand-in.js';
 
@@ -60,5 +64,28 @@ describe('awsPullSecretStore', () => {
     await expect(store().ensure(name, '{"username":"u","password":"p"}')).rejects.toThrow(DerivedSecretConflict);
     expect(sm.secrets.get(name)!.value).toBe('kept by a person');
     expect(sm.calls.map((c) => c.action)).toEqual(['DescribeSecret']);
+  });
+});
+
+describe('derivePullLogins over an unreachable store', () => {
+  const file = `kind: pipeline
+type: docker
+name: p
+image_pull_secrets: [dockerconfig]
+steps:
+- name: s
+  image: registry.example.com/team/a:1
+  commands: [x]
+`;
+  // Nothing listens on port 9 of this machine (discard): every call is refused, as a network fault is.
+  const unreachable = () => awsPullSecretStore(() => new SSMClient(config('http://127.0.0.1:9')), () => new SecretsManagerClient(config('http://127.0.0.1:9')));
+  const ctx = cliContext({ repo: 'acme/app', commit: 'a'.repeat(40) });
+
+  it("throws, so that the planner asks again with the message; on the last attempt the pull secret's error says why", async () => {
+    const manifest = loadManifest('.drone.yml', file);
+    await expect(derivePullLogins(manifest, ctx, FIXTURE_OPTIONS, unreachable())).rejects.toThrow(/ECONNREFUSED|connect/);
+    const last = await derivePullLogins(manifest, ctx, FIXTURE_OPTIONS, unreachable(), (error) => classifyAwsError(error).message);
+    expect(last.logins('dockerconfig')).toEqual({ kind: 'invalid', message: expect.stringMatching(/^Slipway could not read it \(.*(ECONNREFUSED|connect)/) });
+    expect(last.written).toEqual([]);
   });
 });
