@@ -166,18 +166,31 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
   // file, with a provisional build number (an image named after the build number is looked
   // up under the one it gets here, and misses).
   let imageCommands: ImageCommands | undefined;
-  if (!invalid && deps.imageLookup) {
+  let pullSecretLogins: PullSecretLoginsOf | undefined;
+  const derivePulls = deps.pullSecrets !== undefined && !fork;
+  if (!invalid && (deps.imageLookup || derivePulls)) {
     const provisional = metered(meter, () => loadManifest(repository.configPath, text, { ...split, substitute: substitutionLookup(contextFor(0, deps.now())) }));
     const source = isReadable(provisional) ? provisional : manifest;
     const errored = new Set(source.errors.map((e) => e.index));
-    const queries = imageCommandQueries({ ...source, pipelines: source.pipelines.filter((_, i) => !errored.has(i)) }, !fork);
-    if (queries.length > 0) {
+    const sound = { ...source, pipelines: source.pipelines.filter((_, i) => !errored.has(i)) };
+    const queries = deps.imageLookup ? imageCommandQueries(sound, !fork) : [];
+    if (deps.imageLookup && queries.length > 0) {
       const resolved = await resolveImageCommands(queries, deps.imageLookup);
       imageCommands = resolved.commands;
       deps.log('plugin images looked up', { ...fields, images: queries.length, failures: resolved.failures });
       if (resolved.transient.length > 0 && !attempt.finalAttempt) {
         throw new RegistryUnavailableError(`planner: a registry did not answer, the message is retried: ${resolved.transient.join('; ')}`);
       }
+    }
+    // Docker config pull secrets: each registry's login an image needs goes to a derived secret
+    // in ECS's form before compiling (the secret check then finds it). Never for a fork: it gets
+    // no secrets. A store that fails throws, and the message is asked again without using a
+    // build number up; on the last attempt the pull secret is the pipeline's error, saying why.
+    // Only the repository's slug of the context matters here, which the provisional one has.
+    if (derivePulls) {
+      const derived = await derivePullLogins(sound, contextFor(0, deps.now()), deps.compile, deps.pullSecrets!, (error) => (attempt.finalAttempt ? classifyAwsError(error).message : undefined));
+      pullSecretLogins = derived.logins;
+      if (derived.written.length > 0) deps.log('pull secrets derived', { ...fields, secrets: derived.written.map((w) => `${w.name} ${w.outcome}`) });
     }
   }
 
@@ -194,17 +207,6 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
   );
   const substitutedInvalid = diagnosticsText(fileErrors(substituted));
   if (substitutedInvalid) return createInvalid(buildRecord(base, { status: 'error', error: substitutedInvalid, finishedAt: now }), scmRepo, deps);
-
-  // Docker config pull secrets: each registry's login goes to a derived secret in ECS's form
-  // before compiling (the secret check then finds it). Never for a fork: it gets no secrets.
-  // A store that fails is asked again with the message; on the last attempt the pull secret
-  // is the pipeline's error, saying why.
-  let pullSecretLogins: PullSecretLoginsOf | undefined;
-  if (deps.pullSecrets && !fork) {
-    const derived = await derivePullLogins(substituted, ctx, deps.compile, deps.pullSecrets, (error) => (attempt.finalAttempt ? classifyAwsError(error).message : undefined));
-    pullSecretLogins = derived.logins;
-    if (derived.written.length > 0) deps.log('pull secrets derived', { ...fields, secrets: derived.written.map((w) => `${w.name} ${w.outcome}`) });
-  }
 
   // A reference to the clone token, for forks too: only the agent gets it, never a step.
   const clone = deps.cloneCredentials ? await deps.cloneCredentials(hook.repo) : {};
