@@ -9,6 +9,9 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSy
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { SecretNotFoundError } from './ecs/errors.js';
+import { secretReference } from '../core/pipeline/secret-refs.js';
+import { DERIVED_TAG } from '../core/pipeline/docker-config.js';
+import { DerivedSecretConflict, SecretValueError, type PullSecretStore } from '../core/pipeline/pull-logins.js';
 import { DEFAULT_WEBHOOK_SECRETS_PREFIX, webhookSecretName, type WebhookSecrets } from '../lambdas/shared/webhook-secrets.js';
 
 export function slipwayHome(env: NodeJS.ProcessEnv): string {
@@ -19,26 +22,8 @@ export function secretPath(prefix: string, repo: string, name: string): string {
   return `${prefix.replace(/\/+$/, '')}/${repo}/${name}`;
 }
 
-/** What a `valueFrom` names: a Secrets Manager secret (with a JSON key, maybe) or an SSM parameter. */
-export type SecretReference = { source: 'asm'; name: string; key?: string } | { source: 'ssm'; name: string };
-
-/**
- * `arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME[:KEY:STAGE:VERSION]` (ECS's form,
- * https://docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-secrets-manager.html);
- * anything else is an SSM parameter, by ARN or by name.
- */
-export function secretReference(valueFrom: string): SecretReference {
-  const m = /^arn:aws[\w-]*:secretsmanager:[^:]*:[^:]*:secret:([^:]+)(?::([^:]*):([^:]*):([^:]*))?$/.exec(valueFrom);
-  if (m) return { source: 'asm', name: m[1]!, ...(m[2] ? { key: m[2] } : {}) };
-  return { source: 'ssm', name: parameterName(valueFrom) };
-}
-
-/** `arn:aws:ssm:REGION:ACCOUNT:parameter/slipway/o/r/N` or `/slipway/o/r/N` → `/slipway/o/r/N`. */
-export function parameterName(valueFrom: string): string {
-  const m = /^arn:aws[\w-]*:ssm:[^:]*:[^:]*:parameter(\/.*)$/.exec(valueFrom);
-  return m ? m[1]! : valueFrom;
-}
-
+// What a `valueFrom` names: one definition, in core (secret-refs.ts).
+export { parameterName, secretReference, type SecretReference } from '../core/pipeline/secret-refs.js';
 export class LocalSecretStore {
   readonly file: string;
 
@@ -133,6 +118,40 @@ export function localWebhookSecrets(home: string, prefix = DEFAULT_WEBHOOK_SECRE
     put: async (host, slug, value) => store.put(webhookSecretName(prefix, host, slug), value),
     remove: async (host, slug) => {
       store.remove(webhookSecretName(prefix, host, slug));
+    },
+  };
+}
+
+/**
+ * The planner's PullSecretStore in local mode (core/pipeline/pull-logins.ts): it reads the
+ * repository's secrets as the ECS stand-in resolves them (a JSON key of a JSON value) and keeps
+ * derived secrets beside them, with their tags in `secret-tags.json`, as strict as Secrets
+ * Manager: a secret of that name without Slipway's tag is never changed.
+ */
+export function localPullSecretStore(store: LocalSecretStore, tags: LocalSecretStore = new LocalSecretStore(dirname(store.file), 'secret-tags.json')): PullSecretStore {
+  return {
+    async read(valueFrom) {
+      if (!store.has(valueFrom)) return undefined;
+      try {
+        return await store.resolve(valueFrom);
+      } catch {
+        // Not the store's message: JSON.parse quotes the start of the text it could not read.
+        const ref = secretReference(valueFrom);
+        throw new SecretValueError(`the secret ${ref.name} is read by its key "${ref.source === 'asm' ? ref.key : ''}" but is not JSON holding text at that key`);
+      }
+    },
+    async ensure(name, value) {
+      const current = store.get(name);
+      if (current === undefined) {
+        store.put(name, value);
+        tags.put(name, JSON.stringify({ [DERIVED_TAG.key]: DERIVED_TAG.value }));
+        return 'created';
+      }
+      const tagged = (JSON.parse(tags.get(name) ?? '{}') as Record<string, string>)[DERIVED_TAG.key] === DERIVED_TAG.value;
+      if (!tagged) throw new DerivedSecretConflict(name);
+      if (current === value) return 'unchanged';
+      store.put(name, value);
+      return 'updated';
     },
   };
 }

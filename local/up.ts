@@ -29,7 +29,7 @@ import { ensureTable } from '../lambdas/shared/table.js';
 import { buildDashboard } from '../web/build.js';
 import { startLocalAws, type LocalAws } from './aws.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
-import { LocalSecretStore, localWebhookSecrets, slipwayHome } from './secrets.js';
+import { LocalSecretStore, localPullSecretStore, localWebhookSecrets, slipwayHome } from './secrets.js';
 import { localSnapshotUrls, startSnapshotBucket } from './snapshot-bucket.js';
 import { startLocalServer, type LocalServer } from './server.js';
 import { createLocalQueues } from './queues.js';
@@ -193,7 +193,8 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
     // plugins/manifest's command line comes from local/plugin-images.ts (no registry to ask here).
     // Images in the local registry are read with its login.
     const wrapImageLookup = (lookup: ImageCommandLookup) => withLocalPluginImages(registry ? withLocalRegistryLogin(lookup, registry.registry.port, registry.login) : lookup);
-    const plannerOptions = { secretCheck: storeSecretCheck((ref) => secrets.has(ref)), splitPipelines: true, wrapImageLookup };
+    // Docker config pull secrets are read from, and their derived logins written to, the same store.
+    const plannerOptions = { secretCheck: storeSecretCheck((ref) => secrets.has(ref)), pullSecrets: localPullSecretStore(secrets), splitPipelines: true, wrapImageLookup };
     const plannerBatches = plannerHandler(() => plannerDepsFromEnv(process.env, plannerOptions));
     // A GitHub App's clone tokens go to the local secret store, which the ECS stand-in reads.
     const autoscaler = autoscalerHandler({ cloneTokenStore: { put: async (name, value) => secrets.put(name, value) }, snapshotUrls: localSnapshotUrls(bucket), ecsPlacesEc2Tasks: true });

@@ -1,6 +1,7 @@
 // What the compiler takes and gives: its options (the deployment's settings), a compiled
 // stage, and the error that keeps a pipeline from becoming a task.
 
+import type { PullSecretLoginsOf } from './docker-config.js';
 import type { Ec2CapacityOptions } from './capacity.js';
 import type { AgentPlan } from './contract.js';
 import type { RunTaskInput, TaskDefinitionInput } from './ecs-task.js';
@@ -72,6 +73,12 @@ export interface CompileOptions {
    * as in `slipway compile`) the step runs unmasked and the stage says so in its notes.
    */
   imageCommands?: ImageCommands;
+  /**
+   * The registry hosts each Docker config pull secret has a login for, as the planner read it
+   * (docker-config.ts); the containers of those registries pull with its derived secret.
+   * Absent (`slipway compile`, lint): such a pull secret is not applied, and the stage says so.
+   */
+  pullSecretLogins?: PullSecretLoginsOf;
   /** Image build steps (plugins/docker and its siblings, image-build.ts): the builder, push rights, cache. */
   imageBuilds?: ImageBuildOptions;
   /**

@@ -1,5 +1,10 @@
 // Drone's `image_pull_secrets` → ECS `repositoryCredentials`. Pure.
 //
+// A pull secret that holds a Docker config (a key of a Secrets Manager secret, or a repository
+// secret) is read by the planner, which keeps each registry's login in a derived secret in ECS's
+// form (docker-config.ts); here it is planned by the hosts the planner found in it. The rest of
+// this comment is about a document naming a whole secret in ECS's form already.
+//
 // Drone's pull secret holds a Docker config JSON (`{"auths": {"HOST": {"auth": …}}}`), and the
 // runner gives each image the login of its registry host (drone-runner-docker
 // engine/compiler/compiler.go: auths.ParseString, image.MatchHostname). ECS takes one Secrets
@@ -14,6 +19,7 @@
 // Anything else cannot be mapped without reading the secret: a compile error says what to do.
 
 import { parseImageReference } from '../images/reference.js';
+import { isDockerConfigPullSecret, type PullSecretLoginsOf } from './docker-config.js';
 import type { SecretDocument } from './types.js';
 
 /** `<account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]`: pulled with the execution role. */
@@ -32,38 +38,52 @@ export function isEcrHost(host: string): boolean {
 }
 
 export type PullCredentialPlan =
-  | { ok: true; byHost: Map<string, { secret: string; document: SecretDocument }>; unused: string[] }
+  | {
+      ok: true;
+      /** `derived`: the login is the planner's derived secret of this pull secret and host (docker-config.ts). */
+      byHost: Map<string, { secret: string; document?: SecretDocument; derived?: true }>;
+      unused: string[];
+      /** Docker config pull secrets nobody read (`slipway compile`, lint): their logins are known only when a build is planned. */
+      unread: string[];
+      /** Docker config pull secrets the planner did not find. */
+      absent: string[];
+    }
   | { ok: false; message: string; document?: SecretDocument };
 
 /**
  * Which registry each pull secret is for, given the images of the pipeline's own containers.
  * `repoPrefix` is where the repository's secrets live (for the messages).
  */
-export function planPullCredentials(pullSecrets: readonly string[], documents: readonly SecretDocument[], images: readonly string[], repoPrefix: string): PullCredentialPlan {
+export function planPullCredentials(
+  pullSecrets: readonly string[],
+  documents: readonly SecretDocument[],
+  images: readonly string[],
+  repoPrefix: string,
+  logins?: PullSecretLoginsOf,
+): PullCredentialPlan {
   const hosts = [...new Set(images.map(registryHost).filter((h): h is string => h !== undefined && !isEcrHost(h)))].sort();
-  const byHost = new Map<string, { secret: string; document: SecretDocument }>();
+  const byHost = new Map<string, { secret: string; document?: SecretDocument; derived?: true }>();
   const unused: string[] = [];
+  const unread: string[] = [];
+  const absent: string[] = [];
   const implicit: { secret: string; document: SecretDocument }[] = [];
+  const dockerConfigs: { secret: string; hosts: string[] }[] = [];
   for (const secret of pullSecrets) {
     const document = documents.find((d) => d.name === secret);
-    if (!document?.get) {
-      return {
-        ok: false,
-        message:
-          `image_pull_secrets: "${secret}" is not a kind: secret document, so it would be a repository secret in SSM Parameter Store; ` +
-          `ECS reads registry credentials only from a Secrets Manager secret holding {"username": "…", "password": "…"} (not Drone's Docker config JSON): ` +
-          `store them in Secrets Manager as ${repoPrefix}<registry host> and add a document "kind: secret", "name: ${secret}", "get: { path: ${repoPrefix}<registry host> }"`,
-      };
+    if (isDockerConfigPullSecret(secret, documents)) {
+      const answer = logins?.(secret);
+      if (answer === undefined) unread.push(secret);
+      else if (answer.kind === 'absent') absent.push(secret);
+      else if (answer.kind === 'invalid') {
+        return {
+          ok: false,
+          ...(document ? { document } : {}),
+          message: `image_pull_secrets: "${secret}" (${document?.get ? `the key "${document.get.name}" of ${document.get.path}` : `the repository secret ${repoPrefix}${secret}`}) cannot be read as a Docker config: ${answer.message}`,
+        };
+      } else dockerConfigs.push({ secret, hosts: answer.hosts });
+      continue;
     }
-    if (document.get.name) {
-      return {
-        ok: false,
-        document,
-        message:
-          `image_pull_secrets: the secret document "${secret}" reads the key "${document.get.name}", but ECS takes a whole Secrets Manager secret ` +
-          `holding {"username": "…", "password": "…"} as registry credentials: remove "name:" from its get:`,
-      };
-    }
+    if (!document?.get) continue; // isDockerConfigPullSecret: a secret without a document is a Docker config
     const last = document.get.path.split('/').filter(Boolean).at(-1) ?? '';
     if (HOST_LIKE.test(last)) {
       const host = registryHost(`${last}/x`) ?? last;
@@ -100,5 +120,13 @@ export function planPullCredentials(pullSecrets: readonly string[], documents: r
     if (host) byHost.set(host, only);
     else unused.push(only.secret);
   }
-  return { ok: true, byHost, unused };
+  // After the secrets in ECS's form, which name their registry: a Docker config's login goes
+  // to each host it has one for that no earlier pull secret covers (Drone's runner takes the
+  // first login that matches an image).
+  for (const { secret, hosts: theirs } of dockerConfigs) {
+    const mine = hosts.filter((h) => theirs.includes(h) && !byHost.has(h));
+    for (const host of mine) byHost.set(host, { secret, derived: true });
+    if (mine.length === 0) unused.push(secret);
+  }
+  return { ok: true, byHost, unused, unread, absent };
 }

@@ -20,12 +20,15 @@ import type { Position, SecretDocument } from './types.js';
 /** How a refused secret's note reads (after the reason): the compiler's note, the corpus counts it. */
 export const REFUSED_SECRET_NOTE = 'left out, its variables are unset (as Drone leaves a secret its provider does not give this repository)';
 
+/** What of the compile options says where secrets live. */
+export type SecretOptions = Pick<CompileOptions, 'secretPath' | 'secretsPrefix' | 'accountId' | 'partition' | 'region'>;
+
 export type SecretRef = { ok: true; valueFrom: string } | { ok: false; path: string; message: string };
 
 export function secretArn(
   secret: string,
   ctx: BuildContext,
-  options: CompileOptions,
+  options: SecretOptions,
   documents: SecretDocument[],
   fail: (m: string, pos?: Position) => never,
 ): SecretRef {
@@ -81,4 +84,24 @@ function partitionOf(options: Pick<CompileOptions, 'partition'>): string {
 
 export function defaultSecretPath(repoSlug: string, secret: string, prefix = '/slipway'): string {
   return `${prefix.replace(/\/+$/, '')}/${repoSlug}/${secret}`;
+}
+
+/** What a `valueFrom` names: a Secrets Manager secret (with a JSON key, maybe) or an SSM parameter. */
+export type SecretReference = { source: 'asm'; name: string; key?: string } | { source: 'ssm'; name: string };
+
+/**
+ * `arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME[:KEY:STAGE:VERSION]` (ECS's form,
+ * https://docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-secrets-manager.html);
+ * anything else is an SSM parameter, by ARN or by name.
+ */
+export function secretReference(valueFrom: string): SecretReference {
+  const m = /^arn:aws[\w-]*:secretsmanager:[^:]*:[^:]*:secret:([^:]+)(?::([^:]*):([^:]*):([^:]*))?$/.exec(valueFrom);
+  if (m) return { source: 'asm', name: m[1]!, ...(m[2] ? { key: m[2] } : {}) };
+  return { source: 'ssm', name: parameterName(valueFrom) };
+}
+
+/** `arn:aws:ssm:REGION:ACCOUNT:parameter/slipway/o/r/N` or `/slipway/o/r/N` → `/slipway/o/r/N`. */
+export function parameterName(valueFrom: string): string {
+  const m = /^arn:aws[\w-]*:ssm:[^:]*:[^:]*:parameter(\/.*)$/.exec(valueFrom);
+  return m ? m[1]! : valueFrom;
 }

@@ -3,6 +3,7 @@
 // build. The golden tests build theirs with these same two functions, so that what they
 // check is what production compiles.
 
+import type { PullSecretLoginsOf } from '../../core/pipeline/docker-config.js';
 import { buildId as makeBuildId, stageKey, type Repository } from '../../core/builds/types.js';
 import type { CompileOptions } from '../../core/pipeline/compile.js';
 import type { ImageCommands } from '../../core/pipeline/plugin-command.js';
@@ -21,7 +22,7 @@ export interface RepositoryImageBuilds {
 }
 
 /** What is the same for every build of the deployment. */
-export type DeploymentCompileOptions = Omit<CompileOptions, 'stageId' | 'withSecrets' | 'cloneCredentials' | 'imageCommands' | 'absentSecrets' | 'imageBuilds' | 'ec2'> & {
+export type DeploymentCompileOptions = Omit<CompileOptions, 'stageId' | 'withSecrets' | 'cloneCredentials' | 'imageCommands' | 'pullSecretLogins' | 'absentSecrets' | 'imageBuilds' | 'ec2'> & {
   /** The EC2 capacity provider of each architecture (ENV.ec2Capacity); absent: Fargate only. */
   ec2CapacityProviders?: Partial<Record<Arch, string>>;
   /** Image builds per repository (`owner/name`): its task role, the ECR repositories it may push to, its cache. */
@@ -92,6 +93,8 @@ export interface BuildCompileInput {
   fork: boolean;
   cloneCredentials?: CloneCredentials;
   imageCommands?: ImageCommands;
+  /** The registries of each Docker config pull secret the planner read (see CompileOptions.pullSecretLogins). */
+  pullSecretLogins?: PullSecretLoginsOf;
   /** References the planner found missing (see CompileOptions.absentSecrets). */
   absentSecrets?: ReadonlySet<string>;
   /** The repository's settings that decide EC2 capacity (Repository.trusted, Repository.capacity). */
@@ -129,6 +132,7 @@ export function buildCompileOptions(deployment: DeploymentCompileOptions, build:
         }
       : {}),
     ...(build.imageCommands ? { imageCommands: build.imageCommands } : {}),
+    ...(build.pullSecretLogins ? { pullSecretLogins: build.pullSecretLogins } : {}),
     ...(build.cloneCredentials ? { cloneCredentials: build.cloneCredentials } : {}),
     ...(build.absentSecrets && build.absentSecrets.size > 0 ? { absentSecrets: build.absentSecrets } : {}),
     stageId: (_pipeline, stageNumber) => stageKey(makeBuildId(build.repoSlug, build.buildNumber), stageNumber),

@@ -1,5 +1,7 @@
 // The planner's dependencies from the environment (AWS or local mode).
 
+import { awsPullSecretStore } from '../../adapters/secrets/pull-secret-store.js';
+import type { PullSecretStore } from '../../core/pipeline/pull-logins.js';
 import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
 import { DynamoStageStore } from '../../adapters/dynamodb/stage-store.js';
 import { SqsJobQueue } from '../../adapters/sqs/job-queue.js';
@@ -28,6 +30,8 @@ export const SLIPWAY_VERSION = '0.1.0';
 export interface PlannerWiringOptions {
   /** Local mode: its secret store answers (local/secrets.ts), whatever SECRETS_CHECK says. */
   secretCheck?: SecretCheck;
+  /** Where Docker config pull secrets are read and derived (default: SSM and Secrets Manager; local mode passes its store). */
+  pullSecrets?: PullSecretStore;
   /**
    * Compile pipelines over ECS's 10 containers into consecutive tasks (core/pipeline/segments.ts):
    * only where the autoscaler has a snapshot bucket to sign for. Deployed: SPLIT_PIPELINES=true
@@ -79,6 +83,7 @@ export function plannerDepsFromEnv(env: Env = process.env, options: PlannerWirin
     nudge: autoscalerNudge(env, 'planner', log),
     compile,
     ...(options.secretCheck ? { secretCheck: options.secretCheck } : secretCheckOf(env)),
+    pullSecrets: options.pullSecrets ?? awsPullSecretStore(ssmClient, secretsClient),
     publicUrl,
     allowedRepositories: allowedRepositories(env),
     system: systemOf(publicUrl),

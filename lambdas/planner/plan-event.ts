@@ -19,6 +19,9 @@ import { substitutionLookup } from '../../core/pipeline/environment.js';
 import { withStageSubstitution } from '../../core/pipeline/stage-substitution.js';
 import { fileErrors, isReadable, loadManifest } from '../../core/pipeline/load.js';
 import { imageCommandQueries, type ImageCommands } from '../../core/pipeline/plugin-command.js';
+import type { PullSecretLoginsOf } from '../../core/pipeline/docker-config.js';
+import { derivePullLogins, type PullSecretStore } from '../../core/pipeline/pull-logins.js';
+import { classifyAwsError } from '../../core/util/aws-errors.js';
 import type { Diagnostic } from '../../core/pipeline/types.js';
 import { WorkLimitExceeded, WorkMeter, metered } from '../../core/pipeline/work.js';
 import type { JobQueue } from '../../core/scaling/job-queue.js';
@@ -54,6 +57,12 @@ export interface PlannerDeps {
    * compiled to run masked, which needs it. Without it they run unmasked (the stage notes say so).
    */
   imageLookup?: ImageCommandLookup;
+  /**
+   * Where Docker config pull secrets are read and their derived logins written
+   * (core/pipeline/pull-logins.ts). Without it such a pull secret is applied to no image
+   * (the stage notes say the planner reads it).
+   */
+  pullSecrets?: PullSecretStore;
   /**
    * Which secret references do not exist (secret-check.ts). Without it the task definitions
    * name every secret, and one missing stops the task before any step runs.
@@ -160,18 +169,31 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
   // file, with a provisional build number (an image named after the build number is looked
   // up under the one it gets here, and misses).
   let imageCommands: ImageCommands | undefined;
-  if (!invalid && deps.imageLookup) {
+  let pullSecretLogins: PullSecretLoginsOf | undefined;
+  const derivePulls = deps.pullSecrets !== undefined && !fork;
+  if (!invalid && (deps.imageLookup || derivePulls)) {
     const provisional = metered(meter, () => loadManifest(repository.configPath, text, { ...split, substitute: substitutionLookup(contextFor(0, deps.now())) }));
     const source = isReadable(provisional) ? provisional : manifest;
     const errored = new Set(source.errors.map((e) => e.index));
-    const queries = imageCommandQueries({ ...source, pipelines: source.pipelines.filter((_, i) => !errored.has(i)) }, !fork);
-    if (queries.length > 0) {
+    const sound = { ...source, pipelines: source.pipelines.filter((_, i) => !errored.has(i)) };
+    const queries = deps.imageLookup ? imageCommandQueries(sound, !fork) : [];
+    if (deps.imageLookup && queries.length > 0) {
       const resolved = await resolveImageCommands(queries, deps.imageLookup);
       imageCommands = resolved.commands;
       deps.log('plugin images looked up', { ...fields, images: queries.length, failures: resolved.failures });
       if (resolved.transient.length > 0 && !attempt.finalAttempt) {
         throw new RegistryUnavailableError(`planner: a registry did not answer, the message is retried: ${resolved.transient.join('; ')}`);
       }
+    }
+    // Docker config pull secrets: each registry's login an image needs goes to a derived secret
+    // in ECS's form before compiling (the secret check then finds it). Never for a fork: it gets
+    // no secrets. A store that fails throws, and the message is asked again without using a
+    // build number up; on the last attempt the pull secret is the pipeline's error, saying why.
+    // Only the repository's slug of the context matters here, which the provisional one has.
+    if (derivePulls) {
+      const derived = await derivePullLogins(sound, contextFor(0, deps.now()), deps.compile, deps.pullSecrets!, (error) => (attempt.finalAttempt ? classifyAwsError(error).message : undefined));
+      pullSecretLogins = derived.logins;
+      if (derived.written.length > 0) deps.log('pull secrets derived', { ...fields, secrets: derived.written.map((w) => `${w.name} ${w.outcome}`) });
     }
   }
 
@@ -206,6 +228,7 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
             fork,
             repository: { ...(repository.trusted ? { trusted: true } : {}), ...(repository.capacity ? { capacity: repository.capacity } : {}) },
             ...(imageCommands ? { imageCommands } : {}),
+            ...(pullSecretLogins ? { pullSecretLogins } : {}),
             ...(clone.credentials ? { cloneCredentials: clone.credentials } : {}),
             ...(absentSecrets ? { absentSecrets } : {}),
           }),

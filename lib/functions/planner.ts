@@ -4,6 +4,7 @@ import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { ENV } from '../../core/config/lambda-env.js';
+import { DERIVED_TAG } from '../../core/pipeline/docker-config.js';
 import { acknowledgeWildcardResource } from '../nag.js';
 import { DDB_READ, DDB_WRITE, type FunctionContext, acknowledgeTableIndexes, defaultPolicy, roleOf, setEnvironment } from './context.js';
 
@@ -87,6 +88,52 @@ export function configurePlanner(ctx: FunctionContext): void {
     }),
   );
 
+  // image_pull_secrets holding a Docker config (core/pipeline/pull-logins.ts): the planner reads
+  // the repository's pull secret (an SSM parameter, or a Secrets Manager secret's JSON key) and
+  // keeps each registry's login in a derived secret `<repository prefix>/slipway-pull.*` in ECS's
+  // {"username","password"} form, which the execution role already reads (build-cluster.ts). It
+  // may create such a secret only with the tag slipway:derived (CreateSecret with tags needs
+  // secretsmanager:TagResource too,
+  // https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html) and
+  // change only secrets that carry it, so a secret a person keeps under that name is never overwritten.
+  const derivedPaths = settings.allowedRepositories.length > 0 ? settings.allowedRepositories.map((r) => `${secretsPrefix}/${r}/slipway-pull.*`) : [`${secretsPrefix}/*/slipway-pull.*`];
+  const secretArnOf = (path: string) => stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `/${path}`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'PullSecretsReadParameters',
+      actions: ['ssm:GetParameter'],
+      resources: secretPaths.map((path) => stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: path, arnFormat: ArnFormat.SLASH_RESOURCE_NAME })),
+    }),
+  );
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'PullSecretsReadSecrets', actions: ['secretsmanager:GetSecretValue'], resources: secretPaths.map(secretArnOf) }));
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'PullSecretsDecrypt',
+      actions: ['kms:Decrypt'],
+      resources: [stack.formatArn({ service: 'kms', resource: 'key', resourceName: '*' })],
+      conditions: { StringEquals: { 'kms:ViaService': [`ssm.${stack.region}.amazonaws.com`, `secretsmanager.${stack.region}.amazonaws.com`] } },
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'DerivedPullSecretsCreate',
+      actions: ['secretsmanager:CreateSecret', 'secretsmanager:TagResource'],
+      resources: derivedPaths.map(secretArnOf),
+      conditions: {
+        StringEquals: { [`aws:RequestTag/${DERIVED_TAG.key}`]: DERIVED_TAG.value },
+        'ForAllValues:StringEquals': { 'aws:TagKeys': [DERIVED_TAG.key] },
+      },
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'DerivedPullSecretsUpdate',
+      actions: ['secretsmanager:PutSecretValue'],
+      resources: derivedPaths.map(secretArnOf),
+      conditions: { StringEquals: { [`secretsmanager:ResourceTag/${DERIVED_TAG.key}`]: DERIVED_TAG.value } },
+    }),
+  );
+
   fn.addEventSource(
     new SqsEventSource(queues.events.queue, {
       batchSize: 10,
@@ -109,9 +156,26 @@ export function configurePlanner(ctx: FunctionContext): void {
     acknowledgeWildcardResource(
       policy,
       `arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:/${path}`,
-      "DescribeSecret on the repository secrets' prefix: the planner checks that a secret exists (metadata only, never its value).",
+      "DescribeSecret and GetSecretValue on the repository secrets' prefix: the planner checks that a secret exists, and reads the Docker config of a pull secret to derive its registry logins.",
+    );
+    acknowledgeWildcardResource(
+      policy,
+      `arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/${path}`,
+      "GetParameter on the repository secrets' prefix: a repository secret named in image_pull_secrets holds a Docker config, which the planner reads to derive its registry logins.",
     );
   }
+  for (const path of derivedPaths) {
+    acknowledgeWildcardResource(
+      policy,
+      `arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:/${path}`,
+      'Derived pull credentials, one secret per pull secret and registry under each repository prefix; created only with the tag slipway:derived, changed only when they carry it.',
+    );
+  }
+  acknowledgeWildcardResource(
+    policy,
+    'arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*',
+    "A pull secret's KMS key is the user's choice (aws/ssm, aws/secretsmanager or their own): decrypting is allowed only through SSM and Secrets Manager in this region.",
+  );
   acknowledgeWildcardResource(
     policy,
     'arn:<AWS::Partition>:ecr:*:*:repository/*',

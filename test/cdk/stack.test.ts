@@ -113,9 +113,31 @@ for (const variant of variants) {
       const describe = planner.find((st) => st.Sid === 'SecretsManagerSecretsExist')!;
       expect(describe.Action).toBe('secretsmanager:DescribeSecret');
       expect(JSON.stringify(describe.Resource)).toMatch(/:secret:\/slipway\/\*"\]\]\}$/);
-      // Never a value: no GetParameter(s) and no GetSecretValue beyond its own SCM credentials secret.
+      // Values only through the pull secrets' statements below: no GetParameters, no other SSM action.
       const actions = planner.flatMap((st) => asList(st.Action));
-      expect(actions.filter((a) => a.startsWith('ssm:'))).toEqual(['ssm:DescribeParameters']);
+      expect(actions.filter((a) => a.startsWith('ssm:')).sort()).toEqual(['ssm:DescribeParameters', 'ssm:GetParameter']);
+    });
+
+    // image_pull_secrets holding a Docker config (core/pipeline/pull-logins.ts): read under the
+    // repository prefix, derived secrets created only tagged and changed only when tagged.
+    it("lets the planner read Docker config pull secrets under the prefix and write only its tagged derived secrets", () => {
+      const planner = policyOf('planner');
+      const sid = (id: string) => planner.find((st) => st.Sid === id)!;
+      expect(sid('PullSecretsReadParameters').Action).toBe('ssm:GetParameter');
+      expect(JSON.stringify(sid('PullSecretsReadParameters').Resource)).toMatch(/:parameter\/slipway\/\*"\]\]\}$/);
+      expect(sid('PullSecretsReadSecrets').Action).toBe('secretsmanager:GetSecretValue');
+      expect(JSON.stringify(sid('PullSecretsReadSecrets').Resource)).toMatch(/:secret:\/slipway\/\*"\]\]\}$/);
+      expect((sid('PullSecretsDecrypt').Condition as Record<string, Record<string, unknown>>).StringEquals!['kms:ViaService']).toBeDefined();
+      const create = sid('DerivedPullSecretsCreate');
+      expect(asList(create.Action).sort()).toEqual(['secretsmanager:CreateSecret', 'secretsmanager:TagResource']);
+      expect(JSON.stringify(create.Resource)).toMatch(/:secret:\/slipway\/\*\/slipway-pull\.\*"\]\]\}$/);
+      expect(create.Condition).toEqual({ StringEquals: { 'aws:RequestTag/slipway:derived': 'pull-credentials' }, 'ForAllValues:StringEquals': { 'aws:TagKeys': ['slipway:derived'] } });
+      const update = sid('DerivedPullSecretsUpdate');
+      expect(update.Action).toBe('secretsmanager:PutSecretValue');
+      expect(update.Condition).toEqual({ StringEquals: { 'secretsmanager:ResourceTag/slipway:derived': 'pull-credentials' } });
+      // No other write to Secrets Manager, and none anywhere else.
+      const writes = planner.flatMap((st) => asList(st.Action)).filter((a) => /^secretsmanager:(Create|Put|Update|Delete|Tag|Untag|Restore|Rotate)/.test(a));
+      expect(writes.sort()).toEqual(['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:TagResource']);
     });
 
     it("creates no NAT gateway, lets nothing into build tasks, and into split pipelines' service tasks only build tasks' traffic", () => {

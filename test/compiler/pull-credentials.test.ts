@@ -65,9 +65,50 @@ describe('image_pull_secrets as repositoryCredentials', () => {
     expect(out.notes.join('\n')).toMatch(/"pull0" does not exist: s0 pull registry.example.com anonymously/);
   });
 
-  it('refuses a JSON key (ECS takes the whole {"username","password"} secret)', () => {
-    const withKey = yaml(['/slipway/acme/app/pull'], ['registry.example.com/team/a:1']).replace('path: /slipway/acme/app/pull', 'path: /slipway/acme/app/pull\n  name: password');
-    expect(() => credentials(withKey)).toThrow(/reads the key "password", but ECS takes a whole Secrets Manager secret .*remove "name:"/);
+  // A JSON key holds a Docker config (`.dockerconfigjson`), as a repository secret does: the
+  // planner reads it and writes each registry's login into a derived secret in ECS's form
+  // (core/pipeline/docker-config.ts); the containers of that registry name the derived one.
+  describe('Docker config pull secrets (a JSON key, or a repository secret)', () => {
+    const withKey = yaml(['/slipway/acme/app/gcr'], ['registry.example.com/team/a:1', 'ghcr.io/acme/b:2', 'alpine:3.20']).replace('path: /slipway/acme/app/gcr', 'path: /slipway/acme/app/gcr\n  name: .dockerconfigjson');
+    const read = (hosts: string[]) => ({ ...FIXTURE_OPTIONS, pullSecretLogins: (s: string) => (s === 'pull0' ? { kind: 'read' as const, hosts } : undefined) });
+
+    it("each registry it has a login for pulls with that login's derived secret, the others anonymously", () => {
+      const out = credentials(withKey, push, read(['registry.example.com', 'docker.io']));
+      expect(out.byContainer).toEqual({ s0: ARN('/slipway/acme/app/slipway-pull.pull0.registry.example.com'), s2: ARN('/slipway/acme/app/slipway-pull.pull0.docker.io') });
+      expect(out.notes).toEqual([]);
+    });
+
+    it('a repository secret (no kind: secret document) is a Docker config too', () => {
+      const text = 'kind: pipeline\ntype: docker\nname: p\nimage_pull_secrets: [dockerconfig]\nsteps:\n  - name: s0\n    image: registry.example.com:5000/team/a:1\n    commands: [x]\n';
+      const out = credentials(text, push, { ...FIXTURE_OPTIONS, pullSecretLogins: () => ({ kind: 'read', hosts: ['registry.example.com:5000'] }) });
+      expect(out.byContainer).toEqual({ s0: ARN('/slipway/acme/app/slipway-pull.dockerconfig.registry.example.com_5000') });
+    });
+
+    it('not read (slipway compile): applied to nothing, and the stage says the planner reads it', () => {
+      const out = credentials(withKey);
+      expect(out.byContainer).toEqual({});
+      expect(out.notes.join('\n')).toMatch(/image_pull_secrets "pull0" holds a Docker config, which the planner reads when a build is planned/);
+    });
+
+    it('missing: pulled anonymously, said so; not a Docker config: an error that says what is expected, and no value', () => {
+      expect(credentials(withKey, push, { ...FIXTURE_OPTIONS, pullSecretLogins: () => ({ kind: 'absent' }) }).notes.join('\n')).toMatch(/"pull0" does not exist: its images are pulled anonymously/);
+      expect(() => credentials(withKey, push, { ...FIXTURE_OPTIONS, pullSecretLogins: () => ({ kind: 'invalid', message: 'it is not JSON' }) })).toThrow(
+        /image_pull_secrets: "pull0" \(the key "\.dockerconfigjson" of \/slipway\/acme\/app\/gcr\) cannot be read as a Docker config: it is not JSON/,
+      );
+    });
+
+    it('a pull request from a fork gets none of it', () => {
+      const out = credentials(withKey, fork, read(['registry.example.com']));
+      expect(out.byContainer).toEqual({});
+      expect(out.notes.join('\n')).toMatch(/secrets withheld from this build \(pull request from a fork\): pull0/);
+    });
+
+    it("another repository's Docker config is refused, never read: pulled anonymously, with the reason", () => {
+      const out = credentials(withKey.replace('/slipway/acme/app/gcr', 'secret/data/common/gcr'));
+      expect(out.byContainer).toEqual({});
+      expect(out.notes.join('\n')).toMatch(/"secret\/data\/common\/gcr", which is not one of this repository's secrets/);
+      expect(out.notes.join('\n')).toMatch(/image_pull_secrets "pull0" is refused \(see the note on it\): its images are pulled anonymously/);
+    });
   });
 
   it("never reads another repository's secret: the image is pulled anonymously, and the notes say why", () => {

@@ -3,7 +3,10 @@
 // (the flags of `slipway compile`). A header line `# options: {"cloneCredentials": {…}}`
 // among the leading comment lines adds compile options to the fixed ones; a header line
 // `# images: {"plugins/s3": {"entrypoint": ["/bin/drone-s3"]}}` is what the registry says
-// those images run (`{"error": "…"}` when it could not be read), as the planner passes it.
+// those images run (`{"error": "…"}` when it could not be read), as the planner passes it; a
+// header line `# pull-secrets: {"dockerconfig": {"hosts": ["registry.example.com"]}}` the
+// registries the planner found logins for in each Docker config pull secret (`{"absent": true}`,
+// `{"invalid": "…"}`).
 // Goldens compile with the planner's own options (lambdas/planner/compile-options.ts) for the
 // deployment FIXTURE_ENV describes: what they show is what production registers.
 import { cliContext, type ContextFlags } from '../../cli/commands/compile.js';
@@ -11,6 +14,7 @@ import { compileManifest, type CompileOptions, type CompileResult } from '../../
 import type { BuildContext } from '../../core/pipeline/context.js';
 import { substitutionLookup } from '../../core/pipeline/environment.js';
 import type { ImageCommandEntry, ImageCommands } from '../../core/pipeline/plugin-command.js';
+import type { PullSecretLoginsOf } from '../../core/pipeline/docker-config.js';
 import { formatDiagnostic } from '../../core/pipeline/format.js';
 import { isReadable, loadManifest } from '../../core/pipeline/load.js';
 import { buildCompileOptions, compileOptionsFromEnv } from '../../lambdas/planner/compile-options.js';
@@ -54,6 +58,7 @@ export function fixtureContext(text: string): { context: BuildContext; flags: Co
 export function fixtureOptions(text: string): CompileOptions {
   const options = header(text, 'options');
   const images = header(text, 'images');
+  const pullSecrets = header(text, 'pull-secrets');
   const { context } = fixtureContext(text);
   const extra = options ? (JSON.parse(options) as Partial<CompileOptions> & { absentSecrets?: string[] }) : {};
   const { absentSecrets, cloneCredentials, ...rest } = extra;
@@ -64,9 +69,21 @@ export function fixtureOptions(text: string): CompileOptions {
       fork: context.build.event === 'pull_request' && context.pullRequest?.fork === true,
       ...(cloneCredentials ? { cloneCredentials } : {}),
       ...(images ? { imageCommands: imageTable(JSON.parse(images) as Record<string, FixtureImage>) } : {}),
+      ...(pullSecrets ? { pullSecretLogins: pullSecretTable(JSON.parse(pullSecrets) as Record<string, FixturePullSecret>) } : {}),
       ...(absentSecrets ? { absentSecrets: new Set(absentSecrets) } : {}),
     }),
     ...rest,
+  };
+}
+
+type FixturePullSecret = { hosts: string[] } | { absent: true } | { invalid: string };
+
+function pullSecretTable(secrets: Record<string, FixturePullSecret>): PullSecretLoginsOf {
+  return (secret) => {
+    const entry = secrets[secret];
+    if (entry === undefined) return undefined;
+    if ('hosts' in entry) return { kind: 'read', hosts: entry.hosts };
+    return 'absent' in entry ? { kind: 'absent' } : { kind: 'invalid', message: entry.invalid };
   };
 }
 

@@ -3,6 +3,7 @@
 // (no commands: its image's own command line) prints its secret — the log shows the mask.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BuildDetail } from '../../core/builds/types.js';
 import { SECRET_MASK } from '../../core/pipeline/mask.js';
 import { E2E_REPO, startE2e, stepTable, type E2e } from '../support/control-plane-e2e.js';
 import { startRegistryStandIn, type RegistryStandIn } from '../support/registry-stand-in.js';
@@ -78,6 +79,13 @@ steps:
 `;
 
 let e2e: E2e;
+
+/** A step's log, its lines joined. */
+const stepLog = (stage: BuildDetail['stages'][number], name: string): string =>
+  e2e.aws.ecs
+    .logs(stage.taskArn!, stage.steps.find((s) => s.name === name)!.container)
+    .map((l) => l.message)
+    .join('\n');
 let registry: RegistryStandIn;
 beforeAll(async () => {
   registry = await startRegistryStandIn({ auth: 'bearer' });
@@ -102,11 +110,7 @@ describe('secrets in the logs of plugin steps, end to end', () => {
       steps: [{ stage: 'release', status: 'success', steps: ['clone:clone=success', 'service:cache=success', 'step:build=success', 'step:notify=success'] }],
     });
     const stage = detail.stages[0]!;
-    const logOf = (name: string) =>
-      e2e.aws.ecs
-        .logs(stage.taskArn!, stage.steps.find((s) => s.name === name)!.container)
-        .map((l) => l.message)
-        .join('\n');
+    const logOf = (name: string) => stepLog(stage, name);
     const notify = logOf('notify');
     expect(notify).toContain(`plugin token=${SECRET_MASK} channel=ci`);
     expect(notify).toContain(`url=https://bot:${SECRET_MASK}@chat.example.com`);
@@ -133,11 +137,7 @@ describe('secrets in the logs of plugin steps, end to end', () => {
     });
     const stage = detail.stages[0]!;
     expect(stage.steps.find((s) => s.name === 'fails')!.exitCode).toBe(3);
-    const logOf = (name: string) =>
-      e2e.aws.ecs
-        .logs(stage.taskArn!, stage.steps.find((s) => s.name === name)!.container)
-        .map((l) => l.message)
-        .join('\n');
+    const logOf = (name: string) => stepLog(stage, name);
     const report = logOf('report');
     expect(report).toContain(`sha=${sha} number=${detail.number} repo=${E2E_REPO} branch=main channel=ci`);
     expect(report).toContain(`message=[${message}]`);

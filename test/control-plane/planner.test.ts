@@ -21,6 +21,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SecretCheckError, storeSecretCheck } from '../../lambdas/planner/secret-check.js';
 import { createImageCommandLookup } from '../../adapters/registry/registry-client.js';
+import { awsPullSecretStore } from '../../adapters/secrets/pull-secret-store.js';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { STATE_BUSYBOX } from '../../core/pipeline/contract.js';
 import { startRegistryStandIn, type RegistryStandIn } from '../support/registry-stand-in.js';
 import { processEventBatch } from '../../lambdas/planner/process-batch.js';
@@ -1086,5 +1089,31 @@ steps:
     expect(containers.find((c) => c.name === 'chat')!.secrets).toHaveLength(1);
     const stage = (await store.getBuildDetail((outcome as { buildId: string }).buildId))!.stages[0]!;
     expect(stage.notes?.join('\n')).toMatch(/the secrets were not checked .*ThrottlingException/);
+  });
+});
+
+// image_pull_secrets holding a Docker config (core/pipeline/pull-logins.ts): read and derived
+// before the build number, so that a store that does not answer retries the message without
+// using a number up, as a registry that does not answer does.
+describe('Docker config pull secrets read before the build number', () => {
+  const PULL = `kind: pipeline\ntype: docker\nname: p\nimage_pull_secrets: [dockerconfig]\nsteps:\n- name: s\n  image: registry.example.com/team/a:1\n  commands: [x]\n`;
+  // Nothing listens on port 9 here: every call is refused, as in a network fault.
+  const unreachable = (): PlannerDeps => ({
+    ...deps,
+    compile: { ...deps.compile, accountId: '123456789012', partition: 'aws' },
+    pullSecrets: awsPullSecretStore(
+      () => new SSMClient({ endpoint: 'http://127.0.0.1:9', region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 }),
+      () => new SecretsManagerClient({ endpoint: 'http://127.0.0.1:9', region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 }),
+    ),
+  });
+
+  it('a store that does not answer retries the message using no build number; the last attempt makes the pipeline an error saying why', async () => {
+    const message = await pushMessage('acme/pull-flaky', PULL);
+    await expect(planEvent(message, unreachable(), { finalAttempt: false })).rejects.toThrow(/ECONNREFUSED|connect/);
+    expect(await store.listBuilds('acme/pull-flaky')).toMatchObject({ items: [] });
+    expect(await planEvent(message, unreachable(), { finalAttempt: true })).toMatchObject({ kind: 'created', buildId: 'acme/pull-flaky#1' });
+    const build = (await store.getBuild('acme/pull-flaky#1'))!;
+    expect(build.status).toBe('error');
+    expect(build.error).toMatch(/image_pull_secrets: "dockerconfig" \(the repository secret \/slipway\/acme\/pull-flaky\/dockerconfig\) cannot be read as a Docker config: Slipway could not read it/);
   });
 });

@@ -30,6 +30,7 @@ import { hmacSha256Hex } from '../../core/scm/verify-signature.js';
 import { handler as webhookHandler } from '../../lambdas/webhook/handler.js';
 import { startFakeGitHost, type FakeGitHost, type RecordedStatus } from './fake-git-host.js';
 import { startSsmStandIn } from './ssm-stand-in.js';
+import { startSecretsManagerStandIn, type SecretsManagerStandIn } from './secrets-manager-stand-in.js';
 import { ssmWebhookSecrets } from '../../lambdas/shared/webhook-secrets.js';
 import { localSnapshotUrls, startSnapshotBucket } from '../../local/snapshot-bucket.js';
 import { HOST_ALIAS } from '../../local/ecs/sandbox.js';
@@ -61,6 +62,12 @@ export interface E2eOptions {
   localPluginImages?: boolean;
   /** Loopback ports of host services (the local registry) that tasks reach at HOST_ALIAS (LocalEcsOptions.hostPorts). */
   hostPorts?: number[];
+  /**
+   * A Secrets Manager stand-in (and `secrets` in the SSM stand-in too), which the planner's
+   * pull secret store reaches through the SDK as deployed: Docker config pull secrets are read
+   * from them and derived into Secrets Manager, where the ECS stand-in finds the derived ones.
+   */
+  secretsManager?: boolean;
 }
 
 export interface E2e {
@@ -87,6 +94,8 @@ export interface E2e {
   push(sha: string, delivery: string): Promise<{ statusCode: number; body: Record<string, unknown> }>;
   /** Commits `pipeline`, pushes it, and gives the build once it has a final status. */
   buildOf(pipeline: string, delivery: string): Promise<BuildDetail>;
+  /** The Secrets Manager stand-in, with E2eOptions.secretsManager. */
+  secretsManager?: SecretsManagerStandIn;
   /** One line of a build's state (stages, messages, ECS tasks), for failure messages. */
   describeBuild(id: string): Promise<string>;
   /** Slipway's commit statuses posted for `sha`, in order. */
@@ -116,6 +125,8 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
   vi.spyOn(console, 'log').mockImplementation(capture);
   // The handlers log through Powertools, which writes to its own console: take its lines too.
   setLogDestination(capture);
+  const secretsManager = options.secretsManager ? await startSecretsManagerStandIn() : undefined;
+  for (const [name, value] of Object.entries(options.secrets ?? {})) secretsManager?.secrets.set(name, { value, tags: [], versions: 1 });
   const [aws, git, ssm] = await Promise.all([
     startLocalAws({
       // Reads without ConsistentRead lag as they may on AWS (local/dynamodb-eventual.ts).
@@ -126,7 +137,7 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
         ...(options.hostPorts ? { hostPorts: options.hostPorts } : {}),
         resolveSecret: async (valueFrom) => {
           const ref = secretReference(valueFrom);
-          const value = options.secrets?.[ref.name];
+          const value = options.secrets?.[ref.name] ?? secretsManager?.secrets.get(ref.name)?.value;
           // As AWS answers for a secret that does not exist: the stand-in stops the task as ECS does.
           if (value === undefined) throw new SecretNotFoundError(ref.source, ref.source === 'ssm' ? ref.name : valueFrom, 'not among the test\'s secrets');
           return value;
@@ -136,6 +147,8 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
     startFakeGitHost(),
     startSsmStandIn(),
   ]);
+  // Repository secrets are SSM parameters too (SecureString), as a deployment keeps them.
+  if (secretsManager) for (const [name, value] of Object.entries(options.secrets ?? {})) ssm.values.set(name, { value, type: 'SecureString', version: 1 });
   const ddb = new DynamoDBClient(aws.clientConfig('dynamodb'));
   const table = `${options.name}-builds`;
   await ensureTable(ddb, table);
@@ -173,6 +186,7 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
       SUBNET_IDS: 'subnet-local',
       WEBHOOK_SECRETS_PREFIX: '/slipway-webhooks',
       AWS_ENDPOINT_URL_SSM: ssm.endpoint,
+      ...(secretsManager ? { AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.endpoint } : {}),
       SCM_CREDENTIALS: JSON.stringify({ github: { apiUrl: git.apiUrl, webUrl: pathToFileURL(gitRoot).href, token: 'gh-e2e-token' } }),
       DEFAULT_CPU: '512',
       DEFAULT_MEMORY: '1024',
@@ -220,6 +234,7 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
     git,
     plane,
     store,
+    ...(secretsManager ? { secretsManager } : {}),
     repoDir,
     errors,
     logLines,
@@ -294,7 +309,7 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
       setLogDestination(undefined);
       await plane.stop();
       vi.restoreAllMocks();
-      await Promise.all([aws.stop(), git.stop(), ssm.stop(), bucket?.close()]);
+      await Promise.all([aws.stop(), git.stop(), ssm.stop(), bucket?.close(), secretsManager?.stop()]);
       sqs.destroy();
       ddb.destroy();
       rmSync(gitRoot, { recursive: true, force: true });
