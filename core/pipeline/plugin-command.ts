@@ -77,8 +77,16 @@ export function imageCommandQueries(manifest: Manifest, withSecrets: boolean): I
       seen.set(key, { image: step.image, arch: pipeline.platform.arch, masked: masked || (seen.get(key)?.masked ?? false) });
     }
   }
-  return [...seen.values()];
+  // The file is the attacker's: it may name thousands of images, each a registry call made with
+  // the deployment's credentials (and its Docker Hub quota) for every push. Steps that receive
+  // secrets need their answer (all of them are asked); the others only run more compactly with
+  // it, so past MAX_UNMASKED_LOOKUPS they start as their image's entrypoint, as without a lookup.
+  let unmasked = 0;
+  return [...seen.values()].filter((q) => q.masked || ++unmasked <= MAX_UNMASKED_LOOKUPS);
 }
+
+/** Plugin images a build looks up for the launcher alone (steps that receive no secrets). */
+export const MAX_UNMASKED_LOOKUPS = 32;
 
 /** The command line a plugin step's container runs, as Docker would assemble it. */
 export function pluginArgv(step: Step, arch: Arch, commands: ImageCommands | undefined): PluginArgv {

@@ -21,10 +21,20 @@ export interface ResolvedImageCommands {
   transient: string[];
 }
 
-/** Looks every query up at once. */
+/** Registry lookups one build has under way at once: a file naming many images cannot open hundreds of connections. */
+export const LOOKUP_CONCURRENCY = 8;
+
+/** Looks every query up, LOOKUP_CONCURRENCY at a time. */
 export async function resolveImageCommands(queries: readonly ImageCommandQuery[], lookup: ImageCommandLookup): Promise<ResolvedImageCommands> {
   const answers = new Map<string, ImageCommandResult>();
-  await Promise.all(queries.map(async (q) => answers.set(keyOf(q.image, q.arch), await lookup(q.image, q.arch))));
+  let next = 0;
+  const worker = async () => {
+    while (next < queries.length) {
+      const q = queries[next++]!;
+      answers.set(keyOf(q.image, q.arch), await lookup(q.image, q.arch));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(LOOKUP_CONCURRENCY, queries.length) }, worker));
   const masked = new Set(queries.filter((q) => q.masked).map((q) => keyOf(q.image, q.arch)));
   const failed = [...answers].flatMap(([key, entry]) => (entry.ok ? [] : [{ text: `${key}: ${entry.error}`, transient: entry.transient && masked.has(key) }]));
   const entries = new Map<string, ImageCommandEntry>(answers);

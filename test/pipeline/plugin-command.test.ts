@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadManifest } from '../../core/pipeline/load.js';
-import { imageCommandQueries, pinnedImage, pluginArgv } from '../../core/pipeline/plugin-command.js';
+import { imageCommandQueries, MAX_UNMASKED_LOOKUPS, pinnedImage, pluginArgv } from '../../core/pipeline/plugin-command.js';
+import { LOOKUP_CONCURRENCY, resolveImageCommands } from '../../lambdas/planner/image-commands.js';
 
 const manifest = loadManifest(
   '.drone.yml',
@@ -63,6 +64,36 @@ describe('imageCommandQueries', () => {
       { image: 'plugins/slack', arch: 'amd64', masked: false },
       { image: 'plugins/s3:1', arch: 'arm64', masked: false },
     ]);
+  });
+});
+
+describe('a file naming many plugin images (attacker-written)', () => {
+  const many = (n: number, secret: boolean) =>
+    loadManifest(
+      '.drone.yml',
+      `kind: pipeline\ntype: docker\nname: many\nsteps:\n${Array.from({ length: n }, (_, i) => `- name: p${i}\n  image: example.com/p${i}:1\n${secret ? '  settings:\n    token:\n      from_secret: t\n' : ''}`).join('')}`,
+    );
+
+  it('asks for at most MAX_UNMASKED_LOOKUPS images that only the launcher needs (a fork: none masked), and every one a secret needs', () => {
+    const queries = imageCommandQueries(many(500, false), true);
+    expect(queries).toHaveLength(MAX_UNMASKED_LOOKUPS);
+    expect(queries[0]).toEqual({ image: 'example.com/p0:1', arch: 'amd64', masked: false });
+    expect(imageCommandQueries(many(500, true), false)).toHaveLength(MAX_UNMASKED_LOOKUPS);
+    expect(imageCommandQueries(many(40, true), true)).toHaveLength(40);
+  });
+
+  it('looks them up LOOKUP_CONCURRENCY at a time, and answers each', async () => {
+    let open = 0;
+    let most = 0;
+    const resolved = await resolveImageCommands(imageCommandQueries(many(40, true), true), async (image) => {
+      most = Math.max(most, ++open);
+      await new Promise((r) => setImmediate(r));
+      open -= 1;
+      return { ok: true, entrypoint: [`/bin/${image.split('/')[1]}`], cmd: [], digest: `sha256:${'0'.repeat(64)}` };
+    });
+    expect(most).toBe(LOOKUP_CONCURRENCY);
+    expect(resolved.failures).toEqual([]);
+    expect(resolved.commands('example.com/p39:1', 'amd64')).toMatchObject({ ok: true, entrypoint: ['/bin/p39:1'] });
   });
 });
 
