@@ -13,6 +13,7 @@ import { ControlPlaneFunctions, type LambdaName, PLANNER_TIMEOUT, defaultEntries
 import { Network } from './network.js';
 import { PullThroughCacheRules } from './pull-through-cache.js';
 import { Ec2Capacity, connectEc2Capacity } from './ec2-capacity.js';
+import { nudgeOnInstanceRegistration } from './instance-registration-nudge.js';
 import { Queues } from './queues.js';
 import { SnapshotBucket } from './snapshot-bucket.js';
 import { BuildTable } from './table.js';
@@ -145,7 +146,10 @@ export class Slipway extends Construct {
           settings: settings.ec2Capacity,
         })
       : undefined;
-    if (this.ec2Capacity) connectEc2Capacity(this.ec2Capacity, this.functions.functions, this.buildCluster.cluster);
+    if (this.ec2Capacity) {
+      connectEc2Capacity(this.ec2Capacity, this.functions.functions, this.buildCluster.cluster);
+      nudgeOnInstanceRegistration(this, this.buildCluster.cluster, this.functions.functions.autoscaler);
+    }
   }
 }
 

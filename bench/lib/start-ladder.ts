@@ -5,11 +5,12 @@
 import { cliContext } from '../../cli/commands/compile.js';
 import { ENV } from '../../core/config/lambda-env.js';
 import { compileManifest, type CompileOptions } from '../../core/pipeline/compile.js';
-import type { ContainerDefinition } from '../../core/pipeline/ecs-task.js';
+import type { ContainerDefinition, TaskDefinitionInput } from '../../core/pipeline/ecs-task.js';
 import { substitutionLookup } from '../../core/pipeline/environment.js';
 import { isReadable, loadManifest } from '../../core/pipeline/load.js';
 import { PULL_THROUGH_CACHE_RULES } from '../../core/pipeline/pull-through-cache.js';
-import { buildCompileOptions, compileOptionsFromEnv } from '../../lambdas/planner/compile-options.js';
+import { buildCompileOptions, compileOptionsFromEnv, type BuildCompileInput } from '../../lambdas/planner/compile-options.js';
+import { ec2StartFigures, type Ec2Case, type Ec2PassProfile, type Ec2StartFigures, type InstanceStart } from './ec2-start-model.js';
 import { FIXTURE_ENV as DEPLOYMENT_ENV } from '../../test/compiler/support.js';
 import { AGENT_IMAGE_BEFORE } from './start-measurements.js';
 import { startFigures, startShape, TODAY_CONTROL_PLANE, type ControlPlaneProfile, type ImageAssumptions, type StartFigures } from './start-model.js';
@@ -28,14 +29,64 @@ export interface LadderEntry {
 
 /** The first stage's containers of `yaml` as the planner would compile it, with `extra` options and env. */
 export function compiledContainers(yaml: string, env: Record<string, string> = {}, extra: Partial<CompileOptions> = {}): ContainerDefinition[] {
+  return compiledTask(yaml, env, extra).containerDefinitions;
+}
+
+/** The first stage's task definition of `yaml` as the planner compiles it (for `repository`'s settings), with `extra` options and env. */
+export function compiledTask(yaml: string, env: Record<string, string> = {}, extra: Partial<CompileOptions> = {}, repository?: BuildCompileInput['repository']): TaskDefinitionInput {
   const context = cliContext({ repo: 'acme/app', commit: 'a'.repeat(40) });
   const manifest = loadManifest('.drone.yml', yaml, { substitute: substitutionLookup(context) });
   if (!isReadable(manifest)) throw new Error('start model: the pipeline does not load');
-  const options = { ...buildCompileOptions(compileOptionsFromEnv({ ...DEPLOYMENT_ENV, ...env }), { repoSlug: 'acme/app', buildNumber: 1, fork: false }), ...extra };
+  const build = { repoSlug: 'acme/app', buildNumber: 1, fork: false, ...(repository ? { repository } : {}) };
+  const options = { ...buildCompileOptions(compileOptionsFromEnv({ ...DEPLOYMENT_ENV, ...env }), build), ...extra };
   const result = compileManifest(manifest, context, options);
   const stage = result.stages[0];
   if (!stage) throw new Error(`start model: the pipeline did not compile: ${JSON.stringify(result.errors)}`);
-  return stage.taskDefinition.containerDefinitions;
+  return stage.taskDefinition;
+}
+
+/** The stack's EC2 capacity for amd64 (lib/ec2-capacity.ts describes it so to the planner, ENV.ec2Capacity). */
+const EC2_CAPACITY_ENV = JSON.stringify({ amd64: { capacityProvider: 'slipway-ec2-amd64', autoScalingGroup: 'slipway-ec2-amd64' } });
+
+/**
+ * `yaml` with `node: { capacity: warm }` as the planner compiles it for a trusted repository
+ * of a deployment with EC2 capacity and the pull-through cache (both as the stack sets them):
+ * the EC2 form of its task (core/pipeline/ec2-task.ts).
+ */
+export function compiledWarm(yaml: string): TaskDefinitionInput {
+  const warm = `${yaml.trimEnd()}\n\nnode:\n  capacity: warm\n`;
+  return compiledTask(warm, { [ENV.ec2Capacity]: EC2_CAPACITY_ENV, [ENV.pullThroughCache]: JSON.stringify(CACHE_RULES) }, {}, { trusted: true });
+}
+
+/** What the autoscaler's passes and the agent's gate did before the changes of issue 18's warm-capacity work (the EC2 model's "before"). */
+export const EC2_PASSES_BEFORE: Omit<Ec2PassProfile, 'scheduleSeconds' | 'announceGraceSeconds'> = {
+  // ReceiveMessage with WaitTimeSeconds 0 in every pass (adapters/sqs/job-queue.ts).
+  nudgedReceiveWaitSeconds: 0,
+  // No rule on container instance events: the next scheduled pass found a new instance.
+  registrationNudges: false,
+  // The gate looked with PROBE_BACKOFF's pace: 0.1 s doubling to every 2 s.
+  gateBackoff: { initialMs: 100, maxMs: 2000, factor: 2 },
+};
+
+export interface Ec2Row {
+  case: Ec2Case;
+  name: string;
+  before: Ec2StartFigures;
+  now: Ec2StartFigures;
+}
+
+/** Every EC2 case for the warm form of `yaml`: with the passes as they were, and as the code has them now (`now`, read by ec2PassProfile). */
+export function ec2Rows(yaml: string, now: Ec2PassProfile, profile: ControlPlaneProfile, runs?: number): Ec2Row[] {
+  const shape = startShape(compiledWarm(yaml).containerDefinitions);
+  const before: Ec2PassProfile = { ...now, ...EC2_PASSES_BEFORE };
+  const names: Record<InstanceStart, string> = { running: 'a running idle instance', 'warm-pool': 'a warm-pool instance started', launched: 'a new instance launched' };
+  const cases: Ec2Case[] = (['running', 'warm-pool', 'launched'] as const).flatMap((instance) => [true, false].map((imagesCached) => ({ instance, imagesCached })));
+  return cases.map((c) => ({
+    case: c,
+    name: `${names[c.instance]}, images ${c.imagesCached ? 'cached' : 'pulled'}`,
+    before: ec2StartFigures(shape, profile, before, c, runs),
+    now: ec2StartFigures(shape, profile, now, c, runs),
+  }));
 }
 
 /** What the control plane's code does now, read by running it (control-plane-path.ts). */
