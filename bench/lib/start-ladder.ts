@@ -13,7 +13,7 @@ import { buildCompileOptions, compileOptionsFromEnv, type BuildCompileInput } fr
 import { ec2StartFigures, type Ec2Case, type Ec2PassProfile, type Ec2StartFigures, type InstanceStart } from './ec2-start-model.js';
 import { FIXTURE_ENV as DEPLOYMENT_ENV } from '../../test/compiler/support.js';
 import { AGENT_IMAGE_BEFORE } from './start-measurements.js';
-import { startFigures, startShape, TODAY_CONTROL_PLANE, type ControlPlaneProfile, type ImageAssumptions, type StartFigures } from './start-model.js';
+import { startFigures, startShape, TODAY_CONTROL_PLANE, type ControlPlaneProfile, type ImageAssumptions, type StartFigures, type StartShape } from './start-model.js';
 
 /** Every rule the stack creates (lib/pull-through-cache.ts), each with its credentials given. */
 const CACHE_RULES = Object.fromEntries(PULL_THROUGH_CACHE_RULES.map((r) => [r.domain, r.prefix]));
@@ -58,6 +58,11 @@ export function compiledWarm(yaml: string): TaskDefinitionInput {
   return compiledTask(warm, { [ENV.ec2Capacity]: EC2_CAPACITY_ENV, [ENV.pullThroughCache]: JSON.stringify(CACHE_RULES) }, {}, { trusted: true });
 }
 
+/** The start shape of the warm form of `yaml` (compiledWarm). */
+export function warmShape(yaml: string): StartShape {
+  return startShape(compiledWarm(yaml).containerDefinitions);
+}
+
 /** What the autoscaler's passes and the agent's gate did before the changes of issue 18's warm-capacity work (the EC2 model's "before"). */
 export const EC2_PASSES_BEFORE: Omit<Ec2PassProfile, 'scheduleSeconds' | 'announceGraceSeconds'> = {
   // ReceiveMessage with WaitTimeSeconds 0 in every pass (adapters/sqs/job-queue.ts).
@@ -77,7 +82,7 @@ export interface Ec2Row {
 
 /** Every EC2 case for the warm form of `yaml`: with the passes as they were, and as the code has them now (`now`, read by ec2PassProfile). */
 export function ec2Rows(yaml: string, now: Ec2PassProfile, profile: ControlPlaneProfile, runs?: number): Ec2Row[] {
-  const shape = startShape(compiledWarm(yaml).containerDefinitions);
+  const shape = warmShape(yaml);
   const before: Ec2PassProfile = { ...now, ...EC2_PASSES_BEFORE };
   const names: Record<InstanceStart, string> = { running: 'a running idle instance', 'warm-pool': 'a warm-pool instance started', launched: 'a new instance launched' };
   const cases: Ec2Case[] = (['running', 'warm-pool', 'launched'] as const).flatMap((instance) => [true, false].map((imagesCached) => ({ instance, imagesCached })));
