@@ -6,8 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ec2PassProfile, pendingStatusOnPath } from './lib/control-plane-path.js';
-import { ec2StartFigures } from './lib/ec2-start-model.js';
-import { compiledSplit, ec2Rows, startLadder, warmShape } from './lib/start-ladder.js';
+import { compiledSplit, ec2Rows, startLadder } from './lib/start-ladder.js';
 import { serviceTaskShape, splitStartFigures, startShape, TODAY_CONTROL_PLANE, type SplitStartMode } from './lib/start-model.js';
 
 const fixtures = fileURLToPath(new URL('../test/fixtures/start-model/', import.meta.url));
@@ -29,23 +28,20 @@ for (const { name, figures } of ladder) {
 // The same pipeline on EC2 capacity (`node: { capacity: warm }`, issue 19): its EC2 form as the
 // planner compiles it for a trusted repository, on a running idle instance, one started from
 // the warm pool, or one launched, with its images cached on the instance or not. "before":
-// the autoscaler's passes and the agent's gate as they were; "now": as the code has them.
+// the autoscaler's passes, the agent's gate and the step's wait as they were; "now": as the
+// code and the compiled task definition have them.
 const statusOnPath = await pendingStatusOnPath();
 const passes = await ec2PassProfile();
 const ec2Profile = { ...TODAY_CONTROL_PLANE, statusOnPath };
 const rows = ec2Rows(readFileSync(`${fixtures}pipeline.yml`, 'utf8'), passes, ec2Profile);
 console.log('\npush → first step on EC2 capacity (node: { capacity: warm }), 20 000 runs each, seed 19');
 console.log(
-  `  now: the planner's nudged pass waits ${passes.nudgedReceiveWaitSeconds} s for its message (long poll), an instance joining the cluster ${passes.registrationNudges ? 'nudges' : 'does not nudge'} a pass, the gate looks every ≤ ${passes.gateBackoff.maxMs / 1000} s; scheduled passes every ${passes.scheduleSeconds} s`,
+  `  now: the planner's nudged pass waits ${passes.nudgedReceiveWaitSeconds} s for its message (long poll), an instance joining the cluster ${passes.registrationNudges ? 'nudges' : 'does not nudge'} a pass, the gate looks every ≤ ${passes.gateBackoff.maxMs / 1000} s, the first step's wrapper every ${rows[0]!.wrapperPoll} s; scheduled passes every ${passes.scheduleSeconds} s`,
 );
 console.log('instance'.padEnd(46), 'before p50'.padStart(11), 'p95'.padStart(8), 'now p50'.padStart(9), 'p95'.padStart(8), '  p50 / p95 ratio');
 for (const r of rows) {
   console.log(r.name.padEnd(46), s(r.before.p50).padStart(11), s(r.before.p95).padStart(8), s(r.now.p50).padStart(9), s(r.now.p95).padStart(8), `  ${(r.now.p50 / r.before.p50).toFixed(2)}× / ${(r.now.p95 / r.before.p95).toFixed(2)}×`);
 }
-// Not built: the first step's wrapper looking at the setup record every 0.2 s instead of every
-// second (a fractional sleep, which not every image's sleep takes: core/pipeline/script.ts).
-const poll = ec2StartFigures({ ...warmShape(readFileSync(`${fixtures}pipeline.yml`, 'utf8')), wrapperPoll: 0.2 }, ec2Profile, passes, rows[0]!.case);
-console.log('(model only) running, cached, wrapper polls every 0.2 s'.padEnd(46), ''.padStart(11), ''.padStart(8), s(poll.p50).padStart(9), s(poll.p95).padStart(8), `  ${(poll.p50 / rows[0]!.now.p50).toFixed(2)}× / ${(poll.p95 / rows[0]!.now.p95).toFixed(2)}× of now`);
 console.log('\nmedian end of each stage on EC2, seconds from push:');
 for (const r of rows) {
   for (const [label, f] of [['before', r.before], ['now', r.now]] as const) {

@@ -73,9 +73,14 @@ export const EC2_PASSES_BEFORE: Omit<Ec2PassProfile, 'scheduleSeconds' | 'announ
   gateBackoff: { initialMs: 100, maxMs: 2000, factor: 2 },
 };
 
+/** Seconds between two looks of a first step's wrapper at the setup record, as compiled before SETUP_POLL_SECONDS. */
+export const WRAPPER_POLL_BEFORE = 1;
+
 export interface Ec2Row {
   case: Ec2Case;
   name: string;
+  /** The first step's wrapper poll now, read from the compiled command. */
+  wrapperPoll: number;
   before: Ec2StartFigures;
   now: Ec2StartFigures;
 }
@@ -84,12 +89,15 @@ export interface Ec2Row {
 export function ec2Rows(yaml: string, now: Ec2PassProfile, profile: ControlPlaneProfile, runs?: number): Ec2Row[] {
   const shape = warmShape(yaml);
   const before: Ec2PassProfile = { ...now, ...EC2_PASSES_BEFORE };
+  // Before, the first step's wrapper looked at the setup record every second (core/pipeline/script.ts).
+  const shapeBefore: StartShape = { ...shape, wrapperPoll: WRAPPER_POLL_BEFORE };
   const names: Record<InstanceStart, string> = { running: 'a running idle instance', 'warm-pool': 'a warm-pool instance started', launched: 'a new instance launched' };
   const cases: Ec2Case[] = (['running', 'warm-pool', 'launched'] as const).flatMap((instance) => [true, false].map((imagesCached) => ({ instance, imagesCached })));
   return cases.map((c) => ({
     case: c,
     name: `${names[c.instance]}, images ${c.imagesCached ? 'cached' : 'pulled'}`,
-    before: ec2StartFigures(shape, profile, before, c, runs),
+    wrapperPoll: shape.wrapperPoll,
+    before: ec2StartFigures(shapeBefore, profile, before, c, runs),
     now: ec2StartFigures(shape, profile, now, c, runs),
   }));
 }

@@ -133,7 +133,7 @@ export function startShape(containerDefinitions: readonly ContainerDefinition[],
 export function wrapperPollOf(containerDefinitions: readonly ContainerDefinition[], firstSteps: readonly string[]): number {
   for (const name of firstSteps) {
     const command = containerDefinitions.find((c) => c.name === name)?.command?.join('\n') ?? '';
-    const wait = /until \[ -s [^\n]*; do sleep "\$\{SLIPWAY_WAIT_SECONDS:-([0-9.]+)\}"; done/.exec(command);
+    const wait = /until \[ -s [^\n]*; do sleep "\$\{SLIPWAY_WAIT_SECONDS:-([0-9.]+)\}"[^\n]*; done/.exec(command);
     if (wait) return Number(wait[1]);
   }
   return 1;

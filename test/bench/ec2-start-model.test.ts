@@ -10,6 +10,7 @@ import { startShape, TODAY_CONTROL_PLANE } from '../../bench/lib/start-model.js'
 import { NUDGED_RECEIVE_WAIT_SECONDS, SCHEDULED_PASS_SECONDS } from '../../core/scaling/pass-schedule.js';
 import { seededRandom } from '../../core/util/seeded-random.js';
 import { GATE_BACKOFF } from '../../task-runner/backoff.js';
+import { SETUP_POLL_SECONDS } from '../../core/pipeline/script.js';
 
 const yaml = readFileSync(new URL('../fixtures/start-model/pipeline.yml', import.meta.url), 'utf8');
 const RUNS = 2000;
@@ -21,12 +22,12 @@ const before: Ec2PassProfile = { ...passes, ...EC2_PASSES_BEFORE };
 const running = { instance: 'running', imagesCached: true } as const;
 
 describe('the EC2 form of the pipeline, as the planner compiles node: { capacity: warm }', () => {
-  it('is the host-network EC2 task; its containers start together; the service health check is every 5 s; the wrapper polls every second', () => {
+  it('is the host-network EC2 task; its containers start together; the service health check is every 5 s; the wrapper polls every 0.2 s', () => {
     expect(warm.networkMode).toBe('host');
     expect(warm.requiresCompatibilities).toEqual(['EC2']);
     expect(shape.containers.map((c) => [c.name, c.dependsOn.length])).toEqual([['slipway-agent', 0], ['db', 0], ['test', 0]]);
     expect(shape.containers.find((c) => c.name === 'db')!.healthInterval).toBe(5);
-    expect(shape.wrapperPoll).toBe(1);
+    expect(shape.wrapperPoll).toBe(SETUP_POLL_SECONDS);
     expect(shape.clone).toBe('shallow');
     // Through the pull-through cache (on in the stack): images in ECR.
     expect(shape.containers.every((c) => c.registry === 'ecr')).toBe(true);
@@ -80,6 +81,12 @@ describe('push → first step on EC2', () => {
     const scheduled = ec2StartFigures(shape, profile, { ...passes, registrationNudges: false }, c, RUNS);
     expect(nudged.stageP50.RunTask - nudged.stageP50['instance ready']).toBeLessThan(3);
     expect(scheduled.stageP50.RunTask - scheduled.stageP50['instance ready']).toBeGreaterThan(15);
+  });
+
+  it("the first step's wrapper looks every 0.2 s: from gate open to first step ≤ 0.2 s now (a second before)", () => {
+    const lookEverySecond = ec2StartFigures({ ...shape, wrapperPoll: 1 }, profile, passes, running, RUNS);
+    expect(now.stageP50['first step'] - now.stageP50['gate open']).toBeLessThanOrEqual(SETUP_POLL_SECONDS);
+    expect(lookEverySecond.p50).toBeGreaterThan(now.p50 + 0.2);
   });
 
   it('every case in one run: a running instance before a warm-pool one before a new one, cached images before pulled', () => {
