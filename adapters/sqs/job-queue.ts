@@ -16,7 +16,7 @@ const PARALLEL_RECEIVES = 5;
 const BATCH = 10;
 
 /** ReceiveMessage's WaitTimeSeconds: whole seconds, 0–20 (API_ReceiveMessage). */
-export function receiveWaitSeconds(seconds: number | undefined): number {
+export function waitTimeSeconds(seconds: number | undefined): number {
   if (seconds === undefined) return 0;
   if (!Number.isInteger(seconds) || seconds < 0 || seconds > 20) throw new Error(`jobs queue: a receive waits 0–20 whole seconds (SQS WaitTimeSeconds), not ${seconds}`);
   return seconds;
@@ -41,7 +41,7 @@ export class SqsJobQueue implements JobQueue, JobQueueReader {
       const calls = messages.length === 0 ? 1 : Math.min(PARALLEL_RECEIVES, Math.ceil((MAX_SAMPLE - messages.length) / BATCH));
       // The first call may long-poll (every server asked, answered at the first message); the
       // others short-poll: what they miss stays for the next pass.
-      const wait = round === 0 ? receiveWaitSeconds(options.waitSeconds) : 0;
+      const wait = round === 0 ? waitTimeSeconds(options.waitSeconds) : 0;
       const batches = await Promise.all(
         Array.from({ length: calls }, () =>
           this.sqs.send(

@@ -126,10 +126,11 @@ export const EC2 = {
   // The autoscaler's passes: its schedule and the Auto Scaling and ECS reads a pass makes on EC2.
   fleetDescribe: { p50: 0.15, p95: 0.5, source: 'assumed: DescribeAutoScalingGroups, ListContainerInstances, DescribeContainerInstances in the Region (adapters/ec2/fleet.ts)' },
   /**
-   * A short-poll ReceiveMessage (WaitTimeSeconds 0) samples a subset of SQS's servers: "If the
-   * number of messages in the queue is extremely small, you might not receive any messages in a
-   * particular ReceiveMessage response" (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html).
-   * A long poll queries all of them. AWS publishes no rate for a queue of one message.
+   * A short-poll ReceiveMessage (WaitTimeSeconds 0) samples "a weighted random set of machines
+   * ... If the number of messages in the queue is extremely small, you might not receive any
+   * messages in a particular ReceiveMessage response" (ReceiveMessage, AWS SDK API reference);
+   * a long poll has no such "false empty responses" (SQS Developer Guide,
+   * best-practices-setting-up-long-polling.html). AWS publishes no rate for a queue of one message.
    */
   shortPollMiss: { value: 0.1, source: 'assumed: AWS documents that a short poll of an almost empty queue may return nothing, without a rate' },
 } as const;

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { SqsJobQueue, receiveWaitSeconds } from '../../adapters/sqs/job-queue.js';
+import { SqsJobQueue, waitTimeSeconds } from '../../adapters/sqs/job-queue.js';
 import { decodeJob, type StageJob } from '../../core/scaling/job.js';
 import { startSqs, type LocalSqs } from '../../local/sqs.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../support/dynamodb-local.js';
@@ -116,9 +116,9 @@ describe('SqsJobQueue', () => {
   });
 
   it('refuses a wait SQS would refuse (whole seconds, 0–20), naming it', () => {
-    expect(receiveWaitSeconds(undefined)).toBe(0);
-    expect(receiveWaitSeconds(1)).toBe(1);
-    expect(() => receiveWaitSeconds(0.5)).toThrow(/0–20 whole seconds \(SQS WaitTimeSeconds\), not 0.5/);
-    expect(() => receiveWaitSeconds(21)).toThrow(/not 21/);
+    expect(waitTimeSeconds(undefined)).toBe(0);
+    expect(waitTimeSeconds(1)).toBe(1);
+    expect(() => waitTimeSeconds(0.5)).toThrow(/0–20 whole seconds \(SQS WaitTimeSeconds\), not 0.5/);
+    expect(() => waitTimeSeconds(21)).toThrow(/not 21/);
   });
 });
