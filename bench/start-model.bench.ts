@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ec2PassProfile, pendingStatusOnPath } from './lib/control-plane-path.js';
-import { compiledSplit, ec2Rows, startLadder } from './lib/start-ladder.js';
+import { compiledSplit, ec2Rows, ec2RunningLadder, startLadder } from './lib/start-ladder.js';
 import { serviceTaskShape, splitStartFigures, startShape, TODAY_CONTROL_PLANE, type SplitStartMode } from './lib/start-model.js';
 
 const fixtures = fileURLToPath(new URL('../test/fixtures/start-model/', import.meta.url));
@@ -41,6 +41,11 @@ console.log(
 console.log('instance'.padEnd(46), 'before p50'.padStart(11), 'p95'.padStart(8), 'now p50'.padStart(9), 'p95'.padStart(8), '  p50 / p95 ratio');
 for (const r of rows) {
   console.log(r.name.padEnd(46), s(r.before.p50).padStart(11), s(r.before.p95).padStart(8), s(r.now.p50).padStart(9), s(r.now.p95).padStart(8), `  ${(r.now.p50 / r.before.p50).toFixed(2)}× / ${(r.now.p95 / r.before.p95).toFixed(2)}×`);
+}
+const ladder2 = ec2RunningLadder(readFileSync(`${fixtures}pipeline.yml`, 'utf8'), passes, ec2Profile);
+console.log('\na running idle instance, images cached: each change in turn');
+for (const { name, figures } of ladder2) {
+  console.log(`  ${name.padEnd(52)} ${s(figures.p50).padStart(8)} ${s(figures.p95).padStart(8)}   ${(figures.p50 / ladder2[0]!.figures.p50).toFixed(2)}× / ${(figures.p95 / ladder2[0]!.figures.p95).toFixed(2)}×`);
 }
 console.log('\nmedian end of each stage on EC2, seconds from push:');
 for (const r of rows) {

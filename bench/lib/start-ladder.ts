@@ -149,3 +149,24 @@ export function startLadder(yaml: string, today: { containerDefinitions: Contain
   );
   return entries.map((e) => ({ ...e, figures: startFigures(startShape(e.containerDefinitions, e.images), e.profile, runs) }));
 }
+
+/**
+ * A running idle instance with the images cached, before and after each change in turn (the
+ * last one read from the code, `now`), then what keeping the Lambdas warm would add.
+ */
+export function ec2RunningLadder(yaml: string, now: Ec2PassProfile, profile: ControlPlaneProfile, runs?: number): { name: string; figures: Ec2StartFigures }[] {
+  const shape = warmShape(yaml);
+  const everySecond: StartShape = { ...shape, wrapperPoll: WRAPPER_POLL_BEFORE };
+  const before: Ec2PassProfile = { ...now, ...EC2_PASSES_BEFORE };
+  const longPoll: Ec2PassProfile = { ...before, nudgedReceiveWaitSeconds: now.nudgedReceiveWaitSeconds };
+  const gate: Ec2PassProfile = { ...longPoll, gateBackoff: now.gateBackoff };
+  const c: Ec2Case = { instance: 'running', imagesCached: true };
+  const steps: [string, StartShape, Ec2PassProfile, ControlPlaneProfile][] = [
+    ['before', everySecond, before, profile],
+    ['+ the planner-nudged pass long-polls its message', everySecond, longPoll, profile],
+    ['+ the gate looks every 0.5 s at most', everySecond, gate, profile],
+    [`+ the wrapper looks every ${shape.wrapperPoll} s (now)`, shape, now, profile],
+    ['(model only) + Lambdas kept warm', shape, now, { ...profile, coldShare: 0 }],
+  ];
+  return steps.map(([name, sh, passes, p]) => ({ name, figures: ec2StartFigures(sh, p, passes, c, runs) }));
+}

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ec2PassProfile } from '../../bench/lib/control-plane-path.js';
 import { ec2StartFigures, firstLookAtOrAfter, sampleEc2Start, type Ec2PassProfile } from '../../bench/lib/ec2-start-model.js';
-import { compiledWarm, EC2_PASSES_BEFORE, ec2Rows } from '../../bench/lib/start-ladder.js';
+import { compiledWarm, EC2_PASSES_BEFORE, ec2Rows, ec2RunningLadder } from '../../bench/lib/start-ladder.js';
 import { startShape, TODAY_CONTROL_PLANE } from '../../bench/lib/start-model.js';
 import { NUDGED_RECEIVE_WAIT_SECONDS, SCHEDULED_PASS_SECONDS } from '../../core/scaling/pass-schedule.js';
 import { seededRandom } from '../../core/util/seeded-random.js';
@@ -87,6 +87,14 @@ describe('push → first step on EC2', () => {
     const lookEverySecond = ec2StartFigures({ ...shape, wrapperPoll: 1 }, profile, passes, running, RUNS);
     expect(now.stageP50['first step'] - now.stageP50['gate open']).toBeLessThanOrEqual(SETUP_POLL_SECONDS);
     expect(lookEverySecond.p50).toBeGreaterThan(now.p50 + 0.2);
+  });
+
+  it('each change in turn brings the running instance\'s first step sooner; the last built one is the figure read from the code', () => {
+    const ladder = ec2RunningLadder(yaml, passes, profile, RUNS);
+    const built = ladder.filter((e) => !e.name.startsWith('(model only)'));
+    for (let i = 1; i < built.length; i++) expect(built[i]!.figures.p50).toBeLessThanOrEqual(built[i - 1]!.figures.p50);
+    expect(built.at(-1)!.figures).toEqual(now);
+    expect(built[0]!.figures).toEqual(ec2StartFigures({ ...shape, wrapperPoll: 1 }, profile, before, running, RUNS));
   });
 
   it('every case in one run: a running instance before a warm-pool one before a new one, cached images before pulled', () => {
