@@ -1,6 +1,8 @@
 // The autoscaler: an EventBridge schedule (every minute: a pass with reconciliation) and
 // nudges from the planner and the task-events handler (an async invoke `{ "nudge": true }`:
-// a pass without it).
+// a pass without it), and with EC2 capacity from an instance joining the cluster
+// (lib/instance-registration-nudge.ts). The planner's nudge long-polls the jobs queue
+// (receiveWaitSeconds below).
 //
 // Stages held back only by ECS's API rates (RunTask, Fargate launches) can start about a
 // second later: the invocation keeps passing while it has time, instead of leaving them
