@@ -5,9 +5,9 @@
 // change shows in these figures; "today" is the definition the compiler wrote before them.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { pendingStatusOnPath } from './lib/control-plane-path.js';
+import { ec2PassProfile, pendingStatusOnPath } from './lib/control-plane-path.js';
 import { keepWarmCost, LAMBDA_PRICES } from './lib/keep-warm-cost.js';
-import { compiledSplit, startLadder } from './lib/start-ladder.js';
+import { compiledSplit, ec2Rows, ec2RunningLadder, startLadder } from './lib/start-ladder.js';
 import { serviceTaskShape, splitStartFigures, startShape, TODAY_CONTROL_PLANE, type SplitStartMode } from './lib/start-model.js';
 
 const fixtures = fileURLToPath(new URL('../test/fixtures/start-model/', import.meta.url));
@@ -24,6 +24,35 @@ for (const { name, figures } of ladder) {
 console.log('\nmedian end of each stage, seconds from push:');
 for (const { name, figures } of ladder) {
   console.log(`  ${name}: ${Object.entries(figures.stageP50).map(([stage, at]) => `${stage} ${at.toFixed(1)}`).join(', ')}`);
+}
+
+// The same pipeline on EC2 capacity (`node: { capacity: warm }`, issue 19): its EC2 form as the
+// planner compiles it for a trusted repository, on a running idle instance, one started from
+// the warm pool, or one launched, with its images cached on the instance or not. "before":
+// the autoscaler's passes, the agent's gate and the step's wait as they were; "now": as the
+// code and the compiled task definition have them.
+const statusOnPath = await pendingStatusOnPath();
+const passes = await ec2PassProfile();
+const ec2Profile = { ...TODAY_CONTROL_PLANE, statusOnPath };
+const rows = ec2Rows(readFileSync(`${fixtures}pipeline.yml`, 'utf8'), passes, ec2Profile);
+console.log('\npush → first step on EC2 capacity (node: { capacity: warm }), 20 000 runs each, seed 19');
+console.log(
+  `  now: the planner's nudged pass waits ${passes.nudgedReceiveWaitSeconds} s for its message (long poll), an instance joining the cluster ${passes.registrationNudges ? 'nudges' : 'does not nudge'} a pass, the gate looks every ≤ ${passes.gateBackoff.maxMs / 1000} s, the first step's wrapper every ${rows[0]!.wrapperPoll} s; scheduled passes every ${passes.scheduleSeconds} s`,
+);
+console.log('instance'.padEnd(46), 'before p50'.padStart(11), 'p95'.padStart(8), 'now p50'.padStart(9), 'p95'.padStart(8), '  p50 / p95 ratio');
+for (const r of rows) {
+  console.log(r.name.padEnd(46), s(r.before.p50).padStart(11), s(r.before.p95).padStart(8), s(r.now.p50).padStart(9), s(r.now.p95).padStart(8), `  ${(r.now.p50 / r.before.p50).toFixed(2)}× / ${(r.now.p95 / r.before.p95).toFixed(2)}×`);
+}
+const ladder2 = ec2RunningLadder(readFileSync(`${fixtures}pipeline.yml`, 'utf8'), passes, ec2Profile);
+console.log('\na running idle instance, images cached: each change in turn');
+for (const { name, figures } of ladder2) {
+  console.log(`  ${name.padEnd(52)} ${s(figures.p50).padStart(8)} ${s(figures.p95).padStart(8)}   ${(figures.p50 / ladder2[0]!.figures.p50).toFixed(2)}× / ${(figures.p95 / ladder2[0]!.figures.p95).toFixed(2)}×`);
+}
+console.log('\nmedian end of each stage on EC2, seconds from push:');
+for (const r of rows) {
+  for (const [label, f] of [['before', r.before], ['now', r.now]] as const) {
+    console.log(`  ${r.name} (${label}): ${Object.entries(f.stageP50).map(([stage, at]) => `${stage} ${at.toFixed(1)}`).join(', ')}`);
+  }
 }
 
 // A split pipeline with services (docs/design/split-pipelines.md): when its first segment is
@@ -57,4 +86,4 @@ console.log(`  scheduled ping: ${cost.pingsPerMonth} invocations a month, $${cos
 console.log(`  provisioned concurrency 1: $${cost.provisioned.toFixed(2)} a month, billed while idle (not offered)`);
 console.log(`  prices: ${Object.values(LAMBDA_PRICES).map((p) => p.source).join('; ')}`);
 
-console.log('\nTo confirm with an AWS account: Fargate provisioning and pull rates in the target Region, Docker Hub rate from AWS, GitHub API latency, Lambda cold share, the share of an image a SOCI-indexed start still fetches (docs/design/soci-indexes.md), the agent image\'s pushed size (npm run bench -- image-bytes) (see bench/lib/start-measurements.ts: every "assumed" line).');
+console.log('\nTo confirm with an AWS account: on EC2, the start of a stopped and of a new instance with the ECS agent\'s registration, placement on a running instance, how often a short poll misses the only message; Fargate provisioning and pull rates in the target Region, Docker Hub rate from AWS, GitHub API latency, Lambda cold share, the share of an image a SOCI-indexed start still fetches (docs/design/soci-indexes.md), the agent image\'s pushed size (npm run bench -- image-bytes) (see bench/lib/start-measurements.ts: every "assumed" line).');

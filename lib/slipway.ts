@@ -13,6 +13,7 @@ import { ControlPlaneFunctions, type LambdaName, PLANNER_TIMEOUT, defaultEntries
 import { Network } from './network.js';
 import { PullThroughCacheRules } from './pull-through-cache.js';
 import { Ec2Capacity, connectEc2Capacity } from './ec2-capacity.js';
+import { nudgeOnInstanceRegistration } from './instance-registration-nudge.js';
 import { Queues } from './queues.js';
 import { SnapshotBucket } from './snapshot-bucket.js';
 import { BuildTable } from './table.js';
@@ -154,6 +155,7 @@ export class Slipway extends Construct {
       connectEc2Capacity(this.ec2Capacity, this.functions.functions, this.buildCluster.cluster);
       // In isolated subnets the instances reach ECS, Auto Scaling and the build tasks' endpoints through VPC endpoints.
       this.network.admitContainerInstances(this.ec2Capacity.securityGroup, { launchHook: this.ec2Capacity.launchHook });
+      nudgeOnInstanceRegistration(this, this.buildCluster.cluster, this.functions.functions.autoscaler);
     }
   }
 }

@@ -8,6 +8,15 @@ export interface Backoff {
 }
 
 export const PROBE_BACKOFF: Backoff = { initialMs: 100, maxMs: 2000, factor: 2 };
+/**
+ * The readiness gate's looks at its own task's services (gate.ts): a TCP connect on localhost
+ * and one GET of the task metadata endpoint, whose agent allows 40 requests a second
+ * (ECS_TASK_METADATA_RPS_LIMIT; amazon-ecs-agent agent/config/config.go: DefaultRpsLimit 40, DefaultRpsBurstLimit 60). A service with a
+ * health command turns HEALTHY only at a health check, 5 s or more apart (the ECS minimum,
+ * API_HealthCheck.html), so a look every 2 s found it up to 2 s late on every first step;
+ * every 0.5 s, at most 0.5 s (bench/lib/ec2-start-model.ts reads this).
+ */
+export const GATE_BACKOFF: Backoff = { initialMs: 100, maxMs: 500, factor: 2 };
 export const METADATA_ERROR_BACKOFF: Backoff = { initialMs: 500, maxMs: 10_000, factor: 2 };
 export const GIT_RETRY_BACKOFF: Backoff = { initialMs: 1000, maxMs: 10_000, factor: 2 };
 

@@ -5,7 +5,7 @@
 import { connect } from 'node:net';
 
 import type { AgentServicePlan } from '../core/pipeline/contract.js';
-import { PROBE_BACKOFF, backoffDelay, sleep } from './backoff.js';
+import { GATE_BACKOFF, backoffDelay, sleep } from './backoff.js';
 import type { ContainerView } from './container-view.js';
 import { judgeService, type ServiceFailure } from './readiness.js';
 
@@ -19,6 +19,8 @@ export interface GateOptions {
   signal: AbortSignal;
   /** Hosts tried for each port; the default covers IPv4 and IPv6 loopback. */
   hosts?: readonly string[];
+  /** The wait between two looks (default: the abortable sleep of backoff.ts); tests record the pace. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 const PROBE_TIMEOUT_MS = 1000;
@@ -77,7 +79,7 @@ export async function waitForServices(options: GateOptions): Promise<GateResult>
     if (pending.size === 0) return { ok: true };
     // Never sleep past the earliest service timeout: the failure must come on time.
     const nextDeadline = Math.min(...[...pending.values()].map((s) => started + s.timeout * 1000));
-    const delay = Math.max(10, Math.min(backoffDelay(attempt, PROBE_BACKOFF), nextDeadline - Date.now()));
-    await sleep(delay, signal);
+    const delay = Math.max(10, Math.min(backoffDelay(attempt, GATE_BACKOFF), nextDeadline - Date.now()));
+    await (options.sleep ?? sleep)(delay, signal);
   }
 }

@@ -15,6 +15,13 @@ const PARALLEL_RECEIVES = 5;
 /** ReceiveMessage's and DeleteMessageBatch's largest batch (API_ReceiveMessage MaxNumberOfMessages; API_DeleteMessageBatch). */
 const BATCH = 10;
 
+/** ReceiveMessage's WaitTimeSeconds: whole seconds, 0–20 (API_ReceiveMessage). */
+export function waitTimeSeconds(seconds: number | undefined): number {
+  if (seconds === undefined) return 0;
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds > 20) throw new Error(`jobs queue: a receive waits 0–20 whole seconds (SQS WaitTimeSeconds), not ${seconds}`);
+  return seconds;
+}
+
 export class SqsJobQueue implements JobQueue, JobQueueReader {
   constructor(
     private readonly sqs: SQSClient,
@@ -27,11 +34,14 @@ export class SqsJobQueue implements JobQueue, JobQueueReader {
     await this.sqs.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: encodeJob(job) }));
   }
 
-  async sample(): Promise<QueuedJob[]> {
+  async sample(options: { waitSeconds?: number } = {}): Promise<QueuedJob[]> {
     const messages: QueuedJob[] = [];
-    while (messages.length < MAX_SAMPLE) {
+    for (let round = 0; messages.length < MAX_SAMPLE; round += 1) {
       // One call first: a shallow queue (the usual nudge) costs one round trip, a deep one a few.
       const calls = messages.length === 0 ? 1 : Math.min(PARALLEL_RECEIVES, Math.ceil((MAX_SAMPLE - messages.length) / BATCH));
+      // The first call may long-poll (every server asked, answered at the first message); the
+      // others short-poll: what they miss stays for the next pass.
+      const wait = round === 0 ? waitTimeSeconds(options.waitSeconds) : 0;
       const batches = await Promise.all(
         Array.from({ length: calls }, () =>
           this.sqs.send(
@@ -39,7 +49,7 @@ export class SqsJobQueue implements JobQueue, JobQueueReader {
               QueueUrl: this.queueUrl,
               MaxNumberOfMessages: BATCH,
               VisibilityTimeout: SAMPLE_VISIBILITY_SECONDS,
-              WaitTimeSeconds: 0,
+              WaitTimeSeconds: wait,
             }),
           ),
         ),

@@ -9,6 +9,12 @@ import type { StageJob } from '../../core/scaling/job.js';
 import { startBuild, type StartBuildDeps } from '../../lambdas/planner/start-build.js';
 import type { ScmAccess } from '../../lambdas/shared/scm.js';
 import { MemoryJobQueue } from '../../test/support/memory-stores.js';
+import { SCHEDULED_PASS_SECONDS } from '../../core/scaling/pass-schedule.js';
+import { ANNOUNCE_GRACE_MS } from '../../lambdas/autoscaler/autoscaler.js';
+import { isScheduledPass, receiveWaitSeconds, type AutoscalerEvent } from '../../lambdas/autoscaler/handler.js';
+import { NUDGE_SOURCE, nudgePayload } from '../../lambdas/shared/nudge.js';
+import { GATE_BACKOFF } from '../../task-runner/backoff.js';
+import type { Ec2PassProfile } from './ec2-start-model.js';
 
 const BUILD: Build = {
   id: 'acme/app#1',
@@ -69,4 +75,42 @@ export async function pendingStatusOnPath(): Promise<boolean> {
   await started;
   if (!nudged) throw new Error('start model: the planner never nudged the autoscaler');
   return onPath;
+}
+
+/**
+ * The autoscaler's passes on EC2 capacity, as its code and the stack's decide them (the EC2
+ * start model's Ec2PassProfile): the schedule, the grace of an unannounced stage, the wait of
+ * the first receive in the pass the planner's own nudge starts, whether an instance joining
+ * the cluster nudges a pass (the stack's rule, synthesized here on its own, delivering an
+ * event the handler passes on without reconciling), and the agent gate's back-off.
+ */
+export async function ec2PassProfile(): Promise<Ec2PassProfile> {
+  const plannerNudge = JSON.parse(nudgePayload(NUDGE_SOURCE.planner)) as AutoscalerEvent;
+  return {
+    scheduleSeconds: SCHEDULED_PASS_SECONDS,
+    announceGraceSeconds: ANNOUNCE_GRACE_MS / 1000,
+    nudgedReceiveWaitSeconds: receiveWaitSeconds(plannerNudge),
+    registrationNudges: await registrationNudgesAutoscaler(),
+    gateBackoff: GATE_BACKOFF,
+  };
+}
+
+/** True when the stack's rule sends an ACTIVE, connected container instance's event to the autoscaler as a nudge. */
+export async function registrationNudgesAutoscaler(): Promise<boolean> {
+  const [{ App, Stack }, ecs, lambda, { nudgeOnInstanceRegistration }] = await Promise.all([
+    import('aws-cdk-lib'),
+    import('aws-cdk-lib/aws-ecs'),
+    import('aws-cdk-lib/aws-lambda'),
+    import('../../lib/instance-registration-nudge.js'),
+  ]);
+  const stack = new Stack(new App(), 'Probe', { env: { account: '123456789012', region: 'eu-west-1' } });
+  const cluster = ecs.Cluster.fromClusterAttributes(stack, 'Cluster', { clusterName: 'builds', clusterArn: 'arn:aws:ecs:eu-west-1:123456789012:cluster/builds', vpc: undefined as never });
+  const fn = lambda.Function.fromFunctionArn(stack, 'Autoscaler', 'arn:aws:lambda:eu-west-1:123456789012:function:autoscaler');
+  nudgeOnInstanceRegistration(stack, cluster, fn);
+  const resources = Object.values((stack.node.root as InstanceType<typeof App>).synth().getStackByName('Probe').template.Resources ?? {}) as { Type: string; Properties: Record<string, any> }[];
+  const rule = resources.find((r) => r.Type === 'AWS::Events::Rule' && r.Properties.EventPattern?.['detail-type']?.includes('ECS Container Instance State Change'));
+  const target = rule?.Properties.Targets?.find((t: { Arn?: unknown }) => t.Arn === fn.functionArn);
+  if (!target) return false;
+  const event = JSON.parse(target.Input as string) as AutoscalerEvent;
+  return event.nudge === true && !isScheduledPass(event);
 }

@@ -5,14 +5,15 @@
 import { cliContext } from '../../cli/commands/compile.js';
 import { ENV } from '../../core/config/lambda-env.js';
 import { compileManifest, type CompileOptions } from '../../core/pipeline/compile.js';
-import type { ContainerDefinition } from '../../core/pipeline/ecs-task.js';
+import type { ContainerDefinition, TaskDefinitionInput } from '../../core/pipeline/ecs-task.js';
 import { substitutionLookup } from '../../core/pipeline/environment.js';
 import { isReadable, loadManifest } from '../../core/pipeline/load.js';
 import { PULL_THROUGH_CACHE_RULES } from '../../core/pipeline/pull-through-cache.js';
-import { buildCompileOptions, compileOptionsFromEnv } from '../../lambdas/planner/compile-options.js';
+import { buildCompileOptions, compileOptionsFromEnv, type BuildCompileInput } from '../../lambdas/planner/compile-options.js';
+import { ec2StartFigures, type Ec2Case, type Ec2PassProfile, type Ec2StartFigures, type InstanceStart } from './ec2-start-model.js';
 import { FIXTURE_ENV as DEPLOYMENT_ENV } from '../../test/compiler/support.js';
 import { AGENT_IMAGE_BEFORE } from './start-measurements.js';
-import { coldShareOf, startFigures, startShape, TODAY_CONTROL_PLANE, type ControlPlaneProfile, type ImageAssumptions, type StartFigures } from './start-model.js';
+import { coldShareOf, startFigures, startShape, TODAY_CONTROL_PLANE, type ControlPlaneProfile, type ImageAssumptions, type StartFigures, type StartShape } from './start-model.js';
 import { KEEP_WARM_RATE_MINUTES, KEPT_WARM_FUNCTIONS } from '../../core/config/keep-warm.js';
 
 /** Every rule the stack creates (lib/pull-through-cache.ts), each with its credentials given. */
@@ -29,14 +30,77 @@ export interface LadderEntry {
 
 /** The first stage's containers of `yaml` as the planner would compile it, with `extra` options and env. */
 export function compiledContainers(yaml: string, env: Record<string, string> = {}, extra: Partial<CompileOptions> = {}): ContainerDefinition[] {
+  return compiledTask(yaml, env, extra).containerDefinitions;
+}
+
+/** The first stage's task definition of `yaml` as the planner compiles it (for `repository`'s settings), with `extra` options and env. */
+export function compiledTask(yaml: string, env: Record<string, string> = {}, extra: Partial<CompileOptions> = {}, repository?: BuildCompileInput['repository']): TaskDefinitionInput {
   const context = cliContext({ repo: 'acme/app', commit: 'a'.repeat(40) });
   const manifest = loadManifest('.drone.yml', yaml, { substitute: substitutionLookup(context) });
   if (!isReadable(manifest)) throw new Error('start model: the pipeline does not load');
-  const options = { ...buildCompileOptions(compileOptionsFromEnv({ ...DEPLOYMENT_ENV, ...env }), { repoSlug: 'acme/app', buildNumber: 1, fork: false }), ...extra };
+  const build = { repoSlug: 'acme/app', buildNumber: 1, fork: false, ...(repository ? { repository } : {}) };
+  const options = { ...buildCompileOptions(compileOptionsFromEnv({ ...DEPLOYMENT_ENV, ...env }), build), ...extra };
   const result = compileManifest(manifest, context, options);
   const stage = result.stages[0];
   if (!stage) throw new Error(`start model: the pipeline did not compile: ${JSON.stringify(result.errors)}`);
-  return stage.taskDefinition.containerDefinitions;
+  return stage.taskDefinition;
+}
+
+/** The stack's EC2 capacity for amd64 (lib/ec2-capacity.ts describes it so to the planner, ENV.ec2Capacity). */
+const EC2_CAPACITY_ENV = JSON.stringify({ amd64: { capacityProvider: 'slipway-ec2-amd64', autoScalingGroup: 'slipway-ec2-amd64' } });
+
+/**
+ * `yaml` with `node: { capacity: warm }` as the planner compiles it for a trusted repository
+ * of a deployment with EC2 capacity and the pull-through cache (both as the stack sets them):
+ * the EC2 form of its task (core/pipeline/ec2-task.ts).
+ */
+export function compiledWarm(yaml: string): TaskDefinitionInput {
+  const warm = `${yaml.trimEnd()}\n\nnode:\n  capacity: warm\n`;
+  return compiledTask(warm, { [ENV.ec2Capacity]: EC2_CAPACITY_ENV, [ENV.pullThroughCache]: JSON.stringify(CACHE_RULES) }, {}, { trusted: true });
+}
+
+/** The start shape of the warm form of `yaml` (compiledWarm). */
+export function warmShape(yaml: string): StartShape {
+  return startShape(compiledWarm(yaml).containerDefinitions);
+}
+
+/** What the autoscaler's passes and the agent's gate did before the changes of issue 18's warm-capacity work (the EC2 model's "before"). */
+export const EC2_PASSES_BEFORE: Omit<Ec2PassProfile, 'scheduleSeconds' | 'announceGraceSeconds'> = {
+  // ReceiveMessage with WaitTimeSeconds 0 in every pass (adapters/sqs/job-queue.ts).
+  nudgedReceiveWaitSeconds: 0,
+  // No rule on container instance events: the next scheduled pass found a new instance.
+  registrationNudges: false,
+  // The gate looked with PROBE_BACKOFF's pace: 0.1 s doubling to every 2 s.
+  gateBackoff: { initialMs: 100, maxMs: 2000, factor: 2 },
+};
+
+/** Seconds between two looks of a first step's wrapper at the setup record, as compiled before SETUP_POLL_SECONDS. */
+export const WRAPPER_POLL_BEFORE = 1;
+
+export interface Ec2Row {
+  case: Ec2Case;
+  name: string;
+  /** The first step's wrapper poll now, read from the compiled command. */
+  wrapperPoll: number;
+  before: Ec2StartFigures;
+  now: Ec2StartFigures;
+}
+
+/** Every EC2 case for the warm form of `yaml`: with the passes as they were, and as the code has them now (`now`, read by ec2PassProfile). */
+export function ec2Rows(yaml: string, now: Ec2PassProfile, profile: ControlPlaneProfile, runs?: number): Ec2Row[] {
+  const shape = warmShape(yaml);
+  const before: Ec2PassProfile = { ...now, ...EC2_PASSES_BEFORE };
+  // Before, the first step's wrapper looked at the setup record every second (core/pipeline/script.ts).
+  const shapeBefore: StartShape = { ...shape, wrapperPoll: WRAPPER_POLL_BEFORE };
+  const names: Record<InstanceStart, string> = { running: 'a running idle instance', 'warm-pool': 'a warm-pool instance started', launched: 'a new instance launched' };
+  const cases: Ec2Case[] = (['running', 'warm-pool', 'launched'] as const).flatMap((instance) => [true, false].map((imagesCached) => ({ instance, imagesCached })));
+  return cases.map((c) => ({
+    case: c,
+    name: `${names[c.instance]}, images ${c.imagesCached ? 'cached' : 'pulled'}`,
+    wrapperPoll: shape.wrapperPoll,
+    before: ec2StartFigures(shapeBefore, profile, before, c, runs),
+    now: ec2StartFigures(shape, profile, now, c, runs),
+  }));
 }
 
 /** What the control plane's code does now, read by running it (control-plane-path.ts). */
@@ -87,4 +151,25 @@ export function startLadder(yaml: string, today: { containerDefinitions: Contain
     { name: '(model only) + SOCI indexes, images > 250 MB', containerDefinitions: cached, profile: warm, images: { soci: true } },
   );
   return entries.map((e) => ({ ...e, figures: startFigures(startShape(e.containerDefinitions, e.images), e.profile, runs) }));
+}
+
+/**
+ * A running idle instance with the images cached, before and after each change in turn (the
+ * last one read from the code, `now`), then what keeping the Lambdas warm would add.
+ */
+export function ec2RunningLadder(yaml: string, now: Ec2PassProfile, profile: ControlPlaneProfile, runs?: number): { name: string; figures: Ec2StartFigures }[] {
+  const shape = warmShape(yaml);
+  const everySecond: StartShape = { ...shape, wrapperPoll: WRAPPER_POLL_BEFORE };
+  const before: Ec2PassProfile = { ...now, ...EC2_PASSES_BEFORE };
+  const longPoll: Ec2PassProfile = { ...before, nudgedReceiveWaitSeconds: now.nudgedReceiveWaitSeconds };
+  const gate: Ec2PassProfile = { ...longPoll, gateBackoff: now.gateBackoff };
+  const c: Ec2Case = { instance: 'running', imagesCached: true };
+  const steps: [string, StartShape, Ec2PassProfile, ControlPlaneProfile][] = [
+    ['before', everySecond, before, profile],
+    ['+ the planner-nudged pass long-polls its message', everySecond, longPoll, profile],
+    ['+ the gate looks every 0.5 s at most', everySecond, gate, profile],
+    [`+ the wrapper looks every ${shape.wrapperPoll} s (now)`, shape, now, profile],
+    ['+ keepWarm option (off by default)', shape, now, { ...profile, coldShare: { ...profile.coldShare, ...Object.fromEntries(KEPT_WARM_FUNCTIONS.map((fn) => [fn, coldShareOf(KEEP_WARM_RATE_MINUTES)])) } }],
+  ];
+  return steps.map(([name, sh, passes, p]) => ({ name, figures: ec2StartFigures(sh, p, passes, c, runs) }));
 }

@@ -87,3 +87,57 @@ export const IMAGE_MEGABYTES: Record<string, { mb: number; source: string }> = {
 
 /** The agent image before it left npm, corepack, yarn and the C headers of node:20-alpine behind. */
 export const AGENT_IMAGE_BEFORE = { mb: 53.6, source: 'npm run bench -- image-bytes on task-runner/Dockerfile FROM node:20-alpine (linux/amd64)' } as const;
+
+/**
+ * EC2 capacity (issue 19: `node: { capacity: warm }`, core/pipeline/ec2-task.ts): host network,
+ * one build per instance, images cached on the instance (ECS_IMAGE_PULL_BEHAVIOR prefer-cached).
+ * What differs from a Fargate start: no task ENI, the instance's own pull rate and disk, and
+ * for an instance not yet running, its start or launch and the ECS agent's registration.
+ */
+export const EC2 = {
+  // m7i.large, Amazon Linux 2023, three runs: RunInstances 4.8 s + pending → running 17.8 s +
+  // boot → SSH 3.2 s = 25.8 s on average (github.com/brevdev/ec2-coldboot-research,
+  // docs/cold-baseline-results.md). Boot times are reported bimodal, "tens vs ~80 s"
+  // (hndistilled.com/story/40455208, on EBS hydration): the slow mode as p95.
+  launch: { p50: 25.8, p95: 60, source: 'brevdev/ec2-coldboot-research cold-baseline-results.md: m7i.large AL2023 launch → SSH 25.8 s average; p95 from the reported slow mode (hndistilled.com/story/40455208)' },
+  // The same instance started from stopped (what a warm pool's Warmed:Stopped instance does):
+  // 21.2 s to SSH (docs/start-stopped-results.md, summarised in docs/warm-pool-results.md).
+  warmPoolStart: { p50: 21.2, p95: 35, source: 'brevdev/ec2-coldboot-research warm-pool-results.md: m7i.large AL2023 start-stopped → SSH 21.2 s; p95 assumed' },
+  // After boot the ECS agent starts (ecs-init starts Docker, then the agent container, which is
+  // preloaded on the ECS-optimized AMI) and registers with the cluster; with ECS_WARM_POOLS_CHECK
+  // it first reads the instance's warm pool state from IMDS
+  // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/using-warm-pool.html).
+  agentRegistration: { p50: 6, p95: 15, source: 'assumed: ecs-init starts Docker and the preloaded agent, which registers (RegisterContainerInstance) and connects to ACS' },
+  // The autoscaler's SetDesiredCapacity until the group starts the instance (its launch or start call).
+  groupReaction: { p50: 2, p95: 6, source: 'assumed: an Auto Scaling activity begins within seconds of SetDesiredCapacity (no scaling policy, no alarm in between)' },
+  // RunTask to the task's containers being created on the instance: ECS places it (no ENI in
+  // host mode: "for each task in awsvpc mode, Amazon ECS workflows need to provision and attach
+  // an ENI ... an overhead of several seconds", https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-recommendations.html)
+  // and the agent receives it over its ACS connection.
+  placement: { p50: 1, p95: 2.5, source: 'assumed: ECS placement and the ACS push to the agent (no ENI in host mode, AWS task-recommendations.html)' },
+  // docker run on a 2-vCPU cloud VM: 568 ms on premium SSD, 1157 ms on standard HDD (arXiv
+  // 2602.15214, "Decomposing Docker Container Startup Performance"): gp3 is SSD; HDD as p95.
+  containerStart: { p50: 0.57, p95: 1.16, source: 'arXiv 2602.15214: docker container start 568 ms (cloud SSD), 1157 ms (HDD) on a 2-vCPU VM' },
+  // An image not on the instance: pulled over the instance's network and extracted on its
+  // vCPUs onto gp3 (125 MB/s baseline). AWS: "For larger Docker images, the download time
+  // might take 10-20 seconds to pull over the network" (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/pull-behavior.html):
+  // node:20 (390 MB) in ~16 s at the median, ~30 s at p95.
+  ecrMegabytesPerSecond: { p50: 25, p95: 13, source: 'AWS pull-behavior.html (EC2): larger images take 10-20 s to pull; 390 MB in 16 s at the median, 30 s at p95' },
+  // postgres's entrypoint runs initdb on the empty data directory of every new container,
+  // starts a temporary server, then the real one: measured here initdb 1.1 s + start 0.3 s
+  // (shared/reference/toolchain.md); the task's 1024 CPU units are one vCPU of the instance.
+  postgresBoot: { p50: 2.5, p95: 5, source: 'measured here: initdb 1.1 s + pg_ctl start 0.3 s (twice in the entrypoint), on one vCPU' },
+  // ECS's health check interval has a minimum of 5 s, and Docker runs the first check one
+  // interval after the container starts (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_HealthCheck.html:
+  // "You may specify between 5 and 300 seconds"): read from the task definition, not here.
+  // The autoscaler's passes: its schedule and the Auto Scaling and ECS reads a pass makes on EC2.
+  fleetDescribe: { p50: 0.15, p95: 0.5, source: 'assumed: DescribeAutoScalingGroups, ListContainerInstances, DescribeContainerInstances in the Region (adapters/ec2/fleet.ts)' },
+  /**
+   * A short-poll ReceiveMessage (WaitTimeSeconds 0) samples "a weighted random set of machines
+   * ... If the number of messages in the queue is extremely small, you might not receive any
+   * messages in a particular ReceiveMessage response" (ReceiveMessage, AWS SDK API reference);
+   * a long poll has no such "false empty responses" (SQS Developer Guide,
+   * best-practices-setting-up-long-polling.html). AWS publishes no rate for a queue of one message.
+   */
+  shortPollMiss: { value: 0.1, source: 'assumed: AWS documents that a short poll of an almost empty queue may return nothing, without a rate' },
+} as const;

@@ -137,12 +137,26 @@ export function startShape(containerDefinitions: readonly ContainerDefinition[],
     // A segment of a split pipeline asks the service task for its services (AgentPlan.remoteServices): none here.
     services: plan.remoteServices ? [] : plan.services.map((s) => ({ container: s.container, healthCommand: s.healthCommand, postgres: repositoryName(imageOf.get(s.container) ?? '') === 'postgres' })),
     firstSteps,
-    wrapperPoll: 1,
+    wrapperPoll: wrapperPollOf(containerDefinitions, firstSteps),
   };
 }
 
+/**
+ * Seconds between two looks of a first step's wrapper at the agent's setup record, read from
+ * its compiled command (core/pipeline/script.ts, setupWaitLines: `sleep "${SLIPWAY_WAIT_SECONDS:-N}"`);
+ * 1 when no first step waits in its wrapper (they wait for ECS's HEALTHY instead).
+ */
+export function wrapperPollOf(containerDefinitions: readonly ContainerDefinition[], firstSteps: readonly string[]): number {
+  for (const name of firstSteps) {
+    const command = containerDefinitions.find((c) => c.name === name)?.command?.join('\n') ?? '';
+    const wait = /until \[ -s [^\n]*; do sleep "\$\{SLIPWAY_WAIT_SECONDS:-([0-9.]+)\}"[^\n]*; done/.exec(command);
+    if (wait) return Number(wait[1]);
+  }
+  return 1;
+}
+
 /** Draws from a log-normal with the given median and 95th percentile. */
-function drawer(random: () => number): (s: Spread | { p50: number; p95: number }) => number {
+export function drawer(random: () => number): (s: Spread | { p50: number; p95: number }) => number {
   return (s) => {
     const u1 = Math.max(random(), Number.EPSILON);
     const u2 = random();
@@ -154,7 +168,7 @@ function drawer(random: () => number): (s: Spread | { p50: number; p95: number }
 }
 
 /** The first time at or after `at` that a check every `interval` from `from` (first at from + interval) sees it. */
-function nextTick(from: number, interval: number, at: number): number {
+export function nextTick(from: number, interval: number, at: number): number {
   return from + interval * Math.max(1, Math.ceil((at - from) / interval));
 }
 
@@ -193,7 +207,7 @@ export function sharedPulls(pulls: readonly { start: number; work: number }[], r
 }
 
 /** A Lambda invocation of the control plane: cold for `profile.coldShare[fn]` of them. */
-function lambdaSeconds(profile: ControlPlaneProfile, random: () => number, fn: PathFunction): number {
+export function lambdaSeconds(profile: ControlPlaneProfile, random: () => number, fn: PathFunction): number {
   const draw = drawer(random);
   return random() < profile.coldShare[fn] ? draw(CONTROL_PLANE.lambdaCold) : draw(CONTROL_PLANE.lambdaWarm);
 }
@@ -206,6 +220,15 @@ export function sampleStart(shape: StartShape, profile: ControlPlaneProfile, ran
 /** Push → RunTask: webhook → queue → planner (config, build, status, enqueue, nudge) → autoscaler → RunTask. */
 function controlPlaneSeconds(profile: ControlPlaneProfile, random: () => number): number {
   const draw = drawer(random);
+  let t = untilQueued(profile, random);
+  t += lambdaSeconds(profile, random, 'autoscaler'); // the nudged autoscaler
+  t += draw(CONTROL_PLANE.runTask);
+  return t;
+}
+
+/** Push → the stage queued and the autoscaler nudged: webhook → queue → planner (config, build, status, enqueue). */
+export function untilQueued(profile: ControlPlaneProfile, random: () => number): number {
+  const draw = drawer(random);
   const lambda = (fn: PathFunction) => lambdaSeconds(profile, random, fn);
   let t = lambda('webhook');
   t += draw(CONTROL_PLANE.sqsToLambda) + lambda('planner');
@@ -213,8 +236,6 @@ function controlPlaneSeconds(profile: ControlPlaneProfile, random: () => number)
   t += draw(CONTROL_PLANE.dynamoWrite) * 2; // jobs, then the build
   if (profile.statusOnPath) t += draw(CONTROL_PLANE.gitHostCall); // pending status before the stage is queued
   t += draw(CONTROL_PLANE.dynamoWrite); // enqueue
-  t += lambda('autoscaler'); // the nudged autoscaler
-  t += draw(CONTROL_PLANE.runTask);
   return t;
 }
 

@@ -4,6 +4,7 @@
 // data, shared by the construct (lib/functions/keep-warm.ts), the handlers that answer the
 // ping, and the start model (bench/lib/start-ladder.ts), which reads its cold shares here.
 
+import { SCHEDULED_PASS_SECONDS } from '../scaling/pass-schedule.js';
 import type { LambdaName } from './lambda-env.js';
 
 /** The ping's payload: no Git host, queue or Function URL can send an event of this shape. */
@@ -17,7 +18,7 @@ export const KEPT_WARM_FUNCTIONS = ['webhook', 'planner'] as const satisfies rea
 export const KEEP_WARM_RATE_MINUTES = 5;
 
 /** Minutes between two scheduled autoscaler passes (lib/functions/autoscaler.ts): it is kept warm by its own schedule. */
-export const AUTOSCALER_PASS_RATE_MINUTES = 1;
+export const AUTOSCALER_PASS_RATE_MINUTES = SCHEDULED_PASS_SECONDS / 60;
 
 export function isKeepWarmEvent(event: unknown): event is KeepWarmEvent {
   return typeof event === 'object' && event !== null && (event as Partial<KeepWarmEvent>).slipwayKeepWarm === true;

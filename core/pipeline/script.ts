@@ -347,12 +347,21 @@ function hostsLines(hosts: string[], remote = false): string[] {
 }
 
 /**
+ * Seconds between two looks of a first step's wrapper at the setup record: the first step
+ * begins at most this long after the agent's gate opens (a look every second cost half a second
+ * at the median, bench/lib/ec2-start-model.ts). A fractional sleep is not in POSIX: GNU
+ * coreutils and Alpine's busybox take it; a `sleep` that refuses it fails at once, and the
+ * wrapper then sleeps a whole second instead of looping without a pause.
+ */
+export const SETUP_POLL_SECONDS = 0.2;
+
+/**
  * The wait of a step that starts with the agent (ScriptInput.afterSetup): until the agent's
  * SETUP_RECORD is there and not empty. The clone and the service gate are over then, and the
  * env file and the status file are written (the agent writes them first).
  */
 function setupWaitLines(): string[] {
-  return [`until [ -s "$slipway_state${SETUP}" ]; do sleep "\${SLIPWAY_WAIT_SECONDS:-1}"; done`];
+  return [`until [ -s "$slipway_state${SETUP}" ]; do sleep "\${SLIPWAY_WAIT_SECONDS:-${SETUP_POLL_SECONDS}}" 2>/dev/null || sleep 1; done`];
 }
 
 /**

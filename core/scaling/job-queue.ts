@@ -31,8 +31,12 @@ export interface NotRemoved {
 
 /** The autoscaler's side of the queue. */
 export interface JobQueueReader {
-  /** A sample of the announcements visible now (a pass's worth), hidden from other readers for about one pass. */
-  sample(): Promise<QueuedJob[]>;
+  /**
+   * A sample of the announcements visible now (a pass's worth), hidden from other readers for
+   * about one pass. `waitSeconds`: the first read waits up to this long for one to be visible
+   * (and sees every one that is: core/scaling/pass-schedule.ts, NUDGED_RECEIVE_WAIT_SECONDS).
+   */
+  sample(options?: { waitSeconds?: number }): Promise<QueuedJob[]>;
   /** Removes announcements read; returns those the queue did not remove. */
   remove(messages: QueuedJob[]): Promise<NotRemoved[]>;
   /**

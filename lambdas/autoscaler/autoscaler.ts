@@ -48,11 +48,17 @@ export function resetAutoscalerState(): void {
   jobCache.clear();
 }
 
-export async function runPass(deps: AutoscalerDeps, options: { reconcile: boolean }): Promise<PassReport> {
+export interface PassOptions {
+  reconcile: boolean;
+  /** The first receive of the jobs queue waits up to this long (a pass the planner nudged: core/scaling/pass-schedule.ts). */
+  receiveWaitSeconds?: number;
+}
+
+export async function runPass(deps: AutoscalerDeps, options: PassOptions): Promise<PassReport> {
   const report: PassReport = { sampled: 0, waiting: 0, started: [], deferred: [], failed: [], runTaskFailures: [] };
 
   // 1. New jobs from the queue: remembered, then deleted (their stages already wait in the table).
-  const messages = await deps.jobs.sample();
+  const messages = await deps.jobs.sample(options.receiveWaitSeconds ? { waitSeconds: options.receiveWaitSeconds } : {});
   report.sampled = messages.length;
   const announced = new Map<string, StageJob>();
   const done: QueuedJob[] = [];

@@ -1,6 +1,8 @@
 // The autoscaler: an EventBridge schedule (every minute: a pass with reconciliation) and
 // nudges from the planner and the task-events handler (an async invoke `{ "nudge": true }`:
-// a pass without it).
+// a pass without it), and with EC2 capacity from an instance joining the cluster
+// (lib/instance-registration-nudge.ts). The planner's nudge long-polls the jobs queue
+// (receiveWaitSeconds below).
 //
 // Stages held back only by ECS's API rates (RunTask, Fargate launches) can start about a
 // second later: the invocation keeps passing while it has time, instead of leaving them
@@ -15,6 +17,8 @@ import { requireEnv, type Env } from '../shared/config.js';
 import { lambdaLogger, startInvocation } from '../shared/observability/logger.js';
 import { lambdaMetrics, withMetricsFlushed } from '../shared/observability/metrics.js';
 import { ENV } from '../../core/config/lambda-env.js';
+import { NUDGED_RECEIVE_WAIT_SECONDS } from '../../core/scaling/pass-schedule.js';
+import { NUDGE_SOURCE } from '../shared/nudge.js';
 import { runPass, type AutoscalerDeps, type PassReport } from './autoscaler.js';
 import { executionConfig } from './config.js';
 import { cloneTokensPrefix, createCloneTokenMinter, ssmCloneTokenStore, type CloneTokenMinter, type CloneTokenStore } from '../shared/clone-tokens.js';
@@ -133,10 +137,10 @@ export function autoscalerHandler(options: AutoscalerHandlerOptions = {}) {
 }
 
 async function passes(deps: AutoscalerDeps, event: AutoscalerEvent, context: Pick<Context, 'getRemainingTimeInMillis'> | undefined): Promise<PassReport> {
-  const scheduled = event.nudge !== true && (event.source === 'aws.events' || event['detail-type'] === 'Scheduled Event');
+  const scheduled = isScheduledPass(event);
   const invoked = Date.now();
   const remaining = () => context?.getRemainingTimeInMillis?.() ?? LOCAL_BUDGET_MS - (Date.now() - invoked);
-  let report = await pass(deps, scheduled);
+  let report = await pass(deps, scheduled, receiveWaitSeconds(event));
   while (report.deferred.some((d) => d.reason === 'rate-limit') && remaining() > FOLLOW_UP_MARGIN_MS) {
     await new Promise((r) => setTimeout(r, RATE_WAIT_MS));
     report = await pass(deps, false);
@@ -144,11 +148,25 @@ async function passes(deps: AutoscalerDeps, event: AutoscalerEvent, context: Pic
   return report;
 }
 
+/** The schedule's event (a pass that also reconciles); anything else is a nudge. */
+export function isScheduledPass(event: AutoscalerEvent): boolean {
+  return event.nudge !== true && (event.source === 'aws.events' || event['detail-type'] === 'Scheduled Event');
+}
+
+/**
+ * How long the pass's first receive of the jobs queue waits: a pass the planner nudged comes
+ * right after it sent the stage's message, which a short poll may miss
+ * (core/scaling/pass-schedule.ts); any other pass short-polls (a task event's nudge, the schedule).
+ */
+export function receiveWaitSeconds(event: AutoscalerEvent): number {
+  return event.nudge === true && event.source === NUDGE_SOURCE.planner ? NUDGED_RECEIVE_WAIT_SECONDS : 0;
+}
+
 export const handler = autoscalerHandler();
 
-async function pass(deps: AutoscalerDeps, scheduled: boolean): Promise<PassReport> {
+async function pass(deps: AutoscalerDeps, scheduled: boolean, receiveWait = 0): Promise<PassReport> {
   const started = Date.now();
-  const report = await runPass(deps, { reconcile: scheduled });
+  const report = await runPass(deps, { reconcile: scheduled, ...(receiveWait > 0 ? { receiveWaitSeconds: receiveWait } : {}) });
   deps.log('pass', { scheduled, durationMs: Date.now() - started, sampled: report.sampled, waiting: report.waiting, started: report.started.length, deferred: report.deferred.length, failed: report.failed.length, runTaskFailures: report.runTaskFailures.length, ...(report.vcpu ? { vcpu: report.vcpu } : {}) });
   return report;
 }

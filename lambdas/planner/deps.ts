@@ -10,7 +10,7 @@ import { allowedRepositories, requireEnv, type Env } from '../shared/config.js';
 import { compileOptionsFromEnv } from './compile-options.js';
 import { dynamoDocument, secretsClient, sqsClient, ssmClient } from '../shared/clients.js';
 import { awsSecretCheck, type SecretCheck } from './secret-check.js';
-import { autoscalerNudge } from '../shared/nudge.js';
+import { NUDGE_SOURCE, autoscalerNudge } from '../shared/nudge.js';
 import { createScmAccess } from '../shared/scm.js';
 import { withHelloRepository } from './doctor.js';
 import { lambdaLogger, logTo } from '../shared/observability/logger.js';
@@ -80,7 +80,7 @@ export function plannerDepsFromEnv(env: Env = process.env, options: PlannerWirin
     ),
     jobs: new SqsJobQueue(sqsClient(), jobsQueueUrl),
     // Fire and forget (async invoke): the planner does not wait for the autoscaler's pass.
-    nudge: autoscalerNudge(env, 'planner', log),
+    nudge: autoscalerNudge(env, NUDGE_SOURCE.planner, log),
     compile,
     ...(options.secretCheck ? { secretCheck: options.secretCheck } : secretCheckOf(env)),
     pullSecrets: options.pullSecrets ?? awsPullSecretStore(ssmClient, secretsClient),

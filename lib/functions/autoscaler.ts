@@ -5,7 +5,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { ENV } from '../../core/config/lambda-env.js';
-import { AUTOSCALER_PASS_RATE_MINUTES } from '../../core/config/keep-warm.js';
+import { SCHEDULED_PASS_SECONDS } from '../../core/scaling/pass-schedule.js';
 import { TASK_FAMILY_PREFIX } from '../build-cluster.js';
 import { acknowledgeWildcardResource } from '../nag.js';
 import { DDB_READ, DDB_WRITE, type FunctionContext, acknowledgeTableIndexes, buildTasks, defaultPolicy, roleOf, setEnvironment, taskPattern } from './context.js';
@@ -107,7 +107,7 @@ export function configureAutoscaler(ctx: FunctionContext): void {
 
   new events.Rule(ctx.scope, 'AutoscalerSchedule', {
     description: 'Slipway: the autoscaler pass (start queued stages, reconcile)',
-    schedule: events.Schedule.rate(Duration.minutes(AUTOSCALER_PASS_RATE_MINUTES)),
+    schedule: events.Schedule.rate(Duration.seconds(SCHEDULED_PASS_SECONDS)),
     // A missed pass is replaced by the next one a minute later: no retries pile up.
     targets: [new targets.LambdaFunction(fn, { retryAttempts: 0, maxEventAge: Duration.minutes(1) })],
   });

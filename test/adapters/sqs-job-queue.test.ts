@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { SqsJobQueue } from '../../adapters/sqs/job-queue.js';
+import { SqsJobQueue, waitTimeSeconds } from '../../adapters/sqs/job-queue.js';
 import { decodeJob, type StageJob } from '../../core/scaling/job.js';
 import { startSqs, type LocalSqs } from '../../local/sqs.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../support/dynamodb-local.js';
@@ -105,5 +105,20 @@ describe('SqsJobQueue', () => {
     expect(dead.Messages?.map((m) => [m.Body, m.MessageAttributes?.error?.StringValue, m.MessageAttributes?.sourceMessageId?.StringValue])).toEqual([
       ['{"not":"a job"', 'not JSON', poison!.id],
     ]);
+  });
+  it('a sample with waitSeconds long-polls its first receive: a message sent while it waits is in it (a short poll returns without it)', async () => {
+    const jobs = new SqsJobQueue(sqs, await queue());
+    // The planner's message lands while the pass's receive waits (20 s at most: answered at the first message).
+    const sent = new Promise<void>((resolve) => setTimeout(() => void jobs.enqueue(job(7)).then(resolve), 200));
+    const sampled = await jobs.sample({ waitSeconds: 20 });
+    await sent;
+    expect(sampled.map((m) => decodeJob(m.body).stageKey)).toEqual([job(7).stageKey]);
+  });
+
+  it('refuses a wait SQS would refuse (whole seconds, 0–20), naming it', () => {
+    expect(waitTimeSeconds(undefined)).toBe(0);
+    expect(waitTimeSeconds(1)).toBe(1);
+    expect(() => waitTimeSeconds(0.5)).toThrow(/0–20 whole seconds \(SQS WaitTimeSeconds\), not 0.5/);
+    expect(() => waitTimeSeconds(21)).toThrow(/not 21/);
   });
 });

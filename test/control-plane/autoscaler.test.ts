@@ -427,6 +427,18 @@ describe('waiting stages live in the table; start failures are counted apart fro
     expect((await finished(build.id)).status).toBe('success');
   });
 
+  it("the pass the planner nudges waits for the stage's message: one that lands during its receive is started in that pass", async () => {
+    const { build, jobs } = await seedBuild([{ name: 'announced-late', script: 'exit 0' }], { enqueue: false });
+    // A short poll may return nothing although the planner sent the message just before its
+    // nudge (core/scaling/pass-schedule.ts); here the message lands while the receive waits.
+    const report = await serially(() => {
+      setTimeout(() => void deps.jobs.enqueue(jobs[0]!), 200);
+      return runPass(deps, { reconcile: false, receiveWaitSeconds: 20 });
+    });
+    expect(report.started.map((s) => s.stageKey)).toContain(`${build.id}/1`);
+    expect((await finished(build.id)).status).toBe('success');
+  });
+
   it('a RunTask refused for capacity with a ClientException waits (not error), then starts', async () => {
     resetAutoscalerState();
     aws.ecs.setCapacity({ maxTasks: 0, capacityErrors: 'exception' });
