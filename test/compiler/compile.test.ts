@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { cliContext } from '../../cli/commands/compile.js';
 import { CompileError, compileManifest, compilePipeline, type CompiledStage } from '../../core/pipeline/compile.js';
 import { ecsSafeName, NameAllocator } from '../../core/pipeline/container-names.js';
-import { AGENT_CONTAINER, AGENT_ENV, STEP_RECORD_VOLUME_PREFIX, stepRecordVolume, type AgentPlan } from '../../core/pipeline/contract.js';
+import { AGENT_CONTAINER, AGENT_ENV, STATE_BUSYBOX, STEP_RECORD_VOLUME_PREFIX, stepRecordVolume, type AgentPlan } from '../../core/pipeline/contract.js';
 import { familyName } from '../../core/pipeline/family.js';
 import { fargateSize } from '../../core/pipeline/fargate-size.js';
 import { isValid, loadManifest } from '../../core/pipeline/load.js';
@@ -173,6 +173,14 @@ describe('containers', () => {
     const { accountId: _, ...noAccount } = FIXTURE_OPTIONS;
     const named = compileYaml(yaml, push, noAccount).stages[0]!.taskDefinition.containerDefinitions!.find((d) => d.name === 'deploy')!;
     expect(named.secrets![0]!.valueFrom).toBe('/slipway/acme/app/deploy_token');
+  });
+
+  it("refuses a service whose entrypoint is in Slipway's state directory (it could pass for the plugin launcher)", () => {
+    const services = (entrypoint: string) =>
+      `\nservices:\n  - name: m\n    image: plugins/manifest\n    entrypoint: [${entrypoint}, sh, -c]\n    command: ['cat x', n, /bin/drone-manifest]\n`;
+    expect(() => compileYaml(pipeline(step('a', ['x']), services(STATE_BUSYBOX)))).toThrow(/service "m": entrypoint \/slipway\/agent\/bin\/busybox is in \/slipway, Slipway's own directory/);
+    // Any other program is the service's own.
+    expect(stage(pipeline(step('a', ['x']), services('/bin/busybox'))).taskDefinition.containerDefinitions!.find((d) => d.image === 'plugins/manifest')!.entryPoint).toEqual(['/bin/busybox', 'sh', '-c']);
   });
 
   it('maps arch to the runtime platform', () => {
