@@ -49,6 +49,23 @@ $1"; shift ;;
 done
 shift
 
+# The container's private directory (SLIPWAY_PRIVATE_DIR, local/images.ts) holds the task
+# role's push right and the build's login: a context that is in it or holds it, or a Dockerfile
+# in it, would put them into an image (COPY .) or a log line, so it is refused, links resolved.
+private=${SLIPWAY_PRIVATE_DIR:-}
+if [ -n "$private" ]; then
+  private=$(realpath -m -- "$private")
+  in_private() { case "$1/" in "$private"/*) return 0 ;; esac; return 1; }
+  where=$(realpath -m -- "$context")
+  if in_private "$where" || [ "$where" = / ] || case "$private/" in "$where"/*) true ;; *) false ;; esac; then
+    fail "context $context ($where) is or holds this container's private directory $private, which keeps its registry logins: build from the workspace"
+  fi
+  # A relative Dockerfile: whether read from the working directory or the context.
+  if [ -n "$dockerfile" ] && { in_private "$(realpath -m -- "$dockerfile")" || in_private "$(cd "$where" 2>/dev/null && realpath -m -- "$dockerfile")"; }; then
+    fail "dockerfile $dockerfile is in this container's private directory $private, which keeps its registry logins: give a Dockerfile of the workspace"
+  fi
+fi
+
 set -- "$@" --isolation chroot --pull-never
 [ "$layers" = yes ] && set -- "$@" --layers
 [ -n "$dockerfile" ] && set -- "$@" -f "$dockerfile"

@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join, relative } from 'node:path';
-import { AGENT_ENV, DEFAULT_AGENT_IMAGE } from '../core/pipeline/contract.js';
+import { AGENT_ENV, DEFAULT_AGENT_IMAGE, STATE_BUSYBOX } from '../core/pipeline/contract.js';
 import { DEFAULT_IMAGE_BUILDER, IMAGE_BUILDER_SHELL } from '../core/pipeline/image-build.js';
 import { localPluginImage, type LocalPluginImage } from './plugin-images.js';
 import { PUSH_GRANT_DIR } from './push-grant.js';
@@ -145,6 +145,7 @@ function imageBuilderLaunch(spec: ContainerImageSpec, command: string[], options
     `SLIPWAY_KANIKO_EXECUTOR=${executor}`,
     `SLIPWAY_BUILDAH_ROOT=${buildahRoot}`,
     `DOCKER_CONFIG=${join(spec.dataDir, 'docker')}`,
+    `SLIPWAY_PRIVATE_DIR=${spec.dataDir}`,
     `SLIPWAY_BUILD_ARCH=${spec.architecture ?? 'amd64'}`,
     pushGrantVariable(spec),
   ];
@@ -160,19 +161,37 @@ function imageBuilderLaunch(spec: ContainerImageSpec, command: string[], options
 }
 
 /**
- * A plugin image with a local stand-in (plugin-images.ts): its entrypoint's program, wherever
- * the command line names it (first, or after the masking wrapper: `busybox sh -c SCRIPT NAME
- * /bin/drone-manifest`), becomes the stand-in, bound read-only at its own path. The host's
- * /bin is the container's (read-only), so the image's own path cannot be bound over.
+ * A plugin image with a local stand-in (plugin-images.ts): its entrypoint's program becomes the
+ * stand-in, bound read-only at its own path (the host's /bin is the container's, read-only, so
+ * the image's own path cannot be bound over), where the container runs that program:
+ *  - the image's own entrypoint (no entryPoint given), or an entryPoint that starts with it;
+ *  - the launcher (core/pipeline/script.ts, pluginScript), which execs the command line it is
+ *    given after its script and its name: `STATE_BUSYBOX sh -c SCRIPT NAME /bin/drone-manifest …`.
+ * Only then is it the plugin (kind 'plugin', which the ECS stand-in gives the task role's push
+ * right): any other command line (a commands step's script, a service's own entrypoint) is the
+ * user's program, run as any image's is, and never sees the push right, which is the
+ * registry's one login (the stand-in itself pushes only to the repositories the grant names).
  */
 function pluginLaunch(spec: ContainerImageSpec, plugin: LocalPluginImage, command: string[], options: CatalogueOptions): ImageResolution {
+  const given = spec.entryPoint && spec.entryPoint.length > 0 ? [...spec.entryPoint, ...command] : [...plugin.entrypoint, ...command];
+  const at = standInIndex(spec.entryPoint ?? [], given, plugin.entrypoint[0]!);
+  if (at === undefined) return { ok: true, launch: { argv: given, kind: 'command', ports: [], mounts: [] } };
   if (!findBinary('buildah', ['/usr/bin'])) {
     return { ok: false, reason: `image ${spec.image} cannot run locally: its stand-in needs buildah, which is not installed (apt-get install buildah, or npm run setup)` };
   }
   const program = join(options.projectRoot ?? PROJECT_ROOT, plugin.program);
-  const given = spec.entryPoint && spec.entryPoint.length > 0 ? [...spec.entryPoint, ...command] : [...plugin.entrypoint, ...command];
-  const argv = given.map((word) => (word === plugin.entrypoint[0] ? program : word));
+  const argv = given.map((word, i) => (i === at ? program : word));
   return { ok: true, launch: { argv: ['/usr/bin/env', pushGrantVariable(spec), ...argv], kind: 'plugin', ports: [], mounts: [{ source: program, target: program, readOnly: true }] } };
+}
+
+/** The launcher's own entryPoint (core/pipeline/containers.ts): its script and its name come before the command line it execs. */
+const LAUNCHER = [STATE_BUSYBOX, 'sh', '-c'];
+
+/** Where in `argv` the plugin's program is the one the container runs, if it is. */
+function standInIndex(entryPoint: string[], argv: string[], program: string): number | undefined {
+  if (argv[0] === program) return 0;
+  const launched = entryPoint.length === LAUNCHER.length && entryPoint.every((word, i) => word === LAUNCHER[i]);
+  return launched && argv[LAUNCHER.length + 2] === program ? LAUNCHER.length + 2 : undefined;
 }
 
 /**

@@ -4,7 +4,7 @@
 // login only to the image build and manifest containers of tasks whose role may push
 // (push-rights.ts), and the planner uses it to read images there (withLocalRegistryLogin).
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { lookupImageCommand } from '../adapters/registry/registry-client.js';
@@ -18,20 +18,28 @@ export interface RegistryLogin {
 
 export const REGISTRY_LOGIN_FILE = 'registry-login.json';
 const USERNAME = 'slipway';
+const BCRYPT_COST = 4;
 
 /**
  * The login of the registry of this SLIPWAY_HOME: read, or made on first use (mode 0600).
- * Two processes starting at once agree: the file is created exclusively, and the loser reads it.
+ * Two processes starting at once agree: each writes its own temporary file in full, then links
+ * it to the login's name, which fails with EEXIST for all but the first; they read the winner's.
+ * The name never holds a partly written file (an exclusive create then a write would show an
+ * empty one between the two).
  */
 export function localRegistryLogin(home: string): RegistryLogin {
   mkdirSync(home, { recursive: true, mode: 0o700 });
   const file = join(home, REGISTRY_LOGIN_FILE);
   const made: RegistryLogin = { username: USERNAME, password: randomBytes(24).toString('base64url') };
+  const temporary = join(home, `.${REGISTRY_LOGIN_FILE}.${process.pid}.${randomBytes(6).toString('hex')}`);
+  writeFileSync(temporary, `${JSON.stringify(made, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
   try {
-    writeFileSync(file, `${JSON.stringify(made, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+    linkSync(temporary, file);
     return made;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    unlinkSync(temporary);
   }
   // Kept from an earlier start: narrowed to its owner should anything have widened it.
   if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
@@ -55,10 +63,11 @@ function parseLogin(text: string, file: string): RegistryLogin {
 /**
  * `user:bcrypt-hash`, the only hash docker-registry's htpasswd accepts. The password is 192
  * random bits, so the work factor protects nothing here; the registry checks it on every
- * request of a push, so it is kept low (4 is bcrypt's least).
+ * request of a push, so it is kept at bcrypt's least, 4 (golang.org/x/crypto/bcrypt MinCost,
+ * which the registry's htpasswd check accepts).
  */
 export function htpasswdLine(login: RegistryLogin): string {
-  return `${login.username}:${bcrypt.hashSync(login.password, bcrypt.genSaltSync(5))}`;
+  return `${login.username}:${bcrypt.hashSync(login.password, bcrypt.genSaltSync(BCRYPT_COST))}`;
 }
 
 /** The `Authorization` header of the login (HTTP Basic, as the registry's htpasswd wants it). */

@@ -1,5 +1,5 @@
-// Installs contract.STATE_BUSYBOX, which masked plugin steps run under and every secret
-// mask runs its awk with: a static busybox from the agent's own image, copied into the
+// Installs contract.STATE_BUSYBOX, which every launched plugin step (masked or not) runs
+// under and every secret mask runs its awk with: a static busybox from the agent's own image, copied into the
 // state volume that every container mounts. Copied rather than shared by volumesFrom so a
 // plugin image keeps its own root file system; static so it runs in any image, even one
 // built FROM scratch.

@@ -8,7 +8,9 @@
 //   registered and ACTIVE, how many tasks each runs or is placing, and which carry the spent
 //   attribute. An InService instance not yet registered is still booting (its ECS agent starts).
 // - apply: TerminateInstanceInAutoScalingGroup with ShouldDecrementDesiredCapacity (the group
-//   neither replaces it nor picks another one to remove), then SetDesiredCapacity.
+//   neither replaces it nor picks another one to remove), then SetDesiredCapacity. The
+//   termination is not idempotent: its retry after a lost answer counts "already terminating
+//   or gone" as done (alreadyTerminated).
 // - markSpent: PutAttributes on the container instance.
 //
 // Every call goes through the one retry helper (core/util/retry.ts): a throttle (Auto Scaling's
@@ -29,6 +31,7 @@ import {
 } from '@aws-sdk/client-auto-scaling';
 import { DescribeContainerInstancesCommand, type ECSClient, ListContainerInstancesCommand, PutAttributesCommand } from '@aws-sdk/client-ecs';
 import { SPENT_ATTRIBUTE } from '../../core/pipeline/ec2-task.js';
+import { classifyAwsError } from '../../core/util/aws-errors.js';
 import { type RetryOptions, withRetry } from '../../core/util/retry.js';
 import type { Arch } from '../../core/pipeline/types.js';
 import type { Ec2Fleet, FleetDecision, FleetInstance, FleetInstanceState } from '../../core/scaling/ec2-fleet.js';
@@ -103,7 +106,17 @@ export class AwsEc2Fleet implements Ec2Fleet {
 
   async apply(decision: FleetDecision): Promise<void> {
     for (const t of decision.terminate) {
-      await this.call(() => this.autoscaling.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: t.instanceId, ShouldDecrementDesiredCapacity: true })));
+      await this.call(async (attempt) => {
+        try {
+          await this.autoscaling.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: t.instanceId, ShouldDecrementDesiredCapacity: true }));
+        } catch (err) {
+          // Not idempotent: a retry after an answer that was lost (the call took effect) finds the
+          // instance terminating or gone, which is what was asked. On a first attempt the same
+          // answer is an error (the instance was never ours to terminate).
+          if (attempt > 1 && alreadyTerminated(err)) return;
+          throw err;
+        }
+      });
       this.idleSince.delete(t.instanceId);
     }
     // Spot with on-demand fallback: the group's share of on-demand instances above its base
@@ -142,7 +155,7 @@ export class AwsEc2Fleet implements Ec2Fleet {
   }
 
   /** One AWS call, retried by the one retry helper on throttles and server faults (core/util/aws-errors.ts decides). */
-  private call<T>(send: () => Promise<T>): Promise<T> {
+  private call<T>(send: (attempt: number) => Promise<T>): Promise<T> {
     return withRetry(send, this.retry);
   }
 
@@ -180,4 +193,16 @@ export function fleetState(lifecycle: string, registered: Registered | undefined
   if (lifecycle === 'InService') return registered?.active ? 'ready' : registered ? 'leaving' : 'booting';
   if (lifecycle.startsWith('Pending')) return 'booting';
   return 'leaving';
+}
+
+/**
+ * TerminateInstanceInAutoScalingGroup's answers for an instance already on its way out: gone
+ * ("Instance Id not found - No managed instance found for instance ID …", as reported in
+ * yaybu/touchdown#51) or no longer InService ("The instance … is not in InService or Standby",
+ * as Auto Scaling words it for instances in other states, reproio/ecs_deploy#47). Both
+ * ValidationError; the group's minimum-size refusal is not among them.
+ */
+export function alreadyTerminated(err: unknown): boolean {
+  const info = classifyAwsError(err);
+  return info.name === 'ValidationError' && /Instance Id not found|No managed instance found|is not in InService or Standby/i.test(info.message);
 }

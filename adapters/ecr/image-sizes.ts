@@ -10,6 +10,7 @@
 import { DescribeImagesCommand, type ECRClient, type ImageIdentifier } from '@aws-sdk/client-ecr';
 import { parseImageReference } from '../../core/images/reference.js';
 import type { ImageSizes } from '../../core/scaling/common-images.js';
+import { classifyAwsError } from '../../core/util/aws-errors.js';
 
 const IDS_PER_CALL = 100;
 /** Repositories asked at once. */
@@ -62,9 +63,10 @@ export class EcrImageSizes implements ImageSizes {
       }
       return out;
     } catch (err) {
-      const name = (err as Error).name;
-      if (name === 'RepositoryNotFoundException') return out;
-      if (name !== 'ImageNotFoundException') throw err;
+      const info = classifyAwsError(err);
+      if (info.kind !== 'not-found') throw err;
+      // No repository: none of its images is there. One image missing fails the whole call.
+      if (info.name === 'RepositoryNotFoundException') return out;
     }
     if (wanted.length === 1) return out;
     // One of them is missing: each alone.

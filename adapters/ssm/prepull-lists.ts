@@ -11,6 +11,7 @@
 import { GetParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { prepullListText, type PrepullLists } from '../../core/scaling/common-images.js';
 import type { Arch } from '../../core/pipeline/types.js';
+import { isNotFound } from '../../core/util/aws-errors.js';
 
 export class SsmPrepullLists implements PrepullLists {
   private readonly known = new Map<Arch, string>();
@@ -41,7 +42,7 @@ export class SsmPrepullLists implements PrepullLists {
     try {
       return (await this.ssm.send(new GetParameterCommand({ Name: name }))).Parameter?.Value;
     } catch (err) {
-      if ((err as Error).name === 'ParameterNotFound') return undefined;
+      if (isNotFound(err)) return undefined;
       throw err;
     }
   }

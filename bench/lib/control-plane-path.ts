@@ -60,6 +60,7 @@ export async function pendingStatusOnPath(): Promise<boolean> {
   const deps: StartBuildDeps = {
     store: { getBuild: async () => BUILD, listStages: async () => [STAGE], getRepository: async () => null },
     stages: { getStageJob: async () => JOB },
+    now: () => Date.now(),
     scm,
     jobs,
     nudge: async () => {

@@ -21,7 +21,7 @@ import { applyPullCredentials } from './container-secrets.js';
 import { gateContainer, serviceContainer, stepContainer } from './containers.js';
 import { chooseCapacity, ec2Refusal, ec2Needs, runsPrivileged } from './capacity.js';
 import { ec2RunTask, ec2TaskDefinition } from './ec2-task.js';
-import { autoTagEnvironment, imageBuildKind, imageBuildStep } from './image-build.js';
+import { autoTagEnvironment, DEFAULT_IMAGE_BUILDER, imageBuildKind, imageBuildStep } from './image-build.js';
 import type { BuildContext } from './context.js';
 import {
   AGENT_CONTAINER,
@@ -151,6 +151,16 @@ export function compilePipeline(
   const stageNumber = source.stageNumber ?? 1;
   const withSecrets = options.withSecrets ?? !(ctx.build.event === 'pull_request' && ctx.pullRequest?.fork === true);
   const notes: string[] = [];
+
+  // The builder's image runs the build of an image build plugin only: where its launch carries
+  // push rights (local mode's image builder), a step of that image with commands of its own
+  // would hold them too.
+  const builderImage = options.imageBuilds?.builderImage ?? DEFAULT_IMAGE_BUILDER;
+  for (const s of [...pipeline.services, ...pipeline.steps]) {
+    if (s.image === builderImage) {
+      fail(s.pos, `"${s.name}": image ${builderImage.split('@')[0]} is Slipway's image builder, which runs only the builds of image build steps: use plugins/docker (or plugins/ecr, …) with settings, or another image`);
+    }
+  }
 
   // Image build plugins become builder steps (image-build.ts) before anything else looks at them.
   const builds = new Map<string, Step>();

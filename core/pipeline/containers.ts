@@ -3,7 +3,7 @@
 
 import type { CompileScope, Unit } from './compile-scope.js';
 import { secretsOf } from './container-secrets.js';
-import { AGENT_STATE_VOLUME, STATE_BUSYBOX, STATE_VOLUME, STEP_RECORD_VOLUME_PREFIX } from './contract.js';
+import { AGENT_STATE_VOLUME, STATE_BUSYBOX, STATE_DIR, STATE_VOLUME, STEP_RECORD_VOLUME_PREFIX } from './contract.js';
 import { keyValues, type ContainerDefinition, type ContainerDependency } from './ecs-task.js';
 import { stepEnvironment } from './environment.js';
 import { HEALTH, clamp } from './limits.js';
@@ -21,6 +21,13 @@ const SHELL = '/bin/sh';
 /** A service: non-essential, started with the task, healthy when its `ready.command` says so. */
 export function serviceContainer(service: Step, container: string, c: CompileScope): ContainerDefinition {
   const env = environmentOf(service, c);
+  // Slipway's state directory holds what the agent installs (the launcher's busybox, under which
+  // plugin steps run) after the services have started: a service cannot run from it, and a
+  // service that claimed the launcher's command line would pass for a launched plugin step.
+  const program = service.entrypoint?.[0];
+  if (program !== undefined && (program === STATE_DIR || program.startsWith(`${STATE_DIR}/`))) {
+    c.fail(service.pos, `service "${service.name}": entrypoint ${program} is in ${STATE_DIR}, Slipway's own directory, which the agent fills after services start: give a program of the service's image`);
+  }
   const def: ContainerDefinition = {
     name: container,
     image: service.image,

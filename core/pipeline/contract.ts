@@ -346,9 +346,9 @@ export interface AgentPlan {
    */
   stage?: { number: number; dependsOn: string[] };
   /**
-   * Some step's output is masked (it receives secrets), so the agent installs STATE_BUSYBOX
-   * before it reports ready, and fails the stage when it cannot: a masked plugin step runs
-   * under it.
+   * Some step's output is masked (it receives secrets) or some plugin step runs under the
+   * launcher (masked or not), so the agent installs STATE_BUSYBOX before it reports ready, and
+   * fails the stage when it cannot: both run under it (compile.ts).
    */
   installBusybox?: boolean;
   /** Some step builds an image: the agent writes IMAGE_BUILD_SCRIPT_FILE before it reports ready. */

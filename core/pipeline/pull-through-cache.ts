@@ -47,6 +47,21 @@ export interface PullThroughCache {
   prefixes: Readonly<Record<string, string>>;
 }
 
+/**
+ * The cache without the rules that pull with the deployment's stored credentials (Docker Hub,
+ * ghcr.io, registry.gitlab.com: "For upstream registries that require authentication with
+ * secrets, you must store the credentials in a Secrets Manager secret",
+ * https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-creating-rule.html).
+ * Through such a rule, ECR fetches whatever the named image is with that token, private
+ * packages of its account included, and keeps it in the account for every later build: a
+ * file the build's author may write (a fork's pull request) must not choose what it fetches.
+ * Its images are pulled as written, anonymously; the rules without credentials still apply.
+ */
+export function withoutCredentialedRules(cache: PullThroughCache): PullThroughCache {
+  const credentialed = new Set(PULL_THROUGH_CACHE_RULES.filter((r) => r.credentials !== undefined).map((r) => r.domain));
+  return { ...cache, prefixes: Object.fromEntries(Object.entries(cache.prefixes).filter(([domain]) => !credentialed.has(domain.toLowerCase()))) };
+}
+
 /** The reference through the cache, or the reference as it is when no rule covers its registry (or it does not parse). */
 export function cachedImage(image: string, cache: PullThroughCache): string {
   const parsed = parseImageReference(image);

@@ -247,9 +247,11 @@ export function serviceTasksInUse(stages: readonly Stage[], defaultCpu: number):
 /**
  * A queued stage no message announced (this pass or, warm, an earlier one) is taken once a
  * pass has noted why it waits, or once it has been queued ANNOUNCE_GRACE_MS (its message was
- * lost). Not before: the planner writes a build's stages, then posts the pending commit
- * status, then sends their messages; a stage started (and failed) in between would have its
- * final status overtaken by that pending one.
+ * lost). Not before: the planner writes a build's stages before it sends their messages
+ * (start-build.ts), so a stage just written is on its way to the queue; the table is the
+ * fallback for a lost message, not a second way in that races the first. (The pending commit
+ * status no longer comes between the two: it is posted beside the messages, and a final
+ * status it overtakes is posted again, start-build.ts.)
  */
 function wasSeen(stage: Stage, now: number): boolean {
   return stage.message?.startsWith('waiting: ') === true || now - stage.queuedAt! >= ANNOUNCE_GRACE_MS;

@@ -7,7 +7,7 @@ import type { PullSecretLoginsOf } from '../../core/pipeline/docker-config.js';
 import { buildId as makeBuildId, stageKey, type Repository } from '../../core/builds/types.js';
 import type { CompileOptions } from '../../core/pipeline/compile.js';
 import type { ImageCommands } from '../../core/pipeline/plugin-command.js';
-import { ecrRegistry, type PullThroughCache } from '../../core/pipeline/pull-through-cache.js';
+import { ecrRegistry, withoutCredentialedRules, type PullThroughCache } from '../../core/pipeline/pull-through-cache.js';
 import type { Arch } from '../../core/pipeline/types.js';
 import { numberEnv, type Env } from '../shared/config.js';
 import { ENV } from '../../core/config/lambda-env.js';
@@ -110,10 +110,12 @@ export function buildCompileOptions(deployment: DeploymentCompileOptions, build:
   // (RunTask takes no session policy), so its steps could push to the repository's images or
   // poison its build cache; Drone likewise gives a fork's pull request no secrets to push with.
   const own = build.fork ? undefined : imageBuildsByRepository?.[build.repoSlug];
-  const cached = pullThroughCache && !pullThroughCacheOptOut?.includes(build.repoSlug);
+  // A fork's pull request names the images the cache fetches: not through a rule that
+  // fetches with the deployment's registry token (withoutCredentialedRules).
+  const cache = pullThroughCache && !pullThroughCacheOptOut?.includes(build.repoSlug) ? (build.fork ? withoutCredentialedRules(pullThroughCache) : pullThroughCache) : undefined;
   return {
     ...options,
-    ...(cached ? { pullThroughCache } : {}),
+    ...(cache && Object.keys(cache.prefixes).length > 0 ? { pullThroughCache: cache } : {}),
     ...(own ? { taskRoleArn: own.taskRoleArn } : {}),
     imageBuilds: {
       pushRepositories: own?.pushRepositories ?? [],

@@ -7,14 +7,20 @@
 //
 // A pending status sent beside the queue can reach the host after the build's final status:
 // a stage that cannot start ends the build within a second, and the final status is posted
-// by another invocation (build-finished.ts). GitHub, Gitea and GitLab keep the latest status
-// of a context as the commit's, so that late "pending" would leave the commit pending for
-// good. The rule that prevents it: every final status is posted only once the build is
-// finished in the table (build-finished.ts reads it so), and after its pending status is
-// answered the planner reads the build again (consistently); if it is finished by then, its
-// final status is posted once more. Either the final post began after that read, and so
-// after the pending one was answered, or the read sees the build finished: the last status
-// the host receives is the final one, under duplicates and any reordering.
+// by another invocation (build-finished.ts). A late "pending" can then leave the commit
+// pending for good: GitHub shows the most recent status of each context as the commit's
+// (REST "Get the combined status for a specific reference": "The most recent status for each
+// context is returned", https://docs.github.com/rest/commits/statuses), and so does Gitea
+// (models/git/commit_status.go, GetLatestCommitStatus: the highest index per context); GitLab
+// adds each post to the commit's latest pipeline as an external job
+// (https://docs.gitlab.com/ci/ci_cd_for_external_repos/external_commit_statuses), and which
+// of a name's it shows is not checked here. The rule below holds whatever a host keeps: every
+// final status is posted only once the build is finished in the table (build-finished.ts
+// reads it so), and after its pending status is answered the planner reads the build again
+// (consistently); if it is finished by then, its final status is posted once more. Either the
+// final post began after that read, and so after the pending one was answered, or the read
+// sees the build finished: the last status the host receives is the final one, under
+// duplicates and any reordering.
 
 import { readyStages } from '../../core/builds/status.js';
 import type { Build, Stage } from '../../core/builds/types.js';
@@ -29,7 +35,7 @@ import type { PlannerDeps } from './plan-event.js';
 /** A host that did not answer or failed gets two more tries; the path to RunTask does not wait for them. */
 export const PENDING_STATUS_RETRY = { attempts: 3, baseMs: 500, maxMs: 4000 } as const satisfies Pick<RetryOptions, 'attempts' | 'baseMs' | 'maxMs'>;
 
-export type StartBuildDeps = Pick<PlannerDeps, 'scm' | 'jobs' | 'nudge' | 'publicUrl' | 'log' | 'statusRetry'> & {
+export type StartBuildDeps = Pick<PlannerDeps, 'scm' | 'jobs' | 'nudge' | 'publicUrl' | 'log' | 'statusRetry' | 'now'> & {
   store: Pick<PlannerDeps['store'], 'getBuild' | 'listStages' | 'getRepository'>;
   stages: Pick<PlannerDeps['stages'], 'getStageJob'>;
 };
@@ -69,7 +75,7 @@ export async function announcePending(repo: ScmRepo, build: Build, deps: StartBu
   const now = await deps.store.getBuild(build.id);
   if (!now || now.status === 'pending' || now.status === 'running') return;
   deps.log('build finished while its pending status was sent: its final status is posted again', { buildId: build.id, status: now.status });
-  await postFinishedStatus({ version: 1, kind: 'build-finished', buildId: build.id, sentAt: Date.now() }, deps);
+  await postFinishedStatus({ version: 1, kind: 'build-finished', buildId: build.id, sentAt: deps.now() }, deps);
 }
 
 async function enqueueReady(build: Build, stages: readonly Stage[], deps: StartBuildDeps, known: readonly StageJob[]): Promise<number[]> {

@@ -444,8 +444,10 @@ export class LocalTask {
       }
     }
     if (c.lastStatus !== 'PENDING') return; // stopped while secrets or ports were checked
-    // The role's push rights reach the programs that push (the builder's executor, the manifest
-    // stand-in) and no other container of the task: commands steps cannot read them.
+    // The role's push right is written into the private directory of the containers whose
+    // launch is a pushing program (images.ts): the image builder's, which runs its step script
+    // with the executor beside it, and a plugins/manifest container that runs the stand-in itself
+    // (not a commands step or a service of that image). Other containers never see it.
     const grant = image.launch.kind === 'image-builder' || image.launch.kind === 'plugin' ? this.pushGrantOfRole() : undefined;
     if (grant) writePushGrant(c.dataDir, grant);
     const mounts = [...this.mountsOf(c), ...(ownRoot ? [{ source: c.dataDir, target: CONTAINER_DATA_DIR }, ...image.launch.mounts] : [])];

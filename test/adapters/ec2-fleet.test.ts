@@ -4,7 +4,7 @@
 import { AutoScalingClient, SetDesiredCapacityCommand, TerminateInstanceInAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AwsEc2Fleet, type Ec2FleetConfig, type FleetRetry, fleetState } from '../../adapters/ec2/fleet.js';
+import { AwsEc2Fleet, alreadyTerminated, type Ec2FleetConfig, type FleetRetry, fleetState } from '../../adapters/ec2/fleet.js';
 import { SPENT_ATTRIBUTE } from '../../core/pipeline/ec2-task.js';
 import { DEFAULT_KEEP_IDLE_MS, decideFleet, type FleetInput } from '../../core/scaling/ec2-fleet.js';
 import { type AutoScalingStandIn, type GroupSpec, startAutoScalingStandIn } from '../support/auto-scaling-stand-in.js';
@@ -161,6 +161,30 @@ describe('AwsEc2Fleet against the Auto Scaling stand-in (real SDK clients)', () 
     const before = count('TerminateInstanceInAutoScalingGroup');
     await expect(fleet.apply({ desired: {}, terminate: [{ instanceId: 'i-00000000000000bad', arch: 'amd64', why: 'test' }], free: {}, overLimit: {}, onDemand: {} })).rejects.toMatchObject({ name: 'ValidationError' });
     expect(count('TerminateInstanceInAutoScalingGroup') - before).toBe(1);
+  });
+
+  it('a termination whose answer was lost is retried, and the retry finding the instance gone counts as done: the pass goes on, the capacity decremented once', async () => {
+    const { fleet, standIn: s } = await fleetOn([{ name: 'slipway-amd64', maxSize: 4, desiredCapacity: 2 }]);
+    s.advance();
+    s.advance();
+    const [first, second] = [...s.containerInstances.values()].map((c) => c.ec2InstanceId);
+    // The first termination takes effect and the instance is gone before the retry (AWS finished it); its answer never came.
+    s.loseAnswer('TerminateInstanceInAutoScalingGroup', 1, () => s.advance());
+    await fleet.apply({ desired: { amd64: 0 }, terminate: [first!, second!].map((instanceId) => ({ instanceId, arch: 'amd64' as const, why: 'idle' })), free: {}, overLimit: {}, onDemand: {} });
+    const terminations = s.calls.filter((c) => c.action === 'TerminateInstanceInAutoScalingGroup').map((c) => c.params.InstanceId);
+    expect(terminations).toEqual([first, first, second]);
+    expect(s.calls.filter((c) => c.action === 'SetDesiredCapacity').map((c) => c.params.DesiredCapacity)).toEqual(['0']);
+    expect(s.groups.get('slipway-amd64')!.desiredCapacity).toBe(0);
+    // A first attempt that finds no such instance is still an error.
+    await expect(fleet.apply({ desired: {}, terminate: [{ instanceId: first!, arch: 'amd64', why: 'again' }], free: {}, overLimit: {}, onDemand: {} })).rejects.toMatchObject({ name: 'ValidationError', message: expect.stringContaining('Instance Id not found') });
+  });
+
+  it('recognises the answers of an instance already on its way out, and not the minimum-size refusal', () => {
+    const validation = (message: string) => Object.assign(new Error(message), { name: 'ValidationError' });
+    expect(alreadyTerminated(validation('Instance Id not found - No managed instance found for instance ID: i-0123'))).toBe(true);
+    expect(alreadyTerminated(validation('The instance i-0123 is not in InService or Standby.'))).toBe(true);
+    expect(alreadyTerminated(validation("Currently, desiredSize equals minSize (1). Terminating instance without replacement will violate group's min size constraint."))).toBe(false);
+    expect(alreadyTerminated(Object.assign(new Error('Instance Id not found'), { name: 'Throttling' }))).toBe(false);
   });
 
   it('a Spot group that waited too long launches on-demand (UpdateAutoScalingGroup once), and Spot again when nothing waits', async () => {

@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { cliContext } from '../../cli/commands/compile.js';
 import { CompileError, compileManifest, compilePipeline, type CompiledStage } from '../../core/pipeline/compile.js';
 import { ecsSafeName, NameAllocator } from '../../core/pipeline/container-names.js';
-import { AGENT_CONTAINER, AGENT_ENV, STEP_RECORD_VOLUME_PREFIX, stepRecordVolume, type AgentPlan } from '../../core/pipeline/contract.js';
+import { AGENT_CONTAINER, AGENT_ENV, STATE_BUSYBOX, STEP_RECORD_VOLUME_PREFIX, stepRecordVolume, type AgentPlan } from '../../core/pipeline/contract.js';
 import { familyName } from '../../core/pipeline/family.js';
+import { DEFAULT_IMAGE_BUILDER } from '../../core/pipeline/image-build.js';
 import { fargateSize } from '../../core/pipeline/fargate-size.js';
 import { isValid, loadManifest } from '../../core/pipeline/load.js';
 import { TRUNCATION_MARKER, UPSTREAM_RESERVE } from '../../core/pipeline/override-budget.js';
@@ -173,6 +174,24 @@ describe('containers', () => {
     const { accountId: _, ...noAccount } = FIXTURE_OPTIONS;
     const named = compileYaml(yaml, push, noAccount).stages[0]!.taskDefinition.containerDefinitions!.find((d) => d.name === 'deploy')!;
     expect(named.secrets![0]!.valueFrom).toBe('/slipway/acme/app/deploy_token');
+  });
+
+  it("refuses a service whose entrypoint is in Slipway's state directory (it could pass for the plugin launcher)", () => {
+    const services = (entrypoint: string) =>
+      `\nservices:\n  - name: m\n    image: plugins/manifest\n    entrypoint: [${entrypoint}, sh, -c]\n    command: ['cat x', n, /bin/drone-manifest]\n`;
+    expect(() => compileYaml(pipeline(step('a', ['x']), services(STATE_BUSYBOX)))).toThrow(/service "m": entrypoint \/slipway\/agent\/bin\/busybox is in \/slipway, Slipway's own directory/);
+    // Any other program is the service's own.
+    expect(stage(pipeline(step('a', ['x']), services('/bin/busybox'))).taskDefinition.containerDefinitions!.find((d) => d.image === 'plugins/manifest')!.entryPoint).toEqual(['/bin/busybox', 'sh', '-c']);
+  });
+
+  it("refuses a step or service of the image builder's own image (local mode's builder launch carries push rights); an image build step still becomes one", () => {
+    const own = (kind: string) => `\n${kind}:\n  - name: b\n    image: ${DEFAULT_IMAGE_BUILDER}\n    shell: /busybox/sh\n    commands: ['cat x']\n`;
+    expect(() => compileYaml(`kind: pipeline\ntype: docker\nname: p\nsteps:${own('').slice(2)}`)).toThrow(/"b": image ghcr\.io\/osscontainertools\/kaniko:v1\.28\.5-debug is Slipway's image builder/);
+    expect(() => compileYaml(pipeline(step('a', ['x']), own('services')))).toThrow(/Slipway's image builder/);
+    // Another builder named by the deployment is the one refused.
+    expect(() => compileYaml(pipeline(step('a', ['x'])).replace('alpine:3.20', 'registry.example.com/kaniko:1'), push, { ...FIXTURE_OPTIONS, imageBuilds: { builderImage: 'registry.example.com/kaniko:1' } })).toThrow(/registry\.example\.com\/kaniko:1 is Slipway's image builder/);
+    const build = stage(pipeline('  - name: publish\n    image: plugins/docker\n    settings:\n      repo: acme/app\n      dry_run: true\n'));
+    expect(build.taskDefinition.containerDefinitions!.find((c) => c.name === 'publish')!.image).toBe(DEFAULT_IMAGE_BUILDER);
   });
 
   it('maps arch to the runtime platform', () => {

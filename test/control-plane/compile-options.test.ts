@@ -169,6 +169,20 @@ steps:
     expect(options.imageBuilds?.pushRepositories).toEqual([]);
   });
 
+  it("compiles a fork's pull request through the pull-through cache's rules without credentials only", () => {
+    const cacheEnv = { ...env, PULL_THROUGH_CACHE: JSON.stringify({ 'docker.io': 'slipway-docker-hub', 'ghcr.io': 'slipway-ghcr', 'quay.io': 'slipway-quay' }) };
+    const yaml = 'kind: pipeline\ntype: docker\nname: p\nsteps:\n- name: a\n  image: acme/private:1\n  commands: [true]\n- name: b\n  image: ghcr.io/acme/private:1\n  commands: [true]\n- name: c\n  image: quay.io/acme/tool:1\n  commands: [true]\n';
+    const manifest = loadManifest('.drone.yml', yaml);
+    if (!isValid(manifest)) throw new Error('invalid');
+    const images = (fork: boolean) => {
+      const result = compileManifest(manifest, push, buildCompileOptions(compileOptionsFromEnv(cacheEnv), { repoSlug: 'acme/app', buildNumber: 3, fork }));
+      return Object.fromEntries(result.stages[0]!.taskDefinition.containerDefinitions!.filter((c) => ['a', 'b', 'c'].includes(c.name!)).map((c) => [c.name, c.image]));
+    };
+    const registry = '210987654321.dkr.ecr.cn-north-1.amazonaws.com.cn';
+    expect(images(true)).toEqual({ a: 'acme/private:1', b: 'ghcr.io/acme/private:1', c: `${registry}/slipway-quay/acme/tool:1` });
+    expect(images(false)).toEqual({ a: `${registry}/slipway-docker-hub/acme/private:1`, b: `${registry}/slipway-ghcr/acme/private:1`, c: `${registry}/slipway-quay/acme/tool:1` });
+  });
+
   it("never gives a fork's pull request the repository's push role or its cache: every container of the task would hold them", () => {
     const options = buildCompileOptions(compileOptionsFromEnv(env), { repoSlug: 'acme/app', buildNumber: 2, fork: true });
     expect(options.taskRoleArn).toBe('arn:aws-cn:iam::210987654321:role/shared');

@@ -62,7 +62,7 @@ describe.skipIf(noNamespaces)('host services of namespaced tasks', () => {
     expect(standIn.ecs.logs(task, 'main').map((l) => l.message)).toEqual(['hello from the host', 'error ECONNREFUSED']);
   }, 90_000);
 
-  it.skipIf(!findBinary('buildah', ['/usr/bin']))("gives the role's push right to the image builder's container only, and only for that role", async () => {
+  it.skipIf(!findBinary('buildah', ['/usr/bin']))("gives the role's push right to the image builder's container only (not to a commands step on plugins/manifest), and only for that role", async () => {
     const builder: ContainerDefinition = {
       name: 'builder',
       image: DEFAULT_IMAGE_BUILDER,
@@ -70,9 +70,11 @@ describe.skipIf(noNamespaces)('host services of namespaced tasks', () => {
       entryPoint: ['/busybox/sh', '-c'],
       command: ['if [ -f "$SLIPWAY_PUSH_GRANT/auth.json" ]; then tr "\\n" " " < "$SLIPWAY_PUSH_GRANT/repositories"; echo; tr "\\n" " " < "$SLIPWAY_PUSH_GRANT/registries"; echo; cat "$SLIPWAY_PUSH_GRANT/auth.json"; else echo none; fi'],
     };
-    const step = sh('step', `echo "\${SLIPWAY_PUSH_GRANT:-unset}"; ls -A ${CONTAINER_DATA_DIR} | wc -l`, { essential: true, dependsOn: [{ containerName: 'builder', condition: 'COMPLETE' }] });
-    const granted = await runWithRole(standIn.client, [builder, step], ROLE);
-    const other = await runWithRole(standIn.client, [builder, step], 'arn:aws:iam::000000000000:role/slipway-build-task');
+    const step = sh('step', `echo "\${SLIPWAY_PUSH_GRANT:-unset}"; ls -A ${CONTAINER_DATA_DIR} | wc -l`, { essential: true, dependsOn: [{ containerName: 'builder', condition: 'COMPLETE' }, { containerName: 'manifest-commands', condition: 'COMPLETE' }] });
+    // A commands step on the manifest plugin's image runs its script, not the stand-in: no grant.
+    const manifestCommands = sh('manifest-commands', `cat "\${SLIPWAY_PUSH_GRANT:-${CONTAINER_DATA_DIR}/push-grant}/auth.json" 2>/dev/null || echo none`, { image: 'plugins/manifest' });
+    const granted = await runWithRole(standIn.client, [builder, manifestCommands, step], ROLE);
+    const other = await runWithRole(standIn.client, [builder, manifestCommands, step], 'arn:aws:iam::000000000000:role/slipway-build-task');
     await Promise.all([standIn.ecs.waitForStopped(granted, 60_000), standIn.ecs.waitForStopped(other, 60_000)]);
 
     const [repositories, registries, auth] = standIn.ecs.logs(granted, 'builder').map((l) => l.message);
@@ -83,6 +85,7 @@ describe.skipIf(noNamespaces)('host services of namespaced tasks', () => {
     expect(Buffer.from(entries[`${HOST_ALIAS}:5999`]!.auth, 'base64').toString()).toBe(`slipway:${GRANT.password}`);
     // The commands step of the same task: no variable, nothing in its private directory.
     expect(standIn.ecs.logs(granted, 'step').map((l) => l.message)).toEqual(['unset', '0']);
+    expect(standIn.ecs.logs(granted, 'manifest-commands').map((l) => l.message)).toEqual(['none']);
     // Another role: nothing.
     expect(standIn.ecs.logs(other, 'builder').map((l) => l.message)).toEqual(['none']);
     // The grant is in no record of the ECS API (task definitions, tasks).

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_IMAGE_BUILDER } from '../../core/pipeline/image-build.js';
 import { existsSync } from 'node:fs';
-import { DEFAULT_AGENT_IMAGE } from '../../core/pipeline/contract.js';
+import { DEFAULT_AGENT_IMAGE, STATE_BUSYBOX } from '../../core/pipeline/contract.js';
 import { AGENT_CODE_DIR, imageRepositoryName, PROJECT_ROOT, resolveImage, type ContainerImageSpec } from '../../local/images.js';
 import { findBinary } from '../../local/require-binary.js';
 
@@ -76,7 +76,7 @@ describe('image catalogue', () => {
     expect(result).toEqual({
       ok: true,
       launch: {
-        argv: ['/usr/bin/env', 'SLIPWAY_KANIKO_EXECUTOR=/proj/local/image-builder.sh', 'SLIPWAY_BUILDAH_ROOT=/var/tmp/b', 'DOCKER_CONFIG=/tmp/c1/docker', 'SLIPWAY_BUILD_ARCH=amd64', 'SLIPWAY_PUSH_GRANT=/tmp/c1/push-grant', 'sh', '-c', 'echo build'],
+        argv: ['/usr/bin/env', 'SLIPWAY_KANIKO_EXECUTOR=/proj/local/image-builder.sh', 'SLIPWAY_BUILDAH_ROOT=/var/tmp/b', 'DOCKER_CONFIG=/tmp/c1/docker', 'SLIPWAY_PRIVATE_DIR=/tmp/c1', 'SLIPWAY_BUILD_ARCH=amd64', 'SLIPWAY_PUSH_GRANT=/tmp/c1/push-grant', 'sh', '-c', 'echo build'],
         kind: 'image-builder',
         ports: [],
         // In a root of its own: the executor read-only, buildah's layer cache writable, each at its own path.
@@ -99,7 +99,9 @@ describe('image catalogue', () => {
       [spec('plugins/manifest'), [program]],
       [spec('docker.io/plugins/manifest:1.4', { command: ['--help'] }), [program, '--help']],
       // The masking wrapper (core/pipeline/script.ts, pluginScript) execs the entrypoint it is given last.
-      [spec(`plugins/manifest@sha256:${'a'.repeat(64)}`, { entryPoint: ['/state/bin/busybox', 'sh', '-c'], command: ['SCRIPT', 'slipway-step1', '/bin/drone-manifest'] }), ['/state/bin/busybox', 'sh', '-c', 'SCRIPT', 'slipway-step1', program]],
+      [spec(`plugins/manifest@sha256:${'a'.repeat(64)}`, { entryPoint: [STATE_BUSYBOX, 'sh', '-c'], command: ['SCRIPT', 'slipway-step1', '/bin/drone-manifest'] }), [STATE_BUSYBOX, 'sh', '-c', 'SCRIPT', 'slipway-step1', program]],
+      // A step's own entrypoint that is the plugin's program.
+      [spec('plugins/manifest', { entryPoint: ['/bin/drone-manifest'], command: ['--help'] }), [program, '--help']],
     ];
     for (const [given, argv] of cases) {
       const out = resolveImage(given, { projectRoot: '/proj' });
@@ -112,6 +114,21 @@ describe('image catalogue', () => {
     }
     // Another image of the same name elsewhere is not the plugin.
     expect(resolveImage(spec('ghcr.io/acme/manifest'))).toMatchObject({ ok: false, reason: expect.stringContaining('no entryPoint or command') });
+  });
+
+  it('runs a plugins/manifest container whose program is not the plugin\'s as any image: no stand-in, no push right', () => {
+    const cases: ContainerImageSpec[] = [
+      // A commands step: its script under the shell.
+      spec('plugins/manifest', { entryPoint: ['/bin/sh', '-c'], command: ['cat "$SLIPWAY_PUSH_GRANT/auth.json"'] }),
+      // The launcher execing a step's own entrypoint that only names the program as an argument.
+      spec('plugins/manifest', { entryPoint: [STATE_BUSYBOX, 'sh', '-c'], command: ['SCRIPT', 'slipway-step1', 'sh', '-c', 'cat x', '/bin/drone-manifest'] }),
+      // The launcher's shape from another shell (a service's own entrypoint is never the launcher's: compile refuses it).
+      spec('plugins/manifest', { entryPoint: ['/bin/busybox', 'sh', '-c'], command: ['cat x', 'name', '/bin/drone-manifest'] }),
+    ];
+    for (const given of cases) {
+      const out = resolveImage(given, { projectRoot: '/proj' });
+      expect(out).toEqual({ ok: true, launch: { argv: [...given.entryPoint!, ...given.command!], kind: 'command', ports: [], mounts: [] } });
+    }
   });
 
   it('reads the repository name out of registry, tag and digest', () => {

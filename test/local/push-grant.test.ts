@@ -4,7 +4,7 @@
 // the grant names is pushed with the login; another is refused before anything is built; with
 // no grant the registry refuses the push (401); the password is in no output.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,6 +77,38 @@ describe.skipIf(skipWithout('buildah and docker-registry', imageBuildToolsMissin
     expect(out.output).toContain(`the push of ${registry.host}/team/app:3 was refused by ${registry.host}`);
     expect(out.output).toMatch(/unauthorized|authentication required/i);
     expect(await tags('team/app')).toEqual(['1', '1-amd64']);
+  }, 120_000);
+
+  it("refuses a context or Dockerfile in the container's private directory (or a context holding it), links resolved, before it builds", () => {
+    const privateDir = { SLIPWAY_PRIVATE_DIR: container };
+    const grantDir = join(container, PUSH_GRANT_DIR);
+    const link = join(dir, 'context', 'private-link');
+    symlinkSync(container, link);
+    const run = (context: string, dockerfile: string) => {
+      const out = spawnSync('sh', [EXECUTOR, '--context', `dir://${context}`, '--dockerfile', dockerfile, '--no-push'], { env: env({ ...withGrant(), ...privateDir }), encoding: 'utf8' });
+      return { status: out.status, output: `${out.stdout}${out.stderr}` };
+    };
+    try {
+      const ownDockerfile = join(dir, 'context', 'Dockerfile');
+      for (const [context, dockerfile] of [
+        [grantDir, ownDockerfile],
+        [link, ownDockerfile],
+        [dir, ownDockerfile],
+        ['/', ownDockerfile],
+        [join(dir, 'context'), join(grantDir, 'auth.json')],
+        [join(dir, 'context'), join(link, PUSH_GRANT_DIR, 'auth.json')],
+      ]) {
+        const out = run(context!, dockerfile!);
+        expect(out.status, `${context} ${dockerfile}: ${out.output}`).toBe(1);
+        expect(out.output).toMatch(/is (or holds|in) this container's private directory/);
+        expect(out.output).not.toContain('buildah bud');
+        expect(out.output).not.toContain(LOGIN.password);
+      }
+      // The workspace's own context is built.
+      expect(run(join(dir, 'context'), ownDockerfile)).toMatchObject({ status: 0 });
+    } finally {
+      rmSync(link);
+    }
   }, 120_000);
 
   it('plugins/manifest without username and password pushes its list with the grant to a repository it names, and only there', async () => {

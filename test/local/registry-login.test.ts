@@ -1,13 +1,16 @@
 // The local image registry's login (local/registry-login.ts) and the registry it guards
 // (local/image-registry.ts): made once per SLIPWAY_HOME, readable by its owner only; the
 // registry refuses anonymous pushes (401) and takes the login's; it listens on loopback only.
-import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { connect } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { imageRegistryBinary, startImageRegistry, type ImageRegistry } from '../../local/image-registry.js';
+import { PROJECT_ROOT } from '../../local/images.js';
 import { basicAuthorization, htpasswdLine, localRegistryLogin, REGISTRY_LOGIN_FILE, type RegistryLogin } from '../../local/registry-login.js';
 import { skipWithout } from '../support/required-tool.js';
 
@@ -31,6 +34,44 @@ describe('the local registry login', () => {
     expect(localRegistryLogin(tempHome()).password).not.toBe(first.password);
   });
 
+  it('two starters at once agree on one login, and neither reads a partly written file', async () => {
+    // Separate processes (the login is made synchronously: only another process can race
+    // it), released together once both are loaded, over many fresh homes so that they collide.
+    const homes = Array.from({ length: 200 }, () => tempHome());
+    const go = join(tempHome(), 'go');
+    const script = [
+      `import { existsSync } from 'node:fs';`,
+      `import { localRegistryLogin } from ${JSON.stringify(pathToFileURL(join(PROJECT_ROOT, 'local', 'registry-login.ts')).href)};`,
+      'const [go, ...homes] = process.argv.slice(1);',
+      "process.stdout.write('ready\\n');",
+      'while (!existsSync(go)) {}',
+      'const out = [];',
+      'for (const home of homes) {',
+      '  try { out.push(localRegistryLogin(home).password); } catch (error) { out.push(`error: ${error.message}`); }',
+      '}',
+      'process.stdout.write(JSON.stringify(out));',
+    ].join('\n');
+    const starters = [0, 1].map(() => spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, go, ...homes], { cwd: PROJECT_ROOT }));
+    const outputs = starters.map(
+      (child) =>
+        new Promise<string>((resolve, reject) => {
+          let text = '';
+          child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          child.once('error', reject);
+          child.once('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`starter exited ${code}`))));
+        }),
+    );
+    const ready = (child: (typeof starters)[number]) => new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    await Promise.all(starters.map(ready));
+    writeFileSync(go, '');
+    const [a, b] = (await Promise.all(outputs)).map((text) => JSON.parse(text.replace(/^ready\n/, '')) as string[]);
+    expect(a!.filter((p) => p.startsWith('error'))).toEqual([]);
+    expect(a).toHaveLength(homes.length);
+    expect(b).toEqual(a);
+    // Nothing left behind but the login itself.
+    for (const home of homes) expect(readdirSync(home)).toEqual([REGISTRY_LOGIN_FILE]);
+  }, 60_000);
+
   it('narrows a kept file that others could read back to 0600, and names a malformed one', () => {
     const home = tempHome();
     const made = localRegistryLogin(home);
@@ -45,7 +86,8 @@ describe('the local registry login', () => {
     const login = { username: 'slipway', password: 'x'.repeat(32) };
     const [user, hash] = htpasswdLine(login).split(':');
     expect(user).toBe('slipway');
-    expect(hash).toMatch(/^\$2[aby]\$/);
+    // Cost 4, bcrypt's least: the password is random, and the registry checks it on every request.
+    expect(hash).toMatch(/^\$2[aby]\$04\$/);
     expect(bcrypt.compareSync(login.password, hash!)).toBe(true);
     expect(bcrypt.compareSync('y'.repeat(32), hash!)).toBe(false);
   });

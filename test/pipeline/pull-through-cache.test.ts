@@ -2,7 +2,7 @@
 // as ECR names the cached repositories (https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-working.html:
 // Docker Hub's official images keep `library/`).
 import { describe, expect, it } from 'vitest';
-import { cachedImage, ecrRegistry, type PullThroughCache } from '../../core/pipeline/pull-through-cache.js';
+import { cachedImage, ecrRegistry, withoutCredentialedRules, type PullThroughCache } from '../../core/pipeline/pull-through-cache.js';
 import { buildCompileOptions, compileOptionsFromEnv } from '../../lambdas/planner/compile-options.js';
 import { compiledContainers } from '../../bench/lib/start-ladder.js';
 import { FIXTURE_ENV } from '../compiler/support.js';
@@ -63,6 +63,15 @@ describe('cachedImage', () => {
     expect(cachedImage('ghcr.io/acme/tool:1', { ...CACHE, prefixes: withoutGhcr })).toBe('ghcr.io/acme/tool:1');
   });
 
+  it('without the rules that pull with stored credentials, Docker Hub, ghcr.io and registry.gitlab.com are pulled as written; the others still go through the cache', () => {
+    const anonymous = withoutCredentialedRules(CACHE);
+    expect(anonymous.prefixes).toEqual({ 'public.ecr.aws': 'slipway-ecr-public', 'registry.k8s.io': 'slipway-k8s', 'quay.io': 'slipway-quay' });
+    for (const image of ['node:20', 'acme/private:1', 'ghcr.io/acme/private:1', 'registry.gitlab.com/acme/app/private:1']) expect(cachedImage(image, anonymous)).toBe(image);
+    expect(cachedImage('quay.io/minio/minio', anonymous)).toBe(`${REGISTRY}/slipway-quay/minio/minio:latest`);
+    // The rule set itself is what decides, whatever case the planner's map names a host in.
+    expect(withoutCredentialedRules({ ...CACHE, prefixes: { 'GHCR.io': 'slipway-ghcr' } }).prefixes).toEqual({});
+  });
+
   it('names the China partition registry', () => {
     expect(ecrRegistry('123456789012', 'cn-north-1', 'aws-cn')).toBe('123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn');
   });
@@ -106,6 +115,18 @@ describe('the planner compiles through the cache, unless the repository opted ou
     const privateImage = `${yaml}image_pull_secrets: [registry]\n---\nkind: secret\nname: registry\nget:\n  path: /slipway/acme/app/registry\n`;
     const images = Object.fromEntries(compiledContainers(privateImage, env).map((c) => [c.name, [c.image, c.repositoryCredentials !== undefined]]));
     expect(images['test']).toEqual(['node:20', true]);
+  });
+
+  it("a fork's pull request goes through no rule that pulls with the deployment's credentials (its file would choose what ECR fetches with them)", () => {
+    const deployment = compileOptionsFromEnv({ AWS_REGION: 'eu-west-1', ACCOUNT_ID: '123456789012', PARTITION: 'aws', ...env });
+    const fork = buildCompileOptions(deployment, { repoSlug: 'acme/app', buildNumber: 1, fork: true });
+    expect(fork.pullThroughCache).toEqual(withoutCredentialedRules(CACHE));
+    const images = Object.fromEntries(compiledContainers(yaml, {}, { pullThroughCache: fork.pullThroughCache }).map((c) => [c.name, c.image]));
+    expect(images).toMatchObject({ db: 'postgres:16', test: 'node:20' });
+    // Only credentialed rules configured: no cache at all for the fork.
+    const dockerHubOnly = compileOptionsFromEnv({ AWS_REGION: 'eu-west-1', ACCOUNT_ID: '123456789012', PARTITION: 'aws', PULL_THROUGH_CACHE: JSON.stringify({ 'docker.io': 'slipway-docker-hub' }) });
+    expect(buildCompileOptions(dockerHubOnly, { repoSlug: 'acme/app', buildNumber: 1, fork: true }).pullThroughCache).toBeUndefined();
+    expect(buildCompileOptions(dockerHubOnly, { repoSlug: 'acme/app', buildNumber: 1, fork: false }).pullThroughCache?.prefixes).toEqual({ 'docker.io': 'slipway-docker-hub' });
   });
 
   it('refuses a cache setting that is not a map of registries to prefixes', () => {

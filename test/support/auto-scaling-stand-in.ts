@@ -23,6 +23,8 @@
 // - Throttling: HTTP 400, Code `Throttling`, "Rate exceeded", as the query APIs answer it
 //   (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/CommonErrors.html lists the
 //   throttling error; the SDK classifies `Throttling` as a throttle).
+// - A lost answer (`loseAnswer`): the call takes effect, then the connection drops, as when an
+//   answer is lost on the way; its caller retries a call that already happened.
 // - ECS ListContainerInstances (pages), DescribeContainerInstances (at most 100 per call,
 //   unknown ARNs as failures[] "MISSING"), PutAttributes (an unknown target:
 //   TargetNotFoundException), https://docs.aws.amazon.com/AmazonECS/latest/APIReference/.
@@ -100,6 +102,12 @@ export interface AutoScalingStandIn {
   calls: RecordedCall[];
   /** The next `times` calls of `action` answer as a throttled request. */
   throttle(action: string, times: number): void;
+  /**
+   * The next `times` calls of `action` take effect, then their answer is lost (the connection
+   * drops: the SDK sees ECONNRESET, a network error its caller retries). `meanwhile` runs
+   * between the effect and the loss: what AWS did before the retry (e.g. `advance`).
+   */
+  loseAnswer(action: string, times: number, meanwhile?: () => void): void;
   /** One round of what AWS does between calls (see the head of this file). */
   advance(): void;
   stop(): Promise<void>;
@@ -125,6 +133,7 @@ export async function startAutoScalingStandIn(options: { cluster?: string; group
   const containerInstances = new Map<string, StandInContainerInstance>();
   const calls: RecordedCall[] = [];
   const throttled = new Map<string, number>();
+  const lostAnswers = new Map<string, { times: number; meanwhile?: () => void }>();
   let instanceCounter = 0;
   let clock = 0;
   const newInstance = (state: LifecycleState, market: StandInInstance['market']): StandInInstance => ({
@@ -254,6 +263,13 @@ export async function startAutoScalingStandIn(options: { cluster?: string; group
         throw new QueryError('Throttling', 'Rate exceeded');
       }
       const result = autoScaling(action, params);
+      const lost = lostAnswers.get(action);
+      if (lost && lost.times > 0) {
+        lost.times -= 1;
+        lost.meanwhile?.();
+        req.socket.destroy();
+        return;
+      }
       res.writeHead(200);
       res.end(`<${action}Response xmlns="${NAMESPACE}"><${action}Result>${result}</${action}Result><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${action}Response>`);
     } catch (err) {
@@ -357,6 +373,7 @@ export async function startAutoScalingStandIn(options: { cluster?: string; group
     containerInstances,
     calls,
     throttle: (action, times) => void throttled.set(action, times),
+    loseAnswer: (action, times, meanwhile) => void lostAnswers.set(action, { times, ...(meanwhile ? { meanwhile } : {}) }),
     advance,
     stop: async () => {
       await Promise.all([close(autoScalingServer), close(ecsServer)]);

@@ -2,7 +2,7 @@
 // test/fixtures/aws (sources in SOURCES.md) turned into exceptions by the real ECS client's
 // deserializer, so the names, statuses and fields are the SDK's, not hand-made objects.
 
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { classifyAwsError, embeddedErrorCode, isEcsCapacityReason } from '../../core/util/aws-errors.js';
@@ -165,5 +165,25 @@ describe('withRetry', () => {
     let calls = 0;
     await expect(withRetry(async () => { calls++; throw new Error('x'); }, { attempts: 3, baseMs: 1, maxMs: 1, retryable: () => true, signal: AbortSignal.abort() })).rejects.toThrow('x');
     expect(calls).toBe(1);
+  });
+});
+
+describe('one classifier', () => {
+  // An error's name read by hand misses what the classifier knows (a not-found under another
+  // name, a throttle, a fault); adapters and handlers ask classifyAwsError (or isNotFound, …).
+  it('no adapter, Lambda, local stand-in or CLI compares an AWS error name itself', () => {
+    const root = new URL('../../', import.meta.url);
+    const byHand = /(?<!classifyAwsError\([^)]*\)|info)\.name\s*[!=]==\s*'\w*(?:Exception|NotFound|Fault)'|\(\w+ as Error\)\.name\s*(?:[!=]==|;)/;
+    const found: string[] = [];
+    for (const dir of ['adapters', 'lambdas', 'local', 'cli', 'task-runner']) {
+      for (const file of readdirSync(new URL(dir, root), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'))) {
+        readFileSync(new URL(`${dir}/${file}`, root), 'utf8')
+          .split('\n')
+          .forEach((line, i) => {
+            if (byHand.test(line)) found.push(`${dir}/${file}:${i + 1}: ${line.trim()}`);
+          });
+      }
+    }
+    expect(found).toEqual([]);
   });
 });
