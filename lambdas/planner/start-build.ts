@@ -72,6 +72,8 @@ export async function announcePending(repo: ScmRepo, build: Build, deps: StartBu
     deps.log('commit status not posted', { buildId: build.id, status: build.status, error: (err as Error).message });
     return;
   }
+  // A build finished at its creation (every pipeline in error) had its final status in that post.
+  if (build.status !== 'pending' && build.status !== 'running') return;
   const now = await deps.store.getBuild(build.id);
   if (!now || now.status === 'pending' || now.status === 'running') return;
   deps.log('build finished while its pending status was sent: its final status is posted again', { buildId: build.id, status: now.status });

@@ -510,6 +510,13 @@ describe('the pending status is off the path to RunTask', () => {
     expect(await planEvent(message, deps)).toEqual({ kind: 'resumed', buildId: 'acme/lateretry#1', enqueued: [] });
     expect(git.statuses.filter((s) => s.sha === message.hook.commit.sha).map((s) => s.state)).toEqual(['pending', 'success']);
   });
+
+  it('a build whose every pipeline is in error is final at its creation: its one status is posted once', async () => {
+    const message = await pushMessage('acme/all-errors', 'kind: pipeline\ntype: docker\nname: test\nsteps:\n  a: { image: alpine }\n');
+    await planEvent(message, deps);
+    expect((await store.getBuild('acme/all-errors#1'))?.status).toBe('error');
+    expect(git.statuses.filter((s) => s.sha === message.hook.commit.sha).map((s) => s.state)).toEqual(['error']);
+  });
 });
 
 describe('the repository comes from activation and configuration, never from the webhook body', () => {
