@@ -9,7 +9,7 @@ import { SECRET_NAME, SHELL_NAME, normalizePath } from './secret-names.js';
 import { fitContainers, isPlugin, tooManyContainersMessage, type PackUnit } from './pack.js';
 import { segments, splitRefusal } from './segments.js';
 import { stepKind } from './step-order.js';
-import { mayReceiveSecrets } from './plugin-command.js';
+import { hasEntrypoint, mayReceiveSecrets } from './plugin-command.js';
 import { imageRepository } from './known-images.js';
 import { imageBuildKind } from './image-build.js';
 import { CAPACITY_PREFERENCES, TRUST_SETTING, isDockerSocket, needsDockerDaemon } from './capacity.js';
@@ -241,10 +241,11 @@ function lintSecretNames(env: Step['environment'], node: SourceNode | undefined,
 }
 
 /**
- * Service names reach a step through /etc/hosts, which only a step's wrapper writes (a
- * step with commands, or a plugin step that receives secrets and so runs masked), as
- * root: any other plugin step, or a step run as another user, that names a service (in
- * its settings, environment or commands) must use localhost instead.
+ * Service names reach a step through /etc/hosts, which a step's wrapper or a plugin's
+ * launcher writes, as root. A plugin step without secrets gets the launcher only when its
+ * command line is known: its own `entrypoint:` (always), or its image's as the planner reads
+ * it from the registry (lint cannot know: it warns). A step run as another user cannot write
+ * the file. Such steps that name a service should use localhost instead.
  */
 function lintUnresolvedNames(p: ParsedPipeline, all: Located[], out: Findings): void {
   const names = [...new Set([...p.pipeline.services.map((s) => s.name), ...p.pipeline.steps.filter((s) => s.detach).map((s) => s.name)])];
@@ -255,7 +256,7 @@ function lintUnresolvedNames(p: ParsedPipeline, all: Located[], out: Findings): 
     spend(1, PHASE);
     if (s.service) continue;
     // An image build step runs a wrapper (image-build.ts), which writes the names like any step's.
-    const plugin = isPlugin(s.step) && !mayReceiveSecrets(s.step, p.pipeline);
+    const plugin = isPlugin(s.step) && !mayReceiveSecrets(s.step, p.pipeline) && !hasEntrypoint(s.step);
     if (isPlugin(s.step) && !plugin) continue;
     const otherUser = !plugin && s.step.user !== undefined && !/^(root|0)(:|$)/.test(s.step.user);
     if (!plugin && !otherUser) continue;
@@ -269,7 +270,7 @@ function lintUnresolvedNames(p: ParsedPipeline, all: Located[], out: Findings): 
     if (used.length === 0) continue;
     const list = used.map((n) => `"${n}"`).join(', ');
     if (plugin) {
-      out.warn(valuePos(s.source, 'image'), s.path, `${LINT.serviceNamesUnresolved}: "${s.step.name}" names ${list} but runs its image's own entrypoint, so nothing adds ${used.length > 1 ? 'them' : 'it'} to its /etc/hosts; use localhost (the containers of one task share it)`);
+      out.warn(valuePos(s.source, 'image'), s.path, `${LINT.serviceNamesUnresolved}: "${s.step.name}" names ${list} but its launcher adds ${used.length > 1 ? 'them' : 'it'} to its /etc/hosts only if the planner can read the image's command line from its registry (else the image's entrypoint runs as it is); use localhost, which always works (the containers of one task share it), or give the step its entrypoint:`);
     } else {
       out.warn(keyPos(s.source, 'user'), `${s.path}.user`, `${LINT.serviceNamesUnresolved}: "${s.step.name}" names ${list} but runs as ${s.step.user}, who cannot write /etc/hosts; use localhost (the containers of one task share it)`);
     }

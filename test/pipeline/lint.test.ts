@@ -398,8 +398,10 @@ describe('lint: what the compiler would refuse, said early', () => {
   it('warns when a plugin step, or a step run as another user, names a service', () => {
     const text = (step: string) => `kind: pipeline\nservices:\n- name: database\n  image: postgres\nsteps:\n${step}`;
     expect(warnings(text('- name: migrate\n  image: plugins/migrate\n  settings:\n    url: postgres://database:5432/app\n'))).toEqual([
-      'steps[0]: service names do not resolve here: "migrate" names "database" but runs its image\'s own entrypoint, so nothing adds it to its /etc/hosts; use localhost (the containers of one task share it)',
+      'steps[0]: service names do not resolve here: "migrate" names "database" but its launcher adds it to its /etc/hosts only if the planner can read the image\'s command line from its registry (else the image\'s entrypoint runs as it is); use localhost, which always works (the containers of one task share it), or give the step its entrypoint:',
     ]);
+    // Its own entrypoint: the launcher always runs it, and writes the names.
+    expect(warnings(text('- name: migrate\n  image: plugins/migrate\n  entrypoint: [/bin/migrate]\n  settings:\n    url: postgres://database:5432/app\n'))).toEqual([]);
     expect(warnings(text('- name: t\n  image: node\n  user: node\n  commands: [psql -h database]\n'))).toEqual([expect.stringMatching(/^steps\[0\]\.user: service names do not resolve here: "t" names "database" but runs as node/)]);
     // Not named, or run by a root script: nothing to say.
     expect(warnings(text('- name: slack\n  image: plugins/slack\n  settings:\n    channel: databases\n'))).toEqual([]);
