@@ -127,21 +127,28 @@ export async function startEventualProxy(upstreamPort: number, options: Eventual
   // One write at a time, so the copy replays them in the order the table applied them.
   let writeChain: Promise<unknown> = Promise.resolve();
 
+  let closed = false;
+  // A replay that cannot reach DynamoDB Local (it reset the connection, or it is being
+  // stopped) is a replay error like a refused one: recorded, never a rejection that nobody
+  // awaits (the timer's drain has no caller), and the next replays still run.
   const replayOne = async (entry: (typeof pending)[number]): Promise<void> => {
     const body = Buffer.from(JSON.stringify(onCopy(entry.op, entry.input)));
-    const res = await send(upstreamPort, entry.headers, body);
-    if (res.status !== 200) replayErrors.push(`${entry.op}: ${res.status} ${res.body.toString('utf8').slice(0, 300)}`);
+    const res = await send(upstreamPort, entry.headers, body).catch((error: NodeJS.ErrnoException): Upstream | undefined => {
+      replayErrors.push(`${entry.op}: not replayed on the lagging copy: DynamoDB Local on port ${upstreamPort}: ${error.code ?? error.message}`);
+      return undefined;
+    });
+    if (res && res.status !== 200) replayErrors.push(`${entry.op}: ${res.status} ${res.body.toString('utf8').slice(0, 300)}`);
   };
   const drain = (all: boolean): Promise<void> => {
     replaying = replaying.then(async () => {
-      while (pending.length > 0 && (all || pending[0]!.due <= Date.now())) await replayOne(pending.shift()!);
+      while (!closed && pending.length > 0 && (all || pending[0]!.due <= Date.now())) await replayOne(pending.shift()!);
       schedule();
     });
     return replaying;
   };
   const schedule = (): void => {
     clearTimeout(timer);
-    if (pending.length === 0) return;
+    if (closed || pending.length === 0) return;
     timer = setTimeout(() => void drain(false), Math.max(0, pending[0]!.due - Date.now()));
   };
 
@@ -195,7 +202,9 @@ export async function startEventualProxy(upstreamPort: number, options: Eventual
   };
 
   const server: Server = createServer((req, res) => {
-    handle(req, res).catch((err: Error) => {
+    handle(req, res).catch((err: NodeJS.ErrnoException) => {
+      // The caller went away mid-answer: nothing is left to tell it.
+      if (res.headersSent || res.destroyed) return void res.destroy();
       res.writeHead(500, { 'content-type': 'application/x-amz-json-1.0' });
       res.end(JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: `local-dynamodb proxy: ${err.message}` }));
     });
@@ -209,7 +218,11 @@ export async function startEventualProxy(upstreamPort: number, options: Eventual
     catchUp: () => drain(true),
     replayErrors,
     close: async () => {
+      // No replay may be in flight once this returns: the caller stops DynamoDB Local next,
+      // and a request it is answering would end in a reset (socket hang up).
+      closed = true;
       clearTimeout(timer);
+      await replaying;
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

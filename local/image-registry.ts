@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, isListening, sleep } from './ports.js';
+import { isListening, listenerOwnedBy, servicePort, sleep } from './ports.js';
 import { findBinary } from './require-binary.js';
 
 export interface ImageRegistryOptions {
@@ -42,7 +42,8 @@ export function imageRegistryBinary(): string | undefined {
 export async function startImageRegistry(options: ImageRegistryOptions): Promise<ImageRegistry> {
   const binary = imageRegistryBinary();
   if (!binary) throw new ImageRegistryError('local image registry: docker-registry is not installed (apt-get install docker-registry, or npm run setup)');
-  const port = options.port ?? (await freePort());
+  // Outside the ephemeral range: no port-0 server can be given it while the registry starts (ports.ts).
+  const port = options.port ?? (await servicePort());
   mkdirSync(join(options.dir, 'storage'), { recursive: true });
   const auth = options.htpasswd ? join(options.dir, 'htpasswd') : undefined;
   if (auth) writeFileSync(auth, `${options.htpasswd!.trim()}\n`, { mode: 0o600 });
@@ -80,7 +81,9 @@ export async function startImageRegistry(options: ImageRegistryOptions): Promise
   });
   const limit = options.startTimeoutMs ?? 20_000;
   const started = Date.now();
-  while (!(await isListening(port))) {
+  // The registry's own listener, not another program's on the same port (it then exits: bind: address already in use).
+  const ours = async (): Promise<boolean> => (await isListening(port)) && (await listenerOwnedBy(child.pid!, port)) !== false;
+  while (!(await ours())) {
     if (exited !== undefined || Date.now() - started > limit) {
       child.kill('SIGKILL');
       throw new ImageRegistryError(

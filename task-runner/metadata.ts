@@ -72,7 +72,11 @@ export async function fetchTaskMetadata(baseUri: string, timeoutMs = 2000): Prom
   const url = `${baseUri.replace(/\/+$/, '')}/task`;
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    if (!response.ok) return { ok: false, error: `metadata: GET ${url} answered ${response.status}` };
+    if (!response.ok) {
+      // The body is not wanted, but left unread it holds the connection until collected.
+      await response.body?.cancel();
+      return { ok: false, error: `metadata: GET ${url} answered ${response.status}` };
+    }
     return { ok: true, task: parseTaskMetadata(await response.json()) };
   } catch (error) {
     return { ok: false, error: `metadata: GET ${url} failed: ${(error as Error).message}` };

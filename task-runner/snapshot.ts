@@ -99,7 +99,7 @@ export async function writeSnapshot(io: SnapshotIo, manifest: SnapshotManifest):
       );
     }
     const res = await send(io.url, 'PUT', io.signal, { 'content-length': String(bytes), 'if-none-match': '*' }, createReadStream(archive));
-    const body = await text(res);
+    const body = await text(res, io.url);
     if (res.statusCode === 412) throw new SnapshotError(`snapshot: ${redact(io.url)} already holds a snapshot (HTTP 412): a segment's snapshot is written once`);
     if (res.statusCode === undefined || res.statusCode < 200 || res.statusCode > 299) {
       throw new SnapshotError(`snapshot: upload to ${redact(io.url)} failed with HTTP ${res.statusCode}${errorCode(body)}`);
@@ -119,13 +119,16 @@ export async function readSnapshot(io: SnapshotIo, expected: { segment: number; 
   try {
     const res = await send(io.url, 'GET', io.signal, {});
     if (res.statusCode !== 200) {
-      const body = await text(res);
+      const body = await text(res, io.url);
       throw new SnapshotError(
         `snapshot: the workspace of segment ${expected.segment} could not be read from ${redact(io.url)} (HTTP ${res.statusCode}${errorCode(body)}): ` +
           'this segment cannot start without it',
       );
     }
-    await pipeline(res, createWriteStream(archive));
+    await pipeline(res, createWriteStream(archive)).catch((error: Error) => {
+      // A reset mid-download ('aborted', ECONNRESET): the segment fails saying where, never with half a workspace.
+      throw new SnapshotError(`snapshot: the download of segment ${expected.segment}'s workspace from ${redact(io.url)} broke off: ${error.message}`);
+    });
     await mkdir(io.base, { recursive: true });
     await runTar(['--zstd', '-xpf', archive, '-C', io.base], io.signal, 'extract the workspace');
     const manifestPath = join(io.base, SNAPSHOT_MANIFEST);
@@ -205,16 +208,24 @@ function send(url: string, method: 'GET' | 'PUT', signal: AbortSignal, headers: 
   const request = target.protocol === 'https:' ? httpsRequest : target.protocol === 'http:' ? httpRequest : undefined;
   if (!request) return Promise.reject(new SnapshotError(`snapshot: ${redact(url)}: expected an http(s) URL`));
   return new Promise((resolve, reject) => {
+    const fail = (error: Error) => reject(new SnapshotError(`snapshot: ${method} ${redact(url)}: ${error.message}`));
     const req = request(target, { method, headers, signal }, resolve);
-    req.on('error', (error) => reject(new SnapshotError(`snapshot: ${method} ${redact(url)}: ${error.message}`)));
-    if (body) body.pipe(req);
+    req.on('error', fail);
+    // pipeline, not pipe: a reset while the archive is sent (or a read error of the archive)
+    // ends both streams and is this request's error. Once S3 has answered (an early 403 or
+    // 412 before the whole body was read), the answer is what the caller reports.
+    if (body) pipeline(body, req).catch(fail);
     else req.end();
   });
 }
 
-async function text(res: IncomingMessage): Promise<string> {
+async function text(res: IncomingMessage, url: string): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of res) chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of res) chunks.push(chunk as Buffer);
+  } catch (error) {
+    throw new SnapshotError(`snapshot: the answer from ${redact(url)} (HTTP ${res.statusCode}) broke off: ${(error as Error).message}`);
+  }
   return Buffer.concat(chunks).toString('utf8').slice(0, 4000);
 }
 

@@ -40,6 +40,8 @@ export async function relayHostPorts(address: string, ports: readonly number[]):
           resolve();
         });
       });
+      // After listening (an accept failing for lack of file descriptors): said, not a crash of the whole stand-in.
+      server.on('error', (error) => console.error(`local-ecs: the relay of host port ${port} for the task at ${address}: ${error.message}`));
       servers.push(server);
     }
   } catch (error) {

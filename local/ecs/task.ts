@@ -300,7 +300,10 @@ export class LocalTask {
     for (const c of this.containers) {
       if (c.launching || c.lastStatus !== 'PENDING') continue;
       const verdict = this.dependencyVerdict(c);
-      if (verdict.kind === 'ready') void this.pullThenLaunch(c);
+      if (verdict.kind === 'ready') {
+        // Nobody awaits a launch: what it did not expect fails the container, never the process.
+        this.pullThenLaunch(c).catch((error: Error) => this.failToStart(c, `${CANNOT_START}: ${error.message}`));
+      }
       // The ECS agent marks such a container stopped with exit code 143 although it never
       // ran (task_manager.go, handleTerminalDependencyError).
       else if (verdict.kind === 'blocked') this.failToStart(c, verdict.reason, DEPENDENCY_EXIT_CODE);

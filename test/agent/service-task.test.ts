@@ -5,12 +5,13 @@
 // words when a service never came up. The service task stays up until it is stopped.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { AGENT_CONTAINER, AGENT_EXIT, type AgentServicePlan } from '../../core/pipeline/contract.js';
+import { servicePort } from '../../local/ports.js';
 import { parseAnswer } from '../../task-runner/services-ready.js';
 import { FakeTask } from './fake-task.js';
 import { byName, plan, startAgent, tempDirsPerTest } from './run-agent.js';
@@ -21,13 +22,11 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** A free port on loopback (listened on, then released). */
-async function freePort(): Promise<number> {
-  const server = await listen(0);
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+/**
+ * A free port on loopback for an agent that binds it later: outside the ephemeral range, so
+ * no server on port 0 and no outgoing connection of another test is given it meanwhile.
+ */
+const freePort = (): Promise<number> => servicePort();
 
 function listen(port: number): Promise<Server> {
   const server = createServer((socket) => socket.end());

@@ -6,6 +6,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
 
 import type { AgentStepPlan } from '../../core/pipeline/contract.js';
 import { snapshotKey } from '../../core/pipeline/segments.js';
@@ -145,5 +146,64 @@ describe('workspace snapshots between segments', () => {
     expect(content).toContain("DRONE_FAILED_STEPS='test'");
     expect(content).toContain("DRONE_BUILD_STATUS='failure'");
     expect(content).toContain("slipway_status_ended=' build test notify lint '");
+  });
+
+  describe('the store resets the connection mid-answer: the segment fails saying where, with no unhandled error', () => {
+    /** Answers every request with `head` and part of its body, then resets the connection (RST). */
+    async function resetting(head: string): Promise<{ url: string; close(): Promise<void> }> {
+      const sockets = new Set<Socket>();
+      const server: Server = createTcpServer((socket) => {
+        sockets.add(socket);
+        socket.on('close', () => sockets.delete(socket));
+        socket.on('error', () => undefined); // our own reset
+        socket.once('data', () => {
+          socket.write(head);
+          socket.resetAndDestroy();
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return {
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/snapshots/k?X-Signature=secret`,
+        close: async () => {
+          for (const socket of sockets) socket.destroy();
+          await new Promise<void>((resolve) => server.close(() => resolve()));
+        },
+      };
+    }
+
+    it('a download cut off after its headers', async () => {
+      const store = await resetting('HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n(part of an archive)');
+      try {
+        const err = await readSnapshot({ base: join(root, 'reset-get'), url: store.url, signal, log }, { segment: 1, stageId: 'b1-2' }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(SnapshotError);
+        expect((err as Error).message).toMatch(/^snapshot: the download of segment 1's workspace from http:\/\/127\.0\.0\.1:\d+\/snapshots\/k broke off: /);
+        expect((err as Error).message).not.toContain('secret');
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('an error answer cut off mid-body (GET and PUT), and a reset before any answer', async () => {
+      const store = await resetting('HTTP/1.1 403 Forbidden\r\ncontent-length: 1000\r\n\r\n<Error><Code>Acc');
+      try {
+        await expect(readSnapshot({ base: join(root, 'reset-403'), url: store.url, signal, log }, { segment: 1, stageId: 'b1-2' })).rejects.toThrow(
+          /^snapshot: the answer from http:\/\/127\.0\.0\.1:\d+\/snapshots\/k \(HTTP 403\) broke off: /,
+        );
+        const a = join(root, 'reset-put');
+        mkdirSync(a, { recursive: true });
+        writeFileSync(join(a, 'big'), Buffer.alloc(4 * 1024 * 1024, 1));
+        await expect(writeSnapshot({ base: a, url: store.url, signal, log }, manifest(1))).rejects.toBeInstanceOf(SnapshotError);
+      } finally {
+        await store.close();
+      }
+      const silent = await resetting('');
+      try {
+        await expect(readSnapshot({ base: join(root, 'reset-none'), url: silent.url, signal, log }, { segment: 1, stageId: 'b1-2' })).rejects.toThrow(
+          /^snapshot: GET http:\/\/127\.0\.0\.1:\d+\/snapshots\/k: (read ECONNRESET|socket hang up)/,
+        );
+      } finally {
+        await silent.close();
+      }
+    });
   });
 });

@@ -12,7 +12,7 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BuildDetail } from '../../core/builds/types.js';
-import { freePort } from '../../local/ports.js';
+import { servicePort } from '../../local/ports.js';
 import { REGISTRY_LOGIN_FILE, basicAuthorization, type RegistryLogin } from '../../local/registry-login.js';
 import { LocalSecretStore } from '../../local/secrets.js';
 import { snapshotDirectory } from '../../local/snapshot.js';
@@ -89,7 +89,8 @@ describe.skipIf(skipWithout('buildah and docker-registry', imageBuildToolsMissin
     dir = mkdtempSync(join(tmpdir(), 'slipway-e2e-local-registry-'));
     home = join(dir, 'home');
     process.env.SLIPWAY_BUILDAH_ROOT = join(dir, 'buildah');
-    registryPort = await freePort();
+    // Outside the ephemeral range: no port-0 server takes it before the registry binds it (local/ports.ts).
+    registryPort = await servicePort();
     new LocalSecretStore(home).put('/slipway/acme/app/token', 'token-value');
     local = await startLocalSlipway({
       port: 0,
