@@ -7,12 +7,11 @@
 // and a plugin image pushed there is read by the planner (its ENTRYPOINT) and runs.
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BuildDetail } from '../../core/builds/types.js';
-import { servicePort } from '../../local/ports.js';
+import { isListening, servicePort } from '../../local/ports.js';
 import { REGISTRY_LOGIN_FILE, basicAuthorization, type RegistryLogin } from '../../local/registry-login.js';
 import { LocalSecretStore } from '../../local/secrets.js';
 import { snapshotDirectory } from '../../local/snapshot.js';
@@ -68,15 +67,6 @@ steps:
     insecure: true
 `;
 
-const connects = (host: string, port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = connect({ host, port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 
 describe.skipIf(skipWithout('buildah and docker-registry', imageBuildToolsMissing))('image builds in local mode (slipway up): the registry wants a login; listed repositories push with their role', () => {
   let dir: string;
@@ -132,9 +122,9 @@ describe.skipIf(skipWithout('buildah and docker-registry', imageBuildToolsMissin
     expect(statSync(join(home, REGISTRY_LOGIN_FILE)).mode & 0o777).toBe(0o600);
     expect(local.imageRegistry).toMatchObject({ pushRepositories: { 'acme/app': ['acme/app'] } });
     expect((await fetch(`http://127.0.0.1:${registryPort}/v2/acme/app/blobs/uploads/`, { method: 'POST' })).status).toBe(401);
-    expect(await connects('127.0.0.1', registryPort)).toBe(true);
+    expect(await isListening(registryPort, '127.0.0.1')).toBe(true);
     for (const address of Object.values(networkInterfaces()).flat()) {
-      if (address && address.family === 'IPv4' && !address.internal) expect(await connects(address.address, registryPort), address.address).toBe(false);
+      if (address && address.family === 'IPv4' && !address.internal) expect(await isListening(registryPort, address.address), address.address).toBe(false);
     }
   });
 

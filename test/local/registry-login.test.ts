@@ -4,13 +4,13 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { connect } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { imageRegistryBinary, startImageRegistry, type ImageRegistry } from '../../local/image-registry.js';
 import { PROJECT_ROOT } from '../../local/images.js';
+import { isListening } from '../../local/ports.js';
 import { basicAuthorization, htpasswdLine, localRegistryLogin, REGISTRY_LOGIN_FILE, type RegistryLogin } from '../../local/registry-login.js';
 import { skipWithout } from '../support/required-tool.js';
 
@@ -98,15 +98,6 @@ const outsideAddress = Object.values(networkInterfaces())
   .flat()
   .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
 
-const connects = (host: string, port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = connect({ host, port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 
 describe.skipIf(skipWithout('docker-registry', imageRegistryBinary() ? undefined : 'docker-registry is not installed'))('the local registry with its login', () => {
   let registry: ImageRegistry;
@@ -139,10 +130,10 @@ describe.skipIf(skipWithout('docker-registry', imageRegistryBinary() ? undefined
 
   it('listens on loopback only', async () => {
     expect(registry.host).toBe(`127.0.0.1:${registry.port}`);
-    expect(await connects('127.0.0.1', registry.port)).toBe(true);
+    expect(await isListening(registry.port, '127.0.0.1')).toBe(true);
   });
 
   it.skipIf(outsideAddress === undefined)("is not reached at this machine's other addresses", async () => {
-    expect(await connects(outsideAddress!, registry.port)).toBe(false);
+    expect(await isListening(registry.port, outsideAddress!)).toBe(false);
   });
 });
