@@ -103,6 +103,12 @@ export function ec2Rows(yaml: string, now: Ec2PassProfile, profile: ControlPlane
   }));
 }
 
+/** `profile` with the stack's keepWarm option on (off by default): its schedule pings these functions. */
+function keptWarm(profile: ControlPlaneProfile): ControlPlaneProfile {
+  const pinged = Object.fromEntries(KEPT_WARM_FUNCTIONS.map((fn) => [fn, coldShareOf(KEEP_WARM_RATE_MINUTES)]));
+  return { ...profile, coldShare: { ...profile.coldShare, ...pinged } };
+}
+
 /** What the control plane's code does now, read by running it (control-plane-path.ts). */
 export interface MeasuredControlPlane {
   /** The planner waits for the Git host's answer to the pending status before RunTask is asked for. */
@@ -140,9 +146,7 @@ export function startLadder(yaml: string, today: { containerDefinitions: Contain
   // task-runner/Dockerfile on alpine with node:20-alpine's node binary alone (bench/lib/agent-image.ts).
   entries.push({ name: '+ agent image without npm, yarn, headers', containerDefinitions: cached, profile: TODAY_CONTROL_PLANE });
   const now = { ...TODAY_CONTROL_PLANE, statusOnPath: measured.statusOnPath };
-  // The stack's keepWarm option (off by default): its schedule pings these functions.
-  const pinged = Object.fromEntries(KEPT_WARM_FUNCTIONS.map((fn) => [fn, coldShareOf(KEEP_WARM_RATE_MINUTES)]));
-  const warm = { ...now, coldShare: { ...now.coldShare, ...pinged } };
+  const warm = keptWarm(now);
   entries.push(
     { name: `+ pending status ${measured.statusOnPath ? 'still before' : 'beside'} the queue`, containerDefinitions: cached, profile: now },
     { name: '+ keepWarm option (off by default)', containerDefinitions: cached, profile: warm },
@@ -169,7 +173,7 @@ export function ec2RunningLadder(yaml: string, now: Ec2PassProfile, profile: Con
     ['+ the planner-nudged pass long-polls its message', everySecond, longPoll, profile],
     ['+ the gate looks every 0.5 s at most', everySecond, gate, profile],
     [`+ the wrapper looks every ${shape.wrapperPoll} s (now)`, shape, now, profile],
-    ['+ keepWarm option (off by default)', shape, now, { ...profile, coldShare: { ...profile.coldShare, ...Object.fromEntries(KEPT_WARM_FUNCTIONS.map((fn) => [fn, coldShareOf(KEEP_WARM_RATE_MINUTES)])) } }],
+    ['+ keepWarm option (off by default)', shape, now, keptWarm(profile)],
   ];
   return steps.map(([name, sh, passes, p]) => ({ name, figures: ec2StartFigures(sh, p, passes, c, runs) }));
 }

@@ -9,7 +9,7 @@ import { AGENT_CONTAINER } from '../pipeline/contract.js';
 import { ecsSafeName } from '../pipeline/container-names.js';
 import { formatDiagnostic } from '../pipeline/format.js';
 import type { Condition, Diagnostic, Manifest } from '../pipeline/types.js';
-import { buildFailureSummary, buildStatusOf, isStageDone, resolveDependents, ROOT_FAILURE_ONLY } from './status.js';
+import { buildFailureSummary, buildStatusOf, dependencyVerdict, isStageDone, resolveDependents } from './status.js';
 import type { StageJob } from '../scaling/job.js';
 import type { Build, Stage, StepRecord } from './types.js';
 import { buildId as makeBuildId, stageKey } from './types.js';
@@ -159,12 +159,15 @@ export function newBuildRecords(input: NewBuildInput, manifest: Manifest, compil
       return;
     }
     const trigger = triggerStatus(pipeline.trigger.status);
-    if (c.dependsOn.length === 0 && !trigger.onSuccess) {
-      // Drone starts such a stage with the build (trigger.go makes every stage without
-      // dependencies pending), which its maintainers call a bug (harness/harness#2683): a
-      // failure notifier then runs on every passing build. As GitHub Actions' `if: failure()`
-      // and GitLab's `when: on_failure` do, it is skipped: nothing before it can fail.
-      stages.push({ ...common, status: 'skipped', message: ROOT_FAILURE_ONLY, dependsOn: [], finishedAt: input.now });
+    // A stage with nothing to wait for is decided now, by the rule the stage ends use
+    // (dependencyVerdict): it starts with the build, or never when it runs only on failure.
+    // Drone starts the latter too (trigger.go makes every stage without dependencies pending),
+    // which its maintainers call a bug (harness/harness#2683): a failure notifier then runs on
+    // every passing build. As GitHub Actions' `if: failure()` and GitLab's `when: on_failure`
+    // do, it is skipped: nothing before it can fail.
+    const root = c.dependsOn.length === 0 ? dependencyVerdict({ dependsOn: [], ...trigger }, new Map(), new Set()) : undefined;
+    if (root?.kind === 'skip') {
+      stages.push({ ...common, status: 'skipped', message: root.message, dependsOn: [], finishedAt: input.now });
       return;
     }
     const family = c.taskDefinition.family ?? '';

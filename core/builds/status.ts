@@ -585,7 +585,7 @@ export type DependencyVerdict =
  *   something did; otherwise it is skipped. A cancelled build runs nothing more.
  */
 /** Why a stage that runs only on failure and waits for no other pipeline is skipped. */
-export const ROOT_FAILURE_ONLY = 'runs only when the build is failing (trigger status: failure), and it waits for no pipeline that could fail';
+const ROOT_FAILURE_ONLY = 'runs only when the build is failing (trigger status: failure), and it waits for no pipeline that could fail';
 
 export function dependencyVerdict(
   stage: Pick<Stage, 'dependsOn' | 'onSuccess' | 'onFailure'>,
