@@ -12,6 +12,7 @@ import { snapshotDirectory, type Snapshot } from '../../local/snapshot.js';
 import { startLocalSlipway, type LocalSlipway } from '../../local/up.js';
 import { chromiumMissing, launchChromium } from './browser.js';
 import { skipWithout } from '../support/required-tool.js';
+import { waitFor } from '../support/wait.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const missing = chromiumMissing();
@@ -155,6 +156,10 @@ describe.skipIf(skipWithout('Chromium', missing))('dashboard in headless Chromiu
     // A name no host allows, written past activation's checks, as a hostile record would be.
     const hostile = 'evil/<img src=x onerror="window.__owned=1">';
     await local.store.ensureRepository({ slug: hostile, scm: 'github', httpUrl: 'https://git.example/evil.git', link: 'https://git.example/evil', defaultBranch: 'main', private: false });
+    // The list is a Query of a global secondary index, which is eventually consistent on AWS
+    // (and in local mode, 500 ms behind): the page lists the record once the index has it, and
+    // a page loaded before that would never show it (the list is read once per visit).
+    await waitFor('the repository list to hold the hostile record', async () => (await local.store.listRepositories()).items.some((r) => r.slug === hostile));
     const browser = await launchChromium();
     try {
       const page = await browser.context.newPage();
