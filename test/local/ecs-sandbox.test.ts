@@ -118,7 +118,7 @@ describe.skipIf(noNamespaces)('a container sees nothing of the host outside its 
   // the stop timeout and kills it (exit 137), as ECS does after stopTimeout.
   it('runs the program as PID 1: without a SIGTERM handler it is killed after stopTimeout (137), as in a Docker container', async () => {
     const arn = await runOne(client, [sh('main', 'echo up; sleep 60', { essential: true, stopTimeout: 2 })]);
-    await waitFor('the program running', () => ecs.logs(arn, 'main').some((l) => l.message === 'up'), 60_000);
+    await waitFor('the program running', () => ecs.logs(arn, 'main').some((l) => l.message === 'up'));
     await client.send(new StopTaskCommand({ task: arn }));
     const final = await ecs.waitForStopped(arn, 150_000);
     expect((final.containers as { exitCode?: number }[])[0]?.exitCode).toBe(137);
