@@ -13,6 +13,7 @@ import { startLocalSlipway, type LocalSlipway } from '../../local/up.js';
 import { chromiumMissing, launchChromium } from './browser.js';
 import { skipWithout } from '../support/required-tool.js';
 import { HANG_GUARD_MS, waitFor } from '../support/wait.js';
+import { seedBuild } from '../api/seed.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const missing = chromiumMissing();
@@ -174,6 +175,30 @@ describe.skipIf(skipWithout('Chromium', missing))('dashboard in headless Chromiu
       expect(cancelled.status).toBe('killed');
       expect(cancelled.stages[0]).toMatchObject({ status: 'killed', reason: 'cancelled' });
       await page.waitForSelector('#build-status:text("killed")', { timeout: WAIT });
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('the build list shows a build pushed while it is open, and its new status, without a reload', async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.context.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (err) => pageErrors.push(err.message));
+      await page.goto(`${local.url}/`);
+      await page.locator('#builds tbody tr').first().waitFor({ timeout: WAIT });
+      const navigations: string[] = [];
+      page.on('framenavigated', (frame) => void navigations.push(frame.url()));
+
+      // Written after the page read the list (an index read that lags writes, as on AWS).
+      const later = await seedBuild(local.store, { repo: 'demo/later', number: 1, status: 'running', createdAt: Date.now(), stages: [{ name: 'test', steps: [{ name: 'unit', status: 'running' }] }] });
+      const row = page.locator('tr.build-row', { has: page.locator('a[href="#/builds/demo/later/1"]') });
+      await row.locator('.status.running').waitFor({ timeout: WAIT });
+      await local.store.updateBuild(later.id, { status: 'success', finishedAt: Date.now() });
+      await row.locator('.status.success').waitFor({ timeout: WAIT });
+      expect(navigations).toEqual([]);
+      expect(pageErrors).toEqual([]);
     } finally {
       await browser.close();
     }
