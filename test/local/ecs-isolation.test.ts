@@ -197,7 +197,8 @@ describe.skipIf(noNamespaces)('cleanup', () => {
       const client = ecsClient(leftover.endpoint);
       const arn = await runOne(client, [
         { name: 'cache', image: 'redis:7', essential: false },
-        sh('main', 'sleep 60 & sleep 60', { essential: true }),
+        // Runs until the stand-in stops (what the test checks), however long the wait before it.
+        sh('main', 'sleep 3600 & sleep 3600', { essential: true }),
       ]);
       client.destroy();
       const sandbox = await waitFor('both containers running', () => {
