@@ -14,8 +14,10 @@ import { findBinary } from './require-binary.js';
 export interface ImageRegistryOptions {
   /** Where its configuration and storage go. */
   dir: string;
-  /** Default: a free port. */
+  /** This port, or fail. Default: a free port. */
   port?: number;
+  /** This port while it is free, else a free one (`port` wins). */
+  preferredPort?: number;
   /** `user:bcrypt-hash` lines: pushes and pulls then need a login. */
   htpasswd?: string;
   /** How long to wait for it to listen (a hang guard, not a deadline): default 20 s. */
@@ -42,8 +44,21 @@ export function imageRegistryBinary(): string | undefined {
 export async function startImageRegistry(options: ImageRegistryOptions): Promise<ImageRegistry> {
   const binary = imageRegistryBinary();
   if (!binary) throw new ImageRegistryError('local image registry: docker-registry is not installed (apt-get install docker-registry, or npm run setup)');
-  // Outside the ephemeral range: no port-0 server can be given it while the registry starts (ports.ts).
-  const port = options.port ?? (await servicePort());
+  // A port free when looked at can be taken before the registry binds it: by another program
+  // that picks ports itself (servicePort), or by another local mode that also wanted the
+  // preferred port. The registry then exits (address already in use) and starts again on
+  // another port. A port the caller chose is not ours to change.
+  for (let attempt = 1; ; attempt += 1) {
+    const wanted = options.port ?? (attempt === 1 ? options.preferredPort : undefined);
+    // Outside the ephemeral range: no port-0 server can be given it while the registry starts (ports.ts).
+    const started = await launch(binary, options, wanted ?? (await servicePort()));
+    if ('stop' in started) return started;
+    if (!started.portTaken || options.port !== undefined || attempt === 3) throw new ImageRegistryError(started.error);
+  }
+}
+
+/** docker-registry on `port`, once it is the one listening there; or why not, and whether another program had the port. */
+async function launch(binary: string, options: ImageRegistryOptions, port: number): Promise<ImageRegistry | { error: string; portTaken: boolean }> {
   mkdirSync(join(options.dir, 'storage'), { recursive: true });
   const auth = options.htpasswd ? join(options.dir, 'htpasswd') : undefined;
   if (auth) writeFileSync(auth, `${options.htpasswd!.trim()}\n`, { mode: 0o600 });
@@ -84,11 +99,14 @@ export async function startImageRegistry(options: ImageRegistryOptions): Promise
   // The registry's own listener, not another program's on the same port (it then exits: bind: address already in use).
   const ours = async (): Promise<boolean> => (await isListening(port)) && (await listenerOwnedBy(child.pid!, port)) !== false;
   while (!(await ours())) {
-    if (exited !== undefined || Date.now() - started > limit) {
+    if (exited !== undefined) {
+      const said = output.join('').trim();
+      const portTaken = /address already in use/i.test(said);
+      return { error: `local image registry: docker-registry did not listen on 127.0.0.1:${port} (it exited with ${exited}${portTaken ? ': another program holds that port' : ''}): ${said.slice(-500)}`, portTaken };
+    }
+    if (Date.now() - started > limit) {
       child.kill('SIGKILL');
-      throw new ImageRegistryError(
-        `local image registry: docker-registry did not listen on 127.0.0.1:${port} (${exited !== undefined ? `it exited with ${exited}` : `not within ${limit} ms`}): ${output.join('').trim().slice(-500)}`,
-      );
+      throw new ImageRegistryError(`local image registry: docker-registry did not listen on 127.0.0.1:${port} (not within ${limit} ms): ${output.join('').trim().slice(-500)}`);
     }
     await sleep(50);
   }

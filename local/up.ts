@@ -37,7 +37,6 @@ import { imageRegistryBinary, startImageRegistry, type ImageRegistry } from './i
 import { htpasswdLine, localRegistryLogin, withLocalRegistryLogin, type RegistryLogin } from './registry-login.js';
 import { localPushRights, parsePushRepositories, PUSH_REPOSITORIES_ENV, type LocalPushRights } from './push-rights.js';
 import type { ImageCommandLookup } from '../core/images/types.js';
-import { isListening } from './ports.js';
 import { HOST_ALIAS } from './ecs/sandbox.js';
 import { join } from 'node:path';
 import type { Snapshot } from './snapshot.js';
@@ -321,8 +320,8 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
 async function startLocalModeRegistry(env: NodeJS.ProcessEnv, pushRepositories: Record<string, string[]>): Promise<{ registry: ImageRegistry; login: RegistryLogin; rights: LocalPushRights }> {
   const home = slipwayHome(env);
   const login = localRegistryLogin(home);
-  const wanted = env.SLIPWAY_REGISTRY_PORT ? Number(env.SLIPWAY_REGISTRY_PORT) : (await isListening(5000)) ? undefined : 5000;
-  const registry = await startImageRegistry({ dir: join(home, 'registry'), htpasswd: htpasswdLine(login), ...(wanted ? { port: wanted } : {}) });
+  const port = env.SLIPWAY_REGISTRY_PORT ? { port: Number(env.SLIPWAY_REGISTRY_PORT) } : { preferredPort: 5000 };
+  const registry = await startImageRegistry({ dir: join(home, 'registry'), htpasswd: htpasswdLine(login), ...port });
   const registries = [registry.host, `localhost:${registry.port}`, `${HOST_ALIAS}:${registry.port}`];
   return { registry, login, rights: localPushRights(pushRepositories, { registries, login }, LOCAL_ACCOUNT_ID) };
 }

@@ -134,13 +134,21 @@ export async function getBuildByNumber(t: Table, repo: string, number: number): 
   return strip<Build>(res.Item);
 }
 
-/** Builds of one repository, newest first. */
+/**
+ * Builds of one repository, newest first. Read consistently: it is what `slipway builds
+ * --repo` and the dashboard's repository filter show right after a push or a `slipway run`,
+ * and a user expects the build just made, with its current status (an eventually consistent
+ * read may miss a write that just completed). The table can give that; the index of every
+ * repository's builds (listRecentBuilds) cannot.
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.ReadConsistency.html
+ */
 export async function listBuilds(t: Table, repo: string, page: PageOptions = {}): Promise<Page<Build>> {
   const res = await withCursor(page.cursor, () => t.doc.send(
     new QueryCommand({
       TableName: t.tableName,
       KeyConditionExpression: 'PK = :pk AND begins_with(SK, :prefix)',
       ExpressionAttributeValues: { ':pk': repoPk(repo), ':prefix': BUILD_SK_PREFIX },
+      ConsistentRead: true,
       ScanIndexForward: false,
       Limit: page.limit ?? 25,
       ExclusiveStartKey: decodeCursor(page.cursor),

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { bundleAgent } from '../../task-runner/build.js';
 import { parseReportLines } from '../../task-runner/report.js';
 import { ROOT, context, plan } from './run-agent.js';
+import { HANG_GUARD_MS } from '../support/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'slipway-bundle-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -28,7 +29,7 @@ describe('agent bundle', () => {
     const run = spawnSync(process.execPath, [outfile], {
       cwd: dir,
       encoding: 'utf8',
-      timeout: 15_000,
+      timeout: HANG_GUARD_MS,
       env: {
         PATH: process.env['PATH'],
         SLIPWAY_PLAN: JSON.stringify(plan()),

@@ -183,6 +183,14 @@ export class FakeTask {
     return existsSync(join(own, `${container}.skipped`)) || existsSync(join(own, `${container}.unreachable`));
   }
 
+  /** Ends a running container now, as its scripted run would: for one the test ends (no `runMs`). */
+  finish(name: string): void {
+    const state = this.states.get(name);
+    if (state?.status !== 'RUNNING') throw new Error(`fake task: ${name} is not running (it is ${state?.status ?? 'unknown'})`);
+    state.spec = { ...state.spec, runMs: 0 };
+    this.tick();
+  }
+
   /** When the container ended (ms since the epoch), if it did. */
   finishedAt(name: string): number | undefined {
     return this.states.get(name)?.finishedAt;

@@ -14,6 +14,7 @@ import type { AgentPlan, AgentResult, StepReport } from '../../core/pipeline/con
 import type { BuildContext } from '../../core/pipeline/context.js';
 import { parseReportLines } from '../../task-runner/report.js';
 import { helloWorldContext } from '../support/build-context.js';
+import { HANG_GUARD_MS } from '../support/wait.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -80,7 +81,7 @@ export interface StartOptions {
   killAfterMs?: number;
 }
 
-export function startAgent(options: StartOptions): { child: ChildProcess; done: Promise<AgentRun> } {
+export function startAgent(options: StartOptions): { child: ChildProcess; done: Promise<AgentRun>; output(): string } {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env['PATH'],
     SLIPWAY_PLAN: JSON.stringify(options.plan),
@@ -98,14 +99,14 @@ export function startAgent(options: StartOptions): { child: ChildProcess; done: 
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const killer = setTimeout(() => child.kill('SIGKILL'), options.killAfterMs ?? 20_000);
+  const killer = setTimeout(() => child.kill('SIGKILL'), options.killAfterMs ?? HANG_GUARD_MS);
   const done = new Promise<AgentRun>((resolve) => {
     child.on('close', (code, signal) => {
       clearTimeout(killer);
       resolve({ code, signal, stdout, stderr, ...parseReportLines(stdout), elapsedMs: Date.now() - started });
     });
   });
-  return { child, done };
+  return { child, done, output: () => stdout };
 }
 
 export function byName(steps: StepReport[]): Record<string, StepReport> {

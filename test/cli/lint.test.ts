@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIO } from '../../cli/io.js';
 import { main } from '../../cli/main.js';
+import { HANG_GUARD_MS } from '../support/wait.js';
 
 const VALID = `kind: pipeline
 name: test
@@ -157,7 +158,7 @@ describe('slipway lint (in process)', () => {
 
 describe('slipway lint (the real command)', () => {
   const bin = resolve(__dirname, '../../bin/slipway.js');
-  const run = (...args: string[]) => spawnSync(process.execPath, [bin, 'lint', ...args], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+  const run = (...args: string[]) => spawnSync(process.execPath, [bin, 'lint', ...args], { cwd: dir, encoding: 'utf8', timeout: HANG_GUARD_MS });
 
   it.each([
     [[], 0],

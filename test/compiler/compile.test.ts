@@ -17,6 +17,7 @@ import { MAX_OVERRIDE_CHARS } from '../../core/pipeline/limits.js';
 import { FIXTURE_OPTIONS } from './support.js';
 import { NETRC_ENV as AGENT_NETRC_ENV } from '../../task-runner/credentials.js';
 import { NETRC_ENV } from '../../core/pipeline/contract.js';
+import { HANG_GUARD_MS } from '../support/wait.js';
 
 const push = cliContext({ repo: 'acme/app', commit: 'a'.repeat(40) });
 
@@ -450,7 +451,7 @@ describe("a step's environment wins over the per-run env file", () => {
     const result = spawnSync(def.entryPoint![0]!, [def.entryPoint![1]!, def.command![0]!], {
       env: { PATH: process.env.PATH, ...env, SLIPWAY_STATE_DIR: join(dir, 'state'), SLIPWAY_WORKSPACE: join(dir, 'ws') },
       encoding: 'utf8',
-      timeout: 10_000,
+      timeout: HANG_GUARD_MS,
     });
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('CI=false GLOBAL=mine BRANCH=main\n');
@@ -463,7 +464,7 @@ describe("a step's environment wins over the per-run env file", () => {
     const result = spawnSync(def.entryPoint![0]!, [def.entryPoint![1]!, def.command![0]!], {
       env: { PATH: process.env.PATH, SLIPWAY_STATE_DIR: join(dir, 'state'), SLIPWAY_WORKSPACE: join(dir, 'ws') },
       encoding: 'utf8',
-      timeout: 10_000,
+      timeout: HANG_GUARD_MS,
     });
     expect(result.status).toBe(79);
     expect(result.stdout).not.toContain('RAN');

@@ -18,6 +18,7 @@ import { SECRET_MASK } from '../../core/pipeline/mask.js';
 import { pluginScript } from '../../core/pipeline/script.js';
 import { fixtureContext, FIXTURE_OPTIONS } from './support.js';
 import { startWrapper } from './wrapper-process.js';
+import { HANG_GUARD_MS } from '../support/wait.js';
 
 const BUSYBOX = ['/usr/bin/busybox', '/bin/busybox'].find((path) => spawnSync(path, ['sh', '-c', 'exit 0']).status === 0);
 const NO_BUSYBOX = skipWithout('busybox', BUSYBOX ? undefined : 'no runnable busybox at /usr/bin/busybox or /bin/busybox');
@@ -44,7 +45,7 @@ function runWrapped(argv: string[], env: Record<string, string>, hosts: string[]
   const result = spawnSync(BUSYBOX!, ['sh', '-c', script, 'slipway-upload', ...argv], {
     env: { PATH: emptyPath, SLIPWAY_HOSTS_FILE: join(dir, 'hosts'), SLIPWAY_STATE_DIR: join(dir, 'state'), ...env },
     encoding: 'utf8',
-    timeout: 10_000,
+    timeout: HANG_GUARD_MS,
   });
   return { status: result.status, out: result.stdout + result.stderr, stdout: result.stdout };
 }
@@ -127,7 +128,7 @@ for (const mask of ['busybox awk', 'shell loop'] as const) describe.skipIf(NO_BU
       await wrapper.waitForOutput('ready');
       wrapper.signal('SIGTERM');
       expect(await wrapper.exited()).toBe(143);
-      await wrapper.waitForOutput('releasing', 2000);
+      await wrapper.waitForOutput('releasing');
       // (The plugin's own sh may also say its `sleep` was Terminated.)
       expect(wrapper.stdout()).toMatch(/^ready\n/);
       expect(wrapper.stdout()).toContain(`releasing the lock of ${SECRET_MASK}\n`);
@@ -181,7 +182,7 @@ for (const mask of ['busybox awk', 'shell loop'] as const) describe.skipIf(NO_BU
       ['PATH', emptyPath],
       ['SLIPWAY_STATE_DIR', join(dir, 'state')],
     ]);
-    const result = spawnSync(BUSYBOX!, argv.slice(1), { env, encoding: 'utf8', timeout: 10_000 });
+    const result = spawnSync(BUSYBOX!, argv.slice(1), { env, encoding: 'utf8', timeout: HANG_GUARD_MS });
     expect(result.status).toBe(0);
     expect(result.stdout).toBe(`notify with ${SECRET_MASK} and ci\n`);
     expect(container.secrets).toEqual([{ name: 'NOTIFY_TOKEN', valueFrom: expect.stringContaining('notify_token') }]);
@@ -226,7 +227,7 @@ describe.skipIf(NO_BUSYBOX)('plugin launcher without secrets (busybox sh, no pro
     writeFileSync(join(dir, 'state', 'agent', 'env'), envFileContent(stage.plan, ctx, 'acme/app#1/1'));
     const env = Object.fromEntries([...(container.environment ?? []).map((kv) => [kv.name!, kv.value!]), ['PATH', emptyPath], ['SLIPWAY_STATE_DIR', join(dir, 'state')]]);
     const argv = [...container.entryPoint!, ...container.command!];
-    const result = spawnSync(BUSYBOX!, argv.slice(1), { env, encoding: 'utf8', timeout: 10_000 });
+    const result = spawnSync(BUSYBOX!, argv.slice(1), { env, encoding: 'utf8', timeout: HANG_GUARD_MS });
     return { container, result };
   }
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SETUP_RECORD } from '../../core/pipeline/contract.js';
 import { SETUP_POLL_SECONDS, stepScript } from '../../core/pipeline/script.js';
+import { HANG_GUARD_MS } from '../support/wait.js';
 
 let dir: string;
 beforeEach(() => {
@@ -44,7 +45,7 @@ function sleepsUntilSetup(fractions: boolean, looks: number): string[] {
   const r = spawnSync('/bin/sh', ['-c', script], {
     env: { PATH: `${bin}:${process.env.PATH}`, SLIPWAY_STATE_DIR: state, SLIPWAY_WORKSPACE: join(dir, 'ws'), SLIPWAY_HOSTS_FILE: join(dir, 'hosts') },
     encoding: 'utf8',
-    timeout: 20_000,
+    timeout: HANG_GUARD_MS,
   });
   expect({ status: r.status, stdout: r.stdout, stderr: r.stderr }).toMatchObject({ stdout: expect.stringContaining("ran") });
   return readFileSync(log, 'utf8').trim().split('\n');

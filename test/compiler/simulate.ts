@@ -19,6 +19,7 @@ import { StatusWriter } from '../../task-runner/status-file.js';
 import type { ContainerView } from '../../task-runner/container-view.js';
 import { decideStepStates, failedSteps, recordsToWrite, stepReports, supervisionDone } from '../../task-runner/decide-steps.js';
 import { readStepRecords, writeFinalRecord } from '../../task-runner/step-records.js';
+import { HANG_GUARD_MS } from '../support/wait.js';
 
 export interface SimulateOptions {
   /** Environment of every script; must set SLIPWAY_STATE_DIR. */
@@ -27,7 +28,7 @@ export interface SimulateOptions {
   shell?: string[];
   /** Exit codes of plugin steps, by container. */
   pluginExit?: Record<string, number>;
-  /** Gives up (and fails) after this long; default 20 s. */
+  /** Gives up (and fails) after this long: a hang guard (default HANG_GUARD_MS). */
   timeoutMs?: number;
   /** The agent's status file (task-runner/status-file.ts), written as the agent does; none without. */
   status?: { upstream: UpstreamState; stageStarted: number };
@@ -74,7 +75,7 @@ export async function simulate(stage: CompiledStage, options: SimulateOptions): 
   const essential = defs.find((d) => d.essential)!.name!;
   Object.assign(boxes.get(essential)!, { phase: 'running', started: true });
   const ran: Outcome['ran'] = [];
-  const deadline = Date.now() + (options.timeoutMs ?? 20_000);
+  const deadline = Date.now() + (options.timeoutMs ?? HANG_GUARD_MS);
 
   const start = (def: ContainerDefinition, box: Box) => {
     Object.assign(box, { phase: 'running', started: true, startedAt: new Date().toISOString() });

@@ -114,9 +114,11 @@ for (const shell of SHELLS) {
     });
 
     it('DAG: a failure far up reaches the failure step through a step that never starts', async () => {
+      // 'lint' runs beside 'unit' and ends after it: it waits for unit's mark (a fixed 0.2 s was
+      // shorter than a loaded machine may take to start unit's shell).
       const yaml = pipeline(
         step('unit', [mark('unit'), 'exit 1']) +
-          step('lint', ['sleep 0.2', mark('lint')]) +
+          step('lint', ['until grep -qx unit order 2>/dev/null; do sleep 0.05; done', mark('lint')]) +
           step('e2e', ['echo E2E'], needs('unit', 'lint')) +
           step('alert', [mark('alert'), 'echo ALERT'], needs('e2e') + onFailure),
       );
@@ -200,9 +202,11 @@ describe('exit code 78 (under /bin/sh)', () => {
 
 describe('status steps: more shapes (under /bin/sh)', () => {
   it('DAG: the failure step waits for a sibling branch still running after its dependency was declared unreachable', async () => {
+    // 'slow' is still running when 'join' is declared unreachable: it ends only once the agent
+    // wrote that record (a fixed 0.4 s could end before a loaded machine got there).
     const yaml = pipeline(
       step('fast', [mark('fast'), 'exit 1']) +
-        step('slow', ['sleep 0.4', mark('slow')]) +
+        step('slow', ['until [ -s "$SLIPWAY_STATE_DIR/steps/join/join.unreachable" ]; do sleep 0.05; done', mark('slow')]) +
         step('join', ['echo JOINED'], needs('fast', 'slow')) +
         step('alert', [mark('alert')], needs('join') + onFailure),
     );

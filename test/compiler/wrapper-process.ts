@@ -2,13 +2,14 @@
 // process group (detached), as PID 1 of a container leads one, so that what it passes on
 // with `kill 0` stays inside, and whatever is left is killed with the group at the end.
 import { spawn } from 'node:child_process';
+import { HANG_GUARD_MS } from '../support/wait.js';
 
 export interface WrapperProcess {
   /** Everything written to stdout so far. */
   stdout(): string;
-  /** Resolves once stdout holds `text`, or after `timeoutMs` (the assertions that follow say what was missing). */
+  /** Resolves once stdout holds `text`, or after `timeoutMs`, a hang guard (the assertions that follow say what was missing). */
   waitForOutput(text: string, timeoutMs?: number): Promise<void>;
-  /** The exit status, or a message when it is still running after `timeoutMs`. */
+  /** The exit status, or a message when it is still running after `timeoutMs` (a hang guard). */
   exited(timeoutMs?: number): Promise<number | null | string>;
   signal(signal: NodeJS.Signals): void;
   /** Kills the whole group (children the wrapper left behind included). */
@@ -23,12 +24,13 @@ export function startWrapper(argv: string[], env: Record<string, string | undefi
   const ended = new Promise<number | null>((resolve) => child.on('exit', (status) => resolve(status)));
   return {
     stdout: () => out,
-    async waitForOutput(text, timeoutMs = 5000) {
+    async waitForOutput(text, timeoutMs = HANG_GUARD_MS) {
       const until = Date.now() + timeoutMs;
       while (!out.includes(text) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     },
-    // 5 s is the margin of a busy machine; a wrapper that works reacts at once.
-    exited: (timeoutMs = 5000) => Promise.race([ended, new Promise<string>((r) => setTimeout(() => r(`still running after ${timeoutMs} ms`), timeoutMs))]),
+    // A wrapper that works reacts at once; one that ignores the signal runs on until its command
+    // ends (the tests' `sleep 30`), which its exit status then shows.
+    exited: (timeoutMs = HANG_GUARD_MS) => Promise.race([ended, new Promise<string>((r) => setTimeout(() => r(`still running after ${timeoutMs} ms`), timeoutMs))]),
     signal: (signal) => child.kill(signal),
     cleanup() {
       try {

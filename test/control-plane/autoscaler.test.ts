@@ -4,7 +4,7 @@
 // neither the compiler nor the agent (the end-to-end test uses both).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildFinished, waitFor } from '../support/wait.js';
+import { buildFinished, HANG_GUARD_MS, waitFor } from '../support/wait.js';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { documentClient } from '../../adapters/dynamodb/client.js';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -624,7 +624,7 @@ describe('reconciliation of wedged tasks and unfinished builds', () => {
     const stage = (await stageOf(build.id))!;
     expect([stage.status, stage.reason]).toEqual(['error', 'timed-out']);
     expect(stage.message).toMatch(/past the pipeline timeout of 1 s plus a grace of 15 min, without its agent ending it; Slipway stopped it/);
-    const task = await aws.ecs.waitForStopped(running.taskArn!, 15_000);
+    const task = await aws.ecs.waitForStopped(running.taskArn!, HANG_GUARD_MS);
     expect(task).toMatchObject({ stopCode: 'UserInitiated', stoppedReason: expect.stringMatching(/^Slipway: ran .*past the pipeline timeout \(1 s\) plus 15 min grace$/) });
     expect((await finished(build.id)).status).toBe('error');
     expect((await deps.store.listSteps(build.id, 1)).map((s) => s.status)).toEqual(['killed']);

@@ -21,6 +21,7 @@ import { applyTaskEvent } from '../../lambdas/shared/execution/apply-event.js';
 import { startSqs, type LocalSqs } from '../../local/sqs.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
 import { startFakeGitHost, type FakeGitHost } from '../support/fake-git-host.js';
+import { waitFor } from '../support/wait.js';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:slipway/scm-AbCdEf';
 const FUNCTION = 'slipway-autoscaler';
@@ -182,8 +183,13 @@ describe('deployed wiring: Secrets Manager credentials and the Lambda nudge', ()
 
     // The status travels as a build-finished message: each failed post returns it to the
     // queue (a visibility timeout later), and the planner posts it once the host is back.
+    // Passes until it is posted (each empty one is a second's long poll: how many a loaded
+    // machine needs is not a count to fix in advance).
     const passes: { received: number; failed: number }[] = [];
-    for (let i = 0; i < 10 && !git.statuses.some((s) => s.sha === 'c'.repeat(40)); i++) passes.push(await plannerPass());
+    await waitFor('the final status posted', async () => {
+      passes.push(await plannerPass());
+      return git.statuses.some((s) => s.sha === 'c'.repeat(40));
+    });
     expect(passes.filter((p) => p.received > 0)).toEqual([
       { received: 1, failed: 1 },
       { received: 1, failed: 1 },
@@ -229,7 +235,7 @@ describe('deployed wiring: Secrets Manager credentials and the Lambda nudge', ()
     // hand-off owed and makes it.
     expect((await applyTaskEvent({ ...good, now: () => Date.now() + 60_000 }, stopped)).applied).toBe(false);
     expect((await good.store.getBuild(id))?.statusHandedOffAt).toBeGreaterThan(0);
-    await plannerPass();
+    await waitFor('the planner to receive the hand-off', async () => (await plannerPass()).received > 0);
     expect(git.statuses.filter((s) => s.sha === 'd'.repeat(40)).map((s) => [s.state, s.description])).toEqual([['failure', expect.stringContaining('a step failed')]]);
   });
 

@@ -58,7 +58,7 @@ describe.skipIf(skipWithout('buildah and docker-registry', missing))('image buil
       hostPorts,
       secrets: { [`/slipway/${E2E_REPO}/registry_password`]: PASSWORD, [`/slipway/${E2E_REPO}/wrong_password`]: 'not-the-password' },
     });
-  }, 120_000);
+  });
   afterAll(async () => {
     await e2e?.stop();
     await registry?.stop();

@@ -83,7 +83,7 @@ describe.skipIf(skipWithout('buildah and docker-registry', missing))('multi-arch
     process.env.SLIPWAY_BUILDAH_ROOT = join(dir, 'buildah');
     ({ registry, pushTo, hostPorts } = await startTaskRegistry(dir));
     e2e = await startE2e({ name: 'e2e-manifest', localPluginImages: true, hostPorts, secrets: { [`/slipway/${E2E_REPO}/registry_password`]: PASSWORD } });
-  }, 120_000);
+  });
   afterAll(async () => {
     await e2e?.stop();
     await registry?.stop();

@@ -116,6 +116,9 @@ describe('control plane end to end on the local stand-ins', () => {
     const history = e2e.aws.ecs.events(stage.taskArn!);
     const stopped = history.filter((e) => e.detail.lastStatus === 'STOPPED').at(-1)!;
     const running = history.find((e) => e.detail.lastStatus === 'RUNNING')!;
+    // The build at rest: the finishing call's last write (the status hand-off's mark) lands
+    // after it queued the status the planner posted, so the posted status alone may precede it.
+    await e2e.waitFor('the build-finished hand-off marked', async () => (await e2e.store.getBuild(good.detail.id))?.statusHandedOffAt !== undefined);
     const before = await e2e.store.getBuildDetail(good.detail.id);
     const posted = e2e.git.statuses.length;
 

@@ -8,6 +8,7 @@ import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { startControlPlane, type ControlPlane } from '../../local/control-plane.js';
 import { startSqs, type LocalSqs } from '../../local/sqs.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../support/dynamodb-local.js';
+import { HANG_GUARD_MS, waitFor } from '../support/wait.js';
 
 let sqsServer: LocalSqs;
 let plane: ControlPlane | undefined;
@@ -22,7 +23,8 @@ beforeAll(async () => {
     env: { AWS_ENDPOINT_URL_SQS: sqsServer.endpoint, AWS_REGION: LOCAL_REGION, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', EVENTS_QUEUE_URL: eventsUrl },
     ecs: { onTaskStateChange: () => () => {} },
     scheduleMs: 40,
-    reconcileMs: 100_000,
+    // Beyond any wait of this test (a hang guard's worth, ten times over): one reconciling pass only.
+    reconcileMs: 10 * HANG_GUARD_MS,
     handlers: {
       planner: async () => ({ batchItemFailures: [] }),
       taskEvents: async () => {},
@@ -39,9 +41,7 @@ afterAll(async () => {
 
 describe('local runtime schedule', () => {
   it('reconciles on the first tick, then only every reconcileMs; the ticks between start queued work', async () => {
-    const deadline = Date.now() + 10_000;
-    while (passes.length < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect(passes.length).toBeGreaterThanOrEqual(6);
+    await waitFor('six passes', async () => passes.length >= 6, { intervalMs: 20 });
     expect(passes[0]).toBe('reconcile');
     expect(passes.filter((p) => p === 'reconcile')).toHaveLength(1);
     expect(plane!.stats.reconcilingPasses).toBe(1);

@@ -3,6 +3,9 @@
 // tasks whose stage is done, gone, or runs another one (and leaves every other task alone).
 
 import { DescribeTasksCommand, ListTasksCommand, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Build, Stage } from '../../core/builds/types.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
@@ -23,7 +26,7 @@ function stage(buildId: string, status: Stage['status'], serviceTaskArn?: string
 
 /** A long-running task started as a service task (or not) of the stage `stageId`. */
 async function start(stageId: string, startedBy: string): Promise<string> {
-  const registered = await standIn.client.send(new RegisterTaskDefinitionCommand({ family: family('svc'), containerDefinitions: [sh(AGENT_CONTAINER, 'sleep 60', { essential: true })] }));
+  const registered = await standIn.client.send(new RegisterTaskDefinitionCommand({ family: family('svc'), containerDefinitions: [sh(AGENT_CONTAINER, 'sleep 3600', { essential: true })] }));
   const run = await standIn.client.send(
     new RunTaskCommand({
       taskDefinition: registered.taskDefinition!.taskDefinitionArn,
@@ -36,11 +39,13 @@ async function start(stageId: string, startedBy: string): Promise<string> {
 
 describe('the service task of a split stage', () => {
   it('has no address in DescribeTasks until it is RUNNING (as ECS promises one), then one', async () => {
-    // The second container waits for the first to succeed: the task stays PENDING meanwhile.
+    // The second container waits for the first to succeed: the task stays PENDING meanwhile. The
+    // first ends once the test has looked (a fixed second could pass before a loaded machine looks).
+    const gate = join(mkdtempSync(join(tmpdir(), 'slipway-service-task-')), 'go');
     const registered = await standIn.client.send(
       new RegisterTaskDefinitionCommand({
         family: family('pending'),
-        containerDefinitions: [sh('first', 'sleep 1'), sh('second', 'sleep 30', { essential: true, dependsOn: [{ containerName: 'first', condition: 'SUCCESS' }] })],
+        containerDefinitions: [sh('first', `until [ -e ${gate} ]; do sleep 0.1; done`), sh('second', 'sleep 3600', { essential: true, dependsOn: [{ containerName: 'first', condition: 'SUCCESS' }] })],
       }),
     );
     const arn = (await standIn.client.send(new RunTaskCommand({ taskDefinition: registered.taskDefinition!.taskDefinitionArn }))).tasks![0]!.taskArn!;
@@ -48,6 +53,7 @@ describe('the service task of a split stage', () => {
     expect(pending.lastStatus).not.toBe('RUNNING');
     expect(privateIp(pending)).toBeUndefined();
     expect(pending.attachments?.[0]).toMatchObject({ type: 'ElasticNetworkInterface', status: 'ATTACHING', details: [] });
+    writeFileSync(gate, '');
     const running = await waitFor('RUNNING', async () => {
       const t = await describe1(standIn.client, arn);
       return t.lastStatus === 'RUNNING' ? t : undefined;

@@ -24,7 +24,7 @@ describe('Lambda bundles leave the doctor to the CLI', () => {
     expect(inputs.filter((i) => CLI_ONLY.test(i))).toEqual([]);
     // The planner answers the doctor: its side (core/doctor's plain data, the planner's doctor.ts) is in it.
     if (name === 'planner') expect(inputs).toContain('lambdas/planner/doctor.ts');
-  }, 60_000);
+  });
 });
 
 // The webhook answers the Git host: what Lambda loads at its init is kept small by leaving the
@@ -50,5 +50,5 @@ describe("the webhook's init bundle", () => {
     const run = spawnSync(process.execPath, ['--input-type=module', '-e', load], { encoding: 'utf8', env: { PATH: process.env.PATH, AWS_REGION: 'eu-west-1' } });
     expect(run.stderr).toBe('');
     expect(run.stdout.trim()).toBe(`loaded ${lazy.length}`);
-  }, 60_000);
+  });
 });

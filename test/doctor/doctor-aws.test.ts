@@ -160,5 +160,5 @@ describe('slipway doctor against a deployed stack (AWS stand-ins)', () => {
     state.outputs = {};
     expect(await run(['--stack', 'Gone'], io)).toBe(1);
     expect(err).toBe('slipway doctor: the stack Gone has no output PlannerFunctionName: deploy this version of Slipway (cdk deploy) first');
-  }, 120_000);
+  });
 });

@@ -130,14 +130,14 @@ describe('slipway doctor --local against the local stack', () => {
     } finally {
       git.requireToken('gh-token');
     }
-  }, 120_000);
+  });
 
   it('fails the ping for a repository that is not activated, naming the command that activates it', async () => {
     const { code, report } = await doctor('--repo', 'acme/unknown', '--no-build');
     expect(code).toBe(1);
     expect(byId(report)['webhook-ping']).toMatchObject({ status: 'fail', detail: 'acme/unknown has no stored webhook secret' });
     expect(byId(report)['git-host']).toMatchObject({ status: 'fail', detail: 'repository acme/unknown is not activated' });
-  }, 120_000);
+  });
 
   it('tells a Git host the planner cannot reach from one it has no configuration for', async () => {
     const api = new ApiClient(env);
@@ -150,7 +150,7 @@ describe('slipway doctor --local against the local stack', () => {
     const gitea = byId((await doctor('--repo', 'tools/site', '--no-build')).report);
     expect(gitea['git-host']).toMatchObject({ status: 'fail', detail: expect.stringContaining('gitea: scm: no API URL for gitea') });
     expect(gitea['git-host'].fix).toContain('SCM credentials secret');
-  }, 120_000);
+  });
 
   it('answers Lambda Invoke for the planner only, and only to signed requests', async () => {
     const unsigned = await fetch(`${local.url}/2015-03-31/functions/planner/invocations`, { method: 'POST', body: '{"slipwayDoctor":"hello"}' });

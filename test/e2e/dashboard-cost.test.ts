@@ -17,11 +17,12 @@ import { DEFAULT_PRICES } from '../../core/cost/price-table.js';
 import { snapshotDirectory, type Snapshot } from '../../local/snapshot.js';
 import { startLocalSlipway, type LocalSlipway } from '../../local/up.js';
 import { skipWithout } from '../support/required-tool.js';
+import { HANG_GUARD_MS, waitFor } from '../support/wait.js';
 import { chromiumMissing, DESKTOP, launchChromium, openPage, PHONE, screenshot } from './browser.js';
 
 const missing = chromiumMissing();
 // A hang guard, not a speed goal (see dashboard.test.ts).
-const WAIT = 150_000;
+const WAIT = HANG_GUARD_MS;
 
 const PIPELINE = `kind: pipeline
 type: docker
@@ -50,7 +51,7 @@ describe.skipIf(skipWithout('Chromium', missing))('the cost of a build, recorded
     snapshot = snapshotDirectory(work, { message: 'cost: a change', author: 'demo' });
     const submitted = await local.buildSnapshot(snapshot, { slug: 'demo/cost' });
     if (typeof submitted !== 'object' || !('buildId' in submitted)) throw new Error(`demo/cost built nothing: ${JSON.stringify(submitted)}`);
-    await local.waitForBuild(submitted.buildId, undefined, 120_000);
+    await local.waitForBuild(submitted.buildId, undefined, HANG_GUARD_MS);
     // The cost is written with the build's end; read it back through the API as clients do.
     build = (await (await fetch(`${local.url}/api/builds/1?repo=demo/cost`)).json()) as BuildDetail;
     browser = await launchChromium();
@@ -107,7 +108,12 @@ describe.skipIf(skipWithout('Chromium', missing))('the cost of a build, recorded
   });
 
   it('the metrics page totals cost per day and per repository, with a legend and named axes', async () => {
-    const metrics = (await (await fetch(`${local.url}/api/metrics?days=30`)).json()) as MetricsResponse;
+    // The metrics are read from an index (eventually consistent) once per visit: the page is
+    // opened once the API has the build's cost, so that it and this test read the same figures.
+    const metrics = await waitFor('the metrics to price the build', async () => {
+      const answer = (await (await fetch(`${local.url}/api/metrics?days=30`)).json()) as MetricsResponse;
+      return answer.repos.find((r) => r.repo === 'demo/cost')?.pricedBuilds === 1 ? answer : undefined;
+    });
     expect(metrics.costUsd).toBeCloseTo(build.cost!.total, 8);
     expect(metrics.repos.find((r) => r.repo === 'demo/cost')).toMatchObject({ pricedBuilds: 1 });
     const { page, pageErrors } = await open('#/metrics');

@@ -17,11 +17,12 @@ import { snapshotDirectory, type Snapshot } from '../../local/snapshot.js';
 import { startLocalSlipway, type LocalSlipway } from '../../local/up.js';
 import { seedBuild } from '../api/seed.js';
 import { skipWithout } from '../support/required-tool.js';
+import { HANG_GUARD_MS, waitFor } from '../support/wait.js';
 import { chromiumMissing, DESKTOP, launchChromium, openPage, PHONE, screenshot } from './browser.js';
 
 const missing = chromiumMissing();
 // A hang guard, not a speed goal (see dashboard.test.ts).
-const WAIT = 150_000;
+const WAIT = HANG_GUARD_MS;
 
 const PIPELINES = {
   // Passes; one step is left out by `when: branch`, one runs only on failure.
@@ -80,15 +81,19 @@ describe.skipIf(skipWithout('Chromium', missing))('dashboard pages in headless C
     vi.spyOn(console, 'log').mockImplementation(() => {});
     local = await startLocalSlipway({ port: 0, scheduleMs: 500, onError: (where, err) => errors.push(`${where}: ${(err as Error).message}`) });
     work = mkdtempSync(join(tmpdir(), 'slipway-dashboard-pages-'));
+    // Pushed one after the other, built side by side (as three repositories' pushes are): one
+    // hang guard covers them all.
+    const submitted: [keyof typeof PIPELINES, string][] = [];
     for (const [name, yaml] of Object.entries(PIPELINES) as [keyof typeof PIPELINES, string][]) {
       mkdirSync(join(work, name));
       writeFileSync(join(work, name, '.drone.yml'), yaml);
       const snapshot = snapshotDirectory(join(work, name), { message: `${name}: a change`, author: 'demo' });
       snapshots.push(snapshot);
-      const submitted = await local.buildSnapshot(snapshot, { slug: `demo/${name}` });
-      if (typeof submitted !== 'object' || !('buildId' in submitted)) throw new Error(`demo/${name} built nothing: ${JSON.stringify(submitted)}`);
-      builds[name] = await local.waitForBuild(submitted.buildId, undefined, 120_000);
+      const result = await local.buildSnapshot(snapshot, { slug: `demo/${name}` });
+      if (typeof result !== 'object' || !('buildId' in result)) throw new Error(`demo/${name} built nothing: ${JSON.stringify(result)}`);
+      submitted.push([name, result.buildId]);
     }
+    await Promise.all(submitted.map(async ([name, id]) => void (builds[name] = await local.waitForBuild(id, undefined, HANG_GUARD_MS))));
     // A passed build whose last step is a skipped `when: status: [failure]` step: its
     // container ran the gate that skipped it (task-runner/decide-steps.ts, STATUS_GATE_SKIP).
     await seedBuild(local.store, {
@@ -201,6 +206,12 @@ describe.skipIf(skipWithout('Chromium', missing))('dashboard pages in headless C
   });
 
   it('the metrics charts have a legend and named axes with their ranges', async () => {
+    // The metrics are read from an index (eventually consistent) once per visit: the page is
+    // opened once the API counts every build, so that it and this test read the same figures.
+    const metrics = await waitFor('the metrics to count the four builds', async () => {
+      const answer = (await (await fetch(`${local.url}/api/metrics?days=30`)).json()) as MetricsResponse;
+      return answer.perDay.reduce((sum, d) => sum + d.total, 0) === 4 ? answer : undefined;
+    });
     const { page, pageErrors } = await open('#/metrics');
     const perDay = page.locator('.chart.per-day');
     await perDay.waitFor({ timeout: WAIT });
@@ -208,7 +219,6 @@ describe.skipIf(skipWithout('Chromium', missing))('dashboard pages in headless C
     expect(await perDay.locator('.y-title').textContent()).toBe('builds');
     expect(await perDay.locator('.x-title').textContent()).toBe('day (UTC)');
     // The y axis runs from 0 to the busiest day.
-    const metrics = (await (await fetch(`${local.url}/api/metrics?days=30`)).json()) as MetricsResponse;
     const busiest = Math.max(...metrics.perDay.map((d) => d.total));
     expect(busiest).toBeGreaterThanOrEqual(1);
     const ticks = await perDay.locator('.y-axis span').allTextContents();

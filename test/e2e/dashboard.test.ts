@@ -12,13 +12,14 @@ import { snapshotDirectory, type Snapshot } from '../../local/snapshot.js';
 import { startLocalSlipway, type LocalSlipway } from '../../local/up.js';
 import { chromiumMissing, launchChromium } from './browser.js';
 import { skipWithout } from '../support/required-tool.js';
-import { waitFor } from '../support/wait.js';
+import { HANG_GUARD_MS, waitFor } from '../support/wait.js';
+import { seedBuild } from '../api/seed.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const missing = chromiumMissing();
 // A hang guard, not a speed goal: on a loaded 2-core machine a page update has taken over
 // 10 s, so no wait in the browser may be shorter than what the runner allows a test.
-const WAIT = 150_000;
+const WAIT = HANG_GUARD_MS;
 
 describe.skipIf(skipWithout('Chromium', missing))('dashboard in headless Chromium', () => {
   let local: LocalSlipway;
@@ -33,7 +34,7 @@ describe.skipIf(skipWithout('Chromium', missing))('dashboard in headless Chromiu
     snapshot = snapshotDirectory(join(ROOT, 'examples/postgres'), { message: 'Demo: a test suite against PostgreSQL', author: 'demo' });
     const submitted = await local.buildSnapshot(snapshot, { slug: 'demo/postgres' });
     if (typeof submitted !== 'object' || !('buildId' in submitted)) throw new Error(`the demo built nothing: ${JSON.stringify(submitted)}`);
-    build = await local.waitForBuild(submitted.buildId, undefined, 120_000);
+    build = await local.waitForBuild(submitted.buildId, undefined, HANG_GUARD_MS);
   }, 180_000);
 
   afterAll(async () => {
@@ -59,6 +60,9 @@ describe.skipIf(skipWithout('Chromium', missing))('dashboard in headless Chromiu
       const pageErrors: string[] = [];
       page.on('pageerror', (err) => pageErrors.push(err.message));
 
+      // The list of every repository's builds is an index read (eventually consistent) done
+      // once per visit: the page is opened once the index has the build.
+      await waitFor('the recent builds to list the demo build', async () => (await local.store.listRecentBuilds()).items.some((b) => b.id === build.id));
       await page.goto(`${local.url}/`);
       const row = page.locator('a[href="#/builds/demo/postgres/1"]').first();
       await row.waitFor({ timeout: WAIT });
@@ -106,19 +110,43 @@ describe.skipIf(skipWithout('Chromium', missing))('dashboard in headless Chromiu
       const page = await browser.context.newPage();
       const pageErrors: string[] = [];
       page.on('pageerror', (err) => pageErrors.push(err.message));
+      // Which answers the page has read through: a macrotask queued once response.json()
+      // resolved runs after the microtasks that consumed it (the view's drop or write).
+      await page.addInitScript(() => {
+        const json = Response.prototype.json;
+        const read: string[] = [];
+        (window as unknown as { __read: string[] }).__read = read;
+        Response.prototype.json = async function (this: Response) {
+          try {
+            return await json.call(this);
+          } finally {
+            setTimeout(() => read.push(this.url), 0);
+          }
+        };
+      });
       await page.goto(`${local.url}/#/builds/demo/postgres/1`);
       await page.locator('#log').getByText('SELECT name FROM items ORDER BY id').first().waitFor({ timeout: WAIT });
 
-      // The log of step 3 (migrate) answers late, after step 4 (query) has been opened.
-      const delay = (ms: number) => (route: { continue(): Promise<void> }) => void new Promise((r) => setTimeout(r, ms)).then(() => route.continue());
-      await page.route((url) => url.pathname.endsWith('/logs/1/3'), delay(800));
-      await page.route((url) => url.pathname.endsWith('/logs/1/4'), delay(1600));
-      const stale = page.waitForResponse((res) => res.url().includes('/logs/1/3?'));
+      // The log of step 3 (migrate) answers late: once step 4 (query) has been opened (its log
+      // asked for), and step 4's own log only once the page has read step 3's. Each answer is
+      // held until the event it must follow, never for a time a loaded machine could outrun.
+      let releaseStale!: () => void;
+      const staleReleased = new Promise<void>((resolve) => (releaseStale = resolve));
+      let releaseCurrent!: () => void;
+      const currentReleased = new Promise<void>((resolve) => (releaseCurrent = resolve));
+      await page.route((url) => url.pathname.endsWith('/logs/1/3'), (route) => void staleReleased.then(() => route.continue()));
+      await page.route(
+        (url) => url.pathname.endsWith('/logs/1/4'),
+        (route) => {
+          releaseStale();
+          void currentReleased.then(() => route.continue());
+        },
+      );
       await page.click('.step[data-step="3"]');
       await page.click('.step[data-step="4"]');
+      await page.waitForFunction(() => (window as unknown as { __read: string[] }).__read.some((u) => u.includes('/logs/1/3?')), undefined, { timeout: WAIT });
+      releaseCurrent();
       await page.locator('#log').getByText('SELECT name FROM items ORDER BY id').first().waitFor({ timeout: WAIT });
-      await stale;
-      await page.waitForTimeout(300);
 
       const log = await page.textContent('#log');
       expect(log).not.toContain('INSERT INTO items');
@@ -141,12 +169,36 @@ describe.skipIf(skipWithout('Chromium', missing))('dashboard in headless Chromiu
       expect(restarted).toMatchObject({ parent: 1, commit: build.commit, branch: 'main' });
 
       // Cancel once a task runs, so the stop goes through StopTask and the task events.
-      for (let i = 0; i < 200 && (await local.store.getStage('demo/postgres#2', 1))?.status !== 'running'; i++) await new Promise((r) => setTimeout(r, 100));
+      await waitFor('the restarted build to run', async () => (await local.store.getStage('demo/postgres#2', 1))?.status === 'running');
       await page.click('#cancel', { timeout: WAIT });
-      const cancelled = await local.waitForBuild('demo/postgres#2', undefined, 60_000);
+      const cancelled = await local.waitForBuild('demo/postgres#2', undefined, HANG_GUARD_MS);
       expect(cancelled.status).toBe('killed');
       expect(cancelled.stages[0]).toMatchObject({ status: 'killed', reason: 'cancelled' });
       await page.waitForSelector('#build-status:text("killed")', { timeout: WAIT });
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('the build list shows a build pushed while it is open, and its new status, without a reload', async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.context.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (err) => pageErrors.push(err.message));
+      await page.goto(`${local.url}/`);
+      await page.locator('#builds tbody tr').first().waitFor({ timeout: WAIT });
+      const navigations: string[] = [];
+      page.on('framenavigated', (frame) => void navigations.push(frame.url()));
+
+      // Written after the page read the list (an index read that lags writes, as on AWS).
+      const later = await seedBuild(local.store, { repo: 'demo/later', number: 1, status: 'running', createdAt: Date.now(), stages: [{ name: 'test', steps: [{ name: 'unit', status: 'running' }] }] });
+      const row = page.locator('tr.build-row', { has: page.locator('a[href="#/builds/demo/later/1"]') });
+      await row.locator('.status.running').waitFor({ timeout: WAIT });
+      await local.store.updateBuild(later.id, { status: 'success', finishedAt: Date.now() });
+      await row.locator('.status.success').waitFor({ timeout: WAIT });
+      expect(navigations).toEqual([]);
+      expect(pageErrors).toEqual([]);
     } finally {
       await browser.close();
     }

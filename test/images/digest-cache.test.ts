@@ -7,12 +7,13 @@ import { createImageCommandLookup, type ImageLookupOptions } from '../../adapter
 import { MemoryImageCommandStore, type ImageCommandKey, type ImageCommandStore, type StoredImageCommand } from '../../core/images/command-store.js';
 import type { RegistryStandIn, StandInImage } from '../support/registry-stand-in.js';
 import { registryStandIns } from './registry-pool.js';
+import { HANG_GUARD_MS } from '../support/wait.js';
 
 /** These stores do not fail: a store failure reported here fails the lookup, and so the test. */
 const unexpectedStoreFailure = (message: string, fields: Record<string, unknown> = {}): never => {
   throw new Error(`unexpected: ${message} ${JSON.stringify(fields)}`);
 };
-const FAST = { timeoutMs: 1_000, backoffMs: 10, log: unexpectedStoreFailure } satisfies ImageLookupOptions;
+const FAST = { timeoutMs: HANG_GUARD_MS, deadlineMs: HANG_GUARD_MS, backoffMs: 10, log: unexpectedStoreFailure } satisfies ImageLookupOptions;
 
 const NOTIFY: StandInImage = {
   name: 'plugins/notify',

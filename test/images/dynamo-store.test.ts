@@ -11,10 +11,12 @@ import { createImageCommandLookup } from '../../adapters/registry/registry-clien
 import { plannerDepsFromEnv } from '../../lambdas/planner/deps.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
 import { startRegistryStandIn, type RegistryStandIn } from '../support/registry-stand-in.js';
+import { HANG_GUARD_MS } from '../support/wait.js';
 
 /** The table does not fail here: a store failure reported fails the lookup, and so the test. */
 const FAST = {
-  timeoutMs: 1_000,
+  timeoutMs: HANG_GUARD_MS,
+  deadlineMs: HANG_GUARD_MS,
   backoffMs: 10,
   log: (message: string, fields: Record<string, unknown> = {}): never => {
     throw new Error(`unexpected: ${message} ${JSON.stringify(fields)}`);

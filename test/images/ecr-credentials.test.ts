@@ -4,8 +4,9 @@ import { lookupImageCommand, type ImageLookupOptions } from '../../adapters/regi
 import { ecrCredentialsSource, ecrRegion, withMintedCredentials, type EcrCredentialsOptions } from '../../lambdas/shared/ecr-credentials.js';
 import { startEcrStandIn, type EcrStandIn, type EcrStandInOptions } from '../support/ecr-stand-in.js';
 import { startRegistryStandIn, type RegistryStandIn } from '../support/registry-stand-in.js';
+import { HANG_GUARD_MS } from '../support/wait.js';
 
-const FAST: ImageLookupOptions = { timeoutMs: 1_000, backoffMs: 10, retries: 0 };
+const FAST: ImageLookupOptions = { timeoutMs: HANG_GUARD_MS, deadlineMs: HANG_GUARD_MS, backoffMs: 10, retries: 0 };
 const IMAGE = { name: 'team/deploy', tag: '2', platforms: { amd64: { entrypoint: ['/bin/deploy'], cmd: null } } };
 
 describe('ecrRegion', () => {

@@ -2,9 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { createImageCommandLookup, lookupImageCommand, type ImageLookupOptions } from '../../adapters/registry/registry-client.js';
 import { startRegistryStandIn, type RegistryStandIn, type StandInImage } from '../support/registry-stand-in.js';
 import { registryStandIns } from './registry-pool.js';
+import { HANG_GUARD_MS } from '../support/wait.js';
 
 // Short timings: nothing here waits longer than a few hundred milliseconds.
-const FAST: ImageLookupOptions = { timeoutMs: 1_000, backoffMs: 10 };
+// A loopback stand-in answers at once; a loaded machine may take a while: only the tests that
+// stall a request on purpose set a short timeout.
+const FAST: ImageLookupOptions = { timeoutMs: HANG_GUARD_MS, deadlineMs: HANG_GUARD_MS, backoffMs: 10 };
 
 const S3: StandInImage = {
   name: 'plugins/s3',
@@ -264,12 +267,15 @@ describe('failures', () => {
   it('retries a request that times out', async () => {
     const reg = await registry();
     reg.publish(S3);
+    // Long enough for every request the stand-in answers (a loaded machine's loopback), short
+    // enough to wait out for the ones it stalls.
+    const timeoutMs = 1_000;
     reg.stallNext(1);
-    expect(await lookupImageCommand(`${reg.host}/plugins/s3:1`, 'amd64', { ...FAST, timeoutMs: 150 })).toMatchObject({ ok: true });
+    expect(await lookupImageCommand(`${reg.host}/plugins/s3:1`, 'amd64', { ...FAST, timeoutMs })).toMatchObject({ ok: true });
     reg.stallNext(3);
-    expect(await lookupImageCommand(`${reg.host}/plugins/s3:1`, 'amd64', { ...FAST, timeoutMs: 150 })).toEqual({
+    expect(await lookupImageCommand(`${reg.host}/plugins/s3:1`, 'amd64', { ...FAST, timeoutMs })).toEqual({
       ok: false,
-      error: `image "${reg.host}/plugins/s3:1": registry ${reg.host} did not answer within 150 ms (3 attempts); try again later`,
+      error: `image "${reg.host}/plugins/s3:1": registry ${reg.host} did not answer within 1000 ms (3 attempts); try again later`,
       transient: true,
     });
   });

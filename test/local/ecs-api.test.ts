@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-ecs';
 import { AWSVPC_NEEDS_NETWORK, BOTH_LAUNCH_TYPE_AND_STRATEGY, CAPACITY_UNAVAILABLE, CLIENT_TOKEN_CONFLICT, VCPU_LIMIT } from '../../local/ecs/api.js';
 import { describe1, ecsForFile, family, sh, waitFor } from './helpers.js';
+import { HANG_GUARD_MS } from '../support/wait.js';
 
 const standIn = ecsForFile({ vcpuQuota: 6 });
 
@@ -91,12 +92,12 @@ describe('RunTask / DescribeTasks / ListTasks / StopTask', () => {
 
     const stopped = await standIn.client.send(new StopTaskCommand({ task: arn, reason: 'build cancelled' }));
     expect(stopped.task?.desiredStatus).toBe('STOPPED');
-    const final = await standIn.ecs.waitForStopped(arn, 150_000);
+    const final = await standIn.ecs.waitForStopped(arn, HANG_GUARD_MS);
     expect(final.stopCode).toBe('UserInitiated');
     expect(final.stoppedReason).toBe('build cancelled');
     expect((await standIn.client.send(new ListTasksCommand({ family: name, desiredStatus: 'STOPPED' }))).taskArns).toEqual([arn]);
     await standIn.client.send(new StopTaskCommand({ task: out.tasks![1]!.taskArn }));
-    await standIn.ecs.waitForStopped(out.tasks![1]!.taskArn!, 10_000);
+    await standIn.ecs.waitForStopped(out.tasks![1]!.taskArn!, HANG_GUARD_MS);
   });
 
   it('replaces the command with an override', async () => {
@@ -104,7 +105,7 @@ describe('RunTask / DescribeTasks / ListTasks / StopTask', () => {
     await standIn.client.send(new RegisterTaskDefinitionCommand({ family: name, containerDefinitions: [sh('main', 'echo from-definition', { essential: true })] }));
     const out = await standIn.client.send(new RunTaskCommand({ taskDefinition: name, overrides: { containerOverrides: [{ name: 'main', command: ['echo from-override'] }] } }));
     const arn = out.tasks![0]!.taskArn!;
-    await standIn.ecs.waitForStopped(arn, 150_000);
+    await standIn.ecs.waitForStopped(arn, HANG_GUARD_MS);
     expect(standIn.ecs.logs(arn, 'main').map((l) => l.message)).toEqual(['from-override']);
   });
 
@@ -116,7 +117,7 @@ describe('RunTask / DescribeTasks / ListTasks / StopTask', () => {
     expect(again.tasks?.map((t) => t.taskArn)).toEqual(first.tasks?.map((t) => t.taskArn));
     expect((await standIn.client.send(new ListTasksCommand({ family: name }))).taskArns).toHaveLength(1);
     await standIn.client.send(new StopTaskCommand({ task: first.tasks![0]!.taskArn }));
-    await standIn.ecs.waitForStopped(first.tasks![0]!.taskArn!, 10_000);
+    await standIn.ecs.waitForStopped(first.tasks![0]!.taskArn!, HANG_GUARD_MS);
   });
 
   it('reports capacity in failures[]: the vCPU quota and the task limit', async () => {
@@ -133,11 +134,11 @@ describe('RunTask / DescribeTasks / ListTasks / StopTask', () => {
     expect(full.failures?.[0]?.reason).toBe(CAPACITY_UNAVAILABLE);
     standIn.ecs.setCapacity({ maxTasks: 50, capacityErrors: 'alternate' });
     await Promise.all(out.tasks!.map((t) => standIn.client.send(new StopTaskCommand({ task: t.taskArn }))));
-    await Promise.all(out.tasks!.map((t) => standIn.ecs.waitForStopped(t.taskArn!, 10_000)));
+    await Promise.all(out.tasks!.map((t) => standIn.ecs.waitForStopped(t.taskArn!, HANG_GUARD_MS)));
     const later = await standIn.client.send(new RunTaskCommand({ taskDefinition: small }));
     expect(later.failures).toEqual([]);
     await standIn.client.send(new StopTaskCommand({ task: later.tasks![0]!.taskArn }));
-    await standIn.ecs.waitForStopped(later.tasks![0]!.taskArn!, 10_000);
+    await standIn.ecs.waitForStopped(later.tasks![0]!.taskArn!, HANG_GUARD_MS);
   });
 
   // ECS answers a RunTask that starts nothing for want of capacity either way: a failures[]
@@ -166,7 +167,7 @@ describe('RunTask / DescribeTasks / ListTasks / StopTask', () => {
     standIn.ecs.setCapacity({ maxTasks: 50, capacityErrors: 'alternate' });
     const later = await standIn.client.send(new RunTaskCommand({ taskDefinition: name, clientToken: 'same-token' }));
     expect(later.tasks).toHaveLength(1);
-    await standIn.ecs.waitForStopped(later.tasks![0]!.taskArn!, 10_000);
+    await standIn.ecs.waitForStopped(later.tasks![0]!.taskArn!, HANG_GUARD_MS);
   });
 
   it('refuses Fargate Spot alone when Spot has no spare capacity', async () => {
@@ -178,7 +179,7 @@ describe('RunTask / DescribeTasks / ListTasks / StopTask', () => {
     const onDemand = await standIn.client.send(new RunTaskCommand({ taskDefinition: name, capacityProviderStrategy: [{ capacityProvider: 'FARGATE', weight: 1 }] }));
     expect(onDemand.tasks?.[0]?.capacityProviderName).toBe('FARGATE');
     standIn.ecs.setCapacity({ spotAvailable: true, capacityErrors: 'alternate' });
-    await standIn.ecs.waitForStopped(onDemand.tasks![0]!.taskArn!, 10_000);
+    await standIn.ecs.waitForStopped(onDemand.tasks![0]!.taskArn!, HANG_GUARD_MS);
   });
 
   it('refuses a clientToken reused with other parameters with ConflictException naming its tasks', async () => {
@@ -189,7 +190,7 @@ describe('RunTask / DescribeTasks / ListTasks / StopTask', () => {
     expect(error).toBeInstanceOf(ConflictException);
     expect((error as ConflictException).resourceIds).toEqual([first.tasks![0]!.taskArn]);
     expect((error as Error).message).toBe(CLIENT_TOKEN_CONFLICT);
-    await standIn.ecs.waitForStopped(first.tasks![0]!.taskArn!, 10_000);
+    await standIn.ecs.waitForStopped(first.tasks![0]!.taskArn!, HANG_GUARD_MS);
   });
 
   it('injects faults on the wire: the SDK sees ECS\'s own error shapes', async () => {
@@ -225,7 +226,7 @@ describe('RunTask / DescribeTasks / ListTasks / StopTask', () => {
     for (const choice of [{ launchType: 'FARGATE' as const }, { capacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1 }] }]) {
       const out = await standIn.client.send(new RunTaskCommand({ taskDefinition: name, ...choice }));
       expect(out.failures).toEqual([]);
-      await standIn.ecs.waitForStopped(out.tasks![0]!.taskArn!, 10_000);
+      await standIn.ecs.waitForStopped(out.tasks![0]!.taskArn!, HANG_GUARD_MS);
     }
   });
 
@@ -239,6 +240,6 @@ describe('RunTask / DescribeTasks / ListTasks / StopTask', () => {
     const networkConfiguration = { awsvpcConfiguration: { subnets: ['subnet-1'], assignPublicIp: 'DISABLED' as const } };
     const out = await standIn.client.send(new RunTaskCommand({ taskDefinition: name, launchType: 'FARGATE', networkConfiguration }));
     expect(out.failures).toEqual([]);
-    await standIn.ecs.waitForStopped(out.tasks![0]!.taskArn!, 10_000);
+    await standIn.ecs.waitForStopped(out.tasks![0]!.taskArn!, HANG_GUARD_MS);
   });
 });

@@ -44,7 +44,9 @@ describe.concurrent('EC2-form tasks in local mode', () => {
     const arn = await run(
       await register(
         [
-          sh('agent', 'sleep 1; test "$(cat /ws/out)" = built', { essential: true, mountPoints: [{ sourceVolume: 'ws', containerPath: '/ws' }] }),
+          // START lets 'build' run beside the agent; the agent reads its file once it is there (a
+          // fixed second was shorter than a loaded machine takes to start 'build').
+          sh('agent', 'until [ -s /ws/out ]; do sleep 0.1; done; test "$(cat /ws/out)" = built', { essential: true, mountPoints: [{ sourceVolume: 'ws', containerPath: '/ws' }] }),
           sh('build', 'echo built > /ws/out', { mountPoints: [{ sourceVolume: 'ws', containerPath: '/ws' }], dependsOn: [{ containerName: 'agent', condition: 'START' }] }),
         ],
         { volumes: [{ name: 'ws' }] },
@@ -84,10 +86,16 @@ describe.concurrent('EC2-form tasks in local mode', () => {
 describe.skipIf(noNamespaces)('two EC2-form builds at once (namespace mode)', () => {
   it("each has a service on localhost:9999 at the same time, and sees only its own, and only its own files", async () => {
     const task = (who: string) => [
-      sh('svc', `exec node -e "require('http').createServer((q, s) => s.end(process.env.WHO)).listen(9999, '127.0.0.1')"`, { environment: [{ name: 'WHO', value: who }], stopTimeout: 2 }),
+      // The service marks in its task's volume that it listens; the step asks it then (a fixed two
+      // seconds was shorter than a loaded machine takes to start node).
+      sh('svc', `exec node -e "require('http').createServer((q, s) => s.end(process.env.WHO)).listen(9999, '127.0.0.1', () => require('fs').writeFileSync('/ws/listening', ''))"`, {
+        environment: [{ name: 'WHO', value: who }],
+        stopTimeout: 2,
+        mountPoints: [{ sourceVolume: 'ws', containerPath: '/ws' }],
+      }),
       sh(
         'step',
-        `echo ${who} > /ws/file; sleep 2; node -e "fetch('http://127.0.0.1:9999').then((r) => r.text()).then((t) => console.log(t))"; cat /ws/file`,
+        `echo ${who} > /ws/file; until [ -e /ws/listening ]; do sleep 0.1; done; node -e "fetch('http://127.0.0.1:9999').then((r) => r.text()).then((t) => console.log(t))"; cat /ws/file`,
         { essential: true, mountPoints: [{ sourceVolume: 'ws', containerPath: '/ws' }], dependsOn: [{ containerName: 'svc', condition: 'START' }] },
       ),
     ];

@@ -29,7 +29,7 @@ async function startHost(mode: 'namespace' | 'host'): Promise<Started> {
   const line = await waitFor('the stand-in process to report its task', () => {
     if (exited !== null) throw new Error(`the stand-in process exited (${exited}) before its task ran`);
     return output.includes('\n') ? output.split('\n')[0] : undefined;
-  }, 30_000);
+  });
   return { child, ...(JSON.parse(line!) as Omit<Started, 'child'>) };
 }
 
@@ -78,19 +78,20 @@ describe('a stand-in killed with SIGKILL', () => {
     try {
       live = await startLocalEcs();
       const liveClient = ecsClient(live.endpoint);
-      const liveArn = await runOne(liveClient, [sh('main', 'sleep 30', { essential: true, stopTimeout: 2 })]);
+      // Runs until stopped (live.stop() below): it must still run at the end, however long the test takes.
+      const liveArn = await runOne(liveClient, [sh('main', 'sleep 3600', { essential: true, stopTimeout: 2 })]);
       liveClient.destroy();
       const liveNetwork = (await waitFor('the live task running', () => live!.sandboxOf(liveArn)?.network)) ?? '';
 
       host = await startHost('namespace');
       const network = host.sandbox.network!;
       // redis-server, the shell and its two sleeps
-      const inTask = await waitFor('every process of the task', () => (netnsPids(network).length >= 4 ? netnsPids(network) : undefined), 60_000);
+      const inTask = await waitFor('every process of the task', () => (netnsPids(network).length >= 4 ? netnsPids(network) : undefined));
       const direct = childrenOf(host.child.pid!);
       expect(direct.length).toBeGreaterThanOrEqual(3); // two container programs and the reaper
 
       await killHost(host.child);
-      await waitFor('the task processes to die', () => [...inTask, ...direct].every((pid) => !isRunning(pid)), 60_000);
+      await waitFor('the task processes to die', () => [...inTask, ...direct].every((pid) => !isRunning(pid)));
       // The namespace outlives its owner until the next start.
       expect(await listTaskNetworks()).toContain(network);
 
@@ -114,9 +115,9 @@ describe('a stand-in killed with SIGKILL', () => {
       const direct = await waitFor('both container programs', () => {
         const pids = childrenOf(host.child.pid!);
         return pids.length >= 2 ? pids : undefined;
-      }, 60_000);
+      });
       await killHost(host.child);
-      await waitFor('the container programs to die', () => direct.every((pid) => !isRunning(pid)), 60_000);
+      await waitFor('the container programs to die', () => direct.every((pid) => !isRunning(pid)));
     } finally {
       await killHost(host.child);
     }

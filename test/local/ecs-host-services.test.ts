@@ -12,6 +12,7 @@ import type { RegistryPushGrant } from '../../local/push-grant.js';
 import { findBinary } from '../../local/require-binary.js';
 import { skipWithout } from '../support/required-tool.js';
 import { ecsForFile, family, sh } from './helpers.js';
+import { HANG_GUARD_MS } from '../support/wait.js';
 import type { ECSClient } from '@aws-sdk/client-ecs';
 
 const noNamespaces = skipWithout('network and mount namespaces', await namespaceSupport());
@@ -57,10 +58,10 @@ describe.skipIf(noNamespaces)('host services of namespaced tasks', () => {
 
   it('relays a listed loopback port to the task at HOST_ALIAS, and no other loopback port', async () => {
     const task = await runWithRole(standIn.client, [sh('main', `${dial(relayed.port)}; ${dial(notRelayed.port)}`, { essential: true })]);
-    const stopped = await standIn.ecs.waitForStopped(task, 60_000);
+    const stopped = await standIn.ecs.waitForStopped(task, HANG_GUARD_MS);
     expect((stopped.containers as { exitCode?: number }[])[0]?.exitCode).toBe(0);
     expect(standIn.ecs.logs(task, 'main').map((l) => l.message)).toEqual(['hello from the host', 'error ECONNREFUSED']);
-  }, 90_000);
+  });
 
   it.skipIf(!findBinary('buildah', ['/usr/bin']))("gives the role's push right to the image builder's container only (not to a commands step on plugins/manifest), and only for that role", async () => {
     const builder: ContainerDefinition = {
@@ -75,7 +76,7 @@ describe.skipIf(noNamespaces)('host services of namespaced tasks', () => {
     const manifestCommands = sh('manifest-commands', `cat "\${SLIPWAY_PUSH_GRANT:-${CONTAINER_DATA_DIR}/push-grant}/auth.json" 2>/dev/null || echo none`, { image: 'plugins/manifest' });
     const granted = await runWithRole(standIn.client, [builder, manifestCommands, step], ROLE);
     const other = await runWithRole(standIn.client, [builder, manifestCommands, step], 'arn:aws:iam::000000000000:role/slipway-build-task');
-    await Promise.all([standIn.ecs.waitForStopped(granted, 60_000), standIn.ecs.waitForStopped(other, 60_000)]);
+    await Promise.all([standIn.ecs.waitForStopped(granted, HANG_GUARD_MS), standIn.ecs.waitForStopped(other, HANG_GUARD_MS)]);
 
     const [repositories, registries, auth] = standIn.ecs.logs(granted, 'builder').map((l) => l.message);
     expect(repositories?.trim()).toBe('team/app team/tool');
@@ -90,5 +91,5 @@ describe.skipIf(noNamespaces)('host services of namespaced tasks', () => {
     expect(standIn.ecs.logs(other, 'builder').map((l) => l.message)).toEqual(['none']);
     // The grant is in no record of the ECS API (task definitions, tasks).
     expect(JSON.stringify(standIn.ecs.tasks())).not.toContain(GRANT.password);
-  }, 90_000);
+  });
 });

@@ -27,7 +27,7 @@ const postgresTask = (db: string): ContainerDefinition[] => [
     environment: [{ name: 'POSTGRES_PASSWORD', value: 'secret' }, { name: 'POSTGRES_DB', value: db }],
     healthCheck: { command: ['CMD-SHELL', 'pg_isready -h 127.0.0.1 -p 5432'], interval: 5, timeout: 2, retries: 5 },
   },
-  sh('step', 'psql -h localhost -p 5432 -U postgres -d "$DB" -tAc "select current_database()" && echo "127.0.0.1 db" >> /etc/hosts && psql -h db -U postgres -d "$DB" -tAc "select 1" && sleep 30', {
+  sh('step', 'psql -h localhost -p 5432 -U postgres -d "$DB" -tAc "select current_database()" && echo "127.0.0.1 db" >> /etc/hosts && psql -h db -U postgres -d "$DB" -tAc "select 1" && sleep 3600', {
     essential: true,
     stopTimeout: 2,
     environment: [{ name: 'DB', value: db }],
@@ -79,9 +79,10 @@ describe.skipIf(noNamespaces)('what a step may write and see (namespace mode)', 
     const task = await runOne(
       standIn.client,
       [
-        sh('agent', `echo "export SAFE=1" > ${ENV_FILE} && sleep 2`, { essential: true, mountPoints: mounts(true) }),
+        // The agent ends the task once the step has said all it says (not after a time a loaded machine may outrun).
+        sh('agent', `echo "export SAFE=1" > ${ENV_FILE} && while [ ! -e ${STATE_DIR}/step-done ]; do sleep 0.1; done`, { essential: true, mountPoints: mounts(true) }),
         // START only says the agent's process exists: wait for its file (a loaded machine may run the step first).
-        sh('step', `while [ ! -s ${ENV_FILE} ]; do sleep 0.1; done; if echo "export EVIL=1" > ${ENV_FILE}; then echo overwritten; else echo refused; fi; cat ${ENV_FILE}; mkdir -p ${STEP_RECORD_DIR} && echo 0 > ${STEP_RECORD_DIR}/step.exit && cat ${STEP_RECORD_DIR}/step.exit`, {
+        sh('step', `while [ ! -s ${ENV_FILE} ]; do sleep 0.1; done; if echo "export EVIL=1" > ${ENV_FILE}; then echo overwritten; else echo refused; fi; cat ${ENV_FILE}; mkdir -p ${STEP_RECORD_DIR} && echo 0 > ${STEP_RECORD_DIR}/step.exit && cat ${STEP_RECORD_DIR}/step.exit; touch ${STATE_DIR}/step-done`, {
           essential: false,
           mountPoints: mounts(false),
           dependsOn: [{ containerName: 'agent', condition: 'START' }],
@@ -135,7 +136,7 @@ describe.skipIf(noNamespaces)('what a step may write and see (namespace mode)', 
     try {
       const mount = [{ sourceVolume: 'workspace', containerPath: '/drone/src' }];
       const other = await runOne(localClient, [sh('main', 'echo theirs > /drone/src/file; sleep 20', { essential: true, mountPoints: mount })], { volumes: [{ name: 'workspace' }] });
-      await waitFor('the other task runs', () => (local.tasks().find((t) => t.taskArn === other)?.lastStatus === 'RUNNING' ? true : undefined), 60_000);
+      await waitFor('the other task runs', () => (local.tasks().find((t) => t.taskArn === other)?.lastStatus === 'RUNNING' ? true : undefined));
       const script = [
         `cat ${home}/secrets.json 2>/dev/null || echo "no secrets"`,
         `if grep -rqs theirs "${local.logsDir}/.." 2>/dev/null; then echo "found theirs"; else echo "nothing of theirs"; fi`,
@@ -196,7 +197,8 @@ describe.skipIf(noNamespaces)('cleanup', () => {
       const client = ecsClient(leftover.endpoint);
       const arn = await runOne(client, [
         { name: 'cache', image: 'redis:7', essential: false },
-        sh('main', 'sleep 60 & sleep 60', { essential: true }),
+        // Runs until the stand-in stops (what the test checks), however long the wait before it.
+        sh('main', 'sleep 3600 & sleep 3600', { essential: true }),
       ]);
       client.destroy();
       const sandbox = await waitFor('both containers running', () => {
@@ -209,7 +211,7 @@ describe.skipIf(noNamespaces)('cleanup', () => {
       const pids = await waitFor('redis-server, the shell and its two sleeps', () => {
         const found = execFileSync('ip', ['netns', 'pids', network]).toString().trim().split('\n').filter(Boolean).map(Number);
         return found.length >= 4 ? found : undefined;
-      }, 60_000);
+      });
       expect(await listTaskNetworks()).toContain(network);
       stopped = true;
       await leftover.stop();

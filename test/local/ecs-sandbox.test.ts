@@ -117,8 +117,8 @@ describe.skipIf(noNamespaces)('a container sees nothing of the host outside its 
   // for (SIGKILL excepted), so `docker stop` of a program that ignores SIGTERM waits for
   // the stop timeout and kills it (exit 137), as ECS does after stopTimeout.
   it('runs the program as PID 1: without a SIGTERM handler it is killed after stopTimeout (137), as in a Docker container', async () => {
-    const arn = await runOne(client, [sh('main', 'echo up; sleep 60', { essential: true, stopTimeout: 2 })]);
-    await waitFor('the program running', () => ecs.logs(arn, 'main').some((l) => l.message === 'up'), 60_000);
+    const arn = await runOne(client, [sh('main', 'echo up; sleep 3600', { essential: true, stopTimeout: 2 })]);
+    await waitFor('the program running', () => ecs.logs(arn, 'main').some((l) => l.message === 'up'));
     await client.send(new StopTaskCommand({ task: arn }));
     const final = await ecs.waitForStopped(arn, 150_000);
     expect((final.containers as { exitCode?: number }[])[0]?.exitCode).toBe(137);
@@ -150,7 +150,7 @@ describe.skipIf(noNamespaces)('a container sees nothing of the host outside its 
 
   it("runs health checks inside the container: they see its own private /tmp", async () => {
     const arn = await runOne(client, [
-      sh('svc', 'echo ok > /tmp/ready; sleep 60', { stopTimeout: 2, healthCheck: { command: ['CMD-SHELL', 'test -f /tmp/ready'], interval: 5, timeout: 5, retries: 3 } }),
+      sh('svc', 'echo ok > /tmp/ready; sleep 3600', { stopTimeout: 2, healthCheck: { command: ['CMD-SHELL', 'test -f /tmp/ready'], interval: 5, timeout: 5, retries: 3 } }),
       sh('main', 'test -f /tmp/ready && echo shared || echo own-tmp', { essential: true, dependsOn: [{ containerName: 'svc', condition: 'HEALTHY' }] }),
     ]);
     const final = await ecs.waitForStopped(arn, 150_000);

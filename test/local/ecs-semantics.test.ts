@@ -17,7 +17,9 @@ describe.concurrent('dependsOn and essential', () => {
     const arn = await runOne(
       standIn.client,
       [
-        sh('first', 'echo first >> /w/order; sleep 1; echo first-done >> /w/order', { mountPoints: [{ sourceVolume: 'w', containerPath: '/w' }] }),
+        // Ends only once 'started' wrote: START let it run while 'first' still ran, whatever the
+        // machine's pace (a COMPLETE in its place would never start it, and the test would hang).
+        sh('first', 'echo first >> /w/order; until grep -q started /w/order; do sleep 0.1; done; echo first-done >> /w/order', { mountPoints: [{ sourceVolume: 'w', containerPath: '/w' }] }),
         sh('started', 'echo started >> /w/order', { dependsOn: [{ containerName: 'first', condition: 'START' }], mountPoints: [{ sourceVolume: 'w', containerPath: '/w' }] }),
         sh('after-complete', 'echo after-complete >> /w/order; exit 3', { dependsOn: [{ containerName: 'first', condition: 'COMPLETE' }], mountPoints: [{ sourceVolume: 'w', containerPath: '/w' }] }),
         sh('main', 'cat /w/order', {
@@ -44,7 +46,8 @@ describe.concurrent('dependsOn and essential', () => {
       sh('build', 'exit 2'),
       sh('test', 'echo must-not-run', { dependsOn: [{ containerName: 'build', condition: 'SUCCESS' }] }),
       sh('deploy', 'echo must-not-run', { dependsOn: [{ containerName: 'test', condition: 'SUCCESS' }] }),
-      sh('agent', 'sleep 30', { essential: true, stopTimeout: 2 }),
+      // Runs until the test stops the task: the task is still running when the test looks.
+      sh('agent', 'sleep 3600', { essential: true, stopTimeout: 2 }),
     ]);
     const blocked = await waitFor('deploy reported stopped', async () => {
       const task = await describe1(standIn.client, arn);
@@ -66,10 +69,16 @@ describe.concurrent('dependsOn and essential', () => {
 
   it('an essential container that exits stops the others: SIGTERM, then SIGKILL after stopTimeout', async () => {
     const arn = await runOne(standIn.client, [
-      sh('stubborn', "trap 'echo got TERM' TERM; while true; do sleep 0.1; done", { stopTimeout: 2 }),
-      sh('polite', "trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done", { stopTimeout: 2 }),
-      sh('agent', 'sleep 0.5; exit 4', { essential: true, dependsOn: [{ containerName: 'stubborn', condition: 'START' }, { containerName: 'polite', condition: 'START' }] }),
-    ]);
+      // Each says when its trap is set; the agent exits only then (START is only a process that
+      // exists: a SIGTERM before the trap would end it with 143 on a loaded machine).
+      sh('stubborn', "trap 'echo got TERM' TERM; touch /w/stubborn; while true; do sleep 0.1; done", { stopTimeout: 2, mountPoints: [{ sourceVolume: 'w', containerPath: '/w' }] }),
+      sh('polite', "trap 'echo bye; exit 0' TERM; touch /w/polite; while true; do sleep 0.1; done", { stopTimeout: 2, mountPoints: [{ sourceVolume: 'w', containerPath: '/w' }] }),
+      sh('agent', 'until [ -e /w/stubborn ] && [ -e /w/polite ]; do sleep 0.1; done; exit 4', {
+        essential: true,
+        dependsOn: [{ containerName: 'stubborn', condition: 'START' }, { containerName: 'polite', condition: 'START' }],
+        mountPoints: [{ sourceVolume: 'w', containerPath: '/w' }],
+      }),
+    ], { volumes: [{ name: 'w' }] });
     const final = await standIn.ecs.waitForStopped(arn, 150_000);
     expect(final.stopCode).toBe('EssentialContainerExited');
     const c = byName(final);
@@ -95,7 +104,7 @@ describe.concurrent('health checks', () => {
     const arn = await runOne(
       standIn.client,
       [
-        sh('svc', 'sleep 0.5; touch /s/ready; sleep 30', {
+        sh('svc', 'sleep 0.5; touch /s/ready; sleep 3600', {
           stopTimeout: 2,
           mountPoints: [{ sourceVolume: 's', containerPath: '/s' }],
           healthCheck: { command: ['CMD-SHELL', 'test -f /s/ready'], interval: 5, timeout: 2, retries: 1 },
@@ -124,9 +133,9 @@ describe.concurrent('health checks', () => {
   // TestContainerOrderingHealthyConditionIsResolved), so the dependent waits.
   it('retries consecutive failures make a container UNHEALTHY; a HEALTHY dependent keeps waiting (not stopped), as on ECS', async () => {
     const arn = await runOne(standIn.client, [
-      sh('svc', 'sleep 30', { stopTimeout: 2, healthCheck: { command: ['CMD', 'false'], interval: 5, timeout: 2, retries: 1 } }),
+      sh('svc', 'sleep 3600', { stopTimeout: 2, healthCheck: { command: ['CMD', 'false'], interval: 5, timeout: 2, retries: 1 } }),
       sh('step', 'echo never', { dependsOn: [{ containerName: 'svc', condition: 'HEALTHY' }] }),
-      sh('agent', 'sleep 30', { essential: true, stopTimeout: 2 }),
+      sh('agent', 'sleep 3600', { essential: true, stopTimeout: 2 }),
     ]);
     const task = await waitFor('svc unhealthy', async () => {
       const t = await describe1(standIn.client, arn);
@@ -147,7 +156,7 @@ describe.concurrent('health checks', () => {
     const arn = await runOne(standIn.client, [
       sh('svc', 'exit 3', { healthCheck: { command: ['CMD', 'true'], interval: 5, timeout: 2, retries: 1 } }),
       sh('step', 'echo never', { dependsOn: [{ containerName: 'svc', condition: 'HEALTHY' }] }),
-      sh('agent', 'sleep 30', { essential: true, stopTimeout: 2 }),
+      sh('agent', 'sleep 3600', { essential: true, stopTimeout: 2 }),
     ]);
     await waitFor('svc stopped', async () => ((await describe1(standIn.client, arn)).containers?.find((c) => c.name === 'svc')?.lastStatus === 'STOPPED' ? true : undefined));
     await new Promise((r) => setTimeout(r, 300));
@@ -175,15 +184,15 @@ describe.concurrent('health checks', () => {
   it('startTimeout is counted from the dependency\'s start even after it was met: a healthy service stops a step still waiting for the agent', async () => {
     const arn = await runOne(standIn.client, [
       // Healthy at its first check (5 s); its startTimeout passes at 7 s.
-      sh('svc', 'sleep 30', { stopTimeout: 2, startTimeout: 7, healthCheck: { command: ['CMD', 'true'], interval: 5, timeout: 2, retries: 1 } }),
-      sh('slow', 'sleep 30', { stopTimeout: 2, healthCheck: { command: ['CMD-SHELL', 'test -f /nonexistent'], interval: 5, timeout: 2, retries: 10, startPeriod: 300 } }),
+      sh('svc', 'sleep 3600', { stopTimeout: 2, startTimeout: 7, healthCheck: { command: ['CMD', 'true'], interval: 5, timeout: 2, retries: 1 } }),
+      sh('slow', 'sleep 3600', { stopTimeout: 2, healthCheck: { command: ['CMD-SHELL', 'test -f /nonexistent'], interval: 5, timeout: 2, retries: 10, startPeriod: 300 } }),
       sh('step', 'echo must-not-run', {
         dependsOn: [
           { containerName: 'svc', condition: 'HEALTHY' },
           { containerName: 'slow', condition: 'HEALTHY' },
         ],
       }),
-      sh('agent', 'sleep 30', { essential: true, stopTimeout: 2 }),
+      sh('agent', 'sleep 3600', { essential: true, stopTimeout: 2 }),
     ]);
     const task = await waitFor('step stopped', async () => {
       const t = await describe1(standIn.client, arn);
@@ -253,7 +262,7 @@ describe('events, logs and metadata', () => {
 
   it('serves the task metadata endpoint v4 to the containers', async () => {
     const script = 'node -e "Promise.all([fetch(process.env.ECS_CONTAINER_METADATA_URI_V4), fetch(process.env.ECS_CONTAINER_METADATA_URI_V4 + \'/task\')].map(p => p.then(r => r.json()))).then(([c, t]) => console.log(JSON.stringify({ c, t })))"';
-    const arn = await runOne(standIn.client, [sh('svc', 'sleep 30', { stopTimeout: 2, healthCheck: { command: ['CMD', 'true'], interval: 5 } }), sh('main', script, { essential: true, image: 'node:20' })]);
+    const arn = await runOne(standIn.client, [sh('svc', 'sleep 3600', { stopTimeout: 2, healthCheck: { command: ['CMD', 'true'], interval: 5 } }), sh('main', script, { essential: true, image: 'node:20' })]);
     await standIn.ecs.waitForStopped(arn, 150_000);
     const { c, t } = JSON.parse(standIn.ecs.logs(arn, 'main').map((l) => l.message).join('')) as { c: Record<string, unknown>; t: Record<string, unknown> };
     expect(c).toMatchObject({ Name: 'main', Image: 'node:20', KnownStatus: 'RUNNING', DesiredStatus: 'RUNNING', Type: 'NORMAL', LogDriver: 'awslogs' });

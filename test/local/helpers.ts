@@ -2,6 +2,7 @@
 import { ECSClient, RegisterTaskDefinitionCommand, RunTaskCommand, DescribeTasksCommand, type ContainerDefinition, type Task } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll } from 'vitest';
 import { startLocalEcs, type LocalEcs, type LocalEcsOptions } from '../../local/ecs/index.js';
+import { HANG_GUARD_MS, waitFor as waitUntil } from '../support/wait.js';
 
 export const credentials = { accessKeyId: 'x', secretAccessKey: 'x' };
 
@@ -61,13 +62,18 @@ export async function describe1(ecs: ECSClient, taskArn: string): Promise<Task> 
   return out.tasks![0]!;
 }
 
-/** Polls until the predicate holds (tests' only wait primitive; bounded). */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/**
+ * Polls until the probe gives a value other than undefined or false (0 and '' count), through
+ * the tests' one wait (test/support/wait.ts), whose deadline is a hang guard.
+ */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = HANG_GUARD_MS): Promise<T> {
+  const held = await waitUntil(
+    what,
+    async () => {
+      const value = await probe();
+      return value === undefined || value === false ? undefined : { value };
+    },
+    { timeoutMs, intervalMs: 50 },
+  );
+  return held.value;
 }

@@ -44,7 +44,7 @@ describe.skipIf(skipWithout('buildah and docker-registry', missing))('plugins/ma
       b('bud', '--isolation', 'chroot', '--pull-never', '--arch', arch, '-t', `${registry.host}/app:2.0-${arch}`, context);
       b('push', '--tls-verify=false', `${registry.host}/app:2.0-${arch}`, `docker://${registry.host}/app:2.0-${arch}`);
     }
-  }, 120_000);
+  });
   afterAll(async () => {
     await registry?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -69,7 +69,7 @@ describe.skipIf(skipWithout('buildah and docker-registry', missing))('plugins/ma
       expect(index.ok && index.kind === 'index' && index.entries.map((e) => `${e.os}/${e.architecture}`), tag).toEqual(['linux/amd64', 'linux/arm64']);
     }
     expect(out.output).not.toContain('secret-pw');
-  }, 120_000);
+  });
 
   it('auto_tag: the tags tagging.go gives a tag ref; nothing at all on a branch other than the default', async () => {
     const args = { PLUGIN_PLATFORMS: 'linux/amd64,linux/arm64', PLUGIN_TARGET: `${registry.host}/app:auto`, PLUGIN_TEMPLATE: `${registry.host}/app:2.0-ARCH`, PLUGIN_AUTO_TAG: 'true', DRONE_REPO_BRANCH: 'main' };
@@ -94,5 +94,5 @@ describe.skipIf(skipWithout('buildah and docker-registry', missing))('plugins/ma
     expect(ignored.output).toContain(`${registry.host}/app:2.0-arm64v8 is missing: left out (ignore_missing)`);
     const index = await list('partial');
     expect(index.ok && index.kind === 'index' && index.entries.map((e) => `${e.os}/${e.architecture}`)).toEqual(['linux/amd64']);
-  }, 120_000);
+  });
 });

@@ -33,7 +33,7 @@ describe.skipIf(skipWithout('buildah and docker-registry', imageBuildToolsMissin
     mkdirSync(context);
     writeFileSync(join(context, 'Dockerfile'), 'FROM scratch\nCOPY hello.txt /hello.txt\n');
     writeFileSync(join(context, 'hello.txt'), 'hello\n');
-  }, 60_000);
+  });
   afterAll(async () => {
     await registry?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -61,7 +61,7 @@ describe.skipIf(skipWithout('buildah and docker-registry', imageBuildToolsMissin
     expect(out.output).toContain(`pushing ${registry.host}/team/app:1 with this build's push right to ${registry.host}`);
     expect(await tags('team/app')).toEqual(['1', '1-amd64']);
     expect(out.output).not.toContain(LOGIN.password);
-  }, 120_000);
+  });
 
   it('refuses a repository the grant does not name, before it builds', async () => {
     const out = build([`${registry.host}/team/app:2`, `${registry.host}/team/other:2`], withGrant());
@@ -69,7 +69,7 @@ describe.skipIf(skipWithout('buildah and docker-registry', imageBuildToolsMissin
     expect(out.output).toContain(`this repository may not push to team/other on ${registry.host} (allowed: team/app): the local registry's push rights are listed in SLIPWAY_IMAGE_PUSH_REPOSITORIES`);
     expect(out.output).not.toContain('buildah bud');
     expect(await tags('team/other')).toBe(404);
-  }, 120_000);
+  });
 
   it('without a grant (or login of its own) the registry refuses the push: 401', async () => {
     const out = build([`${registry.host}/team/app:3`], {});
@@ -77,7 +77,7 @@ describe.skipIf(skipWithout('buildah and docker-registry', imageBuildToolsMissin
     expect(out.output).toContain(`the push of ${registry.host}/team/app:3 was refused by ${registry.host}`);
     expect(out.output).toMatch(/unauthorized|authentication required/i);
     expect(await tags('team/app')).toEqual(['1', '1-amd64']);
-  }, 120_000);
+  });
 
   it("refuses a context or Dockerfile in the container's private directory (or a context holding it), links resolved, before it builds", () => {
     const privateDir = { SLIPWAY_PRIVATE_DIR: container };
@@ -109,7 +109,7 @@ describe.skipIf(skipWithout('buildah and docker-registry', imageBuildToolsMissin
     } finally {
       rmSync(link);
     }
-  }, 120_000);
+  });
 
   it('plugins/manifest without username and password pushes its list with the grant to a repository it names, and only there', async () => {
     const pushed = manifest({ ...withGrant(), PLUGIN_TARGET: `${registry.host}/team/app:multi` });
@@ -124,5 +124,5 @@ describe.skipIf(skipWithout('buildah and docker-registry', imageBuildToolsMissin
     expect(elsewhere).toMatchObject({ status: 1, output: expect.stringContaining(`this repository may not push to team/other on ${registry.host} (allowed: team/app)`) });
     // Without a grant it is drone-manifest again: a login is required.
     expect(manifest({ PLUGIN_TARGET: `${registry.host}/team/app:multi` })).toMatchObject({ status: 1, output: expect.stringContaining('no username provided') });
-  }, 120_000);
+  });
 });

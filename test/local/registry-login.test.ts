@@ -2,6 +2,7 @@
 // (local/image-registry.ts): made once per SLIPWAY_HOME, readable by its owner only; the
 // registry refuses anonymous pushes (401) and takes the login's; it listens on loopback only.
 import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { networkInterfaces, tmpdir } from 'node:os';
@@ -70,7 +71,7 @@ describe('the local registry login', () => {
     expect(b).toEqual(a);
     // Nothing left behind but the login itself.
     for (const home of homes) expect(readdirSync(home)).toEqual([REGISTRY_LOGIN_FILE]);
-  }, 60_000);
+  });
 
   it('narrows a kept file that others could read back to 0600, and names a malformed one', () => {
     const home = tempHome();
@@ -106,7 +107,7 @@ describe.skipIf(skipWithout('docker-registry', imageRegistryBinary() ? undefined
     const home = tempHome();
     login = localRegistryLogin(home);
     registry = await startImageRegistry({ dir: join(home, 'registry'), htpasswd: htpasswdLine(login) });
-  }, 60_000);
+  });
   afterAll(async () => {
     await registry?.stop();
   });
@@ -135,5 +136,29 @@ describe.skipIf(skipWithout('docker-registry', imageRegistryBinary() ? undefined
 
   it.skipIf(outsideAddress === undefined)("is not reached at this machine's other addresses", async () => {
     expect(await isListening(registry.port, outsideAddress!)).toBe(false);
+  });
+});
+
+// Two local modes started together both want the registry's usual port (5000) while it is
+// free; whichever binds second finds it taken and takes another, as one taken beforehand.
+describe.skipIf(skipWithout('docker-registry', imageRegistryBinary() ? undefined : 'docker-registry is not installed'))('the local registry on a port another program holds', () => {
+  it('takes another port when the preferred one is taken, and refuses a port the caller chose', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const taken = (holder.address() as AddressInfo).port;
+    try {
+      const registry = await startImageRegistry({ dir: join(tempHome(), 'registry'), preferredPort: taken });
+      try {
+        expect(registry.port).not.toBe(taken);
+        expect((await fetch(`${registry.url}/v2/`)).status).toBe(200);
+      } finally {
+        await registry.stop();
+      }
+      await expect(startImageRegistry({ dir: join(tempHome(), 'registry'), port: taken })).rejects.toThrow(
+        new RegExp(`did not listen on 127\\.0\\.0\\.1:${taken} \\(it exited with \\d+: another program holds that port\\)`),
+      );
+    } finally {
+      await new Promise<void>((resolve) => holder.close(() => resolve()));
+    }
   });
 });

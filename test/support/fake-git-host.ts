@@ -12,6 +12,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { HookHost } from '../../core/scm/types.js';
+import { HANG_GUARD_MS } from './wait.js';
 
 export interface RecordedStatus {
   host: HookHost;
@@ -45,7 +46,7 @@ export interface FakeGitHost {
   failNext(count: number, status: number, pathIncludes?: string): void;
   /** Only requests carrying this token are served (others get 401). */
   requireToken(token: string | undefined): void;
-  /** Resolves once `predicate` holds for the recorded statuses; rejects after `timeoutMs`. */
+  /** Resolves once `predicate` holds for the recorded statuses; rejects after `timeoutMs` (a hang guard). */
   waitForStatuses(predicate: (statuses: RecordedStatus[]) => boolean, timeoutMs?: number): Promise<RecordedStatus[]>;
   stop(): Promise<void>;
 }
@@ -169,7 +170,7 @@ export async function startFakeGitHost(): Promise<FakeGitHost> {
     requests,
     failNext: (count, status, pathIncludes) => void failures.push({ count, status, pathIncludes }),
     requireToken: (token) => void (requiredToken = token),
-    waitForStatuses(predicate, timeoutMs = 60_000) {
+    waitForStatuses(predicate, timeoutMs = HANG_GUARD_MS) {
       if (predicate(statuses)) return Promise.resolve(statuses);
       return new Promise((resolve, reject) => {
         const wake = (): void => {

@@ -5,6 +5,9 @@ import { escapeHtml, formatAgo, formatDuration } from '../format.js';
 import { BUILD_STATUSES } from '../../../core/builds/types.js';
 
 
+/** How often the list is read again while it is open. */
+const LIST_REFRESH_MS = 5000;
+
 export function buildHref(build: Pick<Build, 'repo' | 'number'>): string {
   return `#/builds/${build.repo}/${build.number}`;
 }
@@ -59,16 +62,36 @@ export async function renderBuilds(root: HTMLElement, params: URLSearchParams, s
 
   const tbody = root.querySelector('#builds tbody') as HTMLElement;
   const more = root.querySelector('.more') as HTMLElement;
+  const query = { repo: repo || undefined, status: (status || undefined) as BuildStatus | undefined, limit: 50 };
   let cursor: string | undefined;
-  const load = async () => {
-    const page = await api.builds({ repo: repo || undefined, status: (status || undefined) as BuildStatus | undefined, limit: 50, cursor });
-    if (signal.aborted) return;
+  let pages = 0;
+  const show = (builds: Build[], append: boolean) => {
     const now = Date.now();
-    tbody.insertAdjacentHTML('beforeend', page.builds.map((b) => buildRow(b, now)).join(''));
-    cursor = page.next;
+    const rows = builds.map((b) => buildRow(b, now)).join('');
+    if (append) tbody.insertAdjacentHTML('beforeend', rows);
+    else tbody.innerHTML = rows;
     more.innerHTML = cursor ? '<button id="load-more">Load more</button>' : '';
     more.querySelector('#load-more')?.addEventListener('click', () => void load());
     if (!tbody.children.length) tbody.innerHTML = '<tr><td colspan="9" class="empty">No builds yet. Push to a repository whose webhook points here.</td></tr>';
   };
+  const load = async () => {
+    const page = await api.builds({ ...query, cursor });
+    if (signal.aborted) return;
+    cursor = page.next;
+    pages++;
+    show(page.builds, true);
+  };
   await load();
+  // Live, as a build's page is: a new build and every status change appear without a reload.
+  // The list of every repository's builds is an index read, which may lag a push for a moment
+  // (DynamoDB's global secondary indexes are eventually consistent): the next refresh has it.
+  // Once older pages are loaded, the list stays as the reader paged it.
+  while (!signal.aborted && pages === 1) {
+    await new Promise((resolve) => setTimeout(resolve, LIST_REFRESH_MS));
+    if (signal.aborted || pages !== 1) return;
+    const page = await api.builds(query);
+    if (signal.aborted || pages !== 1) return;
+    cursor = page.next;
+    show(page.builds, false);
+  }
 }
