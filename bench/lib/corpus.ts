@@ -17,7 +17,7 @@
 
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { isMap, isScalar, parseAllDocuments } from 'yaml';
 import { cliContext, CLI_COMPILE_OPTIONS } from '../../cli/commands/compile.js';
 import { compileManifest } from '../../core/pipeline/compile.js';
 import { fileErrors, loadManifest } from '../../core/pipeline/load.js';
@@ -156,8 +156,16 @@ function dockerDocuments(text: string): { legacy: boolean; pipelines: DockerDocu
   const pipelines: DockerDocument[] = [];
   let legacy = false;
   list.forEach((doc, i) => {
-    const value = doc.toJS({ maxAliasCount: 10_000 }) as Record<string, unknown> | null;
-    if (!value || typeof value !== 'object') return;
+    const js = doc.toJS({ maxAliasCount: 10_000 }) as Record<string, unknown> | null;
+    if (!js || typeof js !== 'object') return;
+    // A key written twice (a missing `---` between two documents): toJS keeps the last value,
+    // the loader reads the first (and reports the duplicate); name the pipeline as the loader does.
+    const first = (key: string) => (isMap(doc.contents) ? doc.contents.items.find((pair) => isScalar(pair.key) && pair.key.value === key) : undefined);
+    const value: Record<string, unknown> = { ...js };
+    for (const key of ['kind', 'type', 'name']) {
+      const pair = first(key);
+      if (pair && isScalar(pair.value)) value[key] = pair.value.value;
+    }
     if (value.kind === undefined && 'pipeline' in value) legacy = true;
     if (String(value.kind).toLowerCase() !== 'pipeline') return;
     const type = value.type === undefined ? 'docker' : String(value.type);
