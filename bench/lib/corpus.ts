@@ -17,7 +17,8 @@
 
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { isMap, isScalar, parseAllDocuments } from 'yaml';
+import { isAlias, isMap, isScalar, parseAllDocuments } from 'yaml';
+import type { Alias, Document } from 'yaml';
 import { cliContext, CLI_COMPILE_OPTIONS } from '../../cli/commands/compile.js';
 import { compileManifest } from '../../core/pipeline/compile.js';
 import { fileErrors, loadManifest } from '../../core/pipeline/load.js';
@@ -156,16 +157,18 @@ function dockerDocuments(text: string): { legacy: boolean; pipelines: DockerDocu
   const pipelines: DockerDocument[] = [];
   let legacy = false;
   list.forEach((doc, i) => {
-    const js = doc.toJS({ maxAliasCount: 10_000 }) as Record<string, unknown> | null;
-    if (!js || typeof js !== 'object') return;
-    // A key written twice (a missing `---` between two documents): toJS keeps the last value,
-    // the loader reads the first (and reports the duplicate); name the pipeline as the loader does.
-    const first = (key: string) => (isMap(doc.contents) ? doc.contents.items.find((pair) => isScalar(pair.key) && pair.key.value === key) : undefined);
-    const value: Record<string, unknown> = { ...js };
+    // Read from the document's own pairs, not toJS, so that an alias to no anchor
+    // (`files: *.tar.zst`) elsewhere in the file does not throw. A scalar key written twice (a
+    // missing `---` between two documents) is read last-wins, as Drone and the loader read it.
+    if (!isMap(doc.contents)) return;
+    const pairs = doc.contents.items;
+    const last = (key: string) => [...pairs].reverse().find((pair) => isScalar(pair.key) && pair.key.value === key);
+    const value: Record<string, unknown> = {};
     for (const key of ['kind', 'type', 'name']) {
-      const pair = first(key);
-      if (pair && isScalar(pair.value)) value[key] = pair.value.value;
+      const pair = last(key);
+      if (pair) value[key] = isScalar(pair.value) ? pair.value.value : isAlias(pair.value) ? resolvedName(doc, pair.value) : undefined;
     }
+    if (last('pipeline')) value.pipeline = true;
     if (value.kind === undefined && 'pipeline' in value) legacy = true;
     if (String(value.kind).toLowerCase() !== 'pipeline') return;
     const type = value.type === undefined ? 'docker' : String(value.type);
@@ -176,6 +179,12 @@ function dockerDocuments(text: string): { legacy: boolean; pipelines: DockerDocu
     pipelines.push({ name: value.name === undefined ? 'default' : String(value.name), from, to });
   });
   return { legacy, pipelines };
+}
+
+/** An alias's value when its anchor is a scalar (`name: *name`), as YAML resolves it. */
+function resolvedName(doc: Document, alias: Alias): unknown {
+  const target = alias.resolve(doc);
+  return isScalar(target) ? target.value : undefined;
 }
 
 /** A message with its names, numbers and paths taken out, so that equal causes count together. */
