@@ -17,7 +17,8 @@
 
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { isAlias, isMap, isScalar, parseAllDocuments } from 'yaml';
+import type { Alias, Document } from 'yaml';
 import { cliContext, CLI_COMPILE_OPTIONS } from '../../cli/commands/compile.js';
 import { compileManifest } from '../../core/pipeline/compile.js';
 import { fileErrors, loadManifest } from '../../core/pipeline/load.js';
@@ -34,6 +35,18 @@ export interface CorpusFile {
   /** `<owner>__<repo>.yml` */
   name: string;
   text: string;
+  /** The batch it was added in (SOURCES.md, `## Batch N`), so that a figure measured on earlier batches can be measured again. */
+  batch?: number;
+}
+
+/** The figure of the files added in one batch. */
+export interface BatchFigure {
+  batch: number;
+  files: number;
+  legacyFiles: number;
+  pipelines: number;
+  running: number;
+  runningWithoutImageBuild: number;
 }
 
 export interface PipelineVerdict {
@@ -83,6 +96,8 @@ export interface CorpusFigure {
    * how many run, and how many of those run on EC2 (privileged, docker.sock, dind).
    */
   withEc2: { running: number; share: number; onEc2: number };
+  /** The same figure for the files of each batch (those whose batch is known), in batch order. */
+  batches: BatchFigure[];
 }
 
 /** A deployment with EC2 capacity of both architectures, for a repository marked trusted. */
@@ -103,10 +118,28 @@ export function corpusImageCommands(dir: URL = CORPUS_DIR): ImageCommands {
 }
 
 export function readCorpus(dir: URL = CORPUS_DIR): CorpusFile[] {
+  const batches = batchesOf(readFileSync(join(dir.pathname, 'SOURCES.md'), 'utf8'));
   return readdirSync(dir)
     .filter((f) => f.endsWith('.yml'))
     .sort()
-    .map((name) => ({ name, text: readFileSync(join(dir.pathname, name), 'utf8') }));
+    .map((name) => {
+      const batch = batches.get(name);
+      return { name, text: readFileSync(join(dir.pathname, name), 'utf8'), ...(batch !== undefined ? { batch } : {}) };
+    });
+}
+
+/** File name → the batch whose table (under `## Batch N` in SOURCES.md) lists it. */
+export function batchesOf(sources: string): Map<string, number> {
+  const batches = new Map<string, number>();
+  let batch: number | undefined;
+  for (const line of sources.split('\n')) {
+    const heading = /^## Batch (\d+)\b/.exec(line);
+    if (heading) batch = Number(heading[1]);
+    else if (/^## /.test(line)) batch = undefined;
+    const row = /^\| (\S+\.yml) \|/.exec(line);
+    if (row && batch !== undefined) batches.set(row[1]!, batch);
+  }
+  return batches;
 }
 
 interface DockerDocument {
@@ -124,8 +157,18 @@ function dockerDocuments(text: string): { legacy: boolean; pipelines: DockerDocu
   const pipelines: DockerDocument[] = [];
   let legacy = false;
   list.forEach((doc, i) => {
-    const value = doc.toJS({ maxAliasCount: 10_000 }) as Record<string, unknown> | null;
-    if (!value || typeof value !== 'object') return;
+    // Read from the document's own pairs, not toJS, so that an alias to no anchor
+    // (`files: *.tar.zst`) elsewhere in the file does not throw. A scalar key written twice (a
+    // missing `---` between two documents) is read last-wins, as Drone and the loader read it.
+    if (!isMap(doc.contents)) return;
+    const pairs = doc.contents.items;
+    const last = (key: string) => [...pairs].reverse().find((pair) => isScalar(pair.key) && pair.key.value === key);
+    const value: Record<string, unknown> = {};
+    for (const key of ['kind', 'type', 'name']) {
+      const pair = last(key);
+      if (pair) value[key] = isScalar(pair.value) ? pair.value.value : isAlias(pair.value) ? resolvedName(doc, pair.value) : undefined;
+    }
+    if (last('pipeline')) value.pipeline = true;
     if (value.kind === undefined && 'pipeline' in value) legacy = true;
     if (String(value.kind).toLowerCase() !== 'pipeline') return;
     const type = value.type === undefined ? 'docker' : String(value.type);
@@ -136,6 +179,12 @@ function dockerDocuments(text: string): { legacy: boolean; pipelines: DockerDocu
     pipelines.push({ name: value.name === undefined ? 'default' : String(value.name), from, to });
   });
   return { legacy, pipelines };
+}
+
+/** An alias's value when its anchor is a scalar (`name: *name`), as YAML resolves it. */
+function resolvedName(doc: Document, alias: Alias): unknown {
+  const target = alias.resolve(doc);
+  return isScalar(target) ? target.value : undefined;
 }
 
 /** A message with its names, numbers and paths taken out, so that equal causes count together. */
@@ -151,7 +200,8 @@ export function reasonOf(message: string): string {
     .trim();
 }
 
-export function measureCorpus(files: readonly CorpusFile[]): CorpusFigure {
+/** `images`: what the registries answer for plugin images (images.json unless told otherwise). */
+export function measureCorpus(files: readonly CorpusFile[], images: ImageCommands = corpusImageCommands()): CorpusFigure {
   const verdicts: PipelineVerdict[] = [];
   const legacyNames: string[] = [];
   const overLimit = { segments: 0, withServiceTask: 0, impossible: 0 };
@@ -162,8 +212,8 @@ export function measureCorpus(files: readonly CorpusFile[]): CorpusFigure {
       legacyNames.push(file.name);
       continue;
     }
-    verdicts.push(...measureFile(file, pipelines).verdicts);
-    const ec2 = measureFile(file, pipelines, TRUSTED_EC2);
+    verdicts.push(...measureFile(file, pipelines, images).verdicts);
+    const ec2 = measureFile(file, pipelines, images, TRUSTED_EC2);
     withEc2.running += ec2.verdicts.filter((v) => v.runs).length;
     withEc2.onEc2 += ec2.onEc2;
     const manifest = loadManifest('.drone.yml', file.text);
@@ -175,6 +225,18 @@ export function measureCorpus(files: readonly CorpusFile[]): CorpusFigure {
     }
   }
   const running = verdicts.filter((v) => v.runs).length;
+  const batchOf = new Map(files.map((f) => [f.name, f.batch]));
+  const batches = [...new Set(files.flatMap((f) => (f.batch === undefined ? [] : [f.batch])))].sort((a, b) => a - b).map((batch): BatchFigure => {
+    const mine = verdicts.filter((v) => batchOf.get(v.file) === batch);
+    return {
+      batch,
+      files: files.filter((f) => f.batch === batch).length,
+      legacyFiles: legacyNames.filter((name) => batchOf.get(name) === batch).length,
+      pipelines: mine.length,
+      running: mine.filter((v) => v.runs).length,
+      runningWithoutImageBuild: mine.filter((v) => v.runs && !v.buildsImage).length,
+    };
+  });
   const counts = new Map<string, number>();
   for (const v of verdicts) if (!v.runs) counts.set(v.reason!, (counts.get(v.reason!) ?? 0) + 1);
   const reasons = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
@@ -190,12 +252,13 @@ export function measureCorpus(files: readonly CorpusFile[]): CorpusFigure {
     verdicts,
     overLimit,
     withEc2: { ...withEc2, share: share(withEc2.running) },
+    batches,
     runningWithSecretsRefused: verdicts.filter((v) => v.secretsRefused).length,
     runningWithoutImageBuild: verdicts.filter((v) => v.runs && !v.buildsImage).length,
   };
 }
 
-function measureFile(file: CorpusFile, docs: DockerDocument[], ec2?: CompileOptions['ec2']): { verdicts: PipelineVerdict[]; onEc2: number } {
+function measureFile(file: CorpusFile, docs: DockerDocument[], images: ImageCommands, ec2?: CompileOptions['ec2']): { verdicts: PipelineVerdict[]; onEc2: number } {
   const [owner, repo] = file.name.replace(/\.yml$/, '').split('__');
   const ctx = cliContext({ repo: `${owner}/${repo}` });
   // Read as `slipway compile` and a deployment read it: a pipeline the cut can split runs.
@@ -208,7 +271,7 @@ function measureFile(file: CorpusFile, docs: DockerDocument[], ec2?: CompileOpti
   const [fileError] = fileErrors(manifest);
   if (fileError) return { verdicts: docs.map((doc) => verdict(doc, false, `file: ${fileError.message}`, fileError.line)), onEc2: 0 };
   for (const p of manifest.pipelines) p.trigger = emptyConditions();
-  const result = compileManifest(manifest, ctx, { ...CLI_COMPILE_OPTIONS, splitPipelines: true, imageCommands: corpusImageCommands(), ...(ec2 ? { ec2 } : {}) });
+  const result = compileManifest(manifest, ctx, { ...CLI_COMPILE_OPTIONS, splitPipelines: true, imageCommands: images, ...(ec2 ? { ec2 } : {}) });
   const compiled = new Set(result.stages.map((s) => s.name));
   const refusing = new Set(result.stages.filter((s) => s.notes.some((n) => n.includes(REFUSED_SECRET_NOTE))).map((s) => s.name));
   const errors = new Map(result.errors.map((e) => [e.name, e.diagnostics[0]!]));
@@ -225,12 +288,18 @@ function measureFile(file: CorpusFile, docs: DockerDocument[], ec2?: CompileOpti
 /** The figure as printed by the bench. */
 export function formatFigure(figure: CorpusFigure, top = 15): string {
   const pct = (figure.share * 100).toFixed(1);
+  const of = (n: number, total: number) => `${n} of ${total} (${((n / Math.max(1, total)) * 100).toFixed(1)} %)`;
   const lines = [
     `corpus: ${figure.files} files (${figure.legacyFiles} in Drone 0.8's format, not counted), ${figure.pipelines} docker pipelines`,
     `run on Slipway: ${figure.running} of ${figure.pipelines} (${pct} %), ${figure.runningWithSecretsRefused} of them without a secret their file reads from another repository's path (left out, as Drone's secret providers refuse it)`,
     `run without an image build step: ${figure.runningWithoutImageBuild} of ${figure.pipelines} (${((figure.runningWithoutImageBuild / Math.max(1, figure.pipelines)) * 100).toFixed(1)} %)`,
     `with EC2 capacity on, for a trusted repository: ${figure.withEc2.running} of ${figure.pipelines} (${(figure.withEc2.share * 100).toFixed(1)} %), ` +
       `${figure.withEc2.onEc2} of them on EC2 (privileged, docker.sock, dind)`,
+    ...figure.batches.map(
+      (b) =>
+        `  batch ${b.batch} alone (SOURCES.md): ${b.files} files (${b.legacyFiles} in Drone 0.8's format), ` +
+        `run ${of(b.running, b.pipelines)}, without an image build step ${of(b.runningWithoutImageBuild, b.pipelines)}`,
+    ),
     'why the others do not (pipelines, reason):',
     ...figure.reasons.slice(0, top).map(([reason, n]) => `  ${String(n).padStart(4)}  ${reason}`),
     `stopped only by ECS's 10 containers: ${figure.overLimit.segments + figure.overLimit.withServiceTask + figure.overLimit.impossible}; ` +

@@ -270,7 +270,9 @@ function convert(
     active.add(node);
     const entries: SourceEntry[] = [];
     const merged: SourceEntry[] = [];
-    const seen = new Set<unknown>();
+    // Key identity → its entry's index: the library's rule (equal scalar values, so `1` and
+    // `"1"` differ), in linear time.
+    const seen = new Map<unknown, number>();
     for (const pair of node.items) {
       if (!isPair(pair)) continue;
       const keyNode = pair.key as YamlNode | null;
@@ -279,19 +281,24 @@ function convert(
         report(keyPos, 'error', 'yaml: a map key must be a plain value, not a list or map');
         continue;
       }
-      // The library's rule (equal scalar values, so `1` and `"1"` differ), in linear time.
       const identity = keyNode === null ? null : keyNode.value;
-      if (seen.has(identity)) {
+      const key = keyNode === null ? '' : keyNode.value === null ? '' : String(keyNode.source ?? keyNode.value);
+      const earlier = seen.get(identity);
+      if (earlier === -1 || (earlier !== undefined && key === '<<')) {
         report(keyPos, 'error', 'yaml: Map keys must be unique');
         continue;
       }
-      seen.add(identity);
-      const key = keyNode === null ? '' : keyNode.value === null ? '' : String(keyNode.source ?? keyNode.value);
       if (key === '<<' && keyNode !== null && keyNode.type === 'PLAIN') {
+        seen.set(identity, -1);
         mergeInto(merged, pair.value);
         continue;
       }
       const value = convert(doc, pair.value, depth + 1, active, budget, at, report) ?? nullAt(valueOrKeyPos(pair.value, keyPos, at));
+      if (earlier !== undefined) {
+        replaceDuplicate(entries, earlier, { key, keyPos, value });
+        continue;
+      }
+      seen.set(identity, entries.length);
       entries.push({ key, keyPos, value });
     }
     // Explicit keys win over merged ones; among merged maps the first wins (YAML merge rules).
@@ -309,6 +316,22 @@ function convert(
 
   report(at(undefined), 'error', 'yaml: unexpected node');
   return null;
+
+  // A key written twice: Drone reads its files with go-yaml v2's non-strict Unmarshal
+  // (drone/runner-go manifest/parse.go, github.com/buildkite/yaml), which rejects a repeated
+  // key only in strict mode (decode.go, setMapIndex) and otherwise decodes each occurrence in
+  // turn: a later scalar or list replaces the earlier value. Two maps, though, are decoded
+  // into one (a struct's fields or a map's keys from both), a merge that is easy to misread
+  // (`when:` twice keeps conditions from both): that stays an error, saying to write one map.
+  function replaceDuplicate(out: SourceEntry[], index: number, later: SourceEntry) {
+    const first = out[index]!;
+    if (first.value.kind === 'map' && later.value.kind === 'map') {
+      report(later.keyPos, 'error', `yaml: Map keys must be unique: "${later.key}" is written twice (first at line ${first.keyPos.line}); write it once, with the entries of both`);
+      return;
+    }
+    report(later.keyPos, 'warning', `yaml: "${later.key}" is written twice (first at line ${first.keyPos.line}): the later value is used, as Drone uses it`);
+    out[index] = later;
+  }
 
   function mergeInto(out: SourceEntry[], value: unknown) {
     const sources = isSeq(value) ? value.items : [value];

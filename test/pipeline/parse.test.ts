@@ -515,9 +515,40 @@ describe('loadManifest: malformed and hostile input', () => {
     expect(m.pipelines).toEqual([]);
   });
 
-  it('reports a duplicate key', () => {
+  // Drone reads files with go-yaml v2's non-strict Unmarshal (drone/runner-go manifest/parse.go,
+  // github.com/buildkite/yaml): a repeated key is an error only in strict mode (decode.go,
+  // setMapIndex); otherwise each occurrence is decoded in turn and the later one stays.
+  it('uses the later value of a key written twice, as Drone does, and warns where', () => {
     const m = load('kind: pipeline\nname: a\nname: b\nsteps: [{name: a, image: b}]\n');
-    expect(errors(m)).toEqual(['.drone.yml:3:1: error: yaml: Map keys must be unique']);
+    expect(errors(m)).toEqual([]);
+    expect(warnings(m)).toContain('.drone.yml:3:1: warning: yaml: "name" is written twice (first at line 2): the later value is used, as Drone uses it');
+    expect(m.pipelines.map((p) => p.name)).toEqual(['b']);
+  });
+
+  // Diesel-Net/fluentd (test/fixtures/corpus): an empty `steps:` left above the real one.
+  it('runs the steps of a later `steps:` when an empty one is written above it', () => {
+    const p = pipelineOf('kind: pipeline\nname: a\nsteps:\n\nsteps:\n- name: build\n  image: alpine\n  commands: [true]\n');
+    expect(p.steps.map((s) => s.name)).toEqual(['build']);
+    expect(p.steps[0]!.commands).toEqual(['true']);
+  });
+
+  it('keeps the later of a key written twice in environment or settings', () => {
+    const s = step('- name: a\n  image: b\n  environment:\n    FOO: one\n    FOO: two\n  commands: [x]\n');
+    expect(s.environment).toEqual({ FOO: { value: 'two' } });
+  });
+
+  // Two maps under one key are decoded into one by go-yaml (fields or keys from both): a
+  // `when:` written twice would keep conditions from both, which is easy to misread. An error.
+  it('refuses a map written twice under one key, saying to write it once', () => {
+    const m = load('kind: pipeline\nname: a\nsteps:\n- name: a\n  image: b\n  commands: [x]\n  when: {branch: [main]}\n  when: {event: [push]}\n');
+    expect(errors(m)).toEqual([
+      '.drone.yml:8:3: error: yaml: Map keys must be unique: "when" is written twice (first at line 7); write it once, with the entries of both',
+    ]);
+  });
+
+  it('still refuses a merge key written twice', () => {
+    const m = load('x: &d {image: b}\nkind: pipeline\nname: a\nsteps: [{name: a, <<: *d, <<: *d, commands: [x]}]\n');
+    expect(errors(m)).toEqual(['.drone.yml:4:27: error: yaml: Map keys must be unique']);
   });
 
   it('reports an unknown alias', () => {
