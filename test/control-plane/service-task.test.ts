@@ -176,15 +176,19 @@ describe("the vCPU quota counts a split stage's service task (decide-scale.ts)",
     expect((await store.getStage('octo/app#22', 1))?.message).toBe('waiting: needs 1.5 vCPU (0.5 vCPU for its task, 1 vCPU for the task of its services); 1 vCPU of the 2 vCPU quota free');
     expect(await tasksOf('octo/app#22/1')).toEqual([]);
 
-    // The running stage ends: the next pass starts the service task, and counts it from then on.
+    // The running stage ends: the next pass starts the service task and, in the same pass, the
+    // first segment beside it (which reads the address later), and counts both from then on.
     await store.updateStage('octo/app#21', 1, { status: 'success', finishedAt: Date.now() });
     const second = await runPass(deps, { reconcile: false });
     const started = await tasksOf('octo/app#22/1');
-    expect(started.map((t) => t.startedBy?.startsWith(SERVICE_TASK_STARTED_BY_PREFIX))).toEqual([true]);
+    const service = started.find((t) => t.startedBy?.startsWith(SERVICE_TASK_STARTED_BY_PREFIX));
+    const segment = started.find((t) => !t.startedBy?.startsWith(SERVICE_TASK_STARTED_BY_PREFIX));
+    expect(started).toHaveLength(2);
     const stage = await store.getStage('octo/app#22', 1);
-    expect(stage).toMatchObject({ status: 'pending', serviceTaskArn: started[0]!.taskArn, serviceTaskCpu: 1024 });
+    expect(stage).toMatchObject({ status: 'running', taskArn: segment!.taskArn, serviceTaskArn: service!.taskArn, serviceTaskCpu: 1024 });
+    expect(second.started.map((s) => s.taskArn)).toEqual([segment!.taskArn]);
     expect(second.vcpu).toEqual({ usedUnits: 1536, serviceTaskUnits: 1024, quotaUnits: 2048 });
-    expect(logs.find((l) => l.message === 'service task started')?.fields).toMatchObject({ taskArn: started[0]!.taskArn, cpu: 1024 });
-    await standIn.client.send(new StopTaskCommand({ cluster, task: started[0]!.taskArn!, reason: 'test over' }));
+    expect(logs.find((l) => l.message === 'service task started')?.fields).toMatchObject({ taskArn: service!.taskArn, cpu: 1024 });
+    for (const t of started) await standIn.client.send(new StopTaskCommand({ cluster, task: t.taskArn!, reason: 'test over' }));
   });
 });
