@@ -181,7 +181,9 @@ export async function stopSegmentsWithoutServices(deps: AutoscalerDeps, stages: 
       // Neither answered: nothing is known of it this pass.
       if (!task && !failure) continue;
       const segmentTask = res.tasks?.find((t) => t.taskArn === stage.taskArn);
-      const stop = segmentToStop(stage, serviceTaskPhase(stage.serviceTaskArn!, task && viewOf(task), failure?.reason), segmentTask && viewOf(segmentTask));
+      // A segment task ECS does not know is the reconciliation's (reconcile.ts: task-lost).
+      if (!segmentTask) continue;
+      const stop = segmentToStop(stage, serviceTaskPhase(stage.serviceTaskArn!, task && viewOf(task), failure?.reason), viewOf(segmentTask));
       if (!stop) continue;
       const key = stageKey(stage.buildId, stage.number);
       await deps.ecs.send(new StopTaskCommand({ cluster: deps.config.cluster, task: stop.taskArn, reason: `Slipway: ${stop.message}`.slice(0, 255) }));
