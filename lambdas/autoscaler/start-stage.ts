@@ -86,24 +86,15 @@ export async function startStage(deps: AutoscalerDeps, waiting: Waiting): Promis
       if (stage.message !== decision.reason) await deps.stages.noteWaiting(stage.buildId, stage.number, decision.reason);
       return { kind: 'waiting', reason: decision.reason };
     }
-    if (decision.kind === 'end') {
-      const finished = await deps.stages.finish(stage.buildId, stage.number, { status: 'error', reason: 'could-not-start', message: decision.message, finishedAt: deps.now() });
-      if (!finished) return { kind: 'gone' };
-      await afterStageEnd(deps, stage.buildId, { freedCapacity: true });
-      return { kind: 'failed', message: decision.message };
-    }
+    if (decision.kind === 'end') return cannotStart(deps, stage, decision.message);
     if (decision.kind === 'host') segmentRun.env.push({ name: AGENT_ENV.servicesHost, value: decision.host });
     else {
       try {
         segmentRun.env.push({ name: AGENT_ENV.servicesAddressIn, value: await addressUrl('GET') });
       } catch (err) {
         if (!(err instanceof SnapshotUrlError)) throw err;
-        // The service task runs unwatched otherwise: the next pass stops it, its stage being done.
-        const message = `cannot start segment ${segment}: ${err.message}`;
-        const finished = await deps.stages.finish(stage.buildId, stage.number, { status: 'error', reason: 'could-not-start', message, finishedAt: deps.now() });
-        if (!finished) return { kind: 'gone' };
-        await afterStageEnd(deps, stage.buildId, { freedCapacity: true });
-        return { kind: 'failed', message };
+        // Its service task, started, is stopped by the next pass: its stage is done.
+        return cannotStart(deps, stage, `cannot start segment ${segment}: ${err.message}`);
       }
     }
   }
@@ -194,6 +185,14 @@ export async function startStage(deps: AutoscalerDeps, waiting: Waiting): Promis
   }
   // failures[] reasons other than capacity: counted like errors, retried a few times.
   return afterError(deps, stage, attempt, { kind: 'transient', retryable: true, name: 'RunTaskFailure', message: reason }, reason);
+}
+
+/** Ends a stage that cannot start (`error`, could-not-start) with `message`, unless it ended meanwhile. */
+async function cannotStart(deps: AutoscalerDeps, stage: Stage, message: string): Promise<StartResult> {
+  const finished = await deps.stages.finish(stage.buildId, stage.number, { status: 'error', reason: 'could-not-start', message, finishedAt: deps.now() });
+  if (!finished) return { kind: 'gone' };
+  await afterStageEnd(deps, stage.buildId, { freedCapacity: true });
+  return { kind: 'failed', message };
 }
 
 /**
