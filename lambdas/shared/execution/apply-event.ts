@@ -58,7 +58,7 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   // and ends the stage (lambdas/autoscaler/service-task.ts). The pass reads DescribeTasks, not
   // this event (events come more than once and out of order): the event only asks for a pass now.
   if (detail.startedBy?.startsWith(SERVICE_TASK_STARTED_BY_PREFIX)) {
-    if (detail.lastStatus === 'RUNNING' || detail.lastStatus === 'STOPPED') await deps.nudge();
+    if (detail.lastStatus === 'STOPPED') await deps.nudge();
     if (detail.lastStatus === 'STOPPED' && !isStageDone(stage.status)) {
       deps.log('service task stopped while its stage goes on: the autoscaler stops the stage\'s segment', { ...stageKeys(key), taskArn: detail.taskArn, stoppedReason: detail.stoppedReason });
     }
