@@ -19,10 +19,17 @@ import type { StopSwitch } from './signals.js';
 import { StatusWriter } from './status-file.js';
 import { supervise } from './supervise.js';
 import { serveReadiness, waitForRemoteServices } from './services-ready.js';
+import { publishServicesAddress, readServicesAddress } from './services-address.js';
 import { SnapshotError, carriedStates, carriedSteps, readSnapshot, seedRecords, writeSnapshot, type CarriedStep } from './snapshot.js';
 
 /** Past the longest service timeout, how long a segment waits for a service task's agent that does not answer. */
 const REMOTE_GRACE_SECONDS = 300;
+/**
+ * How long a first segment started together with its service task waits for that task's
+ * address (its provisioning and image pulls: minutes for large images). A service task that
+ * stops ends the segment sooner: the control plane stops it (lambdas/autoscaler/service-task.ts).
+ */
+export const SERVICES_ADDRESS_WAIT_SECONDS = 900;
 
 function untilStopped(signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -37,13 +44,31 @@ export async function runAgent(config: AgentConfig, reporter: Reporter, stop: St
   // The service task of a split pipeline answers the segments' agents while it runs.
   let readiness: ServicesReadiness = { ready: false, waiting: 'its agent is starting' };
   const server = config.plan.role === 'services' ? await serveReadiness(config.readyPort ?? SERVICES_READY_PORT, () => readiness) : undefined;
+  // Its address for a first segment started with it, as soon as the task has one, beside the
+  // clone and the services' start (never holding them up).
+  const ended = new AbortController();
+  const published = config.servicesAddressOut !== undefined ? publishAddress(config, reporter, AbortSignal.any([stop.signal, ended.signal])) : undefined;
   try {
     return await run(config, reporter, stop, (r) => {
       readiness = r;
     });
   } finally {
     server?.close();
+    ended.abort();
+    await published;
   }
+}
+
+async function publishAddress(config: AgentConfig, reporter: Reporter, signal: AbortSignal): Promise<void> {
+  const result = await publishServicesAddress({
+    url: config.servicesAddressOut!,
+    metadataUri: config.metadataUri,
+    signal,
+    log: (line) => reporter.progress(line),
+    timeoutMs: SERVICES_ADDRESS_WAIT_SECONDS * 1000,
+  });
+  // The segment waiting for it says so and ends; this task answers nothing else of it.
+  if (!result.ok && 'message' in result) reporter.progress(`${result.message} (the first segment will end waiting for it)`);
 }
 
 async function run(config: AgentConfig, reporter: Reporter, stop: StopSwitch, setReadiness: (r: ServicesReadiness) => void): Promise<AgentExitCode> {
@@ -172,13 +197,26 @@ async function run(config: AgentConfig, reporter: Reporter, stop: StopSwitch, se
     metadataWarned = true;
     return undefined;
   };
+  // A segment whose services run in the service task: its address, given or read once known.
+  let servicesHost = config.servicesHost;
+  if (setupFailure === undefined && plan.remoteServices && servicesHost === undefined && config.servicesAddressIn !== undefined) {
+    phase = 'waiting for services';
+    const read = await readServicesAddress({ url: config.servicesAddressIn, signal: stop.signal, log: (line) => reporter.progress(line), timeoutMs: SERVICES_ADDRESS_WAIT_SECONDS * 1000 });
+    if (read.ok) servicesHost = read.address;
+    else if ('aborted' in read) return stopped({}) ?? finish('error', AGENT_EXIT.internalError, 'gate: stopped without a reason', {}, 'error');
+    else {
+      const first = plan.services[0];
+      const service = { name: first?.name ?? 'services', container: first?.container ?? 'services', ports: first?.ports ?? [], check: 'port' as const };
+      setupFailure = { outcome: 'service-not-ready', exitCode: AGENT_EXIT.serviceNotReady, message: read.message, step: service.name, detail: { service } };
+    }
+  }
   if (setupFailure === undefined) {
     phase = 'waiting for services';
     setReadiness({ ready: false, waiting: 'its agent is waiting for the services' });
     const gate =
-      plan.remoteServices && config.servicesHost !== undefined
+      plan.remoteServices && servicesHost !== undefined
         ? await waitForRemoteServices({
-            host: config.servicesHost,
+            host: servicesHost,
             port: config.readyPort ?? SERVICES_READY_PORT,
             services: plan.services,
             log: (line) => reporter.progress(line),
@@ -202,9 +240,9 @@ async function run(config: AgentConfig, reporter: Reporter, stop: StopSwitch, se
 
   if (setupFailure !== undefined) setupFailedSteps = [setupFailure.step];
   setReadiness(setupFailure === undefined ? { ready: true } : { ready: false, failed: { message: setupFailure.message, ...(setupFailure.detail ?? {}) } });
-  if (plan.remoteServices && config.servicesHost !== undefined) {
+  if (plan.remoteServices && servicesHost !== undefined) {
     // Before the ready file: the wrappers map the services' names to it (script.ts, hostsLines).
-    await writeFile(paths.servicesHost, `${config.servicesHost}\n`);
+    await writeFile(paths.servicesHost, `${servicesHost}\n`);
   }
   if (plan.role === 'services') {
     // Up until the control plane stops the task after the stage's last segment (or the

@@ -23,8 +23,15 @@ export interface AgentConfig {
   env: NodeJS.ProcessEnv;
   /** Segments of a split pipeline: the workspace volume (Drone's base) and the snapshot URLs this segment needs. */
   snapshot?: { base: string; inUrl?: string; outUrl?: string };
-  /** A segment whose services run in the service task (AgentPlan.remoteServices): that task's private IP. */
+  /**
+   * A segment whose services run in the service task (AgentPlan.remoteServices): that task's
+   * private IP when the control plane knew it at RunTask, else (a first segment started together
+   * with the service task) `servicesAddressIn`, the URL its agent leaves the address at.
+   */
   servicesHost?: string;
+  servicesAddressIn?: string;
+  /** The service task (AgentPlan.role `services`): where it leaves its address for the first segment. */
+  servicesAddressOut?: string;
   /** Tests: the port of the services' readiness (default SERVICES_READY_PORT). */
   readyPort?: number;
 }
@@ -155,16 +162,33 @@ export function readConfig(env: NodeJS.ProcessEnv): AgentConfig {
     pollMs: positiveNumber(env, AGENT_ENV.pollMs) ?? 1000,
     env,
     ...(plan.segment ? { snapshot: snapshotConfig(plan, workspace, env) } : {}),
-    ...(plan.remoteServices ? { servicesHost: servicesHost(env) } : {}),
+    ...(plan.remoteServices ? servicesAt(env) : {}),
+    ...(plan.role === 'services' && optionalUrl(env, AGENT_ENV.servicesAddressOut) ? { servicesAddressOut: optionalUrl(env, AGENT_ENV.servicesAddressOut)! } : {}),
     ...(positiveNumber(env, AGENT_ENV.servicesReadyPort) !== undefined ? { readyPort: positiveNumber(env, AGENT_ENV.servicesReadyPort)! } : {}),
   };
 }
 
-/** The service task's address: an IPv4 or IPv6 address, nothing a wrapper would have to quote. */
-function servicesHost(env: NodeJS.ProcessEnv): string {
+/**
+ * The service task's address: an IPv4 or IPv6 address, nothing a wrapper would have to quote;
+ * or, when the control plane started this segment together with the service task, the URL at
+ * which that task's agent leaves it.
+ */
+function servicesAt(env: NodeJS.ProcessEnv): { servicesHost: string } | { servicesAddressIn: string } {
   const value = env[AGENT_ENV.servicesHost] ?? '';
-  if (value === '') throw new ConfigError(`agent: ${AGENT_ENV.servicesHost} is not set: this segment's services run in the service task, whose private IP the control plane passes`);
+  if (value === '') {
+    const url = optionalUrl(env, AGENT_ENV.servicesAddressIn);
+    if (url !== undefined) return { servicesAddressIn: url };
+    throw new ConfigError(
+      `agent: neither ${AGENT_ENV.servicesHost} nor ${AGENT_ENV.servicesAddressIn} is set: this segment's services run in the service task, whose private IP (or where to read it) the control plane passes`,
+    );
+  }
   if (isIP(value) === 0) throw new ConfigError(`agent: ${AGENT_ENV.servicesHost}: expected the service task's private IP address, got ${JSON.stringify(value.slice(0, 64))}`);
+  return { servicesHost: value };
+}
+
+function optionalUrl(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name] || undefined;
+  if (value !== undefined && !/^https?:\/\//.test(value)) throw new ConfigError(`agent: ${name}: expected an http(s) URL`);
   return value;
 }
 

@@ -9,6 +9,12 @@ export interface TaskMetadata {
   knownStatus?: string;
   /** By container name. */
   containers: Record<string, ContainerView>;
+  /**
+   * The task's private IPv4 address: each container's `Networks[].IPv4Addresses` in awsvpc mode
+   * (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-metadata-endpoint-v4-fargate-examples.html),
+   * the same for every container of the task (one network interface).
+   */
+  address?: string;
 }
 
 const PENDING_STATUSES = new Set(['NONE', 'PULLED', 'CREATED', 'MANIFEST_PULLED', 'RESOURCES_PROVISIONED', 'PENDING']);
@@ -36,6 +42,15 @@ function optionalString(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
+function firstIPv4(networks: unknown): string | undefined {
+  if (!Array.isArray(networks)) return undefined;
+  for (const n of networks as unknown[]) {
+    const addresses = (n as Record<string, unknown> | null)?.['IPv4Addresses'];
+    if (Array.isArray(addresses) && typeof addresses[0] === 'string' && addresses[0] !== '') return addresses[0];
+  }
+  return undefined;
+}
+
 /** Reads the JSON of `/task`; throws only when the body is not the documented shape at all. */
 export function parseTaskMetadata(body: unknown): TaskMetadata {
   if (typeof body !== 'object' || body === null || !Array.isArray((body as Record<string, unknown>)['Containers'])) {
@@ -43,6 +58,7 @@ export function parseTaskMetadata(body: unknown): TaskMetadata {
   }
   const task = body as Record<string, unknown>;
   const containers: Record<string, ContainerView> = {};
+  let address: string | undefined;
   for (const raw of task['Containers'] as unknown[]) {
     if (typeof raw !== 'object' || raw === null) continue;
     const c = raw as Record<string, unknown>;
@@ -56,8 +72,10 @@ export function parseTaskMetadata(body: unknown): TaskMetadata {
     if (startedAt !== undefined) view.startedAt = startedAt;
     if (finishedAt !== undefined) view.finishedAt = finishedAt;
     containers[name] = view;
+    address ??= firstIPv4(c['Networks']);
   }
   const result: TaskMetadata = { containers };
+  if (address !== undefined) result.address = address;
   const taskArn = optionalString(task['TaskARN']);
   const knownStatus = optionalString(task['KnownStatus']);
   if (taskArn !== undefined) result.taskArn = taskArn;

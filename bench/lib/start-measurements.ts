@@ -61,6 +61,10 @@ export const TASK = {
   metadataPoll: { value: 1, source: 'task-runner/gate.ts: metadata read on every probe round, back-off to 2 s' },
   /** A segment's agent asks the service task's agent, backing off from 0.1 s to 2 s (task-runner/services-ready.ts, PROBE_BACKOFF). */
   remoteAsk: { value: 2, source: 'task-runner/services-ready.ts + backoff.ts PROBE_BACKOFF: questions back off to one every 2 s' },
+  /** One small object PUT or GET in the Region (the service task's address, task-runner/services-address.ts). */
+  s3Request: { p50: 0.1, p95: 0.2, source: 'S3 performance guidelines: small-object latencies of roughly 100–200 ms (docs.aws.amazon.com/AmazonS3/latest/userguide/optimizing-performance-guidelines.html)' },
+  /** A first segment's agent reads the service task's address, backing off from 0.5 s to 2 s (task-runner/services-address.ts, ADDRESS_POLL_BACKOFF). */
+  addressPoll: { value: 2, source: 'task-runner/services-address.ts ADDRESS_POLL_BACKOFF: reads back off to one every 2 s' },
   cloneFull: { p50: 8, p95: 20, source: 'assumed: a repository with a 60 MB history pack at ~10 MB/s from the Git host, plus checkout' },
   // SOCI (lazy loading) on Fargate: worth it for images over 250 MB ("For large container images
   // (> 250mb), it's better to lazy load", https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-pull-behavior.html;

@@ -418,13 +418,14 @@ export function sampleServiceTask(shape: ServiceTaskShape, runTaskAt: number, ra
 
 /**
  * When the first segment of a split pipeline with services is started:
- * - `after-running` (as built): once a pass sees the service task RUNNING, with its address in
+ * - `together` (as built): both RunTasks in one pass; the service task's agent, once booted,
+ *   PUTs its address (task metadata) to S3, and the segment's agent, polling a GET of it after its
+ *   clone, learns it at its next read (task-runner/services-address.ts);
+ * - `after-running` (built before): once a pass sees the service task RUNNING, with its address in
  *   the segment's override (its RUNNING event, the task-events Lambda's nudge, the autoscaler's
  *   DescribeTasks, then RunTask);
  * - `at-address`: the same, as soon as DescribeTasks shows the service task's address (its
- *   network interface attached, while its images are still pulled), if ECS shows it that early;
- * - `together`: both RunTasks in one pass; the segment's agent learns the address once the
- *   service task's agent has booted and told it (through the store or an object both reach).
+ *   network interface attached, while its images are still pulled), if ECS shows it that early.
  */
 export type SplitStartMode = 'after-running' | 'at-address' | 'together';
 
@@ -444,8 +445,8 @@ export function sampleSplitStart(segment: StartShape, service: ServiceTaskShape,
   const reaction = () => draw(CONTROL_PLANE.eventToLambda) + lambdaSeconds(profile, random, 'autoscaler') + lambdaSeconds(profile, random, 'autoscaler') + draw(CONTROL_PLANE.runTask) + draw(CONTROL_PLANE.runTask);
   const segmentRunTask =
     mode === 'after-running' ? svc.runningAt + reaction() : mode === 'at-address' ? svc.addressAt + reaction() : controlPlane + draw(CONTROL_PLANE.runTask);
-  // Told by the service task's agent: a write and a read of a small record.
-  const askableFrom = mode === 'together' ? svc.agentAt + draw(CONTROL_PLANE.dynamoWrite) * 2 : segmentRunTask;
+  // Left by the service task's agent (an S3 PUT), seen at the segment's next read (a GET).
+  const askableFrom = mode === 'together' ? svc.agentAt + draw(TASK.s3Request) + random() * TASK.addressPoll.value + draw(TASK.s3Request) : segmentRunTask;
   const start = sampleTaskStart(segment, segmentRunTask, random, { readyAt: svc.readyAt, askableFrom });
   return { ...start, service: svc, segmentRunTask };
 }

@@ -221,6 +221,17 @@ export function newBuildRecords(input: NewBuildInput, manifest: Manifest, compil
       queuedAt: input.now,
     });
   });
+  // Docker pipelines for a platform Slipway cannot serve (32-bit ARM, Windows) are shown skipped
+  // with that reason, as a trigger-skipped one is (and as Drone and GitHub show jobs nothing ran);
+  // numbered after the file's other pipelines, whose numbers (DRONE_STAGE_NUMBER, their tasks'
+  // tokens) stay their file positions among docker pipelines. Pipelines of another runner type
+  // are left to that runner, as Drone leaves them.
+  manifest.skipped
+    .filter((s) => s.platform)
+    .forEach((skipped, k) => {
+      const number = manifest.pipelines.length + k + 1;
+      stages.push({ buildId: build.id, repo: build.repo, buildNumber: build.number, number, name: skipped.name, attempts: 0, status: 'skipped', message: skipped.reason, dependsOn: skipped.dependsOn, finishedAt: input.now });
+    });
   decideAtCreation(build, stages, steps, jobs, input.now);
   return { build, stages, steps, jobs };
 }
@@ -228,10 +239,12 @@ export function newBuildRecords(input: NewBuildInput, manifest: Manifest, compil
 /**
  * Dependents of stages that are over before anything ran (errored ones) are decided now, as
  * the task-events handler decides them when a stage ends (lambdas/task-events/stage-end.ts).
+ * A build none of whose stages runs (all skipped or in error) is created finished: no stage end
+ * would ever finish it.
  */
 function decideAtCreation(build: Build, stages: Stage[], steps: StepRecord[], jobs: StageJob[], now: number): void {
-  if (!stages.some((s) => s.status === 'error')) return;
-  for (;;) {
+  const errored = stages.some((s) => s.status === 'error');
+  while (errored) {
     const decision = resolveDependents(stages);
     if (decision.skip.length === 0 && decision.enqueue.length === 0) break;
     for (const { stage, message, reason } of decision.skip) {
@@ -242,7 +255,7 @@ function decideAtCreation(build: Build, stages: Stage[], steps: StepRecord[], jo
     }
     for (const stage of decision.enqueue) stage.queuedAt = now;
   }
-  if (stages.every((s) => isStageDone(s.status))) {
+  if (stages.length > 0 && stages.every((s) => isStageDone(s.status))) {
     build.status = buildStatusOf(stages);
     build.finishedAt = now;
     const summary = buildFailureSummary(build.status, stages);

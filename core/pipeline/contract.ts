@@ -71,6 +71,11 @@ export const SERVICES_HOST_FILE = `${AGENT_STATE_DIR}/services-host`;
  */
 export const SERVICES_READY_PORT = 7467;
 
+/** What the service task's agent leaves at AGENT_ENV.servicesAddressOut: its task's private IP. */
+export interface ServicesAddress {
+  address: string;
+}
+
 /** What the service task's agent answers on SERVICES_READY_PORT. */
 export type ServicesReadiness =
   | { ready: true }
@@ -189,9 +194,23 @@ export const AGENT_ENV = {
   /**
    * Segments of a split pipeline with services (AgentPlan.remoteServices), per run, in the
    * agent container's override only: the private IP of the stage's service task, which the
-   * control plane reads from DescribeTasks once that task is RUNNING.
+   * control plane reads from DescribeTasks once that task is RUNNING. A first segment started
+   * in the same pass as its service task gets `servicesAddressIn` instead.
    */
   servicesHost: 'SLIPWAY_SERVICES_HOST',
+  /**
+   * The service task of a split pipeline, per run, in the agent container's override only: a
+   * presigned PUT URL (signed with `If-None-Match: *`) at which its agent leaves its task's
+   * private IP as one ServicesAddress JSON line, read from the task metadata endpoint as soon as
+   * it runs. A credential: never logged, never given to a step.
+   */
+  servicesAddressOut: 'SLIPWAY_SERVICES_ADDRESS_OUT',
+  /**
+   * The first segment of a split pipeline started together with its service task (whose address
+   * does not exist yet): a presigned GET URL of what the service task's agent leaves at
+   * `servicesAddressOut`. The segment's agent clones meanwhile, then reads it before its gate.
+   */
+  servicesAddressIn: 'SLIPWAY_SERVICES_ADDRESS_IN',
   /** Tests: the port of the services' readiness instead of SERVICES_READY_PORT (both agents must agree). */
   servicesReadyPort: 'SLIPWAY_SERVICES_READY_PORT',
 } as const;

@@ -129,6 +129,25 @@ const TIMEOUT_SECONDS_MAX_DIGITS = String(MAX_TIMEOUT_MINUTES * 60).length;
 export const SEGMENT_RESERVE =
   entryChars(AGENT_ENV.snapshotIn, SNAPSHOT_URL_MAX_CHARS) + entryChars(AGENT_ENV.snapshotOut, SNAPSHOT_URL_MAX_CHARS) + entryChars(AGENT_ENV.timeoutSeconds, TIMEOUT_SECONDS_MAX_DIGITS);
 
+/**
+ * Characters kept in the overrides of a segment whose services run in the service task, for
+ * their address: SLIPWAY_SERVICES_HOST when the service task already runs, or, for a first
+ * segment started together with it, the GET URL of the address its agent leaves
+ * (SLIPWAY_SERVICES_ADDRESS_IN), which takes the place of the previous snapshot's URL that a
+ * first segment never has (SEGMENT_RESERVE keeps room for that one).
+ */
+export const REMOTE_SERVICES_RESERVE = Math.max(
+  SERVICES_HOST_RESERVE,
+  entryChars(AGENT_ENV.servicesAddressIn, SNAPSHOT_URL_MAX_CHARS) - entryChars(AGENT_ENV.snapshotIn, SNAPSHOT_URL_MAX_CHARS),
+);
+
+/**
+ * Characters of RunTask's overrides a service task keeps free, besides UPSTREAM_RESERVE: the
+ * PUT URL at which its agent leaves its address (SLIPWAY_SERVICES_ADDRESS_OUT) and what is left
+ * of the pipeline's timeout, which the autoscaler adds when it starts it (service-task.ts).
+ */
+export const SERVICE_TASK_RESERVE = entryChars(AGENT_ENV.servicesAddressOut, SNAPSHOT_URL_MAX_CHARS) + entryChars(AGENT_ENV.timeoutSeconds, TIMEOUT_SECONDS_MAX_DIGITS);
+
 /** An environment entry's characters in the overrides' JSON, with its separating comma. */
 function entryChars(name: string, valueChars: number): number {
   return JSON.stringify({ name, value: 'x'.repeat(valueChars) }).length + 1;

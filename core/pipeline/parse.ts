@@ -191,16 +191,17 @@ function parsePipelineDocument(r: Reader, root: SourceMap, out: ParsedFile): voi
   const typeEntry = entry(root, 'type');
   const type = typeEntry ? r.string(typeEntry.value, 'type') : 'docker';
   if (type === undefined) return;
+  const platform = type === 'docker' ? unservedPlatform(root) : undefined;
   const reason =
     type === 'docker'
-      ? unservedPlatform(root)
+      ? platform
       : OTHER_RUNNERS.includes(type)
         ? `type "${type}" runs on another runner`
         : `type "${type}" is not a docker pipeline; it runs on another runner, if any`;
   if (reason !== undefined) {
     const nameEntry = entry(root, 'name');
     const name = (nameEntry && scalarText(nameEntry.value)) || DEFAULT_PIPELINE_NAME;
-    out.skipped.push({ skipped: { name, reason, dependsOn: skippedDependsOn(root) }, pos: root.pos });
+    out.skipped.push({ skipped: { name, reason, dependsOn: skippedDependsOn(root), ...(platform !== undefined ? { platform: true as const } : {}) }, pos: root.pos });
     return;
   }
   out.pipelines.push(parsePipeline(r, root));

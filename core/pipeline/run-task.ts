@@ -7,7 +7,7 @@ import { AGENT_CONTAINER, AGENT_ENV } from './contract.js';
 import { keyValues, type ContainerOverride, type RunTaskInput, type Tag } from './ecs-task.js';
 import { buildEnvironment, type StageEnvInput } from './environment.js';
 import { MAX_CLIENT_TOKEN, MAX_OVERRIDE_CHARS, jsonChars } from './limits.js';
-import { SEGMENT_RESERVE, SERVICES_HOST_RESERVE, UPSTREAM_RESERVE, fitFreeText } from './override-budget.js';
+import { REMOTE_SERVICES_RESERVE, SEGMENT_RESERVE, SERVICE_TASK_RESERVE, UPSTREAM_RESERVE, fitFreeText } from './override-budget.js';
 import { pluginRunEnvironment } from './plugin-run-env.js';
 import type { Pipeline, Position } from './types.js';
 
@@ -30,12 +30,14 @@ export interface RunTaskSource {
   /** Gets what a user should know (free text cut to fit). */
   notes: string[];
   fail: (pos: Position, message: string) => never;
-  /** A segment whose services run in the service task: room is kept for their address (SERVICES_HOST_RESERVE). */
+  /** A segment whose services run in the service task: room is kept for their address (REMOTE_SERVICES_RESERVE). */
   remoteServices?: boolean;
+  /** The service task of a split pipeline: room is kept for the URL its agent leaves its address at (SERVICE_TASK_RESERVE). */
+  serviceTask?: boolean;
 }
 
 /** RunTask's input for one run of the stage. */
-export function runTaskInput({ pipeline, ctx, options, stageNumber, stage, family, pluginContainers, containerEnv = [], segment = false, notes, fail, remoteServices = false }: RunTaskSource): RunTaskInput {
+export function runTaskInput({ pipeline, ctx, options, stageNumber, stage, family, pluginContainers, containerEnv = [], segment = false, notes, fail, remoteServices = false, serviceTask = false }: RunTaskSource): RunTaskInput {
   const stageId = (options.stageId ?? defaultStageId(ctx))(pipeline, stageNumber);
   if (stageId.length === 0 || stageId.length > MAX_CLIENT_TOKEN) {
     fail(pipeline.pos, `the stage id ${JSON.stringify(stageId)} cannot be a RunTask clientToken (1 to ${MAX_CLIENT_TOKEN} characters)`);
@@ -62,8 +64,9 @@ export function runTaskInput({ pipeline, ctx, options, stageNumber, stage, famil
   // Long free text (commit message, PR title, author) is cut to fit, the same for the
   // agent and the plugins (override-budget.ts).
   // What the control plane adds when it starts the stage (SLIPWAY_UPSTREAM; a segment's
-  // snapshot URLs and time left, and SLIPWAY_SERVICES_HOST when its services are remote) has its room kept.
-  const reserved = UPSTREAM_RESERVE + (segment ? SEGMENT_RESERVE : 0) + (remoteServices ? SERVICES_HOST_RESERVE : 0);
+  // snapshot URLs and time left, its services' address when they are remote; the service task's
+  // address URL and time left) has its room kept.
+  const reserved = UPSTREAM_RESERVE + (segment ? SEGMENT_RESERVE : 0) + (remoteServices ? REMOTE_SERVICES_RESERVE : 0) + (serviceTask ? SERVICE_TASK_RESERVE : 0);
   const overrideBudget = MAX_OVERRIDE_CHARS - reserved;
   const fitted = fitFreeText(ctx, (c) => jsonChars(overridesFor(c)), overrideBudget);
   const overrides = overridesFor(fitted.ctx);

@@ -381,6 +381,17 @@ export function snapshotKey(buildId: string, stageNumber: number, segment: numbe
   return `${SNAPSHOT_PREFIX}${build}/${stageNumber}/${segment}-${attempt}.tar.zst`;
 }
 
+/**
+ * Where the service task of a stage leaves its private IP for the stage's first segment, started
+ * in the same pass (docs/design/split-pipelines.md, "Starting the service task and segment 1
+ * together"): beside the stage's snapshots, under the prefix the signer may read and write and
+ * the bucket's lifecycle rule empties. One per stage, as the service task is (its RunTask token).
+ */
+export function servicesAddressKey(buildId: string, stageNumber: number): string {
+  const build = createHash('sha256').update(buildId).digest('hex').slice(0, 32);
+  return `${SNAPSHOT_PREFIX}${build}/${stageNumber}/services-address.json`;
+}
+
 /** The snapshot bucket's prefix of workspace snapshots: what the signer may read and write (lib/snapshot-bucket.ts). */
 export const SNAPSHOT_PREFIX = 'builds/';
 

@@ -173,6 +173,12 @@ export interface SkippedPipeline {
   reason: string;
   /** Its `depends_on`: what its dependents wait for in its place (pipeline-graph.ts). */
   dependsOn: string[];
+  /**
+   * A docker pipeline for a platform Slipway cannot serve (32-bit `arm`, Windows): a pipeline a
+   * user expects to see in the build, skipped with its reason (core/builds/new-build.ts). Absent
+   * for a pipeline of another runner type, which is left to that runner as Drone leaves it.
+   */
+  platform?: true;
 }
 
 /**

@@ -25,7 +25,7 @@ import { afterStageEnd } from '../shared/execution/stage-end.js';
 import { isWaiting, listAll, type AutoscalerDeps, type PassReport, type Waiting } from './deps.js';
 import { reconcile } from './reconcile.js';
 import { startStage } from './start-stage.js';
-import { stopFinishedServiceTasks } from './service-task.js';
+import { stopFinishedServiceTasks, stopSegmentsWithoutServices } from './service-task.js';
 import { refreshPrepullLists } from './prepull.js';
 import { classifyAwsError, describeAwsError } from '../../core/util/aws-errors.js';
 
@@ -190,6 +190,14 @@ export async function runPass(deps: AutoscalerDeps, options: PassOptions): Promi
   } catch (err) {
     const info = classifyAwsError(err);
     deps.log('service tasks not checked this pass: the next one tries again', { error: describeAwsError(info), kind: info.kind });
+  }
+  // Segments whose service task is gone (it failed, was stopped, never started): stopped, their stage ended.
+  try {
+    const ended = await stopSegmentsWithoutServices(deps, [...pending, ...running]);
+    if (ended.length > 0) report.segmentsWithoutServices = ended;
+  } catch (err) {
+    const info = classifyAwsError(err);
+    deps.log('segments\' service tasks not checked this pass: the next one tries again', { error: describeAwsError(info), kind: info.kind });
   }
   if (options.reconcile) report.reconcile = await reconcile(deps);
   return report;

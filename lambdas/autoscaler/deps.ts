@@ -48,6 +48,8 @@ export interface PassReport {
   vcpu?: { usedUnits: number; serviceTaskUnits: number; quotaUnits: number };
   /** Service tasks of split stages stopped because their stage was done. */
   serviceTasksStopped?: string[];
+  /** Split stages whose service task was gone: their segment stopped, the stage ended `error`. */
+  segmentsWithoutServices?: string[];
   /** What the pass did to the EC2 capacity: each group's desired capacity and the instances it terminated. */
   ec2?: { desired: Partial<Record<string, number>>; terminated: string[] };
   /** The prepull lists refreshed before a scale-out (prepull.ts), when they were. */

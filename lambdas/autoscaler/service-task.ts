@@ -1,8 +1,12 @@
 // The service task of a split stage (docs/design/split-pipelines.md, "Services and detached
 // steps across the cut"): the task that runs the pipeline's services (and its first detached
 // steps) for the stage's whole life, beside its consecutive segment tasks.
-// - Started with the first segment: the stage waits until it is RUNNING, then each segment's
-//   agent gets its private IP (AGENT_ENV.servicesHost) in the per-run override.
+// - Started in the same pass as the first segment, which is given a URL at which the service
+//   task's agent leaves its private IP (AGENT_ENV.servicesAddressIn/Out); later segments (and a
+//   first one started again once it runs) get the IP from DescribeTasks in their override
+//   (AGENT_ENV.servicesHost).
+// - A service task that stops (fails, is stopped, never starts) stops the segment running
+//   beside it and ends the stage `error` (stopSegmentsWithoutServices).
 // - Stopped once the stage is done, whatever ended it (last segment, failure, cancel,
 //   timeout, a lost task): every autoscaler pass looks for running service tasks whose stage
 //   is done (or that are not their stage's), so none outlives its stage by more than a pass.
@@ -12,7 +16,9 @@ import { isIP } from 'node:net';
 import { MAX_ADDRESS_CHARS } from '../../core/pipeline/override-budget.js';
 import { DescribeTasksCommand, ListTasksCommand, RunTaskCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
 import { isStageDone } from '../../core/builds/status.js';
-import { parseStageKey, type Stage } from '../../core/builds/types.js';
+import { segmentToStop, serviceTaskPhase, type ServiceTaskPhase, type ServiceTaskView } from '../../core/builds/service-task.js';
+import { parseStageKey, stageKey, type Stage } from '../../core/builds/types.js';
+import { afterStageEnd } from '../shared/execution/stage-end.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
 import { SERVICE_TASK_STARTED_BY_PREFIX, serviceTaskTokens, type StageJob } from '../../core/scaling/job.js';
 import { classifyAwsError, describeAwsError } from '../../core/util/aws-errors.js';
@@ -23,39 +29,48 @@ import { ensureTaskDefinition } from './register.js';
 import { runTaskInput } from './start-stage.js';
 
 export type ServiceTaskState =
-  /** RUNNING at `host`: the segment may start. */
-  | { kind: 'ready'; host: string }
-  /** Starting (or just started): the stage waits, the next pass looks again. */
+  /** Started before: as DescribeTasks shows it now (core/builds/service-task.ts). */
+  | { kind: 'known'; phase: ServiceTaskPhase }
+  /** Started by this call: it is starting. */
+  | { kind: 'started' }
+  /** The stage moved on while it started (it was stopped again): nothing else starts. */
   | { kind: 'waiting'; reason: string }
   /** RunTask failed in a way worth another try. */
   | { kind: 'retry'; reason: string }
-  /** It stopped (or cannot start): the stage cannot go on. */
+  /** It cannot start: the stage cannot go on. */
   | { kind: 'gone'; message: string };
 
 /**
  * Where the stage's service task is: started now when it has none (segment 1 only), else as
- * DescribeTasks shows it. `env`: the per-run agent environment the segment gets too (what is
- * left of the timeout), so the service task's agent ends itself with the pipeline.
+ * DescribeTasks shows it. `env`: the per-run agent environment of the service task when it is
+ * started now (what is left of the timeout, so that its agent ends itself with the pipeline; the
+ * URL at which it leaves its address for the first segment).
  */
-export async function serviceTaskState(deps: AutoscalerDeps, job: StageJob, stage: Stage, env: { name: string; value: string }[]): Promise<ServiceTaskState> {
-  const service = job.serviceTask!;
+export async function serviceTaskState(deps: AutoscalerDeps, job: StageJob, stage: Stage, env: () => Promise<{ name: string; value: string }[]>): Promise<ServiceTaskState> {
   if (stage.serviceTaskArn === undefined) {
     if ((stage.segment ?? 1) > 1) return { kind: 'gone', message: `the stage has no service task at segment ${stage.segment}: its services are gone` };
-    return startServiceTask(deps, job, stage, env);
+    return startServiceTask(deps, job, stage, await env());
   }
   const res = await deps.ecs.send(new DescribeTasksCommand({ cluster: deps.config.cluster, tasks: [stage.serviceTaskArn] }));
   const task = res.tasks?.[0];
-  if (!task) return { kind: 'gone', message: `ECS no longer knows the service task ${stage.serviceTaskArn} (${res.failures?.[0]?.reason ?? 'MISSING'})` };
-  if (task.lastStatus === 'STOPPED' || task.desiredStatus === 'STOPPED') {
-    return { kind: 'gone', message: `the service task stopped before segment ${stage.segment ?? 1} could start: ${task.stoppedReason ?? task.stopCode ?? 'no reason given'}` };
-  }
-  if (task.lastStatus !== 'RUNNING') return { kind: 'waiting', reason: `waiting: the task of its services is ${task.lastStatus?.toLowerCase() ?? 'starting'} (${service.cpu} CPU units, ${service.memory} MiB)` };
-  const host = privateIp(task);
-  // Within the room the compiler kept for it (override-budget.ts, SERVICES_HOST_RESERVE).
-  if (host === undefined || isIP(host) === 0 || host.length > MAX_ADDRESS_CHARS) {
-    return { kind: 'gone', message: `the service task ${task.taskArn} runs but ECS shows no private IP address for it (${JSON.stringify(host ?? null)})` };
-  }
-  return { kind: 'ready', host };
+  return { kind: 'known', phase: serviceTaskPhase(stage.serviceTaskArn, task && viewOf(task), res.failures?.[0]?.reason) };
+}
+
+/** The fields of a DescribeTasks task the decisions read (core/builds/service-task.ts). */
+export function viewOf(task: Task): ServiceTaskView {
+  const address = privateIp(task);
+  return {
+    ...(task.lastStatus ? { lastStatus: task.lastStatus } : {}),
+    ...(task.desiredStatus ? { desiredStatus: task.desiredStatus } : {}),
+    ...(task.stoppedReason ? { stoppedReason: task.stoppedReason } : {}),
+    ...(task.stopCode ? { stopCode: task.stopCode } : {}),
+    ...(address !== undefined ? { address } : {}),
+  };
+}
+
+/** An address the segments' agents may be given: an IP, within the room the compiler kept (override-budget.ts, SERVICES_HOST_RESERVE). */
+export function isServicesAddress(host: string): boolean {
+  return isIP(host) !== 0 && host.length <= MAX_ADDRESS_CHARS;
 }
 
 /**
@@ -108,7 +123,7 @@ async function startServiceTask(deps: AutoscalerDeps, job: StageJob, stage: Stag
     return { kind: 'waiting', reason: 'waiting: the stage changed while its service task started' };
   }
   deps.log('service task started', { ...stageKeys(job.stageKey), taskArn, cpu: service.cpu });
-  return { kind: 'waiting', reason: `waiting: the task of its services is starting (${service.cpu} CPU units, ${service.memory} MiB)` };
+  return { kind: 'started' };
 }
 
 /**
@@ -140,6 +155,59 @@ export async function stopFinishedServiceTasks(deps: AutoscalerDeps): Promise<st
     }
   }
   return stopped;
+}
+
+/**
+ * Stops the segment of every active split stage whose service task is gone (stopped, stopping,
+ * or unknown to ECS: it failed, was stopped, or never started), and ends the stage `error`
+ * saying so (core/builds/service-task.ts segmentToStop). Every pass does it, the one the
+ * task-events handler nudges when a service task stops included; it reads DescribeTasks, not the
+ * event, so duplicated, late or reordered events change nothing. StopTask first, as for a task
+ * past its timeout (reconcile.ts): if the stage's write fails, the next pass stops it again.
+ * Returns the keys of the stages ended.
+ */
+export async function stopSegmentsWithoutServices(deps: AutoscalerDeps, stages: readonly Stage[]): Promise<string[]> {
+  const byKey = new Map<string, Stage>();
+  for (const s of stages) if (s.serviceTaskArn !== undefined && s.taskArn !== undefined && !isStageDone(s.status)) byKey.set(stageKey(s.buildId, s.number), s);
+  const watched = [...byKey.values()];
+  const ended: string[] = [];
+  // Each stage's service task and segment task: 100 tasks per DescribeTasks.
+  for (let i = 0; i < watched.length; i += 50) {
+    const batch = watched.slice(i, i + 50);
+    const res = await deps.ecs.send(new DescribeTasksCommand({ cluster: deps.config.cluster, tasks: batch.flatMap((s) => [s.serviceTaskArn!, s.taskArn!]) }));
+    for (const stage of batch) {
+      const task = res.tasks?.find((t) => t.taskArn === stage.serviceTaskArn);
+      const failure = res.failures?.find((f) => f.arn === stage.serviceTaskArn);
+      // Neither answered: nothing is known of it this pass.
+      if (!task && !failure) continue;
+      const segmentTask = res.tasks?.find((t) => t.taskArn === stage.taskArn);
+      // A segment task ECS does not know is the reconciliation's (reconcile.ts: task-lost).
+      if (!segmentTask) continue;
+      const stop = segmentToStop(stage, serviceTaskPhase(stage.serviceTaskArn!, task && viewOf(task), failure?.reason), viewOf(segmentTask));
+      if (!stop) continue;
+      const key = stageKey(stage.buildId, stage.number);
+      await deps.ecs.send(new StopTaskCommand({ cluster: deps.config.cluster, task: stop.taskArn, reason: `Slipway: ${stop.message}`.slice(0, 255) }));
+      const now = deps.now();
+      const finished = await deps.stages.finish(stage.buildId, stage.number, { status: 'error', reason: 'service-not-ready', message: stop.message, finishedAt: now, onlyIfTaskArn: stop.taskArn });
+      if (!finished) continue;
+      for (const step of await deps.store.listSteps(stage.buildId, stage.number)) {
+        if (step.status !== 'pending' && step.status !== 'running') continue;
+        // What ran in the service task failed with it; the segment's steps were stopped.
+        const inServiceTask = step.kind === 'service' || step.detached === true;
+        await deps.store.updateStep(
+          stage.buildId,
+          stage.number,
+          step.number,
+          inServiceTask ? { status: 'failure', reason: stop.message, finishedAt: now } : { status: 'killed', reason: 'the task of its services stopped', finishedAt: now },
+          { fromStatuses: ['pending', 'running'] },
+        );
+      }
+      deps.log('segment stopped: its service task is gone', { ...stageKeys(key), taskArn: stop.taskArn, serviceTaskArn: stage.serviceTaskArn, message: stop.message });
+      await afterStageEnd(deps, stage.buildId, { freedCapacity: true });
+      ended.push(key);
+    }
+  }
+  return ended;
 }
 
 /**

@@ -10,7 +10,7 @@ import { upstreamOverride } from '../../core/pipeline/override-budget.js';
 import { startRetryDelayMs } from '../../core/scaling/decide-scale.js';
 import { jobTimeoutMs, runTaskTokens, segmentJob, type StageJob } from '../../core/scaling/job.js';
 import { SnapshotUrlError, segmentRunKey, segmentTimeoutSeconds } from '../../core/builds/segment-run.js';
-import { snapshotKey } from '../../core/pipeline/segments.js';
+import { servicesAddressKey, snapshotKey } from '../../core/pipeline/segments.js';
 import type { StageOutcomeReason, StageStatus } from '../../core/builds/types.js';
 import { classifyAwsError, describeAwsError, isEcsCapacityReason, type AwsErrorInfo } from '../../core/util/aws-errors.js';
 import { afterStageEnd } from '../shared/execution/stage-end.js';
@@ -20,7 +20,8 @@ import { isWaiting, type AutoscalerDeps, type PassReport, type Waiting } from '.
 import { ensureTaskDefinition } from './register.js';
 import { isEc2Task, rootOnInstance } from '../../core/pipeline/ec2-task.js';
 import { CloneTokenError } from '../shared/clone-tokens.js';
-import { serviceTaskState } from './service-task.js';
+import { isServicesAddress, serviceTaskState, type ServiceTaskState } from './service-task.js';
+import { segmentServices, type SegmentServices } from '../../core/builds/service-task.js';
 
 /** Failed starts (errors, not waits) after which a stage ends `error`. */
 export const MAX_START_FAILURES = 8;  // with startRetryDelayMs: about 45 min of tries
@@ -60,27 +61,42 @@ export async function startStage(deps: AutoscalerDeps, waiting: Waiting): Promis
     return { kind: 'failed', message: segmentRun.end.message };
   }
 
-  // A split stage with services: their task first, then each segment with its address.
+  // A split stage with services: their task, started in the same pass as the first segment,
+  // which reads the address once the service task has one; later segments get it at RunTask.
   if (job.serviceTask) {
-    const services = await serviceTaskState(
-      deps,
-      job,
-      stage,
-      segmentRun.env.filter((e) => e.name === AGENT_ENV.timeoutSeconds),
-    );
+    const timeLeft = segmentRun.env.filter((e) => e.name === AGENT_ENV.timeoutSeconds);
+    const addressUrl = (method: 'GET' | 'PUT') => servicesAddressUrl(deps, job, method, Number(timeLeft[0]?.value ?? 0));
+    let services: ServiceTaskState;
+    try {
+      services = await serviceTaskState(deps, job, stage, async () => [...timeLeft, { name: AGENT_ENV.servicesAddressOut, value: await addressUrl('PUT') }]);
+    } catch (err) {
+      if (!(err instanceof SnapshotUrlError)) throw err;
+      services = { kind: 'gone', message: `cannot start its service task: ${err.message}` };
+    }
     if (services.kind === 'waiting') {
       if (stage.message !== services.reason) await deps.stages.noteWaiting(stage.buildId, stage.number, services.reason);
       return { kind: 'waiting', reason: services.reason };
     }
     if (services.kind === 'retry') return afterError(deps, stage, attempt, { kind: 'transient', retryable: true, name: 'ServiceTaskStart', message: services.reason }, services.reason);
-    if (services.kind === 'gone') {
-      const message = `cannot start segment ${segment}: ${services.message}`;
-      const finished = await deps.stages.finish(stage.buildId, stage.number, { status: 'error', reason: 'could-not-start', message, finishedAt: deps.now() });
-      if (!finished) return { kind: 'gone' };
-      await afterStageEnd(deps, stage.buildId, { freedCapacity: true });
-      return { kind: 'failed', message };
+    const decision: SegmentServices =
+      services.kind === 'gone'
+        ? { kind: 'end', message: `cannot start segment ${segment}: ${services.message}` }
+        : segmentServices(segment, services.kind === 'started' ? { kind: 'starting', status: 'starting' } : services.phase, isServicesAddress);
+    if (decision.kind === 'wait') {
+      if (stage.message !== decision.reason) await deps.stages.noteWaiting(stage.buildId, stage.number, decision.reason);
+      return { kind: 'waiting', reason: decision.reason };
     }
-    segmentRun.env.push({ name: AGENT_ENV.servicesHost, value: services.host });
+    if (decision.kind === 'end') return cannotStart(deps, stage, decision.message);
+    if (decision.kind === 'host') segmentRun.env.push({ name: AGENT_ENV.servicesHost, value: decision.host });
+    else {
+      try {
+        segmentRun.env.push({ name: AGENT_ENV.servicesAddressIn, value: await addressUrl('GET') });
+      } catch (err) {
+        if (!(err instanceof SnapshotUrlError)) throw err;
+        // Its service task, started, is stopped by the next pass: its stage is done.
+        return cannotStart(deps, stage, `cannot start segment ${segment}: ${err.message}`);
+      }
+    }
   }
 
   let taskDefinitionArn: string;
@@ -169,6 +185,14 @@ export async function startStage(deps: AutoscalerDeps, waiting: Waiting): Promis
   }
   // failures[] reasons other than capacity: counted like errors, retried a few times.
   return afterError(deps, stage, attempt, { kind: 'transient', retryable: true, name: 'RunTaskFailure', message: reason }, reason);
+}
+
+/** Ends a stage that cannot start (`error`, could-not-start) with `message`, unless it ended meanwhile. */
+async function cannotStart(deps: AutoscalerDeps, stage: Stage, message: string): Promise<StartResult> {
+  const finished = await deps.stages.finish(stage.buildId, stage.number, { status: 'error', reason: 'could-not-start', message, finishedAt: deps.now() });
+  if (!finished) return { kind: 'gone' };
+  await afterStageEnd(deps, stage.buildId, { freedCapacity: true });
+  return { kind: 'failed', message };
 }
 
 /**
@@ -278,6 +302,18 @@ export function runTaskInput(
     },
     overrides: { ...overrides, containerOverrides },
   };
+}
+
+/**
+ * A URL of where the stage's service task leaves its address (core/pipeline/segments.ts
+ * servicesAddressKey): PUT for the service task's agent, GET for the first segment's. Both live
+ * as long as the pipeline may still run: the segment reads it after its clone, the service task
+ * writes it once provisioned and pulled, and either may wait long for capacity and images.
+ */
+function servicesAddressUrl(deps: Pick<AutoscalerDeps, 'snapshotUrls'>, job: StageJob, method: 'GET' | 'PUT', secondsLeft: number): Promise<string> {
+  // segmentEnvironment has ended a split stage that has no snapshot bucket: this one has one.
+  const expires = Math.min(MAX_PRESIGN_SECONDS, Math.max(1, secondsLeft) + SNAPSHOT_OUT_MARGIN_SECONDS);
+  return deps.snapshotUrls!.url(servicesAddressKey(job.buildId, job.stageNumber), method, expires);
 }
 
 /** How long the URL of the previous segment's snapshot lives: the agent reads it as it starts. */

@@ -123,7 +123,7 @@ describe('agent: the service task of a split pipeline and the segments that use 
     const d = dirs();
     const run = await startAgent({ plan: plan({ remoteServices: true, services: [service('db', 5432)] }), stateDir: d.stateDir, workspace: d.workspace }).done;
     expect(run.code).toBe(AGENT_EXIT.internalError);
-    expect(run.result?.message).toMatch(/^agent: SLIPWAY_SERVICES_HOST is not set/);
+    expect(run.result?.message).toMatch(/^agent: neither SLIPWAY_SERVICES_HOST nor SLIPWAY_SERVICES_ADDRESS_IN is set/);
     const bad = await startAgent({ plan: plan({ remoteServices: true, services: [service('db', 5432)] }), stateDir: d.stateDir, workspace: d.workspace, env: { SLIPWAY_SERVICES_HOST: 'db; rm -rf /' } }).done;
     expect(bad.result?.message).toMatch(/^agent: SLIPWAY_SERVICES_HOST: expected the service task's private IP address/);
   });

@@ -114,6 +114,7 @@ describe('stages that depend on skipped pipelines', () => {
     expect(stages.map((s) => [s.name, s.status, s.dependsOn])).toEqual([
       ['linux-amd64', 'pending', []],
       ['notifications', 'pending', ['linux-amd64']],
+      ['linux-arm', 'skipped', []],
     ]);
     expect(stages[1]!.notes).toEqual([expect.stringMatching(/^depends_on: "linux-arm" is skipped \(platform arch "arm" runs on another runner/)]);
     expect(readyStages(stages).map((s) => s.name)).toEqual(['linux-amd64']);
@@ -139,10 +140,56 @@ describe('stages that depend on skipped pipelines', () => {
     expect(stages).toEqual([
       expect.objectContaining({ name: 'on-failure', status: 'skipped', dependsOn: [], message: expect.stringMatching(/runs only when the build is failing/) }),
       expect.objectContaining({ name: 'always', status: 'pending', dependsOn: [], queuedAt: NOW }),
+      expect.objectContaining({ name: 'linux-arm', status: 'skipped' }),
     ]);
     expect(jobs.map((j) => j.pipeline)).toEqual(['always']);
     // Before, the planner found such a stage not ready: queued at creation, never sent, the build never ended.
     expect(readyStages(stages).map((s) => s.name)).toEqual(['always']);
     expect(build.status).toBe('pending');
+  });
+});
+
+// A pipeline for a platform Slipway cannot serve is a stage of the build, skipped with its
+// reason, as a pipeline its trigger leaves out is: builds, the API, the CLI and the dashboard
+// show it, as Drone and GitHub show jobs that did not run.
+describe('pipelines for a platform Slipway cannot serve', () => {
+  it.each([
+    [{ arch: 'arm' }, 'platform arch "arm" runs on another runner: Fargate runs amd64 and arm64 (Fargate has no 32-bit ARM)'],
+    [{ os: 'windows', arch: 'amd64' }, 'platform os "windows" runs on another runner (Slipway runs Linux containers on Fargate)'],
+  ])('%j: a stage record, skipped with the reason, numbered after the others; no steps, no job', (platform, reason) => {
+    const yaml = droneYaml(
+      { name: 'other', platform, depends_on: ['test'], steps: [step('build', ['make'])] },
+      { name: 'test', steps: [step('test', ['npm test'])] },
+      { name: 'docs', trigger: { event: ['tag'] }, steps: [step('site', ['make site'])] },
+    );
+    const { build, stages, steps, jobs } = records(yaml, push);
+    expect(stages.map((s) => [s.number, s.name, s.status])).toEqual([
+      [1, 'test', 'pending'],
+      [2, 'docs', 'skipped'],
+      [3, 'other', 'skipped'],
+    ]);
+    expect(stages[2]).toEqual({ buildId: build.id, repo: 'acme/app', buildNumber: build.number, number: 3, name: 'other', attempts: 0, status: 'skipped', message: reason, dependsOn: ['test'], finishedAt: NOW });
+    expect(steps.filter((s) => s.stageNumber === 3)).toEqual([]);
+    expect(jobs.map((j) => j.pipeline)).toEqual(['test']);
+    // It does not hold the build: the build ends with the stages that run.
+    expect(build.status).toBe('pending');
+  });
+
+  it('a file whose only pipeline is for such a platform makes a finished build with that one skipped stage', () => {
+    const { build, stages, jobs } = records(droneYaml({ name: 'arm', platform: { arch: 'arm' }, steps: [step('build', ['make'])] }), push);
+    expect(stages.map((s) => [s.number, s.name, s.status])).toEqual([[1, 'arm', 'skipped']]);
+    expect(jobs).toEqual([]);
+    expect(build).toMatchObject({ status: 'success', finishedAt: NOW });
+  });
+
+  it('a build none of whose pipelines runs is created finished (no stage end would finish it)', () => {
+    const { build, stages } = records(droneYaml({ name: 'docs', trigger: { event: ['tag'] }, steps: [step('site', ['make site'])] }), push);
+    expect(stages.map((s) => s.status)).toEqual(['skipped']);
+    expect(build).toMatchObject({ status: 'success', finishedAt: NOW });
+  });
+
+  it('a pipeline of another runner type is left to that runner: no stage', () => {
+    const yaml = `kind: pipeline\ntype: exec\nname: mac\nsteps:\n- name: a\n  commands: [x]\n---\n${droneYaml({ name: 'test', steps: [step('test', ['npm test'])] })}`;
+    expect(records(yaml, push).stages.map((s) => s.name)).toEqual(['test']);
   });
 });

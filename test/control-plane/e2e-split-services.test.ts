@@ -44,6 +44,12 @@ const logOf = (detail: BuildDetail, taskArn: string, step: string): string[] => 
   return e2e.aws.ecs.logs(taskArn, container).map((l) => l.message);
 };
 
+/** A variable of a task's agent override, as RunTask was given it. */
+const agentEnv = (task: Record<string, unknown>, name: string): string | undefined =>
+  (task.overrides as { containerOverrides: { name: string; environment?: { name: string; value: string }[] }[] }).containerOverrides
+    .find((o) => o.name === 'slipway-agent')
+    ?.environment?.find((e) => e.name === name)?.value;
+
 /** The service task of the build's stage, once the autoscaler has stopped it. */
 async function stoppedServiceTask(before: number): Promise<Record<string, unknown>> {
   const task = await e2e.waitFor('the service task of the stage', async () => serviceTasks()[before]);
@@ -66,9 +72,17 @@ describe('a pipeline over 10 containers with a service', () => {
     expect((stopped.containers as { name: string }[]).map((c) => c.name).sort()).toEqual(['cache', 'slipway-agent']);
     expect(String(stopped.stoppedReason)).toMatch(/^Slipway: service task no longer needed: its stage is success/);
     const address = (stopped.attachments as { details: { name: string; value: string }[] }[])[0]!.details.find((d) => d.name === 'privateIPv4Address')!.value;
-    // The segments' agents got that address, and their tasks hold no service container.
-    const segments = e2e.aws.ecs.tasks().filter((t) => (t.overrides as { containerOverrides: { environment?: { name: string; value: string }[] }[] }).containerOverrides.some((o) => o.environment?.some((e) => e.name === 'SLIPWAY_SERVICES_HOST' && e.value === address)));
+    // Segment 1 went out in the same pass as the service task, before it ran: with the URL at
+    // which the service task's agent left its address, not the address; its agent read it there.
+    // Segment 2 got the address in its overrides. Neither task holds a service container.
+    const segments = e2e.aws.ecs.tasks().filter((t) => agentEnv(t, 'SLIPWAY_STAGE_ID') === agentEnv(stopped, 'SLIPWAY_STAGE_ID') && t.taskArn !== stopped.taskArn);
     expect(segments).toHaveLength(2);
+    const [first, second] = [...segments].sort((a, b) => Number(new Date(String(a.createdAt))) - Number(new Date(String(b.createdAt))));
+    expect(agentEnv(first!, 'SLIPWAY_SERVICES_ADDRESS_IN')).toMatch(/^http/);
+    expect(agentEnv(first!, 'SLIPWAY_SERVICES_HOST')).toBeUndefined();
+    expect(agentEnv(stopped, 'SLIPWAY_SERVICES_ADDRESS_OUT')).toMatch(/^http/);
+    expect(e2e.aws.ecs.logs(String(first!.taskArn), 'slipway-agent').map((l) => l.message).join('\n')).toContain(`gate: the service task is at ${address}`);
+    expect(agentEnv(second!, 'SLIPWAY_SERVICES_HOST')).toBe(address);
     for (const s of segments) expect((s.containers as { name: string }[]).map((c) => c.name)).not.toContain('cache');
     // Each record names the task it ran in, where its log is: the service in the service task,
     // `seed` in segment 1's, `read` in segment 2's (the stage's last).
@@ -117,5 +131,31 @@ describe('a pipeline over 10 containers with a service', () => {
     expect(String(stopped.stoppedReason)).toBe('Cancelled by tester through the Slipway API');
     const detail = await e2e.finishedBuild('e2e-split-services-cancel');
     expect(detail.status).toBe('killed');
+  });
+
+  it('a service task that stops while segment 1 runs stops the segment, and the stage ends in error saying so', async () => {
+    const before = serviceTasks().length;
+    const sha = e2e.commit(pipeline('sleep 600'), 'e2e-split-services-gone');
+    await e2e.push(sha, 'e2e-split-services-gone');
+    const service = await e2e.waitFor('the service task', async () => serviceTasks()[before]);
+    const running = await e2e.waitFor('segment 1 running its first step', async () => {
+      const builds = await e2e.store.listRecentBuilds({ limit: 5 });
+      const build = builds.items.find((b) => b.commit === sha);
+      const detail = build ? await e2e.store.getBuildDetail(build.id) : null;
+      return detail?.stages[0]?.steps.find((x) => x.name === 'seed')?.status === 'running' ? detail : undefined;
+    });
+    const segment = String(running.stages[0]!.taskArn);
+    // The services die under it (a Fargate host failure, an out-of-memory kill: here a StopTask).
+    const ecs = new ECSClient(e2e.aws.clientConfig('ecs'));
+    await ecs.send(new StopTaskCommand({ cluster: 'slipway', task: String(service.taskArn), reason: 'services lost' }));
+    const stoppedSegment = await e2e.aws.ecs.waitForStopped(segment);
+    expect(String(stoppedSegment.stoppedReason)).toMatch(/^Slipway: the task of its services stopped while segment 1 of 2 ran/);
+    const detail = await e2e.finishedBuild('e2e-split-services-gone');
+    expect(detail.status).toBe('error');
+    expect(detail.stages[0]!.status).toBe('error');
+    expect(detail.stages[0]!.message).toMatch(/the task of its services stopped while segment 1 of 2 ran, so Slipway stopped the segment: the service task (stopped|is stopping): services lost/);
+    expect(stepStatus(detail)['seed']).toBe('killed');
+    expect(stepStatus(detail)['cache']).toBe('failure');
+    expect(stepStatus(detail)['read']).not.toBe('success');
   });
 });

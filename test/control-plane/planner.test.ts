@@ -323,13 +323,19 @@ describe('planEvent', () => {
     const outcome = await planEvent(message, deps);
     expect(outcome).toMatchObject({ kind: 'created', buildId: 'acme/arm#1', enqueued: [1] });
     const stages = await store.listStages('acme/arm#1');
+    // The 32-bit ARM pipeline is a stage too, skipped with its reason (numbered after the others).
     expect(stages.map((s) => [s.name, s.status, s.dependsOn])).toEqual([
       ['amd64', 'pending', []],
       ['notify', 'pending', ['amd64']],
       ['on-failure', 'skipped', []],
+      ['arm', 'skipped', []],
     ]);
     expect(stages[1]!.notes).toEqual([expect.stringContaining('depends_on: "arm" is skipped (platform arch "arm" runs on another runner')]);
     expect(stages[2]!.message).toMatch(/runs only when the build is failing .* waits for no pipeline that could fail/);
+    expect(stages[3]).toMatchObject({ number: 4, message: 'platform arch "arm" runs on another runner: Fargate runs amd64 and arm64 (Fargate has no 32-bit ARM)' });
+    expect(stages[3]!.finishedAt).toBeDefined();
+    // The API shows it as it shows a trigger-skipped stage.
+    expect((await store.getBuildDetail('acme/arm#1'))?.stages.map((s) => [s.name, s.status])).toContainEqual(['arm', 'skipped']);
     expect((await drainJobs()).map((m) => decodeJob(m.Body!).pipeline)).toEqual(['amd64']);
   });
 

@@ -10,7 +10,7 @@ import { compilePipeline } from '../../core/pipeline/compile.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
 import { MAX_OVERRIDE_CHARS } from '../../core/pipeline/limits.js';
 import { loadManifest } from '../../core/pipeline/load.js';
-import { SNAPSHOT_URL_MAX_CHARS, TRUNCATION_MARKER, UPSTREAM_RESERVE } from '../../core/pipeline/override-budget.js';
+import { SERVICE_TASK_RESERVE, SNAPSHOT_URL_MAX_CHARS, TRUNCATION_MARKER, UPSTREAM_RESERVE } from '../../core/pipeline/override-budget.js';
 import type { StageJob } from '../../core/scaling/job.js';
 import type { ExecutionConfig } from '../../lambdas/autoscaler/config.js';
 import { runTaskInput } from '../../lambdas/autoscaler/start-stage.js';
@@ -61,5 +61,31 @@ describe("a split pipeline's overrides keep room for the snapshot URLs", () => {
     const stage = compilePipeline(manifest.pipelines[0]!, ctx, fixtureOptions(single), { file: '.drone.yml', secrets: manifest.secrets, stageNumber: 1 });
     expect(stage.segments).toBeUndefined();
     expect(JSON.stringify(stage.runTask.overrides).length).toBeGreaterThan(MAX_OVERRIDE_CHARS - UPSTREAM_RESERVE - 2 * SNAPSHOT_URL_MAX_CHARS);
+  });
+
+  it("a split pipeline with services: segment 1 started beside its service task (the address's URL instead of a snapshot's) and the service task (the URL it leaves its address at) both fit, with a 100 KB commit message", () => {
+    const services = readFileSync(new URL('../fixtures/compile-split/services.yml', import.meta.url), 'utf8');
+    const manifest = loadManifest('services.yml', services);
+    const { context } = fixtureContext(services);
+    const ctx = { ...context, commit: { ...context.commit, message: 'm'.repeat(100 * 1024) } };
+    const stage = compilePipeline(manifest.pipelines[0]!, ctx, { ...fixtureOptions(services), splitPipelines: true }, { file: 'services.yml', stageNumber: 1 });
+    expect(stage.serviceTask).toBeDefined();
+    const url = (method: string) => `https://b.s3.eu-west-1.amazonaws.com/${method}?${'x'.repeat(SNAPSHOT_URL_MAX_CHARS)}`.slice(0, SNAPSHOT_URL_MAX_CHARS);
+    const upstream = { failedStages: Array.from({ length: 200 }, (_, i) => `a-failed-pipeline-with-a-long-name-${i}`), buildStarted: 1_700_000_000 };
+    const timeLeft = { name: AGENT_ENV.timeoutSeconds, value: String(24 * 60 * 60) };
+    const first = stage.segments![0]!;
+    const segmentInput = runTaskInput(config, { stageKey: 'acme/app#42/1', runTask: first.runTask } as unknown as StageJob, 'arn:td', 'FARGATE', { clientToken: 't', startedBy: 's' }, upstream, [
+      timeLeft,
+      { name: AGENT_ENV.snapshotOut, value: url('out') },
+      { name: AGENT_ENV.servicesAddressIn, value: url('address') },
+    ]);
+    expect(JSON.stringify(segmentInput.overrides).length).toBeLessThanOrEqual(MAX_OVERRIDE_CHARS);
+    const serviceInput = runTaskInput(config, { stageKey: 'acme/app#42/1', runTask: stage.serviceTask!.runTask } as unknown as StageJob, 'arn:td', 'FARGATE', { clientToken: 't', startedBy: 's' }, upstream, [
+      timeLeft,
+      { name: AGENT_ENV.servicesAddressOut, value: url('address') },
+    ]);
+    expect(JSON.stringify(serviceInput.overrides).length).toBeLessThanOrEqual(MAX_OVERRIDE_CHARS);
+    // The service task's own compile kept that room: its message was cut for it too.
+    expect(JSON.stringify(stage.serviceTask!.runTask.overrides).length).toBeLessThanOrEqual(MAX_OVERRIDE_CHARS - UPSTREAM_RESERVE - SERVICE_TASK_RESERVE);
   });
 });

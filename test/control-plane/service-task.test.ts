@@ -14,7 +14,7 @@ import { SERVICE_TASK_STARTED_BY_PREFIX, type StageJob } from '../../core/scalin
 import { resetAutoscalerState, runPass } from '../../lambdas/autoscaler/autoscaler.js';
 import type { AutoscalerDeps } from '../../lambdas/autoscaler/deps.js';
 import type { ExecutionConfig } from '../../lambdas/autoscaler/config.js';
-import { privateIp, serviceTaskConfig, stopFinishedServiceTasks } from '../../lambdas/autoscaler/service-task.js';
+import { privateIp, serviceTaskConfig, stopFinishedServiceTasks, stopSegmentsWithoutServices } from '../../lambdas/autoscaler/service-task.js';
 import { describe1, ecsForFile, family, sh, waitFor } from '../local/helpers.js';
 import { MemoryBuildStore, MemoryJobQueue, MemoryStageStore } from '../support/memory-stores.js';
 
@@ -87,6 +87,51 @@ describe('the service task of a split stage', () => {
     expect((await describe1(standIn.client, replaced)).stoppedReason).toBe('Slipway: service task no longer needed: its stage runs another service task');
     expect((await describe1(standIn.client, orphan)).stoppedReason).toBe('Slipway: service task no longer needed: its stage does not exist');
     expect(logs.filter((l) => l === 'service task stopped')).toHaveLength(3);
+  });
+
+  it('a pass stops the segment whose service task stopped and ends its stage in error; a second pass (a duplicate nudge) changes nothing', async () => {
+    const store = new MemoryBuildStore();
+    const stages = new MemoryStageStore(store);
+    const svc = await start('octo/app#31/1', 'slipway-svc-gone');
+    const seg = await start('octo/app#31/1', 'slipway-seg-gone');
+    const svcUp = await start('octo/app#32/1', 'slipway-svc-up');
+    const segUp = await start('octo/app#32/1', 'slipway-seg-up');
+    // A cancel stops both: the segment's own stop event decides that stage, not this pass.
+    const svcCancelled = await start('octo/app#33/1', 'slipway-svc-cancel');
+    const segCancelled = await start('octo/app#33/1', 'slipway-seg-cancel');
+    const steps = [
+      { buildId: 'octo/app#31', stageNumber: 1, number: 1, name: 'clone', container: 'slipway-agent', status: 'success', kind: 'clone', detached: false },
+      { buildId: 'octo/app#31', stageNumber: 1, number: 2, name: 'cache', container: 'cache', status: 'running', kind: 'service', detached: false },
+      { buildId: 'octo/app#31', stageNumber: 1, number: 3, name: 'seed', container: 'seed', status: 'running', kind: 'step', detached: false },
+      { buildId: 'octo/app#31', stageNumber: 1, number: 4, name: 'read', container: 'read', status: 'pending', kind: 'step', detached: false },
+    ];
+    store.add({ id: 'octo/app#31' } as never, [{ ...stage('octo/app#31', 'running', svc), taskArn: seg, segment: 1 }], steps as never);
+    store.add({ id: 'octo/app#32' } as never, [{ ...stage('octo/app#32', 'running', svcUp), taskArn: segUp, segment: 1 }], []);
+    store.add({ id: 'octo/app#33' } as never, [{ ...stage('octo/app#33', 'running', svcCancelled), taskArn: segCancelled, segment: 1 }], []);
+    await standIn.client.send(new StopTaskCommand({ task: svc, reason: 'the services died' }));
+    await standIn.client.send(new StopTaskCommand({ task: segCancelled, reason: 'Cancelled by tester' }));
+    await standIn.client.send(new StopTaskCommand({ task: svcCancelled, reason: 'Cancelled by tester' }));
+    const logs: string[] = [];
+    const deps = { ecs: standIn.client, config: { cluster: 'default' }, store, stages, now: Date.now, nudge: async () => {}, postBuildStatus: async () => {}, log: (message: string) => logs.push(message) } as unknown as AutoscalerDeps;
+    const active = async () => [await store.getStage('octo/app#31', 1), await store.getStage('octo/app#32', 1), await store.getStage('octo/app#33', 1)].filter((x): x is Stage => x !== null);
+
+    expect(await stopSegmentsWithoutServices(deps, await active())).toEqual(['octo/app#31/1']);
+    const ended = await store.getStage('octo/app#31', 1);
+    expect(ended).toMatchObject({ status: 'error', reason: 'service-not-ready' });
+    expect(ended!.message).toMatch(/^the task of its services stopped while segment 1 of 2 ran, so Slipway stopped the segment: the service task (stopped|is stopping): the services died$/);
+    const segment = await describe1(standIn.client, seg);
+    expect(segment.desiredStatus).toBe('STOPPED');
+    expect(segment.stoppedReason).toBe(`Slipway: ${ended!.message}`.slice(0, 255));
+    expect((await store.listSteps('octo/app#31', 1)).map((x) => [x.name, x.status])).toEqual([['clone', 'success'], ['cache', 'failure'], ['seed', 'killed'], ['read', 'killed']]);
+    // The others: services running; a segment stopping itself.
+    expect((await describe1(standIn.client, segUp)).desiredStatus).toBe('RUNNING');
+    expect((await store.getStage('octo/app#32', 1))?.status).toBe('running');
+    expect((await store.getStage('octo/app#33', 1))?.status).toBe('running');
+
+    // Again, as a duplicated or late event's nudge would run it: nothing more happens.
+    expect(await stopSegmentsWithoutServices(deps, [ended!, ...(await active())])).toEqual([]);
+    expect(logs.filter((l) => l === 'segment stopped: its service task is gone')).toHaveLength(1);
+    for (const arn of [svcUp, segUp]) await standIn.client.send(new StopTaskCommand({ task: arn, reason: 'test over' }));
   });
 
   // Ordinary build tasks let nothing in; only the service task's own group lets build tasks in
@@ -182,15 +227,19 @@ describe("the vCPU quota counts a split stage's service task (decide-scale.ts)",
     expect((await store.getStage('octo/app#22', 1))?.message).toBe('waiting: needs 1.5 vCPU (0.5 vCPU for its task, 1 vCPU for the task of its services); 1 vCPU of the 2 vCPU quota free');
     expect(await tasksOf('octo/app#22/1')).toEqual([]);
 
-    // The running stage ends: the next pass starts the service task, and counts it from then on.
+    // The running stage ends: the next pass starts the service task and, in the same pass, the
+    // first segment beside it (which reads the address later), and counts both from then on.
     await store.updateStage('octo/app#21', 1, { status: 'success', finishedAt: Date.now() });
     const second = await runPass(deps, { reconcile: false });
     const started = await tasksOf('octo/app#22/1');
-    expect(started.map((t) => t.startedBy?.startsWith(SERVICE_TASK_STARTED_BY_PREFIX))).toEqual([true]);
+    const service = started.find((t) => t.startedBy?.startsWith(SERVICE_TASK_STARTED_BY_PREFIX));
+    const segment = started.find((t) => !t.startedBy?.startsWith(SERVICE_TASK_STARTED_BY_PREFIX));
+    expect(started).toHaveLength(2);
     const stage = await store.getStage('octo/app#22', 1);
-    expect(stage).toMatchObject({ status: 'pending', serviceTaskArn: started[0]!.taskArn, serviceTaskCpu: 1024 });
+    expect(stage).toMatchObject({ status: 'running', taskArn: segment!.taskArn, serviceTaskArn: service!.taskArn, serviceTaskCpu: 1024 });
+    expect(second.started.map((s) => s.taskArn)).toEqual([segment!.taskArn]);
     expect(second.vcpu).toEqual({ usedUnits: 1536, serviceTaskUnits: 1024, quotaUnits: 2048 });
-    expect(logs.find((l) => l.message === 'service task started')?.fields).toMatchObject({ taskArn: started[0]!.taskArn, cpu: 1024 });
-    await standIn.client.send(new StopTaskCommand({ cluster, task: started[0]!.taskArn!, reason: 'test over' }));
+    expect(logs.find((l) => l.message === 'service task started')?.fields).toMatchObject({ taskArn: service!.taskArn, cpu: 1024 });
+    for (const t of started) await standIn.client.send(new StopTaskCommand({ cluster, task: t.taskArn!, reason: 'test over' }));
   });
 });

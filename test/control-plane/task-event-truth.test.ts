@@ -189,3 +189,28 @@ describe('records from the events ECS sends', () => {
     expect(jobs.enqueued.map((j) => [j.stageKey, j.segment, j.onDemand])).toEqual([[`${id}/1`, 2, true]]);
   });
 });
+
+// A split stage's service task (lambdas/autoscaler/service-task.ts): its events never write the
+// stage (ECS sends them at least once and in any order,
+// https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_cwet_handling.html); its stop
+// asks the autoscaler for a pass, which reads DescribeTasks and stops the segment beside it.
+describe("a split stage's service task's events", () => {
+  it('a stop nudges the autoscaler, duplicated or before its RUNNING event, and changes no record; RUNNING asks for nothing', async () => {
+    const id = await runningStage('acme/service-events');
+    const before = { stage: await deps.store.getStage(id, 1), steps: await stepsOf(id) };
+    let nudges = 0;
+    deps.nudge = async () => {
+      nudges += 1;
+    };
+    const svc = (version: number, lastStatus: string) =>
+      event(id, version, { startedBy: 'slipway-svc-0123456789abcdef01234567', lastStatus, desiredStatus: lastStatus === 'STOPPED' ? 'STOPPED' : 'RUNNING', ...(lastStatus === 'STOPPED' ? { stopCode: 'EssentialContainerExited', stoppedReason: 'Essential container in task exited' } : {}), containers: [c(AGENT_CONTAINER, lastStatus)] });
+    // Out of order and twice: the stop first, then the older RUNNING, then the stop again.
+    for (const e of [svc(4, 'STOPPED'), svc(2, 'RUNNING'), svc(4, 'STOPPED')]) {
+      const result = await applyTaskEvent(deps, { ...e, taskArn: `${TASK}-svc` });
+      expect(result).toMatchObject({ applied: false, reason: expect.stringContaining("event of the stage's service task") });
+    }
+    expect(nudges).toBe(2);
+    expect(await deps.store.getStage(id, 1)).toEqual(before.stage);
+    expect(await stepsOf(id)).toEqual(before.steps);
+  });
+});

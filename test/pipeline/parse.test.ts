@@ -89,7 +89,7 @@ steps:
     const m = load('kind: pipeline\nname: build\nsteps: [{name: a, image: b}]\n---\nkind: pipeline\nname: arm\nplatform: {arch: arm}\ndepends_on: [build]\nsteps: [{name: a, image: b}]\n---\nkind: pipeline\ntype: exec\nname: mac\ndepends_on: arm\nsteps: [{name: a, commands: [x]}]\n');
     expect(errors(m)).toEqual([]);
     expect(m.skipped).toEqual([
-      { name: 'arm', reason: 'platform arch "arm" runs on another runner: Fargate runs amd64 and arm64 (Fargate has no 32-bit ARM)', dependsOn: ['build'] },
+      { name: 'arm', reason: 'platform arch "arm" runs on another runner: Fargate runs amd64 and arm64 (Fargate has no 32-bit ARM)', dependsOn: ['build'], platform: true },
       { name: 'mac', reason: 'type "exec" runs on another runner', dependsOn: ['arm'] },
     ]);
   });

@@ -117,7 +117,7 @@ describe('platforms Slipway cannot serve are skipped with the reason, as other r
   ])('%j', (platform, reason) => {
     const { manifest, compiled } = build([pipeline('other', platform), pipeline('test')].join('---\n'));
     expect(manifest.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-    expect(manifest.skipped).toEqual([{ name: 'other', reason, dependsOn: [] }]);
+    expect(manifest.skipped).toEqual([{ name: 'other', reason, dependsOn: [], platform: true }]);
     expect(compiled.stages.map((s) => s.name)).toEqual(['test']);
   });
 

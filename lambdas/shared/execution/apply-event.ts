@@ -53,12 +53,14 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   // What the task used, whatever becomes of the event: a cancelled or superseded task bills too.
   await recordStoppedTask(deps, buildId, stage, detail);
 
-  // A split stage's service task is not the stage's task: the autoscaler starts the first
-  // segment once it runs (lambdas/autoscaler/service-task.ts), and stops it once the stage is done.
+  // A split stage's service task is not the stage's task: the autoscaler starts it with the first
+  // segment, stops it once the stage is done, and, when it stops first, stops the stage's segment
+  // and ends the stage (lambdas/autoscaler/service-task.ts). The pass reads DescribeTasks, not
+  // this event (events come more than once and out of order): the event only asks for a pass now.
   if (detail.startedBy?.startsWith(SERVICE_TASK_STARTED_BY_PREFIX)) {
-    if (detail.lastStatus === 'RUNNING' || detail.lastStatus === 'STOPPED') await deps.nudge();
+    if (detail.lastStatus === 'STOPPED') await deps.nudge();
     if (detail.lastStatus === 'STOPPED' && !isStageDone(stage.status)) {
-      deps.log('service task stopped while its stage goes on: its steps will not reach the services', { ...stageKeys(key), taskArn: detail.taskArn, stoppedReason: detail.stoppedReason });
+      deps.log('service task stopped while its stage goes on: the autoscaler stops the stage\'s segment', { ...stageKeys(key), taskArn: detail.taskArn, stoppedReason: detail.stoppedReason });
     }
     return { applied: false, stageKey: key, reason: `event of the stage's service task ${detail.taskArn} (${detail.lastStatus})` };
   }
