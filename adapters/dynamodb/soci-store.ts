@@ -5,7 +5,7 @@
 // skipped or converted image is never claimed again, and only a claimed record takes a report.
 
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { SOCI_CLAIM_STALE_MS, SOCI_MAX_ATTEMPTS, type IndexImageJob, type SociIndexStore, type SociRecord } from '../../core/images/soci.js';
+import { SOCI_CLAIM_STALE_MS, SOCI_COPY_LIFETIME_MS, SOCI_MAX_ATTEMPTS, type IndexImageJob, type SociIndexStore, type SociRecord } from '../../core/images/soci.js';
 import { isConditionalCheckFailure } from '../../core/util/aws-errors.js';
 import { batchGet } from './batch.js';
 import { SOCI_SK, sociPk } from './keys.js';
@@ -37,14 +37,17 @@ export class DynamoSociIndexStore implements SociIndexStore {
           TableName: this.tableName,
           Key: key(job.digest),
           UpdateExpression: 'SET #type = :type, #state = :converting, repository = :repository, claimedAt = :now, attempts = if_not_exists(attempts, :zero) + :one REMOVE taskArn, reason',
-          // New; or converting and stale (its task lost with its events); or failed — each while attempts remain.
+          // New; a copy at its expiry (SOCI_COPY_LIFETIME_MS); or converting and stale (its task lost
+          // with its events), or failed — each while attempts remain.
           ConditionExpression:
-            'attribute_not_exists(PK) OR ((#state = :failed OR (#state = :converting AND claimedAt <= :stale)) AND attempts < :max)',
+            'attribute_not_exists(PK) OR (#state = :converted AND convertedAt <= :expired) OR ((#state = :failed OR (#state = :converting AND claimedAt <= :stale)) AND attempts < :max)',
           ExpressionAttributeNames: { '#type': 'type', '#state': 'state' },
           ExpressionAttributeValues: {
             ':type': ITEM_TYPE,
             ':converting': 'converting',
             ':failed': 'failed',
+            ':converted': 'converted',
+            ':expired': now - SOCI_COPY_LIFETIME_MS,
             ':repository': job.repository,
             ':now': now,
             ':stale': now - SOCI_CLAIM_STALE_MS,
@@ -93,10 +96,11 @@ export class DynamoSociIndexStore implements SociIndexStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: key(sourceDigest),
-          UpdateExpression: 'SET #state = :converted, convertedDigest = :digest, convertedAt = :now REMOVE reason',
+          // Attempts start again: the next conversion (after the copy's expiry) has its own.
+          UpdateExpression: 'SET #state = :converted, convertedDigest = :digest, convertedAt = :now, attempts = :zero REMOVE reason',
           ConditionExpression: '#state = :converting',
           ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: { ':converted': 'converted', ':converting': 'converting', ':digest': convertedDigest, ':now': now },
+          ExpressionAttributeValues: { ':converted': 'converted', ':converting': 'converting', ':digest': convertedDigest, ':now': now, ':zero': 0 },
         }),
       ),
     );

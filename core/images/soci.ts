@@ -97,6 +97,13 @@ export type SociRecord =
 export const SOCI_CLAIM_STALE_MS = 60 * 60_000;
 /** Attempts per source digest: an image that fails this often is left unconverted (pulled whole). */
 export const SOCI_MAX_ATTEMPTS = 3;
+/**
+ * Copies expire 30 days after their push (lib/soci-indexes.ts: ECR's lifecycle rules can only
+ * archive by last pull, and an archived image cannot be pulled, archive-image.html; expiring is
+ * by push age), "within 24 hours" of it (LifecyclePolicies.html). So a copy is named for 29 days
+ * after its conversion, and the cache's next event for its source then converts it again.
+ */
+export const SOCI_COPY_LIFETIME_MS = 29 * 24 * 3600_000;
 
 /** What ECR says of one image of the account's registry (adapters/ecr/image-sizes.ts, DescribeImages). */
 export interface EcrImageDetail {
@@ -132,7 +139,8 @@ export interface SociIndexStore {
 /** Whether `record` (if any) lets a new conversion be claimed at `now`. */
 export function claimable(record: SociRecord | undefined, now: number): boolean {
   if (record === undefined) return true;
-  if (record.state === 'converted' || record.state === 'skipped') return false;
+  if (record.state === 'converted') return now - record.convertedAt >= SOCI_COPY_LIFETIME_MS;
+  if (record.state === 'skipped') return false;
   if (record.attempts >= SOCI_MAX_ATTEMPTS) return false;
   return record.state === 'failed' || now - record.claimedAt >= SOCI_CLAIM_STALE_MS;
 }
@@ -217,10 +225,11 @@ export type ConvertedImages = ReadonlyMap<string, string>;
 
 /**
  * The converted reference for `cached` whose tag resolves to `sourceDigest`, when `record`
- * says the conversion is done. A reference pinned to another digest keeps what it pins.
+ * says the conversion is done and its copy has not reached its expiry (SOCI_COPY_LIFETIME_MS).
+ * A reference pinned to another digest keeps what it pins.
  */
-export function convertedReference(cached: string, sourceDigest: string, record: SociRecord | undefined): string | undefined {
-  if (record?.state !== 'converted') return undefined;
+export function convertedReference(cached: string, sourceDigest: string, record: SociRecord | undefined, now: number): string | undefined {
+  if (record?.state !== 'converted' || now - record.convertedAt >= SOCI_COPY_LIFETIME_MS) return undefined;
   const parsed = parseImageReference(cached);
   if (!parsed.ok) return undefined;
   const { ref } = parsed;

@@ -86,7 +86,7 @@ export function plannerDepsFromEnv(env: Env = process.env, options: PlannerWirin
     ...(env[ENV.sociIndexes] && compile.pullThroughCache
       ? (() => {
           const sizes = new EcrImageSizes(new ECRClient({}), compile.pullThroughCache.registry);
-          return { sociImages: sociImageLookup({ describe: (images) => sizes.details(images), store: new DynamoSociIndexStore(doc, tableName) }) };
+          return { sociImages: sociImageLookup({ describe: (images) => sizes.details(images), store: new DynamoSociIndexStore(doc, tableName), now: Date.now }) };
         })()
       : {}),
     jobs: new SqsJobQueue(sqsClient(), jobsQueueUrl),

@@ -40,6 +40,7 @@ export interface SociLookupDeps {
   /** ECR DescribeImages of the account's registry (adapters/ecr/image-sizes.ts). */
   describe: DescribeEcrImages;
   store: Pick<SociIndexStore, 'getMany'>;
+  now: () => number;
 }
 
 export function sociImageLookup(deps: SociLookupDeps): SociImageLookup {
@@ -50,7 +51,7 @@ export function sociImageLookup(deps: SociLookupDeps): SociImageLookup {
     const records = digests.length > 0 ? await deps.store.getMany(digests) : new Map();
     const out = new Map<string, string>();
     for (const [image, detail] of details) {
-      const converted = convertedReference(image, detail.digest, records.get(detail.digest));
+      const converted = convertedReference(image, detail.digest, records.get(detail.digest), deps.now());
       if (converted) out.set(image, converted);
     }
     return out;

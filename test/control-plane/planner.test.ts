@@ -1162,7 +1162,7 @@ describe('SOCI-enabled copies of cached images', () => {
     return {
       ...deps,
       compile: { ...deps.compile, pullThroughCache: { registry: REGISTRY, prefixes: { 'docker.io': 'slipway-docker-hub' } }, ...overrides },
-      sociImages: sociImageLookup({ describe: describeImages ?? ((images) => sizes.details(images)), store: soci }),
+      sociImages: sociImageLookup({ describe: describeImages ?? ((images) => sizes.details(images)), store: soci, now: Date.now }),
     };
   };
   const imagesOf = async (buildId: string) => {

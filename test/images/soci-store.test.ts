@@ -4,7 +4,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoSociIndexStore } from '../../adapters/dynamodb/soci-store.js';
-import { SOCI_CLAIM_STALE_MS, SOCI_MAX_ATTEMPTS } from '../../core/images/soci.js';
+import { SOCI_CLAIM_STALE_MS, SOCI_COPY_LIFETIME_MS, SOCI_MAX_ATTEMPTS } from '../../core/images/soci.js';
 import { startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
 
 let db: LocalDynamo;
@@ -42,6 +42,15 @@ describe('DynamoSociIndexStore', () => {
     await store.failed(d, 'late failure', 4_000);
     expect(await store.claim(job(d), 10 * SOCI_CLAIM_STALE_MS)).toBe(false);
     expect(await store.get(d)).toEqual({ state: 'converted', repository: 'slipway-docker-hub/library/node', convertedDigest: CONVERTED, convertedAt: 2_000 });
+  });
+
+  it('claims a converted image again once its copy reaches its expiry (ECR expires it 30 days after its push), with attempts anew', async () => {
+    const d = digest();
+    await store.claim(job(d), 0);
+    await store.converted(d, CONVERTED, 1_000);
+    expect(await store.claim(job(d), 1_000 + SOCI_COPY_LIFETIME_MS - 1)).toBe(false);
+    expect(await store.claim(job(d), 1_000 + SOCI_COPY_LIFETIME_MS)).toBe(true);
+    expect(await store.get(d)).toMatchObject({ state: 'converting', attempts: 1 });
   });
 
   it('takes no report for a digest nobody claimed', async () => {

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   SOCI_CLAIM_STALE_MS,
+  SOCI_COPY_LIFETIME_MS,
   SOCI_MAX_ATTEMPTS,
   SOCI_MIN_IMAGE_BYTES,
   claimable,
@@ -91,7 +92,8 @@ describe('claimable', () => {
   const now = 10 * SOCI_CLAIM_STALE_MS;
   const cases: [string, SociRecord | undefined, boolean][] = [
     ['no record', undefined, true],
-    ['converted', { state: 'converted', repository: 'r/x', convertedDigest: CONVERTED, convertedAt: 1 }, false],
+    ['converted', { state: 'converted', repository: 'r/x', convertedDigest: CONVERTED, convertedAt: now - 1000 }, false],
+    ['converted, its copy at its expiry', { state: 'converted', repository: 'r/x', convertedDigest: CONVERTED, convertedAt: now - SOCI_COPY_LIFETIME_MS }, true],
     ['skipped', { state: 'skipped', repository: 'r/x', reason: 'small' }, false],
     ['converting, recent', { state: 'converting', repository: 'r/x', claimedAt: now - 1000, attempts: 1 }, false],
     ['converting, stale (its task lost)', { state: 'converting', repository: 'r/x', claimedAt: now - SOCI_CLAIM_STALE_MS, attempts: 1 }, true],
@@ -150,20 +152,26 @@ describe('where the copy goes and what the converter reports', () => {
 
 describe('convertedReference (the image a task definition names)', () => {
   const cached = `${REGISTRY}/slipway-docker-hub/library/node:20`;
-  const converted: SociRecord = { state: 'converted', repository: 'slipway-docker-hub/library/node', convertedDigest: CONVERTED, convertedAt: 1 };
+  const NOW = 1_000_000;
+  const converted: SociRecord = { state: 'converted', repository: 'slipway-docker-hub/library/node', convertedDigest: CONVERTED, convertedAt: NOW - 1000 };
 
   it('names the converted copy by digest when the tag resolves to a converted source', () => {
-    const ref = convertedReference(cached, SOURCE, converted);
+    const ref = convertedReference(cached, SOURCE, converted, NOW);
     expect(ref).toBe(`${REGISTRY}/slipway-soci/slipway-docker-hub/library/node@${CONVERTED}`);
     expect(isConvertedImage(ref!)).toBe(true);
     expect(isConvertedImage(cached)).toBe(false);
   });
 
+  it('stops naming a copy at its expiry (ECR expires it 30 days after its push)', () => {
+    expect(convertedReference(cached, SOURCE, converted, converted.convertedAt + SOCI_COPY_LIFETIME_MS - 1)).toBeDefined();
+    expect(convertedReference(cached, SOURCE, converted, converted.convertedAt + SOCI_COPY_LIFETIME_MS)).toBeUndefined();
+  });
+
   it('keeps the cached tag while converting, skipped or failed, for another repository, or a reference pinned elsewhere', () => {
-    expect(convertedReference(cached, SOURCE, undefined)).toBeUndefined();
-    expect(convertedReference(cached, SOURCE, { state: 'converting', repository: converted.repository, claimedAt: 1, attempts: 1 })).toBeUndefined();
-    expect(convertedReference(cached, SOURCE, { ...converted, repository: 'slipway-docker-hub/library/other' })).toBeUndefined();
-    expect(convertedReference(`${REGISTRY}/slipway-docker-hub/library/node@sha256:${'0'.repeat(64)}`, SOURCE, converted)).toBeUndefined();
-    expect(convertedReference(`${REGISTRY}/slipway-docker-hub/library/node@${SOURCE}`, SOURCE, converted)).toBe(`${REGISTRY}/slipway-soci/slipway-docker-hub/library/node@${CONVERTED}`);
+    expect(convertedReference(cached, SOURCE, undefined, NOW)).toBeUndefined();
+    expect(convertedReference(cached, SOURCE, { state: 'converting', repository: converted.repository, claimedAt: 1, attempts: 1 }, NOW)).toBeUndefined();
+    expect(convertedReference(cached, SOURCE, { ...converted, repository: 'slipway-docker-hub/library/other' }, NOW)).toBeUndefined();
+    expect(convertedReference(`${REGISTRY}/slipway-docker-hub/library/node@sha256:${'0'.repeat(64)}`, SOURCE, converted, NOW)).toBeUndefined();
+    expect(convertedReference(`${REGISTRY}/slipway-docker-hub/library/node@${SOURCE}`, SOURCE, converted, NOW)).toBe(`${REGISTRY}/slipway-soci/slipway-docker-hub/library/node@${CONVERTED}`);
   });
 });
