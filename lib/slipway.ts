@@ -144,7 +144,7 @@ export class Slipway extends Construct {
             releaseSha256: settings.sociReleaseSha256,
           })
         : undefined;
-    if (this.sociIndexes) connectSociIndexes(this.sociIndexes, this.functions.functions, ownPrefixes);
+    if (this.sociIndexes) connectSociIndexes(this.sociIndexes, this.functions.functions, this.buildCluster.executionRole, ownPrefixes);
     this.dashboard = new DashboardHosting(this, 'Dashboard', {
       assetDir: dashboardDir,
       whenMissing: dashboardWhenMissing,

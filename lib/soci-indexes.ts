@@ -152,8 +152,26 @@ export function sociCopiesLifecyclePolicy(): { rules: unknown[] } {
  * planner reads the tags' digests; both read ENV.sociIndexes. The task-events Lambda needs
  * nothing more: the build table and the build log group are already its.
  */
-export function connectSociIndexes(soci: SociIndexes, functions: { planner: lambda.Function; autoscaler: lambda.Function }, cachePrefixes: readonly string[]): void {
+export function connectSociIndexes(
+  soci: SociIndexes,
+  functions: { planner: lambda.Function; autoscaler: lambda.Function },
+  buildExecutionRole: iam.Role,
+  cachePrefixes: readonly string[],
+): void {
   const stack = Stack.of(soci);
+  // Build tasks pull the copies the planner names, whatever pullRepositories limits them to.
+  buildExecutionRole.addToPolicy(
+    new iam.PolicyStatement({
+      sid: 'PullSociCopies',
+      actions: ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage'],
+      resources: [stack.formatArn({ service: 'ecr', resource: 'repository', resourceName: `${SOCI_REPOSITORY_PREFIX}/*` })],
+    }),
+  );
+  acknowledgeWildcardResource(
+    buildExecutionRole.node.tryFindChild('DefaultPolicy')!,
+    `arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/${SOCI_REPOSITORY_PREFIX}/*`,
+    'The converter creates a repository per cached repository under this prefix; build tasks pull the copies the planner names.',
+  );
   const config: SociConverterConfig = {
     taskDefinition: SOCI_CONVERTER_FAMILY,
     registry: `${Aws.ACCOUNT_ID}.dkr.ecr.${Aws.REGION}.${Aws.URL_SUFFIX}`,

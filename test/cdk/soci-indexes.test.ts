@@ -96,7 +96,7 @@ describe('the stack with SOCI indexes', () => {
     expect(SOCI_COPY_LIFETIME_MS).toBeLessThan(SOCI_COPY_EXPIRY_DAYS * 24 * 3600_000 - 23 * 3600_000);
   });
 
-  it('tells the autoscaler and the planner, lets them describe the cached images, and lets the autoscaler pass the converter its roles', () => {
+  it('tells the autoscaler and the planner, lets them describe the cached images, the autoscaler pass the converter its roles, and build tasks pull the copies', () => {
     for (const name of ['autoscaler', 'planner'] as const) {
       const env = JSON.stringify(lambdaFunction(s.json, name).props.Environment.Variables.SOCI_INDEXES);
       expect(env).toContain('slipway-soci-converter');
@@ -105,6 +105,9 @@ describe('the stack with SOCI indexes', () => {
     const statements = iamStatements(s.json);
     expect(statements.some((x) => x.statement.Sid === 'DigestsOfCachedImages' && x.owner.toLowerCase().includes('planner'))).toBe(true);
     expect(statements.some((x) => x.statement.Sid === 'SizesOfCachedImages' && x.owner.toLowerCase().includes('autoscaler'))).toBe(true);
+    const pull = statements.find((x) => x.statement.Sid === 'PullSociCopies')!;
+    expect(pull.owner).toMatch(/BuildClusterTaskExecutionRole/);
+    expect(JSON.stringify(pull.statement.Resource)).toContain('repository/slipway-soci/*');
     const pass = statements.find((x) => x.statement.Sid === 'PassSociConverterRoles')!;
     expect(JSON.stringify(pass.statement.Resource)).toMatch(/SociIndexesConverterTaskRole.*SociIndexesConverterExecutionRole|SociIndexesConverterExecutionRole.*SociIndexesConverterTaskRole/);
   });
