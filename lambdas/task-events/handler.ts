@@ -51,8 +51,7 @@ export function taskEventsHandler(logs: LogsOf = cloudWatchLogsOf): (event: Task
     deps ??= taskEventsDepsFromEnv(process.env, logs);
     // A SOCI converter's task (lambdas/autoscaler/index-image.ts) is no stage: its report goes to the SOCI store.
     if (event.detail.startedBy?.startsWith(SOCI_STARTED_BY_PREFIX)) {
-      const reader = logs(process.env);
-      soci ??= { store: new DynamoSociIndexStore(dynamoDocument(), requireEnv(process.env, ENV.tableName, 'the build table')), ...(reader ? { logs: reader } : {}), now: Date.now, log: deps.log };
+      soci ??= sociResultDeps(logs, deps.log);
       const result = await recordSociResult(event.detail, soci);
       return { applied: false, reason: `SOCI converter task: ${result.recorded === 'nothing' ? result.reason : result.recorded}` };
     }
@@ -66,6 +65,12 @@ export function taskEventsHandler(logs: LogsOf = cloudWatchLogsOf): (event: Task
       return result;
     });
   };
+}
+
+/** The SOCI store and the build log group's reader, for converter tasks' reports. */
+function sociResultDeps(logs: LogsOf, log: SociResultDeps['log']): SociResultDeps {
+  const reader = logs(process.env);
+  return { store: new DynamoSociIndexStore(dynamoDocument(), requireEnv(process.env, ENV.tableName, 'the build table')), ...(reader ? { logs: reader } : {}), now: Date.now, log };
 }
 
 export const handler = taskEventsHandler();
