@@ -20,20 +20,29 @@ export interface IndexImageDeps {
 }
 
 export type IndexImageOutcome =
-  | { kind: 'started'; taskArn: string }
+  | { kind: 'started'; taskArn: string; digest: string }
   | { kind: 'skipped'; reason: string }
   /** Converted, skipped or under way already: a duplicate. */
   | { kind: 'known' }
   /** ECS refused the task (failures[]): the claim is marked failed, a later event may try again. */
   | { kind: 'failed'; reason: string };
 
-/** Throws on an error worth another delivery (the store, ECR or ECS did not answer): the message stays on the queue. */
-export async function indexImage(job: IndexImageJob, deps: IndexImageDeps): Promise<IndexImageOutcome> {
+/**
+ * Throws on an error worth another delivery (the store, ECR or ECS did not answer): the message
+ * stays on the queue. The job is keyed by the digest the event's tag points at when ECR is
+ * asked (the one the planner looks up); without a tag, by the event's digest.
+ */
+export async function indexImage(event: IndexImageJob, deps: IndexImageDeps): Promise<IndexImageOutcome> {
   const { soci } = deps.config;
+  // The tag as ECR describes it now: its size, and the digest the planner will find for it
+  // (lambdas/planner/soci-images.ts asks the same question), whatever digest the event named.
+  const image = event.tag !== undefined ? `${soci.registry}/${event.repository}:${event.tag}` : `${soci.registry}/${event.repository}@${event.digest}`;
+  const detail = (await deps.describe([image])).get(image);
+  const job: IndexImageJob = detail && detail.digest !== event.digest ? { ...event, digest: detail.digest } : event;
+  if (job !== event) deps.log('the tag points at another digest than the event named: that one is indexed', { repository: event.repository, tag: event.tag, event: event.digest, now: job.digest });
   if (!claimable(await deps.store.get(job.digest), deps.now())) return { kind: 'known' };
 
-  const image = `${soci.registry}/${job.repository}@${job.digest}`;
-  const decision = indexDecision((await deps.describe([image])).get(image)?.sizeBytes);
+  const decision = indexDecision(detail?.sizeBytes);
   if (!decision.convert) {
     await deps.store.skip(job, decision.reason);
     return { kind: 'skipped', reason: decision.reason };
@@ -76,5 +85,5 @@ export async function indexImage(job: IndexImageJob, deps: IndexImageDeps): Prom
   }
   await deps.store.started(job.digest, taskArn);
   deps.log('SOCI conversion started', { repository: job.repository, tag: job.tag, digest: job.digest, taskArn });
-  return { kind: 'started', taskArn };
+  return { kind: 'started', taskArn, digest: job.digest };
 }

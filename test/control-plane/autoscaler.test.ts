@@ -750,14 +750,20 @@ describe('index-image jobs on the jobs queue', () => {
     const doc = documentClient(new DynamoDBClient(aws.clientConfig('dynamodb')));
     const store = new DynamoSociIndexStore(doc, 'builds');
     const described: string[][] = [];
-    const withSoci: typeof deps = {
-      ...deps,
-      config: { ...deps.config, soci: { taskDefinition: 'slipway-soci-converter', registry: '123456789012.dkr.ecr.us-east-1.amazonaws.com', prefixes: ['slipway-docker-hub'] } },
-      soci: { store, describe: async (images) => (described.push([...images]), new Map(images.map((i) => [i, { sizeBytes: 5_000_000, digest }]))) },
-    };
-    const report = await (serial = serial.then(() => runPass(withSoci, { reconcile: false })));
-    expect((report as PassReport).indexImages).toEqual([{ digest, outcome: 'skipped' }]);
-    expect(described).toEqual([[`123456789012.dkr.ecr.us-east-1.amazonaws.com/slipway-docker-hub/library/small@${digest}`]]);
+    // Every pass of the deployment has the setting, those a task's end nudges too: the shared deps get it for this test.
+    const config = deps.config;
+    deps.config = { ...config, soci: { taskDefinition: 'slipway-soci-converter', registry: '123456789012.dkr.ecr.us-east-1.amazonaws.com', prefixes: ['slipway-docker-hub'] } };
+    deps.soci = { store, describe: async (images) => (described.push([...images]), new Map(images.map((i) => [i, { sizeBytes: 5_000_000, digest }]))) };
+    // A pass samples the queue (short polls may return a subset): passes until one has taken it, a few at most.
+    let taken: PassReport['indexImages'];
+    try {
+      for (let i = 0; i < 5 && taken === undefined; i++) taken = (await pass()).indexImages;
+    } finally {
+      deps.config = config;
+      delete deps.soci;
+    }
+    expect(taken).toEqual([{ digest, outcome: 'skipped' }]);
+    expect(described).toEqual([[`123456789012.dkr.ecr.us-east-1.amazonaws.com/slipway-docker-hub/library/small:1`]]);
     expect(await store.get(digest)).toMatchObject({ state: 'skipped' });
     expect(logged.some((l) => l.message === 'pull through cache event ignored')).toBe(true);
     const left = await sqs.send(new ReceiveMessageCommand({ QueueUrl: deps.config.jobsQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));

@@ -82,8 +82,8 @@ function deps(taskDefinition: string): IndexImageDeps {
 }
 
 /** The cache's event for `repository@digest`, as the jobs queue carries it, read as the autoscaler reads it. */
-function jobFromEvent(repository: string, digest: string): IndexImageJob {
-  const body = JSON.stringify({ source: 'aws.ecr', 'detail-type': 'ECR Pull Through Cache Action', detail: { 'sync-status': 'SUCCESS', 'repository-name': repository, 'image-tag': 'latest', 'image-digest': digest } });
+function jobFromEvent(repository: string, digest: string, tag: string): IndexImageJob {
+  const body = JSON.stringify({ source: 'aws.ecr', 'detail-type': 'ECR Pull Through Cache Action', detail: { 'sync-status': 'SUCCESS', 'repository-name': repository, 'image-tag': tag, 'image-digest': digest } });
   const reading = indexImageJobOf(body, ['slipway-docker-hub']);
   if (reading.kind !== 'job') throw new Error(`not a job: ${JSON.stringify(reading)}`);
   return reading.job;
@@ -100,7 +100,7 @@ describe('index-image jobs on the stand-ins', () => {
     const digest = digestOf('node:20');
     ecrStandIn.repositories.set('slipway-docker-hub/library/node', [{ digest, tags: ['20'], sizeInBytes: 390_000_000 }]);
     const d = deps(await converterDefinition(REPORTS));
-    const job = jobFromEvent('slipway-docker-hub/library/node', digest);
+    const job = jobFromEvent('slipway-docker-hub/library/node', digest, '20');
 
     const outcomes = await Promise.all([indexImage(job, d), indexImage(job, d), indexImage(job, d)]);
     const started = outcomes.filter((o) => o.kind === 'started');
@@ -124,7 +124,7 @@ describe('index-image jobs on the stand-ins', () => {
     ecrStandIn.repositories.set('slipway-docker-hub/library/postgres', [{ digest, tags: ['15'], sizeInBytes: 150_000_000 }]);
     const before = local.ecs.tasks().length;
     const d = deps(await converterDefinition(REPORTS));
-    const outcome = await indexImage(jobFromEvent('slipway-docker-hub/library/postgres', digest), d);
+    const outcome = await indexImage(jobFromEvent('slipway-docker-hub/library/postgres', digest, '15'), d);
     expect(outcome).toMatchObject({ kind: 'skipped', reason: expect.stringContaining('under 250 MB') });
     expect(local.ecs.tasks()).toHaveLength(before);
     expect(await store.get(digest)).toMatchObject({ state: 'skipped' });
@@ -134,7 +134,7 @@ describe('index-image jobs on the stand-ins', () => {
     const digest = digestOf('python:3.12');
     ecrStandIn.repositories.set('slipway-docker-hub/library/python', [{ digest, tags: ['3.12'], sizeInBytes: 400_000_000 }]);
     const d = deps(await converterDefinition('echo "soci-converter: soci convert failed" >&2; exit 1'));
-    const job = jobFromEvent('slipway-docker-hub/library/python', digest);
+    const job = jobFromEvent('slipway-docker-hub/library/python', digest, '3.12');
     const outcome = await indexImage(job, d);
     expect(outcome.kind).toBe('started');
     const taskArn = (outcome as { taskArn: string }).taskArn;
@@ -147,11 +147,26 @@ describe('index-image jobs on the stand-ins', () => {
     expect((again as { taskArn: string }).taskArn).not.toBe(taskArn);
   });
 
+  it("indexes the digest the event's tag points at when ECR is asked (the one the planner finds), not an older one the event named", async () => {
+    const current = digestOf('golang:1.22 now');
+    ecrStandIn.repositories.set('slipway-docker-hub/library/golang', [{ digest: current, tags: ['1.22'], sizeInBytes: 300_000_000 }]);
+    const d = deps(await converterDefinition(REPORTS));
+    const body = JSON.stringify({ source: 'aws.ecr', 'detail-type': 'ECR Pull Through Cache Action', detail: { 'sync-status': 'SUCCESS', 'repository-name': 'slipway-docker-hub/library/golang', 'image-tag': '1.22', 'image-digest': digestOf('golang:1.22 before') } });
+    const reading = indexImageJobOf(body, ['slipway-docker-hub']);
+    if (reading.kind !== 'job') throw new Error('not a job');
+    const outcome = await indexImage(reading.job, d);
+    expect(outcome).toMatchObject({ kind: 'started', digest: current });
+    const taskArn = (outcome as { taskArn: string }).taskArn;
+    expect(local.ecs.tasks().find((t) => t.taskArn === taskArn)?.overrides).toMatchObject({ containerOverrides: [{ environment: expect.arrayContaining([{ name: 'SLIPWAY_SOCI_DIGEST', value: current }]) }] });
+    expect(await store.get(digestOf('golang:1.22 before'))).toBeUndefined();
+    expect(await store.get(current)).toMatchObject({ state: 'converting', taskArn });
+  });
+
   it('takes no report from a task the claim did not start', async () => {
     const digest = digestOf('ruby:3');
     ecrStandIn.repositories.set('slipway-docker-hub/library/ruby', [{ digest, tags: ['3'], sizeInBytes: 300_000_000 }]);
     const d = deps(await converterDefinition(REPORTS));
-    const started = await indexImage(jobFromEvent('slipway-docker-hub/library/ruby', digest), d);
+    const started = await indexImage(jobFromEvent('slipway-docker-hub/library/ruby', digest, '3'), d);
     const taskArn = (started as { taskArn: string }).taskArn;
     const detail = await stoppedDetail(taskArn);
     const forged = { ...detail, taskArn: `${taskArn.slice(0, -4)}beef` };
