@@ -1148,8 +1148,9 @@ describe('SOCI-enabled copies of cached images', () => {
     ecrStandIn.repositories.set('slipway-docker-hub/library/golang', [{ digest: GOLANG, tags: ['1.22'], sizeInBytes: 300_000_000 }]);
     ecrStandIn.repositories.set('slipway-docker-hub/library/postgres', [{ digest: POSTGRES, tags: ['15'], sizeInBytes: 150_000_000 }]);
     soci = new DynamoSociIndexStore(db.doc, db.tableName);
-    await soci.claim({ repository: 'slipway-docker-hub/library/golang', digest: GOLANG }, 1);
-    await soci.converted(GOLANG, COPY, 2);
+    // Converted just now: a copy is named until SOCI_COPY_LIFETIME_MS after its conversion.
+    await soci.claim({ repository: 'slipway-docker-hub/library/golang', digest: GOLANG }, Date.now());
+    await soci.converted(GOLANG, COPY, Date.now());
     await soci.skip({ repository: 'slipway-docker-hub/library/postgres', digest: POSTGRES }, 'small');
   });
   afterAll(async () => {
