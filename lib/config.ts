@@ -68,6 +68,13 @@ export interface SlipwaySettings {
   readonly gitlabRegistryCredentialsSecretArn: string | undefined;
   /** `owner/name` repositories whose builds pull images as written (opted out of the cache). */
   readonly pullThroughCacheOptOut: readonly string[];
+  /**
+   * SOCI-enabled copies of the large images pulled through the stack's cache (lib/soci-indexes.ts):
+   * the sha256 of the soci release tarball the converter image installs
+   * (`soci-snapshotter-0.15.0-linux-amd64-static.tar.gz`, its `.sha256sum` on the release page).
+   * Set: on (with the cache); unset: off.
+   */
+  readonly sociReleaseSha256: string | undefined;
   /** CloudWatch namespace of the Lambdas' metrics (POWERTOOLS_METRICS_NAMESPACE). */
   readonly metricsNamespace: string;
   /**
@@ -117,6 +124,7 @@ export const DEFAULT_SETTINGS: SlipwaySettings = {
   ghcrCredentialsSecretArn: undefined,
   gitlabRegistryCredentialsSecretArn: undefined,
   pullThroughCacheOptOut: [],
+  sociReleaseSha256: undefined,
   metricsNamespace: 'Slipway',
   prices: undefined,
   imagePushRepositories: {},
@@ -186,6 +194,10 @@ export function settingsFromContext(get: ContextReader): SlipwaySettings {
   for (const repo of optOut) {
     if (!/^[^/\s]+\/[^\s]+$/.test(repo)) throw new ConfigError(`SLIPWAY-CONFIG: context pullThroughCacheOptOut: "${repo}" is not a repository such as owner/name`);
   }
+  const sociSha = get('sociReleaseSha256');
+  if (sociSha !== undefined && sociSha !== '' && (typeof sociSha !== 'string' || !/^[a-f0-9]{64}$/.test(sociSha))) {
+    throw new ConfigError(`SLIPWAY-CONFIG: context sociReleaseSha256: ${JSON.stringify(sociSha)} is not a sha256 (64 lower-case hex), the release's .sha256sum of soci-snapshotter-0.15.0-linux-amd64-static.tar.gz`);
+  }
   const webhookSecretsPrefix = string(get, 'webhookSecretsPrefix', d.webhookSecretsPrefix).replace(/\/+$/, '');
   if (!/^\/[A-Za-z0-9_.\-/]+$/.test(webhookSecretsPrefix) || /^\/(aws|ssm)/i.test(webhookSecretsPrefix)) {
     throw new ConfigError(`SLIPWAY-CONFIG: context webhookSecretsPrefix: "${webhookSecretsPrefix}" must be an SSM path such as /slipway-webhooks (not starting with aws or ssm)`);
@@ -245,6 +257,7 @@ export function settingsFromContext(get: ContextReader): SlipwaySettings {
     ghcrCredentialsSecretArn: ghcrSecret,
     gitlabRegistryCredentialsSecretArn: gitlabSecret,
     pullThroughCacheOptOut: optOut,
+    sociReleaseSha256: sociSha === undefined || sociSha === '' ? undefined : (sociSha as string),
     maxConcurrentBuilds: integer(get, 'maxConcurrentBuilds', d.maxConcurrentBuilds, 1),
     vcpuQuota: integer(get, 'vcpuQuota', d.vcpuQuota, 1),
     useSpot: boolean(get, 'useSpot', d.useSpot),

@@ -12,6 +12,7 @@ import { DashboardHosting, type MissingDashboard, checkDashboardBuild } from './
 import { ControlPlaneFunctions, type LambdaName, PLANNER_TIMEOUT, defaultEntries } from './functions.js';
 import { Network } from './network.js';
 import { PullThroughCacheRules } from './pull-through-cache.js';
+import { SociIndexes, connectSociIndexes } from './soci-indexes.js';
 import { Ec2Capacity, connectEc2Capacity } from './ec2-capacity.js';
 import { nudgeOnInstanceRegistration } from './instance-registration-nudge.js';
 import { Queues } from './queues.js';
@@ -76,6 +77,8 @@ export class Slipway extends Construct {
   readonly snapshots: SnapshotBucket;
   /** Optional EC2 capacity (settings.ec2Capacity): off by default. */
   readonly ec2Capacity: Ec2Capacity | undefined;
+  /** SOCI-enabled copies of large cached images (settings.sociReleaseSha256, with the stack's cache rules): off by default. */
+  readonly sociIndexes: SociIndexes | undefined;
 
   constructor(scope: Construct, id: string, props: SlipwayProps = {}) {
     super(scope, id);
@@ -129,6 +132,19 @@ export class Slipway extends Construct {
       removalPolicy,
       autoscalerReservedConcurrency: settings.autoscalerReservedConcurrency,
     });
+    const ownPrefixes = Object.values(cacheRules?.prefixes ?? {});
+    this.sociIndexes =
+      settings.sociReleaseSha256 && ownPrefixes.length > 0
+        ? new SociIndexes(this, 'SociIndexes', {
+            cluster: this.buildCluster.cluster,
+            logGroup: this.buildCluster.logGroup,
+            jobsQueue: this.queues.jobs.queue,
+            cachePrefixes: ownPrefixes,
+            converterDirectory: join(root, 'task-runner', 'soci-converter'),
+            releaseSha256: settings.sociReleaseSha256,
+          })
+        : undefined;
+    if (this.sociIndexes) connectSociIndexes(this.sociIndexes, this.functions.functions, this.buildCluster.executionRole, ownPrefixes);
     this.dashboard = new DashboardHosting(this, 'Dashboard', {
       assetDir: dashboardDir,
       whenMissing: dashboardWhenMissing,

@@ -15,6 +15,8 @@
 //                                                   `expiresAt`, 30 days: a digest's command never
 //                                                   changes, the TTL only sheds images no longer used)
 // PRICES#<region>     / PRICES                      the last Price List refresh of that Region's prices
+// SOCI#<source digest> / SOCI                       the SOCI-enabled copy of a cached image: converting
+//                                                   (claim, task), converted (its digest), skipped, failed
 //
 // GSI1 (overloaded: three lists, each one partition of the index):
 //   recent builds      GSI1PK = BUILDS, GSI1SK = <createdAt, 15 digits>#<build id>
@@ -42,6 +44,8 @@
 // 12. Builds and stages created since T (metrics) ... Query GSI1 PK=BUILDS / PK=STAGES, SK >= <T, 15 digits>
 // 13. A Region's refreshed prices ................... GetItem PRICES#region, PRICES (cost of a finished
 //                                                     build); PutItem by the daily refresh
+// 14. SOCI copy of a cached image by its digest ..... UpdateItem with a condition (the index-image job's
+//                                                     claim, the converter's report); BatchGetItem (planner)
 //
 // Status updates are conditional (see store.ts): a status rank that never decreases, and
 // for ECS-driven updates `eventVersion` that only increases.
@@ -78,6 +82,8 @@ export const DELIVERY_BUILD_SK = 'BUILD';
 export const imageCommandPk = (repository: string, digest: string): string => `IMAGE#${repository}@${digest}`;
 export const imageCommandSk = (arch: string): string => `ARCH#${arch}`;
 export const pricesPk = (region: string): string => `PRICES#${region}`;
+export const sociPk = (sourceDigest: string): string => `SOCI#${sourceDigest}`;
+export const SOCI_SK = 'SOCI';
 export const PRICES_SK = 'PRICES';
 
 export const recentSk = (createdAt: number, id: string): string => `${pad(createdAt, 15)}#${id}`;

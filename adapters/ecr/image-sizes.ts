@@ -1,5 +1,6 @@
 // The ImageSizes port (core/scaling/common-images.ts) on ECR's DescribeImages: the compressed
-// size of each image of the account's registry, the largest platform's for a manifest list
+// size of each image of the account's registry (and its digest: what a tag points at now, for
+// the SOCI-enabled copies of core/images/soci.ts), the largest platform's for a manifest list
 // ("If the image is a manifest list, this will be the max size of all manifests in the list",
 // https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ImageDetail.html).
 //
@@ -10,6 +11,7 @@
 import { DescribeImagesCommand, type ECRClient, type ImageIdentifier } from '@aws-sdk/client-ecr';
 import { parseImageReference } from '../../core/images/reference.js';
 import type { ImageSizes } from '../../core/scaling/common-images.js';
+import type { EcrImageDetail } from '../../core/images/soci.js';
 import { classifyAwsError } from '../../core/util/aws-errors.js';
 
 const IDS_PER_CALL = 100;
@@ -24,6 +26,11 @@ export class EcrImageSizes implements ImageSizes {
   ) {}
 
   async sizes(images: readonly string[]): Promise<Map<string, number>> {
+    return new Map([...(await this.details(images))].map(([image, detail]) => [image, detail.sizeBytes]));
+  }
+
+  /** Size and digest of each image of this registry that ECR describes; the others are left out. */
+  async details(images: readonly string[]): Promise<Map<string, EcrImageDetail>> {
     const registryId = this.registry.split('.')[0]!;
     const byRepository = new Map<string, { image: string; id: ImageIdentifier }[]>();
     for (const image of new Set(images)) {
@@ -34,7 +41,7 @@ export class EcrImageSizes implements ImageSizes {
       list.push({ image, id });
       byRepository.set(parsed.ref.repository, list);
     }
-    const out = new Map<string, number>();
+    const out = new Map<string, EcrImageDetail>();
     const repositories = [...byRepository.entries()];
     for (let i = 0; i < repositories.length; i += PARALLEL) {
       await Promise.all(
@@ -42,7 +49,7 @@ export class EcrImageSizes implements ImageSizes {
           for (let j = 0; j < wanted.length; j += IDS_PER_CALL) {
             const chunk = wanted.slice(j, j + IDS_PER_CALL);
             const found = await this.describe(registryId, repositoryName, chunk);
-            for (const [image, size] of found) out.set(image, size);
+            for (const [image, detail] of found) out.set(image, detail);
           }
         }),
       );
@@ -50,15 +57,15 @@ export class EcrImageSizes implements ImageSizes {
     return out;
   }
 
-  private async describe(registryId: string, repositoryName: string, wanted: { image: string; id: ImageIdentifier }[]): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
+  private async describe(registryId: string, repositoryName: string, wanted: { image: string; id: ImageIdentifier }[]): Promise<Map<string, EcrImageDetail>> {
+    const out = new Map<string, EcrImageDetail>();
     try {
       const res = await this.ecr.send(new DescribeImagesCommand({ registryId, repositoryName, imageIds: wanted.map((w) => w.id) }));
       for (const detail of res.imageDetails ?? []) {
-        if (detail.imageSizeInBytes === undefined) continue;
+        if (detail.imageSizeInBytes === undefined || detail.imageDigest === undefined) continue;
         for (const w of wanted) {
           const match = w.id.imageDigest !== undefined ? detail.imageDigest === w.id.imageDigest : (detail.imageTags ?? []).includes(w.id.imageTag!);
-          if (match) out.set(w.image, detail.imageSizeInBytes);
+          if (match) out.set(w.image, { sizeBytes: detail.imageSizeInBytes, digest: detail.imageDigest });
         }
       }
       return out;
@@ -70,7 +77,7 @@ export class EcrImageSizes implements ImageSizes {
     }
     if (wanted.length === 1) return out;
     // One of them is missing: each alone.
-    for (const w of wanted) for (const [image, size] of await this.describe(registryId, repositoryName, [w])) out.set(image, size);
+    for (const w of wanted) for (const [image, detail] of await this.describe(registryId, repositoryName, [w])) out.set(image, detail);
     return out;
   }
 }

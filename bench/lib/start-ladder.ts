@@ -2,7 +2,10 @@
 // each entry is a task definition compiled here (the planner's options for a deployment in
 // eu-west-1) plus the control plane's profile, so that a compiler change moves its figure.
 
+import { createHash } from 'node:crypto';
 import { cliContext } from '../../cli/commands/compile.js';
+import { convertedReference, indexDecision } from '../../core/images/soci.js';
+import { parseImageReference } from '../../core/images/reference.js';
 import { ENV } from '../../core/config/lambda-env.js';
 import { compileManifest, type CompileOptions } from '../../core/pipeline/compile.js';
 import type { ContainerDefinition, TaskDefinitionInput } from '../../core/pipeline/ecs-task.js';
@@ -13,7 +16,7 @@ import { buildCompileOptions, compileOptionsFromEnv, type BuildCompileInput } fr
 import { ec2StartFigures, type Ec2Case, type Ec2PassProfile, type Ec2StartFigures, type InstanceStart } from './ec2-start-model.js';
 import { FIXTURE_ENV as DEPLOYMENT_ENV } from '../../test/compiler/support.js';
 import { AGENT_IMAGE_BEFORE } from './start-measurements.js';
-import { coldShareOf, startFigures, startShape, TODAY_CONTROL_PLANE, type ControlPlaneProfile, type ImageAssumptions, type StartFigures, type StartShape } from './start-model.js';
+import { coldShareOf, megabytesOf, startFigures, startShape, TODAY_CONTROL_PLANE, type ControlPlaneProfile, type ImageAssumptions, type StartFigures, type StartShape } from './start-model.js';
 import { KEEP_WARM_RATE_MINUTES, KEPT_WARM_FUNCTIONS } from '../../core/config/keep-warm.js';
 
 /** Every rule the stack creates (lib/pull-through-cache.ts), each with its credentials given. */
@@ -33,12 +36,40 @@ export function compiledContainers(yaml: string, env: Record<string, string> = {
   return compiledTask(yaml, env, extra).containerDefinitions;
 }
 
+/**
+ * The containers of `yaml` as the planner compiles them once the converter has run for its
+ * cached images (core/images/soci.ts): those the converter converts (indexDecision on the
+ * model's image sizes, IMAGE_MEGABYTES) named by their SOCI-enabled copy, as
+ * lambdas/planner/soci-images.ts names them from the second build of an image on.
+ */
+export function compiledWithSociCopies(yaml: string, env: Record<string, string>): ContainerDefinition[] {
+  const cached = compiledContainers(yaml, env);
+  const now = Date.UTC(2026, 11, 1);
+  const converted = new Map<string, string>();
+  for (const { image } of cached) {
+    const parsed = parseImageReference(image);
+    if (!parsed.ok || !Object.values(CACHE_RULES).some((p) => parsed.ref.repository.startsWith(`${p}/`))) continue;
+    if (!indexDecision(megabytesOf(image) * 1e6).convert) continue;
+    const source = `sha256:${createHash('sha256').update(image).digest('hex')}`;
+    const copy = `sha256:${createHash('sha256').update(`soci ${image}`).digest('hex')}`;
+    const reference = convertedReference(image, source, { state: 'converted', repository: parsed.ref.repository, convertedDigest: copy, convertedAt: now }, now);
+    if (reference) converted.set(image, reference);
+  }
+  return compiledTask(yaml, env, {}, undefined, converted).containerDefinitions;
+}
+
 /** The first stage's task definition of `yaml` as the planner compiles it (for `repository`'s settings), with `extra` options and env. */
-export function compiledTask(yaml: string, env: Record<string, string> = {}, extra: Partial<CompileOptions> = {}, repository?: BuildCompileInput['repository']): TaskDefinitionInput {
+export function compiledTask(
+  yaml: string,
+  env: Record<string, string> = {},
+  extra: Partial<CompileOptions> = {},
+  repository?: BuildCompileInput['repository'],
+  sociImages?: BuildCompileInput['sociImages'],
+): TaskDefinitionInput {
   const context = cliContext({ repo: 'acme/app', commit: 'a'.repeat(40) });
   const manifest = loadManifest('.drone.yml', yaml, { substitute: substitutionLookup(context) });
   if (!isReadable(manifest)) throw new Error('start model: the pipeline does not load');
-  const build = { repoSlug: 'acme/app', buildNumber: 1, fork: false, ...(repository ? { repository } : {}) };
+  const build = { repoSlug: 'acme/app', buildNumber: 1, fork: false, ...(repository ? { repository } : {}), ...(sociImages ? { sociImages } : {}) };
   const options = { ...buildCompileOptions(compileOptionsFromEnv({ ...DEPLOYMENT_ENV, ...env }), build), ...extra };
   const result = compileManifest(manifest, context, options);
   const stage = result.stages[0];
@@ -150,9 +181,10 @@ export function startLadder(yaml: string, today: { containerDefinitions: Contain
   entries.push(
     { name: `+ pending status ${measured.statusOnPath ? 'still before' : 'beside'} the queue`, containerDefinitions: cached, profile: now },
     { name: '+ keepWarm option (off by default)', containerDefinitions: cached, profile: warm },
-    // Not built: what the model says it would give, to decide whether it pays.
-    // SOCI: docs/design/soci-indexes.md (Fargate lazy-loads the node image, 390 MB, from the cache).
-    { name: '(model only) + SOCI indexes, images > 250 MB', containerDefinitions: cached, profile: warm, images: { soci: true } },
+    // SOCI (docs/design/soci-indexes.md): the planner names the converted copy of the node image
+    // (390 MB, over 250 MB), which Fargate lazy-loads; postgres (150 MB) and the agent stay whole.
+    // From an image's second build on: the first one's pull through the cache causes the conversion.
+    { name: '+ SOCI copies of cached images > 250 MB (opt-in)', containerDefinitions: compiledWithSociCopies(yaml, { [ENV.pullThroughCache]: JSON.stringify(CACHE_RULES) }), profile: warm },
   );
   return entries.map((e) => ({ ...e, figures: startFigures(startShape(e.containerDefinitions, e.images), e.profile, runs) }));
 }

@@ -22,6 +22,7 @@ import type { ContainerDefinition, ContainerDependency } from '../../core/pipeli
 import { seededRandom } from '../../core/util/seeded-random.js';
 import { AUTOSCALER_PASS_RATE_MINUTES } from '../../core/config/keep-warm.js';
 import { CONTROL_PLANE, IMAGE_MEGABYTES, TASK, type Spread } from './start-measurements.js';
+import { isConvertedImage } from '../../core/images/soci.js';
 
 export type Registry = 'ecr' | 'docker-hub';
 
@@ -107,7 +108,7 @@ export function repositoryName(image: string): string {
   return last.split(':')[0]!;
 }
 
-function megabytesOf(image: string, overrides: Readonly<Record<string, number>>): number {
+export function megabytesOf(image: string, overrides: Readonly<Record<string, number>> = {}): number {
   const name = repositoryName(image);
   return overrides[name] ?? (IMAGE_MEGABYTES[name] ?? IMAGE_MEGABYTES.unknown!).mb;
 }
@@ -129,7 +130,9 @@ export function startShape(containerDefinitions: readonly ContainerDefinition[],
       image: c.image,
       megabytes: megabytesOf(c.image, images.megabytes ?? {}),
       registry: registryOf(c.image),
-      ...(images.soci && registryOf(c.image) === 'ecr' && megabytesOf(c.image, images.megabytes ?? {}) >= TASK.sociMinMegabytes.value ? { lazy: true } : {}),
+      // A SOCI-enabled copy the planner named (core/images/soci.ts) is lazy-loaded; `images.soci`
+      // assumes one for every large image in ECR (what the design was modelled with).
+      ...(isConvertedImage(c.image) || (images.soci && registryOf(c.image) === 'ecr' && megabytesOf(c.image, images.megabytes ?? {}) >= TASK.sociMinMegabytes.value) ? { lazy: true } : {}),
       dependsOn: c.dependsOn ?? [],
       ...(c.healthCheck?.interval ? { healthInterval: c.healthCheck.interval } : {}),
     })),

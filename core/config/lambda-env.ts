@@ -42,6 +42,12 @@ export const ENV = {
   pullThroughCache: 'PULL_THROUGH_CACHE',
   /** Comma-separated `owner/name` whose builds pull their images as written (opted out of the cache). */
   pullThroughCacheOptOut: 'PULL_THROUGH_CACHE_OPT_OUT',
+  /**
+   * SOCI-enabled copies of large cached images (core/images/soci.ts, lib/soci-indexes.ts), JSON
+   * `{"taskDefinition", "registry", "prefixes": [...]}`: the autoscaler converts, the planner
+   * names the copies. Unset: off.
+   */
+  sociIndexes: 'SOCI_INDEXES',
   /** The log group of build containers (awslogs). */
   buildLogGroup: 'BUILD_LOG_GROUP',
   /**
@@ -168,7 +174,7 @@ export const FUNCTION_ENV: Record<LambdaName, FunctionEnv> = {
       // Pipelines over 10 containers run as consecutive tasks (the stack has the snapshot bucket).
       ENV.splitPipelines,
     ],
-    optional: [...AGENT_IMAGES, ENV.allowedRepositories, ENV.imageBuilds, ENV.imageBuilder, ENV.pullThroughCache, ENV.pullThroughCacheOptOut, ENV.ec2Capacity],
+    optional: [...AGENT_IMAGES, ENV.allowedRepositories, ENV.imageBuilds, ENV.imageBuilder, ENV.pullThroughCache, ENV.pullThroughCacheOptOut, ENV.ec2Capacity, ENV.sociIndexes],
   },
   autoscaler: {
     always: [
@@ -198,7 +204,7 @@ export const FUNCTION_ENV: Record<LambdaName, FunctionEnv> = {
     ],
     // The cost of a build it finishes (reconciliation): the stack's `prices` setting, when given;
     // the EC2 capacity, when the stack has it (lib/ec2-capacity.ts).
-    optional: [ENV.pricesOverride, ENV.ec2Capacity, ENV.ec2MaxInstances, ENV.ec2Prepull],
+    optional: [ENV.pricesOverride, ENV.ec2Capacity, ENV.ec2MaxInstances, ENV.ec2Prepull, ENV.sociIndexes],
   },
   'task-events': {
     // ASSIGN_PUBLIC_IP: whether a build's task is billed for a public IPv4 address (core/cost).

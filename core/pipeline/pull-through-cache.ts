@@ -10,6 +10,7 @@
 // reference, since pulled as written it still runs.
 
 import { isEcrRepositoryName } from '../images/ecr-repository-name.js';
+import type { ConvertedImages } from '../images/soci.js';
 import { parseImageReference } from '../images/reference.js';
 import type { ContainerDefinition } from './ecs-task.js';
 
@@ -45,6 +46,11 @@ export interface PullThroughCache {
   registry: string;
   /** Upstream registry domain as Docker names it (`docker.io`, `public.ecr.aws`, `registry.k8s.io`, `quay.io`, `ghcr.io`, `registry.gitlab.com`) → the rule's repository prefix. */
   prefixes: Readonly<Record<string, string>>;
+  /**
+   * Cached references whose image has a SOCI-enabled copy (core/images/soci.ts): the task
+   * definition names that copy, by digest, so that Fargate lazy-loads it. Absent: the cached tags.
+   */
+  converted?: ConvertedImages;
 }
 
 /**
@@ -78,14 +84,16 @@ export function cachedImage(image: string, cache: PullThroughCache): string {
 }
 
 /**
- * Rewrites the images of `containers` in place. A container pulled with its own registry
+ * Rewrites the images of `containers` in place, to the converted copy where the cache's image
+ * has one (PullThroughCache.converted). A container pulled with its own registry
  * credentials (`image_pull_secrets` → repositoryCredentials) keeps its image: the cache pulls
  * with the rule's credentials, which do not reach that repository.
  */
 export function applyPullThroughCache(containers: readonly ContainerDefinition[], cache: PullThroughCache): void {
   for (const c of containers) {
     if (c.repositoryCredentials) continue;
-    c.image = cachedImage(c.image, cache);
+    const cached = cachedImage(c.image, cache);
+    c.image = cache.converted?.get(cached) ?? cached;
   }
 }
 

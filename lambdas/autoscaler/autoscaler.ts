@@ -28,6 +28,8 @@ import { startStage } from './start-stage.js';
 import { stopFinishedServiceTasks, stopSegmentsWithoutServices } from './service-task.js';
 import { refreshPrepullLists } from './prepull.js';
 import { classifyAwsError, describeAwsError } from '../../core/util/aws-errors.js';
+import { indexImageJobOf, type IndexImageJob } from '../../core/images/soci.js';
+import { indexImage } from './index-image.js';
 
 export type { AutoscalerDeps, PassReport } from './deps.js';
 
@@ -62,7 +64,21 @@ export async function runPass(deps: AutoscalerDeps, options: PassOptions): Promi
   report.sampled = messages.length;
   const announced = new Map<string, StageJob>();
   const done: QueuedJob[] = [];
+  const indexJobs: { message: QueuedJob; job: IndexImageJob }[] = [];
   for (const message of messages) {
+    // The cache's events share the queue (lib/soci-indexes.ts): index-image jobs, taken after the stages.
+    if (deps.config.soci && deps.soci) {
+      const reading = indexImageJobOf(message.body, deps.config.soci.prefixes);
+      if (reading.kind === 'job') {
+        indexJobs.push({ message, job: reading.job });
+        continue;
+      }
+      if (reading.kind === 'ignored') {
+        deps.log('pull through cache event ignored', { messageId: message.id, reason: reading.reason });
+        done.push(message);
+        continue;
+      }
+    }
     let job: StageJob;
     try {
       job = decodeJob(message.body);
@@ -199,8 +215,31 @@ export async function runPass(deps: AutoscalerDeps, options: PassOptions): Promi
     const info = classifyAwsError(err);
     deps.log('segments\' service tasks not checked this pass: the next one tries again', { error: describeAwsError(info), kind: info.kind });
   }
+  if (indexJobs.length > 0) report.indexImages = await takeIndexJobs(deps, indexJobs);
   if (options.reconcile) report.reconcile = await reconcile(deps);
   return report;
+}
+
+/**
+ * The index-image jobs of this pass, one at a time (a few per new image at most): each that
+ * came to an end is removed; one that threw stays on the queue for its next delivery.
+ */
+async function takeIndexJobs(deps: AutoscalerDeps, jobs: { message: QueuedJob; job: IndexImageJob }[]): Promise<{ digest: string; outcome: string }[]> {
+  const out: { digest: string; outcome: string }[] = [];
+  const finished: QueuedJob[] = [];
+  for (const { message, job } of jobs) {
+    try {
+      const outcome = await indexImage(job, { ...deps.soci!, ecs: deps.ecs, config: { ...deps.config, soci: deps.config.soci! }, now: deps.now, log: deps.log });
+      out.push({ digest: job.digest, outcome: outcome.kind });
+      finished.push(message);
+    } catch (err) {
+      const info = classifyAwsError(err);
+      deps.log('index-image job not done; its message is read again', { repository: job.repository, digest: job.digest, error: describeAwsError(info) });
+      out.push({ digest: job.digest, outcome: 'retry' });
+    }
+  }
+  logNotRemoved(deps, await deps.jobs.remove(finished));
+  return out;
 }
 
 /**

@@ -6,6 +6,7 @@ import { ENV } from '../../core/config/lambda-env.js';
 import { listEnv, numberEnv, requireEnv, type Env } from '../shared/config.js';
 import { ec2CapacityFromEnv } from '../shared/ec2-capacity.js';
 import type { Arch } from '../../core/pipeline/types.js';
+import type { SociConverterConfig } from '../../core/images/soci.js';
 
 export interface ExecutionConfig {
   tableName: string;
@@ -27,6 +28,8 @@ export interface ExecutionConfig {
   ec2?: { groups: Partial<Record<Arch, string>>; spot: Partial<Record<Arch, boolean>>; maxInstances: number };
   /** What EC2 instances pull ahead (ENV.ec2Prepull): each architecture's list, and which images may be on it. */
   prepull?: Ec2PrepullConfig;
+  /** SOCI-enabled copies of large cached images (ENV.sociIndexes): the converter task the index-image jobs start. */
+  soci?: SociConverterConfig;
 }
 
 export interface Ec2PrepullConfig {
@@ -55,6 +58,23 @@ export function ec2PrepullFromEnv(env: Env): Ec2PrepullConfig | undefined {
   return { parameters: v.parameters, registry: v.registry, repositoryPrefixes: v.repositoryPrefixes as string[], agentImages: v.agentImages };
 }
 
+/** ENV.sociIndexes, checked; undefined when unset (SOCI indexes off). */
+export function sociConverterFromEnv(env: Env): SociConverterConfig | undefined {
+  const raw = env[ENV.sociIndexes];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const expected = 'expected {"taskDefinition": "<family>", "registry": "<account>.dkr.ecr.<region>.amazonaws.com", "prefixes": ["slipway-docker-hub", …]}';
+  let v: Partial<Record<keyof SociConverterConfig, unknown>>;
+  try {
+    v = JSON.parse(raw) as typeof v;
+  } catch (error) {
+    throw new Error(`config: ${ENV.sociIndexes} is not JSON (${(error as Error).message}); ${expected}`);
+  }
+  if (!v || typeof v !== 'object' || typeof v.taskDefinition !== 'string' || typeof v.registry !== 'string' || !Array.isArray(v.prefixes) || !v.prefixes.every((p) => typeof p === 'string' && p.length > 0)) {
+    throw new Error(`config: ${ENV.sociIndexes} ${raw.length > 200 ? `${raw.slice(0, 200)}…` : raw}: ${expected}`);
+  }
+  return { taskDefinition: v.taskDefinition, registry: v.registry, prefixes: v.prefixes as string[] };
+}
+
 /** The roles a task definition is registered with where the stored definition names none. */
 export function taskRoles(config: Pick<ExecutionConfig, 'executionRoleArn' | 'taskRoleArn'>): { executionRoleArn?: string; taskRoleArn?: string } {
   return { ...(config.executionRoleArn ? { executionRoleArn: config.executionRoleArn } : {}), ...(config.taskRoleArn ? { taskRoleArn: config.taskRoleArn } : {}) };
@@ -68,8 +88,10 @@ export function executionConfig(env: Env = process.env): ExecutionConfig {
   const taskRoleArn = env[ENV.taskRoleArn];
   const ec2 = ec2CapacityFromEnv(env);
   const prepull = ec2PrepullFromEnv(env);
+  const soci = sociConverterFromEnv(env);
   return {
     ...(prepull ? { prepull } : {}),
+    ...(soci ? { soci } : {}),
     ...(ec2
       ? {
           ec2: {

@@ -11,6 +11,7 @@ import type { CloneTokenMinter } from '../shared/clone-tokens.js';
 import type { SnapshotUrls } from '../../core/builds/segment-run.js';
 import type { Ec2Fleet } from '../../core/scaling/ec2-fleet.js';
 import type { PrepullDeps } from './prepull.js';
+import type { IndexImageDeps } from './index-image.js';
 
 export interface AutoscalerDeps extends ExecutionDeps {
   /** The jobs queue, read as well as written: new announcements are sampled each pass. */
@@ -28,6 +29,8 @@ export interface AutoscalerDeps extends ExecutionDeps {
   fleet?: Ec2Fleet;
   /** The lists of images EC2 instances pull ahead at boot (prepull.ts); absent: not kept (local mode, Bottlerocket, turned off). */
   prepull?: PrepullDeps;
+  /** SOCI-enabled copies (index-image.ts): the store and ECR's sizes; with config.soci, index-image jobs are taken. */
+  soci?: Pick<IndexImageDeps, 'store' | 'describe'>;
 }
 
 export interface PassReport {
@@ -54,6 +57,8 @@ export interface PassReport {
   ec2?: { desired: Partial<Record<string, number>>; terminated: string[] };
   /** The prepull lists refreshed before a scale-out (prepull.ts), when they were. */
   prepull?: { arch: string; images: number; result: 'written' | 'unchanged' }[];
+  /** The index-image jobs taken (index-image.ts): what each came to, by source digest. */
+  indexImages?: { digest: string; outcome: string }[];
 }
 
 /** A stage the pass may start, with its job. */

@@ -37,6 +37,7 @@ import { s3SnapshotUrls } from '../../adapters/s3/snapshot-urls.js';
 import { snapshotSignerKeys } from './snapshot-signer.js';
 import type { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { secretsManagerSecrets } from '../shared/parameters.js';
+import { DynamoSociIndexStore } from '../../adapters/dynamodb/soci-store.js';
 
 export interface AutoscalerHandlerOptions {
   /** Where GitHub App clone tokens go (default SSM; local mode: its secret store, which its ECS stand-in reads). */
@@ -60,7 +61,14 @@ export function autoscalerDepsFromEnv(env: Env = process.env, options: Autoscale
     ...(config.ec2 && config.prepull && !options.ecsPlacesEc2Tasks ? { prepull: prepullDeps(config.tableName, config.prepull) } : {}),
     cloneTokens: cloneTokensFromEnv(env, options.cloneTokenStore ?? ssmCloneTokenStore(ssmClient)),
     ...snapshotUrlsOf(env, options),
+    // SOCI-enabled copies of large cached images (index-image.ts): their records and ECR's sizes.
+    ...(config.soci ? { soci: sociDeps(config.tableName, config.soci.registry) } : {}),
   };
+}
+
+function sociDeps(tableName: string, registry: string): NonNullable<AutoscalerDeps['soci']> {
+  const sizes = new EcrImageSizes(new ECRClient({}), registry);
+  return { store: new DynamoSociIndexStore(dynamoDocument(), tableName), describe: (images) => sizes.details(images) };
 }
 
 /** The prepull lists (lambdas/autoscaler/prepull.ts): SSM parameters, from the recent stages of the build table. */

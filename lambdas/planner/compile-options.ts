@@ -9,6 +9,7 @@ import type { CompileOptions } from '../../core/pipeline/compile.js';
 import type { ImageCommands } from '../../core/pipeline/plugin-command.js';
 import { ecrRegistry, withoutCredentialedRules, type PullThroughCache } from '../../core/pipeline/pull-through-cache.js';
 import type { Arch } from '../../core/pipeline/types.js';
+import type { ConvertedImages } from '../../core/images/soci.js';
 import { numberEnv, type Env } from '../shared/config.js';
 import { ENV } from '../../core/config/lambda-env.js';
 import { ec2CapacityFromEnv } from '../shared/ec2-capacity.js';
@@ -99,23 +100,35 @@ export interface BuildCompileInput {
   absentSecrets?: ReadonlySet<string>;
   /** The repository's settings that decide EC2 capacity (Repository.trusted, Repository.capacity). */
   repository?: Pick<Repository, 'trusted' | 'capacity'>;
+  /** Cached references with a SOCI-enabled copy, as the planner found them (soci-images.ts). */
+  sociImages?: ConvertedImages;
+}
+
+/**
+ * The cache a build's images go through: none for a repository opted out; for a fork's pull
+ * request, not through a rule that fetches with the deployment's registry token (a file its
+ * author wrote must not choose what that token fetches: withoutCredentialedRules).
+ */
+export function buildPullThroughCache(deployment: Pick<DeploymentCompileOptions, 'pullThroughCache' | 'pullThroughCacheOptOut'>, build: Pick<BuildCompileInput, 'repoSlug' | 'fork'>): PullThroughCache | undefined {
+  const { pullThroughCache, pullThroughCacheOptOut } = deployment;
+  if (!pullThroughCache || pullThroughCacheOptOut?.includes(build.repoSlug)) return undefined;
+  const cache = build.fork ? withoutCredentialedRules(pullThroughCache) : pullThroughCache;
+  return Object.keys(cache.prefixes).length > 0 ? cache : undefined;
 }
 
 /** The options of one build: the deployment's plus the build's stage ids, secrets and lookups. */
 export function buildCompileOptions(deployment: DeploymentCompileOptions, build: BuildCompileInput): CompileOptions {
   const { imageBuildsByRepository, imageBuilder, ec2CapacityProviders, pullThroughCacheOptOut, pullThroughCache, ...options } = deployment;
+  const cache = buildPullThroughCache({ ...(pullThroughCache ? { pullThroughCache } : {}), ...(pullThroughCacheOptOut ? { pullThroughCacheOptOut } : {}) }, build);
   // A repository the stack lists builds under its own role (push rights, cache); any other
   // may push to no ECR repository (the compiler refuses plugins/ecr steps naming one). A pull
   // request from a fork never gets that role: every container of a task gets the task role
   // (RunTask takes no session policy), so its steps could push to the repository's images or
   // poison its build cache; Drone likewise gives a fork's pull request no secrets to push with.
   const own = build.fork ? undefined : imageBuildsByRepository?.[build.repoSlug];
-  // A fork's pull request names the images the cache fetches: not through a rule that
-  // fetches with the deployment's registry token (withoutCredentialedRules).
-  const cache = pullThroughCache && !pullThroughCacheOptOut?.includes(build.repoSlug) ? (build.fork ? withoutCredentialedRules(pullThroughCache) : pullThroughCache) : undefined;
   return {
     ...options,
-    ...(cache && Object.keys(cache.prefixes).length > 0 ? { pullThroughCache: cache } : {}),
+    ...(cache ? { pullThroughCache: build.sociImages && build.sociImages.size > 0 ? { ...cache, converted: build.sociImages } : cache } : {}),
     ...(own ? { taskRoleArn: own.taskRoleArn } : {}),
     imageBuilds: {
       pushRepositories: own?.pushRepositories ?? [],

@@ -24,6 +24,10 @@ import type { ImageCommandLookup } from '../../core/images/types.js';
 import { DynamoImageCommandStore } from '../../adapters/dynamodb/image-command-store.js';
 import { registryCredentials } from '../shared/registry-credentials.js';
 import { ecrCredentialsSource, withMintedCredentials } from '../shared/ecr-credentials.js';
+import { EcrImageSizes } from '../../adapters/ecr/image-sizes.js';
+import { DynamoSociIndexStore } from '../../adapters/dynamodb/soci-store.js';
+import { ECRClient } from '@aws-sdk/client-ecr';
+import { sociImageLookup } from './soci-images.js';
 
 export const SLIPWAY_VERSION = '0.1.0';
 
@@ -78,6 +82,13 @@ export function plannerDepsFromEnv(env: Env = process.env, options: PlannerWirin
         log,
       }),
     ),
+    // SOCI-enabled copies of large cached images (soci-images.ts): on with the stack's option.
+    ...(env[ENV.sociIndexes] && compile.pullThroughCache
+      ? (() => {
+          const sizes = new EcrImageSizes(new ECRClient({}), compile.pullThroughCache.registry);
+          return { sociImages: sociImageLookup({ describe: (images) => sizes.details(images), store: new DynamoSociIndexStore(doc, tableName), now: Date.now }) };
+        })()
+      : {}),
     jobs: new SqsJobQueue(sqsClient(), jobsQueueUrl),
     // Fire and forget (async invoke): the planner does not wait for the autoscaler's pass.
     nudge: autoscalerNudge(env, NUDGE_SOURCE.planner, log),

@@ -12,7 +12,7 @@ import type { Build, Repository } from '../../core/builds/types.js';
 import type { BuildContext, RepoInfo } from '../../core/pipeline/context.js';
 import { compileManifest, type CompileResult } from '../../core/pipeline/compile.js';
 import { SecretCheckError, secretReferencesOf, type SecretCheck } from './secret-check.js';
-import { buildCompileOptions, type DeploymentCompileOptions } from './compile-options.js';
+import { buildCompileOptions, buildPullThroughCache, type DeploymentCompileOptions } from './compile-options.js';
 import { conditionInput, conditionsMatch } from '../../core/pipeline/conditions.js';
 import { formatDiagnostic } from '../../core/pipeline/format.js';
 import { substitutionLookup } from '../../core/pipeline/environment.js';
@@ -35,6 +35,8 @@ import type { CloneDecision } from '../shared/clone-credentials.js';
 import type { ScmAccess, ScmRepo } from '../shared/scm.js';
 import type { ImageCommandLookup } from '../../core/images/types.js';
 import { resolveImageCommands } from './image-commands.js';
+import { cachedImagesOf, type SociImageLookup } from './soci-images.js';
+import type { ConvertedImages } from '../../core/images/soci.js';
 import type { Log } from '../shared/observability/logger.js';
 import type { SlipwayMetrics } from '../shared/observability/metrics.js';
 import type { RetryOptions } from '../../core/util/retry.js';
@@ -57,6 +59,11 @@ export interface PlannerDeps {
    * compiled to run masked, which needs it. Without it they run unmasked (the stage notes say so).
    */
   imageLookup?: ImageCommandLookup;
+  /**
+   * The SOCI-enabled copies of cached images (soci-images.ts): a task definition names the copy
+   * of an image that has one. Without it (SOCI indexes off, local mode) the cached tags.
+   */
+  sociImages?: SociImageLookup;
   /**
    * Where Docker config pull secrets are read and their derived logins written
    * (core/pipeline/pull-logins.ts). Without it such a pull secret is applied to no image
@@ -217,7 +224,7 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
 
   let records;
   try {
-    const compile = (absentSecrets?: ReadonlySet<string>) =>
+    const compile = (absentSecrets?: ReadonlySet<string>, sociImages?: ConvertedImages) =>
       metered(meter, () =>
         compileManifest(
           substituted,
@@ -231,11 +238,18 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
             ...(pullSecretLogins ? { pullSecretLogins } : {}),
             ...(clone.credentials ? { cloneCredentials: clone.credentials } : {}),
             ...(absentSecrets ? { absentSecrets } : {}),
+            ...(sociImages ? { sociImages } : {}),
           }),
         ),
       );
+    let absent: ReadonlySet<string> | undefined;
     let compiled = compile();
-    compiled = await withoutMissingSecrets(compiled, compile, clone.credentials?.passwordFrom, deps, fields);
+    const withoutAbsent = (missing: ReadonlySet<string>) => {
+      absent = missing;
+      return compile(missing);
+    };
+    compiled = await withoutMissingSecrets(compiled, withoutAbsent, clone.credentials?.passwordFrom, deps, fields);
+    compiled = await withSociImages(compiled, (converted) => compile(absent, converted), buildPullThroughCache(deps.compile, { repoSlug: ctx.repo.slug, fork }), deps, fields);
     records = newBuildRecords(base, substituted, compiled);
   } catch (err) {
     if (err instanceof WorkLimitExceeded) {
@@ -353,6 +367,33 @@ async function withoutMissingSecrets(
   if (missing.size === 0) return compiled;
   deps.log('secrets not found, left out', { ...fields, missing: [...missing] });
   return compile(missing);
+}
+
+/**
+ * The build compiled again to name the SOCI-enabled copy of each cached image that has one
+ * (soci-images.ts), or as it is: no cache for this build, no copy, or a lookup that failed
+ * (logged; the cached tags still run, pulled whole).
+ */
+async function withSociImages(
+  compiled: CompileResult,
+  compile: (converted: ConvertedImages) => CompileResult,
+  cache: ReturnType<typeof buildPullThroughCache>,
+  deps: PlannerDeps,
+  fields: Record<string, unknown>,
+): Promise<CompileResult> {
+  if (!deps.sociImages || !cache) return compiled;
+  const images = cachedImagesOf(compiled, cache);
+  if (images.length === 0) return compiled;
+  let converted: ConvertedImages;
+  try {
+    converted = await deps.sociImages(images);
+  } catch (err) {
+    deps.log('SOCI copies not looked up; the cached tags are named', { ...fields, images: images.length, error: classifyAwsError(err).message });
+    return compiled;
+  }
+  if (converted.size === 0) return compiled;
+  deps.log('SOCI-enabled copies named', { ...fields, images: [...converted.values()] });
+  return compile(converted);
 }
 
 /**

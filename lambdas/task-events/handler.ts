@@ -8,8 +8,7 @@ import type { TaskStateChangeEvent } from '../../core/builds/task-event.js';
 import type { LogTailReader } from '../../core/logs/log-reader.js';
 import { cloudWatchLogReader } from '../../adapters/cloudwatch-logs/log-reader.js';
 import { ENV } from '../../core/config/lambda-env.js';
-import { logsClient } from '../shared/clients.js';
-import type { Env } from '../shared/config.js';
+import { dynamoDocument, logsClient } from '../shared/clients.js';
 import { applyTaskEvent, stageKeyOf, type ApplyResult } from '../shared/execution/apply-event.js';
 import { lambdaLogger, stageKeys, startInvocation, withKeys } from '../shared/observability/logger.js';
 import { lambdaMetrics, withMetricsFlushed } from '../shared/observability/metrics.js';
@@ -17,6 +16,10 @@ import { agentResultSource } from './agent-result.js';
 import { autoscalerNudge } from '../shared/nudge.js';
 import { executionDepsFromEnv } from '../shared/execution/wiring.js';
 import type { ExecutionDeps } from '../shared/execution/deps.js';
+import { SOCI_STARTED_BY_PREFIX } from '../../core/images/soci.js';
+import { DynamoSociIndexStore } from '../../adapters/dynamodb/soci-store.js';
+import { requireEnv, type Env } from '../shared/config.js';
+import { recordSociResult, type SociResultDeps } from './soci-result.js';
 
 /** A reader of the build log group (the agent's result lines), from the environment. */
 export type LogsOf = (env: Env) => LogTailReader | undefined;
@@ -41,10 +44,17 @@ export function taskEventsDepsFromEnv(env: Env = process.env, logs: LogsOf = clo
  */
 export function taskEventsHandler(logs: LogsOf = cloudWatchLogsOf): (event: TaskStateChangeEvent, context?: Context) => Promise<ApplyResult> {
   let deps: ExecutionDeps | undefined;
+  let soci: SociResultDeps | undefined;
   const logger = lambdaLogger('task-events');
   return async (event, context) => {
     startInvocation(logger, context);
     deps ??= taskEventsDepsFromEnv(process.env, logs);
+    // A SOCI converter's task (lambdas/autoscaler/index-image.ts) is no stage: its report goes to the SOCI store.
+    if (event.detail.startedBy?.startsWith(SOCI_STARTED_BY_PREFIX)) {
+      soci ??= sociResultDeps(logs, deps.log);
+      const result = await recordSociResult(event.detail, soci);
+      return { applied: false, reason: `SOCI converter task: ${result.recorded === 'nothing' ? result.reason : result.recorded}` };
+    }
     // One task, so one stage, per event: every line about it names it (keys per event, not on
     // the shared logger: local mode applies several events at once).
     const stageId = stageKeyOf(event.detail);
@@ -55,6 +65,12 @@ export function taskEventsHandler(logs: LogsOf = cloudWatchLogsOf): (event: Task
       return result;
     });
   };
+}
+
+/** The SOCI store and the build log group's reader, for converter tasks' reports. */
+function sociResultDeps(logs: LogsOf, log: SociResultDeps['log']): SociResultDeps {
+  const reader = logs(process.env);
+  return { store: new DynamoSociIndexStore(dynamoDocument(), requireEnv(process.env, ENV.tableName, 'the build table')), ...(reader ? { logs: reader } : {}), now: Date.now, log };
 }
 
 export const handler = taskEventsHandler();

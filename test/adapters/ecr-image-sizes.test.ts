@@ -33,6 +33,15 @@ describe('image sizes from ECR', () => {
     expect(standIn.calls.slice(before).map((c) => c.action)).toEqual(['DescribeImages', 'DescribeImages']);
   });
 
+  it("gives each image's digest beside its size: what the tag points at now (the SOCI copies are keyed by it)", async () => {
+    const images = [`${REGISTRY}/slipway-docker-hub/library/postgres:16`, `${REGISTRY}/slipway-docker-hub/library/node:20`];
+    const details = await new EcrImageSizes(ecr, REGISTRY).details(images);
+    expect(Object.fromEntries(details)).toEqual({
+      [images[0]!]: { sizeBytes: 150_000_000, digest: `sha256:${'a'.repeat(64)}` },
+      [images[1]!]: { sizeBytes: 400_000_000, digest: `sha256:${'c'.repeat(64)}` },
+    });
+  });
+
   it('leaves out what ECR does not hold (a tag never pulled, a repository never created, another registry), keeping the rest', async () => {
     const images = [
       `${REGISTRY}/slipway-docker-hub/library/postgres:16`,

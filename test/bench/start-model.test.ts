@@ -110,6 +110,16 @@ describe('the figure follows the task definition', () => {
     expect(ladder.map((e) => e.containerDefinitions.length)).toEqual(ladder.map(() => 3));
     expect(compiledContainers(yaml).map((c) => c.name)).toEqual(['slipway-agent', 'db', 'test']);
   });
+  it('the SOCI row is built: the planner names the copy of the node image (390 MB) only, by digest, and the first step comes sooner', () => {
+    const ladder = startLadder(yaml, today, { statusOnPath: false }, RUNS);
+    const soci = ladder.findIndex((e) => e.name.startsWith('+ SOCI copies'));
+    expect(soci).toBe(ladder.length - 1);
+    const images = Object.fromEntries(ladder[soci]!.containerDefinitions.map((c) => [c.name, c.image]));
+    expect(images.test).toMatch(/\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com\/slipway-soci\/slipway-docker-hub\/library\/node@sha256:[a-f0-9]{64}$/);
+    expect(images.db).toMatch(/\/slipway-docker-hub\/library\/postgres:/);
+    expect(startShape(ladder[soci]!.containerDefinitions).containers.filter((c) => c.lazy).map((c) => c.name)).toEqual(['test']);
+    expect(ladder[soci]!.figures.p50).toBeLessThan(ladder[soci - 1]!.figures.p50 - 5);
+  });
 });
 
 describe("the control plane's profile is read from the planner's code", () => {

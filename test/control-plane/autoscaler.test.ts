@@ -29,6 +29,7 @@ import { ensureTaskDefinition } from '../../lambdas/autoscaler/register.js';
 import { cancelBuild } from '../../lambdas/api/cancel.js';
 import { applyTaskEvent, stageKeyOf } from '../../lambdas/shared/execution/apply-event.js';
 import { SqsJobQueue } from '../../adapters/sqs/job-queue.js';
+import { DynamoSociIndexStore } from '../../adapters/dynamodb/soci-store.js';
 import type { Ec2Fleet, FleetDecision, FleetInstance } from '../../core/scaling/ec2-fleet.js';
 
 let aws: LocalAws;
@@ -734,5 +735,39 @@ describe('EC2 capacity (issue 19)', () => {
     expect(input.capacityProviderStrategy).toEqual([{ capacityProvider: 'slipway-ec2-amd64', weight: 1 }]);
     expect(input.placementConstraints).toEqual([{ type: 'distinctInstance' }, { type: 'memberOf', expression: 'attribute:slipway.spent !exists' }]);
     expect(input.group).toBe('slipway-ec2');
+  });
+});
+
+// The cache's events share the jobs queue with stage jobs (lib/soci-indexes.ts): a pass takes
+// them as index-image jobs (lambdas/autoscaler/index-image.ts), never as poison stage jobs.
+describe('index-image jobs on the jobs queue', () => {
+  it('takes a pull through cache event as an index-image job and removes it; one for another prefix is removed as ignored', async () => {
+    const digest = `sha256:${'e'.repeat(64)}`;
+    const event = (repository: string) =>
+      JSON.stringify({ source: 'aws.ecr', 'detail-type': 'ECR Pull Through Cache Action', detail: { 'sync-status': 'SUCCESS', 'repository-name': repository, 'image-tag': '1', 'image-digest': digest } });
+    await sqs.send(new SendMessageCommand({ QueueUrl: deps.config.jobsQueueUrl, MessageBody: event('slipway-docker-hub/library/small') }));
+    await sqs.send(new SendMessageCommand({ QueueUrl: deps.config.jobsQueueUrl, MessageBody: event('elsewhere/library/small') }));
+    const doc = documentClient(new DynamoDBClient(aws.clientConfig('dynamodb')));
+    const store = new DynamoSociIndexStore(doc, 'builds');
+    const described: string[][] = [];
+    // Every pass of the deployment has the setting, those a task's end nudges too: the shared deps get it for this test.
+    const config = deps.config;
+    deps.config = { ...config, soci: { taskDefinition: 'slipway-soci-converter', registry: '123456789012.dkr.ecr.us-east-1.amazonaws.com', prefixes: ['slipway-docker-hub'] } };
+    deps.soci = { store, describe: async (images) => (described.push([...images]), new Map(images.map((i) => [i, { sizeBytes: 5_000_000, digest }]))) };
+    // A pass samples the queue (short polls may return a subset): passes until one has taken it, a few at most.
+    let taken: PassReport['indexImages'];
+    try {
+      for (let i = 0; i < 5 && taken === undefined; i++) taken = (await pass()).indexImages;
+    } finally {
+      deps.config = config;
+      delete deps.soci;
+    }
+    expect(taken).toEqual([{ digest, outcome: 'skipped' }]);
+    expect(described).toEqual([[`123456789012.dkr.ecr.us-east-1.amazonaws.com/slipway-docker-hub/library/small:1`]]);
+    expect(await store.get(digest)).toMatchObject({ state: 'skipped' });
+    expect(logged.some((l) => l.message === 'pull through cache event ignored')).toBe(true);
+    const left = await sqs.send(new ReceiveMessageCommand({ QueueUrl: deps.config.jobsQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    const parked = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    expect([...(left.Messages ?? []), ...(parked.Messages ?? [])].filter((m) => m.Body?.includes('Pull Through Cache'))).toEqual([]);
   });
 });

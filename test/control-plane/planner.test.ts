@@ -42,6 +42,11 @@ import { startSqs, type LocalSqs } from '../../local/sqs.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
 import { startFakeGitHost, type FakeGitHost } from '../support/fake-git-host.js';
 import { droneYaml, step } from '../support/pipelines.js';
+import { ECRClient } from '@aws-sdk/client-ecr';
+import { EcrImageSizes } from '../../adapters/ecr/image-sizes.js';
+import { DynamoSociIndexStore } from '../../adapters/dynamodb/soci-store.js';
+import { sociImageLookup } from '../../lambdas/planner/soci-images.js';
+import { startEcrStandIn, type EcrStandIn } from '../support/ecr-stand-in.js';
 
 const PIPELINES = droneYaml(
   {
@@ -1128,5 +1133,72 @@ describe('Docker config pull secrets read before the build number', () => {
     const build = (await store.getBuild('acme/pull-flaky#1'))!;
     expect(build.status).toBe('error');
     expect(build.error).toMatch(/image_pull_secrets: "dockerconfig" \(the repository secret \/slipway\/acme\/pull-flaky\/dockerconfig\) cannot be read as a Docker config: Slipway could not read it/);
+  });
+});
+
+// SOCI-enabled copies (lambdas/planner/soci-images.ts, core/images/soci.ts): where a cached
+// tag's current digest (ECR DescribeImages, the ECR stand-in) has a converted copy in the store,
+// the task definition names the copy by digest; otherwise the cached tag, as before.
+describe('SOCI-enabled copies of cached images', () => {
+  const REGISTRY = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
+  const GOLANG = `sha256:${'9'.repeat(64)}`;
+  const POSTGRES = `sha256:${'8'.repeat(64)}`;
+  const COPY = `sha256:${'7'.repeat(64)}`;
+  let ecrStandIn: EcrStandIn;
+  let ecr: ECRClient;
+  let soci: DynamoSociIndexStore;
+
+  beforeAll(async () => {
+    ecrStandIn = await startEcrStandIn();
+    ecr = new ECRClient({ endpoint: ecrStandIn.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+    ecrStandIn.repositories.set('slipway-docker-hub/library/golang', [{ digest: GOLANG, tags: ['1.22'], sizeInBytes: 300_000_000 }]);
+    ecrStandIn.repositories.set('slipway-docker-hub/library/postgres', [{ digest: POSTGRES, tags: ['15'], sizeInBytes: 150_000_000 }]);
+    soci = new DynamoSociIndexStore(db.doc, db.tableName);
+    // Converted just now: a copy is named until SOCI_COPY_LIFETIME_MS after its conversion.
+    await soci.claim({ repository: 'slipway-docker-hub/library/golang', digest: GOLANG }, Date.now());
+    await soci.converted(GOLANG, COPY, Date.now());
+    await soci.skip({ repository: 'slipway-docker-hub/library/postgres', digest: POSTGRES }, 'small');
+  });
+  afterAll(async () => {
+    ecr?.destroy();
+    await ecrStandIn?.stop();
+  });
+
+  const withSoci = (overrides: Partial<PlannerDeps['compile']> = {}, describeImages?: (images: readonly string[]) => Promise<Map<string, { sizeBytes: number; digest: string }>>): PlannerDeps => {
+    const sizes = new EcrImageSizes(ecr, REGISTRY);
+    return {
+      ...deps,
+      compile: { ...deps.compile, pullThroughCache: { registry: REGISTRY, prefixes: { 'docker.io': 'slipway-docker-hub' } }, ...overrides },
+      sociImages: sociImageLookup({ describe: describeImages ?? ((images) => sizes.details(images)), store: soci, now: Date.now }),
+    };
+  };
+  const imagesOf = async (buildId: string) => {
+    const job = decodeJob((await drainJobs()).find((m) => decodeJob(m.Body!).buildId === buildId)!.Body!);
+    return Object.fromEntries((job.taskDefinition as unknown as { containerDefinitions: { name: string; image: string }[] }).containerDefinitions.map((c) => [c.name, c.image]));
+  };
+
+  it('names the converted copy of an image that has one, by digest, and the cached tag of one that does not', async () => {
+    await planEvent(await pushMessage('acme/soci', PIPELINES), withSoci());
+    const images = await imagesOf('acme/soci#1');
+    expect(Object.values(images)).toContain(`${REGISTRY}/slipway-soci/slipway-docker-hub/library/golang@${COPY}`);
+    expect(Object.values(images)).toContain(`${REGISTRY}/slipway-docker-hub/library/postgres:15`);
+    expect(logs.map((l) => l.message)).toContain('SOCI-enabled copies named');
+  });
+
+  it('gives a repository opted out of the cache neither the cache nor the copies', async () => {
+    await planEvent(await pushMessage('acme/soci-out', PIPELINES), withSoci({ pullThroughCacheOptOut: ['acme/soci-out'] }));
+    const images = Object.values(await imagesOf('acme/soci-out#1'));
+    expect(images).toContain('golang:1.22');
+    expect(images.some((i) => i.includes('.dkr.ecr.'))).toBe(false);
+  });
+
+  it('names the cached tags when the lookup fails, and says so in its log', async () => {
+    const failing = async (): Promise<never> => {
+      throw new Error('AccessDeniedException: not authorized to perform ecr:DescribeImages');
+    };
+    await planEvent(await pushMessage('acme/soci-down', PIPELINES), withSoci({}, failing));
+    const images = Object.values(await imagesOf('acme/soci-down#1'));
+    expect(images).toContain(`${REGISTRY}/slipway-docker-hub/library/golang:1.22`);
+    expect(logs.find((l) => l.message.startsWith('SOCI copies not looked up'))?.fields).toMatchObject({ error: expect.stringContaining('not authorized') });
   });
 });

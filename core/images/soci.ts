@@ -1,0 +1,302 @@
+// SOCI index manifest v2 for the large images builds pull through the cache
+// (docs/design/soci-indexes.md). Pure: which cache event becomes an `index-image` job, which
+// image is worth converting, where its converted copy lives, what the converter reports, and
+// which image a task definition names. The store (SociIndexStore) is a port; DynamoDB is
+// adapters/dynamodb/soci-store.ts.
+//
+// Facts this rests on:
+// - ECR sends "ECR Pull Through Cache Action" to EventBridge when the cache pulls an image,
+//   with `sync-status`, `ecr-repository-prefix`, `repository-name`, `image-tag` and
+//   `image-digest` in `detail`, on a best-effort basis
+//   (https://docs.aws.amazon.com/AmazonECR/latest/userguide/ecr-eventbridge.html).
+// - Fargate lazy-loads only images in private ECR, and it pays for images over 250 MB ("For
+//   large container images (> 250mb), it's better to lazy load",
+//   https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-pull-behavior.html).
+// - A v2 conversion is a new image (an OCI index holding the image and its SOCI index, bound
+//   by the `com.amazon.soci.index-digest` annotation) with a new digest, sharing the layers
+//   (awslabs/soci-snapshotter docs/soci-index-manifest-v2.md). The cache keeps its tags in
+//   step with upstream, so the copy lives where the cache never writes: `slipway-soci/…`.
+
+import { isEcrRepositoryName } from './ecr-repository-name.js';
+import { isDigest, parseImageReference } from './reference.js';
+
+/** The repository prefix of converted images (lib/soci-indexes.ts creates them; the converter may push only there). */
+export const SOCI_REPOSITORY_PREFIX = 'slipway-soci';
+
+/** Below this many bytes compressed (the largest platform's), an image is pulled whole: AWS's "> 250mb". */
+export const SOCI_MIN_IMAGE_BYTES = 250 * 1000 * 1000;
+
+/** The converter's report line (task-runner/soci-converter/convert.sh), as the agent's is `SLIPWAY_RESULT `. */
+export const SOCI_REPORT_PREFIX = 'SLIPWAY_SOCI ';
+
+/** `startedBy` of every converter task: how the task-events Lambda tells them from build tasks. */
+export const SOCI_STARTED_BY_PREFIX = 'slipway-soci-';
+
+/** The converter's container name (its log stream is `<prefix>/<container>/<task id>`). */
+export const SOCI_CONVERTER_CONTAINER = 'soci-converter';
+
+/** An image the cache has just pulled: what an `index-image` job converts. */
+export interface IndexImageJob {
+  /** The cached repository, `slipway-docker-hub/library/node`. */
+  repository: string;
+  /** The tag the cache pulled (absent: pulled by digest). */
+  tag?: string;
+  /** The digest the cache stored for it (the tag's: an index for a multi-platform image). */
+  digest: string;
+}
+
+export type CacheEventReading =
+  | { kind: 'job'; job: IndexImageJob }
+  /** A pull through cache event that asks for nothing: removed from the queue. */
+  | { kind: 'ignored'; reason: string }
+  /** Not a pull through cache event at all (a stage job): for decodeJob. */
+  | { kind: 'other' };
+
+/**
+ * The `index-image` job of an EventBridge event as the jobs queue carries it (the whole event,
+ * JSON), or why it is none. Only a successful pull into one of `prefixes` (the deployment's
+ * cache rules) counts; the rule already filters on them, but a message on the queue is checked
+ * again as any input is.
+ */
+export function indexImageJobOf(body: string, prefixes: readonly string[]): CacheEventReading {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch (error) {
+    if (error instanceof SyntaxError) return { kind: 'other' };
+    throw error;
+  }
+  if (!isObject(value) || value.source !== 'aws.ecr' || value['detail-type'] !== 'ECR Pull Through Cache Action') return { kind: 'other' };
+  const ignored = (reason: string): CacheEventReading => ({ kind: 'ignored', reason });
+  const detail = isObject(value.detail) ? value.detail : {};
+  const status = detail['sync-status'];
+  if (status !== 'SUCCESS') return ignored(`the cache's pull did not succeed (sync-status ${JSON.stringify(status)})`);
+  const repository = detail['repository-name'];
+  if (typeof repository !== 'string' || !isEcrRepositoryName(repository)) return ignored(`repository-name ${JSON.stringify(repository)} is not an ECR repository name`);
+  if (!prefixes.some((p) => repository.startsWith(`${p}/`))) return ignored(`${repository} is under none of the cache's prefixes (${prefixes.join(', ')})`);
+  const digest = detail['image-digest'];
+  if (typeof digest !== 'string' || !digest.startsWith('sha256:') || !isDigest(digest)) return ignored(`image-digest ${JSON.stringify(digest)} is not a sha256 digest`);
+  const tag = detail['image-tag'];
+  const validTag = typeof tag === 'string' && /^[\w][\w.-]{0,127}$/.test(tag);
+  return { kind: 'job', job: { repository, digest, ...(validTag ? { tag } : {}) } };
+}
+
+/** Where the converted copy of a cached image goes: `slipway-soci/<cached repository>:soci-<digest hex>`. */
+export function sociTarget(job: Pick<IndexImageJob, 'repository' | 'digest'>): { repository: string; tag: string } {
+  return { repository: `${SOCI_REPOSITORY_PREFIX}/${job.repository}`, tag: `soci-${job.digest.slice('sha256:'.length)}` };
+}
+
+/** The store's record of one source digest. */
+export type SociRecord =
+  | { state: 'converting'; repository: string; claimedAt: number; attempts: number; taskArn?: string }
+  | { state: 'converted'; repository: string; convertedDigest: string; convertedAt: number }
+  | { state: 'skipped'; repository: string; reason: string }
+  | { state: 'failed'; repository: string; reason: string; claimedAt: number; attempts: number };
+
+/** A conversion that has not reported within this long is claimed again (a task lost with its events). */
+export const SOCI_CLAIM_STALE_MS = 60 * 60_000;
+/** Attempts per source digest: an image that fails this often is left unconverted (pulled whole). */
+export const SOCI_MAX_ATTEMPTS = 3;
+/**
+ * Copies expire 30 days after their push (lib/soci-indexes.ts: ECR's lifecycle rules can only
+ * archive by last pull, and an archived image cannot be pulled, archive-image.html; expiring is
+ * by push age), "within 24 hours" of it (LifecyclePolicies.html). So a copy is named for 29 days
+ * after its conversion, and the cache's next event for its source then converts it again.
+ */
+export const SOCI_COPY_LIFETIME_MS = 29 * 24 * 3600_000;
+
+/** What ECR says of one image of the account's registry (adapters/ecr/image-sizes.ts, DescribeImages). */
+export interface EcrImageDetail {
+  /** Compressed bytes; for a manifest list, its largest platform's. */
+  sizeBytes: number;
+  /** The digest the tag points at (the manifest list's for a multi-platform image). */
+  digest: string;
+}
+
+/** The port on DescribeImages: each image ECR describes; the others are left out. */
+export type DescribeEcrImages = (images: readonly string[]) => Promise<Map<string, EcrImageDetail>>;
+
+/** The port: records keyed by the source digest; every write is conditional, so duplicates and reordering are harmless. */
+export interface SociIndexStore {
+  get(sourceDigest: string): Promise<SociRecord | undefined>;
+  /** Several at once (the planner, for a build's images); unknown digests are absent. */
+  getMany(sourceDigests: readonly string[]): Promise<Map<string, SociRecord>>;
+  /**
+   * Claims the conversion of `job.digest`: true when this caller should start it. False when
+   * it is converted, skipped, being converted (claimed under SOCI_CLAIM_STALE_MS ago) or out of attempts.
+   */
+  claim(job: IndexImageJob, now: number): Promise<boolean>;
+  /** The converter task started for a claim (the task-events Lambda checks its report against it). */
+  started(sourceDigest: string, taskArn: string): Promise<void>;
+  /** Small, or otherwise not worth converting: never claimed again. */
+  skip(job: IndexImageJob, reason: string): Promise<void>;
+  /** The converter's report: the converted image's digest. Only a claimed record moves to converted. */
+  converted(sourceDigest: string, convertedDigest: string, now: number): Promise<void>;
+  /** The conversion failed; a later event may claim it again, up to SOCI_MAX_ATTEMPTS. */
+  failed(sourceDigest: string, reason: string, now: number): Promise<void>;
+}
+
+/** Whether `record` (if any) lets a new conversion be claimed at `now`. */
+export function claimable(record: SociRecord | undefined, now: number): boolean {
+  if (record === undefined) return true;
+  if (record.state === 'converted') return now - record.convertedAt >= SOCI_COPY_LIFETIME_MS;
+  if (record.state === 'skipped') return false;
+  if (record.attempts >= SOCI_MAX_ATTEMPTS) return false;
+  return record.state === 'failed' || now - record.claimedAt >= SOCI_CLAIM_STALE_MS;
+}
+
+export type IndexDecision = { convert: true } | { convert: false; reason: string };
+
+/**
+ * Whether to convert an image of `sizeBytes` compressed (ECR DescribeImages' imageSizeInBytes:
+ * for a manifest list "the max size of all manifests in the list",
+ * https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ImageDetail.html). Undefined:
+ * ECR did not say (the image is gone): nothing to convert.
+ */
+export function indexDecision(sizeBytes: number | undefined): IndexDecision {
+  if (sizeBytes === undefined) return { convert: false, reason: 'ECR does not describe the image (expired or deleted from the cache)' };
+  if (sizeBytes < SOCI_MIN_IMAGE_BYTES) {
+    return { convert: false, reason: `${(sizeBytes / 1e6).toFixed(1)} MB compressed, under ${SOCI_MIN_IMAGE_BYTES / 1e6} MB: pulled whole is faster (fargate-pull-behavior.html)` };
+  }
+  return { convert: true };
+}
+
+/** What the converter reports on its last line. */
+export interface SociReport {
+  /** The source digest it converted. */
+  source: string;
+  /** The digest of the SOCI-enabled copy it pushed. */
+  converted: string;
+  /** Where it pushed it: sociTarget(source). */
+  repository: string;
+  tag: string;
+}
+
+/**
+ * The converter's report line, when it has the shape the converter writes and names the place
+ * sociTarget gives its source (the task-events Lambda then checks it against the store's
+ * record of the task it started: sociReportAccepted).
+ */
+export function parseSociReport(line: string): SociReport | undefined {
+  const text = line.replace(/\r?\n$/, '');
+  if (!text.startsWith(SOCI_REPORT_PREFIX)) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text.slice(SOCI_REPORT_PREFIX.length));
+  } catch (error) {
+    if (error instanceof SyntaxError) return undefined;
+    throw error;
+  }
+  if (!isObject(value)) return undefined;
+  const { source, converted, repository, tag } = value;
+  const sha256 = (d: unknown): d is string => typeof d === 'string' && d.startsWith('sha256:') && isDigest(d);
+  if (!sha256(source) || !sha256(converted) || converted === source) return undefined;
+  if (typeof repository !== 'string' || !repository.startsWith(`${SOCI_REPOSITORY_PREFIX}/`) || !isEcrRepositoryName(repository)) return undefined;
+  const target = sociTarget({ repository: repository.slice(SOCI_REPOSITORY_PREFIX.length + 1), digest: source });
+  if (tag !== target.tag) return undefined;
+  return { source, converted, repository, tag };
+}
+
+/** The last well-formed report among `lines` (the end of the converter's log stream). */
+export function lastSociReport(lines: readonly string[]): SociReport | undefined {
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const report = parseSociReport(lines[i]!);
+    if (report) return report;
+  }
+  return undefined;
+}
+
+/**
+ * Whether a report from task `taskArn` may be recorded: the store holds a claim on its source
+ * for that very task, and the copy went where sociTarget puts that repository's images.
+ */
+export function sociReportAccepted(report: SociReport, record: SociRecord | undefined, taskArn: string): boolean {
+  if (record?.state !== 'converting' || record.taskArn !== taskArn) return false;
+  return report.repository === sociTarget({ repository: record.repository, digest: report.source }).repository;
+}
+
+/**
+ * The converted images a build's cached references may name instead: cached reference (as
+ * the pull-through cache rewrote it, `<registry>/<prefix>/<repo>:<tag>`) → the converted
+ * image by digest, `<registry>/slipway-soci/<prefix>/<repo>@sha256:…`. The compiler reads it
+ * (pull-through-cache.ts); the planner fills it (lambdas/planner/soci-images.ts).
+ */
+export type ConvertedImages = ReadonlyMap<string, string>;
+
+/**
+ * The converted reference for `cached` whose tag resolves to `sourceDigest`, when `record`
+ * says the conversion is done and its copy has not reached its expiry (SOCI_COPY_LIFETIME_MS).
+ * A reference pinned to another digest keeps what it pins.
+ */
+export function convertedReference(cached: string, sourceDigest: string, record: SociRecord | undefined, now: number): string | undefined {
+  if (record?.state !== 'converted' || now - record.convertedAt >= SOCI_COPY_LIFETIME_MS) return undefined;
+  const parsed = parseImageReference(cached);
+  if (!parsed.ok) return undefined;
+  const { ref } = parsed;
+  if (ref.digest !== undefined && ref.digest !== sourceDigest) return undefined;
+  if (record.repository !== ref.repository) return undefined;
+  const target = sociTarget({ repository: ref.repository, digest: sourceDigest });
+  return `${ref.domain}/${target.repository}@${record.convertedDigest}`;
+}
+
+/** Whether `image` is a converted image (the start model counts it lazy-loaded). */
+export function isConvertedImage(image: string): boolean {
+  const parsed = parseImageReference(image);
+  return parsed.ok && parsed.ref.repository.startsWith(`${SOCI_REPOSITORY_PREFIX}/`) && parsed.ref.digest !== undefined;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The converter task of the stack (lib/soci-indexes.ts) and where it runs: the autoscaler's SOCI_CONVERTER. */
+export interface SociConverterConfig {
+  /** Family (or ARN) of the converter's task definition. */
+  taskDefinition: string;
+  /** The account's registry, `<account>.dkr.ecr.<region>.amazonaws.com`. */
+  registry: string;
+  /** The cache rules' repository prefixes: only their images are converted. */
+  prefixes: string[];
+}
+
+/** The environment the converter's script reads (task-runner/soci-converter/convert.sh). */
+export const SOCI_CONVERTER_ENV = {
+  source: 'SLIPWAY_SOCI_SOURCE',
+  digest: 'SLIPWAY_SOCI_DIGEST',
+  target: 'SLIPWAY_SOCI_TARGET',
+} as const;
+
+/** The parts of RunTask that are the conversion's own (the caller adds cluster and network). */
+export interface ConverterRun {
+  taskDefinition: string;
+  startedBy: string;
+  clientToken: string;
+  overrides: { containerOverrides: { name: string; environment: { name: string; value: string }[] }[] };
+}
+
+/**
+ * RunTask of one conversion. `attempt` (the claim's count) makes a retried RunTask of the same
+ * claim return the same task (clientToken, 24 h) while a later claim starts a new one.
+ * startedBy: ≤ 36 characters, SOCI_STARTED_BY_PREFIX then the digest's first hex.
+ */
+export function converterRun(job: IndexImageJob, config: SociConverterConfig, attempt: number, hash: (text: string) => string): ConverterRun {
+  const target = sociTarget(job);
+  const hex = job.digest.slice('sha256:'.length);
+  return {
+    taskDefinition: config.taskDefinition,
+    startedBy: `${SOCI_STARTED_BY_PREFIX}${hex.slice(0, 36 - SOCI_STARTED_BY_PREFIX.length)}`,
+    clientToken: hash(`soci\n${job.digest}\n${attempt}`).slice(0, 64),
+    overrides: {
+      containerOverrides: [
+        {
+          name: SOCI_CONVERTER_CONTAINER,
+          environment: [
+            { name: SOCI_CONVERTER_ENV.source, value: `${config.registry}/${job.repository}` },
+            { name: SOCI_CONVERTER_ENV.digest, value: job.digest },
+            { name: SOCI_CONVERTER_ENV.target, value: `${config.registry}/${target.repository}:${target.tag}` },
+          ],
+        },
+      ],
+    },
+  };
+}

@@ -1,0 +1,89 @@
+// The `index-image` jobs of the jobs queue: the cache pulled an image (an "ECR Pull Through
+// Cache Action" event the stack's rule put on the queue, lib/soci-indexes.ts); if it is large
+// and not converted yet, one converter task is started to write its SOCI-enabled copy
+// (core/images/soci.ts). The store's conditional writes make EventBridge's duplicates, SQS
+// redeliveries and events out of order harmless: one claim per source digest starts one task.
+
+import { createHash } from 'node:crypto';
+import { RunTaskCommand, type ECSClient } from '@aws-sdk/client-ecs';
+import { claimable, converterRun, indexDecision, type IndexImageJob, type SociConverterConfig, type SociIndexStore, type DescribeEcrImages } from '../../core/images/soci.js';
+import type { ExecutionConfig } from './config.js';
+
+export interface IndexImageDeps {
+  ecs: Pick<ECSClient, 'send'>;
+  store: SociIndexStore;
+  /** ECR DescribeImages (adapters/ecr/image-sizes.ts): the image's compressed size. */
+  describe: DescribeEcrImages;
+  config: Pick<ExecutionConfig, 'cluster' | 'subnets' | 'securityGroups' | 'assignPublicIp'> & { soci: SociConverterConfig };
+  now: () => number;
+  log: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+export type IndexImageOutcome =
+  | { kind: 'started'; taskArn: string; digest: string }
+  | { kind: 'skipped'; reason: string }
+  /** Converted, skipped or under way already: a duplicate. */
+  | { kind: 'known' }
+  /** ECS refused the task (failures[]): the claim is marked failed, a later event may try again. */
+  | { kind: 'failed'; reason: string };
+
+/**
+ * Throws on an error worth another delivery (the store, ECR or ECS did not answer): the message
+ * stays on the queue. The job is keyed by the digest the event's tag points at when ECR is
+ * asked (the one the planner looks up); without a tag, by the event's digest.
+ */
+export async function indexImage(event: IndexImageJob, deps: IndexImageDeps): Promise<IndexImageOutcome> {
+  const { soci } = deps.config;
+  // The tag as ECR describes it now: its size, and the digest the planner will find for it
+  // (lambdas/planner/soci-images.ts asks the same question), whatever digest the event named.
+  const image = event.tag !== undefined ? `${soci.registry}/${event.repository}:${event.tag}` : `${soci.registry}/${event.repository}@${event.digest}`;
+  const detail = (await deps.describe([image])).get(image);
+  const job: IndexImageJob = detail && detail.digest !== event.digest ? { ...event, digest: detail.digest } : event;
+  if (job !== event) deps.log('the tag points at another digest than the event named: that one is indexed', { repository: event.repository, tag: event.tag, event: event.digest, now: job.digest });
+  if (!claimable(await deps.store.get(job.digest), deps.now())) return { kind: 'known' };
+
+  const decision = indexDecision(detail?.sizeBytes);
+  if (!decision.convert) {
+    await deps.store.skip(job, decision.reason);
+    return { kind: 'skipped', reason: decision.reason };
+  }
+
+  const now = deps.now();
+  if (!(await deps.store.claim(job, now))) return { kind: 'known' };
+  // The claim's attempt number: a retried RunTask of this claim returns the same task.
+  const claimed = await deps.store.get(job.digest);
+  const attempt = claimed?.state === 'converting' ? claimed.attempts : 1;
+  const run = converterRun(job, soci, attempt, (text) => createHash('sha256').update(text).digest('hex'));
+  let res;
+  try {
+    res = await deps.ecs.send(
+      new RunTaskCommand({
+        cluster: deps.config.cluster,
+        count: 1,
+        launchType: 'FARGATE',
+        ...run,
+        networkConfiguration: {
+          awsvpcConfiguration: {
+            subnets: deps.config.subnets,
+            ...(deps.config.securityGroups.length > 0 ? { securityGroups: deps.config.securityGroups } : {}),
+            assignPublicIp: deps.config.assignPublicIp,
+          },
+        },
+      }),
+    );
+  } catch (err) {
+    // The claim stays `converting`: the message's next delivery finds it claimed (known), so it
+    // is freed here for that delivery to claim again, with the next attempt's token.
+    await deps.store.failed(job.digest, `RunTask failed: ${(err as Error).message}`, deps.now());
+    throw err;
+  }
+  const taskArn = res.tasks?.[0]?.taskArn;
+  if (!taskArn) {
+    const reason = (res.failures ?? []).map((f) => `${f.reason ?? 'unknown'}${f.detail ? ` (${f.detail})` : ''}`).join('; ') || 'RunTask returned no task';
+    await deps.store.failed(job.digest, `RunTask: ${reason}`, deps.now());
+    return { kind: 'failed', reason };
+  }
+  await deps.store.started(job.digest, taskArn);
+  deps.log('SOCI conversion started', { repository: job.repository, tag: job.tag, digest: job.digest, taskArn });
+  return { kind: 'started', taskArn, digest: job.digest };
+}

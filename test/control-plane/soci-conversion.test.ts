@@ -1,0 +1,177 @@
+// An index-image job from start to record, on the stand-ins: the cache's event (as EventBridge
+// puts it on the jobs queue) → the autoscaler's consumer (lambdas/autoscaler/index-image.ts:
+// DynamoDB Local for the claim, the ECR stand-in for the size) → RunTask on the local ECS
+// stand-in → the converter's report line in its log stream → the task-events Lambda's record
+// (lambdas/task-events/soci-result.ts). The converter here is a shell that prints what
+// task-runner/soci-converter/convert.sh prints (its own test runs the real script).
+
+import { createHash } from 'node:crypto';
+import { ECRClient } from '@aws-sdk/client-ecr';
+import { RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoSociIndexStore } from '../../adapters/dynamodb/soci-store.js';
+import { EcrImageSizes } from '../../adapters/ecr/image-sizes.js';
+import { SOCI_CONVERTER_CONTAINER, SOCI_STARTED_BY_PREFIX, indexImageJobOf, type IndexImageJob } from '../../core/images/soci.js';
+import type { TaskStateChangeDetail } from '../../core/builds/task-event.js';
+import { indexImage, type IndexImageDeps } from '../../lambdas/autoscaler/index-image.js';
+import { recordSociResult } from '../../lambdas/task-events/soci-result.js';
+import { localLogReader } from '../../local/log-reader.js';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
+import { startEcrStandIn, type EcrStandIn } from '../support/ecr-stand-in.js';
+import { ecsForFile, family } from '../local/helpers.js';
+
+const REGISTRY = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
+const LOG_GROUP = '/slipway/builds';
+const COPY = `sha256:${'c'.repeat(64)}`;
+const digestOf = (text: string) => `sha256:${createHash('sha256').update(text).digest('hex')}`;
+
+/** What convert.sh prints on success, from the environment RunTask gave it. */
+const REPORTS = `t=\${SLIPWAY_SOCI_TARGET#*/}; echo "soci-converter: converting"; echo "SLIPWAY_SOCI {\\"source\\":\\"$SLIPWAY_SOCI_DIGEST\\",\\"converted\\":\\"${COPY}\\",\\"repository\\":\\"\${t%:*}\\",\\"tag\\":\\"\${t##*:}\\"}"`;
+
+const local = ecsForFile();
+let db: LocalDynamo;
+let ecrStandIn: EcrStandIn;
+let ecr: ECRClient;
+let store: DynamoSociIndexStore;
+const logs: string[] = [];
+
+beforeAll(async () => {
+  [db, ecrStandIn] = await Promise.all([startDynamoLocal('soci-conversion'), startEcrStandIn()]);
+  ecr = new ECRClient({ endpoint: ecrStandIn.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  store = new DynamoSociIndexStore(db.doc, db.tableName);
+});
+afterAll(async () => {
+  ecr?.destroy();
+  await Promise.all([db?.stop(), ecrStandIn?.stop()]);
+});
+
+/** The converter's task definition as lib/soci-indexes.ts shapes it (1 vCPU, 2 GB, awslogs to the build group), with `script` as its program. */
+async function converterDefinition(script: string): Promise<string> {
+  const res = await local.client.send(
+    new RegisterTaskDefinitionCommand({
+      family: family('slipway-soci-converter'),
+      networkMode: 'awsvpc',
+      requiresCompatibilities: ['FARGATE'],
+      cpu: '1024',
+      memory: '2048',
+      containerDefinitions: [
+        {
+          name: SOCI_CONVERTER_CONTAINER,
+          image: 'alpine:3',
+          essential: true,
+          entryPoint: ['/bin/sh', '-c'],
+          command: [script],
+          logConfiguration: { logDriver: 'awslogs', options: { 'awslogs-group': LOG_GROUP, 'awslogs-region': LOCAL_REGION, 'awslogs-stream-prefix': 'slipway' } },
+        },
+      ],
+    }),
+  );
+  return res.taskDefinition!.taskDefinitionArn!;
+}
+
+function deps(taskDefinition: string): IndexImageDeps {
+  const sizes = new EcrImageSizes(ecr, REGISTRY);
+  return {
+    ecs: local.client,
+    store,
+    describe: (images) => sizes.details(images),
+    config: { cluster: 'default', subnets: ['subnet-local'], securityGroups: [], assignPublicIp: 'ENABLED', soci: { taskDefinition, registry: REGISTRY, prefixes: ['slipway-docker-hub'] } },
+    now: Date.now,
+    log: (message) => logs.push(message),
+  };
+}
+
+/** The cache's event for `repository@digest`, as the jobs queue carries it, read as the autoscaler reads it. */
+function jobFromEvent(repository: string, digest: string, tag: string): IndexImageJob {
+  const body = JSON.stringify({ source: 'aws.ecr', 'detail-type': 'ECR Pull Through Cache Action', detail: { 'sync-status': 'SUCCESS', 'repository-name': repository, 'image-tag': tag, 'image-digest': digest } });
+  const reading = indexImageJobOf(body, ['slipway-docker-hub']);
+  if (reading.kind !== 'job') throw new Error(`not a job: ${JSON.stringify(reading)}`);
+  return reading.job;
+}
+
+async function stoppedDetail(taskArn: string): Promise<TaskStateChangeDetail> {
+  await local.ecs.waitForStopped(taskArn);
+  await local.ecs.eventsDelivered();
+  return local.ecs.events(taskArn).at(-1)!.detail;
+}
+
+describe('index-image jobs on the stand-ins', () => {
+  it('starts one converter for duplicate events of a large image, and records the copy its task reports', async () => {
+    const digest = digestOf('node:20');
+    ecrStandIn.repositories.set('slipway-docker-hub/library/node', [{ digest, tags: ['20'], sizeInBytes: 390_000_000 }]);
+    const d = deps(await converterDefinition(REPORTS));
+    const job = jobFromEvent('slipway-docker-hub/library/node', digest, '20');
+
+    const outcomes = await Promise.all([indexImage(job, d), indexImage(job, d), indexImage(job, d)]);
+    const started = outcomes.filter((o) => o.kind === 'started');
+    expect(started).toHaveLength(1);
+    expect(outcomes.filter((o) => o.kind === 'known')).toHaveLength(2);
+    const taskArn = (started[0] as { taskArn: string }).taskArn;
+    const converters = local.ecs.tasks().filter((t) => String(t.startedBy).startsWith(SOCI_STARTED_BY_PREFIX));
+    expect(converters.map((t) => t.taskArn)).toEqual([taskArn]);
+    expect(await store.get(digest)).toMatchObject({ state: 'converting', taskArn, attempts: 1 });
+
+    const reader = localLogReader(local.ecs.logsDir, LOG_GROUP);
+    const result = await recordSociResult(await stoppedDetail(taskArn), { store, logs: reader, now: Date.now, log: () => {} });
+    expect(result).toEqual({ recorded: 'converted', source: digest, converted: COPY });
+    expect(await store.get(digest)).toMatchObject({ state: 'converted', convertedDigest: COPY });
+    // An event of the same image later (the cache's next sync of an unchanged tag) starts nothing.
+    expect(await indexImage(job, d)).toEqual({ kind: 'known' });
+  });
+
+  it('skips an image under 250 MB without starting a task, for good', async () => {
+    const digest = digestOf('postgres:15');
+    ecrStandIn.repositories.set('slipway-docker-hub/library/postgres', [{ digest, tags: ['15'], sizeInBytes: 150_000_000 }]);
+    const before = local.ecs.tasks().length;
+    const d = deps(await converterDefinition(REPORTS));
+    const outcome = await indexImage(jobFromEvent('slipway-docker-hub/library/postgres', digest, '15'), d);
+    expect(outcome).toMatchObject({ kind: 'skipped', reason: expect.stringContaining('under 250 MB') });
+    expect(local.ecs.tasks()).toHaveLength(before);
+    expect(await store.get(digest)).toMatchObject({ state: 'skipped' });
+  });
+
+  it('marks a converter that exits without its report failed, with its last line, so a later event tries again', async () => {
+    const digest = digestOf('python:3.12');
+    ecrStandIn.repositories.set('slipway-docker-hub/library/python', [{ digest, tags: ['3.12'], sizeInBytes: 400_000_000 }]);
+    const d = deps(await converterDefinition('echo "soci-converter: soci convert failed" >&2; exit 1'));
+    const job = jobFromEvent('slipway-docker-hub/library/python', digest, '3.12');
+    const outcome = await indexImage(job, d);
+    expect(outcome.kind).toBe('started');
+    const taskArn = (outcome as { taskArn: string }).taskArn;
+    const result = await recordSociResult(await stoppedDetail(taskArn), { store, logs: localLogReader(local.ecs.logsDir, LOG_GROUP), now: Date.now, log: () => {} });
+    expect(result).toMatchObject({ recorded: 'failed', source: digest, reason: expect.stringContaining('exited 1') });
+    expect(await store.get(digest)).toMatchObject({ state: 'failed', attempts: 1 });
+    // The next event claims it again: a second task, with the next attempt's token.
+    const again = await indexImage(job, d);
+    expect(again.kind).toBe('started');
+    expect((again as { taskArn: string }).taskArn).not.toBe(taskArn);
+  });
+
+  it("indexes the digest the event's tag points at when ECR is asked (the one the planner finds), not an older one the event named", async () => {
+    const current = digestOf('golang:1.22 now');
+    ecrStandIn.repositories.set('slipway-docker-hub/library/golang', [{ digest: current, tags: ['1.22'], sizeInBytes: 300_000_000 }]);
+    const d = deps(await converterDefinition(REPORTS));
+    const body = JSON.stringify({ source: 'aws.ecr', 'detail-type': 'ECR Pull Through Cache Action', detail: { 'sync-status': 'SUCCESS', 'repository-name': 'slipway-docker-hub/library/golang', 'image-tag': '1.22', 'image-digest': digestOf('golang:1.22 before') } });
+    const reading = indexImageJobOf(body, ['slipway-docker-hub']);
+    if (reading.kind !== 'job') throw new Error('not a job');
+    const outcome = await indexImage(reading.job, d);
+    expect(outcome).toMatchObject({ kind: 'started', digest: current });
+    const taskArn = (outcome as { taskArn: string }).taskArn;
+    expect(local.ecs.tasks().find((t) => t.taskArn === taskArn)?.overrides).toMatchObject({ containerOverrides: [{ environment: expect.arrayContaining([{ name: 'SLIPWAY_SOCI_DIGEST', value: current }]) }] });
+    expect(await store.get(digestOf('golang:1.22 before'))).toBeUndefined();
+    expect(await store.get(current)).toMatchObject({ state: 'converting', taskArn });
+  });
+
+  it('takes no report from a task the claim did not start', async () => {
+    const digest = digestOf('ruby:3');
+    ecrStandIn.repositories.set('slipway-docker-hub/library/ruby', [{ digest, tags: ['3'], sizeInBytes: 300_000_000 }]);
+    const d = deps(await converterDefinition(REPORTS));
+    const started = await indexImage(jobFromEvent('slipway-docker-hub/library/ruby', digest, '3'), d);
+    const taskArn = (started as { taskArn: string }).taskArn;
+    const detail = await stoppedDetail(taskArn);
+    const forged = { ...detail, taskArn: `${taskArn.slice(0, -4)}beef` };
+    const result = await recordSociResult(forged, { store, logs: { tail: async (stream, limit) => localLogReader(local.ecs.logsDir, LOG_GROUP).tail(stream.replace(forged.taskArn.split('/').at(-1)!, taskArn.split('/').at(-1)!), limit) }, now: Date.now, log: () => {} });
+    expect(result.recorded).toBe('nothing');
+    expect(await store.get(digest)).toMatchObject({ state: 'converting', taskArn });
+  });
+});

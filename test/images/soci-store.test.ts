@@ -1,0 +1,96 @@
+// The SOCI index store on the build table (DynamoDB Local): duplicates, retries and events out
+// of order change nothing they should not (one claim per source digest, a report taken only by
+// a claim, a skipped or converted image never claimed again).
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoSociIndexStore } from '../../adapters/dynamodb/soci-store.js';
+import { SOCI_CLAIM_STALE_MS, SOCI_COPY_LIFETIME_MS, SOCI_MAX_ATTEMPTS } from '../../core/images/soci.js';
+import { startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
+
+let db: LocalDynamo;
+let store: DynamoSociIndexStore;
+let n = 0;
+/** A fresh source digest per test. */
+const digest = () => `sha256:${(++n).toString(16).padStart(64, '0')}`;
+const CONVERTED = `sha256:${'c'.repeat(64)}`;
+const job = (d: string) => ({ repository: 'slipway-docker-hub/library/node', tag: '20', digest: d });
+
+beforeAll(async () => {
+  db = await startDynamoLocal('soci-store');
+  store = new DynamoSociIndexStore(db.doc, db.tableName);
+});
+
+afterAll(async () => {
+  await db?.stop();
+});
+
+describe('DynamoSociIndexStore', () => {
+  it('gives a digest one claim, whatever the number of duplicate events racing for it', async () => {
+    const d = digest();
+    const claims = await Promise.all(Array.from({ length: 5 }, () => store.claim(job(d), 1_000)));
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    expect(await store.get(d)).toEqual({ state: 'converting', repository: 'slipway-docker-hub/library/node', claimedAt: 1_000, attempts: 1 });
+  });
+
+  it('records the task, then its report; a second report or a late claim changes nothing', async () => {
+    const d = digest();
+    expect(await store.claim(job(d), 1_000)).toBe(true);
+    await store.started(d, 'arn:aws:ecs:us-east-1:123456789012:task/c/1');
+    expect(await store.get(d)).toMatchObject({ state: 'converting', taskArn: 'arn:aws:ecs:us-east-1:123456789012:task/c/1' });
+    await store.converted(d, CONVERTED, 2_000);
+    await store.converted(d, `sha256:${'d'.repeat(64)}`, 3_000);
+    await store.failed(d, 'late failure', 4_000);
+    expect(await store.claim(job(d), 10 * SOCI_CLAIM_STALE_MS)).toBe(false);
+    expect(await store.get(d)).toEqual({ state: 'converted', repository: 'slipway-docker-hub/library/node', convertedDigest: CONVERTED, convertedAt: 2_000 });
+  });
+
+  it('claims a converted image again once its copy reaches its expiry (ECR expires it 30 days after its push), with attempts anew', async () => {
+    const d = digest();
+    await store.claim(job(d), 0);
+    await store.converted(d, CONVERTED, 1_000);
+    expect(await store.claim(job(d), 1_000 + SOCI_COPY_LIFETIME_MS - 1)).toBe(false);
+    expect(await store.claim(job(d), 1_000 + SOCI_COPY_LIFETIME_MS)).toBe(true);
+    expect(await store.get(d)).toMatchObject({ state: 'converting', attempts: 1 });
+  });
+
+  it('takes no report for a digest nobody claimed', async () => {
+    const d = digest();
+    await store.converted(d, CONVERTED, 1);
+    expect(await store.get(d)).toBeUndefined();
+  });
+
+  it('claims a stale conversion again (its task lost), and a failed one, up to the attempts allowed', async () => {
+    const d = digest();
+    expect(await store.claim(job(d), 0)).toBe(true);
+    expect(await store.claim(job(d), SOCI_CLAIM_STALE_MS - 1)).toBe(false);
+    expect(await store.claim(job(d), SOCI_CLAIM_STALE_MS)).toBe(true);
+    for (let attempt = 2; attempt < SOCI_MAX_ATTEMPTS; attempt++) {
+      await store.failed(d, `attempt ${attempt} failed`, SOCI_CLAIM_STALE_MS);
+      expect(await store.claim(job(d), SOCI_CLAIM_STALE_MS)).toBe(true);
+    }
+    await store.failed(d, 'last attempt failed', SOCI_CLAIM_STALE_MS);
+    expect(await store.claim(job(d), 100 * SOCI_CLAIM_STALE_MS)).toBe(false);
+    expect(await store.get(d)).toMatchObject({ state: 'failed', attempts: SOCI_MAX_ATTEMPTS, reason: 'last attempt failed' });
+  });
+
+  it('never skips over a claim, and a skipped image is never claimed', async () => {
+    const claimed = digest();
+    await store.claim(job(claimed), 1);
+    await store.skip(job(claimed), 'small');
+    expect(await store.get(claimed)).toMatchObject({ state: 'converting' });
+
+    const small = digest();
+    await store.skip(job(small), '120.0 MB compressed, under 250 MB');
+    expect(await store.claim(job(small), 10 * SOCI_CLAIM_STALE_MS)).toBe(false);
+    expect(await store.get(small)).toEqual({ state: 'skipped', repository: 'slipway-docker-hub/library/node', reason: '120.0 MB compressed, under 250 MB' });
+  });
+
+  it('reads many at once, leaving unknown digests out', async () => {
+    const [a, b, unknown] = [digest(), digest(), digest()];
+    await store.claim(job(a), 1);
+    await store.skip(job(b), 'small');
+    const records = await store.getMany([a, b, unknown, a]);
+    expect([...records.keys()].sort()).toEqual([a, b].sort());
+    expect(records.get(b)).toMatchObject({ state: 'skipped' });
+  });
+});

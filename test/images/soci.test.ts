@@ -1,0 +1,177 @@
+// The pure decisions of SOCI-enabled copies (core/images/soci.ts), without mocks: which cache
+// event is a job, which image is worth converting, where the copy goes, which report is
+// believed, and which reference a task definition names.
+
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import {
+  SOCI_CLAIM_STALE_MS,
+  SOCI_COPY_LIFETIME_MS,
+  SOCI_MAX_ATTEMPTS,
+  SOCI_MIN_IMAGE_BYTES,
+  claimable,
+  convertedReference,
+  converterRun,
+  indexDecision,
+  indexImageJobOf,
+  isConvertedImage,
+  lastSociReport,
+  parseSociReport,
+  sociReportAccepted,
+  sociTarget,
+  type SociRecord,
+} from '../../core/images/soci.js';
+
+const REGISTRY = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
+const SOURCE = `sha256:${'a1'.repeat(32)}`;
+const CONVERTED = `sha256:${'c2'.repeat(32)}`;
+const PREFIXES = ['slipway-docker-hub', 'slipway-quay'];
+
+/** The sample of https://docs.aws.amazon.com/AmazonECR/latest/userguide/ecr-eventbridge.html ("Event for a pull through cache action"), on our prefix, with a real-length digest. */
+function cacheEvent(detail: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    version: '0',
+    id: '85fc3613-e913-7fc4-a80c-a3753e4aa9ae',
+    'detail-type': 'ECR Pull Through Cache Action',
+    source: 'aws.ecr',
+    account: '123456789012',
+    time: '2023-02-29T02:36:48Z',
+    region: 'us-east-1',
+    resources: ['arn:aws:ecr:us-east-1:123456789012:repository/slipway-docker-hub/library/node'],
+    detail: {
+      'rule-version': '1',
+      'sync-status': 'SUCCESS',
+      'ecr-repository-prefix': 'slipway-docker-hub',
+      'repository-name': 'slipway-docker-hub/library/node',
+      'upstream-registry-url': 'registry-1.docker.io',
+      'image-tag': '20',
+      'image-digest': SOURCE,
+      ...detail,
+    },
+  });
+}
+
+describe('indexImageJobOf (ECR "Pull Through Cache Action" events, ecr-eventbridge.html)', () => {
+  it("makes the documented event's repository, tag and digest a job", () => {
+    expect(indexImageJobOf(cacheEvent(), PREFIXES)).toEqual({ kind: 'job', job: { repository: 'slipway-docker-hub/library/node', tag: '20', digest: SOURCE } });
+  });
+
+  it('ignores failed syncs, other prefixes, and digests or names that are not what ECR writes', () => {
+    const reasons = [
+      cacheEvent({ 'sync-status': 'FAILED' }),
+      cacheEvent({ 'repository-name': 'someone-else/library/node' }),
+      cacheEvent({ 'repository-name': 'slipway-docker-hub/../../etc' }),
+      cacheEvent({ 'image-digest': 'sha256:short' }),
+      cacheEvent({ 'image-digest': `sha512:${'a'.repeat(128)}` }),
+    ].map((body) => indexImageJobOf(body, PREFIXES));
+    expect(reasons.map((r) => r.kind)).toEqual(['ignored', 'ignored', 'ignored', 'ignored', 'ignored']);
+    expect(reasons[1]).toMatchObject({ reason: expect.stringContaining('under none of the cache') });
+  });
+
+  it('keeps a job without its tag when the tag is not a tag', () => {
+    expect(indexImageJobOf(cacheEvent({ 'image-tag': 'a b' }), PREFIXES)).toEqual({ kind: 'job', job: { repository: 'slipway-docker-hub/library/node', digest: SOURCE } });
+  });
+
+  it('leaves anything that is not such an event (a stage job, not JSON) to the stage decoder', () => {
+    expect(indexImageJobOf(JSON.stringify({ stageKey: 'a/b#1/1' }), PREFIXES)).toEqual({ kind: 'other' });
+    expect(indexImageJobOf('{', PREFIXES)).toEqual({ kind: 'other' });
+    expect(indexImageJobOf(JSON.stringify({ source: 'aws.ecr', 'detail-type': 'ECR Image Action' }), PREFIXES)).toEqual({ kind: 'other' });
+  });
+});
+
+describe('indexDecision (fargate-pull-behavior.html: lazy load images over 250 MB)', () => {
+  it('converts from 250 MB compressed, skips below, and skips an image ECR no longer describes', () => {
+    expect(indexDecision(SOCI_MIN_IMAGE_BYTES)).toEqual({ convert: true });
+    expect(indexDecision(390e6)).toEqual({ convert: true });
+    expect(indexDecision(SOCI_MIN_IMAGE_BYTES - 1)).toMatchObject({ convert: false, reason: expect.stringContaining('under 250 MB') });
+    expect(indexDecision(undefined)).toMatchObject({ convert: false, reason: expect.stringContaining('does not describe') });
+  });
+});
+
+describe('claimable', () => {
+  const now = 10 * SOCI_CLAIM_STALE_MS;
+  const cases: [string, SociRecord | undefined, boolean][] = [
+    ['no record', undefined, true],
+    ['converted', { state: 'converted', repository: 'r/x', convertedDigest: CONVERTED, convertedAt: now - 1000 }, false],
+    ['converted, its copy at its expiry', { state: 'converted', repository: 'r/x', convertedDigest: CONVERTED, convertedAt: now - SOCI_COPY_LIFETIME_MS }, true],
+    ['skipped', { state: 'skipped', repository: 'r/x', reason: 'small' }, false],
+    ['converting, recent', { state: 'converting', repository: 'r/x', claimedAt: now - 1000, attempts: 1 }, false],
+    ['converting, stale (its task lost)', { state: 'converting', repository: 'r/x', claimedAt: now - SOCI_CLAIM_STALE_MS, attempts: 1 }, true],
+    ['failed with attempts left', { state: 'failed', repository: 'r/x', reason: 'x', claimedAt: now, attempts: SOCI_MAX_ATTEMPTS - 1 }, true],
+    ['failed out of attempts', { state: 'failed', repository: 'r/x', reason: 'x', claimedAt: now, attempts: SOCI_MAX_ATTEMPTS }, false],
+  ];
+  it.each(cases)('%s → %s', (_name, record, expected) => {
+    expect(claimable(record, now)).toBe(expected);
+  });
+});
+
+describe('where the copy goes and what the converter reports', () => {
+  const job = { repository: 'slipway-docker-hub/library/node', digest: SOURCE };
+  const target = sociTarget(job);
+  const line = (fields: Record<string, unknown>) => `SLIPWAY_SOCI ${JSON.stringify({ source: SOURCE, converted: CONVERTED, ...target, ...fields })}`;
+
+  it('puts it under slipway-soci/<cached repository>:soci-<digest hex>, a tag ECR takes (≤ 128 characters)', () => {
+    expect(target).toEqual({ repository: 'slipway-soci/slipway-docker-hub/library/node', tag: `soci-${'a1'.repeat(32)}` });
+    expect(target.tag.length).toBeLessThanOrEqual(128);
+  });
+
+  it('reads the last well-formed report of the stream and refuses one that points elsewhere', () => {
+    expect(lastSociReport(['soci: converting', line({}), 'done'])).toEqual({ source: SOURCE, converted: CONVERTED, ...target });
+    expect(parseSociReport(line({ tag: 'latest' }))).toBeUndefined();
+    expect(parseSociReport(line({ repository: 'slipway-docker-hub/library/node' }))).toBeUndefined();
+    expect(parseSociReport(line({ converted: SOURCE }))).toBeUndefined();
+    expect(parseSociReport(line({ converted: 'sha256:zz' }))).toBeUndefined();
+    expect(parseSociReport('SLIPWAY_SOCI {not json')).toBeUndefined();
+  });
+
+  it('believes a report only from the task the claim started, for that repository', () => {
+    const report = parseSociReport(line({}))!;
+    const claim: SociRecord = { state: 'converting', repository: job.repository, claimedAt: 1, attempts: 1, taskArn: 'arn:task/1' };
+    expect(sociReportAccepted(report, claim, 'arn:task/1')).toBe(true);
+    expect(sociReportAccepted(report, claim, 'arn:task/2')).toBe(false);
+    expect(sociReportAccepted(report, { ...claim, repository: 'slipway-quay/other' }, 'arn:task/1')).toBe(false);
+    expect(sociReportAccepted(report, { state: 'converted', repository: job.repository, convertedDigest: CONVERTED, convertedAt: 1 }, 'arn:task/1')).toBe(false);
+    expect(sociReportAccepted(report, undefined, 'arn:task/1')).toBe(false);
+  });
+
+  it("starts one task per claim: the same attempt's RunTask has the same token, the next another", () => {
+    const hash = (text: string) => createHash('sha256').update(text).digest('hex');
+    const config = { taskDefinition: 'slipway-soci-converter', registry: REGISTRY, prefixes: PREFIXES };
+    const first = converterRun(job, config, 1, hash);
+    expect(converterRun(job, config, 1, hash)).toEqual(first);
+    expect(converterRun(job, config, 2, hash).clientToken).not.toBe(first.clientToken);
+    expect(first.startedBy.length).toBeLessThanOrEqual(36);
+    expect(first.startedBy.startsWith('slipway-soci-')).toBe(true);
+    expect(first.overrides.containerOverrides[0]!.environment).toEqual([
+      { name: 'SLIPWAY_SOCI_SOURCE', value: `${REGISTRY}/slipway-docker-hub/library/node` },
+      { name: 'SLIPWAY_SOCI_DIGEST', value: SOURCE },
+      { name: 'SLIPWAY_SOCI_TARGET', value: `${REGISTRY}/slipway-soci/slipway-docker-hub/library/node:soci-${'a1'.repeat(32)}` },
+    ]);
+  });
+});
+
+describe('convertedReference (the image a task definition names)', () => {
+  const cached = `${REGISTRY}/slipway-docker-hub/library/node:20`;
+  const NOW = 1_000_000;
+  const converted: SociRecord = { state: 'converted', repository: 'slipway-docker-hub/library/node', convertedDigest: CONVERTED, convertedAt: NOW - 1000 };
+
+  it('names the converted copy by digest when the tag resolves to a converted source', () => {
+    const ref = convertedReference(cached, SOURCE, converted, NOW);
+    expect(ref).toBe(`${REGISTRY}/slipway-soci/slipway-docker-hub/library/node@${CONVERTED}`);
+    expect(isConvertedImage(ref!)).toBe(true);
+    expect(isConvertedImage(cached)).toBe(false);
+  });
+
+  it('stops naming a copy at its expiry (ECR expires it 30 days after its push)', () => {
+    expect(convertedReference(cached, SOURCE, converted, converted.convertedAt + SOCI_COPY_LIFETIME_MS - 1)).toBeDefined();
+    expect(convertedReference(cached, SOURCE, converted, converted.convertedAt + SOCI_COPY_LIFETIME_MS)).toBeUndefined();
+  });
+
+  it('keeps the cached tag while converting, skipped or failed, for another repository, or a reference pinned elsewhere', () => {
+    expect(convertedReference(cached, SOURCE, undefined, NOW)).toBeUndefined();
+    expect(convertedReference(cached, SOURCE, { state: 'converting', repository: converted.repository, claimedAt: 1, attempts: 1 }, NOW)).toBeUndefined();
+    expect(convertedReference(cached, SOURCE, { ...converted, repository: 'slipway-docker-hub/library/other' }, NOW)).toBeUndefined();
+    expect(convertedReference(`${REGISTRY}/slipway-docker-hub/library/node@sha256:${'0'.repeat(64)}`, SOURCE, converted, NOW)).toBeUndefined();
+    expect(convertedReference(`${REGISTRY}/slipway-docker-hub/library/node@${SOURCE}`, SOURCE, converted, NOW)).toBe(`${REGISTRY}/slipway-soci/slipway-docker-hub/library/node@${CONVERTED}`);
+  });
+});
