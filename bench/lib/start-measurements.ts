@@ -48,7 +48,10 @@ export const TASK = {
   // Docker Hub from AWS: across the internet, and a token round trip per image; the Fargate docs
   // say pulls over the internet or across Regions "might impact the download time"
   // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-pull-behavior.html).
-  // Counted as more work per MB on the same task: ×1.3 at the median, ×2 at p95.
+  // Counted as more work per MB on the same task: ×1.3 at the median, ×2 at p95. One user
+  // reports "1+ minute when pulling from docker.io and 20-40 seconds when pulling images from
+  // within a VPC" (github.com/aws/containers-roadmap/issues/358, 2019): these figures are on the
+  // low side of that.
   dockerHubSlowdown: { p50: 1.3, p95: 2, source: 'assumed: Docker Hub over the internet vs ECR in the Region (AWS: "might impact the download time")' },
   registryRoundTrip: { p50: 0.4, p95: 1.2, source: 'assumed: manifest + token requests before the first layer' },
   containerStart: { p50: 0.5, p95: 1.5, source: 'assumed: create + start of one container after its image is there' },
