@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ec2PassProfile, pendingStatusOnPath } from './lib/control-plane-path.js';
 import { keepWarmCost, LAMBDA_PRICES } from './lib/keep-warm-cost.js';
-import { compiledSplit, ec2Rows, ec2RunningLadder, startLadder } from './lib/start-ladder.js';
+import { compiledSplit, ec2Rows, ec2RunningLadder, startBounds, startLadder } from './lib/start-ladder.js';
+import { DEFAULT_PRICES } from '../core/cost/price-table.js';
 import { serviceTaskShape, splitStartFigures, startShape, TODAY_CONTROL_PLANE, type SplitStartMode } from './lib/start-model.js';
 
 const fixtures = fileURLToPath(new URL('../test/fixtures/start-model/', import.meta.url));
@@ -24,6 +25,22 @@ for (const { name, figures } of ladder) {
 console.log('\nmedian end of each stage, seconds from push:');
 for (const { name, figures } of ladder) {
   console.log(`  ${name}: ${Object.entries(figures.stageP50).map(([stage, at]) => `${stage} ${at.toFixed(1)}`).join(', ')}`);
+}
+
+// What stands between the model and issue 18's goal (25 s at p50 on Fargate), on top of the
+// ladder's last row: bounds, not levers (docs/design/start-fast.md). A task of n vCPU (2 GB each)
+// is billed for the whole build: its price per build minute, us-east-1 x86 on-demand.
+const GOAL_SECONDS = 25;
+const rates = DEFAULT_PRICES.regions['us-east-1']!.fargate.X86_64.onDemand;
+const perMinute = (vcpu: number) => ((vcpu * rates.vcpuHour + 2 * vcpu * rates.gbHour) / 60).toFixed(5);
+const bounds = startBounds(readFileSync(`${fixtures}pipeline.yml`, 'utf8'), ladder.at(-1)!);
+console.log(`\nwhat stands between the model and ${GOAL_SECONDS} s at p50 (bounds, not levers)`);
+console.log('bound'.padEnd(62), 'p50'.padStart(8), 'p95'.padStart(8), '  goal', '  task', ' $/build-min', '  pulls end', ' svc ready');
+for (const { name, vcpu, figures } of bounds) {
+  console.log(
+    name.padEnd(62), s(figures.p50).padStart(8), s(figures.p95).padStart(8), (figures.p50 <= GOAL_SECONDS ? '   met' : '   not'),
+    `${vcpu} vCPU`.padStart(7), perMinute(vcpu).padStart(12), s(figures.stageP50.pulls).padStart(11), s(figures.stageP50['services ready']).padStart(10),
+  );
 }
 
 // The same pipeline on EC2 capacity (`node: { capacity: warm }`, issue 19): its EC2 form as the
@@ -86,4 +103,4 @@ console.log(`  scheduled ping: ${cost.pingsPerMonth} invocations a month, $${cos
 console.log(`  provisioned concurrency 1: $${cost.provisioned.toFixed(2)} a month, billed while idle (not offered)`);
 console.log(`  prices: ${Object.values(LAMBDA_PRICES).map((p) => p.source).join('; ')}`);
 
-console.log('\nTo confirm with an AWS account: on EC2, the start of a stopped and of a new instance with the ECS agent\'s registration, placement on a running instance, how often a short poll misses the only message; Fargate provisioning and pull rates in the target Region, Docker Hub rate from AWS, GitHub API latency, Lambda cold share, the share of an image a SOCI-indexed start still fetches (docs/design/soci-indexes.md), the agent image\'s pushed size (npm run bench -- image-bytes) (see bench/lib/start-measurements.ts: every "assumed" line).');
+console.log('\nTo confirm with an AWS account: on EC2, the start of a stopped and of a new instance with the ECS agent\'s registration, placement on a running instance, how often a short poll misses the only message; Fargate provisioning and pull rates in the target Region and by task size (1, 2, 4 vCPU), whether the images and layers of a task pull at once, the gain of zstd copies (docs/design/start-fast.md), Docker Hub rate from AWS, GitHub API latency, Lambda cold share, the share of an image a SOCI-indexed start still fetches (docs/design/soci-indexes.md), the agent image\'s pushed size (npm run bench -- image-bytes) (see bench/lib/start-measurements.ts: every "assumed" line).');

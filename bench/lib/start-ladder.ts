@@ -15,8 +15,8 @@ import { PULL_THROUGH_CACHE_RULES } from '../../core/pipeline/pull-through-cache
 import { buildCompileOptions, compileOptionsFromEnv, type BuildCompileInput } from '../../lambdas/planner/compile-options.js';
 import { ec2StartFigures, type Ec2Case, type Ec2PassProfile, type Ec2StartFigures, type InstanceStart } from './ec2-start-model.js';
 import { FIXTURE_ENV as DEPLOYMENT_ENV } from '../../test/compiler/support.js';
-import { AGENT_IMAGE_BEFORE } from './start-measurements.js';
-import { coldShareOf, megabytesOf, startFigures, startShape, TODAY_CONTROL_PLANE, type ControlPlaneProfile, type ImageAssumptions, type StartFigures, type StartShape } from './start-model.js';
+import { AGENT_IMAGE_BEFORE, BOUNDS, SMALLER_VARIANTS, TASK } from './start-measurements.js';
+import { coldShareOf, megabytesOf, repositoryName, startFigures, startShape, TODAY_CONTROL_PLANE, type ControlPlaneProfile, type ImageAssumptions, type StartFigures, type StartShape } from './start-model.js';
 import { KEEP_WARM_RATE_MINUTES, KEPT_WARM_FUNCTIONS } from '../../core/config/keep-warm.js';
 
 /** Every rule the stack creates (lib/pull-through-cache.ts), each with its credentials given. */
@@ -178,13 +178,18 @@ export function startLadder(yaml: string, today: { containerDefinitions: Contain
   entries.push({ name: '+ agent image without npm, yarn, headers', containerDefinitions: cached, profile: TODAY_CONTROL_PLANE });
   const now = { ...TODAY_CONTROL_PLANE, statusOnPath: measured.statusOnPath };
   const warm = keptWarm(now);
+  const sociCopies = compiledWithSociCopies(yaml, { [ENV.pullThroughCache]: JSON.stringify(CACHE_RULES) });
   entries.push(
     { name: `+ pending status ${measured.statusOnPath ? 'still before' : 'beside'} the queue`, containerDefinitions: cached, profile: now },
     { name: '+ keepWarm option (off by default)', containerDefinitions: cached, profile: warm },
     // SOCI (docs/design/soci-indexes.md): the planner names the converted copy of the node image
     // (390 MB, over 250 MB), which Fargate lazy-loads; postgres (150 MB) and the agent stay whole.
     // From an image's second build on: the first one's pull through the cache causes the conversion.
-    { name: '+ SOCI copies of cached images > 250 MB (opt-in)', containerDefinitions: compiledWithSociCopies(yaml, { [ENV.pullThroughCache]: JSON.stringify(CACHE_RULES) }), profile: warm },
+    { name: '+ SOCI copies of cached images > 250 MB (opt-in)', containerDefinitions: sociCopies, profile: warm },
+    // zstd (docs/design/start-fast.md): the agent image pushed with zstd layers and, beside the
+    // SOCI copies of large images, zstd copies of the smaller cached ones (postgres, 150 MB). Not
+    // built: nothing in the task definition says zstd, so the model is told (ImageAssumptions.zstd).
+    { name: '(model only) + zstd copies of images < 250 MB', containerDefinitions: sociCopies, profile: warm, images: { zstd: true } },
   );
   return entries.map((e) => ({ ...e, figures: startFigures(startShape(e.containerDefinitions, e.images), e.profile, runs) }));
 }
@@ -208,4 +213,47 @@ export function ec2RunningLadder(yaml: string, now: Ec2PassProfile, profile: Con
     ['+ keepWarm option (off by default)', shape, now, keptWarm(profile)],
   ];
   return steps.map(([name, sh, passes, p]) => ({ name, figures: ec2StartFigures(sh, p, passes, c, runs) }));
+}
+
+/** A bound on what a lever could give (BOUNDS, SMALLER_VARIANTS), and the task size it needs. */
+export interface BoundEntry {
+  name: string;
+  /** The task's vCPU (2 GB of memory each, as Slipway's default 1 vCPU / 2 GB). */
+  vcpu: number;
+  figures: StartFigures;
+}
+
+/**
+ * How close to a goal the levers could get at most, on top of `last` (the ladder's last row):
+ * the task's pull rate as a larger task could make it (an upper bound, and one reported 4-vCPU
+ * rate), a smaller variant of the pipeline's largest image (its author's choice), both, and the
+ * floor: the same start with no image bytes at all (provisioning, boots, health checks).
+ */
+export function startBounds(yaml: string, last: LadderEntry, runs?: number): BoundEntry[] {
+  const base = startShape(last.containerDefinitions, last.images);
+  const vcpu = Number(compiledTask(yaml).cpu) / 1024;
+  const fourVcpuFactor = BOUNDS.fourVcpuReportedMegabytesPerSecond.value / TASK.ecrMegabytesPerSecond.p50;
+  // The pipeline as its author could write it: node:20-slim is under 250 MB, so the cache's copy
+  // would be a zstd one, not a SOCI one.
+  const slimImage = 'node:20-slim';
+  const slim = SMALLER_VARIANTS[slimImage]!;
+  const slimYaml = yaml.replace(/image: node:20$/m, `image: ${slimImage}`);
+  if (slimYaml === yaml) throw new Error('start model: the pipeline names no node:20 image to replace');
+  const slimShape = startShape(compiledContainers(slimYaml, { [ENV.pullThroughCache]: JSON.stringify(CACHE_RULES) }), {
+    ...last.images,
+    megabytes: { ...last.images?.megabytes, [slim.repository]: slim.mb },
+  });
+  const noBytes = startShape(last.containerDefinitions, {
+    ...last.images,
+    megabytes: Object.fromEntries(base.containers.map((c) => [repositoryName(c.image), 0])),
+  });
+  const rows: [string, StartShape, number][] = [
+    [`${last.name.replace(/^\(model only\) /, '')} (the ladder's last row)`, base, vcpu],
+    [`+ 2 vCPU, were the pull rate ×${BOUNDS.twoVcpuRateFactor.value} (upper bound)`, { ...base, pullRateFactor: BOUNDS.twoVcpuRateFactor.value }, 2 * vcpu],
+    [`+ 4 vCPU at the one reported 4-vCPU rate (${BOUNDS.fourVcpuReportedMegabytesPerSecond.value} MB/s)`, { ...base, pullRateFactor: fourVcpuFactor }, 4 * vcpu],
+    [`+ ${slimImage} (${slim.mb} MB) in the pipeline instead of node:20`, slimShape, vcpu],
+    [`+ ${slimImage} and 4 vCPU at the reported rate`, { ...slimShape, pullRateFactor: fourVcpuFactor }, 4 * vcpu],
+    ['the floor: no image bytes at all', noBytes, vcpu],
+  ];
+  return rows.map(([name, shape, v]) => ({ name, vcpu: v, figures: startFigures(shape, last.profile, runs) }));
 }

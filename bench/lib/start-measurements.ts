@@ -48,7 +48,10 @@ export const TASK = {
   // Docker Hub from AWS: across the internet, and a token round trip per image; the Fargate docs
   // say pulls over the internet or across Regions "might impact the download time"
   // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-pull-behavior.html).
-  // Counted as more work per MB on the same task: ×1.3 at the median, ×2 at p95.
+  // Counted as more work per MB on the same task: ×1.3 at the median, ×2 at p95. One user
+  // reports "1+ minute when pulling from docker.io and 20-40 seconds when pulling images from
+  // within a VPC" (github.com/aws/containers-roadmap/issues/358, 2019): these figures are on the
+  // low side of that.
   dockerHubSlowdown: { p50: 1.3, p95: 2, source: 'assumed: Docker Hub over the internet vs ECR in the Region (AWS: "might impact the download time")' },
   registryRoundTrip: { p50: 0.4, p95: 1.2, source: 'assumed: manifest + token requests before the first layer' },
   containerStart: { p50: 0.5, p95: 1.5, source: 'assumed: create + start of one container after its image is there' },
@@ -76,6 +79,41 @@ export const TASK = {
   // the study AWS cites (Harter et al., FAST '16) finds 6.4% of an image read at start: the floor.
   sociFetchedShare: { p50: 0.5, p95: 0.8, source: 'assumed from published claims: AWS "up to 50%" faster starts with SOCI; 40% measured (therenaissance.dev); 6.4% of an image read at start (FAST \'16) the floor' },
   cloneShallow: { p50: 1.5, p95: 4, source: 'assumed: the same repository at depth 1 (~5 MB): negotiation plus one small pack' },
+  // zstd instead of gzip layers. AWS: "up to a 27% reduction in Amazon ECS Task ... startup
+  // times", "the larger container images seeing the greatest improvement" (AWS Containers blog,
+  // "Reducing AWS Fargate Startup Times with zstd Compressed Container Images", 2022-10-13); the
+  // Fargate docs name zstd and a larger task as the two ways to shorten decompression
+  // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-pull-behavior.html,
+  // "Alternative compression algorithms"). Users report a 2.4 GB image at 1.16 GB and ~90 s → ~60 s
+  // on 4 vCPU (github.com/aws/containers-roadmap/issues/696, 2022-11-25), and 258 MB → 217 MB
+  // (-16 %) with a 2.5 s shorter start of 67.8 s that application init dominated
+  // (github.com/serithemage/serverless-openclaw/issues/7). As the share of a gzip image's pull
+  // (download and extraction) its zstd copy still takes: 0.8 at the median, between 16 % fewer
+  // bytes and 27 % of a whole start; 0.95 at p95 (small images gain least).
+  zstdPullShare: {
+    p50: 0.8,
+    p95: 0.95,
+    source: 'AWS Containers blog 2022-10-13 (zstd: "up to a 27% reduction" in task start, larger images gain most); containers-roadmap#696 (2.4 → 1.16 GB, ~90 → ~60 s at 4 vCPU); serverless-openclaw#7 (258 → 217 MB)',
+  },
+} as const;
+
+/**
+ * Figures with no controlled measurement behind them, for bounds only (start-ladder.ts,
+ * startBounds): they say how far a lever could go at most, never what it gives.
+ */
+export const BOUNDS = {
+  // AWS says the vCPUs available affect decompression and "you can increase the size of the task"
+  // (fargate-pull-behavior.html), with no figure. What is published: a task's storage (its
+  // ephemeral storage shares it) gets a baseline of 75, 120, 250, 500 MiB/s at 2, 4, 8, 16 vCPU
+  // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ebs-fargate-performance-limits.html,
+  // nothing stated for 1 vCPU or less), and Fargate's network throughput "does not really grow
+  // with assigned container resources" (stormforge.io/blog/aws-fargate-network-performance,
+  // 2018, updated 2021). The bound: the whole pull rate scales with vCPU, ×2 at 2 vCPU.
+  twoVcpuRateFactor: { value: 2, source: 'upper bound: AWS fargate-pull-behavior.html (extraction needs vCPU, no figure); ebs-fargate-performance-limits.html (storage baseline rises with vCPU); stormforge.io (network does not)' },
+  // One reported 4-vCPU start: 2.4 GB from creation to start in ~90 s (containers-roadmap#696,
+  // 2022-11-25): (2400 MB) / (90 s - 9 s provisioning) ≈ 30 MB/s, 3.5× the model's 8.6 MB/s of a
+  // task of unknown size. Another image, Region and year: indicative, not a comparison.
+  fourVcpuReportedMegabytesPerSecond: { value: 30, source: 'github.com/aws/containers-roadmap/issues/696 (2022-11-25): 2.4 GB image, ~90 s creation → start, 4 vCPU / 8 GB' },
 } as const;
 
 /**
@@ -87,6 +125,17 @@ export const IMAGE_MEGABYTES: Record<string, { mb: number; source: string }> = {
   postgres: { mb: 150, source: 'Docker Hub postgres:16, compressed size listed on the tag page, approximate' },
   'slipway-agent': { mb: 46.3, source: 'npm run bench -- image-bytes (bench/lib/agent-image.ts): the layers task-runner/Dockerfile builds for linux/amd64' },
   unknown: { mb: 200, source: 'assumed' },
+};
+
+/**
+ * Smaller variants a pipeline could name instead (its author's choice, not Slipway's), compressed
+ * linux/amd64, from docker-library/repo-info (mirror maxmood96/repo-info, repos/<name>/remote/<tag>.md).
+ * The same files give node:20 397.7 MB (Jan 2025) and postgres:16 160.1 MB (Jan 2026), within 7 %
+ * of IMAGE_MEGABYTES above.
+ */
+export const SMALLER_VARIANTS: Record<string, { repository: string; mb: number; source: string }> = {
+  'node:20-slim': { repository: 'node', mb: 70.7, source: 'docker-library/repo-info repos/node/remote/20-slim.md: node 20.18.1 on bookworm-slim, 70.7 MB (linux/amd64)' },
+  'postgres:16-alpine': { repository: 'postgres', mb: 109.5, source: 'docker-library/repo-info repos/postgres/remote/16-alpine.md: 109.5 MB (linux/amd64)' },
 };
 
 /** The agent image before it left npm, corepack, yarn and the C headers of node:20-alpine behind. */

@@ -35,6 +35,8 @@ export interface ModelContainer {
   healthInterval?: number;
   /** Its image carries a SOCI index Fargate lazy-loads: the container starts once part of the image is fetched. */
   lazy?: boolean;
+  /** Its layers are zstd, not gzip: less to download and faster to extract (TASK.zstdPullShare). */
+  zstd?: boolean;
 }
 
 /** What of the images the task definition does not say: their sizes and their SOCI indexes. */
@@ -47,6 +49,12 @@ export interface ImageAssumptions {
    * from Docker Hub stay whole.
    */
   soci?: boolean;
+  /**
+   * Images in ECR that are not lazy-loaded are zstd copies (model only: Slipway makes none). A
+   * lazy-loaded image keeps gzip: soci-snapshotter builds a zTOC for gzip layers only
+   * (github.com/awslabs/soci-snapshotter/issues/519, open), so the two exclude each other.
+   */
+  zstd?: boolean;
 }
 
 /** What of a task definition decides how the task starts. */
@@ -58,6 +66,8 @@ export interface StartShape {
   firstSteps: string[];
   /** Seconds between two looks of a step's wrapper at the agent's setup record. */
   wrapperPoll: number;
+  /** A bound's scaling of the task's pull rate (BOUNDS in start-measurements.ts); 1 when absent. */
+  pullRateFactor?: number;
 }
 
 /** The functions on the path from the webhook to RunTask, in order. */
@@ -125,17 +135,21 @@ export function startShape(containerDefinitions: readonly ContainerDefinition[],
   if (firstSteps.length === 0) throw new Error('start model: the plan has no step that starts the pipeline');
   const imageOf = new Map(containerDefinitions.map((c) => [c.name, c.image]));
   return {
-    containers: containerDefinitions.map((c) => ({
-      name: c.name,
-      image: c.image,
-      megabytes: megabytesOf(c.image, images.megabytes ?? {}),
-      registry: registryOf(c.image),
+    containers: containerDefinitions.map((c) => {
       // A SOCI-enabled copy the planner named (core/images/soci.ts) is lazy-loaded; `images.soci`
       // assumes one for every large image in ECR (what the design was modelled with).
-      ...(isConvertedImage(c.image) || (images.soci && registryOf(c.image) === 'ecr' && megabytesOf(c.image, images.megabytes ?? {}) >= TASK.sociMinMegabytes.value) ? { lazy: true } : {}),
-      dependsOn: c.dependsOn ?? [],
-      ...(c.healthCheck?.interval ? { healthInterval: c.healthCheck.interval } : {}),
-    })),
+      const lazy = isConvertedImage(c.image) || (images.soci === true && registryOf(c.image) === 'ecr' && megabytesOf(c.image, images.megabytes ?? {}) >= TASK.sociMinMegabytes.value);
+      return {
+        name: c.name,
+        image: c.image,
+        megabytes: megabytesOf(c.image, images.megabytes ?? {}),
+        registry: registryOf(c.image),
+        ...(lazy ? { lazy: true } : {}),
+        ...(images.zstd && !lazy && registryOf(c.image) === 'ecr' ? { zstd: true } : {}),
+        dependsOn: c.dependsOn ?? [],
+        ...(c.healthCheck?.interval ? { healthInterval: c.healthCheck.interval } : {}),
+      };
+    }),
     clone: plan.clone.disable ? 'disabled' : plan.clone.depth !== undefined && plan.clone.depth > 0 ? 'shallow' : 'full',
     // A segment of a split pipeline asks the service task for its services (AgentPlan.remoteServices): none here.
     services: plan.remoteServices ? [] : plan.services.map((s) => ({ container: s.container, healthCommand: s.healthCommand, postgres: repositoryName(imageOf.get(s.container) ?? '') === 'postgres' })),
@@ -261,12 +275,14 @@ export function sampleTaskStart(shape: StartShape, controlPlane: number, random:
   const provisioned = controlPlane + draw(TASK.provisioning);
   const byName = new Map(shape.containers.map((c) => [c.name, c]));
   // One rate for the whole task, shared by the pulls under way (download and extraction).
-  const rate = draw(TASK.ecrMegabytesPerSecond);
+  const rate = draw(TASK.ecrMegabytesPerSecond) * (shape.pullRateFactor ?? 1);
   const hubSlowdown = draw(TASK.dockerHubSlowdown);
   // A lazy-loaded image's container starts once the share of it that start-up reads is fetched;
   // the rest comes while the step runs, which this model (push → first command) leaves out.
   const lazyShare = shape.containers.some((c) => c.lazy) ? draw(TASK.sociFetchedShare) : 1;
-  const work = (c: ModelContainer) => c.megabytes * (c.registry === 'docker-hub' ? hubSlowdown : 1) * (c.lazy ? lazyShare : 1);
+  // Drawn only when some image is zstd, so that the figures of shapes without one stay as they were.
+  const zstdShare = shape.containers.some((c) => c.zstd) ? draw(TASK.zstdPullShare) : 1;
+  const work = (c: ModelContainer) => c.megabytes * (c.registry === 'docker-hub' ? hubSlowdown : 1) * (c.lazy ? lazyShare : 1) * (c.zstd ? zstdShare : 1);
 
   // Containers with no dependency: pulled at once (sharing the rate), started when pulled.
   const running = new Map<string, number>();

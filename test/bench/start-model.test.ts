@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { ContainerDefinition } from '../../core/pipeline/ecs-task.js';
 import { pendingStatusOnPath } from '../../bench/lib/control-plane-path.js';
-import { compiledContainers, compiledSplit, startLadder } from '../../bench/lib/start-ladder.js';
+import { compiledContainers, compiledSplit, startBounds, startLadder } from '../../bench/lib/start-ladder.js';
+import { BOUNDS, TASK } from '../../bench/lib/start-measurements.js';
 import {
   coldShareOf, registryOf, repositoryName, sampleSplitStart, serviceTaskShape, sharedPulls, splitStartFigures, startFigures, startShape, TODAY_CONTROL_PLANE,
 } from '../../bench/lib/start-model.js';
@@ -113,7 +114,8 @@ describe('the figure follows the task definition', () => {
   it('the SOCI row is built: the planner names the copy of the node image (390 MB) only, by digest, and the first step comes sooner', () => {
     const ladder = startLadder(yaml, today, { statusOnPath: false }, RUNS);
     const soci = ladder.findIndex((e) => e.name.startsWith('+ SOCI copies'));
-    expect(soci).toBe(ladder.length - 1);
+    // Only model-only rows come after it.
+    expect(ladder.slice(soci + 1).every((e) => e.name.startsWith('(model only)'))).toBe(true);
     const images = Object.fromEntries(ladder[soci]!.containerDefinitions.map((c) => [c.name, c.image]));
     expect(images.test).toMatch(/\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com\/slipway-soci\/slipway-docker-hub\/library\/node@sha256:[a-f0-9]{64}$/);
     expect(images.db).toMatch(/\/slipway-docker-hub\/library\/postgres:/);
@@ -185,5 +187,78 @@ describe('cold starts follow the schedules that invoke each function', () => {
     expect(warm!.profile.coldShare).toEqual({ webhook: 0, planner: 0, autoscaler: 0 });
     expect(cold!.profile.coldShare.webhook).toBe(0.5);
     expect(warm!.figures.stageP50['control plane']).toBeLessThan(cold!.figures.stageP50['control plane'] - 0.3);
+  });
+});
+
+// Levers and bounds of docs/design/start-fast.md ("What stands between the model and 25 s").
+describe('zstd copies (model only): AWS Containers blog 2022-10-13, soci-snapshotter#519', () => {
+  const ladder = startLadder(yaml, today, { statusOnPath: false }, RUNS);
+  const soci = ladder.find((e) => e.name.startsWith('+ SOCI copies'))!;
+  const zstd = ladder.find((e) => e.name.startsWith('(model only) + zstd copies'))!;
+  const cached = today.containerDefinitions.map((c) => (c.image.includes('.dkr.ecr.') ? c : { ...c, image: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/docker-hub/library/${c.image}` }));
+
+  it('applies to images in ECR that Fargate does not lazy-load: a SOCI zTOC needs gzip layers, so the two exclude each other', () => {
+    const shape = startShape(zstd.containerDefinitions, zstd.images);
+    const of = (name: string) => shape.containers.find((c) => c.name === name)!;
+    expect(of('test').lazy).toBe(true);
+    expect(of('test').zstd).toBeUndefined();
+    expect([of('slipway-agent').zstd, of('db').zstd]).toEqual([true, true]);
+    // Images pulled from Docker Hub are as their publisher pushed them.
+    expect(startShape(today.containerDefinitions, { zstd: true }).containers.filter((c) => c.zstd).map((c) => c.name)).toEqual(['slipway-agent']);
+  });
+
+  it('the same task definition starts sooner with zstd copies than with gzip ones', () => {
+    expect(zstd.containerDefinitions).toBe(soci.containerDefinitions);
+    expect(zstd.figures.p50).toBeLessThan(soci.figures.p50);
+    expect(zstd.figures.stageP50.pulls).toBeLessThan(soci.figures.stageP50.pulls);
+  });
+
+  it('a larger image gains more seconds than a smaller one ("the larger container images seeing the greatest improvement")', () => {
+    const gain = (mb: number) => {
+      const images = { megabytes: { postgres: mb, node: 10, 'slipway-agent': 10 } };
+      return startFigures(startShape(cached, images), TODAY_CONTROL_PLANE, RUNS).stageP50['services ready'] - startFigures(startShape(cached, { ...images, zstd: true }), TODAY_CONTROL_PLANE, RUNS).stageP50['services ready'];
+    };
+    expect(gain(400)).toBeGreaterThan(gain(50));
+    expect(gain(50)).toBeGreaterThan(0);
+  });
+});
+
+describe('bounds between the last row and the goal (start-fast.md)', () => {
+  const ladder = startLadder(yaml, today, { statusOnPath: false }, RUNS);
+  const bounds = startBounds(yaml, ladder.at(-1)!, RUNS);
+  const row = (prefix: string) => {
+    const found = bounds.find((b) => b.name.startsWith(prefix));
+    if (!found) throw new Error(`no bound named ${prefix}… in ${bounds.map((b) => b.name).join('; ')}`);
+    return found;
+  };
+  const last = bounds[0]!;
+  const floor = row('the floor');
+
+  it("starts from the ladder's last row, on Slipway's default task size", () => {
+    expect(last.figures).toEqual(ladder.at(-1)!.figures);
+    expect(last.vcpu).toBe(1);
+  });
+
+  it('a faster pull rate (a larger task) and a smaller image each bring the first step sooner; together sooner still', () => {
+    const twoVcpu = row('+ 2 vCPU');
+    const fourVcpu = row('+ 4 vCPU');
+    const slim = row('+ node:20-slim (');
+    const both = row('+ node:20-slim and 4 vCPU');
+    expect(twoVcpu.vcpu).toBe(2);
+    expect(fourVcpu.vcpu).toBe(4);
+    expect(twoVcpu.figures.p50).toBeLessThan(last.figures.p50);
+    // The reported 4-vCPU rate is more than twice the model's median rate.
+    expect(BOUNDS.fourVcpuReportedMegabytesPerSecond.value / TASK.ecrMegabytesPerSecond.p50).toBeGreaterThan(BOUNDS.twoVcpuRateFactor.value);
+    expect(fourVcpu.figures.p50).toBeLessThan(twoVcpu.figures.p50);
+    expect(slim.figures.p50).toBeLessThan(last.figures.p50);
+    expect(both.figures.p50).toBeLessThan(Math.min(slim.figures.p50, fourVcpu.figures.p50));
+  });
+
+  it('no bound comes below the floor, and the floor still waits for provisioning and the service health check', () => {
+    for (const b of bounds) expect(b.figures.p50).toBeGreaterThanOrEqual(floor.figures.p50);
+    const dbInterval = compiledContainers(yaml).find((c) => c.name === 'db')!.healthCheck!.interval!;
+    // ECS runs the first health check one interval after the container starts.
+    expect(floor.figures.stageP50['services ready']).toBeGreaterThan(floor.figures.stageP50.provisioning + dbInterval);
+    expect(floor.figures.stageP50.pulls - floor.figures.stageP50.provisioning).toBeLessThan(TASK.registryRoundTrip.p95);
   });
 });
