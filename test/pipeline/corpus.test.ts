@@ -169,14 +169,17 @@ describe('the corpus of real pipelines', () => {
   });
 
   // DayMarket/ml-feature-platform lacks a `---` between two pipelines, so one mapping holds
-  // every key twice: the loader reads a scalar's last value, as Drone does (and an error for
-  // the maps written twice), and so must the bench, or the pipeline it counts is one the
-  // loader never names ("not compiled").
+  // every key twice: the loader reads a scalar's or list's last value and merges the two
+  // `node:` maps, as Drone's go-yaml does (core/pipeline/repeated-keys.ts), and so must the
+  // bench, or the pipeline it counts is one the loader never names ("not compiled"). What then
+  // stops it is its own host volumes (the later `volumes:`), which Drone refuses too.
   it('names every pipeline as the loader does, even one whose keys are written twice', () => {
     expect(figure.verdicts.filter((v) => /not compiled/.test(v.detail ?? '')).map((v) => `${v.file} ${v.pipeline}`)).toEqual([]);
     const daymarket = figure.verdicts.filter((v) => v.file === 'DayMarket__ml-feature-platform.yml').map((v) => v.pipeline);
     expect(daymarket).toContain('Build pyspark docker image for sku group query atc order features');
     expect(daymarket).not.toContain('Build pyspark docker image for sku group id prices');
+    const merged = figure.verdicts.find((v) => v.pipeline === 'Build pyspark docker image for sku group query atc order features')!;
+    expect(merged.detail).toMatch(/^volumes\[0\]\.host: Fargate has no host volumes/);
   });
 
   // Host volumes: Drone's own linter refuses them in a repository that is not trusted, used or
