@@ -168,6 +168,15 @@ describe('the corpus of real pipelines', () => {
     expect(figure.reasons.filter(([reason]) => reason.startsWith('file: '))).toEqual([]);
   });
 
+  // ArjunGTX/dev.to-clone names a step `clone` (and depends on it) with the clone on. Drone's
+  // runner refuses that pipeline before compiling it (drone-runner-docker engine/linter/linter.go,
+  // checkSteps: "clone" is taken while the clone is on), so it is not one Slipway should run.
+  it("refuses a step named clone while the clone is on, with Drone's own reason", () => {
+    const verdict = figure.verdicts.find((v) => v.file === 'ArjunGTX__dev.to-clone.yml')!;
+    expect(verdict.runs).toBe(false);
+    expect(verdict.detail).toContain('steps[3].name: step name reserved: "clone" is the clone step\'s name, which Drone refuses too ("linter: duplicate step names")');
+  });
+
   // DayMarket/ml-feature-platform lacks a `---` between two pipelines, so one mapping holds
   // every key twice: the loader reads a scalar's or list's last value and merges the two
   // `node:` maps, as Drone's go-yaml does (core/pipeline/repeated-keys.ts), and so must the
