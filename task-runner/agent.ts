@@ -18,6 +18,7 @@ import type { Reporter } from './report.js';
 import type { StopSwitch } from './signals.js';
 import { StatusWriter } from './status-file.js';
 import { supervise } from './supervise.js';
+import { openRecordDirs } from './step-records.js';
 import { serveReadiness, waitForRemoteServices } from './services-ready.js';
 import { publishServicesAddress, readServicesAddress } from './services-address.js';
 import { SnapshotError, carriedStates, carriedSteps, readSnapshot, seedRecords, writeSnapshot, type CarriedStep } from './snapshot.js';
@@ -126,6 +127,7 @@ async function run(config: AgentConfig, reporter: Reporter, stop: StopSwitch, se
       `${plan.services.length} services, timeout ${config.timeoutLabel}`,
   );
   await mkdir(paths.steps, { recursive: true });
+  await openRecordDirs(paths.steps, plan.steps.map((s) => s.container));
 
   // What of the setup failed, when it did: the stage fails, but the steps that run on a
   // status still run (they start with the agent and wait for its setup record), as Drone

@@ -6,7 +6,7 @@
 // `<container>.unreachable` for one that can never start, which steps that run on a
 // status wait for (script.ts).
 
-import { link, mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { STEP_SKIPPED_SUFFIX, STEP_STARTED_SUFFIX, STEP_UNREACHABLE_SUFFIX } from '../core/pipeline/contract.js';
@@ -121,6 +121,25 @@ export async function readStepRecords(stepsDir: string): Promise<StepRecords> {
     }
   }
   return { exits, skipMarks, recorded, emptyExits, skipReasons, started };
+}
+
+/**
+ * Lets each step container write its own records whatever user its image runs as. A task
+ * volume is an empty directory owned by root, mode 0755, on Fargate (shared/reference:
+ * "Bind-mount volumes are root-owned 0755"), and a container without `user` runs as its
+ * image's USER (API_ContainerDefinition `user`), which for many images is not root: its
+ * wrapper could then write neither its `.started` marker nor its exit or skip record, and the
+ * step would fail (or a skip read as a pass). Writable by all is no wider than needed: each
+ * record volume is mounted writable only in its own container, its gate and the agent, and
+ * read-only everywhere else (contract.ts, STEP_RECORD_DIR). Run by the agent, as root, before
+ * any step can start its commands.
+ */
+export async function openRecordDirs(stepsDir: string, containers: readonly string[]): Promise<void> {
+  for (const container of containers) {
+    const dir = join(stepsDir, container);
+    await mkdir(dir, { recursive: true });
+    await chmod(dir, 0o777);
+  }
 }
 
 export type FinalRecordKind = 'exit' | 'unreachable';

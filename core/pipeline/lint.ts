@@ -394,8 +394,11 @@ function lintNames(p: ParsedPipeline, all: Located[], out: Findings): void {
     if (!/[A-Za-z0-9]/.test(name) || /[\u0000-\u001f\u007f]/.test(name) || name.length > MAX_NAME_LENGTH) {
       out.error(namePos, path, `${LINT.unsafeName}: "${truncate(name)}" (use up to ${MAX_NAME_LENGTH} characters with at least one letter or digit, no control characters)`);
     }
+    // Drone refuses it as well: drone-runner-docker's linter (engine/linter/linter.go,
+    // checkSteps) counts "clone" among the names taken while the clone is on, for services and
+    // steps alike, and fails the stage with "linter: duplicate step names" before compiling.
     if (name === 'clone' && !p.pipeline.clone.disable) {
-      out.error(namePos, path, `${LINT.reservedStepName}: "clone" is the clone step's name; rename this step or set clone: { disable: true }`);
+      out.error(namePos, path, `${LINT.reservedStepName}: "clone" is the clone step's name, which Drone refuses too ("linter: duplicate step names"); rename this ${s.service ? 'service' : 'step'} or set clone: { disable: true }`);
     }
     const first = seen.get(name);
     if (first) {

@@ -5,6 +5,7 @@
 import { Composer, Lexer, LineCounter, Parser, isAlias, isMap, isPair, isScalar, isSeq, type CST, type Document, type Node as YamlNode } from 'yaml';
 import type { Diagnostic, Position } from './types.js';
 import { spend } from './work.js';
+import { LIST_ITEM, repeatedMapRule } from './repeated-keys.js';
 
 export type ScalarValue = string | number | boolean | null;
 
@@ -124,7 +125,7 @@ export function readYaml(file: string, text: string, positionOf?: (offset: numbe
       continue; // an empty document (a stray `---`) carries nothing, as in Drone
     }
     try {
-      const root = convert(doc, doc.contents, 0, new Set(), budget, at, report);
+      const root = convert(doc, doc.contents, [], new Set(), budget, at, report);
       documents.push({ root, pos: root?.pos ?? docPos });
     } catch (error) {
       if (!(error instanceof LimitExceeded)) throw error;
@@ -205,7 +206,8 @@ type Report = (pos: Position, severity: Diagnostic['severity'], message: string)
 function convert(
   doc: Document.Parsed,
   node: YamlNode | null | undefined | unknown,
-  depth: number,
+  /** Where the node is, from the document's root (the keys, LIST_ITEM for a list's item): decides how a repeated key is read. */
+  path: readonly string[],
   active: Set<unknown>,
   budget: Budget,
   at: (offset: number | undefined) => Position,
@@ -215,7 +217,7 @@ function convert(
   if (++budget.nodes > YAML_LIMITS.maxNodes) {
     throw new LimitExceeded(`yaml: the file expands to more than ${YAML_LIMITS.maxNodes} nodes (aliases are limited to guard against alias bombs)`);
   }
-  if (depth > YAML_LIMITS.maxDepth) {
+  if (path.length > YAML_LIMITS.maxDepth) {
     throw new LimitExceeded(`yaml: nesting deeper than ${YAML_LIMITS.maxDepth} levels`);
   }
   if (node === null || node === undefined) return null;
@@ -239,7 +241,7 @@ function convert(
       report(pos, 'error', `yaml: alias *${node.source} refers to the node that contains it`);
       return null;
     }
-    return convert(doc, target, depth, active, budget, at, report);
+    return convert(doc, target, path, active, budget, at, report);
   }
 
   if (isScalar(node)) {
@@ -259,7 +261,7 @@ function convert(
     active.add(node);
     const items: SourceNode[] = [];
     for (const item of node.items) {
-      const converted = convert(doc, item, depth + 1, active, budget, at, report);
+      const converted = convert(doc, item, [...path, LIST_ITEM], active, budget, at, report);
       items.push(converted ?? nullAt(at((item as YamlNode | null)?.range?.[0] ?? node.range?.[0])));
     }
     active.delete(node);
@@ -293,7 +295,7 @@ function convert(
         mergeInto(merged, pair.value);
         continue;
       }
-      const value = convert(doc, pair.value, depth + 1, active, budget, at, report) ?? nullAt(valueOrKeyPos(pair.value, keyPos, at));
+      const value = convert(doc, pair.value, [...path, key], active, budget, at, report) ?? nullAt(valueOrKeyPos(pair.value, keyPos, at));
       if (earlier !== undefined) {
         replaceDuplicate(entries, earlier, { key, keyPos, value });
         continue;
@@ -320,23 +322,28 @@ function convert(
   // A key written twice: Drone reads its files with go-yaml v2's non-strict Unmarshal
   // (drone/runner-go manifest/parse.go, github.com/buildkite/yaml), which rejects a repeated
   // key only in strict mode (decode.go, setMapIndex) and otherwise decodes each occurrence in
-  // turn: a later scalar or list replaces the earlier value. Two maps, though, are decoded
-  // into one (a struct's fields or a map's keys from both), a merge that is easy to misread
-  // (`when:` twice keeps conditions from both): that stays an error, saying to write one map.
+  // turn into the same place: a later scalar or list replaces the earlier value; two maps are
+  // merged or replaced as Drone's Go type there decides (repeated-keys.ts).
   function replaceDuplicate(out: SourceEntry[], index: number, later: SourceEntry) {
     const first = out[index]!;
-    if (first.value.kind === 'map' && later.value.kind === 'map') {
-      report(later.keyPos, 'error', `yaml: Map keys must be unique: "${later.key}" is written twice (first at line ${first.keyPos.line}); write it once, with the entries of both`);
+    const where = `"${later.key}" is written twice (first at line ${first.keyPos.line})`;
+    const read = readRepeated(path, first, later);
+    if (read.merged) {
+      report(later.keyPos, 'warning', `yaml: ${where}: both maps are read into one (the later's value where both set a key), as Drone reads them`);
       return;
     }
-    report(later.keyPos, 'warning', `yaml: "${later.key}" is written twice (first at line ${first.keyPos.line}): the later value is used, as Drone uses it`);
-    out[index] = later;
+    if (read.keptExclude) {
+      report(later.keyPos, 'warning', `yaml: ${where}: the later value is used and the earlier exclude is kept, as Drone reads a condition`);
+    } else {
+      report(later.keyPos, 'warning', `yaml: ${where}: the later value is used, as Drone uses it`);
+    }
+    out[index] = read.entry;
   }
 
   function mergeInto(out: SourceEntry[], value: unknown) {
     const sources = isSeq(value) ? value.items : [value];
     for (const source of sources) {
-      const converted = convert(doc, source, depth + 1, active, budget, at, report);
+      const converted = convert(doc, source, path, active, budget, at, report);
       if (converted === null) continue;
       if (converted.kind !== 'map') {
         report(converted.pos, 'error', 'yaml: a merge key (<<) takes a map or a list of maps');
@@ -345,6 +352,52 @@ function convert(
       out.push(...converted.entries);
     }
   }
+}
+
+/** Indexes of merged maps' keys, so that merging into one map many times stays linear. */
+const keyIndexes = new WeakMap<SourceMap, Map<string, number>>();
+
+function keyIndex(map: SourceMap): Map<string, number> {
+  let index = keyIndexes.get(map);
+  if (!index) {
+    index = new Map(map.entries.map((e, i) => [e.key, i]));
+    keyIndexes.set(map, index);
+  }
+  return index;
+}
+
+/**
+ * `later` read over `first` (the same key of the map at `parent`), as go-yaml decodes a second
+ * occurrence into the place the first filled. A merge is made in `first`'s map, in place.
+ */
+function readRepeated(parent: readonly string[], first: SourceEntry, later: SourceEntry): { entry: SourceEntry; merged?: boolean; keptExclude?: boolean } {
+  const rule = repeatedMapRule(parent, later.key);
+  if (rule === 'merge' && first.value.kind === 'map' && later.value.kind === 'map') {
+    const into = first.value;
+    const index = keyIndex(into);
+    const path = [...parent, later.key];
+    for (const entry of later.value.entries) {
+      spend(1, 'read the YAML');
+      const at = index.get(entry.key);
+      if (at === undefined) {
+        index.set(entry.key, into.entries.length);
+        into.entries.push(entry);
+      } else {
+        into.entries[at] = readRepeated(path, into.entries[at]!, entry).entry;
+      }
+    }
+    return { entry: first, merged: true };
+  }
+  // runner-go manifest/cond.go: a single pattern sets include alone, so an earlier map's
+  // exclude stays (`branch: { exclude: [x] }` then `branch: main`: main, except x).
+  if (rule === 'condition' && first.value.kind === 'map' && later.value.kind === 'scalar' && later.value.value !== null) {
+    const exclude = first.value.entries.find((e) => e.key === 'exclude');
+    if (exclude) {
+      const value: SourceMap = { kind: 'map', pos: later.value.pos, entries: [{ key: 'include', keyPos: later.value.pos, value: later.value }, exclude] };
+      return { entry: { ...later, value }, keptExclude: true };
+    }
+  }
+  return { entry: later };
 }
 
 function valueOrKeyPos(value: unknown, keyPos: Position, at: (offset: number | undefined) => Position): Position {

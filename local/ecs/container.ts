@@ -2,6 +2,7 @@
 // the task state change events report it.
 import type { ChildProcess } from 'node:child_process';
 import type { ContainerDefinition } from '@aws-sdk/client-ecs';
+import type { ContainerUser } from './container-user.js';
 
 export type ContainerStatus = 'PENDING' | 'RUNNING' | 'STOPPED';
 export type HealthStatus = 'HEALTHY' | 'UNHEALTHY' | 'UNKNOWN';
@@ -38,6 +39,8 @@ export interface ContainerState {
   secretValues?: Record<string, string>;
   /** Everything the process got (ECS's variables, secrets): health probes get it too. */
   runEnvironment?: Record<string, string>;
+  /** Who its program runs as (the definition's `user`, else its image's USER): health probes too. */
+  user?: ContainerUser;
   stopTimer?: NodeJS.Timeout;
   healthTimer?: NodeJS.Timeout;
 }

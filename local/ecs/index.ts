@@ -45,6 +45,14 @@ export interface LocalEcsOptions {
   /** Architecture of single-platform images (e.g. the agent image of each arch): a task of the other arch cannot pull them. */
   imagePlatforms?: Readonly<Record<string, 'amd64' | 'arm64'>>;
   /**
+   * The USER of an image's configuration (`1000`, `nobody`, `app:app`), for the images the
+   * stand-in is told of: ECS runs a container without `user` as its image's USER
+   * (API_ContainerDefinition `user`: Docker's --user), so such a container runs as that user
+   * here too (container-user.ts). Images it is not told of run as root, as images without a
+   * USER do. Nothing is pulled here, so nothing else tells it.
+   */
+  imageUser?: (image: string) => string | undefined;
+  /**
    * How long pulling an image takes (ms), to show the order ECS pulls in: nothing is pulled
    * here, so by default a pull takes no time. Each container's pull starts once its
    * dependsOn conditions hold, as on ECS (see LocalTask.pullThenLaunch).
@@ -170,6 +178,7 @@ export async function startLocalEcs(options: LocalEcsOptions = {}): Promise<Loca
     catalogue: options.catalogue ?? {},
     resolveSecret: options.resolveSecret,
     ...(options.imagePlatforms ? { imagePlatforms: options.imagePlatforms } : {}),
+    ...(options.imageUser ? { imageUser: options.imageUser } : {}),
     ...(options.pullMs ? { pullMs: options.pullMs } : {}),
     attachMetadata: (task) => metadata.attach(task),
     onChange: (task) => bus.publish(taskStateChangeEvent(task, accountId)),

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { createTaskNetwork, destroyTaskNetwork, type TaskNetwork } from './netns.js';
 import { createFileMountPoints, OLD_ROOT, prepareRoot, rootFstab, underProgramDirs } from './rootfs.js';
 import { findBinary } from '../require-binary.js';
+import type { ContainerUser } from './container-user.js';
 
 export interface SandboxMount {
   /** Directory (or file) on the host. */
@@ -24,8 +25,8 @@ export interface SandboxSpawn {
   env: Record<string, string>;
   /** Working directory as the container sees it. */
   cwd?: string;
-  /** Run as this user (name or uid[:gid]); only when we are root. */
-  user?: string;
+  /** Run as this user (container-user.ts resolves a definition's or image's `user`); only when we are root. */
+  user?: ContainerUser;
   mounts: SandboxMount[];
 }
 
@@ -155,7 +156,7 @@ function extraProgramDirs(): string[] {
  * setpriv that changes the uid. In namespace mode the same setpriv drops the capabilities
  * outside CONTAINER_CAPABILITIES (for root; any other user has none).
  */
-function programPrefix(user: string | undefined, dropCapabilities: boolean): string[] {
+function programPrefix(user: ContainerUser | undefined, dropCapabilities: boolean): string[] {
   const found = findBinary('setpriv', ['/usr/bin']);
   const deathSignal = ['--pdeathsig', 'KILL'];
   const root = process.getuid?.() === 0;
@@ -163,9 +164,8 @@ function programPrefix(user: string | undefined, dropCapabilities: boolean): str
   const setpriv = found ?? 'setpriv'; // missing: the container fails to start, and says why
   const caps = dropCapabilities ? ['--bounding-set', ['-all', ...CONTAINER_CAPABILITIES.map((c) => `+${c}`)].join(','), '--inh-caps', '-all'] : [];
   if (!user) return caps.length > 0 || found ? [setpriv, ...caps, ...deathSignal] : [];
-  const [u, g] = user.split(':');
-  if (g !== undefined) return [setpriv, ...caps, `--reuid=${u}`, `--regid=${g}`, '--clear-groups', ...deathSignal];
-  return [setpriv, ...caps, `--reuid=${u}`, `--regid=${u}`, '--init-groups', ...deathSignal];
+  const groups = user.initGroupsOf !== undefined ? '--init-groups' : '--clear-groups';
+  return [setpriv, ...caps, `--reuid=${user.uid}`, `--regid=${user.gid}`, groups, ...deathSignal];
 }
 
 /** Parents before children, so a nested mount point is created inside its parent's volume. */

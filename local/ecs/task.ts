@@ -2,7 +2,7 @@
 // task definition's semantics (essential, dependsOn, healthCheck, startTimeout,
 // stopTimeout), and reports every change (version + 1) to its host.
 import type { ContainerDefinition, ContainerOverride, KeyValuePair, TaskOverride } from '@aws-sdk/client-ecs';
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomUUID, randomInt } from 'node:crypto';
 import { AGENT_CODE_DIR, resolveImage, postgresBinDir, type CatalogueOptions } from '../images.js';
@@ -13,6 +13,7 @@ import type { LogStore } from './logs.js';
 import { createSandbox, type SandboxMount, type TaskSandbox } from './sandbox.js';
 import { CONTAINER_DATA_DIR, mountsUnder } from './rootfs.js';
 import { CANNOT_START, type ContainerState } from './container.js';
+import { resolveContainerUser } from './container-user.js';
 import { SecretNotFoundError } from './errors.js';
 import { healthSettings, killGroup, runProbe, signalNumber } from './health.js';
 import { relayHostPorts, type HostRelays } from './host-relay.js';
@@ -47,6 +48,8 @@ export interface TaskHost {
    * it is told about): a task whose runtimePlatform differs cannot pull them.
    */
   imagePlatforms?: Readonly<Record<string, 'amd64' | 'arm64'>>;
+  /** The USER of an image's configuration, when the stand-in is told it: see LocalEcsOptions.imageUser. */
+  imageUser?: (image: string) => string | undefined;
   /** How long the pull of an image takes here (ms); none when absent. See LocalEcsOptions.pullMs. */
   pullMs?: (image: string) => number;
   attachMetadata(task: LocalTask): Promise<MetadataAttachment>;
@@ -415,6 +418,13 @@ export class LocalTask {
       return;
     }
     c.runEnvironment = environment;
+    // As Docker runs it: the definition's `user`, else the image's USER (container-user.ts).
+    const userSpec = c.def.user ?? this.host.imageUser?.(c.def.image);
+    if (userSpec !== undefined && userSpec !== '') {
+      const resolved = resolveContainerUser(userSpec, readIfPresent('/etc/passwd'), readIfPresent('/etc/group'));
+      if (!resolved.ok) return this.failToStart(c, `${CANNOT_START}: Error response from daemon: ${resolved.reason}`);
+      c.user = resolved.user;
+    }
     // With namespaces the container has its own root: its data directory and what its image
     // brings (the agent's code) are mounted at fixed paths; without, they are host paths.
     const ownRoot = this.sandbox!.mode === 'namespace';
@@ -454,7 +464,7 @@ export class LocalTask {
     const grant = image.launch.kind === 'image-builder' || image.launch.kind === 'plugin' ? this.pushGrantOfRole() : undefined;
     if (grant) writePushGrant(c.dataDir, grant);
     const mounts = [...this.mountsOf(c), ...(ownRoot ? [{ source: c.dataDir, target: CONTAINER_DATA_DIR }, ...image.launch.mounts] : [])];
-    const child = this.sandbox!.spawn({ argv: image.launch.argv, env: environment, cwd: c.def.workingDirectory, user: c.def.user, mounts });
+    const child = this.sandbox!.spawn({ argv: image.launch.argv, env: environment, cwd: c.def.workingDirectory, ...(c.user ? { user: c.user } : {}), mounts });
     c.process = child;
     const log = this.logWriter(c);
     child.stdout?.on('data', (chunk: Buffer) => log.write('stdout', chunk));
@@ -520,7 +530,7 @@ export class LocalTask {
     const tick = async (): Promise<void> => {
       if (c.lastStatus !== 'RUNNING' || !this.sandbox || !c.process) return;
       // As Docker runs a health check: inside the container (its namespaces, its root), as its user.
-      const probe = this.sandbox.exec(c.process, { argv: settings.argv, env: c.runEnvironment ?? c.environment, mounts: this.mountsOf(c), cwd: c.def.workingDirectory, user: c.def.user });
+      const probe = this.sandbox.exec(c.process, { argv: settings.argv, env: c.runEnvironment ?? c.environment, mounts: this.mountsOf(c), cwd: c.def.workingDirectory, ...(c.user ? { user: c.user } : {}) });
       const result = await runProbe(probe, settings.timeoutMs);
       if (c.lastStatus !== 'RUNNING') return;
       c.healthOutput = result.output;
@@ -705,5 +715,15 @@ function checkRegistryCredentials(arn: string, value: string): void {
   const creds = parsed as { username?: unknown; password?: unknown } | null;
   if (typeof creds?.username !== 'string' || typeof creds.password !== 'string') {
     throw new TaskStartError(`${RESOURCE_INIT}: ${RETRIEVAL_FAILED}: the registry credentials ${arn} must hold {"username": "…", "password": "…"}`);
+  }
+}
+
+/** A file of the host's /etc that every container sees (rootfs.ts binds it read-only); empty when absent. */
+function readIfPresent(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw error;
   }
 }

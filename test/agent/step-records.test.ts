@@ -1,10 +1,10 @@
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { readStepRecords, replaceEmptyExitRecord, writeFinalRecord } from '../../task-runner/step-records.js';
+import { openRecordDirs, readStepRecords, replaceEmptyExitRecord, writeFinalRecord } from '../../task-runner/step-records.js';
 
 const roots: string[] = [];
 afterEach(() => {
@@ -29,6 +29,15 @@ const at = (dir: string, container: string, suffix: string): string => join(dir,
 const files = (dir: string): string[] => readdirSync(dir).flatMap((c) => readdirSync(join(dir, c)).map((f) => `${c}/${f}`)).sort();
 
 describe('step records', () => {
+  // Fargate's task volumes are root's, mode 0755, and a step runs as its image's USER: its
+  // wrapper must still write its own records (test/control-plane/e2e-plugin-secrets.test.ts).
+  it('opens each step container\'s record directory to whatever user the step runs as', async () => {
+    const dir = stepsDir();
+    mkdirSync(join(dir, 'build'), { mode: 0o755 });
+    await openRecordDirs(dir, ['build', 'notify']);
+    expect(['build', 'notify'].map((c) => (statSync(join(dir, c)).mode & 0o777).toString(8))).toEqual(['777', '777']);
+  });
+
   it('reads exit codes, skip markers beside them, and markers without an exit record', async () => {
     const dir = stepsDir();
     record(dir, 'build', '.exit', '0\n');

@@ -2,6 +2,7 @@
 // stand-ins: a push plans the build, the agent installs busybox, and a plugin step
 // (no commands: its image's own command line) prints its secret — the log shows the mask.
 
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BuildDetail } from '../../core/builds/types.js';
 import { SECRET_MASK } from '../../core/pipeline/mask.js';
@@ -78,6 +79,57 @@ steps:
   failure: ignore
 `;
 
+// Plugin images that set a USER other than root (many do): on ECS a container without `user`
+// runs as its image's USER (API_ContainerDefinition `user`, Docker's --user), and so it does in
+// the ECS stand-in, told each image's USER by the registry (LocalEcsOptions.imageUser). USER
+// UNLISTED_UID has no passwd entry (Docker runs it with gid 0); `nobody` has one.
+const PASSWD = readFileSync('/etc/passwd', 'utf8');
+const UNLISTED_UID = (() => {
+  let uid = 40_123;
+  while (new RegExp(`^[^:]*:[^:]*:${uid}:`, 'm').test(PASSWD)) uid++;
+  return uid;
+})();
+const NON_ROOT_PLUGIN_SCRIPT = 'echo "non-root plugin $0: uid=$(id -u) gid=$(id -g) token=$PLUGIN_TOKEN sha=$DRONE_COMMIT_SHA status=$DRONE_BUILD_STATUS"';
+const nonRootPipeline = (registry: string) => `kind: pipeline
+type: docker
+name: non-root
+services:
+- name: cache
+  image: redis:7
+steps:
+- name: as-uid
+  image: ${registry}/acme/uid-plugin:1
+  settings:
+    token:
+      from_secret: api_token
+- name: as-nobody
+  image: ${registry}/acme/nobody-plugin:1
+  settings:
+    token:
+      from_secret: api_token
+`;
+
+// Commands steps whose image's USER is not root write their records through their wrapper:
+// `first` its exit record; `later`, which starts once `check` (failure: ignore) exited 78,
+// skips itself and says so in its own record directory. Both directories are task volumes,
+// root's with mode 0755 on Fargate, as the stand-in makes them.
+const NON_ROOT_IMAGE = 'example/non-root-tools:1';
+const NON_ROOT_COMMANDS = `kind: pipeline
+type: docker
+name: non-root-commands
+steps:
+- name: first
+  image: ${NON_ROOT_IMAGE}
+  commands: [echo "first ran as $(id -u)"]
+- name: check
+  image: alpine:3
+  commands: [exit 78]
+  failure: ignore
+- name: later
+  image: ${NON_ROOT_IMAGE}
+  commands: [echo "later ran as $(id -u)"]
+`;
+
 let e2e: E2e;
 
 /** A step's log, its lines joined. */
@@ -90,9 +142,12 @@ let registry: RegistryStandIn;
 beforeAll(async () => {
   registry = await startRegistryStandIn({ auth: 'bearer' });
   registry.publish({ name: 'acme/announce', tag: '1', platforms: { amd64: { entrypoint: ['/bin/sh', '-c', REGISTRY_PLUGIN_SCRIPT, 'announce-plugin'] }, arm64: { entrypoint: ['/bin/false'] } } });
+  registry.publish({ name: 'acme/uid-plugin', tag: '1', platforms: { amd64: { entrypoint: ['/bin/sh', '-c', NON_ROOT_PLUGIN_SCRIPT, 'uid-plugin'], user: String(UNLISTED_UID) } } });
+  registry.publish({ name: 'acme/nobody-plugin', tag: '1', platforms: { amd64: { entrypoint: ['/bin/sh', '-c', NON_ROOT_PLUGIN_SCRIPT, 'nobody-plugin'], user: 'nobody' } } });
   e2e = await startE2e({
     name: 'e2e-plugin-secrets',
     secrets: { [`/slipway/${E2E_REPO}/api_token`]: TOKEN, [`/slipway/${E2E_REPO}/deploy_key`]: KEY },
+    imageUser: (image) => (image === NON_ROOT_IMAGE ? String(UNLISTED_UID) : registry.userOf(image)),
   });
 });
 afterAll(async () => {
@@ -163,6 +218,44 @@ describe('secrets in the logs of plugin steps, end to end', () => {
     // Pinned to the manifest the command line was read from, so a moved tag cannot split them.
     const task = e2e.aws.ecs.tasks().find((t) => t.taskArn === stage.taskArn) as { containers: { name: string; image: string }[] };
     expect(task.containers.find((c) => c.name === 'announce')!.image).toMatch(new RegExp(`^${host.replace('.', '\\.')}/acme/announce@sha256:[0-9a-f]{64}$`));
+  });
+
+  it("plugin images whose USER is not root run under the masking launcher as that user: the env file read, the secret masked, the step passed", async () => {
+    const host = new URL(registry.url).host;
+    const sha = e2e.commit(nonRootPipeline(host), 'non-root plugins');
+    expect((await e2e.deliver(e2e.pushPayload(sha, 'non-root plugins'), 'plugin-secrets-non-root')).statusCode).toBe(202);
+    const detail = await e2e.finishedBuild('plugin-secrets-non-root');
+    expect({ status: detail.status, error: detail.error, steps: stepTable(detail) }).toEqual({
+      status: 'success',
+      error: undefined,
+      steps: [{ stage: 'non-root', status: 'success', steps: ['clone:clone=success', 'service:cache=success', 'step:as-uid=success', 'step:as-nobody=success'] }],
+    });
+    const stage = detail.stages[0]!;
+    const nobody = /^nobody:[^:]*:(\d+):(\d+):/m.exec(PASSWD)!;
+    expect(stepLog(stage, 'as-uid')).toContain(`non-root plugin uid-plugin: uid=${UNLISTED_UID} gid=0 token=${SECRET_MASK} sha=${sha} status=success`);
+    expect(stepLog(stage, 'as-nobody')).toContain(`non-root plugin nobody-plugin: uid=${nobody[1]} gid=${nobody[2]} token=${SECRET_MASK} sha=${sha} status=success`);
+    // Only root may write a container's /etc/hosts: the launcher says where the services are instead.
+    expect(stepLog(stage, 'as-uid')).toContain('slipway: cannot write /etc/hosts: reach cache at localhost');
+    for (const name of ['as-uid', 'as-nobody']) expect(stepLog(stage, name)).not.toContain(TOKEN);
+    // Each step ran as its image's USER: the task definition set no `user` (the image decides, as on ECS).
+    const task = e2e.aws.ecs.tasks().find((t) => t.taskArn === stage.taskArn) as { containers: { name: string; exitCode?: number }[] };
+    expect(task.containers.filter((c) => c.name !== 'slipway-agent' && c.name !== 'cache').map((c) => c.exitCode)).toEqual([0, 0]);
+  });
+
+  it("commands steps whose image's USER is not root write their own records: an exit, and a skip after an exit 78", async () => {
+    const sha = e2e.commit(NON_ROOT_COMMANDS, 'non-root commands');
+    expect((await e2e.deliver(e2e.pushPayload(sha, 'non-root commands'), 'non-root-commands')).statusCode).toBe(202);
+    const detail = await e2e.finishedBuild('non-root-commands');
+    const stage = detail.stages[0]!;
+    const logs = Object.fromEntries(['first', 'check', 'later'].map((name) => [name, stepLog(stage, name)]));
+    expect({ status: detail.status, steps: stepTable(detail), logs }).toEqual({
+      status: 'success',
+      steps: [{ stage: 'non-root-commands', status: 'success', steps: ['clone:clone=success', 'step:first=success', 'step:check=success', 'step:later=skipped'] }],
+      logs: expect.objectContaining({ first: expect.stringContaining(`first ran as ${UNLISTED_UID}`) }),
+    });
+    expect(stage.steps.find((s) => s.name === 'later')!.reason).toContain('check exited 78');
+    expect(logs.later).not.toContain('later ran');
+    for (const name of ['first', 'later']) expect(logs[name]).not.toMatch(/could not write|Permission denied|can't create/);
   });
 
   it('an image whose registry does not know it makes an error build that says what to do, and runs no task', async () => {

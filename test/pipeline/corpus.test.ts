@@ -168,15 +168,27 @@ describe('the corpus of real pipelines', () => {
     expect(figure.reasons.filter(([reason]) => reason.startsWith('file: '))).toEqual([]);
   });
 
+  // ArjunGTX/dev.to-clone names a step `clone` (and depends on it) with the clone on. Drone's
+  // runner refuses that pipeline before compiling it (drone-runner-docker engine/linter/linter.go,
+  // checkSteps: "clone" is taken while the clone is on), so it is not one Slipway should run.
+  it("refuses a step named clone while the clone is on, with Drone's own reason", () => {
+    const verdict = figure.verdicts.find((v) => v.file === 'ArjunGTX__dev.to-clone.yml')!;
+    expect(verdict.runs).toBe(false);
+    expect(verdict.detail).toContain('steps[3].name: step name reserved: "clone" is the clone step\'s name, which Drone refuses too ("linter: duplicate step names")');
+  });
+
   // DayMarket/ml-feature-platform lacks a `---` between two pipelines, so one mapping holds
-  // every key twice: the loader reads a scalar's last value, as Drone does (and an error for
-  // the maps written twice), and so must the bench, or the pipeline it counts is one the
-  // loader never names ("not compiled").
+  // every key twice: the loader reads a scalar's or list's last value and merges the two
+  // `node:` maps, as Drone's go-yaml does (core/pipeline/repeated-keys.ts), and so must the
+  // bench, or the pipeline it counts is one the loader never names ("not compiled"). What then
+  // stops it is its own host volumes (the later `volumes:`), which Drone refuses too.
   it('names every pipeline as the loader does, even one whose keys are written twice', () => {
     expect(figure.verdicts.filter((v) => /not compiled/.test(v.detail ?? '')).map((v) => `${v.file} ${v.pipeline}`)).toEqual([]);
     const daymarket = figure.verdicts.filter((v) => v.file === 'DayMarket__ml-feature-platform.yml').map((v) => v.pipeline);
     expect(daymarket).toContain('Build pyspark docker image for sku group query atc order features');
     expect(daymarket).not.toContain('Build pyspark docker image for sku group id prices');
+    const merged = figure.verdicts.find((v) => v.pipeline === 'Build pyspark docker image for sku group query atc order features')!;
+    expect(merged.detail).toMatch(/^volumes\[0\]\.host: Fargate has no host volumes/);
   });
 
   // Host volumes: Drone's own linter refuses them in a repository that is not trusted, used or

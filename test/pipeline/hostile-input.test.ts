@@ -113,6 +113,24 @@ describe('YAML: keys per map and nodes are bounded before anything compares keys
     expect(m.diagnostics.map(formatDiagnostic)).toContain(`.drone.yml:${8 + 999}:5: warning: yaml: "K998" is written twice (first at line ${7 + 999}): the later value is used, as Drone uses it`);
   });
 
+  // A map written twice under one key is merged into the first, as go-yaml does (repeated-keys.ts):
+  // in place, so a key written many times, each with new entries, costs no more than its text.
+  it('merges a map written many times under one key in linear work', { timeout: 30_000 }, () => {
+    const repeated = (times: number) => {
+      let y = 'kind: pipeline\nname: x\nsteps:\n- name: a\n  image: alpine\n  commands: [x]\n';
+      for (let t = 0; t < times; t++) {
+        y += '  environment:\n';
+        for (let i = 0; i < 500; i++) y += `    K${t}_${i}: v\n`;
+      }
+      return y;
+    };
+    const few = cost(() => loadManifest('.drone.yml', repeated(5)));
+    const many = cost(() => loadManifest('.drone.yml', repeated(20)));
+    expect(errors(many.result)).toEqual([]);
+    expect(Object.keys(many.result.pipelines[0]!.steps[0]!.environment)).toHaveLength(20 * 500);
+    expect(many.units / few.units).toBeLessThan(5);
+  });
+
   it('keeps the library rule that 1 and "1" are different keys', () => {
     const m = loadManifest('.drone.yml', 'kind: pipeline\nname: x\nsteps:\n- name: a\n  image: alpine\n  commands: [x]\n  settings:\n    1: a\n    "1": b\n');
     expect(errors(m)).toEqual([]);

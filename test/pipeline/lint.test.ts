@@ -18,10 +18,17 @@ describe('lint: each rule, where it points and what it says', () => {
       'kind: pipeline\nservices:\n- name: db\n  image: redis\nsteps:\n- name: db\n  image: b\n',
       ['.drone.yml:6:9: error: steps[0].name: duplicate step name "db" (first at line 3); steps and services share one set of names'],
     ],
+    // drone-runner-docker engine/linter/linter.go (checkSteps): "clone" is taken while the clone
+    // is on, for services as for steps; Drone fails the stage with "linter: duplicate step names".
     [
       'a step named clone while the clone runs',
       'kind: pipeline\nsteps:\n- name: clone\n  image: alpine/git\n',
-      ['.drone.yml:3:9: error: steps[0].name: step name reserved: "clone" is the clone step\'s name; rename this step or set clone: { disable: true }'],
+      ['.drone.yml:3:9: error: steps[0].name: step name reserved: "clone" is the clone step\'s name, which Drone refuses too ("linter: duplicate step names"); rename this step or set clone: { disable: true }'],
+    ],
+    [
+      'a service named clone while the clone runs',
+      'kind: pipeline\nservices:\n- name: clone\n  image: redis\nsteps:\n- name: a\n  image: b\n',
+      ['.drone.yml:3:9: error: services[0].name: step name reserved: "clone" is the clone step\'s name, which Drone refuses too ("linter: duplicate step names"); rename this service or set clone: { disable: true }'],
     ],
     [
       'a name with no letter or digit',

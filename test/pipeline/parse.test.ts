@@ -537,13 +537,57 @@ describe('loadManifest: malformed and hostile input', () => {
     expect(s.environment).toEqual({ FOO: { value: 'two' } });
   });
 
-  // Two maps under one key are decoded into one by go-yaml (fields or keys from both): a
-  // `when:` written twice would keep conditions from both, which is easy to misread. An error.
-  it('refuses a map written twice under one key, saying to write it once', () => {
-    const m = load('kind: pipeline\nname: a\nsteps:\n- name: a\n  image: b\n  commands: [x]\n  when: {branch: [main]}\n  when: {event: [push]}\n');
-    expect(errors(m)).toEqual([
-      '.drone.yml:8:3: error: yaml: Map keys must be unique: "when" is written twice (first at line 7); write it once, with the entries of both',
-    ]);
+  // Two maps under one key: go-yaml v2.1.0 (github.com/buildkite/yaml decode.go) decodes the
+  // second into the place the first filled. A struct field (when:, trigger:, clone:) or a map
+  // field (node:, environment:, settings:) keeps entries of both, the later winning a key set
+  // in both (mappingStruct; mapping() reuses a non-nil map); a value inside a Go map is a fresh
+  // element, so the later replaces it; a condition's UnmarshalYAML (runner-go manifest/cond.go)
+  // sets include and exclude anew.
+  describe('a map written twice under one key, as go-yaml decode.go reads it into Drone\'s types', () => {
+    it('merges a step\'s when: written twice, the later condition winning, and warns at the later key', () => {
+      const m = load('kind: pipeline\nname: a\nsteps:\n- name: a\n  image: b\n  commands: [x]\n  when: {branch: [main], event: [tag]}\n  when: {event: [push]}\n');
+      expect(errors(m)).toEqual([]);
+      expect(warnings(m)).toContain('.drone.yml:8:3: warning: yaml: "when" is written twice (first at line 7): both maps are read into one (the later\'s value where both set a key), as Drone reads them');
+      const when = m.pipelines[0]!.steps[0]!.when;
+      expect(when.branch).toEqual({ include: ['main'], exclude: [] });
+      expect(when.event).toEqual({ include: ['push'], exclude: [] });
+    });
+
+    // DayMarket/ml-feature-platform (test/fixtures/corpus): two pipelines without a `---`, so
+    // `node:` (resource.Pipeline's map[string]string) is written twice.
+    it('merges node: (a map field) written twice, keys of both kept', () => {
+      const p = pipelineOf('kind: pipeline\nname: a\nnode: {type: um-common, zone: a}\nnode: {type: other}\nsteps: [{name: a, image: b, commands: [x]}]\n');
+      expect(p.node).toEqual({ type: 'other', zone: 'a' });
+    });
+
+    it('merges environment: written twice on a step, and trigger: on the pipeline', () => {
+      const m = load('kind: pipeline\nname: a\ntrigger: {branch: [main]}\ntrigger: {event: [push]}\nsteps:\n- name: a\n  image: b\n  commands: [x]\n  environment: {A: one, B: two}\n  environment: {B: three}\n');
+      expect(errors(m)).toEqual([]);
+      const p = m.pipelines[0]!;
+      expect(p.steps[0]!.environment).toEqual({ A: { value: 'one' }, B: { value: 'three' } });
+      expect(p.trigger.branch.include).toEqual(['main']);
+      expect(p.trigger.event.include).toEqual(['push']);
+    });
+
+    it('replaces a map that is a value inside a Go map (a setting written twice)', () => {
+      const s = step('- name: a\n  image: b\n  settings:\n    opts: {a: 1}\n    opts: {b: 2}\n');
+      expect(s.settings.opts).toEqual({ value: { b: 2 } });
+    });
+
+    it('replaces a condition written twice, but keeps an earlier exclude under a single pattern (manifest/cond.go)', () => {
+      const both = load('kind: pipeline\nname: a\nsteps:\n- name: a\n  image: b\n  commands: [x]\n  when:\n    branch: {include: [a], exclude: [x]}\n    branch: {include: [b]}\n');
+      expect(both.pipelines[0]!.steps[0]!.when.branch).toEqual({ include: ['b'], exclude: [] });
+      const single = load('kind: pipeline\nname: a\nsteps:\n- name: a\n  image: b\n  commands: [x]\n  when:\n    branch: {exclude: [x]}\n    branch: main\n');
+      expect(errors(single)).toEqual([]);
+      expect(warnings(single)).toContain('.drone.yml:9:5: warning: yaml: "branch" is written twice (first at line 8): the later value is used and the earlier exclude is kept, as Drone reads a condition');
+      expect(single.pipelines[0]!.steps[0]!.when.branch).toEqual({ include: ['main'], exclude: ['x'] });
+    });
+
+    it('merges clone: (a struct of scalars) written twice, fields of both kept', () => {
+      const p = pipelineOf('kind: pipeline\nname: a\nclone: {depth: 5}\nclone: {disable: true}\nsteps: [{name: a, image: b, commands: [x]}]\n');
+      expect(p.clone.disable).toBe(true);
+      expect(p.clone.depth).toBe(5);
+    });
   });
 
   it('still refuses a merge key written twice', () => {

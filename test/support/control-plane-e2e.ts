@@ -68,6 +68,8 @@ export interface E2eOptions {
    * from them and derived into Secrets Manager, where the ECS stand-in finds the derived ones.
    */
   secretsManager?: boolean;
+  /** The USER of images' configurations, as the ECS stand-in runs them (LocalEcsOptions.imageUser). */
+  imageUser?: (image: string) => string | undefined;
 }
 
 export interface E2e {
@@ -135,6 +137,7 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
         ...(options.eventDelivery ? { eventDelivery: options.eventDelivery } : {}),
         ...(options.sharedPaths ? { sharedPaths: options.sharedPaths } : {}),
         ...(options.hostPorts ? { hostPorts: options.hostPorts } : {}),
+        ...(options.imageUser ? { imageUser: options.imageUser } : {}),
         resolveSecret: async (valueFrom) => {
           const ref = secretReference(valueFrom);
           const value = options.secrets?.[ref.name] ?? secretsManager?.secrets.get(ref.name)?.value;

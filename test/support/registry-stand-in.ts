@@ -18,6 +18,8 @@ export interface StandInPlatform {
   /** Omitted: the config has no `Entrypoint` key; null: `"Entrypoint": null` as Docker writes it. */
   entrypoint?: string[] | null;
   cmd?: string[] | null;
+  /** The config's `User` (a Dockerfile's USER); omitted: none, so the image runs as root. */
+  user?: string;
 }
 
 export interface StandInImage {
@@ -68,6 +70,11 @@ export interface RegistryStandIn {
   /** `127.0.0.1:<port>`: image names are `${host}/name:tag`. */
   host: string;
   publish(image: StandInImage): PublishedImage;
+  /**
+   * The `User` of the config an image name leads to (`host/name:tag`: its amd64 config, or the
+   * only one; `host/name@digest`: that manifest's), as a container runtime reads it when it pulls.
+   */
+  userOf(image: string): string | undefined;
   /** The next `count` requests (whose path includes `pathIncludes`, if given) answer `status`. */
   failNext(count: number, status?: number, pathIncludes?: string): void;
   /** Forgets every failure still pending from failNext: the registry answers again. */
@@ -101,6 +108,7 @@ export async function startRegistryStandIn(options: RegistryStandInOptions = {})
   const manifests = new Map<string, { mediaType: string; body: Buffer }>(); // `${repo}@${digest}`
   const tags = new Map<string, string>(); // `${repo}:${tag}` → digest
   const blobs = new Map<string, Buffer>(); // `${repo}@${digest}`
+  const users = new Map<string, string>(); // `${repo}@${manifest digest}` → the config's User
   const tampered = new Map<string, Buffer>();
   const tokens = new Map<string, string>(); // token → repository it may pull
   const raw: Array<{ pathIncludes: string; status: number; contentType: string; body: Buffer }> = [];
@@ -225,6 +233,7 @@ export async function startRegistryStandIn(options: RegistryStandInOptions = {})
       const config: Record<string, unknown> = { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] };
       if (platform.entrypoint !== undefined) config.Entrypoint = platform.entrypoint;
       if (platform.cmd !== undefined) config.Cmd = platform.cmd;
+      if (platform.user !== undefined) config.User = platform.user;
       const configBlob = blob(
         Buffer.from(JSON.stringify({ architecture, os: 'linux', ...(variant ? { variant } : {}), config, rootfs: { type: 'layers', diff_ids: [] } })),
       );
@@ -236,6 +245,7 @@ export async function startRegistryStandIn(options: RegistryStandInOptions = {})
         layers: [{ mediaType: docker ? DOCKER_LAYER : OCI_LAYER, ...layer }],
       });
       published.manifests[key] = manifest.digest;
+      if (platform.user !== undefined) users.set(`${image.name}@${manifest.digest}`, platform.user);
       published.configs[key] = configBlob.digest;
       entries.push({
         mediaType: docker ? DOCKER_MANIFEST : OCI_MANIFEST,
@@ -269,10 +279,29 @@ export async function startRegistryStandIn(options: RegistryStandInOptions = {})
     return published;
   }
 
+  function userOf(image: string): string | undefined {
+    if (!image.startsWith(`${host}/`)) return undefined;
+    const rest = image.slice(host.length + 1);
+    const at = rest.indexOf('@');
+    if (at >= 0) return users.get(rest);
+    const colon = rest.lastIndexOf(':');
+    const name = colon >= 0 ? rest.slice(0, colon) : rest;
+    const digest = tags.get(colon >= 0 ? rest : `${rest}:latest`);
+    if (!digest) return undefined;
+    const direct = users.get(`${name}@${digest}`);
+    if (direct !== undefined) return direct;
+    const index = manifests.get(`${name}@${digest}`);
+    if (!index) return undefined;
+    const platforms = (JSON.parse(index.body.toString()) as { manifests?: { digest: string; platform?: { architecture?: string } }[] }).manifests ?? [];
+    const amd64 = platforms.find((m) => m.platform?.architecture === 'amd64') ?? platforms[0];
+    return amd64 ? users.get(`${name}@${amd64.digest}`) : undefined;
+  }
+
   return {
     url: base,
     host,
     publish,
+    userOf,
     failNext(count, status = 503, pathIncludes) {
       failures.push({ remaining: count, status, ...(pathIncludes !== undefined ? { pathIncludes } : {}) });
     },
