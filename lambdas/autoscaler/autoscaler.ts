@@ -30,6 +30,7 @@ import { refreshPrepullLists } from './prepull.js';
 import { classifyAwsError, describeAwsError } from '../../core/util/aws-errors.js';
 import { indexImageJobOf, type IndexImageJob } from '../../core/images/soci.js';
 import { indexImage } from './index-image.js';
+import { ENV } from '../../core/config/lambda-env.js';
 
 export type { AutoscalerDeps, PassReport } from './deps.js';
 
@@ -66,18 +67,20 @@ export async function runPass(deps: AutoscalerDeps, options: PassOptions): Promi
   const done: QueuedJob[] = [];
   const indexJobs: { message: QueuedJob; job: IndexImageJob }[] = [];
   for (const message of messages) {
-    // The cache's events share the queue (lib/soci-indexes.ts): index-image jobs, taken after the stages.
-    if (deps.config.soci && deps.soci) {
-      const reading = indexImageJobOf(message.body, deps.config.soci.prefixes);
-      if (reading.kind === 'job') {
-        indexJobs.push({ message, job: reading.job });
-        continue;
-      }
-      if (reading.kind === 'ignored') {
-        deps.log('pull through cache event ignored', { messageId: message.id, reason: reading.reason });
-        done.push(message);
-        continue;
-      }
+    // The cache's events share the queue (lib/soci-indexes.ts): index-image jobs, taken after the
+    // stages. Recognised whether or not this deployment converts images (one put on the queue
+    // before the setting was turned off is no stage job, and no poison for the dead-letter queue).
+    const soci = deps.config.soci && deps.soci ? deps.config.soci : undefined;
+    const reading = indexImageJobOf(message.body, soci?.prefixes ?? []);
+    if (reading.kind === 'job' && soci) {
+      indexJobs.push({ message, job: reading.job });
+      continue;
+    }
+    if (reading.kind !== 'other') {
+      const reason = reading.kind === 'ignored' && soci ? reading.reason : `SOCI indexes are off in this deployment (${ENV.sociIndexes} unset)`;
+      deps.log('pull through cache event ignored', { messageId: message.id, reason });
+      done.push(message);
+      continue;
     }
     let job: StageJob;
     try {

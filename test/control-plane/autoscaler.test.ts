@@ -770,4 +770,27 @@ describe('index-image jobs on the jobs queue', () => {
     const parked = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
     expect([...(left.Messages ?? []), ...(parked.Messages ?? [])].filter((m) => m.Body?.includes('Pull Through Cache'))).toEqual([]);
   });
+
+  const cacheEvent = (repository: string, digest: string) =>
+    JSON.stringify({ source: 'aws.ecr', 'detail-type': 'ECR Pull Through Cache Action', detail: { 'sync-status': 'SUCCESS', 'repository-name': repository, 'image-tag': '1', 'image-digest': digest } });
+  /** One pass after the others, whose first receive waits for what is visible (every message then). */
+  const passSeeingAll = (): Promise<PassReport> => {
+    const next = serial.then(() => runPass(deps, { reconcile: false, receiveWaitSeconds: 1 }));
+    serial = next.catch(() => {});
+    return next;
+  };
+  /** The messages left on the jobs queue and parked in its dead-letter queue whose body names `text`. */
+  const messagesNaming = async (text: string) => {
+    const read = async (url: string) => (await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 0 }))).Messages ?? [];
+    return { left: (await read(deps.config.jobsQueueUrl)).filter((m) => m.Body?.includes(text)), parked: (await read(dlqUrl)).filter((m) => m.Body?.includes(text)) };
+  };
+
+  it('removes a cache event as ignored, not as a poison stage job, when this deployment converts no images', async () => {
+    expect(deps.config.soci).toBeUndefined();
+    await sqs.send(new SendMessageCommand({ QueueUrl: deps.config.jobsQueueUrl, MessageBody: cacheEvent('slipway-docker-hub/library/soci-off', `sha256:${'a'.repeat(64)}`) }));
+    const report = await passSeeingAll();
+    expect(report.indexImages).toBeUndefined();
+    expect(logged.filter((l) => l.message === 'pull through cache event ignored').at(-1)?.fields).toMatchObject({ reason: expect.stringContaining('SOCI indexes are off') });
+    expect(await messagesNaming('soci-off')).toEqual({ left: [], parked: [] });
+  });
 });
