@@ -93,6 +93,20 @@ export async function runPass(deps: AutoscalerDeps, options: PassOptions): Promi
     done.push(message);
   }
 
+  // 2.–4. The stages, then the index-image jobs whatever became of the stages: received with the
+  // stage jobs, they would otherwise wait for a pass that does not throw, their receive count
+  // rising pass after pass until the queue dead-letters them (JOBS_MAX_RECEIVES).
+  try {
+    await takeStages(deps, report, announced, done);
+  } finally {
+    if (indexJobs.length > 0) report.indexImages = await takeIndexJobs(deps, indexJobs);
+  }
+  if (options.reconcile) report.reconcile = await reconcile(deps);
+  return report;
+}
+
+/** The stages' part of a pass: the waiting set, the decision, the starts, and the split stages' service tasks. */
+async function takeStages(deps: AutoscalerDeps, report: PassReport, announced: Map<string, StageJob>, done: QueuedJob[]): Promise<void> {
   // 2. The waiting set: pending stages that are queued and have no task yet, once announced.
   const waitingStages = new Map<string, Stage>();
   const listedAt = deps.now();
@@ -218,9 +232,6 @@ export async function runPass(deps: AutoscalerDeps, options: PassOptions): Promi
     const info = classifyAwsError(err);
     deps.log('segments\' service tasks not checked this pass: the next one tries again', { error: describeAwsError(info), kind: info.kind });
   }
-  if (indexJobs.length > 0) report.indexImages = await takeIndexJobs(deps, indexJobs);
-  if (options.reconcile) report.reconcile = await reconcile(deps);
-  return report;
 }
 
 /**
@@ -241,7 +252,13 @@ async function takeIndexJobs(deps: AutoscalerDeps, jobs: { message: QueuedJob; j
       out.push({ digest: job.digest, outcome: 'retry' });
     }
   }
-  logNotRemoved(deps, await deps.jobs.remove(finished));
+  try {
+    logNotRemoved(deps, await deps.jobs.remove(finished));
+  } catch (err) {
+    // Read again after their visibility timeout: the store's claims make a second take harmless.
+    const info = classifyAwsError(err);
+    deps.log('index-image job messages not deleted; they will be read again', { count: finished.length, error: describeAwsError(info) });
+  }
   return out;
 }
 

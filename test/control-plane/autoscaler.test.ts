@@ -785,6 +785,28 @@ describe('index-image jobs on the jobs queue', () => {
     return { left: (await read(deps.config.jobsQueueUrl)).filter((m) => m.Body?.includes(text)), parked: (await read(dlqUrl)).filter((m) => m.Body?.includes(text)) };
   };
 
+  it('takes the index-image jobs of a pass whose stage part throws, and the pass still fails', async () => {
+    const digest = `sha256:${'f'.repeat(64)}`;
+    await sqs.send(new SendMessageCommand({ QueueUrl: deps.config.jobsQueueUrl, MessageBody: cacheEvent('slipway-docker-hub/library/throwing-pass', digest) }));
+    const store = new DynamoSociIndexStore(documentClient(new DynamoDBClient(aws.clientConfig('dynamodb'))), 'builds');
+    const config = deps.config;
+    const listActiveStages = deps.store.listActiveStages.bind(deps.store);
+    deps.config = { ...config, soci: { taskDefinition: 'slipway-soci-converter', registry: '123456789012.dkr.ecr.us-east-1.amazonaws.com', prefixes: ['slipway-docker-hub'] } };
+    deps.soci = { store, describe: async (images) => new Map(images.map((i) => [i, { sizeBytes: 5_000_000, digest }])) };
+    deps.store.listActiveStages = async () => {
+      throw new Error('ProvisionedThroughputExceededException: the active-stages index is throttled');
+    };
+    try {
+      await expect(passSeeingAll()).rejects.toThrow('throttled');
+    } finally {
+      deps.config = config;
+      delete deps.soci;
+      deps.store.listActiveStages = listActiveStages;
+    }
+    expect(await store.get(digest)).toMatchObject({ state: 'skipped' });
+    expect(await messagesNaming('throwing-pass')).toEqual({ left: [], parked: [] });
+  });
+
   it('removes a cache event as ignored, not as a poison stage job, when this deployment converts no images', async () => {
     expect(deps.config.soci).toBeUndefined();
     await sqs.send(new SendMessageCommand({ QueueUrl: deps.config.jobsQueueUrl, MessageBody: cacheEvent('slipway-docker-hub/library/soci-off', `sha256:${'a'.repeat(64)}`) }));
