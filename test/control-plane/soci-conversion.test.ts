@@ -119,6 +119,22 @@ describe('index-image jobs on the stand-ins', () => {
     expect(await indexImage(job, d)).toEqual({ kind: 'known' });
   });
 
+  it('records the copy of a converter whose report CloudWatch Logs shows only a moment after the task stopped', async () => {
+    const digest = digestOf('openjdk:21');
+    ecrStandIn.repositories.set('slipway-docker-hub/library/openjdk', [{ digest, tags: ['21'], sizeInBytes: 320_000_000 }]);
+    const outcome = await indexImage(jobFromEvent('slipway-docker-hub/library/openjdk', digest, '21'), deps(await converterDefinition(REPORTS)));
+    const taskArn = (outcome as { taskArn: string }).taskArn;
+    const detail = await stoppedDetail(taskArn);
+    // The first read sees the stream as it was before its last lines were ingested.
+    const reader = localLogReader(local.ecs.logsDir, LOG_GROUP);
+    let reads = 0;
+    const lagging = { tail: async (stream: string, limit: number) => (++reads === 1 ? [] : reader.tail(stream, limit)) };
+    const result = await recordSociResult(detail, { store, logs: lagging, resultLine: { retryDelaysMs: [0, 0] }, now: Date.now, log: () => {} });
+    expect(result).toEqual({ recorded: 'converted', source: digest, converted: COPY });
+    expect(reads).toBe(2);
+    expect(await store.get(digest)).toMatchObject({ state: 'converted', convertedDigest: COPY });
+  });
+
   it('skips an image under 250 MB without starting a task, for good', async () => {
     const digest = digestOf('postgres:15');
     ecrStandIn.repositories.set('slipway-docker-hub/library/postgres', [{ digest, tags: ['15'], sizeInBytes: 150_000_000 }]);
