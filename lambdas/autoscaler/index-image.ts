@@ -44,7 +44,9 @@ export async function indexImage(event: IndexImageJob, deps: IndexImageDeps): Pr
 
   const decision = indexDecision(detail?.sizeBytes);
   if (!decision.convert) {
-    await deps.store.skip(job, decision.reason);
+    // Small is small for good; an image ECR does not describe now (not yet visible to
+    // DescribeImages, or expired from the cache) is not recorded: a later event of it decides.
+    if (detail) await deps.store.skip(job, decision.reason);
     return { kind: 'skipped', reason: decision.reason };
   }
 

@@ -146,6 +146,16 @@ describe('index-image jobs on the stand-ins', () => {
     expect(await store.get(digest)).toMatchObject({ state: 'skipped' });
   });
 
+  it('records nothing of an image ECR does not describe, so that a later event of it is converted', async () => {
+    const digest = digestOf('elixir:1.17');
+    const job = jobFromEvent('slipway-docker-hub/library/elixir', digest, '1.17');
+    const d = deps(await converterDefinition(REPORTS));
+    expect(await indexImage(job, d)).toMatchObject({ kind: 'skipped', reason: expect.stringContaining('ECR does not describe') });
+    expect(await store.get(digest)).toBeUndefined();
+    ecrStandIn.repositories.set('slipway-docker-hub/library/elixir', [{ digest, tags: ['1.17'], sizeInBytes: 310_000_000 }]);
+    expect(await indexImage(job, d)).toMatchObject({ kind: 'started', digest });
+  });
+
   it('marks a converter that exits without its report failed, with its last line, so a later event tries again', async () => {
     const digest = digestOf('python:3.12');
     ecrStandIn.repositories.set('slipway-docker-hub/library/python', [{ digest, tags: ['3.12'], sizeInBytes: 400_000_000 }]);
