@@ -130,10 +130,17 @@ export interface SociIndexStore {
   started(sourceDigest: string, taskArn: string): Promise<void>;
   /** Small, or otherwise not worth converting: never claimed again. */
   skip(job: IndexImageJob, reason: string): Promise<void>;
-  /** The converter's report: the converted image's digest. Only a claimed record moves to converted. */
-  converted(sourceDigest: string, convertedDigest: string, now: number): Promise<void>;
-  /** The conversion failed; a later event may claim it again, up to SOCI_MAX_ATTEMPTS. */
-  failed(sourceDigest: string, reason: string, now: number): Promise<void>;
+  /**
+   * The report of converter task `taskArn`: the converted image's digest. Only a record claimed
+   * for that task moves to converted (a late report of an earlier claim's task changes nothing).
+   */
+  converted(sourceDigest: string, convertedDigest: string, now: number, taskArn: string): Promise<void>;
+  /**
+   * The conversion failed; a later event may claim it again, up to SOCI_MAX_ATTEMPTS. With
+   * `taskArn`, only while the claim is that task's: a late or duplicated stop event of an
+   * earlier claim's task leaves a later claim be.
+   */
+  failed(sourceDigest: string, reason: string, now: number, taskArn?: string): Promise<void>;
 }
 
 /** Whether `record` (if any) lets a new conversion be claimed at `now`. */

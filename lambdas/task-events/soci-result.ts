@@ -50,7 +50,7 @@ export async function recordSociResult(detail: TaskStateChangeDetail, deps: Soci
       deps.log('SOCI report not taken: no claim of this task for it', { taskArn: detail.taskArn, source: report.source, state: record?.state });
       return { recorded: 'nothing', reason: 'no claim of this task for the reported source' };
     }
-    await deps.store.converted(report.source, report.converted, deps.now());
+    await deps.store.converted(report.source, report.converted, deps.now(), detail.taskArn);
     deps.log('SOCI-enabled copy recorded', { taskArn: detail.taskArn, ...report });
     return { recorded: 'converted', source: report.source, converted: report.converted };
   }
@@ -61,7 +61,7 @@ export async function recordSociResult(detail: TaskStateChangeDetail, deps: Soci
   // Only the claim this task holds is failed: a stale event of an earlier task leaves a later claim be.
   const record = await deps.store.get(started);
   if (record?.state !== 'converting' || record.taskArn !== detail.taskArn) return { recorded: 'nothing', reason: `${reason} (its claim has moved on)` };
-  await deps.store.failed(started, reason, deps.now());
+  await deps.store.failed(started, reason, deps.now(), detail.taskArn);
   deps.log('SOCI conversion failed', { taskArn: detail.taskArn, source: started, reason });
   return { recorded: 'failed', source: started, reason };
 }

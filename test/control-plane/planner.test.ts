@@ -1156,7 +1156,8 @@ describe('SOCI-enabled copies of cached images', () => {
     soci = new DynamoSociIndexStore(db.doc, db.tableName);
     // Converted just now: a copy is named until SOCI_COPY_LIFETIME_MS after its conversion.
     await soci.claim({ repository: 'slipway-docker-hub/library/golang', digest: GOLANG }, Date.now());
-    await soci.converted(GOLANG, COPY, Date.now());
+    await soci.started(GOLANG, 'arn:aws:ecs:us-east-1:123456789012:task/slipway/converter');
+    await soci.converted(GOLANG, COPY, Date.now(), 'arn:aws:ecs:us-east-1:123456789012:task/slipway/converter');
     await soci.skip({ repository: 'slipway-docker-hub/library/postgres', digest: POSTGRES }, 'small');
   });
   afterAll(async () => {
