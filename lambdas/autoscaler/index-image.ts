@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { RunTaskCommand, type ECSClient } from '@aws-sdk/client-ecs';
 import { claimable, converterRun, indexDecision, type IndexImageJob, type SociConverterConfig, type SociIndexStore, type DescribeEcrImages } from '../../core/images/soci.js';
 import type { ExecutionConfig } from './config.js';
+import { describeRunTaskFailures } from '../../core/util/aws-errors.js';
 
 export interface IndexImageDeps {
   ecs: Pick<ECSClient, 'send'>;
@@ -81,7 +82,7 @@ export async function indexImage(event: IndexImageJob, deps: IndexImageDeps): Pr
   }
   const taskArn = res.tasks?.[0]?.taskArn;
   if (!taskArn) {
-    const reason = (res.failures ?? []).map((f) => `${f.reason ?? 'unknown'}${f.detail ? ` (${f.detail})` : ''}`).join('; ') || 'RunTask returned no task';
+    const reason = describeRunTaskFailures(res.failures) || 'RunTask returned no task';
     await deps.store.failed(job.digest, `RunTask: ${reason}`, deps.now());
     return { kind: 'failed', reason };
   }

@@ -4,7 +4,7 @@
 // on. The line is believed only for the task the store's claim started (sociReportAccepted);
 // a task that ended without one marks the claim failed, for a later event to try again.
 
-import { SOCI_CONVERTER_CONTAINER, SOCI_REPORT_PREFIX, lastSociReport, sociReportAccepted, type SociIndexStore, type SociReport } from '../../core/images/soci.js';
+import { SOCI_CONVERTER_CONTAINER, SOCI_CONVERTER_ENV, SOCI_REPORT_PREFIX, lastSociReport, sociReportAccepted, type SociIndexStore, type SociReport } from '../../core/images/soci.js';
 import type { TaskStateChangeDetail } from '../../core/builds/task-event.js';
 import type { LogTailReader } from '../../core/logs/log-reader.js';
 import { logStreamName } from '../../core/pipeline/log-configuration.js';
@@ -30,7 +30,7 @@ export async function recordSociResult(detail: TaskStateChangeDetail, deps: Soci
   // Its source digest, from the environment the task was started with (index-image.ts; the
   // event carries the task's overrides), for a task that said nothing. Without it the claim
   // stays `converting` until stale (SOCI_CLAIM_STALE_MS), then a later event claims it again.
-  const started = detail.overrides?.containerOverrides?.find((o) => o.name === SOCI_CONVERTER_CONTAINER)?.environment?.find((e) => e.name === 'SLIPWAY_SOCI_DIGEST')?.value;
+  const started = detail.overrides?.containerOverrides?.find((o) => o.name === SOCI_CONVERTER_CONTAINER)?.environment?.find((e) => e.name === SOCI_CONVERTER_ENV.digest)?.value;
   const stream = logStreamName(SOCI_CONVERTER_CONTAINER, detail.taskArn);
   // A converter that succeeded wrote its report last, which CloudWatch Logs may show a moment
   // after ECS reports the task stopped: read again a few times (result-line.ts) before the claim
