@@ -111,6 +111,8 @@ export interface EcrImageDetail {
   sizeBytes: number;
   /** The digest the tag points at (the manifest list's for a multi-platform image). */
   digest: string;
+  /** When ECR says the image was pushed (ImageDetail.imagePushedAt, epoch ms): what its lifecycle rules count from. */
+  pushedAt?: number;
 }
 
 /** The port on DescribeImages: each image ECR describes; the others are left out. */
@@ -244,6 +246,18 @@ export function convertedReference(cached: string, sourceDigest: string, record:
   if (record.repository !== ref.repository) return undefined;
   const target = sociTarget({ repository: ref.repository, digest: sourceDigest });
   return `${ref.domain}/${target.repository}@${record.convertedDigest}`;
+}
+
+/**
+ * Whether a copy ECR says was pushed at `pushedAt` may still be named: ECR expires it 30 days
+ * after that push (lib/soci-indexes.ts), and that push can be older than the store's conversion.
+ * A conversion that ran again (the copy's expiry, a claim taken again) pushes the same digest
+ * when soci writes the same index for the same layers, and pushing an image ECR already holds
+ * does not move the time its lifecycle rules count from (they count from the image's push, not
+ * its later tags: aws/containers-roadmap#2746). Undefined: ECR does not describe it (expired).
+ */
+export function copyStillNamed(pushedAt: number | undefined, now: number): boolean {
+  return pushedAt !== undefined && now - pushedAt < SOCI_COPY_LIFETIME_MS;
 }
 
 /** Whether `image` is a converted image (the start model counts it lazy-loaded). */
