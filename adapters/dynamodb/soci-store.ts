@@ -121,6 +121,21 @@ export class DynamoSociIndexStore implements SociIndexStore {
       ),
     );
   }
+  async released(sourceDigest: string, reason: string, now: number): Promise<void> {
+    await conditional(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key(sourceDigest),
+          // Only a claim without a task: one whose converter runs is that task's to end.
+          UpdateExpression: 'SET #state = :failed, reason = :reason, failedAt = :now, attempts = attempts - :one',
+          ConditionExpression: '#state = :converting AND attribute_not_exists(taskArn) AND attempts >= :one',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':failed': 'failed', ':converting': 'converting', ':reason': reason.slice(0, 400), ':now': now, ':one': 1 },
+        }),
+      ),
+    );
+  }
 }
 
 function key(sourceDigest: string): { PK: string; SK: string } {

@@ -143,6 +143,11 @@ export interface SociIndexStore {
    * earlier claim's task leaves a later claim be.
    */
   failed(sourceDigest: string, reason: string, now: number, taskArn?: string): Promise<void>;
+  /**
+   * The claim let go without spending one of its attempts: ECS had no capacity or quota for the
+   * converter (which says nothing of the image). A later event may claim it again.
+   */
+  released(sourceDigest: string, reason: string, now: number): Promise<void>;
 }
 
 /** Whether `record` (if any) lets a new conversion be claimed at `now`. */

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { RunTaskCommand, type ECSClient } from '@aws-sdk/client-ecs';
 import { SOCI_CLAIM_STALE_MS, claimable, converterRun, indexDecision, type IndexImageJob, type SociConverterConfig, type SociIndexStore, type DescribeEcrImages } from '../../core/images/soci.js';
 import type { ExecutionConfig } from './config.js';
-import { describeRunTaskFailures } from '../../core/util/aws-errors.js';
+import { describeRunTaskFailures, isEcsCapacityReason } from '../../core/util/aws-errors.js';
 
 export interface IndexImageDeps {
   ecs: Pick<ECSClient, 'send'>;
@@ -93,7 +93,11 @@ async function startConverter(job: IndexImageJob, attempt: number, deps: IndexIm
   const taskArn = res.tasks?.[0]?.taskArn;
   if (!taskArn) {
     const reason = describeRunTaskFailures(res.failures) || 'RunTask returned no task';
-    await deps.store.failed(job.digest, `RunTask: ${reason}`, deps.now());
+    // No capacity or quota (likeliest when builds fill the quota, as when the cache pulls new
+    // images) says nothing of the image: the claim is let go without spending an attempt.
+    const failures = res.failures ?? [];
+    if (failures.length > 0 && failures.every((f) => isEcsCapacityReason(f.reason ?? ''))) await deps.store.released(job.digest, `RunTask: ${reason}`, deps.now());
+    else await deps.store.failed(job.digest, `RunTask: ${reason}`, deps.now());
     return { kind: 'failed', reason };
   }
   await deps.store.started(job.digest, taskArn);

@@ -11,7 +11,7 @@ import { RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoSociIndexStore } from '../../adapters/dynamodb/soci-store.js';
 import { EcrImageSizes } from '../../adapters/ecr/image-sizes.js';
-import { SOCI_CONVERTER_CONTAINER, SOCI_STARTED_BY_PREFIX, indexImageJobOf, type IndexImageJob } from '../../core/images/soci.js';
+import { SOCI_CONVERTER_CONTAINER, SOCI_MAX_ATTEMPTS, SOCI_STARTED_BY_PREFIX, indexImageJobOf, type IndexImageJob } from '../../core/images/soci.js';
 import type { TaskStateChangeDetail } from '../../core/builds/task-event.js';
 import { indexImage, type IndexImageDeps } from '../../lambdas/autoscaler/index-image.js';
 import { recordSociResult } from '../../lambdas/task-events/soci-result.js';
@@ -163,6 +163,19 @@ describe('index-image jobs on the stand-ins', () => {
     expect(local.ecs.tasks().filter((t) => JSON.stringify(t.overrides).includes(digest)).map((t) => t.taskArn)).toEqual([taskArn]);
     const result = await recordSociResult(await stoppedDetail(taskArn), { store, logs: localLogReader(local.ecs.logsDir, LOG_GROUP), now: Date.now, log: () => {} });
     expect(result).toEqual({ recorded: 'converted', source: digest, converted: COPY });
+  });
+
+  it("spends no attempt on ECS having no capacity or quota for the converter: an image refused so more times than attempts allow is still converted at its next event", async () => {
+    const digest = digestOf('tensorflow:2');
+    ecrStandIn.repositories.set('slipway-docker-hub/tensorflow/tensorflow', [{ digest, tags: ['2'], sizeInBytes: 900_000_000 }]);
+    const d = deps(await converterDefinition(REPORTS));
+    const job = jobFromEvent('slipway-docker-hub/tensorflow/tensorflow', digest, '2');
+    // What RunTask answers when the builds fill the account's Fargate vCPU quota (failures[], no exception).
+    const quotaFull = { send: async () => ({ tasks: [], failures: [{ reason: "You've reached the limit on the number of vCPUs you can run concurrently" }] }) } as unknown as IndexImageDeps['ecs'];
+    for (let i = 0; i <= SOCI_MAX_ATTEMPTS; i++) expect(await indexImage(job, { ...d, ecs: quotaFull })).toMatchObject({ kind: 'failed', reason: expect.stringContaining('limit on the number of vCPUs') });
+    expect(await store.get(digest)).toMatchObject({ state: 'failed', attempts: 0 });
+    expect(await indexImage(job, d)).toMatchObject({ kind: 'started', digest });
+    expect(await store.get(digest)).toMatchObject({ state: 'converting', attempts: 1 });
   });
 
   it('skips an image under 250 MB without starting a task, for good', async () => {

@@ -91,6 +91,17 @@ describe('DynamoSociIndexStore', () => {
     expect(await store.get(d)).toMatchObject({ state: 'failed', attempts: SOCI_MAX_ATTEMPTS, reason: 'last attempt failed' });
   });
 
+  it('lets go of a claim without a task without spending its attempt, and never of one whose converter runs', async () => {
+    const d = digest();
+    await store.claim(job(d), 1);
+    await store.released(d, 'RunTask: Capacity is unavailable at this time', 2);
+    expect(await store.get(d)).toEqual({ state: 'failed', repository: 'slipway-docker-hub/library/node', reason: 'RunTask: Capacity is unavailable at this time', claimedAt: 1, attempts: 0 });
+    expect(await store.claim(job(d), 3)).toBe(true);
+    await store.started(d, TASK);
+    await store.released(d, 'a late refusal', 4);
+    expect(await store.get(d)).toMatchObject({ state: 'converting', attempts: 1, taskArn: TASK });
+  });
+
   it('never skips over a claim, and a skipped image is never claimed', async () => {
     const claimed = digest();
     await store.claim(job(claimed), 1);
