@@ -149,7 +149,7 @@ export function sociCopiesLifecyclePolicy(): { rules: unknown[] } {
 /**
  * The control plane's part: the autoscaler starts the converter (RunTask is within its
  * `slipway-*` families; PassRole of the converter's roles) and sizes the cache's images; the
- * planner reads the tags' digests; both read ENV.sociIndexes. The task-events Lambda needs
+ * planner reads the tags' digests and the copies' push times; both read ENV.sociIndexes. The task-events Lambda needs
  * nothing more: the build table and the build log group are already its.
  */
 export function connectSociIndexes(
@@ -190,6 +190,15 @@ export function connectSociIndexes(
     const policy = fn.role!.node.tryFindChild('DefaultPolicy')!;
     for (const p of cachePrefixes) acknowledgeWildcardResource(policy, `arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/${p}/*`, 'The cache creates a repository per upstream image: its prefix bounds them; DescribeImages reads metadata only.');
   }
+  // The planner names a copy only while ECR holds it, its push within the copies' lifetime (soci-images.ts).
+  functions.planner.role!.addToPrincipalPolicy(
+    new iam.PolicyStatement({ sid: 'PushTimesOfSociCopies', actions: ['ecr:DescribeImages'], resources: [stack.formatArn({ service: 'ecr', resource: 'repository', resourceName: `${SOCI_REPOSITORY_PREFIX}/*` })] }),
+  );
+  acknowledgeWildcardResource(
+    functions.planner.role!.node.tryFindChild('DefaultPolicy')!,
+    `arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/${SOCI_REPOSITORY_PREFIX}/*`,
+    'The converter creates a repository per cached repository under this prefix; DescribeImages reads metadata only.',
+  );
   functions.autoscaler.role!.addToPrincipalPolicy(
     new iam.PolicyStatement({
       sid: 'PassSociConverterRoles',

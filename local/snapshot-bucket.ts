@@ -9,7 +9,11 @@
 //   onto an existing key is refused (412 PreconditionFailed): an object is never replaced;
 // - a PUT needs Content-Length (411 MissingContentLength) and holds at most 5 GB
 //   (400 EntityTooLarge: https://docs.aws.amazon.com/AmazonS3/latest/userguide/upload-objects.html);
-// - a GET of a missing key is 404 NoSuchKey.
+// - a GET of a missing key is 403 AccessDenied, not 404: S3 answers 404 only to a requester
+//   that may list the bucket, and the snapshot signer may not (it has s3:GetObject and
+//   s3:PutObject under builds/ only, lib/snapshot-bucket.ts; "If you don't have the
+//   s3:ListBucket permission, Amazon S3 returns an HTTP status code 403",
+//   https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html).
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -70,7 +74,7 @@ export async function startSnapshotBucket(dir: string, options: { host?: string;
         if (error.code === 'ENOENT') return undefined;
         throw error;
       });
-      if (!info?.isFile()) return answer(res, 404, 'NoSuchKey', 'The specified key does not exist.');
+      if (!info?.isFile()) return answer(res, 403, 'AccessDenied', 'Access Denied');
       res.writeHead(200, { 'content-length': String(info.size), 'content-type': 'application/octet-stream' });
       await pipeline(createReadStream(path), res);
       return;

@@ -5,7 +5,7 @@
 // bucket (core/pipeline/segments.ts servicesAddressKey):
 // - the service task's agent reads its task's private IP from the task metadata endpoint and
 //   PUTs it once (`If-None-Match: *`: written once, never replaced);
-// - the segment's agent clones meanwhile, then GETs it (404 until it is there) before its
+// - the segment's agent clones meanwhile, then GETs it (403 until it is there) before its
 //   steps' gate, which then asks the service task's agent whether the services are ready.
 // What is read is checked as any input from the network: size, shape, an IP address.
 
@@ -41,6 +41,11 @@ export function parseServicesAddress(text: string): { address: string } | { why:
     return { why: `expected {"address": "<IP address>"}, got ${JSON.stringify(text.slice(0, 80))}` };
   }
   return { address };
+}
+
+/** An S3 403 that is its answer for a missing object (AccessDenied "Access Denied"), not an expired or wrongly signed URL. */
+function isMissingObject(body: string): boolean {
+  return /<Code>AccessDenied<\/Code>/.test(body) && !/expired/i.test(body);
 }
 
 async function request(url: string, init: RequestInit, signal: AbortSignal): Promise<{ status: number; body: string } | { error: string }> {
@@ -88,7 +93,7 @@ export async function publishServicesAddress(options: { url: string; metadataUri
 }
 
 /**
- * The segment's side: the service task's address, read at `url` until it is there (404 until
+ * The segment's side: the service task's address, read at `url` until it is there (403 until
  * the service task's agent has written it) or `timeoutMs` has passed. The control plane stops
  * this segment if the service task stops first (lambdas/autoscaler/service-task.ts).
  */
@@ -109,7 +114,9 @@ export async function readServicesAddress(options: { url: string; signal: AbortS
       // Written once and never replaced: a bad answer stays bad.
       return { ok: false, message: `the service task's address at ${redact(url)}: ${parsed.why}` };
     }
-    if ('status' in res && res.status === 404) why = 'the service task has not started yet';
+    // Not written yet: S3 answers 403 AccessDenied for a missing object to a signer that may not
+    // list the bucket, as the snapshot signer may not (404 only to one that may; API_GetObject.html).
+    if ('status' in res && (res.status === 404 || (res.status === 403 && isMissingObject(res.body)))) why = 'the service task has not started yet';
     else why = 'error' in res ? `GET ${redact(url)}: ${res.error}` : `GET ${redact(url)} answered HTTP ${res.status}`;
     if (why !== last) log(`gate: waiting for the service task's address: ${why}`);
     last = why;

@@ -120,8 +120,10 @@ export async function readSnapshot(io: SnapshotIo, expected: { segment: number; 
     const res = await send(io.url, 'GET', io.signal, {});
     if (res.statusCode !== 200) {
       const body = await text(res, io.url);
+      // S3 answers a missing object 403 AccessDenied to the snapshot signer, which may not list the bucket (API_GetObject.html).
+      const missing = res.statusCode === 404 || (res.statusCode === 403 && /<Code>AccessDenied<\/Code>/.test(body) && !/expired/i.test(body));
       throw new SnapshotError(
-        `snapshot: the workspace of segment ${expected.segment} could not be read from ${redact(io.url)} (HTTP ${res.statusCode}${errorCode(body)}): ` +
+        `snapshot: the workspace of segment ${expected.segment} could not be read from ${redact(io.url)} (HTTP ${res.statusCode}${errorCode(body)}${missing ? ': no such snapshot' : ''}): ` +
           'this segment cannot start without it',
       );
     }

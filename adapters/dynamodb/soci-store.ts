@@ -90,7 +90,7 @@ export class DynamoSociIndexStore implements SociIndexStore {
     );
   }
 
-  async converted(sourceDigest: string, convertedDigest: string, now: number): Promise<void> {
+  async converted(sourceDigest: string, convertedDigest: string, now: number, taskArn: string): Promise<void> {
     await conditional(
       this.doc.send(
         new UpdateCommand({
@@ -98,24 +98,40 @@ export class DynamoSociIndexStore implements SociIndexStore {
           Key: key(sourceDigest),
           // Attempts start again: the next conversion (after the copy's expiry) has its own.
           UpdateExpression: 'SET #state = :converted, convertedDigest = :digest, convertedAt = :now, attempts = :zero REMOVE reason',
-          ConditionExpression: '#state = :converting',
+          // The claim of the task that reports, checked in the write: a read before it may be stale.
+          ConditionExpression: '#state = :converting AND taskArn = :task',
           ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: { ':converted': 'converted', ':converting': 'converting', ':digest': convertedDigest, ':now': now, ':zero': 0 },
+          ExpressionAttributeValues: { ':converted': 'converted', ':converting': 'converting', ':digest': convertedDigest, ':now': now, ':zero': 0, ':task': taskArn },
         }),
       ),
     );
   }
 
-  async failed(sourceDigest: string, reason: string, now: number): Promise<void> {
+  async failed(sourceDigest: string, reason: string, now: number, taskArn?: string): Promise<void> {
     await conditional(
       this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: key(sourceDigest),
           UpdateExpression: 'SET #state = :failed, reason = :reason, failedAt = :now',
-          ConditionExpression: '#state = :converting',
+          ConditionExpression: taskArn === undefined ? '#state = :converting' : '#state = :converting AND taskArn = :task',
           ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: { ':failed': 'failed', ':converting': 'converting', ':reason': reason.slice(0, 400), ':now': now },
+          ExpressionAttributeValues: { ':failed': 'failed', ':converting': 'converting', ':reason': reason.slice(0, 400), ':now': now, ...(taskArn === undefined ? {} : { ':task': taskArn }) },
+        }),
+      ),
+    );
+  }
+  async released(sourceDigest: string, reason: string, now: number): Promise<void> {
+    await conditional(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key(sourceDigest),
+          // Only a claim without a task: one whose converter runs is that task's to end.
+          UpdateExpression: 'SET #state = :failed, reason = :reason, failedAt = :now, attempts = attempts - :one',
+          ConditionExpression: '#state = :converting AND attribute_not_exists(taskArn) AND attempts >= :one',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':failed': 'failed', ':converting': 'converting', ':reason': reason.slice(0, 400), ':now': now, ':one': 1 },
         }),
       ),
     );

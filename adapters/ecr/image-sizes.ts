@@ -65,7 +65,7 @@ export class EcrImageSizes implements ImageSizes {
         if (detail.imageSizeInBytes === undefined || detail.imageDigest === undefined) continue;
         for (const w of wanted) {
           const match = w.id.imageDigest !== undefined ? detail.imageDigest === w.id.imageDigest : (detail.imageTags ?? []).includes(w.id.imageTag!);
-          if (match) out.set(w.image, { sizeBytes: detail.imageSizeInBytes, digest: detail.imageDigest });
+          if (match) out.set(w.image, { sizeBytes: detail.imageSizeInBytes, digest: detail.imageDigest, ...(detail.imagePushedAt ? { pushedAt: detail.imagePushedAt.getTime() } : {}) });
         }
       }
       return out;

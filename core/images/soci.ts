@@ -111,6 +111,8 @@ export interface EcrImageDetail {
   sizeBytes: number;
   /** The digest the tag points at (the manifest list's for a multi-platform image). */
   digest: string;
+  /** When ECR says the image was pushed (ImageDetail.imagePushedAt, epoch ms): what its lifecycle rules count from. */
+  pushedAt?: number;
 }
 
 /** The port on DescribeImages: each image ECR describes; the others are left out. */
@@ -130,10 +132,22 @@ export interface SociIndexStore {
   started(sourceDigest: string, taskArn: string): Promise<void>;
   /** Small, or otherwise not worth converting: never claimed again. */
   skip(job: IndexImageJob, reason: string): Promise<void>;
-  /** The converter's report: the converted image's digest. Only a claimed record moves to converted. */
-  converted(sourceDigest: string, convertedDigest: string, now: number): Promise<void>;
-  /** The conversion failed; a later event may claim it again, up to SOCI_MAX_ATTEMPTS. */
-  failed(sourceDigest: string, reason: string, now: number): Promise<void>;
+  /**
+   * The report of converter task `taskArn`: the converted image's digest. Only a record claimed
+   * for that task moves to converted (a late report of an earlier claim's task changes nothing).
+   */
+  converted(sourceDigest: string, convertedDigest: string, now: number, taskArn: string): Promise<void>;
+  /**
+   * The conversion failed; a later event may claim it again, up to SOCI_MAX_ATTEMPTS. With
+   * `taskArn`, only while the claim is that task's: a late or duplicated stop event of an
+   * earlier claim's task leaves a later claim be.
+   */
+  failed(sourceDigest: string, reason: string, now: number, taskArn?: string): Promise<void>;
+  /**
+   * The claim let go without spending one of its attempts: ECS had no capacity or quota for the
+   * converter (which says nothing of the image). A later event may claim it again.
+   */
+  released(sourceDigest: string, reason: string, now: number): Promise<void>;
 }
 
 /** Whether `record` (if any) lets a new conversion be claimed at `now`. */
@@ -237,6 +251,18 @@ export function convertedReference(cached: string, sourceDigest: string, record:
   if (record.repository !== ref.repository) return undefined;
   const target = sociTarget({ repository: ref.repository, digest: sourceDigest });
   return `${ref.domain}/${target.repository}@${record.convertedDigest}`;
+}
+
+/**
+ * Whether a copy ECR says was pushed at `pushedAt` may still be named: ECR expires it 30 days
+ * after that push (lib/soci-indexes.ts), and that push can be older than the store's conversion.
+ * A conversion that ran again (the copy's expiry, a claim taken again) pushes the same digest
+ * when soci writes the same index for the same layers, and pushing an image ECR already holds
+ * does not move the time its lifecycle rules count from (they count from the image's push, not
+ * its later tags: aws/containers-roadmap#2746). Undefined: ECR does not describe it (expired).
+ */
+export function copyStillNamed(pushedAt: number | undefined, now: number): boolean {
+  return pushedAt !== undefined && now - pushedAt < SOCI_COPY_LIFETIME_MS;
 }
 
 /** Whether `image` is a converted image (the start model counts it lazy-loaded). */

@@ -156,6 +156,14 @@ export function classifyAwsError(err: unknown): AwsErrorInfo {
   return info('fatal');
 }
 
+/**
+ * RunTask's `failures[]` (not exceptions: https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html)
+ * as one line, each reason with its detail: what a stage's message, a log line or a claim says.
+ */
+export function describeRunTaskFailures(failures: readonly { reason?: string; detail?: string }[] | undefined): string {
+  return (failures ?? []).map((f) => `${f.reason ?? 'unknown'}${f.detail ? ` (${f.detail})` : ''}`).join('; ');
+}
+
 /** Whether a RunTask `failures[].reason` (or an error message) is ECS saying capacity or quota is short. */
 export function isEcsCapacityReason(reason: string): boolean {
   const text = reason.toLowerCase();

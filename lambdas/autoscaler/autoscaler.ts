@@ -30,6 +30,7 @@ import { refreshPrepullLists } from './prepull.js';
 import { classifyAwsError, describeAwsError } from '../../core/util/aws-errors.js';
 import { indexImageJobOf, type IndexImageJob } from '../../core/images/soci.js';
 import { indexImage } from './index-image.js';
+import { ENV } from '../../core/config/lambda-env.js';
 
 export type { AutoscalerDeps, PassReport } from './deps.js';
 
@@ -66,18 +67,20 @@ export async function runPass(deps: AutoscalerDeps, options: PassOptions): Promi
   const done: QueuedJob[] = [];
   const indexJobs: { message: QueuedJob; job: IndexImageJob }[] = [];
   for (const message of messages) {
-    // The cache's events share the queue (lib/soci-indexes.ts): index-image jobs, taken after the stages.
-    if (deps.config.soci && deps.soci) {
-      const reading = indexImageJobOf(message.body, deps.config.soci.prefixes);
-      if (reading.kind === 'job') {
-        indexJobs.push({ message, job: reading.job });
-        continue;
-      }
-      if (reading.kind === 'ignored') {
-        deps.log('pull through cache event ignored', { messageId: message.id, reason: reading.reason });
-        done.push(message);
-        continue;
-      }
+    // The cache's events share the queue (lib/soci-indexes.ts): index-image jobs, taken after the
+    // stages. Recognised whether or not this deployment converts images (one put on the queue
+    // before the setting was turned off is no stage job, and no poison for the dead-letter queue).
+    const soci = deps.config.soci && deps.soci ? deps.config.soci : undefined;
+    const reading = indexImageJobOf(message.body, soci?.prefixes ?? []);
+    if (reading.kind === 'job' && soci) {
+      indexJobs.push({ message, job: reading.job });
+      continue;
+    }
+    if (reading.kind !== 'other') {
+      const reason = reading.kind === 'ignored' && soci ? reading.reason : `SOCI indexes are off in this deployment (${ENV.sociIndexes} unset)`;
+      deps.log('pull through cache event ignored', { messageId: message.id, reason });
+      done.push(message);
+      continue;
     }
     let job: StageJob;
     try {
@@ -90,6 +93,20 @@ export async function runPass(deps: AutoscalerDeps, options: PassOptions): Promi
     done.push(message);
   }
 
+  // 2.–4. The stages, then the index-image jobs whatever became of the stages: received with the
+  // stage jobs, they would otherwise wait for a pass that does not throw, their receive count
+  // rising pass after pass until the queue dead-letters them (JOBS_MAX_RECEIVES).
+  try {
+    await takeStages(deps, report, announced, done);
+  } finally {
+    if (indexJobs.length > 0) report.indexImages = await takeIndexJobs(deps, indexJobs);
+  }
+  if (options.reconcile) report.reconcile = await reconcile(deps);
+  return report;
+}
+
+/** The stages' part of a pass: the waiting set, the decision, the starts, and the split stages' service tasks. */
+async function takeStages(deps: AutoscalerDeps, report: PassReport, announced: Map<string, StageJob>, done: QueuedJob[]): Promise<void> {
   // 2. The waiting set: pending stages that are queued and have no task yet, once announced.
   const waitingStages = new Map<string, Stage>();
   const listedAt = deps.now();
@@ -215,9 +232,6 @@ export async function runPass(deps: AutoscalerDeps, options: PassOptions): Promi
     const info = classifyAwsError(err);
     deps.log('segments\' service tasks not checked this pass: the next one tries again', { error: describeAwsError(info), kind: info.kind });
   }
-  if (indexJobs.length > 0) report.indexImages = await takeIndexJobs(deps, indexJobs);
-  if (options.reconcile) report.reconcile = await reconcile(deps);
-  return report;
 }
 
 /**
@@ -238,7 +252,13 @@ async function takeIndexJobs(deps: AutoscalerDeps, jobs: { message: QueuedJob; j
       out.push({ digest: job.digest, outcome: 'retry' });
     }
   }
-  logNotRemoved(deps, await deps.jobs.remove(finished));
+  try {
+    logNotRemoved(deps, await deps.jobs.remove(finished));
+  } catch (err) {
+    // Read again after their visibility timeout: the store's claims make a second take harmless.
+    const info = classifyAwsError(err);
+    deps.log('index-image job messages not deleted; they will be read again', { count: finished.length, error: describeAwsError(info) });
+  }
   return out;
 }
 

@@ -6,8 +6,9 @@
 
 import { createHash } from 'node:crypto';
 import { RunTaskCommand, type ECSClient } from '@aws-sdk/client-ecs';
-import { claimable, converterRun, indexDecision, type IndexImageJob, type SociConverterConfig, type SociIndexStore, type DescribeEcrImages } from '../../core/images/soci.js';
+import { SOCI_CLAIM_STALE_MS, claimable, converterRun, indexDecision, type IndexImageJob, type SociConverterConfig, type SociIndexStore, type DescribeEcrImages } from '../../core/images/soci.js';
 import type { ExecutionConfig } from './config.js';
+import { describeRunTaskFailures, isEcsCapacityReason } from '../../core/util/aws-errors.js';
 
 export interface IndexImageDeps {
   ecs: Pick<ECSClient, 'send'>;
@@ -40,11 +41,22 @@ export async function indexImage(event: IndexImageJob, deps: IndexImageDeps): Pr
   const detail = (await deps.describe([image])).get(image);
   const job: IndexImageJob = detail && detail.digest !== event.digest ? { ...event, digest: detail.digest } : event;
   if (job !== event) deps.log('the tag points at another digest than the event named: that one is indexed', { repository: event.repository, tag: event.tag, event: event.digest, now: job.digest });
-  if (!claimable(await deps.store.get(job.digest), deps.now())) return { kind: 'known' };
+  const record = await deps.store.get(job.digest);
+  // A claim whose task is not recorded: its RunTask may have started one whose record was never
+  // written (the write after it failed, or the pass ended between the two), and that task's
+  // report is taken only once it is (soci-result.ts). RunTask again with that claim's token
+  // returns the task it started, if any (clientToken, 24 h; a claim is stale after an hour), and
+  // records it; a duplicate racing the claim's own RunTask gets that same task.
+  if (record?.state === 'converting' && record.taskArn === undefined && deps.now() - record.claimedAt < SOCI_CLAIM_STALE_MS) {
+    return startConverter(job, record.attempts, deps);
+  }
+  if (!claimable(record, deps.now())) return { kind: 'known' };
 
   const decision = indexDecision(detail?.sizeBytes);
   if (!decision.convert) {
-    await deps.store.skip(job, decision.reason);
+    // Small is small for good; an image ECR does not describe now (not yet visible to
+    // DescribeImages, or expired from the cache) is not recorded: a later event of it decides.
+    if (detail) await deps.store.skip(job, decision.reason);
     return { kind: 'skipped', reason: decision.reason };
   }
 
@@ -52,35 +64,40 @@ export async function indexImage(event: IndexImageJob, deps: IndexImageDeps): Pr
   if (!(await deps.store.claim(job, now))) return { kind: 'known' };
   // The claim's attempt number: a retried RunTask of this claim returns the same task.
   const claimed = await deps.store.get(job.digest);
-  const attempt = claimed?.state === 'converting' ? claimed.attempts : 1;
-  const run = converterRun(job, soci, attempt, (text) => createHash('sha256').update(text).digest('hex'));
-  let res;
-  try {
-    res = await deps.ecs.send(
-      new RunTaskCommand({
-        cluster: deps.config.cluster,
-        count: 1,
-        launchType: 'FARGATE',
-        ...run,
-        networkConfiguration: {
-          awsvpcConfiguration: {
-            subnets: deps.config.subnets,
-            ...(deps.config.securityGroups.length > 0 ? { securityGroups: deps.config.securityGroups } : {}),
-            assignPublicIp: deps.config.assignPublicIp,
-          },
+  return startConverter(job, claimed?.state === 'converting' ? claimed.attempts : 1, deps);
+}
+
+/** RunTask of the converter for attempt `attempt` of the claim on `job.digest`, and its task recorded on the claim. */
+async function startConverter(job: IndexImageJob, attempt: number, deps: IndexImageDeps): Promise<IndexImageOutcome> {
+  const run = converterRun(job, deps.config.soci, attempt, (text) => createHash('sha256').update(text).digest('hex'));
+  // A RunTask that throws leaves the claim `converting` without a task: whether one started is
+  // unknown (a throttle, a timeout after ECS took it), and the message's next delivery asks again
+  // with this attempt's token, getting the task if there is one (see indexImage). Marking the
+  // claim failed would spend one of its attempts on each throttled call, and leave a task that
+  // did start unrecorded.
+  const res = await deps.ecs.send(
+    new RunTaskCommand({
+      cluster: deps.config.cluster,
+      count: 1,
+      launchType: 'FARGATE',
+      ...run,
+      networkConfiguration: {
+        awsvpcConfiguration: {
+          subnets: deps.config.subnets,
+          ...(deps.config.securityGroups.length > 0 ? { securityGroups: deps.config.securityGroups } : {}),
+          assignPublicIp: deps.config.assignPublicIp,
         },
-      }),
-    );
-  } catch (err) {
-    // The claim stays `converting`: the message's next delivery finds it claimed (known), so it
-    // is freed here for that delivery to claim again, with the next attempt's token.
-    await deps.store.failed(job.digest, `RunTask failed: ${(err as Error).message}`, deps.now());
-    throw err;
-  }
+      },
+    }),
+  );
   const taskArn = res.tasks?.[0]?.taskArn;
   if (!taskArn) {
-    const reason = (res.failures ?? []).map((f) => `${f.reason ?? 'unknown'}${f.detail ? ` (${f.detail})` : ''}`).join('; ') || 'RunTask returned no task';
-    await deps.store.failed(job.digest, `RunTask: ${reason}`, deps.now());
+    const reason = describeRunTaskFailures(res.failures) || 'RunTask returned no task';
+    // No capacity or quota (likeliest when builds fill the quota, as when the cache pulls new
+    // images) says nothing of the image: the claim is let go without spending an attempt.
+    const failures = res.failures ?? [];
+    if (failures.length > 0 && failures.every((f) => isEcsCapacityReason(f.reason ?? ''))) await deps.store.released(job.digest, `RunTask: ${reason}`, deps.now());
+    else await deps.store.failed(job.digest, `RunTask: ${reason}`, deps.now());
     return { kind: 'failed', reason };
   }
   await deps.store.started(job.digest, taskArn);

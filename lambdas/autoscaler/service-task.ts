@@ -21,7 +21,7 @@ import { parseStageKey, stageKey, type Stage } from '../../core/builds/types.js'
 import { afterStageEnd } from '../shared/execution/stage-end.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
 import { SERVICE_TASK_STARTED_BY_PREFIX, serviceTaskTokens, type StageJob } from '../../core/scaling/job.js';
-import { classifyAwsError, describeAwsError } from '../../core/util/aws-errors.js';
+import { classifyAwsError, describeAwsError, describeRunTaskFailures } from '../../core/util/aws-errors.js';
 import { stageKeys } from '../shared/observability/logger.js';
 import { taskRoles, type ExecutionConfig } from './config.js';
 import type { AutoscalerDeps } from './deps.js';
@@ -107,7 +107,7 @@ async function startServiceTask(deps: AutoscalerDeps, job: StageJob, stage: Stag
     const res = await deps.ecs.send(new RunTaskCommand(input));
     taskArn = res.tasks?.[0]?.taskArn;
     if (!taskArn) {
-      const reasons = (res.failures ?? []).map((f) => `${f.reason ?? 'unknown'}${f.detail ? ` (${f.detail})` : ''}`).join('; ');
+      const reasons = describeRunTaskFailures(res.failures);
       return { kind: 'retry', reason: `service task: RunTask: ${reasons || 'returned neither a task nor a failure'}` };
     }
   } catch (err) {

@@ -3,11 +3,12 @@
 // call the autoscaler's image sizes use) and the store whether that digest has a converted
 // copy; where it has, the build is compiled again and names the copy by digest, which Fargate
 // lazy-loads. The first build of a new image pulls it whole; the conversion it causes serves the
-// next ones. A lookup that fails leaves the cached tags: this is a speed-up, never a reason to
-// fail or delay a build.
+// next ones. A copy is named only while ECR holds it and its push is under the copies' lifetime.
+// A lookup that fails leaves the cached tags: this is a speed-up, never a reason to fail or
+// delay a build.
 
 import { parseImageReference } from '../../core/images/reference.js';
-import { SOCI_REPOSITORY_PREFIX, convertedReference, type ConvertedImages, type SociIndexStore, type DescribeEcrImages } from '../../core/images/soci.js';
+import { SOCI_REPOSITORY_PREFIX, convertedReference, copyStillNamed, type ConvertedImages, type SociIndexStore, type DescribeEcrImages } from '../../core/images/soci.js';
 import type { CompileResult } from '../../core/pipeline/compile-options.js';
 import type { PullThroughCache } from '../../core/pipeline/pull-through-cache.js';
 
@@ -49,11 +50,17 @@ export function sociImageLookup(deps: SociLookupDeps): SociImageLookup {
     const details = await deps.describe(asked);
     const digests = [...new Set([...details.values()].map((d) => d.digest))];
     const records = digests.length > 0 ? await deps.store.getMany(digests) : new Map();
-    const out = new Map<string, string>();
+    const named = new Map<string, string>();
     for (const [image, detail] of details) {
       const converted = convertedReference(image, detail.digest, records.get(detail.digest), deps.now());
-      if (converted) out.set(image, converted);
+      if (converted) named.set(image, converted);
     }
+    if (named.size === 0) return named;
+    // The copies as ECR holds them: one its lifecycle has expired, or is about to (its push older
+    // than the store's conversion: copyStillNamed), would fail the task's pull; the cached tag runs.
+    const copies = await deps.describe([...new Set(named.values())]);
+    const out = new Map<string, string>();
+    for (const [image, copy] of named) if (copyStillNamed(copies.get(copy)?.pushedAt, deps.now())) out.set(image, copy);
     return out;
   };
 }

@@ -26,6 +26,22 @@ fail() {
   exit 1
 }
 
+# Nothing else ends a converter that hangs (a stalled pull or push): ECS has no task timeout, and
+# it would bill and hold a vCPU of the account's Fargate quota for good. So every step is bounded
+# by what is left of SLIPWAY_SOCI_LIMIT_SECONDS, well within the hour after which the claim it
+# works for is taken again (core/images/soci.ts SOCI_CLAIM_STALE_MS), so that one converter at
+# most runs per image.
+LIMIT=${SLIPWAY_SOCI_LIMIT_SECONDS:-2700}
+[[ $LIMIT =~ ^[1-9][0-9]*$ ]] || fail "SLIPWAY_SOCI_LIMIT_SECONDS=$LIMIT is not a whole number of seconds"
+deadline=$((SECONDS + LIMIT))
+bounded() {
+  local left=$((deadline - SECONDS)) code=0
+  ((left > 0)) || { log "out of time: the conversion's ${LIMIT} s are spent before: $1"; return 1; }
+  timeout "$left" "$@" || code=$?
+  ((code == 0 || SECONDS < deadline)) || log "$1 did not end within the conversion's ${LIMIT} s: stopped"
+  return "$code"
+}
+
 # What the task was given is checked before anything is fetched: the report names only what
 # these allow, and the task-events Lambda checks it again against the claim.
 [[ $DIGEST =~ ^sha256:[a-f0-9]{64}$ ]] || fail "SLIPWAY_SOCI_DIGEST=$DIGEST is not sha256:<64 lower-case hex>"
@@ -44,13 +60,13 @@ printf '{"credHelpers":{"%s":"ecr-login"}}\n' "$registry" >"$REGISTRY_AUTH_FILE"
 
 # The platforms Fargate runs (linux/amd64, linux/arm64) that the image has: an index lists
 # them; a single image says its own in its config.
-raw=$(skopeo inspect --raw "docker://$SOURCE@$DIGEST") || fail "cannot read the manifest of $SOURCE@$DIGEST"
+raw=$(bounded skopeo inspect --raw "docker://$SOURCE@$DIGEST") || fail "cannot read the manifest of $SOURCE@$DIGEST"
 platforms=()
 if jq -e '.manifests | type == "array"' <<<"$raw" >/dev/null; then
   mapfile -t platforms < <(jq -r '.manifests[] | select(.platform.os == "linux" and (.platform.architecture == "amd64" or .platform.architecture == "arm64") and ((.platform.variant // "") | IN("", "v8")))
     | "linux/\(.platform.architecture)"' <<<"$raw" | sort -u)
 else
-  mapfile -t platforms < <(skopeo inspect --config "docker://$SOURCE@$DIGEST" | jq -r 'select(.os == "linux" and (.architecture == "amd64" or .architecture == "arm64")) | "linux/\(.architecture)"')
+  mapfile -t platforms < <(bounded skopeo inspect --config "docker://$SOURCE@$DIGEST" | jq -r 'select(.os == "linux" and (.architecture == "amd64" or .architecture == "arm64")) | "linux/\(.architecture)"')
 fi
 ((${#platforms[@]} > 0)) || fail "$SOURCE@$DIGEST has no linux/amd64 or linux/arm64 image: nothing Fargate runs"
 platform_flags=()
@@ -58,11 +74,11 @@ for p in "${platforms[@]}"; do platform_flags+=(--platform "$p"); done
 log "converting $SOURCE@$DIGEST for ${platforms[*]}"
 
 # 1. The cached image into an OCI layout (every platform of its index: soci picks its own).
-skopeo copy --quiet --multi-arch all "docker://$SOURCE@$DIGEST" "oci:$WORK/in" || fail "cannot copy $SOURCE@$DIGEST"
+bounded skopeo copy --quiet --multi-arch all "docker://$SOURCE@$DIGEST" "oci:$WORK/in" || fail "cannot copy $SOURCE@$DIGEST"
 # 2. The SOCI-enabled copy (zTOCs for layers of 10 MB or more, soci's default --min-layer-size).
-soci convert --standalone --format oci-dir "${platform_flags[@]}" "$WORK/in" "$WORK/out" || fail "soci convert failed"
+bounded soci convert --standalone --format oci-dir "${platform_flags[@]}" "$WORK/in" "$WORK/out" || fail "soci convert failed"
 # 3. Pushed as it is (no recompression: the layers stay the cache's, stored once more in ECR).
-skopeo copy --quiet --multi-arch all --preserve-digests --digestfile "$WORK/digest" "oci:$WORK/out" "docker://$TARGET" || fail "cannot push $TARGET"
+bounded skopeo copy --quiet --multi-arch all --preserve-digests --digestfile "$WORK/digest" "oci:$WORK/out" "docker://$TARGET" || fail "cannot push $TARGET"
 converted=$(tr -d '[:space:]' <"$WORK/digest")
 [[ $converted =~ ^sha256:[a-f0-9]{64}$ ]] || fail "the push gave no digest (got \"$converted\")"
 [[ $converted != "$DIGEST" ]] || fail "the copy has the source's digest: it carries no SOCI index"

@@ -33,12 +33,13 @@ describe('image sizes from ECR', () => {
     expect(standIn.calls.slice(before).map((c) => c.action)).toEqual(['DescribeImages', 'DescribeImages']);
   });
 
-  it("gives each image's digest beside its size: what the tag points at now (the SOCI copies are keyed by it)", async () => {
+  it("gives each image's digest and push time beside its size: what the tag points at now (the SOCI copies are keyed by it), and when ECR's lifecycle counts from", async () => {
     const images = [`${REGISTRY}/slipway-docker-hub/library/postgres:16`, `${REGISTRY}/slipway-docker-hub/library/node:20`];
     const details = await new EcrImageSizes(ecr, REGISTRY).details(images);
+    // The stand-in's default imagePushedAt, November 2023 (epoch seconds on the wire, ms here).
     expect(Object.fromEntries(details)).toEqual({
-      [images[0]!]: { sizeBytes: 150_000_000, digest: `sha256:${'a'.repeat(64)}` },
-      [images[1]!]: { sizeBytes: 400_000_000, digest: `sha256:${'c'.repeat(64)}` },
+      [images[0]!]: { sizeBytes: 150_000_000, digest: `sha256:${'a'.repeat(64)}`, pushedAt: 1_700_000_000_000 },
+      [images[1]!]: { sizeBytes: 400_000_000, digest: `sha256:${'c'.repeat(64)}`, pushedAt: 1_700_000_000_000 },
     });
   });
 

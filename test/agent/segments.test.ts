@@ -109,7 +109,7 @@ describe('agent: segments of a split pipeline', () => {
       env: { SLIPWAY_STAGE_ID: STAGE, SLIPWAY_SNAPSHOT_IN: bucket.presign(snapshotKey('b7', 1, 2, 0), 'GET', 600) },
     }).done;
     expect(run.code).toBe(AGENT_EXIT.internalError);
-    expect(run.result?.message).toMatch(/^snapshot: the workspace of segment 2 could not be read from http:\/\/127\.0\.0\.1:\d+\/builds\/[0-9a-f]{32}\/1\/2-0\.tar\.zst \(HTTP 404, NoSuchKey\)/);
+    expect(run.result?.message).toMatch(/^snapshot: the workspace of segment 2 could not be read from http:\/\/127\.0\.0\.1:\d+\/builds\/[0-9a-f]{32}\/1\/2-0\.tar\.zst \(HTTP 403, AccessDenied: no such snapshot\)/);
     expect(existsSync(join(d.stateDir, 'agent', 'ready'))).toBe(false);
   });
 

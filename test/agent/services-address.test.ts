@@ -44,7 +44,7 @@ const urls = () => {
 const signal = new AbortController().signal;
 
 describe('the service task address between the service task and the first segment', () => {
-  it('the segment waits while the address is not there (404), and reads it once the service task has left it', async () => {
+  it('the segment waits while the address is not there (403 AccessDenied, as S3 answers the signer, which may not list the bucket), and reads it once the service task has left it', async () => {
     taskAddress = undefined;
     const { put, get } = urls();
     const lines: string[] = [];

@@ -85,7 +85,7 @@ describe('workspace snapshots between segments', () => {
   it('a missing snapshot fails the segment with the HTTP status and S3 code, never an empty workspace', async () => {
     const err = await readSnapshot({ base: join(root, 'missing'), url: bucket.presign(key(), 'GET', 600), signal, log }, { segment: 1, stageId: 'b1-2' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SnapshotError);
-    expect((err as Error).message).toMatch(/workspace of segment 1 could not be read from http:\/\/127\.0\.0\.1:\d+\/builds\/[0-9a-f]{32}\/2\/1-0\.tar\.zst \(HTTP 404, NoSuchKey\): this segment cannot start without it/);
+    expect((err as Error).message).toMatch(/workspace of segment 1 could not be read from http:\/\/127\.0\.0\.1:\d+\/builds\/[0-9a-f]{32}\/2\/1-0\.tar\.zst \(HTTP 403, AccessDenied: no such snapshot\): this segment cannot start without it/);
     // The URL's signature is a credential: never in a message.
     expect((err as Error).message).not.toContain('Signature');
   });

@@ -25,6 +25,7 @@ case "$1 $2" in
   "inspect --raw") cat "$FAKE_RAW" ;;
   "inspect --config") cat "$FAKE_CONFIG" ;;
   copy*)
+    [[ -n \${FAKE_COPY_HANGS:-} ]] && exec sleep 3600
     digestfile=""; prev=""
     for a in "$@"; do [[ $prev == --digestfile ]] && digestfile=$a; prev=$a; done
     [[ -n $digestfile ]] && { [[ -n \${FAKE_PUSH_FAILS:-} ]] && exit 1; echo "$FAKE_PUSHED" > "$digestfile"; }
@@ -146,6 +147,15 @@ describe('convert.sh (the SOCI converter task)', () => {
     expect(same.code).toBe(1);
     expect(same.stderr).toContain('carries no SOCI index');
     expect(`${failed.stdout}${same.stdout}`).not.toContain('SLIPWAY_SOCI');
+  });
+
+  it('stops a step that hangs once the time of the conversion is spent, and reports nothing', async () => {
+    const r = await run({ env: { FAKE_COPY_HANGS: '1', SLIPWAY_SOCI_LIMIT_SECONDS: '2' } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("skopeo did not end within the conversion's 2 s: stopped");
+    expect(r.stderr).toContain(`cannot copy ${REGISTRY}/${REPOSITORY}@${SOURCE}`);
+    expect(r.record.some((l) => l.startsWith('soci ') || l.includes(`docker://${TARGET}`))).toBe(false);
+    expect(r.stdout).not.toContain('SLIPWAY_SOCI');
   });
 
   it('converts nothing of an image Fargate cannot run (no linux/amd64 or linux/arm64)', async () => {

@@ -105,6 +105,10 @@ describe('the stack with SOCI indexes', () => {
     const statements = iamStatements(s.json);
     expect(statements.some((x) => x.statement.Sid === 'DigestsOfCachedImages' && x.owner.toLowerCase().includes('planner'))).toBe(true);
     expect(statements.some((x) => x.statement.Sid === 'SizesOfCachedImages' && x.owner.toLowerCase().includes('autoscaler'))).toBe(true);
+    const pushTimes = statements.find((x) => x.statement.Sid === 'PushTimesOfSociCopies')!;
+    expect(pushTimes.owner.toLowerCase()).toContain('planner');
+    expect(pushTimes.statement.Action).toBe('ecr:DescribeImages');
+    expect(JSON.stringify(pushTimes.statement.Resource)).toContain('repository/slipway-soci/*');
     const pull = statements.find((x) => x.statement.Sid === 'PullSociCopies')!;
     expect(pull.owner).toMatch(/BuildClusterTaskExecutionRole/);
     expect(JSON.stringify(pull.statement.Resource)).toContain('repository/slipway-soci/*');

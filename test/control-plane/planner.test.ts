@@ -1153,10 +1153,13 @@ describe('SOCI-enabled copies of cached images', () => {
     ecr = new ECRClient({ endpoint: ecrStandIn.url, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
     ecrStandIn.repositories.set('slipway-docker-hub/library/golang', [{ digest: GOLANG, tags: ['1.22'], sizeInBytes: 300_000_000 }]);
     ecrStandIn.repositories.set('slipway-docker-hub/library/postgres', [{ digest: POSTGRES, tags: ['15'], sizeInBytes: 150_000_000 }]);
+    // The copy as the converter pushed it just now.
+    ecrStandIn.repositories.set('slipway-soci/slipway-docker-hub/library/golang', [{ digest: COPY, tags: [`soci-${'9'.repeat(64)}`], sizeInBytes: 300_000_000, pushedAt: Date.now() }]);
     soci = new DynamoSociIndexStore(db.doc, db.tableName);
     // Converted just now: a copy is named until SOCI_COPY_LIFETIME_MS after its conversion.
     await soci.claim({ repository: 'slipway-docker-hub/library/golang', digest: GOLANG }, Date.now());
-    await soci.converted(GOLANG, COPY, Date.now());
+    await soci.started(GOLANG, 'arn:aws:ecs:us-east-1:123456789012:task/slipway/converter');
+    await soci.converted(GOLANG, COPY, Date.now(), 'arn:aws:ecs:us-east-1:123456789012:task/slipway/converter');
     await soci.skip({ repository: 'slipway-docker-hub/library/postgres', digest: POSTGRES }, 'small');
   });
   afterAll(async () => {
@@ -1183,6 +1186,22 @@ describe('SOCI-enabled copies of cached images', () => {
     expect(Object.values(images)).toContain(`${REGISTRY}/slipway-soci/slipway-docker-hub/library/golang@${COPY}`);
     expect(Object.values(images)).toContain(`${REGISTRY}/slipway-docker-hub/library/postgres:15`);
     expect(logs.map((l) => l.message)).toContain('SOCI-enabled copies named');
+  });
+
+  it('names the cached tag where ECR holds the copy from a push older than the copies\' lifetime (a conversion that ran again pushed the same digest), or no longer holds it', async () => {
+    const copies = ecrStandIn.repositories.get('slipway-soci/slipway-docker-hub/library/golang')!;
+    try {
+      ecrStandIn.repositories.set('slipway-soci/slipway-docker-hub/library/golang', [{ ...copies[0]!, pushedAt: Date.now() - 29.5 * 24 * 3600_000 }]);
+      await planEvent(await pushMessage('acme/soci-old-push', PIPELINES), withSoci());
+      expect(Object.values(await imagesOf('acme/soci-old-push#1'))).toContain(`${REGISTRY}/slipway-docker-hub/library/golang:1.22`);
+      ecrStandIn.repositories.set('slipway-soci/slipway-docker-hub/library/golang', []);
+      await planEvent(await pushMessage('acme/soci-expired', PIPELINES), withSoci());
+      const images = Object.values(await imagesOf('acme/soci-expired#1'));
+      expect(images).toContain(`${REGISTRY}/slipway-docker-hub/library/golang:1.22`);
+      expect(images.some((i) => i.includes('slipway-soci/'))).toBe(false);
+    } finally {
+      ecrStandIn.repositories.set('slipway-soci/slipway-docker-hub/library/golang', copies);
+    }
   });
 
   it('gives a repository opted out of the cache neither the cache nor the copies', async () => {

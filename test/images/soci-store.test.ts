@@ -13,6 +13,7 @@ let n = 0;
 /** A fresh source digest per test. */
 const digest = () => `sha256:${(++n).toString(16).padStart(64, '0')}`;
 const CONVERTED = `sha256:${'c'.repeat(64)}`;
+const TASK = 'arn:aws:ecs:us-east-1:123456789012:task/c/converter';
 const job = (d: string) => ({ repository: 'slipway-docker-hub/library/node', tag: '20', digest: d });
 
 beforeAll(async () => {
@@ -37,9 +38,9 @@ describe('DynamoSociIndexStore', () => {
     expect(await store.claim(job(d), 1_000)).toBe(true);
     await store.started(d, 'arn:aws:ecs:us-east-1:123456789012:task/c/1');
     expect(await store.get(d)).toMatchObject({ state: 'converting', taskArn: 'arn:aws:ecs:us-east-1:123456789012:task/c/1' });
-    await store.converted(d, CONVERTED, 2_000);
-    await store.converted(d, `sha256:${'d'.repeat(64)}`, 3_000);
-    await store.failed(d, 'late failure', 4_000);
+    await store.converted(d, CONVERTED, 2_000, 'arn:aws:ecs:us-east-1:123456789012:task/c/1');
+    await store.converted(d, `sha256:${'d'.repeat(64)}`, 3_000, 'arn:aws:ecs:us-east-1:123456789012:task/c/1');
+    await store.failed(d, 'late failure', 4_000, 'arn:aws:ecs:us-east-1:123456789012:task/c/1');
     expect(await store.claim(job(d), 10 * SOCI_CLAIM_STALE_MS)).toBe(false);
     expect(await store.get(d)).toEqual({ state: 'converted', repository: 'slipway-docker-hub/library/node', convertedDigest: CONVERTED, convertedAt: 2_000 });
   });
@@ -47,7 +48,8 @@ describe('DynamoSociIndexStore', () => {
   it('claims a converted image again once its copy reaches its expiry (ECR expires it 30 days after its push), with attempts anew', async () => {
     const d = digest();
     await store.claim(job(d), 0);
-    await store.converted(d, CONVERTED, 1_000);
+    await store.started(d, TASK);
+    await store.converted(d, CONVERTED, 1_000, TASK);
     expect(await store.claim(job(d), 1_000 + SOCI_COPY_LIFETIME_MS - 1)).toBe(false);
     expect(await store.claim(job(d), 1_000 + SOCI_COPY_LIFETIME_MS)).toBe(true);
     expect(await store.get(d)).toMatchObject({ state: 'converting', attempts: 1 });
@@ -55,8 +57,24 @@ describe('DynamoSociIndexStore', () => {
 
   it('takes no report for a digest nobody claimed', async () => {
     const d = digest();
-    await store.converted(d, CONVERTED, 1);
+    await store.converted(d, CONVERTED, 1, TASK);
     expect(await store.get(d)).toBeUndefined();
+  });
+
+  it("takes a report or a failure only from the task of the claim as it is when written, not an earlier claim's", async () => {
+    // A stop event of the first claim's task, read while that claim held, written after the claim moved on.
+    const d = digest();
+    const [first, second] = ['arn:aws:ecs:us-east-1:123456789012:task/c/first', 'arn:aws:ecs:us-east-1:123456789012:task/c/second'];
+    await store.claim(job(d), 0);
+    await store.started(d, first);
+    await store.failed(d, 'the converter exited 1', 1, first);
+    expect(await store.claim(job(d), 2)).toBe(true);
+    await store.started(d, second);
+    await store.failed(d, 'the converter exited 1 (a duplicate of the first task\'s stop)', 3, first);
+    await store.converted(d, CONVERTED, 4, first);
+    expect(await store.get(d)).toEqual({ state: 'converting', repository: 'slipway-docker-hub/library/node', claimedAt: 2, attempts: 2, taskArn: second });
+    await store.converted(d, CONVERTED, 5, second);
+    expect(await store.get(d)).toMatchObject({ state: 'converted', convertedDigest: CONVERTED, convertedAt: 5 });
   });
 
   it('claims a stale conversion again (its task lost), and a failed one, up to the attempts allowed', async () => {
@@ -71,6 +89,17 @@ describe('DynamoSociIndexStore', () => {
     await store.failed(d, 'last attempt failed', SOCI_CLAIM_STALE_MS);
     expect(await store.claim(job(d), 100 * SOCI_CLAIM_STALE_MS)).toBe(false);
     expect(await store.get(d)).toMatchObject({ state: 'failed', attempts: SOCI_MAX_ATTEMPTS, reason: 'last attempt failed' });
+  });
+
+  it('lets go of a claim without a task without spending its attempt, and never of one whose converter runs', async () => {
+    const d = digest();
+    await store.claim(job(d), 1);
+    await store.released(d, 'RunTask: Capacity is unavailable at this time', 2);
+    expect(await store.get(d)).toEqual({ state: 'failed', repository: 'slipway-docker-hub/library/node', reason: 'RunTask: Capacity is unavailable at this time', claimedAt: 1, attempts: 0 });
+    expect(await store.claim(job(d), 3)).toBe(true);
+    await store.started(d, TASK);
+    await store.released(d, 'a late refusal', 4);
+    expect(await store.get(d)).toMatchObject({ state: 'converting', attempts: 1, taskArn: TASK });
   });
 
   it('never skips over a claim, and a skipped image is never claimed', async () => {

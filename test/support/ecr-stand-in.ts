@@ -23,6 +23,8 @@ export interface EcrImage {
   digest: string;
   tags: string[];
   sizeInBytes: number;
+  /** When it was pushed, epoch ms (ImageDetail.imagePushedAt); default November 2023. */
+  pushedAt?: number;
 }
 
 export interface RecordedEcrCall {
@@ -82,7 +84,7 @@ export async function startEcrStandIn(options: EcrStandInOptions = {}): Promise<
           if (!image) {
             return fail('ImageNotFoundException', `The image with imageId {imageDigest:'${id.imageDigest ?? 'null'}', imageTag:'${id.imageTag ?? 'null'}'} does not exist within the repository with name '${name}' in the registry with id '${registryId}'`);
           }
-          details.push({ registryId, repositoryName: name, imageDigest: image.digest, imageTags: image.tags, imageSizeInBytes: image.sizeInBytes, imagePushedAt: 1_700_000_000 });
+          details.push({ registryId, repositoryName: name, imageDigest: image.digest, imageTags: image.tags, imageSizeInBytes: image.sizeInBytes, imagePushedAt: (image.pushedAt ?? 1_700_000_000_000) / 1000 });
         }
         return reply(200, { imageDetails: details });
       }

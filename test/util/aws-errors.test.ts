@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
-import { classifyAwsError, embeddedErrorCode, isEcsCapacityReason } from '../../core/util/aws-errors.js';
+import { classifyAwsError, describeRunTaskFailures, embeddedErrorCode, isEcsCapacityReason } from '../../core/util/aws-errors.js';
 import { backoffMs, withRetry } from '../../core/util/retry.js';
 
 interface Recorded { status: number; body: Record<string, unknown> }
@@ -84,6 +84,13 @@ describe('classifyAwsError on ECS RunTask errors as the SDK raises them', () => 
     expect(classifyAwsError({ name: 'ProvisionedThroughputExceededException', message: 'x', $metadata: { httpStatusCode: 400 } }).kind).toBe('throttling');
     expect(classifyAwsError({ name: 'ResourceNotFoundException', message: 'x' }).kind).toBe('not-found');
     expect(classifyAwsError(new TypeError('undefined is not a function')).kind).toBe('fatal');
+  });
+});
+
+describe('describeRunTaskFailures', () => {
+  it('gives each reason with its detail, in one line; none is empty', () => {
+    expect(describeRunTaskFailures([{ reason: 'RESOURCE:MEMORY' }, { reason: 'AGENT', detail: 'instance i-1' }, {}])).toBe('RESOURCE:MEMORY; AGENT (instance i-1); unknown');
+    expect(describeRunTaskFailures(undefined)).toBe('');
   });
 });
 

@@ -5,6 +5,9 @@ import { layoutStages, renderGraph } from '../../web/src/graph.js';
 import { buildBody, defaultSelection, logHeader, logLine, stageBlock, stageNotes, stageTimeline, stepItem } from '../../web/src/views/build.js';
 import { perDayChart, phaseTableRows, repoBars } from '../../web/src/views/metrics.js';
 import { repoRow, secretNotice, withKnown } from '../../web/src/views/repos.js';
+import { keepListFresh } from '../../web/src/views/builds.js';
+import { ApiRequestError } from '../../web/src/api.js';
+import type { BuildListResponse } from '../../core/builds/api.js';
 import type { BuildDetail, Stage, StepRecord } from '../../core/builds/types.js';
 
 describe('formatDuration', () => {
@@ -270,5 +273,52 @@ describe('where a stage\'s time went', () => {
       { repo: '<x>/y', builds: 1, successRate: 1, queueWait: { p50: 0, p95: 0 }, duration: { p50: 0, p95: 0 }, phases: { pulls: { p50: 20_000, p95: 48_000, count: 3 } } },
     ]);
     expect(rows).toBe('<tr><td>&lt;x&gt;/y</td><td>pulls</td><td>20.0 s / 48.0 s</td><td>3</td></tr>');
+  });
+});
+
+describe('keepListFresh (the home list, read again while open)', () => {
+  const page = (next?: string): BuildListResponse => ({ builds: [], ...(next ? { next } : {}) });
+
+  it('keeps the list and reads again at the next tick when a read fails, saying so until one succeeds', async () => {
+    const controller = new AbortController();
+    const answers: (() => Promise<BuildListResponse>)[] = [
+      () => Promise.reject(new ApiRequestError(0, 'The Slipway API did not answer GET /api/builds (fetch failed)')),
+      () => Promise.reject(new ApiRequestError(503, 'throttled')),
+      () => Promise.resolve(page('c1')),
+    ];
+    const shown: BuildListResponse[] = [];
+    const failures: (string | undefined)[] = [];
+    await keepListFresh({
+      read: () => answers.shift()!(),
+      show: (p) => {
+        shown.push(p);
+        controller.abort();
+      },
+      failed: (error) => void failures.push(error?.message),
+      firstPageOnly: () => true,
+      wait: async () => {},
+      signal: controller.signal,
+    });
+    expect(failures).toEqual(['The Slipway API did not answer GET /api/builds (fetch failed)', 'throttled', undefined]);
+    expect(shown).toEqual([page('c1')]);
+  });
+
+  it('ends on a sign-in the API asks for (the router then asks for the token), and once older pages are shown', async () => {
+    const signal = new AbortController().signal;
+    const unauthorized = keepListFresh({ read: () => Promise.reject(new ApiRequestError(401, 'unauthorized')), show: () => {}, failed: () => {}, firstPageOnly: () => true, wait: async () => {}, signal });
+    await expect(unauthorized).rejects.toMatchObject({ status: 401 });
+    let reads = 0;
+    let first = true;
+    await keepListFresh({
+      read: async () => (reads++, page()),
+      show: () => {
+        first = false;
+      },
+      failed: () => {},
+      firstPageOnly: () => first,
+      wait: async () => {},
+      signal,
+    });
+    expect(reads).toBe(1);
   });
 });

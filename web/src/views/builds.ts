@@ -1,6 +1,7 @@
 // The build history across repositories, newest first, filterable.
 import type { Build, BuildStatus } from '../../../core/builds/types.js';
-import { api } from '../api.js';
+import type { BuildListResponse } from '../../../core/builds/api.js';
+import { ApiRequestError, api } from '../api.js';
 import { escapeHtml, formatAgo, formatDuration } from '../format.js';
 import { BUILD_STATUSES } from '../../../core/builds/types.js';
 
@@ -86,12 +87,56 @@ export async function renderBuilds(root: HTMLElement, params: URLSearchParams, s
   // The list of every repository's builds is an index read, which may lag a push for a moment
   // (DynamoDB's global secondary indexes are eventually consistent): the next refresh has it.
   // Once older pages are loaded, the list stays as the reader paged it.
-  while (!signal.aborted && pages === 1) {
-    await new Promise((resolve) => setTimeout(resolve, LIST_REFRESH_MS));
-    if (signal.aborted || pages !== 1) return;
-    const page = await api.builds(query);
-    if (signal.aborted || pages !== 1) return;
-    cursor = page.next;
-    show(page.builds, false);
+  const stale = root.querySelector('.more') as HTMLElement;
+  await keepListFresh({
+    read: () => api.builds(query),
+    show: (page) => {
+      cursor = page.next;
+      show(page.builds, false);
+    },
+    failed: (error) => {
+      stale.querySelector('.stale')?.remove();
+      if (error) stale.insertAdjacentHTML('afterbegin', `<div class="meta stale">Not refreshed: ${escapeHtml(error.message)}; trying again.</div>`);
+    },
+    firstPageOnly: () => pages === 1,
+    wait: () => new Promise((resolve) => setTimeout(resolve, LIST_REFRESH_MS)),
+    signal,
+  });
+}
+
+/**
+ * Reads the list's first page again after each `wait` while it is the only page shown and the
+ * view is open. A read that fails leaves the list as it is, says so (`failed`) and is tried at
+ * the next tick: a page left open for hours meets a dropped connection or a throttled API, and
+ * one such answer must not replace the list with an error nor stop it being live. The API
+ * asking for a sign-in (401) ends it, for the router to ask for the token.
+ */
+export async function keepListFresh(o: {
+  read: () => Promise<BuildListResponse>;
+  show: (page: BuildListResponse) => void;
+  /** The last read's error, or undefined once a read succeeds again. */
+  failed: (error: Error | undefined) => void;
+  firstPageOnly: () => boolean;
+  wait: () => Promise<unknown>;
+  signal: AbortSignal;
+}): Promise<void> {
+  let failing = false;
+  while (!o.signal.aborted && o.firstPageOnly()) {
+    await o.wait();
+    if (o.signal.aborted || !o.firstPageOnly()) return;
+    let page: BuildListResponse;
+    try {
+      page = await o.read();
+    } catch (error) {
+      if (o.signal.aborted) return;
+      if (error instanceof ApiRequestError && error.status === 401) throw error;
+      failing = true;
+      o.failed(error as Error);
+      continue;
+    }
+    if (o.signal.aborted || !o.firstPageOnly()) return;
+    if (failing) o.failed(undefined);
+    failing = false;
+    o.show(page);
   }
 }
