@@ -14,7 +14,7 @@ import { snapshotWorkingCopy } from '../../local/snapshot.js';
 import { readServerFile, type LocalRunResponse, type ServerFile } from '../../local/local-runs.js';
 import { slipwayHome } from '../../local/secrets.js';
 import { startLocalSlipway, type LocalSlipway } from '../../local/up.js';
-import { ApiClient, ApiClientError, DEFAULT_SERVER } from '../client.js';
+import { ApiClient, ApiClientError, serverUrl } from '../client.js';
 import { parse } from '../command-kit.js';
 import { redirectHandlerLogs } from '../handler-log.js';
 import { localPhases, progressPrinter } from '../progress.js';
@@ -115,7 +115,8 @@ async function runOnServer(server: ServerFile, target: RunTarget, io: CliIO): Pr
     io.out('');
     io.out(formatBuild(build, Date.now(), (stage, step) => phases.get(`${stage.number}.${step.number}`)));
     if (build.error) io.err(build.error);
-    const server_ = server.url === DEFAULT_SERVER ? '' : `SLIPWAY_SERVER=${server.url} `;
+    // The API commands find this server by themselves unless SLIPWAY_SERVER names another.
+    const server_ = serverUrl(io.env) === server.url.replace(/\/+$/, '') ? '' : `SLIPWAY_SERVER=${server.url} `;
     io.out(`\nOn the local server: ${server_}slipway build ${build.number} --repo ${build.repo} (logs, restart likewise)`);
     return build.status === 'success' ? EXIT.ok : EXIT.failed;
   } catch (err) {
