@@ -374,6 +374,9 @@ function containerStepStatus(
     if (container.lastStatus === 'RUNNING') return { status: 'running' };
     if (container.lastStatus !== 'STOPPED') return undefined;
     if (outcome?.reason === 'could-not-start') return { status: 'error', reason: outcome.message };
+    // An agent that never ran (the task failed to start, or was stopped first: a stopping task's
+    // events show it STOPPED before the task is) cloned nothing; the task's end says why.
+    if (!containerRan(container)) return outcome ? notRun(step, outcome) : undefined;
     if (container.exitCode === AGENT_EXIT.cloneFailed) {
       // git's own exit code when the agent said it, as Drone's clone step (git in a container)
       // records it, and the agent's words: both come with the outcome (the task's STOPPED event).

@@ -122,6 +122,20 @@ describe('stepChanges (table)', () => {
     expect(stepChanges(stepping, steps)).toEqual([{ number: 1, status: 'success' }, { number: 2, status: 'running' }, { number: 3, status: 'running' }]);
   });
 
+  // A task that fails to start (a secret ECS cannot fetch, an image it cannot pull) goes through
+  // DEPROVISIONING with every container STOPPED before it is STOPPED itself.
+  it('a task that could not start: its clone never passed, at no event (its agent never ran)', () => {
+    const never = 'Task stopped before the container started';
+    const failed = { desiredStatus: 'STOPPED', stopCode: 'TaskFailedToStart', stoppedReason: 'ResourceInitializationError: unable to pull secrets', containers: [c(AGENT_CONTAINER, 'STOPPED', undefined, never), c('db', 'STOPPED', undefined, never), c('build', 'STOPPED', undefined, never)] } as const;
+    const deprovisioning = detail({ ...failed, lastStatus: 'DEPROVISIONING', containers: [...failed.containers] });
+    expect(stepChanges(deprovisioning, steps).find((x) => x.number === 1)).toBeUndefined();
+    const stopped = detail({ ...failed, lastStatus: 'STOPPED', containers: [...failed.containers] });
+    expect(stepChanges(stopped, steps, stageOutcome(stopped, stage())).find((x) => x.number === 1)).toEqual({ number: 1, status: 'error', reason: 'the task could not start: ResourceInitializationError: unable to pull secrets' });
+    // Stopped (a cancel) before its agent started: nothing was cloned, so the clone is skipped.
+    const cancelled = detail({ lastStatus: 'STOPPED', stopCode: 'UserInitiated', stoppedReason: 'cancelled', containers: [c(AGENT_CONTAINER, 'STOPPED', undefined, never)] });
+    expect(stepChanges(cancelled, steps.slice(0, 1), stageOutcome(cancelled, stage()))).toEqual([{ number: 1, status: 'skipped', reason: expect.any(String) }]);
+  });
+
   // drone/runner-go pipeline/state.go, finish: exit codes 0 and 78 both pass the step.
   it('a step that exited 78 (Drone\'s early exit) passed', () => {
     const d = detail({ lastStatus: 'RUNNING', containers: [c(AGENT_CONTAINER, 'RUNNING'), c('db', 'RUNNING'), c('build', 'STOPPED', 78)] });
