@@ -1,6 +1,6 @@
-// The CLI's side of the builds API: SLIPWAY_SERVER (default http://localhost:8080) and
-// SLIPWAY_TOKEN (a bearer token; a deployed API requires one). Routes and shapes come from
-// core/builds/api.ts, like the dashboard's.
+// The CLI's side of the builds API: SLIPWAY_SERVER (default: the server `slipway up` runs on
+// this machine, else http://localhost:8080) and SLIPWAY_TOKEN (a bearer token; a deployed API
+// requires one). Routes and shapes come from core/builds/api.ts, like the dashboard's.
 
 import type {
   AppSecretResponse,
@@ -15,9 +15,21 @@ import type {
   RepoResponse,
 } from '../core/builds/api.js';
 import { API_ROUTES, buildApiPath } from '../core/builds/api.js';
-import { LOCAL_RUNS_PATH, type LocalRunRequest, type LocalRunResponse } from '../local/local-runs.js';
+import { LOCAL_RUNS_PATH, readServerFile, type LocalRunRequest, type LocalRunResponse } from '../local/local-runs.js';
+import { slipwayHome } from '../local/secrets.js';
 
 export const DEFAULT_SERVER = 'http://localhost:8080';
+
+/**
+ * The API the commands talk to: SLIPWAY_SERVER, else the server `slipway up` runs on this
+ * machine (SLIPWAY_HOME/server.json, as `slipway run` finds it: a server started with PORT or
+ * --port is found too), else DEFAULT_SERVER.
+ */
+export function serverUrl(env: NodeJS.ProcessEnv): string {
+  if (env.SLIPWAY_SERVER) return env.SLIPWAY_SERVER.replace(/\/+$/, '');
+  const local = readServerFile(slipwayHome(env));
+  return 'server' in local ? local.server.url.replace(/\/+$/, '') : DEFAULT_SERVER;
+}
 
 /** The API answered with an error (`status` 0: it could not be reached). */
 export class ApiClientError extends Error {
@@ -40,7 +52,7 @@ export class ApiClient {
   private readonly token?: string;
 
   constructor(env: NodeJS.ProcessEnv, private readonly fetchImpl: typeof fetch = fetch) {
-    this.server = (env.SLIPWAY_SERVER || DEFAULT_SERVER).replace(/\/+$/, '');
+    this.server = serverUrl(env);
     this.token = env.SLIPWAY_TOKEN || undefined;
   }
 

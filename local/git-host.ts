@@ -4,6 +4,7 @@
 // reads .drone.yml through the API) → build → commit status runs on one machine, through
 // the same code paths as with GitHub:
 //
+//   GET  /repos/{owner}/{name}                           the repository (what `slipway doctor` asks)
 //   GET  /repos/{owner}/{name}/contents/{path}?ref=SHA   the file at the commit (`git show`), raw
 //   POST /repos/{owner}/{name}/statuses/{sha}            a commit status: kept, and printed
 //
@@ -54,6 +55,12 @@ function gitShow(repo: string, ref: string, path: string): Promise<string | null
   });
 }
 
+/** The branch HEAD names in a bare repository (`git-host create` makes it `main`). */
+function defaultBranch(repo: string): string {
+  const ref = execFileSync('git', ['-C', repo, 'symbolic-ref', '--quiet', 'HEAD'], { encoding: 'utf8' }).trim();
+  return ref.replace(/^refs\/heads\//, '') || 'main';
+}
+
 export async function startLocalGitHost(options: { root: string; port?: number; log?: (line: string) => void }): Promise<LocalGitHost> {
   const statuses: GitHostStatus[] = [];
   const log = options.log ?? (() => undefined);
@@ -63,6 +70,8 @@ export async function startLocalGitHost(options: { root: string; port?: number; 
   };
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    const repoOnly = /^\/repos\/([^/]+)\/([^/]+)\/?$/.exec(url.pathname);
+    if (repoOnly) return repositoryResource(res, repoOnly[1]!, repoOnly[2]!, req.method);
     const m = /^\/repos\/([^/]+)\/([^/]+)\/(contents|statuses)\/(.+)$/.exec(url.pathname);
     if (!m || !validSlug(m[1]!, m[2]!)) return send(res, 404, JSON.stringify({ message: 'Not Found' }));
     const [owner, name, kind, rest] = [m[1]!, m[2]!, m[3]!, m[4]!];
@@ -99,6 +108,17 @@ export async function startLocalGitHost(options: { root: string; port?: number; 
       return send(res, 201, JSON.stringify({ id: statuses.length, state: status.state }));
     }
     return send(res, 405, JSON.stringify({ message: `${req.method} is not allowed here` }));
+  };
+  /**
+   * GitHub's repository resource (GET /repos/{owner}/{name}), with the fields a client reads to
+   * know it may see the repository: `slipway doctor`'s "the planner reaches the Git host" asks it.
+   */
+  const repositoryResource = (res: ServerResponse, owner: string, name: string, method: string | undefined): void => {
+    if (!validSlug(owner, name) || !existsSync(repositoryPath(options.root, `${owner}/${name}`))) return send(res, 404, JSON.stringify({ message: 'Not Found' }));
+    if (method !== 'GET') return send(res, 405, JSON.stringify({ message: `${method} is not allowed here` }));
+    const cloneUrl = `${pathToFileURL(options.root).href}/${owner}/${name}.git`;
+    const body = { name, full_name: `${owner}/${name}`, owner: { login: owner }, private: false, default_branch: defaultBranch(repositoryPath(options.root, `${owner}/${name}`)), clone_url: cloneUrl, html_url: cloneUrl };
+    send(res, 200, JSON.stringify(body));
   };
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => send(res, 500, JSON.stringify({ message: (err as Error).message })));

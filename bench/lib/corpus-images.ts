@@ -24,11 +24,26 @@ export interface CorpusImages {
   registries: RegistryCount[];
 }
 
-/** The `image:` of every step and service of the docker pipelines of one file. */
+/**
+ * A document as plain data, or undefined when Drone could not read it either: YAML errors, or
+ * an alias with no anchor (`files: *.tar.zst`), which `toJS` throws as a ReferenceError and
+ * `slipway lint` reports as `yaml: unknown alias` (such a file pulls no image).
+ */
+function documentValue(doc: ReturnType<typeof parseAllDocuments>[number]): unknown {
+  if (doc.errors.length > 0) return undefined;
+  try {
+    return doc.toJS({ maxAliasCount: 10_000 });
+  } catch (err) {
+    if (err instanceof ReferenceError) return undefined;
+    throw err;
+  }
+}
+
+/** The `image:` of every step and service of the docker pipelines of one file (none of a document YAML cannot read). */
 export function pipelineImages(text: string): string[] {
   const images: string[] = [];
   for (const doc of parseAllDocuments(text)) {
-    const value = doc.toJS({ maxAliasCount: 10_000 }) as Record<string, unknown> | null;
+    const value = documentValue(doc) as Record<string, unknown> | null | undefined;
     if (!value || typeof value !== 'object' || String(value.kind).toLowerCase() !== 'pipeline') continue;
     if (value.type !== undefined && value.type !== 'docker') continue;
     for (const list of [value.steps, value.services]) {

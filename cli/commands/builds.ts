@@ -9,7 +9,8 @@ import { BUILD_STATUSES } from '../../core/builds/types.js';
 
 const USAGE = `usage: slipway builds [options]
 
-Lists builds, newest first, from the API at SLIPWAY_SERVER (default http://localhost:8080).
+Lists builds, newest first, from the API at SLIPWAY_SERVER (default: the server slipway up
+runs on this machine, else http://localhost:8080).
 
 options:
   --repo OWNER/NAME   only this repository

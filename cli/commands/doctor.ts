@@ -37,8 +37,8 @@ import { type Target, TargetError, askPlanner, awsTarget, localTarget } from '..
 const USAGE = `usage: slipway doctor [--local] [--stack NAME] [--repo OWNER/NAME] [--no-build] [--timeout SECONDS] [--json]
 
 Checks a deployed Slipway (the CloudFormation stack NAME, default Slipway, with your AWS
-credentials) or, with --local, the one \`slipway up\` runs (SLIPWAY_SERVER, default
-${DEFAULT_SERVER}): the webhook answers a ping signed with a repository's secret, the
+credentials) or, with --local, the one \`slipway up\` runs (SLIPWAY_SERVER, default the one
+running on this machine, else ${DEFAULT_SERVER}): the webhook answers a ping signed with a repository's secret, the
 planner reaches that repository's Git host, the autoscaler may run tasks, the account's
 Fargate vCPU and Lambda concurrency quotas, the agent image of each architecture, and a
 hello-world build (repository ${HELLO_REPO}) that must end in success.

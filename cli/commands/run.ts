@@ -14,9 +14,10 @@ import { snapshotWorkingCopy } from '../../local/snapshot.js';
 import { readServerFile, type LocalRunResponse, type ServerFile } from '../../local/local-runs.js';
 import { slipwayHome } from '../../local/secrets.js';
 import { startLocalSlipway, type LocalSlipway } from '../../local/up.js';
-import { ApiClient, ApiClientError, DEFAULT_SERVER } from '../client.js';
+import { ApiClient, ApiClientError, serverUrl } from '../client.js';
 import { parse } from '../command-kit.js';
 import { redirectHandlerLogs } from '../handler-log.js';
+import type { AgentPhase } from '../agent-phases.js';
 import { localPhases, progressPrinter } from '../progress.js';
 import { EXIT, type CliIO } from '../io.js';
 import { clonePhases, formatBuild } from './build.js';
@@ -97,11 +98,16 @@ async function runOnServer(server: ServerFile, target: RunTarget, io: CliIO): Pr
   io.out(`Building ${target.dir} as ${submitted.repo}@${submitted.branch} (${submitted.commit.slice(0, 8)}) on the local server: build #${submitted.number}`);
   io.out(`  ${submitted.url}`);
   try {
-    const progress = progressPrinter((line) => io.out(line));
+    // The clone's line gives its phases, read from its agent's log through the API once it passed.
+    let phases = new Map<string, AgentPhase[]>();
+    const progress = progressPrinter((line) => io.out(line), (stage, step) => phases.get(`${stage.number}.${step.number}`));
     const cursors: OutputCursors = new Map();
     let build: BuildDetail;
     for (;;) {
       build = await api.build(submitted.repo, submitted.number);
+      if (build.stages.some((stage) => stage.steps.some((step) => step.kind === 'clone' && step.status === 'success' && !phases.has(`${stage.number}.${step.number}`)))) {
+        phases = await clonePhases(api, build);
+      }
       progress(build);
       if (!target.quiet) await printServerOutputs(api, build, cursors, io);
       if (isFinished(build.status)) break;
@@ -111,11 +117,12 @@ async function runOnServer(server: ServerFile, target: RunTarget, io: CliIO): Pr
     for (let tries = 0; !target.quiet && tries < OUTPUT_TRIES && !(await printServerOutputs(api, build, cursors, io)); tries++) {
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
-    const phases = await clonePhases(api, build);
+    const finalPhases = await clonePhases(api, build);
     io.out('');
-    io.out(formatBuild(build, Date.now(), (stage, step) => phases.get(`${stage.number}.${step.number}`)));
+    io.out(formatBuild(build, Date.now(), (stage, step) => finalPhases.get(`${stage.number}.${step.number}`)));
     if (build.error) io.err(build.error);
-    const server_ = server.url === DEFAULT_SERVER ? '' : `SLIPWAY_SERVER=${server.url} `;
+    // The API commands find this server by themselves unless SLIPWAY_SERVER names another.
+    const server_ = serverUrl(io.env) === server.url.replace(/\/+$/, '') ? '' : `SLIPWAY_SERVER=${server.url} `;
     io.out(`\nOn the local server: ${server_}slipway build ${build.number} --repo ${build.repo} (logs, restart likewise)`);
     return build.status === 'success' ? EXIT.ok : EXIT.failed;
   } catch (err) {

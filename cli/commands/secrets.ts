@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { DeleteParameterCommand, GetParametersByPathCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { isNotFound } from '../../core/util/aws-errors.js';
 import { LocalSecretStore, secretPath, slipwayHome } from '../../local/secrets.js';
-import { DEFAULT_SERVER } from '../client.js';
+import { serverUrl } from '../client.js';
 import { parse } from '../command-kit.js';
 import { table } from '../format.js';
 import { EXIT, type CliIO } from '../io.js';
@@ -37,7 +37,7 @@ exit status: 0 ok, 1 failed or not found, 2 usage error`;
 const NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/;
 
 function isLocalServer(env: NodeJS.ProcessEnv): boolean {
-  const host = new URL(env.SLIPWAY_SERVER || DEFAULT_SERVER).hostname;
+  const host = new URL(serverUrl(env)).hostname;
   return host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
 }
 

@@ -11,7 +11,7 @@ import type { PlannerDoctorRequest } from '../../core/doctor/planner-probe.js';
 import { ENV } from '../../core/config/lambda-env.js';
 import { DEFAULT_WEBHOOK_SECRETS_PREFIX, ssmWebhookSecrets, type WebhookSecrets } from '../../lambdas/shared/webhook-secrets.js';
 import { localWebhookSecrets, slipwayHome } from '../../local/secrets.js';
-import { ApiClient, DEFAULT_SERVER } from '../client.js';
+import { ApiClient, serverUrl } from '../client.js';
 
 /** What the checks need to know about the stack, however it was found. */
 export interface Target {
@@ -29,7 +29,7 @@ export interface Target {
 export class TargetError extends Error {}
 
 export function localTarget(env: NodeJS.ProcessEnv): Target {
-  const server = (env.SLIPWAY_SERVER || DEFAULT_SERVER).replace(/\/+$/, '');
+  const server = serverUrl(env);
   return {
     kind: 'local',
     api: new ApiClient(env),

@@ -181,8 +181,9 @@ export function stageOutcome(detail: TaskStateChangeDetail, stage: Pick<Stage, '
  * Whether the steps' records need the agent's result line once the task has stopped: a step
  * that runs on a status and whose container ran (its gate may have skipped it, or it was
  * still waiting when the stage ended), or a step that exited 0 after an exit 78 in its stage
- * (the early-exit check may have skipped it). ECS's exit codes cannot tell these apart from a
- * pass or a kill; the agent can (AgentResult.skipped).
+ * (the early-exit check may have skipped it), or one ECS never started after an exit 78.
+ * ECS's exit codes cannot tell these apart from a pass, a kill or an end of the task; the
+ * agent can (AgentResult.skipped).
  */
 export function stepsNeedAgentResult(detail: Pick<TaskStateChangeDetail, 'containers'>, steps: readonly StepRecord[]): boolean {
   const byName = new Map(detail.containers.map((c) => [c.name, c]));
@@ -190,7 +191,9 @@ export function stepsNeedAgentResult(detail: Pick<TaskStateChangeDetail, 'contai
   return steps.some((step) => {
     if (step.kind !== 'step' || step.detached || isStepDone(step.status)) return false;
     const container = byName.get(step.container);
-    if (!containerRan(container)) return false;
+    // One ECS never started behind the exit 78 (its SUCCESS dependency never succeeded) was
+    // skipped by Drone's early exit, which only the agent names (task-runner/decide-steps.ts).
+    if (!containerRan(container)) return earlyExit;
     return step.whenStatus !== undefined || (earlyExit && container?.exitCode === 0);
   });
 }
@@ -371,6 +374,9 @@ function containerStepStatus(
     if (container.lastStatus === 'RUNNING') return { status: 'running' };
     if (container.lastStatus !== 'STOPPED') return undefined;
     if (outcome?.reason === 'could-not-start') return { status: 'error', reason: outcome.message };
+    // An agent that never ran (the task failed to start, or was stopped first: a stopping task's
+    // events show it STOPPED before the task is) cloned nothing; the task's end says why.
+    if (!containerRan(container)) return outcome ? notRun(step, outcome) : undefined;
     if (container.exitCode === AGENT_EXIT.cloneFailed) {
       // git's own exit code when the agent said it, as Drone's clone step (git in a container)
       // records it, and the agent's words: both come with the outcome (the task's STOPPED event).
@@ -402,9 +408,11 @@ function containerStepStatus(
   // exited 0 after an exit 78 (the early-exit check). Elsewhere ECS's exit code stands: the
   // agent's view is up to one poll old when a stop ends it.
   const skippedWhy = step.kind === 'step' && !step.detached ? outcome?.skippedSteps?.[step.container] : undefined;
-  if (skippedWhy !== undefined && (step.whenStatus !== undefined || code === undefined || (code === 0 && earlyExit))) return { status: 'skipped', reason: skippedWhy };
+  if (skippedWhy !== undefined && (step.whenStatus !== undefined || !containerRan(container) || (code === 0 && earlyExit))) return { status: 'skipped', reason: skippedWhy };
   if (code === undefined || /CannotStartContainer|dependency/i.test(reason ?? '')) {
-    // Never ran: a SUCCESS dependency failed, or the task ended first.
+    // Never ran: a SUCCESS dependency failed, or the task ended first. Behind an exit 78 it was
+    // Drone's early exit, which the agent's result names once the task has stopped.
+    if (earlyExit && !outcome) return undefined;
     return notRun(step, outcome);
   }
   if (step.afterSetup) {

@@ -59,6 +59,13 @@ describe('corpus images by registry', () => {
     expect(pipelineImages(text)).toEqual(['node:20', 'postgres']);
   });
 
+  it('skips a document YAML cannot read (an alias with no anchor, as in a corpus file) and counts the others', () => {
+    const unreadable = 'kind: pipeline\nname: a\nsteps:\n- name: s\n  image: archlinux\n  settings:\n    files: *.tar.zst\n';
+    const readable = 'kind: pipeline\nname: b\nsteps:\n- name: s\n  image: node:20\n';
+    expect(pipelineImages(`${unreadable}---\n${readable}`)).toEqual(['node:20']);
+    expect(pipelineImages('kind: pipeline\nsteps: [\n')).toEqual([]);
+  });
+
   it('counts images and files per registry, and those each rule pulls through the cache', () => {
     const figure = corpusImages(
       [

@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
 import type { CliIO } from '../../cli/io.js';
 import { main } from '../../cli/main.js';
+import { DEFAULT_SERVER, serverUrl } from '../../cli/client.js';
+import { writeServerFile } from '../../local/local-runs.js';
 import { LogStore } from '../../local/ecs/logs.js';
 import { startLocalServer, type LocalServer } from '../../local/server.js';
 import { localWebhookSecrets } from '../../local/secrets.js';
@@ -157,6 +159,29 @@ describe('slipway builds / build / logs / cancel', () => {
     const code = await main(['builds'], { out: (t) => out.push(t), err: (t) => err.push(t), cwd: dir, env: { SLIPWAY_SERVER: 'http://127.0.0.1:9' } });
     expect(code).toBe(1);
     expect(err.join('\n')).toMatch(/cannot reach the Slipway API at http:\/\/127\.0\.0\.1:9 .*is `slipway up` running/);
+  });
+
+  it('without SLIPWAY_SERVER, finds the server slipway up announced (started with PORT: not on 8080), as slipway run does', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'slipway-cli-home-'));
+    try {
+      const run = async (env: NodeJS.ProcessEnv) => {
+        const out: string[] = [];
+        const err: string[] = [];
+        const code = await main(['builds'], { out: (t) => out.push(t), err: (t) => err.push(t), cwd: dir, env });
+        return { code, out: out.join('\n'), err: err.join('\n') };
+      };
+      writeServerFile(home, { url: server.url, pid: process.pid, token: 'run-token' });
+      const found = await run({ SLIPWAY_HOME: home });
+      expect(found.err).toBe('');
+      expect(found.out).toMatch(/acme\/app\s+#3\s+running/);
+      // SLIPWAY_SERVER still wins over the file.
+      expect((await run({ SLIPWAY_HOME: home, SLIPWAY_SERVER: 'http://127.0.0.1:9' })).err).toMatch(/cannot reach the Slipway API at http:\/\/127\.0\.0\.1:9 /);
+      // A file whose server is gone is not followed: the default address is.
+      writeServerFile(home, { url: server.url, pid: 2 ** 22 + 1, token: 'run-token' });
+      expect(serverUrl({ SLIPWAY_HOME: home })).toBe(DEFAULT_SERVER);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });
 

@@ -144,6 +144,8 @@ describe("Drone's run-time semantics, end to end", () => {
     const steps = Object.fromEntries(detail.stages[0]!.steps.map((s) => [s.name, [s.status, s.exitCode]]));
     expect(steps['check']).toEqual(['success', 78]);
     expect(steps['after']?.[0]).toBe('skipped');
+    // ECS never started it (its SUCCESS dependency exited 78): the agent's reason, as the README gives it.
+    expect(detail.stages[0]!.steps.find((s) => s.name === 'after')?.reason).toBe('check exited 78: the rest of the pipeline is skipped');
   });
 
   it('a detached step stopped at the end of the pipeline passes with exit code 0, as Drone records it', async () => {

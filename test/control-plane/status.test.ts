@@ -122,6 +122,20 @@ describe('stepChanges (table)', () => {
     expect(stepChanges(stepping, steps)).toEqual([{ number: 1, status: 'success' }, { number: 2, status: 'running' }, { number: 3, status: 'running' }]);
   });
 
+  // A task that fails to start (a secret ECS cannot fetch, an image it cannot pull) goes through
+  // DEPROVISIONING with every container STOPPED before it is STOPPED itself.
+  it('a task that could not start: its clone never passed, at no event (its agent never ran)', () => {
+    const never = 'Task stopped before the container started';
+    const failed = { desiredStatus: 'STOPPED', stopCode: 'TaskFailedToStart', stoppedReason: 'ResourceInitializationError: unable to pull secrets', containers: [c(AGENT_CONTAINER, 'STOPPED', undefined, never), c('db', 'STOPPED', undefined, never), c('build', 'STOPPED', undefined, never)] } as const;
+    const deprovisioning = detail({ ...failed, lastStatus: 'DEPROVISIONING', containers: [...failed.containers] });
+    expect(stepChanges(deprovisioning, steps).find((x) => x.number === 1)).toBeUndefined();
+    const stopped = detail({ ...failed, lastStatus: 'STOPPED', containers: [...failed.containers] });
+    expect(stepChanges(stopped, steps, stageOutcome(stopped, stage())).find((x) => x.number === 1)).toEqual({ number: 1, status: 'error', reason: 'the task could not start: ResourceInitializationError: unable to pull secrets' });
+    // Stopped (a cancel) before its agent started: nothing was cloned, so the clone is skipped.
+    const cancelled = detail({ lastStatus: 'STOPPED', stopCode: 'UserInitiated', stoppedReason: 'cancelled', containers: [c(AGENT_CONTAINER, 'STOPPED', undefined, never)] });
+    expect(stepChanges(cancelled, steps.slice(0, 1), stageOutcome(cancelled, stage()))).toEqual([{ number: 1, status: 'skipped', reason: expect.any(String) }]);
+  });
+
   // drone/runner-go pipeline/state.go, finish: exit codes 0 and 78 both pass the step.
   it('a step that exited 78 (Drone\'s early exit) passed', () => {
     const d = detail({ lastStatus: 'RUNNING', containers: [c(AGENT_CONTAINER, 'RUNNING'), c('db', 'RUNNING'), c('build', 'STOPPED', 78)] });
@@ -232,7 +246,7 @@ describe("stepChanges: what ECS's exit codes cannot tell", () => {
   const step = (number: number, container: string, extra: Partial<StepRecord> = {}): StepRecord => ({
     buildId: 'o/r#1', stageNumber: 1, number, name: container, container, status: 'running', detached: false, kind: 'step', ...extra,
   });
-  const c = (name: string, lastStatus: string, exitCode?: number): TaskStateChangeContainer => ({ name, lastStatus, ...(exitCode === undefined ? {} : { exitCode }) });
+  const c = (name: string, lastStatus: string, exitCode?: number, reason?: string): TaskStateChangeContainer => ({ name, lastStatus, ...(exitCode === undefined ? {} : { exitCode }), ...(reason ? { reason } : {}) });
   const result = (exitCode: AgentResult['exitCode'], extra: Partial<AgentResult> = {}): AgentResult => ({ outcome: 'success', exitCode, message: 'm', finishedAt: 't', ...extra });
 
   // state.go finishAll: a step still running at the end is finished with code 0.
@@ -273,6 +287,24 @@ describe("stepChanges: what ECS's exit codes cannot tell", () => {
     const plain = detail({ lastStatus: 'RUNNING', desiredStatus: 'RUNNING', containers: [c(AGENT_CONTAINER, 'RUNNING'), c('after', 'STOPPED', 0)] });
     expect(stepChanges(plain, steps.slice(1))).toEqual([{ number: 3, status: 'success', exitCode: 0 }]);
     expect(stepsNeedAgentResult({ containers: [c('after', 'STOPPED', 0)] }, steps.slice(1))).toBe(false);
+  });
+
+  // execer.go: exit 78 → state.SkipAll; ECS blocks the next step (SUCCESS dependency), so only the agent says why.
+  it('after an exit 78, a step ECS never started is skipped with the reason the agent gives, not "the task ended"', () => {
+    const steps = [step(2, 'check', { status: 'success', exitCode: 78 }), step(3, 'after')];
+    // While the task runs, ECS's word on it (blocked) waits for the agent's.
+    const running = detail({ lastStatus: 'RUNNING', desiredStatus: 'RUNNING', containers: [c(AGENT_CONTAINER, 'RUNNING'), c('check', 'STOPPED', 78), c('after', 'STOPPED', 143, 'CannotStartContainerError: dependency check did not succeed')] });
+    expect(stepChanges(running, steps)).toEqual([]);
+    // ECS reports a container its dependency blocked as stopped with 143 (reference/ecs-fargate.md).
+    const ended = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', 0), c('check', 'STOPPED', 78), c('after', 'STOPPED', 143, 'CannotStartContainerError: dependency check did not succeed')] });
+    expect(stepsNeedAgentResult(ended, steps)).toBe(true);
+    const outcome = stageOutcome(ended, stage(), result(AGENT_EXIT.success, { skipped: [{ container: 'after', reason: 'check exited 78: the rest of the pipeline is skipped' }] }));
+    expect(stepChanges(ended, steps, outcome)).toEqual([{ number: 3, status: 'skipped', reason: 'check exited 78: the rest of the pipeline is skipped' }]);
+    // The agent's line could not be read: skipped all the same, with ECS's word.
+    expect(stepChanges(ended, steps, stageOutcome(ended, stage()))).toEqual([{ number: 3, status: 'skipped', reason: 'the task ended before it ran' }]);
+    // A step blocked behind a failure (no 78) needs no agent's word: ECS's events tell.
+    const failed = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', 1), c('check', 'STOPPED', 2), c('after', 'STOPPED', undefined, 'CannotStartContainerError: dependency check did not succeed')] });
+    expect(stepsNeedAgentResult(failed, [step(2, 'check', { status: 'failure', exitCode: 2 }), step(3, 'after')])).toBe(false);
   });
 
   // execer.go: RunOnFailure && !state.Failed() → state.Skip, whatever fails later.
