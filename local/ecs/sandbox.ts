@@ -72,8 +72,11 @@ export const CONTAINER_CAPABILITIES = ['chown', 'dac_override', 'fsetid', 'fowne
 // read-only paths (moby/moby oci/defaults.go, MaskedPaths and ReadonlyPaths: /proc/sys and
 // /proc/sysrq-trigger would otherwise let root reconfigure or reboot the host), pivot_root
 // makes the directory `/` and the old root is unmounted, so nothing of the host outside
-// the bound paths is reachable. $3 is the working directory, the rest the program; `exec`
-// keeps it PID 1.
+// the bound paths is reachable. $3 is the working directory, created (as root, mode 0755) when
+// it is missing, after the mounts, as runc does (libcontainer/rootfs_linux.go, prepareRootfs:
+// `os.MkdirAll(cwd, 0o755)` "because we are in the jail here"), so that a working directory
+// inside a volume (a workspace `path` the clone has not made yet) exists; the rest the program;
+// `exec` keeps it PID 1.
 const MOUNT_AND_EXEC = `fail() { echo "local-ecs: $*" >&2; exit 125; }
 ROOT="$1"; FSTAB="$2"; shift 2
 mount --all --fstab "$FSTAB" || fail "cannot mount the container's file systems (listed in $FSTAB)"
@@ -90,7 +93,7 @@ done
 if [ -n "$HOSTNAME" ] && command -v hostname >/dev/null; then hostname "$HOSTNAME" || fail "cannot set the host name $HOSTNAME"; fi
 cd "$ROOT" && pivot_root . ${OLD_ROOT} || fail "cannot pivot_root into $ROOT"
 cd / && umount -l /${OLD_ROOT} && rmdir /${OLD_ROOT} || fail "cannot detach the host's root"
-cd "$1" || fail "working directory $1 does not exist"; shift
+mkdir -p "$1" && cd "$1" || fail "cannot create the working directory $1"; shift
 exec "$@"`;
 
 // Runs inside a container's namespaces and root (nsenter): the working directory, then the program.

@@ -73,6 +73,16 @@ const FAILURE_STEP_SKIPPED_EARLY = droneYaml({
   ],
 });
 
+// drone-runner-docker engine/compiler/compiler.go: the workspace volume is mounted at `base`
+// and every step's working directory is base/path, the clone's destination. Steps start with
+// the task, before the clone has made that directory: the container runtime creates it (runc
+// prepareRootfs, os.MkdirAll(cwd)), and the clone then fills it.
+const WORKSPACE_PATH = droneYaml({
+  name: 'test',
+  workspace: { base: '/go', path: 'src/example.com/app' },
+  steps: [step('where', ['pwd', 'echo "base=$DRONE_WORKSPACE_BASE path=$DRONE_WORKSPACE_PATH"', 'test -f .drone.yml && echo cloned-here'])],
+});
+
 let e2e: E2e;
 
 beforeAll(async () => {
@@ -146,6 +156,12 @@ describe("Drone's run-time semantics, end to end", () => {
     expect(steps['after']?.[0]).toBe('skipped');
     // ECS never started it (its SUCCESS dependency exited 78): the agent's reason, as the README gives it.
     expect(detail.stages[0]!.steps.find((s) => s.name === 'after')?.reason).toBe('check exited 78: the rest of the pipeline is skipped');
+  });
+
+  it('workspace base and path: the step runs in base/path, where the clone put the commit', async () => {
+    const detail = await build(WORKSPACE_PATH, 'e2e-workspace-path-1');
+    expect(detail.status).toBe('success');
+    expect(logOf(detail, 'test', 'where')).toEqual(expect.arrayContaining(['/go/src/example.com/app', 'base=/go path=src/example.com/app', 'cloned-here']));
   });
 
   it('a detached step stopped at the end of the pipeline passes with exit code 0, as Drone records it', async () => {
