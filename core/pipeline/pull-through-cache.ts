@@ -41,6 +41,9 @@ export const PULL_THROUGH_CACHE_RULES: readonly PullThroughCacheRule[] = [
   { domain: 'registry.gitlab.com', upstream: 'registry.gitlab.com', prefix: 'slipway-gitlab', id: 'GitLab', credentials: 'gitlabRegistryCredentialsSecretArn' },
 ];
 
+/** The prefixes of the rules that fetch with the deployment's stored credentials. */
+export const CREDENTIALED_RULE_PREFIXES: readonly string[] = PULL_THROUGH_CACHE_RULES.filter((r) => r.credentials !== undefined).map((r) => r.prefix);
+
 export interface PullThroughCache {
   /** The account's private registry: `<account>.dkr.ecr.<region>.amazonaws.com`. */
   registry: string;
