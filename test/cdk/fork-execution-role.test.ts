@@ -76,6 +76,18 @@ describe("a fork's pull request runs with its own execution role", () => {
     for (const anonymous of ['slipway-ecr-public', 'slipway-k8s', 'slipway-quay']) expect(JSON.stringify(statement.Resource)).not.toContain(anonymous);
   });
 
+  it('holds nothing else: the shared policy and its Deny, no inline or managed policy of its own', () => {
+    const attached = Object.entries(s.json.Resources).filter(
+      ([, r]) => (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') && JSON.stringify(r.Properties!.Roles ?? []).includes(JSON.stringify({ Ref: fork })),
+    );
+    expect(attached).toHaveLength(2);
+    const own = attached.find(([id]) => id.startsWith('SlipwayBuildClusterForkExecutionRoleDefaultPolicy'))!;
+    expect((own[1].Properties!.PolicyDocument as { Statement: { Sid?: string }[] }).Statement.map((st) => st.Sid)).toEqual(['NoCredentialedPullThroughCache']);
+    const role = s.json.Resources[fork]!.Properties!;
+    expect(role.Policies).toBeUndefined();
+    expect(role.ManagedPolicyArns).toBeUndefined();
+  });
+
   it("the trusted builds' execution role is denied nothing", () => {
     const ownDeny = iamStatements(s.json).filter(({ owner, statement }) => statement.Effect === 'Deny' && owner.startsWith('SlipwayBuildClusterTaskExecutionRole'));
     expect(ownDeny).toEqual([]);
