@@ -11,8 +11,12 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { SOCI_REPOSITORY_PREFIX } from '../core/images/soci.js';
 import { ImageBuilds } from './image-builds.js';
 import { acknowledgeWildcardResource } from './nag.js';
+
+/** What a fork's execution role may not do on a refused cache prefix's repositories: pull, or make ECR fetch. */
+export const FORK_REFUSED_ECR_ACTIONS = ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage', 'ecr:BatchImportUpstreamImage', 'ecr:CreateRepository'] as const;
 
 /** Every task definition Slipway registers has a family starting with this (core/pipeline/family.ts). */
 export const TASK_FAMILY_PREFIX = 'slipway-';
@@ -66,12 +70,24 @@ export interface BuildClusterProps {
   readonly pullThroughCachePrefixes?: readonly string[];
   /** Image builds: `owner/name` → ECR repositories its builds may push to (lib/image-builds.ts). */
   readonly imagePushRepositories?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Cache prefixes a fork's pull request may not pull from, create in or import through (the
+   * rules that fetch with the deployment's registry credentials, and those whose credentials the
+   * stack cannot tell): refused to forkExecutionRole, with their SOCI-enabled copies.
+   */
+  readonly forkRefusedCachePrefixes?: readonly string[];
 }
 
 export class BuildCluster extends Construct {
   readonly cluster: ecs.Cluster;
   /** Pulls images, writes logs, resolves the task definition's `secrets` (SSM under the prefix, the clone tokens). */
   readonly executionRole: iam.Role;
+  /**
+   * The execution role of a fork's pull request (the autoscaler puts it in RunTask's overrides):
+   * every right of executionRole, through the same policy, minus every right on the refused
+   * cache prefixes (forkRefusedCachePrefixes), which an explicit Deny takes away.
+   */
+  readonly forkExecutionRole: iam.Role;
   /** The build containers' own identity: no permission at all unless an administrator adds some. */
   readonly taskRole: iam.Role;
   readonly logGroup: logs.LogGroup;
@@ -106,6 +122,10 @@ export class BuildCluster extends Construct {
       assumedBy: tasksPrincipal,
       description: 'Slipway build tasks: pull images, write build logs, read repository secrets',
     });
+    this.forkExecutionRole = new iam.Role(this, 'ForkExecutionRole', {
+      assumedBy: tasksPrincipal,
+      description: "Slipway build tasks of forks' pull requests: the build tasks' rights, minus the pull-through cache rules that fetch with stored credentials",
+    });
     this.taskRole = new iam.Role(this, 'BuildTaskRole', {
       assumedBy: tasksPrincipal,
       description: 'Slipway build containers: no permissions by default',
@@ -117,6 +137,35 @@ export class BuildCluster extends Construct {
     this.agentImages = this.agentImage(props.agentImage);
     this.grantImagePulls(props);
     this.imageBuilds = new ImageBuilds(this, 'ImageBuilds', { pushRepositories: props.imagePushRepositories ?? {}, removalPolicy: props.removalPolicy });
+    this.shareWithForks(props.forkRefusedCachePrefixes ?? []);
+  }
+
+  /**
+   * The fork role gets the execution role's policy itself, so that a right granted later (the
+   * SOCI copies, a clone token secret) reaches both; then a Deny, which no Allow overrides
+   * (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html),
+   * on the refused prefixes' repositories and their SOCI-enabled copies: through a credentialed
+   * rule ECR fetches with the deployment's token whatever the image names, and serves what a
+   * trusted build already cached (BatchGetImage, BatchImportUpstreamImage, CreateRepository:
+   * https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-iam.html). The
+   * PullImages statement allows every repository by default: only a Deny takes these out.
+   */
+  private shareWithForks(refusedPrefixes: readonly string[]): void {
+    const shared = this.executionRole.node.tryFindChild('DefaultPolicy');
+    if (!(shared instanceof iam.Policy)) throw new Error('SLIPWAY-CDK: the execution role has no default policy to share with the fork execution role');
+    shared.attachToRole(this.forkExecutionRole);
+    const prefixes = [...new Set(refusedPrefixes.map((p) => p.replace(/^\/+|\/+$/g, '')))];
+    if (prefixes.length === 0) return;
+    const stack = Stack.of(this);
+    const names = prefixes.flatMap((p) => [`${p}/*`, `${SOCI_REPOSITORY_PREFIX}/${p}/*`]);
+    this.forkExecutionRole.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'NoCredentialedPullThroughCache',
+        effect: iam.Effect.DENY,
+        actions: [...FORK_REFUSED_ECR_ACTIONS],
+        resources: names.map((name) => stack.formatArn({ service: 'ecr', resource: 'repository', resourceName: name })),
+      }),
+    );
   }
 
   /**

@@ -12,6 +12,7 @@ import { DashboardHosting, type MissingDashboard, checkDashboardBuild } from './
 import { ControlPlaneFunctions, type LambdaName, PLANNER_TIMEOUT, defaultEntries } from './functions.js';
 import { Network } from './network.js';
 import { PullThroughCacheRules } from './pull-through-cache.js';
+import { CREDENTIALED_RULE_PREFIXES } from '../core/pipeline/pull-through-cache.js';
 import { SociIndexes, connectSociIndexes } from './soci-indexes.js';
 import { Ec2Capacity, connectEc2Capacity } from './ec2-capacity.js';
 import { nudgeOnInstanceRegistration } from './instance-registration-nudge.js';
@@ -115,6 +116,9 @@ export class Slipway extends Construct {
       allowedRepositories: settings.allowedRepositories,
       pullRepositories: settings.pullRepositories,
       pullThroughCachePrefixes: [...settings.pullThroughCachePrefixes, ...Object.values(cacheRules?.prefixes ?? {})],
+      // A fork's pull request pulls through no rule with credentials, nor through the operator's
+      // own rules, whose credentials the stack cannot see.
+      forkRefusedCachePrefixes: [...CREDENTIALED_RULE_PREFIXES, ...settings.pullThroughCachePrefixes],
       imagePushRepositories: settings.imagePushRepositories,
     });
     this.queues = new Queues(this, 'Queues', { plannerTimeout: PLANNER_TIMEOUT });

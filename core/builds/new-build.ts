@@ -189,6 +189,7 @@ export function newBuildRecords(input: NewBuildInput, manifest: Manifest, compil
       stageNumber: number,
       repo: build.repo,
       pipeline: pipeline.name,
+      ...(build.fork ? { fork: true as const } : {}),
       ...(pipeline.concurrency ? { concurrencyLimit: pipeline.concurrency.limit } : {}),
       cpu: Number(c.taskDefinition.cpu),
       memory: Number(c.taskDefinition.memory),

@@ -27,6 +27,11 @@ export const ENV = {
   /** `ENABLED` or `DISABLED` (awsvpc's assignPublicIp). */
   assignPublicIp: 'ASSIGN_PUBLIC_IP',
   taskExecutionRoleArn: 'TASK_EXECUTION_ROLE_ARN',
+  /**
+   * The execution role of a fork's pull request (lib/build-cluster.ts forkExecutionRole): the
+   * autoscaler puts it in RunTask's overrides of a fork's stage.
+   */
+  forkTaskExecutionRoleArn: 'FORK_TASK_EXECUTION_ROLE_ARN',
   taskRoleArn: 'TASK_ROLE_ARN',
   /**
    * Image builds per repository, JSON: `{"owner/name": {"taskRoleArn", "pushRepositories", "cacheRepository"}}`
@@ -187,6 +192,7 @@ export const FUNCTION_ENV: Record<LambdaName, FunctionEnv> = {
       ENV.securityGroupIds,
       ENV.assignPublicIp,
       ENV.taskExecutionRoleArn,
+      ENV.forkTaskExecutionRoleArn,
       ENV.taskRoleArn,
       ENV.defaultCpu,
       ENV.maxConcurrentBuilds,

@@ -42,7 +42,7 @@ import { fitContainers, isPlugin, tooManyContainersMessage } from './pack.js';
 import { pluginStructuralEnvironment } from './plugin-run-env.js';
 import { runTaskInput } from './run-task.js';
 import { compileSplit, type SegmentSource, type ServiceTaskSource } from './compile-segments.js';
-import { applyPullThroughCache } from './pull-through-cache.js';
+import { applyPullThroughCache, refusedCacheImage } from './pull-through-cache.js';
 import { planSegments } from './segments.js';
 import { pipelineGraph, skippedDependencyNote } from './pipeline-graph.js';
 import { earlierFailureGateScript } from './segment-script.js';
@@ -159,6 +159,23 @@ export function compilePipeline(
   for (const s of [...pipeline.services, ...pipeline.steps]) {
     if (s.image === builderImage) {
       fail(s.pos, `"${s.name}": image ${builderImage.split('@')[0]} is Slipway's image builder, which runs only the builds of image build steps: use plugins/docker (or plugins/ecr, …) with settings, or another image`);
+    }
+  }
+
+  // A fork's pull request may not name a cache repository that ECR fills with the deployment's
+  // registry token (PullThroughCache.refused): its author would choose what that token fetches.
+  // Its task's execution role is refused those repositories too (lib/build-cluster.ts); this
+  // says why, before anything runs, and what to write instead.
+  const cache = options.pullThroughCache;
+  if (cache?.refused && isFork(ctx, options)) {
+    for (const s of [...pipeline.services, ...pipeline.steps]) {
+      const refused = refusedCacheImage(s.image, cache);
+      if (!refused) continue;
+      fail(
+        s.pos,
+        `"${s.name}": image ${s.image} is this deployment's pull-through cache of ${refused.domain}, which fetches with the deployment's registry credentials; ` +
+          `a pull request from a fork may not use it: write the upstream reference ${refused.upstream} instead, which is pulled anonymously`,
+      );
     }
   }
 

@@ -10,7 +10,7 @@
 // reference, since pulled as written it still runs.
 
 import { isEcrRepositoryName } from '../images/ecr-repository-name.js';
-import type { ConvertedImages } from '../images/soci.js';
+import { SOCI_REPOSITORY_PREFIX, type ConvertedImages } from '../images/soci.js';
 import { parseImageReference } from '../images/reference.js';
 import type { ContainerDefinition } from './ecs-task.js';
 
@@ -41,6 +41,9 @@ export const PULL_THROUGH_CACHE_RULES: readonly PullThroughCacheRule[] = [
   { domain: 'registry.gitlab.com', upstream: 'registry.gitlab.com', prefix: 'slipway-gitlab', id: 'GitLab', credentials: 'gitlabRegistryCredentialsSecretArn' },
 ];
 
+/** The prefixes of the rules that fetch with the deployment's stored credentials. */
+export const CREDENTIALED_RULE_PREFIXES: readonly string[] = PULL_THROUGH_CACHE_RULES.filter((r) => r.credentials !== undefined).map((r) => r.prefix);
+
 export interface PullThroughCache {
   /** The account's private registry: `<account>.dkr.ecr.<region>.amazonaws.com`. */
   registry: string;
@@ -51,6 +54,12 @@ export interface PullThroughCache {
    * definition names that copy, by digest, so that Fargate lazy-loads it. Absent: the cached tags.
    */
   converted?: ConvertedImages;
+  /**
+   * Upstream registry domain → repository prefix of the rules this build may not use, named
+   * directly or through the cache (withoutCredentialedRules): an image under one of them is the
+   * pipeline's error (refusedCacheImage).
+   */
+  refused?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -64,8 +73,59 @@ export interface PullThroughCache {
  * Its images are pulled as written, anonymously; the rules without credentials still apply.
  */
 export function withoutCredentialedRules(cache: PullThroughCache): PullThroughCache {
-  const credentialed = new Set(PULL_THROUGH_CACHE_RULES.filter((r) => r.credentials !== undefined).map((r) => r.domain));
-  return { ...cache, prefixes: Object.fromEntries(Object.entries(cache.prefixes).filter(([domain]) => !credentialed.has(domain.toLowerCase()))) };
+  const credentialed = new Map(PULL_THROUGH_CACHE_RULES.filter((r) => r.credentials !== undefined).map((r) => [r.domain, r.prefix]));
+  const kept = Object.entries(cache.prefixes).filter(([domain]) => !credentialed.has(domain.toLowerCase()));
+  // Every credentialed rule's prefix is refused, whether or not this deployment has the rule
+  // today (a rule added later must not open a hole), and whatever prefix the deployment names.
+  const refused: Record<string, string> = { ...cache.refused, ...Object.fromEntries(credentialed) };
+  for (const [domain, prefix] of Object.entries(cache.prefixes)) if (credentialed.has(domain.toLowerCase())) refused[domain.toLowerCase()] = prefix;
+  return { ...cache, prefixes: Object.fromEntries(kept), refused };
+}
+
+/**
+ * The hosts of an account's private ECR registry, in every form a pull may name it:
+ * `<account>.dkr.ecr.<region>.amazonaws.com`, its China (`.amazonaws.com.cn`) and FIPS
+ * (`dkr.ecr-fips`) forms, and the dual-stack `<account>.dkr-ecr.<region>.on.aws`
+ * (https://docs.aws.amazon.com/AmazonECR/latest/userguide/ecr-requests.html), with or without
+ * a port. Host names are case-insensitive. Any Region: the account's cache rules are the same names.
+ */
+function isAccountRegistry(domain: string, accountId: string): boolean {
+  const match = /^(\d{12})\.(?:dkr\.ecr(?:-fips)?|dkr-ecr(?:-fips)?)\.[a-z0-9-]+\.(?:amazonaws\.com(?:\.cn)?|on\.aws)(?::\d+)?$/.exec(domain.toLowerCase());
+  return match?.[1] === accountId;
+}
+
+/** What a build wrote that names a refused rule's repository, and the upstream reference to write instead. */
+export interface RefusedCacheImage {
+  /** The upstream registry domain of the rule (`ghcr.io`). */
+  domain: string;
+  /** The image as its upstream names it (`ghcr.io/acme/tool:1`; Docker Hub's in Docker's short form). */
+  upstream: string;
+}
+
+/**
+ * Whether `image` names this deployment's registry under a refused rule's prefix
+ * (PullThroughCache.refused), or the SOCI-enabled copy of such an image (`slipway-soci/<prefix>/…`,
+ * core/images/soci.ts): a fork's file naming the cache directly would have ECR fetch, with the
+ * deployment's token, what it chose. Undefined when it does not (or does not parse: the pull
+ * then fails on its own).
+ */
+export function refusedCacheImage(image: string, cache: PullThroughCache): RefusedCacheImage | undefined {
+  const refused = Object.entries(cache.refused ?? {});
+  if (refused.length === 0) return undefined;
+  const accountId = cache.registry.split('.')[0] ?? '';
+  const parsed = parseImageReference(image);
+  if (!parsed.ok || !isAccountRegistry(parsed.ref.domain, accountId)) return undefined;
+  const { ref } = parsed;
+  const repository = ref.repository.startsWith(`${SOCI_REPOSITORY_PREFIX}/`) ? ref.repository.slice(SOCI_REPOSITORY_PREFIX.length + 1) : ref.repository;
+  for (const [domain, prefix] of refused) {
+    if (!repository.startsWith(`${prefix}/`)) continue;
+    const upstreamRepository = repository.slice(prefix.length + 1);
+    const name = domain === 'docker.io' ? upstreamRepository.replace(/^library\//, '') : `${domain}/${upstreamRepository}`;
+    const tag = ref.tag !== undefined ? `:${ref.tag}` : '';
+    const digest = ref.digest !== undefined ? `@${ref.digest}` : '';
+    return { domain, upstream: `${name}${tag}${digest}` };
+  }
+  return undefined;
 }
 
 /** The reference through the cache, or the reference as it is when no rule covers its registry (or it does not parse). */

@@ -20,6 +20,8 @@ export interface ExecutionConfig {
   serviceSecurityGroups: string[];
   assignPublicIp: 'ENABLED' | 'DISABLED';
   executionRoleArn?: string;
+  /** The execution role of a fork's pull request (ENV.forkTaskExecutionRoleArn): RunTask's override for its stages. */
+  forkExecutionRoleArn?: string;
   taskRoleArn?: string;
   useSpot: boolean;
   defaultCpu: number;
@@ -86,6 +88,7 @@ export function executionConfig(env: Env = process.env): ExecutionConfig {
   const dlq = env[ENV.jobsDeadLetterQueueUrl];
   const executionRoleArn = env[ENV.taskExecutionRoleArn];
   const taskRoleArn = env[ENV.taskRoleArn];
+  const forkExecutionRoleArn = env[ENV.forkTaskExecutionRoleArn];
   const ec2 = ec2CapacityFromEnv(env);
   const prepull = ec2PrepullFromEnv(env);
   const soci = sociConverterFromEnv(env);
@@ -110,6 +113,7 @@ export function executionConfig(env: Env = process.env): ExecutionConfig {
     serviceSecurityGroups: listEnv(env, ENV.serviceSecurityGroupIds),
     assignPublicIp: assign,
     ...(executionRoleArn ? { executionRoleArn } : {}),
+    ...(forkExecutionRoleArn ? { forkExecutionRoleArn } : {}),
     ...(taskRoleArn ? { taskRoleArn } : {}),
     useSpot: env[ENV.useSpot] === 'true',
     defaultCpu: numberEnv(env, ENV.defaultCpu, 1024),

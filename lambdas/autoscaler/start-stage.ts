@@ -267,7 +267,11 @@ export function runTaskInput(
   /** A segment of a split stage: its snapshot URLs and what is left of the timeout (segmentEnvironment). */
   segmentEnv: { name: string; value: string }[] = [],
 ): RunTaskCommandInput {
-  const overrides = (job.runTask.overrides ?? {}) as NonNullable<RunTaskCommandInput['overrides']>;
+  const compiled = (job.runTask.overrides ?? {}) as NonNullable<RunTaskCommandInput['overrides']>;
+  // A fork's stage runs with the execution role refused the credentialed cache rules: ECS takes
+  // it from TaskOverride.executionRoleArn (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_TaskOverride.html),
+  // so that IAM, not only the compiler, keeps the fork's images from the deployment's registry token.
+  const overrides = job.fork && config.forkExecutionRoleArn ? { ...compiled, executionRoleArn: config.forkExecutionRoleArn } : compiled;
   // The agent always learns its stage id, and the task events carry it back.
   const containerOverrides = [...(overrides.containerOverrides ?? [])];
   const agentIndex = containerOverrides.findIndex((o) => o.name === AGENT_CONTAINER);

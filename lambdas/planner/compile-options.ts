@@ -107,13 +107,20 @@ export interface BuildCompileInput {
 /**
  * The cache a build's images go through: none for a repository opted out; for a fork's pull
  * request, not through a rule that fetches with the deployment's registry token (a file its
- * author wrote must not choose what that token fetches: withoutCredentialedRules).
+ * author wrote must not choose what that token fetches: withoutCredentialedRules). A fork's
+ * always carries the refused rules (PullThroughCache.refused), opted out or not, so that the
+ * compiler refuses an image naming them directly (refusedCacheImage).
  */
 export function buildPullThroughCache(deployment: Pick<DeploymentCompileOptions, 'pullThroughCache' | 'pullThroughCacheOptOut'>, build: Pick<BuildCompileInput, 'repoSlug' | 'fork'>): PullThroughCache | undefined {
   const { pullThroughCache, pullThroughCacheOptOut } = deployment;
-  if (!pullThroughCache || pullThroughCacheOptOut?.includes(build.repoSlug)) return undefined;
-  const cache = build.fork ? withoutCredentialedRules(pullThroughCache) : pullThroughCache;
-  return Object.keys(cache.prefixes).length > 0 ? cache : undefined;
+  if (!pullThroughCache) return undefined;
+  const optedOut = pullThroughCacheOptOut?.includes(build.repoSlug) === true;
+  if (build.fork) {
+    const cache = withoutCredentialedRules(pullThroughCache);
+    return optedOut ? { ...cache, prefixes: {} } : cache;
+  }
+  if (optedOut) return undefined;
+  return Object.keys(pullThroughCache.prefixes).length > 0 ? pullThroughCache : undefined;
 }
 
 /** The options of one build: the deployment's plus the build's stage ids, secrets and lookups. */

@@ -47,6 +47,8 @@ export const CLIENT_TOKEN_CONFLICT =
   'The RunTask request could not be processed due to conflicts. The provided clientToken is already in use with a different RunTask request.';
 
 /** RunTask parameter errors (InvalidParameterException), as ECS words them. */
+/** An IAM role ARN, as RunTask's role overrides must be. */
+const IAM_ROLE_ARN = /^arn:aws(?:-[a-z]+)*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 export const BOTH_LAUNCH_TYPE_AND_STRATEGY = 'Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.';
 export const AWSVPC_NEEDS_NETWORK = "Network Configuration must be provided when networkMode 'awsvpc' is specified.";
 /** RunTask with a network configuration for a task definition not in awsvpc mode (host, bridge). */
@@ -108,6 +110,14 @@ export class EcsApi {
     }
     const count = input.count ?? 1;
     if (!Number.isInteger(count) || count < 1 || count > 10) throw invalidParameter(`count must be between 1 and 10, not ${count}`);
+    // The roles a RunTask may put in its overrides (TaskOverride.executionRoleArn, taskRoleArn:
+    // https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_TaskOverride.html) are IAM
+    // roles; the stand-in models no IAM, but records them (DescribeTasks shows them in the
+    // task's overrides) and refuses what could not be one.
+    for (const key of ['executionRoleArn', 'taskRoleArn'] as const) {
+      const arn = input.overrides?.[key];
+      if (arn !== undefined && !IAM_ROLE_ARN.test(arn)) throw invalidParameter(`overrides.${key} ${JSON.stringify(arn)} is not an IAM role ARN (arn:<partition>:iam::<account>:role/<name>)`);
+    }
     if (input.overrides && JSON.stringify(input.overrides).length > 8192) {
       throw invalidParameter(`Container Overrides length must be at most 8192 (is ${JSON.stringify(input.overrides).length})`);
     }

@@ -2,7 +2,10 @@
 // as ECR names the cached repositories (https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-working.html:
 // Docker Hub's official images keep `library/`).
 import { describe, expect, it } from 'vitest';
-import { cachedImage, ecrRegistry, withoutCredentialedRules, type PullThroughCache } from '../../core/pipeline/pull-through-cache.js';
+import { cachedImage, ecrRegistry, refusedCacheImage, withoutCredentialedRules, type PullThroughCache } from '../../core/pipeline/pull-through-cache.js';
+import { cliContext } from '../../cli/commands/compile.js';
+import { compileManifest } from '../../core/pipeline/compile.js';
+import { loadManifest } from '../../core/pipeline/load.js';
 import { buildCompileOptions, compileOptionsFromEnv } from '../../lambdas/planner/compile-options.js';
 import { compiledContainers } from '../../bench/lib/start-ladder.js';
 import { FIXTURE_ENV } from '../compiler/support.js';
@@ -123,13 +126,88 @@ describe('the planner compiles through the cache, unless the repository opted ou
     expect(fork.pullThroughCache).toEqual(withoutCredentialedRules(CACHE));
     const images = Object.fromEntries(compiledContainers(yaml, {}, { pullThroughCache: fork.pullThroughCache }).map((c) => [c.name, c.image]));
     expect(images).toMatchObject({ db: 'postgres:16', test: 'node:20' });
-    // Only credentialed rules configured: no cache at all for the fork.
+    // Only credentialed rules configured: no rule for the fork, only what it may not name.
     const dockerHubOnly = compileOptionsFromEnv({ AWS_REGION: 'eu-west-1', ACCOUNT_ID: '123456789012', PARTITION: 'aws', PULL_THROUGH_CACHE: JSON.stringify({ 'docker.io': 'slipway-docker-hub' }) });
-    expect(buildCompileOptions(dockerHubOnly, { repoSlug: 'acme/app', buildNumber: 1, fork: true }).pullThroughCache).toBeUndefined();
+    expect(buildCompileOptions(dockerHubOnly, { repoSlug: 'acme/app', buildNumber: 1, fork: true }).pullThroughCache?.prefixes).toEqual({});
     expect(buildCompileOptions(dockerHubOnly, { repoSlug: 'acme/app', buildNumber: 1, fork: false }).pullThroughCache?.prefixes).toEqual({ 'docker.io': 'slipway-docker-hub' });
   });
 
   it('refuses a cache setting that is not a map of registries to prefixes', () => {
     expect(() => compileOptionsFromEnv({ PULL_THROUGH_CACHE: '["docker-hub"]' })).toThrow(/PULL_THROUGH_CACHE must map registry domains/);
+  });
+});
+
+// A fork's file that names the cache repository itself (not the upstream image) would have ECR
+// fetch, with the deployment's token, whatever it chose: the compiler refuses it, and the fork's
+// execution role is refused those repositories too (test/cdk/fork-execution-role.test.ts).
+describe("a fork's image that names a credentialed rule's cache repository directly", () => {
+  const FORK_CACHE = withoutCredentialedRules(CACHE);
+
+  it('the fork\'s cache refuses every credentialed rule, also one the deployment does not have yet', () => {
+    const { 'ghcr.io': _, ...withoutGhcr } = CACHE.prefixes;
+    expect(withoutCredentialedRules({ ...CACHE, prefixes: withoutGhcr }).refused).toEqual({ 'docker.io': 'slipway-docker-hub', 'ghcr.io': 'slipway-ghcr', 'registry.gitlab.com': 'slipway-gitlab' });
+    // A deployment whose map names another prefix for a credentialed domain: that prefix is refused too.
+    expect(withoutCredentialedRules({ ...CACHE, prefixes: { 'GHCR.io': 'team-ghcr' } }).refused).toMatchObject({ 'ghcr.io': 'team-ghcr' });
+  });
+
+  it.each([
+    ['123456789012.dkr.ecr.eu-west-1.amazonaws.com/slipway-ghcr/acme/private:1', 'ghcr.io', 'ghcr.io/acme/private:1'],
+    ['123456789012.DKR.ECR.EU-WEST-1.AMAZONAWS.COM/slipway-ghcr/acme/private:1', 'ghcr.io', 'ghcr.io/acme/private:1'],
+    ['123456789012.dkr.ecr.us-east-1.amazonaws.com/slipway-ghcr/acme/private:1', 'ghcr.io', 'ghcr.io/acme/private:1'],
+    ['123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/slipway-gitlab/group/app/ci:2', 'registry.gitlab.com', 'registry.gitlab.com/group/app/ci:2'],
+    ['123456789012.dkr-ecr.eu-west-1.on.aws/slipway-docker-hub/acme/private:3', 'docker.io', 'acme/private:3'],
+    ['123456789012.dkr.ecr-fips.us-east-1.amazonaws.com:443/slipway-docker-hub/library/node', 'docker.io', 'node:latest'],
+    [`123456789012.dkr.ecr.eu-west-1.amazonaws.com/slipway-ghcr/acme/private@${DIGEST}`, 'ghcr.io', `ghcr.io/acme/private@${DIGEST}`],
+    // The SOCI-enabled copy of a cached image (core/images/soci.ts) holds the same layers.
+    [`123456789012.dkr.ecr.eu-west-1.amazonaws.com/slipway-soci/slipway-ghcr/acme/private@${DIGEST}`, 'ghcr.io', `ghcr.io/acme/private@${DIGEST}`],
+  ])('%s is refused: %s, write %s', (image, domain, upstream) => {
+    expect(refusedCacheImage(image, FORK_CACHE)).toEqual({ domain, upstream });
+  });
+
+  it.each([
+    `${REGISTRY}/slipway-quay/minio/minio:latest`,
+    `${REGISTRY}/team/app:1`,
+    `${REGISTRY}/slipway-ghcr-mirror/acme/app:1`,
+    '210987654321.dkr.ecr.eu-west-1.amazonaws.com/slipway-ghcr/acme/private:1',
+    '123456789012.dkr.ecr.eu-west-1.amazonaws.com.evil.example/slipway-ghcr/acme/private:1',
+    'ghcr.io/acme/private:1',
+    'node:20',
+  ])('%s is not refused (an anonymous rule, another repository, another account, not ECR)', (image) => {
+    expect(refusedCacheImage(image, FORK_CACHE)).toBeUndefined();
+    // A trusted build's cache refuses nothing.
+    expect(refusedCacheImage(`${REGISTRY}/slipway-ghcr/acme/private:1`, CACHE)).toBeUndefined();
+  });
+
+  const yaml = (image: string) => `kind: pipeline\ntype: docker\nname: p\nsteps:\n- name: build\n  image: node:20\n  commands: [true]\n- name: leak\n  image: ${image}\n  commands: [cat /secret]\n`;
+  const compileFor = (image: string, fork: boolean, repoSlug = 'acme/app') => {
+    const deployment = compileOptionsFromEnv({ ...FIXTURE_ENV, PULL_THROUGH_CACHE: JSON.stringify(CACHE.prefixes), PULL_THROUGH_CACHE_OPT_OUT: 'acme/legacy' });
+    const options = buildCompileOptions(deployment, { repoSlug, buildNumber: 7, fork });
+    const ctx = cliContext({ repo: repoSlug, commit: 'a'.repeat(40), event: 'pull_request', action: 'opened', ...(fork ? { fork: true } : {}) });
+    return compileManifest(loadManifest('.drone.yml', yaml(image)), ctx, options);
+  };
+
+  it("is that pipeline's error for a fork's pull request, at FILE:LINE:COLUMN, saying what to write instead", () => {
+    const result = compileFor('123456789012.dkr.ecr.eu-west-1.amazonaws.com/slipway-ghcr/acme/private:1', true);
+    expect(result.stages).toHaveLength(0);
+    expect(result.errors).toHaveLength(1);
+    const [d] = result.errors[0]!.diagnostics;
+    expect(d).toMatchObject({ file: '.drone.yml', line: 8, column: 3, severity: 'error' });
+    expect(d!.message).toBe(
+      'compile: pipeline "p": "leak": image 123456789012.dkr.ecr.eu-west-1.amazonaws.com/slipway-ghcr/acme/private:1 is this deployment\'s pull-through cache of ghcr.io, ' +
+        "which fetches with the deployment's registry credentials; a pull request from a fork may not use it: write the upstream reference ghcr.io/acme/private:1 instead, which is pulled anonymously",
+    );
+  });
+
+  it('is refused for a fork of a repository opted out of the cache too', () => {
+    expect(compileFor('123456789012.dkr-ecr.eu-west-1.on.aws/slipway-docker-hub/acme/private:1', true, 'acme/legacy').errors[0]?.diagnostics[0]?.message).toMatch(/write the upstream reference acme\/private:1 instead/);
+  });
+
+  it('runs as written for a pull request from the repository itself, and the upstream reference runs for a fork', () => {
+    const own = compileFor('123456789012.dkr.ecr.eu-west-1.amazonaws.com/slipway-ghcr/acme/private:1', false);
+    expect(own.errors).toEqual([]);
+    expect(own.stages[0]!.taskDefinition.containerDefinitions.find((c) => c.name === 'leak')?.image).toBe('123456789012.dkr.ecr.eu-west-1.amazonaws.com/slipway-ghcr/acme/private:1');
+    const upstream = compileFor('ghcr.io/acme/private:1', true);
+    expect(upstream.errors).toEqual([]);
+    expect(upstream.stages[0]!.taskDefinition.containerDefinitions.find((c) => c.name === 'leak')?.image).toBe('ghcr.io/acme/private:1');
   });
 });
