@@ -78,6 +78,8 @@ function deps(taskDefinition: string): IndexImageDeps {
     config: { cluster: 'default', subnets: ['subnet-local'], securityGroups: [], assignPublicIp: 'ENABLED', soci: { taskDefinition, registry: REGISTRY, prefixes: ['slipway-docker-hub'] } },
     now: Date.now,
     log: (message) => logs.push(message),
+    // The whole default quota: no build runs or waits beside these conversions.
+    room: { units: 6 * 1024 },
   };
 }
 
