@@ -14,6 +14,7 @@ import type { QueuedJob } from '../../core/scaling/job-queue.js';
 import { SOCI_CONVERTER_CONTAINER, SOCI_STARTED_BY_PREFIX } from '../../core/images/soci.js';
 import { INDEX_JOB_POSTPONE_SECONDS, resetAutoscalerState, runPass } from '../../lambdas/autoscaler/autoscaler.js';
 import type { AutoscalerDeps } from '../../lambdas/autoscaler/deps.js';
+import { passLogFields } from '../../lambdas/autoscaler/handler.js';
 import type { ExecutionConfig } from '../../lambdas/autoscaler/config.js';
 import { DynamoSociIndexStore } from '../../adapters/dynamodb/soci-store.js';
 import { startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
@@ -130,6 +131,8 @@ describe('SOCI converters and the Fargate vCPU quota (ECS ListTasks/DescribeTask
     expect(report.deferred).toEqual([{ stageKey: 'octo/app#2/1', reason: 'vcpu-quota' }]);
     expect(report.vcpu).toEqual({ usedUnits: 2048, serviceTaskUnits: 0, converterUnits: 1024, quotaUnits: 2048 });
     expect((await store.getStage('octo/app#2', 1))?.message).toBe('waiting: needs 1 vCPU; 0 vCPU of the 2 vCPU quota free (SOCI image converters hold 1 vCPU)');
+    // The pass's log line names the converters' share of the vCPU in use.
+    expect(passLogFields(report, false, 12)).toMatchObject({ started: 1, deferred: 1, vcpu: report.vcpu, vcpuInUse: '2 of 2 vCPU (service tasks of split stages 0, SOCI image converters 1)' });
     expect((await clusterTasks()).map((t) => t.taskArn)).toContain(converter);
     await stopAll();
   });
