@@ -4,7 +4,10 @@
 // while the first task still runs, a RunTask that started a task whose record was never written),
 // while ECS lists every task the cluster holds, whoever started it.
 // - ListTasks lists tasks whose *desired* status is RUNNING by default ("The default status filter
-//   is RUNNING", API_ListTasks.html): every converter that is provisioning, pending or running.
+//   is RUNNING", https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTasks.html):
+//   every converter that is provisioning, pending or running, paginated (nextToken).
+// - DescribeTasks gives each task's `startedBy`, `lastStatus` (PROVISIONING … DEPROVISIONING,
+//   STOPPED) and `cpu` (units, a string), 100 tasks a call (API_DescribeTasks.html, API_Task.html).
 // - A converter whose container has exited has desired status STOPPED while it deprovisions, and
 //   still holds its vCPU until its last status is STOPPED: ListTasks with desiredStatus STOPPED and
 //   the converter's family (only startedBy must be the sole filter, family combines) finds those;
