@@ -28,7 +28,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { LOG_STREAM_PREFIX } from '../core/pipeline/log-configuration.js';
-import { SOCI_CONVERTER_CONTAINER, SOCI_REPOSITORY_PREFIX } from '../core/images/soci.js';
+import { SOCI_CONVERTER_CONTAINER, SOCI_CONVERTER_CPU, SOCI_REPOSITORY_PREFIX } from '../core/images/soci.js';
 import { TASK_FAMILY_PREFIX } from './build-cluster.js';
 import { PUSH_ACTIONS } from './image-builds.js';
 import { acknowledgeWildcardResource } from './nag.js';
@@ -69,7 +69,7 @@ export class SociIndexes extends Construct {
     // output), every platform of its index.
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'Converter', {
       family: SOCI_CONVERTER_FAMILY,
-      cpu: 1024,
+      cpu: SOCI_CONVERTER_CPU,
       memoryLimitMiB: 2048,
       ephemeralStorageGiB: 50,
       runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },

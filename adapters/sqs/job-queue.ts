@@ -77,6 +77,14 @@ export class SqsJobQueue implements JobQueue, JobQueueReader {
     return failed;
   }
 
+  async postpone(message: QueuedJob, delaySeconds: number): Promise<NotRemoved[]> {
+    // SendMessage's DelaySeconds: 0 to 900 (API_SendMessage).
+    if (!Number.isInteger(delaySeconds) || delaySeconds < 0 || delaySeconds > 900) throw new Error(`jobs queue: a message is delayed 0–900 whole seconds (SQS DelaySeconds), not ${delaySeconds}`);
+    // Sent before the read is removed: a failure in between leaves two copies, never none.
+    await this.sqs.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: message.body, DelaySeconds: delaySeconds }));
+    return this.remove([message]);
+  }
+
   async deadLetter(message: QueuedJob, error: string): Promise<{ parkedIn?: string; notRemoved?: NotRemoved[] }> {
     const dlq = this.deadLetterQueueUrl;
     if (!dlq) return {};

@@ -17,6 +17,7 @@
 //   (awslabs/soci-snapshotter docs/soci-index-manifest-v2.md). The cache keeps its tags in
 //   step with upstream, so the copy lives where the cache never writes: `slipway-soci/…`.
 
+import type { ConverterUse } from '../scaling/decide-scale.js';
 import { isEcrRepositoryName } from './ecr-repository-name.js';
 import { isDigest, parseImageReference } from './reference.js';
 
@@ -31,6 +32,12 @@ export const SOCI_REPORT_PREFIX = 'SLIPWAY_SOCI ';
 
 /** `startedBy` of every converter task: how the task-events Lambda tells them from build tasks. */
 export const SOCI_STARTED_BY_PREFIX = 'slipway-soci-';
+
+/**
+ * CPU units of the converter's task (lib/soci-indexes.ts: 1 vCPU / 2 GB): what the autoscaler sets
+ * aside of the Fargate vCPU quota before it starts one (core/scaling/decide-scale.ts).
+ */
+export const SOCI_CONVERTER_CPU = 1024;
 
 /** The converter's container name (its log stream is `<prefix>/<container>/<task id>`). */
 export const SOCI_CONVERTER_CONTAINER = 'soci-converter';
@@ -325,4 +332,35 @@ export function converterRun(job: IndexImageJob, config: SociConverterConfig, at
       ],
     },
   };
+}
+
+/** What DescribeTasks says of a task, as much as the converters' count reads. */
+export interface ConverterTaskView {
+  taskArn?: string;
+  startedBy?: string;
+  lastStatus?: string;
+  /** The task's CPU units, as DescribeTasks gives them (a string, "1024"). */
+  cpu?: string;
+}
+
+/**
+ * The converter tasks among `tasks` that hold Fargate vCPU of the quota: started by a converter's
+ * RunTask (`startedBy` SOCI_STARTED_BY_PREFIX, converterRun) and not yet STOPPED (a task stopping
+ * or deprovisioning is still provisioned), each once, with the CPU ECS gives it (SOCI_CONVERTER_CPU
+ * when it gives none).
+ */
+export function convertersHoldingVcpu(tasks: readonly ConverterTaskView[]): ConverterUse[] {
+  const byArn = new Map<string, ConverterUse>();
+  for (const task of tasks) {
+    if (!task.taskArn || !task.startedBy?.startsWith(SOCI_STARTED_BY_PREFIX) || task.lastStatus === 'STOPPED') continue;
+    const cpu = Number(task.cpu);
+    byArn.set(task.taskArn, { taskArn: task.taskArn, cpu: Number.isInteger(cpu) && cpu > 0 ? cpu : SOCI_CONVERTER_CPU });
+  }
+  return [...byArn.values()];
+}
+
+/** The family of a task definition named by family, `family:revision` or ARN (ListTasks filters by family). */
+export function taskDefinitionFamily(taskDefinition: string): string {
+  const name = taskDefinition.startsWith('arn:') ? taskDefinition.slice(taskDefinition.indexOf('task-definition/') + 'task-definition/'.length) : taskDefinition;
+  return name.replace(/:\d+$/, '');
 }

@@ -21,6 +21,11 @@
 //   the stage's whole life, between and beside its segments: a stage whose service task is not
 //   started yet needs its task's and its service task's vCPU to start (both start with it);
 //   a started service task counts as used whatever its stage is doing, but not for concurrency.
+// - A SOCI converter task (docs/design/soci-indexes.md) is Fargate, on-demand, like any task:
+//   every one running counts as used (not for concurrency: it is no build). Builds come first:
+//   a converter is an optimisation, so a pass gives converters only what is left once every
+//   waiting Fargate stage's need is set aside (`converterRoomUnits`), and nothing during a
+//   capacity back-off; a running converter holds back a stage only as the quota forces.
 // - EC2 capacity (a stage with `ec2Arch`) is its own pool: its stages never count against the
 //   Fargate vCPU quota, and each needs a free instance of its architecture (one build per
 //   instance; ec2-fleet.ts sizes the fleet and says how many are free). A stage waiting for an
@@ -55,6 +60,13 @@ export interface QueuedStage {
 /** A split stage's service task that is started and whose stage is not done: Fargate, on-demand. */
 export interface ServiceTaskUse {
   stageId: string;
+  /** Fargate CPU units of the task. */
+  cpu: number;
+}
+
+/** A SOCI converter task that is running (or starting, or stopping): Fargate, on-demand. */
+export interface ConverterUse {
+  taskArn: string;
   /** Fargate CPU units of the task. */
   cpu: number;
 }
@@ -137,10 +149,16 @@ export interface ScaleDecision {
   start: QueuedStage[];
   /**
    * Fargate CPU units of the quota in use once `start` has started (running tasks, started
-   * service tasks, and what the starts take, service tasks included), and how many of them
-   * are service tasks': what the autoscaler logs with each pass.
+   * service tasks, SOCI converters, and what the starts take, service tasks included), and how
+   * many of them are service tasks' and converters': what the autoscaler logs with each pass.
    */
-  vcpuUnits: { used: number; serviceTasks: number; quota: number };
+  vcpuUnits: { used: number; serviceTasks: number; converters: number; quota: number };
+  /**
+   * Fargate CPU units a SOCI converter may take this pass: the quota left once `start` has
+   * started and every waiting Fargate stage's need is set aside (builds come first); 0 during a
+   * capacity back-off.
+   */
+  converterRoomUnits: number;
   deferred: Deferred[];
   /** Stages that can never start, with the message to fail them with. */
   rejected: { stage: QueuedStage; message: string }[];
@@ -161,6 +179,8 @@ export interface ScaleInput {
   ec2?: { free: Partial<Record<Arch, number>>; booting: Partial<Record<Arch, number>>; capacity: readonly Arch[] };
   /** Started service tasks of split stages that are not done: vCPU of the quota, whether their stage runs a segment or waits for one. */
   serviceTasks?: readonly ServiceTaskUse[];
+  /** SOCI converter tasks not stopped: vCPU of the quota until they stop. */
+  converters?: readonly ConverterUse[];
 }
 
 const VCPU = 1024;
@@ -205,14 +225,21 @@ export function decideScale(input: ScaleInput): ScaleDecision {
   const rejected: ScaleDecision['rejected'] = [];
   let usedUnits = 0;
   const serviceUnits = (input.serviceTasks ?? []).reduce((n, t) => n + t.cpu, 0);
+  const converterUnits = (input.converters ?? []).reduce((n, t) => n + t.cpu, 0);
   let startedServiceUnits = 0;
-  const done = () => ({
-    start,
-    vcpuUnits: { used: usedUnits, serviceTasks: serviceUnits + startedServiceUnits, quota: quotaUnits },
-    deferred: [...deferred.values()],
-    rejected,
-    state: { runTask, launches, ...(backoffUntil !== undefined ? { backoffUntil } : {}) },
-  });
+  const done = (): ScaleDecision => {
+    const waiting = [...deferred.values()];
+    // What the waiting Fargate stages would take once they can start: never the converters'.
+    const reserved = waiting.reduce((n, d) => n + (d.stage.ec2Arch === undefined ? startUnits(d.stage) : 0), 0);
+    return {
+      start,
+      vcpuUnits: { used: usedUnits, serviceTasks: serviceUnits + startedServiceUnits, converters: converterUnits, quota: quotaUnits },
+      converterRoomUnits: backoffUntil !== undefined ? 0 : Math.max(0, quotaUnits - usedUnits - reserved),
+      deferred: waiting,
+      rejected,
+      state: { runTask, launches, ...(backoffUntil !== undefined ? { backoffUntil } : {}) },
+    };
+  };
   const defer = (stage: QueuedStage, reason: DeferReason, detail: string) => {
     if (!deferred.has(stage.id)) deferred.set(stage.id, { stage, reason, detail });
   };
@@ -232,7 +259,7 @@ export function decideScale(input: ScaleInput): ScaleDecision {
     }
   }
   // Counted before the back-off returns: the pass logs what is in use either way.
-  usedUnits = serviceUnits;
+  usedUnits = serviceUnits + converterUnits;
   for (const task of input.running) usedUnits += task.ec2 ? 0 : task.cpu;
   if (backoffUntil !== undefined) return done();
 
@@ -280,8 +307,12 @@ export function decideScale(input: ScaleInput): ScaleDecision {
     start.push(stage);
     return 'started';
   };
+  const held = [
+    ...(serviceUnits > 0 ? [`service tasks of split stages hold ${vcpu(serviceUnits)}`] : []),
+    ...(converterUnits > 0 ? [`SOCI image converters hold ${vcpu(converterUnits)}`] : []),
+  ];
   const noVcpuDetail = (stage: QueuedStage) =>
-    `needs ${needText(stage)}; ${vcpu(quotaUnits - usedUnits)} of the ${limits.vcpuQuota} vCPU quota free${serviceUnits > 0 ? ` (service tasks of split stages hold ${vcpu(serviceUnits)})` : ''}`;
+    `needs ${needText(stage)}; ${vcpu(quotaUnits - usedUnits)} of the ${limits.vcpuQuota} vCPU quota free${held.length > 0 ? ` (${held.join(', ')})` : ''}`;
   const noInstanceDetail = (stage: QueuedStage) => {
     const booting = input.ec2?.booting[stage.ec2Arch!] ?? 0;
     return `waits for an ${stage.ec2Arch} EC2 instance (one build per instance; ${booting > 0 ? `${booting} starting` : 'none free: the fleet grows within its maximum'})`;

@@ -40,6 +40,14 @@ export interface JobQueueReader {
   /** Removes announcements read; returns those the queue did not remove. */
   remove(messages: QueuedJob[]): Promise<NotRemoved[]>;
   /**
+   * Puts an announcement back to be read in `delaySeconds` (0–900, SQS DelaySeconds) as a new
+   * message, with a receive count of its own, and removes this read of it: for a job that waits
+   * by choice (an index-image job while builds need the quota), which read again pass after pass
+   * would reach the queue's maxReceiveCount and be dead-lettered. Returns what was not removed
+   * (read again later: the job's own idempotency makes the duplicate harmless).
+   */
+  postpone(message: QueuedJob, delaySeconds: number): Promise<NotRemoved[]>;
+  /**
    * Moves an announcement that will never decode to the dead-letter queue with why, and
    * removes it; `parkedIn` names that queue. Without one configured it stays where it is.
    */

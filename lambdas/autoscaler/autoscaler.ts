@@ -14,7 +14,7 @@
 
 import type { Stage } from '../../core/builds/types.js';
 import { stageKey } from '../../core/builds/types.js';
-import { decideScale, initialScaleState, withCapacityBackoff, type QueuedStage, type ScaleDecision, type ScaleInput, type ScaleState, type ServiceTaskUse } from '../../core/scaling/decide-scale.js';
+import { decideScale, initialScaleState, withCapacityBackoff, type ConverterUse, type QueuedStage, type ScaleDecision, type ScaleInput, type ScaleState, type ServiceTaskUse } from '../../core/scaling/decide-scale.js';
 import { decodeJob, segmentJob, type StageJob } from '../../core/scaling/job.js';
 import { isStageDone } from '../../core/builds/status.js';
 import { ec2ArchOf } from '../../core/pipeline/ec2-task.js';
@@ -30,9 +30,15 @@ import { refreshPrepullLists } from './prepull.js';
 import { classifyAwsError, describeAwsError } from '../../core/util/aws-errors.js';
 import { indexImageJobOf, type IndexImageJob } from '../../core/images/soci.js';
 import { indexImage } from './index-image.js';
+import { convertersInUse, listClusterTasks, noteConverterStarted, resetConverterStarts } from './converters.js';
+import type { Task } from '@aws-sdk/client-ecs';
+import { SOCI_CONVERTER_CPU } from '../../core/images/soci.js';
 import { ENV } from '../../core/config/lambda-env.js';
 
 export type { AutoscalerDeps, PassReport } from './deps.js';
+
+/** How long an index-image job waits, once builds need the vCPU its converter would take, before a pass takes it again. */
+export const INDEX_JOB_POSTPONE_SECONDS = 60;
 
 /** How long a queued stage may go unannounced before a pass takes it anyway (see wasSeen). */
 export const ANNOUNCE_GRACE_MS = 60_000;
@@ -43,12 +49,16 @@ export const ANNOUNCE_GRACE_MS = 60_000;
 let scaleState: ScaleState | undefined;
 let capacityFailures = 0;
 const jobCache = new Map<string, StageJob>();
+/** The converters of the last pass that could list them: what a pass that cannot counts. */
+let lastConverters: ConverterUse[] = [];
 
 /** Tests: forget the state carried between passes. */
 export function resetAutoscalerState(): void {
   scaleState = undefined;
   capacityFailures = 0;
   jobCache.clear();
+  lastConverters = [];
+  resetConverterStarts();
 }
 
 export interface PassOptions {
@@ -96,17 +106,23 @@ export async function runPass(deps: AutoscalerDeps, options: PassOptions): Promi
   // 2.–4. The stages, then the index-image jobs whatever became of the stages: received with the
   // stage jobs, they would otherwise wait for a pass that does not throw, their receive count
   // rising pass after pass until the queue dead-letters them (JOBS_MAX_RECEIVES).
+  // What converters may take of the quota once the stages had theirs: none when the stage part
+  // threw (nothing known of what builds need).
+  const converterRoom = { units: 0 };
   try {
-    await takeStages(deps, report, announced, done);
+    converterRoom.units = await takeStages(deps, report, announced, done);
   } finally {
-    if (indexJobs.length > 0) report.indexImages = await takeIndexJobs(deps, indexJobs);
+    if (indexJobs.length > 0) report.indexImages = await takeIndexJobs(deps, indexJobs, converterRoom);
   }
   if (options.reconcile) report.reconcile = await reconcile(deps);
   return report;
 }
 
-/** The stages' part of a pass: the waiting set, the decision, the starts, and the split stages' service tasks. */
-async function takeStages(deps: AutoscalerDeps, report: PassReport, announced: Map<string, StageJob>, done: QueuedJob[]): Promise<void> {
+/**
+ * The stages' part of a pass: the waiting set, the decision, the starts, and the split stages'
+ * service tasks. Returns the CPU units of the quota SOCI converters may take after it.
+ */
+async function takeStages(deps: AutoscalerDeps, report: PassReport, announced: Map<string, StageJob>, done: QueuedJob[]): Promise<number> {
   // 2. The waiting set: pending stages that are queued and have no task yet, once announced.
   const waitingStages = new Map<string, Stage>();
   const listedAt = deps.now();
@@ -146,7 +162,7 @@ async function takeStages(deps: AutoscalerDeps, report: PassReport, announced: M
   }
   report.waiting = waiting.size;
 
-  const running = await listAll(deps, 'running');
+  const [running, cluster] = await Promise.all([listAll(deps, 'running'), clusterTasksOf(deps)]);
   const ec2 = await sizeEc2Capacity(deps, [...waiting.values()], report);
   const queued: QueuedStage[] = [...waiting.values()].map(({ job, stage }) => ({
     id: job.stageKey,
@@ -170,9 +186,10 @@ async function takeStages(deps: AutoscalerDeps, report: PassReport, announced: M
     state,
     ...(ec2 ? { ec2 } : {}),
     serviceTasks: serviceTasksInUse([...pending, ...waitingStages.values(), ...running], deps.config.defaultCpu),
+    converters: cluster.converters,
   });
   scaleState = decision.state;
-  report.vcpu = { usedUnits: decision.vcpuUnits.used, serviceTaskUnits: decision.vcpuUnits.serviceTasks, quotaUnits: decision.vcpuUnits.quota };
+  report.vcpu = { usedUnits: decision.vcpuUnits.used, serviceTaskUnits: decision.vcpuUnits.serviceTasks, converterUnits: decision.vcpuUnits.converters, quotaUnits: decision.vcpuUnits.quota };
 
   for (const { stage: q, message } of decision.rejected) {
     const w = waiting.get(q.id)!;
@@ -219,7 +236,7 @@ async function takeStages(deps: AutoscalerDeps, report: PassReport, announced: M
 
   // Service tasks of split stages that are done (last segment, failure, cancel, timeout): stopped.
   try {
-    report.serviceTasksStopped = await stopFinishedServiceTasks(deps);
+    report.serviceTasksStopped = await stopFinishedServiceTasks(deps, cluster.tasks);
   } catch (err) {
     const info = classifyAwsError(err);
     deps.log('service tasks not checked this pass: the next one tries again', { error: describeAwsError(info), kind: info.kind });
@@ -232,20 +249,41 @@ async function takeStages(deps: AutoscalerDeps, report: PassReport, announced: M
     const info = classifyAwsError(err);
     deps.log('segments\' service tasks not checked this pass: the next one tries again', { error: describeAwsError(info), kind: info.kind });
   }
+  // A refusal for capacity or quota leaves none for a converter; nor does a pass that could not list them.
+  return capacityRefused || cluster.tasks === undefined ? 0 : decision.converterRoomUnits;
+}
+
+/**
+ * The build cluster's running tasks, listed once for the pass (the service tasks to stop after
+ * their stage read them too), and the SOCI converters holding vCPU (converters.ts). A listing
+ * that fails is logged: the pass counts the converters the last one found, and starts none.
+ */
+async function clusterTasksOf(deps: AutoscalerDeps): Promise<{ tasks?: Task[]; converters: ConverterUse[] }> {
+  try {
+    const tasks = await listClusterTasks(deps);
+    lastConverters = await convertersInUse(deps, tasks);
+    return { tasks, converters: lastConverters };
+  } catch (err) {
+    const info = classifyAwsError(err);
+    deps.log('cluster tasks not listed this pass: the converters last seen count, and none starts', { error: describeAwsError(info), kind: info.kind, converters: lastConverters.length });
+    return { converters: lastConverters };
+  }
 }
 
 /**
  * The index-image jobs of this pass, one at a time (a few per new image at most): each that
  * came to an end is removed; one that threw stays on the queue for its next delivery.
  */
-async function takeIndexJobs(deps: AutoscalerDeps, jobs: { message: QueuedJob; job: IndexImageJob }[]): Promise<{ digest: string; outcome: string }[]> {
+async function takeIndexJobs(deps: AutoscalerDeps, jobs: { message: QueuedJob; job: IndexImageJob }[], room: { units: number }): Promise<{ digest: string; outcome: string }[]> {
   const out: { digest: string; outcome: string }[] = [];
   const finished: QueuedJob[] = [];
   for (const { message, job } of jobs) {
     try {
-      const outcome = await indexImage(job, { ...deps.soci!, ecs: deps.ecs, config: { ...deps.config, soci: deps.config.soci! }, now: deps.now, log: deps.log });
+      const outcome = await indexImage(job, { ...deps.soci!, ecs: deps.ecs, config: { ...deps.config, soci: deps.config.soci! }, now: deps.now, log: deps.log, room });
       out.push({ digest: job.digest, outcome: outcome.kind });
-      finished.push(message);
+      if (outcome.kind === 'started') noteConverterStarted(outcome.taskArn, SOCI_CONVERTER_CPU, deps.now());
+      if (outcome.kind === 'deferred') await postponeIndexJob(deps, message, job, outcome.reason);
+      else finished.push(message);
     } catch (err) {
       const info = classifyAwsError(err);
       deps.log('index-image job not done; its message is read again', { repository: job.repository, digest: job.digest, error: describeAwsError(info) });
@@ -260,6 +298,21 @@ async function takeIndexJobs(deps: AutoscalerDeps, jobs: { message: QueuedJob; j
     deps.log('index-image job messages not deleted; they will be read again', { count: finished.length, error: describeAwsError(info) });
   }
   return out;
+}
+
+/**
+ * An index-image job whose converter would take vCPU builds need: sent again for a later pass
+ * (a fresh message, so waiting out a long burst never reaches the queue's maxReceiveCount). If
+ * that fails, this read comes back after its visibility timeout.
+ */
+async function postponeIndexJob(deps: AutoscalerDeps, message: QueuedJob, job: IndexImageJob, reason: string): Promise<void> {
+  try {
+    logNotRemoved(deps, await deps.jobs.postpone(message, INDEX_JOB_POSTPONE_SECONDS));
+    deps.log('SOCI conversion waits: builds need the vCPU', { repository: job.repository, digest: job.digest, reason, retryInSeconds: INDEX_JOB_POSTPONE_SECONDS });
+  } catch (err) {
+    const info = classifyAwsError(err);
+    deps.log('index-image job not postponed; its message is read again', { repository: job.repository, digest: job.digest, error: describeAwsError(info) });
+  }
 }
 
 /**

@@ -45,10 +45,11 @@ export interface PassReport {
   runTaskFailures: { stageKey: string; reason: string; kind: 'capacity' | 'retry' | 'ec2-wait' }[];
   reconcile?: ReconcileReport;
   /**
-   * Fargate CPU units of the vCPU quota in use after the pass's starts: running tasks and
-   * service tasks of split stages, which `serviceTaskUnits` counts apart (core/scaling/decide-scale.ts).
+   * Fargate CPU units of the vCPU quota in use after the pass's starts: running tasks, service
+   * tasks of split stages and SOCI converter tasks, the latter two also counted apart
+   * (`serviceTaskUnits`, `converterUnits`; core/scaling/decide-scale.ts). The pass's log line has it.
    */
-  vcpu?: { usedUnits: number; serviceTaskUnits: number; quotaUnits: number };
+  vcpu?: { usedUnits: number; serviceTaskUnits: number; converterUnits: number; quotaUnits: number };
   /** Service tasks of split stages stopped because their stage was done. */
   serviceTasksStopped?: string[];
   /** Split stages whose service task was gone: their segment stopped, the stage ended `error`. */

@@ -175,6 +175,24 @@ export const handler = autoscalerHandler();
 async function pass(deps: AutoscalerDeps, scheduled: boolean, receiveWait = 0): Promise<PassReport> {
   const started = Date.now();
   const report = await runPass(deps, { reconcile: scheduled, ...(receiveWait > 0 ? { receiveWaitSeconds: receiveWait } : {}) });
-  deps.log('pass', { scheduled, durationMs: Date.now() - started, sampled: report.sampled, waiting: report.waiting, started: report.started.length, deferred: report.deferred.length, failed: report.failed.length, runTaskFailures: report.runTaskFailures.length, ...(report.vcpu ? { vcpu: report.vcpu } : {}) });
+  deps.log('pass', passLogFields(report, scheduled, Date.now() - started));
   return report;
+}
+
+/**
+ * The fields of the pass's log line: what it did, and the Fargate vCPU quota in use after it, with
+ * the shares of split stages' service tasks and of SOCI converters, in units and in words.
+ */
+export function passLogFields(report: PassReport, scheduled: boolean, durationMs: number): Record<string, unknown> {
+  const { vcpu } = report;
+  const inWords = (units: number) => `${+(units / 1024).toFixed(2)}`;
+  return {
+    scheduled, durationMs, sampled: report.sampled, waiting: report.waiting, started: report.started.length, deferred: report.deferred.length, failed: report.failed.length, runTaskFailures: report.runTaskFailures.length,
+    ...(vcpu
+      ? {
+          vcpu,
+          vcpuInUse: `${inWords(vcpu.usedUnits)} of ${inWords(vcpu.quotaUnits)} vCPU (service tasks of split stages ${inWords(vcpu.serviceTaskUnits)}, SOCI image converters ${inWords(vcpu.converterUnits)})`,
+        }
+      : {}),
+  };
 }

@@ -6,7 +6,7 @@
 
 import { createHash } from 'node:crypto';
 import { RunTaskCommand, type ECSClient } from '@aws-sdk/client-ecs';
-import { SOCI_CLAIM_STALE_MS, claimable, converterRun, indexDecision, type IndexImageJob, type SociConverterConfig, type SociIndexStore, type DescribeEcrImages } from '../../core/images/soci.js';
+import { SOCI_CLAIM_STALE_MS, SOCI_CONVERTER_CPU, claimable, converterRun, indexDecision, type IndexImageJob, type SociConverterConfig, type SociIndexStore, type DescribeEcrImages } from '../../core/images/soci.js';
 import type { ExecutionConfig } from './config.js';
 import { describeRunTaskFailures, isEcsCapacityReason } from '../../core/util/aws-errors.js';
 
@@ -18,6 +18,12 @@ export interface IndexImageDeps {
   config: Pick<ExecutionConfig, 'cluster' | 'subnets' | 'securityGroups' | 'assignPublicIp'> & { soci: SociConverterConfig };
   now: () => number;
   log: (message: string, fields?: Record<string, unknown>) => void;
+  /**
+   * Fargate CPU units of the quota converters may still take this pass (core/scaling/decide-scale.ts,
+   * converterRoomUnits: what waiting build stages leave): a converter starts only when its
+   * SOCI_CONVERTER_CPU fits, and takes it from here.
+   */
+  room: { units: number };
 }
 
 export type IndexImageOutcome =
@@ -26,7 +32,9 @@ export type IndexImageOutcome =
   /** Converted, skipped or under way already: a duplicate. */
   | { kind: 'known' }
   /** ECS refused the task (failures[]): the claim is marked failed, a later event may try again. */
-  | { kind: 'failed'; reason: string };
+  | { kind: 'failed'; reason: string }
+  /** Builds need the quota's vCPU: nothing claimed or started; the job is taken again later. */
+  | { kind: 'deferred'; reason: string };
 
 /**
  * Throws on an error worth another delivery (the store, ECR or ECS did not answer): the message
@@ -48,7 +56,7 @@ export async function indexImage(event: IndexImageJob, deps: IndexImageDeps): Pr
   // returns the task it started, if any (clientToken, 24 h; a claim is stale after an hour), and
   // records it; a duplicate racing the claim's own RunTask gets that same task.
   if (record?.state === 'converting' && record.taskArn === undefined && deps.now() - record.claimedAt < SOCI_CLAIM_STALE_MS) {
-    return startConverter(job, record.attempts, deps);
+    return deps.room.units < SOCI_CONVERTER_CPU ? deferred(deps) : startConverter(job, record.attempts, deps);
   }
   if (!claimable(record, deps.now())) return { kind: 'known' };
 
@@ -60,11 +68,17 @@ export async function indexImage(event: IndexImageJob, deps: IndexImageDeps): Pr
     return { kind: 'skipped', reason: decision.reason };
   }
 
+  // Builds come first: the claim waits until the vCPU its converter needs is not wanted by a build.
+  if (deps.room.units < SOCI_CONVERTER_CPU) return deferred(deps);
   const now = deps.now();
   if (!(await deps.store.claim(job, now))) return { kind: 'known' };
   // The claim's attempt number: a retried RunTask of this claim returns the same task.
   const claimed = await deps.store.get(job.digest);
   return startConverter(job, claimed?.state === 'converting' ? claimed.attempts : 1, deps);
+}
+
+function deferred(deps: IndexImageDeps): IndexImageOutcome {
+  return { kind: 'deferred', reason: `needs ${SOCI_CONVERTER_CPU / 1024} vCPU of the Fargate quota, which running and waiting builds need (${deps.room.units / 1024} vCPU left for converters)` };
 }
 
 /** RunTask of the converter for attempt `attempt` of the claim on `job.digest`, and its task recorded on the claim. */
@@ -100,6 +114,7 @@ async function startConverter(job: IndexImageJob, attempt: number, deps: IndexIm
     else await deps.store.failed(job.digest, `RunTask: ${reason}`, deps.now());
     return { kind: 'failed', reason };
   }
+  deps.room.units -= SOCI_CONVERTER_CPU;
   await deps.store.started(job.digest, taskArn);
   deps.log('SOCI conversion started', { repository: job.repository, tag: job.tag, digest: job.digest, taskArn });
   return { kind: 'started', taskArn, digest: job.digest };

@@ -14,7 +14,7 @@
 
 import { isIP } from 'node:net';
 import { MAX_ADDRESS_CHARS } from '../../core/pipeline/override-budget.js';
-import { DescribeTasksCommand, ListTasksCommand, RunTaskCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
+import { DescribeTasksCommand, RunTaskCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
 import { isStageDone } from '../../core/builds/status.js';
 import { segmentToStop, serviceTaskPhase, type ServiceTaskPhase, type ServiceTaskView } from '../../core/builds/service-task.js';
 import { parseStageKey, stageKey, type Stage } from '../../core/builds/types.js';
@@ -27,6 +27,7 @@ import { taskRoles, type ExecutionConfig } from './config.js';
 import type { AutoscalerDeps } from './deps.js';
 import { ensureTaskDefinition } from './register.js';
 import { runTaskInput } from './start-stage.js';
+import { listClusterTasks } from './converters.js';
 
 export type ServiceTaskState =
   /** Started before: as DescribeTasks shows it now (core/builds/service-task.ts). */
@@ -128,31 +129,23 @@ async function startServiceTask(deps: AutoscalerDeps, job: StageJob, stage: Stag
 
 /**
  * Stops every running service task whose stage is done, is gone, or records another service
- * task. Returns the ARNs stopped. One ListTasks (and a DescribeTasks per 100 tasks) per pass:
- * the build cluster holds only Slipway's tasks.
+ * task. Returns the ARNs stopped. `tasks`: the cluster's tasks whose desired status is RUNNING,
+ * as the pass listed them (converters.ts, listClusterTasks: one ListTasks, and a DescribeTasks
+ * per 100 tasks, per pass; the build cluster holds only Slipway's tasks); listed here when not given.
  */
-export async function stopFinishedServiceTasks(deps: AutoscalerDeps): Promise<string[]> {
-  const arns: string[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await deps.ecs.send(new ListTasksCommand({ cluster: deps.config.cluster, desiredStatus: 'RUNNING', ...(nextToken ? { nextToken } : {}) }));
-    arns.push(...(page.taskArns ?? []));
-    nextToken = page.nextToken;
-  } while (nextToken);
+export async function stopFinishedServiceTasks(deps: AutoscalerDeps, tasks?: readonly Task[]): Promise<string[]> {
+  const listed = tasks ?? (await listClusterTasks(deps));
   const stopped: string[] = [];
-  for (let i = 0; i < arns.length; i += 100) {
-    const res = await deps.ecs.send(new DescribeTasksCommand({ cluster: deps.config.cluster, tasks: arns.slice(i, i + 100) }));
-    for (const task of res.tasks ?? []) {
-      if (!task.startedBy?.startsWith(SERVICE_TASK_STARTED_BY_PREFIX) || !task.taskArn) continue;
-      const key = task.overrides?.containerOverrides?.find((o) => o.name === AGENT_CONTAINER)?.environment?.find((e) => e.name === AGENT_ENV.stageId)?.value;
-      const parsed = key ? parseStageKey(key) : null;
-      const stage = parsed ? await deps.store.getStage(parsed.buildId, parsed.stageNumber) : null;
-      const why = !stage ? 'its stage does not exist' : isStageDone(stage.status) ? `its stage is ${stage.status}` : stage.serviceTaskArn !== undefined && stage.serviceTaskArn !== task.taskArn ? 'its stage runs another service task' : undefined;
-      if (why === undefined) continue;
-      await deps.ecs.send(new StopTaskCommand({ cluster: deps.config.cluster, task: task.taskArn, reason: `Slipway: service task no longer needed: ${why}`.slice(0, 255) }));
-      deps.log('service task stopped', { ...(key ? stageKeys(key) : {}), taskArn: task.taskArn, why });
-      stopped.push(task.taskArn);
-    }
+  for (const task of listed) {
+    if (!task.startedBy?.startsWith(SERVICE_TASK_STARTED_BY_PREFIX) || !task.taskArn) continue;
+    const key = task.overrides?.containerOverrides?.find((o) => o.name === AGENT_CONTAINER)?.environment?.find((e) => e.name === AGENT_ENV.stageId)?.value;
+    const parsed = key ? parseStageKey(key) : null;
+    const stage = parsed ? await deps.store.getStage(parsed.buildId, parsed.stageNumber) : null;
+    const why = !stage ? 'its stage does not exist' : isStageDone(stage.status) ? `its stage is ${stage.status}` : stage.serviceTaskArn !== undefined && stage.serviceTaskArn !== task.taskArn ? 'its stage runs another service task' : undefined;
+    if (why === undefined) continue;
+    await deps.ecs.send(new StopTaskCommand({ cluster: deps.config.cluster, task: task.taskArn, reason: `Slipway: service task no longer needed: ${why}`.slice(0, 255) }));
+    deps.log('service task stopped', { ...(key ? stageKeys(key) : {}), taskArn: task.taskArn, why });
+    stopped.push(task.taskArn);
   }
   return stopped;
 }

@@ -274,6 +274,10 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
   const enqueued = await startBuild(scmRepo, records.build, records.stages, deps, records.jobs);
   deps.log('build created', { ...fields, buildId: records.build.id, stages: records.stages.length, enqueued });
   deps.metrics?.buildStarted();
+  // Created finished (every pipeline skipped or in error, new-build.ts decideAtCreation): no
+  // stage end will ever count it, so it is counted finished here, as createInvalid does, and
+  // started and finished builds add up.
+  if (records.build.finishedAt !== undefined) deps.metrics?.buildFinished(records.build.status);
   return { kind: 'created', buildId: records.build.id, enqueued };
 }
 

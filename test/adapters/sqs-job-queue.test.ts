@@ -115,6 +115,21 @@ describe('SqsJobQueue', () => {
     expect(sampled.map((m) => decodeJob(m.body).stageKey)).toEqual([job(7).stageKey]);
   });
 
+  it('postpones a message: the read is removed and the body comes back after the delay as a new message, received once (API_SendMessage DelaySeconds)', async () => {
+    const jobs = new SqsJobQueue(sqs, await queue());
+    await sqs.send(new SendMessageCommand({ QueueUrl: jobs.queueUrl, MessageBody: 'index-image event' }));
+    // Received a few times first (as a job read pass after pass would be).
+    for (let i = 0; i < 2; i++) await sqs.send(new ReceiveMessageCommand({ QueueUrl: jobs.queueUrl, VisibilityTimeout: 0 }));
+    const [read] = await jobs.sample();
+    expect(await jobs.postpone(read!, 1)).toEqual([]);
+    // Delayed: not visible at once, and the read it replaced is gone.
+    expect(await jobs.sample()).toEqual([]);
+    expect(await depth(jobs.queueUrl)).toBe(0);
+    const back = await sqs.send(new ReceiveMessageCommand({ QueueUrl: jobs.queueUrl, WaitTimeSeconds: 20, MessageSystemAttributeNames: ['ApproximateReceiveCount'] }));
+    expect(back.Messages?.map((m) => [m.Body, m.Attributes?.ApproximateReceiveCount])).toEqual([['index-image event', '1']]);
+    await expect(jobs.postpone(read!, 901)).rejects.toThrow(/0–900 whole seconds \(SQS DelaySeconds\), not 901/);
+  });
+
   it('refuses a wait SQS would refuse (whole seconds, 0–20), naming it', () => {
     expect(waitTimeSeconds(undefined)).toBe(0);
     expect(waitTimeSeconds(1)).toBe(1);

@@ -745,8 +745,6 @@ describe('index-image jobs on the jobs queue', () => {
     const digest = `sha256:${'e'.repeat(64)}`;
     const event = (repository: string) =>
       JSON.stringify({ source: 'aws.ecr', 'detail-type': 'ECR Pull Through Cache Action', detail: { 'sync-status': 'SUCCESS', 'repository-name': repository, 'image-tag': '1', 'image-digest': digest } });
-    await sqs.send(new SendMessageCommand({ QueueUrl: deps.config.jobsQueueUrl, MessageBody: event('slipway-docker-hub/library/small') }));
-    await sqs.send(new SendMessageCommand({ QueueUrl: deps.config.jobsQueueUrl, MessageBody: event('elsewhere/library/small') }));
     const doc = documentClient(new DynamoDBClient(aws.clientConfig('dynamodb')));
     const store = new DynamoSociIndexStore(doc, 'builds');
     const described: string[][] = [];
@@ -754,6 +752,9 @@ describe('index-image jobs on the jobs queue', () => {
     const config = deps.config;
     deps.config = { ...config, soci: { taskDefinition: 'slipway-soci-converter', registry: '123456789012.dkr.ecr.us-east-1.amazonaws.com', prefixes: ['slipway-docker-hub'] } };
     deps.soci = { store, describe: async (images) => (described.push([...images]), new Map(images.map((i) => [i, { sizeBytes: 5_000_000, digest }]))) };
+    // Sent once the setting is there: a pass a late task event of an earlier test nudges may sample them at any moment.
+    await sqs.send(new SendMessageCommand({ QueueUrl: deps.config.jobsQueueUrl, MessageBody: event('slipway-docker-hub/library/small') }));
+    await sqs.send(new SendMessageCommand({ QueueUrl: deps.config.jobsQueueUrl, MessageBody: event('elsewhere/library/small') }));
     // A pass samples the queue (short polls may return a subset): passes until one has taken it,
     // a few at most. The one that takes it may be a pass a late task event of an earlier test
     // nudged (same deps), so what it did is read from its effects, not from this test's reports.

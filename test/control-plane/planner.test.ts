@@ -522,6 +522,21 @@ describe('the pending status is off the path to RunTask', () => {
     expect(git.statuses.filter((s) => s.sha === message.hook.commit.sha).map((s) => s.state)).toEqual(['pending', 'success']);
   });
 
+  // README "Logs and metrics": BuildsStarted counts every build the planner creates, BuildsFinished
+  // every build that ends; a build created finished ends at its creation, so it is in both.
+  it('a build created finished (its one pipeline runs only on failure: skipped) counts in BuildsStarted and BuildsFinished; one that runs only in BuildsStarted', async () => {
+    const counted: string[] = [];
+    const metrics = { buildStarted: () => void counted.push('started'), buildFinished: (status: string) => void counted.push(`finished ${status}`), stageStarted: () => {}, runTaskFailure: () => {}, gitHostError: () => {} };
+    const failureOnly = 'kind: pipeline\ntype: docker\nname: notify\ntrigger:\n  status: [failure]\nsteps:\n- name: a\n  image: alpine\n  commands: [echo]\n';
+    expect(await planEvent(await pushMessage('acme/all-skipped', failureOnly), { ...deps, metrics })).toEqual({ kind: 'created', buildId: 'acme/all-skipped#1', enqueued: [] });
+    expect(await store.getBuild('acme/all-skipped#1')).toMatchObject({ status: 'success', finishedAt: expect.any(Number) });
+    expect(counted).toEqual(['started', 'finished success']);
+
+    counted.length = 0;
+    expect(await planEvent(await pushMessage('acme/runs', PIPELINES), { ...deps, metrics })).toMatchObject({ kind: 'created', enqueued: [1] });
+    expect(counted).toEqual(['started']);
+  });
+
   it('a build whose every pipeline is in error is final at its creation: its one status is posted once', async () => {
     const message = await pushMessage('acme/all-errors', 'kind: pipeline\ntype: docker\nname: test\nsteps:\n  a: { image: alpine }\n');
     await planEvent(message, deps);

@@ -10,6 +10,7 @@ import {
   type RunningTask,
   type ScaleLimits,
   type ServiceTaskUse,
+  type ConverterUse,
 } from '../../core/scaling/decide-scale.js';
 
 const NOW = 1_700_000_000_000;
@@ -193,7 +194,7 @@ describe("decideScale: split stages' service tasks in the vCPU numbers", () => {
     expect(decision.deferred.map((d) => d.detail)).toEqual([
       'needs 5 vCPU (4 vCPU for its task, 1 vCPU for the task of its services); 3 vCPU of the 6 vCPU quota free (service tasks of split stages hold 0.5 vCPU)',
     ]);
-    expect(decision.vcpuUnits).toEqual({ used: 1024 + 512 + 512 + 1024, serviceTasks: 512 + 1024, quota: 6 * 1024 });
+    expect(decision.vcpuUnits).toEqual({ used: 1024 + 512 + 512 + 1024, serviceTasks: 512 + 1024, converters: 0, quota: 6 * 1024 });
     const rejected = decideScale({ now: NOW, queued: [q('c1', 'c', 1, { cpu: 4096, serviceCpu: 4096 })], running: [], limits, state: initialScaleState(limits, NOW) }).rejected;
     expect(rejected.map((x) => x.message)).toEqual([
       "needs 8 vCPU (4 vCPU for its task, 4 vCPU for the task of its services) but the Fargate vCPU quota is 6 vCPU: lower the pipeline's cpu or raise VCPU_QUOTA (and the account's quota)",
@@ -205,7 +206,50 @@ describe("decideScale: split stages' service tasks in the vCPU numbers", () => {
     const state = { ...initialScaleState(limits, NOW), backoffUntil: NOW + 10_000 };
     const decision = decideScale({ now: NOW, queued: [q('a1', 'a', 1)], running: [r('x0', 'x')], serviceTasks: [{ stageId: 'x0', cpu: 256 }], limits, state });
     expect(decision.start).toEqual([]);
-    expect(decision.vcpuUnits).toEqual({ used: 1280, serviceTasks: 256, quota: 6144 });
+    expect(decision.vcpuUnits).toEqual({ used: 1280, serviceTasks: 256, converters: 0, quota: 6144 });
+  });
+});
+
+// docs/design/soci-indexes.md: a converter is a Fargate task of its own (1 vCPU, on-demand), so it
+// holds quota as any task does; builds come first, a converter is an optimisation.
+describe('decideScale: SOCI converter tasks in the vCPU numbers', () => {
+  const limits = { ...DEFAULT_LIMITS };
+  const converter = (n: number, cpu = 1024): ConverterUse => ({ taskArn: `arn:aws:ecs:us-east-1:1:task/c/${n}`, cpu });
+
+  it('a running converter holds its vCPU: 5 running + 1 converter leave nothing for a 1-vCPU stage, and the wait says who holds it', () => {
+    const decision = decideScale({ now: NOW, queued: [q('a1', 'a', 1)], running: Array.from({ length: 5 }, (_, i) => r(`x${i}`, `x${i}`)), converters: [converter(1)], limits, state: initialScaleState(limits, NOW) });
+    expect(decision.start).toEqual([]);
+    expect(decision.deferred.map((d) => [d.reason, d.detail])).toEqual([['vcpu-quota', 'needs 1 vCPU; 0 vCPU of the 6 vCPU quota free (SOCI image converters hold 1 vCPU)']]);
+    expect(decision.vcpuUnits).toEqual({ used: 6 * 1024, serviceTasks: 0, converters: 1024, quota: 6 * 1024 });
+  });
+
+  it('a stage waits for a converter only as far as the quota forces: what is left beside it starts', () => {
+    const decision = decideScale({ now: NOW, queued: [q('a1', 'a', 1, { cpu: 2048 }), q('b1', 'b', 2, { cpu: 2048 })], running: [r('x0', 'x', { cpu: 2048 })], converters: [converter(1)], limits, state: initialScaleState(limits, NOW) });
+    expect(decision.start.map((s) => s.id)).toEqual(['a1']);
+    expect(decision.deferred.map((d) => d.detail)).toEqual(['needs 2 vCPU; 1 vCPU of the 6 vCPU quota free (SOCI image converters hold 1 vCPU)']);
+  });
+
+  it('a converter is no build: it counts for vCPU, not for the global maximum', () => {
+    const decision = decideScale({ now: NOW, queued: [q('a1', 'a', 1)], running: [r('x0', 'x')], converters: [converter(1), converter(2)], limits: { ...limits, maxConcurrent: 2 }, state: initialScaleState(limits, NOW) });
+    expect(decision.start.map((s) => s.id)).toEqual(['a1']);
+  });
+
+  it('a converter gets only what the waiting Fargate stages leave of the quota, and nothing during a back-off', () => {
+    const room = (queued: QueuedStage[], running: RunningTask[], converters: ConverterUse[] = [], state = initialScaleState(limits, NOW)) =>
+      decideScale({ now: NOW, queued, running, converters, limits, state, ec2: { free: {}, booting: {}, capacity: ['amd64'] } }).converterRoomUnits;
+    // Nothing waits: the quota left after the running tasks and the converters.
+    expect(room([], [r('x0', 'x', { cpu: 2048 })], [converter(1)])).toBe(3 * 1024);
+    // A stage held back by its pipeline's limit still wants its vCPU once it may start.
+    expect(room([q('a1', 'a', 1, { cpu: 2048, concurrencyLimit: 1 })], [r('x0', 'a', { cpu: 1024 })])).toBe(3 * 1024);
+    // A stage that starts this pass takes its share first; one waiting for vCPU leaves nothing.
+    expect(room([q('a1', 'a', 1, { cpu: 2048 })], [])).toBe(4 * 1024);
+    expect(room([q('a1', 'a', 1, { cpu: 4096 }), q('b1', 'b', 2, { cpu: 4096 })], [])).toBe(0);
+    // A split stage waiting for vCPU sets aside its service task's too.
+    expect(room([q('a1', 'a', 1, { cpu: 2048, serviceCpu: 1024 })], [r('x0', 'x', { cpu: 2048 }), r('x1', 'x', { cpu: 1024 })])).toBe(0);
+    // A stage waiting for an EC2 instance is in its own pool: it sets aside no Fargate vCPU.
+    expect(room([q('a1', 'a', 1, { ec2Arch: 'amd64' })], [])).toBe(6 * 1024);
+    // RunTask answered "capacity" or the quota: a converter would be refused too, and builds go first when it ends.
+    expect(room([], [], [], { ...initialScaleState(limits, NOW), backoffUntil: NOW + 10_000 })).toBe(0);
   });
 });
 
@@ -264,7 +308,7 @@ describe('decideScale: properties', () => {
   });
   it('never exceeds a limit and every stage is started, deferred or rejected exactly once', () => {
     fc.assert(
-      fc.property(fc.array(stageArb, { maxLength: 40 }), fc.array(stageArb, { maxLength: 8 }), fc.integer({ min: 1, max: 12 }), (qs, rs, max) => {
+      fc.property(fc.array(stageArb, { maxLength: 40 }), fc.array(stageArb, { maxLength: 8 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 3 }), (qs, rs, max, converterCount) => {
         const limits = { ...DEFAULT_LIMITS, maxConcurrent: max };
         // One pipeline has one limit: take it from the group's first stage.
         const limitOf = (repo: string, pipeline: string) => qs.find((x) => x.repo === repo && x.pipeline === pipeline)?.limit;
@@ -272,8 +316,13 @@ describe('decideScale: properties', () => {
         const running = rs.map((s, i) => ({ stageId: `r${i}`, repo: s.repo, pipeline: s.pipeline, cpu: s.cpu }));
         // Running split stages' service tasks hold vCPU too.
         const serviceTasks = rs.flatMap((s, i) => (s.serviceCpu ? [{ stageId: `r${i}`, cpu: s.serviceCpu }] : []));
-        const held = serviceTasks.reduce((n, t) => n + t.cpu, 0);
-        const d = decideScale({ now: NOW, queued, running, serviceTasks, limits, state: initialScaleState(limits, NOW) });
+        // Running SOCI converters (1 vCPU each) hold vCPU as well.
+        const converters = Array.from({ length: converterCount }, (_, i) => ({ taskArn: `c${i}`, cpu: 1024 }));
+        const held = serviceTasks.reduce((n, t) => n + t.cpu, 0) + converters.length * 1024;
+        const d = decideScale({ now: NOW, queued, running, serviceTasks, converters, limits, state: initialScaleState(limits, NOW) });
+        // A converter started in the room left never pushes the quota, nor the waiting stages' needs, over it.
+        const waitingNeed = d.deferred.reduce((n, x) => n + x.stage.cpu + (x.stage.serviceCpu ?? 0), 0);
+        if (d.converterRoomUnits > 0) expect(d.vcpuUnits.used + waitingNeed + d.converterRoomUnits).toBeLessThanOrEqual(6 * 1024);
         const ids = [...d.start.map((s) => s.id), ...d.deferred.map((x) => x.stage.id), ...d.rejected.map((x) => x.stage.id)];
         expect(ids.sort()).toEqual(queued.map((s) => s.id).sort());
         if (d.start.length > 0) {

@@ -155,7 +155,7 @@ describe("the vCPU quota counts a split stage's service task (decide-scale.ts)",
       tableName: 'builds', jobsQueueUrl: 'jobs', cluster, subnets: ['subnet-local'], securityGroups: [], serviceSecurityGroups: [],
       assignPublicIp: 'DISABLED', useSpot: false, defaultCpu: 256, limits: { ...DEFAULT_LIMITS, vcpuQuota: QUOTA_VCPU },
     };
-    const jobs = Object.assign(new MemoryJobQueue(), { sample: async () => [], remove: async () => [], deadLetter: async () => ({}) });
+    const jobs = Object.assign(new MemoryJobQueue(), { sample: async () => [], remove: async () => [], postpone: async () => [], deadLetter: async () => ({}) });
     return {
       store, stages, jobs, ecs: standIn.client, config,
       // Split stages need snapshot URLs to start; nothing here reads them.
@@ -207,7 +207,7 @@ describe("the vCPU quota counts a split stage's service task (decide-scale.ts)",
     const report = await runPass(passDeps(store, stages, logs), { reconcile: false });
     expect(report.started).toEqual([]);
     expect(report.deferred).toEqual([{ stageKey: 'octo/app#12/1', reason: 'vcpu-quota' }]);
-    expect(report.vcpu).toEqual({ usedUnits: 1536, serviceTaskUnits: 1024, quotaUnits: 2048 });
+    expect(report.vcpu).toEqual({ usedUnits: 1536, serviceTaskUnits: 1024, converterUnits: 0, quotaUnits: 2048 });
     expect((await store.getStage('octo/app#12', 1))?.message).toBe('waiting: needs 1 vCPU; 0.5 vCPU of the 2 vCPU quota free (service tasks of split stages hold 1 vCPU)');
     expect(await tasksOf('octo/app#12/1')).toEqual([]);
   });
@@ -238,7 +238,7 @@ describe("the vCPU quota counts a split stage's service task (decide-scale.ts)",
     const stage = await store.getStage('octo/app#22', 1);
     expect(stage).toMatchObject({ status: 'running', taskArn: segment!.taskArn, serviceTaskArn: service!.taskArn, serviceTaskCpu: 1024 });
     expect(second.started.map((s) => s.taskArn)).toEqual([segment!.taskArn]);
-    expect(second.vcpu).toEqual({ usedUnits: 1536, serviceTaskUnits: 1024, quotaUnits: 2048 });
+    expect(second.vcpu).toEqual({ usedUnits: 1536, serviceTaskUnits: 1024, converterUnits: 0, quotaUnits: 2048 });
     expect(logs.find((l) => l.message === 'service task started')?.fields).toMatchObject({ taskArn: service!.taskArn, cpu: 1024 });
     for (const t of started) await standIn.client.send(new StopTaskCommand({ cluster, task: t.taskArn!, reason: 'test over' }));
   });

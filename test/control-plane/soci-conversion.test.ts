@@ -78,6 +78,8 @@ function deps(taskDefinition: string): IndexImageDeps {
     config: { cluster: 'default', subnets: ['subnet-local'], securityGroups: [], assignPublicIp: 'ENABLED', soci: { taskDefinition, registry: REGISTRY, prefixes: ['slipway-docker-hub'] } },
     now: Date.now,
     log: (message) => logs.push(message),
+    // The whole default quota: no build runs or waits beside these conversions.
+    room: { units: 6 * 1024 },
   };
 }
 
@@ -176,6 +178,26 @@ describe('index-image jobs on the stand-ins', () => {
     expect(await store.get(digest)).toMatchObject({ state: 'failed', attempts: 0 });
     expect(await indexImage(job, d)).toMatchObject({ kind: 'started', digest });
     expect(await store.get(digest)).toMatchObject({ state: 'converting', attempts: 1 });
+  });
+
+  it('claims and starts nothing while builds need the vCPU its converter would take (the room the pass leaves), and takes that room when it starts', async () => {
+    const digest = digestOf('gradle:8');
+    ecrStandIn.repositories.set('slipway-docker-hub/library/gradle', [{ digest, tags: ['8'], sizeInBytes: 450_000_000 }]);
+    const d = deps(await converterDefinition(REPORTS));
+    const job = jobFromEvent('slipway-docker-hub/library/gradle', digest, '8');
+    const before = local.ecs.tasks().length;
+    const room = { units: 512 };
+    expect(await indexImage(job, { ...d, room })).toMatchObject({ kind: 'deferred', reason: expect.stringContaining('needs 1 vCPU of the Fargate quota') });
+    expect(await store.get(digest)).toBeUndefined();
+    expect(local.ecs.tasks()).toHaveLength(before);
+    room.units = 1024;
+    expect(await indexImage(job, { ...d, room })).toMatchObject({ kind: 'started', digest });
+    expect(room.units).toBe(0);
+    // A second image in the same pass finds no room left.
+    const other = digestOf('maven:3');
+    ecrStandIn.repositories.set('slipway-docker-hub/library/maven', [{ digest: other, tags: ['3'], sizeInBytes: 450_000_000 }]);
+    expect(await indexImage(jobFromEvent('slipway-docker-hub/library/maven', other, '3'), { ...d, room })).toMatchObject({ kind: 'deferred' });
+    expect(await store.get(other)).toBeUndefined();
   });
 
   it('skips an image under 250 MB without starting a task, for good', async () => {

@@ -6,10 +6,13 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   SOCI_CLAIM_STALE_MS,
+  SOCI_CONVERTER_CPU,
   SOCI_COPY_LIFETIME_MS,
   SOCI_MAX_ATTEMPTS,
   SOCI_MIN_IMAGE_BYTES,
+  SOCI_STARTED_BY_PREFIX,
   claimable,
+  convertersHoldingVcpu,
   convertedReference,
   converterRun,
   indexDecision,
@@ -19,6 +22,7 @@ import {
   parseSociReport,
   sociReportAccepted,
   sociTarget,
+  taskDefinitionFamily,
   type SociRecord,
 } from '../../core/images/soci.js';
 
@@ -173,5 +177,34 @@ describe('convertedReference (the image a task definition names)', () => {
     expect(convertedReference(cached, SOURCE, { ...converted, repository: 'slipway-docker-hub/library/other' }, NOW)).toBeUndefined();
     expect(convertedReference(`${REGISTRY}/slipway-docker-hub/library/node@sha256:${'0'.repeat(64)}`, SOURCE, converted, NOW)).toBeUndefined();
     expect(convertedReference(`${REGISTRY}/slipway-docker-hub/library/node@${SOURCE}`, SOURCE, converted, NOW)).toBe(`${REGISTRY}/slipway-soci/slipway-docker-hub/library/node@${CONVERTED}`);
+  });
+});
+
+// ECS DescribeTasks (API_Task.html): `startedBy` as RunTask set it, `lastStatus` (PROVISIONING …
+// DEPROVISIONING, STOPPED), `cpu` in units as a string.
+describe('convertersHoldingVcpu (the converters the scaling decision counts)', () => {
+  const arn = (n: number) => `arn:aws:ecs:us-east-1:1:task/slipway/${n}`;
+  it('counts tasks a converter started until ECS says STOPPED, once each, with the CPU ECS gives', () => {
+    expect(
+      convertersHoldingVcpu([
+        { taskArn: arn(1), startedBy: `${SOCI_STARTED_BY_PREFIX}abc`, lastStatus: 'RUNNING', cpu: '1024' },
+        { taskArn: arn(2), startedBy: `${SOCI_STARTED_BY_PREFIX}def`, lastStatus: 'DEPROVISIONING', cpu: '2048' },
+        { taskArn: arn(3), startedBy: `${SOCI_STARTED_BY_PREFIX}ghi`, lastStatus: 'STOPPED', cpu: '1024' },
+        { taskArn: arn(4), startedBy: 'slipway-svc-0123', lastStatus: 'RUNNING', cpu: '1024' },
+        { taskArn: arn(5), lastStatus: 'RUNNING', cpu: '1024' },
+        { taskArn: arn(6), startedBy: `${SOCI_STARTED_BY_PREFIX}jkl`, lastStatus: 'PROVISIONING' },
+        { taskArn: arn(1), startedBy: `${SOCI_STARTED_BY_PREFIX}abc`, lastStatus: 'RUNNING', cpu: '1024' },
+      ]),
+    ).toEqual([
+      { taskArn: arn(1), cpu: 1024 },
+      { taskArn: arn(2), cpu: 2048 },
+      { taskArn: arn(6), cpu: SOCI_CONVERTER_CPU },
+    ]);
+  });
+
+  it('lists by the family of the task definition however it is named (ListTasks filters by family)', () => {
+    expect(taskDefinitionFamily('slipway-soci-converter')).toBe('slipway-soci-converter');
+    expect(taskDefinitionFamily('slipway-soci-converter:7')).toBe('slipway-soci-converter');
+    expect(taskDefinitionFamily('arn:aws:ecs:us-east-1:123456789012:task-definition/slipway-soci-converter:7')).toBe('slipway-soci-converter');
   });
 });
