@@ -3,7 +3,7 @@
 
 import { DEFAULT_LIMITS, type ScaleLimits } from '../../core/scaling/decide-scale.js';
 import { ENV } from '../../core/config/lambda-env.js';
-import { listEnv, numberEnv, requireEnv, type Env } from '../shared/config.js';
+import { jsonEnv, listEnv, numberEnv, requireEnv, type Env } from '../shared/config.js';
 import { ec2CapacityFromEnv } from '../shared/ec2-capacity.js';
 import type { Arch } from '../../core/pipeline/types.js';
 import type { SociConverterConfig } from '../../core/images/soci.js';
@@ -46,12 +46,7 @@ export function ec2PrepullFromEnv(env: Env): Ec2PrepullConfig | undefined {
   const raw = env[ENV.ec2Prepull];
   if (raw === undefined || raw.trim() === '') return undefined;
   const expected = 'expected {"parameters": {"amd64": "<SSM name>"}, "registry": "<account>.dkr.ecr.<region>.amazonaws.com", "repositoryPrefixes": [...], "agentImages": {"amd64": "<image>"}}';
-  let v: Partial<Record<keyof Ec2PrepullConfig, unknown>>;
-  try {
-    v = JSON.parse(raw) as typeof v;
-  } catch (error) {
-    throw new Error(`config: ${ENV.ec2Prepull} is not JSON (${(error as Error).message}); ${expected}`);
-  }
+  const v = jsonEnv(env, ENV.ec2Prepull, expected) as Partial<Record<keyof Ec2PrepullConfig, unknown>>;
   const archMap = (value: unknown): value is Partial<Record<Arch, string>> =>
     value !== null && typeof value === 'object' && !Array.isArray(value) && Object.entries(value).every(([k, x]) => (k === 'amd64' || k === 'arm64') && typeof x === 'string' && x.length > 0);
   if (!v || typeof v !== 'object' || !archMap(v.parameters) || typeof v.registry !== 'string' || !Array.isArray(v.repositoryPrefixes) || !v.repositoryPrefixes.every((p) => typeof p === 'string') || !archMap(v.agentImages)) {
@@ -65,12 +60,7 @@ export function sociConverterFromEnv(env: Env): SociConverterConfig | undefined 
   const raw = env[ENV.sociIndexes];
   if (raw === undefined || raw.trim() === '') return undefined;
   const expected = 'expected {"taskDefinition": "<family>", "registry": "<account>.dkr.ecr.<region>.amazonaws.com", "prefixes": ["slipway-docker-hub", …]}';
-  let v: Partial<Record<keyof SociConverterConfig, unknown>>;
-  try {
-    v = JSON.parse(raw) as typeof v;
-  } catch (error) {
-    throw new Error(`config: ${ENV.sociIndexes} is not JSON (${(error as Error).message}); ${expected}`);
-  }
+  const v = jsonEnv(env, ENV.sociIndexes, expected) as Partial<Record<keyof SociConverterConfig, unknown>>;
   if (!v || typeof v !== 'object' || typeof v.taskDefinition !== 'string' || typeof v.registry !== 'string' || !Array.isArray(v.prefixes) || !v.prefixes.every((p) => typeof p === 'string' && p.length > 0)) {
     throw new Error(`config: ${ENV.sociIndexes} ${raw.length > 200 ? `${raw.slice(0, 200)}…` : raw}: ${expected}`);
   }

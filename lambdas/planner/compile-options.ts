@@ -10,7 +10,7 @@ import type { ImageCommands } from '../../core/pipeline/plugin-command.js';
 import { ecrRegistry, withoutCredentialedRules, type PullThroughCache } from '../../core/pipeline/pull-through-cache.js';
 import type { Arch } from '../../core/pipeline/types.js';
 import type { ConvertedImages } from '../../core/images/soci.js';
-import { numberEnv, type Env } from '../shared/config.js';
+import { jsonEnv, numberEnv, type Env } from '../shared/config.js';
 import { ENV } from '../../core/config/lambda-env.js';
 import { ec2CapacityFromEnv } from '../shared/ec2-capacity.js';
 import type { CloneCredentials } from '../../core/pipeline/compile.js';
@@ -63,7 +63,7 @@ export function compileOptionsFromEnv(env: Env): DeploymentCompileOptions {
   const anyArch = env[ENV.agentImage];
   const executionRoleArn = env[ENV.taskExecutionRoleArn];
   const taskRoleArn = env[ENV.taskRoleArn];
-  const imageBuilds = imageBuildsFromEnv(env[ENV.imageBuilds]);
+  const imageBuilds = imageBuildsFromEnv(env);
   const imageBuilder = env[ENV.imageBuilder];
   const ec2 = ec2CapacityFromEnv(env);
   const pullThroughCache = pullThroughCacheFromEnv(env[ENV.pullThroughCache], accountId, env[ENV.awsRegion], partition);
@@ -162,14 +162,9 @@ export function buildCompileOptions(deployment: DeploymentCompileOptions, build:
 }
 
 /** ENV.imageBuilds: `{"owner/name": {taskRoleArn, pushRepositories, cacheRepository}}`. */
-function imageBuildsFromEnv(raw: string | undefined): Record<string, RepositoryImageBuilds> | undefined {
-  if (raw === undefined || raw.trim() === '') return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch (error) {
-    throw new Error(`config: ${ENV.imageBuilds} is not JSON (${(error as Error).message}); expected {"owner/name": {"taskRoleArn": …, "pushRepositories": […], "cacheRepository": …}}`);
-  }
+function imageBuildsFromEnv(env: Env): Record<string, RepositoryImageBuilds> | undefined {
+  const value = jsonEnv(env, ENV.imageBuilds, 'expected {"owner/name": {"taskRoleArn": …, "pushRepositories": […], "cacheRepository": …}}');
+  if (value === undefined) return undefined;
   const fail = (why: string): never => {
     throw new Error(`config: ${ENV.imageBuilds}: ${why}; expected {"owner/name": {"taskRoleArn": …, "pushRepositories": […], "cacheRepository": …}}`);
   };

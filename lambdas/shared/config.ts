@@ -12,6 +12,20 @@ export function requireEnv(env: Env, name: EnvName, why: string): string {
   return value;
 }
 
+/**
+ * A setting the stack writes as JSON: its value parsed, or undefined when unset or blank; a value
+ * that is not JSON fails with the parser's reason and `expected`, what the setting should hold.
+ */
+export function jsonEnv(env: Env, name: EnvName, expected: string): unknown {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  try {
+    return JSON.parse(raw);
+  } catch (error) {
+    throw new Error(`config: ${name} is not JSON (${(error as Error).message}); ${expected}`);
+  }
+}
+
 export function listEnv(env: Env, name: EnvName): string[] {
   return (env[name] ?? '')
     .split(',')

@@ -3,7 +3,7 @@
 
 import { ENV } from '../../core/config/lambda-env.js';
 import type { Arch } from '../../core/pipeline/types.js';
-import type { Env } from './config.js';
+import { jsonEnv, type Env } from './config.js';
 
 /** One architecture's EC2 capacity as the stack describes it (lib/ec2-capacity.ts, ENV.ec2Capacity). */
 export interface Ec2CapacityEntry {
@@ -15,15 +15,9 @@ export interface Ec2CapacityEntry {
 
 /** ENV.ec2Capacity: `{"amd64": {"capacityProvider", "autoScalingGroup"}, …}`; undefined when unset. */
 export function ec2CapacityFromEnv(env: Env): Partial<Record<Arch, Ec2CapacityEntry>> | undefined {
-  const raw = env[ENV.ec2Capacity];
-  if (raw === undefined || raw.trim() === '') return undefined;
   const expected = 'expected {"amd64": {"capacityProvider": …, "autoScalingGroup": …}, "arm64": …}';
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch (error) {
-    throw new Error(`config: ${ENV.ec2Capacity} is not JSON (${(error as Error).message}); ${expected}`);
-  }
+  const value = jsonEnv(env, ENV.ec2Capacity, expected);
+  if (value === undefined) return undefined;
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`config: ${ENV.ec2Capacity} is not an object; ${expected}`);
   const out: Partial<Record<Arch, Ec2CapacityEntry>> = {};
   for (const [arch, entry] of Object.entries(value as Record<string, unknown>)) {

@@ -7,7 +7,7 @@ import { DynamoStageStore } from '../../../adapters/dynamodb/stage-store.js';
 import { SqsJobQueue } from '../../../adapters/sqs/job-queue.js';
 import { sqsClient } from '../clients.js';
 import { ENV } from '../../../core/config/lambda-env.js';
-import { requireEnv, type Env } from '../config.js';
+import { jsonEnv, requireEnv, type Env } from '../config.js';
 import { buildFinishedSender } from './commit-status.js';
 import type { CostDeps, ExecutionDeps } from './deps.js';
 import { DynamoPriceStore } from '../../../adapters/dynamodb/price-store.js';
@@ -51,17 +51,8 @@ const PRICES_TTL_MS = 10 * 60_000;
 /** Pricing from the environment: the Region, public addresses, the stored refresh and the stack's override. */
 export function costDepsFromEnv(env: Env, store: DynamoPriceStore, now: () => number = Date.now): CostDeps {
   const region = env[ENV.awsRegion] ?? 'us-east-1';
-  const raw = env[ENV.pricesOverride];
-  let override: PriceOverride | undefined;
-  if (raw) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(raw);
-    } catch (err) {
-      throw new Error(`config: ${ENV.pricesOverride} is not JSON (${(err as Error).message}); it is the stack's prices setting`);
-    }
-    override = checkPriceOverride(parsed, ENV.pricesOverride);
-  }
+  const parsed = jsonEnv(env, ENV.pricesOverride, "it is the stack's prices setting");
+  const override: PriceOverride | undefined = parsed === undefined ? undefined : checkPriceOverride(parsed, ENV.pricesOverride);
   let cached: { table: PriceTable; at: number } | undefined;
   return {
     region,
