@@ -137,6 +137,17 @@ describe("a fork's pipeline naming a private image of the deployment's registry"
     expect(imageOf(compileFor('quay.io/minio/minio:latest', true), 'private')).toBe(`${REGISTRY}/slipway-quay/minio/minio:latest`);
   });
 
+  it("a fork's image build runs the stack's builder from the account's registry, which its role may pull (docs/design/image-builds.md)", () => {
+    const options = buildCompileOptions(compileOptionsFromEnv(ENV), { repoSlug: 'acme/app', buildNumber: 7, fork: true });
+    const ctx = cliContext({ repo: 'acme/app', commit: 'a'.repeat(40), event: 'pull_request', action: 'opened', fork: true });
+    const build = `kind: pipeline\ntype: docker\nname: p\nsteps:\n- name: image\n  image: plugins/docker\n  settings:\n    repo: acme/app\n    dry_run: true\n`;
+    const result = compileManifest(loadManifest('.drone.yml', build), ctx, options);
+    expect(result.errors).toEqual([]);
+    const images = result.stages[0]!.taskDefinition.containerDefinitions.map((c) => c.image);
+    expect(images).toContain(ENV.IMAGE_BUILDER);
+    for (const image of images) expect(isPrivateToFork(image, options.forkPulls!)).toBe(false);
+  });
+
   it('is refused by default, with no forkPullRepositories', () => {
     const { FORK_PULL_REPOSITORIES: _, ...defaults } = ENV;
     expect(compileFor(`${REGISTRY}/mirror/node:20`, true, 'steps', defaults).errors[0]!.diagnostics[0]!.message).toMatch(/forkPullRepositories$/);
