@@ -16,13 +16,13 @@ import { SOCI_REPOSITORY_PREFIX } from '../core/images/soci.js';
 import { ImageBuilds } from './image-builds.js';
 import { acknowledgeWildcardResource } from './nag.js';
 
-/** Pulling an image from an ECR repository (https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-pull.html). */
-const ECR_PULL_ACTIONS = ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage'];
+/** Pulling an image from an ECR repository (https://docs.aws.amazon.com/AmazonECR/latest/userguide/ECR_on_ECS.html). */
+const ECR_PULL_ACTIONS: readonly string[] = ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage'];
 /** A first pull through a pull-through cache rule also creates the repository and imports the image (pull-through-cache-iam.html). */
-const ECR_CACHE_ACTIONS = [...ECR_PULL_ACTIONS, 'ecr:CreateRepository', 'ecr:BatchImportUpstreamImage'];
+const ECR_CACHE_ACTIONS: readonly string[] = [...ECR_PULL_ACTIONS, 'ecr:CreateRepository', 'ecr:BatchImportUpstreamImage'];
 
 /** What a fork's execution role may not do on a refused cache prefix's repositories: pull, or make ECR fetch. */
-export const FORK_REFUSED_ECR_ACTIONS = ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage', 'ecr:BatchImportUpstreamImage', 'ecr:CreateRepository'] as const;
+export const FORK_REFUSED_ECR_ACTIONS: readonly string[] = ECR_CACHE_ACTIONS;
 
 /** Every task definition Slipway registers has a family starting with this (core/pipeline/family.ts). */
 export const TASK_FAMILY_PREFIX = 'slipway-';
@@ -189,7 +189,7 @@ export class BuildCluster extends Construct {
 
     const cachePrefixes = [...new Set((props.forkCachePrefixes ?? []).map(trim))];
     if (cachePrefixes.length > 0) {
-      this.forkExecutionRole.addToPolicy(new iam.PolicyStatement({ sid: 'ForkPullThroughCache', actions: ECR_CACHE_ACTIONS, resources: cachePrefixes.map((p) => repository(`${p}/*`)) }));
+      this.forkExecutionRole.addToPolicy(new iam.PolicyStatement({ sid: 'ForkPullThroughCache', actions: [...ECR_CACHE_ACTIONS], resources: cachePrefixes.map((p) => repository(`${p}/*`)) }));
       acknowledged.push(...cachePrefixes.map((p) => pattern(`${p}/*`)));
     }
     // Repositories named by images the stack chose (an agent given by URI, the image builder):
@@ -202,7 +202,7 @@ export class BuildCluster extends Construct {
     const names = [...cachePrefixes.map((p) => `${SOCI_REPOSITORY_PREFIX}/${p}/*`), ...(props.forkPullRepositories ?? []).map(trim)];
     const pulls = [...new Set(ownImages)].concat([...new Set(names)].map(repository));
     if (pulls.length > 0) {
-      this.forkExecutionRole.addToPolicy(new iam.PolicyStatement({ sid: 'ForkPullImages', actions: ECR_PULL_ACTIONS, resources: pulls }));
+      this.forkExecutionRole.addToPolicy(new iam.PolicyStatement({ sid: 'ForkPullImages', actions: [...ECR_PULL_ACTIONS], resources: pulls }));
       acknowledged.push(...names.filter((n) => n.includes('*')).map(pattern));
     }
     const own = this.forkExecutionRole.node.tryFindChild('DefaultPolicy');
@@ -231,7 +231,7 @@ export class BuildCluster extends Construct {
     this.trustedPulls.addStatements(
       new iam.PolicyStatement({
         sid: 'PullSociCopies',
-        actions: ECR_PULL_ACTIONS,
+        actions: [...ECR_PULL_ACTIONS],
         resources: [Stack.of(this).formatArn({ service: 'ecr', resource: 'repository', resourceName: `${SOCI_REPOSITORY_PREFIX}/*` })],
       }),
     );
@@ -402,11 +402,11 @@ export class BuildCluster extends Construct {
     const pullFrom = configured.length > 0 ? configured : [repository('*')];
     this.executionRole.addToPolicy(new iam.PolicyStatement({ sid: 'EcrLogin', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
     // Forks pull from their own allow-list (shareWithForks): these are the trusted builds'.
-    this.trustedPulls.addStatements(new iam.PolicyStatement({ sid: 'PullImages', actions: ECR_PULL_ACTIONS, resources: pullFrom.map((r) => r.arn) }));
+    this.trustedPulls.addStatements(new iam.PolicyStatement({ sid: 'PullImages', actions: [...ECR_PULL_ACTIONS], resources: pullFrom.map((r) => r.arn) }));
     const prefixes = (props.pullThroughCachePrefixes ?? []).map((p) => p.replace(/^\/+|\/+$/g, ''));
     const cached = prefixes.map((p) => repository(`${p}/*`));
     if (cached.length > 0) {
-      this.trustedPulls.addStatements(new iam.PolicyStatement({ sid: 'PullThroughCache', actions: ECR_CACHE_ACTIONS, resources: cached.map((r) => r.arn) }));
+      this.trustedPulls.addStatements(new iam.PolicyStatement({ sid: 'PullThroughCache', actions: [...ECR_CACHE_ACTIONS], resources: cached.map((r) => r.arn) }));
     }
     const policy = this.executionRole.node.tryFindChild('DefaultPolicy')!;
     acknowledgeWildcardResource(policy, '*', 'ecr:GetAuthorizationToken has no resource-level permission; what may be pulled is limited per repository.');

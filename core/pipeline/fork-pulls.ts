@@ -17,7 +17,7 @@ export interface ForkPulls {
   region: string;
   /**
    * Repository names, `*` matching any characters (`/` included), as the role's repository
-   * ARNs (https://docs.aws.amazon.com/AmazonECR/latest/userguide/security_iam_id-based-policy-examples.html):
+   * ARNs (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html):
    * the agent's and the image builder's repositories, the cache prefixes without credentials
    * and their SOCI-enabled copies, the operator's forkPullRepositories.
    */
