@@ -169,3 +169,26 @@ describe("a fork's pull request runs with its own execution role", () => {
     expect(pass.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
   });
 });
+
+describe("a fork's pulls with an agent given by URI and no cache rules", () => {
+  let s: Synthesized;
+  beforeAll(() => {
+    s = synthSlipway(fixtureProps({ agentImage: { uri: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/platform/slipway-agent:1' }, pullThroughCache: false }), { bundle: false, validate: false });
+  });
+  afterAll(() => s?.cleanup());
+
+  it("may pull the agent's repository, in the account and Region its URI names, and nothing else of the account", () => {
+    const fork = roleId(s, 'SlipwayBuildClusterForkExecutionRole');
+    const pulls = iamStatements(s.json).filter(
+      ({ owner, statement }) =>
+        statement.Effect === 'Allow' &&
+        asList(statement.Action).includes('ecr:BatchGetImage') &&
+        JSON.stringify(s.json.Resources[owner]!.Properties!.Roles ?? []).includes(JSON.stringify({ Ref: fork })),
+    );
+    expect(pulls.map(({ statement }) => statement.Sid)).toEqual(['ForkPullImages']);
+    expect(JSON.stringify(pulls[0]!.statement.Resource)).toMatch(/:ecr:eu-west-1:123456789012:repository\/platform\/slipway-agent"/);
+    expect(repositoryNames(pulls[0]!.statement.Resource)).toEqual(['platform/slipway-agent']);
+    expect(iamStatements(s.json).some(({ statement }) => statement.Sid === 'ForkPullThroughCache')).toBe(false);
+    expect(s.findings.filter((f) => f.paths.some((p) => /ForkExecutionRole|TaskExecutionRole/.test(p)))).toEqual([]);
+  });
+});
