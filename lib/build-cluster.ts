@@ -97,12 +97,19 @@ export class BuildCluster extends Construct {
   readonly cluster: ecs.Cluster;
   /**
    * Pulls images, writes logs, resolves the task definition's `secrets` (SSM under the prefix,
-   * the clone tokens). Its default policy holds what forks share (everything but pulls: a grant
-   * through addToPolicy reaches forkExecutionRole too); its pulls are in trustedPulls.
+   * the clone tokens). Its default policy holds what forks share (logs, clone tokens, ECR's
+   * login, the agent: a grant through addToPolicy reaches forkExecutionRole too); its pulls are
+   * in trustedPulls, its repository secrets in trustedSecrets.
    */
   readonly executionRole: iam.Role;
   /** The pulls of trusted builds only: pullRepositories (default every repository), every cache prefix, the SOCI copies. */
   readonly trustedPulls: iam.Policy;
+  /**
+   * The repository secrets of trusted builds only (SSM and Secrets Manager under secretsPrefix):
+   * a fork's pull request gets none (the compiler leaves them out), and its role could not
+   * resolve one either.
+   */
+  readonly trustedSecrets: iam.Policy;
   /**
    * The execution role of a fork's pull request (the autoscaler puts it in RunTask's overrides):
    * executionRole's shared policy, but pulls from an allow-list of its own (shareWithForks), and
@@ -145,9 +152,10 @@ export class BuildCluster extends Construct {
     });
     this.forkExecutionRole = new iam.Role(this, 'ForkExecutionRole', {
       assumedBy: tasksPrincipal,
-      description: "Slipway build tasks of forks' pull requests: logs and clone tokens as the build tasks, pulls of public images' caches and the listed repositories only",
+      description: "Slipway build tasks of forks' pull requests: logs and clone tokens as the build tasks, no repository secrets, pulls of public images' caches and the listed repositories only",
     });
     this.trustedPulls = new iam.Policy(this, 'TaskExecutionRolePulls', { roles: [this.executionRole] });
+    this.trustedSecrets = new iam.Policy(this, 'TaskExecutionRoleSecrets', { roles: [this.executionRole] });
     this.taskRole = new iam.Role(this, 'BuildTaskRole', {
       assumedBy: tasksPrincipal,
       description: 'Slipway build containers: no permissions by default',
@@ -304,21 +312,17 @@ export class BuildCluster extends Construct {
     const parameterArns = paths.map((path) =>
       stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: path, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }),
     );
-    this.executionRole.addToPolicy(
-      new iam.PolicyStatement({ sid: 'RepositorySecrets', actions: ['ssm:GetParameters'], resources: parameterArns }),
-    );
+    this.trustedSecrets.addStatements(new iam.PolicyStatement({ sid: 'RepositorySecrets', actions: ['ssm:GetParameters'], resources: parameterArns }));
     // `kind: secret` documents and image_pull_secrets name Secrets Manager secrets under the
     // same prefix (`/slipway/OWNER/NAME/…`, a name that keeps its leading slash in the ARN);
     // the trailing `*` covers the `-XXXXXX` suffix Secrets Manager adds to every secret ARN.
     const secretArns = paths.map((path) =>
       stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `/${path}`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
     );
-    this.executionRole.addToPolicy(
-      new iam.PolicyStatement({ sid: 'RepositorySecretsManagerSecrets', actions: ['secretsmanager:GetSecretValue'], resources: secretArns }),
-    );
+    this.trustedSecrets.addStatements(new iam.PolicyStatement({ sid: 'RepositorySecretsManagerSecrets', actions: ['secretsmanager:GetSecretValue'], resources: secretArns }));
     // SecureString parameters and secrets are encrypted with a KMS key whose id is not known
     // here (aws/ssm, aws/secretsmanager or the user's own): allow decrypting only on behalf of
-    // SSM and Secrets Manager in this region.
+    // SSM and Secrets Manager in this region. Shared: a fork's clone token may need it.
     this.executionRole.addToPolicy(
       new iam.PolicyStatement({
         sid: 'DecryptSecretsViaSsm',
@@ -331,12 +335,12 @@ export class BuildCluster extends Construct {
     if (!policy) throw new Error('SLIPWAY-CDK: the execution role has no default policy');
     for (const path of paths) {
       acknowledgeWildcardResource(
-        policy,
+        this.trustedSecrets,
         `arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/${path}`,
         'Build secrets are one SSM parameter per repository and name under this prefix; the set is open by design.',
       );
       acknowledgeWildcardResource(
-        policy,
+        this.trustedSecrets,
         `arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:/${path}`,
         'Secrets Manager secrets of kind: secret documents and image_pull_secrets, under the repository prefix; the compiler lets a pipeline name only its own repository\'s.',
       );

@@ -64,14 +64,29 @@ describe("a fork's pull request runs with its own execution role", () => {
       .filter((st) => st.Effect === 'Allow' && asList(st.Action).includes('ecr:BatchGetImage'))
       .flatMap((st) => repositoryNames(st.Resource));
 
-  it("shares the build tasks' policy without its pulls: logs, secrets, clone tokens and ECR's login reach both roles, through that same policy", () => {
+  it("shares the build tasks' policy without its pulls or repository secrets: logs, clone tokens and ECR's login reach both roles, through that same policy", () => {
     const shared = policiesOf(exec).filter(([id]) => id.startsWith('SlipwayBuildClusterTaskExecutionRoleDefaultPolicy'));
     expect(shared).toHaveLength(1);
     const [, policy] = shared[0]!;
     expect(asList(policy.Properties!.Roles as unknown[])).toContainEqual({ Ref: fork });
     const sids = sidsOf(policy);
-    expect(sids).toEqual(expect.arrayContaining(['EcrLogin', 'RepositorySecrets', 'RepositorySecretsManagerSecrets']));
-    for (const pull of ['PullImages', 'PullThroughCache', 'PullSociCopies']) expect(sids).not.toContain(pull);
+    expect(sids).toEqual(expect.arrayContaining(['EcrLogin', 'CloneTokens', 'DecryptSecretsViaSsm']));
+    const actions = (policy.Properties!.PolicyDocument as { Statement: { Action: string | string[] }[] }).Statement.flatMap((st) => asList(st.Action));
+    expect(actions).toEqual(expect.arrayContaining(['logs:CreateLogStream', 'logs:PutLogEvents']));
+    for (const trusted of ['PullImages', 'PullThroughCache', 'PullSociCopies', 'RepositorySecrets', 'RepositorySecretsManagerSecrets']) expect(sids).not.toContain(trusted);
+  });
+
+  it("keeps the repository secrets (SSM and Secrets Manager under the prefix) in a policy of the execution role alone: forks get no secrets, as in Drone", () => {
+    const secrets = policiesOf(exec).filter(([id]) => id.startsWith('SlipwayBuildClusterTaskExecutionRoleSecrets'));
+    expect(secrets).toHaveLength(1);
+    expect(secrets[0]![1].Properties!.Roles).toEqual([{ Ref: exec }]);
+    expect(sidsOf(secrets[0]![1]).sort()).toEqual(['RepositorySecrets', 'RepositorySecretsManagerSecrets']);
+    const forkReads = policiesOf(fork)
+      .flatMap(([, p]) => (p.Properties!.PolicyDocument as { Statement: { Effect: string; Action: string | string[]; Resource: unknown }[] }).Statement)
+      .filter((st) => st.Effect === 'Allow' && asList(st.Action).some((a) => a === 'ssm:GetParameters' || a === 'secretsmanager:GetSecretValue'));
+    // Only the clone tokens: the stack's SCM secret (one key of it) and the App tokens' own prefix.
+    for (const st of forkReads) expect(JSON.stringify(st.Resource)).not.toMatch(/parameter\/slipway\/|secret:\/slipway\//);
+    expect(forkReads.length).toBeGreaterThan(0);
   });
 
   it("keeps the trusted builds' pulls (every repository by default, every cache prefix, the SOCI copies) in a policy of the execution role alone", () => {

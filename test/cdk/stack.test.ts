@@ -291,7 +291,8 @@ for (const variant of variants) {
 
     it('lets build tasks read only the /slipway/… SSM parameters and the GitHub App clone tokens (and decrypt them through SSM)', () => {
       const exec = iamStatements(s.json).filter(({ owner }) => owner.includes('TaskExecutionRole')).map((x) => x.statement);
-      const ssm = exec.filter((st) => asList(st.Action).some((a) => a.startsWith('ssm:')));
+      // Repository secrets and clone tokens sit in different policies (forks get the clone tokens only).
+      const ssm = exec.filter((st) => asList(st.Action).some((a) => a.startsWith('ssm:'))).sort((a, b) => (b.Sid ?? '').localeCompare(a.Sid ?? ''));
       expect(ssm.map((st) => st.Sid)).toEqual(['RepositorySecrets', 'AppCloneTokens']);
       for (const st of ssm) expect(asList(st.Action)).toEqual(['ssm:GetParameters']);
       expect(JSON.stringify(ssm[0]!.Resource)).toMatch(/:parameter\/slipway\/\*"\]\]\}$/);
