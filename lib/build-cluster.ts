@@ -2,7 +2,7 @@
 // roles every build task uses, the build log group, and the agent (task-runner) image.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ArnFormat, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecr from 'aws-cdk-lib/aws-ecr';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
@@ -11,12 +11,18 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { ecrImageOf } from '../core/images/ecr-image.js';
 import { SOCI_REPOSITORY_PREFIX } from '../core/images/soci.js';
 import { ImageBuilds } from './image-builds.js';
 import { acknowledgeWildcardResource } from './nag.js';
 
+/** Pulling an image from an ECR repository (https://docs.aws.amazon.com/AmazonECR/latest/userguide/ECR_on_ECS.html). */
+const ECR_PULL_ACTIONS: readonly string[] = ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage'];
+/** A first pull through a pull-through cache rule also creates the repository and imports the image (pull-through-cache-iam.html). */
+const ECR_CACHE_ACTIONS: readonly string[] = [...ECR_PULL_ACTIONS, 'ecr:CreateRepository', 'ecr:BatchImportUpstreamImage'];
+
 /** What a fork's execution role may not do on a refused cache prefix's repositories: pull, or make ECR fetch. */
-export const FORK_REFUSED_ECR_ACTIONS = ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage', 'ecr:BatchImportUpstreamImage', 'ecr:CreateRepository'] as const;
+export const FORK_REFUSED_ECR_ACTIONS: readonly string[] = ECR_CACHE_ACTIONS;
 
 /** Every task definition Slipway registers has a family starting with this (core/pipeline/family.ts). */
 export const TASK_FAMILY_PREFIX = 'slipway-';
@@ -76,16 +82,38 @@ export interface BuildClusterProps {
    * stack cannot tell): refused to forkExecutionRole, with their SOCI-enabled copies.
    */
   readonly forkRefusedCachePrefixes?: readonly string[];
+  /**
+   * Cache prefixes a fork's pull request may pull through: the stack's rules without
+   * credentials (ECR Public, registry.k8s.io, Quay), with their SOCI-enabled copies.
+   */
+  readonly forkCachePrefixes?: readonly string[];
+  /** Further ECR repository names of this account and Region (`*` any characters) a fork's pull request may pull (setting forkPullRepositories). */
+  readonly forkPullRepositories?: readonly string[];
+  /** Images the stack puts into forks' tasks itself (the image builder): their repositories, when in ECR, are pullable by forks. */
+  readonly forkPullImages?: readonly string[];
 }
 
 export class BuildCluster extends Construct {
   readonly cluster: ecs.Cluster;
-  /** Pulls images, writes logs, resolves the task definition's `secrets` (SSM under the prefix, the clone tokens). */
+  /**
+   * Pulls images, writes logs, resolves the task definition's `secrets` (SSM under the prefix,
+   * the clone tokens). Its default policy holds what forks share (logs, clone tokens, ECR's
+   * login, the agent: a grant through addToPolicy reaches forkExecutionRole too); its pulls are
+   * in trustedPulls, its repository secrets in trustedSecrets.
+   */
   readonly executionRole: iam.Role;
+  /** The pulls of trusted builds only: pullRepositories (default every repository), every cache prefix, the SOCI copies. */
+  readonly trustedPulls: iam.Policy;
+  /**
+   * The repository secrets of trusted builds only (SSM and Secrets Manager under secretsPrefix):
+   * a fork's pull request gets none (the compiler leaves them out), and its role could not
+   * resolve one either.
+   */
+  readonly trustedSecrets: iam.Policy;
   /**
    * The execution role of a fork's pull request (the autoscaler puts it in RunTask's overrides):
-   * every right of executionRole, through the same policy, minus every right on the refused
-   * cache prefixes (forkRefusedCachePrefixes), which an explicit Deny takes away.
+   * executionRole's shared policy, but pulls from an allow-list of its own (shareWithForks), and
+   * an explicit Deny on the refused cache prefixes (forkRefusedCachePrefixes) as a second guard.
    */
   readonly forkExecutionRole: iam.Role;
   /** The build containers' own identity: no permission at all unless an administrator adds some. */
@@ -124,8 +152,10 @@ export class BuildCluster extends Construct {
     });
     this.forkExecutionRole = new iam.Role(this, 'ForkExecutionRole', {
       assumedBy: tasksPrincipal,
-      description: "Slipway build tasks of forks' pull requests: the build tasks' rights, minus the pull-through cache rules that fetch with stored credentials",
+      description: "Slipway build tasks of forks' pull requests: logs and clone tokens as the build tasks, no repository secrets, pulls of public images' caches and the listed repositories only",
     });
+    this.trustedPulls = new iam.Policy(this, 'TaskExecutionRolePulls', { roles: [this.executionRole] });
+    this.trustedSecrets = new iam.Policy(this, 'TaskExecutionRoleSecrets', { roles: [this.executionRole] });
     this.taskRole = new iam.Role(this, 'BuildTaskRole', {
       assumedBy: tasksPrincipal,
       description: 'Slipway build containers: no permissions by default',
@@ -137,34 +167,86 @@ export class BuildCluster extends Construct {
     this.agentImages = this.agentImage(props.agentImage);
     this.grantImagePulls(props);
     this.imageBuilds = new ImageBuilds(this, 'ImageBuilds', { pushRepositories: props.imagePushRepositories ?? {}, removalPolicy: props.removalPolicy });
-    this.shareWithForks(props.forkRefusedCachePrefixes ?? []);
+    this.shareWithForks(props);
   }
 
   /**
-   * The fork role gets the execution role's policy itself, so that a right granted later (the
-   * SOCI copies, a clone token secret) reaches both; then a Deny, which no Allow overrides
-   * (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html),
+   * The fork role gets the execution role's shared policy itself, so that a right granted later
+   * (a clone token secret) reaches both; its pulls are an allow-list of its own, as Drone gives a
+   * fork's pull request no pull secrets (drone/drone plugin/registry/static.go skips
+   * a pull secret for a pull_request build unless the secret allows pull requests): the agent
+   * (in the shared policy when built here; its repository when given by URI), the image builder
+   * when in ECR, the cache rules without credentials (a first pull creates the repository and
+   * imports the image: https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-iam.html)
+   * and their SOCI-enabled copies, and the operator's forkPullRepositories. The compiler refuses
+   * the rest (lambdas/planner/compile-options.ts forkPullsOf mirrors this list). Then a Deny,
+   * which no Allow overrides (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html),
    * on the refused prefixes' repositories and their SOCI-enabled copies: through a credentialed
-   * rule ECR fetches with the deployment's token whatever the image names, and serves what a
-   * trusted build already cached (BatchGetImage, BatchImportUpstreamImage, CreateRepository:
-   * https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-iam.html). The
-   * PullImages statement allows every repository by default: only a Deny takes these out.
+   * rule ECR fetches with the deployment's token whatever the image names, so they stay closed
+   * whatever forkPullRepositories says.
    */
-  private shareWithForks(refusedPrefixes: readonly string[]): void {
+  private shareWithForks(props: BuildClusterProps): void {
     const shared = this.executionRole.node.tryFindChild('DefaultPolicy');
     if (!(shared instanceof iam.Policy)) throw new Error('SLIPWAY-CDK: the execution role has no default policy to share with the fork execution role');
     shared.attachToRole(this.forkExecutionRole);
-    const prefixes = [...new Set(refusedPrefixes.map((p) => p.replace(/^\/+|\/+$/g, '')))];
-    if (prefixes.length === 0) return;
     const stack = Stack.of(this);
-    const names = prefixes.flatMap((p) => [`${p}/*`, `${SOCI_REPOSITORY_PREFIX}/${p}/*`]);
+    const trim = (p: string) => p.replace(/^\/+|\/+$/g, '');
+    const repository = (name: string) => stack.formatArn({ service: 'ecr', resource: 'repository', resourceName: name });
+    const pattern = (name: string) => `arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/${name}`;
+    const acknowledged: string[] = [];
+
+    const cachePrefixes = [...new Set((props.forkCachePrefixes ?? []).map(trim))];
+    if (cachePrefixes.length > 0) {
+      this.forkExecutionRole.addToPolicy(new iam.PolicyStatement({ sid: 'ForkPullThroughCache', actions: [...ECR_CACHE_ACTIONS], resources: cachePrefixes.map((p) => repository(`${p}/*`)) }));
+      acknowledged.push(...cachePrefixes.map((p) => pattern(`${p}/*`)));
+    }
+    // Repositories named by images the stack chose (an agent given by URI, the image builder):
+    // in whichever account and Region the reference names.
+    const ownImages = [...Object.values(this.agentImages.byArch), this.agentImages.anyArch, ...(props.forkPullImages ?? [])]
+      .filter((image): image is string => image !== undefined && !Token.isUnresolved(image))
+      .map((image) => ecrImageOf(image))
+      .filter((ecr) => ecr !== undefined)
+      .map((ecr) => stack.formatArn({ service: 'ecr', resource: 'repository', resourceName: ecr.repository, account: ecr.accountId, region: ecr.region }));
+    const names = [...cachePrefixes.map((p) => `${SOCI_REPOSITORY_PREFIX}/${p}/*`), ...(props.forkPullRepositories ?? []).map(trim)];
+    const pulls = [...new Set(ownImages)].concat([...new Set(names)].map(repository));
+    if (pulls.length > 0) {
+      this.forkExecutionRole.addToPolicy(new iam.PolicyStatement({ sid: 'ForkPullImages', actions: [...ECR_PULL_ACTIONS], resources: pulls }));
+      acknowledged.push(...names.filter((n) => n.includes('*')).map(pattern));
+    }
+    const own = this.forkExecutionRole.node.tryFindChild('DefaultPolicy');
+    for (const resource of new Set(acknowledged)) {
+      acknowledgeWildcardResource(own!, resource, "A fork's pulls: the cache rules without credentials create a repository per upstream image under their prefix, and the operator's forkPullRepositories; nothing else of the account.");
+    }
+
+    const refused = [...new Set((props.forkRefusedCachePrefixes ?? []).map(trim))];
+    if (refused.length === 0) return;
     this.forkExecutionRole.addToPolicy(
       new iam.PolicyStatement({
         sid: 'NoCredentialedPullThroughCache',
         effect: iam.Effect.DENY,
         actions: [...FORK_REFUSED_ECR_ACTIONS],
-        resources: names.map((name) => stack.formatArn({ service: 'ecr', resource: 'repository', resourceName: name })),
+        resources: refused.flatMap((p) => [`${p}/*`, `${SOCI_REPOSITORY_PREFIX}/${p}/*`]).map(repository),
       }),
+    );
+  }
+
+  /**
+   * Lets trusted builds pull the SOCI-enabled copies the planner names (lib/soci-indexes.ts),
+   * whatever pullRepositories limits them to. Forks pull the copies of the rules without
+   * credentials only, granted with those rules (shareWithForks).
+   */
+  grantSociCopyPulls(): void {
+    this.trustedPulls.addStatements(
+      new iam.PolicyStatement({
+        sid: 'PullSociCopies',
+        actions: [...ECR_PULL_ACTIONS],
+        resources: [Stack.of(this).formatArn({ service: 'ecr', resource: 'repository', resourceName: `${SOCI_REPOSITORY_PREFIX}/*` })],
+      }),
+    );
+    acknowledgeWildcardResource(
+      this.trustedPulls,
+      `arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/${SOCI_REPOSITORY_PREFIX}/*`,
+      'The converter creates a repository per cached repository under this prefix; build tasks pull the copies the planner names.',
     );
   }
 
@@ -230,21 +312,17 @@ export class BuildCluster extends Construct {
     const parameterArns = paths.map((path) =>
       stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: path, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }),
     );
-    this.executionRole.addToPolicy(
-      new iam.PolicyStatement({ sid: 'RepositorySecrets', actions: ['ssm:GetParameters'], resources: parameterArns }),
-    );
+    this.trustedSecrets.addStatements(new iam.PolicyStatement({ sid: 'RepositorySecrets', actions: ['ssm:GetParameters'], resources: parameterArns }));
     // `kind: secret` documents and image_pull_secrets name Secrets Manager secrets under the
     // same prefix (`/slipway/OWNER/NAME/…`, a name that keeps its leading slash in the ARN);
     // the trailing `*` covers the `-XXXXXX` suffix Secrets Manager adds to every secret ARN.
     const secretArns = paths.map((path) =>
       stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `/${path}`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
     );
-    this.executionRole.addToPolicy(
-      new iam.PolicyStatement({ sid: 'RepositorySecretsManagerSecrets', actions: ['secretsmanager:GetSecretValue'], resources: secretArns }),
-    );
+    this.trustedSecrets.addStatements(new iam.PolicyStatement({ sid: 'RepositorySecretsManagerSecrets', actions: ['secretsmanager:GetSecretValue'], resources: secretArns }));
     // SecureString parameters and secrets are encrypted with a KMS key whose id is not known
     // here (aws/ssm, aws/secretsmanager or the user's own): allow decrypting only on behalf of
-    // SSM and Secrets Manager in this region.
+    // SSM and Secrets Manager in this region. Shared: a fork's clone token may need it.
     this.executionRole.addToPolicy(
       new iam.PolicyStatement({
         sid: 'DecryptSecretsViaSsm',
@@ -257,12 +335,12 @@ export class BuildCluster extends Construct {
     if (!policy) throw new Error('SLIPWAY-CDK: the execution role has no default policy');
     for (const path of paths) {
       acknowledgeWildcardResource(
-        policy,
+        this.trustedSecrets,
         `arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/${path}`,
         'Build secrets are one SSM parameter per repository and name under this prefix; the set is open by design.',
       );
       acknowledgeWildcardResource(
-        policy,
+        this.trustedSecrets,
         `arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:/${path}`,
         'Secrets Manager secrets of kind: secret documents and image_pull_secrets, under the repository prefix; the compiler lets a pipeline name only its own repository\'s.',
       );
@@ -308,8 +386,9 @@ export class BuildCluster extends Construct {
   }
 
   /**
-   * Image pulls with the execution role: ECR's token (no resource-level permission), then
-   * the layers of the allowed repositories (default: every repository of this account and
+   * Image pulls with the execution role: ECR's token (no resource-level permission, shared
+   * with forks), then, for trusted builds only (trustedPulls), the layers of the allowed
+   * repositories (default: every repository of this account and
    * region, the agent's asset repository among them), and, with a pull-through cache, the
    * creation of the cached repository and the import of the upstream image
    * (https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-iam.html).
@@ -326,29 +405,18 @@ export class BuildCluster extends Construct {
     const configured = (props.pullRepositories ?? []).map((arn) => ({ arn, pattern: arn }));
     const pullFrom = configured.length > 0 ? configured : [repository('*')];
     this.executionRole.addToPolicy(new iam.PolicyStatement({ sid: 'EcrLogin', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
-    this.executionRole.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'PullImages',
-        actions: ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage'],
-        resources: pullFrom.map((r) => r.arn),
-      }),
-    );
+    // Forks pull from their own allow-list (shareWithForks): these are the trusted builds'.
+    this.trustedPulls.addStatements(new iam.PolicyStatement({ sid: 'PullImages', actions: [...ECR_PULL_ACTIONS], resources: pullFrom.map((r) => r.arn) }));
     const prefixes = (props.pullThroughCachePrefixes ?? []).map((p) => p.replace(/^\/+|\/+$/g, ''));
     const cached = prefixes.map((p) => repository(`${p}/*`));
     if (cached.length > 0) {
-      this.executionRole.addToPolicy(
-        new iam.PolicyStatement({
-          sid: 'PullThroughCache',
-          actions: ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage', 'ecr:CreateRepository', 'ecr:BatchImportUpstreamImage'],
-          resources: cached.map((r) => r.arn),
-        }),
-      );
+      this.trustedPulls.addStatements(new iam.PolicyStatement({ sid: 'PullThroughCache', actions: [...ECR_CACHE_ACTIONS], resources: cached.map((r) => r.arn) }));
     }
     const policy = this.executionRole.node.tryFindChild('DefaultPolicy')!;
     acknowledgeWildcardResource(policy, '*', 'ecr:GetAuthorizationToken has no resource-level permission; what may be pulled is limited per repository.');
     for (const r of [...pullFrom, ...cached]) {
       if (!r.pattern.includes('*')) continue;
-      acknowledgeWildcardResource(policy, r.pattern, 'Build images are chosen by each pipeline; pulls are limited to the configured ECR repositories (default: this account and region) and pull-through cache prefixes.');
+      acknowledgeWildcardResource(this.trustedPulls, r.pattern, 'Build images are chosen by each pipeline; pulls are limited to the configured ECR repositories (default: this account and region) and pull-through cache prefixes.');
     }
   }
 }

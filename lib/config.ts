@@ -54,6 +54,13 @@ export interface SlipwaySettings {
   /** Repository prefixes of the account's ECR pull-through cache rules (e.g. `docker-hub`); empty: none. */
   readonly pullThroughCachePrefixes: readonly string[];
   /**
+   * ECR repository names in this account and Region (`*` any characters, e.g. `mirror/*`) that a
+   * pull request from a fork may pull besides the agent's, the image builder's and the stack's
+   * cache rules without credentials; empty: none. A fork's other images of the account are a
+   * compile error (Drone gives forks no pull secrets).
+   */
+  readonly forkPullRepositories: readonly string[];
+  /**
    * The stack's own pull-through cache rules (lib/pull-through-cache.ts): ECR Public, the
    * Kubernetes registry and Quay, and Docker Hub, ghcr.io and registry.gitlab.com once their
    * credentials' secret is set; builds' images of those registries are pulled through them.
@@ -119,6 +126,7 @@ export const DEFAULT_SETTINGS: SlipwaySettings = {
   agentPlatforms: ['amd64', 'arm64'],
   pullRepositories: [],
   pullThroughCachePrefixes: [],
+  forkPullRepositories: [],
   pullThroughCache: true,
   dockerHubCredentialsSecretArn: undefined,
   ghcrCredentialsSecretArn: undefined,
@@ -187,6 +195,13 @@ export function settingsFromContext(get: ContextReader): SlipwaySettings {
   for (const prefix of cachePrefixes) {
     if (!/^[a-z0-9][a-z0-9._/-]*$/.test(prefix)) throw new ConfigError(`SLIPWAY-CONFIG: context pullThroughCachePrefixes: "${prefix}" is not an ECR repository prefix such as docker-hub`);
   }
+  const forkPullRepositories = list(get, 'forkPullRepositories');
+  for (const name of forkPullRepositories) {
+    // An ECR repository name (CreateRepository's pattern), `*` allowed as in a repository ARN.
+    if (!/^[a-z0-9*](?:[a-z0-9._/*-]*[a-z0-9*])?$/.test(name)) {
+      throw new ConfigError(`SLIPWAY-CONFIG: context forkPullRepositories: "${name}" is not an ECR repository name of this account and Region such as mirror/node or mirror/*`);
+    }
+  }
   const dockerHubSecret = cacheCredentials(get, 'dockerHubCredentialsSecretArn');
   const ghcrSecret = cacheCredentials(get, 'ghcrCredentialsSecretArn');
   const gitlabSecret = cacheCredentials(get, 'gitlabRegistryCredentialsSecretArn');
@@ -252,6 +267,7 @@ export function settingsFromContext(get: ContextReader): SlipwaySettings {
     agentPlatforms: platforms.length > 0 ? (platforms as AgentArch[]) : d.agentPlatforms,
     pullRepositories,
     pullThroughCachePrefixes: cachePrefixes,
+    forkPullRepositories,
     pullThroughCache: boolean(get, 'pullThroughCache', d.pullThroughCache),
     dockerHubCredentialsSecretArn: dockerHubSecret,
     ghcrCredentialsSecretArn: ghcrSecret,

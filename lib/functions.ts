@@ -58,6 +58,8 @@ export interface BuildSettings {
   readonly pullThroughCacheRules?: Readonly<Record<string, string>>;
   /** `owner/name` repositories whose builds pull images as written. */
   readonly pullThroughCacheOptOut?: readonly string[];
+  /** Further ECR repository names a fork's pull request may pull (settings forkPullRepositories). */
+  readonly forkPullRepositories?: readonly string[];
   /** Ping the webhook and the planner every few minutes (lib/functions/keep-warm.ts); off when unset. */
   readonly keepWarm?: boolean;
 }

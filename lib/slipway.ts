@@ -12,7 +12,7 @@ import { DashboardHosting, type MissingDashboard, checkDashboardBuild } from './
 import { ControlPlaneFunctions, type LambdaName, PLANNER_TIMEOUT, defaultEntries } from './functions.js';
 import { Network } from './network.js';
 import { PullThroughCacheRules } from './pull-through-cache.js';
-import { CREDENTIALED_RULE_PREFIXES } from '../core/pipeline/pull-through-cache.js';
+import { CREDENTIALED_RULE_PREFIXES, withoutCredentialedRules } from '../core/pipeline/pull-through-cache.js';
 import { SociIndexes, connectSociIndexes } from './soci-indexes.js';
 import { Ec2Capacity, connectEc2Capacity } from './ec2-capacity.js';
 import { nudgeOnInstanceRegistration } from './instance-registration-nudge.js';
@@ -119,6 +119,10 @@ export class Slipway extends Construct {
       // A fork's pull request pulls through no rule with credentials, nor through the operator's
       // own rules, whose credentials the stack cannot see.
       forkRefusedCachePrefixes: [...CREDENTIALED_RULE_PREFIXES, ...settings.pullThroughCachePrefixes],
+      // What it pulls instead: the stack's rules without credentials, the builder, the operator's list.
+      forkCachePrefixes: Object.values(withoutCredentialedRules({ registry: '', prefixes: cacheRules?.prefixes ?? {} }).prefixes),
+      forkPullRepositories: settings.forkPullRepositories,
+      ...(settings.imageBuilder ? { forkPullImages: [settings.imageBuilder] } : {}),
       imagePushRepositories: settings.imagePushRepositories,
     });
     this.queues = new Queues(this, 'Queues', { plannerTimeout: PLANNER_TIMEOUT });
@@ -148,7 +152,7 @@ export class Slipway extends Construct {
             releaseSha256: settings.sociReleaseSha256,
           })
         : undefined;
-    if (this.sociIndexes) connectSociIndexes(this.sociIndexes, this.functions.functions, this.buildCluster.executionRole, ownPrefixes);
+    if (this.sociIndexes) connectSociIndexes(this.sociIndexes, this.functions.functions, this.buildCluster, ownPrefixes);
     this.dashboard = new DashboardHosting(this, 'Dashboard', {
       assetDir: dashboardDir,
       whenMissing: dashboardWhenMissing,

@@ -29,7 +29,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { LOG_STREAM_PREFIX } from '../core/pipeline/log-configuration.js';
 import { SOCI_CONVERTER_CONTAINER, SOCI_CONVERTER_CPU, SOCI_REPOSITORY_PREFIX } from '../core/images/soci.js';
-import { TASK_FAMILY_PREFIX } from './build-cluster.js';
+import { type BuildCluster, TASK_FAMILY_PREFIX } from './build-cluster.js';
 import { PUSH_ACTIONS } from './image-builds.js';
 import { acknowledgeWildcardResource } from './nag.js';
 
@@ -155,23 +155,12 @@ export function sociCopiesLifecyclePolicy(): { rules: unknown[] } {
 export function connectSociIndexes(
   soci: SociIndexes,
   functions: { planner: lambda.Function; autoscaler: lambda.Function },
-  buildExecutionRole: iam.Role,
+  buildCluster: Pick<BuildCluster, 'grantSociCopyPulls'>,
   cachePrefixes: readonly string[],
 ): void {
   const stack = Stack.of(soci);
   // Build tasks pull the copies the planner names, whatever pullRepositories limits them to.
-  buildExecutionRole.addToPolicy(
-    new iam.PolicyStatement({
-      sid: 'PullSociCopies',
-      actions: ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage'],
-      resources: [stack.formatArn({ service: 'ecr', resource: 'repository', resourceName: `${SOCI_REPOSITORY_PREFIX}/*` })],
-    }),
-  );
-  acknowledgeWildcardResource(
-    buildExecutionRole.node.tryFindChild('DefaultPolicy')!,
-    `arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/${SOCI_REPOSITORY_PREFIX}/*`,
-    'The converter creates a repository per cached repository under this prefix; build tasks pull the copies the planner names.',
-  );
+  buildCluster.grantSociCopyPulls();
   const config: SociConverterConfig = {
     taskDefinition: SOCI_CONVERTER_FAMILY,
     registry: `${Aws.ACCOUNT_ID}.dkr.ecr.${Aws.REGION}.${Aws.URL_SUFFIX}`,

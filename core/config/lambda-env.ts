@@ -48,6 +48,12 @@ export const ENV = {
   /** Comma-separated `owner/name` whose builds pull their images as written (opted out of the cache). */
   pullThroughCacheOptOut: 'PULL_THROUGH_CACHE_OPT_OUT',
   /**
+   * Comma-separated ECR repository names (`*` any characters) a fork's pull request may pull
+   * besides the agent's, the builder's and the cache rules without credentials (stack setting
+   * forkPullRepositories, lambdas/planner/compile-options.ts forkPullsOf).
+   */
+  forkPullRepositories: 'FORK_PULL_REPOSITORIES',
+  /**
    * SOCI-enabled copies of large cached images (core/images/soci.ts, lib/soci-indexes.ts), JSON
    * `{"taskDefinition", "registry", "prefixes": [...]}`: the autoscaler converts, the planner
    * names the copies. Unset: off.
@@ -179,7 +185,7 @@ export const FUNCTION_ENV: Record<LambdaName, FunctionEnv> = {
       // Pipelines over 10 containers run as consecutive tasks (the stack has the snapshot bucket).
       ENV.splitPipelines,
     ],
-    optional: [...AGENT_IMAGES, ENV.allowedRepositories, ENV.imageBuilds, ENV.imageBuilder, ENV.pullThroughCache, ENV.pullThroughCacheOptOut, ENV.ec2Capacity, ENV.sociIndexes],
+    optional: [...AGENT_IMAGES, ENV.allowedRepositories, ENV.imageBuilds, ENV.imageBuilder, ENV.pullThroughCache, ENV.pullThroughCacheOptOut, ENV.forkPullRepositories, ENV.ec2Capacity, ENV.sociIndexes],
   },
   autoscaler: {
     always: [

@@ -5,6 +5,7 @@ import type { PullSecretLoginsOf } from './docker-config.js';
 import type { Ec2CapacityOptions } from './capacity.js';
 import type { AgentPlan } from './contract.js';
 import type { RunTaskInput, TaskDefinitionInput } from './ecs-task.js';
+import type { ForkPulls } from './fork-pulls.js';
 import type { ImageBuildOptions } from './image-build.js';
 import type { ImageCommands } from './plugin-command.js';
 import type { PullThroughCache } from './pull-through-cache.js';
@@ -86,6 +87,12 @@ export interface CompileOptions {
    * they cover are pulled through them (pull-through-cache.ts). Absent: images as written.
    */
   pullThroughCache?: PullThroughCache;
+  /**
+   * For a pull request from a fork: the repositories of the deployment's registry its execution
+   * role may pull (fork-pulls.ts); an image of that registry outside them is the pipeline's error.
+   * Absent: no such check (a trusted build, or a deployment whose account is not known).
+   */
+  forkPulls?: ForkPulls;
   /**
    * Compile a pipeline over ECS's 10 containers into consecutive tasks (core/pipeline/segments.ts,
    * CompiledStage.segments) instead of refusing it. Off until the control plane runs segments.

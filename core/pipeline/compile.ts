@@ -42,6 +42,7 @@ import { fitContainers, isPlugin, tooManyContainersMessage } from './pack.js';
 import { pluginStructuralEnvironment } from './plugin-run-env.js';
 import { runTaskInput } from './run-task.js';
 import { compileSplit, type SegmentSource, type ServiceTaskSource } from './compile-segments.js';
+import { isPrivateToFork } from './fork-pulls.js';
 import { applyPullThroughCache, refusedCacheImage } from './pull-through-cache.js';
 import { planSegments } from './segments.js';
 import { pipelineGraph, skippedDependencyNote } from './pipeline-graph.js';
@@ -175,6 +176,19 @@ export function compilePipeline(
         s.pos,
         `"${s.name}": image ${s.image} is this deployment's pull-through cache of ${refused.domain}, which fetches with the deployment's registry credentials; ` +
           `a pull request from a fork may not use it: write the upstream reference ${refused.upstream} instead, which is pulled anonymously`,
+      );
+    }
+  }
+  // Nor any other private image of the deployment's registry: Drone gives a fork's pull request
+  // no pull secrets, and its execution role may pull only what options.forkPulls lists.
+  const forkPulls = options.forkPulls;
+  if (forkPulls && isFork(ctx, options)) {
+    for (const s of [...pipeline.services, ...pipeline.steps]) {
+      if (!isPrivateToFork(s.image, forkPulls)) continue;
+      fail(
+        s.pos,
+        `"${s.name}": image ${s.image} is in this deployment's private ECR registry; a pull request from a fork may not pull the deployment's private images ` +
+          '(as Drone gives forks no pull secrets): use a public image, or ask the operator to list its repository in the stack setting forkPullRepositories',
       );
     }
   }

@@ -11,6 +11,7 @@
 
 import { isEcrRepositoryName } from '../images/ecr-repository-name.js';
 import { SOCI_REPOSITORY_PREFIX, type ConvertedImages } from '../images/soci.js';
+import { ecrRegistryOf } from '../images/ecr-image.js';
 import { parseImageReference } from '../images/reference.js';
 import type { ContainerDefinition } from './ecs-task.js';
 
@@ -82,16 +83,9 @@ export function withoutCredentialedRules(cache: PullThroughCache): PullThroughCa
   return { ...cache, prefixes: Object.fromEntries(kept), refused };
 }
 
-/**
- * The hosts of an account's private ECR registry, in every form a pull may name it:
- * `<account>.dkr.ecr.<region>.amazonaws.com`, its China (`.amazonaws.com.cn`) and FIPS
- * (`dkr.ecr-fips`) forms, and the dual-stack `<account>.dkr-ecr.<region>.on.aws`
- * (https://docs.aws.amazon.com/AmazonECR/latest/userguide/ecr-requests.html), with or without
- * a port. Host names are case-insensitive. Any Region: the account's cache rules are the same names.
- */
+/** Whether `domain` is a host of the account's private ECR registry (ecrRegistryOf), in any Region: the account's cache rules are the same names. */
 function isAccountRegistry(domain: string, accountId: string): boolean {
-  const match = /^(\d{12})\.(?:dkr\.ecr(?:-fips)?|dkr-ecr(?:-fips)?)\.[a-z0-9-]+\.(?:amazonaws\.com(?:\.cn)?|on\.aws)(?::\d+)?$/.exec(domain.toLowerCase());
-  return match?.[1] === accountId;
+  return ecrRegistryOf(domain)?.accountId === accountId;
 }
 
 /** What a build wrote that names a refused rule's repository, and the upstream reference to write instead. */

@@ -9,7 +9,9 @@ import type { CompileOptions } from '../../core/pipeline/compile.js';
 import type { ImageCommands } from '../../core/pipeline/plugin-command.js';
 import { ecrRegistry, withoutCredentialedRules, type PullThroughCache } from '../../core/pipeline/pull-through-cache.js';
 import type { Arch } from '../../core/pipeline/types.js';
-import type { ConvertedImages } from '../../core/images/soci.js';
+import { SOCI_REPOSITORY_PREFIX, type ConvertedImages } from '../../core/images/soci.js';
+import { ecrImageOf } from '../../core/images/ecr-image.js';
+import type { ForkPulls } from '../../core/pipeline/fork-pulls.js';
 import { jsonEnv, numberEnv, type Env } from '../shared/config.js';
 import { ENV } from '../../core/config/lambda-env.js';
 import { ec2CapacityFromEnv } from '../shared/ec2-capacity.js';
@@ -32,6 +34,8 @@ export type DeploymentCompileOptions = Omit<CompileOptions, 'stageId' | 'withSec
   imageBuilder?: string;
   /** Repositories (`owner/name`) whose images are pulled as written, not through the cache. */
   pullThroughCacheOptOut?: readonly string[];
+  /** The operator's further ECR repositories a fork's pull request may pull (ENV.forkPullRepositories). */
+  forkPullRepositories?: readonly string[];
 };
 
 /** The agent image of each architecture (single-platform images). */
@@ -66,12 +70,14 @@ export function compileOptionsFromEnv(env: Env): DeploymentCompileOptions {
   const imageBuilds = imageBuildsFromEnv(env);
   const imageBuilder = env[ENV.imageBuilder];
   const ec2 = ec2CapacityFromEnv(env);
-  const pullThroughCache = pullThroughCacheFromEnv(env[ENV.pullThroughCache], accountId, env[ENV.awsRegion], partition);
+  const pullThroughCache = pullThroughCacheFromEnv(env, accountId, env[ENV.awsRegion], partition);
   const optOut = (env[ENV.pullThroughCacheOptOut] ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const forkPulls = (env[ENV.forkPullRepositories] ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
   return {
     ...(ec2 ? { ec2CapacityProviders: Object.fromEntries(Object.entries(ec2).map(([arch, c]) => [arch, c.capacityProvider])) } : {}),
     ...(pullThroughCache ? { pullThroughCache } : {}),
     ...(optOut.length > 0 ? { pullThroughCacheOptOut: optOut } : {}),
+    ...(forkPulls.length > 0 ? { forkPullRepositories: forkPulls } : {}),
     ...(imageBuilds ? { imageBuildsByRepository: imageBuilds } : {}),
     ...(imageBuilder ? { imageBuilder } : {}),
     logGroup: env[ENV.buildLogGroup] ?? '/slipway/builds',
@@ -123,9 +129,30 @@ export function buildPullThroughCache(deployment: Pick<DeploymentCompileOptions,
   return Object.keys(pullThroughCache.prefixes).length > 0 ? pullThroughCache : undefined;
 }
 
+/**
+ * What a fork's execution role may pull from the deployment's registry, as the stack grants it
+ * (lib/build-cluster.ts grantForkPulls): the agent's and the image builder's repositories when
+ * they are there, the cache rules without credentials and their SOCI-enabled copies, and the
+ * operator's forkPullRepositories. Undefined without the account (nothing to tell apart).
+ */
+export function forkPullsOf(
+  deployment: Pick<DeploymentCompileOptions, 'accountId' | 'region' | 'agentImages' | 'agentImage' | 'imageBuilder' | 'pullThroughCache' | 'forkPullRepositories'>,
+): ForkPulls | undefined {
+  const { accountId, region } = deployment;
+  if (accountId === undefined) return undefined;
+  const ownImages = [...Object.values(deployment.agentImages ?? {}), deployment.agentImage, deployment.imageBuilder]
+    .map((image) => (image === undefined ? undefined : ecrImageOf(image)))
+    .filter((ecr) => ecr !== undefined && ecr.accountId === accountId && ecr.region === region)
+    .map((ecr) => ecr!.repository);
+  const anonymous = deployment.pullThroughCache ? Object.values(withoutCredentialedRules(deployment.pullThroughCache).prefixes) : [];
+  const cached = anonymous.flatMap((prefix) => [`${prefix}/*`, `${SOCI_REPOSITORY_PREFIX}/${prefix}/*`]);
+  return { accountId, region, repositories: [...new Set([...ownImages, ...cached, ...(deployment.forkPullRepositories ?? [])])] };
+}
+
 /** The options of one build: the deployment's plus the build's stage ids, secrets and lookups. */
 export function buildCompileOptions(deployment: DeploymentCompileOptions, build: BuildCompileInput): CompileOptions {
-  const { imageBuildsByRepository, imageBuilder, ec2CapacityProviders, pullThroughCacheOptOut, pullThroughCache, ...options } = deployment;
+  const forkPulls = build.fork ? forkPullsOf(deployment) : undefined;
+  const { imageBuildsByRepository, imageBuilder, ec2CapacityProviders, pullThroughCacheOptOut, pullThroughCache, forkPullRepositories: _forkPullRepositories, ...options } = deployment;
   const cache = buildPullThroughCache({ ...(pullThroughCache ? { pullThroughCache } : {}), ...(pullThroughCacheOptOut ? { pullThroughCacheOptOut } : {}) }, build);
   // A repository the stack lists builds under its own role (push rights, cache); any other
   // may push to no ECR repository (the compiler refuses plugins/ecr steps naming one). A pull
@@ -144,6 +171,7 @@ export function buildCompileOptions(deployment: DeploymentCompileOptions, build:
       ...(imageBuilder ? { builderImage: imageBuilder } : {}),
     },
     withSecrets: !build.fork,
+    ...(forkPulls ? { forkPulls } : {}),
     ...(ec2CapacityProviders
       ? {
           ec2: {
@@ -184,14 +212,9 @@ function imageBuildsFromEnv(env: Env): Record<string, RepositoryImageBuilds> | u
  * The cache rules the stack created (ENV.pullThroughCache) on this account's registry. They
  * need the account and Region: without ACCOUNT_ID the images are left as written.
  */
-function pullThroughCacheFromEnv(json: string | undefined, accountId: string | undefined, region: string | undefined, partition: string | undefined): PullThroughCache | undefined {
-  if (json === undefined || json === '') return undefined;
-  let prefixes: unknown;
-  try {
-    prefixes = JSON.parse(json);
-  } catch (error) {
-    throw new Error(`config: ${ENV.pullThroughCache} is not JSON: ${(error as Error).message}`);
-  }
+function pullThroughCacheFromEnv(env: Env, accountId: string | undefined, region: string | undefined, partition: string | undefined): PullThroughCache | undefined {
+  const prefixes = jsonEnv(env, ENV.pullThroughCache, 'expected registry domains mapped to ECR repository prefixes, e.g. {"docker.io": "docker-hub"}');
+  if (prefixes === undefined) return undefined;
   if (typeof prefixes !== 'object' || prefixes === null || Array.isArray(prefixes) || !Object.values(prefixes).every((p) => typeof p === 'string' && /^[a-z0-9][a-z0-9._/-]*$/.test(p))) {
     throw new Error(`config: ${ENV.pullThroughCache} must map registry domains to ECR repository prefixes, e.g. {"docker.io": "docker-hub"}`);
   }

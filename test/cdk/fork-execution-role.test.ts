@@ -1,12 +1,16 @@
 // The execution role of a fork's pull request (lib/build-cluster.ts forkExecutionRole): the build
-// tasks' own rights through the same policy, and an explicit Deny on the pull-through cache rules
-// that fetch with the deployment's stored registry credentials (and on their SOCI-enabled copies),
-// so that ECR itself refuses a fork's file that names such a cache repository directly. The
+// tasks' shared rights (logs, clone tokens, ECR login) through the same policy, pulls from an
+// allow-list of its own (the agent, the image builder, the cache rules without credentials and
+// their SOCI copies, forkPullRepositories), never every repository of the account, as Drone gives
+// a fork's pull request no pull secrets; and an explicit Deny on the pull-through cache rules that
+// fetch with the deployment's stored registry credentials (and on their SOCI-enabled copies). The
 // autoscaler is told its ARN and may pass it (RunTask's TaskOverride.executionRoleArn,
 // https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_TaskOverride.html).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FORK_REFUSED_ECR_ACTIONS } from '../../lib/build-cluster.js';
 import { type Synthesized, asList, fixtureProps, iamStatements, lambdaFunction, logicalIds, synthSlipway } from './synth.js';
+
+const BUILDER = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/tools/kaniko:v1-debug';
 
 const DOCKER_HUB_SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/docker-hub-AbCdEf';
 const GHCR_SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/ghcr-AbCdEf';
@@ -29,7 +33,14 @@ describe("a fork's pull request runs with its own execution role", () => {
   let fork: string;
   beforeAll(() => {
     s = synthSlipway(
-      fixtureProps({ dockerHubCredentialsSecretArn: DOCKER_HUB_SECRET, ghcrCredentialsSecretArn: GHCR_SECRET, pullThroughCachePrefixes: ['team-cache'], sociReleaseSha256: 'a'.repeat(64) }),
+      fixtureProps({
+        dockerHubCredentialsSecretArn: DOCKER_HUB_SECRET,
+        ghcrCredentialsSecretArn: GHCR_SECRET,
+        pullThroughCachePrefixes: ['team-cache'],
+        sociReleaseSha256: 'a'.repeat(64),
+        forkPullRepositories: ['mirror/*', 'base/node'],
+        imageBuilder: BUILDER,
+      }),
       { bundle: false, validate: false },
     );
     exec = roleId(s, 'SlipwayBuildClusterTaskExecutionRole');
@@ -42,13 +53,81 @@ describe("a fork's pull request runs with its own execution role", () => {
     expect(trust(fork)).toEqual(trust(exec));
   });
 
-  it("gets every right of the build tasks' execution role, through that same policy (later grants such as the SOCI copies included)", () => {
-    const shared = Object.entries(s.json.Resources).filter(([, r]) => r.Type === 'AWS::IAM::Policy' && asList(r.Properties!.Roles as unknown[]).some((x) => JSON.stringify(x) === JSON.stringify({ Ref: exec })));
+  /** The policies attached to a role, by logical id. */
+  const policiesOf = (role: string) =>
+    Object.entries(s.json.Resources).filter(([, r]) => r.Type === 'AWS::IAM::Policy' && asList(r.Properties!.Roles as unknown[]).some((x) => JSON.stringify(x) === JSON.stringify({ Ref: role })));
+  const sidsOf = (policy: { Properties?: Record<string, unknown> }) => (policy.Properties!.PolicyDocument as { Statement: { Sid?: string }[] }).Statement.map((st) => st.Sid);
+  /** The repositories a role may pull from: every Allow of ecr:BatchGetImage in its policies. */
+  const pullableBy = (role: string) =>
+    policiesOf(role)
+      .flatMap(([, p]) => (p.Properties!.PolicyDocument as { Statement: { Effect: string; Action: string | string[]; Resource: unknown }[] }).Statement)
+      .filter((st) => st.Effect === 'Allow' && asList(st.Action).includes('ecr:BatchGetImage'))
+      .flatMap((st) => repositoryNames(st.Resource));
+
+  it("shares the build tasks' policy without its pulls or repository secrets: logs, clone tokens and ECR's login reach both roles, through that same policy", () => {
+    const shared = policiesOf(exec).filter(([id]) => id.startsWith('SlipwayBuildClusterTaskExecutionRoleDefaultPolicy'));
     expect(shared).toHaveLength(1);
     const [, policy] = shared[0]!;
     expect(asList(policy.Properties!.Roles as unknown[])).toContainEqual({ Ref: fork });
-    const sids = (policy.Properties!.PolicyDocument as { Statement: { Sid?: string }[] }).Statement.map((st) => st.Sid);
-    expect(sids).toEqual(expect.arrayContaining(['PullImages', 'PullThroughCache', 'RepositorySecrets', 'PullSociCopies']));
+    const sids = sidsOf(policy);
+    expect(sids).toEqual(expect.arrayContaining(['EcrLogin', 'CloneTokens', 'DecryptSecretsViaSsm']));
+    const actions = (policy.Properties!.PolicyDocument as { Statement: { Action: string | string[] }[] }).Statement.flatMap((st) => asList(st.Action));
+    expect(actions).toEqual(expect.arrayContaining(['logs:CreateLogStream', 'logs:PutLogEvents']));
+    for (const trusted of ['PullImages', 'PullThroughCache', 'PullSociCopies', 'RepositorySecrets', 'RepositorySecretsManagerSecrets']) expect(sids).not.toContain(trusted);
+  });
+
+  it("keeps the repository secrets (SSM and Secrets Manager under the prefix) in a policy of the execution role alone: forks get no secrets, as in Drone", () => {
+    const secrets = policiesOf(exec).filter(([id]) => id.startsWith('SlipwayBuildClusterTaskExecutionRoleSecrets'));
+    expect(secrets).toHaveLength(1);
+    expect(secrets[0]![1].Properties!.Roles).toEqual([{ Ref: exec }]);
+    expect(sidsOf(secrets[0]![1]).sort()).toEqual(['RepositorySecrets', 'RepositorySecretsManagerSecrets']);
+    const forkReads = policiesOf(fork)
+      .flatMap(([, p]) => (p.Properties!.PolicyDocument as { Statement: { Effect: string; Action: string | string[]; Resource: unknown }[] }).Statement)
+      .filter((st) => st.Effect === 'Allow' && asList(st.Action).some((a) => a === 'ssm:GetParameters' || a === 'secretsmanager:GetSecretValue'));
+    // Only the clone tokens: the stack's SCM secret (one key of it) and the App tokens' own prefix.
+    for (const st of forkReads) expect(JSON.stringify(st.Resource)).not.toMatch(/parameter\/slipway\/|secret:\/slipway\//);
+    expect(forkReads.length).toBeGreaterThan(0);
+  });
+
+  it("keeps the trusted builds' pulls (every repository by default, every cache prefix, the SOCI copies) in a policy of the execution role alone", () => {
+    const pulls = policiesOf(exec).filter(([id]) => id.startsWith('SlipwayBuildClusterTaskExecutionRolePulls'));
+    expect(pulls).toHaveLength(1);
+    const [, policy] = pulls[0]!;
+    expect(policy.Properties!.Roles).toEqual([{ Ref: exec }]);
+    expect(sidsOf(policy).sort()).toEqual(['PullImages', 'PullSociCopies', 'PullThroughCache']);
+    expect(pullableBy(exec)).toContain('*');
+  });
+
+  it('pulls only from its allow-list: the agent, the builder, the cache rules without credentials and their SOCI copies, forkPullRepositories', () => {
+    const pullable = pullableBy(fork);
+    // The agent built here: the CDK asset repository, through the shared policy.
+    const agent = pullable.filter((name) => name.includes('container-assets'));
+    expect(agent).toHaveLength(1);
+    expect(pullable.filter((name) => !agent.includes(name)).sort()).toEqual(
+      [
+        'slipway-ecr-public/*',
+        'slipway-k8s/*',
+        'slipway-quay/*',
+        'slipway-soci/slipway-ecr-public/*',
+        'slipway-soci/slipway-k8s/*',
+        'slipway-soci/slipway-quay/*',
+        'tools/kaniko',
+        'mirror/*',
+        'base/node',
+      ].sort(),
+    );
+    // The builder's repository in the account and Region its reference names.
+    expect(JSON.stringify(iamStatements(s.json).find(({ statement }) => statement.Sid === 'ForkPullImages')!.statement.Resource)).toContain(':ecr:eu-west-1:123456789012:repository/tools/kaniko');
+    // A first pull through a rule without credentials creates the repository and imports the image, nowhere else.
+    const cache = iamStatements(s.json).find(({ statement }) => statement.Sid === 'ForkPullThroughCache')!;
+    expect(asList(cache.statement.Action)).toEqual(expect.arrayContaining(['ecr:CreateRepository', 'ecr:BatchImportUpstreamImage']));
+    expect(repositoryNames(cache.statement.Resource).sort()).toEqual(['slipway-ecr-public/*', 'slipway-k8s/*', 'slipway-quay/*']);
+    const imports = iamStatements(s.json).filter(({ owner, statement }) => owner.startsWith('SlipwayBuildClusterForkExecutionRole') && asList(statement.Action).includes('ecr:BatchImportUpstreamImage') && statement.Effect === 'Allow');
+    expect(imports.map(({ statement }) => statement.Sid)).toEqual(['ForkPullThroughCache']);
+  });
+
+  it('passes cdk-nag: every wildcard of its pulls acknowledged with a reason', () => {
+    expect(s.findings.filter((f) => f.paths.some((p) => /ForkExecutionRole|TaskExecutionRole/.test(p)))).toEqual([]);
   });
 
   it('is denied every pull, import and repository creation under the credentialed rules, the operator\'s own prefixes, and their SOCI copies', () => {
@@ -76,16 +155,20 @@ describe("a fork's pull request runs with its own execution role", () => {
     for (const anonymous of ['slipway-ecr-public', 'slipway-k8s', 'slipway-quay']) expect(JSON.stringify(statement.Resource)).not.toContain(anonymous);
   });
 
-  it('holds nothing else: the shared policy and its Deny, no inline or managed policy of its own', () => {
+  it('holds nothing else: the shared policy and its own pulls and Deny, no inline or managed policy of its own', () => {
     const attached = Object.entries(s.json.Resources).filter(
       ([, r]) => (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') && JSON.stringify(r.Properties!.Roles ?? []).includes(JSON.stringify({ Ref: fork })),
     );
     expect(attached).toHaveLength(2);
     const own = attached.find(([id]) => id.startsWith('SlipwayBuildClusterForkExecutionRoleDefaultPolicy'))!;
-    expect((own[1].Properties!.PolicyDocument as { Statement: { Sid?: string }[] }).Statement.map((st) => st.Sid)).toEqual(['NoCredentialedPullThroughCache']);
+    expect(sidsOf(own[1])).toEqual(['ForkPullThroughCache', 'ForkPullImages', 'NoCredentialedPullThroughCache']);
     const role = s.json.Resources[fork]!.Properties!;
     expect(role.Policies).toBeUndefined();
     expect(role.ManagedPolicyArns).toBeUndefined();
+  });
+
+  it('the planner is told the further repositories forks may pull, so that the compiler refuses the rest', () => {
+    expect(lambdaFunction(s.json, 'planner').props.Environment.Variables.FORK_PULL_REPOSITORIES).toBe('mirror/*,base/node');
   });
 
   it("the trusted builds' execution role is denied nothing", () => {
@@ -99,5 +182,28 @@ describe("a fork's pull request runs with its own execution role", () => {
     const pass = iamStatements(s.json).find(({ owner, statement }) => owner.startsWith('SlipwayFunctionsAutoscaler') && statement.Sid === 'PassBuildRoles')!.statement;
     expect(asList(pass.Resource)).toEqual(expect.arrayContaining([{ 'Fn::GetAtt': [fork, 'Arn'] }, { 'Fn::GetAtt': [exec, 'Arn'] }]));
     expect(pass.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
+  });
+});
+
+describe("a fork's pulls with an agent given by URI and no cache rules", () => {
+  let s: Synthesized;
+  beforeAll(() => {
+    s = synthSlipway(fixtureProps({ agentImage: { uri: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/platform/slipway-agent:1' }, pullThroughCache: false }), { bundle: false, validate: false });
+  });
+  afterAll(() => s?.cleanup());
+
+  it("may pull the agent's repository, in the account and Region its URI names, and nothing else of the account", () => {
+    const fork = roleId(s, 'SlipwayBuildClusterForkExecutionRole');
+    const pulls = iamStatements(s.json).filter(
+      ({ owner, statement }) =>
+        statement.Effect === 'Allow' &&
+        asList(statement.Action).includes('ecr:BatchGetImage') &&
+        JSON.stringify(s.json.Resources[owner]!.Properties!.Roles ?? []).includes(JSON.stringify({ Ref: fork })),
+    );
+    expect(pulls.map(({ statement }) => statement.Sid)).toEqual(['ForkPullImages']);
+    expect(JSON.stringify(pulls[0]!.statement.Resource)).toMatch(/:ecr:eu-west-1:123456789012:repository\/platform\/slipway-agent"/);
+    expect(repositoryNames(pulls[0]!.statement.Resource)).toEqual(['platform/slipway-agent']);
+    expect(iamStatements(s.json).some(({ statement }) => statement.Sid === 'ForkPullThroughCache')).toBe(false);
+    expect(s.findings.filter((f) => f.paths.some((p) => /ForkExecutionRole|TaskExecutionRole/.test(p)))).toEqual([]);
   });
 });

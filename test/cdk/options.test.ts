@@ -39,6 +39,12 @@ describe('settings from CDK context', () => {
     expect(fromCli).toMatchObject({ maxConcurrentBuilds: 20, useSpot: true, allowedRepositories: ['acme/api', 'acme/web'], logRetentionDays: 7, autoscalerReservedConcurrency: false });
   });
 
+  it('reads forkPullRepositories as ECR repository names, `*` allowed, default none', () => {
+    expect(DEFAULT_SETTINGS.forkPullRepositories).toEqual([]);
+    expect(settingsFromContext(fromMap({ forkPullRepositories: 'mirror/*, base/node' })).forkPullRepositories).toEqual(['mirror/*', 'base/node']);
+    expect(settingsFromContext(fromMap({ forkPullRepositories: ['mirror/*'] })).forkPullRepositories).toEqual(['mirror/*']);
+  });
+
   it.each([
     [{ maxConcurrentBuilds: 'ten' }, /maxConcurrentBuilds: "ten" is not an integer/],
     [{ maxConcurrentBuilds: 0 }, /maxConcurrentBuilds: 0 is not an integer ≥ 1/],
@@ -50,6 +56,9 @@ describe('settings from CDK context', () => {
     [{ agentPlatforms: 'amd64,x86' }, /agentPlatforms: "x86" is not amd64 or arm64/],
     [{ pullRepositories: 'team/*' }, /pullRepositories: "team\/\*" is not an ECR repository ARN/],
     [{ pullThroughCachePrefixes: 'Docker Hub' }, /pullThroughCachePrefixes: "Docker Hub" is not an ECR repository prefix/],
+    [{ forkPullRepositories: 'arn:aws:ecr:eu-west-1:123456789012:repository/mirror/*' }, /forkPullRepositories: "arn:aws:ecr:.*" is not an ECR repository name of this account and Region such as mirror\/node or mirror\/\*/],
+    [{ forkPullRepositories: 'Mirror/Node' }, /forkPullRepositories: "Mirror\/Node" is not an ECR repository name/],
+    [{ forkPullRepositories: 'mirror/' }, /forkPullRepositories: "mirror\/" is not an ECR repository name/],
     [{ webhookSecretsPrefix: '/slipway/hooks' }, /webhookSecretsPrefix "\/slipway\/hooks" and secretsPrefix "\/slipway" overlap/],
     [{ secretsPrefix: '/ci', webhookSecretsPrefix: '/' }, /webhookSecretsPrefix: "" must be an SSM path/],
     [{ webhookSecretsPrefix: '/ssm-hooks' }, /must be an SSM path such as \/slipway-webhooks \(not starting with aws or ssm\)/],

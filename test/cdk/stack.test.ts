@@ -107,6 +107,19 @@ for (const variant of variants) {
       for (const r of asList(imports[0]!.Resource as never)) expect(JSON.stringify(r)).toMatch(/:repository\/[a-z0-9._-]+\/\*"/);
     });
 
+    it("gives a fork's pull request no pull of the account's repositories by default: the agent and the cache rules without credentials only (Drone gives forks no pull secrets)", () => {
+      const [fork] = logicalIds(s.json, 'AWS::IAM::Role', 'SlipwayBuildClusterForkExecutionRole');
+      const attached = Object.values(s.json.Resources).filter((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties!.Roles ?? []).includes(JSON.stringify({ Ref: fork })));
+      const pulls = attached
+        .flatMap((p) => (p.Properties!.PolicyDocument as { Statement: { Effect: string; Action: string | string[]; Resource: unknown }[] }).Statement)
+        .filter((st) => st.Effect === 'Allow' && asList(st.Action).includes('ecr:BatchGetImage'))
+        .flatMap((st) => asList(st.Resource).map((r) => /:repository\/([^"]+)"/.exec(JSON.stringify(r))?.[1] ?? JSON.stringify(r)));
+      expect(pulls.filter((name) => !name.includes('container-assets')).sort()).toEqual(
+        ['slipway-ecr-public/*', 'slipway-k8s/*', 'slipway-quay/*', 'slipway-soci/slipway-ecr-public/*', 'slipway-soci/slipway-k8s/*', 'slipway-soci/slipway-quay/*'].sort(),
+      );
+      expect(lambdaFunction(s.json, 'planner').props.Environment.Variables[ENV.forkPullRepositories]).toBeUndefined();
+    });
+
     it('lets the planner check that secrets exist without reading them: ssm:DescribeParameters and secretsmanager:DescribeSecret under the prefix', () => {
       const planner = policyOf('planner');
       expect(planner.find((st) => st.Sid === 'SecretsExist')).toEqual({ Sid: 'SecretsExist', Effect: 'Allow', Action: 'ssm:DescribeParameters', Resource: '*' });
@@ -278,7 +291,8 @@ for (const variant of variants) {
 
     it('lets build tasks read only the /slipway/… SSM parameters and the GitHub App clone tokens (and decrypt them through SSM)', () => {
       const exec = iamStatements(s.json).filter(({ owner }) => owner.includes('TaskExecutionRole')).map((x) => x.statement);
-      const ssm = exec.filter((st) => asList(st.Action).some((a) => a.startsWith('ssm:')));
+      // Repository secrets and clone tokens sit in different policies (forks get the clone tokens only).
+      const ssm = exec.filter((st) => asList(st.Action).some((a) => a.startsWith('ssm:'))).sort((a, b) => (b.Sid ?? '').localeCompare(a.Sid ?? ''));
       expect(ssm.map((st) => st.Sid)).toEqual(['RepositorySecrets', 'AppCloneTokens']);
       for (const st of ssm) expect(asList(st.Action)).toEqual(['ssm:GetParameters']);
       expect(JSON.stringify(ssm[0]!.Resource)).toMatch(/:parameter\/slipway\/\*"\]\]\}$/);
