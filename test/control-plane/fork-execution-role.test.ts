@@ -88,6 +88,12 @@ describe("the execution role of a fork's stage", () => {
     expect(config.forkExecutionRoleArn).toBe(FORK_ROLE);
     expect(executionConfig({ [ENV.tableName]: 't', [ENV.jobsQueueUrl]: 'q' }).forkExecutionRoleArn).toBeUndefined();
   });
+
+  it('refuses a trusted execution role without a fork role, where forks would run with the trusted one', () => {
+    expect(() => executionConfig({ [ENV.tableName]: 't', [ENV.jobsQueueUrl]: 'q', [ENV.taskExecutionRoleArn]: EXECUTION_ROLE })).toThrow(
+      new RegExp(`${ENV.taskExecutionRoleArn} is set but ${ENV.forkTaskExecutionRoleArn} is not: pull requests from forks would run with the trusted execution role`),
+    );
+  });
 });
 
 describe('the ECS stand-in and the execution role override', () => {
