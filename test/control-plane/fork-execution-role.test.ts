@@ -17,6 +17,8 @@ import { isForkJob, runTaskInput } from '../../lambdas/autoscaler/start-stage.js
 import { buildCompileOptions, compileOptionsFromEnv } from '../../lambdas/planner/compile-options.js';
 import { FIXTURE_ENV } from '../compiler/support.js';
 import { ecsForFile, family, sh } from '../local/helpers.js';
+import { MAX_FORK_ROLE_ARN_CHARS, UPSTREAM_RESERVE, upstreamOverride } from '../../core/pipeline/override-budget.js';
+import { MAX_OVERRIDE_CHARS } from '../../core/pipeline/limits.js';
 import { MemoryBuildStore, MemoryJobQueue, MemoryStageStore } from '../support/memory-stores.js';
 import { resetAutoscalerState, runPass } from '../../lambdas/autoscaler/autoscaler.js';
 import type { AutoscalerDeps } from '../../lambdas/autoscaler/deps.js';
@@ -93,6 +95,28 @@ describe("the execution role of a fork's stage", () => {
     expect(() => executionConfig({ [ENV.tableName]: 't', [ENV.jobsQueueUrl]: 'q', [ENV.taskExecutionRoleArn]: EXECUTION_ROLE })).toThrow(
       new RegExp(`${ENV.taskExecutionRoleArn} is set but ${ENV.forkTaskExecutionRoleArn} is not: pull requests from forks would run with the trusted execution role`),
     );
+  });
+});
+
+describe("a fork's stage keeps room in RunTask's overrides for its execution role", () => {
+  it('a commit message cut to fit at compile time, the fullest upstream entry and the longest role ARN still fit the 8192 characters RunTask allows', () => {
+    const yaml = 'kind: pipeline\ntype: docker\nname: test\nsteps:\n- name: test\n  image: node:20\n  commands: [npm test]\n';
+    const manifest = loadManifest('.drone.yml', yaml);
+    const longest = `arn:${'p'.repeat(16)}:iam::123456789012:role/${'r'.repeat(64)}`;
+    expect(longest).toHaveLength(MAX_FORK_ROLE_ARN_CHARS);
+    const forkConfig = { ...config, forkExecutionRoleArn: longest };
+    // Every failed stage name the upstream entry can show: it fills UPSTREAM_RESERVE.
+    const upstream = { failedStages: Array.from({ length: 200 }, (_, i) => `stage-${i}`), buildStarted: 1_700_000_000_000 };
+    expect(JSON.stringify(upstreamOverride(upstream)).length).toBeGreaterThan(UPSTREAM_RESERVE - 20);
+    for (const fork of [true, false]) {
+      const ctx = cliContext({ repo: 'acme/app', commit: 'a'.repeat(40), event: 'pull_request', action: 'opened', ...(fork ? { fork: true } : {}) });
+      const long = { ...ctx, commit: { ...ctx.commit, message: 'x'.repeat(100_000) } };
+      const options = buildCompileOptions(compileOptionsFromEnv(FIXTURE_ENV), { repoSlug: 'acme/app', buildNumber: ctx.build.number, fork });
+      const [job] = newBuildRecords({ ctx: long, deliveryId: 'd-1', fork, now: 1 }, manifest, compileManifest(manifest, long, options)).jobs;
+      const input = runTaskInput(forkConfig, job!, 'arn:td', 'FARGATE', runTaskTokens(job!.stageKey, 0), upstream);
+      expect(input.overrides?.executionRoleArn).toBe(fork ? longest : undefined);
+      expect(JSON.stringify(input.overrides).length).toBeLessThanOrEqual(MAX_OVERRIDE_CHARS);
+    }
   });
 });
 
