@@ -189,7 +189,8 @@ export function newBuildRecords(input: NewBuildInput, manifest: Manifest, compil
       stageNumber: number,
       repo: build.repo,
       pipeline: pipeline.name,
-      ...(build.fork ? { fork: true as const } : {}),
+      // Written either way: a job without it is one stored before it was (start-stage.ts isForkJob).
+      fork: build.fork,
       ...(pipeline.concurrency ? { concurrencyLimit: pipeline.concurrency.limit } : {}),
       cpu: Number(c.taskDefinition.cpu),
       memory: Number(c.taskDefinition.memory),

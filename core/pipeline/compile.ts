@@ -516,7 +516,7 @@ export function compilePipeline(
     const original = u.steps.map((s) => builds.get(s.name)).filter((s): s is Step => s !== undefined);
     if (original.length > 0) perRunEnv.push({ container: u.container, env: (c) => Object.assign({}, ...original.map((s) => autoTagEnvironment(s, c))) });
   }
-  const fargateRun = runTaskInput({ pipeline, ctx, options, stageNumber, stage: stageEnv(pipeline, stageNumber), family: taskDefinition.family, pluginContainers, containerEnv: perRunEnv, segment: segment !== undefined, notes, fail, remoteServices, serviceTask: serviceTask !== undefined });
+  const fargateRun = runTaskInput({ pipeline, ctx, options, stageNumber, stage: stageEnv(pipeline, stageNumber), family: taskDefinition.family, pluginContainers, containerEnv: perRunEnv, segment: segment !== undefined, notes, fail, remoteServices, serviceTask: serviceTask !== undefined, forkRole: isFork(ctx, options) });
   const runTask = capacity.kind === 'ec2' ? ec2RunTask(fargateRun, taskDefinition.family, capacity.capacityProvider) : fargateRun;
   if (capacity.kind === 'ec2') {
     notes.push(

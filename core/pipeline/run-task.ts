@@ -7,7 +7,7 @@ import { AGENT_CONTAINER, AGENT_ENV } from './contract.js';
 import { keyValues, type ContainerOverride, type RunTaskInput, type Tag } from './ecs-task.js';
 import { buildEnvironment, type StageEnvInput } from './environment.js';
 import { MAX_CLIENT_TOKEN, MAX_OVERRIDE_CHARS, jsonChars } from './limits.js';
-import { REMOTE_SERVICES_RESERVE, SEGMENT_RESERVE, SERVICE_TASK_RESERVE, UPSTREAM_RESERVE, fitFreeText } from './override-budget.js';
+import { FORK_ROLE_RESERVE, REMOTE_SERVICES_RESERVE, SEGMENT_RESERVE, SERVICE_TASK_RESERVE, UPSTREAM_RESERVE, fitFreeText } from './override-budget.js';
 import { pluginRunEnvironment } from './plugin-run-env.js';
 import type { Pipeline, Position } from './types.js';
 
@@ -34,10 +34,12 @@ export interface RunTaskSource {
   remoteServices?: boolean;
   /** The service task of a split pipeline: room is kept for the URL its agent leaves its address at (SERVICE_TASK_RESERVE). */
   serviceTask?: boolean;
+  /** A pull request from a fork: room is kept for the fork execution role the autoscaler names (FORK_ROLE_RESERVE). */
+  forkRole?: boolean;
 }
 
 /** RunTask's input for one run of the stage. */
-export function runTaskInput({ pipeline, ctx, options, stageNumber, stage, family, pluginContainers, containerEnv = [], segment = false, notes, fail, remoteServices = false, serviceTask = false }: RunTaskSource): RunTaskInput {
+export function runTaskInput({ pipeline, ctx, options, stageNumber, stage, family, pluginContainers, containerEnv = [], segment = false, notes, fail, remoteServices = false, serviceTask = false, forkRole = false }: RunTaskSource): RunTaskInput {
   const stageId = (options.stageId ?? defaultStageId(ctx))(pipeline, stageNumber);
   if (stageId.length === 0 || stageId.length > MAX_CLIENT_TOKEN) {
     fail(pipeline.pos, `the stage id ${JSON.stringify(stageId)} cannot be a RunTask clientToken (1 to ${MAX_CLIENT_TOKEN} characters)`);
@@ -66,7 +68,8 @@ export function runTaskInput({ pipeline, ctx, options, stageNumber, stage, famil
   // What the control plane adds when it starts the stage (SLIPWAY_UPSTREAM; a segment's
   // snapshot URLs and time left, its services' address when they are remote; the service task's
   // address URL and time left) has its room kept.
-  const reserved = UPSTREAM_RESERVE + (segment ? SEGMENT_RESERVE : 0) + (remoteServices ? REMOTE_SERVICES_RESERVE : 0) + (serviceTask ? SERVICE_TASK_RESERVE : 0);
+  // A fork's stage also gets its execution role in the overrides (FORK_ROLE_RESERVE).
+  const reserved = UPSTREAM_RESERVE + (segment ? SEGMENT_RESERVE : 0) + (remoteServices ? REMOTE_SERVICES_RESERVE : 0) + (serviceTask ? SERVICE_TASK_RESERVE : 0) + (forkRole ? FORK_ROLE_RESERVE : 0);
   const overrideBudget = MAX_OVERRIDE_CHARS - reserved;
   const fitted = fitFreeText(ctx, (c) => jsonChars(overridesFor(c)), overrideBudget);
   const overrides = overridesFor(fitted.ctx);

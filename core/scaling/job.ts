@@ -30,8 +30,12 @@ export interface StageJob {
   queuedAt: number;
   /** Start on on-demand capacity even when Spot is in use (the retry after an interruption). */
   onDemand?: boolean;
-  /** A stage of a pull request from a fork: it runs with the fork execution role (lambdas/autoscaler/start-stage.ts runTaskInput). */
-  fork?: true;
+  /**
+   * A stage of a pull request from a fork: it runs with the fork execution role
+   * (lambdas/autoscaler/start-stage.ts runTaskInput). Written on every job; absent on a job
+   * stored before it was, whose build record then decides (start-stage.ts isForkJob).
+   */
+  fork?: boolean;
   /**
    * A pipeline split into consecutive tasks (core/pipeline/segments.ts): every segment's task,
    * the first being `taskDefinition`/`runTask` above. The stage's `segment` says which runs next.

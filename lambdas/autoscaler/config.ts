@@ -79,6 +79,11 @@ export function executionConfig(env: Env = process.env): ExecutionConfig {
   const executionRoleArn = env[ENV.taskExecutionRoleArn];
   const taskRoleArn = env[ENV.taskRoleArn];
   const forkExecutionRoleArn = env[ENV.forkTaskExecutionRoleArn];
+  // A fork's stage would otherwise run with the trusted execution role (runTaskInput names none):
+  // its pulls and secrets. The stack sets both; local mode neither.
+  if (executionRoleArn && !forkExecutionRoleArn) {
+    throw new Error(`config: ${ENV.taskExecutionRoleArn} is set but ${ENV.forkTaskExecutionRoleArn} is not: pull requests from forks would run with the trusted execution role; set it to the stack's fork execution role (lib/build-cluster.ts forkExecutionRole), or unset both`);
+  }
   const ec2 = ec2CapacityFromEnv(env);
   const prepull = ec2PrepullFromEnv(env);
   const soci = sociConverterFromEnv(env);

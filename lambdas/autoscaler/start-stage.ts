@@ -48,9 +48,11 @@ export async function startStage(deps: AutoscalerDeps, waiting: Waiting): Promis
   const stage = await deps.stages.getStageConsistent(waiting.job.buildId, waiting.job.stageNumber);
   const attempt = stage && isWaiting(stage) ? startAttempt(stage) : null;
   if (!stage || attempt === null) return { kind: 'gone' };
-  // A split stage starts the segment it is at (segment-run.ts): that segment's task.
+  // A split stage starts the segment it is at (segment-run.ts): that segment's task, with the
+  // execution role its build may have (its service task too: serviceTaskState takes this job).
   const segment = stage.segment ?? 1;
-  const w: Waiting = { ...waiting, job: segmentJob(waiting.job, segment) };
+  const fork = await isForkJob(deps, waiting.job);
+  const w: Waiting = { ...waiting, job: { ...segmentJob(waiting.job, segment), fork } };
   const { job } = w;
   const segmentRun = await segmentEnvironment(deps, job, stage, segment, attempt);
   if ('end' in segmentRun) {
@@ -188,6 +190,21 @@ export async function startStage(deps: AutoscalerDeps, waiting: Waiting): Promis
 }
 
 /** Ends a stage that cannot start (`error`, could-not-start) with `message`, unless it ended meanwhile. */
+/**
+ * Whether the stage's task runs with the fork execution role. The planner marks every job it
+ * stores (`fork`); a job without the mark was stored before jobs carried it (a build in flight
+ * across the upgrade, a stage enqueued later from its stored job, a Spot retry, a later
+ * segment), and its build record decides, as the build's own `fork` decided its compile. A job
+ * whose build is gone is no trusted build's: it runs as a fork's. Nothing is read where the
+ * deployment has no fork role (local mode): there is no other role to choose.
+ */
+export async function isForkJob(deps: { config: Pick<ExecutionConfig, 'forkExecutionRoleArn'>; store: Pick<AutoscalerDeps['store'], 'getBuild'> }, job: Pick<StageJob, 'buildId' | 'fork'>): Promise<boolean> {
+  if (job.fork !== undefined) return job.fork;
+  if (!deps.config.forkExecutionRoleArn) return false;
+  const build = await deps.store.getBuild(job.buildId);
+  return build === null || build.fork;
+}
+
 async function cannotStart(deps: AutoscalerDeps, stage: Stage, message: string): Promise<StartResult> {
   const finished = await deps.stages.finish(stage.buildId, stage.number, { status: 'error', reason: 'could-not-start', message, finishedAt: deps.now() });
   if (!finished) return { kind: 'gone' };

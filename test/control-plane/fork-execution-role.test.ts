@@ -13,10 +13,18 @@ import { loadManifest } from '../../core/pipeline/load.js';
 import { runTaskTokens, type StageJob } from '../../core/scaling/job.js';
 import { executionConfig } from '../../lambdas/autoscaler/config.js';
 import { serviceTaskConfig } from '../../lambdas/autoscaler/service-task.js';
-import { runTaskInput } from '../../lambdas/autoscaler/start-stage.js';
+import { isForkJob, runTaskInput } from '../../lambdas/autoscaler/start-stage.js';
 import { buildCompileOptions, compileOptionsFromEnv } from '../../lambdas/planner/compile-options.js';
 import { FIXTURE_ENV } from '../compiler/support.js';
 import { ecsForFile, family, sh } from '../local/helpers.js';
+import { MAX_FORK_ROLE_ARN_CHARS, UPSTREAM_RESERVE, upstreamOverride } from '../../core/pipeline/override-budget.js';
+import { MAX_OVERRIDE_CHARS } from '../../core/pipeline/limits.js';
+import { MemoryBuildStore, MemoryJobQueue, MemoryStageStore } from '../support/memory-stores.js';
+import { resetAutoscalerState, runPass } from '../../lambdas/autoscaler/autoscaler.js';
+import type { AutoscalerDeps } from '../../lambdas/autoscaler/deps.js';
+import { DEFAULT_LIMITS } from '../../core/scaling/decide-scale.js';
+import { AGENT_CONTAINER } from '../../core/pipeline/contract.js';
+import type { Build } from '../../core/builds/types.js';
 
 const EXECUTION_ROLE = 'arn:aws:iam::123456789012:role/slipway-execution';
 const FORK_ROLE = 'arn:aws:iam::123456789012:role/slipway-fork-execution';
@@ -38,9 +46,30 @@ function jobsOf(fork: boolean): StageJob[] {
 }
 
 describe("the execution role of a fork's stage", () => {
-  it("the planner marks a fork's stage job, and only a fork's", () => {
+  it("the planner marks every stage job, a fork's true and a trusted build's false", () => {
     expect(jobsOf(true).map((j) => j.fork)).toEqual([true]);
-    expect(jobsOf(false).map((j) => j.fork)).toEqual([undefined]);
+    expect(jobsOf(false).map((j) => j.fork)).toEqual([false]);
+  });
+
+  it("a job stored before jobs carried the mark runs as its build record says, and as a fork's when that build is gone", async () => {
+    const store = new MemoryBuildStore();
+    const records = (fork: boolean, id: string) => {
+      const ctx = cliContext({ repo: 'acme/app', commit: 'a'.repeat(40), event: 'pull_request', action: 'opened', ...(fork ? { fork: true } : {}) });
+      const { build } = newBuildRecords({ ctx, deliveryId: id, fork, now: 1 }, loadManifest('.drone.yml', 'kind: pipeline\ntype: docker\nname: t\nsteps:\n- name: t\n  image: node:20\n  commands: [true]\n'), { stages: [], skipped: [], errors: [] });
+      return { ...build, id };
+    };
+    store.add(records(true, 'acme/app#1'), [], []);
+    store.add(records(false, 'acme/app#2'), [], []);
+    const deps = { config, store };
+    // A legacy job (no `fork`) of a fork's build, a trusted build's, and a build no longer there.
+    expect(await isForkJob(deps, { buildId: 'acme/app#1' })).toBe(true);
+    expect(await isForkJob(deps, { buildId: 'acme/app#2' })).toBe(false);
+    expect(await isForkJob(deps, { buildId: 'acme/app#3' })).toBe(true);
+    // A marked job is taken at its word (the planner wrote it from the same build record).
+    expect(await isForkJob(deps, { buildId: 'acme/app#3', fork: false })).toBe(false);
+    expect(await isForkJob(deps, { buildId: 'acme/app#2', fork: true })).toBe(true);
+    // Without a fork role (local mode) there is nothing to choose between.
+    expect(await isForkJob({ config: {}, store }, { buildId: 'acme/app#1' })).toBe(false);
   });
 
   it("the autoscaler's RunTask of a fork's stage overrides the execution role with the fork role; a trusted stage's names none", () => {
@@ -60,6 +89,34 @@ describe("the execution role of a fork's stage", () => {
   it('the autoscaler reads the fork role from its environment', () => {
     expect(config.forkExecutionRoleArn).toBe(FORK_ROLE);
     expect(executionConfig({ [ENV.tableName]: 't', [ENV.jobsQueueUrl]: 'q' }).forkExecutionRoleArn).toBeUndefined();
+  });
+
+  it('refuses a trusted execution role without a fork role, where forks would run with the trusted one', () => {
+    expect(() => executionConfig({ [ENV.tableName]: 't', [ENV.jobsQueueUrl]: 'q', [ENV.taskExecutionRoleArn]: EXECUTION_ROLE })).toThrow(
+      new RegExp(`${ENV.taskExecutionRoleArn} is set but ${ENV.forkTaskExecutionRoleArn} is not: pull requests from forks would run with the trusted execution role`),
+    );
+  });
+});
+
+describe("a fork's stage keeps room in RunTask's overrides for its execution role", () => {
+  it('a commit message cut to fit at compile time, the fullest upstream entry and the longest role ARN still fit the 8192 characters RunTask allows', () => {
+    const yaml = 'kind: pipeline\ntype: docker\nname: test\nsteps:\n- name: test\n  image: node:20\n  commands: [npm test]\n';
+    const manifest = loadManifest('.drone.yml', yaml);
+    const longest = `arn:${'p'.repeat(16)}:iam::123456789012:role/${'r'.repeat(64)}`;
+    expect(longest).toHaveLength(MAX_FORK_ROLE_ARN_CHARS);
+    const forkConfig = { ...config, forkExecutionRoleArn: longest };
+    // Every failed stage name the upstream entry can show: it fills UPSTREAM_RESERVE.
+    const upstream = { failedStages: Array.from({ length: 200 }, (_, i) => `stage-${i}`), buildStarted: 1_700_000_000_000 };
+    expect(JSON.stringify(upstreamOverride(upstream)).length).toBeGreaterThan(UPSTREAM_RESERVE - 20);
+    for (const fork of [true, false]) {
+      const ctx = cliContext({ repo: 'acme/app', commit: 'a'.repeat(40), event: 'pull_request', action: 'opened', ...(fork ? { fork: true } : {}) });
+      const long = { ...ctx, commit: { ...ctx.commit, message: 'x'.repeat(100_000) } };
+      const options = buildCompileOptions(compileOptionsFromEnv(FIXTURE_ENV), { repoSlug: 'acme/app', buildNumber: ctx.build.number, fork });
+      const [job] = newBuildRecords({ ctx: long, deliveryId: 'd-1', fork, now: 1 }, manifest, compileManifest(manifest, long, options)).jobs;
+      const input = runTaskInput(forkConfig, job!, 'arn:td', 'FARGATE', runTaskTokens(job!.stageKey, 0), upstream);
+      expect(input.overrides?.executionRoleArn).toBe(fork ? longest : undefined);
+      expect(JSON.stringify(input.overrides).length).toBeLessThanOrEqual(MAX_OVERRIDE_CHARS);
+    }
   });
 });
 
@@ -83,5 +140,41 @@ describe('the ECS stand-in and the execution role override', () => {
     const error = await standIn.client.send(new RunTaskCommand({ taskDefinition: name, overrides: { executionRoleArn: 'slipway-fork-execution' } })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidParameterException);
     expect((error as Error).message).toMatch(/overrides\.executionRoleArn "slipway-fork-execution" is not an IAM role ARN/);
+  });
+});
+
+describe("a pass starts a fork's stage whose stored job predates the mark with the fork role", () => {
+  const standIn = ecsForFile({ namespaces: false });
+  const cluster = 'fork-legacy';
+
+  it("its build record says fork: RunTask carries the fork role; a trusted build's legacy job carries none", async () => {
+    resetAutoscalerState();
+    const store = new MemoryBuildStore();
+    const stages = new MemoryStageStore(store);
+    const deps: AutoscalerDeps = {
+      store, stages, ecs: standIn.client,
+      jobs: Object.assign(new MemoryJobQueue(), { sample: async () => [], remove: async () => [], postpone: async () => [], deadLetter: async () => ({}) }),
+      config: {
+        tableName: 'builds', jobsQueueUrl: 'jobs', cluster, subnets: ['subnet-local'], securityGroups: [], serviceSecurityGroups: [], assignPublicIp: 'DISABLED',
+        useSpot: false, defaultCpu: 256, limits: DEFAULT_LIMITS, executionRoleArn: EXECUTION_ROLE, forkExecutionRoleArn: FORK_ROLE,
+      },
+      postBuildStatus: async () => {}, nudge: async () => {}, now: Date.now, log: () => {},
+    };
+    const name = family('fork-legacy');
+    const queuedAt = Date.now() - 120_000;
+    for (const [id, fork] of [['octo/app#1', true], ['octo/app#2', false]] as const) {
+      const build: Build = { id, repo: 'octo/app', number: Number(id.split('#')[1]), status: 'pending', event: 'pull_request', action: 'opened', ref: 'refs/pull/1/head', branch: 'main', commit: 'c0ffee', message: 'm', author: 'a', link: 'l', deliveryId: id, fork, createdAt: queuedAt };
+      store.add(build, [{ buildId: id, repo: 'octo/app', buildNumber: build.number, number: 1, name: 'test', status: 'pending', dependsOn: [], attempts: 0, queuedAt }], []);
+      // Stored as the planner wrote jobs before they carried `fork`.
+      await stages.putStageJobs([{
+        stageKey: `${id}/1`, buildId: id, stageNumber: 1, repo: 'octo/app', pipeline: 'test', cpu: 256, memory: 512, queuedAt, runTask: {},
+        taskDefinition: { family: name, requiresCompatibilities: ['FARGATE'], networkMode: 'awsvpc', cpu: '256', memory: '512', containerDefinitions: [sh(AGENT_CONTAINER, 'sleep 0.2', { essential: true })] },
+      }]);
+    }
+    const report = await runPass(deps, { reconcile: false });
+    expect(report.started.map((s) => s.stageKey).sort()).toEqual(['octo/app#1/1', 'octo/app#2/1']);
+    const arns = await Promise.all(['octo/app#1', 'octo/app#2'].map(async (id) => (await stages.getStageConsistent(id, 1))!.taskArn!));
+    const described = await standIn.client.send(new DescribeTasksCommand({ cluster, tasks: arns }));
+    expect(arns.map((arn) => described.tasks?.find((t) => t.taskArn === arn)?.overrides?.executionRoleArn)).toEqual([FORK_ROLE, undefined]);
   });
 });
