@@ -5,6 +5,9 @@
 // a converter starts only in what waiting builds leave; its job waits on the queue meanwhile.
 
 import { ListTasksCommand, DescribeTasksCommand, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Build, Stage } from '../../core/builds/types.js';
 import { AGENT_CONTAINER } from '../../core/pipeline/contract.js';
@@ -178,10 +181,13 @@ describe('SOCI converters and the Fargate vCPU quota (ECS ListTasks/DescribeTask
     resetAutoscalerState();
     // Its container ignores SIGTERM: it stays stopping for its stopTimeout (120 s, the longest), longer
     // than this test (the last of the file: the stand-in ends it when the file is done).
-    const converterDefinition = await converterFamily("trap '' TERM; while :; do sleep 1; done", 120);
+    // RUNNING comes when the process is spawned, before its shell has read the trap: a SIGTERM sent
+    // then ends it at once, so the test stops it only once the script says the trap is set.
+    const trapped = join(mkdtempSync(join(tmpdir(), 'slipway-converter-')), 'trapped');
+    const converterDefinition = await converterFamily(`trap '' TERM; touch ${trapped}; while :; do sleep 1; done`, 120);
     const converter = await runConverter(converterDefinition, 'bbbb');
-    // Stopped before its container runs, a task stops at once: it is stopped once RUNNING.
     await waitFor('the converter RUNNING', async () => (await describe1(standIn.client, converter)).lastStatus === 'RUNNING');
+    await waitFor('the converter ignoring SIGTERM', async () => existsSync(trapped));
     await standIn.client.send(new StopTaskCommand({ cluster, task: converter, reason: 'test: stopping' }));
     const { deps, store, stages } = harness({ taskDefinition: converterDefinition });
     store.add(build('octo/app#3'), [stageOf('octo/app#3', { queuedAt: queuedAt() })], []);
