@@ -21,6 +21,7 @@ import { NUDGED_RECEIVE_WAIT_SECONDS } from '../../core/scaling/pass-schedule.js
 import { NUDGE_SOURCE } from '../shared/nudge.js';
 import { runPass, type AutoscalerDeps, type PassReport } from './autoscaler.js';
 import { executionConfig } from './config.js';
+import { CLONE_TOKEN_MIN_LIFE_MS } from './start-stage.js';
 import { cloneTokensPrefix, createCloneTokenMinter, ssmCloneTokenStore, type CloneTokenMinter, type CloneTokenStore } from '../shared/clone-tokens.js';
 import { scmCredentials } from '../shared/secrets.js';
 import { dynamoDocument, sqsClient, ssmClient } from '../shared/clients.js';
@@ -116,7 +117,7 @@ export function snapshotUrlsFromEnv(env: Env, secrets: () => Pick<SecretsProvide
 export function cloneTokensFromEnv(env: Env, store: CloneTokenStore): CloneTokenMinter {
   // Where the App's key is, read at start as every setting: the secret (deployed) or plain JSON (local mode).
   const scm: Env = { [ENV.scmCredentialsSecretArn]: env[ENV.scmCredentialsSecretArn], [ENV.scmCredentials]: env[ENV.scmCredentials] };
-  return createCloneTokenMinter({ prefix: cloneTokensPrefix(env), credentials: () => scmCredentials(scm), store });
+  return createCloneTokenMinter({ prefix: cloneTokensPrefix(env), credentials: () => scmCredentials(scm), store, reuseMinLifeMs: CLONE_TOKEN_MIN_LIFE_MS });
 }
 
 export interface AutoscalerEvent {
