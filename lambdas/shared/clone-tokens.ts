@@ -13,7 +13,7 @@
 // the token is bought at start, not at planning.
 //
 // A token this instance minted and wrote for the same repository a short while ago is still
-// in the parameter's last write or older than it (below), and valid an hour: a start whose
+// in the parameter, or a newer one is (below), and it is valid an hour: a start whose
 // token has comfortably more life left than its task needs before its clone (`reuseMinLifeMs`,
 // set by the autoscaler from its bound on a task's start) neither calls GitHub nor writes.
 // ECS reads the parameter when it starts the task, never later ("Sensitive data is injected

@@ -112,6 +112,19 @@ describe('the installation id of a repository is kept: a mint is one call to Git
     expect(since(before)).toEqual([`access_tokens ${app.installationId()}`]);
   });
 
+  it('the planner\'s token near its end is bought again with the kept installation id: the file waits for one call, not two', async () => {
+    const scm = createScmAccess({ credentials: async () => ({ github: { apiUrl: app.url, appId: '123', privateKey } }) });
+    app.setTokenLife(4 * 60_000); // under the five minutes before its end at which a token is replaced
+    try {
+      await scm.fetchConfig(repo('acme/app'), '.drone.yml', SHA);
+      const before = app.appRequests.length;
+      expect(await scm.fetchConfig(repo('acme/app'), '.drone.yml', SHA)).toBe('kind: pipeline\nname: app\n');
+      expect(since(before)).toEqual([`access_tokens ${app.installationId()}`]);
+    } finally {
+      app.setTokenLife(3_600_000);
+    }
+  });
+
   it('requests of one repository at once share one token: the planner planning a batch of its pushes', async () => {
     const scm = createScmAccess({ credentials: async () => ({ github: { apiUrl: app.url, appId: '123', privateKey } }) });
     const before = app.appRequests.length;

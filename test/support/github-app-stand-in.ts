@@ -34,6 +34,8 @@ export interface AppStandIn {
   reinstall(): number;
   /** The installation id it answers now. */
   installationId(): number;
+  /** How long the tokens it mints from now on live (default an hour, as GitHub's). */
+  setTokenLife(ms: number): void;
   stop(): Promise<void>;
 }
 
@@ -63,6 +65,7 @@ export async function startGithubAppStandIn(options: AppStandInOptions): Promise
   const level = { read: 1, write: 2 } as Record<string, number>;
   let failures: { count: number; status: number } = { count: 0, status: 500 };
   let installationId = FIRST_INSTALLATION_ID;
+  let tokenLifeMs = 3_600_000;
   const appRequests: string[] = [];
 
   const send = (res: ServerResponse, status: number, body: unknown) => {
@@ -110,7 +113,7 @@ export async function startGithubAppStandIn(options: AppStandInOptions): Promise
         }
         const token = `ghs_${randomBytes(18).toString('hex')}`;
         tokens.set(token, { repositories: names, permissions: { ...asked, metadata: 'read' } });
-        return send(res, 201, { token, expires_at: new Date(Date.now() + 3_600_000).toISOString(), permissions: parsed.permissions ?? {}, repository_selection: 'selected', repositories: names.map((name) => ({ name })) });
+        return send(res, 201, { token, expires_at: new Date(Date.now() + tokenLifeMs).toISOString(), permissions: parsed.permissions ?? {}, repository_selection: 'selected', repositories: names.map((name) => ({ name })) });
       }
       // Anything else: only with an installation token minted for the repository in the path.
       const repo = /^\/repos\/[^/]+\/([^/]+)\//.exec(url.pathname)?.[1];
@@ -138,6 +141,9 @@ export async function startGithubAppStandIn(options: AppStandInOptions): Promise
     },
     reinstall: () => (installationId += 1),
     installationId: () => installationId,
+    setTokenLife: (ms) => {
+      tokenLifeMs = ms;
+    },
     stop: () => new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve()))),
   };
 }
