@@ -197,6 +197,28 @@ describe('GitHub App clone tokens, minted when the stage starts', () => {
     expect(app.tokens.get(stored.value)?.repositories).toEqual(['twin']);
   });
 
+  it('stages of two repositories in one pass ask for their tokens at once, not one after the other', async () => {
+    // Each start waits here until the other has asked too: starts in series would never get past it.
+    let asked = 0;
+    let bothAsked!: () => void;
+    const together = new Promise<void>((resolve) => (bothAsked = resolve));
+    const gated = {
+      ...deps,
+      cloneTokens: async (job: Parameters<NonNullable<typeof deps.cloneTokens>>[0]) => {
+        asked += 1;
+        if (asked === 2) bothAsked();
+        await together;
+        return deps.cloneTokens!(job);
+      },
+    };
+    const a = await seedStage('acme/app');
+    const b = await seedStage('acme/twin');
+    const report = await runPass(gated, { reconcile: false });
+    expect(report.started.map((s) => s.stageKey).sort()).toEqual([`${a.build.id}/1`, `${b.build.id}/1`].sort());
+    expect(asked).toBe(2);
+    await Promise.all([finished(a.build.id), finished(b.build.id)]);
+  });
+
   it('asks GitHub for the token while the task definition is registered, not after: both are done before RunTask', async () => {
     const events: string[] = [];
     const ecs = deps.ecs;
