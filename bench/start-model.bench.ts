@@ -7,16 +7,24 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ec2PassProfile, pendingStatusOnPath } from './lib/control-plane-path.js';
 import { keepWarmCost, LAMBDA_PRICES } from './lib/keep-warm-cost.js';
-import { compiledSplit, ec2Rows, ec2RunningLadder, startBounds, startLadder } from './lib/start-ladder.js';
+import { compiledSplit, ec2Rows, ec2RunningLadder, gitHostPathText, startBounds, startLadder } from './lib/start-ladder.js';
+import { gitHostPath } from './lib/git-host-calls.js';
 import { DEFAULT_PRICES } from '../core/cost/price-table.js';
-import { serviceTaskShape, splitStartFigures, startShape, TODAY_CONTROL_PLANE, type SplitStartMode } from './lib/start-model.js';
+import { GIT_HOST_PATH_BEFORE, serviceTaskShape, splitStartFigures, startShape, TODAY_CONTROL_PLANE, type SplitStartMode } from './lib/start-model.js';
 
 const fixtures = fileURLToPath(new URL('../test/fixtures/start-model/', import.meta.url));
+const gitHost = await gitHostPath();
 const ladder = startLadder(readFileSync(`${fixtures}pipeline.yml`, 'utf8'), JSON.parse(readFileSync(`${fixtures}today.json`, 'utf8')), {
   statusOnPath: await pendingStatusOnPath(),
+  gitHost,
 });
 const today = ladder[0]!.figures;
 const s = (x: number) => `${x.toFixed(1)} s`;
+// Read by driving the planner's planEvent and the autoscaler's startStage through a GitHub that
+// answers only when told (bench/lib/git-host-calls.ts).
+console.log('Git host calls on the path, private repository with a GitHub App (cold/warm/refreshed instance; autoscaler: GitHub + SSM writes):');
+console.log(`  before: ${gitHostPathText(GIT_HOST_PATH_BEFORE)}`);
+console.log(`  now:    ${gitHostPathText(gitHost)}`);
 console.log('push → first step, Fargate, model of published measurements (20 000 runs each, seed 18)');
 console.log('change'.padEnd(50), 'p50'.padStart(8), 'p95'.padStart(8), ' p50 ratio', ' p95 ratio');
 for (const { name, figures } of ladder) {
@@ -50,7 +58,7 @@ for (const { name, vcpu, figures } of bounds) {
 // code and the compiled task definition have them.
 const statusOnPath = await pendingStatusOnPath();
 const passes = await ec2PassProfile();
-const ec2Profile = { ...TODAY_CONTROL_PLANE, statusOnPath };
+const ec2Profile = { ...TODAY_CONTROL_PLANE, statusOnPath, gitHost };
 const rows = ec2Rows(readFileSync(`${fixtures}pipeline.yml`, 'utf8'), passes, ec2Profile);
 console.log('\npush → first step on EC2 capacity (node: { capacity: warm }), 20 000 runs each, seed 19');
 console.log(
@@ -95,7 +103,7 @@ for (const [mode, name] of modes) {
 }
 // Whether keeping the Lambdas warm pays: what it saves (the two last rows) against what it costs.
 const warm = ladder.find((e) => e.name.startsWith('+ keepWarm'))!.figures;
-const cold = ladder.find((e) => e.name.startsWith('+ pending status'))!.figures;
+const cold = ladder.find((e) => e.name.startsWith('+ App installation ids'))!.figures;
 const cost = keepWarmCost();
 console.log(`\nkeepWarm (${cost.functions.map((f) => `${f.name} ${f.memoryMb} MB`).join(', ')}):`);
 console.log(`  saves ${(cold.stageP50['control plane'] - warm.stageP50['control plane']).toFixed(2)} s of the control plane at p50, ${(cold.p50 - warm.p50).toFixed(1)} s push → first step p50 (${(((cold.p50 - warm.p50) / cold.p50) * 100).toFixed(1)} %), ${(cold.p95 - warm.p95).toFixed(1)} s at p95`);
@@ -103,4 +111,4 @@ console.log(`  scheduled ping: ${cost.pingsPerMonth} invocations a month, $${cos
 console.log(`  provisioned concurrency 1: $${cost.provisioned.toFixed(2)} a month, billed while idle (not offered)`);
 console.log(`  prices: ${Object.values(LAMBDA_PRICES).map((p) => p.source).join('; ')}`);
 
-console.log('\nTo confirm with an AWS account: on EC2, the start of a stopped and of a new instance with the ECS agent\'s registration, placement on a running instance, how often a short poll misses the only message; Fargate provisioning and pull rates in the target Region and by task size (1, 2, 4 vCPU), whether the images and layers of a task pull at once, the gain of zstd copies (docs/design/start-fast.md), Docker Hub rate from AWS, GitHub API latency, Lambda cold share, the share of an image a SOCI-indexed start still fetches (docs/design/soci-indexes.md), the agent image\'s pushed size (npm run bench -- image-bytes) (see bench/lib/start-measurements.ts: every "assumed" line).');
+console.log('\nTo confirm with an AWS account: on EC2, the start of a stopped and of a new instance with the ECS agent\'s registration, placement on a running instance, how often a short poll misses the only message; Fargate provisioning and pull rates in the target Region and by task size (1, 2, 4 vCPU), whether the images and layers of a task pull at once, the gain of zstd copies (docs/design/start-fast.md), Docker Hub rate from AWS, GitHub API and SSM PutParameter latency, how often a repository\'s pushes come within 40 minutes of each other, Lambda cold share, the share of an image a SOCI-indexed start still fetches (docs/design/soci-indexes.md), the agent image\'s pushed size (npm run bench -- image-bytes) (see bench/lib/start-measurements.ts: every "assumed" line).');

@@ -17,7 +17,7 @@ import { backoffDelay } from '../../task-runner/backoff.js';
 import { AGENT_CONTAINER } from '../../core/pipeline/contract.js';
 import { seededRandom } from '../../core/util/seeded-random.js';
 import { CONTROL_PLANE, EC2, TASK } from './start-measurements.js';
-import { drawer, lambdaSeconds, nextTick, percentile, sharedPulls, untilQueued, type ControlPlaneProfile, type ModelContainer, type StartShape } from './start-model.js';
+import { drawer, lambdaSeconds, nextTick, percentile, sharedPulls, startCallSeconds, untilQueued, type ControlPlaneProfile, type ModelContainer, type StartShape } from './start-model.js';
 
 /** Where the build's instance comes from. */
 export type InstanceStart = 'running' | 'warm-pool' | 'launched';
@@ -96,7 +96,8 @@ export function sampleEc2Start(shape: StartShape, profile: ControlPlaneProfile, 
     runTaskAt = passes.registrationNudges ? ready + draw(CONTROL_PLANE.eventToLambda) + lambdaSeconds(profile, random, 'autoscaler') : nextScheduled(ready, phase, passes.scheduleSeconds);
     runTaskAt += draw(EC2.fleetDescribe);
   }
-  const placed = runTaskAt + draw(CONTROL_PLANE.runTask) + draw(EC2.placement);
+  // The clone token of a private repository with a GitHub App, before RunTask (start-stage.ts).
+  const placed = runTaskAt + startCallSeconds(profile, random, random() < profile.coldShare.autoscaler) + draw(CONTROL_PLANE.runTask) + draw(EC2.placement);
 
   // The containers: none waits for another on EC2's form (their images all pull at once).
   const byName = new Map(shape.containers.map((x) => [x.name, x]));

@@ -16,7 +16,7 @@ import { buildCompileOptions, compileOptionsFromEnv, type BuildCompileInput } fr
 import { ec2StartFigures, type Ec2Case, type Ec2PassProfile, type Ec2StartFigures, type InstanceStart } from './ec2-start-model.js';
 import { FIXTURE_ENV as DEPLOYMENT_ENV } from '../../test/compiler/support.js';
 import { AGENT_IMAGE_BEFORE, BOUNDS, SMALLER_VARIANTS, TASK } from './start-measurements.js';
-import { coldShareOf, megabytesOf, repositoryName, startFigures, startShape, TODAY_CONTROL_PLANE, type ControlPlaneProfile, type ImageAssumptions, type StartFigures, type StartShape } from './start-model.js';
+import { coldShareOf, megabytesOf, repositoryName, startFigures, startShape, TODAY_CONTROL_PLANE, type ControlPlaneProfile, type GitHostPath, type ImageAssumptions, type StartFigures, type StartShape } from './start-model.js';
 import { KEEP_WARM_RATE_MINUTES, KEPT_WARM_FUNCTIONS } from '../../core/config/keep-warm.js';
 
 /** Every rule the stack creates (lib/pull-through-cache.ts), each with its credentials given. */
@@ -144,6 +144,14 @@ function keptWarm(profile: ControlPlaneProfile): ControlPlaneProfile {
 export interface MeasuredControlPlane {
   /** The planner waits for the Git host's answer to the pending status before RunTask is asked for. */
   statusOnPath: boolean;
+  /** The Git host calls and clone-token writes on the path, by instance state (git-host-calls.ts). */
+  gitHost: GitHostPath;
+}
+
+/** `path`'s calls as a short text: `planner 3/1/2, autoscaler 2+1/0+0/1+1` (cold/warm/refreshed; Git host + SSM writes). */
+export function gitHostPathText(path: GitHostPath): string {
+  const states = ['cold', 'warm', 'refreshed'] as const;
+  return `planner ${states.map((s) => path.planner[s]).join('/')}, autoscaler ${states.map((s) => `${path.autoscaler[s].gitHost}+${path.autoscaler[s].ssmWrites}`).join('/')}`;
 }
 
 /** A split pipeline's first segment and service task as the planner compiles them (splitPipelines on, as deployed with a snapshot bucket). */
@@ -176,11 +184,14 @@ export function startLadder(yaml: string, today: { containerDefinitions: Contain
   const cached = entries.at(-1)!.containerDefinitions;
   // task-runner/Dockerfile on alpine with node:20-alpine's node binary alone (bench/lib/agent-image.ts).
   entries.push({ name: '+ agent image without npm, yarn, headers', containerDefinitions: cached, profile: TODAY_CONTROL_PLANE });
-  const now = { ...TODAY_CONTROL_PLANE, statusOnPath: measured.statusOnPath };
+  const status = { ...TODAY_CONTROL_PLANE, statusOnPath: measured.statusOnPath };
+  // The GitHub App's calls as the code makes them now (git-host-calls.ts), for a private repository.
+  const now = { ...status, gitHost: measured.gitHost };
   const warm = keptWarm(now);
   const sociCopies = compiledWithSociCopies(yaml, { [ENV.pullThroughCache]: JSON.stringify(CACHE_RULES) });
   entries.push(
-    { name: `+ pending status ${measured.statusOnPath ? 'still before' : 'beside'} the queue`, containerDefinitions: cached, profile: now },
+    { name: `+ pending status ${measured.statusOnPath ? 'still before' : 'beside'} the queue`, containerDefinitions: cached, profile: status },
+    { name: '+ App installation ids kept, clone tokens reused', containerDefinitions: cached, profile: now },
     { name: '+ keepWarm option (off by default)', containerDefinitions: cached, profile: warm },
     // SOCI (docs/design/soci-indexes.md): the planner names the converted copy of the node image
     // (390 MB, over 250 MB), which Fargate lazy-loads; postgres (150 MB) and the agent stay whole.

@@ -73,12 +73,44 @@ export interface StartShape {
 /** The functions on the path from the webhook to RunTask, in order. */
 export type PathFunction = 'webhook' | 'planner' | 'autoscaler';
 
+/**
+ * How a function's instance finds the repository of a push: new (`cold`), warm with the tokens
+ * of its last push still good (`warm`), or warm with them too old to use (`refreshed`).
+ */
+export type InstanceState = 'cold' | 'warm' | 'refreshed';
+
+/** Calls before RunTask of one stage: to the Git host, and clone-token writes to SSM. */
+export interface StartCalls {
+  gitHost: number;
+  ssmWrites: number;
+}
+
+/** The Git host calls on the path from the webhook to RunTask, for a private repository with a GitHub App (git-host-calls.ts reads them). */
+export interface GitHostPath {
+  /** Calls the planner waits for before it nudges the autoscaler (the pipeline file, and the App token it is read with). */
+  planner: Record<InstanceState, number>;
+  /** Calls the autoscaler waits for before RunTask of the stage (its clone token). */
+  autoscaler: Record<InstanceState, StartCalls>;
+}
+
+/**
+ * The same path before issue 18's token work, from that code: the planner kept its API token
+ * for the hour but no installation id (a new token: the installation, then the token, then the
+ * file); the autoscaler minted every clone token (the installation, then the token) and wrote it.
+ */
+export const GIT_HOST_PATH_BEFORE: GitHostPath = {
+  planner: { cold: 3, warm: 1, refreshed: 3 },
+  autoscaler: { cold: { gitHost: 2, ssmWrites: 1 }, warm: { gitHost: 2, ssmWrites: 1 }, refreshed: { gitHost: 2, ssmWrites: 1 } },
+};
+
 /** The control plane's path from the webhook to RunTask. */
 export interface ControlPlaneProfile {
   /** The pending commit status is posted before the stage is queued (before), or beside it. */
   statusOnPath: boolean;
   /** Share of pushes that meet each function cold (0: kept warm). */
   coldShare: Record<PathFunction, number>;
+  /** Git host calls and clone-token writes the path waits for, by instance state. */
+  gitHost: GitHostPath;
 }
 
 /** A function's cold share from how often a schedule invokes it (undefined: only pushes do). */
@@ -93,6 +125,7 @@ export function coldShareOf(scheduledEveryMinutes: number | undefined): number {
 export const TODAY_CONTROL_PLANE: ControlPlaneProfile = {
   statusOnPath: true,
   coldShare: { webhook: coldShareOf(undefined), planner: coldShareOf(undefined), autoscaler: coldShareOf(AUTOSCALER_PASS_RATE_MINUTES) },
+  gitHost: GIT_HOST_PATH_BEFORE,
 };
 
 export const STAGES = ['control plane', 'provisioning', 'pulls', 'clone', 'services ready', 'first step'] as const;
@@ -225,8 +258,29 @@ export function sharedPulls(pulls: readonly { start: number; work: number }[], r
 
 /** A Lambda invocation of the control plane: cold for `profile.coldShare[fn]` of them. */
 export function lambdaSeconds(profile: ControlPlaneProfile, random: () => number, fn: PathFunction): number {
+  return invocation(profile, random, fn).seconds;
+}
+
+function invocation(profile: ControlPlaneProfile, random: () => number, fn: PathFunction): { cold: boolean; seconds: number } {
   const draw = drawer(random);
-  return random() < profile.coldShare[fn] ? draw(CONTROL_PLANE.lambdaCold) : draw(CONTROL_PLANE.lambdaWarm);
+  const cold = random() < profile.coldShare[fn];
+  return { cold, seconds: cold ? draw(CONTROL_PLANE.lambdaCold) : draw(CONTROL_PLANE.lambdaWarm) };
+}
+
+/** A warm instance has the tokens of the repository's last push still good for a recent push only (CONTROL_PLANE.recentPushShare). */
+function instanceState(cold: boolean, random: () => number): InstanceState {
+  if (cold) return 'cold';
+  return random() < CONTROL_PLANE.recentPushShare.value ? 'warm' : 'refreshed';
+}
+
+/** The autoscaler's calls before RunTask of a stage (its clone token), in seconds; `cold`: a new instance. */
+export function startCallSeconds(profile: ControlPlaneProfile, random: () => number, cold: boolean): number {
+  const draw = drawer(random);
+  const calls = profile.gitHost.autoscaler[instanceState(cold, random)];
+  let t = 0;
+  for (let i = 0; i < calls.gitHost; i++) t += draw(CONTROL_PLANE.gitHostCall);
+  for (let i = 0; i < calls.ssmWrites; i++) t += draw(CONTROL_PLANE.ssmWrite);
+  return t;
 }
 
 /** One start, in seconds from push. */
@@ -234,11 +288,13 @@ export function sampleStart(shape: StartShape, profile: ControlPlaneProfile, ran
   return sampleTaskStart(shape, controlPlaneSeconds(profile, random), random);
 }
 
-/** Push → RunTask: webhook → queue → planner (config, build, status, enqueue, nudge) → autoscaler → RunTask. */
+/** Push → RunTask: webhook → queue → planner (config, build, status, enqueue, nudge) → autoscaler (clone token) → RunTask. */
 function controlPlaneSeconds(profile: ControlPlaneProfile, random: () => number): number {
   const draw = drawer(random);
   let t = untilQueued(profile, random);
-  t += lambdaSeconds(profile, random, 'autoscaler'); // the nudged autoscaler
+  const autoscaler = invocation(profile, random, 'autoscaler'); // the nudged autoscaler
+  t += autoscaler.seconds;
+  t += startCallSeconds(profile, random, autoscaler.cold);
   t += draw(CONTROL_PLANE.runTask);
   return t;
 }
@@ -246,10 +302,12 @@ function controlPlaneSeconds(profile: ControlPlaneProfile, random: () => number)
 /** Push → the stage queued and the autoscaler nudged: webhook → queue → planner (config, build, status, enqueue). */
 export function untilQueued(profile: ControlPlaneProfile, random: () => number): number {
   const draw = drawer(random);
-  const lambda = (fn: PathFunction) => lambdaSeconds(profile, random, fn);
-  let t = lambda('webhook');
-  t += draw(CONTROL_PLANE.sqsToLambda) + lambda('planner');
-  t += draw(CONTROL_PLANE.gitHostCall); // fetch the pipeline file at the commit
+  let t = lambdaSeconds(profile, random, 'webhook');
+  const planner = invocation(profile, random, 'planner');
+  t += draw(CONTROL_PLANE.sqsToLambda) + planner.seconds;
+  // The pipeline file at the commit, and the App token it is read with when the instance has none.
+  const calls = profile.gitHost.planner[instanceState(planner.cold, random)];
+  for (let i = 0; i < calls; i++) t += draw(CONTROL_PLANE.gitHostCall);
   t += draw(CONTROL_PLANE.dynamoWrite) * 2; // jobs, then the build
   if (profile.statusOnPath) t += draw(CONTROL_PLANE.gitHostCall); // pending status before the stage is queued
   t += draw(CONTROL_PLANE.dynamoWrite); // enqueue

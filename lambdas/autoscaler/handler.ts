@@ -21,8 +21,11 @@ import { NUDGED_RECEIVE_WAIT_SECONDS } from '../../core/scaling/pass-schedule.js
 import { NUDGE_SOURCE } from '../shared/nudge.js';
 import { runPass, type AutoscalerDeps, type PassReport } from './autoscaler.js';
 import { executionConfig } from './config.js';
+import { CLONE_TOKEN_MIN_LIFE_MS } from './start-stage.js';
 import { cloneTokensPrefix, createCloneTokenMinter, ssmCloneTokenStore, type CloneTokenMinter, type CloneTokenStore } from '../shared/clone-tokens.js';
 import { scmCredentials } from '../shared/secrets.js';
+import { GithubAppTokens } from '../shared/github-app-tokens.js';
+import type { Fetch } from '../../core/scm/types.js';
 import { dynamoDocument, sqsClient, ssmClient } from '../shared/clients.js';
 import { recentRecordsReader } from '../../adapters/dynamodb/recent-records.js';
 import { SsmPrepullLists } from '../../adapters/ssm/prepull-lists.js';
@@ -113,10 +116,16 @@ export function snapshotUrlsFromEnv(env: Env, secrets: () => Pick<SecretsProvide
 }
 
 /** GitHub App clone tokens: minted with the App of the SCM credentials, written to `store`. */
-export function cloneTokensFromEnv(env: Env, store: CloneTokenStore): CloneTokenMinter {
+export function cloneTokensFromEnv(env: Env, store: CloneTokenStore, fetchImpl?: Fetch): CloneTokenMinter {
   // Where the App's key is, read at start as every setting: the secret (deployed) or plain JSON (local mode).
   const scm: Env = { [ENV.scmCredentialsSecretArn]: env[ENV.scmCredentialsSecretArn], [ENV.scmCredentials]: env[ENV.scmCredentials] };
-  return createCloneTokenMinter({ prefix: cloneTokensPrefix(env), credentials: () => scmCredentials(scm), store });
+  return createCloneTokenMinter({
+    prefix: cloneTokensPrefix(env),
+    credentials: () => scmCredentials(scm),
+    store,
+    reuseMinLifeMs: CLONE_TOKEN_MIN_LIFE_MS,
+    ...(fetchImpl ? { tokens: new GithubAppTokens(fetchImpl) } : {}),
+  });
 }
 
 export interface AutoscalerEvent {

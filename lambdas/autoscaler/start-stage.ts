@@ -20,8 +20,21 @@ import { isWaiting, type AutoscalerDeps, type PassReport, type Waiting } from '.
 import { ensureTaskDefinition } from './register.js';
 import { isEc2Task, rootOnInstance } from '../../core/pipeline/ec2-task.js';
 import { CloneTokenError } from '../shared/clone-tokens.js';
+import { TIMEOUT_GRACE_MS } from './reconcile.js';
 import { isServicesAddress, serviceTaskState, type ServiceTaskState } from './service-task.js';
 import { segmentServices, type SegmentServices } from '../../core/builds/service-task.js';
+
+/**
+ * How long a clone token this instance wrote must still live to be used again for a stage of
+ * the same repository (clone-tokens.ts, reuseMinLifeMs). ECS hands it to the agent when the
+ * task starts, and the agent clones as soon as its image is pulled: the token must outlive
+ * provisioning and pulls. The reconciler's bound on a task's start is TIMEOUT_GRACE_MS (a task
+ * still running that long past its pipeline timeout, counted from RunTask, is stopped: a
+ * start may take that long and no longer); five minutes more for the clone itself and for
+ * the clocks of GitHub (which sets the expiry) and of this Lambda to disagree. So a token is
+ * reused while it was minted at most about 40 of its 60 minutes ago.
+ */
+export const CLONE_TOKEN_MIN_LIFE_MS = TIMEOUT_GRACE_MS + 5 * 60_000;
 
 /** Failed starts (errors, not waits) after which a stage ends `error`. */
 export const MAX_START_FAILURES = 8;  // with startRetryDelayMs: about 45 min of tries
@@ -101,25 +114,29 @@ export async function startStage(deps: AutoscalerDeps, waiting: Waiting): Promis
     }
   }
 
-  let taskDefinitionArn: string;
-  try {
-    taskDefinitionArn = await ensureTaskDefinition(deps.ecs, job.taskDefinition, taskRoles(config));
-  } catch (err) {
-    const info = classifyAwsError(err);
+  // A GitHub App clone token, bought now rather than at planning: it lives an hour and the
+  // stage may have waited longer. It is asked for while the task definition is registered:
+  // both must be done before RunTask, neither needs the other. GitHub down is retried with
+  // back-off like a failed start (MAX_START_FAILURES); the App not installed or a wrong key
+  // ends the stage saying so. A failed registration is reported first, as before; a token
+  // written for a start that then does not happen is harmless (the next start writes or
+  // reuses one, and a task reads the parameter only when it starts).
+  const [registered, token] = await Promise.allSettled([
+    ensureTaskDefinition(deps.ecs, job.taskDefinition, taskRoles(config)),
+    deps.cloneTokens ? deps.cloneTokens(job) : Promise.resolve(undefined),
+  ]);
+  if (registered.status === 'rejected') {
+    const info = classifyAwsError(registered.reason);
     return afterError(deps, stage, attempt, info, `RegisterTaskDefinition: ${describeAwsError(info)}`);
   }
-
-  // A GitHub App clone token, bought now rather than at planning: it lives an hour and the
-  // stage may have waited longer. GitHub down is retried with back-off like a failed start
-  // (MAX_START_FAILURES); the App not installed or a wrong key ends the stage saying so.
-  if (deps.cloneTokens) {
-    try {
-      const written = await deps.cloneTokens(job);
-      if (written) deps.log('clone token written', { stageKey: job.stageKey, parameter: written.parameter, expiresAt: new Date(written.expiresAt).toISOString() });
-    } catch (err) {
-      if (!(err instanceof CloneTokenError)) throw err;
-      return afterError(deps, stage, attempt, { kind: err.retryable ? 'transient' : 'fatal', retryable: err.retryable, name: err.name, message: err.message }, err.message);
-    }
+  const taskDefinitionArn = registered.value;
+  if (token.status === 'rejected') {
+    const err: unknown = token.reason;
+    if (!(err instanceof CloneTokenError)) throw err;
+    return afterError(deps, stage, attempt, { kind: err.retryable ? 'transient' : 'fatal', retryable: err.retryable, name: err.name, message: err.message }, err.message);
+  }
+  if (token.value) {
+    deps.log(token.value.reused ? 'clone token reused' : 'clone token written', { stageKey: job.stageKey, parameter: token.value.parameter, expiresAt: new Date(token.value.expiresAt).toISOString() });
   }
 
   // A Spot interruption requeues on on-demand (the stage says so); otherwise Spot first when

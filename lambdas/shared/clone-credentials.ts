@@ -1,5 +1,5 @@
 // How the agent of a private repository's build authenticates its clone. With a GitHub App,
-// a GitHub repository's token is minted per build (clone-tokens.ts). Otherwise the token lives
+// a GitHub repository's token is minted as its stages start (clone-tokens.ts). Otherwise the token lives
 // in the SCM credentials secret (Secrets Manager) under a TOP-LEVEL key per host —
 // `githubCloneToken`, `giteaCloneToken`, `gitlabCloneToken` — because ECS `secrets`
 // can select a top-level JSON key of a secret (`<arn>:<key>::`) but not a nested one.

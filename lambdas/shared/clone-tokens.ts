@@ -12,6 +12,15 @@
 // there just before RunTask: a stage may wait for capacity longer than a token lives, so
 // the token is bought at start, not at planning.
 //
+// A token this instance minted and wrote for the same repository a short while ago is still
+// in the parameter, or a newer one is (below), and it is valid an hour: a start whose
+// token has comfortably more life left than its task needs before its clone (`reuseMinLifeMs`,
+// set by the autoscaler from its bound on a task's start) neither calls GitHub nor writes.
+// ECS reads the parameter when it starts the task, never later ("Sensitive data is injected
+// into your container when the container is initially started",
+// https://docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-ssm-paramstore.html):
+// so the parameter holds a valid token before RunTask, never only after it.
+//
 // Why SSM Parameter Store: a standard SecureString costs nothing and holds 4 KB (GitHub's
 // new stateless tokens are ~520 characters); Secrets Manager asks not to call PutSecretValue
 // more than once every 10 minutes per secret (each call is a version, and versions younger
@@ -20,10 +29,13 @@
 // drops the oldest on each new one (unless it has a label: ParameterMaxVersionLimitExceeded,
 // https://docs.aws.amazon.com/botocore/latest/reference/services/ssm/client/exceptions/ParameterMaxVersionLimitExceeded.html).
 //
-// Two builds of one repository starting together both write it: each task reads whatever
-// was written last when ECS fetches its secrets, which is a token minted no earlier than
-// its own (the write comes before RunTask), for the same repository, with the same one
-// permission: either serves the clone.
+// Two builds of one repository starting together both write it, or one of them reuses a token
+// its instance wrote: each task reads whatever was written last when ECS fetches its secrets.
+// Only a token just minted is ever written (a reuse writes nothing), and the token a start
+// wrote or reused was written before its RunTask by the same instance: so the last write is
+// a token minted no earlier than its own, give or take the seconds between another writer's
+// mint and its write, which the reuse margin covers, for the same repository, with the same
+// one permission: either serves the clone.
 //
 // The prefix must be apart from the repositories' secrets (`from_secret` names parameters
 // under SECRETS_PREFIX and reaches steps: a clone token there could be asked for by a step)
@@ -140,10 +152,23 @@ export interface CloneTokenMinterOptions {
   credentials: () => Promise<CredentialsByHost>;
   store: CloneTokenStore;
   tokens?: GithubAppTokens;
+  /**
+   * A token this minter wrote for the repository is used again while it has at least this
+   * long to live (milliseconds); absent: every start mints and writes.
+   */
+  reuseMinLifeMs?: number;
+  now?: () => number;
+}
+
+/** The token a stage's task reads: written now, or one this minter wrote before and still good (`reused`). */
+export interface CloneTokenWritten {
+  parameter: string;
+  expiresAt: number;
+  reused: boolean;
 }
 
 /** What a stage's start needs: the token written where its task definition reads it, or nothing to do. */
-export type CloneTokenMinter = (job: Pick<StageJob, 'repo' | 'taskDefinition'>) => Promise<{ parameter: string; expiresAt: number } | undefined>;
+export type CloneTokenMinter = (job: Pick<StageJob, 'repo' | 'taskDefinition'>) => Promise<CloneTokenWritten | undefined>;
 
 /** GitHub down or limiting: worth another try. Anything else (not installed, bad key) is not. */
 function retryableScmError(err: ScmApiError): boolean {
@@ -152,9 +177,22 @@ function retryableScmError(err: ScmApiError): boolean {
 
 export function createCloneTokenMinter(options: CloneTokenMinterOptions): CloneTokenMinter {
   const tokens = options.tokens ?? new GithubAppTokens();
+  const now = options.now ?? Date.now;
+  /** What this minter wrote last to each parameter, and with which App (apiBase, appId). */
+  const written = new Map<string, { app: string; expiresAt: number }>();
+  /** Starts of one repository at once (a pass starts stages in parallel) share one mint and write. */
+  const writing = new Map<string, Promise<CloneTokenWritten>>();
   return async (job) => {
     const parameter = cloneTokenParameterOf(job, options.prefix);
     if (parameter === undefined) return undefined;
+    const under = writing.get(parameter);
+    if (under) return under;
+    const work = mintAndWrite(job, parameter).finally(() => writing.delete(parameter));
+    writing.set(parameter, work);
+    return work;
+  };
+
+  async function mintAndWrite(job: Pick<StageJob, 'repo'>, parameter: string): Promise<CloneTokenWritten> {
     let credentials: CredentialsByHost;
     try {
       credentials = await options.credentials();
@@ -170,21 +208,30 @@ export function createCloneTokenMinter(options: CloneTokenMinterOptions): CloneT
       );
     }
     if (!github.privateKey) throw new CloneTokenError('clone token: "github".appId is set but "github".privateKey (the App\'s PEM key) is not', false);
+    const apiBase = apiBaseOf('github', github);
+    const app = `${apiBase}\n${github.appId}`;
+    const last = written.get(parameter);
+    if (options.reuseMinLifeMs !== undefined && last?.app === app && last.expiresAt - now() >= options.reuseMinLifeMs) {
+      return { parameter, expiresAt: last.expiresAt, reused: true };
+    }
     let minted: { token: string; expiresAt: number };
     try {
-      minted = await tokens.mint({ appId: github.appId, privateKey: github.privateKey }, apiBaseOf('github', github), job.repo, CLONE_PERMISSIONS);
+      minted = await tokens.mint({ appId: github.appId, privateKey: github.privateKey }, apiBase, job.repo, CLONE_PERMISSIONS);
     } catch (err) {
       if (err instanceof ScmConfigError) throw new CloneTokenError(`clone token: ${err.message}`, false);
       if (err instanceof ScmApiError) throw new CloneTokenError(`clone token: ${err.message}`, retryableScmError(err));
       // No answer at all (network, timeout, a body that is not JSON): GitHub may be back soon.
       throw new CloneTokenError(`clone token: GitHub did not answer for ${job.repo}: ${(err as Error).message}`, true);
     }
+    // A write that fails may still have landed: nothing is taken as written until it answered.
+    written.delete(parameter);
     try {
       await options.store.put(parameter, minted.token);
     } catch (err) {
       const info = classifyAwsError(err);
       throw new CloneTokenError(`clone token: could not write ${parameter}: ${describeAwsError(info)}`, info.retryable);
     }
-    return { parameter, expiresAt: minted.expiresAt };
-  };
+    written.set(parameter, { app, expiresAt: minted.expiresAt });
+    return { parameter, expiresAt: minted.expiresAt, reused: false };
+  }
 }

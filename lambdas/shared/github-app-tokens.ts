@@ -1,6 +1,17 @@
 // Installation tokens of the GitHub App, minted when a request needs one and kept until five
 // minutes before they expire (GitHub: an hour). One per repository, scoped to it alone.
 // `mint` buys a fresh one, never cached, for a build's clone (clone-tokens.ts).
+//
+// A mint is two calls to GitHub: the repository's installation (GET /repos/{owner}/{repo}/installation,
+// https://docs.github.com/en/rest/apps/apps#get-a-repository-installation-for-the-authenticated-app),
+// then a token of that installation (POST /app/installations/{installation_id}/access_tokens,
+// https://docs.github.com/en/rest/apps/apps#create-an-installation-access-token-for-an-app:
+// "Installation tokens expire one hour from the time you create them"). The installation of a
+// repository changes only when the App is uninstalled and installed again, or the repository
+// moves to another account: its id is kept for the life of this instance, so that a mint is
+// one call. When GitHub refuses a token for a kept id (404: no such installation; 422: the
+// repository is not in it; 401: GitHub's answer to a JWT for an installation it no longer
+// has as well as to a bad one), the id is dropped and looked up once more.
 
 import {
   accessTokenRequest,
@@ -16,8 +27,15 @@ import type { ApiRequest, Fetch } from '../../core/scm/types.js';
 
 const MARGIN_MS = 5 * 60_000;
 
+/** GitHub's answers to a token request that a stale installation id explains. */
+const STALE_INSTALLATION = new Set([401, 404, 422]);
+
 export class GithubAppTokens {
   private readonly cache = new Map<string, { token: string; expiresAt: number }>();
+  /** Installation ids by API base, App and repository (installationKey). */
+  private readonly installations = new Map<string, number>();
+  /** Tokens being minted for `token`, so that requests of one repository at once share one mint. */
+  private readonly minting = new Map<string, Promise<{ token: string; expiresAt: number }>>();
 
   constructor(
     private readonly fetchImpl: Fetch = globalThis.fetch,
@@ -26,20 +44,46 @@ export class GithubAppTokens {
 
   /** A token for `slug` only, with contents:read and statuses:write. */
   async token(app: GithubAppCredentials, apiBase: string, slug: string): Promise<string> {
-    const key = `${apiBase}\n${app.appId}\n${slug}`;
+    const key = installationKey(app, apiBase, slug);
     const hit = this.cache.get(key);
     if (hit && hit.expiresAt - MARGIN_MS > this.now()) return hit.token;
-    const minted = await this.mint(app, apiBase, slug, INSTALLATION_PERMISSIONS);
+    let pending = this.minting.get(key);
+    if (!pending) {
+      pending = this.mint(app, apiBase, slug, INSTALLATION_PERMISSIONS).finally(() => this.minting.delete(key));
+      this.minting.set(key, pending);
+    }
+    const minted = await pending;
     this.cache.set(key, minted);
     return minted.token;
   }
 
   /** A new token for `slug` only, with exactly `permissions`; not cached. */
   async mint(app: GithubAppCredentials, apiBase: string, slug: string, permissions: InstallationPermissions): Promise<{ token: string; expiresAt: number }> {
+    const key = installationKey(app, apiBase, slug);
     const jwt = githubAppJwt(app, Math.floor(this.now() / 1000));
+    const kept = this.installations.get(key);
+    if (kept !== undefined) {
+      try {
+        return await this.accessToken(apiBase, jwt, kept, slug, permissions);
+      } catch (err) {
+        if (!(err instanceof ScmApiError) || !STALE_INSTALLATION.has(err.status)) throw err;
+        // Only if nothing else replaced it meanwhile.
+        if (this.installations.get(key) === kept) this.installations.delete(key);
+      }
+    }
+    const installation = await this.installation(apiBase, jwt, slug);
+    this.installations.set(key, installation);
+    return this.accessToken(apiBase, jwt, installation, slug, permissions);
+  }
+
+  private async installation(apiBase: string, jwt: string, slug: string): Promise<number> {
     const installation = (await this.send(installationRequest(apiBase, jwt, slug), slug, 'find the App installation of')) as { id?: unknown };
     if (typeof installation.id !== 'number') throw new ScmApiError(`scm: GitHub named no installation id for ${slug}`, 502);
-    const minted = (await this.send(accessTokenRequest(apiBase, jwt, installation.id, slug, permissions), slug, 'mint an installation token for')) as { token?: unknown; expires_at?: unknown };
+    return installation.id;
+  }
+
+  private async accessToken(apiBase: string, jwt: string, installation: number, slug: string, permissions: InstallationPermissions): Promise<{ token: string; expiresAt: number }> {
+    const minted = (await this.send(accessTokenRequest(apiBase, jwt, installation, slug, permissions), slug, 'mint an installation token for')) as { token?: unknown; expires_at?: unknown };
     if (typeof minted.token !== 'string' || typeof minted.expires_at !== 'string') throw new ScmApiError(`scm: GitHub answered no token for ${slug}`, 502);
     const expiresAt = Date.parse(minted.expires_at);
     if (!Number.isFinite(expiresAt)) throw new ScmApiError(`scm: GitHub answered an expiry for ${slug} that is not a time: ${JSON.stringify(minted.expires_at)}`, 502);
@@ -55,4 +99,9 @@ export class GithubAppTokens {
     }
     return JSON.parse(text) as unknown;
   }
+}
+
+/** What a token and an installation id are kept by: the API base, the App and the repository. */
+function installationKey(app: GithubAppCredentials, apiBase: string, slug: string): string {
+  return `${apiBase}\n${app.appId}\n${slug}`;
 }

@@ -7,6 +7,7 @@ import { ec2PassProfile } from '../../bench/lib/control-plane-path.js';
 import { ec2StartFigures, firstLookAtOrAfter, sampleEc2Start, type Ec2PassProfile } from '../../bench/lib/ec2-start-model.js';
 import { compiledWarm, EC2_PASSES_BEFORE, ec2Rows, ec2RunningLadder } from '../../bench/lib/start-ladder.js';
 import { startShape, TODAY_CONTROL_PLANE } from '../../bench/lib/start-model.js';
+import { gitHostPath } from '../../bench/lib/git-host-calls.js';
 import { NUDGED_RECEIVE_WAIT_SECONDS, SCHEDULED_PASS_SECONDS } from '../../core/scaling/pass-schedule.js';
 import { seededRandom } from '../../core/util/seeded-random.js';
 import { GATE_BACKOFF } from '../../task-runner/backoff.js';
@@ -14,7 +15,9 @@ import { SETUP_POLL_SECONDS } from '../../core/pipeline/script.js';
 
 const yaml = readFileSync(new URL('../fixtures/start-model/pipeline.yml', import.meta.url), 'utf8');
 const RUNS = 2000;
-const profile = { ...TODAY_CONTROL_PLANE, statusOnPath: false };
+// The control plane as its code is now: the pending status beside the queue, the GitHub App's
+// calls as git-host-calls.ts reads them (a private repository).
+const profile = { ...TODAY_CONTROL_PLANE, statusOnPath: false, gitHost: await gitHostPath() };
 const warm = compiledWarm(yaml);
 const shape = startShape(warm.containerDefinitions);
 const passes = await ec2PassProfile();

@@ -4,10 +4,11 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { ContainerDefinition } from '../../core/pipeline/ecs-task.js';
 import { pendingStatusOnPath } from '../../bench/lib/control-plane-path.js';
+import { gitHostPath } from '../../bench/lib/git-host-calls.js';
 import { compiledContainers, compiledSplit, startBounds, startLadder } from '../../bench/lib/start-ladder.js';
 import { BOUNDS, TASK } from '../../bench/lib/start-measurements.js';
 import {
-  coldShareOf, registryOf, repositoryName, sampleSplitStart, serviceTaskShape, sharedPulls, splitStartFigures, startFigures, startShape, TODAY_CONTROL_PLANE,
+  coldShareOf, GIT_HOST_PATH_BEFORE, registryOf, repositoryName, sampleSplitStart, serviceTaskShape, sharedPulls, splitStartFigures, startFigures, startShape, TODAY_CONTROL_PLANE,
 } from '../../bench/lib/start-model.js';
 import { seededRandom } from '../../core/util/seeded-random.js';
 import { AUTOSCALER_PASS_RATE_MINUTES, KEEP_WARM_RATE_MINUTES } from '../../core/config/keep-warm.js';
@@ -16,6 +17,8 @@ const fixtures = new URL('../fixtures/start-model/', import.meta.url);
 const yaml = readFileSync(new URL('pipeline.yml', fixtures), 'utf8');
 const today = JSON.parse(readFileSync(new URL('today.json', fixtures), 'utf8')) as { containerDefinitions: ContainerDefinition[] };
 const RUNS = 2000;
+/** The Git host calls on the path as the code makes them (git-host-calls.ts), read once. */
+const GIT_HOST = await gitHostPath();
 const p50 = (containers: ContainerDefinition[]) => startFigures(startShape(containers), TODAY_CONTROL_PLANE, RUNS).p50;
 const edit = (containers: ContainerDefinition[], name: string, change: (c: ContainerDefinition) => ContainerDefinition) =>
   containers.map((c) => (c.name === name ? change(structuredClone(c)) : c));
@@ -96,7 +99,7 @@ describe('the figure follows the task definition', () => {
     expect(startFigures(startShape(shallow), TODAY_CONTROL_PLANE, RUNS).stageP50.clone).toBeLessThan(full - 3);
   });
   it('the ladder starts from today and compiles the pipeline with the current compiler: the first step comes sooner than today', () => {
-    const ladder = startLadder(yaml, today, { statusOnPath: false }, RUNS);
+    const ladder = startLadder(yaml, today, { statusOnPath: false, gitHost: GIT_HOST }, RUNS);
     expect(ladder[0]!.name).toBe('today');
     // Today's definition is what the compiler wrote before: the step waited for HEALTHY, full clone.
     expect(startShape(ladder[1]!.containerDefinitions).containers.find((c) => c.name === 'test')!.dependsOn).toEqual([]);
@@ -112,7 +115,7 @@ describe('the figure follows the task definition', () => {
     expect(compiledContainers(yaml).map((c) => c.name)).toEqual(['slipway-agent', 'db', 'test']);
   });
   it('the SOCI row is built: the planner names the copy of the node image (390 MB) only, by digest, and the first step comes sooner', () => {
-    const ladder = startLadder(yaml, today, { statusOnPath: false }, RUNS);
+    const ladder = startLadder(yaml, today, { statusOnPath: false, gitHost: GIT_HOST }, RUNS);
     const soci = ladder.findIndex((e) => e.name.startsWith('+ SOCI copies'));
     // Only model-only rows come after it.
     expect(ladder.slice(soci + 1).every((e) => e.name.startsWith('(model only)'))).toBe(true);
@@ -129,10 +132,47 @@ describe("the control plane's profile is read from the planner's code", () => {
     expect(await pendingStatusOnPath()).toBe(false);
   });
   it('the ladder row follows what was read: a status on the path costs a Git host call', () => {
-    const row = (statusOnPath: boolean) => startLadder(yaml, today, { statusOnPath }, RUNS).find((e) => e.name.startsWith('+ pending status'))!;
+    const row = (statusOnPath: boolean) => startLadder(yaml, today, { statusOnPath, gitHost: GIT_HOST }, RUNS).find((e) => e.name.startsWith('+ pending status'))!;
     expect(row(false).name).toBe('+ pending status beside the queue');
     expect(row(true).name).toBe('+ pending status still before the queue');
     expect(row(false).figures.stageP50['control plane']).toBeLessThan(row(true).figures.stageP50['control plane'] - 0.1);
+  });
+});
+
+// GitHub: an installation token expires an hour after it is minted
+// (https://docs.github.com/en/rest/apps/apps#create-an-installation-access-token-for-an-app);
+// ECS reads a task's secrets when it starts it
+// (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-ssm-paramstore.html).
+describe("the Git host calls on the path are read from the planner's and the autoscaler's code", () => {
+  it('a new instance waits for the installation, the token and the file (planner) and for the installation and the token, then the write (autoscaler)', () => {
+    expect(GIT_HOST.planner.cold).toBe(3);
+    expect(GIT_HOST.autoscaler.cold).toEqual({ gitHost: 2, ssmWrites: 1 });
+  });
+  it('a warm instance within its tokens\' life: the file alone; the clone token of its last start used again, without GitHub or SSM', () => {
+    expect(GIT_HOST.planner.warm).toBe(1);
+    expect(GIT_HOST.autoscaler.warm).toEqual({ gitHost: 0, ssmWrites: 0 });
+  });
+  it('a warm instance whose tokens are too old: the installation id is kept, so one call buys a token', () => {
+    expect(GIT_HOST.planner.refreshed).toBe(2);
+    expect(GIT_HOST.autoscaler.refreshed).toEqual({ gitHost: 1, ssmWrites: 1 });
+  });
+  it('fewer calls than before in every state, never more', () => {
+    for (const state of ['cold', 'warm', 'refreshed'] as const) {
+      expect(GIT_HOST.planner[state]).toBeLessThanOrEqual(GIT_HOST_PATH_BEFORE.planner[state]);
+      expect(GIT_HOST.autoscaler[state].gitHost).toBeLessThanOrEqual(GIT_HOST_PATH_BEFORE.autoscaler[state].gitHost);
+    }
+    expect(TODAY_CONTROL_PLANE.gitHost).toBe(GIT_HOST_PATH_BEFORE);
+  });
+  it('the ladder row follows what was read: fewer calls shorten the control plane; the calls of before change nothing', () => {
+    const rows = (gitHost: typeof GIT_HOST) => startLadder(yaml, today, { statusOnPath: false, gitHost }, RUNS);
+    const at = (ladder: ReturnType<typeof rows>, prefix: string) => ladder.find((e) => e.name.startsWith(prefix))!;
+    const now = rows(GIT_HOST);
+    const row = at(now, '+ App installation ids kept');
+    const before = at(now, '+ pending status');
+    expect(row.profile.gitHost).toBe(GIT_HOST);
+    expect(row.figures.stageP50['control plane']).toBeLessThan(before.figures.stageP50['control plane'] - 0.2);
+    const unchanged = rows(GIT_HOST_PATH_BEFORE);
+    expect(at(unchanged, '+ App installation ids kept').figures).toEqual(at(unchanged, '+ pending status').figures);
   });
 });
 
@@ -180,7 +220,7 @@ describe('cold starts follow the schedules that invoke each function', () => {
     expect(TODAY_CONTROL_PLANE.coldShare).toEqual({ webhook: 0.5, planner: 0.5, autoscaler: 0 });
   });
   it('the keepWarm row warms the webhook and the planner, and shortens the control plane', () => {
-    const ladder = startLadder(yaml, today, { statusOnPath: false }, RUNS);
+    const ladder = startLadder(yaml, today, { statusOnPath: false, gitHost: GIT_HOST }, RUNS);
     const cold = ladder.find((e) => e.name.startsWith('+ pending status'));
     const warm = ladder.find((e) => e.name.startsWith('+ keepWarm'));
     expect(warm!.name).toBe('+ keepWarm option (off by default)');
@@ -192,7 +232,7 @@ describe('cold starts follow the schedules that invoke each function', () => {
 
 // Levers and bounds of docs/design/start-fast.md ("What stands between the model and 25 s").
 describe('zstd copies (model only): AWS Containers blog 2022-10-13, soci-snapshotter#519', () => {
-  const ladder = startLadder(yaml, today, { statusOnPath: false }, RUNS);
+  const ladder = startLadder(yaml, today, { statusOnPath: false, gitHost: GIT_HOST }, RUNS);
   const soci = ladder.find((e) => e.name.startsWith('+ SOCI copies'))!;
   const zstd = ladder.find((e) => e.name.startsWith('(model only) + zstd copies'))!;
   const cached = today.containerDefinitions.map((c) => (c.image.includes('.dkr.ecr.') ? c : { ...c, image: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/docker-hub/library/${c.image}` }));
@@ -224,7 +264,7 @@ describe('zstd copies (model only): AWS Containers blog 2022-10-13, soci-snapsho
 });
 
 describe('bounds between the last row and the goal (start-fast.md)', () => {
-  const ladder = startLadder(yaml, today, { statusOnPath: false }, RUNS);
+  const ladder = startLadder(yaml, today, { statusOnPath: false, gitHost: GIT_HOST }, RUNS);
   const bounds = startBounds(yaml, ladder.at(-1)!, RUNS);
   const row = (prefix: string) => {
     const found = bounds.find((b) => b.name.startsWith(prefix));

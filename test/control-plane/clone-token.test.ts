@@ -29,6 +29,8 @@ import type { StageJob } from '../../core/scaling/job.js';
 import { DEFAULT_LIMITS } from '../../core/scaling/decide-scale.js';
 import { CLONE_PERMISSIONS } from '../../core/scm/github-app.js';
 import { runPass, resetAutoscalerState, type AutoscalerDeps } from '../../lambdas/autoscaler/autoscaler.js';
+import { CLONE_TOKEN_MIN_LIFE_MS } from '../../lambdas/autoscaler/start-stage.js';
+import { TIMEOUT_GRACE_MS } from '../../lambdas/autoscaler/reconcile.js';
 import { applyTaskEvent } from '../../lambdas/shared/execution/apply-event.js';
 import { SqsJobQueue } from '../../adapters/sqs/job-queue.js';
 import {
@@ -169,7 +171,9 @@ describe('GitHub App clone tokens, minted when the stage starts', () => {
     expect(JSON.stringify(await deps.store.getBuildDetail(build.id))).not.toContain(stored.value);
   });
 
-  it('two builds of one repository starting together each get a valid token of that repository (the later write serves both)', async () => {
+  it('two builds of one repository starting in one pass share one mint and one write: both tasks read that token', async () => {
+    const mintsBefore = app.mints.length;
+    const versionBefore = ssmStandIn.values.get(cloneTokenParameterName(PREFIX, 'acme/twin'))?.version ?? 0;
     const a = await seedStage('acme/twin');
     const b = await seedStage('acme/twin');
     const report = await runPass(deps, { reconcile: false });
@@ -177,7 +181,73 @@ describe('GitHub App clone tokens, minted when the stage starts', () => {
     await Promise.all([finished(a.build.id), finished(b.build.id)]);
     const seen = [readFileSync(a.out, 'utf8'), readFileSync(b.out, 'utf8')];
     for (const token of seen) expect(app.tokens.get(token)).toEqual({ repositories: ['twin'], permissions: { contents: 'read', metadata: 'read' } });
-    expect(ssmStandIn.values.get(cloneTokenParameterName(PREFIX, 'acme/twin'))!.version).toBe(2);
+    expect(seen[0]).toBe(seen[1]);
+    expect(app.mints.length - mintsBefore).toBe(1);
+    expect(ssmStandIn.values.get(cloneTokenParameterName(PREFIX, 'acme/twin'))!.version).toBe(versionBefore + 1);
+  });
+
+  it('two autoscaler instances writing for one repository at once: the parameter holds one of their tokens, valid for that repository (the later write serves both)', async () => {
+    const minter = () => createCloneTokenMinter({ prefix: PREFIX, credentials: async () => ({ github: { apiUrl: app.url, appId: '123', privateKey } }), store: ssmCloneTokenStore(() => ssm) });
+    const job = { repo: 'acme/twin', taskDefinition: { family: 'f', containerDefinitions: [{ name: AGENT_CONTAINER, secrets: [{ name: NETRC_ENV.password, valueFrom: arnOf('acme/twin') }] }] } };
+    const versionBefore = ssmStandIn.values.get(cloneTokenParameterName(PREFIX, 'acme/twin'))?.version ?? 0;
+    const written = await Promise.all([minter()(job), minter()(job)]);
+    expect(written.map((w) => w?.reused)).toEqual([false, false]);
+    const stored = ssmStandIn.values.get(cloneTokenParameterName(PREFIX, 'acme/twin'))!;
+    expect(stored.version).toBe(versionBefore + 2);
+    expect(app.tokens.get(stored.value)?.repositories).toEqual(['twin']);
+  });
+
+  it('stages of two repositories in one pass ask for their tokens at once, not one after the other', async () => {
+    // Each start waits here until the other has asked too: starts in series would never get past it.
+    let asked = 0;
+    let bothAsked!: () => void;
+    const together = new Promise<void>((resolve) => (bothAsked = resolve));
+    const gated = {
+      ...deps,
+      cloneTokens: async (job: Parameters<NonNullable<typeof deps.cloneTokens>>[0]) => {
+        asked += 1;
+        if (asked === 2) bothAsked();
+        await together;
+        return deps.cloneTokens!(job);
+      },
+    };
+    const a = await seedStage('acme/app');
+    const b = await seedStage('acme/twin');
+    const report = await runPass(gated, { reconcile: false });
+    expect(report.started.map((s) => s.stageKey).sort()).toEqual([`${a.build.id}/1`, `${b.build.id}/1`].sort());
+    expect(asked).toBe(2);
+    await Promise.all([finished(a.build.id), finished(b.build.id)]);
+  });
+
+  it('asks GitHub for the token while the task definition is registered, not after: both are done before RunTask', async () => {
+    const events: string[] = [];
+    const ecs = deps.ecs;
+    const watched = {
+      ...deps,
+      ecs: {
+        send: async (command: { constructor: { name: string } }) => {
+          const answer = await (ecs.send as (c: unknown) => Promise<unknown>)(command);
+          events.push(`${command.constructor.name} answered`);
+          return answer;
+        },
+      } as unknown as typeof deps.ecs,
+      cloneTokens: async (job: Parameters<NonNullable<typeof deps.cloneTokens>>[0]) => {
+        events.push('token asked');
+        const written = await deps.cloneTokens!(job);
+        events.push('token written');
+        return written;
+      },
+    };
+    const { build } = await seedStage('acme/app');
+    const report = await runPass(watched, { reconcile: false });
+    expect(report.started.map((s) => s.stageKey)).toEqual([`${build.id}/1`]);
+    await finished(build.id);
+    const registered = events.findIndex((e) => e === 'RegisterTaskDefinitionCommand answered');
+    expect(registered).toBeGreaterThan(-1);
+    expect(events.indexOf('token asked')).toBeLessThan(registered);
+    // RunTask only once both are done: ECS reads the parameter when it starts the task
+    // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-ssm-paramstore.html).
+    expect(events.indexOf('RunTaskCommand answered')).toBeGreaterThan(Math.max(registered, events.indexOf('token written')));
   });
 
   it('fails the stage, not the pass, when the App is not installed on the repository: the message says so and no task starts', async () => {
@@ -197,7 +267,8 @@ describe('GitHub App clone tokens, minted when the stage starts', () => {
     app.failNext(1, 503);
     const first = await runPass(deps, { reconcile: false });
     expect(first.started).toEqual([]);
-    expect(first.runTaskFailures).toEqual([{ stageKey: `${build.id}/1`, kind: 'retry', reason: expect.stringMatching(/^clone token: scm: could not find the App installation of acme\/app: GitHub answered 503/) }]);
+    // The first App request fails: the installation lookup, or the token of the installation this instance kept.
+    expect(first.runTaskFailures).toEqual([{ stageKey: `${build.id}/1`, kind: 'retry', reason: expect.stringMatching(/^clone token: scm: could not (find the App installation of|mint an installation token for) acme\/app: GitHub answered 503/) }]);
     const waiting = (await deps.stages.getStageConsistent(build.id, 1))!;
     expect(waiting.status).toBe('pending');
     expect(waiting.message).toMatch(/^waiting: start failed 1 of at most 8 times \(clone token: /);
@@ -207,6 +278,84 @@ describe('GitHub App clone tokens, minted when the stage starts', () => {
     expect(second.started.map((s) => s.stageKey)).toEqual([`${build.id}/1`]);
     expect((await finished(build.id)).status).toBe('success');
     expect(app.tokens.get(readFileSync(out, 'utf8'))?.repositories).toEqual(['app']);
+  });
+});
+
+describe('a token this instance wrote a short while ago is used again (no GitHub call, no write)', () => {
+  const MIN_LIFE = CLONE_TOKEN_MIN_LIFE_MS;
+  let offset = 0;
+  const reusing = () =>
+    createCloneTokenMinter({
+      prefix: PREFIX,
+      credentials: async () => ({ github: { apiUrl: app.url, appId: '123', privateKey } }),
+      store: ssmCloneTokenStore(() => ssm),
+      reuseMinLifeMs: MIN_LIFE,
+      now: () => Date.now() + offset,
+    });
+  const puts = () => ssmStandIn.calls.filter((c) => c.action === 'PutParameter').length;
+  const jobOf = (repo: string) => ({ repo, taskDefinition: { family: 'f', containerDefinitions: [{ name: AGENT_CONTAINER, secrets: [{ name: NETRC_ENV.password, valueFrom: arnOf(repo) }] }] } });
+
+  it('the margin is the reconciler\'s bound on a task\'s start plus five minutes: a token is reused while it has at least 20 of its 60 minutes left', () => {
+    expect(MIN_LIFE).toBe(TIMEOUT_GRACE_MS + 5 * 60_000);
+    expect(MIN_LIFE).toBe(20 * 60_000);
+  });
+
+  it('the second start reuses the first one\'s token; once it has less than the margin left, a new one is minted (one GitHub call: the installation is kept) and written', async () => {
+    offset = 0;
+    const minter = reusing();
+    const first = await minter(jobOf('acme/app'));
+    expect(first).toMatchObject({ reused: false });
+    const requests = app.appRequests.length;
+    const writes = puts();
+    const { build, job, out } = await seedStage('acme/app');
+    const again = await minter(job);
+    expect(again).toEqual({ parameter: first!.parameter, expiresAt: first!.expiresAt, reused: true });
+    expect([app.appRequests.length - requests, puts() - writes]).toEqual([0, 0]);
+    // Its task reads the token written for the first start, valid for this repository.
+    const report = await runPass({ ...deps, cloneTokens: minter }, { reconcile: false });
+    expect(report.started.map((s) => s.stageKey)).toEqual([`${build.id}/1`]);
+    await finished(build.id);
+    expect(app.tokens.get(readFileSync(out, 'utf8'))?.repositories).toEqual(['app']);
+    expect([app.appRequests.length - requests, puts() - writes]).toEqual([0, 0]);
+
+    // Just under the margin left: minted again, with the kept installation id, and written.
+    offset = first!.expiresAt - Date.now() - MIN_LIFE + 1000;
+    const fresh = await minter(jobOf('acme/app'));
+    expect(fresh).toMatchObject({ reused: false });
+    expect(app.appRequests.slice(requests)).toEqual([`access_tokens ${app.installationId()}`]);
+    expect(puts() - writes).toBe(1);
+    offset = 0;
+  });
+
+  it('nothing is reused without the option, for another App, or after a write that failed', async () => {
+    offset = 0;
+    const job = jobOf('acme/app');
+    const plain = createCloneTokenMinter({ prefix: PREFIX, credentials: async () => ({ github: { apiUrl: app.url, appId: '123', privateKey } }), store: ssmCloneTokenStore(() => ssm) });
+    await plain(job);
+    expect(await plain(job)).toMatchObject({ reused: false });
+
+    let appId = '123';
+    const switching = createCloneTokenMinter({
+      prefix: PREFIX, credentials: async () => ({ github: { apiUrl: app.url, appId, privateKey } }), store: ssmCloneTokenStore(() => ssm), reuseMinLifeMs: MIN_LIFE,
+    });
+    await switching(job);
+    appId = '124'; // another App: its token would not be the one written; GitHub refuses this JWT
+    await expect(switching(job)).rejects.toThrow(/GitHub answered 401/);
+
+    let fail = false;
+    const store = ssmCloneTokenStore(() => ssm);
+    const flaky = createCloneTokenMinter({
+      prefix: PREFIX, credentials: async () => ({ github: { apiUrl: app.url, appId: '123', privateKey } }), reuseMinLifeMs: MIN_LIFE, now: () => Date.now() + offset,
+      store: { put: async (name, value) => (fail ? Promise.reject(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' })) : store.put(name, value)) },
+    });
+    await flaky(job);
+    fail = true;
+    // Past the margin: a mint, whose write fails. The token of before is no longer taken as written.
+    offset = 3_600_000 - MIN_LIFE;
+    await expect(flaky(job)).rejects.toThrow(/could not write/);
+    offset = 0;
+    fail = false;
+    expect(await flaky(job)).toMatchObject({ reused: false });
   });
 });
 

@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScmApiError } from '../../core/scm/fetch-config.js';
 import { githubAppJwt, INSTALLATION_PERMISSIONS } from '../../core/scm/github-app.js';
 import { createScmAccess } from '../../lambdas/shared/scm.js';
+import { GithubAppTokens } from '../../lambdas/shared/github-app-tokens.js';
+import { CLONE_PERMISSIONS } from '../../core/scm/github-app.js';
 import { startFakeGitHost, type FakeGitHost } from '../support/fake-git-host.js';
 import { startGithubAppStandIn, type AppStandIn } from '../support/github-app-stand-in.js';
 
@@ -57,5 +59,77 @@ describe('GitHub App installation tokens', () => {
     await expect(wrongKey.fetchConfig(repo('acme/app'), '.drone.yml', SHA)).rejects.toThrow(/GitHub answered 401 \(check the App id and private key\)/);
     const noKey = createScmAccess({ credentials: async () => ({ github: { apiUrl: app.url, appId: '123' } }) });
     await expect(noKey.fetchConfig(repo('acme/app'), '.drone.yml', SHA)).rejects.toThrow('scm: "github".appId is set but "github".privateKey');
+  });
+});
+
+// GitHub: GET /repos/{owner}/{repo}/installation finds the installation
+// (https://docs.github.com/en/rest/apps/apps#get-a-repository-installation-for-the-authenticated-app),
+// POST /app/installations/{installation_id}/access_tokens mints a token that expires an hour later
+// (https://docs.github.com/en/rest/apps/apps#create-an-installation-access-token-for-an-app).
+describe('the installation id of a repository is kept: a mint is one call to GitHub', () => {
+  const creds = { appId: '123', privateKey };
+  const since = (n: number) => app.appRequests.slice(n);
+
+  it('looks the installation up once, then only asks for tokens', async () => {
+    const tokens = new GithubAppTokens();
+    const before = app.appRequests.length;
+    await tokens.mint(creds, app.url, 'acme/app', CLONE_PERMISSIONS);
+    await tokens.mint(creds, app.url, 'acme/app', CLONE_PERMISSIONS);
+    expect(since(before)).toEqual(['installation acme/app', `access_tokens ${app.installationId()}`, `access_tokens ${app.installationId()}`]);
+    // Kept per repository: another one is looked up.
+    await tokens.mint(creds, app.url, 'acme/other', CLONE_PERMISSIONS);
+    expect(since(before).slice(3)).toEqual(['installation acme/other', `access_tokens ${app.installationId()}`]);
+  });
+
+  it('a new instance (a cold Lambda) looks it up again: nothing is shared but through the instance', async () => {
+    await new GithubAppTokens().mint(creds, app.url, 'acme/app', CLONE_PERMISSIONS);
+    const before = app.appRequests.length;
+    await new GithubAppTokens().mint(creds, app.url, 'acme/app', CLONE_PERMISSIONS);
+    expect(since(before)).toEqual(['installation acme/app', `access_tokens ${app.installationId()}`]);
+  });
+
+  it('the App installed again (the kept id answers 404): looked up once more, and the token is minted', async () => {
+    const tokens = new GithubAppTokens();
+    await tokens.mint(creds, app.url, 'acme/app', CLONE_PERMISSIONS);
+    const old = app.installationId();
+    const fresh = app.reinstall();
+    const before = app.appRequests.length;
+    const minted = await tokens.mint(creds, app.url, 'acme/app', CLONE_PERMISSIONS);
+    expect(app.tokens.get(minted.token)?.repositories).toEqual(['app']);
+    expect(since(before)).toEqual([`access_tokens ${old}`, 'installation acme/app', `access_tokens ${fresh}`]);
+    // The new id is kept.
+    const after = app.appRequests.length;
+    await tokens.mint(creds, app.url, 'acme/app', CLONE_PERMISSIONS);
+    expect(since(after)).toEqual([`access_tokens ${fresh}`]);
+  });
+
+  it('GitHub down for the kept id is not a stale id: the error is GitHub\'s, with no second lookup', async () => {
+    const tokens = new GithubAppTokens();
+    await tokens.mint(creds, app.url, 'acme/app', CLONE_PERMISSIONS);
+    app.failNext(1, 503);
+    const before = app.appRequests.length;
+    await expect(tokens.mint(creds, app.url, 'acme/app', CLONE_PERMISSIONS)).rejects.toThrow(/could not mint an installation token for acme\/app: GitHub answered 503/);
+    expect(since(before)).toEqual([`access_tokens ${app.installationId()}`]);
+  });
+
+  it('the planner\'s token near its end is bought again with the kept installation id: the file waits for one call, not two', async () => {
+    const scm = createScmAccess({ credentials: async () => ({ github: { apiUrl: app.url, appId: '123', privateKey } }) });
+    app.setTokenLife(4 * 60_000); // under the five minutes before its end at which a token is replaced
+    try {
+      await scm.fetchConfig(repo('acme/app'), '.drone.yml', SHA);
+      const before = app.appRequests.length;
+      expect(await scm.fetchConfig(repo('acme/app'), '.drone.yml', SHA)).toBe('kind: pipeline\nname: app\n');
+      expect(since(before)).toEqual([`access_tokens ${app.installationId()}`]);
+    } finally {
+      app.setTokenLife(3_600_000);
+    }
+  });
+
+  it('requests of one repository at once share one token: the planner planning a batch of its pushes', async () => {
+    const scm = createScmAccess({ credentials: async () => ({ github: { apiUrl: app.url, appId: '123', privateKey } }) });
+    const before = app.appRequests.length;
+    const texts = await Promise.all([1, 2, 3].map(() => scm.fetchConfig(repo('acme/app'), '.drone.yml', SHA)));
+    expect(texts).toEqual([1, 2, 3].map(() => 'kind: pipeline\nname: app\n'));
+    expect(since(before)).toEqual(['installation acme/app', `access_tokens ${app.installationId()}`]);
   });
 });

@@ -26,12 +26,20 @@ export interface AppStandIn {
   /** Each access-token request's body, in order. */
   mints: { installationId: number; body: { repositories?: string[]; permissions?: Record<string, string> } }[];
   tokens: Map<string, { repositories: string[]; permissions: Record<string, string> }>;
+  /** Every App request in order: `installation acme/app` (the lookup) or `access_tokens 4242` (a mint). */
+  appRequests: string[];
   /** The next `count` App requests (installation, access token) answer `status`, as GitHub does when it is down. */
   failNext(count: number, status: number): void;
+  /** The App uninstalled and installed again: a new installation id, the old one unknown (404). Returns the new id. */
+  reinstall(): number;
+  /** The installation id it answers now. */
+  installationId(): number;
+  /** How long the tokens it mints from now on live (default an hour, as GitHub's). */
+  setTokenLife(ms: number): void;
   stop(): Promise<void>;
 }
 
-const INSTALLATION_ID = 4242;
+const FIRST_INSTALLATION_ID = 4242;
 
 function checkJwt(authorization: string | undefined, publicKey: KeyObject, appId: string): string | undefined {
   const m = /^Bearer ([\w-]+)\.([\w-]+)\.([\w-]+)$/.exec(authorization ?? '');
@@ -56,6 +64,9 @@ export async function startGithubAppStandIn(options: AppStandInOptions): Promise
   const granted = options.permissions ?? { contents: 'read', statuses: 'write', metadata: 'read' };
   const level = { read: 1, write: 2 } as Record<string, number>;
   let failures: { count: number; status: number } = { count: 0, status: 500 };
+  let installationId = FIRST_INSTALLATION_ID;
+  let tokenLifeMs = 3_600_000;
+  const appRequests: string[] = [];
 
   const send = (res: ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
@@ -74,6 +85,8 @@ export async function startGithubAppStandIn(options: AppStandInOptions): Promise
       const body = await readBody(req);
       const installation = /^\/repos\/([^/]+)\/([^/]+)\/installation$/.exec(url.pathname);
       const mint = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(url.pathname);
+      if (installation) appRequests.push(`installation ${decodeURIComponent(installation[1]!)}/${decodeURIComponent(installation[2]!)}`);
+      if (mint) appRequests.push(`access_tokens ${mint[1]}`);
       if ((installation || mint) && failures.count > 0) {
         failures = { ...failures, count: failures.count - 1 };
         return send(res, failures.status, { message: 'Service Unavailable', documentation_url: 'https://docs.github.com/rest' });
@@ -85,12 +98,12 @@ export async function startGithubAppStandIn(options: AppStandInOptions): Promise
       if (installation && req.method === 'GET') {
         const slug = `${decodeURIComponent(installation[1]!)}/${decodeURIComponent(installation[2]!)}`;
         if (!options.installedOn.includes(slug)) return send(res, 404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest/apps/apps#get-a-repository-installation-for-the-authenticated-app' });
-        return send(res, 200, { id: INSTALLATION_ID, app_id: Number(options.appId), target_type: 'Organization', permissions: granted });
+        return send(res, 200, { id: installationId, app_id: Number(options.appId), target_type: 'Organization', permissions: granted });
       }
       if (mint && req.method === 'POST') {
         const parsed = JSON.parse(body || '{}') as AppStandIn['mints'][number]['body'];
         mints.push({ installationId: Number(mint[1]), body: parsed });
-        if (Number(mint[1]) !== INSTALLATION_ID) return send(res, 404, { message: 'Not Found' });
+        if (Number(mint[1]) !== installationId) return send(res, 404, { message: 'Not Found' });
         const names = parsed.repositories ?? [...installedNames];
         if (names.some((n) => !installedNames.has(n))) return send(res, 422, { message: 'There is at least one repository that does not exist or is not accessible to the parent installation.' });
         // A token may have at most what the installation was granted.
@@ -100,7 +113,7 @@ export async function startGithubAppStandIn(options: AppStandInOptions): Promise
         }
         const token = `ghs_${randomBytes(18).toString('hex')}`;
         tokens.set(token, { repositories: names, permissions: { ...asked, metadata: 'read' } });
-        return send(res, 201, { token, expires_at: new Date(Date.now() + 3_600_000).toISOString(), permissions: parsed.permissions ?? {}, repository_selection: 'selected', repositories: names.map((name) => ({ name })) });
+        return send(res, 201, { token, expires_at: new Date(Date.now() + tokenLifeMs).toISOString(), permissions: parsed.permissions ?? {}, repository_selection: 'selected', repositories: names.map((name) => ({ name })) });
       }
       // Anything else: only with an installation token minted for the repository in the path.
       const repo = /^\/repos\/[^/]+\/([^/]+)\//.exec(url.pathname)?.[1];
@@ -122,8 +135,14 @@ export async function startGithubAppStandIn(options: AppStandInOptions): Promise
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     mints,
     tokens,
+    appRequests,
     failNext: (count, status) => {
       failures = { count, status };
+    },
+    reinstall: () => (installationId += 1),
+    installationId: () => installationId,
+    setTokenLife: (ms) => {
+      tokenLifeMs = ms;
     },
     stop: () => new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve()))),
   };
