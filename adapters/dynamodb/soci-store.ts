@@ -30,7 +30,7 @@ export class DynamoSociIndexStore implements SociIndexStore {
     return out;
   }
 
-  async claim(job: IndexImageJob, now: number): Promise<boolean> {
+  async claim(job: Pick<IndexImageJob, 'repository' | 'digest'>, now: number): Promise<boolean> {
     return conditional(
       this.doc.send(
         new UpdateCommand({
@@ -75,7 +75,7 @@ export class DynamoSociIndexStore implements SociIndexStore {
     );
   }
 
-  async skip(job: IndexImageJob, reason: string): Promise<void> {
+  async skip(job: Pick<IndexImageJob, 'repository' | 'digest'>, reason: string): Promise<void> {
     // Never over a conversion that is done or under way.
     await conditional(
       this.doc.send(
@@ -132,6 +132,22 @@ export class DynamoSociIndexStore implements SociIndexStore {
           ConditionExpression: '#state = :converting AND attribute_not_exists(taskArn) AND attempts >= :one',
           ExpressionAttributeNames: { '#state': 'state' },
           ExpressionAttributeValues: { ':failed': 'failed', ':converting': 'converting', ':reason': reason.slice(0, 400), ':now': now, ':one': 1 },
+        }),
+      ),
+    );
+  }
+
+  async kept(sourceDigest: string, claimedAt: number, taskArn: string, now: number): Promise<boolean> {
+    return conditional(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key(sourceDigest),
+          UpdateExpression: 'SET claimedAt = :now, taskArn = :task',
+          // The claim as it was read: one taken over or reported on meanwhile is left as it is.
+          ConditionExpression: '#state = :converting AND claimedAt = :was',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':converting': 'converting', ':was': claimedAt, ':task': taskArn, ':now': now },
         }),
       ),
     );

@@ -5,8 +5,8 @@
 // redeliveries and events out of order harmless: one claim per source digest starts one task.
 
 import { createHash } from 'node:crypto';
-import { RunTaskCommand, type ECSClient } from '@aws-sdk/client-ecs';
-import { SOCI_CLAIM_STALE_MS, SOCI_CONVERTER_CPU, claimable, converterRun, indexDecision, type IndexImageJob, type SociConverterConfig, type SociIndexStore, type DescribeEcrImages } from '../../core/images/soci.js';
+import { DescribeTasksCommand, ListTasksCommand, RunTaskCommand, type ECSClient } from '@aws-sdk/client-ecs';
+import { SOCI_CLAIM_STALE_MS, SOCI_CONVERTER_CPU, claimable, claimedConverterState, converterRun, converterStartedBy, indexDecision, type IndexImageJob, type SociConverterConfig, type SociIndexStore, type SociRecord, type DescribeEcrImages } from '../../core/images/soci.js';
 import type { ExecutionConfig } from './config.js';
 import { describeRunTaskFailures, isEcsCapacityReason } from '../../core/util/aws-errors.js';
 
@@ -70,11 +70,44 @@ export async function indexImage(event: IndexImageJob, deps: IndexImageDeps): Pr
 
   // Builds come first: the claim waits until the vCPU its converter needs is not wanted by a build.
   if (deps.room.units < SOCI_CONVERTER_CPU) return deferred(deps);
+  // A stale claim (an hour without a report) is taken over only once ECS says its converter is
+  // gone: under quota pressure a converter can wait or run that long, and a second one for the
+  // same digest would hold another vCPU for nothing.
+  if (record?.state === 'converting') {
+    const active = await activeConverterOf(record, job, deps);
+    if (active !== undefined) {
+      const kept = await deps.store.kept(job.digest, record.claimedAt, active, deps.now());
+      deps.log('SOCI claim kept: ECS still has its converter', { repository: job.repository, digest: job.digest, taskArn: active, claimedAt: record.claimedAt, refreshed: kept });
+      return { kind: 'known' };
+    }
+  }
   const now = deps.now();
   if (!(await deps.store.claim(job, now))) return { kind: 'known' };
   // The claim's attempt number: a retried RunTask of this claim returns the same task.
   const claimed = await deps.store.get(job.digest);
   return startConverter(job, claimed?.state === 'converting' ? claimed.attempts : 1, deps);
+}
+
+/**
+ * The converter ECS still has for a stale claim, if any. The claim's task: DescribeTasks of it
+ * (claimedConverterState: not STOPPED is active; STOPPED or MISSING is gone). A claim without a
+ * recorded task (its RunTask's answer was never written): the digest's converters that ECS lists
+ * (ListTasks by startedBy, desired status RUNNING by default: API_ListTasks.html). Throws when ECS
+ * gives no answer to decide on: the message is read again.
+ */
+async function activeConverterOf(record: Extract<SociRecord, { state: 'converting' }>, job: IndexImageJob, deps: IndexImageDeps): Promise<string | undefined> {
+  const { cluster } = deps.config;
+  if (record.taskArn === undefined) {
+    const listed = await deps.ecs.send(new ListTasksCommand({ cluster, startedBy: converterStartedBy(job.digest) }));
+    return listed.taskArns?.[0];
+  }
+  const answer = await deps.ecs.send(new DescribeTasksCommand({ cluster, tasks: [record.taskArn] }));
+  const state = claimedConverterState(record.taskArn, answer);
+  if (state === undefined) {
+    const failures = (answer.failures ?? []).map((f) => `${f.arn ?? '?'}: ${f.reason ?? '?'}${f.detail ? ` (${f.detail})` : ''}`).join('; ') || 'no task and no failure';
+    throw new Error(`SOCI claim on ${job.digest}: ECS DescribeTasks neither describes its converter ${record.taskArn} nor says it is MISSING (${failures}); the job is read again`);
+  }
+  return state === 'active' ? record.taskArn : undefined;
 }
 
 function deferred(deps: IndexImageDeps): IndexImageOutcome {

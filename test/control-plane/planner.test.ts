@@ -526,7 +526,7 @@ describe('the pending status is off the path to RunTask', () => {
   // every build that ends; a build created finished ends at its creation, so it is in both.
   it('a build created finished (its one pipeline runs only on failure: skipped) counts in BuildsStarted and BuildsFinished; one that runs only in BuildsStarted', async () => {
     const counted: string[] = [];
-    const metrics = { buildStarted: () => void counted.push('started'), buildFinished: (status: string) => void counted.push(`finished ${status}`), stageStarted: () => {}, runTaskFailure: () => {}, gitHostError: () => {} };
+    const metrics = { buildStarted: () => void counted.push('started'), buildFinished: (status: string) => void counted.push(`finished ${status}`), stageStarted: () => {}, runTaskFailure: () => {}, gitHostError: () => {}, sociJobExpired: () => {} };
     const failureOnly = 'kind: pipeline\ntype: docker\nname: notify\ntrigger:\n  status: [failure]\nsteps:\n- name: a\n  image: alpine\n  commands: [echo]\n';
     expect(await planEvent(await pushMessage('acme/all-skipped', failureOnly), { ...deps, metrics })).toEqual({ kind: 'created', buildId: 'acme/all-skipped#1', enqueued: [] });
     expect(await store.getBuild('acme/all-skipped#1')).toMatchObject({ status: 'success', finishedAt: expect.any(Number) });

@@ -7,11 +7,11 @@
 
 import { createHash } from 'node:crypto';
 import { ECRClient } from '@aws-sdk/client-ecr';
-import { RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
+import { RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoSociIndexStore } from '../../adapters/dynamodb/soci-store.js';
 import { EcrImageSizes } from '../../adapters/ecr/image-sizes.js';
-import { SOCI_CONVERTER_CONTAINER, SOCI_MAX_ATTEMPTS, SOCI_STARTED_BY_PREFIX, indexImageJobOf, type IndexImageJob } from '../../core/images/soci.js';
+import { SOCI_CLAIM_STALE_MS, SOCI_CONVERTER_CONTAINER, SOCI_MAX_ATTEMPTS, SOCI_STARTED_BY_PREFIX, converterStartedBy, indexImageJobOf, type IndexImageJob } from '../../core/images/soci.js';
 import type { TaskStateChangeDetail } from '../../core/builds/task-event.js';
 import { indexImage, type IndexImageDeps } from '../../lambdas/autoscaler/index-image.js';
 import { recordSociResult } from '../../lambdas/task-events/soci-result.js';
@@ -85,7 +85,7 @@ function deps(taskDefinition: string): IndexImageDeps {
 
 /** The cache's event for `repository@digest`, as the jobs queue carries it, read as the autoscaler reads it. */
 function jobFromEvent(repository: string, digest: string, tag: string): IndexImageJob {
-  const body = JSON.stringify({ source: 'aws.ecr', 'detail-type': 'ECR Pull Through Cache Action', detail: { 'sync-status': 'SUCCESS', 'repository-name': repository, 'image-tag': tag, 'image-digest': digest } });
+  const body = JSON.stringify({ source: 'aws.ecr', 'detail-type': 'ECR Pull Through Cache Action', time: new Date().toISOString(), detail: { 'sync-status': 'SUCCESS', 'repository-name': repository, 'image-tag': tag, 'image-digest': digest } });
   const reading = indexImageJobOf(body, ['slipway-docker-hub']);
   if (reading.kind !== 'job') throw new Error(`not a job: ${JSON.stringify(reading)}`);
   return reading.job;
@@ -167,6 +167,68 @@ describe('index-image jobs on the stand-ins', () => {
     expect(result).toEqual({ recorded: 'converted', source: digest, converted: COPY });
   });
 
+  // A converter can wait or run past the hour a claim is stale after (quota pressure, a slow pull);
+  // a second one for the same digest would hold another vCPU for nothing.
+  it('takes over a stale claim only once ECS says its converter is STOPPED; while it runs, the claim is kept and refreshed', async () => {
+    const digest = digestOf('swift:5');
+    ecrStandIn.repositories.set('slipway-docker-hub/library/swift', [{ digest, tags: ['5'], sizeInBytes: 700_000_000 }]);
+    const d = deps(await converterDefinition('echo "soci-converter: converting"; sleep 600'));
+    const job = jobFromEvent('slipway-docker-hub/library/swift', digest, '5');
+    const first = await indexImage(job, d);
+    expect(first.kind).toBe('started');
+    const taskArn = (first as { taskArn: string }).taskArn;
+    const convertersOfDigest = () => local.ecs.tasks().filter((t) => JSON.stringify(t.overrides).includes(digest)).map((t) => t.taskArn);
+
+    const stale = Date.now() + SOCI_CLAIM_STALE_MS + 60_000;
+    expect(await indexImage(job, { ...d, now: () => stale })).toEqual({ kind: 'known' });
+    expect(convertersOfDigest()).toEqual([taskArn]);
+    expect(await store.get(digest)).toEqual({ state: 'converting', repository: 'slipway-docker-hub/library/swift', claimedAt: stale, attempts: 1, taskArn });
+
+    // Once ECS says STOPPED (its stop event lost: the claim still names it), the next stale look takes it over.
+    await local.client.send(new StopTaskCommand({ cluster: 'default', task: taskArn, reason: 'test: the converter is gone' }));
+    await local.ecs.waitForStopped(taskArn);
+    const staleAgain = stale + SOCI_CLAIM_STALE_MS + 60_000;
+    const second = await indexImage(job, { ...d, now: () => staleAgain });
+    expect(second.kind).toBe('started');
+    const secondArn = (second as { taskArn: string }).taskArn;
+    expect(secondArn).not.toBe(taskArn);
+    expect(await store.get(digest)).toMatchObject({ state: 'converting', claimedAt: staleAgain, attempts: 2, taskArn: secondArn });
+    await local.client.send(new StopTaskCommand({ cluster: 'default', task: secondArn, reason: 'test over' }));
+  });
+
+  it('takes over a stale claim whose task ECS does not know (DescribeTasks: MISSING, as for a task stopped over an hour ago)', async () => {
+    const digest = digestOf('haskell:9');
+    ecrStandIn.repositories.set('slipway-docker-hub/library/haskell', [{ digest, tags: ['9'], sizeInBytes: 600_000_000 }]);
+    const d = deps(await converterDefinition(REPORTS));
+    const job = jobFromEvent('slipway-docker-hub/library/haskell', digest, '9');
+    const gone = 'arn:aws:ecs:us-east-1:000000000000:task/default/0123456789abcdef0123456789abcdef';
+    expect(await store.claim(job, Date.now() - SOCI_CLAIM_STALE_MS - 60_000)).toBe(true);
+    await store.started(digest, gone);
+    const outcome = await indexImage(job, d);
+    expect(outcome).toMatchObject({ kind: 'started', digest });
+    expect(await store.get(digest)).toMatchObject({ state: 'converting', attempts: 2, taskArn: (outcome as { taskArn: string }).taskArn });
+  });
+
+  it("keeps a stale claim without a recorded task while ECS lists a converter of its digest (ListTasks by startedBy), and records that task on it", async () => {
+    const digest = digestOf('dart:3');
+    ecrStandIn.repositories.set('slipway-docker-hub/library/dart', [{ digest, tags: ['3'], sizeInBytes: 500_000_000 }]);
+    const definition = await converterDefinition('sleep 600');
+    const d = deps(definition);
+    const job = jobFromEvent('slipway-docker-hub/library/dart', digest, '3');
+    const claimedAt = Date.now() - SOCI_CLAIM_STALE_MS - 60_000;
+    expect(await store.claim(job, claimedAt)).toBe(true);
+    // The claim's RunTask started this task, and the write of it was lost.
+    const run = await local.client.send(
+      new RunTaskCommand({ cluster: 'default', taskDefinition: definition, launchType: 'FARGATE', startedBy: converterStartedBy(digest), networkConfiguration: { awsvpcConfiguration: { subnets: ['subnet-local'], assignPublicIp: 'ENABLED' } } }),
+    );
+    const taskArn = run.tasks![0]!.taskArn!;
+    const now = Date.now();
+    expect(await indexImage(job, { ...d, now: () => now })).toEqual({ kind: 'known' });
+    expect(await store.get(digest)).toMatchObject({ state: 'converting', attempts: 1, claimedAt: now, taskArn });
+    expect(local.ecs.tasks().filter((t) => t.startedBy === converterStartedBy(digest)).map((t) => t.taskArn)).toEqual([taskArn]);
+    await local.client.send(new StopTaskCommand({ cluster: 'default', task: taskArn, reason: 'test over' }));
+  });
+
   it("spends no attempt on ECS having no capacity or quota for the converter: an image refused so more times than attempts allow is still converted at its next event", async () => {
     const digest = digestOf('tensorflow:2');
     ecrStandIn.repositories.set('slipway-docker-hub/tensorflow/tensorflow', [{ digest, tags: ['2'], sizeInBytes: 900_000_000 }]);
@@ -242,7 +304,7 @@ describe('index-image jobs on the stand-ins', () => {
     const current = digestOf('golang:1.22 now');
     ecrStandIn.repositories.set('slipway-docker-hub/library/golang', [{ digest: current, tags: ['1.22'], sizeInBytes: 300_000_000 }]);
     const d = deps(await converterDefinition(REPORTS));
-    const body = JSON.stringify({ source: 'aws.ecr', 'detail-type': 'ECR Pull Through Cache Action', detail: { 'sync-status': 'SUCCESS', 'repository-name': 'slipway-docker-hub/library/golang', 'image-tag': '1.22', 'image-digest': digestOf('golang:1.22 before') } });
+    const body = JSON.stringify({ source: 'aws.ecr', 'detail-type': 'ECR Pull Through Cache Action', time: new Date().toISOString(), detail: { 'sync-status': 'SUCCESS', 'repository-name': 'slipway-docker-hub/library/golang', 'image-tag': '1.22', 'image-digest': digestOf('golang:1.22 before') } });
     const reading = indexImageJobOf(body, ['slipway-docker-hub']);
     if (reading.kind !== 'job') throw new Error('not a job');
     const outcome = await indexImage(reading.job, d);

@@ -55,6 +55,21 @@ describe('DynamoSociIndexStore', () => {
     expect(await store.get(d)).toMatchObject({ state: 'converting', attempts: 1 });
   });
 
+  it('keeps a stale claim whose converter ECS still has only as it was read: refreshed with that task, and claimed again only an hour later', async () => {
+    const d = digest();
+    await store.claim(job(d), 0);
+    await store.started(d, TASK);
+    // A caller that read an older claim changes nothing.
+    expect(await store.kept(d, 1, TASK, SOCI_CLAIM_STALE_MS + 1)).toBe(false);
+    expect(await store.kept(d, 0, TASK, SOCI_CLAIM_STALE_MS + 1)).toBe(true);
+    expect(await store.get(d)).toEqual({ state: 'converting', repository: 'slipway-docker-hub/library/node', claimedAt: SOCI_CLAIM_STALE_MS + 1, attempts: 1, taskArn: TASK });
+    expect(await store.claim(job(d), SOCI_CLAIM_STALE_MS + 2)).toBe(false);
+    expect(await store.claim(job(d), 2 * SOCI_CLAIM_STALE_MS + 1)).toBe(true);
+    // Nor is a claim that is no longer converting kept.
+    await store.failed(d, 'exited 1', 2 * SOCI_CLAIM_STALE_MS + 2);
+    expect(await store.kept(d, 2 * SOCI_CLAIM_STALE_MS + 1, TASK, 3 * SOCI_CLAIM_STALE_MS)).toBe(false);
+  });
+
   it('takes no report for a digest nobody claimed', async () => {
     const d = digest();
     await store.converted(d, CONVERTED, 1, TASK);
