@@ -194,6 +194,69 @@ export interface SociIndexStore {
    * changed it meanwhile.
    */
   kept(sourceDigest: string, claimedAt: number, taskArn: string, now: number): Promise<boolean>;
+  /** A trusted build of `repo` names these images (namedImageKeysOf) at `now`: their events may convert them. */
+  nameImages(keys: readonly string[], repo: string, now: number): Promise<void>;
+  /** The marks nameImages left under `keys` (any age; sociNamingOf picks the one that counts). */
+  namings(keys: readonly string[]): Promise<SociNaming[]>;
+  /**
+   * One conversion charged to `repo` for the UTC `day` (conversionDay): true while the day's count
+   * stays within `limit`, false (and nothing charged) once it would not.
+   */
+  chargeConversion(repo: string, day: string, limit: number): Promise<boolean>;
+}
+
+// Who can cause a conversion. The cache pulls whatever any build names through its rules, a
+// fork's pull request included (through the rules without credentials), and each pull is an event:
+// left alone, any one file could start converter after converter (1 vCPU, up to 45 minutes each),
+// holding quota other repositories' builds then wait for. So an event is converted only when a
+// trusted build (not a fork's) of this deployment named that image lately, as the planner records
+// (nameImages), and each repository's trusted builds cause at most a budget of conversions a day.
+
+/** How long a trusted build's naming of an image lets the cache's events of it be converted. */
+export const SOCI_NAMED_LIFETIME_MS = 7 * 24 * 3600_000;
+/**
+ * Conversions one repository's builds may cause per UTC day. A repository moves to a few new large
+ * images a week (a base image's new release, a new toolchain); ten a day leaves room for a burst of
+ * them and bounds what one file naming hundreds can take: ten converters a day (7.5 vCPU-hours at
+ * their 45-minute bound, under $0.02 at their usual minute or two).
+ */
+export const SOCI_CONVERSIONS_PER_REPOSITORY_PER_DAY = 10;
+
+/** A trusted build's record that it named an image (SociIndexStore.nameImages). */
+export interface SociNaming {
+  /** The repository (`owner/name`) whose build named it: the one a conversion is charged to. */
+  repo: string;
+  namedAt: number;
+}
+
+/**
+ * The keys of a cached image a build names (`<registry>/<repository>:<tag>`, `…@<digest>`, or
+ * both), as nameImages stores them and an index-image job looks them up: `<repository>:<tag>` and
+ * `<repository>@<digest>`, without the registry (the cache's events name none).
+ */
+export function namedImageKeysOf(cachedImage: string): string[] {
+  const parsed = parseImageReference(cachedImage);
+  if (!parsed.ok) return [];
+  const { repository, tag, digest } = parsed.ref;
+  return [...(tag !== undefined ? [`${repository}:${tag}`] : []), ...(digest !== undefined ? [`${repository}@${digest}`] : [])];
+}
+
+/** The keys an index-image job looks for: its tag's, its event's digest's, and the digest its tag points at now. */
+export function namedImageKeysOfJob(job: Pick<IndexImageJob, 'repository' | 'tag' | 'digest'>, eventDigest: string): string[] {
+  const keys = [...(job.tag !== undefined ? [`${job.repository}:${job.tag}`] : []), `${job.repository}@${eventDigest}`, `${job.repository}@${job.digest}`];
+  return [...new Set(keys)];
+}
+
+/** The naming that lets a conversion start at `now`: the latest within SOCI_NAMED_LIFETIME_MS, if any. */
+export function sociNamingOf(namings: readonly SociNaming[], now: number): SociNaming | undefined {
+  let latest: SociNaming | undefined;
+  for (const naming of namings) if (now - naming.namedAt < SOCI_NAMED_LIFETIME_MS && (latest === undefined || naming.namedAt > latest.namedAt)) latest = naming;
+  return latest;
+}
+
+/** The UTC day a conversion at `now` is charged to, `YYYY-MM-DD`. */
+export function conversionDay(now: number): string {
+  return new Date(now).toISOString().slice(0, 10);
 }
 
 /** Whether `record` (if any) lets a new conversion be claimed at `now`. */

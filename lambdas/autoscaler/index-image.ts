@@ -6,7 +6,7 @@
 
 import { createHash } from 'node:crypto';
 import { DescribeTasksCommand, ListTasksCommand, RunTaskCommand, type ECSClient } from '@aws-sdk/client-ecs';
-import { SOCI_CLAIM_STALE_MS, SOCI_CONVERTER_CPU, claimable, claimedConverterState, converterRun, converterStartedBy, indexDecision, type IndexImageJob, type SociConverterConfig, type SociIndexStore, type SociRecord, type DescribeEcrImages } from '../../core/images/soci.js';
+import { SOCI_CLAIM_STALE_MS, SOCI_CONVERSIONS_PER_REPOSITORY_PER_DAY, SOCI_CONVERTER_CPU, SOCI_NAMED_LIFETIME_MS, claimable, claimedConverterState, conversionDay, converterRun, converterStartedBy, indexDecision, namedImageKeysOfJob, sociNamingOf, type IndexImageJob, type SociConverterConfig, type SociIndexStore, type SociRecord, type DescribeEcrImages } from '../../core/images/soci.js';
 import type { ExecutionConfig } from './config.js';
 import { describeRunTaskFailures, isEcsCapacityReason } from '../../core/util/aws-errors.js';
 
@@ -34,7 +34,11 @@ export type IndexImageOutcome =
   /** ECS refused the task (failures[]): the claim is marked failed, a later event may try again. */
   | { kind: 'failed'; reason: string }
   /** Builds need the quota's vCPU: nothing claimed or started; the job is taken again later. */
-  | { kind: 'deferred'; reason: string };
+  | { kind: 'deferred'; reason: string }
+  /** No trusted build of this deployment named the image lately (a fork's pull request, say): nothing recorded. */
+  | { kind: 'unnamed'; reason: string }
+  /** The repository that named it has caused its conversions of the day: nothing recorded, a later event may convert it. */
+  | { kind: 'over-budget'; reason: string };
 
 /**
  * Throws on an error worth another delivery (the store, ECR or ECS did not answer): the message
@@ -68,6 +72,14 @@ export async function indexImage(event: IndexImageJob, deps: IndexImageDeps): Pr
     return { kind: 'skipped', reason: decision.reason };
   }
 
+  // Only an image a trusted build named lately (core/images/soci.ts, "Who can cause a conversion"):
+  // what a fork's pull request alone pulls through the cache is never converted.
+  const naming = sociNamingOf(await deps.store.namings(namedImageKeysOfJob(job, event.digest)), deps.now());
+  if (naming === undefined) {
+    const reason = `no build of this deployment other than a fork's named ${event.repository}${event.tag !== undefined ? `:${event.tag}` : `@${event.digest}`} in the last ${SOCI_NAMED_LIFETIME_MS / (24 * 3600_000)} days`;
+    deps.log('SOCI conversion not started: no trusted build named the image', { repository: job.repository, tag: job.tag, digest: job.digest, reason });
+    return { kind: 'unnamed', reason };
+  }
   // Builds come first: the claim waits until the vCPU its converter needs is not wanted by a build.
   if (deps.room.units < SOCI_CONVERTER_CPU) return deferred(deps);
   // A stale claim (an hour without a report) is taken over only once ECS says its converter is
@@ -82,6 +94,13 @@ export async function indexImage(event: IndexImageJob, deps: IndexImageDeps): Pr
     }
   }
   const now = deps.now();
+  // Charged before the claim: a claim lost to a racing duplicate costs a unit, never lets one more through.
+  const day = conversionDay(now);
+  if (!(await deps.store.chargeConversion(naming.repo, day, SOCI_CONVERSIONS_PER_REPOSITORY_PER_DAY))) {
+    const reason = `${naming.repo}'s builds have caused their ${SOCI_CONVERSIONS_PER_REPOSITORY_PER_DAY} conversions of ${day} (UTC); the cache's next sync of the image may convert it`;
+    deps.log('SOCI conversion not started: the repository that named the image spent its day\'s conversions', { repository: job.repository, tag: job.tag, digest: job.digest, repo: naming.repo, day });
+    return { kind: 'over-budget', reason };
+  }
   if (!(await deps.store.claim(job, now))) return { kind: 'known' };
   // The claim's attempt number: a retried RunTask of this claim returns the same task.
   const claimed = await deps.store.get(job.digest);

@@ -20,6 +20,7 @@ import type { AutoscalerDeps } from '../../lambdas/autoscaler/deps.js';
 import { passLogFields } from '../../lambdas/autoscaler/handler.js';
 import type { ExecutionConfig } from '../../lambdas/autoscaler/config.js';
 import { DynamoSociIndexStore } from '../../adapters/dynamodb/soci-store.js';
+import { sociImageNamer } from '../../lambdas/planner/soci-images.js';
 import { startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
 import { describe1, ecsForFile, family, sh, waitFor } from '../local/helpers.js';
 import { MemoryBuildStore, MemoryJobQueue, MemoryStageStore } from '../support/memory-stores.js';
@@ -160,6 +161,8 @@ describe('SOCI converters and the Fargate vCPU quota (ECS ListTasks/DescribeTask
       describe: { store: sociStore, describe: async (images) => new Map(images.map((i) => [i, { sizeBytes: 400_000_000, digest }])) },
     });
     const event = JSON.stringify({ source: 'aws.ecr', 'detail-type': 'ECR Pull Through Cache Action', time: new Date().toISOString(), detail: { 'sync-status': 'SUCCESS', 'repository-name': 'slipway-docker-hub/library/node', 'image-tag': '20', 'image-digest': digest } });
+    // A build of octo/app (not a fork's) named the image: its events may be converted.
+    await sociImageNamer({ store: sociStore, now: Date.now })([`${REGISTRY}/slipway-docker-hub/library/node:20`], 'octo/app');
     // A 1-vCPU stage runs (its record: the quota's count comes from the table) and a 2-vCPU one waits for the vCPU.
     store.add(build('octo/app#4'), [stageOf('octo/app#4', { status: 'running', taskArn: 'arn:aws:ecs:us-east-1:000000000000:task/converters/busy', cpu: 1024 })], []);
     store.add(build('octo/app#5'), [stageOf('octo/app#5', { queuedAt: queuedAt() })], []);
@@ -197,6 +200,7 @@ describe('SOCI converters and the Fargate vCPU quota (ECS ListTasks/DescribeTask
       describe: { store: sociStore, describe: async (images) => new Map(images.map((i) => [i, { sizeBytes: 400_000_000, digest }])) },
     });
     const eventAt = (time: number) => JSON.stringify({ source: 'aws.ecr', 'detail-type': 'ECR Pull Through Cache Action', time: new Date(time).toISOString(), detail: { 'sync-status': 'SUCCESS', 'repository-name': 'slipway-docker-hub/library/python', 'image-tag': '3', 'image-digest': digest } });
+    await sociImageNamer({ store: sociStore, now: Date.now })([`${REGISTRY}/slipway-docker-hub/library/python:3`], 'octo/app');
     // A 1-vCPU stage runs and a 2-vCPU one waits for the vCPU (as above): no converter may start.
     store.add(build('octo/app#6'), [stageOf('octo/app#6', { status: 'running', taskArn: 'arn:aws:ecs:us-east-1:000000000000:task/converters/busy-6', cpu: 1024 })], []);
     store.add(build('octo/app#7'), [stageOf('octo/app#7', { queuedAt: queuedAt() })], []);

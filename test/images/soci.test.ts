@@ -12,7 +12,12 @@ import {
   SOCI_MIN_IMAGE_BYTES,
   SOCI_STARTED_BY_PREFIX,
   INDEX_JOB_MAX_AGE_MS,
+  SOCI_NAMED_LIFETIME_MS,
   claimable,
+  conversionDay,
+  namedImageKeysOf,
+  namedImageKeysOfJob,
+  sociNamingOf,
   claimedConverterState,
   convertersHoldingVcpu,
   convertedReference,
@@ -123,6 +128,33 @@ describe('claimedConverterState (DescribeTasks of the task a stale claim names)'
     expect(claimedConverterState(ARN, { tasks: [], failures: [{ arn: ARN, reason: 'INTERNAL_ERROR' }] })).toBeUndefined();
     expect(claimedConverterState(ARN, { tasks: [{ taskArn: `${ARN}x`, lastStatus: 'STOPPED' }] })).toBeUndefined();
     expect(claimedConverterState(ARN, {})).toBeUndefined();
+  });
+});
+
+describe('who can cause a conversion: the images trusted builds named (namedImageKeysOf, sociNamingOf)', () => {
+  it('keys a cached image by its repository and tag, its digest, or both, without the registry', () => {
+    expect(namedImageKeysOf(`${REGISTRY}/slipway-docker-hub/library/node:20`)).toEqual(['slipway-docker-hub/library/node:20']);
+    expect(namedImageKeysOf(`${REGISTRY}/slipway-docker-hub/library/node@${SOURCE}`)).toEqual([`slipway-docker-hub/library/node@${SOURCE}`]);
+    expect(namedImageKeysOf(`${REGISTRY}/slipway-docker-hub/library/node:20@${SOURCE}`)).toEqual(['slipway-docker-hub/library/node:20', `slipway-docker-hub/library/node@${SOURCE}`]);
+    expect(namedImageKeysOf('not a reference')).toEqual([]);
+  });
+  it("looks a job up by its tag, its event's digest and the digest its tag points at now", () => {
+    const job = { repository: 'slipway-docker-hub/library/node', tag: '20', digest: CONVERTED };
+    expect(namedImageKeysOfJob(job, SOURCE)).toEqual(['slipway-docker-hub/library/node:20', `slipway-docker-hub/library/node@${SOURCE}`, `slipway-docker-hub/library/node@${CONVERTED}`]);
+    expect(namedImageKeysOfJob({ repository: 'r/x', digest: SOURCE }, SOURCE)).toEqual([`r/x@${SOURCE}`]);
+  });
+  it('counts the latest naming within a week, and none older', () => {
+    const now = 10 * SOCI_NAMED_LIFETIME_MS;
+    const old = { repo: 'acme/old', namedAt: now - SOCI_NAMED_LIFETIME_MS };
+    const recent = { repo: 'acme/api', namedAt: now - 1000 };
+    const latest = { repo: 'acme/web', namedAt: now - 10 };
+    expect(sociNamingOf([old, recent, latest], now)).toEqual(latest);
+    expect(sociNamingOf([old], now)).toBeUndefined();
+    expect(sociNamingOf([], now)).toBeUndefined();
+  });
+  it('charges a conversion to its UTC day', () => {
+    expect(conversionDay(Date.parse('2026-12-03T23:59:59.999Z'))).toBe('2026-12-03');
+    expect(conversionDay(Date.parse('2026-12-04T00:00:00Z'))).toBe('2026-12-04');
   });
 });
 
