@@ -101,8 +101,10 @@ export function indexImageJobOf(body: string, prefixes: readonly string[]): Cach
  * How long an index-image job may wait for the vCPU its converter needs (postponed pass after
  * pass while builds hold the quota: lambdas/autoscaler/autoscaler.ts) before it is dropped: a day.
  * - The queue cannot bound it: each postponement is a new message (SendMessage with DelaySeconds,
- *   at most 900 s), whose retention (60 s to 14 days, 4 days by default; the jobs queue keeps 14:
- *   lib/queues.ts) starts again, so only the event's own time does (IndexImageJob.eventTime).
+ *   0 to 900 s), whose retention (MessageRetentionPeriod, 60 s to 14 days, 4 days by default,
+ *   https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html;
+ *   the jobs queue keeps 14: lib/queues.ts) starts again, so only the event's own time does
+ *   (IndexImageJob.eventTime). A message's own SentTimestamp or receive count would restart too.
  * - Nothing is lost past it: the image stays cached and pulled whole, and the cache checks a
  *   cached tag upstream again at a pull "at least once every 24 hours" (pull-through-cache.html),
  *   each check a new event whose job starts over. A day is also more than a working day of full

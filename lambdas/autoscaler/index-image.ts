@@ -111,7 +111,8 @@ export async function indexImage(event: IndexImageJob, deps: IndexImageDeps): Pr
  * The converter ECS still has for a stale claim, if any. The claim's task: DescribeTasks of it
  * (claimedConverterState: not STOPPED is active; STOPPED or MISSING is gone). A claim without a
  * recorded task (its RunTask's answer was never written): the digest's converters that ECS lists
- * (ListTasks by startedBy, desired status RUNNING by default: API_ListTasks.html). Throws when ECS
+ * (ListTasks by startedBy, which "must be the only filter that you use", so the default desired
+ * status RUNNING: API_ListTasks.html). Throws when ECS
  * gives no answer to decide on: the message is read again.
  */
 async function activeConverterOf(record: Extract<SociRecord, { state: 'converting' }>, job: IndexImageJob, deps: IndexImageDeps): Promise<string | undefined> {
