@@ -17,6 +17,10 @@
 // PRICES#<region>     / PRICES                      the last Price List refresh of that Region's prices
 // SOCI#<source digest> / SOCI                       the SOCI-enabled copy of a cached image: converting
 //                                                   (claim, task), converted (its digest), skipped, failed
+// SOCINAMED#<repository>:<tag> or …@<digest> / SOCINAMED   a trusted build named that cached image
+//                                                   (its repo, when; TTL `expiresAt`, 7 days)
+// SOCIBUDGET#<owner/name>#<UTC day> / SOCIBUDGET    conversions that repository's builds caused that day
+//                                                   (TTL `expiresAt`, 2 days)
 //
 // GSI1 (overloaded: three lists, each one partition of the index):
 //   recent builds      GSI1PK = BUILDS, GSI1SK = <createdAt, 15 digits>#<build id>
@@ -46,6 +50,9 @@
 //                                                     build); PutItem by the daily refresh
 // 14. SOCI copy of a cached image by its digest ..... UpdateItem with a condition (the index-image job's
 //                                                     claim, the converter's report); BatchGetItem (planner)
+// 15. Cached images trusted builds named ............ BatchWriteItem (planner, each non-fork build);
+//                                                     BatchGetItem (the index-image job, before a claim)
+// 16. A repository's conversions of a day ........... UpdateItem ADD with a condition (the budget)
 //
 // Status updates are conditional (see store.ts): a status rank that never decreases, and
 // for ECS-driven updates `eventVersion` that only increases.
@@ -84,6 +91,11 @@ export const imageCommandSk = (arch: string): string => `ARCH#${arch}`;
 export const pricesPk = (region: string): string => `PRICES#${region}`;
 export const sociPk = (sourceDigest: string): string => `SOCI#${sourceDigest}`;
 export const SOCI_SK = 'SOCI';
+/** `key`: a cached image's `<repository>:<tag>` or `<repository>@<digest>` (core/images/soci.ts, namedImageKeysOf). */
+export const sociNamedPk = (key: string): string => `SOCINAMED#${key}`;
+export const SOCI_NAMED_SK = 'SOCINAMED';
+export const sociBudgetPk = (repo: string, day: string): string => `SOCIBUDGET#${repo}#${day}`;
+export const SOCI_BUDGET_SK = 'SOCIBUDGET';
 export const PRICES_SK = 'PRICES';
 
 export const recentSk = (createdAt: number, id: string): string => `${pad(createdAt, 15)}#${id}`;

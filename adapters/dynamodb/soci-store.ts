@@ -5,12 +5,14 @@
 // skipped or converted image is never claimed again, and only a claimed record takes a report.
 
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { SOCI_CLAIM_STALE_MS, SOCI_COPY_LIFETIME_MS, SOCI_MAX_ATTEMPTS, type IndexImageJob, type SociIndexStore, type SociRecord } from '../../core/images/soci.js';
+import { SOCI_CLAIM_STALE_MS, SOCI_COPY_LIFETIME_MS, SOCI_MAX_ATTEMPTS, SOCI_NAMED_LIFETIME_MS, type IndexImageJob, type SociIndexStore, type SociNaming, type SociRecord } from '../../core/images/soci.js';
 import { isConditionalCheckFailure } from '../../core/util/aws-errors.js';
-import { batchGet } from './batch.js';
-import { SOCI_SK, sociPk } from './keys.js';
+import { batchGet, batchWrite } from './batch.js';
+import { SOCI_BUDGET_SK, SOCI_NAMED_SK, SOCI_SK, TTL_ATTRIBUTE, sociBudgetPk, sociNamedPk, sociPk } from './keys.js';
 
 const ITEM_TYPE = 'soci';
+/** A day's conversion budget outlives its day by one, whatever the clocks' skew. */
+const BUDGET_TTL_SECONDS = 2 * 24 * 3600;
 
 export class DynamoSociIndexStore implements SociIndexStore {
   constructor(
@@ -30,7 +32,7 @@ export class DynamoSociIndexStore implements SociIndexStore {
     return out;
   }
 
-  async claim(job: IndexImageJob, now: number): Promise<boolean> {
+  async claim(job: Pick<IndexImageJob, 'repository' | 'digest'>, now: number): Promise<boolean> {
     return conditional(
       this.doc.send(
         new UpdateCommand({
@@ -75,7 +77,7 @@ export class DynamoSociIndexStore implements SociIndexStore {
     );
   }
 
-  async skip(job: IndexImageJob, reason: string): Promise<void> {
+  async skip(job: Pick<IndexImageJob, 'repository' | 'digest'>, reason: string): Promise<void> {
     // Never over a conversion that is done or under way.
     await conditional(
       this.doc.send(
@@ -132,6 +134,51 @@ export class DynamoSociIndexStore implements SociIndexStore {
           ConditionExpression: '#state = :converting AND attribute_not_exists(taskArn) AND attempts >= :one',
           ExpressionAttributeNames: { '#state': 'state' },
           ExpressionAttributeValues: { ':failed': 'failed', ':converting': 'converting', ':reason': reason.slice(0, 400), ':now': now, ':one': 1 },
+        }),
+      ),
+    );
+  }
+
+  async kept(sourceDigest: string, claimedAt: number, taskArn: string, now: number): Promise<boolean> {
+    return conditional(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key(sourceDigest),
+          UpdateExpression: 'SET claimedAt = :now, taskArn = :task',
+          // The claim as it was read: one taken over or reported on meanwhile is left as it is.
+          ConditionExpression: '#state = :converting AND claimedAt = :was',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':converting': 'converting', ':was': claimedAt, ':task': taskArn, ':now': now },
+        }),
+      ),
+    );
+  }
+
+  async nameImages(keys: readonly string[], repo: string, now: number): Promise<void> {
+    const expiresAt = Math.ceil((now + SOCI_NAMED_LIFETIME_MS) / 1000);
+    await batchWrite(
+      this.doc,
+      this.tableName,
+      [...new Set(keys)].map((k) => ({ PutRequest: { Item: { PK: sociNamedPk(k), SK: SOCI_NAMED_SK, type: 'soci-named', repo, namedAt: now, [TTL_ATTRIBUTE]: expiresAt } } })),
+    );
+  }
+
+  async namings(keys: readonly string[]): Promise<SociNaming[]> {
+    const items = await batchGet(this.doc, this.tableName, [...new Set(keys)].map((k) => ({ PK: sociNamedPk(k), SK: SOCI_NAMED_SK })));
+    return items.flatMap((item) => (typeof item.repo === 'string' && typeof item.namedAt === 'number' ? [{ repo: item.repo, namedAt: item.namedAt }] : []));
+  }
+
+  async chargeConversion(repo: string, day: string, limit: number): Promise<boolean> {
+    return conditional(
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { PK: sociBudgetPk(repo, day), SK: SOCI_BUDGET_SK },
+          UpdateExpression: 'SET #type = :type, #ttl = if_not_exists(#ttl, :ttl) ADD conversions :one',
+          ConditionExpression: 'attribute_not_exists(conversions) OR conversions < :limit',
+          ExpressionAttributeNames: { '#type': 'type', '#ttl': TTL_ATTRIBUTE },
+          ExpressionAttributeValues: { ':type': 'soci-budget', ':ttl': Math.ceil(Date.parse(`${day}T00:00:00Z`) / 1000) + BUDGET_TTL_SECONDS, ':one': 1, ':limit': limit },
         }),
       ),
     );

@@ -50,6 +50,11 @@ export interface IndexImageJob {
   tag?: string;
   /** The digest the cache stored for it (the tag's: an index for a multi-platform image). */
   digest: string;
+  /**
+   * When ECR emitted the event (its `time`, epoch ms): the job's age, which neither a redelivery
+   * nor a postponement resets, since both carry the event's body as it was (indexJobExpired).
+   */
+  eventTime: number;
 }
 
 export type CacheEventReading =
@@ -83,9 +88,35 @@ export function indexImageJobOf(body: string, prefixes: readonly string[]): Cach
   if (!prefixes.some((p) => repository.startsWith(`${p}/`))) return ignored(`${repository} is under none of the cache's prefixes (${prefixes.join(', ')})`);
   const digest = detail['image-digest'];
   if (typeof digest !== 'string' || !digest.startsWith('sha256:') || !isDigest(digest)) return ignored(`image-digest ${JSON.stringify(digest)} is not a sha256 digest`);
+  // Every EventBridge event has `time`, RFC 3339 (aws-events.html, "time: the event timestamp");
+  // without it the job's age is unknown and it could wait forever.
+  const eventTime = typeof value.time === 'string' && /^\d{4}-\d\d-\d\dT/.test(value.time) ? Date.parse(value.time) : Number.NaN;
+  if (!Number.isFinite(eventTime)) return ignored(`the event's time ${JSON.stringify(value.time)} is not an RFC 3339 timestamp`);
   const tag = detail['image-tag'];
   const validTag = typeof tag === 'string' && /^[\w][\w.-]{0,127}$/.test(tag);
-  return { kind: 'job', job: { repository, digest, ...(validTag ? { tag } : {}) } };
+  return { kind: 'job', job: { repository, digest, ...(validTag ? { tag } : {}), eventTime } };
+}
+
+/**
+ * How long an index-image job may wait for the vCPU its converter needs (postponed pass after
+ * pass while builds hold the quota: lambdas/autoscaler/autoscaler.ts) before it is dropped: a day.
+ * - The queue cannot bound it: each postponement is a new message (SendMessage with DelaySeconds,
+ *   0 to 900 s), whose retention (MessageRetentionPeriod, 60 s to 14 days, 4 days by default,
+ *   https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html;
+ *   the jobs queue keeps 14: lib/queues.ts) starts again, so only the event's own time does
+ *   (IndexImageJob.eventTime). A message's own SentTimestamp or receive count would restart too.
+ * - Nothing is lost past it: the image stays cached and pulled whole, and the cache checks a
+ *   cached tag upstream again at a pull "at least once every 24 hours" (pull-through-cache.html),
+ *   each check a new event whose job starts over. A day is also more than a working day of full
+ *   quota: a conversion that waited that long waited for the builds, as it should.
+ */
+export const INDEX_JOB_MAX_AGE_MS = 24 * 3600_000;
+/** An event time this far ahead of the clock is not believed (clocks differ by seconds, not this). */
+const INDEX_JOB_MAX_CLOCK_AHEAD_MS = 15 * 60_000;
+
+/** Whether an index-image job is past its age limit at `now` (INDEX_JOB_MAX_AGE_MS), or claims a time no clock explains. */
+export function indexJobExpired(job: Pick<IndexImageJob, 'eventTime'>, now: number): boolean {
+  return now - job.eventTime > INDEX_JOB_MAX_AGE_MS || job.eventTime - now > INDEX_JOB_MAX_CLOCK_AHEAD_MS;
 }
 
 /** Where the converted copy of a cached image goes: `slipway-soci/<cached repository>:soci-<digest hex>`. */
@@ -100,7 +131,10 @@ export type SociRecord =
   | { state: 'skipped'; repository: string; reason: string }
   | { state: 'failed'; repository: string; reason: string; claimedAt: number; attempts: number };
 
-/** A conversion that has not reported within this long is claimed again (a task lost with its events). */
+/**
+ * A conversion that has not reported within this long is stale: claimed again once ECS says its
+ * task is gone (claimedConverterState; a task lost with its events), kept while ECS still has it.
+ */
 export const SOCI_CLAIM_STALE_MS = 60 * 60_000;
 /** Attempts per source digest: an image that fails this often is left unconverted (pulled whole). */
 export const SOCI_MAX_ATTEMPTS = 3;
@@ -134,11 +168,11 @@ export interface SociIndexStore {
    * Claims the conversion of `job.digest`: true when this caller should start it. False when
    * it is converted, skipped, being converted (claimed under SOCI_CLAIM_STALE_MS ago) or out of attempts.
    */
-  claim(job: IndexImageJob, now: number): Promise<boolean>;
+  claim(job: Pick<IndexImageJob, 'repository' | 'digest'>, now: number): Promise<boolean>;
   /** The converter task started for a claim (the task-events Lambda checks its report against it). */
   started(sourceDigest: string, taskArn: string): Promise<void>;
   /** Small, or otherwise not worth converting: never claimed again. */
-  skip(job: IndexImageJob, reason: string): Promise<void>;
+  skip(job: Pick<IndexImageJob, 'repository' | 'digest'>, reason: string): Promise<void>;
   /**
    * The report of converter task `taskArn`: the converted image's digest. Only a record claimed
    * for that task moves to converted (a late report of an earlier claim's task changes nothing).
@@ -155,6 +189,76 @@ export interface SociIndexStore {
    * converter (which says nothing of the image). A later event may claim it again.
    */
   released(sourceDigest: string, reason: string, now: number): Promise<void>;
+  /**
+   * A stale claim whose converter ECS still has (claimedConverterState): kept, as claimed at `now`
+   * by task `taskArn` (the one ECS named), so that the next event does not ask again within the
+   * hour. Only while the claim is still the one read (`claimedAt`): false when another caller
+   * changed it meanwhile.
+   */
+  kept(sourceDigest: string, claimedAt: number, taskArn: string, now: number): Promise<boolean>;
+  /** A trusted build of `repo` names these images (namedImageKeysOf) at `now`: their events may convert them. */
+  nameImages(keys: readonly string[], repo: string, now: number): Promise<void>;
+  /** The marks nameImages left under `keys` (any age; sociNamingOf picks the one that counts). */
+  namings(keys: readonly string[]): Promise<SociNaming[]>;
+  /**
+   * One conversion charged to `repo` for the UTC `day` (conversionDay): true while the day's count
+   * stays within `limit`, false (and nothing charged) once it would not.
+   */
+  chargeConversion(repo: string, day: string, limit: number): Promise<boolean>;
+}
+
+// Who can cause a conversion. The cache pulls whatever any build names through its rules, a
+// fork's pull request included (through the rules without credentials), and each pull is an event:
+// left alone, any one file could start converter after converter (1 vCPU, up to 45 minutes each),
+// holding quota other repositories' builds then wait for. So an event is converted only when a
+// trusted build (not a fork's) of this deployment named that image lately, as the planner records
+// (nameImages), and each repository's trusted builds cause at most a budget of conversions a day.
+
+/** How long a trusted build's naming of an image lets the cache's events of it be converted. */
+export const SOCI_NAMED_LIFETIME_MS = 7 * 24 * 3600_000;
+/**
+ * Conversions one repository's builds may cause per UTC day. A repository moves to a few new large
+ * images a week (a base image's new release, a new toolchain); ten a day leaves room for a burst of
+ * them and bounds what one file naming hundreds can take: ten converters a day (7.5 vCPU-hours at
+ * their 45-minute bound, under $0.02 at their usual minute or two).
+ */
+export const SOCI_CONVERSIONS_PER_REPOSITORY_PER_DAY = 10;
+
+/** A trusted build's record that it named an image (SociIndexStore.nameImages). */
+export interface SociNaming {
+  /** The repository (`owner/name`) whose build named it: the one a conversion is charged to. */
+  repo: string;
+  namedAt: number;
+}
+
+/**
+ * The keys of a cached image a build names (`<registry>/<repository>:<tag>`, `…@<digest>`, or
+ * both), as nameImages stores them and an index-image job looks them up: `<repository>:<tag>` and
+ * `<repository>@<digest>`, without the registry (the cache's events name none).
+ */
+export function namedImageKeysOf(cachedImage: string): string[] {
+  const parsed = parseImageReference(cachedImage);
+  if (!parsed.ok) return [];
+  const { repository, tag, digest } = parsed.ref;
+  return [...(tag !== undefined ? [`${repository}:${tag}`] : []), ...(digest !== undefined ? [`${repository}@${digest}`] : [])];
+}
+
+/** The keys an index-image job looks for: its tag's, its event's digest's, and the digest its tag points at now. */
+export function namedImageKeysOfJob(job: Pick<IndexImageJob, 'repository' | 'tag' | 'digest'>, eventDigest: string): string[] {
+  const keys = [...(job.tag !== undefined ? [`${job.repository}:${job.tag}`] : []), `${job.repository}@${eventDigest}`, `${job.repository}@${job.digest}`];
+  return [...new Set(keys)];
+}
+
+/** The naming that lets a conversion start at `now`: the latest within SOCI_NAMED_LIFETIME_MS, if any. */
+export function sociNamingOf(namings: readonly SociNaming[], now: number): SociNaming | undefined {
+  let latest: SociNaming | undefined;
+  for (const naming of namings) if (now - naming.namedAt < SOCI_NAMED_LIFETIME_MS && (latest === undefined || naming.namedAt > latest.namedAt)) latest = naming;
+  return latest;
+}
+
+/** The UTC day a conversion at `now` is charged to, `YYYY-MM-DD`. */
+export function conversionDay(now: number): string {
+  return new Date(now).toISOString().slice(0, 10);
 }
 
 /** Whether `record` (if any) lets a new conversion be claimed at `now`. */
@@ -312,12 +416,11 @@ export interface ConverterRun {
  * claim return the same task (clientToken, 24 h) while a later claim starts a new one.
  * startedBy: ≤ 36 characters, SOCI_STARTED_BY_PREFIX then the digest's first hex.
  */
-export function converterRun(job: IndexImageJob, config: SociConverterConfig, attempt: number, hash: (text: string) => string): ConverterRun {
+export function converterRun(job: Pick<IndexImageJob, 'repository' | 'digest'>, config: SociConverterConfig, attempt: number, hash: (text: string) => string): ConverterRun {
   const target = sociTarget(job);
-  const hex = job.digest.slice('sha256:'.length);
   return {
     taskDefinition: config.taskDefinition,
-    startedBy: `${SOCI_STARTED_BY_PREFIX}${hex.slice(0, 36 - SOCI_STARTED_BY_PREFIX.length)}`,
+    startedBy: converterStartedBy(job.digest),
     clientToken: hash(`soci\n${job.digest}\n${attempt}`).slice(0, 64),
     overrides: {
       containerOverrides: [
@@ -332,6 +435,11 @@ export function converterRun(job: IndexImageJob, config: SociConverterConfig, at
       ],
     },
   };
+}
+
+/** `startedBy` of every converter of `digest`, whatever the attempt (≤ 36 characters): SOCI_STARTED_BY_PREFIX then the digest's first hex. */
+export function converterStartedBy(digest: string): string {
+  return `${SOCI_STARTED_BY_PREFIX}${digest.slice('sha256:'.length).slice(0, 36 - SOCI_STARTED_BY_PREFIX.length)}`;
 }
 
 /** What DescribeTasks says of a task, as much as the converters' count reads. */
@@ -357,6 +465,23 @@ export function convertersHoldingVcpu(tasks: readonly ConverterTaskView[]): Conv
     byArn.set(task.taskArn, { taskArn: task.taskArn, cpu: Number.isInteger(cpu) && cpu > 0 ? cpu : SOCI_CONVERTER_CPU });
   }
   return [...byArn.values()];
+}
+
+/**
+ * What ECS says of the converter task a stale claim names, from DescribeTasks of that task:
+ * - `active` while its last status is not STOPPED (provisioning, pending, running, or stopping:
+ *   it still holds its vCPU and may still report): the claim is its, and no second converter starts;
+ * - `gone` once it is STOPPED, or when ECS does not know it: a failure with reason `MISSING`, "the
+ *   specified task wasn't found" (https://docs.aws.amazon.com/AmazonECS/latest/userguide/api_failures_messages.html).
+ *   Stopped tasks stay describable "for at least one hour" (API_DescribeTasks.html), so a task
+ *   stopped longer ago answers MISSING; a claim is stale after an hour, so both are seen;
+ * - undefined when ECS said neither (another failure, or nothing): nothing can be decided on it.
+ */
+export function claimedConverterState(taskArn: string, answer: { tasks?: readonly ConverterTaskView[]; failures?: readonly { arn?: string; reason?: string }[] }): 'active' | 'gone' | undefined {
+  const task = answer.tasks?.find((t) => t.taskArn === taskArn);
+  if (task) return task.lastStatus === 'STOPPED' ? 'gone' : 'active';
+  if (answer.failures?.some((f) => (f.arn === undefined || f.arn === taskArn) && f.reason === 'MISSING')) return 'gone';
+  return undefined;
 }
 
 /** The family of a task definition named by family, `family:revision` or ARN (ListTasks filters by family). */

@@ -28,7 +28,7 @@ import { startStage } from './start-stage.js';
 import { stopFinishedServiceTasks, stopSegmentsWithoutServices } from './service-task.js';
 import { refreshPrepullLists } from './prepull.js';
 import { classifyAwsError, describeAwsError } from '../../core/util/aws-errors.js';
-import { indexImageJobOf, type IndexImageJob } from '../../core/images/soci.js';
+import { INDEX_JOB_MAX_AGE_MS, indexImageJobOf, indexJobExpired, type IndexImageJob } from '../../core/images/soci.js';
 import { indexImage } from './index-image.js';
 import { convertersInUse, listClusterTasks, noteConverterStarted, resetConverterStarts } from './converters.js';
 import type { Task } from '@aws-sdk/client-ecs';
@@ -280,9 +280,12 @@ async function takeIndexJobs(deps: AutoscalerDeps, jobs: { message: QueuedJob; j
   for (const { message, job } of jobs) {
     try {
       const outcome = await indexImage(job, { ...deps.soci!, ecs: deps.ecs, config: { ...deps.config, soci: deps.config.soci! }, now: deps.now, log: deps.log, room });
-      out.push({ digest: job.digest, outcome: outcome.kind });
       if (outcome.kind === 'started') noteConverterStarted(outcome.taskArn, SOCI_CONVERTER_CPU, deps.now());
-      if (outcome.kind === 'deferred') await postponeIndexJob(deps, message, job, outcome.reason);
+      // Postponed pass after pass while builds hold the quota, a job would otherwise wait forever.
+      const expired = outcome.kind === 'deferred' && indexJobExpired(job, deps.now());
+      out.push({ digest: job.digest, outcome: expired ? 'expired' : outcome.kind });
+      if (expired) dropExpiredIndexJob(deps, job, outcome.reason);
+      if (outcome.kind === 'deferred' && !expired) await postponeIndexJob(deps, message, job, outcome.reason);
       else finished.push(message);
     } catch (err) {
       const info = classifyAwsError(err);
@@ -298,6 +301,20 @@ async function takeIndexJobs(deps: AutoscalerDeps, jobs: { message: QueuedJob; j
     deps.log('index-image job messages not deleted; they will be read again', { count: finished.length, error: describeAwsError(info) });
   }
   return out;
+}
+
+/**
+ * An index-image job that waited for the vCPU past its age limit (core/images/soci.ts,
+ * INDEX_JOB_MAX_AGE_MS, from the event's own time): removed, said in a log line and counted
+ * (SociJobsExpired). Nothing else is lost: no claim was taken, the image stays cached and pulled
+ * whole, and the cache's next sync of it is a new event that starts over.
+ */
+function dropExpiredIndexJob(deps: AutoscalerDeps, job: IndexImageJob, reason: string): void {
+  const ageHours = Math.round(((deps.now() - job.eventTime) / 3600_000) * 10) / 10;
+  deps.log('SOCI conversion dropped: its job waited past its age limit for the vCPU builds need; the image stays unconverted until the cache syncs it again', {
+    repository: job.repository, tag: job.tag, digest: job.digest, eventTime: new Date(job.eventTime).toISOString(), ageHours, maxAgeHours: INDEX_JOB_MAX_AGE_MS / 3600_000, reason,
+  });
+  deps.metrics?.sociJobExpired();
 }
 
 /**

@@ -1,7 +1,7 @@
 // The SOCI converter tasks that hold Fargate vCPU of the quota (docs/design/soci-indexes.md), for
 // the pass's scaling decision (core/scaling/decide-scale.ts), read from ECS itself rather than from
-// the store's claims: a claim can outlive its task or lose it (a claim taken again after an hour
-// while the first task still runs, a RunTask that started a task whose record was never written),
+// the store's claims: a claim can outlive its task or lose it (a RunTask that started a task whose
+// record was never written, a claim whose task stopped with its events lost),
 // while ECS lists every task the cluster holds, whoever started it.
 // - ListTasks lists tasks whose *desired* status is RUNNING by default ("The default status filter
 //   is RUNNING", https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTasks.html):

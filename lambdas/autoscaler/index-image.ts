@@ -5,8 +5,8 @@
 // redeliveries and events out of order harmless: one claim per source digest starts one task.
 
 import { createHash } from 'node:crypto';
-import { RunTaskCommand, type ECSClient } from '@aws-sdk/client-ecs';
-import { SOCI_CLAIM_STALE_MS, SOCI_CONVERTER_CPU, claimable, converterRun, indexDecision, type IndexImageJob, type SociConverterConfig, type SociIndexStore, type DescribeEcrImages } from '../../core/images/soci.js';
+import { DescribeTasksCommand, ListTasksCommand, RunTaskCommand, type ECSClient } from '@aws-sdk/client-ecs';
+import { SOCI_CLAIM_STALE_MS, SOCI_CONVERSIONS_PER_REPOSITORY_PER_DAY, SOCI_CONVERTER_CPU, SOCI_NAMED_LIFETIME_MS, claimable, claimedConverterState, conversionDay, converterRun, converterStartedBy, indexDecision, namedImageKeysOfJob, sociNamingOf, type IndexImageJob, type SociConverterConfig, type SociIndexStore, type SociRecord, type DescribeEcrImages } from '../../core/images/soci.js';
 import type { ExecutionConfig } from './config.js';
 import { describeRunTaskFailures, isEcsCapacityReason } from '../../core/util/aws-errors.js';
 
@@ -34,7 +34,11 @@ export type IndexImageOutcome =
   /** ECS refused the task (failures[]): the claim is marked failed, a later event may try again. */
   | { kind: 'failed'; reason: string }
   /** Builds need the quota's vCPU: nothing claimed or started; the job is taken again later. */
-  | { kind: 'deferred'; reason: string };
+  | { kind: 'deferred'; reason: string }
+  /** No trusted build of this deployment named the image lately (a fork's pull request, say): nothing recorded. */
+  | { kind: 'unnamed'; reason: string }
+  /** The repository that named it has caused its conversions of the day: nothing recorded, a later event may convert it. */
+  | { kind: 'over-budget'; reason: string };
 
 /**
  * Throws on an error worth another delivery (the store, ECR or ECS did not answer): the message
@@ -68,13 +72,62 @@ export async function indexImage(event: IndexImageJob, deps: IndexImageDeps): Pr
     return { kind: 'skipped', reason: decision.reason };
   }
 
+  // Only an image a trusted build named lately (core/images/soci.ts, "Who can cause a conversion"):
+  // what a fork's pull request alone pulls through the cache is never converted.
+  const naming = sociNamingOf(await deps.store.namings(namedImageKeysOfJob(job, event.digest)), deps.now());
+  if (naming === undefined) {
+    const reason = `no build of this deployment other than a fork's named ${event.repository}${event.tag !== undefined ? `:${event.tag}` : `@${event.digest}`} in the last ${SOCI_NAMED_LIFETIME_MS / (24 * 3600_000)} days`;
+    deps.log('SOCI conversion not started: no trusted build named the image', { repository: job.repository, tag: job.tag, digest: job.digest, reason });
+    return { kind: 'unnamed', reason };
+  }
   // Builds come first: the claim waits until the vCPU its converter needs is not wanted by a build.
   if (deps.room.units < SOCI_CONVERTER_CPU) return deferred(deps);
+  // A stale claim (an hour without a report) is taken over only once ECS says its converter is
+  // gone: under quota pressure a converter can wait or run that long, and a second one for the
+  // same digest would hold another vCPU for nothing.
+  if (record?.state === 'converting') {
+    const active = await activeConverterOf(record, job, deps);
+    if (active !== undefined) {
+      const kept = await deps.store.kept(job.digest, record.claimedAt, active, deps.now());
+      deps.log('SOCI claim kept: ECS still has its converter', { repository: job.repository, digest: job.digest, taskArn: active, claimedAt: record.claimedAt, refreshed: kept });
+      return { kind: 'known' };
+    }
+  }
   const now = deps.now();
+  // Charged before the claim: a claim lost to a racing duplicate costs a unit, never lets one more through.
+  const day = conversionDay(now);
+  if (!(await deps.store.chargeConversion(naming.repo, day, SOCI_CONVERSIONS_PER_REPOSITORY_PER_DAY))) {
+    const reason = `${naming.repo}'s builds have caused their ${SOCI_CONVERSIONS_PER_REPOSITORY_PER_DAY} conversions of ${day} (UTC); the cache's next sync of the image may convert it`;
+    deps.log('SOCI conversion not started: the repository that named the image spent its day\'s conversions', { repository: job.repository, tag: job.tag, digest: job.digest, repo: naming.repo, day });
+    return { kind: 'over-budget', reason };
+  }
   if (!(await deps.store.claim(job, now))) return { kind: 'known' };
   // The claim's attempt number: a retried RunTask of this claim returns the same task.
   const claimed = await deps.store.get(job.digest);
   return startConverter(job, claimed?.state === 'converting' ? claimed.attempts : 1, deps);
+}
+
+/**
+ * The converter ECS still has for a stale claim, if any. The claim's task: DescribeTasks of it
+ * (claimedConverterState: not STOPPED is active; STOPPED or MISSING is gone). A claim without a
+ * recorded task (its RunTask's answer was never written): the digest's converters that ECS lists
+ * (ListTasks by startedBy, which "must be the only filter that you use", so the default desired
+ * status RUNNING: API_ListTasks.html). Throws when ECS
+ * gives no answer to decide on: the message is read again.
+ */
+async function activeConverterOf(record: Extract<SociRecord, { state: 'converting' }>, job: IndexImageJob, deps: IndexImageDeps): Promise<string | undefined> {
+  const { cluster } = deps.config;
+  if (record.taskArn === undefined) {
+    const listed = await deps.ecs.send(new ListTasksCommand({ cluster, startedBy: converterStartedBy(job.digest) }));
+    return listed.taskArns?.[0];
+  }
+  const answer = await deps.ecs.send(new DescribeTasksCommand({ cluster, tasks: [record.taskArn] }));
+  const state = claimedConverterState(record.taskArn, answer);
+  if (state === undefined) {
+    const failures = (answer.failures ?? []).map((f) => `${f.arn ?? '?'}: ${f.reason ?? '?'}${f.detail ? ` (${f.detail})` : ''}`).join('; ') || 'no task and no failure';
+    throw new Error(`SOCI claim on ${job.digest}: ECS DescribeTasks neither describes its converter ${record.taskArn} nor says it is MISSING (${failures}); the job is read again`);
+  }
+  return state === 'active' ? record.taskArn : undefined;
 }
 
 function deferred(deps: IndexImageDeps): IndexImageOutcome {

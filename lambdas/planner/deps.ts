@@ -27,7 +27,7 @@ import { ecrCredentialsSource, withMintedCredentials } from '../shared/ecr-crede
 import { EcrImageSizes } from '../../adapters/ecr/image-sizes.js';
 import { DynamoSociIndexStore } from '../../adapters/dynamodb/soci-store.js';
 import { ECRClient } from '@aws-sdk/client-ecr';
-import { sociImageLookup } from './soci-images.js';
+import { sociImageLookup, sociImageNamer } from './soci-images.js';
 
 export const SLIPWAY_VERSION = '0.1.0';
 
@@ -86,7 +86,8 @@ export function plannerDepsFromEnv(env: Env = process.env, options: PlannerWirin
     ...(env[ENV.sociIndexes] && compile.pullThroughCache
       ? (() => {
           const sizes = new EcrImageSizes(new ECRClient({}), compile.pullThroughCache.registry);
-          return { sociImages: sociImageLookup({ describe: (images) => sizes.details(images), store: new DynamoSociIndexStore(doc, tableName), now: Date.now }) };
+          const store = new DynamoSociIndexStore(doc, tableName);
+          return { sociImages: sociImageLookup({ describe: (images) => sizes.details(images), store, now: Date.now }), sociNamer: sociImageNamer({ store, now: Date.now }) };
         })()
       : {}),
     jobs: new SqsJobQueue(sqsClient(), jobsQueueUrl),

@@ -35,7 +35,7 @@ import type { CloneDecision } from '../shared/clone-credentials.js';
 import type { ScmAccess, ScmRepo } from '../shared/scm.js';
 import type { ImageCommandLookup } from '../../core/images/types.js';
 import { resolveImageCommands } from './image-commands.js';
-import { cachedImagesOf, type SociImageLookup } from './soci-images.js';
+import { cachedImagesOf, type SociImageLookup, type SociImageNamer } from './soci-images.js';
 import type { ConvertedImages } from '../../core/images/soci.js';
 import type { Log } from '../shared/observability/logger.js';
 import type { SlipwayMetrics } from '../shared/observability/metrics.js';
@@ -64,6 +64,11 @@ export interface PlannerDeps {
    * of an image that has one. Without it (SOCI indexes off, local mode) the cached tags.
    */
   sociImages?: SociImageLookup;
+  /**
+   * Records the cached images a build that is not a fork's names (soci-images.ts): only those are
+   * converted. With sociImages; without it nothing is converted from this deployment's builds.
+   */
+  sociNamer?: SociImageNamer;
   /**
    * Where Docker config pull secrets are read and their derived logins written
    * (core/pipeline/pull-logins.ts). Without it such a pull secret is applied to no image
@@ -249,7 +254,7 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
       return compile(missing);
     };
     compiled = await withoutMissingSecrets(compiled, withoutAbsent, clone.credentials?.passwordFrom, deps, fields);
-    compiled = await withSociImages(compiled, (converted) => compile(absent, converted), buildPullThroughCache(deps.compile, { repoSlug: ctx.repo.slug, fork }), deps, fields);
+    compiled = await withSociImages(compiled, (converted) => compile(absent, converted), buildPullThroughCache(deps.compile, { repoSlug: ctx.repo.slug, fork }), deps, { ...fields, repo: ctx.repo.slug, fork });
     records = newBuildRecords(base, substituted, compiled);
   } catch (err) {
     if (err instanceof WorkLimitExceeded) {
@@ -383,18 +388,26 @@ async function withSociImages(
   compile: (converted: ConvertedImages) => CompileResult,
   cache: ReturnType<typeof buildPullThroughCache>,
   deps: PlannerDeps,
-  fields: Record<string, unknown>,
+  fields: Record<string, unknown> & { repo: string; fork: boolean },
 ): Promise<CompileResult> {
   if (!deps.sociImages || !cache) return compiled;
   const images = cachedImagesOf(compiled, cache);
   if (images.length === 0) return compiled;
+  // A build that is not a fork's lets the cache's events of its images be converted; written beside
+  // the lookup (the event follows the task's pull, well after), and a write that fails only means
+  // no conversion for now: logged, never a reason to fail or delay the build.
+  const naming = fields.fork || !deps.sociNamer
+    ? Promise.resolve()
+    : deps.sociNamer(images, fields.repo).catch((err: unknown) => deps.log('SOCI: the images this build names not recorded; their pulls are not converted', { ...fields, images: images.length, error: classifyAwsError(err).message }));
   let converted: ConvertedImages;
   try {
     converted = await deps.sociImages(images);
   } catch (err) {
     deps.log('SOCI copies not looked up; the cached tags are named', { ...fields, images: images.length, error: classifyAwsError(err).message });
+    await naming;
     return compiled;
   }
+  await naming;
   if (converted.size === 0) return compiled;
   deps.log('SOCI-enabled copies named', { ...fields, images: [...converted.values()] });
   return compile(converted);

@@ -8,7 +8,7 @@
 // delay a build.
 
 import { parseImageReference } from '../../core/images/reference.js';
-import { SOCI_REPOSITORY_PREFIX, convertedReference, copyStillNamed, type ConvertedImages, type SociIndexStore, type DescribeEcrImages } from '../../core/images/soci.js';
+import { SOCI_REPOSITORY_PREFIX, convertedReference, copyStillNamed, namedImageKeysOf, type ConvertedImages, type SociIndexStore, type DescribeEcrImages } from '../../core/images/soci.js';
 import type { CompileResult } from '../../core/pipeline/compile-options.js';
 import type { PullThroughCache } from '../../core/pipeline/pull-through-cache.js';
 
@@ -62,5 +62,19 @@ export function sociImageLookup(deps: SociLookupDeps): SociImageLookup {
     const out = new Map<string, string>();
     for (const [image, copy] of named) if (copyStillNamed(copies.get(copy)?.pushedAt, deps.now())) out.set(image, copy);
     return out;
+  };
+}
+
+/**
+ * Records that a trusted build (not a fork's) of `repo` names these cached images: only the
+ * cache's events of an image so named are converted, charged to that repository
+ * (core/images/soci.ts, "Who can cause a conversion"). At most MAX_SOCI_LOOKUPS per build.
+ */
+export type SociImageNamer = (cachedImages: readonly string[], repo: string) => Promise<void>;
+
+export function sociImageNamer(deps: { store: Pick<SociIndexStore, 'nameImages'>; now: () => number }): SociImageNamer {
+  return async (images, repo) => {
+    const keys = images.slice(0, MAX_SOCI_LOOKUPS).flatMap(namedImageKeysOf);
+    if (keys.length > 0) await deps.store.nameImages(keys, repo, deps.now());
   };
 }

@@ -84,6 +84,7 @@ beforeAll(async () => {
       stageStarted: (times) => void counted.push({ metric: 'QueueWait', value: times.queueWaitMs }),
       runTaskFailure: (reason) => void counted.push({ metric: 'RunTaskFailures', value: reason }),
       gitHostError: (host, operation) => void counted.push({ metric: 'GitHostErrors', value: `${host} ${operation}` }),
+      sociJobExpired: () => void counted.push({ metric: 'SociJobsExpired', value: 1 }),
     },
     config: {
       tableName: 'builds', jobsQueueUrl: queue.QueueUrl!, cluster: 'slipway', subnets: ['subnet-local'], securityGroups: [], serviceSecurityGroups: [],
@@ -744,7 +745,7 @@ describe('index-image jobs on the jobs queue', () => {
   it('takes a pull through cache event as an index-image job and removes it; one for another prefix is removed as ignored', async () => {
     const digest = `sha256:${'e'.repeat(64)}`;
     const event = (repository: string) =>
-      JSON.stringify({ source: 'aws.ecr', 'detail-type': 'ECR Pull Through Cache Action', detail: { 'sync-status': 'SUCCESS', 'repository-name': repository, 'image-tag': '1', 'image-digest': digest } });
+      JSON.stringify({ source: 'aws.ecr', 'detail-type': 'ECR Pull Through Cache Action', time: new Date().toISOString(), detail: { 'sync-status': 'SUCCESS', 'repository-name': repository, 'image-tag': '1', 'image-digest': digest } });
     const doc = documentClient(new DynamoDBClient(aws.clientConfig('dynamodb')));
     const store = new DynamoSociIndexStore(doc, 'builds');
     const described: string[][] = [];
@@ -776,7 +777,7 @@ describe('index-image jobs on the jobs queue', () => {
   });
 
   const cacheEvent = (repository: string, digest: string) =>
-    JSON.stringify({ source: 'aws.ecr', 'detail-type': 'ECR Pull Through Cache Action', detail: { 'sync-status': 'SUCCESS', 'repository-name': repository, 'image-tag': '1', 'image-digest': digest } });
+    JSON.stringify({ source: 'aws.ecr', 'detail-type': 'ECR Pull Through Cache Action', time: new Date().toISOString(), detail: { 'sync-status': 'SUCCESS', 'repository-name': repository, 'image-tag': '1', 'image-digest': digest } });
   /** One pass after the others, whose first receive waits for what is visible (every message then). */
   const passSeeingAll = (): Promise<PassReport> => {
     const next = serial.then(() => runPass(deps, { reconcile: false, receiveWaitSeconds: 1 }));

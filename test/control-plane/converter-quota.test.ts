@@ -14,12 +14,13 @@ import { AGENT_CONTAINER } from '../../core/pipeline/contract.js';
 import { DEFAULT_LIMITS } from '../../core/scaling/decide-scale.js';
 import type { StageJob } from '../../core/scaling/job.js';
 import type { QueuedJob } from '../../core/scaling/job-queue.js';
-import { SOCI_CONVERTER_CONTAINER, SOCI_STARTED_BY_PREFIX } from '../../core/images/soci.js';
+import { INDEX_JOB_MAX_AGE_MS, SOCI_CONVERTER_CONTAINER, SOCI_STARTED_BY_PREFIX } from '../../core/images/soci.js';
 import { INDEX_JOB_POSTPONE_SECONDS, resetAutoscalerState, runPass } from '../../lambdas/autoscaler/autoscaler.js';
 import type { AutoscalerDeps } from '../../lambdas/autoscaler/deps.js';
 import { passLogFields } from '../../lambdas/autoscaler/handler.js';
 import type { ExecutionConfig } from '../../lambdas/autoscaler/config.js';
 import { DynamoSociIndexStore } from '../../adapters/dynamodb/soci-store.js';
+import { sociImageNamer } from '../../lambdas/planner/soci-images.js';
 import { startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
 import { describe1, ecsForFile, family, sh, waitFor } from '../local/helpers.js';
 import { MemoryBuildStore, MemoryJobQueue, MemoryStageStore } from '../support/memory-stores.js';
@@ -91,6 +92,11 @@ interface Harness {
   postponed: { body: string; delaySeconds: number }[];
   /** Messages the next sample returns (each once). */
   incoming: QueuedJob[];
+  /** Messages the pass removed. */
+  removed: QueuedJob[];
+  logged: { message: string; fields: Record<string, unknown> }[];
+  /** SociJobsExpired counted. */
+  expired: number[];
 }
 
 function harness(soci?: { taskDefinition: string; describe?: AutoscalerDeps['soci'] }): Harness {
@@ -98,6 +104,9 @@ function harness(soci?: { taskDefinition: string; describe?: AutoscalerDeps['soc
   const stages = new MemoryStageStore(store);
   const postponed: Harness['postponed'] = [];
   const incoming: QueuedJob[] = [];
+  const removed: QueuedJob[] = [];
+  const logged: Harness['logged'] = [];
+  const expired: number[] = [];
   const config: ExecutionConfig = {
     tableName: 'builds', jobsQueueUrl: 'jobs', cluster, subnets: ['subnet-local'], securityGroups: [], serviceSecurityGroups: [],
     assignPublicIp: 'DISABLED', useSpot: false, defaultCpu: 256, limits: { ...DEFAULT_LIMITS, vcpuQuota: QUOTA_VCPU },
@@ -105,16 +114,17 @@ function harness(soci?: { taskDefinition: string; describe?: AutoscalerDeps['soc
   };
   const jobs = Object.assign(new MemoryJobQueue(), {
     sample: async () => incoming.splice(0),
-    remove: async () => [],
+    remove: async (messages: QueuedJob[]) => (removed.push(...messages), []),
     postpone: async (message: QueuedJob, delaySeconds: number) => (postponed.push({ body: message.body, delaySeconds }), []),
     deadLetter: async () => ({}),
   });
   const deps: AutoscalerDeps = {
     store, stages, jobs, ecs: standIn.client, config,
-    postBuildStatus: async () => {}, nudge: async () => {}, now: Date.now, log: () => {},
+    postBuildStatus: async () => {}, nudge: async () => {}, now: Date.now, log: (message, fields = {}) => void logged.push({ message, fields }),
+    metrics: { buildStarted: () => {}, buildFinished: () => {}, stageStarted: () => {}, runTaskFailure: () => {}, gitHostError: () => {}, sociJobExpired: () => void expired.push(1) },
     ...(soci?.describe ? { soci: soci.describe } : {}),
   };
-  return { deps, store, stages, postponed, incoming };
+  return { deps, store, stages, postponed, incoming, removed, logged, expired };
 }
 
 describe('SOCI converters and the Fargate vCPU quota (ECS ListTasks/DescribeTasks)', () => {
@@ -150,7 +160,9 @@ describe('SOCI converters and the Fargate vCPU quota (ECS ListTasks/DescribeTask
       taskDefinition: converterDefinition,
       describe: { store: sociStore, describe: async (images) => new Map(images.map((i) => [i, { sizeBytes: 400_000_000, digest }])) },
     });
-    const event = JSON.stringify({ source: 'aws.ecr', 'detail-type': 'ECR Pull Through Cache Action', detail: { 'sync-status': 'SUCCESS', 'repository-name': 'slipway-docker-hub/library/node', 'image-tag': '20', 'image-digest': digest } });
+    const event = JSON.stringify({ source: 'aws.ecr', 'detail-type': 'ECR Pull Through Cache Action', time: new Date().toISOString(), detail: { 'sync-status': 'SUCCESS', 'repository-name': 'slipway-docker-hub/library/node', 'image-tag': '20', 'image-digest': digest } });
+    // A build of octo/app (not a fork's) named the image: its events may be converted.
+    await sociImageNamer({ store: sociStore, now: Date.now })([`${REGISTRY}/slipway-docker-hub/library/node:20`], 'octo/app');
     // A 1-vCPU stage runs (its record: the quota's count comes from the table) and a 2-vCPU one waits for the vCPU.
     store.add(build('octo/app#4'), [stageOf('octo/app#4', { status: 'running', taskArn: 'arn:aws:ecs:us-east-1:000000000000:task/converters/busy', cpu: 1024 })], []);
     store.add(build('octo/app#5'), [stageOf('octo/app#5', { queuedAt: queuedAt() })], []);
@@ -177,6 +189,48 @@ describe('SOCI converters and the Fargate vCPU quota (ECS ListTasks/DescribeTask
     expect(next.vcpu).toEqual({ usedUnits: 2048, serviceTaskUnits: 0, converterUnits: 1024, quotaUnits: 2048 });
     await stopAll();
   });
+  it("an index-image job past its age limit (a day from the event's time, which its postponements carry) is dropped with a log line and a metric, not postponed", async () => {
+    resetAutoscalerState();
+    await stopAll();
+    const converterDefinition = await converterFamily();
+    const sociStore = new DynamoSociIndexStore(db.doc, db.tableName);
+    const digest = `sha256:${'e'.repeat(64)}`;
+    const { deps, store, stages, postponed, incoming, removed, logged, expired } = harness({
+      taskDefinition: converterDefinition,
+      describe: { store: sociStore, describe: async (images) => new Map(images.map((i) => [i, { sizeBytes: 400_000_000, digest }])) },
+    });
+    const eventAt = (time: number) => JSON.stringify({ source: 'aws.ecr', 'detail-type': 'ECR Pull Through Cache Action', time: new Date(time).toISOString(), detail: { 'sync-status': 'SUCCESS', 'repository-name': 'slipway-docker-hub/library/python', 'image-tag': '3', 'image-digest': digest } });
+    await sociImageNamer({ store: sociStore, now: Date.now })([`${REGISTRY}/slipway-docker-hub/library/python:3`], 'octo/app');
+    // A 1-vCPU stage runs and a 2-vCPU one waits for the vCPU (as above): no converter may start.
+    store.add(build('octo/app#6'), [stageOf('octo/app#6', { status: 'running', taskArn: 'arn:aws:ecs:us-east-1:000000000000:task/converters/busy-6', cpu: 1024 })], []);
+    store.add(build('octo/app#7'), [stageOf('octo/app#7', { queuedAt: queuedAt() })], []);
+    await stages.putStageJobs([job('octo/app#7/1', 2048)]);
+    const young = eventAt(Date.now() - (INDEX_JOB_MAX_AGE_MS - 3600_000));
+    const old = eventAt(Date.now() - (INDEX_JOB_MAX_AGE_MS + 60_000));
+    incoming.push({ id: 'young', body: young, receipt: 'r-young' }, { id: 'old', body: old, receipt: 'r-old' });
+    const report = await runPass(deps, { reconcile: false });
+    expect(report.deferred).toEqual([{ stageKey: 'octo/app#7/1', reason: 'vcpu-quota' }]);
+    expect(report.indexImages).toEqual([{ digest, outcome: 'deferred' }, { digest, outcome: 'expired' }]);
+    // The young one goes back as it was (its event's time with it: the age survives the postponement);
+    // the old one is removed, said and counted, and nothing is claimed for it.
+    expect(postponed).toEqual([{ body: young, delaySeconds: INDEX_JOB_POSTPONE_SECONDS }]);
+    expect(removed.map((m) => m.id)).toContain('old');
+    expect(removed.map((m) => m.id)).not.toContain('young');
+    expect(expired).toEqual([1]);
+    expect(logged.find((l) => l.message.startsWith('SOCI conversion dropped'))?.fields).toMatchObject({ repository: 'slipway-docker-hub/library/python', digest, maxAgeHours: 24 });
+    expect(await sociStore.get(digest)).toBeUndefined();
+
+    // The postponed copy, read again past the limit (its event's time unchanged), is dropped in turn.
+    incoming.push({ id: 'young-again', body: postponed[0]!.body, receipt: 'r-young-again' });
+    deps.now = () => Date.now() + 2 * 3600_000;
+    const later = await runPass(deps, { reconcile: false });
+    expect(later.deferred).toEqual([{ stageKey: 'octo/app#7/1', reason: 'vcpu-quota' }]);
+    expect(later.indexImages).toEqual([{ digest, outcome: 'expired' }]);
+    expect(postponed).toHaveLength(1);
+    expect(expired).toEqual([1, 1]);
+    await stopAll();
+  });
+
   it('a converter that is stopping still holds its vCPU until ECS says STOPPED (desired STOPPED, found by its family)', async () => {
     resetAutoscalerState();
     // Its container ignores SIGTERM: it stays stopping for its stopTimeout (120 s, the longest), longer

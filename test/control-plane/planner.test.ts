@@ -45,7 +45,7 @@ import { droneYaml, step } from '../support/pipelines.js';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { EcrImageSizes } from '../../adapters/ecr/image-sizes.js';
 import { DynamoSociIndexStore } from '../../adapters/dynamodb/soci-store.js';
-import { sociImageLookup } from '../../lambdas/planner/soci-images.js';
+import { sociImageLookup, sociImageNamer } from '../../lambdas/planner/soci-images.js';
 import { startEcrStandIn, type EcrStandIn } from '../support/ecr-stand-in.js';
 
 const PIPELINES = droneYaml(
@@ -526,7 +526,7 @@ describe('the pending status is off the path to RunTask', () => {
   // every build that ends; a build created finished ends at its creation, so it is in both.
   it('a build created finished (its one pipeline runs only on failure: skipped) counts in BuildsStarted and BuildsFinished; one that runs only in BuildsStarted', async () => {
     const counted: string[] = [];
-    const metrics = { buildStarted: () => void counted.push('started'), buildFinished: (status: string) => void counted.push(`finished ${status}`), stageStarted: () => {}, runTaskFailure: () => {}, gitHostError: () => {} };
+    const metrics = { buildStarted: () => void counted.push('started'), buildFinished: (status: string) => void counted.push(`finished ${status}`), stageStarted: () => {}, runTaskFailure: () => {}, gitHostError: () => {}, sociJobExpired: () => {} };
     const failureOnly = 'kind: pipeline\ntype: docker\nname: notify\ntrigger:\n  status: [failure]\nsteps:\n- name: a\n  image: alpine\n  commands: [echo]\n';
     expect(await planEvent(await pushMessage('acme/all-skipped', failureOnly), { ...deps, metrics })).toEqual({ kind: 'created', buildId: 'acme/all-skipped#1', enqueued: [] });
     expect(await store.getBuild('acme/all-skipped#1')).toMatchObject({ status: 'success', finishedAt: expect.any(Number) });
@@ -1224,6 +1224,25 @@ describe('SOCI-enabled copies of cached images', () => {
     const images = Object.values(await imagesOf('acme/soci-out#1'));
     expect(images).toContain('golang:1.22');
     expect(images.some((i) => i.includes('.dkr.ecr.'))).toBe(false);
+  });
+
+  // Only images a build that is not a fork's names are converted (core/images/soci.ts, "Who can
+  // cause a conversion"): the planner records them; a fork's pull request records nothing.
+  it("records the cached images a build names for conversion, charged to its repository, and none that only a fork's pull request names", async () => {
+    // A fork's images go through the rules without credentials only (withoutCredentialedRules): Quay's.
+    const file = droneYaml({ name: 'prom', steps: [step('test', ['prometheus --version'], { image: 'quay.io/prometheus/prometheus:v2.55.0' })] });
+    const keys = ['slipway-quay/prometheus/prometheus:v2.55.0'];
+    const cache = { pullThroughCache: { registry: REGISTRY, prefixes: { 'docker.io': 'slipway-docker-hub', 'quay.io': 'slipway-quay' } } };
+    const naming = { ...withSoci(cache), sociNamer: sociImageNamer({ store: soci, now: Date.now }) };
+    await planEvent(await pushMessage('acme/soci-fork', file, { event: 'pull_request', action: 'opened', pullRequest: { number: 9, title: 'x', sourceBranch: 'f', targetBranch: 'main', fork: true } }), naming);
+    expect((await store.getBuild('acme/soci-fork#1'))?.fork).toBe(true);
+    expect(Object.values(await imagesOf('acme/soci-fork#1'))).toContain(`${REGISTRY}/slipway-quay/prometheus/prometheus:v2.55.0`);
+    expect(await soci.namings(keys)).toEqual([]);
+    const before = Date.now();
+    await planEvent(await pushMessage('acme/soci-fork', file, { event: 'pull_request', action: 'opened', pullRequest: { number: 10, title: 'x', sourceBranch: 'g', targetBranch: 'main', fork: false } }), naming);
+    await drainJobs();
+    expect(await soci.namings(keys)).toEqual([{ repo: 'acme/soci-fork', namedAt: expect.any(Number) }]);
+    expect((await soci.namings(keys))[0]!.namedAt).toBeGreaterThanOrEqual(before);
   });
 
   it('names the cached tags when the lookup fails, and says so in its log', async () => {

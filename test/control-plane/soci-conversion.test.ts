@@ -7,14 +7,15 @@
 
 import { createHash } from 'node:crypto';
 import { ECRClient } from '@aws-sdk/client-ecr';
-import { RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
+import { RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoSociIndexStore } from '../../adapters/dynamodb/soci-store.js';
 import { EcrImageSizes } from '../../adapters/ecr/image-sizes.js';
-import { SOCI_CONVERTER_CONTAINER, SOCI_MAX_ATTEMPTS, SOCI_STARTED_BY_PREFIX, indexImageJobOf, type IndexImageJob } from '../../core/images/soci.js';
+import { SOCI_CLAIM_STALE_MS, SOCI_CONVERSIONS_PER_REPOSITORY_PER_DAY, SOCI_CONVERTER_CONTAINER, SOCI_NAMED_LIFETIME_MS, SOCI_MAX_ATTEMPTS, SOCI_STARTED_BY_PREFIX, conversionDay, converterStartedBy, indexImageJobOf, type IndexImageJob } from '../../core/images/soci.js';
 import type { TaskStateChangeDetail } from '../../core/builds/task-event.js';
 import { indexImage, type IndexImageDeps } from '../../lambdas/autoscaler/index-image.js';
 import { recordSociResult } from '../../lambdas/task-events/soci-result.js';
+import { sociImageNamer } from '../../lambdas/planner/soci-images.js';
 import { localLogReader } from '../../local/log-reader.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
 import { startEcrStandIn, type EcrStandIn } from '../support/ecr-stand-in.js';
@@ -84,11 +85,17 @@ function deps(taskDefinition: string): IndexImageDeps {
 }
 
 /** The cache's event for `repository@digest`, as the jobs queue carries it, read as the autoscaler reads it. */
-function jobFromEvent(repository: string, digest: string, tag: string): IndexImageJob {
-  const body = JSON.stringify({ source: 'aws.ecr', 'detail-type': 'ECR Pull Through Cache Action', detail: { 'sync-status': 'SUCCESS', 'repository-name': repository, 'image-tag': tag, 'image-digest': digest } });
+function eventJob(repository: string, digest: string, tag: string): IndexImageJob {
+  const body = JSON.stringify({ source: 'aws.ecr', 'detail-type': 'ECR Pull Through Cache Action', time: new Date().toISOString(), detail: { 'sync-status': 'SUCCESS', 'repository-name': repository, 'image-tag': tag, 'image-digest': digest } });
   const reading = indexImageJobOf(body, ['slipway-docker-hub']);
   if (reading.kind !== 'job') throw new Error(`not a job: ${JSON.stringify(reading)}`);
   return reading.job;
+}
+
+/** That event's job, for an image a trusted build of its own repository (`test/<image>`, a budget each) named, as the planner records it. */
+async function jobFromEvent(repository: string, digest: string, tag: string): Promise<IndexImageJob> {
+  await sociImageNamer({ store, now: Date.now })([`${REGISTRY}/${repository}:${tag}`], `test/${repository.split('/').at(-1)}`);
+  return eventJob(repository, digest, tag);
 }
 
 async function stoppedDetail(taskArn: string): Promise<TaskStateChangeDetail> {
@@ -102,7 +109,7 @@ describe('index-image jobs on the stand-ins', () => {
     const digest = digestOf('node:20');
     ecrStandIn.repositories.set('slipway-docker-hub/library/node', [{ digest, tags: ['20'], sizeInBytes: 390_000_000 }]);
     const d = deps(await converterDefinition(REPORTS));
-    const job = jobFromEvent('slipway-docker-hub/library/node', digest, '20');
+    const job = await jobFromEvent('slipway-docker-hub/library/node', digest, '20');
 
     // One claim: a duplicate that comes while the claim has no task yet asks ECS with the claim's
     // token and gets the claim's task; one that comes after it is recorded knows it.
@@ -127,7 +134,7 @@ describe('index-image jobs on the stand-ins', () => {
   it('records the copy of a converter whose report CloudWatch Logs shows only a moment after the task stopped', async () => {
     const digest = digestOf('openjdk:21');
     ecrStandIn.repositories.set('slipway-docker-hub/library/openjdk', [{ digest, tags: ['21'], sizeInBytes: 320_000_000 }]);
-    const outcome = await indexImage(jobFromEvent('slipway-docker-hub/library/openjdk', digest, '21'), deps(await converterDefinition(REPORTS)));
+    const outcome = await indexImage(await jobFromEvent('slipway-docker-hub/library/openjdk', digest, '21'), deps(await converterDefinition(REPORTS)));
     const taskArn = (outcome as { taskArn: string }).taskArn;
     const detail = await stoppedDetail(taskArn);
     // The first read sees the stream as it was before its last lines were ingested.
@@ -144,7 +151,7 @@ describe('index-image jobs on the stand-ins', () => {
     const digest = digestOf('rust:1.80');
     ecrStandIn.repositories.set('slipway-docker-hub/library/rust', [{ digest, tags: ['1.80'], sizeInBytes: 600_000_000 }]);
     const d = deps(await converterDefinition(REPORTS));
-    const job = jobFromEvent('slipway-docker-hub/library/rust', digest, '1.80');
+    const job = await jobFromEvent('slipway-docker-hub/library/rust', digest, '1.80');
     let refuse = true;
     const flaky = Object.assign(Object.create(store) as DynamoSociIndexStore, {
       started: async (source: string, arn: string) => {
@@ -167,11 +174,115 @@ describe('index-image jobs on the stand-ins', () => {
     expect(result).toEqual({ recorded: 'converted', source: digest, converted: COPY });
   });
 
+  // A converter can wait or run past the hour a claim is stale after (quota pressure, a slow pull);
+  // a second one for the same digest would hold another vCPU for nothing.
+  it('takes over a stale claim only once ECS says its converter is STOPPED; while it runs, the claim is kept and refreshed', async () => {
+    const digest = digestOf('swift:5');
+    ecrStandIn.repositories.set('slipway-docker-hub/library/swift', [{ digest, tags: ['5'], sizeInBytes: 700_000_000 }]);
+    // A converter that ends at once when stopped (its shell waits on its sleep, and a trap ends the wait).
+    const d = deps(await converterDefinition('trap "exit 0" TERM; echo "soci-converter: converting"; sleep 600 & wait'));
+    const job = await jobFromEvent('slipway-docker-hub/library/swift', digest, '5');
+    const first = await indexImage(job, d);
+    expect(first.kind).toBe('started');
+    const taskArn = (first as { taskArn: string }).taskArn;
+    const convertersOfDigest = () => local.ecs.tasks().filter((t) => JSON.stringify(t.overrides).includes(digest)).map((t) => t.taskArn);
+
+    const stale = Date.now() + SOCI_CLAIM_STALE_MS + 60_000;
+    expect(await indexImage(job, { ...d, now: () => stale })).toEqual({ kind: 'known' });
+    expect(convertersOfDigest()).toEqual([taskArn]);
+    expect(await store.get(digest)).toEqual({ state: 'converting', repository: 'slipway-docker-hub/library/swift', claimedAt: stale, attempts: 1, taskArn });
+
+    // Once ECS says STOPPED (its stop event lost: the claim still names it), the next stale look takes it over.
+    await local.client.send(new StopTaskCommand({ cluster: 'default', task: taskArn, reason: 'test: the converter is gone' }));
+    await local.ecs.waitForStopped(taskArn);
+    const staleAgain = stale + SOCI_CLAIM_STALE_MS + 60_000;
+    const second = await indexImage(job, { ...d, now: () => staleAgain });
+    expect(second.kind).toBe('started');
+    const secondArn = (second as { taskArn: string }).taskArn;
+    expect(secondArn).not.toBe(taskArn);
+    expect(await store.get(digest)).toMatchObject({ state: 'converting', claimedAt: staleAgain, attempts: 2, taskArn: secondArn });
+    await local.client.send(new StopTaskCommand({ cluster: 'default', task: secondArn, reason: 'test over' }));
+  });
+
+  it('takes over a stale claim whose task ECS does not know (DescribeTasks: MISSING, as for a task stopped over an hour ago)', async () => {
+    const digest = digestOf('haskell:9');
+    ecrStandIn.repositories.set('slipway-docker-hub/library/haskell', [{ digest, tags: ['9'], sizeInBytes: 600_000_000 }]);
+    const d = deps(await converterDefinition(REPORTS));
+    const job = await jobFromEvent('slipway-docker-hub/library/haskell', digest, '9');
+    const gone = 'arn:aws:ecs:us-east-1:000000000000:task/default/0123456789abcdef0123456789abcdef';
+    expect(await store.claim(job, Date.now() - SOCI_CLAIM_STALE_MS - 60_000)).toBe(true);
+    await store.started(digest, gone);
+    const outcome = await indexImage(job, d);
+    expect(outcome).toMatchObject({ kind: 'started', digest });
+    expect(await store.get(digest)).toMatchObject({ state: 'converting', attempts: 2, taskArn: (outcome as { taskArn: string }).taskArn });
+  });
+
+  it("keeps a stale claim without a recorded task while ECS lists a converter of its digest (ListTasks by startedBy), and records that task on it", async () => {
+    const digest = digestOf('dart:3');
+    ecrStandIn.repositories.set('slipway-docker-hub/library/dart', [{ digest, tags: ['3'], sizeInBytes: 500_000_000 }]);
+    const definition = await converterDefinition('trap "exit 0" TERM; sleep 600 & wait');
+    const d = deps(definition);
+    const job = await jobFromEvent('slipway-docker-hub/library/dart', digest, '3');
+    const claimedAt = Date.now() - SOCI_CLAIM_STALE_MS - 60_000;
+    expect(await store.claim(job, claimedAt)).toBe(true);
+    // The claim's RunTask started this task, and the write of it was lost.
+    const run = await local.client.send(
+      new RunTaskCommand({ cluster: 'default', taskDefinition: definition, launchType: 'FARGATE', startedBy: converterStartedBy(digest), networkConfiguration: { awsvpcConfiguration: { subnets: ['subnet-local'], assignPublicIp: 'ENABLED' } } }),
+    );
+    const taskArn = run.tasks![0]!.taskArn!;
+    const now = Date.now();
+    expect(await indexImage(job, { ...d, now: () => now })).toEqual({ kind: 'known' });
+    expect(await store.get(digest)).toMatchObject({ state: 'converting', attempts: 1, claimedAt: now, taskArn });
+    expect(local.ecs.tasks().filter((t) => t.startedBy === converterStartedBy(digest)).map((t) => t.taskArn)).toEqual([taskArn]);
+    await local.client.send(new StopTaskCommand({ cluster: 'default', task: taskArn, reason: 'test over' }));
+  });
+
+  // No file may make the control plane slow for other repositories (core/images/soci.ts, "Who can
+  // cause a conversion"): what a fork's pull request alone pulls through the cache is not converted.
+  it("converts only an image a trusted build named lately: the event of one only a fork's pull request pulled starts and records nothing", async () => {
+    const digest = digestOf('ghost:5');
+    ecrStandIn.repositories.set('slipway-docker-hub/library/ghost', [{ digest, tags: ['5'], sizeInBytes: 800_000_000 }]);
+    const d = deps(await converterDefinition(REPORTS));
+    const before = local.ecs.tasks().length;
+    const job = eventJob('slipway-docker-hub/library/ghost', digest, '5');
+    expect(await indexImage(job, d)).toMatchObject({ kind: 'unnamed', reason: expect.stringContaining("other than a fork's named slipway-docker-hub/library/ghost:5") });
+    expect(local.ecs.tasks()).toHaveLength(before);
+    expect(await store.get(digest)).toBeUndefined();
+    // Named by a trusted build over a week ago: still not.
+    const namer = (now: number) => sociImageNamer({ store, now: () => now })([`${REGISTRY}/slipway-docker-hub/library/ghost:5`], 'acme/blog');
+    await namer(Date.now() - SOCI_NAMED_LIFETIME_MS - 60_000);
+    expect(await indexImage(job, d)).toMatchObject({ kind: 'unnamed' });
+    // Named by one now (the planner, for a build that is not a fork's): the next event converts it.
+    await namer(Date.now());
+    expect(await indexImage(job, d)).toMatchObject({ kind: 'started', digest });
+  });
+
+  it('charges each conversion to the repository whose build named the image: past its day\'s budget, nothing starts, and another repository\'s image still converts', async () => {
+    const d = deps(await converterDefinition(REPORTS));
+    const namer = sociImageNamer({ store, now: Date.now });
+    // The repository's builds have caused all but one of the day's conversions.
+    for (let n = 1; n < SOCI_CONVERSIONS_PER_REPOSITORY_PER_DAY; n++) expect(await store.chargeConversion('acme/flood', conversionDay(Date.now()), SOCI_CONVERSIONS_PER_REPOSITORY_PER_DAY)).toBe(true);
+    const image = (n: number) => ({ repository: `slipway-docker-hub/flood/image-${n}`, digest: digestOf(`flood ${n}`) });
+    for (const n of [1, 2]) {
+      ecrStandIn.repositories.set(image(n).repository, [{ digest: image(n).digest, tags: ['1'], sizeInBytes: 300_000_000 }]);
+      await namer([`${REGISTRY}/${image(n).repository}:1`], 'acme/flood');
+    }
+    expect(await indexImage(eventJob(image(1).repository, image(1).digest, '1'), d)).toMatchObject({ kind: 'started' });
+    expect(await indexImage(eventJob(image(2).repository, image(2).digest, '1'), d)).toMatchObject({ kind: 'over-budget', reason: expect.stringContaining(`acme/flood's builds have caused their ${SOCI_CONVERSIONS_PER_REPOSITORY_PER_DAY} conversions`) });
+    expect(await store.get(image(2).digest)).toBeUndefined();
+    expect(local.ecs.tasks().filter((t) => JSON.stringify(t.overrides).includes(image(2).digest))).toEqual([]);
+    // Another repository is not held back by this one's flood.
+    const other = digestOf('elasticsearch:8');
+    ecrStandIn.repositories.set('slipway-docker-hub/library/elasticsearch', [{ digest: other, tags: ['8'], sizeInBytes: 700_000_000 }]);
+    await namer([`${REGISTRY}/slipway-docker-hub/library/elasticsearch:8`], 'acme/search');
+    expect(await indexImage(eventJob('slipway-docker-hub/library/elasticsearch', other, '8'), d)).toMatchObject({ kind: 'started', digest: other });
+  });
+
   it("spends no attempt on ECS having no capacity or quota for the converter: an image refused so more times than attempts allow is still converted at its next event", async () => {
     const digest = digestOf('tensorflow:2');
     ecrStandIn.repositories.set('slipway-docker-hub/tensorflow/tensorflow', [{ digest, tags: ['2'], sizeInBytes: 900_000_000 }]);
     const d = deps(await converterDefinition(REPORTS));
-    const job = jobFromEvent('slipway-docker-hub/tensorflow/tensorflow', digest, '2');
+    const job = await jobFromEvent('slipway-docker-hub/tensorflow/tensorflow', digest, '2');
     // What RunTask answers when the builds fill the account's Fargate vCPU quota (failures[], no exception).
     const quotaFull = { send: async () => ({ tasks: [], failures: [{ reason: "You've reached the limit on the number of vCPUs you can run concurrently" }] }) } as unknown as IndexImageDeps['ecs'];
     for (let i = 0; i <= SOCI_MAX_ATTEMPTS; i++) expect(await indexImage(job, { ...d, ecs: quotaFull })).toMatchObject({ kind: 'failed', reason: expect.stringContaining('limit on the number of vCPUs') });
@@ -184,7 +295,7 @@ describe('index-image jobs on the stand-ins', () => {
     const digest = digestOf('gradle:8');
     ecrStandIn.repositories.set('slipway-docker-hub/library/gradle', [{ digest, tags: ['8'], sizeInBytes: 450_000_000 }]);
     const d = deps(await converterDefinition(REPORTS));
-    const job = jobFromEvent('slipway-docker-hub/library/gradle', digest, '8');
+    const job = await jobFromEvent('slipway-docker-hub/library/gradle', digest, '8');
     const before = local.ecs.tasks().length;
     const room = { units: 512 };
     expect(await indexImage(job, { ...d, room })).toMatchObject({ kind: 'deferred', reason: expect.stringContaining('needs 1 vCPU of the Fargate quota') });
@@ -196,7 +307,7 @@ describe('index-image jobs on the stand-ins', () => {
     // A second image in the same pass finds no room left.
     const other = digestOf('maven:3');
     ecrStandIn.repositories.set('slipway-docker-hub/library/maven', [{ digest: other, tags: ['3'], sizeInBytes: 450_000_000 }]);
-    expect(await indexImage(jobFromEvent('slipway-docker-hub/library/maven', other, '3'), { ...d, room })).toMatchObject({ kind: 'deferred' });
+    expect(await indexImage(await jobFromEvent('slipway-docker-hub/library/maven', other, '3'), { ...d, room })).toMatchObject({ kind: 'deferred' });
     expect(await store.get(other)).toBeUndefined();
   });
 
@@ -205,7 +316,7 @@ describe('index-image jobs on the stand-ins', () => {
     ecrStandIn.repositories.set('slipway-docker-hub/library/postgres', [{ digest, tags: ['15'], sizeInBytes: 150_000_000 }]);
     const before = local.ecs.tasks().length;
     const d = deps(await converterDefinition(REPORTS));
-    const outcome = await indexImage(jobFromEvent('slipway-docker-hub/library/postgres', digest, '15'), d);
+    const outcome = await indexImage(await jobFromEvent('slipway-docker-hub/library/postgres', digest, '15'), d);
     expect(outcome).toMatchObject({ kind: 'skipped', reason: expect.stringContaining('under 250 MB') });
     expect(local.ecs.tasks()).toHaveLength(before);
     expect(await store.get(digest)).toMatchObject({ state: 'skipped' });
@@ -213,7 +324,7 @@ describe('index-image jobs on the stand-ins', () => {
 
   it('records nothing of an image ECR does not describe, so that a later event of it is converted', async () => {
     const digest = digestOf('elixir:1.17');
-    const job = jobFromEvent('slipway-docker-hub/library/elixir', digest, '1.17');
+    const job = await jobFromEvent('slipway-docker-hub/library/elixir', digest, '1.17');
     const d = deps(await converterDefinition(REPORTS));
     expect(await indexImage(job, d)).toMatchObject({ kind: 'skipped', reason: expect.stringContaining('ECR does not describe') });
     expect(await store.get(digest)).toBeUndefined();
@@ -225,7 +336,7 @@ describe('index-image jobs on the stand-ins', () => {
     const digest = digestOf('python:3.12');
     ecrStandIn.repositories.set('slipway-docker-hub/library/python', [{ digest, tags: ['3.12'], sizeInBytes: 400_000_000 }]);
     const d = deps(await converterDefinition('echo "soci-converter: soci convert failed" >&2; exit 1'));
-    const job = jobFromEvent('slipway-docker-hub/library/python', digest, '3.12');
+    const job = await jobFromEvent('slipway-docker-hub/library/python', digest, '3.12');
     const outcome = await indexImage(job, d);
     expect(outcome.kind).toBe('started');
     const taskArn = (outcome as { taskArn: string }).taskArn;
@@ -242,9 +353,10 @@ describe('index-image jobs on the stand-ins', () => {
     const current = digestOf('golang:1.22 now');
     ecrStandIn.repositories.set('slipway-docker-hub/library/golang', [{ digest: current, tags: ['1.22'], sizeInBytes: 300_000_000 }]);
     const d = deps(await converterDefinition(REPORTS));
-    const body = JSON.stringify({ source: 'aws.ecr', 'detail-type': 'ECR Pull Through Cache Action', detail: { 'sync-status': 'SUCCESS', 'repository-name': 'slipway-docker-hub/library/golang', 'image-tag': '1.22', 'image-digest': digestOf('golang:1.22 before') } });
+    const body = JSON.stringify({ source: 'aws.ecr', 'detail-type': 'ECR Pull Through Cache Action', time: new Date().toISOString(), detail: { 'sync-status': 'SUCCESS', 'repository-name': 'slipway-docker-hub/library/golang', 'image-tag': '1.22', 'image-digest': digestOf('golang:1.22 before') } });
     const reading = indexImageJobOf(body, ['slipway-docker-hub']);
     if (reading.kind !== 'job') throw new Error('not a job');
+    await sociImageNamer({ store, now: Date.now })([`${REGISTRY}/slipway-docker-hub/library/golang:1.22`], 'test/golang');
     const outcome = await indexImage(reading.job, d);
     expect(outcome).toMatchObject({ kind: 'started', digest: current });
     const taskArn = (outcome as { taskArn: string }).taskArn;
@@ -257,7 +369,7 @@ describe('index-image jobs on the stand-ins', () => {
     const digest = digestOf('ruby:3');
     ecrStandIn.repositories.set('slipway-docker-hub/library/ruby', [{ digest, tags: ['3'], sizeInBytes: 300_000_000 }]);
     const d = deps(await converterDefinition(REPORTS));
-    const started = await indexImage(jobFromEvent('slipway-docker-hub/library/ruby', digest, '3'), d);
+    const started = await indexImage(await jobFromEvent('slipway-docker-hub/library/ruby', digest, '3'), d);
     const taskArn = (started as { taskArn: string }).taskArn;
     const detail = await stoppedDetail(taskArn);
     const forged = { ...detail, taskArn: `${taskArn.slice(0, -4)}beef` };

@@ -55,6 +55,37 @@ describe('DynamoSociIndexStore', () => {
     expect(await store.get(d)).toMatchObject({ state: 'converting', attempts: 1 });
   });
 
+  it('keeps a stale claim whose converter ECS still has only as it was read: refreshed with that task, and claimed again only an hour later', async () => {
+    const d = digest();
+    await store.claim(job(d), 0);
+    await store.started(d, TASK);
+    // A caller that read an older claim changes nothing.
+    expect(await store.kept(d, 1, TASK, SOCI_CLAIM_STALE_MS + 1)).toBe(false);
+    expect(await store.kept(d, 0, TASK, SOCI_CLAIM_STALE_MS + 1)).toBe(true);
+    expect(await store.get(d)).toEqual({ state: 'converting', repository: 'slipway-docker-hub/library/node', claimedAt: SOCI_CLAIM_STALE_MS + 1, attempts: 1, taskArn: TASK });
+    expect(await store.claim(job(d), SOCI_CLAIM_STALE_MS + 2)).toBe(false);
+    expect(await store.claim(job(d), 2 * SOCI_CLAIM_STALE_MS + 1)).toBe(true);
+    // Nor is a claim that is no longer converting kept.
+    await store.failed(d, 'exited 1', 2 * SOCI_CLAIM_STALE_MS + 2);
+    expect(await store.kept(d, 2 * SOCI_CLAIM_STALE_MS + 1, TASK, 3 * SOCI_CLAIM_STALE_MS)).toBe(false);
+  });
+
+  it('keeps the images trusted builds name, the latest naming of each key winning', async () => {
+    const keys = [`slipway-docker-hub/library/node:${n}`, `slipway-docker-hub/library/node@${digest()}`];
+    expect(await store.namings(keys)).toEqual([]);
+    await store.nameImages(keys, 'acme/api', 1_000);
+    await store.nameImages([keys[0]!], 'acme/web', 2_000);
+    expect((await store.namings(keys)).sort((a, b) => a.namedAt - b.namedAt)).toEqual([{ repo: 'acme/api', namedAt: 1_000 }, { repo: 'acme/web', namedAt: 2_000 }]);
+  });
+
+  it("charges a repository's conversions of a day up to the limit, each day and repository apart, racing callers included", async () => {
+    const charges = await Promise.all(Array.from({ length: 5 }, () => store.chargeConversion('acme/flood', '2026-12-03', 3)));
+    expect(charges.filter(Boolean)).toHaveLength(3);
+    expect(await store.chargeConversion('acme/flood', '2026-12-03', 3)).toBe(false);
+    expect(await store.chargeConversion('acme/flood', '2026-12-04', 3)).toBe(true);
+    expect(await store.chargeConversion('acme/other', '2026-12-03', 3)).toBe(true);
+  });
+
   it('takes no report for a digest nobody claimed', async () => {
     const d = digest();
     await store.converted(d, CONVERTED, 1, TASK);

@@ -11,12 +11,20 @@ import {
   SOCI_MAX_ATTEMPTS,
   SOCI_MIN_IMAGE_BYTES,
   SOCI_STARTED_BY_PREFIX,
+  INDEX_JOB_MAX_AGE_MS,
+  SOCI_NAMED_LIFETIME_MS,
   claimable,
+  conversionDay,
+  namedImageKeysOf,
+  namedImageKeysOfJob,
+  sociNamingOf,
+  claimedConverterState,
   convertersHoldingVcpu,
   convertedReference,
   converterRun,
   indexDecision,
   indexImageJobOf,
+  indexJobExpired,
   isConvertedImage,
   lastSociReport,
   parseSociReport,
@@ -30,6 +38,8 @@ const REGISTRY = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
 const SOURCE = `sha256:${'a1'.repeat(32)}`;
 const CONVERTED = `sha256:${'c2'.repeat(32)}`;
 const PREFIXES = ['slipway-docker-hub', 'slipway-quay'];
+/** The sample event's `time`. */
+const EVENT_TIME = Date.parse('2023-02-29T02:36:48Z');
 
 /** The sample of https://docs.aws.amazon.com/AmazonECR/latest/userguide/ecr-eventbridge.html ("Event for a pull through cache action"), on our prefix, with a real-length digest. */
 function cacheEvent(detail: Record<string, unknown> = {}): string {
@@ -57,7 +67,14 @@ function cacheEvent(detail: Record<string, unknown> = {}): string {
 
 describe('indexImageJobOf (ECR "Pull Through Cache Action" events, ecr-eventbridge.html)', () => {
   it("makes the documented event's repository, tag and digest a job", () => {
-    expect(indexImageJobOf(cacheEvent(), PREFIXES)).toEqual({ kind: 'job', job: { repository: 'slipway-docker-hub/library/node', tag: '20', digest: SOURCE } });
+    expect(indexImageJobOf(cacheEvent(), PREFIXES)).toEqual({ kind: 'job', job: { repository: 'slipway-docker-hub/library/node', tag: '20', digest: SOURCE, eventTime: EVENT_TIME } });
+  });
+
+  it("ignores an event without an RFC 3339 time (EventBridge always sets one): the job's age would be unknown", () => {
+    for (const time of [undefined, 1677638208000, 'yesterday', '']) {
+      const body = JSON.stringify({ ...JSON.parse(cacheEvent()), time });
+      expect(indexImageJobOf(body, PREFIXES)).toMatchObject({ kind: 'ignored', reason: expect.stringContaining("the event's time") });
+    }
   });
 
   it('ignores failed syncs, other prefixes, and digests or names that are not what ECR writes', () => {
@@ -73,13 +90,71 @@ describe('indexImageJobOf (ECR "Pull Through Cache Action" events, ecr-eventbrid
   });
 
   it('keeps a job without its tag when the tag is not a tag', () => {
-    expect(indexImageJobOf(cacheEvent({ 'image-tag': 'a b' }), PREFIXES)).toEqual({ kind: 'job', job: { repository: 'slipway-docker-hub/library/node', digest: SOURCE } });
+    expect(indexImageJobOf(cacheEvent({ 'image-tag': 'a b' }), PREFIXES)).toEqual({ kind: 'job', job: { repository: 'slipway-docker-hub/library/node', digest: SOURCE, eventTime: EVENT_TIME } });
   });
 
   it('leaves anything that is not such an event (a stage job, not JSON) to the stage decoder', () => {
     expect(indexImageJobOf(JSON.stringify({ stageKey: 'a/b#1/1' }), PREFIXES)).toEqual({ kind: 'other' });
     expect(indexImageJobOf('{', PREFIXES)).toEqual({ kind: 'other' });
     expect(indexImageJobOf(JSON.stringify({ source: 'aws.ecr', 'detail-type': 'ECR Image Action' }), PREFIXES)).toEqual({ kind: 'other' });
+  });
+});
+
+describe("indexJobExpired (an index-image job's age, from the event's own time)", () => {
+  it('keeps a job up to a day after its event, drops it after, and drops one dated well ahead of the clock', () => {
+    const job = { eventTime: EVENT_TIME };
+    expect(INDEX_JOB_MAX_AGE_MS).toBe(24 * 3600_000);
+    expect(indexJobExpired(job, EVENT_TIME)).toBe(false);
+    expect(indexJobExpired(job, EVENT_TIME + INDEX_JOB_MAX_AGE_MS)).toBe(false);
+    expect(indexJobExpired(job, EVENT_TIME + INDEX_JOB_MAX_AGE_MS + 1)).toBe(true);
+    // A clock a little behind the event's is no reason to drop it; a time an hour ahead is not believed.
+    expect(indexJobExpired(job, EVENT_TIME - 60_000)).toBe(false);
+    expect(indexJobExpired(job, EVENT_TIME - 3600_000)).toBe(true);
+  });
+});
+
+describe('claimedConverterState (DescribeTasks of the task a stale claim names)', () => {
+  const ARN = 'arn:aws:ecs:us-east-1:123456789012:task/slipway/abc';
+  it('active while ECS describes it not STOPPED: provisioning, pending, running, stopping', () => {
+    for (const lastStatus of ['PROVISIONING', 'PENDING', 'ACTIVATING', 'RUNNING', 'DEACTIVATING', 'STOPPING', 'DEPROVISIONING']) {
+      expect(claimedConverterState(ARN, { tasks: [{ taskArn: ARN, lastStatus }], failures: [] })).toBe('active');
+    }
+  });
+  it('gone once STOPPED, or when ECS answers MISSING (api_failures_messages.html: the task was not found)', () => {
+    expect(claimedConverterState(ARN, { tasks: [{ taskArn: ARN, lastStatus: 'STOPPED' }] })).toBe('gone');
+    expect(claimedConverterState(ARN, { tasks: [], failures: [{ arn: ARN, reason: 'MISSING' }] })).toBe('gone');
+  });
+  it('undecided on any other answer: another failure, another task, nothing', () => {
+    expect(claimedConverterState(ARN, { tasks: [], failures: [{ arn: ARN, reason: 'INTERNAL_ERROR' }] })).toBeUndefined();
+    expect(claimedConverterState(ARN, { tasks: [{ taskArn: `${ARN}x`, lastStatus: 'STOPPED' }] })).toBeUndefined();
+    expect(claimedConverterState(ARN, {})).toBeUndefined();
+  });
+});
+
+describe('who can cause a conversion: the images trusted builds named (namedImageKeysOf, sociNamingOf)', () => {
+  it('keys a cached image by its repository and tag, its digest, or both, without the registry', () => {
+    expect(namedImageKeysOf(`${REGISTRY}/slipway-docker-hub/library/node:20`)).toEqual(['slipway-docker-hub/library/node:20']);
+    expect(namedImageKeysOf(`${REGISTRY}/slipway-docker-hub/library/node@${SOURCE}`)).toEqual([`slipway-docker-hub/library/node@${SOURCE}`]);
+    expect(namedImageKeysOf(`${REGISTRY}/slipway-docker-hub/library/node:20@${SOURCE}`)).toEqual(['slipway-docker-hub/library/node:20', `slipway-docker-hub/library/node@${SOURCE}`]);
+    expect(namedImageKeysOf('not a reference')).toEqual([]);
+  });
+  it("looks a job up by its tag, its event's digest and the digest its tag points at now", () => {
+    const job = { repository: 'slipway-docker-hub/library/node', tag: '20', digest: CONVERTED };
+    expect(namedImageKeysOfJob(job, SOURCE)).toEqual(['slipway-docker-hub/library/node:20', `slipway-docker-hub/library/node@${SOURCE}`, `slipway-docker-hub/library/node@${CONVERTED}`]);
+    expect(namedImageKeysOfJob({ repository: 'r/x', digest: SOURCE }, SOURCE)).toEqual([`r/x@${SOURCE}`]);
+  });
+  it('counts the latest naming within a week, and none older', () => {
+    const now = 10 * SOCI_NAMED_LIFETIME_MS;
+    const old = { repo: 'acme/old', namedAt: now - SOCI_NAMED_LIFETIME_MS };
+    const recent = { repo: 'acme/api', namedAt: now - 1000 };
+    const latest = { repo: 'acme/web', namedAt: now - 10 };
+    expect(sociNamingOf([old, recent, latest], now)).toEqual(latest);
+    expect(sociNamingOf([old], now)).toBeUndefined();
+    expect(sociNamingOf([], now)).toBeUndefined();
+  });
+  it('charges a conversion to its UTC day', () => {
+    expect(conversionDay(Date.parse('2026-12-03T23:59:59.999Z'))).toBe('2026-12-03');
+    expect(conversionDay(Date.parse('2026-12-04T00:00:00Z'))).toBe('2026-12-04');
   });
 });
 

@@ -27,6 +27,8 @@ export const METRIC = {
   runTaskFailures: 'RunTaskFailures',
   /** Count, dimensions `host` and `operation` (fetch-config, post-status): a Git host call that failed. */
   gitHostErrors: 'GitHostErrors',
+  /** Count: an index-image job dropped past its age limit, its image left unconverted (autoscaler; core/images/soci.ts, INDEX_JOB_MAX_AGE_MS). */
+  sociJobsExpired: 'SociJobsExpired',
 } as const;
 
 export type GitHostOperation = 'fetch-config' | 'post-status';
@@ -38,6 +40,7 @@ export interface SlipwayMetrics {
   stageStarted(times: { queueWaitMs: number; webhookToRunTaskMs?: number }): void;
   runTaskFailure(reason: string): void;
   gitHostError(host: string, operation: GitHostOperation): void;
+  sociJobExpired(): void;
 }
 
 /** CloudWatch takes dimension values of 1 to 1024 characters. */
@@ -59,6 +62,7 @@ export function slipwayMetrics(metrics: Metrics): SlipwayMetrics {
     },
     runTaskFailure: (reason) => count(METRIC.runTaskFailures, { reason }),
     gitHostError: (host, operation) => count(METRIC.gitHostErrors, { host, operation }),
+    sociJobExpired: () => metrics.addMetric(METRIC.sociJobsExpired, MetricUnit.Count, 1),
   };
 }
 
