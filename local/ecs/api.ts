@@ -200,6 +200,12 @@ export class EcsApi {
   }
 
   private listTasks(input: ListTasksRequest): Json {
+    // "When you specify startedBy as the filter, it must be the only filter that you use"
+    // (API_ListTasks, startedBy): AWS refuses the mix rather than combining the filters.
+    const others = (['containerInstance', 'desiredStatus', 'family', 'launchType', 'serviceName'] as const).filter((k) => input[k] !== undefined);
+    if (input.startedBy !== undefined && others.length > 0) {
+      throw invalidParameter(`startedBy must be the only filter of ListTasks; also given: ${others.join(', ')}`);
+    }
     const clusterArn = this.state.clusterArn(input.cluster);
     // ECS lists RUNNING (desired status) by default; STOPPED must be asked for.
     const desired = input.desiredStatus ?? 'RUNNING';

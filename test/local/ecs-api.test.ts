@@ -86,6 +86,9 @@ describe('RunTask / DescribeTasks / ListTasks / StopTask', () => {
 
     const listed = await standIn.client.send(new ListTasksCommand({ startedBy: 'stage-42' }));
     expect(listed.taskArns?.sort()).toEqual(out.tasks!.map((t) => t.taskArn).sort());
+    // API_ListTasks: "When you specify startedBy as the filter, it must be the only filter that you use".
+    await expect(standIn.client.send(new ListTasksCommand({ startedBy: 'stage-42', desiredStatus: 'RUNNING' }))).rejects.toMatchObject({ name: 'InvalidParameterException' });
+    await expect(standIn.client.send(new ListTasksCommand({ startedBy: 'stage-42', family: name }))).rejects.toThrow(/startedBy must be the only filter/);
     const byFamily = await standIn.client.send(new ListTasksCommand({ family: name }));
     expect(byFamily.taskArns).toHaveLength(2);
     expect((await standIn.client.send(new ListTasksCommand({ family: name, cluster: 'other' }))).taskArns).toEqual([]);
