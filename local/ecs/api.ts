@@ -36,6 +36,11 @@ export interface EcsState {
   capacity: Capacity;
   clusterArn(name: string | undefined): string;
   createTask(params: RunTaskParams): LocalTask;
+  /**
+   * How long a STOPPED task stays visible to DescribeTasks and ListTasks: ECS keeps stopped tasks
+   * "for at least one hour" (API_DescribeTasks, API_ListTasks) and then answers MISSING / omits them.
+   */
+  stoppedTaskRetentionMs: number;
 }
 
 /** failures[] reasons of RunTask, as ECS words them. */
@@ -183,7 +188,13 @@ export class EcsApi {
 
   private find(reference: string): LocalTask | undefined {
     const id = reference.split('/').pop() ?? reference;
-    return [...this.state.tasks.values()].find((t) => t.id === id || t.arn === reference);
+    return this.visibleTasks().find((t) => t.id === id || t.arn === reference);
+  }
+
+  /** The tasks ECS still describes: a stopped one only within its retention. */
+  private visibleTasks(): LocalTask[] {
+    const now = Date.now();
+    return [...this.state.tasks.values()].filter((t) => t.stoppedAt === undefined || now - t.stoppedAt.getTime() < this.state.stoppedTaskRetentionMs);
   }
 
   private describeTasks(input: DescribeTasksRequest): Json {
@@ -209,7 +220,7 @@ export class EcsApi {
     const clusterArn = this.state.clusterArn(input.cluster);
     // ECS lists RUNNING (desired status) by default; STOPPED must be asked for.
     const desired = input.desiredStatus ?? 'RUNNING';
-    const arns = [...this.state.tasks.values()]
+    const arns = this.visibleTasks()
       .filter((t) => t.clusterArn === clusterArn)
       .filter((t) => t.desiredStatus === desired)
       .filter((t) => input.family === undefined || t.definition.family === input.family)

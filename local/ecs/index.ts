@@ -29,6 +29,11 @@ export interface LocalEcsOptions {
   maxTasks?: number;
   /** vCPUs of all provisioning/running tasks together (default 6, a new account's Fargate quota). */
   vcpuQuota?: number;
+  /**
+   * How long the API still describes and lists a STOPPED task (default one hour: ECS keeps them
+   * "for at least one hour", API_DescribeTasks); the stand-in's own accessors (logs, events) keep them.
+   */
+  stoppedTaskRetentionMs?: number;
   /** 'auto' (default): namespaces when the host allows; false: always share the host network. */
   namespaces?: 'auto' | boolean;
   /** Where logs are kept (default: inside the stand-in's temp dir, removed by stop()). */
@@ -188,6 +193,7 @@ export async function startLocalEcs(options: LocalEcsOptions = {}): Promise<Loca
     registry: new TaskDefinitionRegistry(arnPrefix),
     tasks,
     capacity,
+    stoppedTaskRetentionMs: options.stoppedTaskRetentionMs ?? 60 * 60_000,
     clusterArn: (name) => (name?.startsWith('arn:') ? name : `${arnPrefix}:cluster/${name ?? 'default'}`),
     createTask: (params) => {
       if (shuttingDown) throw new EcsApiError('ServerException', 'The local ECS stand-in is shutting down');
