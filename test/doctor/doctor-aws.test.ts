@@ -27,6 +27,8 @@ const TASK_ROLE = `arn:aws:iam::${ACCOUNT}:role/Slipway-BuildTaskRole`;
 const FORK_ROLE = `arn:aws:iam::${ACCOUNT}:role/Slipway-ForkExecutionRole`;
 const ASSETS = `cdk-hnb659fds-container-assets-${ACCOUNT}-us-east-1`;
 const image = (tag: string) => `${ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/${ASSETS}:${tag}`;
+/** Another CDK app's container asset, pushed to the same bootstrap repository. */
+const OTHER_ASSET = { tag: 'f'.repeat(64), manifest: { mediaType: 'application/vnd.docker.distribution.manifest.v2+json', body: JSON.stringify({ schemaVersion: 2, config: { digest: `sha256:${'b'.repeat(64)}` } }) } };
 const MANIFEST = { mediaType: 'application/vnd.docker.distribution.manifest.v2+json', body: JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json', config: { digest: `sha256:${'a'.repeat(64)}` } }) };
 
 describe('slipway doctor against a deployed stack (AWS stand-ins)', () => {
@@ -68,7 +70,7 @@ describe('slipway doctor against a deployed stack (AWS stand-ins)', () => {
       simulate: (action, resource) => (action === 'iam:PassRole' && resource === TASK_ROLE ? { decision: 'implicitDeny', boundaryDenies: true } : { decision: 'allowed' }),
       quotas: { 'fargate/L-3032A538': 4, 'fargate/L-36FBB829': 6 },
       account: { concurrentExecutions: 10, unreservedConcurrentExecutions: 9 },
-      images: { [`${ASSETS}:amd`]: MANIFEST },
+      images: { [`${ASSETS}:amd`]: MANIFEST, [`${ASSETS}:${OTHER_ASSET.tag}`]: OTHER_ASSET.manifest },
       parameters: { [`/slipway-webhooks/github/${REPO}`]: secret! },
       secrets: { [`arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:ApiToken-x`]: 'the-api-token' },
       invokeUrl: local.url,
@@ -113,6 +115,7 @@ describe('slipway doctor against a deployed stack (AWS stand-ins)', () => {
         ['fargate-quota', 'fail'],
         ['lambda-concurrency', 'warn'],
         ['agent-images', 'fail'],
+        ['fork-pulls', 'warn'],
         ['hello-build', 'ok'],
       ],
     });
@@ -120,6 +123,11 @@ describe('slipway doctor against a deployed stack (AWS stand-ins)', () => {
     expect(check('fargate-quota').fix).toBe('cdk deploy -c vcpuQuota=4, or request an increase of L-3032A538 in Service Quotas.');
     expect(check('lambda-concurrency').detail).toMatch(/^account limit 10 concurrent executions, 9 unreserved/);
     expect(check('agent-images').detail).toBe('amd64: found, arm64: missing (no such image in its repository)');
+    // The other app's asset is what the fork execution role could pull beside the agent.
+    expect(check('fork-pulls').detail).toBe(
+      `${ASSETS} holds 1 other tagged image (${OTHER_ASSET.tag}), which the execution role of pull requests from forks may pull: ECR grants pulls per repository, not per image; the compiler refuses them in a fork's pipeline`,
+    );
+    expect(check('fork-pulls').fix).toMatch(/deploy with agentImageUri/);
     expect(check('hello-build').detail).toMatch(/^slipway-doctor\/hello #1 succeeded in \d+ s, its log says hello$/);
 
     const calls = (action: string) => aws.calls.filter((c) => c.action === action).map((c) => c.input);
@@ -139,6 +147,7 @@ describe('slipway doctor against a deployed stack (AWS stand-ins)', () => {
       [ACCOUNT, ASSETS, 'amd'],
       [ACCOUNT, ASSETS, 'arm'],
     ]);
+    expect(calls('ListImages')).toEqual([{ registryId: ACCOUNT, repositoryName: ASSETS, filter: { tagStatus: 'TAGGED' }, maxResults: 1000 }]);
     expect(calls('GetParameter')).toEqual([{ Name: `/slipway-webhooks/github/${REPO}`, WithDecryption: true }]);
     // The token came from the stack's secret; the Git host's token never left the planner.
     expect(calls('GetSecretValue')).toEqual([{ SecretId: state.outputs.ApiTokenSecretArn }]);
@@ -153,8 +162,10 @@ describe('slipway doctor against a deployed stack (AWS stand-ins)', () => {
     state.quotas['fargate/L-3032A538'] = 100;
     state.account = { concurrentExecutions: 1000, unreservedConcurrentExecutions: 999 };
     state.images[`${ASSETS}:arm`] = MANIFEST;
+    delete state.images[`${ASSETS}:${OTHER_ASSET.tag}`];
     const healthy = await doctor('--repo', REPO, '--no-build');
-    expect({ code: healthy.code, statuses: healthy.report.checks.map((c) => c.status) }).toEqual({ code: 0, statuses: ['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'skipped'] });
+    expect({ code: healthy.code, statuses: healthy.report.checks.map((c) => c.status) }).toEqual({ code: 0, statuses: ['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'skipped'] });
+    expect(healthy.check('fork-pulls').detail).toBe(`${ASSETS} holds only the images the stack runs`);
 
     let err = '';
     const io: CliIO = { out: () => undefined, err: (t) => void (err += t), cwd: process.cwd(), env: process.env };
