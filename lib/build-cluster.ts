@@ -120,6 +120,12 @@ export class BuildCluster extends Construct {
   readonly forkExecutionRole: iam.Role;
   /** The build containers' own identity: no permission at all unless an administrator adds some. */
   readonly taskRole: iam.Role;
+  /**
+   * The containers' identity in a fork's pull request (the autoscaler puts it in RunTask's
+   * overrides, TaskOverride.taskRoleArn): no permission, and none of what taskRole is given, as
+   * every container of a task gets the task role's credentials and a fork's author writes its steps.
+   */
+  readonly forkTaskRole: iam.Role;
   readonly logGroup: logs.LogGroup;
   /** The agent images, as the compiler must write them into task definitions (one per architecture, or one for all). */
   readonly agentImages: AgentImages;
@@ -161,6 +167,10 @@ export class BuildCluster extends Construct {
     this.taskRole = new iam.Role(this, 'BuildTaskRole', {
       assumedBy: tasksPrincipal,
       description: 'Slipway build containers: no permissions by default',
+    });
+    this.forkTaskRole = new iam.Role(this, 'ForkTaskRole', {
+      assumedBy: tasksPrincipal,
+      description: "Slipway build containers of forks' pull requests: no permissions",
     });
 
     this.logGroup.grantWrite(this.executionRole);

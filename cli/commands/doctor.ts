@@ -143,8 +143,8 @@ export async function run(args: string[], io: CliIO): Promise<number> {
         clusterArn,
         // Slipway's families are slipway-<pipeline>-<hash> (core/pipeline/family.ts): a name of that shape.
         taskDefinitionArn: `arn:${partition}:ecs:${clusterRegion}:${account}:task-definition/slipway-doctor-0:1`,
-        // The fork execution role too: RunTask's override of a fork's stages (lambdas/autoscaler/start-stage.ts runTaskInput).
-        passRoles: [env[ENV.taskExecutionRoleArn], env[ENV.taskRoleArn], env[ENV.forkTaskExecutionRoleArn]].filter((r): r is string => Boolean(r)),
+        // The fork roles too: RunTask's overrides of a fork's stages (lambdas/autoscaler/start-stage.ts runTaskInput).
+        passRoles: [env[ENV.taskExecutionRoleArn], env[ENV.taskRoleArn], env[ENV.forkTaskExecutionRoleArn], env[ENV.forkTaskRoleArn]].filter((r): r is string => Boolean(r)),
       });
       return judgeRunTask(sim);
     } catch (err) {

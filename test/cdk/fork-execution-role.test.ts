@@ -184,6 +184,15 @@ describe("a fork's pull request runs with its own execution role", () => {
     expect(lambdaFunction(s.json, 'planner').props.Environment.Variables.FORK_PULL_REPOSITORIES).toBe('mirror/*,base/node');
   });
 
+  it("a fork's containers get a task role of their own, assumed by ECS tasks of this account, with no right at all", () => {
+    const forkTask = roleId(s, 'SlipwayBuildClusterForkTaskRole');
+    const role = s.json.Resources[forkTask]!.Properties!;
+    expect(role.AssumeRolePolicyDocument).toEqual(s.json.Resources[roleId(s, 'SlipwayBuildClusterBuildTaskRole')]!.Properties!.AssumeRolePolicyDocument);
+    expect(role.Policies).toBeUndefined();
+    expect(role.ManagedPolicyArns).toBeUndefined();
+    expect(attachedTo(forkTask)).toEqual([]);
+  });
+
   it("the trusted builds' execution role is denied nothing", () => {
     const ownDeny = iamStatements(s.json).filter(({ owner, statement }) => statement.Effect === 'Deny' && owner.startsWith('SlipwayBuildClusterTaskExecutionRole'));
     expect(ownDeny).toEqual([]);
@@ -192,8 +201,10 @@ describe("a fork's pull request runs with its own execution role", () => {
   it('the autoscaler reads its ARN and may pass it to ECS tasks', () => {
     const { props } = lambdaFunction(s.json, 'autoscaler');
     expect(props.Environment.Variables.FORK_TASK_EXECUTION_ROLE_ARN).toEqual({ 'Fn::GetAtt': [fork, 'Arn'] });
+    const forkTask = roleId(s, 'SlipwayBuildClusterForkTaskRole');
+    expect(props.Environment.Variables.FORK_TASK_ROLE_ARN).toEqual({ 'Fn::GetAtt': [forkTask, 'Arn'] });
     const pass = iamStatements(s.json).find(({ owner, statement }) => owner.startsWith('SlipwayFunctionsAutoscaler') && statement.Sid === 'PassBuildRoles')!.statement;
-    expect(asList(pass.Resource)).toEqual(expect.arrayContaining([{ 'Fn::GetAtt': [fork, 'Arn'] }, { 'Fn::GetAtt': [exec, 'Arn'] }]));
+    expect(asList(pass.Resource)).toEqual(expect.arrayContaining([{ 'Fn::GetAtt': [fork, 'Arn'] }, { 'Fn::GetAtt': [exec, 'Arn'] }, { 'Fn::GetAtt': [forkTask, 'Arn'] }]));
     expect(pass.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
   });
 });
@@ -258,6 +269,11 @@ describe('a grant to the trusted execution role or to the task role never reache
 
   it("the fork execution role's synthesized rights are the same with or without the grants", () => {
     expect(rightsOf(extended, 'SlipwayBuildClusterForkExecutionRole')).toEqual(rightsOf(plain, 'SlipwayBuildClusterForkExecutionRole'));
+  });
+
+  it("and the fork task role's: none, with or without them", () => {
+    expect(rightsOf(extended, 'SlipwayBuildClusterForkTaskRole')).toEqual({ inline: [], managed: [], attached: [] });
+    expect(rightsOf(plain, 'SlipwayBuildClusterForkTaskRole')).toEqual({ inline: [], managed: [], attached: [] });
   });
 
   it('the grants did land on the trusted execution role and the task role (so the comparison above compares something)', () => {

@@ -25,6 +25,7 @@ const CLUSTER = `arn:aws:ecs:us-east-1:${ACCOUNT}:cluster/Slipway-Cluster`;
 const EXEC_ROLE = `arn:aws:iam::${ACCOUNT}:role/Slipway-TaskExecutionRole`;
 const TASK_ROLE = `arn:aws:iam::${ACCOUNT}:role/Slipway-BuildTaskRole`;
 const FORK_ROLE = `arn:aws:iam::${ACCOUNT}:role/Slipway-ForkExecutionRole`;
+const FORK_TASK_ROLE = `arn:aws:iam::${ACCOUNT}:role/Slipway-ForkTaskRole`;
 const ASSETS = `cdk-hnb659fds-container-assets-${ACCOUNT}-us-east-1`;
 const image = (tag: string) => `${ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/${ASSETS}:${tag}`;
 /** Another CDK app's container asset, pushed to the same bootstrap repository. */
@@ -64,7 +65,7 @@ describe('slipway doctor against a deployed stack (AWS stand-ins)', () => {
         'Slipway-Planner-abc': { role: `arn:aws:iam::${ACCOUNT}:role/Slipway-PlannerRole`, env: { [ENV.autoscalerFunctionName]: 'Slipway-Autoscaler-def', [ENV.agentImageAmd64]: image('amd'), [ENV.agentImageArm64]: image('arm') } },
         'Slipway-Autoscaler-def': {
           role: ROLE,
-          env: { [ENV.cluster]: CLUSTER, [ENV.taskExecutionRoleArn]: EXEC_ROLE, [ENV.taskRoleArn]: TASK_ROLE, [ENV.forkTaskExecutionRoleArn]: FORK_ROLE, [ENV.vcpuQuota]: '6', [ENV.useSpot]: 'false', [ENV.defaultCpu]: '1024' },
+          env: { [ENV.cluster]: CLUSTER, [ENV.taskExecutionRoleArn]: EXEC_ROLE, [ENV.taskRoleArn]: TASK_ROLE, [ENV.forkTaskExecutionRoleArn]: FORK_ROLE, [ENV.forkTaskRoleArn]: FORK_TASK_ROLE, [ENV.vcpuQuota]: '6', [ENV.useSpot]: 'false', [ENV.defaultCpu]: '1024' },
         },
       },
       simulate: (action, resource) => (action === 'iam:PassRole' && resource === TASK_ROLE ? { decision: 'implicitDeny', boundaryDenies: true } : { decision: 'allowed' }),
@@ -132,7 +133,7 @@ describe('slipway doctor against a deployed stack (AWS stand-ins)', () => {
 
     const calls = (action: string) => aws.calls.filter((c) => c.action === action).map((c) => c.input);
     expect(calls('DescribeStacks')).toEqual([expect.objectContaining({ StackName: 'Slipway' })]);
-    // The autoscaler's role, the cluster as the ecs:cluster condition, a slipway-* family, the build roles passed to ECS tasks (a fork's execution role among them).
+    // The autoscaler's role, the cluster as the ecs:cluster condition, a slipway-* family, the build roles passed to ECS tasks (a fork's execution and task roles among them).
     const [runTask, passRole] = calls('SimulatePrincipalPolicy') as Record<string, string>[];
     expect(runTask).toMatchObject({
       PolicySourceArn: ROLE,
@@ -141,7 +142,7 @@ describe('slipway doctor against a deployed stack (AWS stand-ins)', () => {
       'ContextEntries.member.1.ContextKeyName': 'ecs:cluster',
       'ContextEntries.member.1.ContextKeyValues.member.1': CLUSTER,
     });
-    expect(passRole).toMatchObject({ 'ActionNames.member.1': 'iam:PassRole', 'ResourceArns.member.1': EXEC_ROLE, 'ResourceArns.member.2': TASK_ROLE, 'ResourceArns.member.3': FORK_ROLE, 'ContextEntries.member.1.ContextKeyValues.member.1': 'ecs-tasks.amazonaws.com' });
+    expect(passRole).toMatchObject({ 'ActionNames.member.1': 'iam:PassRole', 'ResourceArns.member.1': EXEC_ROLE, 'ResourceArns.member.2': TASK_ROLE, 'ResourceArns.member.3': FORK_ROLE, 'ResourceArns.member.4': FORK_TASK_ROLE, 'ContextEntries.member.1.ContextKeyValues.member.1': 'ecs-tasks.amazonaws.com' });
     expect(calls('GetServiceQuota').map((i) => `${i.ServiceCode}/${i.QuotaCode}`).sort()).toEqual(['fargate/L-3032A538', 'fargate/L-36FBB829']);
     expect(calls('BatchGetImage').map((i) => [i.registryId, i.repositoryName, (i.imageIds as { imageTag: string }[])[0]!.imageTag])).toEqual([
       [ACCOUNT, ASSETS, 'amd'],
