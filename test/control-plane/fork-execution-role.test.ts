@@ -11,7 +11,7 @@ import { newBuildRecords } from '../../core/builds/new-build.js';
 import { ENV } from '../../core/config/lambda-env.js';
 import { compileManifest } from '../../core/pipeline/compile.js';
 import { loadManifest } from '../../core/pipeline/load.js';
-import { runTaskTokens, type StageJob } from '../../core/scaling/job.js';
+import { runTaskTokens, segmentJob, type StageJob } from '../../core/scaling/job.js';
 import { executionConfig } from '../../lambdas/autoscaler/config.js';
 import { serviceTaskConfig } from '../../lambdas/autoscaler/service-task.js';
 import { isForkJob, runTaskInput } from '../../lambdas/autoscaler/start-stage.js';
@@ -91,6 +91,13 @@ describe("the execution role of a fork's stage", () => {
     expect(runTaskInput(config, withRole, 'arn:td', 'FARGATE', tokens).overrides?.taskRoleArn).toBe(FORK_TASK_ROLE);
     // The service task of a split pipeline starts through the same function, with the same job.
     expect(runTaskInput(serviceTaskConfig(config), fork!, 'arn:td', 'FARGATE', tokens).overrides).toMatchObject({ executionRoleArn: FORK_ROLE, taskRoleArn: FORK_TASK_ROLE });
+    // A later segment of a split stage starts from the stored job's segment (segmentJob), as a
+    // fork's: the segment's own overrides get both roles too.
+    const split = { ...fork!, segments: [1, 2].map((number) => ({ number, taskDefinition: fork!.taskDefinition, runTask: fork!.runTask, cpu: fork!.cpu, memory: fork!.memory, containers: [], later: { runOnFailure: false, runAlways: false } })) };
+    expect(segmentJob(split, 2)).toMatchObject({ fork: true, segment: 2 });
+    expect(runTaskInput(config, segmentJob(split, 2), 'arn:td', 'FARGATE', tokens).overrides).toMatchObject({ executionRoleArn: FORK_ROLE, taskRoleArn: FORK_TASK_ROLE });
+    // On EC2 capacity (never a fork's, core/pipeline/capacity.ts ec2Refusal) the overrides would keep them as well.
+    expect(runTaskInput(config, fork!, 'arn:td', 'EC2', tokens).overrides).toMatchObject({ executionRoleArn: FORK_ROLE, taskRoleArn: FORK_TASK_ROLE });
     // The agent's overrides are still there beside it.
     expect(runTaskInput(config, fork!, 'arn:td', 'FARGATE', tokens).overrides?.containerOverrides?.map((o) => o.name)).toContain('slipway-agent');
   });
