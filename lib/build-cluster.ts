@@ -97,9 +97,10 @@ export class BuildCluster extends Construct {
   readonly cluster: ecs.Cluster;
   /**
    * Pulls images, writes logs, resolves the task definition's `secrets` (SSM under the prefix,
-   * the clone tokens). Its default policy holds what forks share (logs, clone tokens, ECR's
-   * login, the agent: a grant through addToPolicy reaches forkExecutionRole too); its pulls are
-   * in trustedPulls, its repository secrets in trustedSecrets.
+   * the clone tokens): the trusted builds' alone. What forks need too (logs, clone tokens, ECR's
+   * login, the agent) is granted to forkExecutionRole by statements of its own, so that nothing
+   * granted to this role (addToPolicy, grant*, a policy attached to it) reaches a fork's task;
+   * its pulls are in trustedPulls, its repository secrets in trustedSecrets.
    */
   readonly executionRole: iam.Role;
   /** The pulls of trusted builds only: pullRepositories (default every repository), every cache prefix, the SOCI copies. */
@@ -112,12 +113,19 @@ export class BuildCluster extends Construct {
   readonly trustedSecrets: iam.Policy;
   /**
    * The execution role of a fork's pull request (the autoscaler puts it in RunTask's overrides):
-   * executionRole's shared policy, but pulls from an allow-list of its own (shareWithForks), and
-   * an explicit Deny on the refused cache prefixes (forkRefusedCachePrefixes) as a second guard.
+   * one policy of its own, shared with no other role: logs, clone tokens and ECR's login as the
+   * build tasks (grantBuildTasks), pulls from an allow-list (grantForkPulls), and an explicit
+   * Deny on the refused cache prefixes (forkRefusedCachePrefixes) as a second guard.
    */
   readonly forkExecutionRole: iam.Role;
   /** The build containers' own identity: no permission at all unless an administrator adds some. */
   readonly taskRole: iam.Role;
+  /**
+   * The containers' identity in a fork's pull request (the autoscaler puts it in RunTask's
+   * overrides, TaskOverride.taskRoleArn): no permission, and none of what taskRole is given, as
+   * every container of a task gets the task role's credentials and a fork's author writes its steps.
+   */
+  readonly forkTaskRole: iam.Role;
   readonly logGroup: logs.LogGroup;
   /** The agent images, as the compiler must write them into task definitions (one per architecture, or one for all). */
   readonly agentImages: AgentImages;
@@ -160,35 +168,59 @@ export class BuildCluster extends Construct {
       assumedBy: tasksPrincipal,
       description: 'Slipway build containers: no permissions by default',
     });
+    this.forkTaskRole = new iam.Role(this, 'ForkTaskRole', {
+      assumedBy: tasksPrincipal,
+      description: "Slipway build containers of forks' pull requests: no permissions",
+    });
 
     this.logGroup.grantWrite(this.executionRole);
+    this.logGroup.grantWrite(this.forkExecutionRole);
     this.grantSecretsRead(props);
     if (props.cloneTokensPrefix) this.grantAppCloneTokensRead(props.cloneTokensPrefix, props.allowedRepositories);
     this.agentImages = this.agentImage(props.agentImage);
     this.grantImagePulls(props);
     this.imageBuilds = new ImageBuilds(this, 'ImageBuilds', { pushRepositories: props.imagePushRepositories ?? {}, removalPolicy: props.removalPolicy });
-    this.shareWithForks(props);
+    this.grantForkPulls(props);
   }
 
   /**
-   * The fork role gets the execution role's shared policy itself, so that a right granted later
-   * (a clone token secret) reaches both; its pulls are an allow-list of its own, as Drone gives a
-   * fork's pull request no pull secrets (drone/drone plugin/registry/static.go skips
-   * a pull secret for a pull_request build unless the secret allows pull requests): the agent
-   * (in the shared policy when built here; its repository when given by URI), the image builder
-   * when in ECR, the cache rules without credentials (a first pull creates the repository and
-   * imports the image: https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-iam.html)
-   * and their SOCI-enabled copies, and the operator's forkPullRepositories. The compiler refuses
-   * the rest (lambdas/planner/compile-options.ts forkPullsOf mirrors this list). Then a Deny,
-   * which no Allow overrides (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html),
+   * A right every build task's execution role needs, a fork's too: a fresh statement in each
+   * role's own policy, never one policy or statement object shared by both (a statement is
+   * mutable, a policy takes further statements), so that a grant to executionRole stays there.
+   */
+  private grantBuildTasks(statement: () => iam.PolicyStatement): void {
+    this.executionRole.addToPolicy(statement());
+    this.forkExecutionRole.addToPolicy(statement());
+  }
+
+  /** Acknowledges a wildcard of a grantBuildTasks statement on both roles' policies. */
+  private acknowledgeBuildTasksWildcard(resource: string, reason: string): void {
+    for (const role of [this.executionRole, this.forkExecutionRole]) {
+      const policy = role.node.tryFindChild('DefaultPolicy');
+      if (!policy) throw new Error(`SLIPWAY-CDK: ${role.node.path} has no default policy`);
+      acknowledgeWildcardResource(policy, resource, reason);
+    }
+  }
+
+  /**
+   * A fork's pulls, an allow-list of its own, as Drone gives a fork's pull request no pull
+   * secrets (drone/drone plugin/registry/static.go skips a pull secret for a pull_request build
+   * unless the secret allows pull requests): the agent (its asset repository, granted with the
+   * asset in agentImage, or its repository when given by URI), the image builder when in ECR, the
+   * cache rules without credentials (a first pull creates the repository and imports the image:
+   * https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-iam.html) and their
+   * SOCI-enabled copies, and the operator's forkPullRepositories. ECR grants pulls per repository:
+   * its only resource type is the repository, its only condition key of its own the repository's
+   * tags (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerregistry.html),
+   * so no policy can narrow a pull to one tag or digest; the compiler refuses, in the agent's and
+   * the builder's repositories, every image but theirs (core/pipeline/fork-pulls.ts), and the
+   * rest of the account (lambdas/planner/compile-options.ts forkPullsOf mirrors this list). Then
+   * a Deny, which no Allow overrides (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html),
    * on the refused prefixes' repositories and their SOCI-enabled copies: through a credentialed
    * rule ECR fetches with the deployment's token whatever the image names, so they stay closed
    * whatever forkPullRepositories says.
    */
-  private shareWithForks(props: BuildClusterProps): void {
-    const shared = this.executionRole.node.tryFindChild('DefaultPolicy');
-    if (!(shared instanceof iam.Policy)) throw new Error('SLIPWAY-CDK: the execution role has no default policy to share with the fork execution role');
-    shared.attachToRole(this.forkExecutionRole);
+  private grantForkPulls(props: BuildClusterProps): void {
     const stack = Stack.of(this);
     const trim = (p: string) => p.replace(/^\/+|\/+$/g, '');
     const repository = (name: string) => stack.formatArn({ service: 'ecr', resource: 'repository', resourceName: name });
@@ -233,7 +265,7 @@ export class BuildCluster extends Construct {
   /**
    * Lets trusted builds pull the SOCI-enabled copies the planner names (lib/soci-indexes.ts),
    * whatever pullRepositories limits them to. Forks pull the copies of the rules without
-   * credentials only, granted with those rules (shareWithForks).
+   * credentials only, granted with those rules (grantForkPulls).
    */
   grantSociCopyPulls(): void {
     this.trustedPulls.addStatements(
@@ -255,22 +287,23 @@ export class BuildCluster extends Construct {
    * (`<arn>:githubCloneToken::`, lambdas/shared/clone-credentials.ts). IAM cannot narrow a
    * grant to one JSON key, so it is this one secret, read only (no DescribeSecret, no
    * versions listing); ECS injects only the key a task definition names, and only the
-   * compiler writes task definitions, each naming its repository's own secrets.
+   * compiler writes task definitions, each naming its repository's own secrets. Forks' tasks
+   * clone with it too (the agent alone reads it, never a step): both execution roles.
    */
   grantCloneTokenRead(secret: secretsmanager.ISecret): void {
-    this.executionRole.addToPolicy(
-      new iam.PolicyStatement({ sid: 'CloneTokens', actions: ['secretsmanager:GetSecretValue'], resources: [secret.secretArn] }),
-    );
+    this.grantBuildTasks(() => new iam.PolicyStatement({ sid: 'CloneTokens', actions: ['secretsmanager:GetSecretValue'], resources: [secret.secretArn] }));
     // A customer managed key: decrypt it only on behalf of Secrets Manager (the AWS managed
     // key needs no grant).
-    if (secret.encryptionKey) {
-      this.executionRole.addToPolicy(
-        new iam.PolicyStatement({
-          sid: 'DecryptCloneTokens',
-          actions: ['kms:Decrypt'],
-          resources: [secret.encryptionKey.keyArn],
-          conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
-        }),
+    const key = secret.encryptionKey;
+    if (key) {
+      this.grantBuildTasks(
+        () =>
+          new iam.PolicyStatement({
+            sid: 'DecryptCloneTokens',
+            actions: ['kms:Decrypt'],
+            resources: [key.keyArn],
+            conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
+          }),
       );
     }
   }
@@ -287,18 +320,16 @@ export class BuildCluster extends Construct {
     const stack = Stack.of(this);
     const base = `${cloneTokensPrefix.replace(/^\/+|\/+$/g, '')}/github`;
     const paths = allowedRepositories.length > 0 ? allowedRepositories.map((repo) => `${base}/${repo}`) : [`${base}/*`];
-    this.executionRole.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'AppCloneTokens',
-        actions: ['ssm:GetParameters'],
-        resources: paths.map((path) => stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: path, arnFormat: ArnFormat.SLASH_RESOURCE_NAME })),
-      }),
+    this.grantBuildTasks(
+      () =>
+        new iam.PolicyStatement({
+          sid: 'AppCloneTokens',
+          actions: ['ssm:GetParameters'],
+          resources: paths.map((path) => stack.formatArn({ service: 'ssm', resource: 'parameter', resourceName: path, arnFormat: ArnFormat.SLASH_RESOURCE_NAME })),
+        }),
     );
-    const policy = this.executionRole.node.tryFindChild('DefaultPolicy');
-    if (!policy) throw new Error('SLIPWAY-CDK: the execution role has no default policy');
     if (allowedRepositories.length === 0) {
-      acknowledgeWildcardResource(
-        policy,
+      this.acknowledgeBuildTasksWildcard(
         `arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/${base}/*`,
         'One clone token parameter per repository, created when its first build starts; the compiler names only the repository\'s own in its task definition.',
       );
@@ -322,17 +353,16 @@ export class BuildCluster extends Construct {
     this.trustedSecrets.addStatements(new iam.PolicyStatement({ sid: 'RepositorySecretsManagerSecrets', actions: ['secretsmanager:GetSecretValue'], resources: secretArns }));
     // SecureString parameters and secrets are encrypted with a KMS key whose id is not known
     // here (aws/ssm, aws/secretsmanager or the user's own): allow decrypting only on behalf of
-    // SSM and Secrets Manager in this region. Shared: a fork's clone token may need it.
-    this.executionRole.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'DecryptSecretsViaSsm',
-        actions: ['kms:Decrypt'],
-        resources: [stack.formatArn({ service: 'kms', resource: 'key', resourceName: '*' })],
-        conditions: { StringEquals: { 'kms:ViaService': [`ssm.${stack.region}.amazonaws.com`, `secretsmanager.${stack.region}.amazonaws.com`] } },
-      }),
+    // SSM and Secrets Manager in this region. Forks' tasks too: their clone token may need it.
+    this.grantBuildTasks(
+      () =>
+        new iam.PolicyStatement({
+          sid: 'DecryptSecretsViaSsm',
+          actions: ['kms:Decrypt'],
+          resources: [stack.formatArn({ service: 'kms', resource: 'key', resourceName: '*' })],
+          conditions: { StringEquals: { 'kms:ViaService': [`ssm.${stack.region}.amazonaws.com`, `secretsmanager.${stack.region}.amazonaws.com`] } },
+        }),
     );
-    const policy = this.executionRole.node.tryFindChild('DefaultPolicy');
-    if (!policy) throw new Error('SLIPWAY-CDK: the execution role has no default policy');
     for (const path of paths) {
       acknowledgeWildcardResource(
         this.trustedSecrets,
@@ -345,8 +375,7 @@ export class BuildCluster extends Construct {
         'Secrets Manager secrets of kind: secret documents and image_pull_secrets, under the repository prefix; the compiler lets a pipeline name only its own repository\'s.',
       );
     }
-    acknowledgeWildcardResource(
-      policy,
+    this.acknowledgeBuildTasksWildcard(
       'arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/*',
       'The SecureString or secret key is chosen by whoever writes it; kms:ViaService restricts use to SSM and Secrets Manager reads.',
     );
@@ -377,8 +406,10 @@ export class BuildCluster extends Construct {
         exclude: source.exclude,
         platform: arch === 'arm64' ? ecrAssets.Platform.LINUX_ARM64 : ecrAssets.Platform.LINUX_AMD64,
       });
-      // Always pullable, whatever pullRepositories says.
+      // Always pullable, whatever pullRepositories says, by forks too (the one image of this
+      // repository they may name: grantForkPulls).
       asset.repository.grantPull(this.executionRole);
+      asset.repository.grantPull(this.forkExecutionRole);
       this.agentRepositories.push(asset.repository);
       byArch[arch] = asset.imageUri;
     }
@@ -386,8 +417,8 @@ export class BuildCluster extends Construct {
   }
 
   /**
-   * Image pulls with the execution role: ECR's token (no resource-level permission, shared
-   * with forks), then, for trusted builds only (trustedPulls), the layers of the allowed
+   * Image pulls with the execution role: ECR's token (no resource-level permission; the fork
+   * execution role gets its own statement of it), then, for trusted builds only (trustedPulls), the layers of the allowed
    * repositories (default: every repository of this account and
    * region, the agent's asset repository among them), and, with a pull-through cache, the
    * creation of the cached repository and the import of the upstream image
@@ -404,16 +435,15 @@ export class BuildCluster extends Construct {
     });
     const configured = (props.pullRepositories ?? []).map((arn) => ({ arn, pattern: arn }));
     const pullFrom = configured.length > 0 ? configured : [repository('*')];
-    this.executionRole.addToPolicy(new iam.PolicyStatement({ sid: 'EcrLogin', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
-    // Forks pull from their own allow-list (shareWithForks): these are the trusted builds'.
+    this.grantBuildTasks(() => new iam.PolicyStatement({ sid: 'EcrLogin', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
+    // Forks pull from their own allow-list (grantForkPulls): these are the trusted builds'.
     this.trustedPulls.addStatements(new iam.PolicyStatement({ sid: 'PullImages', actions: [...ECR_PULL_ACTIONS], resources: pullFrom.map((r) => r.arn) }));
     const prefixes = (props.pullThroughCachePrefixes ?? []).map((p) => p.replace(/^\/+|\/+$/g, ''));
     const cached = prefixes.map((p) => repository(`${p}/*`));
     if (cached.length > 0) {
       this.trustedPulls.addStatements(new iam.PolicyStatement({ sid: 'PullThroughCache', actions: [...ECR_CACHE_ACTIONS], resources: cached.map((r) => r.arn) }));
     }
-    const policy = this.executionRole.node.tryFindChild('DefaultPolicy')!;
-    acknowledgeWildcardResource(policy, '*', 'ecr:GetAuthorizationToken has no resource-level permission; what may be pulled is limited per repository.');
+    this.acknowledgeBuildTasksWildcard('*', 'ecr:GetAuthorizationToken has no resource-level permission; what may be pulled is limited per repository.');
     for (const r of [...pullFrom, ...cached]) {
       if (!r.pattern.includes('*')) continue;
       acknowledgeWildcardResource(this.trustedPulls, r.pattern, 'Build images are chosen by each pipeline; pulls are limited to the configured ECR repositories (default: this account and region) and pull-through cache prefixes.');

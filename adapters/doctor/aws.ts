@@ -1,14 +1,15 @@
 // What `slipway doctor` reads from AWS, with the operator's credentials: the stack's
 // outputs, the Lambdas' configuration, an IAM policy simulation, Service Quotas, Lambda's
-// account settings, the agent images in ECR, and the planner's
+// account settings, the agent images in ECR and what else their repositories hold, and the planner's
 // answer to a direct invocation. Each returns plain values for core/doctor/judge.ts.
 
 import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { BatchGetImageCommand, type ECRClient } from '@aws-sdk/client-ecr';
+import { BatchGetImageCommand, type ECRClient, ListImagesCommand } from '@aws-sdk/client-ecr';
 import { type EvaluationResult, type IAMClient, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
 import { GetAccountSettingsCommand, GetFunctionConfigurationCommand, InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { GetServiceQuotaCommand, type ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import type { EcrImage } from '../../core/doctor/agent-images.js';
+import type { ForkPullRepository, ListedImage } from '../../core/doctor/fork-pulls.js';
 import type { LambdaConcurrencyObservation, QuotaObservation, RunTaskSimulation } from '../../core/doctor/judge.js';
 import type { PlannerDoctorRequest } from '../../core/doctor/planner-probe.js';
 import { MANIFEST_ACCEPT } from '../../core/images/manifest.js';
@@ -133,4 +134,22 @@ export async function ecrManifest(ecr: ECRClient, image: EcrImage): Promise<{ me
     throw new Error(`${failure.failureCode}: ${failure.failureReason ?? ''}`);
   }
   return { ...(found.imageManifestMediaType ? { mediaType: found.imageManifestMediaType } : {}), body: found.imageManifest };
+}
+
+/** Pages of ListImages read at most (1,000 images each): enough to tell a crowded repository. */
+const MAX_LIST_PAGES = 5;
+
+/** The tagged images of a repository (ListImages), up to MAX_LIST_PAGES pages; `truncated` when there were more. */
+export async function ecrTaggedImages(ecr: ECRClient, repository: Pick<ForkPullRepository, 'registryId' | 'repository'>): Promise<{ images: ListedImage[]; truncated: boolean }> {
+  const images: ListedImage[] = [];
+  let nextToken: string | undefined;
+  for (let page = 0; page < MAX_LIST_PAGES; page++) {
+    const res = await ecr.send(
+      new ListImagesCommand({ registryId: repository.registryId, repositoryName: repository.repository, filter: { tagStatus: 'TAGGED' }, maxResults: 1000, ...(nextToken ? { nextToken } : {}) }),
+    );
+    for (const id of res.imageIds ?? []) images.push({ ...(id.imageTag ? { imageTag: id.imageTag } : {}), ...(id.imageDigest ? { imageDigest: id.imageDigest } : {}) });
+    nextToken = res.nextToken;
+    if (!nextToken) return { images, truncated: false };
+  }
+  return { images, truncated: true };
 }

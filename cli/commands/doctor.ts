@@ -6,9 +6,10 @@ import { randomUUID } from 'node:crypto';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
-import { FARGATE_QUOTA_CODES, ecrManifest, fargateQuota, lambdaConcurrency, simulateRunTask } from '../../adapters/doctor/aws.js';
+import { FARGATE_QUOTA_CODES, ecrManifest, ecrTaggedImages, fargateQuota, lambdaConcurrency, simulateRunTask } from '../../adapters/doctor/aws.js';
 import { deliver } from '../../adapters/doctor/http.js';
 import { agentImagesToCheck, observeManifest } from '../../core/doctor/agent-images.js';
+import { type ForkPullObservation, forkPullRepositoriesOf, observeForkPulls } from '../../core/doctor/fork-pulls.js';
 import { HELLO_REPO } from '../../core/doctor/hello.js';
 import {
   type AgentImageObservation,
@@ -16,6 +17,7 @@ import {
   formatReport,
   judgeAgentImages,
   judgeFargateQuota,
+  judgeForkPulls,
   judgeGitHost,
   judgeHelloBuild,
   judgeLambdaConcurrency,
@@ -40,8 +42,9 @@ Checks a deployed Slipway (the CloudFormation stack NAME, default Slipway, with 
 credentials) or, with --local, the one \`slipway up\` runs (SLIPWAY_SERVER, default the one
 running on this machine, else ${DEFAULT_SERVER}): the webhook answers a ping signed with a repository's secret, the
 planner reaches that repository's Git host, the autoscaler may run tasks, the account's
-Fargate vCPU and Lambda concurrency quotas, the agent image of each architecture, and a
-hello-world build (repository ${HELLO_REPO}) that must end in success.
+Fargate vCPU and Lambda concurrency quotas, the agent image of each architecture, what else
+its repository holds that forks' execution role may pull, and a hello-world build
+(repository ${HELLO_REPO}) that must end in success.
 
 options:
   --local             check the local stack instead of AWS
@@ -140,8 +143,8 @@ export async function run(args: string[], io: CliIO): Promise<number> {
         clusterArn,
         // Slipway's families are slipway-<pipeline>-<hash> (core/pipeline/family.ts): a name of that shape.
         taskDefinitionArn: `arn:${partition}:ecs:${clusterRegion}:${account}:task-definition/slipway-doctor-0:1`,
-        // The fork execution role too: RunTask's override of a fork's stages (lambdas/autoscaler/start-stage.ts runTaskInput).
-        passRoles: [env[ENV.taskExecutionRoleArn], env[ENV.taskRoleArn], env[ENV.forkTaskExecutionRoleArn]].filter((r): r is string => Boolean(r)),
+        // The fork roles too: RunTask's overrides of a fork's stages (lambdas/autoscaler/start-stage.ts runTaskInput).
+        passRoles: [env[ENV.taskExecutionRoleArn], env[ENV.taskRoleArn], env[ENV.forkTaskExecutionRoleArn], env[ENV.forkTaskRoleArn]].filter((r): r is string => Boolean(r)),
       });
       return judgeRunTask(sim);
     } catch (err) {
@@ -182,6 +185,20 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       return judgeAgentImages({ error: `${(err as Error).name}: ${(err as Error).message}` });
     }
     return judgeAgentImages({ images });
+  });
+
+  await guard('fork-pulls', async () => {
+    if (!target.plannerEnv) return skipped('fork-pulls', 'local tasks pull no image with an execution role: there is no fork execution role');
+    const repositories: ForkPullObservation[] = [];
+    try {
+      for (const repository of forkPullRepositoriesOf(target.plannerEnv)) {
+        const listed = await ecrTaggedImages(new ECRClient({ region: repository.region }), repository);
+        repositories.push(observeForkPulls(repository, listed.images, listed.truncated));
+      }
+    } catch (err) {
+      return judgeForkPulls({ error: `${(err as Error).name}: ${(err as Error).message}` });
+    }
+    return judgeForkPulls({ repositories });
   });
 
   if (p.values['no-build']) checks.push(skipped('hello-build', 'not asked for (--no-build)'));

@@ -34,6 +34,12 @@ export const ENV = {
   forkTaskExecutionRoleArn: 'FORK_TASK_EXECUTION_ROLE_ARN',
   taskRoleArn: 'TASK_ROLE_ARN',
   /**
+   * The task role of a fork's pull request (lib/build-cluster.ts forkTaskRole): the autoscaler
+   * puts it in RunTask's overrides of a fork's stage, so that no right given the build task role
+   * reaches a fork's containers.
+   */
+  forkTaskRoleArn: 'FORK_TASK_ROLE_ARN',
+  /**
    * Image builds per repository, JSON: `{"owner/name": {"taskRoleArn", "pushRepositories", "cacheRepository"}}`
    * (lib/image-builds.ts); unset: no repository may push to ECR, no layer cache.
    */
@@ -200,6 +206,7 @@ export const FUNCTION_ENV: Record<LambdaName, FunctionEnv> = {
       ENV.taskExecutionRoleArn,
       ENV.forkTaskExecutionRoleArn,
       ENV.taskRoleArn,
+      ENV.forkTaskRoleArn,
       ENV.defaultCpu,
       ENV.maxConcurrentBuilds,
       ENV.vcpuQuota,

@@ -3,6 +3,7 @@
 
 import type { BuildStatus } from '../builds/types.js';
 import type { Arch } from '../pipeline/types.js';
+import type { ForkPullObservation } from './fork-pulls.js';
 import { HELLO_REPO } from './hello.js';
 import type { GitHostProbeAnswer, HelloAnswer } from './planner-probe.js';
 import { CHECK_TITLES, type CheckId, type CheckResult, type CheckStatus } from './types.js';
@@ -287,4 +288,29 @@ export function formatReport(checks: readonly CheckResult[]): string {
   const count = (s: CheckStatus) => checks.filter((c) => c.status === s).length;
   lines.push('', `${count('ok')} ok, ${count('warn')} warning(s), ${count('fail')} failed, ${count('skipped')} skipped`);
   return lines.join('\n');
+}
+
+// ---- what a fork's execution role may pull ------------------------------------------------------
+
+export function judgeForkPulls(o: { repositories: ForkPullObservation[] } | { error: string }): CheckResult {
+  const id = 'fork-pulls';
+  if ('error' in o) {
+    return result(id, 'warn', `could not list the agent's repository: ${o.error}`, "The doctor needs ecr:ListImages on the agent's repository (and the image builder's, when in ECR).");
+  }
+  if (o.repositories.length === 0) return result(id, 'ok', 'the agent is in no ECR repository of a Slipway role: a fork pulls it anonymously');
+  const crowded = o.repositories.filter((r) => r.others > 0);
+  const names = o.repositories.map((r) => r.repository.repository).join(', ');
+  if (crowded.length === 0) return result(id, 'ok', `${names} ${o.repositories.length > 1 ? 'hold' : 'holds'} only the images the stack runs`);
+  const detail = crowded
+    .map((r) => `${r.repository.repository} holds ${r.truncated ? 'at least ' : ''}${r.others} other tagged image${r.others === 1 ? '' : 's'} (${r.sample.join(', ')}${r.others > r.sample.length ? ', …' : ''})`)
+    .join('; ');
+  const assets = crowded.some((r) => r.repository.cdkAssets);
+  return result(
+    id,
+    'warn',
+    `${detail}, which the execution role of pull requests from forks may pull: ECR grants pulls per repository, not per image; the compiler refuses them in a fork's pipeline`,
+    assets
+      ? "The agent built by the stack shares CDK's asset repository with every container asset of the account's CDK apps: push the agent to a repository of its own and deploy with agentImageUri (see the README, \"Private images\"), so that IAM refuses the rest too."
+      : 'Keep only the agent (and image builder) images in that repository, or give them a repository of their own (agentImageUri, imageBuilder).',
+  );
 }

@@ -42,7 +42,7 @@ import { fitContainers, isPlugin, tooManyContainersMessage } from './pack.js';
 import { pluginStructuralEnvironment } from './plugin-run-env.js';
 import { runTaskInput } from './run-task.js';
 import { compileSplit, type SegmentSource, type ServiceTaskSource } from './compile-segments.js';
-import { isPrivateToFork } from './fork-pulls.js';
+import { forkPullRefusal } from './fork-pulls.js';
 import { applyPullThroughCache, refusedCacheImage } from './pull-through-cache.js';
 import { planSegments } from './segments.js';
 import { pipelineGraph, skippedDependencyNote } from './pipeline-graph.js';
@@ -180,11 +180,21 @@ export function compilePipeline(
     }
   }
   // Nor any other private image of the deployment's registry: Drone gives a fork's pull request
-  // no pull secrets, and its execution role may pull only what options.forkPulls lists.
+  // no pull secrets, and its execution role may pull only what options.forkPulls lists; in the
+  // repositories of the agent and the builder, which that role pulls whole, their images alone.
   const forkPulls = options.forkPulls;
   if (forkPulls && isFork(ctx, options)) {
     for (const s of [...pipeline.services, ...pipeline.steps]) {
-      if (!isPrivateToFork(s.image, forkPulls)) continue;
+      const refusal = forkPullRefusal(s.image, forkPulls);
+      if (!refusal) continue;
+      if (refusal.kind === 'beside-own-image') {
+        fail(
+          s.pos,
+          `"${s.name}": image ${s.image} is in ${refusal.repository}, the repository of the agent or image builder this deployment runs, ` +
+            "where a pull request from a fork may name only the deployment's own image (the repository may hold other private images, " +
+            "CDK's asset repository every container image of the account's CDK apps): use a public image",
+        );
+      }
       fail(
         s.pos,
         `"${s.name}": image ${s.image} is in this deployment's private ECR registry; a pull request from a fork may not pull the deployment's private images ` +

@@ -94,7 +94,7 @@ export function fitFreeText(ctx: BuildContext, size: (ctx: BuildContext) => numb
 export const UPSTREAM_RESERVE = 1024;
 
 /**
- * The longest fork execution role ARN the room below is kept for: the stack's role has no path
+ * The longest fork role ARN the room below is kept for: the stack's roles have no path
  * (`arn:<partition>:iam::<account>:role/<name>`), a role name is at most 64 characters
  * (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html), and the
  * partition is given 16 (the longest today, `aws-us-gov`, has 10).
@@ -102,14 +102,14 @@ export const UPSTREAM_RESERVE = 1024;
 export const MAX_FORK_ROLE_ARN_CHARS = 'arn:'.length + 16 + ':iam::'.length + 12 + ':role/'.length + 64;
 
 /**
- * Characters kept in the overrides of a fork's stage for the execution role override the
- * autoscaler adds to them (TaskOverride.executionRoleArn, lambdas/autoscaler/start-stage.ts
- * runTaskInput): the member as JSON with the longest ARN, and the comma before it. The 8192
- * characters RunTask allows count the whole overrides structure
+ * Characters kept in the overrides of a fork's stage for the role overrides the autoscaler adds
+ * to them (TaskOverride.executionRoleArn and taskRoleArn, lambdas/autoscaler/start-stage.ts
+ * runTaskInput): the members as JSON with the longest ARN each, and the comma before them. The
+ * 8192 characters RunTask allows count the whole overrides structure
  * (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html, `overrides`),
  * so a fork's long commit message cut to fit at compile time would otherwise not fit at start.
  */
-export const FORK_ROLE_RESERVE = JSON.stringify({ executionRoleArn: 'x'.repeat(MAX_FORK_ROLE_ARN_CHARS) }).length - 2 + 1;
+export const FORK_ROLE_RESERVE = JSON.stringify({ executionRoleArn: 'x'.repeat(MAX_FORK_ROLE_ARN_CHARS), taskRoleArn: 'x'.repeat(MAX_FORK_ROLE_ARN_CHARS) }).length - 2 + 1;
 
 /** The longest textual IP address (RFC 4291 section 2.2, form 3). */
 export const MAX_ADDRESS_CHARS = 45;

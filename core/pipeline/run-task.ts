@@ -34,7 +34,7 @@ export interface RunTaskSource {
   remoteServices?: boolean;
   /** The service task of a split pipeline: room is kept for the URL its agent leaves its address at (SERVICE_TASK_RESERVE). */
   serviceTask?: boolean;
-  /** A pull request from a fork: room is kept for the fork execution role the autoscaler names (FORK_ROLE_RESERVE). */
+  /** A pull request from a fork: room is kept for the fork roles the autoscaler names (FORK_ROLE_RESERVE). */
   forkRole?: boolean;
 }
 
@@ -68,7 +68,7 @@ export function runTaskInput({ pipeline, ctx, options, stageNumber, stage, famil
   // What the control plane adds when it starts the stage (SLIPWAY_UPSTREAM; a segment's
   // snapshot URLs and time left, its services' address when they are remote; the service task's
   // address URL and time left) has its room kept.
-  // A fork's stage also gets its execution role in the overrides (FORK_ROLE_RESERVE).
+  // A fork's stage also gets its execution and task roles in the overrides (FORK_ROLE_RESERVE).
   const reserved = UPSTREAM_RESERVE + (segment ? SEGMENT_RESERVE : 0) + (remoteServices ? REMOTE_SERVICES_RESERVE : 0) + (serviceTask ? SERVICE_TASK_RESERVE : 0) + (forkRole ? FORK_ROLE_RESERVE : 0);
   const overrideBudget = MAX_OVERRIDE_CHARS - reserved;
   const fitted = fitFreeText(ctx, (c) => jsonChars(overridesFor(c)), overrideBudget);

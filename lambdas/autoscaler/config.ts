@@ -22,6 +22,8 @@ export interface ExecutionConfig {
   executionRoleArn?: string;
   /** The execution role of a fork's pull request (ENV.forkTaskExecutionRoleArn): RunTask's override for its stages. */
   forkExecutionRoleArn?: string;
+  /** The task role of a fork's pull request (ENV.forkTaskRoleArn): RunTask's override for its stages. */
+  forkTaskRoleArn?: string;
   taskRoleArn?: string;
   useSpot: boolean;
   defaultCpu: number;
@@ -79,10 +81,15 @@ export function executionConfig(env: Env = process.env): ExecutionConfig {
   const executionRoleArn = env[ENV.taskExecutionRoleArn];
   const taskRoleArn = env[ENV.taskRoleArn];
   const forkExecutionRoleArn = env[ENV.forkTaskExecutionRoleArn];
+  const forkTaskRoleArn = env[ENV.forkTaskRoleArn];
   // A fork's stage would otherwise run with the trusted execution role (runTaskInput names none):
   // its pulls and secrets. The stack sets both; local mode neither.
   if (executionRoleArn && !forkExecutionRoleArn) {
     throw new Error(`config: ${ENV.taskExecutionRoleArn} is set but ${ENV.forkTaskExecutionRoleArn} is not: pull requests from forks would run with the trusted execution role; set it to the stack's fork execution role (lib/build-cluster.ts forkExecutionRole), or unset both`);
+  }
+  // Likewise its containers would get the build task role's credentials.
+  if (taskRoleArn && !forkTaskRoleArn) {
+    throw new Error(`config: ${ENV.taskRoleArn} is set but ${ENV.forkTaskRoleArn} is not: pull requests from forks would run with the build task role; set it to the stack's fork task role (lib/build-cluster.ts forkTaskRole), or unset both`);
   }
   const ec2 = ec2CapacityFromEnv(env);
   const prepull = ec2PrepullFromEnv(env);
@@ -109,6 +116,7 @@ export function executionConfig(env: Env = process.env): ExecutionConfig {
     assignPublicIp: assign,
     ...(executionRoleArn ? { executionRoleArn } : {}),
     ...(forkExecutionRoleArn ? { forkExecutionRoleArn } : {}),
+    ...(forkTaskRoleArn ? { forkTaskRoleArn } : {}),
     ...(taskRoleArn ? { taskRoleArn } : {}),
     useSpot: env[ENV.useSpot] === 'true',
     defaultCpu: numberEnv(env, ENV.defaultCpu, 1024),

@@ -304,8 +304,16 @@ export function runTaskInput(
   const compiled = (job.runTask.overrides ?? {}) as NonNullable<RunTaskCommandInput['overrides']>;
   // A fork's stage runs with the execution role refused the credentialed cache rules: ECS takes
   // it from TaskOverride.executionRoleArn (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_TaskOverride.html),
-  // so that IAM, not only the compiler, keeps the fork's images from the deployment's registry token.
-  const overrides = job.fork && config.forkExecutionRoleArn ? { ...compiled, executionRoleArn: config.forkExecutionRoleArn } : compiled;
+  // so that IAM, not only the compiler, keeps the fork's images from the deployment's registry token;
+  // and with the fork task role (TaskOverride.taskRoleArn), so that its containers get none of
+  // what the build task role is given, whatever role the stored task definition names.
+  const overrides = job.fork
+    ? {
+        ...compiled,
+        ...(config.forkExecutionRoleArn ? { executionRoleArn: config.forkExecutionRoleArn } : {}),
+        ...(config.forkTaskRoleArn ? { taskRoleArn: config.forkTaskRoleArn } : {}),
+      }
+    : compiled;
   // The agent always learns its stage id, and the task events carry it back.
   const containerOverrides = [...(overrides.containerOverrides ?? [])];
   const agentIndex = containerOverrides.findIndex((o) => o.name === AGENT_CONTAINER);

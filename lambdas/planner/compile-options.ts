@@ -131,22 +131,23 @@ export function buildPullThroughCache(deployment: Pick<DeploymentCompileOptions,
 
 /**
  * What a fork's execution role may pull from the deployment's registry, as the stack grants it
- * (lib/build-cluster.ts grantForkPulls): the agent's and the image builder's repositories when
- * they are there, the cache rules without credentials and their SOCI-enabled copies, and the
- * operator's forkPullRepositories. Undefined without the account (nothing to tell apart).
+ * (lib/build-cluster.ts grantForkPulls): the cache rules without credentials and their
+ * SOCI-enabled copies, and the operator's forkPullRepositories; and the images the stack puts
+ * into a fork's task itself (the agent of each architecture, the image builder), the only images
+ * a fork may name in their repositories (core/pipeline/fork-pulls.ts). Undefined without the
+ * account (nothing to tell apart).
  */
 export function forkPullsOf(
   deployment: Pick<DeploymentCompileOptions, 'accountId' | 'region' | 'agentImages' | 'agentImage' | 'imageBuilder' | 'pullThroughCache' | 'forkPullRepositories'>,
 ): ForkPulls | undefined {
   const { accountId, region } = deployment;
   if (accountId === undefined) return undefined;
-  const ownImages = [...Object.values(deployment.agentImages ?? {}), deployment.agentImage, deployment.imageBuilder]
-    .map((image) => (image === undefined ? undefined : ecrImageOf(image)))
-    .filter((ecr) => ecr !== undefined && ecr.accountId === accountId && ecr.region === region)
-    .map((ecr) => ecr!.repository);
+  const images = [...Object.values(deployment.agentImages ?? {}), deployment.agentImage, deployment.imageBuilder].filter(
+    (image): image is string => image !== undefined && ecrImageOf(image) !== undefined,
+  );
   const anonymous = deployment.pullThroughCache ? Object.values(withoutCredentialedRules(deployment.pullThroughCache).prefixes) : [];
   const cached = anonymous.flatMap((prefix) => [`${prefix}/*`, `${SOCI_REPOSITORY_PREFIX}/${prefix}/*`]);
-  return { accountId, region, repositories: [...new Set([...ownImages, ...cached, ...(deployment.forkPullRepositories ?? [])])] };
+  return { accountId, region, repositories: [...new Set([...cached, ...(deployment.forkPullRepositories ?? [])])], images: [...new Set(images)] };
 }
 
 /** The options of one build: the deployment's plus the build's stage ids, secrets and lookups. */

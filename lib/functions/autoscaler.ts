@@ -29,6 +29,8 @@ export function configureAutoscaler(ctx: FunctionContext): void {
     [ENV.taskRoleArn]: buildCluster.taskRole.roleArn,
     // A fork's pull request runs with the execution role that is refused the credentialed cache rules.
     [ENV.forkTaskExecutionRoleArn]: buildCluster.forkExecutionRole.roleArn,
+    // And with a task role of its own: nothing granted to the build task role reaches its containers.
+    [ENV.forkTaskRoleArn]: buildCluster.forkTaskRole.roleArn,
     // The size of a stage that names none, for the vCPU quota.
     [ENV.defaultCpu]: String(settings.defaultCpu),
     // Its reconciling pass fails lost stages: their build's final commit status goes to the
@@ -102,7 +104,7 @@ export function configureAutoscaler(ctx: FunctionContext): void {
       sid: 'PassBuildRoles',
       actions: ['iam:PassRole'],
       // Image-building repositories' task definitions name their own role (lib/image-builds.ts).
-      resources: [buildCluster.executionRole.roleArn, buildCluster.forkExecutionRole.roleArn, buildCluster.taskRole.roleArn, ...buildCluster.imageBuilds.roles.map((r) => r.roleArn)],
+      resources: [buildCluster.executionRole.roleArn, buildCluster.forkExecutionRole.roleArn, buildCluster.taskRole.roleArn, buildCluster.forkTaskRole.roleArn, ...buildCluster.imageBuilds.roles.map((r) => r.roleArn)],
       conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
     }),
   );

@@ -48,7 +48,7 @@ export function configurePlanner(ctx: FunctionContext): void {
     // Images of these registries are pulled through the stack's cache rules, but for these repositories.
     ...(settings.pullThroughCacheRules && Object.keys(settings.pullThroughCacheRules).length > 0 ? { [ENV.pullThroughCache]: JSON.stringify(settings.pullThroughCacheRules) } : {}),
     ...(settings.pullThroughCacheRules && (settings.pullThroughCacheOptOut ?? []).length > 0 ? { [ENV.pullThroughCacheOptOut]: settings.pullThroughCacheOptOut!.join(',') } : {}),
-    // A fork's pull request may pull these of the account's repositories besides its own (lib/build-cluster.ts shareWithForks).
+    // A fork's pull request may pull these of the account's repositories besides its own (lib/build-cluster.ts grantForkPulls).
     ...((settings.forkPullRepositories ?? []).length > 0 ? { [ENV.forkPullRepositories]: settings.forkPullRepositories!.join(',') } : {}),
   });
 

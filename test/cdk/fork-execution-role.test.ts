@@ -1,12 +1,18 @@
 // The execution role of a fork's pull request (lib/build-cluster.ts forkExecutionRole): the build
-// tasks' shared rights (logs, clone tokens, ECR login) through the same policy, pulls from an
+// tasks' common rights (logs, clone tokens, ECR login) in a policy of its own that no other role
+// shares, so that no grant to the trusted execution role or the task role reaches it; pulls from an
 // allow-list of its own (the agent, the image builder, the cache rules without credentials and
 // their SOCI copies, forkPullRepositories), never every repository of the account, as Drone gives
 // a fork's pull request no pull secrets; and an explicit Deny on the pull-through cache rules that
 // fetch with the deployment's stored registry credentials (and on their SOCI-enabled copies). The
 // autoscaler is told its ARN and may pass it (RunTask's TaskOverride.executionRoleArn,
 // https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_TaskOverride.html).
+import * as ecr from 'aws-cdk-lib/aws-ecr';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SlipwayStack } from '../../lib/slipway.js';
 import { FORK_REFUSED_ECR_ACTIONS } from '../../lib/build-cluster.js';
 import { type Synthesized, asList, fixtureProps, iamStatements, lambdaFunction, logicalIds, synthSlipway } from './synth.js';
 
@@ -64,16 +70,24 @@ describe("a fork's pull request runs with its own execution role", () => {
       .filter((st) => st.Effect === 'Allow' && asList(st.Action).includes('ecr:BatchGetImage'))
       .flatMap((st) => repositoryNames(st.Resource));
 
-  it("shares the build tasks' policy without its pulls or repository secrets: logs, clone tokens and ECR's login reach both roles, through that same policy", () => {
-    const shared = policiesOf(exec).filter(([id]) => id.startsWith('SlipwayBuildClusterTaskExecutionRoleDefaultPolicy'));
-    expect(shared).toHaveLength(1);
-    const [, policy] = shared[0]!;
-    expect(asList(policy.Properties!.Roles as unknown[])).toContainEqual({ Ref: fork });
-    const sids = sidsOf(policy);
-    expect(sids).toEqual(expect.arrayContaining(['EcrLogin', 'CloneTokens', 'DecryptSecretsViaSsm']));
+  /** Every policy resource (inline or managed) attached to a role, by logical id. */
+  const attachedTo = (role: string) =>
+    Object.entries(s.json.Resources).filter(
+      ([, r]) => (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') && asList((r.Properties!.Roles ?? []) as unknown[]).some((x) => JSON.stringify(x) === JSON.stringify({ Ref: role })),
+    );
+
+  it("holds the build tasks' logs, clone tokens and ECR login in statements of its own, in a policy attached to no other role", () => {
+    const own = attachedTo(fork);
+    expect(own.map(([id]) => id)).toEqual([expect.stringMatching(/^SlipwayBuildClusterForkExecutionRoleDefaultPolicy/)]);
+    const [, policy] = own[0]!;
+    // Attached to the fork role alone: a statement added to any other role's policy cannot reach it.
+    expect(policy.Properties!.Roles).toEqual([{ Ref: fork }]);
+    expect(sidsOf(policy)).toEqual(expect.arrayContaining(['EcrLogin', 'CloneTokens', 'DecryptSecretsViaSsm', 'AppCloneTokens']));
     const actions = (policy.Properties!.PolicyDocument as { Statement: { Action: string | string[] }[] }).Statement.flatMap((st) => asList(st.Action));
     expect(actions).toEqual(expect.arrayContaining(['logs:CreateLogStream', 'logs:PutLogEvents']));
-    for (const trusted of ['PullImages', 'PullThroughCache', 'PullSociCopies', 'RepositorySecrets', 'RepositorySecretsManagerSecrets']) expect(sids).not.toContain(trusted);
+    for (const trusted of ['PullImages', 'PullThroughCache', 'PullSociCopies', 'RepositorySecrets', 'RepositorySecretsManagerSecrets']) expect(sidsOf(policy)).not.toContain(trusted);
+    // And the execution role's policies are its own: none is attached to the fork role.
+    for (const [, p] of attachedTo(exec)) expect(p.Properties!.Roles).toEqual([{ Ref: exec }]);
   });
 
   it("keeps the repository secrets (SSM and Secrets Manager under the prefix) in a policy of the execution role alone: forks get no secrets, as in Drone", () => {
@@ -100,7 +114,7 @@ describe("a fork's pull request runs with its own execution role", () => {
 
   it('pulls only from its allow-list: the agent, the builder, the cache rules without credentials and their SOCI copies, forkPullRepositories', () => {
     const pullable = pullableBy(fork);
-    // The agent built here: the CDK asset repository, through the shared policy.
+    // The agent built here: the CDK asset repository (the compiler lets a fork name the agent's image alone there).
     const agent = pullable.filter((name) => name.includes('container-assets'));
     expect(agent).toHaveLength(1);
     expect(pullable.filter((name) => !agent.includes(name)).sort()).toEqual(
@@ -155,13 +169,12 @@ describe("a fork's pull request runs with its own execution role", () => {
     for (const anonymous of ['slipway-ecr-public', 'slipway-k8s', 'slipway-quay']) expect(JSON.stringify(statement.Resource)).not.toContain(anonymous);
   });
 
-  it('holds nothing else: the shared policy and its own pulls and Deny, no inline or managed policy of its own', () => {
-    const attached = Object.entries(s.json.Resources).filter(
-      ([, r]) => (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') && JSON.stringify(r.Properties!.Roles ?? []).includes(JSON.stringify({ Ref: fork })),
+  it('holds nothing else: its own policy of shared rights, pulls and Deny, no inline or managed policy', () => {
+    const own = attachedTo(fork);
+    expect(own).toHaveLength(1);
+    expect(sidsOf(own[0]![1]).filter((sid) => sid !== undefined).sort()).toEqual(
+      ['AppCloneTokens', 'CloneTokens', 'DecryptSecretsViaSsm', 'EcrLogin', 'ForkPullImages', 'ForkPullThroughCache', 'NoCredentialedPullThroughCache'].sort(),
     );
-    expect(attached).toHaveLength(2);
-    const own = attached.find(([id]) => id.startsWith('SlipwayBuildClusterForkExecutionRoleDefaultPolicy'))!;
-    expect(sidsOf(own[1])).toEqual(['ForkPullThroughCache', 'ForkPullImages', 'NoCredentialedPullThroughCache']);
     const role = s.json.Resources[fork]!.Properties!;
     expect(role.Policies).toBeUndefined();
     expect(role.ManagedPolicyArns).toBeUndefined();
@@ -169,6 +182,15 @@ describe("a fork's pull request runs with its own execution role", () => {
 
   it('the planner is told the further repositories forks may pull, so that the compiler refuses the rest', () => {
     expect(lambdaFunction(s.json, 'planner').props.Environment.Variables.FORK_PULL_REPOSITORIES).toBe('mirror/*,base/node');
+  });
+
+  it("a fork's containers get a task role of their own, assumed by ECS tasks of this account, with no right at all", () => {
+    const forkTask = roleId(s, 'SlipwayBuildClusterForkTaskRole');
+    const role = s.json.Resources[forkTask]!.Properties!;
+    expect(role.AssumeRolePolicyDocument).toEqual(s.json.Resources[roleId(s, 'SlipwayBuildClusterBuildTaskRole')]!.Properties!.AssumeRolePolicyDocument);
+    expect(role.Policies).toBeUndefined();
+    expect(role.ManagedPolicyArns).toBeUndefined();
+    expect(attachedTo(forkTask)).toEqual([]);
   });
 
   it("the trusted builds' execution role is denied nothing", () => {
@@ -179,8 +201,10 @@ describe("a fork's pull request runs with its own execution role", () => {
   it('the autoscaler reads its ARN and may pass it to ECS tasks', () => {
     const { props } = lambdaFunction(s.json, 'autoscaler');
     expect(props.Environment.Variables.FORK_TASK_EXECUTION_ROLE_ARN).toEqual({ 'Fn::GetAtt': [fork, 'Arn'] });
+    const forkTask = roleId(s, 'SlipwayBuildClusterForkTaskRole');
+    expect(props.Environment.Variables.FORK_TASK_ROLE_ARN).toEqual({ 'Fn::GetAtt': [forkTask, 'Arn'] });
     const pass = iamStatements(s.json).find(({ owner, statement }) => owner.startsWith('SlipwayFunctionsAutoscaler') && statement.Sid === 'PassBuildRoles')!.statement;
-    expect(asList(pass.Resource)).toEqual(expect.arrayContaining([{ 'Fn::GetAtt': [fork, 'Arn'] }, { 'Fn::GetAtt': [exec, 'Arn'] }]));
+    expect(asList(pass.Resource)).toEqual(expect.arrayContaining([{ 'Fn::GetAtt': [fork, 'Arn'] }, { 'Fn::GetAtt': [exec, 'Arn'] }, { 'Fn::GetAtt': [forkTask, 'Arn'] }]));
     expect(pass.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
   });
 });
@@ -205,5 +229,59 @@ describe("a fork's pulls with an agent given by URI and no cache rules", () => {
     expect(repositoryNames(pulls[0]!.statement.Resource)).toEqual(['platform/slipway-agent']);
     expect(iamStatements(s.json).some(({ statement }) => statement.Sid === 'ForkPullThroughCache')).toBe(false);
     expect(s.findings.filter((f) => f.paths.some((p) => /ForkExecutionRole|TaskExecutionRole/.test(p)))).toEqual([]);
+  });
+});
+
+describe('a grant to the trusted execution role or to the task role never reaches the fork execution role', () => {
+  const props = () => fixtureProps({ forkPullRepositories: ['mirror/*'] });
+  /** What a platform team extending the stack might grant the build tasks' roles. */
+  const extend = (stack: SlipwayStack) => {
+    const { executionRole, taskRole, trustedPulls } = stack.slipway.buildCluster;
+    executionRole.addToPolicy(new iam.PolicyStatement({ sid: 'PlatformParameters', actions: ['ssm:GetParameters'], resources: ['arn:aws:ssm:eu-west-1:123456789012:parameter/platform/*'] }));
+    new ecr.Repository(stack, 'PlatformImages').grantPull(executionRole);
+    new secretsmanager.Secret(stack, 'PlatformSecret').grantRead(executionRole);
+    executionRole.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonEC2ContainerRegistryReadOnly'));
+    new iam.Policy(stack, 'PlatformPolicy', { statements: [new iam.PolicyStatement({ sid: 'PlatformLogs', actions: ['logs:CreateLogGroup'], resources: ['*'] })] }).attachToRole(executionRole);
+    trustedPulls.addStatements(new iam.PolicyStatement({ sid: 'PlatformPulls', actions: ['ecr:BatchGetImage'], resources: ['arn:aws:ecr:eu-west-1:123456789012:repository/platform/*'] }));
+    taskRole.addToPolicy(new iam.PolicyStatement({ sid: 'PlatformTaskRole', actions: ['s3:GetObject'], resources: ['arn:aws:s3:::platform-artifacts/*'] }));
+    new s3.Bucket(stack, 'PlatformBucket').grantReadWrite(taskRole);
+  };
+  let plain: Synthesized;
+  let extended: Synthesized;
+  beforeAll(() => {
+    plain = synthSlipway(props(), { bundle: false, validate: false, nag: false });
+    extended = synthSlipway(props(), { bundle: false, validate: false, nag: false, customize: extend });
+  });
+  afterAll(() => {
+    plain?.cleanup();
+    extended?.cleanup();
+  });
+
+  /** Everything that gives a role rights: its inline and managed policies, and every policy resource naming it. */
+  const rightsOf = (s: Synthesized, prefix: string) => {
+    const role = roleId(s, prefix);
+    const props = s.json.Resources[role]!.Properties!;
+    const attached = Object.entries(s.json.Resources)
+      .filter(([, r]) => (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') && JSON.stringify([r.Properties!.Roles ?? [], r.Properties!.Groups ?? [], r.Properties!.Users ?? []]).includes(JSON.stringify({ Ref: role })))
+      .map(([id, r]) => ({ id, document: r.Properties!.PolicyDocument }));
+    return { inline: props.Policies ?? [], managed: props.ManagedPolicyArns ?? [], attached };
+  };
+
+  it("the fork execution role's synthesized rights are the same with or without the grants", () => {
+    expect(rightsOf(extended, 'SlipwayBuildClusterForkExecutionRole')).toEqual(rightsOf(plain, 'SlipwayBuildClusterForkExecutionRole'));
+  });
+
+  it("and the fork task role's: none, with or without them", () => {
+    expect(rightsOf(extended, 'SlipwayBuildClusterForkTaskRole')).toEqual({ inline: [], managed: [], attached: [] });
+    expect(rightsOf(plain, 'SlipwayBuildClusterForkTaskRole')).toEqual({ inline: [], managed: [], attached: [] });
+  });
+
+  it('the grants did land on the trusted execution role and the task role (so the comparison above compares something)', () => {
+    const grants = (s: Synthesized, prefix: string) => JSON.stringify(rightsOf(s, prefix));
+    const exec = grants(extended, 'SlipwayBuildClusterTaskExecutionRole');
+    for (const sign of ['PlatformParameters', 'PlatformLogs', 'PlatformPulls', 'AmazonEC2ContainerRegistryReadOnly', 'secretsmanager:GetSecretValue', 'PlatformImages']) expect(exec).toContain(sign);
+    expect(grants(plain, 'SlipwayBuildClusterTaskExecutionRole')).not.toContain('PlatformParameters');
+    const task = grants(extended, 'SlipwayBuildClusterBuildTaskRole');
+    for (const sign of ['PlatformTaskRole', 'PlatformBucket']) expect(task).toContain(sign);
   });
 });

@@ -142,8 +142,12 @@ describe('private subnets, an allow-list and teardown-friendly settings', () => 
     expect(resources).toContain(':parameter/slipway/acme/api/*');
     expect(resources).toContain(':parameter/slipway/acme/web/*');
     expect(resources).not.toContain(':parameter/slipway/*"');
-    // The GitHub App clone tokens of the allowed repositories only.
-    const tokens = iamStatements(s.json).filter(({ statement }) => statement.Sid === 'AppCloneTokens');
+    // The GitHub App clone tokens of the allowed repositories only, for trusted builds and forks
+    // alike, each role by a statement of its own.
+    const allTokens = iamStatements(s.json).filter(({ statement }) => statement.Sid === 'AppCloneTokens');
+    expect(allTokens.map(({ owner }) => owner.replace(/DefaultPolicy.*/, '')).sort()).toEqual(['SlipwayBuildClusterForkExecutionRole', 'SlipwayBuildClusterTaskExecutionRole']);
+    expect(allTokens[0]!.statement).toEqual(allTokens[1]!.statement);
+    const tokens = allTokens.filter(({ owner }) => owner.startsWith('SlipwayBuildClusterTaskExecutionRole'));
     expect(tokens).toHaveLength(1);
     expect(JSON.stringify(tokens[0]!.statement.Resource)).toContain(':parameter/slipway-clone-tokens/github/acme/api"');
     expect(JSON.stringify(tokens[0]!.statement.Resource)).toContain(':parameter/slipway-clone-tokens/github/acme/web"');
@@ -242,6 +246,12 @@ describe('BuildCluster.grantCloneTokenRead', () => {
       .map((x) => x.statement)
       .filter((st) => st.Sid === 'CloneTokens' || st.Sid === 'DecryptCloneTokens');
     expect(statements).toHaveLength(2);
+    // A fork's task clones with it too: the fork execution role gets the same, in its own policy.
+    const forks = iamStatements(Template.fromStack(stack).toJSON() as Synthesized['json'])
+      .filter(({ owner }) => owner.includes('ForkExecutionRole'))
+      .map((x) => x.statement)
+      .filter((st) => st.Sid === 'CloneTokens' || st.Sid === 'DecryptCloneTokens');
+    expect(forks).toEqual(statements);
     expect(statements[0]).toMatchObject({ Action: 'secretsmanager:GetSecretValue', Resource: { Ref: expect.stringMatching(/^Scm/) } });
     expect(statements[1]).toMatchObject({
       Action: 'kms:Decrypt',

@@ -209,7 +209,7 @@ for (const variant of variants) {
       }
     });
 
-    it("lets the autoscaler RunTask only Slipway families in its cluster, and PassRole only the build task roles (a fork's execution role among them)", () => {
+    it("lets the autoscaler RunTask only Slipway families in its cluster, and PassRole only the build task roles (a fork's execution and task roles among them)", () => {
       const statements = policyOf('autoscaler');
       const runTask = statements.filter((st) => asList(st.Action).includes('ecs:RunTask'));
       expect(runTask).toHaveLength(1);
@@ -220,7 +220,7 @@ for (const variant of variants) {
       const passRole = statements.filter((st) => asList(st.Action).includes('iam:PassRole'));
       expect(passRole).toHaveLength(1);
       const roles = asList(passRole[0]!.Resource as { 'Fn::GetAtt': string[] }[]).map((r) => r['Fn::GetAtt'][0]);
-      expect(roles.sort()).toEqual([expect.stringMatching(/BuildTaskRole/), expect.stringMatching(/ForkExecutionRole/), expect.stringMatching(/TaskExecutionRole/)]);
+      expect(roles.sort()).toEqual([expect.stringMatching(/BuildTaskRole/), expect.stringMatching(/ForkExecutionRole/), expect.stringMatching(/ForkTaskRole/), expect.stringMatching(/TaskExecutionRole/)]);
       expect(passRole[0]!.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
       // Nobody else may start tasks or pass roles.
       for (const name of LAMBDA_NAMES.filter((n) => n !== 'autoscaler')) {

@@ -43,6 +43,8 @@ export interface SynthOptions {
   readonly bundle?: boolean;
   /** CDK's built-in CloudFormation schema validation (default true). */
   readonly validate?: boolean;
+  /** Changes the stack before synth, as an app extending the construct would. */
+  readonly customize?: (stack: SlipwayStack) => void;
 }
 
 export interface Synthesized {
@@ -65,6 +67,7 @@ export function synthSlipway(props: SlipwayProps, options: SynthOptions = {}): S
     context: options.bundle === false ? { 'aws:cdk:bundling-stacks': [] } : {},
   });
   const stack = new SlipwayStack(app, 'SlipwayTest', { slipway: props });
+  options.customize?.(stack);
   if (options.nag !== false) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   let error: Error | undefined;
   try {

@@ -1,8 +1,9 @@
 // A fork's pull request runs with the fork execution role (lib/build-cluster.ts forkExecutionRole,
-// refused the pull-through cache rules that fetch with the deployment's credentials): the planner
-// marks the stage's job, the autoscaler puts the role in RunTask's overrides
-// (TaskOverride.executionRoleArn, https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_TaskOverride.html),
-// and the ECS stand-in records it as the task's execution role.
+// refused the pull-through cache rules that fetch with the deployment's credentials) and the fork
+// task role (forkTaskRole: nothing the build task role is given): the planner marks the stage's
+// job, the autoscaler puts both roles in RunTask's overrides (TaskOverride.executionRoleArn and
+// taskRoleArn, https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_TaskOverride.html),
+// and the ECS stand-in records them as the task's.
 import { DescribeTasksCommand, InvalidParameterException, RegisterTaskDefinitionCommand, RunTaskCommand } from '@aws-sdk/client-ecs';
 import { describe, expect, it } from 'vitest';
 import { cliContext } from '../../cli/commands/compile.js';
@@ -10,7 +11,7 @@ import { newBuildRecords } from '../../core/builds/new-build.js';
 import { ENV } from '../../core/config/lambda-env.js';
 import { compileManifest } from '../../core/pipeline/compile.js';
 import { loadManifest } from '../../core/pipeline/load.js';
-import { runTaskTokens, type StageJob } from '../../core/scaling/job.js';
+import { runTaskTokens, segmentJob, type StageJob } from '../../core/scaling/job.js';
 import { executionConfig } from '../../lambdas/autoscaler/config.js';
 import { serviceTaskConfig } from '../../lambdas/autoscaler/service-task.js';
 import { isForkJob, runTaskInput } from '../../lambdas/autoscaler/start-stage.js';
@@ -28,12 +29,16 @@ import type { Build } from '../../core/builds/types.js';
 
 const EXECUTION_ROLE = 'arn:aws:iam::123456789012:role/slipway-execution';
 const FORK_ROLE = 'arn:aws:iam::123456789012:role/slipway-fork-execution';
+const TASK_ROLE = 'arn:aws:iam::123456789012:role/slipway-build';
+const FORK_TASK_ROLE = 'arn:aws:iam::123456789012:role/slipway-fork-build';
 const config = executionConfig({
   [ENV.tableName]: 'builds',
   [ENV.jobsQueueUrl]: 'http://localhost/jobs',
   [ENV.subnetIds]: 'subnet-1',
   [ENV.taskExecutionRoleArn]: EXECUTION_ROLE,
   [ENV.forkTaskExecutionRoleArn]: FORK_ROLE,
+  [ENV.taskRoleArn]: TASK_ROLE,
+  [ENV.forkTaskRoleArn]: FORK_TASK_ROLE,
 });
 
 /** The jobs the planner stores for a one-pipeline pull request, from a fork or not. */
@@ -72,22 +77,34 @@ describe("the execution role of a fork's stage", () => {
     expect(await isForkJob({ config: {}, store }, { buildId: 'acme/app#1' })).toBe(false);
   });
 
-  it("the autoscaler's RunTask of a fork's stage overrides the execution role with the fork role; a trusted stage's names none", () => {
+  it("the autoscaler's RunTask of a fork's stage overrides the execution and task roles with the fork roles; a trusted stage's names none", () => {
     const tokens = runTaskTokens('acme/app#1/1', 0);
     const [fork] = jobsOf(true);
     const [own] = jobsOf(false);
     for (const capacity of ['FARGATE', 'FARGATE_SPOT'] as const) {
-      expect(runTaskInput(config, fork!, 'arn:td', capacity, tokens).overrides?.executionRoleArn).toBe(FORK_ROLE);
+      expect(runTaskInput(config, fork!, 'arn:td', capacity, tokens).overrides).toMatchObject({ executionRoleArn: FORK_ROLE, taskRoleArn: FORK_TASK_ROLE });
       expect(runTaskInput(config, own!, 'arn:td', capacity, tokens).overrides).not.toHaveProperty('executionRoleArn');
+      expect(runTaskInput(config, own!, 'arn:td', capacity, tokens).overrides).not.toHaveProperty('taskRoleArn');
     }
+    // Whatever task role the stored job's overrides name (a job compiled with a repository's build role).
+    const withRole = { ...fork!, runTask: { ...fork!.runTask, overrides: { ...(fork!.runTask.overrides as object), taskRoleArn: TASK_ROLE } } };
+    expect(runTaskInput(config, withRole, 'arn:td', 'FARGATE', tokens).overrides?.taskRoleArn).toBe(FORK_TASK_ROLE);
     // The service task of a split pipeline starts through the same function, with the same job.
-    expect(runTaskInput(serviceTaskConfig(config), fork!, 'arn:td', 'FARGATE', tokens).overrides?.executionRoleArn).toBe(FORK_ROLE);
+    expect(runTaskInput(serviceTaskConfig(config), fork!, 'arn:td', 'FARGATE', tokens).overrides).toMatchObject({ executionRoleArn: FORK_ROLE, taskRoleArn: FORK_TASK_ROLE });
+    // A later segment of a split stage starts from the stored job's segment (segmentJob), as a
+    // fork's: the segment's own overrides get both roles too.
+    const split = { ...fork!, segments: [1, 2].map((number) => ({ number, taskDefinition: fork!.taskDefinition, runTask: fork!.runTask, cpu: fork!.cpu, memory: fork!.memory, containers: [], later: { runOnFailure: false, runAlways: false } })) };
+    expect(segmentJob(split, 2)).toMatchObject({ fork: true, segment: 2 });
+    expect(runTaskInput(config, segmentJob(split, 2), 'arn:td', 'FARGATE', tokens).overrides).toMatchObject({ executionRoleArn: FORK_ROLE, taskRoleArn: FORK_TASK_ROLE });
+    // On EC2 capacity (never a fork's, core/pipeline/capacity.ts ec2Refusal) the overrides would keep them as well.
+    expect(runTaskInput(config, fork!, 'arn:td', 'EC2', tokens).overrides).toMatchObject({ executionRoleArn: FORK_ROLE, taskRoleArn: FORK_TASK_ROLE });
     // The agent's overrides are still there beside it.
     expect(runTaskInput(config, fork!, 'arn:td', 'FARGATE', tokens).overrides?.containerOverrides?.map((o) => o.name)).toContain('slipway-agent');
   });
 
-  it('the autoscaler reads the fork role from its environment', () => {
+  it('the autoscaler reads the fork roles from its environment', () => {
     expect(config.forkExecutionRoleArn).toBe(FORK_ROLE);
+    expect(config.forkTaskRoleArn).toBe(FORK_TASK_ROLE);
     expect(executionConfig({ [ENV.tableName]: 't', [ENV.jobsQueueUrl]: 'q' }).forkExecutionRoleArn).toBeUndefined();
   });
 
@@ -96,15 +113,21 @@ describe("the execution role of a fork's stage", () => {
       new RegExp(`${ENV.taskExecutionRoleArn} is set but ${ENV.forkTaskExecutionRoleArn} is not: pull requests from forks would run with the trusted execution role`),
     );
   });
+
+  it("refuses a build task role without a fork task role, where forks' containers would get the build task role's credentials", () => {
+    expect(() => executionConfig({ [ENV.tableName]: 't', [ENV.jobsQueueUrl]: 'q', [ENV.taskExecutionRoleArn]: EXECUTION_ROLE, [ENV.forkTaskExecutionRoleArn]: FORK_ROLE, [ENV.taskRoleArn]: TASK_ROLE })).toThrow(
+      new RegExp(`${ENV.taskRoleArn} is set but ${ENV.forkTaskRoleArn} is not: pull requests from forks would run with the build task role`),
+    );
+  });
 });
 
-describe("a fork's stage keeps room in RunTask's overrides for its execution role", () => {
-  it('a commit message cut to fit at compile time, the fullest upstream entry and the longest role ARN still fit the 8192 characters RunTask allows', () => {
+describe("a fork's stage keeps room in RunTask's overrides for its roles", () => {
+  it('a commit message cut to fit at compile time, the fullest upstream entry and the longest role ARNs still fit the 8192 characters RunTask allows', () => {
     const yaml = 'kind: pipeline\ntype: docker\nname: test\nsteps:\n- name: test\n  image: node:20\n  commands: [npm test]\n';
     const manifest = loadManifest('.drone.yml', yaml);
     const longest = `arn:${'p'.repeat(16)}:iam::123456789012:role/${'r'.repeat(64)}`;
     expect(longest).toHaveLength(MAX_FORK_ROLE_ARN_CHARS);
-    const forkConfig = { ...config, forkExecutionRoleArn: longest };
+    const forkConfig = { ...config, forkExecutionRoleArn: longest, forkTaskRoleArn: longest };
     // Every failed stage name the upstream entry can show: it fills UPSTREAM_RESERVE.
     const upstream = { failedStages: Array.from({ length: 200 }, (_, i) => `stage-${i}`), buildStarted: 1_700_000_000_000 };
     expect(JSON.stringify(upstreamOverride(upstream)).length).toBeGreaterThan(UPSTREAM_RESERVE - 20);
@@ -115,6 +138,7 @@ describe("a fork's stage keeps room in RunTask's overrides for its execution rol
       const [job] = newBuildRecords({ ctx: long, deliveryId: 'd-1', fork, now: 1 }, manifest, compileManifest(manifest, long, options)).jobs;
       const input = runTaskInput(forkConfig, job!, 'arn:td', 'FARGATE', runTaskTokens(job!.stageKey, 0), upstream);
       expect(input.overrides?.executionRoleArn).toBe(fork ? longest : undefined);
+      expect(input.overrides?.taskRoleArn).toBe(fork ? longest : undefined);
       expect(JSON.stringify(input.overrides).length).toBeLessThanOrEqual(MAX_OVERRIDE_CHARS);
     }
   });
@@ -156,7 +180,7 @@ describe("a pass starts a fork's stage whose stored job predates the mark with t
       jobs: Object.assign(new MemoryJobQueue(), { sample: async () => [], remove: async () => [], postpone: async () => [], deadLetter: async () => ({}) }),
       config: {
         tableName: 'builds', jobsQueueUrl: 'jobs', cluster, subnets: ['subnet-local'], securityGroups: [], serviceSecurityGroups: [], assignPublicIp: 'DISABLED',
-        useSpot: false, defaultCpu: 256, limits: DEFAULT_LIMITS, executionRoleArn: EXECUTION_ROLE, forkExecutionRoleArn: FORK_ROLE,
+        useSpot: false, defaultCpu: 256, limits: DEFAULT_LIMITS, executionRoleArn: EXECUTION_ROLE, forkExecutionRoleArn: FORK_ROLE, taskRoleArn: TASK_ROLE, forkTaskRoleArn: FORK_TASK_ROLE,
       },
       postBuildStatus: async () => {}, nudge: async () => {}, now: Date.now, log: () => {},
     };
@@ -176,5 +200,6 @@ describe("a pass starts a fork's stage whose stored job predates the mark with t
     const arns = await Promise.all(['octo/app#1', 'octo/app#2'].map(async (id) => (await stages.getStageConsistent(id, 1))!.taskArn!));
     const described = await standIn.client.send(new DescribeTasksCommand({ cluster, tasks: arns }));
     expect(arns.map((arn) => described.tasks?.find((t) => t.taskArn === arn)?.overrides?.executionRoleArn)).toEqual([FORK_ROLE, undefined]);
+    expect(arns.map((arn) => described.tasks?.find((t) => t.taskArn === arn)?.overrides?.taskRoleArn)).toEqual([FORK_TASK_ROLE, undefined]);
   });
 });

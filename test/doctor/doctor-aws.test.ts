@@ -25,8 +25,11 @@ const CLUSTER = `arn:aws:ecs:us-east-1:${ACCOUNT}:cluster/Slipway-Cluster`;
 const EXEC_ROLE = `arn:aws:iam::${ACCOUNT}:role/Slipway-TaskExecutionRole`;
 const TASK_ROLE = `arn:aws:iam::${ACCOUNT}:role/Slipway-BuildTaskRole`;
 const FORK_ROLE = `arn:aws:iam::${ACCOUNT}:role/Slipway-ForkExecutionRole`;
+const FORK_TASK_ROLE = `arn:aws:iam::${ACCOUNT}:role/Slipway-ForkTaskRole`;
 const ASSETS = `cdk-hnb659fds-container-assets-${ACCOUNT}-us-east-1`;
 const image = (tag: string) => `${ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/${ASSETS}:${tag}`;
+/** Another CDK app's container asset, pushed to the same bootstrap repository. */
+const OTHER_ASSET = { tag: 'f'.repeat(64), manifest: { mediaType: 'application/vnd.docker.distribution.manifest.v2+json', body: JSON.stringify({ schemaVersion: 2, config: { digest: `sha256:${'b'.repeat(64)}` } }) } };
 const MANIFEST = { mediaType: 'application/vnd.docker.distribution.manifest.v2+json', body: JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json', config: { digest: `sha256:${'a'.repeat(64)}` } }) };
 
 describe('slipway doctor against a deployed stack (AWS stand-ins)', () => {
@@ -62,13 +65,13 @@ describe('slipway doctor against a deployed stack (AWS stand-ins)', () => {
         'Slipway-Planner-abc': { role: `arn:aws:iam::${ACCOUNT}:role/Slipway-PlannerRole`, env: { [ENV.autoscalerFunctionName]: 'Slipway-Autoscaler-def', [ENV.agentImageAmd64]: image('amd'), [ENV.agentImageArm64]: image('arm') } },
         'Slipway-Autoscaler-def': {
           role: ROLE,
-          env: { [ENV.cluster]: CLUSTER, [ENV.taskExecutionRoleArn]: EXEC_ROLE, [ENV.taskRoleArn]: TASK_ROLE, [ENV.forkTaskExecutionRoleArn]: FORK_ROLE, [ENV.vcpuQuota]: '6', [ENV.useSpot]: 'false', [ENV.defaultCpu]: '1024' },
+          env: { [ENV.cluster]: CLUSTER, [ENV.taskExecutionRoleArn]: EXEC_ROLE, [ENV.taskRoleArn]: TASK_ROLE, [ENV.forkTaskExecutionRoleArn]: FORK_ROLE, [ENV.forkTaskRoleArn]: FORK_TASK_ROLE, [ENV.vcpuQuota]: '6', [ENV.useSpot]: 'false', [ENV.defaultCpu]: '1024' },
         },
       },
       simulate: (action, resource) => (action === 'iam:PassRole' && resource === TASK_ROLE ? { decision: 'implicitDeny', boundaryDenies: true } : { decision: 'allowed' }),
       quotas: { 'fargate/L-3032A538': 4, 'fargate/L-36FBB829': 6 },
       account: { concurrentExecutions: 10, unreservedConcurrentExecutions: 9 },
-      images: { [`${ASSETS}:amd`]: MANIFEST },
+      images: { [`${ASSETS}:amd`]: MANIFEST, [`${ASSETS}:${OTHER_ASSET.tag}`]: OTHER_ASSET.manifest },
       parameters: { [`/slipway-webhooks/github/${REPO}`]: secret! },
       secrets: { [`arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:ApiToken-x`]: 'the-api-token' },
       invokeUrl: local.url,
@@ -113,6 +116,7 @@ describe('slipway doctor against a deployed stack (AWS stand-ins)', () => {
         ['fargate-quota', 'fail'],
         ['lambda-concurrency', 'warn'],
         ['agent-images', 'fail'],
+        ['fork-pulls', 'warn'],
         ['hello-build', 'ok'],
       ],
     });
@@ -120,11 +124,16 @@ describe('slipway doctor against a deployed stack (AWS stand-ins)', () => {
     expect(check('fargate-quota').fix).toBe('cdk deploy -c vcpuQuota=4, or request an increase of L-3032A538 in Service Quotas.');
     expect(check('lambda-concurrency').detail).toMatch(/^account limit 10 concurrent executions, 9 unreserved/);
     expect(check('agent-images').detail).toBe('amd64: found, arm64: missing (no such image in its repository)');
+    // The other app's asset is what the fork execution role could pull beside the agent.
+    expect(check('fork-pulls').detail).toBe(
+      `${ASSETS} holds 1 other tagged image (${OTHER_ASSET.tag}), which the execution role of pull requests from forks may pull: ECR grants pulls per repository, not per image; the compiler refuses them in a fork's pipeline`,
+    );
+    expect(check('fork-pulls').fix).toMatch(/deploy with agentImageUri/);
     expect(check('hello-build').detail).toMatch(/^slipway-doctor\/hello #1 succeeded in \d+ s, its log says hello$/);
 
     const calls = (action: string) => aws.calls.filter((c) => c.action === action).map((c) => c.input);
     expect(calls('DescribeStacks')).toEqual([expect.objectContaining({ StackName: 'Slipway' })]);
-    // The autoscaler's role, the cluster as the ecs:cluster condition, a slipway-* family, the build roles passed to ECS tasks (a fork's execution role among them).
+    // The autoscaler's role, the cluster as the ecs:cluster condition, a slipway-* family, the build roles passed to ECS tasks (a fork's execution and task roles among them).
     const [runTask, passRole] = calls('SimulatePrincipalPolicy') as Record<string, string>[];
     expect(runTask).toMatchObject({
       PolicySourceArn: ROLE,
@@ -133,12 +142,13 @@ describe('slipway doctor against a deployed stack (AWS stand-ins)', () => {
       'ContextEntries.member.1.ContextKeyName': 'ecs:cluster',
       'ContextEntries.member.1.ContextKeyValues.member.1': CLUSTER,
     });
-    expect(passRole).toMatchObject({ 'ActionNames.member.1': 'iam:PassRole', 'ResourceArns.member.1': EXEC_ROLE, 'ResourceArns.member.2': TASK_ROLE, 'ResourceArns.member.3': FORK_ROLE, 'ContextEntries.member.1.ContextKeyValues.member.1': 'ecs-tasks.amazonaws.com' });
+    expect(passRole).toMatchObject({ 'ActionNames.member.1': 'iam:PassRole', 'ResourceArns.member.1': EXEC_ROLE, 'ResourceArns.member.2': TASK_ROLE, 'ResourceArns.member.3': FORK_ROLE, 'ResourceArns.member.4': FORK_TASK_ROLE, 'ContextEntries.member.1.ContextKeyValues.member.1': 'ecs-tasks.amazonaws.com' });
     expect(calls('GetServiceQuota').map((i) => `${i.ServiceCode}/${i.QuotaCode}`).sort()).toEqual(['fargate/L-3032A538', 'fargate/L-36FBB829']);
     expect(calls('BatchGetImage').map((i) => [i.registryId, i.repositoryName, (i.imageIds as { imageTag: string }[])[0]!.imageTag])).toEqual([
       [ACCOUNT, ASSETS, 'amd'],
       [ACCOUNT, ASSETS, 'arm'],
     ]);
+    expect(calls('ListImages')).toEqual([{ registryId: ACCOUNT, repositoryName: ASSETS, filter: { tagStatus: 'TAGGED' }, maxResults: 1000 }]);
     expect(calls('GetParameter')).toEqual([{ Name: `/slipway-webhooks/github/${REPO}`, WithDecryption: true }]);
     // The token came from the stack's secret; the Git host's token never left the planner.
     expect(calls('GetSecretValue')).toEqual([{ SecretId: state.outputs.ApiTokenSecretArn }]);
@@ -153,8 +163,10 @@ describe('slipway doctor against a deployed stack (AWS stand-ins)', () => {
     state.quotas['fargate/L-3032A538'] = 100;
     state.account = { concurrentExecutions: 1000, unreservedConcurrentExecutions: 999 };
     state.images[`${ASSETS}:arm`] = MANIFEST;
+    delete state.images[`${ASSETS}:${OTHER_ASSET.tag}`];
     const healthy = await doctor('--repo', REPO, '--no-build');
-    expect({ code: healthy.code, statuses: healthy.report.checks.map((c) => c.status) }).toEqual({ code: 0, statuses: ['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'skipped'] });
+    expect({ code: healthy.code, statuses: healthy.report.checks.map((c) => c.status) }).toEqual({ code: 0, statuses: ['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'skipped'] });
+    expect(healthy.check('fork-pulls').detail).toBe(`${ASSETS} holds only the images the stack runs`);
 
     let err = '';
     const io: CliIO = { out: () => undefined, err: (t) => void (err += t), cwd: process.cwd(), env: process.env };

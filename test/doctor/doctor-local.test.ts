@@ -90,6 +90,7 @@ describe('slipway doctor --local against the local stack', () => {
         ['fargate-quota', 'skipped'],
         ['lambda-concurrency', 'skipped'],
         ['agent-images', 'skipped'],
+        ['fork-pulls', 'skipped'],
         ['hello-build', 'ok'],
       ],
     });

@@ -1,10 +1,12 @@
 // The doctor's decisions (core/doctor/judge.ts), as tables: what was observed → status, detail, fix.
 import { describe, expect, it } from 'vitest';
 import { agentImagesToCheck, ecrImageOf, observeManifest } from '../../core/doctor/agent-images.js';
+import { forkPullRepositoriesOf, observeForkPulls } from '../../core/doctor/fork-pulls.js';
 import {
   formatReport,
   judgeAgentImages,
   judgeFargateQuota,
+  judgeForkPulls,
   judgeGitHost,
   judgeHelloBuild,
   judgeLambdaConcurrency,
@@ -160,6 +162,60 @@ describe('the agent images', () => {
     expect(r.status).toBe('fail');
     expect(r.fix).toContain('linux/arm64');
     expect(judgeAgentImages({ images: [] }).status).toBe('fail');
+  });
+});
+
+describe("what forks' execution role may pull beside the agent", () => {
+  const ACCOUNT = '123456789012';
+  const ASSETS = `cdk-hnb659fds-container-assets-${ACCOUNT}-eu-west-1`;
+  const at = (repository: string, ref: string) => `${ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/${repository}${ref}`;
+  const digest = (c: string) => `sha256:${c.repeat(64)}`;
+  const env = { AGENT_IMAGE_AMD64: at(ASSETS, ':amd'), AGENT_IMAGE_ARM64: at(ASSETS, ':arm'), IMAGE_BUILDER: at('tools/kaniko', `@${digest('c')}`) };
+
+  it("groups the agent images and the builder by repository, marking CDK's asset repository", () => {
+    expect(forkPullRepositoriesOf(env)).toEqual([
+      { registryId: ACCOUNT, region: 'eu-west-1', repository: ASSETS, ownTags: ['amd', 'arm'], ownDigests: [], cdkAssets: true },
+      { registryId: ACCOUNT, region: 'eu-west-1', repository: 'tools/kaniko', ownTags: [], ownDigests: [digest('c')], cdkAssets: false },
+    ]);
+    // An agent outside ECR has no repository a Slipway role pulls.
+    expect(forkPullRepositoriesOf({ AGENT_IMAGE: 'ghcr.io/acme/agent:1' })).toEqual([]);
+  });
+
+  it('counts the other tagged images once each, not the agent under another tag nor untagged manifests', () => {
+    const [assets, builder] = forkPullRepositoriesOf(env);
+    const listed = [
+      { imageTag: 'amd', imageDigest: digest('1') },
+      { imageTag: 'arm', imageDigest: digest('2') },
+      // The agent again under another tag: the same image.
+      { imageTag: 'amd-copy', imageDigest: digest('1') },
+      // Another app's asset, under two tags: one image.
+      { imageTag: 'f'.repeat(64), imageDigest: digest('3') },
+      { imageTag: 'e'.repeat(64), imageDigest: digest('3') },
+      { imageTag: 'private-tool', imageDigest: digest('4') },
+      { imageDigest: digest('5') },
+    ];
+    expect(observeForkPulls(assets!, listed, false)).toEqual({ repository: assets, others: 2, sample: ['f'.repeat(64), 'private-tool'], truncated: false });
+    expect(observeForkPulls(builder!, [{ imageTag: 'v1', imageDigest: digest('c') }], false).others).toBe(0);
+  });
+
+  it('warns while the repository holds other images, saying to give the agent a repository of its own', () => {
+    const [assets, builder] = forkPullRepositoriesOf(env);
+    const crowded = observeForkPulls(assets!, [{ imageTag: 'amd', imageDigest: digest('1') }, { imageTag: 'private-tool', imageDigest: digest('4') }], true);
+    const r = judgeForkPulls({ repositories: [crowded, observeForkPulls(builder!, [], false)] });
+    expect(r).toMatchObject({
+      status: 'warn',
+      detail: `${ASSETS} holds at least 1 other tagged image (private-tool), which the execution role of pull requests from forks may pull: ECR grants pulls per repository, not per image; the compiler refuses them in a fork's pipeline`,
+    });
+    expect(r.fix).toMatch(/^The agent built by the stack shares CDK's asset repository .* deploy with agentImageUri/);
+    const own = judgeForkPulls({ repositories: [{ ...crowded, repository: { ...crowded.repository, repository: 'platform/agent', cdkAssets: false } }] });
+    expect(own.fix).toMatch(/^Keep only the agent/);
+  });
+
+  it('is ok when the repositories hold only the stack\'s images, and says what it could not read', () => {
+    const [assets] = forkPullRepositoriesOf(env);
+    expect(judgeForkPulls({ repositories: [observeForkPulls(assets!, [{ imageTag: 'amd', imageDigest: digest('1') }], false)] })).toMatchObject({ status: 'ok', detail: `${ASSETS} holds only the images the stack runs` });
+    expect(judgeForkPulls({ repositories: [] }).status).toBe('ok');
+    expect(judgeForkPulls({ error: 'AccessDeniedException: no' })).toMatchObject({ status: 'warn', fix: expect.stringMatching(/ecr:ListImages/) });
   });
 });
 

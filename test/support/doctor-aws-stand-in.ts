@@ -4,6 +4,7 @@
 // Lambda Invoke is passed on to `slipway up`'s server, which answers it for its planner as the
 // deployed planner does. Every request is recorded for assertions.
 
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
 export interface DoctorAwsState {
@@ -105,6 +106,15 @@ export async function startDoctorAwsStandIn(state: DoctorAwsState): Promise<Doct
           const image = state.images[key];
           if (!image) return json(res, 200, { images: [], failures: [{ imageId: id, failureCode: 'ImageNotFound', failureReason: 'Requested image not found' }] });
           return json(res, 200, { images: [{ registryId: input.registryId, repositoryName: input.repositoryName, imageId: id, imageManifest: image.body, imageManifestMediaType: image.mediaType }], failures: [] });
+        }
+        case 'AmazonEC2ContainerRegistry_V20150921.ListImages': {
+          // Tagged images only (the doctor asks for TAGGED), each image's digest that of its manifest, one page.
+          if (input.filter?.tagStatus !== 'TAGGED') return json(res, 400, { __type: 'InvalidParameterException', message: 'this stand-in lists tagged images only' });
+          const prefix = `${input.repositoryName}:`;
+          const imageIds = Object.entries(state.images)
+            .filter(([key]) => key.startsWith(prefix) && !key.slice(prefix.length).startsWith('sha256:'))
+            .map(([key, image]) => ({ imageTag: key.slice(prefix.length), imageDigest: `sha256:${createHash('sha256').update(image.body).digest('hex')}` }));
+          return json(res, 200, { imageIds });
         }
         case 'AmazonSSM.GetParameter': {
           const value = state.parameters[input.Name];
