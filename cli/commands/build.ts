@@ -3,6 +3,7 @@
 
 import type { BuildDetail } from '../../core/builds/types.js';
 import { stagePhases } from '../../core/builds/stage-timeline.js';
+import { shownStep } from '../../core/builds/step-times.js';
 import { agentPhases, describePhases, phaseDuration, type AgentPhase } from '../agent-phases.js';
 import { ApiClientError, type ApiClient } from '../client.js';
 import { runOnBuild } from '../command-kit.js';
@@ -56,7 +57,10 @@ export function formatBuild(build: BuildDetail, now: number, phasesOf?: PhasesOf
       const note = step.reason ?? (step.exitCode !== undefined && step.exitCode !== 0 ? `exit code ${step.exitCode}` : '');
       const phases = step.kind === 'clone' && step.status === 'success' && phasesOf ? describePhases(phasesOf(stage, step) ?? []) : undefined;
       if (phases) rows.push([`${stage.number}.${step.number}`, `  ${label}`, step.status, phases.clone, oneLine(note || phases.others)]);
-      else rows.push([`${stage.number}.${step.number}`, `  ${label}`, step.status, duration(step.startedAt, step.finishedAt, now), oneLine(note)]);
+      else {
+        const span = shownStep(step);
+        rows.push([`${stage.number}.${step.number}`, `  ${label}`, step.status, duration(span.startedAt, span.finishedAt, now), oneLine(note)]);
+      }
     }
   }
   const [header, ...lines] = table(['#', 'STAGE / STEP', 'STATUS', 'DURATION', 'NOTE'], rows).split('\n');

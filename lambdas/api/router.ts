@@ -16,6 +16,7 @@ import type {
 } from '../../core/builds/api.js';
 import { computeMetrics, metricsWindow } from '../../core/builds/metrics.js';
 import { stagePhases } from '../../core/builds/stage-timeline.js';
+import { shownStep } from '../../core/builds/step-times.js';
 import { OPENAPI_DOCUMENT } from '../../core/builds/openapi.js';
 import { isStageDone, isStepDone } from '../../core/builds/status.js';
 import { type BuildStore, InvalidCursorError, type Page, type PageOptions, type RecentRecordsReader } from '../../core/builds/ports.js';
@@ -147,7 +148,10 @@ export async function handleApiRequest(request: ApiRequest, deps: ApiDeps): Prom
       case 'build': {
         const detail = await deps.store.getBuildDetail(id);
         if (!detail) return apiError(404, `build ${repo} #${number} does not exist`);
-        const withPhases: BuildDetailResponse = { ...detail, stages: detail.stages.map((stage) => ({ ...stage, ...(stage.timeline ? { phases: stagePhases(stage, stage.steps) } : {}) })) };
+        const withPhases: BuildDetailResponse = {
+          ...detail,
+          stages: detail.stages.map((stage) => ({ ...stage, steps: stage.steps.map(shownStep), ...(stage.timeline ? { phases: stagePhases(stage, stage.steps) } : {}) })),
+        };
         return json(200, withPhases);
       }
       case 'logs':

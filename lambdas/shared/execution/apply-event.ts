@@ -7,6 +7,7 @@ import { acceptTaskEvent, agentResultWanted, changedAt, isoMillis, isStageDone, 
 import type { StepRecord } from '../../../core/builds/types.js';
 import type { TaskStateChangeDetail } from '../../../core/builds/task-event.js';
 import { stageTimeline } from '../../../core/builds/stage-timeline.js';
+import { stepTimes } from '../../../core/builds/step-times.js';
 import { AGENT_CONTAINER, AGENT_ENV, type AgentSetupTimes } from '../../../core/pipeline/contract.js';
 import { SERVICE_TASK_STARTED_BY_PREFIX, runTaskTokens, segmentJob } from '../../../core/scaling/job.js';
 import { segmentRunKey } from '../../../core/builds/segment-run.js';
@@ -143,8 +144,7 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   const changes = [...stepChanges(detail, steps, outcome), ...(outcome ? serviceTaskSteps(elsewhere, outcome) : [])];
   for (const change of changes) {
     const step = all.find((s) => s.number === change.number)!;
-    const startedAt = change.startedAt ?? at;
-    const times = change.status === 'running' ? { startedAt } : { ...(step.startedAt === undefined && change.status !== 'skipped' ? { startedAt } : {}), finishedAt: at };
+    const times = stepTimes(step, change, at);
     const ranIn = here.has(step.container) ? detail.taskArn : elsewhere.includes(step) ? stage.serviceTaskArn : undefined;
     await deps.store.updateStep(buildId, stageNumber, change.number, {
       status: change.status,
