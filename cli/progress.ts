@@ -12,7 +12,7 @@
 import { isFinished, statusRank } from '../core/builds/status-rank.js';
 import { shownStep } from '../core/builds/step-times.js';
 import { stepLogTask, type BuildDetail, type Stage, type StepRecord } from '../core/builds/types.js';
-import { agentPhases, describePhases, type AgentPhase } from './agent-phases.js';
+import { agentPhases, describePhases, firstStepStart, type AgentPhase } from './agent-phases.js';
 import { duration } from './format.js';
 
 /** The phases of a clone step (agentPhases over its log), when its log can be read. */
@@ -91,6 +91,7 @@ export function localPhases(local: { aws: { ecs: { logs(taskArn: string, contain
   return (stage, step) => {
     const taskArn = stepLogTask(stage, step);
     if (!taskArn) return undefined;
-    return agentPhases(step, local.aws.ecs.logs(taskArn, step.container).map((l) => ({ time: l.timestamp, text: l.message })), stage.steps?.some((s) => s.afterSetup) ?? false);
+    const steps = stage.steps ?? [];
+    return agentPhases(step, local.aws.ecs.logs(taskArn, step.container).map((l) => ({ time: l.timestamp, text: l.message })), steps.some((s) => s.afterSetup), firstStepStart(steps));
   };
 }

@@ -4,7 +4,7 @@
 import type { BuildDetail } from '../../core/builds/types.js';
 import { stagePhases } from '../../core/builds/stage-timeline.js';
 import { shownStep } from '../../core/builds/step-times.js';
-import { agentPhases, describePhases, phaseDuration, type AgentPhase } from '../agent-phases.js';
+import { agentPhases, describePhases, firstStepStart, phaseDuration, type AgentPhase } from '../agent-phases.js';
 import { ApiClientError, type ApiClient } from '../client.js';
 import { runOnBuild } from '../command-kit.js';
 import { formatCost } from '../cost.js';
@@ -92,7 +92,7 @@ export async function clonePhases(api: ApiClient, build: BuildDetail): Promise<M
       if (step.kind !== 'clone' || step.status !== 'success') continue;
       try {
         const page = await api.logs(build.repo, build.number, stage.number, step.number, { offset: 0 });
-        const found = agentPhases(step, page.lines.map((l) => ({ time: l.time, text: l.text })), stage.steps.some((s) => s.afterSetup));
+        const found = agentPhases(step, page.lines.map((l) => ({ time: l.time, text: l.text })), stage.steps.some((s) => s.afterSetup), firstStepStart(stage.steps));
         if (found) phases.set(`${stage.number}.${step.number}`, found);
       } catch (err) {
         if (!(err instanceof ApiClientError && err.status === 503)) throw err;
