@@ -28,12 +28,15 @@ interface ProgressLine {
 }
 
 /**
- * A step whose container starts with the task and waits in its wrapper for the agent's setup
- * (StepRecord.afterSetup, whenStatus): its container running is not the step running, which
- * begins only once the clone (the setup's first part) is over.
+ * A step runs only after the clone (the setup's first part): a plugin step waits for the
+ * agent's HEALTHY, one with commands in its wrapper for the agent's setup record, with its
+ * container running meanwhile (StepRecord.afterSetup, whenStatus). Services start with the agent.
+ * So while a read shows the clone unfinished, what it shows of the steps waits for the read
+ * that shows the clone's end (the end of a stage always does), and a step's start is printed
+ * no earlier than that end.
  */
-function waitsForSetup(step: StepRecord): boolean {
-  return step.kind === 'step' && (step.afterSetup === true || step.whenStatus !== undefined);
+function waitsForClone(step: StepRecord): boolean {
+  return step.kind === 'step';
 }
 
 /**
@@ -58,10 +61,10 @@ export function progressPrinter(out: (line: string) => void, phasesOf?: PhasesOf
         if (rank <= before) continue;
         const order = stage.number * 10_000 + step.number * 2;
         const span = shownStep(step);
-        if (rank < 2 && waitsForSetup(step) && clone && !isFinished(clone.status)) continue;
+        if (waitsForClone(step) && clone && !isFinished(clone.status)) continue;
         // Its start, unless printed already: also when this read sees it ended (it ran in between).
         if (before < 1 && span.startedAt !== undefined) {
-          const setupEnd = waitsForSetup(step) ? clone?.finishedAt : undefined;
+          const setupEnd = waitsForClone(step) ? clone?.finishedAt : undefined;
           const at = setupEnd !== undefined ? Math.max(span.startedAt, setupEnd) : span.startedAt;
           lines.push({ at, order, text: `  ${MARK.running} ${prefix}${step.name}${step.kind === 'service' ? ' (service)' : ''} running` });
         }

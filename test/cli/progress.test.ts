@@ -78,6 +78,14 @@ describe('progress lines', () => {
     expect(lines).toEqual(['  … clone running', '  ✓ clone success', '  … one running', '  ✓ one success']);
   });
 
+  it('a step seen ended while the clone still shows running (its end read late) waits for the clone\'s line', () => {
+    const lines = printed([
+      build([{ name: 'test', steps: [step(1, 1, 'clone', running(0)), step(1, 2, 'db', running(0), { kind: 'service' }), step(1, 3, 'plugin', passed(3, 4))] }]),
+      build([{ name: 'test', steps: [step(1, 1, 'clone', passed(0, 2)), step(1, 2, 'db', running(0), { kind: 'service' }), step(1, 3, 'plugin', passed(3, 4))] }]),
+    ]);
+    expect(lines).toEqual(['  … clone running', '  … db (service) running', '  ✓ clone success', '  … plugin running', '  ✓ plugin success']);
+  });
+
   it('a skipped step has no start line and no duration; it comes after the lines with times of its read', () => {
     const lines: string[] = [];
     progressPrinter((l) => lines.push(l))(
