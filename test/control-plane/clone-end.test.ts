@@ -106,6 +106,16 @@ describe("the clone's end while the stage runs", () => {
     expect((await cloneOf(id)).status).toBe('running');
   });
 
+  it('reads the agent\'s log of at most 4 stages per read of a build (a shared GetLogEvents quota); those whose clone is known need none', async () => {
+    const id = await cloningStage('acme/clone-many');
+    const detail = (await store.getBuildDetail(id))!;
+    const one = detail.stages[0]!;
+    const stages = [1, 2, 3, 4, 5, 6].map((number) => ({ ...one, number, name: `s${number}` }));
+    stages.push({ ...one, number: 7, name: 'cloned', steps: one.steps.map((s) => (s.kind === 'clone' ? { ...s, status: 'success' as const } : s)) });
+    await withCloneEnds(view, { ...detail, stages });
+    expect(reads).toBe(4);
+  });
+
   it('a log that cannot be read leaves the records as they are, and says so', async () => {
     const id = await cloningStage('acme/clone-unread');
     const failing: LogReader = { read: async () => { throw new Error('ThrottlingException: Rate exceeded'); } };

@@ -16,6 +16,12 @@ import { logStreamName } from '../../../core/pipeline/log-configuration.js';
 
 /** The agent's lines read from the head of its stream: the clone ends within its first ones, git's progress lines included. */
 const AGENT_HEAD_LINES = 200;
+/**
+ * Stages whose agent's log one read of a build reads at most: the dashboard reads a running
+ * build every second, and CloudWatch Logs' GetLogEvents quota is per account (the step logs
+ * read beside it share it). A pass found is recorded, so the next reads turn to the others.
+ */
+const MAX_AGENT_READS = 4;
 
 export interface CloneEndDeps {
   store: Pick<BuildStore, 'updateStep'>;
@@ -24,13 +30,12 @@ export interface CloneEndDeps {
 }
 
 export async function withCloneEnds<T extends BuildDetail>(deps: CloneEndDeps, detail: T): Promise<T> {
+  const toRead = new Set(detail.stages.filter(cloneUnknown).slice(0, MAX_AGENT_READS));
   const stages = await Promise.all(
     detail.stages.map(async (stage) => {
       const clone = stage.steps.find((s) => s.kind === 'clone');
-      // A later segment of a split stage starts from the first one's workspace: its clone is that one's.
-      if (stage.status !== 'running' || !clone || isStepDone(clone.status) || (stage.segment ?? 1) > 1) return stage;
-      const taskArn = stepLogTask(stage, clone);
-      if (taskArn === undefined) return stage;
+      const taskArn = clone && stepLogTask(stage, clone);
+      if (!toRead.has(stage) || !clone || taskArn === undefined) return stage;
       let lines: { time: number; text: string }[];
       try {
         const page = await deps.logs.read(logStreamName(clone.container, taskArn), headPosition(0), AGENT_HEAD_LINES);
@@ -49,4 +54,11 @@ export async function withCloneEnds<T extends BuildDetail>(deps: CloneEndDeps, d
     }),
   );
   return { ...detail, stages };
+}
+
+/** A running stage whose clone's record is not final yet, and whose agent's log may say more. */
+function cloneUnknown(stage: BuildDetail['stages'][number]): boolean {
+  const clone = stage.steps.find((s) => s.kind === 'clone');
+  // A later segment of a split stage starts from the first one's workspace: its clone is that one's.
+  return stage.status === 'running' && clone !== undefined && !isStepDone(clone.status) && (stage.segment ?? 1) === 1 && stepLogTask(stage, clone) !== undefined;
 }
