@@ -18,8 +18,9 @@ import { logStreamName } from '../../../core/pipeline/log-configuration.js';
 const AGENT_HEAD_LINES = 200;
 /**
  * Stages whose agent's log one read of a build reads at most: the dashboard reads a running
- * build every second, and CloudWatch Logs' GetLogEvents quota is per account (the step logs
- * read beside it share it). A pass found is recorded, so the next reads turn to the others.
+ * build every second, and CloudWatch Logs' GetLogEvents quota is the account's, per Region, and
+ * low (https://docs.aws.amazon.com/general/latest/gr/cwl_region.html; lambdas/shared/clients.ts):
+ * the step logs read beside it share it. A pass found is recorded, so the next reads turn to the others.
  */
 const MAX_AGENT_READS = 4;
 
