@@ -60,8 +60,8 @@ export function progressPrinter(out: (line: string) => void, phasesOf?: PhasesOf
         // Nothing new, or a read older than one already printed.
         if (rank <= before) continue;
         const order = stage.number * 10_000 + step.number * 2;
-        const span = shownStep(step);
         if (waitsForClone(step) && clone && !isFinished(clone.status)) continue;
+        const span = shownStep(step);
         // Its start, unless printed already: also when this read sees it ended (it ran in between).
         if (before < 1 && span.startedAt !== undefined) {
           const setupEnd = waitsForClone(step) ? clone?.finishedAt : undefined;
