@@ -1,13 +1,17 @@
-// What the time of a stage's clone step is made of. Its record runs from the agent
-// container's start (an ECS event) to the first event that shows a step running, so it holds
-// the agent's start, the clone, the wait for services and the health check that lets the
-// steps start. The agent's own log lines (task-runner/agent.ts, clone.ts, each with its
-// time) mark where one ends and the next begins; this splits the span at them.
+// What the time around a stage's clone step is made of. Its record runs from the agent
+// container's start (an ECS event) to the clone's end (the agent's own time, once known:
+// lambdas/shared/execution/clone-end.ts), so it holds the agent's start and the clone; the
+// wait for services and the health check that lets the first steps start follow it. The
+// agent's own log lines (task-runner/agent.ts, clone.ts, each with its time) mark where one
+// ends and the next begins; this splits the span at them.
 //
 // "steps start" (the agent ready → a step seen running) is mostly ECS's health check: the
 // first steps wait for the agent to be HEALTHY, and a check runs one interval after the
 // container starts, then every interval (5–300 s, default 30:
 // https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_HealthCheck.html).
+
+import { AGENT_LINE } from '../core/pipeline/contract.js';
+import type { StepRecord } from '../core/builds/types.js';
 
 /** A log line with its time (epoch milliseconds), as the log readers return them. */
 export interface TimedLine {
@@ -20,7 +24,13 @@ export interface AgentPhase {
   ms: number;
 }
 
-const AGENT = 'slipway-agent: ';
+const AGENT = AGENT_LINE.prefix;
+
+/** When the first step that waited for the agent's health started (epoch ms): the end of "steps start". */
+export function firstStepStart(steps: readonly Pick<StepRecord, 'kind' | 'status' | 'startedAt' | 'whenStatus' | 'afterSetup'>[]): number | undefined {
+  const starts = steps.filter((s) => s.kind === 'step' && s.status !== 'skipped' && s.whenStatus === undefined && !s.afterSetup && s.startedAt !== undefined).map((s) => s.startedAt!);
+  return starts.length > 0 ? Math.min(...starts) : undefined;
+}
 
 /**
  * The phases of a clone step from its agent's log, in order; each one only when both of its
@@ -37,12 +47,14 @@ export function agentPhases(
    * so the span after `ready:` is not a wait for the steps: no "steps start" phase.
    */
   stepsStartWithTask = false,
+  /** firstStepStart of the stage's steps; without it, the clone record's end (its span held the health check once). */
+  firstStepAt?: number,
 ): AgentPhase[] | undefined {
   const at = (test: (message: string) => boolean): number | undefined =>
     lines.find((l) => l.text.startsWith(AGENT) && test(l.text.slice(AGENT.length)))?.time;
   const agentFirst = lines.find((l) => l.text.startsWith(AGENT))?.time;
-  const cloneStart = at((m) => m.startsWith('clone: '));
-  const cloneEnd = at((m) => m.startsWith('clone: checked out ') || m === 'clone: disabled by the pipeline');
+  const cloneStart = at((m) => m.startsWith(AGENT_LINE.clone));
+  const cloneEnd = at((m) => m.startsWith(AGENT_LINE.cloned) || m === AGENT_LINE.cloneDisabled);
   if (cloneStart === undefined || cloneEnd === undefined) return undefined;
   const ready = at((m) => m.startsWith('ready: '));
   const phases: AgentPhase[] = [];
@@ -52,7 +64,7 @@ export function agentPhases(
   add('agent start', step.startedAt, agentFirst);
   add('clone', cloneStart, cloneEnd);
   add('services ready', cloneEnd, ready);
-  if (!stepsStartWithTask) add('steps start', ready, step.finishedAt);
+  if (!stepsStartWithTask) add('steps start', ready, firstStepAt ?? step.finishedAt);
   return phases;
 }
 

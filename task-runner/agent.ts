@@ -4,7 +4,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
-import { AGENT_EXIT, IMAGE_BUILD_SCRIPT_FILE, SERVICES_READY_PORT, type AgentExitCode, type AgentOutcome, type AgentResult, type AgentSetupTimes, type ServicesReadiness } from '../core/pipeline/contract.js';
+import { AGENT_EXIT, AGENT_LINE, IMAGE_BUILD_SCRIPT_FILE, SERVICES_READY_PORT, type AgentExitCode, type AgentOutcome, type AgentResult, type AgentSetupTimes, type ServicesReadiness } from '../core/pipeline/contract.js';
 import { IMAGE_BUILD_SCRIPT } from '../core/pipeline/image-build-script.js';
 import { CloneError, cloneRepository } from './clone.js';
 import type { AgentConfig } from './config.js';
@@ -150,7 +150,7 @@ async function run(config: AgentConfig, reporter: Reporter, stop: StopSwitch, se
       return stopped({}) ?? finish('error', AGENT_EXIT.internalError, error.message, {}, 'error');
     }
   } else if (plan.clone.disable) {
-    reporter.progress('clone: disabled by the pipeline');
+    reporter.progress(AGENT_LINE.cloneDisabled);
   } else if (plan.role === 'services' && plan.steps.length === 0) {
     // Its services do not read the workspace (the compiler refuses those that name it).
     reporter.progress('clone: none in the service task (no detached step needs the workspace)');
@@ -270,7 +270,7 @@ async function run(config: AgentConfig, reporter: Reporter, stop: StopSwitch, se
   } else if (plan.steps.some((step) => step.whenStatus !== undefined || step.afterSetup)) {
     // Steps that started with the task skip themselves (their wrappers read the setup record):
     // the agent waits for that, so that none is stopped mid-wait by the task's end.
-    reporter.progress(`${setupFailure.message}: the steps that run on failure still run, the others are skipped`);
+    reporter.progress(`${setupFailure.message}${AGENT_LINE.setupFailedStepsGoOn}`);
   } else {
     return finish(setupFailure.outcome, setupFailure.exitCode, setupFailure.message, {}, setupFailure.outcome === 'clone-failed' ? 'clone-failed' : 'service-not-ready', setupFailure.detail);
   }

@@ -7,6 +7,7 @@ import { mkdir } from 'node:fs/promises';
 
 import type { BuildContext } from '../core/pipeline/context.js';
 import type { CloneSettings } from '../core/pipeline/types.js';
+import { AGENT_LINE } from '../core/pipeline/contract.js';
 import { withRetry } from '../core/util/retry.js';
 import { GIT_RETRY_BACKOFF } from './backoff.js';
 import { CloneError } from './clone-error.js';
@@ -92,7 +93,7 @@ export async function cloneRepository(options: CloneOptions): Promise<void> {
       const fileTransport = isLocalRemote(url) ? ['-c', 'protocol.file.allow=always'] : [];
       await must([...sslOptions, ...fileTransport, ...plan.submodules], 'submodule update', clone.retries);
     }
-    log(`clone: checked out ${plan.sha}`);
+    log(`${AGENT_LINE.cloned}${plan.sha}`);
   } finally {
     await home.dispose();
   }

@@ -3,7 +3,7 @@
 // once, as soon as its record is final, so an agent killed later has still told what it knew.
 
 import { parseAgentResultLine } from '../core/builds/agent-result.js';
-import { REPORT_PREFIX, type AgentResult, type StepReport } from '../core/pipeline/contract.js';
+import { AGENT_LINE, REPORT_PREFIX, type AgentResult, type StepReport } from '../core/pipeline/contract.js';
 
 export function stepLine(report: StepReport): string {
   return `${REPORT_PREFIX.step}${JSON.stringify(report)}`;
@@ -31,7 +31,7 @@ export class Reporter {
   constructor(private readonly write: (line: string) => void) {}
 
   progress(message: string): void {
-    this.write(`slipway-agent: ${message}`);
+    this.write(`${AGENT_LINE.prefix}${message}`);
   }
 
   /** Prints each step's record once; later calls for the same step are ignored. */

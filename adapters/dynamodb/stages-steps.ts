@@ -7,6 +7,7 @@ import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Stage, StageStatus, StepRecord, StepStatus } from '../../core/builds/types.js';
 import { stageKey } from '../../core/builds/types.js';
 import { statusRank } from '../../core/builds/status.js';
+import { STEP_TIME_FIELDS } from '../../core/builds/step-times.js';
 import type { Page, PageOptions, StagePatch, StepPatch, UpdateGuard } from '../../core/builds/ports.js';
 import { Expression } from './expression.js';
 import {
@@ -120,6 +121,8 @@ export async function updateStep(
 ): Promise<StepRecord | null> {
   const e = new Expression();
   e.setAll(patch);
+  // A skipped step keeps no times: what its container did is not a run of the step (step-times.ts).
+  if (patch.status === 'skipped') for (const attr of STEP_TIME_FIELDS) if (patch[attr] === undefined) e.remove(attr);
   e.guardStatus(patch.status, guard.fromStatuses);
   e.guardVersion(guard.eventVersion);
   return conditionalUpdate<StepRecord>(t, { PK: buildPk(buildIdValue), SK: stepSk(stageNumber, stepNumber) }, e);

@@ -3,7 +3,8 @@
 
 import type { BuildDetail } from '../../core/builds/types.js';
 import { stagePhases } from '../../core/builds/stage-timeline.js';
-import { agentPhases, describePhases, phaseDuration, type AgentPhase } from '../agent-phases.js';
+import { shownStep } from '../../core/builds/step-times.js';
+import { agentPhases, describePhases, firstStepStart, phaseDuration, type AgentPhase } from '../agent-phases.js';
 import { ApiClientError, type ApiClient } from '../client.js';
 import { runOnBuild } from '../command-kit.js';
 import { formatCost } from '../cost.js';
@@ -56,7 +57,10 @@ export function formatBuild(build: BuildDetail, now: number, phasesOf?: PhasesOf
       const note = step.reason ?? (step.exitCode !== undefined && step.exitCode !== 0 ? `exit code ${step.exitCode}` : '');
       const phases = step.kind === 'clone' && step.status === 'success' && phasesOf ? describePhases(phasesOf(stage, step) ?? []) : undefined;
       if (phases) rows.push([`${stage.number}.${step.number}`, `  ${label}`, step.status, phases.clone, oneLine(note || phases.others)]);
-      else rows.push([`${stage.number}.${step.number}`, `  ${label}`, step.status, duration(step.startedAt, step.finishedAt, now), oneLine(note)]);
+      else {
+        const span = shownStep(step);
+        rows.push([`${stage.number}.${step.number}`, `  ${label}`, step.status, duration(span.startedAt, span.finishedAt, now), oneLine(note)]);
+      }
     }
   }
   const [header, ...lines] = table(['#', 'STAGE / STEP', 'STATUS', 'DURATION', 'NOTE'], rows).split('\n');
@@ -88,7 +92,7 @@ export async function clonePhases(api: ApiClient, build: BuildDetail): Promise<M
       if (step.kind !== 'clone' || step.status !== 'success') continue;
       try {
         const page = await api.logs(build.repo, build.number, stage.number, step.number, { offset: 0 });
-        const found = agentPhases(step, page.lines.map((l) => ({ time: l.time, text: l.text })), stage.steps.some((s) => s.afterSetup));
+        const found = agentPhases(step, page.lines.map((l) => ({ time: l.time, text: l.text })), stage.steps.some((s) => s.afterSetup), firstStepStart(stage.steps));
         if (found) phases.set(`${stage.number}.${step.number}`, found);
       } catch (err) {
         if (!(err instanceof ApiClientError && err.status === 503)) throw err;

@@ -126,7 +126,10 @@ export const OPENAPI_DOCUMENT = {
           number: { type: 'integer' }, name: { type: 'string' }, container: { type: 'string' },
           taskArn: { type: 'string', description: 'the ECS task it ran in (a split stage runs several); absent: its stage\'s' },
           status: { enum: stepStatusEnum }, exitCode: { type: 'integer' }, detached: { type: 'boolean' },
-          kind: { enum: ['step', 'service', 'clone'] }, startedAt: { type: 'integer' }, finishedAt: { type: 'integer' }, reason: { type: 'string' },
+          kind: { enum: ['step', 'service', 'clone'] },
+          startedAt: { type: 'integer', description: 'epoch ms; absent before it starts, and on a skipped step (no span, as in Drone)' },
+          finishedAt: { type: 'integer', description: 'epoch ms; absent until it ends, and on a skipped step' },
+          reason: { type: 'string' },
         },
       },
       Stage: {

@@ -102,6 +102,7 @@ export interface BuildStore {
   listActiveStages(status: 'pending' | 'running', page?: PageOptions): Promise<Page<Stage>>;
   /** Updates a stage under the same guards as updateBuild (cancel); keeps the active-stages listing in step with its status. */
   updateStage(buildId: string, stageNumber: number, patch: StagePatch, guard?: UpdateGuard<StageStatus>): Promise<Stage | null>;
+  /** Updates a step under the same guards; one made `skipped` keeps no times but those the patch gives (step-times.ts). */
   updateStep(buildId: string, stageNumber: number, stepNumber: number, patch: StepPatch, guard?: UpdateGuard<StepStatus>): Promise<StepRecord | null>;
   /** A step back to `pending` for a new attempt of its stage, without what the last attempt recorded. */
   resetStep(buildId: string, stageNumber: number, stepNumber: number): Promise<StepRecord | null>;

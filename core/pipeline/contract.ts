@@ -241,6 +241,23 @@ export function stepExitFile(stepsDir: string, container: string): string {
   return `${stepRecordDir(stepsDir, container)}/${container}.exit`;
 }
 
+/**
+ * The agent's progress lines (`slipway-agent: ` + message) that the control plane and the CLI
+ * read while the stage runs: the clone's end shows in them before any step ends (the steps
+ * that start with the task wait for the setup, and ECS's events carry no health).
+ */
+export const AGENT_LINE = {
+  prefix: 'slipway-agent: ',
+  /** The clone is done: `clone: checked out <sha>`. */
+  cloned: 'clone: checked out ',
+  /** The pipeline asked for no clone (`clone: disable: true`). */
+  cloneDisabled: 'clone: disabled by the pipeline',
+  /** Every line about the clone starts so; a clone that failed says why in a line `clone: …` + setupFailedStepsGoOn. */
+  clone: 'clone: ',
+  /** Ends the line of a failed setup after which steps still run: `<what failed>` + this. */
+  setupFailedStepsGoOn: ': the steps that run on failure still run, the others are skipped',
+} as const;
+
 /** Lines the agent prints on its log stream so the control plane can reconcile. */
 export const REPORT_PREFIX = {
   step: 'SLIPWAY_STEP ',

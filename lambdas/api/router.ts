@@ -16,6 +16,8 @@ import type {
 } from '../../core/builds/api.js';
 import { computeMetrics, metricsWindow } from '../../core/builds/metrics.js';
 import { stagePhases } from '../../core/builds/stage-timeline.js';
+import { shownStep } from '../../core/builds/step-times.js';
+import { withCloneEnds } from '../shared/execution/clone-end.js';
 import { OPENAPI_DOCUMENT } from '../../core/builds/openapi.js';
 import { isStageDone, isStepDone } from '../../core/builds/status.js';
 import { type BuildStore, InvalidCursorError, type Page, type PageOptions, type RecentRecordsReader } from '../../core/builds/ports.js';
@@ -145,9 +147,14 @@ export async function handleApiRequest(request: ApiRequest, deps: ApiDeps): Prom
     const id = makeBuildId(repo, number);
     switch (FIRST_FORM[route.name] ?? route.name) {
       case 'build': {
-        const detail = await deps.store.getBuildDetail(id);
-        if (!detail) return apiError(404, `build ${repo} #${number} does not exist`);
-        const withPhases: BuildDetailResponse = { ...detail, stages: detail.stages.map((stage) => ({ ...stage, ...(stage.timeline ? { phases: stagePhases(stage, stage.steps) } : {}) })) };
+        const stored = await deps.store.getBuildDetail(id);
+        if (!stored) return apiError(404, `build ${repo} #${number} does not exist`);
+        // A running stage's clone as its agent's log shows it: ECS says nothing of its end.
+        const detail = await withCloneEnds(deps, stored);
+        const withPhases: BuildDetailResponse = {
+          ...detail,
+          stages: detail.stages.map((stage) => ({ ...stage, steps: stage.steps.map(shownStep), ...(stage.timeline ? { phases: stagePhases(stage, stage.steps) } : {}) })),
+        };
         return json(200, withPhases);
       }
       case 'logs':

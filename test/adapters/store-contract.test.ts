@@ -200,6 +200,17 @@ describe.each([
     });
   });
 
+  it('a step made skipped keeps no times: its container ran, its commands did not (core/builds/step-times.ts)', async () => {
+    const s = make();
+    const id = await oneStage(s);
+    await s.store.updateStep(id, 1, 1, { status: 'running', startedAt: 5, taskArn: TASK });
+    const skipped = await s.store.updateStep(id, 1, 1, { status: 'skipped', reason: 'service not ready' });
+    expect(skipped).toMatchObject({ status: 'skipped', reason: 'service not ready', taskArn: TASK });
+    expect([skipped?.startedAt, skipped?.finishedAt]).toEqual([undefined, undefined]);
+    const [read] = await s.store.listSteps(id, 1);
+    expect([read?.startedAt, read?.finishedAt]).toEqual([undefined, undefined]);
+  });
+
   it('a reset step is pending again, without what the last attempt recorded', async () => {
     const s = make();
     const id = await oneStage(s);

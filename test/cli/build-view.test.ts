@@ -50,3 +50,15 @@ describe('slipway build: where a stage\'s time went', () => {
     expect(formatBuild(build, 0)).not.toContain('timeline:');
   });
 });
+
+describe('slipway build: a skipped step', () => {
+  it('shows no duration, even when its record kept the times of its container (Drone: no span for a skipped step)', () => {
+    const step = { buildId: 'acme/app#3', stageNumber: 2, number: 2, name: 'use-cache', container: 'use-cache', detached: false, kind: 'step' as const };
+    const shown: BuildDetail = {
+      ...build,
+      stages: [{ ...base, number: 2, name: 'test', status: 'failure', startedAt: 0, finishedAt: 40_000, steps: [{ ...step, status: 'skipped', startedAt: 1000, finishedAt: 35_000, reason: 'service not ready' }] }],
+    };
+    const row = formatBuild(shown, 50_000).split('\n').find((l) => l.includes('use-cache')) ?? '';
+    expect(row).toMatch(/^2\.2 +use-cache +skipped +- +service not ready$/);
+  });
+});

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentPhases, describePhases, phaseDuration } from '../../cli/agent-phases.js';
+import { agentPhases, describePhases, firstStepStart, phaseDuration } from '../../cli/agent-phases.js';
 import { formatBuild } from '../../cli/commands/build.js';
 import type { CliIO } from '../../cli/io.js';
 import { main } from '../../cli/main.js';
@@ -33,6 +33,14 @@ describe('agentPhases', () => {
       { name: 'services ready', ms: 1020 },
       { name: 'steps start', ms: 12_600 },
     ]);
+  });
+
+  it('"steps start" runs to the first step\'s start once the clone record ends at the clone (its agent\'s own end)', () => {
+    const ended = { ...clone, finishedAt: T + 2380 };
+    expect(agentPhases(ended, AGENT_LOG)?.map((p) => p.name)).toEqual(['agent start', 'clone', 'services ready']);
+    expect(agentPhases(ended, AGENT_LOG, false, T + 16_000)?.find((p) => p.name === 'steps start')).toEqual({ name: 'steps start', ms: 12_600 });
+    const plugin: StepRecord = { ...clone, number: 2, name: 'publish', container: 'publish', kind: 'step', startedAt: T + 16_000 };
+    expect(firstStepStart([ended, plugin, { ...plugin, number: 3, whenStatus: 'failure', startedAt: T + 2200 }])).toBe(T + 16_000);
   });
 
   it('no "steps start" when the steps started with the task: the clone record then ends when a step passes', () => {
@@ -62,7 +70,8 @@ describe('the clone line and row', () => {
   it('progress: the clone\'s own time, the other phases beside it', () => {
     const lines: string[] = [];
     progressPrinter((l) => lines.push(l), phasesOf)(build);
-    expect(lines).toEqual(['  ✓ clone success in 0.27s (agent start 2.1s, services ready 1.0s, steps start 13s)']);
+    // Seen only once it passed: its start is printed all the same (cli/progress.ts).
+    expect(lines).toEqual(['  … clone running', '  ✓ clone success in 0.27s (agent start 2.1s, services ready 1.0s, steps start 13s)']);
     expect(describePhases([])).toBeUndefined();
   });
 

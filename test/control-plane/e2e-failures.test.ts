@@ -169,6 +169,12 @@ describe('failures end in a clear, correct status', () => {
     );
     const useCache = stage!.steps.find((s) => s.name === 'use-cache')!;
     expect(e2e.aws.ecs.logs(stage!.taskArn!, useCache.container).map((l) => l.message)).not.toContain('must not run');
+    // Its container ran (waiting for the setup, then skipping itself), its commands did not: no times, no duration.
+    expect([useCache.startedAt, useCache.finishedAt]).toEqual([undefined, undefined]);
+    // The clone ended when its agent checked the commit out, not when the task began to stop.
+    const clone = stage!.steps.find((s) => s.kind === 'clone')!;
+    expect(stage!.timeline?.clonedAt).toBeDefined();
+    expect(clone.finishedAt).toBe(stage!.timeline!.clonedAt);
 
     // The task is gone: stopped by its essential agent, the service with it.
     const ecsTask = task(stage!.taskArn);

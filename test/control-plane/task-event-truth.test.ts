@@ -7,7 +7,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { buildId, type Build, type StepRecord } from '../../core/builds/types.js';
 import type { TaskStateChangeContainer, TaskStateChangeDetail } from '../../core/builds/task-event.js';
-import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
+import { AGENT_CONTAINER, AGENT_ENV, AGENT_EXIT, SETUP_SKIPPED_EXIT_CODE } from '../../core/pipeline/contract.js';
 import type { StageJob } from '../../core/scaling/job.js';
 import { applyTaskEvent } from '../../lambdas/shared/execution/apply-event.js';
 import { segmentTimeoutSeconds } from '../../core/builds/segment-run.js';
@@ -120,6 +120,31 @@ describe('records from the events ECS sends', () => {
     expect([stage?.status, stage?.finishedAt]).toEqual(['success', Date.parse(iso(40))]);
     const build = await deps.store.getBuild(id);
     expect([build?.status, build?.startedAt, build?.finishedAt]).toEqual(['success', Date.parse(iso(0)) + 500, Date.parse(iso(40))]);
+  });
+
+  it('a step that started with the task and skipped itself after a service never became ready keeps no times (Drone: runner-go pipeline/state.go skip)', async () => {
+    const id = await runningStage('acme/skipped-times');
+    // Steps with commands start with the task and wait in their wrapper for the setup record.
+    for (const step of store.steps.values()) if (step.buildId === id && step.kind === 'step' && step.status === 'pending') step.afterSetup = true;
+    await applyTaskEvent(deps, event(id, 2, { updatedAt: iso(5), containers: [c(AGENT_CONTAINER, 'RUNNING'), c('step-build', 'RUNNING'), c('step-test', 'PENDING')] }));
+    expect((await stepsOf(id)).build).toMatchObject({ status: 'running', startedAt: Date.parse(iso(5)) });
+    await applyTaskEvent(
+      deps,
+      event(id, 4, {
+        lastStatus: 'STOPPED', desiredStatus: 'STOPPED', stopCode: 'EssentialContainerExited', updatedAt: iso(41), stoppingAt: iso(9), stoppedAt: iso(40),
+        containers: [
+          c(AGENT_CONTAINER, 'STOPPED', { exitCode: AGENT_EXIT.serviceNotReady }),
+          c('step-build', 'STOPPED', { exitCode: SETUP_SKIPPED_EXIT_CODE }),
+          c('step-test', 'STOPPED', { reason: 'CannotStartContainerError: dependency' }),
+        ],
+      }),
+    );
+    const steps = await stepsOf(id);
+    for (const name of ['build', 'test']) {
+      expect(steps[name], name).toMatchObject({ status: 'skipped' });
+      expect([steps[name]?.startedAt, steps[name]?.finishedAt], name).toEqual([undefined, undefined]);
+    }
+    expect((await deps.store.getStage(id, 1))?.reason).toBe('service-not-ready');
   });
 
   it('a Spot requeue clears what the interrupted attempt recorded on its steps', async () => {

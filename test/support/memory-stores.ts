@@ -12,6 +12,7 @@ import type { BuildPatch, BuildStore, EventApply, Page, PageOptions, RequeueInpu
 import { FINAL_RANK, statusRank } from '../../core/builds/status.js';
 import type { Build, BuildDetail, BuildStatus, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from '../../core/builds/types.js';
 import { stageKey } from '../../core/builds/types.js';
+import { STEP_TIME_FIELDS } from '../../core/builds/step-times.js';
 import type { StageJob } from '../../core/scaling/job.js';
 import type { JobQueue } from '../../core/scaling/job-queue.js';
 import type { TaskUsage } from '../../core/cost/types.js';
@@ -113,6 +114,7 @@ export class MemoryBuildStore implements BuildStore {
     const step = this.steps.get(key);
     if (!step || !allowed(step, patch.status, guard)) return null;
     const next = patched(step, { ...patch, eventVersion: guard.eventVersion });
+    if (patch.status === 'skipped') for (const attr of STEP_TIME_FIELDS) if (patch[attr] === undefined) delete next[attr];
     this.steps.set(key, next);
     return copy(next);
   }

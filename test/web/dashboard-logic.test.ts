@@ -119,6 +119,14 @@ describe('a step and the header of its log', () => {
     expect(stepItem(1, step({ status: 'success' }), false, 0)).not.toContain('step-reason');
   });
 
+  it('a skipped step shows no duration, even when its record kept its container\'s times (Drone: no span for a skipped step)', () => {
+    // A step that started with the task and skipped itself after a service never became ready.
+    const skipped = step({ status: 'skipped', startedAt: 1000, finishedAt: 35_000, reason: 'service "cache" (port 6391) not ready after 2 s' });
+    expect(stepItem(1, skipped, false, 40_000)).toContain('<span class="meta"></span>');
+    expect(stepItem(1, skipped, false, 40_000)).not.toContain('34s');
+    expect(logHeader(skipped, 40_000)).toContain('<span class="duration">did not run</span>');
+  });
+
   it('names the step, its status, exit code and duration, and the reason beneath', () => {
     const html = logHeader(step({ exitCode: 3, startedAt: 0, finishedAt: 65_000, reason: 'the pipeline ran past its timeout' }), 70_000);
     expect(html).toBe(

@@ -7,6 +7,7 @@ import { acceptTaskEvent, agentResultWanted, changedAt, isoMillis, isStageDone, 
 import type { StepRecord } from '../../../core/builds/types.js';
 import type { TaskStateChangeDetail } from '../../../core/builds/task-event.js';
 import { stageTimeline } from '../../../core/builds/stage-timeline.js';
+import { stepTimes } from '../../../core/builds/step-times.js';
 import { AGENT_CONTAINER, AGENT_ENV, type AgentSetupTimes } from '../../../core/pipeline/contract.js';
 import { SERVICE_TASK_STARTED_BY_PREFIX, runTaskTokens, segmentJob } from '../../../core/scaling/job.js';
 import { segmentRunKey } from '../../../core/builds/segment-run.js';
@@ -141,10 +142,12 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
 
   // Steps first: their writes only move forward, so a retry after a crash repeats them harmlessly.
   const changes = [...stepChanges(detail, steps, outcome), ...(outcome ? serviceTaskSteps(elsewhere, outcome) : [])];
+  // The clone's own end, by the agent (a later segment's "clone" is the restore of the workspace).
+  const clonedAt = (stage.segment ?? 1) === 1 ? isoMillis(setup?.clonedAt) : undefined;
   for (const change of changes) {
     const step = all.find((s) => s.number === change.number)!;
-    const startedAt = change.startedAt ?? at;
-    const times = change.status === 'running' ? { startedAt } : { ...(step.startedAt === undefined && change.status !== 'skipped' ? { startedAt } : {}), finishedAt: at };
+    const cloneEnd = step.kind === 'clone' && change.status === 'success' ? clonedAt : undefined;
+    const times = cloneEnd !== undefined ? stepTimes(step, { ...change, startedAt: Math.min(step.startedAt ?? at, cloneEnd) }, at, cloneEnd) : stepTimes(step, change, at);
     const ranIn = here.has(step.container) ? detail.taskArn : elsewhere.includes(step) ? stage.serviceTaskArn : undefined;
     await deps.store.updateStep(buildId, stageNumber, change.number, {
       status: change.status,
@@ -153,6 +156,12 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
       ...(ranIn !== undefined ? { taskArn: ranIn } : {}),
       ...times,
     });
+  }
+  // A clone recorded passed before its end was known (a step passed, the scheduled pass saw the
+  // agent HEALTHY) takes the agent's own end once the stage is over.
+  const passedClone = all.find((s) => s.kind === 'clone' && s.status === 'success' && !changes.some((c) => c.number === s.number));
+  if (passedClone && clonedAt !== undefined && passedClone.finishedAt !== clonedAt) {
+    await deps.store.updateStep(buildId, stageNumber, passedClone.number, { status: 'success', finishedAt: clonedAt, ...(passedClone.startedAt !== undefined && passedClone.startedAt > clonedAt ? { startedAt: clonedAt } : {}) }, { fromStatuses: ['success'] });
   }
   const stepStarted = changes.some((c) => all.find((s) => s.number === c.number)?.kind === 'step' && c.status !== 'skipped');
 

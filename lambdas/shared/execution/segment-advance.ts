@@ -10,6 +10,7 @@
 
 import { isoMillis, stepChanges, type StageOutcome } from '../../../core/builds/status.js';
 import type { TaskStateChangeDetail } from '../../../core/builds/task-event.js';
+import { stepTimes } from '../../../core/builds/step-times.js';
 import type { Stage } from '../../../core/builds/types.js';
 import { afterSegment, segmentTimeoutSeconds } from '../../../core/builds/segment-run.js';
 import { AGENT_CONTAINER, EARLY_EXIT_CODE } from '../../../core/pipeline/contract.js';
@@ -55,7 +56,7 @@ export async function advanceSegment(deps: ExecutionDeps, end: SegmentEnd): Prom
   const here = new Set(detail.containers.map((c) => c.name));
   for (const change of stepChanges(detail, steps, outcome)) {
     const step = steps.find((s) => s.number === change.number)!;
-    const times = change.status === 'running' ? { startedAt: at } : { ...(step.startedAt === undefined && change.status !== 'skipped' ? { startedAt: at } : {}), finishedAt: isoMillis(detail.stoppedAt) ?? at };
+    const times = stepTimes(step, change, at, isoMillis(detail.stoppedAt) ?? at);
     await deps.store.updateStep(buildId, stageNumber, change.number, {
       status: change.status,
       ...(change.exitCode !== undefined ? { exitCode: change.exitCode } : {}),

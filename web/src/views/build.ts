@@ -9,6 +9,7 @@ import { escapeHtml, formatClock, formatDuration } from '../format.js';
 import { layoutStages, renderGraph } from '../graph.js';
 import { costCard } from './cost.js';
 import { hasRun, isFinished } from '../../../core/builds/status-rank.js';
+import { shownStep } from '../../../core/builds/step-times.js';
 
 const POLL_MS = 1000;
 
@@ -22,7 +23,7 @@ export interface Selection {
 /**
  * The step to open first: the first failed one, else the running one, else the last one that
  * ran. A skipped step is never that last one, although a `when: status` step that was
- * skipped did start (its container ran the gate that skipped it, so it has a start time).
+ * skipped had its container started (it ran the gate that skipped it).
  * Only a build in which no step ran opens its first step (its header says why).
  */
 export function defaultSelection(build: BuildDetail): Selection | undefined {
@@ -39,12 +40,18 @@ function stepLabel(step: StepRecord): string {
   return step.kind === 'service' ? `${step.name} (service)` : step.detached ? `${step.name} (detached)` : step.name;
 }
 
+/** How long a step ran; nothing for a skipped one, whose commands never ran (step-times.ts). */
+function stepDuration(step: StepRecord, now: number): string {
+  const span = shownStep(step);
+  return formatDuration(span.startedAt, span.finishedAt, now);
+}
+
 /** A step in its stage's list; why it was skipped (or failed, or was stopped) beneath its name. */
 export function stepItem(stageNumber: number, step: StepRecord, selected: boolean, now: number): string {
   return (
     `<div class="step${selected ? ' selected' : ''}" data-stage="${stageNumber}" data-step="${step.number}" data-status="${step.status}">` +
     `<span class="step-name"><span class="dot ${step.status}"></span>${escapeHtml(stepLabel(step))}</span>` +
-    `<span class="meta">${formatDuration(step.startedAt, step.finishedAt, now)}</span>` +
+    `<span class="meta">${stepDuration(step, now)}</span>` +
     (step.reason ? `<span class="meta step-reason">${escapeHtml(step.reason)}</span>` : '') +
     `</div>`
   );
@@ -56,7 +63,7 @@ export function logHeader(step: StepRecord | undefined, now: number): string {
   const facts = [
     `<span class="status ${step.status}">${step.status}</span>`,
     step.exitCode !== undefined ? `<span class="exit-code">exit code ${step.exitCode}</span>` : '',
-    `<span class="duration">${formatDuration(step.startedAt, step.finishedAt, now) || (step.status === 'skipped' ? 'did not run' : 'not started')}</span>`,
+    `<span class="duration">${stepDuration(step, now) || (step.status === 'skipped' ? 'did not run' : 'not started')}</span>`,
   ].filter(Boolean);
   return (
     `<div class="log-head" id="log-head"><span class="log-step">${escapeHtml(stepLabel(step))}</span>${facts.join('')}</div>` +
