@@ -212,16 +212,21 @@ export async function startStage(deps: AutoscalerDeps, waiting: Waiting): Promis
 
 /** Ends a stage that cannot start (`error`, could-not-start) with `message`, unless it ended meanwhile. */
 /**
- * Whether the stage's task runs with the fork execution role. The planner marks every job it
+ * Whether the stage's task runs with the fork roles. The planner marks every job it
  * stores (`fork`); a job without the mark was stored before jobs carried it (a build in flight
  * across the upgrade, a stage enqueued later from its stored job, a Spot retry, a later
  * segment), and its build record decides, as the build's own `fork` decided its compile. A job
  * whose build is gone is no trusted build's: it runs as a fork's. Nothing is read where the
- * deployment has no fork role (local mode): there is no other role to choose.
+ * deployment has neither fork role (local mode): there is no other role to choose. Either one
+ * is enough to read it: a fork task role without a fork execution role (a deployment that sets
+ * TASK_ROLE_ARN and no execution role) still keeps the build task role from a fork's containers.
  */
-export async function isForkJob(deps: { config: Pick<ExecutionConfig, 'forkExecutionRoleArn'>; store: Pick<AutoscalerDeps['store'], 'getBuild'> }, job: Pick<StageJob, 'buildId' | 'fork'>): Promise<boolean> {
+export async function isForkJob(
+  deps: { config: Pick<ExecutionConfig, 'forkExecutionRoleArn' | 'forkTaskRoleArn'>; store: Pick<AutoscalerDeps['store'], 'getBuild'> },
+  job: Pick<StageJob, 'buildId' | 'fork'>,
+): Promise<boolean> {
   if (job.fork !== undefined) return job.fork;
-  if (!deps.config.forkExecutionRoleArn) return false;
+  if (!deps.config.forkExecutionRoleArn && !deps.config.forkTaskRoleArn) return false;
   const build = await deps.store.getBuild(job.buildId);
   return build === null || build.fork;
 }
