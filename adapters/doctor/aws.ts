@@ -8,7 +8,7 @@ import { BatchGetImageCommand, type ECRClient, ListImagesCommand } from '@aws-sd
 import { type EvaluationResult, type IAMClient, SimulatePrincipalPolicyCommand } from '@aws-sdk/client-iam';
 import { GetAccountSettingsCommand, GetFunctionConfigurationCommand, InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { GetServiceQuotaCommand, type ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
-import type { EcrImage } from '../../core/doctor/agent-images.js';
+import type { EcrImageToCheck } from '../../core/doctor/agent-images.js';
 import type { ForkPullRepository, ListedImage } from '../../core/doctor/fork-pulls.js';
 import type { LambdaConcurrencyObservation, QuotaObservation, RunTaskSimulation } from '../../core/doctor/judge.js';
 import type { PlannerDoctorRequest } from '../../core/doctor/planner-probe.js';
@@ -118,12 +118,12 @@ export async function fargateQuota(quotas: ServiceQuotasClient, code: string): P
 }
 
 /** The image's manifest as ECR serves it, or null when the tag or digest is not in the repository. */
-export async function ecrManifest(ecr: ECRClient, image: EcrImage): Promise<{ mediaType?: string; body: string } | null> {
+export async function ecrManifest(ecr: ECRClient, image: EcrImageToCheck): Promise<{ mediaType?: string; body: string } | null> {
   const res = await ecr.send(
     new BatchGetImageCommand({
-      registryId: image.registryId,
+      registryId: image.accountId,
       repositoryName: image.repository,
-      imageIds: [image.imageDigest ? { imageDigest: image.imageDigest } : { imageTag: image.imageTag! }],
+      imageIds: [image.imageId],
       acceptedMediaTypes: MANIFEST_ACCEPT.split(', '),
     }),
   );

@@ -2,48 +2,38 @@
 // the compiler writes into task definitions), and what an image's manifest says about them.
 
 import { ENV } from '../config/lambda-env.js';
+import { ecrImageOf, type EcrImage } from '../images/ecr-image.js';
 import { parseManifest, platformName, selectPlatform } from '../images/manifest.js';
 import { parseImageReference } from '../images/reference.js';
 import type { Arch } from '../pipeline/types.js';
 import type { AgentImageObservation } from './judge.js';
 
-/** An image in Amazon ECR: `<account>.dkr.ecr.<region>.amazonaws.com/<repository>(:tag|@digest)`. */
-export interface EcrImage {
-  uri: string;
-  registryId: string;
-  region: string;
-  repository: string;
-  /** The tag, or the digest when pinned. */
-  imageTag?: string;
-  imageDigest?: string;
-}
+/**
+ * An image the doctor looks up in Amazon ECR: where it is, as every part of Slipway reads an ECR
+ * reference (core/images/ecr-image.ts: each host form, any case, with or without a port), and the
+ * image id to ask for: its digest when named (what a pull takes), else its tag (`latest` when none).
+ */
+export type EcrImageToCheck = EcrImage & { uri: string; imageId: { imageDigest: string } | { imageTag: string } };
 
-export type ImageToCheck = { arches: Arch[]; uri: string; ecr: EcrImage | { notEcr: string } };
+export type ImageToCheck = { arches: Arch[]; uri: string; ecr: EcrImageToCheck | { notEcr: string } };
 
-const ECR_HOST = /^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/;
-
-export function ecrImageOf(uri: string): EcrImage | { notEcr: string } {
+/** The ECR image `uri` names, or why it is not one. */
+export function ecrImageToCheck(uri: string): EcrImageToCheck | { notEcr: string } {
   const parsed = parseImageReference(uri);
   if (!parsed.ok) return { notEcr: parsed.error };
-  const host = ECR_HOST.exec(parsed.ref.domain);
-  if (!host) return { notEcr: `${parsed.ref.domain} is not an Amazon ECR registry` };
-  return {
-    uri,
-    registryId: host[1]!,
-    region: host[2]!,
-    repository: parsed.ref.repository,
-    ...(parsed.ref.digest ? { imageDigest: parsed.ref.digest } : { imageTag: parsed.ref.tag ?? 'latest' }),
-  };
+  const ecr = ecrImageOf(uri);
+  if (!ecr) return { notEcr: `${parsed.ref.domain} is not an Amazon ECR registry` };
+  return { ...ecr, uri, imageId: ecr.digest !== undefined ? { imageDigest: ecr.digest } : { imageTag: ecr.tag ?? 'latest' } };
 }
 
 /** One image per architecture (AGENT_IMAGE_AMD64/ARM64), or one multi-arch image for both (AGENT_IMAGE). */
 export function agentImagesToCheck(env: Record<string, string | undefined>): ImageToCheck[] {
   const any = env[ENV.agentImage];
-  if (any) return [{ arches: ['amd64', 'arm64'], uri: any, ecr: ecrImageOf(any) }];
+  if (any) return [{ arches: ['amd64', 'arm64'], uri: any, ecr: ecrImageToCheck(any) }];
   const out: ImageToCheck[] = [];
   for (const [arch, name] of [['amd64', ENV.agentImageAmd64], ['arm64', ENV.agentImageArm64]] as const) {
     const uri = env[name];
-    if (uri) out.push({ arches: [arch], uri, ecr: ecrImageOf(uri) });
+    if (uri) out.push({ arches: [arch], uri, ecr: ecrImageToCheck(uri) });
   }
   return out;
 }

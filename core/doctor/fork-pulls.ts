@@ -8,7 +8,7 @@
 // repository, beside every container asset of the account's CDK apps. Pure.
 
 import { ENV } from '../config/lambda-env.js';
-import { agentImagesToCheck, ecrImageOf } from './agent-images.js';
+import { agentImagesToCheck, ecrImageToCheck } from './agent-images.js';
 
 /** A repository the fork execution role may pull whole, and the images of the stack's in it. */
 export interface ForkPullRepository {
@@ -45,12 +45,12 @@ export function forkPullRepositoriesOf(env: Record<string, string | undefined>):
   const uris = [...agentImagesToCheck(env).map((i) => i.uri), ...(env[ENV.imageBuilder] ? [env[ENV.imageBuilder]!] : [])];
   const byKey = new Map<string, ForkPullRepository>();
   for (const uri of uris) {
-    const ecr = ecrImageOf(uri);
+    const ecr = ecrImageToCheck(uri);
     if ('notEcr' in ecr) continue;
-    const key = `${ecr.registryId}/${ecr.region}/${ecr.repository}`;
-    const entry = byKey.get(key) ?? { registryId: ecr.registryId, region: ecr.region, repository: ecr.repository, ownTags: [], ownDigests: [], cdkAssets: CDK_ASSETS.test(ecr.repository) };
-    if (ecr.imageTag) entry.ownTags.push(ecr.imageTag);
-    if (ecr.imageDigest) entry.ownDigests.push(ecr.imageDigest);
+    const key = `${ecr.accountId}/${ecr.region}/${ecr.repository}`;
+    const entry = byKey.get(key) ?? { registryId: ecr.accountId, region: ecr.region, repository: ecr.repository, ownTags: [], ownDigests: [], cdkAssets: CDK_ASSETS.test(ecr.repository) };
+    if ('imageDigest' in ecr.imageId) entry.ownDigests.push(ecr.imageId.imageDigest);
+    else entry.ownTags.push(ecr.imageId.imageTag);
     byKey.set(key, entry);
   }
   return [...byKey.values()];

@@ -15,6 +15,10 @@ export interface EcrImage {
   region: string;
   /** The repository name (`team/app`), as an ECR repository ARN ends. */
   repository: string;
+  /** The tag the reference names, if any (none: `latest` to a pull, unless a digest is named). */
+  tag?: string;
+  /** The digest the reference names, if any (what a pull takes when both are named). */
+  digest?: string;
 }
 
 /** The account and Region of an ECR registry host, or undefined when the host is not one. */
@@ -23,10 +27,12 @@ export function ecrRegistryOf(domain: string): { accountId: string; region: stri
   return match ? { accountId: match[1]!, region: match[2]! } : undefined;
 }
 
-/** The ECR registry and repository `image` names; undefined for another registry or a reference that does not parse. */
+/** The ECR registry, repository, tag and digest `image` names; undefined for another registry or a reference that does not parse. */
 export function ecrImageOf(image: string): EcrImage | undefined {
   const parsed = parseImageReference(image);
   if (!parsed.ok) return undefined;
   const registry = ecrRegistryOf(parsed.ref.domain);
-  return registry ? { ...registry, repository: parsed.ref.repository } : undefined;
+  if (!registry) return undefined;
+  const { repository, tag, digest } = parsed.ref;
+  return { ...registry, repository, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
 }

@@ -13,8 +13,7 @@
 // and the agent built by the stack lives in CDK's bootstrap asset repository, which holds every
 // container asset of every CDK app of the account.
 
-import { ecrRegistryOf } from '../images/ecr-image.js';
-import { parseImageReference } from '../images/reference.js';
+import { ecrImageOf, type EcrImage } from '../images/ecr-image.js';
 
 /** The repositories of the deployment's registry a fork's execution role may pull. */
 export interface ForkPulls {
@@ -48,16 +47,6 @@ function namePattern(name: string): RegExp {
   return new RegExp(`^${name.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
 }
 
-/** The registry, repository, tag and digest an ECR image names, or undefined for another registry. */
-function ecrReference(image: string): { accountId: string; region: string; repository: string; tag?: string; digest?: string } | undefined {
-  const parsed = parseImageReference(image);
-  if (!parsed.ok) return undefined;
-  const registry = ecrRegistryOf(parsed.ref.domain);
-  if (!registry) return undefined;
-  const { repository, tag, digest } = parsed.ref;
-  return { ...registry, repository, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
-}
-
 /**
  * Why `image` may not be in a fork's task, or undefined when it may: an image beside one of the
  * stack's own in their repository (any account, any Region, any host form) unless it is exactly
@@ -67,11 +56,10 @@ function ecrReference(image: string): { accountId: string; region: string; repos
  * refused by its owner).
  */
 export function forkPullRefusal(image: string, pulls: ForkPulls): ForkPullRefusal | undefined {
-  const ref = ecrReference(image);
+  const ref = ecrImageOf(image);
   if (!ref) return undefined;
-  const sameRepository = (other: NonNullable<ReturnType<typeof ecrReference>>) =>
-    other.accountId === ref.accountId && other.region === ref.region && other.repository === ref.repository;
-  const own = pulls.images.map(ecrReference).filter((o) => o !== undefined && sameRepository(o));
+  const sameRepository = (other: EcrImage) => other.accountId === ref.accountId && other.region === ref.region && other.repository === ref.repository;
+  const own = pulls.images.map(ecrImageOf).filter((o) => o !== undefined && sameRepository(o));
   if (own.length > 0) {
     return own.some((o) => o!.tag === ref.tag && o!.digest === ref.digest) ? undefined : { kind: 'beside-own-image', repository: ref.repository };
   }

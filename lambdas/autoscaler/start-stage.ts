@@ -28,11 +28,15 @@ import { segmentServices, type SegmentServices } from '../../core/builds/service
  * How long a clone token this instance wrote must still live to be used again for a stage of
  * the same repository (clone-tokens.ts, reuseMinLifeMs). ECS hands it to the agent when the
  * task starts, and the agent clones as soon as its image is pulled: the token must outlive
- * provisioning and pulls. The reconciler's bound on a task's start is TIMEOUT_GRACE_MS (a task
- * still running that long past its pipeline timeout, counted from RunTask, is stopped: a
- * start may take that long and no longer); five minutes more for the clone itself and for
- * the clocks of GitHub (which sets the expiry) and of this Lambda to disagree. So a token is
- * reused while it was minted at most about 40 of its 60 minutes ago.
+ * provisioning and pulls. Nothing bounds those: the reconciler stops a task only once it has
+ * run TIMEOUT_GRACE_MS past its pipeline timeout, counted from RunTask (reconcile.ts), so a
+ * start may take longer, and only a pipeline that runs to its timeout is cut short by it. That
+ * grace is the start the design already allows for (the agent's timer starts with the agent);
+ * five minutes more for the clone itself and for the clocks of GitHub (which sets the expiry)
+ * and of this Lambda to disagree. So a token is reused while it was minted at most about 40 of
+ * its 60 minutes ago, and a start slower than about 15 minutes (some 8 GB of images at the
+ * start model's 8.6 MB/s, bench/lib/start-measurements.ts) may clone with a reused token after
+ * its end: git's authentication error fails that clone, and the next start mints a new token.
  */
 export const CLONE_TOKEN_MIN_LIFE_MS = TIMEOUT_GRACE_MS + 5 * 60_000;
 
@@ -208,16 +212,21 @@ export async function startStage(deps: AutoscalerDeps, waiting: Waiting): Promis
 
 /** Ends a stage that cannot start (`error`, could-not-start) with `message`, unless it ended meanwhile. */
 /**
- * Whether the stage's task runs with the fork execution role. The planner marks every job it
+ * Whether the stage's task runs with the fork roles. The planner marks every job it
  * stores (`fork`); a job without the mark was stored before jobs carried it (a build in flight
  * across the upgrade, a stage enqueued later from its stored job, a Spot retry, a later
  * segment), and its build record decides, as the build's own `fork` decided its compile. A job
  * whose build is gone is no trusted build's: it runs as a fork's. Nothing is read where the
- * deployment has no fork role (local mode): there is no other role to choose.
+ * deployment has neither fork role (local mode): there is no other role to choose. Either one
+ * is enough to read it: a fork task role without a fork execution role (a deployment that sets
+ * TASK_ROLE_ARN and no execution role) still keeps the build task role from a fork's containers.
  */
-export async function isForkJob(deps: { config: Pick<ExecutionConfig, 'forkExecutionRoleArn'>; store: Pick<AutoscalerDeps['store'], 'getBuild'> }, job: Pick<StageJob, 'buildId' | 'fork'>): Promise<boolean> {
+export async function isForkJob(
+  deps: { config: Pick<ExecutionConfig, 'forkExecutionRoleArn' | 'forkTaskRoleArn'>; store: Pick<AutoscalerDeps['store'], 'getBuild'> },
+  job: Pick<StageJob, 'buildId' | 'fork'>,
+): Promise<boolean> {
   if (job.fork !== undefined) return job.fork;
-  if (!deps.config.forkExecutionRoleArn) return false;
+  if (!deps.config.forkExecutionRoleArn && !deps.config.forkTaskRoleArn) return false;
   const build = await deps.store.getBuild(job.buildId);
   return build === null || build.fork;
 }

@@ -77,6 +77,22 @@ describe("the execution role of a fork's stage", () => {
     expect(await isForkJob({ config: {}, store }, { buildId: 'acme/app#1' })).toBe(false);
   });
 
+  it("a legacy job of a fork's build in a deployment with a fork task role and no execution roles runs with the fork task role, never the build task role", async () => {
+    const store = new MemoryBuildStore();
+    const ctx = cliContext({ repo: 'acme/app', commit: 'a'.repeat(40), event: 'pull_request', action: 'opened', fork: true });
+    const { build } = newBuildRecords({ ctx, deliveryId: 'd', fork: true, now: 1 }, loadManifest('.drone.yml', 'kind: pipeline\ntype: docker\nname: t\nsteps:\n- name: t\n  image: node:20\n  commands: [true]\n'), { stages: [], skipped: [], errors: [] });
+    store.add({ ...build, id: 'acme/app#1' }, [], []);
+    // executionConfig accepts TASK_ROLE_ARN and FORK_TASK_ROLE_ARN without the execution roles.
+    const onlyTaskRoles = executionConfig({ [ENV.tableName]: 'builds', [ENV.jobsQueueUrl]: 'http://localhost/jobs', [ENV.subnetIds]: 'subnet-1', [ENV.taskRoleArn]: TASK_ROLE, [ENV.forkTaskRoleArn]: FORK_TASK_ROLE });
+    expect(onlyTaskRoles.forkExecutionRoleArn).toBeUndefined();
+    const fork = await isForkJob({ config: onlyTaskRoles, store }, { buildId: 'acme/app#1' });
+    expect(fork).toBe(true);
+    // As startStage uses it: the legacy job, marked so, starts with the fork task role.
+    const { fork: _mark, ...legacy } = jobsOf(true)[0]!;
+    const tokens = runTaskTokens(legacy.stageKey, 1);
+    expect(runTaskInput(onlyTaskRoles, { ...legacy, fork }, 'arn:td', 'FARGATE', tokens).overrides?.taskRoleArn).toBe(FORK_TASK_ROLE);
+  });
+
   it("the autoscaler's RunTask of a fork's stage overrides the execution and task roles with the fork roles; a trusted stage's names none", () => {
     const tokens = runTaskTokens('acme/app#1/1', 0);
     const [fork] = jobsOf(true);

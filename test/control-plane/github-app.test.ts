@@ -125,6 +125,24 @@ describe('the installation id of a repository is kept: a mint is one call to Git
     }
   });
 
+  it('a token past its expiry is refused, as GitHub refuses it (401 Bad credentials): the stand-in never serves a token reused past its life', async () => {
+    const tokens = new GithubAppTokens();
+    const creds = { appId: '123', privateKey };
+    app.setTokenLife(-1000); // minted already expired
+    let expired: { token: string; expiresAt: number };
+    try {
+      expired = await tokens.mint(creds, app.url, 'acme/app', CLONE_PERMISSIONS);
+    } finally {
+      app.setTokenLife(3_600_000);
+    }
+    const live = await tokens.mint(creds, app.url, 'acme/app', CLONE_PERMISSIONS);
+    const read = (token: string) => fetch(`${app.url}/repos/acme/app/contents/.drone.yml?ref=${SHA}`, { headers: { authorization: `token ${token}`, accept: 'application/vnd.github.raw' } });
+    expect(expired.expiresAt).toBeLessThan(Date.now());
+    const refused = await read(expired.token);
+    expect([refused.status, await refused.json()]).toEqual([401, { message: 'Bad credentials' }]);
+    expect((await read(live.token)).status).toBe(200);
+  });
+
   it('requests of one repository at once share one token: the planner planning a batch of its pushes', async () => {
     const scm = createScmAccess({ credentials: async () => ({ github: { apiUrl: app.url, appId: '123', privateKey } }) });
     const before = app.appRequests.length;

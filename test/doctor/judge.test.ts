@@ -1,6 +1,7 @@
 // The doctor's decisions (core/doctor/judge.ts), as tables: what was observed → status, detail, fix.
 import { describe, expect, it } from 'vitest';
-import { agentImagesToCheck, ecrImageOf, observeManifest } from '../../core/doctor/agent-images.js';
+import { agentImagesToCheck, ecrImageToCheck, observeManifest } from '../../core/doctor/agent-images.js';
+import { ecrImageOf } from '../../core/images/ecr-image.js';
 import { forkPullRepositoriesOf, observeForkPulls } from '../../core/doctor/fork-pulls.js';
 import {
   formatReport,
@@ -134,8 +135,25 @@ describe('the agent images', () => {
   const image = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { digest: `sha256:${'c'.repeat(64)}` } });
 
   it('reads the ECR registry, region, repository and tag of an image', () => {
-    expect(ecrImageOf(amd)).toEqual({ uri: amd, registryId: '123456789012', region: 'eu-west-1', repository: 'cdk-hnb659fds-container-assets-123456789012-eu-west-1', imageTag: 'abc' });
-    expect(ecrImageOf('ghcr.io/acme/agent:1')).toEqual({ notEcr: 'ghcr.io is not an Amazon ECR registry' });
+    const where = { accountId: '123456789012', region: 'eu-west-1', repository: 'cdk-hnb659fds-container-assets-123456789012-eu-west-1' };
+    expect(ecrImageToCheck(amd)).toEqual({ ...where, tag: 'abc', uri: amd, imageId: { imageTag: 'abc' } });
+    expect(ecrImageToCheck('ghcr.io/acme/agent:1')).toEqual({ notEcr: 'ghcr.io is not an Amazon ECR registry' });
+    // No tag: `latest`, as a pull; a digest is what a pull takes, with or without a tag.
+    const pinned = `123456789012.dkr.ecr.eu-west-1.amazonaws.com/agent:1@sha256:${'d'.repeat(64)}`;
+    expect(ecrImageToCheck('123456789012.dkr.ecr.eu-west-1.amazonaws.com/agent')).toMatchObject({ imageId: { imageTag: 'latest' } });
+    expect(ecrImageToCheck(pinned)).toMatchObject({ imageId: { imageDigest: `sha256:${'d'.repeat(64)}` } });
+  });
+
+  // One reading of an ECR reference (core/images/ecr-image.ts), the compiler's and the stack's:
+  // an agent the stack lets forks pull (ecr-requests.html host forms) is one the doctor looks up.
+  it("reads every host form of ECR's registry, as the compiler and the stack do: dual-stack, FIPS, any case, a port", () => {
+    for (const host of ['123456789012.dkr-ecr.eu-west-1.on.aws', '123456789012.dkr-ecr-fips.us-east-1.on.aws', '123456789012.DKR.ECR.eu-west-1.AMAZONAWS.COM', '123456789012.dkr.ecr.eu-west-1.amazonaws.com:443']) {
+      const uri = `${host}/slipway-agent:1`;
+      expect(ecrImageOf(uri), uri).toBeDefined();
+      expect(ecrImageToCheck(uri), uri).toMatchObject({ accountId: '123456789012', repository: 'slipway-agent', imageId: { imageTag: '1' } });
+      expect(agentImagesToCheck({ AGENT_IMAGE: uri })[0]!.ecr, uri).not.toHaveProperty('notEcr');
+      expect(forkPullRepositoriesOf({ AGENT_IMAGE: uri }), uri).toEqual([{ registryId: '123456789012', region: ecrImageOf(uri)!.region, repository: 'slipway-agent', ownTags: ['1'], ownDigests: [], cdkAssets: false }]);
+    }
   });
 
   it('checks one image per architecture, or the one multi-arch image for both', () => {

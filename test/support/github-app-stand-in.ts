@@ -3,7 +3,9 @@
 // as GitHub documents it: signature by the App's key, `iss` the App id, `exp` after now and at
 // most 10 minutes after `iat`), answering GitHub's shapes. Other requests are passed to the fake
 // host only with a token minted here for the repository in their path (installation tokens are
-// limited to the repositories they were minted for).
+// limited to the repositories they were minted for), before its `expires_at` ("Installation tokens
+// expire one hour from the time you create them"; an expired one is answered 401 Bad credentials,
+// https://docs.github.com/en/rest/apps/apps#create-an-installation-access-token-for-an-app).
 
 import { createPublicKey, createVerify, randomBytes, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -60,6 +62,8 @@ export async function startGithubAppStandIn(options: AppStandInOptions): Promise
   const publicKey = createPublicKey(options.privateKey);
   const mints: AppStandIn['mints'] = [];
   const tokens: AppStandIn['tokens'] = new Map();
+  /** When each token minted here stops working (epoch ms). */
+  const expiries = new Map<string, number>();
   const installedNames = new Set(options.installedOn.map((r) => r.split('/')[1]!));
   const granted = options.permissions ?? { contents: 'read', statuses: 'write', metadata: 'read' };
   const level = { read: 1, write: 2 } as Record<string, number>;
@@ -113,13 +117,15 @@ export async function startGithubAppStandIn(options: AppStandInOptions): Promise
         }
         const token = `ghs_${randomBytes(18).toString('hex')}`;
         tokens.set(token, { repositories: names, permissions: { ...asked, metadata: 'read' } });
-        return send(res, 201, { token, expires_at: new Date(Date.now() + tokenLifeMs).toISOString(), permissions: parsed.permissions ?? {}, repository_selection: 'selected', repositories: names.map((name) => ({ name })) });
+        const expiresAt = Date.now() + tokenLifeMs;
+        expiries.set(token, expiresAt);
+        return send(res, 201, { token, expires_at: new Date(expiresAt).toISOString(), permissions: parsed.permissions ?? {}, repository_selection: 'selected', repositories: names.map((name) => ({ name })) });
       }
       // Anything else: only with an installation token minted for the repository in the path.
       const repo = /^\/repos\/[^/]+\/([^/]+)\//.exec(url.pathname)?.[1];
       const token = /^(?:Bearer|token) (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
       const grant = token ? tokens.get(token) : undefined;
-      if (!grant) return send(res, 401, { message: 'Bad credentials' });
+      if (!grant || (expiries.get(token!) ?? 0) <= Date.now()) return send(res, 401, { message: 'Bad credentials' });
       if (!repo || !grant.repositories.includes(decodeURIComponent(repo))) return send(res, 404, { message: 'Not Found' });
       const upstream = await fetch(`${options.upstream}${url.pathname}${url.search}`, {
         method: req.method ?? 'GET',
