@@ -10,7 +10,7 @@
 // Each function is measured as a new instance (`cold`: a Lambda just initialized), as the same
 // instance at a second push within its tokens' life (`warm`), and as the same instance at a
 // push that finds its last token too old to use (`refreshed`: the planner refreshes a token
-// five minutes before its hour ends, the autoscaler reuses one with 20 minutes left).
+// five minutes before its hour ends, the autoscaler reuses one with 45 minutes left).
 
 import { generateKeyPairSync } from 'node:crypto';
 import type { Repository } from '../../core/builds/types.js';

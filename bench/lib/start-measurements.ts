@@ -28,11 +28,11 @@ export const CONTROL_PLANE = {
   sqsToLambda: { p50: 0.05, p95: 0.5, source: 'assumed: the SQS event source mapping long-polls; tens of ms when a poller is waiting' },
   gitHostCall: { p50: 0.3, p95: 0.9, source: 'assumed: one GitHub REST call from us-east-1 or eu-west-1 (contents, statuses)' },
   /**
-   * A push of a repository within 40 minutes of its previous one: its function instances still
-   * hold that push's tokens (the autoscaler uses a clone token again with 20 of its 60 minutes
+   * A push of a repository within 15 minutes of its previous one: its function instances still
+   * hold that push's tokens (the autoscaler uses a clone token again with 45 of its 60 minutes
    * left, the planner its API token until 5 minutes before its end).
    */
-  recentPushShare: { value: 0.5, source: 'assumed: half the pushes of an active repository come within 40 minutes of its previous one' },
+  recentPushShare: { value: 0.35, source: 'assumed: about a third of the pushes of an active repository come within 15 minutes of its previous one' },
   ssmWrite: { p50: 0.05, p95: 0.15, source: 'assumed: one SSM PutParameter (standard SecureString) in the Region, tens of ms' },
   dynamoWrite: { p50: 0.01, p95: 0.03, source: 'DynamoDB single-digit ms per item (aws.amazon.com/dynamodb); a transaction of a few items' },
   runTask: { p50: 0.4, p95: 1.2, source: 'assumed: the RunTask API call itself, before the task is PROVISIONING' },

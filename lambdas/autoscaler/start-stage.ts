@@ -20,7 +20,6 @@ import { isWaiting, type AutoscalerDeps, type PassReport, type Waiting } from '.
 import { ensureTaskDefinition } from './register.js';
 import { isEc2Task, rootOnInstance } from '../../core/pipeline/ec2-task.js';
 import { CloneTokenError } from '../shared/clone-tokens.js';
-import { TIMEOUT_GRACE_MS } from './reconcile.js';
 import { isServicesAddress, serviceTaskState, type ServiceTaskState } from './service-task.js';
 import { segmentServices, type SegmentServices } from '../../core/builds/service-task.js';
 
@@ -28,17 +27,15 @@ import { segmentServices, type SegmentServices } from '../../core/builds/service
  * How long a clone token this instance wrote must still live to be used again for a stage of
  * the same repository (clone-tokens.ts, reuseMinLifeMs). ECS hands it to the agent when the
  * task starts, and the agent clones as soon as its image is pulled: the token must outlive
- * provisioning and pulls. Nothing bounds those: the reconciler stops a task only once it has
- * run TIMEOUT_GRACE_MS past its pipeline timeout, counted from RunTask (reconcile.ts), so a
- * start may take longer, and only a pipeline that runs to its timeout is cut short by it. That
- * grace is the start the design already allows for (the agent's timer starts with the agent);
- * five minutes more for the clone itself and for the clocks of GitHub (which sets the expiry)
- * and of this Lambda to disagree. So a token is reused while it was minted at most about 40 of
- * its 60 minutes ago, and a start slower than about 15 minutes (some 8 GB of images at the
- * start model's 8.6 MB/s, bench/lib/start-measurements.ts) may clone with a reused token after
- * its end: git's authentication error fails that clone, and the next start mints a new token.
+ * provisioning and pulls, and nothing bounds those (the reconciler stops a task only once it
+ * has run TIMEOUT_GRACE_MS past its pipeline timeout, counted from RunTask, reconcile.ts). A
+ * clone that fails on an expired token fails the build with git's authentication error, which
+ * no user can act on, so reuse is kept to tokens minted at most 15 of their 60 minutes ago
+ * (GitHub sets the expiry): a start may take 40 minutes, far beyond the start model's p95 of
+ * about 3 minutes (bench/lib/start-measurements.ts), and the clocks of GitHub and this Lambda
+ * may disagree by five. Bursts of pushes, where the saved calls matter, fall inside 15 minutes.
  */
-export const CLONE_TOKEN_MIN_LIFE_MS = TIMEOUT_GRACE_MS + 5 * 60_000;
+export const CLONE_TOKEN_MIN_LIFE_MS = 45 * 60_000;
 
 /** Failed starts (errors, not waits) after which a stage ends `error`. */
 export const MAX_START_FAILURES = 8;  // with startRetryDelayMs: about 45 min of tries
