@@ -126,14 +126,15 @@ export async function startStage(deps: AutoscalerDeps, waiting: Waiting): Promis
     ensureTaskDefinition(deps.ecs, job.taskDefinition, taskRoles(config)),
     deps.cloneTokens ? deps.cloneTokens(job) : Promise.resolve(undefined),
   ]);
+  // An error the minter does not word (a bug, not GitHub or SSM) surfaces whatever the registration did.
+  if (token.status === 'rejected' && !(token.reason instanceof CloneTokenError)) throw token.reason;
   if (registered.status === 'rejected') {
     const info = classifyAwsError(registered.reason);
     return afterError(deps, stage, attempt, info, `RegisterTaskDefinition: ${describeAwsError(info)}`);
   }
   const taskDefinitionArn = registered.value;
   if (token.status === 'rejected') {
-    const err: unknown = token.reason;
-    if (!(err instanceof CloneTokenError)) throw err;
+    const err = token.reason as CloneTokenError;
     return afterError(deps, stage, attempt, { kind: err.retryable ? 'transient' : 'fatal', retryable: err.retryable, name: err.name, message: err.message }, err.message);
   }
   if (token.value) {

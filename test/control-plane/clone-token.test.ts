@@ -260,6 +260,28 @@ describe('GitHub App clone tokens, minted when the stage starts', () => {
     expect(events.indexOf('RunTaskCommand answered')).toBeGreaterThan(Math.max(registered, events.indexOf('token written')));
   });
 
+  it('an error the minter does not word (a bug) surfaces even when the registration failed too: never dropped', async () => {
+    const { build } = await seedStage('acme/app');
+    const ecs = deps.ecs;
+    const broken = {
+      ...deps,
+      ecs: {
+        send: async (command: { constructor: { name: string } }) => {
+          if (command.constructor.name === 'RegisterTaskDefinitionCommand') throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+          return (ecs.send as (c: unknown) => Promise<unknown>)(command);
+        },
+      } as unknown as typeof deps.ecs,
+      cloneTokens: async () => {
+        throw new TypeError('minter bug');
+      },
+    };
+    await expect(runPass(broken, { reconcile: false })).rejects.toThrow('minter bug');
+    // Nothing of the stage was lost: the next pass starts it.
+    const report = await runPass(deps, { reconcile: false });
+    expect(report.started.map((s) => s.stageKey)).toEqual([`${build.id}/1`]);
+    await finished(build.id);
+  });
+
   it('fails the stage, not the pass, when the App is not installed on the repository: the message says so and no task starts', async () => {
     const missing = await seedStage('acme/not-installed');
     const fine = await seedStage('acme/app');
