@@ -8,6 +8,7 @@ import type { StepRecord } from '../../../core/builds/types.js';
 import type { TaskStateChangeDetail } from '../../../core/builds/task-event.js';
 import { stageTimeline } from '../../../core/builds/stage-timeline.js';
 import { stepTimes } from '../../../core/builds/step-times.js';
+import { writeCommandStarts } from './command-starts.js';
 import { AGENT_CONTAINER, AGENT_ENV, type AgentSetupTimes } from '../../../core/pipeline/contract.js';
 import { SERVICE_TASK_STARTED_BY_PREFIX, runTaskTokens, segmentJob } from '../../../core/scaling/job.js';
 import { segmentRunKey } from '../../../core/builds/segment-run.js';
@@ -100,13 +101,16 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   // skipped) when the stage or its steps need them, and its phase times for the stage's
   // timeline. Read once the task is over; without it the generic text stands, and the event is
   // applied all the same.
+  // Read whenever the agent exited with a code of its own (it then wrote the line), the result
+  // is used whole: what it says of the steps (their commands' starts above all: steps that
+  // start with the task wait in their wrappers, AgentResult.started) counts in every ending.
   let setup: AgentSetupTimes | undefined;
   const wantsWords = outcome !== undefined && (agentResultWanted(outcome) || stepsNeedAgentResult(detail, steps));
   if (outcome && deps.agentResults && (wantsWords || detail.containers.some((c) => c.name === AGENT_CONTAINER && c.exitCode !== undefined))) {
     const read = await deps.agentResults(detail.taskArn);
     if ('result' in read) {
       setup = read.result.setup;
-      if (wantsWords) outcome = stageOutcome(detail, run, read.result);
+      outcome = stageOutcome(detail, run, read.result);
     } else if (wantsWords) {
       deps.log('agent result not read: the stage keeps the generic message', { ...stageKeys(key), taskArn: detail.taskArn, why: read.missing });
     }
@@ -163,7 +167,14 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   if (passedClone && clonedAt !== undefined && passedClone.finishedAt !== clonedAt) {
     await deps.store.updateStep(buildId, stageNumber, passedClone.number, { status: 'success', finishedAt: clonedAt, ...(passedClone.startedAt !== undefined && passedClone.startedAt > clonedAt ? { startedAt: clonedAt } : {}) }, { fromStatuses: ['success'] });
   }
-  const stepStarted = changes.some((c) => all.find((s) => s.number === c.number)?.kind === 'step' && c.status !== 'skipped');
+  // Steps that finished while the stage ran take their commands' start from the agent's result.
+  const fixed = outcome ? await writeCommandStarts(deps, buildId, stageNumber, all, outcome, changes) : [];
+  // The first step's start, where known (a step that waited in its container: its commands').
+  const starts = [
+    ...changes.filter((c) => all.find((s) => s.number === c.number)?.kind === 'step' && c.status !== 'skipped' && !(c.startUnknown && c.startedAt === undefined)).map((c) => c.startedAt ?? at),
+    ...fixed.map((f) => f.startedAt),
+  ];
+  const firstStepAt = starts.length > 0 ? Math.min(...starts) : undefined;
 
   const applied = await deps.stages.applyEvent(buildId, stageNumber, {
     taskArn: detail.taskArn,
@@ -179,7 +190,7 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
           ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}),
         }
       : {}),
-    ...(stepStarted ? { firstStepAt: at } : {}),
+    ...(firstStepAt !== undefined ? { firstStepAt } : {}),
     ...(outcome ? { timeline: stageTimeline(detail, setup) } : {}),
   });
   if (!applied) return { applied: false, stageKey: key, reason: 'a newer event was applied meanwhile' };
