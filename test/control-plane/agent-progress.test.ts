@@ -154,6 +154,8 @@ describe("the clone's end while the stage runs", () => {
     // 7 s → 30 s: its commands, not the 5 s its container waited for the clone and the services.
     expect((await store.listSteps(id, 1))[1]).toMatchObject({ status: 'success', startedAt: at(7), finishedAt: at(30) });
     expect((await store.getStage(id, 1))?.firstStepAt).toBe(at(7));
+    // The stage's timeline keeps the step marks the metrics read: the first step after the setup's 6 s.
+    expect((await store.getStage(id, 1))?.timeline).toMatchObject({ readyAt: at(6), firstStepAt: at(7), lastStepAt: at(30) });
   });
 
   it('a log that cannot be read leaves the records as they are, and says so', async () => {

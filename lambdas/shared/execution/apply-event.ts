@@ -6,7 +6,7 @@ import { parseStageKey } from '../../../core/builds/types.js';
 import { acceptTaskEvent, agentResultWanted, changedAt, isoMillis, isStageDone, isStepDone, stageOutcome, stagePhase, stepChanges, stepsNeedAgentResult, type StageOutcome, type StepChange } from '../../../core/builds/status.js';
 import type { StepRecord } from '../../../core/builds/types.js';
 import type { TaskStateChangeDetail } from '../../../core/builds/task-event.js';
-import { stageTimeline } from '../../../core/builds/stage-timeline.js';
+import { stageTimeline, stepMarks } from '../../../core/builds/stage-timeline.js';
 import { stepTimes } from '../../../core/builds/step-times.js';
 import { writeCommandStarts } from './command-starts.js';
 import { AGENT_CONTAINER, AGENT_ENV, type AgentSetupTimes } from '../../../core/pipeline/contract.js';
@@ -148,10 +148,13 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   const changes = [...stepChanges(detail, steps, outcome), ...(outcome ? serviceTaskSteps(elsewhere, outcome) : [])];
   // The clone's own end, by the agent (a later segment's "clone" is the restore of the workspace).
   const clonedAt = (stage.segment ?? 1) === 1 ? isoMillis(setup?.clonedAt) : undefined;
+  // The step records as this event leaves them, for the stage's timeline.
+  const written = new Map(all.map((s) => [s.number, s]));
   for (const change of changes) {
     const step = all.find((s) => s.number === change.number)!;
     const cloneEnd = step.kind === 'clone' && change.status === 'success' ? clonedAt : undefined;
     const times = cloneEnd !== undefined ? stepTimes(step, { ...change, startedAt: Math.min(step.startedAt ?? at, cloneEnd) }, at, cloneEnd) : stepTimes(step, change, at);
+    written.set(step.number, change.status === 'skipped' ? { ...step, status: 'skipped', startedAt: undefined, finishedAt: undefined } : { ...step, status: change.status, ...times });
     const ranIn = here.has(step.container) ? detail.taskArn : elsewhere.includes(step) ? stage.serviceTaskArn : undefined;
     await deps.store.updateStep(buildId, stageNumber, change.number, {
       status: change.status,
@@ -169,6 +172,7 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   }
   // Steps that finished while the stage ran take their commands' start from the agent's result.
   const fixed = outcome ? await writeCommandStarts(deps, buildId, stageNumber, all, outcome, changes) : [];
+  for (const fix of fixed) written.set(fix.number, { ...written.get(fix.number)!, startedAt: fix.startedAt });
   // The first step's start, where known (a step that waited in its container: its commands').
   const starts = [
     ...changes.filter((c) => all.find((s) => s.number === c.number)?.kind === 'step' && c.status !== 'skipped' && !(c.startUnknown && c.startedAt === undefined)).map((c) => c.startedAt ?? at),
@@ -191,7 +195,7 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
         }
       : {}),
     ...(firstStepAt !== undefined ? { firstStepAt } : {}),
-    ...(outcome ? { timeline: stageTimeline(detail, setup) } : {}),
+    ...(outcome ? { timeline: { ...stageTimeline(detail, setup), ...stepMarks([...written.values()]) } } : {}),
   });
   if (!applied) return { applied: false, stageKey: key, reason: 'a newer event was applied meanwhile' };
 
