@@ -100,10 +100,9 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   // The agent's result line: its own words (which service and port, git's reason, the steps it
   // skipped) when the stage or its steps need them, and its phase times for the stage's
   // timeline. Read once the task is over; without it the generic text stands, and the event is
-  // applied all the same.
-  // Read whenever the agent exited with a code of its own (it then wrote the line), the result
-  // is used whole: what it says of the steps (their commands' starts above all: steps that
-  // start with the task wait in their wrappers, AgentResult.started) counts in every ending.
+  // applied all the same. Read whenever the agent exited with a code of its own (it then wrote
+  // the line), it is used whole: what it says of the steps (when the commands of those that
+  // waited in their wrappers started, AgentResult.started) counts in every ending.
   let setup: AgentSetupTimes | undefined;
   const wantsWords = outcome !== undefined && (agentResultWanted(outcome) || stepsNeedAgentResult(detail, steps));
   if (outcome && deps.agentResults && (wantsWords || detail.containers.some((c) => c.name === AGENT_CONTAINER && c.exitCode !== undefined))) {
@@ -175,7 +174,7 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   for (const fix of fixed) written.set(fix.number, { ...written.get(fix.number)!, startedAt: fix.startedAt });
   // The first step's start, where known (a step that waited in its container: its commands').
   const starts = [
-    ...changes.filter((c) => all.find((s) => s.number === c.number)?.kind === 'step' && c.status !== 'skipped' && !(c.startUnknown && c.startedAt === undefined)).map((c) => c.startedAt ?? at),
+    ...changes.filter((c) => all.find((s) => s.number === c.number)?.kind === 'step' && c.status !== 'skipped' && !c.startUnknown).map((c) => c.startedAt ?? at),
     ...fixed.map((f) => f.startedAt),
   ];
   const firstStepAt = starts.length > 0 ? Math.min(...starts) : undefined;
