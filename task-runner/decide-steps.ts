@@ -68,17 +68,18 @@ function observed(step: AgentStepPlan, view: ContainerView | undefined, exit: Ex
     if (finishedAt !== undefined) state.finishedAt = finishedAt;
     return state;
   }
-  if (view === undefined || view.phase === 'pending') return { phase: 'waiting' };
+  // Its marker: its commands run (also when the endpoint does not answer, or is a poll behind).
+  const marked = waitsInWrapper(step) ? marks.started?.[step.container] : undefined;
+  if (view === undefined || view.phase === 'pending') return marked === undefined ? { phase: 'waiting' } : { phase: 'running', startedAt: marked };
   if (view.phase === 'running') {
-    if (waitsInWrapper(step)) {
-      const started = marks.started?.[step.container];
-      return started === undefined ? { phase: 'waiting' } : { phase: 'running', startedAt: started };
-    }
+    if (waitsInWrapper(step)) return marked === undefined ? { phase: 'waiting' } : { phase: 'running', startedAt: marked };
     return view.startedAt === undefined ? { phase: 'running' } : { phase: 'running', startedAt: view.startedAt };
   }
   // Stopped without ever starting: ECS blocked it (a SUCCESS dependency failed).
   if (view.startedAt === undefined) return 'never-started';
-  const state: StepState = { phase: 'exited', exitCode: view.exitCode, startedAt: view.startedAt };
+  const state: StepState = { phase: 'exited', exitCode: view.exitCode };
+  const startedAt = waitsInWrapper(step) ? marked : view.startedAt;
+  if (startedAt !== undefined) state.startedAt = startedAt;
   if (view.finishedAt !== undefined) state.finishedAt = view.finishedAt;
   return state;
 }

@@ -52,7 +52,7 @@ export async function supervise(options: SuperviseOptions): Promise<Supervision>
       }
     }
     const records = await readStepRecords(options.stepsDir);
-    const next = decideStepStates(steps, containers, records.exits, records.skipMarks, Date.now(), options.setupFailed, { skipReasons: records.skipReasons, started: records.started });
+    const next = decide(records);
     announce(steps, states, next, reporter);
     states = next;
     for (const record of recordsToWrite(steps, states, records.recorded)) {
@@ -80,7 +80,16 @@ export async function supervise(options: SuperviseOptions): Promise<Supervision>
     if (signal.aborted) return { states, done: false };
     const delay = errorStreak > 0 ? Math.max(options.pollMs, backoffDelay(errorStreak - 1, METADATA_ERROR_BACKOFF)) : options.pollMs;
     await sleep(delay, signal);
-    if (signal.aborted) return { states, done: false };
+    if (signal.aborted) {
+      // The records once more: a step whose commands started since the last round (its
+      // `.started` marker) is reported killed with its start, not skipped as still waiting.
+      states = decide(await readStepRecords(options.stepsDir));
+      return { states, done: false };
+    }
+  }
+
+  function decide(records: Awaited<ReturnType<typeof readStepRecords>>): StepStates {
+    return decideStepStates(steps, containers, records.exits, records.skipMarks, Date.now(), options.setupFailed, { skipReasons: records.skipReasons, started: records.started });
   }
 }
 

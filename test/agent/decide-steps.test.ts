@@ -502,6 +502,14 @@ describe('steps with commands that start with the task, waiting in their wrapper
     expect(stepsOfResult({ steps, services: [] }, ended, 'complete').started).toEqual([{ container: 'build', at: marker }]);
   });
 
+  it('its marker says it runs also without the endpoint; stopped without an exit record, it keeps the marker as its start, not its container\'s', () => {
+    expect(decideStepStates(steps, {}, {}, new Set(), Date.now(), undefined, { started: { build: marker } })['build']).toEqual({ phase: 'running', startedAt: marker });
+    expect(decideStepStates(steps, {}, {})['build']).toEqual({ phase: 'waiting' });
+    const stoppedNoRecord = decideStepStates(steps, { lint: running(), build: stopped(137), test: pending }, {}, new Set(), Date.now(), undefined, { started: { build: marker } });
+    expect(stoppedNoRecord['build']).toEqual({ phase: 'exited', exitCode: 137, startedAt: marker, finishedAt: '2024-01-01T00:00:09Z' });
+    expect(decideStepStates(steps, { lint: running(), build: stopped(137), test: pending }, {})['build']).toEqual({ phase: 'exited', exitCode: 137, finishedAt: '2024-01-01T00:00:09Z' });
+  });
+
   it('one that exited before its marker (its wrapper failed first) has no start; one a cancel finds still waiting is skipped, not killed', () => {
     const early = decideStepStates(steps, { lint: running(), build: stopped(1), test: pending }, { build: { exitCode: 1 } });
     expect(early['build']).toEqual({ phase: 'exited', exitCode: 1, finishedAt: '2024-01-01T00:00:09Z' });
