@@ -1,6 +1,6 @@
 // What the time around a stage's clone step is made of. Its record runs from the agent
 // container's start (an ECS event) to the clone's end (the agent's own time, once known:
-// lambdas/shared/execution/clone-end.ts), so it holds the agent's start and the clone; the
+// lambdas/shared/execution/agent-progress.ts), so it holds the agent's start and the clone; the
 // wait for services and the health check that lets the first steps start follow it. The
 // agent's own log lines (task-runner/agent.ts, clone.ts, each with its time) mark where one
 // ends and the next begins; this splits the span at them.

@@ -26,7 +26,7 @@ import { isPlannerDoctorRequest } from '../core/doctor/planner-probe.js';
 import { withLocalPluginImages } from './plugin-images.js';
 import { sendEventMessage } from '../lambdas/shared/events-queue.js';
 import { ensureTable } from '../lambdas/shared/table.js';
-import { withCloneEnds } from '../lambdas/shared/execution/clone-end.js';
+import { withAgentProgress } from '../lambdas/shared/execution/agent-progress.js';
 import { buildDashboard } from '../web/build.js';
 import { startLocalAws, type LocalAws } from './aws.js';
 import { startControlPlane, type ControlPlane } from './control-plane.js';
@@ -290,8 +290,8 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
         for (;;) {
           const stored = await store.getBuildDetail(id);
           if (!stored) throw new Error(`local: build ${id} does not exist`);
-          // As the API shows it: a running stage's clone as its agent's log says.
-          const detail = await withCloneEnds(api, stored);
+          // As the API shows it: a running stage's clone and waiting steps as its agent's log says.
+          const detail = await withAgentProgress(api, stored);
           const fingerprint = JSON.stringify([detail.status, detail.stages.map((s) => [s.status, s.steps.map((t) => t.status)])]);
           if (fingerprint !== last) {
             last = fingerprint;

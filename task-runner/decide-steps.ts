@@ -36,18 +36,22 @@ function earlyExitReason(dep: string): string {
 export interface StepMarks {
   /** Why a `.skipped` marker skipped its step, when it says (the early-exit check does). */
   skipReasons?: Readonly<Record<string, string>>;
-  /** `.started` markers of steps that run on a status: their commands run (ISO time of the start). */
+  /** `.started` markers of steps that wait in their wrapper (waitsInWrapper): their commands run (ISO time of the start). */
   started?: Readonly<Record<string, string>>;
 }
 
 /**
- * A step that runs on a status starts with the agent and waits in its wrapper for the steps
- * before it (script.ts): until its `.started` marker says the wait is over, it is pending, as
- * Drone's step waiting for its dependencies is. A plugin step has no wrapper: its gate
- * container waits instead, and ECS starts the plugin after it.
+ * A step whose container starts before its commands may: one that runs on a status waits in
+ * its wrapper for the steps before it, one with commands that runs while the build passes
+ * (afterSetup) for the clone and the services (script.ts). Until its `.started` marker says
+ * the wait is over it is pending, and its start is the marker's time, not its container's:
+ * Drone's runner starts a step only once its dependencies are done (drone/runner-go
+ * pipeline/runtime/execer.go: the dag runs a step's vertex after its dependencies', and
+ * `state.Start` stamps its Started just before `engine.Run`). A plugin step has no wrapper: its gate container waits
+ * instead (or ECS, for the agent's HEALTHY), and ECS starts the plugin after it.
  */
-function waitsInWrapper(step: AgentStepPlan): boolean {
-  return step.whenStatus !== undefined && step.gate === undefined;
+function waitsInWrapper(step: Pick<AgentStepPlan, 'whenStatus' | 'gate' | 'afterSetup'>): boolean {
+  return step.gate === undefined && (step.whenStatus !== undefined || step.afterSetup === true);
 }
 
 function observed(step: AgentStepPlan, view: ContainerView | undefined, exit: ExitRecord | undefined, marks: StepMarks): StepState | 'never-started' {
@@ -64,17 +68,18 @@ function observed(step: AgentStepPlan, view: ContainerView | undefined, exit: Ex
     if (finishedAt !== undefined) state.finishedAt = finishedAt;
     return state;
   }
-  if (view === undefined || view.phase === 'pending') return { phase: 'waiting' };
+  // Its marker: its commands run (also when the endpoint does not answer, or is a poll behind).
+  const marked = waitsInWrapper(step) ? marks.started?.[step.container] : undefined;
+  if (view === undefined || view.phase === 'pending') return marked === undefined ? { phase: 'waiting' } : { phase: 'running', startedAt: marked };
   if (view.phase === 'running') {
-    if (waitsInWrapper(step)) {
-      const started = marks.started?.[step.container];
-      return started === undefined ? { phase: 'waiting' } : { phase: 'running', startedAt: started };
-    }
+    if (waitsInWrapper(step)) return marked === undefined ? { phase: 'waiting' } : { phase: 'running', startedAt: marked };
     return view.startedAt === undefined ? { phase: 'running' } : { phase: 'running', startedAt: view.startedAt };
   }
   // Stopped without ever starting: ECS blocked it (a SUCCESS dependency failed).
   if (view.startedAt === undefined) return 'never-started';
-  const state: StepState = { phase: 'exited', exitCode: view.exitCode, startedAt: view.startedAt };
+  const state: StepState = { phase: 'exited', exitCode: view.exitCode };
+  const startedAt = waitsInWrapper(step) ? marked : view.startedAt;
+  if (startedAt !== undefined) state.startedAt = startedAt;
   if (view.finishedAt !== undefined) state.finishedAt = view.finishedAt;
   return state;
 }
@@ -201,7 +206,10 @@ export function decideStepStates(
   if (setupFailed !== undefined) {
     for (const step of steps) {
       const state = states[step.container];
-      if (state?.phase === 'waiting' && (waitsForHealthyAgent(step) || step.afterSetup)) states[step.container] = { phase: 'skipped', reason: setupFailed, started: false };
+      // One whose container already runs waits in its wrapper, which skips it at its next look:
+      // the agent waits for that (agent.ts), so that no container is stopped mid-wait.
+      const waitingInside = step.afterSetup && containers[step.container]?.phase === 'running';
+      if (state?.phase === 'waiting' && (waitsForHealthyAgent(step) || step.afterSetup) && !waitingInside) states[step.container] = { phase: 'skipped', reason: setupFailed, started: false };
       // A step that started with the task skipped itself in its wrapper (script.ts): for the
       // setup's reason. One still running is about to (its wrapper looks every second).
       if (state?.phase === 'skipped' && step.afterSetup) states[step.container] = { phase: 'skipped', reason: setupFailed, started: state.started };
@@ -414,7 +422,8 @@ export function stepsOfResult(plan: Pick<AgentPlan, 'steps' | 'services'>, state
     const report = stepReports(step, states[step.container], ending)[0];
     if (report?.status === 'skipped') skipped.push({ container: step.container, reason: report.reason ?? 'skipped' });
   }
-  // When the commands of the steps that wait in their wrapper started (their `.started` marker).
+  // When the commands of the steps that wait in their wrapper started (their `.started` marker):
+  // those that run on a status and those with commands that start with the task (afterSetup).
   const started: { container: string; at: string }[] = [];
   for (const step of plan.steps) {
     const state = states[step.container];

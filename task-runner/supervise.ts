@@ -3,7 +3,7 @@
 // records, the pure decisions of decide-steps.ts, then the final records it owes (steps
 // that run on a status wait for them), before it may decide it is done.
 
-import type { AgentStepPlan } from '../core/pipeline/contract.js';
+import { AGENT_LINE, type AgentStepPlan } from '../core/pipeline/contract.js';
 import { METADATA_ERROR_BACKOFF, backoffDelay, sleep } from './backoff.js';
 import type { ContainerView } from './container-view.js';
 import { decideStepStates, failedFast, isFinal, recordsToWrite, stepReports, supervisionDone, type StepStates } from './decide-steps.js';
@@ -52,7 +52,7 @@ export async function supervise(options: SuperviseOptions): Promise<Supervision>
       }
     }
     const records = await readStepRecords(options.stepsDir);
-    const next = decideStepStates(steps, containers, records.exits, records.skipMarks, Date.now(), options.setupFailed, { skipReasons: records.skipReasons, started: records.started });
+    const next = decide(records);
     announce(steps, states, next, reporter);
     states = next;
     for (const record of recordsToWrite(steps, states, records.recorded)) {
@@ -80,7 +80,16 @@ export async function supervise(options: SuperviseOptions): Promise<Supervision>
     if (signal.aborted) return { states, done: false };
     const delay = errorStreak > 0 ? Math.max(options.pollMs, backoffDelay(errorStreak - 1, METADATA_ERROR_BACKOFF)) : options.pollMs;
     await sleep(delay, signal);
-    if (signal.aborted) return { states, done: false };
+    if (signal.aborted) {
+      // The records once more: a step whose commands started since the last round (its
+      // `.started` marker) is reported killed with its start, not skipped as still waiting.
+      states = decide(await readStepRecords(options.stepsDir));
+      return { states, done: false };
+    }
+  }
+
+  function decide(records: Awaited<ReturnType<typeof readStepRecords>>): StepStates {
+    return decideStepStates(steps, containers, records.exits, records.skipMarks, Date.now(), options.setupFailed, { skipReasons: records.skipReasons, started: records.started });
   }
 }
 
@@ -90,7 +99,12 @@ function announce(steps: readonly AgentStepPlan[], before: StepStates, after: St
     const was = before[step.container]?.phase ?? 'waiting';
     const now = after[step.container];
     if (now === undefined || now.phase === was) continue;
-    if (now.phase === 'running') reporter.progress(`step ${step.container} started${step.detach ? ' (detached)' : ''}`);
+    // With its start: a step that waits in its wrapper started when its commands did, which
+    // the control plane reads here while the stage runs (core/builds/step-starts.ts).
+    if (now.phase === 'running') {
+      const at = now.startedAt === undefined ? AGENT_LINE.stepStarted : `${AGENT_LINE.stepStartedAt}${now.startedAt}`;
+      reporter.progress(`${AGENT_LINE.step}${step.container}${at}${step.detach ? ' (detached)' : ''}`);
+    }
     if (now.phase === 'exited') reporter.progress(`step ${step.container} exited with code ${now.exitCode ?? 'unknown'}`);
     if (now.phase === 'unreachable') reporter.progress(`step ${step.container} will not run: ${now.reason}`);
     if (now.phase === 'skipped') reporter.progress(`step ${step.container} skipped: ${now.reason}`);

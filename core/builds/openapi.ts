@@ -145,8 +145,8 @@ export const OPENAPI_DOCUMENT = {
           steps: { type: 'array', items: { $ref: '#/components/schemas/Step' } },
           usage: { type: 'object', additionalProperties: { $ref: '#/components/schemas/TaskUsage' }, description: 'each ECS task of the stage, by task id, recorded as it stopped' },
           timeline: {
-            type: 'object', description: 'epoch ms of the marks its task passed, recorded when it ended (ECS task times and the agent\'s)',
-            properties: Object.fromEntries(['taskCreatedAt', 'pullStartedAt', 'pullStoppedAt', 'agentStartedAt', 'clonedAt', 'readyAt', 'stoppingAt', 'stoppedAt'].map((k) => [k, { type: 'integer' }])),
+            type: 'object', description: 'epoch ms of the marks its task passed, recorded when it ended (ECS task times, the agent\'s, and its steps\' first start and last end)',
+            properties: Object.fromEntries(['taskCreatedAt', 'pullStartedAt', 'pullStoppedAt', 'agentStartedAt', 'clonedAt', 'readyAt', 'firstStepAt', 'lastStepAt', 'stoppingAt', 'stoppedAt'].map((k) => [k, { type: 'integer' }])),
           },
           phases: {
             type: 'array', description: 'where its time went, in order (phases may overlap: pulls run beside the clone)',

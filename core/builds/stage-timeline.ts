@@ -17,8 +17,27 @@ export interface StageTimeline {
   agentStartedAt?: number;
   clonedAt?: number;
   readyAt?: number;
+  /**
+   * The first step's start (a step that waited in its container: its commands') and the last
+   * non-detached step's end, from the step records as the stage ended (stepMarks): the metrics
+   * read stages without their steps.
+   */
+  firstStepAt?: number;
+  lastStepAt?: number;
   stoppingAt?: number;
   stoppedAt?: number;
+}
+
+type StepTimes = Pick<StepRecord, 'kind' | 'startedAt' | 'finishedAt' | 'status' | 'detached'>;
+
+/** When the stage's first step started and its last non-detached step ended, by their records; absent when none did. */
+export function stepMarks(steps: readonly StepTimes[]): Pick<StageTimeline, 'firstStepAt' | 'lastStepAt'> {
+  const ran = steps.filter((s) => s.kind === 'step' && s.startedAt !== undefined && s.status !== 'skipped');
+  const ends = ran.filter((s) => !s.detached && s.finishedAt !== undefined).map((s) => s.finishedAt!);
+  return {
+    ...(ran.length > 0 ? { firstStepAt: Math.min(...ran.map((s) => s.startedAt!)) } : {}),
+    ...(ends.length > 0 ? { lastStepAt: Math.max(...ends) } : {}),
+  };
 }
 
 export const PHASE_NAMES = ['queued', 'provisioning', 'pulls', 'clone', 'services ready', 'first step', 'steps', 'teardown'] as const;
@@ -54,16 +73,17 @@ export function stageTimeline(detail: Pick<TaskStateChangeDetail, 'createdAt' | 
 
 /**
  * The phases of a finished stage, in order, each only when both its ends are known and in
- * order. `steps` are the stage's step records (their start and end times).
+ * order. `steps` are the stage's step records (their start and end times); without them (the
+ * metrics), the step marks its timeline recorded.
  */
-export function stagePhases(stage: Pick<Stage, 'queuedAt' | 'finishedAt' | 'timeline'>, steps: readonly Pick<StepRecord, 'kind' | 'startedAt' | 'finishedAt' | 'status' | 'detached'>[]): StagePhase[] {
+export function stagePhases(stage: Pick<Stage, 'queuedAt' | 'finishedAt' | 'timeline'>, steps: readonly StepTimes[]): StagePhase[] {
   const t = stage.timeline ?? {};
-  const ran = steps.filter((s) => s.kind === 'step' && s.startedAt !== undefined && s.status !== 'skipped');
-  const firstStart = ran.length > 0 ? Math.min(...ran.map((s) => s.startedAt!)) : undefined;
-  // A step that started with the task runs its commands once the setup is over.
+  const marks = steps.length > 0 ? stepMarks(steps) : { firstStepAt: t.firstStepAt, lastStepAt: t.lastStepAt };
+  const firstStart = marks.firstStepAt;
+  // A step recorded before steps started at their commands kept its container's start, which the
+  // setup's end follows: its commands ran from then.
   const firstStep = firstStart !== undefined && t.readyAt !== undefined ? Math.max(firstStart, t.readyAt) : firstStart;
-  const ends = ran.filter((s) => !s.detached && s.finishedAt !== undefined).map((s) => s.finishedAt!);
-  const lastStep = ends.length > 0 ? Math.max(...ends) : undefined;
+  const lastStep = marks.lastStepAt;
   const stopped = t.stoppedAt ?? stage.finishedAt;
   const phases: StagePhase[] = [];
   const add = (name: PhaseName, from: number | undefined, to: number | undefined) => {

@@ -14,6 +14,7 @@ import { agentMessageForRecord } from './agent-result.js';
 import type { TaskStateChangeContainer, TaskStateChangeDetail } from './task-event.js';
 import type { BuildStatus, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from './types.js';
 import { FINAL_RANK, statusRank } from './status-rank.js';
+import { startsAtCommands } from './step-times.js';
 
 export { FINAL_RANK, hasRun, isFinished, statusRank } from './status-rank.js';
 
@@ -313,6 +314,8 @@ export interface StepChange {
   reason?: string;
   /** When the step started, when the event's time is not it (a step that waited in its container), epoch ms. */
   startedAt?: number;
+  /** Its start is not the event's time and is not known yet (step-times.ts, startsAtCommands). */
+  startUnknown?: boolean;
 }
 
 /** The steps whose status this event moves forward. */
@@ -334,8 +337,11 @@ export function stepChanges(detail: TaskStateChangeDetail, steps: StepRecord[], 
     const next = container ? containerStepStatus(container, step, detail, outcome, stepsRan, earlyExit) : stopped ? notRun(step, outcome) : undefined;
     if (!next || next.status === step.status) continue;
     if (!movesForward(step.status, next.status)) continue;
-    const startedAt = step.waitsInContainer && next.status !== 'skipped' ? outcome?.startedSteps?.[step.container] : undefined;
-    changes.push({ number: step.number, ...next, ...(startedAt !== undefined ? { startedAt } : {}) });
+    // A step that waited in its container started when its commands did (the agent's result says
+    // when); without that, its start is unknown rather than its container's or this event's.
+    const waited = startsAtCommands(step) && next.status !== 'skipped';
+    const startedAt = waited ? outcome?.startedSteps?.[step.container] : undefined;
+    changes.push({ number: step.number, ...next, ...(startedAt !== undefined ? { startedAt } : waited ? { startUnknown: true } : {}) });
   }
   return changes;
 }
@@ -389,6 +395,10 @@ function containerStepStatus(
   // Its container runs while the step still waits for its turn (or runs): ECS's events cannot
   // tell which, so the step stays pending until the stage ends and the agent says (StepRecord.waitsInContainer).
   if (step.waitsInContainer && !outcome) return undefined;
+  // A step that starts with the task waits in its wrapper for the clone and the services: its
+  // container running says nothing of its commands, so it stays pending until they start (the
+  // agent's log says when: step-starts.ts) or its container ends.
+  if (step.afterSetup && container.lastStatus === 'RUNNING' && !outcome) return undefined;
   if (container.lastStatus === 'PENDING') return undefined;
   if (container.lastStatus === 'RUNNING') return { status: 'running' };
   if (container.lastStatus !== 'STOPPED') return undefined;
@@ -408,7 +418,10 @@ function containerStepStatus(
   // exited 0 after an exit 78 (the early-exit check). Elsewhere ECS's exit code stands: the
   // agent's view is up to one poll old when a stop ends it.
   const skippedWhy = step.kind === 'step' && !step.detached ? outcome?.skippedSteps?.[step.container] : undefined;
-  if (skippedWhy !== undefined && (step.whenStatus !== undefined || !containerRan(container) || (code === 0 && earlyExit))) return { status: 'skipped', reason: skippedWhy };
+  // A step that starts with the task and was still in its wrapper's wait when the stage ended
+  // (a cancel, a timeout) ran no command: skipped, as Drone skips the pending steps of a
+  // cancelled stage (runner-go pipeline/state.go Cancel: skipall before killall).
+  if (skippedWhy !== undefined && (step.whenStatus !== undefined || step.afterSetup || !containerRan(container) || (code === 0 && earlyExit))) return { status: 'skipped', reason: skippedWhy };
   if (code === undefined || /CannotStartContainer|dependency/i.test(reason ?? '')) {
     // Never ran: a SUCCESS dependency failed, or the task ended first. Behind an exit 78 it was
     // Drone's early exit, which the agent's result names once the task has stopped.

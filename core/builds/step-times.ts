@@ -16,16 +16,59 @@ export type StepSpan = Pick<StepRecord, 'startedAt' | 'finishedAt'>;
 export const STEP_TIME_FIELDS = ['startedAt', 'finishedAt'] as const satisfies readonly (keyof StepRecord)[];
 
 /**
+ * A step whose container starts before its commands: it waits in its wrapper for the clone and
+ * the services (afterSetup) or for the steps before it (waitsInContainer). Its start is when its
+ * commands started (the agent's `.started` marker), as Drone's runner stamps a step's Started
+ * only once its dependencies are done (drone/runner-go pipeline/runtime/execer.go, `state.Start`
+ * just before `engine.Run`), never its container's start, which holds the wait.
+ */
+export function startsAtCommands(step: Pick<StepRecord, 'kind' | 'afterSetup' | 'waitsInContainer'>): boolean {
+  return step.kind === 'step' && (step.afterSetup === true || step.waitsInContainer === true);
+}
+
+/** A step's new status with what is known of its start. */
+export interface TimedChange {
+  status: StepStatus;
+  /** When its commands started, when known apart from the event's time (it wins over a stored start). */
+  startedAt?: number;
+  /** Its start is not the event's time and not known yet (startsAtCommands): none is written. */
+  startUnknown?: boolean;
+}
+
+/**
  * The times to write with a step's new status: a running step starts (`startedAt`: when its
  * commands started, when known apart from the event's time); a finished one ends at `endedAt`
- * and starts then too when it was never seen running; a skipped one has none (the store drops
- * what it had: BuildStore.updateStep).
+ * and starts then too when it was never seen running, unless its start is unknown; a skipped
+ * one has none (the store drops what it had: BuildStore.updateStep).
  */
-export function stepTimes(step: StepSpan, change: { status: StepStatus; startedAt?: number }, at: number, endedAt: number = at): StepSpan {
+export function stepTimes(step: StepSpan, change: TimedChange, at: number, endedAt: number = at): StepSpan {
   if (change.status === 'skipped') return {};
-  const startedAt = change.startedAt ?? at;
-  if (change.status === 'running') return { startedAt };
-  return { ...(step.startedAt === undefined ? { startedAt } : {}), finishedAt: endedAt };
+  if (change.status === 'running') return { startedAt: change.startedAt ?? at };
+  const startedAt = change.startedAt ?? step.startedAt ?? (change.startUnknown ? undefined : at);
+  return { ...(startedAt !== undefined && startedAt !== step.startedAt ? { startedAt } : {}), finishedAt: endedAt };
+}
+
+/**
+ * Steps that finished while their stage ran, before their commands' start was known (or known
+ * only from a line of the agent's log): their start from the agent's result (AgentResult.started,
+ * StageOutcome.startedSteps), once the stage has ended. `changed`: the steps this event already
+ * writes (their start goes with their change).
+ */
+export function commandStartFixes(
+  steps: readonly Pick<StepRecord, 'number' | 'container' | 'kind' | 'status' | 'afterSetup' | 'waitsInContainer' | 'startedAt' | 'finishedAt'>[],
+  startedSteps: Readonly<Record<string, number>> | undefined,
+  changed: ReadonlySet<number>,
+): { number: number; status: StepStatus; startedAt: number }[] {
+  if (startedSteps === undefined) return [];
+  const out: { number: number; status: StepStatus; startedAt: number }[] = [];
+  for (const step of steps) {
+    if (changed.has(step.number) || !startsAtCommands(step) || step.status === 'skipped' || step.status === 'pending' || step.status === 'running') continue;
+    const startedAt = startedSteps[step.container];
+    if (startedAt === undefined || Number.isNaN(startedAt) || startedAt === step.startedAt) continue;
+    if (step.finishedAt !== undefined && startedAt > step.finishedAt) continue;
+    out.push({ number: step.number, status: step.status, startedAt });
+  }
+  return out;
 }
 
 /** A step as users see it: a skipped one without times (records written before this rule kept its container's). */

@@ -256,6 +256,16 @@ export const AGENT_LINE = {
   clone: 'clone: ',
   /** Ends the line of a failed setup after which steps still run: `<what failed>` + this. */
   setupFailedStepsGoOn: ': the steps that run on failure still run, the others are skipped',
+  /**
+   * A step started: `step <container>` + this + its start (ISO time), then ` (detached)` for a
+   * detached step. For a step that waits in its wrapper, its start is when its commands started
+   * (its `.started` marker), which ECS's events cannot tell from its container's.
+   */
+  stepStartedAt: ' started at ',
+  /** A step started, its start unknown to the agent: `step <container>` + this. */
+  stepStarted: ' started',
+  /** Every line about one step starts so: `step <container> …`. */
+  step: 'step ',
 } as const;
 
 /** Lines the agent prints on its log stream so the control plane can reconcile. */

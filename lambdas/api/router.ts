@@ -17,7 +17,7 @@ import type {
 import { computeMetrics, metricsWindow } from '../../core/builds/metrics.js';
 import { stagePhases } from '../../core/builds/stage-timeline.js';
 import { shownStep } from '../../core/builds/step-times.js';
-import { withCloneEnds } from '../shared/execution/clone-end.js';
+import { withAgentProgress } from '../shared/execution/agent-progress.js';
 import { OPENAPI_DOCUMENT } from '../../core/builds/openapi.js';
 import { isStageDone, isStepDone } from '../../core/builds/status.js';
 import { type BuildStore, InvalidCursorError, type Page, type PageOptions, type RecentRecordsReader } from '../../core/builds/ports.js';
@@ -149,8 +149,8 @@ export async function handleApiRequest(request: ApiRequest, deps: ApiDeps): Prom
       case 'build': {
         const stored = await deps.store.getBuildDetail(id);
         if (!stored) return apiError(404, `build ${repo} #${number} does not exist`);
-        // A running stage's clone as its agent's log shows it: ECS says nothing of its end.
-        const detail = await withCloneEnds(deps, stored);
+        // A running stage's clone and waiting steps as its agent's log shows them: ECS's events say nothing of either.
+        const detail = await withAgentProgress(deps, stored);
         const withPhases: BuildDetailResponse = {
           ...detail,
           stages: detail.stages.map((stage) => ({ ...stage, steps: stage.steps.map(shownStep), ...(stage.timeline ? { phases: stagePhases(stage, stage.steps) } : {}) })),

@@ -252,8 +252,8 @@ describe('decideStepStates', () => {
     expect(states['publish']).toEqual({ phase: 'skipped', reason, started: false });
     expect(supervisionDone(steps, states)).toBe(true);
     expect(failedSteps(steps, states)).toEqual([]);
-    // Still in its wrapper's wait: not final yet (it skips itself within a second).
-    expect(decideStepStates(steps, { build: running(), test: pending, publish: pending }, {}, new Set(), Date.now(), reason)['build']?.phase).toBe('running');
+    // Still in its wrapper's wait: pending, not final yet (it skips itself within a second, and the agent waits for that).
+    expect(decideStepStates(steps, { build: running(), test: pending, publish: pending }, {}, new Set(), Date.now(), reason)['build']?.phase).toBe('waiting');
   });
 
   it('names the failed dependency and its exit code', () => {
@@ -479,6 +479,54 @@ describe('steps that run on a status, waiting in their wrapper', () => {
   it("a plugin step's gate container waits instead: ECS running the plugin means it runs", () => {
     const plugin = after('notify', { 'notify-gate': 'SUCCESS' }, { whenStatus: 'failure', gate: 'notify-gate' });
     expect(decideStepStates([plugin], { notify: running() }, {})['notify']?.phase).toBe('running');
+  });
+});
+
+describe('steps with commands that start with the task, waiting in their wrapper for the setup (afterSetup)', () => {
+  // Their containers start with the agent; their commands once the clone and the services are
+  // ready: Drone stamps a step's Started when the runner starts it, after its dependencies
+  // (drone/runner-go pipeline/runtime/execer.go, state.Start before engine.Run).
+  const steps = [after('lint', {}, { afterSetup: true, failure: 'fail-fast' }), after('build', {}, { afterSetup: true }), after('test', { build: 'SUCCESS' }, { afterSetup: true })];
+  const marker = '2024-01-01T00:00:31.000Z';
+
+  it("are pending while their container waits, then run from their `.started` marker, which is their start, not their container's", () => {
+    const waiting = decideStepStates(steps, { lint: running(), build: running(), test: pending }, {});
+    expect(waiting['build']).toEqual({ phase: 'waiting' });
+    expect(supervisionDone(steps, waiting)).toBe(false);
+    const started = decideStepStates(steps, { lint: running(), build: running(), test: pending }, {}, new Set(), Date.now(), undefined, { started: { build: marker } });
+    expect(started['build']).toEqual({ phase: 'running', startedAt: marker });
+    const ended = decideStepStates(steps, { lint: running(), build: stopped(0), test: running() }, { build: { exitCode: 0 } }, new Set(), Date.now(), undefined, { started: { build: marker } });
+    expect(ended['build']).toEqual({ phase: 'exited', exitCode: 0, startedAt: marker, finishedAt: '2024-01-01T00:00:09Z' });
+    expect(stepReports(steps[1]!, ended['build'], 'complete')[0]).toMatchObject({ status: 'success', startedAt: marker });
+    // The result line carries the marker for the control plane (AgentResult.started).
+    expect(stepsOfResult({ steps, services: [] }, ended, 'complete').started).toEqual([{ container: 'build', at: marker }]);
+  });
+
+  it('its marker says it runs also without the endpoint; stopped without an exit record, it keeps the marker as its start, not its container\'s', () => {
+    expect(decideStepStates(steps, {}, {}, new Set(), Date.now(), undefined, { started: { build: marker } })['build']).toEqual({ phase: 'running', startedAt: marker });
+    expect(decideStepStates(steps, {}, {})['build']).toEqual({ phase: 'waiting' });
+    const stoppedNoRecord = decideStepStates(steps, { lint: running(), build: stopped(137), test: pending }, {}, new Set(), Date.now(), undefined, { started: { build: marker } });
+    expect(stoppedNoRecord['build']).toEqual({ phase: 'exited', exitCode: 137, startedAt: marker, finishedAt: '2024-01-01T00:00:09Z' });
+    expect(decideStepStates(steps, { lint: running(), build: stopped(137), test: pending }, {})['build']).toEqual({ phase: 'exited', exitCode: 137, finishedAt: '2024-01-01T00:00:09Z' });
+  });
+
+  it('one that exited before its marker (its wrapper failed first) has no start; one a cancel finds still waiting is skipped, not killed', () => {
+    const early = decideStepStates(steps, { lint: running(), build: stopped(1), test: pending }, { build: { exitCode: 1 } });
+    expect(early['build']).toEqual({ phase: 'exited', exitCode: 1, finishedAt: '2024-01-01T00:00:09Z' });
+    const cancelled = decideStepStates(steps, { lint: stopped(2), build: running(), test: pending }, { lint: { exitCode: 2 } }, new Set(), Date.now(), undefined, { started: { lint: marker } });
+    expect(failedFast(steps, cancelled)?.container).toBe('lint');
+    const result = stepsOfResult({ steps, services: [] }, cancelled, 'failed-fast');
+    expect(result.stopped).toEqual([]);
+    expect(result.skipped).toContainEqual({ container: 'build', reason: 'not started: a step with failure: fast failed, which cancels the pipeline' });
+    expect(result.started).toEqual([{ container: 'lint', at: marker }]);
+  });
+
+  it('after a failed setup, one still in its wait is left to skip itself (the agent waits for it); one not started yet is skipped at once', () => {
+    const reason = 'service "db" (port 5432) not ready after 30 s';
+    const states = decideStepStates(steps, { lint: running(), build: pending, test: pending }, {}, new Set(), Date.now(), reason);
+    expect(states['lint']).toEqual({ phase: 'waiting' });
+    expect(states['build']).toEqual({ phase: 'skipped', reason, started: false });
+    expect(supervisionDone(steps, states)).toBe(false);
   });
 });
 

@@ -118,4 +118,17 @@ describe('computeMetrics: p50/p95 per phase', () => {
     expect(repo.phases?.queued).toEqual({ p50: 1000, p95: 1000, count: 3 });
     expect(computeMetrics(b, b.map((x) => stage(x, 1)), 1, NOW).repos[0]!.phases).toBeUndefined();
   });
+
+  it("counts the first-step and steps phases from the step marks each stage's timeline recorded (its first step's commands' start)", () => {
+    const b = [build('acme/api', 1, 'success', NOW - 1000, 60_000), build('acme/api', 2, 'success', NOW - 900, 60_000)];
+    const stages = b.map((x, i) => ({
+      ...stage(x, 1000),
+      // Ready at 10 s; the first step's commands start 0.2 s (then 1.2 s) later; the last ends at 40 s.
+      timeline: { readyAt: x.createdAt + 10_000, firstStepAt: x.createdAt + 10_200 + i * 1000, lastStepAt: x.createdAt + 40_000, stoppingAt: x.createdAt + 41_000, stoppedAt: x.createdAt + 42_000 },
+    }));
+    const repo = computeMetrics(b, stages, 1, NOW).repos[0]!;
+    expect(repo.phases?.['first step']).toEqual({ p50: 200, p95: 1200, count: 2 });
+    expect(repo.phases?.steps).toEqual({ p50: 28_800, p95: 29_800, count: 2 });
+    expect(repo.phases?.teardown).toEqual({ p50: 2000, p95: 2000, count: 2 });
+  });
 });

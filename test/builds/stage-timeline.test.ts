@@ -1,7 +1,7 @@
 // A stage's timeline (core/builds/stage-timeline.ts): ECS's task times and the agent's phase
 // times → the phases a user sees, each with its ends.
 import { describe, expect, it } from 'vitest';
-import { stagePhases, stageTimeline } from '../../core/builds/stage-timeline.js';
+import { stagePhases, stageTimeline, stepMarks } from '../../core/builds/stage-timeline.js';
 
 const T0 = Date.parse('2024-01-01T00:00:00.000Z');
 const iso = (s: number) => new Date(T0 + s * 1000).toISOString();
@@ -44,6 +44,15 @@ describe('stagePhases', () => {
   it('a step that waited for ECS (a plugin) starts after the setup: the wait is the first-step phase', () => {
     const phases = stagePhases({ queuedAt: T0, timeline }, [step(27, 90)]);
     expect(phases.find((p) => p.name === 'first step')).toEqual({ name: 'first step', from: T0 + 21_000, to: T0 + 27_000 });
+  });
+
+  it("without the step records (the metrics), the step marks the timeline recorded at the stage's end", () => {
+    const steps = [step(22, 50), step(21, 99, { detached: true }), step(0, 0, { status: 'skipped' })];
+    expect(stepMarks(steps)).toEqual({ firstStepAt: T0 + 21_000, lastStepAt: T0 + 50_000 });
+    expect(stepMarks([])).toEqual({});
+    const recorded = { queuedAt: T0, finishedAt: T0 + 100_000, timeline: { ...timeline, ...stepMarks(steps) } };
+    expect(stagePhases(recorded, [])).toEqual(stagePhases(recorded, steps));
+    expect(stagePhases(recorded, []).find((p) => p.name === 'steps')).toEqual({ name: 'steps', from: T0 + 21_000, to: T0 + 50_000 });
   });
 
   it('skipped and detached steps do not end the steps phase; without marks there is no phase', () => {

@@ -3,7 +3,7 @@
 // one instant: no duration in its UI or API).
 
 import { describe, expect, it } from 'vitest';
-import { shownStep, stepTimes } from '../../core/builds/step-times.js';
+import { commandStartFixes, shownStep, startsAtCommands, stepTimes } from '../../core/builds/step-times.js';
 
 describe('stepTimes', () => {
   it('a running step starts at the event, or when its commands started when that is known apart', () => {
@@ -15,6 +15,12 @@ describe('stepTimes', () => {
     expect(stepTimes({ startedAt: 2 }, { status: 'success' }, 5)).toEqual({ finishedAt: 5 });
     expect(stepTimes({}, { status: 'failure' }, 5, 7)).toEqual({ startedAt: 5, finishedAt: 7 });
     expect(stepTimes({}, { status: 'success', startedAt: 4 }, 5)).toEqual({ startedAt: 4, finishedAt: 5 });
+  });
+
+  it("a step that waited in its container: its commands' start wins over a stored one, and an unknown start is left unwritten", () => {
+    expect(stepTimes({ startedAt: 2 }, { status: 'success', startedAt: 4 }, 9)).toEqual({ startedAt: 4, finishedAt: 9 });
+    expect(stepTimes({}, { status: 'success', startUnknown: true }, 9)).toEqual({ finishedAt: 9 });
+    expect(stepTimes({ startedAt: 4 }, { status: 'failure', startUnknown: true }, 9)).toEqual({ finishedAt: 9 });
   });
 
   it('a skipped step gets no times, whatever its container did', () => {
@@ -29,5 +35,36 @@ describe('shownStep', () => {
     expect(shownStep(skipped)).toEqual({ name: 'use-cache', status: 'skipped', reason: 'service not ready' });
     const passed = { name: 'test', status: 'success' as const, startedAt: 1000, finishedAt: 2000 };
     expect(shownStep(passed)).toBe(passed);
+  });
+});
+
+describe('startsAtCommands', () => {
+  it('steps whose container waits before their commands: those that start with the task and those that run on a status with a wrapper', () => {
+    expect(startsAtCommands({ kind: 'step', afterSetup: true })).toBe(true);
+    expect(startsAtCommands({ kind: 'step', waitsInContainer: true })).toBe(true);
+    expect(startsAtCommands({ kind: 'step' })).toBe(false);
+    expect(startsAtCommands({ kind: 'service' })).toBe(false);
+  });
+});
+
+describe('commandStartFixes', () => {
+  const base = { kind: 'step' as const, afterSetup: true as const };
+  const steps = [
+    { ...base, number: 2, container: 'lint', status: 'success' as const, finishedAt: 30 },
+    { ...base, number: 3, container: 'build', status: 'failure' as const, startedAt: 12, finishedAt: 30 },
+    { ...base, number: 4, container: 'test', status: 'skipped' as const },
+    { ...base, number: 5, container: 'deploy', status: 'success' as const, startedAt: 20, finishedAt: 30 },
+    { kind: 'step' as const, number: 6, container: 'plugin', status: 'success' as const, startedAt: 1, finishedAt: 30 },
+  ];
+  it("gives finished steps that waited in their containers their commands' start from the agent's result; skipped ones, others and those changed anyway keep theirs", () => {
+    const started = { lint: 10, build: 11, test: 12, deploy: 20, plugin: 25 };
+    expect(commandStartFixes(steps, started, new Set())).toEqual([
+      { number: 2, status: 'success', startedAt: 10 },
+      { number: 3, status: 'failure', startedAt: 11 },
+    ]);
+    expect(commandStartFixes(steps, started, new Set([2, 3]))).toEqual([]);
+    expect(commandStartFixes(steps, undefined, new Set())).toEqual([]);
+    // A start after the step's end is not this run's: left alone.
+    expect(commandStartFixes(steps, { lint: 31 }, new Set())).toEqual([]);
   });
 });

@@ -134,7 +134,8 @@ export async function simulate(stage: CompiledStage, options: SimulateOptions): 
       views[name] = view;
     }
     const records = await readStepRecords(stepsDir);
-    states = decideStepStates(stage.plan.steps, views, records.exits, records.skipMarks, Date.now(), setupFailed);
+    // The markers too, as the agent's supervise.ts passes them: a step that waits in its wrapper runs from its `.started`.
+    states = decideStepStates(stage.plan.steps, views, records.exits, records.skipMarks, Date.now(), setupFailed, { skipReasons: records.skipReasons, started: records.started });
     for (const r of recordsToWrite(stage.plan.steps, states, records.recorded)) await writeFinalRecord(stepsDir, r.container, r.kind, r.text);
     await writeStatus();
     if (supervisionDone(stage.plan.steps, states)) break;

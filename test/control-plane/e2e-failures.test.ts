@@ -8,6 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stepChanges } from '../../core/builds/status.js';
+import { stagePhases } from '../../core/builds/stage-timeline.js';
+import { commandStartsFromAgentLog } from '../../core/builds/step-starts.js';
 import type { BuildDetail, Stage, StepRecord } from '../../core/builds/types.js';
 import { AGENT_CONTAINER, AGENT_EXIT } from '../../core/pipeline/contract.js';
 import { SPOT_INTERRUPTION_REASON } from '../../local/ecs/index.js';
@@ -69,6 +71,29 @@ steps:
   entrypoint: [/bin/sh, -c]
   command:
   - echo first ran
+`;
+
+// A step with commands behind a service that takes seconds to listen: its container starts with
+// the task and its wrapper waits for the setup (the agent's setup record), then runs `sleep 1`.
+// In Drone a step starts when the runner starts it, after its dependencies (runner-go
+// pipeline/runtime/execer.go, state.Start before engine.Run): its time is its commands'.
+const BEHIND_SLOW_SERVICE = `kind: pipeline
+type: docker
+name: test
+services:
+- name: db
+  image: alpine:3
+  entrypoint: [/bin/sh, -c]
+  command:
+  - sleep 5; exec node -e "require('net').createServer().listen(6398)"
+  ready:
+    ports: [6398]
+    timeout: 60
+steps:
+- name: work
+  image: alpine:3
+  commands:
+  - sleep 1
 `;
 
 /**
@@ -203,6 +228,31 @@ describe('failures end in a clear, correct status', () => {
     const readyAfter = /gate: service "slow" ready after (\d+\.\d) s/.exec(agentLog(stage!.taskArn!))?.[1];
     expect(readyAfter, agentLog(stage!.taskArn!)).toMatch(/^\d+\.\d$/);
     expect(Number(readyAfter)).toBeGreaterThanOrEqual(6);
+  });
+
+  it("a step behind a slow service starts when its commands do, after the services are ready: its time is its commands', not its container's wait", async () => {
+    const detail = await e2e.buildOf(BEHIND_SLOW_SERVICE, 'e2e-step-start-1');
+    const [stage] = detail.stages;
+    expect(stepTable(detail), await e2e.describeBuild(detail.id)).toEqual([{ stage: 'test', status: 'success', steps: ['clone:clone=success', 'service:db=success', 'step:work=success'] }]);
+    const work = stage!.steps.find((s) => s.name === 'work')!;
+    const t = stage!.timeline!;
+    // The services took seconds (the gate says how many); the step's container started with the task.
+    expect(t.readyAt, JSON.stringify(t)).toBeDefined();
+    expect(Number(/gate: service "db" ready after (\d+\.\d) s/.exec(agentLog(stage!.taskArn!))?.[1])).toBeGreaterThanOrEqual(4);
+    // Its start is its commands' (its wrapper's `.started` marker, written after the setup record): after the setup.
+    expect(work.startedAt!, JSON.stringify({ work, t })).toBeGreaterThanOrEqual(t.readyAt!);
+    const stepLines = e2e.aws.ecs.logs(stage!.taskArn!, work.container);
+    const firstCommand = stepLines.find((l) => l.message === '+ sleep 1');
+    expect(firstCommand, stepLines.map((l) => l.message).join('\n')).toBeDefined();
+    expect(work.startedAt!).toBeLessThanOrEqual(firstCommand!.timestamp);
+    // Its span holds its commands (sleep 1); no upper bound: the rest is the machine's pace.
+    expect(work.finishedAt! - work.startedAt!).toBeGreaterThanOrEqual(1000);
+    // The agent's progress line names the same start, which the API reads while the stage runs.
+    const lines = e2e.aws.ecs.logs(stage!.taskArn!, AGENT_CONTAINER).map((l) => ({ time: l.timestamp, text: l.message }));
+    expect(commandStartsFromAgentLog(lines).get(work.container)).toBe(work.startedAt);
+    // The stage's timeline follows: its first step starts once the services are ready.
+    const phases = stagePhases(stage!, stage!.steps);
+    expect(phases.find((p) => p.name === 'first step')?.to).toBe(work.startedAt);
   });
 
   it('a Spot interruption requeues the stage once on on-demand FARGATE; the retry passes', async () => {

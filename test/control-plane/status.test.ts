@@ -211,11 +211,24 @@ describe('stepChanges (table)', () => {
   // (AgentStepPlan.afterSetup): running proves nothing; passing proves the clone passed.
   describe('a step that starts with the task (afterSetup)', () => {
     const early = [steps[0]!, step(3, 'build', { afterSetup: true })];
-    it('running does not pass the clone; exiting 0 does', () => {
+    it('its container running neither passes the clone nor starts the step (its commands wait for the setup); exiting 0 does both, its start still unknown', () => {
       const waiting = detail({ lastStatus: 'PENDING', desiredStatus: 'RUNNING', containers: [c(AGENT_CONTAINER, 'RUNNING'), c('build', 'RUNNING')] });
-      expect(stepChanges(waiting, early)).toEqual([{ number: 1, status: 'running' }, { number: 3, status: 'running' }]);
+      expect(stepChanges(waiting, early)).toEqual([{ number: 1, status: 'running' }]);
       const passed = detail({ lastStatus: 'RUNNING', containers: [c(AGENT_CONTAINER, 'RUNNING'), c('build', 'STOPPED', 0)] });
-      expect(stepChanges(passed, early)).toEqual([{ number: 1, status: 'success' }, { number: 3, status: 'success', exitCode: 0 }]);
+      expect(stepChanges(passed, early)).toEqual([{ number: 1, status: 'success' }, { number: 3, status: 'success', exitCode: 0, startUnknown: true }]);
+    });
+    it("its start is its commands' (the agent's result); one still waiting when a cancel ended the stage was skipped, with no times", () => {
+      const cancelled = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', AGENT_EXIT.stepFailed), c('lint', 'STOPPED', 1), c('build', 'STOPPED', 143)] });
+      const steps2 = [step(2, 'lint', { afterSetup: true }), step(3, 'build', { afterSetup: true })];
+      const result = { outcome: 'failure' as const, exitCode: AGENT_EXIT.stepFailed, message: 'build failed: lint failed with exit code 1; lint has failure: fast, so the steps still running were stopped and the others skipped', finishedAt: 't',
+        skipped: [{ container: 'build', reason: 'not started: a step with failure: fast failed, which cancels the pipeline' }], started: [{ container: 'lint', at: '2024-01-01T00:00:07.000Z' }] };
+      const changes = stepChanges(cancelled, steps2, stageOutcome(cancelled, stage(), result));
+      expect(changes).toEqual([
+        { number: 2, status: 'failure', exitCode: 1, startedAt: Date.parse('2024-01-01T00:00:07.000Z') },
+        { number: 3, status: 'skipped', reason: 'not started: a step with failure: fast failed, which cancels the pipeline' },
+      ]);
+      // Without the agent's result its start stays unknown: killed or failed with no duration, never its container's start.
+      expect(stepChanges(cancelled, steps2, stageOutcome(cancelled, stage())).find((x) => x.number === 2)).toMatchObject({ status: 'failure', startUnknown: true });
     });
     it('its skip code (79) waits for the outcome, and a failed clone makes it skipped', () => {
       const skipping = detail({ lastStatus: 'RUNNING', containers: [c(AGENT_CONTAINER, 'RUNNING'), c('build', 'STOPPED', SETUP_SKIPPED_EXIT_CODE)] });

@@ -6,8 +6,9 @@ import { parseStageKey } from '../../../core/builds/types.js';
 import { acceptTaskEvent, agentResultWanted, changedAt, isoMillis, isStageDone, isStepDone, stageOutcome, stagePhase, stepChanges, stepsNeedAgentResult, type StageOutcome, type StepChange } from '../../../core/builds/status.js';
 import type { StepRecord } from '../../../core/builds/types.js';
 import type { TaskStateChangeDetail } from '../../../core/builds/task-event.js';
-import { stageTimeline } from '../../../core/builds/stage-timeline.js';
+import { stageTimeline, stepMarks } from '../../../core/builds/stage-timeline.js';
 import { stepTimes } from '../../../core/builds/step-times.js';
+import { writeCommandStarts } from './command-starts.js';
 import { AGENT_CONTAINER, AGENT_ENV, type AgentSetupTimes } from '../../../core/pipeline/contract.js';
 import { SERVICE_TASK_STARTED_BY_PREFIX, runTaskTokens, segmentJob } from '../../../core/scaling/job.js';
 import { segmentRunKey } from '../../../core/builds/segment-run.js';
@@ -99,14 +100,16 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   // The agent's result line: its own words (which service and port, git's reason, the steps it
   // skipped) when the stage or its steps need them, and its phase times for the stage's
   // timeline. Read once the task is over; without it the generic text stands, and the event is
-  // applied all the same.
+  // applied all the same. Read whenever the agent exited with a code of its own (it then wrote
+  // the line), it is used whole: what it says of the steps (when the commands of those that
+  // waited in their wrappers started, AgentResult.started) counts in every ending.
   let setup: AgentSetupTimes | undefined;
   const wantsWords = outcome !== undefined && (agentResultWanted(outcome) || stepsNeedAgentResult(detail, steps));
   if (outcome && deps.agentResults && (wantsWords || detail.containers.some((c) => c.name === AGENT_CONTAINER && c.exitCode !== undefined))) {
     const read = await deps.agentResults(detail.taskArn);
     if ('result' in read) {
       setup = read.result.setup;
-      if (wantsWords) outcome = stageOutcome(detail, run, read.result);
+      outcome = stageOutcome(detail, run, read.result);
     } else if (wantsWords) {
       deps.log('agent result not read: the stage keeps the generic message', { ...stageKeys(key), taskArn: detail.taskArn, why: read.missing });
     }
@@ -144,10 +147,13 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   const changes = [...stepChanges(detail, steps, outcome), ...(outcome ? serviceTaskSteps(elsewhere, outcome) : [])];
   // The clone's own end, by the agent (a later segment's "clone" is the restore of the workspace).
   const clonedAt = (stage.segment ?? 1) === 1 ? isoMillis(setup?.clonedAt) : undefined;
+  // The step records as this event leaves them, for the stage's timeline.
+  const written = new Map(all.map((s) => [s.number, s]));
   for (const change of changes) {
     const step = all.find((s) => s.number === change.number)!;
     const cloneEnd = step.kind === 'clone' && change.status === 'success' ? clonedAt : undefined;
     const times = cloneEnd !== undefined ? stepTimes(step, { ...change, startedAt: Math.min(step.startedAt ?? at, cloneEnd) }, at, cloneEnd) : stepTimes(step, change, at);
+    written.set(step.number, change.status === 'skipped' ? { ...step, status: 'skipped', startedAt: undefined, finishedAt: undefined } : { ...step, status: change.status, ...times });
     const ranIn = here.has(step.container) ? detail.taskArn : elsewhere.includes(step) ? stage.serviceTaskArn : undefined;
     await deps.store.updateStep(buildId, stageNumber, change.number, {
       status: change.status,
@@ -163,7 +169,15 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   if (passedClone && clonedAt !== undefined && passedClone.finishedAt !== clonedAt) {
     await deps.store.updateStep(buildId, stageNumber, passedClone.number, { status: 'success', finishedAt: clonedAt, ...(passedClone.startedAt !== undefined && passedClone.startedAt > clonedAt ? { startedAt: clonedAt } : {}) }, { fromStatuses: ['success'] });
   }
-  const stepStarted = changes.some((c) => all.find((s) => s.number === c.number)?.kind === 'step' && c.status !== 'skipped');
+  // Steps that finished while the stage ran take their commands' start from the agent's result.
+  const fixed = outcome ? await writeCommandStarts(deps, buildId, stageNumber, all, outcome, changes) : [];
+  for (const fix of fixed) written.set(fix.number, { ...written.get(fix.number)!, startedAt: fix.startedAt });
+  // The first step's start, where known (a step that waited in its container: its commands').
+  const starts = [
+    ...changes.filter((c) => all.find((s) => s.number === c.number)?.kind === 'step' && c.status !== 'skipped' && !c.startUnknown).map((c) => c.startedAt ?? at),
+    ...fixed.map((f) => f.startedAt),
+  ];
+  const firstStepAt = starts.length > 0 ? Math.min(...starts) : undefined;
 
   const applied = await deps.stages.applyEvent(buildId, stageNumber, {
     taskArn: detail.taskArn,
@@ -179,8 +193,8 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
           ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}),
         }
       : {}),
-    ...(stepStarted ? { firstStepAt: at } : {}),
-    ...(outcome ? { timeline: stageTimeline(detail, setup) } : {}),
+    ...(firstStepAt !== undefined ? { firstStepAt } : {}),
+    ...(outcome ? { timeline: { ...stageTimeline(detail, setup), ...stepMarks([...written.values()]) } } : {}),
   });
   if (!applied) return { applied: false, stageKey: key, reason: 'a newer event was applied meanwhile' };
 

@@ -18,6 +18,7 @@ import { jobTimeoutMs, segmentJob } from '../../../core/scaling/job.js';
 import type { ExecutionDeps } from './deps.js';
 import { stageKeys } from '../observability/logger.js';
 import type { ApplyResult } from './apply-event.js';
+import { writeCommandStarts } from './command-starts.js';
 
 export interface SegmentEnd {
   key: string;
@@ -54,7 +55,9 @@ export async function advanceSegment(deps: ExecutionDeps, end: SegmentEnd): Prom
   const steps = (await deps.store.listSteps(buildId, stageNumber)).filter((s) => s.kind === 'clone' || mine.has(s.container));
   // Where each step's log stays readable once the next segment's task is the stage's (StepRecord.taskArn).
   const here = new Set(detail.containers.map((c) => c.name));
-  for (const change of stepChanges(detail, steps, outcome)) {
+  const changes = stepChanges(detail, steps, outcome);
+  await writeCommandStarts(deps, buildId, stageNumber, steps, outcome, changes);
+  for (const change of changes) {
     const step = steps.find((s) => s.number === change.number)!;
     const times = stepTimes(step, change, at, isoMillis(detail.stoppedAt) ?? at);
     await deps.store.updateStep(buildId, stageNumber, change.number, {

@@ -1,8 +1,9 @@
 // The clone shows passed when it ended, with its real times, while the steps that started with
-// the task still run (lambdas/shared/execution/clone-end.ts, apply-event.ts): ECS's events
+// the task still run (lambdas/shared/execution/agent-progress.ts, apply-event.ts): ECS's events
 // carry no health (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html),
 // so without the agent's lines the clone stayed `running` until a step passed, and kept that
-// step's end as its own.
+// step's end as its own. A step that started with the task runs from its commands' start, which
+// the agent's lines and its result say: its container's start held the wait for the setup.
 
 import { beforeEach, describe, expect, it } from 'vitest';
 import { buildId, type Build, type StepRecord } from '../../core/builds/types.js';
@@ -11,7 +12,7 @@ import { AGENT_CONTAINER, AGENT_ENV, AGENT_EXIT, type AgentResult } from '../../
 import { headPosition, type LogEventRecord, type LogReader } from '../../core/logs/log-reader.js';
 import { logStreamName } from '../../core/pipeline/log-configuration.js';
 import { applyTaskEvent } from '../../lambdas/shared/execution/apply-event.js';
-import { withCloneEnds } from '../../lambdas/shared/execution/clone-end.js';
+import { withAgentProgress } from '../../lambdas/shared/execution/agent-progress.js';
 import type { ExecutionDeps } from '../../lambdas/shared/execution/deps.js';
 import { MemoryBuildStore, MemoryJobQueue, MemoryStageStore } from '../support/memory-stores.js';
 
@@ -82,17 +83,23 @@ const cloneOf = async (id: string) => (await store.listSteps(id, 1)).find((s) =>
 describe("the clone's end while the stage runs", () => {
   it('running while the agent clones; passed at the time its agent checked the commit out, with the step still running; recorded so, read once', async () => {
     const id = await cloningStage('acme/clone-live');
-    let shown = await withCloneEnds(view, (await store.getBuildDetail(id))!);
-    expect(shown.stages[0]!.steps.map((s) => s.status)).toEqual(['running', 'running']);
+    let shown = await withAgentProgress(view, (await store.getBuildDetail(id))!);
+    // The step's container runs, its commands wait for the setup: pending, as a Drone step waiting for its dependencies.
+    expect(shown.stages[0]!.steps.map((s) => s.status)).toEqual(['running', 'pending']);
 
     agentLog.push({ timestamp: at(5), message: `slipway-agent: clone: checked out ${SHA}` }, { timestamp: at(6), message: 'slipway-agent: ready: the first steps may start' });
-    shown = await withCloneEnds(view, (await store.getBuildDetail(id))!);
-    expect(shown.stages[0]!.steps.map((s) => [s.name, s.status])).toEqual([['clone', 'success'], ['test', 'running']]);
+    shown = await withAgentProgress(view, (await store.getBuildDetail(id))!);
+    expect(shown.stages[0]!.steps.map((s) => [s.name, s.status])).toEqual([['clone', 'success'], ['test', 'pending']]);
     expect(shown.stages[0]!.steps[0]).toMatchObject({ startedAt: at(2), finishedAt: at(5) });
     expect(await cloneOf(id)).toMatchObject({ status: 'success', startedAt: at(2), finishedAt: at(5) });
 
+    // Its commands start (the agent names the marker's time, a poll before its line): running from then, recorded; no more reads.
+    agentLog.push({ timestamp: at(8), message: `slipway-agent: step step-test started at ${new Date(at(7) + 250).toISOString()}` });
+    shown = await withAgentProgress(view, (await store.getBuildDetail(id))!);
+    expect(shown.stages[0]!.steps[1]).toMatchObject({ status: 'running', startedAt: at(7) + 250 });
+    expect((await store.listSteps(id, 1))[1]).toMatchObject({ status: 'running', startedAt: at(7) + 250, taskArn: TASK });
     const before = reads;
-    await withCloneEnds(view, (await store.getBuildDetail(id))!);
+    await withAgentProgress(view, (await store.getBuildDetail(id))!);
     expect(reads).toBe(before);
   });
 
@@ -100,28 +107,63 @@ describe("the clone's end while the stage runs", () => {
     const id = await cloningStage('acme/clone-failed');
     const why = 'clone: fetch failed (git exit code 128): fatal: repository not found';
     agentLog.push({ timestamp: at(4), message: `slipway-agent: ${why}: the steps that run on failure still run, the others are skipped` });
-    const shown = await withCloneEnds(view, (await store.getBuildDetail(id))!);
+    const shown = await withAgentProgress(view, (await store.getBuildDetail(id))!);
     expect(shown.stages[0]!.steps[0]).toMatchObject({ status: 'failure', finishedAt: at(4), reason: why });
     // git's exit code comes with the agent's result, at the stage's end.
     expect((await cloneOf(id)).status).toBe('running');
   });
 
-  it('reads the agent\'s log of at most 4 stages per read of a build (a shared GetLogEvents quota); those whose clone is known need none', async () => {
+  it('reads the agent\'s log of at most 4 stages per read of a build (a shared GetLogEvents quota); those whose clone and step starts are known need none', async () => {
     const id = await cloningStage('acme/clone-many');
     const detail = (await store.getBuildDetail(id))!;
     const one = detail.stages[0]!;
+    const known = { ...one, steps: one.steps.map((s) => ({ ...s, status: 'success' as const, startedAt: at(7) })) };
+    await withAgentProgress(view, { ...detail, stages: [known] });
+    expect(reads).toBe(0);
     const stages = [1, 2, 3, 4, 5, 6].map((number) => ({ ...one, number, name: `s${number}` }));
-    stages.push({ ...one, number: 7, name: 'cloned', steps: one.steps.map((s) => (s.kind === 'clone' ? { ...s, status: 'success' as const } : s)) });
-    await withCloneEnds(view, { ...detail, stages });
+    await withAgentProgress(view, { ...detail, stages: [{ ...known, number: 7 }, ...stages] });
     expect(reads).toBe(4);
+  });
+
+  it('a step that finished before its start was read takes it from the agent\'s lines', async () => {
+    const id = await cloningStage('acme/step-done');
+    await applyTaskEvent(deps, event(id, 3, { updatedAt: iso(30), containers: [c(AGENT_CONTAINER, 'RUNNING'), c('step-test', 'STOPPED', { exitCode: 0 })] }));
+    // Nobody read the build while it ran: its container's end is known, its commands' start is not.
+    const ended = (await store.listSteps(id, 1))[1]!;
+    expect(ended).toMatchObject({ status: 'success', finishedAt: at(30) });
+    expect(ended.startedAt).toBeUndefined();
+    agentLog.push({ timestamp: at(9), message: `slipway-agent: step step-test started at ${iso(8)}` });
+    const shown = await withAgentProgress(view, (await store.getBuildDetail(id))!);
+    expect(shown.stages[0]!.steps[1]).toMatchObject({ status: 'success', startedAt: at(8), finishedAt: at(30) });
+    expect((await store.listSteps(id, 1))[1]).toMatchObject({ status: 'success', startedAt: at(8), finishedAt: at(30) });
+  });
+
+  it("a step's commands start from the agent's result once the stage is over, for steps that finished while it ran and those that end with it", async () => {
+    const id = await cloningStage('acme/step-result');
+    await applyTaskEvent(deps, event(id, 3, { updatedAt: iso(30), containers: [c(AGENT_CONTAINER, 'RUNNING'), c('step-test', 'STOPPED', { exitCode: 0 })] }));
+    const result: AgentResult = {
+      outcome: 'success', exitCode: AGENT_EXIT.success, message: 'every step passed', finishedAt: iso(31),
+      setup: { startedAt: iso(3), clonedAt: iso(5), readyAt: iso(6) },
+      started: [{ container: 'step-test', at: iso(7) }],
+    };
+    deps.agentResults = async () => ({ result });
+    await applyTaskEvent(deps, event(id, 5, {
+      lastStatus: 'STOPPED', desiredStatus: 'STOPPED', stopCode: 'EssentialContainerExited', updatedAt: iso(33), stoppingAt: iso(31), stoppedAt: iso(32),
+      containers: [c(AGENT_CONTAINER, 'STOPPED', { exitCode: 0 }), c('step-test', 'STOPPED', { exitCode: 0 })],
+    }));
+    // 7 s → 30 s: its commands, not the 5 s its container waited for the clone and the services.
+    expect((await store.listSteps(id, 1))[1]).toMatchObject({ status: 'success', startedAt: at(7), finishedAt: at(30) });
+    expect((await store.getStage(id, 1))?.firstStepAt).toBe(at(7));
+    // The stage's timeline keeps the step marks the metrics read: the first step after the setup's 6 s.
+    expect((await store.getStage(id, 1))?.timeline).toMatchObject({ readyAt: at(6), firstStepAt: at(7), lastStepAt: at(30) });
   });
 
   it('a log that cannot be read leaves the records as they are, and says so', async () => {
     const id = await cloningStage('acme/clone-unread');
     const failing: LogReader = { read: async () => { throw new Error('ThrottlingException: Rate exceeded'); } };
-    const shown = await withCloneEnds({ ...view, logs: failing }, (await store.getBuildDetail(id))!);
+    const shown = await withAgentProgress({ ...view, logs: failing }, (await store.getBuildDetail(id))!);
     expect(shown.stages[0]!.steps[0]!.status).toBe('running');
-    expect(logged).toEqual(["clone: its agent's log could not be read; its record is shown as stored"]);
+    expect(logged).toEqual(["agent log could not be read; the stage's steps are shown as stored"]);
   });
 
   it('a clone recorded passed when the step passed takes its agent\'s own end once the stage is over', async () => {
