@@ -49,12 +49,10 @@ type StageDetail = BuildDetail['stages'][number];
 export async function withAgentProgress<T extends BuildDetail>(deps: AgentProgressDeps, detail: T): Promise<T> {
   const waiting = detail.stages.filter(agentLogTells);
   const toRead = new Set(leastRecentlyRead(waiting).slice(0, MAX_AGENT_READS));
-  if (waiting.length > toRead.size) {
-    // Only when some must wait: the read time is what gives them the next turn.
-    const at = deps.now();
-    await Promise.all([...toRead].map((stage) => recorded(deps, detail.id, stage, 'the time its agent log was read', () => deps.stages.noteAgentRead(detail.id, stage.number, stage.taskArn!, at))));
-  }
-  const stages = await Promise.all(detail.stages.map((stage) => (toRead.has(stage) ? withStageProgress(deps, detail.id, stage, stage.taskArn!) : stage)));
+  // Only when some must wait is the read time written: it is what gives them the next turn.
+  const at = deps.now();
+  const turns = waiting.length > toRead.size ? [...toRead].map((stage) => recorded(deps, detail.id, stage, 'the time its agent log was read', () => deps.stages.noteAgentRead(detail.id, stage.number, stage.taskArn!, at))) : [];
+  const [stages] = await Promise.all([Promise.all(detail.stages.map((stage) => (toRead.has(stage) ? withStageProgress(deps, detail.id, stage, stage.taskArn!) : stage))), ...turns]);
   return { ...detail, stages };
 }
 
