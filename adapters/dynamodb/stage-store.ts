@@ -351,8 +351,10 @@ function waitingAt(e: Expression, attempt: number): string {
 /**
  * A TransactWriteItems call that a condition refused: TransactionCanceledException, with a
  * CancellationReasons entry per action, in order, `ConditionalCheckFailed` for the refused
- * ones and `None` for the others. Any other reason (a conflicting transaction, throttling) is
- * an error of the write, not a refusal.
+ * ones and `None` for the others (the API reference says only Java sets them; the JavaScript
+ * SDK v3 does too: aws/aws-sdk-js-v3#3635). Any other reason (a conflicting transaction,
+ * throttling) is an error of the write, not a refusal. The API role's ConditionCheckItem and
+ * UpdateItem rights authorize the transaction (lib/functions/context.ts).
  */
 function cancelledByCondition(err: unknown): boolean {
   const e = err as { name?: unknown; CancellationReasons?: { Code?: string }[] };
