@@ -76,6 +76,7 @@ export interface EventApply {
   exitCode?: number;
   startedAt?: number;
   finishedAt?: number;
+  /** The first step's start this event knows: the stage keeps the earliest it was given (StageStore.noteFirstStepAt). */
   firstStepAt?: number;
   /** With the final status: the stage's timeline (stage-timeline.ts). */
   timeline?: StageTimeline;
@@ -176,6 +177,25 @@ export interface StageStore {
    * call recorded it, false when it was already recorded (or the stage does not exist).
    */
   recordTaskUsage(buildId: string, stageNumber: number, usage: TaskUsage): Promise<boolean>;
+  /**
+   * What the agent's log of `taskArn` showed of a step while its stage runs (the clone's end, a
+   * command's start: lambdas/shared/execution/agent-progress.ts), under `fromStatuses`: written
+   * only while the stage runs that task and the step was recorded for no other, checked in the
+   * same write (a Spot requeue resets the steps and gives the stage another task, so a read of
+   * the old task's log must not land on the new attempt). True when written.
+   */
+  updateStepOfTask(buildId: string, stageNumber: number, stepNumber: number, taskArn: string, patch: StepPatch, fromStatuses: StepStatus[]): Promise<boolean>;
+  /**
+   * The stage's first step started at `at`: recorded when no start is, or a later one (a start
+   * read late from the agent's log may be earlier than the one an event gave), and only while
+   * the stage runs `taskArn`. True when written.
+   */
+  noteFirstStepAt(buildId: string, stageNumber: number, taskArn: string, at: number): Promise<boolean>;
+  /**
+   * The agent's log of the stage's task `taskArn` was read at `at` (Stage.agentReadAt), while the
+   * stage runs that task. True when written.
+   */
+  noteAgentRead(buildId: string, stageNumber: number, taskArn: string, at: number): Promise<boolean>;
 }
 
 /** What `slipway repo add` decides about a repository; nothing of it comes from a webhook. */

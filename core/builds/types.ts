@@ -160,8 +160,17 @@ export interface Stage {
   /** Drone's trigger `status`: run when the stages it depends on passed (default true) / failed (default false). */
   onSuccess?: boolean;
   onFailure?: boolean;
-  /** Epoch ms of the first step start (RunTask → first step is the second half of queue wait). */
+  /**
+   * Epoch ms of the first step start (RunTask → first step is the second half of queue wait): the
+   * earliest known, from the task's events, the agent's log while the stage runs, and its end.
+   */
   firstStepAt?: number;
+  /**
+   * Epoch ms when the API last read the agent's log of its running task (agent-progress.ts): when
+   * more running stages could say more than one read of a build reads, the least recently read go
+   * first. Written only then.
+   */
+  agentReadAt?: number;
   /**
    * Failed attempts to start it (RunTask or RegisterTaskDefinition errors, counted apart from
    * waits for capacity, quota or concurrency, which cost nothing), and the epoch ms before

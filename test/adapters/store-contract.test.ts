@@ -211,6 +211,40 @@ describe.each([
     expect([read?.startedAt, read?.finishedAt]).toEqual([undefined, undefined]);
   });
 
+  it("what an agent's log showed of a step is written only while the stage runs that task and the step is no other task's, in one write", async () => {
+    const s = make();
+    const id = await oneStage(s);
+    // No task yet (waiting, or requeued: a requeue removes it), then another task: refused.
+    expect(await s.stages.updateStepOfTask(id, 1, 1, TASK, { status: 'running', startedAt: 7, taskArn: TASK }, ['pending'])).toBe(false);
+    await s.stages.applyEvent(id, 1, { taskArn: OTHER, version: 1, attempt: 0, status: 'running', startedAt: 5 });
+    expect(await s.stages.updateStepOfTask(id, 1, 1, TASK, { status: 'running', startedAt: 7, taskArn: TASK }, ['pending'])).toBe(false);
+    expect((await s.store.listSteps(id, 1))[0]).toMatchObject({ status: 'pending' });
+    // The stage's own task: written, under the status guard.
+    expect(await s.stages.updateStepOfTask(id, 1, 1, OTHER, { status: 'running', startedAt: 7, taskArn: OTHER }, ['pending'])).toBe(true);
+    expect((await s.store.listSteps(id, 1))[0]).toMatchObject({ status: 'running', startedAt: 7, taskArn: OTHER });
+    expect(await s.stages.updateStepOfTask(id, 1, 1, OTHER, { status: 'running', startedAt: 6 }, ['pending'])).toBe(false);
+    // A step recorded for another task than the stage's is not this read's to change.
+    await s.store.updateStep(id, 1, 1, { status: 'running', taskArn: TASK });
+    expect(await s.stages.updateStepOfTask(id, 1, 1, OTHER, { status: 'running', startedAt: 6 }, ['running'])).toBe(false);
+    expect((await s.store.listSteps(id, 1))[0]).toMatchObject({ startedAt: 7, taskArn: TASK });
+  });
+
+  it("a stage's first step start is the earliest it was given, from events and reads, and only for its task; a read time only for its task", async () => {
+    const s = make();
+    const id = await oneStage(s);
+    expect(await s.stages.noteFirstStepAt(id, 1, TASK, 9)).toBe(false);
+    await s.stages.applyEvent(id, 1, { taskArn: TASK, version: 1, attempt: 0, status: 'running', startedAt: 5, firstStepAt: 9 });
+    expect(await s.stages.applyEvent(id, 1, { taskArn: TASK, version: 2, attempt: 0, firstStepAt: 8 })).toMatchObject({ firstStepAt: 8, eventVersion: 2 });
+    expect(await s.stages.applyEvent(id, 1, { taskArn: TASK, version: 3, attempt: 0, firstStepAt: 10 })).toMatchObject({ firstStepAt: 8, eventVersion: 3 });
+    expect(await s.stages.noteFirstStepAt(id, 1, TASK, 8)).toBe(false);
+    expect(await s.stages.noteFirstStepAt(id, 1, OTHER, 6)).toBe(false);
+    expect(await s.stages.noteFirstStepAt(id, 1, TASK, 7)).toBe(true);
+    expect((await s.store.getStage(id, 1))?.firstStepAt).toBe(7);
+    expect(await s.stages.noteAgentRead(id, 1, OTHER, 20)).toBe(false);
+    expect(await s.stages.noteAgentRead(id, 1, TASK, 21)).toBe(true);
+    expect((await s.store.getStage(id, 1))?.agentReadAt).toBe(21);
+  });
+
   it('a reset step is pending again, without what the last attempt recorded', async () => {
     const s = make();
     const id = await oneStage(s);

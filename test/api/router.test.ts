@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BuildDetailResponse, BuildListResponse, LogPageResponse, MetricsResponse, RepoActivationResponse, RepoListResponse, RepoUpdateResponse } from '../../core/builds/api.js';
 import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
+import { DynamoStageStore } from '../../adapters/dynamodb/stage-store.js';
 import type { Build } from '../../core/builds/types.js';
 import { LogStore } from '../../local/ecs/logs.js';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
@@ -43,6 +44,7 @@ beforeAll(async () => {
   for (let n = 1; n <= 5; n++) await seedBuild(store, { repo: 'acme/web', number: n, createdAt: NOW - (40 - n) * 3_600_000 - 1800_000 });
   deps = {
     store,
+    stages: new DynamoStageStore(db.doc, db.tableName),
     listRepositories: (page) => store.listRepositories(page),
     recentRecords: recentRecordsReader(db.doc, db.tableName),
     logs: localLogReader(logsDir, GROUP),

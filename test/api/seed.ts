@@ -3,6 +3,7 @@
 
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { recentRecordsReader } from '../../adapters/dynamodb/recent-records.js';
+import { DynamoStageStore } from '../../adapters/dynamodb/stage-store.js';
 import type { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
 import type { LogReader } from '../../core/logs/log-reader.js';
 import type { ApiDeps } from '../../lambdas/api/router.js';
@@ -97,6 +98,7 @@ export async function seedBuild(store: DynamoBuildStore, seed: SeedBuild): Promi
 export function seededApiDeps(store: DynamoBuildStore, table: { doc: DynamoDBDocumentClient; tableName: string }, logs: LogReader, changes: Partial<ApiDeps> = {}): ApiDeps {
   return {
     store,
+    stages: new DynamoStageStore(table.doc, table.tableName),
     listRepositories: (page) => store.listRepositories(page),
     recentRecords: recentRecordsReader(table.doc, table.tableName),
     logs,

@@ -214,7 +214,8 @@ export class MemoryStageStore implements StageStore {
         exitCode: apply.exitCode,
         finishedAt: apply.finishedAt,
         startedAt: stage.startedAt ?? apply.startedAt,
-        firstStepAt: stage.firstStepAt ?? apply.firstStepAt,
+        // The earliest start known (StageStore.noteFirstStepAt).
+        firstStepAt: stage.firstStepAt !== undefined && apply.firstStepAt !== undefined ? Math.min(stage.firstStepAt, apply.firstStepAt) : (stage.firstStepAt ?? apply.firstStepAt),
         ...(apply.timeline !== undefined ? { timeline: apply.timeline } : {}),
         // The claim counts the attempt, once; later events of the claimed task count nothing.
         ...(own ? {} : { attempts: apply.attempt + 1 }),
@@ -252,6 +253,25 @@ export class MemoryStageStore implements StageStore {
 
   async noteWaiting(buildId: string, stageNumber: number, message: string): Promise<void> {
     await this.write(buildId, stageNumber, (stage) => (stage.status === 'pending' && stage.message !== message ? { ...stage, message } : null));
+  }
+
+  /** One write, so the checks of the stage's task and of the step hold for it (DynamoDB: one transaction). */
+  async updateStepOfTask(buildId: string, stageNumber: number, stepNumber: number, taskArn: string, patch: StepPatch, fromStatuses: StepStatus[]): Promise<boolean> {
+    if (this.records.stages.get(stageKey(buildId, stageNumber))?.taskArn !== taskArn) return false;
+    const step = this.records.steps.get(`${stageKey(buildId, stageNumber)}#${stepNumber}`);
+    if (!step || (step.taskArn !== undefined && step.taskArn !== taskArn)) return false;
+    return (await this.records.updateStep(buildId, stageNumber, stepNumber, patch, { fromStatuses })) !== null;
+  }
+
+  async noteFirstStepAt(buildId: string, stageNumber: number, taskArn: string, at: number): Promise<boolean> {
+    const written = await this.write(buildId, stageNumber, (stage) =>
+      stage.taskArn === taskArn && (stage.firstStepAt === undefined || stage.firstStepAt > at) ? { ...stage, firstStepAt: at } : null,
+    );
+    return written !== null;
+  }
+
+  async noteAgentRead(buildId: string, stageNumber: number, taskArn: string, at: number): Promise<boolean> {
+    return (await this.write(buildId, stageNumber, (stage) => (stage.taskArn === taskArn ? { ...stage, agentReadAt: at } : null))) !== null;
   }
 
   /** A conditional write: `change` returns the new stage, or null when its condition refuses. */

@@ -169,6 +169,13 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   if (passedClone && clonedAt !== undefined && passedClone.finishedAt !== clonedAt) {
     await deps.store.updateStep(buildId, stageNumber, passedClone.number, { status: 'success', finishedAt: clonedAt, ...(passedClone.startedAt !== undefined && passedClone.startedAt > clonedAt ? { startedAt: clonedAt } : {}) }, { fromStatuses: ['success'] });
   }
+  // A clone recorded failed from its agent's log while the stage ran (agent-progress.ts) takes
+  // git's exit code, and the agent's words for it, once the stage is over, as one failed now would.
+  const failedClone = (stage.segment ?? 1) === 1 ? all.find((s) => s.kind === 'clone' && s.status === 'failure' && s.exitCode === undefined && !changes.some((c) => c.number === s.number)) : undefined;
+  const cloneExit = failedClone && outcome ? stepChanges(detail, [{ ...failedClone, status: 'running' }], outcome).find((c) => c.status === 'failure' && c.exitCode !== undefined) : undefined;
+  if (failedClone && cloneExit) {
+    await deps.store.updateStep(buildId, stageNumber, failedClone.number, { status: 'failure', exitCode: cloneExit.exitCode, ...(cloneExit.reason !== undefined ? { reason: cloneExit.reason } : {}) }, { fromStatuses: ['failure'] });
+  }
   // Steps that finished while the stage ran take their commands' start from the agent's result.
   const fixed = outcome ? await writeCommandStarts(deps, buildId, stageNumber, all, outcome, changes) : [];
   for (const fix of fixed) written.set(fix.number, { ...written.get(fix.number)!, startedAt: fix.startedAt });
