@@ -7,6 +7,7 @@ import { pendingStatusOnPath } from '../../bench/lib/control-plane-path.js';
 import { gitHostPath } from '../../bench/lib/git-host-calls.js';
 import { compiledContainers, compiledSplit, deploymentStart, startBounds, startLadder } from '../../bench/lib/start-ladder.js';
 import { DEFAULT_SETTINGS } from '../../lib/config.js';
+import { START_P50_SECONDS } from '../../core/doctor/docker-hub-cache.js';
 import { BOUNDS, TASK } from '../../bench/lib/start-measurements.js';
 import {
   coldShareOf, GIT_HOST_PATH_BEFORE, registryOf, repositoryName, sampleSplitStart, serviceTaskShape, sharedPulls, splitStartFigures, startFigures, startShape, TODAY_CONTROL_PLANE,
@@ -172,6 +173,11 @@ describe('a deployment left at its defaults', () => {
     expect(withSecret.figures).toEqual(row('+ App installation ids kept').figures);
     const all = deploymentStart(yaml, measured, { ...DEFAULT_SETTINGS, dockerHubCredentialsSecretArn: secret, sociReleaseSha256: 'a'.repeat(64), keepWarm: true }, RUNS);
     expect(all.figures).toEqual(row('+ SOCI copies').figures);
+  });
+  it("the figures `slipway doctor` quotes without the Docker Hub rule are the bench's (its 20 000 runs)", () => {
+    const secret = { ...DEFAULT_SETTINGS, dockerHubCredentialsSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/docker-hub-AbCdEf' };
+    const p50 = (settings: typeof DEFAULT_SETTINGS) => Number(deploymentStart(yaml, measured, settings).figures.p50.toFixed(1));
+    expect({ withoutDockerHubRule: p50(DEFAULT_SETTINGS), withDockerHubRule: p50(secret) }).toEqual(START_P50_SECONDS);
   });
 });
 
