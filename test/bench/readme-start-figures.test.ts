@@ -49,6 +49,7 @@ describe('the Fargate start figures in the README and start-fast.md', () => {
     const ratio = (x: number, y: number) => `${(x / y).toFixed(2)}×`;
     says(README, `${ratio(defaults.figures.p50, row('today').p50)} today's start at p50 (${ratio(defaults.figures.p95, row('today').p95)} at p95) where the rows above reach ${ratio(row('+ SOCI copies').p50, row('today').p50)}`);
     says(START_FAST, `**${s(defaults.figures.p50)} p50 / ${s(defaults.figures.p95)} p95** (${ratio(defaults.figures.p50, row('today').p50)} / ${ratio(defaults.figures.p95, row('today').p95)} of before`);
+    says(README, `for a deployment left at its defaults (no Docker Hub secret, SOCI off, keepWarm off: ${s(defaults.figures.p50)} at p50`);
     says(START_FAST, `The Docker Hub secret alone takes it to ${s(row('+ App installation ids').p50)} at p50`);
   });
   it("the GitHub App's share of the control plane: both stage ends as printed, and their difference", () => {
