@@ -340,6 +340,6 @@ export function judgeDockerHubCache(o: DockerHubCacheObservation): CheckResult {
       `And starts are slower: push → first step of a postgres + node pipeline is ${without} s at p50 against ${withRule} s through the cache (npm run bench -- start-model).`,
     'Store a Docker Hub user and access token (of an account that sees only public images) in a Secrets Manager secret named ecr-pullthroughcache/docker-hub in the stack\'s account and Region ' +
       '(aws secretsmanager create-secret --name ecr-pullthroughcache/docker-hub --secret-string \'{"username":"…","accessToken":"…"}\'), ' +
-      `then deploy with -c dockerHubCredentialsSecretArn=<its ARN>${'noCache' in o ? ' and pullThroughCache left true' : ''} (README: "Images through the cache").`,
+      `then deploy with -c dockerHubCredentialsSecretArn=<its ARN>${'noCache' in o ? ' and pullThroughCache left true' : ''} (README: "Images through the cache"; https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-creating-rule.html).`,
   );
 }

@@ -261,7 +261,7 @@ describe('Docker Hub images through the cache', () => {
     expect(r.detail).toMatch(/^no Docker Hub pull-through cache rule is deployed \(no dockerHubCredentialsSecretArn\): Docker Hub images .* are pulled as written, anonymously/);
     expect(r.detail).toContain('10 anonymous pulls per hour per IPv4 address (https://docs.docker.com/docker-hub/usage/)');
     expect(r.detail).toContain(`${START_P50_SECONDS.withoutDockerHubRule} s at p50 against ${START_P50_SECONDS.withDockerHubRule} s through the cache`);
-    expect(r.fix).toMatch(/^Store a Docker Hub user and access token .* named ecr-pullthroughcache\/docker-hub .* then deploy with -c dockerHubCredentialsSecretArn=<its ARN> \(README: "Images through the cache"\)\.$/);
+    expect(r.fix).toMatch(/^Store a Docker Hub user and access token .* named ecr-pullthroughcache\/docker-hub .* then deploy with -c dockerHubCredentialsSecretArn=<its ARN> \(README: "Images through the cache"; https:\/\/docs\.aws\.amazon\.com\/AmazonECR\/latest\/userguide\/pull-through-cache-creating-rule\.html\)\.$/);
   });
 
   it('warns too when the deployment has no cache at all, and says to keep it on', () => {
