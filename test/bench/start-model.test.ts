@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 import type { ContainerDefinition } from '../../core/pipeline/ecs-task.js';
 import { pendingStatusOnPath } from '../../bench/lib/control-plane-path.js';
 import { gitHostPath } from '../../bench/lib/git-host-calls.js';
-import { compiledContainers, compiledSplit, startBounds, startLadder } from '../../bench/lib/start-ladder.js';
+import { compiledContainers, compiledSplit, deploymentStart, startBounds, startLadder } from '../../bench/lib/start-ladder.js';
+import { DEFAULT_SETTINGS } from '../../lib/config.js';
+import { START_P50_SECONDS } from '../../core/doctor/docker-hub-cache.js';
 import { BOUNDS, TASK } from '../../bench/lib/start-measurements.js';
 import {
   coldShareOf, GIT_HOST_PATH_BEFORE, registryOf, repositoryName, sampleSplitStart, serviceTaskShape, sharedPulls, splitStartFigures, startFigures, startShape, TODAY_CONTROL_PLANE,
@@ -136,6 +138,46 @@ describe("the control plane's profile is read from the planner's code", () => {
     expect(row(false).name).toBe('+ pending status beside the queue');
     expect(row(true).name).toBe('+ pending status still before the queue');
     expect(row(false).figures.stageP50['control plane']).toBeLessThan(row(true).figures.stageP50['control plane'] - 0.1);
+  });
+});
+
+// The ladder's headline rows assume the opt-ins; a deployment at lib/config.ts's DEFAULT_SETTINGS
+// has no Docker Hub rule (it needs a credentials secret: lib/pull-through-cache.ts), no SOCI
+// copies and no keepWarm.
+describe('a deployment left at its defaults', () => {
+  const measured = { statusOnPath: false, gitHost: GIT_HOST };
+  const ladder = startLadder(yaml, today, measured, RUNS);
+  const defaults = deploymentStart(yaml, measured, DEFAULT_SETTINGS, RUNS);
+  const row = (prefix: string) => ladder.find((e) => e.name.startsWith(prefix))!;
+
+  it('is named by what the defaults leave off, and pulls node and postgres from Docker Hub as written', () => {
+    expect(defaults.name).toBe('a deployment left at its defaults (no Docker Hub secret, SOCI off, keepWarm off)');
+    const images = Object.fromEntries(defaults.containerDefinitions.map((c) => [c.name, c.image]));
+    expect({ db: images.db, test: images.test }).toEqual({ db: 'postgres:16', test: 'node:20' });
+    expect(startShape(defaults.containerDefinitions).containers.map((c) => [c.name, c.registry])).toEqual([
+      ['slipway-agent', 'ecr'],
+      ['db', 'docker-hub'],
+      ['test', 'docker-hub'],
+    ]);
+    expect(defaults.profile.coldShare).toEqual(TODAY_CONTROL_PLANE.coldShare);
+  });
+  it('starts sooner than today but later than the rows that assume the Docker Hub rule', () => {
+    expect(defaults.figures.p50).toBeLessThan(ladder[0]!.figures.p50);
+    expect(defaults.figures.p50).toBeGreaterThan(row('+ App installation ids kept').figures.p50 + 10);
+  });
+  it('with the opt-ins given, it is the ladder row that assumes them (the same task definitions and profile)', () => {
+    const secret = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/docker-hub-AbCdEf';
+    const withSecret = deploymentStart(yaml, measured, { ...DEFAULT_SETTINGS, dockerHubCredentialsSecretArn: secret }, RUNS);
+    expect(withSecret.name).toBe('a deployment with these settings (Docker Hub secret, SOCI off, keepWarm off)');
+    expect(withSecret.containerDefinitions).toEqual(row('+ App installation ids kept').containerDefinitions);
+    expect(withSecret.figures).toEqual(row('+ App installation ids kept').figures);
+    const all = deploymentStart(yaml, measured, { ...DEFAULT_SETTINGS, dockerHubCredentialsSecretArn: secret, sociReleaseSha256: 'a'.repeat(64), keepWarm: true }, RUNS);
+    expect(all.figures).toEqual(row('+ SOCI copies').figures);
+  });
+  it("the figures `slipway doctor` quotes without the Docker Hub rule are the bench's (its 20 000 runs)", () => {
+    const secret = { ...DEFAULT_SETTINGS, dockerHubCredentialsSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/docker-hub-AbCdEf' };
+    const p50 = (settings: typeof DEFAULT_SETTINGS) => Number(deploymentStart(yaml, measured, settings).figures.p50.toFixed(1));
+    expect({ withoutDockerHubRule: p50(DEFAULT_SETTINGS), withDockerHubRule: p50(secret) }).toEqual(START_P50_SECONDS);
   });
 });
 
