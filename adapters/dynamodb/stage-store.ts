@@ -18,6 +18,7 @@ import { stageKey } from '../../core/builds/types.js';
 import type { UpstreamState } from '../../core/pipeline/contract.js';
 import type { TaskUsage } from '../../core/cost/types.js';
 import { taskUsageKey } from '../../core/cost/task-usage.js';
+import { isTransactionRefusedByConditions } from '../../core/util/aws-errors.js';
 
 const jobSk = (stageNumber: number): string => `${stageSk(stageNumber)}#JOB`;
 
@@ -175,7 +176,7 @@ export class DynamoStageStore implements StageStore {
       );
       return true;
     } catch (err) {
-      if (cancelledByCondition(err)) return false;
+      if (isTransactionRefusedByConditions(err)) return false;
       throw err;
     }
   }
@@ -346,21 +347,6 @@ export class DynamoStageStore implements StageStore {
 /** The condition "pending at `attempt`, with no task yet": a stage a start or a first event may claim. */
 function waitingAt(e: Expression, attempt: number): string {
   return `${e.name('status')} = ${e.value('pending')} AND attribute_not_exists(${e.name('taskArn')}) AND ${e.name('attempts')} = ${e.value(attempt)}`;
-}
-
-/**
- * A TransactWriteItems call that a condition refused: TransactionCanceledException, with a
- * CancellationReasons entry per action, in order, `ConditionalCheckFailed` for the refused
- * ones and `None` for the others (the API reference says only Java sets them; the JavaScript
- * SDK v3 does too: aws/aws-sdk-js-v3#3635). Any other reason (a conflicting transaction,
- * throttling) is an error of the write, not a refusal. The API role's ConditionCheckItem and
- * UpdateItem rights authorize the transaction (lib/functions/context.ts).
- */
-function cancelledByCondition(err: unknown): boolean {
-  const e = err as { name?: unknown; CancellationReasons?: { Code?: string }[] };
-  if (e?.name !== 'TransactionCanceledException' || !Array.isArray(e.CancellationReasons)) return false;
-  const codes = e.CancellationReasons.map((r) => r.Code ?? 'None').filter((code) => code !== 'None');
-  return codes.length > 0 && codes.every((code) => code === 'ConditionalCheckFailed');
 }
 
 function stripUndefined<T extends object>(value: T): T {
