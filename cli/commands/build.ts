@@ -16,8 +16,9 @@ const USAGE = `usage: slipway build N [--repo OWNER/NAME] [--json]
 
 Shows build N: its stages and their steps, with status and duration, and under
 each stage what the compiler noted about it (e.g. secrets withheld from a fork)
-and, once it ended, where its time went (queued, provisioning, pulls, clone,
-services ready, first step, steps, teardown; pulls overlap the clone).
+and, once it ended, where its time went (control plane from the push, queued
+and why, provisioning, pulls, clone, services ready, first step, steps,
+teardown; pulls overlap the clone).
 --repo defaults to SLIPWAY_REPO, else the server's only repository.
 
 options:
@@ -45,11 +46,11 @@ export function formatBuild(build: BuildDetail, now: number, phasesOf?: PhasesOf
     // A pipeline with errors of its own: its FILE:LINE:COLUMN diagnostics, one per line under its row.
     const invalid = stage.reason === 'invalid-config' && stage.message !== undefined;
     rows.push([`${stage.number}`, stage.name, stage.status, duration(stage.startedAt, stage.finishedAt, now), invalid ? 'invalid pipeline:' : oneLine(stage.message ?? '')]);
-    const timeline = stage.timeline ? stagePhases(stage, stage.steps) : [];
+    const timeline = stage.timeline ? stagePhases(stage, stage.steps, build) : [];
     const below = [
       ...(invalid ? stage.message!.split('\n').map((line) => `    ${line}`) : []),
       ...(stage.notes ?? []).map((n) => `    note: ${oneLine(n)}`),
-      ...(timeline.length > 0 ? [`    timeline: ${timeline.map((p) => `${p.name} ${phaseDuration(p.to - p.from)}`).join(', ')}`] : []),
+      ...(timeline.length > 0 ? [`    timeline: ${timeline.map((p) => `${p.name} ${phaseDuration(p.to - p.from)}${p.note !== undefined ? ` (${oneLine(p.note)})` : ''}`).join(', ')}`] : []),
     ];
     if (below.length > 0) after.set(rows.length - 1, below);
     for (const step of stage.steps) {

@@ -86,6 +86,7 @@ export const OPENAPI_DOCUMENT = {
           sourceBranch: { type: 'string', description: 'pull requests' }, targetBranch: { type: 'string', description: 'pull requests' },
           pullRequestNumber: { type: 'integer' }, pullRequestTitle: { type: 'string' },
           createdAt: { type: 'integer', description: 'epoch ms' }, startedAt: { type: 'integer' }, finishedAt: { type: 'integer' },
+          receivedAt: { type: 'integer', description: 'epoch ms the webhook that caused it arrived; absent on builds stored before it was kept' },
           cost: { $ref: '#/components/schemas/BuildCost' },
         },
       },
@@ -146,11 +147,14 @@ export const OPENAPI_DOCUMENT = {
           usage: { type: 'object', additionalProperties: { $ref: '#/components/schemas/TaskUsage' }, description: 'each ECS task of the stage, by task id, recorded as it stopped' },
           timeline: {
             type: 'object', description: 'epoch ms of the marks its task passed, recorded when it ended (ECS task times, the agent\'s, and its steps\' first start and last end)',
-            properties: Object.fromEntries(['taskCreatedAt', 'pullStartedAt', 'pullStoppedAt', 'agentStartedAt', 'clonedAt', 'readyAt', 'firstStepAt', 'lastStepAt', 'stoppingAt', 'stoppedAt'].map((k) => [k, { type: 'integer' }])),
+            properties: {
+              ...Object.fromEntries(['taskCreatedAt', 'pullStartedAt', 'pullStoppedAt', 'agentStartedAt', 'clonedAt', 'readyAt', 'firstStepAt', 'lastStepAt', 'stoppingAt', 'stoppedAt'].map((k) => [k, { type: 'integer' }])),
+              queuedBecause: { type: 'string', description: 'why it waited in the queue (its waiting message when its task ran)' },
+            },
           },
           phases: {
             type: 'array', description: 'where its time went, in order (phases may overlap: pulls run beside the clone)',
-            items: { type: 'object', properties: { name: { enum: [...PHASE_NAMES] }, from: { type: 'integer' }, to: { type: 'integer' } } },
+            items: { type: 'object', properties: { name: { enum: [...PHASE_NAMES] }, from: { type: 'integer' }, to: { type: 'integer' }, note: { type: 'string', description: 'why it waited, on `queued`' } } },
           },
         },
       },
@@ -169,7 +173,7 @@ export const OPENAPI_DOCUMENT = {
           days: { type: 'integer' }, from: { type: 'integer', description: 'window start: `days` whole UTC days up to now (epoch ms)' }, to: { type: 'integer' },
           countedFrom: { type: 'integer', description: 'set when the window held more builds than one request reads: only builds created from then were counted' },
           perDay: { type: 'array', items: { type: 'object', properties: { day: { type: 'string' }, total: { type: 'integer' }, success: { type: 'integer' }, failure: { type: 'integer' }, other: { type: 'integer' }, costUsd: { type: 'number', description: 'summed cost of the day\'s priced builds' } } } },
-          repos: { type: 'array', items: { type: 'object', properties: { repo: { type: 'string' }, builds: { type: 'integer' }, successRate: { type: 'number' }, queueWait: { type: 'object' }, duration: { type: 'object' }, costUsd: { type: 'number' }, pricedBuilds: { type: 'integer', description: 'builds with a cost (others ran nothing or finished before cost was recorded)' } } } },
+          repos: { type: 'array', items: { type: 'object', properties: { repo: { type: 'string' }, builds: { type: 'integer' }, successRate: { type: 'number' }, queueWait: { type: 'object' }, pushToFirstStep: { type: 'object', description: 'webhook receipt → first step, ms, per build: p50, p95, count' }, duration: { type: 'object' }, costUsd: { type: 'number' }, pricedBuilds: { type: 'integer', description: 'builds with a cost (others ran nothing or finished before cost was recorded)' } } } },
           costUsd: { type: 'number', description: 'the window\'s total' },
         },
       },

@@ -63,6 +63,11 @@ export interface RunningMark {
   capacity: NonNullable<Stage['capacity']>;
   startedAt: number;
   cpu: number;
+  /**
+   * The stage's waiting message as the start read it (why it was queued): moved into its
+   * timeline (StageTimeline.queuedBecause). Either way the running stage's message goes.
+   */
+  queuedBecause?: string;
 }
 
 export interface EventApply {
@@ -79,6 +84,12 @@ export interface EventApply {
   firstStepAt?: number;
   /** With the final status: the stage's timeline (stage-timeline.ts). */
   timeline?: StageTimeline;
+  /**
+   * Without a final status (the task runs): the waiting message of the stage it claims, moved
+   * into its timeline as markRunning moves it (the event may claim the stage first). Its
+   * message goes.
+   */
+  queuedBecause?: string;
 }
 
 /** Builds, stages and steps as the execution half (autoscaler, task events, stage end) reads and writes them. */

@@ -1,4 +1,5 @@
-// Where a stage's time went, from push to its task's end: the times ECS gives its task
+// Where a stage's time went, from push to its task's end: the webhook's receipt (Build.receivedAt,
+// for the stages that start with the build), the times ECS gives its task
 // (createdAt, pullStartedAt, pullStoppedAt, stoppingAt, stoppedAt: the STOPPED event carries
 // them all, https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html)
 // and the agent's own (AgentResult.setup), recorded once when the stage ends. Pure.
@@ -7,10 +8,17 @@
 
 import type { AgentSetupTimes } from '../pipeline/contract.js';
 import type { TaskStateChangeDetail } from './task-event.js';
-import type { Stage, StepRecord } from './types.js';
+import type { Build, Stage, StepRecord } from './types.js';
 
 /** Epoch ms of each mark a stage's task passed; absent when it did not (or is unknown). */
 export interface StageTimeline {
+  /**
+   * Why the stage waited in the queue (no capacity, a failed start retried, a Spot
+   * interruption, …): its waiting message, moved here when its task ran (StageStore.markRunning)
+   * so that the outcome's message does not overwrite it. Absent when it waited for nothing, and
+   * on stages recorded before it was kept.
+   */
+  queuedBecause?: string;
   taskCreatedAt?: number;
   pullStartedAt?: number;
   pullStoppedAt?: number;
@@ -40,7 +48,7 @@ export function stepMarks(steps: readonly StepTimes[]): Pick<StageTimeline, 'fir
   };
 }
 
-export const PHASE_NAMES = ['queued', 'provisioning', 'pulls', 'clone', 'services ready', 'first step', 'steps', 'teardown'] as const;
+export const PHASE_NAMES = ['control plane', 'queued', 'provisioning', 'pulls', 'clone', 'services ready', 'first step', 'steps', 'teardown'] as const;
 export type PhaseName = (typeof PHASE_NAMES)[number];
 
 export interface StagePhase {
@@ -48,6 +56,18 @@ export interface StagePhase {
   /** Epoch ms. */
   from: number;
   to: number;
+  /** What the phase was about, when known: why it waited, for `queued`. */
+  note?: string;
+}
+
+/**
+ * A stage whose time starts at the push: nothing to wait for, its first attempt (Stage.attempts
+ * before the start; a Spot retry is queued anew) and its first segment (a split stage's later
+ * segments are queued when the one before ends). Only these count webhook → RunTask and have a
+ * "control plane" phase (webhook → events queue → planner → config fetch → queued).
+ */
+export function startsWithBuild(stage: Pick<Stage, 'dependsOn' | 'segment'>, attempt: number): boolean {
+  return stage.dependsOn.length === 0 && attempt === 0 && (stage.segment ?? 1) === 1;
 }
 
 const ms = (iso: string | undefined): number | undefined => {
@@ -74,9 +94,15 @@ export function stageTimeline(detail: Pick<TaskStateChangeDetail, 'createdAt' | 
 /**
  * The phases of a finished stage, in order, each only when both its ends are known and in
  * order. `steps` are the stage's step records (their start and end times); without them (the
- * metrics), the step marks its timeline recorded.
+ * metrics), the step marks its timeline recorded. `build` gives the webhook's receipt: the
+ * control plane phase of a stage that started with the build (startsWithBuild, with the
+ * attempt its task was: the stage counts every start).
  */
-export function stagePhases(stage: Pick<Stage, 'queuedAt' | 'finishedAt' | 'timeline'>, steps: readonly StepTimes[]): StagePhase[] {
+export function stagePhases(
+  stage: Pick<Stage, 'queuedAt' | 'finishedAt' | 'timeline' | 'dependsOn' | 'attempts' | 'segment'>,
+  steps: readonly StepTimes[],
+  build?: Pick<Build, 'receivedAt'>,
+): StagePhase[] {
   const t = stage.timeline ?? {};
   const marks = steps.length > 0 ? stepMarks(steps) : { firstStepAt: t.firstStepAt, lastStepAt: t.lastStepAt };
   const firstStart = marks.firstStepAt;
@@ -86,10 +112,11 @@ export function stagePhases(stage: Pick<Stage, 'queuedAt' | 'finishedAt' | 'time
   const lastStep = marks.lastStepAt;
   const stopped = t.stoppedAt ?? stage.finishedAt;
   const phases: StagePhase[] = [];
-  const add = (name: PhaseName, from: number | undefined, to: number | undefined) => {
-    if (from !== undefined && to !== undefined && to >= from) phases.push({ name, from, to });
+  const add = (name: PhaseName, from: number | undefined, to: number | undefined, note?: string) => {
+    if (from !== undefined && to !== undefined && to >= from) phases.push({ name, from, to, ...(note !== undefined ? { note } : {}) });
   };
-  add('queued', stage.queuedAt, t.taskCreatedAt);
+  if (startsWithBuild(stage, Math.max(0, stage.attempts - 1))) add('control plane', build?.receivedAt, stage.queuedAt);
+  add('queued', stage.queuedAt, t.taskCreatedAt, t.queuedBecause);
   add('provisioning', t.taskCreatedAt, t.pullStartedAt);
   add('pulls', t.pullStartedAt, t.pullStoppedAt);
   add('clone', t.agentStartedAt, t.clonedAt);

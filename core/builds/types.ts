@@ -84,6 +84,13 @@ export interface Build {
   /** Build of a pull request from a fork: runs without secrets. */
   fork: boolean;
   createdAt: number;
+  /**
+   * When the webhook that caused it arrived (the webhook Lambda's receipt; a restart's request,
+   * a local run's submission): where its stages that start with it begin their time
+   * (stage-timeline.ts, the "control plane" phase up to their queueing). Absent on builds stored
+   * before it was kept.
+   */
+  receivedAt?: number;
   startedAt?: number;
   finishedAt?: number;
   /**

@@ -153,7 +153,7 @@ export async function handleApiRequest(request: ApiRequest, deps: ApiDeps): Prom
         const detail = await withAgentProgress(deps, stored);
         const withPhases: BuildDetailResponse = {
           ...detail,
-          stages: detail.stages.map((stage) => ({ ...stage, steps: stage.steps.map(shownStep), ...(stage.timeline ? { phases: stagePhases(stage, stage.steps) } : {}) })),
+          stages: detail.stages.map((stage) => ({ ...stage, steps: stage.steps.map(shownStep), ...(stage.timeline ? { phases: stagePhases(stage, stage.steps, detail) } : {}) })),
         };
         return json(200, withPhases);
       }

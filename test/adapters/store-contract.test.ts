@@ -108,6 +108,32 @@ describe.each([
     expect(await s.stages.markRunning(id, 1, { attempt: 0, taskArn: OTHER, capacity: 'FARGATE', startedAt: 6, cpu: 256 })).toBeNull();
   });
 
+  it('a start moves the waiting message into the timeline: the running stage no longer says it waits, and its end keeps the reason', async () => {
+    const s = make();
+    const id = await oneStage(s);
+    const waiting = 'waiting: no Fargate capacity or quota (RunTask on FARGATE: Capacity is unavailable at this time); retrying with back-off';
+    await s.stages.noteWaiting(id, 1, waiting);
+    expect((await s.store.getStage(id, 1))?.message).toBe(waiting);
+    const running = await s.stages.markRunning(id, 1, { attempt: 0, taskArn: TASK, capacity: 'FARGATE', startedAt: 5, cpu: 256, queuedBecause: waiting });
+    expect(running).toMatchObject({ status: 'running', timeline: { queuedBecause: waiting } });
+    expect(running?.message).toBeUndefined();
+    expect((await s.store.getStage(id, 1))?.message).toBeUndefined();
+    // The end's timeline carries it (apply-event.ts copies it), and its message is the outcome's.
+    const ended = await s.stages.applyEvent(id, 1, { taskArn: TASK, version: 2, attempt: 0, status: 'success', message: 'steps passed', finishedAt: 9, timeline: { queuedBecause: waiting, stoppedAt: 9 } });
+    expect(ended).toMatchObject({ message: 'steps passed', timeline: { queuedBecause: waiting, stoppedAt: 9 } });
+
+    // The task's own running event may claim the stage before RunTask's answer is recorded: it moves the message too.
+    const claimed = await oneStage(s);
+    await s.stages.noteWaiting(claimed, 1, waiting);
+    const byEvent = await s.stages.applyEvent(claimed, 1, { taskArn: TASK, version: 1, attempt: 0, status: 'running', startedAt: 5, queuedBecause: waiting });
+    expect(byEvent).toMatchObject({ status: 'running', timeline: { queuedBecause: waiting } });
+    expect(byEvent?.message).toBeUndefined();
+    // A start with nothing to say clears nothing it should keep, and writes no timeline.
+    const quiet = await oneStage(s);
+    const plain = await s.stages.markRunning(quiet, 1, { attempt: 0, taskArn: TASK, capacity: 'FARGATE', startedAt: 5, cpu: 256 });
+    expect(plain?.timeline).toBeUndefined();
+  });
+
   it("a Spot requeue applies once, forgets the task and its times, and refuses the old task's late events", async () => {
     const s = make();
     const id = await oneStage(s);

@@ -49,6 +49,21 @@ describe('slipway build: where a stage\'s time went', () => {
     // A stage still running has no timeline yet.
     expect(formatBuild(build, 0)).not.toContain('timeline:');
   });
+
+  it('starts at the push (control plane) and says why it was queued, beside the queued phase', () => {
+    const s = 1000;
+    const because = 'waiting: no Fargate capacity or quota (RunTask on FARGATE: Capacity is\nunavailable at this time); retrying with back-off';
+    const stage = {
+      ...base, attempts: 1, number: 1, name: 'test', status: 'success' as const, queuedAt: 0, finishedAt: 100 * s,
+      timeline: { queuedBecause: because, taskCreatedAt: 7 * s, pullStartedAt: 11 * s, pullStoppedAt: 40 * s, stoppedAt: 100 * s },
+      steps: [],
+    };
+    const pushed: BuildDetail = { ...build, receivedAt: -1500, stages: [stage] };
+    const line = formatBuild(pushed, 0).split('\n').find((l) => l.startsWith('    timeline: '));
+    expect(line).toBe('    timeline: control plane 1.5s, queued 7.0s (waiting: no Fargate capacity or quota (RunTask on FARGATE: Capacity is unavailable at this time); retrying with back-off), provisioning 4.0s, pulls 29s');
+    // A stage that waited for another one was queued when that one ended: no control plane phase.
+    expect(formatBuild({ ...pushed, stages: [{ ...stage, dependsOn: ['build'] }] }, 0)).toContain('    timeline: queued 7.0s (waiting:');
+  });
 });
 
 describe('slipway build: a skipped step', () => {

@@ -178,6 +178,9 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
     ...fixed.map((f) => f.startedAt),
   ];
   const firstStepAt = starts.length > 0 ? Math.min(...starts) : undefined;
+  // Why it waited in the queue: moved to its timeline when its task ran (markRunning, or this
+  // claim); a stage recorded before that kept it as its message while it ran.
+  const queuedBecause = stage.timeline?.queuedBecause ?? (isStageDone(stage.status) ? undefined : stage.message);
 
   const applied = await deps.stages.applyEvent(buildId, stageNumber, {
     taskArn: detail.taskArn,
@@ -194,7 +197,8 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
         }
       : {}),
     ...(firstStepAt !== undefined ? { firstStepAt } : {}),
-    ...(outcome ? { timeline: { ...stageTimeline(detail, setup), ...stepMarks([...written.values()]) } } : {}),
+    ...(outcome ? { timeline: { ...(queuedBecause !== undefined ? { queuedBecause } : {}), ...stageTimeline(detail, setup), ...stepMarks([...written.values()]) } } : {}),
+    ...(!outcome && phase === 'running' && stage.message !== undefined && queuedBecause !== undefined ? { queuedBecause } : {}),
   });
   if (!applied) return { applied: false, stageKey: key, reason: 'a newer event was applied meanwhile' };
 
