@@ -132,7 +132,7 @@ export async function renderMetrics(root: HTMLElement, params: URLSearchParams, 
     `<div class="card"><h3>Duration p50 / p95</h3>${repoBars(metrics.repos, (r) => r.duration, 'duration', 'build start → end')}</div>` +
     `<div class="card"><h3>Cost per day</h3>${costPerDayChart(metrics.perDay)}</div>` +
     `<div class="card"><h3>Cost by repository</h3>${costByRepository(metrics.repos)}</div>` +
-    `<div class="card"><h3>By repository</h3><div class="table-wrap"><table><thead><tr><th>Repository</th><th>Builds</th><th>Success</th><th>Queue wait p50/p95</th><th>Push → first step p50/p95</th><th>Duration p50/p95</th></tr></thead><tbody>${table}</tbody></table></div></div>` +
+    `<div class="card"><h3>By repository (p50 / p95)</h3><div class="table-wrap"><table><thead><tr><th>Repository</th><th>Builds</th><th>Success</th><th>Queue wait</th><th>Push → first step</th><th>Duration</th></tr></thead><tbody>${table}</tbody></table></div></div>` +
     `<div class="card"><h3>Where the time goes, per phase (p50 / p95)</h3>${
       phases ? `<div class="table-wrap"><table><thead><tr><th>Repository</th><th>Phase</th><th>p50 / p95</th><th>Stages</th></tr></thead><tbody>${phases}</tbody></table></div>` : '<div class="empty">No stage has recorded its timeline yet.</div>'
     }</div></div>`;
