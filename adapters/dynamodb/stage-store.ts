@@ -201,7 +201,8 @@ export class DynamoStageStore implements StageStore {
     e.set('message', input.message);
     e.set('GSI2PK', activeStagePk('pending'));
     e.set('GSI2SK', activeStageSk(input.queuedAt, stageKey(buildId, stageNumber)));
-    for (const attr of ['eventVersion', 'taskArn', 'retryAfter', 'startFailures']) e.remove(attr);
+    if (input.timeline !== undefined) e.append('segmentTimelines', [input.timeline]);
+    for (const attr of ['eventVersion', 'taskArn', 'retryAfter', 'startFailures', 'timeline']) e.remove(attr);
     e.when(`${e.name('statusRank')} < ${e.value(FINAL_RANK)}`);
     e.when(`${e.name('taskArn')} = ${e.value(input.taskArn)}`);
     e.when(`attribute_not_exists(${e.name('eventVersion')}) OR ${e.name('eventVersion')} < ${e.value(input.version)}`);

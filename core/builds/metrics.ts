@@ -4,7 +4,7 @@
 
 import type { MetricsResponse } from './api.js';
 import type { Build, Stage } from './types.js';
-import { PHASE_NAMES, stagePhases, startsWithBuild, type PhaseName } from './stage-timeline.js';
+import { PHASE_NAMES, hasTimeline, stagePhases, type PhaseName } from './stage-timeline.js';
 import { isFinished } from './status.js';
 
 const DAY_MS = 86_400_000;
@@ -105,8 +105,14 @@ const usd = (n: number): number => Math.round(n * 1e8) / 1e8;
 export function pushToFirstStep(build: Pick<Build, 'receivedAt'>, stages: readonly Stage[]): number | undefined {
   if (build.receivedAt === undefined) return undefined;
   const starts = stages
-    .filter((s) => s.timeline && startsWithBuild(s, Math.max(0, s.attempts - 1)))
-    .map((s) => stagePhases(s, []).find((p) => p.name === 'first step')?.to)
+    .map((s) => {
+      const phases = stagePhases(s, [], build);
+      // The timeline that began at the push (a split stage's first segment's) has the control plane phase.
+      const pushed = phases.find((p) => p.name === 'control plane');
+      // Its first step's start ends the "first step" phase and begins the "steps" one (either may lack its other end).
+      const of = (name: string) => phases.find((p) => p.name === name && p.segment === pushed?.segment);
+      return pushed && (of('first step')?.to ?? of('steps')?.from);
+    })
     .filter((t): t is number => t !== undefined && t >= build.receivedAt!);
   return starts.length > 0 ? Math.min(...starts) - build.receivedAt : undefined;
 }
@@ -115,7 +121,7 @@ export function pushToFirstStep(build: Pick<Build, 'receivedAt'>, stages: readon
 function phasePercentiles(stages: readonly Stage[], builds: ReadonlyMap<string, Build>): MetricsResponse['repos'][number]['phases'] {
   const spans = new Map<PhaseName, number[]>();
   for (const stage of stages) {
-    if (!stage.timeline) continue;
+    if (!hasTimeline(stage)) continue;
     for (const phase of stagePhases(stage, [], builds.get(stage.buildId))) spans.set(phase.name, [...(spans.get(phase.name) ?? []), phase.to - phase.from]);
   }
   if (spans.size === 0) return undefined;

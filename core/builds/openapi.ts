@@ -150,11 +150,13 @@ export const OPENAPI_DOCUMENT = {
             properties: {
               ...Object.fromEntries(['taskCreatedAt', 'pullStartedAt', 'pullStoppedAt', 'agentStartedAt', 'clonedAt', 'readyAt', 'firstStepAt', 'lastStepAt', 'stoppingAt', 'stoppedAt'].map((k) => [k, { type: 'integer' }])),
               queuedBecause: { type: 'string', description: 'why it waited in the queue (its waiting message when its task ran)' },
+              segment: { type: 'integer', description: 'a split stage: the segment this timeline is of' }, attempt: { type: 'integer' }, queuedAt: { type: 'integer' },
             },
           },
+          segmentTimelines: { type: 'array', description: 'a split stage: the timelines of its segments that ended before the current one, in order', items: { type: 'object' } },
           phases: {
             type: 'array', description: 'where its time went, in order (phases may overlap: pulls run beside the clone)',
-            items: { type: 'object', properties: { name: { enum: [...PHASE_NAMES] }, from: { type: 'integer' }, to: { type: 'integer' }, note: { type: 'string', description: 'why it waited, on `queued`' } } },
+            items: { type: 'object', properties: { name: { enum: [...PHASE_NAMES] }, from: { type: 'integer' }, to: { type: 'integer' }, note: { type: 'string', description: 'why it waited, on `queued`' }, segment: { type: 'integer', description: 'a split stage: its segment' } } },
           },
         },
       },

@@ -145,6 +145,8 @@ export interface SegmentAdvance {
   message: string;
   /** The attempt of the stopped task: its workspace snapshot is the one `segment` starts from (Stage.snapshotAttempt). */
   attempt: number;
+  /** Where the stopped segment's time went: appended to Stage.segmentTimelines; the stage's `timeline` (the next segment's) starts empty. */
+  timeline?: StageTimeline;
 }
 
 /** A Spot interruption's requeue (StageStore.requeue). */

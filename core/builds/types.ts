@@ -189,6 +189,13 @@ export interface Stage {
   usage?: Record<string, TaskUsage>;
   /** Where its time went: ECS's task times and the agent's, recorded when it ends (stage-timeline.ts). */
   timeline?: StageTimeline;
+  /**
+   * A split stage: the timelines of its segments before the current one, in order, each
+   * recorded when its task stopped and the next segment was queued (`timeline` is then the
+   * current segment's). Absent when not split, before its first segment ended, and on stages
+   * recorded before they were kept (their timeline is their last segment's alone).
+   */
+  segmentTimelines?: StageTimeline[];
 }
 
 export interface StepRecord {

@@ -165,6 +165,26 @@ describe.each([
     expect(await s.stages.advanceSegment(done, 1, input)).toBeNull();
   });
 
+  it("a split stage keeps each ended segment's timeline, in order; the next segment's starts empty, and a Spot requeue keeps them", async () => {
+    const s = make();
+    const id = await oneStage(s, { segments: 3 });
+    const segment = (n: number) => ({ segment: n, attempt: 0, queuedAt: n * 100, queuedBecause: `queued ${n}`, taskCreatedAt: n * 100 + 10, stoppedAt: n * 100 + 90 });
+    await s.stages.markRunning(id, 1, { attempt: 0, taskArn: TASK, capacity: 'FARGATE', startedAt: 5, cpu: 256, queuedBecause: 'queued 1' });
+    const second = await s.stages.advanceSegment(id, 1, { taskArn: TASK, version: 4, queuedAt: 200, segment: 2, message: 'segment 2 queued', attempt: 0, timeline: segment(1) });
+    expect(second?.segmentTimelines).toEqual([segment(1)]);
+    expect(second?.timeline).toBeUndefined();
+    await s.stages.markRunning(id, 1, { attempt: 0, taskArn: OTHER, capacity: 'FARGATE', startedAt: 205, cpu: 256, queuedBecause: 'segment 2 queued' });
+    // Segment 2 interrupted: it runs again, segment 1's timeline stays.
+    const requeued = await s.stages.requeue(id, 1, { taskArn: OTHER, version: 5, queuedAt: 250, message: 'interrupted', attempt: 0, segment: 2 });
+    expect(requeued?.segmentTimelines).toEqual([segment(1)]);
+    await s.stages.markRunning(id, 1, { attempt: 1, taskArn: TASK, capacity: 'FARGATE', startedAt: 260, cpu: 256 });
+    const third = await s.stages.advanceSegment(id, 1, { taskArn: TASK, version: 6, queuedAt: 300, segment: 3, message: 'segment 3 queued', attempt: 1, timeline: segment(2) });
+    expect(third?.segmentTimelines).toEqual([segment(1), segment(2)]);
+    // A refused advance appends nothing.
+    expect(await s.stages.advanceSegment(id, 1, { taskArn: TASK, version: 6, queuedAt: 300, segment: 3, message: 'again', attempt: 1, timeline: segment(9) })).toBeNull();
+    expect((await s.store.getStage(id, 1))?.segmentTimelines).toHaveLength(2);
+  });
+
   it("a Spot requeue of a later segment keeps the stage's start (the pipeline timeout counts from the first segment's); of segment 1 it starts over", async () => {
     const s = make();
     const id = await oneStage(s, { segments: 3 });

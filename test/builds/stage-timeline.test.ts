@@ -89,4 +89,32 @@ describe('stagePhases', () => {
       expect(stagePhases(old, [step(21, 90)])).toEqual(phases);
     });
   });
+
+  describe('a split stage: one timeline per segment', () => {
+    const split = { dependsOn: [], attempts: 1, segments: 2, segment: 2, queuedAt: T0 + 50_000, finishedAt: T0 + 90_000 };
+    const first = { segment: 1, attempt: 0, queuedAt: T0, queuedBecause: 'waiting: capacity', taskCreatedAt: T0 + 2000, firstStepAt: T0 + 10_000, lastStepAt: T0 + 40_000, stoppedAt: T0 + 45_000 };
+    const second = { segment: 2, attempt: 0, queuedAt: T0 + 50_000, taskCreatedAt: T0 + 52_000, firstStepAt: T0 + 60_000, lastStepAt: T0 + 80_000, stoppedAt: T0 + 85_000 };
+
+    it("gives each segment's phases in order, from its own queueing and its own steps; the push starts the first only", () => {
+      const phases = stagePhases({ ...split, segmentTimelines: [first], timeline: second }, [step(10, 80)], { receivedAt: T0 - 1000 });
+      expect(phases.map((p) => [p.segment, p.name, (p.from - T0) / 1000, (p.to - T0) / 1000])).toEqual([
+        [1, 'control plane', -1, 0],
+        [1, 'queued', 0, 2],
+        [1, 'steps', 10, 40],
+        [1, 'teardown', 40, 45],
+        [2, 'queued', 50, 52],
+        [2, 'steps', 60, 80],
+        [2, 'teardown', 80, 85],
+      ]);
+      expect(phases[1]!.note).toBe('waiting: capacity');
+    });
+
+    it('a first segment started again after a Spot interruption does not begin at the push; a running later segment shows the ones that ended', () => {
+      const retried = stagePhases({ ...split, segmentTimelines: [{ ...first, attempt: 1 }], timeline: second }, [], { receivedAt: T0 - 1000 });
+      expect(retried.map((p) => p.name)).not.toContain('control plane');
+      const running = stagePhases({ ...split, finishedAt: undefined, segmentTimelines: [first] }, [], { receivedAt: T0 - 1000 });
+      expect(running.every((p) => p.segment === 1)).toBe(true);
+      expect(running.at(-1)).toMatchObject({ name: 'teardown', to: T0 + 45_000 });
+    });
+  });
 });

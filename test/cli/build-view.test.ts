@@ -66,6 +66,22 @@ describe('slipway build: where a stage\'s time went', () => {
   });
 });
 
+describe("slipway build: a split stage's time", () => {
+  it('prints one timeline line per segment, in order, each from its own queueing', () => {
+    const s = 1000;
+    const stage = {
+      ...base, attempts: 1, number: 1, name: 'big', status: 'success' as const, queuedAt: 20 * s, finishedAt: 40 * s, segments: 2, segment: 2, steps: [],
+      segmentTimelines: [{ segment: 1, attempt: 0, queuedAt: 0, taskCreatedAt: 2 * s, pullStartedAt: 3 * s, pullStoppedAt: 5 * s, stoppedAt: 19 * s }],
+      timeline: { segment: 2, attempt: 0, queuedAt: 20 * s, queuedBecause: 'segment 1 of 2 ended (steps-passed); segment 2 is queued', taskCreatedAt: 21 * s, stoppedAt: 40 * s },
+    };
+    const lines = formatBuild({ ...build, receivedAt: -s, stages: [stage] }, 0).split('\n').filter((l) => l.includes('timeline'));
+    expect(lines).toEqual([
+      '    timeline, segment 1: control plane 1.0s, queued 2.0s, provisioning 1.0s, pulls 2.0s',
+      '    timeline, segment 2: queued 1.0s (segment 1 of 2 ended (steps-passed); segment 2 is queued)',
+    ]);
+  });
+});
+
 describe('slipway build: a skipped step', () => {
   it('shows no duration, even when its record kept the times of its container (Drone: no span for a skipped step)', () => {
     const step = { buildId: 'acme/app#3', stageNumber: 2, number: 2, name: 'use-cache', container: 'use-cache', detached: false, kind: 'step' as const };

@@ -248,8 +248,9 @@ export class MemoryStageStore implements StageStore {
     return this.write(buildId, stageNumber, (stage) => {
       if (isFinal(stage) || !newer(stage, input.version) || stage.taskArn !== input.taskArn) return null;
       if ((stage.segment ?? 1) !== input.segment - 1) return null;
-      const { eventVersion: _v, taskArn: _t, retryAfter: _r, startFailures: _f, ...kept } = stage;
-      return { ...kept, status: 'pending', queuedAt: input.queuedAt, segment: input.segment, attempts: 0, snapshotAttempt: input.attempt, message: input.message };
+      const { eventVersion: _v, taskArn: _t, retryAfter: _r, startFailures: _f, timeline: _tl, ...kept } = stage;
+      const segmentTimelines = input.timeline !== undefined ? { segmentTimelines: [...(stage.segmentTimelines ?? []), input.timeline] } : {};
+      return { ...kept, ...segmentTimelines, status: 'pending', queuedAt: input.queuedAt, segment: input.segment, attempts: 0, snapshotAttempt: input.attempt, message: input.message };
     });
   }
 

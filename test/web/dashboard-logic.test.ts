@@ -288,6 +288,20 @@ describe('where a stage\'s time went', () => {
     expect(html.match(/phase-note/g)).toHaveLength(1);
   });
 
+  it("draws a split stage's segments in order on the one axis, each under its heading", () => {
+    const html = stageTimeline([
+      { name: 'queued', from: 0, to: 1000, segment: 1 },
+      { name: 'steps', from: 1000, to: 4000, segment: 1 },
+      { name: 'queued', from: 5000, to: 6000, segment: 2 },
+      { name: 'steps', from: 6000, to: 10_000, segment: 2 },
+    ]);
+    expect(html.match(/<span class="phase-segment meta">segment \d<\/span>/g)).toEqual(['<span class="phase-segment meta">segment 1</span>', '<span class="phase-segment meta">segment 2</span>']);
+    expect(html.indexOf('segment 2')).toBeGreaterThan(html.indexOf('style="left:10.00%;width:30.00%"'));
+    expect(html).toContain('style="left:60.00%;width:40.00%"');
+    // A stage that is not split has no headings.
+    expect(stageTimeline([{ name: 'queued', from: 0, to: 1000 }])).not.toContain('phase-segment');
+  });
+
   it('lists p50 / p95 per repository and phase on the metrics page, escaped', () => {
     const rows = phaseTableRows([
       { repo: '<x>/y', builds: 1, successRate: 1, queueWait: { p50: 0, p95: 0 }, duration: { p50: 0, p95: 0 }, phases: { pulls: { p50: 20_000, p95: 48_000, count: 3 } } },

@@ -89,7 +89,9 @@ export function stageTimeline(phases: readonly StagePhase[] | undefined): string
   const pct = (v: number) => `${((100 * v) / span).toFixed(2)}%`;
   const rows = phases
     .map(
-      (p) =>
+      (p, i) =>
+        // A split stage's segments, each under its own heading, in order.
+        (p.segment !== undefined && p.segment !== phases[i - 1]?.segment ? `<span class="phase-segment meta">segment ${p.segment}</span>` : '') +
         `<span class="name">${escapeHtml(p.name)}</span>` +
         `<span class="track"><span class="bar p50" style="left:${pct(p.from - start)};width:${pct(p.to - p.from)}" title="${escapeHtml(p.name)} ${formatSeconds((p.to - p.from) / 1000)}"></span></span>` +
         `<span class="value">${formatSeconds((p.to - p.from) / 1000)}</span>` +
