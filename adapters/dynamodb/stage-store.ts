@@ -14,6 +14,7 @@ import type { EventApply, RequeueInput, RunningMark, SegmentAdvance, StageStore,
 import { conditionalUpdate, strip, type Table } from './records.js';
 import { getStage } from './stages-steps.js';
 import type { Stage, StageOutcomeReason, StageStatus, StepStatus } from '../../core/builds/types.js';
+import type { StageTimeline } from '../../core/builds/stage-timeline.js';
 import { stageKey } from '../../core/builds/types.js';
 import type { UpstreamState } from '../../core/pipeline/contract.js';
 import type { TaskUsage } from '../../core/cost/types.js';
@@ -78,7 +79,8 @@ export class DynamoStageStore implements StageStore {
   /**
    * RunTask succeeded: the stage runs `taskArn`. Applies if the stage is still pending at
    * that attempt, or if a task event already claimed it for the same task; never moves a
-   * finished stage. Returns the stage, or null when refused.
+   * finished stage. Its waiting message becomes its timeline's queuedBecause. Returns the
+   * stage, or null when refused.
    */
   async markRunning(buildId: string, stageNumber: number, mark: RunningMark): Promise<Stage | null> {
     const e = new Expression();
@@ -89,6 +91,9 @@ export class DynamoStageStore implements StageStore {
     e.set('attempts', mark.attempt + 1);
     e.set('cpu', mark.cpu);
     e.keep('startedAt', mark.startedAt);
+    // Why it waited stays with its timeline; a running stage says nothing of a wait that is over.
+    if (mark.queuedBecause !== undefined) e.set('timeline', { queuedBecause: mark.queuedBecause } satisfies StageTimeline);
+    e.remove('message');
     e.set('GSI2PK', activeStagePk('running'));
     e.set('GSI2SK', activeStageSk(mark.startedAt, stageKey(buildId, stageNumber)));
     // Claimed first by the task's own event: attempts is already attempt + 1 (the claim counted it).
@@ -128,6 +133,10 @@ export class DynamoStageStore implements StageStore {
       if (apply.startedAt !== undefined) e.keep('startedAt', apply.startedAt);
       if (apply.firstStepAt !== undefined) e.keep('firstStepAt', apply.firstStepAt);
       if (apply.timeline !== undefined) e.set('timeline', apply.timeline);
+      else if (apply.queuedBecause !== undefined && apply.message === undefined) {
+        e.set('timeline', { queuedBecause: apply.queuedBecause } satisfies StageTimeline);
+        e.remove('message');
+      }
       if (claim) {
         e.set('attempts', apply.attempt + 1);
         e.when(waitingAt(e, apply.attempt));
@@ -260,7 +269,8 @@ export class DynamoStageStore implements StageStore {
     e.set('message', input.message);
     e.set('GSI2PK', activeStagePk('pending'));
     e.set('GSI2SK', activeStageSk(input.queuedAt, stageKey(buildId, stageNumber)));
-    for (const attr of ['eventVersion', 'taskArn', 'retryAfter', 'startFailures']) e.remove(attr);
+    if (input.timeline !== undefined) e.append('segmentTimelines', [input.timeline]);
+    for (const attr of ['eventVersion', 'taskArn', 'retryAfter', 'startFailures', 'timeline']) e.remove(attr);
     e.when(`${e.name('statusRank')} < ${e.value(FINAL_RANK)}`);
     e.when(`${e.name('taskArn')} = ${e.value(input.taskArn)}`);
     e.when(`attribute_not_exists(${e.name('eventVersion')}) OR ${e.name('eventVersion')} < ${e.value(input.version)}`);

@@ -20,8 +20,8 @@ export interface NewBuildInput {
   fork: boolean;
   /** Epoch ms: the build's creation time and the queue time of its first stages. */
   now: number;
-  /** Epoch ms the webhook arrived. */
-  receivedAt?: number;
+  /** Epoch ms the webhook arrived (Build.receivedAt). */
+  receivedAt?: Build['receivedAt'];
 }
 
 export function buildRecord(input: NewBuildInput, overrides: Partial<Build> = {}): Build {
@@ -42,6 +42,7 @@ export function buildRecord(input: NewBuildInput, overrides: Partial<Build> = {}
     deliveryId: input.deliveryId,
     fork: input.fork,
     createdAt: input.now,
+    ...(input.receivedAt !== undefined ? { receivedAt: input.receivedAt } : {}),
     ...(ctx.build.parent !== undefined ? { parent: ctx.build.parent } : {}),
     ...(ctx.pullRequest
       ? {

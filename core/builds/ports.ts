@@ -63,6 +63,11 @@ export interface RunningMark {
   capacity: NonNullable<Stage['capacity']>;
   startedAt: number;
   cpu: number;
+  /**
+   * The stage's waiting message as the start read it (why it was queued): moved into its
+   * timeline (StageTimeline.queuedBecause). Either way the running stage's message goes.
+   */
+  queuedBecause?: string;
 }
 
 export interface EventApply {
@@ -80,6 +85,12 @@ export interface EventApply {
   firstStepAt?: number;
   /** With the final status: the stage's timeline (stage-timeline.ts). */
   timeline?: StageTimeline;
+  /**
+   * Without a final status (the task runs): the waiting message of the stage it claims, moved
+   * into its timeline as markRunning moves it (the event may claim the stage first). Its
+   * message goes.
+   */
+  queuedBecause?: string;
 }
 
 /** Builds, stages and steps as the execution half (autoscaler, task events, stage end) reads and writes them. */
@@ -135,6 +146,8 @@ export interface SegmentAdvance {
   message: string;
   /** The attempt of the stopped task: its workspace snapshot is the one `segment` starts from (Stage.snapshotAttempt). */
   attempt: number;
+  /** Where the stopped segment's time went: appended to Stage.segmentTimelines; the stage's `timeline` (the next segment's) starts empty. */
+  timeline?: StageTimeline;
 }
 
 /** A Spot interruption's requeue (StageStore.requeue). */

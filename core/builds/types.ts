@@ -84,6 +84,13 @@ export interface Build {
   /** Build of a pull request from a fork: runs without secrets. */
   fork: boolean;
   createdAt: number;
+  /**
+   * When the webhook that caused it arrived (the webhook Lambda's receipt; a restart's request,
+   * a local run's submission): where its stages that start with it begin their time
+   * (stage-timeline.ts, the "control plane" phase up to their queueing). Absent on builds stored
+   * before it was kept.
+   */
+  receivedAt?: number;
   startedAt?: number;
   finishedAt?: number;
   /**
@@ -191,6 +198,13 @@ export interface Stage {
   usage?: Record<string, TaskUsage>;
   /** Where its time went: ECS's task times and the agent's, recorded when it ends (stage-timeline.ts). */
   timeline?: StageTimeline;
+  /**
+   * A split stage: the timelines of its segments before the current one, in order, each
+   * recorded when its task stopped and the next segment was queued (`timeline` is then the
+   * current segment's). Absent when not split, before its first segment ended, and on stages
+   * recorded before they were kept (their timeline is their last segment's alone).
+   */
+  segmentTimelines?: StageTimeline[];
 }
 
 export interface StepRecord {

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { AGENT_CONTAINER, AGENT_ENV } from '../pipeline/contract.js';
 import { serviceTaskRunKey } from '../pipeline/segments.js';
+import type { Build } from '../builds/types.js';
 
 export interface StageJob {
   /** `owner/name#42/2` (see stageKey in core/builds/types.ts). */
@@ -24,8 +25,8 @@ export interface StageJob {
   taskDefinition: { family: string; [field: string]: unknown };
   /** The compiler's per-run RunTask fields (overrides, tags…); the autoscaler adds the rest. */
   runTask: { overrides?: unknown; [field: string]: unknown };
-  /** Epoch ms the webhook arrived (for webhook → RunTask). */
-  receivedAt?: number;
+  /** The build's receipt time (Build.receivedAt), for webhook → RunTask of its stages that start with it. */
+  receivedAt?: Build['receivedAt'];
   /** Epoch ms it was put on the jobs queue. */
   queuedAt: number;
   /** Start on on-demand capacity even when Spot is in use (the retry after an interruption). */

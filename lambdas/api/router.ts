@@ -15,7 +15,7 @@ import type {
   RepoUpdateResponse,
 } from '../../core/builds/api.js';
 import { computeMetrics, metricsWindow } from '../../core/builds/metrics.js';
-import { stagePhases } from '../../core/builds/stage-timeline.js';
+import { hasTimeline, stagePhases } from '../../core/builds/stage-timeline.js';
 import { shownStep } from '../../core/builds/step-times.js';
 import { withAgentProgress, type AgentProgressDeps } from '../shared/execution/agent-progress.js';
 import { OPENAPI_DOCUMENT } from '../../core/builds/openapi.js';
@@ -155,7 +155,7 @@ export async function handleApiRequest(request: ApiRequest, deps: ApiDeps): Prom
         const detail = await withAgentProgress(deps, stored);
         const withPhases: BuildDetailResponse = {
           ...detail,
-          stages: detail.stages.map((stage) => ({ ...stage, steps: stage.steps.map(shownStep), ...(stage.timeline ? { phases: stagePhases(stage, stage.steps) } : {}) })),
+          stages: detail.stages.map((stage) => ({ ...stage, steps: stage.steps.map(shownStep), ...(hasTimeline(stage) ? { phases: stagePhases(stage, stage.steps, detail) } : {}) })),
         };
         return json(200, withPhases);
       }

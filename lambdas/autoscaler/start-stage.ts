@@ -4,6 +4,7 @@
 
 import { RunTaskCommand, type RunTaskCommandInput, type RunTaskCommandOutput, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { isStageDone, startAttempt } from '../../core/builds/status.js';
+import { startsWithBuild } from '../../core/builds/stage-timeline.js';
 import { stageKey, type Stage } from '../../core/builds/types.js';
 import { AGENT_CONTAINER, AGENT_ENV, type UpstreamState } from '../../core/pipeline/contract.js';
 import { upstreamOverride } from '../../core/pipeline/override-budget.js';
@@ -271,10 +272,14 @@ async function afterError(deps: AutoscalerDeps, stage: Stage, attempt: number, i
 async function recordStarted(deps: AutoscalerDeps, w: Waiting, stage: Stage, attempt: number, taskArn: string, capacity: Capacity): Promise<StartResult> {
   const { job } = w;
   const startedAt = deps.now();
-  const marked = await deps.stages.markRunning(job.buildId, job.stageNumber, { attempt, taskArn, capacity, startedAt, cpu: job.cpu });
+  // Its waiting message (why it was queued) goes to its timeline: the stage runs now.
+  const queuedBecause = stage.message !== undefined ? { queuedBecause: stage.message } : {};
+  const marked = await deps.stages.markRunning(job.buildId, job.stageNumber, { attempt, taskArn, capacity, startedAt, cpu: job.cpu, ...queuedBecause });
   if (!marked) await stopOrphanedTask(deps, job, taskArn);
   const queueWaitMs = startedAt - (stage.queuedAt ?? job.queuedAt);
-  const webhookToRunTaskMs = job.receivedAt !== undefined ? startedAt - job.receivedAt : undefined;
+  // Every stored job carries the build's receipt time (a dependent stage's, a Spot retry's, a
+  // later segment's): only a stage that starts with the build measures webhook → RunTask.
+  const webhookToRunTaskMs = job.receivedAt !== undefined && startsWithBuild(stage, attempt) ? startedAt - job.receivedAt : undefined;
   deps.log('stage started', { ...stageKeys(job.stageKey), taskArn, capacity, queueWaitMs, webhookToRunTaskMs });
   deps.metrics?.stageStarted({ queueWaitMs, ...(webhookToRunTaskMs !== undefined ? { webhookToRunTaskMs } : {}) });
   return { kind: 'started', started: { stageKey: job.stageKey, taskArn, capacity, queueWaitMs, ...(webhookToRunTaskMs !== undefined ? { webhookToRunTaskMs } : {}) } };

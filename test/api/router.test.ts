@@ -237,6 +237,43 @@ describe('repositories, builds, metrics', () => {
   });
 });
 
+describe('where each stage\'s time went', () => {
+  it('returns the phases of each ended stage from the push (control plane), with why it was queued; a build stored before either was kept still has its phases', async () => {
+    const T = NOW - 3_600_000;
+    const because = 'waiting: no Fargate capacity or quota (RunTask on FARGATE: Capacity is unavailable at this time); retrying with back-off';
+    // Queued at +100 ms (seedBuild); the task created at 1.5 s, pulled 2–9 s, the agent ready at 2.9 s; its second step (after the clone) runs 13–22 s (seedBuild).
+    const timeline = { queuedBecause: because, taskCreatedAt: T + 1500, pullStartedAt: T + 2000, pullStoppedAt: T + 9000, agentStartedAt: T + 2500, clonedAt: T + 2600, readyAt: T + 2900, stoppingAt: T + 59_000, stoppedAt: T + 60_000 };
+    const stages = [
+      { name: 'test', timeline, steps: [{ name: 'clone', kind: 'clone' as const }, { name: 'unit' }] },
+      { name: 'deploy', dependsOn: ['test'], timeline: { taskCreatedAt: T + 1500, stoppedAt: T + 60_000 }, steps: [{ name: 'ship' }] },
+      { name: 'lint', status: 'running' as const, steps: [{ name: 'eslint' }] },
+    ];
+    await seedBuild(store, { repo: 'acme/phases', number: 1, createdAt: T, receivedAt: T - 1200, status: 'running', stages });
+    const build = (await call('GET', '/api/repos/acme/phases/builds/1')).body as BuildDetailResponse;
+    expect(build.receivedAt).toBe(T - 1200);
+    const [first, dependent, running] = build.stages;
+    expect(first!.phases!.map((p) => [p.name, p.from - T, p.to - T])).toEqual([
+      ['control plane', -1200, 100],
+      ['queued', 100, 1500],
+      ['provisioning', 1500, 2000],
+      ['pulls', 2000, 9000],
+      ['clone', 2500, 2600],
+      ['services ready', 2600, 2900],
+      ['first step', 2900, 13_000],
+      ['steps', 13_000, 22_000],
+      ['teardown', 22_000, 60_000],
+    ]);
+    expect(first!.phases![1]!.note).toBe(because);
+    // A stage queued when its dependency ended: its time starts there, not at the push.
+    expect(dependent!.phases!.map((p) => p.name)).toEqual(['queued', 'steps', 'teardown']);
+    expect(running).not.toHaveProperty('phases');
+
+    await seedBuild(store, { repo: 'acme/phases', number: 2, createdAt: T, stages: [{ name: 'test', timeline: { taskCreatedAt: T + 1500, stoppedAt: T + 60_000 }, steps: [{ name: 'unit' }] }] });
+    const old = (await call('GET', '/api/repos/acme/phases/builds/2')).body as BuildDetailResponse;
+    expect(old.stages[0]!.phases).toEqual([{ name: 'queued', from: T + 100, to: T + 1500 }, { name: 'steps', from: T + 3000, to: T + 12_000 }, { name: 'teardown', from: T + 12_000, to: T + 60_000 }]);
+  });
+});
+
 describe('stage notes', () => {
   it("returns each stage's compiler notes, as the OpenAPI document describes them", async () => {
     const notes = ['secrets withheld from this build (pull request from a fork): deploy_token', 'steps "a", "b" share one container (ECS allows 10 containers per task)'];

@@ -17,8 +17,10 @@ export interface SeedBuild {
   /** The commit message (default `change N`). */
   message?: string;
   createdAt: number;
+  /** When its webhook arrived (Build.receivedAt); absent as on builds stored before it was kept. */
+  receivedAt?: number;
   /** Stage names in order; each gets the steps listed. */
-  stages?: { name: string; status?: Stage['status']; taskArn?: string; serviceTaskArn?: string; dependsOn?: string[]; notes?: string[]; steps: { name: string; status?: StepRecord['status']; kind?: StepRecord['kind']; taskArn?: string }[] }[];
+  stages?: { name: string; status?: Stage['status']; taskArn?: string; serviceTaskArn?: string; dependsOn?: string[]; notes?: string[]; timeline?: Stage['timeline']; steps: { name: string; status?: StepRecord['status']; kind?: StepRecord['kind']; taskArn?: string }[] }[];
 }
 
 export async function seedBuild(store: DynamoBuildStore, seed: SeedBuild): Promise<Build> {
@@ -41,6 +43,7 @@ export async function seedBuild(store: DynamoBuildStore, seed: SeedBuild): Promi
     deliveryId: `seed-${id}`,
     fork: false,
     createdAt: seed.createdAt,
+    ...(seed.receivedAt !== undefined ? { receivedAt: seed.receivedAt } : {}),
     ...(status !== 'pending' ? { startedAt: seed.createdAt + 1000 } : {}),
     ...(finished ? { finishedAt: seed.createdAt + 61_000 } : {}),
   };
@@ -64,6 +67,7 @@ export async function seedBuild(store: DynamoBuildStore, seed: SeedBuild): Promi
       ...(stageStatus === 'pending' && s.taskArn !== undefined ? { taskArn: s.taskArn } : {}),
       ...(stageFinished ? { finishedAt: seed.createdAt + 60_000 } : {}),
       ...(s.notes ? { notes: s.notes } : {}),
+      ...(s.timeline ? { timeline: s.timeline } : {}),
       ...(s.serviceTaskArn ? { serviceTaskArn: s.serviceTaskArn, segments: 2 } : {}),
     });
     for (const [j, st] of s.steps.entries()) {

@@ -167,6 +167,8 @@ describe('planEvent', () => {
     expect(jobs.map((j) => [j.stageKey, j.pipeline])).toEqual([['acme/app#1/1', 'build']]);
     expect(jobs[0]!.taskDefinition.family).toBe(detail.stages[0]!.family);
     expect(jobs[0]!.receivedAt).toBe(message.receivedAt);
+    // The build keeps the webhook's receipt time: its stages' time starts at the push (stage-timeline.ts).
+    expect(detail.receivedAt).toBe(message.receivedAt);
     // The dependent stage's job is stored for the task-events handler to enqueue later.
     expect((await stageStore.getStageJob('acme/app#1', 2))?.pipeline).toBe('deploy');
 

@@ -43,6 +43,12 @@ function patched<T extends object>(record: T, patch: object): T {
   return { ...record, ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) } as T;
 }
 
+/** A stage whose task runs: its waiting message goes (StageStore.markRunning). */
+function withoutMessage(stage: Stage): Stage {
+  const { message: _message, ...rest } = stage;
+  return rest;
+}
+
 export class MemoryBuildStore implements BuildStore {
   readonly builds = new Map<string, Build>();
   readonly stages = new Map<string, Stage>();
@@ -194,8 +200,9 @@ export class MemoryStageStore implements StageStore {
       const claimedByItsEvent = stage.taskArn === mark.taskArn && statusRank(stage.status) <= statusRank('running');
       if (!waitingAt(stage, mark.attempt) && !claimedByItsEvent) return null;
       return {
-        ...stage, status: 'running', taskArn: mark.taskArn, capacity: mark.capacity, attempts: mark.attempt + 1, cpu: mark.cpu,
+        ...withoutMessage(stage), status: 'running', taskArn: mark.taskArn, capacity: mark.capacity, attempts: mark.attempt + 1, cpu: mark.cpu,
         startedAt: stage.startedAt ?? mark.startedAt,
+        ...(mark.queuedBecause !== undefined ? { timeline: { queuedBecause: mark.queuedBecause } } : {}),
       };
     });
   }
@@ -205,7 +212,9 @@ export class MemoryStageStore implements StageStore {
       if (isFinal(stage) || !newer(stage, apply.version)) return null;
       const own = stage.taskArn === apply.taskArn;
       if (!own && !waitingAt(stage, apply.attempt)) return null;
-      return patched(stage, {
+      const moved = apply.timeline === undefined && apply.queuedBecause !== undefined && apply.message === undefined;
+      return patched(moved ? withoutMessage(stage) : stage, {
+        ...(moved ? { timeline: { queuedBecause: apply.queuedBecause } } : {}),
         eventVersion: apply.version,
         taskArn: apply.taskArn,
         status: apply.status,
@@ -240,8 +249,9 @@ export class MemoryStageStore implements StageStore {
     return this.write(buildId, stageNumber, (stage) => {
       if (isFinal(stage) || !newer(stage, input.version) || stage.taskArn !== input.taskArn) return null;
       if ((stage.segment ?? 1) !== input.segment - 1) return null;
-      const { eventVersion: _v, taskArn: _t, retryAfter: _r, startFailures: _f, ...kept } = stage;
-      return { ...kept, status: 'pending', queuedAt: input.queuedAt, segment: input.segment, attempts: 0, snapshotAttempt: input.attempt, message: input.message };
+      const { eventVersion: _v, taskArn: _t, retryAfter: _r, startFailures: _f, timeline: _tl, ...kept } = stage;
+      const segmentTimelines = input.timeline !== undefined ? { segmentTimelines: [...(stage.segmentTimelines ?? []), input.timeline] } : {};
+      return { ...kept, ...segmentTimelines, status: 'pending', queuedAt: input.queuedAt, segment: input.segment, attempts: 0, snapshotAttempt: input.attempt, message: input.message };
     });
   }
 
