@@ -8,9 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { ec2PassProfile, pendingStatusOnPath } from './lib/control-plane-path.js';
 import { keepWarmCost, LAMBDA_PRICES } from './lib/keep-warm-cost.js';
 import { compiledSplit, ec2Rows, ec2RunningLadder, gitHostPathText, startBounds, startLadder } from './lib/start-ladder.js';
-import { gitHostPath } from './lib/git-host-calls.js';
+import { gitHostFirstPush, gitHostPath } from './lib/git-host-calls.js';
 import { DEFAULT_PRICES } from '../core/cost/price-table.js';
-import { GIT_HOST_PATH_BEFORE, serviceTaskShape, splitStartFigures, startShape, TODAY_CONTROL_PLANE, type SplitStartMode } from './lib/start-model.js';
+import { GIT_HOST_PATH_BEFORE, GIT_HOST_PATH_INSTANCE_ONLY, serviceTaskShape, splitStartFigures, startShape, TODAY_CONTROL_PLANE, type SplitStartMode } from './lib/start-model.js';
 
 const fixtures = fileURLToPath(new URL('../test/fixtures/start-model/', import.meta.url));
 const gitHost = await gitHostPath();
@@ -24,7 +24,10 @@ const s = (x: number) => `${x.toFixed(1)} s`;
 // answers only when told (bench/lib/git-host-calls.ts).
 console.log('Git host calls on the path, private repository with a GitHub App (cold/warm/refreshed instance; autoscaler: GitHub + SSM writes):');
 console.log(`  before: ${gitHostPathText(GIT_HOST_PATH_BEFORE)}`);
-console.log(`  now:    ${gitHostPathText(gitHost)}`);
+console.log(`  kept in each instance only: ${gitHostPathText(GIT_HOST_PATH_INSTANCE_ONLY)}`);
+console.log(`  now (kept on the repository record too): ${gitHostPathText(gitHost)}`);
+const first = await gitHostFirstPush();
+console.log(`  a repository's first push (nothing kept yet): planner ${first.planner}, autoscaler ${first.autoscaler.gitHost}+${first.autoscaler.ssmWrites}`);
 console.log('push → first step, Fargate, model of published measurements (20 000 runs each, seed 18)');
 console.log('change'.padEnd(50), 'p50'.padStart(8), 'p95'.padStart(8), ' p50 ratio', ' p95 ratio');
 for (const { name, figures } of ladder) {
@@ -103,7 +106,7 @@ for (const [mode, name] of modes) {
 }
 // Whether keeping the Lambdas warm pays: what it saves (the two last rows) against what it costs.
 const warm = ladder.find((e) => e.name.startsWith('+ keepWarm'))!.figures;
-const cold = ladder.find((e) => e.name.startsWith('+ App installation ids'))!.figures;
+const cold = ladder.find((e) => e.name.startsWith('+ installation ids on the repository record'))!.figures;
 const cost = keepWarmCost();
 console.log(`\nkeepWarm (${cost.functions.map((f) => `${f.name} ${f.memoryMb} MB`).join(', ')}):`);
 console.log(`  saves ${(cold.stageP50['control plane'] - warm.stageP50['control plane']).toFixed(2)} s of the control plane at p50, ${(cold.p50 - warm.p50).toFixed(1)} s push → first step p50 (${(((cold.p50 - warm.p50) / cold.p50) * 100).toFixed(1)} %), ${(cold.p95 - warm.p95).toFixed(1)} s at p95`);

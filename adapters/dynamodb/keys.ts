@@ -3,7 +3,8 @@
 //
 // Items (PK / SK)                                   what
 // ─────────────────────────────────────────────────────────────────────────────────────
-// REPO#<owner/name>   / REPO                        repository; `counter` = last build number
+// REPO#<owner/name>   / REPO                        repository; `counter` = last build number;
+//                                                   `githubInstallation` = the App installation GitHub named
 // REPO#<owner/name>   / BUILD#<number, 10 digits>   build (numbers zero-padded so the sort key
 //                                                   orders numerically: newest first = reverse)
 // BUILD#<build id>    / STAGE#<nnn>                 stage of a build

@@ -11,7 +11,7 @@ import { formatDiagnostic } from '../pipeline/format.js';
 import type { Condition, Diagnostic, Manifest } from '../pipeline/types.js';
 import { buildFailureSummary, buildStatusOf, dependencyVerdict, isStageDone, resolveDependents } from './status.js';
 import type { StageJob } from '../scaling/job.js';
-import type { Build, Stage, StepRecord } from './types.js';
+import type { Build, GithubInstallation, Stage, StepRecord } from './types.js';
 import { buildId as makeBuildId, stageKey } from './types.js';
 
 export interface NewBuildInput {
@@ -22,6 +22,8 @@ export interface NewBuildInput {
   now: number;
   /** Epoch ms the webhook arrived. */
   receivedAt?: number;
+  /** The repository's GitHub App installation as its record holds it: each job carries it to the autoscaler's clone token. */
+  githubInstallation?: GithubInstallation;
 }
 
 export function buildRecord(input: NewBuildInput, overrides: Partial<Build> = {}): Build {
@@ -191,6 +193,7 @@ export function newBuildRecords(input: NewBuildInput, manifest: Manifest, compil
       pipeline: pipeline.name,
       // Written either way: a job without it is one stored before it was (start-stage.ts isForkJob).
       fork: build.fork,
+      ...(input.githubInstallation ? { githubInstallation: input.githubInstallation } : {}),
       ...(pipeline.concurrency ? { concurrencyLimit: pipeline.concurrency.limit } : {}),
       cpu: Number(c.taskDefinition.cpu),
       memory: Number(c.taskDefinition.memory),

@@ -5,6 +5,7 @@
 // and RunTask.
 
 import { createHash } from 'node:crypto';
+import type { GithubInstallation } from '../builds/types.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../pipeline/contract.js';
 import { serviceTaskRunKey } from '../pipeline/segments.js';
 
@@ -45,6 +46,12 @@ export interface StageJob {
   segment?: number;
   /** A split pipeline with services: the task that runs them beside every segment (CompiledStage.serviceTask). */
   serviceTask?: ServiceTaskJob;
+  /**
+   * The repository's GitHub App installation as the planner read it on its record
+   * (Repository.githubInstallation): the autoscaler mints the clone token with it in one call,
+   * without a read of the record. Absent when the record held none yet.
+   */
+  githubInstallation?: GithubInstallation;
 }
 
 /** The service task of a split stage, as the autoscaler starts it. */

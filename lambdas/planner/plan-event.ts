@@ -212,7 +212,7 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
   const number = await deps.store.nextBuildNumber(hook.repo.slug);
   const now = deps.now();
   const ctx = contextFor(number, now);
-  const base = { ctx, deliveryId, fork, now, receivedAt: message.receivedAt };
+  const base = { ctx, deliveryId, fork, now, receivedAt: message.receivedAt, ...(repository.githubInstallation ? { githubInstallation: repository.githubInstallation } : {}) };
 
   if (invalid) return createInvalid(buildRecord(base, { status: 'error', error: invalid, finishedAt: now }), scmRepo, deps);
   // loadManifest reports a file over the work budget as a diagnostic, never by throwing.
