@@ -5,12 +5,14 @@
 // change shows in these figures; "today" is the definition the compiler wrote before them.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { gitHostFirstPush } from './lib/git-host-calls.js';
+import { GIT_HOST_PATH_INSTANCE_ONLY } from './lib/start-model.js';
 import { ec2PassProfile, pendingStatusOnPath } from './lib/control-plane-path.js';
 import { keepWarmCost, LAMBDA_PRICES } from './lib/keep-warm-cost.js';
 import { compiledSplit, ec2Rows, ec2RunningLadder, gitHostPathText, startBounds, startLadder } from './lib/start-ladder.js';
-import { gitHostFirstPush, gitHostPath } from './lib/git-host-calls.js';
+import { gitHostPath } from './lib/git-host-calls.js';
 import { DEFAULT_PRICES } from '../core/cost/price-table.js';
-import { GIT_HOST_PATH_BEFORE, GIT_HOST_PATH_INSTANCE_ONLY, serviceTaskShape, splitStartFigures, startShape, TODAY_CONTROL_PLANE, type SplitStartMode } from './lib/start-model.js';
+import { GIT_HOST_PATH_BEFORE, serviceTaskShape, splitStartFigures, startShape, TODAY_CONTROL_PLANE, type SplitStartMode } from './lib/start-model.js';
 
 const fixtures = fileURLToPath(new URL('../test/fixtures/start-model/', import.meta.url));
 const gitHost = await gitHostPath();
@@ -106,7 +108,7 @@ for (const [mode, name] of modes) {
 }
 // Whether keeping the Lambdas warm pays: what it saves (the two last rows) against what it costs.
 const warm = ladder.find((e) => e.name.startsWith('+ keepWarm'))!.figures;
-const cold = ladder.find((e) => e.name.startsWith('+ installation ids on the repository record'))!.figures;
+const cold = ladder.find((e) => e.name.startsWith('+ App installation ids'))!.figures;
 const cost = keepWarmCost();
 console.log(`\nkeepWarm (${cost.functions.map((f) => `${f.name} ${f.memoryMb} MB`).join(', ')}):`);
 console.log(`  saves ${(cold.stageP50['control plane'] - warm.stageP50['control plane']).toFixed(2)} s of the control plane at p50, ${(cold.p50 - warm.p50).toFixed(1)} s push → first step p50 (${(((cold.p50 - warm.p50) / cold.p50) * 100).toFixed(1)} %), ${(cold.p95 - warm.p95).toFixed(1)} s at p95`);

@@ -16,7 +16,7 @@ import { buildCompileOptions, compileOptionsFromEnv, type BuildCompileInput } fr
 import { ec2StartFigures, type Ec2Case, type Ec2PassProfile, type Ec2StartFigures, type InstanceStart } from './ec2-start-model.js';
 import { FIXTURE_ENV as DEPLOYMENT_ENV } from '../../test/compiler/support.js';
 import { AGENT_IMAGE_BEFORE, BOUNDS, SMALLER_VARIANTS, TASK } from './start-measurements.js';
-import { coldShareOf, GIT_HOST_PATH_INSTANCE_ONLY, megabytesOf, repositoryName, startFigures, startShape, TODAY_CONTROL_PLANE, type ControlPlaneProfile, type GitHostPath, type ImageAssumptions, type StartFigures, type StartShape } from './start-model.js';
+import { coldShareOf, megabytesOf, repositoryName, startFigures, startShape, TODAY_CONTROL_PLANE, type ControlPlaneProfile, type GitHostPath, type ImageAssumptions, type StartFigures, type StartShape } from './start-model.js';
 import { KEEP_WARM_RATE_MINUTES, KEPT_WARM_FUNCTIONS } from '../../core/config/keep-warm.js';
 
 /** Every rule the stack creates (lib/pull-through-cache.ts), each with its credentials given. */
@@ -185,16 +185,13 @@ export function startLadder(yaml: string, today: { containerDefinitions: Contain
   // task-runner/Dockerfile on alpine with node:20-alpine's node binary alone (bench/lib/agent-image.ts).
   entries.push({ name: '+ agent image without npm, yarn, headers', containerDefinitions: cached, profile: TODAY_CONTROL_PLANE });
   const status = { ...TODAY_CONTROL_PLANE, statusOnPath: measured.statusOnPath };
-  // The GitHub App's calls with installation ids kept in each instance only, then as the code
-  // makes them now (git-host-calls.ts: kept on the repository's record too), for a private repository.
-  const instanceOnly = { ...status, gitHost: GIT_HOST_PATH_INSTANCE_ONLY };
+  // The GitHub App's calls as the code makes them now (git-host-calls.ts), for a private repository.
   const now = { ...status, gitHost: measured.gitHost };
   const warm = keptWarm(now);
   const sociCopies = compiledWithSociCopies(yaml, { [ENV.pullThroughCache]: JSON.stringify(CACHE_RULES) });
   entries.push(
     { name: `+ pending status ${measured.statusOnPath ? 'still before' : 'beside'} the queue`, containerDefinitions: cached, profile: status },
-    { name: '+ App installation ids kept, clone tokens reused', containerDefinitions: cached, profile: instanceOnly },
-    { name: '+ installation ids on the repository record', containerDefinitions: cached, profile: now },
+    { name: '+ App installation ids kept, clone tokens reused', containerDefinitions: cached, profile: now },
     { name: '+ keepWarm option (off by default)', containerDefinitions: cached, profile: warm },
     // SOCI (docs/design/soci-indexes.md): the planner names the converted copy of the node image
     // (390 MB, over 250 MB), which Fargate lazy-loads; postgres (150 MB) and the agent stay whole.
