@@ -260,7 +260,7 @@ export async function gitHostPath(): Promise<GitHostPath> {
   };
 }
 
-/** A repository's first push, to new instances: nothing is kept yet, the installation is looked up by both (and then kept). */
+/** A repository's first push, to new instances: nothing is kept yet; the planner looks the installation up (and keeps it) and puts it on the job. */
 export async function gitHostFirstPush(): Promise<{ planner: number; autoscaler: StartCalls }> {
   return instances(new HeldGithub(), deployment()).push();
 }

@@ -22,7 +22,7 @@ export interface NewBuildInput {
   now: number;
   /** Epoch ms the webhook arrived. */
   receivedAt?: number;
-  /** The repository's GitHub App installation as its record holds it: each job carries it to the autoscaler's clone token. */
+  /** The repository's GitHub App installation (the planner's, see StageJob.githubInstallation): each job carries it to the autoscaler's clone token. */
   githubInstallation?: GithubInstallation;
 }
 

@@ -47,9 +47,9 @@ export interface StageJob {
   /** A split pipeline with services: the task that runs them beside every segment (CompiledStage.serviceTask). */
   serviceTask?: ServiceTaskJob;
   /**
-   * The repository's GitHub App installation as the planner read it on its record
-   * (Repository.githubInstallation): the autoscaler mints the clone token with it in one call,
-   * without a read of the record. Absent when the record held none yet.
+   * The repository's GitHub App installation the planner read the pipeline file with (or, without
+   * a GitHub App token, the one on its record: Repository.githubInstallation): the autoscaler mints
+   * the clone token with it in one call, without a read of the record.
    */
   githubInstallation?: GithubInstallation;
 }

@@ -61,6 +61,11 @@ export class GithubAppTokens {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** The installation id this instance holds for `slug` (looked up, or given and taken by GitHub), without a call. */
+  installationOf(app: Pick<GithubAppCredentials, 'appId'>, apiBase: string, slug: string): number | undefined {
+    return this.installations.get(installationKey(app, apiBase, slug));
+  }
+
   /** A token for `slug` only, with contents:read and statuses:write. */
   async token(app: GithubAppCredentials, apiBase: string, slug: string, hint: InstallationHint = {}): Promise<string> {
     const key = installationKey(app, apiBase, slug);
@@ -154,6 +159,6 @@ export function installationKeeper(store: Pick<RepositoryStore, 'setGithubInstal
 }
 
 /** What a token and an installation id are kept by: the API base, the App and the repository. */
-function installationKey(app: GithubAppCredentials, apiBase: string, slug: string): string {
+function installationKey(app: Pick<GithubAppCredentials, 'appId'>, apiBase: string, slug: string): string {
   return `${apiBase}\n${app.appId}\n${slug}`;
 }

@@ -39,6 +39,12 @@ export interface ScmAccess {
    * Throws ScmConfigError for a host whose configuration cannot make the request.
    */
   probe(repo: ScmRepo & { scm: HookHost }): Promise<{ apiUrl: string; status: number; message: string } | { apiUrl: string; error: string }>;
+  /**
+   * The GitHub App installation this access last bought a token of the repository with (the
+   * record's id GitHub took, or the one GitHub named instead), without a call; undefined without
+   * a GitHub App or before a token. The planner puts it on the stage's jobs.
+   */
+  githubInstallation?(repo: ScmRepo): Promise<GithubInstallation | undefined>;
 }
 
 export interface ScmAccessOptions {
@@ -100,6 +106,13 @@ export function createScmAccess(options: ScmAccessOptions): ScmAccess {
       }
       const credentials = await credentialsFor({ ...repo, scm: repo.scm });
       await counted(repo.scm, 'post-status', () => postStatus(repo.scm as HookHost, credentials, repo, sha, status, fetchImpl));
+    },
+    async githubInstallation(repo) {
+      if (repo.scm !== 'github') return undefined;
+      const creds = (await options.credentials()).github ?? {};
+      if (!creds.appId) return undefined;
+      const id = appTokens.installationOf({ appId: creds.appId }, apiBaseOf('github', creds), repo.slug);
+      return id === undefined ? undefined : { appId: creds.appId, id };
     },
     async probe(repo) {
       const apiUrl = apiBaseOf(repo.scm, (await options.credentials())[repo.scm] ?? {});

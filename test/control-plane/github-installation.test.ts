@@ -113,6 +113,8 @@ describe('the installation id on the repository record', () => {
     expect(await appRequestsOf(async () => expect(await planEvent(await push('acme/app'), first)).toMatchObject({ kind: 'created' }))).toEqual(['installation acme/app', `access_tokens ${app.installationId()}`]);
     const kept = { appId: '123', id: app.installationId() };
     expect((await store.getRepository('acme/app'))?.githubInstallation).toEqual(kept);
+    // The first push's jobs carry the id the file was read with: its autoscaler needs no lookup either.
+    expect(first.jobs.enqueued.at(-1)?.githubInstallation).toEqual(kept);
 
     // A cold planner (a new instance): the record's id, so only the token before the file.
     const cold = plannerInstance();
@@ -142,10 +144,7 @@ describe('the installation id on the repository record', () => {
   });
 
   it('the App installed again: the kept id is refused (404), looked up once, and the record overwritten, by the autoscaler as by the planner', async () => {
-    // Its first push keeps the id; the jobs of the next carry it (the first's were planned before it was kept).
     const planner = plannerInstance();
-    await planEvent(await push('acme/clone'), planner);
-    expect(planner.jobs.enqueued.at(-1)?.githubInstallation).toBeUndefined();
     await planEvent(await push('acme/clone'), planner);
     const old = app.installationId();
     const job = cloneJob('acme/clone', planner.jobs.enqueued.at(-1)!.githubInstallation);
@@ -162,8 +161,11 @@ describe('the installation id on the repository record', () => {
     // And a planner's own refusal: the App installed once more, the record's id refused, looked up, overwritten.
     const third = app.reinstall();
     const next = await push('acme/clone');
-    expect(await appRequestsOf(() => planEvent(next, plannerInstance()))).toEqual([`access_tokens ${fresh}`, 'installation acme/clone', `access_tokens ${third}`]);
+    const replanned = plannerInstance();
+    expect(await appRequestsOf(() => planEvent(next, replanned))).toEqual([`access_tokens ${fresh}`, 'installation acme/clone', `access_tokens ${third}`]);
     expect((await store.getRepository('acme/clone'))?.githubInstallation).toEqual({ appId: '123', id: third });
+    // Its jobs carry the id GitHub just named, not the refused one the record held when it was read.
+    expect(replanned.jobs.enqueued.at(-1)?.githubInstallation).toEqual({ appId: '123', id: third });
   });
 });
 
