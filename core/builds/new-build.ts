@@ -17,13 +17,13 @@ import { buildId as makeBuildId, stageKey } from './types.js';
 export interface NewBuildInput {
   ctx: BuildContext;
   deliveryId: string;
+  /** The repository's GitHub App installation (the planner's, see StageJob.githubInstallation): each job carries it to the autoscaler's clone token. */
+  githubInstallation?: GithubInstallation;
   fork: boolean;
   /** Epoch ms: the build's creation time and the queue time of its first stages. */
   now: number;
   /** Epoch ms the webhook arrived. */
   receivedAt?: number;
-  /** The repository's GitHub App installation (the planner's, see StageJob.githubInstallation): each job carries it to the autoscaler's clone token. */
-  githubInstallation?: GithubInstallation;
 }
 
 export function buildRecord(input: NewBuildInput, overrides: Partial<Build> = {}): Build {
