@@ -5,6 +5,8 @@
 // change shows in these figures; "today" is the definition the compiler wrote before them.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { gitHostFirstPush } from './lib/git-host-calls.js';
+import { GIT_HOST_PATH_INSTANCE_ONLY } from './lib/start-model.js';
 import { ec2PassProfile, pendingStatusOnPath } from './lib/control-plane-path.js';
 import { keepWarmCost, LAMBDA_PRICES } from './lib/keep-warm-cost.js';
 import { compiledSplit, deploymentStart, ec2Rows, ec2RunningLadder, gitHostPathText, startBounds, startLadder } from './lib/start-ladder.js';
@@ -24,7 +26,10 @@ const s = (x: number) => `${x.toFixed(1)} s`;
 // answers only when told (bench/lib/git-host-calls.ts).
 console.log('Git host calls on the path, private repository with a GitHub App (cold/warm/refreshed instance; autoscaler: GitHub + SSM writes):');
 console.log(`  before: ${gitHostPathText(GIT_HOST_PATH_BEFORE)}`);
-console.log(`  now:    ${gitHostPathText(gitHost)}`);
+console.log(`  kept in each instance only: ${gitHostPathText(GIT_HOST_PATH_INSTANCE_ONLY)}`);
+console.log(`  now (kept on the repository record too): ${gitHostPathText(gitHost)}`);
+const first = await gitHostFirstPush();
+console.log(`  a repository's first push (nothing kept yet): planner ${first.planner}, autoscaler ${first.autoscaler.gitHost}+${first.autoscaler.ssmWrites}`);
 console.log('push → first step, Fargate, model of published measurements (20 000 runs each, seed 18)');
 console.log('change'.padEnd(50), 'p50'.padStart(8), 'p95'.padStart(8), ' p50 ratio', ' p95 ratio');
 for (const { name, figures } of ladder) {

@@ -61,6 +61,11 @@ export const OPENAPI_DOCUMENT = {
           trusted: { type: 'boolean', description: 'may run on EC2 capacity (privileged, the Docker socket, dind); never for pull requests from forks' },
           trustSetAt: { type: 'integer', description: 'epoch ms trusted was last set' },
           capacity: { type: 'string', enum: ['warm', 'fargate'], description: "its pipelines' capacity when their node: does not say" },
+          githubInstallation: {
+            type: 'object',
+            description: "the GitHub App installation GitHub's API last named for it (read-only: set from GitHub's answer, never from a request or a webhook)",
+            properties: { appId: { type: 'string' }, id: { type: 'integer' } },
+          },
         },
       },
       RepoActivation: {

@@ -7,7 +7,7 @@ import type { StageTimeline } from './stage-timeline.js';
 import type { UpstreamState } from '../pipeline/contract.js';
 import type { StageJob } from '../scaling/job.js';
 import type { TaskUsage } from '../cost/types.js';
-import type { Build, BuildDetail, BuildStatus, Repository, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from './types.js';
+import type { Build, BuildDetail, BuildStatus, GithubInstallation, Repository, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from './types.js';
 
 export interface Page<T> {
   items: T[];
@@ -274,6 +274,11 @@ export interface RepositoryStore {
   deactivateRepository(slug: string): Promise<Repository | null>;
   /** Where configuration says the repository lives (the dashboard links to it). */
   setRepositoryLocation(slug: string, location: { httpUrl: string; link: string }): Promise<void>;
+  /**
+   * Keeps the GitHub App installation GitHub's API named for the repository (Repository.githubInstallation),
+   * replacing the one kept; nothing when the repository has no record.
+   */
+  setGithubInstallation(slug: string, installation: GithubInstallation): Promise<void>;
   /** The next build number: unique under any concurrency. */
   nextBuildNumber(slug: string): Promise<number>;
 }

@@ -61,6 +61,19 @@ export interface Repository {
   trustSetAt?: number;
   /** Where its pipelines run when their `node:` does not say: `warm` (EC2, when trusted) or `fargate`. */
   capacity?: CapacityPreference;
+  /**
+   * The GitHub App installation that covers it, as GitHub's API last named it (GET
+   * /repos/{owner}/{repo}/installation), so that a new Lambda instance mints a token in one call.
+   * Written only from that answer, never from a webhook's body (whose `installation` anyone who
+   * can sign for another deployment, or guess nothing at all, could fill).
+   */
+  githubInstallation?: GithubInstallation;
+}
+
+/** A GitHub App's installation on a repository: the App it belongs to (`appId`, as configured) and GitHub's id for it. */
+export interface GithubInstallation {
+  appId: string;
+  id: number;
 }
 
 /** All times are epoch milliseconds; absent until they happen. */

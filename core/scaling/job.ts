@@ -5,6 +5,7 @@
 // and RunTask.
 
 import { createHash } from 'node:crypto';
+import type { GithubInstallation } from '../builds/types.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../pipeline/contract.js';
 import { serviceTaskRunKey } from '../pipeline/segments.js';
 import type { Build } from '../builds/types.js';
@@ -46,6 +47,12 @@ export interface StageJob {
   segment?: number;
   /** A split pipeline with services: the task that runs them beside every segment (CompiledStage.serviceTask). */
   serviceTask?: ServiceTaskJob;
+  /**
+   * The repository's GitHub App installation the planner read the pipeline file with (or, without
+   * a GitHub App token, the one on its record: Repository.githubInstallation): the autoscaler mints
+   * the clone token with it in one call, without a read of the record.
+   */
+  githubInstallation?: GithubInstallation;
 }
 
 /** The service task of a split stage, as the autoscaler starts it. */

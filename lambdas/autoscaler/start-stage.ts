@@ -7,7 +7,7 @@ import { isStageDone, startAttempt } from '../../core/builds/status.js';
 import { startsWithBuild } from '../../core/builds/stage-timeline.js';
 import { stageKey, type Stage } from '../../core/builds/types.js';
 import { AGENT_CONTAINER, AGENT_ENV, type UpstreamState } from '../../core/pipeline/contract.js';
-import { upstreamOverride } from '../../core/pipeline/override-budget.js';
+import { startOverridesError, upstreamOverride } from '../../core/pipeline/override-budget.js';
 import { startRetryDelayMs } from '../../core/scaling/decide-scale.js';
 import { jobTimeoutMs, runTaskTokens, segmentJob, type StageJob } from '../../core/scaling/job.js';
 import { SnapshotUrlError, segmentRunKey, segmentTimeoutSeconds } from '../../core/builds/segment-run.js';
@@ -162,6 +162,12 @@ export async function startStage(deps: AutoscalerDeps, waiting: Waiting): Promis
   for (const capacity of capacities) {
     const tokens = runTaskTokens(segmentRunKey(job.stageKey, segment), attempt, spot && capacity !== 'EC2' ? capacity : undefined);
     const input = runTaskInput(config, job, taskDefinitionArn, capacity, tokens, stage.upstream, segmentRun.env);
+    // Measured as RunTask measures them: a stage over the limit would be refused at every start.
+    const oversized = startOverridesError(job.runTask.overrides, input.overrides);
+    if (oversized !== undefined) {
+      deps.log('stage could not start: its overrides are over RunTask\'s limit', { ...stageKeys(job.stageKey), error: oversized });
+      return cannotStart(deps, stage, `cannot start: ${oversized}`);
+    }
     let res: RunTaskCommandOutput;
     try {
       res = await deps.ecs.send(new RunTaskCommand(input));

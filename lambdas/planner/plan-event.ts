@@ -212,7 +212,10 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
   const number = await deps.store.nextBuildNumber(hook.repo.slug);
   const now = deps.now();
   const ctx = contextFor(number, now);
-  const base = { ctx, deliveryId, fork, now, receivedAt: message.receivedAt };
+  // The installation the file was just read with (GitHub's answer if the record's was refused or
+  // absent), else the record's: the autoscaler mints the clone token with it in one call.
+  const githubInstallation = (await deps.scm.githubInstallation?.(scmRepo)) ?? repository.githubInstallation;
+  const base = { ctx, deliveryId, fork, now, receivedAt: message.receivedAt, ...(githubInstallation ? { githubInstallation } : {}) };
 
   if (invalid) return createInvalid(buildRecord(base, { status: 'error', error: invalid, finishedAt: now }), scmRepo, deps);
   // loadManifest reports a file over the work budget as a diagnostic, never by throwing.

@@ -3,6 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { ContainerDefinition } from '../../core/pipeline/ecs-task.js';
+import { gitHostFirstPush } from '../../bench/lib/git-host-calls.js';
+import { GIT_HOST_PATH_INSTANCE_ONLY } from '../../bench/lib/start-model.js';
 import { pendingStatusOnPath } from '../../bench/lib/control-plane-path.js';
 import { gitHostPath } from '../../bench/lib/git-host-calls.js';
 import { compiledContainers, compiledSplit, deploymentStart, startBounds, startLadder } from '../../bench/lib/start-ladder.js';
@@ -186,9 +188,20 @@ describe('a deployment left at its defaults', () => {
 // ECS reads a task's secrets when it starts it
 // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-ssm-paramstore.html).
 describe("the Git host calls on the path are read from the planner's and the autoscaler's code", () => {
-  it('a new instance waits for the installation, the token and the file (planner) and for the installation and the token, then the write (autoscaler)', () => {
-    expect(GIT_HOST.planner.cold).toBe(3);
-    expect(GIT_HOST.autoscaler.cold).toEqual({ gitHost: 2, ssmWrites: 1 });
+  it("a new instance, for a repository that built before, waits for the token (bought with the installation id on the repository's record) and the file (planner), and for the token, then the write (autoscaler)", () => {
+    expect(GIT_HOST.planner.cold).toBe(2);
+    expect(GIT_HOST.autoscaler.cold).toEqual({ gitHost: 1, ssmWrites: 1 });
+  });
+  it("a repository's first push, with nothing kept yet: the installation, the token and the file (planner); the token, with the id the planner put on the job, then the write (autoscaler)", async () => {
+    expect(await gitHostFirstPush()).toEqual({ planner: 3, autoscaler: { gitHost: 1, ssmWrites: 1 } });
+  });
+  it('a new instance needs fewer calls than with the installation id kept in each instance only; no state needs more', () => {
+    expect(GIT_HOST.planner.cold).toBeLessThan(GIT_HOST_PATH_INSTANCE_ONLY.planner.cold);
+    expect(GIT_HOST.autoscaler.cold.gitHost).toBeLessThan(GIT_HOST_PATH_INSTANCE_ONLY.autoscaler.cold.gitHost);
+    for (const state of ['cold', 'warm', 'refreshed'] as const) {
+      expect(GIT_HOST.planner[state]).toBeLessThanOrEqual(GIT_HOST_PATH_INSTANCE_ONLY.planner[state]);
+      expect(GIT_HOST.autoscaler[state].gitHost).toBeLessThanOrEqual(GIT_HOST_PATH_INSTANCE_ONLY.autoscaler[state].gitHost);
+    }
   });
   it('a warm instance within its tokens\' life: the file alone; the clone token of its last start used again, without GitHub or SSM', () => {
     expect(GIT_HOST.planner.warm).toBe(1);
@@ -213,6 +226,8 @@ describe("the Git host calls on the path are read from the planner's and the aut
     const before = at(now, '+ pending status');
     expect(row.profile.gitHost).toBe(GIT_HOST);
     expect(row.figures.stageP50['control plane']).toBeLessThan(before.figures.stageP50['control plane'] - 0.2);
+    // The ids on the repository record: a shorter control plane than with them kept in each instance only.
+    expect(row.figures.stageP50['control plane']).toBeLessThan(at(rows(GIT_HOST_PATH_INSTANCE_ONLY), '+ App installation ids kept').figures.stageP50['control plane']);
     const unchanged = rows(GIT_HOST_PATH_BEFORE);
     expect(at(unchanged, '+ App installation ids kept').figures).toEqual(at(unchanged, '+ pending status').figures);
   });

@@ -47,6 +47,7 @@ import { EcrImageSizes } from '../../adapters/ecr/image-sizes.js';
 import { DynamoSociIndexStore } from '../../adapters/dynamodb/soci-store.js';
 import { sociImageLookup, sociImageNamer } from '../../lambdas/planner/soci-images.js';
 import { startEcrStandIn, type EcrStandIn } from '../support/ecr-stand-in.js';
+import { SOCI_CONVERSIONS_PER_REPOSITORY_PER_DAY, conversionDay } from '../../core/images/soci.js';
 
 const PIPELINES = droneYaml(
   {
@@ -1174,7 +1175,7 @@ describe('SOCI-enabled copies of cached images', () => {
     ecrStandIn.repositories.set('slipway-soci/slipway-docker-hub/library/golang', [{ digest: COPY, tags: [`soci-${'9'.repeat(64)}`], sizeInBytes: 300_000_000, pushedAt: Date.now() }]);
     soci = new DynamoSociIndexStore(db.doc, db.tableName);
     // Converted just now: a copy is named until SOCI_COPY_LIFETIME_MS after its conversion.
-    await soci.claim({ repository: 'slipway-docker-hub/library/golang', digest: GOLANG }, Date.now());
+    await soci.claim({ repository: 'slipway-docker-hub/library/golang', digest: GOLANG }, Date.now(), { repo: 'acme/api', day: conversionDay(Date.now()), limit: SOCI_CONVERSIONS_PER_REPOSITORY_PER_DAY });
     await soci.started(GOLANG, 'arn:aws:ecs:us-east-1:123456789012:task/slipway/converter');
     await soci.converted(GOLANG, COPY, Date.now(), 'arn:aws:ecs:us-east-1:123456789012:task/slipway/converter');
     await soci.skip({ repository: 'slipway-docker-hub/library/postgres', digest: POSTGRES }, 'small');
