@@ -61,6 +61,17 @@ export interface Repository {
   trustSetAt?: number;
   /** Where its pipelines run when their `node:` does not say: `warm` (EC2, when trusted) or `fargate`. */
   capacity?: CapacityPreference;
+  /**
+   * Its images go through the deployment's ECR pull-through cache (`repo add|update
+   * --no-pull-through-cache` sets false: pulled as written). Absent, as on records from before
+   * the setting existed: on (repositoryUsesPullThroughCache).
+   */
+  pullThroughCache?: boolean;
+}
+
+/** A repository's pull-through cache setting, absent read as on (Repository.pullThroughCache). */
+export function repositoryUsesPullThroughCache(repository: Pick<Repository, 'pullThroughCache'>): boolean {
+  return repository.pullThroughCache !== false;
 }
 
 /** All times are epoch milliseconds; absent until they happen. */
