@@ -82,6 +82,8 @@ export async function activateRepository(t: Table, activation: RepositoryActivat
   e.set('trustSetAt', activation.activatedAt);
   if (activation.capacity !== undefined) e.set('capacity', activation.capacity);
   else e.remove('capacity');
+  // Written either way, so that a repository opted out, removed and added again is back on unless said so.
+  e.set('pullThroughCache', activation.pullThroughCache !== false);
   // Listed by GSI1 (keys.ts), as every repository record.
   e.setAll(repositoryIndexKeys(activation.slug));
   // Where it lives is derived from configuration when a build is planned (core/scm/locate.ts);
@@ -149,9 +151,10 @@ export async function changeRepositorySettings(t: Table, slug: string, patch: Re
     ...(patch.trusted !== undefined ? { trusted: patch.trusted, trustSetAt: at } : {}),
     ...(patch.capacity !== undefined ? { capacity: patch.capacity } : {}),
     ...(patch.visibility !== undefined ? { visibility: patch.visibility, private: patch.visibility !== 'public' } : {}),
+    ...(patch.pullThroughCache !== undefined ? { pullThroughCache: patch.pullThroughCache } : {}),
   };
   e.setAll(fields);
-  if (e.empty) throw new Error(`store: nothing to change for repository ${slug} (name trusted, capacity or visibility)`);
+  if (e.empty) throw new Error(`store: nothing to change for repository ${slug} (name trusted, capacity, visibility or pullThroughCache)`);
   e.when(`${e.name('active')} = ${e.value(true)}`);
   // Trust granted to the activation the operator looked at never passes to a later one.
   if (activatedAt !== undefined) e.when(`${e.name('activatedAt')} = ${e.value(activatedAt)}`);

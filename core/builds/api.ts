@@ -64,11 +64,11 @@ export interface AppSecretResponse {
 }
 
 /** A repository setting `repo update` may change (RepositorySettingsPatch). */
-export const REPO_SETTINGS = ['trusted', 'capacity', 'visibility'] as const;
+export const REPO_SETTINGS = ['trusted', 'capacity', 'visibility', 'pullThroughCache'] as const;
 export type RepoSetting = (typeof REPO_SETTINGS)[number];
 
 /**
- * POST /api/repos/update?repo=OWNER/NAME&trusted=true|false&capacity=warm|fargate&visibility=private|internal|public:
+ * POST /api/repos/update?repo=OWNER/NAME&trusted=true|false&capacity=warm|fargate&visibility=private|internal|public&pullThroughCache=true|false:
  * the repository after the change and, for each setting named, its value before and after
  * (`from` absent: it had none). Applies to builds planned from then on.
  */

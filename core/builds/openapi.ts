@@ -66,6 +66,7 @@ export const OPENAPI_DOCUMENT = {
             description: "the GitHub App installation GitHub's API last named for it (read-only: set from GitHub's answer, never from a request or a webhook)",
             properties: { appId: { type: 'string' }, id: { type: 'integer' } },
           },
+          pullThroughCache: { type: 'boolean', description: "its images go through the deployment's ECR pull-through cache; absent: true" },
         },
       },
       RepoActivation: {
@@ -209,6 +210,9 @@ export const OPENAPI_DOCUMENT = {
           { name: 'repo', in: 'query', required: true, schema: { type: 'string' }, description: 'OWNER/NAME as the host spells it (GitLab: GROUP/…/NAME)' },
           { name: 'host', in: 'query', required: true, schema: { type: 'string', enum: ['github', 'gitea', 'gitlab'] } },
           { name: 'visibility', in: 'query', schema: { type: 'string', enum: ['private', 'internal', 'public'], default: 'private' }, description: 'private and internal repositories are cloned with the host token' },
+          { name: 'trusted', in: 'query', schema: { type: 'boolean', default: false } },
+          { name: 'capacity', in: 'query', schema: { type: 'string', enum: ['warm', 'fargate'] } },
+          { name: 'pullThroughCache', in: 'query', schema: { type: 'boolean', default: true }, description: 'false: its images are pulled as written, not through the cache' },
         ],
         responses: { '201': { description: 'activated', ...json('RepoActivation') }, '409': { description: 'already activated, or active on another host', ...json('Error') }, ...errors },
       },
@@ -235,11 +239,12 @@ export const OPENAPI_DOCUMENT = {
           { name: 'trusted', in: 'query', schema: { type: 'boolean' } },
           { name: 'capacity', in: 'query', schema: { type: 'string', enum: ['warm', 'fargate'] } },
           { name: 'visibility', in: 'query', schema: { type: 'string', enum: ['private', 'internal', 'public'] } },
+          { name: 'pullThroughCache', in: 'query', schema: { type: 'boolean' } },
         ],
         responses: {
           '200': {
             description: 'the repository after the change, and each named setting before and after',
-            content: { 'application/json': { schema: { type: 'object', properties: { repo: { $ref: '#/components/schemas/Repository' }, changes: { type: 'array', items: { type: 'object', properties: { setting: { enum: ['trusted', 'capacity', 'visibility'] }, from: {}, to: {} } } } } } } },
+            content: { 'application/json': { schema: { type: 'object', properties: { repo: { $ref: '#/components/schemas/Repository' }, changes: { type: 'array', items: { type: 'object', properties: { setting: { enum: ['trusted', 'capacity', 'visibility', 'pullThroughCache'] }, from: {}, to: {} } } } } } } },
           },
           '400': { description: 'no setting named, an unknown parameter or a bad value', ...json('Error') },
           '409': { description: 'a local directory (slipway run), or removed or activated again while the update ran', ...json('Error') },

@@ -225,6 +225,8 @@ export interface RepositoryActivation {
   trusted?: boolean;
   /** Repository.capacity: its pipelines' default capacity. */
   capacity?: Repository['capacity'];
+  /** Repository.pullThroughCache: false pulls its images as written (on when absent). */
+  pullThroughCache?: boolean;
 }
 
 /**
@@ -236,6 +238,7 @@ export interface RepositorySettingsPatch {
   trusted?: boolean;
   capacity?: Repository['capacity'];
   visibility?: NonNullable<Repository['visibility']>;
+  pullThroughCache?: boolean;
 }
 
 /** A repository's record before and after one settings update. */

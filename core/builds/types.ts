@@ -68,6 +68,17 @@ export interface Repository {
    * can sign for another deployment, or guess nothing at all, could fill).
    */
   githubInstallation?: GithubInstallation;
+  /**
+   * Its images go through the deployment's ECR pull-through cache (`repo add|update
+   * --no-pull-through-cache` sets false: pulled as written). Absent, as on records from before
+   * the setting existed: on (repositoryUsesPullThroughCache).
+   */
+  pullThroughCache?: boolean;
+}
+
+/** A repository's pull-through cache setting, absent read as on (Repository.pullThroughCache). */
+export function repositoryUsesPullThroughCache(repository: Pick<Repository, 'pullThroughCache'>): boolean {
+  return repository.pullThroughCache !== false;
 }
 
 /** A GitHub App's installation on a repository: the App it belongs to (`appId`, as configured) and GitHub's id for it. */

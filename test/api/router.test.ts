@@ -594,6 +594,36 @@ describe('repository activation', () => {
     now = NOW;
   });
 
+  it("activates with the pull-through cache on unless pullThroughCache=false, turns it off and on in place, logs each change and lists it (repo list --json)", async () => {
+    const logged: { message: string; fields: Record<string, unknown> }[] = [];
+    const withLog = (): Partial<ApiDeps> => ({ ...activation(), log: (message: string, fields: Record<string, unknown> = {}) => void logged.push({ message, fields }) });
+    expect(((await call('POST', '/api/repos/activate?repo=acme/cache-on&host=github', withLog())).body as RepoActivationResponse).repo).toMatchObject({ pullThroughCache: true });
+    const out = await call('POST', '/api/repos/activate?repo=acme/cache-out&host=github&pullThroughCache=false', withLog());
+    expect(out.status).toBe(201);
+    expect((out.body as RepoActivationResponse).repo).toMatchObject({ pullThroughCache: false });
+    expect(await call('POST', '/api/repos/activate?repo=acme/cache-bad&host=github&pullThroughCache=no', withLog())).toMatchObject({ status: 400, body: { error: 'api: pullThroughCache="no" must be true or false' } });
+    expect(await store.getRepository('acme/cache-bad')).toBeNull();
+
+    await store.nextBuildNumber('acme/cache-on');
+    const off = await call('POST', '/api/repos/update?repo=acme/cache-on&pullThroughCache=false', withLog());
+    expect(off.status).toBe(200);
+    expect((off.body as RepoUpdateResponse).changes).toEqual([{ setting: 'pullThroughCache', from: true, to: false }]);
+    expect(await store.getRepository('acme/cache-on')).toMatchObject({ pullThroughCache: false, trusted: false, counter: 1, active: true });
+    expect(logged.find((l) => l.message === 'repository settings changed')?.fields).toEqual({ repo: 'acme/cache-on', changes: [{ setting: 'pullThroughCache', from: true, to: false }] });
+    const on = (await call('POST', '/api/repos/update?repo=acme/cache-on&pullThroughCache=true&capacity=warm', withLog())).body as RepoUpdateResponse;
+    expect(on.changes).toEqual([{ setting: 'capacity', to: 'warm' }, { setting: 'pullThroughCache', from: false, to: true }]);
+    expect(await call('POST', '/api/repos/update?repo=acme/cache-on&pullThroughCache=off', withLog())).toMatchObject({ status: 400, body: { error: 'api: pullThroughCache="off" must be true or false' } });
+
+    // A record written before the setting existed (none on it) reads as on: its change says so.
+    await store.ensureRepository({ slug: 'acme/cache-old', scm: 'github', httpUrl: 'https://github.com/acme/cache-old.git', link: 'https://github.com/acme/cache-old', defaultBranch: 'main', private: true });
+    const old = (await call('POST', '/api/repos/update?repo=acme/cache-old&pullThroughCache=false', withLog())).body as RepoUpdateResponse;
+    expect(old.changes).toEqual([{ setting: 'pullThroughCache', from: true, to: false }]);
+
+    const listed = ((await call('GET', '/api/repos')).body as RepoListResponse).repos;
+    expect(listed.find((r) => r.slug === 'acme/cache-on')).toMatchObject({ pullThroughCache: true, capacity: 'warm' });
+    expect(listed.find((r) => r.slug === 'acme/cache-out')).toMatchObject({ pullThroughCache: false });
+  });
+
   it('refuses an update of an unknown, removed or local repository, of nothing, of an unknown setting or a bad value; as the other routes, behind the token', async () => {
     const update = (query: string, extra: Partial<ApiDeps> = activation()) => call('POST', `/api/repos/update?${query}`, extra);
     const unknown = await update('repo=acme/nobody&trusted=true');
@@ -605,7 +635,7 @@ describe('repository activation', () => {
     await store.activateRepository({ slug: 'local/dir', scm: 'local', visibility: 'public', activatedAt: NOW, httpUrl: 'file:///x', link: 'file:///x', trusted: true });
     expect(await update('repo=local/dir&trusted=false')).toMatchObject({ status: 409, body: { error: expect.stringMatching(/local directory \(slipway run\), activated again by each run/) } });
     await call('POST', '/api/repos/activate?repo=acme/strict&host=github', activation());
-    expect(await update('repo=acme/strict')).toMatchObject({ status: 400, body: { error: 'api: name a setting to change: trusted=, capacity=, visibility=' } });
+    expect(await update('repo=acme/strict')).toMatchObject({ status: 400, body: { error: 'api: name a setting to change: trusted=, capacity=, visibility=, pullThroughCache=' } });
     // A misspelt setting is refused, never ignored as if it had applied.
     expect(await update('repo=acme/strict&trust=true')).toMatchObject({ status: 400, body: { error: expect.stringMatching(/^api: unknown parameter "trust"/) } });
     expect(await update('repo=acme/strict&trusted=yes')).toMatchObject({ status: 400, body: { error: 'api: trusted="yes" must be true or false' } });

@@ -1229,6 +1229,38 @@ describe('SOCI-enabled copies of cached images', () => {
     expect(images.some((i) => i.includes('.dkr.ecr.'))).toBe(false);
   });
 
+  it("follows the repository's own setting (repo update --no-pull-through-cache / --pull-through-cache) from the next build planned: images as written and no copies while off, through the cache and its copies once on again", async () => {
+    const slug = 'acme/soci-setting';
+    // pushMessage activates the repository (the cache on) each time: all three before the changes.
+    const [first, second, third] = [await pushMessage(slug, PIPELINES), await pushMessage(slug, PIPELINES), await pushMessage(slug, PIPELINES)];
+    const cachedGolang = `${REGISTRY}/slipway-soci/slipway-docker-hub/library/golang@${COPY}`;
+    await planEvent(first, withSoci());
+    expect(Object.values(await imagesOf('acme/soci-setting#1'))).toContain(cachedGolang);
+
+    await store.changeRepositorySettings(slug, { pullThroughCache: false }, Date.now());
+    await planEvent(second, withSoci());
+    const off = Object.values(await imagesOf('acme/soci-setting#2'));
+    expect(off).toEqual(expect.arrayContaining(['golang:1.22', 'postgres:15']));
+    expect(off.some((i) => i.includes('.dkr.ecr.'))).toBe(false);
+
+    await store.changeRepositorySettings(slug, { pullThroughCache: true }, Date.now());
+    await planEvent(third, withSoci());
+    const on = Object.values(await imagesOf('acme/soci-setting#3'));
+    expect(on).toContain(cachedGolang);
+    expect(on).toContain(`${REGISTRY}/slipway-docker-hub/library/postgres:15`);
+  });
+
+  it("gives a fork's pull request its base repository's setting: opted out, its images are pulled as written, even through a rule without credentials", async () => {
+    const file = droneYaml({ name: 'prom', steps: [step('test', ['prometheus --version'], { image: 'quay.io/prometheus/prometheus:v2.55.0' })] });
+    const cache = { pullThroughCache: { registry: REGISTRY, prefixes: { 'docker.io': 'slipway-docker-hub', 'quay.io': 'slipway-quay' } } };
+    const fork = { event: 'pull_request', action: 'opened', pullRequest: { number: 3, title: 'x', sourceBranch: 'f', targetBranch: 'main', fork: true } } as const;
+    const message = await pushMessage('acme/fork-out', file, fork);
+    await store.changeRepositorySettings('acme/fork-out', { pullThroughCache: false }, Date.now());
+    await planEvent(message, withSoci(cache));
+    expect((await store.getBuild('acme/fork-out#1'))?.fork).toBe(true);
+    expect(Object.values(await imagesOf('acme/fork-out#1'))).toContain('quay.io/prometheus/prometheus:v2.55.0');
+  });
+
   // Only images a build that is not a fork's names are converted (core/images/soci.ts, "Who can
   // cause a conversion"): the planner records them; a fork's pull request records nothing.
   it("records the cached images a build names for conversion, charged to its repository, and none that only a fork's pull request names", async () => {
