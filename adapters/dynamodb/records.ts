@@ -4,6 +4,7 @@
 
 import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionalCheckFailure } from '../../core/util/aws-errors.js';
+import { withRetry } from '../../core/util/retry.js';
 import type { Expression } from './expression.js';
 import { TTL_ATTRIBUTE } from './keys.js';
 
@@ -39,13 +40,19 @@ export function isConditionFailure(err: unknown): boolean {
 export async function conditionalUpdate<T>(t: Table, key: Item, e: Expression): Promise<T | null> {
   if (e.empty) throw new Error('store: empty update');
   try {
-    const res = await t.doc.send(
-      new UpdateCommand({
-        TableName: t.tableName,
-        Key: key,
-        ...e.input(),
-        ReturnValues: 'ALL_NEW',
-      }),
+    // A write that met a transaction on the item (TransactionConflictException: nothing written)
+    // is tried again; the API's TransactWriteItems of a stage and its step is one such (stage-store.ts).
+    const res = await withRetry(
+      () =>
+        t.doc.send(
+          new UpdateCommand({
+            TableName: t.tableName,
+            Key: key,
+            ...e.input(),
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
+      { attempts: 5, baseMs: 20, maxMs: 400, retryable: (_err, info) => info.name === 'TransactionConflictException' },
     );
     return strip<T>(res.Attributes);
   } catch (err) {

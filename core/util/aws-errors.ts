@@ -80,6 +80,11 @@ const TRANSIENT_NAMES: ReadonlySet<string> = new Set([
   'InternalError',
   'ServiceUnavailable',
   'ServiceUnavailableException',
+  // DynamoDB rejects a PutItem, UpdateItem or DeleteItem on an item an ongoing TransactWriteItems
+  // holds: nothing was written, and the same call succeeds once the transaction ends
+  // (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html,
+  // "Transaction conflict handling"). The SDK does not retry it itself.
+  'TransactionConflictException',
 ]);
 
 /** TRANSIENT_ERROR_STATUS_CODES. */
