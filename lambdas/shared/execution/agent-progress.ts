@@ -39,8 +39,8 @@ export const AGENT_READ_INTERVAL_MS = 10_000;
  * dashboard reads a running build every second, and CloudWatch Logs' GetLogEvents quota is the
  * account's, per Region, and low (https://docs.aws.amazon.com/general/latest/gr/cwl_region.html;
  * lambdas/shared/clients.ts): the step logs read beside it share it. When more stages could say
- * more, the least recently read go first (Stage.agentReadAt), so none waits more than
- * ceil(stages / 4) reads of the build for its turn.
+ * more, the least recently read go first (Stage.agentReadAt), so none that is due waits more
+ * than ceil(stages / 4) reads of the build for its turn.
  */
 export const MAX_AGENT_READS = 4;
 
