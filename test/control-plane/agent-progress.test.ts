@@ -301,6 +301,16 @@ describe("the agent's log is read only while it can still tell something, and ne
     const id = await cloningStage('acme/gated');
     const detail = await passingStage(id, [{ whenStatus: 'failure', waitsInContainer: true, afterSetup: undefined }]);
     expect(await anHourOfReads(async () => detail)).toBe(0);
+    // Once a step failed it runs, and its start is in the log; a step that runs on success and failure starts either way.
+    const failing = { ...detail, stages: detail.stages.map((st) => ({ ...st, steps: st.steps.map((s) => (s.name === 'test' ? { ...s, status: 'failure' as const, finishedAt: at(9) } : s)) })) };
+    reads = 0;
+    deps.now = () => at(59);
+    await withAgentProgress(view, failing);
+    expect(reads).toBe(1);
+    deps.now = () => at(59) + AGENT_READ_INTERVAL_MS;
+    const always = await passingStage(id, [{ whenStatus: 'always', waitsInContainer: true, afterSetup: undefined }]);
+    await withAgentProgress(view, always);
+    expect(reads).toBe(2);
   });
 
   it("a detached step of a split stage's service task, and a step an earlier segment's task ran, are not in the current task's log", async () => {

@@ -137,15 +137,17 @@ export function agentLogTells(stage: StageDetail): boolean {
 
 /**
  * A step of the stage's current task that starts with it and waits in its wrapper, whose start
- * the agent's log of that task may still show. Not a step that runs on a status: on a passing
- * build its gate never opens, and its start comes with the agent's result. Not one whose log
- * is another task's (a detached step in a split stage's service task, a step recorded by another
- * segment's task). Not, after a failed clone, one that runs on success: it skips itself.
+ * the agent's log of that task may still show. Not a step that runs only on failure while
+ * nothing of the stage failed: on a passing build its gate never opens, and it ends with the
+ * agent's result. Not one whose log is another task's (a detached step in a split stage's
+ * service task, a step recorded by another segment's task). Not, after a failed clone, one that
+ * runs on success: it skips itself.
  */
 function startMayShow(stage: StageDetail, step: StepRecord): boolean {
-  if (!startsAtCommands(step) || step.whenStatus !== undefined) return false;
+  if (!startsAtCommands(step)) return false;
   if (stepLogTask(stage, step) !== stage.taskArn) return false;
   const clone = stage.steps.find((s) => s.kind === 'clone');
+  if (step.whenStatus === 'failure' && !stage.steps.some((s) => s.status === 'failure')) return false;
   if (clone?.status === 'failure' && step.afterSetup === true) return false;
   return step.status === 'pending' || (step.status !== 'skipped' && step.startedAt === undefined);
 }
