@@ -197,9 +197,10 @@ export interface Stage {
    */
   firstStepAt?: number;
   /**
-   * Epoch ms when the API last read the agent's log of its running task (agent-progress.ts): when
+   * Epoch ms when the API last read the agent's log of its running task (agent-progress.ts),
+   * written on every such read: the log is not read again before AGENT_READ_INTERVAL_MS, and when
    * more running stages could say more than one read of a build reads, the least recently read go
-   * first. Written only then.
+   * first.
    */
   agentReadAt?: number;
   /**

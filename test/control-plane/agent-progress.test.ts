@@ -6,13 +6,13 @@
 // the agent's lines and its result say: its container's start held the wait for the setup.
 
 import { beforeEach, describe, expect, it } from 'vitest';
-import { buildId, type Build, type StepRecord } from '../../core/builds/types.js';
+import { buildId, type Build, type BuildDetail, type StepRecord } from '../../core/builds/types.js';
 import type { TaskStateChangeContainer, TaskStateChangeDetail } from '../../core/builds/task-event.js';
 import { AGENT_CONTAINER, AGENT_ENV, AGENT_EXIT, type AgentResult } from '../../core/pipeline/contract.js';
 import { headPosition, type LogEventRecord, type LogReader } from '../../core/logs/log-reader.js';
 import { logStreamName } from '../../core/pipeline/log-configuration.js';
 import { applyTaskEvent } from '../../lambdas/shared/execution/apply-event.js';
-import { withAgentProgress } from '../../lambdas/shared/execution/agent-progress.js';
+import { AGENT_READ_INTERVAL_MS, withAgentProgress } from '../../lambdas/shared/execution/agent-progress.js';
 import type { ExecutionDeps } from '../../lambdas/shared/execution/deps.js';
 import { MemoryBuildStore, MemoryJobQueue, MemoryStageStore } from '../support/memory-stores.js';
 
@@ -103,6 +103,9 @@ const cloneOf = async (id: string) => (await store.listSteps(id, 1)).find((s) =>
 describe("the clone's end while the stage runs", () => {
   it('running while the agent clones; passed at the time its agent checked the commit out, with the step still running; recorded so, read once', async () => {
     const id = await cloningStage('acme/clone-live');
+    // A read of the build each time a stage's agent log may be read again.
+    let now = at(59);
+    deps.now = () => (now += AGENT_READ_INTERVAL_MS);
     let shown = await withAgentProgress(view, (await store.getBuildDetail(id))!);
     // The step's container runs, its commands wait for the setup: pending, as a Drone step waiting for its dependencies.
     expect(shown.stages[0]!.steps.map((s) => s.status)).toEqual(['running', 'pending']);
@@ -167,7 +170,7 @@ describe("the clone's end while the stage runs", () => {
       readTasks = [];
       await withAgentProgress(view, (await store.getBuildDetail(id))!);
       turns.push([...readTasks].sort());
-      now += 1000;
+      now += AGENT_READ_INTERVAL_MS;
     }
     const task = (n: number) => taskOf(n);
     expect(turns[0]).toEqual([1, 2, 3, 4].map(task).sort());
@@ -272,5 +275,70 @@ describe("the clone's end while the stage runs", () => {
       containers: [c(AGENT_CONTAINER, 'STOPPED', { exitCode: 0 }), c('step-test', 'STOPPED', { exitCode: 0 })],
     }));
     expect(await cloneOf(id)).toMatchObject({ status: 'success', startedAt: at(2), finishedAt: at(5) });
+  });
+});
+
+describe("the agent's log is read only while it can still tell something, and never more often than every AGENT_READ_INTERVAL_MS", () => {
+  /** The stage of `id` as read, its clone passed and its step running with a known start, with `extra` steps. */
+  async function passingStage(id: string, extra: Partial<StepRecord>[], stage: Partial<BuildDetail['stages'][number]> = {}): Promise<BuildDetail> {
+    const detail = (await store.getBuildDetail(id))!;
+    const one = detail.stages[0]!;
+    const known = one.steps.map((s) => ({ ...s, status: s.kind === 'clone' ? ('success' as const) : ('running' as const), startedAt: at(7) }));
+    const more = extra.map((e, i) => ({ ...known[1]!, name: `extra${i}`, container: `step-extra${i}`, number: known.length + i + 1, status: 'pending' as const, startedAt: undefined, ...e }));
+    return { ...detail, stages: [{ ...one, ...stage, steps: [...known, ...more] }] };
+  }
+
+  /** Reads of the build every second for an hour; the agent-log reads they made. */
+  async function anHourOfReads(detail: () => Promise<BuildDetail>): Promise<number> {
+    let now = at(59);
+    deps.now = () => now;
+    reads = 0;
+    for (let second = 0; second < 3600; second++, now += 1000) await withAgentProgress(view, await detail());
+    return reads;
+  }
+
+  it('a step that runs only on failure waits with its container on a passing build: its start comes only with the result, so the log is not read for it', async () => {
+    const id = await cloningStage('acme/gated');
+    const detail = await passingStage(id, [{ whenStatus: 'failure', waitsInContainer: true, afterSetup: undefined }]);
+    expect(await anHourOfReads(async () => detail)).toBe(0);
+    // Once a step failed it runs, and its start is in the log; a step that runs on success and failure starts either way.
+    const failing = { ...detail, stages: detail.stages.map((st) => ({ ...st, steps: st.steps.map((s) => (s.name === 'test' ? { ...s, status: 'failure' as const, finishedAt: at(9) } : s)) })) };
+    reads = 0;
+    deps.now = () => at(59);
+    await withAgentProgress(view, failing);
+    expect(reads).toBe(1);
+    deps.now = () => at(59) + AGENT_READ_INTERVAL_MS;
+    const always = await passingStage(id, [{ whenStatus: 'always', waitsInContainer: true, afterSetup: undefined }]);
+    await withAgentProgress(view, always);
+    expect(reads).toBe(2);
+  });
+
+  it("a detached step of a split stage's service task, and a step an earlier segment's task ran, are not in the current task's log", async () => {
+    const id = await cloningStage('acme/split');
+    const detail = await passingStage(id, [{ detached: true }, { status: 'success', taskArn: `${TASK}-segment-1`, finishedAt: at(20) }], { segment: 2, segments: 2, serviceTaskArn: `${TASK}-services` });
+    expect(await anHourOfReads(async () => detail)).toBe(0);
+    // The same steps in the current task's log: read.
+    const own = await passingStage(id, [{ detached: true }, { status: 'success', taskArn: TASK, finishedAt: at(20) }], { segment: 2, segments: 2 });
+    await withAgentProgress(view, own);
+    expect(reads).toBe(1);
+  });
+
+  it('a page open for an hour reads a stage whose log never tells (a later segment\'s step, a start beyond the head) once per interval, with the read time recorded', async () => {
+    const id = await cloningStage('acme/never-told');
+    agentLog.push({ timestamp: at(5), message: `slipway-agent: clone: checked out ${SHA}` });
+    // The stage's step waits and its start never shows in the part of the log that is read.
+    const count = await anHourOfReads(async () => (await store.getBuildDetail(id))!);
+    expect(count).toBe(3600_000 / AGENT_READ_INTERVAL_MS);
+    expect((await store.getStage(id, 1))?.agentReadAt).toBe(at(59) + 3600_000 - AGENT_READ_INTERVAL_MS);
+    // The clone's end was read the first time all the same.
+    expect((await store.listSteps(id, 1))[0]).toMatchObject({ status: 'success', finishedAt: at(5) });
+  });
+
+  it('reads the head of the agent log in one call', async () => {
+    const id = await cloningStage('acme/one-call');
+    const options: (number | undefined)[] = [];
+    const counting: LogReader = { read: async (stream, from, limit, readOptions) => (options.push(readOptions?.maxCalls), logs.read(stream, from, limit)) };
+    await withAgentProgress({ ...view, logs: counting }, (await store.getBuildDetail(id))!);
+    expect(options).toEqual([1]);
   });
 });

@@ -7,7 +7,8 @@
 //
 // What is seen is recorded forward only (a clone passed or failed, a step from pending to
 // running, a finished step's start, the stage's earliest first step), so the log is read only
-// while something is still unknown; the stage's end adds a failed clone's git exit code from
+// while something its current task's log can still tell is unknown, and at most once per
+// AGENT_READ_INTERVAL_MS; the stage's end adds a failed clone's git exit code from
 // the agent's result (apply-event.ts). Every write holds only while the stage runs the task
 // whose log was read (StageStore.updateStepOfTask): a Spot requeue gives it another.
 
@@ -28,12 +29,18 @@ import { logStreamName } from '../../../core/pipeline/log-configuration.js';
  */
 const AGENT_HEAD_LINES = 1000;
 /**
+ * How often one stage's agent log is read at most (Stage.agentReadAt, written on every read):
+ * whatever its log can or cannot still say (a start beyond the head, a step that skipped itself,
+ * a later segment's step), a build page open for an hour costs at most 360 reads of it.
+ */
+export const AGENT_READ_INTERVAL_MS = 10_000;
+/**
  * Stages whose agent's log one read of a build reads at most (one GetLogEvents call each): the
  * dashboard reads a running build every second, and CloudWatch Logs' GetLogEvents quota is the
  * account's, per Region, and low (https://docs.aws.amazon.com/general/latest/gr/cwl_region.html;
  * lambdas/shared/clients.ts): the step logs read beside it share it. When more stages could say
- * more, the least recently read go first (Stage.agentReadAt), so none waits more than
- * ceil(stages / 4) reads of the build for its turn.
+ * more, the least recently read go first (Stage.agentReadAt), so none that is due waits more
+ * than ceil(stages / 4) reads of the build for its turn.
  */
 export const MAX_AGENT_READS = 4;
 
@@ -47,11 +54,12 @@ export interface AgentProgressDeps {
 type StageDetail = BuildDetail['stages'][number];
 
 export async function withAgentProgress<T extends BuildDetail>(deps: AgentProgressDeps, detail: T): Promise<T> {
-  const waiting = detail.stages.filter(agentLogTells);
-  const toRead = new Set(leastRecentlyRead(waiting).slice(0, MAX_AGENT_READS));
-  // Only when some must wait is the read time written: it is what gives them the next turn.
   const at = deps.now();
-  const turns = waiting.length > toRead.size ? [...toRead].map((stage) => recorded(deps, detail.id, stage, 'the time its agent log was read', () => deps.stages.noteAgentRead(detail.id, stage.number, stage.taskArn!, at))) : [];
+  const due = (stage: StageDetail) => stage.agentReadAt === undefined || at - stage.agentReadAt >= AGENT_READ_INTERVAL_MS;
+  const waiting = detail.stages.filter((stage) => agentLogTells(stage) && due(stage));
+  const toRead = new Set(leastRecentlyRead(waiting).slice(0, MAX_AGENT_READS));
+  // The read time gives the stages left out the next turn, and holds this one's next read back.
+  const turns = [...toRead].map((stage) => recorded(deps, detail.id, stage, 'the time its agent log was read', () => deps.stages.noteAgentRead(detail.id, stage.number, stage.taskArn!, at)));
   const [stages] = await Promise.all([Promise.all(detail.stages.map((stage) => (toRead.has(stage) ? withStageProgress(deps, detail.id, stage, stage.taskArn!) : stage))), ...turns]);
   return { ...detail, stages };
 }
@@ -60,7 +68,8 @@ export async function withAgentProgress<T extends BuildDetail>(deps: AgentProgre
 async function withStageProgress(deps: AgentProgressDeps, buildId: string, stage: StageDetail, taskArn: string): Promise<StageDetail> {
   let lines: TimedText[];
   try {
-    const page = await deps.logs.read(logStreamName(AGENT_CONTAINER, taskArn), headPosition(0), AGENT_HEAD_LINES);
+    // One GetLogEvents call: the head read sends no token, so a second call would only find the end of a short log.
+    const page = await deps.logs.read(logStreamName(AGENT_CONTAINER, taskArn), headPosition(0), AGENT_HEAD_LINES, { maxCalls: 1 });
     lines = page.events.map((e) => ({ time: e.timestamp, text: e.message }));
   } catch (err) {
     // The build is still worth showing: its records stand until a later read.
@@ -121,12 +130,26 @@ function runsInTask(stage: StageDetail, step: StepRecord, taskArn: string): bool
 }
 
 /** A running stage whose agent's log may say more than its records: its clone's end, or a waiting step's start. */
-function agentLogTells(stage: StageDetail): boolean {
+export function agentLogTells(stage: StageDetail): boolean {
   if (stage.status !== 'running' || stage.taskArn === undefined) return false;
+  return cloneUnknown(stage) || stage.steps.some((s) => startMayShow(stage, s));
+}
+
+/**
+ * A step of the stage's current task that starts with it and waits in its wrapper, whose start
+ * the agent's log of that task may still show. Not a step that runs only on failure while
+ * nothing of the stage failed: on a passing build its gate never opens, and it ends with the
+ * agent's result. Not one whose log is another task's (a detached step in a split stage's
+ * service task, a step recorded by another segment's task). Not, after a failed clone, one that
+ * runs on success: it skips itself.
+ */
+function startMayShow(stage: StageDetail, step: StepRecord): boolean {
+  if (!startsAtCommands(step)) return false;
+  if (stepLogTask(stage, step) !== stage.taskArn) return false;
   const clone = stage.steps.find((s) => s.kind === 'clone');
-  // After a failed clone the steps that start with the task and run on success skip themselves: no start to wait for.
-  const skipsAfterClone = (s: StepRecord) => clone?.status === 'failure' && s.afterSetup === true && s.whenStatus === undefined;
-  return cloneUnknown(stage) || stage.steps.some((s) => startsAtCommands(s) && !skipsAfterClone(s) && (s.status === 'pending' || (s.status !== 'skipped' && s.startedAt === undefined)));
+  if (step.whenStatus === 'failure' && !stage.steps.some((s) => s.status === 'failure')) return false;
+  if (clone?.status === 'failure' && step.afterSetup === true) return false;
+  return step.status === 'pending' || (step.status !== 'skipped' && step.startedAt === undefined);
 }
 
 /** The clone's record is not final yet, and its agent's log may say more. */
