@@ -81,7 +81,7 @@ async function withStageProgress(deps: AgentProgressDeps, buildId: string, stage
   const starts = commandStartsFromAgentLog(lines);
   const steps: StepRecord[] = [];
   for (const step of stage.steps) {
-    const shown = step === clone ? withCloneEnd(step, cloneEnd, lines[0]?.time) : runsInTask(stage, step, taskArn) ? withCommandStart(step, starts.get(step.container)) : step;
+    const shown = step === clone ? withCloneEnd(step, cloneEnd, lines[0]?.time) : inCurrentTask(stage, step) ? withCommandStart(step, starts.get(step.container)) : step;
     const write = shown !== step ? progressWrite(step, shown, taskArn) : undefined;
     if (write) await recorded(deps, buildId, stage, `step ${step.name}`, () => deps.stages.updateStepOfTask(buildId, stage.number, step.number, taskArn, write.patch, write.fromStatuses));
     steps.push(shown);
@@ -124,9 +124,12 @@ function leastRecentlyRead(stages: readonly StageDetail[]): StageDetail[] {
   return [...stages].sort((a, b) => (a.agentReadAt ?? -Infinity) - (b.agentReadAt ?? -Infinity) || a.number - b.number);
 }
 
-/** The step's container belongs to the task whose agent's log is read (a split stage's segments each have theirs). */
-function runsInTask(stage: StageDetail, step: StepRecord, taskArn: string): boolean {
-  return (stepLogTask(stage, step) ?? taskArn) === taskArn;
+/**
+ * The step's container belongs to the stage's current task, whose agent's log is the one read (a
+ * split stage's segments and its service task each have theirs).
+ */
+function inCurrentTask(stage: StageDetail, step: StepRecord): boolean {
+  return stepLogTask(stage, step) === stage.taskArn;
 }
 
 /** A running stage whose agent's log may say more than its records: its clone's end, or a waiting step's start. */
@@ -145,7 +148,7 @@ export function agentLogTells(stage: StageDetail): boolean {
  */
 function startMayShow(stage: StageDetail, step: StepRecord): boolean {
   if (!startsAtCommands(step)) return false;
-  if (stepLogTask(stage, step) !== stage.taskArn) return false;
+  if (!inCurrentTask(stage, step)) return false;
   const clone = stage.steps.find((s) => s.kind === 'clone');
   if (step.whenStatus === 'failure' && !stage.steps.some((s) => s.status === 'failure')) return false;
   if (clone?.status === 'failure' && step.afterSetup === true) return false;
@@ -156,5 +159,5 @@ function startMayShow(stage: StageDetail, step: StepRecord): boolean {
 function cloneUnknown(stage: StageDetail): boolean {
   const clone = stage.steps.find((s) => s.kind === 'clone');
   // A later segment of a split stage starts from the first one's workspace: its clone is that one's.
-  return clone !== undefined && !isStepDone(clone.status) && (stage.segment ?? 1) === 1 && stepLogTask(stage, clone) === stage.taskArn;
+  return clone !== undefined && !isStepDone(clone.status) && (stage.segment ?? 1) === 1 && inCurrentTask(stage, clone);
 }
