@@ -56,9 +56,11 @@ export function computeMetrics(builds: Build[], stages: Stage[], days: number, n
   const buildIds = new Set(inWindow.map((b) => b.id));
   const buildsById = new Map(inWindow.map((b) => [b.id, b]));
   const stagesByRepo = new Map<string, Stage[]>();
+  const stagesByBuild = new Map<string, Stage[]>();
   for (const stage of stages) {
     if (!buildIds.has(stage.buildId)) continue;
     stagesByRepo.set(stage.repo, [...(stagesByRepo.get(stage.repo) ?? []), stage]);
+    stagesByBuild.set(stage.buildId, [...(stagesByBuild.get(stage.buildId) ?? []), stage]);
   }
   const buildsByRepo = new Map<string, Build[]>();
   for (const build of inWindow) buildsByRepo.set(build.repo, [...(buildsByRepo.get(build.repo) ?? []), build]);
@@ -66,15 +68,15 @@ export function computeMetrics(builds: Build[], stages: Stage[], days: number, n
   const repos = [...buildsByRepo.entries()]
     .map(([repo, list]) => {
       const finished = list.filter((b) => isFinished(b.status));
-      const waits = (stagesByRepo.get(repo) ?? [])
+      const repoStages = stagesByRepo.get(repo) ?? [];
+      const waits = repoStages
         .filter((s) => s.queuedAt !== undefined && s.startedAt !== undefined)
         .map((s) => (s.startedAt as number) - (s.queuedAt as number));
       const durations = finished
         .filter((b) => b.startedAt !== undefined && b.finishedAt !== undefined)
         .map((b) => (b.finishedAt as number) - (b.startedAt as number));
-      const repoStages = stagesByRepo.get(repo) ?? [];
       const phases = phasePercentiles(repoStages, buildsById);
-      const pushes = list.map((b) => pushToFirstStep(b, repoStages.filter((s) => s.buildId === b.id))).filter((ms): ms is number => ms !== undefined);
+      const pushes = list.map((b) => pushToFirstStep(b, stagesByBuild.get(b.id) ?? [])).filter((ms): ms is number => ms !== undefined);
       return {
         repo,
         ...(phases ? { phases } : {}),
