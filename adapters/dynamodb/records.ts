@@ -36,23 +36,29 @@ export function isConditionFailure(err: unknown): boolean {
   return isConditionalCheckFailure(err);
 }
 
+/**
+ * One item write, sent again when it met a transaction on the item (TransactionConflictException:
+ * nothing was written, and the SDK does not retry it): the API's TransactWriteItems of a stage and
+ * its step (stage-store.ts), the SOCI claim with its budget (soci-store.ts). The item's own
+ * condition still decides the retried write.
+ */
+export function retryingTransactionConflicts<T>(send: () => Promise<T>): Promise<T> {
+  return withRetry(send, { attempts: 5, baseMs: 20, maxMs: 400, retryable: (_err, info) => info.name === 'TransactionConflictException' });
+}
+
 /** One conditional update of a record: the new record, or null when its condition refused it. */
 export async function conditionalUpdate<T>(t: Table, key: Item, e: Expression): Promise<T | null> {
   if (e.empty) throw new Error('store: empty update');
   try {
-    // A write that met a transaction on the item (TransactionConflictException: nothing written)
-    // is tried again; the API's TransactWriteItems of a stage and its step is one such (stage-store.ts).
-    const res = await withRetry(
-      () =>
-        t.doc.send(
-          new UpdateCommand({
-            TableName: t.tableName,
-            Key: key,
-            ...e.input(),
-            ReturnValues: 'ALL_NEW',
-          }),
-        ),
-      { attempts: 5, baseMs: 20, maxMs: 400, retryable: (_err, info) => info.name === 'TransactionConflictException' },
+    const res = await retryingTransactionConflicts(() =>
+      t.doc.send(
+        new UpdateCommand({
+          TableName: t.tableName,
+          Key: key,
+          ...e.input(),
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
     );
     return strip<T>(res.Attributes);
   } catch (err) {

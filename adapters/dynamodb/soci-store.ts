@@ -13,6 +13,7 @@ import { isConditionalCheckFailure, transactionCancellationCodes } from '../../c
 import { withRetry } from '../../core/util/retry.js';
 import { batchGet, batchWrite } from './batch.js';
 import { SOCI_BUDGET_SK, SOCI_NAMED_SK, SOCI_SK, TTL_ATTRIBUTE, sociBudgetPk, sociNamedPk, sociPk } from './keys.js';
+import { retryingTransactionConflicts } from './records.js';
 
 const ITEM_TYPE = 'soci';
 const BUDGET_ITEM_TYPE = 'soci-budget';
@@ -87,7 +88,7 @@ export class DynamoSociIndexStore implements SociIndexStore {
   }
 
   async started(sourceDigest: string, taskArn: string): Promise<void> {
-    await conditional(
+    await conditional(() =>
       this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -103,7 +104,7 @@ export class DynamoSociIndexStore implements SociIndexStore {
 
   async skip(job: Pick<IndexImageJob, 'repository' | 'digest'>, reason: string): Promise<void> {
     // Never over a conversion that is done or under way.
-    await conditional(
+    await conditional(() =>
       this.doc.send(
         new PutCommand({
           TableName: this.tableName,
@@ -117,7 +118,7 @@ export class DynamoSociIndexStore implements SociIndexStore {
   }
 
   async converted(sourceDigest: string, convertedDigest: string, now: number, taskArn: string): Promise<void> {
-    await conditional(
+    await conditional(() =>
       this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -134,7 +135,7 @@ export class DynamoSociIndexStore implements SociIndexStore {
   }
 
   async failed(sourceDigest: string, reason: string, now: number, taskArn?: string): Promise<void> {
-    await conditional(
+    await conditional(() =>
       this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -166,7 +167,7 @@ export class DynamoSociIndexStore implements SociIndexStore {
     };
     // A claim taken before claims carried their charge has none to give back.
     if (!charged) {
-      await conditional(this.doc.send(new UpdateCommand(release)));
+      await conditional(() => this.doc.send(new UpdateCommand(release)));
       return;
     }
     // The refund rides on the release's condition: it happens once, with the one release that does.
@@ -185,7 +186,7 @@ export class DynamoSociIndexStore implements SociIndexStore {
   }
 
   async kept(sourceDigest: string, claimedAt: number, taskArn: string, now: number): Promise<boolean> {
-    return conditional(
+    return conditional(() =>
       this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -258,9 +259,9 @@ async function transact(doc: DynamoDBDocumentClient, items: NonNullable<Transact
 }
 
 /** True when the write happened; false when its condition said it should not. Other errors throw. */
-async function conditional(write: Promise<unknown>): Promise<boolean> {
+async function conditional(write: () => Promise<unknown>): Promise<boolean> {
   try {
-    await write;
+    await retryingTransactionConflicts(write);
     return true;
   } catch (err) {
     if (isConditionalCheckFailure(err)) return false;
