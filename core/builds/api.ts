@@ -105,7 +105,7 @@ export function changedSettings(current: RepoSettings, chosen: RepoSettings): Pa
   return patch;
 }
 
-/** The query of POST /api/repos/activate: each setting only where it differs from its default (as `slipway repo add` sends them). */
+/** The query of POST /api/repos/activate: each setting only where it differs from the default the API would apply. */
 export function repoActivationQuery(repo: string, host: string, settings: Partial<RepoSettings>): URLSearchParams {
   const query = new URLSearchParams({ repo, host });
   return withSettings(query, changedSettings(REPO_SETTING_DEFAULTS, { ...REPO_SETTING_DEFAULTS, ...settings }));
