@@ -1,8 +1,9 @@
 // The builds API's routes and response shapes: one definition for the API Lambda,
 // the local server, the CLI and the dashboard. The OpenAPI document describes the same.
 
+import { DEFAULT_CAPACITY, type CapacityPreference } from '../pipeline/capacity-preference.js';
 import type { PhaseName, StagePhase } from './stage-timeline.js';
-import type { Build, BuildDetail, BuildStatus, LogLine, Repository } from './types.js';
+import { REPO_VISIBILITIES, repositoryUsesPullThroughCache, type Build, type BuildDetail, type BuildStatus, type LogLine, type Repository, type RepoVisibility } from './types.js';
 
 export const API_ROUTES = {
   repos: '/api/repos',
@@ -66,6 +67,62 @@ export interface AppSecretResponse {
 /** A repository setting `repo update` may change (RepositorySettingsPatch). */
 export const REPO_SETTINGS = ['trusted', 'capacity', 'visibility', 'pullThroughCache'] as const;
 export type RepoSetting = (typeof REPO_SETTINGS)[number];
+
+/** A repository's settings as the planner reads them, each absent one as its default. */
+export interface RepoSettings {
+  visibility: RepoVisibility;
+  trusted: boolean;
+  capacity: CapacityPreference;
+  pullThroughCache: boolean;
+}
+
+/**
+ * What a setting left out of POST /api/repos/activate amounts to (lambdas/api/activation.ts):
+ * private, not trusted, through the pull-through cache; no capacity is stored, so pipelines
+ * run where the planner's default puts them.
+ */
+export const REPO_SETTING_DEFAULTS: Readonly<RepoSettings> = {
+  visibility: REPO_VISIBILITIES[0],
+  trusted: false,
+  capacity: DEFAULT_CAPACITY,
+  pullThroughCache: true,
+};
+
+/** A repository's settings, absent ones read as their defaults (records from before a setting existed have none). */
+export function repoSettingsOf(repo: Repository): RepoSettings {
+  return {
+    visibility: repo.visibility ?? (repo.private ? 'private' : 'public'),
+    trusted: repo.trusted === true,
+    capacity: repo.capacity ?? REPO_SETTING_DEFAULTS.capacity,
+    pullThroughCache: repositoryUsesPullThroughCache(repo),
+  };
+}
+
+/** The settings of `chosen` that differ from `current`: what POST /api/repos/update is to change. */
+export function changedSettings(current: RepoSettings, chosen: RepoSettings): Partial<RepoSettings> {
+  const patch: Partial<RepoSettings> = {};
+  for (const setting of REPO_SETTINGS) if (chosen[setting] !== current[setting]) Object.assign(patch, { [setting]: chosen[setting] });
+  return patch;
+}
+
+/** The query of POST /api/repos/activate: each setting only where it differs from the default the API would apply. */
+export function repoActivationQuery(repo: string, host: string, settings: Partial<RepoSettings>): URLSearchParams {
+  const query = new URLSearchParams({ repo, host });
+  return withSettings(query, changedSettings(REPO_SETTING_DEFAULTS, { ...REPO_SETTING_DEFAULTS, ...settings }));
+}
+
+/** The query of POST /api/repos/update: the settings given, and only those. */
+export function repoUpdateQuery(repo: string, patch: Partial<RepoSettings>): URLSearchParams {
+  return withSettings(new URLSearchParams({ repo }), patch);
+}
+
+function withSettings(query: URLSearchParams, settings: Partial<RepoSettings>): URLSearchParams {
+  for (const setting of REPO_SETTINGS) {
+    const value = settings[setting];
+    if (value !== undefined) query.set(setting, String(value));
+  }
+  return query;
+}
 
 /**
  * POST /api/repos/update?repo=OWNER/NAME&trusted=true|false&capacity=warm|fargate&visibility=private|internal|public&pullThroughCache=true|false:

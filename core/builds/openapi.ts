@@ -3,7 +3,10 @@
 
 import { PHASE_NAMES } from './stage-timeline.js';
 import { STAGE_NOTE_LIMITS } from './new-build.js';
-import { BUILD_STATUSES, STEP_STATUSES } from './types.js';
+import { BUILD_STATUSES, REPO_VISIBILITIES, STEP_STATUSES } from './types.js';
+import { REPO_SETTING_DEFAULTS, REPO_SETTINGS } from './api.js';
+import { CAPACITY_PREFERENCES } from '../pipeline/capacity-preference.js';
+import { HOOK_HOSTS } from '../scm/types.js';
 
 const statusEnum = [...BUILD_STATUSES];
 const stepStatusEnum = [...STEP_STATUSES];
@@ -57,10 +60,10 @@ export const OPENAPI_DOCUMENT = {
           slug: { type: 'string' }, scm: { type: 'string' }, httpUrl: { type: 'string' }, link: { type: 'string' },
           defaultBranch: { type: 'string' }, configPath: { type: 'string' }, private: { type: 'boolean' },
           counter: { type: 'integer' }, active: { type: 'boolean' },
-          visibility: { type: 'string', enum: ['private', 'internal', 'public'] }, activatedAt: { type: 'integer' },
+          visibility: { type: 'string', enum: [...REPO_VISIBILITIES] }, activatedAt: { type: 'integer' },
           trusted: { type: 'boolean', description: 'may run on EC2 capacity (privileged, the Docker socket, dind); never for pull requests from forks' },
           trustSetAt: { type: 'integer', description: 'epoch ms trusted was last set' },
-          capacity: { type: 'string', enum: ['warm', 'fargate'], description: "its pipelines' capacity when their node: does not say" },
+          capacity: { type: 'string', enum: [...CAPACITY_PREFERENCES], description: "its pipelines' capacity when their node: does not say" },
           githubInstallation: {
             type: 'object',
             description: "the GitHub App installation GitHub's API last named for it (read-only: set from GitHub's answer, never from a request or a webhook)",
@@ -208,11 +211,11 @@ export const OPENAPI_DOCUMENT = {
         summary: 'Activate a repository on its Git host; answers its webhook URL and new secret (shown once)',
         parameters: [
           { name: 'repo', in: 'query', required: true, schema: { type: 'string' }, description: 'OWNER/NAME as the host spells it (GitLab: GROUP/…/NAME)' },
-          { name: 'host', in: 'query', required: true, schema: { type: 'string', enum: ['github', 'gitea', 'gitlab'] } },
-          { name: 'visibility', in: 'query', schema: { type: 'string', enum: ['private', 'internal', 'public'], default: 'private' }, description: 'private and internal repositories are cloned with the host token' },
-          { name: 'trusted', in: 'query', schema: { type: 'boolean', default: false } },
-          { name: 'capacity', in: 'query', schema: { type: 'string', enum: ['warm', 'fargate'] } },
-          { name: 'pullThroughCache', in: 'query', schema: { type: 'boolean', default: true }, description: 'false: its images are pulled as written, not through the cache' },
+          { name: 'host', in: 'query', required: true, schema: { type: 'string', enum: [...HOOK_HOSTS] } },
+          { name: 'visibility', in: 'query', schema: { type: 'string', enum: [...REPO_VISIBILITIES], default: REPO_SETTING_DEFAULTS.visibility }, description: 'private and internal repositories are cloned with the host token' },
+          { name: 'trusted', in: 'query', schema: { type: 'boolean', default: REPO_SETTING_DEFAULTS.trusted } },
+          { name: 'capacity', in: 'query', schema: { type: 'string', enum: [...CAPACITY_PREFERENCES] } },
+          { name: 'pullThroughCache', in: 'query', schema: { type: 'boolean', default: REPO_SETTING_DEFAULTS.pullThroughCache }, description: 'false: its images are pulled as written, not through the cache' },
         ],
         responses: { '201': { description: 'activated', ...json('RepoActivation') }, '409': { description: 'already activated, or active on another host', ...json('Error') }, ...errors },
       },
@@ -237,14 +240,14 @@ export const OPENAPI_DOCUMENT = {
         parameters: [
           { name: 'repo', in: 'query', required: true, schema: { type: 'string' } },
           { name: 'trusted', in: 'query', schema: { type: 'boolean' } },
-          { name: 'capacity', in: 'query', schema: { type: 'string', enum: ['warm', 'fargate'] } },
-          { name: 'visibility', in: 'query', schema: { type: 'string', enum: ['private', 'internal', 'public'] } },
+          { name: 'capacity', in: 'query', schema: { type: 'string', enum: [...CAPACITY_PREFERENCES] } },
+          { name: 'visibility', in: 'query', schema: { type: 'string', enum: [...REPO_VISIBILITIES] } },
           { name: 'pullThroughCache', in: 'query', schema: { type: 'boolean' } },
         ],
         responses: {
           '200': {
             description: 'the repository after the change, and each named setting before and after',
-            content: { 'application/json': { schema: { type: 'object', properties: { repo: { $ref: '#/components/schemas/Repository' }, changes: { type: 'array', items: { type: 'object', properties: { setting: { enum: ['trusted', 'capacity', 'visibility', 'pullThroughCache'] }, from: {}, to: {} } } } } } } },
+            content: { 'application/json': { schema: { type: 'object', properties: { repo: { $ref: '#/components/schemas/Repository' }, changes: { type: 'array', items: { type: 'object', properties: { setting: { enum: [...REPO_SETTINGS] }, from: {}, to: {} } } } } } } },
           },
           '400': { description: 'no setting named, an unknown parameter or a bad value', ...json('Error') },
           '409': { description: 'a local directory (slipway run), or removed or activated again while the update ran', ...json('Error') },

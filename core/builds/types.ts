@@ -31,6 +31,10 @@ export type StageOutcomeReason =
   /** The agent itself failed (exit code 6, killed by OOM, …). */
   | 'agent-error';
 
+/** A repository's visibility, chosen at activation; the first is the default. */
+export const REPO_VISIBILITIES = ['private', 'internal', 'public'] as const;
+export type RepoVisibility = (typeof REPO_VISIBILITIES)[number];
+
 export interface Repository {
   /** `owner/name` */
   slug: string;
@@ -46,7 +50,7 @@ export interface Repository {
   /** Activated (`slipway repo add`) and not removed: only then do its webhooks run anything. */
   active: boolean;
   /** Chosen at activation, never taken from a webhook: private and internal ones are cloned with the host's token. */
-  visibility?: 'public' | 'private' | 'internal';
+  visibility?: RepoVisibility;
   /** Epoch milliseconds of the last activation; absent on records from before activation existed. */
   activatedAt?: number;
   /**

@@ -11,6 +11,7 @@
 // network (host mode, ec2-task.ts), where the instance's role is one request away: that is why
 // warm capacity is for trusted repositories too.
 
+import { DEFAULT_CAPACITY, type CapacityPreference } from './capacity-preference.js';
 import { imageBuildKind } from './image-build.js';
 import { imageRepository } from './known-images.js';
 import type { Arch, Pipeline, Position, Step } from './types.js';
@@ -34,8 +35,7 @@ export interface Ec2CapacityOptions {
   defaultCapacity?: CapacityPreference;
 }
 
-export type CapacityPreference = 'warm' | 'fargate';
-export const CAPACITY_PREFERENCES: readonly CapacityPreference[] = ['warm', 'fargate'];
+export { CAPACITY_PREFERENCES, DEFAULT_CAPACITY, type CapacityPreference } from './capacity-preference.js';
 
 export type Ec2NeedKind = 'privileged' | 'docker-daemon' | 'docker-socket';
 
@@ -87,7 +87,7 @@ export function ec2Needs(pipeline: Pipeline): Ec2Need[] {
 export function capacityPreference(pipeline: Pipeline, ec2: Ec2CapacityOptions | undefined): CapacityPreference {
   const asked = pipeline.node.capacity;
   if (asked === 'warm' || asked === 'fargate') return asked;
-  return ec2?.defaultCapacity ?? 'fargate';
+  return ec2?.defaultCapacity ?? DEFAULT_CAPACITY;
 }
 
 /**

@@ -4,9 +4,9 @@
 // A new secret is shown once, in the answer that created it.
 
 import { CAPACITY_PREFERENCES, type CapacityPreference } from '../../core/pipeline/capacity.js';
-import { REPO_SETTINGS, type AppSecretResponse, type RepoActivationResponse, type RepoResponse, type RepoUpdateResponse } from '../../core/builds/api.js';
+import { REPO_SETTING_DEFAULTS, REPO_SETTINGS, type AppSecretResponse, type RepoActivationResponse, type RepoResponse, type RepoUpdateResponse } from '../../core/builds/api.js';
 import { RepositoryHostConflictError, type RepositorySettingsPatch, type RepositoryStore } from '../../core/builds/ports.js';
-import { repositoryUsesPullThroughCache, type Repository } from '../../core/builds/types.js';
+import { REPO_VISIBILITIES, repositoryUsesPullThroughCache, type Repository, type RepoVisibility } from '../../core/builds/types.js';
 import { RepositoryNameError, validateSlug } from '../../core/scm/locate.js';
 import { HOOK_HOSTS, type HookHost } from '../../core/scm/types.js';
 import { GITHUB_APP_SECRET_SLUG, generateWebhookSecret, type WebhookSecrets } from '../shared/webhook-secrets.js';
@@ -21,9 +21,6 @@ export interface ActivationDeps {
   now(): number;
 }
 
-const VISIBILITIES = ['private', 'internal', 'public'] as const;
-type Visibility = (typeof VISIBILITIES)[number];
-
 export function parseHost(value: string | null): HookHost {
   if (!value || !(HOOK_HOSTS as readonly string[]).includes(value)) {
     throw new ApiFailure(400, `host=${JSON.stringify(value ?? '')} must be one of ${HOOK_HOSTS.join(', ')}`);
@@ -31,25 +28,24 @@ export function parseHost(value: string | null): HookHost {
   return value as HookHost;
 }
 
-function parseVisibility(value: string | null): Visibility {
-  if (value === null || value === '') return 'private';
+function parseVisibility(value: string | null): RepoVisibility {
+  if (value === null || value === '') return REPO_SETTING_DEFAULTS.visibility;
   return visibilityOf(value);
 }
 
-function visibilityOf(value: string): Visibility {
-  if (!(VISIBILITIES as readonly string[]).includes(value)) throw new ApiFailure(400, `visibility=${JSON.stringify(value)} must be one of ${VISIBILITIES.join(', ')}`);
-  return value as Visibility;
+function visibilityOf(value: string): RepoVisibility {
+  if (!(REPO_VISIBILITIES as readonly string[]).includes(value)) throw new ApiFailure(400, `visibility=${JSON.stringify(value)} must be one of ${REPO_VISIBILITIES.join(', ')}`);
+  return value as RepoVisibility;
 }
 
 function parseTrusted(value: string | null): boolean {
-  if (value === null || value === '' || value === 'false') return false;
-  if (value === 'true') return true;
-  throw new ApiFailure(400, `trusted=${JSON.stringify(value)} must be true or false`);
+  if (value === null || value === '') return REPO_SETTING_DEFAULTS.trusted;
+  return booleanOf('trusted', value);
 }
 
 /** On unless said otherwise (Repository.pullThroughCache). */
 function parsePullThroughCache(value: string | null): boolean {
-  if (value === null || value === '') return true;
+  if (value === null || value === '') return REPO_SETTING_DEFAULTS.pullThroughCache;
   return booleanOf('pullThroughCache', value);
 }
 

@@ -294,13 +294,17 @@ describe.skipIf(skipWithout('Chromium', missing))('dashboard pages in headless C
   });
 
   it('at phone width no page is wider than the screen, and a build shows its steps above its log', async () => {
+    // Activated repositories, as `repo add` leaves them: their settings are inputs an admin can change.
+    await local.store.activateRepository({ slug: 'acme/api', scm: 'github', visibility: 'private', activatedAt: Date.now(), trusted: false, pullThroughCache: true });
+    await local.store.activateRepository({ slug: 'acme/integration', scm: 'github', visibility: 'internal', activatedAt: Date.now(), trusted: true, capacity: 'warm', pullThroughCache: false });
+    await waitFor('the repository list to hold the activated ones', async () => (await local.store.listRepositories()).items.filter((r) => r.slug.startsWith('acme/')).length === 2);
     const pages: [string, string, string][] = [
       ['#/', '#builds tbody tr', 'builds'],
       ['#/builds/demo/fail/1', '#log .line', ''],
       ['#/builds/demo/pass/1', '#log .line', ''],
       ['#/builds/demo/invalid/1', '.stage', ''],
       ['#/metrics', '.chart', ''],
-      ['#/repos', '#repos tbody tr', 'repos'],
+      ['#/repos', '#repos tbody tr [data-setting]', 'repos'],
     ];
     for (const [hash, ready, shot] of pages) {
       const { page, pageErrors } = await open(hash, PHONE);

@@ -208,10 +208,10 @@ describe('stage notes', () => {
 
 describe('repositories page', () => {
   const repo = { slug: 'acme/<app>', scm: 'github', httpUrl: '', link: '', defaultBranch: 'main', configPath: '.drone.yml', private: true, counter: 4, active: true, visibility: 'private', activatedAt: 1 } as const;
-  it('lists a repository with its host, visibility, state and actions, escaped', () => {
+  it('lists a repository with its host, state, builds and actions, escaped', () => {
     const row = repoRow({ ...repo });
     expect(row).toContain('acme/&lt;app&gt;');
-    expect(row).toContain('<td>github</td><td>private</td><td>active</td><td>4</td>');
+    expect(row).toContain('<td>github</td><td>active</td><td>4</td>');
     expect(row).toContain('data-action="rotate"');
     expect(repoRow({ ...repo, active: false })).not.toContain('data-action');
     expect(repoRow({ ...repo, activatedAt: undefined })).toContain('active, no secret (activate again)');

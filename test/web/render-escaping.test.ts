@@ -8,8 +8,8 @@ import { layoutStages, renderGraph } from '../../web/src/graph.js';
 import { header, logHeader, logLine, stageBlock, stepItem } from '../../web/src/views/build.js';
 import { buildRow, filterBar } from '../../web/src/views/builds.js';
 import { perDayChart, repoBars, repoTableRows } from '../../web/src/views/metrics.js';
-import { repoRow, secretNotice } from '../../web/src/views/repos.js';
-import type { RepoActivationResponse } from '../../core/builds/api.js';
+import { repoRow, secretNotice, updatedNotice } from '../../web/src/views/repos.js';
+import type { RepoActivationResponse, RepoUpdateResponse } from '../../core/builds/api.js';
 import type { Repository } from '../../core/builds/types.js';
 
 const EVIL = '<img src=x onerror=alert(1)>"\'&';
@@ -96,5 +96,18 @@ describe('dashboard render sites escape text from a push', () => {
       secretNotice({ repo, webhook: { host: 'github', url: 'https://hooks.example.com/github', secret: 's', ...extra } } as unknown as RepoActivationResponse);
     expectEscaped(notice({ secret: EVIL }), 'notice.secret');
     expectEscaped(notice({ url: EVIL }), 'notice.url');
+  });
+
+  it("the repositories page's settings: a row's inputs and text, and the notice of a change", () => {
+    // A record written past the API's checks: every value of it hostile.
+    const hostile = { slug: `o/${EVIL}`, scm: 'github', active: true, activatedAt: 1, counter: 0, private: true, trusted: true, capacity: EVIL, visibility: EVIL } as unknown as Repository;
+    for (const [name, repo] of [['changeable', hostile], ['removed', { ...hostile, active: false }], ['local', { ...hostile, scm: 'local' }]] as const) {
+      expectEscaped(repoRow(repo), `settings row (${name})`);
+      for (const field of ['capacity', 'visibility'] as const) expectEscaped(repoRow({ ...repo, slug: 'o/r', [field]: EVIL, [field === 'capacity' ? 'visibility' : 'capacity']: undefined } as Repository), `settings row (${name}).${field}`);
+    }
+    const update = (extra: Partial<RepoUpdateResponse>) => updatedNotice({ repo: { ...hostile, slug: 'o/r' }, changes: [{ setting: 'capacity', from: 'warm', to: 'fargate' }], ...extra } as RepoUpdateResponse);
+    expectEscaped(update({ repo: hostile }), 'update notice.repo');
+    expectEscaped(update({ changes: [{ setting: 'capacity', from: EVIL, to: 'warm' }] }), 'update notice.from');
+    expectEscaped(update({ changes: [{ setting: 'visibility', from: 'public', to: EVIL }] }), 'update notice.to');
   });
 });

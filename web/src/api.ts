@@ -9,8 +9,10 @@ import type {
   RepoActivationResponse,
   RepoListResponse,
   RepoResponse,
+  RepoSettings,
+  RepoUpdateResponse,
 } from '../../core/builds/api.js';
-import { buildApiPath } from '../../core/builds/api.js';
+import { API_ROUTES, buildApiPath, repoActivationQuery, repoUpdateQuery } from '../../core/builds/api.js';
 
 export class ApiRequestError extends Error {
   constructor(readonly status: number, message: string) {
@@ -46,8 +48,11 @@ async function request<T>(path: string, init?: RequestInit): Promise<T> {
 
 export const api = {
   repos: () => request<RepoListResponse>('/api/repos'),
-  activateRepo: (repo: string, host: string, visibility: string) =>
-    request<RepoActivationResponse>(`/api/repos/activate?${new URLSearchParams({ repo, host, visibility })}`, { method: 'POST' }),
+  activateRepo: (repo: string, host: string, settings: Partial<RepoSettings>) =>
+    request<RepoActivationResponse>(`${API_ROUTES.repoActivate}?${repoActivationQuery(repo, host, settings)}`, { method: 'POST' }),
+  /** Only the settings given change, in the API's one conditional write (its log records each change). */
+  updateRepo: (repo: string, patch: Partial<RepoSettings>) =>
+    request<RepoUpdateResponse>(`${API_ROUTES.repoUpdate}?${repoUpdateQuery(repo, patch)}`, { method: 'POST' }),
   rotateRepoSecret: (repo: string) => request<RepoActivationResponse>(`/api/repos/rotate-secret?${new URLSearchParams({ repo })}`, { method: 'POST' }),
   removeRepo: (repo: string) => request<RepoResponse>(`/api/repos/remove?${new URLSearchParams({ repo })}`, { method: 'POST' }),
   builds(query: BuildListQuery = {}) {
