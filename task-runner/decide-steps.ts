@@ -2,7 +2,7 @@
 // which ones can never start, when the agent may stop waiting, and what to report.
 // State in, decisions out; the polling loop in supervise.ts only feeds them.
 
-import { AGENT_CONTAINER, EARLY_EXIT_CODE, type AgentPlan, type AgentResult, type AgentStepPlan, type ContainerDependencyCondition, type StepReport } from '../core/pipeline/contract.js';
+import { AGENT_CONTAINER, EARLY_EXIT_CODE, SETUP_SKIPPED_EXIT_CODE, type AgentPlan, type AgentResult, type AgentStepPlan, type ContainerDependencyCondition, type StepReport } from '../core/pipeline/contract.js';
 import type { ContainerView, ExitRecord } from './container-view.js';
 
 export type StepState =
@@ -54,7 +54,19 @@ function waitsInWrapper(step: Pick<AgentStepPlan, 'whenStatus' | 'gate' | 'after
   return step.gate === undefined && (step.whenStatus !== undefined || step.afterSetup === true);
 }
 
+/**
+ * A plain step's wrapper that left without running its commands: SETUP_SKIPPED_EXIT_CODE beside
+ * its `.skipped` marker and no `.started` one. After a failed setup, or once a step it comes
+ * after could no longer let it run (script.ts, upstreamLines: it reads the records the agent
+ * reads, with ECS's rules). Its verdict and reason are the agent's, as when ECS held such a step
+ * back: the setup's failure, or its dependencies' states (propagate).
+ */
+function leftItsWait(step: AgentStepPlan, exit: ExitRecord | undefined, marks: StepMarks): boolean {
+  return step.afterSetup === true && exit?.skipped === true && exit.exitCode === SETUP_SKIPPED_EXIT_CODE && marks.started?.[step.container] === undefined;
+}
+
 function observed(step: AgentStepPlan, view: ContainerView | undefined, exit: ExitRecord | undefined, marks: StepMarks): StepState | 'never-started' {
+  if (leftItsWait(step, exit, marks)) return { phase: 'waiting' };
   // The wrapper's gate exits 0: dependents waiting for its success do start.
   if (exit?.skipped) return { phase: 'skipped', reason: marks.skipReasons?.[step.container] ?? STATUS_GATE_SKIP, started: true };
   // The wrapper's exit file is written just before the container ends: it can be ahead
@@ -230,6 +242,15 @@ export function decideStepStates(
   }
   for (const [name, state] of reasons) states[name] = state;
   propagate(steps, byName, states);
+  // A wrapper that skipped its step reads the same records, so its dependencies explain it
+  // above; should they not (never expected), it is skipped all the same rather than waited for.
+  if (setupFailed === undefined) {
+    for (const step of steps) {
+      if (states[step.container]?.phase === 'waiting' && leftItsWait(step, exits[step.container], marks)) {
+        states[step.container] = { phase: 'skipped', reason: 'skipped by its wrapper: a step it comes after did not pass', started: false };
+      }
+    }
+  }
   return states;
 }
 

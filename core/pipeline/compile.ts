@@ -47,7 +47,7 @@ import { applyPullThroughCache, refusedCacheImage } from './pull-through-cache.j
 import { planSegments } from './segments.js';
 import { pipelineGraph, skippedDependencyNote } from './pipeline-graph.js';
 import { earlierFailureGateScript } from './segment-script.js';
-import { gateContainerScript } from './script.js';
+import { gateContainerScript, type UpstreamEdge } from './script.js';
 import { REFUSED_SECRET_NOTE, secretArn } from './secret-refs.js';
 import { stepDependencies, stepKind, type OrderedStep } from './step-order.js';
 import { taskDefinitionInput } from './task-definition.js';
@@ -331,37 +331,67 @@ export function compilePipeline(
     if (s.ready?.command && !remoteServices) rootDeps.push({ containerName: serviceContainers[i]!, condition: 'HEALTHY' });
   });
   const stepDeps = (deps: Map<string, ContainerDependency['condition']>): ContainerDependency[] => [...deps].map(([containerName, condition]) => ({ containerName, condition }));
-  const unitDeps = (u: Unit): ContainerDependency[] => {
+  // A plain step with commands waits for its upstream in its wrapper (below), except behind a
+  // detached step with a readiness command (ECS's HEALTHY: the health check's start period and
+  // the agent's ready.timeout are timed from that container's start) and a detached plugin
+  // (START: it has no wrapper to mark its start). So does a detached step with a readiness
+  // command itself: it keeps ECS's order, so that its health is timed from its commands' start.
+  const waitsInWrapper = (u: Unit): boolean => u.kind === 'plain' && !isPlugin(u.steps[0]!) && !(u.steps[0]!.detach && u.steps[0]!.ready?.command);
+  const unitByContainer = new Map(compiledUnits.map((u) => [u.container, u] as const));
+  /**
+   * What a unit waits for: `ecs`, the task definition's dependsOn; `plan`, the conditions the
+   * agent decides with (AgentStepPlan.dependsOnConditions: the same edges ECS would hold, so its
+   * verdicts are as before); `upstream`, what its wrapper waits for instead of ECS.
+   */
+  const unitDeps = (u: Unit): { ecs: ContainerDependency[]; plan: ContainerDependency[]; upstream: UpstreamEdge[] } => {
     const deps = new Map<string, ContainerDependency['condition']>();
+    const upstream: UpstreamEdge[] = [];
+    const ecs = new Map<string, ContainerDependency['condition']>();
     let root = false;
     for (const s of u.steps) {
       const d = order.get(s.name)!;
       root ||= d.root || (d.on.length > 0 && d.on.every((on) => !here.has(containerOf.get(on.step)!)));
       for (const on of d.on) {
         const target = containerOf.get(on.step)!;
-        if (!here.has(target)) continue;
+        if (!here.has(target) || target === u.container) continue;
         const c = on.condition === 'COMPLETE' ? (gateOf.get(target) ?? target) : target;
-        if (target !== u.container && !deps.has(c)) deps.set(c, on.condition);
+        if (!deps.has(c)) deps.set(c, on.condition);
+        const up = unitByContainer.get(target)!;
+        const wrapped = !isPlugin(up.steps[0]!);
+        if (on.condition === 'HEALTHY' || (on.condition === 'START' && !wrapped)) {
+          if (!ecs.has(c)) ecs.set(c, on.condition);
+        } else if (!upstream.some((e) => e.container === target)) {
+          upstream.push({ container: target, condition: on.condition, kind: wrapped ? 'wrapped' : gateOf.has(target) ? 'gated' : 'plugin' });
+        }
       }
     }
+    const plan = stepDeps(deps);
     // A step that runs on a status starts with the agent and waits for its setup record in its
     // wrapper (script.ts): HEALTHY would never come after a failed clone. START may name the
     // essential agent (only COMPLETE and SUCCESS may not), and HEALTHY "is confirmed only at
     // task startup" (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDependency.html).
-    if (u.kind !== 'plain') return [...(root ? [{ containerName: AGENT_CONTAINER, condition: 'START' as const }] : []), ...stepDeps(deps)];
-    // A plain step with commands starts with the task and waits for the agent's setup record
-    // in its wrapper (script.ts), so ECS pulls its image at once, beside the agent's and the
-    // services': ECS pulls a container's image only once its dependsOn conditions hold
-    // (aws/amazon-ecs-agent agent/engine/dependencygraph/graph.go,
-    // containerOrderingDependenciesIsResolved; ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT is off by
-    // default), so a HEALTHY root dependency put the step's pull after the clone and the
-    // services. The agent's gate still judges the services (ports, and health from the task
-    // metadata endpoint) before it writes the record. A plugin step has no wrapper: it keeps
-    // ECS's HEALTHY, and so does every later plugin step, since a wrapped step that skips
-    // itself after a failed setup exits 0 (its SUCCESS dependents would start).
-    if (!isPlugin(u.steps[0]!)) return stepDeps(deps);
-    if (root) return [...rootDeps, ...stepDeps(deps)];
-    return [{ containerName: AGENT_CONTAINER, condition: 'HEALTHY' }, ...stepDeps(deps)];
+    if (u.kind !== 'plain') {
+      const withRoot = [...(root ? [{ containerName: AGENT_CONTAINER, condition: 'START' as const }] : []), ...plan];
+      return { ecs: withRoot, plan: withRoot, upstream: [] };
+    }
+    // A plain step with commands starts with the task and waits in its wrapper (script.ts) for
+    // the agent's setup record and for the steps it comes after, so ECS pulls its image at once,
+    // beside the agent's and the services': ECS pulls a container's image only once its
+    // dependsOn conditions hold (aws/amazon-ecs-agent agent/engine/dependencygraph/graph.go,
+    // containerOrderingDependenciesIsResolved: only with DependentContainersPullUpfront, the
+    // agent setting ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT, false by default in agent/config, is a
+    // container not yet pulled let through), so a dependency put the step's pull after the clone,
+    // the services and every step before it. The agent's gate still judges the services (ports,
+    // and health from the task metadata endpoint) before it writes the record.
+    if (waitsInWrapper(u)) return { ecs: stepDeps(ecs), plan, upstream };
+    // A plugin step has no wrapper (its launcher runs under the agent's busybox, installed only
+    // after the clone): it keeps ECS's order and the agent's HEALTHY, and so does every later
+    // plugin step, since a wrapped step that skips itself after a failed setup exits 0 to ECS's
+    // COMPLETE (its dependents would start).
+    if (!isPlugin(u.steps[0]!)) return { ecs: plan, plan, upstream: [] };
+    if (root) return { ecs: [...rootDeps, ...plan], plan: [...rootDeps, ...plan], upstream: [] };
+    const healthy = [{ containerName: AGENT_CONTAINER, condition: 'HEALTHY' as const }, ...plan];
+    return { ecs: healthy, plan: healthy, upstream: [] };
   };
   // Failing = a step whose failure counts (not ignored, not a background step) exited non-zero.
   const watched = [...(segment?.earlierWatched ?? []), ...compiledUnits.filter((u) => !u.steps[0]!.detach && u.steps.every((s) => s.failure !== 'ignore')).map((u) => u.container)];
@@ -451,14 +481,17 @@ export function compilePipeline(
   const numbered = [...active.values()].map((o) => o.step);
   const stepNumber = segment?.stepNumber ?? serviceTask?.stepNumber ?? ((step: Step) => (pipeline.clone.disable ? 0 : 1) + services.length + numbered.indexOf(step) + 1);
   for (const u of compiledUnits) {
-    const dependsOn = unitDeps(u);
+    const { ecs: dependsOn, plan: planDependsOn, upstream } = unitDeps(u);
+    if (upstream.length > 0) u.upstream = upstream;
     const first = u.steps[0]!;
     let stepDependsOn = dependsOn;
+    let agentDependsOn = planDependsOn;
     if (u.gate) {
       const watch = u.kind === 'failure-only' ? watched.filter((c) => c !== u.container) : undefined;
       const script = u.kind === 'plain' ? earlierFailureGateScript(segment!.earlierWatched, u.container, first.name) : gateContainerScript(watch, u.container, first.name, u.waitFor ?? [], common.detached);
       containers.push(gateContainer(u.gate, u.container, script, dependsOn, common));
       stepDependsOn = [{ containerName: u.gate, condition: 'SUCCESS' }];
+      agentDependsOn = stepDependsOn;
     }
     const def = stepContainer(u, stepDependsOn, stepNumber, watched, common, u.kind === 'plain' ? segment?.earlierWatched : undefined);
     containers.push(def);
@@ -484,8 +517,8 @@ export function compilePipeline(
       steps: u.steps.map((s) => s.name),
       detach: first.detach,
       failure: first.failure,
-      dependsOn: stepDependsOn.map((d) => d.containerName!),
-      dependsOnConditions: Object.fromEntries(stepDependsOn.map((d) => [d.containerName!, d.condition])),
+      dependsOn: agentDependsOn.map((d) => d.containerName!),
+      dependsOnConditions: Object.fromEntries(agentDependsOn.map((d) => [d.containerName!, d.condition])),
     };
     if (u.gate) stepPlan.gate = u.gate;
     if (u.kind !== 'plain') stepPlan.whenStatus = u.kind === 'failure-only' ? 'failure' : 'always';

@@ -78,10 +78,33 @@ export interface ScriptInput {
    */
   skipAfterFailedSetup?: boolean;
   /**
+   * A plain step with commands: the steps it comes after, with the condition ECS would have
+   * waited on (step-order.ts). Its container starts with the task, so that its image pulls
+   * at once (ECS pulls an image only once the container's dependsOn conditions hold), and
+   * its wrapper waits here instead, reading their records as ECS would read their
+   * containers (upstreamLines). When one can no longer be met the step is skipped: it leaves
+   * `<container>.skipped` and exits SETUP_SKIPPED_EXIT_CODE, as after a failed setup.
+   */
+  upstream?: UpstreamEdge[];
+  /**
    * A plain step in a later segment of a split pipeline: the step containers of earlier
    * segments whose failure skips it (segment-script.ts).
    */
   earlier?: string[];
+}
+
+/**
+ * One step a plain step with commands comes after, and how its records are read:
+ * `wrapped` — a step with commands, whose wrapper writes its own records (exit code
+ * SETUP_SKIPPED_EXIT_CODE beside a `.skipped` marker: it never ran its commands);
+ * `plugin` — a step without a wrapper: the agent writes its `.exit` from ECS's exit code,
+ * its status gate (if any) its `.skipped`; `gated` — a plugin that runs only on failure,
+ * whose gate ECS used to wait for with COMPLETE: any final record of it passes.
+ */
+export interface UpstreamEdge {
+  container: string;
+  condition: 'SUCCESS' | 'COMPLETE' | 'START';
+  kind: 'wrapped' | 'plugin' | 'gated';
 }
 
 // Paths are relative to the state directory so that a test (or the local stand-in) can
@@ -103,6 +126,8 @@ export function stepScript(input: ScriptInput): string {
   out.push(...recordOnExit(container));
   if (input.afterSetup) out.push(...setupWaitLines());
   if (input.afterSetup && input.skipAfterFailedSetup) out.push(...setupFailedSkipLines(container, input.steps[0]?.name ?? container));
+  // Before the env and status files are sourced: the status a step sees is the one as its commands start.
+  if (input.upstream && input.upstream.length > 0) out.push(...upstreamLines(input.upstream, container, input.steps[0]?.name ?? container));
   const own = [...new Set(input.ownEnv ?? [])].filter((name) => SHELL_NAME.test(name));
   out.push(...sourceEnvFile(own));
   out.push(...hostsLines(input.hosts, input.hostsRemote === true));
@@ -378,6 +403,57 @@ function setupFailedSkipLines(container: string, name: string): string[] {
     `  mkdir -p ${dir}/${container}" 2>/dev/null; : > ${dir}/${container}/${container}${STEP_SKIPPED_SUFFIX}"`,
     `  exit ${SETUP_SKIPPED_EXIT_CODE}`,
     'fi',
+  ];
+}
+
+/**
+ * The wait of a plain step with commands for the steps it comes after (ScriptInput.upstream),
+ * with ECS's rules for each condition read from their records
+ * (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDependency.html):
+ * SUCCESS passes on an exit record of 0, COMPLETE on any exit record, START once the step's
+ * commands started (`.started`) or it ended. A step that never ran its commands — `.unreachable`
+ * (the agent's), or a wrapper's own skip (SETUP_SKIPPED_EXIT_CODE beside `.skipped`) — meets no
+ * condition, as a container that never started meets none in ECS; a non-zero exit fails
+ * SUCCESS. Either skips this step at once, as ECS stops a dependent whose SUCCESS dependency
+ * failed; the agent reports it with the same reason as before (decide-steps.ts), reading the
+ * same records. Looks every SETUP_POLL_SECONDS: the step begins at most that long after the
+ * last of them ends. Shell builtins and `sleep` only.
+ */
+function upstreamLines(edges: UpstreamEdge[], container: string, name: string): string[] {
+  const dir = `"$slipway_state${STEPS}`;
+  const quoted = (e: UpstreamEdge) => `${shellQuote(e.container)} ${e.condition} ${e.kind}`;
+  return [
+    // 0: met; 1: can never be met (slipway_why says why); 2: not yet.
+    'slipway_up() {',
+    `  slipway_d=${dir}/$1"`,
+    '  if [ -f "$slipway_d/$1.unreachable" ]; then slipway_why="$1 did not run"; [ "$3" = gated ] && return 0; return 1; fi',
+    '  if [ -s "$slipway_d/$1.exit" ]; then',
+    '    slipway_v=; read -r slipway_v < "$slipway_d/$1.exit" || true',
+    `    if [ "$3" != plugin ] && [ "$slipway_v" = ${SETUP_SKIPPED_EXIT_CODE} ] && [ -f "$slipway_d/$1${STEP_SKIPPED_SUFFIX}" ]; then slipway_why="$1 did not run"; return 1; fi`,
+    '    if [ "$2" != SUCCESS ] || [ "$slipway_v" = 0 ]; then return 0; fi',
+    '    slipway_why="$1 exited $slipway_v"; return 1',
+    '  fi',
+    `  if [ "$2" = START ] && [ -f "$slipway_d/$1${STEP_STARTED_SUFFIX}" ]; then return 0; fi`,
+    // A plugin's `.skipped` is its status gate's verdict (final); a wrapper's is followed by its exit record.
+    `  if [ "$3" != wrapped ] && [ -f "$slipway_d/$1${STEP_SKIPPED_SUFFIX}" ]; then`,
+    '    if [ "$2" = COMPLETE ]; then return 0; fi',
+    '    slipway_why="$1 was skipped"; return 1',
+    '  fi',
+    '  return 2',
+    '}',
+    'slipway_said=no',
+    'while :; do',
+    '  slipway_pending=no; slipway_never=no',
+    ...edges.map((e) => `  slipway_up ${quoted(e)}; case $? in 1) slipway_never=yes ;; 2) slipway_pending=yes ;; esac`),
+    '  if [ "$slipway_never" = yes ]; then',
+    `    echo ${shellQuote(`slipway: skipping ${name}: `)}"$slipway_why"`,
+    `    mkdir -p ${dir}/${container}" 2>/dev/null; : > ${dir}/${container}/${container}${STEP_SKIPPED_SUFFIX}"`,
+    `    exit ${SETUP_SKIPPED_EXIT_CODE}`,
+    '  fi',
+    '  if [ "$slipway_pending" = no ]; then break; fi',
+    `  if [ "$slipway_said" = no ]; then echo ${shellQuote(`slipway: ${name} waits for ${[...new Set(edges.map((e) => e.container))].join(', ')}`)}; slipway_said=yes; fi`,
+    `  sleep "\${SLIPWAY_WAIT_SECONDS:-${SETUP_POLL_SECONDS}}" 2>/dev/null || sleep 1`,
+    'done',
   ];
 }
 

@@ -247,13 +247,62 @@ describe('decideStepStates', () => {
     const steps = [after('build', {}, { afterSetup: true }), after('test', { build: 'SUCCESS' }, { afterSetup: true }), after('publish', { 'slipway-agent': 'HEALTHY', test: 'SUCCESS' })];
     const reason = 'clone failed: repository not found';
     const states = decideStepStates(steps, { build: stopped(79), test: neverStarted, publish: pending }, { build: { exitCode: 79, skipped: true } }, new Set(), Date.now(), reason);
-    expect(states['build']).toEqual({ phase: 'skipped', reason, started: true });
+    // Its wrapper left without running its commands: as a step ECS held back, skipped for the setup's reason.
+    expect(states['build']).toEqual({ phase: 'skipped', reason, started: false });
     expect(states['test']).toEqual({ phase: 'skipped', reason, started: false });
     expect(states['publish']).toEqual({ phase: 'skipped', reason, started: false });
     expect(supervisionDone(steps, states)).toBe(true);
     expect(failedSteps(steps, states)).toEqual([]);
     // Still in its wrapper's wait: pending, not final yet (it skips itself within a second, and the agent waits for that).
     expect(decideStepStates(steps, { build: running(), test: pending, publish: pending }, {}, new Set(), Date.now(), reason)['build']?.phase).toBe('waiting');
+  });
+
+  // Plain steps with commands start with the task and wait in their wrapper for the steps they
+  // come after (core/pipeline/script.ts, upstreamLines). One whose upstream can no longer let it
+  // run leaves its wait with exit 79 beside its `.skipped` marker: the agent decides it as it
+  // decided the step ECS held back, with the same conditions (the plan's), reasons and failures.
+  describe('a step that waited in its wrapper and skipped itself (exit 79 beside .skipped)', () => {
+    const wrapped = [
+      after('build', {}, { afterSetup: true }),
+      after('test', { build: 'SUCCESS' }, { afterSetup: true }),
+      after('deploy', { test: 'SUCCESS' }, { afterSetup: true }),
+      after('notify', { 'slipway-agent': 'START' }, { whenStatus: 'failure' }),
+    ];
+    const skippedByWrapper: ExitRecord = { exitCode: 79, skipped: true };
+
+    it('is decided as when ECS held it back: the same states, reasons and failures', () => {
+      const before = decideStepStates(chain, { build: stopped(2), test: neverStarted, deploy: pending }, { build: { exitCode: 2 } });
+      const now = decideStepStates(wrapped, { build: stopped(2), test: stopped(79), deploy: stopped(79), notify: running() }, { build: { exitCode: 2 }, test: skippedByWrapper, deploy: skippedByWrapper });
+      expect(now['test']).toEqual({ phase: 'unreachable', reason: 'dependency build failed with exit code 2' });
+      expect(now['deploy']).toEqual({ phase: 'unreachable', reason: 'dependency test did not run' });
+      expect([now['test'], now['deploy']]).toEqual([before['test'], before['deploy']]);
+      expect(failedSteps(wrapped.slice(0, 3), now)).toEqual(failedSteps(chain, before));
+      expect(stepReports(wrapped[1]!, now['test'], 'complete')).toEqual([{ name: 'test', container: 'test', status: 'skipped', exitCode: null, reason: 'dependency build failed with exit code 2' }]);
+      // Its wrapper wrote its records already: the agent owes none.
+      expect(recordsToWrite(wrapped, now, new Set(['build', 'test', 'deploy']))).toEqual([]);
+      // No start, so no time and nothing stopped at the end.
+      expect(stepsOfResult({ steps: wrapped, services: [] }, now, 'complete').started).toEqual([]);
+    });
+
+    it('waiting in its wrapper (container running, no .started): pending, and skipped at a cancel, as before', () => {
+      const states = decideStepStates(wrapped, { build: running(), test: running(), deploy: running(), notify: running() }, {}, new Set(), Date.now(), undefined, { started: { build: '2024-01-01T00:00:02.000Z' } });
+      expect(states['test']).toEqual({ phase: 'waiting' });
+      expect(stepReports(wrapped[1]!, states['test'], 'failed-fast')[0]).toMatchObject({ status: 'skipped', reason: 'not started: a step with failure: fast failed, which cancels the pipeline' });
+      expect(stepsOfResult({ steps: wrapped, services: [] }, states, 'timed-out').stopped).toEqual(['build']);
+    });
+
+    it('after an early exit (78) upstream: skipped for it, as ECS blocked it', () => {
+      const states = decideStepStates(wrapped, { build: stopped(78), test: stopped(79), deploy: stopped(79) }, { build: { exitCode: 78 }, test: skippedByWrapper, deploy: skippedByWrapper });
+      expect(states['test']).toEqual({ phase: 'skipped', reason: 'build exited 78: the rest of the pipeline is skipped', started: false });
+      expect(states['deploy']).toEqual({ phase: 'skipped', reason: 'dependency test was skipped', started: false });
+      expect(failedSteps(wrapped.slice(0, 3), states)).toEqual([]);
+    });
+
+    it('a user exit 79 (no .skipped marker) is a failure like any other', () => {
+      const states = decideStepStates(wrapped, { build: stopped(79) }, { build: { exitCode: 79 } }, new Set(), Date.now(), undefined, { started: { build: '2024-01-01T00:00:02.000Z' } });
+      expect(states['build']).toMatchObject({ phase: 'exited', exitCode: 79 });
+      expect(states['test']).toEqual({ phase: 'unreachable', reason: 'dependency build failed with exit code 79' });
+    });
   });
 
   it('names the failed dependency and its exit code', () => {

@@ -275,21 +275,53 @@ describe('compilePipeline without a manifest', () => {
 });
 
 describe('the plan tells the agent what ECS was told', () => {
-  it('gives each step the condition of each of its task-definition dependencies', () => {
+  it('gives each step the condition of each of its dependencies: ECS holds a status step, the wrapper of a plain step with commands', () => {
     const s = stage(pipeline(step('build', ['x']) + step('test', ['y'], '    failure: ignore\n') + step('alert', ['z'], '    when:\n      status: [failure]\n') + step('publish', ['p'])));
     const defs = s.taskDefinition.containerDefinitions!;
     for (const p of s.plan.steps) {
       const def = defs.find((d) => d.name === p.container)!;
-      expect(p.dependsOnConditions).toEqual(Object.fromEntries((def.dependsOn ?? []).map((d) => [d.containerName, d.condition])));
       expect(Object.keys(p.dependsOnConditions!)).toEqual(p.dependsOn);
+      if (p.afterSetup) {
+        // It starts with the task (its image pulls at once) and its wrapper waits with the same conditions.
+        expect(def.dependsOn, p.container).toBeUndefined();
+        for (const [container, condition] of Object.entries(p.dependsOnConditions!)) expect(def.command![0]).toContain(`slipway_up '${container}' ${condition} wrapped;`);
+      } else {
+        expect(p.dependsOnConditions).toEqual(Object.fromEntries((def.dependsOn ?? []).map((d) => [d.containerName, d.condition])));
+      }
     }
     // A step that runs on a status depends in ECS only on what is certain to happen (the agent
     // started, even when its clone fails); its wrapper waits for the rest.
     expect(s.plan.steps.find((p) => p.container === 'alert')!.dependsOnConditions).toEqual({ [AGENT_CONTAINER]: 'START' });
+    // The agent decides with the conditions ECS held before: the same verdicts and reasons.
     expect(s.plan.steps.find((p) => p.container === 'publish')!.dependsOnConditions).toEqual({ alert: 'COMPLETE', test: 'COMPLETE', build: 'SUCCESS' });
+    expect(s.plan.steps.find((p) => p.container === 'test')!.dependsOnConditions).toEqual({ build: 'SUCCESS' });
     // A plain step with commands starts with the task: its wrapper waits for the agent's setup.
     expect(s.plan.steps.find((p) => p.container === 'build')!.dependsOnConditions).toEqual({});
-    expect(s.plan.steps.find((p) => p.container === 'build')!.afterSetup).toBe(true);
+    expect(s.plan.steps.map((p) => [p.container, p.afterSetup])).toEqual([['build', true], ['test', true], ['alert', undefined], ['publish', true]]);
+  });
+
+  it('keeps in ECS only what a wrapper cannot wait for: a detached step\'s health, a detached plugin\'s start; plugin steps keep their order', () => {
+    const s = stage(
+      pipeline(
+        step('server', ['serve'], '    detach: true\n    ready:\n      command: curl -f localhost:8080\n') +
+          step('e2e', ['npm run e2e']) +
+          '  - name: mock\n    image: plugins/mock\n    detach: true\n' +
+          step('smoke', ['npm run smoke']) +
+          '  - name: publish\n    image: plugins/s3\n    settings:\n      bucket: b\n',
+      ),
+    );
+    const deps = Object.fromEntries(s.taskDefinition.containerDefinitions!.map((c) => [c.name, c.dependsOn]));
+    // The detached step with a health check keeps ECS's order: its health is timed from its start.
+    expect(deps['server']).toBeUndefined();
+    expect(deps['e2e']).toEqual([{ containerName: 'server', condition: 'HEALTHY' }]);
+    expect(deps['mock']).toEqual([{ containerName: 'slipway-agent', condition: 'HEALTHY' }, { containerName: 'e2e', condition: 'SUCCESS' }]);
+    // START on a plugin (no wrapper marks its start) stays in ECS; the rest moves to the wrapper.
+    expect(deps['smoke']).toEqual([{ containerName: 'mock', condition: 'START' }]);
+    const smoke = s.taskDefinition.containerDefinitions!.find((c) => c.name === 'smoke')!;
+    expect(smoke.command![0]).toContain("slipway_up 'e2e' SUCCESS wrapped;");
+    expect(smoke.command![0]).not.toContain("slipway_up 'mock'");
+    // A plugin step keeps ECS's order behind the steps before it.
+    expect(deps['publish']).toEqual([{ containerName: 'slipway-agent', condition: 'HEALTHY' }, { containerName: 'smoke', condition: 'SUCCESS' }]);
   });
 
   it('starts a plain step with commands with the task, so ECS pulls its image at once (ECS agent graph.go pulls only resolved containers)', () => {
