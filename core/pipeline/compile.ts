@@ -4,7 +4,7 @@
 //
 // The task: the agent (the one essential container: clones, waits for services, then
 // reports healthy through READY_FILE), services (non-essential, start at once), steps
-// (non-essential, ordered by dependsOn, see step-order.ts) and gate containers for
+// (non-essential, ordered by dependsOn or, with commands, in their wrapper: see step-order.ts) and gate containers for
 // plugin steps with a status condition (they wait for their upstream and decide there). Every container mounts the workspace and the
 // state volume.
 //

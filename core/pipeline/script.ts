@@ -567,7 +567,9 @@ function gateLines(watch: string[], container: string, name: string): string[] {
     '  if [ -n "$slipway_v" ] && [ "$slipway_v" != 0 ]; then slipway_failing=yes; fi',
     'fi',
     `for slipway_c in ${watch.map(shellQuote).join(' ')}; do`,
-    `  if [ -f ${dir}/$slipway_c/$slipway_c.exit" ]; then`,
+    // A step its wrapper skipped before its commands (SETUP_SKIPPED_EXIT_CODE beside `.skipped`: a
+    // failed setup, counted above, or a step before it that did not pass) did not fail.
+    `  if [ -f ${dir}/$slipway_c/$slipway_c.exit" ] && ! { [ -f ${dir}/$slipway_c/$slipway_c${STEP_SKIPPED_SUFFIX}" ] && read -r slipway_v < ${dir}/$slipway_c/$slipway_c.exit" && [ "$slipway_v" = ${SETUP_SKIPPED_EXIT_CODE} ]; }; then`,
     `    slipway_v=; read -r slipway_v < ${dir}/$slipway_c/$slipway_c.exit" || true`,
     // Empty: its wrapper is between creating the file and writing the code, or was killed
     // there. No record yet, as if the file were not there; the agent replaces a record left

@@ -70,6 +70,8 @@ export interface E2eOptions {
   secretsManager?: boolean;
   /** The USER of images' configurations, as the ECS stand-in runs them (LocalEcsOptions.imageUser). */
   imageUser?: (image: string) => string | undefined;
+  /** How long each image's pull takes in the ECS stand-in (LocalEcsOptions.pullMs). */
+  pullMs?: (image: string) => number;
 }
 
 export interface E2e {
@@ -138,6 +140,7 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
         ...(options.sharedPaths ? { sharedPaths: options.sharedPaths } : {}),
         ...(options.hostPorts ? { hostPorts: options.hostPorts } : {}),
         ...(options.imageUser ? { imageUser: options.imageUser } : {}),
+        ...(options.pullMs ? { pullMs: options.pullMs } : {}),
         resolveSecret: async (valueFrom) => {
           const ref = secretReference(valueFrom);
           const value = options.secrets?.[ref.name] ?? secretsManager?.secrets.get(ref.name)?.value;
