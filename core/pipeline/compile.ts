@@ -335,7 +335,8 @@ export function compilePipeline(
   // detached step with a readiness command (ECS's HEALTHY: the health check's start period and
   // the agent's ready.timeout are timed from that container's start) and a detached plugin
   // (START: it has no wrapper to mark its start). So does a detached step with a readiness
-  // command itself: it keeps ECS's order, so that its health is timed from its commands' start.
+  // command itself: it keeps ECS's order, so that its health check, timed from its container's
+  // start, begins when its commands do.
   const waitsInWrapper = (u: Unit): boolean => u.kind === 'plain' && !isPlugin(u.steps[0]!) && !(u.steps[0]!.detach && u.steps[0]!.ready?.command);
   const unitByContainer = new Map(compiledUnits.map((u) => [u.container, u] as const));
   /**
@@ -386,8 +387,8 @@ export function compilePipeline(
     if (waitsInWrapper(u)) return { ecs: stepDeps(ecs), plan, upstream };
     // A plugin step has no wrapper (its launcher runs under the agent's busybox, installed only
     // after the clone): it keeps ECS's order and the agent's HEALTHY, and so does every later
-    // plugin step, since a wrapped step that skips itself after a failed setup exits 0 to ECS's
-    // COMPLETE (its dependents would start).
+    // plugin step, since a wrapped step that skipped itself after a failed setup still meets
+    // ECS's COMPLETE (it exited), so a plugin after a `failure: ignore` step would start.
     if (!isPlugin(u.steps[0]!)) return { ecs: plan, plan, upstream: [] };
     if (root) return { ecs: [...rootDeps, ...plan], plan: [...rootDeps, ...plan], upstream: [] };
     const healthy = [{ containerName: AGENT_CONTAINER, condition: 'HEALTHY' as const }, ...plan];
