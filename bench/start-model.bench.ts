@@ -7,10 +7,11 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ec2PassProfile, pendingStatusOnPath } from './lib/control-plane-path.js';
 import { keepWarmCost, LAMBDA_PRICES } from './lib/keep-warm-cost.js';
-import { compiledSplit, ec2Rows, ec2RunningLadder, gitHostPathText, startBounds, startLadder } from './lib/start-ladder.js';
+import { compiledContainers, compiledSplit, ec2Rows, ec2RunningLadder, gitHostPathText, startBounds, startLadder } from './lib/start-ladder.js';
+import { TASK } from './lib/start-measurements.js';
 import { gitHostPath } from './lib/git-host-calls.js';
 import { DEFAULT_PRICES } from '../core/cost/price-table.js';
-import { GIT_HOST_PATH_BEFORE, serviceTaskShape, splitStartFigures, startShape, TODAY_CONTROL_PLANE, type SplitStartMode } from './lib/start-model.js';
+import { GIT_HOST_PATH_BEFORE, registryOf, serviceTaskShape, splitStartFigures, startFigures, startShape, TODAY_CONTROL_PLANE, type SplitStartMode } from './lib/start-model.js';
 
 const fixtures = fileURLToPath(new URL('../test/fixtures/start-model/', import.meta.url));
 const gitHost = await gitHostPath();
@@ -110,5 +111,23 @@ console.log(`  saves ${(cold.stageP50['control plane'] - warm.stageP50['control 
 console.log(`  scheduled ping: ${cost.pingsPerMonth} invocations a month, $${cost.ping.toFixed(3)} a month (the option)`);
 console.log(`  provisioned concurrency 1: $${cost.provisioned.toFixed(2)} a month, billed while idle (not offered)`);
 console.log(`  prices: ${Object.values(LAMBDA_PRICES).map((p) => p.source).join('; ')}`);
+
+// A later step with commands starts with the task and waits in its wrapper (core/pipeline/script.ts,
+// upstreamLines), so its image pulls beside the first wave instead of after the step before it
+// ended. The model shares one pull rate per task (extraction is CPU-bound): the first step's
+// pull shares it with the later image, which in turn leaves the path after the first step.
+const pipelineYaml = readFileSync(`${fixtures}pipeline.yml`, 'utf8');
+const withLater = `${pipelineYaml}  - name: publish\n    image: example/tool:1\n    commands: [./publish]\n`;
+const laterContainers = compiledContainers(withLater);
+const heldBack = laterContainers.map((c) => (c.name === 'publish' ? { ...c, dependsOn: [{ containerName: 'test', condition: 'SUCCESS' as const }] } : c));
+console.log('\na later step (publish) whose image pulls with the task, push → first step (test), and the pull it no longer adds after test ends:');
+for (const mb of [40, 200]) {
+  const images = { megabytes: { tool: mb } };
+  const now = startFigures(startShape(laterContainers, images), TODAY_CONTROL_PLANE);
+  const before = startFigures(startShape(heldBack, images), TODAY_CONTROL_PLANE);
+  const slowdown = registryOf('example/tool:1') === 'docker-hub' ? TASK.dockerHubSlowdown.p50 : 1;
+  const alone = (mb * slowdown) / TASK.ecrMegabytesPerSecond.p50 + TASK.registryRoundTrip.p50 + TASK.containerStart.p50;
+  console.log(`  ${String(mb).padStart(3)} MB: first step p50 ${s(before.p50)} → ${s(now.p50)}, p95 ${s(before.p95)} → ${s(now.p95)}; its pull after test, alone at the median rate: ${s(alone)}`);
+}
 
 console.log('\nTo confirm with an AWS account: on EC2, the start of a stopped and of a new instance with the ECS agent\'s registration, placement on a running instance, how often a short poll misses the only message; Fargate provisioning and pull rates in the target Region and by task size (1, 2, 4 vCPU), whether the images and layers of a task pull at once, the gain of zstd copies (docs/design/start-fast.md), Docker Hub rate from AWS, GitHub API and SSM PutParameter latency, how often a repository\'s pushes come within 15 minutes of each other, Lambda cold share, the share of an image a SOCI-indexed start still fetches (docs/design/soci-indexes.md), the agent image\'s pushed size (npm run bench -- image-bytes) (see bench/lib/start-measurements.ts: every "assumed" line).');
