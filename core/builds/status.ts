@@ -417,7 +417,10 @@ function containerStepStatus(
   // status (its wrapper waits, then may skip it: the agent follows its markers), or one that
   // exited 0 after an exit 78 (the early-exit check). Elsewhere ECS's exit code stands: the
   // agent's view is up to one poll old when a stop ends it.
-  const skippedWhy = step.kind === 'step' && !step.detached ? outcome?.skippedSteps?.[step.container] : undefined;
+  // A detached step with commands too (afterSetup): it starts with the task and waits in its
+  // wrapper, so its exit (79 when it skipped itself, 143 when the task's stop ended its wait)
+  // says nothing of its commands; the agent names it skipped only when they never started.
+  const skippedWhy = step.kind === 'step' && (!step.detached || step.afterSetup) ? outcome?.skippedSteps?.[step.container] : undefined;
   // A step that starts with the task and was still in its wrapper's wait when the stage ended
   // (a cancel, a timeout) ran no command: skipped, as Drone skips the pending steps of a
   // cancelled stage (runner-go pipeline/state.go Cancel: skipall before killall).

@@ -241,6 +241,17 @@ describe('stepChanges (table)', () => {
       const failed = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', 5), c('build', 'STOPPED', 143)] });
       expect(stepChanges(failed, early, stageOutcome(failed, stage())).find((x) => x.number === 3)?.status).toBe('skipped');
     });
+    it('a detached step that never left its wait (skipped itself behind a failed step, or stopped with the task) is skipped, as the agent says', () => {
+      const server = step(3, 'server', { afterSetup: true, detached: true });
+      const result = { outcome: 'failure' as const, exitCode: AGENT_EXIT.stepFailed, message: 'build failed: lint failed with exit code 1', finishedAt: 't', skipped: [{ container: 'server', reason: 'dependency lint failed with exit code 1' }] };
+      for (const code of [SETUP_SKIPPED_EXIT_CODE, 143]) {
+        const d = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', AGENT_EXIT.stepFailed), c('lint', 'STOPPED', 1), c('server', 'STOPPED', code)] });
+        expect(stepChanges(d, [step(2, 'lint', { afterSetup: true }), server], stageOutcome(d, stage(), result)).find((x) => x.number === 3), String(code)).toEqual({ number: 3, status: 'skipped', reason: 'dependency lint failed with exit code 1' });
+      }
+      // One the agent does not name ran: stopped with the task at the end, as before.
+      const ran = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', AGENT_EXIT.success), c('server', 'STOPPED', 143)] });
+      expect(stepChanges(ran, [server], stageOutcome(ran, stage(), { outcome: 'success', exitCode: AGENT_EXIT.success, message: 'all steps passed', finishedAt: 't' }))[0]).toMatchObject({ status: 'success', exitCode: 0 });
+    });
     it('after a passed setup its exit code is its own: 79 from its commands is a failure', () => {
       const d = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', 1), c('build', 'STOPPED', SETUP_SKIPPED_EXIT_CODE)] });
       expect(stepChanges(d, early, stageOutcome(d, stage())).find((x) => x.number === 3)).toMatchObject({ status: 'failure', exitCode: SETUP_SKIPPED_EXIT_CODE });
