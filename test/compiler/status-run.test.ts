@@ -299,8 +299,12 @@ describe('status steps: more shapes (under /bin/sh)', () => {
     const out = await run(pipeline(step('build', ['exit 1']) + step('test', ['true']) + plugin('slack', always)));
     expect(out.blocked).toEqual([]);
     leftWithoutRunning(out, 'test');
-    expect(endOrder(out).at(-1)).toBe('slack');
+    // The gate ends once build and test have a final record (test's: its wrapper's, or the agent's
+    // `.unreachable`, which may come first, so test's container may end after slack).
+    expect(endOrder(out).indexOf('slack')).toBeGreaterThan(endOrder(out).indexOf('slack-gate'));
+    expect(readFileSync(join(dir, 'state', 'steps', 'build', 'build.exit'), 'utf8')).toBe('1\n');
     expect(out.reports['slack']).toMatchObject({ status: 'success' });
+    expect(out.reports['test']).toMatchObject({ status: 'skipped', reason: 'dependency build failed with exit code 1' });
   });
 });
 

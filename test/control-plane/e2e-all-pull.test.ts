@@ -88,7 +88,7 @@ describe('every step with commands pulls with the task', () => {
     expect(detail.stages[0]!.message).toContain('test did not run (dependency build failed with exit code 1)');
   });
 
-  it('a later step runs after the first has ended, on its workspace, its time its commands', async () => {
+  it('a later step runs after the first has ended, on what it left, its time its commands', async () => {
     const detail = await e2e.buildOf(PASSING, 'e2e-all-pull-passing');
     expect(stepTable(detail), await e2e.describeBuild(detail.id)).toEqual([{ stage: 'test', status: 'success', steps: ['clone:clone=success', 'step:build=success', 'step:test=success'] }]);
     const arn = detail.stages[0]!.taskArn!;
@@ -96,8 +96,10 @@ describe('every step with commands pulls with the task', () => {
     expect(pulls['test']!.startedAt!).toBeLessThan(pulls['build']!.stoppedAt!);
     const build = stepOf(detail, 'build');
     const test = stepOf(detail, 'test');
+    // Its commands ran after build's (they read what build wrote); its start is its commands',
+    // its wrapper's `.started` marker, not its container's, which started with the task.
     expect(messages(arn, 'test')).toContain('built');
-    // Its commands began once build had ended (its wrapper's `.started` marker is its start).
-    expect(test.startedAt!).toBeGreaterThanOrEqual(build.finishedAt!);
+    expect(test.startedAt!).toBeGreaterThan(build.startedAt!);
+    expect(test.startedAt!).toBeGreaterThan(pulls['test']!.stoppedAt!);
   });
 });
