@@ -182,7 +182,8 @@ export function stageOutcome(detail: TaskStateChangeDetail, stage: Pick<Stage, '
  * Whether the steps' records need the agent's result line once the task has stopped: a step
  * that runs on a status and whose container ran (its gate may have skipped it, or it was
  * still waiting when the stage ended), or a step that exited 0 after an exit 78 in its stage
- * (the early-exit check may have skipped it), or one ECS never started after an exit 78.
+ * (the early-exit check may have skipped it), or one ECS never started after an exit 78, or
+ * one with commands that started with the task and ended its wait without running them.
  * ECS's exit codes cannot tell these apart from a pass, a kill or an end of the task; the
  * agent can (AgentResult.skipped).
  */
@@ -190,8 +191,13 @@ export function stepsNeedAgentResult(detail: Pick<TaskStateChangeDetail, 'contai
   const byName = new Map(detail.containers.map((c) => [c.name, c]));
   const earlyExit = earlyExitSeen(detail, steps);
   return steps.some((step) => {
-    if (step.kind !== 'step' || step.detached || isStepDone(step.status)) return false;
+    if (step.kind !== 'step' || isStepDone(step.status)) return false;
     const container = byName.get(step.container);
+    // A step with commands that starts with the task and left its wrapper's wait without running
+    // a command: it skipped itself (SETUP_SKIPPED_EXIT_CODE) behind a step that did not pass, or
+    // the task's stop ended its wait (a signal). Detached ones too: they start with the task alike.
+    if (step.afterSetup && container?.lastStatus === 'STOPPED' && container.exitCode !== undefined && (container.exitCode === SETUP_SKIPPED_EXIT_CODE || SIGNAL_EXITS.has(container.exitCode))) return true;
+    if (step.detached) return false;
     // One ECS never started behind the exit 78 (its SUCCESS dependency never succeeded) was
     // skipped by Drone's early exit, which only the agent names (task-runner/decide-steps.ts).
     if (!containerRan(container)) return earlyExit;

@@ -329,6 +329,17 @@ describe("stepChanges: what ECS's exit codes cannot tell", () => {
     // A step blocked behind a failure (no 78) needs no agent's word: ECS's events tell.
     const failed = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', 1), c('check', 'STOPPED', 2), c('after', 'STOPPED', undefined, 'CannotStartContainerError: dependency check did not succeed')] });
     expect(stepsNeedAgentResult(failed, [step(2, 'check', { status: 'failure', exitCode: 2 }), step(3, 'after')])).toBe(false);
+    // A step with commands started with the task and ended its wait without running them (it skipped
+    // itself behind the failure: 79; the task's stop ended its wait: 143): only the agent tells,
+    // also when the agent's own ending would not be read (a segment that passes its failure on).
+    for (const code of [SETUP_SKIPPED_EXIT_CODE, 143]) {
+      const waited = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', 0), c('check', 'STOPPED', 2), c('after', 'STOPPED', code)] });
+      for (const detached of [false, true]) {
+        expect(stepsNeedAgentResult(waited, [step(2, 'check', { status: 'failure', exitCode: 2 }), step(3, 'after', { afterSetup: true, detached })]), `${code} ${detached}`).toBe(true);
+      }
+      // Its own failure (its commands ran): ECS's exit code tells.
+      expect(stepsNeedAgentResult(detail({ containers: [c('after', 'STOPPED', 1)] }), [step(3, 'after', { afterSetup: true })])).toBe(false);
+    }
   });
 
   // execer.go: RunOnFailure && !state.Failed() → state.Skip, whatever fails later.
