@@ -215,11 +215,13 @@ describe('exit code 78 (under /bin/sh)', () => {
 
 describe('status steps: more shapes (under /bin/sh)', () => {
   it('DAG: the failure step waits for a sibling branch still running after its dependency was declared unreachable', async () => {
-    // 'slow' is still running when 'join' is declared unreachable: it ends only once the agent
-    // wrote that record (a fixed 0.4 s could end before a loaded machine got there).
+    // 'slow' is still running when 'join' has its final record: it ends only once join's wrapper
+    // skipped it (its exit record) or the agent declared it unreachable, whichever comes first
+    // (a fixed 0.4 s could end before a loaded machine got there).
+    const joinEnded = '[ -s "$SLIPWAY_STATE_DIR/steps/join/join.unreachable" ] || [ -s "$SLIPWAY_STATE_DIR/steps/join/join.exit" ]';
     const yaml = pipeline(
       step('fast', [mark('fast'), 'exit 1']) +
-        step('slow', ['until [ -s "$SLIPWAY_STATE_DIR/steps/join/join.unreachable" ]; do sleep 0.05; done', mark('slow')]) +
+        step('slow', [`until ${joinEnded}; do sleep 0.05; done`, mark('slow')]) +
         step('join', ['echo JOINED'], needs('fast', 'slow')) +
         step('alert', [mark('alert')], needs('join') + onFailure),
     );
