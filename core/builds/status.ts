@@ -435,6 +435,9 @@ function containerStepStatus(
     // Never ran: a SUCCESS dependency failed, or the task ended first. Behind an exit 78 it was
     // Drone's early exit, which the agent's result names once the task has stopped.
     if (earlyExit && !outcome) return undefined;
+    // ECS held it back on a dependency (its reason names it; a START on a step that could not
+    // start, say): why is the agent's to say, with the outcome that the task's end brings.
+    if (!outcome && /\bdependency\b/i.test(reason ?? '') && taskPhase(detail.lastStatus) !== 'stopped') return undefined;
     return notRun(step, outcome);
   }
   if (step.afterSetup) {

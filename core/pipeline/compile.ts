@@ -394,6 +394,33 @@ export function compilePipeline(
     const healthy = [{ containerName: AGENT_CONTAINER, condition: 'HEALTHY' as const }, ...plan];
     return { ecs: healthy, plan: healthy, upstream: [] };
   };
+  // A later step's image pulls once the steps before it have started, not against the first
+  // wave's pulls: an ECS START on each of its upstream containers that start with the task.
+  // ECS pulls a container's image only once its dependsOn conditions hold
+  // (aws/amazon-ecs-agent agent/engine/dependencygraph/graph.go, containerOrderingDependenciesIsResolved;
+  // DependentContainersPullUpfront, ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT, is false by default),
+  // so its pull overlaps the clone, the services' start and the first step's run. START holds
+  // once the upstream has started, whatever it did next ("START - … validates that a dependent
+  // container is started", https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDependency.html;
+  // a dependency that has since stopped still counts: aws/amazon-ecs-agent pull request 3927),
+  // so a failed upstream never holds it back: its wrapper still decides from the records.
+  // Only containers that start with the task are named: a wrapped step whose own dependsOn is
+  // empty, or holds only such STARTs. Their STARTs follow the pipeline's edges (acyclic), so each
+  // starts once the ones before it have, and none waits on a record, a health or an exit: no
+  // deadlock. A step kept in ECS's order (a plugin, a status step, a detached step with a
+  // readiness command) is never named: ECS may never start it, and the step after it waits for
+  // it in its wrapper as before. The one START that can then fail is an upstream whose image
+  // could not be pulled or started. Then either ECS stops the later step unstarted (exit 143,
+  // the agent's terminal-dependency rule, as the local stand-in does) or, counting the stopped
+  // upstream as started, starts it and its wrapper reads the agent's `.unreachable` record for
+  // the upstream: either way it is recorded skipped, as its plan's edge says
+  // (test/control-plane/e2e-all-pull.test.ts).
+  const startsWithTask = new Set(compiledUnits.filter((u) => waitsInWrapper(u) && unitDeps(u).ecs.length === 0).map((u) => u.container));
+  const withUpstreamStarts = (u: Unit, deps: ReturnType<typeof unitDeps>): ReturnType<typeof unitDeps> => {
+    if (!waitsInWrapper(u)) return deps;
+    const starts = deps.upstream.filter((e) => e.kind === 'wrapped' && startsWithTask.has(e.container) && !deps.ecs.some((d) => d.containerName === e.container));
+    return { ...deps, ecs: [...deps.ecs, ...starts.map((e) => ({ containerName: e.container, condition: 'START' as const }))] };
+  };
   // Failing = a step whose failure counts (not ignored, not a background step) exited non-zero.
   const watched = [...(segment?.earlierWatched ?? []), ...compiledUnits.filter((u) => !u.steps[0]!.detach && u.steps.every((s) => s.failure !== 'ignore')).map((u) => u.container)];
 
@@ -482,7 +509,7 @@ export function compilePipeline(
   const numbered = [...active.values()].map((o) => o.step);
   const stepNumber = segment?.stepNumber ?? serviceTask?.stepNumber ?? ((step: Step) => (pipeline.clone.disable ? 0 : 1) + services.length + numbered.indexOf(step) + 1);
   for (const u of compiledUnits) {
-    const { ecs: dependsOn, plan: planDependsOn, upstream } = unitDeps(u);
+    const { ecs: dependsOn, plan: planDependsOn, upstream } = withUpstreamStarts(u, unitDeps(u));
     if (upstream.length > 0) u.upstream = upstream;
     const first = u.steps[0]!;
     let stepDependsOn = dependsOn;

@@ -120,8 +120,8 @@ export interface LocalEcs {
   waitForStopped(taskArn: string, timeoutMs?: number): Promise<Record<string, unknown>>;
   /** How a task is isolated: its namespace and addresses (for diagnostics and leak checks). */
   sandboxOf(taskArn: string): { isolation: 'namespace' | 'host'; network?: string; hostInterface?: string; hostAddress: string; taskAddress: string } | undefined;
-  /** Each container's image pull (epoch ms), in definition order: which were pulled side by side. */
-  pullsOf(taskArn: string): { container: string; startedAt?: number; stoppedAt?: number }[];
+  /** Each container's image pull (epoch ms), in definition order: which were pulled side by side; and when the container started (the metadata endpoint's StartedAt). */
+  pullsOf(taskArn: string): { container: string; startedAt?: number; stoppedAt?: number; containerStartedAt?: number }[];
   setCapacity(capacity: Partial<Capacity>): void;
   /**
    * The next `times` calls of `operation` fail with this error before doing anything, as
@@ -269,6 +269,7 @@ export async function startLocalEcs(options: LocalEcsOptions = {}): Promise<Loca
         container: c.def.name,
         ...(c.pullStartedAt ? { startedAt: c.pullStartedAt.getTime() } : {}),
         ...(c.pullStoppedAt ? { stoppedAt: c.pullStoppedAt.getTime() } : {}),
+        ...(c.startedAt ? { containerStartedAt: c.startedAt.getTime() } : {}),
       }));
     },
     interrupt(taskArn, options = {}) {

@@ -282,8 +282,11 @@ describe('the plan tells the agent what ECS was told', () => {
       const def = defs.find((d) => d.name === p.container)!;
       expect(Object.keys(p.dependsOnConditions!)).toEqual(p.dependsOn);
       if (p.afterSetup) {
-        // It starts with the task (its image pulls at once) and its wrapper waits with the same conditions.
-        expect(def.dependsOn, p.container).toBeUndefined();
+        // Its wrapper waits with the same conditions; ECS holds it only until the steps before it
+        // that start with the task have started (START), so its image pulls once they have.
+        const startsWithTask = (c: string) => defs.find((d) => d.name === c)!.dependsOn?.every((d) => d.condition === 'START' && d.containerName !== AGENT_CONTAINER) ?? true;
+        const expected = Object.keys(p.dependsOnConditions!).filter((c) => s.plan.steps.find((q) => q.container === c)!.afterSetup && startsWithTask(c));
+        expect((def.dependsOn ?? []).map((d) => [d.containerName, d.condition]).sort(), p.container).toEqual(expected.map((c) => [c, 'START']).sort());
         for (const [container, condition] of Object.entries(p.dependsOnConditions!)) expect(def.command![0]).toContain(`slipway_up '${container}' ${condition} wrapped;`);
       } else {
         expect(p.dependsOnConditions).toEqual(Object.fromEntries((def.dependsOn ?? []).map((d) => [d.containerName, d.condition])));
@@ -298,6 +301,65 @@ describe('the plan tells the agent what ECS was told', () => {
     // A plain step with commands starts with the task: its wrapper waits for the agent's setup.
     expect(s.plan.steps.find((p) => p.container === 'build')!.dependsOnConditions).toEqual({});
     expect(s.plan.steps.map((p) => [p.container, p.afterSetup])).toEqual([['build', true], ['test', true], ['alert', undefined], ['publish', true]]);
+    // In ECS: the first step nothing; a later one START on the steps before it that start with
+    // the task, never on the status step (ECS may never start it).
+    const ecs = Object.fromEntries(defs.map((d) => [d.name, d.dependsOn?.map((x) => `${x.containerName}:${x.condition}`)]));
+    expect(ecs).toMatchObject({ build: undefined, test: ['build:START'], publish: ['test:START', 'build:START'] });
+  });
+
+  // A START names only a container that starts with the task: one whose own dependsOn holds
+  // nothing but such STARTs (never a health, an exit or a record), so none can wait forever for
+  // another (API_ContainerDependency: START is met once the container has started).
+  it('never names in a START a container that ECS might not start: every golden task definition, no cycle', () => {
+    const dir = new URL('../fixtures/', import.meta.url);
+    const files = ['compile', 'compile-split'].flatMap((d) =>
+      (spawnSync('ls', [new URL(d, dir).pathname], { encoding: 'utf8' }).stdout.split('\n').filter((f) => f.endsWith('.json')).map((f) => new URL(`${d}/${f}`, dir).pathname)),
+    );
+    let starts = 0;
+    for (const file of files) {
+      const defsOf: unknown[] = [];
+      const walk = (o: unknown): void => {
+        if (!o || typeof o !== 'object') return;
+        if (Array.isArray((o as { containerDefinitions?: unknown }).containerDefinitions)) defsOf.push((o as { containerDefinitions: unknown }).containerDefinitions);
+        else for (const v of Object.values(o)) walk(v);
+      };
+      walk(JSON.parse(readFileSync(file, 'utf8')));
+      for (const defs of defsOf as { name: string; dependsOn?: { containerName: string; condition: string }[] }[][]) {
+        const byName = new Map(defs.map((d) => [d.name, d]));
+        const planJson = (byName.get(AGENT_CONTAINER) as { environment?: { name: string; value: string }[] } | undefined)?.environment?.find((e) => e.name === AGENT_ENV.plan)?.value;
+        const wrapped = new Set(((JSON.parse(planJson ?? '{"steps":[]}') as AgentPlan).steps ?? []).filter((p) => p.afterSetup === true).map((p) => p.container));
+        // Starts with the task: nothing to wait for, or only STARTs on steps that do (depth-first, a cycle fails).
+        const seen = new Set<string>();
+        const startsWithTask = (name: string): boolean => {
+          if (seen.has(name)) return false;
+          seen.add(name);
+          const ok = (byName.get(name)!.dependsOn ?? []).every((d) => d.condition === 'START' && d.containerName !== AGENT_CONTAINER && startsWithTask(d.containerName));
+          seen.delete(name);
+          return ok;
+        };
+        for (const d of defs) {
+          for (const dep of d.dependsOn ?? []) {
+            if (dep.condition !== 'START' || dep.containerName === AGENT_CONTAINER) continue;
+            // A detached plugin (no wrapper to mark its start) is the one START kept from before, in ECS's order.
+            if (wrapped.has(dep.containerName)) {
+              starts += 1;
+              expect(startsWithTask(dep.containerName), `${file}: ${d.name} START ${dep.containerName}`).toBe(true);
+            }
+          }
+        }
+      }
+    }
+    expect(starts).toBeGreaterThan(20);
+  });
+
+  it('gives a later step no START on a plugin kept in ECS\'s order, so a plugin ECS never starts (its upstream failed) does not hold it', () => {
+    const s = stage(pipeline(step('build', ['make']) + '  - name: publish\n    image: plugins/s3\n    depends_on: [build]\n    settings:\n      bucket: b\n' + step('notify', ['./notify'], '    depends_on: [publish]\n') + step('report', ['./report'], '    depends_on: [build, publish]\n')));
+    const deps = Object.fromEntries(s.taskDefinition.containerDefinitions!.map((c) => [c.name, c.dependsOn?.map((d) => `${d.containerName}:${d.condition}`)]));
+    expect(deps['publish']).toEqual(['slipway-agent:HEALTHY', 'build:SUCCESS']);
+    // notify starts with the task and waits for publish's record in its wrapper; report also START on build.
+    expect(deps['notify']).toBeUndefined();
+    expect(deps['report']).toEqual(['build:START']);
+    expect(s.plan.steps.find((p) => p.container === 'report')!.dependsOnConditions).toEqual({ build: 'SUCCESS', publish: 'SUCCESS' });
   });
 
   it('keeps in ECS only what a wrapper cannot wait for: a detached step\'s health, a detached plugin\'s start; plugin steps keep their order', () => {
