@@ -5,9 +5,11 @@
 // change shows in these figures; "today" is the definition the compiler wrote before them.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { gitHostFirstPush } from './lib/git-host-calls.js';
+import { GIT_HOST_PATH_INSTANCE_ONLY } from './lib/start-model.js';
 import { ec2PassProfile, pendingStatusOnPath } from './lib/control-plane-path.js';
 import { keepWarmCost, LAMBDA_PRICES } from './lib/keep-warm-cost.js';
-import { compiledContainers, compiledSplit, ec2Rows, ec2RunningLadder, gitHostPathText, startBounds, startLadder } from './lib/start-ladder.js';
+import { compiledContainers, compiledSplit, deploymentStart, ec2Rows, ec2RunningLadder, gitHostPathText, startBounds, startLadder } from './lib/start-ladder.js';
 import { TASK } from './lib/start-measurements.js';
 import { gitHostPath } from './lib/git-host-calls.js';
 import { DEFAULT_PRICES } from '../core/cost/price-table.js';
@@ -15,24 +17,29 @@ import { GIT_HOST_PATH_BEFORE, registryOf, serviceTaskShape, splitStartFigures, 
 
 const fixtures = fileURLToPath(new URL('../test/fixtures/start-model/', import.meta.url));
 const gitHost = await gitHostPath();
-const ladder = startLadder(readFileSync(`${fixtures}pipeline.yml`, 'utf8'), JSON.parse(readFileSync(`${fixtures}today.json`, 'utf8')), {
-  statusOnPath: await pendingStatusOnPath(),
-  gitHost,
-});
+const measured = { statusOnPath: await pendingStatusOnPath(), gitHost };
+const ladder = startLadder(readFileSync(`${fixtures}pipeline.yml`, 'utf8'), JSON.parse(readFileSync(`${fixtures}today.json`, 'utf8')), measured);
+// The ladder's later rows assume the opt-ins; what a deployment gets with none of them, beside it.
+const defaults = deploymentStart(readFileSync(`${fixtures}pipeline.yml`, 'utf8'), measured);
 const today = ladder[0]!.figures;
 const s = (x: number) => `${x.toFixed(1)} s`;
 // Read by driving the planner's planEvent and the autoscaler's startStage through a GitHub that
 // answers only when told (bench/lib/git-host-calls.ts).
 console.log('Git host calls on the path, private repository with a GitHub App (cold/warm/refreshed instance; autoscaler: GitHub + SSM writes):');
 console.log(`  before: ${gitHostPathText(GIT_HOST_PATH_BEFORE)}`);
-console.log(`  now:    ${gitHostPathText(gitHost)}`);
+console.log(`  kept in each instance only: ${gitHostPathText(GIT_HOST_PATH_INSTANCE_ONLY)}`);
+console.log(`  now (kept on the repository record too): ${gitHostPathText(gitHost)}`);
+const first = await gitHostFirstPush();
+console.log(`  a repository's first push (nothing kept yet): planner ${first.planner}, autoscaler ${first.autoscaler.gitHost}+${first.autoscaler.ssmWrites}`);
 console.log('push → first step, Fargate, model of published measurements (20 000 runs each, seed 18)');
 console.log('change'.padEnd(50), 'p50'.padStart(8), 'p95'.padStart(8), ' p50 ratio', ' p95 ratio');
 for (const { name, figures } of ladder) {
   console.log(name.padEnd(50), s(figures.p50).padStart(8), s(figures.p95).padStart(8), `${(figures.p50 / today.p50).toFixed(2)}×`.padStart(10), `${(figures.p95 / today.p95).toFixed(2)}×`.padStart(10));
 }
+console.log(`\n${defaults.name}:`);
+console.log(''.padEnd(50), s(defaults.figures.p50).padStart(8), s(defaults.figures.p95).padStart(8), `${(defaults.figures.p50 / today.p50).toFixed(2)}×`.padStart(10), `${(defaults.figures.p95 / today.p95).toFixed(2)}×`.padStart(10));
 console.log('\nmedian end of each stage, seconds from push:');
-for (const { name, figures } of ladder) {
+for (const { name, figures } of [...ladder, defaults]) {
   console.log(`  ${name}: ${Object.entries(figures.stageP50).map(([stage, at]) => `${stage} ${at.toFixed(1)}`).join(', ')}`);
 }
 

@@ -5,10 +5,11 @@
 // agent's own log lines (task-runner/agent.ts, clone.ts, each with its time) mark where one
 // ends and the next begins; this splits the span at them.
 //
-// "steps start" (the agent ready → a step seen running) is mostly ECS's health check: the
-// first steps wait for the agent to be HEALTHY, and a check runs one interval after the
-// container starts, then every interval (5–300 s, default 30:
-// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_HealthCheck.html).
+// "steps start" (the agent ready → the first step's commands start) is, for a step with
+// commands, the moment its wrapper sees the setup record (it waits in its container, started
+// with the task); for a plugin step, mostly ECS's health check: it waits for the agent to be
+// HEALTHY, and a check runs one interval after the container starts, then every interval
+// (5–300 s, default 30: https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_HealthCheck.html).
 
 import { AGENT_LINE } from '../core/pipeline/contract.js';
 import type { StepRecord } from '../core/builds/types.js';
@@ -26,9 +27,14 @@ export interface AgentPhase {
 
 const AGENT = AGENT_LINE.prefix;
 
-/** When the first step that waited for the agent's health started (epoch ms): the end of "steps start". */
-export function firstStepStart(steps: readonly Pick<StepRecord, 'kind' | 'status' | 'startedAt' | 'whenStatus' | 'afterSetup'>[]): number | undefined {
-  const starts = steps.filter((s) => s.kind === 'step' && s.status !== 'skipped' && s.whenStatus === undefined && !s.afterSetup && s.startedAt !== undefined).map((s) => s.startedAt!);
+/**
+ * When the first step that waited for the setup started its commands (epoch ms): the end of
+ * "steps start". A step that waits in its wrapper counts from its commands' start, which its
+ * record holds (step-times.ts startsAtCommands), as the stage's timeline counts it
+ * (core/builds/stage-timeline.ts stepMarks); a step that runs on a status starts with the agent.
+ */
+export function firstStepStart(steps: readonly Pick<StepRecord, 'kind' | 'status' | 'startedAt' | 'whenStatus'>[]): number | undefined {
+  const starts = steps.filter((s) => s.kind === 'step' && s.status !== 'skipped' && s.whenStatus === undefined && s.startedAt !== undefined).map((s) => s.startedAt!);
   return starts.length > 0 ? Math.min(...starts) : undefined;
 }
 
@@ -44,10 +50,15 @@ export function agentPhases(
    * The stage's steps start with the task and wait for the agent in their wrapper
    * (StepRecord.afterSetup): the clone step's record then ends when a step passes or the
    * autoscaler's scheduled pass sees the agent HEALTHY (lambdas/autoscaler/reconcile.ts),
-   * so the span after `ready:` is not a wait for the steps: no "steps start" phase.
+   * so its end is no step's start: without firstStepAt, no "steps start" phase.
    */
   stepsStartWithTask = false,
-  /** firstStepStart of the stage's steps; without it, the clone record's end (its span held the health check once). */
+  /**
+   * firstStepStart of the stage's steps. One before `ready:` is a step recorded with its
+   * container's start, which held the wait for the setup (records made before steps started at
+   * their commands): its commands ran from `ready:` on, as stage-timeline.ts counts it. Without
+   * it, the clone record's end, unless the steps start with the task.
+   */
   firstStepAt?: number,
 ): AgentPhase[] | undefined {
   const at = (test: (message: string) => boolean): number | undefined =>
@@ -64,7 +75,8 @@ export function agentPhases(
   add('agent start', step.startedAt, agentFirst);
   add('clone', cloneStart, cloneEnd);
   add('services ready', cloneEnd, ready);
-  if (!stepsStartWithTask) add('steps start', ready, firstStepAt ?? step.finishedAt);
+  const firstStep = firstStepAt !== undefined && ready !== undefined ? Math.max(firstStepAt, ready) : (firstStepAt ?? (stepsStartWithTask ? undefined : step.finishedAt));
+  add('steps start', ready, firstStep);
   return phases;
 }
 

@@ -94,18 +94,19 @@ export class ApiClient {
   repos(limit = 25) {
     return this.request<RepoListResponse>('GET', `/api/repos?limit=${limit}`);
   }
-  activateRepo(repo: string, host: string, visibility?: string, settings: { trusted?: boolean; capacity?: string } = {}) {
+  activateRepo(repo: string, host: string, visibility?: string, settings: { trusted?: boolean; capacity?: string; pullThroughCache?: boolean } = {}) {
     const query = new URLSearchParams({
       repo,
       host,
       ...(visibility ? { visibility } : {}),
       ...(settings.trusted ? { trusted: 'true' } : {}),
       ...(settings.capacity ? { capacity: settings.capacity } : {}),
+      ...(settings.pullThroughCache === false ? { pullThroughCache: 'false' } : {}),
     });
     return this.request<RepoActivationResponse>('POST', `/api/repos/activate?${query}`);
   }
   /** Only the settings given change (`repo update`). */
-  updateRepo(repo: string, settings: { trusted?: boolean; capacity?: string; visibility?: string }) {
+  updateRepo(repo: string, settings: { trusted?: boolean; capacity?: string; visibility?: string; pullThroughCache?: boolean }) {
     const query = new URLSearchParams({ repo });
     for (const [k, v] of Object.entries(settings)) if (v !== undefined) query.set(k, String(v));
     return this.request<RepoUpdateResponse>('POST', `${API_ROUTES.repoUpdate}?${query}`);

@@ -73,7 +73,7 @@ export interface SlipwaySettings {
   readonly ghcrCredentialsSecretArn: string | undefined;
   /** The same for GitLab.com's registry (registry.gitlab.com): a GitLab user and a token that may read registries. */
   readonly gitlabRegistryCredentialsSecretArn: string | undefined;
-  /** `owner/name` repositories whose builds pull images as written (opted out of the cache). */
+  /** `owner/name` repositories whose builds pull images as written (opted out of the cache), whatever their own setting (Repository.pullThroughCache) says. */
   readonly pullThroughCacheOptOut: readonly string[];
   /**
    * SOCI-enabled copies of the large images pulled through the stack's cache (lib/soci-indexes.ts):

@@ -17,7 +17,7 @@
 import { Arn, ArnFormat, Stack, Token } from 'aws-cdk-lib';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import { Construct } from 'constructs';
-import { PULL_THROUGH_CACHE_RULES } from '../core/pipeline/pull-through-cache.js';
+import { PULL_THROUGH_CACHE_RULES, type PullThroughCacheRule } from '../core/pipeline/pull-through-cache.js';
 import { ConfigError } from './config.js';
 
 export interface PullThroughCacheProps {
@@ -29,15 +29,19 @@ export interface PullThroughCacheProps {
   readonly gitlabRegistryCredentialsSecretArn?: string | undefined;
 }
 
+/** The rules a deployment with `props` has: each that needs no credentials, and each whose secret it names. */
+export function deployedRules(props: PullThroughCacheProps): PullThroughCacheRule[] {
+  return PULL_THROUGH_CACHE_RULES.filter((rule) => !rule.credentials || Boolean(props[rule.credentials]));
+}
+
 export class PullThroughCacheRules extends Construct {
   /** Registry domain → repository prefix, for the planner (ENV.pullThroughCache). */
   readonly prefixes: Record<string, string> = {};
 
   constructor(scope: Construct, id: string, props: PullThroughCacheProps) {
     super(scope, id);
-    for (const rule of PULL_THROUGH_CACHE_RULES) {
+    for (const rule of deployedRules(props)) {
       const credentialArn = rule.credentials ? props[rule.credentials] : undefined;
-      if (rule.credentials && !credentialArn) continue;
       if (rule.credentials && credentialArn) checkSecretPlace(Stack.of(this), rule.credentials, credentialArn);
       new ecr.CfnPullThroughCacheRule(this, rule.id, {
         ecrRepositoryPrefix: rule.prefix,

@@ -64,6 +64,12 @@ export interface LocalSlipwayOptions {
    * (default SLIPWAY_DYNAMODB_LAG_MS or 500; 0: always the latest, as DynamoDB Local alone).
    */
   dynamoDbLagMs?: number;
+  /**
+   * How long each image pull takes in the ECS stand-in (ms; default SLIPWAY_PULL_MS or 0): nothing
+   * is pulled locally, so by default the pulls phase is empty; a pull time shows which images
+   * ECS pulls side by side and what the stage timeline makes of it.
+   */
+  pullMs?: number;
   /** Diagnostics of the handlers (errors they hit; they are retried as in AWS). */
   onError?: (where: string, err: unknown) => void;
   /** What the local server did (webhooks received). */
@@ -102,6 +108,8 @@ const LOCAL_ACCOUNT_ID = '000000000000';
 
 export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Promise<LocalSlipway> {
   const env = options.env ?? process.env;
+  const pullMs = options.pullMs ?? Number(env.SLIPWAY_PULL_MS || 0);
+  if (!Number.isFinite(pullMs) || pullMs < 0) throw new Error(`local: SLIPWAY_PULL_MS must be a number of milliseconds ≥ 0, got ${JSON.stringify(env.SLIPWAY_PULL_MS)}`);
   const port = options.port ?? Number(env.PORT || 8080);
   const webDir = buildDashboard();
   const secrets = new LocalSecretStore(slipwayHome(env));
@@ -123,6 +131,7 @@ export async function startLocalSlipway(options: LocalSlipwayOptions = {}): Prom
         // No container sees this home (every repository's secrets, the registry's login), whichever SLIPWAY_HOME this process has.
         hiddenPaths: [...new Set([slipwayHome(env), slipwayHome(process.env)])],
         ...(registry ? { hostPorts: [registry.registry.port], pushGrant: registry.rights.grant } : {}),
+        ...(pullMs > 0 ? { pullMs: () => pullMs } : {}),
       },
     });
   const aws = await startAws().catch(async (error: unknown) => {

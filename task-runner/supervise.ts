@@ -101,7 +101,10 @@ function announce(steps: readonly AgentStepPlan[], before: StepStates, after: St
     if (now === undefined || now.phase === was) continue;
     // With its start: a step that waits in its wrapper started when its commands did, which
     // the control plane reads here while the stage runs (core/builds/step-starts.ts).
-    if (now.phase === 'running') {
+    // A step whose commands started and ended within one poll jumps from waiting to exited:
+    // its start is said first all the same, else the control plane could not read it before the stage ends.
+    const startedNow = now.phase === 'running' || (now.phase === 'exited' && was === 'waiting' && now.startedAt !== undefined);
+    if (startedNow) {
       const at = now.startedAt === undefined ? AGENT_LINE.stepStarted : `${AGENT_LINE.stepStartedAt}${now.startedAt}`;
       reporter.progress(`${AGENT_LINE.step}${step.container}${at}${step.detach ? ' (detached)' : ''}`);
     }

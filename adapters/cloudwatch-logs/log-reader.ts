@@ -6,7 +6,9 @@
 // - a read resumes from the forward token it stopped at (which needs startFromHead: true),
 //   so a poll of a long log costs one call, not a walk from the head;
 // - tokens expire after 24 hours: a refused token falls back to the offset, from the head;
-// - every read makes a bounded number of calls; the caller polls again for the rest;
+// - every read makes a bounded number of calls (maxCalls, or the read's own, lower); the caller
+//   polls again for the rest. A first call from the head sends no token, so it cannot tell the
+//   end of a short log: a read that must cost one call says so (ReadOptions.maxCalls: 1);
 // - ThrottlingException: the SDK's retries back off first (adaptive mode, the caller's client:
 //   lambdas/shared/clients.ts);
 //   past them a read returns what it has, or throws LogsThrottledError when it has nothing.
@@ -68,12 +70,13 @@ export function cloudWatchLogReader(client: CloudWatchLogsClient, logGroupName: 
       return out.slice(-limit);
     },
 
-    async read(stream, from, limit): Promise<LogPage> {
+    async read(stream, from, limit, readOptions = {}): Promise<LogPage> {
+      const calls = Math.min(maxCalls, Math.max(1, readOptions.maxCalls ?? maxCalls));
       const events: LogEventRecord[] = [];
       let position: LogPosition = { ...from };
       let atEnd = false;
       let bytes = 0;
-      for (let call = 0; call < maxCalls && events.length < limit && bytes < maxBytes; call++) {
+      for (let call = 0; call < calls && events.length < limit && bytes < maxBytes; call++) {
         const want = Math.min(PAGE_MAX, position.skip + (limit - events.length));
         let res: GetLogEventsCommandOutput;
         try {

@@ -66,6 +66,10 @@ export class Expression {
   setAll(patch: Record<string, unknown>): void {
     for (const [k, v] of Object.entries(patch)) this.set(k, v);
   }
+  /** Appends `items` to the list `attr`, making the list where the item has none. */
+  append(attr: string, items: unknown[]): void {
+    this.sets.push(`${this.name(attr)} = list_append(if_not_exists(${this.name(attr)}, ${this.value([])}), ${this.value(items)})`);
+  }
   /** Sets `attr` to `fallback` only where the item has no value yet (a counter, a first start time). */
   keep(attr: string, fallback: unknown): void {
     this.sets.push(`${this.name(attr)} = if_not_exists(${this.name(attr)}, ${this.value(fallback)})`);

@@ -3,7 +3,8 @@
 //
 // Items (PK / SK)                                   what
 // ─────────────────────────────────────────────────────────────────────────────────────
-// REPO#<owner/name>   / REPO                        repository; `counter` = last build number
+// REPO#<owner/name>   / REPO                        repository; `counter` = last build number;
+//                                                   `githubInstallation` = the App installation GitHub named
 // REPO#<owner/name>   / BUILD#<number, 10 digits>   build (numbers zero-padded so the sort key
 //                                                   orders numerically: newest first = reverse)
 // BUILD#<build id>    / STAGE#<nnn>                 stage of a build
@@ -52,7 +53,8 @@
 //                                                     claim, the converter's report); BatchGetItem (planner)
 // 15. Cached images trusted builds named ............ BatchWriteItem (planner, each non-fork build);
 //                                                     BatchGetItem (the index-image job, before a claim)
-// 16. A repository's conversions of a day ........... UpdateItem ADD with a condition (the budget)
+// 16. A repository's conversions of a day ........... UpdateItem ADD with a condition, in one TransactWriteItems
+//                                                     with the claim it pays for (and with a release, -1)
 //
 // Status updates are conditional (see store.ts): a status rank that never decreases, and
 // for ECS-driven updates `eventVersion` that only increases.

@@ -4,6 +4,7 @@
 
 import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionalCheckFailure } from '../../core/util/aws-errors.js';
+import { withRetry } from '../../core/util/retry.js';
 import type { Expression } from './expression.js';
 import { TTL_ATTRIBUTE } from './keys.js';
 
@@ -35,17 +36,29 @@ export function isConditionFailure(err: unknown): boolean {
   return isConditionalCheckFailure(err);
 }
 
+/**
+ * One item write, sent again when it met a transaction on the item (TransactionConflictException:
+ * nothing was written, and the SDK does not retry it): the API's TransactWriteItems of a stage and
+ * its step (stage-store.ts), the SOCI claim with its budget (soci-store.ts). The item's own
+ * condition still decides the retried write.
+ */
+export function retryingTransactionConflicts<T>(send: () => Promise<T>): Promise<T> {
+  return withRetry(send, { attempts: 5, baseMs: 20, maxMs: 400, retryable: (_err, info) => info.name === 'TransactionConflictException' });
+}
+
 /** One conditional update of a record: the new record, or null when its condition refused it. */
 export async function conditionalUpdate<T>(t: Table, key: Item, e: Expression): Promise<T | null> {
   if (e.empty) throw new Error('store: empty update');
   try {
-    const res = await t.doc.send(
-      new UpdateCommand({
-        TableName: t.tableName,
-        Key: key,
-        ...e.input(),
-        ReturnValues: 'ALL_NEW',
-      }),
+    const res = await retryingTransactionConflicts(() =>
+      t.doc.send(
+        new UpdateCommand({
+          TableName: t.tableName,
+          Key: key,
+          ...e.input(),
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
     );
     return strip<T>(res.Attributes);
   } catch (err) {

@@ -4,7 +4,7 @@
 
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type Page, type PageOptions, type RepositoryActivation, RepositoryHostConflictError, type RepositorySettingsChange, type RepositorySettingsPatch } from '../../core/builds/ports.js';
-import type { Repository } from '../../core/builds/types.js';
+import type { GithubInstallation, Repository } from '../../core/builds/types.js';
 import { Expression } from './expression.js';
 import { GSI_RECENT, REPO_SK, REPOSITORIES_PARTITION, repoPk, repositoryIndexKeys } from './keys.js';
 import { decodeCursor, encodeCursor, withCursor } from './paging.js';
@@ -82,6 +82,8 @@ export async function activateRepository(t: Table, activation: RepositoryActivat
   e.set('trustSetAt', activation.activatedAt);
   if (activation.capacity !== undefined) e.set('capacity', activation.capacity);
   else e.remove('capacity');
+  // Written either way, so that a repository opted out, removed and added again is back on unless said so.
+  e.set('pullThroughCache', activation.pullThroughCache !== false);
   // Listed by GSI1 (keys.ts), as every repository record.
   e.setAll(repositoryIndexKeys(activation.slug));
   // Where it lives is derived from configuration when a build is planned (core/scm/locate.ts);
@@ -120,6 +122,21 @@ export async function updateRepositorySettings(
 }
 
 /**
+ * The GitHub App installation GitHub's API named for the repository: replaces the one kept. One
+ * UpdateItem of that attribute alone, on an existing record only (a repository removed from the
+ * table meanwhile gets no record back from it).
+ */
+export async function setGithubInstallation(t: Table, slug: string, installation: GithubInstallation): Promise<void> {
+  const e = new Expression();
+  e.set('githubInstallation', { appId: installation.appId, id: installation.id });
+  try {
+    await updateRepositoryRecord(t, slug, e, 'NONE');
+  } catch (err) {
+    if (!isConditionFailure(err)) throw err;
+  }
+}
+
+/**
  * `slipway repo update`: sets only the named settings of an active repository, in one
  * UpdateItem conditioned on the repository being active, so a concurrent change of another
  * setting, a build number handed out meanwhile or a `repo rm` in between is never overwritten
@@ -134,9 +151,10 @@ export async function changeRepositorySettings(t: Table, slug: string, patch: Re
     ...(patch.trusted !== undefined ? { trusted: patch.trusted, trustSetAt: at } : {}),
     ...(patch.capacity !== undefined ? { capacity: patch.capacity } : {}),
     ...(patch.visibility !== undefined ? { visibility: patch.visibility, private: patch.visibility !== 'public' } : {}),
+    ...(patch.pullThroughCache !== undefined ? { pullThroughCache: patch.pullThroughCache } : {}),
   };
   e.setAll(fields);
-  if (e.empty) throw new Error(`store: nothing to change for repository ${slug} (name trusted, capacity or visibility)`);
+  if (e.empty) throw new Error(`store: nothing to change for repository ${slug} (name trusted, capacity, visibility or pullThroughCache)`);
   e.when(`${e.name('active')} = ${e.value(true)}`);
   // Trust granted to the activation the operator looked at never passes to a later one.
   if (activatedAt !== undefined) e.when(`${e.name('activatedAt')} = ${e.value(activatedAt)}`);
@@ -166,7 +184,7 @@ async function updateRepositoryRecord(
   t: Table,
   slug: string,
   e: Expression,
-  returnValues: 'ALL_NEW' | 'UPDATED_NEW' | 'ALL_OLD' = 'ALL_NEW',
+  returnValues: 'ALL_NEW' | 'UPDATED_NEW' | 'ALL_OLD' | 'NONE' = 'ALL_NEW',
 ): Promise<Record<string, unknown> | undefined> {
   const res = await t.doc.send(
     new UpdateCommand({ TableName: t.tableName, Key: { PK: repoPk(slug), SK: REPO_SK }, ...e.input(), ReturnValues: returnValues }),

@@ -4,20 +4,22 @@
 // BUILD#<id> / STAGE#<nnn>#JOB, type `job`), from which dependent stages and Spot
 // retries are enqueued. Keys from keys.ts; the client is injected.
 
-import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { StageJob } from '../../core/scaling/job.js';
-import { activeStagePk, activeStageSk, buildPk, stageSk } from './keys.js';
+import { activeStagePk, activeStageSk, buildPk, stageSk, stepSk } from './keys.js';
 import { FINAL_RANK, statusRank } from '../../core/builds/status.js';
 import { batchGet, batchWrite } from './batch.js';
 import { Expression } from './expression.js';
-import type { EventApply, RequeueInput, RunningMark, SegmentAdvance, StageStore } from '../../core/builds/ports.js';
+import type { EventApply, RequeueInput, RunningMark, SegmentAdvance, StageStore, StepPatch } from '../../core/builds/ports.js';
 import { conditionalUpdate, strip, type Table } from './records.js';
 import { getStage } from './stages-steps.js';
-import type { Stage, StageOutcomeReason, StageStatus } from '../../core/builds/types.js';
+import type { Stage, StageOutcomeReason, StageStatus, StepStatus } from '../../core/builds/types.js';
+import type { StageTimeline } from '../../core/builds/stage-timeline.js';
 import { stageKey } from '../../core/builds/types.js';
 import type { UpstreamState } from '../../core/pipeline/contract.js';
 import type { TaskUsage } from '../../core/cost/types.js';
 import { taskUsageKey } from '../../core/cost/task-usage.js';
+import { isTransactionRefusedByConditions } from '../../core/util/aws-errors.js';
 
 const jobSk = (stageNumber: number): string => `${stageSk(stageNumber)}#JOB`;
 
@@ -77,7 +79,8 @@ export class DynamoStageStore implements StageStore {
   /**
    * RunTask succeeded: the stage runs `taskArn`. Applies if the stage is still pending at
    * that attempt, or if a task event already claimed it for the same task; never moves a
-   * finished stage. Returns the stage, or null when refused.
+   * finished stage. Its waiting message becomes its timeline's queuedBecause. Returns the
+   * stage, or null when refused.
    */
   async markRunning(buildId: string, stageNumber: number, mark: RunningMark): Promise<Stage | null> {
     const e = new Expression();
@@ -88,6 +91,9 @@ export class DynamoStageStore implements StageStore {
     e.set('attempts', mark.attempt + 1);
     e.set('cpu', mark.cpu);
     e.keep('startedAt', mark.startedAt);
+    // Why it waited stays with its timeline; a running stage says nothing of a wait that is over.
+    if (mark.queuedBecause !== undefined) e.set('timeline', { queuedBecause: mark.queuedBecause } satisfies StageTimeline);
+    e.remove('message');
     e.set('GSI2PK', activeStagePk('running'));
     e.set('GSI2SK', activeStageSk(mark.startedAt, stageKey(buildId, stageNumber)));
     // Claimed first by the task's own event: attempts is already attempt + 1 (the claim counted it).
@@ -127,6 +133,10 @@ export class DynamoStageStore implements StageStore {
       if (apply.startedAt !== undefined) e.keep('startedAt', apply.startedAt);
       if (apply.firstStepAt !== undefined) e.keep('firstStepAt', apply.firstStepAt);
       if (apply.timeline !== undefined) e.set('timeline', apply.timeline);
+      else if (apply.queuedBecause !== undefined && apply.message === undefined) {
+        e.set('timeline', { queuedBecause: apply.queuedBecause } satisfies StageTimeline);
+        e.remove('message');
+      }
       if (claim) {
         e.set('attempts', apply.attempt + 1);
         e.when(waitingAt(e, apply.attempt));
@@ -137,7 +147,74 @@ export class DynamoStageStore implements StageStore {
     };
     // DynamoDB cannot branch in one expression: the stage's own task first (counts nothing),
     // then the claim (counts the attempt: attempts becomes attempt + 1, as markRunning sets it).
-    return (await this.update(buildId, stageNumber, expression(false))) ?? this.update(buildId, stageNumber, expression(true));
+    const applied = (await this.update(buildId, stageNumber, expression(false))) ?? (await this.update(buildId, stageNumber, expression(true)));
+    // An update expression has no minimum: `keep` set the first start where none was; an
+    // earlier one than the recorded start is a write of its own (noteFirstStepAt).
+    if (applied?.firstStepAt !== undefined && apply.firstStepAt !== undefined && apply.firstStepAt < applied.firstStepAt) {
+      return (await this.earlierFirstStep(buildId, stageNumber, apply.taskArn, apply.firstStepAt)) ?? applied;
+    }
+    return applied;
+  }
+
+  /**
+   * A step's progress read from the agent's log of `taskArn`, in one TransactWriteItems call: a
+   * ConditionCheck that the stage still runs that task (a requeue removes it, the next start sets
+   * another) beside the step's update, whose own condition is its status guard and no other
+   * task's record. "DynamoDB cancels a TransactWriteItems request [when] a condition in one of
+   * the condition expressions is not met", all of it
+   * (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html,
+   * https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_ConditionCheck.html): no
+   * read-then-write, so a requeue between the read of the log and this write refuses it.
+   */
+  async updateStepOfTask(buildId: string, stageNumber: number, stepNumber: number, taskArn: string, patch: StepPatch, fromStatuses: StepStatus[]): Promise<boolean> {
+    const check = new Expression();
+    check.when(`${check.name('taskArn')} = ${check.value(taskArn)}`);
+    const step = new Expression();
+    step.setAll(patch);
+    step.guardStatus(patch.status, fromStatuses);
+    step.when(`attribute_not_exists(${step.name('taskArn')}) OR ${step.name('taskArn')} = ${step.value(taskArn)}`);
+    const { ExpressionAttributeNames, ExpressionAttributeValues } = check.input();
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { ConditionCheck: { TableName: this.tableName, Key: { PK: buildPk(buildId), SK: stageSk(stageNumber) }, ConditionExpression: check.condition, ExpressionAttributeNames, ExpressionAttributeValues } },
+            { Update: { TableName: this.tableName, Key: { PK: buildPk(buildId), SK: stepSk(stageNumber, stepNumber) }, ...step.input() } },
+          ],
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isTransactionRefusedByConditions(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * The stage's first step start, earliest known: `SET firstStepAt = :at` on the condition that
+   * none is recorded or a later one is, and the stage runs `taskArn` (a failed condition is
+   * ConditionalCheckFailedException and writes nothing:
+   * https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateItem.html).
+   */
+  async noteFirstStepAt(buildId: string, stageNumber: number, taskArn: string, at: number): Promise<boolean> {
+    return (await this.earlierFirstStep(buildId, stageNumber, taskArn, at)) !== null;
+  }
+
+  /** When the API read the agent's log of the stage's task: only while the stage runs it. */
+  async noteAgentRead(buildId: string, stageNumber: number, taskArn: string, at: number): Promise<boolean> {
+    const e = new Expression();
+    e.set('agentReadAt', at);
+    e.when(`${e.name('taskArn')} = ${e.value(taskArn)}`);
+    return (await this.update(buildId, stageNumber, e)) !== null;
+  }
+
+  private earlierFirstStep(buildId: string, stageNumber: number, taskArn: string, at: number): Promise<Stage | null> {
+    const e = new Expression();
+    e.set('firstStepAt', at);
+    const first = e.name('firstStepAt');
+    e.when(`${e.name('taskArn')} = ${e.value(taskArn)}`);
+    e.when(`attribute_not_exists(${first}) OR ${first} > ${e.value(at)}`);
+    return this.update(buildId, stageNumber, e);
   }
 
   /**
@@ -192,7 +269,8 @@ export class DynamoStageStore implements StageStore {
     e.set('message', input.message);
     e.set('GSI2PK', activeStagePk('pending'));
     e.set('GSI2SK', activeStageSk(input.queuedAt, stageKey(buildId, stageNumber)));
-    for (const attr of ['eventVersion', 'taskArn', 'retryAfter', 'startFailures']) e.remove(attr);
+    if (input.timeline !== undefined) e.append('segmentTimelines', [input.timeline]);
+    for (const attr of ['eventVersion', 'taskArn', 'retryAfter', 'startFailures', 'timeline']) e.remove(attr);
     e.when(`${e.name('statusRank')} < ${e.value(FINAL_RANK)}`);
     e.when(`${e.name('taskArn')} = ${e.value(input.taskArn)}`);
     e.when(`attribute_not_exists(${e.name('eventVersion')}) OR ${e.name('eventVersion')} < ${e.value(input.version)}`);

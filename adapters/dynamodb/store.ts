@@ -15,7 +15,7 @@
 // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.ReadConsistency.html
 
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Build, BuildDetail, BuildStatus, Repository, Stage, StageStatus, StepRecord, StepStatus } from '../../core/builds/types.js';
+import type { Build, BuildDetail, BuildStatus, GithubInstallation, Repository, Stage, StageStatus, StepRecord, StepStatus } from '../../core/builds/types.js';
 import type {
   BuildCreator,
   BuildPatch,
@@ -100,6 +100,11 @@ export class DynamoBuildStore implements BuildStore, BuildCreator, RepositorySto
   /** Records where configuration says the repository lives (the dashboard links to it). */
   async setRepositoryLocation(slug: string, location: { httpUrl: string; link: string }): Promise<void> {
     await repositories.updateRepositorySettings(this.table, slug, location);
+  }
+
+  /** The GitHub App installation GitHub named for the repository (repositories.ts). */
+  setGithubInstallation(slug: string, installation: GithubInstallation): Promise<void> {
+    return repositories.setGithubInstallation(this.table, slug, installation);
   }
 
   updateRepositorySettings(slug: string, patch: { configPath?: string; active?: boolean; httpUrl?: string; link?: string }): Promise<Repository | null> {

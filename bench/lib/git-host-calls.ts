@@ -10,10 +10,13 @@
 // Each function is measured as a new instance (`cold`: a Lambda just initialized), as the same
 // instance at a second push within its tokens' life (`warm`), and as the same instance at a
 // push that finds its last token too old to use (`refreshed`: the planner refreshes a token
-// five minutes before its hour ends, the autoscaler reuses one with 45 minutes left).
+// five minutes before its hour ends, the autoscaler reuses one with 45 minutes left), each for a
+// repository that has built before: an earlier push, by instances gone since, left the App's
+// installation on the repository's record. A repository's first push, with nothing kept yet, is
+// measured apart (gitHostFirstPush).
 
 import { generateKeyPairSync } from 'node:crypto';
-import type { Repository } from '../../core/builds/types.js';
+import type { GithubInstallation, Repository } from '../../core/builds/types.js';
 import type { NewBuild } from '../../core/builds/ports.js';
 import type { EventMessage, Fetch } from '../../core/scm/types.js';
 import type { StageJob } from '../../core/scaling/job.js';
@@ -21,6 +24,7 @@ import { ENV } from '../../core/config/lambda-env.js';
 import { DEFAULT_LIMITS } from '../../core/scaling/decide-scale.js';
 import { planEvent, type PlannerDeps } from '../../lambdas/planner/plan-event.js';
 import { createScmAccess } from '../../lambdas/shared/scm.js';
+import { installationKeeper } from '../../lambdas/shared/github-app-tokens.js';
 import { cloneCredentialsFor } from '../../lambdas/shared/clone-credentials.js';
 import { DEFAULT_CLONE_TOKENS_PREFIX } from '../../lambdas/shared/clone-tokens.js';
 import { cloneTokensFromEnv } from '../../lambdas/autoscaler/handler.js';
@@ -104,12 +108,12 @@ async function answersUntil(github: HeldGithub, arrived: () => boolean, work: Pr
   return answered;
 }
 
-/** The build table the planner writes, in memory: only what planEvent calls. */
+/** The build table the planner writes, in memory: only what planEvent and the installation keeper call. */
 class PlannerStore extends MemoryBuildStore {
   readonly maxStagesPerBuild = 50;
   private counter = 0;
   private readonly deliveries = new Map<string, string>();
-  constructor(private readonly repository: Repository) {
+  constructor(private repository: Repository) {
     super();
   }
   async buildForDelivery(id: string): Promise<string | null> {
@@ -119,6 +123,9 @@ class PlannerStore extends MemoryBuildStore {
     return slug === this.repository.slug ? this.repository : null;
   }
   async setRepositoryLocation(): Promise<void> {}
+  async setGithubInstallation(slug: string, installation: GithubInstallation): Promise<void> {
+    if (slug === this.repository.slug) this.repository = { ...this.repository, githubInstallation: installation };
+  }
   async nextBuildNumber(): Promise<number> {
     return ++this.counter;
   }
@@ -129,17 +136,23 @@ class PlannerStore extends MemoryBuildStore {
   }
 }
 
-/** One Lambda instance of the planner and one of the autoscaler, sharing a GitHub, a table and a queue. */
-function instances(github: HeldGithub) {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
-  const credentials = { github: { apiUrl: 'https://api.github.test', webUrl: 'https://github.test', appId: '42', privateKey } };
-  const repository: Repository = {
-    slug: SLUG, scm: 'github', httpUrl: `https://github.test/${SLUG}.git`, link: `https://github.test/${SLUG}`, defaultBranch: 'main',
-    configPath: '.drone.yml', private: true, visibility: 'private', counter: 0, active: true,
-  };
-  const store = new PlannerStore(repository);
-  const stages = new MemoryStageStore(store);
-  const jobs = new MemoryJobQueue();
+const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+const credentials = { github: { apiUrl: 'https://api.github.test', webUrl: 'https://github.test', appId: '42', privateKey } };
+const REPOSITORY: Repository = {
+  slug: SLUG, scm: 'github', httpUrl: `https://github.test/${SLUG}.git`, link: `https://github.test/${SLUG}`, defaultBranch: 'main',
+  configPath: '.drone.yml', private: true, visibility: 'private', counter: 0, active: true,
+};
+
+/** The deployment's table and jobs queue, which outlive the Lambda instances that use them. */
+function deployment() {
+  const store = new PlannerStore(REPOSITORY);
+  return { store, stages: new MemoryStageStore(store), jobs: new MemoryJobQueue(), pushes: 0 };
+}
+
+/** One Lambda instance of the planner and one of the autoscaler, sharing a GitHub and a deployment's table and queue. */
+function instances(github: HeldGithub, table: ReturnType<typeof deployment>) {
+  const { store, stages, jobs } = table;
+  const repository = REPOSITORY;
   let nudged = 0;
   let ranTasks = 0;
   let ssmWrites = 0;
@@ -147,7 +160,8 @@ function instances(github: HeldGithub) {
   const planner: PlannerDeps = {
     store: store as unknown as PlannerDeps['store'],
     stages,
-    scm: createScmAccess({ credentials: async () => credentials, fetch: github.fetch }),
+    // As deployed (lambdas/planner/deps.ts): an installation GitHub names is kept on the record.
+    scm: createScmAccess({ credentials: async () => credentials, fetch: github.fetch, keepInstallation: installationKeeper(store, log) }),
     jobs,
     nudge: async () => {
       nudged += 1;
@@ -178,13 +192,12 @@ function instances(github: HeldGithub) {
         throw new Error(`start model: the autoscaler sent ${name}, which this probe does not answer`);
       },
     },
-    cloneTokens: cloneTokensFromEnv({ [ENV.scmCredentials]: JSON.stringify(credentials) }, { put: async () => void (ssmWrites += 1) }, github.fetch),
+    cloneTokens: cloneTokensFromEnv({ [ENV.scmCredentials]: JSON.stringify(credentials) }, { put: async () => void (ssmWrites += 1) }, github.fetch, installationKeeper(store, log)),
   } as unknown as AutoscalerDeps;
 
-  let pushes = 0;
   /** A push planned, then its stage started: the calls each waited for. */
   const push = async (): Promise<{ planner: number; autoscaler: StartCalls }> => {
-    const n = ++pushes;
+    const n = ++table.pushes;
     const sha = n.toString(16).padStart(40, 'a');
     const message: EventMessage = {
       version: 1,
@@ -226,12 +239,17 @@ function instances(github: HeldGithub) {
 /** The calls on the path as the code makes them now, for a new instance, a warm one, and one whose tokens are too old. */
 export async function gitHostPath(): Promise<GitHostPath> {
   const github = new HeldGithub();
-  const one = instances(github);
+  const table = deployment();
+  // The repository's first push, by instances gone since: its installation is on its record.
+  await instances(github, table).push();
+  const one = instances(github, table);
   const cold = await one.push();
   const warm = await one.push();
   // Another pair of instances whose first tokens are minted with too little life left for either to use again.
   const other = new HeldGithub();
-  const aged = instances(other);
+  const otherTable = deployment();
+  await instances(other, otherTable).push();
+  const aged = instances(other, otherTable);
   other.tokenLifeMs = 4 * 60_000;
   await aged.push();
   other.tokenLifeMs = HOUR_MS;
@@ -240,4 +258,9 @@ export async function gitHostPath(): Promise<GitHostPath> {
     planner: { cold: cold.planner, warm: warm.planner, refreshed: refreshed.planner },
     autoscaler: { cold: cold.autoscaler, warm: warm.autoscaler, refreshed: refreshed.autoscaler },
   };
+}
+
+/** A repository's first push, to new instances: nothing is kept yet; the planner looks the installation up (and keeps it) and puts it on the job. */
+export async function gitHostFirstPush(): Promise<{ planner: number; autoscaler: StartCalls }> {
+  return instances(new HeldGithub(), deployment()).push();
 }

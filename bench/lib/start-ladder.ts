@@ -18,6 +18,8 @@ import { FIXTURE_ENV as DEPLOYMENT_ENV } from '../../test/compiler/support.js';
 import { AGENT_IMAGE_BEFORE, BOUNDS, SMALLER_VARIANTS, TASK } from './start-measurements.js';
 import { coldShareOf, megabytesOf, repositoryName, startFigures, startShape, TODAY_CONTROL_PLANE, type ControlPlaneProfile, type GitHostPath, type ImageAssumptions, type StartFigures, type StartShape } from './start-model.js';
 import { KEEP_WARM_RATE_MINUTES, KEPT_WARM_FUNCTIONS } from '../../core/config/keep-warm.js';
+import { DEFAULT_SETTINGS, type SlipwaySettings } from '../../lib/config.js';
+import { deployedRules } from '../../lib/pull-through-cache.js';
 
 /** Every rule the stack creates (lib/pull-through-cache.ts), each with its credentials given. */
 const CACHE_RULES = Object.fromEntries(PULL_THROUGH_CACHE_RULES.map((r) => [r.domain, r.prefix]));
@@ -203,6 +205,33 @@ export function startLadder(yaml: string, today: { containerDefinitions: Contain
     { name: '(model only) + zstd copies of images < 250 MB', containerDefinitions: sociCopies, profile: warm, images: { zstd: true } },
   );
   return entries.map((e) => ({ ...e, figures: startFigures(startShape(e.containerDefinitions, e.images), e.profile, runs) }));
+}
+
+/** The settings that decide a Fargate start in the model: the cache's credentials, SOCI, keepWarm. */
+export type StartSettings = Pick<
+  SlipwaySettings,
+  'pullThroughCache' | 'dockerHubCredentialsSecretArn' | 'ghcrCredentialsSecretArn' | 'gitlabRegistryCredentialsSecretArn' | 'sociReleaseSha256' | 'keepWarm'
+>;
+
+/**
+ * The start of `yaml` on a deployment with `settings` (default: the stack's defaults, lib/config.ts
+ * DEFAULT_SETTINGS), with everything built so far: the ladder's headline rows assume the opt-ins
+ * (a Docker Hub secret for the cache's rule, SOCI, keepWarm), this row only what `settings` turn
+ * on. Without a Docker Hub secret the stack has no Docker Hub rule (lib/pull-through-cache.ts), so
+ * `node` and `postgres` are pulled from Docker Hub as written, and SOCI copies only cached images.
+ */
+export function deploymentStart(yaml: string, measured: MeasuredControlPlane, settings: StartSettings = DEFAULT_SETTINGS, runs?: number): LadderEntry {
+  const rules = settings.pullThroughCache ? deployedRules(settings) : [];
+  const env: Record<string, string> = rules.length > 0 ? { [ENV.pullThroughCache]: JSON.stringify(Object.fromEntries(rules.map((r) => [r.domain, r.prefix]))) } : {};
+  const now: ControlPlaneProfile = { ...TODAY_CONTROL_PLANE, statusOnPath: measured.statusOnPath, gitHost: measured.gitHost };
+  const profile = settings.keepWarm ? keptWarm(now) : now;
+  // SOCI converts what the cache pulls (lib/slipway.ts: only with the stack's own cache rules).
+  const soci = Boolean(settings.sociReleaseSha256) && rules.length > 0;
+  const containerDefinitions = soci ? compiledWithSociCopies(yaml, env) : compiledContainers(yaml, env);
+  const dockerHub = rules.some((r) => r.domain === 'docker.io');
+  const which = settings === DEFAULT_SETTINGS ? 'left at its defaults' : 'with these settings';
+  const name = `a deployment ${which} (${dockerHub ? 'Docker Hub secret' : 'no Docker Hub secret'}, SOCI ${soci ? 'on' : 'off'}, keepWarm ${settings.keepWarm ? 'on' : 'off'})`;
+  return { name, containerDefinitions, profile, figures: startFigures(startShape(containerDefinitions), profile, runs) };
 }
 
 /**

@@ -108,6 +108,16 @@ export const GIT_HOST_PATH_BEFORE: GitHostPath = {
   autoscaler: { cold: { gitHost: 2, ssmWrites: 1 }, warm: { gitHost: 2, ssmWrites: 1 }, refreshed: { gitHost: 2, ssmWrites: 1 } },
 };
 
+/**
+ * The path as git-host-calls.ts measured it while installation ids were kept only in each Lambda
+ * instance's memory: a new instance looked the installation up again (the planner: the
+ * installation, the token, the file; the autoscaler: the installation, the token).
+ */
+export const GIT_HOST_PATH_INSTANCE_ONLY: GitHostPath = {
+  planner: { cold: 3, warm: 1, refreshed: 2 },
+  autoscaler: { cold: { gitHost: 2, ssmWrites: 1 }, warm: { gitHost: 0, ssmWrites: 0 }, refreshed: { gitHost: 1, ssmWrites: 1 } },
+};
+
 /** The control plane's path from the webhook to RunTask. */
 export interface ControlPlaneProfile {
   /** The pending commit status is posted before the stage is queued (before), or beside it. */

@@ -2,7 +2,7 @@
 // timings. Exit 0 shown, 1 not found or the API failed, 2 usage.
 
 import type { BuildDetail } from '../../core/builds/types.js';
-import { stagePhases } from '../../core/builds/stage-timeline.js';
+import { hasTimeline, stagePhases, type StagePhase } from '../../core/builds/stage-timeline.js';
 import { shownStep } from '../../core/builds/step-times.js';
 import { agentPhases, describePhases, firstStepStart, phaseDuration, type AgentPhase } from '../agent-phases.js';
 import { ApiClientError, type ApiClient } from '../client.js';
@@ -16,8 +16,9 @@ const USAGE = `usage: slipway build N [--repo OWNER/NAME] [--json]
 
 Shows build N: its stages and their steps, with status and duration, and under
 each stage what the compiler noted about it (e.g. secrets withheld from a fork)
-and, once it ended, where its time went (queued, provisioning, pulls, clone,
-services ready, first step, steps, teardown; pulls overlap the clone).
+and, once it ended, where its time went (control plane from the push, queued
+and why, provisioning, pulls, clone, services ready, first step, steps,
+teardown; pulls overlap the clone).
 --repo defaults to SLIPWAY_REPO, else the server's only repository.
 
 options:
@@ -45,11 +46,11 @@ export function formatBuild(build: BuildDetail, now: number, phasesOf?: PhasesOf
     // A pipeline with errors of its own: its FILE:LINE:COLUMN diagnostics, one per line under its row.
     const invalid = stage.reason === 'invalid-config' && stage.message !== undefined;
     rows.push([`${stage.number}`, stage.name, stage.status, duration(stage.startedAt, stage.finishedAt, now), invalid ? 'invalid pipeline:' : oneLine(stage.message ?? '')]);
-    const timeline = stage.timeline ? stagePhases(stage, stage.steps) : [];
+    const timeline = hasTimeline(stage) ? stagePhases(stage, stage.steps, build) : [];
     const below = [
       ...(invalid ? stage.message!.split('\n').map((line) => `    ${line}`) : []),
       ...(stage.notes ?? []).map((n) => `    note: ${oneLine(n)}`),
-      ...(timeline.length > 0 ? [`    timeline: ${timeline.map((p) => `${p.name} ${phaseDuration(p.to - p.from)}`).join(', ')}`] : []),
+      ...timelineLines(timeline),
     ];
     if (below.length > 0) after.set(rows.length - 1, below);
     for (const step of stage.steps) {
@@ -69,6 +70,14 @@ export function formatBuild(build: BuildDetail, now: number, phasesOf?: PhasesOf
   parts.push(header!, ...lines.flatMap((line, i) => [line, ...(after.get(i) ?? [])]));
   if (build.cost) parts.push('', ...formatCost(build.cost));
   return parts.join('\n');
+}
+
+/** `timeline: queued 0.4s (why), pulls 48s, …`; a split stage's, one line per segment, in order. */
+function timelineLines(phases: readonly StagePhase[]): string[] {
+  const text = (list: readonly StagePhase[]) => list.map((p) => `${p.name} ${phaseDuration(p.to - p.from)}${p.note !== undefined ? ` (${oneLine(p.note)})` : ''}`).join(', ');
+  const segments = [...new Set(phases.map((p) => p.segment))];
+  if (segments.length === 1 && segments[0] === undefined) return phases.length > 0 ? [`    timeline: ${text(phases)}`] : [];
+  return segments.map((n) => `    timeline, segment ${n}: ${text(phases.filter((p) => p.segment === n))}`);
 }
 
 export async function run(args: string[], io: CliIO): Promise<number> {

@@ -9,6 +9,7 @@ import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { FARGATE_QUOTA_CODES, ecrManifest, ecrTaggedImages, fargateQuota, lambdaConcurrency, simulateRunTask } from '../../adapters/doctor/aws.js';
 import { deliver } from '../../adapters/doctor/http.js';
 import { agentImagesToCheck, observeManifest } from '../../core/doctor/agent-images.js';
+import { observeDockerHubCache } from '../../core/doctor/docker-hub-cache.js';
 import { type ForkPullObservation, forkPullRepositoriesOf, observeForkPulls } from '../../core/doctor/fork-pulls.js';
 import { HELLO_REPO } from '../../core/doctor/hello.js';
 import {
@@ -16,6 +17,7 @@ import {
   type GitHostObservation,
   formatReport,
   judgeAgentImages,
+  judgeDockerHubCache,
   judgeFargateQuota,
   judgeForkPulls,
   judgeGitHost,
@@ -43,7 +45,8 @@ credentials) or, with --local, the one \`slipway up\` runs (SLIPWAY_SERVER, defa
 running on this machine, else ${DEFAULT_SERVER}): the webhook answers a ping signed with a repository's secret, the
 planner reaches that repository's Git host, the autoscaler may run tasks, the account's
 Fargate vCPU and Lambda concurrency quotas, the agent image of each architecture, what else
-its repository holds that forks' execution role may pull, and a hello-world build
+its repository holds that forks' execution role may pull, whether Docker Hub images come
+through the account's pull-through cache, and a hello-world build
 (repository ${HELLO_REPO}) that must end in success.
 
 options:
@@ -199,6 +202,11 @@ export async function run(args: string[], io: CliIO): Promise<number> {
       return judgeForkPulls({ error: `${(err as Error).name}: ${(err as Error).message}` });
     }
     return judgeForkPulls({ repositories });
+  });
+
+  await guard('docker-hub-cache', async () => {
+    if (!target.plannerEnv) return skipped('docker-hub-cache', 'local mode pulls no image: the ECS stand-in runs images as host programs');
+    return judgeDockerHubCache(observeDockerHubCache(target.plannerEnv));
   });
 
   if (p.values['no-build']) checks.push(skipped('hello-build', 'not asked for (--no-build)'));

@@ -10,8 +10,8 @@ import { parse, withApi } from '../command-kit.js';
 import { table, timestamp } from '../format.js';
 import { EXIT, type CliIO } from '../io.js';
 
-const USAGE = `usage: slipway repo add OWNER/NAME --host github|gitea|gitlab [--visibility private|internal|public] [--trusted] [--capacity warm|fargate] [--json]
-       slipway repo update OWNER/NAME [--trusted|--no-trusted] [--capacity warm|fargate] [--visibility private|internal|public] [--json]
+const USAGE = `usage: slipway repo add OWNER/NAME --host github|gitea|gitlab [--visibility private|internal|public] [--trusted] [--capacity warm|fargate] [--no-pull-through-cache] [--json]
+       slipway repo update OWNER/NAME [--trusted|--no-trusted] [--capacity warm|fargate] [--visibility private|internal|public] [--pull-through-cache|--no-pull-through-cache] [--json]
        slipway repo list [--json]
        slipway repo rm OWNER/NAME
        slipway repo rotate-secret OWNER/NAME [--json]
@@ -34,6 +34,11 @@ options:
   --no-trusted        (update) no longer trusted: its pipelines that need EC2 are refused again
   --capacity C        where its pipelines run unless their node: { capacity } says: warm (EC2
                       instances that keep images cached, for a trusted repository) or fargate
+  --no-pull-through-cache
+                      its images are pulled as written, not through the deployment's ECR
+                      pull-through cache (on by default); also no SOCI copies
+  --pull-through-cache
+                      (update) through the cache again
   --json              print JSON
   -h, --help          show this help
 
@@ -50,7 +55,7 @@ function instructions(res: RepoActivationResponse, verb: string): string {
   const how = EVENTS[webhook.host] ?? { secretField: 'Secret', events: 'push and pull request events' };
   const clone = repo.visibility === 'public' ? 'cloned anonymously' : `cloned with the ${webhook.host} clone token`;
   return [
-    `${verb} ${webhook.host} repository ${repo.slug} (${repo.visibility ?? 'private'}: ${clone}${repo.trusted ? '; trusted: may run on EC2 capacity' : ''}${repo.capacity ? `; capacity ${repo.capacity}` : ''}).`,
+    `${verb} ${webhook.host} repository ${repo.slug} (${repo.visibility ?? 'private'}: ${clone}${repo.trusted ? '; trusted: may run on EC2 capacity' : ''}${repo.capacity ? `; capacity ${repo.capacity}` : ''}${repo.pullThroughCache === false ? '; images pulled as written, not through the pull-through cache' : ''}).`,
     `In ${repo.slug}'s webhook settings on ${webhook.host}:`,
     `  URL:${' '.repeat(how.secretField.length - 3)}  ${webhook.url ?? `<the webhook URL of this deployment>/${webhook.host}`}`,
     ...(how.contentType ? [`  Content type${' '.repeat(Math.max(0, how.secretField.length - 12))}  ${how.contentType}`] : []),
@@ -81,7 +86,16 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   const p = parse(
     'repo',
     args,
-    { host: { type: 'string' }, visibility: { type: 'string' }, trusted: { type: 'boolean' }, 'no-trusted': { type: 'boolean' }, capacity: { type: 'string' }, json: { type: 'boolean' } },
+    {
+      host: { type: 'string' },
+      visibility: { type: 'string' },
+      trusted: { type: 'boolean' },
+      'no-trusted': { type: 'boolean' },
+      capacity: { type: 'string' },
+      'pull-through-cache': { type: 'boolean' },
+      'no-pull-through-cache': { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
     USAGE,
     io,
   );
@@ -99,15 +113,18 @@ export async function run(args: string[], io: CliIO): Promise<number> {
   const host = p.values.host as string | undefined;
   if (action === 'add' && !host) return fail('add needs --host github, gitea or gitlab');
   const untrusted = p.values['no-trusted'] === true;
-  const settingsNamed = p.values.visibility !== undefined || p.values.trusted !== undefined || untrusted || p.values.capacity !== undefined;
+  const cacheOn = p.values['pull-through-cache'] === true;
+  const cacheOff = p.values['no-pull-through-cache'] === true;
+  const settingsNamed = p.values.visibility !== undefined || p.values.trusted !== undefined || untrusted || p.values.capacity !== undefined || cacheOn || cacheOff;
   if (action === 'update') {
     if (host !== undefined) return fail(`update cannot move a repository to another host: slipway repo rm ${repo}, then slipway repo add ${repo} --host ${host}`);
     if (p.values.trusted && untrusted) return fail('--trusted and --no-trusted contradict each other');
-    if (!settingsNamed) return fail('update needs a setting to change: --trusted, --no-trusted, --capacity or --visibility');
-  } else if (untrusted) {
-    return fail('--no-trusted belongs to update');
+    if (cacheOn && cacheOff) return fail('--pull-through-cache and --no-pull-through-cache contradict each other');
+    if (!settingsNamed) return fail('update needs a setting to change: --trusted, --no-trusted, --capacity, --visibility, --pull-through-cache or --no-pull-through-cache');
+  } else if (untrusted || cacheOn) {
+    return fail(`${untrusted ? '--no-trusted' : '--pull-through-cache'} belongs to update${cacheOn && action === 'add' ? ' (add uses the cache unless --no-pull-through-cache)' : ''}`);
   } else if (action !== 'add' && (host !== undefined || settingsNamed)) {
-    return fail('--host, --visibility, --trusted and --capacity belong to add (and all but --host to update)');
+    return fail('--host, --visibility, --trusted, --capacity and --no-pull-through-cache belong to add (and all but --host to update)');
   }
   const json = Boolean(p.values.json);
 
@@ -125,6 +142,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
         const res = action === 'add' ? await api.activateRepo(repo!, host!, p.values.visibility as string | undefined, {
                 ...(p.values.trusted ? { trusted: true } : {}),
                 ...(p.values.capacity !== undefined ? { capacity: p.values.capacity as string } : {}),
+                ...(cacheOff ? { pullThroughCache: false } : {}),
               }) : await api.rotateRepoSecret(repo!);
         io.out(json ? JSON.stringify(res, null, 2) : instructions(res, action === 'add' ? 'Activated' : 'New webhook secret for'));
         return EXIT.ok;
@@ -134,6 +152,7 @@ export async function run(args: string[], io: CliIO): Promise<number> {
           ...(p.values.trusted || untrusted ? { trusted: p.values.trusted === true } : {}),
           ...(p.values.capacity !== undefined ? { capacity: p.values.capacity as string } : {}),
           ...(p.values.visibility !== undefined ? { visibility: p.values.visibility as string } : {}),
+          ...(cacheOn || cacheOff ? { pullThroughCache: cacheOn } : {}),
         });
         io.out(json ? JSON.stringify(res, null, 2) : updated(res));
         return EXIT.ok;

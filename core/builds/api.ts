@@ -64,11 +64,11 @@ export interface AppSecretResponse {
 }
 
 /** A repository setting `repo update` may change (RepositorySettingsPatch). */
-export const REPO_SETTINGS = ['trusted', 'capacity', 'visibility'] as const;
+export const REPO_SETTINGS = ['trusted', 'capacity', 'visibility', 'pullThroughCache'] as const;
 export type RepoSetting = (typeof REPO_SETTINGS)[number];
 
 /**
- * POST /api/repos/update?repo=OWNER/NAME&trusted=true|false&capacity=warm|fargate&visibility=private|internal|public:
+ * POST /api/repos/update?repo=OWNER/NAME&trusted=true|false&capacity=warm|fargate&visibility=private|internal|public&pullThroughCache=true|false:
  * the repository after the change and, for each setting named, its value before and after
  * (`from` absent: it had none). Applies to builds planned from then on.
  */
@@ -144,13 +144,20 @@ export interface MetricsResponse {
     successRate: number;
     /** Milliseconds. */
     queueWait: { p50: number; p95: number };
+    /**
+     * From the webhook's receipt to the first step's commands, per build (metrics.ts
+     * pushToFirstStep), over the builds that recorded both; absent when none did (builds stored
+     * before the receipt time was kept, servers older than it).
+     */
+    pushToFirstStep?: { p50: number; p95: number; count: number };
     duration: { p50: number; p95: number };
     /** What its builds cost, and how many of them carry a cost (the others ran nothing or predate cost). */
     costUsd?: number;
     pricedBuilds?: number;
     /**
      * Per phase of the stages that ended with a timeline (stage-timeline.ts), milliseconds.
-     * Stage records alone: queued, provisioning, pulls, clone, services ready, teardown.
+     * Stage records alone: queued, provisioning, pulls, clone, services ready, teardown; with
+     * the build's receipt time, control plane (stages that start with the build).
      */
     phases?: Partial<Record<PhaseName, { p50: number; p95: number; count: number }>>;
   }[];

@@ -11,17 +11,19 @@ import { formatDiagnostic } from '../pipeline/format.js';
 import type { Condition, Diagnostic, Manifest } from '../pipeline/types.js';
 import { buildFailureSummary, buildStatusOf, dependencyVerdict, isStageDone, resolveDependents } from './status.js';
 import type { StageJob } from '../scaling/job.js';
-import type { Build, Stage, StepRecord } from './types.js';
+import type { Build, GithubInstallation, Stage, StepRecord } from './types.js';
 import { buildId as makeBuildId, stageKey } from './types.js';
 
 export interface NewBuildInput {
   ctx: BuildContext;
   deliveryId: string;
+  /** The repository's GitHub App installation (the planner's, see StageJob.githubInstallation): each job carries it to the autoscaler's clone token. */
+  githubInstallation?: GithubInstallation;
   fork: boolean;
   /** Epoch ms: the build's creation time and the queue time of its first stages. */
   now: number;
-  /** Epoch ms the webhook arrived. */
-  receivedAt?: number;
+  /** Epoch ms the webhook arrived (Build.receivedAt). */
+  receivedAt?: Build['receivedAt'];
 }
 
 export function buildRecord(input: NewBuildInput, overrides: Partial<Build> = {}): Build {
@@ -42,6 +44,7 @@ export function buildRecord(input: NewBuildInput, overrides: Partial<Build> = {}
     deliveryId: input.deliveryId,
     fork: input.fork,
     createdAt: input.now,
+    ...(input.receivedAt !== undefined ? { receivedAt: input.receivedAt } : {}),
     ...(ctx.build.parent !== undefined ? { parent: ctx.build.parent } : {}),
     ...(ctx.pullRequest
       ? {
@@ -191,6 +194,7 @@ export function newBuildRecords(input: NewBuildInput, manifest: Manifest, compil
       pipeline: pipeline.name,
       // Written either way: a job without it is one stored before it was (start-stage.ts isForkJob).
       fork: build.fork,
+      ...(input.githubInstallation ? { githubInstallation: input.githubInstallation } : {}),
       ...(pipeline.concurrency ? { concurrencyLimit: pipeline.concurrency.limit } : {}),
       cpu: Number(c.taskDefinition.cpu),
       memory: Number(c.taskDefinition.memory),

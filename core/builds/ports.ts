@@ -7,7 +7,7 @@ import type { StageTimeline } from './stage-timeline.js';
 import type { UpstreamState } from '../pipeline/contract.js';
 import type { StageJob } from '../scaling/job.js';
 import type { TaskUsage } from '../cost/types.js';
-import type { Build, BuildDetail, BuildStatus, Repository, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from './types.js';
+import type { Build, BuildDetail, BuildStatus, GithubInstallation, Repository, Stage, StageOutcomeReason, StageStatus, StepRecord, StepStatus } from './types.js';
 
 export interface Page<T> {
   items: T[];
@@ -63,6 +63,11 @@ export interface RunningMark {
   capacity: NonNullable<Stage['capacity']>;
   startedAt: number;
   cpu: number;
+  /**
+   * The stage's waiting message as the start read it (why it was queued): moved into its
+   * timeline (StageTimeline.queuedBecause). Either way the running stage's message goes.
+   */
+  queuedBecause?: string;
 }
 
 export interface EventApply {
@@ -76,9 +81,16 @@ export interface EventApply {
   exitCode?: number;
   startedAt?: number;
   finishedAt?: number;
+  /** The first step's start this event knows: the stage keeps the earliest it was given (StageStore.noteFirstStepAt). */
   firstStepAt?: number;
   /** With the final status: the stage's timeline (stage-timeline.ts). */
   timeline?: StageTimeline;
+  /**
+   * Without a final status (the task runs): the waiting message of the stage it claims, moved
+   * into its timeline as markRunning moves it (the event may claim the stage first). Its
+   * message goes.
+   */
+  queuedBecause?: string;
 }
 
 /** Builds, stages and steps as the execution half (autoscaler, task events, stage end) reads and writes them. */
@@ -134,6 +146,8 @@ export interface SegmentAdvance {
   message: string;
   /** The attempt of the stopped task: its workspace snapshot is the one `segment` starts from (Stage.snapshotAttempt). */
   attempt: number;
+  /** Where the stopped segment's time went: appended to Stage.segmentTimelines; the stage's `timeline` (the next segment's) starts empty. */
+  timeline?: StageTimeline;
 }
 
 /** A Spot interruption's requeue (StageStore.requeue). */
@@ -176,6 +190,25 @@ export interface StageStore {
    * call recorded it, false when it was already recorded (or the stage does not exist).
    */
   recordTaskUsage(buildId: string, stageNumber: number, usage: TaskUsage): Promise<boolean>;
+  /**
+   * What the agent's log of `taskArn` showed of a step while its stage runs (the clone's end, a
+   * command's start: lambdas/shared/execution/agent-progress.ts), under `fromStatuses`: written
+   * only while the stage runs that task and the step was recorded for no other, checked in the
+   * same write (a Spot requeue resets the steps and gives the stage another task, so a read of
+   * the old task's log must not land on the new attempt). True when written.
+   */
+  updateStepOfTask(buildId: string, stageNumber: number, stepNumber: number, taskArn: string, patch: StepPatch, fromStatuses: StepStatus[]): Promise<boolean>;
+  /**
+   * The stage's first step started at `at`: recorded when no start is, or a later one (a start
+   * read late from the agent's log may be earlier than the one an event gave), and only while
+   * the stage runs `taskArn`. True when written.
+   */
+  noteFirstStepAt(buildId: string, stageNumber: number, taskArn: string, at: number): Promise<boolean>;
+  /**
+   * The agent's log of the stage's task `taskArn` was read at `at` (Stage.agentReadAt), while the
+   * stage runs that task. True when written.
+   */
+  noteAgentRead(buildId: string, stageNumber: number, taskArn: string, at: number): Promise<boolean>;
 }
 
 /** What `slipway repo add` decides about a repository; nothing of it comes from a webhook. */
@@ -192,6 +225,8 @@ export interface RepositoryActivation {
   trusted?: boolean;
   /** Repository.capacity: its pipelines' default capacity. */
   capacity?: Repository['capacity'];
+  /** Repository.pullThroughCache: false pulls its images as written (on when absent). */
+  pullThroughCache?: boolean;
 }
 
 /**
@@ -203,6 +238,7 @@ export interface RepositorySettingsPatch {
   trusted?: boolean;
   capacity?: Repository['capacity'];
   visibility?: NonNullable<Repository['visibility']>;
+  pullThroughCache?: boolean;
 }
 
 /** A repository's record before and after one settings update. */
@@ -241,6 +277,11 @@ export interface RepositoryStore {
   deactivateRepository(slug: string): Promise<Repository | null>;
   /** Where configuration says the repository lives (the dashboard links to it). */
   setRepositoryLocation(slug: string, location: { httpUrl: string; link: string }): Promise<void>;
+  /**
+   * Keeps the GitHub App installation GitHub's API named for the repository (Repository.githubInstallation),
+   * replacing the one kept; nothing when the repository has no record.
+   */
+  setGithubInstallation(slug: string, installation: GithubInstallation): Promise<void>;
   /** The next build number: unique under any concurrency. */
   nextBuildNumber(slug: string): Promise<number>;
 }

@@ -61,6 +61,30 @@ export interface Repository {
   trustSetAt?: number;
   /** Where its pipelines run when their `node:` does not say: `warm` (EC2, when trusted) or `fargate`. */
   capacity?: CapacityPreference;
+  /**
+   * The GitHub App installation that covers it, as GitHub's API last named it (GET
+   * /repos/{owner}/{repo}/installation), so that a new Lambda instance mints a token in one call.
+   * Written only from that answer, never from a webhook's body (whose `installation` anyone who
+   * can sign for another deployment, or guess nothing at all, could fill).
+   */
+  githubInstallation?: GithubInstallation;
+  /**
+   * Its images go through the deployment's ECR pull-through cache (`repo add|update
+   * --no-pull-through-cache` sets false: pulled as written). Absent, as on records from before
+   * the setting existed: on (repositoryUsesPullThroughCache).
+   */
+  pullThroughCache?: boolean;
+}
+
+/** A repository's pull-through cache setting, absent read as on (Repository.pullThroughCache). */
+export function repositoryUsesPullThroughCache(repository: Pick<Repository, 'pullThroughCache'>): boolean {
+  return repository.pullThroughCache !== false;
+}
+
+/** A GitHub App's installation on a repository: the App it belongs to (`appId`, as configured) and GitHub's id for it. */
+export interface GithubInstallation {
+  appId: string;
+  id: number;
 }
 
 /** All times are epoch milliseconds; absent until they happen. */
@@ -84,6 +108,13 @@ export interface Build {
   /** Build of a pull request from a fork: runs without secrets. */
   fork: boolean;
   createdAt: number;
+  /**
+   * When the webhook that caused it arrived (the webhook Lambda's receipt; a restart's request,
+   * a local run's submission): where its stages that start with it begin their time
+   * (stage-timeline.ts, the "control plane" phase up to their queueing). Absent on builds stored
+   * before it was kept.
+   */
+  receivedAt?: number;
   startedAt?: number;
   finishedAt?: number;
   /**
@@ -160,8 +191,18 @@ export interface Stage {
   /** Drone's trigger `status`: run when the stages it depends on passed (default true) / failed (default false). */
   onSuccess?: boolean;
   onFailure?: boolean;
-  /** Epoch ms of the first step start (RunTask → first step is the second half of queue wait). */
+  /**
+   * Epoch ms of the first step start (RunTask → first step is the second half of queue wait): the
+   * earliest known, from the task's events, the agent's log while the stage runs, and its end.
+   */
   firstStepAt?: number;
+  /**
+   * Epoch ms when the API last read the agent's log of its running task (agent-progress.ts),
+   * written on every such read: the log is not read again before AGENT_READ_INTERVAL_MS, and when
+   * more running stages could say more than one read of a build reads, the least recently read go
+   * first.
+   */
+  agentReadAt?: number;
   /**
    * Failed attempts to start it (RunTask or RegisterTaskDefinition errors, counted apart from
    * waits for capacity, quota or concurrency, which cost nothing), and the epoch ms before
@@ -182,6 +223,13 @@ export interface Stage {
   usage?: Record<string, TaskUsage>;
   /** Where its time went: ECS's task times and the agent's, recorded when it ends (stage-timeline.ts). */
   timeline?: StageTimeline;
+  /**
+   * A split stage: the timelines of its segments before the current one, in order, each
+   * recorded when its task stopped and the next segment was queued (`timeline` is then the
+   * current segment's). Absent when not split, before its first segment ended, and on stages
+   * recorded before they were kept (their timeline is their last segment's alone).
+   */
+  segmentTimelines?: StageTimeline[];
 }
 
 export interface StepRecord {

@@ -3,6 +3,7 @@
 
 import type { BuildStatus } from '../builds/types.js';
 import type { Arch } from '../pipeline/types.js';
+import { type DockerHubCacheObservation, dockerHubPrefix, START_P50_SECONDS } from './docker-hub-cache.js';
 import type { ForkPullObservation } from './fork-pulls.js';
 import { HELLO_REPO } from './hello.js';
 import type { GitHostProbeAnswer, HelloAnswer } from './planner-probe.js';
@@ -312,5 +313,33 @@ export function judgeForkPulls(o: { repositories: ForkPullObservation[] } | { er
     assets
       ? "The agent built by the stack shares CDK's asset repository with every container asset of the account's CDK apps: push the agent to a repository of its own and deploy with agentImageUri (see the README, \"Private images\"), so that IAM refuses the rest too."
       : 'Keep only the agent (and image builder) images in that repository, or give them a repository of their own (agentImageUri, imageBuilder).',
+  );
+}
+
+// ---- Docker Hub through the cache ---------------------------------------------------------------
+
+/**
+ * A warning, not a failure: builds run without the rule, but every Docker Hub image is pulled
+ * anonymously from outside the Region. Docker Hub allows unauthenticated users 10 pulls per hour
+ * per IPv4 address or IPv6 /64 subnet (https://docs.docker.com/docker-hub/usage/); AWS told its
+ * customers to expect throttling errors when they pull public Docker Hub images
+ * (https://aws.amazon.com/blogs/containers/advice-for-customers-dealing-with-docker-hub-rate-limits-and-a-coming-soon-announcement/).
+ */
+export function judgeDockerHubCache(o: DockerHubCacheObservation): CheckResult {
+  const id = 'docker-hub-cache';
+  if ('error' in o) return result(id, 'warn', `could not tell whether Docker Hub images come through the cache: ${o.error}`, 'Deploy again (cdk deploy): the stack writes the planner\'s cache rules.');
+  const prefix = 'rules' in o ? dockerHubPrefix(o.rules) : undefined;
+  if (prefix !== undefined) return result(id, 'ok', `Docker Hub images are pulled through the cache rule ${prefix}/ in the stack's Region, with the stored Docker Hub credentials`);
+  const { withoutDockerHubRule: without, withDockerHubRule: withRule } = START_P50_SECONDS;
+  const what = 'rules' in o ? 'no Docker Hub pull-through cache rule is deployed (no dockerHubCredentialsSecretArn)' : 'no pull-through cache rule is deployed (pullThroughCache is false)';
+  return result(
+    id,
+    'warn',
+    `${what}: Docker Hub images (node:20, postgres:16, …) are pulled as written, anonymously, from outside the Region. ` +
+      'Docker Hub allows 10 anonymous pulls per hour per IPv4 address (https://docs.docker.com/docker-hub/usage/): past it a pull fails with toomanyrequests and its stage ends in error. ' +
+      `And starts are slower: push → first step of a postgres + node pipeline is ${without} s at p50 against ${withRule} s through the cache (npm run bench -- start-model).`,
+    'Store a Docker Hub user and access token (of an account that sees only public images) in a Secrets Manager secret named ecr-pullthroughcache/docker-hub in the stack\'s account and Region ' +
+      '(aws secretsmanager create-secret --name ecr-pullthroughcache/docker-hub --secret-string \'{"username":"…","accessToken":"…"}\'), ' +
+      `then deploy with -c dockerHubCredentialsSecretArn=<its ARN>${'noCache' in o ? ' and pullThroughCache left true' : ''} (README: "Images through the cache"; https://docs.aws.amazon.com/AmazonECR/latest/userguide/pull-through-cache-creating-rule.html).`,
   );
 }

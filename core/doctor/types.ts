@@ -1,7 +1,7 @@
 // What `slipway doctor` reports: one result per check, each with what to fix when it is not ok.
 // The checks are decisions over what the I/O observed (judge.ts); the CLI does the I/O.
 
-export const CHECK_IDS = ['webhook-ping', 'git-host', 'run-task', 'fargate-quota', 'lambda-concurrency', 'agent-images', 'fork-pulls', 'hello-build'] as const;
+export const CHECK_IDS = ['webhook-ping', 'git-host', 'run-task', 'fargate-quota', 'lambda-concurrency', 'agent-images', 'fork-pulls', 'docker-hub-cache', 'hello-build'] as const;
 export type CheckId = (typeof CHECK_IDS)[number];
 
 /**
@@ -37,6 +37,7 @@ export const CHECK_TITLES: Record<CheckId, string> = {
   'lambda-concurrency': "the account's Lambda concurrency",
   'agent-images': 'the agent image exists for each architecture',
   'fork-pulls': "what forks' execution role may pull beside the agent",
+  'docker-hub-cache': "Docker Hub images come through the account's pull-through cache",
   'hello-build': 'a hello-world build runs to success',
 };
 

@@ -126,7 +126,7 @@ export function sociTarget(job: Pick<IndexImageJob, 'repository' | 'digest'>): {
 
 /** The store's record of one source digest. */
 export type SociRecord =
-  | { state: 'converting'; repository: string; claimedAt: number; attempts: number; taskArn?: string }
+  | { state: 'converting'; repository: string; claimedAt: number; attempts: number; taskArn?: string; charged?: ConversionCharged }
   | { state: 'converted'; repository: string; convertedDigest: string; convertedAt: number }
   | { state: 'skipped'; repository: string; reason: string }
   | { state: 'failed'; repository: string; reason: string; claimedAt: number; attempts: number };
@@ -165,10 +165,13 @@ export interface SociIndexStore {
   /** Several at once (the planner, for a build's images); unknown digests are absent. */
   getMany(sourceDigests: readonly string[]): Promise<Map<string, SociRecord>>;
   /**
-   * Claims the conversion of `job.digest`: true when this caller should start it. False when
-   * it is converted, skipped, being converted (claimed under SOCI_CLAIM_STALE_MS ago) or out of attempts.
+   * Claims the conversion of `job.digest` and charges it to `charge`'s budget, both or neither:
+   * 'claimed' when this caller should start it; 'unclaimable' (nothing charged) when it is
+   * converted, skipped, being converted (claimed under SOCI_CLAIM_STALE_MS ago) or out of
+   * attempts; 'over-budget' (nothing claimed) when the repository's day is spent. A unit is so
+   * spent only by a claim that converts: a duplicate that loses the claim costs nothing.
    */
-  claim(job: Pick<IndexImageJob, 'repository' | 'digest'>, now: number): Promise<boolean>;
+  claim(job: Pick<IndexImageJob, 'repository' | 'digest'>, now: number, charge: ConversionCharge): Promise<SociClaim>;
   /** The converter task started for a claim (the task-events Lambda checks its report against it). */
   started(sourceDigest: string, taskArn: string): Promise<void>;
   /** Small, or otherwise not worth converting: never claimed again. */
@@ -186,9 +189,11 @@ export interface SociIndexStore {
   failed(sourceDigest: string, reason: string, now: number, taskArn?: string): Promise<void>;
   /**
    * The claim let go without spending one of its attempts: ECS had no capacity or quota for the
-   * converter (which says nothing of the image). A later event may claim it again.
+   * converter (which says nothing of the image). A later event may claim it again. The claim's
+   * unit of budget (`charged`, as the claim read records it) is given back with it, in the same
+   * write: only the release that happens refunds, so a duplicate's refunds nothing.
    */
-  released(sourceDigest: string, reason: string, now: number): Promise<void>;
+  released(sourceDigest: string, reason: string, now: number, charged?: ConversionCharged): Promise<void>;
   /**
    * A stale claim whose converter ECS still has (claimedConverterState): kept, as claimed at `now`
    * by task `taskArn` (the one ECS named), so that the next event does not ask again within the
@@ -200,12 +205,20 @@ export interface SociIndexStore {
   nameImages(keys: readonly string[], repo: string, now: number): Promise<void>;
   /** The marks nameImages left under `keys` (any age; sociNamingOf picks the one that counts). */
   namings(keys: readonly string[]): Promise<SociNaming[]>;
-  /**
-   * One conversion charged to `repo` for the UTC `day` (conversionDay): true while the day's count
-   * stays within `limit`, false (and nothing charged) once it would not.
-   */
-  chargeConversion(repo: string, day: string, limit: number): Promise<boolean>;
 }
+
+/** The budget a claim is charged to: one conversion of `repo`'s for the UTC `day` (conversionDay), while its count stays within `limit`. */
+export interface ConversionCharge {
+  repo: string;
+  day: string;
+  limit: number;
+}
+
+/** Where a claim's unit was charged (kept on the claim, so that a release gives it back there). */
+export type ConversionCharged = Pick<ConversionCharge, 'repo' | 'day'>;
+
+/** SociIndexStore.claim's answer. */
+export type SociClaim = 'claimed' | 'unclaimable' | 'over-budget';
 
 // Who can cause a conversion. The cache pulls whatever any build names through its rules, a
 // fork's pull request included (through the rules without credentials), and each pull is an event:

@@ -35,9 +35,18 @@ export interface LogPage {
   atEnd: boolean;
 }
 
+/** How much one read may cost. */
+export interface ReadOptions {
+  /**
+   * At most this many calls to the store (CloudWatch: GetLogEvents); the reader's own bound
+   * otherwise. A read that stops at it says `atEnd: false` unless its one call showed the end.
+   */
+  maxCalls?: number;
+}
+
 /** Reads a stream of the build log group: up to `limit` events from a position. */
 export interface LogReader {
-  read(stream: string, from: LogPosition, limit: number): Promise<LogPage>;
+  read(stream: string, from: LogPosition, limit: number, options?: ReadOptions): Promise<LogPage>;
 }
 
 /** Reads the last `limit` events of a stream of the build log group, oldest first. */

@@ -15,6 +15,7 @@
 
 import type { BuildContext } from './context.js';
 import { AGENT_ENV, type UpstreamState } from './contract.js';
+import { MAX_OVERRIDE_CHARS, jsonChars } from './limits.js';
 import { MAX_TIMEOUT_MINUTES } from './lint.js';
 
 /** Ends a value that was cut to fit RunTask's overrides. */
@@ -187,4 +188,51 @@ export function upstreamOverride(state: UpstreamState): { name: string; value: s
     if (JSON.stringify(candidate).length <= UPSTREAM_RESERVE) return candidate;
   }
   return entry([]);
+}
+
+/** The parts of RunTask's overrides the check below reads (TaskOverride, loosely typed: a stored job is data). */
+interface OverridesShape {
+  containerOverrides?: { name?: string; environment?: { name?: string; value?: string }[] }[];
+  [member: string]: unknown;
+}
+
+/**
+ * Why RunTask would refuse the overrides a stage is started with (`started`: the stored job's
+ * `compiled` ones with what the control plane adds at start: the fork roles, SLIPWAY_UPSTREAM, a
+ * segment's URLs), in words a user can act on; undefined when they fit. RunTask allows "a total of
+ * 8192 characters" of overrides, "the JSON formatting characters of the override structure"
+ * included (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html,
+ * `overrides`). The compiler keeps room for each addition (the reserves above), so a stage over
+ * it was compiled without room for one of them: a job queued before the upgrade that added it
+ * (the fork task role's `taskRoleArn`, say). Its next start would be refused the same way, so
+ * the stage is to end, not to be retried; compiled again (a restart, a push) it fits.
+ */
+export function startOverridesError(compiledOverrides: unknown, startedOverrides: unknown): string | undefined {
+  const chars = jsonChars(startedOverrides ?? {});
+  if (chars <= MAX_OVERRIDE_CHARS) return undefined;
+  const [compiled, started] = [shapeOf(compiledOverrides), shapeOf(startedOverrides)];
+  const added: string[] = [];
+  for (const [member, value] of Object.entries(started)) {
+    if (member === 'containerOverrides' || value === undefined || JSON.stringify(value) === JSON.stringify(compiled[member])) continue;
+    added.push(`${member} (${jsonChars({ [member]: value }) - 2 + 1} characters)`);
+  }
+  const entries = (container: { environment?: unknown } | undefined) => (Array.isArray(container?.environment) ? (container.environment as { name?: string; value?: string }[]) : []);
+  for (const container of started.containerOverrides ?? []) {
+    const before = new Map(entries(compiled.containerOverrides?.find((c) => c.name === container.name)).map((e) => [e.name, e.value]));
+    for (const entry of entries(container)) {
+      if (before.get(entry.name) !== entry.value) added.push(`${container.name}'s ${entry.name} (${jsonChars(entry) + 1} characters)`);
+    }
+  }
+  return (
+    `its RunTask overrides would be ${chars} characters, over the ${MAX_OVERRIDE_CHARS} RunTask accepts (JSON formatting included): ` +
+    `the stage was compiled to ${jsonChars(compiledOverrides ?? {})}, and its start adds ${added.length > 0 ? added.join(', ') : 'nothing it did not have'}. ` +
+    'It was compiled without room for what its start adds (a job queued before an upgrade that added one of them, such as the task role of forks): ' +
+    'restart the build or push again, so that it is compiled with room for it'
+  );
+}
+
+function shapeOf(overrides: unknown): OverridesShape {
+  if (typeof overrides !== 'object' || overrides === null) return {};
+  const shape = overrides as OverridesShape;
+  return Array.isArray(shape.containerOverrides) ? shape : { ...shape, containerOverrides: [] };
 }

@@ -5,8 +5,10 @@
 // and RunTask.
 
 import { createHash } from 'node:crypto';
+import type { GithubInstallation } from '../builds/types.js';
 import { AGENT_CONTAINER, AGENT_ENV } from '../pipeline/contract.js';
 import { serviceTaskRunKey } from '../pipeline/segments.js';
+import type { Build } from '../builds/types.js';
 
 export interface StageJob {
   /** `owner/name#42/2` (see stageKey in core/builds/types.ts). */
@@ -24,8 +26,8 @@ export interface StageJob {
   taskDefinition: { family: string; [field: string]: unknown };
   /** The compiler's per-run RunTask fields (overrides, tags…); the autoscaler adds the rest. */
   runTask: { overrides?: unknown; [field: string]: unknown };
-  /** Epoch ms the webhook arrived (for webhook → RunTask). */
-  receivedAt?: number;
+  /** The build's receipt time (Build.receivedAt), for webhook → RunTask of its stages that start with it. */
+  receivedAt?: Build['receivedAt'];
   /** Epoch ms it was put on the jobs queue. */
   queuedAt: number;
   /** Start on on-demand capacity even when Spot is in use (the retry after an interruption). */
@@ -45,6 +47,12 @@ export interface StageJob {
   segment?: number;
   /** A split pipeline with services: the task that runs them beside every segment (CompiledStage.serviceTask). */
   serviceTask?: ServiceTaskJob;
+  /**
+   * The repository's GitHub App installation the planner read the pipeline file with (or, without
+   * a GitHub App token, the one on its record: Repository.githubInstallation): the autoscaler mints
+   * the clone token with it in one call, without a read of the record.
+   */
+  githubInstallation?: GithubInstallation;
 }
 
 /** The service task of a split stage, as the autoscaler starts it. */

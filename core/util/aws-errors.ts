@@ -80,6 +80,11 @@ const TRANSIENT_NAMES: ReadonlySet<string> = new Set([
   'InternalError',
   'ServiceUnavailable',
   'ServiceUnavailableException',
+  // DynamoDB rejects a PutItem, UpdateItem or DeleteItem on an item an ongoing TransactWriteItems
+  // holds: nothing was written, and the same call succeeds once the transaction ends
+  // (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html,
+  // "Transaction conflict handling"). The SDK does not retry it itself.
+  'TransactionConflictException',
 ]);
 
 /** TRANSIENT_ERROR_STATUS_CODES. */
@@ -191,4 +196,26 @@ export function isConditionalCheckFailure(err: unknown): boolean {
 
 export function isNotFound(err: unknown): boolean {
   return classifyAwsError(err).kind === 'not-found';
+}
+
+/**
+ * The reasons DynamoDB gives for a TransactWriteItems call it cancelled
+ * (TransactionCanceledException), one per action in order, `None` for an action that was not a
+ * cause; undefined for any other error. The API reference says only Java sets them; the
+ * JavaScript SDK v3 does too (aws/aws-sdk-js-v3#3635).
+ * https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
+ */
+export function transactionCancellationCodes(err: unknown): string[] | undefined {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as { name?: unknown; CancellationReasons?: unknown };
+  if (e.name !== 'TransactionCanceledException' || !Array.isArray(e.CancellationReasons)) return undefined;
+  return (e.CancellationReasons as { Code?: unknown }[]).map((r) => (typeof r?.Code === 'string' ? r.Code : 'None'));
+}
+
+/**
+ * A cancelled transaction whose only causes are refused conditions: a refusal, not an error of the
+ * write. A conflicting transaction or throttling among the causes is an error.
+ */
+export function isTransactionRefusedByConditions(err: unknown): boolean {
+  const causes = transactionCancellationCodes(err)?.filter((code) => code !== 'None');
+  return causes !== undefined && causes.length > 0 && causes.every((code) => code === 'ConditionalCheckFailed');
 }

@@ -6,7 +6,7 @@
 import { CAPACITY_PREFERENCES, type CapacityPreference } from '../../core/pipeline/capacity.js';
 import { REPO_SETTINGS, type AppSecretResponse, type RepoActivationResponse, type RepoResponse, type RepoUpdateResponse } from '../../core/builds/api.js';
 import { RepositoryHostConflictError, type RepositorySettingsPatch, type RepositoryStore } from '../../core/builds/ports.js';
-import type { Repository } from '../../core/builds/types.js';
+import { repositoryUsesPullThroughCache, type Repository } from '../../core/builds/types.js';
 import { RepositoryNameError, validateSlug } from '../../core/scm/locate.js';
 import { HOOK_HOSTS, type HookHost } from '../../core/scm/types.js';
 import { GITHUB_APP_SECRET_SLUG, generateWebhookSecret, type WebhookSecrets } from '../shared/webhook-secrets.js';
@@ -47,6 +47,17 @@ function parseTrusted(value: string | null): boolean {
   throw new ApiFailure(400, `trusted=${JSON.stringify(value)} must be true or false`);
 }
 
+/** On unless said otherwise (Repository.pullThroughCache). */
+function parsePullThroughCache(value: string | null): boolean {
+  if (value === null || value === '') return true;
+  return booleanOf('pullThroughCache', value);
+}
+
+function booleanOf(setting: string, value: string): boolean {
+  if (value !== 'true' && value !== 'false') throw new ApiFailure(400, `${setting}=${JSON.stringify(value)} must be true or false`);
+  return value === 'true';
+}
+
 function parseCapacity(value: string | null): CapacityPreference | undefined {
   if (value === null || value === '') return undefined;
   return capacityOf(value);
@@ -79,20 +90,21 @@ async function activeRepository(deps: ActivationDeps, repo: string | null): Prom
   return record as Repository & { scm: HookHost };
 }
 
-/** POST /api/repos/activate?repo=&host=&visibility=&trusted=&capacity= */
+/** POST /api/repos/activate?repo=&host=&visibility=&trusted=&capacity=&pullThroughCache= */
 export async function activate(deps: ActivationDeps, query: URLSearchParams): Promise<RepoActivationResponse> {
   const host = parseHost(query.get('host'));
   const slug = slugOf(host, query.get('repo'));
   const visibility = parseVisibility(query.get('visibility'));
   const trusted = parseTrusted(query.get('trusted'));
   const capacity = parseCapacity(query.get('capacity'));
+  const pullThroughCache = parsePullThroughCache(query.get('pullThroughCache'));
   const existing = await deps.store.getRepository(slug);
   if (existing?.active && existing.scm === host && existing.activatedAt !== undefined) {
     throw new ApiFailure(409, `repository ${slug} is already activated on ${host}; for a new webhook secret: slipway repo rotate-secret ${slug}; to change its settings: slipway repo update ${slug}`);
   }
   let repo: Repository;
   try {
-    repo = await deps.store.activateRepository({ slug, scm: host, visibility, activatedAt: deps.now(), trusted, ...(capacity ? { capacity } : {}) });
+    repo = await deps.store.activateRepository({ slug, scm: host, visibility, activatedAt: deps.now(), trusted, ...(capacity ? { capacity } : {}), pullThroughCache });
   } catch (err) {
     if (err instanceof RepositoryHostConflictError) throw new ApiFailure(409, err.message);
     throw err;
@@ -115,7 +127,7 @@ export async function rotateSecret(deps: ActivationDeps, query: URLSearchParams)
 const UPDATE_PARAMETERS: ReadonlySet<string> = new Set(['repo', ...REPO_SETTINGS]);
 
 /**
- * POST /api/repos/update?repo=&trusted=&capacity=&visibility= — changes only the settings
+ * POST /api/repos/update?repo=&trusted=&capacity=&visibility=&pullThroughCache= — changes only the settings
  * named (Drone's `drone repo update`), in one conditional write (the store's
  * changeRepositorySettings); an unknown parameter is refused, not ignored, so a misspelt
  * setting never looks applied. The planner reads the settings per build: the change applies
@@ -128,14 +140,13 @@ export async function updateSettings(deps: ActivationDeps, query: URLSearchParam
   if (!slug) throw new ApiFailure(400, 'repo=OWNER/NAME is required');
   const patch: RepositorySettingsPatch = {};
   const trusted = query.get('trusted');
-  if (trusted !== null) {
-    if (trusted !== 'true' && trusted !== 'false') throw new ApiFailure(400, `trusted=${JSON.stringify(trusted)} must be true or false`);
-    patch.trusted = trusted === 'true';
-  }
+  if (trusted !== null) patch.trusted = booleanOf('trusted', trusted);
   const capacity = query.get('capacity');
   if (capacity !== null) patch.capacity = capacityOf(capacity);
   const visibility = query.get('visibility');
   if (visibility !== null) patch.visibility = visibilityOf(visibility);
+  const pullThroughCache = query.get('pullThroughCache');
+  if (pullThroughCache !== null) patch.pullThroughCache = booleanOf('pullThroughCache', pullThroughCache);
   if (Object.keys(patch).length === 0) throw new ApiFailure(400, `name a setting to change: ${REPO_SETTINGS.map((s) => `${s}=`).join(', ')}`);
 
   const record = await deps.store.getRepository(slug);
@@ -145,7 +156,9 @@ export async function updateSettings(deps: ActivationDeps, query: URLSearchParam
   const change = await deps.store.changeRepositorySettings(slug, patch, deps.now(), record.activatedAt);
   if (!change) throw new ApiFailure(409, `repository ${slug} was removed or activated again while this update ran; nothing changed: look at it (slipway repo list) and update it again`);
   const changes = REPO_SETTINGS.filter((s) => patch[s] !== undefined).map((setting) => {
-    const from = setting === 'visibility' ? (change.before.visibility ?? (change.before.private ? 'private' : 'public')) : change.before[setting];
+    const from = setting === 'visibility'
+      ? (change.before.visibility ?? (change.before.private ? 'private' : 'public'))
+      : setting === 'pullThroughCache' ? repositoryUsesPullThroughCache(change.before) : change.before[setting];
     return { setting, ...(from !== undefined ? { from } : {}), to: change.after[setting]! };
   });
   return { repo: change.after, changes };

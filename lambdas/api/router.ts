@@ -15,9 +15,9 @@ import type {
   RepoUpdateResponse,
 } from '../../core/builds/api.js';
 import { computeMetrics, metricsWindow } from '../../core/builds/metrics.js';
-import { stagePhases } from '../../core/builds/stage-timeline.js';
+import { hasTimeline, stagePhases } from '../../core/builds/stage-timeline.js';
 import { shownStep } from '../../core/builds/step-times.js';
-import { withAgentProgress } from '../shared/execution/agent-progress.js';
+import { withAgentProgress, type AgentProgressDeps } from '../shared/execution/agent-progress.js';
 import { OPENAPI_DOCUMENT } from '../../core/builds/openapi.js';
 import { isStageDone, isStepDone } from '../../core/builds/status.js';
 import { type BuildStore, InvalidCursorError, type Page, type PageOptions, type RecentRecordsReader } from '../../core/builds/ports.js';
@@ -36,6 +36,8 @@ export interface ApiDeps {
     BuildStore,
     'getBuild' | 'getBuildDetail' | 'listBuilds' | 'listRecentBuilds' | 'listStagesAndSteps' | 'updateStage' | 'updateStep' | 'getStage' | 'updateBuild'
   >;
+  /** The writes of what a running stage's agent log shows (agent-progress.ts), each guarded by the stage's task. */
+  stages: AgentProgressDeps['stages'];
   listRepositories(page: PageOptions): Promise<Page<Repository>>;
   /** Builds and their stages created since a time, for the metrics (bounded). */
   recentRecords: RecentRecordsReader;
@@ -153,7 +155,7 @@ export async function handleApiRequest(request: ApiRequest, deps: ApiDeps): Prom
         const detail = await withAgentProgress(deps, stored);
         const withPhases: BuildDetailResponse = {
           ...detail,
-          stages: detail.stages.map((stage) => ({ ...stage, steps: stage.steps.map(shownStep), ...(stage.timeline ? { phases: stagePhases(stage, stage.steps) } : {}) })),
+          stages: detail.stages.map((stage) => ({ ...stage, steps: stage.steps.map(shownStep), ...(hasTimeline(stage) ? { phases: stagePhases(stage, stage.steps, detail) } : {}) })),
         };
         return json(200, withPhases);
       }

@@ -7,6 +7,7 @@ import { ECSClient, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { documentClient } from '../../adapters/dynamodb/client.js';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
+import { DynamoStageStore } from '../../adapters/dynamodb/stage-store.js';
 import { ENV } from '../../core/config/lambda-env.js';
 import { requireEnv, type Env } from '../shared/config.js';
 import { tokenAuthorizer } from './auth.js';
@@ -69,6 +70,7 @@ export function apiDepsFromEnv(env: Env = process.env, options: ApiWiringOptions
   const webhookUrl = options.webhookUrl ?? env[ENV.webhookUrl];
   return {
     store,
+    stages: new DynamoStageStore(doc, tableName),
     listRepositories: (page) => store.listRepositories(page),
     recentRecords: recentRecordsReader(doc, tableName),
     logs: options.logs ?? cloudWatchLogReader(logsClient(), requireEnv(env, ENV.buildLogGroup, 'where step logs are')),

@@ -22,11 +22,12 @@ import { NUDGE_SOURCE } from '../shared/nudge.js';
 import { runPass, type AutoscalerDeps, type PassReport } from './autoscaler.js';
 import { executionConfig } from './config.js';
 import { CLONE_TOKEN_MIN_LIFE_MS } from './start-stage.js';
-import { cloneTokensPrefix, createCloneTokenMinter, ssmCloneTokenStore, type CloneTokenMinter, type CloneTokenStore } from '../shared/clone-tokens.js';
+import { cloneTokensPrefix, createCloneTokenMinter, ssmCloneTokenStore, type CloneTokenMinter, type CloneTokenMinterOptions, type CloneTokenStore } from '../shared/clone-tokens.js';
 import { scmCredentials } from '../shared/secrets.js';
-import { GithubAppTokens } from '../shared/github-app-tokens.js';
+import { GithubAppTokens, installationKeeper } from '../shared/github-app-tokens.js';
 import type { Fetch } from '../../core/scm/types.js';
 import { dynamoDocument, sqsClient, ssmClient } from '../shared/clients.js';
+import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
 import { recentRecordsReader } from '../../adapters/dynamodb/recent-records.js';
 import { SsmPrepullLists } from '../../adapters/ssm/prepull-lists.js';
 import { EcrImageSizes } from '../../adapters/ecr/image-sizes.js';
@@ -54,15 +55,16 @@ export interface AutoscalerHandlerOptions {
 export function autoscalerDepsFromEnv(env: Env = process.env, options: AutoscalerHandlerOptions = {}): AutoscalerDeps {
   const config = executionConfig(env);
   const ecs = new ECSClient({});
+  const execution = executionDepsFromEnv('autoscaler', env);
   return {
-    ...executionDepsFromEnv('autoscaler', env),
+    ...execution,
     // Queue URLs are not endpoints (see clients.ts): the shared client.
     jobs: new SqsJobQueue(sqsClient(), config.jobsQueueUrl, config.jobsDeadLetterQueueUrl),
     ecs,
     config,
     ...(config.ec2 && !options.ecsPlacesEc2Tasks ? { fleet: new AwsEc2Fleet(new AutoScalingClient({}), ecs, { cluster: config.cluster, ...config.ec2 }) } : {}),
     ...(config.ec2 && config.prepull && !options.ecsPlacesEc2Tasks ? { prepull: prepullDeps(config.tableName, config.prepull) } : {}),
-    cloneTokens: cloneTokensFromEnv(env, options.cloneTokenStore ?? ssmCloneTokenStore(ssmClient)),
+    cloneTokens: cloneTokensFromEnv(env, options.cloneTokenStore ?? ssmCloneTokenStore(ssmClient), undefined, installationKeeper(new DynamoBuildStore(dynamoDocument(), config.tableName), execution.log)),
     ...snapshotUrlsOf(env, options),
     // SOCI-enabled copies of large cached images (index-image.ts): their records and ECR's sizes.
     ...(config.soci ? { soci: sociDeps(config.tableName, config.soci.registry) } : {}),
@@ -115,8 +117,11 @@ export function snapshotUrlsFromEnv(env: Env, secrets: () => Pick<SecretsProvide
   };
 }
 
-/** GitHub App clone tokens: minted with the App of the SCM credentials, written to `store`. */
-export function cloneTokensFromEnv(env: Env, store: CloneTokenStore, fetchImpl?: Fetch): CloneTokenMinter {
+/**
+ * GitHub App clone tokens: minted with the App of the SCM credentials, written to `store`; an
+ * installation GitHub names is kept with `keepInstallation` (the repository's record).
+ */
+export function cloneTokensFromEnv(env: Env, store: CloneTokenStore, fetchImpl?: Fetch, keepInstallation?: CloneTokenMinterOptions['keepInstallation']): CloneTokenMinter {
   // Where the App's key is, read at start as every setting: the secret (deployed) or plain JSON (local mode).
   const scm: Env = { [ENV.scmCredentialsSecretArn]: env[ENV.scmCredentialsSecretArn], [ENV.scmCredentials]: env[ENV.scmCredentials] };
   return createCloneTokenMinter({
@@ -125,6 +130,7 @@ export function cloneTokensFromEnv(env: Env, store: CloneTokenStore, fetchImpl?:
     store,
     reuseMinLifeMs: CLONE_TOKEN_MIN_LIFE_MS,
     ...(fetchImpl ? { tokens: new GithubAppTokens(fetchImpl) } : {}),
+    ...(keepInstallation ? { keepInstallation } : {}),
   });
 }
 

@@ -60,7 +60,7 @@ export async function indexImage(event: IndexImageJob, deps: IndexImageDeps): Pr
   // returns the task it started, if any (clientToken, 24 h; a claim is stale after an hour), and
   // records it; a duplicate racing the claim's own RunTask gets that same task.
   if (record?.state === 'converting' && record.taskArn === undefined && deps.now() - record.claimedAt < SOCI_CLAIM_STALE_MS) {
-    return deps.room.units < SOCI_CONVERTER_CPU ? deferred(deps) : startConverter(job, record.attempts, deps);
+    return deps.room.units < SOCI_CONVERTER_CPU ? deferred(deps) : startConverter(job, record, deps);
   }
   if (!claimable(record, deps.now())) return { kind: 'known' };
 
@@ -94,17 +94,19 @@ export async function indexImage(event: IndexImageJob, deps: IndexImageDeps): Pr
     }
   }
   const now = deps.now();
-  // Charged before the claim: a claim lost to a racing duplicate costs a unit, never lets one more through.
+  // The claim and its unit of the day's budget are one write (SociIndexStore.claim): a duplicate
+  // that loses the claim is charged nothing, and a spent day takes no claim.
   const day = conversionDay(now);
-  if (!(await deps.store.chargeConversion(naming.repo, day, SOCI_CONVERSIONS_PER_REPOSITORY_PER_DAY))) {
+  const claim = await deps.store.claim(job, now, { repo: naming.repo, day, limit: SOCI_CONVERSIONS_PER_REPOSITORY_PER_DAY });
+  if (claim === 'unclaimable') return { kind: 'known' };
+  if (claim === 'over-budget') {
     const reason = `${naming.repo}'s builds have caused their ${SOCI_CONVERSIONS_PER_REPOSITORY_PER_DAY} conversions of ${day} (UTC); the cache's next sync of the image may convert it`;
     deps.log('SOCI conversion not started: the repository that named the image spent its day\'s conversions', { repository: job.repository, tag: job.tag, digest: job.digest, repo: naming.repo, day });
     return { kind: 'over-budget', reason };
   }
-  if (!(await deps.store.claim(job, now))) return { kind: 'known' };
   // The claim's attempt number: a retried RunTask of this claim returns the same task.
   const claimed = await deps.store.get(job.digest);
-  return startConverter(job, claimed?.state === 'converting' ? claimed.attempts : 1, deps);
+  return startConverter(job, claimed?.state === 'converting' ? claimed : { attempts: 1 }, deps);
 }
 
 /**
@@ -134,9 +136,9 @@ function deferred(deps: IndexImageDeps): IndexImageOutcome {
   return { kind: 'deferred', reason: `needs ${SOCI_CONVERTER_CPU / 1024} vCPU of the Fargate quota, which running and waiting builds need (${deps.room.units / 1024} vCPU left for converters)` };
 }
 
-/** RunTask of the converter for attempt `attempt` of the claim on `job.digest`, and its task recorded on the claim. */
-async function startConverter(job: IndexImageJob, attempt: number, deps: IndexImageDeps): Promise<IndexImageOutcome> {
-  const run = converterRun(job, deps.config.soci, attempt, (text) => createHash('sha256').update(text).digest('hex'));
+/** RunTask of the converter for the claim on `job.digest` (its attempt number, its charge), and its task recorded on the claim. */
+async function startConverter(job: IndexImageJob, claim: Pick<Extract<SociRecord, { state: 'converting' }>, 'attempts' | 'charged'>, deps: IndexImageDeps): Promise<IndexImageOutcome> {
+  const run = converterRun(job, deps.config.soci, claim.attempts, (text) => createHash('sha256').update(text).digest('hex'));
   // A RunTask that throws leaves the claim `converting` without a task: whether one started is
   // unknown (a throttle, a timeout after ECS took it), and the message's next delivery asks again
   // with this attempt's token, getting the task if there is one (see indexImage). Marking the
@@ -161,9 +163,10 @@ async function startConverter(job: IndexImageJob, attempt: number, deps: IndexIm
   if (!taskArn) {
     const reason = describeRunTaskFailures(res.failures) || 'RunTask returned no task';
     // No capacity or quota (likeliest when builds fill the quota, as when the cache pulls new
-    // images) says nothing of the image: the claim is let go without spending an attempt.
+    // images) says nothing of the image: the claim is let go without spending an attempt, and
+    // its unit of the repository's budget is given back (nothing was converted).
     const failures = res.failures ?? [];
-    if (failures.length > 0 && failures.every((f) => isEcsCapacityReason(f.reason ?? ''))) await deps.store.released(job.digest, `RunTask: ${reason}`, deps.now());
+    if (failures.length > 0 && failures.every((f) => isEcsCapacityReason(f.reason ?? ''))) await deps.store.released(job.digest, `RunTask: ${reason}`, deps.now(), claim.charged);
     else await deps.store.failed(job.digest, `RunTask: ${reason}`, deps.now());
     return { kind: 'failed', reason };
   }

@@ -13,7 +13,7 @@
 //   Its agent also ends itself at the pipeline's timeout.
 
 import { isIP } from 'node:net';
-import { MAX_ADDRESS_CHARS } from '../../core/pipeline/override-budget.js';
+import { MAX_ADDRESS_CHARS, startOverridesError } from '../../core/pipeline/override-budget.js';
 import { DescribeTasksCommand, RunTaskCommand, StopTaskCommand, type Task } from '@aws-sdk/client-ecs';
 import { isStageDone } from '../../core/builds/status.js';
 import { segmentToStop, serviceTaskPhase, type ServiceTaskPhase, type ServiceTaskView } from '../../core/builds/service-task.js';
@@ -103,6 +103,9 @@ async function startServiceTask(deps: AutoscalerDeps, job: StageJob, stage: Stag
   }
   // On-demand, never Spot: a Spot interruption of the services would fail whatever segment runs.
   const input = runTaskInput(serviceTaskConfig(config), { ...job, runTask: service.runTask }, arn, 'FARGATE', serviceTaskTokens(job.stageKey), stage.upstream, env);
+  // As for a stage's own task (start-stage.ts): over RunTask's limit, every start would be refused.
+  const oversized = startOverridesError(service.runTask.overrides, input.overrides);
+  if (oversized !== undefined) return { kind: 'gone', message: `cannot start its service task: ${oversized}` };
   let taskArn: string | undefined;
   try {
     const res = await deps.ecs.send(new RunTaskCommand(input));

@@ -4,9 +4,10 @@
 
 import { RunTaskCommand, type RunTaskCommandInput, type RunTaskCommandOutput, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { isStageDone, startAttempt } from '../../core/builds/status.js';
+import { startsWithBuild } from '../../core/builds/stage-timeline.js';
 import { stageKey, type Stage } from '../../core/builds/types.js';
 import { AGENT_CONTAINER, AGENT_ENV, type UpstreamState } from '../../core/pipeline/contract.js';
-import { upstreamOverride } from '../../core/pipeline/override-budget.js';
+import { startOverridesError, upstreamOverride } from '../../core/pipeline/override-budget.js';
 import { startRetryDelayMs } from '../../core/scaling/decide-scale.js';
 import { jobTimeoutMs, runTaskTokens, segmentJob, type StageJob } from '../../core/scaling/job.js';
 import { SnapshotUrlError, segmentRunKey, segmentTimeoutSeconds } from '../../core/builds/segment-run.js';
@@ -161,6 +162,12 @@ export async function startStage(deps: AutoscalerDeps, waiting: Waiting): Promis
   for (const capacity of capacities) {
     const tokens = runTaskTokens(segmentRunKey(job.stageKey, segment), attempt, spot && capacity !== 'EC2' ? capacity : undefined);
     const input = runTaskInput(config, job, taskDefinitionArn, capacity, tokens, stage.upstream, segmentRun.env);
+    // Measured as RunTask measures them: a stage over the limit would be refused at every start.
+    const oversized = startOverridesError(job.runTask.overrides, input.overrides);
+    if (oversized !== undefined) {
+      deps.log('stage could not start: its overrides are over RunTask\'s limit', { ...stageKeys(job.stageKey), error: oversized });
+      return cannotStart(deps, stage, `cannot start: ${oversized}`);
+    }
     let res: RunTaskCommandOutput;
     try {
       res = await deps.ecs.send(new RunTaskCommand(input));
@@ -271,10 +278,14 @@ async function afterError(deps: AutoscalerDeps, stage: Stage, attempt: number, i
 async function recordStarted(deps: AutoscalerDeps, w: Waiting, stage: Stage, attempt: number, taskArn: string, capacity: Capacity): Promise<StartResult> {
   const { job } = w;
   const startedAt = deps.now();
-  const marked = await deps.stages.markRunning(job.buildId, job.stageNumber, { attempt, taskArn, capacity, startedAt, cpu: job.cpu });
+  // Its waiting message (why it was queued) goes to its timeline: the stage runs now.
+  const queuedBecause = stage.message !== undefined ? { queuedBecause: stage.message } : {};
+  const marked = await deps.stages.markRunning(job.buildId, job.stageNumber, { attempt, taskArn, capacity, startedAt, cpu: job.cpu, ...queuedBecause });
   if (!marked) await stopOrphanedTask(deps, job, taskArn);
   const queueWaitMs = startedAt - (stage.queuedAt ?? job.queuedAt);
-  const webhookToRunTaskMs = job.receivedAt !== undefined ? startedAt - job.receivedAt : undefined;
+  // Every stored job carries the build's receipt time (a dependent stage's, a Spot retry's, a
+  // later segment's): only a stage that starts with the build measures webhook → RunTask.
+  const webhookToRunTaskMs = job.receivedAt !== undefined && startsWithBuild(stage, attempt) ? startedAt - job.receivedAt : undefined;
   deps.log('stage started', { ...stageKeys(job.stageKey), taskArn, capacity, queueWaitMs, webhookToRunTaskMs });
   deps.metrics?.stageStarted({ queueWaitMs, ...(webhookToRunTaskMs !== undefined ? { webhookToRunTaskMs } : {}) });
   return { kind: 'started', started: { stageKey: job.stageKey, taskArn, capacity, queueWaitMs, ...(webhookToRunTaskMs !== undefined ? { webhookToRunTaskMs } : {}) } };

@@ -4,7 +4,7 @@
 // check is what production compiles.
 
 import type { PullSecretLoginsOf } from '../../core/pipeline/docker-config.js';
-import { buildId as makeBuildId, stageKey, type Repository } from '../../core/builds/types.js';
+import { buildId as makeBuildId, repositoryUsesPullThroughCache, stageKey, type Repository } from '../../core/builds/types.js';
 import type { CompileOptions } from '../../core/pipeline/compile.js';
 import type { ImageCommands } from '../../core/pipeline/plugin-command.js';
 import { ecrRegistry, withoutCredentialedRules, type PullThroughCache } from '../../core/pipeline/pull-through-cache.js';
@@ -32,7 +32,10 @@ export type DeploymentCompileOptions = Omit<CompileOptions, 'stageId' | 'withSec
   imageBuildsByRepository?: Record<string, RepositoryImageBuilds>;
   /** The builder image, when the stack names one. */
   imageBuilder?: string;
-  /** Repositories (`owner/name`) whose images are pulled as written, not through the cache. */
+  /**
+   * Repositories (`owner/name`) whose images are pulled as written, not through the cache (a
+   * deploy-time list; the repository's own setting, Repository.pullThroughCache, opts out too).
+   */
   pullThroughCacheOptOut?: readonly string[];
   /** The operator's further ECR repositories a fork's pull request may pull (ENV.forkPullRepositories). */
   forkPullRepositories?: readonly string[];
@@ -104,23 +107,30 @@ export interface BuildCompileInput {
   pullSecretLogins?: PullSecretLoginsOf;
   /** References the planner found missing (see CompileOptions.absentSecrets). */
   absentSecrets?: ReadonlySet<string>;
-  /** The repository's settings that decide EC2 capacity (Repository.trusted, Repository.capacity). */
-  repository?: Pick<Repository, 'trusted' | 'capacity'>;
+  /**
+   * The repository's settings, from the record the planner read for this build: EC2 capacity
+   * (Repository.trusted, Repository.capacity) and its pull-through cache (Repository.pullThroughCache).
+   */
+  repository?: Pick<Repository, 'trusted' | 'capacity' | 'pullThroughCache'>;
   /** Cached references with a SOCI-enabled copy, as the planner found them (soci-images.ts). */
   sociImages?: ConvertedImages;
 }
 
 /**
- * The cache a build's images go through: none for a repository opted out; for a fork's pull
+ * The cache a build's images go through: none for a repository opted out (by the deployment's
+ * list or by its own setting; a fork's pull request follows its base repository's); for a fork's pull
  * request, not through a rule that fetches with the deployment's registry token (a file its
  * author wrote must not choose what that token fetches: withoutCredentialedRules). A fork's
  * always carries the refused rules (PullThroughCache.refused), opted out or not, so that the
  * compiler refuses an image naming them directly (refusedCacheImage).
  */
-export function buildPullThroughCache(deployment: Pick<DeploymentCompileOptions, 'pullThroughCache' | 'pullThroughCacheOptOut'>, build: Pick<BuildCompileInput, 'repoSlug' | 'fork'>): PullThroughCache | undefined {
+export function buildPullThroughCache(
+  deployment: Pick<DeploymentCompileOptions, 'pullThroughCache' | 'pullThroughCacheOptOut'>,
+  build: Pick<BuildCompileInput, 'repoSlug' | 'fork' | 'repository'>,
+): PullThroughCache | undefined {
   const { pullThroughCache, pullThroughCacheOptOut } = deployment;
   if (!pullThroughCache) return undefined;
-  const optedOut = pullThroughCacheOptOut?.includes(build.repoSlug) === true;
+  const optedOut = pullThroughCacheOptOut?.includes(build.repoSlug) === true || (build.repository !== undefined && !repositoryUsesPullThroughCache(build.repository));
   if (build.fork) {
     const cache = withoutCredentialedRules(pullThroughCache);
     return optedOut ? { ...cache, prefixes: {} } : cache;

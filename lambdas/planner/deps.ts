@@ -12,6 +12,7 @@ import { dynamoDocument, secretsClient, sqsClient, ssmClient } from '../shared/c
 import { awsSecretCheck, type SecretCheck } from './secret-check.js';
 import { NUDGE_SOURCE, autoscalerNudge } from '../shared/nudge.js';
 import { createScmAccess } from '../shared/scm.js';
+import { installationKeeper } from '../shared/github-app-tokens.js';
 import { withHelloRepository } from './doctor.js';
 import { lambdaLogger, logTo } from '../shared/observability/logger.js';
 import { lambdaMetrics, slipwayMetrics } from '../shared/observability/metrics.js';
@@ -64,12 +65,15 @@ export function plannerDepsFromEnv(env: Env = process.env, options: PlannerWirin
     region: compile.region,
     ...(compile.accountId && compile.partition ? { accountId: compile.accountId, partition: compile.partition } : {}),
   };
+  const store = new DynamoBuildStore(doc, tableName);
   return {
-    store: new DynamoBuildStore(doc, tableName),
+    store,
     stages: new DynamoStageStore(doc, tableName),
     // Not memoized here: the secret has its own cache with a refresh, and a failed read must be retried.
     // The doctor's hello repository has no Git host: its file is Slipway's, for a restart too.
-    scm: withHelloRepository(createScmAccess({ credentials: () => scmCredentials(env), metrics })),
+    // A GitHub App installation GitHub named is kept on the repository's record, which the next
+    // plan reads anyway: a new instance then mints a token in one call (github-app-tokens.ts).
+    scm: withHelloRepository(createScmAccess({ credentials: () => scmCredentials(env), metrics, keepInstallation: installationKeeper(store, log) })),
     cloneCredentials: cloneCredentialsSource(env, () => scmCredentials(env), appCloneTokens),
     // Tag → digest by HEAD (not a Docker Hub pull), then the answer by digest from memory, the
     // table (outlives this container) or the registry. Logins from the secret's `registries`,

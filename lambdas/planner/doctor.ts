@@ -11,7 +11,7 @@ import { HELLO_PIPELINE, HELLO_REPO } from '../../core/doctor/hello.js';
 import type { GitHostProbeAnswer, HelloAnswer, PlannerDoctorRequest } from '../../core/doctor/planner-probe.js';
 import type { BuildHook } from '../../core/scm/types.js';
 import { RepositoryNameError, ScmConfigError } from '../../core/scm/locate.js';
-import type { ScmAccess } from '../shared/scm.js';
+import type { ScmAccess, ScmRepo } from '../shared/scm.js';
 import { type PlannerDeps, planEvent } from './plan-event.js';
 
 export type DoctorAnswer = GitHostProbeAnswer | HelloAnswer;
@@ -80,10 +80,12 @@ async function planHello(deps: PlannerDeps): Promise<HelloAnswer> {
  */
 export function withHelloRepository(scm: ScmAccess): ScmAccess {
   const isHello = (slug: string) => slug === HELLO_REPO;
+  const installationOf = scm.githubInstallation?.bind(scm);
   return {
     locate: (repo) => (isHello(repo.slug) ? Promise.resolve({ httpUrl: repo.httpUrl, link: repo.link }) : scm.locate(repo)),
     fetchConfig: (repo, path, sha) => (isHello(repo.slug) ? Promise.resolve(HELLO_PIPELINE) : scm.fetchConfig(repo, path, sha)),
     postStatus: (repo, sha, status) => (isHello(repo.slug) ? Promise.resolve() : scm.postStatus(repo, sha, status)),
     probe: (repo) => scm.probe(repo),
+    ...(installationOf ? { githubInstallation: (repo: ScmRepo) => (isHello(repo.slug) ? Promise.resolve(undefined) : installationOf(repo)) } : {}),
   };
 }

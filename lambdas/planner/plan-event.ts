@@ -12,7 +12,7 @@ import type { Build, Repository } from '../../core/builds/types.js';
 import type { BuildContext, RepoInfo } from '../../core/pipeline/context.js';
 import { compileManifest, type CompileResult } from '../../core/pipeline/compile.js';
 import { SecretCheckError, secretReferencesOf, type SecretCheck } from './secret-check.js';
-import { buildCompileOptions, buildPullThroughCache, type DeploymentCompileOptions } from './compile-options.js';
+import { buildCompileOptions, buildPullThroughCache, type BuildCompileInput, type DeploymentCompileOptions } from './compile-options.js';
 import { conditionInput, conditionsMatch } from '../../core/pipeline/conditions.js';
 import { formatDiagnostic } from '../../core/pipeline/format.js';
 import { substitutionLookup } from '../../core/pipeline/environment.js';
@@ -212,7 +212,10 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
   const number = await deps.store.nextBuildNumber(hook.repo.slug);
   const now = deps.now();
   const ctx = contextFor(number, now);
-  const base = { ctx, deliveryId, fork, now, receivedAt: message.receivedAt };
+  // The installation the file was just read with (GitHub's answer if the record's was refused or
+  // absent), else the record's: the autoscaler mints the clone token with it in one call.
+  const githubInstallation = (await deps.scm.githubInstallation?.(scmRepo)) ?? repository.githubInstallation;
+  const base = { ctx, deliveryId, fork, now, receivedAt: message.receivedAt, ...(githubInstallation ? { githubInstallation } : {}) };
 
   if (invalid) return createInvalid(buildRecord(base, { status: 'error', error: invalid, finishedAt: now }), scmRepo, deps);
   // loadManifest reports a file over the work budget as a diagnostic, never by throwing.
@@ -227,6 +230,12 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
   const clone = deps.cloneCredentials ? await deps.cloneCredentials(hook.repo) : {};
   if (clone.warning) deps.log('no clone credentials', { ...fields, reason: clone.warning });
 
+  // The settings of the record read above (trustedRepository): a change applies from the next build planned.
+  const repositorySettings: BuildCompileInput['repository'] = {
+    ...(repository.trusted ? { trusted: true } : {}),
+    ...(repository.capacity ? { capacity: repository.capacity } : {}),
+    ...(repository.pullThroughCache === false ? { pullThroughCache: false } : {}),
+  };
   let records;
   try {
     const compile = (absentSecrets?: ReadonlySet<string>, sociImages?: ConvertedImages) =>
@@ -238,7 +247,7 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
             repoSlug: ctx.repo.slug,
             buildNumber: number,
             fork,
-            repository: { ...(repository.trusted ? { trusted: true } : {}), ...(repository.capacity ? { capacity: repository.capacity } : {}) },
+            repository: repositorySettings,
             ...(imageCommands ? { imageCommands } : {}),
             ...(pullSecretLogins ? { pullSecretLogins } : {}),
             ...(clone.credentials ? { cloneCredentials: clone.credentials } : {}),
@@ -254,7 +263,7 @@ export async function planEvent(message: EventMessage, deps: PlannerDeps, attemp
       return compile(missing);
     };
     compiled = await withoutMissingSecrets(compiled, withoutAbsent, clone.credentials?.passwordFrom, deps, fields);
-    compiled = await withSociImages(compiled, (converted) => compile(absent, converted), buildPullThroughCache(deps.compile, { repoSlug: ctx.repo.slug, fork }), deps, { ...fields, repo: ctx.repo.slug, fork });
+    compiled = await withSociImages(compiled, (converted) => compile(absent, converted), buildPullThroughCache(deps.compile, { repoSlug: ctx.repo.slug, fork, repository: repositorySettings }), deps, { ...fields, repo: ctx.repo.slug, fork });
     records = newBuildRecords(base, substituted, compiled);
   } catch (err) {
     if (err instanceof WorkLimitExceeded) {

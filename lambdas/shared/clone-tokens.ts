@@ -46,10 +46,11 @@ import { CLONE_PERMISSIONS } from '../../core/scm/github-app.js';
 import { ScmApiError } from '../../core/scm/fetch-config.js';
 import { apiBaseOf, RepositoryNameError, ScmConfigError, validateSlug } from '../../core/scm/locate.js';
 import type { StageJob } from '../../core/scaling/job.js';
+import type { GithubInstallation } from '../../core/builds/types.js';
 import { classifyAwsError, describeAwsError } from '../../core/util/aws-errors.js';
 import { ENV } from '../../core/config/lambda-env.js';
 import type { Env } from './config.js';
-import { GithubAppTokens } from './github-app-tokens.js';
+import { GithubAppTokens, installationHint } from './github-app-tokens.js';
 import type { CredentialsByHost } from './secrets.js';
 
 export const DEFAULT_CLONE_TOKENS_PREFIX = '/slipway-clone-tokens';
@@ -158,6 +159,12 @@ export interface CloneTokenMinterOptions {
    */
   reuseMinLifeMs?: number;
   now?: () => number;
+  /**
+   * Keeps the installation GitHub named when a job carried none for the App, or one GitHub
+   * refused (scm.ts installationKeeper: on the repository's record, where the planner reads it
+   * and puts it on the next jobs). Should not throw.
+   */
+  keepInstallation?: (slug: string, installation: GithubInstallation) => Promise<void>;
 }
 
 /** The token a stage's task reads: written now, or one this minter wrote before and still good (`reused`). */
@@ -168,7 +175,7 @@ export interface CloneTokenWritten {
 }
 
 /** What a stage's start needs: the token written where its task definition reads it, or nothing to do. */
-export type CloneTokenMinter = (job: Pick<StageJob, 'repo' | 'taskDefinition'>) => Promise<CloneTokenWritten | undefined>;
+export type CloneTokenMinter = (job: Pick<StageJob, 'repo' | 'taskDefinition' | 'githubInstallation'>) => Promise<CloneTokenWritten | undefined>;
 
 /** GitHub down or limiting: worth another try. Anything else (not installed, bad key) is not. */
 function retryableScmError(err: ScmApiError): boolean {
@@ -192,7 +199,7 @@ export function createCloneTokenMinter(options: CloneTokenMinterOptions): CloneT
     return work;
   };
 
-  async function mintAndWrite(job: Pick<StageJob, 'repo'>, parameter: string): Promise<CloneTokenWritten> {
+  async function mintAndWrite(job: Pick<StageJob, 'repo' | 'githubInstallation'>, parameter: string): Promise<CloneTokenWritten> {
     let credentials: CredentialsByHost;
     try {
       credentials = await options.credentials();
@@ -216,7 +223,9 @@ export function createCloneTokenMinter(options: CloneTokenMinterOptions): CloneT
     }
     let minted: { token: string; expiresAt: number };
     try {
-      minted = await tokens.mint({ appId: github.appId, privateKey: github.privateKey }, apiBase, job.repo, CLONE_PERMISSIONS);
+      // The job's installation (the planner read it on the repository's record): one call to GitHub.
+      const hint = installationHint(github.appId, job.repo, job.githubInstallation, options.keepInstallation);
+      minted = await tokens.mint({ appId: github.appId, privateKey: github.privateKey }, apiBase, job.repo, CLONE_PERMISSIONS, hint);
     } catch (err) {
       if (err instanceof ScmConfigError) throw new CloneTokenError(`clone token: ${err.message}`, false);
       if (err instanceof ScmApiError) throw new CloneTokenError(`clone token: ${err.message}`, retryableScmError(err));

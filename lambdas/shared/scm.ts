@@ -2,20 +2,25 @@
 // commit status. Dispatches on the repository's host; `local` reads a local repository.
 
 import type { RepoInfo, ScmKind } from '../../core/pipeline/context.js';
-import type { Build, Repository } from '../../core/builds/types.js';
+import type { Build, GithubInstallation, Repository } from '../../core/builds/types.js';
 import { fetchConfig } from '../../core/scm/fetch-config.js';
 import { postStatus } from '../../core/scm/post-status.js';
 import { repositoryRequestOf, sendApiRequest } from '../../core/scm/api-request.js';
 import { SCM_HOSTS } from '../../core/scm/hosts.js';
 import { buildCommitStatus } from '../../core/scm/commit-state.js';
 import { apiBaseOf, locateRepository, ScmConfigError } from '../../core/scm/locate.js';
-import { GithubAppTokens } from './github-app-tokens.js';
+import { GithubAppTokens, installationHint } from './github-app-tokens.js';
 import type { CommitStatus, Fetch, HookHost, ScmCredentials } from '../../core/scm/types.js';
 import type { CredentialsByHost } from './secrets.js';
 import { localRepoPath, readFileAtCommit } from './local-git.js';
 import type { GitHostOperation, SlipwayMetrics } from './observability/metrics.js';
 
-export type ScmRepo = Pick<RepoInfo, 'slug' | 'link' | 'httpUrl'> & { scm: ScmKind; visibility?: RepoInfo['visibility'] };
+export type ScmRepo = Pick<RepoInfo, 'slug' | 'link' | 'httpUrl'> & {
+  scm: ScmKind;
+  visibility?: RepoInfo['visibility'];
+  /** The GitHub App installation the repository's record holds (never a webhook's): a token is then one call. */
+  githubInstallation?: GithubInstallation;
+};
 
 export interface ScmAccess {
   /**
@@ -34,6 +39,12 @@ export interface ScmAccess {
    * Throws ScmConfigError for a host whose configuration cannot make the request.
    */
   probe(repo: ScmRepo & { scm: HookHost }): Promise<{ apiUrl: string; status: number; message: string } | { apiUrl: string; error: string }>;
+  /**
+   * The GitHub App installation this access last bought a token of the repository with (the
+   * record's id GitHub took, or the one GitHub named instead), without a call; undefined without
+   * a GitHub App or before a token. The planner puts it on the stage's jobs.
+   */
+  githubInstallation?(repo: ScmRepo): Promise<GithubInstallation | undefined>;
 }
 
 export interface ScmAccessOptions {
@@ -43,6 +54,11 @@ export interface ScmAccessOptions {
   onLocalStatus?: (repo: ScmRepo, sha: string, status: CommitStatus) => void;
   /** Counts the Git host calls that failed (GitHostErrors); not our configuration's errors. */
   metrics?: Pick<SlipwayMetrics, 'gitHostError'>;
+  /**
+   * Keeps the GitHub App installation GitHub's API named for a repository whose record held none,
+   * or one GitHub refused (the planner: on the repository's record). Should not throw.
+   */
+  keepInstallation?: (slug: string, installation: GithubInstallation) => Promise<void>;
 }
 
 export function createScmAccess(options: ScmAccessOptions): ScmAccess {
@@ -53,7 +69,8 @@ export function createScmAccess(options: ScmAccessOptions): ScmAccess {
     const creds = (await options.credentials())[repo.scm] ?? {};
     if (repo.scm !== 'github' || !creds.appId) return creds;
     if (!creds.privateKey) throw new ScmConfigError('scm: "github".appId is set but "github".privateKey (the App\'s PEM key) is not');
-    return { ...creds, token: await appTokens.token({ appId: creds.appId, privateKey: creds.privateKey }, apiBaseOf('github', creds), repo.slug) };
+    const app = { appId: creds.appId, privateKey: creds.privateKey };
+    return { ...creds, token: await appTokens.token(app, apiBaseOf('github', creds), repo.slug, installationHint(app.appId, repo.slug, repo.githubInstallation, options.keepInstallation)) };
   };
   /** A call to the host that throws (an HTTP error answer, or no answer at all) is counted, then rethrown. */
   const counted = async <T>(host: HookHost, operation: GitHostOperation, call: () => Promise<T>): Promise<T> => {
@@ -89,6 +106,13 @@ export function createScmAccess(options: ScmAccessOptions): ScmAccess {
       }
       const credentials = await credentialsFor({ ...repo, scm: repo.scm });
       await counted(repo.scm, 'post-status', () => postStatus(repo.scm as HookHost, credentials, repo, sha, status, fetchImpl));
+    },
+    async githubInstallation(repo) {
+      if (repo.scm !== 'github') return undefined;
+      const creds = (await options.credentials()).github ?? {};
+      if (!creds.appId) return undefined;
+      const id = appTokens.installationOf({ appId: creds.appId }, apiBaseOf('github', creds), repo.slug);
+      return id === undefined ? undefined : { appId: creds.appId, id };
     },
     async probe(repo) {
       const apiUrl = apiBaseOf(repo.scm, (await options.credentials())[repo.scm] ?? {});

@@ -189,6 +189,23 @@ describe('reading a step log from CloudWatch Logs', () => {
     expect(calls(name).slice(-2).every((r) => r.input.nextToken !== undefined)).toBe(true);
   });
 
+  it('a head read of a short log costs two calls (the first sends no token, so it cannot see the end); one when the caller allows one', async () => {
+    const name = stream(30);
+    const reader = cloudWatchLogReader(client(), GROUP);
+    const whole = await reader.read(name, headPosition(0), 1000);
+    expect(whole.events).toHaveLength(30);
+    expect(whole.atEnd).toBe(true);
+    expect(calls(name)).toHaveLength(2);
+    const one = await reader.read(name, headPosition(0), 1000, { maxCalls: 1 });
+    expect(one.events.map((e) => e.message)).toEqual(whole.events.map((e) => e.message));
+    // One call cannot tell the end: the caller reads the head again later, from the head.
+    expect(one.atEnd).toBe(false);
+    expect(calls(name)).toHaveLength(3);
+    // The reader's own bound stays the upper one.
+    await cloudWatchLogReader(client(), GROUP, { maxCalls: 1 }).read(name, headPosition(0), 1000, { maxCalls: 5 });
+    expect(calls(name)).toHaveLength(4);
+  });
+
   it('an offset without a token is skipped from the head, within the call budget, and resumes from where it got to', async () => {
     const name = stream(30_000);
     const reader = cloudWatchLogReader(client(), GROUP, { maxCalls: 2 });

@@ -108,6 +108,32 @@ describe.each([
     expect(await s.stages.markRunning(id, 1, { attempt: 0, taskArn: OTHER, capacity: 'FARGATE', startedAt: 6, cpu: 256 })).toBeNull();
   });
 
+  it('a start moves the waiting message into the timeline: the running stage no longer says it waits, and its end keeps the reason', async () => {
+    const s = make();
+    const id = await oneStage(s);
+    const waiting = 'waiting: no Fargate capacity or quota (RunTask on FARGATE: Capacity is unavailable at this time); retrying with back-off';
+    await s.stages.noteWaiting(id, 1, waiting);
+    expect((await s.store.getStage(id, 1))?.message).toBe(waiting);
+    const running = await s.stages.markRunning(id, 1, { attempt: 0, taskArn: TASK, capacity: 'FARGATE', startedAt: 5, cpu: 256, queuedBecause: waiting });
+    expect(running).toMatchObject({ status: 'running', timeline: { queuedBecause: waiting } });
+    expect(running?.message).toBeUndefined();
+    expect((await s.store.getStage(id, 1))?.message).toBeUndefined();
+    // The end's timeline carries it (apply-event.ts copies it), and its message is the outcome's.
+    const ended = await s.stages.applyEvent(id, 1, { taskArn: TASK, version: 2, attempt: 0, status: 'success', message: 'steps passed', finishedAt: 9, timeline: { queuedBecause: waiting, stoppedAt: 9 } });
+    expect(ended).toMatchObject({ message: 'steps passed', timeline: { queuedBecause: waiting, stoppedAt: 9 } });
+
+    // The task's own running event may claim the stage before RunTask's answer is recorded: it moves the message too.
+    const claimed = await oneStage(s);
+    await s.stages.noteWaiting(claimed, 1, waiting);
+    const byEvent = await s.stages.applyEvent(claimed, 1, { taskArn: TASK, version: 1, attempt: 0, status: 'running', startedAt: 5, queuedBecause: waiting });
+    expect(byEvent).toMatchObject({ status: 'running', timeline: { queuedBecause: waiting } });
+    expect(byEvent?.message).toBeUndefined();
+    // A start with nothing to say clears nothing it should keep, and writes no timeline.
+    const quiet = await oneStage(s);
+    const plain = await s.stages.markRunning(quiet, 1, { attempt: 0, taskArn: TASK, capacity: 'FARGATE', startedAt: 5, cpu: 256 });
+    expect(plain?.timeline).toBeUndefined();
+  });
+
   it("a Spot requeue applies once, forgets the task and its times, and refuses the old task's late events", async () => {
     const s = make();
     const id = await oneStage(s);
@@ -137,6 +163,26 @@ describe.each([
     const done = await oneStage(s, { segments: 2 });
     await s.stages.applyEvent(done, 1, { taskArn: TASK, version: 3, attempt: 0, status: 'failure' });
     expect(await s.stages.advanceSegment(done, 1, input)).toBeNull();
+  });
+
+  it("a split stage keeps each ended segment's timeline, in order; the next segment's starts empty, and a Spot requeue keeps them", async () => {
+    const s = make();
+    const id = await oneStage(s, { segments: 3 });
+    const segment = (n: number) => ({ segment: n, attempt: 0, queuedAt: n * 100, queuedBecause: `queued ${n}`, taskCreatedAt: n * 100 + 10, stoppedAt: n * 100 + 90 });
+    await s.stages.markRunning(id, 1, { attempt: 0, taskArn: TASK, capacity: 'FARGATE', startedAt: 5, cpu: 256, queuedBecause: 'queued 1' });
+    const second = await s.stages.advanceSegment(id, 1, { taskArn: TASK, version: 4, queuedAt: 200, segment: 2, message: 'segment 2 queued', attempt: 0, timeline: segment(1) });
+    expect(second?.segmentTimelines).toEqual([segment(1)]);
+    expect(second?.timeline).toBeUndefined();
+    await s.stages.markRunning(id, 1, { attempt: 0, taskArn: OTHER, capacity: 'FARGATE', startedAt: 205, cpu: 256, queuedBecause: 'segment 2 queued' });
+    // Segment 2 interrupted: it runs again, segment 1's timeline stays.
+    const requeued = await s.stages.requeue(id, 1, { taskArn: OTHER, version: 5, queuedAt: 250, message: 'interrupted', attempt: 0, segment: 2 });
+    expect(requeued?.segmentTimelines).toEqual([segment(1)]);
+    await s.stages.markRunning(id, 1, { attempt: 1, taskArn: TASK, capacity: 'FARGATE', startedAt: 260, cpu: 256 });
+    const third = await s.stages.advanceSegment(id, 1, { taskArn: TASK, version: 6, queuedAt: 300, segment: 3, message: 'segment 3 queued', attempt: 1, timeline: segment(2) });
+    expect(third?.segmentTimelines).toEqual([segment(1), segment(2)]);
+    // A refused advance appends nothing.
+    expect(await s.stages.advanceSegment(id, 1, { taskArn: TASK, version: 6, queuedAt: 300, segment: 3, message: 'again', attempt: 1, timeline: segment(9) })).toBeNull();
+    expect((await s.store.getStage(id, 1))?.segmentTimelines).toHaveLength(2);
   });
 
   it("a Spot requeue of a later segment keeps the stage's start (the pipeline timeout counts from the first segment's); of segment 1 it starts over", async () => {
@@ -209,6 +255,40 @@ describe.each([
     expect([skipped?.startedAt, skipped?.finishedAt]).toEqual([undefined, undefined]);
     const [read] = await s.store.listSteps(id, 1);
     expect([read?.startedAt, read?.finishedAt]).toEqual([undefined, undefined]);
+  });
+
+  it("what an agent's log showed of a step is written only while the stage runs that task and the step is no other task's, in one write", async () => {
+    const s = make();
+    const id = await oneStage(s);
+    // No task yet (waiting, or requeued: a requeue removes it), then another task: refused.
+    expect(await s.stages.updateStepOfTask(id, 1, 1, TASK, { status: 'running', startedAt: 7, taskArn: TASK }, ['pending'])).toBe(false);
+    await s.stages.applyEvent(id, 1, { taskArn: OTHER, version: 1, attempt: 0, status: 'running', startedAt: 5 });
+    expect(await s.stages.updateStepOfTask(id, 1, 1, TASK, { status: 'running', startedAt: 7, taskArn: TASK }, ['pending'])).toBe(false);
+    expect((await s.store.listSteps(id, 1))[0]).toMatchObject({ status: 'pending' });
+    // The stage's own task: written, under the status guard.
+    expect(await s.stages.updateStepOfTask(id, 1, 1, OTHER, { status: 'running', startedAt: 7, taskArn: OTHER }, ['pending'])).toBe(true);
+    expect((await s.store.listSteps(id, 1))[0]).toMatchObject({ status: 'running', startedAt: 7, taskArn: OTHER });
+    expect(await s.stages.updateStepOfTask(id, 1, 1, OTHER, { status: 'running', startedAt: 6 }, ['pending'])).toBe(false);
+    // A step recorded for another task than the stage's is not this read's to change.
+    await s.store.updateStep(id, 1, 1, { status: 'running', taskArn: TASK });
+    expect(await s.stages.updateStepOfTask(id, 1, 1, OTHER, { status: 'running', startedAt: 6 }, ['running'])).toBe(false);
+    expect((await s.store.listSteps(id, 1))[0]).toMatchObject({ startedAt: 7, taskArn: TASK });
+  });
+
+  it("a stage's first step start is the earliest it was given, from events and reads, and only for its task; a read time only for its task", async () => {
+    const s = make();
+    const id = await oneStage(s);
+    expect(await s.stages.noteFirstStepAt(id, 1, TASK, 9)).toBe(false);
+    await s.stages.applyEvent(id, 1, { taskArn: TASK, version: 1, attempt: 0, status: 'running', startedAt: 5, firstStepAt: 9 });
+    expect(await s.stages.applyEvent(id, 1, { taskArn: TASK, version: 2, attempt: 0, firstStepAt: 8 })).toMatchObject({ firstStepAt: 8, eventVersion: 2 });
+    expect(await s.stages.applyEvent(id, 1, { taskArn: TASK, version: 3, attempt: 0, firstStepAt: 10 })).toMatchObject({ firstStepAt: 8, eventVersion: 3 });
+    expect(await s.stages.noteFirstStepAt(id, 1, TASK, 8)).toBe(false);
+    expect(await s.stages.noteFirstStepAt(id, 1, OTHER, 6)).toBe(false);
+    expect(await s.stages.noteFirstStepAt(id, 1, TASK, 7)).toBe(true);
+    expect((await s.store.getStage(id, 1))?.firstStepAt).toBe(7);
+    expect(await s.stages.noteAgentRead(id, 1, OTHER, 20)).toBe(false);
+    expect(await s.stages.noteAgentRead(id, 1, TASK, 21)).toBe(true);
+    expect((await s.store.getStage(id, 1))?.agentReadAt).toBe(21);
   });
 
   it('a reset step is pending again, without what the last attempt recorded', async () => {

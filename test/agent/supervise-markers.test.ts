@@ -55,4 +55,24 @@ describe('supervise: steps that wait in their wrapper', () => {
     expect(lines).toContain(`slipway-agent: step build started at ${startedAt}`);
     expect(commandStartsFromAgentLog(lines.map((text) => ({ time: 0, text }))).get('build')).toBe(Date.parse(startedAt));
   });
+
+  it('a step whose commands started and ended within one poll says its start before its exit (the line the control plane reads while the stage runs)', async () => {
+    const stepsDir = mkdtempSync(join(tmpdir(), 'slipway-markers-'));
+    dirs.push(stepsDir);
+    const lines: string[] = [];
+    let rounds = 0;
+    // Between the first round and the next: its wait ends, its commands run and exit; the next round ends the supervision.
+    const between = async () => {
+      if (++rounds > 1) return;
+      marker(stepsDir, 'build');
+      writeFileSync(join(stepsDir, 'build', 'build.exit'), '0');
+    };
+    const result = await supervise({ steps: [build], metadataUri: undefined, stepsDir, pollMs: 1, signal: new AbortController().signal, reporter: new Reporter((l) => lines.push(l)), onStates: between });
+    expect(rounds).toBe(2);
+    expect(result.states['build']).toMatchObject({ phase: 'exited', exitCode: 0 });
+    const startedAt = (result.states['build'] as { startedAt?: string }).startedAt!;
+    expect(lines.indexOf(`slipway-agent: step build started at ${startedAt}`)).toBeGreaterThanOrEqual(0);
+    expect(lines.indexOf(`slipway-agent: step build started at ${startedAt}`)).toBeLessThan(lines.findIndex((l) => l.includes('step build exited with code 0')));
+    expect(commandStartsFromAgentLog(lines.map((text) => ({ time: 0, text }))).get('build')).toBe(Date.parse(startedAt));
+  });
 });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BuildDetailResponse, BuildListResponse, LogPageResponse, MetricsResponse, RepoActivationResponse, RepoListResponse, RepoUpdateResponse } from '../../core/builds/api.js';
 import { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
+import { DynamoStageStore } from '../../adapters/dynamodb/stage-store.js';
 import type { Build } from '../../core/builds/types.js';
 import { LogStore } from '../../local/ecs/logs.js';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
@@ -43,6 +44,7 @@ beforeAll(async () => {
   for (let n = 1; n <= 5; n++) await seedBuild(store, { repo: 'acme/web', number: n, createdAt: NOW - (40 - n) * 3_600_000 - 1800_000 });
   deps = {
     store,
+    stages: new DynamoStageStore(db.doc, db.tableName),
     listRepositories: (page) => store.listRepositories(page),
     recentRecords: recentRecordsReader(db.doc, db.tableName),
     logs: localLogReader(logsDir, GROUP),
@@ -232,6 +234,43 @@ describe('repositories, builds, metrics', () => {
     const wrong = await call('DELETE', '/api/builds');
     expect(wrong.status).toBe(405);
     expect(wrong.headers.allow).toBe('GET');
+  });
+});
+
+describe('where each stage\'s time went', () => {
+  it('returns the phases of each ended stage from the push (control plane), with why it was queued; a build stored before either was kept still has its phases', async () => {
+    const T = NOW - 3_600_000;
+    const because = 'waiting: no Fargate capacity or quota (RunTask on FARGATE: Capacity is unavailable at this time); retrying with back-off';
+    // Queued at +100 ms (seedBuild); the task created at 1.5 s, pulled 2–9 s, the agent ready at 2.9 s; its second step (after the clone) runs 13–22 s (seedBuild).
+    const timeline = { queuedBecause: because, taskCreatedAt: T + 1500, pullStartedAt: T + 2000, pullStoppedAt: T + 9000, agentStartedAt: T + 2500, clonedAt: T + 2600, readyAt: T + 2900, stoppingAt: T + 59_000, stoppedAt: T + 60_000 };
+    const stages = [
+      { name: 'test', timeline, steps: [{ name: 'clone', kind: 'clone' as const }, { name: 'unit' }] },
+      { name: 'deploy', dependsOn: ['test'], timeline: { taskCreatedAt: T + 1500, stoppedAt: T + 60_000 }, steps: [{ name: 'ship' }] },
+      { name: 'lint', status: 'running' as const, steps: [{ name: 'eslint' }] },
+    ];
+    await seedBuild(store, { repo: 'acme/phases', number: 1, createdAt: T, receivedAt: T - 1200, status: 'running', stages });
+    const build = (await call('GET', '/api/repos/acme/phases/builds/1')).body as BuildDetailResponse;
+    expect(build.receivedAt).toBe(T - 1200);
+    const [first, dependent, running] = build.stages;
+    expect(first!.phases!.map((p) => [p.name, p.from - T, p.to - T])).toEqual([
+      ['control plane', -1200, 100],
+      ['queued', 100, 1500],
+      ['provisioning', 1500, 2000],
+      ['pulls', 2000, 9000],
+      ['clone', 2500, 2600],
+      ['services ready', 2600, 2900],
+      ['first step', 2900, 13_000],
+      ['steps', 13_000, 22_000],
+      ['teardown', 22_000, 60_000],
+    ]);
+    expect(first!.phases![1]!.note).toBe(because);
+    // A stage queued when its dependency ended: its time starts there, not at the push.
+    expect(dependent!.phases!.map((p) => p.name)).toEqual(['queued', 'steps', 'teardown']);
+    expect(running).not.toHaveProperty('phases');
+
+    await seedBuild(store, { repo: 'acme/phases', number: 2, createdAt: T, stages: [{ name: 'test', timeline: { taskCreatedAt: T + 1500, stoppedAt: T + 60_000 }, steps: [{ name: 'unit' }] }] });
+    const old = (await call('GET', '/api/repos/acme/phases/builds/2')).body as BuildDetailResponse;
+    expect(old.stages[0]!.phases).toEqual([{ name: 'queued', from: T + 100, to: T + 1500 }, { name: 'steps', from: T + 3000, to: T + 12_000 }, { name: 'teardown', from: T + 12_000, to: T + 60_000 }]);
   });
 });
 
@@ -555,6 +594,36 @@ describe('repository activation', () => {
     now = NOW;
   });
 
+  it("activates with the pull-through cache on unless pullThroughCache=false, turns it off and on in place, logs each change and lists it (repo list --json)", async () => {
+    const logged: { message: string; fields: Record<string, unknown> }[] = [];
+    const withLog = (): Partial<ApiDeps> => ({ ...activation(), log: (message: string, fields: Record<string, unknown> = {}) => void logged.push({ message, fields }) });
+    expect(((await call('POST', '/api/repos/activate?repo=acme/cache-on&host=github', withLog())).body as RepoActivationResponse).repo).toMatchObject({ pullThroughCache: true });
+    const out = await call('POST', '/api/repos/activate?repo=acme/cache-out&host=github&pullThroughCache=false', withLog());
+    expect(out.status).toBe(201);
+    expect((out.body as RepoActivationResponse).repo).toMatchObject({ pullThroughCache: false });
+    expect(await call('POST', '/api/repos/activate?repo=acme/cache-bad&host=github&pullThroughCache=no', withLog())).toMatchObject({ status: 400, body: { error: 'api: pullThroughCache="no" must be true or false' } });
+    expect(await store.getRepository('acme/cache-bad')).toBeNull();
+
+    await store.nextBuildNumber('acme/cache-on');
+    const off = await call('POST', '/api/repos/update?repo=acme/cache-on&pullThroughCache=false', withLog());
+    expect(off.status).toBe(200);
+    expect((off.body as RepoUpdateResponse).changes).toEqual([{ setting: 'pullThroughCache', from: true, to: false }]);
+    expect(await store.getRepository('acme/cache-on')).toMatchObject({ pullThroughCache: false, trusted: false, counter: 1, active: true });
+    expect(logged.find((l) => l.message === 'repository settings changed')?.fields).toEqual({ repo: 'acme/cache-on', changes: [{ setting: 'pullThroughCache', from: true, to: false }] });
+    const on = (await call('POST', '/api/repos/update?repo=acme/cache-on&pullThroughCache=true&capacity=warm', withLog())).body as RepoUpdateResponse;
+    expect(on.changes).toEqual([{ setting: 'capacity', to: 'warm' }, { setting: 'pullThroughCache', from: false, to: true }]);
+    expect(await call('POST', '/api/repos/update?repo=acme/cache-on&pullThroughCache=off', withLog())).toMatchObject({ status: 400, body: { error: 'api: pullThroughCache="off" must be true or false' } });
+
+    // A record written before the setting existed (none on it) reads as on: its change says so.
+    await store.ensureRepository({ slug: 'acme/cache-old', scm: 'github', httpUrl: 'https://github.com/acme/cache-old.git', link: 'https://github.com/acme/cache-old', defaultBranch: 'main', private: true });
+    const old = (await call('POST', '/api/repos/update?repo=acme/cache-old&pullThroughCache=false', withLog())).body as RepoUpdateResponse;
+    expect(old.changes).toEqual([{ setting: 'pullThroughCache', from: true, to: false }]);
+
+    const listed = ((await call('GET', '/api/repos')).body as RepoListResponse).repos;
+    expect(listed.find((r) => r.slug === 'acme/cache-on')).toMatchObject({ pullThroughCache: true, capacity: 'warm' });
+    expect(listed.find((r) => r.slug === 'acme/cache-out')).toMatchObject({ pullThroughCache: false });
+  });
+
   it('refuses an update of an unknown, removed or local repository, of nothing, of an unknown setting or a bad value; as the other routes, behind the token', async () => {
     const update = (query: string, extra: Partial<ApiDeps> = activation()) => call('POST', `/api/repos/update?${query}`, extra);
     const unknown = await update('repo=acme/nobody&trusted=true');
@@ -566,7 +635,7 @@ describe('repository activation', () => {
     await store.activateRepository({ slug: 'local/dir', scm: 'local', visibility: 'public', activatedAt: NOW, httpUrl: 'file:///x', link: 'file:///x', trusted: true });
     expect(await update('repo=local/dir&trusted=false')).toMatchObject({ status: 409, body: { error: expect.stringMatching(/local directory \(slipway run\), activated again by each run/) } });
     await call('POST', '/api/repos/activate?repo=acme/strict&host=github', activation());
-    expect(await update('repo=acme/strict')).toMatchObject({ status: 400, body: { error: 'api: name a setting to change: trusted=, capacity=, visibility=' } });
+    expect(await update('repo=acme/strict')).toMatchObject({ status: 400, body: { error: 'api: name a setting to change: trusted=, capacity=, visibility=, pullThroughCache=' } });
     // A misspelt setting is refused, never ignored as if it had applied.
     expect(await update('repo=acme/strict&trust=true')).toMatchObject({ status: 400, body: { error: expect.stringMatching(/^api: unknown parameter "trust"/) } });
     expect(await update('repo=acme/strict&trusted=yes')).toMatchObject({ status: 400, body: { error: 'api: trusted="yes" must be true or false' } });

@@ -3,6 +3,7 @@
 
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { recentRecordsReader } from '../../adapters/dynamodb/recent-records.js';
+import { DynamoStageStore } from '../../adapters/dynamodb/stage-store.js';
 import type { DynamoBuildStore } from '../../adapters/dynamodb/store.js';
 import type { LogReader } from '../../core/logs/log-reader.js';
 import type { ApiDeps } from '../../lambdas/api/router.js';
@@ -16,8 +17,10 @@ export interface SeedBuild {
   /** The commit message (default `change N`). */
   message?: string;
   createdAt: number;
+  /** When its webhook arrived (Build.receivedAt); absent as on builds stored before it was kept. */
+  receivedAt?: number;
   /** Stage names in order; each gets the steps listed. */
-  stages?: { name: string; status?: Stage['status']; taskArn?: string; serviceTaskArn?: string; dependsOn?: string[]; notes?: string[]; steps: { name: string; status?: StepRecord['status']; kind?: StepRecord['kind']; taskArn?: string }[] }[];
+  stages?: { name: string; status?: Stage['status']; taskArn?: string; serviceTaskArn?: string; dependsOn?: string[]; notes?: string[]; timeline?: Stage['timeline']; steps: { name: string; status?: StepRecord['status']; kind?: StepRecord['kind']; taskArn?: string }[] }[];
 }
 
 export async function seedBuild(store: DynamoBuildStore, seed: SeedBuild): Promise<Build> {
@@ -40,6 +43,7 @@ export async function seedBuild(store: DynamoBuildStore, seed: SeedBuild): Promi
     deliveryId: `seed-${id}`,
     fork: false,
     createdAt: seed.createdAt,
+    ...(seed.receivedAt !== undefined ? { receivedAt: seed.receivedAt } : {}),
     ...(status !== 'pending' ? { startedAt: seed.createdAt + 1000 } : {}),
     ...(finished ? { finishedAt: seed.createdAt + 61_000 } : {}),
   };
@@ -63,6 +67,7 @@ export async function seedBuild(store: DynamoBuildStore, seed: SeedBuild): Promi
       ...(stageStatus === 'pending' && s.taskArn !== undefined ? { taskArn: s.taskArn } : {}),
       ...(stageFinished ? { finishedAt: seed.createdAt + 60_000 } : {}),
       ...(s.notes ? { notes: s.notes } : {}),
+      ...(s.timeline ? { timeline: s.timeline } : {}),
       ...(s.serviceTaskArn ? { serviceTaskArn: s.serviceTaskArn, segments: 2 } : {}),
     });
     for (const [j, st] of s.steps.entries()) {
@@ -97,6 +102,7 @@ export async function seedBuild(store: DynamoBuildStore, seed: SeedBuild): Promi
 export function seededApiDeps(store: DynamoBuildStore, table: { doc: DynamoDBDocumentClient; tableName: string }, logs: LogReader, changes: Partial<ApiDeps> = {}): ApiDeps {
   return {
     store,
+    stages: new DynamoStageStore(table.doc, table.tableName),
     listRepositories: (page) => store.listRepositories(page),
     recentRecords: recentRecordsReader(table.doc, table.tableName),
     logs,

@@ -3,9 +3,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { ContainerDefinition } from '../../core/pipeline/ecs-task.js';
+import { gitHostFirstPush } from '../../bench/lib/git-host-calls.js';
+import { GIT_HOST_PATH_INSTANCE_ONLY } from '../../bench/lib/start-model.js';
 import { pendingStatusOnPath } from '../../bench/lib/control-plane-path.js';
 import { gitHostPath } from '../../bench/lib/git-host-calls.js';
-import { compiledContainers, compiledSplit, startBounds, startLadder } from '../../bench/lib/start-ladder.js';
+import { compiledContainers, compiledSplit, deploymentStart, startBounds, startLadder } from '../../bench/lib/start-ladder.js';
+import { DEFAULT_SETTINGS } from '../../lib/config.js';
+import { START_P50_SECONDS } from '../../core/doctor/docker-hub-cache.js';
 import { BOUNDS, TASK } from '../../bench/lib/start-measurements.js';
 import {
   coldShareOf, GIT_HOST_PATH_BEFORE, registryOf, repositoryName, sampleSplitStart, sampleTaskStart, serviceTaskShape, sharedPulls, splitStartFigures, startFigures, startShape, TODAY_CONTROL_PLANE,
@@ -139,14 +143,65 @@ describe("the control plane's profile is read from the planner's code", () => {
   });
 });
 
+// The ladder's headline rows assume the opt-ins; a deployment at lib/config.ts's DEFAULT_SETTINGS
+// has no Docker Hub rule (it needs a credentials secret: lib/pull-through-cache.ts), no SOCI
+// copies and no keepWarm.
+describe('a deployment left at its defaults', () => {
+  const measured = { statusOnPath: false, gitHost: GIT_HOST };
+  const ladder = startLadder(yaml, today, measured, RUNS);
+  const defaults = deploymentStart(yaml, measured, DEFAULT_SETTINGS, RUNS);
+  const row = (prefix: string) => ladder.find((e) => e.name.startsWith(prefix))!;
+
+  it('is named by what the defaults leave off, and pulls node and postgres from Docker Hub as written', () => {
+    expect(defaults.name).toBe('a deployment left at its defaults (no Docker Hub secret, SOCI off, keepWarm off)');
+    const images = Object.fromEntries(defaults.containerDefinitions.map((c) => [c.name, c.image]));
+    expect({ db: images.db, test: images.test }).toEqual({ db: 'postgres:16', test: 'node:20' });
+    expect(startShape(defaults.containerDefinitions).containers.map((c) => [c.name, c.registry])).toEqual([
+      ['slipway-agent', 'ecr'],
+      ['db', 'docker-hub'],
+      ['test', 'docker-hub'],
+    ]);
+    expect(defaults.profile.coldShare).toEqual(TODAY_CONTROL_PLANE.coldShare);
+  });
+  it('starts sooner than today but later than the rows that assume the Docker Hub rule', () => {
+    expect(defaults.figures.p50).toBeLessThan(ladder[0]!.figures.p50);
+    expect(defaults.figures.p50).toBeGreaterThan(row('+ App installation ids kept').figures.p50 + 10);
+  });
+  it('with the opt-ins given, it is the ladder row that assumes them (the same task definitions and profile)', () => {
+    const secret = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/docker-hub-AbCdEf';
+    const withSecret = deploymentStart(yaml, measured, { ...DEFAULT_SETTINGS, dockerHubCredentialsSecretArn: secret }, RUNS);
+    expect(withSecret.name).toBe('a deployment with these settings (Docker Hub secret, SOCI off, keepWarm off)');
+    expect(withSecret.containerDefinitions).toEqual(row('+ App installation ids kept').containerDefinitions);
+    expect(withSecret.figures).toEqual(row('+ App installation ids kept').figures);
+    const all = deploymentStart(yaml, measured, { ...DEFAULT_SETTINGS, dockerHubCredentialsSecretArn: secret, sociReleaseSha256: 'a'.repeat(64), keepWarm: true }, RUNS);
+    expect(all.figures).toEqual(row('+ SOCI copies').figures);
+  });
+  it("the figures `slipway doctor` quotes without the Docker Hub rule are the bench's (its 20 000 runs)", () => {
+    const secret = { ...DEFAULT_SETTINGS, dockerHubCredentialsSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/docker-hub-AbCdEf' };
+    const p50 = (settings: typeof DEFAULT_SETTINGS) => Number(deploymentStart(yaml, measured, settings).figures.p50.toFixed(1));
+    expect({ withoutDockerHubRule: p50(DEFAULT_SETTINGS), withDockerHubRule: p50(secret) }).toEqual(START_P50_SECONDS);
+  });
+});
+
 // GitHub: an installation token expires an hour after it is minted
 // (https://docs.github.com/en/rest/apps/apps#create-an-installation-access-token-for-an-app);
 // ECS reads a task's secrets when it starts it
 // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-ssm-paramstore.html).
 describe("the Git host calls on the path are read from the planner's and the autoscaler's code", () => {
-  it('a new instance waits for the installation, the token and the file (planner) and for the installation and the token, then the write (autoscaler)', () => {
-    expect(GIT_HOST.planner.cold).toBe(3);
-    expect(GIT_HOST.autoscaler.cold).toEqual({ gitHost: 2, ssmWrites: 1 });
+  it("a new instance, for a repository that built before, waits for the token (bought with the installation id on the repository's record) and the file (planner), and for the token, then the write (autoscaler)", () => {
+    expect(GIT_HOST.planner.cold).toBe(2);
+    expect(GIT_HOST.autoscaler.cold).toEqual({ gitHost: 1, ssmWrites: 1 });
+  });
+  it("a repository's first push, with nothing kept yet: the installation, the token and the file (planner); the token, with the id the planner put on the job, then the write (autoscaler)", async () => {
+    expect(await gitHostFirstPush()).toEqual({ planner: 3, autoscaler: { gitHost: 1, ssmWrites: 1 } });
+  });
+  it('a new instance needs fewer calls than with the installation id kept in each instance only; no state needs more', () => {
+    expect(GIT_HOST.planner.cold).toBeLessThan(GIT_HOST_PATH_INSTANCE_ONLY.planner.cold);
+    expect(GIT_HOST.autoscaler.cold.gitHost).toBeLessThan(GIT_HOST_PATH_INSTANCE_ONLY.autoscaler.cold.gitHost);
+    for (const state of ['cold', 'warm', 'refreshed'] as const) {
+      expect(GIT_HOST.planner[state]).toBeLessThanOrEqual(GIT_HOST_PATH_INSTANCE_ONLY.planner[state]);
+      expect(GIT_HOST.autoscaler[state].gitHost).toBeLessThanOrEqual(GIT_HOST_PATH_INSTANCE_ONLY.autoscaler[state].gitHost);
+    }
   });
   it('a warm instance within its tokens\' life: the file alone; the clone token of its last start used again, without GitHub or SSM', () => {
     expect(GIT_HOST.planner.warm).toBe(1);
@@ -171,6 +226,8 @@ describe("the Git host calls on the path are read from the planner's and the aut
     const before = at(now, '+ pending status');
     expect(row.profile.gitHost).toBe(GIT_HOST);
     expect(row.figures.stageP50['control plane']).toBeLessThan(before.figures.stageP50['control plane'] - 0.2);
+    // The ids on the repository record: a shorter control plane than with them kept in each instance only.
+    expect(row.figures.stageP50['control plane']).toBeLessThan(at(rows(GIT_HOST_PATH_INSTANCE_ONLY), '+ App installation ids kept').figures.stageP50['control plane']);
     const unchanged = rows(GIT_HOST_PATH_BEFORE);
     expect(at(unchanged, '+ App installation ids kept').figures).toEqual(at(unchanged, '+ pending status').figures);
   });

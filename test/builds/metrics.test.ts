@@ -132,3 +132,39 @@ describe('computeMetrics: p50/p95 per phase', () => {
     expect(repo.phases?.teardown).toEqual({ p50: 2000, p95: 2000, count: 2 });
   });
 });
+
+describe('computeMetrics: from the push', () => {
+  /** A build received 2 s before it was created, whose first stage was ready at 10 s and ran its first step's commands at `first` s. */
+  const pushed = (number: number, first: number, extra: Partial<Stage> = {}) => {
+    const b = { ...build('acme/api', number, 'success', NOW - 5000 + number, 60_000), receivedAt: NOW - 7000 + number };
+    const s: Stage = { ...stage(b, 1000), ...extra, timeline: { taskCreatedAt: b.createdAt + 1000, readyAt: b.createdAt + 10_000, firstStepAt: b.createdAt + first * 1000, lastStepAt: b.createdAt + 40_000 } };
+    return { b, s };
+  };
+
+  it('gives push → first step per build, and the control plane phase (receipt → queued) of the stages that start with it', () => {
+    const runs = [pushed(1, 10), pushed(2, 11), pushed(3, 15)];
+    const repo = computeMetrics(runs.map((r) => r.b), runs.map((r) => r.s), 1, NOW).repos[0]!;
+    // 2 s before the build plus 10, 11 and 15 s to the first step.
+    expect(repo.pushToFirstStep).toEqual({ p50: 13_000, p95: 17_000, count: 3 });
+    expect(repo.phases?.['control plane']).toEqual({ p50: 2000, p95: 2000, count: 3 });
+  });
+
+  it('a build counts once, by its earliest first step; dependent stages and Spot retries count neither the push nor the control plane', () => {
+    const a = pushed(1, 12);
+    const second: Stage = { ...a.s, number: 2, timeline: { ...a.s.timeline, firstStepAt: a.b.createdAt + 11_000 } };
+    const dependent: Stage = { ...a.s, number: 3, dependsOn: ['default'], timeline: { ...a.s.timeline, firstStepAt: a.b.createdAt + 10_000 } };
+    const retried = pushed(2, 10, { attempts: 2 });
+    const repo = computeMetrics([a.b, retried.b], [a.s, second, dependent, retried.s], 1, NOW).repos[0]!;
+    expect(repo.pushToFirstStep).toEqual({ p50: 13_000, p95: 13_000, count: 1 });
+    expect(repo.phases?.['control plane']?.count).toBe(2);
+  });
+
+  it('builds stored before the receipt time was kept give no push → first step and no control plane phase', () => {
+    const { b, s } = pushed(1, 10);
+    const { receivedAt: _r, ...old } = b;
+    const repo = computeMetrics([old], [s], 1, NOW).repos[0]!;
+    expect(repo.pushToFirstStep).toBeUndefined();
+    expect(repo.phases?.['control plane']).toBeUndefined();
+    expect(repo.phases?.queued).toEqual({ p50: 1000, p95: 1000, count: 1 });
+  });
+});

@@ -397,9 +397,31 @@ describe('slipway repo', () => {
     expect(again.body.ignored).toBeUndefined();
   });
 
+  it('add --no-pull-through-cache and update --pull-through-cache|--no-pull-through-cache keep the opt-out on the repository; list --json shows it', async () => {
+    const out = await cli('repo', 'add', 'octo/cache-out', '--host', 'github', '--no-pull-through-cache');
+    expect(out.code).toBe(0);
+    expect(out.out).toMatch(/^Activated github repository octo\/cache-out \(private: cloned with the github clone token; images pulled as written, not through the pull-through cache\)\.$/m);
+    const on = JSON.parse((await cli('repo', 'add', 'octo/cache-on', '--host', 'github', '--json')).out);
+    expect(on.repo).toMatchObject({ pullThroughCache: true });
+    const off = await cli('repo', 'update', 'octo/cache-on', '--no-pull-through-cache');
+    expect(off).toMatchObject({ code: 0, err: '' });
+    expect(off.out).toBe([
+      'Updated octo/cache-on:',
+      '  pullThroughCache  true → false',
+      'Builds planned from now on use these settings (a restart too); builds already planned keep theirs.',
+    ].join('\n'));
+    const back = JSON.parse((await cli('repo', 'update', 'octo/cache-out', '--pull-through-cache', '--json')).out);
+    expect(back.changes).toEqual([{ setting: 'pullThroughCache', from: false, to: true }]);
+    const listed = JSON.parse((await cli('repo', 'list', '--json')).out).repos as { slug: string; pullThroughCache?: boolean }[];
+    expect(listed.filter((r) => r.slug.startsWith('octo/cache-')).map((r) => [r.slug, r.pullThroughCache])).toEqual([['octo/cache-on', false], ['octo/cache-out', true]]);
+    expect((await cli('repo', 'update', 'octo/cache-on', '--pull-through-cache', '--no-pull-through-cache')).err).toMatch(/^slipway repo: --pull-through-cache and --no-pull-through-cache contradict each other/);
+    expect((await cli('repo', 'add', 'octo/cache-y', '--host', 'github', '--pull-through-cache')).err).toMatch(/^slipway repo: --pull-through-cache belongs to update \(add uses the cache unless --no-pull-through-cache\)/);
+    expect((await cli('repo', 'rm', 'octo/cache-on', '--no-pull-through-cache')).code).toBe(2);
+  });
+
   it('update says what is wrong: an unknown repository, nothing to change, contradictions, a host', async () => {
     expect(await cli('repo', 'update', 'octo/nobody', '--trusted')).toMatchObject({ code: 1, err: 'slipway repo: api: repository octo/nobody is not activated; activate it with: slipway repo add octo/nobody --host HOST' });
-    expect((await cli('repo', 'update', 'octo/upd')).err).toMatch(/^slipway repo: update needs a setting to change: --trusted, --no-trusted, --capacity or --visibility/);
+    expect((await cli('repo', 'update', 'octo/upd')).err).toMatch(/^slipway repo: update needs a setting to change: --trusted, --no-trusted, --capacity, --visibility, --pull-through-cache or --no-pull-through-cache/);
     expect((await cli('repo', 'update', 'octo/upd', '--trusted', '--no-trusted')).err).toMatch(/^slipway repo: --trusted and --no-trusted contradict each other/);
     expect((await cli('repo', 'update', 'octo/upd', '--host', 'gitlab')).err).toMatch(/^slipway repo: update cannot move a repository to another host: slipway repo rm octo\/upd, then slipway repo add octo\/upd --host gitlab/);
     expect((await cli('repo', 'add', 'octo/y', '--host', 'github', '--no-trusted')).code).toBe(2);

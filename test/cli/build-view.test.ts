@@ -49,6 +49,37 @@ describe('slipway build: where a stage\'s time went', () => {
     // A stage still running has no timeline yet.
     expect(formatBuild(build, 0)).not.toContain('timeline:');
   });
+
+  it('starts at the push (control plane) and says why it was queued, beside the queued phase', () => {
+    const s = 1000;
+    const because = 'waiting: no Fargate capacity or quota (RunTask on FARGATE: Capacity is\nunavailable at this time); retrying with back-off';
+    const stage = {
+      ...base, attempts: 1, number: 1, name: 'test', status: 'success' as const, queuedAt: 0, finishedAt: 100 * s,
+      timeline: { queuedBecause: because, taskCreatedAt: 7 * s, pullStartedAt: 11 * s, pullStoppedAt: 40 * s, stoppedAt: 100 * s },
+      steps: [],
+    };
+    const pushed: BuildDetail = { ...build, receivedAt: -1500, stages: [stage] };
+    const line = formatBuild(pushed, 0).split('\n').find((l) => l.startsWith('    timeline: '));
+    expect(line).toBe('    timeline: control plane 1.5s, queued 7.0s (waiting: no Fargate capacity or quota (RunTask on FARGATE: Capacity is unavailable at this time); retrying with back-off), provisioning 4.0s, pulls 29s');
+    // A stage that waited for another one was queued when that one ended: no control plane phase.
+    expect(formatBuild({ ...pushed, stages: [{ ...stage, dependsOn: ['build'] }] }, 0)).toContain('    timeline: queued 7.0s (waiting:');
+  });
+});
+
+describe("slipway build: a split stage's time", () => {
+  it('prints one timeline line per segment, in order, each from its own queueing', () => {
+    const s = 1000;
+    const stage = {
+      ...base, attempts: 1, number: 1, name: 'big', status: 'success' as const, queuedAt: 20 * s, finishedAt: 40 * s, segments: 2, segment: 2, steps: [],
+      segmentTimelines: [{ segment: 1, attempt: 0, queuedAt: 0, taskCreatedAt: 2 * s, pullStartedAt: 3 * s, pullStoppedAt: 5 * s, stoppedAt: 19 * s }],
+      timeline: { segment: 2, attempt: 0, queuedAt: 20 * s, queuedBecause: 'segment 1 of 2 ended (steps-passed); segment 2 is queued', taskCreatedAt: 21 * s, stoppedAt: 40 * s },
+    };
+    const lines = formatBuild({ ...build, receivedAt: -s, stages: [stage] }, 0).split('\n').filter((l) => l.includes('timeline'));
+    expect(lines).toEqual([
+      '    timeline, segment 1: control plane 1.0s, queued 2.0s, provisioning 1.0s, pulls 2.0s',
+      '    timeline, segment 2: queued 1.0s (segment 1 of 2 ended (steps-passed); segment 2 is queued)',
+    ]);
+  });
 });
 
 describe('slipway build: a skipped step', () => {

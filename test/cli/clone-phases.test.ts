@@ -43,8 +43,20 @@ describe('agentPhases', () => {
     expect(firstStepStart([ended, plugin, { ...plugin, number: 3, whenStatus: 'failure', startedAt: T + 2200 }])).toBe(T + 16_000);
   });
 
-  it('no "steps start" when the steps started with the task: the clone record then ends when a step passes', () => {
+  it('no "steps start" from the clone record\'s end when the steps started with the task: it then ends when a step passes', () => {
     expect(agentPhases(clone, AGENT_LOG, true)?.map((p) => p.name)).toEqual(['agent start', 'clone', 'services ready']);
+  });
+
+  it('"steps start" runs to the first commands\' start of steps that waited in their wrapper for the setup, not their containers\' start', () => {
+    const ended = { ...clone, finishedAt: T + 2380 };
+    // Its container started with the task; its commands 64 ms after `ready:` (its record's start, step-times.ts).
+    const waited: StepRecord = { ...clone, number: 2, name: 'test', container: 'test', kind: 'step', afterSetup: true, startedAt: T + 3464, finishedAt: T + 15_400 };
+    const first = firstStepStart([ended, waited]);
+    expect(first).toBe(T + 3464);
+    expect(agentPhases(ended, AGENT_LOG, true, first)?.find((p) => p.name === 'steps start')).toEqual({ name: 'steps start', ms: 64 });
+    // A record from before steps started at their commands holds its container's start: its commands ran from `ready:` on.
+    const older = { ...waited, startedAt: T + 300 };
+    expect(agentPhases(ended, AGENT_LOG, true, firstStepStart([ended, older]))?.find((p) => p.name === 'steps start')).toEqual({ name: 'steps start', ms: 0 });
   });
 
   it('a disabled clone takes no time; a clone that did not end (failed, or not logged yet) has no phases', () => {
@@ -102,10 +114,11 @@ describe('slipway run shows the clone as its own phase', () => {
     expect(err).toEqual([]);
     expect(code).toBe(0);
     const progress = out.find((l) => /^ {2}✓ clone success/.test(l)) ?? '';
-    // Its steps start with the task (afterSetup): no "steps start" wait to show.
-    const m = /^ {2}✓ clone success in (\d+(?:\.\d+)?)s \(agent start [\d.]+s, services ready [\d.]+s\)$/.exec(progress);
+    // Its step starts with the task (afterSetup): "steps start" runs to its commands' start, once known
+    // (the progress line is printed when the clone ends, maybe before; the summary after the stage's end).
+    const m = /^ {2}✓ clone success in (\d+(?:\.\d+)?)s \(agent start [\d.]+s, services ready [\d.]+s(, steps start [\d.]+s)?\)$/.exec(progress);
     expect(m, progress).not.toBeNull();
     const row = out.join('\n').split('\n').find((l) => /^1\.1 +clone /.test(l)) ?? '';
-    expect(row).toMatch(/^1\.1 +clone +success +[\d.]+s +agent start [\d.]+s, services ready [\d.]+s$/);
+    expect(row).toMatch(/^1\.1 +clone +success +[\d.]+s +agent start [\d.]+s, services ready [\d.]+s, steps start [\d.]+s$/);
   });
 });

@@ -79,8 +79,9 @@ describe('slipway run with a local server up', () => {
     expect(run.out).toContain('[hello] on feature/login at ');
     expect(run.out).toContain('[hello] not committed yet');
     expect(run.out).toMatch(/slipway build 1 --repo local\/slipway-work-\w+/);
-    // As on a private stack, the clone's progress line gives its own time and its span's other phases (read through the API).
-    expect(run.out).toMatch(/^ {2}✓ clone success in [\d.]+s \(agent start [\d.]+s, services ready [\d.]+s\)$/m);
+    // As on a private stack, the clone's progress line gives its own time and its span's other phases (read through the API;
+    // "steps start" once the first step's commands' start is known when the line is printed: cli/agent-phases.ts).
+    expect(run.out).toMatch(/^ {2}✓ clone success in [\d.]+s \(agent start [\d.]+s, services ready [\d.]+s(, steps start [\d.]+s)?\)$/m);
 
     // The server has it: the builds list (of the CLI) shows the branch and the commit on top of HEAD.
     const slug = /as (local\/\S+)@/.exec(run.out)![1]!;

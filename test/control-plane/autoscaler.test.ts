@@ -81,7 +81,10 @@ beforeAll(async () => {
     metrics: {
       buildStarted: () => void counted.push({ metric: 'BuildsStarted', value: 1 }),
       buildFinished: (status) => void counted.push({ metric: 'BuildsFinished', value: status }),
-      stageStarted: (times) => void counted.push({ metric: 'QueueWait', value: times.queueWaitMs }),
+      stageStarted: (times) => {
+        counted.push({ metric: 'QueueWait', value: times.queueWaitMs });
+        if (times.webhookToRunTaskMs !== undefined) counted.push({ metric: 'WebhookToRunTask', value: times.webhookToRunTaskMs });
+      },
       runTaskFailure: (reason) => void counted.push({ metric: 'RunTaskFailures', value: reason }),
       gitHostError: (host, operation) => void counted.push({ metric: 'GitHostErrors', value: `${host} ${operation}` }),
       sociJobExpired: () => void counted.push({ metric: 'SociJobsExpired', value: 1 }),
@@ -171,6 +174,13 @@ describe('autoscaler + task-events on the local stand-ins', () => {
       expect(counted).toContainEqual({ metric: 'QueueWait', value: line?.fields.queueWaitMs });
     }
     expect(counted).toContainEqual({ metric: 'BuildsFinished', value: 'success' });
+    // Webhook → RunTask is the first stage's only (README, Logs and metrics): the dependent stage's
+    // job carries the build's receipt time too, but it was queued when its dependency ended.
+    const starts = [1, 2].map((n) => logged.find((l) => l.message === 'stage started' && l.fields.stageId === `${build.id}/${n}`)!.fields);
+    expect(starts[0]!.webhookToRunTaskMs).toEqual(expect.any(Number));
+    expect(starts[1]!.webhookToRunTaskMs).toBeUndefined();
+    expect(counted).toContainEqual({ metric: 'WebhookToRunTask', value: starts[0]!.webhookToRunTaskMs });
+    expect(counted).not.toContainEqual({ metric: 'WebhookToRunTask', value: starts[1]!.queueWaitMs });
     // One RunTask per stage: the ECS stand-in saw one task per stage.
     const tasks = aws.ecs.tasks().filter((t) => detail.stages.some((s) => s.taskArn === t.taskArn));
     expect(tasks).toHaveLength(2);
@@ -356,6 +366,13 @@ describe('autoscaler + task-events on the local stand-ins', () => {
     expect([stage.status, stage.attempts, stage.capacity]).toEqual(['success', 2, 'FARGATE']);
     expect(stage.taskArn).not.toBe(spotTask);
     expect((await applyTaskEvent(deps, spotEvent(9))).applied).toBe(false);
+    // The retry's start measures no webhook → RunTask: it was queued at the interruption, not at the push.
+    const retried = logged.filter((l) => l.message === 'stage started' && l.fields.stageId === key);
+    expect(retried).toHaveLength(1);
+    expect(retried[0]!.fields.webhookToRunTaskMs).toBeUndefined();
+    // Why it waited the second time stays with its timeline; its message is the outcome's.
+    expect(stage.timeline?.queuedBecause).toMatch(/Spot|interrupt/i);
+    expect(stage.message).not.toMatch(/interrupt/i);
   });
 });
 
@@ -417,6 +434,10 @@ describe('waiting stages live in the table; start failures are counted apart fro
     const report = await passAhead(20_000);
     expect(report.started.map((s) => s.stageKey)).toContain(`${build.id}/1`);
     expect((await finished(build.id)).status).toBe('success');
+    // The last reason it waited moved to its timeline when it ran; the outcome's message did not overwrite it.
+    const ended = (await stageOf(build.id))!;
+    expect(ended.timeline?.queuedBecause).toMatch(/^waiting: start failed 1 of at most/);
+    expect(ended.message ?? '').not.toMatch(/^waiting/);
   });
 
   it('a queued stage is not taken before its message announces it (the planner posts the pending status in between)', async () => {

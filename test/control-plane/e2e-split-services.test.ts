@@ -7,7 +7,9 @@
 
 import { ECSClient, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { commandStartsFromAgentLog } from '../../core/builds/step-starts.js';
 import type { BuildDetail } from '../../core/builds/types.js';
+import { AGENT_CONTAINER } from '../../core/pipeline/contract.js';
 import { SERVICE_TASK_STARTED_BY_PREFIX } from '../../core/scaling/job.js';
 import { cancelBuild } from '../../lambdas/api/cancel.js';
 import { startE2e, type E2e } from '../support/control-plane-e2e.js';
@@ -138,11 +140,17 @@ describe('a pipeline over 10 containers with a service', () => {
     const sha = e2e.commit(pipeline('sleep 600'), 'e2e-split-services-gone');
     await e2e.push(sha, 'e2e-split-services-gone');
     const service = await e2e.waitFor('the service task', async () => serviceTasks()[before]);
+    // A step's commands start when its agent says so (core/builds/step-starts.ts); the store
+    // learns it only from a read of that log or at the stage's end, so the test reads it too.
     const running = await e2e.waitFor('segment 1 running its first step', async () => {
       const builds = await e2e.store.listRecentBuilds({ limit: 5 });
       const build = builds.items.find((b) => b.commit === sha);
       const detail = build ? await e2e.store.getBuildDetail(build.id) : null;
-      return detail?.stages[0]?.steps.find((x) => x.name === 'seed')?.status === 'running' ? detail : undefined;
+      const stage = detail?.stages[0];
+      const seed = stage?.steps.find((x) => x.name === 'seed');
+      if (!detail || !stage?.taskArn || !seed || stage.status !== 'running') return undefined;
+      const agentLines = e2e.aws.ecs.logs(stage.taskArn, AGENT_CONTAINER).map((l) => ({ time: l.timestamp, text: l.message }));
+      return commandStartsFromAgentLog(agentLines).has(seed.container) ? detail : undefined;
     });
     const segment = String(running.stages[0]!.taskArn);
     // The services die under it (a Fargate host failure, an out-of-memory kill: here a StopTask).

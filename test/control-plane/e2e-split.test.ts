@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { documentClient } from '../../adapters/dynamodb/client.js';
 import type { LogPageResponse } from '../../core/builds/api.js';
 import type { BuildDetail } from '../../core/builds/types.js';
+import { stagePhases } from '../../core/builds/stage-timeline.js';
 import { handleApiRequest } from '../../lambdas/api/router.js';
 import { localLogReader } from '../../local/log-reader.js';
 import { seededApiDeps } from '../api/seed.js';
@@ -75,6 +76,19 @@ describe('a pipeline over 10 containers runs as consecutive tasks', () => {
     const first = e2e.aws.ecs.tasks().find((t) => t.taskArn !== readTask && logOfTask(String(t.taskArn), 'make').length > 0);
     expect(first, 'the task of segment 1').toBeDefined();
     expect(e2e.logLines.some((l) => l.message === 'segment ended; next segment queued')).toBe(true);
+    // Every second of both segments accounted for: segment 1's timeline was kept when segment 2
+    // was queued, and the phases give both, in order, each from its own task's times; only the
+    // first begins at the push.
+    const stage = detail.stages[0]!;
+    expect(stage.segmentTimelines?.map((t) => [t.segment, t.taskCreatedAt !== undefined, t.stoppedAt !== undefined])).toEqual([[1, true, true]]);
+    expect(stage.timeline?.segment).toBe(2);
+    const phases = stagePhases(stage, stage.steps, detail);
+    expect([...new Set(phases.map((p) => p.segment))]).toEqual([1, 2]);
+    expect(phases.filter((p) => p.name === 'control plane').map((p) => p.segment)).toEqual([1]);
+    expect(phases.filter((p) => p.name === 'queued').map((p) => p.segment)).toEqual([1, 2]);
+    const queued2 = phases.find((p) => p.name === 'queued' && p.segment === 2)!;
+    expect(queued2.from).toBeGreaterThanOrEqual(stage.segmentTimelines![0]!.stoppedAt!);
+    expect(queued2.note).toMatch(/^segment 1 of 2 ended/);
   });
 
   it("after the build every step's log is readable through the API, segment 1's steps from segment 1's task", async () => {

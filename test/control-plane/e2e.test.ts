@@ -95,6 +95,12 @@ describe('control plane end to end on the local stand-ins', () => {
     expect(stagePhases(detail.stages[0]!, detail.stages[0]!.steps).map((p) => p.name)).toEqual(
       expect.arrayContaining(['queued', 'provisioning', 'pulls', 'clone', 'services ready', 'first step', 'steps', 'teardown']),
     );
+    // From the push: the webhook's receipt (kept on the build) to the first stage's queueing is
+    // the control plane (events queue, planner, config fetch); the dependent stage's time starts
+    // when it was queued, after the first one ended.
+    expect(detail.receivedAt).toBeTypeOf('number');
+    expect(stagePhases(detail.stages[0]!, detail.stages[0]!.steps, detail)[0]).toEqual({ name: 'control plane', from: detail.receivedAt, to: detail.stages[0]!.queuedAt });
+    expect(stagePhases(detail.stages[1]!, detail.stages[1]!.steps, detail).map((p) => p.name)).not.toContain('control plane');
 
     // Really ran: the step reached postgres, and each stage had exactly one task.
     const [test, deploy] = detail.stages;

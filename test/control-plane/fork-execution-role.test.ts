@@ -18,13 +18,13 @@ import { isForkJob, runTaskInput } from '../../lambdas/autoscaler/start-stage.js
 import { buildCompileOptions, compileOptionsFromEnv } from '../../lambdas/planner/compile-options.js';
 import { FIXTURE_ENV } from '../compiler/support.js';
 import { ecsForFile, family, sh } from '../local/helpers.js';
-import { MAX_FORK_ROLE_ARN_CHARS, UPSTREAM_RESERVE, upstreamOverride } from '../../core/pipeline/override-budget.js';
+import { MAX_FORK_ROLE_ARN_CHARS, UPSTREAM_RESERVE, startOverridesError, upstreamOverride } from '../../core/pipeline/override-budget.js';
 import { MAX_OVERRIDE_CHARS } from '../../core/pipeline/limits.js';
 import { MemoryBuildStore, MemoryJobQueue, MemoryStageStore } from '../support/memory-stores.js';
 import { resetAutoscalerState, runPass } from '../../lambdas/autoscaler/autoscaler.js';
 import type { AutoscalerDeps } from '../../lambdas/autoscaler/deps.js';
 import { DEFAULT_LIMITS } from '../../core/scaling/decide-scale.js';
-import { AGENT_CONTAINER } from '../../core/pipeline/contract.js';
+import { AGENT_CONTAINER, AGENT_ENV } from '../../core/pipeline/contract.js';
 import type { Build } from '../../core/builds/types.js';
 
 const EXECUTION_ROLE = 'arn:aws:iam::123456789012:role/slipway-execution';
@@ -217,5 +217,89 @@ describe("a pass starts a fork's stage whose stored job predates the mark with t
     const described = await standIn.client.send(new DescribeTasksCommand({ cluster, tasks: arns }));
     expect(arns.map((arn) => described.tasks?.find((t) => t.taskArn === arn)?.overrides?.executionRoleArn)).toEqual([FORK_ROLE, undefined]);
     expect(arns.map((arn) => described.tasks?.find((t) => t.taskArn === arn)?.overrides?.taskRoleArn)).toEqual([FORK_TASK_ROLE, undefined]);
+  });
+});
+
+// A fork's job queued before the upgrade that added the fork task role was compiled with room for
+// the execution role only; its start now adds `taskRoleArn` too. RunTask allows 8192 characters of
+// overrides, JSON formatting included (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RunTask.html,
+// `overrides`), and the ECS stand-in refuses more as ECS does: the autoscaler measures what it
+// would send and ends the stage saying what to do, instead of a RunTask refused at every try.
+describe("a fork's stage queued before its start added the fork task role", () => {
+  const standIn = ecsForFile({ namespaces: false });
+  const cluster = 'fork-overrides';
+  /** What the compiler kept for a fork before the task role: the execution role's member only. */
+  const OLD_FORK_RESERVE = JSON.stringify({ executionRoleArn: 'x'.repeat(MAX_FORK_ROLE_ARN_CHARS) }).length - 2 + 1;
+  /** The fullest SLIPWAY_UPSTREAM the compiler keeps UPSTREAM_RESERVE for. */
+  const upstream = { failedStages: Array.from({ length: 200 }, (_, i) => `stage-${i}`), buildStarted: 1_700_000_000_000 };
+
+  /** The overrides of `stageKey` as that compiler left them: as full as its budget allowed. */
+  function oldOverrides(stageKey: string): { containerOverrides: { name: string; environment: { name: string; value: string }[] }[] } {
+    const target = MAX_OVERRIDE_CHARS - UPSTREAM_RESERVE - OLD_FORK_RESERVE;
+    const shell = (value: string) => ({ containerOverrides: [{ name: AGENT_CONTAINER, environment: [{ name: AGENT_ENV.build, value }, { name: AGENT_ENV.stageId, value: stageKey }] }] });
+    const overrides = shell('x'.repeat(target - JSON.stringify(shell('')).length));
+    expect(JSON.stringify(overrides)).toHaveLength(target);
+    return overrides;
+  }
+
+  function depsOf(store: MemoryBuildStore, stages: MemoryStageStore, logs: string[]): AutoscalerDeps {
+    return {
+      store, stages, ecs: standIn.client,
+      jobs: Object.assign(new MemoryJobQueue(), { sample: async () => [], remove: async () => [], postpone: async () => [], deadLetter: async () => ({}) }),
+      config: {
+        tableName: 'builds', jobsQueueUrl: 'jobs', cluster, subnets: ['subnet-local'], securityGroups: [], serviceSecurityGroups: [], assignPublicIp: 'DISABLED',
+        useSpot: false, defaultCpu: 256, limits: DEFAULT_LIMITS, executionRoleArn: EXECUTION_ROLE, forkExecutionRoleArn: FORK_ROLE, taskRoleArn: TASK_ROLE, forkTaskRoleArn: FORK_TASK_ROLE,
+      },
+      postBuildStatus: async () => {}, nudge: async () => {}, now: Date.now, log: (message) => void logs.push(message),
+    };
+  }
+
+  it("ends the fork's stage at once with what to do, sends ECS nothing, and starts a trusted stage of the same size", async () => {
+    resetAutoscalerState();
+    const store = new MemoryBuildStore();
+    const stages = new MemoryStageStore(store);
+    const logs: string[] = [];
+    const deps = depsOf(store, stages, logs);
+    const name = family('fork-overrides');
+    const queuedAt = Date.now() - 120_000;
+    for (const [id, fork] of [['octo/big#1', true], ['octo/big#2', false]] as const) {
+      const build: Build = { id, repo: 'octo/big', number: Number(id.split('#')[1]), status: 'pending', event: 'pull_request', action: 'opened', ref: 'refs/pull/1/head', branch: 'main', commit: 'c0ffee', message: 'm', author: 'a', link: 'l', deliveryId: id, fork, createdAt: queuedAt };
+      store.add(build, [{ buildId: id, repo: 'octo/big', buildNumber: build.number, number: 1, name: 'test', status: 'pending', dependsOn: [], attempts: 0, queuedAt, upstream }], []);
+      await stages.putStageJobs([{
+        stageKey: `${id}/1`, buildId: id, stageNumber: 1, repo: 'octo/big', pipeline: 'test', cpu: 256, memory: 512, queuedAt, fork, runTask: { overrides: oldOverrides(`${id}/1`) },
+        taskDefinition: { family: name, requiresCompatibilities: ['FARGATE'], networkMode: 'awsvpc', cpu: '256', memory: '512', containerDefinitions: [sh(AGENT_CONTAINER, 'sleep 0.2', { essential: true })] },
+      }]);
+    }
+    const before = standIn.ecs.tasks().length;
+    const report = await runPass(deps, { reconcile: false });
+
+    expect(report.started.map((s) => s.stageKey)).toEqual(['octo/big#2/1']);
+    expect(report.runTaskFailures).toEqual([]);
+    const forkStage = (await stages.getStageConsistent('octo/big#1', 1))!;
+    expect(forkStage).toMatchObject({ status: 'error', reason: 'could-not-start' });
+    expect(forkStage.message).toMatch(/^cannot start: its RunTask overrides would be \d+ characters, over the 8192 RunTask accepts/);
+    expect(forkStage.message).toContain('taskRoleArn (');
+    expect(forkStage.message).toContain('restart the build or push again, so that it is compiled with room for it');
+    expect(report.failed).toEqual([{ stageKey: 'octo/big#1/1', message: forkStage.message }]);
+    // Only the trusted stage's task reached ECS.
+    expect(standIn.ecs.tasks().slice(before).map((t) => t.taskArn)).toEqual([(await stages.getStageConsistent('octo/big#2', 1))!.taskArn]);
+
+    // What the check kept from ECS is what the stand-in (as ECS) refuses: the same input, sent.
+    const legacy = { stageKey: 'octo/big#1/1', buildId: 'octo/big#1', stageNumber: 1, repo: 'octo/big', pipeline: 'test', cpu: 256, memory: 512, queuedAt, fork: true, runTask: { overrides: oldOverrides('octo/big#1/1') }, taskDefinition: { family: name, containerDefinitions: [] } } as unknown as StageJob;
+    const input = runTaskInput({ ...deps.config, cluster }, legacy, name, 'FARGATE', runTaskTokens('octo/big#1/1', 9), upstream);
+    expect(JSON.stringify(input.overrides).length).toBeGreaterThan(MAX_OVERRIDE_CHARS);
+    await expect(standIn.client.send(new RunTaskCommand(input))).rejects.toThrow(/8192/);
+  });
+
+  it('lets every stage whose overrides fit through the check, and names each addition of one that does not', () => {
+    const compiled = oldOverrides('acme/app#1/1');
+    const tokens = runTaskTokens('acme/app#1/1', 0);
+    const job = { stageKey: 'acme/app#1/1', fork: true, runTask: { overrides: compiled } } as unknown as StageJob;
+    // Without the upstream entry, or without the task role, the old reserve holds.
+    expect(startOverridesError(compiled, runTaskInput(config, job, 'arn:td', 'FARGATE', tokens).overrides)).toBeUndefined();
+    expect(startOverridesError(compiled, runTaskInput({ ...config, forkTaskRoleArn: undefined }, job, 'arn:td', 'FARGATE', tokens, upstream).overrides)).toBeUndefined();
+    const message = startOverridesError(compiled, runTaskInput(config, job, 'arn:td', 'FARGATE', tokens, upstream).overrides);
+    expect(message).toContain(`the stage was compiled to ${JSON.stringify(compiled).length}, and its start adds executionRoleArn (`);
+    expect(message).toMatch(/taskRoleArn \(\d+ characters\), slipway-agent's SLIPWAY_UPSTREAM \(\d+ characters\)\./);
   });
 });

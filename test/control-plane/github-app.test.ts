@@ -81,11 +81,25 @@ describe('the installation id of a repository is kept: a mint is one call to Git
     expect(since(before).slice(3)).toEqual(['installation acme/other', `access_tokens ${app.installationId()}`]);
   });
 
-  it('a new instance (a cold Lambda) looks it up again: nothing is shared but through the instance', async () => {
+  it('a new instance (a cold Lambda) told nothing looks it up again, and hands what GitHub named to be kept', async () => {
     await new GithubAppTokens().mint(creds, app.url, 'acme/app', CLONE_PERMISSIONS);
     const before = app.appRequests.length;
-    await new GithubAppTokens().mint(creds, app.url, 'acme/app', CLONE_PERMISSIONS);
+    const found: number[] = [];
+    await new GithubAppTokens().mint(creds, app.url, 'acme/app', CLONE_PERMISSIONS, { found: async (id) => void found.push(id) });
     expect(since(before)).toEqual(['installation acme/app', `access_tokens ${app.installationId()}`]);
+    expect(found).toEqual([app.installationId()]);
+  });
+
+  it("a new instance given the repository record's id buys the token in one call, and has nothing new to keep", async () => {
+    const before = app.appRequests.length;
+    const found: number[] = [];
+    const tokens = new GithubAppTokens();
+    await tokens.mint(creds, app.url, 'acme/app', CLONE_PERMISSIONS, { known: app.installationId(), found: async (id) => void found.push(id) });
+    expect(since(before)).toEqual([`access_tokens ${app.installationId()}`]);
+    expect(found).toEqual([]);
+    // Kept by the instance from then on, told or not.
+    await tokens.mint(creds, app.url, 'acme/app', CLONE_PERMISSIONS);
+    expect(since(before)).toEqual([`access_tokens ${app.installationId()}`, `access_tokens ${app.installationId()}`]);
   });
 
   it('the App installed again (the kept id answers 404): looked up once more, and the token is minted', async () => {

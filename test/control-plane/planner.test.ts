@@ -47,6 +47,7 @@ import { EcrImageSizes } from '../../adapters/ecr/image-sizes.js';
 import { DynamoSociIndexStore } from '../../adapters/dynamodb/soci-store.js';
 import { sociImageLookup, sociImageNamer } from '../../lambdas/planner/soci-images.js';
 import { startEcrStandIn, type EcrStandIn } from '../support/ecr-stand-in.js';
+import { SOCI_CONVERSIONS_PER_REPOSITORY_PER_DAY, conversionDay } from '../../core/images/soci.js';
 
 const PIPELINES = droneYaml(
   {
@@ -167,6 +168,8 @@ describe('planEvent', () => {
     expect(jobs.map((j) => [j.stageKey, j.pipeline])).toEqual([['acme/app#1/1', 'build']]);
     expect(jobs[0]!.taskDefinition.family).toBe(detail.stages[0]!.family);
     expect(jobs[0]!.receivedAt).toBe(message.receivedAt);
+    // The build keeps the webhook's receipt time: its stages' time starts at the push (stage-timeline.ts).
+    expect(detail.receivedAt).toBe(message.receivedAt);
     // The dependent stage's job is stored for the task-events handler to enqueue later.
     expect((await stageStore.getStageJob('acme/app#1', 2))?.pipeline).toBe('deploy');
 
@@ -1172,7 +1175,7 @@ describe('SOCI-enabled copies of cached images', () => {
     ecrStandIn.repositories.set('slipway-soci/slipway-docker-hub/library/golang', [{ digest: COPY, tags: [`soci-${'9'.repeat(64)}`], sizeInBytes: 300_000_000, pushedAt: Date.now() }]);
     soci = new DynamoSociIndexStore(db.doc, db.tableName);
     // Converted just now: a copy is named until SOCI_COPY_LIFETIME_MS after its conversion.
-    await soci.claim({ repository: 'slipway-docker-hub/library/golang', digest: GOLANG }, Date.now());
+    await soci.claim({ repository: 'slipway-docker-hub/library/golang', digest: GOLANG }, Date.now(), { repo: 'acme/api', day: conversionDay(Date.now()), limit: SOCI_CONVERSIONS_PER_REPOSITORY_PER_DAY });
     await soci.started(GOLANG, 'arn:aws:ecs:us-east-1:123456789012:task/slipway/converter');
     await soci.converted(GOLANG, COPY, Date.now(), 'arn:aws:ecs:us-east-1:123456789012:task/slipway/converter');
     await soci.skip({ repository: 'slipway-docker-hub/library/postgres', digest: POSTGRES }, 'small');
@@ -1224,6 +1227,38 @@ describe('SOCI-enabled copies of cached images', () => {
     const images = Object.values(await imagesOf('acme/soci-out#1'));
     expect(images).toContain('golang:1.22');
     expect(images.some((i) => i.includes('.dkr.ecr.'))).toBe(false);
+  });
+
+  it("follows the repository's own setting (repo update --no-pull-through-cache / --pull-through-cache) from the next build planned: images as written and no copies while off, through the cache and its copies once on again", async () => {
+    const slug = 'acme/soci-setting';
+    // pushMessage activates the repository (the cache on) each time: all three before the changes.
+    const [first, second, third] = [await pushMessage(slug, PIPELINES), await pushMessage(slug, PIPELINES), await pushMessage(slug, PIPELINES)];
+    const cachedGolang = `${REGISTRY}/slipway-soci/slipway-docker-hub/library/golang@${COPY}`;
+    await planEvent(first, withSoci());
+    expect(Object.values(await imagesOf('acme/soci-setting#1'))).toContain(cachedGolang);
+
+    await store.changeRepositorySettings(slug, { pullThroughCache: false }, Date.now());
+    await planEvent(second, withSoci());
+    const off = Object.values(await imagesOf('acme/soci-setting#2'));
+    expect(off).toEqual(expect.arrayContaining(['golang:1.22', 'postgres:15']));
+    expect(off.some((i) => i.includes('.dkr.ecr.'))).toBe(false);
+
+    await store.changeRepositorySettings(slug, { pullThroughCache: true }, Date.now());
+    await planEvent(third, withSoci());
+    const on = Object.values(await imagesOf('acme/soci-setting#3'));
+    expect(on).toContain(cachedGolang);
+    expect(on).toContain(`${REGISTRY}/slipway-docker-hub/library/postgres:15`);
+  });
+
+  it("gives a fork's pull request its base repository's setting: opted out, its images are pulled as written, even through a rule without credentials", async () => {
+    const file = droneYaml({ name: 'prom', steps: [step('test', ['prometheus --version'], { image: 'quay.io/prometheus/prometheus:v2.55.0' })] });
+    const cache = { pullThroughCache: { registry: REGISTRY, prefixes: { 'docker.io': 'slipway-docker-hub', 'quay.io': 'slipway-quay' } } };
+    const fork = { event: 'pull_request', action: 'opened', pullRequest: { number: 3, title: 'x', sourceBranch: 'f', targetBranch: 'main', fork: true } } as const;
+    const message = await pushMessage('acme/fork-out', file, fork);
+    await store.changeRepositorySettings('acme/fork-out', { pullThroughCache: false }, Date.now());
+    await planEvent(message, withSoci(cache));
+    expect((await store.getBuild('acme/fork-out#1'))?.fork).toBe(true);
+    expect(Object.values(await imagesOf('acme/fork-out#1'))).toContain('quay.io/prometheus/prometheus:v2.55.0');
   });
 
   // Only images a build that is not a fork's names are converted (core/images/soci.ts, "Who can

@@ -8,10 +8,12 @@
 import { createHash } from 'node:crypto';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SOCI_BUDGET_SK, sociBudgetPk } from '../../adapters/dynamodb/keys.js';
 import { DynamoSociIndexStore } from '../../adapters/dynamodb/soci-store.js';
 import { EcrImageSizes } from '../../adapters/ecr/image-sizes.js';
-import { SOCI_CLAIM_STALE_MS, SOCI_CONVERSIONS_PER_REPOSITORY_PER_DAY, SOCI_CONVERTER_CONTAINER, SOCI_NAMED_LIFETIME_MS, SOCI_MAX_ATTEMPTS, SOCI_STARTED_BY_PREFIX, conversionDay, converterStartedBy, indexImageJobOf, type IndexImageJob } from '../../core/images/soci.js';
+import { SOCI_CLAIM_STALE_MS, SOCI_CONVERSIONS_PER_REPOSITORY_PER_DAY, SOCI_CONVERTER_CONTAINER, SOCI_NAMED_LIFETIME_MS, SOCI_MAX_ATTEMPTS, SOCI_STARTED_BY_PREFIX, conversionDay, converterStartedBy, indexImageJobOf, type ConversionCharge, type IndexImageJob } from '../../core/images/soci.js';
 import type { TaskStateChangeDetail } from '../../core/builds/task-event.js';
 import { indexImage, type IndexImageDeps } from '../../lambdas/autoscaler/index-image.js';
 import { recordSociResult } from '../../lambdas/task-events/soci-result.js';
@@ -98,6 +100,17 @@ async function jobFromEvent(repository: string, digest: string, tag: string): Pr
   return eventJob(repository, digest, tag);
 }
 
+/** Today's conversion budget of `repo`, as indexImage charges it. */
+function budgetOf(repo: string): ConversionCharge {
+  return { repo, day: conversionDay(Date.now()), limit: SOCI_CONVERSIONS_PER_REPOSITORY_PER_DAY };
+}
+
+/** The units of `repo`'s budget of today spent, as the table holds them. */
+async function spent(repo: string): Promise<number> {
+  const res = await db.doc.send(new GetCommand({ TableName: db.tableName, Key: { PK: sociBudgetPk(repo, conversionDay(Date.now())), SK: SOCI_BUDGET_SK }, ConsistentRead: true }));
+  return (res.Item?.conversions as number | undefined) ?? 0;
+}
+
 async function stoppedDetail(taskArn: string): Promise<TaskStateChangeDetail> {
   await local.ecs.waitForStopped(taskArn);
   await local.ecs.eventsDelivered();
@@ -122,6 +135,8 @@ describe('index-image jobs on the stand-ins', () => {
     const converters = local.ecs.tasks().filter((t) => String(t.startedBy).startsWith(SOCI_STARTED_BY_PREFIX) && JSON.stringify(t.overrides).includes(digest));
     expect(converters.map((t) => t.taskArn)).toEqual([taskArn]);
     expect(await store.get(digest)).toMatchObject({ state: 'converting', taskArn, attempts: 1 });
+    // One conversion, one unit of the day's budget, however many deliveries raced for the claim.
+    expect(await spent('test/node')).toBe(1);
 
     const reader = localLogReader(local.ecs.logsDir, LOG_GROUP);
     const result = await recordSociResult(await stoppedDetail(taskArn), { store, logs: reader, now: Date.now, log: () => {} });
@@ -190,7 +205,7 @@ describe('index-image jobs on the stand-ins', () => {
     const stale = Date.now() + SOCI_CLAIM_STALE_MS + 60_000;
     expect(await indexImage(job, { ...d, now: () => stale })).toEqual({ kind: 'known' });
     expect(convertersOfDigest()).toEqual([taskArn]);
-    expect(await store.get(digest)).toEqual({ state: 'converting', repository: 'slipway-docker-hub/library/swift', claimedAt: stale, attempts: 1, taskArn });
+    expect(await store.get(digest)).toEqual({ state: 'converting', repository: 'slipway-docker-hub/library/swift', claimedAt: stale, attempts: 1, taskArn, charged: { repo: 'test/swift', day: conversionDay(Date.now()) } });
 
     // Once ECS says STOPPED (its stop event lost: the claim still names it), the next stale look takes it over.
     await local.client.send(new StopTaskCommand({ cluster: 'default', task: taskArn, reason: 'test: the converter is gone' }));
@@ -210,7 +225,7 @@ describe('index-image jobs on the stand-ins', () => {
     const d = deps(await converterDefinition(REPORTS));
     const job = await jobFromEvent('slipway-docker-hub/library/haskell', digest, '9');
     const gone = 'arn:aws:ecs:us-east-1:000000000000:task/default/0123456789abcdef0123456789abcdef';
-    expect(await store.claim(job, Date.now() - SOCI_CLAIM_STALE_MS - 60_000)).toBe(true);
+    expect(await store.claim(job, Date.now() - SOCI_CLAIM_STALE_MS - 60_000, budgetOf('test/haskell'))).toBe('claimed');
     await store.started(digest, gone);
     const outcome = await indexImage(job, d);
     expect(outcome).toMatchObject({ kind: 'started', digest });
@@ -224,7 +239,7 @@ describe('index-image jobs on the stand-ins', () => {
     const d = deps(definition);
     const job = await jobFromEvent('slipway-docker-hub/library/dart', digest, '3');
     const claimedAt = Date.now() - SOCI_CLAIM_STALE_MS - 60_000;
-    expect(await store.claim(job, claimedAt)).toBe(true);
+    expect(await store.claim(job, claimedAt, budgetOf('test/dart'))).toBe('claimed');
     // The claim's RunTask started this task, and the write of it was lost.
     const run = await local.client.send(
       new RunTaskCommand({ cluster: 'default', taskDefinition: definition, launchType: 'FARGATE', startedBy: converterStartedBy(digest), networkConfiguration: { awsvpcConfiguration: { subnets: ['subnet-local'], assignPublicIp: 'ENABLED' } } }),
@@ -261,7 +276,7 @@ describe('index-image jobs on the stand-ins', () => {
     const d = deps(await converterDefinition(REPORTS));
     const namer = sociImageNamer({ store, now: Date.now });
     // The repository's builds have caused all but one of the day's conversions.
-    for (let n = 1; n < SOCI_CONVERSIONS_PER_REPOSITORY_PER_DAY; n++) expect(await store.chargeConversion('acme/flood', conversionDay(Date.now()), SOCI_CONVERSIONS_PER_REPOSITORY_PER_DAY)).toBe(true);
+    for (let n = 1; n < SOCI_CONVERSIONS_PER_REPOSITORY_PER_DAY; n++) expect(await store.claim({ repository: 'slipway-docker-hub/flood/earlier', digest: digestOf(`earlier ${n}`) }, Date.now(), budgetOf('acme/flood'))).toBe('claimed');
     const image = (n: number) => ({ repository: `slipway-docker-hub/flood/image-${n}`, digest: digestOf(`flood ${n}`) });
     for (const n of [1, 2]) {
       ecrStandIn.repositories.set(image(n).repository, [{ digest: image(n).digest, tags: ['1'], sizeInBytes: 300_000_000 }]);
@@ -287,8 +302,11 @@ describe('index-image jobs on the stand-ins', () => {
     const quotaFull = { send: async () => ({ tasks: [], failures: [{ reason: "You've reached the limit on the number of vCPUs you can run concurrently" }] }) } as unknown as IndexImageDeps['ecs'];
     for (let i = 0; i <= SOCI_MAX_ATTEMPTS; i++) expect(await indexImage(job, { ...d, ecs: quotaFull })).toMatchObject({ kind: 'failed', reason: expect.stringContaining('limit on the number of vCPUs') });
     expect(await store.get(digest)).toMatchObject({ state: 'failed', attempts: 0 });
+    // Nor a unit of the repository's day: each refused claim gave its unit back.
+    expect(await spent('test/tensorflow')).toBe(0);
     expect(await indexImage(job, d)).toMatchObject({ kind: 'started', digest });
     expect(await store.get(digest)).toMatchObject({ state: 'converting', attempts: 1 });
+    expect(await spent('test/tensorflow')).toBe(1);
   });
 
   it('claims and starts nothing while builds need the vCPU its converter would take (the room the pass leaves), and takes that room when it starts', async () => {

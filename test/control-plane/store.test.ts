@@ -5,7 +5,7 @@ import { MARSHALL_OPTIONS, documentClient } from '../../adapters/dynamodb/client
 import { DynamoBuildStore, type NewBuild } from '../../adapters/dynamodb/store.js';
 import { buildId, type Build, type Stage, type StepRecord } from '../../core/builds/types.js';
 import { DELIVERY_TTL_SECONDS, GSI_ACTIVE_STAGES, GSI_RECENT } from '../../adapters/dynamodb/keys.js';
-import { parseBuildId, parseStageKey } from '../../core/builds/types.js';
+import { parseBuildId, parseStageKey, repositoryUsesPullThroughCache } from '../../core/builds/types.js';
 import { startDynamoLocal, type LocalDynamo } from '../support/dynamodb-local.js';
 
 let db: LocalDynamo;
@@ -179,6 +179,40 @@ describe('repository settings (slipway repo update)', () => {
     await store.changeRepositorySettings('acme/readded', { trusted: true, capacity: 'warm' }, 3_000);
     await store.deactivateRepository('acme/readded');
     expect(await activate('acme/readded', 7_000)).toMatchObject({ trusted: false, trustSetAt: 7_000 });
+  });
+
+  it('keeps the pull-through cache setting on the record: on at activation unless said, turned off and on in place, other settings and the counter kept', async () => {
+    expect(await activate('acme/cache')).toMatchObject({ pullThroughCache: true });
+    expect(await store.nextBuildNumber('acme/cache')).toBe(1);
+    const off = await store.changeRepositorySettings('acme/cache', { pullThroughCache: false }, 4_000);
+    expect(off?.before).toMatchObject({ pullThroughCache: true });
+    expect(off?.after).toMatchObject({ pullThroughCache: false, trusted: false, trustSetAt: 1_000, visibility: 'private', counter: 1 });
+    expect(await store.getRepository('acme/cache')).toEqual(off?.after);
+    const on = await store.changeRepositorySettings('acme/cache', { pullThroughCache: true }, 5_000);
+    expect(on?.after).toMatchObject({ pullThroughCache: true, trustSetAt: 1_000 });
+    expect(await store.getRepository('acme/cache')).toEqual(on?.after);
+    // Opted out at activation (repo add --no-pull-through-cache); an activation after a removal decides afresh.
+    await store.deactivateRepository('acme/cache');
+    expect(await store.activateRepository({ slug: 'acme/cache', scm: 'github', visibility: 'private', activatedAt: 6_000, pullThroughCache: false })).toMatchObject({ pullThroughCache: false, counter: 1 });
+    await store.deactivateRepository('acme/cache');
+    expect(await activate('acme/cache', 7_000)).toMatchObject({ pullThroughCache: true });
+  });
+
+  it('reads a record written before the setting existed as on, and changes it with the others in one write', async () => {
+    // A record as activateRepository wrote it before: no pullThroughCache attribute.
+    await store.ensureRepository(repoInfo('acme/old-record'));
+    const old = (await store.getRepository('acme/old-record'))!;
+    expect(old.pullThroughCache).toBeUndefined();
+    expect(repositoryUsesPullThroughCache(old)).toBe(true);
+    const writes = [
+      store.changeRepositorySettings('acme/old-record', { pullThroughCache: false }, 2_000),
+      store.changeRepositorySettings('acme/old-record', { capacity: 'warm' }, 2_000),
+      ...Array.from({ length: 5 }, () => store.nextBuildNumber('acme/old-record')),
+    ];
+    await Promise.all(writes);
+    const after = (await store.getRepository('acme/old-record'))!;
+    expect(after).toMatchObject({ pullThroughCache: false, capacity: 'warm', counter: 5 });
+    expect(repositoryUsesPullThroughCache(after)).toBe(false);
   });
 });
 

@@ -13,6 +13,8 @@ import { applyTaskEvent } from '../../lambdas/shared/execution/apply-event.js';
 import { segmentTimeoutSeconds } from '../../core/builds/segment-run.js';
 import type { ExecutionDeps } from '../../lambdas/shared/execution/deps.js';
 import { MemoryBuildStore, MemoryJobQueue, MemoryStageStore } from '../support/memory-stores.js';
+import { stagePhases, type StagePhase } from '../../core/builds/stage-timeline.js';
+import { computeMetrics } from '../../core/builds/metrics.js';
 
 // On the in-memory stores (test/support/memory-stores.ts), held to the DynamoDB adapters'
 // contract by test/adapters/store-contract.test.ts; what reads must be strongly consistent
@@ -239,5 +241,80 @@ describe("a split stage's service task's events", () => {
     expect(nudges).toBe(2);
     expect(await deps.store.getStage(id, 1)).toEqual(before.stage);
     expect(await stepsOf(id)).toEqual(before.steps);
+  });
+});
+
+// A split stage's segments are tasks of their own, each queued when the one before ended
+// (lambdas/shared/execution/segment-advance.ts): each keeps its timeline.
+describe("a split stage's time, segment by segment", () => {
+  it('keeps each segment\'s timeline in order, with its own queue wait, reason and steps; only the first begins at the push', async () => {
+    deps.now = () => Date.parse(iso(11));
+    const repo = 'acme/split-times';
+    const id = buildId(repo, 1);
+    const createdAt = Date.parse(iso(0));
+    const build: Build = {
+      id, repo, number: 1, status: 'pending', event: 'push', action: '', ref: 'refs/heads/main', branch: 'main', commit: 'a'.repeat(40),
+      message: '', author: '', link: '', deliveryId: 'd-split-times', fork: false, createdAt, receivedAt: createdAt - 700,
+    };
+    const step = (number: number, name: string, container: string, kind: StepRecord['kind']): StepRecord => ({ buildId: id, stageNumber: 1, number, name, container, status: 'pending', detached: false, kind });
+    store.add(
+      build,
+      [{ buildId: id, repo, buildNumber: 1, number: 1, name: 'test', status: 'pending', dependsOn: [], attempts: 0, queuedAt: createdAt, segments: 2 }],
+      [step(1, 'clone', AGENT_CONTAINER, 'clone'), step(2, 'build', 'step-build', 'step'), step(3, 'test', 'step-test', 'step')],
+    );
+    const segment = (number: number, container: string) => ({
+      number, cpu: 256, memory: 512, containers: [AGENT_CONTAINER, container], later: { runOnFailure: false, runAlways: false }, runTask: {},
+      taskDefinition: { family: `slipway-t-${number}`, containerDefinitions: [{ name: AGENT_CONTAINER }, { name: container }] },
+    });
+    await deps.stages.putStageJobs([{
+      stageKey: `${id}/1`, buildId: id, stageNumber: 1, repo, pipeline: 'test', cpu: 256, memory: 512, queuedAt: createdAt, runTask: {},
+      taskDefinition: segment(1, 'step-build').taskDefinition, segments: [segment(1, 'step-build'), segment(2, 'step-test')],
+    }]);
+    const waited = 'waiting: no Fargate capacity or quota (RunTask on FARGATE: Capacity is unavailable at this time); retrying with back-off';
+    await deps.stages.noteWaiting(id, 1, waited);
+    /** What the autoscaler's start does (start-stage.ts recordStarted): its message read before RunTask goes with the mark. */
+    const start = async (taskArn: string, at: number) => {
+      const before = (await deps.stages.getStageConsistent(id, 1))!;
+      return deps.stages.markRunning(id, 1, { attempt: 0, taskArn, capacity: 'FARGATE', startedAt: Date.parse(iso(at)), cpu: 256, ...(before.message !== undefined ? { queuedBecause: before.message } : {}) });
+    };
+    const stop = (taskArn: string, container: string, times: { created: number; pulled: [number, number]; ran: number; stopped: number }) => [
+      event(id, 2, { taskArn, createdAt: iso(times.created), updatedAt: iso(times.ran), lastStatus: 'RUNNING', startedAt: iso(times.ran), containers: [c(AGENT_CONTAINER, 'RUNNING'), c(container, 'RUNNING')] }),
+      event(id, 3, {
+        taskArn, lastStatus: 'STOPPED', desiredStatus: 'STOPPED', stopCode: 'EssentialContainerExited', createdAt: iso(times.created),
+        pullStartedAt: iso(times.pulled[0]), pullStoppedAt: iso(times.pulled[1]), updatedAt: iso(times.stopped - 1), stoppingAt: iso(times.stopped - 1), stoppedAt: iso(times.stopped),
+        containers: [c(AGENT_CONTAINER, 'STOPPED', { exitCode: 0 }), c(container, 'STOPPED', { exitCode: 0 })],
+      }),
+    ];
+
+    // Segment 1: queued at 0 s (for capacity), its task created at 2 s, its step from 6 s; stopped at 10 s.
+    expect(await start(`${TASK}-seg1`, 1)).not.toBeNull();
+    for (const e of stop(`${TASK}-seg1`, 'step-build', { created: 2, pulled: [3, 5], ran: 6, stopped: 10 })) await applyTaskEvent(deps, e);
+    const between = (await deps.store.getStage(id, 1))!;
+    expect(between).toMatchObject({ status: 'pending', segment: 2, queuedAt: Date.parse(iso(11)) });
+    expect(between.timeline).toBeUndefined();
+    expect(between.segmentTimelines).toEqual([expect.objectContaining({ segment: 1, attempt: 0, queuedAt: createdAt, queuedBecause: waited, taskCreatedAt: Date.parse(iso(2)), stoppedAt: Date.parse(iso(10)) })]);
+
+    // Segment 2: queued at 11 s when segment 1 ended, created at 12 s, its step from 15 s; stopped at 20 s.
+    expect(await start(`${TASK}-seg2`, 12)).not.toBeNull();
+    for (const e of stop(`${TASK}-seg2`, 'step-test', { created: 12, pulled: [13, 14], ran: 15, stopped: 20 })) await applyTaskEvent(deps, e);
+    const ended = (await deps.store.getStage(id, 1))!;
+    expect(ended.status).toBe('success');
+    expect(ended.timeline).toMatchObject({ segment: 2, attempt: 0, queuedAt: Date.parse(iso(11)), queuedBecause: 'segment 1 of 2 ended (steps-passed); segment 2 is queued' });
+
+    const phases = stagePhases(ended, await deps.store.listSteps(id, 1), build);
+    const at = (p: StagePhase) => [p.segment, p.name, (p.from - createdAt) / 1000, (p.to - createdAt) / 1000];
+    expect(phases.filter((p) => p.name === 'control plane' || p.name === 'queued' || p.name === 'provisioning').map(at)).toEqual([
+      [1, 'control plane', -0.7, 0],
+      [1, 'queued', 0, 2],
+      [1, 'provisioning', 2, 3],
+      [2, 'queued', 11, 12],
+      [2, 'provisioning', 12, 13],
+    ]);
+    expect(phases.find((p) => p.segment === 1 && p.name === 'queued')?.note).toBe(waited);
+    // Each segment's steps are its own: segment 1's step (6 s to its task's stop), then segment 2's (15–19 s).
+    expect(phases.filter((p) => p.name === 'steps').map(at)).toEqual([[1, 'steps', 6, 10], [2, 'steps', 15, 19]]);
+    expect(phases.map((p) => p.segment)).toEqual([...phases.map((p) => p.segment)].sort());
+    // Push → first step is the first segment's.
+    expect(computeMetrics([build], [ended], 1, Date.parse(iso(30))).repos[0]!.pushToFirstStep).toEqual({ p50: 6700, p95: 6700, count: 1 });
   });
 });

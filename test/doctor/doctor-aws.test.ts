@@ -30,6 +30,7 @@ const ASSETS = `cdk-hnb659fds-container-assets-${ACCOUNT}-us-east-1`;
 const image = (tag: string) => `${ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/${ASSETS}:${tag}`;
 /** Another CDK app's container asset, pushed to the same bootstrap repository. */
 const OTHER_ASSET = { tag: 'f'.repeat(64), manifest: { mediaType: 'application/vnd.docker.distribution.manifest.v2+json', body: JSON.stringify({ schemaVersion: 2, config: { digest: `sha256:${'b'.repeat(64)}` } }) } };
+const DEFAULT_RULES = { 'public.ecr.aws': 'slipway-ecr-public', 'registry.k8s.io': 'slipway-k8s', 'quay.io': 'slipway-quay' };
 const MANIFEST = { mediaType: 'application/vnd.docker.distribution.manifest.v2+json', body: JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json', config: { digest: `sha256:${'a'.repeat(64)}` } }) };
 
 describe('slipway doctor against a deployed stack (AWS stand-ins)', () => {
@@ -62,7 +63,11 @@ describe('slipway doctor against a deployed stack (AWS stand-ins)', () => {
         ApiTokenSecretArn: `arn:aws:secretsmanager:us-east-1:${ACCOUNT}:secret:ApiToken-x`,
       },
       functions: {
-        'Slipway-Planner-abc': { role: `arn:aws:iam::${ACCOUNT}:role/Slipway-PlannerRole`, env: { [ENV.autoscalerFunctionName]: 'Slipway-Autoscaler-def', [ENV.agentImageAmd64]: image('amd'), [ENV.agentImageArm64]: image('arm') } },
+        'Slipway-Planner-abc': {
+          role: `arn:aws:iam::${ACCOUNT}:role/Slipway-PlannerRole`,
+          // The cache rules of a deployment at its defaults: no Docker Hub secret, so no Docker Hub rule.
+          env: { [ENV.autoscalerFunctionName]: 'Slipway-Autoscaler-def', [ENV.agentImageAmd64]: image('amd'), [ENV.agentImageArm64]: image('arm'), [ENV.pullThroughCache]: JSON.stringify(DEFAULT_RULES) },
+        },
         'Slipway-Autoscaler-def': {
           role: ROLE,
           env: { [ENV.cluster]: CLUSTER, [ENV.taskExecutionRoleArn]: EXEC_ROLE, [ENV.taskRoleArn]: TASK_ROLE, [ENV.forkTaskExecutionRoleArn]: FORK_ROLE, [ENV.forkTaskRoleArn]: FORK_TASK_ROLE, [ENV.vcpuQuota]: '6', [ENV.useSpot]: 'false', [ENV.defaultCpu]: '1024' },
@@ -117,6 +122,7 @@ describe('slipway doctor against a deployed stack (AWS stand-ins)', () => {
         ['lambda-concurrency', 'warn'],
         ['agent-images', 'fail'],
         ['fork-pulls', 'warn'],
+        ['docker-hub-cache', 'warn'],
         ['hello-build', 'ok'],
       ],
     });
@@ -129,6 +135,8 @@ describe('slipway doctor against a deployed stack (AWS stand-ins)', () => {
       `${ASSETS} holds 1 other tagged image (${OTHER_ASSET.tag}), which the execution role of pull requests from forks may pull: ECR grants pulls per repository, not per image; the compiler refuses them in a fork's pipeline`,
     );
     expect(check('fork-pulls').fix).toMatch(/deploy with agentImageUri/);
+    expect(check('docker-hub-cache').detail).toMatch(/^no Docker Hub pull-through cache rule is deployed \(no dockerHubCredentialsSecretArn\)/);
+    expect(check('docker-hub-cache').fix).toMatch(/-c dockerHubCredentialsSecretArn=/);
     expect(check('hello-build').detail).toMatch(/^slipway-doctor\/hello #1 succeeded in \d+ s, its log says hello$/);
 
     const calls = (action: string) => aws.calls.filter((c) => c.action === action).map((c) => c.input);
@@ -164,8 +172,11 @@ describe('slipway doctor against a deployed stack (AWS stand-ins)', () => {
     state.account = { concurrentExecutions: 1000, unreservedConcurrentExecutions: 999 };
     state.images[`${ASSETS}:arm`] = MANIFEST;
     delete state.images[`${ASSETS}:${OTHER_ASSET.tag}`];
+    const planner = state.functions['Slipway-Planner-abc']!;
+    planner.env = { ...planner.env, [ENV.pullThroughCache]: JSON.stringify({ ...DEFAULT_RULES, 'docker.io': 'slipway-docker-hub' }) };
     const healthy = await doctor('--repo', REPO, '--no-build');
-    expect({ code: healthy.code, statuses: healthy.report.checks.map((c) => c.status) }).toEqual({ code: 0, statuses: ['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'skipped'] });
+    expect({ code: healthy.code, statuses: healthy.report.checks.map((c) => c.status) }).toEqual({ code: 0, statuses: ['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'skipped'] });
+    expect(healthy.check('docker-hub-cache').detail).toMatch(/through the cache rule slipway-docker-hub\//);
     expect(healthy.check('fork-pulls').detail).toBe(`${ASSETS} holds only the images the stack runs`);
 
     let err = '';

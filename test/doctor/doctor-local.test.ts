@@ -91,6 +91,7 @@ describe('slipway doctor --local against the local stack', () => {
         ['lambda-concurrency', 'skipped'],
         ['agent-images', 'skipped'],
         ['fork-pulls', 'skipped'],
+        ['docker-hub-cache', 'skipped'],
         ['hello-build', 'ok'],
       ],
     });
@@ -103,6 +104,7 @@ describe('slipway doctor --local against the local stack', () => {
     expect(checks['fargate-quota'].detail).toMatch(/no Fargate vCPU quota applies/);
     expect(checks['lambda-concurrency'].detail).toMatch(/no Lambda concurrency applies/);
     expect(checks['agent-images'].detail).toMatch(/there is no agent image/);
+    expect(checks['docker-hub-cache'].detail).toMatch(/local mode pulls no image/);
     expect(checks['hello-build'].detail).toMatch(new RegExp(`^${HELLO_REPO} #1 succeeded in \\d+ s, its log says hello$`));
     // --json keeps standard error for failures: no progress lines.
     expect(err).toBe('');

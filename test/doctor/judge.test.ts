@@ -3,9 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { agentImagesToCheck, ecrImageToCheck, observeManifest } from '../../core/doctor/agent-images.js';
 import { ecrImageOf } from '../../core/images/ecr-image.js';
 import { forkPullRepositoriesOf, observeForkPulls } from '../../core/doctor/fork-pulls.js';
+import { observeDockerHubCache, START_P50_SECONDS } from '../../core/doctor/docker-hub-cache.js';
+import { ENV } from '../../core/config/lambda-env.js';
 import {
   formatReport,
   judgeAgentImages,
+  judgeDockerHubCache,
   judgeFargateQuota,
   judgeForkPulls,
   judgeGitHost,
@@ -234,6 +237,42 @@ describe("what forks' execution role may pull beside the agent", () => {
     expect(judgeForkPulls({ repositories: [observeForkPulls(assets!, [{ imageTag: 'amd', imageDigest: digest('1') }], false)] })).toMatchObject({ status: 'ok', detail: `${ASSETS} holds only the images the stack runs` });
     expect(judgeForkPulls({ repositories: [] }).status).toBe('ok');
     expect(judgeForkPulls({ error: 'AccessDeniedException: no' })).toMatchObject({ status: 'warn', fix: expect.stringMatching(/ecr:ListImages/) });
+  });
+});
+
+// ECR caches Docker Hub only with a credentials secret (pull-through-cache-creating-rule.html),
+// so a deployment at its defaults has no Docker Hub rule (lib/pull-through-cache.ts).
+describe('Docker Hub images through the cache', () => {
+  const planner = (rules?: Record<string, string>) => (rules ? { [ENV.pullThroughCache]: JSON.stringify(rules) } : {});
+  const DEFAULT_RULES = { 'public.ecr.aws': 'slipway-ecr-public', 'registry.k8s.io': 'slipway-k8s', 'quay.io': 'slipway-quay' };
+
+  it('is ok when the planner has a Docker Hub rule', () => {
+    expect(judgeDockerHubCache(observeDockerHubCache(planner({ ...DEFAULT_RULES, 'docker.io': 'slipway-docker-hub' })))).toEqual({
+      id: 'docker-hub-cache',
+      title: "Docker Hub images come through the account's pull-through cache",
+      status: 'ok',
+      detail: "Docker Hub images are pulled through the cache rule slipway-docker-hub/ in the stack's Region, with the stored Docker Hub credentials",
+    });
+  });
+
+  it("warns (never fails) without it: Docker Hub's anonymous limit, the start figures, and how to give the secret", () => {
+    const r = judgeDockerHubCache(observeDockerHubCache(planner(DEFAULT_RULES)));
+    expect(r.status).toBe('warn');
+    expect(r.detail).toMatch(/^no Docker Hub pull-through cache rule is deployed \(no dockerHubCredentialsSecretArn\): Docker Hub images .* are pulled as written, anonymously/);
+    expect(r.detail).toContain('10 anonymous pulls per hour per IPv4 address (https://docs.docker.com/docker-hub/usage/)');
+    expect(r.detail).toContain(`${START_P50_SECONDS.withoutDockerHubRule} s at p50 against ${START_P50_SECONDS.withDockerHubRule} s through the cache`);
+    expect(r.fix).toMatch(/^Store a Docker Hub user and access token .* named ecr-pullthroughcache\/docker-hub .* then deploy with -c dockerHubCredentialsSecretArn=<its ARN> \(README: "Images through the cache"; https:\/\/docs\.aws\.amazon\.com\/AmazonECR\/latest\/userguide\/pull-through-cache-creating-rule\.html\)\.$/);
+  });
+
+  it('warns too when the deployment has no cache at all, and says to keep it on', () => {
+    const r = judgeDockerHubCache(observeDockerHubCache(planner()));
+    expect(r).toMatchObject({ status: 'warn', detail: expect.stringMatching(/^no pull-through cache rule is deployed \(pullThroughCache is false\)/) });
+    expect(r.fix).toContain('and pullThroughCache left true');
+  });
+
+  it('a planner setting it cannot read is a warning that says so', () => {
+    expect(judgeDockerHubCache(observeDockerHubCache({ [ENV.pullThroughCache]: '{"docker.io":' }))).toMatchObject({ status: 'warn', detail: expect.stringMatching(/is not JSON/) });
+    expect(judgeDockerHubCache(observeDockerHubCache({ [ENV.pullThroughCache]: '["docker.io"]' }))).toMatchObject({ status: 'warn', detail: expect.stringMatching(/is not a map of registry domains/) });
   });
 });
 

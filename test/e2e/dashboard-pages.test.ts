@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { CliIO } from '../../cli/io.js';
 import { main } from '../../cli/main.js';
-import type { MetricsResponse } from '../../core/builds/api.js';
+import type { BuildDetailResponse, MetricsResponse } from '../../core/builds/api.js';
 import type { BuildDetail } from '../../core/builds/types.js';
 import { snapshotDirectory, type Snapshot } from '../../local/snapshot.js';
 import { startLocalSlipway, type LocalSlipway } from '../../local/up.js';
@@ -21,6 +21,7 @@ import { HANG_GUARD_MS, waitFor } from '../support/wait.js';
 import { chromiumMissing, DESKTOP, launchChromium, openPage, PHONE, screenshot } from './browser.js';
 
 const missing = chromiumMissing();
+const GATED_QUEUED_BECAUSE = 'waiting: no Fargate capacity or quota (RunTask on FARGATE: Capacity is unavailable at this time); retrying with back-off';
 // A hang guard, not a speed goal (see dashboard.test.ts).
 const WAIT = HANG_GUARD_MS;
 
@@ -96,12 +97,19 @@ describe.skipIf(skipWithout('Chromium', missing))('dashboard pages in headless C
     await Promise.all(submitted.map(async ([name, id]) => void (builds[name] = await local.waitForBuild(id, undefined, HANG_GUARD_MS))));
     // A passed build whose last step is a skipped `when: status: [failure]` step: its
     // container ran the gate that skipped it (task-runner/decide-steps.ts, STATUS_GATE_SKIP).
+    // It waited for capacity before its task ran: its timeline keeps why (StageTimeline.queuedBecause).
+    const gatedAt = Date.now() - 61_000;
     await seedBuild(local.store, {
       repo: 'demo/gated',
       number: 1,
       status: 'success',
-      createdAt: Date.now() - 61_000,
-      stages: [{ name: 'test', steps: [{ name: 'clone', kind: 'clone' }, { name: 'build' }, { name: 'notify', status: 'skipped' }] }],
+      createdAt: gatedAt,
+      receivedAt: gatedAt - 800,
+      stages: [{
+        name: 'test',
+        timeline: { queuedBecause: GATED_QUEUED_BECAUSE, taskCreatedAt: gatedAt + 1500, pullStartedAt: gatedAt + 1600, pullStoppedAt: gatedAt + 2500, agentStartedAt: gatedAt + 2600, clonedAt: gatedAt + 2800, readyAt: gatedAt + 2900, stoppingAt: gatedAt + 59_000, stoppedAt: gatedAt + 60_000 },
+        steps: [{ name: 'clone', kind: 'clone' }, { name: 'build' }, { name: 'notify', status: 'skipped' }],
+      }],
     });
     await local.store.updateStep('demo/gated#1', 1, 3, { reason: 'runs only when the build is failing, and no step failed' });
     browser = await launchChromium();
@@ -156,6 +164,29 @@ describe.skipIf(skipWithout('Chromium', missing))('dashboard pages in headless C
     await page.setViewportSize(PHONE);
     await screenshot(page, 'build-failed-phone');
     await page.close();
+  });
+
+  it("a finished build's page draws where its stage's time went, from the push, as the API gives it; the queued phase says why it waited", async () => {
+    const { page, pageErrors } = await open('#/builds/demo/pass/1');
+    const timeline = page.locator('.stage .timeline');
+    await timeline.waitFor({ timeout: WAIT });
+    const api = (await (await fetch(`${local.url}/api/builds/1?repo=demo/pass`)).json()) as BuildDetailResponse;
+    const phases = api.stages[0]!.phases ?? [];
+    // The push's own phase first (webhook → planner → queued), then the stage's own, as the API gives them.
+    expect(phases.map((p) => p.name).slice(0, 2)).toEqual(['control plane', 'queued']);
+    expect(phases.map((p) => p.name)).toEqual(expect.arrayContaining(['provisioning', 'clone', 'first step', 'steps', 'teardown']));
+    expect(await timeline.locator('.name').allTextContents()).toEqual(phases.map((p) => p.name));
+    expect(await timeline.locator('.bar').count()).toBe(phases.length);
+    expect(pageErrors).toEqual([]);
+    await page.close();
+
+    const gated = await open('#/builds/demo/gated/1');
+    const note = gated.page.locator('.stage .timeline .phase-note');
+    await note.waitFor({ timeout: WAIT });
+    expect(await note.textContent()).toBe(GATED_QUEUED_BECAUSE);
+    expect((await gated.page.locator('.stage .timeline .name').allTextContents()).slice(0, 2)).toEqual(['control plane', 'queued']);
+    expect(gated.pageErrors).toEqual([]);
+    await gated.page.close();
   });
 
   it('shades no log line by the words in it ("0 errors", "error handling tests passed")', async () => {
@@ -224,8 +255,10 @@ describe.skipIf(skipWithout('Chromium', missing))('dashboard pages in headless C
     const ticks = await perDay.locator('.y-axis span').allTextContents();
     expect([ticks[0], ticks[ticks.length - 1]]).toEqual([String(busiest), '0']);
     const bars = page.locator('.chart.repo-bars');
-    expect(await bars.count()).toBe(2);
-    for (const [i, axis] of [['0', 'queued → task running, per stage'], ['1', 'build start → end']] as const) {
+    // Push → first step: the builds that ran a step recorded their push (local mode's submission) and their first step.
+    expect(metrics.repos.filter((r) => r.pushToFirstStep).map((r) => r.repo).sort()).toEqual(['demo/fail', 'demo/pass']);
+    expect(await bars.count()).toBe(3);
+    for (const [i, axis] of [['0', 'queued → task running, per stage'], ['1', 'webhook received → first step, per build'], ['2', 'build start → end']] as const) {
       const chart = bars.nth(Number(i));
       expect(await chart.locator('.legend li').allTextContents()).toEqual(['p50 (half are faster)', 'p95 (1 in 20 is slower)']);
       expect(await chart.locator('.x-axis .x-title').textContent()).toBe(axis);
@@ -245,8 +278,8 @@ describe.skipIf(skipWithout('Chromium', missing))('dashboard pages in headless C
     expect(await main(['build', '1', '--repo', 'demo/pass'], io)).toBe(0);
     expect(err).toEqual([]);
     const row = out.join('\n').split('\n').find((l) => /^1\.1 +clone /.test(l));
-    // Steps with commands start with the task (they wait in their wrapper), so they have no "steps start" of their own.
-    expect(row).toMatch(/^1\.1 +clone +success +[\d.]+s +agent start [\d.]+s, services ready [\d.]+s$/);
+    // Steps with commands start with the task and wait in their wrapper: "steps start" runs to their commands' start.
+    expect(row).toMatch(/^1\.1 +clone +success +[\d.]+s +agent start [\d.]+s, services ready [\d.]+s, steps start [\d.]+s$/);
   });
 
   it('an API that does not answer is named on the page, with what to check, not an empty box', async () => {

@@ -191,8 +191,10 @@ describe.skipIf(skipWithout('Chromium', missing))('dashboard in headless Chromiu
       const navigations: string[] = [];
       page.on('framenavigated', (frame) => void navigations.push(frame.url()));
 
-      // Written after the page read the list (an index read that lags writes, as on AWS).
-      const later = await seedBuild(local.store, { repo: 'demo/later', number: 1, status: 'running', createdAt: Date.now(), stages: [{ name: 'test', steps: [{ name: 'unit', status: 'running' }] }] });
+      // Written after the page read the list (an index read that lags writes, as on AWS). Its
+      // stage waits for capacity: a running stage would name a task ECS does not know, which
+      // the local stack's reconciler ends as lost (task-lost) at its next pass, racing the page.
+      const later = await seedBuild(local.store, { repo: 'demo/later', number: 1, status: 'running', createdAt: Date.now(), stages: [{ name: 'test', status: 'pending', steps: [{ name: 'unit', status: 'pending' }] }] });
       const row = page.locator('tr.build-row', { has: page.locator('a[href="#/builds/demo/later/1"]') });
       await row.locator('.status.running').waitFor({ timeout: WAIT });
       await local.store.updateBuild(later.id, { status: 'success', finishedAt: Date.now() });

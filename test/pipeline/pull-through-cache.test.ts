@@ -132,6 +132,29 @@ describe('the planner compiles through the cache, unless the repository opted ou
     expect(buildCompileOptions(dockerHubOnly, { repoSlug: 'acme/app', buildNumber: 1, fork: false }).pullThroughCache?.prefixes).toEqual({ 'docker.io': 'slipway-docker-hub' });
   });
 
+  it("opts a repository out by its own setting (Repository.pullThroughCache false) as by the deployment's list; absent or true, through the cache", () => {
+    const deployment = compileOptionsFromEnv({ AWS_REGION: 'eu-west-1', ACCOUNT_ID: '123456789012', PARTITION: 'aws', ...env });
+    const cacheOf = (repoSlug: string, repository: { pullThroughCache?: boolean }, fork = false) =>
+      buildCompileOptions(deployment, { repoSlug, buildNumber: 1, fork, repository }).pullThroughCache;
+    const imagesOf = (repository: { pullThroughCache?: boolean }) => {
+      const cache = cacheOf('acme/app', repository);
+      return compiledContainers(yaml, {}, cache ? { pullThroughCache: cache } : {}).filter((c) => c.name !== 'slipway-agent').map((c) => c.image);
+    };
+    expect(cacheOf('acme/app', { pullThroughCache: false })).toBeUndefined();
+    expect(imagesOf({ pullThroughCache: false })).toEqual(['postgres:16', 'node:20']);
+    expect(imagesOf({ pullThroughCache: true })).toEqual([`${REGISTRY}/slipway-docker-hub/library/postgres:16`, `${REGISTRY}/slipway-docker-hub/library/node:20`]);
+    // A record from before the setting (absent) and one turned back on both go through the cache.
+    expect(cacheOf('acme/app', {})).toEqual(CACHE);
+    expect(cacheOf('acme/app', { pullThroughCache: true })).toEqual(CACHE);
+    // Either opts out: the deployment's list wins over a repository's setting that is on.
+    expect(cacheOf('acme/legacy', { pullThroughCache: true })).toBeUndefined();
+    // A fork's pull request follows its base repository: no rule at all, the refused ones still refused.
+    const fork = cacheOf('acme/app', { pullThroughCache: false }, true);
+    expect(fork?.prefixes).toEqual({});
+    expect(fork?.refused).toEqual(withoutCredentialedRules(CACHE).refused);
+    expect(cacheOf('acme/app', {}, true)).toEqual(withoutCredentialedRules(CACHE));
+  });
+
   it('refuses a cache setting that is not a map of registries to prefixes', () => {
     expect(() => compileOptionsFromEnv({ PULL_THROUGH_CACHE: '["docker-hub"]' })).toThrow(/PULL_THROUGH_CACHE must map registry domains/);
   });

@@ -70,8 +70,11 @@ export interface E2eOptions {
   secretsManager?: boolean;
   /** The USER of images' configurations, as the ECS stand-in runs them (LocalEcsOptions.imageUser). */
   imageUser?: (image: string) => string | undefined;
-  /** How long each image's pull takes in the ECS stand-in (LocalEcsOptions.pullMs). */
-  pullMs?: (image: string) => number;
+  /**
+   * How long each image pull takes in the ECS stand-in (ms; LocalEcsOptions.pullMs), the same for
+   * every image or per image, so that a stage's pulls phase and which pulls overlap show; none by default.
+   */
+  pullMs?: number | ((image: string) => number);
 }
 
 export interface E2e {
@@ -130,6 +133,7 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
   // The handlers log through Powertools, which writes to its own console: take its lines too.
   setLogDestination(capture);
   const secretsManager = options.secretsManager ? await startSecretsManagerStandIn() : undefined;
+  const pullMs = options.pullMs;
   for (const [name, value] of Object.entries(options.secrets ?? {})) secretsManager?.secrets.set(name, { value, tags: [], versions: 1 });
   const [aws, git, ssm] = await Promise.all([
     startLocalAws({
@@ -140,7 +144,7 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
         ...(options.sharedPaths ? { sharedPaths: options.sharedPaths } : {}),
         ...(options.hostPorts ? { hostPorts: options.hostPorts } : {}),
         ...(options.imageUser ? { imageUser: options.imageUser } : {}),
-        ...(options.pullMs ? { pullMs: options.pullMs } : {}),
+        ...(pullMs ? { pullMs: typeof pullMs === 'number' ? () => pullMs : pullMs } : {}),
         resolveSecret: async (valueFrom) => {
           const ref = secretReference(valueFrom);
           const value = options.secrets?.[ref.name] ?? secretsManager?.secrets.get(ref.name)?.value;

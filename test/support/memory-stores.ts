@@ -43,6 +43,12 @@ function patched<T extends object>(record: T, patch: object): T {
   return { ...record, ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) } as T;
 }
 
+/** A stage whose task runs: its waiting message goes (StageStore.markRunning). */
+function withoutMessage(stage: Stage): Stage {
+  const { message: _message, ...rest } = stage;
+  return rest;
+}
+
 export class MemoryBuildStore implements BuildStore {
   readonly builds = new Map<string, Build>();
   readonly stages = new Map<string, Stage>();
@@ -194,8 +200,9 @@ export class MemoryStageStore implements StageStore {
       const claimedByItsEvent = stage.taskArn === mark.taskArn && statusRank(stage.status) <= statusRank('running');
       if (!waitingAt(stage, mark.attempt) && !claimedByItsEvent) return null;
       return {
-        ...stage, status: 'running', taskArn: mark.taskArn, capacity: mark.capacity, attempts: mark.attempt + 1, cpu: mark.cpu,
+        ...withoutMessage(stage), status: 'running', taskArn: mark.taskArn, capacity: mark.capacity, attempts: mark.attempt + 1, cpu: mark.cpu,
         startedAt: stage.startedAt ?? mark.startedAt,
+        ...(mark.queuedBecause !== undefined ? { timeline: { queuedBecause: mark.queuedBecause } } : {}),
       };
     });
   }
@@ -205,7 +212,9 @@ export class MemoryStageStore implements StageStore {
       if (isFinal(stage) || !newer(stage, apply.version)) return null;
       const own = stage.taskArn === apply.taskArn;
       if (!own && !waitingAt(stage, apply.attempt)) return null;
-      return patched(stage, {
+      const moved = apply.timeline === undefined && apply.queuedBecause !== undefined && apply.message === undefined;
+      return patched(moved ? withoutMessage(stage) : stage, {
+        ...(moved ? { timeline: { queuedBecause: apply.queuedBecause } } : {}),
         eventVersion: apply.version,
         taskArn: apply.taskArn,
         status: apply.status,
@@ -214,7 +223,8 @@ export class MemoryStageStore implements StageStore {
         exitCode: apply.exitCode,
         finishedAt: apply.finishedAt,
         startedAt: stage.startedAt ?? apply.startedAt,
-        firstStepAt: stage.firstStepAt ?? apply.firstStepAt,
+        // The earliest start known (StageStore.noteFirstStepAt).
+        firstStepAt: stage.firstStepAt !== undefined && apply.firstStepAt !== undefined ? Math.min(stage.firstStepAt, apply.firstStepAt) : (stage.firstStepAt ?? apply.firstStepAt),
         ...(apply.timeline !== undefined ? { timeline: apply.timeline } : {}),
         // The claim counts the attempt, once; later events of the claimed task count nothing.
         ...(own ? {} : { attempts: apply.attempt + 1 }),
@@ -239,8 +249,9 @@ export class MemoryStageStore implements StageStore {
     return this.write(buildId, stageNumber, (stage) => {
       if (isFinal(stage) || !newer(stage, input.version) || stage.taskArn !== input.taskArn) return null;
       if ((stage.segment ?? 1) !== input.segment - 1) return null;
-      const { eventVersion: _v, taskArn: _t, retryAfter: _r, startFailures: _f, ...kept } = stage;
-      return { ...kept, status: 'pending', queuedAt: input.queuedAt, segment: input.segment, attempts: 0, snapshotAttempt: input.attempt, message: input.message };
+      const { eventVersion: _v, taskArn: _t, retryAfter: _r, startFailures: _f, timeline: _tl, ...kept } = stage;
+      const segmentTimelines = input.timeline !== undefined ? { segmentTimelines: [...(stage.segmentTimelines ?? []), input.timeline] } : {};
+      return { ...kept, ...segmentTimelines, status: 'pending', queuedAt: input.queuedAt, segment: input.segment, attempts: 0, snapshotAttempt: input.attempt, message: input.message };
     });
   }
 
@@ -252,6 +263,25 @@ export class MemoryStageStore implements StageStore {
 
   async noteWaiting(buildId: string, stageNumber: number, message: string): Promise<void> {
     await this.write(buildId, stageNumber, (stage) => (stage.status === 'pending' && stage.message !== message ? { ...stage, message } : null));
+  }
+
+  /** One write, so the checks of the stage's task and of the step hold for it (DynamoDB: one transaction). */
+  async updateStepOfTask(buildId: string, stageNumber: number, stepNumber: number, taskArn: string, patch: StepPatch, fromStatuses: StepStatus[]): Promise<boolean> {
+    if (this.records.stages.get(stageKey(buildId, stageNumber))?.taskArn !== taskArn) return false;
+    const step = this.records.steps.get(`${stageKey(buildId, stageNumber)}#${stepNumber}`);
+    if (!step || (step.taskArn !== undefined && step.taskArn !== taskArn)) return false;
+    return (await this.records.updateStep(buildId, stageNumber, stepNumber, patch, { fromStatuses })) !== null;
+  }
+
+  async noteFirstStepAt(buildId: string, stageNumber: number, taskArn: string, at: number): Promise<boolean> {
+    const written = await this.write(buildId, stageNumber, (stage) =>
+      stage.taskArn === taskArn && (stage.firstStepAt === undefined || stage.firstStepAt > at) ? { ...stage, firstStepAt: at } : null,
+    );
+    return written !== null;
+  }
+
+  async noteAgentRead(buildId: string, stageNumber: number, taskArn: string, at: number): Promise<boolean> {
+    return (await this.write(buildId, stageNumber, (stage) => (stage.taskArn === taskArn ? { ...stage, agentReadAt: at } : null))) !== null;
   }
 
   /** A conditional write: `change` returns the new stage, or null when its condition refuses. */

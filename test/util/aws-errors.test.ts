@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs';
-import { classifyAwsError, describeRunTaskFailures, embeddedErrorCode, isEcsCapacityReason } from '../../core/util/aws-errors.js';
+import { classifyAwsError, describeRunTaskFailures, embeddedErrorCode, isEcsCapacityReason, isTransactionRefusedByConditions, transactionCancellationCodes } from '../../core/util/aws-errors.js';
 import { backoffMs, withRetry } from '../../core/util/retry.js';
 
 interface Recorded { status: number; body: Record<string, unknown> }
@@ -84,6 +84,22 @@ describe('classifyAwsError on ECS RunTask errors as the SDK raises them', () => 
     expect(classifyAwsError({ name: 'ProvisionedThroughputExceededException', message: 'x', $metadata: { httpStatusCode: 400 } }).kind).toBe('throttling');
     expect(classifyAwsError({ name: 'ResourceNotFoundException', message: 'x' }).kind).toBe('not-found');
     expect(classifyAwsError(new TypeError('undefined is not a function')).kind).toBe('fatal');
+  });
+});
+
+describe('a cancelled DynamoDB transaction (API_TransactWriteItems: TransactionCanceledException with CancellationReasons)', () => {
+  const cancelled = (...codes: string[]) => Object.assign(new Error('Transaction cancelled'), { name: 'TransactionCanceledException', CancellationReasons: codes.map((Code) => ({ Code })) });
+  it('is a refusal only when every cause is a refused condition', () => {
+    expect(transactionCancellationCodes(cancelled('ConditionalCheckFailed', 'None'))).toEqual(['ConditionalCheckFailed', 'None']);
+    expect(isTransactionRefusedByConditions(cancelled('ConditionalCheckFailed', 'None'))).toBe(true);
+    expect(isTransactionRefusedByConditions(cancelled('None', 'ConditionalCheckFailed'))).toBe(true);
+  });
+  it('a conflicting transaction, throttling or no reasons at all is an error of the write', () => {
+    expect(isTransactionRefusedByConditions(cancelled('ConditionalCheckFailed', 'TransactionConflict'))).toBe(false);
+    expect(isTransactionRefusedByConditions(cancelled('None', 'ThrottlingError'))).toBe(false);
+    expect(isTransactionRefusedByConditions(cancelled('None', 'None'))).toBe(false);
+    expect(transactionCancellationCodes(Object.assign(new Error('x'), { name: 'TransactionCanceledException' }))).toBeUndefined();
+    expect(transactionCancellationCodes(Object.assign(new Error('x'), { name: 'ConditionalCheckFailedException' }))).toBeUndefined();
   });
 });
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { escapeHtml, formatAgo, formatDuration } from '../../web/src/format.js';
 import { layoutStages, renderGraph } from '../../web/src/graph.js';
 import { buildBody, defaultSelection, logHeader, logLine, stageBlock, stageNotes, stageTimeline, stepItem } from '../../web/src/views/build.js';
-import { perDayChart, phaseTableRows, repoBars } from '../../web/src/views/metrics.js';
+import { perDayChart, phaseTableRows, repoBars, repoTableRows } from '../../web/src/views/metrics.js';
 import { repoRow, secretNotice, withKnown } from '../../web/src/views/repos.js';
 import { keepListFresh } from '../../web/src/views/builds.js';
 import { ApiRequestError } from '../../web/src/api.js';
@@ -276,11 +276,46 @@ describe('where a stage\'s time went', () => {
     expect(stageTimeline(undefined)).toBe('');
   });
 
+  it('starts at the push with the control plane phase, and says beside the queued phase why it waited, escaped', () => {
+    const html = stageTimeline([
+      { name: 'control plane', from: 0, to: 1000 },
+      { name: 'queued', from: 1000, to: 4000, note: 'waiting: no Fargate capacity or quota (<RunTask>); retrying with back-off' },
+      { name: 'provisioning', from: 4000, to: 10_000 },
+    ]);
+    expect(html).toContain('<span class="name">control plane</span>');
+    expect(html).toContain('<span class="value">3s</span><span class="phase-note meta">waiting: no Fargate capacity or quota (&lt;RunTask&gt;); retrying with back-off</span>');
+    // Only the queued phase has a note.
+    expect(html.match(/phase-note/g)).toHaveLength(1);
+  });
+
+  it("draws a split stage's segments in order on the one axis, each under its heading", () => {
+    const html = stageTimeline([
+      { name: 'queued', from: 0, to: 1000, segment: 1 },
+      { name: 'steps', from: 1000, to: 4000, segment: 1 },
+      { name: 'queued', from: 5000, to: 6000, segment: 2 },
+      { name: 'steps', from: 6000, to: 10_000, segment: 2 },
+    ]);
+    expect(html.match(/<span class="phase-segment meta">segment \d<\/span>/g)).toEqual(['<span class="phase-segment meta">segment 1</span>', '<span class="phase-segment meta">segment 2</span>']);
+    expect(html.indexOf('segment 2')).toBeGreaterThan(html.indexOf('style="left:10.00%;width:30.00%"'));
+    expect(html).toContain('style="left:60.00%;width:40.00%"');
+    // A stage that is not split has no headings.
+    expect(stageTimeline([{ name: 'queued', from: 0, to: 1000 }])).not.toContain('phase-segment');
+  });
+
   it('lists p50 / p95 per repository and phase on the metrics page, escaped', () => {
     const rows = phaseTableRows([
       { repo: '<x>/y', builds: 1, successRate: 1, queueWait: { p50: 0, p95: 0 }, duration: { p50: 0, p95: 0 }, phases: { pulls: { p50: 20_000, p95: 48_000, count: 3 } } },
     ]);
     expect(rows).toBe('<tr><td>&lt;x&gt;/y</td><td>pulls</td><td>20.0 s / 48.0 s</td><td>3</td></tr>');
+  });
+
+  it('gives push → first step per repository beside the queue wait, and a dash for a repository that has none recorded', () => {
+    const rows = repoTableRows([
+      { repo: 'acme/api', builds: 2, successRate: 1, queueWait: { p50: 500, p95: 900 }, pushToFirstStep: { p50: 61_000, p95: 95_000, count: 2 }, duration: { p50: 1000, p95: 1000 } },
+      { repo: 'acme/old', builds: 1, successRate: 1, queueWait: { p50: 500, p95: 900 }, duration: { p50: 1000, p95: 1000 } },
+    ]);
+    expect(rows).toContain('<td>500 ms / 900 ms</td><td>61.0 s / 95.0 s</td><td>1.0 s / 1.0 s</td>');
+    expect(rows).toContain('<td>500 ms / 900 ms</td><td>—</td><td>1.0 s / 1.0 s</td>');
   });
 });
 

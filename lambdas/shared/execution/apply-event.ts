@@ -6,7 +6,7 @@ import { parseStageKey } from '../../../core/builds/types.js';
 import { acceptTaskEvent, agentResultWanted, changedAt, isoMillis, isStageDone, isStepDone, stageOutcome, stagePhase, stepChanges, stepsNeedAgentResult, type StageOutcome, type StepChange } from '../../../core/builds/status.js';
 import type { StepRecord } from '../../../core/builds/types.js';
 import type { TaskStateChangeDetail } from '../../../core/builds/task-event.js';
-import { stageTimeline, stepMarks } from '../../../core/builds/stage-timeline.js';
+import { queuedReason, stageTimeline, stepMarks } from '../../../core/builds/stage-timeline.js';
 import { stepTimes } from '../../../core/builds/step-times.js';
 import { writeCommandStarts } from './command-starts.js';
 import { AGENT_CONTAINER, AGENT_ENV, type AgentSetupTimes } from '../../../core/pipeline/contract.js';
@@ -139,7 +139,7 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
 
   // A split stage whose segment ended and whose next segment runs: back to the queue.
   if (outcome && (stage.segments ?? 1) > 1) {
-    const advanced = await advanceSegment(deps, { key, stage, detail, outcome, at, now, attempt });
+    const advanced = await advanceSegment(deps, { key, stage, detail, outcome, at, now, attempt, ...(setup ? { setup } : {}) });
     if (advanced) return advanced;
   }
 
@@ -169,6 +169,13 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   if (passedClone && clonedAt !== undefined && passedClone.finishedAt !== clonedAt) {
     await deps.store.updateStep(buildId, stageNumber, passedClone.number, { status: 'success', finishedAt: clonedAt, ...(passedClone.startedAt !== undefined && passedClone.startedAt > clonedAt ? { startedAt: clonedAt } : {}) }, { fromStatuses: ['success'] });
   }
+  // A clone recorded failed from its agent's log while the stage ran (agent-progress.ts) takes
+  // git's exit code, and the agent's words for it, once the stage is over, as one failed now would.
+  const failedClone = (stage.segment ?? 1) === 1 ? all.find((s) => s.kind === 'clone' && s.status === 'failure' && s.exitCode === undefined && !changes.some((c) => c.number === s.number)) : undefined;
+  const cloneExit = failedClone && outcome ? stepChanges(detail, [{ ...failedClone, status: 'running' }], outcome).find((c) => c.status === 'failure' && c.exitCode !== undefined) : undefined;
+  if (failedClone && cloneExit) {
+    await deps.store.updateStep(buildId, stageNumber, failedClone.number, { status: 'failure', exitCode: cloneExit.exitCode, ...(cloneExit.reason !== undefined ? { reason: cloneExit.reason } : {}) }, { fromStatuses: ['failure'] });
+  }
   // Steps that finished while the stage ran take their commands' start from the agent's result.
   const fixed = outcome ? await writeCommandStarts(deps, buildId, stageNumber, all, outcome, changes) : [];
   for (const fix of fixed) written.set(fix.number, { ...written.get(fix.number)!, startedAt: fix.startedAt });
@@ -178,6 +185,12 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
     ...fixed.map((f) => f.startedAt),
   ];
   const firstStepAt = starts.length > 0 ? Math.min(...starts) : undefined;
+  // Why it waited in the queue (the event was accepted: the stage is not finished, its message is no outcome's).
+  const queuedBecause = queuedReason(stage);
+  // A split stage's timeline is its segment's: that segment's start, queue time and steps (segment-advance.ts keeps the ones before).
+  const split = (stage.segments ?? 1) > 1;
+  const segmentOf = split ? { segment: stage.segment ?? 1, attempt, ...(stage.queuedAt !== undefined ? { queuedAt: stage.queuedAt } : {}) } : {};
+  const marked = [...written.values()].filter((s) => !split || here.has(s.container));
 
   const applied = await deps.stages.applyEvent(buildId, stageNumber, {
     taskArn: detail.taskArn,
@@ -194,7 +207,8 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
         }
       : {}),
     ...(firstStepAt !== undefined ? { firstStepAt } : {}),
-    ...(outcome ? { timeline: { ...stageTimeline(detail, setup), ...stepMarks([...written.values()]) } } : {}),
+    ...(outcome ? { timeline: { ...segmentOf, ...(queuedBecause !== undefined ? { queuedBecause } : {}), ...stageTimeline(detail, setup), ...stepMarks(marked) } } : {}),
+    ...(!outcome && phase === 'running' && stage.message !== undefined && queuedBecause !== undefined ? { queuedBecause } : {}),
   });
   if (!applied) return { applied: false, stageKey: key, reason: 'a newer event was applied meanwhile' };
 

@@ -11,9 +11,10 @@
 import { isoMillis, stepChanges, type StageOutcome } from '../../../core/builds/status.js';
 import type { TaskStateChangeDetail } from '../../../core/builds/task-event.js';
 import { stepTimes } from '../../../core/builds/step-times.js';
+import { queuedReason, stageTimeline, stepMarks } from '../../../core/builds/stage-timeline.js';
 import type { Stage } from '../../../core/builds/types.js';
 import { afterSegment, segmentTimeoutSeconds } from '../../../core/builds/segment-run.js';
-import { AGENT_CONTAINER, EARLY_EXIT_CODE } from '../../../core/pipeline/contract.js';
+import { AGENT_CONTAINER, EARLY_EXIT_CODE, type AgentSetupTimes } from '../../../core/pipeline/contract.js';
 import { jobTimeoutMs, segmentJob } from '../../../core/scaling/job.js';
 import type { ExecutionDeps } from './deps.js';
 import { stageKeys } from '../observability/logger.js';
@@ -29,6 +30,8 @@ export interface SegmentEnd {
   at: number;
   now: number;
   attempt: number;
+  /** The agent's phase times, from its result line, when it was read (apply-event.ts). */
+  setup?: AgentSetupTimes;
 }
 
 /** Undefined when the stage ends here (the caller finishes it as any stage). */
@@ -56,10 +59,14 @@ export async function advanceSegment(deps: ExecutionDeps, end: SegmentEnd): Prom
   // Where each step's log stays readable once the next segment's task is the stage's (StepRecord.taskArn).
   const here = new Set(detail.containers.map((c) => c.name));
   const changes = stepChanges(detail, steps, outcome);
-  await writeCommandStarts(deps, buildId, stageNumber, steps, outcome, changes);
+  const fixed = await writeCommandStarts(deps, buildId, stageNumber, steps, outcome, changes);
+  // The step records as this event leaves them, for the segment's timeline.
+  const written = new Map(steps.map((s) => [s.number, s]));
+  for (const fix of fixed) written.set(fix.number, { ...written.get(fix.number)!, startedAt: fix.startedAt });
   for (const change of changes) {
     const step = steps.find((s) => s.number === change.number)!;
     const times = stepTimes(step, change, at, isoMillis(detail.stoppedAt) ?? at);
+    written.set(step.number, change.status === 'skipped' ? { ...step, status: 'skipped', startedAt: undefined, finishedAt: undefined } : { ...step, status: change.status, ...times });
     await deps.store.updateStep(buildId, stageNumber, change.number, {
       status: change.status,
       ...(change.exitCode !== undefined ? { exitCode: change.exitCode } : {}),
@@ -69,6 +76,7 @@ export async function advanceSegment(deps: ExecutionDeps, end: SegmentEnd): Prom
     });
   }
   const next = decision.number;
+  const queuedBecause = queuedReason(stage);
   const advanced = await deps.stages.advanceSegment(buildId, stageNumber, {
     taskArn: detail.taskArn,
     version: detail.version,
@@ -77,6 +85,15 @@ export async function advanceSegment(deps: ExecutionDeps, end: SegmentEnd): Prom
     message: `segment ${segment} of ${count} ended (${outcome.reason}); segment ${next} is queued`,
     // Its workspace snapshot is this attempt's (snapshotKey): the next segment reads that one.
     attempt: end.attempt,
+    // Where this segment's time went, kept beside the next segments' (Stage.segmentTimelines).
+    timeline: {
+      segment,
+      attempt: end.attempt,
+      ...(stage.queuedAt !== undefined ? { queuedAt: stage.queuedAt } : {}),
+      ...(queuedBecause !== undefined ? { queuedBecause } : {}),
+      ...stageTimeline(detail, end.setup),
+      ...stepMarks([...written.values()]),
+    },
   });
   if (!advanced) return { applied: false, stageKey: key, reason: `segment ${segment} already ended, or the stage no longer runs ${detail.taskArn}` };
   await deps.jobs.enqueue({ ...segmentJob(stored, next), queuedAt: now });

@@ -78,8 +78,9 @@ export function stageNotes(notes: readonly string[] | undefined): string {
 }
 
 /**
- * Where an ended stage's time went: one bar per phase on one time axis from the stage's
- * queueing to its task's end (phases overlap: images pull while the agent clones).
+ * Where an ended stage's time went: one bar per phase on one time axis from the push (the
+ * control plane phase of a stage that started with the build) or the stage's queueing to its
+ * task's end (phases overlap: images pull while the agent clones); the queued phase says why.
  */
 export function stageTimeline(phases: readonly StagePhase[] | undefined): string {
   if (!phases?.length) return '';
@@ -88,10 +89,14 @@ export function stageTimeline(phases: readonly StagePhase[] | undefined): string
   const pct = (v: number) => `${((100 * v) / span).toFixed(2)}%`;
   const rows = phases
     .map(
-      (p) =>
+      (p, i) =>
+        // A split stage's segments, each under its own heading, in order.
+        (p.segment !== undefined && p.segment !== phases[i - 1]?.segment ? `<span class="phase-segment meta">segment ${p.segment}</span>` : '') +
         `<span class="name">${escapeHtml(p.name)}</span>` +
         `<span class="track"><span class="bar p50" style="left:${pct(p.from - start)};width:${pct(p.to - p.from)}" title="${escapeHtml(p.name)} ${formatSeconds((p.to - p.from) / 1000)}"></span></span>` +
-        `<span class="value">${formatSeconds((p.to - p.from) / 1000)}</span>`,
+        `<span class="value">${formatSeconds((p.to - p.from) / 1000)}</span>` +
+        // Why it waited, under its bar (a whole row of the grid).
+        (p.note !== undefined ? `<span class="phase-note meta">${escapeHtml(p.note)}</span>` : ''),
     )
     .join('');
   return `<figure class="chart repo-bars timeline" role="img" aria-label="where the stage's time went"><div class="rows">${rows}</div></figure>`;

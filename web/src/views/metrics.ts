@@ -1,4 +1,4 @@
-// CI metrics as charts: builds per day, success rate, queue wait and duration per repository.
+// CI metrics as charts: builds per day, success rate, queue wait, push → first step and duration per repository.
 import type { MetricsResponse } from '../../../core/builds/api.js';
 import { api } from '../api.js';
 import { escapeHtml } from '../format.js';
@@ -94,7 +94,10 @@ export function repoTableRows(repos: MetricsResponse['repos']): string {
     .map(
       (r) =>
         `<tr><td>${escapeHtml(r.repo)}</td><td>${r.builds}</td><td>${(r.successRate * 100).toFixed(0)} %</td>` +
-        `<td>${ms(r.queueWait.p50)} / ${ms(r.queueWait.p95)}</td><td>${ms(r.duration.p50)} / ${ms(r.duration.p95)}</td></tr>`,
+        `<td>${ms(r.queueWait.p50)} / ${ms(r.queueWait.p95)}</td>` +
+        // Absent for builds stored before their receipt time was kept, and from older servers.
+        `<td>${r.pushToFirstStep ? `${ms(r.pushToFirstStep.p50)} / ${ms(r.pushToFirstStep.p95)}` : '—'}</td>` +
+        `<td>${ms(r.duration.p50)} / ${ms(r.duration.p95)}</td></tr>`,
     )
     .join('');
 }
@@ -116,6 +119,7 @@ export async function renderMetrics(root: HTMLElement, params: URLSearchParams, 
   if (signal.aborted) return;
   const table = repoTableRows(metrics.repos);
   const phases = phaseTableRows(metrics.repos);
+  const pushed = metrics.repos.filter((r) => r.pushToFirstStep !== undefined);
   root.innerHTML =
     `<h1>CI metrics, last ${metrics.days} days</h1>` +
     (metrics.costUsd !== undefined ? `<div class="meta" id="cost-total">Builds in this period cost ${formatUsd(metrics.costUsd)}</div>` : '') +
@@ -124,10 +128,11 @@ export async function renderMetrics(root: HTMLElement, params: URLSearchParams, 
       : '') +
     `<div class="charts"><div class="card"><h3>Builds per day</h3>${perDayChart(metrics.perDay)}</div>` +
     `<div class="card"><h3>Queue wait p50 / p95</h3>${repoBars(metrics.repos, (r) => r.queueWait, 'queue wait', 'queued → task running, per stage')}</div>` +
+    `<div class="card"><h3>Push → first step p50 / p95</h3>${pushed.length ? repoBars(pushed, (r) => r.pushToFirstStep!, 'push to first step', 'webhook received → first step, per build') : '<div class="empty">No build has recorded its push and first step yet.</div>'}</div>` +
     `<div class="card"><h3>Duration p50 / p95</h3>${repoBars(metrics.repos, (r) => r.duration, 'duration', 'build start → end')}</div>` +
     `<div class="card"><h3>Cost per day</h3>${costPerDayChart(metrics.perDay)}</div>` +
     `<div class="card"><h3>Cost by repository</h3>${costByRepository(metrics.repos)}</div>` +
-    `<div class="card"><h3>By repository</h3><div class="table-wrap"><table><thead><tr><th>Repository</th><th>Builds</th><th>Success</th><th>Queue wait p50/p95</th><th>Duration p50/p95</th></tr></thead><tbody>${table}</tbody></table></div></div>` +
+    `<div class="card"><h3>By repository (p50 / p95)</h3><div class="table-wrap"><table><thead><tr><th>Repository</th><th>Builds</th><th>Success</th><th>Queue wait</th><th>Push → first step</th><th>Duration</th></tr></thead><tbody>${table}</tbody></table></div></div>` +
     `<div class="card"><h3>Where the time goes, per phase (p50 / p95)</h3>${
       phases ? `<div class="table-wrap"><table><thead><tr><th>Repository</th><th>Phase</th><th>p50 / p95</th><th>Stages</th></tr></thead><tbody>${phases}</tbody></table></div>` : '<div class="empty">No stage has recorded its timeline yet.</div>'
     }</div></div>`;
