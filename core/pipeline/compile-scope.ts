@@ -41,4 +41,8 @@ export interface Unit extends PackUnit {
   waitFor?: string[];
   /** Plain units with commands: the steps they come after, waited for in their wrapper (script.ts). */
   upstream?: UpstreamEdge[];
+  /** Its container (or its gate) names a step container in an ECS START: it writes `<container>.up` first (script.ts, upMarkerLines). */
+  upMarker?: boolean;
+  /** The step containers whose container (or gate) names this one in an ECS START: its wrapper waits for them to be up before it exits (script.ts, lingerLines). */
+  startDependents?: string[];
 }

@@ -47,7 +47,7 @@ import { applyPullThroughCache, refusedCacheImage } from './pull-through-cache.j
 import { planSegments } from './segments.js';
 import { pipelineGraph, skippedDependencyNote } from './pipeline-graph.js';
 import { earlierFailureGateScript } from './segment-script.js';
-import { gateContainerScript, type UpstreamEdge } from './script.js';
+import { gateContainerScript, upMarkerLines, type UpstreamEdge } from './script.js';
 import { REFUSED_SECRET_NOTE, secretArn } from './secret-refs.js';
 import { stepDependencies, stepKind, type OrderedStep } from './step-order.js';
 import { taskDefinitionInput } from './task-definition.js';
@@ -399,23 +399,29 @@ export function compilePipeline(
   // ECS pulls a container's image only once its dependsOn conditions hold
   // (aws/amazon-ecs-agent agent/engine/dependencygraph/graph.go, containerOrderingDependenciesIsResolved;
   // DependentContainersPullUpfront, ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT, is false by default),
-  // so its pull overlaps the clone, the services' start and the first step's run. START holds
-  // once the upstream has started, whatever it did next ("START - … validates that a dependent
-  // container is started", https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDependency.html;
-  // a dependency that has since stopped still counts: aws/amazon-ecs-agent pull request 3927),
-  // so a failed upstream never holds it back: its wrapper still decides from the records.
+  // so its pull overlaps the clone, the services' start and the first step's run. START
+  // "validates that a dependent container is started"
+  // (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDependency.html).
+  // Since aws/amazon-ecs-agent commit 51e94bfbe an upstream that has since stopped still counts;
+  // before it, START is met only while the upstream runs, so each upstream named here stays up
+  // until its dependents have started (startDependents, below). Either way a failed upstream
+  // never holds a dependent back: its wrapper decides from the records.
   // Only containers that start with the task are named: a wrapped step whose own dependsOn is
   // empty, or holds only such STARTs. Their STARTs follow the pipeline's edges (acyclic), so each
   // starts once the ones before it have, and none waits on a record, a health or an exit: no
   // deadlock. A step kept in ECS's order (a plugin, a status step, a detached step with a
   // readiness command) is never named: ECS may never start it, and the step after it waits for
   // it in its wrapper as before. The one START that can then fail is an upstream whose image
-  // could not be pulled or started. Then either ECS stops the later step unstarted (exit 143,
-  // the agent's terminal-dependency rule, as the local stand-in does) or, counting the stopped
-  // upstream as started, starts it and its wrapper reads the agent's `.unreachable` record for
-  // the upstream: either way it is recorded skipped, as its plan's edge says
+  // could not be pulled or started. Then ECS stops the later step unstarted (exit 143: graph.go's
+  // terminal error for a dependency that "has not and will not start", on every agent, as the
+  // local stand-in does), and it is recorded skipped, as its plan's edge says
   // (test/control-plane/e2e-all-pull.test.ts).
-  const startsWithTask = new Set(compiledUnits.filter((u) => waitsInWrapper(u) && unitDeps(u).ecs.length === 0).map((u) => u.container));
+  // Nor is a step whose exit ECS waits for (a plugin's, a gate's or a step kept in ECS's order's
+  // SUCCESS or COMPLETE on it): named, it would stay up for its dependents (startDependents,
+  // below), so that container would start only once their images had pulled, and one of them
+  // held by it (HEALTHY on a detached step that starts on its SUCCESS) would never start.
+  const exitAwaited = new Set(compiledUnits.flatMap((u) => unitDeps(u).ecs.filter((d) => d.condition === 'SUCCESS' || d.condition === 'COMPLETE').map((d) => d.containerName!)));
+  const startsWithTask = new Set(compiledUnits.filter((u) => waitsInWrapper(u) && unitDeps(u).ecs.length === 0 && !exitAwaited.has(u.container)).map((u) => u.container));
   const withUpstreamStarts = (u: Unit, deps: ReturnType<typeof unitDeps>): ReturnType<typeof unitDeps> => {
     if (!waitsInWrapper(u)) return deps;
     const starts = deps.upstream.filter((e) => e.kind === 'wrapped' && startsWithTask.has(e.container) && !deps.ecs.some((d) => d.containerName === e.container));
@@ -508,15 +514,40 @@ export function compilePipeline(
   // those whose `when:` does not match; drone-runner-docker engine/compiler/compiler.go).
   const numbered = [...active.values()].map((o) => o.step);
   const stepNumber = segment?.stepNumber ?? serviceTask?.stepNumber ?? ((step: Step) => (pipeline.clone.disable ? 0 : 1) + services.length + numbered.indexOf(step) + 1);
+  // Each step container with commands that a container names in an ECS START, and who names
+  // it. Before aws/amazon-ecs-agent commit 51e94bfbe (September 2023) the agent meets START only
+  // while the upstream is RUNNING (agent/engine/dependencygraph/graph.go,
+  // containerOrderingDependenciesIsResolved), at the dependent's pull, create and start: an
+  // upstream that exits while a later step's image still pulls would leave that step pending for
+  // ever (no terminal error), and the build would hang until its timeout. So such an upstream's
+  // wrapper does not exit until each of them is up (script.ts, lingerLines): a step wrapper or a
+  // gate writes its `.up` marker first (upMarkerLines). Its step still ends at its exit record.
+  // A plugin without a gate has no shell of ours to write the marker: a START it holds (on a
+  // detached step with commands) keeps the old rule's hazard, and names no one here, so that
+  // nothing waits for a marker that never comes. The wait costs no step time: no container
+  // starts on SUCCESS or COMPLETE of an upstream that waits so (exitAwaited, above).
+  const depsOfUnit = new Map(compiledUnits.map((u) => [u.container, withUpstreamStarts(u, unitDeps(u))] as const));
   for (const u of compiledUnits) {
-    const { ecs: dependsOn, plan: planDependsOn, upstream } = withUpstreamStarts(u, unitDeps(u));
+    if (!u.gate && isPlugin(u.steps[0]!)) continue;
+    for (const d of depsOfUnit.get(u.container)!.ecs) {
+      const up = d.condition === 'START' ? unitByContainer.get(d.containerName!) : undefined;
+      if (up === undefined || isPlugin(up.steps[0]!)) continue;
+      (up.startDependents ??= []).push(u.container);
+      u.upMarker = true;
+    }
+  }
+  for (const u of compiledUnits) {
+    const { ecs: dependsOn, plan: planDependsOn, upstream } = depsOfUnit.get(u.container)!;
     if (upstream.length > 0) u.upstream = upstream;
     const first = u.steps[0]!;
     let stepDependsOn = dependsOn;
     let agentDependsOn = planDependsOn;
     if (u.gate) {
       const watch = u.kind === 'failure-only' ? watched.filter((c) => c !== u.container) : undefined;
-      const script = u.kind === 'plain' ? earlierFailureGateScript(segment!.earlierWatched, u.container, first.name) : gateContainerScript(watch, u.container, first.name, u.waitFor ?? [], common.detached);
+      const script =
+        u.kind === 'plain'
+          ? earlierFailureGateScript(segment!.earlierWatched, u.container, first.name, u.upMarker ? upMarkerLines(u.container) : [])
+          : gateContainerScript(watch, u.container, first.name, u.waitFor ?? [], common.detached, u.upMarker === true);
       containers.push(gateContainer(u.gate, u.container, script, dependsOn, common));
       stepDependsOn = [{ containerName: u.gate, condition: 'SUCCESS' }];
       agentDependsOn = stepDependsOn;

@@ -76,6 +76,7 @@ function commandOf(
   afterSetup: 'wait' | 'skip-on-failure' | undefined = undefined,
   earlier: string[] = [],
   upstream: UpstreamEdge[] = [],
+  marks: Pick<Unit, 'upMarker' | 'startDependents'> = {},
 ): Pick<ContainerDefinition, 'entryPoint' | 'command'> & { image?: string } {
   const first = steps[0]!;
   if (first.commands.length === 0) {
@@ -125,6 +126,8 @@ function commandOf(
     ...(afterSetup === 'skip-on-failure' ? { skipAfterFailedSetup: true } : {}),
     ...(earlier.length > 0 ? { earlier } : {}),
     ...(upstream.length > 0 ? { upstream } : {}),
+    ...(marks.upMarker ? { upMarker: true } : {}),
+    ...(marks.startDependents && marks.startDependents.length > 0 ? { startDependents: marks.startDependents } : {}),
   });
   return { entryPoint: [first.shell ?? SHELL, '-c'], command: [script] };
 }
@@ -155,7 +158,7 @@ export function stepContainer(
     image: first.image,
     essential: false,
     // A step that runs on success and failure runs after an early exit too (script.ts).
-    ...commandOf(u.steps, u.container, envs[0]!, c, gate, u.waitFor, own, ownNames, true, u.kind === 'always' ? 'run' : 'skip', u.kind === 'plain' ? 'skip-on-failure' : 'wait', earlier, u.upstream),
+    ...commandOf(u.steps, u.container, envs[0]!, c, gate, u.waitFor, own, ownNames, true, u.kind === 'always' ? 'run' : 'skip', u.kind === 'plain' ? 'skip-on-failure' : 'wait', earlier, u.upstream, { upMarker: u.upMarker === true && !u.gate, ...(u.startDependents ? { startDependents: u.startDependents } : {}) }),
     // A detached step without commands runs like a service, in its image's own working
     // directory (drone-runner-docker engine/compiler/workspace.go setupWorkdir).
     ...(first.workingDir || !(first.detach && first.commands.length === 0) ? { workingDirectory: first.workingDir ?? c.pipeline.workspace.path } : {}),

@@ -153,6 +153,17 @@ export const STEP_STARTED_SUFFIX = '.started';
 export const STEP_UNREACHABLE_SUFFIX = '.unreachable';
 
 /**
+ * `<container>.up`: written by the wrapper of a step container that names another step's
+ * container in an ECS `START` dependsOn, as its very first action: its container is up. Each
+ * upstream so named (AgentStepPlan / ScriptInput.startDependents) does not exit until every
+ * such dependent has written it, or has the agent's `.unreachable` (it stopped without
+ * starting, so it never will), or the task stops: an ECS agent before aws/amazon-ecs-agent
+ * commit 51e94bfbe (September 2023) meets START only while the upstream is RUNNING, so a
+ * dependent still pulling when its upstream exits would wait for ever (script.ts, lingerLines).
+ */
+export const STEP_UP_SUFFIX = '.up';
+
+/**
  * The agent's clone credentials (Drone's names; task-runner/credentials.ts reads them): the
  * machine and username are plain environment of the task definition, the password only a
  * `secrets` reference that ECS resolves at task start. The agent container alone gets them.

@@ -7,7 +7,7 @@
 // rather than Drone's DRONE_SCRIPT variable: `sh -c` needs no file and no `eval`, and the
 // script does not end up in the environment every child process of the step inherits.
 
-import { EARLY_EXIT_CODE, ENV_FILE, SERVICES_HOST_FILE, SETUP_RECORD, SETUP_SKIPPED_EXIT_CODE, STATUS_ENDED_VAR, STATUS_FILE, STATE_DIR, STEP_RECORD_DIR, STEP_SKIPPED_SUFFIX, STEP_STARTED_SUFFIX, STEP_UNREACHABLE_SUFFIX } from './contract.js';
+import { EARLY_EXIT_CODE, ENV_FILE, SERVICES_HOST_FILE, SETUP_RECORD, SETUP_SKIPPED_EXIT_CODE, STATUS_ENDED_VAR, STATUS_FILE, STATE_DIR, STEP_RECORD_DIR, STEP_SKIPPED_SUFFIX, STEP_STARTED_SUFFIX, STEP_UNREACHABLE_SUFFIX, STEP_UP_SUFFIX } from './contract.js';
 import { maskFunction } from './mask.js';
 import { earlierFailureLines } from './segment-script.js';
 import { shellQuote } from './shell-quote.js';
@@ -87,6 +87,17 @@ export interface ScriptInput {
    */
   upstream?: UpstreamEdge[];
   /**
+   * This container names a step container in an ECS `START` dependsOn (compile.ts): its
+   * wrapper writes `<container>.up` (STEP_UP_SUFFIX) first of all, which lets that upstream exit.
+   */
+  upMarker?: boolean;
+  /**
+   * The step containers that name this one in an ECS `START` dependsOn: once its commands have
+   * ended and its exit record is written, the wrapper waits until each of them is up (or can
+   * never start) before it exits with the commands' exit code (lingerLines).
+   */
+  startDependents?: string[];
+  /**
    * A plain step in a later segment of a split pipeline: the step containers of earlier
    * segments whose failure skips it (segment-script.ts).
    */
@@ -123,7 +134,8 @@ export function stepScript(input: ScriptInput): string {
   const out: string[] = [];
   out.push(`# slipway: ${input.steps.map((s) => s.name).join(', ')} (container ${container})`);
   out.push(`slipway_state="\${SLIPWAY_STATE_DIR:-${STATE_DIR}}"`);
-  out.push(...recordOnExit(container));
+  if (input.upMarker) out.push(...upMarkerLines(container));
+  out.push(...recordOnExit(container, input.startDependents ?? []));
   if (input.afterSetup) out.push(...setupWaitLines());
   if (input.afterSetup && input.skipAfterFailedSetup) out.push(...setupFailedSkipLines(container, input.steps[0]?.name ?? container));
   // Before the env and status files are sourced: the status a step sees is the one as its commands start.
@@ -285,8 +297,12 @@ function sourceEnvFile(own: string[]): string[] {
   ];
 }
 
-/** Writes `<container>/<container>.exit` (its own record volume) whatever way the script ends (the agent reads it). */
-function recordOnExit(container: string): string[] {
+/**
+ * Writes `<container>/<container>.exit` (its own record volume) whatever way the script ends
+ * (the agent reads it); then, for a container others name in an ECS START, waits for them to
+ * be up (lingerLines) before the container exits.
+ */
+function recordOnExit(container: string, startDependents: readonly string[]): string[] {
   const file = `"$slipway_state${STEPS}/${container}/${container}.exit"`;
   return [
     'slipway_record() {',
@@ -295,11 +311,64 @@ function recordOnExit(container: string): string[] {
     `  if mkdir -p "$slipway_state${STEPS}/${container}" 2>/dev/null && { echo "$slipway_rc" > ${file}; } 2>/dev/null; then :; else`,
     `    echo ${shellQuote(`slipway: could not write the exit record of ${container}`)} >&2`,
     '  fi',
+    ...lingerLines(startDependents).map((line) => `  ${line}`),
     '  exit "$slipway_rc"',
     '}',
     'trap slipway_record EXIT',
     ...stopOnSignal(),
   ];
+}
+
+/**
+ * The first lines of a wrapper whose container names a step container in an ECS START
+ * (ScriptInput.upMarker): `<container>.up` in its own record directory, before anything else,
+ * so that its upstream may exit (lingerLines). A wrapper whose image runs as another user than
+ * root may start before the agent has opened the record directories to it
+ * (task-runner/step-records.ts, openRecordDirs, the agent's first act): it tries again at each
+ * look until the agent's setup record is there, and says so should it still fail then.
+ */
+export function upMarkerLines(container: string): string[] {
+  const dir = `"$slipway_state${STEPS}/${container}"`;
+  const file = `"$slipway_state${STEPS}/${container}/${container}${STEP_UP_SUFFIX}"`;
+  const fail = shellQuote(`slipway: cannot write ${container}${STEP_UP_SUFFIX}: the steps before it wait for it until the task stops`);
+  return [
+    `until { mkdir -p ${dir} && : > ${file}; } 2>/dev/null; do [ -s "$slipway_state${SETUP}" ] && { echo ${fail} >&2; break; }; ${pollSleep()}; done`,
+  ];
+}
+
+/**
+ * The end of a wrapper whose container other step containers name in an ECS START
+ * (ScriptInput.startDependents), after its exit record: it waits until each of them has
+ * written its `.up` marker (upMarkerLines) or the agent's `.unreachable` (written once the agent
+ * sees it stopped without ever starting: its pull failed, or ECS will never start it), then
+ * exits with the commands' exit code. Before aws/amazon-ecs-agent commit 51e94bfbe ("START
+ * dependency: return true if 'dependsOn' container's known status is STOPPED", September
+ * 2023), the agent's agent/engine/dependencygraph/graph.go containerOrderingDependenciesIsResolved
+ * meets START only while the upstream is RUNNING, at the dependent's pull, create and start
+ * alike: an upstream that stopped while a dependent's image still pulled would leave that
+ * dependent waiting for ever, not stopped by a terminal dependency error, and the build hung
+ * until its timeout. Which agent Fargate runs cannot be told, so the upstream stays up for
+ * both. The step's end is its exit record, written before this wait: its status and end time,
+ * and every step that waits for it in its wrapper, are as without the wait. SIGTERM or SIGINT
+ * (the task is stopping) ends the wait at the current look (at most one poll).
+ */
+function lingerLines(dependents: readonly string[]): string[] {
+  if (dependents.length === 0) return [];
+  const marker = (suffix: string) => `[ -f "$slipway_state${STEPS}/$slipway_c/$slipway_c${suffix}" ]`;
+  return [
+    // Stopped by a signal already (slipway_stop): the task is stopping, no dependent will start.
+    'if [ "$slipway_stopping" != yes ]; then',
+    `trap 'exit "$slipway_rc"' TERM INT`,
+    `for slipway_c in ${[...new Set(dependents)].map(shellQuote).join(' ')}; do`,
+    `until ${marker(STEP_UP_SUFFIX)} || ${marker(STEP_UNREACHABLE_SUFFIX)}; do ${pollSleep()}; done`,
+    'done',
+    'fi',
+  ];
+}
+
+/** One pause between two looks at the records (SETUP_POLL_SECONDS; a whole second where `sleep` takes no fraction). */
+function pollSleep(): string {
+  return `sleep "\${SLIPWAY_WAIT_SECONDS:-${SETUP_POLL_SECONDS}}" 2>/dev/null || sleep 1`;
 }
 
 /**
@@ -321,8 +390,10 @@ function recordOnExit(container: string): string[] {
 function stopOnSignal(): string[] {
   return [
     'slipway_job=',
+    'slipway_stopping=no',
     'slipway_stop() {',
     '  trap : TERM INT',
+    '  slipway_stopping=yes',
     '  if [ -n "$slipway_job" ]; then',
     '    kill -TERM 0 2>/dev/null || :',
     '    while kill -0 "$slipway_job" 2>/dev/null; do wait "$slipway_job"; done',
@@ -599,9 +670,11 @@ export function gateContainerScript(
   stepName: string,
   waitFor: string[] = [],
   detached: readonly string[] = [],
+  /** The gate holds an ECS START on a step container: it writes its step's `.up` marker first (upMarkerLines). */
+  upMarker = false,
 ): string {
   // The gate starts with the agent (ECS START), as the status step it decides for would.
-  const lines = [`# slipway: status gate of ${stepName}`, `slipway_state="\${SLIPWAY_STATE_DIR:-${STATE_DIR}}"`, ...setupWaitLines()];
+  const lines = [`# slipway: status gate of ${stepName}`, `slipway_state="\${SLIPWAY_STATE_DIR:-${STATE_DIR}}"`, ...(upMarker ? upMarkerLines(stepContainer) : []), ...setupWaitLines()];
   if (waitFor.length > 0) lines.push(...waitLines(waitFor, stepName));
   // A step that runs only on failure is skipped after an early exit; one that runs always is not.
   const skip = (lines: string[]) => lines.map((line) => (line.trim() === 'exit 0' ? line.replace('exit 0', 'exit 1') : line));
