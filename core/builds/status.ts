@@ -133,6 +133,8 @@ export interface StageOutcome {
   cloneExitCode?: number;
   /** When the commands of the steps that wait in their container started (AgentResult.started), epoch ms. */
   startedSteps?: Readonly<Record<string, number>>;
+  /** When they ended (AgentResult.ended: their exit records; a container may stay up after them), epoch ms. */
+  endedSteps?: Readonly<Record<string, number>>;
 }
 
 const SIGNAL_EXITS = new Set([130, 137, 143]);
@@ -165,9 +167,10 @@ export function stageOutcome(detail: TaskStateChangeDetail, stage: Pick<Stage, '
   const outcome = outcomeFromExit(detail, stage);
   if (!agentResult || agentResult.exitCode !== outcome.exitCode) return outcome;
   // What the agent knows of the steps counts whenever the line is this ending's.
-  const steps: Pick<StageOutcome, 'stoppedSteps' | 'skippedSteps' | 'cloneExitCode' | 'startedSteps'> = {
+  const steps: Pick<StageOutcome, 'stoppedSteps' | 'skippedSteps' | 'cloneExitCode' | 'startedSteps' | 'endedSteps'> = {
     skippedSteps: Object.fromEntries((agentResult.skipped ?? []).map((s) => [s.container, s.reason])),
     startedSteps: Object.fromEntries((agentResult.started ?? []).map((s) => [s.container, Date.parse(s.at)])),
+    endedSteps: Object.fromEntries((agentResult.ended ?? []).map((s) => [s.container, Date.parse(s.at)])),
     ...(agentResult.stopped ? { stoppedSteps: agentResult.stopped } : {}),
     ...(outcome.reason === 'clone-failed' && agentResult.cloneExitCode !== undefined ? { cloneExitCode: agentResult.cloneExitCode } : {}),
   };
@@ -322,6 +325,8 @@ export interface StepChange {
   startedAt?: number;
   /** Its start is not the event's time and is not known yet (step-times.ts, startsAtCommands). */
   startUnknown?: boolean;
+  /** When it ended, when the event's time is not it (its commands' end, before its container stopped), epoch ms. */
+  finishedAt?: number;
 }
 
 /** The steps whose status this event moves forward. */
@@ -347,7 +352,10 @@ export function stepChanges(detail: TaskStateChangeDetail, steps: StepRecord[], 
     // when); without that, its start is unknown rather than its container's or this event's.
     const waited = startsAtCommands(step) && next.status !== 'skipped';
     const startedAt = waited ? outcome?.startedSteps?.[step.container] : undefined;
-    changes.push({ number: step.number, ...next, ...(startedAt !== undefined ? { startedAt } : waited ? { startUnknown: true } : {}) });
+    // And ended when they did: its container may have stayed up for a later step's START (script.ts, lingerLines).
+    const endedAt = waited ? outcome?.endedSteps?.[step.container] : undefined;
+    const finishedAt = endedAt !== undefined && (startedAt === undefined || endedAt >= startedAt) ? { finishedAt: endedAt } : {};
+    changes.push({ number: step.number, ...next, ...(startedAt !== undefined ? { startedAt } : waited ? { startUnknown: true } : {}), ...finishedAt });
   }
   return changes;
 }

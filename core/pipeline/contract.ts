@@ -497,6 +497,12 @@ export interface AgentResult {
    */
   started?: { container: string; at: string }[];
   /**
+   * When the commands of those steps ended (their wrapper's exit record): a container that
+   * another names in an ECS START stays up after its commands until that one is up
+   * (STEP_UP_SUFFIX), so its stop is not the step's end.
+   */
+  ended?: { container: string; at: string }[];
+  /**
    * When the agent's own phases ended (ISO times): its start, the clone's end (or the
    * workspace's restore), the setup's end (the services ready, the setup record written).
    * Absent fields: the phase did not end. Read into the stage's timeline (core/builds/stage-timeline.ts).

@@ -551,6 +551,16 @@ describe('steps with commands that start with the task, waiting in their wrapper
     expect(stepsOfResult({ steps, services: [] }, ended, 'complete').started).toEqual([{ container: 'build', at: marker }]);
   });
 
+  it("ends at its exit record, not at its container's stop, which a later step's START may hold back (script.ts, lingerLines); the result line says when", () => {
+    const record = '2024-01-01T00:00:05.000Z';
+    const lingered = decideStepStates(steps, { lint: running(), build: stopped(0), test: running() }, { build: { exitCode: 0, at: record } }, new Set(), Date.now(), undefined, { started: { build: marker } });
+    expect(lingered['build']).toEqual({ phase: 'exited', exitCode: 0, startedAt: marker, finishedAt: record });
+    expect(stepsOfResult({ steps, services: [] }, lingered, 'complete').ended).toEqual([{ container: 'build', at: record }]);
+    // A plugin (no wrapper: the agent writes its record after the fact) still ends at its container's stop.
+    const plugin = after('publish', { test: 'SUCCESS' });
+    expect(decideStepStates([plugin], { publish: stopped(0) }, { publish: { exitCode: 0, at: record } })['publish']).toMatchObject({ finishedAt: '2024-01-01T00:00:09Z' });
+  });
+
   it('its marker says it runs also without the endpoint; stopped without an exit record, it keeps the marker as its start, not its container\'s', () => {
     expect(decideStepStates(steps, {}, {}, new Set(), Date.now(), undefined, { started: { build: marker } })['build']).toEqual({ phase: 'running', startedAt: marker });
     expect(decideStepStates(steps, {}, {})['build']).toEqual({ phase: 'waiting' });
@@ -610,12 +620,13 @@ describe("the result line's steps", () => {
         { container: 'report', reason: 'not started: a step with failure: fast failed, which cancels the pipeline' },
       ],
       started: [],
+      ended: [],
     });
   });
 
   it('at an ordinary end, detached steps and services end with the task: not stopped', () => {
     const ended = decideStepStates(steps, { server: running(), slow: stopped(0), quick: stopped(0), later: stopped(0), report: stopped(0) }, { report: { exitCode: 0, skipped: true } });
-    expect(stepsOfResult({ steps, services: [service] }, ended, 'complete')).toEqual({ stopped: [], skipped: [{ container: 'report', reason: STATUS_GATE_SKIP }], started: [] });
+    expect(stepsOfResult({ steps, services: [service] }, ended, 'complete')).toEqual({ stopped: [], skipped: [{ container: 'report', reason: STATUS_GATE_SKIP }], started: [], ended: [] });
   });
 
   it('says when the commands of a step that waited in its wrapper started (its marker), never its container start', () => {

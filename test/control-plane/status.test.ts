@@ -370,6 +370,18 @@ describe("stepChanges: what ECS's exit codes cannot tell", () => {
     expect(stepChanges(detail({ lastStatus: 'RUNNING', desiredStatus: 'RUNNING', containers: [c('slack', 'RUNNING')] }), [plugin])).toEqual([{ number: 4, status: 'running' }]);
   });
 
+  it("a step whose container stayed up after its commands (a later step's START, script.ts lingerLines) ends when they did, as the agent's result says", () => {
+    const build = step(2, 'build', { status: 'running', afterSetup: true });
+    const ended = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', 0), c('build', 'STOPPED', 0)] });
+    const [start, end] = ['2030-06-01T10:00:40.000Z', '2030-06-01T10:00:41.000Z'];
+    const outcome = stageOutcome(ended, stage(), result(AGENT_EXIT.success, { started: [{ container: 'build', at: start }], ended: [{ container: 'build', at: end }] }));
+    expect(stepChanges(ended, [build], outcome)).toEqual([{ number: 2, status: 'success', exitCode: 0, startedAt: Date.parse(start), finishedAt: Date.parse(end) }]);
+    // An end before the start is not this run's: the event's time stands.
+    const odd = stageOutcome(ended, stage(), result(AGENT_EXIT.success, { started: [{ container: 'build', at: end }], ended: [{ container: 'build', at: start }] }));
+    expect(stepChanges(ended, [build], odd)[0]).not.toHaveProperty('finishedAt');
+    expect(parseAgentResultLine(`${REPORT_PREFIX.result}${JSON.stringify({ ...result(AGENT_EXIT.success), ended: [{ container: 'build', at: end }, { container: 'x', at: 'later' }] })}`)?.ended).toEqual([{ container: 'build', at: end }]);
+  });
+
   // state.go Cancel: skipall (pending → skipped) before killall (running → killed).
   it('a status step still waiting in its wrapper when the stage is cancelled is skipped, not killed', () => {
     const report = step(4, 'report', { whenStatus: 'failure' });
