@@ -15,7 +15,7 @@ import { MetadataService } from './metadata.js';
 import { namespaceSupport, sweepOrphanedNetworks } from './netns.js';
 import { TaskDefinitionRegistry } from './registry.js';
 import { taskJson, taskStateChangeEvent } from './shapes.js';
-import { LocalTask, type TaskHost } from './task.js';
+import { LocalTask, type StartCondition, type TaskHost } from './task.js';
 import { startReaper } from './reaper.js';
 import { slipwayHome } from '../secrets.js';
 import type { RegistryPushGrant } from '../push-grant.js';
@@ -63,6 +63,13 @@ export interface LocalEcsOptions {
    * dependsOn conditions hold, as on ECS (see LocalTask.pullThenLaunch).
    */
   pullMs?: (image: string) => number;
+  /**
+   * When an ECS `START` dependency holds (TaskHost.startCondition): 'while-running', the default,
+   * as ECS agents before aws/amazon-ecs-agent commit 51e94bfbe (September 2023) decide it, or
+   * 'ever-started', as later ones do. Which agent Fargate runs cannot be told, so the stricter
+   * rule is the default.
+   */
+  startCondition?: StartCondition;
   /** Grace for containers when stop() shuts everything down (default 2000 ms). */
   shutdownGraceMs?: number;
   /**
@@ -185,6 +192,7 @@ export async function startLocalEcs(options: LocalEcsOptions = {}): Promise<Loca
     ...(options.imagePlatforms ? { imagePlatforms: options.imagePlatforms } : {}),
     ...(options.imageUser ? { imageUser: options.imageUser } : {}),
     ...(options.pullMs ? { pullMs: options.pullMs } : {}),
+    startCondition: options.startCondition ?? 'while-running',
     attachMetadata: (task) => metadata.attach(task),
     onChange: (task) => bus.publish(taskStateChangeEvent(task, accountId)),
     maxStopTimeoutMs: () => (shuttingDown ? (options.shutdownGraceMs ?? 2000) : undefined),
