@@ -67,10 +67,58 @@ steps:
   - echo must-not-run-either
 `;
 
+// The first step ends at once; the later step's image (its own, node:22) pulls for SLOW_PULL_MS,
+// which the test sets from what it measures, so that the first step's commands end while it
+// still pulls. The stand-in's START holds only while the first step's container runs (the ECS
+// agent before aws/amazon-ecs-agent 51e94bfbe: test/local/ecs-start-condition.test.ts shows the
+// later step then waits for ever), so the build passes only if that container stays up until the
+// later step is up (core/pipeline/script.ts, lingerLines).
+const SHORT_FIRST = `kind: pipeline
+type: docker
+name: test
+steps:
+- name: build
+  image: alpine:3
+  commands:
+  - "true"
+- name: test
+  image: node:22
+  commands:
+  - echo tested
+`;
+
+// A later step that can never start (its user does not exist) after a short first step, and a
+// step beside them that ends only once the first step's container has stopped, as the task
+// metadata endpoint says: the agent's release (the later step's .unreachable) must end the first
+// step's wait, or this build would run until its timeout.
+const NEVER_UP = `kind: pipeline
+type: docker
+name: test
+steps:
+- name: build
+  image: alpine:3
+  commands:
+  - "true"
+- name: test
+  image: node:22
+  user: no-such-user-here
+  depends_on: [build]
+  commands:
+  - echo must-not-run
+- name: watch
+  image: alpine:3
+  depends_on: []
+  commands:
+  - |
+    until node -e "fetch(process.env.ECS_CONTAINER_METADATA_URI_V4 + '/task').then((r) => r.json()).then((t) => process.exit(t.Containers.some((c) => c.Name === 'build' && c.KnownStatus === 'STOPPED') ? 0 : 1), () => process.exit(1))"; do sleep 0.2; done
+  - echo build stopped
+`;
+
+let slowPullMs = 10 * PULL_MS;
 let e2e: E2e;
 
 beforeAll(async () => {
-  e2e = await startE2e({ name: 'e2e-all-pull', pullMs: () => PULL_MS });
+  e2e = await startE2e({ name: 'e2e-all-pull', pullMs: (image) => (image === 'node:22' ? slowPullMs : PULL_MS) });
 });
 
 afterAll(async () => {
@@ -141,5 +189,44 @@ describe('a later step pulls once the steps before it have started', () => {
     expect(pulls['test']!.startedAt, JSON.stringify(pulls)).toBeUndefined();
     expect(stepOf(detail, 'test'), explain).toMatchObject({ status: 'skipped', reason: 'dependency build did not run' });
     expect(messages(arn, 'test')).not.toContain('must-not-run-either');
+  });
+
+  it("a first step that ends while the later step's image still pulls stays up until the later step is up (START holds only while it runs): the build passes, the first step's time is its commands'", async () => {
+    const stoppedAt = (arn: string, container: string) =>
+      e2e.aws.ecs.events(arn).map((e) => ({ at: Date.parse(e.detail.updatedAt!), c: e.detail.containers.find((x) => x.name === container) })).find((e) => e.c?.lastStatus === 'STOPPED')?.at;
+    // Until the later step's pull outlasts the first step's commands: each try sets it from the last.
+    let run: { detail: BuildDetail; pulls: Record<string, ReturnType<E2e['aws']['ecs']['pullsOf']>[number]> } | undefined;
+    for (let attempt = 1; attempt <= 3; attempt += 1) {
+      const detail = await e2e.buildOf(SHORT_FIRST, `e2e-all-pull-short-first-${attempt}`);
+      expect(stepTable(detail), await e2e.describeBuild(detail.id)).toEqual([{ stage: 'test', status: 'success', steps: ['clone:clone=success', 'step:build=success', 'step:test=success'] }]);
+      const pulls = Object.fromEntries(e2e.aws.ecs.pullsOf(detail.stages[0]!.taskArn!).map((p) => [p.container, p]));
+      run = { detail, pulls };
+      const build = stepOf(detail, 'build');
+      if (pulls['test']!.stoppedAt! > build.finishedAt!) break;
+      slowPullMs = 2 * (build.finishedAt! - pulls['test']!.startedAt!);
+    }
+    const { detail, pulls } = run!;
+    const arn = detail.stages[0]!.taskArn!;
+    const build = stepOf(detail, 'build');
+    // The hazard was there: the first step's commands ended while the later image still pulled…
+    expect(pulls['test']!.stoppedAt!, JSON.stringify({ pulls, build })).toBeGreaterThan(build.finishedAt!);
+    // …and its container stayed up until the later step's had started, which then ran.
+    expect(stoppedAt(arn, 'build')!).toBeGreaterThanOrEqual(pulls['test']!.containerStartedAt!);
+    expect(messages(arn, 'test')).toContain('tested');
+    // The step's time is its commands' (its exit record), not its container's stay.
+    expect(build.finishedAt!).toBeLessThan(pulls['test']!.stoppedAt!);
+    expect(build.finishedAt! - build.startedAt!).toBeLessThan(stoppedAt(arn, 'build')! - build.startedAt!);
+  });
+
+  it("a later step that never starts does not hold the first step's container: the agent's .unreachable for it ends the wait, while the task still runs", async () => {
+    const detail = await e2e.buildOf(NEVER_UP, 'e2e-all-pull-never-up');
+    const explain = await e2e.describeBuild(detail.id);
+    const arn = detail.stages[0]!.taskArn!;
+    // `watch` ended only once the metadata endpoint showed build's container stopped.
+    expect(messages(arn, 'watch'), explain).toContain('build stopped');
+    expect(stepOf(detail, 'watch'), explain).toMatchObject({ status: 'success' });
+    expect(stepOf(detail, 'build'), explain).toMatchObject({ status: 'success' });
+    expect(stepOf(detail, 'test').status, explain).not.toBe('success');
+    expect(messages(arn, 'test')).not.toContain('must-not-run');
   });
 });
