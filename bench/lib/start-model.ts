@@ -459,6 +459,9 @@ export function sampleTaskStart(shape: StartShape, controlPlane: number, random:
  * steps before it have ended and its container runs. A container that started with the task or
  * on a START waits in its wrapper, which looks every SETUP_POLL_SECONDS (core/pipeline/script.ts);
  * one that ECS held on SUCCESS or COMPLETE is pulled only then, alone (the first wave is over).
+ * An upstream named in a START keeps its container up until its dependents have started
+ * (script.ts, lingerLines), which moves no step here: its end is its exit record's, and no
+ * container ECS starts on its SUCCESS or COMPLETE is so held (compile.ts names no such upstream).
  */
 function buildEndOf(
   shape: StartShape,
