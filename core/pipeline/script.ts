@@ -332,7 +332,8 @@ export function upMarkerLines(container: string): string[] {
   const file = `"$slipway_state${STEPS}/${container}/${container}${STEP_UP_SUFFIX}"`;
   const fail = shellQuote(`slipway: cannot write ${container}${STEP_UP_SUFFIX}: the steps before it wait for it until the task stops`);
   return [
-    `until { mkdir -p ${dir} && : > ${file}; } 2>/dev/null; do [ -s "$slipway_state${SETUP}" ] && { echo ${fail} >&2; break; }; ${pollSleep()}; done`,
+    // `true`, not `:`: a failed redirection of a special built-in ends a non-interactive shell (POSIX 2.8.1).
+    `until { mkdir -p ${dir} && true > ${file}; } 2>/dev/null; do [ -s "$slipway_state${SETUP}" ] && { echo ${fail} >&2; break; }; ${pollSleep()}; done`,
   ];
 }
 

@@ -407,7 +407,8 @@ export class LocalTask {
     c.launching = true;
     c.pullStartedAt = new Date();
     const ms = this.host.pullMs?.(c.def.image) ?? 0;
-    if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+    // A timer may fire a millisecond before the clock says `ms` have passed: the pull lasts at least `ms`.
+    while (Date.now() - c.pullStartedAt.getTime() < ms) await new Promise((resolve) => setTimeout(resolve, ms - (Date.now() - c.pullStartedAt!.getTime())));
     // No event of its own: the next change (the container running) carries the pull's times.
     c.pullStoppedAt = new Date();
     if (c.lastStatus !== 'PENDING' || this.stopRequested) return; // stopped while pulling

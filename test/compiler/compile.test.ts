@@ -365,6 +365,32 @@ describe('the plan tells the agent what ECS was told', () => {
     expect(s.plan.steps.find((p) => p.container === 'report')!.dependsOnConditions).toEqual({ build: 'SUCCESS', publish: 'SUCCESS' });
   });
 
+  it("a step named in an ECS START stays up for exactly the containers that name it and write its .up, never for a plugin (aws/amazon-ecs-agent 51e94bfbe)", () => {
+    const s = stage(
+      pipeline(
+        step('server', ['serve'], '    detach: true\n') +
+          step('build', ['make']) +
+          step('test', ['make test'], '    depends_on: [build]\n') +
+          '  - name: mock\n    image: plugins/mock\n    depends_on: [server]\n' +
+          '  - name: alert\n    image: plugins/slack\n    depends_on: [server]\n    when:\n      status: [failure]\n',
+      ),
+    );
+    const defs = Object.fromEntries(s.taskDefinition.containerDefinitions!.map((c) => [c.name, c]));
+    const starts = (name: string) => (defs[name]!.dependsOn ?? []).filter((d) => d.condition === 'START').map((d) => d.containerName);
+    const lingersFor = (name: string) => /for slipway_c in ([^;]*); do\n\s*until \[ -f "\$slipway_state\/steps\/\$slipway_c\/\$slipway_c\.up" \]/.exec(defs[name]!.command?.[0] ?? '')?.[1];
+    // test names build (a START its wrapper marks); the plugin mock names server but writes no marker: server does not wait for it.
+    expect(starts('test')).toContain('build');
+    expect(starts('mock')).toContain('server');
+    expect(lingersFor('build')).toBe("'test'");
+    expect(defs['test']!.command![0]).toMatch(/^# slipway: test[^\n]*\nslipway_state=[^\n]*\nuntil \{ mkdir -p "\$slipway_state\/steps\/test" && true > "\$slipway_state\/steps\/test\/test\.up"; \}/);
+    expect(defs['mock']!.command?.join(' ') ?? '').not.toContain('.up"');
+    // A status plugin's gate starts with the agent and waits for server in its script: no START on server, so server waits for no one.
+    const gate = Object.values(defs).find((c) => c.name !== 'alert' && (c.command?.[0] ?? '').includes('status gate of alert'))!;
+    expect(starts(gate.name)).toEqual(['slipway-agent']);
+    expect(lingersFor('server')).toBeUndefined();
+    expect(lingersFor('test')).toBeUndefined();
+  });
+
   it('keeps in ECS only what a wrapper cannot wait for: a detached step\'s health, a detached plugin\'s start; plugin steps keep their order', () => {
     const s = stage(
       pipeline(

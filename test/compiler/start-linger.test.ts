@@ -5,7 +5,7 @@
 // dependent still pulling when its upstream exits would wait for ever. Each case runs the real
 // wrapper under every shell this machine has; waits are the wrapper's own polls (0.05 s here).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -61,6 +61,22 @@ for (const shell of SHELLS) {
       try {
         await waitFor('test.up', async () => existsSync(record('test', STEP_UP_SUFFIX)));
         expect(wrapper.stdout()).not.toContain('RAN');
+        setupDone();
+        expect(await wrapper.exited()).toBe(0);
+        expect(wrapper.stdout()).toContain('RAN');
+      } finally {
+        wrapper.cleanup();
+      }
+    });
+
+    it('a dependent that cannot write its marker yet (its record directory not yet opened to its user) tries again at each look, and does not die of it', async () => {
+      // A directory where the marker goes: the write fails, as it does for a user the directory is not yet open to.
+      mkdirSync(record('test', STEP_UP_SUFFIX), { recursive: true });
+      const wrapper = run(stepScript({ container: 'test', steps: [{ name: 'test', commands: ['echo RAN'] }], workdir: '/nowhere', hosts: [], secretEnv: [], afterSetup: true, skipAfterFailedSetup: true, upMarker: true }));
+      try {
+        expect(await stillWaiting(wrapper)).toBe(true);
+        rmSync(record('test', STEP_UP_SUFFIX), { recursive: true });
+        await waitFor('test.up', async () => existsSync(record('test', STEP_UP_SUFFIX)) && !statSync(record('test', STEP_UP_SUFFIX)).isDirectory());
         setupDone();
         expect(await wrapper.exited()).toBe(0);
         expect(wrapper.stdout()).toContain('RAN');
