@@ -36,7 +36,7 @@ import {
 } from './contract.js';
 import type { ContainerDefinition, ContainerDependency } from './ecs-task.js';
 import { buildEnvironment, type StageEnvInput } from './environment.js';
-import { MAX_CONTAINERS } from './limits.js';
+import { MAX_CONTAINERS, MAX_DEFINITION_BYTES } from './limits.js';
 import { LINT, isEc2Rule } from './lint.js';
 import { fitContainers, isPlugin, tooManyContainersMessage } from './pack.js';
 import { pluginStructuralEnvironment } from './plugin-run-env.js';
@@ -142,6 +142,25 @@ export function compilePipeline(
   ctx: BuildContext,
   options: CompileOptions,
   source: PipelineSource & { segment?: SegmentSource; serviceTask?: ServiceTaskSource } = {},
+): CompiledStage {
+  const size = { over: false };
+  try {
+    return compilePipelineOnce(given, ctx, options, source, { startOrder: true, size });
+  } catch (error) {
+    // A later step's START on the steps before it costs a few hundred bytes of their wrappers
+    // (the `.up` marker, the wait for it): a task definition it takes past ECS's 64 KiB is
+    // compiled without them, its later steps' images pulled with the task.
+    if (!size.over) throw error;
+    return compilePipelineOnce(given, ctx, options, source, { startOrder: false, size: { over: false } });
+  }
+}
+
+function compilePipelineOnce(
+  given: Pipeline,
+  ctx: BuildContext,
+  options: CompileOptions,
+  source: PipelineSource & { segment?: SegmentSource; serviceTask?: ServiceTaskSource },
+  pulls: { startOrder: boolean; size: { over: boolean } },
 ): CompiledStage {
   const file = source.file ?? '.drone.yml';
   let pipeline = given;
@@ -423,7 +442,7 @@ export function compilePipeline(
   const exitAwaited = new Set(compiledUnits.flatMap((u) => unitDeps(u).ecs.filter((d) => d.condition === 'SUCCESS' || d.condition === 'COMPLETE').map((d) => d.containerName!)));
   const startsWithTask = new Set(compiledUnits.filter((u) => waitsInWrapper(u) && unitDeps(u).ecs.length === 0 && !exitAwaited.has(u.container)).map((u) => u.container));
   const withUpstreamStarts = (u: Unit, deps: ReturnType<typeof unitDeps>): ReturnType<typeof unitDeps> => {
-    if (!waitsInWrapper(u)) return deps;
+    if (!waitsInWrapper(u) || !pulls.startOrder) return deps;
     const starts = deps.upstream.filter((e) => e.kind === 'wrapped' && startsWithTask.has(e.container) && !deps.ecs.some((d) => d.containerName === e.container));
     return { ...deps, ecs: [...deps.ecs, ...starts.map((e) => ({ containerName: e.container, condition: 'START' as const }))] };
   };
@@ -521,7 +540,7 @@ export function compilePipeline(
   // upstream that exits while a later step's image still pulls would leave that step pending for
   // ever (no terminal error), and the build would hang until its timeout. So such an upstream's
   // wrapper does not exit until each of them is up (script.ts, lingerLines): a step wrapper or a
-  // gate writes its `.up` marker first (upMarkerLines). Its step still ends at its exit record.
+  // gate writes its `.up` marker first (upMarkerWrite). Its step still ends at its exit record.
   // A plugin without a gate has no shell of ours to write the marker: a START it holds (on a
   // detached step with commands) keeps the old rule's hazard, and names no one here, so that
   // nothing waits for a marker that never comes. The wait costs no step time: no container
@@ -605,7 +624,9 @@ export function compilePipeline(
     );
   }
 
-  const fargateTask = taskDefinitionInput(pipeline, containers, options, fail, notes);
+  const startsLeftOut = !pulls.startOrder && compiledUnits.some((u) => waitsInWrapper(u) && unitDeps(u).upstream.some((e) => e.kind === 'wrapped' && startsWithTask.has(e.container)));
+  if (startsLeftOut) notes.push(`its later steps' images pull with the task: ordered by ECS START after the steps before them, its task definition would be over ECS's ${MAX_DEFINITION_BYTES} bytes`);
+  const fargateTask = taskDefinitionInput(pipeline, containers, options, fail, notes, () => (pulls.size.over = pulls.startOrder));
   // On EC2: the same task in its EC2 form (ec2-task.ts), privileged where the pipeline needs it.
   const privileged = new Set([
     ...services.flatMap((s, i) => (runsPrivileged(s) ? [serviceContainers[i]!] : [])),

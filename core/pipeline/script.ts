@@ -134,9 +134,10 @@ export function stepScript(input: ScriptInput): string {
   const out: string[] = [];
   out.push(`# slipway: ${input.steps.map((s) => s.name).join(', ')} (container ${container})`);
   out.push(`slipway_state="\${SLIPWAY_STATE_DIR:-${STATE_DIR}}"`);
-  if (input.upMarker) out.push(...upMarkerLines(container));
+  // Its `.up` marker first of all: in its setup wait's first look, else on a line of its own.
+  if (input.upMarker && !input.afterSetup) out.push(...upMarkerLines(container));
   out.push(...recordOnExit(container, input.startDependents ?? []));
-  if (input.afterSetup) out.push(...setupWaitLines());
+  if (input.afterSetup) out.push(...setupWaitLines(input.upMarker ? container : undefined));
   if (input.afterSetup && input.skipAfterFailedSetup) out.push(...setupFailedSkipLines(container, input.steps[0]?.name ?? container));
   // Before the env and status files are sourced: the status a step sees is the one as its commands start.
   if (input.upstream && input.upstream.length > 0) out.push(...upstreamLines(input.upstream, container, input.steps[0]?.name ?? container));
@@ -315,32 +316,32 @@ function recordOnExit(container: string, startDependents: readonly string[]): st
     '  exit "$slipway_rc"',
     '}',
     'trap slipway_record EXIT',
-    ...stopOnSignal(),
+    ...stopOnSignal(startDependents.length > 0),
   ];
 }
 
 /**
- * The first lines of a wrapper whose container names a step container in an ECS START
- * (ScriptInput.upMarker): `<container>.up` in its own record directory, before anything else,
- * so that its upstream may exit (lingerLines). A wrapper whose image runs as another user than
- * root may start before the agent has opened the record directories to it
- * (task-runner/step-records.ts, openRecordDirs, the agent's first act): it tries again at each
- * look until the agent's setup record is there, and says so should it still fail then.
+ * Writes `<container>.up` (STEP_UP_SUFFIX) in its own record directory: its container names a
+ * step container in an ECS START (ScriptInput.upMarker), which may exit once it is there
+ * (lingerLines). `true`, not `:`: a failed redirection of a special built-in ends a
+ * non-interactive shell (POSIX 2.8.1), and a wrapper whose image runs as another user than root
+ * may start before the agent has opened the record directories to it
+ * (task-runner/step-records.ts, openRecordDirs, the agent's first act, before it writes the
+ * setup record): it is tried again at each look of the setup wait (setupWaitLines).
  */
+function upMarkerWrite(container: string): string {
+  return `{ mkdir -p "$slipway_state${STEPS}/${container}" && true >"$slipway_state${STEPS}/${container}/${container}${STEP_UP_SUFFIX}"; } 2>/dev/null`;
+}
+
+/** The `.up` marker of a container that has no setup wait (a later segment's gate): tried until the setup record is there. */
 export function upMarkerLines(container: string): string[] {
-  const dir = `"$slipway_state${STEPS}/${container}"`;
-  const file = `"$slipway_state${STEPS}/${container}/${container}${STEP_UP_SUFFIX}"`;
-  const fail = shellQuote(`slipway: cannot write ${container}${STEP_UP_SUFFIX}: the steps before it wait for it until the task stops`);
-  return [
-    // `true`, not `:`: a failed redirection of a special built-in ends a non-interactive shell (POSIX 2.8.1).
-    `until { mkdir -p ${dir} && true > ${file}; } 2>/dev/null; do [ -s "$slipway_state${SETUP}" ] && { echo ${fail} >&2; break; }; ${pollSleep()}; done`,
-  ];
+  return [`until ${upMarkerWrite(container)} || [ -s "$slipway_state${SETUP}" ]; do ${pollSleep()}; done`];
 }
 
 /**
  * The end of a wrapper whose container other step containers name in an ECS START
  * (ScriptInput.startDependents), after its exit record: it waits until each of them has
- * written its `.up` marker (upMarkerLines) or the agent's `.unreachable` (written once the agent
+ * written its `.up` marker (upMarkerWrite) or the agent's `.unreachable` (written once the agent
  * sees it stopped without ever starting: its pull failed, or ECS will never start it), then
  * exits with the commands' exit code. Before aws/amazon-ecs-agent commit 51e94bfbe ("START
  * dependency: return true if 'dependsOn' container's known status is STOPPED", September
@@ -355,14 +356,11 @@ export function upMarkerLines(container: string): string[] {
  */
 function lingerLines(dependents: readonly string[]): string[] {
   if (dependents.length === 0) return [];
-  const marker = (suffix: string) => `[ -f "$slipway_state${STEPS}/$slipway_c/$slipway_c${suffix}" ]`;
+  const marker = (c: string, suffix: string) => `[ -f ${shellQuote(`${c}/${c}${suffix}`)} ]`;
   return [
     // Stopped by a signal already (slipway_stop): the task is stopping, no dependent will start.
-    'if [ "$slipway_stopping" != yes ]; then',
-    `trap 'exit "$slipway_rc"' TERM INT`,
-    `for slipway_c in ${[...new Set(dependents)].map(shellQuote).join(' ')}; do`,
-    `until ${marker(STEP_UP_SUFFIX)} || ${marker(STEP_UNREACHABLE_SUFFIX)}; do ${pollSleep()}; done`,
-    'done',
+    `if [ "$slipway_stopping" != yes ] && cd "$slipway_state${STEPS}" 2>/dev/null; then trap 'exit $slipway_rc' TERM INT`,
+    ...[...new Set(dependents)].map((c) => `until ${marker(c, STEP_UP_SUFFIX)} || ${marker(c, STEP_UNREACHABLE_SUFFIX)}; do ${pollSleep()}; done`),
     'fi',
   ];
 }
@@ -388,13 +386,14 @@ function pollSleep(): string {
  * not INT, is passed on: background jobs of a non-interactive sh ignore SIGINT. Before the
  * job starts (the status wait) the wrapper exits once the current poll's sleep ends.
  */
-function stopOnSignal(): string[] {
+function stopOnSignal(noteStop = false): string[] {
   return [
     'slipway_job=',
-    'slipway_stopping=no',
+    // For lingerLines: a wrapper stopped by a signal does not wait for its dependents.
+    ...(noteStop ? ['slipway_stopping=no'] : []),
     'slipway_stop() {',
     '  trap : TERM INT',
-    '  slipway_stopping=yes',
+    ...(noteStop ? ['  slipway_stopping=yes'] : []),
     '  if [ -n "$slipway_job" ]; then',
     '    kill -TERM 0 2>/dev/null || :',
     '    while kill -0 "$slipway_job" 2>/dev/null; do wait "$slipway_job"; done',
@@ -457,8 +456,11 @@ export const SETUP_POLL_SECONDS = 0.2;
  * SETUP_RECORD is there and not empty. The clone and the service gate are over then, and the
  * env file and the status file are written (the agent writes them first).
  */
-function setupWaitLines(): string[] {
-  return [`until [ -s "$slipway_state${SETUP}" ]; do sleep "\${SLIPWAY_WAIT_SECONDS:-${SETUP_POLL_SECONDS}}" 2>/dev/null || sleep 1; done`];
+function setupWaitLines(upMarker?: string): string[] {
+  // With `upMarker`, each look first writes that container's `.up` (upMarkerWrite): the first
+  // is the wrapper's first act, the later ones cover a directory the agent had not opened yet.
+  const mark = upMarker === undefined ? '' : `${upMarkerWrite(upMarker)}; `;
+  return [`until ${mark}[ -s "$slipway_state${SETUP}" ]; do sleep "\${SLIPWAY_WAIT_SECONDS:-${SETUP_POLL_SECONDS}}" 2>/dev/null || sleep 1; done`];
 }
 
 /**
@@ -671,11 +673,11 @@ export function gateContainerScript(
   stepName: string,
   waitFor: string[] = [],
   detached: readonly string[] = [],
-  /** The gate holds an ECS START on a step container: it writes its step's `.up` marker first (upMarkerLines). */
+  /** The gate holds an ECS START on a step container: it writes its step's `.up` marker first (setupWaitLines). */
   upMarker = false,
 ): string {
   // The gate starts with the agent (ECS START), as the status step it decides for would.
-  const lines = [`# slipway: status gate of ${stepName}`, `slipway_state="\${SLIPWAY_STATE_DIR:-${STATE_DIR}}"`, ...(upMarker ? upMarkerLines(stepContainer) : []), ...setupWaitLines()];
+  const lines = [`# slipway: status gate of ${stepName}`, `slipway_state="\${SLIPWAY_STATE_DIR:-${STATE_DIR}}"`, ...setupWaitLines(upMarker ? stepContainer : undefined)];
   if (waitFor.length > 0) lines.push(...waitLines(waitFor, stepName));
   // A step that runs only on failure is skipped after an early exit; one that runs always is not.
   const skip = (lines: string[]) => lines.map((line) => (line.trim() === 'exit 0' ? line.replace('exit 0', 'exit 1') : line));
