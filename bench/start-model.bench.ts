@@ -9,10 +9,11 @@ import { gitHostFirstPush } from './lib/git-host-calls.js';
 import { GIT_HOST_PATH_INSTANCE_ONLY } from './lib/start-model.js';
 import { ec2PassProfile, pendingStatusOnPath } from './lib/control-plane-path.js';
 import { keepWarmCost, LAMBDA_PRICES } from './lib/keep-warm-cost.js';
-import { compiledSplit, deploymentStart, ec2Rows, ec2RunningLadder, gitHostPathText, startBounds, startLadder } from './lib/start-ladder.js';
+import { compiledContainers, compiledSplit, deploymentStart, ec2Rows, ec2RunningLadder, gitHostPathText, startBounds, startLadder } from './lib/start-ladder.js';
+import { TASK } from './lib/start-measurements.js';
 import { gitHostPath } from './lib/git-host-calls.js';
 import { DEFAULT_PRICES } from '../core/cost/price-table.js';
-import { GIT_HOST_PATH_BEFORE, serviceTaskShape, splitStartFigures, startShape, TODAY_CONTROL_PLANE, type SplitStartMode } from './lib/start-model.js';
+import { GIT_HOST_PATH_BEFORE, registryOf, serviceTaskShape, splitStartFigures, startFigures, startShape, TODAY_CONTROL_PLANE, type SplitStartMode } from './lib/start-model.js';
 
 const fixtures = fileURLToPath(new URL('../test/fixtures/start-model/', import.meta.url));
 const gitHost = await gitHostPath();
@@ -117,5 +118,29 @@ console.log(`  saves ${(cold.stageP50['control plane'] - warm.stageP50['control 
 console.log(`  scheduled ping: ${cost.pingsPerMonth} invocations a month, $${cost.ping.toFixed(3)} a month (the option)`);
 console.log(`  provisioned concurrency 1: $${cost.provisioned.toFixed(2)} a month, billed while idle (not offered)`);
 console.log(`  prices: ${Object.values(LAMBDA_PRICES).map((p) => p.source).join('; ')}`);
+
+// A later step with commands (publish, after test) in three task definitions, in one run:
+// "ECS order", held by an ECS SUCCESS on test, pulled after test ends (main); "at task start",
+// no dependsOn, pulled with the first wave (the branch before START); "START", an ECS START on
+// test, pulled once test's container has started, while test waits for the clone and the
+// services and runs (core/pipeline/compile.ts, withUpstreamStarts). The model shares one pull
+// rate per task (extraction is CPU-bound); each step's commands run STEP_SECONDS.
+const STEP_SECONDS = 30;
+const pipelineYaml = readFileSync(`${fixtures}pipeline.yml`, 'utf8');
+const withLater = `${pipelineYaml}  - name: publish\n    image: example/tool:1\n    commands: [./publish]\n`;
+const startHeld = compiledContainers(withLater);
+const atTaskStart = startHeld.map((c) => (c.name === 'publish' ? { ...c, dependsOn: undefined } : c));
+const ecsOrder = startHeld.map((c) => (c.name === 'publish' ? { ...c, dependsOn: [{ containerName: 'test', condition: 'SUCCESS' as const }] } : c));
+console.log(`\na later step (publish, after test), each step's commands ${STEP_SECONDS} s: push → first step (test) p50 / p95, push → build end p50`);
+for (const mb of [40, 200]) {
+  const images = { megabytes: { tool: mb } };
+  const slowdown = registryOf('example/tool:1') === 'docker-hub' ? TASK.dockerHubSlowdown.p50 : 1;
+  const alone = (mb * slowdown) / TASK.ecrMegabytesPerSecond.p50 + TASK.registryRoundTrip.p50 + TASK.containerStart.p50;
+  console.log(`  ${mb} MB later image (its pull alone at the median rate: ${s(alone)}):`);
+  for (const [name, defs] of [['ECS order (SUCCESS on test)', ecsOrder], ['at task start (no dependsOn)', atTaskStart], ['START on test (now)', startHeld]] as const) {
+    const f = startFigures({ ...startShape(defs, images), stepSeconds: STEP_SECONDS }, TODAY_CONTROL_PLANE);
+    console.log(`    ${name.padEnd(30)} first step ${s(f.p50).padStart(8)} ${s(f.p95).padStart(8)}   build end ${s(f.buildEndP50!).padStart(8)}`);
+  }
+}
 
 console.log('\nTo confirm with an AWS account: on EC2, the start of a stopped and of a new instance with the ECS agent\'s registration, placement on a running instance, how often a short poll misses the only message; Fargate provisioning and pull rates in the target Region and by task size (1, 2, 4 vCPU), whether the images and layers of a task pull at once, the gain of zstd copies (docs/design/start-fast.md), Docker Hub rate from AWS, GitHub API and SSM PutParameter latency, how often a repository\'s pushes come within 15 minutes of each other, Lambda cold share, the share of an image a SOCI-indexed start still fetches (docs/design/soci-indexes.md), the agent image\'s pushed size (npm run bench -- image-bytes) (see bench/lib/start-measurements.ts: every "assumed" line).');

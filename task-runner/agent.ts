@@ -97,7 +97,7 @@ async function run(config: AgentConfig, reporter: Reporter, stop: StopSwitch, se
     for (const step of plan.steps) {
       for (const report of stepReports(step, states[step.container], ending)) reporter.step(report);
     }
-    const { stopped, skipped, started } = stepsOfResult(plan, states, ending);
+    const { stopped, skipped, started, ended } = stepsOfResult(plan, states, ending);
     reporter.progress(message);
     reporter.result({
       outcome,
@@ -109,6 +109,7 @@ async function run(config: AgentConfig, reporter: Reporter, stop: StopSwitch, se
       ...(skipped.length > 0 ? { skipped } : {}),
       setup,
       ...(started.length > 0 ? { started } : {}),
+      ...(ended.length > 0 ? { ended } : {}),
     });
     return exitCode;
   };

@@ -2,7 +2,7 @@
 // which ones can never start, when the agent may stop waiting, and what to report.
 // State in, decisions out; the polling loop in supervise.ts only feeds them.
 
-import { AGENT_CONTAINER, EARLY_EXIT_CODE, type AgentPlan, type AgentResult, type AgentStepPlan, type ContainerDependencyCondition, type StepReport } from '../core/pipeline/contract.js';
+import { AGENT_CONTAINER, EARLY_EXIT_CODE, SETUP_SKIPPED_EXIT_CODE, type AgentPlan, type AgentResult, type AgentStepPlan, type ContainerDependencyCondition, type StepReport } from '../core/pipeline/contract.js';
 import type { ContainerView, ExitRecord } from './container-view.js';
 
 export type StepState =
@@ -54,7 +54,19 @@ function waitsInWrapper(step: Pick<AgentStepPlan, 'whenStatus' | 'gate' | 'after
   return step.gate === undefined && (step.whenStatus !== undefined || step.afterSetup === true);
 }
 
+/**
+ * A plain step's wrapper that left without running its commands: SETUP_SKIPPED_EXIT_CODE beside
+ * its `.skipped` marker and no `.started` one. After a failed setup, or once a step it comes
+ * after could no longer let it run (script.ts, upstreamLines: it reads the records the agent
+ * reads, with ECS's rules). Its verdict and reason are the agent's, as when ECS held such a step
+ * back: the setup's failure, or its dependencies' states (propagate).
+ */
+function leftItsWait(step: AgentStepPlan, exit: ExitRecord | undefined, marks: StepMarks): boolean {
+  return step.afterSetup === true && exit?.skipped === true && exit.exitCode === SETUP_SKIPPED_EXIT_CODE && marks.started?.[step.container] === undefined;
+}
+
 function observed(step: AgentStepPlan, view: ContainerView | undefined, exit: ExitRecord | undefined, marks: StepMarks): StepState | 'never-started' {
+  if (leftItsWait(step, exit, marks)) return { phase: 'waiting' };
   // The wrapper's gate exits 0: dependents waiting for its success do start.
   if (exit?.skipped) return { phase: 'skipped', reason: marks.skipReasons?.[step.container] ?? STATUS_GATE_SKIP, started: true };
   // The wrapper's exit file is written just before the container ends: it can be ahead
@@ -64,7 +76,9 @@ function observed(step: AgentStepPlan, view: ContainerView | undefined, exit: Ex
     // A step that waits in its wrapper started when its commands did (its marker), not its container.
     const startedAt = waitsInWrapper(step) ? marks.started?.[step.container] : view?.startedAt;
     if (startedAt !== undefined) state.startedAt = startedAt;
-    const finishedAt = view?.finishedAt ?? exit.at;
+    // And ended when they did (its wrapper's exit record), not its container, which may stay up
+    // after them for the steps that name it in an ECS START (core/pipeline/script.ts, lingerLines).
+    const finishedAt = waitsInWrapper(step) ? (exit.at ?? view?.finishedAt) : (view?.finishedAt ?? exit.at);
     if (finishedAt !== undefined) state.finishedAt = finishedAt;
     return state;
   }
@@ -75,7 +89,11 @@ function observed(step: AgentStepPlan, view: ContainerView | undefined, exit: Ex
     if (waitsInWrapper(step)) return marked === undefined ? { phase: 'waiting' } : { phase: 'running', startedAt: marked };
     return view.startedAt === undefined ? { phase: 'running' } : { phase: 'running', startedAt: view.startedAt };
   }
-  // Stopped without ever starting: ECS blocked it (a SUCCESS dependency failed).
+  // Stopped without ever starting: ECS blocked it (a SUCCESS dependency failed), or its image
+  // could not be pulled. The endpoint omits `StartedAt` for a container that has not started
+  // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-metadata-endpoint-v4-response.html).
+  // Its `.unreachable` follows (recordsToWrite), which also lets the steps it named in an ECS
+  // START exit (core/pipeline/script.ts, lingerLines): it will never write its `.up`.
   if (view.startedAt === undefined) return 'never-started';
   const state: StepState = { phase: 'exited', exitCode: view.exitCode };
   const startedAt = waitsInWrapper(step) ? marked : view.startedAt;
@@ -230,6 +248,15 @@ export function decideStepStates(
   }
   for (const [name, state] of reasons) states[name] = state;
   propagate(steps, byName, states);
+  // A wrapper that skipped its step reads the same records, so its dependencies explain it
+  // above; should they not (never expected), it is skipped all the same rather than waited for.
+  if (setupFailed === undefined) {
+    for (const step of steps) {
+      if (states[step.container]?.phase === 'waiting' && leftItsWait(step, exits[step.container], marks)) {
+        states[step.container] = { phase: 'skipped', reason: 'skipped by its wrapper: a step it comes after did not pass', started: false };
+      }
+    }
+  }
   return states;
 }
 
@@ -411,7 +438,7 @@ export function stepReports(step: AgentStepPlan, state: StepState | undefined, e
  * normal end — the step containers reported skipped, with why, one entry per container, and
  * when the commands of the steps that wait in their wrapper started.
  */
-export function stepsOfResult(plan: Pick<AgentPlan, 'steps' | 'services'>, states: StepStates, ending: Ending): Required<Pick<AgentResult, 'stopped' | 'skipped' | 'started'>> {
+export function stepsOfResult(plan: Pick<AgentPlan, 'steps' | 'services'>, states: StepStates, ending: Ending): Required<Pick<AgentResult, 'stopped' | 'skipped' | 'started' | 'ended'>> {
   const cancelled = ending === 'failed-fast';
   const stopped = [
     ...plan.steps.filter((step) => (!step.detach || cancelled) && states[step.container]?.phase === 'running').map((step) => step.container),
@@ -425,10 +452,13 @@ export function stepsOfResult(plan: Pick<AgentPlan, 'steps' | 'services'>, state
   // When the commands of the steps that wait in their wrapper started (their `.started` marker):
   // those that run on a status and those with commands that start with the task (afterSetup).
   const started: { container: string; at: string }[] = [];
+  // And when they ended (their exit record): their containers may have stayed up after them.
+  const ended: { container: string; at: string }[] = [];
   for (const step of plan.steps) {
     const state = states[step.container];
     if (waitsInWrapper(step) && (state?.phase === 'running' || state?.phase === 'exited') && state.startedAt !== undefined) started.push({ container: step.container, at: state.startedAt });
+    if (waitsInWrapper(step) && state?.phase === 'exited' && state.finishedAt !== undefined) ended.push({ container: step.container, at: state.finishedAt });
   }
-  return { stopped, skipped, started };
+  return { stopped, skipped, started, ended };
 }
 

@@ -23,6 +23,7 @@ import { seededRandom } from '../../core/util/seeded-random.js';
 import { AUTOSCALER_PASS_RATE_MINUTES } from '../../core/config/keep-warm.js';
 import { CONTROL_PLANE, IMAGE_MEGABYTES, TASK, type Spread } from './start-measurements.js';
 import { isConvertedImage } from '../../core/images/soci.js';
+import { SETUP_POLL_SECONDS } from '../../core/pipeline/script.js';
 
 export type Registry = 'ecr' | 'docker-hub';
 
@@ -68,6 +69,10 @@ export interface StartShape {
   wrapperPoll: number;
   /** A bound's scaling of the task's pull rate (BOUNDS in start-measurements.ts); 1 when absent. */
   pullRateFactor?: number;
+  /** The other steps (not detached, no status condition) and the steps they come after (the agent's plan). */
+  laterSteps: { container: string; after: string[] }[];
+  /** When set, each step's commands run this long and the sample gives the build's end too (model only). */
+  stepSeconds?: number;
 }
 
 /** The functions on the path from the webhook to RunTask, in order. */
@@ -146,6 +151,8 @@ export interface StartSample {
   total: number;
   /** When each stage ended, in seconds from push. */
   ends: Record<StageName, number>;
+  /** The last step's end, seconds from push (with StartShape.stepSeconds). */
+  buildEnd?: number;
 }
 
 /** A Docker Hub image as written in a pipeline, or ECR (a private registry, or the pull-through cache). */
@@ -198,6 +205,9 @@ export function startShape(containerDefinitions: readonly ContainerDefinition[],
     services: plan.remoteServices ? [] : plan.services.map((s) => ({ container: s.container, healthCommand: s.healthCommand, postgres: repositoryName(imageOf.get(s.container) ?? '') === 'postgres' })),
     firstSteps,
     wrapperPoll: wrapperPollOf(containerDefinitions, firstSteps),
+    laterSteps: plan.steps
+      .filter((s) => !s.detach && !s.whenStatus && !firstSteps.includes(s.container))
+      .map((s) => ({ container: s.container, after: s.dependsOn.filter((d) => steps.has(d)) })),
   };
 }
 
@@ -357,14 +367,38 @@ export function sampleTaskStart(shape: StartShape, controlPlane: number, random:
   const healthy = new Map<string, number>();
   const pulled = new Map<string, number>();
   const atOnce = shape.containers.filter((c) => c.dependsOn.length === 0);
-  const finished = sharedPulls(
-    atOnce.map((c) => ({ start: provisioned + draw(TASK.registryRoundTrip), work: work(c) })),
-    rate,
-  );
+  const waves = atOnce.map((c) => ({ start: provisioned + draw(TASK.registryRoundTrip), work: work(c) }));
+  const finished = sharedPulls(waves, rate);
+  const startDelay = new Map<string, number>();
   atOnce.forEach((c, i) => {
+    startDelay.set(c.name, draw(TASK.containerStart));
     pulled.set(c.name, finished[i]!);
-    running.set(c.name, finished[i]! + draw(TASK.containerStart));
+    running.set(c.name, finished[i]! + startDelay.get(c.name)!);
   });
+  // The later steps' draws, taken here whatever holds them, so that task definitions that differ
+  // only in how a later step is held are compared on the same draws.
+  const laterDraws = new Map(
+    shape.laterSteps.filter((l) => !running.has(l.container)).map((l) => [l.container, { roundTrip: draw(TASK.registryRoundTrip), start: draw(TASK.containerStart) }] as const),
+  );
+  // Later steps held by an ECS START on steps that start with the task: each pulls once those
+  // have started, sharing the task's rate with the pulls still under way (a service's, say),
+  // which it slows. Definition order puts a step after the ones it comes after.
+  const held = shape.containers.filter((c) => c.dependsOn.length > 0 && c.dependsOn.every((d) => d.condition === 'START' && d.containerName !== AGENT_CONTAINER));
+  const pulling = [...atOnce];
+  for (const c of held) {
+    const after = c.dependsOn.map((d) => running.get(d.containerName));
+    if (after.some((t) => t === undefined)) continue;
+    pulling.push(c);
+    const drawn = laterDraws.get(c.name) ?? { roundTrip: draw(TASK.registryRoundTrip), start: draw(TASK.containerStart) };
+    waves.push({ start: Math.max(...(after as number[])) + drawn.roundTrip, work: work(c) });
+    startDelay.set(c.name, drawn.start);
+    // A pull that starts later changes only the pulls still under way then: ends already used stand.
+    sharedPulls(waves, rate).forEach((end, i) => {
+      const name = pulling[i]!.name;
+      pulled.set(name, end);
+      running.set(name, end + startDelay.get(name)!);
+    });
+  }
   // The agent: boot, clone, then the service gate (task-runner/agent.ts, gate.ts).
   const agentRunning = running.get(AGENT_CONTAINER);
   if (agentRunning === undefined) throw new Error(`start model: ${AGENT_CONTAINER} must start with the task`);
@@ -391,7 +425,9 @@ export function sampleTaskStart(shape: StartShape, controlPlane: number, random:
   // The first step: pulled once its dependencies hold (graph.go), started, then its commands
   // run at once (ECS waited for HEALTHY) or once its wrapper sees the setup record.
   let firstStep = Number.POSITIVE_INFINITY;
-  let lastPull = Math.max(...pulled.values());
+  // The first wave's pulls: a later step's, under way while the first step waits or runs, is not on its path.
+  const heldNames = new Set(held.map((c) => c.name));
+  let lastPull = Math.max(...[...pulled].filter(([n]) => !heldNames.has(n)).map(([, t]) => t));
   for (const name of shape.firstSteps) {
     const c = byName.get(name)!;
     const resolved = Math.max(
@@ -413,15 +449,50 @@ export function sampleTaskStart(shape: StartShape, controlPlane: number, random:
     const commands = waitsForAgentHealthy || started >= gateOpen ? started : started + shape.wrapperPoll * Math.ceil((gateOpen - started) / shape.wrapperPoll);
     firstStep = Math.min(firstStep, commands);
   }
-  return {
-    total: firstStep,
-    ends: { 'control plane': controlPlane, provisioning: provisioned, pulls: lastPull, clone: cloned, 'services ready': servicesReady, 'first step': firstStep },
-  };
+  const ends = { 'control plane': controlPlane, provisioning: provisioned, pulls: lastPull, clone: cloned, 'services ready': servicesReady, 'first step': firstStep };
+  if (shape.stepSeconds === undefined) return { total: firstStep, ends };
+  return { total: firstStep, ends, buildEnd: buildEndOf(shape, shape.stepSeconds, firstStep, running, (c) => work(c) / rate, (name) => laterDraws.get(name) ?? { roundTrip: draw(TASK.registryRoundTrip), start: draw(TASK.containerStart) }) };
+}
+
+/**
+ * The last step's end: the first steps' commands from `firstStep`, each later step's once the
+ * steps before it have ended and its container runs. A container that started with the task or
+ * on a START waits in its wrapper, which looks every SETUP_POLL_SECONDS (core/pipeline/script.ts);
+ * one that ECS held on SUCCESS or COMPLETE is pulled only then, alone (the first wave is over).
+ * An upstream named in a START keeps its container up until its dependents have started
+ * (script.ts, lingerLines), which moves no step here: its end is its exit record's, and no
+ * container ECS starts on its SUCCESS or COMPLETE is so held (compile.ts names no such upstream).
+ */
+function buildEndOf(
+  shape: StartShape,
+  stepSeconds: number,
+  firstStep: number,
+  running: ReadonlyMap<string, number>,
+  pullSeconds: (c: ModelContainer) => number,
+  drawn: (name: string) => { roundTrip: number; start: number },
+): number {
+  const byName = new Map(shape.containers.map((c) => [c.name, c]));
+  const end = new Map(shape.firstSteps.map((n) => [n, firstStep + stepSeconds] as const));
+  for (const later of shape.laterSteps) {
+    const upstream = Math.max(firstStep, ...later.after.map((a) => end.get(a) ?? firstStep));
+    const started = running.get(later.container);
+    let commands: number;
+    if (started === undefined) {
+      const d = drawn(later.container);
+      commands = upstream + d.roundTrip + pullSeconds(byName.get(later.container)!) + d.start;
+    } else {
+      commands = started >= upstream ? started : started + SETUP_POLL_SECONDS * Math.ceil((upstream - started) / SETUP_POLL_SECONDS);
+    }
+    end.set(later.container, commands + stepSeconds);
+  }
+  return Math.max(...end.values());
 }
 
 export interface StartFigures {
   p50: number;
   p95: number;
+  /** Push → the build's end, median (with StartShape.stepSeconds). */
+  buildEndP50?: number;
   /** Median end of each stage, seconds from push. */
   stageP50: Record<StageName, number>;
 }
@@ -438,7 +509,8 @@ export function startFigures(shape: StartShape, profile: ControlPlaneProfile, ru
   const stageP50 = Object.fromEntries(
     STAGES.map((stage) => [stage, percentile(samples.map((s) => s.ends[stage]).sort((a, b) => a - b), 50)]),
   ) as Record<StageName, number>;
-  return { p50: percentile(totals, 50), p95: percentile(totals, 95), stageP50 };
+  const buildEnds = samples.flatMap((s) => (s.buildEnd === undefined ? [] : [s.buildEnd])).sort((a, b) => a - b);
+  return { p50: percentile(totals, 50), p95: percentile(totals, 95), stageP50, ...(buildEnds.length > 0 ? { buildEndP50: percentile(buildEnds, 50) } : {}) };
 }
 
 /** A split pipeline's service task (docs/design/split-pipelines.md): its containers and the services its agent waits for. */

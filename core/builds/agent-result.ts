@@ -31,9 +31,11 @@ export function parseAgentResultLine(line: string): AgentResult | undefined {
   const clone = Number.isInteger(v.cloneExitCode) && (v.cloneExitCode as number) >= 0 && (v.cloneExitCode as number) <= 255 ? { cloneExitCode: v.cloneExitCode as number } : {};
   const setup = setupOf(v.setup);
   const started = startedOf(v.started);
-  return { ...result, ...(service ? { service } : {}), ...(stopped && stopped.length > 0 ? { stopped } : {}), ...(skipped ? { skipped } : {}), ...(started ? { started } : {}), ...clone, ...(setup ? { setup } : {}) };
+  const ended = startedOf(v.ended);
+  return { ...result, ...(service ? { service } : {}), ...(stopped && stopped.length > 0 ? { stopped } : {}), ...(skipped ? { skipped } : {}), ...(started ? { started } : {}), ...(ended ? { ended } : {}), ...clone, ...(setup ? { setup } : {}) };
 }
 
+/** `started` and `ended`: each a container and an ISO time. */
 function startedOf(value: unknown): AgentResult['started'] {
   if (!Array.isArray(value)) return undefined;
   const out: NonNullable<AgentResult['started']> = [];

@@ -133,6 +133,8 @@ export interface StageOutcome {
   cloneExitCode?: number;
   /** When the commands of the steps that wait in their container started (AgentResult.started), epoch ms. */
   startedSteps?: Readonly<Record<string, number>>;
+  /** When they ended (AgentResult.ended: their exit records; a container may stay up after them), epoch ms. */
+  endedSteps?: Readonly<Record<string, number>>;
 }
 
 const SIGNAL_EXITS = new Set([130, 137, 143]);
@@ -165,9 +167,10 @@ export function stageOutcome(detail: TaskStateChangeDetail, stage: Pick<Stage, '
   const outcome = outcomeFromExit(detail, stage);
   if (!agentResult || agentResult.exitCode !== outcome.exitCode) return outcome;
   // What the agent knows of the steps counts whenever the line is this ending's.
-  const steps: Pick<StageOutcome, 'stoppedSteps' | 'skippedSteps' | 'cloneExitCode' | 'startedSteps'> = {
+  const steps: Pick<StageOutcome, 'stoppedSteps' | 'skippedSteps' | 'cloneExitCode' | 'startedSteps' | 'endedSteps'> = {
     skippedSteps: Object.fromEntries((agentResult.skipped ?? []).map((s) => [s.container, s.reason])),
     startedSteps: Object.fromEntries((agentResult.started ?? []).map((s) => [s.container, Date.parse(s.at)])),
+    endedSteps: Object.fromEntries((agentResult.ended ?? []).map((s) => [s.container, Date.parse(s.at)])),
     ...(agentResult.stopped ? { stoppedSteps: agentResult.stopped } : {}),
     ...(outcome.reason === 'clone-failed' && agentResult.cloneExitCode !== undefined ? { cloneExitCode: agentResult.cloneExitCode } : {}),
   };
@@ -182,7 +185,8 @@ export function stageOutcome(detail: TaskStateChangeDetail, stage: Pick<Stage, '
  * Whether the steps' records need the agent's result line once the task has stopped: a step
  * that runs on a status and whose container ran (its gate may have skipped it, or it was
  * still waiting when the stage ended), or a step that exited 0 after an exit 78 in its stage
- * (the early-exit check may have skipped it), or one ECS never started after an exit 78.
+ * (the early-exit check may have skipped it), or one ECS never started after an exit 78, or
+ * one with commands that started with the task and ended its wait without running them.
  * ECS's exit codes cannot tell these apart from a pass, a kill or an end of the task; the
  * agent can (AgentResult.skipped).
  */
@@ -190,8 +194,13 @@ export function stepsNeedAgentResult(detail: Pick<TaskStateChangeDetail, 'contai
   const byName = new Map(detail.containers.map((c) => [c.name, c]));
   const earlyExit = earlyExitSeen(detail, steps);
   return steps.some((step) => {
-    if (step.kind !== 'step' || step.detached || isStepDone(step.status)) return false;
+    if (step.kind !== 'step' || isStepDone(step.status)) return false;
     const container = byName.get(step.container);
+    // A step with commands that starts with the task and left its wrapper's wait without running
+    // a command: it skipped itself (SETUP_SKIPPED_EXIT_CODE) behind a step that did not pass, or
+    // the task's stop ended its wait (a signal). Detached ones too: they start with the task alike.
+    if (step.afterSetup && container?.lastStatus === 'STOPPED' && container.exitCode !== undefined && (container.exitCode === SETUP_SKIPPED_EXIT_CODE || SIGNAL_EXITS.has(container.exitCode))) return true;
+    if (step.detached) return false;
     // One ECS never started behind the exit 78 (its SUCCESS dependency never succeeded) was
     // skipped by Drone's early exit, which only the agent names (task-runner/decide-steps.ts).
     if (!containerRan(container)) return earlyExit;
@@ -316,6 +325,8 @@ export interface StepChange {
   startedAt?: number;
   /** Its start is not the event's time and is not known yet (step-times.ts, startsAtCommands). */
   startUnknown?: boolean;
+  /** When it ended, when the event's time is not it (its commands' end, before its container stopped), epoch ms. */
+  finishedAt?: number;
 }
 
 /** The steps whose status this event moves forward. */
@@ -341,7 +352,10 @@ export function stepChanges(detail: TaskStateChangeDetail, steps: StepRecord[], 
     // when); without that, its start is unknown rather than its container's or this event's.
     const waited = startsAtCommands(step) && next.status !== 'skipped';
     const startedAt = waited ? outcome?.startedSteps?.[step.container] : undefined;
-    changes.push({ number: step.number, ...next, ...(startedAt !== undefined ? { startedAt } : waited ? { startUnknown: true } : {}) });
+    // And ended when they did: its container may have stayed up for a later step's START (script.ts, lingerLines).
+    const endedAt = waited ? outcome?.endedSteps?.[step.container] : undefined;
+    const finishedAt = endedAt !== undefined && (startedAt === undefined || endedAt >= startedAt) ? { finishedAt: endedAt } : {};
+    changes.push({ number: step.number, ...next, ...(startedAt !== undefined ? { startedAt } : waited ? { startUnknown: true } : {}), ...finishedAt });
   }
   return changes;
 }
@@ -417,7 +431,10 @@ function containerStepStatus(
   // status (its wrapper waits, then may skip it: the agent follows its markers), or one that
   // exited 0 after an exit 78 (the early-exit check). Elsewhere ECS's exit code stands: the
   // agent's view is up to one poll old when a stop ends it.
-  const skippedWhy = step.kind === 'step' && !step.detached ? outcome?.skippedSteps?.[step.container] : undefined;
+  // A detached step with commands too (afterSetup): it starts with the task and waits in its
+  // wrapper, so its exit (79 when it skipped itself, 143 when the task's stop ended its wait)
+  // says nothing of its commands; the agent names it skipped only when they never started.
+  const skippedWhy = step.kind === 'step' && (!step.detached || step.afterSetup) ? outcome?.skippedSteps?.[step.container] : undefined;
   // A step that starts with the task and was still in its wrapper's wait when the stage ended
   // (a cancel, a timeout) ran no command: skipped, as Drone skips the pending steps of a
   // cancelled stage (runner-go pipeline/state.go Cancel: skipall before killall).
@@ -426,6 +443,9 @@ function containerStepStatus(
     // Never ran: a SUCCESS dependency failed, or the task ended first. Behind an exit 78 it was
     // Drone's early exit, which the agent's result names once the task has stopped.
     if (earlyExit && !outcome) return undefined;
+    // ECS held it back on a dependency (its reason names it; a START on a step that could not
+    // start, say): why is the agent's to say, with the outcome that the task's end brings.
+    if (!outcome && /\bdependency\b/i.test(reason ?? '') && taskPhase(detail.lastStatus) !== 'stopped') return undefined;
     return notRun(step, outcome);
   }
   if (step.afterSetup) {

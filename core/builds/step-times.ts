@@ -33,6 +33,8 @@ export interface TimedChange {
   startedAt?: number;
   /** Its start is not the event's time and not known yet (startsAtCommands): none is written. */
   startUnknown?: boolean;
+  /** When it ended, when known apart from the event's time (its commands' end): it wins over `endedAt`. */
+  finishedAt?: number;
 }
 
 /**
@@ -45,7 +47,31 @@ export function stepTimes(step: StepSpan, change: TimedChange, at: number, ended
   if (change.status === 'skipped') return {};
   if (change.status === 'running') return { startedAt: change.startedAt ?? at };
   const startedAt = change.startedAt ?? step.startedAt ?? (change.startUnknown ? undefined : at);
-  return { ...(startedAt !== undefined && startedAt !== step.startedAt ? { startedAt } : {}), finishedAt: endedAt };
+  return { ...(startedAt !== undefined && startedAt !== step.startedAt ? { startedAt } : {}), finishedAt: change.finishedAt ?? endedAt };
+}
+
+/**
+ * Steps that finished while their stage ran, recorded with their container's stop as their end,
+ * where their commands ended earlier (AgentResult.ended, StageOutcome.endedSteps): a container
+ * another step names in an ECS START stays up after its commands until that one is up
+ * (core/pipeline/script.ts, lingerLines). Their end from the agent's result, once the stage has
+ * ended. `changed`: the steps this event already writes (their end goes with their change).
+ */
+export function commandEndFixes(
+  steps: readonly Pick<StepRecord, 'number' | 'kind' | 'container' | 'status' | 'afterSetup' | 'waitsInContainer' | 'startedAt' | 'finishedAt'>[],
+  endedSteps: Readonly<Record<string, number>> | undefined,
+  changed: ReadonlySet<number>,
+): { number: number; status: StepStatus; finishedAt: number }[] {
+  if (endedSteps === undefined) return [];
+  const out: { number: number; status: StepStatus; finishedAt: number }[] = [];
+  for (const step of steps) {
+    if (changed.has(step.number) || !startsAtCommands(step) || step.finishedAt === undefined || step.status === 'skipped') continue;
+    const finishedAt = endedSteps[step.container];
+    if (finishedAt === undefined || Number.isNaN(finishedAt) || finishedAt >= step.finishedAt) continue;
+    if (step.startedAt !== undefined && finishedAt < step.startedAt) continue;
+    out.push({ number: step.number, status: step.status, finishedAt });
+  }
+  return out;
 }
 
 /**

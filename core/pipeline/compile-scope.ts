@@ -4,6 +4,7 @@
 
 import type { CompileOptions } from './compile-options.js';
 import type { PackUnit } from './pack.js';
+import type { UpstreamEdge } from './script.js';
 import type { Pipeline, Position } from './types.js';
 
 /** One pipeline's compilation, as the container builders see it. */
@@ -38,4 +39,10 @@ export interface Unit extends PackUnit {
   gate?: string;
   /** Status-conditional units: the containers whose end the wrapper (or gate) waits for. */
   waitFor?: string[];
+  /** Plain units with commands: the steps they come after, waited for in their wrapper (script.ts). */
+  upstream?: UpstreamEdge[];
+  /** Its container (or its gate) names a step container in an ECS START: it writes `<container>.up` first (script.ts, upMarkerLines). */
+  upMarker?: boolean;
+  /** The step containers whose container (or gate) names this one in an ECS START: its wrapper waits for them to be up before it exits (script.ts, lingerLines). */
+  startDependents?: string[];
 }

@@ -4,7 +4,7 @@
 //
 // The task: the agent (the one essential container: clones, waits for services, then
 // reports healthy through READY_FILE), services (non-essential, start at once), steps
-// (non-essential, ordered by dependsOn, see step-order.ts) and gate containers for
+// (non-essential, ordered by dependsOn or, with commands, in their wrapper: see step-order.ts) and gate containers for
 // plugin steps with a status condition (they wait for their upstream and decide there). Every container mounts the workspace and the
 // state volume.
 //
@@ -36,7 +36,7 @@ import {
 } from './contract.js';
 import type { ContainerDefinition, ContainerDependency } from './ecs-task.js';
 import { buildEnvironment, type StageEnvInput } from './environment.js';
-import { MAX_CONTAINERS } from './limits.js';
+import { MAX_CONTAINERS, MAX_DEFINITION_BYTES } from './limits.js';
 import { LINT, isEc2Rule } from './lint.js';
 import { fitContainers, isPlugin, tooManyContainersMessage } from './pack.js';
 import { pluginStructuralEnvironment } from './plugin-run-env.js';
@@ -47,7 +47,7 @@ import { applyPullThroughCache, refusedCacheImage } from './pull-through-cache.j
 import { planSegments } from './segments.js';
 import { pipelineGraph, skippedDependencyNote } from './pipeline-graph.js';
 import { earlierFailureGateScript } from './segment-script.js';
-import { gateContainerScript } from './script.js';
+import { gateContainerScript, upMarkerLines, type UpstreamEdge } from './script.js';
 import { REFUSED_SECRET_NOTE, secretArn } from './secret-refs.js';
 import { stepDependencies, stepKind, type OrderedStep } from './step-order.js';
 import { taskDefinitionInput } from './task-definition.js';
@@ -142,6 +142,25 @@ export function compilePipeline(
   ctx: BuildContext,
   options: CompileOptions,
   source: PipelineSource & { segment?: SegmentSource; serviceTask?: ServiceTaskSource } = {},
+): CompiledStage {
+  const size = { over: false };
+  try {
+    return compilePipelineOnce(given, ctx, options, source, { startOrder: true, size });
+  } catch (error) {
+    // A later step's START on the steps before it costs a few hundred bytes of their wrappers
+    // (the `.up` marker, the wait for it): a task definition it takes past ECS's 64 KiB is
+    // compiled without them, its later steps' images pulled with the task.
+    if (!size.over) throw error;
+    return compilePipelineOnce(given, ctx, options, source, { startOrder: false, size: { over: false } });
+  }
+}
+
+function compilePipelineOnce(
+  given: Pipeline,
+  ctx: BuildContext,
+  options: CompileOptions,
+  source: PipelineSource & { segment?: SegmentSource; serviceTask?: ServiceTaskSource },
+  pulls: { startOrder: boolean; size: { over: boolean } },
 ): CompiledStage {
   const file = source.file ?? '.drone.yml';
   let pipeline = given;
@@ -331,37 +350,101 @@ export function compilePipeline(
     if (s.ready?.command && !remoteServices) rootDeps.push({ containerName: serviceContainers[i]!, condition: 'HEALTHY' });
   });
   const stepDeps = (deps: Map<string, ContainerDependency['condition']>): ContainerDependency[] => [...deps].map(([containerName, condition]) => ({ containerName, condition }));
-  const unitDeps = (u: Unit): ContainerDependency[] => {
+  // A plain step with commands waits for its upstream in its wrapper (below), except behind a
+  // detached step with a readiness command (ECS's HEALTHY: the health check's start period and
+  // the agent's ready.timeout are timed from that container's start) and a detached plugin
+  // (START: it has no wrapper to mark its start). So does a detached step with a readiness
+  // command itself: it keeps ECS's order, so that its health check, timed from its container's
+  // start, begins when its commands do.
+  const waitsInWrapper = (u: Unit): boolean => u.kind === 'plain' && !isPlugin(u.steps[0]!) && !(u.steps[0]!.detach && u.steps[0]!.ready?.command);
+  const unitByContainer = new Map(compiledUnits.map((u) => [u.container, u] as const));
+  /**
+   * What a unit waits for: `ecs`, the task definition's dependsOn; `plan`, the conditions the
+   * agent decides with (AgentStepPlan.dependsOnConditions: the same edges ECS would hold, so its
+   * verdicts are as before); `upstream`, what its wrapper waits for instead of ECS.
+   */
+  const unitDeps = (u: Unit): { ecs: ContainerDependency[]; plan: ContainerDependency[]; upstream: UpstreamEdge[] } => {
     const deps = new Map<string, ContainerDependency['condition']>();
+    const upstream: UpstreamEdge[] = [];
+    const ecs = new Map<string, ContainerDependency['condition']>();
     let root = false;
     for (const s of u.steps) {
       const d = order.get(s.name)!;
       root ||= d.root || (d.on.length > 0 && d.on.every((on) => !here.has(containerOf.get(on.step)!)));
       for (const on of d.on) {
         const target = containerOf.get(on.step)!;
-        if (!here.has(target)) continue;
+        if (!here.has(target) || target === u.container) continue;
         const c = on.condition === 'COMPLETE' ? (gateOf.get(target) ?? target) : target;
-        if (target !== u.container && !deps.has(c)) deps.set(c, on.condition);
+        if (!deps.has(c)) deps.set(c, on.condition);
+        const up = unitByContainer.get(target)!;
+        const wrapped = !isPlugin(up.steps[0]!);
+        if (on.condition === 'HEALTHY' || (on.condition === 'START' && !wrapped)) {
+          if (!ecs.has(c)) ecs.set(c, on.condition);
+        } else if (!upstream.some((e) => e.container === target)) {
+          upstream.push({ container: target, condition: on.condition, kind: wrapped ? 'wrapped' : gateOf.has(target) ? 'gated' : 'plugin' });
+        }
       }
     }
+    const plan = stepDeps(deps);
     // A step that runs on a status starts with the agent and waits for its setup record in its
     // wrapper (script.ts): HEALTHY would never come after a failed clone. START may name the
     // essential agent (only COMPLETE and SUCCESS may not), and HEALTHY "is confirmed only at
     // task startup" (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDependency.html).
-    if (u.kind !== 'plain') return [...(root ? [{ containerName: AGENT_CONTAINER, condition: 'START' as const }] : []), ...stepDeps(deps)];
-    // A plain step with commands starts with the task and waits for the agent's setup record
-    // in its wrapper (script.ts), so ECS pulls its image at once, beside the agent's and the
-    // services': ECS pulls a container's image only once its dependsOn conditions hold
-    // (aws/amazon-ecs-agent agent/engine/dependencygraph/graph.go,
-    // containerOrderingDependenciesIsResolved; ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT is off by
-    // default), so a HEALTHY root dependency put the step's pull after the clone and the
-    // services. The agent's gate still judges the services (ports, and health from the task
-    // metadata endpoint) before it writes the record. A plugin step has no wrapper: it keeps
-    // ECS's HEALTHY, and so does every later plugin step, since a wrapped step that skips
-    // itself after a failed setup exits 0 (its SUCCESS dependents would start).
-    if (!isPlugin(u.steps[0]!)) return stepDeps(deps);
-    if (root) return [...rootDeps, ...stepDeps(deps)];
-    return [{ containerName: AGENT_CONTAINER, condition: 'HEALTHY' }, ...stepDeps(deps)];
+    if (u.kind !== 'plain') {
+      const withRoot = [...(root ? [{ containerName: AGENT_CONTAINER, condition: 'START' as const }] : []), ...plan];
+      return { ecs: withRoot, plan: withRoot, upstream: [] };
+    }
+    // A plain step with commands starts with the task and waits in its wrapper (script.ts) for
+    // the agent's setup record and for the steps it comes after, so ECS pulls its image at once,
+    // beside the agent's and the services': ECS pulls a container's image only once its
+    // dependsOn conditions hold (aws/amazon-ecs-agent agent/engine/dependencygraph/graph.go,
+    // containerOrderingDependenciesIsResolved: only with DependentContainersPullUpfront, the
+    // agent setting ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT, false by default in agent/config, is a
+    // container not yet pulled let through), so a dependency put the step's pull after the clone,
+    // the services and every step before it. The agent's gate still judges the services (ports,
+    // and health from the task metadata endpoint) before it writes the record.
+    if (waitsInWrapper(u)) return { ecs: stepDeps(ecs), plan, upstream };
+    // A plugin step has no wrapper (its launcher runs under the agent's busybox, installed only
+    // after the clone): it keeps ECS's order and the agent's HEALTHY, and so does every later
+    // plugin step, since a wrapped step that skipped itself after a failed setup still meets
+    // ECS's COMPLETE (it exited), so a plugin after a `failure: ignore` step would start.
+    if (!isPlugin(u.steps[0]!)) return { ecs: plan, plan, upstream: [] };
+    if (root) return { ecs: [...rootDeps, ...plan], plan: [...rootDeps, ...plan], upstream: [] };
+    const healthy = [{ containerName: AGENT_CONTAINER, condition: 'HEALTHY' as const }, ...plan];
+    return { ecs: healthy, plan: healthy, upstream: [] };
+  };
+  // A later step's image pulls once the steps before it have started, not against the first
+  // wave's pulls: an ECS START on each of its upstream containers that start with the task.
+  // ECS pulls a container's image only once its dependsOn conditions hold
+  // (aws/amazon-ecs-agent agent/engine/dependencygraph/graph.go, containerOrderingDependenciesIsResolved;
+  // DependentContainersPullUpfront, ECS_PULL_DEPENDENT_CONTAINERS_UPFRONT, is false by default),
+  // so its pull overlaps the clone, the services' start and the first step's run. START
+  // "validates that a dependent container is started"
+  // (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDependency.html).
+  // Since aws/amazon-ecs-agent commit 51e94bfbe an upstream that has since stopped still counts;
+  // before it, START is met only while the upstream runs, so each upstream named here stays up
+  // until its dependents have started (startDependents, below). Either way a failed upstream
+  // never holds a dependent back: its wrapper decides from the records.
+  // Only containers that start with the task are named: a wrapped step whose own dependsOn is
+  // empty, or holds only such STARTs. Their STARTs follow the pipeline's edges (acyclic), so each
+  // starts once the ones before it have, and none waits on a record, a health or an exit: no
+  // deadlock. A step kept in ECS's order (a plugin, a status step, a detached step with a
+  // readiness command) is never named: ECS may never start it, and the step after it waits for
+  // it in its wrapper as before. The one START that can then fail is an upstream whose image
+  // could not be pulled or started. Then ECS stops the later step unstarted (exit 143: graph.go's
+  // terminal error for a dependency that "has not and will not start", on every agent, as the
+  // local stand-in does), and it is recorded skipped, as its plan's edge says
+  // (test/control-plane/e2e-all-pull.test.ts).
+  // Nor is a step whose exit ECS waits for (a plugin's, a gate's or a step kept in ECS's order's
+  // SUCCESS or COMPLETE on it): named, it would stay up for its dependents (startDependents,
+  // below), so that container would start only once their images had pulled, and one of them
+  // held by it (HEALTHY on a detached step that starts on its SUCCESS) would never start.
+  const exitAwaited = new Set(compiledUnits.flatMap((u) => unitDeps(u).ecs.filter((d) => d.condition === 'SUCCESS' || d.condition === 'COMPLETE').map((d) => d.containerName!)));
+  const startsWithTask = new Set(compiledUnits.filter((u) => waitsInWrapper(u) && unitDeps(u).ecs.length === 0 && !exitAwaited.has(u.container)).map((u) => u.container));
+  const withUpstreamStarts = (u: Unit, deps: ReturnType<typeof unitDeps>): ReturnType<typeof unitDeps> => {
+    if (!waitsInWrapper(u) || !pulls.startOrder) return deps;
+    const starts = deps.upstream.filter((e) => e.kind === 'wrapped' && startsWithTask.has(e.container) && !deps.ecs.some((d) => d.containerName === e.container));
+    return { ...deps, ecs: [...deps.ecs, ...starts.map((e) => ({ containerName: e.container, condition: 'START' as const }))] };
   };
   // Failing = a step whose failure counts (not ignored, not a background step) exited non-zero.
   const watched = [...(segment?.earlierWatched ?? []), ...compiledUnits.filter((u) => !u.steps[0]!.detach && u.steps.every((s) => s.failure !== 'ignore')).map((u) => u.container)];
@@ -450,15 +533,43 @@ export function compilePipeline(
   // those whose `when:` does not match; drone-runner-docker engine/compiler/compiler.go).
   const numbered = [...active.values()].map((o) => o.step);
   const stepNumber = segment?.stepNumber ?? serviceTask?.stepNumber ?? ((step: Step) => (pipeline.clone.disable ? 0 : 1) + services.length + numbered.indexOf(step) + 1);
+  // Each step container with commands that a container names in an ECS START, and who names
+  // it. Before aws/amazon-ecs-agent commit 51e94bfbe (September 2023) the agent meets START only
+  // while the upstream is RUNNING (agent/engine/dependencygraph/graph.go,
+  // containerOrderingDependenciesIsResolved), at the dependent's pull, create and start: an
+  // upstream that exits while a later step's image still pulls would leave that step pending for
+  // ever (no terminal error), and the build would hang until its timeout. So such an upstream's
+  // wrapper does not exit until each of them is up (script.ts, lingerLines): a step wrapper or a
+  // gate writes its `.up` marker first (upMarkerWrite). Its step still ends at its exit record.
+  // A plugin without a gate has no shell of ours to write the marker: a START it holds (on a
+  // detached step with commands) keeps the old rule's hazard, and names no one here, so that
+  // nothing waits for a marker that never comes. The wait costs no step time: no container
+  // starts on SUCCESS or COMPLETE of an upstream that waits so (exitAwaited, above).
+  const depsOfUnit = new Map(compiledUnits.map((u) => [u.container, withUpstreamStarts(u, unitDeps(u))] as const));
   for (const u of compiledUnits) {
-    const dependsOn = unitDeps(u);
+    if (!u.gate && isPlugin(u.steps[0]!)) continue;
+    for (const d of depsOfUnit.get(u.container)!.ecs) {
+      const up = d.condition === 'START' ? unitByContainer.get(d.containerName!) : undefined;
+      if (up === undefined || isPlugin(up.steps[0]!)) continue;
+      (up.startDependents ??= []).push(u.container);
+      u.upMarker = true;
+    }
+  }
+  for (const u of compiledUnits) {
+    const { ecs: dependsOn, plan: planDependsOn, upstream } = depsOfUnit.get(u.container)!;
+    if (upstream.length > 0) u.upstream = upstream;
     const first = u.steps[0]!;
     let stepDependsOn = dependsOn;
+    let agentDependsOn = planDependsOn;
     if (u.gate) {
       const watch = u.kind === 'failure-only' ? watched.filter((c) => c !== u.container) : undefined;
-      const script = u.kind === 'plain' ? earlierFailureGateScript(segment!.earlierWatched, u.container, first.name) : gateContainerScript(watch, u.container, first.name, u.waitFor ?? [], common.detached);
+      const script =
+        u.kind === 'plain'
+          ? earlierFailureGateScript(segment!.earlierWatched, u.container, first.name, u.upMarker ? upMarkerLines(u.container) : [])
+          : gateContainerScript(watch, u.container, first.name, u.waitFor ?? [], common.detached, u.upMarker === true);
       containers.push(gateContainer(u.gate, u.container, script, dependsOn, common));
       stepDependsOn = [{ containerName: u.gate, condition: 'SUCCESS' }];
+      agentDependsOn = stepDependsOn;
     }
     const def = stepContainer(u, stepDependsOn, stepNumber, watched, common, u.kind === 'plain' ? segment?.earlierWatched : undefined);
     containers.push(def);
@@ -484,8 +595,8 @@ export function compilePipeline(
       steps: u.steps.map((s) => s.name),
       detach: first.detach,
       failure: first.failure,
-      dependsOn: stepDependsOn.map((d) => d.containerName!),
-      dependsOnConditions: Object.fromEntries(stepDependsOn.map((d) => [d.containerName!, d.condition])),
+      dependsOn: agentDependsOn.map((d) => d.containerName!),
+      dependsOnConditions: Object.fromEntries(agentDependsOn.map((d) => [d.containerName!, d.condition])),
     };
     if (u.gate) stepPlan.gate = u.gate;
     if (u.kind !== 'plain') stepPlan.whenStatus = u.kind === 'failure-only' ? 'failure' : 'always';
@@ -513,7 +624,9 @@ export function compilePipeline(
     );
   }
 
-  const fargateTask = taskDefinitionInput(pipeline, containers, options, fail, notes);
+  const startsLeftOut = !pulls.startOrder && compiledUnits.some((u) => waitsInWrapper(u) && unitDeps(u).upstream.some((e) => e.kind === 'wrapped' && startsWithTask.has(e.container)));
+  if (startsLeftOut) notes.push(`its later steps' images pull with the task: ordered by ECS START after the steps before them, its task definition would be over ECS's ${MAX_DEFINITION_BYTES} bytes`);
+  const fargateTask = taskDefinitionInput(pipeline, containers, options, fail, notes, () => (pulls.size.over = pulls.startOrder));
   // On EC2: the same task in its EC2 form (ec2-task.ts), privileged where the pipeline needs it.
   const privileged = new Set([
     ...services.flatMap((s, i) => (runsPrivileged(s) ? [serviceContainers[i]!] : [])),

@@ -12,7 +12,7 @@ import { baseMounts, stepMounts } from './mounts.js';
 import { isPlugin, splitEnvironment } from './pack.js';
 import { hasEntrypoint, pluginArgv } from './plugin-command.js';
 import { pluginEnvironment } from './plugin-settings.js';
-import { pluginScript, stepScript } from './script.js';
+import { pluginScript, stepScript, type UpstreamEdge } from './script.js';
 import type { StepKind } from './step-order.js';
 import type { EnvValue, Step } from './types.js';
 
@@ -75,6 +75,8 @@ function commandOf(
   earlyExit: 'skip' | 'run' = 'skip',
   afterSetup: 'wait' | 'skip-on-failure' | undefined = undefined,
   earlier: string[] = [],
+  upstream: UpstreamEdge[] = [],
+  marks: Pick<Unit, 'upMarker' | 'startDependents'> = {},
 ): Pick<ContainerDefinition, 'entryPoint' | 'command'> & { image?: string } {
   const first = steps[0]!;
   if (first.commands.length === 0) {
@@ -123,6 +125,9 @@ function commandOf(
     ...(afterSetup ? { afterSetup: true } : {}),
     ...(afterSetup === 'skip-on-failure' ? { skipAfterFailedSetup: true } : {}),
     ...(earlier.length > 0 ? { earlier } : {}),
+    ...(upstream.length > 0 ? { upstream } : {}),
+    ...(marks.upMarker ? { upMarker: true } : {}),
+    ...(marks.startDependents && marks.startDependents.length > 0 ? { startDependents: marks.startDependents } : {}),
   });
   return { entryPoint: [first.shell ?? SHELL, '-c'], command: [script] };
 }
@@ -153,7 +158,7 @@ export function stepContainer(
     image: first.image,
     essential: false,
     // A step that runs on success and failure runs after an early exit too (script.ts).
-    ...commandOf(u.steps, u.container, envs[0]!, c, gate, u.waitFor, own, ownNames, true, u.kind === 'always' ? 'run' : 'skip', u.kind === 'plain' ? 'skip-on-failure' : 'wait', earlier),
+    ...commandOf(u.steps, u.container, envs[0]!, c, gate, u.waitFor, own, ownNames, true, u.kind === 'always' ? 'run' : 'skip', u.kind === 'plain' ? 'skip-on-failure' : 'wait', earlier, u.upstream, { upMarker: u.upMarker === true && !u.gate, ...(u.startDependents ? { startDependents: u.startDependents } : {}) }),
     // A detached step without commands runs like a service, in its image's own working
     // directory (drone-runner-docker engine/compiler/workspace.go setupWorkdir).
     ...(first.workingDir || !(first.detach && first.commands.length === 0) ? { workingDirectory: first.workingDir ?? c.pipeline.workspace.path } : {}),
@@ -161,7 +166,7 @@ export function stepContainer(
     environment: keyValues(common),
     ...secretsOf(envs[0]!.secrets, c),
     mountPoints: [...baseMounts(c.pipeline, { own: u.container, records: c.records }), ...stepMounts(u.steps, c.pipeline, c.fail)],
-    // None: it starts with the task (a wrapped step that waits for the agent in its wrapper).
+    // None: it starts with the task (a wrapped step that waits for the agent and its upstream in its wrapper).
     ...(dependsOn.length > 0 ? { dependsOn } : {}),
     ...resources(first),
     logConfiguration: logConfiguration(c.options),

@@ -153,6 +153,17 @@ export const STEP_STARTED_SUFFIX = '.started';
 export const STEP_UNREACHABLE_SUFFIX = '.unreachable';
 
 /**
+ * `<container>.up`: written by the wrapper of a step container that names another step's
+ * container in an ECS `START` dependsOn, as its very first action: its container is up. Each
+ * upstream so named (AgentStepPlan / ScriptInput.startDependents) does not exit until every
+ * such dependent has written it, or has the agent's `.unreachable` (it stopped without
+ * starting, so it never will), or the task stops: an ECS agent before aws/amazon-ecs-agent
+ * commit 51e94bfbe (September 2023) meets START only while the upstream is RUNNING, so a
+ * dependent still pulling when its upstream exits would wait for ever (script.ts, lingerLines).
+ */
+export const STEP_UP_SUFFIX = '.up';
+
+/**
  * The agent's clone credentials (Drone's names; task-runner/credentials.ts reads them): the
  * machine and username are plain environment of the task definition, the password only a
  * `secrets` reference that ECS resolves at task start. The agent container alone gets them.
@@ -290,10 +301,12 @@ export const EARLY_EXIT_CODE = 78;
 export const DEFAULT_CLONE_DEPTH = 1;
 
 /**
- * The exit of a step's wrapper that skipped the step because the setup failed (the clone, or
- * a service not ready; AgentStepPlan.afterSetup): non-zero, so that ECS starts none of its
- * SUCCESS dependents, and never a user's exit, since the step's commands did not run. The
- * control plane reads it as skipped once the stage's outcome says the setup failed.
+ * The exit of a step's wrapper that skipped the step before its commands (AgentStepPlan.afterSetup),
+ * beside its `.skipped` marker: the setup failed (the clone, or a service not ready), or a step
+ * it comes after can no longer let it run (script.ts, upstreamLines). Non-zero, so that ECS
+ * starts none of its SUCCESS dependents (plugin steps keep ECS's order), and never read as a
+ * user's exit, since the step's commands did not run: the agent decides such a step as one ECS
+ * held back, and the control plane reads it as skipped with the agent's reason.
  */
 export const SETUP_SKIPPED_EXIT_CODE = 79;
 
@@ -332,9 +345,10 @@ export interface AgentStepPlan {
   /** Containers this one waits for. */
   dependsOn: string[];
   /**
-   * The condition of each entry of `dependsOn`, by container name: exactly the condition
-   * of the task definition's `dependsOn` for this container (START, COMPLETE, SUCCESS,
-   * HEALTHY). The agent declares a step unreachable only through what ECS would do: a
+   * The condition of each entry of `dependsOn`, by container name (START, COMPLETE, SUCCESS,
+   * HEALTHY): the task definition's `dependsOn` for this container, or, for a plain step with
+   * commands (afterSetup), the conditions its wrapper waits on instead, with ECS's rules
+   * (script.ts, upstreamLines), plus any ECS keeps (a detached step's HEALTHY). The agent declares a step unreachable only through what ECS would do: a
    * SUCCESS dependency that exited non-zero, or any dependency that never starts (which
    * blocks COMPLETE, START and HEALTHY too). A COMPLETE dependency that exited (any code)
    * lets the step start, so the agent waits for it — e.g. a `when: status: [failure]`
@@ -356,11 +370,13 @@ export interface AgentStepPlan {
   whenStatus?: 'failure' | 'always';
   /**
    * A step that runs while the build passes and has a wrapper (commands): it has no ECS
-   * dependency on the agent, so it starts with the task (its image pulled at once) and waits
-   * for SETUP_RECORD in its wrapper. After a failed setup it skips itself: it leaves
-   * `<container>.skipped` and exits SETUP_SKIPPED_EXIT_CODE, so ECS starts none of its SUCCESS
-   * dependents (plugin steps also wait for the agent's HEALTHY, which then never comes).
-   * Absent: the step waits for ECS (HEALTHY on the agent).
+   * dependency on the agent nor on the steps before it (but a detached step's HEALTHY), so it
+   * starts with the task (its image pulled at once) and waits for SETUP_RECORD, then for the
+   * steps in `dependsOn`, in its wrapper. After a failed setup, or once a step before it can no
+   * longer let it run, it skips itself: it leaves `<container>.skipped` and exits
+   * SETUP_SKIPPED_EXIT_CODE, so ECS starts none of its SUCCESS dependents (plugin steps also
+   * wait for the agent's HEALTHY, which never comes after a failed setup). Absent: the step
+   * waits for ECS (HEALTHY on the agent).
    */
   afterSetup?: boolean;
   /**
@@ -480,6 +496,12 @@ export interface AgentResult {
    * such a container starts with the agent and waits, so ECS's times do not say it.
    */
   started?: { container: string; at: string }[];
+  /**
+   * When the commands of those steps ended (their wrapper's exit record): a container that
+   * another names in an ECS START stays up after its commands until that one is up
+   * (STEP_UP_SUFFIX), so its stop is not the step's end.
+   */
+  ended?: { container: string; at: string }[];
   /**
    * When the agent's own phases ended (ISO times): its start, the clone's end (or the
    * workspace's restore), the setup's end (the services ready, the setup record written).

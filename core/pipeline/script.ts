@@ -7,7 +7,7 @@
 // rather than Drone's DRONE_SCRIPT variable: `sh -c` needs no file and no `eval`, and the
 // script does not end up in the environment every child process of the step inherits.
 
-import { EARLY_EXIT_CODE, ENV_FILE, SERVICES_HOST_FILE, SETUP_RECORD, SETUP_SKIPPED_EXIT_CODE, STATUS_ENDED_VAR, STATUS_FILE, STATE_DIR, STEP_RECORD_DIR, STEP_SKIPPED_SUFFIX, STEP_STARTED_SUFFIX, STEP_UNREACHABLE_SUFFIX } from './contract.js';
+import { EARLY_EXIT_CODE, ENV_FILE, SERVICES_HOST_FILE, SETUP_RECORD, SETUP_SKIPPED_EXIT_CODE, STATUS_ENDED_VAR, STATUS_FILE, STATE_DIR, STEP_RECORD_DIR, STEP_SKIPPED_SUFFIX, STEP_STARTED_SUFFIX, STEP_UNREACHABLE_SUFFIX, STEP_UP_SUFFIX } from './contract.js';
 import { maskFunction } from './mask.js';
 import { earlierFailureLines } from './segment-script.js';
 import { shellQuote } from './shell-quote.js';
@@ -78,10 +78,44 @@ export interface ScriptInput {
    */
   skipAfterFailedSetup?: boolean;
   /**
+   * A plain step with commands: the steps it comes after, with the condition ECS would have
+   * waited on (step-order.ts). Its container starts with the task, so that its image pulls
+   * at once (ECS pulls an image only once the container's dependsOn conditions hold), and
+   * its wrapper waits here instead, reading their records as ECS would read their
+   * containers (upstreamLines). When one can no longer be met the step is skipped: it leaves
+   * `<container>.skipped` and exits SETUP_SKIPPED_EXIT_CODE, as after a failed setup.
+   */
+  upstream?: UpstreamEdge[];
+  /**
+   * This container names a step container in an ECS `START` dependsOn (compile.ts): its
+   * wrapper writes `<container>.up` (STEP_UP_SUFFIX) first of all, which lets that upstream exit.
+   */
+  upMarker?: boolean;
+  /**
+   * The step containers that name this one in an ECS `START` dependsOn: once its commands have
+   * ended and its exit record is written, the wrapper waits until each of them is up (or can
+   * never start) before it exits with the commands' exit code (lingerLines).
+   */
+  startDependents?: string[];
+  /**
    * A plain step in a later segment of a split pipeline: the step containers of earlier
    * segments whose failure skips it (segment-script.ts).
    */
   earlier?: string[];
+}
+
+/**
+ * One step a plain step with commands comes after, and how its records are read:
+ * `wrapped` — a step with commands, whose wrapper writes its own records (exit code
+ * SETUP_SKIPPED_EXIT_CODE beside a `.skipped` marker: it never ran its commands);
+ * `plugin` — a step without a wrapper: the agent writes its `.exit` from ECS's exit code,
+ * its status gate (if any) its `.skipped`; `gated` — a plugin that runs only on failure,
+ * whose gate ECS used to wait for with COMPLETE: any final record of it passes.
+ */
+export interface UpstreamEdge {
+  container: string;
+  condition: 'SUCCESS' | 'COMPLETE' | 'START';
+  kind: 'wrapped' | 'plugin' | 'gated';
 }
 
 // Paths are relative to the state directory so that a test (or the local stand-in) can
@@ -100,9 +134,13 @@ export function stepScript(input: ScriptInput): string {
   const out: string[] = [];
   out.push(`# slipway: ${input.steps.map((s) => s.name).join(', ')} (container ${container})`);
   out.push(`slipway_state="\${SLIPWAY_STATE_DIR:-${STATE_DIR}}"`);
-  out.push(...recordOnExit(container));
-  if (input.afterSetup) out.push(...setupWaitLines());
+  // Its `.up` marker first of all: in its setup wait's first look, else on a line of its own.
+  if (input.upMarker && !input.afterSetup) out.push(...upMarkerLines(container));
+  out.push(...recordOnExit(container, input.startDependents ?? []));
+  if (input.afterSetup) out.push(...setupWaitLines(input.upMarker ? container : undefined));
   if (input.afterSetup && input.skipAfterFailedSetup) out.push(...setupFailedSkipLines(container, input.steps[0]?.name ?? container));
+  // Before the env and status files are sourced: the status a step sees is the one as its commands start.
+  if (input.upstream && input.upstream.length > 0) out.push(...upstreamLines(input.upstream, container, input.steps[0]?.name ?? container));
   const own = [...new Set(input.ownEnv ?? [])].filter((name) => SHELL_NAME.test(name));
   out.push(...sourceEnvFile(own));
   out.push(...hostsLines(input.hosts, input.hostsRemote === true));
@@ -260,8 +298,12 @@ function sourceEnvFile(own: string[]): string[] {
   ];
 }
 
-/** Writes `<container>/<container>.exit` (its own record volume) whatever way the script ends (the agent reads it). */
-function recordOnExit(container: string): string[] {
+/**
+ * Writes `<container>/<container>.exit` (its own record volume) whatever way the script ends
+ * (the agent reads it); then, for a container others name in an ECS START, waits for them to
+ * be up (lingerLines) before the container exits.
+ */
+function recordOnExit(container: string, startDependents: readonly string[]): string[] {
   const file = `"$slipway_state${STEPS}/${container}/${container}.exit"`;
   return [
     'slipway_record() {',
@@ -270,11 +312,62 @@ function recordOnExit(container: string): string[] {
     `  if mkdir -p "$slipway_state${STEPS}/${container}" 2>/dev/null && { echo "$slipway_rc" > ${file}; } 2>/dev/null; then :; else`,
     `    echo ${shellQuote(`slipway: could not write the exit record of ${container}`)} >&2`,
     '  fi',
+    ...lingerLines(startDependents).map((line) => `  ${line}`),
     '  exit "$slipway_rc"',
     '}',
     'trap slipway_record EXIT',
-    ...stopOnSignal(),
+    ...stopOnSignal(startDependents.length > 0),
   ];
+}
+
+/**
+ * Writes `<container>.up` (STEP_UP_SUFFIX) in its own record directory: its container names a
+ * step container in an ECS START (ScriptInput.upMarker), which may exit once it is there
+ * (lingerLines). `true`, not `:`: a failed redirection of a special built-in ends a
+ * non-interactive shell (POSIX 2.8.1), and a wrapper whose image runs as another user than root
+ * may start before the agent has opened the record directories to it
+ * (task-runner/step-records.ts, openRecordDirs, the agent's first act, before it writes the
+ * setup record): it is tried again at each look of the setup wait (setupWaitLines).
+ */
+function upMarkerWrite(container: string): string {
+  return `{ mkdir -p "$slipway_state${STEPS}/${container}" && true >"$slipway_state${STEPS}/${container}/${container}${STEP_UP_SUFFIX}"; } 2>/dev/null`;
+}
+
+/** The `.up` marker of a container that has no setup wait (a later segment's gate): tried until the setup record is there. */
+export function upMarkerLines(container: string): string[] {
+  return [`until ${upMarkerWrite(container)} || [ -s "$slipway_state${SETUP}" ]; do ${pollSleep()}; done`];
+}
+
+/**
+ * The end of a wrapper whose container other step containers name in an ECS START
+ * (ScriptInput.startDependents), after its exit record: it waits until each of them has
+ * written its `.up` marker (upMarkerWrite) or the agent's `.unreachable` (written once the agent
+ * sees it stopped without ever starting: its pull failed, or ECS will never start it), then
+ * exits with the commands' exit code. Before aws/amazon-ecs-agent commit 51e94bfbe ("START
+ * dependency: return true if 'dependsOn' container's known status is STOPPED", September
+ * 2023), the agent's agent/engine/dependencygraph/graph.go containerOrderingDependenciesIsResolved
+ * meets START only while the upstream is RUNNING, at the dependent's pull, create and start
+ * alike: an upstream that stopped while a dependent's image still pulled would leave that
+ * dependent waiting for ever, not stopped by a terminal dependency error, and the build hung
+ * until its timeout. Which agent Fargate runs cannot be told, so the upstream stays up for
+ * both. The step's end is its exit record, written before this wait: its status and end time,
+ * and every step that waits for it in its wrapper, are as without the wait. SIGTERM or SIGINT
+ * (the task is stopping) ends the wait at the current look (at most one poll).
+ */
+function lingerLines(dependents: readonly string[]): string[] {
+  if (dependents.length === 0) return [];
+  const marker = (c: string, suffix: string) => `[ -f ${shellQuote(`${c}/${c}${suffix}`)} ]`;
+  return [
+    // Stopped by a signal already (slipway_stop): the task is stopping, no dependent will start.
+    `if [ "$slipway_stopping" != yes ] && cd "$slipway_state${STEPS}" 2>/dev/null; then trap 'exit $slipway_rc' TERM INT`,
+    ...[...new Set(dependents)].map((c) => `until ${marker(c, STEP_UP_SUFFIX)} || ${marker(c, STEP_UNREACHABLE_SUFFIX)}; do ${pollSleep()}; done`),
+    'fi',
+  ];
+}
+
+/** One pause between two looks at the records (SETUP_POLL_SECONDS; a whole second where `sleep` takes no fraction). */
+function pollSleep(): string {
+  return `sleep "\${SLIPWAY_WAIT_SECONDS:-${SETUP_POLL_SECONDS}}" 2>/dev/null || sleep 1`;
 }
 
 /**
@@ -293,11 +386,14 @@ function recordOnExit(container: string): string[] {
  * not INT, is passed on: background jobs of a non-interactive sh ignore SIGINT. Before the
  * job starts (the status wait) the wrapper exits once the current poll's sleep ends.
  */
-function stopOnSignal(): string[] {
+function stopOnSignal(noteStop = false): string[] {
   return [
     'slipway_job=',
+    // For lingerLines: a wrapper stopped by a signal does not wait for its dependents.
+    ...(noteStop ? ['slipway_stopping=no'] : []),
     'slipway_stop() {',
     '  trap : TERM INT',
+    ...(noteStop ? ['  slipway_stopping=yes'] : []),
     '  if [ -n "$slipway_job" ]; then',
     '    kill -TERM 0 2>/dev/null || :',
     '    while kill -0 "$slipway_job" 2>/dev/null; do wait "$slipway_job"; done',
@@ -360,8 +456,11 @@ export const SETUP_POLL_SECONDS = 0.2;
  * SETUP_RECORD is there and not empty. The clone and the service gate are over then, and the
  * env file and the status file are written (the agent writes them first).
  */
-function setupWaitLines(): string[] {
-  return [`until [ -s "$slipway_state${SETUP}" ]; do sleep "\${SLIPWAY_WAIT_SECONDS:-${SETUP_POLL_SECONDS}}" 2>/dev/null || sleep 1; done`];
+function setupWaitLines(upMarker?: string): string[] {
+  // With `upMarker`, each look first writes that container's `.up` (upMarkerWrite): the first
+  // is the wrapper's first act, the later ones cover a directory the agent had not opened yet.
+  const mark = upMarker === undefined ? '' : `${upMarkerWrite(upMarker)}; `;
+  return [`until ${mark}[ -s "$slipway_state${SETUP}" ]; do sleep "\${SLIPWAY_WAIT_SECONDS:-${SETUP_POLL_SECONDS}}" 2>/dev/null || sleep 1; done`];
 }
 
 /**
@@ -378,6 +477,57 @@ function setupFailedSkipLines(container: string, name: string): string[] {
     `  mkdir -p ${dir}/${container}" 2>/dev/null; : > ${dir}/${container}/${container}${STEP_SKIPPED_SUFFIX}"`,
     `  exit ${SETUP_SKIPPED_EXIT_CODE}`,
     'fi',
+  ];
+}
+
+/**
+ * The wait of a plain step with commands for the steps it comes after (ScriptInput.upstream),
+ * with ECS's rules for each condition read from their records
+ * (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDependency.html):
+ * SUCCESS passes on an exit record of 0, COMPLETE on any exit record, START once the step's
+ * commands started (`.started`) or it ended. A step that never ran its commands — `.unreachable`
+ * (the agent's), or a wrapper's own skip (SETUP_SKIPPED_EXIT_CODE beside `.skipped`) — meets no
+ * condition, as a container that never started meets none in ECS; a non-zero exit fails
+ * SUCCESS. Either skips this step at once, as ECS stops a dependent whose SUCCESS dependency
+ * failed; the agent reports it with the same reason as before (decide-steps.ts), reading the
+ * same records. Looks every SETUP_POLL_SECONDS: the step begins at most that long after the
+ * last of them ends. Shell builtins and `sleep` only.
+ */
+function upstreamLines(edges: UpstreamEdge[], container: string, name: string): string[] {
+  const dir = `"$slipway_state${STEPS}`;
+  const quoted = (e: UpstreamEdge) => `${shellQuote(e.container)} ${e.condition} ${e.kind}`;
+  return [
+    // 0: met; 1: can never be met (slipway_why says why); 2: not yet.
+    'slipway_up() {',
+    `  slipway_d=${dir}/$1"`,
+    '  if [ -f "$slipway_d/$1.unreachable" ]; then slipway_why="$1 did not run"; [ "$3" = gated ] && return 0; return 1; fi',
+    '  if [ -s "$slipway_d/$1.exit" ]; then',
+    '    slipway_v=; read -r slipway_v < "$slipway_d/$1.exit" || true',
+    `    if [ "$3" != plugin ] && [ "$slipway_v" = ${SETUP_SKIPPED_EXIT_CODE} ] && [ -f "$slipway_d/$1${STEP_SKIPPED_SUFFIX}" ]; then slipway_why="$1 did not run"; return 1; fi`,
+    '    if [ "$2" != SUCCESS ] || [ "$slipway_v" = 0 ]; then return 0; fi',
+    '    slipway_why="$1 exited $slipway_v"; return 1',
+    '  fi',
+    `  if [ "$2" = START ] && [ -f "$slipway_d/$1${STEP_STARTED_SUFFIX}" ]; then return 0; fi`,
+    // A plugin's `.skipped` is its status gate's verdict (final); a wrapper's is followed by its exit record.
+    `  if [ "$3" != wrapped ] && [ -f "$slipway_d/$1${STEP_SKIPPED_SUFFIX}" ]; then`,
+    '    if [ "$2" = COMPLETE ]; then return 0; fi',
+    '    slipway_why="$1 was skipped"; return 1',
+    '  fi',
+    '  return 2',
+    '}',
+    'slipway_said=no',
+    'while :; do',
+    '  slipway_pending=no; slipway_never=no',
+    ...edges.map((e) => `  slipway_up ${quoted(e)}; case $? in 1) slipway_never=yes ;; 2) slipway_pending=yes ;; esac`),
+    '  if [ "$slipway_never" = yes ]; then',
+    `    echo ${shellQuote(`slipway: skipping ${name}: `)}"$slipway_why"`,
+    `    mkdir -p ${dir}/${container}" 2>/dev/null; : > ${dir}/${container}/${container}${STEP_SKIPPED_SUFFIX}"`,
+    `    exit ${SETUP_SKIPPED_EXIT_CODE}`,
+    '  fi',
+    '  if [ "$slipway_pending" = no ]; then break; fi',
+    `  if [ "$slipway_said" = no ]; then echo ${shellQuote(`slipway: ${name} waits for ${[...new Set(edges.map((e) => e.container))].join(', ')}`)}; slipway_said=yes; fi`,
+    `  sleep "\${SLIPWAY_WAIT_SECONDS:-${SETUP_POLL_SECONDS}}" 2>/dev/null || sleep 1`,
+    'done',
   ];
 }
 
@@ -491,7 +641,9 @@ function gateLines(watch: string[], container: string, name: string): string[] {
     '  if [ -n "$slipway_v" ] && [ "$slipway_v" != 0 ]; then slipway_failing=yes; fi',
     'fi',
     `for slipway_c in ${watch.map(shellQuote).join(' ')}; do`,
-    `  if [ -f ${dir}/$slipway_c/$slipway_c.exit" ]; then`,
+    // A step its wrapper skipped before its commands (SETUP_SKIPPED_EXIT_CODE beside `.skipped`: a
+    // failed setup, counted above, or a step before it that did not pass) did not fail.
+    `  if [ -f ${dir}/$slipway_c/$slipway_c.exit" ] && ! { [ -f ${dir}/$slipway_c/$slipway_c${STEP_SKIPPED_SUFFIX}" ] && read -r slipway_v < ${dir}/$slipway_c/$slipway_c.exit" && [ "$slipway_v" = ${SETUP_SKIPPED_EXIT_CODE} ]; }; then`,
     `    slipway_v=; read -r slipway_v < ${dir}/$slipway_c/$slipway_c.exit" || true`,
     // Empty: its wrapper is between creating the file and writing the code, or was killed
     // there. No record yet, as if the file were not there; the agent replaces a record left
@@ -521,9 +673,11 @@ export function gateContainerScript(
   stepName: string,
   waitFor: string[] = [],
   detached: readonly string[] = [],
+  /** The gate holds an ECS START on a step container: it writes its step's `.up` marker first (setupWaitLines). */
+  upMarker = false,
 ): string {
   // The gate starts with the agent (ECS START), as the status step it decides for would.
-  const lines = [`# slipway: status gate of ${stepName}`, `slipway_state="\${SLIPWAY_STATE_DIR:-${STATE_DIR}}"`, ...setupWaitLines()];
+  const lines = [`# slipway: status gate of ${stepName}`, `slipway_state="\${SLIPWAY_STATE_DIR:-${STATE_DIR}}"`, ...setupWaitLines(upMarker ? stepContainer : undefined)];
   if (waitFor.length > 0) lines.push(...waitLines(waitFor, stepName));
   // A step that runs only on failure is skipped after an early exit; one that runs always is not.
   const skip = (lines: string[]) => lines.map((line) => (line.trim() === 'exit 0' ? line.replace('exit 0', 'exit 1') : line));

@@ -30,7 +30,8 @@ export function earlierFailureLines(earlier: readonly string[], container: strin
 }
 
 /** The gate container of a plugin step in a later segment that runs only while the build passes. */
-export function earlierFailureGateScript(earlier: readonly string[], stepContainer: string, stepName: string): string {
-  const lines = [`# slipway: gate of ${stepName} (a later segment)`, `slipway_state="\${SLIPWAY_STATE_DIR:-${STATE_DIR}}"`, ...earlierFailureLines(earlier, stepContainer, stepName, 1), 'exit 0'];
+export function earlierFailureGateScript(earlier: readonly string[], stepContainer: string, stepName: string, first: readonly string[] = []): string {
+  // `first`: lines that run before anything else (its step's `.up` marker, script.ts upMarkerLines).
+  const lines = [`# slipway: gate of ${stepName} (a later segment)`, `slipway_state="\${SLIPWAY_STATE_DIR:-${STATE_DIR}}"`, ...first, ...earlierFailureLines(earlier, stepContainer, stepName, 1), 'exit 0'];
   return `${lines.join('\n')}\n`;
 }

@@ -30,6 +30,12 @@
 //   - A step with no upstream left waits for the root: the agent HEALTHY (clone done,
 //     services' ports open) and every service with a `ready.command` HEALTHY.
 //
+// Who enforces these conditions: ECS (the task definition's dependsOn) for plugin steps,
+// gates and status steps' START on the agent; for a plain step with commands, its wrapper
+// (script.ts, upstreamLines), which reads its upstream's records with the same rules, so that
+// its container starts with the task and ECS pulls its image at once (compile.ts). The agent
+// decides every step from these conditions either way (task-runner/decide-steps.ts).
+//
 // One difference from Drone remains: in a DAG, a failure in one branch does not stop
 // plain steps of an independent branch that are already unblocked.
 

@@ -16,7 +16,15 @@ const DEFAULT_CPU = 1024;
 const DEFAULT_MEMORY = 2048;
 
 /** The task definition of `containers` (the agent first); `notes` gets what a user should know. */
-export function taskDefinitionInput(pipeline: Pipeline, containers: ContainerDefinition[], options: CompileOptions, fail: Fail, notes: string[]): TaskDefinitionInput {
+export function taskDefinitionInput(
+  pipeline: Pipeline,
+  containers: ContainerDefinition[],
+  options: CompileOptions,
+  fail: Fail,
+  notes: string[],
+  /** Told before `fail` when the definition is over ECS's size (the caller may compile it smaller). */
+  onTooLarge?: () => void,
+): TaskDefinitionInput {
   const size = taskSize(pipeline, containers, options, fail, notes);
   // Each step container's record volume (contract.ts): the agent mounts them all.
   const records = (containers[0]?.mountPoints ?? []).map((m) => m.sourceVolume!).filter((v) => v.startsWith(STEP_RECORD_VOLUME_PREFIX));
@@ -45,6 +53,7 @@ export function taskDefinitionInput(pipeline: Pipeline, containers: ContainerDef
   // The request's size: the content plus `"family":"…",`.
   const definitionBytes = Buffer.byteLength(contentJson, 'utf8') + taskDefinition.family.length + 12;
   if (definitionBytes > MAX_DEFINITION_BYTES) {
+    onTooLarge?.();
     fail(
       pipeline.pos,
       `its task definition is ${definitionBytes} bytes but ECS accepts at most ${MAX_DEFINITION_BYTES}: ` +

@@ -28,6 +28,8 @@ export interface ContainerState {
   /** Its image pull, which starts once its dependencies hold (see LocalTask.schedule). */
   pullStartedAt?: Date;
   pullStoppedAt?: Date;
+  /** Its image is pulled, but its dependencies no longer held when it was to start: it waits for them again (LocalTask.pullThenLaunch). */
+  pulled?: boolean;
   startedAt?: Date;
   finishedAt?: Date;
   process?: ChildProcess;

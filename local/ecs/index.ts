@@ -15,7 +15,7 @@ import { MetadataService } from './metadata.js';
 import { namespaceSupport, sweepOrphanedNetworks } from './netns.js';
 import { TaskDefinitionRegistry } from './registry.js';
 import { taskJson, taskStateChangeEvent } from './shapes.js';
-import { LocalTask, type TaskHost } from './task.js';
+import { LocalTask, type StartCondition, type TaskHost } from './task.js';
 import { startReaper } from './reaper.js';
 import { slipwayHome } from '../secrets.js';
 import type { RegistryPushGrant } from '../push-grant.js';
@@ -63,6 +63,13 @@ export interface LocalEcsOptions {
    * dependsOn conditions hold, as on ECS (see LocalTask.pullThenLaunch).
    */
   pullMs?: (image: string) => number;
+  /**
+   * When an ECS `START` dependency holds (TaskHost.startCondition): 'while-running', the default,
+   * as ECS agents before aws/amazon-ecs-agent commit 51e94bfbe (September 2023) decide it, or
+   * 'ever-started', as later ones do. Which agent Fargate runs cannot be told, so the stricter
+   * rule is the default.
+   */
+  startCondition?: StartCondition;
   /** Grace for containers when stop() shuts everything down (default 2000 ms). */
   shutdownGraceMs?: number;
   /**
@@ -120,8 +127,8 @@ export interface LocalEcs {
   waitForStopped(taskArn: string, timeoutMs?: number): Promise<Record<string, unknown>>;
   /** How a task is isolated: its namespace and addresses (for diagnostics and leak checks). */
   sandboxOf(taskArn: string): { isolation: 'namespace' | 'host'; network?: string; hostInterface?: string; hostAddress: string; taskAddress: string } | undefined;
-  /** Each container's image pull (epoch ms), in definition order: which were pulled side by side. */
-  pullsOf(taskArn: string): { container: string; startedAt?: number; stoppedAt?: number }[];
+  /** Each container's image pull (epoch ms), in definition order: which were pulled side by side; and when the container started (the metadata endpoint's StartedAt). */
+  pullsOf(taskArn: string): { container: string; startedAt?: number; stoppedAt?: number; containerStartedAt?: number }[];
   setCapacity(capacity: Partial<Capacity>): void;
   /**
    * The next `times` calls of `operation` fail with this error before doing anything, as
@@ -185,6 +192,7 @@ export async function startLocalEcs(options: LocalEcsOptions = {}): Promise<Loca
     ...(options.imagePlatforms ? { imagePlatforms: options.imagePlatforms } : {}),
     ...(options.imageUser ? { imageUser: options.imageUser } : {}),
     ...(options.pullMs ? { pullMs: options.pullMs } : {}),
+    startCondition: options.startCondition ?? 'while-running',
     attachMetadata: (task) => metadata.attach(task),
     onChange: (task) => bus.publish(taskStateChangeEvent(task, accountId)),
     maxStopTimeoutMs: () => (shuttingDown ? (options.shutdownGraceMs ?? 2000) : undefined),
@@ -269,6 +277,7 @@ export async function startLocalEcs(options: LocalEcsOptions = {}): Promise<Loca
         container: c.def.name,
         ...(c.pullStartedAt ? { startedAt: c.pullStartedAt.getTime() } : {}),
         ...(c.pullStoppedAt ? { stoppedAt: c.pullStoppedAt.getTime() } : {}),
+        ...(c.startedAt ? { containerStartedAt: c.startedAt.getTime() } : {}),
       }));
     },
     interrupt(taskArn, options = {}) {

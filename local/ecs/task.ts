@@ -52,6 +52,18 @@ export interface TaskHost {
   imageUser?: (image: string) => string | undefined;
   /** How long the pull of an image takes here (ms); none when absent. See LocalEcsOptions.pullMs. */
   pullMs?: (image: string) => number;
+  /**
+   * When a `START` dependency holds. 'while-running' (the default): only while the dependency
+   * is RUNNING, when the dependent's pull begins and again when it is to start; one whose
+   * dependency stopped first waits for ever, neither started nor stopped, as an ECS agent before
+   * aws/amazon-ecs-agent commit 51e94bfbe ("START dependency: return true if 'dependsOn'
+   * container's known status is STOPPED", September 2023) leaves it:
+   * agent/engine/dependencygraph/graph.go, containerOrderingDependenciesIsResolved, met START
+   * only by `dependsOnContainer.IsKnownSteadyState()` whether the dependent desired CREATED or
+   * RUNNING, and a stopped dependency is no terminal error there. 'ever-started': once the
+   * dependency has started, whatever it did next, as that commit made it.
+   */
+  startCondition?: StartCondition;
   attachMetadata(task: LocalTask): Promise<MetadataAttachment>;
   onChange(task: LocalTask): void;
   /** Upper bound on stop timeouts (used when the whole stand-in shuts down). */
@@ -69,6 +81,9 @@ export interface RunTaskParams {
   /** FARGATE or FARGATE_SPOT when RunTask named a capacity provider strategy. */
   capacityProviderName?: string;
 }
+
+/** See TaskHost.startCondition. */
+export type StartCondition = 'while-running' | 'ever-started';
 
 /** Exit code ECS reports for a container stopped unstarted by a dependency (what SIGTERM gives). */
 const DEPENDENCY_EXIT_CODE = 143;
@@ -305,7 +320,8 @@ export class LocalTask {
       const verdict = this.dependencyVerdict(c);
       if (verdict.kind === 'ready') {
         // Nobody awaits a launch: what it did not expect fails the container, never the process.
-        this.pullThenLaunch(c).catch((error: Error) => this.failToStart(c, `${CANNOT_START}: ${error.message}`));
+        const next = c.pulled ? this.launch(c) : this.pullThenLaunch(c);
+        next.catch((error: Error) => this.failToStart(c, `${CANNOT_START}: ${error.message}`));
       }
       // The ECS agent marks such a container stopped with exit code 143 although it never
       // ran (task_manager.go, handleTerminalDependencyError).
@@ -329,7 +345,8 @@ export class LocalTask {
    *    START dependencies never time out.
    * 2. SUCCESS on a dependency that exited non-zero: terminal.
    * 3. A dependency that never started and never will: terminal for every condition.
-   * 4. Otherwise the dependent waits. An UNHEALTHY dependency is not terminal: HEALTHY is
+   * 4. Otherwise the dependent waits. START holds while its dependency runs, or once it has
+   *    started, by TaskHost.startCondition. An UNHEALTHY dependency is not terminal: HEALTHY is
    *    simply not resolved yet (graph_test.go, TestContainerOrderingHealthyConditionIsResolved),
    *    and a later passing check resolves it; nor is one that exited before it was healthy.
    * A terminal verdict stops the dependent unstarted (task_manager.go,
@@ -354,7 +371,7 @@ export class LocalTask {
       if (target.lastStatus === 'STOPPED' && !target.everStarted) return blocked(`it never started (${target.reason ?? 'stopped'})`);
       if (condition === 'SUCCESS' && target.lastStatus === 'STOPPED' && target.exitCode !== 0) return blocked(`it exited with code ${target.exitCode ?? 'unknown'}`);
       let met = false;
-      if (condition === 'START') met = target.everStarted;
+      if (condition === 'START') met = this.host.startCondition === 'ever-started' ? target.everStarted : target.lastStatus === 'RUNNING';
       else if (condition === 'COMPLETE' || condition === 'SUCCESS') met = target.lastStatus === 'STOPPED';
       // HEALTHY on a container that has stopped is never resolved, and nothing makes it
       // terminal (a stopped dependency no longer times out): the dependent stays pending.
@@ -390,10 +407,26 @@ export class LocalTask {
     c.launching = true;
     c.pullStartedAt = new Date();
     const ms = this.host.pullMs?.(c.def.image) ?? 0;
-    if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+    // A timer may fire a millisecond before the clock says `ms` have passed: the pull lasts at least `ms`.
+    while (Date.now() - c.pullStartedAt.getTime() < ms) await new Promise((resolve) => setTimeout(resolve, ms - (Date.now() - c.pullStartedAt!.getTime())));
     // No event of its own: the next change (the container running) carries the pull's times.
     c.pullStoppedAt = new Date();
     if (c.lastStatus !== 'PENDING' || this.stopRequested) return; // stopped while pulling
+    // The ECS agent checks the dependencies again at each of the container's steps (pulled,
+    // created, running: graph.go, DependenciesAreResolved): a START whose dependency stopped
+    // while this image pulled may no longer hold (startCondition). Then it waits again.
+    const verdict = this.dependencyVerdict(c);
+    if (verdict.kind === 'blocked') {
+      c.launching = false;
+      this.failToStart(c, verdict.reason, DEPENDENCY_EXIT_CODE);
+      return;
+    }
+    if (verdict.kind === 'wait') {
+      c.pulled = true;
+      c.launching = false;
+      this.schedule();
+      return;
+    }
     await this.launch(c);
   }
 

@@ -247,13 +247,62 @@ describe('decideStepStates', () => {
     const steps = [after('build', {}, { afterSetup: true }), after('test', { build: 'SUCCESS' }, { afterSetup: true }), after('publish', { 'slipway-agent': 'HEALTHY', test: 'SUCCESS' })];
     const reason = 'clone failed: repository not found';
     const states = decideStepStates(steps, { build: stopped(79), test: neverStarted, publish: pending }, { build: { exitCode: 79, skipped: true } }, new Set(), Date.now(), reason);
-    expect(states['build']).toEqual({ phase: 'skipped', reason, started: true });
+    // Its wrapper left without running its commands: as a step ECS held back, skipped for the setup's reason.
+    expect(states['build']).toEqual({ phase: 'skipped', reason, started: false });
     expect(states['test']).toEqual({ phase: 'skipped', reason, started: false });
     expect(states['publish']).toEqual({ phase: 'skipped', reason, started: false });
     expect(supervisionDone(steps, states)).toBe(true);
     expect(failedSteps(steps, states)).toEqual([]);
     // Still in its wrapper's wait: pending, not final yet (it skips itself within a second, and the agent waits for that).
     expect(decideStepStates(steps, { build: running(), test: pending, publish: pending }, {}, new Set(), Date.now(), reason)['build']?.phase).toBe('waiting');
+  });
+
+  // Plain steps with commands start with the task and wait in their wrapper for the steps they
+  // come after (core/pipeline/script.ts, upstreamLines). One whose upstream can no longer let it
+  // run leaves its wait with exit 79 beside its `.skipped` marker: the agent decides it as it
+  // decided the step ECS held back, with the same conditions (the plan's), reasons and failures.
+  describe('a step that waited in its wrapper and skipped itself (exit 79 beside .skipped)', () => {
+    const wrapped = [
+      after('build', {}, { afterSetup: true }),
+      after('test', { build: 'SUCCESS' }, { afterSetup: true }),
+      after('deploy', { test: 'SUCCESS' }, { afterSetup: true }),
+      after('notify', { 'slipway-agent': 'START' }, { whenStatus: 'failure' }),
+    ];
+    const skippedByWrapper: ExitRecord = { exitCode: 79, skipped: true };
+
+    it('is decided as when ECS held it back: the same states, reasons and failures', () => {
+      const before = decideStepStates(chain, { build: stopped(2), test: neverStarted, deploy: pending }, { build: { exitCode: 2 } });
+      const now = decideStepStates(wrapped, { build: stopped(2), test: stopped(79), deploy: stopped(79), notify: running() }, { build: { exitCode: 2 }, test: skippedByWrapper, deploy: skippedByWrapper });
+      expect(now['test']).toEqual({ phase: 'unreachable', reason: 'dependency build failed with exit code 2' });
+      expect(now['deploy']).toEqual({ phase: 'unreachable', reason: 'dependency test did not run' });
+      expect([now['test'], now['deploy']]).toEqual([before['test'], before['deploy']]);
+      expect(failedSteps(wrapped.slice(0, 3), now)).toEqual(failedSteps(chain, before));
+      expect(stepReports(wrapped[1]!, now['test'], 'complete')).toEqual([{ name: 'test', container: 'test', status: 'skipped', exitCode: null, reason: 'dependency build failed with exit code 2' }]);
+      // Its wrapper wrote its records already: the agent owes none.
+      expect(recordsToWrite(wrapped, now, new Set(['build', 'test', 'deploy']))).toEqual([]);
+      // No start, so no time and nothing stopped at the end.
+      expect(stepsOfResult({ steps: wrapped, services: [] }, now, 'complete').started).toEqual([]);
+    });
+
+    it('waiting in its wrapper (container running, no .started): pending, and skipped at a cancel, as before', () => {
+      const states = decideStepStates(wrapped, { build: running(), test: running(), deploy: running(), notify: running() }, {}, new Set(), Date.now(), undefined, { started: { build: '2024-01-01T00:00:02.000Z' } });
+      expect(states['test']).toEqual({ phase: 'waiting' });
+      expect(stepReports(wrapped[1]!, states['test'], 'failed-fast')[0]).toMatchObject({ status: 'skipped', reason: 'not started: a step with failure: fast failed, which cancels the pipeline' });
+      expect(stepsOfResult({ steps: wrapped, services: [] }, states, 'timed-out').stopped).toEqual(['build']);
+    });
+
+    it('after an early exit (78) upstream: skipped for it, as ECS blocked it', () => {
+      const states = decideStepStates(wrapped, { build: stopped(78), test: stopped(79), deploy: stopped(79) }, { build: { exitCode: 78 }, test: skippedByWrapper, deploy: skippedByWrapper });
+      expect(states['test']).toEqual({ phase: 'skipped', reason: 'build exited 78: the rest of the pipeline is skipped', started: false });
+      expect(states['deploy']).toEqual({ phase: 'skipped', reason: 'dependency test was skipped', started: false });
+      expect(failedSteps(wrapped.slice(0, 3), states)).toEqual([]);
+    });
+
+    it('a user exit 79 (no .skipped marker) is a failure like any other', () => {
+      const states = decideStepStates(wrapped, { build: stopped(79) }, { build: { exitCode: 79 } }, new Set(), Date.now(), undefined, { started: { build: '2024-01-01T00:00:02.000Z' } });
+      expect(states['build']).toMatchObject({ phase: 'exited', exitCode: 79 });
+      expect(states['test']).toEqual({ phase: 'unreachable', reason: 'dependency build failed with exit code 79' });
+    });
   });
 
   it('names the failed dependency and its exit code', () => {
@@ -502,6 +551,16 @@ describe('steps with commands that start with the task, waiting in their wrapper
     expect(stepsOfResult({ steps, services: [] }, ended, 'complete').started).toEqual([{ container: 'build', at: marker }]);
   });
 
+  it("ends at its exit record, not at its container's stop, which a later step's START may hold back (script.ts, lingerLines); the result line says when", () => {
+    const record = '2024-01-01T00:00:05.000Z';
+    const lingered = decideStepStates(steps, { lint: running(), build: stopped(0), test: running() }, { build: { exitCode: 0, at: record } }, new Set(), Date.now(), undefined, { started: { build: marker } });
+    expect(lingered['build']).toEqual({ phase: 'exited', exitCode: 0, startedAt: marker, finishedAt: record });
+    expect(stepsOfResult({ steps, services: [] }, lingered, 'complete').ended).toEqual([{ container: 'build', at: record }]);
+    // A plugin (no wrapper: the agent writes its record after the fact) still ends at its container's stop.
+    const plugin = after('publish', { test: 'SUCCESS' });
+    expect(decideStepStates([plugin], { publish: stopped(0) }, { publish: { exitCode: 0, at: record } })['publish']).toMatchObject({ finishedAt: '2024-01-01T00:00:09Z' });
+  });
+
   it('its marker says it runs also without the endpoint; stopped without an exit record, it keeps the marker as its start, not its container\'s', () => {
     expect(decideStepStates(steps, {}, {}, new Set(), Date.now(), undefined, { started: { build: marker } })['build']).toEqual({ phase: 'running', startedAt: marker });
     expect(decideStepStates(steps, {}, {})['build']).toEqual({ phase: 'waiting' });
@@ -561,12 +620,13 @@ describe("the result line's steps", () => {
         { container: 'report', reason: 'not started: a step with failure: fast failed, which cancels the pipeline' },
       ],
       started: [],
+      ended: [],
     });
   });
 
   it('at an ordinary end, detached steps and services end with the task: not stopped', () => {
     const ended = decideStepStates(steps, { server: running(), slow: stopped(0), quick: stopped(0), later: stopped(0), report: stopped(0) }, { report: { exitCode: 0, skipped: true } });
-    expect(stepsOfResult({ steps, services: [service] }, ended, 'complete')).toEqual({ stopped: [], skipped: [{ container: 'report', reason: STATUS_GATE_SKIP }], started: [] });
+    expect(stepsOfResult({ steps, services: [service] }, ended, 'complete')).toEqual({ stopped: [], skipped: [{ container: 'report', reason: STATUS_GATE_SKIP }], started: [], ended: [] });
   });
 
   it('says when the commands of a step that waited in its wrapper started (its marker), never its container start', () => {

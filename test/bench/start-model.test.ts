@@ -12,7 +12,7 @@ import { DEFAULT_SETTINGS } from '../../lib/config.js';
 import { START_P50_SECONDS } from '../../core/doctor/docker-hub-cache.js';
 import { BOUNDS, TASK } from '../../bench/lib/start-measurements.js';
 import {
-  coldShareOf, GIT_HOST_PATH_BEFORE, registryOf, repositoryName, sampleSplitStart, serviceTaskShape, sharedPulls, splitStartFigures, startFigures, startShape, TODAY_CONTROL_PLANE,
+  coldShareOf, GIT_HOST_PATH_BEFORE, registryOf, repositoryName, sampleSplitStart, sampleTaskStart, serviceTaskShape, sharedPulls, splitStartFigures, startFigures, startShape, TODAY_CONTROL_PLANE,
 } from '../../bench/lib/start-model.js';
 import { seededRandom } from '../../core/util/seeded-random.js';
 import { AUTOSCALER_PASS_RATE_MINUTES, KEEP_WARM_RATE_MINUTES } from '../../core/config/keep-warm.js';
@@ -358,4 +358,39 @@ describe('bounds between the last row and the goal (start-fast.md)', () => {
     expect(floor.figures.stageP50['services ready']).toBeGreaterThan(floor.figures.stageP50.provisioning + dbInterval);
     expect(floor.figures.stageP50.pulls - floor.figures.stageP50.provisioning).toBeLessThan(TASK.registryRoundTrip.p95);
   });
+});
+
+// A later step (publish, after test) as the compiler writes it (an ECS START on test), against
+// the two forms before it: held by SUCCESS on test (pulled after test ends) and with no
+// dependsOn (pulled with the first wave). The model's own figures, not constants.
+describe('a later step held by START on the first step', () => {
+  const withLater = `${yaml}  - name: publish\n    image: example/tool:1\n    commands: [./publish]\n`;
+  const startHeld = compiledContainers(withLater);
+  const atTaskStart = startHeld.map((c) => (c.name === 'publish' ? { ...c, dependsOn: undefined } : c));
+  const ecsOrder = startHeld.map((c) => (c.name === 'publish' ? { ...c, dependsOn: [{ containerName: 'test', condition: 'SUCCESS' as const }] } : c));
+  const figures = (defs: ContainerDefinition[], mb: number) => startFigures({ ...startShape(defs, { megabytes: { tool: mb } }), stepSeconds: 30 }, TODAY_CONTROL_PLANE, RUNS);
+  it('is what the compiler writes: publish START on test, read as a later step after test', () => {
+    expect(startHeld.find((c) => c.name === 'publish')!.dependsOn).toEqual([{ containerName: 'test', condition: 'START' }]);
+    expect(startShape(startHeld).laterSteps).toEqual([{ container: 'publish', after: ['test'] }]);
+  });
+  it("its pull begins only after test's container started: the sample places it there, sharing the rate with pulls still under way", () => {
+    // One sample by hand: the held pull's start is never before test runs, so test's pull (and start) are those of ECS order.
+    const shape = { ...startShape(startHeld, { megabytes: { tool: 200 } }), stepSeconds: 30 };
+    const ordered = { ...startShape(ecsOrder, { megabytes: { tool: 200 } }), stepSeconds: 30 };
+    const a = sampleTaskStart(shape, 10, seededRandom(7));
+    const b = sampleTaskStart(ordered, 10, seededRandom(7));
+    expect(a.ends.clone).toBe(b.ends.clone);
+    expect(a.total).toBeGreaterThanOrEqual(b.total);
+  });
+  for (const mb of [40, 200]) {
+    it(`${mb} MB: first step as in ECS order and sooner than at task start; the build ends no later than either`, () => {
+      const held = figures(startHeld, mb);
+      const before = figures(atTaskStart, mb);
+      const ordered = figures(ecsOrder, mb);
+      expect(held.p50).toBeLessThan(before.p50);
+      expect(held.p50).toBeLessThanOrEqual(ordered.p50 + 0.5);
+      expect(held.buildEndP50!).toBeLessThanOrEqual(before.buildEndP50!);
+      expect(held.buildEndP50!).toBeLessThanOrEqual(ordered.buildEndP50!);
+    });
+  }
 });

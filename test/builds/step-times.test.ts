@@ -3,7 +3,7 @@
 // one instant: no duration in its UI or API).
 
 import { describe, expect, it } from 'vitest';
-import { commandStartFixes, shownStep, startsAtCommands, stepTimes } from '../../core/builds/step-times.js';
+import { commandEndFixes, commandStartFixes, shownStep, startsAtCommands, stepTimes } from '../../core/builds/step-times.js';
 
 describe('stepTimes', () => {
   it('a running step starts at the event, or when its commands started when that is known apart', () => {
@@ -21,6 +21,11 @@ describe('stepTimes', () => {
     expect(stepTimes({ startedAt: 2 }, { status: 'success', startedAt: 4 }, 9)).toEqual({ startedAt: 4, finishedAt: 9 });
     expect(stepTimes({}, { status: 'success', startUnknown: true }, 9)).toEqual({ finishedAt: 9 });
     expect(stepTimes({ startedAt: 4 }, { status: 'failure', startUnknown: true }, 9)).toEqual({ finishedAt: 9 });
+  });
+
+  it("a step whose container stayed up after its commands ends at their end when it is known, not at the event", () => {
+    expect(stepTimes({ startedAt: 2 }, { status: 'success', finishedAt: 4 }, 9)).toEqual({ finishedAt: 4 });
+    expect(stepTimes({}, { status: 'success', startedAt: 3, finishedAt: 4 }, 9, 10)).toEqual({ startedAt: 3, finishedAt: 4 });
   });
 
   it('a skipped step gets no times, whatever its container did', () => {
@@ -66,5 +71,23 @@ describe('commandStartFixes', () => {
     expect(commandStartFixes(steps, undefined, new Set())).toEqual([]);
     // A start after the step's end is not this run's: left alone.
     expect(commandStartFixes(steps, { lint: 31 }, new Set())).toEqual([]);
+  });
+});
+
+describe('commandEndFixes', () => {
+  const base = { kind: 'step' as const, afterSetup: true as const };
+  const steps = [
+    { ...base, number: 2, container: 'build', status: 'success' as const, startedAt: 10, finishedAt: 40 },
+    { ...base, number: 3, container: 'lint', status: 'failure' as const, startedAt: 10, finishedAt: 12 },
+    { ...base, number: 4, container: 'test', status: 'skipped' as const },
+    { kind: 'step' as const, number: 5, container: 'plugin', status: 'success' as const, startedAt: 1, finishedAt: 30 },
+  ];
+  it("ends a finished step that waited in its container at its commands' end (the agent's result) where its container stayed up after them; others keep theirs", () => {
+    const ended = { build: 14, lint: 12, test: 13, plugin: 20 };
+    expect(commandEndFixes(steps, ended, new Set())).toEqual([{ number: 2, status: 'success', finishedAt: 14 }]);
+    expect(commandEndFixes(steps, ended, new Set([2]))).toEqual([]);
+    expect(commandEndFixes(steps, undefined, new Set())).toEqual([]);
+    // An end before the step's start is not this run's: left alone.
+    expect(commandEndFixes(steps, { build: 9 }, new Set())).toEqual([]);
   });
 });

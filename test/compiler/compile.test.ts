@@ -275,21 +275,155 @@ describe('compilePipeline without a manifest', () => {
 });
 
 describe('the plan tells the agent what ECS was told', () => {
-  it('gives each step the condition of each of its task-definition dependencies', () => {
+  it('gives each step the condition of each of its dependencies: ECS holds a status step, the wrapper of a plain step with commands', () => {
     const s = stage(pipeline(step('build', ['x']) + step('test', ['y'], '    failure: ignore\n') + step('alert', ['z'], '    when:\n      status: [failure]\n') + step('publish', ['p'])));
     const defs = s.taskDefinition.containerDefinitions!;
     for (const p of s.plan.steps) {
       const def = defs.find((d) => d.name === p.container)!;
-      expect(p.dependsOnConditions).toEqual(Object.fromEntries((def.dependsOn ?? []).map((d) => [d.containerName, d.condition])));
       expect(Object.keys(p.dependsOnConditions!)).toEqual(p.dependsOn);
+      if (p.afterSetup) {
+        // Its wrapper waits with the same conditions; ECS holds it only until the steps before it
+        // that start with the task have started (START), so its image pulls once they have.
+        const startsWithTask = (c: string) => defs.find((d) => d.name === c)!.dependsOn?.every((d) => d.condition === 'START' && d.containerName !== AGENT_CONTAINER) ?? true;
+        const expected = Object.keys(p.dependsOnConditions!).filter((c) => s.plan.steps.find((q) => q.container === c)!.afterSetup && startsWithTask(c));
+        expect((def.dependsOn ?? []).map((d) => [d.containerName, d.condition]).sort(), p.container).toEqual(expected.map((c) => [c, 'START']).sort());
+        for (const [container, condition] of Object.entries(p.dependsOnConditions!)) expect(def.command![0]).toContain(`slipway_up '${container}' ${condition} wrapped;`);
+      } else {
+        expect(p.dependsOnConditions).toEqual(Object.fromEntries((def.dependsOn ?? []).map((d) => [d.containerName, d.condition])));
+      }
     }
     // A step that runs on a status depends in ECS only on what is certain to happen (the agent
     // started, even when its clone fails); its wrapper waits for the rest.
     expect(s.plan.steps.find((p) => p.container === 'alert')!.dependsOnConditions).toEqual({ [AGENT_CONTAINER]: 'START' });
+    // The agent decides with the conditions ECS held before: the same verdicts and reasons.
     expect(s.plan.steps.find((p) => p.container === 'publish')!.dependsOnConditions).toEqual({ alert: 'COMPLETE', test: 'COMPLETE', build: 'SUCCESS' });
+    expect(s.plan.steps.find((p) => p.container === 'test')!.dependsOnConditions).toEqual({ build: 'SUCCESS' });
     // A plain step with commands starts with the task: its wrapper waits for the agent's setup.
     expect(s.plan.steps.find((p) => p.container === 'build')!.dependsOnConditions).toEqual({});
-    expect(s.plan.steps.find((p) => p.container === 'build')!.afterSetup).toBe(true);
+    expect(s.plan.steps.map((p) => [p.container, p.afterSetup])).toEqual([['build', true], ['test', true], ['alert', undefined], ['publish', true]]);
+    // In ECS: the first step nothing; a later one START on the steps before it that start with
+    // the task, never on the status step (ECS may never start it).
+    const ecs = Object.fromEntries(defs.map((d) => [d.name, d.dependsOn?.map((x) => `${x.containerName}:${x.condition}`)]));
+    expect(ecs).toMatchObject({ build: undefined, test: ['build:START'], publish: ['test:START', 'build:START'] });
+  });
+
+  // A START names only a container that starts with the task: one whose own dependsOn holds
+  // nothing but such STARTs (never a health, an exit or a record), so none can wait forever for
+  // another (API_ContainerDependency: START is met once the container has started).
+  it('never names in a START a container that ECS might not start: every golden task definition, no cycle', () => {
+    const dir = new URL('../fixtures/', import.meta.url);
+    const files = ['compile', 'compile-split'].flatMap((d) =>
+      (spawnSync('ls', [new URL(d, dir).pathname], { encoding: 'utf8' }).stdout.split('\n').filter((f) => f.endsWith('.json')).map((f) => new URL(`${d}/${f}`, dir).pathname)),
+    );
+    let starts = 0;
+    for (const file of files) {
+      const defsOf: unknown[] = [];
+      const walk = (o: unknown): void => {
+        if (!o || typeof o !== 'object') return;
+        if (Array.isArray((o as { containerDefinitions?: unknown }).containerDefinitions)) defsOf.push((o as { containerDefinitions: unknown }).containerDefinitions);
+        else for (const v of Object.values(o)) walk(v);
+      };
+      walk(JSON.parse(readFileSync(file, 'utf8')));
+      for (const defs of defsOf as { name: string; dependsOn?: { containerName: string; condition: string }[] }[][]) {
+        const byName = new Map(defs.map((d) => [d.name, d]));
+        const planJson = (byName.get(AGENT_CONTAINER) as { environment?: { name: string; value: string }[] } | undefined)?.environment?.find((e) => e.name === AGENT_ENV.plan)?.value;
+        const wrapped = new Set(((JSON.parse(planJson ?? '{"steps":[]}') as AgentPlan).steps ?? []).filter((p) => p.afterSetup === true).map((p) => p.container));
+        // Starts with the task: nothing to wait for, or only STARTs on steps that do (depth-first, a cycle fails).
+        const seen = new Set<string>();
+        const startsWithTask = (name: string): boolean => {
+          if (seen.has(name)) return false;
+          seen.add(name);
+          const ok = (byName.get(name)!.dependsOn ?? []).every((d) => d.condition === 'START' && d.containerName !== AGENT_CONTAINER && startsWithTask(d.containerName));
+          seen.delete(name);
+          return ok;
+        };
+        for (const d of defs) {
+          for (const dep of d.dependsOn ?? []) {
+            if (dep.condition !== 'START' || dep.containerName === AGENT_CONTAINER) continue;
+            // A detached plugin (no wrapper to mark its start) is the one START kept from before, in ECS's order.
+            if (wrapped.has(dep.containerName)) {
+              starts += 1;
+              expect(startsWithTask(dep.containerName), `${file}: ${d.name} START ${dep.containerName}`).toBe(true);
+            }
+          }
+        }
+      }
+    }
+    expect(starts).toBeGreaterThan(20);
+  });
+
+  it('gives a later step no START on a plugin kept in ECS\'s order, so a plugin ECS never starts (its upstream failed) does not hold it', () => {
+    const s = stage(pipeline(step('build', ['make']) + '  - name: publish\n    image: plugins/s3\n    depends_on: [build]\n    settings:\n      bucket: b\n' + step('notify', ['./notify'], '    depends_on: [publish]\n') + step('report', ['./report'], '    depends_on: [build, publish]\n')));
+    const deps = Object.fromEntries(s.taskDefinition.containerDefinitions!.map((c) => [c.name, c.dependsOn?.map((d) => `${d.containerName}:${d.condition}`)]));
+    expect(deps['publish']).toEqual(['slipway-agent:HEALTHY', 'build:SUCCESS']);
+    // notify starts with the task and waits for publish's record in its wrapper; so does report:
+    // publish starts on build's SUCCESS, so build is named in no START (it would stay up for
+    // report, holding publish back by report's pull).
+    expect(deps['notify']).toBeUndefined();
+    expect(deps['report']).toBeUndefined();
+    expect(s.taskDefinition.containerDefinitions!.find((c) => c.name === 'build')!.command![0]).not.toContain('.up"');
+    expect(s.plan.steps.find((p) => p.container === 'report')!.dependsOnConditions).toEqual({ build: 'SUCCESS', publish: 'SUCCESS' });
+  });
+
+  it("a pipeline whose START ordering would take it past ECS's 64 KiB is compiled without it, saying so (its later images pull with the task)", () => {
+    // A corpus file just under the limit without the START ordering's markers and waits.
+    const s = stage(readFileSync(new URL('../fixtures/corpus/drone__drone-cli.yml', import.meta.url), 'utf8'));
+    const starts = s.taskDefinition.containerDefinitions!.flatMap((c) => (c.dependsOn ?? []).filter((d) => d.condition === 'START').map((d) => `${c.name}:${d.containerName}`));
+    expect(starts).toEqual([]);
+    expect(s.notes.some((n) => n.includes("its later steps' images pull with the task") && n.includes('65536 bytes'))).toBe(true);
+    expect(JSON.stringify(s.taskDefinition).length).toBeLessThanOrEqual(65536);
+  });
+
+  it("a step named in an ECS START stays up for exactly the containers that name it and write its .up, never for a plugin (aws/amazon-ecs-agent 51e94bfbe)", () => {
+    const s = stage(
+      pipeline(
+        step('server', ['serve'], '    detach: true\n') +
+          step('build', ['make']) +
+          step('test', ['make test'], '    depends_on: [build]\n') +
+          '  - name: mock\n    image: plugins/mock\n    depends_on: [server]\n' +
+          '  - name: alert\n    image: plugins/slack\n    depends_on: [server]\n    when:\n      status: [failure]\n',
+      ),
+    );
+    const defs = Object.fromEntries(s.taskDefinition.containerDefinitions!.map((c) => [c.name, c]));
+    const starts = (name: string) => (defs[name]!.dependsOn ?? []).filter((d) => d.condition === 'START').map((d) => d.containerName);
+    // The names each container waits for after its commands (script.ts, lingerLines).
+    const lingersFor = (name: string) => [...(defs[name]!.command?.[0] ?? '').matchAll(/until \[ -f '([^/']+)\/\1\.up' \]/g)].map((m) => m[1]).join(',') || undefined;
+    // test names build (a START its wrapper marks); the plugin mock names server but writes no marker: server does not wait for it.
+    expect(starts('test')).toContain('build');
+    expect(starts('mock')).toContain('server');
+    expect(lingersFor('build')).toBe('test');
+    // Its first look of the setup wait writes its marker, before anything else.
+    expect(defs['test']!.command![0]).toMatch(/^# slipway: test[^\n]*\nslipway_state=[^\n]*\nslipway_record\(\) \{[\s\S]*?\nuntil \{ mkdir -p "\$slipway_state\/steps\/test" && true >"\$slipway_state\/steps\/test\/test\.up"; \} 2>\/dev\/null; \[ -s /);
+    expect(defs['mock']!.command?.join(' ') ?? '').not.toContain('.up"');
+    // A status plugin's gate starts with the agent and waits for server in its script: no START on server, so server waits for no one.
+    const gate = Object.values(defs).find((c) => c.name !== 'alert' && (c.command?.[0] ?? '').includes('status gate of alert'))!;
+    expect(starts(gate.name)).toEqual(['slipway-agent']);
+    expect(lingersFor('server')).toBeUndefined();
+    expect(lingersFor('test')).toBeUndefined();
+  });
+
+  it('keeps in ECS only what a wrapper cannot wait for: a detached step\'s health, a detached plugin\'s start; plugin steps keep their order', () => {
+    const s = stage(
+      pipeline(
+        step('server', ['serve'], '    detach: true\n    ready:\n      command: curl -f localhost:8080\n') +
+          step('e2e', ['npm run e2e']) +
+          '  - name: mock\n    image: plugins/mock\n    detach: true\n' +
+          step('smoke', ['npm run smoke']) +
+          '  - name: publish\n    image: plugins/s3\n    settings:\n      bucket: b\n',
+      ),
+    );
+    const deps = Object.fromEntries(s.taskDefinition.containerDefinitions!.map((c) => [c.name, c.dependsOn]));
+    // The detached step with a health check keeps ECS's order: its health is timed from its start.
+    expect(deps['server']).toBeUndefined();
+    expect(deps['e2e']).toEqual([{ containerName: 'server', condition: 'HEALTHY' }]);
+    expect(deps['mock']).toEqual([{ containerName: 'slipway-agent', condition: 'HEALTHY' }, { containerName: 'e2e', condition: 'SUCCESS' }]);
+    // START on a plugin (no wrapper marks its start) stays in ECS; the rest moves to the wrapper.
+    expect(deps['smoke']).toEqual([{ containerName: 'mock', condition: 'START' }]);
+    const smoke = s.taskDefinition.containerDefinitions!.find((c) => c.name === 'smoke')!;
+    expect(smoke.command![0]).toContain("slipway_up 'e2e' SUCCESS wrapped;");
+    expect(smoke.command![0]).not.toContain("slipway_up 'mock'");
+    // A plugin step keeps ECS's order behind the steps before it.
+    expect(deps['publish']).toEqual([{ containerName: 'slipway-agent', condition: 'HEALTHY' }, { containerName: 'smoke', condition: 'SUCCESS' }]);
   });
 
   it('starts a plain step with commands with the task, so ECS pulls its image at once (ECS agent graph.go pulls only resolved containers)', () => {

@@ -303,6 +303,20 @@ for (const shell of SHELLS) for (const mask of MASKS) {
       expect(failing.record).toBe('0');
     });
 
+    it('the status gate does not count a step its wrapper skipped before its commands (79 beside .skipped) as a failure; a user exit 79 counts', () => {
+      const input = { gate: { watch: ['build', 'test2'] }, steps: [{ name: 'notify', commands: ['echo notified'] }] };
+      const steps = join(dir, 'state', 'steps');
+      writeRecord(recordPath(steps, 'build', '.exit'), '0\n');
+      writeRecord(recordPath(steps, 'test2', '.exit'), '79\n');
+      writeRecord(recordPath(steps, 'test2', '.skipped'), '');
+      const skipped = run(shell, input);
+      expect(skipped.stdout).not.toContain('notified');
+      expect(skipped.skipped).toBe(true);
+      rmSync(recordPath(steps, 'test2', '.skipped'));
+      rmSync(recordPath(steps, 'test', '.skipped'));
+      expect(run(shell, input).stdout).toContain('notified');
+    });
+
     // A wrapper writes its record with `echo "$rc" > file`: the file exists, empty, until the
     // write lands, and stays empty if the container is killed in between.
     it('the status gate reads an empty exit record as no record yet, not as a failure, and says so', () => {

@@ -59,6 +59,15 @@ function run(yaml: string, extra: Partial<SimulateOptions> = {}): Promise<Outcom
 }
 
 const output = (out: Outcome) => out.ran.map((r) => r.stdout).join('');
+const exitOf = (out: Outcome, name: string) => out.ran.find((r) => r.name === name)?.exit;
+/**
+ * A plain step that started with the task and never ran its commands: its wrapper skipped it
+ * (exit 79), or the task ended first (143) once the agent had decided it (its verdict is final).
+ */
+const leftWithoutRunning = (out: Outcome, name: string) => {
+  expect([79, 143], name).toContain(exitOf(out, name));
+  expect(existsSync(join(dir, 'state', 'steps', name, `${name}.started`)), name).toBe(false);
+};
 const endOrder = (out: Outcome) => out.ran.map((r) => r.name);
 /** Steps append their name to `order` in the workspace when their commands run: the order they really ran in. */
 const mark = (name: string) => `echo ${name} >> order`;
@@ -78,17 +87,19 @@ for (const shell of SHELLS) {
           step('publish', [mark('publish'), 'echo PUBLISHED']),
       );
 
-    it('build fails → test never starts → notify still runs, after everything before it ended', async () => {
+    it('build fails → test never runs its commands → notify still runs, after everything before it ended', async () => {
       const out = await run(chain('exit 3'), { shell });
       expect(out.ran.find((r) => r.name === 'build')!.exit).toBe(3);
-      expect(out.blocked).toEqual(['test', 'publish']);
+      // test and publish start with the task and skip themselves in their wrappers (exit 79).
+      expect(out.blocked).toEqual([]);
+      leftWithoutRunning(out, 'test');
+      leftWithoutRunning(out, 'publish');
       expect(output(out)).toContain('NOTIFIED');
       expect(output(out)).toContain('CLEANED');
       expect(output(out)).not.toContain('TESTED');
       expect(output(out)).not.toContain('PUBLISHED');
       expect(ranOrder()).toEqual(['build', 'notify', 'cleanup']);
-      // The agent told the waiting steps that test can never start.
-      expect(readFileSync(join(dir, 'state', 'steps', 'test', 'test.unreachable'), 'utf8')).toBe('dependency build failed with exit code 3\n');
+      // The agent decides as when ECS held it back: the same reasons, the same failures.
       expect(out.reports['test']).toMatchObject({ status: 'skipped', reason: 'dependency build failed with exit code 3' });
       expect(out.reports['notify']).toMatchObject({ status: 'success', exitCode: 0 });
       expect(out.reports['publish']).toMatchObject({ status: 'skipped', reason: 'dependency test did not run' });
@@ -123,7 +134,9 @@ for (const shell of SHELLS) {
           step('alert', [mark('alert'), 'echo ALERT'], needs('e2e') + onFailure),
       );
       const out = await run(yaml, { shell });
-      expect(out.blocked).toEqual(['e2e']);
+      expect(out.blocked).toEqual([]);
+      leftWithoutRunning(out, 'e2e');
+      expect(out.reports['e2e']).toMatchObject({ status: 'skipped', reason: 'dependency unit failed with exit code 1' });
       expect(output(out)).toContain('ALERT');
       expect(out.reports['alert']).toMatchObject({ status: 'success' });
       expect(ranOrder()).toEqual(['unit', 'lint', 'alert']);
@@ -202,16 +215,20 @@ describe('exit code 78 (under /bin/sh)', () => {
 
 describe('status steps: more shapes (under /bin/sh)', () => {
   it('DAG: the failure step waits for a sibling branch still running after its dependency was declared unreachable', async () => {
-    // 'slow' is still running when 'join' is declared unreachable: it ends only once the agent
-    // wrote that record (a fixed 0.4 s could end before a loaded machine got there).
+    // 'slow' is still running when 'join' has its final record: it ends only once join's wrapper
+    // skipped it (its exit record) or the agent declared it unreachable, whichever comes first
+    // (a fixed 0.4 s could end before a loaded machine got there).
+    const joinEnded = '[ -s "$SLIPWAY_STATE_DIR/steps/join/join.unreachable" ] || [ -s "$SLIPWAY_STATE_DIR/steps/join/join.exit" ]';
     const yaml = pipeline(
       step('fast', [mark('fast'), 'exit 1']) +
-        step('slow', ['until [ -s "$SLIPWAY_STATE_DIR/steps/join/join.unreachable" ]; do sleep 0.05; done', mark('slow')]) +
+        step('slow', [`until ${joinEnded}; do sleep 0.05; done`, mark('slow')]) +
         step('join', ['echo JOINED'], needs('fast', 'slow')) +
         step('alert', [mark('alert')], needs('join') + onFailure),
     );
     const out = await run(yaml);
-    expect(out.blocked).toEqual(['join']);
+    expect(out.blocked).toEqual([]);
+    leftWithoutRunning(out, 'join');
+    expect(out.reports['join']).toMatchObject({ status: 'skipped', reason: 'dependency fast failed with exit code 1' });
     expect(ranOrder()).toEqual(['fast', 'slow', 'alert']);
   });
 
@@ -223,7 +240,10 @@ describe('status steps: more shapes (under /bin/sh)', () => {
         step('alert', ['echo ALERT'], needs('e2e') + onFailure),
     );
     const out = await run(yaml);
-    expect(out.blocked).toEqual(['e2e']);
+    expect(out.blocked).toEqual([]);
+    // Its wrapper skips it, or the task ends first once the agent has declared it unreachable.
+    expect(output(out)).not.toContain('E2E');
+    expect(out.reports['e2e']).toMatchObject({ status: 'skipped', reason: 'dependency unit failed with exit code 2' });
     expect(output(out)).toContain('ALERT');
     expect(out.reports['api']).toMatchObject({ status: 'success', exitCode: 0, reason: 'detached step stopped with the task at the end of the pipeline' });
   });
@@ -255,10 +275,13 @@ describe('status steps: more shapes (under /bin/sh)', () => {
   it('a plugin step on failure waits behind its gate container; a plain step after it runs when the build passes', async () => {
     const yaml = (first: string) => pipeline(step('test', [first]) + plugin('slack', onFailure) + step('deploy', ['echo DEPLOYED']));
     const failing = await run(yaml('exit 1'));
-    // The plugin starts only once its gate ended (SUCCESS), and the gate only once test had.
-    expect([...endOrder(failing)].sort()).toEqual(['slack', 'slack-gate', 'test']);
-    expect(endOrder(failing).at(-1)).toBe('slack');
-    expect(failing.blocked).toEqual(['deploy']);
+    // The plugin starts only once its gate ended (SUCCESS), and the gate only once test had;
+    // deploy waits in its wrapper for the plugin's record, then skips itself (test failed).
+    expect([...endOrder(failing)].sort()).toEqual(['deploy', 'slack', 'slack-gate', 'test']);
+    expect(endOrder(failing).indexOf('slack')).toBeGreaterThan(endOrder(failing).indexOf('slack-gate'));
+    expect(failing.blocked).toEqual([]);
+    leftWithoutRunning(failing, 'deploy');
+    expect(failing.reports['deploy']).toMatchObject({ status: 'skipped', reason: 'dependency test failed with exit code 1' });
     rmSync(join(dir, 'state'), { recursive: true, force: true });
     const passing = await run(yaml('true'));
     expect(passing.ran.map((r) => [r.name, r.exit]).sort()).toEqual([['deploy', 0], ['slack-gate', 1], ['test', 0]]);
@@ -276,9 +299,14 @@ describe('status steps: more shapes (under /bin/sh)', () => {
 
   it('a plugin step that runs always waits for the steps before it, through its gate', async () => {
     const out = await run(pipeline(step('build', ['exit 1']) + step('test', ['true']) + plugin('slack', always)));
-    expect(out.blocked).toEqual(['test']);
-    expect(endOrder(out).at(-1)).toBe('slack');
+    expect(out.blocked).toEqual([]);
+    leftWithoutRunning(out, 'test');
+    // The gate ends once build and test have a final record (test's: its wrapper's, or the agent's
+    // `.unreachable`, which may come first, so test's container may end after slack).
+    expect(endOrder(out).indexOf('slack')).toBeGreaterThan(endOrder(out).indexOf('slack-gate'));
+    expect(readFileSync(join(dir, 'state', 'steps', 'build', 'build.exit'), 'utf8')).toBe('1\n');
     expect(out.reports['slack']).toMatchObject({ status: 'success' });
+    expect(out.reports['test']).toMatchObject({ status: 'skipped', reason: 'dependency build failed with exit code 1' });
   });
 });
 
@@ -300,9 +328,10 @@ describe('a failed clone (under /bin/sh)', () => {
     const out = await run(yaml, { setup: 5, status: { upstream: { failedStages: [] }, stageStarted: 1_700_000_100 } });
     expect(ranOrder()).toEqual(['notify', 'cleanup']);
     expect(output(out)).toContain('NOTIFY build=failure steps=clone');
-    // build starts with the task and skips itself in its wrapper (exit 79): ECS then blocks publish.
+    // build and publish start with the task and skip themselves in their wrappers (exit 79).
     expect(out.ran.find((r) => r.name === 'build')?.exit).toBe(79);
-    expect(out.blocked).toEqual(['publish']);
+    leftWithoutRunning(out, 'publish');
+    expect(out.blocked).toEqual([]);
     expect(out.reports['build']).toMatchObject({ status: 'skipped', reason: 'the setup failed with exit code 5' });
     expect(out.reports['publish']).toMatchObject({ status: 'skipped' });
     expect(out.reports['notify']).toMatchObject({ status: 'success', exitCode: 0 });

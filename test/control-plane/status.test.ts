@@ -241,6 +241,17 @@ describe('stepChanges (table)', () => {
       const failed = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', 5), c('build', 'STOPPED', 143)] });
       expect(stepChanges(failed, early, stageOutcome(failed, stage())).find((x) => x.number === 3)?.status).toBe('skipped');
     });
+    it('a detached step that never left its wait (skipped itself behind a failed step, or stopped with the task) is skipped, as the agent says', () => {
+      const server = step(3, 'server', { afterSetup: true, detached: true });
+      const result = { outcome: 'failure' as const, exitCode: AGENT_EXIT.stepFailed, message: 'build failed: lint failed with exit code 1', finishedAt: 't', skipped: [{ container: 'server', reason: 'dependency lint failed with exit code 1' }] };
+      for (const code of [SETUP_SKIPPED_EXIT_CODE, 143]) {
+        const d = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', AGENT_EXIT.stepFailed), c('lint', 'STOPPED', 1), c('server', 'STOPPED', code)] });
+        expect(stepChanges(d, [step(2, 'lint', { afterSetup: true }), server], stageOutcome(d, stage(), result)).find((x) => x.number === 3), String(code)).toEqual({ number: 3, status: 'skipped', reason: 'dependency lint failed with exit code 1' });
+      }
+      // One the agent does not name ran: stopped with the task at the end, as before.
+      const ran = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', AGENT_EXIT.success), c('server', 'STOPPED', 143)] });
+      expect(stepChanges(ran, [server], stageOutcome(ran, stage(), { outcome: 'success', exitCode: AGENT_EXIT.success, message: 'all steps passed', finishedAt: 't' }))[0]).toMatchObject({ status: 'success', exitCode: 0 });
+    });
     it('after a passed setup its exit code is its own: 79 from its commands is a failure', () => {
       const d = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', 1), c('build', 'STOPPED', SETUP_SKIPPED_EXIT_CODE)] });
       expect(stepChanges(d, early, stageOutcome(d, stage())).find((x) => x.number === 3)).toMatchObject({ status: 'failure', exitCode: SETUP_SKIPPED_EXIT_CODE });
@@ -318,6 +329,17 @@ describe("stepChanges: what ECS's exit codes cannot tell", () => {
     // A step blocked behind a failure (no 78) needs no agent's word: ECS's events tell.
     const failed = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', 1), c('check', 'STOPPED', 2), c('after', 'STOPPED', undefined, 'CannotStartContainerError: dependency check did not succeed')] });
     expect(stepsNeedAgentResult(failed, [step(2, 'check', { status: 'failure', exitCode: 2 }), step(3, 'after')])).toBe(false);
+    // A step with commands started with the task and ended its wait without running them (it skipped
+    // itself behind the failure: 79; the task's stop ended its wait: 143): only the agent tells,
+    // also when the agent's own ending would not be read (a segment that passes its failure on).
+    for (const code of [SETUP_SKIPPED_EXIT_CODE, 143]) {
+      const waited = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', 0), c('check', 'STOPPED', 2), c('after', 'STOPPED', code)] });
+      for (const detached of [false, true]) {
+        expect(stepsNeedAgentResult(waited, [step(2, 'check', { status: 'failure', exitCode: 2 }), step(3, 'after', { afterSetup: true, detached })]), `${code} ${detached}`).toBe(true);
+      }
+      // Its own failure (its commands ran): ECS's exit code tells.
+      expect(stepsNeedAgentResult(detail({ containers: [c('after', 'STOPPED', 1)] }), [step(3, 'after', { afterSetup: true })])).toBe(false);
+    }
   });
 
   // execer.go: RunOnFailure && !state.Failed() → state.Skip, whatever fails later.
@@ -346,6 +368,18 @@ describe("stepChanges: what ECS's exit codes cannot tell", () => {
     // A plugin step's container starts only once its gate let it: running means running.
     const plugin = step(4, 'slack', { status: 'pending', whenStatus: 'always' });
     expect(stepChanges(detail({ lastStatus: 'RUNNING', desiredStatus: 'RUNNING', containers: [c('slack', 'RUNNING')] }), [plugin])).toEqual([{ number: 4, status: 'running' }]);
+  });
+
+  it("a step whose container stayed up after its commands (a later step's START, script.ts lingerLines) ends when they did, as the agent's result says", () => {
+    const build = step(2, 'build', { status: 'running', afterSetup: true });
+    const ended = detail({ stopCode: 'EssentialContainerExited', containers: [c(AGENT_CONTAINER, 'STOPPED', 0), c('build', 'STOPPED', 0)] });
+    const [start, end] = ['2030-06-01T10:00:40.000Z', '2030-06-01T10:00:41.000Z'];
+    const outcome = stageOutcome(ended, stage(), result(AGENT_EXIT.success, { started: [{ container: 'build', at: start }], ended: [{ container: 'build', at: end }] }));
+    expect(stepChanges(ended, [build], outcome)).toEqual([{ number: 2, status: 'success', exitCode: 0, startedAt: Date.parse(start), finishedAt: Date.parse(end) }]);
+    // An end before the start is not this run's: the event's time stands.
+    const odd = stageOutcome(ended, stage(), result(AGENT_EXIT.success, { started: [{ container: 'build', at: end }], ended: [{ container: 'build', at: start }] }));
+    expect(stepChanges(ended, [build], odd)[0]).not.toHaveProperty('finishedAt');
+    expect(parseAgentResultLine(`${REPORT_PREFIX.result}${JSON.stringify({ ...result(AGENT_EXIT.success), ended: [{ container: 'build', at: end }, { container: 'x', at: 'later' }] })}`)?.ended).toEqual([{ container: 'build', at: end }]);
   });
 
   // state.go Cancel: skipall (pending → skipped) before killall (running → killed).

@@ -71,10 +71,10 @@ export interface E2eOptions {
   /** The USER of images' configurations, as the ECS stand-in runs them (LocalEcsOptions.imageUser). */
   imageUser?: (image: string) => string | undefined;
   /**
-   * How long each image pull takes in the ECS stand-in (ms; LocalEcsOptions.pullMs), so that a
-   * stage's pulls phase and which pulls overlap show; none by default.
+   * How long each image pull takes in the ECS stand-in (ms; LocalEcsOptions.pullMs), the same for
+   * every image or per image, so that a stage's pulls phase and which pulls overlap show; none by default.
    */
-  pullMs?: number;
+  pullMs?: number | ((image: string) => number);
 }
 
 export interface E2e {
@@ -144,7 +144,7 @@ export async function startE2e(options: E2eOptions): Promise<E2e> {
         ...(options.sharedPaths ? { sharedPaths: options.sharedPaths } : {}),
         ...(options.hostPorts ? { hostPorts: options.hostPorts } : {}),
         ...(options.imageUser ? { imageUser: options.imageUser } : {}),
-        ...(pullMs ? { pullMs: () => pullMs } : {}),
+        ...(pullMs ? { pullMs: typeof pullMs === 'number' ? () => pullMs : pullMs } : {}),
         resolveSecret: async (valueFrom) => {
           const ref = secretReference(valueFrom);
           const value = options.secrets?.[ref.name] ?? secretsManager?.secrets.get(ref.name)?.value;

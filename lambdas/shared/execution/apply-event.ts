@@ -177,12 +177,13 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
     await deps.store.updateStep(buildId, stageNumber, failedClone.number, { status: 'failure', exitCode: cloneExit.exitCode, ...(cloneExit.reason !== undefined ? { reason: cloneExit.reason } : {}) }, { fromStatuses: ['failure'] });
   }
   // Steps that finished while the stage ran take their commands' start from the agent's result.
-  const fixed = outcome ? await writeCommandStarts(deps, buildId, stageNumber, all, outcome, changes) : [];
-  for (const fix of fixed) written.set(fix.number, { ...written.get(fix.number)!, startedAt: fix.startedAt });
+  const fixed = outcome ? await writeCommandStarts(deps, buildId, stageNumber, all, outcome, changes) : { starts: [], ends: [] };
+  for (const fix of fixed.starts) written.set(fix.number, { ...written.get(fix.number)!, startedAt: fix.startedAt });
+  for (const fix of fixed.ends) written.set(fix.number, { ...written.get(fix.number)!, finishedAt: fix.finishedAt });
   // The first step's start, where known (a step that waited in its container: its commands').
   const starts = [
     ...changes.filter((c) => all.find((s) => s.number === c.number)?.kind === 'step' && c.status !== 'skipped' && !c.startUnknown).map((c) => c.startedAt ?? at),
-    ...fixed.map((f) => f.startedAt),
+    ...fixed.starts.map((f) => f.startedAt),
   ];
   const firstStepAt = starts.length > 0 ? Math.min(...starts) : undefined;
   // Why it waited in the queue (the event was accepted: the stage is not finished, its message is no outcome's).

@@ -62,7 +62,8 @@ export async function advanceSegment(deps: ExecutionDeps, end: SegmentEnd): Prom
   const fixed = await writeCommandStarts(deps, buildId, stageNumber, steps, outcome, changes);
   // The step records as this event leaves them, for the segment's timeline.
   const written = new Map(steps.map((s) => [s.number, s]));
-  for (const fix of fixed) written.set(fix.number, { ...written.get(fix.number)!, startedAt: fix.startedAt });
+  for (const fix of fixed.starts) written.set(fix.number, { ...written.get(fix.number)!, startedAt: fix.startedAt });
+  for (const fix of fixed.ends) written.set(fix.number, { ...written.get(fix.number)!, finishedAt: fix.finishedAt });
   for (const change of changes) {
     const step = steps.find((s) => s.number === change.number)!;
     const times = stepTimes(step, change, at, isoMillis(detail.stoppedAt) ?? at);
