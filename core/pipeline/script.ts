@@ -330,12 +330,23 @@ function recordOnExit(container: string, startDependents: readonly string[]): st
  * setup record): it is tried again at each look of the setup wait (setupWaitLines).
  */
 function upMarkerWrite(container: string): string {
-  return `{ mkdir -p "$slipway_state${STEPS}/${container}" && true >"$slipway_state${STEPS}/${container}/${container}${STEP_UP_SUFFIX}"; } 2>/dev/null`;
+  // `;`, not `&&`: on ECS the directory is the container's own record volume, there already, so
+  // an image without `mkdir` still writes it (mkdir is for a state directory set elsewhere).
+  return `{ mkdir -p "$slipway_state${STEPS}/${container}"; true >"$slipway_state${STEPS}/${container}/${container}${STEP_UP_SUFFIX}"; } 2>/dev/null`;
+}
+
+/**
+ * Once more after the look that found the setup record: a write that failed in that look may
+ * have come just before the agent opened the directory and wrote the record, and without the
+ * marker its upstream would stay up until the task stops.
+ */
+function upMarkerAfterSetup(container: string): string {
+  return `${upMarkerWrite(container)} || :`;
 }
 
 /** The `.up` marker of a container that has no setup wait (a later segment's gate): tried until the setup record is there. */
 export function upMarkerLines(container: string): string[] {
-  return [`until ${upMarkerWrite(container)} || [ -s "$slipway_state${SETUP}" ]; do ${pollSleep()}; done`];
+  return [`until ${upMarkerWrite(container)} || [ -s "$slipway_state${SETUP}" ]; do ${pollSleep()}; done`, upMarkerAfterSetup(container)];
 }
 
 /**
@@ -460,7 +471,8 @@ function setupWaitLines(upMarker?: string): string[] {
   // With `upMarker`, each look first writes that container's `.up` (upMarkerWrite): the first
   // is the wrapper's first act, the later ones cover a directory the agent had not opened yet.
   const mark = upMarker === undefined ? '' : `${upMarkerWrite(upMarker)}; `;
-  return [`until ${mark}[ -s "$slipway_state${SETUP}" ]; do sleep "\${SLIPWAY_WAIT_SECONDS:-${SETUP_POLL_SECONDS}}" 2>/dev/null || sleep 1; done`];
+  const wait = `until ${mark}[ -s "$slipway_state${SETUP}" ]; do sleep "\${SLIPWAY_WAIT_SECONDS:-${SETUP_POLL_SECONDS}}" 2>/dev/null || sleep 1; done`;
+  return upMarker === undefined ? [wait] : [wait, upMarkerAfterSetup(upMarker)];
 }
 
 /**

@@ -393,7 +393,7 @@ describe('the plan tells the agent what ECS was told', () => {
     expect(starts('mock')).toContain('server');
     expect(lingersFor('build')).toBe('test');
     // Its first look of the setup wait writes its marker, before anything else.
-    expect(defs['test']!.command![0]).toMatch(/^# slipway: test[^\n]*\nslipway_state=[^\n]*\nslipway_record\(\) \{[\s\S]*?\nuntil \{ mkdir -p "\$slipway_state\/steps\/test" && true >"\$slipway_state\/steps\/test\/test\.up"; \} 2>\/dev\/null; \[ -s /);
+    expect(defs['test']!.command![0]).toMatch(/^# slipway: test[^\n]*\nslipway_state=[^\n]*\nslipway_record\(\) \{[\s\S]*?\nuntil \{ mkdir -p "\$slipway_state\/steps\/test"; true >"\$slipway_state\/steps\/test\/test\.up"; \} 2>\/dev\/null; \[ -s /);
     expect(defs['mock']!.command?.join(' ') ?? '').not.toContain('.up"');
     // A status plugin's gate starts with the agent and waits for server in its script: no START on server, so server waits for no one.
     const gate = Object.values(defs).find((c) => c.name !== 'alert' && (c.command?.[0] ?? '').includes('status gate of alert'))!;

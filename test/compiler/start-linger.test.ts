@@ -85,6 +85,36 @@ for (const shell of SHELLS) {
       }
     });
 
+    it('a marker write that failed in the very look that found the setup record is made once more after it (the agent opened the directory and wrote the record in between)', async () => {
+      // The race, made certain: a `mkdir` first on PATH writes the setup record at the wrapper's
+      // first marker write, whose `true >` then fails on a directory in the marker's place, and
+      // clears that directory at its next call. Without the write after the wait, no marker.
+      const bin = join(dir, 'bin');
+      mkdirSync(bin);
+      mkdirSync(record('test', STEP_UP_SUFFIX), { recursive: true });
+      const realMkdir = ['/bin/mkdir', '/usr/bin/mkdir'].find((p) => existsSync(p))!;
+      writeFileSync(
+        join(bin, 'mkdir'),
+        [
+          '#!/bin/sh',
+          `n=$(cat "${join(dir, 'calls')}" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" > "${join(dir, 'calls')}"`,
+          `if [ "$n" = 1 ]; then printf '0\\n' > "${join(dir, 'state', 'agent', 'setup.exit')}"; else rmdir "${record('test', STEP_UP_SUFFIX)}" 2>/dev/null; fi`,
+          `exec ${realMkdir} "$@"`,
+          '',
+        ].join('\n'),
+        { mode: 0o755 },
+      );
+      const script = stepScript({ container: 'test', steps: [{ name: 'test', commands: ['echo RAN'] }], workdir: '/nowhere', hosts: [], secretEnv: [], afterSetup: true, skipAfterFailedSetup: true, upMarker: true });
+      const wrapper = startWrapper([...shell, '-c', script], { ...env(), PATH: `${bin}:${process.env.PATH}` });
+      try {
+        expect(await wrapper.exited()).toBe(0);
+        expect(wrapper.stdout()).toContain('RAN');
+        expect(statSync(record('test', STEP_UP_SUFFIX)).isFile()).toBe(true);
+      } finally {
+        wrapper.cleanup();
+      }
+    });
+
     it('the upstream writes its exit record at its commands\' end, stays up until every dependent is up, then exits with the commands\' code', async () => {
       setupDone();
       const wrapper = run(upstream(['exit 3']));
