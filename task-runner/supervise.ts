@@ -108,7 +108,12 @@ function announce(steps: readonly AgentStepPlan[], before: StepStates, after: St
       const at = now.startedAt === undefined ? AGENT_LINE.stepStarted : `${AGENT_LINE.stepStartedAt}${now.startedAt}`;
       reporter.progress(`${AGENT_LINE.step}${step.container}${at}${step.detach ? ' (detached)' : ''}`);
     }
-    if (now.phase === 'exited') reporter.progress(`step ${step.container} exited with code ${now.exitCode ?? 'unknown'}`);
+    // With its end: the control plane reads it while the stage runs (core/builds/step-ends.ts),
+    // since a container that stays up for a later step's START has not stopped for ECS's events.
+    if (now.phase === 'exited') {
+      const at = now.finishedAt === undefined ? '' : `${AGENT_LINE.stepEndedAt}${now.finishedAt}`;
+      reporter.progress(`${AGENT_LINE.step}${step.container}${AGENT_LINE.stepExited}${now.exitCode ?? 'unknown'}${at}`);
+    }
     if (now.phase === 'unreachable') reporter.progress(`step ${step.container} will not run: ${now.reason}`);
     if (now.phase === 'skipped') reporter.progress(`step ${step.container} skipped: ${now.reason}`);
   }

@@ -275,6 +275,15 @@ export const AGENT_LINE = {
   stepStartedAt: ' started at ',
   /** A step started, its start unknown to the agent: `step <container>` + this. */
   stepStarted: ' started',
+  /**
+   * A step's exit record was read: `step <container>` + this + its exit code (`unknown` when ECS
+   * gave none), then stepEndedAt + its end (ISO time) when the agent knows it. For a step that
+   * waits in its wrapper, its end is its exit record's, its commands' end, which its container
+   * may outlive (core/pipeline/script.ts, lingerLines) and AgentResult.ended says again.
+   */
+  stepExited: ' exited with code ',
+  /** Follows stepExited's code: ` at <ISO time>`. */
+  stepEndedAt: ' at ',
   /** Every line about one step starts so: `step <container> …`. */
   step: 'step ',
 } as const;

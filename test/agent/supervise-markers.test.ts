@@ -3,10 +3,11 @@
 // the stage runs, core/builds/step-starts.ts), and a stop reads the records once more, so a step
 // whose commands started since the last round is reported with its start, not as still waiting.
 
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { commandEndsFromAgentLog } from '../../core/builds/step-ends.js';
 import { commandStartsFromAgentLog } from '../../core/builds/step-starts.js';
 import type { AgentStepPlan } from '../../core/pipeline/contract.js';
 import { Reporter } from '../../task-runner/report.js';
@@ -74,5 +75,10 @@ describe('supervise: steps that wait in their wrapper', () => {
     expect(lines.indexOf(`slipway-agent: step build started at ${startedAt}`)).toBeGreaterThanOrEqual(0);
     expect(lines.indexOf(`slipway-agent: step build started at ${startedAt}`)).toBeLessThan(lines.findIndex((l) => l.includes('step build exited with code 0')));
     expect(commandStartsFromAgentLog(lines.map((text) => ({ time: 0, text }))).get('build')).toBe(Date.parse(startedAt));
+    // Its exit line names its exit record's time, its commands' end (AgentResult.ended says it again).
+    const finishedAt = (result.states['build'] as { finishedAt?: string }).finishedAt!;
+    expect(finishedAt).toBe(statSync(join(stepsDir, 'build', 'build.exit')).mtime.toISOString());
+    expect(lines).toContain(`slipway-agent: step build exited with code 0 at ${finishedAt}`);
+    expect(commandEndsFromAgentLog(lines.map((text) => ({ time: 0, text }))).get('build')).toEqual({ exitCode: 0, at: Date.parse(finishedAt) });
   });
 });

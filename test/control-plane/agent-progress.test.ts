@@ -116,14 +116,11 @@ describe("the clone's end while the stage runs", () => {
     expect(shown.stages[0]!.steps[0]).toMatchObject({ startedAt: at(2), finishedAt: at(5) });
     expect(await cloneOf(id)).toMatchObject({ status: 'success', startedAt: at(2), finishedAt: at(5) });
 
-    // Its commands start (the agent names the marker's time, a poll before its line): running from then, recorded; no more reads.
+    // Its commands start (the agent names the marker's time, a poll before its line): running from then, recorded.
     agentLog.push({ timestamp: at(8), message: `slipway-agent: step step-test started at ${new Date(at(7) + 250).toISOString()}` });
     shown = await withAgentProgress(view, (await store.getBuildDetail(id))!);
     expect(shown.stages[0]!.steps[1]).toMatchObject({ status: 'running', startedAt: at(7) + 250 });
     expect((await store.listSteps(id, 1))[1]).toMatchObject({ status: 'running', startedAt: at(7) + 250, taskArn: TASK });
-    const before = reads;
-    await withAgentProgress(view, (await store.getBuildDetail(id))!);
-    expect(reads).toBe(before);
   });
 
   it("a failed clone shows failed with the agent's words and is recorded so: later reads skip the log; the stage's end adds git's exit code", async () => {
@@ -252,6 +249,62 @@ describe("the clone's end while the stage runs", () => {
     expect((await store.getStage(id, 1))?.timeline).toMatchObject({ readyAt: at(6), firstStepAt: at(7), lastStepAt: at(30) });
   });
 
+  it("a step whose commands ended shows ended at their end while its container stays up; ECS's later stop and the stage's end agree", async () => {
+    const id = await cloningStage('acme/step-ends');
+    let now = at(59);
+    deps.now = () => (now += AGENT_READ_INTERVAL_MS);
+    agentLog.push(
+      { timestamp: at(5), message: `slipway-agent: clone: checked out ${SHA}` },
+      { timestamp: at(8), message: `slipway-agent: step step-test started at ${iso(7)}` },
+    );
+    let shown = await withAgentProgress(view, (await store.getBuildDetail(id))!);
+    expect(shown.stages[0]!.steps[1]).toMatchObject({ status: 'running', startedAt: at(7) });
+    // Running: its end may show, so the log is read again once due.
+    const before = reads;
+    await withAgentProgress(view, (await store.getBuildDetail(id))!);
+    expect(reads).toBe(before + 1);
+
+    // Its commands ended at 20 s (its exit record); its container stays up for a later step's START.
+    agentLog.push({ timestamp: at(21), message: `slipway-agent: step step-test exited with code 1 at ${iso(20)}` });
+    shown = await withAgentProgress(view, (await store.getBuildDetail(id))!);
+    expect(shown.stages[0]!.steps[1]).toMatchObject({ status: 'failure', exitCode: 1, startedAt: at(7), finishedAt: at(20) });
+    expect((await store.listSteps(id, 1))[1]).toMatchObject({ status: 'failure', exitCode: 1, startedAt: at(7), finishedAt: at(20), taskArn: TASK });
+    // Nothing left to learn: no more reads.
+    const after = reads;
+    await withAgentProgress(view, (await store.getBuildDetail(id))!);
+    expect(reads).toBe(after);
+
+    // ECS's event of its container's stop, 30 s: the step stays as its commands ended.
+    await applyTaskEvent(deps, event(id, 3, { updatedAt: iso(30), containers: [c(AGENT_CONTAINER, 'RUNNING'), c('step-test', 'STOPPED', { exitCode: 1 })] }));
+    expect((await store.listSteps(id, 1))[1]).toMatchObject({ status: 'failure', exitCode: 1, startedAt: at(7), finishedAt: at(20) });
+    // The stage's end, with the agent's result: the same record.
+    const result: AgentResult = {
+      outcome: 'failure', exitCode: AGENT_EXIT.stepFailed, message: 'step-test failed with exit code 1', finishedAt: iso(31),
+      started: [{ container: 'step-test', at: iso(7) }], ended: [{ container: 'step-test', at: iso(20) }],
+    };
+    deps.agentResults = async () => ({ result });
+    await applyTaskEvent(deps, event(id, 5, {
+      lastStatus: 'STOPPED', desiredStatus: 'STOPPED', stopCode: 'EssentialContainerExited', updatedAt: iso(33), stoppingAt: iso(31), stoppedAt: iso(32),
+      containers: [c(AGENT_CONTAINER, 'STOPPED', { exitCode: AGENT_EXIT.stepFailed }), c('step-test', 'STOPPED', { exitCode: 1 })],
+    }));
+    expect((await store.listSteps(id, 1))[1]).toMatchObject({ status: 'failure', exitCode: 1, startedAt: at(7), finishedAt: at(20) });
+    expect((await store.getStage(id, 1))?.status).toBe('failure');
+  });
+
+  it("a step's end read from the log of a task the stage no longer runs is not written (a Spot requeue)", async () => {
+    const id = await cloningStage('acme/step-ends-requeued');
+    agentLog.push(
+      { timestamp: at(5), message: `slipway-agent: clone: checked out ${SHA}` },
+      { timestamp: at(8), message: `slipway-agent: step step-test started at ${iso(7)}` },
+      { timestamp: at(21), message: `slipway-agent: step step-test exited with code 0 at ${iso(20)}` },
+    );
+    const read = (await store.getBuildDetail(id))!;
+    await deps.stages.requeue(id, 1, { taskArn: TASK, version: 3, queuedAt: at(22), message: 'interrupted', attempt: 0 });
+    for (const s of await store.listSteps(id, 1)) await store.resetStep(id, 1, s.number);
+    await withAgentProgress(view, read);
+    expect((await store.listSteps(id, 1)).map((s) => [s.status, s.finishedAt, s.taskArn])).toEqual([['pending', undefined, undefined], ['pending', undefined, undefined]]);
+  });
+
   it('a log that cannot be read leaves the records as they are, and says so', async () => {
     const id = await cloningStage('acme/clone-unread');
     const failing: LogReader = { read: async () => { throw new Error('ThrottlingException: Rate exceeded'); } };
@@ -279,12 +332,12 @@ describe("the clone's end while the stage runs", () => {
 });
 
 describe("the agent's log is read only while it can still tell something, and never more often than every AGENT_READ_INTERVAL_MS", () => {
-  /** The stage of `id` as read, its clone passed and its step running with a known start, with `extra` steps. */
+  /** The stage of `id` as read, its clone and its step passed (a running step's end may still show), with `extra` steps. */
   async function passingStage(id: string, extra: Partial<StepRecord>[], stage: Partial<BuildDetail['stages'][number]> = {}): Promise<BuildDetail> {
     const detail = (await store.getBuildDetail(id))!;
     const one = detail.stages[0]!;
-    const known = one.steps.map((s) => ({ ...s, status: s.kind === 'clone' ? ('success' as const) : ('running' as const), startedAt: at(7) }));
-    const more = extra.map((e, i) => ({ ...known[1]!, name: `extra${i}`, container: `step-extra${i}`, number: known.length + i + 1, status: 'pending' as const, startedAt: undefined, ...e }));
+    const known = one.steps.map((s) => ({ ...s, status: 'success' as const, startedAt: at(7), finishedAt: at(9) }));
+    const more = extra.map((e, i) => ({ ...known[1]!, name: `extra${i}`, container: `step-extra${i}`, number: known.length + i + 1, status: 'pending' as const, startedAt: undefined, finishedAt: undefined, ...e }));
     return { ...detail, stages: [{ ...one, ...stage, steps: [...known, ...more] }] };
   }
 

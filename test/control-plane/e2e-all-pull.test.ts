@@ -7,8 +7,15 @@
 // End to end on the local stand-ins (real handlers, the ECS stand-in running the real agent),
 // whose pulls take PULL_MS and follow the same rule.
 
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { documentClient } from '../../adapters/dynamodb/client.js';
+import type { BuildDetailResponse } from '../../core/builds/api.js';
 import type { BuildDetail } from '../../core/builds/types.js';
+import { AGENT_CONTAINER } from '../../core/pipeline/contract.js';
+import { handleApiRequest } from '../../lambdas/api/router.js';
+import { localLogReader } from '../../local/log-reader.js';
+import { seededApiDeps } from '../api/seed.js';
 import { startE2e, stepTable, type E2e } from '../support/control-plane-e2e.js';
 
 const PULL_MS = 400;
@@ -216,6 +223,53 @@ describe('a later step pulls once the steps before it have started', () => {
     // The step's time is its commands' (its exit record), not its container's stay.
     expect(build.finishedAt!).toBeLessThan(pulls['test']!.stoppedAt!);
     expect(build.finishedAt! - build.startedAt!).toBeLessThan(stoppedAt(arn, 'build')! - build.startedAt!);
+  });
+
+  it("while the later step's image still pulls, the API shows the first step ended at its commands' end (the agent's exit line), though its container stays up; the final record agrees", async () => {
+    const ddb = new DynamoDBClient(e2e.aws.clientConfig('dynamodb'));
+    // The build as the API's build route (and so `slipway build` and the dashboard) shows it.
+    const deps = seededApiDeps(e2e.store, { doc: documentClient(ddb), tableName: 'e2e-all-pull-builds' }, localLogReader(e2e.aws.ecs.logsDir, '/slipway/builds'));
+    const apiBuild = async (repo: string, number: number): Promise<BuildDetailResponse> => {
+      const res = await handleApiRequest({ method: 'GET', path: `/api/repos/${repo}/builds/${number}`, query: new URLSearchParams(), headers: {} }, deps);
+      expect(res.statusCode, String(res.body)).toBe(200);
+      return JSON.parse(String(res.body)) as BuildDetailResponse;
+    };
+    try {
+      // Until the later step's pull outlasts the first step's end and one read of the API: each try doubles it.
+      for (let attempt = 1; attempt <= 3; attempt += 1) {
+        const delivery = `e2e-all-pull-shown-ended-${attempt}`;
+        const { body } = await e2e.push(e2e.commit(SHORT_FIRST, delivery), delivery);
+        const id = await e2e.waitFor('the build', async () => e2e.store.buildForDelivery(String(body.deliveryId)));
+        const arn = await e2e.waitFor('its task', async () => (await e2e.store.getBuildDetail(id))?.stages[0]?.taskArn);
+        // The agent's line for build's exit record, read as it is written (the API is not read before: its first read is due at once).
+        const exitLine = `slipway-agent: step build exited with code 0 at `;
+        const line = await e2e.waitFor("build's exit line", async () => e2e.aws.ecs.logs(arn, AGENT_CONTAINER).find((l) => l.message.startsWith(exitLine)));
+        const endedAt = Date.parse(line.message.slice(exitLine.length));
+        const stored = (await e2e.store.getBuildDetail(id))!;
+        const shown = await apiBuild(stored.repo, stored.number);
+        const pull = e2e.aws.ecs.pullsOf(arn).find((p) => p.container === 'test')!;
+        const containerStopped = e2e.aws.ecs.events(arn).some((e) => e.detail.containers.some((c) => c.name === 'build' && c.lastStatus === 'STOPPED'));
+        const finished = await e2e.finishedBuild(delivery);
+        expect(stepTable(finished), await e2e.describeBuild(id)).toEqual([{ stage: 'test', status: 'success', steps: ['clone:clone=success', 'step:build=success', 'step:test=success'] }]);
+        if (pull.stoppedAt !== undefined) {
+          // The pull ended before the API was read: the case was not there; try with a longer one.
+          slowPullMs *= 2;
+          continue;
+        }
+        // The later step's image still pulled, so build's container was still up (it waits for test's to be up)…
+        expect(containerStopped).toBe(false);
+        const buildShown = shown.stages[0]!.steps.find((s) => s.name === 'build')!;
+        expect(buildShown, JSON.stringify(shown.stages[0]!.steps)).toMatchObject({ status: 'success', exitCode: 0, finishedAt: endedAt });
+        expect(buildShown.startedAt!).toBeLessThanOrEqual(endedAt);
+        expect(shown.stages[0]!.steps.find((s) => s.name === 'test')!.status).toBe('pending');
+        // …and the record the stage's end left is the same end.
+        expect(stepOf(finished, 'build')).toMatchObject({ status: 'success', exitCode: 0, startedAt: buildShown.startedAt, finishedAt: endedAt });
+        return;
+      }
+      throw new Error(`the later step's pull never outlasted the first step's end (last pull ${slowPullMs / 2} ms)`);
+    } finally {
+      ddb.destroy();
+    }
   });
 
   it("a later step that never starts does not hold the first step's container: the agent's .unreachable for it ends the wait, while the task still runs", async () => {

@@ -1,12 +1,15 @@
 // A build as read while its stages run, with what each running stage's agent log shows that
-// ECS's events cannot: the clone's end (core/builds/clone-end.ts) and when the commands of the
-// steps that wait in their containers started (core/builds/step-starts.ts). The API's build
-// route and local mode's follow of a build use it, so that the clone shows passed (or failed)
-// when it ended, not when a step that started with the task first passes, and such a step
-// shows running from its commands' start, not pending until its container ends.
+// ECS's events cannot: the clone's end (core/builds/clone-end.ts), when the commands of the
+// steps that wait in their containers started (core/builds/step-starts.ts), and when and how
+// they ended (core/builds/step-ends.ts). The API's build route and local mode's follow of a
+// build use it, so that the clone shows passed (or failed) when it ended, not when a step that
+// started with the task first passes, and such a step shows running from its commands' start,
+// not pending until its container ends, and ended at its commands' end, not running while its
+// container stays up for a later step's START (core/pipeline/script.ts, lingerLines).
 //
 // What is seen is recorded forward only (a clone passed or failed, a step from pending to
-// running, a finished step's start, the stage's earliest first step), so the log is read only
+// running or from running to its end, a finished step's start, the stage's earliest first
+// step), so the log is read only
 // while something its current task's log can still tell is unknown, and at most once per
 // AGENT_READ_INTERVAL_MS; the stage's end adds a failed clone's git exit code from
 // the agent's result (apply-event.ts). Every write holds only while the stage runs the task
@@ -15,6 +18,7 @@
 import type { StageStore, StepPatch } from '../../../core/builds/ports.js';
 import { cloneEndFromAgentLog, withCloneEnd, type TimedText } from '../../../core/builds/clone-end.js';
 import { isStepDone } from '../../../core/builds/status.js';
+import { commandEndsFromAgentLog, endReadable, withCommandEnd } from '../../../core/builds/step-ends.js';
 import { commandStartsFromAgentLog, withCommandStart } from '../../../core/builds/step-starts.js';
 import { startsAtCommands } from '../../../core/builds/step-times.js';
 import { stepLogTask, type BuildDetail, type StepRecord, type StepStatus } from '../../../core/builds/types.js';
@@ -79,9 +83,10 @@ async function withStageProgress(deps: AgentProgressDeps, buildId: string, stage
   const clone = cloneUnknown(stage) ? stage.steps.find((s) => s.kind === 'clone') : undefined;
   const cloneEnd = clone ? cloneEndFromAgentLog(lines) : undefined;
   const starts = commandStartsFromAgentLog(lines);
+  const ends = commandEndsFromAgentLog(lines);
   const steps: StepRecord[] = [];
   for (const step of stage.steps) {
-    const shown = step === clone ? withCloneEnd(step, cloneEnd, lines[0]?.time) : inCurrentTask(stage, step) ? withCommandStart(step, starts.get(step.container)) : step;
+    const shown = step === clone ? withCloneEnd(step, cloneEnd, lines[0]?.time) : inCurrentTask(stage, step) ? withCommandEnd(withCommandStart(step, starts.get(step.container)), stage.steps, ends, taskArn) : step;
     const write = shown !== step ? progressWrite(step, shown, taskArn) : undefined;
     if (write) await recorded(deps, buildId, stage, `step ${step.name}`, () => deps.stages.updateStepOfTask(buildId, stage.number, step.number, taskArn, write.patch, write.fromStatuses));
     steps.push(shown);
@@ -100,6 +105,11 @@ function progressWrite(step: StepRecord, shown: StepRecord, taskArn: string): { 
     // A failed clone's git exit code comes with the agent's result, at the stage's end (apply-event.ts).
     const patch: StepPatch = { status: shown.status, startedAt: shown.startedAt, finishedAt: shown.finishedAt, taskArn, ...(shown.status === 'failure' ? { reason: shown.reason } : {}) };
     return { patch, fromStatuses: ['pending', 'running'] };
+  }
+  if (isStepDone(shown.status) && !isStepDone(step.status)) {
+    // Its end, as the stage's end decides it for that exit code (step-ends.ts): with its start when read now.
+    const patch: StepPatch = { status: shown.status, finishedAt: shown.finishedAt, taskArn, ...pick(shown, 'startedAt', 'exitCode', 'reason') };
+    return { patch, fromStatuses: [step.status] };
   }
   if (shown.startedAt === undefined) return undefined;
   const patch: StepPatch = step.status === 'pending' ? { status: 'running', startedAt: shown.startedAt, taskArn } : { status: step.status, startedAt: shown.startedAt };
@@ -132,10 +142,24 @@ function inCurrentTask(stage: StageDetail, step: StepRecord): boolean {
   return stepLogTask(stage, step) === stage.taskArn;
 }
 
-/** A running stage whose agent's log may say more than its records: its clone's end, or a waiting step's start. */
+/** The fields of `step` among `keys` that it has. */
+function pick<K extends keyof StepRecord>(step: StepRecord, ...keys: K[]): Partial<Pick<StepRecord, K>> {
+  return Object.fromEntries(keys.filter((k) => step[k] !== undefined).map((k) => [k, step[k]])) as Partial<Pick<StepRecord, K>>;
+}
+
+/** A running stage whose agent's log may say more than its records: its clone's end, a waiting step's start, or a running step's end. */
 export function agentLogTells(stage: StageDetail): boolean {
   if (stage.status !== 'running' || stage.taskArn === undefined) return false;
-  return cloneUnknown(stage) || stage.steps.some((s) => startMayShow(stage, s));
+  return cloneUnknown(stage) || stage.steps.some((s) => startMayShow(stage, s) || endMayShow(stage, s));
+}
+
+/**
+ * A running step of the stage's current task whose end the agent's log may show before ECS's
+ * events do (its container may stay up after its commands: script.ts, lingerLines), and whose
+ * status the stage end's rule decides from its exit code alone (step-ends.ts, endReadable).
+ */
+function endMayShow(stage: StageDetail, step: StepRecord): boolean {
+  return step.status === 'running' && endReadable(step) && inCurrentTask(stage, step);
 }
 
 /**
