@@ -6,18 +6,10 @@ import { dirname, join } from 'node:path';
 import { SECRET_MASK } from '../../core/pipeline/mask.js';
 import { gateContainerScript, stepScript, type ScriptInput } from '../../core/pipeline/script.js';
 import { shellQuote } from '../../core/pipeline/shell-quote.js';
-import { startWrapper } from './wrapper-process.js';
+import { startWrapper, wrapperShells } from './wrapper-process.js';
 import { HANG_GUARD_MS, waitFor } from '../support/wait.js';
 
-// Every shell the generated script must run under that this machine has.
-const SHELLS: string[][] = [['/bin/sh']];
-for (const candidate of ['busybox', '/usr/bin/busybox', '/bin/busybox']) {
-  if (spawnSync(candidate, ['sh', '-c', 'exit 0']).status === 0) {
-    SHELLS.push([candidate, 'sh']);
-    break;
-  }
-}
-if (existsSync('/bin/bash')) SHELLS.push(['/bin/bash', '--posix', '--norc', '--noprofile']);
+const SHELLS = wrapperShells();
 
 let dir: string;
 beforeEach(() => {

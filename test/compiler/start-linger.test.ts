@@ -4,24 +4,16 @@
 // (agent/engine/dependencygraph/graph.go, containerOrderingDependenciesIsResolved), so a
 // dependent still pulling when its upstream exits would wait for ever. Each case runs the real
 // wrapper under every shell this machine has; waits are the wrapper's own polls (0.05 s here).
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { STEP_UNREACHABLE_SUFFIX, STEP_UP_SUFFIX } from '../../core/pipeline/contract.js';
 import { stepScript } from '../../core/pipeline/script.js';
-import { startWrapper, type WrapperProcess } from './wrapper-process.js';
+import { startWrapper, type WrapperProcess, wrapperShells } from './wrapper-process.js';
 import { waitFor } from '../support/wait.js';
 
-const SHELLS: string[][] = [['/bin/sh']];
-for (const candidate of ['busybox', '/usr/bin/busybox', '/bin/busybox']) {
-  if (spawnSync(candidate, ['sh', '-c', 'exit 0']).status === 0) {
-    SHELLS.push([candidate, 'sh']);
-    break;
-  }
-}
-if (existsSync('/bin/bash')) SHELLS.push(['/bin/bash', '--posix', '--norc', '--noprofile']);
+const SHELLS = wrapperShells();
 
 const POLL_SECONDS = 0.05;
 /** Looks of the wrapper's loop that a waiting wrapper must outlast to count as waiting. */

@@ -9,17 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stepScript, type UpstreamEdge } from '../../core/pipeline/script.js';
-import { startWrapper } from './wrapper-process.js';
+import { startWrapper, wrapperShells } from './wrapper-process.js';
 import { HANG_GUARD_MS } from '../support/wait.js';
 
-const SHELLS: string[][] = [['/bin/sh']];
-for (const candidate of ['busybox', '/usr/bin/busybox', '/bin/busybox']) {
-  if (spawnSync(candidate, ['sh', '-c', 'exit 0']).status === 0) {
-    SHELLS.push([candidate, 'sh']);
-    break;
-  }
-}
-if (existsSync('/bin/bash')) SHELLS.push(['/bin/bash', '--posix', '--norc', '--noprofile']);
+const SHELLS = wrapperShells();
 
 let dir: string;
 beforeEach(() => {

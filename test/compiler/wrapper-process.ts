@@ -1,7 +1,8 @@
 // A step wrapper run as a container's main process, for the tests that signal it: its own
 // process group (detached), as PID 1 of a container leads one, so that what it passes on
 // with `kill 0` stays inside, and whatever is left is killed with the group at the end.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { HANG_GUARD_MS } from '../support/wait.js';
 
 export interface WrapperProcess {
@@ -40,4 +41,13 @@ export function startWrapper(argv: string[], env: Record<string, string | undefi
       }
     },
   };
+}
+
+/** Every shell a generated script must run under that this machine has: sh, busybox's, bash in POSIX mode. */
+export function wrapperShells(): string[][] {
+  const shells: string[][] = [['/bin/sh']];
+  const busybox = ['busybox', '/usr/bin/busybox', '/bin/busybox'].find((candidate) => spawnSync(candidate, ['sh', '-c', 'exit 0']).status === 0);
+  if (busybox !== undefined) shells.push([busybox, 'sh']);
+  if (existsSync('/bin/bash')) shells.push(['/bin/bash', '--posix', '--norc', '--noprofile']);
+  return shells;
 }
