@@ -16,6 +16,7 @@ import { AGENT_CONTAINER, AGENT_LINE } from '../pipeline/contract.js';
 import type { TimedText } from './clone-end.js';
 import { isStepDone, stepChanges, type StepChange } from './status.js';
 import type { TaskStateChangeDetail } from './task-event.js';
+import { agentStepLine } from './step-starts.js';
 import { startsAtCommands, stepTimes } from './step-times.js';
 import type { StepRecord } from './types.js';
 
@@ -32,14 +33,10 @@ export interface CommandEnd {
  */
 export function commandEndsFromAgentLog(lines: readonly TimedText[]): Map<string, CommandEnd> {
   const ends = new Map<string, CommandEnd>();
-  const head = AGENT_LINE.prefix + AGENT_LINE.step;
   for (const line of lines) {
-    if (!line.text.startsWith(head)) continue;
-    const rest = line.text.slice(head.length);
-    const space = rest.indexOf(' ');
-    if (space <= 0) continue;
-    const container = rest.slice(0, space);
-    const after = rest.slice(space);
+    const said = agentStepLine(line.text);
+    if (said === undefined) continue;
+    const { container, after } = said;
     if (ends.has(container) || !after.startsWith(AGENT_LINE.stepExited)) continue;
     const [code, time, ...more] = after.slice(AGENT_LINE.stepExited.length).split(AGENT_LINE.stepEndedAt);
     if (code === undefined || time === undefined || more.length > 0 || !/^\d{1,3}$/.test(code)) continue;

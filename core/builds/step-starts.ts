@@ -20,12 +20,9 @@ import type { StepRecord } from './types.js';
 export function commandStartsFromAgentLog(lines: readonly TimedText[]): Map<string, number> {
   const starts = new Map<string, number>();
   for (const line of lines) {
-    if (!line.text.startsWith(AGENT_LINE.prefix + AGENT_LINE.step)) continue;
-    const rest = line.text.slice(AGENT_LINE.prefix.length + AGENT_LINE.step.length);
-    const space = rest.indexOf(' ');
-    if (space <= 0) continue;
-    const container = rest.slice(0, space);
-    const after = rest.slice(space);
+    const said = agentStepLine(line.text);
+    if (said === undefined) continue;
+    const { container, after } = said;
     if (starts.has(container)) continue;
     if (after.startsWith(AGENT_LINE.stepStartedAt)) {
       const named = Date.parse(after.slice(AGENT_LINE.stepStartedAt.length).split(' ', 1)[0] ?? '');
@@ -35,6 +32,18 @@ export function commandStartsFromAgentLog(lines: readonly TimedText[]): Map<stri
     }
   }
   return starts;
+}
+
+/**
+ * What an agent's line says of one step (`slipway-agent: step <container> …`, task-runner/supervise.ts):
+ * the container and the rest of the line from the space after its name.
+ */
+export function agentStepLine(text: string): { container: string; after: string } | undefined {
+  const head = AGENT_LINE.prefix + AGENT_LINE.step;
+  if (!text.startsWith(head)) return undefined;
+  const rest = text.slice(head.length);
+  const space = rest.indexOf(' ');
+  return space <= 0 ? undefined : { container: rest.slice(0, space), after: rest.slice(space) };
 }
 
 /**
