@@ -471,7 +471,7 @@ function setupWaitLines(upMarker?: string): string[] {
   // With `upMarker`, each look first writes that container's `.up` (upMarkerWrite): the first
   // is the wrapper's first act, the later ones cover a directory the agent had not opened yet.
   const mark = upMarker === undefined ? '' : `${upMarkerWrite(upMarker)}; `;
-  const wait = `until ${mark}[ -s "$slipway_state${SETUP}" ]; do sleep "\${SLIPWAY_WAIT_SECONDS:-${SETUP_POLL_SECONDS}}" 2>/dev/null || sleep 1; done`;
+  const wait = `until ${mark}[ -s "$slipway_state${SETUP}" ]; do ${pollSleep()}; done`;
   return upMarker === undefined ? [wait] : [wait, upMarkerAfterSetup(upMarker)];
 }
 
@@ -538,7 +538,7 @@ function upstreamLines(edges: UpstreamEdge[], container: string, name: string): 
     '  fi',
     '  if [ "$slipway_pending" = no ]; then break; fi',
     `  if [ "$slipway_said" = no ]; then echo ${shellQuote(`slipway: ${name} waits for ${[...new Set(edges.map((e) => e.container))].join(', ')}`)}; slipway_said=yes; fi`,
-    `  sleep "\${SLIPWAY_WAIT_SECONDS:-${SETUP_POLL_SECONDS}}" 2>/dev/null || sleep 1`,
+    `  ${pollSleep()}`,
     'done',
   ];
 }
