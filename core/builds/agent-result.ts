@@ -30,13 +30,13 @@ export function parseAgentResultLine(line: string): AgentResult | undefined {
   const skipped = skippedOf(v.skipped);
   const clone = Number.isInteger(v.cloneExitCode) && (v.cloneExitCode as number) >= 0 && (v.cloneExitCode as number) <= 255 ? { cloneExitCode: v.cloneExitCode as number } : {};
   const setup = setupOf(v.setup);
-  const started = startedOf(v.started);
-  const ended = startedOf(v.ended);
+  const started = containerTimesOf(v.started);
+  const ended = containerTimesOf(v.ended);
   return { ...result, ...(service ? { service } : {}), ...(stopped && stopped.length > 0 ? { stopped } : {}), ...(skipped ? { skipped } : {}), ...(started ? { started } : {}), ...(ended ? { ended } : {}), ...clone, ...(setup ? { setup } : {}) };
 }
 
 /** `started` and `ended`: each a container and an ISO time. */
-function startedOf(value: unknown): AgentResult['started'] {
+function containerTimesOf(value: unknown): AgentResult['started'] {
   if (!Array.isArray(value)) return undefined;
   const out: NonNullable<AgentResult['started']> = [];
   for (const entry of value) {

@@ -8,7 +8,7 @@ import type { StepRecord } from '../../../core/builds/types.js';
 import type { TaskStateChangeDetail } from '../../../core/builds/task-event.js';
 import { queuedReason, stageTimeline, stepMarks } from '../../../core/builds/stage-timeline.js';
 import { stepTimes } from '../../../core/builds/step-times.js';
-import { writeCommandStarts } from './command-starts.js';
+import { withCommandTimes, writeCommandTimes } from './command-times.js';
 import { AGENT_CONTAINER, AGENT_ENV, type AgentSetupTimes } from '../../../core/pipeline/contract.js';
 import { SERVICE_TASK_STARTED_BY_PREFIX, runTaskTokens, segmentJob } from '../../../core/scaling/job.js';
 import { segmentRunKey } from '../../../core/builds/segment-run.js';
@@ -176,14 +176,13 @@ export async function applyTaskEvent(deps: ExecutionDeps, detail: TaskStateChang
   if (failedClone && cloneExit) {
     await deps.store.updateStep(buildId, stageNumber, failedClone.number, { status: 'failure', exitCode: cloneExit.exitCode, ...(cloneExit.reason !== undefined ? { reason: cloneExit.reason } : {}) }, { fromStatuses: ['failure'] });
   }
-  // Steps that finished while the stage ran take their commands' start from the agent's result.
-  const fixed = outcome ? await writeCommandStarts(deps, buildId, stageNumber, all, outcome, changes) : { starts: [], ends: [] };
-  for (const fix of fixed.starts) written.set(fix.number, { ...written.get(fix.number)!, startedAt: fix.startedAt });
-  for (const fix of fixed.ends) written.set(fix.number, { ...written.get(fix.number)!, finishedAt: fix.finishedAt });
+  // Steps that finished while the stage ran take their commands' start and end from the agent's result.
+  const fixed = outcome ? await writeCommandTimes(deps, buildId, stageNumber, all, outcome, changes) : [];
+  withCommandTimes(written, fixed);
   // The first step's start, where known (a step that waited in its container: its commands').
   const starts = [
     ...changes.filter((c) => all.find((s) => s.number === c.number)?.kind === 'step' && c.status !== 'skipped' && !c.startUnknown).map((c) => c.startedAt ?? at),
-    ...fixed.starts.map((f) => f.startedAt),
+    ...fixed.flatMap((f) => (f.startedAt !== undefined ? [f.startedAt] : [])),
   ];
   const firstStepAt = starts.length > 0 ? Math.min(...starts) : undefined;
   // Why it waited in the queue (the event was accepted: the stage is not finished, its message is no outcome's).

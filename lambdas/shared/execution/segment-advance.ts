@@ -19,7 +19,7 @@ import { jobTimeoutMs, segmentJob } from '../../../core/scaling/job.js';
 import type { ExecutionDeps } from './deps.js';
 import { stageKeys } from '../observability/logger.js';
 import type { ApplyResult } from './apply-event.js';
-import { writeCommandStarts } from './command-starts.js';
+import { withCommandTimes, writeCommandTimes } from './command-times.js';
 
 export interface SegmentEnd {
   key: string;
@@ -59,11 +59,10 @@ export async function advanceSegment(deps: ExecutionDeps, end: SegmentEnd): Prom
   // Where each step's log stays readable once the next segment's task is the stage's (StepRecord.taskArn).
   const here = new Set(detail.containers.map((c) => c.name));
   const changes = stepChanges(detail, steps, outcome);
-  const fixed = await writeCommandStarts(deps, buildId, stageNumber, steps, outcome, changes);
+  const fixed = await writeCommandTimes(deps, buildId, stageNumber, steps, outcome, changes);
   // The step records as this event leaves them, for the segment's timeline.
   const written = new Map(steps.map((s) => [s.number, s]));
-  for (const fix of fixed.starts) written.set(fix.number, { ...written.get(fix.number)!, startedAt: fix.startedAt });
-  for (const fix of fixed.ends) written.set(fix.number, { ...written.get(fix.number)!, finishedAt: fix.finishedAt });
+  withCommandTimes(written, fixed);
   for (const change of changes) {
     const step = steps.find((s) => s.number === change.number)!;
     const times = stepTimes(step, change, at, isoMillis(detail.stoppedAt) ?? at);
