@@ -439,8 +439,10 @@ function compilePipelineOnce(
   // SUCCESS or COMPLETE on it): named, it would stay up for its dependents (startDependents,
   // below), so that container would start only once their images had pulled, and one of them
   // held by it (HEALTHY on a detached step that starts on its SUCCESS) would never start.
-  const exitAwaited = new Set(compiledUnits.flatMap((u) => unitDeps(u).ecs.filter((d) => d.condition === 'SUCCESS' || d.condition === 'COMPLETE').map((d) => d.containerName!)));
-  const startsWithTask = new Set(compiledUnits.filter((u) => waitsInWrapper(u) && unitDeps(u).ecs.length === 0 && !exitAwaited.has(u.container)).map((u) => u.container));
+  // Each unit's waits, once (the START edges below are added on top of them).
+  const baseDeps = new Map(compiledUnits.map((u) => [u.container, unitDeps(u)] as const));
+  const exitAwaited = new Set(compiledUnits.flatMap((u) => baseDeps.get(u.container)!.ecs.filter((d) => d.condition === 'SUCCESS' || d.condition === 'COMPLETE').map((d) => d.containerName!)));
+  const startsWithTask = new Set(compiledUnits.filter((u) => waitsInWrapper(u) && baseDeps.get(u.container)!.ecs.length === 0 && !exitAwaited.has(u.container)).map((u) => u.container));
   const withUpstreamStarts = (u: Unit, deps: ReturnType<typeof unitDeps>): ReturnType<typeof unitDeps> => {
     if (!waitsInWrapper(u) || !pulls.startOrder) return deps;
     const starts = deps.upstream.filter((e) => e.kind === 'wrapped' && startsWithTask.has(e.container) && !deps.ecs.some((d) => d.containerName === e.container));
@@ -545,7 +547,7 @@ function compilePipelineOnce(
   // detached step with commands) keeps the old rule's hazard, and names no one here, so that
   // nothing waits for a marker that never comes. The wait costs no step time: no container
   // starts on SUCCESS or COMPLETE of an upstream that waits so (exitAwaited, above).
-  const depsOfUnit = new Map(compiledUnits.map((u) => [u.container, withUpstreamStarts(u, unitDeps(u))] as const));
+  const depsOfUnit = new Map(compiledUnits.map((u) => [u.container, withUpstreamStarts(u, baseDeps.get(u.container)!)] as const));
   for (const u of compiledUnits) {
     if (!u.gate && isPlugin(u.steps[0]!)) continue;
     for (const d of depsOfUnit.get(u.container)!.ecs) {
@@ -624,7 +626,7 @@ function compilePipelineOnce(
     );
   }
 
-  const startsLeftOut = !pulls.startOrder && compiledUnits.some((u) => waitsInWrapper(u) && unitDeps(u).upstream.some((e) => e.kind === 'wrapped' && startsWithTask.has(e.container)));
+  const startsLeftOut = !pulls.startOrder && compiledUnits.some((u) => waitsInWrapper(u) && baseDeps.get(u.container)!.upstream.some((e) => e.kind === 'wrapped' && startsWithTask.has(e.container)));
   if (startsLeftOut) notes.push(`its later steps' images pull with the task: ordered by ECS START after the steps before them, its task definition would be over ECS's ${MAX_DEFINITION_BYTES} bytes`);
   const fargateTask = taskDefinitionInput(pipeline, containers, options, fail, notes, () => (pulls.size.over = pulls.startOrder));
   // On EC2: the same task in its EC2 form (ec2-task.ts), privileged where the pipeline needs it.
