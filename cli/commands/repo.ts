@@ -5,7 +5,7 @@
 // Exit 0 ok, 1 failed / refused, 2 usage.
 
 import type { RepoActivationResponse, RepoUpdateResponse } from '../../core/builds/api.js';
-import type { Repository } from '../../core/builds/types.js';
+import { repositoryVisibility, type Repository } from '../../core/builds/types.js';
 import { parse, withApi } from '../command-kit.js';
 import { table, timestamp } from '../format.js';
 import { EXIT, type CliIO } from '../io.js';
@@ -79,7 +79,7 @@ function updated(res: RepoUpdateResponse): string {
 }
 
 function rows(repos: Repository[]): string[][] {
-  return repos.map((r) => [r.slug, r.scm, r.visibility ?? (r.private ? 'private' : 'public'), r.active ? (r.activatedAt === undefined ? 'yes (no secret: repo add)' : 'yes') : 'no', String(r.counter), timestamp(r.activatedAt)]);
+  return repos.map((r) => [r.slug, r.scm, repositoryVisibility(r), r.active ? (r.activatedAt === undefined ? 'yes (no secret: repo add)' : 'yes') : 'no', String(r.counter), timestamp(r.activatedAt)]);
 }
 
 export async function run(args: string[], io: CliIO): Promise<number> {

@@ -3,7 +3,7 @@
 
 import { DEFAULT_CAPACITY, type CapacityPreference } from '../pipeline/capacity-preference.js';
 import type { PhaseName, StagePhase } from './stage-timeline.js';
-import { REPO_VISIBILITIES, repositoryUsesPullThroughCache, type Build, type BuildDetail, type BuildStatus, type LogLine, type Repository, type RepoVisibility } from './types.js';
+import { REPO_VISIBILITIES, repositoryUsesPullThroughCache, repositoryVisibility, type Build, type BuildDetail, type BuildStatus, type LogLine, type Repository, type RepoVisibility } from './types.js';
 
 export const API_ROUTES = {
   repos: '/api/repos',
@@ -91,7 +91,7 @@ export const REPO_SETTING_DEFAULTS: Readonly<RepoSettings> = {
 /** A repository's settings, absent ones read as their defaults (records from before a setting existed have none). */
 export function repoSettingsOf(repo: Repository): RepoSettings {
   return {
-    visibility: repo.visibility ?? (repo.private ? 'private' : 'public'),
+    visibility: repositoryVisibility(repo),
     trusted: repo.trusted === true,
     capacity: repo.capacity ?? REPO_SETTING_DEFAULTS.capacity,
     pullThroughCache: repositoryUsesPullThroughCache(repo),

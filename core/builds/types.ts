@@ -85,6 +85,11 @@ export function repositoryUsesPullThroughCache(repository: Pick<Repository, 'pul
   return repository.pullThroughCache !== false;
 }
 
+/** Its visibility; a record from before visibility was chosen at activation has only the host's `private` flag. */
+export function repositoryVisibility(repository: Pick<Repository, 'visibility' | 'private'>): RepoVisibility {
+  return repository.visibility ?? (repository.private ? 'private' : 'public');
+}
+
 /** A GitHub App's installation on a repository: the App it belongs to (`appId`, as configured) and GitHub's id for it. */
 export interface GithubInstallation {
   appId: string;

@@ -6,7 +6,7 @@
 import { CAPACITY_PREFERENCES, type CapacityPreference } from '../../core/pipeline/capacity.js';
 import { REPO_SETTING_DEFAULTS, REPO_SETTINGS, type AppSecretResponse, type RepoActivationResponse, type RepoResponse, type RepoUpdateResponse } from '../../core/builds/api.js';
 import { RepositoryHostConflictError, type RepositorySettingsPatch, type RepositoryStore } from '../../core/builds/ports.js';
-import { REPO_VISIBILITIES, repositoryUsesPullThroughCache, type Repository, type RepoVisibility } from '../../core/builds/types.js';
+import { REPO_VISIBILITIES, repositoryUsesPullThroughCache, repositoryVisibility, type Repository, type RepoVisibility } from '../../core/builds/types.js';
 import { RepositoryNameError, validateSlug } from '../../core/scm/locate.js';
 import { HOOK_HOSTS, type HookHost } from '../../core/scm/types.js';
 import { GITHUB_APP_SECRET_SLUG, generateWebhookSecret, type WebhookSecrets } from '../shared/webhook-secrets.js';
@@ -153,7 +153,7 @@ export async function updateSettings(deps: ActivationDeps, query: URLSearchParam
   if (!change) throw new ApiFailure(409, `repository ${slug} was removed or activated again while this update ran; nothing changed: look at it (slipway repo list) and update it again`);
   const changes = REPO_SETTINGS.filter((s) => patch[s] !== undefined).map((setting) => {
     const from = setting === 'visibility'
-      ? (change.before.visibility ?? (change.before.private ? 'private' : 'public'))
+      ? repositoryVisibility(change.before)
       : setting === 'pullThroughCache' ? repositoryUsesPullThroughCache(change.before) : change.before[setting];
     return { setting, ...(from !== undefined ? { from } : {}), to: change.after[setting]! };
   });

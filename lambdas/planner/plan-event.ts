@@ -8,7 +8,7 @@
 
 import type { BuildCreator, BuildStore, DeliveryStore, RepositoryStore, StageStore } from '../../core/builds/ports.js';
 import { buildRecord, newBuildRecords } from '../../core/builds/new-build.js';
-import type { Build, Repository } from '../../core/builds/types.js';
+import { repositoryVisibility, type Build, type Repository } from '../../core/builds/types.js';
 import type { BuildContext, RepoInfo } from '../../core/pipeline/context.js';
 import { compileManifest, type CompileResult } from '../../core/pipeline/compile.js';
 import { SecretCheckError, secretReferencesOf, type SecretCheck } from './secret-check.js';
@@ -454,7 +454,7 @@ async function trustedRepository(
 
 function repoInfoOf(message: EventMessage, repository: Repository, location: { httpUrl: string; link: string }): RepoInfo {
   const slug = repository.slug;
-  const visibility = repository.visibility ?? (repository.private ? 'private' : 'public');
+  const visibility = repositoryVisibility(repository);
   const cut = slug.lastIndexOf('/');
   return {
     slug,
